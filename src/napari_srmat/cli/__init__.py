@@ -1,0 +1,91 @@
+"""The ``srmat`` command-line tool.
+
+Each area registers its subcommands from its own module in this package
+(``napari_srmat.cli.<area>``), exposing ``register(subparsers)``. A subcommand
+handler receives the parsed ``argparse.Namespace`` and returns an exit code.
+Handlers that report numbers accept ``--json`` and print exactly one JSON object
+to stdout (progress goes to stderr).
+
+Errors that are the user's (bad file, bad option) are raised as
+:class:`UserError` or the library's ``ValueError``/``FileNotFoundError`` subclasses
+and printed as one clear line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main", "UserError", "print_json", "build_parser"]
+
+#: Modules in this package that contribute subcommands, in help order.
+SUBCOMMAND_MODULES = (
+    "demo",
+    "info",
+    "synth",
+    "heyn",
+    "evalmaps",
+    "sr",
+    "edges",
+    "experiment",
+    "audit",
+)
+
+
+class UserError(Exception):
+    """An error caused by the user's input; printed without a traceback."""
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object to stdout (numpy scalars and arrays converted)."""
+    from ..checkpoint import _json_default
+
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="srmat",
+        description="Trustworthy super-resolution and grain-size measurement for metallography.",
+    )
+    parser.add_argument("--version", action="version", version=f"srmat {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # area not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``srmat``; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from ..checkpoint import CheckpointError
+
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("srmat: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, FileNotFoundError, FileExistsError, CheckpointError, ValueError) as exc:
+        print(f"srmat {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Long-running jobs as generators of typed progress events.
+
+Every long operation in napari-srmat (tiled super-resolution, training, evaluation,
+audit candidate search) is a generator function that yields events defined here and
+checks a :class:`StopToken` between units of work. The same generator is driven by
+
+* the GUI, through napari's ``thread_worker`` (see ``napari_srmat.widgets``),
+* the CLI, through :func:`run_job` with a progress bar,
+* a notebook, by iterating it directly or calling :func:`run_job`.
+
+A job's return value (``StopIteration.value``) is its result; :func:`run_job`
+returns it.
+
+Examples
+--------
+>>> def count(n, stop=None):
+...     for i in range(n):
+...         if stop is not None and stop.stop_requested:
+...             yield Stopped(message="stopped")
+...             return None
+...         yield Progress(done=i + 1, total=n)
+...     return n
+>>> run_job(count(3), quiet=True)
+3
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+__all__ = [
+    "Event",
+    "Progress",
+    "Log",
+    "Metric",
+    "Checkpoint",
+    "Stopped",
+    "StopToken",
+    "JobCancelled",
+    "run_job",
+    "Job",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of all job events."""
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Fraction of work done.
+
+    Parameters
+    ----------
+    done, total : int
+        Units of work finished and in all (tiles, steps, images).
+    stage : str
+        Short name of the current stage, e.g. ``"tiles"`` or ``"epoch 3"``.
+    """
+
+    done: int
+    total: int
+    stage: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+@dataclass(frozen=True)
+class Log(Event):
+    """A human-readable message."""
+
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Metric(Event):
+    """Named scalar values at a step (losses, validation scores).
+
+    Parameters
+    ----------
+    step : int
+        Training step or epoch the values belong to.
+    values : dict
+        Mapping of metric name to value, e.g. ``{"loss": 0.31}``.
+    split : str
+        ``"train"``, ``"val"`` or ``"test"``.
+    """
+
+    step: int
+    values: dict[str, float] = field(default_factory=dict)
+    split: str = "train"
+
+
+@dataclass(frozen=True)
+class Checkpoint(Event):
+    """A checkpoint was written to ``path``."""
+
+    path: str
+    step: int = 0
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Stopped(Event):
+    """The job stopped early because a stop was requested."""
+
+    message: str = "stopped on request"
+
+
+class JobCancelled(RuntimeError):
+    """Raised by :func:`run_job` when ``raise_on_stop`` is set and the job stopped."""
+
+
+class StopToken:
+    """Thread-safe flag a job polls between units of work.
+
+    The GUI calls :meth:`request_stop` from the main thread; the job, running in a
+    worker thread, checks :attr:`stop_requested` and finishes cleanly (yielding
+    :class:`Stopped`) at the next safe point.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask the job to stop at its next safe point."""
+        self._event.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._event.is_set()
+
+    def __bool__(self) -> bool:  # pragma: no cover - convenience
+        return self.stop_requested
+
+
+JobGenerator = Generator[Event, None, T]
+
+
+def run_job(
+    gen: Generator[Event, Any, T],
+    *,
+    quiet: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+    raise_on_stop: bool = False,
+    stream=None,
+) -> T:
+    """Drive a job generator to completion and return its result.
+
+    Parameters
+    ----------
+    gen : generator
+        A job generator yielding :class:`Event` objects.
+    quiet : bool
+        If False, show a progress bar (tqdm, on ``stream``) and log messages.
+    on_event : callable, optional
+        Called with every event (e.g. to collect metrics).
+    raise_on_stop : bool
+        Raise :class:`JobCancelled` if the job yields :class:`Stopped`.
+    stream : file-like, optional
+        Where progress goes; defaults to ``sys.stderr`` so that ``--json`` output on
+        stdout stays clean.
+
+    Returns
+    -------
+    result
+        The generator's return value.
+    """
+    stream = sys.stderr if stream is None else stream
+    bar = None
+    stopped = False
+    try:
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if on_event is not None:
+                on_event(event)
+            if isinstance(event, Stopped):
+                stopped = True
+            if quiet:
+                continue
+            if isinstance(event, Progress):
+                if bar is None or bar.total != event.total:
+                    if bar is not None:
+                        bar.close()
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=event.total, file=stream, leave=False)
+                bar.set_description(event.stage)
+                bar.n = event.done
+                bar.refresh()
+            elif isinstance(event, Log):
+                print(f"[{event.level}] {event.message}", file=stream)
+            elif isinstance(event, Metric):
+                vals = ", ".join(f"{k}={v:.4g}" for k, v in event.values.items())
+                print(f"[{event.split} {event.step}] {vals}", file=stream)
+            elif isinstance(event, Checkpoint):
+                print(f"[checkpoint] {event.path}", file=stream)
+            elif isinstance(event, Stopped):
+                print(f"[stopped] {event.message}", file=stream)
+    finally:
+        if bar is not None:
+            bar.close()
+        if stopped and raise_on_stop:
+            raise JobCancelled("job stopped before completion")
+
+
+class Job:
+    """A job generator paired with its :class:`StopToken`.
+
+    Parameters
+    ----------
+    func : callable
+        Generator function accepting a ``stop`` keyword argument.
+    *args, **kwargs
+        Passed to ``func``.
+    """
+
+    def __init__(self, func: Callable[..., Iterator[Event]], *args, **kwargs) -> None:
+        self.stop_token = StopToken()
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+
+    def generator(self):
+        """Create the generator (call once)."""
+        return self.func(*self.args, stop=self.stop_token, **self.kwargs)
+
+    def request_stop(self) -> None:
+        self.stop_token.request_stop()
