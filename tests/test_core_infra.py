@@ -1,0 +1,173 @@
+"""Tests of the shared infrastructure: jobs, atomic writes, checkpoints, device, CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from napari_srmat import jobs
+from napari_srmat._atomic import atomic_directory, atomic_path, atomic_write_text
+from napari_srmat.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from napari_srmat.cli import main
+from napari_srmat.device import resolve_device
+
+
+def _counting_job(n, stop=None):
+    for i in range(n):
+        if stop is not None and stop.stop_requested:
+            yield jobs.Stopped()
+            return i
+        yield jobs.Progress(done=i + 1, total=n, stage="count")
+        yield jobs.Metric(step=i, values={"loss": 1.0 / (i + 1)})
+    return n
+
+
+def test_run_job_returns_result_and_forwards_events():
+    seen = []
+    assert jobs.run_job(_counting_job(4), quiet=True, on_event=seen.append) == 4
+    progress = [e for e in seen if isinstance(e, jobs.Progress)]
+    assert [p.done for p in progress] == [1, 2, 3, 4]
+    assert progress[-1].fraction == 1.0
+    losses = [e.values["loss"] for e in seen if isinstance(e, jobs.Metric)]
+    assert losses == pytest.approx([1, 0.5, 1 / 3, 0.25])
+
+
+def test_stop_token_stops_job_cleanly_from_another_thread():
+    job = jobs.Job(_counting_job, 10_000_000)
+    gen = job.generator()
+    events = []
+    stopper = threading.Timer(0.01, job.request_stop)
+    stopper.start()
+    result = jobs.run_job(gen, quiet=True, on_event=events.append)
+    stopper.join()
+    assert isinstance(events[-1], jobs.Stopped)
+    assert result < 10_000_000
+
+
+def test_run_job_raise_on_stop():
+    token = jobs.StopToken()
+    token.request_stop()
+    with pytest.raises(jobs.JobCancelled):
+        jobs.run_job(_counting_job(3, stop=token), quiet=True, raise_on_stop=True)
+
+
+def test_run_job_progress_output_goes_to_stream(capsys):
+    import io
+
+    buf = io.StringIO()
+    jobs.run_job(_counting_job(2), stream=buf)
+    out = capsys.readouterr().out
+    assert out == ""  # stdout stays clean for --json
+    assert "loss=" in buf.getvalue()
+
+
+def test_atomic_write_text_replaces_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "a.json"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_atomic_path_failure_keeps_original(tmp_path):
+    target = tmp_path / "img.png"
+    target.write_text("original")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "original"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]
+
+
+def test_atomic_directory_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "out.zarr"
+    with pytest.raises(RuntimeError), atomic_directory(target) as tmp:
+        (tmp / "x").write_text("partial")
+        raise RuntimeError("cancelled")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_directory_refuses_existing_without_overwrite(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep").write_text("k")
+    with pytest.raises(FileExistsError), atomic_directory(target) as tmp:
+        (tmp / "x").write_text("new")
+    assert (target / "keep").read_text() == "k"
+    with atomic_directory(target, overwrite=True) as tmp:
+        (tmp / "x").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["x"]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    net = torch.nn.Conv2d(3, 4, 3)
+    ckpt = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv", "k": 3})
+    state, config = load_checkpoint(ckpt)
+    assert config == {"model": "conv", "k": 3}
+    other = torch.nn.Conv2d(3, 4, 3)
+    other.load_state_dict(state)
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(net(x), other(x))
+    # also loadable through the .safetensors file itself
+    state2, _ = load_checkpoint(ckpt / "model.safetensors")
+    assert set(state2) == set(state)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "weights.pth", "x.ckpt", "m.pkl", "p.bin"])
+def test_checkpoint_refuses_pickles(tmp_path, name):
+    path = tmp_path / name
+    torch.save({"a": torch.zeros(1)}, path)
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_missing_and_incomplete(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text(json.dumps({"model": "x"}))
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_checkpoint(tmp_path / "half")
+    with pytest.raises(CheckpointError, match="model"):
+        save_checkpoint(tmp_path / "bad", {"w": torch.zeros(1)}, {"no_model": 1})
+
+
+def test_checkpoint_corrupt_config(tmp_path):
+    ckpt = save_checkpoint(tmp_path / "ck", {"w": torch.zeros(2)}, {"model": "x"})
+    (ckpt / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="JSON"):
+        load_checkpoint(ckpt)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in {"cpu", "cuda", "mps"}
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")
+
+
+def test_cli_help_and_version(capsys):
+    assert main([]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert "srmat" in capsys.readouterr().out
+
+
+def test_json_default_handles_numpy():
+    from napari_srmat.checkpoint import _json_default
+
+    text = json.dumps({"a": np.float32(1.5), "b": np.arange(3)}, default=_json_default)
+    assert json.loads(text) == {"a": 1.5, "b": [0, 1, 2]}
