@@ -1,0 +1,182 @@
+"""npe2 reader and writer contributions.
+
+The reader opens micrographs lazily (Dask) through :func:`napari_srmat.io.read_image`;
+multiscale files (OME-Zarr, pyramidal OME-TIFF) become multiscale layers, and a known
+pixel size becomes the layer ``scale`` in micrometres. The writer saves an image layer
+as an OME-Zarr pyramid through :func:`napari_srmat.io.write_ome_zarr`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um"]
+
+#: Suffixes the reader claims (lower case). Directories are claimed when they end in
+#: ``.zarr`` or contain Zarr metadata.
+READ_SUFFIXES = (".tif", ".tiff", ".btf", ".png", ".jpg", ".jpeg", ".zarr")
+
+LayerData = tuple[Any, dict, str]
+
+
+def _is_zarr_dir(path: Path) -> bool:
+    return path.is_dir() and (
+        path.suffix.lower() == ".zarr"
+        or (path / "zarr.json").is_file()
+        or (path / ".zattrs").is_file()
+        or (path / ".zgroup").is_file()
+        or (path / ".zarray").is_file()
+    )
+
+
+def _claims(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    if not p.exists():
+        return False
+    if p.is_dir():
+        return _is_zarr_dir(p)
+    return p.suffix.lower() in READ_SUFFIXES
+
+
+def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Callable | None:
+    """Return a reader function for ``path``, or None if this plugin cannot read it.
+
+    Parameters
+    ----------
+    path : path-like or list of path-likes
+        File(s) or Zarr directory(ies) napari asks about.
+
+    Returns
+    -------
+    callable or None
+        ``reader(path) -> list[LayerData]`` when every path has a supported suffix
+        (or is a Zarr directory) and exists; None otherwise so napari tries other
+        readers.
+    """
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if not paths or not all(_claims(p) for p in paths):
+        return None
+    return read_micrograph
+
+
+def _units_um() -> tuple[str, str]:
+    return ("micrometer", "micrometer")
+
+
+def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[LayerData]:
+    """Read one or several micrographs as lazy napari layer data.
+
+    Parameters
+    ----------
+    path : path-like or list of path-likes
+
+    Returns
+    -------
+    list of (data, kwargs, "image")
+        ``data`` is a Dask array, or a list of Dask arrays (level 0 first) for
+        multiscale files. ``kwargs`` holds ``name``, ``rgb``, ``multiscale``,
+        ``metadata`` (with ``pixel_size_um`` and ``path``) and, when the pixel size is
+        known, ``scale`` and ``units`` in micrometres.
+    """
+    from .io import read_image
+
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    out: list[LayerData] = []
+    for p in paths:
+        mic = read_image(p)
+        levels = list(mic.levels) if getattr(mic, "levels", None) else [mic.data]
+        rgb = mic.axes == "YXC" and int(levels[0].shape[-1]) in (3, 4)
+        meta = dict(getattr(mic, "metadata", None) or {})
+        meta["pixel_size_um"] = mic.pixel_size_um
+        meta["path"] = str(p)
+        kwargs: dict[str, Any] = {
+            "name": Path(p).stem,
+            "rgb": rgb,
+            "metadata": meta,
+        }
+        if len(levels) > 1:
+            kwargs["multiscale"] = True
+            data: Any = levels
+        else:
+            kwargs["multiscale"] = False
+            data = levels[0]
+        if mic.pixel_size_um:
+            px = float(mic.pixel_size_um)
+            kwargs["scale"] = (px, px)
+            kwargs["units"] = _units_um()
+        out.append((data, kwargs, "image"))
+    return out
+
+
+def layer_pixel_size_um(meta: dict) -> float | None:
+    """Pixel size in µm from a layer's attributes (``metadata``, ``units``, ``scale``).
+
+    ``metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry is used
+    when the layer ``units`` are micrometres, or when the scale differs from 1 (a
+    scale of exactly 1 with no units is napari's default and means "unknown").
+
+    Parameters
+    ----------
+    meta : dict
+        Layer attributes as napari passes them to writers (``layer.as_layer_data_tuple()[1]``).
+
+    Returns
+    -------
+    float or None
+    """
+    md = meta.get("metadata") or {}
+    if md.get("pixel_size_um"):
+        return float(md["pixel_size_um"])
+    scale = meta.get("scale")
+    if scale is None or len(scale) == 0:
+        return None
+    units = meta.get("units")
+    unit = str(units[-1]).lower() if units is not None and len(units) else ""
+    if unit in ("micrometer", "micron", "um", "µm"):
+        return float(scale[-1])
+    if float(scale[-1]) != 1.0:
+        return float(scale[-1])
+    return None
+
+
+def write_image(path: str, data: Any, meta: dict) -> list[str]:
+    """Write an image layer as a multiscale OME-Zarr store (atomic).
+
+    Parameters
+    ----------
+    path : str
+        Destination ``*.zarr`` directory. An existing store is replaced (napari asks
+        the user before overwriting).
+    data : array or list of arrays
+        Layer data; for multiscale layers level 0 is written and the pyramid rebuilt.
+    meta : dict
+        Layer attributes; ``rgb``, ``scale``, ``units`` and ``metadata`` are used.
+
+    Returns
+    -------
+    list of str
+        The written path.
+    """
+    from .io import write_ome_zarr
+
+    if meta.get("multiscale") or isinstance(data, (list, tuple)):
+        data = data[0]
+    ndim = len(data.shape)
+    if meta.get("rgb") and ndim == 3:
+        axes = "YXC"
+    elif ndim == 2:
+        axes = "YX"
+    else:
+        raise ValueError(
+            f"napari-srmat writes 2-D grey or RGB images only; got a layer of shape "
+            f"{tuple(data.shape)} (rgb={meta.get('rgb')})"
+        )
+    if not str(path).endswith(".zarr"):
+        path = f"{path}.zarr"
+    written = write_ome_zarr(
+        data, path, pixel_size_um=layer_pixel_size_um(meta), axes=axes, overwrite=True
+    )
+    return [str(written)]
