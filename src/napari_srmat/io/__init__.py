@@ -1,0 +1,26 @@
+"""Image I/O: lazy readers (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr) and OME-Zarr writers.
+
+Everything that may be large is a Dask array; outputs stream into OME-Zarr through
+:class:`OmeZarrStreamWriter` (resumable, atomic).
+"""
+
+from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float, read_mask, to_float01
+from ._read import DEFAULT_CHUNK, ImageReadError, Micrograph, image_info, read_image
+from ._write import OmeZarrStreamWriter, StreamMismatchError, default_n_levels, write_ome_zarr
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "IMAGE_SUFFIXES",
+    "ImageReadError",
+    "Micrograph",
+    "OmeZarrStreamWriter",
+    "StreamMismatchError",
+    "default_n_levels",
+    "image_info",
+    "list_pairs",
+    "read_grey_or_rgb_float",
+    "read_image",
+    "read_mask",
+    "to_float01",
+    "write_ome_zarr",
+]

@@ -1,0 +1,23 @@
+"""Tiled, seamless, out-of-core application of a model to large images.
+
+See :func:`tiled_apply_job` for the geometry (tile, overlap, blending) and the
+streaming/resume behaviour, and :func:`tiled_apply_dask` for Dask clusters.
+"""
+
+from ._engine import (
+    TilingError,
+    blend_weights,
+    is_out_of_memory,
+    tiled_apply,
+    tiled_apply_dask,
+    tiled_apply_job,
+)
+
+__all__ = [
+    "TilingError",
+    "blend_weights",
+    "is_out_of_memory",
+    "tiled_apply",
+    "tiled_apply_dask",
+    "tiled_apply_job",
+]

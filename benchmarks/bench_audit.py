@@ -1,0 +1,197 @@
+"""Benchmark of the hallucination-audit candidate detector on the TBM test split.
+
+Protocol (see docs/audit.md):
+
+* LR = x4 degradation of the real HR test image (``resolve_degrade()``: the SR
+  models' antialiased bicubic downsampling).
+* Perfect SR: SR := HR. Reports the number of candidates with score >= ``min_score``
+  (should be ~0) and the maximum score of any region (min_score=0).
+* Degradation mismatch: same, but LR from PIL bicubic resizing (a different
+  degradation than the detector assumes), to show the floor's robustness.
+* Injected false boundaries: ``n_lines`` dark curved 2-3 px lines, 20-60 px long, in
+  grain interiors (>= 10 px from GT boundaries) drawn into HR; recall of the top
+  ``2 * n`` candidates (bbox overlap) and false candidates per image.
+* Sensitivity sweep: the same with fainter lines (``--contrasts``, relative darkening;
+  the default protocol uses 0.5).
+* SR models (``napari_srmat.sr``): candidate statistics of each fast model's output
+  (diffusion models only with ``--all-models``: very slow on CPU).
+
+Usage::
+
+    python benchmarks/bench_audit.py --out bench_audit.json [--n-lines 4] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from napari_srmat.audit import (
+    bbox_overlap,
+    find_candidates,
+    inject_false_boundaries,
+    recall_at,
+    resolve_degrade,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tbm" / "test"
+
+
+def _load(p: Path):
+    from PIL import Image
+
+    hr = np.asarray(Image.open(p).convert("RGB"))
+    m = np.asarray(Image.open(p.parent.parent / "masks" / p.name))
+    return hr, (m[..., 0] if m.ndim == 3 else m) > 127
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--n-lines", type=int, default=4)
+    ap.add_argument("--seeds", type=int, default=3, help="injection seeds per image")
+    ap.add_argument("--min-score", type=float, default=10.0)
+    ap.add_argument("--contrasts", default="0.3,0.15,0.08",
+                    help="extra line contrasts for the sensitivity sweep (1 seed each)")
+    ap.add_argument("--all-models", action="store_true")
+    ap.add_argument("--no-models", action="store_true")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+    from PIL import Image
+
+    imgs = sorted(Path(args.data, "images").glob("*.png"))
+    if not imgs:
+        print(f"no test images under {args.data}", file=sys.stderr)
+        return 2
+    deg = resolve_degrade()
+    res: dict = {"images": len(imgs), "scale": 4, "min_score": args.min_score,
+                 "degrade": f"{deg.__module__}.{deg.__name__}", "per_image": []}
+    tot_inj = tot_hit = tot_false = tot_perfect = tot_mismatch = 0
+    n_runs = 0
+    t_all = 0.0
+    max_perfect = max_mismatch = 0.0
+    for p in imgs:
+        hr, mask = _load(p)
+        lr = deg(hr, 4)
+        t0 = time.perf_counter()
+        perf = find_candidates(lr, hr, scale=4, min_score=0.0)
+        t_all += time.perf_counter() - t0
+        n_perf = sum(c.score >= args.min_score for c in perf)
+        mx = max((c.score for c in perf), default=0.0)
+        lr_pil = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // 4, hr.shape[0] // 4),
+                                                       Image.BICUBIC))
+        mism = find_candidates(lr_pil, hr, scale=4, min_score=0.0)
+        n_mism = sum(c.score >= args.min_score for c in mism)
+        mx_m = max((c.score for c in mism), default=0.0)
+        row = {"image": p.name, "perfect_candidates": n_perf, "perfect_max_score": mx,
+               "mismatch_candidates": n_mism, "mismatch_max_score": mx_m, "injected": []}
+        tot_perfect += n_perf
+        tot_mismatch += n_mism
+        max_perfect, max_mismatch = max(max_perfect, mx), max(max_mismatch, mx_m)
+        for seed in range(args.seeds):
+            sr, lines = inject_false_boundaries(hr, mask, n_lines=args.n_lines, seed=seed)
+            cands = find_candidates(lr, sr, scale=4, min_score=args.min_score)
+            k = 2 * len(lines)
+            rec = recall_at(cands, lines, k)
+            false = sum(not any(bbox_overlap(c.bbox, ln.bbox) for ln in lines) for c in cands)
+            tot_inj += len(lines)
+            tot_hit += round(rec * len(lines))
+            tot_false += false
+            n_runs += 1
+            row["injected"].append({"seed": seed, "n_injected": len(lines),
+                                    "recall_at_2n": rec, "n_candidates": len(cands),
+                                    "false_candidates": false,
+                                    "lengths_px": [round(ln.length_px, 1) for ln in lines]})
+        res["per_image"].append(row)
+        print(f"{p.name}: perfect {n_perf} (max {mx:.2f}), mismatch {n_mism} "
+              f"(max {mx_m:.2f}), recall {[r['recall_at_2n'] for r in row['injected']]}",
+              file=sys.stderr)
+    res["summary"] = {
+        "perfect_sr_candidates_total": tot_perfect,
+        "perfect_sr_candidates_per_image": tot_perfect / len(imgs),
+        "perfect_sr_max_score": max_perfect,
+        "mismatched_degradation_candidates_per_image": tot_mismatch / len(imgs),
+        "mismatched_degradation_max_score": max_mismatch,
+        "injected_total": tot_inj,
+        "recall_at_2n": tot_hit / tot_inj if tot_inj else None,
+        "false_candidates_per_image": tot_false / n_runs if n_runs else None,
+        "seconds_per_256px_image": t_all / len(imgs),
+    }
+    sweep = {}
+    for contrast in [float(v) for v in args.contrasts.split(",") if v]:
+        inj = hit = false = 0
+        for p in imgs:
+            hr, mask = _load(p)
+            lr = deg(hr, 4)
+            sr, lines = inject_false_boundaries(hr, mask, n_lines=args.n_lines, seed=100,
+                                                contrast=contrast)
+            cands = find_candidates(lr, sr, scale=4, min_score=args.min_score)
+            inj += len(lines)
+            hit += round(recall_at(cands, lines, 2 * len(lines)) * len(lines))
+            false += sum(not any(bbox_overlap(c.bbox, ln.bbox) for ln in lines) for c in cands)
+        sweep[str(contrast)] = {"injected": inj, "recall_at_2n": hit / inj if inj else None,
+                                "false_candidates_per_image": false / len(imgs)}
+        print(f"contrast {contrast}: {sweep[str(contrast)]}", file=sys.stderr)
+    res["contrast_sweep"] = sweep
+    if not args.no_models:
+        res["sr_models"] = _models(imgs, deg, args)
+    text = json.dumps(res, indent=2)
+    if args.out:
+        from napari_srmat._atomic import atomic_write_text
+
+        atomic_write_text(args.out, text)
+    print(json.dumps({"summary": res["summary"], "contrast_sweep": sweep}, indent=2))
+    if "sr_models" in res:
+        print(json.dumps(res["sr_models"], indent=2))
+    return 0
+
+
+def _models(imgs, deg, args) -> dict:
+    try:
+        from napari_srmat.sr import available_models, load_model, super_resolve
+    except ImportError as exc:
+        return {"error": f"napari_srmat.sr not available: {exc}"}
+    out = {}
+    for name in available_models():
+        if not args.all_models and name in ("ddpm", "diffusers-local", "onestep"):
+            out[name] = {"skipped": "diffusion model: pass --all-models (slow on CPU)"}
+            continue
+        try:
+            model = load_model(name, scale=4, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - report and continue
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        counts, scores, kinds, t = [], [], {}, 0.0
+        for p in imgs:
+            hr, _ = _load(p)
+            lr = deg(hr, 4)
+            t0 = time.perf_counter()
+            sr = super_resolve(lr, model, tile=64, overlap=8)
+            t += time.perf_counter() - t0
+            cands = find_candidates(lr, np.asarray(sr), scale=4, min_score=args.min_score)
+            counts.append(len(cands))
+            scores += [c.score for c in cands]
+            for c in cands:
+                kinds[c.kind] = kinds.get(c.kind, 0) + 1
+        out[name] = {"candidates_per_image": float(np.mean(counts)),
+                     "max_candidates": int(max(counts)),
+                     "median_score": float(np.median(scores)) if scores else None,
+                     "max_score": float(max(scores)) if scores else None,
+                     "kinds": kinds, "sr_seconds": t}
+        print(f"model {name}: {out[name]}", file=sys.stderr)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,747 @@
+"""Automatic candidates for hallucinated structures in a super-resolved micrograph.
+
+Three kinds of evidence are computed per SR pixel and combined into ranked
+candidate regions:
+
+(a) **data consistency** -- the SR image is degraded with the model's degradation
+    (by default the SR models' antialiased bicubic downsampling, or Gaussian blur
+    then area downsampling) and compared with the LR input; the
+    residual (RMS over channels, LR grid) is upsampled to SR coordinates and
+    normalised: ``c = clip((R - residual_floor) / residual_floor, 0, 3)``.
+(b) **boundary evidence** -- skeleton pixels of the SR boundary map with no
+    boundary of the bicubic-upscaled LR within ``tolerance_px`` ("new boundary
+    pixels"), weighted by the lack of LR gradient support
+    ``u = clip((E_exp - E_lr) / (E_exp + e0), 0, 1)``, where ``E_exp`` is the local
+    gradient energy the SR structure would leave in the LR (gradient energy of
+    ``degrade(SR)``) and ``E_lr`` the gradient energy actually present in the LR.
+(c) **sample spread** -- when the per-pixel standard deviation over several
+    diffusion samples is given (``sr_std``): ``s = clip((std - std_floor) / std_floor, 0, 3)``.
+
+Suspicious pixels (new boundary pixels with ``u >= min_support_deficit``, or
+``c > 0``, or ``s > 0``) are linked by a dilation of ``link_px`` and the
+connected components become :class:`Candidate` objects with::
+
+    B     = sum over new boundary pixels of  u * (w0 + c + s)
+    D     = sum over suspicious pixels of   (c + s) / scale
+    score = B + gamma * D
+
+(``w0 = prior_weight``, ``gamma = area_weight``). The ``kind`` is ``"new_boundary"``
+when the region holds at least ``new_kind_min_px`` new boundary pixels (or ``B``
+dominates), else the larger of the data / sample evidence. ``B`` is a length in SR pixels,
+weighted by the lack of LR support and by the data/sample evidence along the
+segment; ``D`` is the residual "mass" of the region in units of LR-pixel-length.
+A perfectly data-consistent SR (``c = 0, u = 0``) therefore scores ~0 everywhere.
+Candidates below ``min_score`` are dropped; the rest are sorted by score,
+descending.
+
+Everything is computed in overlapping tiles (a halo of ``halo`` SR pixels around
+each core tile), components are labelled per core and merged across core borders
+with a union-find, so the tiled result equals the untiled one up to the (tiny)
+non-locality of skeletonisation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
+
+__all__ = [
+    "Candidate",
+    "CandidateList",
+    "AuditInputError",
+    "KINDS",
+    "degrade",
+    "bicubic_degrade",
+    "resolve_degrade",
+    "default_boundary_map",
+    "upscale_bicubic",
+    "find_candidates",
+    "find_candidates_job",
+]
+
+KINDS = ("new_boundary", "data_inconsistency", "sample_spread")
+
+
+class AuditInputError(ValueError):
+    """Bad input to the audit detector (shapes, scale, dtypes)."""
+
+
+@dataclass
+class Candidate:
+    """A region of the SR image that may contain a hallucinated structure.
+
+    Attributes
+    ----------
+    id : int
+        Rank-independent identifier (1-based, assigned after sorting).
+    bbox : list of int
+        ``[x0, y0, x1, y1]`` in SR pixel coordinates (x = column); ``x1``/``y1``
+        are exclusive.
+    score : float
+        Suspicion score (higher = more suspicious), see the module docstring.
+    kind : str
+        Dominant evidence: ``"new_boundary"``, ``"data_inconsistency"`` or
+        ``"sample_spread"``.
+    new_boundary_length_px : float
+        Length (skeleton pixels, SR grid) of boundary with no LR counterpart.
+    mean_residual : float
+        Mean normalised data-consistency residual ``c`` over the region's pixels.
+    mean_support_deficit : float
+        Mean lack of LR gradient support ``u`` along the new boundary pixels.
+    mean_spread : float
+        Mean normalised sample spread ``s`` over the region's pixels.
+    n_pixels : int
+        Number of suspicious pixels in the region.
+    """
+
+    id: int
+    bbox: list[int]
+    score: float
+    kind: str
+    new_boundary_length_px: float
+    mean_residual: float = 0.0
+    mean_support_deficit: float = 0.0
+    mean_spread: float = 0.0
+    n_pixels: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        d = asdict(self)
+        d["bbox"] = [int(v) for v in self.bbox]
+        for k in ("score", "new_boundary_length_px", "mean_residual", "mean_support_deficit",
+                  "mean_spread"):
+            d[k] = float(round(d[k], 6))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
+        """Inverse of :meth:`to_dict`; raises ``ValueError`` on a malformed record."""
+        try:
+            bbox = [int(v) for v in d["bbox"]]
+            if len(bbox) != 4 or bbox[2] < bbox[0] or bbox[3] < bbox[1]:
+                raise ValueError(f"bad bbox {d['bbox']!r}")
+            kind = str(d.get("kind", "new_boundary"))
+            if kind not in KINDS:
+                raise ValueError(f"unknown kind {kind!r}")
+            return cls(
+                id=int(d["id"]),
+                bbox=bbox,
+                score=float(d["score"]),
+                kind=kind,
+                new_boundary_length_px=float(d.get("new_boundary_length_px", 0.0)),
+                mean_residual=float(d.get("mean_residual", 0.0)),
+                mean_support_deficit=float(d.get("mean_support_deficit", 0.0)),
+                mean_spread=float(d.get("mean_spread", 0.0)),
+                n_pixels=int(d.get("n_pixels", 0)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed candidate record {d!r}: {exc}") from exc
+
+
+class CandidateList(list):
+    """A ``list`` of :class:`Candidate` with detector context attached.
+
+    Attributes
+    ----------
+    total_boundary_length_px : float
+        Skeleton length of all SR boundaries found by the boundary map (for the
+        "fraction of all boundary length" in reports).
+    sr_shape : tuple
+        ``(H, W)`` of the SR image.
+    scale : int
+        SR / LR scale factor.
+    params : dict
+        Detector settings used.
+    """
+
+    def __init__(self, items=(), *, total_boundary_length_px: float = 0.0,
+                 sr_shape: tuple[int, int] = (0, 0), scale: int = 1,
+                 params: dict | None = None) -> None:
+        super().__init__(items)
+        self.total_boundary_length_px = float(total_boundary_length_px)
+        self.sr_shape = tuple(int(v) for v in sr_shape)
+        self.scale = int(scale)
+        self.params = dict(params or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary with ``candidates`` and context."""
+        return {
+            "candidates": [c.to_dict() for c in self],
+            "n_candidates": len(self),
+            "total_boundary_length_px": round(self.total_boundary_length_px, 3),
+            "sr_shape": list(self.sr_shape),
+            "scale": self.scale,
+            "params": self.params,
+        }
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _to_float(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / 65535.0
+    if a.dtype == bool:
+        return a.astype(np.float32)
+    if np.issubdtype(a.dtype, np.integer):
+        info = np.iinfo(a.dtype)
+        return a.astype(np.float32) / float(info.max)
+    return a.astype(np.float32, copy=False)
+
+
+def _channels_last(a: np.ndarray) -> np.ndarray:
+    """Return ``(H, W, C)`` float32 (drops alpha)."""
+    a = _to_float(a)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise AuditInputError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    if a.shape[2] == 4:
+        a = a[..., :3]
+    return a
+
+
+def _luminance(a: np.ndarray) -> np.ndarray:
+    """Luminance of an ``(H, W, C)`` float image."""
+    if a.shape[2] == 3:
+        return (0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]).astype(np.float32)
+    return a.mean(axis=2).astype(np.float32)
+
+
+def degrade(image: np.ndarray, scale: int, *, blur_sigma: float | None = None) -> np.ndarray:
+    """Default SR degradation: Gaussian blur then area (block-mean) downsampling.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` or ``(H, W, C)`` image; H and W are cropped to multiples of ``scale``.
+    scale : int
+        Downsampling factor (>= 1).
+    blur_sigma : float, optional
+        Gaussian sigma in input pixels; default ``0.25 * scale`` (mild anti-aliasing on
+        top of the area average).
+
+    Returns
+    -------
+    ndarray
+        float32 image of shape ``(H // scale, W // scale[, C])``.
+    """
+    scale = int(scale)
+    if scale < 1:
+        raise AuditInputError(f"scale must be >= 1, got {scale}")
+    img = _to_float(image)
+    sigma = 0.25 * scale if blur_sigma is None else float(blur_sigma)
+    if sigma > 0:
+        sig = (sigma, sigma) + (0,) * (img.ndim - 2)
+        img = ndi.gaussian_filter(img, sig, mode="reflect")
+    h, w = img.shape[0] // scale * scale, img.shape[1] // scale * scale
+    img = img[:h, :w]
+    shp = (h // scale, scale, w // scale, scale) + img.shape[2:]
+    return img.reshape(shp).mean(axis=(1, 3)).astype(np.float32)
+
+
+def bicubic_degrade(image: np.ndarray, scale: int) -> np.ndarray:
+    """The SR models' evaluation degradation on a numpy image.
+
+    Antialiased bicubic downsampling (``napari_srmat.sr.degrade.bicubic_downsample``,
+    torch), wrapped for ``(H, W[, C])`` arrays.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` or ``(H, W, C)``; H and W must be multiples of ``scale``.
+    scale : int
+        Downsampling factor.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H // scale, W // scale[, C])`` in [0, 1].
+    """
+    import torch
+
+    from ..sr.degrade import bicubic_downsample
+
+    img = _to_float(image)
+    grey = img.ndim == 2
+    x = torch.from_numpy(np.ascontiguousarray(img[..., None] if grey else img))
+    x = x.permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        y = bicubic_downsample(x, int(scale))[0].permute(1, 2, 0).numpy()
+    return (y[..., 0] if grey else y).astype(np.float32)
+
+
+def resolve_degrade(
+    degrade_fn: Callable | str | None = None,
+) -> Callable[[np.ndarray, int], np.ndarray]:
+    """Return the degradation used by the detector.
+
+    Parameters
+    ----------
+    degrade_fn : callable or str, optional
+        A callable ``degrade_fn(image, scale) -> LR`` is returned as is.
+        ``"bicubic"``: :func:`bicubic_degrade` (the SR models' evaluation degradation,
+        from ``napari_srmat.sr.degrade``); ``"gaussian-area"``: :func:`degrade`.
+        ``None`` (default): ``"bicubic"`` when ``napari_srmat.sr.degrade`` is
+        importable, else ``"gaussian-area"``.
+    """
+    if callable(degrade_fn):
+        return degrade_fn
+    if degrade_fn == "gaussian-area":
+        return degrade
+    if degrade_fn not in (None, "bicubic"):
+        raise AuditInputError(
+            f"unknown degrade_fn {degrade_fn!r} (a callable, 'bicubic' or 'gaussian-area')")
+    try:
+        from ..sr.degrade import bicubic_downsample  # noqa: F401
+    except Exception:  # noqa: BLE001 - SR area not available: use our own
+        if degrade_fn == "bicubic":
+            raise AuditInputError("degrade_fn='bicubic' needs napari_srmat.sr.degrade") from None
+        return degrade
+    return bicubic_degrade
+
+
+def upscale_bicubic(image: np.ndarray, scale: int) -> np.ndarray:
+    """Bicubic upscaling on the pixel-centre grid (SR pixel ``i`` <-> LR ``(i+0.5)/s-0.5``).
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(h, w)`` or ``(h, w, C)``.
+    scale : int
+        Integer factor.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(h*scale, w*scale[, C])``, clipped to the input range.
+    """
+    img = _to_float(image)
+    zoom = (scale, scale) + (1,) * (img.ndim - 2)
+    out = ndi.zoom(img, zoom, order=3, grid_mode=True, mode="grid-mirror")
+    return np.clip(out, float(img.min()), float(img.max())).astype(np.float32)
+
+
+def default_boundary_map(image: np.ndarray) -> np.ndarray:
+    """Cheap deterministic boundary map in [0, 1] (no trained model needed).
+
+    The maximum of (i) a multi-scale dark-ridge response (Sato, sigmas 1 and 2 px)
+    on luminance and (ii) the colour gradient magnitude (Gaussian derivative,
+    sigma 1.5 px, max over channels), each divided by a fixed reference contrast
+    and passed through ``1 - exp(-x)``. Fixed references (no per-image
+    normalisation) keep the map tile-independent. 0.5 is a sensible threshold.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` or ``(H, W, C)``.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)`` boundary strength in [0, 1].
+    """
+    from skimage.filters import sato
+
+    img = _channels_last(image)
+    lum = _luminance(img)
+    ridge = sato(lum, sigmas=(1.0, 2.0), black_ridges=True, mode="reflect")
+    grad = np.max(
+        np.stack([ndi.gaussian_gradient_magnitude(img[..., k], 1.5, mode="reflect")
+                  for k in range(img.shape[2])]), axis=0)
+    x = np.maximum(ridge / 0.04, grad / 0.06)
+    return (1.0 - np.exp(-x)).astype(np.float32)
+
+
+# ------------------------------------------------------------------- per-tile evidence
+
+
+@dataclass
+class _Params:
+    scale: int
+    tolerance_px: float
+    boundary_threshold: float
+    lr_threshold_factor: float
+    residual_floor: float
+    std_floor: float
+    support_energy_floor: float
+    min_support_deficit: float
+    link_px: int
+    prior_weight: float
+    area_weight: float
+    min_score: float
+    min_new_length_px: float
+    new_kind_min_px: float
+    extra: dict = field(default_factory=dict)
+
+
+def _grad_energy(lum: np.ndarray) -> np.ndarray:
+    gy = ndi.sobel(lum, axis=0, mode="reflect") / 8.0
+    gx = ndi.sobel(lum, axis=1, mode="reflect") / 8.0
+    return ndi.gaussian_filter(gx * gx + gy * gy, 1.0, mode="reflect")
+
+
+def _disk(r: float) -> np.ndarray:
+    ri = int(math.ceil(r))
+    yy, xx = np.mgrid[-ri:ri + 1, -ri:ri + 1]
+    return (yy * yy + xx * xx) <= r * r + 1e-9
+
+
+def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Params,
+               boundary_fn: Callable, degrade_fn: Callable) -> dict[str, np.ndarray]:
+    """Evidence maps on one (halo-padded) tile; arrays on the SR grid of ``sr``."""
+    from skimage.morphology import skeletonize
+
+    s = p.scale
+    # (a) data consistency on the LR grid
+    deg = _channels_last(degrade_fn(sr, s))
+    lr_f = lr
+    if deg.shape[2] != lr_f.shape[2]:
+        deg, lr_f = deg.mean(axis=2, keepdims=True), lr_f.mean(axis=2, keepdims=True)
+    h = min(deg.shape[0], lr_f.shape[0])
+    w = min(deg.shape[1], lr_f.shape[1])
+    deg, lr_f = deg[:h, :w], lr_f[:h, :w]
+    resid = np.sqrt(np.mean((deg - lr_f) ** 2, axis=2))
+    # LR gradient support: energy the SR structure implies vs energy present in the LR
+    e_exp = _grad_energy(_luminance(deg))
+    e_lr = _grad_energy(_luminance(lr_f))
+    u_lr = np.clip((e_exp - e_lr) / (e_exp + p.support_energy_floor), 0.0, 1.0)
+    H, W = sr.shape[:2]
+    resid_up = upscale_bicubic(resid, s)[:H, :W]
+    c = np.clip((resid_up - p.residual_floor) / p.residual_floor, 0.0, 3.0)
+    u = upscale_bicubic(u_lr, s)[:H, :W]
+    u = np.clip(u, 0.0, 1.0)
+    # (b) boundary evidence on the SR grid
+    b_sr = np.asarray(boundary_fn(sr), dtype=np.float32)
+    b_lr = np.asarray(boundary_fn(upscale_bicubic(lr, s)[:H, :W]), dtype=np.float32)
+    if b_sr.shape != (H, W) or b_lr.shape != (H, W):
+        raise AuditInputError(
+            f"boundary_fn must return an (H, W) map; got {b_sr.shape} for an SR tile {(H, W)}")
+    skel = skeletonize(b_sr >= p.boundary_threshold)
+    lr_band = b_lr >= p.boundary_threshold * p.lr_threshold_factor
+    if p.tolerance_px > 0:
+        lr_band = ndi.binary_dilation(lr_band, structure=_disk(p.tolerance_px))
+    new = skel & ~lr_band
+    # (c) sample spread
+    if std is not None:
+        sd = std if std.ndim == 2 else np.sqrt(np.mean(std.astype(np.float32) ** 2, axis=2))
+        sp = np.clip((sd - p.std_floor) / p.std_floor, 0.0, 3.0).astype(np.float32)
+    else:
+        sp = np.zeros((H, W), np.float32)
+    newu = new & (u >= p.min_support_deficit)
+    mask = newu | (c > 0) | (sp > 0)
+    return {"c": c, "u": u, "s": sp, "skel": skel, "new": newu, "mask": mask}
+
+
+# --------------------------------------------------------------------- tiled driver
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def add(self, a: int) -> None:
+        self.parent.setdefault(a, a)
+
+    def find(self, a: int) -> int:
+        root = a
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[a] != root:
+            self.parent[a], a = root, self.parent[a]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _as_array_2d3d(a, name: str):
+    if a is None:
+        return None
+    if not hasattr(a, "shape") or not hasattr(a, "__getitem__"):
+        a = np.asarray(a)
+    if len(a.shape) not in (2, 3):
+        raise AuditInputError(f"{name} must be (H, W) or (H, W, C), got shape {tuple(a.shape)}")
+    return a
+
+
+def _crop(a, y0, y1, x0, x1) -> np.ndarray:
+    return np.asarray(a[y0:y1, x0:x1])
+
+
+def find_candidates_job(
+    lr,
+    sr,
+    *,
+    scale: int | None = None,
+    boundary_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    degrade_fn: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    tolerance_px: float = 4.0,
+    sr_std=None,
+    tile: int = 512,
+    halo: int = 48,
+    boundary_threshold: float = 0.5,
+    lr_threshold_factor: float = 0.5,
+    residual_floor: float = 0.02,
+    std_floor: float = 0.03,
+    support_energy_floor: float = 1e-4,
+    min_support_deficit: float = 0.2,
+    link_px: int = 3,
+    prior_weight: float = 0.1,
+    area_weight: float = 0.5,
+    min_score: float = 10.0,
+    min_new_length_px: float = 0.0,
+    new_kind_min_px: float = 8.0,
+    stop: StopToken | None = None,
+) -> Generator[Event, None, CandidateList | None]:
+    """Find suspicious (possibly hallucinated) regions of ``sr`` given ``lr`` (job).
+
+    Parameters
+    ----------
+    lr, sr : array-like
+        LR input and SR output, ``(h, w[, C])`` and ``(h*s, w*s[, C])``; numpy, Dask or
+        Zarr arrays (read tile by tile), uint8/uint16/float.
+    scale : int, optional
+        SR factor; inferred from the shapes when omitted (must be an integer).
+    boundary_fn : callable, optional
+        ``boundary_fn(image (H, W[, C]) float) -> (H, W)`` boundary strength in [0, 1]
+        (e.g. UAED probabilities). Default :func:`default_boundary_map`.
+    degrade_fn : callable, optional
+        ``degrade_fn(image, scale) -> LR image``; default :func:`resolve_degrade`.
+    tolerance_px : float
+        SR boundary pixels with an LR-up boundary within this distance are not "new".
+    sr_std : array-like, optional
+        Per-pixel std over several diffusion samples, ``(H, W[, C])`` on the SR grid.
+    tile, halo : int
+        Core tile size and halo (SR pixels; rounded up to multiples of ``scale``).
+    boundary_threshold : float
+        Threshold of the boundary map on SR; the LR-up map uses
+        ``boundary_threshold * lr_threshold_factor`` (more permissive: blurred LR).
+    residual_floor, std_floor : float
+        Residual RMS (intensity in [0, 1]) and sample std below which there is no evidence.
+    support_energy_floor : float
+        Regulariser ``e0`` of the LR-support deficit ``u``.
+    min_support_deficit : float
+        New boundary pixels with ``u`` below this are ignored.
+    link_px : int
+        Suspicious pieces closer than about ``2 * link_px`` are linked into one candidate.
+    prior_weight, area_weight : float
+        ``w0`` and ``gamma`` of the score (module docstring).
+    min_score : float
+        Candidates scoring below this are dropped.
+    min_new_length_px : float
+        Drop ``new_boundary`` candidates shorter than this.
+    new_kind_min_px : float
+        A candidate with at least this much new boundary length is of kind
+        ``"new_boundary"`` (also when its boundary term ``B`` dominates); otherwise
+        ``"data_inconsistency"`` or ``"sample_spread"``, whichever sum is larger.
+    stop : StopToken, optional
+        Checked between tiles.
+
+    Yields
+    ------
+    Event
+        ``Progress`` per tile, ``Log``, ``Stopped``.
+
+    Returns
+    -------
+    CandidateList or None
+        Candidates sorted by score (descending); ``None`` when stopped.
+    """
+    lr = _as_array_2d3d(lr, "lr")
+    sr = _as_array_2d3d(sr, "sr")
+    sr_std = _as_array_2d3d(sr_std, "sr_std")
+    h, w = int(lr.shape[0]), int(lr.shape[1])
+    H, W = int(sr.shape[0]), int(sr.shape[1])
+    if h == 0 or w == 0 or H == 0 or W == 0:
+        raise AuditInputError(f"empty image: lr {tuple(lr.shape)}, sr {tuple(sr.shape)}")
+    if scale is None:
+        if H % h or W % w or H // h != W // w:
+            raise AuditInputError(
+                f"cannot infer an integer scale from lr {(h, w)} and sr {(H, W)}; pass scale=")
+        scale = H // h
+    scale = int(scale)
+    if scale < 1 or H != h * scale or W != w * scale:
+        raise AuditInputError(
+            f"sr shape {(H, W)} is not lr shape {(h, w)} x scale {scale}")
+    if sr_std is not None and tuple(sr_std.shape[:2]) != (H, W):
+        raise AuditInputError(f"sr_std shape {tuple(sr_std.shape)} != sr shape {(H, W)}")
+    if tile < 16:
+        raise AuditInputError(f"tile must be >= 16, got {tile}")
+    if residual_floor <= 0 or std_floor <= 0:
+        raise AuditInputError("residual_floor and std_floor must be > 0")
+    tile = int(math.ceil(tile / scale) * scale)
+    halo = int(math.ceil(max(halo, 0) / scale) * scale)
+    boundary_fn = default_boundary_map if boundary_fn is None else boundary_fn
+    degrade_fn = resolve_degrade(degrade_fn)
+    p = _Params(scale, float(tolerance_px), float(boundary_threshold), float(lr_threshold_factor),
+                float(residual_floor), float(std_floor), float(support_energy_floor),
+                float(min_support_deficit), int(link_px), float(prior_weight),
+                float(area_weight), float(min_score), float(min_new_length_px),
+                float(new_kind_min_px))
+    params = {k: v for k, v in asdict(p).items() if k != "extra"}
+    params.update(tile=tile, halo=halo,
+                  boundary_fn=getattr(boundary_fn, "__name__", type(boundary_fn).__name__),
+                  degrade_fn=getattr(degrade_fn, "__module__", "") + "." +
+                  getattr(degrade_fn, "__name__", type(degrade_fn).__name__))
+    link = _disk(p.link_px) if p.link_px > 0 else None
+
+    ys = list(range(0, H, tile))
+    xs = list(range(0, W, tile))
+    total = len(ys) * len(xs)
+    # per global component id: stats
+    stats: dict[int, np.ndarray] = {}  # [n_new, B, sum_c, sum_s, n_mask, sum_u_new, y0,x0,y1,x1]
+    uf = _UnionFind()
+    edges: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    next_id = 1
+    total_len = 0.0
+    done = 0
+    yield Log(f"audit: {total} tile(s), scale x{scale}, SR {H}x{W}")
+    for ti, y0 in enumerate(ys):
+        for tj, x0 in enumerate(xs):
+            if stop is not None and stop.stop_requested:
+                yield Stopped("candidate search stopped")
+                return None
+            y1, x1 = min(y0 + tile, H), min(x0 + tile, W)
+            py0, px0 = max(y0 - halo, 0), max(x0 - halo, 0)
+            py1, px1 = min(y1 + halo, H), min(x1 + halo, W)
+            sr_t = _channels_last(_crop(sr, py0, py1, px0, px1))
+            lr_t = _channels_last(_crop(lr, py0 // scale, py1 // scale,
+                                        px0 // scale, px1 // scale))
+            std_t = None if sr_std is None else _to_float(_crop(sr_std, py0, py1, px0, px1))
+            m = _tile_maps(lr_t, sr_t, std_t, p, boundary_fn, degrade_fn)
+            mask = m["mask"]
+            linked = ndi.binary_dilation(mask, structure=link) if link is not None else mask
+            cy0, cx0 = y0 - py0, x0 - px0
+            cs = (slice(cy0, cy0 + (y1 - y0)), slice(cx0, cx0 + (x1 - x0)))
+            total_len += float(m["skel"][cs].sum())
+            lab, n = ndi.label(linked[cs], structure=np.ones((3, 3), bool))
+            ids = np.zeros(n + 1, np.int64)
+            ids[1:] = np.arange(next_id, next_id + n)
+            next_id += n
+            gl = ids[lab]  # global ids on the core, 0 = background
+            edges[(ti, tj)] = {"top": gl[0].copy(), "bottom": gl[-1].copy(),
+                               "left": gl[:, 0].copy(), "right": gl[:, -1].copy()}
+            mk = mask[cs]
+            if n:
+                rr, cc = np.nonzero(mk)
+                gid = gl[rr, cc]
+                c_v, s_v, u_v = m["c"][cs][rr, cc], m["s"][cs][rr, cc], m["u"][cs][rr, cc]
+                nw = m["new"][cs][rr, cc]
+                contrib_b = np.where(nw, u_v * (p.prior_weight + c_v + s_v), 0.0)
+                uniq, inv = np.unique(gid, return_inverse=True)
+                k = len(uniq)
+
+                def _sum(v, inv=inv, k=k):
+                    return np.bincount(inv, weights=v, minlength=k)
+
+                n_new = _sum(nw.astype(np.float64))
+                b_sum = _sum(contrib_b)
+                c_sum = _sum(c_v.astype(np.float64))
+                s_sum = _sum(s_v.astype(np.float64))
+                n_mask = np.bincount(inv, minlength=k).astype(np.float64)
+                u_sum = _sum(np.where(nw, u_v, 0.0))
+                ymin = np.full(k, np.inf)
+                xmin = np.full(k, np.inf)
+                ymax = np.full(k, -np.inf)
+                xmax = np.full(k, -np.inf)
+                np.minimum.at(ymin, inv, rr + y0)
+                np.minimum.at(xmin, inv, cc + x0)
+                np.maximum.at(ymax, inv, rr + y0)
+                np.maximum.at(xmax, inv, cc + x0)
+                for i, g in enumerate(uniq):
+                    stats[int(g)] = np.array([n_new[i], b_sum[i], c_sum[i], s_sum[i], n_mask[i],
+                                              u_sum[i], ymin[i], xmin[i], ymax[i], xmax[i]])
+            for g in np.unique(gl):
+                if g:
+                    uf.add(int(g))
+            done += 1
+            yield Progress(done, total, "audit tiles")
+
+    # merge across core borders (8-connectivity)
+    def _link(a: np.ndarray, b: np.ndarray) -> None:
+        for off in (-1, 0, 1):
+            if off < 0:
+                aa, bb = a[1:], b[:-1]
+            elif off > 0:
+                aa, bb = a[:-1], b[1:]
+            else:
+                aa, bb = a, b
+            both = (aa > 0) & (bb > 0)
+            for ga, gb in zip(aa[both].tolist(), bb[both].tolist()):
+                uf.union(ga, gb)
+
+    for (ti, tj), e in edges.items():
+        if (ti, tj + 1) in edges:
+            _link(e["right"], edges[(ti, tj + 1)]["left"])
+        if (ti + 1, tj) in edges:
+            _link(e["bottom"], edges[(ti + 1, tj)]["top"])
+        if (ti + 1, tj + 1) in edges:
+            a, b = e["bottom"][-1], edges[(ti + 1, tj + 1)]["top"][0]
+            if a and b:
+                uf.union(int(a), int(b))
+        if (ti + 1, tj - 1) in edges:
+            a, b = e["bottom"][0], edges[(ti + 1, tj - 1)]["top"][-1]
+            if a and b:
+                uf.union(int(a), int(b))
+
+    merged: dict[int, np.ndarray] = {}
+    for g, st in stats.items():
+        r = uf.find(g)
+        if r in merged:
+            m0 = merged[r]
+            m0[:6] += st[:6]
+            m0[6:8] = np.minimum(m0[6:8], st[6:8])
+            m0[8:10] = np.maximum(m0[8:10], st[8:10])
+        else:
+            merged[r] = st.copy()
+
+    cands: list[Candidate] = []
+    for st in merged.values():
+        n_new, b_sum, c_sum, s_sum, n_mask, u_sum, ymin, xmin, ymax, xmax = st.tolist()
+        d_sum = (c_sum + s_sum) / scale
+        score = b_sum + p.area_weight * d_sum
+        if score < p.min_score:
+            continue
+        if n_new >= max(p.new_kind_min_px, 1.0) or (n_new > 0 and b_sum >= p.area_weight * d_sum):
+            kind = "new_boundary"
+            if n_new < p.min_new_length_px:
+                continue
+        elif c_sum >= s_sum:
+            kind = "data_inconsistency"
+        else:
+            kind = "sample_spread"
+        cands.append(Candidate(
+            id=0,
+            bbox=[int(xmin), int(ymin), int(xmax) + 1, int(ymax) + 1],
+            score=float(score),
+            kind=kind,
+            new_boundary_length_px=float(n_new),
+            mean_residual=float(c_sum / max(n_mask, 1.0)),
+            mean_support_deficit=float(u_sum / n_new) if n_new else 0.0,
+            mean_spread=float(s_sum / max(n_mask, 1.0)),
+            n_pixels=int(n_mask),
+        ))
+    cands.sort(key=lambda c: (-c.score, c.bbox[1], c.bbox[0]))
+    for i, c in enumerate(cands, 1):
+        c.id = i
+    yield Log(f"audit: {len(cands)} candidate(s) with score >= {p.min_score:g}")
+    return CandidateList(cands, total_boundary_length_px=total_len, sr_shape=(H, W),
+                         scale=scale, params=params)
+
+
+def find_candidates(lr, sr, **kwargs) -> CandidateList:
+    """Plain version of :func:`find_candidates_job` (same parameters); returns the list."""
+    return run_job(find_candidates_job(lr, sr, **kwargs), quiet=True)

@@ -1,0 +1,256 @@
+"""Markdown report of one or several audit sessions.
+
+Counts per verdict, hallucinated boundary length per mm^2 (or per megapixel when
+the pixel size is unknown) and as a fraction of all SR boundary length, per image
+and pooled, with PNG thumbnails (LR-upscaled | SR crops) of every candidate.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_path, atomic_write_text
+from .detector import _channels_last, upscale_bicubic
+from .session import VERDICTS, AuditSession
+
+__all__ = ["summarize", "write_report"]
+
+
+def _read_image(path) -> np.ndarray:
+    """Read an image file as a numpy array (``napari_srmat.io`` when available)."""
+    try:
+        from ..io import read_image
+
+        return np.asarray(read_image(path).data)
+    except ImportError:
+        pass
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict[str, Any]:
+    """Numbers of one session.
+
+    Parameters
+    ----------
+    session : AuditSession
+    pixel_size_um : float, optional
+        SR pixel size; overrides the session's.
+
+    Returns
+    -------
+    dict
+        ``counts`` per verdict (+ ``unreviewed``), ``hallucinated_length_px``,
+        ``area_px``, ``hallucinated_per_mm2`` (mm of boundary per mm^2) or
+        ``hallucinated_px_per_megapixel``, ``hallucinated_fraction`` of all boundary
+        length (None when unknown), and ``length_from_bbox_estimate`` (number of added
+        regions whose length is the bbox diagonal).
+    """
+    px = pixel_size_um if pixel_size_um is not None else session.pixel_size_um
+    counts = {v: 0 for v in VERDICTS}
+    hall_len = 0.0
+    for c in session.candidates:
+        d = session.decisions.get(c.id)
+        if d is None:
+            continue
+        counts[d.verdict] += 1
+        if d.verdict == "hallucinated":
+            hall_len += c.new_boundary_length_px
+    est = 0
+    added = {v: 0 for v in VERDICTS}
+    for r in session.added_regions:
+        added[r.verdict] += 1
+        if r.verdict == "hallucinated":
+            hall_len += r.estimated_length_px
+            est += r.length_px is None
+    counts["unreviewed"] = len(session.candidates) - session.n_reviewed
+    h, w = (session.sr_shape + [0, 0])[:2]
+    area_px = float(h) * float(w)
+    out: dict[str, Any] = {
+        "sr_image": session.images.get("sr", {}).get("path"),
+        "reviewer": session.reviewer,
+        "n_candidates": len(session.candidates),
+        "counts": counts,
+        "added_regions": added,
+        "hallucinated_length_px": hall_len,
+        "area_px": area_px,
+        "total_boundary_length_px": session.total_boundary_length_px,
+        "pixel_size_um": px,
+        "length_from_bbox_estimate": est,
+    }
+    if px:
+        area_mm2 = area_px * (px * 1e-3) ** 2
+        out["hallucinated_per_mm2"] = hall_len * px * 1e-3 / area_mm2 if area_mm2 else None
+    else:
+        out["hallucinated_px_per_megapixel"] = hall_len / (area_px / 1e6) if area_px else None
+    tot = session.total_boundary_length_px
+    out["hallucinated_fraction"] = (hall_len / tot) if tot else None
+    return out
+
+
+def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {k: sum(s["counts"][k] for s in summaries) for k in (*VERDICTS, "unreviewed")}
+    hall = sum(s["hallucinated_length_px"] for s in summaries)
+    area = sum(s["area_px"] for s in summaries)
+    pxs = {s["pixel_size_um"] for s in summaries}
+    out: dict[str, Any] = {"n_images": len(summaries), "counts": counts,
+                           "hallucinated_length_px": hall, "area_px": area}
+    if len(pxs) == 1 and None not in pxs:
+        px = pxs.pop()
+        out["pixel_size_um"] = px
+        out["hallucinated_per_mm2"] = hall * px * 1e-3 / (area * (px * 1e-3) ** 2)
+    else:
+        out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
+    tots = [s["total_boundary_length_px"] for s in summaries]
+    out["hallucinated_fraction"] = (hall / sum(tots)) if all(tots) else None
+    return out
+
+
+def _thumb(lr_up: np.ndarray, sr: np.ndarray, bbox, path: Path, size: int = 160) -> None:
+    from PIL import Image, ImageDraw
+
+    H, W = sr.shape[:2]
+    x0, y0, x1, y1 = bbox
+    pad = max(8, (max(x1 - x0, y1 - y0)) // 2)
+    cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
+    cx1, cy1 = min(W, x1 + pad), min(H, y1 + pad)
+    tiles = []
+    for img in (lr_up, sr):
+        crop = np.clip(img[cy0:cy1, cx0:cx1], 0, 1)
+        if crop.shape[2] == 1:
+            crop = np.repeat(crop, 3, axis=2)
+        im = Image.fromarray((crop[..., :3] * 255).astype(np.uint8))
+        f = size / max(im.size)
+        im = im.resize((max(1, round(im.size[0] * f)), max(1, round(im.size[1] * f))),
+                       Image.NEAREST)
+        ImageDraw.Draw(im).rectangle(
+            [(x0 - cx0) * f, (y0 - cy0) * f, (x1 - cx0) * f - 1, (y1 - cy0) * f - 1],
+            outline=(255, 0, 255))
+        tiles.append(im)
+    canvas = Image.new("RGB", (tiles[0].size[0] * 2 + 4, tiles[0].size[1]), (255, 255, 255))
+    canvas.paste(tiles[0], (0, 0))
+    canvas.paste(tiles[1], (tiles[0].size[0] + 4, 0))
+    with atomic_path(path) as tmp:
+        canvas.save(tmp, format="PNG")
+
+
+def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], path,
+                 pixel_size_um: float | None = None, *, images=None,
+                 thumbnails: bool = True, max_thumbnails: int = 200) -> dict[str, Any]:
+    """Write a Markdown audit report (with PNG thumbnails in ``<stem>_thumbs/``).
+
+    Parameters
+    ----------
+    session_or_sessions : AuditSession or sequence of AuditSession
+    path : path-like
+        The ``.md`` file (written atomically).
+    pixel_size_um : float, optional
+        SR pixel size for lengths per mm^2; without it (and none in the sessions)
+        lengths are given per megapixel, and the report says so.
+    images : sequence of (lr, sr), optional
+        Image arrays per session for the thumbnails; by default the files recorded in
+        the sessions are read (thumbnails are skipped, with a note, when absent).
+    thumbnails : bool
+        Write the thumbnails.
+    max_thumbnails : int
+        At most this many per session.
+
+    Returns
+    -------
+    dict
+        ``{"per_image": [...], "pooled": {...}, "report": path}``.
+    """
+    sessions = ([session_or_sessions] if isinstance(session_or_sessions, AuditSession)
+                else list(session_or_sessions))
+    if not sessions:
+        raise ValueError("write_report needs at least one audit session")
+    if images is not None and len(images) != len(sessions):
+        raise ValueError(f"images has {len(images)} entries for {len(sessions)} sessions")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    thumb_dir = path.with_name(path.stem + "_thumbs")
+    summaries = [summarize(s, pixel_size_um) for s in sessions]
+    pooled = _pool(summaries)
+    per_mm2 = "hallucinated_per_mm2" in pooled
+    lines = ["# Hallucination audit report", ""]
+    if per_mm2:
+        lines.append(f"Pixel size: {pooled['pixel_size_um']:g} um (SR grid). Hallucinated "
+                     "boundary density in mm of boundary per mm^2.")
+    else:
+        lines.append("Pixel size unknown: hallucinated boundary density is given in SR "
+                     "pixels of boundary length **per megapixel** (not per mm^2).")
+    lines += ["", "Boundary lengths are skeleton-pixel counts on the SR grid; the fraction is "
+              "relative to all boundary length found by the detector's boundary map.", ""]
+
+    def _row(name, s):
+        c = s["counts"]
+        dens = s.get("hallucinated_per_mm2", s.get("hallucinated_px_per_megapixel"))
+        frac = s.get("hallucinated_fraction")
+        return (f"| {name} | {c['real']} | {c['hallucinated']} | {c['unsure']} | "
+                f"{c['unreviewed']} | {s['hallucinated_length_px']:.0f} | "
+                f"{'n/a' if dens is None else f'{dens:.4g}'} | "
+                f"{'n/a' if frac is None else f'{100 * frac:.2f}%'} |")
+
+    unit = "per mm^2" if per_mm2 else "px per MP"
+    lines += [f"| image | real | hallucinated | unsure | unreviewed | halluc. length px | "
+              f"halluc. {unit} | halluc. fraction |", "|---|---|---|---|---|---|---|---|"]
+    for i, sm in enumerate(summaries):
+        name = Path(sm["sr_image"]).name if sm["sr_image"] else f"image {i + 1}"
+        lines.append(_row(name, sm))
+    lines.append(_row("**pooled**", pooled))
+    lines.append("")
+    for i, (s, sm) in enumerate(zip(sessions, summaries)):
+        name = Path(sm["sr_image"]).name if sm["sr_image"] else f"image {i + 1}"
+        lines += [f"## {name}", "",
+                  f"Reviewer: {s.reviewer or 'n/a'}; SR model: "
+                  f"{s.sr_model.get('name', 'n/a')}; {len(s.candidates)} candidates, "
+                  f"{s.progress_text()}; {len(s.added_regions)} reviewer-added region(s)"
+                  + (f" ({sm['length_from_bbox_estimate']} with length estimated from the "
+                     "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + ".", ""]
+        lr = sr = None
+        if thumbnails:
+            try:
+                if images is not None:
+                    lr, sr = images[i]
+                else:
+                    lp, sp = s.images["lr"].get("path"), s.images["sr"].get("path")
+                    if lp and sp and os.path.exists(lp) and os.path.exists(sp):
+                        lr, sr = _read_image(lp), _read_image(sp)
+            except Exception as exc:  # noqa: BLE001 - thumbnails are optional
+                lines += [f"(thumbnails skipped: {exc})", ""]
+                lr = sr = None
+            if lr is None:
+                lines += ["(thumbnails skipped: images not available)", ""]
+        if lr is not None:
+            sr_f = _channels_last(np.asarray(sr))
+            lr_up = _channels_last(upscale_bicubic(np.asarray(lr), s.scale))[
+                :sr_f.shape[0], :sr_f.shape[1]]
+            if lr_up.shape[2] != sr_f.shape[2]:
+                lr_up, sr_f = lr_up.mean(2, keepdims=True), sr_f.mean(2, keepdims=True)
+            thumb_dir.mkdir(exist_ok=True)
+        lines += ["| rank | id | kind | score | new boundary px | verdict | note | LR-up / SR |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for rank, c in enumerate(s.candidates, 1):
+            d = s.decisions.get(c.id)
+            img_md = ""
+            if lr is not None and rank <= max_thumbnails:
+                tp = thumb_dir / f"s{i + 1}_c{c.id}.png"
+                _thumb(lr_up, sr_f, c.bbox, tp)
+                img_md = f"![c{c.id}]({thumb_dir.name}/{tp.name})"
+            note = (d.note if d else "").replace("|", "/")
+            lines.append(f"| {rank} | {c.id} | {c.kind} | {c.score:.1f} | "
+                         f"{c.new_boundary_length_px:.0f} | {d.verdict if d else '-'} | "
+                         f"{note} | {img_md} |")
+        for r in s.added_regions:
+            lines.append(f"| added | r{r.id} | reviewer | - | {r.estimated_length_px:.0f} | "
+                         f"{r.verdict} | {r.note.replace('|', '/')} | |")
+        lines.append("")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return {"per_image": summaries, "pooled": pooled, "report": str(path)}

@@ -1,0 +1,462 @@
+"""Audit session: the candidates queue, the reviewer's decisions and their log.
+
+An :class:`AuditSession` is saved as JSON (schema ``napari-srmat/audit-session``,
+version :data:`SCHEMA_VERSION`) plus a CSV beside it (one row per candidate and
+added region). Saves are atomic and keep the previous version as ``PATH.bak``; a
+failed load or save never touches the original file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_write_text
+from .detector import Candidate
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "VERDICTS",
+    "AuditFileError",
+    "Decision",
+    "AddedRegion",
+    "AuditSession",
+    "checksum",
+]
+
+SCHEMA = "napari-srmat/audit-session"
+SCHEMA_VERSION = 1
+VERDICTS = ("real", "hallucinated", "unsure")
+
+
+class AuditFileError(ValueError):
+    """An audit session file is corrupt, of another schema, or does not match the images."""
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def checksum(data) -> str:
+    """SHA-256 of an image: file bytes for a path, else dtype + shape + array bytes.
+
+    Parameters
+    ----------
+    data : path-like or array-like
+        A file (hashed as stored) or an array (numpy/Dask/Zarr; hashed in row strips
+        so large lazy arrays are not loaded at once).
+
+    Returns
+    -------
+    str
+        ``"sha256:<hex>"``.
+    """
+    h = hashlib.sha256()
+    if isinstance(data, str | os.PathLike):
+        with open(data, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return "sha256:" + h.hexdigest()
+    shape = tuple(int(s) for s in data.shape)
+    dtype = np.dtype(data.dtype)
+    h.update(f"{dtype.str}|{shape}|".encode())
+    step = max(1, (64 << 20) // max(1, int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize))
+    for y in range(0, shape[0] if shape else 1, step):
+        block = np.ascontiguousarray(np.asarray(data[y:y + step]) if shape else np.asarray(data))
+        h.update(block.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+@dataclass
+class Decision:
+    """A reviewer's verdict on one candidate (or added region)."""
+
+    verdict: str
+    reviewer: str = ""
+    note: str = ""
+    timestamp: str = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"verdict": self.verdict, "reviewer": self.reviewer, "note": self.note,
+                "timestamp": self.timestamp}
+
+
+@dataclass
+class AddedRegion:
+    """A region the detector missed, added by the reviewer.
+
+    ``length_px`` is the hallucinated boundary length the reviewer attributes to it;
+    when unknown, reports use the bbox diagonal as an estimate (and say so).
+    """
+
+    id: int
+    bbox: list[int]
+    verdict: str = "hallucinated"
+    reviewer: str = ""
+    note: str = ""
+    length_px: float | None = None
+    timestamp: str = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        self.bbox = [int(v) for v in self.bbox]
+        if len(self.bbox) != 4 or self.bbox[2] < self.bbox[0] or self.bbox[3] < self.bbox[1]:
+            raise ValueError(f"bbox must be [x0, y0, x1, y1] with x1>=x0, y1>=y0: {self.bbox}")
+
+    @property
+    def estimated_length_px(self) -> float:
+        if self.length_px is not None:
+            return float(self.length_px)
+        x0, y0, x1, y1 = self.bbox
+        return float(np.hypot(x1 - x0, y1 - y0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "bbox": self.bbox, "verdict": self.verdict,
+                "reviewer": self.reviewer, "note": self.note, "length_px": self.length_px,
+                "timestamp": self.timestamp}
+
+
+@dataclass
+class AuditSession:
+    """State of one expert audit of one LR/SR image pair.
+
+    Attributes
+    ----------
+    reviewer : str
+        Default reviewer name for decisions.
+    images : dict
+        ``{"lr": {"sha256", "shape", "path"}, "sr": {...}}``.
+    scale : int
+        SR factor.
+    candidates : list of Candidate
+        The queue, most suspicious first.
+    decisions : dict
+        Candidate id -> :class:`Decision`.
+    added_regions : list of AddedRegion
+        Reviewer-added regions.
+    position : int
+        Index of the current candidate in the queue (resumed on load).
+    sr_model : dict
+        ``{"name": ..., "settings": {...}}`` of the SR model that produced the image.
+    detector : dict
+        Detector settings.
+    total_boundary_length_px : float or None
+        All SR boundary length (skeleton pixels) for fractions in reports.
+    sr_shape : list of int
+        ``[H, W]`` of the SR image.
+    pixel_size_um : float or None
+        SR pixel size.
+    path : Path or None
+        Where the session is saved (set by :meth:`save` / :meth:`load`).
+    """
+
+    reviewer: str = ""
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scale: int = 1
+    candidates: list[Candidate] = field(default_factory=list)
+    decisions: dict[int, Decision] = field(default_factory=dict)
+    added_regions: list[AddedRegion] = field(default_factory=list)
+    position: int = 0
+    sr_model: dict[str, Any] = field(default_factory=dict)
+    detector: dict[str, Any] = field(default_factory=dict)
+    total_boundary_length_px: float | None = None
+    sr_shape: list[int] = field(default_factory=list)
+    pixel_size_um: float | None = None
+    created: str = field(default_factory=_now)
+    modified: str = field(default_factory=_now)
+    path: Path | None = None
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, lr, sr, candidates, *, reviewer: str = "", lr_path=None, sr_path=None,
+               sr_model: dict | None = None, pixel_size_um: float | None = None
+               ) -> AuditSession:
+        """Start a session for an image pair.
+
+        Parameters
+        ----------
+        lr, sr : array-like or path-like
+            The images (arrays are hashed as arrays, paths as files).
+        candidates : list of Candidate
+            Detector output (a :class:`~napari_srmat.audit.detector.CandidateList`
+            also provides the detector settings and total boundary length).
+        reviewer : str
+            Reviewer name.
+        lr_path, sr_path : path-like, optional
+            Files the arrays came from (recorded for reports).
+        sr_model : dict, optional
+            ``{"name": ..., "settings": {...}}``.
+        pixel_size_um : float, optional
+            SR pixel size.
+        """
+        images = {}
+        for key, arr, pth in (("lr", lr, lr_path), ("sr", sr, sr_path)):
+            if isinstance(arr, str | os.PathLike):
+                pth = arr if pth is None else pth
+                from ..audit.report import _read_image  # local: avoids io import at load
+
+                arr = _read_image(arr)
+            images[key] = {"sha256": checksum(arr), "shape": [int(s) for s in arr.shape],
+                           "path": None if pth is None else str(Path(pth).resolve())}
+        sr_shape = images["sr"]["shape"][:2]
+        scale = int(getattr(candidates, "scale", 0) or
+                    max(1, sr_shape[0] // max(1, images["lr"]["shape"][0])))
+        cands = sorted(candidates, key=lambda c: -c.score)
+        return cls(reviewer=reviewer, images=images, scale=scale, candidates=list(cands),
+                   sr_model=dict(sr_model or {}),
+                   detector=dict(getattr(candidates, "params", {}) or {}),
+                   total_boundary_length_px=getattr(candidates, "total_boundary_length_px",
+                                                    None),
+                   sr_shape=list(sr_shape), pixel_size_um=pixel_size_um)
+
+    # --------------------------------------------------------------- reviewing
+    @property
+    def n_reviewed(self) -> int:
+        ids = {c.id for c in self.candidates}
+        return sum(1 for k in self.decisions if k in ids)
+
+    @property
+    def current(self) -> Candidate | None:
+        if not self.candidates:
+            return None
+        return self.candidates[min(max(self.position, 0), len(self.candidates) - 1)]
+
+    def progress_text(self) -> str:
+        """E.g. ``"3/12 reviewed"``."""
+        return f"{self.n_reviewed}/{len(self.candidates)} reviewed"
+
+    def go(self, position: int) -> Candidate | None:
+        """Move to queue index ``position`` (clamped) and return that candidate."""
+        if self.candidates:
+            self.position = min(max(int(position), 0), len(self.candidates) - 1)
+        return self.current
+
+    def next(self) -> Candidate | None:
+        return self.go(self.position + 1)
+
+    def previous(self) -> Candidate | None:
+        return self.go(self.position - 1)
+
+    def next_unreviewed(self) -> Candidate | None:
+        """Move to the first undecided candidate after the current one (wrapping)."""
+        n = len(self.candidates)
+        for k in range(1, n + 1):
+            i = (self.position + k) % n
+            if self.candidates[i].id not in self.decisions:
+                return self.go(i)
+        return self.current
+
+    def decide(self, verdict: str, *, candidate_id: int | None = None, note: str = "",
+               reviewer: str | None = None, advance: bool = True,
+               save: bool = True) -> Decision:
+        """Record a verdict on a candidate (default: the current one) and save.
+
+        Parameters
+        ----------
+        verdict : {"real", "hallucinated", "unsure"}
+        candidate_id : int, optional
+            Defaults to the current candidate.
+        note : str
+            Free-text note.
+        reviewer : str, optional
+            Defaults to :attr:`reviewer`.
+        advance : bool
+            Move to the next candidate afterwards.
+        save : bool
+            Save to :attr:`path` (when set) after the decision.
+        """
+        if candidate_id is None:
+            cur = self.current
+            if cur is None:
+                raise ValueError("the candidate queue is empty")
+            candidate_id = cur.id
+        if candidate_id not in {c.id for c in self.candidates}:
+            raise ValueError(f"no candidate with id {candidate_id}")
+        d = Decision(verdict=verdict, reviewer=self.reviewer if reviewer is None else reviewer,
+                     note=note)
+        self.decisions[int(candidate_id)] = d
+        if advance:
+            self.next()
+        if save and self.path is not None:
+            self.save(self.path)
+        return d
+
+    def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
+                   length_px: float | None = None, reviewer: str | None = None,
+                   save: bool = True) -> AddedRegion:
+        """Add a region the detector missed (``bbox`` ``[x0, y0, x1, y1]``, SR pixels)."""
+        new_id = max([r.id for r in self.added_regions], default=0) + 1
+        r = AddedRegion(id=new_id, bbox=list(bbox), verdict=verdict, note=note,
+                        length_px=length_px,
+                        reviewer=self.reviewer if reviewer is None else reviewer)
+        self.added_regions.append(r)
+        if save and self.path is not None:
+            self.save(self.path)
+        return r
+
+    # ----------------------------------------------------------- persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "reviewer": self.reviewer,
+            "created": self.created,
+            "modified": self.modified,
+            "images": self.images,
+            "scale": self.scale,
+            "sr_shape": self.sr_shape,
+            "pixel_size_um": self.pixel_size_um,
+            "sr_model": self.sr_model,
+            "detector": self.detector,
+            "total_boundary_length_px": self.total_boundary_length_px,
+            "position": self.position,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "decisions": {str(k): v.to_dict() for k, v in sorted(self.decisions.items())},
+            "added_regions": [r.to_dict() for r in self.added_regions],
+        }
+
+    def to_csv(self) -> str:
+        """One row per candidate and added region with its verdict."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
+                    "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp"])
+        for rank, c in enumerate(self.candidates, 1):
+            d = self.decisions.get(c.id)
+            w.writerow(["detector", c.id, rank, *c.bbox, f"{c.score:.4f}", c.kind,
+                        f"{c.new_boundary_length_px:.1f}", d.verdict if d else "",
+                        d.reviewer if d else "", d.note if d else "",
+                        d.timestamp if d else ""])
+        for r in self.added_regions:
+            w.writerow(["reviewer", r.id, "", *r.bbox, "", "added",
+                        f"{r.estimated_length_px:.1f}", r.verdict, r.reviewer, r.note,
+                        r.timestamp])
+        return buf.getvalue()
+
+    def save(self, path=None) -> Path:
+        """Save atomically as JSON (+ CSV beside it); the previous JSON becomes ``PATH.bak``.
+
+        Parameters
+        ----------
+        path : path-like, optional
+            Defaults to :attr:`path`.
+
+        Returns
+        -------
+        Path
+            The JSON path.
+        """
+        path = Path(path if path is not None else self.path or "")
+        if not str(path) or path.is_dir():
+            raise ValueError(f"not a file path to save the audit session to: {str(path)!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.modified = _now()
+        text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
+        if path.exists():
+            bak = path.with_name(path.name + ".bak")
+            tmp = bak.with_name(f".{bak.name}.tmp")
+            shutil.copy2(path, tmp)
+            os.replace(tmp, bak)
+        atomic_write_text(path, text)
+        atomic_write_text(path.with_suffix(".csv"), self.to_csv())
+        self.path = path
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "<dict>") -> AuditSession:
+        """Build a session from its JSON dictionary; :class:`AuditFileError` when invalid."""
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            raise AuditFileError(f"{source}: not an audit session file (schema != {SCHEMA!r})")
+        ver = d.get("schema_version")
+        if ver != SCHEMA_VERSION:
+            raise AuditFileError(
+                f"{source}: unsupported schema_version {ver!r} (this version reads "
+                f"{SCHEMA_VERSION})")
+        try:
+            cands = [Candidate.from_dict(c) for c in d["candidates"]]
+            decisions = {int(k): Decision(**v) for k, v in d.get("decisions", {}).items()}
+            regions = [AddedRegion(**r) for r in d.get("added_regions", [])]
+            images = d["images"]
+            for key in ("lr", "sr"):
+                if not str(images[key]["sha256"]).startswith("sha256:"):
+                    raise ValueError(f"bad checksum for {key}")
+            s = cls(reviewer=str(d.get("reviewer", "")), images=images,
+                    scale=int(d.get("scale", 1)), candidates=cands, decisions=decisions,
+                    added_regions=regions, position=int(d.get("position", 0)),
+                    sr_model=dict(d.get("sr_model") or {}),
+                    detector=dict(d.get("detector") or {}),
+                    total_boundary_length_px=d.get("total_boundary_length_px"),
+                    sr_shape=list(d.get("sr_shape") or images["sr"]["shape"][:2]),
+                    pixel_size_um=d.get("pixel_size_um"),
+                    created=str(d.get("created", _now())),
+                    modified=str(d.get("modified", _now())))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AuditFileError(f"{source}: malformed audit session: {exc}") from exc
+        ids = {c.id for c in cands}
+        if len(ids) != len(cands):
+            raise AuditFileError(f"{source}: duplicate candidate ids")
+        unknown = set(decisions) - ids
+        if unknown:
+            raise AuditFileError(f"{source}: decisions for unknown candidates {sorted(unknown)}")
+        s.go(s.position)
+        return s
+
+    @classmethod
+    def load(cls, path, *, lr=None, sr=None) -> AuditSession:
+        """Load a saved session to resume it.
+
+        Parameters
+        ----------
+        path : path-like
+            Session JSON.
+        lr, sr : array-like or path-like, optional
+            The images being audited; their checksums must match the recorded ones.
+
+        Raises
+        ------
+        AuditFileError
+            Corrupt JSON, another schema/version, or mismatched image checksums. The
+            file is never modified by a load.
+        FileNotFoundError
+            When ``path`` does not exist.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            d = json.loads(text)
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise AuditFileError(f"{path}: cannot read audit session JSON: {exc}") from exc
+        s = cls.from_dict(d, source=str(path))
+        for key, img in (("lr", lr), ("sr", sr)):
+            if img is None:
+                continue
+            if isinstance(img, str | os.PathLike):
+                from .report import _read_image
+
+                img = _read_image(img)
+            got = checksum(img)
+            want = s.images[key]["sha256"]
+            if got != want:
+                raise AuditFileError(
+                    f"{path}: the {key.upper()} image does not match the audited one "
+                    f"(checksum {got[:19]}... != recorded {want[:19]}...)")
+        s.path = path
+        return s

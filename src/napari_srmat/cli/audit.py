@@ -1,0 +1,106 @@
+"""``srmat audit``: candidate search for hallucinated boundaries and audit reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from . import UserError, print_json
+
+__all__ = ["register"]
+
+
+def _candidates(args: argparse.Namespace) -> int:
+    from ..audit import AuditSession, find_candidates_job
+    from ..audit.report import _read_image
+    from ..jobs import run_job
+
+    for p in (args.lr, args.sr):
+        if not Path(p).exists():
+            raise FileNotFoundError(f"no such image: {p}")
+    lr, sr = _read_image(args.lr), _read_image(args.sr)
+    std = _read_image(args.sr_std) if args.sr_std else None
+    boundary_fn = None
+    if args.uaed:
+        from ..edges import load_boundary_model, predict_boundaries
+
+        model = load_boundary_model(None if args.uaed == "default" else args.uaed)
+
+        def boundary_fn(img, model=model):
+            return predict_boundaries(img, model)[0]
+
+    cands = run_job(find_candidates_job(
+        lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
+        tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score),
+        quiet=args.quiet)
+    session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
+                                  lr_path=args.lr, sr_path=args.sr,
+                                  sr_model={"name": args.sr_model} if args.sr_model else None,
+                                  pixel_size_um=args.pixel_size)
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} exists (pass --overwrite to replace it)")
+    session.save(out)
+    result = cands.to_dict()
+    result["session"] = str(out)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{len(cands)} candidate(s) -> {out}")
+        for c in cands[:10]:
+            print(f"  #{c.id} {c.kind:18s} score={c.score:8.1f} bbox={c.bbox}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ..audit import AuditSession, write_report
+
+    sessions = [AuditSession.load(p) for p in args.audit]
+    res = write_report(sessions, args.out, pixel_size_um=args.pixel_size,
+                       thumbnails=not args.no_thumbnails)
+    if args.json:
+        print_json(res)
+    else:
+        print(f"report -> {args.out}")
+        print(json.dumps(res["pooled"], indent=2))
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``srmat audit candidates|report``."""
+    p = subparsers.add_parser("audit", help="audit SR output for hallucinated boundaries")
+    sub = p.add_subparsers(dest="audit_command", metavar="ACTION")
+    c = sub.add_parser("candidates", help="rank suspicious regions of an SR image")
+    c.add_argument("lr", help="LR input image")
+    c.add_argument("sr", help="super-resolved image")
+    c.add_argument("--out", required=True, help="audit session JSON to write (atomic)")
+    c.add_argument("--scale", type=int, default=None, help="SR factor (default: from shapes)")
+    c.add_argument("--sr-std", default=None, help="per-pixel std over diffusion samples")
+    c.add_argument("--tolerance", type=float, default=4.0, help="boundary tolerance (SR px)")
+    c.add_argument("--tile", type=int, default=512, help="tile size (SR px)")
+    c.add_argument("--min-score", type=float, default=10.0, help="drop candidates below")
+    c.add_argument("--uaed", default=None, metavar="CKPT",
+                   help="use the UAED boundary model ('default' or a checkpoint)")
+    c.add_argument("--reviewer", default="", help="reviewer name")
+    c.add_argument("--sr-model", default=None, help="name of the SR model (recorded)")
+    c.add_argument("--pixel-size", type=float, default=None, help="SR pixel size in um")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=_candidates)
+    r = sub.add_parser("report", help="Markdown report of audit session(s)")
+    r.add_argument("audit", nargs="+", help="audit session JSON file(s)")
+    r.add_argument("--out", required=True, help="report .md")
+    r.add_argument("--pixel-size", type=float, default=None, help="SR pixel size in um")
+    r.add_argument("--no-thumbnails", action="store_true")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(func=_report)
+
+    def _help(args, p=p):
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=_help)
+
+

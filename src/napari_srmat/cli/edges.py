@@ -1,0 +1,166 @@
+"""``srmat edges``: train, predict and evaluate the UAED boundary model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import UserError, print_json
+
+__all__ = ["register"]
+
+PREVIEW_MAX_PIXELS = 4096 * 4096
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("edges", help="UAED boundary probability and uncertainty")
+    sub = p.add_subparsers(dest="edges_command", metavar="ACTION")
+
+    t = sub.add_parser("train", help="train a UAED boundary model")
+    t.add_argument("--data", required=True, help="ROOT with {train,val}/{images,masks}")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--pretrain-synthetic", type=int, default=0, metavar="N",
+                   help="pretrain on N synthetic micrographs first")
+    t.add_argument("--pretrain-epochs", type=int, default=3)
+    t.add_argument("--encoder", default="tiny",
+                   help="tiny, small, efficientnet-b0, efficientnet-b7 (default tiny)")
+    t.add_argument("--out", default="uaed_run", help="run directory (best/ is the checkpoint)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last")
+    t.add_argument("--lr", type=float, default=1e-4,
+                   help="AdamW learning rate (1e-3 suits short CPU runs)")
+    t.add_argument("--batch-size", type=int, default=2)
+    t.add_argument("--crop", type=int, default=128)
+    t.add_argument("--steps-per-epoch", type=int, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=_train)
+
+    pr = sub.add_parser("predict", help="boundary probability + uncertainty of an image")
+    pr.add_argument("image")
+    pr.add_argument("--out", required=True, help="output directory")
+    pr.add_argument("--checkpoint", default=None, help="default: shipped weights")
+    pr.add_argument("--tile", type=int, default=256)
+    pr.add_argument("--overlap", type=int, default=32)
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--overwrite", action="store_true")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=_predict)
+
+    e = sub.add_parser("eval", help="AP / ROC-AUC / Heyn error on a test folder")
+    e.add_argument("--images", required=True)
+    e.add_argument("--masks", required=True)
+    e.add_argument("--val-images", default=None)
+    e.add_argument("--val-masks", default=None)
+    e.add_argument("--checkpoint", default=None)
+    e.add_argument("--threshold", type=float, default=None)
+    e.add_argument("--no-baseline", action="store_true", help="skip the Sobel baseline")
+    e.add_argument("--out", default=None)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_eval)
+
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..edges.train import BoundaryTrainConfig, train_boundaries_job
+    from ..jobs import Stopped, run_job
+
+    if not Path(args.data).is_dir():
+        raise UserError(f"--data {args.data}: folder not found")
+    cfg = BoundaryTrainConfig(
+        data_root=args.data, out=args.out, encoder=args.encoder, epochs=args.epochs,
+        pretrain_synthetic=args.pretrain_synthetic, pretrain_epochs=args.pretrain_epochs,
+        lr=args.lr, batch_size=args.batch_size, crop=args.crop,
+        steps_per_epoch=args.steps_per_epoch, seed=args.seed, resume=args.resume,
+        device=args.device, num_threads=args.threads,
+    )
+    stopped = []
+    res = run_job(train_boundaries_job(cfg),
+                  on_event=lambda ev: stopped.append(ev) if isinstance(ev, Stopped) else None)
+    report = {"best_checkpoint": res.best_checkpoint, "best_val_ap": res.best_val_ap,
+              "threshold": res.threshold, "epochs_done": res.epochs_done,
+              "stopped": bool(stopped) or res.stopped, "history": res.history}
+    if args.json:
+        print_json(report)
+    else:
+        print(f"best val AP {res.best_val_ap:.4f} at threshold {res.threshold:.3f}: "
+              f"{res.best_checkpoint}")
+    return 0
+
+
+def _save_preview(path: Path, arr, cmap: str) -> None:
+    import matplotlib
+    import numpy as np
+
+    from .._atomic import atomic_path
+
+    a = np.asarray(arr, np.float32)
+    hi = float(np.nanmax(a)) if a.size else 1.0
+    norm = a / hi if cmap != "gray" and hi > 0 else np.clip(a, 0, 1)
+    rgba = (matplotlib.colormaps[cmap](norm) * 255).astype(np.uint8)
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(rgba[..., :3]).save(tmp, format="PNG")
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..edges.infer import load_boundary_model, predict_boundaries_job
+    from ..io import read_image
+    from ..jobs import run_job
+
+    mic = read_image(args.image)
+    model = load_boundary_model(args.checkpoint, device=args.device)
+    res = run_job(predict_boundaries_job(
+        mic.data, model, tile=args.tile, overlap=args.overlap, out=args.out,
+        overwrite=args.overwrite, pixel_size_um=mic.pixel_size_um,
+    ))
+    if res is None:
+        raise UserError("prediction stopped")
+    prob_path, unc_path = res
+    report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
+              "threshold": model.threshold, "checkpoint": model.path,
+              "shape": list(mic.data.shape[:2])}
+    h, w = mic.data.shape[:2]
+    if h * w <= PREVIEW_MAX_PIXELS:
+        prob = np.asarray(read_image(prob_path).data)
+        unc = np.asarray(read_image(unc_path).data)
+        out = Path(args.out)
+        _save_preview(out / "prob.png", prob, "gray")
+        _save_preview(out / "uncertainty.png", unc, "magma")
+        report["previews"] = [str(out / "prob.png"), str(out / "uncertainty.png")]
+        report["prob_mean"] = float(prob.mean())
+        report["uncertainty_mean"] = float(unc.mean())
+    if args.json:
+        print_json(report)
+    else:
+        print(f"wrote {prob_path} and {unc_path}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ..edges.evaluate import evaluate_boundaries_job
+    from ..jobs import run_job
+
+    if (args.val_images is None) != (args.val_masks is None):
+        raise UserError("give both --val-images and --val-masks, or neither")
+    report = run_job(evaluate_boundaries_job(
+        args.images, args.masks, checkpoint=args.checkpoint, val_images=args.val_images,
+        val_masks=args.val_masks, threshold=args.threshold, out_dir=args.out,
+        baseline=not args.no_baseline,
+    ))
+    if report is None:
+        raise UserError("evaluation stopped")
+    if args.json:
+        print_json(report)
+    else:
+        keys = ("ap", "roc_auc", "f1", "threshold", "heyn_pred_px", "heyn_gt_px",
+                "heyn_error_pct", "heyn_grid_error_pct")
+        for name, r in (("UAED", report), ("Sobel", report.get("sobel"))):
+            if r:
+                print(name + ": " + ", ".join(f"{k}={r[k]:.4g}" for k in keys))
+    return 0

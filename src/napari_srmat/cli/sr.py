@@ -1,0 +1,215 @@
+"""``srmat sr``: tiled super-resolution, SR training and the model list.
+
+Forms::
+
+    srmat sr INPUT OUTPUT.zarr [--model NAME] [--checkpoint DIR] [--scale 4] ...
+    srmat sr run INPUT OUTPUT.zarr ...          (same as above)
+    srmat sr train --data DIR ... --model cnn --scale 4 --steps N --out CKPT_DIR
+    srmat sr models
+
+``sr`` takes the rest of the command line and dispatches it itself: a first word
+that is not ``run``/``train``/``models`` means ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import UserError, print_json
+
+__all__ = ["register", "build_sr_parser"]
+
+ACTIONS = ("run", "train", "models")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sr",
+        help="super-resolution: run (default), train, models",
+        description="srmat sr [run] INPUT OUTPUT.zarr [options] | srmat sr train ... | "
+                    "srmat sr models   (srmat sr run -h for options)",
+        add_help=False,
+        prefix_chars="\0",  # every word, options included, goes to ``argv``
+    )
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_dispatch)
+
+
+def build_sr_parser() -> argparse.ArgumentParser:
+    """The parser of everything after ``srmat sr``."""
+    parser = argparse.ArgumentParser(prog="srmat sr",
+                                     description="Super-resolution of micrographs.")
+    sub = parser.add_subparsers(dest="sr_action", metavar="ACTION")
+
+    r = sub.add_parser("run", help="super-resolve an image into an OME-Zarr (default action)")
+    r.add_argument("input", help="image (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
+    r.add_argument("output", help="output OME-Zarr directory")
+    r.add_argument("--model", default=None,
+                   help="registry name (see `srmat sr models`); default: shipped default")
+    r.add_argument("--checkpoint", default=None,
+                   help="checkpoint directory (or pipeline dir for diffusers-local)")
+    r.add_argument("--scale", type=int, default=None, help="2 or 4 (default 4 / checkpoint's)")
+    r.add_argument("--tile", type=int, default=256)
+    r.add_argument("--overlap", type=int, default=32)
+    r.add_argument("--batch-size", type=int, default=4)
+    r.add_argument("--device", default="auto")
+    r.add_argument("--steps", type=int, default=None,
+                   help="sampling steps of diffusion models")
+    r.add_argument("--no-color-fix", action="store_true",
+                   help="disable the wavelet colour fix of generative models")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    r.add_argument("--no-resume", action="store_true", help="ignore a partial OUTPUT")
+    r.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
+    r.set_defaults(func=_run)
+
+    t = sub.add_parser("train", help="train a cnn / onestep / ddpm model")
+    t.add_argument("--data", nargs="+", default=[], help="image folders, files or Zarr stores")
+    t.add_argument("--exclude", nargs="*", default=[], help="file stems to leave out")
+    t.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="add N synthetic micrographs")
+    t.add_argument("--val", default=None, help="folder of validation HR images")
+    t.add_argument("--model", default="cnn", choices=("cnn", "onestep", "ddpm"))
+    t.add_argument("--scale", type=int, default=4)
+    t.add_argument("--steps", type=int, default=1000)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--patch", type=int, default=96, help="HR crop size")
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--val-every", type=int, default=250)
+    t.add_argument("--degradation", default="bicubic",
+                   choices=("bicubic", "classical", "realesrgan"))
+    t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
+    t.add_argument("--time-limit", type=float, default=None, metavar="S")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=_train)
+
+    m = sub.add_parser("models", help="list the SR models")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=_models)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    argv = list(args.argv)
+    if not argv or argv[0] not in (*ACTIONS, "-h", "--help"):
+        argv = ["run", *argv]
+    parser = build_sr_parser()
+    inner = parser.parse_args(argv)
+    if not getattr(inner, "func", None):
+        parser.print_help()
+        return 2
+    inner.command = "sr"
+    return int(inner.func(inner) or 0)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..io import read_image
+    from ..jobs import Stopped, run_job
+    from ..sr import load_model, super_resolve_job
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} already exists (use --overwrite)")
+    options = {}
+    if args.steps is not None:
+        options["num_inference_steps"] = args.steps
+    if args.no_color_fix:
+        options["color_fix"] = "none"
+    model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
+                       device=args.device, **options)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    mg = read_image(args.input)
+    t0 = time.perf_counter()
+    stopped = []
+    result = run_job(
+        super_resolve_job(mg.data, model, tile=args.tile, overlap=args.overlap,
+                          batch_size=args.batch_size, out=out, resume=not args.no_resume,
+                          pixel_size_um=mg.pixel_size_um),
+        on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None,
+    )
+    seconds = time.perf_counter() - t0
+    if result is None or stopped:
+        print("srmat sr: stopped before completion", file=sys.stderr)
+        return 1
+    in_shape = tuple(int(s) for s in mg.data.shape)
+    out_shape = (in_shape[0] * model.scale, in_shape[1] * model.scale, *in_shape[2:])
+    summary = {
+        "input": str(args.input),
+        "output": str(result),
+        "model": model.name,
+        "scale": model.scale,
+        "checkpoint": model.checkpoint,
+        "tile": args.tile,
+        "overlap": max(args.overlap, model.receptive_field),
+        "input_shape": list(in_shape),
+        "output_shape": list(out_shape),
+        "seconds": seconds,
+        "megapixels_per_s": in_shape[0] * in_shape[1] / 1e6 / max(seconds, 1e-9),
+        "output_megapixels_per_s": out_shape[0] * out_shape[1] / 1e6 / max(seconds, 1e-9),
+        "device": model.device,
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
+              f"in {seconds:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..jobs import Stopped, run_job
+    from ..sr.train import SRTrainConfig, train_sr_job
+
+    if not args.data and args.synthetic <= 0:
+        raise UserError("give --data folders and/or --synthetic N")
+    cfg = SRTrainConfig(
+        model=args.model, scale=args.scale, out=args.out, data=list(args.data),
+        exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
+        steps=args.steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
+        val_every=args.val_every, degradation={"mode": args.degradation},
+        resume=args.resume, seed=args.seed, device=_device(args.device),
+        num_threads=args.threads, time_limit_s=args.time_limit,
+    )
+    stopped = []
+    res = run_job(train_sr_job(cfg),
+                  on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
+    history = res.pop("history", [])
+    res["final_loss"] = history[-1]["loss"] if history else None
+    if args.json:
+        print_json(res)
+    else:
+        print(f"best checkpoint: {res['best']} (val PSNR {res['best_psnr']})", file=sys.stderr)
+    return 1 if stopped else 0
+
+
+def _device(device: str) -> str:
+    from ..device import resolve_device
+
+    return resolve_device(device)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from ..sr import DEFAULT_MODEL, available_models, shipped_weights_dir
+
+    rows = []
+    for name in available_models():
+        shipped = [s for s in (2, 4) if shipped_weights_dir(name, s) is not None]
+        rows.append({"name": name, "default": name == DEFAULT_MODEL, "shipped_scales": shipped})
+    if args.json:
+        print_json({"models": rows, "default": DEFAULT_MODEL})
+    else:
+        for r in rows:
+            flag = " (default)" if r["default"] else ""
+            ship = f"  shipped weights: x{', x'.join(map(str, r['shipped_scales']))}" \
+                if r["shipped_scales"] else ""
+            print(f"{r['name']}{flag}{ship}")
+    return 0

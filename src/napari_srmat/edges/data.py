@@ -1,0 +1,230 @@
+"""Data handling for boundary training: folders, arrays, synthetic images, augmentation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "BoundaryDataError",
+    "BoundarySample",
+    "to_model_image",
+    "to_binary_mask",
+    "load_split",
+    "synthetic_samples",
+    "dilate_boundaries",
+    "random_crop_augment",
+]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+
+
+class BoundaryDataError(ValueError):
+    """Training/evaluation data is missing or inconsistent."""
+
+
+@dataclass
+class BoundarySample:
+    """One training pair: float32 ``(3, H, W)`` image in [0, 1] and bool ``(H, W)`` mask."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    name: str = ""
+
+
+def to_model_image(image: np.ndarray) -> np.ndarray:
+    """Convert an ``(H, W)`` / ``(H, W, C)`` image of any dtype to float32 ``(3, H, W)``.
+
+    Integers are scaled by their dtype maximum; floats are clipped to [0, 1]; grey
+    images are repeated to 3 channels and an alpha channel is dropped.
+    """
+    a = np.asarray(image)
+    if a.ndim not in (2, 3):
+        raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    if np.issubdtype(a.dtype, np.integer):
+        a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
+    elif a.dtype == bool:
+        a = a.astype(np.float32)
+    else:
+        a = np.clip(a.astype(np.float32), 0.0, 1.0)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.shape[2] == 4:
+        a = a[..., :3]
+    elif a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.shape[2] != 3:
+        raise BoundaryDataError(f"expected 1, 3 or 4 channels, got {a.shape[2]}")
+    return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def to_binary_mask(mask: np.ndarray) -> np.ndarray:
+    """Boundary mask of any dtype to bool ``(H, W)`` (non-zero / >127 for uint8 = boundary)."""
+    m = np.asarray(mask)
+    if m.ndim == 3:
+        m = m.max(axis=2)
+    if m.ndim != 2:
+        raise BoundaryDataError(f"expected an (H, W) mask, got shape {m.shape}")
+    if m.dtype == bool:
+        return m
+    if np.issubdtype(m.dtype, np.integer) and m.max(initial=0) > 1:
+        return m > (np.iinfo(m.dtype).max // 2 if m.dtype == np.uint8 else 0)
+    return m > 0.5
+
+
+def _read_image(path: Path) -> np.ndarray:
+    try:
+        from ..io import read_grey_or_rgb_float
+
+        return read_grey_or_rgb_float(path)
+    except ImportError:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    try:
+        from ..io import read_mask
+
+        return np.asarray(read_mask(path))
+    except ImportError:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"))
+
+
+def _list_files(d: Path) -> list[Path]:
+    return sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list[tuple[Path, Path]]:
+    """Pair images and masks by file stem.
+
+    Raises
+    ------
+    BoundaryDataError
+        If a folder is missing, empty, or an image has no mask.
+    """
+    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
+    for d in (images_dir, masks_dir):
+        if not d.is_dir():
+            raise BoundaryDataError(f"folder not found: {d}")
+    masks = {p.stem: p for p in _list_files(masks_dir)}
+    images = _list_files(images_dir)
+    if not images:
+        raise BoundaryDataError(f"no images in {images_dir}")
+    missing = [p.name for p in images if p.stem not in masks]
+    if missing:
+        raise BoundaryDataError(
+            f"{len(missing)} image(s) in {images_dir} have no mask in {masks_dir}: "
+            f"{', '.join(missing[:5])}"
+        )
+    return [(p, masks[p.stem]) for p in images]
+
+
+def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
+    """Read image/mask pairs into memory, checking that their sizes agree."""
+    out = []
+    for ip, mp in pairs:
+        img = to_model_image(_read_image(ip))
+        m = to_binary_mask(_read_mask(mp))
+        if m.shape != img.shape[1:]:
+            raise BoundaryDataError(
+                f"mask {mp.name} is {m.shape} but image {ip.name} is {img.shape[1:]}"
+            )
+        out.append(BoundarySample(img, m, ip.stem))
+    return out
+
+
+def load_split(root: str | Path, split: str) -> list[BoundarySample]:
+    """Load ``ROOT/SPLIT/{images,masks}`` into memory."""
+    root = Path(root)
+    return load_pairs(list_image_mask_pairs(root / split / "images", root / split / "masks"))
+
+
+def dilate_boundaries(boundaries: np.ndarray, width: int = 4) -> np.ndarray:
+    """Thicken 1-px boundaries to about ``width`` px (a square structuring element)."""
+    from scipy import ndimage
+
+    b = np.asarray(boundaries, dtype=bool)
+    if width <= 1:
+        return b
+    return ndimage.binary_dilation(b, structure=np.ones((width, width), bool))
+
+
+def _fallback_microstructure(shape, seed, mean_grain_size_px):
+    """Voronoi grains with random colours and noise (used when ``synth`` is absent)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    n = max(4, int(h * w / (mean_grain_size_px**2)))
+    pts = rng.uniform(0, 1, (n, 2)) * [h, w]
+    yy, xx = np.mgrid[0:h, 0:w]
+    # nearest seed via a distance transform over a seed image
+    seeds = np.zeros((h, w), np.int32)
+    seeds[pts[:, 0].astype(int).clip(0, h - 1), pts[:, 1].astype(int).clip(0, w - 1)] = (
+        np.arange(1, n + 1))
+    _, (iy, ix) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
+    labels = seeds[iy, ix]
+    colours = rng.uniform(0.15, 0.95, (n + 1, 3))
+    img = colours[labels] + rng.normal(0, 0.03, (h, w, 3))
+    img = ndimage.gaussian_filter(img, (0.8, 0.8, 0))
+    b = np.zeros((h, w), bool)
+    b[:-1] |= labels[:-1] != labels[1:]
+    b[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    del yy, xx
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8), b
+
+
+def synthetic_samples(
+    n: int, shape: tuple[int, int] = (256, 256), *, seed: int = 0,
+    mean_grain_size_px: float = 30.0, boundary_width: int = 4,
+) -> list[BoundarySample]:
+    """Synthetic micrographs with exact boundaries, thickened to ``boundary_width`` px.
+
+    Uses :func:`napari_srmat.synth.generate_microstructure` when available (a simple
+    Voronoi stand-in otherwise); the grain size varies around ``mean_grain_size_px``.
+    """
+    try:
+        from ..synth import generate_microstructure
+    except ImportError:
+        generate_microstructure = None
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        size = float(mean_grain_size_px * rng.uniform(0.6, 1.5))
+        if generate_microstructure is not None:
+            ms = generate_microstructure(shape, mean_grain_size_px=size, seed=seed + i)
+            img, b = ms.image, ms.boundaries
+        else:
+            img, b = _fallback_microstructure(shape, seed + i, size)
+        out.append(BoundarySample(to_model_image(img), dilate_boundaries(b, boundary_width),
+                                  f"synthetic-{seed + i}"))
+    return out
+
+
+def random_crop_augment(
+    image: np.ndarray, mask: np.ndarray, crop: int | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random crop, horizontal/vertical flips and rot90 (no colour transforms)."""
+    _, h, w = image.shape
+    if crop is not None and (h > crop or w > crop):
+        ch, cw = min(crop, h), min(crop, w)
+        y = int(rng.integers(0, h - ch + 1))
+        x = int(rng.integers(0, w - cw + 1))
+        image = image[:, y : y + ch, x : x + cw]
+        mask = mask[y : y + ch, x : x + cw]
+    if rng.random() < 0.5:
+        image, mask = image[:, :, ::-1], mask[:, ::-1]
+    if rng.random() < 0.5:
+        image, mask = image[:, ::-1], mask[::-1]
+    k = int(rng.integers(0, 4))
+    if k and image.shape[1] == image.shape[2]:
+        image, mask = np.rot90(image, k, axes=(1, 2)), np.rot90(mask, k)
+    return np.ascontiguousarray(image), np.ascontiguousarray(mask)

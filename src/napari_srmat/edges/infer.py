@@ -1,0 +1,288 @@
+"""Inference with a trained UAED model: whole batches, tiled images, OME-Zarr output."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_dir
+from ..jobs import Log, Stopped, run_job
+from .model import UAEDNet, build_uaed
+
+__all__ = [
+    "BoundaryModel",
+    "load_boundary_model",
+    "default_checkpoint_path",
+    "predict_boundaries_job",
+    "predict_boundaries",
+]
+
+DEFAULT_WEIGHTS = "uaed_default"
+
+
+def default_checkpoint_path() -> Path:
+    """Directory of the shipped default weights (``napari_srmat/weights/uaed_default``)."""
+    return Path(str(resources.files("napari_srmat") / "weights" / DEFAULT_WEIGHTS))
+
+
+class BoundaryModel:
+    """A loaded UAED network plus its metadata.
+
+    Attributes
+    ----------
+    net : UAEDNet
+        The network, in eval mode (BatchNorm uses running statistics).
+    config : dict
+        Checkpoint config (architecture, training settings, threshold).
+    threshold : float
+        Probability threshold for binarisation (max-F1 on the validation split
+        when the checkpoint stores one, else 0.5).
+    device : str
+        Torch device the network runs on.
+    """
+
+    in_channels = 3
+
+    def __init__(self, net: UAEDNet, config: dict[str, Any], device: str = "cpu",
+                 path: str | None = None) -> None:
+        self.net = net.eval().to(device)
+        self.config = dict(config)
+        self.device = device
+        self.path = path
+        self.threshold = float(config.get("threshold", 0.5))
+
+    @property
+    def encoder(self) -> str:
+        return str(self.config.get("encoder", "small"))
+
+    @property
+    def receptive_field(self) -> int:
+        """A generous estimate of the receptive field in pixels (for tile overlaps)."""
+        return 2 * self.net.multiple * 4
+
+    def __repr__(self) -> str:
+        return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "
+                f"device={self.device!r}, path={self.path!r})")
+
+    def predict(self, batch):
+        """Boundary probability and uncertainty of a batch.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray or torch.Tensor
+            Float ``(B, C, h, w)`` in [0, 1]; ``C`` = 1 (repeated), 3, or 4 (alpha dropped).
+
+        Returns
+        -------
+        prob, sigma
+            ``(B, 1, h, w)`` each, same array type as the input: ``prob = sigmoid(mu)``
+            and ``sigma`` the predicted dispersion of the logit (> 0).
+        """
+        import torch
+
+        is_torch = torch.is_tensor(batch)
+        x = batch if is_torch else torch.from_numpy(np.asarray(batch, dtype=np.float32))
+        if x.ndim != 4:
+            raise ValueError(f"expected a (B, C, h, w) batch, got shape {tuple(x.shape)}")
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        elif x.shape[1] == 4:
+            x = x[:, :3]
+        elif x.shape[1] != 3:
+            raise ValueError(f"expected 1, 3 or 4 channels, got {x.shape[1]}")
+        x = x.to(self.device, torch.float32).clamp(0, 1)
+        with torch.no_grad():
+            logit, sigma = self.net(x)
+            prob = torch.sigmoid(logit)
+        if is_torch:
+            return prob, sigma
+        return prob.cpu().numpy(), sigma.cpu().numpy()
+
+    def predict_stacked(self, batch):
+        """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
+        prob, sigma = self.predict(batch)
+        if isinstance(prob, np.ndarray):
+            return np.concatenate([prob, sigma], axis=1)
+        import torch
+
+        return torch.cat([prob, sigma], dim=1)
+
+
+def _resolve(checkpoint) -> Path:
+    if checkpoint is None:
+        path = default_checkpoint_path()
+        if not (path / "model.safetensors").is_file():
+            raise CheckpointError(
+                f"no shipped default UAED weights in {path}; train them with "
+                "scripts/train_uaed_weights.sh or pass checkpoint=PATH"
+            )
+        return path
+    path = Path(checkpoint)
+    # a training run directory: use its best checkpoint
+    if path.is_dir() and not (path / "config.json").exists() and (path / "best").is_dir():
+        path = path / "best"
+    return resolve_checkpoint_dir(path)
+
+
+def load_boundary_model(checkpoint=None, device: str = "auto") -> BoundaryModel:
+    """Load a UAED boundary model.
+
+    Parameters
+    ----------
+    checkpoint : path-like, optional
+        Checkpoint directory (``model.safetensors`` + ``config.json``), its
+        safetensors file, or a training run directory (its ``best/`` is used).
+        ``None`` loads the shipped default weights.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+
+    Returns
+    -------
+    BoundaryModel
+
+    Raises
+    ------
+    CheckpointError
+        Missing files, a config for another architecture, or tensors whose names
+        or shapes do not match the architecture the config describes.
+    """
+    from ..device import resolve_device
+
+    device = resolve_device(device)
+    path = _resolve(checkpoint)
+    state, config = load_checkpoint(path, device="cpu")
+    try:
+        net = build_uaed(config)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing tensor(s) (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]})")
+        if wrong:
+            parts.append(f"{len(wrong)} shape mismatch(es) (e.g. {wrong[0]})")
+        raise CheckpointError(
+            f"checkpoint {path} does not match the architecture its config describes "
+            f"(encoder={config.get('encoder')!r}): " + "; ".join(parts)
+        )
+    state = {k: (v.to(expected[k].dtype) if v.is_floating_point() else v) for k, v in state.items()}
+    net.load_state_dict(state)
+    return BoundaryModel(net, config, device=device, path=str(path))
+
+
+def _split_stacked(result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(result)
+    if a.ndim == 3 and a.shape[-1] == 2:
+        return a[..., 0], a[..., 1]
+    if a.ndim == 3 and a.shape[0] == 2:
+        return a[0], a[1]
+    raise ValueError(f"unexpected tiled output shape {a.shape}")
+
+
+def predict_boundaries_job(
+    image,
+    model: BoundaryModel | None = None,
+    *,
+    tile: int = 256,
+    overlap: int = 32,
+    batch_size: int = 4,
+    out=None,
+    overwrite: bool = False,
+    pixel_size_um: float | None = None,
+    stop=None,
+):
+    """Boundary probability and uncertainty of a whole image, tile by tile (job).
+
+    Parameters
+    ----------
+    image : array-like
+        numpy/dask/zarr ``(H, W)`` or ``(H, W, C)`` (any of uint8/uint16/float).
+    model : BoundaryModel, optional
+        Defaults to :func:`load_boundary_model` ``()`` (shipped weights).
+    tile, overlap, batch_size : int
+        Tiling parameters (see ``napari_srmat.tiling.tiled_apply_job``). Tiles are
+        blended, so seams are small; use an overlap of at least
+        ``model.receptive_field // 2`` for results closest to untiled inference.
+    out : path-like, optional
+        Directory receiving ``prob.ome.zarr`` and ``uncertainty.ome.zarr``
+        (float32, written block by block, so images larger than memory work).
+    overwrite : bool
+        Replace existing outputs in ``out``.
+    pixel_size_um : float, optional
+        Stored in the OME-Zarr metadata.
+    stop : StopToken, optional
+        Checked between tiles.
+
+    Returns
+    -------
+    (prob, uncertainty)
+        ``(H, W)`` float32 numpy arrays, or the two OME-Zarr paths when ``out`` is
+        given; ``None`` if stopped.
+    """
+    from ..tiling import tiled_apply_job
+
+    if model is None:
+        model = load_boundary_model()
+    a = image
+    if getattr(a, "ndim", None) not in (2, 3):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape "
+                         f"{getattr(a, 'shape', None)}")
+    if out is None:
+        result = yield from tiled_apply_job(
+            a, model.predict_stacked, scale=1, out_channels=2, tile=tile, overlap=overlap,
+            batch_size=batch_size, out=None, out_dtype=np.float32, stop=stop,
+        )
+        if result is None or (stop is not None and stop.stop_requested):
+            return None
+        prob, unc = _split_stacked(result)
+        return prob.astype(np.float32), unc.astype(np.float32)
+
+    from ..io import read_image, write_ome_zarr
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prob_path, unc_path = out / "prob.ome.zarr", out / "uncertainty.ome.zarr"
+    for p in (prob_path, unc_path):
+        if p.exists() and not overwrite:
+            raise FileExistsError(f"{p} already exists (pass overwrite=True to replace it)")
+    stacked = out / ".stacked.ome.zarr"
+    attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
+                              "model": model.config.get("encoder"),
+                              "threshold": model.threshold}}
+    res = yield from tiled_apply_job(
+        a, model.predict_stacked, scale=1, out_channels=2, tile=tile, overlap=overlap,
+        batch_size=batch_size, out=stacked, out_dtype=np.float32, stop=stop, resume=True,
+        pixel_size_um=pixel_size_um, attrs=attrs,
+    )
+    if res is None or (stop is not None and stop.stop_requested):
+        yield Stopped("prediction stopped; rerun with the same out to resume")
+        return None
+    data = read_image(res).data
+    if data.ndim == 3 and data.shape[-1] == 2:
+        p_arr, u_arr = data[..., 0], data[..., 1]
+    else:
+        p_arr, u_arr = data[0], data[1]
+    yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
+    write_ome_zarr(p_arr, prob_path, pixel_size_um=pixel_size_um, axes="YX", overwrite=overwrite)
+    write_ome_zarr(u_arr, unc_path, pixel_size_um=pixel_size_um, axes="YX", overwrite=overwrite)
+    shutil.rmtree(res, ignore_errors=True)
+    return prob_path, unc_path
+
+
+def predict_boundaries(image, model: BoundaryModel | None = None, **kwargs):
+    """Plain version of :func:`predict_boundaries_job` (same arguments and result)."""
+    return run_job(predict_boundaries_job(image, model, **kwargs), quiet=True)

@@ -1,0 +1,405 @@
+"""Training of the UAED boundary model as a job (see ``napari_srmat.jobs``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
+from .data import (
+    BoundaryDataError,
+    BoundarySample,
+    load_split,
+    random_crop_augment,
+    synthetic_samples,
+    to_binary_mask,
+    to_model_image,
+)
+from .loss import uaed_loss
+from .model import ENCODER_PRESETS, build_uaed, default_arch_config
+
+__all__ = ["BoundaryTrainConfig", "train_boundaries_job", "train_boundaries", "TrainResult"]
+
+
+@dataclass
+class BoundaryTrainConfig:
+    """Settings of a UAED training run.
+
+    Data come from ``data_root`` (``ROOT/{train,val}/{images,masks}``) or from
+    in-memory lists (``train_images``/``train_masks``, ``val_images``/``val_masks``:
+    arrays as napari layers hold them). ``out`` is the run directory: ``out/best``
+    (best validation AP, loadable by ``load_boundary_model(out)``), ``out/last``
+    (with the optimiser state, for ``resume``) and ``out/top/epoch-NNN`` (top-k).
+    """
+
+    data_root: str | None = None
+    train_images: list | None = None
+    train_masks: list | None = None
+    val_images: list | None = None
+    val_masks: list | None = None
+    out: str | None = None
+    encoder: str = "tiny"
+    epochs: int = 20
+    pretrain_synthetic: int = 0
+    pretrain_epochs: int = 3
+    synthetic_boundary_width: int = 4
+    synthetic_grain_size_px: float = 30.0
+    batch_size: int = 2
+    crop: int | None = 128
+    steps_per_epoch: int | None = None
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    lr_schedule: str = "cosine"
+    ada_max: float = 1.0
+    ada_clamp: float = 5.0
+    std_weight: float = 1.0
+    std_weight_final: float = 0.1
+    focal_gamma: float = 0.0
+    ema_decay: float = 0.99
+    grad_clip: float = 1.0
+    amp: bool = True
+    seed: int = 0
+    top_k: int = 3
+    resume: bool = False
+    device: str = "auto"
+    num_threads: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("train_images", "train_masks", "val_images", "val_masks"):
+            d[k] = None if d[k] is None else f"<{len(d[k])} arrays>"
+        return d
+
+
+@dataclass
+class TrainResult:
+    """Outcome of a training run."""
+
+    best_checkpoint: str | None
+    best_val_ap: float
+    threshold: float
+    epochs_done: int
+    history: list[dict]
+    stopped: bool = False
+
+
+def _as_config(config) -> BoundaryTrainConfig:
+    if isinstance(config, BoundaryTrainConfig):
+        return config
+    if isinstance(config, dict):
+        names = {f.name for f in fields(BoundaryTrainConfig)}
+        unknown = set(config) - names
+        if unknown:
+            raise ValueError(f"unknown training option(s): {sorted(unknown)}")
+        return BoundaryTrainConfig(**config)
+    raise TypeError("config must be a BoundaryTrainConfig or a dict")
+
+
+def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
+    if images is None and masks is None:
+        return []
+    if images is None or masks is None or len(images) != len(masks):
+        raise BoundaryDataError(f"{what}: give as many masks as images")
+    out = []
+    for i, (im, m) in enumerate(zip(images, masks)):
+        img = to_model_image(np.asarray(im))
+        mm = to_binary_mask(np.asarray(m))
+        if mm.shape != img.shape[1:]:
+            raise BoundaryDataError(f"{what} pair {i}: mask {mm.shape} vs image {img.shape[1:]}")
+        out.append(BoundarySample(img, mm, f"{what}-{i}"))
+    return out
+
+
+def _ema_update(ema, model, decay: float) -> None:
+    import torch
+
+    with torch.no_grad():
+        msd = model.state_dict()
+        for k, v in ema.state_dict().items():
+            src = msd[k]
+            if v.dtype.is_floating_point:
+                v.mul_(decay).add_(src.detach(), alpha=1 - decay)
+            else:
+                v.copy_(src)
+
+
+def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray:
+    """Boundary probability ``sigmoid(mu)`` for one float ``(3, H, W)`` image (eval mode)."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(image_chw))[None].to(device)
+        logit, _ = model(x)
+        return torch.sigmoid(logit)[0, 0].float().cpu().numpy()
+
+
+def validate(model, samples: list[BoundarySample], device: str) -> dict[str, float]:
+    """Pixel AP, ROC-AUC, best F1 and its threshold on ``samples``."""
+    from ._hist import make_histogram
+
+    hist = make_histogram()
+    for s in samples:
+        hist.update(predict_probability(model, s.image, device), s.mask)
+    t, f1 = hist.best_f1()
+    return {"ap": float(hist.average_precision()), "roc_auc": float(hist.roc_auc()),
+            "f1": float(f1), "threshold": float(t)}
+
+
+def _optimizer_state_tensors(opt) -> tuple[dict, dict]:
+    import torch
+
+    tensors, meta = {}, {}
+    for gi, group in enumerate(opt.param_groups):
+        for pi, p in enumerate(group["params"]):
+            st = opt.state.get(p, {})
+            for k, v in st.items():
+                key = f"opt.{gi}.{pi}.{k}"
+                if torch.is_tensor(v):
+                    tensors[key] = v.detach().cpu().reshape(v.shape) if v.ndim else v.reshape(1)
+                    meta[key] = list(v.shape)
+    return tensors, meta
+
+
+def _load_optimizer_state(opt, tensors: dict, meta: dict) -> None:
+    for gi, group in enumerate(opt.param_groups):
+        for pi, p in enumerate(group["params"]):
+            st = {}
+            prefix = f"opt.{gi}.{pi}."
+            for key, v in tensors.items():
+                if key.startswith(prefix):
+                    name = key[len(prefix):]
+                    st[name] = v.reshape(meta[key]).to(p.device)
+            if st:
+                opt.state[p] = st
+
+
+def train_boundaries_job(config, *, stop=None):
+    """Train a UAED boundary model (job generator).
+
+    Parameters
+    ----------
+    config : BoundaryTrainConfig or dict
+        Run settings (see :class:`BoundaryTrainConfig`).
+    stop : StopToken, optional
+        Checked between optimisation steps; on request the job saves nothing
+        further, yields :class:`~napari_srmat.jobs.Stopped` and returns.
+
+    Yields
+    ------
+    Progress, Log, Metric, Checkpoint, Stopped
+
+    Returns
+    -------
+    TrainResult
+    """
+    import torch
+
+    cfg = _as_config(config)
+    if cfg.encoder not in ENCODER_PRESETS:
+        raise ValueError(
+            f"unknown encoder {cfg.encoder!r}; choose one of {sorted(ENCODER_PRESETS)}"
+        )
+    if cfg.epochs < 0 or cfg.batch_size < 1:
+        raise ValueError("epochs must be >= 0 and batch_size >= 1")
+    if cfg.num_threads:
+        torch.set_num_threads(int(cfg.num_threads))
+    from ..device import resolve_device
+
+    device = resolve_device(cfg.device)
+    use_amp = bool(cfg.amp and device.startswith("cuda"))
+
+    # ---- data
+    train = _samples_from_arrays(cfg.train_images, cfg.train_masks, "train")
+    val = _samples_from_arrays(cfg.val_images, cfg.val_masks, "val")
+    if cfg.data_root is not None:
+        root = Path(cfg.data_root)
+        if not root.is_dir():
+            raise BoundaryDataError(f"data root not found: {root}")
+        if not train:
+            train = load_split(root, "train")
+        if not val and (root / "val").is_dir():
+            val = load_split(root, "val")
+    if not train:
+        raise BoundaryDataError("no training data: give data_root or train_images/train_masks")
+    if not val:
+        yield Log("no validation data: validating on the training images", level="warning")
+        val = train
+    synth = []
+    if cfg.pretrain_synthetic > 0 and cfg.pretrain_epochs > 0:
+        h, w = train[0].image.shape[1:]
+        synth = synthetic_samples(
+            cfg.pretrain_synthetic, (h, w), seed=cfg.seed + 10_000,
+            mean_grain_size_px=cfg.synthetic_grain_size_px,
+            boundary_width=cfg.synthetic_boundary_width,
+        )
+        yield Log(f"{len(synth)} synthetic images for pretraining")
+
+    # ---- model / optimiser
+    torch.manual_seed(cfg.seed)
+    arch = default_arch_config(cfg.encoder)
+    model = build_uaed(arch).to(device)
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    n_pre = cfg.pretrain_epochs if synth else 0
+    total_epochs = n_pre + cfg.epochs
+    out = Path(cfg.out) if cfg.out else None
+    start_epoch = 0
+    history: list[dict] = []
+    top: list[tuple[float, int, str]] = []
+    best_ap, best_thr = -1.0, 0.5
+    if out is not None and cfg.resume and (out / "last").is_dir():
+        from safetensors.torch import load_file
+
+        state, lconf = load_checkpoint(out / "last", device=device)
+        model.load_state_dict(state)
+        ema.load_state_dict(load_file(str(out / "last" / "ema.safetensors"), device=device))
+        tinfo = json.loads((out / "last" / "training_state.json").read_text())
+        _load_optimizer_state(
+            opt, load_file(str(out / "last" / "optimizer.safetensors")), tinfo["optimizer_shapes"]
+        )
+        start_epoch = int(tinfo["epoch"]) + 1
+        history = tinfo.get("history", [])
+        top = [tuple(t) for t in tinfo.get("top", [])]
+        best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
+        yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
+
+    steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
+    total_steps = total_epochs * steps_per_epoch
+    t0 = time.time()
+    for epoch in range(start_epoch, total_epochs):
+        pretraining = epoch < n_pre
+        data = synth if pretraining else train
+        phase_epoch, phase_len = (epoch, n_pre) if pretraining else (epoch - n_pre, cfg.epochs)
+        rng = np.random.default_rng(cfg.seed * 7919 + epoch)
+        torch.manual_seed(cfg.seed * 7919 + epoch)
+        if cfg.lr_schedule == "cosine" and not pretraining:
+            cos = 0.5 * (1 + math.cos(math.pi * phase_epoch / max(phase_len, 1)))
+            lr = cfg.lr * (0.05 + 0.95 * cos)
+        else:
+            lr = cfg.lr
+        for g in opt.param_groups:
+            g["lr"] = lr
+        model.train()
+        order = rng.permutation(len(data))
+        losses = []
+        for step in range(steps_per_epoch):
+            if stop is not None and stop.stop_requested:
+                yield Stopped(f"stopped at epoch {epoch}, step {step}")
+                return TrainResult(
+                    str(out / "best") if out is not None and (out / "best").is_dir() else None,
+                    best_ap, best_thr, epoch, history, stopped=True,
+                )
+            idx = [order[(step * cfg.batch_size + k) % len(order)] for k in range(cfg.batch_size)]
+            crops = [random_crop_augment(data[i].image, data[i].mask, cfg.crop, rng) for i in idx]
+            hmin = min(c[0].shape[1] for c in crops)
+            wmin = min(c[0].shape[2] for c in crops)
+            x = torch.from_numpy(np.stack([c[0][:, :hmin, :wmin] for c in crops])).to(device)
+            y = torch.from_numpy(
+                np.stack([c[1][None, :hmin, :wmin] for c in crops]).astype(np.float32)
+            ).to(device)
+            with torch.autocast("cuda", enabled=use_amp):
+                logit, sigma = model(x)
+            loss, parts = uaed_loss(
+                logit, sigma, y, epoch=phase_epoch, n_epochs=phase_len, ada_max=cfg.ada_max,
+                ada_clamp=cfg.ada_clamp, std_weight=cfg.std_weight,
+                std_weight_final=cfg.std_weight_final, focal_gamma=cfg.focal_gamma,
+            )
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            _ema_update(ema, model, cfg.ema_decay if epoch > 0 or step > 20 else 0.0)
+            losses.append(float(loss.detach()))
+            yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
+                           f"{'pretrain' if pretraining else 'epoch'} {epoch + 1}/{total_epochs}")
+        vm = validate(ema, val, device)
+        rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
+               "loss": float(np.mean(losses)), "lr": lr, "val_ap": vm["ap"],
+               "val_roc_auc": vm["roc_auc"], "val_f1": vm["f1"], "threshold": vm["threshold"],
+               "elapsed_s": round(time.time() - t0, 1)}
+        history.append(rec)
+        yield Metric(epoch, {"loss": rec["loss"]}, split="train")
+        yield Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
+                     split="val")
+        if out is None:
+            if vm["ap"] > best_ap:
+                best_ap, best_thr = vm["ap"], vm["threshold"]
+            continue
+        ckpt_config = {
+            **arch,
+            "threshold": vm["threshold"],
+            "val_ap": vm["ap"],
+            "val_roc_auc": vm["roc_auc"],
+            "epoch": epoch,
+            "training": cfg.to_json(),
+            "prob_definition": "sigmoid(mu)",
+        }
+        ema_state = ema.state_dict()
+        if not pretraining:
+            ckdir = out / "top" / f"epoch-{epoch:03d}"
+            if len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top):
+                save_checkpoint(ckdir, ema_state, ckpt_config)
+                top.append((vm["ap"], epoch, str(ckdir)))
+                top.sort(key=lambda t: -t[0])
+                for _, _, p in top[cfg.top_k:]:
+                    shutil.rmtree(p, ignore_errors=True)
+                top = top[: cfg.top_k]
+                yield Checkpoint(str(ckdir), step=epoch, score=vm["ap"])
+            if vm["ap"] > best_ap:
+                best_ap, best_thr = vm["ap"], vm["threshold"]
+                save_checkpoint(out / "best", ema_state, ckpt_config)
+                yield Checkpoint(str(out / "best"), step=epoch, score=vm["ap"])
+        # resumable state
+        from safetensors.torch import save_file
+
+        from .._atomic import atomic_directory
+
+        otensors, oshapes = _optimizer_state_tensors(opt)
+        with atomic_directory(out / "last", overwrite=True) as tmp:
+            save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
+            for name in ("model.safetensors", "config.json"):
+                shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
+            (tmp / "ckpt").rmdir()
+            save_file({k: v.contiguous() for k, v in ema_state.items()},
+                      str(tmp / "ema.safetensors"))
+            save_file(otensors, str(tmp / "optimizer.safetensors"))
+            (tmp / "training_state.json").write_text(json.dumps({
+                "epoch": epoch, "history": history, "top": top, "best_ap": best_ap,
+                "best_thr": best_thr, "optimizer_shapes": oshapes,
+            }, indent=2))
+    best = str(out / "best") if out is not None and (out / "best").is_dir() else None
+    if out is not None:
+        (out / "history.json").write_text(json.dumps(history, indent=2))
+    return TrainResult(best, best_ap, best_thr, total_epochs, history)
+
+
+def train_boundaries(config, **kwargs) -> TrainResult:
+    """Plain (blocking) version of :func:`train_boundaries_job`.
+
+    ``kwargs`` override fields of ``config`` (which may be None).
+    """
+    cfg = _as_config(config if config is not None else {})
+    for k, v in kwargs.items():
+        if not hasattr(cfg, k):
+            raise ValueError(f"unknown training option {k!r}")
+        setattr(cfg, k, v)
+    return run_job(train_boundaries_job(cfg), quiet=True)
+
+
+__all__ += ["validate", "predict_probability", "CheckpointError"]

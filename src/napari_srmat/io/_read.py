@@ -1,0 +1,622 @@
+"""Lazy readers for micrographs: PNG/JPEG, TIFF/BigTIFF/OME-TIFF, Zarr and OME-Zarr."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ImageReadError",
+    "Micrograph",
+    "read_image",
+    "image_info",
+    "DEFAULT_CHUNK",
+]
+
+#: Default spatial chunk size (pixels) of the Dask arrays returned by :func:`read_image`.
+DEFAULT_CHUNK = 2048
+
+# Unit name -> micrometres per unit.
+_UNIT_TO_UM = {
+    "micrometer": 1.0,
+    "micrometre": 1.0,
+    "micron": 1.0,
+    "microns": 1.0,
+    "um": 1.0,
+    "µm": 1.0,
+    "\u03bcm": 1.0,
+    "\\u00b5m": 1.0,
+    "nanometer": 1e-3,
+    "nanometre": 1e-3,
+    "nm": 1e-3,
+    "millimeter": 1e3,
+    "millimetre": 1e3,
+    "mm": 1e3,
+    "centimeter": 1e4,
+    "centimetre": 1e4,
+    "cm": 1e4,
+    "meter": 1e6,
+    "metre": 1e6,
+    "m": 1e6,
+    "angstrom": 1e-4,
+    "å": 1e-4,
+    "\u00c5": 1e-4,
+    "picometer": 1e-6,
+    "pm": 1e-6,
+    "inch": 25400.0,
+    "in": 25400.0,
+}
+
+# Resolutions that are software defaults, not calibrations (dots per inch).
+_DEFAULT_DPI = (72.0, 96.0)
+
+_PIL_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+_TIFF_SUFFIXES = {".tif", ".tiff", ".btf", ".tf8", ".tf2"}
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read (missing, truncated, corrupt or unsupported)."""
+
+
+@dataclass
+class Micrograph:
+    """A (possibly multiscale) micrograph loaded lazily.
+
+    Attributes
+    ----------
+    data : dask.array.Array
+        Level 0 (full resolution), ``(H, W)`` or ``(H, W, C)``.
+    levels : list of dask.array.Array
+        All resolution levels, level 0 first (``levels[0] is data``).
+    axes : str
+        ``"YX"`` or ``"YXC"``.
+    pixel_size_um : float or None
+        Pixel size of level 0 in micrometres, if the file records one.
+    path : Path
+        The file or store that was read.
+    metadata : dict
+        Format-specific extras (``format``, source axes, units, ...).
+    """
+
+    data: Any
+    levels: list = field(default_factory=list)
+    axes: str = "YX"
+    pixel_size_um: float | None = None
+    path: Path | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def format(self) -> str:
+        return str(self.metadata.get("format", ""))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _unit_factor(unit: str | None) -> float | None:
+    if unit is None:
+        return 1.0
+    key = str(unit).strip().lower()
+    if key in ("", "pixel", "pixels", "none"):
+        return None
+    return _UNIT_TO_UM.get(key, _UNIT_TO_UM.get(str(unit).strip()))
+
+
+def _valid_size(value: float | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return value
+
+
+def _dpi_to_um(dpi: float | None) -> float | None:
+    dpi = _valid_size(dpi)
+    if dpi is None or any(abs(dpi - d) < 0.05 for d in _DEFAULT_DPI):
+        return None
+    return 25400.0 / dpi
+
+
+def _chunks_for(shape: tuple[int, ...], chunks, channel_axis: int | None) -> tuple:
+    """Dask chunks: spatial ``chunks`` (int or tuple), channel axis whole."""
+    if chunks is None:
+        chunks = DEFAULT_CHUNK
+    if isinstance(chunks, int | np.integer):
+        spatial = (int(chunks), int(chunks))
+    else:
+        chunks = tuple(int(c) for c in chunks)
+        spatial = chunks[:2] if len(chunks) >= 2 else (chunks[0], chunks[0])
+    if any(c <= 0 for c in spatial):
+        raise ValueError(f"chunks must be positive, got {chunks!r}")
+    out = []
+    si = 0
+    for ax, n in enumerate(shape):
+        if ax == channel_axis:
+            out.append(int(n))
+        else:
+            out.append(min(int(n), spatial[min(si, 1)]) or 1)
+            si += 1
+    return tuple(out)
+
+
+def _normalize_axes(arr, axes: str, name: str):
+    """Squeeze singleton non-spatial axes and move channels last.
+
+    Returns ``(array, "YX" | "YXC")``.
+    """
+    import dask.array as da
+
+    axes = axes.upper().replace("S", "C")
+    if len(axes) != arr.ndim:
+        raise ImageReadError(f"{name}: axes {axes!r} do not match the array's {arr.ndim} dims")
+    if "Y" not in axes or "X" not in axes:
+        raise ImageReadError(f"{name}: no Y/X axes found (axes {axes!r})")
+    # drop singleton extra axes
+    keep = [i for i, a in enumerate(axes) if a in "YX" or arr.shape[i] != 1]
+    if len(keep) != arr.ndim:
+        idx = tuple(slice(None) if i in keep else 0 for i in range(arr.ndim))
+        arr = arr[idx]
+        axes = "".join(axes[i] for i in keep)
+    extra = [a for a in axes if a not in "YX"]
+    if len(extra) > 1 or (extra and extra[0] != "C"):
+        dims = ", ".join(f"{a}={arr.shape[axes.index(a)]}" for a in extra)
+        raise ImageReadError(
+            f"{name}: unsupported image dimensions ({dims}); only 2-D grey or colour "
+            "images (optionally with singleton T/Z) are supported"
+        )
+    order = [axes.index("Y"), axes.index("X")] + ([axes.index("C")] if extra else [])
+    if order != list(range(arr.ndim)):
+        arr = da.transpose(arr, order) if isinstance(arr, da.Array) else np.transpose(arr, order)
+    return arr, ("YXC" if extra else "YX")
+
+
+def _detect_format(path: Path) -> str:
+    if path.is_dir():
+        return "zarr"
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file or directory")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    if not head:
+        raise ImageReadError(f"{path}: file is empty")
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head[:2] == b"BM" or head[:4] in (b"GIF8",) or head[8:12] == b"WEBP":
+        return "pil"
+    suffix = path.suffix.lower()
+    raise ImageReadError(
+        f"{path}: unsupported or corrupt image file (suffix {suffix or 'none'!r}, "
+        "not a PNG, JPEG, TIFF or Zarr store)"
+    )
+
+
+# --------------------------------------------------------------------------- PIL
+
+
+def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
+    meta: dict = {"mode": im.mode}
+    mode = im.mode
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode in ("1", "LA", "PA"):
+        im = im.convert("L")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        im = im.convert("RGB")
+    elif mode == "RGBa":
+        im = im.convert("RGBA")
+    elif mode == "La":
+        im = im.convert("L")
+    arr = np.asarray(im)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., :3]
+        meta["alpha_dropped"] = True
+    if arr.dtype == np.int32:  # PIL mode "I" (16-bit PNG on some versions)
+        arr = arr.astype(np.uint16) if arr.min() >= 0 and arr.max() < 65536 else arr
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return np.ascontiguousarray(arr), meta
+
+
+def _pil_pixel_size(info: dict) -> float | None:
+    dpi = info.get("dpi")
+    if dpi is None:
+        return None
+    try:
+        return _dpi_to_um(float(dpi[0]))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
+    import dask.array as da
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            info = dict(im.info)
+            fmt_name = (im.format or fmt).lower()
+            im.load()
+            arr, meta = _pil_to_array(im, str(path))
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{path}: image too large for Pillow ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        msg = str(exc) or type(exc).__name__
+        raise ImageReadError(f"{path}: cannot decode {fmt.upper()} image ({msg})") from None
+    axes = "YXC" if arr.ndim == 3 else "YX"
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr, axes = arr[..., 0], "YX"
+    data = da.from_array(arr, chunks=_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
+    meta.update({"format": fmt_name, "dpi": info.get("dpi")})
+    return Micrograph(
+        data=data,
+        levels=[data],
+        axes=axes,
+        # JFIF density is a print resolution (scanners write 150/300 dpi), not a
+        # specimen calibration: only PNG pHYs (and TIFF tags) are trusted.
+        pixel_size_um=_pil_pixel_size(info) if fmt_name == "png" else None,
+        path=path,
+        metadata=meta,
+    )
+
+
+# --------------------------------------------------------------------------- TIFF
+
+
+def _ome_pixel_size(xml: str | None) -> float | None:
+    if not xml:
+        return None
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    for el in root.iter():
+        if el.tag.rsplit("}", 1)[-1] == "Pixels":
+            size = _valid_size(el.get("PhysicalSizeX"))
+            if size is None:
+                return None
+            factor = _unit_factor(el.get("PhysicalSizeXUnit", "µm"))
+            return None if factor is None else size * factor
+    return None
+
+
+def _tiff_pixel_size(tif) -> tuple[float | None, str | None]:
+    """Pixel size (µm) and where it came from."""
+    if tif.is_ome:
+        size = _ome_pixel_size(tif.ome_metadata)
+        if size is not None:
+            return size, "ome"
+    page = tif.pages.first if hasattr(tif.pages, "first") else tif.pages[0]
+    xres_tag = page.tags.get("XResolution")
+    xres = None
+    if xres_tag is not None:
+        try:
+            num, den = xres_tag.value
+            xres = num / den if den else None
+        except (TypeError, ValueError):
+            xres = None
+    ij = tif.imagej_metadata if tif.is_imagej else None
+    if ij and ij.get("unit") and xres:
+        factor = _unit_factor(ij.get("unit"))
+        if factor is not None and xres > 0:
+            return factor / xres, "imagej"
+    unit_tag = page.tags.get("ResolutionUnit")
+    unit = int(unit_tag.value) if unit_tag is not None else 2
+    if xres and unit == 2:  # inch
+        size = _dpi_to_um(xres)
+        return size, ("tiff-resolution" if size else None)
+    if xres and unit == 3:  # centimetre
+        return 1e4 / xres, "tiff-resolution"
+    return None, None
+
+
+def _read_tiff(path: Path, chunks) -> Micrograph:
+    import dask.array as da
+    import tifffile
+    import zarr
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise ImageReadError(f"{path}: TIFF contains no image series")
+            series = tif.series[0]
+            src_axes = series.axes
+            n_levels = len(series.levels)
+            pixel_size, px_source = _tiff_pixel_size(tif)
+            meta = {
+                "format": "ome-tiff" if tif.is_ome else ("bigtiff" if tif.is_bigtiff else "tiff"),
+                "source_axes": src_axes,
+                "imagej": bool(tif.is_imagej),
+                "bigtiff": bool(tif.is_bigtiff),
+                "pixel_size_source": px_source,
+                "compression": str(series.pages[0].compression.name)
+                if series.pages and series.pages[0] is not None
+                else None,
+            }
+    except ImageReadError:
+        raise
+    except Exception as exc:  # tifffile raises many types on corrupt input
+        raise ImageReadError(f"{path}: cannot read TIFF ({exc or type(exc).__name__})") from None
+
+    levels = []
+    axes = "YX"
+    for level in range(n_levels):
+        try:
+            store = tifffile.imread(path, aszarr=True, series=0, level=level)
+            zarr_arr = zarr.open_array(store, mode="r")
+            # probe the last block: catches truncated files early
+            if level == 0 and zarr_arr.size:
+                zarr_arr[tuple(slice(-1, None) for _ in zarr_arr.shape)]
+        except Exception as exc:
+            raise ImageReadError(
+                f"{path}: cannot read TIFF pixel data, file truncated or corrupt "
+                f"({exc or type(exc).__name__})"
+            ) from None
+        arr, axes = _normalize_axes(da.from_array(zarr_arr, chunks=zarr_arr.chunks), src_axes,
+                                    str(path))
+        arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
+        levels.append(arr)
+    return Micrograph(
+        data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
+        metadata=meta,
+    )
+
+
+# --------------------------------------------------------------------------- Zarr
+
+
+def _open_zarr(path: Path):
+    import zarr
+
+    try:
+        return zarr.open(str(path), mode="r")
+    except Exception as exc:
+        raise ImageReadError(
+            f"{path}: not a readable Zarr store ({exc or type(exc).__name__})"
+        ) from None
+
+
+def _multiscales_attrs(group) -> tuple[dict | None, str | None]:
+    attrs = dict(group.attrs)
+    if "ome" in attrs and isinstance(attrs["ome"], dict) and "multiscales" in attrs["ome"]:
+        ms = attrs["ome"]["multiscales"]
+        return (ms[0] if ms else None), str(attrs["ome"].get("version", "0.5"))
+    if "multiscales" in attrs and attrs["multiscales"]:
+        ms = attrs["multiscales"][0]
+        return ms, str(ms.get("version", "0.4"))
+    return None, None
+
+
+def _scale_of(transforms: list | None) -> list[float] | None:
+    for tr in transforms or []:
+        if tr.get("type") == "scale" and "scale" in tr:
+            return [float(v) for v in tr["scale"]]
+    return None
+
+
+def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Micrograph:
+    import dask.array as da
+
+    axes_meta = ms.get("axes")
+    datasets = ms.get("datasets") or []
+    if not datasets:
+        raise ImageReadError(f"{path}: OME-Zarr multiscales lists no datasets")
+    if axes_meta is None:  # NGFF <= 0.3: implicit tczyx
+        first = group[datasets[0]["path"]]
+        axes_meta = [{"name": n} for n in "tczyx"[-first.ndim:]]
+    names = []
+    units: dict[str, str | None] = {}
+    for ax in axes_meta:
+        name = ax["name"] if isinstance(ax, dict) else str(ax)
+        names.append(name.lower())
+        units[name.lower()] = ax.get("unit") if isinstance(ax, dict) else None
+    src_axes = "".join({"y": "Y", "x": "X", "c": "C", "z": "Z", "t": "T"}.get(n, "Q")
+                       for n in names)
+    levels = []
+    axes = "YX"
+    for ds in datasets:
+        try:
+            zarr_arr = group[ds["path"]]
+        except KeyError:
+            raise ImageReadError(
+                f"{path}: OME-Zarr dataset {ds['path']!r} is missing (incomplete store?)"
+            ) from None
+        arr, axes = _normalize_axes(da.from_array(zarr_arr, chunks=zarr_arr.chunks), src_axes,
+                                    str(path))
+        arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
+        levels.append(arr)
+    pixel_size = None
+    scale = _scale_of(datasets[0].get("coordinateTransformations"))
+    global_scale = _scale_of(ms.get("coordinateTransformations"))
+    if scale is not None and "x" in names:
+        xi = names.index("x")
+        value = scale[xi] * (global_scale[xi] if global_scale else 1.0)
+        factor = _unit_factor(units.get("x"))
+        if units.get("x") is not None and factor is not None:
+            pixel_size = _valid_size(value * factor)
+    attrs = dict(group.attrs)
+    meta = {
+        "format": "ome-zarr",
+        "ngff_version": version,
+        "source_axes": src_axes,
+        "zarr_format": int(getattr(group.metadata, "zarr_format", 2)),
+        "name": ms.get("name"),
+    }
+    if "srmat" in attrs:
+        meta["srmat"] = attrs["srmat"]
+    return Micrograph(
+        data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
+        metadata=meta,
+    )
+
+
+def _guess_axes(shape: tuple[int, ...]) -> str:
+    if len(shape) == 2:
+        return "YX"
+    if len(shape) == 3:
+        if shape[2] <= 4:
+            return "YXC"
+        if shape[0] <= 4:
+            return "CYX"
+    return "TZCYX"[-len(shape):] if len(shape) <= 5 else "Q" * len(shape)
+
+
+def _read_zarr(path: Path, chunks) -> Micrograph:
+    import dask.array as da
+    import zarr
+
+    node = _open_zarr(path)
+    if isinstance(node, zarr.Group):
+        ms, version = _multiscales_attrs(node)
+        if ms is None and "0" in node and isinstance(node["0"], zarr.Group):
+            # bioformats2raw layout: image 0 inside the top-level group
+            ms, version = _multiscales_attrs(node["0"])
+            if ms is not None:
+                node = node["0"]
+        if ms is not None:
+            return _read_ome_zarr(path, node, ms, version or "0.4", chunks)
+        arrays = [k for k, v in node.members() if isinstance(v, zarr.Array)]
+        if len(arrays) == 1:
+            node = node[arrays[0]]
+        else:
+            raise ImageReadError(
+                f"{path}: Zarr group has no OME-NGFF 'multiscales' metadata and "
+                f"{len(arrays)} arrays ({', '.join(arrays[:5]) or 'none'}); open an array inside it"
+            )
+    zarr_arr = node
+    attrs = dict(zarr_arr.attrs)
+    src_axes = attrs.get("axes") if isinstance(attrs.get("axes"), str) else None
+    src_axes = src_axes or _guess_axes(tuple(zarr_arr.shape))
+    arr, axes = _normalize_axes(da.from_array(zarr_arr, chunks=zarr_arr.chunks), src_axes,
+                                str(path))
+    arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
+    pixel_size = _valid_size(attrs.get("pixel_size_um"))
+    meta = {"format": "zarr", "source_axes": src_axes,
+            "zarr_format": int(getattr(zarr_arr.metadata, "zarr_format", 2))}
+    return Micrograph(data=arr, levels=[arr], axes=axes, pixel_size_um=pixel_size, path=path,
+                      metadata=meta)
+
+
+# --------------------------------------------------------------------------- public
+
+
+def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) -> Micrograph:
+    """Open a micrograph lazily as Dask arrays.
+
+    Parameters
+    ----------
+    path : path-like
+        PNG, JPEG (BMP/GIF/WebP via Pillow too), TIFF/BigTIFF/OME-TIFF (multiscale
+        series become ``levels``), a Zarr array, or an OME-Zarr multiscale group
+        (OME-NGFF 0.4 on Zarr v2 or 0.5 on Zarr v3).
+    chunks : int or tuple, optional
+        Spatial chunk size of the returned Dask arrays (default 2048); the channel
+        axis is always one chunk.
+
+    Returns
+    -------
+    Micrograph
+        ``data`` is ``(H, W)`` or ``(H, W, C)`` (singleton T/Z/C squeezed,
+        channel-first stores moved to channels-last), ``pixel_size_um`` comes from
+        OME metadata, ImageJ metadata, TIFF resolution tags (inch/cm; the 72/96 dpi
+        defaults are ignored), OME-Zarr ``coordinateTransformations`` or PNG ``pHYs``.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, truncated, corrupt or of an unsupported kind.
+
+    Examples
+    --------
+    >>> m = read_image("scan.jpg")  # doctest: +SKIP
+    >>> m.data.shape, m.axes, m.pixel_size_um  # doctest: +SKIP
+    ((900, 1330, 3), 'YXC', None)
+    """
+    path = Path(path)
+    fmt = _detect_format(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fmt in ("png", "jpeg", "pil"):
+            return _read_pil(path, fmt, chunks)
+        if fmt == "tiff":
+            return _read_tiff(path, chunks)
+        return _read_zarr(path, chunks)
+
+
+def _chunk_summary(arr) -> list[int]:
+    return [int(c[0]) for c in arr.chunks]
+
+
+def image_info(path: str | os.PathLike) -> dict:
+    """Describe an image without loading its pixels (PNG/JPEG are decoded once).
+
+    Parameters
+    ----------
+    path : path-like
+        Any file :func:`read_image` accepts.
+
+    Returns
+    -------
+    dict
+        ``path``, ``format``, ``shape``, ``dtype``, ``chunks`` (size of the first
+        chunk along each axis), ``axes``, ``pixel_size_um``, ``n_levels``,
+        ``level_shapes``, ``size_bytes`` (uncompressed level 0).
+
+    Raises
+    ------
+    ImageReadError
+        See :func:`read_image`.
+    """
+    m = read_image(path)
+    return {
+        "path": str(m.path),
+        "format": m.format,
+        "shape": list(m.shape),
+        "dtype": str(m.dtype),
+        "chunks": _chunk_summary(m.data),
+        "axes": m.axes,
+        "pixel_size_um": m.pixel_size_um,
+        "n_levels": m.n_levels,
+        "level_shapes": [list(int(s) for s in lv.shape) for lv in m.levels],
+        "size_bytes": int(np.prod(m.shape)) * m.dtype.itemsize,
+        "metadata": {k: v for k, v in m.metadata.items() if _jsonable(v)},
+    }
+
+
+def _jsonable(value) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+

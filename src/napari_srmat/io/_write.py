@@ -1,0 +1,502 @@
+"""OME-Zarr (OME-NGFF 0.4, Zarr v2) writers: whole arrays and block-by-block streams."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_write_text
+
+__all__ = [
+    "OmeZarrStreamWriter",
+    "StreamMismatchError",
+    "write_ome_zarr",
+    "default_n_levels",
+]
+
+_MANIFEST = ".srmat_stream.json"
+_DONE_DIR = ".srmat_done"
+_MIN_LEVEL_SIDE = 512
+
+
+class StreamMismatchError(ValueError):
+    """A resumable ``.partial`` store was made with different parameters."""
+
+
+def default_n_levels(shape_yx: Sequence[int], min_side: int = _MIN_LEVEL_SIDE) -> int:
+    """Number of 2x pyramid levels until the smallest side is <= ``min_side``.
+
+    Parameters
+    ----------
+    shape_yx : sequence of int
+        ``(H, W)`` of level 0.
+    min_side : int
+        Stop once ``min(H, W)`` of the last level is at most this.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    h, w = int(shape_yx[0]), int(shape_yx[1])
+    n = 1
+    while min(h, w) > min_side:
+        h, w = (h + 1) // 2, (w + 1) // 2
+        n += 1
+    return n
+
+
+def _json_default(obj: Any):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def _fingerprint(attrs: dict | None) -> str:
+    text = json.dumps(attrs or {}, sort_keys=True, default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _norm_axes(axes: str | None, ndim: int) -> str:
+    if axes is None:
+        axes = "YX" if ndim == 2 else "YXC"
+    axes = axes.upper()
+    if axes not in ("YX", "YXC") or len(axes) != ndim:
+        raise ValueError(f"axes must be 'YX' (2-D) or 'YXC' (3-D), got {axes!r} for {ndim}-D data")
+    return axes
+
+
+def _ome_axes(axes: str, pixel_size_um: float | None) -> list[dict]:
+    out = [{"name": "c", "type": "channel"}] if axes == "YXC" else []
+    for name in ("y", "x"):
+        ax = {"name": name, "type": "space"}
+        if pixel_size_um is not None:
+            ax["unit"] = "micrometer"
+        out.append(ax)
+    return out
+
+
+class OmeZarrStreamWriter:
+    """Write level 0 of an OME-Zarr image block by block, resumably.
+
+    Blocks go into ``PATH.partial/`` (a fixed name, so that a rerun after a crash or a
+    cancel finds it); each block's completion is recorded (a marker file written
+    *after* its data) so a resumed run skips it. :meth:`finalize` builds the 2x mean
+    pyramid, writes the OME-NGFF 0.4 ``multiscales`` metadata and renames the store
+    to ``PATH``. Until then nothing at ``PATH`` looks complete.
+
+    Parameters
+    ----------
+    path : path-like
+        Final store, e.g. ``"out.ome.zarr"``.
+    shape : tuple of int
+        ``(H, W)`` or ``(H, W, C)`` (channels-last, as everywhere in napari-srmat).
+    dtype : dtype-like
+        Pixel type.
+    chunks : tuple of int
+        Spatial chunk size ``(cy, cx)`` (a third entry, if given, is ignored: the
+        channel axis is one chunk). Blocks are indexed on this grid.
+    axes : {"YX", "YXC"}, optional
+        Defaults from ``len(shape)``.
+    pixel_size_um : float, optional
+        Pixel size of level 0 (written as the ``scale`` transform, unit micrometer).
+    attrs : dict, optional
+        Extra JSON attributes stored under ``attrs["srmat"]`` (e.g. the SR model and
+        its settings). Part of the resume fingerprint.
+    resume : bool
+        Reuse a matching ``PATH.partial``; if False, a stale one is deleted.
+    overwrite : bool
+        Allow :meth:`finalize` to replace an existing ``PATH``.
+
+    Raises
+    ------
+    FileExistsError
+        If ``PATH`` exists and ``overwrite`` is False.
+    StreamMismatchError
+        If ``resume`` and ``PATH.partial`` was started with other parameters.
+
+    Notes
+    -----
+    On disk the array follows OME-NGFF axis order ``(c, y, x)``; :attr:`level0` is
+    that raw Zarr array. :meth:`write_block` takes data in channels-last layout.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        shape: Sequence[int],
+        dtype,
+        *,
+        chunks: Sequence[int],
+        axes: str | None = None,
+        pixel_size_um: float | None = None,
+        attrs: dict | None = None,
+        resume: bool = True,
+        overwrite: bool = False,
+    ) -> None:
+        import zarr
+
+        self.path = Path(path)
+        self.shape = tuple(int(s) for s in shape)
+        if len(self.shape) not in (2, 3) or any(s <= 0 for s in self.shape):
+            raise ValueError(f"shape must be (H, W) or (H, W, C) with positive sizes, got {shape}")
+        self.dtype = np.dtype(dtype)
+        self.axes = _norm_axes(axes, len(self.shape))
+        chunks = tuple(int(c) for c in chunks)
+        if len(chunks) < 2 or any(c <= 0 for c in chunks[:2]):
+            raise ValueError(f"chunks must give two positive spatial sizes, got {chunks}")
+        self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
+        self.pixel_size_um = None if pixel_size_um is None else float(pixel_size_um)
+        self.attrs = dict(attrs or {})
+        self.overwrite = overwrite
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.grid = tuple(-(-s // c) for s, c in zip(self.shape[:2], self.chunks))
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} already exists (pass overwrite=True to replace it)")
+
+        manifest = {
+            "shape": list(self.shape),
+            "dtype": self.dtype.str,
+            "chunks": list(self.chunks),
+            "axes": self.axes,
+            "pixel_size_um": self.pixel_size_um,
+            "attrs_fingerprint": _fingerprint(self.attrs),
+        }
+        self.resumed = False
+        if self.partial.exists():
+            old = self._read_manifest()
+            if resume and old is not None:
+                diffs = [
+                    f"{k}: stored {old.get(k)!r} != requested {v!r}"
+                    for k, v in manifest.items()
+                    if old.get(k) != v
+                ]
+                if diffs:
+                    raise StreamMismatchError(
+                        f"{self.partial} was started with different parameters ("
+                        + "; ".join(diffs)
+                        + "); delete it or pass resume=False to start over"
+                    )
+                self.resumed = True
+            else:
+                shutil.rmtree(self.partial)
+        disk_shape = self._disk_shape(self.shape)
+        disk_chunks = self._disk_shape((*self.chunks, self.shape[2] if len(self.shape) == 3 else 1))
+        if self.resumed:
+            self._group = zarr.open_group(str(self.partial), mode="r+")
+            self.level0 = self._group["0"]
+        else:
+            self.partial.mkdir(parents=True)
+            self._group = zarr.open_group(str(self.partial), mode="w", zarr_format=2)
+            self.level0 = self._group.create_array(
+                "0",
+                shape=disk_shape,
+                chunks=disk_chunks,
+                dtype=self.dtype,
+                fill_value=0,
+                chunk_key_encoding={"name": "v2", "separator": "/"},
+            )
+            (self.partial / _DONE_DIR).mkdir()
+            atomic_write_text(self.partial / _MANIFEST, json.dumps(manifest, indent=1))
+
+    # ------------------------------------------------------------------ helpers
+    def _read_manifest(self) -> dict | None:
+        try:
+            return json.loads((self.partial / _MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _disk_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
+        if self.axes == "YXC":
+            return (int(shape[2]), int(shape[0]), int(shape[1]))
+        return (int(shape[0]), int(shape[1]))
+
+    def _block_key(self, block_index: Sequence[int]) -> str:
+        idx = tuple(int(i) for i in block_index)[:2]
+        if len(idx) != 2 or not all(0 <= i < g for i, g in zip(idx, self.grid)):
+            raise IndexError(f"block index {tuple(block_index)} outside the grid {self.grid}")
+        return f"{idx[0]}_{idx[1]}"
+
+    def block_slices(self, block_index: Sequence[int]) -> tuple[slice, slice]:
+        """Spatial slices ``(ys, xs)`` of a block on the chunk grid."""
+        iy, ix = (int(i) for i in tuple(block_index)[:2])
+        cy, cx = self.chunks
+        return (
+            slice(iy * cy, min((iy + 1) * cy, self.shape[0])),
+            slice(ix * cx, min((ix + 1) * cx, self.shape[1])),
+        )
+
+    def iter_blocks(self) -> Iterator[tuple[int, int]]:
+        """All block indices, row-major."""
+        for iy in range(self.grid[0]):
+            for ix in range(self.grid[1]):
+                yield (iy, ix)
+
+    @property
+    def n_blocks(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def is_done(self, block_index: Sequence[int]) -> bool:
+        """Whether ``block_index`` was completely written (in this or an earlier run)."""
+        return (self.partial / _DONE_DIR / self._block_key(block_index)).exists()
+
+    def n_done(self) -> int:
+        """Number of blocks recorded as written."""
+        d = self.partial / _DONE_DIR
+        return sum(1 for _ in d.iterdir()) if d.exists() else 0
+
+    # ------------------------------------------------------------------ writing
+    def write_block(
+        self,
+        block_index: Sequence[int],
+        slices: Sequence[slice] | None,
+        data: np.ndarray,
+    ) -> None:
+        """Write one block (channels-last ``data``) and record it as done.
+
+        Parameters
+        ----------
+        block_index : tuple of int
+            ``(iy, ix)`` on the chunk grid.
+        slices : tuple of slice or None
+            Spatial region ``(ys, xs)`` of level 0 (``None``: the block's own region).
+        data : ndarray
+            ``(h, w)`` or ``(h, w, C)`` matching the region.
+        """
+        key = self._block_key(block_index)
+        if slices is None:
+            slices = self.block_slices(block_index)
+        ys, xs = slices[0], slices[1]
+        data = np.asarray(data)
+        expect = (ys.stop - ys.start, xs.stop - xs.start) + self.shape[2:]
+        if data.shape != expect:
+            raise ValueError(f"block {tuple(block_index)}: data shape {data.shape} != {expect}")
+        if data.dtype != self.dtype:
+            data = data.astype(self.dtype)
+        if self.axes == "YXC":
+            self.level0[:, ys, xs] = np.moveaxis(data, -1, 0)
+        else:
+            self.level0[ys, xs] = data
+        (self.partial / _DONE_DIR / key).touch()
+
+    def abort(self) -> None:
+        """Delete ``PATH.partial`` (nothing is left behind)."""
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+    def finalize(self, n_levels: int | None = None) -> Path:
+        """Build the pyramid, write the metadata and move the store to ``PATH``.
+
+        Parameters
+        ----------
+        n_levels : int, optional
+            Pyramid levels including level 0 (default: halve until the smallest
+            side is <= 512).
+
+        Returns
+        -------
+        Path
+            ``PATH``.
+
+        Raises
+        ------
+        RuntimeError
+            If some blocks were never written.
+        """
+        missing = self.n_blocks - self.n_done()
+        if missing:
+            raise RuntimeError(
+                f"{self.partial}: {missing} of {self.n_blocks} blocks not written; cannot finalize"
+            )
+        if n_levels is None:
+            n_levels = default_n_levels(self.shape[:2])
+        n_levels = int(n_levels)
+        if n_levels < 1:
+            raise ValueError(f"n_levels must be >= 1, got {n_levels}")
+        _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
+        scale0 = self.pixel_size_um if self.pixel_size_um is not None else 1.0
+        datasets = []
+        for lv in range(n_levels):
+            s = scale0 * 2**lv
+            scale = ([1.0] if self.axes == "YXC" else []) + [s, s]
+            datasets.append(
+                {"path": str(lv), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+            )
+        self._group.attrs.update(
+            {
+                "multiscales": [
+                    {
+                        "version": "0.4",
+                        "name": self.path.name,
+                        "axes": _ome_axes(self.axes, self.pixel_size_um),
+                        "datasets": datasets,
+                        "type": "mean",
+                        "metadata": {"method": "2x2 mean", "creator": "napari-srmat"},
+                    }
+                ],
+                "srmat": {**self.attrs, "pixel_size_um": self.pixel_size_um},
+            }
+        )
+        shutil.rmtree(self.partial / _DONE_DIR, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (self.partial / _MANIFEST).unlink()
+        if self.path.exists():
+            if not self.overwrite:
+                raise FileExistsError(f"{self.path} already exists")
+            old = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.old")
+            os.replace(self.path, old)
+            os.replace(self.partial, self.path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.partial, self.path)
+        return self.path
+
+
+def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> None:
+    import dask.array as da
+
+    yx = (1, 2) if axes == "YXC" else (0, 1)
+    prev = group["0"]
+    for lv in range(1, n_levels):
+        src = da.from_array(prev, chunks=prev.chunks)
+        pad = [(0, 0)] * src.ndim
+        for ax in yx:
+            pad[ax] = (0, src.shape[ax] % 2)
+        if any(p[1] for p in pad):
+            src = da.pad(src, pad, mode="edge")
+        rechunk = {ax: max(2, (min(chunks[i] * 2, src.shape[ax]) // 2) * 2)
+                   for i, ax in enumerate(yx)}
+        src = src.rechunk(rechunk)
+        small = da.coarsen(np.mean, src.astype(np.float32), {yx[0]: 2, yx[1]: 2})
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            small = da.clip(da.round(small), info.min, info.max)
+        small = small.astype(dtype)
+        lchunks = list(small.shape)
+        for i, ax in enumerate(yx):
+            lchunks[ax] = min(chunks[i], small.shape[ax])
+        small = small.rechunk(tuple(lchunks))
+        arr = group.create_array(
+            str(lv),
+            shape=small.shape,
+            chunks=tuple(lchunks),
+            dtype=dtype,
+            fill_value=0,
+            chunk_key_encoding={"name": "v2", "separator": "/"},
+        )
+        da.store(small, arr, lock=False)
+        prev = arr
+
+
+def _as_yx_c(data, axes: str | None):
+    """Return (array, axes) channels-last for numpy/dask/zarr/Micrograph input."""
+    import dask.array as da
+
+    pixel = None
+    if hasattr(data, "levels") and hasattr(data, "axes") and hasattr(data, "data"):
+        pixel = data.pixel_size_um
+        axes = axes or data.axes
+        data = data.data
+    if not isinstance(data, da.Array):
+        if isinstance(data, np.ndarray):
+            data = da.from_array(data, chunks=(1024,) * min(2, data.ndim) + data.shape[2:])
+        else:
+            data = da.from_array(data, chunks=getattr(data, "chunks", "auto"))
+    if axes is not None and axes.upper() == "CYX":
+        data = da.moveaxis(data, 0, -1)
+        axes = "YXC"
+    return data, _norm_axes(axes, data.ndim), pixel
+
+
+def write_ome_zarr(
+    data,
+    path: str | os.PathLike,
+    *,
+    pixel_size_um: float | None = None,
+    axes: str | None = None,
+    n_levels: int | None = None,
+    chunks: int | Sequence[int] | None = None,
+    overwrite: bool = False,
+    stop=None,
+) -> Path:
+    """Write an image as an OME-NGFF 0.4 multiscale OME-Zarr (Zarr v2), atomically.
+
+    Parameters
+    ----------
+    data : ndarray, dask array, zarr array or Micrograph
+        ``(H, W)`` or ``(H, W, C)``; ``axes="CYX"`` accepts channel-first input.
+        Dask input is written block by block, so it may be larger than memory.
+    path : path-like
+        Destination directory (conventionally ``*.ome.zarr``).
+    pixel_size_um : float, optional
+        Level-0 pixel size (defaults to the Micrograph's).
+    axes : {"YX", "YXC", "CYX"}, optional
+        Layout of ``data``; inferred from its dimensionality by default.
+    n_levels : int, optional
+        Pyramid levels (default: 2x mean downsampling until the smallest side <= 512).
+    chunks : int or tuple, optional
+        Spatial chunk size on disk (default 1024).
+    overwrite : bool
+        Replace an existing store (the old one stays until the new one is complete).
+    stop : StopToken, optional
+        Checked between blocks; when set, the partial store is deleted and
+        :class:`napari_srmat.jobs.JobCancelled` is raised.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> img = np.zeros((2048, 2048), np.uint8)
+    >>> write_ome_zarr(img, "x.ome.zarr", pixel_size_um=0.5)  # doctest: +SKIP
+    """
+    import dask
+
+    from ..jobs import JobCancelled
+
+    arr, axes, pixel = _as_yx_c(data, axes)
+    if pixel_size_um is None:
+        pixel_size_um = pixel
+    if chunks is None:
+        chunks = 1024
+    if isinstance(chunks, int | np.integer):
+        chunks = (int(chunks), int(chunks))
+    writer = OmeZarrStreamWriter(
+        path,
+        arr.shape,
+        arr.dtype,
+        chunks=tuple(chunks)[:2],
+        axes=axes,
+        pixel_size_um=pixel_size_um,
+        resume=False,
+        overwrite=overwrite,
+    )
+    try:
+        blocks = list(writer.iter_blocks())
+        group = max(1, os.cpu_count() or 1)
+        for start in range(0, len(blocks), group):
+            if stop is not None and stop.stop_requested:
+                raise JobCancelled(f"writing {path} cancelled")
+            batch = blocks[start : start + group]
+            slices = [writer.block_slices(b) for b in batch]
+            values = dask.compute(*[arr[s] for s in slices])
+            for b, s, v in zip(batch, slices, values):
+                writer.write_block(b, s, v)
+        return writer.finalize(n_levels)
+    except BaseException:
+        writer.abort()
+        raise

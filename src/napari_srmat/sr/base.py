@@ -1,0 +1,229 @@
+"""Common interface of all super-resolution models (:class:`SRModel`) and errors."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SRError",
+    "UnknownModelError",
+    "ScaleError",
+    "ChannelError",
+    "SRModel",
+    "TorchSRModel",
+    "to_tensor",
+]
+
+
+class SRError(ValueError):
+    """Base class of super-resolution input errors."""
+
+
+class UnknownModelError(SRError):
+    """The model name is not in the registry."""
+
+
+class ScaleError(SRError):
+    """The requested magnification is not supported by the model."""
+
+
+class ChannelError(SRError):
+    """The batch has a channel count the model cannot handle."""
+
+
+def to_tensor(batch: Any, device: str = "cpu"):
+    """Convert a numpy/torch ``(B, C, h, w)`` batch to a float32 torch tensor on ``device``."""
+    import torch
+
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device=device, dtype=torch.float32)
+    arr = np.asarray(batch)
+    if arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
+
+
+class SRModel:
+    """A super-resolution model with a uniform batch interface.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"bicubic"``, ``"cnn"``, ...).
+    scale : int
+        Magnification factor (output size = input size * scale).
+    in_channels : int
+        Channels of the network input (1 or 3). RGB networks accept grey batches
+        (repeated to RGB and averaged back).
+    receptive_field : int
+        Radius of the input neighbourhood (in LR pixels) that influences an output
+        pixel; tiled inference needs ``overlap >= receptive_field``.
+    device : str
+        Torch device the model runs on.
+    checkpoint : str or None
+        Checkpoint directory the weights came from (None for analytic or untrained
+        models).
+    """
+
+    name: str = "base"
+    #: Scales the model supports.
+    supported_scales: tuple[int, ...] = (2, 4)
+    #: True if the model works per channel (any channel count).
+    channel_agnostic: bool = False
+    #: True for generative models (colour fix is applied to them by default).
+    generative: bool = False
+
+    def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3) -> None:
+        scale = _check_scale(scale, self.supported_scales, self.name)
+        self.scale = scale
+        self.device = device
+        self.in_channels = int(in_channels)
+        self.receptive_field = 2
+        self.checkpoint: str | None = None
+        self.options: dict[str, Any] = {}
+
+    # -- to implement -------------------------------------------------------------
+    def _forward(self, x):  # pragma: no cover - abstract
+        """Map a tensor ``(B, in_channels, h, w)`` in [0, 1] to ``(B, in_channels, h*s, w*s)``."""
+        raise NotImplementedError
+
+    # -- public -------------------------------------------------------------------
+    def predict(self, batch):
+        """Super-resolve a batch.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray or torch.Tensor
+            float32 ``(B, C, h, w)`` with values in [0, 1]. ``C`` must be
+            ``in_channels``, or 1 for an RGB model (grey is repeated to RGB and the
+            result averaged back to one channel).
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor
+            ``(B, C, h*scale, w*scale)`` float32 in [0, 1], of the input's type.
+
+        Raises
+        ------
+        ChannelError
+            If the batch is not 4-D or has an unsupported channel count.
+        """
+        import torch
+
+        is_torch = isinstance(batch, torch.Tensor)
+        x = to_tensor(batch, self.device)
+        x, n_in = self._adapt_channels(x)
+        with torch.no_grad(), self._autocast():
+            y = self._forward(x)
+        y = self._restore_channels(y.float().clamp_(0.0, 1.0), n_in)
+        return y if is_torch else y.cpu().numpy()
+
+    __call__ = predict
+
+    def describe(self) -> dict[str, Any]:
+        """Short JSON-able description (name, scale, channels, receptive field)."""
+        return {
+            "model": self.name,
+            "scale": self.scale,
+            "in_channels": self.in_channels,
+            "receptive_field": self.receptive_field,
+            "checkpoint": self.checkpoint,
+            "device": self.device,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, scale={self.scale}, "
+            f"in_channels={self.in_channels}, receptive_field={self.receptive_field})"
+        )
+
+    # -- helpers ------------------------------------------------------------------
+    def _autocast(self):
+        import torch
+
+        if str(self.device).startswith("cuda"):
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def _adapt_channels(self, x):
+        if x.ndim != 4:
+            raise ChannelError(
+                f"{self.name}: expected a batch of shape (B, C, h, w), got {tuple(x.shape)}"
+            )
+        c = x.shape[1]
+        if self.channel_agnostic or c == self.in_channels:
+            return x, c
+        if c == 1 and self.in_channels == 3:
+            return x.repeat(1, 3, 1, 1), 1
+        raise ChannelError(
+            f"{self.name}: the network takes {self.in_channels} channel(s) "
+            f"(or 1 grey channel), got a batch with {c} channels"
+        )
+
+    @staticmethod
+    def _restore_channels(y, n_in: int):
+        if y.shape[1] != n_in and n_in == 1:
+            return y.mean(dim=1, keepdim=True)
+        return y
+
+
+def _check_scale(scale: Any, supported: tuple[int, ...], name: str) -> int:
+    try:
+        s = int(scale)
+    except (TypeError, ValueError):
+        raise ScaleError(f"{name}: scale must be an integer, got {scale!r}") from None
+    if s != scale or s not in supported:
+        raise ScaleError(
+            f"{name}: unsupported scale {scale!r}; supported: {', '.join(map(str, supported))}"
+        )
+    return s
+
+
+class TorchSRModel(SRModel):
+    """An :class:`SRModel` wrapping a ``torch.nn.Module`` (``self.net``).
+
+    Subclasses set ``self.net``, ``self.arch`` (constructor keyword arguments of the
+    network, saved in checkpoints) and implement :meth:`_forward`.
+    """
+
+    def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3) -> None:
+        super().__init__(scale=scale, device=device, in_channels=in_channels)
+        self.net = None
+        self.arch: dict[str, Any] = {}
+
+    def state_dict(self) -> dict:
+        """Network weights."""
+        return self.net.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        """Load network weights (strict; dtype converted to the network's)."""
+        from ..checkpoint import CheckpointError
+
+        try:
+            self.net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"checkpoint does not match the {self.name} architecture {self.arch}: {exc}"
+            ) from exc
+
+    def config(self) -> dict[str, Any]:
+        """Checkpoint config (``model``, ``scale``, ``in_channels``, ``arch``, options)."""
+        return {
+            "model": self.name,
+            "scale": self.scale,
+            "in_channels": self.in_channels,
+            "arch": dict(self.arch),
+            "options": {k: v for k, v in self.options.items() if _jsonable(v)},
+        }
+
+    def to(self, device: str) -> TorchSRModel:
+        self.net.to(device)
+        self.device = device
+        return self
+
+
+def _jsonable(v: Any) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str, list, tuple))

@@ -1,0 +1,125 @@
+"""A user's local, pretrained ``diffusers`` upscaling pipeline as an :class:`SRModel`.
+
+Only local directories are read (``local_files_only=True``), nothing is
+downloaded. Pipelines whose weights are only pickles (``.bin``/``.pt``/``.ckpt``)
+are refused unless ``allow_pickle=True`` is passed explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import CheckpointError
+from .base import ScaleError, SRModel
+from .classic import bicubic_upsample
+from .colorfix import color_fix
+
+__all__ = ["DiffusersLocalSR"]
+
+_PICKLE = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
+
+
+def _check_pipeline_dir(path: Path, allow_pickle: bool) -> bool:
+    """Validate a pipeline directory; return whether safetensors weights are present."""
+    if not path.is_dir():
+        raise CheckpointError(f"diffusers pipeline directory not found: {path}")
+    if not (path / "model_index.json").is_file():
+        raise CheckpointError(f"{path} is not a diffusers pipeline (no model_index.json)")
+    files = [p for p in path.rglob("*") if p.is_file()]
+    has_st = any(p.suffix == ".safetensors" for p in files)
+    has_pickle = any(p.suffix in _PICKLE for p in files)
+    if has_pickle and not has_st and not allow_pickle:
+        raise CheckpointError(
+            f"{path} holds only pickle weights (.bin/.pt), which can run arbitrary code; "
+            "convert them to safetensors or pass allow_pickle=True if you trust the source"
+        )
+    return has_st
+
+
+class DiffusersLocalSR(SRModel):
+    """Wrap a local ``StableDiffusionUpscalePipeline`` (or compatible) directory.
+
+    Parameters
+    ----------
+    path : path-like
+        Pipeline directory (``save_pretrained`` output with ``model_index.json``).
+    scale : int
+        Must equal the pipeline's magnification (4 for the SD x4 upscaler; the
+        VAE's scale factor).
+    device : str
+    prompt : str
+        Text prompt (default ``"metallographic image"``).
+    negative_prompt : str, optional
+    num_inference_steps : int
+    noise_level : int
+        Noise added to the low-resolution conditioning image.
+    guidance_scale : float
+    seed : int
+        Seed of the sampling noise.
+    color_fix : {"wavelet", "adain", "none"}
+    allow_pickle : bool
+        Allow pipelines with only pickle weights (unsafe; default False).
+    """
+
+    name = "diffusers-local"
+    supported_scales = (2, 4, 8)
+    generative = True
+
+    def __init__(self, path: str | os.PathLike | None, scale: int = 4, device: str = "cpu",
+                 prompt: str = "metallographic image", negative_prompt: str | None = None,
+                 num_inference_steps: int = 20, noise_level: int = 20,
+                 guidance_scale: float = 1.0, seed: int = 0, color_fix: str = "wavelet",
+                 allow_pickle: bool = False, **_: Any) -> None:
+        super().__init__(scale=scale, device=device, in_channels=3)
+        if path is None:
+            raise CheckpointError(
+                "diffusers-local needs the pipeline directory (checkpoint=PATH or path=PATH)"
+            )
+        path = Path(path)
+        has_st = _check_pipeline_dir(path, allow_pickle)
+        from diffusers import DiffusionPipeline
+
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        kwargs["use_safetensors"] = True if has_st else None if allow_pickle else True
+        try:
+            pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"cannot load diffusers pipeline from {path}: {exc}") from exc
+        pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe.to(device)
+        vae_factor = int(getattr(pipe, "vae_scale_factor", 4) or 4)
+        if vae_factor != self.scale:
+            raise ScaleError(f"pipeline {path} magnifies x{vae_factor}, not x{self.scale}")
+        self.checkpoint = str(path)
+        self.receptive_field = 16
+        self.options = {"prompt": prompt, "negative_prompt": negative_prompt,
+                        "num_inference_steps": int(num_inference_steps),
+                        "noise_level": int(noise_level), "guidance_scale": float(guidance_scale),
+                        "seed": int(seed), "color_fix": color_fix}
+
+    def _forward(self, x):
+        import torch
+
+        o = self.options
+        gen = torch.Generator("cpu").manual_seed(o["seed"])
+        b = x.shape[0]
+        out = self.pipe(
+            prompt=[o["prompt"]] * b,
+            negative_prompt=None if o["negative_prompt"] is None else [o["negative_prompt"]] * b,
+            image=x,
+            num_inference_steps=o["num_inference_steps"],
+            noise_level=o["noise_level"],
+            guidance_scale=o["guidance_scale"],
+            generator=gen,
+            output_type="pt",
+        ).images
+        y = out.to(x.device).float()
+        up = bicubic_upsample(x, self.scale)
+        if tuple(y.shape[-2:]) != tuple(up.shape[-2:]):
+            raise ScaleError(
+                f"pipeline returned {tuple(y.shape[-2:])} for input {tuple(x.shape[-2:])}; "
+                f"expected x{self.scale}"
+            )
+        return color_fix(y, up, o["color_fix"])

@@ -1,0 +1,295 @@
+"""Diffusion-based super-resolution built from ``diffusers`` components.
+
+* :class:`DDPMSR` -- SR3-style conditional diffusion. A ``UNet2DModel`` takes the
+  noisy target (3 channels) concatenated with the bicubic-upsampled LR image
+  (3 channels) and predicts the noise. The target is the **residual**
+  ``(HR - bicubic(LR)) * res_scale``, not the HR image itself, so the model only
+  has to generate the missing detail. Training uses ``DDPMScheduler``; sampling
+  uses ``DDIMScheduler`` with ``num_inference_steps`` steps and a seeded
+  generator. With K samples, :meth:`DDPMSR.predict_with_uncertainty` returns the
+  mean and the per-pixel standard deviation.
+* :class:`OneStepSR` -- OSEDiff-like one-step model: a small ``UNet2DModel``
+  receives the upsampled LR image (optionally noised at a fixed timestep
+  ``t_star``) and that timestep, and predicts the HR image in a single forward
+  pass (as a residual over the upsampled LR). Trained with L1 (+ optional
+  distillation from a DDPM teacher).
+
+Both apply :func:`napari_srmat.sr.colorfix.color_fix` (wavelet by default) to
+their output; pass ``color_fix="none"`` to disable.
+
+The UNets use no attention layers, so the receptive field is local (GroupNorm
+statistics are still computed per tile, see ``docs/super_resolution.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import TorchSRModel, to_tensor
+from .classic import bicubic_upsample
+from .colorfix import color_fix
+
+__all__ = ["build_unet", "DDPMSR", "OneStepSR"]
+
+
+def build_unet(in_channels: int, out_channels: int = 3, block_out_channels=(32, 64, 64),
+               layers_per_block: int = 1, norm_num_groups: int = 8):
+    """A small attention-free ``diffusers.UNet2DModel``."""
+    from diffusers import UNet2DModel
+
+    n = len(block_out_channels)
+    return UNet2DModel(
+        sample_size=64,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        layers_per_block=layers_per_block,
+        block_out_channels=tuple(int(c) for c in block_out_channels),
+        down_block_types=("DownBlock2D",) * n,
+        up_block_types=("UpBlock2D",) * n,
+        norm_num_groups=norm_num_groups,
+        add_attention=False,
+    )
+
+
+def _unet_receptive_field(block_out_channels, layers_per_block: int, scale: int) -> int:
+    """Rough radius (LR px) of an attention-free UNet's receptive field."""
+    radius = 0.0
+    n = len(block_out_channels)
+    for level in range(n):
+        f = 2**level
+        convs = 2 * layers_per_block + 2 * (layers_per_block + 1) + 2  # down, up, resample
+        if level == n - 1:
+            convs += 4  # mid block
+        radius += convs * f
+    radius += 2  # conv_in / conv_out
+    return int(-(-radius // scale)) + 2
+
+
+def _pad_to_multiple(x, m: int):
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+class _UNetSR(TorchSRModel):
+    generative = True
+    supported_scales = (2, 4)
+
+    def _common_init(self, scale, device, in_channels, arch, options):
+        TorchSRModel.__init__(self, scale=scale, device=device, in_channels=in_channels)
+        self.arch = arch
+        self.options = options
+        self.receptive_field = _unet_receptive_field(
+            arch["block_out_channels"], arch["layers_per_block"], self.scale)
+        self._multiple = 2 ** (len(arch["block_out_channels"]) - 1)
+
+    def _color_fix(self, y, up):
+        return color_fix(y, up, self.options.get("color_fix", "wavelet"))
+
+
+class DDPMSR(_UNetSR):
+    """SR3-style conditional diffusion super-resolution (residual target).
+
+    Parameters
+    ----------
+    scale : {2, 4}
+    device : str
+    block_out_channels, layers_per_block, norm_num_groups
+        UNet architecture.
+    num_train_timesteps : int
+        Diffusion steps of the training schedule.
+    res_scale : float
+        The residual ``HR - bicubic(LR)`` is multiplied by this to have roughly unit
+        variance in the diffusion space.
+    num_inference_steps : int
+        DDIM sampling steps.
+    seed : int
+        Seed of the sampling noise (reproducible output).
+    color_fix : {"wavelet", "adain", "none"}
+        Low-frequency correction of the output.
+    """
+
+    name = "ddpm"
+
+    def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3,
+                 block_out_channels=(32, 64, 64), layers_per_block: int = 1,
+                 norm_num_groups: int = 8, num_train_timesteps: int = 1000,
+                 res_scale: float = 4.0, num_inference_steps: int = 20, seed: int = 0,
+                 color_fix: str = "wavelet", eta: float = 0.0, **_: Any) -> None:
+        arch = {"block_out_channels": [int(c) for c in block_out_channels],
+                "layers_per_block": int(layers_per_block),
+                "norm_num_groups": int(norm_num_groups),
+                "num_train_timesteps": int(num_train_timesteps),
+                "res_scale": float(res_scale)}
+        options = {"num_inference_steps": int(num_inference_steps), "seed": int(seed),
+                   "color_fix": color_fix, "eta": float(eta)}
+        self._common_init(scale, device, in_channels, arch, options)
+        self.net = build_unet(2 * self.in_channels, self.in_channels, block_out_channels,
+                              layers_per_block, norm_num_groups).to(device).eval()
+        from diffusers import DDPMScheduler
+
+        self.train_scheduler = DDPMScheduler(num_train_timesteps=num_train_timesteps,
+                                             beta_schedule="squaredcos_cap_v2")
+
+    # -- training ------------------------------------------------------------------
+    def training_loss(self, lr, hr, generator=None, **_: Any):
+        """Noise-prediction MSE on the scaled residual for a batch of LR/HR pairs."""
+        import torch
+        import torch.nn.functional as F
+
+        up = bicubic_upsample(lr, self.scale)
+        x0 = (hr - up) * self.arch["res_scale"]
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+        t = torch.randint(0, self.train_scheduler.config.num_train_timesteps, (x0.shape[0],),
+                          generator=generator, device=x0.device)
+        noisy = self.train_scheduler.add_noise(x0, noise, t)
+        pred = self.net(torch.cat([noisy, up * 2 - 1], dim=1), t).sample
+        return F.mse_loss(pred, noise)
+
+    # -- sampling ------------------------------------------------------------------
+    def _sample(self, x, generator):
+        import torch
+        from diffusers import DDIMScheduler
+
+        up = bicubic_upsample(x, self.scale)
+        up_p, (h, w) = _pad_to_multiple(up, self._multiple)
+        sched = DDIMScheduler.from_config(self.train_scheduler.config)
+        sched.set_timesteps(self.options["num_inference_steps"], device=x.device)
+        sample = torch.randn(up_p.shape, generator=generator, device="cpu").to(x.device)
+        cond = up_p * 2 - 1
+        for t in sched.timesteps:
+            eps = self.net(torch.cat([sample, cond], dim=1), t).sample.float()
+            sample = sched.step(eps, t, sample, eta=self.options["eta"],
+                                generator=generator).prev_sample
+        y = up + sample[..., :h, :w] / self.arch["res_scale"]
+        return self._color_fix(y, up)
+
+    def _generator(self, offset: int = 0):
+        import torch
+
+        return torch.Generator("cpu").manual_seed(int(self.options["seed"]) + offset)
+
+    def _forward(self, x):
+        return self._sample(x, self._generator())
+
+    def predict_with_uncertainty(self, batch, n_samples: int = 4):
+        """Draw ``n_samples`` samples; return their mean and per-pixel standard deviation.
+
+        Parameters
+        ----------
+        batch : numpy.ndarray or torch.Tensor
+            ``(B, C, h, w)`` float32 in [0, 1].
+        n_samples : int
+            Number of samples K (>= 1; the std of one sample is zero).
+
+        Returns
+        -------
+        mean, std : same type as ``batch``
+            ``(B, C, h*scale, w*scale)`` each; ``std >= 0``.
+        """
+        import torch
+
+        if int(n_samples) < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        is_torch = isinstance(batch, torch.Tensor)
+        x = to_tensor(batch, self.device)
+        x, n_in = self._adapt_channels(x)
+        gen = self._generator()
+        samples = []
+        with torch.no_grad(), self._autocast():
+            for _ in range(int(n_samples)):
+                y = self._sample(x, gen).float().clamp(0, 1)
+                samples.append(self._restore_channels(y, n_in))
+        stack = torch.stack(samples)
+        mean = stack.mean(0)
+        std = stack.std(0, unbiased=False)
+        if is_torch:
+            return mean, std
+        return mean.cpu().numpy(), std.cpu().numpy()
+
+
+class OneStepSR(_UNetSR):
+    """OSEDiff-like one-step diffusion SR.
+
+    A small UNet sees ``bicubic(LR)`` (scaled to [-1, 1], optionally noised at the
+    fixed timestep ``t_star`` with ``noise_std``) and the timestep, and outputs the
+    HR image in one pass, parameterised as a residual over ``bicubic(LR)``.
+
+    Parameters
+    ----------
+    scale : {2, 4}
+    device : str
+    block_out_channels, layers_per_block, norm_num_groups
+        UNet architecture.
+    t_star : int
+        Fixed timestep given to the UNet.
+    noise_std : float
+        Standard deviation of Gaussian noise added to the input (0 = deterministic).
+    res_scale : float
+        Output residual is divided by this.
+    seed : int
+        Seed of the input noise when ``noise_std > 0``.
+    color_fix : {"wavelet", "adain", "none"}
+    """
+
+    name = "onestep"
+
+    def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3,
+                 block_out_channels=(16, 32, 64), layers_per_block: int = 1,
+                 norm_num_groups: int = 8, t_star: int = 200, noise_std: float = 0.0,
+                 res_scale: float = 4.0, seed: int = 0, color_fix: str = "wavelet",
+                 **_: Any) -> None:
+        arch = {"block_out_channels": [int(c) for c in block_out_channels],
+                "layers_per_block": int(layers_per_block),
+                "norm_num_groups": int(norm_num_groups), "t_star": int(t_star),
+                "noise_std": float(noise_std), "res_scale": float(res_scale)}
+        options = {"seed": int(seed), "color_fix": color_fix}
+        self._common_init(scale, device, in_channels, arch, options)
+        self.net = build_unet(self.in_channels, self.in_channels, block_out_channels,
+                              layers_per_block, norm_num_groups).to(device)
+        # zero the last conv: untrained model == bicubic
+        import torch
+
+        with torch.no_grad():
+            self.net.conv_out.weight.zero_()
+            self.net.conv_out.bias.zero_()
+        self.net.eval()
+
+    def train_forward(self, lr, generator=None):
+        """Differentiable HR prediction (before colour fix)."""
+        import torch
+
+        up = bicubic_upsample(lr, self.scale)
+        up_p, (h, w) = _pad_to_multiple(up, self._multiple)
+        inp = up_p * 2 - 1
+        if self.arch["noise_std"] > 0:
+            noise = torch.randn(inp.shape, generator=generator, device="cpu").to(inp.device)
+            inp = inp + self.arch["noise_std"] * noise
+        t = torch.full((inp.shape[0],), self.arch["t_star"], device=inp.device,
+                       dtype=torch.long)
+        res = self.net(inp, t).sample[..., :h, :w]
+        return up + res / self.arch["res_scale"], up
+
+    def training_loss(self, lr, hr, generator=None, teacher=None, distill_weight=0.0,
+                      **_: Any):
+        """L1 to the HR target (+ ``distill_weight`` * L1 to a teacher's prediction)."""
+        import torch.nn.functional as F
+
+        pred, _ = self.train_forward(lr, generator)
+        loss = F.l1_loss(pred, hr)
+        if teacher is not None and distill_weight > 0:
+            target = teacher.predict(lr.detach())
+            loss = loss + distill_weight * F.l1_loss(pred, target)
+        return loss
+
+    def _forward(self, x):
+        import torch
+
+        gen = torch.Generator("cpu").manual_seed(int(self.options["seed"]))
+        y, up = self.train_forward(x, gen)
+        return self._color_fix(y.float(), up)

@@ -1,0 +1,188 @@
+"""Model registry: names, shipped default weights, loading and saving checkpoints."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .base import ScaleError, SRModel, TorchSRModel, UnknownModelError
+
+__all__ = [
+    "available_models",
+    "load_model",
+    "save_model_checkpoint",
+    "shipped_weights_dir",
+    "DEFAULT_MODEL",
+    "TRAINABLE_MODELS",
+]
+
+#: Registry name of the shipped default model (the better of the shipped ones on
+#: the validation split, see ``docs/super_resolution.md``).
+DEFAULT_MODEL = "cnn"
+
+TRAINABLE_MODELS = ("cnn", "onestep", "ddpm")
+
+WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
+
+
+def _classes() -> dict[str, type]:
+    from .classic import BicubicSR, LanczosSR
+    from .cnn import CNNSR
+    from .diffusers_local import DiffusersLocalSR
+    from .diffusion import DDPMSR, OneStepSR
+
+    return {
+        "bicubic": BicubicSR,
+        "lanczos": LanczosSR,
+        "cnn": CNNSR,
+        "onestep": OneStepSR,
+        "ddpm": DDPMSR,
+        "diffusers-local": DiffusersLocalSR,
+    }
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`load_model`.
+
+    Returns
+    -------
+    list of str
+        ``["bicubic", "lanczos", "cnn", "onestep", "ddpm", "diffusers-local"]``.
+    """
+    return list(_classes())
+
+
+def shipped_weights_dir(name: str, scale: int) -> Path | None:
+    """Directory of the weights shipped for ``name`` at ``scale`` (None if there are none)."""
+    d = WEIGHTS_ROOT / f"sr_{name}_x{int(scale)}"
+    return d if (d / "model.safetensors").is_file() and (d / "config.json").is_file() else None
+
+
+def _resolve_device(device: str | None) -> str:
+    from ..device import resolve_device
+
+    return resolve_device(device)
+
+
+def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
+    state, config = load_checkpoint(path, device="cpu")
+    ck_name = config.get("model")
+    if ck_name not in TRAINABLE_MODELS:
+        raise CheckpointError(
+            f"checkpoint {path} holds model {ck_name!r}, not an SR model ({TRAINABLE_MODELS})"
+        )
+    if name is not None and name != ck_name:
+        raise CheckpointError(f"checkpoint {path} holds a {ck_name!r} model, not {name!r}")
+    ck_scale = int(config.get("scale", 4))
+    if scale is not None and int(scale) != ck_scale:
+        raise ScaleError(f"checkpoint {path} is a x{ck_scale} model; x{scale} was requested")
+    kwargs = dict(config.get("options", {}))
+    kwargs.update(config.get("arch", {}))
+    kwargs.update(options)
+    model = _classes()[ck_name](scale=ck_scale, device="cpu",
+                                in_channels=int(config.get("in_channels", 3)), **kwargs)
+    model.load_state_dict(state)
+    model.to(device)
+    model.net.eval()
+    model.checkpoint = str(Path(path))
+    return model
+
+
+def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None = None,
+               scale: int | None = None, device: str = "auto", pretrained: bool = True,
+               **options: Any) -> SRModel:
+    """Create a super-resolution model.
+
+    Parameters
+    ----------
+    name : str, optional
+        Registry name (see :func:`available_models`). None = the shipped default
+        model (:data:`DEFAULT_MODEL`), or the model stored in ``checkpoint``.
+    checkpoint : path-like, optional
+        A checkpoint directory written by :func:`save_model_checkpoint` /
+        training. For ``"diffusers-local"``, the local pipeline directory.
+    scale : int, optional
+        Magnification; default 4, or the checkpoint's.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+    pretrained : bool
+        For trainable models without ``checkpoint``: load the shipped weights if
+        there are some for this scale (otherwise the network is untrained and a
+        warning is issued). ``False`` gives an untrained network.
+    **options
+        Architecture or inference options of the model (e.g. ``n_feats``,
+        ``num_inference_steps``, ``color_fix``, ``seed``).
+
+    Returns
+    -------
+    SRModel
+
+    Raises
+    ------
+    UnknownModelError, ScaleError, ChannelError
+        Bad name, scale or channels (all ``ValueError``).
+    CheckpointError
+        Missing, pickle or mismatching checkpoint.
+    """
+    device = _resolve_device(device)
+    classes = _classes()
+    if name is not None and name not in classes:
+        raise UnknownModelError(
+            f"unknown SR model {name!r}; available: {', '.join(classes)}"
+        )
+    if name == "diffusers-local":
+        path = checkpoint if checkpoint is not None else options.pop("path", None)
+        return classes[name](path, scale=4 if scale is None else scale, device=device,
+                             **options)
+    if checkpoint is not None:
+        return _from_checkpoint(checkpoint, name, scale, device, options)
+    if name is None:
+        name = DEFAULT_MODEL
+    scale = 4 if scale is None else scale
+    cls = classes[name]
+    if name in TRAINABLE_MODELS and pretrained:
+        shipped = shipped_weights_dir(name, scale) if isinstance(scale, int) else None
+        if shipped is not None:
+            return _from_checkpoint(shipped, name, scale, device, options)
+        model = cls(scale=scale, device=device, **options)
+        warnings.warn(
+            f"no shipped weights for {name!r} x{scale}: the network is untrained"
+            + (" (its output equals bicubic)" if name in ("cnn", "onestep") else "")
+            + "; train one with `srmat sr train` and pass checkpoint=",
+            UserWarning,
+            stacklevel=2,
+        )
+        return model
+    return cls(scale=scale, device=device, **options)
+
+
+def save_model_checkpoint(model: TorchSRModel, path: str | os.PathLike, *,
+                          training: dict | None = None, half: bool = False,
+                          overwrite: bool = True) -> Path:
+    """Save a trainable model as ``model.safetensors`` + ``config.json``.
+
+    Parameters
+    ----------
+    model : TorchSRModel
+        A ``cnn``, ``onestep`` or ``ddpm`` model.
+    path : path-like
+        Checkpoint directory (written atomically).
+    training : dict, optional
+        Training settings recorded under ``config["training"]``.
+    half : bool
+        Store weights as float16 (half the size; loaded back as float32).
+    overwrite : bool
+        Replace an existing checkpoint.
+    """
+    if not isinstance(model, TorchSRModel):
+        raise CheckpointError(f"{model!r} has no weights to save")
+    state = model.state_dict()
+    if half:
+        state = {k: v.half() for k, v in state.items()}
+    config = model.config()
+    if training:
+        config["training"] = training
+    return save_checkpoint(path, state, config, overwrite=overwrite)

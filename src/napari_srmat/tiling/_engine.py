@@ -1,0 +1,853 @@
+"""Out-of-core tiled application of a batch function (super-resolution, boundary maps).
+
+Geometry
+--------
+``tile`` is the input tile size ``t`` handed to ``fn``, ``overlap`` the context ``o``
+kept on each side. Tiles start every ``s = t - 2*o`` input pixels; tile ``j`` covers
+input rows ``[j*s - d, j*s - d + t)`` with ``d = o // 2`` (rows outside the image are
+read with reflect padding). Its blending weight is 0 in the outer ``d`` pixels (where
+``fn`` lacks context), rises with a raised-cosine ramp over ``b = 2*o - 2*d`` pixels,
+is flat 1 in the middle and falls symmetrically. Neighbouring ramps are
+complementary (``sin^2 + cos^2``) and the weights are additionally normalised by their
+per-axis sum, so the blend is a partition of unity: a constant ``fn`` gives exactly the
+constant, pixels at the image border (no neighbour) keep full weight, and any ``fn``
+whose output at a pixel depends only on inputs within ``r <= d`` pixels gives the same
+result as one untiled call on the reflect-padded image.
+
+Out-of-core order
+-----------------
+The output is produced chunk by chunk on a grid of ``m`` tile strides
+(``chunk = m * s * scale`` output pixels, about 1-2k), row-major. Each tile is
+*owned* by the chunk where its positive-weight region starts and is computed once,
+while processing its owner; the thin strip (``b`` input pixels) it spills into the next
+chunks is kept until they are processed. A chunk is written once, complete, so peak
+memory is a few tiles plus one chunk row of spill strips, independent of image height.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
+
+__all__ = [
+    "TilingError",
+    "tiled_apply_job",
+    "tiled_apply",
+    "tiled_apply_dask",
+    "blend_weights",
+    "is_out_of_memory",
+]
+
+#: Approximate output chunk side (pixels) of the streaming engine.
+TARGET_CHUNK = 1024
+
+
+class TilingError(ValueError):
+    """Invalid tiling arguments or a ``fn`` that returns the wrong shape."""
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _ramp(k: np.ndarray, b: int) -> np.ndarray:
+    if b <= 0:
+        return np.ones_like(k, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    out = np.sin(0.5 * np.pi * (k + 0.5) / b) ** 2
+    return np.where(k >= b, 1.0, out)
+
+
+def blend_weights(tile: int, overlap: int, scale: int = 1) -> np.ndarray:
+    """1-D blending window of one tile in output pixels (length ``tile * scale``).
+
+    Parameters
+    ----------
+    tile, overlap : int
+        Input tile size and per-side context.
+    scale : int
+        Output pixels per input pixel.
+
+    Returns
+    -------
+    ndarray
+        float64 weights: 0 over the outer ``overlap // 2`` input pixels, a raised
+        cosine ramp over the next ``overlap`` (rounded up to even) pixels, 1 inside.
+    """
+    d = overlap // 2
+    b = 2 * overlap - 2 * d
+    s = tile - 2 * overlap
+    n = tile * scale
+    x = np.arange(n)
+    u = x - d * scale
+    span = (s + b) * scale
+    w = _ramp(u, b * scale) * _ramp(span - 1 - u, b * scale)
+    w[(u < 0) | (u >= span)] = 0.0
+    return w
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    H: int
+    W: int
+    scale: int
+    tile: int
+    overlap: int
+    m: int
+
+    @property
+    def d(self) -> int:
+        return self.overlap // 2
+
+    @property
+    def b(self) -> int:
+        return 2 * self.overlap - 2 * self.d
+
+    @property
+    def s(self) -> int:
+        return self.tile - 2 * self.overlap
+
+    def n_tiles(self, size: int) -> int:
+        return max(1, math.ceil((size - self.b) / self.s))
+
+    @property
+    def ny(self) -> int:
+        return self.n_tiles(self.H)
+
+    @property
+    def nx(self) -> int:
+        return self.n_tiles(self.W)
+
+    @property
+    def chunk_lr(self) -> int:
+        return self.m * self.s
+
+    @property
+    def chunk(self) -> int:
+        return self.chunk_lr * self.scale
+
+    @property
+    def ncy(self) -> int:
+        return math.ceil(self.H / self.chunk_lr)
+
+    @property
+    def ncx(self) -> int:
+        return math.ceil(self.W / self.chunk_lr)
+
+    def chunk_range(self, k: int, size: int) -> tuple[int, int]:
+        """Input-pixel range of chunk ``k`` along an axis of length ``size``."""
+        return k * self.chunk_lr, min((k + 1) * self.chunk_lr, size)
+
+    def tiles_touching(self, k: int, size: int) -> list[int]:
+        """Tiles whose positive-weight region intersects chunk ``k`` (one axis)."""
+        a, e = self.chunk_range(k, size)
+        n = self.n_tiles(size)
+        span = self.s + self.b
+        lo = max(0, (a - span) // self.s)
+        return [j for j in range(lo, n) if j * self.s < e and j * self.s + span > a]
+
+    def owner(self, j: int) -> int:
+        return (j * self.s) // self.chunk_lr
+
+    def chunks_of_tile(self, j: int, size: int) -> list[int]:
+        a = j * self.s
+        e = min(a + self.s + self.b, size)
+        return list(range(a // self.chunk_lr, (e - 1) // self.chunk_lr + 1))
+
+    def norm_weights(self, size: int) -> np.ndarray:
+        """Sum of tile weights per output pixel along one axis (length ``size*scale``)."""
+        w = blend_weights(self.tile, self.overlap, self.scale)
+        total = np.zeros(size * self.scale, np.float64)
+        for j in range(self.n_tiles(size)):
+            start = (j * self.s - self.d) * self.scale
+            lo, hi = max(0, start), min(total.size, start + w.size)
+            if hi > lo:
+                total[lo:hi] += w[lo - start : hi - start]
+        return total
+
+
+def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
+    """numpy ``mode="reflect"`` index mapping (edge not repeated), any distance."""
+    if n == 1:
+        return np.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = np.mod(idx, period)
+    return np.where(idx >= n, period - idx, idx)
+
+
+# --------------------------------------------------------------------------- fn runner
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an (accelerator or host) out-of-memory error.
+
+    True for ``torch.cuda.OutOfMemoryError``, :class:`MemoryError`, and any
+    ``RuntimeError`` whose message contains "out of memory".
+    """
+    try:
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except (ImportError, AttributeError):  # pragma: no cover - torch is a dependency
+        pass
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _free_accelerator_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # pragma: no cover - best effort
+        pass
+
+
+def _to_numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach()
+        if hasattr(x, "float") and str(getattr(x, "dtype", "")) in ("torch.float16",
+                                                                    "torch.bfloat16"):
+            x = x.float()
+        x = x.cpu().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+class _Runner:
+    """Calls ``fn`` in batches, halving the batch and then the tile on OOM."""
+
+    def __init__(self, fn, *, batch_size: int, tile: int, overlap: int, scale: int,
+                 out_channels: int) -> None:
+        self.fn = fn
+        self.batch_size = int(batch_size)
+        self.tile = tile
+        self.overlap = overlap
+        self.scale = scale
+        self.out_channels = out_channels
+        self.sub_tile: int | None = None
+        self.calls = 0
+        self.messages: list[str] = []
+
+    def _call(self, batch: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        out = _to_numpy(self.fn(batch))
+        b, _, th, tw = batch.shape
+        expect = (b, self.out_channels, th * self.scale, tw * self.scale)
+        if out.shape != expect:
+            hint = ""
+            if out.ndim == 4 and out.shape[1] != self.out_channels and out.shape[0] == b:
+                hint = f" (fn returned {out.shape[1]} channels: pass out_channels={out.shape[1]})"
+            elif out.ndim == 4 and out.shape[2] != th * self.scale and th:
+                hint = f" (fn upscales by {out.shape[2] / th:g}, scale={self.scale})"
+            raise TilingError(
+                f"fn returned an array of shape {tuple(out.shape)} for input {tuple(batch.shape)}; "
+                f"expected {expect}{hint}"
+            )
+        return out
+
+    def _subtiled(self, one: np.ndarray, exc: BaseException) -> np.ndarray:
+        t = one.shape[-1]
+        sub = self.sub_tile or t // 2
+        if sub <= 2 * self.overlap:
+            raise RuntimeError(
+                f"fn ran out of memory with batch size 1 and tile {t}; a smaller tile would "
+                f"not exceed 2*overlap={2 * self.overlap}. Reduce overlap or use a smaller "
+                f"model/device ({exc})"
+            ) from exc
+        self.messages.append(f"out of memory at batch 1, tile {t}: sub-tiling with tile {sub}")
+        img = np.moveaxis(one[0], 0, -1)
+        inner = _Runner(self.fn, batch_size=1, tile=sub, overlap=self.overlap,
+                        scale=self.scale, out_channels=self.out_channels)
+        try:
+            res = _tiled_numpy(img, inner, tile=sub, overlap=self.overlap, scale=self.scale)
+        finally:
+            self.calls += inner.calls
+            self.messages.extend(inner.messages)
+        self.sub_tile = inner.sub_tile or sub
+        return np.moveaxis(res, -1, 0)[None]
+
+    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+        outs = []
+        i = 0
+        while i < len(tiles):
+            bs = self.batch_size
+            part = tiles[i : i + bs]
+            try:
+                if self.sub_tile is not None and len(part) == 1 and self.sub_tile < part.shape[-1]:
+                    raise MemoryError("out of memory (remembered)")
+                res = self._call(part)
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                _free_accelerator_memory()
+                if bs > 1:
+                    self.batch_size = max(1, bs // 2)
+                    self.messages.append(
+                        f"out of memory at batch size {bs}: retrying with {self.batch_size}"
+                    )
+                    continue
+                res = self._subtiled(part, exc)
+            outs.append(res)
+            i += len(part)
+        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+
+
+# --------------------------------------------------------------------------- source
+
+
+def _normalize_window(arr: np.ndarray) -> np.ndarray:
+    from ..io import to_float01
+
+    return to_float01(arr)
+
+
+class _Source:
+    """Uniform window reader over numpy / dask / zarr arrays, with reflect padding."""
+
+    def __init__(self, image) -> None:
+        self.array = image
+        shape = tuple(int(s) for s in image.shape)
+        if len(shape) not in (2, 3) or shape[0] < 1 or shape[1] < 1:
+            raise TilingError(f"image must be (H, W) or (H, W, C), got shape {shape}")
+        self.shape = shape
+        self.H, self.W = shape[:2]
+        self.C = shape[2] if len(shape) == 3 else 1
+        self.grey = len(shape) == 2
+        self.dtype = np.dtype(image.dtype)
+        if not (np.issubdtype(self.dtype, np.number) or self.dtype == np.bool_):
+            raise TilingError(f"unsupported image dtype {self.dtype}")
+
+    def bbox(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
+        yi = _reflect(np.arange(y0, y1), self.H)
+        xi = _reflect(np.arange(x0, x1), self.W)
+        return yi, xi
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> _Window:
+        """Read rows ``[y0, y1)`` x cols ``[x0, x1)`` (may extend outside: reflect)."""
+        yi, xi = self.bbox(y0, y1, x0, x1)
+        ylo, yhi, xlo, xhi = int(yi.min()), int(yi.max()) + 1, int(xi.min()), int(xi.max()) + 1
+        raw = self.array[ylo:yhi, xlo:xhi]
+        if hasattr(raw, "compute"):
+            raw = raw.compute()
+        return _Window(_normalize_window(np.asarray(raw)), y0, x0, yi - ylo, xi - xlo, self.grey)
+
+
+class _Window:
+    def __init__(self, data, y0, x0, yi, xi, grey) -> None:
+        self.data = data if data.ndim == 3 else data[..., None]
+        self.y0, self.x0, self.yi, self.xi = y0, x0, yi, xi
+
+    def tile(self, ty: int, tx: int, t: int) -> np.ndarray:
+        """Channel-first float32 tile starting at input (ty, tx)."""
+        ry = self.yi[ty - self.y0 : ty - self.y0 + t]
+        rx = self.xi[tx - self.x0 : tx - self.x0 + t]
+        return np.moveaxis(self.data[np.ix_(ry, rx)], -1, 0)
+
+
+# --------------------------------------------------------------------------- chunk core
+
+
+def _convert_out(acc: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        top = float(info.max)
+        return np.clip(np.rint(acc * top), 0 if info.min >= 0 else info.min, top).astype(dtype)
+    if dtype == np.bool_:
+        return acc > 0.5
+    return acc.astype(dtype, copy=False)
+
+
+class _Engine:
+    def __init__(self, src: _Source, runner: _Runner, geom: _Geometry, out_channels: int,
+                 out_dtype: np.dtype) -> None:
+        self.src = src
+        self.runner = runner
+        self.geom = geom
+        self.co = out_channels
+        self.out_dtype = out_dtype
+        g = geom
+        self.wy = g.norm_weights(g.H)
+        self.wx = g.norm_weights(g.W)
+        self.w1 = blend_weights(g.tile, g.overlap, g.scale)
+
+    # -- helpers
+    def chunk_hr(self, ky: int, kx: int) -> tuple[slice, slice]:
+        g = self.geom
+        y0, y1 = g.chunk_range(ky, g.H)
+        x0, x1 = g.chunk_range(kx, g.W)
+        return slice(y0 * g.scale, y1 * g.scale), slice(x0 * g.scale, x1 * g.scale)
+
+    def tile_weights(self, j: int, size_total: np.ndarray) -> tuple[int, np.ndarray]:
+        """Start (output px) and normalised weights of tile ``j`` along one axis."""
+        g = self.geom
+        start = (j * g.s - g.d) * g.scale
+        w = self.w1.copy()
+        lo, hi = max(0, start), min(size_total.size, start + w.size)
+        w[: lo - start] = 0.0
+        w[hi - start :] = 0.0
+        seg = size_total[lo:hi]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w[lo - start : hi - start] = np.where(seg > 0, w[lo - start : hi - start] / seg, 0.0)
+        return start, w.astype(np.float32)
+
+    def window_for(self, tiles_y: Sequence[int], tiles_x: Sequence[int]) -> tuple[int, ...]:
+        g = self.geom
+        y0 = min(tiles_y) * g.s - g.d
+        y1 = max(tiles_y) * g.s - g.d + g.tile
+        x0 = min(tiles_x) * g.s - g.d
+        x1 = max(tiles_x) * g.s - g.d + g.tile
+        return y0, y1, x0, x1
+
+    def compute_tiles(self, win: _Window, tiles: list[tuple[int, int]]) -> np.ndarray:
+        g = self.geom
+        batch = np.stack([win.tile(j * g.s - g.d, i * g.s - g.d, g.tile) for j, i in tiles])
+        return self.runner(np.ascontiguousarray(batch, dtype=np.float32))
+
+    def pieces(self, tile_idx, out, targets) -> list[tuple[Any, tuple, tuple, np.ndarray]]:
+        """Split a weighted tile output into pieces for the chunks ``targets``."""
+        j, i = tile_idx
+        sy, wy = self.tile_weights(j, self.wy)
+        sx, wx = self.tile_weights(i, self.wx)
+        res = []
+        for ky, kx in targets:
+            cys, cxs = self.chunk_hr(ky, kx)
+            ylo, yhi = max(cys.start, sy), min(cys.stop, sy + wy.size)
+            xlo, xhi = max(cxs.start, sx), min(cxs.stop, sx + wx.size)
+            if yhi <= ylo or xhi <= xlo:
+                continue
+            wyy = wy[ylo - sy : yhi - sy]
+            wxx = wx[xlo - sx : xhi - sx]
+            nzy = np.flatnonzero(wyy)
+            nzx = np.flatnonzero(wxx)
+            if nzy.size == 0 or nzx.size == 0:
+                continue
+            ya, yb = ylo + nzy[0], ylo + nzy[-1] + 1
+            xa, xb = xlo + nzx[0], xlo + nzx[-1] + 1
+            part = out[:, ya - sy : yb - sy, xa - sx : xb - sx] * (
+                wy[ya - sy : yb - sy, None] * wx[None, xa - sx : xb - sx]
+            )
+            res.append(
+                ((ky, kx), (ya - cys.start, yb - cys.start), (xa - cxs.start, xb - cxs.start),
+                 part)
+            )
+        return res
+
+    def chunk_gen(
+        self,
+        ky: int,
+        kx: int,
+        *,
+        pending: list | None = None,
+        have_piece: Callable[[tuple[int, int]], bool] = lambda t: False,
+        spill: Callable[[tuple[int, int], list], None] | None = None,
+        spill_targets: Callable[[tuple[int, int]], bool] = lambda k: False,
+        batch_size: int = 4,
+        stop: StopToken | None = None,
+    ) -> Generator[int, None, np.ndarray | None]:
+        """Compute chunk ``(ky, kx)``; yields numbers of owned tiles finished."""
+        g = self.geom
+        tys = g.tiles_touching(ky, g.H)
+        txs = g.tiles_touching(kx, g.W)
+        owned, others = [], []
+        for j in tys:
+            for i in txs:
+                (owned if (g.owner(j), g.owner(i)) == (ky, kx) else others).append((j, i))
+        cys, cxs = self.chunk_hr(ky, kx)
+        acc = np.zeros((self.co, cys.stop - cys.start, cxs.stop - cxs.start), np.float32)
+        win = self.src.read(*self.window_for(tys, txs))
+        contributions = list(pending or [])
+        missing = [t for t in others if not have_piece(t)]
+        for start in range(0, len(missing), batch_size):
+            if stop is not None and stop.stop_requested:
+                return None
+            batch = missing[start : start + batch_size]
+            outs = self.compute_tiles(win, batch)
+            for t, out in zip(batch, outs):
+                for _, ys, xs, part in self.pieces(t, out, [(ky, kx)]):
+                    contributions.append((t, ys, xs, part))
+        contributions.sort(key=lambda c: c[0])
+        for _, ys, xs, part in contributions:
+            acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
+        del contributions
+        for start in range(0, len(owned), batch_size):
+            if stop is not None and stop.stop_requested:
+                return None
+            batch = owned[start : start + batch_size]
+            outs = self.compute_tiles(win, batch)
+            for t, out in zip(batch, outs):
+                targets = [(a, c) for a in g.chunks_of_tile(t[0], g.H)
+                           for c in g.chunks_of_tile(t[1], g.W)]
+                targets = [k for k in targets if k == (ky, kx) or spill_targets(k)]
+                for k, ys, xs, part in self.pieces(t, out, targets):
+                    if k == (ky, kx):
+                        acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
+                    elif spill is not None:
+                        spill(k, [(t, ys, xs, part)])
+            yield len(batch)
+        res = np.moveaxis(acc, 0, -1)
+        if self.src.grey and self.co == 1:
+            res = res[..., 0]
+        return _convert_out(res, self.out_dtype)
+
+
+def _drive(gen: Generator) -> Any:
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def _validate(scale, tile, overlap, batch_size) -> tuple[int, int, int, int]:
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
+        raise TilingError(f"scale must be a positive integer, got {scale!r}")
+    for name, v in (("tile", tile), ("overlap", overlap), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise TilingError(f"{name} must be an integer, got {v!r}")
+    if overlap < 0:
+        raise TilingError(f"overlap must be >= 0, got {overlap}")
+    if tile <= 2 * overlap:
+        raise TilingError(
+            f"tile must be larger than 2*overlap (tile={tile}, overlap={overlap})"
+        )
+    if batch_size < 1:
+        raise TilingError(f"batch_size must be >= 1, got {batch_size}")
+    return int(scale), int(tile), int(overlap), int(batch_size)
+
+
+def _unwrap(image) -> tuple[Any, float | None]:
+    if hasattr(image, "levels") and hasattr(image, "axes") and hasattr(image, "data"):
+        return image.data, image.pixel_size_um
+    if isinstance(image, list | tuple):
+        image = np.asarray(image)
+    if not hasattr(image, "shape") or not hasattr(image, "dtype"):
+        image = np.asarray(image)
+    return image, None
+
+
+def _setup(image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype,
+           chunk_size=None):
+    scale, tile, overlap, batch_size = _validate(scale, tile, overlap, batch_size)
+    if not callable(fn):
+        raise TilingError("fn must be callable: float32 (B, C, t, t) -> (B, C_out, t*s, t*s)")
+    arr, px = _unwrap(image)
+    src = _Source(arr)
+    co = src.C if out_channels is None else int(out_channels)
+    if co < 1:
+        raise TilingError(f"out_channels must be >= 1, got {out_channels}")
+    s = tile - 2 * overlap
+    if chunk_size is None:
+        m = max(1, math.ceil(TARGET_CHUNK / (s * scale)))
+    else:
+        if int(chunk_size) < 1:
+            raise TilingError(f"chunk_size must be positive, got {chunk_size}")
+        m = max(1, int(chunk_size) // (s * scale))
+    geom = _Geometry(src.H, src.W, scale, tile, overlap, m)
+    odt = np.dtype(out_dtype) if out_dtype is not None else src.dtype
+    runner = _Runner(fn, batch_size=batch_size, tile=tile, overlap=overlap, scale=scale,
+                     out_channels=co)
+    return src, geom, runner, co, odt, px
+
+
+def _out_shape(src: _Source, geom: _Geometry, co: int) -> tuple[int, ...]:
+    shape = (src.H * geom.scale, src.W * geom.scale)
+    return shape if (src.grey and co == 1) else (*shape, co)
+
+
+def _tiled_numpy(img: np.ndarray, runner: _Runner, *, tile: int, overlap: int, scale: int
+                 ) -> np.ndarray:
+    """Float32 in-memory tiled application (used for sub-tiling after OOM)."""
+    src = _Source(img)
+    s = tile - 2 * overlap
+    geom = _Geometry(src.H, src.W, scale, tile, overlap, max(1, math.ceil(TARGET_CHUNK / s)))
+    eng = _Engine(src, runner, geom, runner.out_channels, np.dtype(np.float32))
+    out = np.zeros((src.H * scale, src.W * scale, runner.out_channels), np.float32)
+    for ky in range(geom.ncy):
+        for kx in range(geom.ncx):
+            ys, xs = eng.chunk_hr(ky, kx)
+            res = _drive(eng.chunk_gen(ky, kx, batch_size=1))
+            out[ys, xs] = res if res.ndim == out.ndim else res[..., None]
+    return out
+
+
+# --------------------------------------------------------------------------- public
+
+
+def tiled_apply_job(
+    image,
+    fn: Callable[[np.ndarray], Any],
+    *,
+    scale: int = 1,
+    out_channels: int | None = None,
+    tile: int = 256,
+    overlap: int = 32,
+    batch_size: int = 4,
+    out: str | os.PathLike | None = None,
+    out_dtype=None,
+    stop: StopToken | None = None,
+    resume: bool = True,
+    pixel_size_um: float | None = None,
+    attrs: dict | None = None,
+    n_levels: int | None = None,
+    overwrite: bool = False,
+    chunk_size: int | None = None,
+) -> Generator[Event, None, np.ndarray | Path | None]:
+    """Apply ``fn`` tile by tile with seamless blending (job generator).
+
+    Parameters
+    ----------
+    image : ndarray, dask array, zarr array or Micrograph
+        ``(H, W)`` or ``(H, W, C)``; uint8, uint16 or float (uint8/uint16 are scaled to
+        [0, 1], floats passed as they are). Dask/Zarr input is read window by window.
+    fn : callable
+        Maps a float32 batch ``(B, C, tile, tile)`` to ``(B, C_out, tile*scale,
+        tile*scale)`` (numpy or torch tensor).
+    scale : int
+        Output pixels per input pixel.
+    out_channels : int, optional
+        ``C_out`` (default: the input's channel count).
+    tile : int
+        Input tile size given to ``fn``.
+    overlap : int
+        Context per tile side; tiles advance by ``tile - 2*overlap``. Results equal one
+        untiled call on the reflect-padded image when ``fn``'s receptive radius is at
+        most ``overlap // 2``.
+    batch_size : int
+        Tiles per ``fn`` call. On out-of-memory errors (``torch.cuda.OutOfMemoryError``
+        or "out of memory" ``RuntimeError``) it is halved, and at 1 the tile is
+        sub-tiled with half its size (kept > 2*overlap).
+    out : path-like, optional
+        Stream into this OME-Zarr (via :class:`~napari_srmat.io.OmeZarrStreamWriter`):
+        resumable (finished chunks are skipped on a rerun), cancellable, atomic.
+    out_dtype : dtype, optional
+        Output type (default: the input's; float outputs are not clipped).
+    stop : StopToken, optional
+        Checked between tile batches; on stop the job yields :class:`Stopped` and
+        returns None, leaving only ``out.partial`` for a later resume.
+    resume : bool
+        Continue a matching ``out.partial`` (else start over).
+    pixel_size_um : float, optional
+        Input pixel size; the output gets ``pixel_size_um / scale``.
+    attrs : dict, optional
+        Extra metadata stored in the OME-Zarr (``attrs["srmat"]``), e.g. the model.
+    n_levels : int, optional
+        Pyramid levels of the OME-Zarr output.
+    overwrite : bool
+        Replace an existing ``out``.
+    chunk_size : int, optional
+        Output chunk side in output pixels (rounded down to a multiple of
+        ``(tile - 2*overlap) * scale``, at least one stride); default about 1024.
+        Also the Zarr chunk size of ``out``.
+
+    Yields
+    ------
+    Progress
+        ``Progress(done, total, stage="tiles")`` per batch; :class:`Log` on OOM
+        retries; :class:`Stopped` when stopped.
+
+    Returns
+    -------
+    ndarray or Path or None
+        The output array (``out=None``), the OME-Zarr path, or None when stopped.
+
+    Raises
+    ------
+    TilingError
+        Bad arguments or ``fn`` returning a wrong shape.
+    """
+    src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
+                                            batch_size, out_dtype, chunk_size)
+    if pixel_size_um is None:
+        pixel_size_um = px
+    eng = _Engine(src, runner, geom, co, odt)
+    shape = _out_shape(src, geom, co)
+    writer = None
+    result = None
+    if out is not None:
+        from ..io import OmeZarrStreamWriter
+
+        meta = dict(attrs or {})
+        meta["tiling"] = {"tile": geom.tile, "overlap": geom.overlap, "scale": geom.scale,
+                          "input_shape": list(src.shape), "input_dtype": str(src.dtype)}
+        writer = OmeZarrStreamWriter(
+            out, shape, odt, chunks=(geom.chunk, geom.chunk),
+            axes="YX" if len(shape) == 2 else "YXC",
+            pixel_size_um=None if pixel_size_um is None else pixel_size_um / geom.scale,
+            attrs=meta, resume=resume, overwrite=overwrite,
+        )
+        if writer.resumed:
+            yield Log(f"resuming {writer.partial}: {writer.n_done()} of {writer.n_blocks} "
+                      "chunks already written")
+    else:
+        result = np.zeros(shape, odt)
+
+    total = geom.ny * geom.nx
+    done = 0
+    yield Progress(0, total, stage="tiles")
+    pending: dict[tuple[int, int], list] = {}
+    processed: set[tuple[int, int]] = set()
+    n_msgs = 0
+
+    def is_done(k):
+        return writer is not None and writer.is_done(k)
+
+    def spill(k, parts):
+        pending.setdefault(k, []).extend(parts)
+
+    for ky in range(geom.ncy):
+        for kx in range(geom.ncx):
+            k = (ky, kx)
+            n_owned = sum(1 for j in geom.tiles_touching(ky, geom.H) if geom.owner(j) == ky) * \
+                sum(1 for i in geom.tiles_touching(kx, geom.W) if geom.owner(i) == kx)
+            if is_done(k):
+                pending.pop(k, None)
+                done += n_owned
+                yield Progress(done, total, stage="tiles")
+                continue
+            if stop is not None and stop.stop_requested:
+                yield Stopped(f"stopped after {done} of {total} tiles"
+                              + (f"; partial output kept in {writer.partial}" if writer else ""))
+                return None
+            gen = eng.chunk_gen(
+                ky, kx,
+                pending=pending.pop(k, []),
+                have_piece=lambda t: (geom.owner(t[0]), geom.owner(t[1])) in processed,
+                spill=spill,
+                spill_targets=lambda kk, k=k: kk > k and not is_done(kk),
+                batch_size=runner.batch_size,
+                stop=stop,
+            )
+            while True:
+                try:
+                    n = next(gen)
+                except StopIteration as fin:
+                    res = fin.value
+                    break
+                done += n
+                while n_msgs < len(runner.messages):
+                    yield Log(runner.messages[n_msgs], level="warning")
+                    n_msgs += 1
+                yield Progress(done, total, stage="tiles")
+            if res is None:
+                yield Stopped(f"stopped after {done} of {total} tiles"
+                              + (f"; partial output kept in {writer.partial}" if writer else ""))
+                return None
+            processed.add(k)
+            ys, xs = eng.chunk_hr(ky, kx)
+            if writer is not None:
+                writer.write_block(k, (ys, xs), res)
+            else:
+                result[ys, xs] = res
+    while n_msgs < len(runner.messages):
+        yield Log(runner.messages[n_msgs], level="warning")
+        n_msgs += 1
+    if writer is not None:
+        yield Log(f"building pyramid of {out}")
+        return writer.finalize(n_levels)
+    return result
+
+
+def tiled_apply(image, fn, **kwargs) -> np.ndarray | Path | None:
+    """Plain (non-generator) :func:`tiled_apply_job`; same arguments and result."""
+    return run_job(tiled_apply_job(image, fn, **kwargs), quiet=True)
+
+
+def _dask_chunk(window, ky, kx, y0, x0, shape_info, fn, params):
+    """Worker-side computation of one output chunk (picklable, module level)."""
+    H, W, C, grey, dtype = shape_info
+    scale, tile, overlap, m, co, odt, batch_size = params
+    geom = _Geometry(H, W, scale, tile, overlap, m)
+    runner = _Runner(fn, batch_size=batch_size, tile=tile, overlap=overlap, scale=scale,
+                     out_channels=co)
+
+    class _Pre(_Source):
+        def __init__(self):
+            self.H, self.W, self.C, self.grey = H, W, C, grey
+            self.dtype = np.dtype(dtype)
+
+        def read(self, a, b, c, d):
+            yi, xi = self.bbox(a, b, c, d)
+            return _Window(_normalize_window(np.asarray(window)), a, c, yi - y0, xi - x0, grey)
+
+    eng = _Engine(_Pre(), runner, geom, co, np.dtype(odt))
+    return _drive(eng.chunk_gen(ky, kx, batch_size=batch_size))
+
+
+def tiled_apply_dask(
+    image,
+    fn: Callable[[np.ndarray], Any],
+    *,
+    scale: int = 1,
+    out_channels: int | None = None,
+    tile: int = 256,
+    overlap: int = 32,
+    batch_size: int = 4,
+    out_dtype=None,
+    chunk_size: int | None = None,
+):
+    """Lazy tiled application as a Dask array (runs on any Dask scheduler/cluster).
+
+    Each output chunk (about 1024 px, on the same grid as :func:`tiled_apply_job`) is
+    one task that reads its input window (the chunk plus the tiles' context, reflect
+    padded at image borders) and applies ``fn`` to the tiles touching it. Tiles that
+    straddle two chunks are computed by both tasks (a map_overlap-style trade of some
+    recomputation for independence), so the result equals :func:`tiled_apply`.
+    ``fn`` must be picklable for process-based clusters.
+
+    Parameters
+    ----------
+    image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype, chunk_size
+        As in :func:`tiled_apply_job`.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(H*scale, W*scale[, C_out])``; store it with ``da.to_zarr`` or
+        :func:`napari_srmat.io.write_ome_zarr`.
+    """
+    import dask
+    import dask.array as da
+
+    src, geom, runner, co, odt, _ = _setup(image, fn, scale, out_channels, tile, overlap,
+                                           batch_size, out_dtype, chunk_size)
+    arr = src.array
+    if not isinstance(arr, da.Array):
+        arr = da.from_array(arr, chunks=getattr(arr, "chunks", None) or "auto")
+    eng = _Engine(src, runner, geom, co, odt)
+    token = uuid.uuid4().hex[:12]
+    shape_info = (src.H, src.W, src.C, src.grey, src.dtype.str)
+    params = (geom.scale, geom.tile, geom.overlap, geom.m, co, odt.str, runner.batch_size)
+    rows = []
+    for ky in range(geom.ncy):
+        row = []
+        for kx in range(geom.ncx):
+            tys = geom.tiles_touching(ky, geom.H)
+            txs = geom.tiles_touching(kx, geom.W)
+            yi, xi = src.bbox(*eng.window_for(tys, txs))
+            ylo, yhi, xlo, xhi = int(yi.min()), int(yi.max()) + 1, int(xi.min()), int(xi.max()) + 1
+            window = arr[ylo:yhi, xlo:xhi]
+            task = dask.delayed(_dask_chunk, pure=False)(
+                window, ky, kx, ylo, xlo, shape_info, fn, params,
+                dask_key_name=f"srmat-tiled-{token}-{ky}-{kx}",
+            )
+            ys, xs = eng.chunk_hr(ky, kx)
+            cshape = (ys.stop - ys.start, xs.stop - xs.start)
+            if not (src.grey and co == 1):
+                cshape = (*cshape, co)
+            row.append(da.from_delayed(task, shape=cshape, dtype=odt))
+        rows.append(da.concatenate(row, axis=1))
+    return da.concatenate(rows, axis=0)

@@ -1,0 +1,373 @@
+"""Hallucination audit widget: review detector candidates one by one.
+
+Keyboard shortcuts (bound on the viewer while the widget is open):
+
+====  ==========================================
+r     mark the current candidate **real**
+h     mark it **hallucinated**
+u     mark it **unsure**
+n     next candidate
+p     previous candidate
+b     blink: toggle SR / LR-upscaled visibility
+====  ==========================================
+
+Every decision is saved immediately (atomic JSON + CSV, previous version kept as
+``.bak``). A saved session can be resumed with *Load session*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..audit.session import AuditFileError, AuditSession
+from ._worker import ProgressForwarder, start_job
+
+__all__ = ["AuditWidget", "KEYS"]
+
+#: Shortcut -> action name.
+KEYS = {"r": "real", "h": "hallucinated", "u": "unsure", "n": "next", "p": "previous",
+        "b": "blink"}
+
+_COLORS = {"real": "lime", "hallucinated": "red", "unsure": "yellow", None: "magenta"}
+
+
+class AuditWidget(QWidget):
+    """Dock widget driving an :class:`~napari_srmat.audit.session.AuditSession`.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session: AuditSession | None = None
+        self.lr_up_layer = None
+        self.sr_layer = None
+        self.boxes_layer = None
+        self._worker = None
+        self._token = None
+        self._blink_timer = QTimer(self)
+        self._blink_timer.setInterval(500)
+        self._blink_timer.timeout.connect(self.toggle_blink)
+
+        self.lr_combo = QComboBox()
+        self.sr_combo = QComboBox()
+        self.reviewer_edit = QLineEdit()
+        self.reviewer_edit.setPlaceholderText("reviewer name")
+        self.session_path_edit = QLineEdit("audit.json")
+        self.find_btn = QPushButton("Find candidates")
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setEnabled(False)
+        self.load_btn = QPushButton("Load session…")
+        self.progress = QProgressBar()
+        self.status = QLabel("")
+        self.queue = QListWidget()
+        self.progress_label = QLabel("0/0 reviewed")
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("note (optional)")
+        self.auto_blink = QCheckBox("auto-blink")
+        self.grid_check = QCheckBox("side by side")
+        btns = {name: QPushButton(f"{name} [{key}]") for key, name in KEYS.items()}
+        self.add_region_btn = QPushButton("Add missed region (Shapes rectangle)")
+
+        form = QFormLayout()
+        form.addRow("LR layer", self.lr_combo)
+        form.addRow("SR layer", self.sr_combo)
+        form.addRow("Reviewer", self.reviewer_edit)
+        form.addRow("Session file", self.session_path_edit)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        for w in (self.find_btn, self.stop_btn, self.load_btn):
+            row.addWidget(w)
+        lay.addLayout(row)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.progress_label)
+        lay.addWidget(self.queue)
+        lay.addWidget(self.note_edit)
+        row = QHBoxLayout()
+        for name in ("real", "hallucinated", "unsure"):
+            row.addWidget(btns[name])
+        lay.addLayout(row)
+        row = QHBoxLayout()
+        for name in ("previous", "next", "blink"):
+            row.addWidget(btns[name])
+        row.addWidget(self.auto_blink)
+        row.addWidget(self.grid_check)
+        lay.addLayout(row)
+        lay.addWidget(self.add_region_btn)
+        lay.addWidget(QLabel("Keys: r real, h hallucinated, u unsure, n/p next/previous, "
+                             "b blink"))
+
+        for name, btn in btns.items():
+            btn.clicked.connect(lambda _=False, name=name: self._action(name))
+        self.find_btn.clicked.connect(lambda: self.find_candidates())
+        self.stop_btn.clicked.connect(self._stop)
+        self.load_btn.clicked.connect(self._load_dialog)
+        self.queue.currentRowChanged.connect(self._on_row)
+        self.auto_blink.toggled.connect(
+            lambda on: self._blink_timer.start() if on else self._blink_timer.stop())
+        self.grid_check.toggled.connect(self._set_grid)
+        self.add_region_btn.clicked.connect(lambda: self.add_region_from_shapes())
+        self._forward = ProgressForwarder(self.progress, self.status)
+
+        self.viewer.layers.events.inserted.connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._refresh_layers)
+        self._refresh_layers()
+        self._bind_keys()
+
+    # ----------------------------------------------------------------- layers
+    def _image_layers(self):
+        import napari
+
+        return [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Image)]
+
+    def _refresh_layers(self, *_) -> None:
+        names = [lay.name for lay in self._image_layers()]
+        for combo in (self.lr_combo, self.sr_combo):
+            cur = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            if cur in names:
+                combo.setCurrentText(cur)
+            combo.blockSignals(False)
+        if len(names) >= 2 and self.lr_combo.currentText() == self.sr_combo.currentText():
+            self.sr_combo.setCurrentIndex(1)
+
+    def _bind_keys(self) -> None:
+        for key, name in KEYS.items():
+            def handler(viewer, name=name):
+                self._action(name)
+
+            self.viewer.bind_key(key, handler, overwrite=True)
+
+    def _layer_data(self, name: str) -> np.ndarray:
+        try:
+            lay = self.viewer.layers[name]
+        except KeyError as exc:
+            raise ValueError(f"no image layer named {name!r}") from exc
+        data = lay.data[0] if lay.multiscale else lay.data
+        return data
+
+    # ---------------------------------------------------------------- detector
+    def find_candidates(self, **kwargs) -> None:
+        """Run the detector on the selected LR/SR layers in a worker thread."""
+        from ..audit.detector import find_candidates_job
+
+        lr = self._layer_data(self.lr_combo.currentText())
+        sr = self._layer_data(self.sr_combo.currentText())
+        self.find_btn.setEnabled(False)
+        self.stop_btn.setEnabled(True)
+
+        def _done(cands) -> None:
+            if cands is not None:
+                session = AuditSession.create(lr, sr, cands,
+                                              reviewer=self.reviewer_edit.text())
+                self.set_session(session, self.session_path_edit.text() or "audit.json")
+
+        def _finished() -> None:
+            self.find_btn.setEnabled(True)
+            self.stop_btn.setEnabled(False)
+
+        self._worker, self._token = start_job(
+            lambda token: find_candidates_job(lr, sr, stop=token, **kwargs),
+            on_event=self._forward, on_result=_done, on_finished=_finished)
+
+    def _stop(self) -> None:
+        if self._token is not None:
+            self._token.request_stop()
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Audit session", "", "JSON (*.json)")
+        if path:
+            self.load_session(path)
+
+    def load_session(self, path) -> AuditSession:
+        """Resume a saved session; checks it against the selected LR/SR layers."""
+        from napari.utils.notifications import show_error
+
+        lr = sr = None
+        if self.lr_combo.currentText() and self.sr_combo.currentText():
+            lr = self._layer_data(self.lr_combo.currentText())
+            sr = self._layer_data(self.sr_combo.currentText())
+        try:
+            session = AuditSession.load(path, lr=lr, sr=sr)
+        except AuditFileError as exc:
+            show_error(str(exc))
+            raise
+        self.set_session(session, path)
+        return session
+
+    # ----------------------------------------------------------------- session
+    def set_session(self, session: AuditSession, path=None) -> None:
+        """Show ``session`` (saving it to ``path`` if given) and go to its position."""
+        self.session = session
+        if path is not None:
+            session.save(path)
+            self.session_path_edit.setText(str(path))
+        if session.reviewer and not self.reviewer_edit.text():
+            self.reviewer_edit.setText(session.reviewer)
+        self._setup_display()
+        self._fill_queue()
+        self.go_to(session.position)
+
+    def _setup_display(self) -> None:
+        """LR-upscaled layer aligned with SR, and a Shapes layer of candidate boxes."""
+        s = self.session
+        sr_name, lr_name = self.sr_combo.currentText(), self.lr_combo.currentText()
+        if sr_name in self.viewer.layers:
+            self.sr_layer = self.viewer.layers[sr_name]
+        if lr_name in self.viewer.layers and lr_name != sr_name:
+            lay = self.viewer.layers[lr_name]
+            sc = float(s.scale)
+            # LR pixel i is centred at SR coordinate (i + 0.5) * s - 0.5
+            lay.scale = (sc, sc)
+            lay.translate = ((sc - 1) / 2, (sc - 1) / 2)
+            self.lr_up_layer = lay
+        rects = [np.array([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], float)
+                 for c in s.candidates]
+        colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]
+                  for c in s.candidates]
+        if self.boxes_layer is not None and self.boxes_layer in self.viewer.layers:
+            self.viewer.layers.remove(self.boxes_layer)
+        self.boxes_layer = self.viewer.add_shapes(
+            rects, shape_type="rectangle", edge_color=colors or "magenta",
+            face_color="transparent", edge_width=1, name="audit candidates")
+
+    def _fill_queue(self) -> None:
+        s = self.session
+        self.queue.blockSignals(True)
+        self.queue.clear()
+        for rank, c in enumerate(s.candidates, 1):
+            d = s.decisions.get(c.id)
+            self.queue.addItem(f"{rank}. #{c.id} {c.kind} score {c.score:.1f}"
+                               + (f"  [{d.verdict}]" if d else ""))
+        self.queue.blockSignals(False)
+        self.progress_label.setText(s.progress_text())
+
+    def _on_row(self, row: int) -> None:
+        if self.session is not None and row >= 0:
+            self.go_to(row)
+
+    def go_to(self, index: int) -> None:
+        """Select queue item ``index`` and zoom the camera onto its bbox."""
+        s = self.session
+        if s is None or not s.candidates:
+            return
+        c = s.go(index)
+        self.queue.blockSignals(True)
+        self.queue.setCurrentRow(s.position)
+        self.queue.blockSignals(False)
+        x0, y0, x1, y1 = c.bbox
+        self.viewer.camera.center = ((y0 + y1) / 2, (x0 + x1) / 2)
+        try:
+            ch, cw = self.viewer.window._qt_viewer.canvas.size  # (h, w) in napari >= 0.5
+        except Exception:  # noqa: BLE001 - headless or API change
+            ch = cw = 600
+        span = max(y1 - y0, x1 - x0, 8) * 3.0  # bbox plus context
+        self.viewer.camera.zoom = max(min(ch, cw) / span, 0.01)
+        self.note_edit.setText(s.decisions[c.id].note if c.id in s.decisions else "")
+
+    def decide(self, verdict: str) -> None:
+        """Record ``verdict`` for the current candidate, save, and move on."""
+        s = self.session
+        if s is None or s.current is None:
+            return
+        if self.reviewer_edit.text():
+            s.reviewer = self.reviewer_edit.text()
+        path = self.session_path_edit.text()
+        if s.path is None and path:
+            s.path = Path(path)
+        s.decide(verdict, note=self.note_edit.text(), advance=True, save=True)
+        self._fill_queue()
+        self._recolor()
+        self.go_to(s.position)
+
+    def _recolor(self) -> None:
+        s = self.session
+        if self.boxes_layer is None or s is None:
+            return
+        colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]
+                  for c in s.candidates]
+        if colors:
+            self.boxes_layer.edge_color = colors
+
+    def next(self) -> None:
+        if self.session is not None:
+            self.go_to(self.session.position + 1)
+
+    def previous(self) -> None:
+        if self.session is not None:
+            self.go_to(self.session.position - 1)
+
+    def toggle_blink(self) -> None:
+        """Swap visibility of the SR and LR-upscaled layers."""
+        if self.sr_layer is None or self.lr_up_layer is None:
+            return
+        sr_visible = self.sr_layer.visible
+        self.sr_layer.visible = not sr_visible
+        self.lr_up_layer.visible = sr_visible
+
+    def _set_grid(self, on: bool) -> None:
+        self.viewer.grid.enabled = bool(on)
+        if on and self.sr_layer is not None and self.lr_up_layer is not None:
+            self.sr_layer.visible = self.lr_up_layer.visible = True
+
+    def _action(self, name: str) -> None:
+        if name in ("real", "hallucinated", "unsure"):
+            self.decide(name)
+        elif name == "next":
+            self.next()
+        elif name == "previous":
+            self.previous()
+        elif name == "blink":
+            self.toggle_blink()
+
+    def add_region_from_shapes(self, layer=None, *, verdict: str = "hallucinated"):
+        """Add the last rectangle of a Shapes layer as a region the detector missed."""
+        import napari
+
+        s = self.session
+        if s is None:
+            raise ValueError("no audit session: find candidates or load a session first")
+        if layer is None:
+            shapes = [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Shapes)
+                      and lay is not self.boxes_layer and len(lay.data)]
+            if not shapes:
+                raise ValueError("draw a rectangle in a Shapes layer first")
+            layer = shapes[-1]
+        if not len(layer.data):
+            raise ValueError(f"Shapes layer {layer.name!r} is empty")
+        pts = np.asarray(layer.data[-1])[:, -2:]
+        y0, x0 = np.floor(pts.min(axis=0)).astype(int)
+        y1, x1 = np.ceil(pts.max(axis=0)).astype(int)
+        region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
+                              verdict=verdict, note=self.note_edit.text(), save=True)
+        self.status.setText(f"added region r{region.id} {region.bbox}")
+        return region
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._blink_timer.stop()
+        self._stop()
+        super().closeEvent(event)

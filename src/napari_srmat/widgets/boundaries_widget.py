@@ -1,0 +1,202 @@
+"""UAED boundary-detection dock widget."""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._common import (
+    BoundaryLayers,
+    LayerCombo,
+    WidgetInputError,
+    add_boundary_result,
+    boundaries_job,
+    layer_image_data,
+    threshold_boundaries,
+)
+from ._worker import ProgressForwarder, start_job
+from .sr_widget import DEVICES, _path_row
+
+__all__ = ["BoundariesWidget"]
+
+#: Above this many pixels the threshold slider recomputes after a short pause
+#: instead of on every tick.
+LIVE_PIXELS = 4_000_000
+SLIDER_STEPS = 1000
+
+
+class BoundariesWidget(QWidget):
+    """Predict grain-boundary probability and uncertainty (UAED) for an image layer.
+
+    Adds ``<layer> boundary probability`` (magma, additive), ``<layer> uncertainty``
+    (viridis, hidden) and ``<layer> boundaries`` (thresholded + skeletonized Labels)
+    layers with the input's scale/translate. The threshold slider re-thresholds the
+    probability map live. ``run()`` returns the worker; ``stop()`` cancels.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self.token = None
+        self.maps = None
+        self.layers: BoundaryLayers | None = None
+        self._job_layer = None
+
+        self.layer_combo = LayerCombo(self.viewer, ("image",))
+        self.checkpoint = QLineEdit()
+        self.checkpoint.setPlaceholderText("shipped default")
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.tile = QSpinBox()
+        self.tile.setRange(32, 4096)
+        self.tile.setValue(256)
+        self.overlap = QSpinBox()
+        self.overlap.setRange(0, 512)
+        self.overlap.setValue(32)
+        self.skeletonize = QCheckBox("skeletonize (1-px boundaries)")
+        self.skeletonize.setChecked(True)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setValue(SLIDER_STEPS // 2)
+        self.slider.setEnabled(False)
+        self.threshold_label = QLabel("0.500")
+
+        self.run_btn = QPushButton("Run")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.progress = QProgressBar()
+        self.status = QLabel("idle")
+
+        thr_row = QWidget()
+        thr_lay = QHBoxLayout(thr_row)
+        thr_lay.setContentsMargins(0, 0, 0, 0)
+        thr_lay.addWidget(self.slider)
+        thr_lay.addWidget(self.threshold_label)
+
+        form = QFormLayout()
+        form.addRow("Input layer", self.layer_combo.native)
+        form.addRow("Checkpoint", _path_row(self.checkpoint, "UAED checkpoint directory"))
+        form.addRow("Device", self.device)
+        form.addRow("Tile (px)", self.tile)
+        form.addRow("Overlap (px)", self.overlap)
+        form.addRow("Threshold", thr_row)
+        form.addRow("", self.skeletonize)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.cancel_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)
+        self._debounce.timeout.connect(self._apply_slider)
+
+        self.run_btn.clicked.connect(self.run)
+        self.cancel_btn.clicked.connect(self.stop)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.skeletonize.toggled.connect(lambda _=None: self._apply_slider())
+        self._forward = ProgressForwarder(self.progress, self.status)
+
+    # ------------------------------------------------------------------ threshold
+    @property
+    def threshold(self) -> float:
+        """Current threshold of the slider, in [0, 1]."""
+        return self.slider.value() / SLIDER_STEPS
+
+    def _slider_moved(self, value: int) -> None:
+        self.threshold_label.setText(f"{value / SLIDER_STEPS:.3f}")
+        if self.maps is None:
+            return
+        if np.prod(np.shape(self.maps.prob)) > LIVE_PIXELS:
+            self._debounce.start()
+        else:
+            self._apply_slider()
+
+    def _apply_slider(self) -> None:
+        if self.maps is not None:
+            self.set_threshold(self.threshold, move_slider=False)
+
+    def set_threshold(self, threshold: float, *, move_slider: bool = True) -> None:
+        """Re-threshold the probability map and update the ``boundaries`` layer now."""
+        if not 0.0 <= threshold <= 1.0:
+            raise WidgetInputError(f"threshold must be in [0, 1], got {threshold}")
+        if move_slider:
+            self.slider.blockSignals(True)
+            self.slider.setValue(round(threshold * SLIDER_STEPS))
+            self.threshold_label.setText(f"{threshold:.3f}")
+            self.slider.blockSignals(False)
+        if self.maps is None or self.layers is None:
+            return
+        skel = self.skeletonize.isChecked()
+        self.layers.boundaries.data = threshold_boundaries(self.maps.prob, threshold,
+                                                           skeletonize=skel)
+        for lay in (self.layers.probability, self.layers.boundaries):
+            lay.metadata = dict(lay.metadata, threshold=float(threshold), skeletonize=skel)
+
+    # ------------------------------------------------------------------ actions
+    def run(self):
+        """Start boundary prediction on the selected layer; return the worker."""
+        layer = self.layer_combo.value
+        if layer is None:
+            raise WidgetInputError("select an image layer")
+        if self.worker is not None and self.worker.is_running:
+            raise WidgetInputError("a boundary job is already running")
+        image = layer_image_data(layer)
+        opts = {
+            "checkpoint": self.checkpoint.text().strip() or None,
+            "device": self.device.currentText(),
+            "tile": self.tile.value(),
+            "overlap": self.overlap.value(),
+        }
+        self._job_layer = layer
+        self.progress.setValue(0)
+        self.status.setText("starting…")
+        self.run_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.worker, self.token = start_job(
+            lambda stop: boundaries_job(image, stop=stop, **opts),
+            on_event=self._forward,
+            on_result=self._on_result,
+            on_finished=self._on_finished,
+        )
+        return self.worker
+
+    def stop(self) -> None:
+        """Ask the running job to stop at the next tile."""
+        if self.token is not None:
+            self.token.request_stop()
+            self.status.setText("stopping…")
+
+    def _on_result(self, maps) -> None:
+        if maps is None:
+            return
+        self.maps = maps
+        self.layers = add_boundary_result(self.viewer, self._job_layer, maps,
+                                          skeletonize=self.skeletonize.isChecked())
+        self.slider.setEnabled(True)
+        self.set_threshold(float(maps.threshold))
+        self.status.setText(f"done (model threshold {maps.threshold:.3f})")
+
+    def _on_finished(self) -> None:
+        self.run_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)

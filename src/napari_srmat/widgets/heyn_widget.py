@@ -1,0 +1,269 @@
+"""Grain size (Heyn lineal intercept, ASTM E112) dock widget."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._common import (
+    HeynMeasurement,
+    LayerCombo,
+    WidgetInputError,
+    export_csv,
+    export_json,
+    heyn_job,
+    layer_pixel_size_um,
+    prepare_heyn,
+    show_heyn_measurement,
+)
+from ._worker import ProgressForwarder, start_job
+
+__all__ = ["GrainSizeWidget", "PATTERNS"]
+
+PATTERNS = ("random", "grid", "circles", "shapes")
+
+
+def _is_2d(layer) -> bool:
+    return not getattr(layer, "rgb", False)
+
+
+def _fmt(v, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_fmt(x, digits) for x in v) + "]"
+    if isinstance(v, float):
+        return "–" if math.isnan(v) else ("∞" if math.isinf(v) else f"{v:.{digits}g}")
+    return str(v)
+
+
+class GrainSizeWidget(QWidget):
+    """Measure the mean lineal intercept (Heyn) on a boundary layer.
+
+    Numbers are exactly those of :func:`napari_srmat.metrics.heyn.measure_intercepts`
+    on the layer's binary mask. The intersections are added as a Points layer and the
+    test lines as a Shapes layer. ``run()`` returns the worker; ``export_csv(path)`` and
+    ``export_json(path)`` save the last measurement.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self.token = None
+        self.measurement: HeynMeasurement | None = None
+        self._job = None
+
+        self.layer_combo = LayerCombo(self.viewer, ("labels", "image"), predicate=_is_2d)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(3)
+        self.threshold.setValue(0.5)
+        self.threshold.setToolTip(
+            "for probability (float) layers; a layer's metadata['threshold'] is used when "
+            "'use layer threshold' is checked"
+        )
+        self.use_layer_threshold = QCheckBox("use layer threshold")
+        self.use_layer_threshold.setChecked(True)
+        self.pattern = QComboBox()
+        self.pattern.addItems(PATTERNS)
+        self.shapes_combo = LayerCombo(self.viewer, ("shapes",), allow_none=True)
+        self.n_lines = QSpinBox()
+        self.n_lines.setRange(1, 10000)
+        self.n_lines.setValue(50)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(1234)
+        self.skeletonize = QCheckBox("skeletonize mask first")
+        self.pixel_size = QLineEdit()
+        self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
+
+        self.run_btn = QPushButton("Measure")
+        self.csv_btn = QPushButton("Export CSV…")
+        self.json_btn = QPushButton("Export JSON…")
+        self.csv_btn.setEnabled(False)
+        self.json_btn.setEnabled(False)
+        self.progress = QProgressBar()
+        self.status = QLabel("idle")
+        self.summary = QTableWidget(0, 2)
+        self.summary.setHorizontalHeaderLabels(["quantity", "value"])
+        self.summary.verticalHeader().setVisible(False)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["line", "length (px)", "intersections"])
+        self.table.verticalHeader().setVisible(False)
+
+        thr_row = QWidget()
+        thr_lay = QHBoxLayout(thr_row)
+        thr_lay.setContentsMargins(0, 0, 0, 0)
+        thr_lay.addWidget(self.threshold)
+        thr_lay.addWidget(self.use_layer_threshold)
+
+        form = QFormLayout()
+        form.addRow("Boundary layer", self.layer_combo.native)
+        form.addRow("Threshold", thr_row)
+        form.addRow("Pattern", self.pattern)
+        form.addRow("Shapes layer", self.shapes_combo.native)
+        form.addRow("Number of lines", self.n_lines)
+        form.addRow("Seed", self.seed)
+        form.addRow("", self.skeletonize)
+        form.addRow("Pixel size", self.pixel_size)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.csv_btn)
+        buttons.addWidget(self.json_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.summary)
+        lay.addWidget(self.table)
+
+        self.run_btn.clicked.connect(self.run)
+        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
+        self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
+        self.layer_combo.native.currentTextChanged.connect(self._layer_changed)
+        self._forward = ProgressForwarder(self.progress, self.status)
+        self._layer_changed()
+
+    # ------------------------------------------------------------------ options
+    def _layer_changed(self, *_) -> None:
+        layer = self.layer_combo.value
+        px = layer_pixel_size_um(layer) if layer is not None else None
+        self.pixel_size.setPlaceholderText(
+            f"{px:g} µm/px (from layer)" if px else "µm/px (unknown: type it)"
+        )
+
+    def pixel_size_um(self) -> float | None:
+        """Typed pixel size, else the layer's, else None."""
+        text = self.pixel_size.text().strip()
+        if text:
+            try:
+                value = float(text)
+            except ValueError:
+                raise WidgetInputError(f"pixel size {text!r} is not a number") from None
+            if value <= 0:
+                raise WidgetInputError(f"pixel size must be positive, got {value}")
+            return value
+        layer = self.layer_combo.value
+        return layer_pixel_size_um(layer) if layer is not None else None
+
+    def options(self) -> dict:
+        """Current measurement options."""
+        return {
+            "pattern": self.pattern.currentText(),
+            "n_lines": self.n_lines.value(),
+            "seed": self.seed.value(),
+            "skeletonize": self.skeletonize.isChecked(),
+            "pixel_size_um": self.pixel_size_um(),
+            "threshold": None if self.use_layer_threshold.isChecked() else self.threshold.value(),
+        }
+
+    # ------------------------------------------------------------------ actions
+    def run(self):
+        """Measure on the selected layer in a worker; return the worker."""
+        layer = self.layer_combo.value
+        if layer is None:
+            raise WidgetInputError("select a boundary layer (Labels, or a 2-D image)")
+        opts = self.options()
+        mask, segments, px = prepare_heyn(
+            layer, pattern=opts["pattern"], threshold=opts["threshold"],
+            shapes_layer=self.shapes_combo.value, pixel_size_um=opts["pixel_size_um"],
+        )
+        self._job = (layer, segments, opts)
+        kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
+        self.progress.setValue(0)
+        self.run_btn.setEnabled(False)
+        self.worker, self.token = start_job(
+            lambda stop: heyn_job(mask, stop=stop, segments=segments, pixel_size_um=px,
+                                  **kwargs),
+            on_event=self._forward,
+            on_result=self._on_result,
+            on_finished=lambda: self.run_btn.setEnabled(True),
+        )
+        return self.worker
+
+    def stop(self) -> None:
+        """Ask the job to stop (a measurement is a single unit of work)."""
+        if self.token is not None:
+            self.token.request_stop()
+
+    def _on_result(self, result) -> None:
+        if result is None:
+            return
+        layer, segments, opts = self._job
+        self.measurement = show_heyn_measurement(self.viewer, layer, result,
+                                                 segments=segments, source=opts)
+        self._fill_tables()
+        self.csv_btn.setEnabled(True)
+        self.json_btn.setEnabled(True)
+        st = self.measurement.stats
+        self.status.setText(
+            f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px from {st['n_intersections']} intersections"
+        )
+
+    def _fill_tables(self) -> None:
+        st = self.measurement.stats
+        rows = [
+            ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
+            ("mean intercept ℓ̄ (µm)", st["mean_intercept_um"]),
+            ("ASTM grain size G", st["astm_g"]),
+            ("95% CI of ℓ̄ (px)", st["ci95_px"]),
+            ("95% CI of ℓ̄ (µm)", st["ci95_um"]),
+            ("relative accuracy %RA", st["relative_accuracy_pct"]),
+            ("intersections", st["n_intersections"]),
+            ("total line length (px)", st["total_length_px"]),
+            ("lines", st["n_lines"]),
+            ("pixel size (µm)", st["pixel_size_um"]),
+        ]
+        self.summary.setRowCount(len(rows))
+        for i, (name, value) in enumerate(rows):
+            self.summary.setItem(i, 0, QTableWidgetItem(name))
+            self.summary.setItem(i, 1, QTableWidgetItem(_fmt(value)))
+        per_line = self.measurement.table_rows()
+        self.table.setRowCount(len(per_line))
+        for i, (idx, length, count) in enumerate(per_line):
+            self.table.setItem(i, 0, QTableWidgetItem(str(idx)))
+            self.table.setItem(i, 1, QTableWidgetItem(f"{length:.1f}"))
+            self.table.setItem(i, 2, QTableWidgetItem(str(count)))
+
+    # ------------------------------------------------------------------ export
+    def _need(self) -> HeynMeasurement:
+        if self.measurement is None:
+            raise WidgetInputError("nothing to export yet: run a measurement first")
+        return self.measurement
+
+    def export_csv(self, path: str | os.PathLike) -> Path:
+        """Save the last measurement as CSV (atomic)."""
+        return export_csv(path, self._need())
+
+    def export_json(self, path: str | os.PathLike) -> Path:
+        """Save the last measurement as JSON (atomic)."""
+        return export_json(path, self._need())
+
+    def _export_dialog(self, kind: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export {kind.upper()}", f"heyn.{kind}", f"{kind.upper()} (*.{kind})"
+        )
+        if path:
+            (self.export_csv if kind == "csv" else self.export_json)(path)

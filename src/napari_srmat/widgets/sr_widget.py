@@ -1,0 +1,192 @@
+"""Super-resolution dock widget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._common import (
+    LayerCombo,
+    WidgetInputError,
+    add_super_resolution_result,
+    layer_image_data,
+    super_resolution_job,
+)
+from ._worker import ProgressForwarder, start_job
+
+__all__ = ["SuperResolutionWidget"]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _model_names() -> list[str]:
+    try:
+        from ..sr import available_models
+
+        return list(available_models())
+    except Exception:  # noqa: BLE001 - the list is a convenience; typing a name still works
+        return []
+
+
+def _path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
+    row = QWidget()
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(edit)
+    btn = QPushButton("…")
+    btn.setMaximumWidth(28)
+
+    def _browse() -> None:
+        if directory:
+            path = QFileDialog.getExistingDirectory(row, title)
+        else:
+            path, _ = QFileDialog.getSaveFileName(row, title, filter="OME-Zarr (*.zarr)")
+        if path:
+            edit.setText(path)
+
+    btn.clicked.connect(_browse)
+    lay.addWidget(btn)
+    return row
+
+
+class SuperResolutionWidget(QWidget):
+    """Super-resolve an image layer (x2/x4) in a background thread.
+
+    The result is added as an image layer aligned with the input in world
+    coordinates (:func:`~napari_srmat.widgets._common.sr_world_transform`).
+    ``run()`` starts the job and returns the worker; ``stop()`` cancels it.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self.token = None
+        self.last_layer = None
+        self._job_layer = None
+        self._job_scale = 4
+
+        self.layer_combo = LayerCombo(self.viewer, ("image",))
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        names = _model_names()
+        self.model.addItems(["(default)", *names])
+        self.checkpoint = QLineEdit()
+        self.checkpoint.setPlaceholderText("optional: checkpoint directory (safetensors)")
+        self.scale = QComboBox()
+        self.scale.addItems(["4", "2"])
+        self.tile = QSpinBox()
+        self.tile.setRange(16, 4096)
+        self.tile.setValue(128)
+        self.overlap = QSpinBox()
+        self.overlap.setRange(0, 512)
+        self.overlap.setValue(16)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 64)
+        self.batch.setValue(4)
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.output = QLineEdit()
+        self.output.setPlaceholderText("optional: output .zarr (empty = in memory)")
+
+        self.run_btn = QPushButton("Run")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.progress = QProgressBar()
+        self.status = QLabel("idle")
+
+        form = QFormLayout()
+        form.addRow("Input layer", self.layer_combo.native)
+        form.addRow("Model", self.model)
+        form.addRow("Checkpoint", _path_row(self.checkpoint, "Checkpoint directory"))
+        form.addRow("Scale", self.scale)
+        form.addRow("Tile (LR px)", self.tile)
+        form.addRow("Overlap (LR px)", self.overlap)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Device", self.device)
+        form.addRow("Output store", _path_row(self.output, "Output OME-Zarr", directory=False))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.cancel_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+
+        self.run_btn.clicked.connect(self.run)
+        self.cancel_btn.clicked.connect(self.stop)
+        self._forward = ProgressForwarder(self.progress, self.status)
+
+    # ------------------------------------------------------------------ options
+    def options(self) -> dict[str, Any]:
+        """Current job options (keyword arguments of ``super_resolution_job``)."""
+        model = self.model.currentText().strip()
+        return {
+            "model": None if model in ("", "(default)") else model,
+            "checkpoint": self.checkpoint.text().strip() or None,
+            "scale": int(self.scale.currentText()),
+            "tile": self.tile.value(),
+            "overlap": self.overlap.value(),
+            "batch_size": self.batch.value(),
+            "device": self.device.currentText(),
+            "out": self.output.text().strip() or None,
+        }
+
+    # ------------------------------------------------------------------ actions
+    def run(self):
+        """Start super-resolving the selected layer; return the worker."""
+        layer = self.layer_combo.value
+        if layer is None:
+            raise WidgetInputError("select an image layer to super-resolve")
+        if self.worker is not None and self.worker.is_running:
+            raise WidgetInputError("a super-resolution job is already running")
+        opts = self.options()
+        image = layer_image_data(layer)
+        self._job_layer = layer
+        self._job_scale = opts["scale"]
+        self._job_model = opts["model"]
+        self.progress.setValue(0)
+        self.status.setText("starting…")
+        self.run_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.worker, self.token = start_job(
+            lambda stop: super_resolution_job(image, stop=stop, **opts),
+            on_event=self._forward,
+            on_result=self._on_result,
+            on_finished=self._on_finished,
+        )
+        return self.worker
+
+    def stop(self) -> None:
+        """Ask the running job to stop at the next tile."""
+        if self.token is not None:
+            self.token.request_stop()
+            self.status.setText("stopping…")
+
+    def _on_result(self, result) -> None:
+        if result is None:
+            return
+        self.last_layer = add_super_resolution_result(
+            self.viewer, self._job_layer, result, self._job_scale,
+            model_name=self._job_model,
+        )
+        self.status.setText(f"done: {self.last_layer.name}")
+
+    def _on_finished(self) -> None:
+        self.run_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)

@@ -1,0 +1,452 @@
+"""Train & evaluate dock widget: SR training, UAED training and UAED evaluation jobs.
+
+Jobs are queued; the next one starts when the running one finishes (or stops). The
+train loss is plotted live from ``Metric`` events, the latest metrics fill a table,
+and a UAED evaluation ends with its PR and ROC curves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..jobs import Checkpoint, Event, Log, Metric, StopToken
+from ._common import WidgetInputError
+from ._worker import ProgressForwarder, start_job
+from .sr_widget import DEVICES, _path_row
+
+__all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
+
+SR_TRAIN, UAED_TRAIN, UAED_EVAL = "SR training", "UAED training", "UAED evaluation"
+JOB_KINDS = (SR_TRAIN, UAED_TRAIN, UAED_EVAL)
+SR_MODELS = ("cnn", "onestep", "ddpm")
+
+_ids = itertools.count(1)
+
+
+def _encoders() -> list[str]:
+    try:
+        from ..edges import ENCODER_PRESETS
+
+        return list(ENCODER_PRESETS)
+    except Exception:  # noqa: BLE001 - fall back to the documented presets
+        return ["tiny", "small", "efficientnet-b0", "efficientnet-b7"]
+
+
+@dataclass
+class JobSpec:
+    """One queued job: its kind and options (see :func:`make_job`)."""
+
+    kind: str
+    options: dict[str, Any]
+    id: int = field(default_factory=lambda: next(_ids))
+    status: str = "queued"
+    result: Any = None
+    loss: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    metrics: dict[str, tuple[int, float]] = field(default_factory=dict)
+    checkpoints: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        o = self.options
+        what = o.get("model") or o.get("encoder") or o.get("checkpoint") or ""
+        return f"#{self.id} {self.kind} {what} [{self.status}]"
+
+
+def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]:
+    """Job factory ``f(stop) -> generator`` for a :class:`JobSpec`.
+
+    Options (all kinds): ``data`` (folder), ``out`` (output folder), ``extra`` (dict
+    merged into the library config). SR training: ``model``, ``scale``, ``steps``,
+    ``lr``, ``batch_size``, ``crop`` -> :func:`napari_srmat.sr.train_sr_job`. UAED
+    training: ``encoder``, ``epochs``, ``lr``, ``batch_size``, ``crop``, ``device`` ->
+    :func:`napari_srmat.edges.train_boundaries_job` (``data`` holds
+    ``train/{images,masks}`` and optionally ``val/``). UAED evaluation: ``checkpoint``
+    (empty = shipped), ``split`` (default ``test``) ->
+    :func:`napari_srmat.edges.evaluate_boundaries_job`, thresholds from ``val/`` when
+    present; PR/ROC plots are written to ``out`` (a temporary folder if empty).
+    """
+    o = dict(spec.options)
+    extra = dict(o.get("extra") or {})
+    data = o.get("data") or None
+    if spec.kind == SR_TRAIN:
+        from ..sr import train_sr_job
+
+        cfg = {
+            "model": o.get("model", "cnn"), "scale": int(o.get("scale", 4)),
+            "out": o.get("out") or "sr_checkpoint", "data": [data] if data else [],
+            "steps": int(o.get("steps", 1000)), "lr": float(o.get("lr", 5e-4)),
+            "batch_size": int(o.get("batch_size", 16)), "patch": int(o.get("crop", 96)),
+            "device": o.get("device", "auto"),
+        }
+        cfg.update(extra)
+        return lambda stop: train_sr_job(cfg, stop=stop)
+    if spec.kind == UAED_TRAIN:
+        from ..edges import train_boundaries_job
+
+        cfg = {
+            "data_root": data, "out": o.get("out") or None,
+            "encoder": o.get("encoder", "tiny"), "epochs": int(o.get("epochs", 20)),
+            "lr": float(o.get("lr", 1e-4)), "batch_size": int(o.get("batch_size", 2)),
+            "crop": int(o.get("crop", 128)) or None, "device": o.get("device", "auto"),
+        }
+        cfg.update(extra)
+        return lambda stop: train_boundaries_job(cfg, stop=stop)
+    if spec.kind == UAED_EVAL:
+        from ..edges import evaluate_boundaries_job
+
+        if not data:
+            raise WidgetInputError("UAED evaluation needs a data folder with <split>/images,masks")
+        root = Path(data)
+        split = o.get("split", "test")
+        out = o.get("out") or tempfile.mkdtemp(prefix="srmat-eval-")
+        kwargs: dict[str, Any] = {"checkpoint": o.get("checkpoint") or None, "out_dir": out}
+        if (root / "val" / "images").is_dir() and split != "val":
+            kwargs.update(val_images=root / "val" / "images", val_masks=root / "val" / "masks")
+        kwargs.update(extra)
+        return lambda stop: evaluate_boundaries_job(
+            root / split / "images", root / split / "masks", stop=stop, **kwargs
+        )
+    raise WidgetInputError(f"unknown job kind {spec.kind!r}; choose one of {JOB_KINDS}")
+
+
+class TrainEvaluateWidget(QWidget):
+    """Queue SR / UAED training and UAED evaluation jobs with live loss curves.
+
+    ``run()`` queues a job from the form (and starts it when idle) and returns the
+    running worker; ``enqueue(spec)`` queues a :class:`JobSpec`; ``stop()`` stops the
+    running job (the queue goes on); ``clear_queue()`` drops jobs not started yet.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self.token: StopToken | None = None
+        self.queue: list[JobSpec] = []
+        self.current: JobSpec | None = None
+        self.finished_jobs: list[JobSpec] = []
+        self.loss: dict[str, list[tuple[int, float]]] = {}
+        self.metrics: dict[str, tuple[int, float]] = {}
+        self.checkpoints: list[str] = []
+
+        self.kind = QComboBox()
+        self.kind.addItems(JOB_KINDS)
+        self.data = QLineEdit()
+        self.data.setPlaceholderText("data folder (train/, val/, test/ with images/, masks/)")
+        self.model = QComboBox()
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 10_000_000)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 1.0)
+        self.lr.setSingleStep(1e-4)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 1024)
+        self.crop = QSpinBox()
+        self.crop.setRange(0, 4096)
+        self.scale = QComboBox()
+        self.scale.addItems(["4", "2"])
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.checkpoint = QLineEdit()
+        self.checkpoint.setPlaceholderText("checkpoint to evaluate (empty = shipped)")
+        self.out = QLineEdit()
+        self.out.setPlaceholderText("output folder (checkpoints / report)")
+        self.extra = QLineEdit()
+        self.extra.setPlaceholderText('extra options as JSON, e.g. {"steps_per_epoch": 10}')
+
+        self.run_btn = QPushButton("Start / queue")
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setEnabled(False)
+        self.clear_btn = QPushButton("Clear queue")
+        self.queue_list = QListWidget()
+        self.queue_list.setMaximumHeight(90)
+        self.progress = QProgressBar()
+        self.status = QLabel("idle")
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["metric", "step", "value"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMaximumHeight(160)
+
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(4, 2.6), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(200)
+        self._reset_plot()
+
+        self.form = QFormLayout()
+        self.form.addRow("Job", self.kind)
+        self.form.addRow("Data folder", _path_row(self.data, "Data folder"))
+        self.form.addRow("Model / encoder", self.model)
+        self.steps_label = QLabel("Epochs")
+        self.form.addRow(self.steps_label, self.steps)
+        self.form.addRow("Learning rate", self.lr)
+        self.form.addRow("Batch size", self.batch)
+        self.crop_label = QLabel("Crop (px)")
+        self.form.addRow(self.crop_label, self.crop)
+        self.form.addRow("SR scale", self.scale)
+        self.form.addRow("Device", self.device)
+        self.form.addRow("Checkpoint", _path_row(self.checkpoint, "Checkpoint"))
+        self.form.addRow("Output folder", _path_row(self.out, "Output folder"))
+        self.form.addRow("Extra (JSON)", self.extra)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.stop_btn)
+        buttons.addWidget(self.clear_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(self.form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.queue_list)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.canvas)
+        lay.addWidget(self.table)
+
+        self.kind.currentTextChanged.connect(self._kind_changed)
+        self.run_btn.clicked.connect(self.run)
+        self.stop_btn.clicked.connect(self.stop)
+        self.clear_btn.clicked.connect(self.clear_queue)
+        self._forward = ProgressForwarder(self.progress, self.status)
+        self._kind_changed(self.kind.currentText())
+
+    # ------------------------------------------------------------------ form
+    def _kind_changed(self, kind: str) -> None:
+        self.model.clear()
+        if kind == SR_TRAIN:
+            self.model.addItems(SR_MODELS)
+            self.steps_label.setText("Steps")
+            self.steps.setValue(1000)
+            self.lr.setValue(5e-4)
+            self.batch.setValue(16)
+            self.crop.setValue(96)
+            self.crop_label.setText("HR patch (px)")
+        elif kind == UAED_TRAIN:
+            self.model.addItems(_encoders())
+            self.steps_label.setText("Epochs")
+            self.steps.setValue(20)
+            self.lr.setValue(1e-4)
+            self.batch.setValue(2)
+            self.crop.setValue(128)
+            self.crop_label.setText("Crop (px)")
+        self.model.setEnabled(kind != UAED_EVAL)
+        for w in (self.steps, self.lr, self.batch, self.crop, self.scale):
+            w.setEnabled(kind != UAED_EVAL)
+        self.scale.setEnabled(kind == SR_TRAIN)
+        self.checkpoint.setEnabled(kind == UAED_EVAL)
+
+    def current_spec(self) -> JobSpec:
+        """A :class:`JobSpec` from the form."""
+        kind = self.kind.currentText()
+        text = self.extra.text().strip()
+        try:
+            extra = json.loads(text) if text else {}
+        except json.JSONDecodeError as exc:
+            raise WidgetInputError(f"extra options are not valid JSON: {exc}") from None
+        if not isinstance(extra, dict):
+            raise WidgetInputError("extra options must be a JSON object")
+        o: dict[str, Any] = {
+            "data": self.data.text().strip() or None,
+            "out": self.out.text().strip() or None,
+            "lr": self.lr.value(),
+            "batch_size": self.batch.value(),
+            "crop": self.crop.value(),
+            "device": self.device.currentText(),
+            "extra": extra,
+        }
+        if kind == SR_TRAIN:
+            o.update(model=self.model.currentText(), steps=self.steps.value(),
+                     scale=int(self.scale.currentText()))
+        elif kind == UAED_TRAIN:
+            o.update(encoder=self.model.currentText(), epochs=self.steps.value())
+        else:
+            o.update(checkpoint=self.checkpoint.text().strip() or None)
+        return JobSpec(kind, o)
+
+    # ------------------------------------------------------------------ queue
+    @property
+    def is_running(self) -> bool:
+        return self.current is not None
+
+    def run(self):
+        """Queue a job from the form; start it if nothing runs. Returns the running worker."""
+        return self.enqueue(self.current_spec())
+
+    def enqueue(self, spec: JobSpec):
+        """Queue ``spec``; start it if nothing runs. Returns the running worker."""
+        if spec.kind not in JOB_KINDS:
+            raise WidgetInputError(f"unknown job kind {spec.kind!r}")
+        self.queue.append(spec)
+        self._refresh_queue()
+        if self.current is None:
+            self._start_next()
+        return self.worker
+
+    def stop(self) -> None:
+        """Stop the running job at its next safe point (queued jobs still run)."""
+        if self.token is not None and self.current is not None:
+            self.token.request_stop()
+            self.current.status = "stopping"
+            self._refresh_queue()
+
+    def clear_queue(self) -> None:
+        """Drop the jobs that have not started."""
+        for spec in self.queue:
+            spec.status = "cancelled"
+        self.queue.clear()
+        self._refresh_queue()
+
+    def _refresh_queue(self) -> None:
+        self.queue_list.clear()
+        for spec in [*self.finished_jobs[-5:], *([self.current] if self.current else []),
+                     *self.queue]:
+            self.queue_list.addItem(spec.label)
+
+    def _start_next(self) -> None:
+        if not self.queue:
+            self.stop_btn.setEnabled(False)
+            return
+        spec = self.queue.pop(0)
+        try:
+            factory = make_job(spec)
+        except Exception as exc:  # noqa: BLE001 - a bad job must not block the queue
+            from napari.utils.notifications import show_error
+
+            spec.status = "failed"
+            spec.result = exc
+            self.finished_jobs.append(spec)
+            show_error(f"napari-srmat: {exc}")
+            self._refresh_queue()
+            self._start_next()
+            return
+        self.current = spec
+        spec.status = "running"
+        self.loss = spec.loss
+        self.metrics = spec.metrics
+        self._reset_plot()
+        self.progress.setValue(0)
+        self.status.setText(f"{spec.kind}: starting…")
+        self.stop_btn.setEnabled(True)
+        self.worker, self.token = start_job(
+            factory,
+            on_event=self._on_event,
+            on_result=self._on_result,
+            on_error=self._on_error,
+            on_finished=self._on_finished,
+        )
+        self._refresh_queue()
+
+    def _on_result(self, result) -> None:
+        spec = self.current
+        if spec is None:
+            return
+        spec.result = result
+        stopped = (result is None or (isinstance(result, dict) and result.get("stopped"))
+                   or getattr(result, "stopped", False))
+        spec.status = "stopped" if stopped or spec.status == "stopping" else "done"
+        if spec.kind == UAED_EVAL and isinstance(result, dict):
+            self._show_eval(result)
+
+    def _on_error(self, exc: BaseException) -> None:
+        if self.current is not None:
+            self.current.status = "failed"
+            self.current.result = exc
+
+    def _on_finished(self) -> None:
+        spec = self.current
+        if spec is not None:
+            if spec.status in ("running", "stopping"):
+                spec.status = "stopped" if spec.status == "stopping" else "done"
+            self.finished_jobs.append(spec)
+            self.status.setText(f"{spec.kind}: {spec.status}")
+        self.current = None
+        self._refresh_queue()
+        self._start_next()
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, event: Event) -> None:
+        self._forward(event)
+        if isinstance(event, Metric):
+            for name, value in event.values.items():
+                key = f"{event.split} {name}"
+                self.metrics[key] = (int(event.step), float(value))
+                if name == "loss":
+                    self.loss.setdefault(event.split, []).append((int(event.step), float(value)))
+            self._update_table()
+            if "loss" in event.values:
+                self._update_plot()
+        elif isinstance(event, Checkpoint):
+            self.checkpoints.append(event.path)
+            if self.current is not None:
+                self.current.checkpoints.append(event.path)
+        elif isinstance(event, Log) and event.level in ("warning", "error"):
+            self.status.setText(event.message[:120])
+
+    def _update_table(self) -> None:
+        rows = sorted(self.metrics.items())
+        self.table.setRowCount(len(rows))
+        for i, (name, (step, value)) in enumerate(rows):
+            self.table.setItem(i, 0, QTableWidgetItem(name))
+            self.table.setItem(i, 1, QTableWidgetItem(str(step)))
+            self.table.setItem(i, 2, QTableWidgetItem(f"{value:.4g}"))
+
+    def _reset_plot(self) -> None:
+        self.figure.clear()
+        self.ax = self.figure.add_subplot(111)
+        self.ax.set_xlabel("step / epoch")
+        self.ax.set_ylabel("loss")
+        self.ax.set_title("training loss", fontsize=9)
+        self.canvas.draw_idle()
+
+    def _update_plot(self) -> None:
+        self.ax.clear()
+        for split, pts in self.loss.items():
+            xs, ys = zip(*pts)
+            self.ax.plot(xs, ys, marker="." if len(pts) < 50 else None, label=split)
+        self.ax.set_xlabel("step / epoch")
+        self.ax.set_ylabel("loss")
+        self.ax.legend(fontsize=8)
+        self.canvas.draw_idle()
+
+    def _show_eval(self, report: dict) -> None:
+        """Replace the loss plot with the evaluation's PR and ROC curves."""
+        import matplotlib.image as mpimg
+
+        outputs = report.get("outputs") or {}
+        self.figure.clear()
+        for i, key in enumerate(("pr_png", "roc_png")):
+            ax = self.figure.add_subplot(1, 2, i + 1)
+            ax.axis("off")
+            path = outputs.get(key)
+            if path and os.path.exists(path):
+                ax.imshow(mpimg.imread(path))
+        self.canvas.draw_idle()
+        for name in ("ap", "roc_auc", "f1", "threshold", "heyn_error_pct"):
+            if isinstance(report.get(name), (int, float)):
+                self.metrics[f"test {name}"] = (0, float(report[name]))
+        self._update_table()

@@ -1,0 +1,312 @@
+"""Tests of the hallucination-audit detector, session log, report and CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_srmat.audit import (
+    AuditFileError,
+    AuditInputError,
+    AuditSession,
+    Candidate,
+    find_candidates,
+    find_candidates_job,
+    inject_false_boundaries,
+    recall_at,
+    resolve_degrade,
+    write_report,
+)
+from napari_srmat.audit.detector import degrade
+from napari_srmat.jobs import Progress, Stopped, StopToken
+
+
+def _grains(shape=(128, 128), n=14, seed=0):
+    """Voronoi 'micrograph': coloured grains, thin dark boundaries, mild texture."""
+    rng = np.random.default_rng(seed)
+    H, W = shape
+    pts = rng.uniform(0, [H, W], size=(n, 2))
+    yy, xx = np.mgrid[0:H, 0:W]
+    d = (yy[..., None] - pts[:, 0]) ** 2 + (xx[..., None] - pts[:, 1]) ** 2
+    lab = np.argmin(d, axis=-1)
+    cols = rng.uniform(0.3, 0.9, size=(n, 3))
+    img = cols[lab]
+    bnd = np.zeros((H, W), bool)
+    bnd[:-1] |= lab[:-1] != lab[1:]
+    bnd[:, :-1] |= lab[:, :-1] != lab[:, 1:]
+    img[bnd] *= 0.6
+    img += rng.normal(0, 0.01, img.shape)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), bnd
+
+
+@pytest.fixture(scope="module")
+def pair():
+    hr, bnd = _grains((192, 192), seed=3)
+    lr = resolve_degrade()(hr, 4)
+    return lr, hr, bnd
+
+
+def test_perfect_sr_gives_near_zero_candidates(pair):
+    lr, hr, _ = pair
+    cands = find_candidates(lr, hr, scale=4)
+    assert len(cands) == 0
+    # even without the score threshold nothing scores meaningfully
+    all_c = find_candidates(lr, hr, scale=4, min_score=0.0)
+    assert all(c.score < 10.0 for c in all_c)
+    assert cands.total_boundary_length_px > 100  # the boundary map did see boundaries
+
+
+def test_injected_lines_are_top_ranked(pair):
+    lr, hr, bnd = pair
+    sr, lines = inject_false_boundaries(hr, bnd, n_lines=4, seed=5, min_distance_px=6)
+    assert len(lines) >= 3
+    cands = find_candidates(lr, sr, scale=4)
+    assert recall_at(cands, lines, 2 * len(lines)) >= 0.9
+    assert cands[0].score >= cands[-1].score
+    assert [c.score for c in cands] == sorted((c.score for c in cands), reverse=True)
+    assert [c.id for c in cands] == list(range(1, len(cands) + 1))
+    top = cands[0]
+    assert top.kind in ("new_boundary", "data_inconsistency")
+    x0, y0, x1, y1 = top.bbox
+    assert 0 <= x0 < x1 <= sr.shape[1] and 0 <= y0 < y1 <= sr.shape[0]
+    assert any(c.new_boundary_length_px > 5 for c in cands)
+
+
+def test_sample_spread_candidate(pair):
+    lr, hr, _ = pair
+    std = np.zeros(hr.shape[:2], np.float32)
+    std[40:60, 100:130] = 0.2
+    cands = find_candidates(lr, hr, scale=4, sr_std=std)
+    assert len(cands) == 1
+    c = cands[0]
+    assert c.kind == "sample_spread"
+    assert c.bbox == [100, 40, 130, 60]
+
+
+def test_tiled_equals_untiled():
+    hr, bnd = _grains((320, 384), n=30, seed=7)
+    lr = degrade(hr, 4)
+    sr, lines = inject_false_boundaries(hr, bnd, n_lines=8, seed=2, min_distance_px=6)
+    kw = {"scale": 4, "degrade_fn": degrade, "min_score": 1.0}
+    whole = find_candidates(lr, sr, tile=2048, **kw)
+    events = []
+    from napari_srmat.jobs import run_job
+
+    tiled = run_job(find_candidates_job(lr, sr, tile=96, **kw), quiet=True,
+                    on_event=events.append)
+    n_prog = [e for e in events if isinstance(e, Progress)]
+    assert n_prog[-1].total == 4 * 4  # 96-px tiles over 320x384
+    assert len(whole) >= len(lines) - 1
+    assert len(tiled) == len(whole)
+    for a, b in zip(whole, tiled):
+        assert a.bbox == b.bbox
+        assert b.score == pytest.approx(a.score, rel=0.05)
+    assert tiled.total_boundary_length_px == pytest.approx(whole.total_boundary_length_px,
+                                                           rel=0.02)
+
+
+def test_custom_boundary_fn_and_stop(pair):
+    lr, hr, bnd = pair
+    sr, lines = inject_false_boundaries(hr, bnd, n_lines=3, seed=1, min_distance_px=6)
+    calls = []
+
+    def my_map(img):
+        calls.append(img.shape)
+        from scipy import ndimage as ndi
+
+        g = ndi.gaussian_gradient_magnitude(np.asarray(img, np.float32).mean(axis=-1), 1.0)
+        return np.clip(g / 0.05, 0, 1)
+
+    cands = find_candidates(lr, sr, boundary_fn=my_map, tile=96)
+    assert calls and all(len(s) == 3 for s in calls)
+    assert recall_at(cands, lines, 2 * len(lines)) >= 0.6
+    token = StopToken()
+    token.request_stop()
+    gen = find_candidates_job(lr, sr, stop=token)
+    events = []
+    try:
+        while True:
+            events.append(next(gen))
+    except StopIteration as st:
+        assert st.value is None
+    assert any(isinstance(e, Stopped) for e in events)
+
+
+@pytest.mark.parametrize("shapes", [((32, 32), (100, 100)), ((32, 32), (128, 96)),
+                                    ((32, 32, 3), (64, 64, 3, 1))])
+def test_bad_shapes(shapes):
+    a, b = np.zeros(shapes[0], np.uint8), np.zeros(shapes[1], np.uint8)
+    with pytest.raises(AuditInputError, match="scale|shape"):
+        find_candidates(a, b)
+    with pytest.raises(ValueError):
+        find_candidates(np.zeros((32, 32)), np.zeros((128, 128)), scale=3)
+
+
+# ------------------------------------------------------------------- session
+
+
+def _session(tmp_path, n=5):
+    lr = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
+    sr = np.zeros((64, 64, 3), np.uint8)
+    cands = [Candidate(id=i + 1, bbox=[i, i, i + 10, i + 8], score=100.0 - 10 * i,
+                       kind="new_boundary", new_boundary_length_px=10.0 + i) for i in range(n)]
+    s = AuditSession.create(lr, sr, cands, reviewer="ana", sr_model={"name": "bicubic"})
+    s.total_boundary_length_px = 1000.0
+    return lr, sr, s
+
+
+def test_session_round_trip_and_resume(tmp_path):
+    lr, sr, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    s.decide("real", note="twin boundary")
+    s.decide("hallucinated")
+    s.add_region([1, 2, 11, 12], length_px=15.0)
+    assert s.position == 2
+    assert (tmp_path / "audit.json.bak").exists()
+    csv_text = (tmp_path / "audit.csv").read_text()
+    assert "twin boundary" in csv_text and csv_text.count("\n") == 1 + 5 + 1
+
+    r = AuditSession.load(path, lr=lr, sr=sr)
+    assert r.position == 2
+    assert r.current.id == 3
+    assert {k: v.verdict for k, v in r.decisions.items()} == {1: "real", 2: "hallucinated"}
+    assert r.decisions[1].note == "twin boundary" and r.decisions[1].reviewer == "ana"
+    assert [c.id for c in r.candidates] == [1, 2, 3, 4, 5]
+    assert r.added_regions[0].bbox == [1, 2, 11, 12]
+    assert r.progress_text() == "2/5 reviewed"
+    r.decide("unsure")
+    r2 = AuditSession.load(path)
+    assert len(r2.decisions) == 3 and r2.position == 3
+    # the .bak holds the previous version
+    bak = json.loads((tmp_path / "audit.json.bak").read_text())
+    assert len(bak["decisions"]) == 2
+
+
+def test_session_bad_verdict_and_ids(tmp_path):
+    _, _, s = _session(tmp_path)
+    with pytest.raises(ValueError, match="verdict"):
+        s.decide("maybe")
+    with pytest.raises(ValueError, match="no candidate"):
+        s.decide("real", candidate_id=99)
+
+
+def test_corrupt_and_mismatched_files(tmp_path):
+    lr, sr, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    original = path.read_bytes()
+    # mismatched checksum
+    other = sr.copy()
+    other[0, 0, 0] = 1
+    with pytest.raises(AuditFileError, match="SR image does not match"):
+        AuditSession.load(path, lr=lr, sr=other)
+    assert path.read_bytes() == original
+    # corrupt JSON
+    bad = tmp_path / "bad.json"
+    bad.write_text(original.decode()[:-40])
+    with pytest.raises(AuditFileError, match="cannot read"):
+        AuditSession.load(bad)
+    assert bad.read_text() == original.decode()[:-40]
+    # wrong schema version / malformed record
+    d = json.loads(original)
+    d["schema_version"] = 99
+    bad.write_text(json.dumps(d))
+    with pytest.raises(AuditFileError, match="schema_version"):
+        AuditSession.load(bad)
+    d = json.loads(original)
+    d["candidates"][0]["bbox"] = [5, 5, 1]
+    bad.write_text(json.dumps(d))
+    with pytest.raises(AuditFileError, match="malformed"):
+        AuditSession.load(bad)
+    assert isinstance(AuditFileError("x"), ValueError)
+    # a failing save leaves the original untouched
+    s.candidates[0].score = object()  # not JSON serialisable -> save fails early
+    with pytest.raises((TypeError, ValueError)):
+        s.decide("real")
+    assert path.read_bytes() == original
+
+
+def test_report(tmp_path, pair):
+    lr, hr, bnd = pair
+    sr, lines = inject_false_boundaries(hr, bnd, n_lines=3, seed=5, min_distance_px=6)
+    cands = find_candidates(lr, sr, scale=4)
+    s = AuditSession.create(lr, sr, cands, reviewer="bo")
+    s.save(tmp_path / "a.json")
+    s.decide("hallucinated")
+    if len(cands) > 1:
+        s.decide("real")
+    res = write_report(s, tmp_path / "rep.md", images=[(lr, sr)])
+    text = (tmp_path / "rep.md").read_text()
+    assert "per megapixel" in text
+    pooled = res["pooled"]
+    assert pooled["counts"]["hallucinated"] == 1
+    exp_len = cands[0].new_boundary_length_px
+    assert pooled["hallucinated_length_px"] == pytest.approx(exp_len)
+    assert pooled["hallucinated_px_per_megapixel"] == pytest.approx(
+        exp_len / (sr.shape[0] * sr.shape[1] / 1e6))
+    assert pooled["hallucinated_fraction"] == pytest.approx(
+        exp_len / cands.total_boundary_length_px)
+    thumbs = list((tmp_path / "rep_thumbs").glob("*.png"))
+    assert len(thumbs) == len(cands)
+    res2 = write_report([s, s], tmp_path / "rep2.md", pixel_size_um=0.5, thumbnails=False)
+    px = 0.5e-3
+    area = 2 * sr.shape[0] * sr.shape[1] * px * px
+    assert res2["pooled"]["hallucinated_per_mm2"] == pytest.approx(2 * exp_len * px / area)
+    assert "per mm^2" in (tmp_path / "rep2.md").read_text()
+
+
+def test_cli_candidates_and_report(tmp_path, pair, capsys):
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr, hr, bnd = pair
+    sr, lines = inject_false_boundaries(hr, bnd, n_lines=3, seed=5, min_distance_px=6)
+    Image.fromarray((np.clip(lr, 0, 1) * 255).round().astype(np.uint8)).save(tmp_path / "lr.png")
+    Image.fromarray(sr).save(tmp_path / "sr.png")
+    out = tmp_path / "audit.json"
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(out), "--json", "--quiet"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["candidates"] and res["scale"] == 4
+    assert recall_at([Candidate.from_dict(c) for c in res["candidates"]], lines, 6) >= 0.9
+    s = AuditSession.load(out, lr=tmp_path / "lr.png", sr=tmp_path / "sr.png")
+    assert len(s.candidates) == len(res["candidates"])
+    # existing output is not overwritten without --overwrite
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(out), "--json", "--quiet"])
+    assert rc == 2
+    rc = main(["audit", "report", str(out), "--out", str(tmp_path / "r.md"), "--json"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["pooled"]["counts"]["unreviewed"] == len(res["candidates"])
+    assert Path(rep["report"]).exists()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["audit", "report", str(bad), "--out", str(tmp_path / "x.md")]) == 2
+
+
+@pytest.mark.realdata
+def test_real_images(shared_data):
+    from PIL import Image
+
+    imgs = sorted((shared_data / "tbm" / "test" / "images").glob("*.png"))[:3]
+    deg = resolve_degrade()
+    n_inj = n_hit = n_perfect = 0
+    for p in imgs:
+        hr = np.asarray(Image.open(p).convert("RGB"))
+        m = np.asarray(Image.open(shared_data / "tbm" / "test" / "masks" / p.name))
+        m = m[..., 0] if m.ndim == 3 else m
+        lr = deg(hr, 4)
+        n_perfect += len(find_candidates(lr, hr, scale=4))
+        sr, lines = inject_false_boundaries(hr, m > 127, n_lines=4, seed=11)
+        cands = find_candidates(lr, sr, scale=4)
+        n_inj += len(lines)
+        n_hit += round(recall_at(cands, lines, 2 * len(lines)) * len(lines))
+    assert n_perfect <= 1
+    assert n_hit / n_inj >= 0.9

@@ -1,0 +1,363 @@
+"""Tests of napari_srmat.io: readers, pixel sizes, OME-Zarr writers, data-set helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+from PIL import Image
+
+from napari_srmat.cli import main as cli_main
+from napari_srmat.io import (
+    ImageReadError,
+    OmeZarrStreamWriter,
+    StreamMismatchError,
+    default_n_levels,
+    image_info,
+    list_pairs,
+    read_grey_or_rgb_float,
+    read_image,
+    read_mask,
+    write_ome_zarr,
+)
+from napari_srmat.jobs import JobCancelled, StopToken
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _rgb(rng, h=300, w=200, dtype=np.uint8):
+    top = np.iinfo(dtype).max
+    return (rng.random((h, w, 3)) * top).astype(dtype)
+
+
+# --------------------------------------------------------------------------- TIFF
+
+
+def test_bigtiff_tiled_lazy(tmp_path, rng):
+    a = _rgb(rng, 700, 500)
+    p = tmp_path / "big.tif"
+    tifffile.imwrite(p, a, bigtiff=True, photometric="rgb", tile=(256, 256))
+    m = read_image(p, chunks=256)
+    assert m.metadata["bigtiff"] and m.format == "bigtiff"
+    assert m.axes == "YXC" and m.shape == (700, 500, 3)
+    assert m.data.chunks[0][0] == 256 and m.data.chunks[2] == (3,)
+    np.testing.assert_array_equal(m.data.compute(), a)
+    assert m.pixel_size_um is None  # no resolution tags
+
+
+def test_ome_tiff_pixel_size_and_levels(tmp_path, rng):
+    a = _rgb(rng, 512, 384)
+    p = tmp_path / "img.ome.tif"
+    with tifffile.TiffWriter(p, ome=True) as w:
+        w.write(a, photometric="rgb", tile=(128, 128), subifds=1,
+                metadata={"axes": "YXS", "PhysicalSizeX": 250.0, "PhysicalSizeXUnit": "nm"})
+        w.write(a[::2, ::2], photometric="rgb", tile=(128, 128), subfiletype=1)
+    m = read_image(p)
+    assert m.format == "ome-tiff"
+    assert m.pixel_size_um == pytest.approx(0.25)
+    assert m.n_levels == 2 and m.levels[1].shape == (256, 192, 3)
+    np.testing.assert_array_equal(m.levels[1].compute(), a[::2, ::2])
+
+
+def test_ome_tiff_channel_first_moved_last(tmp_path, rng):
+    a = _rgb(rng, 64, 80)
+    p = tmp_path / "cyx.ome.tif"
+    tifffile.imwrite(p, np.moveaxis(a, -1, 0)[None], ome=True, metadata={"axes": "ZCYX"})
+    m = read_image(p)
+    assert m.axes == "YXC" and m.shape == (64, 80, 3)
+    np.testing.assert_array_equal(m.data.compute(), a)
+
+
+def test_imagej_tiff_resolution_16bit_grey(tmp_path, rng):
+    a = (rng.random((120, 90)) * 65535).astype(np.uint16)
+    p = tmp_path / "ij.tif"
+    tifffile.imwrite(p, a, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"})
+    m = read_image(p)
+    assert m.axes == "YX" and m.dtype == np.uint16
+    assert m.pixel_size_um == pytest.approx(0.5)
+    np.testing.assert_array_equal(m.data.compute(), a)
+
+
+def test_tiff_resolution_units(tmp_path, rng):
+    a = _rgb(rng, 32, 32)[..., 0]
+    p = tmp_path / "cm.tif"
+    tifffile.imwrite(p, a, resolution=(10000, 10000), resolutionunit="CENTIMETER")
+    assert read_image(p).pixel_size_um == pytest.approx(1.0)
+    p = tmp_path / "inch.tif"
+    tifffile.imwrite(p, a, resolution=(25400, 25400), resolutionunit="INCH")
+    assert read_image(p).pixel_size_um == pytest.approx(1.0)
+    p = tmp_path / "dpi72.tif"
+    tifffile.imwrite(p, a, resolution=(72, 72), resolutionunit="INCH")
+    assert read_image(p).pixel_size_um is None  # software default, not a calibration
+    p = tmp_path / "nounit.tif"
+    tifffile.imwrite(p, a, resolution=(5, 5), resolutionunit="NONE")
+    assert read_image(p).pixel_size_um is None
+
+
+def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
+    a = (rng.random((1, 1, 40, 50)) * 255).astype(np.uint8)
+    p = tmp_path / "tz.ome.tif"
+    tifffile.imwrite(p, a, ome=True, metadata={"axes": "TZYX"})
+    assert read_image(p).shape == (40, 50)
+    p = tmp_path / "stack.ome.tif"
+    tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8), ome=True, metadata={"axes": "ZYX"})
+    with pytest.raises(ImageReadError, match="Z=5"):
+        read_image(p)
+
+
+# --------------------------------------------------------------------------- PNG/JPEG
+
+
+def test_png_rgb_phys(tmp_path, rng):
+    a = _rgb(rng, 50, 60)
+    p = tmp_path / "a.png"
+    Image.fromarray(a).save(p, dpi=(25400 / 0.8, 25400 / 0.8))  # pHYs in px per metre
+    m = read_image(p)
+    assert m.format == "png" and m.axes == "YXC"
+    assert m.pixel_size_um == pytest.approx(0.8, rel=1e-3)
+    np.testing.assert_array_equal(m.data.compute(), a)
+    p2 = tmp_path / "nophys.png"
+    Image.fromarray(a).save(p2)
+    assert read_image(p2).pixel_size_um is None
+
+
+def test_png_16bit_grey_and_rgba(tmp_path, rng):
+    a = (rng.random((40, 30)) * 65535).astype(np.uint16)
+    p = tmp_path / "g16.png"
+    Image.fromarray(a).save(p)
+    m = read_image(p)
+    assert m.dtype == np.uint16 and m.axes == "YX"
+    np.testing.assert_array_equal(m.data.compute(), a)
+    rgba = np.dstack([_rgb(rng, 20, 20), np.full((20, 20), 255, np.uint8)])
+    p = tmp_path / "rgba.png"
+    Image.fromarray(rgba).save(p)
+    assert read_image(p).shape == (20, 20, 3)
+
+
+def test_jpeg(tmp_path, rng):
+    a = np.full((64, 48, 3), 120, np.uint8)
+    p = tmp_path / "a.jpg"
+    Image.fromarray(a).save(p, quality=95, dpi=(300, 300))
+    m = read_image(p)
+    assert m.format == "jpeg" and m.shape == (64, 48, 3) and m.dtype == np.uint8
+    assert np.abs(m.data.compute().astype(int) - 120).max() <= 2
+    assert m.pixel_size_um is None  # JFIF dpi is a print resolution
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_truncated_and_garbage_files(tmp_path, rng):
+    a = _rgb(rng, 200, 200)
+    png = tmp_path / "a.png"
+    Image.fromarray(a).save(png)
+    data = png.read_bytes()
+    (tmp_path / "trunc.png").write_bytes(data[: len(data) // 2])
+    jpg = tmp_path / "a.jpg"
+    Image.fromarray(a).save(jpg)
+    (tmp_path / "trunc.jpg").write_bytes(jpg.read_bytes()[:500])
+    tif = tmp_path / "a.tif"
+    tifffile.imwrite(tif, a, compression="zlib", tile=(64, 64))
+    (tmp_path / "trunc.tif").write_bytes(tif.read_bytes()[: len(tif.read_bytes()) // 2])
+    (tmp_path / "garbage.tif").write_bytes(b"II*\x00" + os.urandom(64))
+    (tmp_path / "random.png").write_bytes(os.urandom(100))
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    for name in ["trunc.png", "trunc.jpg", "trunc.tif", "garbage.tif", "random.png",
+                 "empty.jpg", "missing.png"]:
+        with pytest.raises(ImageReadError) as info:
+            read_image(tmp_path / name)
+        assert name in str(info.value)
+    assert issubclass(ImageReadError, ValueError)
+
+
+def test_zarr_errors(tmp_path):
+    g = zarr.open_group(tmp_path / "two.zarr", mode="w")
+    g.create_array("a", shape=(4, 4), dtype="u1")
+    g.create_array("b", shape=(4, 4), dtype="u1")
+    with pytest.raises(ImageReadError, match="multiscales"):
+        read_image(tmp_path / "two.zarr")
+    (tmp_path / "notzarr").mkdir()
+    with pytest.raises(ImageReadError):
+        read_image(tmp_path / "notzarr")
+
+
+# --------------------------------------------------------------------------- Zarr
+
+
+def test_ome_zarr_roundtrip(tmp_path, rng):
+    a = _rgb(rng, 1100, 1300)
+    p = write_ome_zarr(a, tmp_path / "a.ome.zarr", pixel_size_um=0.5, chunks=512)
+    assert p == tmp_path / "a.ome.zarr"
+    assert not (tmp_path / "a.ome.zarr.partial").exists()
+    attrs = json.loads((p / ".zattrs").read_text())
+    ms = attrs["multiscales"][0]
+    assert ms["version"] == "0.4" and [ax["name"] for ax in ms["axes"]] == ["c", "y", "x"]
+    assert json.loads((p / "0" / ".zarray").read_text())["dimension_separator"] == "/"
+    m = read_image(p)
+    assert m.n_levels == default_n_levels((1100, 1300)) == 3
+    assert m.pixel_size_um == pytest.approx(0.5)
+    assert m.axes == "YXC"
+    np.testing.assert_array_equal(m.data.compute(), a)
+    lvl1 = m.levels[1].compute().astype(float)
+    expect = a.astype(float).reshape(550, 2, 650, 2, 3).mean(axis=(1, 3))
+    assert np.abs(lvl1 - expect).max() <= 0.5 + 1e-9
+    assert m.levels[2].shape == (275, 325, 3)
+    # explicit levels, grey, odd size, overwrite
+    g = (rng.random((301, 257)) * 65535).astype(np.uint16)
+    with pytest.raises(FileExistsError):
+        write_ome_zarr(g, p)
+    write_ome_zarr(g, p, n_levels=2, overwrite=True)
+    m = read_image(p)
+    assert m.shape == (301, 257) and m.n_levels == 2 and m.levels[1].shape == (151, 129)
+    assert m.pixel_size_um is None
+
+
+def test_write_ome_zarr_dask_and_cancel(tmp_path):
+    import dask.array as da
+
+    x = da.arange(600 * 700, dtype=np.float32).reshape(600, 700) / (600 * 700)
+    p = write_ome_zarr(x, tmp_path / "d.ome.zarr", chunks=256, n_levels=1)
+    np.testing.assert_allclose(read_image(p).data.compute(), x.compute())
+    token = StopToken()
+    token.request_stop()
+    with pytest.raises(JobCancelled):
+        write_ome_zarr(x, tmp_path / "c.ome.zarr", chunks=256, stop=token)
+    assert not (tmp_path / "c.ome.zarr").exists()
+    assert not (tmp_path / "c.ome.zarr.partial").exists()
+
+
+def test_ome_zarr_v05_zarr3(tmp_path, rng):
+    a = (rng.random((3, 64, 80)) * 255).astype(np.uint8)
+    g = zarr.open_group(tmp_path / "v5.ome.zarr", mode="w", zarr_format=3)
+    g.create_array("s0", data=a, chunks=(3, 32, 32))
+    g.create_array("s1", data=a[:, ::2, ::2], chunks=(3, 32, 32))
+    g.attrs["ome"] = {
+        "version": "0.5",
+        "multiscales": [{
+            "axes": [{"name": "c", "type": "channel"},
+                     {"name": "y", "type": "space", "unit": "millimeter"},
+                     {"name": "x", "type": "space", "unit": "millimeter"}],
+            "datasets": [
+                {"path": "s0", "coordinateTransformations": [
+                    {"type": "scale", "scale": [1, 0.002, 0.002]}]},
+                {"path": "s1", "coordinateTransformations": [
+                    {"type": "scale", "scale": [1, 0.004, 0.004]}]},
+            ],
+        }],
+    }
+    m = read_image(tmp_path / "v5.ome.zarr")
+    assert m.metadata["ngff_version"] == "0.5" and m.metadata["zarr_format"] == 3
+    assert m.pixel_size_um == pytest.approx(2.0)
+    assert m.axes == "YXC" and m.n_levels == 2
+    np.testing.assert_array_equal(m.data.compute(), np.moveaxis(a, 0, -1))
+
+
+def test_plain_zarr_array(tmp_path, rng):
+    a = _rgb(rng, 90, 70)
+    z = zarr.open_array(tmp_path / "plain.zarr", mode="w", shape=a.shape, chunks=(32, 32, 3),
+                        dtype=a.dtype)
+    z[:] = a
+    m = read_image(tmp_path / "plain.zarr", chunks=64)
+    assert m.format == "zarr" and m.axes == "YXC" and m.data.chunks[0][0] == 64
+    np.testing.assert_array_equal(m.data.compute(), a)
+
+
+# --------------------------------------------------------------------------- stream writer
+
+
+def test_stream_writer_resume_and_mismatch(tmp_path, rng):
+    a = _rgb(rng, 100, 130)
+    p = tmp_path / "s.ome.zarr"
+    w = OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(64, 64), attrs={"model": "x"})
+    assert w.grid == (2, 3) and w.n_blocks == 6
+    for b in list(w.iter_blocks())[:4]:
+        ys, xs = w.block_slices(b)
+        w.write_block(b, (ys, xs), a[ys, xs])
+    del w  # crash
+    assert not p.exists() and (tmp_path / "s.ome.zarr.partial").exists()
+    with pytest.raises(StreamMismatchError, match="attrs_fingerprint"):
+        OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(64, 64), attrs={"model": "y"})
+    with pytest.raises(StreamMismatchError, match="chunks"):
+        OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(32, 32), attrs={"model": "x"})
+    w = OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(64, 64), attrs={"model": "x"})
+    assert w.resumed and w.n_done() == 4 and w.is_done((1, 0)) and not w.is_done((1, 1))
+    with pytest.raises(RuntimeError, match="not written"):
+        w.finalize()
+    for b in w.iter_blocks():
+        if not w.is_done(b):
+            w.write_block(b, None, a[w.block_slices(b)])
+    out = w.finalize()
+    m = read_image(out)
+    np.testing.assert_array_equal(m.data.compute(), a)
+    assert m.metadata["srmat"]["model"] == "x"
+    assert not (tmp_path / "s.ome.zarr.partial").exists()
+    assert not any(n.startswith(".srmat") for n in os.listdir(out))
+    # resume=False discards a stale partial
+    w = OmeZarrStreamWriter(tmp_path / "t.ome.zarr", a.shape, a.dtype, chunks=(64, 64))
+    w.write_block((0, 0), None, a[:64, :64])
+    w = OmeZarrStreamWriter(tmp_path / "t.ome.zarr", a.shape, a.dtype, chunks=(64, 64),
+                            resume=False)
+    assert w.n_done() == 0
+    with pytest.raises(ValueError, match="shape"):
+        w.write_block((0, 0), None, a[:10, :10])
+
+
+# --------------------------------------------------------------------------- helpers / CLI
+
+
+def test_list_pairs_and_mask(tmp_path, rng):
+    for split in ("train",):
+        (tmp_path / split / "images").mkdir(parents=True)
+        (tmp_path / split / "masks").mkdir(parents=True)
+    for name in ("b", "a"):
+        Image.fromarray(_rgb(rng, 16, 16)).save(tmp_path / "train" / "images" / f"{name}.png")
+        m = np.zeros((16, 16), np.uint8)
+        m[4:6] = 255
+        Image.fromarray(m).save(tmp_path / "train" / "masks" / f"{name}.png")
+    pairs = list_pairs(tmp_path, "train")
+    assert [p[0].stem for p in pairs] == ["a", "b"]
+    mask = read_mask(pairs[0][1])
+    assert mask.dtype == bool and mask.sum() == 32
+    img = read_grey_or_rgb_float(pairs[0][0])
+    assert img.dtype == np.float32 and img.shape == (16, 16, 3) and 0 <= img.min() <= img.max() <= 1
+    Image.fromarray(_rgb(rng, 16, 16)).save(tmp_path / "train" / "images" / "c.png")
+    with pytest.raises(ImageReadError, match="no mask for image"):
+        list_pairs(tmp_path, "train")
+    with pytest.raises(ImageReadError, match="not found"):
+        list_pairs(tmp_path, "val")
+
+
+def test_cli_info(tmp_path, rng, capsys):
+    p = write_ome_zarr(_rgb(rng, 64, 64), tmp_path / "a.ome.zarr", pixel_size_um=0.3)
+    assert cli_main(["info", str(p), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["shape"] == [64, 64, 3] and info["pixel_size_um"] == pytest.approx(0.3)
+    assert info["n_levels"] == 1 and info["format"] == "ome-zarr" and info["axes"] == "YXC"
+    assert cli_main(["info", str(p)]) == 0
+    assert "pixel size:  0.3 um" in capsys.readouterr().out
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not an image at all")
+    assert cli_main(["info", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.tif" in err and "Traceback" not in err
+
+
+@pytest.mark.realdata
+def test_real_data(shared_data):
+    png = sorted((shared_data / "tbm" / "train" / "images").glob("*.png"))[0]
+    m = read_image(png)
+    assert m.shape == (256, 256, 3) and m.dtype == np.uint8
+    jpg = sorted((shared_data / "scans").glob("*.jpg"))[0]
+    info = image_info(jpg)
+    assert info["format"] == "jpeg" and info["shape"][2] == 3 and min(info["shape"][:2]) > 500
+    pairs = list_pairs(shared_data / "tbm", "val")
+    assert len(pairs) == 6
+    mask = read_mask(pairs[0][1])
+    assert mask.shape == (256, 256) and 0.01 < mask.mean() < 0.5

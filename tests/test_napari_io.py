@@ -1,0 +1,118 @@
+"""npe2 manifest, reader and writer of the napari plugin."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+npe2 = pytest.importorskip("npe2")
+pytest.importorskip("napari_srmat.io")
+PIL = pytest.importorskip("PIL.Image")
+
+from napari_srmat._napari_io import get_reader, layer_pixel_size_um  # noqa: E402
+
+PLUGIN = "napari-srmat"
+OWNED = (
+    "napari-srmat.get_reader",
+    "napari-srmat.write_image",
+    "napari-srmat.sample_micrograph",
+    "napari-srmat.sample_mosaic",
+    "napari-srmat.super_resolution",
+    "napari-srmat.boundaries",
+    "napari-srmat.grain_size",
+    "napari-srmat.train_evaluate",
+)
+
+
+@pytest.fixture(autouse=True)
+def _discovered():
+    """Make sure the npe2 plugin manager knows this (installed) plugin."""
+    pm = npe2.PluginManager.instance()
+    if PLUGIN not in pm._manifests:
+        pm.discover()
+    assert PLUGIN in pm._manifests
+
+
+def test_manifest_validates_and_python_names_resolve():
+    mf = npe2.PluginManifest.from_distribution(PLUGIN)
+    assert mf.name == PLUGIN
+    by_id = {c.id: c for c in mf.contributions.commands}
+    for cid in OWNED:
+        mod, _, attr = by_id[cid].python_name.partition(":")
+        assert callable(getattr(importlib.import_module(mod), attr)), cid
+    exe = shutil.which("npe2")
+    cmd = [exe, "validate", PLUGIN] if exe else [sys.executable, "-m", "npe2", "validate", PLUGIN]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_reader_declines_what_it_cannot_read(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "plain_dir").mkdir()
+    assert get_reader(str(tmp_path / "notes.txt")) is None
+    assert get_reader(str(tmp_path / "plain_dir")) is None
+    assert get_reader(str(tmp_path / "missing.png")) is None
+    assert get_reader([str(tmp_path / "notes.txt"), str(tmp_path / "x.png")]) is None
+
+
+def test_read_png_lazily_as_rgb(tmp_path):
+    img = np.random.default_rng(0).integers(0, 255, (120, 90, 3), dtype=np.uint8)
+    PIL.fromarray(img).save(tmp_path / "m.png")
+    assert callable(get_reader(str(tmp_path / "m.png")))
+    [(data, kwargs, kind)] = npe2.read([str(tmp_path / "m.png")], stack=False,
+                                       plugin_name=PLUGIN)
+    assert kind == "image"
+    assert hasattr(data, "dask") and data.shape == (120, 90, 3)  # lazy
+    assert kwargs["rgb"] is True and kwargs["multiscale"] is False
+    assert "scale" not in kwargs  # no pixel size in a plain PNG
+    np.testing.assert_array_equal(np.asarray(data), img)
+
+
+def test_write_read_roundtrip_multiscale_with_pixel_size(tmp_path):
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 4000, (1100, 1040), dtype=np.uint16)
+    meta = {"scale": (0.25, 0.25), "rgb": False, "metadata": {}, "name": "x"}
+    [written] = npe2.write(str(tmp_path / "out.zarr"), [(img, meta, "image")],
+                           plugin_name=PLUGIN)
+    assert written.endswith("out.zarr")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # atomic
+    [(data, kwargs, _)] = npe2.read([written], stack=False, plugin_name=PLUGIN)
+    assert kwargs["multiscale"] is True and isinstance(data, list) and len(data) >= 2
+    np.testing.assert_array_equal(np.asarray(data[0]), img)
+    assert data[1].shape[0] < data[0].shape[0]
+    assert kwargs["scale"] == pytest.approx((0.25, 0.25))
+    assert kwargs["metadata"]["pixel_size_um"] == pytest.approx(0.25)
+    assert kwargs["units"] == ("micrometer", "micrometer")
+
+
+def test_write_rgb_multiscale_layer_and_open_in_viewer(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    rgb = np.random.default_rng(2).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    layer = viewer.add_image(rgb, rgb=True, metadata={"pixel_size_um": 1.5})
+    data, meta, _ = layer.as_layer_data_tuple()
+    [written] = npe2.write(str(tmp_path / "rgb"), [(data, meta, "image")], plugin_name=PLUGIN)
+    assert written.endswith("rgb.zarr")
+    [opened] = viewer.open(written, plugin=PLUGIN)
+    assert opened.rgb
+    np.testing.assert_allclose(opened.scale, (1.5, 1.5))
+    np.testing.assert_array_equal(np.asarray(opened.data), rgb)
+    assert str(opened.units[-1]) == "micrometer"
+
+
+def test_writer_rejects_stacks(tmp_path):
+    from napari_srmat._napari_io import write_image
+
+    with pytest.raises(ValueError, match="2-D"):
+        write_image(str(tmp_path / "s.zarr"), np.zeros((3, 8, 8, 2)), {"rgb": False})
+
+
+def test_pixel_size_from_layer_attributes():
+    assert layer_pixel_size_um({"metadata": {"pixel_size_um": 0.3}, "scale": (1, 1)}) == 0.3
+    assert layer_pixel_size_um({"scale": (1.0, 1.0)}) is None
+    assert layer_pixel_size_um({"scale": (1.0, 1.0), "units": ("µm", "µm")}) == 1.0
+    assert layer_pixel_size_um({"scale": (0.7, 0.7)}) == 0.7

@@ -1,0 +1,298 @@
+"""Tests of the tiled engine: exactness, seamlessness, resume/cancel, OOM fallback, Dask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from napari_srmat.io import read_image
+from napari_srmat.jobs import Log, Progress, Stopped, StopToken, run_job
+from napari_srmat.tiling import (
+    TilingError,
+    blend_weights,
+    is_out_of_memory,
+    tiled_apply,
+    tiled_apply_dask,
+    tiled_apply_job,
+)
+
+torch.set_num_threads(1)
+
+
+def bicubic(scale):
+    def fn(batch):
+        return F.interpolate(torch.from_numpy(batch), scale_factor=scale, mode="bicubic",
+                             align_corners=False).numpy()
+    return fn
+
+
+def conv_net(c_in=3, scale=2, layers=3, seed=0):
+    """Random conv net, receptive radius = ``layers`` LR pixels, pixel-shuffle x scale."""
+    torch.manual_seed(seed)
+    mods = [torch.nn.Conv2d(c_in, 8, 3, padding=1), torch.nn.Tanh()]
+    for _ in range(layers - 2):
+        mods += [torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.Tanh()]
+    mods += [torch.nn.Conv2d(8, c_in * scale * scale, 3, padding=1), torch.nn.PixelShuffle(scale)]
+    net = torch.nn.Sequential(*mods).eval()
+
+    def fn(batch):
+        with torch.no_grad():
+            return torch.sigmoid(net(torch.from_numpy(batch))).numpy()
+    return fn
+
+
+def untiled_reference(img01, fn, pad, scale):
+    """One call of fn on the reflect-padded whole image, cropped back."""
+    grey = img01.ndim == 2
+    x = img01[..., None] if grey else img01
+    xp = np.pad(x, ((pad, pad), (pad, pad), (0, 0)), mode="reflect").astype(np.float32)
+    out = np.moveaxis(fn(np.moveaxis(xp, -1, 0)[None])[0], 0, -1)
+    out = out[pad * scale : -pad * scale, pad * scale : -pad * scale]
+    return out[..., 0] if grey and out.shape[-1] == 1 else out
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1)
+
+
+def test_weights_partition_of_unity():
+    w = blend_weights(64, 8, 2)
+    assert w.shape == (128,) and w[:8].max() == 0 and w[-8:].max() == 0 and w[60] == 1
+    s = (64 - 16) * 2
+    total = w[: -s] + w[s:]
+    # in the overlap band the two ramps are complementary
+    band = slice(s + 8, 8 + 16 * 2)
+    np.testing.assert_allclose(total[band.start - s : band.stop - s], 1.0, atol=1e-12)
+
+
+def test_bicubic_tiled_equals_untiled(rng):
+    img = rng.random((150, 203, 3)).astype(np.float32)
+    fn = bicubic(4)
+    out = tiled_apply(img, fn, scale=4, tile=48, overlap=4, chunk_size=200)
+    assert out.shape == (600, 812, 3) and out.dtype == np.float32
+    ref = untiled_reference(img, fn, 4, 4)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    # and against plain bicubic of the unpadded image away from the border
+    plain = np.moveaxis(fn(np.moveaxis(img, -1, 0)[None])[0], 0, -1)
+    np.testing.assert_allclose(out[8:-8, 8:-8], plain[8:-8, 8:-8], atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(97, 131, 3), (37, 29)])
+def test_conv_net_tiled_equals_untiled(rng, shape):
+    img = (rng.random(shape) * 255).astype(np.uint8)
+    c = 3 if len(shape) == 3 else 1
+    fn = conv_net(c_in=c, scale=2, layers=3)
+    out = tiled_apply(img, fn, scale=2, tile=40, overlap=6, out_dtype=np.float32, batch_size=3,
+                      chunk_size=60)
+    ref = untiled_reference(img / np.float32(255), fn, 6, 2)
+    assert out.shape == ref.shape == (shape[0] * 2, shape[1] * 2, *shape[2:])
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    # the default output dtype is the input's
+    out8 = tiled_apply(img, fn, scale=2, tile=40, overlap=6)
+    assert out8.dtype == np.uint8
+    np.testing.assert_array_equal(out8, np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8))
+
+
+def test_seamless_constant_and_identity(rng):
+    img = rng.random((123, 77)).astype(np.float32)
+
+    def const(batch):
+        return np.full((batch.shape[0], 2, batch.shape[2] * 3, batch.shape[3] * 3), 0.37,
+                       np.float32)
+
+    out = tiled_apply(img, const, scale=3, out_channels=2, tile=32, overlap=7, chunk_size=100)
+    assert out.shape == (369, 231, 2)
+    np.testing.assert_allclose(out, 0.37, rtol=0, atol=1e-7)
+    u8 = (img * 255).astype(np.uint8)
+    ident = tiled_apply(u8, lambda b: b, tile=32, overlap=5, chunk_size=44)
+    np.testing.assert_array_equal(ident, u8)
+    u16 = (rng.random((50, 61, 3)) * 65535).astype(np.uint16)
+    np.testing.assert_array_equal(tiled_apply(u16, lambda b: b, tile=24, overlap=4), u16)
+
+
+def test_small_image_and_overlap_zero(rng):
+    img = rng.random((5, 3, 3)).astype(np.float32)
+    out = tiled_apply(img, bicubic(2), scale=2, tile=64, overlap=8)
+    assert out.shape == (10, 6, 3) and np.isfinite(out).all()
+    img = rng.random((70, 70)).astype(np.float32)
+    np.testing.assert_allclose(tiled_apply(img, lambda b: b * 2, tile=16, overlap=0), img * 2,
+                               atol=1e-6)
+
+
+def test_argument_validation(rng):
+    img = rng.random((40, 40)).astype(np.float32)
+    with pytest.raises(TilingError, match="larger than 2\\*overlap"):
+        tiled_apply(img, lambda b: b, tile=64, overlap=32)
+    with pytest.raises(TilingError, match="scale must be a positive integer"):
+        tiled_apply(img, lambda b: b, scale=1.5)
+    with pytest.raises(TilingError, match="scale must be a positive integer"):
+        tiled_apply(img, lambda b: b, scale=0)
+    with pytest.raises(TilingError, match="out_channels=3"):
+        tiled_apply(img, lambda b: np.repeat(b, 3, axis=1), tile=32, overlap=4)
+    with pytest.raises(TilingError, match="upscales by 2"):
+        tiled_apply(img, bicubic(2), tile=32, overlap=4)
+    with pytest.raises(TilingError, match="shape"):
+        tiled_apply(np.zeros((2, 3, 4, 5)), lambda b: b)
+    assert issubclass(TilingError, ValueError)
+
+
+class FakeOOM(RuntimeError):
+    pass
+
+
+def test_oom_halves_batch_then_tile(rng):
+    img = rng.random((120, 100, 3)).astype(np.float32)
+    fn = bicubic(2)
+    ref = tiled_apply(img, fn, scale=2, tile=64, overlap=4, batch_size=1)
+    seen = []
+
+    def picky(batch):
+        seen.append(batch.shape)
+        if batch.shape[0] > 2:
+            raise FakeOOM("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return fn(batch)
+
+    events = []
+    out = run_job(tiled_apply_job(img, picky, scale=2, tile=64, overlap=4, batch_size=8),
+                  quiet=True, on_event=events.append)
+    np.testing.assert_allclose(out, ref, atol=1e-6)
+    sizes = [s[0] for s in seen]
+    assert sizes[0] == 6 and sizes[1] == 4  # 6 tiles in one chunk, halved until it fits
+    assert all(b <= 2 for b in sizes[2:]) and sum(sizes[2:]) == 6
+    assert any(isinstance(e, Log) and "batch size" in e.message for e in events)
+
+    def tiny_only(batch):
+        if batch.shape[-1] > 32:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return fn(batch)
+
+    out = tiled_apply(img, tiny_only, scale=2, tile=64, overlap=4, batch_size=2)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+    def never(batch):
+        raise RuntimeError("CUDA error: out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory with batch size 1"):
+        tiled_apply(img, never, scale=2, tile=32, overlap=4)
+    with pytest.raises(ValueError, match="boom"):
+        tiled_apply(img, lambda b: (_ for _ in ()).throw(ValueError("boom")))
+    assert is_out_of_memory(MemoryError()) and not is_out_of_memory(RuntimeError("x"))
+
+
+def test_dask_input_and_dask_output_equal_numpy(rng):
+    import dask.array as da
+
+    img = (rng.random((210, 170, 3)) * 255).astype(np.uint8)
+    fn = conv_net(scale=2, layers=2)
+    kw = dict(scale=2, tile=48, overlap=6, out_dtype=np.float32, chunk_size=100)
+    ref = tiled_apply(img, fn, **kw)
+    lazy = da.from_array(img, chunks=(64, 50, 3))
+    np.testing.assert_array_equal(tiled_apply(lazy, fn, **kw), ref)
+    d = tiled_apply_dask(lazy, fn, **kw)
+    assert isinstance(d, da.Array) and d.shape == ref.shape and d.numblocks[0] > 1
+    # torch convolutions may differ by an ulp with the batch composition
+    np.testing.assert_allclose(d.compute(scheduler="sync"), ref, rtol=0, atol=1e-6)
+    # a batch-invariant fn gives bit-identical results
+    fn2 = bicubic(2)
+    ref2 = tiled_apply(img, fn2, **kw)
+    np.testing.assert_array_equal(tiled_apply_dask(lazy, fn2, **kw).compute(), ref2)
+
+
+@pytest.mark.slow
+def test_distributed_local_cluster(rng):
+    distributed = pytest.importorskip("distributed")
+    img = rng.random((130, 150)).astype(np.float32)
+    fn = bicubic(2)
+    ref = tiled_apply(img, fn, scale=2, tile=40, overlap=4, chunk_size=128)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        d = tiled_apply_dask(img, fn, scale=2, tile=40, overlap=4, chunk_size=128)
+        out = client.compute(d).result()
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_stream_to_zarr_resume_after_crash(tmp_path, rng):
+    img = (rng.random((300, 260, 3)) * 255).astype(np.uint8)
+    fn = bicubic(2)
+    kw = dict(scale=2, tile=40, overlap=4, batch_size=4, pixel_size_um=0.6,
+              attrs={"model": "bicubic"}, chunk_size=128)
+    full = tiled_apply(img, fn, out=tmp_path / "full.ome.zarr", **kw)
+    ref = read_image(full)
+    assert ref.pixel_size_um == pytest.approx(0.3)
+    assert ref.metadata["srmat"]["model"] == "bicubic"
+    assert ref.metadata["srmat"]["tiling"]["tile"] == 40
+    np.testing.assert_array_equal(ref.data.compute(), tiled_apply(img, fn, scale=2, tile=40,
+                                                                  overlap=4))
+    assert ref.data.shape == (600, 520, 3)
+    calls = {"n": 0, "limit": 40}
+
+    def crashing(batch):
+        calls["n"] += 1
+        if calls["n"] > calls["limit"]:
+            raise KeyboardInterrupt("simulated crash")
+        return fn(batch)
+
+    target = tmp_path / "res.ome.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        tiled_apply(img, crashing, out=target, **kw)
+    partial = tmp_path / "res.ome.zarr.partial"
+    assert not target.exists() and partial.exists()
+    first_calls = calls["n"] - 1
+    calls.update(n=0, limit=10**9)
+    events = []
+    path = run_job(tiled_apply_job(img, crashing, out=target, **kw), quiet=True,
+                   on_event=events.append)
+    assert path == target and not partial.exists()
+    res = read_image(target)
+    np.testing.assert_array_equal(res.data.compute(), ref.data.compute())
+    for a, b in zip(res.levels, ref.levels):
+        np.testing.assert_array_equal(a.compute(), b.compute())
+    n_full = {"n": 0}
+
+    def counting(batch):
+        n_full["n"] += 1
+        return fn(batch)
+
+    tiled_apply(img, counting, out=tmp_path / "count.ome.zarr", **kw)
+    calls_uninterrupted = n_full["n"]
+    assert first_calls > 0
+    # the resumed run skipped the finished chunks (small recompute at their edges only)
+    assert calls["n"] < calls_uninterrupted - first_calls // 2
+    assert any(isinstance(e, Log) and "resuming" in e.message for e in events)
+    prog = [e for e in events if isinstance(e, Progress)]
+    assert prog[-1].done == prog[-1].total and prog[-1].stage == "tiles"
+    # a different model on the same partial is refused
+    with pytest.raises(KeyboardInterrupt):
+        calls.update(n=0, limit=5)
+        tiled_apply(img, crashing, out=tmp_path / "mm.ome.zarr", **kw)
+    with pytest.raises(ValueError, match="different parameters"):
+        tiled_apply(img, fn, out=tmp_path / "mm.ome.zarr", **{**kw, "attrs": {"model": "x"}})
+
+
+def test_cancel_leaves_only_partial(tmp_path, rng):
+    img = rng.random((200, 200)).astype(np.float32)
+    token = StopToken()
+    seen = {"n": 0}
+
+    def fn(batch):
+        seen["n"] += 1
+        if seen["n"] == 3:
+            token.request_stop()
+        return batch
+
+    events = []
+    res = run_job(tiled_apply_job(img, fn, tile=32, overlap=4, out=tmp_path / "c.ome.zarr",
+                                  stop=token, batch_size=2, chunk_size=48),
+                  quiet=True, on_event=events.append)
+    assert res is None
+    assert any(isinstance(e, Stopped) for e in events)
+    assert not (tmp_path / "c.ome.zarr").exists()
+    assert (tmp_path / "c.ome.zarr.partial").exists()
+    # numpy output: stop also returns None
+    token2 = StopToken()
+    token2.request_stop()
+    assert tiled_apply(img, lambda b: b, tile=32, overlap=4, stop=token2) is None

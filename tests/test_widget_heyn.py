@@ -1,0 +1,157 @@
+"""Grain-size (Heyn) widget: numbers equal the library's, layers, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+heyn = pytest.importorskip("napari_srmat.metrics.heyn")
+
+from napari_srmat.widgets._common import (  # noqa: E402
+    WidgetInputError,
+    add_heyn_measurement,
+    boundary_mask,
+    shapes_to_segments,
+)
+from napari_srmat.widgets.heyn_widget import GrainSizeWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def _voronoi_mask(shape=(160, 200), n=40, seed=3) -> np.ndarray:
+    """Boundaries of a random Voronoi tessellation (1-px lines)."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 1, (n, 2)) * shape
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    d = (rr[..., None] - pts[:, 0]) ** 2 + (cc[..., None] - pts[:, 1]) ** 2
+    lab = d.argmin(-1)
+    m = np.zeros(shape, bool)
+    m[:-1] |= lab[:-1] != lab[1:]
+    m[:, :-1] |= lab[:, :-1] != lab[:, 1:]
+    return m
+
+
+def _run(qtbot, widget):
+    widget.run()
+    qtbot.waitUntil(lambda: widget.measurement is not None, timeout=20000)
+    return widget.measurement
+
+
+@pytest.mark.parametrize("pattern", ["random", "grid", "circles"])
+def test_widget_numbers_equal_library(make_napari_viewer, qtbot, pattern):
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask()
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb", scale=(0.5, 0.5),
+                              metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText(pattern)
+    w.n_lines.setValue(17)
+    w.seed.setValue(7)
+    meas = _run(qtbot, w)
+    ref = heyn.measure_intercepts(mask, pattern=pattern, n_lines=17, seed=7, pixel_size_um=0.5)
+    res = meas.result
+    assert res.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
+    assert res.n_intersections == ref.n_intersections
+    np.testing.assert_array_equal(res.per_line_count, ref.per_line_count)
+    assert res.astm_g == pytest.approx(ref.astm_g)
+    assert meas.stats["mean_intercept_um"] == pytest.approx(ref.mean_intercept_px * 0.5)
+    # layers: one point per intersection, one shape per test line
+    pts = viewer.layers["gb intersections"]
+    assert len(pts.data) == ref.n_intersections
+    np.testing.assert_allclose(pts.scale, (0.5, 0.5))
+    assert len(viewer.layers["gb test lines"].data) == ref.n_lines
+    # tables
+    assert w.table.rowCount() == ref.n_lines
+    assert int(w.table.item(0, 2).text()) == int(ref.per_line_count[0])
+    assert w.summary.item(0, 1).text() == f"{ref.mean_intercept_px:.4g}"
+
+
+def test_probability_layer_threshold_and_typed_pixel_size(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=5)
+    prob = np.where(mask, 0.8, 0.1).astype(np.float32)
+    prob[::7, ::5] = 0.45  # below the 0.5 threshold, above 0.4
+    layer = viewer.add_image(prob, name="p", metadata={"threshold": 0.5})
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pixel_size.setText("2.0")
+    meas = _run(qtbot, w)
+    ref = heyn.measure_intercepts(prob >= 0.5, pattern="random", n_lines=50, seed=1234,
+                                  pixel_size_um=2.0)
+    assert meas.result.mean_intercept_px == pytest.approx(ref.mean_intercept_px)
+    assert meas.stats["mean_intercept_um"] == pytest.approx(2.0 * ref.mean_intercept_px)
+    # typed threshold overrides the layer's
+    w.use_layer_threshold.setChecked(False)
+    w.threshold.setValue(0.4)
+    w.measurement = None
+    meas2 = _run(qtbot, w)
+    ref2 = heyn.measure_intercepts(prob >= 0.4, pattern="random", n_lines=50, seed=1234)
+    assert meas2.result.n_intersections == ref2.n_intersections
+    assert meas2.result.n_intersections != ref.n_intersections
+    w.pixel_size.setText("-1")
+    with pytest.raises(WidgetInputError):
+        w.run()
+
+
+def test_shapes_pattern_converts_world_to_data(make_napari_viewer):
+    viewer = make_napari_viewer()
+    mask = np.zeros((100, 100), bool)
+    mask[:, 10::20] = True  # vertical boundaries at columns 10, 30, 50, 70, 90
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb", scale=(2, 2),
+                              translate=(10, 10))
+    # a horizontal line drawn in world coordinates from col 0 to col 99 at row 50,
+    # in a Shapes layer with its own (identity) transform
+    world_line = np.array([[10 + 2 * 50, 10 + 2 * 0], [10 + 2 * 50, 10 + 2 * 99]], float)
+    shapes = viewer.add_shapes([world_line], shape_type=["line"], name="my lines")
+    segs = shapes_to_segments(shapes, layer)
+    np.testing.assert_allclose(segs[0], [[50, 0], [50, 99]])
+    meas = add_heyn_measurement(viewer, layer, pattern="shapes", shapes_layer=shapes)
+    ref = heyn.measure_intercepts(mask, pattern="segments", segments=segs)
+    assert meas.result.n_intersections == ref.n_intersections == 5
+    assert meas.result.mean_intercept_px == pytest.approx(99 / 5)
+    with pytest.raises(WidgetInputError):
+        add_heyn_measurement(viewer, layer, pattern="shapes", shapes_layer=None)
+
+
+def test_export_csv_json(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=11)
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    with pytest.raises(WidgetInputError):
+        w.export_csv(tmp_path / "x.csv")
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(10)
+    meas = _run(qtbot, w)
+    p_json = w.export_json(tmp_path / "h.json")
+    d = json.loads(p_json.read_text())
+    assert d["mean_intercept_px"] == pytest.approx(meas.result.mean_intercept_px)
+    assert d["n_lines"] == 20
+    assert len(d["per_line"]) == 20
+    assert d["mean_intercept_um"] is None  # no pixel size known
+    p_csv = w.export_csv(tmp_path / "h.csv")
+    rows = [r for r in csv.reader(p_csv.read_text().splitlines()) if not r[0].startswith("#")]
+    assert rows[0] == ["line", "length_px", "count"]
+    counts = [int(r[2]) for r in rows[1:]]
+    assert counts == [int(c) for c in meas.result.per_line_count]
+    lengths = np.array([float(r[1]) for r in rows[1:]])
+    assert lengths.sum() / sum(counts) == pytest.approx(meas.result.mean_intercept_px, rel=1e-4)
+    assert not list(tmp_path.glob(".*tmp"))  # atomic: no temporary leftovers
+    assert math.isfinite(d["relative_accuracy_pct"])
+
+
+def test_boundary_mask_rules(make_napari_viewer):
+    viewer = make_napari_viewer()
+    u8 = np.array([[0, 255], [128, 0]], np.uint8)
+    assert boundary_mask(viewer.add_image(u8)).tolist() == [[False, True], [True, False]]
+    assert boundary_mask(viewer.add_image(u8), 0.6).tolist() == [[False, True], [False, False]]
+    rgb = viewer.add_image(np.zeros((4, 4, 3), np.uint8), rgb=True)
+    with pytest.raises(WidgetInputError):
+        boundary_mask(rgb)

@@ -1,0 +1,117 @@
+"""Train & evaluate widget: a tiny UAED training finishes, Stop stops, jobs queue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("napari_srmat.edges.train")
+PIL = pytest.importorskip("PIL.Image")
+
+from napari_srmat.jobs import Metric  # noqa: E402
+from napari_srmat.widgets._common import WidgetInputError  # noqa: E402
+from napari_srmat.widgets.train_widget import (  # noqa: E402
+    UAED_EVAL,
+    UAED_TRAIN,
+    JobSpec,
+    TrainEvaluateWidget,
+)
+
+pytestmark = pytest.mark.gui
+
+
+def _pair(rng, size=64, n=10):
+    pts = rng.uniform(0, size, (n, 2))
+    rr, cc = np.mgrid[:size, :size]
+    lab = ((rr[..., None] - pts[:, 0]) ** 2 + (cc[..., None] - pts[:, 1]) ** 2).argmin(-1)
+    m = np.zeros((size, size), bool)
+    m[:-1] |= lab[:-1] != lab[1:]
+    m[:, :-1] |= lab[:, :-1] != lab[:, 1:]
+    colors = rng.integers(40, 220, (n, 3))
+    img = colors[lab].astype(np.uint8)
+    img[m] = 20
+    return img, (m * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tbm")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("val", 2), ("test", 2)):
+        for sub in ("images", "masks"):
+            (root / split / sub).mkdir(parents=True)
+        for i in range(n):
+            img, mask = _pair(rng)
+            PIL.fromarray(img).save(root / split / "images" / f"{i}.png")
+            PIL.fromarray(mask).save(root / split / "masks" / f"{i}.png")
+    return root
+
+
+def _uaed_spec(root, out, epochs=2, **extra):
+    opts = {"data": str(root), "out": str(out), "encoder": "tiny", "epochs": epochs,
+            "lr": 1e-3, "batch_size": 2, "crop": 32, "device": "cpu",
+            "extra": {"num_threads": 1, "steps_per_epoch": 2, **extra}}
+    return JobSpec(UAED_TRAIN, opts)
+
+
+def test_tiny_uaed_training_then_evaluation_queued(make_napari_viewer, qtbot, data_root,
+                                                   tmp_path):
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    train = _uaed_spec(data_root, tmp_path / "run")
+    w.enqueue(train)
+    ev = JobSpec(UAED_EVAL, {"data": str(data_root), "checkpoint": str(tmp_path / "run"),
+                             "out": str(tmp_path / "eval")})
+    w.enqueue(ev)
+    assert w.current is train and w.queue == [ev]  # queued, not started
+    qtbot.waitUntil(lambda: train.status == "done", timeout=120_000)
+    assert train.result.epochs_done == 2
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+    assert train.checkpoints and w.checkpoints
+    # live loss: one train loss point per epoch; validation metrics recorded
+    assert [s for s, _ in train.loss["train"]] == [0, 1]
+    assert "val ap" in train.metrics
+    # the evaluation started by itself and ends with PR/ROC curves
+    qtbot.waitUntil(lambda: ev.status in ("done", "failed"), timeout=120_000)
+    assert ev.status == "done", ev.result
+    assert 0.0 <= ev.result["ap"] <= 1.0
+    assert (tmp_path / "eval" / "pr.png").is_file()
+    assert len(w.figure.axes) == 2 and w.figure.axes[0].images
+    assert "test ap" in w.metrics
+    qtbot.waitUntil(lambda: not w.is_running, timeout=10_000)
+
+
+def test_stop_mid_run_stops_cleanly(make_napari_viewer, qtbot, data_root, tmp_path):
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    spec = _uaed_spec(data_root, tmp_path / "run", epochs=50)
+    w.enqueue(spec)
+    qtbot.waitUntil(lambda: any(isinstance(x, int) for x in [w.progress.value()])
+                    and w.progress.value() >= 1, timeout=60_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert spec.status == "stopped"
+    assert spec.result.stopped and spec.result.epochs_done < 50
+    assert w.status.text().endswith("stopped")
+
+
+def test_form_builds_specs_and_rejects_bad_json(make_napari_viewer):
+    w = TrainEvaluateWidget(make_napari_viewer())
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.steps.setValue(3)
+    w.extra.setText('{"steps_per_epoch": 1}')
+    spec = w.current_spec()
+    assert spec.kind == UAED_TRAIN and spec.options["epochs"] == 3
+    assert spec.options["encoder"] == "tiny"
+    assert spec.options["extra"] == {"steps_per_epoch": 1}
+    w.extra.setText("{oops")
+    with pytest.raises(WidgetInputError):
+        w.current_spec()
+    # metric events feed the table and the loss curve
+    w._on_event(Metric(0, {"loss": 1.0}))
+    w._on_event(Metric(1, {"loss": 0.5}))
+    w._on_event(Metric(1, {"ap": 0.7}, split="val"))
+    assert w.loss["train"] == [(0, 1.0), (1, 0.5)]
+    assert w.metrics["val ap"] == (1, 0.7)
+    assert w.table.rowCount() == 2
