@@ -13,6 +13,9 @@ Protocol (see docs/audit.md):
   ``2 * n`` candidates (bbox overlap) and false candidates per image.
 * Sensitivity sweep: the same with fainter lines (``--contrasts``, relative darkening;
   the default protocol uses 0.5).
+* Imperfect but honest SR: HR after JPEG q75, HR + noise 0.02, sharpened bicubic,
+  HR shifted by 1 px -- candidates per image (false alarms) and recall of lines
+  injected into them.
 * SR models (``napari_srmat.sr``): candidate statistics of each fast model's output
   (diffusion models only with ``--all-models``: very slow on CPU).
 
@@ -58,6 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--min-score", type=float, default=10.0)
     ap.add_argument("--contrasts", default="0.3,0.15,0.08",
                     help="extra line contrasts for the sensitivity sweep (1 seed each)")
+    ap.add_argument("--residual-floor", default="auto", help="'auto' or a number")
     ap.add_argument("--all-models", action="store_true")
     ap.add_argument("--no-models", action="store_true")
     ap.add_argument("--out", default=None)
@@ -75,6 +79,11 @@ def main(argv=None) -> int:
         print(f"no test images under {args.data}", file=sys.stderr)
         return 2
     deg = resolve_degrade()
+    floor = args.residual_floor if args.residual_floor == "auto" else float(args.residual_floor)
+
+    def find(lr, sr, **kw):
+        return find_candidates(lr, sr, scale=4, residual_floor=floor, **kw)
+
     res: dict = {"images": len(imgs), "scale": 4, "min_score": args.min_score,
                  "degrade": f"{deg.__module__}.{deg.__name__}", "per_image": []}
     tot_inj = tot_hit = tot_false = tot_perfect = tot_mismatch = 0
@@ -85,13 +94,13 @@ def main(argv=None) -> int:
         hr, mask = _load(p)
         lr = deg(hr, 4)
         t0 = time.perf_counter()
-        perf = find_candidates(lr, hr, scale=4, min_score=0.0)
+        perf = find(lr, hr, min_score=0.0)
         t_all += time.perf_counter() - t0
         n_perf = sum(c.score >= args.min_score for c in perf)
         mx = max((c.score for c in perf), default=0.0)
         lr_pil = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // 4, hr.shape[0] // 4),
                                                        Image.BICUBIC))
-        mism = find_candidates(lr_pil, hr, scale=4, min_score=0.0)
+        mism = find(lr_pil, hr, min_score=0.0)
         n_mism = sum(c.score >= args.min_score for c in mism)
         mx_m = max((c.score for c in mism), default=0.0)
         row = {"image": p.name, "perfect_candidates": n_perf, "perfect_max_score": mx,
@@ -101,7 +110,7 @@ def main(argv=None) -> int:
         max_perfect, max_mismatch = max(max_perfect, mx), max(max_mismatch, mx_m)
         for seed in range(args.seeds):
             sr, lines = inject_false_boundaries(hr, mask, n_lines=args.n_lines, seed=seed)
-            cands = find_candidates(lr, sr, scale=4, min_score=args.min_score)
+            cands = find(lr, sr, min_score=args.min_score)
             k = 2 * len(lines)
             rec = recall_at(cands, lines, k)
             false = sum(not any(bbox_overlap(c.bbox, ln.bbox) for ln in lines) for c in cands)
@@ -136,7 +145,7 @@ def main(argv=None) -> int:
             lr = deg(hr, 4)
             sr, lines = inject_false_boundaries(hr, mask, n_lines=args.n_lines, seed=100,
                                                 contrast=contrast)
-            cands = find_candidates(lr, sr, scale=4, min_score=args.min_score)
+            cands = find(lr, sr, min_score=args.min_score)
             inj += len(lines)
             hit += round(recall_at(cands, lines, 2 * len(lines)) * len(lines))
             false += sum(not any(bbox_overlap(c.bbox, ln.bbox) for ln in lines) for c in cands)
@@ -144,20 +153,66 @@ def main(argv=None) -> int:
                                 "false_candidates_per_image": false / len(imgs)}
         print(f"contrast {contrast}: {sweep[str(contrast)]}", file=sys.stderr)
     res["contrast_sweep"] = sweep
+    res["imperfect_sr"] = _imperfect(imgs, deg, args, find)
     if not args.no_models:
-        res["sr_models"] = _models(imgs, deg, args)
+        res["sr_models"] = _models(imgs, deg, args, find)
     text = json.dumps(res, indent=2)
     if args.out:
         from napari_srmat._atomic import atomic_write_text
 
         atomic_write_text(args.out, text)
-    print(json.dumps({"summary": res["summary"], "contrast_sweep": sweep}, indent=2))
+    print(json.dumps({"summary": res["summary"], "contrast_sweep": sweep,
+                      "imperfect_sr": res["imperfect_sr"]}, indent=2))
     if "sr_models" in res:
         print(json.dumps(res["sr_models"], indent=2))
     return 0
 
 
-def _models(imgs, deg, args) -> dict:
+def _imperfect(imgs, deg, args, find) -> dict:
+    """False candidates for imperfect-but-honest SR images (+ recall with lines in them)."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    from napari_srmat.audit import upscale_bicubic
+
+    def jpeg(hr):
+        b = io.BytesIO()
+        Image.fromarray(hr).save(b, "JPEG", quality=75)
+        return np.asarray(Image.open(b))
+
+    def noise(hr):
+        rng = np.random.default_rng(0)
+        return np.clip(hr / 255.0 + rng.normal(0, 0.02, hr.shape), 0, 1).astype(np.float32)
+
+    def sharpened_bicubic(hr):
+        up = (np.clip(upscale_bicubic(deg(hr, 4), 4), 0, 1) * 255).round().astype(np.uint8)
+        return np.asarray(Image.fromarray(up).filter(ImageFilter.UnsharpMask(2, 150, 0)))
+
+    def shift1(hr):
+        return np.roll(hr, 1, axis=1)
+
+    out = {}
+    for name, f in (("jpeg_q75", jpeg), ("noise_0.02", noise),
+                    ("bicubic_unsharp", sharpened_bicubic), ("shift_1px", shift1)):
+        n_false = inj = hit = 0
+        for p in imgs:
+            hr, mask = _load(p)
+            lr = deg(hr, 4)
+            sr = f(hr)
+            n_false += len(find(lr, sr, min_score=args.min_score))
+            srl, lines = inject_false_boundaries(np.asarray(sr), mask, n_lines=args.n_lines,
+                                                 seed=0)
+            cands = find(lr, srl, min_score=args.min_score)
+            inj += len(lines)
+            hit += round(recall_at(cands, lines, 2 * len(lines)) * len(lines))
+        out[name] = {"candidates_per_image": n_false / len(imgs),
+                     "recall_at_2n_with_lines": hit / inj if inj else None}
+        print(f"imperfect {name}: {out[name]}", file=sys.stderr)
+    return out
+
+
+def _models(imgs, deg, args, find) -> dict:
     try:
         from napari_srmat.sr import available_models, load_model, super_resolve
     except ImportError as exc:
@@ -179,7 +234,7 @@ def _models(imgs, deg, args) -> dict:
             t0 = time.perf_counter()
             sr = super_resolve(lr, model, tile=64, overlap=8)
             t += time.perf_counter() - t0
-            cands = find_candidates(lr, np.asarray(sr), scale=4, min_score=args.min_score)
+            cands = find(lr, np.asarray(sr), min_score=args.min_score)
             counts.append(len(cands))
             scores += [c.score for c in cands]
             for c in cands:

@@ -310,3 +310,23 @@ def test_real_images(shared_data):
         n_hit += round(recall_at(cands, lines, 2 * len(lines)) * len(lines))
     assert n_perfect <= 1
     assert n_hit / n_inj >= 0.9
+
+
+def test_residual_floor_adapts(pair):
+    from napari_srmat.audit.detector import estimate_residual_floor
+
+    lr, hr, _ = pair
+    assert estimate_residual_floor(lr, hr, 4) == pytest.approx(0.01)
+    noisy = np.clip(hr / 255.0 + np.random.default_rng(0).normal(0, 0.15, hr.shape), 0, 1)
+    f = estimate_residual_floor(lr, noisy, 4)
+    assert f > 0.02
+    # a globally noisy (but unbiased) SR: the adaptive floor flags a small part of the
+    # image, a fixed low floor flags (nearly) all of it
+    area = hr.shape[0] * hr.shape[1]
+    flagged_auto = sum(c.n_pixels for c in find_candidates(lr, noisy, scale=4))
+    flagged_fixed = sum(c.n_pixels for c in find_candidates(lr, noisy, scale=4,
+                                                            residual_floor=0.01))
+    assert flagged_fixed > 0.8 * area
+    assert flagged_auto < 0.2 * area
+    with pytest.raises(ValueError, match="residual_floor"):
+        find_candidates(lr, hr, scale=4, residual_floor="sometimes")

@@ -257,7 +257,7 @@ def _tiny_upscale_pipeline(path, safe=True):
     vae = AutoencoderKL(
         block_out_channels=[32, 32, 64], in_channels=3, out_channels=3,
         down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
-        latent_channels=4, layers_per_block=1,
+        latent_channels=4, layers_per_block=1, scaling_factor=0.08333,
     )
     chars = "abcdefghijklmnopqrstuvwxyz"
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
@@ -268,7 +268,8 @@ def _tiny_upscale_pipeline(path, safe=True):
     tok_dir.mkdir()
     (tok_dir / "vocab.json").write_text(json.dumps(vocab))
     (tok_dir / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"))
+    tokenizer = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"),
+                              model_max_length=77)
     text_encoder = CLIPTextModel(CLIPTextConfig(
         bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
         num_attention_heads=4, num_hidden_layers=2, vocab_size=len(vocab),

@@ -117,6 +117,9 @@ def test_small_image_and_overlap_zero(rng):
     img = rng.random((5, 3, 3)).astype(np.float32)
     out = tiled_apply(img, bicubic(2), scale=2, tile=64, overlap=8)
     assert out.shape == (10, 6, 3) and np.isfinite(out).all()
+    img = rng.random((20, 13, 3)).astype(np.float32)
+    out = tiled_apply(img, bicubic(2), scale=2, tile=64, overlap=8)
+    np.testing.assert_allclose(out, untiled_reference(img, bicubic(2), 4, 2), atol=1e-5)
     img = rng.random((70, 70)).astype(np.float32)
     np.testing.assert_allclose(tiled_apply(img, lambda b: b * 2, tile=16, overlap=0), img * 2,
                                atol=1e-6)
@@ -187,7 +190,7 @@ def test_dask_input_and_dask_output_equal_numpy(rng):
 
     img = (rng.random((210, 170, 3)) * 255).astype(np.uint8)
     fn = conv_net(scale=2, layers=2)
-    kw = dict(scale=2, tile=48, overlap=6, out_dtype=np.float32, chunk_size=100)
+    kw = dict(scale=2, tile=48, overlap=6, out_dtype=np.float32, chunk_size=150)
     ref = tiled_apply(img, fn, **kw)
     lazy = da.from_array(img, chunks=(64, 50, 3))
     np.testing.assert_array_equal(tiled_apply(lazy, fn, **kw), ref)
@@ -199,6 +202,26 @@ def test_dask_input_and_dask_output_equal_numpy(rng):
     fn2 = bicubic(2)
     ref2 = tiled_apply(img, fn2, **kw)
     np.testing.assert_array_equal(tiled_apply_dask(lazy, fn2, **kw).compute(), ref2)
+
+
+def test_zarr_and_micrograph_input(tmp_path, rng):
+    import zarr
+
+    from napari_srmat.io import write_ome_zarr
+
+    img = (rng.random((90, 110)) * 65535).astype(np.uint16)
+    z = zarr.open_array(tmp_path / "in.zarr", mode="w", shape=img.shape, chunks=(32, 32),
+                        dtype=img.dtype)
+    z[:] = img
+    fn = bicubic(2)
+    ref = tiled_apply(img, fn, scale=2, tile=32, overlap=4)
+    assert ref.dtype == np.uint16 and ref.shape == (180, 220)
+    np.testing.assert_array_equal(tiled_apply(z, fn, scale=2, tile=32, overlap=4), ref)
+    mic = read_image(write_ome_zarr(img, tmp_path / "in.ome.zarr", pixel_size_um=0.8))
+    out = tiled_apply(mic, fn, scale=2, tile=32, overlap=4, out=tmp_path / "o.ome.zarr")
+    res = read_image(out)
+    assert res.pixel_size_um == pytest.approx(0.4)  # taken from the Micrograph
+    np.testing.assert_array_equal(res.data.compute(), ref)
 
 
 @pytest.mark.slow
@@ -215,62 +238,64 @@ def test_distributed_local_cluster(rng):
     np.testing.assert_array_equal(out, ref)
 
 
+class Crash(Exception):
+    pass
+
+
 def test_stream_to_zarr_resume_after_crash(tmp_path, rng):
     img = (rng.random((300, 260, 3)) * 255).astype(np.uint8)
     fn = bicubic(2)
     kw = dict(scale=2, tile=40, overlap=4, batch_size=4, pixel_size_um=0.6,
               attrs={"model": "bicubic"}, chunk_size=128)
-    full = tiled_apply(img, fn, out=tmp_path / "full.ome.zarr", **kw)
+    calls = {"n": 0, "limit": 10**9, "tiles": 0}
+
+    def counting(batch):
+        calls["n"] += 1
+        calls["tiles"] += len(batch)
+        if calls["n"] > calls["limit"]:
+            raise Crash("simulated crash")
+        return fn(batch)
+
+    full = tiled_apply(img, counting, out=tmp_path / "full.ome.zarr", **kw)
+    n_uninterrupted, tiles_uninterrupted = calls["n"], calls["tiles"]
+    assert tiles_uninterrupted == 10 * 8  # every tile computed exactly once
     ref = read_image(full)
+    assert ref.data.shape == (600, 520, 3) and ref.data.numblocks[:2] == (1, 1)
     assert ref.pixel_size_um == pytest.approx(0.3)
     assert ref.metadata["srmat"]["model"] == "bicubic"
     assert ref.metadata["srmat"]["tiling"]["tile"] == 40
     np.testing.assert_array_equal(ref.data.compute(), tiled_apply(img, fn, scale=2, tile=40,
                                                                   overlap=4))
-    assert ref.data.shape == (600, 520, 3)
-    calls = {"n": 0, "limit": 40}
-
-    def crashing(batch):
-        calls["n"] += 1
-        if calls["n"] > calls["limit"]:
-            raise KeyboardInterrupt("simulated crash")
-        return fn(batch)
-
     target = tmp_path / "res.ome.zarr"
-    with pytest.raises(KeyboardInterrupt):
-        tiled_apply(img, crashing, out=target, **kw)
     partial = tmp_path / "res.ome.zarr.partial"
+    calls.update(n=0, limit=n_uninterrupted // 2)
+    with pytest.raises(Crash):
+        tiled_apply(img, counting, out=target, **kw)
     assert not target.exists() and partial.exists()
-    first_calls = calls["n"] - 1
-    calls.update(n=0, limit=10**9)
+    n_done_chunks = len(list((partial / ".srmat_done").iterdir()))
+    assert 0 < n_done_chunks < 25  # 5 x 5 chunks of 128 px
+    calls.update(n=0, limit=10**9, tiles=0)
     events = []
-    path = run_job(tiled_apply_job(img, crashing, out=target, **kw), quiet=True,
+    path = run_job(tiled_apply_job(img, counting, out=target, **kw), quiet=True,
                    on_event=events.append)
     assert path == target and not partial.exists()
     res = read_image(target)
-    np.testing.assert_array_equal(res.data.compute(), ref.data.compute())
+    assert res.n_levels == ref.n_levels
     for a, b in zip(res.levels, ref.levels):
         np.testing.assert_array_equal(a.compute(), b.compute())
-    n_full = {"n": 0}
-
-    def counting(batch):
-        n_full["n"] += 1
-        return fn(batch)
-
-    tiled_apply(img, counting, out=tmp_path / "count.ome.zarr", **kw)
-    calls_uninterrupted = n_full["n"]
-    assert first_calls > 0
-    # the resumed run skipped the finished chunks (small recompute at their edges only)
-    assert calls["n"] < calls_uninterrupted - first_calls // 2
+    # the resumed run skipped the finished chunks (a little recompute at their edges only)
+    assert calls["tiles"] < tiles_uninterrupted - n_done_chunks
     assert any(isinstance(e, Log) and "resuming" in e.message for e in events)
     prog = [e for e in events if isinstance(e, Progress)]
     assert prog[-1].done == prog[-1].total and prog[-1].stage == "tiles"
-    # a different model on the same partial is refused
-    with pytest.raises(KeyboardInterrupt):
-        calls.update(n=0, limit=5)
-        tiled_apply(img, crashing, out=tmp_path / "mm.ome.zarr", **kw)
+    # other settings on the same partial are refused instead of mixing outputs
+    calls.update(n=0, limit=3)
+    with pytest.raises(Crash):
+        tiled_apply(img, counting, out=tmp_path / "mm.ome.zarr", **kw)
     with pytest.raises(ValueError, match="different parameters"):
         tiled_apply(img, fn, out=tmp_path / "mm.ome.zarr", **{**kw, "attrs": {"model": "x"}})
+    with pytest.raises(FileExistsError):
+        tiled_apply(img, fn, out=target, **kw)
 
 
 def test_cancel_leaves_only_partial(tmp_path, rng):

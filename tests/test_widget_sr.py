@@ -99,31 +99,30 @@ def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsy
     w.batch.setValue(1)
     w.device.setCurrentText("cpu")
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
+    ticks: list[float] = []
+    result_at: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
-    w.run()
-    qtbot.waitUntil(lambda: not w.run_btn.isEnabled() and w.progress.value() >= 2,
-                    timeout=60_000)
-    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=120_000)
-    timer.stop()
-    assert w.last_layer is not None
-    stall_ms = 1000 * max(gaps[1:])
-    with capsys.disabled():
-        print(f"\n[SR event-loop] {len(gaps)} ticks, max gap {stall_ms:.1f} ms")
-    # 10 ms timer; generous bound on a shared 2-core CI box (the run itself takes seconds)
-    assert stall_ms < 1000
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
-    # cancel: a second run stops before all tiles are done and adds no layer
+    for attempt in range(2):  # the first run also imports/loads the model: warm-up
+        ticks.clear()
+        w.last_layer = None
+        timer.start()
+        worker = w.run()
+        worker.returned.connect(lambda _r: result_at.append(time.perf_counter()))
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=120_000)
+        timer.stop()
+        assert w.last_layer is not None
+    t = np.array(ticks)
+    gaps = np.diff(t)[t[1:] <= result_at[-1]]  # while the tiles are computed
+    stall_ms = 1000 * gaps.max()
+    with capsys.disabled():
+        print(f"\n[SR event-loop] {gaps.size} ticks during the job, max gap {stall_ms:.1f} ms")
+    # 10 ms timer; the bound is generous for a loaded, shared 2-core CI box
+    assert stall_ms < 500
+
+    # cancel: a run stopped at once stops before all tiles are done and adds no layer
     w.last_layer = None
     w.run()
     w.stop()

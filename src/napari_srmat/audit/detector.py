@@ -7,7 +7,10 @@ candidate regions:
     (by default the SR models' antialiased bicubic downsampling, or Gaussian blur
     then area downsampling) and compared with the LR input; the
     residual (RMS over channels, LR grid) is upsampled to SR coordinates and
-    normalised: ``c = clip((R - residual_floor) / residual_floor, 0, 3)``.
+    normalised: ``c = clip((R - residual_floor) / residual_floor, 0, 3)``; by default
+    the floor adapts to the image (``max(0.01, median(R) + 4 * 1.4826 * MAD(R))``,
+    :func:`estimate_residual_floor`) so a generally imperfect SR model does not
+    flood the queue.
 (b) **boundary evidence** -- skeleton pixels of the SR boundary map with no
     boundary of the bicubic-upscaled LR within ``tolerance_px`` ("new boundary
     pixels"), weighted by the lack of LR gradient support
@@ -62,6 +65,7 @@ __all__ = [
     "resolve_degrade",
     "default_boundary_map",
     "upscale_bicubic",
+    "estimate_residual_floor",
     "find_candidates",
     "find_candidates_job",
 ]
@@ -411,7 +415,7 @@ def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Param
     h = min(deg.shape[0], lr_f.shape[0])
     w = min(deg.shape[1], lr_f.shape[1])
     deg, lr_f = deg[:h, :w], lr_f[:h, :w]
-    resid = np.sqrt(np.mean((deg - lr_f) ** 2, axis=2))
+    resid = _residual_rms(lr_f, deg, 1, lambda x, _s: x)
     # LR gradient support: energy the SR structure implies vs energy present in the LR
     e_exp = _grad_energy(_luminance(deg))
     e_lr = _grad_energy(_luminance(lr_f))
@@ -441,6 +445,67 @@ def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Param
     newu = new & (u >= p.min_support_deficit)
     mask = newu | (c > 0) | (sp > 0)
     return {"c": c, "u": u, "s": sp, "skel": skel, "new": newu, "mask": mask}
+
+
+def _residual_rms(lr_t: np.ndarray, sr_t: np.ndarray, scale: int, degrade_fn: Callable):
+    deg = _channels_last(degrade_fn(sr_t, scale))
+    if deg.shape[2] != lr_t.shape[2]:
+        deg, lr_t = deg.mean(axis=2, keepdims=True), lr_t.mean(axis=2, keepdims=True)
+    h, w = min(deg.shape[0], lr_t.shape[0]), min(deg.shape[1], lr_t.shape[1])
+    return np.sqrt(np.mean((deg[:h, :w] - lr_t[:h, :w]) ** 2, axis=2))
+
+
+def estimate_residual_floor(lr, sr, scale: int, *, degrade_fn=None, min_floor: float = 0.01,
+                            k: float = 4.0, strip: int = 512, halo: int = 32) -> float:
+    """Image-adaptive data-consistency floor: ``max(min_floor, median + k * 1.4826 * MAD)``.
+
+    The residual RMS between ``degrade(SR)`` and ``LR`` is computed over the whole
+    image in row strips (independent of the detector's tile size) and summarised by a
+    histogram, so large images are never held in memory.
+
+    Parameters
+    ----------
+    lr, sr : array-like
+        LR and SR images (``sr`` = ``lr`` x ``scale``).
+    scale : int
+        SR factor.
+    degrade_fn : callable or str, optional
+        See :func:`resolve_degrade`.
+    min_floor, k : float
+        Lower bound and the number of robust standard deviations above the median.
+    strip, halo : int
+        Strip height and halo in SR rows.
+
+    Returns
+    -------
+    float
+        The floor (intensity units in [0, 1]).
+    """
+    degrade_fn = resolve_degrade(degrade_fn)
+    H = int(sr.shape[0])
+    strip = int(math.ceil(strip / scale) * scale)
+    halo = int(math.ceil(halo / scale) * scale)
+    bins = np.linspace(0.0, 1.0, 4097)
+    hist = np.zeros(4096, np.int64)
+    for y0 in range(0, H, strip):
+        y1 = min(y0 + strip, H)
+        py0, py1 = max(y0 - halo, 0), min(y1 + halo, H)
+        sr_t = _channels_last(np.asarray(sr[py0:py1]))
+        lr_t = _channels_last(np.asarray(lr[py0 // scale:py1 // scale]))
+        r = _residual_rms(lr_t, sr_t, scale, degrade_fn)
+        a = (y0 - py0) // scale
+        r = r[a:a + (y1 - y0) // scale]
+        hist += np.histogram(np.clip(r, 0, 1), bins=bins)[0]
+    if hist.sum() == 0:
+        return float(min_floor)
+    centres = (bins[:-1] + bins[1:]) / 2
+    cdf = np.cumsum(hist) / hist.sum()
+    med = centres[np.searchsorted(cdf, 0.5)]
+    dev = np.abs(centres - med)
+    order = np.argsort(dev)
+    cdev = np.cumsum(hist[order]) / hist.sum()
+    mad = dev[order][np.searchsorted(cdev, 0.5)]
+    return float(max(min_floor, med + k * 1.4826 * mad))
 
 
 # --------------------------------------------------------------------- tiled driver
@@ -494,7 +559,7 @@ def find_candidates_job(
     halo: int = 48,
     boundary_threshold: float = 0.5,
     lr_threshold_factor: float = 0.5,
-    residual_floor: float = 0.02,
+    residual_floor: float | str = "auto",
     std_floor: float = 0.03,
     support_energy_floor: float = 1e-4,
     min_support_deficit: float = 0.2,
@@ -529,8 +594,12 @@ def find_candidates_job(
     boundary_threshold : float
         Threshold of the boundary map on SR; the LR-up map uses
         ``boundary_threshold * lr_threshold_factor`` (more permissive: blurred LR).
-    residual_floor, std_floor : float
-        Residual RMS (intensity in [0, 1]) and sample std below which there is no evidence.
+    residual_floor : float or "auto"
+        Residual RMS (intensity in [0, 1]) below which there is no data-consistency
+        evidence. ``"auto"``: :func:`estimate_residual_floor` (adapts to an SR model's
+        overall inconsistency level; costs one extra pass over the image).
+    std_floor : float
+        Sample std below which there is no spread evidence.
     support_energy_floor : float
         Regulariser ``e0`` of the LR-support deficit ``u``.
     min_support_deficit : float
@@ -580,12 +649,19 @@ def find_candidates_job(
         raise AuditInputError(f"sr_std shape {tuple(sr_std.shape)} != sr shape {(H, W)}")
     if tile < 16:
         raise AuditInputError(f"tile must be >= 16, got {tile}")
-    if residual_floor <= 0 or std_floor <= 0:
-        raise AuditInputError("residual_floor and std_floor must be > 0")
     tile = int(math.ceil(tile / scale) * scale)
     halo = int(math.ceil(max(halo, 0) / scale) * scale)
     boundary_fn = default_boundary_map if boundary_fn is None else boundary_fn
     degrade_fn = resolve_degrade(degrade_fn)
+    if isinstance(residual_floor, str):
+        if residual_floor != "auto":
+            raise AuditInputError(f"residual_floor must be a number or 'auto', "
+                                  f"got {residual_floor!r}")
+        yield Log("audit: estimating the data-consistency floor")
+        residual_floor = estimate_residual_floor(lr, sr, scale, degrade_fn=degrade_fn)
+        yield Log(f"audit: residual_floor = {residual_floor:.4f}")
+    if residual_floor <= 0 or std_floor <= 0:
+        raise AuditInputError("residual_floor and std_floor must be > 0")
     p = _Params(scale, float(tolerance_px), float(boundary_threshold), float(lr_threshold_factor),
                 float(residual_floor), float(std_floor), float(support_energy_floor),
                 float(min_support_deficit), int(link_px), float(prior_weight),

@@ -22,17 +22,22 @@ def _candidates(args: argparse.Namespace) -> int:
     lr, sr = _read_image(args.lr), _read_image(args.sr)
     std = _read_image(args.sr_std) if args.sr_std else None
     boundary_fn = None
+    threshold = 0.5
     if args.uaed:
         from ..edges import load_boundary_model, predict_boundaries
 
         model = load_boundary_model(None if args.uaed == "default" else args.uaed)
+
+        threshold = float(getattr(model, "threshold", 0.5))
 
         def boundary_fn(img, model=model):
             return predict_boundaries(img, model)[0]
 
     cands = run_job(find_candidates_job(
         lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
-        tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score),
+        tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score,
+        boundary_threshold=threshold,
+        residual_floor=("auto" if args.residual_floor == "auto" else float(args.residual_floor))),
         quiet=args.quiet)
     session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
                                   lr_path=args.lr, sr_path=args.sr,
@@ -80,6 +85,8 @@ def register(subparsers) -> None:
     c.add_argument("--tolerance", type=float, default=4.0, help="boundary tolerance (SR px)")
     c.add_argument("--tile", type=int, default=512, help="tile size (SR px)")
     c.add_argument("--min-score", type=float, default=10.0, help="drop candidates below")
+    c.add_argument("--residual-floor", default="auto",
+                   help="data-consistency floor: 'auto' (adaptive) or a number in [0, 1]")
     c.add_argument("--uaed", default=None, metavar="CKPT",
                    help="use the UAED boundary model ('default' or a checkpoint)")
     c.add_argument("--reviewer", default="", help="reviewer name")

@@ -35,7 +35,10 @@ def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True
         config = {**config, "dtype": "float16"}
     if not keep_training:
         config.pop("training", None)
-    return save_checkpoint(dst, state, config, overwrite=True)
+    out = save_checkpoint(dst, state, config, overwrite=True)
+    for f in out.iterdir():  # package data must be readable by everyone
+        f.chmod(0o644)
+    return out
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_dir
-from ..jobs import Log, Stopped, run_job
+from ..jobs import Log, run_job
 from .model import UAEDNet, build_uaed
 
 __all__ = [
@@ -268,8 +268,8 @@ def predict_boundaries_job(
         batch_size=batch_size, out=stacked, out_dtype=np.float32, stop=stop, resume=True,
         pixel_size_um=pixel_size_um, attrs=attrs,
     )
-    if res is None or (stop is not None and stop.stop_requested):
-        yield Stopped("prediction stopped; rerun with the same out to resume")
+    if res is None:  # stopped: the tiling engine already yielded Stopped
+        yield Log("prediction stopped; rerun with the same out to resume")
         return None
     data = read_image(res).data
     if data.ndim == 3 and data.shape[-1] == 2:

@@ -1,0 +1,22 @@
+"""Model-free measurement: Heyn lineal-intercept grain size and boundary-map metrics.
+
+* :mod:`napari_srmat.metrics.heyn` -- ASTM E112 Heyn lineal intercept on boundary masks.
+* :mod:`napari_srmat.metrics.edges` -- streaming AP / ROC-AUC / F1 and ``evaluate_maps``.
+"""
+
+from . import edges, heyn
+from .edges import EdgeHistogram, binarize_boundaries, evaluate_maps, plot_pr_roc
+from .heyn import HeynResult, astm_grain_size_number, heyn_error, measure_intercepts
+
+__all__ = [
+    "edges",
+    "heyn",
+    "EdgeHistogram",
+    "binarize_boundaries",
+    "evaluate_maps",
+    "plot_pr_roc",
+    "HeynResult",
+    "astm_grain_size_number",
+    "heyn_error",
+    "measure_intercepts",
+]

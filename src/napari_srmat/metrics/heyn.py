@@ -201,7 +201,7 @@ def make_pattern(
     if segments is not None:
         raise HeynError(f'segments= is only used with pattern="segments", not {pattern!r}')
     n_lines = int(n_lines)
-    if n_lines < 1:
+    if n_lines < 1 and pattern in ("random", "grid"):
         raise HeynError(f"n_lines must be >= 1, got {n_lines}")
     box = _margin_box(shape, margin)
     r0, r1, c0, c1 = box
@@ -314,43 +314,60 @@ def load_segments(path: str | os.PathLike) -> list[np.ndarray]:
 
 # --------------------------------------------------------------- rasterizing
 def _raster_segments(a: np.ndarray, b: np.ndarray):
-    """4-connected pixel paths of segments ``a -> b`` (arrays (S, 2)).
+    """4-connected "supercover" pixel paths of segments ``a -> b`` (arrays (S, 2)).
 
-    Returns ``(rows, cols, seg_index)`` in path order. One sample per unit step of the
-    major axis (DDA); where both row and column change between consecutive samples,
-    the pixel actually crossed by the continuous line is inserted.
+    The path lists, in order, every pixel the continuous segment passes through. It
+    is built from the two interleaved sequences of pixel-border crossings: the j-th
+    column-border crossing comes after ``nr(j)`` row-border crossings, where ``nr``
+    follows from the row of the line at that border, so the merged order is known in
+    closed form (no sorting, no per-pixel Python).
+
+    Returns
+    -------
+    rows, cols, seg_index : int64 arrays in path order.
     """
     ra, ca = a[:, 0], a[:, 1]
-    dr, dc = b[:, 0] - ra, b[:, 1] - ca
-    n = np.ceil(np.maximum(np.abs(dr), np.abs(dc))).astype(np.int64) + 1  # samples per seg
-    total = int(n.sum())
-    seg = np.repeat(np.arange(len(a)), n)
-    starts = np.cumsum(n) - n
-    k = np.arange(total, dtype=np.int64) - np.repeat(starts, n)
-    denom = np.maximum(n - 1, 1)[seg].astype(np.float64)
-    t = k / denom
-    rr = ra[seg] + t * dr[seg]
-    cc = ca[seg] + t * dc[seg]
-    ri = np.floor(rr + 0.5).astype(np.int64)
-    ci = np.floor(cc + 0.5).astype(np.int64)
-    # diagonal steps: both indices change between consecutive samples of the same segment
-    same = seg[1:] == seg[:-1]
-    diag = same & (ri[1:] != ri[:-1]) & (ci[1:] != ci[:-1])
-    idx = np.flatnonzero(diag)
-    if idx.size:
-        # parameter where the line crosses the row border and the column border
-        s = seg[idx]
-        rb = (ri[idx] + ri[idx + 1]) / 2.0  # the pixel border crossed (x.5)
-        cb = (ci[idx] + ci[idx + 1]) / 2.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tr = (rb - ra[s]) / dr[s]
-            tc = (cb - ca[s]) / dc[s]
-        row_first = tr < tc
-        ins_r = np.where(row_first, ri[idx + 1], ri[idx])
-        ins_c = np.where(row_first, ci[idx], ci[idx + 1])
-        ri = np.insert(ri, idx + 1, ins_r)
-        ci = np.insert(ci, idx + 1, ins_c)
-        seg = np.insert(seg, idx + 1, s)
+    rb, cb = b[:, 0], b[:, 1]
+    R0 = np.floor(ra + 0.5).astype(np.int64)
+    C0 = np.floor(ca + 0.5).astype(np.int64)
+    R1 = np.floor(rb + 0.5).astype(np.int64)
+    C1 = np.floor(cb + 0.5).astype(np.int64)
+    nrow = np.abs(R1 - R0)
+    ncol = np.abs(C1 - C0)
+    sr = np.sign(R1 - R0)
+    sc = np.sign(C1 - C0)
+    npix = nrow + ncol + 1
+    offs = np.cumsum(npix) - npix
+    total = int(npix.sum())
+    nseg = len(a)
+    idt = (
+        np.int64
+        if total >= 2**31 - 1 or max(np.abs(R0).max(), np.abs(C0).max()) > 2**30
+        else np.int32
+    )
+    # step taken to reach each pixel: a column step at column-border events, else a
+    # row step; the first pixel of each segment jumps from the previous segment's end
+    is_col = np.zeros(total, bool)
+    n_ev = int(ncol.sum())
+    if n_ev:
+        segc = np.repeat(np.arange(nseg), ncol)
+        j = np.arange(n_ev, dtype=np.int64) - (np.cumsum(ncol) - ncol)[segc]
+        border = C0[segc] + sc[segc] * (0.5 + j)
+        t = (border - ca[segc]) / (cb - ca)[segc]
+        rr = ra[segc] + t * (rb - ra)[segc]
+        nr = np.clip(np.abs(np.floor(rr + 0.5).astype(np.int64) - R0[segc]), 0, nrow[segc])
+        is_col[offs[segc] + j + nr + 1] = True
+    dr = np.repeat(sr.astype(idt), npix)
+    dr[is_col] = 0
+    dc = np.repeat(sc.astype(idt), npix)
+    dc[~is_col] = 0
+    prev_r = np.concatenate([[0], R1[:-1]])
+    prev_c = np.concatenate([[0], C1[:-1]])
+    dr[offs] = R0 - prev_r
+    dc[offs] = C0 - prev_c
+    ri = np.cumsum(dr, dtype=idt)
+    ci = np.cumsum(dc, dtype=idt)
+    seg = np.repeat(np.arange(nseg, dtype=idt), npix)
     return ri, ci, seg
 
 
@@ -395,25 +412,29 @@ def rasterize_paths(
 
 
 def _count_runs(
-    values: np.ndarray,
+    mask: np.ndarray,
     rows: np.ndarray,
     cols: np.ndarray,
     pid: np.ndarray,
     n_paths: int,
     closed: np.ndarray,
+    tilted: np.ndarray | None = None,
 ):
     """Runs of boundary pixels per path.
 
-    Two runs separated by a single non-boundary pixel whose neighbours on the path
-    are diagonal (8-) neighbours in the image are one run: the test line only slipped
-    past the diagonal step of a one-pixel (8-connected) boundary, which it crosses or
-    touches once. On a closed path a run through the first and last pixel counts once.
+    On tilted (not axis-parallel) paths, two runs separated by at most two
+    non-boundary pixels are one run when their facing end pixels are 8-connected
+    through the boundary with at most one pixel in between: the digital line only
+    zig-zagged along the staircase of the same boundary (without this, a tilted line
+    crossing a shallow one-pixel boundary is counted several times). Axis-parallel
+    paths have no such aliasing and are counted as they are. On a closed path a run
+    through the first and last pixel counts once.
 
     Returns
     -------
     counts, run_start_idx, run_end_idx, run_path
     """
-    v = values.astype(bool)
+    v = mask[rows, cols]
     m = v.size
     if m == 0:
         z = np.zeros(0, np.int64)
@@ -433,12 +454,25 @@ def _count_runs(
     run_pid = pid[starts]
     if starts.size > 1:
         e, s2 = ends[:-1], starts[1:]
-        merge = (
-            (run_pid[1:] == run_pid[:-1])
-            & (s2 - e == 2)
-            & (np.abs(rows[s2] - rows[e]) == 1)
-            & (np.abs(cols[s2] - cols[e]) == 1)
-        )
+        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3)
+        if tilted is not None:
+            cand &= tilted[run_pid[1:]]
+        er, ec, sr, sc = rows[e], cols[e], rows[s2], cols[s2]
+        cheb = np.maximum(np.abs(sr - er), np.abs(sc - ec))
+        merge = cand & (cheb <= 1)
+        two = cand & (cheb == 2)
+        if two.any():
+            H, W = mask.shape
+            for qr in (-1, 0, 1):
+                for qc in (-1, 0, 1):
+                    if qr == 0 and qc == 0:
+                        continue
+                    rr, cc = er + qr, ec + qc
+                    ok = two & (np.abs(sr - rr) <= 1) & (np.abs(sc - cc) <= 1)
+                    ok &= (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+                    if ok.any():
+                        idx = np.flatnonzero(ok)
+                        merge[idx] |= mask[rr[idx], cc[idx]]
         if merge.any():
             keep_s = np.ones(starts.size, bool)
             keep_s[1:] = ~merge
@@ -619,9 +653,9 @@ def measure_intercepts(
         m.shape, pattern, n_lines=n_lines, seed=seed, margin=margin, segments=segments
     )
     lengths = np.array([float(np.sum(np.hypot(*np.diff(p, axis=0).T))) for p in paths], dtype=float)
+    tilted = np.array([bool(np.all(np.diff(p, axis=0) != 0, axis=1).any()) for p in paths])
     ri, ci, pid = rasterize_paths(paths, m.shape)
-    vals = m[ri, ci]
-    counts, starts, ends, _ = _count_runs(vals, ri, ci, pid, len(paths), closed)
+    counts, starts, ends, _ = _count_runs(m, ri, ci, pid, len(paths), closed, tilted)
     mid = (starts + ends) // 2
     inter = np.column_stack([ri[mid], ci[mid]]) if mid.size else np.zeros((0, 2), np.int64)
     n_tot = int(counts.sum())

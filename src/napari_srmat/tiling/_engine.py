@@ -359,10 +359,14 @@ class _Window:
 
 
 def _convert_out(acc: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float32 [0, 1] accumulator -> output dtype (in place where possible)."""
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         top = float(info.max)
-        return np.clip(np.rint(acc * top), 0 if info.min >= 0 else info.min, top).astype(dtype)
+        np.multiply(acc, top, out=acc)
+        np.rint(acc, out=acc)
+        np.clip(acc, 0 if info.min >= 0 else info.min, top, out=acc)
+        return acc.astype(dtype)
     if dtype == np.bool_:
         return acc > 0.5
     return acc.astype(dtype, copy=False)

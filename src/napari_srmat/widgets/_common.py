@@ -337,9 +337,17 @@ def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) ->
     Uses :func:`napari_srmat.metrics.edges.binarize_boundaries` so the GUI and the
     library give the same mask.
     """
-    from ..metrics.edges import binarize_boundaries
+    prob = np.asarray(prob)
+    try:
+        from ..metrics.edges import binarize_boundaries
+    except ImportError:  # pragma: no cover - same rule, before metrics.edges exists
+        mask = prob >= float(threshold)
+        if skeletonize:
+            from skimage.morphology import skeletonize as _skeletonize
 
-    mask = binarize_boundaries(np.asarray(prob), float(threshold), skeletonize=skeletonize)
+            mask = _skeletonize(mask)
+    else:
+        mask = binarize_boundaries(prob, float(threshold), skeletonize=skeletonize)
     return np.asarray(mask).astype(np.uint8)
 
 

@@ -13,6 +13,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -111,6 +112,11 @@ class GrainSizeWidget(QWidget):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["line", "length (px)", "intersections"])
         self.table.verticalHeader().setVisible(False)
+        for tbl in (self.summary, self.table):
+            tbl.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.summary.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.ResizeToContents
+        )
 
         thr_row = QWidget()
         thr_lay = QHBoxLayout(thr_row)

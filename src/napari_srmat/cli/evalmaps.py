@@ -1,0 +1,125 @@
+"""``srmat eval-maps``: AP / ROC-AUC / F1 and Heyn error of boundary probability maps."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from . import UserError, print_json
+
+_EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval-maps",
+        help="score boundary probability maps against ground-truth masks",
+        description="Match probability maps (PNG 0-255, TIFF/NPY float in [0, 1]) to masks "
+        "by file stem and report pooled AP, ROC-AUC, F1/precision/recall at the max-F1 "
+        "threshold (of the validation set when given) and the Heyn grain-size error.",
+    )
+    p.add_argument("--prob", required=True, help="folder of probability maps")
+    p.add_argument("--masks", required=True, help="folder of ground-truth masks")
+    p.add_argument("--val-prob", default=None, help="validation probability maps (threshold)")
+    p.add_argument("--val-masks", default=None, help="validation masks")
+    p.add_argument("--threshold", type=float, default=None, help="fixed threshold in [0, 1]")
+    p.add_argument("--no-skeletonize", action="store_true", help="do not thin before Heyn")
+    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
+    p.add_argument("--lines", type=int, default=50)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--bins", type=int, default=1024, help="histogram bins")
+    p.add_argument("--plot", default=None, help="write PR + ROC curves to this PNG")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run)
+
+
+def _list(folder: str) -> dict[str, Path]:
+    d = Path(folder)
+    if not d.is_dir():
+        raise UserError(f"not a folder: {d}")
+    files = {}
+    for f in sorted(d.iterdir()):
+        if f.is_file() and f.suffix.lower() in _EXTS and not f.name.startswith("."):
+            if f.stem in files:
+                raise UserError(f"{d}: two files with stem {f.stem!r}")
+            files[f.stem] = f
+    if not files:
+        raise UserError(f"{d}: no images ({', '.join(_EXTS)})")
+    return files
+
+
+def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
+    from .heyn import read_mask
+
+    probs = _list(prob_dir)
+    masks = _list(mask_dir)
+    missing = [s for s in probs if s not in masks]
+    if missing:
+        raise UserError(
+            f"no mask in {mask_dir} for {len(missing)} probability map(s): "
+            + ", ".join(missing[:5])
+            + (" ..." if len(missing) > 5 else "")
+        )
+    names, pl, ml = [], [], []
+    for stem, pf in probs.items():
+        p = read_mask(pf)
+        m = read_mask(masks[stem])
+        if p.shape != m.shape:
+            raise UserError(f"{stem}: probability map {p.shape} and mask {m.shape} differ in shape")
+        if p.dtype.kind == "f" and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
+            raise UserError(f"{pf}: float probabilities must be in [0, 1]")
+        names.append(stem)
+        pl.append(p)
+        ml.append(m)
+    return names, pl, ml
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..jobs import run_job
+    from ..metrics.edges import evaluate_maps_job, plot_pr_roc
+
+    if (args.val_prob is None) != (args.val_masks is None):
+        raise UserError("--val-prob and --val-masks go together")
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise UserError("--threshold must be in [0, 1]")
+    names, probs, masks = _pairs(args.prob, args.masks)
+    vprobs = vmasks = None
+    if args.val_prob is not None:
+        _, vprobs, vmasks = _pairs(args.val_prob, args.val_masks)
+    res = run_job(
+        evaluate_maps_job(
+            probs,
+            masks,
+            val_prob_maps=vprobs,
+            val_masks=vmasks,
+            threshold=args.threshold,
+            skeletonize=not args.no_skeletonize,
+            heyn_pattern=args.pattern,
+            n_lines=args.lines,
+            seed=args.seed,
+            n_bins=args.bins,
+            names=names,
+        ),
+        quiet=args.json,
+    )
+    hist = res.pop("_histogram")
+    if args.plot:
+        res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot))
+    if args.json:
+        print_json(res)
+        return 0
+    print(
+        f"{res['n_images']} images: AP {res['ap']:.4f}, ROC-AUC {res['roc_auc']:.4f}, "
+        f"F1 {res['f1']:.4f} (P {res['precision']:.3f}, R {res['recall']:.3f}) at threshold "
+        f"{res['threshold']:.4f} [{res['threshold_source']}]"
+    )
+    if res["heyn_error_pct"] is not None:
+        print(
+            f"Heyn: predicted {res['heyn_pred_px']:.2f} px vs true {res['heyn_gt_px']:.2f} px "
+            f"-> error {res['heyn_error_pct']:.2f}%"
+        )
+    if args.plot:
+        print(f"curves written to {res['plot']}")
+    return 0

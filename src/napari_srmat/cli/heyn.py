@@ -1,0 +1,146 @@
+"""``srmat heyn``: Heyn lineal-intercept grain size of boundary masks (ASTM E112)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+
+from . import UserError, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "heyn",
+        help="mean lineal intercept (Heyn, ASTM E112) of boundary masks",
+        description="Lay test lines over each boundary mask (255/nonzero = boundary), count "
+        "boundary crossings and report the mean lineal intercept per image and pooled over "
+        "all images; with --pixel-size-um also in micrometres and as ASTM grain size G.",
+    )
+    p.add_argument("masks", nargs="+", metavar="MASK", help="boundary mask images")
+    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"))
+    p.add_argument("--lines", type=int, default=50, help="random lines / grid lines per axis")
+    p.add_argument("--seed", type=int, default=1234, help="seed of the random pattern")
+    p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
+    p.add_argument("--margin", type=float, default=0.05, help="margin fraction (default 0.05)")
+    p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
+    p.add_argument("--pixel-size-um", type=float, default=None, help="pixel size in um")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run)
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Read a mask image (PNG/JPEG/TIFF/NPY) as a 2-D array; clear errors on bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"mask not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif suffix in (".tif", ".tiff"):
+            import tifffile
+
+            arr = tifffile.imread(path)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                arr = np.asarray(im)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    if arr.ndim == 3 and arr.shape[-1] in (1, 3, 4):
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise UserError(f"{path}: expected a 2-D mask, got shape {arr.shape}")
+    return arr
+
+
+def _finite(rows: list[dict]) -> list[float]:
+    return [r["mean_intercept_px"] for r in rows if r["mean_intercept_px"] is not None]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
+
+    if args.pattern == "segments" and not args.segments:
+        raise UserError("--pattern segments needs --segments FILE.json|csv")
+    if args.segments and args.pattern != "segments":
+        raise UserError("--segments is only used with --pattern segments")
+    segments = None
+    if args.segments:
+        from ..metrics.heyn import load_segments
+
+        segments = load_segments(args.segments)
+    per_image = []
+    total_l, total_n = 0.0, 0
+    for path in args.masks:
+        mask = read_mask(path)
+        res = measure_intercepts(
+            mask,
+            pattern=args.pattern,
+            n_lines=args.lines,
+            seed=args.seed,
+            segments=segments,
+            margin=args.margin,
+            skeletonize=args.skeletonize,
+            pixel_size_um=args.pixel_size_um,
+        )
+        row = {"path": str(path), **res.to_dict()}
+        per_image.append(row)
+        total_l += res.total_length_px
+        total_n += res.n_intersections
+    pooled = total_l / total_n if total_n else math.inf
+    out = {
+        "pattern": args.pattern,
+        "n_images": len(per_image),
+        "mean_intercept_px": pooled if math.isfinite(pooled) else None,
+        "n_intersections": total_n,
+        "total_length_px": total_l,
+        "n_lines": sum(r["n_lines"] for r in per_image),
+        # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
+        "image_mean_intercept_px": (
+            float(np.mean(finite)) if (finite := _finite(per_image)) else None
+        ),
+        "skeletonize": bool(args.skeletonize),
+    }
+    # field-to-field statistics (ASTM E112: one field = one image), on N_L = N / L
+    if len(per_image) >= 2:
+        nl = [
+            r["n_intersections"] / r["total_length_px"] for r in per_image if r["total_length_px"]
+        ]
+        mean_nl, half, ra = confidence_interval(nl)
+        out["fields_mean_n_l_per_px"] = mean_nl
+        out["ci95_px"] = pooled * ra / 100.0 if math.isfinite(ra) and total_n else None
+        out["relative_accuracy_pct"] = ra if math.isfinite(ra) else None
+    else:
+        out["ci95_px"] = per_image[0]["ci95_px"]
+        out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
+    if args.pixel_size_um is not None:
+        out["pixel_size_um"] = args.pixel_size_um
+        if total_n:
+            um = pooled * args.pixel_size_um
+            out["mean_intercept_um"] = um
+            out["astm_g"] = astm_grain_size_number(um / 1000.0)
+        else:
+            out["mean_intercept_um"] = out["astm_g"] = None
+    out["per_image"] = per_image
+    if args.json:
+        print_json(out)
+        return 0
+    for r in per_image:
+        mi = r["mean_intercept_px"]
+        txt = f"{mi:.2f} px" if mi is not None else "no intersections"
+        print(f"{r['path']}: {txt} ({r['n_intersections']} intersections, {r['n_lines']} lines)")
+    if out["mean_intercept_px"] is not None:
+        line = f"pooled: mean intercept {out['mean_intercept_px']:.2f} px"
+        if out.get("ci95_px") is not None:
+            line += f" ± {out['ci95_px']:.2f} (95% CI, %RA {out['relative_accuracy_pct']:.1f})"
+        if out.get("astm_g") is not None:
+            line += f"; {out['mean_intercept_um']:.2f} um, ASTM G = {out['astm_g']:.2f}"
+        print(line)
+    else:
+        print("pooled: no boundary intersections found")
+    return 0

@@ -1,0 +1,560 @@
+"""Pixel-wise boundary-map metrics that stream over many and gigapixel maps.
+
+:class:`EdgeHistogram` accumulates histograms of predicted boundary probabilities for
+boundary and background pixels (``n_bins`` equal bins on [0, 1]); every curve and score
+is computed from the two histograms, so memory is constant whatever the number or
+size of the maps (Dask arrays are consumed block by block).
+
+Thresholds are bin edges ``k / n_bins``: a pixel is predicted "boundary" at threshold
+``t`` when ``prob >= t``. The scores are then exact for the probabilities quantized
+to the bins (identical to scikit-learn's ``average_precision_score`` /
+``roc_auc_score`` on ``floor(prob * n_bins)``), and
+:func:`binarize_boundaries` at a returned threshold selects exactly the pixels counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
+
+__all__ = [
+    "EdgeMetricsError",
+    "EdgeHistogram",
+    "binarize_boundaries",
+    "binarize_mask",
+    "evaluate_maps",
+    "evaluate_maps_job",
+    "plot_pr_roc",
+]
+
+
+class EdgeMetricsError(ValueError):
+    """Bad input to the edge metrics (shapes, values, empty sets)."""
+
+
+def _to_prob(prob: np.ndarray) -> np.ndarray:
+    p = np.asarray(prob)
+    if p.dtype == np.uint8:
+        return p.astype(np.float32) / 255.0
+    if p.dtype == np.uint16:
+        return p.astype(np.float32) / 65535.0
+    if p.dtype == bool:
+        return p.astype(np.float32)
+    return p.astype(np.float32, copy=False)
+
+
+def binarize_mask(mask: Any) -> np.ndarray:
+    """Ground-truth mask to bool: ``> 127`` for uint8 masks using 0/255, else ``> 0``.
+
+    Parameters
+    ----------
+    mask : array
+        (H, W) mask, or (H, W, C) whose first channel is used.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
+        m = m[..., 0]
+    if m.dtype == bool:
+        return m
+    if m.dtype == np.uint8 and m.size and m.max() > 1:
+        return m > 127
+    return m > 0
+
+
+@dataclass
+class _Counts:
+    tp: np.ndarray  # positives with prob >= threshold k/n, per threshold index k
+    fp: np.ndarray
+    thresholds: np.ndarray
+    n_pos: int
+    n_neg: int
+
+
+class EdgeHistogram:
+    """Streaming positive/negative probability histograms.
+
+    Parameters
+    ----------
+    n_bins : int
+        Number of equal bins on [0, 1] (thresholds are the bin edges).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> h = EdgeHistogram(n_bins=4)
+    >>> h.update(np.array([0.9, 0.8, 0.3, 0.1]), np.array([1, 1, 0, 0]))
+    >>> h.average_precision(), h.roc_auc()
+    (1.0, 1.0)
+    """
+
+    def __init__(self, n_bins: int = 1024) -> None:
+        n_bins = int(n_bins)
+        if n_bins < 2:
+            raise EdgeMetricsError(f"n_bins must be >= 2, got {n_bins}")
+        self.n_bins = n_bins
+        self.pos = np.zeros(n_bins, np.int64)
+        self.neg = np.zeros(n_bins, np.int64)
+        self._edges = np.arange(n_bins + 1, dtype=np.float64) / n_bins
+
+    # ------------------------------------------------------------- updating
+    def bin_index(self, prob: np.ndarray) -> np.ndarray:
+        """Bin of each probability (``prob >= k/n_bins`` exactly iff index >= k)."""
+        p = np.clip(_to_prob(prob).astype(np.float64, copy=False), 0.0, 1.0)
+        idx = np.floor(p * self.n_bins).astype(np.int64)
+        np.clip(idx, 0, self.n_bins - 1, out=idx)
+        # exactness against the edges (guards against rounding in p * n_bins)
+        low = p < self._edges[idx]
+        idx[low] -= 1
+        up = (idx + 1 < self.n_bins) & (p >= self._edges[np.minimum(idx + 1, self.n_bins)])
+        idx[up] += 1
+        return idx
+
+    def update(self, prob: Any, mask: Any, valid: Any = None) -> EdgeHistogram:
+        """Add one probability map and its ground-truth mask.
+
+        Parameters
+        ----------
+        prob : array (H, W)
+            Boundary probability in [0, 1] (float), or uint8/uint16 scaled to [0, 1].
+            NumPy or Dask (consumed block by block).
+        mask : array (H, W)
+            Ground truth (binarized with :func:`binarize_mask`).
+        valid : array (H, W) of bool, optional
+            Pixels to count (default: all finite probabilities).
+
+        Returns
+        -------
+        EdgeHistogram
+            ``self``, for chaining.
+        """
+        if _is_dask(prob) or _is_dask(mask):
+            self._update_dask(prob, mask, valid)
+            return self
+        p = np.asarray(prob)
+        m = np.asarray(mask)
+        if p.ndim == 3 and p.shape[-1] == 1:
+            p = p[..., 0]
+        if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
+            m = m[..., 0]
+        if p.shape != m.shape:
+            raise EdgeMetricsError(f"probability map {p.shape} and mask {m.shape} differ in shape")
+        mb = binarize_mask(m)
+        pf = _to_prob(p)
+        ok = np.isfinite(pf)
+        if valid is not None:
+            ok &= np.asarray(valid, bool)
+        if not ok.all():
+            pf, mb = pf[ok], mb[ok]
+        idx = self.bin_index(pf).ravel()
+        mb = mb.ravel()
+        self.pos += np.bincount(idx[mb], minlength=self.n_bins)
+        self.neg += np.bincount(idx[~mb], minlength=self.n_bins)
+        return self
+
+    def _update_dask(self, prob, mask, valid) -> None:
+        import dask
+        import dask.array as da
+
+        p = prob if _is_dask(prob) else da.from_array(np.asarray(prob), chunks="auto")
+        if p.ndim == 3 and p.shape[-1] == 1:
+            p = p[..., 0]
+        m = mask if _is_dask(mask) else da.from_array(np.asarray(mask))
+        if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
+            m = m[..., 0]
+        if p.shape != m.shape:
+            raise EdgeMetricsError(f"probability map {p.shape} and mask {m.shape} differ in shape")
+        m = m.rechunk(p.chunks)
+        v = None
+        if valid is not None:
+            v = (valid if _is_dask(valid) else da.from_array(np.asarray(valid))).rechunk(p.chunks)
+        for block in np.ndindex(*p.numblocks):
+            parts = [p.blocks[block], m.blocks[block]] + (
+                [v.blocks[block]] if v is not None else []
+            )
+            arrs = dask.compute(*parts)
+            self.update(arrs[0], arrs[1], arrs[2] if v is not None else None)
+
+    def merge(self, other: EdgeHistogram) -> EdgeHistogram:
+        """Add the counts of another histogram with the same ``n_bins``."""
+        if other.n_bins != self.n_bins:
+            raise EdgeMetricsError(
+                f"cannot merge histograms with {other.n_bins} and {self.n_bins} bins"
+            )
+        self.pos += other.pos
+        self.neg += other.neg
+        return self
+
+    __iadd__ = merge
+
+    @property
+    def n_pos(self) -> int:
+        return int(self.pos.sum())
+
+    @property
+    def n_neg(self) -> int:
+        return int(self.neg.sum())
+
+    # --------------------------------------------------------------- curves
+    def _counts(self) -> _Counts:
+        # counts at thresholds k/n for k = 0..n-1 (prob >= k/n): reverse cumulative sums
+        tp = np.cumsum(self.pos[::-1])[::-1]
+        fp = np.cumsum(self.neg[::-1])[::-1]
+        return _Counts(tp, fp, self._edges[:-1], self.n_pos, self.n_neg)
+
+    def _need(self, pos: bool = True, neg: bool = False) -> None:
+        if pos and self.n_pos == 0:
+            raise EdgeMetricsError("no boundary (positive) pixels were accumulated")
+        if neg and self.n_neg == 0:
+            raise EdgeMetricsError("no background (negative) pixels were accumulated")
+
+    def pr_curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Precision-recall curve over the distinct thresholds, highest threshold first.
+
+        Returns
+        -------
+        precision, recall, thresholds : ndarray
+            One point per occupied bin (like scikit-learn, thresholds where nothing
+            changes are dropped), threshold descending.
+        """
+        self._need(pos=True)
+        c = self._counts()
+        occupied = (self.pos + self.neg) > 0
+        k = np.flatnonzero(occupied)[::-1]
+        tp, fp = c.tp[k].astype(float), c.fp[k].astype(float)
+        precision = tp / np.maximum(tp + fp, 1)
+        recall = tp / c.n_pos
+        return precision, recall, c.thresholds[k]
+
+    def average_precision(self) -> float:
+        """Area under the PR curve, step-wise: ``Σ (R_k - R_{k-1}) P_k`` (sklearn's AP)."""
+        precision, recall, _ = self.pr_curve()
+        prev = np.concatenate([[0.0], recall[:-1]])
+        return float(np.sum((recall - prev) * precision))
+
+    def roc_curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """ROC curve (FPR, TPR, thresholds) from (0, 0) to (1, 1), threshold descending.
+
+        The first point has threshold ``inf`` (nothing predicted positive).
+        """
+        self._need(pos=True, neg=True)
+        c = self._counts()
+        occupied = (self.pos + self.neg) > 0
+        k = np.flatnonzero(occupied)[::-1]
+        tpr = np.concatenate([[0.0], c.tp[k] / c.n_pos])
+        fpr = np.concatenate([[0.0], c.fp[k] / c.n_neg])
+        thr = np.concatenate([[np.inf], c.thresholds[k]])
+        return fpr, tpr, thr
+
+    def roc_auc(self) -> float:
+        """Area under the ROC curve (trapezoids; ties between bins count one half)."""
+        fpr, tpr, _ = self.roc_curve()
+        return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+    def _threshold_index(self, t: float) -> int:
+        if not (0.0 <= t <= 1.0):
+            raise EdgeMetricsError(f"threshold must be in [0, 1], got {t}")
+        # first bin whose lower edge is >= t (thresholds are quantized to bin edges)
+        return int(np.searchsorted(self._edges[:-1], t - 1e-12, side="left"))
+
+    def scores_at(self, t: float) -> dict:
+        """Precision, recall and F1 of ``prob >= t`` (t rounded up to a bin edge)."""
+        k = self._threshold_index(t)
+        tp = float(self.pos[k:].sum())
+        fp = float(self.neg[k:].sum())
+        fn = float(self.n_pos) - tp
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        thr = float(self._edges[k]) if k < self.n_bins else 1.0
+        return {"threshold": thr, "precision": precision, "recall": recall, "f1": f1}
+
+    def f1_at(self, t: float) -> float:
+        """F1 score of ``prob >= t``."""
+        return self.scores_at(t)["f1"]
+
+    def best_f1(self) -> tuple[float, float]:
+        """Threshold (a bin edge) maximizing F1, and that F1.
+
+        Returns
+        -------
+        (threshold, f1)
+            Ties go to the lowest threshold.
+        """
+        self._need(pos=True)
+        c = self._counts()
+        denom = c.tp + c.fp + c.n_pos  # 2TP + FP + FN = TP + FP + P
+        f1 = np.where(denom > 0, 2.0 * c.tp / np.maximum(denom, 1), 0.0)
+        k = int(np.argmax(f1))
+        return float(c.thresholds[k]), float(f1[k])
+
+
+def _is_dask(x: Any) -> bool:
+    return type(x).__module__.startswith("dask") and hasattr(x, "compute")
+
+
+def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -> np.ndarray:
+    """Binarize a probability map: ``prob >= threshold``, optionally thinned to 1 px.
+
+    Parameters
+    ----------
+    prob : array (H, W)
+        Probabilities in [0, 1] (uint8/uint16 are scaled).
+    threshold : float
+        Threshold in [0, 1].
+    skeletonize : bool
+        Thin the result to one-pixel lines (scikit-image ``skeletonize``).
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    if hasattr(prob, "compute") and not isinstance(prob, np.ndarray):
+        prob = prob.compute()
+    p = _to_prob(np.asarray(prob))
+    if p.ndim == 3 and p.shape[-1] == 1:
+        p = p[..., 0]
+    if p.ndim != 2:
+        raise EdgeMetricsError(f"probability map must be 2-D, got shape {p.shape}")
+    if not (0.0 <= threshold <= 1.0):
+        raise EdgeMetricsError(f"threshold must be in [0, 1], got {threshold}")
+    b = p >= threshold
+    if skeletonize:
+        from skimage.morphology import skeletonize as _skel
+
+        b = _skel(b)
+    return b
+
+
+def _as_list(maps: Any, what: str) -> list:
+    if maps is None:
+        return []
+    if isinstance(maps, np.ndarray) and maps.ndim == 2:
+        return [maps]
+    out = list(maps)
+    if not out:
+        raise EdgeMetricsError(f"no {what} given")
+    return out
+
+
+def evaluate_maps_job(
+    prob_maps: Sequence[Any],
+    masks: Sequence[Any],
+    *,
+    val_prob_maps: Sequence[Any] | None = None,
+    val_masks: Sequence[Any] | None = None,
+    threshold: float | None = None,
+    skeletonize: bool = True,
+    heyn_pattern: str = "random",
+    n_lines: int = 50,
+    seed: int = 1234,
+    n_bins: int = 1024,
+    names: Sequence[str] | None = None,
+    margin: float = 0.05,
+    stop: StopToken | None = None,
+) -> Iterator:
+    """Job version of :func:`evaluate_maps` (yields progress; returns the dict)."""
+    probs = _as_list(prob_maps, "probability maps")
+    gts = _as_list(masks, "masks")
+    if len(probs) != len(gts):
+        raise EdgeMetricsError(f"{len(probs)} probability maps but {len(gts)} masks")
+    names = list(names) if names is not None else [f"image_{i}" for i in range(len(probs))]
+    if len(names) != len(probs):
+        raise EdgeMetricsError("names must have one entry per probability map")
+    vprobs = _as_list(val_prob_maps, "validation maps")
+    vgts = _as_list(val_masks, "validation masks")
+    if len(vprobs) != len(vgts):
+        raise EdgeMetricsError(f"{len(vprobs)} validation maps but {len(vgts)} validation masks")
+    from .heyn import measure_intercepts
+
+    total = len(probs) * 2 + len(vprobs)
+    done = 0
+    hist = EdgeHistogram(n_bins)
+    per_image_hist = []
+    for i, (p, g) in enumerate(zip(probs, gts)):
+        if stop is not None and stop.stop_requested:
+            yield Stopped("evaluation stopped")
+            return None
+        if np.shape(p)[:2] != np.shape(g)[:2]:
+            raise EdgeMetricsError(
+                f"{names[i]}: probability map {np.shape(p)} and mask {np.shape(g)} differ in shape"
+            )
+        h = EdgeHistogram(n_bins).update(p, g)
+        per_image_hist.append(h)
+        hist.merge(h)
+        done += 1
+        yield Progress(done, total, "histograms")
+    source = "given"
+    if threshold is None:
+        if vprobs:
+            vh = EdgeHistogram(n_bins)
+            for p, g in zip(vprobs, vgts):
+                if stop is not None and stop.stop_requested:
+                    yield Stopped("evaluation stopped")
+                    return None
+                vh.update(p, g)
+                done += 1
+                yield Progress(done, total, "validation")
+            threshold, _ = vh.best_f1()
+            source = "validation max-F1"
+        else:
+            threshold, _ = hist.best_f1()
+            source = "max-F1 on the evaluated set"
+        yield Log(f"threshold {threshold:.4f} ({source})")
+    else:
+        done += len(vprobs)
+    scores = hist.scores_at(float(threshold))
+    rows = []
+    kw = dict(pattern=heyn_pattern, n_lines=n_lines, seed=seed, margin=margin)
+    for i, (p, g) in enumerate(zip(probs, gts)):
+        if stop is not None and stop.stop_requested:
+            yield Stopped("evaluation stopped")
+            return None
+        pred = binarize_boundaries(p, float(threshold), skeletonize=skeletonize)
+        gt = binarize_mask(np.asarray(g.compute() if _is_dask(g) else g))
+        rp = measure_intercepts(pred, **kw).mean_intercept_px
+        rg = measure_intercepts(gt, skeletonize=skeletonize, **kw).mean_intercept_px
+        ih = per_image_hist[i]
+        row = {
+            "name": names[i],
+            "ap": ih.average_precision() if ih.n_pos else None,
+            "f1": ih.f1_at(float(threshold)) if ih.n_pos else None,
+            "heyn_pred_px": rp if math.isfinite(rp) else None,
+            "heyn_gt_px": rg if math.isfinite(rg) else None,
+            "heyn_error_pct": (
+                100.0 * abs(rp - rg) / rg if math.isfinite(rp) and math.isfinite(rg) else None
+            ),
+        }
+        rows.append(row)
+        done += 1
+        yield Progress(done, total, "heyn")
+    pv = [r["heyn_pred_px"] for r in rows if r["heyn_pred_px"] is not None]
+    gv = [r["heyn_gt_px"] for r in rows if r["heyn_gt_px"] is not None]
+    heyn_pred = float(np.mean(pv)) if pv else None
+    heyn_gt = float(np.mean(gv)) if gv else None
+    err = 100.0 * abs(heyn_pred - heyn_gt) / heyn_gt if heyn_pred and heyn_gt else None
+    result = {
+        "ap": hist.average_precision(),
+        "roc_auc": hist.roc_auc() if hist.n_neg else None,
+        "threshold": float(threshold),
+        "threshold_source": source,
+        "f1": scores["f1"],
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "heyn_pred_px": heyn_pred,
+        "heyn_gt_px": heyn_gt,
+        "heyn_error_pct": err,
+        "heyn_pattern": heyn_pattern,
+        "n_lines": n_lines,
+        "skeletonize": skeletonize,
+        "n_images": len(probs),
+        "per_image": rows,
+    }
+    yield Metric(0, {k: result[k] for k in ("ap", "f1") if result[k] is not None}, split="test")
+    result["_histogram"] = hist
+    return result
+
+
+def evaluate_maps(prob_maps: Sequence[Any], masks: Sequence[Any], **kw: Any) -> dict:
+    """Evaluate boundary probability maps against ground-truth masks.
+
+    Parameters
+    ----------
+    prob_maps : sequence of arrays (H, W)
+        Boundary probabilities in [0, 1] (uint8 0-255 accepted), NumPy or Dask.
+    masks : sequence of arrays (H, W)
+        Ground-truth masks, paired by position (binarized with :func:`binarize_mask`).
+    val_prob_maps, val_masks : sequences, optional
+        A validation set: the threshold is then the max-F1 threshold on it.
+    threshold : float, optional
+        Fixed threshold (overrides the validation / self max-F1 choice).
+    skeletonize : bool
+        Thin binarized predictions and the GT masks to one pixel before Heyn.
+    heyn_pattern : str
+        Test-line pattern for the Heyn comparison (same lines for prediction and GT).
+    n_lines : int
+        Lines of the Heyn pattern.
+    seed : int
+        Seed of the random Heyn pattern.
+    n_bins : int
+        Histogram bins (threshold resolution).
+    names : sequence of str, optional
+        Names of the images for the per-image rows.
+    margin : float
+        Heyn margin fraction.
+
+    Returns
+    -------
+    dict
+        ``ap`` and ``roc_auc`` (pooled over all pixels of all images), ``threshold`` and
+        ``threshold_source``, ``f1``/``precision``/``recall`` at the threshold (pixel-wise,
+        no distance tolerance), ``heyn_pred_px``/``heyn_gt_px`` (means over images of
+        each image's ℓ̄), ``heyn_error_pct`` (``100 |pred - gt| / gt``), ``n_images`` and
+        ``per_image`` rows (``name``, ``ap``, ``f1``, ``heyn_pred_px``, ``heyn_gt_px``,
+        ``heyn_error_pct``). The pooled :class:`EdgeHistogram` is under ``"_histogram"``
+        (not JSON; drop it before printing).
+    """
+    return run_job(evaluate_maps_job(prob_maps, masks, **kw), quiet=True)
+
+
+def plot_pr_roc(
+    histograms_by_name: Mapping[str, EdgeHistogram], path: str | Path, *, title: str | None = None
+) -> Path:
+    """Write a PNG with the PR curves (left) and ROC curves (right) of several histograms.
+
+    Parameters
+    ----------
+    histograms_by_name : mapping of str to EdgeHistogram
+        One curve per entry (label = name, with its AP / AUC).
+    path : path-like
+        Output PNG (written atomically).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Path
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .._atomic import atomic_path
+
+    if not histograms_by_name:
+        raise EdgeMetricsError("no histograms to plot")
+    path = Path(path)
+    fig = Figure(figsize=(10, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax_pr, ax_roc = fig.subplots(1, 2)
+    for name, h in histograms_by_name.items():
+        p, r, _ = h.pr_curve()
+        ax_pr.step(r, p, where="post", label=f"{name} (AP {h.average_precision():.3f})")
+        if h.n_neg:
+            fpr, tpr, _ = h.roc_curve()
+            ax_roc.plot(fpr, tpr, label=f"{name} (AUC {h.roc_auc():.3f})")
+    ax_pr.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="PR")
+    ax_roc.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
+    ax_roc.set(
+        xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02)
+    )
+    ax_roc.set_title("ROC")
+    for ax in (ax_pr, ax_roc):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left" if ax is ax_pr else "lower right", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return path

@@ -1,0 +1,238 @@
+"""UAED inference (tiled), evaluation protocol, Sobel baseline and CLIs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from napari_srmat.edges.evaluate import (
+    evaluate_boundaries,
+    evaluate_probability_maps,
+    sobel_boundary_probability,
+)
+from napari_srmat.edges.infer import load_boundary_model, predict_boundaries
+from napari_srmat.jobs import Progress, StopToken, run_job
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return load_boundary_model(device="cpu")
+
+
+def _micrograph(size=160, seed=0):
+    from napari_srmat.edges.data import synthetic_samples
+
+    s = synthetic_samples(1, (size, size), seed=seed, mean_grain_size_px=28)[0]
+    return (s.image.transpose(1, 2, 0) * 255).astype(np.uint8), s.mask
+
+
+def test_default_weights_load(default_model):
+    assert default_model.encoder == "tiny"
+    assert 0 < default_model.threshold < 1
+    assert default_model.config.get("val_ap", 0) > 0.3
+
+
+def test_tiled_equals_untiled_in_the_interior(default_model):
+    img, _ = _micrograph(192)
+    full_p, full_s = default_model.predict(img.transpose(2, 0, 1)[None] / 255.0)
+    prob, unc = predict_boundaries(img, default_model, tile=128, overlap=32)
+    assert prob.shape == unc.shape == (192, 192) and prob.dtype == np.float32
+    assert (unc > 0).all() and ((prob >= 0) & (prob <= 1)).all()
+    # the network's receptive field (~200 px) is larger than the overlap, and the
+    # tiling engine reflect-pads at the image border where the untiled call
+    # zero-pads inside its convolutions: we compare away from the border, where
+    # tiles are blended, within a stated tolerance
+    inner = (slice(32, -32), slice(32, -32))
+    dp = np.abs(prob - full_p[0, 0])[inner]
+    ds = np.abs(unc - full_s[0, 0])[inner]
+    assert full_p.std() > 0.05  # the map is not trivially constant
+    assert dp.max() < 0.03 and dp.mean() < 0.005
+    assert ds.max() < 0.03
+
+
+def test_predict_stop(default_model):
+    img, _ = _micrograph(160)
+    token = StopToken()
+    token.request_stop()
+    assert run_job(predict_boundaries_job_(img, default_model, token), quiet=True) is None
+
+
+def predict_boundaries_job_(img, model, token):
+    from napari_srmat.edges.infer import predict_boundaries_job
+
+    return predict_boundaries_job(img, model, tile=64, overlap=16, stop=token)
+
+
+def _ap_reference(probs, masks):
+    """Step-wise average precision computed directly from sorted scores."""
+    p = np.concatenate([np.ravel(a) for a in probs])
+    y = np.concatenate([np.ravel(m) for m in masks]).astype(bool)
+    ap, prev_r = 0.0, 0.0
+    for t in np.unique(p)[::-1]:
+        sel = p >= t
+        tp = np.sum(sel & y)
+        r = tp / y.sum()
+        ap += (r - prev_r) * tp / sel.sum()
+        prev_r = r
+    return ap
+
+
+def _auc_reference(probs, masks):
+    """ROC-AUC as the Mann-Whitney probability (ties count one half)."""
+    p = np.concatenate([np.ravel(a) for a in probs])
+    y = np.concatenate([np.ravel(m) for m in masks]).astype(bool)
+    pos, neg = p[y], p[~y]
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return (greater + 0.5 * ties) / (pos.size * neg.size)
+
+
+def test_evaluation_matches_independent_computation():
+    from skimage.morphology import skeletonize
+
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    rng = np.random.default_rng(0)
+    masks, probs = [], []
+    for k, period in enumerate((9, 12)):
+        m = np.zeros((48, 60), bool)
+        m[:, 3::period] = True
+        m[5 + k :: 2 * period, :] = True
+        noise = rng.integers(0, 700, m.shape)
+        # scores on bin centres of a 1024-bin histogram: binning loses nothing
+        levels = np.where(m, 350 + rng.integers(0, 674, m.shape), noise)
+        probs.append(((levels + 0.5) / 1024).astype(np.float32))
+        masks.append(m)
+    thr = 0.5
+    summary, rows, _ = evaluate_probability_maps(probs, masks, thr, ["a", "b"])
+    assert summary["ap"] == pytest.approx(_ap_reference(probs, masks), abs=2e-3)
+    assert summary["roc_auc"] == pytest.approx(_auc_reference(probs, masks), abs=2e-3)
+    # per-image Heyn against a direct computation
+    for key, pattern in (("heyn_pred_px", "random"), ("heyn_grid_pred_px", "grid")):
+        direct = [measure_intercepts(skeletonize(p >= thr), pattern=pattern, n_lines=50,
+                                     seed=1234, margin=0.05, skeletonize=True).mean_intercept_px
+                  for p in probs]
+        assert [r[key] for r in rows] == pytest.approx(direct)
+        assert summary[key] == pytest.approx(np.mean(direct))
+    gt = [measure_intercepts(m, pattern="grid", n_lines=50, seed=1234, skeletonize=True)
+          .mean_intercept_px for m in masks]
+    assert summary["heyn_grid_gt_px"] == pytest.approx(np.mean(gt))
+    err = 100 * abs(summary["heyn_pred_px"] - summary["heyn_gt_px"]) / summary["heyn_gt_px"]
+    assert summary["heyn_error_pct"] == pytest.approx(err)
+
+
+def test_perfect_prediction_scores_perfectly():
+    m = np.zeros((64, 64), bool)
+    m[:, 10::16] = True
+    m[20::16, :] = True
+    summary, _, _ = evaluate_probability_maps([m.astype(np.float32)], [m], 0.5)
+    assert summary["ap"] == pytest.approx(1.0)
+    assert summary["roc_auc"] == pytest.approx(1.0)
+    assert summary["heyn_error_pct"] == pytest.approx(0.0)
+    assert summary["heyn_grid_error_pct"] == pytest.approx(0.0)
+
+
+def test_sobel_baseline_on_a_step():
+    img = np.zeros((40, 40), np.uint8)
+    img[:, 20:] = 200
+    p = sobel_boundary_probability(img)
+    assert p.shape == (40, 40) and p.dtype == np.float32
+    assert p[:, 19:21].min() > 0.9 and p[:, :15].max() < 0.05
+    assert np.all(sobel_boundary_probability(np.zeros((8, 8))) == 0)
+
+
+@pytest.mark.realdata
+def test_sobel_floor_on_tbm(shared_data):
+    from napari_srmat.edges.data import load_split
+
+    test = load_split(shared_data / "tbm", "test")
+    probs = [sobel_boundary_probability(s.image.transpose(1, 2, 0)) for s in test]
+    summary, _, _ = evaluate_probability_maps(probs, [s.mask for s in test], 0.3)
+    # the documented floor: AP ~0.42, ROC-AUC ~0.80
+    assert 0.35 < summary["ap"] < 0.5
+    assert 0.75 < summary["roc_auc"] < 0.85
+    assert summary["heyn_gt_px"] == pytest.approx(34.3, abs=2.5)
+
+
+def _write_pairs(root: Path, n: int, seed: int, size=96):
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir(parents=True)
+    for i in range(n):
+        img, m = _micrograph(size, seed + i)
+        Image.fromarray(img).save(root / "images" / f"s{i}.png")
+        Image.fromarray(m.astype(np.uint8) * 255).save(root / "masks" / f"s{i}.png")
+    return root
+
+
+def test_evaluate_boundaries_outputs(tmp_path, default_model):
+    test = _write_pairs(tmp_path / "test", 2, 10)
+    val = _write_pairs(tmp_path / "val", 2, 20)
+    events = []
+    from napari_srmat.edges.evaluate import evaluate_boundaries_job
+
+    rep = run_job(evaluate_boundaries_job(
+        test / "images", test / "masks", model=default_model, val_images=val / "images",
+        val_masks=val / "masks", out_dir=tmp_path / "out"), quiet=True, on_event=events.append)
+    assert rep["threshold_source"] == "val max-F1"
+    for key in ("ap", "roc_auc", "threshold", "heyn_pred_px", "heyn_gt_px", "heyn_error_pct",
+                "heyn_grid_error_pct"):
+        assert key in rep and key in rep["sobel"]
+    assert 0 <= rep["ap"] <= 1 and math.isfinite(rep["heyn_gt_px"])
+    assert len(rep["per_image"]) == 2
+    assert any(isinstance(e, Progress) for e in events)
+    for name in ("report.json", "per_image.csv", "per_image_sobel.csv", "pr.png", "roc.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["ap"] == pytest.approx(rep["ap"])
+    # a fixed threshold is used as given
+    rep2 = evaluate_boundaries(test / "images", test / "masks", model=default_model,
+                               threshold=0.9, baseline=False)
+    assert rep2["threshold"] == 0.9 and rep2["threshold_source"] == "given"
+    assert "sobel" not in rep2
+    with pytest.raises(ValueError, match="no mask"):
+        (tmp_path / "test" / "masks" / "s1.png").unlink()
+        evaluate_boundaries(test / "images", test / "masks", model=default_model)
+
+
+def test_cli_eval_and_predict_json(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    test = _write_pairs(tmp_path / "test", 1, 30, size=80)
+    rc = main(["edges", "eval", "--images", str(test / "images"), "--masks",
+               str(test / "masks"), "--out", str(tmp_path / "ev"), "--json"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert {"ap", "roc_auc", "threshold", "heyn_pred_px", "heyn_gt_px",
+            "heyn_error_pct"} <= set(rep)
+    assert rep["threshold_source"] == "checkpoint"
+
+    img, _ = _micrograph(100, 40)
+    Image.fromarray(img).save(tmp_path / "im.png")
+    rc = main(["edges", "predict", str(tmp_path / "im.png"), "--out", str(tmp_path / "pred"),
+               "--tile", "64", "--overlap", "16", "--device", "cpu", "--json"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert Path(rep["prob"]).is_dir() and Path(rep["uncertainty"]).is_dir()
+    assert (tmp_path / "pred" / "prob.png").is_file()
+    assert rep["uncertainty_mean"] > 0
+    assert not (tmp_path / "pred" / ".stacked.ome.zarr").exists()
+    from napari_srmat.io import read_image
+
+    prob = np.asarray(read_image(rep["prob"]).data)
+    assert prob.shape == (100, 100) and 0 <= prob.min() and prob.max() <= 1
+    # existing outputs are not overwritten silently
+    assert main(["edges", "predict", str(tmp_path / "im.png"), "--out",
+                 str(tmp_path / "pred"), "--json"]) == 2
+    assert main(["edges", "predict", str(tmp_path / "im.png"), "--out", str(tmp_path / "p2"),
+                 "--checkpoint", str(tmp_path / "missing")]) == 2

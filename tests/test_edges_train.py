@@ -1,0 +1,173 @@
+"""UAED training job: events, checkpoints, stop, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from napari_srmat.edges.data import (
+    BoundaryDataError,
+    dilate_boundaries,
+    random_crop_augment,
+    synthetic_samples,
+    to_binary_mask,
+    to_model_image,
+)
+from napari_srmat.edges.train import BoundaryTrainConfig, train_boundaries, train_boundaries_job
+from napari_srmat.jobs import Checkpoint, Metric, Progress, Stopped, StopToken, run_job
+
+torch.set_num_threads(1)
+
+
+def _arrays(n=3, size=40, seed=0):
+    """Images with a bright band on a dark background and the band's edges as masks."""
+    rng = np.random.default_rng(seed)
+    imgs, masks = [], []
+    for _ in range(n):
+        img = (rng.random((size, size, 3)) * 40).astype(np.uint8)
+        r = int(rng.integers(8, size - 16))
+        img[r : r + 8] += 150
+        m = np.zeros((size, size), np.uint8)
+        m[r - 1 : r + 2] = 255
+        m[r + 7 : r + 10] = 255
+        imgs.append(img)
+        masks.append(m)
+    return imgs, masks
+
+
+def _write_dataset(root: Path, n=(3, 2, 2), size=40):
+    from PIL import Image
+
+    for split, k in zip(("train", "val", "test"), n):
+        imgs, masks = _arrays(k, size, seed={"train": 1, "val": 2, "test": 3}[split])
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "masks").mkdir(parents=True)
+        for i, (im, m) in enumerate(zip(imgs, masks)):
+            Image.fromarray(im).save(root / split / "images" / f"im{i}.png")
+            Image.fromarray(m).save(root / split / "masks" / f"im{i}.png")
+    return root
+
+
+def _cfg(tmp_path, **kw):
+    imgs, masks = _arrays()
+    vimgs, vmasks = _arrays(2, seed=5)
+    base = dict(train_images=imgs, train_masks=masks, val_images=vimgs, val_masks=vmasks,
+                out=str(tmp_path / "run"), encoder="tiny", epochs=2, steps_per_epoch=2,
+                crop=32, lr=1e-3, device="cpu")
+    base.update(kw)
+    return base
+
+
+def test_data_helpers():
+    img = to_model_image(np.full((5, 6), 65535, np.uint16))
+    assert img.shape == (3, 5, 6) and img.dtype == np.float32 and np.allclose(img, 1)
+    assert to_model_image(np.zeros((4, 4, 4), np.uint8)).shape == (3, 4, 4)
+    with pytest.raises(BoundaryDataError):
+        to_model_image(np.zeros((4, 4, 2)))
+    m = to_binary_mask(np.array([[0, 255], [128, 10]], np.uint8))
+    assert m.tolist() == [[False, True], [True, False]]
+    thin = np.zeros((20, 20), bool)
+    thin[10] = True
+    assert dilate_boundaries(thin, 3).sum() == 3 * 20
+    rng = np.random.default_rng(0)
+    image = np.arange(3 * 8 * 8, dtype=np.float32).reshape(3, 8, 8)
+    mask = image[0] > 30
+    ci, cm = random_crop_augment(image, mask, 4, rng)
+    assert ci.shape == (3, 4, 4) and cm.shape == (4, 4)
+    # the mask follows the image through flips/rotations
+    assert np.array_equal(cm, ci[0] > 30)
+
+
+def test_synthetic_samples_have_thick_boundaries():
+    s = synthetic_samples(1, (64, 64), seed=3, boundary_width=4)[0]
+    assert s.image.shape == (3, 64, 64) and s.mask.dtype == bool
+    assert 0.05 < s.mask.mean() < 0.6
+
+
+def test_training_events_and_checkpoint(tmp_path):
+    events = []
+    res = run_job(train_boundaries_job(_cfg(tmp_path, pretrain_synthetic=2, pretrain_epochs=1)),
+                  quiet=True, on_event=events.append)
+    assert not res.stopped
+    assert [h["phase"] for h in res.history] == ["pretrain", "train", "train"]
+    prog = [e for e in events if isinstance(e, Progress)]
+    assert prog[-1].done == prog[-1].total == 3 * 2
+    val = [e for e in events if isinstance(e, Metric) and e.split == "val"]
+    assert len(val) == 3 and all(0 <= e.values["ap"] <= 1 for e in val)
+    assert any(isinstance(e, Metric) and "loss" in e.values for e in events)
+    ck = [e for e in events if isinstance(e, Checkpoint)]
+    assert ck and res.best_checkpoint is not None
+    cfg = json.loads((Path(res.best_checkpoint) / "config.json").read_text())
+    assert cfg["model"] == "uaed-unetpp" and cfg["encoder"] == "tiny"
+    assert 0 <= cfg["threshold"] <= 1 and cfg["val_ap"] == pytest.approx(res.best_val_ap)
+    assert cfg["training"]["lr"] == 1e-3 and cfg["training"]["train_images"] == "<3 arrays>"
+    # top-k directory and resumable state
+    assert (tmp_path / "run" / "top").is_dir()
+    assert (tmp_path / "run" / "last" / "optimizer.safetensors").is_file()
+    assert not list((tmp_path / "run").glob(".*partial"))
+    from napari_srmat.edges.infer import load_boundary_model
+
+    m = load_boundary_model(tmp_path / "run", device="cpu")
+    assert m.threshold == pytest.approx(cfg["threshold"])
+
+
+def test_stop_mid_training(tmp_path):
+    token = StopToken()
+    gen = train_boundaries_job(_cfg(tmp_path, epochs=3), stop=token)
+    events = []
+
+    def on_event(ev):
+        events.append(ev)
+        if isinstance(ev, Progress) and ev.done == 3:  # in the second epoch
+            token.request_stop()
+
+    res = run_job(gen, quiet=True, on_event=on_event)
+    assert res.stopped
+    assert isinstance(events[-1], Stopped)
+    assert sum(isinstance(e, Progress) for e in events) == 3
+    assert len(res.history) == 1  # only the first epoch finished
+    assert not list((tmp_path / "run").glob(".*partial"))
+    assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
+
+
+def test_resume_continues(tmp_path):
+    first = train_boundaries(_cfg(tmp_path, epochs=1))
+    assert len(first.history) == 1
+    events = []
+    second = run_job(train_boundaries_job(_cfg(tmp_path, epochs=2, resume=True)), quiet=True,
+                     on_event=events.append)
+    assert [h["epoch"] for h in second.history] == [0, 1]
+    assert second.history[0] == first.history[0]
+    assert sum(isinstance(e, Progress) for e in events) == 2  # only epoch 1 was run
+
+
+def test_bad_training_input(tmp_path):
+    with pytest.raises(BoundaryDataError, match="not found"):
+        train_boundaries(BoundaryTrainConfig(data_root=str(tmp_path / "missing")))
+    imgs, masks = _arrays(2)
+    with pytest.raises(BoundaryDataError, match="mask"):
+        train_boundaries({"train_images": imgs, "train_masks": [masks[0][:10]] * 2})
+    with pytest.raises(ValueError, match="unknown training option"):
+        train_boundaries({"epochz": 3})
+    with pytest.raises(ValueError, match="unknown encoder"):
+        train_boundaries(_cfg(tmp_path, encoder="vgg"))
+
+
+def test_cli_train_json(tmp_path, capsys):
+    from napari_srmat.cli import main
+
+    root = _write_dataset(tmp_path / "data")
+    rc = main(["edges", "train", "--data", str(root), "--epochs", "1", "--encoder", "tiny",
+               "--crop", "32", "--steps-per-epoch", "1", "--lr", "1e-3", "--threads", "1",
+               "--device", "cpu", "--out", str(tmp_path / "run"), "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["epochs_done"] == 1 and not report["stopped"]
+    assert Path(report["best_checkpoint"]).is_dir()
+    assert 0 <= report["best_val_ap"] <= 1
+    rc = main(["edges", "train", "--data", str(tmp_path / "nope"), "--json"])
+    assert rc == 2

@@ -1,0 +1,264 @@
+"""Heyn lineal intercept: analytic cases, run counting, stereology, ASTM E112."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from napari_srmat.metrics.heyn import (
+    HeynError,
+    astm_grain_size_number,
+    confidence_interval,
+    heyn_error,
+    load_segments,
+    make_pattern,
+    mean_intercept_from_astm_g,
+    measure_intercepts,
+    rasterize_paths,
+)
+
+
+def stripes(shape, spacing, *, vertical=True, width=1):
+    m = np.zeros(shape, bool)
+    for k in range(width):
+        if vertical:
+            m[:, k::spacing] = True
+        else:
+            m[k::spacing, :] = True
+    return m
+
+
+# ---------------------------------------------------------------- analytic cases
+def test_grid_on_vertical_stripes_gives_spacing():
+    d = 16
+    m = stripes((400, 400), d)
+    r = measure_intercepts(m, pattern="grid", n_lines=20, margin=0.05)
+    # horizontal lines cross every stripe; vertical lines none; so ℓ̄ = 2 d on the grid
+    horiz = r.per_line_count[:20]
+    assert np.all(r.per_line_count[20:] == 0)
+    spacing_from_counts = r.per_line_length_px[:20].sum() / horiz.sum()
+    assert spacing_from_counts == pytest.approx(d, rel=0.03)
+    assert r.mean_intercept_px == pytest.approx(2 * d, rel=0.03)
+
+
+def test_random_lines_on_stripes_converge_to_pi_d_over_2():
+    # a line at angle phi to the stripe normal crosses |cos phi| / d stripes per unit
+    # length; averaged over uniform phi, N_L = 2 / (pi d), so ℓ̄ = pi d / 2.
+    d = 20
+    m = stripes((800, 800), d)
+    r = measure_intercepts(m, pattern="random", n_lines=3000, margin=0, seed=3)
+    assert r.mean_intercept_px == pytest.approx(math.pi * d / 2, rel=0.03)
+
+
+@pytest.mark.parametrize("slope, width", [(1, 1), (2, 2), (3, 3)])
+def test_random_lines_on_tilted_digital_stripes(slope, width):
+    # digital stripes of slope 1/slope drawn as 8-connected staircases: the count must
+    # not depend on the staircase aliasing of tilted test lines
+    period = 20 * slope
+    yy, xx = np.mgrid[:700, :700]
+    m = ((slope * yy + xx) % period) < width
+    d = period / math.sqrt(slope**2 + 1)
+    r = measure_intercepts(m, pattern="random", n_lines=2500, margin=0, seed=5)
+    assert r.mean_intercept_px == pytest.approx(math.pi * d / 2, rel=0.05)
+
+
+def test_thick_lines_count_once():
+    thin = stripes((300, 300), 25, width=1)
+    thick = stripes((300, 300), 25, width=5)
+    for pattern in ("grid", "random", "circles"):
+        a = measure_intercepts(thin, pattern=pattern, n_lines=30, margin=0.02)
+        b = measure_intercepts(thick, pattern=pattern, n_lines=30, margin=0.02)
+        assert b.n_intersections == pytest.approx(a.n_intersections, rel=0.03), pattern
+
+
+def test_run_counting_on_explicit_segment():
+    m = np.zeros((10, 40), bool)
+    m[:, 5:8] = True  # one thick boundary
+    m[:, 20] = True
+    m[:, 22] = True  # two boundaries 1 px apart on an axis-parallel line: two runs
+    r = measure_intercepts(m, pattern="segments", segments=[[[5, 0], [5, 39]]])
+    assert r.n_intersections == 3
+    assert r.total_length_px == pytest.approx(39)
+    assert r.mean_intercept_px == pytest.approx(13)
+    assert sorted(r.intersections[:, 1].tolist()) == [6, 20, 22]
+
+
+def test_circles_pattern_geometry_and_known_count():
+    shape = (401, 401)
+    paths, closed = make_pattern(shape, "circles", margin=0.0)
+    assert closed.all() and len(paths) == 3
+    radii = [np.hypot(*(p - p.mean(axis=0)).T).mean() for p in paths]
+    assert radii[0] == pytest.approx(200, rel=0.01)
+    assert radii[1] / radii[0] == pytest.approx(0.5, rel=0.01)
+    assert radii[2] / radii[0] == pytest.approx(166.7 / 500, rel=0.01)
+    # a single vertical line through the centre: every circle crosses it twice
+    m = np.zeros(shape, bool)
+    m[:, 200] = True
+    r = measure_intercepts(m, pattern="circles", margin=0.0)
+    assert r.per_line_count.tolist() == [2, 2, 2]
+    circumference = 2 * math.pi * sum(radii)
+    assert r.total_length_px == pytest.approx(circumference, rel=0.01)
+
+
+def test_closed_loop_run_through_start_counts_once():
+    m = np.zeros((101, 101), bool)
+    m[50, :] = True  # the circles start at angle 0 -> the point (row c, col c + R) lies on it
+    r = measure_intercepts(m, pattern="circles", margin=0.0)
+    assert r.per_line_count.tolist() == [2, 2, 2]
+
+
+def test_rasterized_paths_are_4_connected_and_inside():
+    rng = np.random.default_rng(0)
+    paths = [rng.uniform(-10, 70, (rng.integers(2, 5), 2)) for _ in range(50)]
+    r, c, pid = rasterize_paths(paths, (60, 60))
+    assert r.min() >= 0 and c.min() >= 0 and r.max() < 60 and c.max() < 60
+    paths_in = [np.clip(p, 0, 59) for p in paths]
+    r, c, pid = rasterize_paths(paths_in, (60, 60))
+    same = pid[1:] == pid[:-1]
+    steps = np.abs(np.diff(r)) + np.abs(np.diff(c))
+    assert np.all(steps[same] == 1)
+
+
+def test_random_pattern_is_seeded_and_inside_margin_box():
+    a, _ = make_pattern((200, 300), "random", n_lines=40, seed=7, margin=0.1)
+    b, _ = make_pattern((200, 300), "random", n_lines=40, seed=7, margin=0.1)
+    c, _ = make_pattern((200, 300), "random", n_lines=40, seed=8, margin=0.1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+    pts = np.concatenate(a)
+    assert pts[:, 0].min() >= 0.1 * 199 - 1e-9 and pts[:, 0].max() <= 0.9 * 199 + 1e-9
+    assert pts[:, 1].min() >= 0.1 * 299 - 1e-9 and pts[:, 1].max() <= 0.9 * 299 + 1e-9
+    # every line reaches the box border at both ends
+    on_border = [
+        np.isclose(p[:, 0], 0.1 * 199)
+        | np.isclose(p[:, 0], 0.9 * 199)
+        | np.isclose(p[:, 1], 0.1 * 299)
+        | np.isclose(p[:, 1], 0.9 * 299)
+        for p in a
+    ]
+    assert all(ob.all() for ob in on_border)
+
+
+# ------------------------------------------------------------------ stereology
+def test_random_estimator_converges_to_true_intercept_of_tessellation():
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure(
+        (1024, 1024),
+        mean_grain_size_px=24,
+        seed=4,
+        boundary_width=1,
+        texture=0,
+        scratches=0,
+        noise=0,
+        blur=0,
+        inclusions=0,
+    )
+    r = measure_intercepts(ms.boundaries, pattern="random", n_lines=600, margin=0, skeletonize=True)
+    # a boundary mask cannot resolve corner clips shorter than a pixel: a few % high at most
+    assert r.mean_intercept_px == pytest.approx(ms.mean_intercept_px, rel=0.06)
+    g = measure_intercepts(ms.boundaries, pattern="grid", n_lines=100, margin=0, skeletonize=True)
+    assert g.mean_intercept_px == pytest.approx(ms.mean_intercept_px, rel=0.06)
+    # more lines, smaller confidence interval
+    r_small = measure_intercepts(ms.boundaries, pattern="random", n_lines=60, margin=0)
+    assert r.relative_accuracy_pct < r_small.relative_accuracy_pct
+
+
+# ---------------------------------------------------------------------- ASTM
+@pytest.mark.parametrize(
+    "g, lbar_mm",
+    [(0.0, 0.320), (1.0, 0.226), (3.0, 0.113), (5.0, 0.0566), (7.0, 0.0283), (10.0, 0.0100)],
+)
+def test_astm_g_matches_e112_table(g, lbar_mm):
+    assert astm_grain_size_number(lbar_mm) == pytest.approx(g, abs=0.02)
+    assert mean_intercept_from_astm_g(g) == pytest.approx(lbar_mm, rel=0.003)
+
+
+def test_pixel_size_gives_um_and_g():
+    m = stripes((200, 200), 10)
+    r = measure_intercepts(m, pattern="grid", n_lines=10, pixel_size_um=2.0)
+    assert r.mean_intercept_um == pytest.approx(r.mean_intercept_px * 2.0)
+    assert r.astm_g == pytest.approx(-6.643856 * math.log10(r.mean_intercept_um / 1000) - 3.288)
+    d = r.to_dict()
+    assert json.loads(json.dumps(d))["astm_g"] == pytest.approx(r.astm_g)
+
+
+def test_confidence_interval_student_t():
+    vals = [1.0, 2.0, 3.0, 4.0]
+    mean, half, ra = confidence_interval(vals)
+    # t(0.975, 3) = 3.182446
+    assert mean == 2.5
+    assert half == pytest.approx(3.182446 * np.std(vals, ddof=1) / 2, rel=1e-5)
+    assert ra == pytest.approx(100 * half / 2.5)
+    assert math.isnan(confidence_interval([1.0])[1])
+
+
+# ---------------------------------------------------------------- heyn_error
+def test_heyn_error_pairs_images():
+    gt = [stripes((200, 200), 10), stripes((200, 200), 20)]
+    pred = [stripes((200, 200), 20), stripes((200, 200), 20)]
+    out = heyn_error(pred, gt, pattern="grid", n_lines=10)
+    lg = [measure_intercepts(x, pattern="grid", n_lines=10).mean_intercept_px for x in gt]
+    lp = [measure_intercepts(x, pattern="grid", n_lines=10).mean_intercept_px for x in pred]
+    assert out["heyn_gt_px"] == pytest.approx(np.mean(lg))
+    assert out["heyn_pred_px"] == pytest.approx(np.mean(lp))
+    assert out["heyn_error_pct"] == pytest.approx(
+        100 * abs(np.mean(lp) - np.mean(lg)) / np.mean(lg)
+    )
+    assert out["delta_px"] > 0
+    with pytest.raises(HeynError, match="shapes differ"):
+        heyn_error([np.zeros((5, 5))], [np.zeros((6, 5))])
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_input_raises_clear_errors(tmp_path):
+    with pytest.raises(HeynError, match="2-D"):
+        measure_intercepts(np.zeros((2, 3, 5, 5)))
+    with pytest.raises(HeynError, match="unknown pattern"):
+        measure_intercepts(np.zeros((10, 10)), pattern="spiral")
+    with pytest.raises(HeynError, match="needs segments"):
+        measure_intercepts(np.zeros((10, 10)), pattern="segments")
+    with pytest.raises(HeynError, match="margin"):
+        measure_intercepts(np.zeros((10, 10)), margin=0.7)
+    bad = tmp_path / "s.csv"
+    bad.write_text("r0,c0,r1,c1\n1,2,3\n")
+    with pytest.raises(HeynError, match="expected r0,c0,r1,c1"):
+        load_segments(bad)
+    r = measure_intercepts(np.zeros((50, 50)), pattern="grid", n_lines=5)
+    assert r.n_intersections == 0 and math.isinf(r.mean_intercept_px)
+    assert r.to_dict()["mean_intercept_px"] is None
+
+
+def test_segments_loaders(tmp_path):
+    m = stripes((100, 100), 10)
+    js = tmp_path / "s.json"
+    js.write_text(json.dumps({"segments": [[[50, 0], [50, 99]], [[10, 0], [10, 50], [60, 50]]]}))
+    csv = tmp_path / "s.csv"
+    csv.write_text("r0,c0,r1,c1\n50,0,50,99\n")
+    rj = measure_intercepts(m, pattern="segments", segments=js)
+    rc = measure_intercepts(m, pattern="segments", segments=str(csv))
+    assert rj.n_lines == 2 and rc.n_lines == 1
+    assert rc.n_intersections == 10
+    assert rj.per_line_count[0] == rc.per_line_count[0]
+    # polyline: 50 px horizontal (5 stripes: cols 0..50 -> 0,10,..,50 = 6) + vertical on col 50
+    assert rj.per_line_count[1] == 6
+    assert rj.per_line_length_px[1] == pytest.approx(100)
+
+
+# ------------------------------------------------------------------ real data
+@pytest.mark.realdata
+def test_real_test_masks_grid_protocol(shared_data):
+    from PIL import Image
+
+    files = sorted((shared_data / "tbm" / "test" / "masks").glob("*.png"))
+    assert files
+    vals = [
+        measure_intercepts(
+            np.asarray(Image.open(f)), pattern="grid", n_lines=50, margin=0.05, skeletonize=True
+        ).mean_intercept_px
+        for f in files
+    ]
+    assert np.mean(vals) == pytest.approx(34.3, abs=1.0)

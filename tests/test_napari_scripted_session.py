@@ -1,0 +1,51 @@
+"""examples/scripted_session.py runs headless and gives the library's Heyn numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("napari_srmat.edges.infer")
+PIL = pytest.importorskip("PIL.Image")
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scripted_session.py"
+
+pytestmark = pytest.mark.gui
+
+
+def _load_example():
+    spec = importlib.util.spec_from_file_location("scripted_session", EXAMPLE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_scripted_session_headless(qapp, tmp_path, capsys):
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.model import build_uaed, default_arch_config
+    from napari_srmat.synth import generate_microstructure
+
+    torch.manual_seed(0)
+    cfg = default_arch_config("tiny")
+    save_checkpoint(tmp_path / "ck", build_uaed(cfg).state_dict(), {**cfg, "threshold": 0.5})
+    ms = generate_microstructure((80, 80), mean_grain_size_px=16, seed=1)
+    PIL.fromarray(ms.image).save(tmp_path / "m.png")
+
+    rc = _load_example().main([
+        "--image", str(tmp_path / "m.png"), "--model", "bicubic", "--scale", "2",
+        "--boundary-checkpoint", str(tmp_path / "ck"), "--crop", "64",
+        "--pixel-size", "0.5", "--json", "--screenshot", str(tmp_path / "s.png"),
+    ])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["lr_shape"] == [64, 64, 3] and out["sr_shape"] == [128, 128, 3]
+    assert out["heyn"]["n_lines"] == 50
+    assert out["heyn"]["pixel_size_um"] in (None, pytest.approx(0.25))
+    assert (tmp_path / "s.png").is_file()
+    img = np.asarray(PIL.open(tmp_path / "s.png"))
+    assert img.ndim == 3 and img.shape[0] > 100

@@ -1,0 +1,179 @@
+"""Tests of SR degradations and the SR training job."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_srmat.jobs import Checkpoint, Progress, Stopped, StopToken, run_job  # noqa: E402
+from napari_srmat.sr import load_model  # noqa: E402
+from napari_srmat.sr.base import SRError  # noqa: E402
+from napari_srmat.sr.degrade import (  # noqa: E402
+    DegradationConfig,
+    anisotropic_gaussian_kernel,
+    degrade,
+    jpeg_compress,
+)
+from napari_srmat.sr.train import PatchSampler, load_training_images, train_sr_job  # noqa: E402
+
+
+def _texture(h, w, seed):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.zeros((h, w, 3), np.float32)
+    for _ in range(6):
+        f = rng.uniform(0.05, 0.5, 2)
+        img += rng.uniform(0.2, 1.0, 3) * np.sin(f[0] * yy + f[1] * xx + rng.uniform(0, 6))[
+            ..., None]
+    img = (img - img.min()) / (img.max() - img.min())
+    return (img * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("hr")
+    for i in range(3):
+        Image.fromarray(_texture(64, 72, i)).save(d / f"img_{i}.png")
+    Image.fromarray(_texture(40, 40, 9)[..., 0]).save(d / "grey.png")
+    Image.fromarray(_texture(64, 64, 7)).save(d / "held_out.png")
+    return d
+
+
+def _cfg(tmp_path, image_dir, **kw):
+    cfg = dict(model="cnn", scale=2, out=str(tmp_path / "run"), data=[str(image_dir)],
+               exclude=["held_out"], steps=30, batch_size=4, patch=32, lr=3e-3, warmup=2,
+               ema=0.8, log_every=5, val_every=1000, arch={"n_feats": 8, "n_blocks": 2},
+               num_threads=1)
+    cfg.update(kw)
+    return cfg
+
+
+# ----------------------------------------------------------------- degradations
+@pytest.mark.parametrize("mode", ["bicubic", "classical", "realesrgan"])
+@pytest.mark.parametrize("scale", [2, 4])
+def test_degrade_shapes(mode, scale):
+    hr = torch.rand(3, 3, 32, 32)
+    cfg = DegradationConfig(mode=mode, p_degrade=1.0, jpeg_prob=0.5)
+    lr = degrade(hr, scale, cfg, np.random.default_rng(0))
+    assert tuple(lr.shape) == (3, 3, 32 // scale, 32 // scale)
+    assert float(lr.min()) >= 0 and float(lr.max()) <= 1
+
+
+def test_degradation_components():
+    k = anisotropic_gaussian_kernel(11, 2.0, 0.5, 0.3)
+    assert k.shape == (11, 11) and abs(k.sum() - 1) < 1e-5
+    assert not np.allclose(k, k.T)  # anisotropic and rotated
+    x = torch.rand(2, 3, 16, 16)
+    j = jpeg_compress(x, 50)
+    assert j.shape == x.shape and float((j - x).abs().mean()) > 0.01
+    with pytest.raises(ValueError, match="divisible"):
+        degrade(torch.rand(1, 3, 30, 30), 4)
+    with pytest.raises(ValueError, match="mode"):
+        DegradationConfig(mode="sharpen")
+
+
+def test_sampler_and_sources(image_dir, tmp_path):
+    imgs = load_training_images([str(image_dir)], exclude=["held_out"])
+    assert len(imgs) == 4 and all(im.shape[2] == 3 for im in imgs)
+    s = PatchSampler(imgs, 48, seed=0)  # larger than the grey image: reflect padded
+    b = s.sample(5)
+    assert b.shape == (5, 3, 48, 48) and b.dtype == np.float32 and b.max() <= 1
+    with pytest.raises(SRError, match="not found"):
+        load_training_images([str(tmp_path / "missing")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SRError, match="no images"):
+        load_training_images([str(tmp_path / "empty")])
+
+
+# ----------------------------------------------------------------- training
+def _fixed_loss(model, image_dir):
+    from napari_srmat.sr.degrade import bicubic_downsample
+
+    hr = torch.from_numpy(PatchSampler(load_training_images([str(image_dir)]), 32,
+                                       seed=123).sample(8))
+    lr = bicubic_downsample(hr, model.scale)
+    with torch.no_grad():
+        pred, _ = model.train_forward(lr)
+    return float((pred - hr).abs().mean())
+
+
+@pytest.mark.parametrize("name", ["cnn", "onestep"])
+def test_training_reduces_loss(name, tmp_path, image_dir):
+    arch = {"n_feats": 8, "n_blocks": 2} if name == "cnn" else \
+        {"block_out_channels": [8, 16], "norm_num_groups": 4}
+    cfg = _cfg(tmp_path, image_dir, model=name, arch=arch, steps=30 if name == "cnn" else 25)
+    res = run_job(train_sr_job(cfg), quiet=True)
+    assert res["step"] == cfg["steps"] and not res["stopped"]
+    untrained = load_model(name, scale=2, pretrained=False, **arch)
+    trained = load_model(checkpoint=res["last"])
+    before, after = _fixed_loss(untrained, image_dir), _fixed_loss(trained, image_dir)
+    assert after < 0.95 * before, (before, after)
+    hist = [h["loss"] for h in res["history"]]
+    assert len(hist) >= 5 and all(np.isfinite(hist))
+
+
+def test_ddpm_training_runs(tmp_path, image_dir):
+    cfg = _cfg(tmp_path, image_dir, model="ddpm", steps=3, log_every=1,
+               arch={"block_out_channels": [8, 16], "norm_num_groups": 4,
+                     "num_inference_steps": 2})
+    res = run_job(train_sr_job(cfg), quiet=True)
+    assert res["step"] == 3 and len(res["history"]) == 3
+    m = load_model(checkpoint=res["best"])
+    assert m.name == "ddpm" and m.predict(np.random.rand(1, 3, 8, 8).astype(np.float32)).shape \
+        == (1, 3, 16, 16)
+
+
+def test_validation_resume_and_stop(tmp_path, image_dir):
+    cfg = _cfg(tmp_path, image_dir, steps=6, val=str(image_dir), val_every=3,
+               max_val_images=2)
+    events = []
+    res = run_job(train_sr_job(cfg), quiet=True, on_event=events.append)
+    assert res["step"] == 6 and res["best_psnr"] is not None
+    assert any(isinstance(e, Checkpoint) and e.path.endswith("best") for e in events)
+    assert "psnr" in res["val"] and "ssim" in res["val"] and res["bicubic_val"]
+
+    # resume continues the step count
+    cfg2 = dict(cfg, steps=10, resume=True)
+    events = []
+    res2 = run_job(train_sr_job(cfg2), quiet=True, on_event=events.append)
+    assert res2["step"] == 10
+    steps_seen = [e.done for e in events if isinstance(e, Progress)]
+    assert steps_seen[0] == 7 and steps_seen[-1] == 10
+    assert [h["step"] for h in res2["history"]][:1] == [5]  # history carried over
+
+    # a stop request ends cleanly with a loadable checkpoint
+    token = StopToken()
+    out = tmp_path / "stopped"
+    gen = train_sr_job(dict(cfg, out=str(out), steps=50, val=None), stop=token)
+    events = []
+    try:
+        while True:
+            e = next(gen)
+            events.append(e)
+            if isinstance(e, Progress) and e.done == 3:
+                token.request_stop()
+    except StopIteration as stop:
+        result = stop.value
+    assert isinstance(events[-1], Stopped)
+    assert result["stopped"] and result["step"] == 3
+    config = json.loads((out / "last" / "config.json").read_text())
+    assert config["training"]["step"] == 3
+    assert load_model(checkpoint=out / "last").name == "cnn"
+    res3 = run_job(train_sr_job(dict(cfg, out=str(out), steps=5, val=None, resume=True)),
+                   quiet=True)
+    assert res3["step"] == 5
+
+
+def test_bad_training_config(tmp_path, image_dir):
+    with pytest.raises(SRError, match="train"):
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, model="bicubic")), quiet=True)
+    with pytest.raises(SRError, match="patch"):
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, patch=30)), quiet=True)
+    with pytest.raises(SRError, match="no training data"):
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, data=[])), quiet=True)

@@ -1,0 +1,99 @@
+"""Boundaries (UAED) widget: probability/uncertainty layers and the live threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("napari_srmat.edges.infer")
+
+from napari_srmat.checkpoint import save_checkpoint  # noqa: E402
+from napari_srmat.edges.evaluate import binarize as binarize_boundaries  # noqa: E402
+from napari_srmat.edges.model import build_uaed, default_arch_config  # noqa: E402
+from napari_srmat.widgets._common import add_boundary_layers  # noqa: E402
+from napari_srmat.widgets.boundaries_widget import BoundariesWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+THRESHOLD = 0.37
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """An untrained tiny UAED checkpoint with a stored threshold (fast to run)."""
+    torch.manual_seed(0)
+    cfg = default_arch_config("tiny")
+    net = build_uaed(cfg)
+    path = tmp_path_factory.mktemp("ck") / "uaed_tiny"
+    save_checkpoint(path, net.state_dict(), {**cfg, "threshold": THRESHOLD})
+    return path
+
+
+def _image(shape=(96, 80)):
+    rng = np.random.default_rng(0)
+    img = rng.integers(60, 200, (*shape, 3)).astype(np.uint8)
+    img[:, ::16] = 10
+    img[::20] = 10
+    return img
+
+
+def test_widget_adds_probability_uncertainty_and_thresholded_layers(
+    make_napari_viewer, qtbot, tiny_checkpoint
+):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan", scale=(0.5, 0.5),
+                             translate=(3.0, 4.0))
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.checkpoint.setText(str(tiny_checkpoint))
+    w.device.setCurrentText("cpu")
+    w.tile.setValue(64)
+    w.overlap.setValue(16)
+    w.run()
+    qtbot.waitUntil(lambda: w.layers is not None, timeout=60_000)
+    prob = viewer.layers["scan boundary probability"]
+    unc = viewer.layers["scan uncertainty"]
+    bnd = viewer.layers["scan boundaries"]
+    for lay in (prob, unc, bnd):
+        assert lay.data.shape == (96, 80)
+        np.testing.assert_allclose(lay.scale, (0.5, 0.5))
+        np.testing.assert_allclose(lay.translate, (3.0, 4.0))
+    assert prob.colormap.name == "magma" and prob.blending == "additive"
+    assert not unc.visible
+    p = np.asarray(prob.data)
+    assert p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
+    assert np.all(np.asarray(unc.data) > 0)
+    # default threshold = the model's
+    assert w.threshold == pytest.approx(THRESHOLD, abs=1e-3)
+    expect = binarize_boundaries(p, THRESHOLD, skeletonize=True)
+    np.testing.assert_array_equal(bnd.data > 0, np.asarray(expect, bool))
+
+    # moving the slider re-thresholds the boundary layer live
+    t = float(np.quantile(p, 0.8))
+    w.slider.setValue(round(t * 1000))
+    t = w.threshold
+    expect = np.asarray(binarize_boundaries(p, t, skeletonize=True), bool)
+    np.testing.assert_array_equal(bnd.data > 0, expect)
+    assert bnd.metadata["threshold"] == pytest.approx(t)
+    assert prob.metadata["threshold"] == pytest.approx(t)
+    # skeletonize off gives the plain thresholded (thicker) mask
+    w.skeletonize.setChecked(False)
+    np.testing.assert_array_equal(bnd.data > 0, p >= t)
+    assert (bnd.data > 0).sum() >= expect.sum()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+
+
+def test_scripted_boundaries_match_widget_defaults(make_napari_viewer, tiny_checkpoint):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image((64, 64)), rgb=True, name="s")
+    out = add_boundary_layers(viewer, layer, checkpoint=tiny_checkpoint, device="cpu",
+                              tile=64, overlap=16)
+    assert out.probability.metadata["threshold"] == pytest.approx(THRESHOLD)
+    assert out.boundaries.data.shape == (64, 64)
+    # running again replaces the layers instead of piling up copies
+    add_boundary_layers(viewer, layer, checkpoint=tiny_checkpoint, device="cpu", tile=64,
+                        overlap=16, threshold=0.9)
+    assert len([x for x in viewer.layers if x.name.startswith("s ")]) == 3
+    assert viewer.layers["s boundaries"].metadata["threshold"] == pytest.approx(0.9)
