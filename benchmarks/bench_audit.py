@@ -64,6 +64,10 @@ def main(argv=None) -> int:
     ap.add_argument("--residual-floor", default="auto", help="'auto' or a number")
     ap.add_argument("--all-models", action="store_true")
     ap.add_argument("--no-models", action="store_true")
+    ap.add_argument("--models", default=None,
+                    help="comma-separated SR models to measure (default: the fast ones)")
+    ap.add_argument("--only-models", action="store_true",
+                    help="skip the injection protocol, only measure SR models")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     try:
@@ -84,6 +88,14 @@ def main(argv=None) -> int:
     def find(lr, sr, **kw):
         return find_candidates(lr, sr, scale=4, residual_floor=floor, **kw)
 
+    if args.only_models:
+        models = _models(imgs, deg, args, find)
+        print(json.dumps(models, indent=2))
+        if args.out:
+            from napari_srmat._atomic import atomic_write_text
+
+            atomic_write_text(args.out, json.dumps({"sr_models": models}, indent=2))
+        return 0
     res: dict = {"images": len(imgs), "scale": 4, "min_score": args.min_score,
                  "degrade": f"{deg.__module__}.{deg.__name__}", "per_image": []}
     tot_inj = tot_hit = tot_false = tot_perfect = tot_mismatch = 0
@@ -219,7 +231,10 @@ def _models(imgs, deg, args, find) -> dict:
         return {"error": f"napari_srmat.sr not available: {exc}"}
     out = {}
     for name in available_models():
-        if not args.all_models and name in ("ddpm", "diffusers-local", "onestep"):
+        if args.models is not None and name not in args.models.split(","):
+            continue
+        if (not args.all_models and args.models is None
+                and name in ("ddpm", "diffusers-local", "onestep")):
             out[name] = {"skipped": "diffusion model: pass --all-models (slow on CPU)"}
             continue
         try:

@@ -123,6 +123,7 @@ def shot_boundaries(args) -> None:
     viewer.reset_view()
     _save(viewer, "boundaries_widget")
     w.layers.probability.visible = False
+    image.visible = False
     w.layers.uncertainty.visible = True
     w.layers.uncertainty.opacity = 1.0
     _save(viewer, "boundaries_uncertainty")

@@ -106,6 +106,12 @@ def test_tiled_equals_untiled():
         assert b.score == pytest.approx(a.score, rel=0.05)
     assert tiled.total_boundary_length_px == pytest.approx(whole.total_boundary_length_px,
                                                            rel=0.02)
+    # lazy (Dask) inputs are read tile by tile and give the same result
+    import dask.array as da
+
+    lazy = find_candidates(da.from_array(lr, chunks=(40, 40, 3)),
+                           da.from_array(sr, chunks=(160, 160, 3)), tile=96, **kw)
+    assert [c.bbox for c in lazy] == [c.bbox for c in tiled]
 
 
 def test_custom_boundary_fn_and_stop(pair):

@@ -41,6 +41,8 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     path = tmp_path / "audit.json"
     w.set_session(AuditSession.create(lr, sr, cands), path)
     assert w.queue.count() == 3
+    # the SR image layer stays active, so the letter keys are not taken by Shapes tools
+    assert viewer.layers.selection.active is viewer.layers["sr"]
     assert w.progress_label.text() == "0/3 reviewed"
     # camera centred on the first candidate (row, col)
     assert tuple(viewer.camera.center[-2:]) == pytest.approx((30.0, 20.0))
@@ -51,6 +53,12 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert not viewer.layers["sr"].visible and viewer.layers["lr"].visible
     _press(viewer, "b")
     assert viewer.layers["sr"].visible and not viewer.layers["lr"].visible
+    # boundary overlays around the current candidate
+    w.overlay_check.setChecked(True)
+    assert "SR boundaries" in viewer.layers and "LR-up boundaries" in viewer.layers
+    assert viewer.layers["SR boundaries"].data.ndim == 2
+    w.overlay_check.setChecked(False)
+    assert not viewer.layers["SR boundaries"].visible
     # decisions by key
     w.note_edit.setText("clear twin")
     _press(viewer, "r")

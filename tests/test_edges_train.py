@@ -171,3 +171,32 @@ def test_cli_train_json(tmp_path, capsys):
     assert 0 <= report["best_val_ap"] <= 1
     rc = main(["edges", "train", "--data", str(tmp_path / "nope"), "--json"])
     assert rc == 2
+
+
+@pytest.mark.slow
+def test_sr_vs_original_experiment_small(tmp_path, capsys):
+    from napari_srmat.cli import main
+    from napari_srmat.edges.experiment import upscale_bilinear, upscale_mask
+
+    up = upscale_bilinear(np.ones((4, 5, 3), np.float32) * 0.5, 2)
+    assert up.shape == (8, 10, 3) and np.allclose(up, 0.5)
+    m = np.zeros((10, 10), bool)
+    m[5] = True
+    assert upscale_mask(m, 3, "nearest").sum() == 3 * 30
+    red = upscale_mask(m, 3, "redraw", boundary_width=3)
+    assert red.shape == (30, 30) and 60 <= red.sum() <= 3 * 30 + 6  # thin line, 3 px wide
+
+    root = _write_dataset(tmp_path / "data", n=(2, 1, 2), size=32)
+    rc = main(["experiment", "sr-vs-original", "--data", str(root), "--scale", "2",
+               "--sr-model", "bicubic", "--epochs", "1", "--steps-per-epoch", "1",
+               "--train-crop", "32", "--device", "cpu", "--out", str(tmp_path / "exp"),
+               "--json"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    for arm in ("original", "sr"):
+        assert {"ap", "roc_auc", "heyn_pred_px", "heyn_gt_px", "heyn_error_pct"} <= set(rep[arm])
+        # intercepts are in upscaled pixels: GT identical for both arms
+    assert rep["original"]["heyn_gt_px"] == pytest.approx(rep["sr"]["heyn_gt_px"])
+    assert "| SR |" in rep["table"] and rep["settings"]["scale"] == 2
+    for name in ("report.json", "table.md", "pr.png", "roc.png"):
+        assert (tmp_path / "exp" / name).is_file()

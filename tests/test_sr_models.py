@@ -299,7 +299,7 @@ def test_diffusers_local_round_trip(tmp_path):
         load_model("diffusers-local", checkpoint=path, scale=2)
 
     pk = _tiny_upscale_pipeline(tmp_path / "pickled", safe=False)
-    assert not list(pk.rglob("*.safetensors"))
+    assert list(pk.rglob("*.bin"))  # unet/vae pickled (transformers may still write safetensors)
     with pytest.raises(CheckpointError, match="pickle"):
         load_model("diffusers-local", checkpoint=pk)
     m2 = load_model("diffusers-local", checkpoint=pk, allow_pickle=True, num_inference_steps=1)

@@ -27,8 +27,9 @@ def _texture(h, w, seed):
     img = np.zeros((h, w, 3), np.float32)
     for _ in range(6):
         f = rng.uniform(0.05, 0.5, 2)
-        img += rng.uniform(0.2, 1.0, 3) * np.sin(f[0] * yy + f[1] * xx + rng.uniform(0, 6))[
-            ..., None]
+        # sharp-edged stripes: bicubic blurs them, a trained model can sharpen them
+        img += rng.uniform(0.2, 1.0, 3) * (np.sin(f[0] * yy + f[1] * xx + rng.uniform(0, 6))[
+            ..., None] > 0)
     img = (img - img.min()) / (img.max() - img.min())
     return (img * 255).astype(np.uint8)
 
@@ -107,7 +108,8 @@ def _fixed_loss(model, image_dir):
 def test_training_reduces_loss(name, tmp_path, image_dir):
     arch = {"n_feats": 8, "n_blocks": 2} if name == "cnn" else \
         {"block_out_channels": [8, 16], "norm_num_groups": 4}
-    cfg = _cfg(tmp_path, image_dir, model=name, arch=arch, steps=30 if name == "cnn" else 25)
+    cfg = _cfg(tmp_path, image_dir, model=name, arch=arch, steps=60 if name == "cnn" else 50,
+               lr=3e-3 if name == "cnn" else 2e-3)
     res = run_job(train_sr_job(cfg), quiet=True)
     assert res["step"] == cfg["steps"] and not res["stopped"]
     untrained = load_model(name, scale=2, pretrained=False, **arch)
@@ -125,8 +127,8 @@ def test_ddpm_training_runs(tmp_path, image_dir):
     res = run_job(train_sr_job(cfg), quiet=True)
     assert res["step"] == 3 and len(res["history"]) == 3
     m = load_model(checkpoint=res["best"])
-    assert m.name == "ddpm" and m.predict(np.random.rand(1, 3, 8, 8).astype(np.float32)).shape \
-        == (1, 3, 16, 16)
+    x = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
+    assert m.name == "ddpm" and m.predict(x).shape == (1, 3, 16, 16)
 
 
 def test_validation_resume_and_stop(tmp_path, image_dir):

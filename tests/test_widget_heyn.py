@@ -155,3 +155,18 @@ def test_boundary_mask_rules(make_napari_viewer):
     rgb = viewer.add_image(np.zeros((4, 4, 3), np.uint8), rgb=True)
     with pytest.raises(WidgetInputError):
         boundary_mask(rgb)
+
+
+def test_layer_combo_follows_viewer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    assert w.layer_combo.value is None
+    a = viewer.add_labels(np.zeros((8, 8), np.uint8), name="a")
+    viewer.add_image(np.zeros((8, 8, 3), np.uint8), rgb=True, name="rgb")  # not offered
+    names = [w.layer_combo.native.itemText(i) for i in range(w.layer_combo.native.count())]
+    assert names == ["a"]
+    a.name = "renamed"
+    assert w.layer_combo.native.itemText(0) == "renamed"
+    assert w.layer_combo.value is a
+    viewer.layers.remove(a)
+    assert w.layer_combo.value is None

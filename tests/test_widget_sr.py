@@ -105,7 +105,7 @@ def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsy
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
-    for attempt in range(2):  # the first run also imports/loads the model: warm-up
+    for _attempt in range(2):  # the first run also imports/loads the model: warm-up
         ticks.clear()
         w.last_layer = None
         timer.start()

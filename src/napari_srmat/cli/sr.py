@@ -97,9 +97,12 @@ def build_sr_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> int:
     argv = list(args.argv)
-    if not argv or argv[0] not in (*ACTIONS, "-h", "--help"):
-        argv = ["run", *argv]
     parser = build_sr_parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return 2
+    if argv[0] not in (*ACTIONS, "-h", "--help"):
+        argv = ["run", *argv]
     inner = parser.parse_args(argv)
     if not getattr(inner, "func", None):
         parser.print_help()

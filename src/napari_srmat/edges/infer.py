@@ -61,8 +61,12 @@ class BoundaryModel:
 
     @property
     def receptive_field(self) -> int:
-        """A generous estimate of the receptive field in pixels (for tile overlaps)."""
-        return 2 * self.net.multiple * 4
+        """Approximate theoretical receptive field in pixels (about 12x the total stride).
+
+        The *effective* field is much smaller: with ``overlap=32`` tiled and untiled
+        probabilities differ by < 0.01 away from the image border (see the tests).
+        """
+        return 12 * self.net.multiple
 
     def __repr__(self) -> str:
         return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "

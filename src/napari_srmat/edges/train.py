@@ -7,7 +7,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,6 @@ class BoundaryTrainConfig:
     resume: bool = False
     device: str = "auto"
     num_threads: int | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -47,7 +47,9 @@ def _to_prob(prob: np.ndarray) -> np.ndarray:
         return p.astype(np.float32) / 65535.0
     if p.dtype == bool:
         return p.astype(np.float32)
-    return p.astype(np.float32, copy=False)
+    if p.dtype.kind == "f":
+        return p  # keep float64 as is: thresholds compare exactly
+    return p.astype(np.float32)
 
 
 def binarize_mask(mask: Any) -> np.ndarray:

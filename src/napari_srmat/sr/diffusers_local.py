@@ -22,19 +22,22 @@ _PICKLE = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 
 
 def _check_pipeline_dir(path: Path, allow_pickle: bool) -> bool:
-    """Validate a pipeline directory; return whether safetensors weights are present."""
+    """Validate a pipeline directory; return whether every component has safetensors."""
     if not path.is_dir():
         raise CheckpointError(f"diffusers pipeline directory not found: {path}")
     if not (path / "model_index.json").is_file():
         raise CheckpointError(f"{path} is not a diffusers pipeline (no model_index.json)")
     files = [p for p in path.rglob("*") if p.is_file()]
-    has_st = any(p.suffix == ".safetensors" for p in files)
-    has_pickle = any(p.suffix in _PICKLE for p in files)
-    if has_pickle and not has_st and not allow_pickle:
+    pickled_dirs = {p.parent for p in files if p.suffix in _PICKLE}
+    st_dirs = {p.parent for p in files if p.suffix == ".safetensors"}
+    pickle_only = sorted(str(d.relative_to(path)) for d in pickled_dirs - st_dirs)
+    if pickle_only and not allow_pickle:
         raise CheckpointError(
-            f"{path} holds only pickle weights (.bin/.pt), which can run arbitrary code; "
-            "convert them to safetensors or pass allow_pickle=True if you trust the source"
+            f"{path}: component(s) {', '.join(pickle_only)} hold only pickle weights "
+            "(.bin/.pt), which can run arbitrary code; convert them to safetensors or pass "
+            "allow_pickle=True if you trust the source"
         )
+    has_st = not pickle_only
     return has_st
 
 

@@ -159,6 +159,7 @@ def super_resolution_job(
     batch_size: int = 4,
     device: str = "auto",
     out: str | os.PathLike | None = None,
+    pixel_size_um: float | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, Any]:
     """Load an SR model and super-resolve ``image`` (job generator).
@@ -179,6 +180,8 @@ def super_resolution_job(
         ``"auto"``, ``"cpu"``, ``"cuda"``...
     out : path, optional
         Stream the result into this OME-Zarr store instead of memory.
+    pixel_size_um : float, optional
+        Input pixel size, recorded (divided by ``scale``) in the OME-Zarr output.
     stop : StopToken, optional
 
     Returns
@@ -198,6 +201,7 @@ def super_resolution_job(
         out=out,
         batch_size=batch_size,
         stop=stop,
+        pixel_size_um=pixel_size_um,
     )
     if stop is not None and stop.stop_requested:
         return None
@@ -276,6 +280,7 @@ def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int 
         super_resolution_job(
             layer_image_data(layer), model=model, checkpoint=checkpoint, scale=scale,
             tile=tile, overlap=overlap, batch_size=batch_size, device=device, out=out,
+            pixel_size_um=layer_pixel_size_um(layer),
         ),
         quiet=True,
     )
@@ -728,7 +733,13 @@ class LayerCombo:
             emitter = getattr(viewer.layers.events, ev, None)
             if emitter is not None:
                 emitter.connect(self.refresh)
+        viewer.layers.events.inserted.connect(self._watch_name)
+        for layer in viewer.layers:
+            layer.events.name.connect(self.refresh)
         self.refresh()
+
+    def _watch_name(self, event) -> None:
+        event.value.events.name.connect(self.refresh)
 
     def _layers(self):
         return [

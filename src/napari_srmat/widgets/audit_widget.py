@@ -11,6 +11,9 @@ p     previous candidate
 b     blink: toggle SR / LR-upscaled visibility
 ====  ==========================================
 
+The keys act when an Image layer is the active layer (the widget keeps the SR layer
+active); a Shapes layer in drawing mode uses some of these letters for its own tools.
+
 Every decision is saved immediately (atomic JSON + CSV, previous version kept as
 ``.bak``). A saved session can be resumed with *Load session*.
 """
@@ -86,6 +89,8 @@ class AuditWidget(QWidget):
         self.note_edit.setPlaceholderText("note (optional)")
         self.auto_blink = QCheckBox("auto-blink")
         self.grid_check = QCheckBox("side by side")
+        self.overlay_check = QCheckBox("boundary overlay")
+        self.overlay_layers: dict = {}
         btns = {name: QPushButton(f"{name} [{key}]") for key, name in KEYS.items()}
         self.add_region_btn = QPushButton("Add missed region (Shapes rectangle)")
 
@@ -114,6 +119,7 @@ class AuditWidget(QWidget):
             row.addWidget(btns[name])
         row.addWidget(self.auto_blink)
         row.addWidget(self.grid_check)
+        row.addWidget(self.overlay_check)
         lay.addLayout(row)
         lay.addWidget(self.add_region_btn)
         lay.addWidget(QLabel("Keys: r real, h hallucinated, u unsure, n/p next/previous, "
@@ -128,6 +134,7 @@ class AuditWidget(QWidget):
         self.auto_blink.toggled.connect(
             lambda on: self._blink_timer.start() if on else self._blink_timer.stop())
         self.grid_check.toggled.connect(self._set_grid)
+        self.overlay_check.toggled.connect(lambda _on: self._update_overlay())
         self.add_region_btn.clicked.connect(lambda: self.add_region_from_shapes())
         self._forward = ProgressForwarder(self.progress, self.status)
 
@@ -254,6 +261,13 @@ class AuditWidget(QWidget):
         self.boxes_layer = self.viewer.add_shapes(
             rects, shape_type="rectangle", edge_color=colors or "magenta",
             face_color="transparent", edge_width=1, name="audit candidates")
+        self.boxes_layer.editable = False
+        self._activate_sr()
+
+    def _activate_sr(self) -> None:
+        """Keep an Image layer active: Shapes layers bind r/p/... to their own tools."""
+        if self.sr_layer is not None and self.sr_layer in self.viewer.layers:
+            self.viewer.layers.selection.active = self.sr_layer
 
     def _fill_queue(self) -> None:
         s = self.session
@@ -288,6 +302,46 @@ class AuditWidget(QWidget):
         span = max(y1 - y0, x1 - x0, 8) * 3.0  # bbox plus context
         self.viewer.camera.zoom = max(min(ch, cw) / span, 0.01)
         self.note_edit.setText(s.decisions[c.id].note if c.id in s.decisions else "")
+        self._update_overlay()
+
+    def _update_overlay(self) -> None:
+        """Boundary skeleton of SR (magenta) and LR-up boundary band (cyan) around the
+        current candidate (computed on a crop, so it stays cheap on large images)."""
+        s = self.session
+        if not self.overlay_check.isChecked() or s is None or s.current is None:
+            for lay in self.overlay_layers.values():
+                lay.visible = False
+            return
+        from skimage.morphology import skeletonize
+
+        from ..audit.detector import default_boundary_map, upscale_bicubic
+
+        sr = self._layer_data(self.sr_combo.currentText())
+        lr = self._layer_data(self.lr_combo.currentText())
+        sc = s.scale
+        x0, y0, x1, y1 = s.current.bbox
+        pad = max(32, max(x1 - x0, y1 - y0))
+        cy0 = max(0, (y0 - pad) // sc * sc)
+        cx0 = max(0, (x0 - pad) // sc * sc)
+        cy1, cx1 = min(sr.shape[0], y1 + pad), min(sr.shape[1], x1 + pad)
+        sr_c = np.asarray(sr[cy0:cy1, cx0:cx1])
+        lr_c = np.asarray(lr[cy0 // sc:-(-cy1 // sc), cx0 // sc:-(-cx1 // sc)])
+        b_sr = skeletonize(default_boundary_map(sr_c) >= 0.5)
+        lr_up = upscale_bicubic(lr_c, sc)[:b_sr.shape[0], :b_sr.shape[1]]
+        b_lr = default_boundary_map(lr_up) >= 0.25
+        for name, data, color in (("SR boundaries", b_sr, "magenta"),
+                                  ("LR-up boundaries", b_lr, "cyan")):
+            lay = self.overlay_layers.get(name)
+            if lay is None or lay not in self.viewer.layers:
+                lay = self.viewer.add_image(data.astype(np.float32), name=name,
+                                            colormap=color, blending="additive",
+                                            opacity=0.7)
+                self.overlay_layers[name] = lay
+            else:
+                lay.data = data.astype(np.float32)
+            lay.translate = (cy0, cx0)
+            lay.visible = True
+        self._activate_sr()
 
     def decide(self, verdict: str) -> None:
         """Record ``verdict`` for the current candidate, save, and move on."""

@@ -23,6 +23,7 @@ from ._common import (
     WidgetInputError,
     add_super_resolution_result,
     layer_image_data,
+    layer_pixel_size_um,
     super_resolution_job,
 )
 from ._worker import ProgressForwarder, start_job
@@ -156,6 +157,7 @@ class SuperResolutionWidget(QWidget):
         if self.worker is not None and self.worker.is_running:
             raise WidgetInputError("a super-resolution job is already running")
         opts = self.options()
+        opts["pixel_size_um"] = layer_pixel_size_um(layer)
         image = layer_image_data(layer)
         self._job_layer = layer
         self._job_scale = opts["scale"]

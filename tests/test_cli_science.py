@@ -1,0 +1,226 @@
+"""CLI: srmat synth / heyn / eval-maps through napari_srmat.cli.main."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_srmat.cli import main
+
+
+def run_json(capsys, argv):
+    code = main(argv)
+    out = capsys.readouterr().out
+    assert code == 0
+    return json.loads(out)
+
+
+@pytest.fixture
+def synth_dir(tmp_path, capsys):
+    out = tmp_path / "syn"
+    data = run_json(
+        capsys, ["synth", str(out), "--size", "128", "--grain-size", "16", "--n", "2", "--json"]
+    )
+    assert data["n"] == 2
+    return out, data
+
+
+def test_synth_writes_files(synth_dir):
+    import tifffile
+
+    out, data = synth_dir
+    for item in data["images"]:
+        img = np.asarray(Image.open(out / item["files"]["image"]))
+        mask = np.asarray(Image.open(out / item["files"]["mask"]))
+        labels = tifffile.imread(out / item["files"]["labels"])
+        assert img.shape == (128, 128, 3) and mask.shape == labels.shape == (128, 128)
+        assert set(np.unique(mask)) <= {0, 255}
+        meta = json.loads((out / f"{item['name']}.json").read_text())
+        assert meta["mean_intercept_px"] == pytest.approx(item["mean_intercept_px"])
+        from napari_srmat.synth import true_mean_intercept
+
+        assert meta["mean_intercept_px"] == pytest.approx(true_mean_intercept(labels))
+    assert not list(out.glob(".*"))  # no temporary files left
+
+
+def test_heyn_cli_json(synth_dir, capsys):
+    out, data = synth_dir
+    masks = sorted(str(p) for p in out.glob("*_mask.png"))
+    res = run_json(
+        capsys,
+        [
+            "heyn",
+            *masks,
+            "--pattern",
+            "grid",
+            "--lines",
+            "20",
+            "--skeletonize",
+            "--pixel-size-um",
+            "0.5",
+            "--json",
+        ],
+    )
+    for key in (
+        "mean_intercept_px",
+        "n_intersections",
+        "total_length_px",
+        "n_lines",
+        "mean_intercept_um",
+        "astm_g",
+        "ci95_px",
+        "relative_accuracy_pct",
+    ):
+        assert key in res, key
+    assert res["n_lines"] == 80 and res["n_images"] == 2
+    assert res["mean_intercept_px"] == pytest.approx(
+        res["total_length_px"] / res["n_intersections"]
+    )
+    assert res["mean_intercept_um"] == pytest.approx(res["mean_intercept_px"] * 0.5)
+    true = np.mean([d["mean_intercept_px"] for d in data["images"]])
+    assert res["mean_intercept_px"] == pytest.approx(true, rel=0.15)
+    # same measurement through the library
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    lib = measure_intercepts(
+        np.asarray(Image.open(masks[0])), pattern="grid", n_lines=20, skeletonize=True
+    )
+    assert res["per_image"][0]["n_intersections"] == lib.n_intersections
+
+
+def test_heyn_cli_segments_and_text(tmp_path, capsys):
+    m = np.zeros((60, 60), np.uint8)
+    m[:, ::10] = 255
+    Image.fromarray(m).save(tmp_path / "m.png")
+    seg = tmp_path / "s.csv"
+    seg.write_text("r0,c0,r1,c1\n30,0,30,59\n")
+    res = run_json(
+        capsys,
+        [
+            "heyn",
+            str(tmp_path / "m.png"),
+            "--pattern",
+            "segments",
+            "--segments",
+            str(seg),
+            "--json",
+        ],
+    )
+    assert res["n_intersections"] == 6
+    assert main(["heyn", str(tmp_path / "m.png")]) == 0
+    assert "pooled: mean intercept" in capsys.readouterr().out
+
+
+def test_heyn_cli_bad_file(tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    assert main(["heyn", str(bad), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "Traceback" not in err
+    assert main(["heyn", str(tmp_path / "missing.png")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["heyn", str(bad), "--pattern", "segments"]) == 2
+
+
+def _write_maps(folder, masks_folder, n, seed=0, drop=None):
+    from scipy.ndimage import gaussian_filter
+
+    from napari_srmat.synth import generate_microstructure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    masks_folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=seed * 10 + i)
+        p = np.clip(
+            gaussian_filter(ms.boundaries.astype(float), 1) * 1.5 + rng.normal(0, 0.05, (96, 96)),
+            0,
+            1,
+        )
+        np.save(folder / f"img{i}.npy", p.astype(np.float32))
+        if i != drop:
+            Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(masks_folder / f"img{i}.png")
+
+
+def test_eval_maps_cli(tmp_path, capsys):
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 2)
+    _write_maps(tmp_path / "vprob", tmp_path / "vmasks", 2, seed=1)
+    plot = tmp_path / "curves.png"
+    res = run_json(
+        capsys,
+        [
+            "eval-maps",
+            "--prob",
+            str(tmp_path / "prob"),
+            "--masks",
+            str(tmp_path / "masks"),
+            "--val-prob",
+            str(tmp_path / "vprob"),
+            "--val-masks",
+            str(tmp_path / "vmasks"),
+            "--plot",
+            str(plot),
+            "--lines",
+            "20",
+            "--json",
+        ],
+    )
+    for key in (
+        "ap",
+        "roc_auc",
+        "threshold",
+        "f1",
+        "precision",
+        "recall",
+        "heyn_pred_px",
+        "heyn_gt_px",
+        "heyn_error_pct",
+        "n_images",
+        "per_image",
+    ):
+        assert key in res
+    assert res["n_images"] == 2 and [r["name"] for r in res["per_image"]] == ["img0", "img1"]
+    assert res["threshold_source"].startswith("validation")
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    res2 = run_json(
+        capsys,
+        [
+            "eval-maps",
+            "--prob",
+            str(tmp_path / "prob"),
+            "--masks",
+            str(tmp_path / "masks"),
+            "--threshold",
+            "0.5",
+            "--json",
+        ],
+    )
+    assert res2["threshold"] == 0.5
+
+
+def test_eval_maps_cli_errors(tmp_path, capsys):
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 2, drop=1)
+    assert (
+        main(
+            [
+                "eval-maps",
+                "--prob",
+                str(tmp_path / "prob"),
+                "--masks",
+                str(tmp_path / "masks"),
+                "--json",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "no mask" in err and "img1" in err and "Traceback" not in err
+    Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "masks" / "img1.png")
+    assert (
+        main(["eval-maps", "--prob", str(tmp_path / "prob"), "--masks", str(tmp_path / "masks")])
+        == 2
+    )
+    assert "differ in shape" in capsys.readouterr().err

@@ -1,0 +1,199 @@
+"""Streaming edge metrics against an independent exact computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_srmat.metrics.edges import (
+    EdgeHistogram,
+    EdgeMetricsError,
+    binarize_boundaries,
+    binarize_mask,
+    evaluate_maps,
+    plot_pr_roc,
+)
+
+
+def exact_ap(scores: np.ndarray, labels: np.ndarray) -> float:
+    """sklearn's average_precision_score, written out: sort, group ties, step-sum."""
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order].astype(float)
+    distinct = np.flatnonzero(np.diff(s)) if s.size > 1 else np.array([], int)
+    last = np.r_[distinct, s.size - 1]  # last index of each tie group (desc threshold)
+    tp = np.cumsum(y)[last]
+    fp = (last + 1) - tp
+    precision = tp / (tp + fp)
+    recall = tp / y.sum()
+    return float(np.sum(np.diff(np.r_[0, recall]) * precision))
+
+
+def exact_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mann-Whitney U: P(score_pos > score_neg) + 0.5 P(tie)."""
+    pos, neg = scores[labels], scores[~labels]
+    neg_sorted = np.sort(neg)
+    less = np.searchsorted(neg_sorted, pos, side="left")
+    leq = np.searchsorted(neg_sorted, pos, side="right")
+    return float((less + 0.5 * (leq - less)).sum() / (pos.size * neg.size))
+
+
+@pytest.fixture
+def scored():
+    rng = np.random.default_rng(42)
+    labels = rng.random(30_000) < 0.15
+    scores = np.clip(rng.normal(0.3 + 0.35 * labels, 0.18), 0, 1)
+    return scores.reshape(150, 200), labels.reshape(150, 200)
+
+
+@pytest.mark.parametrize("n_bins", [16, 100, 1024])
+def test_ap_auc_exact_on_quantized_scores(scored, n_bins):
+    scores, labels = scored
+    h = EdgeHistogram(n_bins).update(scores, labels)
+    q = h.bin_index(scores).ravel().astype(float)  # what the histogram sees
+    assert h.average_precision() == pytest.approx(exact_ap(q, labels.ravel()), abs=1e-12)
+    assert h.roc_auc() == pytest.approx(exact_auc(q, labels.ravel()), abs=1e-12)
+
+
+def test_fine_bins_approach_raw_scores(scored):
+    scores, labels = scored
+    h = EdgeHistogram(4096).update(scores, labels)
+    assert h.average_precision() == pytest.approx(
+        exact_ap(scores.ravel(), labels.ravel()), abs=2e-3
+    )
+    assert h.roc_auc() == pytest.approx(exact_auc(scores.ravel(), labels.ravel()), abs=1e-3)
+
+
+def test_bins_match_threshold_comparison_exactly():
+    h = EdgeHistogram(10)  # not a power of two: p * n is inexact for some p
+    p = np.array([0.3, 0.29999999999999993, 0.7, 0.6999999999999998, 1.0, 0.0, 0.1])
+    idx = h.bin_index(p)
+    for k in range(10):
+        assert np.array_equal(idx >= k, p >= k / 10), k
+
+
+def test_best_f1_and_f1_at_match_brute_force(scored):
+    scores, labels = scored
+    h = EdgeHistogram(64).update(scores, labels)
+    t, f1 = h.best_f1()
+    brute = []
+    for k in range(64):
+        pred = scores >= k / 64
+        tp = np.sum(pred & labels)
+        fp = np.sum(pred & ~labels)
+        fn = np.sum(~pred & labels)
+        brute.append(2 * tp / (2 * tp + fp + fn))
+    assert f1 == pytest.approx(max(brute))
+    assert t == pytest.approx(int(np.argmax(brute)) / 64)
+    assert h.f1_at(t) == pytest.approx(f1)
+    b = binarize_boundaries(scores, t, skeletonize=False)
+    s = h.scores_at(t)
+    assert s["precision"] == pytest.approx(np.sum(b & labels) / b.sum())
+    assert s["recall"] == pytest.approx(np.sum(b & labels) / labels.sum())
+
+
+def test_streaming_equals_one_shot_and_dask(scored):
+    import dask.array as da
+
+    scores, labels = scored
+    whole = EdgeHistogram(128).update(scores, labels)
+    parts = EdgeHistogram(128)
+    for i in range(0, 150, 40):
+        parts.update(scores[i : i + 40], labels[i : i + 40])
+    lazy = EdgeHistogram(128).update(da.from_array(scores, chunks=(37, 61)), labels)
+    for h in (parts, lazy):
+        assert np.array_equal(h.pos, whole.pos) and np.array_equal(h.neg, whole.neg)
+    merged = EdgeHistogram(128).merge(parts)
+    assert merged.average_precision() == whole.average_precision()
+
+
+def test_curves_are_monotone_and_complete(scored):
+    scores, labels = scored
+    h = EdgeHistogram(256).update(scores, labels)
+    p, r, t = h.pr_curve()
+    assert np.all(np.diff(t) < 0) and np.all(np.diff(r) >= 0) and r[-1] == pytest.approx(1.0)
+    fpr, tpr, thr = h.roc_curve()
+    assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+
+
+def test_uint8_masks_and_maps():
+    m = np.zeros((20, 20), np.uint8)
+    m[:, 10] = 255
+    assert binarize_mask(m).sum() == 20
+    assert binarize_mask(m // 255).sum() == 20
+    prob = (m // 255 * 200).astype(np.uint8)  # uint8 probabilities: 200/255
+    h = EdgeHistogram(32).update(prob, m)
+    assert h.average_precision() == 1.0 and h.roc_auc() == 1.0
+
+
+def test_errors():
+    h = EdgeHistogram(8)
+    with pytest.raises(EdgeMetricsError, match="shape"):
+        h.update(np.zeros((3, 3)), np.zeros((3, 4)))
+    with pytest.raises(EdgeMetricsError, match="positive"):
+        h.update(np.zeros((3, 3)), np.zeros((3, 3))).average_precision()
+    with pytest.raises(EdgeMetricsError, match="threshold"):
+        h.f1_at(1.5)
+    with pytest.raises(EdgeMetricsError):
+        EdgeHistogram(1)
+
+
+def _fake_predictions(n, seed=0, blur=1.0, noise=0.08):
+    from scipy.ndimage import gaussian_filter
+
+    from napari_srmat.synth import generate_microstructure
+
+    rng = np.random.default_rng(seed)
+    masks, probs = [], []
+    for i in range(n):
+        ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=seed * 10 + i)
+        p = gaussian_filter(ms.boundaries.astype(float), blur) * 1.6
+        probs.append(np.clip(p + rng.normal(0, noise, p.shape), 0, 1))
+        masks.append(ms.boundaries.astype(np.uint8) * 255)
+    return probs, masks
+
+
+def test_evaluate_maps_keys_threshold_selection_and_heyn():
+    probs, masks = _fake_predictions(3)
+    vprobs, vmasks = _fake_predictions(2, seed=1)
+    res = evaluate_maps(probs, masks, val_prob_maps=vprobs, val_masks=vmasks, n_lines=30)
+    for key in (
+        "ap",
+        "roc_auc",
+        "threshold",
+        "f1",
+        "precision",
+        "recall",
+        "heyn_pred_px",
+        "heyn_gt_px",
+        "heyn_error_pct",
+        "n_images",
+        "per_image",
+    ):
+        assert key in res, key
+    vh = EdgeHistogram(1024)
+    for p, m in zip(vprobs, vmasks):
+        vh.update(p, m)
+    assert res["threshold"] == pytest.approx(vh.best_f1()[0])
+    assert res["threshold_source"].startswith("validation")
+    assert res["n_images"] == 3 and len(res["per_image"]) == 3
+    assert res["ap"] > 0.9 and res["heyn_error_pct"] < 10
+    gts = [r["heyn_gt_px"] for r in res["per_image"]]
+    assert res["heyn_gt_px"] == pytest.approx(np.mean(gts))
+    fixed = evaluate_maps(probs, masks, threshold=0.9)
+    assert fixed["threshold"] == 0.9 and fixed["threshold_source"] == "given"
+    own = evaluate_maps(probs, masks)
+    assert own["f1"] >= fixed["f1"]
+    with pytest.raises(EdgeMetricsError, match="differ in shape"):
+        evaluate_maps([probs[0]], [masks[0][:-1]])
+
+
+def test_plot_pr_roc_writes_png(tmp_path, scored):
+    scores, labels = scored
+    h = EdgeHistogram(64).update(scores, labels)
+    out = plot_pr_roc(
+        {"a": h, "b": EdgeHistogram(64).update(scores**2, labels)}, tmp_path / "c.png"
+    )
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    assert not list(tmp_path.glob(".*tmp*"))

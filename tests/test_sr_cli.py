@@ -1,0 +1,90 @@
+"""Tests of ``srmat sr`` (run / train / models)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from napari_srmat.cli import main  # noqa: E402
+
+
+@pytest.fixture()
+def small_png(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    img = (rng.random((20, 24, 3)) * 255).astype(np.uint8)
+    path = tmp_path / "small.png"
+    Image.fromarray(img).save(path)
+    return path
+
+
+def _json(capsys):
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def test_sr_run_writes_readable_ome_zarr(small_png, tmp_path, capsys):
+    from napari_srmat.io import read_image
+
+    out = tmp_path / "out.zarr"
+    rc = main(["sr", str(small_png), str(out), "--model", "bicubic", "--tile", "16",
+               "--overlap", "4", "--json"])
+    assert rc == 0
+    summary = _json(capsys)
+    assert summary["output_shape"] == [80, 96, 3]
+    assert summary["model"] == "bicubic" and summary["scale"] == 4
+    assert summary["megapixels_per_s"] > 0 and summary["seconds"] > 0
+    mg = read_image(out)
+    assert tuple(mg.data.shape) == (80, 96, 3)
+    # the same with explicit `run`, options first, default (shipped) model
+    out2 = tmp_path / "out2.zarr"
+    rc = main(["sr", "run", "--tile", "96", str(small_png), str(out2), "--json"])
+    assert rc == 0
+    s2 = _json(capsys)
+    assert tuple(read_image(out2).data.shape) == (80, 96, 3)
+    assert s2["model"] in ("cnn", "onestep")
+    # existing output is refused without --overwrite
+    assert main(["sr", str(small_png), str(out), "--model", "bicubic"]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_sr_errors(small_png, tmp_path, capsys):
+    assert main(["sr", str(tmp_path / "missing.png"), str(tmp_path / "o.zarr"),
+                 "--model", "bicubic"]) == 2
+    assert main(["sr", str(small_png), str(tmp_path / "o.zarr"), "--model", "nope"]) == 2
+    assert "unknown SR model" in capsys.readouterr().err
+    assert main(["sr", str(small_png), str(tmp_path / "o.zarr"),
+                 "--checkpoint", str(tmp_path / "w.pt")]) == 2
+    assert "pickle" in capsys.readouterr().err
+
+
+def test_sr_models_lists(capsys):
+    assert main(["sr", "models", "--json"]) == 0
+    data = _json(capsys)
+    names = [m["name"] for m in data["models"]]
+    assert {"bicubic", "lanczos", "cnn", "onestep", "ddpm", "diffusers-local"} <= set(names)
+    assert data["default"] in names
+
+
+def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):
+    from napari_srmat.io import read_image
+
+    ckpt = tmp_path / "ckpt"
+    rc = main(["sr", "train", "--data", str(small_png.parent), "--model", "cnn", "--scale",
+               "2", "--steps", "3", "--batch-size", "2", "--patch", "16", "--out", str(ckpt),
+               "--threads", "1", "--device", "cpu", "--json"])
+    assert rc == 0
+    res = _json(capsys)
+    assert res["step"] == 3 and (ckpt / "best" / "model.safetensors").is_file()
+    out = tmp_path / "sr.zarr"
+    rc = main(["sr", str(small_png), str(out), "--checkpoint", str(ckpt / "best"),
+               "--tile", "96", "--json"])
+    assert rc == 0
+    s = _json(capsys)
+    assert s["scale"] == 2 and s["checkpoint"].endswith("best")
+    assert tuple(read_image(out).data.shape) == (40, 48, 3)

@@ -1,0 +1,121 @@
+"""Synthetic microstructures: reproducibility, exact ground truth, lazy consistency."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from napari_srmat.synth import (
+    SynthError,
+    generate_microstructure,
+    lazy_microstructure,
+    true_mean_intercept,
+)
+
+
+def test_seeded_and_typed():
+    a = generate_microstructure((96, 128), mean_grain_size_px=16, seed=3)
+    b = generate_microstructure((96, 128), mean_grain_size_px=16, seed=3)
+    c = generate_microstructure((96, 128), mean_grain_size_px=16, seed=4)
+    assert a.image.shape == (96, 128, 3) and a.image.dtype == np.uint8
+    assert a.boundaries.dtype == bool and a.labels.dtype == np.int32
+    assert a.labels.shape == a.boundaries.shape == (96, 128)
+    for name in ("image", "boundaries", "labels"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.labels, c.labels)
+    assert a.n_grains == len(np.unique(a.labels)) > 20
+    assert a.params["seed"] == 3
+
+
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_boundaries_exactly_where_labels_change(width):
+    ms = generate_microstructure(
+        (120, 140), mean_grain_size_px=14, seed=1, boundary_width=width, size_spread=1.0
+    )
+    lab = ms.labels
+    lo, hi = width // 2, width - width // 2
+    # interior pixels: boundary iff the (w+1)^2 window around it holds two labels
+    expect = np.zeros_like(ms.boundaries)
+    H, W = lab.shape
+    pad = np.pad(lab, 4, mode="edge")  # only used for the interior check below
+    for dy in range(-lo, hi + 1):
+        for dx in range(-lo, hi + 1):
+            expect |= pad[4 + dy : 4 + dy + H, 4 + dx : 4 + dx + W] != lab
+    inner = (slice(4, -4), slice(4, -4))
+    assert np.array_equal(ms.boundaries[inner], expect[inner])
+    # and every label change between neighbours lies on the mask
+    change = lab[:, 1:] != lab[:, :-1]
+    assert np.all(ms.boundaries[:, :-1][change] | ms.boundaries[:, 1:][change])
+
+
+def test_faint_boundaries_stay_in_ground_truth():
+    kw = dict(mean_grain_size_px=20, seed=2, noise=0, scratches=0, inclusions=0, blur=0, texture=0)
+    full = generate_microstructure((160, 160), **kw)
+    faint = generate_microstructure((160, 160), missing_boundary_fraction=0.5, **kw)
+    assert np.array_equal(full.boundaries, faint.boundaries)
+    b = full.boundaries
+    lum_full = full.image[b].mean()
+    lum_faint = faint.image[b].mean()
+    assert lum_faint > lum_full + 5  # boundaries are lighter (fainter) in the image
+    assert np.array_equal(full.image[~b], faint.image[~b])
+
+
+def test_true_mean_intercept_definition():
+    lab = np.zeros((10, 20), np.int32)
+    lab[:, 10:] = 1  # one vertical boundary: 10 changes along rows, none along columns
+    assert true_mean_intercept(lab) == pytest.approx((10 * 19 + 20 * 9) / 10)
+    assert math.isinf(true_mean_intercept(np.zeros((5, 5), np.int32)))
+
+
+def test_grain_size_parameter_scales_intercept():
+    small = generate_microstructure((384, 384), mean_grain_size_px=16, seed=0)
+    large = generate_microstructure((384, 384), mean_grain_size_px=32, seed=0)
+    assert large.mean_intercept_px / small.mean_intercept_px == pytest.approx(2.0, rel=0.12)
+    assert 0.6 * 32 < large.mean_intercept_px < 1.0 * 32
+
+
+def test_lazy_chunks_consistent_and_equal_to_eager():
+    shape = (700, 650)
+    a = lazy_microstructure(shape, chunks=(256, 200), seed=5, mean_grain_size_px=24)
+    b = lazy_microstructure(shape, chunks=300, seed=5, mean_grain_size_px=24)
+    assert a.image.shape == (700, 650, 3) and a.image.dtype == np.uint8
+    region = (slice(190, 520), slice(150, 470))  # crosses chunk borders of both
+    for name in ("labels", "boundaries", "image"):
+        ra = getattr(a, name)[region].compute()
+        rb = getattr(b, name)[region].compute()
+        assert np.array_equal(ra, rb), name
+    eager = generate_microstructure(shape, seed=5, mean_grain_size_px=24)
+    assert np.array_equal(eager.image[region], a.image[region].compute())
+    assert np.array_equal(eager.boundaries, b.boundaries.compute())
+    assert a.mean_intercept_px() == pytest.approx(eager.mean_intercept_px)
+
+
+def test_huge_lazy_is_cheap_to_create_and_slice():
+    lz = lazy_microstructure((24000, 24000), chunks=1024, seed=0)
+    assert lz.image.shape == (24000, 24000, 3)
+    tile = lz.image[12000:12064, 23950:24000].compute()
+    assert tile.shape == (64, 50, 3) and tile.std() > 5
+
+
+def test_grey_and_bad_parameters():
+    g = generate_microstructure((64, 64), mean_grain_size_px=12, rgb=False)
+    assert g.image.shape == (64, 64) and g.image.dtype == np.uint8
+    with pytest.raises(SynthError, match="size_spread"):
+        generate_microstructure((64, 64), size_spread=2)
+    with pytest.raises(SynthError, match="mean_grain_size_px"):
+        generate_microstructure((64, 64), mean_grain_size_px=1)
+    with pytest.raises(SynthError, match="shape"):
+        generate_microstructure((0, 64))
+    with pytest.raises(SynthError, match="chunks"):
+        lazy_microstructure((64, 64), chunks=0)
+
+
+def test_speed_512_reasonable():
+    import time
+
+    generate_microstructure((64, 64))  # warm-up (imports)
+    t = time.perf_counter()
+    generate_microstructure((512, 512))
+    assert time.perf_counter() - t < 5.0  # well under a second when the machine is idle
