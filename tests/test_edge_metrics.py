@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -177,6 +179,7 @@ def test_evaluate_maps_keys_threshold_selection_and_heyn():
     assert res["threshold"] == pytest.approx(vh.best_f1()[0])
     assert res["threshold_source"].startswith("validation")
     assert res["n_images"] == 3 and len(res["per_image"]) == 3
+    json.dumps(res)  # plain result is JSON-serialisable
     assert res["ap"] > 0.9 and res["heyn_error_pct"] < 10
     gts = [r["heyn_gt_px"] for r in res["per_image"]]
     assert res["heyn_gt_px"] == pytest.approx(np.mean(gts))

@@ -95,7 +95,7 @@ class EdgeHistogram:
     --------
     >>> import numpy as np
     >>> h = EdgeHistogram(n_bins=4)
-    >>> h.update(np.array([0.9, 0.8, 0.3, 0.1]), np.array([1, 1, 0, 0]))
+    >>> _ = h.update(np.array([0.9, 0.8, 0.3, 0.1]), np.array([1, 1, 0, 0]))
     >>> h.average_precision(), h.roc_auc()
     (1.0, 1.0)
     """
@@ -467,7 +467,13 @@ def evaluate_maps_job(
     return result
 
 
-def evaluate_maps(prob_maps: Sequence[Any], masks: Sequence[Any], **kw: Any) -> dict:
+def evaluate_maps(
+    prob_maps: Sequence[Any],
+    masks: Sequence[Any],
+    *,
+    return_histogram: bool = False,
+    **kw: Any,
+) -> dict:
     """Evaluate boundary probability maps against ground-truth masks.
 
     Parameters
@@ -494,6 +500,8 @@ def evaluate_maps(prob_maps: Sequence[Any], masks: Sequence[Any], **kw: Any) -> 
         Names of the images for the per-image rows.
     margin : float
         Heyn margin fraction.
+    return_histogram : bool
+        Also return the pooled histogram (not JSON-serialisable).
 
     Returns
     -------
@@ -503,10 +511,14 @@ def evaluate_maps(prob_maps: Sequence[Any], masks: Sequence[Any], **kw: Any) -> 
         no distance tolerance), ``heyn_pred_px``/``heyn_gt_px`` (means over images of
         each image's ℓ̄), ``heyn_error_pct`` (``100 |pred - gt| / gt``), ``n_images`` and
         ``per_image`` rows (``name``, ``ap``, ``f1``, ``heyn_pred_px``, ``heyn_gt_px``,
-        ``heyn_error_pct``). The pooled :class:`EdgeHistogram` is under ``"_histogram"``
-        (not JSON; drop it before printing).
+        ``heyn_error_pct``). JSON-serialisable. With ``return_histogram=True`` the pooled
+        :class:`EdgeHistogram` is added under ``"_histogram"`` (e.g. for
+        :func:`plot_pr_roc`); the job version always returns it there.
     """
-    return run_job(evaluate_maps_job(prob_maps, masks, **kw), quiet=True)
+    res = run_job(evaluate_maps_job(prob_maps, masks, **kw), quiet=True)
+    if res is not None and not return_histogram:
+        res.pop("_histogram", None)
+    return res
 
 
 def plot_pr_roc(

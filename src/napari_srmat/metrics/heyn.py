@@ -816,10 +816,13 @@ def measure_intercepts(
 
     Examples
     --------
+    Vertical stripes 10 px apart: horizontal lines cross one every 10 px, vertical
+    lines none, so the 5 + 5 line grid gives twice the spacing.
+
     >>> import numpy as np
-    >>> m = np.zeros((100, 100), bool); m[:, ::10] = True
+    >>> m = np.zeros((100, 100), bool); m[:, 3::10] = True
     >>> round(measure_intercepts(m, pattern="grid", n_lines=5, margin=0).mean_intercept_px)
-    11
+    20
     """
     m = _as_mask(mask)
     if skeletonize:
