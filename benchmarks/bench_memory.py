@@ -7,7 +7,10 @@ subprocess whose peak RSS (``resource.getrusage(...).ru_maxrss``) is reported to
 with the RSS right after imports and the baseline = the size of the (virtual) input.
 Prints one JSON object; target: peak < 2 GiB at ``--size 8192`` (1-gigapixel output).
 
-    python benchmarks/bench_memory.py [--size 8192] [--tile 256] [--overlap 32] [--keep]
+Defaults: the engine's ``DEFAULT_TILE`` / ``DEFAULT_OVERLAP`` (1024 / 32); batch size 4
+(capped by the engine to 1 for 1024^2 x4 RGB tiles, ``BATCH_OUTPUT_BUDGET``).
+
+    python benchmarks/bench_memory.py [--size 8192] [--tile 1024] [--overlap 32] [--keep]
 """
 
 from __future__ import annotations
@@ -64,14 +67,17 @@ def child(size: int, tile: int, overlap: int, out: str, threads: int) -> dict:
     z = zarr.open_group(str(path), mode="r")
     levels = len(z.attrs["multiscales"][0]["datasets"])
     return {"peak_rss_bytes": peak, "rss_after_imports_bytes": rss_imports,
-            "seconds": seconds, "out_shape": list(z["0"].shape), "n_levels": levels}
+            "seconds": seconds, "out_shape": list(z["0"].shape), "n_levels": levels,
+            "out_chunks": list(z["0"].chunks)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=8192, help="input side in pixels")
-    ap.add_argument("--tile", type=int, default=256)
-    ap.add_argument("--overlap", type=int, default=32)
+    from napari_srmat.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+
+    ap.add_argument("--tile", type=int, default=DEFAULT_TILE)
+    ap.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="output store (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the output store")
@@ -110,6 +116,7 @@ def main() -> None:
         "seconds": round(res["seconds"], 1),
         "n_levels": res["n_levels"],
         "out_shape": res["out_shape"],
+        "out_chunks_cyx": res["out_chunks"],
     }))
 
 

@@ -2,9 +2,18 @@
 
 Prints one JSON object. The baseline (one call of the model on the whole image) is
 measured in the same run on the same data; ``ratio`` = tiled throughput / untiled
-throughput (target >= 0.9 at the default tile/overlap).
+throughput (target >= 0.9 at the default tile/overlap, ``napari_srmat.tiling.DEFAULT_TILE``
+/ ``DEFAULT_OVERLAP`` = 1024 / 32).
 
-    python benchmarks/bench_tiling.py [--size 768] [--tile 256] [--overlap 32] [--threads 1]
+Bounds: ``geometric_bound`` = ``((tile - 2*overlap) / tile)**2`` (share of a tile that
+is new output), ``work_bound`` = input pixels / pixels the model processes with the
+effective tile and grid (``napari_srmat.tiling.effective_tile``), i.e. the best ratio
+possible if the model's cost per pixel were the same for tiles and the whole image;
+``engine_efficiency`` = ``ratio / work_bound``. ``--compare`` tiles (default: the old
+default 256) are measured on the same image for reference.
+
+    python benchmarks/bench_tiling.py [--size 1920] [--tile 1024] [--overlap 32]
+                                      [--repeat 3] [--threads 1] [--compare 256]
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from napari_srmat.tiling import tiled_apply
+from napari_srmat.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, effective_tile, tiled_apply
 
 
 class SmallSR(torch.nn.Module):
@@ -46,14 +55,28 @@ def _best(f, repeat):
     return min(times)
 
 
+def _bounds(size: int, tile: int, overlap: int) -> dict:
+    te = effective_tile(size, size, tile, overlap)
+    b = 2 * overlap - 2 * (overlap // 2)
+    n = max(1, -(-(size - b) // (te - 2 * overlap)))
+    return {
+        "tile_effective": te,
+        "tiles_per_axis": n,
+        "geometric_bound": round(((tile - 2 * overlap) / tile) ** 2, 3),
+        "work_bound": round(size * size / (n * n * te * te), 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=768, help="input side (px)")
-    ap.add_argument("--tile", type=int, default=256)
-    ap.add_argument("--overlap", type=int, default=32)
+    ap.add_argument("--size", type=int, default=1920, help="input side (px)")
+    ap.add_argument("--tile", type=int, default=DEFAULT_TILE)
+    ap.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compare", type=int, nargs="*", default=[256],
+                    help="other tiles (same overlap) measured once for reference")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -81,11 +104,17 @@ def main() -> None:
     for _ in range(args.repeat):
         t_untiled = min(t_untiled, _best(untiled, 1))
         t_tiled = min(t_tiled, _best(tiled, 1))
-    stride = args.tile - 2 * args.overlap
-    extra = {}
-    for t in (512, 1024):
-        if t < args.size * 2:
-            extra[f"ratio_tile{t}"] = round(t_untiled / _best(lambda t=t: tiled(tile=t), 1), 3)
+    ratio = t_untiled / t_tiled
+    bounds = _bounds(args.size, args.tile, args.overlap)
+    compare = {}
+    for t in args.compare:
+        if t == args.tile or t <= 2 * args.overlap:
+            continue
+        t_t = _best(lambda t=t: tiled(tile=t), 1)
+        r = t_untiled / t_t
+        cb = _bounds(args.size, t, args.overlap)
+        compare[str(t)] = {"tiled_s": round(t_t, 3), "ratio": round(r, 3), **cb,
+                           "engine_efficiency": round(r / cb["work_bound"], 3)}
     mpix = args.size * args.size * 16 / 1e6
     print(json.dumps({
         "benchmark": "tiling_throughput",
@@ -93,16 +122,18 @@ def main() -> None:
         "input": [args.size, args.size, 3],
         "tile": args.tile,
         "overlap": args.overlap,
+        **bounds,
+        "batch_size": args.batch_size,
         "threads": args.threads,
         "timer": "process CPU time, min of repeats",
         "untiled_s": round(t_untiled, 3),
         "tiled_s": round(t_tiled, 3),
         "untiled_mpix_out_per_s": round(mpix / t_untiled, 2),
         "tiled_mpix_out_per_s": round(mpix / t_tiled, 2),
-        "ratio": round(t_untiled / t_tiled, 3),
+        "ratio": round(ratio, 3),
         "target_ratio": 0.9,
-        "ideal_ratio_from_geometry": round((stride / args.tile) ** 2, 3),
-        **extra,
+        "engine_efficiency": round(ratio / bounds["work_bound"], 3),
+        "compare_tiles": compare,
     }))
 
 

@@ -31,6 +31,12 @@ PRESETS = {
         "arch": {"n_feats": 32, "n_blocks": 8},
         "batch_size": 12, "patch": 96, "lr": 5e-4, "ema": 0.998, "val_every": 150,
     },
+    # the shipped default since 2026-11-23: 4x the width^2 of "cnn", larger crops
+    "cnn-large": {
+        "model": "cnn",
+        "arch": {"n_feats": 64, "n_blocks": 12},
+        "batch_size": 8, "patch": 128, "lr": 3e-4, "ema": 0.998, "val_every": 200,
+    },
     "onestep": {
         "arch": {"block_out_channels": [16, 32, 64]},
         "batch_size": 8, "patch": 64, "lr": 4e-4, "ema": 0.995, "val_every": 100,
@@ -56,18 +62,22 @@ def main(argv=None) -> int:
     ap.add_argument("--synthetic", type=int, default=20)
     ap.add_argument("--out", default=None)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--no-install", action="store_true",
                     help="do not copy the best weights into src/napari_srmat/weights")
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
+    preset = dict(PRESETS[args.model])
+    model_name = preset.pop("model", args.model)
     out = Path(args.out or ROOT / "out" / f"sr_{args.model}_x{args.scale}")
     config = dict(
-        PRESETS[args.model],
-        model=args.model, scale=args.scale, out=str(out), steps=args.steps,
+        preset,
+        model=model_name, scale=args.scale, out=str(out), steps=args.steps,
         data=[str(DATA / "scans"), str(DATA / "tbm" / "train" / "images")],
         exclude=["scan_13", "scan_24", "scan_28"], synthetic=args.synthetic,
-        val=str(DATA / "tbm" / "val" / "images"), degradation=DEGRADATION, num_threads=1,
+        val=str(DATA / "tbm" / "val" / "images"), degradation=DEGRADATION,
+        num_threads=args.threads,
         time_limit_s=args.time_limit, resume=args.resume, seed=0,
     )
     result = run_job(train_sr_job(config), quiet=False)
@@ -75,7 +85,7 @@ def main(argv=None) -> int:
     print(json.dumps(result, indent=2, default=str))
     if not args.no_install:
         model = load_model(checkpoint=result["best"], device="cpu")
-        dest = WEIGHTS_ROOT / f"sr_{args.model}_x{args.scale}"
+        dest = WEIGHTS_ROOT / f"sr_{model_name}_x{args.scale}"
         save_model_checkpoint(model, dest, training=_training_info(result["best"]), half=True)
         print(f"installed {dest}", file=sys.stderr)
     return 0

@@ -190,6 +190,10 @@ def test_evaluate_boundaries_outputs(tmp_path, default_model):
         assert key in rep and key in rep["sobel"]
     assert 0 <= rep["ap"] <= 1 and math.isfinite(rep["heyn_gt_px"])
     assert len(rep["per_image"]) == 2
+    # the Heyn-calibrated operating point is chosen on val and reported beside
+    cal = rep["heyn_calibrated"]
+    assert cal["threshold_source"] == "val min Heyn error" and 0 < cal["threshold"] < 1
+    assert cal["heyn_gt_px"] == pytest.approx(rep["heyn_gt_px"])
     assert any(isinstance(e, Progress) for e in events)
     for name in ("report.json", "per_image.csv", "per_image_sobel.csv", "pr.png", "roc.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
@@ -212,9 +216,10 @@ def test_cli_eval_and_predict_json(tmp_path, capsys):
 
     test = _write_pairs(tmp_path / "test", 1, 30, size=80)
     rc = main(["edges", "eval", "--images", str(test / "images"), "--masks",
-               str(test / "masks"), "--out", str(tmp_path / "ev"), "--json"])
+               str(test / "masks"), "--out", str(tmp_path / "ev"), "--tta", "d4", "--json"])
     assert rc == 0
     rep = json.loads(capsys.readouterr().out)
+    assert rep["tta"] == "d4"
     assert {"ap", "roc_auc", "threshold", "heyn_pred_px", "heyn_gt_px",
             "heyn_error_pct"} <= set(rep)
     assert rep["threshold_source"] == "checkpoint"
@@ -238,3 +243,57 @@ def test_cli_eval_and_predict_json(tmp_path, capsys):
                  str(tmp_path / "pred"), "--json"]) == 2
     assert main(["edges", "predict", str(tmp_path / "im.png"), "--out", str(tmp_path / "p2"),
                  "--checkpoint", str(tmp_path / "missing")]) == 2
+
+
+def test_d4_tta_is_equivariant_and_averages_the_transforms():
+    img, _ = _micrograph(96, seed=3)
+    x = torch.from_numpy(img.transpose(2, 0, 1)[None] / 255.0).float()
+    model = load_boundary_model(device="cpu", tta="d4")
+    assert model.tta == "d4"
+    p, s = model.predict(x)
+    # averaging over the whole dihedral group makes the output exactly equivariant
+    p_rot, _ = model.predict(torch.rot90(x, 1, (2, 3)))
+    p_flip, _ = model.predict(torch.flip(x, (2,)))
+    assert torch.allclose(torch.rot90(p, 1, (2, 3)), p_rot, atol=1e-5)
+    assert torch.allclose(torch.flip(p, (2,)), p_flip, atol=1e-5)
+    # ... and equals the mean of the 8 plain predictions mapped back
+    plain = load_boundary_model(device="cpu", tta="none")
+    acc = torch.zeros_like(p)
+    for k in range(4):
+        for flip in (False, True):
+            t = torch.rot90(x, k, (2, 3))
+            t = torch.flip(t, (3,)) if flip else t
+            q, _ = plain.predict(t)
+            q = torch.flip(q, (3,)) if flip else q
+            acc += torch.rot90(q, -k, (2, 3))
+    assert torch.allclose(acc / 8, p, atol=1e-5)
+    assert not torch.allclose(plain.predict(x)[0], p, atol=1e-3)  # TTA changes the map
+    assert (s > 0).all()
+    with pytest.raises(ValueError, match="tta"):
+        load_boundary_model(device="cpu", tta="flips")
+
+
+def test_heyn_calibrated_threshold_recovers_the_true_intercept():
+    from scipy import ndimage
+
+    from napari_srmat.edges.data import synthetic_samples
+    from napari_srmat.edges.evaluate import heyn_calibrated_threshold
+
+    # boundaries of a real tessellation; the "model" is confident on most of them
+    # (prob 0.9) but unsure (prob 0.35) on every third grain's boundary: at a high
+    # threshold those are lost and the intercept is overestimated
+
+    probs, masks = [], []
+    for seed in range(3):
+        s = synthetic_samples(1, (192, 192), seed=seed, mean_grain_size_px=24,
+                              boundary_width=1)[0]
+        m = s.mask.astype(bool)
+        lab, _ = ndimage.label(~m)
+        weak = ndimage.binary_dilation(np.isin(lab, np.arange(1, lab.max() + 1, 3))) & m
+        p = np.where(m, np.where(weak, 0.35, 0.9), 0.05).astype(np.float32)
+        probs.append(p)
+        masks.append(m)
+    thr, err = heyn_calibrated_threshold(probs, masks)
+    assert thr <= 0.35 and err < 1.0
+    high = heyn_calibrated_threshold(probs, masks, thresholds=np.array([0.5]))
+    assert high[0] == 0.5 and high[1] > 5 * max(err, 0.5)

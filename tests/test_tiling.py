@@ -321,3 +321,69 @@ def test_cancel_leaves_only_partial(tmp_path, rng):
     token2 = StopToken()
     token2.request_stop()
     assert tiled_apply(img, lambda b: b, tile=32, overlap=4, stop=token2) is None
+
+
+def test_effective_tile_clamps_small_images_and_keeps_the_grid():
+    from napari_srmat.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, effective_tile
+
+    assert (DEFAULT_TILE, DEFAULT_OVERLAP) == (1024, 32)
+    # one tile covering 100 px + 16 px context per side, rounded up to a multiple of 8
+    assert effective_tile(100, 100, 1024, 32) == 136
+    assert effective_tile(100, 60, 1024, 32) == 136  # one square tile for both axes
+    assert effective_tile(3, 2, 1024, 32) == 72  # always > 2*overlap
+    # a grid that already fits exactly keeps the requested tile (results as before)
+    assert effective_tile(2 * 960 + 32, 500, 1024, 32) == 1024
+    # 2048 px needs 3 tiles of 1024; 3 tiles of 736 cover it too
+    assert effective_tile(2048, 2048, 1024, 32) == 736
+
+    def n_tiles(size, t, o):
+        b = 2 * o - 2 * (o // 2)
+        return max(1, -(-(size - b) // (t - 2 * o)))
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        o = int(rng.integers(0, 40))
+        t = int(rng.integers(2 * o + 1, 2 * o + 600))
+        H, W = (int(v) for v in rng.integers(1, 3000, 2))
+        te = effective_tile(H, W, t, o)
+        assert 2 * o < te <= t and (te == t or te % 8 == 0)
+        assert n_tiles(H, te, o) == n_tiles(H, t, o)
+        assert n_tiles(W, te, o) == n_tiles(W, t, o)
+
+
+def test_small_image_with_huge_tile_calls_fn_with_a_small_tile(rng):
+    img = rng.random((100, 100, 3)).astype(np.float32)
+    fn = bicubic(4)
+    seen = []
+
+    def recording(batch):
+        seen.append(batch.shape)
+        return fn(batch)
+
+    out = tiled_apply(img, recording, scale=4, tile=1024, overlap=32)
+    assert seen == [(1, 3, 136, 136)]  # not a 1024^2 forward for a 100^2 image
+    ref = untiled_reference(img, fn, 16, 4)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_batch_size_is_capped_by_output_memory(rng, monkeypatch):
+    import napari_srmat.tiling._engine as engine
+    from napari_srmat.tiling import effective_batch_size
+
+    assert effective_batch_size(4, 1024, 4, 3) == 1  # 200 MB per x4 RGB tile
+    assert effective_batch_size(4, 256, 4, 3) == 4
+    assert effective_batch_size(4, 8, 1, 1, budget=1) == 1
+    img = rng.random((200, 200, 3)).astype(np.float32)
+    fn = bicubic(2)
+    ref = tiled_apply(img, fn, scale=2, tile=48, overlap=4, batch_size=8)
+    per_tile = (48 * 2) ** 2 * 3 * 4
+    monkeypatch.setattr(engine, "BATCH_OUTPUT_BUDGET", 2 * per_tile + 1)
+    seen = []
+
+    def recording(batch):
+        seen.append(batch.shape)
+        return fn(batch)
+
+    out = tiled_apply(img, recording, scale=2, tile=48, overlap=4, batch_size=8)
+    assert max(s[0] for s in seen) == 2 and all(s[-1] == 48 for s in seen)
+    np.testing.assert_array_equal(out, ref)

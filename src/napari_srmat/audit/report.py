@@ -22,17 +22,10 @@ __all__ = ["summarize", "write_report"]
 
 
 def _read_image(path) -> np.ndarray:
-    """Read an image file as a numpy array (``napari_srmat.io`` when available)."""
-    try:
-        from ..io import read_image
+    """Read an image file as a numpy array."""
+    from ..io import read_image
 
-        return np.asarray(read_image(path).data)
-    except ImportError:
-        pass
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im)
+    return np.asarray(read_image(path).data)
 
 
 def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict[str, Any]:

@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     pr.add_argument("--tile", type=int, default=256)
     pr.add_argument("--overlap", type=int, default=32)
     pr.add_argument("--device", default="auto")
+    pr.add_argument("--tta", choices=("none", "d4"), default=None,
+                    help="test-time augmentation (default: the checkpoint's setting)")
     pr.add_argument("--overwrite", action="store_true")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_predict)
@@ -55,6 +57,8 @@ def register(subparsers) -> None:
     e.add_argument("--val-masks", default=None)
     e.add_argument("--checkpoint", default=None)
     e.add_argument("--threshold", type=float, default=None)
+    e.add_argument("--tta", choices=("none", "d4"), default=None,
+                   help="test-time augmentation (default: the checkpoint's setting)")
     e.add_argument("--no-baseline", action="store_true", help="skip the Sobel baseline")
     e.add_argument("--out", default=None)
     e.add_argument("--json", action="store_true")
@@ -114,7 +118,7 @@ def _predict(args: argparse.Namespace) -> int:
     from ..jobs import run_job
 
     mic = read_image(args.image)
-    model = load_boundary_model(args.checkpoint, device=args.device)
+    model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta)
     res = run_job(predict_boundaries_job(
         mic.data, model, tile=args.tile, overlap=args.overlap, out=args.out,
         overwrite=args.overwrite, pixel_size_um=mic.pixel_size_um,
@@ -151,7 +155,7 @@ def _eval(args: argparse.Namespace) -> int:
     report = run_job(evaluate_boundaries_job(
         args.images, args.masks, checkpoint=args.checkpoint, val_images=args.val_images,
         val_masks=args.val_masks, threshold=args.threshold, out_dir=args.out,
-        baseline=not args.no_baseline,
+        baseline=not args.no_baseline, tta=args.tta,
     ))
     if report is None:
         raise UserError("evaluation stopped")

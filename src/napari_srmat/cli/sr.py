@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from . import UserError, print_json
 
 __all__ = ["register", "build_sr_parser"]
@@ -52,8 +53,12 @@ def build_sr_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", default=None,
                    help="checkpoint directory (or pipeline dir for diffusers-local)")
     r.add_argument("--scale", type=int, default=None, help="2 or 4 (default 4 / checkpoint's)")
-    r.add_argument("--tile", type=int, default=256)
-    r.add_argument("--overlap", type=int, default=32)
+    r.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                   help=f"largest LR tile incl. context (default {DEFAULT_TILE}; small "
+                        "images use a smaller one)")
+    r.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
+                   help=f"LR context per tile side (default {DEFAULT_OVERLAP}, raised to the "
+                        "model's receptive field)")
     r.add_argument("--batch-size", type=int, default=4)
     r.add_argument("--device", default="auto")
     r.add_argument("--steps", type=int, default=None,

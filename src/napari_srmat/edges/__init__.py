@@ -34,6 +34,7 @@ _EXPORTS = {
     "evaluate_boundaries_job": "evaluate",
     "evaluate_boundaries": "evaluate",
     "sobel_boundary_probability": "evaluate",
+    "heyn_calibrated_threshold": "evaluate",
     "run_sr_vs_original_job": "experiment",
     "run_sr_vs_original": "experiment",
     "BoundaryDataError": "data",

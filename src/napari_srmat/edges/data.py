@@ -75,27 +75,15 @@ def to_binary_mask(mask: np.ndarray) -> np.ndarray:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    try:
-        from ..io import read_grey_or_rgb_float
+    from ..io import read_grey_or_rgb_float
 
-        return read_grey_or_rgb_float(path)
-    except ImportError:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return read_grey_or_rgb_float(path)
 
 
 def _read_mask(path: Path) -> np.ndarray:
-    try:
-        from ..io import read_mask
+    from ..io import read_mask
 
-        return np.asarray(read_mask(path))
-    except ImportError:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"))
+    return np.asarray(read_mask(path))
 
 
 def _list_files(d: Path) -> list[Path]:
@@ -157,57 +145,29 @@ def dilate_boundaries(boundaries: np.ndarray, width: int = 4) -> np.ndarray:
     return ndimage.binary_dilation(b, structure=np.ones((width, width), bool))
 
 
-def _fallback_microstructure(shape, seed, mean_grain_size_px):
-    """Voronoi grains with random colours and noise (used when ``synth`` is absent)."""
-    from scipy import ndimage
-
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    n = max(4, int(h * w / (mean_grain_size_px**2)))
-    pts = rng.uniform(0, 1, (n, 2)) * [h, w]
-    # nearest seed via a distance transform over a seed image
-    seeds = np.zeros((h, w), np.int32)
-    seeds[pts[:, 0].astype(int).clip(0, h - 1), pts[:, 1].astype(int).clip(0, w - 1)] = (
-        np.arange(1, n + 1))
-    _, (iy, ix) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
-    labels = seeds[iy, ix]
-    colours = rng.uniform(0.15, 0.95, (n + 1, 3))
-    img = colours[labels] + rng.normal(0, 0.03, (h, w, 3))
-    img = ndimage.gaussian_filter(img, (0.8, 0.8, 0))
-    b = np.zeros((h, w), bool)
-    b[:-1] |= labels[:-1] != labels[1:]
-    b[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8), b
-
-
 def synthetic_samples(
     n: int, shape: tuple[int, int] = (256, 256), *, seed: int = 0,
     mean_grain_size_px: float = 30.0, boundary_width: int = 4,
 ) -> list[BoundarySample]:
     """Synthetic micrographs with exact boundaries, re-drawn ``boundary_width`` px wide.
 
-    Uses :func:`napari_srmat.synth.generate_microstructure` when available (a simple
-    Voronoi stand-in otherwise); the grain size varies around ``mean_grain_size_px``
-    and the boundary darkening is random (real polarized-light boundaries are mostly
-    colour changes, not dark lines). The exact boundaries are skeletonised and dilated
-    to ``boundary_width`` so the targets look like the 3-5 px wide real masks.
+    Uses :func:`napari_srmat.synth.generate_microstructure`; the grain size varies
+    around ``mean_grain_size_px`` and the boundary darkening is random (real
+    polarized-light boundaries are mostly colour changes, not dark lines). The exact
+    boundaries are skeletonised and dilated to ``boundary_width`` so the targets look
+    like the 3-5 px wide real masks.
     """
     from skimage.morphology import skeletonize
 
-    try:
-        from ..synth import generate_microstructure
-    except ImportError:
-        generate_microstructure = None
+    from ..synth import generate_microstructure
+
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
         size = float(mean_grain_size_px * rng.uniform(0.6, 1.5))
-        if generate_microstructure is not None:
-            ms = generate_microstructure(shape, mean_grain_size_px=size, seed=seed + i,
-                                         boundary_darkness=float(rng.uniform(0.0, 0.3)))
-            img, b = ms.image, ms.boundaries
-        else:
-            img, b = _fallback_microstructure(shape, seed + i, size)
+        ms = generate_microstructure(shape, mean_grain_size_px=size, seed=seed + i,
+                                     boundary_darkness=float(rng.uniform(0.0, 0.3)))
+        img, b = ms.image, ms.boundaries
         thin = skeletonize(np.asarray(b, bool))
         out.append(BoundarySample(to_model_image(img), dilate_boundaries(thin, boundary_width),
                                   f"synthetic-{seed + i}"))

@@ -145,9 +145,9 @@ def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray
 
 def validate(model, samples: list[BoundarySample], device: str) -> dict[str, float]:
     """Pixel AP, ROC-AUC, best F1 and its threshold on ``samples``."""
-    from ._hist import make_histogram
+    from ..metrics.edges import EdgeHistogram
 
-    hist = make_histogram()
+    hist = EdgeHistogram()
     for s in samples:
         hist.update(predict_probability(model, s.image, device), s.mask)
     t, f1 = hist.best_f1()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..jobs import Event, Log, StopToken, run_job
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap"]
@@ -26,7 +27,7 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
     """
     need = int(model.receptive_field)
     if overlap is None:
-        overlap = max(32, need)
+        overlap = max(DEFAULT_OVERLAP, need)
     overlap = int(overlap)
     if overlap < need:
         warnings.warn(
@@ -45,8 +46,8 @@ def super_resolve_job(
     image: Any,
     model: SRModel | str | None = None,
     *,
-    tile: int = 256,
-    overlap: int | None = 32,
+    tile: int = DEFAULT_TILE,
+    overlap: int | None = DEFAULT_OVERLAP,
     batch_size: int = 4,
     out: str | os.PathLike | None = None,
     stop: StopToken | None = None,
@@ -63,12 +64,16 @@ def super_resolve_job(
     model : SRModel or str, optional
         A loaded model, a registry name, or None (shipped default).
     tile : int
-        LR tile size.
+        Largest LR tile size, context included (default
+        :data:`napari_srmat.tiling.DEFAULT_TILE` = 1024); smaller images get a
+        smaller tile (:func:`napari_srmat.tiling.effective_tile`).
     overlap : int, optional
-        LR overlap between tiles; raised to ``model.receptive_field`` if smaller
-        (with a warning). None = ``max(32, receptive_field)``.
+        LR context per tile side (default :data:`napari_srmat.tiling.DEFAULT_OVERLAP`
+        = 32); raised to ``model.receptive_field`` if smaller (with a warning).
+        None = ``max(32, receptive_field)``.
     batch_size : int
-        Tiles per forward pass.
+        Tiles per forward pass (capped so that one batch of outputs stays within
+        :data:`napari_srmat.tiling.BATCH_OUTPUT_BUDGET`).
     out : path-like, optional
         None: return a numpy array. A path: stream into an OME-Zarr store whose
         level 0 is the full SR image; its attributes record the model, scale,

@@ -5,8 +5,13 @@ streaming/resume behaviour, and :func:`tiled_apply_dask` for Dask clusters.
 """
 
 from ._engine import (
+    BATCH_OUTPUT_BUDGET,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
     TilingError,
     blend_weights,
+    effective_batch_size,
+    effective_tile,
     is_out_of_memory,
     tiled_apply,
     tiled_apply_dask,
@@ -14,8 +19,13 @@ from ._engine import (
 )
 
 __all__ = [
+    "BATCH_OUTPUT_BUDGET",
+    "DEFAULT_OVERLAP",
+    "DEFAULT_TILE",
     "TilingError",
     "blend_weights",
+    "effective_batch_size",
+    "effective_tile",
     "is_out_of_memory",
     "tiled_apply",
     "tiled_apply_dask",

@@ -2,6 +2,9 @@
 
 Geometry
 --------
+The requested tile is first shrunk to :func:`effective_tile` (same number of tiles
+per axis, smallest multiple of 8) and the batch size capped by
+:func:`effective_batch_size` (:data:`BATCH_OUTPUT_BUDGET` of float32 output).
 ``tile`` is the input tile size ``t`` handed to ``fn``, ``overlap`` the context ``o``
 kept on each side. Tiles start every ``s = t - 2*o`` input pixels; tile ``j`` covers
 input rows ``[j*s - d, j*s - d + t)`` with ``d = o // 2`` (rows outside the image are
@@ -17,7 +20,9 @@ result as one untiled call on the reflect-padded image.
 Out-of-core order
 -----------------
 The output is produced chunk by chunk on a grid of ``m`` tile strides
-(``chunk = m * s * scale`` output pixels, about 1-2k), row-major. Each tile is
+(``chunk = m * s * scale`` output pixels: the smallest multiple of the stride
+>= 1024, e.g. 1536 at tile 256 / overlap 32 x4 and 3840 at the default 1024/32 x4),
+row-major. Each tile is
 *owned* by the chunk where its positive-weight region starts and is computed once,
 while processing its owner; the thin strip (``b`` input pixels) it spills into the next
 chunks is kept until they are processed. A chunk is written once, complete, so peak
@@ -39,7 +44,12 @@ import numpy as np
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = [
+    "DEFAULT_TILE",
+    "DEFAULT_OVERLAP",
+    "BATCH_OUTPUT_BUDGET",
     "TilingError",
+    "effective_tile",
+    "effective_batch_size",
     "tiled_apply_job",
     "tiled_apply",
     "tiled_apply_dask",
@@ -49,6 +59,19 @@ __all__ = [
 
 #: Approximate output chunk side (pixels) of the streaming engine.
 TARGET_CHUNK = 1024
+
+#: Default input tile side (pixels, context included) of the engine and of everything
+#: built on it for super-resolution (``sr.super_resolve``, ``srmat sr``, the SR widget).
+#: Large tiles keep the recomputed context small: the model processes
+#: ``(tile / (tile - 2*overlap))**2`` times the image (1.14x at 1024/32, 1.78x at 256/32).
+DEFAULT_TILE = 1024
+#: Default context per tile side (input pixels).
+DEFAULT_OVERLAP = 32
+#: Bytes of float32 ``fn`` output one batch may hold; caps the batch size so that large
+#: tiles (a 1024 tile at x4 RGB gives 200 MB per tile) do not multiply peak memory.
+BATCH_OUTPUT_BUDGET = 256 * 2**20
+#: Effective (shrunk) tiles are rounded up to a multiple of this.
+TILE_MULTIPLE = 8
 
 
 class TilingError(ValueError):
@@ -92,6 +115,54 @@ def blend_weights(tile: int, overlap: int, scale: int = 1) -> np.ndarray:
     w = _ramp(u, b * scale) * _ramp(span - 1 - u, b * scale)
     w[(u < 0) | (u >= span)] = 0.0
     return w
+
+
+def effective_tile(H: int, W: int, tile: int, overlap: int) -> int:
+    """Tile actually used for an ``H x W`` image: the smallest one giving the same grid.
+
+    With stride ``s = tile - 2*overlap`` an axis of length ``L`` needs
+    ``n = max(1, ceil((L - b) / s))`` tiles (``b`` = the blending ramp, see the module
+    docstring). The returned tile is the smallest multiple of :data:`TILE_MULTIPLE`
+    (and at most ``tile``) for which ``n`` tiles still cover each axis, so a small
+    image does not pay for a huge tile and the last tile of a large image is not mostly
+    reflect padding. The number of tiles per axis is unchanged and the result is a pure
+    function of its arguments (deterministic for resume). When ``(L - b)`` is a multiple
+    of ``s`` along the longer-stride axis the tile is returned unchanged.
+
+    Parameters
+    ----------
+    H, W : int
+        Image size (input pixels).
+    tile, overlap : int
+        Requested tile and per-side context (``tile > 2*overlap``).
+
+    Returns
+    -------
+    int
+        ``2*overlap < t <= tile``.
+    """
+    tile, overlap = int(tile), int(overlap)
+    b = 2 * overlap - 2 * (overlap // 2)
+    s = tile - 2 * overlap
+    need = 2 * overlap + 1
+    for size in (int(H), int(W)):
+        n = max(1, math.ceil((size - b) / s))
+        need = max(need, max(1, math.ceil((size - b) / n)) + 2 * overlap)
+    need = -(-need // TILE_MULTIPLE) * TILE_MULTIPLE
+    return min(tile, need)
+
+
+def effective_batch_size(batch_size: int, tile: int, scale: int, out_channels: int,
+                         budget: int | None = None) -> int:
+    """Batch size capped so that one batch of float32 outputs fits ``budget`` bytes.
+
+    Returns ``max(1, min(batch_size, budget // (tile**2 * scale**2 * out_channels * 4)))``
+    with ``budget`` defaulting to :data:`BATCH_OUTPUT_BUDGET`.
+    """
+    if budget is None:
+        budget = BATCH_OUTPUT_BUDGET
+    per_tile = int(tile) ** 2 * int(scale) ** 2 * int(out_channels) * 4
+    return max(1, min(int(batch_size), int(budget) // per_tile))
 
 
 @dataclass(frozen=True)
@@ -438,9 +509,9 @@ class _Engine:
                 continue
             ya, yb = ylo + nzy[0], ylo + nzy[-1] + 1
             xa, xb = xlo + nzx[0], xlo + nzx[-1] + 1
-            part = out[:, ya - sy : yb - sy, xa - sx : xb - sx] * (
-                wy[ya - sy : yb - sy, None] * wx[None, xa - sx : xb - sx]
-            )
+            # separable float32 weighting: no (tile*scale)^2 float64 temporaries
+            part = out[:, ya - sy : yb - sy, xa - sx : xb - sx] * wy[ya - sy : yb - sy, None]
+            part *= wx[None, xa - sx : xb - sx]
             res.append(
                 ((ky, kx), (ya - cys.start, yb - cys.start), (xa - cxs.start, xb - cxs.start),
                  part)
@@ -553,6 +624,8 @@ def _setup(image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype,
     co = src.C if out_channels is None else int(out_channels)
     if co < 1:
         raise TilingError(f"out_channels must be >= 1, got {out_channels}")
+    tile = effective_tile(src.H, src.W, tile, overlap)
+    batch_size = effective_batch_size(batch_size, tile, scale, co)
     s = tile - 2 * overlap
     if chunk_size is None:
         m = max(1, math.ceil(TARGET_CHUNK / (s * scale)))
@@ -597,8 +670,8 @@ def tiled_apply_job(
     *,
     scale: int = 1,
     out_channels: int | None = None,
-    tile: int = 256,
-    overlap: int = 32,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
     batch_size: int = 4,
     out: str | os.PathLike | None = None,
     out_dtype=None,
@@ -625,13 +698,18 @@ def tiled_apply_job(
     out_channels : int, optional
         ``C_out`` (default: the input's channel count).
     tile : int
-        Input tile size given to ``fn``.
+        Largest input tile size given to ``fn`` (default :data:`DEFAULT_TILE`). The
+        tile actually used is :func:`effective_tile`: the smallest multiple of 8 (at
+        most ``tile``) with the same number of tiles per axis, so small images get one
+        small tile and the grid does not overshoot the image by much.
     overlap : int
         Context per tile side; tiles advance by ``tile - 2*overlap``. Results equal one
         untiled call on the reflect-padded image when ``fn``'s receptive radius is at
         most ``overlap // 2``.
     batch_size : int
-        Tiles per ``fn`` call. On out-of-memory errors (``torch.cuda.OutOfMemoryError``
+        Tiles per ``fn`` call, capped by :func:`effective_batch_size` so that one
+        batch of float32 outputs stays within :data:`BATCH_OUTPUT_BUDGET` (256 MB;
+        at least 1 tile). On out-of-memory errors (``torch.cuda.OutOfMemoryError``
         or "out of memory" ``RuntimeError``) it is halved, and at 1 the tile is
         sub-tiled with half its size (kept > 2*overlap).
     out : path-like, optional
@@ -654,8 +732,9 @@ def tiled_apply_job(
         Replace an existing ``out``.
     chunk_size : int, optional
         Output chunk side in output pixels (rounded down to a multiple of
-        ``(tile - 2*overlap) * scale``, at least one stride); default about 1024.
-        Also the Zarr chunk size of ``out``.
+        ``(t - 2*overlap) * scale`` with ``t`` the effective tile, at least one
+        stride); default: the smallest multiple >= 1024. Also the Zarr chunk size of
+        ``out``, e.g. 3840 px (one stride) for x4 at the default 1024/32 tiles.
 
     Yields
     ------
@@ -685,7 +764,8 @@ def tiled_apply_job(
         from ..io import OmeZarrStreamWriter
 
         meta = dict(attrs or {})
-        meta["tiling"] = {"tile": geom.tile, "overlap": geom.overlap, "scale": geom.scale,
+        meta["tiling"] = {"tile": geom.tile, "tile_requested": int(tile),
+                          "overlap": geom.overlap, "scale": geom.scale,
                           "input_shape": list(src.shape), "input_dtype": str(src.dtype)}
         writer = OmeZarrStreamWriter(
             out, shape, odt, chunks=(geom.chunk, geom.chunk),
@@ -797,15 +877,15 @@ def tiled_apply_dask(
     *,
     scale: int = 1,
     out_channels: int | None = None,
-    tile: int = 256,
-    overlap: int = 32,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
     batch_size: int = 4,
     out_dtype=None,
     chunk_size: int | None = None,
 ):
     """Lazy tiled application as a Dask array (runs on any Dask scheduler/cluster).
 
-    Each output chunk (about 1024 px, on the same grid as :func:`tiled_apply_job`) is
+    Each output chunk (at least about 1024 px, on the same grid as :func:`tiled_apply_job`) is
     one task that reads its input window (the chunk plus the tiles' context, reflect
     padded at image borders) and applies ``fn`` to the tiles touching it. Tiles that
     straddle two chunks are computed by both tasks (a map_overlap-style trade of some

@@ -31,6 +31,7 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..jobs import Event, Log, Progress, StopToken, run_job
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 __all__ = [
     "WidgetInputError",
@@ -154,8 +155,8 @@ def super_resolution_job(
     model: str | None = None,
     checkpoint: str | os.PathLike | None = None,
     scale: int = 4,
-    tile: int = 128,
-    overlap: int = 16,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
     batch_size: int = 4,
     device: str = "auto",
     out: str | os.PathLike | None = None,
@@ -264,7 +265,8 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
 
 
 def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int = 4,
-                         checkpoint=None, tile: int = 128, overlap: int = 16,
+                         checkpoint=None, tile: int = DEFAULT_TILE,
+                         overlap: int = DEFAULT_OVERLAP,
                          batch_size: int = 4, device: str = "auto", out=None,
                          name: str | None = None):
     """Super-resolve an image layer and add the aligned result (synchronous).
@@ -342,17 +344,9 @@ def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) ->
     Uses :func:`napari_srmat.metrics.edges.binarize_boundaries` so the GUI and the
     library give the same mask.
     """
-    prob = np.asarray(prob)
-    try:
-        from ..metrics.edges import binarize_boundaries
-    except ImportError:  # pragma: no cover - same rule, before metrics.edges exists
-        mask = prob >= float(threshold)
-        if skeletonize:
-            from skimage.morphology import skeletonize as _skeletonize
+    from ..metrics.edges import binarize_boundaries
 
-            mask = _skeletonize(mask)
-    else:
-        mask = binarize_boundaries(prob, float(threshold), skeletonize=skeletonize)
+    mask = binarize_boundaries(np.asarray(prob), float(threshold), skeletonize=skeletonize)
     return np.asarray(mask).astype(np.uint8)
 
 

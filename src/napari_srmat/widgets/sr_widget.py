@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._common import (
     LayerCombo,
     WidgetInputError,
@@ -90,11 +91,12 @@ class SuperResolutionWidget(QWidget):
         self.scale = QComboBox()
         self.scale.addItems(["4", "2"])
         self.tile = QSpinBox()
-        self.tile.setRange(16, 4096)
-        self.tile.setValue(128)
+        self.tile.setRange(16, 8192)
+        self.tile.setValue(DEFAULT_TILE)
+        self.tile.setToolTip("largest LR tile incl. context; small images use a smaller one")
         self.overlap = QSpinBox()
         self.overlap.setRange(0, 512)
-        self.overlap.setValue(16)
+        self.overlap.setValue(DEFAULT_OVERLAP)
         self.batch = QSpinBox()
         self.batch.setRange(1, 64)
         self.batch.setValue(4)
