@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _helpers import EVAL_MAPS_KEYS, fake_predictions
 from PIL import Image
 
 from napari_srmat.cli import main
@@ -126,23 +127,19 @@ def test_heyn_cli_bad_file(tmp_path, capsys):
 
 
 def _write_maps(folder, masks_folder, n, seed=0, drop=None):
-    from scipy.ndimage import gaussian_filter
-
-    from napari_srmat.synth import generate_microstructure
-
     folder.mkdir(parents=True, exist_ok=True)
     masks_folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=seed * 10 + i)
-        p = np.clip(
-            gaussian_filter(ms.boundaries.astype(float), 1) * 1.5 + rng.normal(0, 0.05, (96, 96)),
-            0,
-            1,
-        )
+    probs, masks = fake_predictions(n, seed=seed, size=96, grain=16, gain=1.5, noise=0.05)
+    for i, (p, mask) in enumerate(zip(probs, masks)):
         np.save(folder / f"img{i}.npy", p.astype(np.float32))
         if i != drop:
-            Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(masks_folder / f"img{i}.png")
+            Image.fromarray(mask).save(masks_folder / f"img{i}.png")
+
+
+def _eval_maps_argv(tmp_path, *extra):
+    """``srmat eval-maps`` on the maps that ``_write_maps`` wrote to prob/ and masks/."""
+    argv = ["eval-maps", "--prob", str(tmp_path / "prob"), "--masks", str(tmp_path / "masks")]
+    return [*argv, *extra]
 
 
 def test_eval_maps_cli(tmp_path, capsys):
@@ -151,12 +148,8 @@ def test_eval_maps_cli(tmp_path, capsys):
     plot = tmp_path / "curves.png"
     res = run_json(
         capsys,
-        [
-            "eval-maps",
-            "--prob",
-            str(tmp_path / "prob"),
-            "--masks",
-            str(tmp_path / "masks"),
+        _eval_maps_argv(
+            tmp_path,
             "--val-prob",
             str(tmp_path / "vprob"),
             "--val-masks",
@@ -166,61 +159,22 @@ def test_eval_maps_cli(tmp_path, capsys):
             "--lines",
             "20",
             "--json",
-        ],
+        ),
     )
-    for key in (
-        "ap",
-        "roc_auc",
-        "threshold",
-        "f1",
-        "precision",
-        "recall",
-        "heyn_pred_px",
-        "heyn_gt_px",
-        "heyn_error_pct",
-        "n_images",
-        "per_image",
-    ):
+    for key in EVAL_MAPS_KEYS:
         assert key in res
     assert res["n_images"] == 2 and [r["name"] for r in res["per_image"]] == ["img0", "img1"]
     assert res["threshold_source"].startswith("validation")
     assert plot.read_bytes()[:4] == b"\x89PNG"
-    res2 = run_json(
-        capsys,
-        [
-            "eval-maps",
-            "--prob",
-            str(tmp_path / "prob"),
-            "--masks",
-            str(tmp_path / "masks"),
-            "--threshold",
-            "0.5",
-            "--json",
-        ],
-    )
+    res2 = run_json(capsys, _eval_maps_argv(tmp_path, "--threshold", "0.5", "--json"))
     assert res2["threshold"] == 0.5
 
 
 def test_eval_maps_cli_errors(tmp_path, capsys):
     _write_maps(tmp_path / "prob", tmp_path / "masks", 2, drop=1)
-    assert (
-        main(
-            [
-                "eval-maps",
-                "--prob",
-                str(tmp_path / "prob"),
-                "--masks",
-                str(tmp_path / "masks"),
-                "--json",
-            ]
-        )
-        == 2
-    )
+    assert main(_eval_maps_argv(tmp_path, "--json")) == 2
     err = capsys.readouterr().err
     assert "no mask" in err and "img1" in err and "Traceback" not in err
     Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "masks" / "img1.png")
-    assert (
-        main(["eval-maps", "--prob", str(tmp_path / "prob"), "--masks", str(tmp_path / "masks")])
-        == 2
-    )
+    assert main(_eval_maps_argv(tmp_path)) == 2
     assert "differ in shape" in capsys.readouterr().err

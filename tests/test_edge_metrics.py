@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _helpers import EVAL_MAPS_KEYS, fake_predictions
 
 from napari_srmat.metrics.edges import (
     EdgeHistogram,
@@ -140,38 +141,11 @@ def test_errors():
         EdgeHistogram(1)
 
 
-def _fake_predictions(n, seed=0, blur=1.0, noise=0.08):
-    from scipy.ndimage import gaussian_filter
-
-    from napari_srmat.synth import generate_microstructure
-
-    rng = np.random.default_rng(seed)
-    masks, probs = [], []
-    for i in range(n):
-        ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=seed * 10 + i)
-        p = gaussian_filter(ms.boundaries.astype(float), blur) * 1.6
-        probs.append(np.clip(p + rng.normal(0, noise, p.shape), 0, 1))
-        masks.append(ms.boundaries.astype(np.uint8) * 255)
-    return probs, masks
-
-
 def test_evaluate_maps_keys_threshold_selection_and_heyn():
-    probs, masks = _fake_predictions(3)
-    vprobs, vmasks = _fake_predictions(2, seed=1)
+    probs, masks = fake_predictions(3)
+    vprobs, vmasks = fake_predictions(2, seed=1)
     res = evaluate_maps(probs, masks, val_prob_maps=vprobs, val_masks=vmasks, n_lines=30)
-    for key in (
-        "ap",
-        "roc_auc",
-        "threshold",
-        "f1",
-        "precision",
-        "recall",
-        "heyn_pred_px",
-        "heyn_gt_px",
-        "heyn_error_pct",
-        "n_images",
-        "per_image",
-    ):
+    for key in EVAL_MAPS_KEYS:
         assert key in res, key
     vh = EdgeHistogram(1024)
     for p, m in zip(vprobs, vmasks):

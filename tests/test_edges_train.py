@@ -200,3 +200,27 @@ def test_sr_vs_original_experiment_small(tmp_path, capsys):
     assert "| SR |" in rep["table"] and rep["settings"]["scale"] == 2
     for name in ("report.json", "table.md", "pr.png", "roc.png"):
         assert (tmp_path / "exp" / name).is_file()
+
+
+def test_init_checkpoint_fine_tunes_from_given_weights(tmp_path):
+    from napari_srmat.edges.infer import load_boundary_model
+
+    shipped = load_boundary_model(device="cpu")
+    # zero epochs: the saved model must be exactly the initial weights
+    events = []
+    res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, steps_per_epoch=1, lr=0.0,
+                                            init_checkpoint="default")),
+                  quiet=True, on_event=events.append)
+    tuned = load_boundary_model(res.best_checkpoint, device="cpu")
+    ref = shipped.net.state_dict()
+    for k, v in tuned.net.state_dict().items():
+        if v.is_floating_point() and "running" not in k:
+            assert torch.allclose(v, ref[k].float(), atol=1e-3), k
+    # a random start differs from the shipped weights
+    res2 = run_job(train_boundaries_job(_cfg(tmp_path / "b", epochs=1, steps_per_epoch=1,
+                                             lr=0.0)), quiet=True)
+    rand = load_boundary_model(res2.best_checkpoint, device="cpu").net.state_dict()
+    assert not torch.allclose(rand["mean_head.weight"], ref["mean_head.weight"].float(), atol=1e-3)
+    with pytest.raises(ValueError, match="encoder"):
+        run_job(train_boundaries_job(_cfg(tmp_path / "c", encoder="small",
+                                          init_checkpoint="default")), quiet=True)

@@ -35,6 +35,8 @@ def register(subparsers) -> None:
     s.add_argument("--mask-mode", choices=["redraw", "nearest"], default="redraw")
     s.add_argument("--device", default="auto")
     s.add_argument("--out", default="sr_vs_original")
+    s.add_argument("--init-checkpoint", default=None, metavar="CKPT",
+                   help="start both arms from these UAED weights ('default': shipped)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_sr_vs_original)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -56,6 +58,7 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
         crop=args.crop, encoder=args.encoder, lr=args.lr, train_crop=args.train_crop,
         steps_per_epoch=args.steps_per_epoch, max_images=args.max_images,
         mask_mode=args.mask_mode, device=args.device, out=args.out,
+        init_checkpoint=args.init_checkpoint,
     ))
     if report is None:
         raise UserError("experiment stopped")

@@ -92,6 +92,7 @@ def run_sr_vs_original_job(
     mask_mode: str = "redraw",
     boundary_width: int = 4,
     max_images: int | None = None,
+    init_checkpoint: str | None = None,
     out=None,
     device: str = "auto",
     stop=None,
@@ -116,6 +117,10 @@ def run_sr_vs_original_job(
         Width of re-drawn boundaries in upscaled pixels.
     max_images : int, optional
         Use only the first N images of each split (quick runs).
+    init_checkpoint : str, optional
+        Start both arms from these UAED weights (``"default"``: the shipped ones)
+        instead of a random initialisation: a fine-tuning comparison that needs far
+        fewer epochs (both arms still get identical settings).
     out : path-like, optional
         Writes ``report.json``, ``table.md``, ``pr.png``, ``roc.png`` and the two
         run directories ``original/`` and ``sr/``.
@@ -151,6 +156,7 @@ def run_sr_vs_original_job(
                 "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,
                 "pretrain_synthetic": pretrain_synthetic, "mask_mode": mask_mode,
                 "boundary_width": boundary_width, "max_images": max_images,
+                "init_checkpoint": init_checkpoint,
                 "sr_model": getattr(sr_model, "name", str(sr_model))}
     yield Log(f"sr-vs-original: {settings}")
 
@@ -184,6 +190,7 @@ def run_sr_vs_original_job(
             out=None if run_dir is None else str(run_dir), encoder=encoder, epochs=epochs,
             pretrain_synthetic=pretrain_synthetic, batch_size=batch_size, crop=train_crop,
             steps_per_epoch=steps_per_epoch, lr=lr, seed=seed, device=device,
+            init_checkpoint=init_checkpoint,
         )
         yield Log(f"training UAED on the {label} images")
         res = yield from train_boundaries_job(cfg, stop=stop)

@@ -39,6 +39,9 @@ class BoundaryTrainConfig:
     arrays as napari layers hold them). ``out`` is the run directory: ``out/best``
     (best validation AP, loadable by ``load_boundary_model(out)``), ``out/last``
     (with the optimiser state, for ``resume``) and ``out/top/epoch-NNN`` (top-k).
+    ``init_checkpoint`` starts from the weights of a checkpoint of the same encoder
+    (``"default"``: the shipped weights) instead of a random initialisation, i.e.
+    fine-tuning; ``resume`` takes precedence over it.
     """
 
     data_root: str | None = None
@@ -72,6 +75,7 @@ class BoundaryTrainConfig:
     resume: bool = False
     device: str = "auto"
     num_threads: int | None = None
+    init_checkpoint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -248,6 +252,16 @@ def train_boundaries_job(config, *, stop=None):
     torch.manual_seed(cfg.seed)
     arch = default_arch_config(cfg.encoder)
     model = build_uaed(arch).to(device)
+    if cfg.init_checkpoint:
+        from .infer import load_boundary_model
+
+        init = load_boundary_model(
+            None if cfg.init_checkpoint == "default" else cfg.init_checkpoint, device="cpu")
+        if init.encoder != cfg.encoder:
+            raise ValueError(f"init_checkpoint has encoder {init.encoder!r}, the run uses "
+                             f"{cfg.encoder!r}")
+        model.load_state_dict(init.net.state_dict())
+        yield Log(f"initialised from {init.path}")
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)

@@ -364,6 +364,10 @@ class OmeZarrStreamWriter:
         return self.path
 
 
+#: Level chunks at least this large (px) are not doubled when building the pyramid.
+_PYRAMID_BIG_CHUNK = 2048
+
+
 def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> None:
     import dask.array as da
 
@@ -376,7 +380,11 @@ def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> 
             pad[ax] = (0, src.shape[ax] % 2)
         if any(p[1] for p in pad):
             src = da.pad(src, pad, mode="edge")
-        rechunk = {ax: max(2, (min(chunks[i] * 2, src.shape[ax]) // 2) * 2)
+        # blocks of 2 chunks (-> one output chunk) while chunks are small; large chunks
+        # (e.g. 3840 px from 1024-px SR tiles) are coarsened one chunk at a time, so a
+        # task's float32 copy stays ~chunk^2*C*4 bytes instead of 4x that per worker
+        rechunk = {ax: max(2, (min(chunks[i] * 2 if chunks[i] < _PYRAMID_BIG_CHUNK
+                                   else chunks[i], src.shape[ax]) // 2) * 2)
                    for i, ax in enumerate(yx)}
         src = src.rechunk(rechunk)
         small = da.coarsen(np.mean, src.astype(np.float32), {yx[0]: 2, yx[1]: 2})

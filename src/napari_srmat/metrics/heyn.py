@@ -42,7 +42,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -313,18 +313,30 @@ def load_segments(path: str | os.PathLike) -> list[np.ndarray]:
 
 
 # --------------------------------------------------------------- rasterizing
-def _raster_segments(a: np.ndarray, b: np.ndarray):
+class _Supercover(NamedTuple):
+    """Step layout of the concatenated 4-connected paths of segments ``a -> b``."""
+
+    R0: np.ndarray  # first pixel (row, col) of each segment
+    C0: np.ndarray
+    R1: np.ndarray  # last pixel
+    C1: np.ndarray
+    sr: np.ndarray  # sign of the row / column steps
+    sc: np.ndarray
+    npix: np.ndarray  # pixels per segment
+    offs: np.ndarray  # index of each segment's first pixel in the concatenation
+    col_at: np.ndarray  # indices reached by a column step (all others: a row step)
+    col_seg: np.ndarray  # segment of each column step
+
+
+def _supercover(a: np.ndarray, b: np.ndarray) -> _Supercover:
     """4-connected "supercover" pixel paths of segments ``a -> b`` (arrays (S, 2)).
 
     The path lists, in order, every pixel the continuous segment passes through. It
     is built from the two interleaved sequences of pixel-border crossings: the j-th
     column-border crossing comes after ``nr(j)`` row-border crossings, where ``nr``
     follows from the row of the line at that border, so the merged order is known in
-    closed form (no sorting, no per-pixel Python).
-
-    Returns
-    -------
-    rows, cols, seg_index : int64 arrays in path order.
+    closed form (no sorting, no per-pixel Python). Within a segment, the step taken to
+    reach each pixel is a column step at ``col_at``, else a row step.
     """
     ra, ca = a[:, 0], a[:, 1]
     rb, cb = b[:, 0], b[:, 1]
@@ -338,6 +350,28 @@ def _raster_segments(a: np.ndarray, b: np.ndarray):
     sc = np.sign(C1 - C0)
     npix = nrow + ncol + 1
     offs = np.cumsum(npix) - npix
+    n_ev = int(ncol.sum())
+    if n_ev:
+        segc = np.repeat(np.arange(len(a)), ncol)
+        j = np.arange(n_ev, dtype=np.int64) - (np.cumsum(ncol) - ncol)[segc]
+        border = C0[segc] + sc[segc] * (0.5 + j)
+        t = (border - ca[segc]) / (cb - ca)[segc]
+        rr = ra[segc] + t * (rb - ra)[segc]
+        nr = np.clip(np.abs(np.floor(rr + 0.5).astype(np.int64) - R0[segc]), 0, nrow[segc])
+        col_at = offs[segc] + j + nr + 1
+    else:
+        segc = col_at = np.zeros(0, np.int64)
+    return _Supercover(R0, C0, R1, C1, sr, sc, npix, offs, col_at, segc)
+
+
+def _raster_segments(a: np.ndarray, b: np.ndarray):
+    """Pixel paths of :func:`_supercover` as (row, col) coordinates.
+
+    Returns
+    -------
+    rows, cols, seg_index : int arrays in path order.
+    """
+    R0, C0, R1, C1, sr, sc, npix, offs, col_at, _ = _supercover(a, b)
     total = int(npix.sum())
     nseg = len(a)
     idt = (
@@ -348,15 +382,7 @@ def _raster_segments(a: np.ndarray, b: np.ndarray):
     # step taken to reach each pixel: a column step at column-border events, else a
     # row step; the first pixel of each segment jumps from the previous segment's end
     is_col = np.zeros(total, bool)
-    n_ev = int(ncol.sum())
-    if n_ev:
-        segc = np.repeat(np.arange(nseg), ncol)
-        j = np.arange(n_ev, dtype=np.int64) - (np.cumsum(ncol) - ncol)[segc]
-        border = C0[segc] + sc[segc] * (0.5 + j)
-        t = (border - ca[segc]) / (cb - ca)[segc]
-        rr = ra[segc] + t * (rb - ra)[segc]
-        nr = np.clip(np.abs(np.floor(rr + 0.5).astype(np.int64) - R0[segc]), 0, nrow[segc])
-        is_col[offs[segc] + j + nr + 1] = True
+    is_col[col_at] = True
     dr = np.repeat(sr.astype(idt), npix)
     dr[is_col] = 0
     dc = np.repeat(sc.astype(idt), npix)
@@ -411,6 +437,42 @@ def rasterize_paths(
     return ri[keep], ci[keep], pid[keep]
 
 
+def _bridged(mask, er, ec, sr, sc):
+    """Whether each run end ``(er, ec)`` joins the next run start ``(sr, sc)``.
+
+    They join when 8-adjacent, or two pixels apart (Chebyshev) with a boundary pixel
+    of ``mask`` 8-adjacent to both: the same boundary, seen twice by a zig-zagging
+    digital line.
+    """
+    H, W = mask.shape
+    cheb = np.maximum(np.abs(sr - er), np.abs(sc - ec))
+    joined = cheb <= 1
+    two = cheb == 2
+    if two.any():
+        for qr in (-1, 0, 1):
+            for qc in (-1, 0, 1):
+                if qr == 0 and qc == 0:
+                    continue
+                rr, cc = er + qr, ec + qc
+                ok = two & (np.abs(sr - rr) <= 1) & (np.abs(sc - cc) <= 1)
+                ok &= (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+                if ok.any():
+                    k = np.flatnonzero(ok)
+                    joined[k] |= mask[rr[k], cc[k]]
+    return joined
+
+
+def _merge_runs(starts, ends, run_pid, merge):
+    """Join run ``i + 1`` to run ``i`` where ``merge[i]`` (starts/ends stay aligned)."""
+    if merge.any():
+        keep_s = np.ones(starts.size, bool)
+        keep_s[1:] = ~merge
+        keep_e = np.ones(ends.size, bool)
+        keep_e[:-1] = ~merge
+        starts, ends, run_pid = starts[keep_s], ends[keep_e], run_pid[keep_s]
+    return starts, ends, run_pid
+
+
 def _count_runs(
     mask: np.ndarray,
     rows: np.ndarray,
@@ -457,28 +519,8 @@ def _count_runs(
         cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3)
         if tilted is not None:
             cand &= tilted[run_pid[1:]]
-        er, ec, sr, sc = rows[e], cols[e], rows[s2], cols[s2]
-        cheb = np.maximum(np.abs(sr - er), np.abs(sc - ec))
-        merge = cand & (cheb <= 1)
-        two = cand & (cheb == 2)
-        if two.any():
-            H, W = mask.shape
-            for qr in (-1, 0, 1):
-                for qc in (-1, 0, 1):
-                    if qr == 0 and qc == 0:
-                        continue
-                    rr, cc = er + qr, ec + qc
-                    ok = two & (np.abs(sr - rr) <= 1) & (np.abs(sc - cc) <= 1)
-                    ok &= (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
-                    if ok.any():
-                        idx = np.flatnonzero(ok)
-                        merge[idx] |= mask[rr[idx], cc[idx]]
-        if merge.any():
-            keep_s = np.ones(starts.size, bool)
-            keep_s[1:] = ~merge
-            keep_e = np.ones(ends.size, bool)
-            keep_e[:-1] = ~merge
-            starts, ends, run_pid = starts[keep_s], ends[keep_e], run_pid[keep_s]
+        merge = cand & _bridged(mask, rows[e], cols[e], rows[s2], cols[s2])
+        starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     if np.any(closed):
         first_idx = np.flatnonzero(new_path)
@@ -615,35 +657,17 @@ def _segments_of(paths, shape):
 def _raster_flat(a, b, seg_path, n_paths, W):
     """Flat pixel indices (row * W + col) of the 4-connected paths of in-image segments.
 
-    Same pixel order as :func:`_raster_segments`; built with one cumulative sum of flat
-    steps. The first pixel of a segment that repeats the previous segment's last pixel
-    of the same path (polyline joints) is dropped. Returns ``flat`` and path offsets.
+    The paths of :func:`_supercover` (the pixel order of :func:`_raster_segments`),
+    built with one cumulative sum of flat steps. The first pixel of a segment that
+    repeats the previous segment's last pixel of the same path (polyline joints) is
+    dropped. Returns ``flat`` and path offsets.
     """
-    ra, ca = a[:, 0], a[:, 1]
-    rb, cb = b[:, 0], b[:, 1]
-    R0 = np.floor(ra + 0.5).astype(np.int64)
-    C0 = np.floor(ca + 0.5).astype(np.int64)
-    R1 = np.floor(rb + 0.5).astype(np.int64)
-    C1 = np.floor(cb + 0.5).astype(np.int64)
-    nrow = np.abs(R1 - R0)
-    ncol = np.abs(C1 - C0)
-    sr = np.sign(R1 - R0)
-    sc = np.sign(C1 - C0)
+    R0, C0, R1, C1, sr, sc, npix, offs, col_at, col_seg = _supercover(a, b)
     F0 = R0 * W + C0
     F1 = R1 * W + C1
-    npix = nrow + ncol + 1
-    offs = np.cumsum(npix) - npix
     nseg = len(a)
     dflat = np.repeat(sr * W, npix)
-    n_ev = int(ncol.sum())
-    if n_ev:
-        segc = np.repeat(np.arange(nseg), ncol)
-        j = np.arange(n_ev, dtype=np.int64) - (np.cumsum(ncol) - ncol)[segc]
-        border = C0[segc] + sc[segc] * (0.5 + j)
-        t = (border - ca[segc]) / (cb - ca)[segc]
-        rr = ra[segc] + t * (rb - ra)[segc]
-        nr = np.clip(np.abs(np.floor(rr + 0.5).astype(np.int64) - R0[segc]), 0, nrow[segc])
-        dflat[offs[segc] + j + nr + 1] = sc[segc]
+    dflat[col_at] = sc[col_seg]
     prev_end = np.concatenate([[0], F1[:-1]])
     dflat[offs] = F0 - prev_end
     flat = np.cumsum(dflat)
@@ -661,7 +685,7 @@ def _raster_flat(a, b, seg_path, n_paths, W):
 
 def _runs_flat(m, flat, path_offs, closed, tilted):
     """Run counting of :func:`_count_runs` on flat indices with path offsets."""
-    H, W = m.shape
+    W = m.shape[1]
     n_paths = len(path_offs) - 1
     v = m.ravel()[flat]
     n = v.size
@@ -689,28 +713,9 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
         if idx.size:
             er, ec = np.divmod(flat[e[idx]], W)
             sr_, sc_ = np.divmod(flat[s2[idx]], W)
-            cheb = np.maximum(np.abs(sr_ - er), np.abs(sc_ - ec))
-            ok_m = cheb <= 1
-            two = cheb == 2
-            if two.any():
-                for qr in (-1, 0, 1):
-                    for qc in (-1, 0, 1):
-                        if qr == 0 and qc == 0:
-                            continue
-                        rr, cc = er + qr, ec + qc
-                        ok = two & (np.abs(sr_ - rr) <= 1) & (np.abs(sc_ - cc) <= 1)
-                        ok &= (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
-                        if ok.any():
-                            k = np.flatnonzero(ok)
-                            ok_m[k] |= m[rr[k], cc[k]]
             merge = np.zeros(cand.size, bool)
-            merge[idx] = ok_m
-            if merge.any():
-                keep_s = np.ones(starts.size, bool)
-                keep_s[1:] = ~merge
-                keep_e = np.ones(ends.size, bool)
-                keep_e[:-1] = ~merge
-                starts, ends, run_pid = starts[keep_s], ends[keep_e], run_pid[keep_s]
+            merge[idx] = _bridged(m, er, ec, sr_, sc_)
+            starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     if np.any(closed):
         pid_ne = np.flatnonzero(nonempty)

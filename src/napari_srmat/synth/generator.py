@@ -594,6 +594,31 @@ class LazyMicrostructure:
         return true_mean_intercept(self.labels)
 
 
+# Rendering keyword arguments shared by generate_microstructure and lazy_microstructure,
+# in the order they are recorded in ``params``.
+_SYNTH_KWARGS = (
+    "mean_grain_size_px",
+    "seed",
+    "size_spread",
+    "curvature",
+    "rgb",
+    "texture",
+    "scratches",
+    "noise",
+    "blur",
+    "inclusions",
+    "missing_boundary_fraction",
+    "boundary_width",
+    "boundary_darkness",
+    "pixel_size_um",
+)
+
+
+def _synth_kwargs(arguments: dict) -> dict:
+    """The rendering keyword arguments out of a caller's ``locals()``, in a fixed order."""
+    return {k: arguments[k] for k in _SYNTH_KWARGS}
+
+
 def _common_doc_params(kw: dict) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
 
@@ -664,22 +689,7 @@ def generate_microstructure(
     >>> ms.image.shape, ms.boundaries.dtype
     ((128, 128, 3), dtype('bool'))
     """
-    kw = dict(
-        mean_grain_size_px=mean_grain_size_px,
-        seed=seed,
-        size_spread=size_spread,
-        curvature=curvature,
-        rgb=rgb,
-        texture=texture,
-        scratches=scratches,
-        noise=noise,
-        blur=blur,
-        inclusions=inclusions,
-        missing_boundary_fraction=missing_boundary_fraction,
-        boundary_width=boundary_width,
-        boundary_darkness=boundary_darkness,
-        pixel_size_um=pixel_size_um,
-    )
+    kw = _synth_kwargs(locals())
     p = _params_from(shape, kw)
     labels, boundaries, image = _render_tiled(p)
     if not rgb:
@@ -762,22 +772,7 @@ def lazy_microstructure(
     """
     import dask.array as da
 
-    kw = dict(
-        mean_grain_size_px=mean_grain_size_px,
-        seed=seed,
-        size_spread=size_spread,
-        curvature=curvature,
-        rgb=rgb,
-        texture=texture,
-        scratches=scratches,
-        noise=noise,
-        blur=blur,
-        inclusions=inclusions,
-        missing_boundary_fraction=missing_boundary_fraction,
-        boundary_width=boundary_width,
-        boundary_darkness=boundary_darkness,
-        pixel_size_um=pixel_size_um,
-    )
+    kw = _synth_kwargs(locals())
     p = _params_from(shape, kw)
     if isinstance(chunks, (int, np.integer)):
         chunks = (int(chunks), int(chunks))

@@ -13,10 +13,11 @@ from typing import Any
 
 from napari.qt.threading import GeneratorWorker, thread_worker
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
 from ..jobs import Event, Progress, Stopped, StopToken
 
-__all__ = ["start_job", "ProgressForwarder"]
+__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin"]
 
 
 def start_job(
@@ -88,3 +89,75 @@ class ProgressForwarder:
             if self.label is not None:
                 self.label.setText("stopped")
             show_info(f"napari-srmat: {event.message}")
+
+
+class SingleJobMixin:
+    """Start / cancel lifecycle of a dock widget that runs one job at a time.
+
+    The widget (a ``QWidget`` listing this mixin first among its bases) sets
+    ``worker = token = None`` and builds its layout with :meth:`_add_job_controls`.
+    Its ``run()`` calls :meth:`_ensure_idle` before it touches any job state, then
+    :meth:`_start_single_job`.
+    """
+
+    def _add_job_controls(self, form: QLayout) -> QVBoxLayout:
+        """Lay out ``form`` above Run / Cancel buttons, a progress bar and a status label.
+
+        Creates ``run_btn`` (runs ``self.run``), ``cancel_btn`` (:meth:`stop`),
+        ``progress``, ``status`` and ``_forward`` (a :class:`ProgressForwarder` on
+        them). Returns the widget's vertical layout.
+        """
+        self.run_btn = QPushButton("Run")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.progress = QProgressBar()
+        self.status = QLabel("idle")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.cancel_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+        self.run_btn.clicked.connect(self.run)
+        self.cancel_btn.clicked.connect(self.stop)
+        self._forward = ProgressForwarder(self.progress, self.status)
+        return lay
+
+    def _ensure_idle(self, busy_message: str) -> None:
+        """Raise ``WidgetInputError(busy_message)`` while a job of this widget runs."""
+        from ._common import WidgetInputError
+
+        if self.worker is not None and self.worker.is_running:
+            raise WidgetInputError(busy_message)
+
+    def _start_single_job(
+        self,
+        make_generator: Callable[[StopToken], Generator[Event, Any, Any]],
+        *,
+        on_result: Callable[[Any], None],
+    ) -> GeneratorWorker:
+        """Reset the progress, swap the buttons and start the job; return the worker."""
+        self.progress.setValue(0)
+        self.status.setText("starting…")
+        self.run_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.worker, self.token = start_job(
+            make_generator,
+            on_event=self._forward,
+            on_result=on_result,
+            on_finished=self._on_finished,
+        )
+        return self.worker
+
+    def stop(self) -> None:
+        """Ask the running job to stop at the next tile."""
+        if self.token is not None:
+            self.token.request_stop()
+            self.status.setText("stopping…")
+
+    def _on_finished(self) -> None:
+        self.run_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)

@@ -8,14 +8,10 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSlider,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -28,7 +24,8 @@ from ._common import (
     layer_image_data,
     threshold_boundaries,
 )
-from ._worker import ProgressForwarder, start_job
+from ._layout import hbox_row
+from ._worker import SingleJobMixin
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["BoundariesWidget"]
@@ -39,7 +36,7 @@ LIVE_PIXELS = 4_000_000
 SLIDER_STEPS = 1000
 
 
-class BoundariesWidget(QWidget):
+class BoundariesWidget(SingleJobMixin, QWidget):
     """Predict grain-boundary probability and uncertainty (UAED) for an image layer.
 
     Adds ``<layer> boundary probability`` (magma, additive), ``<layer> uncertainty``
@@ -76,17 +73,7 @@ class BoundariesWidget(QWidget):
         self.slider.setEnabled(False)
         self.threshold_label = QLabel("0.500")
 
-        self.run_btn = QPushButton("Run")
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setEnabled(False)
-        self.progress = QProgressBar()
-        self.status = QLabel("idle")
-
-        thr_row = QWidget()
-        thr_lay = QHBoxLayout(thr_row)
-        thr_lay.setContentsMargins(0, 0, 0, 0)
-        thr_lay.addWidget(self.slider)
-        thr_lay.addWidget(self.threshold_label)
+        thr_row = hbox_row(self.slider, self.threshold_label)
 
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
@@ -96,26 +83,15 @@ class BoundariesWidget(QWidget):
         form.addRow("Overlap (px)", self.overlap)
         form.addRow("Threshold", thr_row)
         form.addRow("", self.skeletonize)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_btn)
-        buttons.addWidget(self.cancel_btn)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addLayout(buttons)
-        lay.addWidget(self.progress)
-        lay.addWidget(self.status)
-        lay.addStretch(1)
+        self._add_job_controls(form)
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)
         self._debounce.timeout.connect(self._apply_slider)
 
-        self.run_btn.clicked.connect(self.run)
-        self.cancel_btn.clicked.connect(self.stop)
         self.slider.valueChanged.connect(self._slider_moved)
         self.skeletonize.toggled.connect(lambda _=None: self._apply_slider())
-        self._forward = ProgressForwarder(self.progress, self.status)
 
     # ------------------------------------------------------------------ threshold
     @property
@@ -159,8 +135,7 @@ class BoundariesWidget(QWidget):
         layer = self.layer_combo.value
         if layer is None:
             raise WidgetInputError("select an image layer")
-        if self.worker is not None and self.worker.is_running:
-            raise WidgetInputError("a boundary job is already running")
+        self._ensure_idle("a boundary job is already running")
         image = layer_image_data(layer)
         opts = {
             "checkpoint": self.checkpoint.text().strip() or None,
@@ -169,23 +144,9 @@ class BoundariesWidget(QWidget):
             "overlap": self.overlap.value(),
         }
         self._job_layer = layer
-        self.progress.setValue(0)
-        self.status.setText("starting…")
-        self.run_btn.setEnabled(False)
-        self.cancel_btn.setEnabled(True)
-        self.worker, self.token = start_job(
-            lambda stop: boundaries_job(image, stop=stop, **opts),
-            on_event=self._forward,
-            on_result=self._on_result,
-            on_finished=self._on_finished,
+        return self._start_single_job(
+            lambda stop: boundaries_job(image, stop=stop, **opts), on_result=self._on_result
         )
-        return self.worker
-
-    def stop(self) -> None:
-        """Ask the running job to stop at the next tile."""
-        if self.token is not None:
-            self.token.request_stop()
-            self.status.setText("stopping…")
 
     def _on_result(self, maps) -> None:
         if maps is None:
@@ -196,7 +157,3 @@ class BoundariesWidget(QWidget):
         self.slider.setEnabled(True)
         self.set_threshold(float(maps.threshold))
         self.status.setText(f"done (model threshold {maps.threshold:.3f})")
-
-    def _on_finished(self) -> None:
-        self.run_btn.setEnabled(True)
-        self.cancel_btn.setEnabled(False)

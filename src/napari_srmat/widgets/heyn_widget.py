@@ -36,6 +36,7 @@ from ._common import (
     prepare_heyn,
     show_heyn_measurement,
 )
+from ._layout import hbox_row
 from ._worker import ProgressForwarder, start_job
 
 __all__ = ["GrainSizeWidget", "PATTERNS"]
@@ -118,11 +119,7 @@ class GrainSizeWidget(QWidget):
             0, QHeaderView.ResizeMode.ResizeToContents
         )
 
-        thr_row = QWidget()
-        thr_lay = QHBoxLayout(thr_row)
-        thr_lay.setContentsMargins(0, 0, 0, 0)
-        thr_lay.addWidget(self.threshold)
-        thr_lay.addWidget(self.use_layer_threshold)
+        thr_row = hbox_row(self.threshold, self.use_layer_threshold)
 
         form = QFormLayout()
         form.addRow("Boundary layer", self.layer_combo.native)

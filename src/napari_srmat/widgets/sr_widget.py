@@ -9,12 +9,9 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,7 +24,7 @@ from ._common import (
     layer_pixel_size_um,
     super_resolution_job,
 )
-from ._worker import ProgressForwarder, start_job
+from ._worker import SingleJobMixin
 
 __all__ = ["SuperResolutionWidget"]
 
@@ -64,7 +61,7 @@ def _path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
     return row
 
 
-class SuperResolutionWidget(QWidget):
+class SuperResolutionWidget(SingleJobMixin, QWidget):
     """Super-resolve an image layer (x2/x4) in a background thread.
 
     The result is added as an image layer aligned with the input in world
@@ -105,12 +102,6 @@ class SuperResolutionWidget(QWidget):
         self.output = QLineEdit()
         self.output.setPlaceholderText("optional: output .zarr (empty = in memory)")
 
-        self.run_btn = QPushButton("Run")
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setEnabled(False)
-        self.progress = QProgressBar()
-        self.status = QLabel("idle")
-
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
         form.addRow("Model", self.model)
@@ -121,19 +112,7 @@ class SuperResolutionWidget(QWidget):
         form.addRow("Batch size", self.batch)
         form.addRow("Device", self.device)
         form.addRow("Output store", _path_row(self.output, "Output OME-Zarr", directory=False))
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_btn)
-        buttons.addWidget(self.cancel_btn)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addLayout(buttons)
-        lay.addWidget(self.progress)
-        lay.addWidget(self.status)
-        lay.addStretch(1)
-
-        self.run_btn.clicked.connect(self.run)
-        self.cancel_btn.clicked.connect(self.stop)
-        self._forward = ProgressForwarder(self.progress, self.status)
+        self._add_job_controls(form)
 
     # ------------------------------------------------------------------ options
     def options(self) -> dict[str, Any]:
@@ -156,31 +135,16 @@ class SuperResolutionWidget(QWidget):
         layer = self.layer_combo.value
         if layer is None:
             raise WidgetInputError("select an image layer to super-resolve")
-        if self.worker is not None and self.worker.is_running:
-            raise WidgetInputError("a super-resolution job is already running")
+        self._ensure_idle("a super-resolution job is already running")
         opts = self.options()
         opts["pixel_size_um"] = layer_pixel_size_um(layer)
         image = layer_image_data(layer)
         self._job_layer = layer
         self._job_scale = opts["scale"]
         self._job_model = opts["model"]
-        self.progress.setValue(0)
-        self.status.setText("starting…")
-        self.run_btn.setEnabled(False)
-        self.cancel_btn.setEnabled(True)
-        self.worker, self.token = start_job(
-            lambda stop: super_resolution_job(image, stop=stop, **opts),
-            on_event=self._forward,
-            on_result=self._on_result,
-            on_finished=self._on_finished,
+        return self._start_single_job(
+            lambda stop: super_resolution_job(image, stop=stop, **opts), on_result=self._on_result
         )
-        return self.worker
-
-    def stop(self) -> None:
-        """Ask the running job to stop at the next tile."""
-        if self.token is not None:
-            self.token.request_stop()
-            self.status.setText("stopping…")
 
     def _on_result(self, result) -> None:
         if result is None:
@@ -190,7 +154,3 @@ class SuperResolutionWidget(QWidget):
             model_name=self._job_model,
         )
         self.status.setText(f"done: {self.last_layer.name}")
-
-    def _on_finished(self) -> None:
-        self.run_btn.setEnabled(True)
-        self.cancel_btn.setEnabled(False)

@@ -1,0 +1,49 @@
+"""Helpers shared by several test modules (importable: pytest puts ``tests/`` on sys.path)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Keys that ``evaluate_maps`` and ``srmat eval-maps --json`` report.
+EVAL_MAPS_KEYS = (
+    "ap",
+    "roc_auc",
+    "threshold",
+    "f1",
+    "precision",
+    "recall",
+    "heyn_pred_px",
+    "heyn_gt_px",
+    "heyn_error_pct",
+    "n_images",
+    "per_image",
+)
+
+
+def fake_predictions(
+    n: int,
+    *,
+    seed: int = 0,
+    size: int = 160,
+    grain: float = 20,
+    gain: float = 1.6,
+    blur: float = 1.0,
+    noise: float = 0.08,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Noisy blurred boundary maps of synthetic microstructures and their uint8 masks.
+
+    Returns ``probs`` (float in [0, 1]) and ``masks`` (0/255), one per image; image
+    ``i`` is ``generate_microstructure`` with seed ``seed * 10 + i``.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    from napari_srmat.synth import generate_microstructure
+
+    rng = np.random.default_rng(seed)
+    masks, probs = [], []
+    for i in range(n):
+        ms = generate_microstructure((size, size), mean_grain_size_px=grain, seed=seed * 10 + i)
+        p = gaussian_filter(ms.boundaries.astype(float), blur) * gain
+        probs.append(np.clip(p + rng.normal(0, noise, p.shape), 0, 1))
+        masks.append(ms.boundaries.astype(np.uint8) * 255)
+    return probs, masks
