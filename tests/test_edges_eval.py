@@ -297,3 +297,29 @@ def test_heyn_calibrated_threshold_recovers_the_true_intercept():
     assert thr <= 0.35 and err < 1.0
     high = heyn_calibrated_threshold(probs, masks, thresholds=np.array([0.5]))
     assert high[0] == 0.5 and high[1] > 5 * max(err, 0.5)
+
+
+def test_export_with_calibrated_thresholds(tmp_path):
+    import os
+
+    from napari_srmat.edges.evaluate import _threshold_for
+    from napari_srmat.edges.export import main as export_main
+
+    val = _write_pairs(tmp_path / "val", 2, 50, size=64)
+    dst = tmp_path / "exported"
+    assert export_main([str(load_boundary_model(device="cpu").path), str(dst), "--fp16",
+                        "--calibrate", str(val), "--tta", "none"]) == 0
+    cfg = json.loads((dst / "config.json").read_text())
+    assert cfg["tta"] == cfg["threshold_tta"] == "none" and cfg["dtype"] == "float16"
+    assert cfg["threshold"] == cfg["threshold_none"] and 0 < cfg["threshold_heyn"] < 1
+    assert {"threshold_d4", "val_ap_none", "val_ap_d4"} <= set(cfg)
+    assert os.stat(dst / "config.json").st_mode & 0o044 == 0o044  # readable package data
+    # the stored threshold is the max-F1 one recomputed independently on val
+    plain = load_boundary_model(dst, device="cpu")
+    from napari_srmat.edges.data import list_image_mask_pairs, load_pairs
+
+    samples = load_pairs(list_image_mask_pairs(val / "images", val / "masks"))
+    probs = [plain.predict(s.image[None])[0][0, 0] for s in samples]
+    assert plain.threshold == pytest.approx(_threshold_for(probs, [s.mask for s in samples]))
+    # switching the TTA mode switches to the threshold calibrated for it
+    assert load_boundary_model(dst, device="cpu", tta="d4").threshold == cfg["threshold_d4"]

@@ -1,6 +1,12 @@
 """Export a UAED checkpoint (e.g. as fp16 for shipping).
 
-``python -m napari_srmat.edges.export SRC DST [--fp16]``
+``python -m napari_srmat.edges.export SRC DST [--fp16] [--calibrate VAL_ROOT --tta d4]``
+
+With ``--calibrate`` the thresholds stored in the exported config are chosen on the
+validation images of ``VAL_ROOT`` (``images/`` + ``masks/``) for every test-time
+augmentation mode: ``threshold_<mode>`` (max F1, the paper's protocol) and
+``threshold_heyn`` (min Heyn error, for the default mode), and ``tta`` sets the mode
+the model uses by default.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from pathlib import Path
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["export_checkpoint"]
+__all__ = ["export_checkpoint", "calibrate_thresholds"]
 
 
 def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True) -> Path:
@@ -41,13 +47,75 @@ def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True
     return out
 
 
+def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
+                         modes: tuple[str, ...] = ("none", "d4")) -> dict:
+    """Choose and store the thresholds of a checkpoint on a validation set.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        Checkpoint directory; its ``config.json`` is rewritten (atomically).
+    val_root : path-like
+        Folder with ``images/`` and ``masks/``.
+    tta : str
+        Default test-time augmentation mode of the model (``config["tta"]``).
+    modes : tuple of str
+        Modes to calibrate (must include ``tta``).
+
+    Returns
+    -------
+    dict
+        The keys written: ``tta``, ``threshold`` (max F1 under ``tta``),
+        ``threshold_tta``, ``threshold_<mode>``, ``val_ap_<mode>``,
+        ``threshold_heyn`` (min Heyn error under ``tta``).
+    """
+    import json
+
+    from .._atomic import atomic_write_text
+    from ..metrics.edges import EdgeHistogram
+    from .data import list_image_mask_pairs, load_pairs
+    from .evaluate import _model_probs, _threshold_for, heyn_calibrated_threshold
+    from .infer import load_boundary_model
+
+    if tta not in modes:
+        raise ValueError(f"tta={tta!r} must be one of the calibrated modes {modes}")
+    root = Path(val_root)
+    val = load_pairs(list_image_mask_pairs(root / "images", root / "masks"))
+    masks = [s.mask for s in val]
+    keys: dict = {"tta": tta, "threshold_tta": tta}
+    for mode in modes:
+        model = load_boundary_model(checkpoint, device="cpu", tta=mode)
+        probs = _model_probs(model, val)
+        keys[f"threshold_{mode}"] = _threshold_for(probs, masks)
+        hist = EdgeHistogram()
+        for p_, m_ in zip(probs, masks):
+            hist.update(p_, m_)
+        keys[f"val_ap_{mode}"] = float(hist.average_precision())
+        if mode == tta:
+            keys["threshold"] = keys[f"threshold_{mode}"]
+            keys["threshold_heyn"] = heyn_calibrated_threshold(probs, masks)[0]
+    cfg_path = Path(checkpoint) / "config.json"
+    config = json.loads(cfg_path.read_text())
+    config.update(keys)
+    atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
+    cfg_path.chmod(0o644)  # package data must be readable by everyone
+    return keys
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("src")
     p.add_argument("dst")
     p.add_argument("--fp16", action="store_true")
+    p.add_argument("--calibrate", metavar="VAL_ROOT", default=None,
+                   help="choose the stored thresholds on VAL_ROOT/{images,masks}")
+    p.add_argument("--tta", choices=("none", "d4"), default="none",
+                   help="default test-time augmentation of the exported model")
     a = p.parse_args(argv)
-    print(export_checkpoint(a.src, a.dst, fp16=a.fp16))
+    out = export_checkpoint(a.src, a.dst, fp16=a.fp16)
+    if a.calibrate:
+        print(calibrate_thresholds(out, a.calibrate, tta=a.tta))
+    print(out)
     return 0
 
 

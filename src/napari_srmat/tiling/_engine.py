@@ -764,8 +764,9 @@ def tiled_apply_job(
         from ..io import OmeZarrStreamWriter
 
         meta = dict(attrs or {})
-        meta["tiling"] = {"tile": geom.tile, "tile_requested": int(tile),
-                          "overlap": geom.overlap, "scale": geom.scale,
+        # geom.tile is the effective tile (same keys as before, so a partial whose
+        # geometry did not change still resumes)
+        meta["tiling"] = {"tile": geom.tile, "overlap": geom.overlap, "scale": geom.scale,
                           "input_shape": list(src.shape), "input_dtype": str(src.dtype)}
         writer = OmeZarrStreamWriter(
             out, shape, odt, chunks=(geom.chunk, geom.chunk),
