@@ -17,6 +17,8 @@ from napari_srmat.widgets.boundaries_widget import BoundariesWidget  # noqa: E40
 pytestmark = pytest.mark.gui
 
 THRESHOLD = 0.37
+HEYN_THRESHOLD = 0.29
+THRESHOLD_D4 = 0.41
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,9 @@ def tiny_checkpoint(tmp_path_factory):
     cfg = default_arch_config("tiny")
     net = build_uaed(cfg)
     path = tmp_path_factory.mktemp("ck") / "uaed_tiny"
-    save_checkpoint(path, net.state_dict(), {**cfg, "threshold": THRESHOLD})
+    save_checkpoint(path, net.state_dict(), {
+        **cfg, "threshold": THRESHOLD, "threshold_tta": "none", "threshold_none": THRESHOLD,
+        "threshold_heyn": HEYN_THRESHOLD, "threshold_d4": THRESHOLD_D4})
     return path
 
 
@@ -82,6 +86,25 @@ def test_widget_adds_probability_uncertainty_and_thresholded_layers(
     w.skeletonize.setChecked(False)
     np.testing.assert_array_equal(bnd.data > 0, p >= t)
     assert (bnd.data > 0).sum() >= expect.sum()
+    # the preset buttons restore the checkpoint's thresholds
+    w.skeletonize.setChecked(True)
+    w.heyn_btn.click()
+    assert w.threshold == pytest.approx(HEYN_THRESHOLD, abs=1e-3)
+    np.testing.assert_array_equal(
+        bnd.data > 0, np.asarray(binarize_boundaries(p, w.threshold, skeletonize=True), bool))
+    w.f1_btn.click()
+    assert w.threshold == pytest.approx(THRESHOLD, abs=1e-3)
+    assert "Heyn-calibrated 0.290" in w.status.text()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+
+    # 8x test-time augmentation: another map, the threshold calibrated for it, and no
+    # Heyn-calibrated preset (the checkpoint has one only for its own mode)
+    w.tta.setCurrentText("8 flips/rotations (8x slower)")
+    w.run()
+    qtbot.waitUntil(lambda: w.maps.tta == "d4", timeout=60_000)
+    assert w.threshold == pytest.approx(THRESHOLD_D4, abs=1e-3)
+    assert not w.heyn_btn.isEnabled()
+    assert not np.allclose(np.asarray(viewer.layers["scan boundary probability"].data), p)
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
 
 

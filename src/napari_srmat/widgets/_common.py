@@ -295,11 +295,18 @@ def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int 
 
 @dataclass
 class BoundaryMaps:
-    """UAED output: boundary probability, uncertainty and the model's threshold."""
+    """UAED output: boundary probability, uncertainty and the model's thresholds.
+
+    ``threshold`` is the max-F1 threshold on the validation split (the paper's
+    protocol); ``heyn_threshold`` (when the checkpoint has one for the TTA mode used)
+    is the one whose skeletons reproduced the validation mean intercept best.
+    """
 
     prob: Any
     uncertainty: Any
     threshold: float
+    heyn_threshold: float | None = None
+    tta: str = "none"
 
 
 @dataclass
@@ -318,9 +325,13 @@ def boundaries_job(
     device: str = "auto",
     tile: int = 256,
     overlap: int = 32,
+    tta: str | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, BoundaryMaps | None]:
     """Load the UAED model and predict boundary probability + uncertainty (job generator).
+
+    ``tta`` is the test-time augmentation (``"none"``, ``"d4"``; None: the
+    checkpoint's setting).
 
     Returns
     -------
@@ -330,12 +341,16 @@ def boundaries_job(
     from ..edges import load_boundary_model, predict_boundaries_job
 
     yield Log(f"loading boundary model {checkpoint or '(shipped default)'}")
-    model = load_boundary_model(checkpoint, device=device)
+    model = load_boundary_model(checkpoint, device=device, tta=tta)
     res = yield from predict_boundaries_job(image, model, tile=tile, overlap=overlap, stop=stop)
     if res is None or (stop is not None and stop.stop_requested):
         return None
     prob, unc = res
-    return BoundaryMaps(prob=prob, uncertainty=unc, threshold=float(model.threshold))
+    heyn = model.config.get("threshold_heyn")
+    if model.config.get("threshold_tta", "none") != model.tta:
+        heyn = None
+    return BoundaryMaps(prob=prob, uncertainty=unc, threshold=float(model.threshold),
+                        heyn_threshold=None if heyn is None else float(heyn), tta=model.tta)
 
 
 def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) -> np.ndarray:

@@ -10,6 +10,7 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSlider,
     QSpinBox,
     QWidget,
@@ -34,6 +35,9 @@ __all__ = ["BoundariesWidget"]
 #: instead of on every tick.
 LIVE_PIXELS = 4_000_000
 SLIDER_STEPS = 1000
+#: Test-time augmentation choices shown in the widget -> ``tta`` argument.
+TTA_CHOICES = {"checkpoint default": None, "none (fast)": "none",
+               "8 flips/rotations (8x slower)": "d4"}
 
 
 class BoundariesWidget(SingleJobMixin, QWidget):
@@ -65,6 +69,18 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         self.overlap = QSpinBox()
         self.overlap.setRange(0, 512)
         self.overlap.setValue(32)
+        self.tta = QComboBox()
+        self.tta.addItems(list(TTA_CHOICES))
+        self.tta.setToolTip("test-time augmentation: average the prediction over the 8 "
+                            "flips/90-degree rotations (smoother, better-connected "
+                            "boundaries, 8x the compute)")
+        self.f1_btn = QPushButton("max F1")
+        self.f1_btn.setToolTip("the validation max-F1 threshold (the paper's protocol)")
+        self.heyn_btn = QPushButton("Heyn-calibrated")
+        self.heyn_btn.setToolTip("the threshold whose skeletons reproduced the validation "
+                                 "mean lineal intercept best (use it for grain size)")
+        for b in (self.f1_btn, self.heyn_btn):
+            b.setEnabled(False)
         self.skeletonize = QCheckBox("skeletonize (1-px boundaries)")
         self.skeletonize.setChecked(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -81,7 +97,9 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         form.addRow("Device", self.device)
         form.addRow("Tile (px)", self.tile)
         form.addRow("Overlap (px)", self.overlap)
+        form.addRow("Augmentation", self.tta)
         form.addRow("Threshold", thr_row)
+        form.addRow("Preset", hbox_row(self.f1_btn, self.heyn_btn))
         form.addRow("", self.skeletonize)
         self._add_job_controls(form)
 
@@ -91,6 +109,8 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         self._debounce.timeout.connect(self._apply_slider)
 
         self.slider.valueChanged.connect(self._slider_moved)
+        self.f1_btn.clicked.connect(lambda: self.set_threshold(self.maps.threshold))
+        self.heyn_btn.clicked.connect(lambda: self.set_threshold(self.maps.heyn_threshold))
         self.skeletonize.toggled.connect(lambda _=None: self._apply_slider())
 
     # ------------------------------------------------------------------ threshold
@@ -142,6 +162,7 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             "device": self.device.currentText(),
             "tile": self.tile.value(),
             "overlap": self.overlap.value(),
+            "tta": TTA_CHOICES[self.tta.currentText()],
         }
         self._job_layer = layer
         return self._start_single_job(
@@ -155,5 +176,8 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         self.layers = add_boundary_result(self.viewer, self._job_layer, maps,
                                           skeletonize=self.skeletonize.isChecked())
         self.slider.setEnabled(True)
+        self.f1_btn.setEnabled(True)
+        self.heyn_btn.setEnabled(maps.heyn_threshold is not None)
         self.set_threshold(float(maps.threshold))
-        self.status.setText(f"done (model threshold {maps.threshold:.3f})")
+        heyn = "" if maps.heyn_threshold is None else f", Heyn-calibrated {maps.heyn_threshold:.3f}"
+        self.status.setText(f"done (TTA {maps.tta}; max-F1 threshold {maps.threshold:.3f}{heyn})")
