@@ -114,3 +114,54 @@ def test_form_builds_specs_and_rejects_bad_json(make_napari_viewer):
     assert w.loss["train"] == [(0, 1.0), (1, 0.5)]
     assert w.metrics["val ap"] == (1, 0.7)
     assert w.table.rowCount() == 2
+
+
+def test_training_from_layers(make_napari_viewer, qtbot, tmp_path):
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    viewer = make_napari_viewer()
+    img, mask = _pair(np.random.default_rng(3), size=64)
+    viewer.add_image(img, rgb=True, name="micrograph")
+    viewer.add_labels((mask > 0).astype(np.uint8), name="boundaries")
+    w = TrainEvaluateWidget(viewer)
+    qtbot.addWidget(w)
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.source.setCurrentText("layers")
+    assert not w.data.isEnabled() and w.mask_layer.native.isEnabled()
+    w.image_layer.value = viewer.layers["micrograph"]
+    w.mask_layer.value = viewer.layers["boundaries"]
+    w.steps.setValue(1)
+    w.crop.setValue(32)
+    w.device.setCurrentText("cpu")
+    w.out.setText(str(tmp_path / "uaed"))
+    w.extra.setText('{"steps_per_epoch": 1, "num_threads": 1}')
+    spec = w.current_spec()
+    assert spec.options["data"] is None
+    np.testing.assert_array_equal(spec.options["image"], img)
+    w.enqueue(spec)
+    qtbot.waitUntil(lambda: spec.status in ("done", "failed"), timeout=120_000)
+    assert spec.status == "done", spec.result
+    assert (tmp_path / "uaed" / "best" / "model.safetensors").is_file()
+
+    # SR training takes the image layer as its high-resolution source
+    w.kind.setCurrentText(SR_TRAIN)
+    assert not w.mask_layer.native.isEnabled()
+    w.steps.setValue(2)
+    w.batch.setValue(2)
+    w.out.setText(str(tmp_path / "sr"))
+    w.extra.setText('{"val_every": 1000, "num_threads": 1}')
+    sr = w.current_spec()
+    w.enqueue(sr)
+    qtbot.waitUntil(lambda: sr.status in ("done", "failed"), timeout=120_000)
+    assert sr.status == "done", sr.result
+    import json
+
+    cfg = json.loads((tmp_path / "sr" / "last" / "config.json").read_text())
+    assert cfg["training"]["data"] == ["<array (64, 64, 3)>"]
+    # a mask layer is required for UAED; evaluation reads folders only
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.source.setCurrentText("layers")
+    w.mask_layer.value = viewer.layers["micrograph"]
+    with pytest.raises(WidgetInputError, match="mask"):
+        w.current_spec()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=10_000)

@@ -22,7 +22,7 @@ import math
 import os
 import time
 from collections.abc import Generator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,9 @@ class SRTrainConfig:
     scale : {2, 4}
     out : str
         Output directory (``last/``, ``best/``, ``train_state/``).
-    data : list of str
-        Image folders, image files or Zarr stores.
+    data : list of str or array
+        Image folders, image files, Zarr stores, or in-memory arrays (napari layer
+        data; recorded as ``"<array (H, W, C)>"`` in the checkpoint).
     exclude : list of str
         File-name stems to leave out (e.g. held-out test scans).
     synthetic : int
@@ -92,7 +93,7 @@ class SRTrainConfig:
     model: str = "cnn"
     scale: int = 4
     out: str = "sr_checkpoint"
-    data: list[str] = field(default_factory=list)
+    data: list[Any] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     synthetic: int = 0
     synthetic_size: int = 256
@@ -187,14 +188,15 @@ class _LazyImage:
         return _to_uint8_rgb(np.asarray(self.arr[item]))
 
 
-def load_training_images(sources: list[str], exclude: list[str] | None = None) -> list:
-    """Collect training images from folders, files and Zarr stores.
+def load_training_images(sources: list, exclude: list[str] | None = None) -> list:
+    """Collect training images from folders, files, Zarr stores and arrays.
 
     Parameters
     ----------
-    sources : list of path-like
-        Folders (searched for PNG/JPEG/TIFF, non-recursive), image files, or Zarr
-        stores (``*.zarr`` directories, read lazily).
+    sources : list of path-like or array
+        Folders (searched for PNG/JPEG/TIFF, non-recursive), image files, Zarr
+        stores (``*.zarr`` directories, read lazily), or in-memory arrays ``(H, W)`` /
+        ``(H, W, C)`` such as napari layer data (numpy, Dask or Zarr: cropped lazily).
     exclude : list of str, optional
         File-name stems to skip (e.g. ``["scan_13"]``).
 
@@ -211,6 +213,12 @@ def load_training_images(sources: list[str], exclude: list[str] | None = None) -
     exclude = set(exclude or [])
     images: list = []
     for src in sources:
+        if not isinstance(src, (str, os.PathLike)):
+            shape = tuple(getattr(src, "shape", ()))
+            if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
+                raise SRError(f"training array must be (H, W) or (H, W, 1|3|4), got {shape}")
+            images.append(_LazyImage(src))
+            continue
         p = Path(src)
         if not p.exists():
             raise SRError(f"training source not found: {p}")
@@ -466,7 +474,11 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         rng = np.random.default_rng(cfg.seed + 1 + step)
         gen.manual_seed(cfg.seed + 2 + step)
 
-    training_info = {k: v for k, v in asdict(cfg).items() if k not in ("out",)}
+    # not asdict(): it would deep-copy in-memory training arrays
+    training_info = {f.name: getattr(cfg, f.name) for f in fields(cfg)
+                     if f.name not in ("out", "data")}
+    training_info["data"] = [d if isinstance(d, (str, os.PathLike)) else
+                             f"<array {tuple(getattr(d, 'shape', ()))}>" for d in cfg.data]
     bicubic_val = None
     if val_images:
         bicubic_val = evaluate_sr(load_model("bicubic", scale=cfg.scale), val_images)

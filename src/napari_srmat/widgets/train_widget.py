@@ -34,7 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
-from ._common import WidgetInputError
+from ._common import LayerCombo, WidgetInputError, layer_image_data
 from ._worker import ProgressForwarder, start_job
 from .sr_widget import DEVICES, _path_row
 
@@ -43,6 +43,7 @@ __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
 SR_TRAIN, UAED_TRAIN, UAED_EVAL = "SR training", "UAED training", "UAED evaluation"
 JOB_KINDS = (SR_TRAIN, UAED_TRAIN, UAED_EVAL)
 SR_MODELS = ("cnn", "onestep", "ddpm")
+DATA_SOURCES = ("folder", "layers")
 
 _ids = itertools.count(1)
 
@@ -80,7 +81,10 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     """Job factory ``f(stop) -> generator`` for a :class:`JobSpec`.
 
     Options (all kinds): ``data`` (folder), ``out`` (output folder), ``extra`` (dict
-    merged into the library config). SR training: ``model``, ``scale``, ``steps``,
+    merged into the library config). Instead of ``data`` the training kinds take
+    napari layer data: ``image`` (an array; SR trains on it as a high-resolution
+    source) and, for UAED, ``mask`` (the boundary mask of ``image``; the same pair
+    is used for validation). SR training: ``model``, ``scale``, ``steps``,
     ``lr``, ``batch_size``, ``crop`` -> :func:`napari_srmat.sr.train_sr_job`. UAED
     training: ``encoder``, ``epochs``, ``lr``, ``batch_size``, ``crop``, ``device`` ->
     :func:`napari_srmat.edges.train_boundaries_job` (``data`` holds
@@ -92,12 +96,16 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     o = dict(spec.options)
     extra = dict(o.get("extra") or {})
     data = o.get("data") or None
+    image = o.get("image")
+    if data is None and image is None and spec.kind != UAED_EVAL:
+        raise WidgetInputError("choose a data folder or an image layer to train on")
     if spec.kind == SR_TRAIN:
         from ..sr import train_sr_job
 
         cfg = {
             "model": o.get("model", "cnn"), "scale": int(o.get("scale", 4)),
-            "out": o.get("out") or "sr_checkpoint", "data": [data] if data else [],
+            "out": o.get("out") or "sr_checkpoint",
+            "data": [data] if data else [image],
             "steps": int(o.get("steps", 1000)), "lr": float(o.get("lr", 5e-4)),
             "batch_size": int(o.get("batch_size", 16)), "patch": int(o.get("crop", 96)),
             "device": o.get("device", "auto"),
@@ -113,13 +121,19 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
             "lr": float(o.get("lr", 1e-4)), "batch_size": int(o.get("batch_size", 2)),
             "crop": int(o.get("crop", 128)) or None, "device": o.get("device", "auto"),
         }
+        if data is None:
+            mask = o.get("mask")
+            if mask is None:
+                raise WidgetInputError("UAED training from layers needs a boundary mask layer")
+            cfg.update(train_images=[image], train_masks=[mask])
         cfg.update(extra)
         return lambda stop: train_boundaries_job(cfg, stop=stop)
     if spec.kind == UAED_EVAL:
         from ..edges import evaluate_boundaries_job
 
         if not data:
-            raise WidgetInputError("UAED evaluation needs a data folder with <split>/images,masks")
+            raise WidgetInputError("UAED evaluation reads a data folder with "
+                                   "<split>/images,masks (not layers)")
         root = Path(data)
         split = o.get("split", "test")
         out = o.get("out") or tempfile.mkdtemp(prefix="srmat-eval-")
@@ -155,6 +169,10 @@ class TrainEvaluateWidget(QWidget):
 
         self.kind = QComboBox()
         self.kind.addItems(JOB_KINDS)
+        self.source = QComboBox()
+        self.source.addItems(DATA_SOURCES)
+        self.image_layer = LayerCombo(self.viewer, ("image",))
+        self.mask_layer = LayerCombo(self.viewer, ("labels", "image"))
         self.data = QLineEdit()
         self.data.setPlaceholderText("data folder (train/, val/, test/ with images/, masks/)")
         self.model = QComboBox()
@@ -202,7 +220,10 @@ class TrainEvaluateWidget(QWidget):
 
         self.form = QFormLayout()
         self.form.addRow("Job", self.kind)
+        self.form.addRow("Data from", self.source)
         self.form.addRow("Data folder", _path_row(self.data, "Data folder"))
+        self.form.addRow("Image layer", self.image_layer.native)
+        self.form.addRow("Mask layer", self.mask_layer.native)
         self.form.addRow("Model / encoder", self.model)
         self.steps_label = QLabel("Epochs")
         self.form.addRow(self.steps_label, self.steps)
@@ -229,6 +250,7 @@ class TrainEvaluateWidget(QWidget):
         lay.addWidget(self.table)
 
         self.kind.currentTextChanged.connect(self._kind_changed)
+        self.source.currentTextChanged.connect(lambda _=None: self._source_changed())
         self.run_btn.clicked.connect(self.run)
         self.stop_btn.clicked.connect(self.stop)
         self.clear_btn.clicked.connect(self.clear_queue)
@@ -259,6 +281,16 @@ class TrainEvaluateWidget(QWidget):
             w.setEnabled(kind != UAED_EVAL)
         self.scale.setEnabled(kind == SR_TRAIN)
         self.checkpoint.setEnabled(kind == UAED_EVAL)
+        if kind == UAED_EVAL:
+            self.source.setCurrentText(DATA_SOURCES[0])
+        self.source.setEnabled(kind != UAED_EVAL)
+        self._source_changed()
+
+    def _source_changed(self) -> None:
+        layers = self.source.currentText() == DATA_SOURCES[1]
+        self.data.setEnabled(not layers)
+        self.image_layer.native.setEnabled(layers)
+        self.mask_layer.native.setEnabled(layers and self.kind.currentText() == UAED_TRAIN)
 
     def current_spec(self) -> JobSpec:
         """A :class:`JobSpec` from the form."""
@@ -270,8 +302,9 @@ class TrainEvaluateWidget(QWidget):
             raise WidgetInputError(f"extra options are not valid JSON: {exc}") from None
         if not isinstance(extra, dict):
             raise WidgetInputError("extra options must be a JSON object")
+        from_layers = self.source.currentText() == DATA_SOURCES[1] and kind != UAED_EVAL
         o: dict[str, Any] = {
-            "data": self.data.text().strip() or None,
+            "data": None if from_layers else (self.data.text().strip() or None),
             "out": self.out.text().strip() or None,
             "lr": self.lr.value(),
             "batch_size": self.batch.value(),
@@ -279,6 +312,16 @@ class TrainEvaluateWidget(QWidget):
             "device": self.device.currentText(),
             "extra": extra,
         }
+        if from_layers:
+            img_layer = self.image_layer.value
+            if img_layer is None:
+                raise WidgetInputError("select an image layer to train on")
+            o["image"] = layer_image_data(img_layer)
+            if kind == UAED_TRAIN:
+                mask_layer = self.mask_layer.value
+                if mask_layer is None or mask_layer is img_layer:
+                    raise WidgetInputError("select the boundary mask layer of the image")
+                o["mask"] = layer_image_data(mask_layer)
         if kind == SR_TRAIN:
             o.update(model=self.model.currentText(), steps=self.steps.value(),
                      scale=int(self.scale.currentText()))
@@ -415,13 +458,21 @@ class TrainEvaluateWidget(QWidget):
             self.table.setItem(i, 1, QTableWidgetItem(str(step)))
             self.table.setItem(i, 2, QTableWidgetItem(f"{value:.4g}"))
 
+    def _redraw(self) -> None:
+        # a job event may arrive after napari closed the dock widget (its Qt canvas
+        # is gone then): nothing to draw
+        try:
+            self.canvas.draw_idle()
+        except RuntimeError:
+            pass
+
     def _reset_plot(self) -> None:
         self.figure.clear()
         self.ax = self.figure.add_subplot(111)
         self.ax.set_xlabel("step / epoch")
         self.ax.set_ylabel("loss")
         self.ax.set_title("training loss", fontsize=9)
-        self.canvas.draw_idle()
+        self._redraw()
 
     def _update_plot(self) -> None:
         self.ax.clear()
@@ -431,7 +482,7 @@ class TrainEvaluateWidget(QWidget):
         self.ax.set_xlabel("step / epoch")
         self.ax.set_ylabel("loss")
         self.ax.legend(fontsize=8)
-        self.canvas.draw_idle()
+        self._redraw()
 
     def _show_eval(self, report: dict) -> None:
         """Replace the loss plot with the evaluation's PR and ROC curves."""
@@ -445,7 +496,7 @@ class TrainEvaluateWidget(QWidget):
             path = outputs.get(key)
             if path and os.path.exists(path):
                 ax.imshow(mpimg.imread(path))
-        self.canvas.draw_idle()
+        self._redraw()
         for name in ("ap", "roc_auc", "f1", "threshold", "heyn_error_pct"):
             if isinstance(report.get(name), (int, float)):
                 self.metrics[f"test {name}"] = (0, float(report[name]))
