@@ -62,7 +62,11 @@ def run(models: list[str], data: Path, scale: int, tiled_model: str | None, tile
     hrs = [hr[: lr.shape[2] * scale, : lr.shape[3] * scale] for hr, lr in zip(hrs, lrs)]
     rows = {}
     for name in models:
-        model = load_model(name, scale=scale, device="cpu")
+        if "=" in name:  # LABEL=CHECKPOINT_DIR: a trained checkpoint under a label
+            name, ckpt = name.split("=", 1)
+            model = load_model(checkpoint=ckpt, device="cpu")
+        else:
+            model = load_model(name, scale=scale, device="cpu")
         model.predict(lrs[0])  # warm-up
         psnrs, ssims, secs = [], [], 0.0
         for hr, lr in zip(hrs, lrs):
@@ -106,7 +110,8 @@ def run(models: list[str], data: Path, scale: int, tiled_model: str | None, tile
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--models", nargs="+", default=["bicubic", "lanczos", "cnn", "onestep"])
+    ap.add_argument("--models", nargs="+", default=["bicubic", "lanczos", "cnn", "onestep"],
+                    help="registry names, or LABEL=CHECKPOINT_DIR for a trained checkpoint")
     ap.add_argument("--scale", type=int, default=4)
     ap.add_argument("--tiled-model", default="onestep", help="'' to skip the tiling check")
     ap.add_argument("--tile", type=int, default=56, help="LR tile of the tiling check")
