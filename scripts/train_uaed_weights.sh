@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default UAED weights (src/napari_srmat/weights/uaed_default/).
-# CPU only: about 55 min (stage 1) + 45 min (stage 2) + 15 min (stage 3) on a shared 2-core machine.
+# CPU only: about 55 min (stage 1) + 45 min (stage 2) + 15 min (stage 3) + 15 min (stage 4) on a shared 2-core machine.
 #   stage 1: 6 synthetic pretraining epochs, then 70 epochs on tbm/train (lr 1e-3, cosine)
 #   stage 2: warm restart of the same run to 140 epochs (resume; the cosine schedule is
 #            recomputed for 140 epochs, so the learning rate jumps to ~5e-4 and anneals again)
-#   stage 3: the same to 210 epochs (stage 3 ran with 2 threads)
+#   stage 3, 4: the same to 210 and 280 epochs (these ran with 2 threads)
 #   export:  fp16, thresholds calibrated on tbm/val for TTA none and d4, default TTA d4
 # Usage: scripts/train_uaed_weights.sh [DATA_ROOT] [RUN_DIR]
 set -euo pipefail
@@ -12,7 +12,7 @@ DATA_ROOT=${1:-../shared/data/tbm}
 RUN_DIR=${2:-/tmp/uaed_default_run}
 OUT_DIR=src/napari_srmat/weights/uaed_default
 
-for EPOCHS in 70 140 210; do
+for EPOCHS in 70 140 210 280; do
 python - "$DATA_ROOT" "$RUN_DIR" "$EPOCHS" <<'PY'
 import sys
 
