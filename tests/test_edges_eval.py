@@ -323,3 +323,8 @@ def test_export_with_calibrated_thresholds(tmp_path):
     assert plain.threshold == pytest.approx(_threshold_for(probs, [s.mask for s in samples]))
     # switching the TTA mode switches to the threshold calibrated for it
     assert load_boundary_model(dst, device="cpu", tta="d4").threshold == cfg["threshold_d4"]
+    plain.tta = "d4"  # switching on a loaded model too
+    assert plain.threshold == cfg["threshold_d4"] and plain.heyn_threshold is None
+    plain.tta = "none"
+    assert plain.threshold == cfg["threshold_none"]
+    assert plain.heyn_threshold == cfg["threshold_heyn"]

@@ -355,9 +355,8 @@ def evaluate_boundaries_job(
     if val:
         heyn_thr, _ = heyn_calibrated_threshold(probs_val, [s.mask for s in val])
         heyn_src = "val min Heyn error"
-    elif "threshold_heyn" in model.config and model.tta == model.config.get("threshold_tta",
-                                                                             "none"):
-        heyn_thr, heyn_src = float(model.config["threshold_heyn"]), "checkpoint"
+    elif model.heyn_threshold is not None:
+        heyn_thr, heyn_src = model.heyn_threshold, "checkpoint"
     if heyn_thr is not None:
         hsum, _, _ = evaluate_probability_maps(probs_test, masks, heyn_thr, names)
         report["heyn_calibrated"] = {

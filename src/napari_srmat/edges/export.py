@@ -83,8 +83,9 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
     val = load_pairs(list_image_mask_pairs(root / "images", root / "masks"))
     masks = [s.mask for s in val]
     keys: dict = {"tta": tta, "threshold_tta": tta}
+    model = load_boundary_model(checkpoint, device="cpu")
     for mode in modes:
-        model = load_boundary_model(checkpoint, device="cpu", tta=mode)
+        model.tta = mode
         probs = _model_probs(model, val)
         keys[f"threshold_{mode}"] = _threshold_for(probs, masks)
         hist = EdgeHistogram()

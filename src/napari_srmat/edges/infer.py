@@ -59,12 +59,29 @@ class BoundaryModel:
         self.config = dict(config)
         self.device = device
         self.path = path
-        self.tta = _check_tta(tta if tta is not None else config.get("tta", "none"))
-        self.threshold = float(config.get("threshold", 0.5))
+        self.tta = tta if tta is not None else config.get("tta", "none")
+
+    @property
+    def tta(self) -> str:
+        """Test-time augmentation mode; setting it also selects the matching threshold."""
+        return self._tta
+
+    @tta.setter
+    def tta(self, mode: str) -> None:
+        self._tta = _check_tta(mode)
+        cfg = self.config
+        self.threshold = float(cfg.get("threshold", 0.5))
         # a threshold chosen under another TTA mode does not transfer exactly
-        thr_tta = config.get("threshold_tta", "none")
-        if thr_tta != self.tta and f"threshold_{self.tta}" in config:
-            self.threshold = float(config[f"threshold_{self.tta}"])
+        if cfg.get("threshold_tta", "none") != mode and f"threshold_{mode}" in cfg:
+            self.threshold = float(cfg[f"threshold_{mode}"])
+
+    @property
+    def heyn_threshold(self) -> float | None:
+        """The checkpoint's Heyn-calibrated threshold for the current ``tta`` mode, if any."""
+        cfg = self.config
+        if "threshold_heyn" in cfg and cfg.get("threshold_tta", "none") == self.tta:
+            return float(cfg["threshold_heyn"])
+        return None
 
     @property
     def encoder(self) -> str:

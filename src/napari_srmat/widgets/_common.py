@@ -346,11 +346,8 @@ def boundaries_job(
     if res is None or (stop is not None and stop.stop_requested):
         return None
     prob, unc = res
-    heyn = model.config.get("threshold_heyn")
-    if model.config.get("threshold_tta", "none") != model.tta:
-        heyn = None
     return BoundaryMaps(prob=prob, uncertainty=unc, threshold=float(model.threshold),
-                        heyn_threshold=None if heyn is None else float(heyn), tta=model.tta)
+                        heyn_threshold=model.heyn_threshold, tta=model.tta)
 
 
 def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) -> np.ndarray:
