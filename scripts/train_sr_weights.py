@@ -62,6 +62,12 @@ def main(argv=None) -> int:
     ap.add_argument("--synthetic", type=int, default=20)
     ap.add_argument("--out", default=None)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", default=None, metavar="CHECKPOINT",
+                    help="fine-tune from a checkpoint directory, or 'default' (shipped weights)")
+    ap.add_argument("--loss", default="l1", choices=("l1", "mse"))
+    ap.add_argument("--lr", type=float, default=None, help="override the preset's learning rate")
+    ap.add_argument("--degradation", default="classical", choices=("classical", "bicubic"),
+                    help="classical: the mixed chain below; bicubic: the evaluation protocol only")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--no-install", action="store_true",
                     help="do not copy the best weights into src/napari_srmat/weights")
@@ -69,6 +75,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     preset = dict(PRESETS[args.model])
+    if args.lr is not None:
+        preset["lr"] = args.lr
     model_name = preset.pop("model", args.model)
     out = Path(args.out or ROOT / "out" / f"sr_{args.model}_x{args.scale}")
     config = dict(
@@ -76,7 +84,9 @@ def main(argv=None) -> int:
         model=model_name, scale=args.scale, out=str(out), steps=args.steps,
         data=[str(DATA / "scans"), str(DATA / "tbm" / "train" / "images")],
         exclude=["scan_13", "scan_24", "scan_28"], synthetic=args.synthetic,
-        val=str(DATA / "tbm" / "val" / "images"), degradation=DEGRADATION,
+        val=str(DATA / "tbm" / "val" / "images"),
+        degradation=DEGRADATION if args.degradation == "classical" else {"mode": "bicubic"},
+        init_checkpoint=args.init, loss=args.loss,
         num_threads=args.threads,
         time_limit_s=args.time_limit, resume=args.resume, seed=0,
     )

@@ -179,3 +179,48 @@ def test_bad_training_config(tmp_path, image_dir):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, patch=30)), quiet=True)
     with pytest.raises(SRError, match="no training data"):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, data=[])), quiet=True)
+
+
+def test_fine_tune_from_checkpoint_with_mse(tmp_path, image_dir):
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.sr.train import _load_val, evaluate_sr
+
+    base = run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=20)), quiet=True)
+    init = load_model(checkpoint=base["last"])
+    val = _load_val(str(image_dir), 2)
+    start_psnr = evaluate_sr(init, val)["psnr"]
+
+    events = []
+    cfg = _cfg(tmp_path, image_dir, out=str(tmp_path / "ft"), steps=20, lr=1e-3,
+               init_checkpoint=base["last"], loss="mse", val=str(image_dir), val_every=10,
+               max_val_images=2, arch={"n_feats": 99})  # arch comes from the checkpoint
+    res = run_job(train_sr_job(cfg), quiet=True, on_event=events.append)
+    # the starting point is validated and kept as "best" until beaten
+    first = next(e for e in events if isinstance(e, Checkpoint))
+    assert first.step == 0 and first.score == pytest.approx(start_psnr, abs=1e-4)
+    assert res["best_psnr"] >= start_psnr - 1e-6
+    tuned = load_model(checkpoint=res["last"])
+    assert tuned.arch["n_feats"] == init.arch["n_feats"] == 8
+    moved = [not torch.equal(a, b) for a, b in
+             zip(tuned.net.state_dict().values(), init.net.state_dict().values())]
+    assert any(moved)
+
+    with pytest.raises(CheckpointError, match="cnn"):
+        run_job(train_sr_job(dict(cfg, model="onestep", out=str(tmp_path / "x"))), quiet=True)
+    with pytest.raises(SRError, match="loss"):
+        run_job(train_sr_job(dict(cfg, loss="huber")), quiet=True)
+    with pytest.raises(SRError, match="no shipped weights"):  # none ship for x2
+        run_job(train_sr_job(dict(cfg, init_checkpoint="default")), quiet=True)
+
+
+def test_fine_tune_from_shipped_weights(tmp_path, image_dir):
+    from napari_srmat.sr.train import _load_val, evaluate_sr
+
+    cfg = _cfg(tmp_path, image_dir, scale=4, steps=1, init_checkpoint="default",
+               val=str(image_dir), val_every=1, max_val_images=2, arch={})
+    events = []
+    run_job(train_sr_job(cfg), quiet=True, on_event=events.append)
+    shipped = load_model("cnn", scale=4, device="cpu")
+    expected = evaluate_sr(shipped, _load_val(str(image_dir), 2))["psnr"]
+    first = next(e for e in events if isinstance(e, Checkpoint))
+    assert first.step == 0 and first.score == pytest.approx(expected, abs=1e-3)

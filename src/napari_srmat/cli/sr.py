@@ -85,6 +85,11 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-every", type=int, default=250)
     t.add_argument("--degradation", default="bicubic",
                    choices=("bicubic", "classical", "realesrgan"))
+    t.add_argument("--loss", default="l1", choices=("l1", "mse"),
+                   help="pixel loss of cnn / onestep (mse optimises PSNR)")
+    t.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="fine-tune: start from a checkpoint directory of the same model, "
+                        "or 'default' for the shipped weights")
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
     t.add_argument("--time-limit", type=float, default=None, metavar="S")
@@ -184,6 +189,7 @@ def _train(args: argparse.Namespace) -> int:
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
         steps=args.steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
         val_every=args.val_every, degradation={"mode": args.degradation},
+        loss=args.loss, init_checkpoint=args.init,
         resume=args.resume, seed=args.seed, device=_device(args.device),
         num_threads=args.threads, time_limit_s=args.time_limit,
     )

@@ -46,6 +46,16 @@ def to_tensor(batch: Any, device: str = "cpu"):
     return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
 
 
+def pixel_loss_fn(name: str):
+    """The torch loss function for a pixel-loss name (``"l1"`` or ``"mse"``)."""
+    import torch.nn.functional as F
+
+    losses = {"l1": F.l1_loss, "mse": F.mse_loss}
+    if name not in losses:
+        raise SRError(f"pixel loss must be one of {sorted(losses)}, got {name!r}")
+    return losses[name]
+
+
 class SRModel:
     """A super-resolution model with a uniform batch interface.
 

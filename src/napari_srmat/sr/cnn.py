@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .base import TorchSRModel
+from .base import TorchSRModel, pixel_loss_fn
 from .classic import bicubic_upsample
 
 __all__ = ["build_cnn", "CNNSR", "cnn_receptive_field"]
@@ -104,8 +104,6 @@ class CNNSR(TorchSRModel):
         """Differentiable forward used in training (no clamping)."""
         return self.net(lr), None
 
-    def training_loss(self, lr, hr, **_: object):
-        """L1 loss between the network output and the HR target."""
-        import torch.nn.functional as F
-
-        return F.l1_loss(self.net(lr), hr)
+    def training_loss(self, lr, hr, pixel_loss: str = "l1", **_: object):
+        """L1 (or ``pixel_loss="mse"``) loss between the network output and the HR target."""
+        return pixel_loss_fn(pixel_loss)(self.net(lr), hr)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import TorchSRModel, to_tensor
+from .base import TorchSRModel, pixel_loss_fn, to_tensor
 from .classic import bicubic_upsample
 from .colorfix import color_fix
 
@@ -276,12 +276,12 @@ class OneStepSR(_UNetSR):
         return up + res / self.arch["res_scale"], up
 
     def training_loss(self, lr, hr, generator=None, teacher=None, distill_weight=0.0,
-                      **_: Any):
-        """L1 to the HR target (+ ``distill_weight`` * L1 to a teacher's prediction)."""
+                      pixel_loss: str = "l1", **_: Any):
+        """L1 (or MSE) to the HR target (+ ``distill_weight`` * L1 to a teacher's prediction)."""
         import torch.nn.functional as F
 
         pred, _ = self.train_forward(lr, generator)
-        loss = F.l1_loss(pred, hr)
+        loss = pixel_loss_fn(pixel_loss)(pred, hr)
         if teacher is not None and distill_weight > 0:
             target = teacher.predict(lr.detach())
             loss = loss + distill_weight * F.l1_loss(pred, target)

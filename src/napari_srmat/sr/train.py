@@ -84,6 +84,14 @@ class SRTrainConfig:
         ``ddpm`` checkpoint to distil into a ``onestep`` model.
     distill_weight : float
         Weight of the distillation L1 term.
+    init_checkpoint : str, optional
+        Start from these weights instead of a random network (fine-tuning):
+        a checkpoint directory of the same model type, or ``"default"`` for the
+        weights shipped with the package. The architecture is taken from the
+        checkpoint and ``arch`` is ignored.
+    loss : {"l1", "mse"}
+        Pixel loss of ``cnn`` / ``onestep`` (``mse`` optimises PSNR directly;
+        ``ddpm`` always uses its noise-prediction MSE).
     time_limit_s : float, optional
         Stop (with checkpoints) after this many seconds.
     half : bool
@@ -116,6 +124,8 @@ class SRTrainConfig:
     degradation: dict[str, Any] = field(default_factory=lambda: {"mode": "bicubic"})
     teacher: str | None = None
     distill_weight: float = 0.0
+    init_checkpoint: str | None = None
+    loss: str = "l1"
     time_limit_s: float | None = None
     half: bool = False
 
@@ -130,6 +140,8 @@ class SRTrainConfig:
             raise SRError(f"patch {self.patch} must be divisible by 4*scale={4 * self.scale}")
         if self.steps < 1 or self.batch_size < 1:
             raise SRError("steps and batch_size must be >= 1")
+        if self.loss not in ("l1", "mse"):
+            raise SRError(f"loss must be 'l1' or 'mse', got {self.loss!r}")
         DegradationConfig(**self.degradation)
 
 
@@ -236,27 +248,13 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
     return images
 
 
-def _synthetic_images(n: int, size: int, seed: int) -> tuple[list, str | None]:
-    if n <= 0:
-        return [], None
-    try:
-        from ..synth import generate_microstructure
-    except ImportError:
-        return [], "napari_srmat.synth.generate_microstructure is not available; skipped"
-    out = []
+def _synthetic_images(n: int, size: int, seed: int) -> list[np.ndarray]:
+    """``n`` synthetic micrographs (uint8 RGB) with mean grain sizes of 15-45 px."""
+    from ..synth import generate_microstructure
+
     rng = np.random.default_rng(seed)
-    try:
-        for i in range(n):
-            try:
-                ms = generate_microstructure(
-                    (size, size), mean_grain_size_px=float(rng.uniform(15, 45)),
-                    seed=seed + i)
-            except TypeError:
-                ms = generate_microstructure((size, size), seed=seed + i)
-            out.append(_to_uint8_rgb(ms.image))
-    except Exception as exc:  # another area's code: never let it kill training
-        return out, f"synthetic micrographs failed after {len(out)}: {exc}"
-    return out, None
+    return [generate_microstructure((size, size), mean_grain_size_px=float(rng.uniform(15, 45)),
+                                    seed=seed + i).image for i in range(max(n, 0))]
 
 
 class PatchSampler:
@@ -397,6 +395,18 @@ def _lr_at(step: int, cfg: SRTrainConfig) -> float:
 
 
 # --------------------------------------------------------------------------- job
+def _init_model(cfg: SRTrainConfig, checkpoint: str | None, device: str):
+    """Load the weights a fine-tuning run starts from (float32, trainable)."""
+    from .registry import load_model, shipped_weights_dir
+
+    if checkpoint is None and shipped_weights_dir(cfg.model, cfg.scale) is None:
+        raise SRError(f"init_checkpoint='default': no shipped weights for {cfg.model!r} "
+                      f"x{cfg.scale}")
+    model = load_model(cfg.model, checkpoint=checkpoint, scale=cfg.scale, device=device)
+    model.net.float()
+    return model
+
+
 def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                  ) -> Generator[Event, None, dict]:
     """Train a ``cnn``, ``onestep`` or ``ddpm`` SR model (job generator).
@@ -434,9 +444,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude) if cfg.data else []
-    synth, msg = _synthetic_images(cfg.synthetic, cfg.synthetic_size, cfg.seed)
-    if msg:
-        yield Log(msg, level="warning")
+    synth = _synthetic_images(cfg.synthetic, cfg.synthetic_size, cfg.seed)
     images += synth
     if not images:
         raise SRError("no training data: give data folders and/or synthetic > 0")
@@ -448,8 +456,16 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     gen = torch.Generator("cpu").manual_seed(cfg.seed + 2)
 
     device = cfg.device
-    model = load_model(cfg.model, scale=cfg.scale, device=device, pretrained=False, **cfg.arch)
-    ema = load_model(cfg.model, scale=cfg.scale, device=device, pretrained=False, **cfg.arch)
+    if cfg.init_checkpoint:
+        init_path = None if cfg.init_checkpoint == "default" else cfg.init_checkpoint
+        model = _init_model(cfg, init_path, device)
+        ema = _init_model(cfg, init_path, device)
+        yield Log(f"initialised from {model.checkpoint or 'the shipped weights'}")
+    else:
+        model = load_model(cfg.model, scale=cfg.scale, device=device, pretrained=False,
+                           **cfg.arch)
+        ema = load_model(cfg.model, scale=cfg.scale, device=device, pretrained=False,
+                         **cfg.arch)
     if cfg.model == "ddpm":
         ema.options["num_inference_steps"] = min(ema.options["num_inference_steps"], 10)
     ema.net.load_state_dict(model.net.state_dict())
@@ -486,6 +502,24 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     last_val: dict[str, float] = {}
 
+    def validate(s: int):
+        """Validate the EMA model; write ``best`` when it improves (events)."""
+        nonlocal last_val, best
+        ema.net.eval()
+        last_val = evaluate_sr(ema, val_images)
+        if bicubic_val:
+            last_val["psnr_gain_db"] = last_val["psnr"] - bicubic_val["psnr"]
+        yield Metric(s, dict(last_val), split="val")
+        if last_val["psnr"] > best:
+            best = last_val["psnr"]
+            info = dict(training_info, step=s, val=last_val)
+            save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
+            yield Checkpoint(str(best_dir), step=s, score=best)
+
+    if cfg.init_checkpoint and val_images and step == 0:
+        # a fine-tune keeps its starting point as "best" until it beats it
+        yield from validate(0)
+
     def save_last(s: int):
         info = dict(training_info, step=s, val=last_val)
         _save_train_state(state_dir, model, opt, s, best, history)
@@ -508,7 +542,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
         loss = model.training_loss(lr_img, hr, generator=gen, teacher=teacher,
-                                   distill_weight=cfg.distill_weight)
+                                   distill_weight=cfg.distill_weight, pixel_loss=cfg.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
@@ -526,16 +560,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
             history.append({"step": step, "loss": mean_loss})
             yield Metric(step, {"loss": mean_loss, "lr": _lr_at(step - 1, cfg)})
         if val_images and (step % cfg.val_every == 0 or step == cfg.steps):
-            ema.net.eval()
-            last_val = evaluate_sr(ema, val_images)
-            if bicubic_val:
-                last_val["psnr_gain_db"] = last_val["psnr"] - bicubic_val["psnr"]
-            yield Metric(step, dict(last_val), split="val")
-            if last_val["psnr"] > best:
-                best = last_val["psnr"]
-                info = dict(training_info, step=step, val=last_val)
-                save_model_checkpoint(ema, best_dir, training=info, half=cfg.half)
-                yield Checkpoint(str(best_dir), step=step, score=best)
+            yield from validate(step)
             yield save_last(step)
 
     ema.net.eval()
