@@ -150,14 +150,24 @@ def test_training_from_layers(make_napari_viewer, qtbot, tmp_path):
     w.batch.setValue(2)
     w.out.setText(str(tmp_path / "sr"))
     w.extra.setText('{"val_every": 1000, "num_threads": 1}')
+    w.checkpoint.setText("default")  # fine-tune the shipped x4 cnn on the layer
     sr = w.current_spec()
     w.enqueue(sr)
     qtbot.waitUntil(lambda: sr.status in ("done", "failed"), timeout=120_000)
     assert sr.status == "done", sr.result
     import json
 
+    from napari_srmat.sr import load_model
+
     cfg = json.loads((tmp_path / "sr" / "last" / "config.json").read_text())
     assert cfg["training"]["data"] == ["<array (64, 64, 3)>"]
+    assert cfg["training"]["init_checkpoint"] == "default"
+    # two small steps away from the shipped weights (a scratch network would be random)
+    shipped = load_model("cnn", scale=4, device="cpu").net.state_dict()
+    tuned = load_model(checkpoint=tmp_path / "sr" / "last", device="cpu").net.state_dict()
+    assert tuned.keys() == shipped.keys()
+    for k in shipped:
+        assert float((tuned[k].float() - shipped[k].float()).abs().max()) < 0.01, k
     # a mask layer is required for UAED; evaluation reads folders only
     w.kind.setCurrentText(UAED_TRAIN)
     w.source.setCurrentText("layers")

@@ -84,8 +84,10 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     merged into the library config). Instead of ``data`` the training kinds take
     napari layer data: ``image`` (an array; SR trains on it as a high-resolution
     source) and, for UAED, ``mask`` (the boundary mask of ``image``; the same pair
-    is used for validation). SR training: ``model``, ``scale``, ``steps``,
-    ``lr``, ``batch_size``, ``crop`` -> :func:`napari_srmat.sr.train_sr_job`. UAED
+    is used for validation). Both training kinds take ``checkpoint`` as the weights to
+    fine-tune (``"default"`` = the shipped ones; empty = train from scratch). SR
+    training: ``model``, ``scale``, ``steps``, ``lr``, ``batch_size``, ``crop`` ->
+    :func:`napari_srmat.sr.train_sr_job`. UAED
     training: ``encoder``, ``epochs``, ``lr``, ``batch_size``, ``crop``, ``device`` ->
     :func:`napari_srmat.edges.train_boundaries_job` (``data`` holds
     ``train/{images,masks}`` and optionally ``val/``). UAED evaluation: ``checkpoint``
@@ -109,6 +111,7 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
             "steps": int(o.get("steps", 1000)), "lr": float(o.get("lr", 5e-4)),
             "batch_size": int(o.get("batch_size", 16)), "patch": int(o.get("crop", 96)),
             "device": o.get("device", "auto"),
+            "init_checkpoint": o.get("checkpoint") or None,
         }
         cfg.update(extra)
         return lambda stop: train_sr_job(cfg, stop=stop)
@@ -120,6 +123,7 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
             "encoder": o.get("encoder", "tiny"), "epochs": int(o.get("epochs", 20)),
             "lr": float(o.get("lr", 1e-4)), "batch_size": int(o.get("batch_size", 2)),
             "crop": int(o.get("crop", 128)) or None, "device": o.get("device", "auto"),
+            "init_checkpoint": o.get("checkpoint") or None,
         }
         if data is None:
             mask = o.get("mask")
@@ -280,7 +284,9 @@ class TrainEvaluateWidget(QWidget):
         for w in (self.steps, self.lr, self.batch, self.crop, self.scale):
             w.setEnabled(kind != UAED_EVAL)
         self.scale.setEnabled(kind == SR_TRAIN)
-        self.checkpoint.setEnabled(kind == UAED_EVAL)
+        self.checkpoint.setPlaceholderText(
+            "checkpoint to evaluate (empty = shipped)" if kind == UAED_EVAL else
+            "fine-tune from: 'default' = shipped weights, or a checkpoint (empty = scratch)")
         if kind == UAED_EVAL:
             self.source.setCurrentText(DATA_SOURCES[0])
         self.source.setEnabled(kind != UAED_EVAL)
@@ -322,13 +328,12 @@ class TrainEvaluateWidget(QWidget):
                 if mask_layer is None or mask_layer is img_layer:
                     raise WidgetInputError("select the boundary mask layer of the image")
                 o["mask"] = layer_image_data(mask_layer)
+        o["checkpoint"] = self.checkpoint.text().strip() or None
         if kind == SR_TRAIN:
             o.update(model=self.model.currentText(), steps=self.steps.value(),
                      scale=int(self.scale.currentText()))
         elif kind == UAED_TRAIN:
             o.update(encoder=self.model.currentText(), epochs=self.steps.value())
-        else:
-            o.update(checkpoint=self.checkpoint.text().strip() or None)
         return JobSpec(kind, o)
 
     # ------------------------------------------------------------------ queue
