@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from napari_srmat import jobs
-from napari_srmat._atomic import atomic_directory, atomic_path, atomic_write_text
+from napari_srmat._atomic import (
+    atomic_directory,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+)
 from napari_srmat.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -75,6 +80,16 @@ def test_atomic_write_text_replaces_and_leaves_no_temp(tmp_path):
     atomic_write_text(target, "two")
     assert target.read_text() == "two"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    """Not the private 0600 of tempfile.mkstemp: lab members may share checkpoints."""
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    target = tmp_path / "model.safetensors"
+    atomic_write_bytes(target, b"weights")
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert target.stat().st_mode & 0o044  # group/other can read under a usual umask
 
 
 def test_atomic_path_failure_keeps_original(tmp_path):
