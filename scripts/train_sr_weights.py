@@ -1,9 +1,13 @@
 """Train the shipped default SR weights (CPU, single thread) and copy them into the package.
 
-Usage (from the repository root; the data lives in ../shared/data)::
+Usage (from the repository root; the data lives in ../shared/data; the exact staged
+commands behind the shipped weights are in docs/super_resolution.md)::
 
     python scripts/train_sr_weights.py cnn      --steps 450 --time-limit 800
     python scripts/train_sr_weights.py onestep  --steps 260 --time-limit 800
+    # fine-tune the shipped weights with MSE on plain bicubic pairs
+    python scripts/train_sr_weights.py cnn --init default --loss mse --degradation bicubic \
+        --lr 2e-4 --steps 1500
 
 Each run trains on the scans (minus the held-out scan_13/24/28), tbm/train and
 synthetic micrographs (when ``napari_srmat.synth`` is available), selects the best
@@ -31,7 +35,7 @@ PRESETS = {
         "arch": {"n_feats": 32, "n_blocks": 8},
         "batch_size": 12, "patch": 96, "lr": 5e-4, "ema": 0.998, "val_every": 150,
     },
-    # the shipped default since 2026-11-23: 4x the width^2 of "cnn", larger crops
+    # not shipped: 4x the width^2 of "cnn" and larger crops, but no better on tbm/test
     "cnn-large": {
         "model": "cnn",
         "arch": {"n_feats": 64, "n_blocks": 12},
