@@ -83,13 +83,22 @@ def test_atomic_write_text_replaces_and_leaves_no_temp(tmp_path):
 
 
 def test_atomic_write_gives_the_usual_permissions(tmp_path):
-    """Not the private 0600 of tempfile.mkstemp: lab members may share checkpoints."""
+    """Not the private 0600 of tempfile.mkstemp: lab members may share outputs."""
     plain = tmp_path / "plain.bin"
     plain.write_bytes(b"x")
     target = tmp_path / "model.safetensors"
     atomic_write_bytes(target, b"weights")
     assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
     assert target.stat().st_mode & 0o044  # group/other can read under a usual umask
+
+
+def test_checkpoint_files_get_the_usual_permissions(tmp_path):
+    """safetensors' save_file makes 0600 files; checkpoints must stay shareable."""
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    ckpt = save_checkpoint(tmp_path / "ckpt", {"w": torch.zeros(2)}, {"model": "cnn"})
+    for f in ckpt.iterdir():
+        assert f.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777, f.name
 
 
 def test_atomic_path_failure_keeps_original(tmp_path):

@@ -17,6 +17,7 @@ __all__ = [
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
+    "write_safetensors",
     "resolve_checkpoint_dir",
     "WEIGHTS_NAME",
     "CONFIG_NAME",
@@ -57,6 +58,36 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
+                      metadata: dict[str, str] | None = None) -> Path:
+    """Write tensors as a safetensors file with the usual file permissions.
+
+    ``safetensors.torch.save_file`` creates its files private (mode 0600), which
+    keeps colleagues on a shared server from loading a checkpoint; this writes the
+    same bytes through a normal file (0666 minus the umask). Not atomic by itself:
+    call it inside :func:`napari_srmat._atomic.atomic_directory`.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination file.
+    tensors : dict of str to torch.Tensor
+        Contiguous CPU tensors.
+    metadata : dict of str to str, optional
+        safetensors header metadata.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    path.write_bytes(save(tensors, metadata=metadata))
+    return path
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     state_dict: dict[str, Any],
@@ -82,13 +113,11 @@ def save_checkpoint(
     Path
         The checkpoint directory.
     """
-    from safetensors.torch import save_file
-
     if "model" not in config:
         raise CheckpointError("config must name the model type under 'model'")
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     with atomic_directory(path, overwrite=overwrite) as tmp:
-        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+        write_safetensors(tmp / WEIGHTS_NAME, tensors, metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
     return Path(path)
 

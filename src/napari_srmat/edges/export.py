@@ -41,10 +41,7 @@ def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True
         config = {**config, "dtype": "float16"}
     if not keep_training:
         config.pop("training", None)
-    out = save_checkpoint(dst, state, config, overwrite=True)
-    for f in out.iterdir():  # package data must be readable by everyone
-        f.chmod(0o644)
-    return out
+    return save_checkpoint(dst, state, config, overwrite=True)
 
 
 def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
@@ -99,7 +96,6 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
     config = json.loads(cfg_path.read_text())
     config.update(keys)
     atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
-    cfg_path.chmod(0o644)  # package data must be readable by everyone
     return keys
 
 

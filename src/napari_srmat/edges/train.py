@@ -379,9 +379,8 @@ def train_boundaries_job(config, *, stop=None):
                 save_checkpoint(out / "best", ema_state, ckpt_config)
                 yield Checkpoint(str(out / "best"), step=epoch, score=vm["ap"])
         # resumable state
-        from safetensors.torch import save_file
-
         from .._atomic import atomic_directory
+        from ..checkpoint import write_safetensors
 
         otensors, oshapes = _optimizer_state_tensors(opt)
         with atomic_directory(out / "last", overwrite=True) as tmp:
@@ -389,9 +388,9 @@ def train_boundaries_job(config, *, stop=None):
             for name in ("model.safetensors", "config.json"):
                 shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
             (tmp / "ckpt").rmdir()
-            save_file({k: v.contiguous() for k, v in ema_state.items()},
-                      str(tmp / "ema.safetensors"))
-            save_file(otensors, str(tmp / "optimizer.safetensors"))
+            write_safetensors(tmp / "ema.safetensors",
+                              {k: v.contiguous() for k, v in ema_state.items()})
+            write_safetensors(tmp / "optimizer.safetensors", otensors)
             (tmp / "training_state.json").write_text(json.dumps({
                 "epoch": epoch, "history": history, "top": top, "best_ap": best_ap,
                 "best_thr": best_thr, "optimizer_shapes": oshapes,
