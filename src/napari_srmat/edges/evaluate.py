@@ -253,11 +253,15 @@ def heyn_calibrated_threshold(
     return best_t, best_e
 
 
-def _threshold_for(probs_val, masks_val) -> float:
+def _pooled_histogram(probs, masks) -> EdgeHistogram:
     h = EdgeHistogram()
-    for p, m in zip(probs_val, masks_val):
+    for p, m in zip(probs, masks):
         h.update(p, m)
-    return float(h.best_f1()[0])
+    return h
+
+
+def _threshold_for(probs_val, masks_val) -> float:
+    return float(_pooled_histogram(probs_val, masks_val).best_f1()[0])
 
 
 def evaluate_boundaries_job(

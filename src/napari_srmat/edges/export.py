@@ -69,9 +69,8 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
     import json
 
     from .._atomic import atomic_write_text
-    from ..metrics.edges import EdgeHistogram
     from .data import list_image_mask_pairs, load_pairs
-    from .evaluate import _model_probs, _threshold_for, heyn_calibrated_threshold
+    from .evaluate import _model_probs, _pooled_histogram, heyn_calibrated_threshold
     from .infer import load_boundary_model
 
     if tta not in modes:
@@ -84,10 +83,8 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
     for mode in modes:
         model.tta = mode
         probs = _model_probs(model, val)
-        keys[f"threshold_{mode}"] = _threshold_for(probs, masks)
-        hist = EdgeHistogram()
-        for p_, m_ in zip(probs, masks):
-            hist.update(p_, m_)
+        hist = _pooled_histogram(probs, masks)
+        keys[f"threshold_{mode}"] = float(hist.best_f1()[0])
         keys[f"val_ap_{mode}"] = float(hist.average_precision())
         if mode == tta:
             keys["threshold"] = keys[f"threshold_{mode}"]
