@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     import torch
 
     from napari_srmat.jobs import run_job
+    from napari_srmat.sr.base import PIXEL_LOSSES
     from napari_srmat.sr.registry import WEIGHTS_ROOT, load_model, save_model_checkpoint
     from napari_srmat.sr.train import train_sr_job
 
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", default=None, metavar="CHECKPOINT",
                     help="fine-tune from a checkpoint directory, or 'default' (shipped weights)")
-    ap.add_argument("--loss", default="l1", choices=("l1", "mse"))
+    ap.add_argument("--loss", default="l1", choices=PIXEL_LOSSES)
     ap.add_argument("--lr", type=float, default=None, help="override the preset's learning rate")
     ap.add_argument("--degradation", default="classical", choices=("classical", "bicubic"),
                     help="classical: the mixed chain below; bicubic: the evaluation protocol only")

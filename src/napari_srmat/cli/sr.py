@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..sr.base import PIXEL_LOSSES
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from . import UserError, print_json
 
@@ -85,7 +86,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-every", type=int, default=250)
     t.add_argument("--degradation", default="bicubic",
                    choices=("bicubic", "classical", "realesrgan"))
-    t.add_argument("--loss", default="l1", choices=("l1", "mse"),
+    t.add_argument("--loss", default="l1", choices=PIXEL_LOSSES,
                    help="pixel loss of cnn / onestep (mse optimises PSNR)")
     t.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="fine-tune: start from a checkpoint directory of the same model, "

@@ -46,14 +46,17 @@ def to_tensor(batch: Any, device: str = "cpu"):
     return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
 
 
+#: Pixel losses the trainable models accept (``SRTrainConfig.loss``, ``--loss``).
+PIXEL_LOSSES = ("l1", "mse")
+
+
 def pixel_loss_fn(name: str):
-    """The torch loss function for a pixel-loss name (``"l1"`` or ``"mse"``)."""
+    """The torch loss function for a pixel-loss name (one of :data:`PIXEL_LOSSES`)."""
     import torch.nn.functional as F
 
-    losses = {"l1": F.l1_loss, "mse": F.mse_loss}
-    if name not in losses:
-        raise SRError(f"pixel loss must be one of {sorted(losses)}, got {name!r}")
-    return losses[name]
+    if name not in PIXEL_LOSSES:
+        raise SRError(f"pixel loss must be one of {PIXEL_LOSSES}, got {name!r}")
+    return {"l1": F.l1_loss, "mse": F.mse_loss}[name]
 
 
 class SRModel:

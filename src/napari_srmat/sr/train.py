@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
-from .base import SRError
+from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
 
 __all__ = [
@@ -140,8 +140,8 @@ class SRTrainConfig:
             raise SRError(f"patch {self.patch} must be divisible by 4*scale={4 * self.scale}")
         if self.steps < 1 or self.batch_size < 1:
             raise SRError("steps and batch_size must be >= 1")
-        if self.loss not in ("l1", "mse"):
-            raise SRError(f"loss must be 'l1' or 'mse', got {self.loss!r}")
+        if self.loss not in PIXEL_LOSSES:
+            raise SRError(f"loss must be one of {PIXEL_LOSSES}, got {self.loss!r}")
         DegradationConfig(**self.degradation)
 
 
@@ -254,7 +254,7 @@ def _synthetic_images(n: int, size: int, seed: int) -> list[np.ndarray]:
 
     rng = np.random.default_rng(seed)
     return [generate_microstructure((size, size), mean_grain_size_px=float(rng.uniform(15, 45)),
-                                    seed=seed + i).image for i in range(max(n, 0))]
+                                    seed=seed + i).image for i in range(n)]
 
 
 class PatchSampler:
