@@ -31,9 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tbm" / "test" / "images"
+from bench_sr_models import DEFAULT_DATA, _load, _lr  # the same data and LR protocol
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -55,18 +53,15 @@ def blockiness(image: np.ndarray) -> float:
     return float(steps[border].mean() / steps[~border].mean())
 
 
-def _lr(hr: np.ndarray, scale: int) -> np.ndarray:
-    import torch
-
-    from napari_srmat.sr.degrade import bicubic_downsample
-
-    return bicubic_downsample(torch.from_numpy(hr.transpose(2, 0, 1).copy())[None], scale).numpy()
-
-
 def compare(hrs: list[np.ndarray], model=None, scale: int = 4) -> dict:
     """Mean PSNR of bicubic, the band-limited oracle and (optionally) ``model``."""
-    from napari_srmat.metrics.sr import band_limit, psnr, spectral_error_split
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from napari_srmat.metrics.sr import band_limit, spectral_error_split
     from napari_srmat.sr import load_model
+
+    def psnr(reference, estimate):
+        return peak_signal_noise_ratio(reference, estimate, data_range=1.0)
 
     bicubic = load_model("bicubic", scale=scale)
     rows: dict[str, list[float]] = {"bicubic": [], "oracle": [], "model": [], "model_oob": []}
@@ -129,12 +124,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from PIL import Image
 
     torch.set_num_threads(1)
-    files = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".jpg"))
-    tbm = [np.asarray(Image.open(f).convert("RGB"), np.float32) / 255 for f in files]
-    res = {"tbm": compare(tbm)}
+    res = {"tbm": compare(_load(args.data))}
     if args.steps > 0:
         with tempfile.TemporaryDirectory() as tmp:
             res["synthetic_control"] = control(args.noise, args.steps, Path(tmp))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["band_limit", "psnr", "spectral_error_split"]
+__all__ = ["band_limit", "spectral_error_split"]
 
 
 def _in_band_mask(shape: tuple[int, int], scale: int) -> np.ndarray:
@@ -80,12 +80,6 @@ def band_limit(image: np.ndarray, scale: int) -> np.ndarray:
     mask = _in_band_mask(arr.shape[:2], scale)
     coeffs[~mask] = 0.0
     return idctn(coeffs, type=2, axes=(0, 1), norm="ortho")
-
-
-def psnr(reference: np.ndarray, estimate: np.ndarray, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB (``inf`` for identical images)."""
-    mse = float(np.mean((np.asarray(reference, float) - np.asarray(estimate, float)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(data_range ** 2 / mse)
 
 
 def spectral_error_split(hr: np.ndarray, sr: np.ndarray, scale: int) -> dict[str, float]:
