@@ -195,7 +195,6 @@ class TrainEvaluateWidget(QWidget):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.checkpoint = QLineEdit()
-        self.checkpoint.setPlaceholderText("checkpoint to evaluate (empty = shipped)")
         self.out = QLineEdit()
         self.out.setPlaceholderText("output folder (checkpoints / report)")
         self.extra = QLineEdit()
