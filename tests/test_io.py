@@ -25,6 +25,7 @@ from napari_srmat.io import (
     write_ome_zarr,
 )
 from napari_srmat.jobs import JobCancelled, StopToken
+from napari_srmat.outputs import OutputLockedError
 
 
 @pytest.fixture
@@ -282,7 +283,7 @@ def test_stream_writer_resume_and_mismatch(tmp_path, rng):
         w.write_block(b, (ys, xs), a[ys, xs])
     del w  # crash
     assert not p.exists() and (tmp_path / "s.ome.zarr.partial").exists()
-    with pytest.raises(StreamMismatchError, match="attrs_fingerprint"):
+    with pytest.raises(StreamMismatchError, match="attrs.model: stored .x. != requested .y."):
         OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(64, 64), attrs={"model": "y"})
     with pytest.raises(StreamMismatchError, match="chunks"):
         OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(32, 32), attrs={"model": "x"})
@@ -298,10 +299,15 @@ def test_stream_writer_resume_and_mismatch(tmp_path, rng):
     np.testing.assert_array_equal(m.data.compute(), a)
     assert m.metadata["srmat"]["model"] == "x"
     assert not (tmp_path / "s.ome.zarr.partial").exists()
-    assert not any(n.startswith(".srmat") for n in os.listdir(out))
+    # bookkeeping gone; the marker that makes the store recognisably ours stays
+    assert [n for n in os.listdir(out) if n.startswith(".srmat")] == [".srmat_output.json"]
     # resume=False discards a stale partial
     w = OmeZarrStreamWriter(tmp_path / "t.ome.zarr", a.shape, a.dtype, chunks=(64, 64))
     w.write_block((0, 0), None, a[:64, :64])
+    # a second writer of the same store is refused while the first holds the lock
+    with pytest.raises(OutputLockedError, match="being written by process"):
+        OmeZarrStreamWriter(tmp_path / "t.ome.zarr", a.shape, a.dtype, chunks=(64, 64))
+    w.close()  # as if the first process had died
     w = OmeZarrStreamWriter(tmp_path / "t.ome.zarr", a.shape, a.dtype, chunks=(64, 64),
                             resume=False)
     assert w.n_done() == 0

@@ -292,10 +292,18 @@ def test_stream_to_zarr_resume_after_crash(tmp_path, rng):
     calls.update(n=0, limit=3)
     with pytest.raises(Crash):
         tiled_apply(img, counting, out=tmp_path / "mm.ome.zarr", **kw)
-    with pytest.raises(ValueError, match="different parameters"):
+    with pytest.raises(ValueError, match="attrs.model: stored .bicubic. != requested .x."):
         tiled_apply(img, fn, out=tmp_path / "mm.ome.zarr", **{**kw, "attrs": {"model": "x"}})
-    with pytest.raises(FileExistsError):
-        tiled_apply(img, fn, out=target, **kw)
+    # the same command on the complete output: nothing recomputed, same store returned
+    calls.update(n=0, limit=10**9, tiles=0)
+    mtime = (target / "0" / ".zarray").stat().st_mtime_ns
+    assert tiled_apply(img, counting, out=target, **kw) == target
+    assert calls["tiles"] == 0 and (target / "0" / ".zarray").stat().st_mtime_ns == mtime
+    # another input on the complete output is refused, naming what differs
+    other = img.copy()
+    other[0, 0] = 1.0 - other[0, 0]
+    with pytest.raises(FileExistsError, match="input.pixels: stored"):
+        tiled_apply(other, fn, out=target, **kw)
 
 
 def test_cancel_leaves_only_partial(tmp_path, rng):

@@ -10,7 +10,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_path", "atomic_directory"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_path",
+    "atomic_directory",
+    "swap_into_place",
+]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -98,14 +104,28 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     tmp.mkdir()
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Rename a complete ``staging`` directory onto ``path``, replacing it if present.
+
+    The old ``path`` is first renamed to a hidden ``.NAME.*.old`` sibling and deleted
+    after the new one is in place: a kill in between leaves ``staging`` complete (a
+    rerun finishes the swap) and the ``.old`` copy (removed by the next writer).
+    Callers check beforehand that ``path`` may be replaced
+    (:func:`napari_srmat.outputs.check_replaceable`).
+    """
+    staging, path = Path(staging), Path(path)
+    if path.exists():
+        old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+        os.replace(path, old)
+        os.replace(staging, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, path)
+    _fsync_dir(path.parent)
+    return path

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write_text
+from .._atomic import atomic_write_text, swap_into_place
+from ..outputs import (
+    OutputError,
+    OutputExistsError,
+    OutputLock,
+    OutputMismatchError,
+    check_not_input,
+    check_output_location,
+    check_replaceable,
+    identity_differences,
+    is_ours,
+    read_marker,
+    write_marker,
+)
 
 __all__ = [
     "OmeZarrStreamWriter",
@@ -28,8 +39,9 @@ _DONE_DIR = ".srmat_done"
 _MIN_LEVEL_SIDE = 512
 
 
-class StreamMismatchError(ValueError):
-    """A resumable ``.partial`` store was made with different parameters."""
+class StreamMismatchError(OutputMismatchError):
+    """A resumable ``.partial`` (or complete) store was made from another input or with
+    other parameters."""
 
 
 def default_n_levels(shape_yx: Sequence[int], min_side: int = _MIN_LEVEL_SIDE) -> int:
@@ -63,11 +75,6 @@ def _json_default(obj: Any):
     if isinstance(obj, Path):
         return str(obj)
     return str(obj)
-
-
-def _fingerprint(attrs: dict | None) -> str:
-    text = json.dumps(attrs or {}, sort_keys=True, default=_json_default)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _norm_axes(axes: str | None, ndim: int) -> str:
@@ -115,18 +122,45 @@ class OmeZarrStreamWriter:
         Pixel size of level 0 (written as the ``scale`` transform, unit micrometer).
     attrs : dict, optional
         Extra JSON attributes stored under ``attrs["srmat"]`` (e.g. the SR model and
-        its settings). Part of the resume fingerprint.
+        its settings). Part of the identity.
     resume : bool
-        Reuse a matching ``PATH.partial``; if False, a stale one is deleted.
+        Reuse a ``PATH.partial`` made with the same identity; if False, a partial
+        store of ours is deleted and the work starts over.
     overwrite : bool
-        Allow :meth:`finalize` to replace an existing ``PATH``.
+        Allow :meth:`finalize` to replace an existing ``PATH`` (only a store that
+        napari-srmat wrote; anything else is never replaced).
+    identity : dict, optional
+        What else decides the pixels (input fingerprint, model weights, ...). With
+        shape, dtype, chunks, axes, pixel size and ``attrs`` it forms the identity
+        recorded in the partial and the final store (``.srmat_output.json``).
+    kind : str
+        Kind of output recorded in the marker (e.g. ``"super_resolution"``).
+    inputs : iterable of path-like
+        Input paths ``PATH`` must not be, contain or lie in.
+    lock : bool
+        Hold ``PATH.lock`` from construction to :meth:`finalize` / :meth:`abort` /
+        :meth:`close` (refuses a second writer of the same store).
+
+    Attributes
+    ----------
+    complete : bool
+        ``PATH`` already holds this exact output (same identity, ``overwrite``
+        False): there is nothing to write and :meth:`finalize` returns ``PATH``.
+    resumed : bool
+        A matching ``PATH.partial`` is being continued.
 
     Raises
     ------
-    FileExistsError
-        If ``PATH`` exists and ``overwrite`` is False.
+    OutputExistsError
+        ``PATH`` exists and was not written by napari-srmat (never replaced).
+    OutputExistsError
+        ``PATH`` exists with another identity and ``overwrite`` is False (the message
+        names the differences).
     StreamMismatchError
-        If ``resume`` and ``PATH.partial`` was started with other parameters.
+        ``resume`` and ``PATH.partial`` has another identity (the message names the
+        differences).
+    OutputLockedError
+        Another process writes the same store.
 
     Notes
     -----
@@ -146,9 +180,11 @@ class OmeZarrStreamWriter:
         attrs: dict | None = None,
         resume: bool = True,
         overwrite: bool = False,
+        identity: dict | None = None,
+        kind: str = "image",
+        inputs=(),
+        lock: bool = True,
     ) -> None:
-        import zarr
-
         self.path = Path(path)
         self.shape = tuple(int(s) for s in shape)
         if len(self.shape) not in (2, 3) or any(s <= 0 for s in self.shape):
@@ -162,34 +198,60 @@ class OmeZarrStreamWriter:
         self.pixel_size_um = None if pixel_size_um is None else float(pixel_size_um)
         self.attrs = dict(attrs or {})
         self.overwrite = overwrite
+        self.kind = kind
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.grid = tuple(-(-s // c) for s, c in zip(self.shape[:2], self.chunks))
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{self.path} already exists (pass overwrite=True to replace it)")
-
-        manifest = {
+        self.identity = json.loads(json.dumps({
             "shape": list(self.shape),
             "dtype": self.dtype.str,
             "chunks": list(self.chunks),
             "axes": self.axes,
             "pixel_size_um": self.pixel_size_um,
-            "attrs_fingerprint": _fingerprint(self.attrs),
-        }
+            "attrs": self.attrs,
+            **(identity or {}),
+        }, sort_keys=True, default=_json_default))
         self.resumed = False
+        self.complete = False
+        check_not_input(self.path, inputs)
+        check_output_location(self.path)
+        self._lock = OutputLock(self.path).acquire() if lock else None
+        try:
+            self._open(resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, resume: bool) -> None:
+        import zarr
+
+        self._remove_stale_swaps()
+        if self.path.exists() or self.path.is_symlink():
+            check_replaceable(self.path)
+            marker = read_marker(self.path)
+            stored = marker.get("identity") if marker else None
+            diffs = identity_differences(stored, self.identity)
+            if not self.overwrite:
+                if not diffs and marker.get("complete"):
+                    self.complete = True
+                    _drop_bookkeeping(self.path)  # left if killed right after the rename
+                    return
+                raise OutputExistsError(
+                    f"{self.path} exists and was made differently ({'; '.join(diffs)}); "
+                    "pass overwrite (--overwrite) to replace it")
         if self.partial.exists():
             old = self._read_manifest()
+            if old is None and read_marker(self.partial) is None:
+                raise OutputError(
+                    f"{self.partial} exists and was not written by napari-srmat; it will not "
+                    "be touched: move it away or choose another output")
             if resume and old is not None:
-                diffs = [
-                    f"{k}: stored {old.get(k)!r} != requested {v!r}"
-                    for k, v in manifest.items()
-                    if old.get(k) != v
-                ]
+                diffs = identity_differences(old.get("identity"), self.identity)
                 if diffs:
                     raise StreamMismatchError(
-                        f"{self.partial} was started with different parameters ("
-                        + "; ".join(diffs)
-                        + "); delete it or pass resume=False to start over"
-                    )
+                        f"{self.partial} was started from another input or with other "
+                        f"parameters ({'; '.join(diffs)}); rerun with the original input "
+                        "and parameters to resume it, or pass resume=False (--no-resume) "
+                        "to start over")
                 self.resumed = True
             else:
                 shutil.rmtree(self.partial)
@@ -210,7 +272,27 @@ class OmeZarrStreamWriter:
                 chunk_key_encoding={"name": "v2", "separator": "/"},
             )
             (self.partial / _DONE_DIR).mkdir()
+            manifest = {"creator": "napari-srmat", "identity": self.identity}
             atomic_write_text(self.partial / _MANIFEST, json.dumps(manifest, indent=1))
+
+    def _remove_stale_swaps(self) -> None:
+        """Delete our own ``.PATH.*.old`` left by a run killed while swapping."""
+        for old in self.path.parent.glob(f".{self.path.name}.*.old"):
+            if is_ours(old):
+                shutil.rmtree(old, ignore_errors=True)
+
+    def close(self) -> None:
+        """Release the lock (the partial store stays for a later resume)."""
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release()
+            self._lock = None
+
+    def __enter__(self) -> OmeZarrStreamWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ helpers
     def _read_manifest(self) -> dict | None:
@@ -286,6 +368,9 @@ class OmeZarrStreamWriter:
             raise ValueError(f"block {tuple(block_index)}: data shape {data.shape} != {expect}")
         if data.dtype != self.dtype:
             data = data.astype(self.dtype)
+        if np.issubdtype(self.dtype, np.floating) and not np.isfinite(data).all():
+            raise ValueError(f"block {tuple(block_index)} holds NaN or Inf values: refusing to "
+                             f"write them into {self.path}")
         if self.axes == "YXC":
             self.level0[:, ys, xs] = np.moveaxis(data, -1, 0)
         else:
@@ -293,8 +378,10 @@ class OmeZarrStreamWriter:
         (self.partial / _DONE_DIR / key).touch()
 
     def abort(self) -> None:
-        """Delete ``PATH.partial`` (nothing is left behind)."""
-        shutil.rmtree(self.partial, ignore_errors=True)
+        """Delete ``PATH.partial`` (nothing is left behind) and release the lock."""
+        if not self.complete:
+            shutil.rmtree(self.partial, ignore_errors=True)
+        self.close()
 
     def finalize(self, n_levels: int | None = None) -> Path:
         """Build the pyramid, write the metadata and move the store to ``PATH``.
@@ -315,6 +402,9 @@ class OmeZarrStreamWriter:
         RuntimeError
             If some blocks were never written.
         """
+        if self.complete:
+            self.close()
+            return self.path
         missing = self.n_blocks - self.n_done()
         if missing:
             raise RuntimeError(
@@ -325,6 +415,10 @@ class OmeZarrStreamWriter:
         n_levels = int(n_levels)
         if n_levels < 1:
             raise ValueError(f"n_levels must be >= 1, got {n_levels}")
+        # levels left by a finalize that was killed are rebuilt from level 0
+        for level in self.partial.iterdir():
+            if level.name.isdigit() and level.name != "0":
+                shutil.rmtree(level)
         _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
         scale0 = self.pixel_size_um if self.pixel_size_um is not None else 1.0
         datasets = []
@@ -349,19 +443,17 @@ class OmeZarrStreamWriter:
                 "srmat": {**self.attrs, "pixel_size_um": self.pixel_size_um},
             }
         )
-        shutil.rmtree(self.partial / _DONE_DIR, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            (self.partial / _MANIFEST).unlink()
-        if self.path.exists():
-            if not self.overwrite:
-                raise FileExistsError(f"{self.path} already exists")
-            old = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(self.path, old)
-            os.replace(self.partial, self.path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.partial, self.path)
+        write_marker(self.partial, self.kind, identity=self.identity, complete=True)
+        swap_into_place(self.partial, self.path)
+        _drop_bookkeeping(self.path)
+        self.close()
         return self.path
+
+
+def _drop_bookkeeping(path: Path) -> None:
+    shutil.rmtree(path / _DONE_DIR, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (path / _MANIFEST).unlink()
 
 
 #: Level chunks at least this large (px) are not doubled when building the pyramid.
@@ -483,6 +575,8 @@ def write_ome_zarr(
         chunks = 1024
     if isinstance(chunks, int | np.integer):
         chunks = (int(chunks), int(chunks))
+    if not overwrite and Path(path).exists():
+        raise OutputExistsError(f"{path} already exists (pass overwrite=True to replace it)")
     writer = OmeZarrStreamWriter(
         path,
         arr.shape,

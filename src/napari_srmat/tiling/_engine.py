@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import uuid
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -325,6 +326,9 @@ class _Runner:
                 f"fn returned an array of shape {tuple(out.shape)} for input {tuple(batch.shape)}; "
                 f"expected {expect}{hint}"
             )
+        if not np.isfinite(out).all():
+            raise TilingError("the model returned NaN or Inf values (a diverged or broken "
+                              "model?): nothing was written for these tiles")
         return out
 
     def _subtiled(self, one: np.ndarray, exc: BaseException) -> np.ndarray:
@@ -398,6 +402,8 @@ class _Source:
         self.dtype = np.dtype(image.dtype)
         if not (np.issubdtype(self.dtype, np.number) or self.dtype == np.bool_):
             raise TilingError(f"unsupported image dtype {self.dtype}")
+        if isinstance(image, np.ndarray):
+            _check_finite(image, 0, 0)
 
     def bbox(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
         yi = _reflect(np.arange(y0, y1), self.H)
@@ -408,10 +414,42 @@ class _Source:
         """Read rows ``[y0, y1)`` x cols ``[x0, x1)`` (may extend outside: reflect)."""
         yi, xi = self.bbox(y0, y1, x0, x1)
         ylo, yhi, xlo, xhi = int(yi.min()), int(yi.max()) + 1, int(xi.min()), int(xi.max()) + 1
-        raw = self.array[ylo:yhi, xlo:xhi]
+        raw = _read_window(self.array, ylo, yhi, xlo, xhi)
+        _check_finite(raw, ylo, xlo)
+        return _Window(_normalize_window(raw), y0, x0, yi - ylo, xi - xlo, self.grey)
+
+
+def _read_window(array, ylo: int, yhi: int, xlo: int, xhi: int) -> np.ndarray:
+    """Pixels ``[ylo:yhi, xlo:xhi]`` of a numpy/dask/zarr array; a decoding or I/O
+    failure (corrupt chunk, missing file) becomes one clear ``ImageReadError``."""
+    from ..io import ImageReadError
+
+    try:
+        raw = array[ylo:yhi, xlo:xhi]
         if hasattr(raw, "compute"):
             raw = raw.compute()
-        return _Window(_normalize_window(np.asarray(raw)), y0, x0, yi - ylo, xi - xlo, self.grey)
+        return np.asarray(raw)
+    except MemoryError:
+        raise
+    except Exception as exc:  # codecs raise many types (zstd, blosc, tifffile, ...)
+        raise ImageReadError(
+            f"cannot read input pixels rows {ylo}:{yhi}, columns {xlo}:{xhi}: "
+            f"{type(exc).__name__}: {exc} (is the file damaged? `srmat info --verify` "
+            "checks every chunk)") from exc
+
+
+def _check_finite(raw: np.ndarray, ylo: int, xlo: int) -> None:
+    """Refuse NaN/Inf input pixels (the model would spread them; nothing is filled in)."""
+    if not np.issubdtype(raw.dtype, np.floating):
+        return
+    bad = ~np.isfinite(raw)
+    if bad.any():
+        pos = np.argwhere(bad)[0]
+        raise TilingError(
+            f"the input has NaN or Inf pixels ({int(bad.sum())} in rows {ylo}:"
+            f"{ylo + raw.shape[0]}, first at row {ylo + int(pos[0])}, column "
+            f"{xlo + int(pos[1])}): replace them first (e.g. numpy.nan_to_num) - "
+            "napari-srmat does not invent pixel values")
 
 
 class _Window:
@@ -682,6 +720,7 @@ def tiled_apply_job(
     n_levels: int | None = None,
     overwrite: bool = False,
     chunk_size: int | None = None,
+    kind: str = "tiled",
 ) -> Generator[Event, None, np.ndarray | Path | None]:
     """Apply ``fn`` tile by tile with seamless blending (job generator).
 
@@ -729,12 +768,27 @@ def tiled_apply_job(
     n_levels : int, optional
         Pyramid levels of the OME-Zarr output.
     overwrite : bool
-        Replace an existing ``out``.
+        Replace an existing ``out`` (only a store napari-srmat wrote). Without it an
+        existing ``out`` made from the same input with the same parameters is
+        returned as it is ("already complete"), and one made differently is refused
+        (:class:`napari_srmat.io.StreamMismatchError` naming the difference).
     chunk_size : int, optional
         Output chunk side in output pixels (rounded down to a multiple of
         ``(t - 2*overlap) * scale`` with ``t`` the effective tile, at least one
         stride); default: the smallest multiple >= 1024. Also the Zarr chunk size of
         ``out``, e.g. 3840 px (one stride) for x4 at the default 1024/32 tiles.
+    kind : str
+        Kind of output recorded in the store's marker (``"super_resolution"``, ...).
+
+    Notes
+    -----
+    The write protocol (docs/safety.md): ``out`` is written into ``out.partial`` and
+    renamed when complete; ``out.lock`` refuses a second writer; the identity
+    (:func:`input_identity` of the image, the tiling geometry and ``attrs``) decides
+    whether a partial or complete store may be reused. Before starting, the output
+    size is compared with the free disk (or memory for ``out=None``) and refused when
+    it cannot fit. Non-finite input pixels are refused, and so is a ``fn`` that
+    returns NaN or Inf.
 
     Yields
     ------
@@ -752,20 +806,21 @@ def tiled_apply_job(
     TilingError
         Bad arguments or ``fn`` returning a wrong shape.
     """
+    from ..outputs import check_free_space
+
     src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
                                             batch_size, out_dtype, chunk_size)
     if pixel_size_um is None:
         pixel_size_um = px
-    eng = _Engine(src, runner, geom, co, odt)
     shape = _out_shape(src, geom, co)
+    out_bytes = int(np.prod(shape, dtype=np.float64)) * odt.itemsize
     writer = None
     result = None
     if out is not None:
         from ..io import OmeZarrStreamWriter
 
         meta = dict(attrs or {})
-        # geom.tile is the effective tile (same keys as before, so a partial whose
-        # geometry did not change still resumes)
+        # geom.tile is the effective tile
         meta["tiling"] = {"tile": geom.tile, "overlap": geom.overlap, "scale": geom.scale,
                           "input_shape": list(src.shape), "input_dtype": str(src.dtype)}
         writer = OmeZarrStreamWriter(
@@ -773,19 +828,81 @@ def tiled_apply_job(
             axes="YX" if len(shape) == 2 else "YXC",
             pixel_size_um=None if pixel_size_um is None else pixel_size_um / geom.scale,
             attrs=meta, resume=resume, overwrite=overwrite,
+            identity={"input": input_identity(image)}, kind=kind,
+            inputs=[_input_path(image)],
         )
-        if writer.resumed:
-            yield Log(f"resuming {writer.partial}: {writer.n_done()} of {writer.n_blocks} "
-                      "chunks already written")
-    else:
-        result = np.zeros(shape, odt)
+    try:
+        if writer is not None:
+            if writer.complete:
+                yield Log(f"{out} is already complete (same input and parameters): nothing to do")
+                return writer.finalize()
+            left = 1.0 - writer.n_done() / writer.n_blocks
+            # level 0 still to write plus the pyramid (a third of level 0)
+            yield Log("output " + check_free_space(out, int(out_bytes * (left + 1 / 3)),
+                                                   what=f"output {Path(out).name}"))
+            if writer.resumed:
+                yield Log(f"resuming {writer.partial}: {writer.n_done()} of {writer.n_blocks} "
+                          "chunks already written")
+        else:
+            yield Log("result " + check_free_space(None, out_bytes, what="in-memory result"))
+            result = np.zeros(shape, odt)
+        result = yield from _run_chunks(src, runner, geom, co, odt, writer, result, stop)
+        if result is None or writer is None:
+            return result
+        yield Log(f"building pyramid of {out}")
+        return writer.finalize(n_levels)
+    finally:
+        if writer is not None:
+            writer.close()
 
+
+def _input_path(image) -> Path | None:
+    path = getattr(image, "path", None) if _is_micrograph(image) else None
+    return None if path is None else Path(path)
+
+
+def _is_micrograph(image) -> bool:
+    return hasattr(image, "levels") and hasattr(image, "axes") and hasattr(image, "data")
+
+
+def input_identity(image) -> dict:
+    """Identity of a tiled job's input: shape, dtype, pixel fingerprint (and its file).
+
+    Parameters
+    ----------
+    image : ndarray, dask array, zarr array or Micrograph
+        The input. A Micrograph read from a file also records the file's
+        :func:`napari_srmat.outputs.path_fingerprint`.
+
+    Returns
+    -------
+    dict
+        JSON-able, part of the output's identity (resume only on an exact match).
+    """
+    from ..outputs import array_fingerprint, path_fingerprint
+
+    arr, _ = _unwrap(image)
+    ident = {"shape": [int(v) for v in arr.shape], "dtype": np.dtype(arr.dtype).str,
+             "pixels": array_fingerprint(arr)}
+    path = _input_path(image)
+    if path is not None and path.exists():
+        ident["file"] = path_fingerprint(path)
+    return ident
+
+
+def _run_chunks(src, runner, geom, co, odt, writer, result, stop):
+    """Compute every output chunk (skipping those a resumed writer has) into
+    ``writer`` or ``result``; returns ``result`` (True for a writer) or None if stopped."""
+    eng = _Engine(src, runner, geom, co, odt)
     total = geom.ny * geom.nx
     done = 0
     yield Progress(0, total, stage="tiles")
     pending: dict[tuple[int, int], list] = {}
     processed: set[tuple[int, int]] = set()
     n_msgs = 0
+    eta_said = False
+    done_before: int | None = None
+    t_start = 0.0
 
     def is_done(k):
         return writer is not None and writer.is_done(k)
@@ -807,6 +924,8 @@ def tiled_apply_job(
                 yield Stopped(f"stopped after {done} of {total} tiles"
                               + (f"; partial output kept in {writer.partial}" if writer else ""))
                 return None
+            if done_before is None:
+                done_before, t_start = done, time.perf_counter()
             gen = eng.chunk_gen(
                 ky, kx,
                 pending=pending.pop(k, []),
@@ -823,6 +942,11 @@ def tiled_apply_job(
                     res = fin.value
                     break
                 done += n
+                if not eta_said and done > done_before:
+                    eta_said = True
+                    per_tile = (time.perf_counter() - t_start) / (done - done_before)
+                    yield Log(f"about {_duration(per_tile * (total - done))} left for "
+                              f"{total - done} of {total} tiles ({per_tile:.2f} s per tile)")
                 while n_msgs < len(runner.messages):
                     yield Log(runner.messages[n_msgs], level="warning")
                     n_msgs += 1
@@ -840,10 +964,16 @@ def tiled_apply_job(
     while n_msgs < len(runner.messages):
         yield Log(runner.messages[n_msgs], level="warning")
         n_msgs += 1
-    if writer is not None:
-        yield Log(f"building pyramid of {out}")
-        return writer.finalize(n_levels)
-    return result
+    return True if writer is not None else result
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def tiled_apply(image, fn, **kwargs) -> np.ndarray | Path | None:

@@ -1,0 +1,683 @@
+"""The write protocol: which outputs napari-srmat may replace, resume or refuse.
+
+Every command and widget that writes goes through these rules (docs/safety.md):
+
+* **Ours or hands off.** A store or folder written by napari-srmat carries a marker
+  file (:data:`MARKER_NAME`) with the kind of output, the command and the *identity*
+  (input fingerprint, model and every parameter that changes pixels). ``overwrite``
+  replaces only such outputs (:func:`check_replaceable`), never an input
+  (:func:`check_not_input`) and never a folder holding anything else.
+* **Partial, then complete.** Results are written to a sibling (``PATH.partial``)
+  and renamed onto ``PATH`` only when complete.
+* **Resume only the same work.** A partial or complete output is reused only when
+  its recorded identity equals the requested one (:func:`identity_differences`
+  names what differs otherwise).
+* **One writer at a time.** :class:`OutputLock` holds ``PATH.lock`` (owner pid and
+  host inside; an ``flock`` makes a lock left by a killed process free again).
+* **Check before starting.** :func:`check_free_space` refuses outputs that cannot fit.
+
+Everything here is plain Python (no Qt), shared by the library, the CLI and the GUI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MARKER_NAME",
+    "OutputError",
+    "OutputExistsError",
+    "OutputLockedError",
+    "OutputMismatchError",
+    "OutputLock",
+    "array_fingerprint",
+    "path_fingerprint",
+    "check_not_input",
+    "check_replaceable",
+    "check_output_location",
+    "check_free_space",
+    "available_memory_bytes",
+    "format_bytes",
+    "identity_differences",
+    "is_ours",
+    "read_marker",
+    "write_marker",
+    "prepare_output_dir",
+    "check_output_file",
+]
+
+#: Name of the marker file inside every directory output napari-srmat writes.
+MARKER_NAME = ".srmat_output.json"
+#: Identifies napari-srmat's markers and files.
+CREATOR = "napari-srmat"
+#: Pixel windows sampled by :func:`array_fingerprint` from arrays too large to hash whole.
+FINGERPRINT_WINDOWS = 16
+#: Side of one sampled window (pixels).
+FINGERPRINT_WINDOW = 64
+#: In-memory arrays up to this many bytes are hashed whole.
+FINGERPRINT_FULL_BYTES = 256 * 2**20
+#: Files up to this size are hashed whole; larger ones are sampled in blocks.
+FILE_FULL_HASH_BYTES = 64 * 2**20
+#: Block size and count of the sampled hash of large files.
+FILE_SAMPLE_BLOCK = 2**20
+FILE_SAMPLE_BLOCKS = 16
+#: Files of a directory store sampled by :func:`path_fingerprint`.
+DIR_SAMPLE_FILES = 64
+
+
+class OutputError(ValueError):
+    """An output that napari-srmat refuses to write (a user error: clear one-line message)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output exists and may not be replaced."""
+
+
+class OutputLockedError(OutputError):
+    """Another process is writing the same output."""
+
+
+class OutputMismatchError(OutputError):
+    """An existing or partial output was made from another input or other parameters."""
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _sha() -> Any:
+    return hashlib.sha256()
+
+
+def array_fingerprint(array: Any) -> str:
+    """Content hash of an image array (numpy, dask or zarr), fast on huge lazy arrays.
+
+    In-memory arrays up to :data:`FINGERPRINT_FULL_BYTES` are hashed whole; larger or
+    lazy arrays contribute their shape, dtype and :data:`FINGERPRINT_WINDOWS` windows
+    of :data:`FINGERPRINT_WINDOW` px spread over the image (a sampled hash: a change
+    outside the sampled windows goes unnoticed, which the file fingerprint of the
+    CLI covers).
+
+    Parameters
+    ----------
+    array : array-like
+        ``(H, W)`` or ``(H, W, C)``.
+
+    Returns
+    -------
+    str
+        Hex digest (32 characters).
+
+    Examples
+    --------
+    >>> a = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    >>> array_fingerprint(a) == array_fingerprint(a.copy())
+    True
+    >>> array_fingerprint(a) == array_fingerprint(a[::-1])
+    False
+    """
+    h = _sha()
+    shape = tuple(int(s) for s in array.shape)
+    h.update(repr((shape, np.dtype(array.dtype).str)).encode())
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(array.dtype).itemsize
+    if isinstance(array, np.ndarray) and nbytes <= FINGERPRINT_FULL_BYTES:
+        h.update(np.ascontiguousarray(array).tobytes())
+        return h.hexdigest()[:32]
+    H, W = shape[0], shape[1]
+    side = FINGERPRINT_WINDOW
+    n = int(np.ceil(np.sqrt(FINGERPRINT_WINDOWS)))
+    ys = sorted({int(round(v)) for v in np.linspace(0, max(H - side, 0), n)})
+    xs = sorted({int(round(v)) for v in np.linspace(0, max(W - side, 0), n)})
+    for y in ys:
+        for x in xs:
+            win = array[y : y + side, x : x + side]
+            if hasattr(win, "compute"):
+                win = win.compute()
+            h.update(np.ascontiguousarray(np.asarray(win)).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _file_digest(path: Path, h) -> None:
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with open(path, "rb") as fh:
+        if size <= FILE_FULL_HASH_BYTES:
+            for block in iter(lambda: fh.read(2**20), b""):
+                h.update(block)
+            return
+        for k in range(FILE_SAMPLE_BLOCKS):
+            fh.seek((size - FILE_SAMPLE_BLOCK) * k // (FILE_SAMPLE_BLOCKS - 1))
+            h.update(fh.read(FILE_SAMPLE_BLOCK))
+
+
+def path_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+    """Identity of an input file or directory store: resolved path, size and content hash.
+
+    Files up to :data:`FILE_FULL_HASH_BYTES` are hashed whole, larger ones in
+    :data:`FILE_SAMPLE_BLOCKS` blocks spread over the file. A directory (Zarr store)
+    is hashed through the names and sizes of all its files and the content of its
+    metadata files and of up to :data:`DIR_SAMPLE_FILES` chunk files.
+
+    Parameters
+    ----------
+    path : path-like
+        An existing file or directory.
+
+    Returns
+    -------
+    dict
+        ``{"path": str, "size": int, "sha256": str}``.
+    """
+    path = Path(path)
+    h = _sha()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != MARKER_NAME)
+        total = 0
+        for p in files:
+            size = p.stat().st_size
+            total += size
+            h.update(f"{p.relative_to(path).as_posix()}\0{size}\0".encode())
+        meta = [p for p in files if p.name.startswith(".z") or p.suffix == ".json"]
+        rest = [p for p in files if p not in set(meta)]
+        step = max(1, len(rest) // DIR_SAMPLE_FILES)
+        for p in meta + rest[::step][:DIR_SAMPLE_FILES]:
+            _file_digest(p, h)
+        size = total
+    else:
+        size = path.stat().st_size
+        _file_digest(path, h)
+    return {"path": str(path.resolve()), "size": int(size), "sha256": h.hexdigest()[:32]}
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: d}
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, sort_keys=True, default=_json_default))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+#: Identity keys that are recorded but not compared (a moved input is the same input).
+INFORMATIONAL_KEYS = ("input.file.path",)
+
+
+def identity_differences(stored: Mapping | None, requested: Mapping) -> list[str]:
+    """Human-readable differences between two identities (empty list: the same work).
+
+    Keys listed in :data:`INFORMATIONAL_KEYS` (the input's path) are not compared:
+    the content hash decides whether an input is the same.
+
+    Parameters
+    ----------
+    stored, requested : mapping
+        Nested JSON-like identities (``stored`` None: an output without one).
+
+    Returns
+    -------
+    list of str
+        E.g. ``["input.pixels: stored 3fa0… != requested 9b1c…", "model: ..."]``.
+
+    Examples
+    --------
+    >>> identity_differences({"model": "cnn", "scale": 4}, {"model": "cnn", "scale": 2})
+    ['scale: stored 4 != requested 2']
+    """
+    if stored is None:
+        return ["no record of the input and parameters it was made with"]
+    a = _flatten(_jsonable(stored))
+    b = _flatten(_jsonable(requested))
+    diffs = []
+    for key in sorted(set(a) | set(b)):
+        if key in INFORMATIONAL_KEYS:
+            continue
+        if a.get(key, "<missing>") != b.get(key, "<missing>"):
+            diffs.append(f"{key}: stored {_short(a.get(key, '<missing>'))} != requested "
+                         f"{_short(b.get(key, '<missing>'))}")
+    return diffs
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --------------------------------------------------------------------------- markers
+
+
+def read_marker(path: str | os.PathLike) -> dict | None:
+    """The marker of a napari-srmat output directory, or None (not ours / unreadable)."""
+    try:
+        m = json.loads((Path(path) / MARKER_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) and m.get("creator") == CREATOR else None
+
+
+def write_marker(path: str | os.PathLike, kind: str, *, identity: Mapping | None = None,
+                 complete: bool = True, extra: Mapping | None = None) -> Path:
+    """Write (atomically) the marker that makes ``path`` recognisably ours.
+
+    Parameters
+    ----------
+    path : path-like
+        An existing directory.
+    kind : str
+        What the output is (``"super_resolution"``, ``"boundaries"``, ``"demo"``, ...).
+    identity : mapping, optional
+        Input fingerprint and parameters (see :func:`identity_differences`).
+    complete : bool
+        Whether the output is complete.
+    extra : mapping, optional
+        More JSON fields.
+    """
+    from . import __version__
+    from ._atomic import atomic_write_text
+
+    marker = {
+        "creator": CREATOR,
+        "version": __version__,
+        "kind": kind,
+        "complete": bool(complete),
+        "command": " ".join(Path(sys.argv[0]).name if i == 0 else a
+                            for i, a in enumerate(sys.argv)) if sys.argv else "",
+        "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "identity": _jsonable(identity) if identity is not None else None,
+        **(dict(extra) if extra else {}),
+    }
+    return atomic_write_text(Path(path) / MARKER_NAME, json.dumps(marker, indent=1))
+
+
+def _legacy_ome_zarr(path: Path) -> bool:
+    """An OME-Zarr written by an earlier napari-srmat (creator tag, no marker)."""
+    try:
+        attrs = json.loads((path / ".zattrs").read_text())
+        return attrs["multiscales"][0]["metadata"]["creator"] == CREATOR
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return False
+
+
+def is_ours(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a directory output written by napari-srmat."""
+    path = Path(path)
+    return path.is_dir() and (read_marker(path) is not None or _legacy_ome_zarr(path))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _resolved(p: str | os.PathLike) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(p)))).resolve()
+
+
+def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse an output that is, contains or lies inside one of the inputs.
+
+    Raises
+    ------
+    OutputError
+        ``out`` and an input are the same path, or one contains the other.
+
+    Examples
+    --------
+    >>> check_not_input("a.zarr", ["a.zarr"])
+    Traceback (most recent call last):
+    ...
+    napari_srmat.outputs.OutputError: output a.zarr is the input a.zarr: choose another output
+    """
+    o = _resolved(out)
+    for inp in inputs:
+        if inp is None:
+            continue
+        i = _resolved(inp)
+        if o == i:
+            raise OutputError(f"output {out} is the input {inp}: choose another output")
+        if i in o.parents:
+            raise OutputError(f"output {out} lies inside the input {inp}: choose another output")
+        if o in i.parents:
+            raise OutputError(f"output {out} contains the input {inp}: choose another output")
+
+
+def check_output_location(out: str | os.PathLike) -> None:
+    """Refuse an output whose folder cannot be created or written.
+
+    Raises
+    ------
+    OutputError
+        A parent is a file, or the nearest existing parent folder is not writable.
+    """
+    out = Path(out)
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {out}: folder {parent} is not writable")
+
+
+def check_replaceable(out: str | os.PathLike, *, kinds: Iterable[str] | None = None,
+                      allowed_entries: Iterable[str] | None = None) -> None:
+    """Refuse to replace ``out`` unless napari-srmat wrote it.
+
+    Parameters
+    ----------
+    out : path-like
+        An existing path.
+    kinds : iterable of str, optional
+        Marker kinds that may be replaced (default: any of ours).
+    allowed_entries : iterable of str, optional
+        If given, the directory may contain only these names (plus the marker).
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` is a file, a folder without our marker, an output of another kind,
+        or a folder that also holds other files.
+    """
+    out = Path(out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputExistsError(f"{out} is a file that napari-srmat did not write; "
+                                "it will not be replaced: choose another output")
+    marker = read_marker(out)
+    if marker is None and not _legacy_ome_zarr(out):
+        what = "an empty folder" if not any(out.iterdir()) else "a folder"
+        raise OutputExistsError(f"{out} is {what} that napari-srmat did not write; it will "
+                                "not be replaced: choose another output")
+    if kinds is not None and marker is not None and marker.get("kind") not in set(kinds):
+        raise OutputExistsError(f"{out} holds a napari-srmat {marker.get('kind')} output, "
+                                "not this kind; it will not be replaced")
+    if allowed_entries is not None:
+        allowed = set(allowed_entries) | {MARKER_NAME}
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in allowed)
+        if foreign:
+            raise OutputExistsError(
+                f"{out} also holds files napari-srmat did not write ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); it will not be replaced")
+
+
+def prepare_output_dir(out: str | os.PathLike, kind: str, *,
+                       inputs: Iterable[str | os.PathLike | None] = (),
+                       overwrite: bool = False, reuse: bool = True,
+                       resume: bool = False) -> Path:
+    """Create or re-enter a folder output of ``kind`` under the write protocol.
+
+    The folder may be new or empty; an existing one must be ours and of the same
+    kind. ``reuse`` lets a command write into its own folder again (regenerable
+    results such as reports); otherwise an existing one needs ``resume`` (continue
+    it) or ``overwrite`` (its files are replaced as the new run writes them).
+
+    Parameters
+    ----------
+    out : path-like
+        The folder.
+    kind : str
+        Marker kind.
+    inputs : iterable of path-like
+        Paths the output must not be, contain or lie in.
+    overwrite, reuse, resume : bool
+        See above.
+
+    Returns
+    -------
+    Path
+        The folder (created, with its marker).
+
+    Raises
+    ------
+    OutputError
+        When the folder may not be written.
+    """
+    out = Path(out)
+    check_not_input(out, inputs)
+    check_output_location(out)
+    if out.exists():
+        if out.is_dir() and not any(out.iterdir()):
+            pass
+        else:
+            check_replaceable(out, kinds=[kind])
+            if not (reuse or resume or overwrite):
+                raise OutputExistsError(
+                    f"{out} holds an earlier {kind} run: pass resume to continue it or "
+                    "overwrite to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    if read_marker(out) is None:
+        write_marker(out, kind, complete=False)
+    return out
+
+
+def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
+                      overwrite: bool = False, ours=None) -> Path:
+    """Check a single-file output (JSON session, report) before writing it.
+
+    Parameters
+    ----------
+    out : path-like
+        The file to write.
+    inputs : iterable of path-like
+        Paths it must not be.
+    overwrite : bool
+        Whether an existing file may be replaced.
+    ours : callable, optional
+        ``ours(path) -> bool`` recognising a file napari-srmat wrote; an existing file
+        that fails it is never replaced.
+
+    Raises
+    ------
+    OutputError
+        When the file may not be written.
+    """
+    out = Path(out)
+    check_not_input(out, inputs)
+    check_output_location(out)
+    if out.exists() or out.is_symlink():
+        if out.is_dir():
+            raise OutputExistsError(f"{out} is a folder; give a file name")
+        if not overwrite:
+            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
+        if ours is None or not ours(out):
+            raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
+                                    "replaced: choose another output")
+    return out
+
+
+# --------------------------------------------------------------------------- space
+
+
+def format_bytes(n: float) -> str:
+    """``1536 -> '1.5 KiB'``."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover
+
+
+def available_memory_bytes() -> int:
+    """Memory available to a new allocation (``MemAvailable``), best estimate."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 2**62
+
+
+def check_free_space(out: str | os.PathLike | None, nbytes: int, *, what: str = "output"
+                     ) -> str:
+    """Refuse when ``nbytes`` cannot fit on the disk of ``out`` (or in memory if None).
+
+    Parameters
+    ----------
+    out : path-like or None
+        Output path (its nearest existing parent is measured), or None for an
+        in-memory result.
+    nbytes : int
+        Upper estimate of what will be written (or held).
+    what : str
+        Name used in the message.
+
+    Returns
+    -------
+    str
+        A one-line summary (``"needs 1.2 GiB, 40.0 GiB free on /data"``).
+
+    Raises
+    ------
+    OutputError
+        When it does not fit.
+    """
+    nbytes = int(nbytes)
+    if out is None:
+        free = available_memory_bytes()
+        where = "memory"
+        if nbytes > free:
+            raise OutputError(
+                f"the {what} needs {format_bytes(nbytes)} of memory, {format_bytes(free)} "
+                "available: write it to an OME-Zarr store instead (out=PATH / an output path)")
+        return f"needs {format_bytes(nbytes)} of memory, {format_bytes(free)} available"
+    parent = Path(out).absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    where = str(parent)
+    if nbytes > free:
+        raise OutputError(
+            f"the {what} needs up to {format_bytes(nbytes)} (uncompressed), "
+            f"{format_bytes(free)} free on {where}: free space or choose another disk")
+    return f"needs up to {format_bytes(nbytes)}, {format_bytes(free)} free on {where}"
+
+
+# --------------------------------------------------------------------------- lock
+
+
+def _now_iso() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+class OutputLock:
+    """Exclusive lock on an output path: ``PATH.lock`` with the owner's pid and host.
+
+    Exclusion uses ``fcntl.flock`` on the lock file, so a lock left behind by a
+    process that was killed is free again and taken over; the file's JSON (pid,
+    host, start time, command) names the owner in the refusal message. The file is
+    removed on release.
+
+    Parameters
+    ----------
+    target : path-like
+        The output path (the lock is ``target + ".lock"`` beside it).
+
+    Raises
+    ------
+    OutputLockedError
+        From :meth:`acquire` when another process holds the lock.
+
+    Examples
+    --------
+    >>> with OutputLock("out.ome.zarr"):  # doctest: +SKIP
+    ...     pass
+    """
+
+    def __init__(self, target: str | os.PathLike) -> None:
+        target = Path(target)
+        self.target = target
+        self.path = target.with_name(target.name + ".lock")
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def _owner_text(self) -> str:
+        try:
+            info = json.loads(self.path.read_text())
+            return (f"process {info.get('pid')} on {info.get('host')} since "
+                    f"{info.get('started')} ({info.get('command', '')})")
+        except (OSError, ValueError, AttributeError):
+            return "another process"
+
+    def acquire(self) -> OutputLock:
+        import fcntl
+
+        if self._fd is not None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(10):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise OutputLockedError(
+                        f"{self.target} is being written by {self._owner_text()}; wait for "
+                        "it to finish or stop it") from None
+                raise
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # the previous owner removed the file meanwhile: retry
+                os.close(fd)
+                continue
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now_iso(),
+                    "command": " ".join(sys.argv[:1] and [Path(sys.argv[0]).name]
+                                        + sys.argv[1:])}
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(info).encode())
+            os.fsync(fd)
+            self._fd = fd
+            return self
+        raise OutputLockedError(f"could not lock {self.target}: the lock file keeps changing")
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        self.release()
