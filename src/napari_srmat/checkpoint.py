@@ -19,6 +19,7 @@ __all__ = [
     "load_checkpoint",
     "write_safetensors",
     "resolve_checkpoint_dir",
+    "state_dict_digest",
     "WEIGHTS_NAME",
     "CONFIG_NAME",
 ]
@@ -142,6 +143,21 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[dict,
     except Exception as exc:  # safetensors raises several types
         raise CheckpointError(f"cannot read {ckpt / WEIGHTS_NAME}: {exc}") from exc
     return state, config
+
+
+def state_dict_digest(state: dict) -> str:
+    """SHA-256 (32 hex characters) of a ``state_dict``'s names and float32 values.
+
+    The identity of a model's weights as loaded (shipped, from a checkpoint or
+    freshly initialised), recorded in every output the model makes.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for key, value in sorted(state.items()):
+        h.update(key.encode())
+        h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:32]
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

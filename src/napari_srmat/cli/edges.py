@@ -9,9 +9,6 @@ from . import UserError, print_json
 
 __all__ = ["register"]
 
-PREVIEW_MAX_PIXELS = 4096 * 4096
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser("edges", help="UAED boundary probability and uncertainty")
     sub = p.add_subparsers(dest="edges_command", metavar="ACTION")
@@ -46,7 +43,11 @@ def register(subparsers) -> None:
     pr.add_argument("--device", default="auto")
     pr.add_argument("--tta", choices=("none", "d4"), default=None,
                     help="test-time augmentation (default: the checkpoint's setting)")
-    pr.add_argument("--overwrite", action="store_true")
+    pr.add_argument("--overwrite", action="store_true",
+                    help="replace an existing OUT folder written by `edges predict` with "
+                         "other input or settings (never anything else)")
+    pr.add_argument("--no-resume", action="store_true",
+                    help="start over instead of resuming OUT.partial")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_predict)
 
@@ -94,51 +95,35 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_preview(path: Path, arr, cmap: str) -> None:
-    import matplotlib
-    import numpy as np
-
-    from .._atomic import atomic_path
-
-    a = np.asarray(arr, np.float32)
-    hi = float(np.nanmax(a)) if a.size else 1.0
-    norm = a / hi if cmap != "gray" and hi > 0 else np.clip(a, 0, 1)
-    rgba = (matplotlib.colormaps[cmap](norm) * 255).astype(np.uint8)
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgba[..., :3]).save(tmp, format="PNG")
-
-
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..edges.infer import load_boundary_model, predict_boundaries_job
+    from ..edges.infer import BOUNDARY_OUTPUTS, load_boundary_model, predict_boundaries_job
     from ..io import read_image
-    from ..jobs import run_job
+    from ..jobs import Stopped, run_job
+    from ..outputs import check_not_input, check_output_location
 
+    out = Path(args.out)
+    check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
+    check_output_location(out)
     mic = read_image(args.image)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta)
+    stopped = []
     res = run_job(predict_boundaries_job(
-        mic.data, model, tile=args.tile, overlap=args.overlap, out=args.out,
-        overwrite=args.overwrite, pixel_size_um=mic.pixel_size_um,
-    ))
-    if res is None:
-        raise UserError("prediction stopped")
+        mic, model, tile=args.tile, overlap=args.overlap, out=out,
+        overwrite=args.overwrite, resume=not args.no_resume,
+    ), on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
+    if res is None or stopped:
+        raise UserError("prediction stopped; rerun the same command to resume")
     prob_path, unc_path = res
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
               "threshold": model.threshold, "checkpoint": model.path,
               "shape": list(mic.data.shape[:2])}
-    h, w = mic.data.shape[:2]
-    if h * w <= PREVIEW_MAX_PIXELS:
-        prob = np.asarray(read_image(prob_path).data)
-        unc = np.asarray(read_image(unc_path).data)
-        out = Path(args.out)
-        _save_preview(out / "prob.png", prob, "gray")
-        _save_preview(out / "uncertainty.png", unc, "magma")
-        report["previews"] = [str(out / "prob.png"), str(out / "uncertainty.png")]
-        report["prob_mean"] = float(prob.mean())
-        report["uncertainty_mean"] = float(unc.mean())
+    previews = [out / name for name in BOUNDARY_OUTPUTS[2:] if (out / name).exists()]
+    if previews:
+        report["previews"] = [str(p) for p in previews]
+        report["prob_mean"] = float(np.asarray(read_image(prob_path).data).mean())
+        report["uncertainty_mean"] = float(np.asarray(read_image(unc_path).data).mean())
     if args.json:
         print_json(report)
     else:

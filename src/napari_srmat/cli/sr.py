@@ -66,8 +66,12 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="sampling steps of diffusion models")
     r.add_argument("--no-color-fix", action="store_true",
                    help="disable the wavelet colour fix of generative models")
-    r.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    r.add_argument("--no-resume", action="store_true", help="ignore a partial OUTPUT")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace an existing OUTPUT written by srmat with other input or "
+                        "settings (never anything else); without it the same command on a "
+                        "complete OUTPUT does nothing")
+    r.add_argument("--no-resume", action="store_true",
+                   help="start over instead of resuming OUTPUT.partial")
     r.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
     r.set_defaults(func=_run)
 
@@ -125,11 +129,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..io import read_image
     from ..jobs import Stopped, run_job
+    from ..outputs import check_not_input, check_output_location, check_replaceable
     from ..sr import load_model, super_resolve_job
 
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} already exists (use --overwrite)")
+    # refuse a bad OUTPUT before loading anything; the writer re-checks under its lock
+    check_not_input(out, [args.input])
+    check_output_location(out)
+    check_replaceable(out)
     options = {}
     if args.steps is not None:
         options["num_inference_steps"] = args.steps
@@ -137,17 +144,13 @@ def _run(args: argparse.Namespace) -> int:
         options["color_fix"] = "none"
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
-    if out.exists():
-        import shutil
-
-        shutil.rmtree(out)
     mg = read_image(args.input)
     t0 = time.perf_counter()
     stopped = []
     result = run_job(
-        super_resolve_job(mg.data, model, tile=args.tile, overlap=args.overlap,
+        super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                           batch_size=args.batch_size, out=out, resume=not args.no_resume,
-                          pixel_size_um=mg.pixel_size_um),
+                          overwrite=args.overwrite),
         on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None,
     )
     seconds = time.perf_counter() - t0

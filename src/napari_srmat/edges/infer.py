@@ -97,6 +97,12 @@ class BoundaryModel:
         """
         return 12 * self.net.multiple
 
+    def weights_digest(self) -> str:
+        """SHA-256 (32 hex characters) of the network weights (part of output identities)."""
+        from ..checkpoint import state_dict_digest
+
+        return state_dict_digest(self.net.state_dict())
+
     def __repr__(self) -> str:
         return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "
                 f"device={self.device!r}, path={self.path!r})")
@@ -266,6 +272,13 @@ def _split_stacked(result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"unexpected tiled output shape {a.shape}")
 
 
+#: What an ``edges predict`` output folder holds (besides its marker).
+BOUNDARY_OUTPUTS = ("prob.ome.zarr", "uncertainty.ome.zarr", "prob.png", "uncertainty.png")
+#: Images up to this many pixels also get PNG previews in the output folder.
+PREVIEW_MAX_PIXELS = 4096 * 4096
+_STACKED = "stacked.ome.zarr"
+
+
 def predict_boundaries_job(
     image,
     model: BoundaryModel | None = None,
@@ -275,15 +288,19 @@ def predict_boundaries_job(
     batch_size: int = 4,
     out=None,
     overwrite: bool = False,
+    resume: bool = True,
     pixel_size_um: float | None = None,
+    previews: bool = True,
     stop=None,
 ):
     """Boundary probability and uncertainty of a whole image, tile by tile (job).
 
     Parameters
     ----------
-    image : array-like
-        numpy/dask/zarr ``(H, W)`` or ``(H, W, C)`` (any of uint8/uint16/float).
+    image : array-like or Micrograph
+        numpy/dask/zarr ``(H, W)`` or ``(H, W, C)`` (any of uint8/uint16/float), or a
+        :class:`~napari_srmat.io.Micrograph` (its file is recorded in the output's
+        identity and never overwritten).
     model : BoundaryModel, optional
         Defaults to :func:`load_boundary_model` ``()`` (shipped weights).
     tile, overlap, batch_size : int
@@ -291,12 +308,22 @@ def predict_boundaries_job(
         blended, so seams are small; use an overlap of at least
         ``model.receptive_field // 2`` for results closest to untiled inference.
     out : path-like, optional
-        Directory receiving ``prob.ome.zarr`` and ``uncertainty.ome.zarr``
-        (float32, written block by block, so images larger than memory work).
+        Output folder receiving ``prob.ome.zarr`` and ``uncertainty.ome.zarr``
+        (float32, written block by block, so images larger than memory work) and,
+        for images up to :data:`PREVIEW_MAX_PIXELS`, ``prob.png`` and
+        ``uncertainty.png``. It is built in ``OUT.partial`` and renamed when complete
+        (write protocol: docs/safety.md).
     overwrite : bool
-        Replace existing outputs in ``out``.
+        Replace an existing output folder made from another input or with another
+        model/settings (only a folder written by ``edges predict``). Without it the
+        same call on a complete folder returns it as it is.
+    resume : bool
+        Continue an interrupted ``OUT.partial`` made with the same input, model and
+        settings (otherwise refused, naming the difference); False starts over.
     pixel_size_um : float, optional
-        Stored in the OME-Zarr metadata.
+        Stored in the OME-Zarr metadata (default: the Micrograph's).
+    previews : bool
+        Write the PNG previews (small images only).
     stop : StopToken, optional
         Checked between tiles.
 
@@ -311,7 +338,7 @@ def predict_boundaries_job(
     if model is None:
         model = load_boundary_model()
     a = image
-    if getattr(a, "ndim", None) not in (2, 3):
+    if getattr(a, "shape", None) is None or len(a.shape) not in (2, 3):
         raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape "
                          f"{getattr(a, 'shape', None)}")
     if out is None:
@@ -323,37 +350,110 @@ def predict_boundaries_job(
             return None
         prob, unc = _split_stacked(result)
         return prob.astype(np.float32), unc.astype(np.float32)
+    return (yield from _predict_to_folder(a, model, Path(out), tile=tile, overlap=overlap,
+                                          batch_size=batch_size, overwrite=overwrite,
+                                          resume=resume, pixel_size_um=pixel_size_um,
+                                          previews=previews, stop=stop))
 
+
+def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
+                       resume, pixel_size_um, previews, stop):
+    """The ``out`` branch of :func:`predict_boundaries_job` (write protocol)."""
+    from .._atomic import swap_into_place
     from ..io import read_image, write_ome_zarr
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    prob_path, unc_path = out / "prob.ome.zarr", out / "uncertainty.ome.zarr"
-    for p in (prob_path, unc_path):
-        if p.exists() and not overwrite:
-            raise FileExistsError(f"{p} already exists (pass overwrite=True to replace it)")
-    stacked = out / ".stacked.ome.zarr"
-    attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
-                              "model": model.config.get("encoder"),
-                              "threshold": model.threshold}}
-    res = yield from tiled_apply_job(
-        a, model.predict_stacked, scale=1, out_channels=2, tile=tile, overlap=overlap,
-        batch_size=batch_size, out=stacked, out_dtype=np.float32, stop=stop, resume=True,
-        pixel_size_um=pixel_size_um, attrs=attrs,
+    from ..outputs import (
+        OutputError,
+        OutputExistsError,
+        OutputLock,
+        OutputMismatchError,
+        check_not_input,
+        check_output_location,
+        check_replaceable,
+        identity_differences,
+        read_marker,
+        write_marker,
     )
-    if res is None:  # stopped: the tiling engine already yielded Stopped
-        yield Log("prediction stopped; rerun with the same out to resume")
-        return None
-    data = read_image(res).data
-    if data.ndim == 3 and data.shape[-1] == 2:
+    from ..tiling import input_identity, tiled_apply_job
+
+    kind = "boundaries"
+    paths = (out / BOUNDARY_OUTPUTS[0], out / BOUNDARY_OUTPUTS[1])
+    in_path = getattr(image, "path", None) if hasattr(image, "levels") else None
+    if pixel_size_um is None:
+        pixel_size_um = getattr(image, "pixel_size_um", None)
+    check_not_input(out, [in_path])
+    check_output_location(out)
+    identity = {"input": input_identity(image), "weights_sha256": model.weights_digest(),
+                "encoder": model.config.get("encoder"), "tta": model.tta, "tile": int(tile),
+                "overlap": int(overlap), "pixel_size_um": pixel_size_um}
+    staging = out.with_name(out.name + ".partial")
+    with OutputLock(out):
+        if out.exists():
+            check_replaceable(out, kinds=[kind], allowed_entries=BOUNDARY_OUTPUTS)
+            marker = read_marker(out)
+            diffs = identity_differences(marker.get("identity") if marker else None, identity)
+            if not overwrite:
+                if not diffs and marker.get("complete"):
+                    yield Log(f"{out} is already complete (same input, model and settings)")
+                    return paths
+                raise OutputExistsError(f"{out} exists and was made differently "
+                                        f"({'; '.join(diffs)}); pass overwrite (--overwrite) "
+                                        "to replace it")
+        if staging.exists():
+            marker = read_marker(staging)
+            if marker is None:
+                raise OutputError(f"{staging} exists and was not written by napari-srmat; it "
+                                  "will not be touched: move it away or choose another output")
+            diffs = identity_differences(marker.get("identity"), identity)
+            if resume and diffs:
+                raise OutputMismatchError(
+                    f"{staging} was started from another input or with other settings "
+                    f"({'; '.join(diffs)}); rerun with the original input and settings to "
+                    "resume it, or pass resume=False (--no-resume) to start over")
+            if not resume:
+                shutil.rmtree(staging)
+        staging.mkdir(parents=True, exist_ok=True)
+        write_marker(staging, kind, identity=identity, complete=False)
+        attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
+                                  "model": model.config.get("encoder"),
+                                  "threshold": model.threshold}}
+        res = yield from tiled_apply_job(
+            image, model.predict_stacked, scale=1, out_channels=2, tile=tile,
+            overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
+            out_dtype=np.float32, stop=stop, resume=True, pixel_size_um=pixel_size_um,
+            attrs=attrs, kind="boundaries_stacked",
+        )
+        if res is None:  # stopped: the tiling engine already yielded Stopped
+            yield Log("prediction stopped; rerun with the same out to resume")
+            return None
+        data = read_image(res).data
         p_arr, u_arr = data[..., 0], data[..., 1]
-    else:
-        p_arr, u_arr = data[0], data[1]
-    yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
-    write_ome_zarr(p_arr, prob_path, pixel_size_um=pixel_size_um, axes="YX", overwrite=overwrite)
-    write_ome_zarr(u_arr, unc_path, pixel_size_um=pixel_size_um, axes="YX", overwrite=overwrite)
-    shutil.rmtree(res, ignore_errors=True)
-    return prob_path, unc_path
+        yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
+        for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):
+            write_ome_zarr(arr, staging / name, pixel_size_um=pixel_size_um, axes="YX",
+                           overwrite=True)
+        h, w = p_arr.shape
+        if previews and h * w <= PREVIEW_MAX_PIXELS:
+            _save_preview(staging / BOUNDARY_OUTPUTS[2], np.asarray(p_arr), "gray")
+            _save_preview(staging / BOUNDARY_OUTPUTS[3], np.asarray(u_arr), "magma")
+        shutil.rmtree(staging / _STACKED)
+        write_marker(staging, kind, identity=identity, complete=True)
+        swap_into_place(staging, out)
+    return paths
+
+
+def _save_preview(path: Path, arr: np.ndarray, cmap: str) -> None:
+    """PNG preview of a map: probability in grey, uncertainty in a colour map."""
+    import matplotlib
+    from PIL import Image
+
+    from .._atomic import atomic_path
+
+    a = np.asarray(arr, np.float32)
+    hi = float(np.nanmax(a)) if a.size else 1.0
+    norm = a / hi if cmap != "gray" and hi > 0 else np.clip(a, 0, 1)
+    rgba = (matplotlib.colormaps[cmap](norm) * 255).astype(np.uint8)
+    with atomic_path(path) as tmp:
+        Image.fromarray(rgba[..., :3]).save(tmp, format="PNG")
 
 
 def predict_boundaries(image, model: BoundaryModel | None = None, **kwargs):

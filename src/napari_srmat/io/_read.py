@@ -141,8 +141,8 @@ def _dpi_to_um(dpi: float | None) -> float | None:
     return 25400.0 / dpi
 
 
-def _chunks_for(shape: tuple[int, ...], chunks, channel_axis: int | None) -> tuple:
-    """Dask chunks: spatial ``chunks`` (int or tuple), channel axis whole."""
+def _spatial_chunks(chunks) -> tuple[int, int]:
+    """``(cy, cx)`` from ``chunks`` (None = :data:`DEFAULT_CHUNK`, int or tuple)."""
     if chunks is None:
         chunks = DEFAULT_CHUNK
     if isinstance(chunks, int | np.integer):
@@ -152,6 +152,12 @@ def _chunks_for(shape: tuple[int, ...], chunks, channel_axis: int | None) -> tup
         spatial = chunks[:2] if len(chunks) >= 2 else (chunks[0], chunks[0])
     if any(c <= 0 for c in spatial):
         raise ValueError(f"chunks must be positive, got {chunks!r}")
+    return spatial
+
+
+def _chunks_for(shape: tuple[int, ...], chunks, channel_axis: int | None) -> tuple:
+    """Dask chunks: spatial ``chunks`` (int or tuple), channel axis whole."""
+    spatial = _spatial_chunks(chunks)
     out = []
     si = 0
     for ax, n in enumerate(shape):
@@ -161,6 +167,24 @@ def _chunks_for(shape: tuple[int, ...], chunks, channel_axis: int | None) -> tup
             out.append(min(int(n), spatial[min(si, 1)]) or 1)
             si += 1
     return tuple(out)
+
+
+def _lazy_array(zarr_arr, src_axes: str, name: str, chunks):
+    """Dask view of a Zarr-like array in channels-last layout with our chunking.
+
+    The dask chunks are set in ``from_array`` directly (spatial ``chunks``, other
+    axes whole) rather than by a later ``rechunk``, whose graph is built eagerly and
+    takes minutes for a store with millions of chunks.
+    """
+    import dask.array as da
+
+    axes = src_axes.upper().replace("S", "C")
+    spatial = _spatial_chunks(chunks)
+    src_chunks = tuple(
+        min(int(n), spatial[0] if a == "Y" else spatial[1]) or 1 if a in "YX" else int(n)
+        for a, n in zip(axes, zarr_arr.shape)
+    ) if len(axes) == len(zarr_arr.shape) else zarr_arr.chunks
+    return _normalize_axes(da.from_array(zarr_arr, chunks=src_chunks), src_axes, name)
 
 
 def _normalize_axes(arr, axes: str, name: str):
@@ -341,7 +365,6 @@ def _tiff_pixel_size(tif) -> tuple[float | None, str | None]:
 
 
 def _read_tiff(path: Path, chunks) -> Micrograph:
-    import dask.array as da
     import tifffile
     import zarr
 
@@ -382,9 +405,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 f"{path}: cannot read TIFF pixel data, file truncated or corrupt "
                 f"({exc or type(exc).__name__})"
             ) from None
-        arr, axes = _normalize_axes(da.from_array(zarr_arr, chunks=zarr_arr.chunks), src_axes,
-                                    str(path))
-        arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
+        arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
         levels.append(arr)
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
@@ -425,7 +446,6 @@ def _scale_of(transforms: list | None) -> list[float] | None:
 
 
 def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Micrograph:
-    import dask.array as da
 
     axes_meta = ms.get("axes")
     datasets = ms.get("datasets") or []
@@ -451,9 +471,7 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
             raise ImageReadError(
                 f"{path}: OME-Zarr dataset {ds['path']!r} is missing (incomplete store?)"
             ) from None
-        arr, axes = _normalize_axes(da.from_array(zarr_arr, chunks=zarr_arr.chunks), src_axes,
-                                    str(path))
-        arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
+        arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
         levels.append(arr)
     pixel_size = None
     scale = _scale_of(datasets[0].get("coordinateTransformations"))
@@ -492,7 +510,6 @@ def _guess_axes(shape: tuple[int, ...]) -> str:
 
 
 def _read_zarr(path: Path, chunks) -> Micrograph:
-    import dask.array as da
     import zarr
 
     node = _open_zarr(path)
@@ -517,9 +534,7 @@ def _read_zarr(path: Path, chunks) -> Micrograph:
     attrs = dict(zarr_arr.attrs)
     src_axes = attrs.get("axes") if isinstance(attrs.get("axes"), str) else None
     src_axes = src_axes or _guess_axes(tuple(zarr_arr.shape))
-    arr, axes = _normalize_axes(da.from_array(zarr_arr, chunks=zarr_arr.chunks), src_axes,
-                                str(path))
-    arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
+    arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
     pixel_size = _valid_size(attrs.get("pixel_size_um"))
     meta = {"format": "zarr", "source_axes": src_axes,
             "zarr_format": int(getattr(zarr_arr.metadata, "zarr_format", 2))}

@@ -53,14 +53,17 @@ def super_resolve_job(
     stop: StopToken | None = None,
     resume: bool = True,
     pixel_size_um: float | None = None,
+    overwrite: bool = False,
 ) -> Generator[Event, None, Any]:
     """Super-resolve an image tile by tile (job generator).
 
     Parameters
     ----------
-    image : array-like
+    image : array-like or Micrograph
         numpy / dask / zarr ``(H, W)`` or ``(H, W, C)`` (uint8, uint16 or float in
-        [0, 1]); read lazily tile by tile.
+        [0, 1]); read lazily tile by tile. A :class:`~napari_srmat.io.Micrograph`
+        also gives its pixel size and its file (recorded in the output's identity,
+        and never overwritten).
     model : SRModel or str, optional
         A loaded model, a registry name, or None (shipped default).
     tile : int
@@ -81,9 +84,14 @@ def super_resolve_job(
     stop : StopToken, optional
         Checked between batches; a stopped OME-Zarr run can be resumed.
     resume : bool
-        Resume a partial OME-Zarr output.
+        Resume a partial OME-Zarr output (only one made from the same input with the
+        same model, weights and settings; otherwise refused, naming the difference).
     pixel_size_um : float, optional
         Input pixel size; the output's is ``pixel_size_um / scale``.
+    overwrite : bool
+        Replace an existing OME-Zarr output written by napari-srmat from another
+        input or with other settings (anything else is never replaced). Without it
+        an identical complete output is returned as it is.
 
     Returns
     -------
@@ -97,7 +105,7 @@ def super_resolve_job(
     if model is None or isinstance(model, str):
         model = load_model(model)
     overlap = resolve_overlap(model, overlap, int(tile))
-    shape = tuple(getattr(image, "shape", np.shape(image)))
+    shape = tuple(int(v) for v in getattr(image, "shape", np.shape(image)))
     if len(shape) not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
     channels = 1 if len(shape) == 2 else shape[2]
@@ -117,6 +125,7 @@ def super_resolve_job(
         "options": {k: v for k, v in getattr(model, "options", {}).items()
                     if v is None or isinstance(v, (bool, int, float, str))},
         "input_shape": list(shape),
+        "weights_sha256": model.weights_digest(),
     }
     yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> "
               f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile {tile}, "
@@ -133,8 +142,10 @@ def super_resolve_job(
         out_dtype=np.float32 if out is None else None,
         stop=stop,
         resume=resume,
+        overwrite=overwrite,
         pixel_size_um=pixel_size_um,
         attrs=attrs,
+        kind="super_resolution",
     )
     return result
 

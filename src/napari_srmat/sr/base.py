@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,18 @@ class SRModel:
         self.receptive_field = 2
         self.checkpoint: str | None = None
         self.options: dict[str, Any] = {}
+
+    def weights_digest(self) -> str | None:
+        """Content hash of the model's weights (None for weight-free models).
+
+        Part of the identity of SR outputs: a partial output is resumed only with the
+        same weights. The base version hashes the checkpoint directory, if any.
+        """
+        if self.checkpoint is None or not os.path.exists(self.checkpoint):
+            return None
+        from ..outputs import path_fingerprint
+
+        return path_fingerprint(self.checkpoint)["sha256"]
 
     # -- to implement -------------------------------------------------------------
     def _forward(self, x):  # pragma: no cover - abstract
@@ -210,6 +223,12 @@ class TorchSRModel(SRModel):
     def state_dict(self) -> dict:
         """Network weights."""
         return self.net.state_dict()
+
+    def weights_digest(self) -> str:
+        """SHA-256 (32 hex characters) of the network weights as loaded."""
+        from ..checkpoint import state_dict_digest
+
+        return state_dict_digest(self.net.state_dict())
 
     def load_state_dict(self, state: dict) -> None:
         """Load network weights (strict; dtype converted to the network's)."""

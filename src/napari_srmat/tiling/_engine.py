@@ -54,6 +54,7 @@ __all__ = [
     "tiled_apply_job",
     "tiled_apply",
     "tiled_apply_dask",
+    "input_identity",
     "blend_weights",
     "is_out_of_memory",
 ]
@@ -819,6 +820,8 @@ def tiled_apply_job(
     if out is not None:
         from ..io import OmeZarrStreamWriter
 
+        if not Path(out).exists() and not Path(f"{out}.partial").exists():
+            check_free_space(out, out_bytes * 4 // 3, what=f"output {Path(out).name}")
         meta = dict(attrs or {})
         # geom.tile is the effective tile
         meta["tiling"] = {"tile": geom.tile, "overlap": geom.overlap, "scale": geom.scale,
