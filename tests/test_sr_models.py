@@ -170,6 +170,94 @@ def test_ddpm_uncertainty():
         m.predict_with_uncertainty(x, n_samples=0)
 
 
+
+# ---------------------------------------------------------------- per-tile sampling noise
+STOCHASTIC = [
+    pytest.param("ddpm", {}, id="ddpm"),
+    pytest.param("ddpm", {"eta": 1.0}, id="ddpm-eta1"),  # noise in every scheduler step
+    pytest.param("onestep", {"noise_std": 0.5}, id="onestep-noise"),
+]
+
+
+@pytest.mark.parametrize(("name", "kw"), STOCHASTIC)
+def test_stochastic_tile_output_does_not_depend_on_its_batch(name, kw):
+    m = randomize(tiny(name, scale=2, **kw), std=0.02)
+    x = smooth_batch(3, 3, 16, 16)
+    ids = [(0, 1), (4, 2), (7, 7)]
+    y = m.predict(x, tile_ids=ids)
+    for k in range(3):  # alone, or in another batch at another position: same pixels
+        np.testing.assert_allclose(m.predict(x[k:k + 1], tile_ids=[ids[k]])[0], y[k],
+                                   atol=1e-5)
+    np.testing.assert_allclose(m.predict(x[::-1], tile_ids=ids[::-1]), y[::-1], atol=1e-5)
+    # plain calls: the sample's index in the batch is its id
+    plain = m.predict(x)
+    for k in range(3):
+        np.testing.assert_allclose(m.predict(x[k:k + 1], tile_ids=[k])[0], plain[k], atol=1e-5)
+    np.testing.assert_allclose(m.predict(x[:2]), plain[:2], atol=1e-5)
+    assert np.abs(m.predict(x[1:2], tile_ids=[(9, 9)]) - y[1]).max() > 0.01  # ids matter
+    with pytest.raises(ValueError, match="tile_ids"):
+        m.predict(x, tile_ids=ids[:2])
+
+
+def test_deterministic_models_ignore_tile_ids():
+    m = randomize(tiny("cnn", scale=2))
+    x = smooth_batch(2, 3, 8, 8)
+    np.testing.assert_array_equal(m.predict(x, tile_ids=[(0, 0), (5, 1)]), m.predict(x))
+
+
+def test_ddpm_tiles_of_the_same_content_get_different_noise():
+    from napari_srmat.sr import super_resolve
+
+    m = randomize(tiny("ddpm", scale=2), std=0.02)
+    # a flat image tiled in batches of 2: no tile repeats the noise of another tile
+    o = m.receptive_field
+    t = 2 * o + 40
+    s = t - 2 * o
+    b = 2 * o - 2 * (o // 2)
+    img = np.full((t - 2 * o, b + 4 * s, 3), 0.5, np.float32)
+    out = super_resolve(img, m, tile=t, overlap=o, batch_size=2)
+    res = (out - 0.5).mean(axis=-1)
+    flat = [res[:, 2 * (i * s + b):2 * (i + 1) * s].ravel() for i in range(4)]  # weight 1
+    corr = np.corrcoef(np.stack(flat))
+    assert np.abs(corr[np.triu_indices(4, 1)]).max() < 0.5
+    x = np.repeat(smooth_batch(1, 3, 16, 16), 4, axis=0)
+    y = m.predict(x, tile_ids=[(0, 0), (0, 1), (1, 0), (1, 1)])
+    assert min(np.abs(y[a] - y[b]).mean() for a in range(4) for b in range(a)) > 0.02
+
+
+def test_ddpm_stopped_and_resumed_equals_uninterrupted(tmp_path, monkeypatch):
+    import napari_srmat.tiling._engine as engine
+    from napari_srmat.io import read_image
+    from napari_srmat.jobs import Progress, StopToken, run_job
+    from napari_srmat.sr import super_resolve_job
+
+    monkeypatch.setattr(engine, "TARGET_CHUNK", 64)  # several output chunks on a tiny image
+    m = randomize(tiny("ddpm", scale=2), std=0.02)
+    o = m.receptive_field
+    t = 2 * o + 16
+    img = (_image(3 * 16 + 20, 4 * 16 + 20) * 255).astype(np.uint8)
+    kw = dict(tile=t, overlap=o)
+    ref = tmp_path / "ref.ome.zarr"
+    run_job(super_resolve_job(img, m, out=ref, batch_size=1, **kw), quiet=True)
+    ref = np.asarray(read_image(ref).data)
+    assert ref.dtype == np.uint8 and ref.shape == (136, 168, 3)
+
+    path = tmp_path / "sr.ome.zarr"
+    token = StopToken()
+
+    def stop_after_a_few(ev):
+        if isinstance(ev, Progress) and ev.done >= 5:
+            token.request_stop()
+
+    assert run_job(super_resolve_job(img, m, out=path, batch_size=3, stop=token, **kw),
+                   quiet=True, on_event=stop_after_a_few) is None
+    n_done = len(list((tmp_path / "sr.ome.zarr.partial" / ".srmat_done").iterdir()))
+    assert not path.exists() and 0 < n_done < 9  # 3 x 3 chunks
+    assert run_job(super_resolve_job(img, m, out=path, batch_size=3, **kw), quiet=True) == path
+    got = np.asarray(read_image(path).data)
+    assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1
+
+
 def test_color_fix():
     rng = np.random.default_rng(0)
     lr_up = torch.from_numpy(smooth_batch(1, 3, 64, 64))
@@ -293,6 +381,10 @@ def test_diffusers_local_round_trip(tmp_path):
     y = m.predict(x)
     assert y.shape == (1, 3, 64, 64) and np.isfinite(y).all()
     np.testing.assert_allclose(m.predict(x), y, atol=1e-5)  # seeded
+    # per-tile noise: a tile alone equals the same tile in a batch
+    x2 = smooth_batch(2, 3, 16, 16, seed=3)
+    y2 = m.predict(x2, tile_ids=[(0, 0), (2, 5)])
+    np.testing.assert_allclose(m.predict(x2[1:], tile_ids=[(2, 5)])[0], y2[1], atol=1e-4)
     g = m.predict(x[:, :1])
     assert g.shape == (1, 1, 64, 64)
     with pytest.raises(ScaleError):

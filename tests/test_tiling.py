@@ -395,3 +395,92 @@ def test_batch_size_is_capped_by_output_memory(rng, monkeypatch):
     out = tiled_apply(img, recording, scale=2, tile=48, overlap=4, batch_size=8)
     assert max(s[0] for s in seen) == 2 and all(s[-1] == 48 for s in seen)
     np.testing.assert_array_equal(out, ref)
+
+
+# ---------------------------------------------------------------- tile identity
+def _noisy(scale=2):
+    """A stochastic fn seeded per tile from ``tile_ids`` (like the diffusion models)."""
+    up = bicubic(scale)
+
+    def fn(batch, *, tile_ids):
+        assert len(tile_ids) == len(batch)
+        noise = [np.random.default_rng(abs(hash(tuple(t))) % 2**32)
+                 .normal(0, 0.05, (batch.shape[1], batch.shape[2] * scale,
+                                   batch.shape[3] * scale)).astype(np.float32)
+                 for t in tile_ids]
+        return up(batch) + np.stack(noise)
+    return fn
+
+
+def test_fn_accepting_tile_ids_gets_each_tiles_grid_index(rng):
+    from napari_srmat.tiling import effective_tile
+
+    img = rng.random((150, 130, 3)).astype(np.float32)
+    tile, overlap = 40, 4
+    t = effective_tile(150, 130, tile, overlap)
+    s, d = t - 2 * overlap, overlap // 2
+    pad = 2 * t
+    padded = np.pad(img, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    fn = bicubic(2)
+    seen = []
+
+    def with_ids(batch, *, tile_ids):
+        assert len(tile_ids) == len(batch)
+        seen.extend(zip(tile_ids, batch))
+        return fn(batch)
+
+    out = tiled_apply(img, with_ids, scale=2, tile=tile, overlap=overlap, batch_size=3,
+                      chunk_size=64)
+    np.testing.assert_array_equal(out, tiled_apply(img, fn, scale=2, tile=tile,
+                                                   overlap=overlap, chunk_size=64))
+    ny, nx = -(-(150 - 2) // s), -(-(130 - 2) // s)
+    assert {tuple(i) for i, _ in seen} == {(j, i) for j in range(ny) for i in range(nx)}
+    for (j, i), x in seen:  # the id names the tile's position on the grid
+        y0, x0 = j * s - d + pad, i * s - d + pad
+        np.testing.assert_array_equal(x, np.moveaxis(padded[y0:y0 + t, x0:x0 + t], -1, 0))
+
+
+def test_stochastic_fn_seeded_by_tile_id_is_independent_of_batching(tmp_path, rng):
+    img = (rng.random((150, 130, 3)) * 255).astype(np.uint8)
+    fn = _noisy()
+    kw = dict(scale=2, tile=40, overlap=4, out_dtype=np.float32, chunk_size=64)
+    ref = tiled_apply(img, fn, batch_size=1, **kw)
+    np.testing.assert_allclose(tiled_apply(img, fn, batch_size=5, **kw), ref, atol=1e-6)
+    np.testing.assert_allclose(tiled_apply_dask(img, fn, batch_size=3, **kw).compute(), ref,
+                               atol=1e-6)
+    # stopped and resumed: tiles of finished chunks are recomputed in other batches
+    token = StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 6:
+            token.request_stop()
+
+    out = tmp_path / "n.ome.zarr"
+    assert run_job(tiled_apply_job(img, fn, batch_size=4, out=out, stop=token, **kw),
+                   quiet=True, on_event=stop_early) is None
+    assert run_job(tiled_apply_job(img, fn, batch_size=4, out=out, **kw), quiet=True) == out
+    np.testing.assert_allclose(read_image(out).data.compute(), ref, atol=1e-6)
+
+
+def test_oom_sub_tiles_get_nested_ids(rng):
+    img = rng.random((120, 100, 3)).astype(np.float32)
+    fn = _noisy()
+    seen = []
+
+    def small_only(batch, *, tile_ids):
+        if batch.shape[-1] > 32:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        seen.extend(tile_ids)
+        return fn(batch, tile_ids=tile_ids)
+
+    a = tiled_apply(img, small_only, scale=2, tile=64, overlap=4, batch_size=2)
+    assert seen and all(len(t) == 4 for t in seen)
+    ids = set(seen)
+    assert len(ids) == len(seen)  # every sub-tile has its own id
+    whole = []
+    tiled_apply(img, lambda b, tile_ids: whole.extend(tile_ids) or fn(b, tile_ids=tile_ids),
+                scale=2, tile=64, overlap=4)
+    assert {t[:2] for t in ids} == set(whole) and len(whole) > 1
+    seen.clear()
+    b = tiled_apply(img, small_only, scale=2, tile=64, overlap=4, batch_size=1)
+    np.testing.assert_allclose(a, b, atol=1e-6)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,8 @@ __all__ = [
     "SRModel",
     "TorchSRModel",
     "to_tensor",
+    "tile_seed",
+    "randn",
 ]
 
 
@@ -45,6 +49,59 @@ def to_tensor(batch: Any, device: str = "cpu"):
     if arr.dtype != np.float32:
         arr = arr.astype(np.float32)
     return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
+
+
+def _canonical_id(tile_id: Any) -> tuple[int, ...]:
+    """A tile id as a tuple of Python ints (``3`` -> ``(3,)``, numpy ints -> ints)."""
+    if isinstance(tile_id, Sequence) and not isinstance(tile_id, (str, bytes)):
+        return tuple(int(v) for v in tile_id)
+    return (int(tile_id),)
+
+
+def tile_seed(seed: int, tile_id: Any) -> int:
+    """Seed of the sampling noise of one tile: a stable hash of ``(seed, tile_id)``.
+
+    The one place where stochastic models derive per-tile seeds, so that a tile gets
+    the same noise whichever batch it is computed in (batch size, position in the
+    batch, OOM back-off, a resumed run) and different tiles get independent noise.
+
+    Parameters
+    ----------
+    seed : int
+        Run seed (the model's ``seed`` option).
+    tile_id : int or sequence of int
+        The tile's identity: its grid index ``(j, i)`` from the tiling engine, a nested
+        ``(j, i, sub_j, sub_i)`` for OOM sub-tiles, or the sample's index in the batch
+        for plain calls.
+
+    Returns
+    -------
+    int
+        A seed in ``[0, 2**63)`` (stable across processes and platforms).
+    """
+    key = repr((int(seed), _canonical_id(tile_id))).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
+
+
+def randn(shape: Sequence[int], generator=None, device="cpu"):
+    """Standard normal float32 tensor drawn on the CPU, then moved to ``device``.
+
+    ``generator`` is one ``torch.Generator`` (or None) for the whole tensor, or a list
+    with one generator per sample (``len == shape[0]``): sample ``k`` is then drawn
+    from ``generator[k]`` alone, independent of the other samples.
+    """
+    import torch
+
+    shape = tuple(int(v) for v in shape)
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+        out = torch.empty(shape)
+        for k, g in enumerate(generator):  # in place: as fast as one draw (no cat copy)
+            out[k].normal_(generator=g)
+    else:
+        out = torch.randn(shape, generator=generator)
+    return out.to(device)
 
 
 #: Pixel losses the trainable models accept (``SRTrainConfig.loss``, ``--loss``).
@@ -89,6 +146,9 @@ class SRModel:
     channel_agnostic: bool = False
     #: True for generative models (colour fix is applied to them by default).
     generative: bool = False
+    #: True for models that draw sampling noise: their ``_forward(x, generators)`` gets
+    #: one ``torch.Generator`` per sample, seeded by :func:`tile_seed`.
+    stochastic: bool = False
 
     def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3) -> None:
         scale = _check_scale(scale, self.supported_scales, self.name)
@@ -113,11 +173,15 @@ class SRModel:
 
     # -- to implement -------------------------------------------------------------
     def _forward(self, x):  # pragma: no cover - abstract
-        """Map a tensor ``(B, in_channels, h, w)`` in [0, 1] to ``(B, in_channels, h*s, w*s)``."""
+        """Map a tensor ``(B, in_channels, h, w)`` in [0, 1] to ``(B, in_channels, h*s, w*s)``.
+
+        Stochastic models (``stochastic = True``) implement ``_forward(x, generators)``
+        and draw sample ``k``'s noise from ``generators[k]`` only (see :func:`randn`).
+        """
         raise NotImplementedError
 
     # -- public -------------------------------------------------------------------
-    def predict(self, batch):
+    def predict(self, batch, *, tile_ids: Sequence[Any] | None = None):
         """Super-resolve a batch.
 
         Parameters
@@ -126,6 +190,13 @@ class SRModel:
             float32 ``(B, C, h, w)`` with values in [0, 1]. ``C`` must be
             ``in_channels``, or 1 for an RGB model (grey is repeated to RGB and the
             result averaged back to one channel).
+        tile_ids : sequence, optional
+            One identity per sample (the tiling engine passes each tile's grid index
+            ``(j, i)``). Stochastic models seed each sample's noise from
+            ``(seed, tile_id)`` (:func:`tile_seed`), so a tile's output does not depend
+            on the other tiles of its batch. Default: the sample's index in the batch,
+            so ``predict(batch)`` equals ``predict(batch[k:k+1], tile_ids=[k])`` for
+            each ``k``. Deterministic models ignore it.
 
         Returns
         -------
@@ -136,14 +207,17 @@ class SRModel:
         ------
         ChannelError
             If the batch is not 4-D or has an unsupported channel count.
+        ValueError
+            If ``tile_ids`` does not have one id per sample.
         """
         import torch
 
         is_torch = isinstance(batch, torch.Tensor)
         x = to_tensor(batch, self.device)
         x, n_in = self._adapt_channels(x)
+        ids = self._tile_ids(tile_ids, x.shape[0])
         with torch.no_grad(), self._autocast():
-            y = self._forward(x)
+            y = self._forward(x, self._generators(ids)) if self.stochastic else self._forward(x)
         y = self._restore_channels(y.float().clamp_(0.0, 1.0), n_in)
         return y if is_torch else y.cpu().numpy()
 
@@ -167,6 +241,21 @@ class SRModel:
         )
 
     # -- helpers ------------------------------------------------------------------
+    def _tile_ids(self, tile_ids: Sequence[Any] | None, n: int) -> list[tuple[int, ...]]:
+        if tile_ids is None:
+            return [(k,) for k in range(n)]
+        ids = [_canonical_id(t) for t in tile_ids]
+        if len(ids) != n:
+            raise ValueError(f"{self.name}: {len(ids)} tile_ids for a batch of {n} tiles")
+        return ids
+
+    def _generators(self, tile_ids: Sequence[Any]) -> list:
+        """One CPU ``torch.Generator`` per tile, seeded by :func:`tile_seed`."""
+        import torch
+
+        seed = int(self.options.get("seed", 0))
+        return [torch.Generator("cpu").manual_seed(tile_seed(seed, t)) for t in tile_ids]
+
     def _autocast(self):
         import torch
 

@@ -60,7 +60,8 @@ class DiffusersLocalSR(SRModel):
         Noise added to the low-resolution conditioning image.
     guidance_scale : float
     seed : int
-        Seed of the sampling noise.
+        Run seed of the sampling noise; each tile's noise is seeded by
+        ``(seed, tile id)`` (one generator per tile, passed to the pipeline as a list).
     color_fix : {"wavelet", "adain", "none"}
     allow_pickle : bool
         Allow pipelines with only pickle weights (unsafe; default False).
@@ -69,6 +70,7 @@ class DiffusersLocalSR(SRModel):
     name = "diffusers-local"
     supported_scales = (2, 4, 8)
     generative = True
+    stochastic = True
 
     def __init__(self, path: str | os.PathLike | None, scale: int = 4, device: str = "cpu",
                  prompt: str = "metallographic image", negative_prompt: str | None = None,
@@ -102,11 +104,8 @@ class DiffusersLocalSR(SRModel):
                         "noise_level": int(noise_level), "guidance_scale": float(guidance_scale),
                         "seed": int(seed), "color_fix": color_fix}
 
-    def _forward(self, x):
-        import torch
-
+    def _forward(self, x, generators):
         o = self.options
-        gen = torch.Generator("cpu").manual_seed(o["seed"])
         b = x.shape[0]
         out = self.pipe(
             prompt=[o["prompt"]] * b,
@@ -115,7 +114,7 @@ class DiffusersLocalSR(SRModel):
             num_inference_steps=o["num_inference_steps"],
             noise_level=o["noise_level"],
             guidance_scale=o["guidance_scale"],
-            generator=gen,
+            generator=list(generators),
             output_type="pt",
         ).images
         y = out.to(x.device).float()

@@ -5,9 +5,11 @@
   (3 channels) and predicts the noise. The target is the **residual**
   ``(HR - bicubic(LR)) * res_scale``, not the HR image itself, so the model only
   has to generate the missing detail. Training uses ``DDPMScheduler``; sampling
-  uses ``DDIMScheduler`` with ``num_inference_steps`` steps and a seeded
-  generator. With K samples, :meth:`DDPMSR.predict_with_uncertainty` returns the
-  mean and the per-pixel standard deviation.
+  uses ``DDIMScheduler`` with ``num_inference_steps`` steps; each tile's noise
+  (initial and, with ``eta > 0``, per step) comes from its own generator seeded by
+  ``(seed, tile id)`` (:func:`napari_srmat.sr.base.tile_seed`). With K samples,
+  :meth:`DDPMSR.predict_with_uncertainty` returns the mean and the per-pixel standard
+  deviation.
 * :class:`OneStepSR` -- OSEDiff-like one-step model: a small ``UNet2DModel``
   receives the upsampled LR image (optionally noised at a fixed timestep
   ``t_star``) and that timestep, and predicts the HR image in a single forward
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import TorchSRModel, pixel_loss_fn, to_tensor
+from .base import TorchSRModel, pixel_loss_fn, randn, to_tensor
 from .classic import bicubic_upsample
 from .colorfix import color_fix
 
@@ -78,6 +80,7 @@ def _pad_to_multiple(x, m: int):
 
 class _UNetSR(TorchSRModel):
     generative = True
+    stochastic = True
     supported_scales = (2, 4)
 
     def _common_init(self, scale, device, in_channels, arch, options):
@@ -109,7 +112,10 @@ class DDPMSR(_UNetSR):
     num_inference_steps : int
         DDIM sampling steps.
     seed : int
-        Seed of the sampling noise (reproducible output).
+        Run seed of the sampling noise; each tile's noise is seeded by
+        ``(seed, tile id)`` (reproducible, independent of the batching).
+    eta : float
+        DDIM stochasticity (0 = deterministic steps after the initial noise).
     color_fix : {"wavelet", "adain", "none"}
         Low-frequency correction of the output.
     """
@@ -152,7 +158,8 @@ class DDPMSR(_UNetSR):
         return F.mse_loss(pred, noise)
 
     # -- sampling ------------------------------------------------------------------
-    def _sample(self, x, generator):
+    def _sample(self, x, generators):
+        """One DDIM sample per tile; ``generators``: one per tile (see :func:`randn`)."""
         import torch
         from diffusers import DDIMScheduler
 
@@ -160,24 +167,22 @@ class DDPMSR(_UNetSR):
         up_p, (h, w) = _pad_to_multiple(up, self._multiple)
         sched = DDIMScheduler.from_config(self.train_scheduler.config)
         sched.set_timesteps(self.options["num_inference_steps"], device=x.device)
-        sample = torch.randn(up_p.shape, generator=generator, device="cpu").to(x.device)
+        sample = randn(up_p.shape, generators, x.device)
         cond = up_p * 2 - 1
+        eta = self.options["eta"]
         for t in sched.timesteps:
             eps = self.net(torch.cat([sample, cond], dim=1), t).sample.float()
-            sample = sched.step(eps, t, sample, eta=self.options["eta"],
-                                generator=generator).prev_sample
+            # the step's variance noise is drawn here, per tile (DDIMScheduler.step takes
+            # one generator for the whole batch)
+            noise = randn(eps.shape, generators, eps.device).to(eps.dtype) if eta > 0 else None
+            sample = sched.step(eps, t, sample, eta=eta, variance_noise=noise).prev_sample
         y = up + sample[..., :h, :w] / self.arch["res_scale"]
         return self._color_fix(y, up)
 
-    def _generator(self, offset: int = 0):
-        import torch
+    def _forward(self, x, generators):
+        return self._sample(x, generators)
 
-        return torch.Generator("cpu").manual_seed(int(self.options["seed"]) + offset)
-
-    def _forward(self, x):
-        return self._sample(x, self._generator())
-
-    def predict_with_uncertainty(self, batch, n_samples: int = 4):
+    def predict_with_uncertainty(self, batch, n_samples: int = 4, *, tile_ids=None):
         """Draw ``n_samples`` samples; return their mean and per-pixel standard deviation.
 
         Parameters
@@ -186,6 +191,8 @@ class DDPMSR(_UNetSR):
             ``(B, C, h, w)`` float32 in [0, 1].
         n_samples : int
             Number of samples K (>= 1; the std of one sample is zero).
+        tile_ids : sequence, optional
+            One id per sample, as in :meth:`predict` (default: index in the batch).
 
         Returns
         -------
@@ -199,11 +206,11 @@ class DDPMSR(_UNetSR):
         is_torch = isinstance(batch, torch.Tensor)
         x = to_tensor(batch, self.device)
         x, n_in = self._adapt_channels(x)
-        gen = self._generator()
+        gens = self._generators(self._tile_ids(tile_ids, x.shape[0]))
         samples = []
         with torch.no_grad(), self._autocast():
             for _ in range(int(n_samples)):
-                y = self._sample(x, gen).float().clamp(0, 1)
+                y = self._sample(x, gens).float().clamp(0, 1)
                 samples.append(self._restore_channels(y, n_in))
         stack = torch.stack(samples)
         mean = stack.mean(0)
@@ -233,7 +240,8 @@ class OneStepSR(_UNetSR):
     res_scale : float
         Output residual is divided by this.
     seed : int
-        Seed of the input noise when ``noise_std > 0``.
+        Run seed of the input noise when ``noise_std > 0``; each tile's noise is
+        seeded by ``(seed, tile id)``.
     color_fix : {"wavelet", "adain", "none"}
     """
 
@@ -261,14 +269,17 @@ class OneStepSR(_UNetSR):
         self.net.eval()
 
     def train_forward(self, lr, generator=None):
-        """Differentiable HR prediction (before colour fix)."""
+        """Differentiable HR prediction (before colour fix).
+
+        ``generator``: one ``torch.Generator`` (or None) or one per sample.
+        """
         import torch
 
         up = bicubic_upsample(lr, self.scale)
         up_p, (h, w) = _pad_to_multiple(up, self._multiple)
         inp = up_p * 2 - 1
         if self.arch["noise_std"] > 0:
-            noise = torch.randn(inp.shape, generator=generator, device="cpu").to(inp.device)
+            noise = randn(inp.shape, generator, inp.device)
             inp = inp + self.arch["noise_std"] * noise
         t = torch.full((inp.shape[0],), self.arch["t_star"], device=inp.device,
                        dtype=torch.long)
@@ -287,9 +298,6 @@ class OneStepSR(_UNetSR):
             loss = loss + distill_weight * F.l1_loss(pred, target)
         return loss
 
-    def _forward(self, x):
-        import torch
-
-        gen = torch.Generator("cpu").manual_seed(int(self.options["seed"]))
-        y, up = self.train_forward(x, gen)
+    def _forward(self, x, generators):
+        y, up = self.train_forward(x, generators)
         return self._color_fix(y.float(), up)

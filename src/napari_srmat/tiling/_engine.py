@@ -31,6 +31,7 @@ memory is a few tiles plus one chunk row of spill strips, independent of image h
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -297,12 +298,29 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+def _accepts_tile_ids(fn) -> bool:
+    """Whether ``fn`` takes a ``tile_ids`` keyword (named, not just ``**kwargs``)."""
+    try:
+        p = inspect.signature(fn).parameters.get("tile_ids")
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
 class _Runner:
-    """Calls ``fn`` in batches, halving the batch and then the tile on OOM."""
+    """Calls ``fn`` in batches, halving the batch and then the tile on OOM.
+
+    When ``fn`` takes a ``tile_ids`` keyword it gets one id per tile: ``prefix`` + the
+    tile's grid index ``(j, i)`` (``prefix`` is the parent tile's id for OOM sub-tiles,
+    giving ``(j, i, sub_j, sub_i)``), so stochastic models can seed each tile's noise
+    independently of the batching.
+    """
 
     def __init__(self, fn, *, batch_size: int, tile: int, overlap: int, scale: int,
-                 out_channels: int) -> None:
+                 out_channels: int, prefix: tuple[int, ...] | None = ()) -> None:
         self.fn = fn
+        self.pass_ids = _accepts_tile_ids(fn)
+        self.prefix = prefix
         self.batch_size = int(batch_size)
         self.tile = tile
         self.overlap = overlap
@@ -312,9 +330,12 @@ class _Runner:
         self.calls = 0
         self.messages: list[str] = []
 
-    def _call(self, batch: np.ndarray) -> np.ndarray:
+    def _call(self, batch: np.ndarray, ids: list | None = None) -> np.ndarray:
         self.calls += 1
-        out = _to_numpy(self.fn(batch))
+        if self.pass_ids and ids is not None and self.prefix is not None:
+            out = _to_numpy(self.fn(batch, tile_ids=[(*self.prefix, *t) for t in ids]))
+        else:
+            out = _to_numpy(self.fn(batch))
         b, _, th, tw = batch.shape
         expect = (b, self.out_channels, th * self.scale, tw * self.scale)
         if out.shape != expect:
@@ -332,7 +353,7 @@ class _Runner:
                               "model?): nothing was written for these tiles")
         return out
 
-    def _subtiled(self, one: np.ndarray, exc: BaseException) -> np.ndarray:
+    def _subtiled(self, one: np.ndarray, exc: BaseException, tile_id=None) -> np.ndarray:
         t = one.shape[-1]
         sub = self.sub_tile or t // 2
         if sub <= 2 * self.overlap:
@@ -343,8 +364,9 @@ class _Runner:
             ) from exc
         self.messages.append(f"out of memory at batch 1, tile {t}: sub-tiling with tile {sub}")
         img = np.moveaxis(one[0], 0, -1)
+        prefix = None if tile_id is None or self.prefix is None else (*self.prefix, *tile_id)
         inner = _Runner(self.fn, batch_size=1, tile=sub, overlap=self.overlap,
-                        scale=self.scale, out_channels=self.out_channels)
+                        scale=self.scale, out_channels=self.out_channels, prefix=prefix)
         try:
             res = _tiled_numpy(img, inner, tile=sub, overlap=self.overlap, scale=self.scale)
         finally:
@@ -353,16 +375,17 @@ class _Runner:
         self.sub_tile = inner.sub_tile or sub
         return np.moveaxis(res, -1, 0)[None]
 
-    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+    def __call__(self, tiles: np.ndarray, tile_ids: list | None = None) -> np.ndarray:
         outs = []
         i = 0
         while i < len(tiles):
             bs = self.batch_size
             part = tiles[i : i + bs]
+            ids = None if tile_ids is None else tile_ids[i : i + bs]
             try:
                 if self.sub_tile is not None and len(part) == 1 and self.sub_tile < part.shape[-1]:
                     raise MemoryError("out of memory (remembered)")
-                res = self._call(part)
+                res = self._call(part, ids)
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
@@ -373,7 +396,7 @@ class _Runner:
                         f"out of memory at batch size {bs}: retrying with {self.batch_size}"
                     )
                     continue
-                res = self._subtiled(part, exc)
+                res = self._subtiled(part, exc, None if ids is None else ids[0])
             outs.append(res)
             i += len(part)
         return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
@@ -526,7 +549,8 @@ class _Engine:
     def compute_tiles(self, win: _Window, tiles: list[tuple[int, int]]) -> np.ndarray:
         g = self.geom
         batch = np.stack([win.tile(j * g.s - g.d, i * g.s - g.d, g.tile) for j, i in tiles])
-        return self.runner(np.ascontiguousarray(batch, dtype=np.float32))
+        ids = [(int(j), int(i)) for j, i in tiles]  # grid index: fn's tile_ids
+        return self.runner(np.ascontiguousarray(batch, dtype=np.float32), ids)
 
     def pieces(self, tile_idx, out, targets) -> list[tuple[Any, tuple, tuple, np.ndarray]]:
         """Split a weighted tile output into pieces for the chunks ``targets``."""
