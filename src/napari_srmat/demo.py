@@ -83,10 +83,10 @@ def run_demo_job(
         The report also written to ``out_dir/report.json``.
     """
     from .metrics.heyn import measure_intercepts
+    from .outputs import prepare_output_dir
     from .synth import generate_microstructure
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(out_dir, "demo")
     total = 1 + len(steps)
     report: dict[str, Any] = {"output_dir": str(out.resolve()), "files": {}}
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_text
+from ..outputs import prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
 from .session import VERDICTS, AuditSession
 
@@ -134,6 +135,19 @@ def _thumb(lr_up: np.ndarray, sr: np.ndarray, bbox, path: Path, size: int = 160)
         canvas.save(tmp, format="PNG")
 
 
+#: First line of every audit report (how an existing report is recognised as ours).
+REPORT_TITLE = "# Hallucination audit report"
+
+
+def is_audit_report_file(path) -> bool:
+    """Whether ``path`` is an audit report written by napari-srmat."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().rstrip("\r\n") == REPORT_TITLE
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], path,
                  pixel_size_um: float | None = None, *, images=None,
                  thumbnails: bool = True, max_thumbnails: int = 200) -> dict[str, Any]:
@@ -172,7 +186,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     summaries = [summarize(s, pixel_size_um) for s in sessions]
     pooled = _pool(summaries)
     per_mm2 = "hallucinated_per_mm2" in pooled
-    lines = ["# Hallucination audit report", ""]
+    lines = [REPORT_TITLE, ""]
     if per_mm2:
         lines.append(f"Pixel size: {pooled['pixel_size_um']:g} um (SR grid). Hallucinated "
                      "boundary density in mm of boundary per mm^2.")
@@ -227,7 +241,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                 :sr_f.shape[0], :sr_f.shape[1]]
             if lr_up.shape[2] != sr_f.shape[2]:
                 lr_up, sr_f = lr_up.mean(2, keepdims=True), sr_f.mean(2, keepdims=True)
-            thumb_dir.mkdir(exist_ok=True)
+            prepare_output_dir(thumb_dir, "audit_thumbnails")
         lines += ["| rank | id | kind | score | new boundary px | verdict | note | LR-up / SR |",
                   "|---|---|---|---|---|---|---|---|"]
         for rank, c in enumerate(s.candidates, 1):

@@ -37,6 +37,27 @@ __all__ = [
 
 SCHEMA = "napari-srmat/audit-session"
 SCHEMA_VERSION = 1
+#: Columns of the session CSV written beside the JSON.
+CSV_HEADER = ("source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
+              "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp")
+
+
+def is_audit_session_file(path) -> bool:
+    """Whether ``path`` is an audit session JSON written by napari-srmat."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            d = json.load(fh)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(d, dict) and d.get("schema") == SCHEMA
+
+
+def _is_session_csv(path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().rstrip("\r\n") == ",".join(CSV_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
 VERDICTS = ("real", "hallucinated", "unsure")
 
 
@@ -335,8 +356,7 @@ class AuditSession:
         """One row per candidate and added region with its verdict."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
-                    "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp"])
+        w.writerow(CSV_HEADER)
         for rank, c in enumerate(self.candidates, 1):
             d = self.decisions.get(c.id)
             w.writerow(["detector", c.id, rank, *c.bbox, f"{c.score:.4f}", c.kind,
@@ -362,9 +382,17 @@ class AuditSession:
         Path
             The JSON path.
         """
+        from ..outputs import OutputExistsError, check_output_location
+
         path = Path(path if path is not None else self.path or "")
         if not str(path) or path.is_dir():
             raise ValueError(f"not a file path to save the audit session to: {str(path)!r}")
+        check_output_location(path)
+        csv_path = path.with_suffix(".csv")
+        for p, ours in ((path, is_audit_session_file), (csv_path, _is_session_csv)):
+            if p.exists() and not ours(p):
+                raise OutputExistsError(f"{p} exists and is not an audit session file written "
+                                        "by napari-srmat; it will not be replaced")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.modified = _now()
         text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
@@ -374,7 +402,7 @@ class AuditSession:
             shutil.copy2(path, tmp)
             os.replace(tmp, bak)
         atomic_write_text(path, text)
-        atomic_write_text(path.with_suffix(".csv"), self.to_csv())
+        atomic_write_text(csv_path, self.to_csv())
         self.path = path
         return path
 

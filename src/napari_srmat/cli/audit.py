@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from . import UserError, print_json
+from . import print_json
 
 __all__ = ["register"]
 
@@ -14,11 +14,17 @@ __all__ = ["register"]
 def _candidates(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, find_candidates_job
     from ..audit.report import _read_image
+    from ..audit.session import is_audit_session_file
     from ..jobs import run_job
+    from ..outputs import check_not_input, check_output_file
 
     for p in (args.lr, args.sr):
         if not Path(p).exists():
             raise FileNotFoundError(f"no such image: {p}")
+    out = Path(args.out)
+    inputs = [args.lr, args.sr, args.sr_std]
+    check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
+    check_not_input(out.with_suffix(".csv"), inputs)
     lr, sr = _read_image(args.lr), _read_image(args.sr)
     std = _read_image(args.sr_std) if args.sr_std else None
     boundary_fn = None
@@ -43,9 +49,6 @@ def _candidates(args: argparse.Namespace) -> int:
                                   lr_path=args.lr, sr_path=args.sr,
                                   sr_model={"name": args.sr_model} if args.sr_model else None,
                                   pixel_size_um=args.pixel_size)
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} exists (pass --overwrite to replace it)")
     session.save(out)
     result = cands.to_dict()
     result["session"] = str(out)
@@ -60,8 +63,12 @@ def _candidates(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, write_report
+    from ..audit.report import is_audit_report_file
+    from ..outputs import check_output_file
 
     sessions = [AuditSession.load(p) for p in args.audit]
+    # our own report is regenerated from the sessions; anything else is never replaced
+    check_output_file(args.out, inputs=args.audit, overwrite=True, ours=is_audit_report_file)
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size,
                        thumbnails=not args.no_thumbnails)
     if args.json:

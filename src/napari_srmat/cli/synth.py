@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -45,16 +44,14 @@ def _run(args: argparse.Namespace) -> int:
     import tifffile
 
     from .._atomic import atomic_path, atomic_write_bytes, atomic_write_text
+    from ..outputs import prepare_output_dir
     from ..synth import generate_microstructure
 
     if args.size < 16:
         raise UserError("--size must be at least 16 px")
     if args.n < 1:
         raise UserError("--n must be at least 1")
-    out = Path(args.out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(args.out_dir, "synthetic")
     items = []
     for i in range(args.n):
         seed = args.seed + i

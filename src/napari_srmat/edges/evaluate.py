@@ -310,8 +310,12 @@ def evaluate_boundaries_job(
         ``delta_px``, ``heyn_error_pct``, grid variants ...), ``"sobel"`` with the
         baseline's metrics, ``"per_image"`` rows; ``None`` if stopped.
     """
+    from ..outputs import prepare_output_dir
     from .infer import load_boundary_model
 
+    if out_dir is not None:  # refuse a bad folder before the long evaluation
+        prepare_output_dir(out_dir, "boundary_evaluation",
+                           inputs=[images_dir, masks_dir, val_images, val_masks])
     test = load_pairs(list_image_mask_pairs(images_dir, masks_dir))
     val: list[BoundarySample] = []
     if (val_images is None) != (val_masks is None):
@@ -371,7 +375,6 @@ def evaluate_boundaries_job(
     report["per_image"] = rows
     if out_dir is not None:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         _write_csv(out / "per_image.csv", rows)
         if baseline:
             _write_csv(out / "per_image_sobel.csv", srows)

@@ -135,9 +135,13 @@ def run_sr_vs_original_job(
         ``{"original": {...}, "sr": {...}, "table": str, "settings": {...}}`` or
         None if stopped.
     """
+    from ..outputs import prepare_output_dir
     from ..sr import load_model, super_resolve
     from .evaluate import evaluate_probability_maps, plot_curves
     from .infer import load_boundary_model
+
+    if out is not None:  # refuse a bad folder before the long experiment
+        out = prepare_output_dir(out, "sr_vs_original", inputs=[data_root])
     from .train import _samples_from_arrays, train_boundaries_job, validate
 
     if scale < 1:
@@ -181,7 +185,6 @@ def run_sr_vs_original_job(
 
     results: dict[str, dict[str, Any]] = {}
     hists = {}
-    out = Path(out) if out is not None else None
     for arm, label in (("original", "Original (bilinear)"), ("sr", "SR")):
         run_dir = None if out is None else out / arm
         cfg = dict(
@@ -215,7 +218,6 @@ def run_sr_vs_original_job(
     report = {"original": results["original"], "sr": results["sr"], "table": table,
               "settings": settings}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         plot_curves(hists, out / "pr.png", out / "roc.png",
                     title=f"x{scale}: bilinear vs SR")
         atomic_write_text(out / "table.md", table)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
+from ..outputs import prepare_output_dir
 from .data import (
     BoundaryDataError,
     BoundarySample,
@@ -268,7 +269,8 @@ def train_boundaries_job(config, *, stop=None):
 
     n_pre = cfg.pretrain_epochs if synth else 0
     total_epochs = n_pre + cfg.epochs
-    out = Path(cfg.out) if cfg.out else None
+    out = prepare_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root],
+                             resume=cfg.resume) if cfg.out else None
     start_epoch = 0
     history: list[dict] = []
     top: list[tuple[float, int, str]] = []

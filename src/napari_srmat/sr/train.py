@@ -439,8 +439,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..outputs import prepare_output_dir
+
+    out = prepare_output_dir(cfg.out, "sr_training", resume=cfg.resume)
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude) if cfg.data else []
