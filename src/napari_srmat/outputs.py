@@ -140,12 +140,12 @@ def array_fingerprint(array: Any) -> str:
     n = int(np.ceil(np.sqrt(FINGERPRINT_WINDOWS)))
     ys = sorted({int(round(v)) for v in np.linspace(0, max(H - side, 0), n)})
     xs = sorted({int(round(v)) for v in np.linspace(0, max(W - side, 0), n)})
+    from .io import read_window
+
     for y in ys:
         for x in xs:
-            win = array[y : y + side, x : x + side]
-            if hasattr(win, "compute"):
-                win = win.compute()
-            h.update(np.ascontiguousarray(np.asarray(win)).tobytes())
+            win = read_window(array, y, min(y + side, H), x, min(x + side, W))
+            h.update(np.ascontiguousarray(win).tobytes())
     return h.hexdigest()[:32]
 
 

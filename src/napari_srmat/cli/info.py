@@ -10,12 +10,16 @@ __all__ = ["register"]
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from ..io import image_info
+    from ..io import image_info, verify_image_job
+    from ..jobs import run_job
 
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
+    check = run_job(verify_image_job(args.file), quiet=args.json) if args.verify else None
+    if check is not None:
+        info["verify"] = check
     if args.json:
         print_json(info)
-        return 0
+        return 0 if check is None or check["ok"] else 2
     px = info["pixel_size_um"]
     lines = [
         f"file:        {info['path']}",
@@ -27,9 +31,15 @@ def _handler(args: argparse.Namespace) -> int:
         f"levels:      {info['n_levels']}  "
         + ", ".join("x".join(str(s) for s in shp[:2]) for shp in info["level_shapes"]),
         f"size:        {info['size_bytes'] / 2**20:.1f} MiB uncompressed",
+        "pixels:      " + ("not checked (--verify decodes every chunk)" if check is None else
+                           f"all {check['n_blocks']} blocks readable" if check["ok"] else
+                           f"{check['n_bad']} of {check['n_blocks']} blocks UNREADABLE"),
     ]
+    for b in (check or {}).get("bad", []):
+        lines.append(f"  level {b['level']} rows {b['rows'][0]}:{b['rows'][1]} columns "
+                     f"{b['columns'][0]}:{b['columns'][1]}: {b['error']}")
     print("\n".join(lines))
-    return 0
+    return 0 if check is None or check["ok"] else 2
 
 
 def register(subparsers) -> None:
@@ -41,5 +51,7 @@ def register(subparsers) -> None:
         "image without loading its pixels.",
     )
     p.add_argument("file", help="image file or Zarr store")
+    p.add_argument("--verify", action="store_true",
+                   help="decode every chunk of every level and report damaged ones (exit 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_handler)

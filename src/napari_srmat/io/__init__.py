@@ -5,7 +5,15 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 """
 
 from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float, read_mask, to_float01
-from ._read import DEFAULT_CHUNK, ImageReadError, Micrograph, image_info, read_image
+from ._read import (
+    DEFAULT_CHUNK,
+    ImageReadError,
+    Micrograph,
+    image_info,
+    read_image,
+    read_window,
+    verify_image_job,
+)
 from ._write import OmeZarrStreamWriter, StreamMismatchError, default_n_levels, write_ome_zarr
 
 __all__ = [
@@ -21,6 +29,8 @@ __all__ = [
     "read_grey_or_rgb_float",
     "read_image",
     "read_mask",
+    "read_window",
     "to_float01",
+    "verify_image_job",
     "write_ome_zarr",
 ]

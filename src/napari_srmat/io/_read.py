@@ -18,6 +18,8 @@ __all__ = [
     "Micrograph",
     "read_image",
     "image_info",
+    "verify_image_job",
+    "read_window",
     "DEFAULT_CHUNK",
 ]
 
@@ -635,3 +637,97 @@ def _jsonable(value) -> bool:
         return False
     return True
 
+
+
+#: Unreadable blocks listed by :func:`verify_image_job` before it stops listing.
+MAX_REPORTED_BAD_BLOCKS = 10
+#: Block side (pixels) read by :func:`verify_image_job`: small enough to say where the
+#: damage is, large enough to read few chunks more than once.
+VERIFY_BLOCK = 256
+
+
+def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop=None):
+    """Decode every chunk of every level of an image and report those that fail (job).
+
+    :func:`image_info` reads metadata only; a damaged chunk (truncated file, failed
+    decompression) shows only when its pixels are read. This reads them all, block by
+    block, in bounded memory.
+
+    Parameters
+    ----------
+    path : path-like
+        Any image :func:`read_image` opens.
+    block : int
+        Side of the blocks read (and reported), in pixels.
+    stop : StopToken, optional
+        Checked between blocks.
+
+    Yields
+    ------
+    Progress
+        ``Progress(done, total, stage="verify")`` per block.
+
+    Returns
+    -------
+    dict or None
+        ``{"path", "ok", "n_blocks", "n_bad", "bad": [{"level", "block", "rows",
+        "columns", "error"}, ...]}`` (at most :data:`MAX_REPORTED_BAD_BLOCKS` listed),
+        or None when stopped.
+    """
+    import itertools
+
+    from ..jobs import Progress, Stopped
+
+    mg = read_image(path, chunks=block)
+    grids = []
+    for lv, arr in enumerate(mg.levels):
+        bounds = [np.cumsum((0, *c)) for c in arr.chunks[:2]]
+        grids.append((lv, arr, bounds))
+    total = sum((len(b[0]) - 1) * (len(b[1]) - 1) for _, _, b in grids)
+    done, n_bad, bad = 0, 0, []
+    yield Progress(0, total, stage="verify")
+    for lv, arr, (ys, xs) in grids:
+        for iy, ix in itertools.product(range(len(ys) - 1), range(len(xs) - 1)):
+            if stop is not None and stop.stop_requested:
+                yield Stopped(f"verification stopped after {done} of {total} blocks")
+                return None
+            rows, cols = (int(ys[iy]), int(ys[iy + 1])), (int(xs[ix]), int(xs[ix + 1]))
+            try:
+                np.asarray(arr[rows[0]:rows[1], cols[0]:cols[1]].compute())
+            except MemoryError:
+                raise
+            except Exception as exc:  # every codec has its own error types
+                n_bad += 1
+                if len(bad) < MAX_REPORTED_BAD_BLOCKS:
+                    bad.append({"level": lv, "block": [iy, ix], "rows": list(rows),
+                                "columns": list(cols),
+                                "error": f"{type(exc).__name__}: {exc}"})
+            done += 1
+            yield Progress(done, total, stage="verify")
+    return {"path": str(path), "ok": n_bad == 0, "n_blocks": total, "n_bad": n_bad,
+            "bad": bad}
+
+
+def read_window(array, ylo: int, yhi: int, xlo: int, xhi: int) -> np.ndarray:
+    """Pixels ``[ylo:yhi, xlo:xhi]`` of a numpy / dask / zarr array, as numpy.
+
+    The one place lazy pixels are read for processing: a decoding or I/O failure
+    (corrupt chunk, missing file) becomes one clear :class:`ImageReadError`.
+
+    Raises
+    ------
+    ImageReadError
+        The pixels cannot be read or decoded.
+    """
+    try:
+        raw = array[ylo:yhi, xlo:xhi]
+        if hasattr(raw, "compute"):
+            raw = raw.compute()
+        return np.asarray(raw)
+    except MemoryError:
+        raise
+    except Exception as exc:  # codecs raise many types (zstd, blosc, tifffile, ...)
+        raise ImageReadError(
+            f"cannot read input pixels rows {ylo}:{yhi}, columns {xlo}:{xhi}: "
+            f"{type(exc).__name__}: {exc} (is the file damaged? `srmat info --verify` "
+            "checks every chunk)") from exc

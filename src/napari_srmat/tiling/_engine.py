@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = [
@@ -438,28 +439,9 @@ class _Source:
         """Read rows ``[y0, y1)`` x cols ``[x0, x1)`` (may extend outside: reflect)."""
         yi, xi = self.bbox(y0, y1, x0, x1)
         ylo, yhi, xlo, xhi = int(yi.min()), int(yi.max()) + 1, int(xi.min()), int(xi.max()) + 1
-        raw = _read_window(self.array, ylo, yhi, xlo, xhi)
+        raw = read_window(self.array, ylo, yhi, xlo, xhi)
         _check_finite(raw, ylo, xlo)
         return _Window(_normalize_window(raw), y0, x0, yi - ylo, xi - xlo, self.grey)
-
-
-def _read_window(array, ylo: int, yhi: int, xlo: int, xhi: int) -> np.ndarray:
-    """Pixels ``[ylo:yhi, xlo:xhi]`` of a numpy/dask/zarr array; a decoding or I/O
-    failure (corrupt chunk, missing file) becomes one clear ``ImageReadError``."""
-    from ..io import ImageReadError
-
-    try:
-        raw = array[ylo:yhi, xlo:xhi]
-        if hasattr(raw, "compute"):
-            raw = raw.compute()
-        return np.asarray(raw)
-    except MemoryError:
-        raise
-    except Exception as exc:  # codecs raise many types (zstd, blosc, tifffile, ...)
-        raise ImageReadError(
-            f"cannot read input pixels rows {ylo}:{yhi}, columns {xlo}:{xhi}: "
-            f"{type(exc).__name__}: {exc} (is the file damaged? `srmat info --verify` "
-            "checks every chunk)") from exc
 
 
 def _check_finite(raw: np.ndarray, ylo: int, xlo: int) -> None:

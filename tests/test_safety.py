@@ -1,0 +1,394 @@
+"""Data safety: no command loses a user's file or presents wrong output as complete.
+
+One test (or more) per defect of the data-safety issue; each drives the real CLI
+(``napari_srmat.cli.main``) or the library entry the CLI calls.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from PIL import Image
+
+from napari_srmat.cli import main
+from napari_srmat.io import read_image
+from napari_srmat.jobs import Progress, StopToken, run_job
+from napari_srmat.outputs import (
+    MARKER_NAME,
+    OutputError,
+    OutputLock,
+    array_fingerprint,
+    check_not_input,
+    identity_differences,
+)
+from napari_srmat.tiling import TilingError, tiled_apply
+
+SR = ["sr", "run"]
+FAST = ["--model", "bicubic", "--tile", "64", "--overlap", "8"]
+
+
+def _png(path: Path, seed: int = 0, size: int = 48) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random((size, size, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def _run(argv, capsys) -> tuple[int, str, str]:
+    rc = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err
+    return rc, cap.out, cap.err
+
+
+def _one_error_line(err: str) -> bool:
+    """The error is one line, the last one (progress and [info] lines may precede it)."""
+    lines = err.strip().splitlines()
+    errors = [ln for ln in lines if ln.startswith("srmat ")]
+    return len(errors) == 1 and lines[-1] == errors[0]
+
+
+def _pixels(path: Path) -> np.ndarray:
+    return np.asarray(read_image(path).data)
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}
+
+
+# --------------------------------------------------------------------------- 1: overwrite
+
+
+def test_overwrite_never_deletes_a_folder_napari_srmat_did_not_write(tmp_path, capsys):
+    inp = _png(tmp_path / "in.png")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "lab-book.txt").write_text("three weeks of measurements")
+    before = _tree(notes)
+    rc, _, err = _run([*SR, inp, notes, "--overwrite", *FAST], capsys)
+    assert rc == 2 and "did not write" in err and _one_error_line(err)
+    assert _tree(notes) == before
+    # an empty folder of the user's is not taken over either
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    rc, _, err = _run([*SR, inp, empty, "--overwrite", *FAST], capsys)
+    assert rc == 2 and "did not write" in err and empty.is_dir()
+    # edges predict: same rule for its output folder
+    rc, _, err = _run(["edges", "predict", inp, "--out", notes, "--overwrite", "--tile", "64",
+                       "--device", "cpu"], capsys)
+    assert rc == 2 and "did not write" in err
+    assert _tree(notes) == before
+
+
+def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
+    inp = _png(tmp_path / "in.png")
+    before = inp.read_bytes()
+    rc, _, err = _run([*SR, inp, inp, "--overwrite", *FAST], capsys)
+    assert rc == 2 and "is the input" in err
+    assert inp.read_bytes() == before
+    # a Zarr input: neither itself nor a path inside it nor its parent folder
+    rc, _, _ = _run([*SR, inp, tmp_path / "a.zarr", *FAST], capsys)
+    assert rc == 0
+    for out in (tmp_path / "a.zarr", tmp_path / "a.zarr" / "x.zarr", tmp_path):
+        rc, _, err = _run([*SR, tmp_path / "a.zarr", out, "--overwrite", *FAST], capsys)
+        assert rc == 2 and "input" in err
+    assert read_image(tmp_path / "a.zarr").shape[:2] == (192, 192)
+    with pytest.raises(OutputError, match="lies inside the input"):
+        check_not_input(tmp_path / "in" / "x", [tmp_path / "in"])
+
+
+def test_audit_output_is_never_an_input_nor_a_foreign_file(tmp_path, capsys):
+    lr = _png(tmp_path / "lr.png", size=24)
+    sr_path = tmp_path / "sr.png"
+    img = np.asarray(Image.open(lr).resize((96, 96), Image.BICUBIC))
+    Image.fromarray(img).save(sr_path)
+    before = sr_path.read_bytes()
+    rc, _, err = _run(["audit", "candidates", lr, sr_path, "--out", sr_path, "--overwrite",
+                       "--quiet"], capsys)
+    assert rc == 2 and "is the input" in err and sr_path.read_bytes() == before
+    foreign = tmp_path / "mine.json"
+    foreign.write_text('{"my": "data"}')
+    rc, _, err = _run(["audit", "candidates", lr, sr_path, "--out", foreign, "--overwrite",
+                       "--quiet"], capsys)
+    assert rc == 2 and "not written by napari-srmat" in err
+    assert foreign.read_text() == '{"my": "data"}'
+    # our own session is replaced with --overwrite, and only with it
+    ours = tmp_path / "audit.json"
+    assert _run(["audit", "candidates", lr, sr_path, "--out", ours, "--quiet"], capsys)[0] == 0
+    rc, _, err = _run(["audit", "candidates", lr, sr_path, "--out", ours, "--quiet"], capsys)
+    assert rc == 2 and "--overwrite" in err
+    assert _run(["audit", "candidates", lr, sr_path, "--out", ours, "--overwrite",
+                 "--quiet"], capsys)[0] == 0
+    # a report never replaces a Markdown file of the user's
+    md = tmp_path / "notes.md"
+    md.write_text("# my notes\n")
+    rc, _, err = _run(["audit", "report", ours, "--out", md, "--no-thumbnails"], capsys)
+    assert rc == 2 and md.read_text() == "# my notes\n"
+
+
+# --------------------------------------------------------------------------- 2: identity
+
+
+def test_a_complete_output_is_reused_only_for_the_same_input_and_settings(tmp_path, capsys):
+    a, b = _png(tmp_path / "a.png", 1), _png(tmp_path / "b.png", 2)
+    out = tmp_path / "out.zarr"
+    assert _run([*SR, a, out, *FAST], capsys)[0] == 0
+    ref_a = _pixels(out)
+    stamp = (out / "0" / ".zarray").stat().st_mtime_ns
+    # the same command again: nothing to do, nothing rewritten
+    rc, _, err = _run([*SR, a, out, *FAST], capsys)
+    assert rc == 0 and "already complete" in err
+    assert (out / "0" / ".zarray").stat().st_mtime_ns == stamp
+    # another input: refused, naming what differs; OUT untouched
+    rc, _, err = _run([*SR, b, out, *FAST], capsys)
+    assert rc == 2 and "input.pixels" in err
+    np.testing.assert_array_equal(_pixels(out), ref_a)
+    # another model: refused too
+    rc, _, err = _run([*SR, a, out, "--model", "lanczos", "--tile", "64", "--overlap", "8"],
+                      capsys)
+    assert rc == 2 and "attrs.model" in err
+    # --overwrite replaces our own store with the new result
+    assert _run([*SR, b, out, "--overwrite", *FAST], capsys)[0] == 0
+    assert _run([*SR, b, tmp_path / "ref_b.zarr", *FAST], capsys)[0] == 0
+    ref_b = _pixels(tmp_path / "ref_b.zarr")
+    np.testing.assert_array_equal(_pixels(out), ref_b)
+    assert not np.array_equal(ref_a, ref_b)
+    marker = json.loads((out / MARKER_NAME).read_text())
+    assert marker["complete"] and marker["kind"] == "super_resolution"
+    assert marker["identity"]["input"]["file"]["path"] == str(b.resolve())
+
+
+def test_a_partial_output_is_resumed_only_with_the_same_input(tmp_path, capsys):
+    from napari_srmat.sr import super_resolve_job
+
+    a, b = _png(tmp_path / "a.png", 1, 96), _png(tmp_path / "b.png", 2, 96)
+    out = tmp_path / "out.zarr"
+    token = StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 1:
+            token.request_stop()
+
+    res = run_job(super_resolve_job(read_image(a), "bicubic", tile=32, overlap=8, out=out,
+                                    stop=token), quiet=True, on_event=stop_early)
+    assert res is None and Path(f"{out}.partial").is_dir() and not out.exists()
+    rc, _, err = _run([*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"],
+                      capsys)
+    assert rc == 2 and "started from another input" in err and "input.pixels" in err
+    rc, _, err = _run([*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8",
+                       "--no-resume"], capsys)
+    assert rc == 0
+    assert _run([*SR, b, tmp_path / "ref.zarr", "--model", "bicubic", "--tile", "32",
+                 "--overlap", "8"], capsys)[0] == 0
+    np.testing.assert_array_equal(_pixels(out), _pixels(tmp_path / "ref.zarr"))
+
+
+def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):
+    a, b = _png(tmp_path / "a.png", 1, 64), _png(tmp_path / "b.png", 2, 64)
+    out = tmp_path / "pred"
+    args = ["--tile", "64", "--overlap", "16", "--tta", "none", "--device", "cpu"]
+    assert _run(["edges", "predict", a, "--out", out, *args], capsys)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [MARKER_NAME, "prob.ome.zarr", "uncertainty.ome.zarr", "prob.png", "uncertainty.png"])
+    prob = _pixels(out / "prob.ome.zarr")
+    rc, _, err = _run(["edges", "predict", a, "--out", out, *args], capsys)
+    assert rc == 0 and "already complete" in err
+    rc, _, err = _run(["edges", "predict", b, "--out", out, *args], capsys)
+    assert rc == 2 and "input.pixels" in err
+    rc, _, err = _run(["edges", "predict", a, "--out", out, *args[:-2], "--tta", "d4"],
+                      capsys)
+    assert rc == 2 and "tta" in err
+    np.testing.assert_array_equal(_pixels(out / "prob.ome.zarr"), prob)
+    assert _run(["edges", "predict", b, "--out", out, "--overwrite", *args], capsys)[0] == 0
+    assert not np.array_equal(_pixels(out / "prob.ome.zarr"), prob)
+    assert not any(p.name.endswith((".partial", ".lock", ".old")) for p in tmp_path.iterdir())
+
+
+def test_identity_differences_names_each_key():
+    assert identity_differences({"a": {"b": 1}, "c": 2}, {"a": {"b": 1}, "c": 2}) == []
+    d = identity_differences({"a": {"b": 1}, "c": 2}, {"a": {"b": 3}, "c": 2})
+    assert d == ["a.b: stored 1 != requested 3"]
+    # a moved input with the same content is the same input
+    assert identity_differences({"input": {"file": {"path": "/x", "sha256": "1"}}},
+                                {"input": {"file": {"path": "/y", "sha256": "1"}}}) == []
+    assert identity_differences(None, {"a": 1})
+
+
+def test_array_fingerprint_sees_content_of_lazy_arrays():
+    import dask.array as da
+
+    a = np.zeros((4000, 4000), np.uint8)
+    lazy = da.from_array(a, chunks=512)
+    b = a.copy()
+    b[0, 0] = 1  # inside the first sampled window
+    assert array_fingerprint(lazy) == array_fingerprint(da.from_array(a.copy(), chunks=1000))
+    assert array_fingerprint(lazy) != array_fingerprint(da.from_array(b, chunks=512))
+
+
+# --------------------------------------------------------------------------- 3: pyramid kill
+
+
+def test_killed_while_building_the_pyramid_the_same_command_finishes(tmp_path, capsys,
+                                                                     monkeypatch):
+    import napari_srmat.io._write as w
+
+    inp = _png(tmp_path / "in.png", size=160)
+    out = tmp_path / "out.zarr"
+    real = w._build_pyramid
+
+    def killed_after_level_1(group, axes, dtype, n_levels, chunks):
+        real(group, axes, dtype, min(n_levels, 2), chunks)  # level "1" is on disk
+        raise KeyboardInterrupt  # the process dies here
+
+    monkeypatch.setattr(w, "_build_pyramid", killed_after_level_1)
+    rc, _, _ = _run([*SR, inp, out, *FAST], capsys)
+    assert rc == 130 and (Path(f"{out}.partial") / "1").is_dir() and not out.exists()
+    monkeypatch.setattr(w, "_build_pyramid", real)
+    rc, _, err = _run([*SR, inp, out, *FAST], capsys)  # was: "An array exists ... '1'"
+    assert rc == 0, err
+    assert _run([*SR, inp, tmp_path / "ref.zarr", *FAST], capsys)[0] == 0
+    got, ref = read_image(out), read_image(tmp_path / "ref.zarr")
+    assert got.n_levels == ref.n_levels >= 2
+    for x, y in zip(got.levels, ref.levels):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+# --------------------------------------------------------------------------- 4: lock
+
+
+def test_a_second_run_into_the_same_output_is_refused(tmp_path, capsys):
+    inp = _png(tmp_path / "in.png")
+    out = tmp_path / "out.zarr"
+    with OutputLock(out):
+        rc, _, err = _run([*SR, inp, out, *FAST], capsys)
+        assert rc == 2 and f"being written by process {os.getpid()}" in err
+        rc, _, err = _run(["edges", "predict", inp, "--out", out, "--tile", "64",
+                           "--device", "cpu"], capsys)
+        assert rc == 2 and "being written by" in err
+    assert not out.exists() and not Path(f"{out}.lock").exists()
+    # a lock file left by a killed process (no flock held) is taken over
+    Path(f"{out}.lock").write_text(json.dumps({"pid": 999999, "host": "elsewhere"}))
+    rc, _, err = _run([*SR, inp, out, *FAST], capsys)
+    assert rc == 0, err
+    assert out.is_dir() and not Path(f"{out}.lock").exists()
+
+
+# --------------------------------------------------------------------------- 5: OS errors
+
+
+def test_os_errors_are_one_line_and_keep_the_partial(tmp_path, capsys, monkeypatch):
+    import napari_srmat.io._write as w
+
+    inp = _png(tmp_path / "in.png", size=520)  # 3 x 3 output chunks of 1024 px
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    rc, _, err = _run([*SR, inp, afile / "out.zarr", *FAST], capsys)
+    assert rc == 2 and "is a file, not a folder" in err
+    # disk full in the middle of the run: one line, partial kept, rerun resumes
+    out = tmp_path / "out.zarr"
+    real = w.OmeZarrStreamWriter.write_block
+    calls = {"n": 0}
+
+    def disk_full(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.partial))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(w.OmeZarrStreamWriter, "write_block", disk_full)
+    args = [*SR, inp, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"]
+    rc, _, err = _run(args, capsys)
+    assert rc == 1 and "No space left on device" in err and "disk full" in err
+    assert _one_error_line(err) and Path(f"{out}.partial").is_dir()
+    monkeypatch.setattr(w.OmeZarrStreamWriter, "write_block", real)
+    rc, _, err = _run(args, capsys)
+    assert rc == 0 and "resuming" in err
+    assert _run([*SR, inp, tmp_path / "ref.zarr", *args[4:]], capsys)[0] == 0
+    np.testing.assert_array_equal(_pixels(out), _pixels(tmp_path / "ref.zarr"))
+    # a folder that cannot be written (simulated: the tests may run as root)
+    monkeypatch.setattr("napari_srmat.outputs.os.access", lambda *a, **k: False)
+    rc, _, err = _run([*SR, inp, tmp_path / "ro" / "x.zarr", *FAST], capsys)
+    assert rc == 2 and "not writable" in err
+
+
+def test_corrupt_zarr_chunk_is_a_clear_error_and_info_verify_finds_it(tmp_path, capsys):
+    z = zarr.open_array(tmp_path / "in.zarr", mode="w", shape=(512, 512), chunks=(256, 256),
+                        dtype="uint8", zarr_format=2)
+    z[:] = np.arange(512 * 512, dtype=np.uint32).reshape(512, 512) % 251
+    chunk = tmp_path / "in.zarr" / "1.1"
+    chunk.write_bytes(b"\x00garbage" + chunk.read_bytes()[8:])
+    rc, out, _ = _run(["info", tmp_path / "in.zarr"], capsys)
+    assert rc == 0 and "not checked" in out
+    rc, out, _ = _run(["info", tmp_path / "in.zarr", "--verify"], capsys)
+    assert rc == 2 and "1 of 4 blocks UNREADABLE" in out
+    assert "rows 256:512 columns 256:512" in out
+    rc, _, err = _run([*SR, tmp_path / "in.zarr", tmp_path / "out.zarr", *FAST], capsys)
+    assert rc == 2 and "cannot read input pixels" in err and "--verify" in err
+
+
+# --------------------------------------------------------------------------- 6: sizes
+
+
+def test_absurd_sizes_are_refused_before_any_work(tmp_path, capsys):
+    zarr.open_array(tmp_path / "huge.zarr", mode="w", shape=(2_000_000, 2_000_000, 3),
+                    chunks=(4096, 4096, 3), dtype="uint8", zarr_format=2)
+    out = tmp_path / "out.zarr"
+    rc, _, err = _run([*SR, tmp_path / "huge.zarr", out, "--model", "bicubic"], capsys)
+    assert rc == 2 and "needs up to" in err and "TiB" in err and "free on" in err
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+    # in memory: the result must fit in the available memory
+    import dask.array as da
+
+    big = da.zeros((400_000, 400_000), dtype=np.uint8, chunks=4096)
+    calls = []
+    with pytest.raises(OutputError, match="of memory"):
+        tiled_apply(big, lambda b: calls.append(1) or b, scale=4)
+    assert not calls
+
+
+# --------------------------------------------------------------------------- 7: NaN
+
+
+def test_nan_and_inf_are_refused_never_written(tmp_path, capsys):
+    import tifffile
+
+    img = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    img[10, 20] = np.nan
+    with pytest.raises(TilingError, match="NaN or Inf.*row 10, column 20"):
+        tiled_apply(img, lambda b: b)
+    tifffile.imwrite(tmp_path / "nan.tif", img)
+    rc, _, err = _run([*SR, tmp_path / "nan.tif", tmp_path / "o.zarr", *FAST], capsys)
+    assert rc == 2 and "NaN or Inf" in err
+    assert not (tmp_path / "o.zarr").exists()
+    # a model that returns NaN: nothing written
+    good = np.random.default_rng(1).random((64, 64)).astype(np.float32)
+    with pytest.raises(TilingError, match="model returned NaN"):
+        tiled_apply(good, lambda b: b * np.nan, out=tmp_path / "m.zarr", tile=32, overlap=4)
+    assert not (tmp_path / "m.zarr").exists()
+    done = Path(f"{tmp_path / 'm.zarr'}.partial") / ".srmat_done"
+    assert not any(done.iterdir())
+
+
+# --------------------------------------------------------------------------- CLI errors
+
+
+def test_cli_errors_are_one_line_unless_debug(tmp_path, capsys, monkeypatch):
+    rc, _, err = _run(["info", tmp_path / "missing.png"], capsys)
+    assert rc == 2 and err.startswith("srmat info: error:") and _one_error_line(err)
+    with pytest.raises(ValueError):
+        main(["--debug", "info", str(tmp_path / "missing.png")])
+    import napari_srmat.cli.info as info
+
+    def boom(args):
+        raise RuntimeError("unexpected state")
+
+    monkeypatch.setattr(info, "_handler", boom)
+    rc, _, err = _run(["info", "x"], capsys)
+    assert rc == 1 and "internal error: RuntimeError: unexpected state" in err
+    assert "--debug" in err
