@@ -129,3 +129,29 @@ def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsy
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert w.last_layer is None
     assert w.status.text() == "stopped"
+
+
+def test_refused_output_is_one_notification_with_the_cli_message(make_napari_viewer, qtbot,
+                                                                 tmp_path, monkeypatch):
+    """A folder napari-srmat did not write is never replaced; the user is told once."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "lab-book.txt").write_text("keep me")
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.model.setCurrentText("bicubic")
+    w.device.setCurrentText("cpu")
+    w.output.setText(str(notes))
+    w.run()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert len(shown) == 1
+    assert shown[0].startswith("napari-srmat: ") and "did not write" in shown[0]
+    assert "Error:" not in shown[0]  # the message, not the exception's type
+    assert (notes / "lab-book.txt").read_text() == "keep me"
+    assert sorted(p.name for p in notes.iterdir()) == ["lab-book.txt"]

@@ -15,12 +15,13 @@ internal errors also print one line (exit 1). ``srmat --debug ...`` shows traceb
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser"]
 
@@ -66,13 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that are the user's (bad input, refused output): one line, exit 2."""
-    from ..checkpoint import CheckpointError
-
-    return (UserError, FileNotFoundError, FileExistsError, CheckpointError, ValueError)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``srmat``; returns the process exit code.
 
@@ -94,38 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{where}: interrupted (a partial output, if any, is kept for a rerun)",
               file=sys.stderr)
         return 130
-    except _user_errors() as exc:
+    except Exception as exc:  # every error is one line (tracebacks with --debug)
         if args.debug:
             raise
-        print(f"{where}: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        if args.debug:
-            raise
-        print(f"{where}: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        if args.debug:
-            raise
-        print(f"{where}: error: out of memory (try a smaller --tile or --batch-size, or "
-              "write to an OME-Zarr store)", file=sys.stderr)
-        return 1
-    except Exception as exc:
-        if args.debug:
-            raise
-        print(f"{where}: internal error: {type(exc).__name__}: {_one_line(exc)} "
-              "(rerun with `srmat --debug ...` for the traceback)", file=sys.stderr)
-        return 1
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, OSError):
-        if exc.filename and exc.strerror:
-            text = f"{exc.filename}: {exc.strerror}"
-        if exc.errno == errno.ENOSPC:
-            text += " (disk full: free space and rerun the same command to resume)"
-    return " ".join(text.split())
+        message = error_message(exc)
+        if message.startswith("internal error"):
+            message += " (rerun with `srmat --debug ...` for the traceback)"
+            print(f"{where}: {message}", file=sys.stderr)
+        else:
+            print(f"{where}: error: {message}", file=sys.stderr)
+        return 2 if is_user_error(exc) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,9 +15,27 @@ from napari.qt.threading import GeneratorWorker, thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
+from ..errors import error_message, is_user_error
 from ..jobs import Event, Progress, Stopped, StopToken
 
 __all__ = ["start_job", "ProgressForwarder", "SingleJobMixin"]
+
+
+class _Failed:
+    """The job raised ``exc`` (carried to the main thread as a yielded value)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_FAILED = object()
+
+
+def relay_error(exc: BaseException) -> None:
+    """Hand an internal error to napari's notification manager (traceback kept)."""
+    from napari.utils.notifications import notification_manager
+
+    notification_manager.receive_error(type(exc), exc, exc.__traceback__)
 
 
 def start_job(
@@ -51,21 +69,38 @@ def start_job(
 
     @thread_worker(start_thread=False)
     def _run():
-        result = yield from make_generator(token)
+        try:
+            result = yield from make_generator(token)
+        except Exception as exc:  # told once, on the main thread (below)
+            yield _Failed(exc)
+            return _FAILED
         return result
 
-    worker = _run()
-    if on_event is not None:
-        worker.yielded.connect(on_event)
-    if on_result is not None:
-        worker.returned.connect(on_result)
-
     def _errored(exc: BaseException) -> None:
-        show_error(f"napari-srmat: {type(exc).__name__}: {exc}")
+        # the user's errors as the CLI's one line; internal errors through napari's
+        # notification manager, which keeps the traceback
+        if is_user_error(exc):
+            show_error(f"napari-srmat: {error_message(exc)}")
+        else:
+            relay_error(exc)
         if on_error is not None:
             on_error(exc)
 
-    worker.errored.connect(_errored)
+    def _yielded(event) -> None:
+        if isinstance(event, _Failed):
+            _errored(event.exc)
+        elif on_event is not None:
+            on_event(event)
+
+    def _returned(result) -> None:
+        if result is not _FAILED and on_result is not None:
+            on_result(result)
+
+    worker = _run()
+    # a job's exception never reaches the worker's own ``errored`` relay (napari would
+    # show it a second time, with its type name): it arrives as a _Failed event
+    worker.yielded.connect(_yielded)
+    worker.returned.connect(_returned)
     if on_finished is not None:
         worker.finished.connect(on_finished)
     worker.start()

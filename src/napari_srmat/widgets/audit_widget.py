@@ -214,6 +214,8 @@ class AuditWidget(QWidget):
         """Resume a saved session; checks it against the selected LR/SR layers."""
         from napari.utils.notifications import show_error
 
+        from ..errors import error_message
+
         lr = sr = None
         if self.lr_combo.currentText() and self.sr_combo.currentText():
             lr = self._layer_data(self.lr_combo.currentText())
@@ -221,7 +223,7 @@ class AuditWidget(QWidget):
         try:
             session = AuditSession.load(path, lr=lr, sr=sr)
         except AuditFileError as exc:
-            show_error(str(exc))
+            show_error(f"napari-srmat: {error_message(exc)}")
             raise
         self.set_session(session, path)
         return session

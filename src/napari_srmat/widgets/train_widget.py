@@ -384,10 +384,12 @@ class TrainEvaluateWidget(QWidget):
         except Exception as exc:  # noqa: BLE001 - a bad job must not block the queue
             from napari.utils.notifications import show_error
 
+            from ..errors import error_message
+
             spec.status = "failed"
             spec.result = exc
             self.finished_jobs.append(spec)
-            show_error(f"napari-srmat: {exc}")
+            show_error(f"napari-srmat: {error_message(exc)}")
             self._refresh_queue()
             self._start_next()
             return
