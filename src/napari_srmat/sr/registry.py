@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .base import ScaleError, SRModel, TorchSRModel, UnknownModelError
+from .base import ScaleError, SRError, SRModel, TorchSRModel, UnknownModelError
 
 __all__ = [
     "available_models",
@@ -61,6 +61,15 @@ def shipped_weights_dir(name: str, scale: int) -> Path | None:
     return d if (d / "model.safetensors").is_file() and (d / "config.json").is_file() else None
 
 
+def _check_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse options that the model would silently ignore (sampling steps of a CNN)."""
+    classes = _classes()
+    if "num_inference_steps" in options and not classes[name].has_sampling_steps:
+        diffusion = ", ".join(n for n, c in classes.items() if c.has_sampling_steps)
+        raise SRError(f"--steps / num_inference_steps applies to diffusion models ({diffusion}) "
+                      f"only; {name} has no sampling steps")
+
+
 def _resolve_device(device: str | None) -> str:
     from ..device import resolve_device
 
@@ -76,6 +85,7 @@ def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
         )
     if name is not None and name != ck_name:
         raise CheckpointError(f"checkpoint {path} holds a {ck_name!r} model, not {name!r}")
+    _check_options(ck_name, options)
     ck_scale = int(config.get("scale", 4))
     if scale is not None and int(scale) != ck_scale:
         raise ScaleError(f"checkpoint {path} is a x{ck_scale} model; x{scale} was requested")
@@ -133,6 +143,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         raise UnknownModelError(
             f"unknown SR model {name!r}; available: {', '.join(classes)}"
         )
+    if name is not None:
+        _check_options(name, options)
     if name == "diffusers-local":
         path = checkpoint if checkpoint is not None else options.pop("path", None)
         return classes[name](path, scale=4 if scale is None else scale, device=device,
@@ -141,6 +153,7 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         return _from_checkpoint(checkpoint, name, scale, device, options)
     if name is None:
         name = DEFAULT_MODEL
+        _check_options(name, options)
     scale = 4 if scale is None else scale
     cls = classes[name]
     if name in TRAINABLE_MODELS and pretrained:
