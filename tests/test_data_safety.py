@@ -4,6 +4,8 @@ that looks valid."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,156 @@ def test_cli_sr_steps_errors_name_the_flag(small_png, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "--steps" in err and "bicubic has no sampling steps" in err
     assert not (tmp_path / "b.zarr").exists()
+
+
+# ------------------------------------------------------- 2. checkpoint configs
+class _Allocated(BaseException):
+    """Raised by the allocation guard (a BaseException: no loader may swallow it)."""
+
+
+class _AllocationGuard:
+    """Count the elements of every parameter/buffer a module registers on a real device.
+
+    Meta tensors (shape checks) are free; anything else beyond ``budget`` elements
+    aborts the test at once, so an unchecked loader cannot eat the machine's memory.
+    """
+
+    def __init__(self, checkpoint) -> None:
+        from safetensors import safe_open
+
+        with safe_open(str(checkpoint / "model.safetensors"), framework="pt") as f:
+            numel = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
+        # building the real network once is fine; a multiple of the weights is not
+        self.budget = 3 * numel + 100_000
+        self.numel = 0
+
+    def _hook(self, module, name, tensor):
+        if tensor is not None and tensor.device.type != "meta":
+            self.numel += tensor.numel()
+            if self.numel > self.budget:
+                raise _Allocated(f"{self.numel} elements allocated before the config was "
+                                 "checked against the weights")
+
+    def __enter__(self):
+        from torch.nn.modules.module import (
+            register_module_buffer_registration_hook,
+            register_module_parameter_registration_hook,
+        )
+
+        self._handles = [register_module_parameter_registration_hook(self._hook),
+                         register_module_buffer_registration_hook(self._hook)]
+        return self
+
+    def __exit__(self, *exc):
+        for h in self._handles:
+            h.remove()
+        return False
+
+
+def _edit_config(ckpt, **changes):
+    path = ckpt / "config.json"
+    cfg = json.loads(path.read_text())
+    for key, value in changes.items():
+        section, _, field = key.rpartition("__")
+        (cfg[section] if section else cfg)[field] = value
+    path.write_text(json.dumps(cfg))
+
+
+def _tiny_sr_checkpoint(tmp_path, name="cnn"):
+    from napari_srmat.sr import save_model_checkpoint
+
+    arch = {"cnn": {"n_feats": 8, "n_blocks": 1}}.get(name, TINY_DDPM)
+    m = load_model(name, scale=2, device="cpu", pretrained=False, **arch)
+    return save_model_checkpoint(m, tmp_path / name)
+
+
+def _tiny_uaed_checkpoint(tmp_path):
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+
+    return save_checkpoint(tmp_path / "uaed", UAEDNet("tiny").state_dict(),
+                           default_arch_config("tiny"))
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "3", '"cnn"', "null"])
+def test_checkpoint_config_must_be_a_json_object(tmp_path, text, small_png, capsys):
+    from napari_srmat.checkpoint import CheckpointError, load_checkpoint
+    from napari_srmat.edges import load_boundary_model
+
+    sr = _tiny_sr_checkpoint(tmp_path)
+    uaed = _tiny_uaed_checkpoint(tmp_path)
+    for ck in (sr, uaed):
+        (ck / "config.json").write_text(text)
+        with pytest.raises(CheckpointError, match="JSON object"):
+            load_checkpoint(ck)
+    with pytest.raises(CheckpointError, match="JSON object"):
+        load_model(checkpoint=sr, device="cpu")
+    with pytest.raises(CheckpointError, match="JSON object"):
+        load_boundary_model(uaed, device="cpu")
+    rc = main(["sr", "run", str(small_png), str(tmp_path / "o.zarr"), "--checkpoint", str(sr)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "srmat sr: error:" in err and "JSON object" in err
+
+
+@pytest.mark.parametrize("section", ["arch", "options"])
+def test_checkpoint_config_sections_must_be_objects(tmp_path, section):
+    from napari_srmat.checkpoint import CheckpointError
+
+    ck = _tiny_sr_checkpoint(tmp_path)
+    _edit_config(ck, **{section: [1, 2]})
+    with pytest.raises(CheckpointError, match=section):
+        load_model(checkpoint=ck, device="cpu")
+
+
+@pytest.mark.parametrize("name, changes, field", [
+    ("cnn", {"arch__n_feats": 100_000}, "n_feats"),
+    ("cnn", {"arch__n_blocks": 10_000}, "n_blocks"),
+    ("cnn", {"arch__n_feats": 100_000, "arch__n_blocks": 10_000}, "n_blocks"),
+    ("cnn", {"in_channels": 100_000}, "in_channels"),
+    ("onestep", {"arch__block_out_channels": [100_000, 100_000]}, "block_out_channels"),
+    ("onestep", {"arch__layers_per_block": 10_000}, "layers_per_block"),
+    ("ddpm", {"arch__num_train_timesteps": 200_000}, "num_train_timesteps"),
+    ("ddpm", {"options__num_inference_steps": 0}, "num_inference_steps"),
+    ("cnn", {"arch__n_feats": "wide"}, "n_feats"),
+    ("onestep", {"arch__block_out_channels": 7}, "block_out_channels"),
+])
+def test_enormous_or_bad_sr_architecture_is_refused_before_allocating(tmp_path, name,
+                                                                     changes, field):
+    from napari_srmat.checkpoint import CheckpointError
+
+    ck = _tiny_sr_checkpoint(tmp_path, name)
+    _edit_config(ck, **changes)
+    with _AllocationGuard(ck), pytest.raises(CheckpointError, match=field):
+        load_model(checkpoint=ck, device="cpu")
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"decoder_channels": [100_000] * 5}, "decoder_channels"),
+    ({"in_channels": 100_000}, "in_channels"),
+    ({"encoder": "efficientnet-b7"}, "encoder"),
+    ({"decoder_channels": 5}, "decoder_channels"),
+])
+def test_enormous_or_bad_uaed_architecture_is_refused_before_allocating(tmp_path, changes,
+                                                                       field):
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges import load_boundary_model
+
+    ck = _tiny_uaed_checkpoint(tmp_path)
+    _edit_config(ck, **changes)
+    with _AllocationGuard(ck), pytest.raises(CheckpointError, match=field):
+        load_boundary_model(ck, device="cpu")
+
+
+def test_honest_checkpoints_still_load_under_the_guard(tmp_path):
+    from napari_srmat.edges import load_boundary_model
+
+    x = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
+    for name in ("cnn", "onestep", "ddpm"):
+        ck = _tiny_sr_checkpoint(tmp_path, name)
+        with _AllocationGuard(ck):
+            m = load_model(checkpoint=ck, device="cpu")
+        assert m.name == name and m.predict(x).shape == (1, 3, 16, 16)
+    ck = _tiny_uaed_checkpoint(tmp_path)
+    with _AllocationGuard(ck):
+        b = load_boundary_model(ck, device="cpu")
+    assert b.predict(x)[0].shape == (1, 1, 8, 8)

@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_dir
+from ..checkpoint import (
+    CheckpointError,
+    load_checked_weights,
+    read_checkpoint_config,
+    resolve_checkpoint_dir,
+)
 from ..jobs import Log, run_job
 from .model import UAEDNet, build_uaed
 
@@ -227,31 +232,14 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
 
     device = resolve_device(device)
     path = _resolve(checkpoint)
-    state, config = load_checkpoint(path, device="cpu")
-    try:
-        net = build_uaed(config)
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+    path, config = read_checkpoint_config(path)
+    # the architecture is checked against the weights file before anything is allocated
+    state = load_checked_weights(
+        path, lambda: build_uaed(config),
+        describe=", ".join(f"{k}={config.get(k)!r}" for k in
+                           ("model", "encoder", "in_channels", "decoder_channels")))
+    net = build_uaed(config)
     expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing tensor(s) (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]})")
-        if wrong:
-            parts.append(f"{len(wrong)} shape mismatch(es) (e.g. {wrong[0]})")
-        raise CheckpointError(
-            f"checkpoint {path} does not match the architecture its config describes "
-            f"(encoder={config.get('encoder')!r}): " + "; ".join(parts)
-        )
     state = {k: (v.to(expected[k].dtype) if v.is_floating_point() else v) for k, v in state.items()}
     net.load_state_dict(state)
     return BoundaryModel(net, config, device=device, path=str(path), tta=tta)

@@ -7,8 +7,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .base import ScaleError, SRError, SRModel, TorchSRModel, UnknownModelError
+from ..checkpoint import (
+    CheckpointError,
+    load_checked_weights,
+    read_checkpoint_config,
+    save_checkpoint,
+)
+from .base import ScaleError, SRError, SRModel, TorchSRModel, UnknownModelError, check_number
 
 __all__ = [
     "available_models",
@@ -77,23 +82,41 @@ def _resolve_device(device: str | None) -> str:
 
 
 def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
-    state, config = load_checkpoint(path, device="cpu")
+    ckpt, config = read_checkpoint_config(path)
     ck_name = config.get("model")
-    if ck_name not in TRAINABLE_MODELS:
+    if not isinstance(ck_name, str) or ck_name not in TRAINABLE_MODELS:
         raise CheckpointError(
             f"checkpoint {path} holds model {ck_name!r}, not an SR model ({TRAINABLE_MODELS})"
         )
     if name is not None and name != ck_name:
         raise CheckpointError(f"checkpoint {path} holds a {ck_name!r} model, not {name!r}")
     _check_options(ck_name, options)
-    ck_scale = int(config.get("scale", 4))
+    try:
+        ck_scale = check_number("scale", config.get("scale", 4), lo=1, integer=True)
+    except SRError as exc:
+        raise CheckpointError(f"checkpoint {ckpt}: {exc}") from None
     if scale is not None and int(scale) != ck_scale:
         raise ScaleError(f"checkpoint {path} is a x{ck_scale} model; x{scale} was requested")
-    kwargs = dict(config.get("options", {}))
-    kwargs.update(config.get("arch", {}))
+    kwargs: dict[str, Any] = {}
+    for section in ("options", "arch"):
+        part = config.get(section, {})
+        if not isinstance(part, dict):
+            raise CheckpointError(f"checkpoint {ckpt}: config.json {section!r} must be a JSON "
+                                  f"object, got {part!r}")
+        kwargs.update(part)
     kwargs.update(options)
-    model = _classes()[ck_name](scale=ck_scale, device="cpu",
-                                in_channels=int(config.get("in_channels", 3)), **kwargs)
+    cls = _classes()[ck_name]
+    in_channels = config.get("in_channels", 3)
+
+    def build(dev: str) -> TorchSRModel:
+        return cls(scale=ck_scale, device=dev, in_channels=in_channels, **kwargs)
+
+    # the architecture is checked against the weights file before anything is allocated
+    state = load_checked_weights(
+        ckpt, lambda: build("meta").net,
+        describe=f"model={ck_name!r}, in_channels={in_channels!r}, "
+                 f"arch={config.get('arch', {})}")
+    model = build("cpu")
     model.load_state_dict(state)
     model.to(device)
     model.net.eval()
