@@ -229,3 +229,19 @@ def test_honest_checkpoints_still_load_under_the_guard(tmp_path):
     with _AllocationGuard(ck):
         b = load_boundary_model(ck, device="cpu")
     assert b.predict(x)[0].shape == (1, 1, 8, 8)
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"threshold": 1.5}, "threshold"),
+    ({"threshold": "high"}, "threshold"),
+    ({"threshold_heyn": None}, "threshold_heyn"),
+    ({"tta": "flips"}, "tta"),
+])
+def test_uaed_stored_thresholds_are_validated(tmp_path, changes, field):
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges import load_boundary_model
+
+    ck = _tiny_uaed_checkpoint(tmp_path)
+    _edit_config(ck, **changes)
+    with pytest.raises(CheckpointError, match=field):
+        load_boundary_model(ck, device="cpu")

@@ -202,6 +202,24 @@ def _resolve(checkpoint) -> Path:
     return resolve_checkpoint_dir(path)
 
 
+def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
+    """Stored thresholds (``threshold``, ``threshold_<mode>``, ``threshold_heyn``) are in [0, 1]."""
+    import math
+
+    for key, value in config.items():
+        if not key.startswith("threshold") or key == "threshold_tta":
+            continue
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value) and 0.0 <= value <= 1.0)
+        if not ok:
+            raise CheckpointError(f"checkpoint {path}: config.json {key!r} must be a number in "
+                                  f"[0, 1], got {value!r}")
+    tta = config.get("tta", "none")
+    if tta not in TTA_MODES:
+        raise CheckpointError(f"checkpoint {path}: config.json 'tta' must be one of "
+                              f"{TTA_MODES}, got {tta!r}")
+
+
 def load_boundary_model(checkpoint=None, device: str = "auto",
                         tta: str | None = None) -> BoundaryModel:
     """Load a UAED boundary model.
@@ -233,6 +251,7 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     device = resolve_device(device)
     path = _resolve(checkpoint)
     path, config = read_checkpoint_config(path)
+    _check_thresholds(path, config)
     # the architecture is checked against the weights file before anything is allocated
     state = load_checked_weights(
         path, lambda: build_uaed(config),
