@@ -245,3 +245,87 @@ def test_uaed_stored_thresholds_are_validated(tmp_path, changes, field):
     _edit_config(ck, **changes)
     with pytest.raises(CheckpointError, match=field):
         load_boundary_model(ck, device="cpu")
+
+
+# ------------------------------------------------------------- 3. pixel sizes
+BAD_PIXEL_SIZES = [float("inf"), float("nan"), 0.0, -1.0, float("-inf")]
+
+
+@pytest.mark.parametrize("px", BAD_PIXEL_SIZES + ["0.5", True])
+def test_check_pixel_size_is_the_one_rule(px):
+    from napari_srmat.io import PixelSizeError, check_pixel_size
+
+    assert issubclass(PixelSizeError, ValueError)
+    with pytest.raises(PixelSizeError, match="pixel_size_um must be a finite positive"):
+        check_pixel_size(px)
+    assert check_pixel_size(None) is None and check_pixel_size(np.float32(0.25)) == 0.25
+
+
+@pytest.mark.parametrize("px", BAD_PIXEL_SIZES)
+def test_library_entries_refuse_bad_pixel_sizes(tmp_path, px):
+    from napari_srmat.audit import AuditSession, summarize
+    from napari_srmat.io import OmeZarrStreamWriter, PixelSizeError, write_ome_zarr
+    from napari_srmat.metrics.heyn import measure_intercepts
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.tiling import tiled_apply
+
+    m = np.zeros((40, 40), bool)
+    m[:, 5::10] = True
+    with pytest.raises(PixelSizeError):
+        measure_intercepts(m, pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        generate_microstructure((32, 32), mean_grain_size_px=8, pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        write_ome_zarr(np.zeros((8, 8), np.uint8), tmp_path / "a.zarr", pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        OmeZarrStreamWriter(tmp_path / "b.zarr", (8, 8), np.uint8, chunks=(8, 8),
+                            pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        tiled_apply(np.zeros((8, 8), np.float32), lambda b: b, pixel_size_um=px)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+    lr = np.zeros((8, 8), np.uint8)
+    with pytest.raises(PixelSizeError):
+        AuditSession.create(lr, np.zeros((16, 16), np.uint8), [], pixel_size_um=px)
+    session = AuditSession.create(lr, np.zeros((16, 16), np.uint8), [])
+    with pytest.raises(PixelSizeError):
+        summarize(session, pixel_size_um=px)
+
+
+@pytest.mark.parametrize("argv", [
+    ["heyn", "{mask}", "--pixel-size-um", "inf"],
+    ["heyn", "{mask}", "--pixel-size-um", "nan"],
+    ["synth", "{out}", "--size", "32", "--pixel-size-um", "inf"],
+    ["demo", "--out", "{out}", "--steps", "heyn", "--pixel-size-um", "inf"],
+    ["demo", "--out", "{out}", "--steps", "heyn", "--pixel-size-um", "-2"],
+    ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "inf"],
+    ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "0"],
+])
+def test_cli_pixel_size_flags_refuse_nonsense(tmp_path, capsys, argv):
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((40, 40), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(mask)
+    out = tmp_path / "out"
+    argv = [a.format(mask=mask, out=out) for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert f"srmat {argv[0]}" in err and "error: argument --pixel-size" in err
+    assert "finite positive" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("text", ["inf", "nan", "0", "-1"])
+def test_heyn_widget_refuses_bad_typed_pixel_sizes(make_napari_viewer, text):
+    pytest.importorskip("napari")
+    from napari_srmat.widgets._common import WidgetInputError
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    w = GrainSizeWidget(make_napari_viewer())
+    w.pixel_size.setText(text)
+    with pytest.raises(WidgetInputError, match="finite positive"):
+        w.pixel_size_um()

@@ -82,9 +82,11 @@ def run_demo_job(
     dict
         The report also written to ``out_dir/report.json``.
     """
+    from .io import check_pixel_size
     from .metrics.heyn import measure_intercepts
     from .synth import generate_microstructure
 
+    pixel_size_um = check_pixel_size(pixel_size_um)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = 1 + len(steps)

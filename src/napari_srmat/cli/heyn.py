@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import UserError, print_json
+from . import UserError, pixel_size_arg, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
     p.add_argument("--margin", type=float, default=0.05, help="margin fraction (default 0.05)")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
-    p.add_argument("--pixel-size-um", type=float, default=None, help="pixel size in um")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None, help="pixel size in um")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 

@@ -46,6 +46,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..io import check_pixel_size
+
 __all__ = [
     "HeynError",
     "HeynResult",
@@ -832,8 +834,7 @@ def measure_intercepts(
     m = _as_mask(mask)
     if skeletonize:
         m = _skeletonize(m)
-    if pixel_size_um is not None and not (pixel_size_um > 0):
-        raise HeynError(f"pixel_size_um must be positive, got {pixel_size_um}")
+    pixel_size_um = check_pixel_size(pixel_size_um)
     paths, closed = make_pattern(
         m.shape, pattern, n_lines=n_lines, seed=seed, margin=margin, segments=segments
     )
