@@ -329,3 +329,198 @@ def test_heyn_widget_refuses_bad_typed_pixel_sizes(make_napari_viewer, text):
     w.pixel_size.setText(text)
     with pytest.raises(WidgetInputError, match="finite positive"):
         w.pixel_size_um()
+
+
+# ------------------------------------------------ 3. degenerate Heyn measurements
+def _stripes(shape=(100, 100), period=10):
+    m = np.zeros(shape, bool)
+    m[:, 5::period] = True
+    return m
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 40), (40, 2)])
+def test_masks_too_small_for_test_lines_are_refused(shape):
+    from napari_srmat.metrics.heyn import MIN_MASK_SIDE, HeynError, measure_intercepts
+
+    for value in (True, False):
+        with pytest.raises(HeynError, match=f"at least {MIN_MASK_SIDE} x {MIN_MASK_SIDE} px"):
+            measure_intercepts(np.full(shape, value))
+
+
+def test_segments_outside_the_mask_are_refused():
+    from napari_srmat.metrics.heyn import HeynError, measure_intercepts
+
+    with pytest.raises(HeynError, match="no test line lies inside"):
+        measure_intercepts(_stripes(), pattern="segments",
+                           segments=[[[200, 200], [300, 300]]])
+
+
+@pytest.mark.parametrize("skeletonize", [False, True])
+def test_all_boundary_mask_reports_no_grain_size(skeletonize):
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    r = measure_intercepts(np.ones((100, 100), bool), pixel_size_um=1.0,
+                           skeletonize=skeletonize)
+    assert r.degenerate and r.mean_intercept_px is None
+    assert r.astm_g is None and r.mean_intercept_um is None
+    assert any("not a boundary map" in w for w in r.warnings)
+    d = r.to_dict()
+    assert d["mean_intercept_px"] is None and d["astm_g"] is None and d["warnings"]
+    # a real boundary map is not flagged
+    ok = measure_intercepts(_stripes(), pixel_size_um=1.0)
+    assert not ok.degenerate and ok.warnings == [] and ok.mean_intercept_px > 0
+    assert ok.astm_g is not None
+
+
+def test_heyn_cli_warns_and_withholds_degenerate_figures(tmp_path, capsys):
+    from PIL import Image
+
+    full, stripes = tmp_path / "full.png", tmp_path / "stripes.png"
+    Image.fromarray(np.full((80, 80), 255, np.uint8)).save(full)
+    Image.fromarray(_stripes((80, 80)).astype(np.uint8) * 255).save(stripes)
+    assert main(["heyn", str(full), str(stripes), "--pixel-size-um", "0.5", "--json"]) == 0
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert out["mean_intercept_px"] is None and out["astm_g"] is None
+    assert out["image_mean_intercept_px"] is None and out["warnings"]
+    assert out["per_image"][0]["mean_intercept_px"] is None
+    assert out["per_image"][0]["warnings"]
+    assert out["per_image"][1]["mean_intercept_px"] is not None
+    assert "warning" in cap.err and "not a boundary map" in cap.err
+    assert main(["heyn", str(full), "--pixel-size-um", "0.5"]) == 0
+    cap = capsys.readouterr()
+    assert "ASTM G" not in cap.out and "not a boundary map" in cap.err
+    one = tmp_path / "one.png"
+    Image.fromarray(np.full((1, 1), 255, np.uint8)).save(one)
+    assert main(["heyn", str(one)]) == 2
+    assert "at least 3 x 3 px" in capsys.readouterr().err
+
+
+def test_heyn_error_withholds_degenerate_predictions():
+    from napari_srmat.metrics.heyn import heyn_error
+
+    gt = [_stripes(), _stripes()]
+    out = heyn_error([np.ones((100, 100), bool), _stripes()], gt, pattern="grid", n_lines=10)
+    assert out["heyn_pred_px"] is None and out["heyn_error_pct"] is None
+    assert out["delta_px"] is None and out["heyn_gt_px"] is not None
+    assert any("not a boundary map" in w for w in out["warnings"])
+    good = heyn_error([_stripes(), _stripes()], gt, pattern="grid", n_lines=10)
+    assert good["heyn_error_pct"] == pytest.approx(0.0) and good["warnings"] == []
+
+
+@pytest.mark.gui
+def test_heyn_widget_shows_a_warning_not_a_number_for_an_all_boundary_layer(
+        make_napari_viewer, qtbot):
+    pytest.importorskip("napari")
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(np.ones((60, 60), np.uint8), name="full",
+                              metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.run()
+    qtbot.waitUntil(lambda: w.measurement is not None, timeout=20000)
+    st = w.measurement.stats
+    assert st["astm_g"] is None and st["mean_intercept_um"] is None and st["warnings"]
+    assert "not a boundary map" in w.status.text()
+
+
+# ------------------------------------------------ 4. degenerate probability maps
+def _maps(n=2, size=96):
+    from _helpers import fake_predictions
+
+    return fake_predictions(n, size=size)
+
+
+def test_evaluate_maps_constant_map_reports_no_heyn_error():
+    from napari_srmat.metrics.edges import evaluate_maps
+
+    _, masks = _maps()
+    const = [np.full(m.shape, 0.5) for m in masks]
+    res = evaluate_maps(const, masks)
+    assert res["ap"] is not None  # AP of a constant map is what it is (the positive rate)
+    assert res["heyn_error_pct"] is None and res["heyn_pred_px"] is None
+    assert res["heyn_gt_px"] is not None
+    assert any("constant" in w for w in res["warnings"])
+    assert all(r["heyn_error_pct"] is None for r in res["per_image"])
+    json.dumps(res)
+
+
+@pytest.mark.parametrize("threshold, phrase", [(0.0, "every pixel"), (1.0, "no pixel")])
+def test_evaluate_maps_threshold_at_the_edge_reports_no_heyn_error(threshold, phrase):
+    from napari_srmat.metrics.edges import evaluate_maps
+
+    probs, masks = _maps()
+    probs = [np.clip(p, 0.01, 0.99) for p in probs]
+    res = evaluate_maps(probs, masks, threshold=threshold)
+    assert res["heyn_error_pct"] is None and res["heyn_pred_px"] is None
+    assert any(phrase in w for w in res["warnings"])
+    good = evaluate_maps(probs, masks)
+    assert good["heyn_error_pct"] is not None and good["warnings"] == []
+
+
+def test_eval_maps_cli_constant_map(tmp_path, capsys):
+    from PIL import Image
+
+    _, masks = _maps(1)
+    for d in ("prob", "masks"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(masks[0]).save(tmp_path / "masks" / "a.png")
+    Image.fromarray(np.full(masks[0].shape, 128, np.uint8)).save(tmp_path / "prob" / "a.png")
+    argv = ["eval-maps", "--prob", str(tmp_path / "prob"), "--masks", str(tmp_path / "masks")]
+    assert main(argv + ["--json"]) == 0
+    cap = capsys.readouterr()
+    res = json.loads(cap.out)
+    assert res["heyn_error_pct"] is None and res["warnings"]
+    assert "constant" in cap.err
+    assert main(argv) == 0
+    cap = capsys.readouterr()
+    assert "error " not in cap.out.split("Heyn")[-1] and "%" not in cap.out
+    assert "constant" in cap.err
+
+
+def test_edges_evaluate_withholds_degenerate_heyn_figures():
+    from napari_srmat.edges.evaluate import evaluate_probability_maps
+
+    probs, masks = _maps()
+    masks = [m > 0 for m in masks]
+    const = [np.full(m.shape, 0.3, np.float32) for m in masks]
+    summary, rows, _ = evaluate_probability_maps(const, masks, 0.0)
+    for key in ("heyn_pred_px", "delta_px", "heyn_error_pct", "heyn_grid_pred_px",
+                "grid_delta_px", "heyn_grid_error_pct"):
+        assert summary[key] is None, key
+    assert summary["heyn_gt_px"] is not None and summary["warnings"]
+    assert all(r["heyn_error_pct"] is None for r in rows)
+    # threshold 0 on a real map: every pixel is boundary
+    summary, _, _ = evaluate_probability_maps(probs, masks, 0.0)
+    assert summary["heyn_error_pct"] is None
+    assert any("every pixel" in w for w in summary["warnings"])
+    ok, _, _ = evaluate_probability_maps(probs, masks, 0.5)
+    assert ok["heyn_error_pct"] is not None and ok["warnings"] == []
+
+
+def test_heyn_calibrated_threshold_never_picks_a_degenerate_threshold():
+    from napari_srmat.edges.evaluate import heyn_calibrated_threshold
+
+    probs, masks = _maps()
+    masks = [m > 0 for m in masks]
+    const = [np.full(m.shape, 0.3, np.float32) for m in masks]
+    thr, err, warns = heyn_calibrated_threshold(const, masks, return_warnings=True)
+    assert thr is None and err is None and "no candidate" in warns[0]
+    # 0.0 binarises everything: not a candidate, although it is in the list
+    thr, err = heyn_calibrated_threshold(probs, masks, thresholds=np.array([0.0, 0.3, 0.5]))
+    assert thr in (0.3, 0.5) and err is not None
+    thr, _, warns = heyn_calibrated_threshold(probs, masks, thresholds=np.array([0.5, 0.6]),
+                                              return_warnings=True)
+    assert thr is not None and any("edge of the search range" in w for w in warns)
+
+
+def test_experiment_table_prints_withheld_figures_as_na():
+    from napari_srmat.edges.experiment import format_table
+
+    row = {"heyn_pred_px": None, "heyn_gt_px": 10.0, "delta_px": None, "heyn_error_pct": None,
+           "heyn_grid_error_pct": None, "ap": 0.2, "roc_auc": 0.5,
+           "warnings": ["the probability maps are constant"]}
+    table = format_table({"SR": row})
+    assert "n/a" in table and "constant" in table

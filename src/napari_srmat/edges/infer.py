@@ -206,8 +206,9 @@ def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
     """Stored thresholds (``threshold``, ``threshold_<mode>``, ``threshold_heyn``) are in [0, 1]."""
     import math
 
+    keys = ("threshold", "threshold_heyn", *(f"threshold_{m}" for m in TTA_MODES))
     for key, value in config.items():
-        if not key.startswith("threshold") or key == "threshold_tta":
+        if key not in keys:
             continue
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
               and math.isfinite(value) and 0.0 <= value <= 1.0)

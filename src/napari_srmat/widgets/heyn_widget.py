@@ -224,9 +224,10 @@ class GrainSizeWidget(QWidget):
         self.csv_btn.setEnabled(True)
         self.json_btn.setEnabled(True)
         st = self.measurement.stats
-        self.status.setText(
-            f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px from {st['n_intersections']} intersections"
-        )
+        text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px from {st['n_intersections']} intersections"
+        if st["warnings"]:
+            text = "Warning: " + "; ".join(st["warnings"])
+        self.status.setText(text)
 
     def _fill_tables(self) -> None:
         st = self.measurement.stats
