@@ -524,3 +524,19 @@ def test_experiment_table_prints_withheld_figures_as_na():
            "warnings": ["the probability maps are constant"]}
     table = format_table({"SR": row})
     assert "n/a" in table and "constant" in table
+
+
+def test_edges_eval_cli_prints_na_for_withheld_figures(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_srmat.synth import generate_microstructure
+
+    for d in ("images", "masks"):
+        (tmp_path / d).mkdir()
+    ms = generate_microstructure((64, 64), mean_grain_size_px=14, seed=3)
+    Image.fromarray(ms.image).save(tmp_path / "images" / "a.png")
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(tmp_path / "masks" / "a.png")
+    rc = main(["edges", "eval", "--images", str(tmp_path / "images"), "--masks",
+               str(tmp_path / "masks"), "--threshold", "0", "--no-baseline"])
+    cap = capsys.readouterr()
+    assert rc == 0 and "heyn_error_pct=n/a" in cap.out and "every pixel" in cap.err
