@@ -157,8 +157,13 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
     ------
     UnknownModelError, ScaleError, ChannelError
         Bad name, scale or channels (all ``ValueError``).
+    SRError
+        Invalid options: ``num_inference_steps`` outside [1, 1000] (or given to a model
+        without sampling steps), non-finite or out-of-range architecture numbers.
     CheckpointError
-        Missing, pickle or mismatching checkpoint.
+        Missing, pickle or mismatching checkpoint; a config that is not a JSON object or
+        describes another architecture than its weights (checked before allocating,
+        see :func:`napari_srmat.checkpoint.load_checked_weights`).
     """
     device = _resolve_device(device)
     classes = _classes()
