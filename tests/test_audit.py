@@ -101,9 +101,12 @@ def test_tiled_equals_untiled():
     assert n_prog[-1].total == 4 * 4  # 96-px tiles over 320x384
     assert len(whole) >= len(lines) - 1
     assert len(tiled) == len(whole)
-    for a, b in zip(whole, tiled):
-        assert a.bbox == b.bbox
-        assert b.score == pytest.approx(a.score, rel=0.05)
+    # same regions with close scores; matched by bbox, not by rank (two close scores may
+    # swap places between the tiled and the whole-image float sums)
+    tiled_by_bbox = {tuple(c.bbox): c for c in tiled}
+    assert set(tiled_by_bbox) == {tuple(c.bbox) for c in whole}
+    for a in whole:
+        assert tiled_by_bbox[tuple(a.bbox)].score == pytest.approx(a.score, rel=0.05)
     assert tiled.total_boundary_length_px == pytest.approx(whole.total_boundary_length_px,
                                                            rel=0.02)
     # lazy (Dask) inputs are read tile by tile and give the same result

@@ -231,8 +231,10 @@ def test_bad_input_raises_clear_errors(tmp_path):
     with pytest.raises(HeynError, match="expected r0,c0,r1,c1"):
         load_segments(bad)
     r = measure_intercepts(np.zeros((50, 50)), pattern="grid", n_lines=5)
-    assert r.n_intersections == 0 and math.isinf(r.mean_intercept_px)
+    # no intersection: no mean intercept (None, as in the JSON), and a warning says why
+    assert r.n_intersections == 0 and r.mean_intercept_px is None and not r.degenerate
     assert r.to_dict()["mean_intercept_px"] is None
+    assert any("no test line crosses a boundary" in w for w in r.warnings)
 
 
 def test_segments_loaders(tmp_path):

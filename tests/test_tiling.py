@@ -90,10 +90,12 @@ def test_conv_net_tiled_equals_untiled(rng, shape):
     ref = untiled_reference(img / np.float32(255), fn, 6, 2)
     assert out.shape == ref.shape == (shape[0] * 2, shape[1] * 2, *shape[2:])
     np.testing.assert_allclose(out, ref, atol=1e-5)
-    # the default output dtype is the input's
+    # the default output dtype is the input's; another batch composition may move the
+    # float result by an ulp, and a value at x.5 grey levels then rounds the other way
     out8 = tiled_apply(img, fn, scale=2, tile=40, overlap=6)
     assert out8.dtype == np.uint8
-    np.testing.assert_array_equal(out8, np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8))
+    expect8 = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+    assert np.abs(out8.astype(np.int16) - expect8.astype(np.int16)).max() <= 1
 
 
 def test_seamless_constant_and_identity(rng):
@@ -193,7 +195,7 @@ def test_dask_input_and_dask_output_equal_numpy(rng):
     kw = dict(scale=2, tile=48, overlap=6, out_dtype=np.float32, chunk_size=150)
     ref = tiled_apply(img, fn, **kw)
     lazy = da.from_array(img, chunks=(64, 50, 3))
-    np.testing.assert_array_equal(tiled_apply(lazy, fn, **kw), ref)
+    np.testing.assert_allclose(tiled_apply(lazy, fn, **kw), ref, rtol=0, atol=1e-6)
     d = tiled_apply_dask(lazy, fn, **kw)
     assert isinstance(d, da.Array) and d.shape == ref.shape and d.numblocks[0] > 1
     # torch convolutions may differ by an ulp with the batch composition

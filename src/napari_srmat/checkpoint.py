@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ __all__ = [
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
+    "read_checkpoint_config",
+    "weights_shapes",
+    "load_checked_weights",
     "write_safetensors",
     "resolve_checkpoint_dir",
     "state_dict_digest",
@@ -123,26 +128,186 @@ def save_checkpoint(
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict]:
-    """Load ``(state_dict, config)`` from a checkpoint directory or its safetensors file.
+def read_checkpoint_config(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
+    """Resolve a checkpoint and read its ``config.json``, which must be a JSON object.
+
+    Returns
+    -------
+    (Path, dict)
+        The checkpoint directory and its config.
 
     Raises
     ------
     CheckpointError
-        Missing files, pickle checkpoints, or an unreadable config.
+        Missing files, pickle checkpoints, invalid JSON or JSON that is not an object.
     """
+    ckpt = resolve_checkpoint_dir(path)
+    cfg_path = ckpt / CONFIG_NAME
+    try:
+        config = json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg_path} is not valid JSON: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"cannot read {cfg_path}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"{cfg_path} must hold a JSON object, got a JSON {_json_kind(config)}"
+        )
+    return ckpt, config
+
+
+def _json_kind(obj: Any) -> str:
+    if obj is None:
+        return "null"
+    return {list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(obj), type(obj).__name__)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict]:
+    """Load ``(state_dict, config)`` from a checkpoint directory or its safetensors file.
+
+    This reads the weights without checking them against an architecture; loaders
+    that build a network from the config use :func:`load_checked_weights`.
+
+    Raises
+    ------
+    CheckpointError
+        Missing files, pickle checkpoints, or an unreadable config (not a JSON object).
+    """
+    ckpt, config = read_checkpoint_config(path)
+    return _load_weights(ckpt, device), config
+
+
+def _load_weights(ckpt: Path, device: str = "cpu") -> dict:
     from safetensors.torch import load_file
 
-    ckpt = resolve_checkpoint_dir(path)
     try:
-        config = json.loads((ckpt / CONFIG_NAME).read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{ckpt / CONFIG_NAME} is not valid JSON: {exc}") from exc
-    try:
-        state = load_file(str(ckpt / WEIGHTS_NAME), device=device)
+        return load_file(str(ckpt / WEIGHTS_NAME), device=device)
     except Exception as exc:  # safetensors raises several types
         raise CheckpointError(f"cannot read {ckpt / WEIGHTS_NAME}: {exc}") from exc
-    return state, config
+
+
+def weights_shapes(ckpt: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the tensors in ``ckpt/model.safetensors``, from its header only.
+
+    Nothing but the header is read, whatever the size of the file.
+    """
+    from safetensors import safe_open
+
+    path = Path(ckpt) / WEIGHTS_NAME
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(int(n) for n in f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:  # safetensors raises several types
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc
+
+
+class _TooManyTensors(BaseException):
+    """Raised from inside a meta-device build that registers more tensors than allowed.
+
+    A ``BaseException`` so that no ``except Exception`` in model code swallows it.
+    """
+
+
+def _meta_state_shapes(build: Callable[[], Any], limit: int) -> dict[str, tuple[int, ...]]:
+    """Build ``build()`` on the meta device; names and shapes of its state dict.
+
+    Every parameter/buffer registration of this thread is counted; past ``limit`` the
+    build is aborted, so a config asking for 10000 blocks costs no more than the
+    weights file it comes with.
+    """
+    import torch
+    from torch.nn.modules.module import (
+        register_module_buffer_registration_hook,
+        register_module_parameter_registration_hook,
+    )
+
+    me = threading.get_ident()
+    count = 0
+
+    def hook(module, name, tensor):
+        nonlocal count
+        if threading.get_ident() == me:
+            count += 1
+            if count > limit:
+                raise _TooManyTensors(count)
+
+    handles = [register_module_parameter_registration_hook(hook),
+               register_module_buffer_registration_hook(hook)]
+    try:
+        with torch.device("meta"):
+            net = build()
+        return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def load_checked_weights(ckpt: str | os.PathLike, build: Callable[[], Any], *,
+                         describe: str = "", device: str = "cpu") -> dict:
+    """Check the architecture a config describes against the weights, then load them.
+
+    The one rule every loader that builds a network from a checkpoint config follows:
+    the network is first built on the ``meta`` device (no memory, and aborted as soon
+    as it registers far more tensors than the file holds), its tensor names and
+    shapes are compared with the safetensors header, and only then are the weights
+    read. So a config asking for an enormous architecture (``n_feats: 100000``,
+    ``n_blocks: 10000``, ...) is refused before anything large is allocated.
+
+    Parameters
+    ----------
+    ckpt : path-like
+        Checkpoint directory (see :func:`read_checkpoint_config`).
+    build : callable
+        ``build()`` returns the ``torch.nn.Module`` the config describes; it is
+        called inside ``with torch.device("meta")`` and must create its tensors on the
+        current default device. Its ``ValueError``/``TypeError``/``RuntimeError``
+        (bad config fields) become :class:`CheckpointError`.
+    describe : str
+        The config's architecture fields, for the messages.
+    device : str
+        Device of the returned tensors.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        The weights (dtype as stored).
+
+    Raises
+    ------
+    CheckpointError
+        Invalid config fields, or tensors whose names/shapes do not match the file.
+    """
+    ckpt = Path(ckpt)
+    where = f" ({describe})" if describe else ""
+    stored = weights_shapes(ckpt)
+    limit = 10 * len(stored) + 1000  # generous: only bounds the time of a nonsense build
+    try:
+        expected = _meta_state_shapes(build, limit)
+    except _TooManyTensors:
+        raise CheckpointError(
+            f"checkpoint {ckpt}: {CONFIG_NAME} describes a network with more than {limit} "
+            f"tensors but {WEIGHTS_NAME} holds {len(stored)}{where}"
+        ) from None
+    except (ValueError, TypeError, RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint {ckpt}: {exc}{where}") from exc
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    wrong = [f"{k}: checkpoint {stored[k]} vs config {v}"
+             for k, v in expected.items() if k in stored and stored[k] != v]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing tensor(s) (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]})")
+        if wrong:
+            parts.append(f"{len(wrong)} shape mismatch(es) (e.g. {wrong[0]})")
+        raise CheckpointError(
+            f"checkpoint {ckpt} does not match the architecture its config describes"
+            f"{where}: " + "; ".join(parts)
+        )
+    return _load_weights(ckpt, device)
 
 
 def state_dict_digest(state: dict) -> str:

@@ -82,10 +82,12 @@ def run_demo_job(
     dict
         The report also written to ``out_dir/report.json``.
     """
+    from .io import check_pixel_size
     from .metrics.heyn import measure_intercepts
     from .outputs import prepare_output_dir
     from .synth import generate_microstructure
 
+    pixel_size_um = check_pixel_size(pixel_size_um)
     out = prepare_output_dir(out_dir, "demo")
     total = 1 + len(steps)
     report: dict[str, Any] = {"output_dir": str(out.resolve()), "files": {}}
@@ -182,7 +184,9 @@ def run_demo_job(
             "threshold": float(model.threshold),
             "ap": float(hist.average_precision()),
             "roc_auc": float(hist.roc_auc()),
-            **{k: float(v) for k, v in err.items() if np.isscalar(v)},
+            **{k: (None if v is None else float(v)) for k, v in err.items()
+               if v is None or np.isscalar(v)},
+            "warnings": err["warnings"],
         }
         done += 1
         yield Progress(done, total, "boundaries")
@@ -231,11 +235,12 @@ def _markdown(report: dict[str, Any]) -> str:
             "",
             f"- AP {b['ap']:.3f}, ROC-AUC {b['roc_auc']:.3f}, threshold {b['threshold']:.3f}",
         ]
-        if "heyn_error_pct" in b:
+        if b.get("heyn_error_pct") is not None:
             lines.append(
                 f"- Heyn: predicted {b['heyn_pred_px']:.2f} px vs true {b['heyn_gt_px']:.2f} px "
                 f"({b['heyn_error_pct']:.1f}% error)"
             )
+        lines += [f"- warning: {w}" for w in b.get("warnings", [])]
         lines.append("")
     lines += ["## Files", ""] + [f"- `{v}` ({k})" for k, v in report.get("files", {}).items()]
     return "\n".join(lines) + "\n"

@@ -47,7 +47,10 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
         length (None when unknown), and ``length_from_bbox_estimate`` (number of added
         regions whose length is the bbox diagonal).
     """
-    px = pixel_size_um if pixel_size_um is not None else session.pixel_size_um
+    from ..io import check_pixel_size
+
+    px = check_pixel_size(pixel_size_um if pixel_size_um is not None
+                          else session.pixel_size_um)
     counts = {v: 0 for v in VERDICTS}
     hall_len = 0.0
     for c in session.candidates:
@@ -174,6 +177,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     dict
         ``{"per_image": [...], "pooled": {...}, "report": path}``.
     """
+    from ..io import check_pixel_size
+
+    pixel_size_um = check_pixel_size(pixel_size_um)
     sessions = ([session_or_sessions] if isinstance(session_or_sessions, AuditSession)
                 else list(session_or_sessions))
     if not sessions:

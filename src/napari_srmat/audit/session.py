@@ -226,6 +226,9 @@ class AuditSession:
         pixel_size_um : float, optional
             SR pixel size.
         """
+        from ..io import check_pixel_size
+
+        pixel_size_um = check_pixel_size(pixel_size_um)
         images = {}
         for key, arr, pth in (("lr", lr, lr_path), ("sr", sr, sr_path)):
             if isinstance(arr, str | os.PathLike):

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import error_message, is_user_error
 
-__all__ = ["main", "UserError", "print_json", "build_parser"]
+__all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -41,6 +41,21 @@ SUBCOMMAND_MODULES = (
 
 class UserError(Exception):
     """An error caused by the user's input; printed without a traceback."""
+
+
+def pixel_size_arg(text: str) -> float:
+    """argparse ``type=`` of pixel-size flags: a finite positive number (one rule, see
+    :func:`napari_srmat.io.check_pixel_size`); argparse reports the flag on failure."""
+    from ..io import check_pixel_size
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_pixel_size(value, name="pixel size")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def print_json(obj: Any) -> None:

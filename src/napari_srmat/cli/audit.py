@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from . import print_json
+from . import pixel_size_arg, print_json
 
 __all__ = ["register"]
 
@@ -98,7 +98,7 @@ def register(subparsers) -> None:
                    help="use the UAED boundary model ('default' or a checkpoint)")
     c.add_argument("--reviewer", default="", help="reviewer name")
     c.add_argument("--sr-model", default=None, help="name of the SR model (recorded)")
-    c.add_argument("--pixel-size", type=float, default=None, help="SR pixel size in um")
+    c.add_argument("--pixel-size", type=pixel_size_arg, default=None, help="SR pixel size in um")
     c.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print one JSON object")
@@ -106,7 +106,7 @@ def register(subparsers) -> None:
     r = sub.add_parser("report", help="Markdown report of audit session(s)")
     r.add_argument("audit", nargs="+", help="audit session JSON file(s)")
     r.add_argument("--out", required=True, help="report .md")
-    r.add_argument("--pixel-size", type=float, default=None, help="SR pixel size in um")
+    r.add_argument("--pixel-size", type=pixel_size_arg, default=None, help="SR pixel size in um")
     r.add_argument("--no-thumbnails", action="store_true")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_report)

@@ -150,6 +150,7 @@ def _eval(args: argparse.Namespace) -> int:
         keys = ("ap", "roc_auc", "f1", "threshold", "heyn_pred_px", "heyn_gt_px",
                 "heyn_error_pct", "heyn_grid_error_pct")
         for name, r in (("UAED", report), ("Sobel", report.get("sobel"))):
-            if r:
-                print(name + ": " + ", ".join(f"{k}={r[k]:.4g}" for k in keys))
+            if r:  # withheld (degenerate) figures are None: the warnings were logged
+                print(name + ": " + ", ".join(
+                    f"{k}={'n/a' if r[k] is None else format(r[k], '.4g')}" for k in keys))
     return 0

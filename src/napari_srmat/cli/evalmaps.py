@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,9 @@ def _run(args: argparse.Namespace) -> int:
     hist = res.pop("_histogram")
     if args.plot:
         res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot))
+    if args.json:  # (without --json, run_job has printed them as [warning] lines)
+        for w in res["warnings"]:
+            print(f"srmat eval-maps: warning: {w}", file=sys.stderr)
     if args.json:
         print_json(res)
         return 0
@@ -120,6 +124,8 @@ def _run(args: argparse.Namespace) -> int:
             f"Heyn: predicted {res['heyn_pred_px']:.2f} px vs true {res['heyn_gt_px']:.2f} px "
             f"-> error {res['heyn_error_pct']:.2f}%"
         )
+    else:
+        print("Heyn: no valid grain-size comparison (see the warnings)")
     if args.plot:
         print(f"curves written to {res['plot']}")
     return 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import UserError, print_json
+from . import UserError, pixel_size_arg, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
     p.add_argument("--margin", type=float, default=0.05, help="margin fraction (default 0.05)")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
-    p.add_argument("--pixel-size-um", type=float, default=None, help="pixel size in um")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None, help="pixel size in um")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -76,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         segments = load_segments(args.segments)
     per_image = []
     total_l, total_n = 0.0, 0
+    degenerate = []
     for path in args.masks:
         mask = read_mask(path)
         res = measure_intercepts(
@@ -92,47 +94,61 @@ def _run(args: argparse.Namespace) -> int:
         per_image.append(row)
         total_l += res.total_length_px
         total_n += res.n_intersections
-    pooled = total_l / total_n if total_n else math.inf
+        if res.degenerate:
+            degenerate.append(str(path))
+    warnings = [f"{r['path']}: {w}" for r in per_image for w in r["warnings"]]
+    if degenerate:
+        # a mask that is not a boundary map would make the pooled figures look valid
+        warnings.append(f"pooled figures withheld: {len(degenerate)} mask(s) are not boundary "
+                        "maps")
+        pooled = math.nan
+    else:
+        pooled = total_l / total_n if total_n else math.nan
+    valid = math.isfinite(pooled)
     out = {
         "pattern": args.pattern,
         "n_images": len(per_image),
-        "mean_intercept_px": pooled if math.isfinite(pooled) else None,
+        "mean_intercept_px": pooled if valid else None,
         "n_intersections": total_n,
         "total_length_px": total_l,
         "n_lines": sum(r["n_lines"] for r in per_image),
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
         "image_mean_intercept_px": (
-            float(np.mean(finite)) if (finite := _finite(per_image)) else None
+            float(np.mean(finite)) if (finite := _finite(per_image)) and not degenerate
+            else None
         ),
         "skeletonize": bool(args.skeletonize),
+        "warnings": warnings,
     }
     # field-to-field statistics (ASTM E112: one field = one image), on N_L = N / L
     if len(per_image) >= 2:
         nl = [
             r["n_intersections"] / r["total_length_px"] for r in per_image if r["total_length_px"]
         ]
-        mean_nl, half, ra = confidence_interval(nl)
+        mean_nl, half, ra = confidence_interval(nl) if valid else (None, math.nan, math.nan)
         out["fields_mean_n_l_per_px"] = mean_nl
-        out["ci95_px"] = pooled * ra / 100.0 if math.isfinite(ra) and total_n else None
+        out["ci95_px"] = pooled * ra / 100.0 if math.isfinite(ra) else None
         out["relative_accuracy_pct"] = ra if math.isfinite(ra) else None
     else:
         out["ci95_px"] = per_image[0]["ci95_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
     if args.pixel_size_um is not None:
         out["pixel_size_um"] = args.pixel_size_um
-        if total_n:
+        if valid:
             um = pooled * args.pixel_size_um
             out["mean_intercept_um"] = um
             out["astm_g"] = astm_grain_size_number(um / 1000.0)
         else:
             out["mean_intercept_um"] = out["astm_g"] = None
     out["per_image"] = per_image
+    for w in warnings:
+        print(f"srmat heyn: warning: {w}", file=sys.stderr)
     if args.json:
         print_json(out)
         return 0
     for r in per_image:
         mi = r["mean_intercept_px"]
-        txt = f"{mi:.2f} px" if mi is not None else "no intersections"
+        txt = f"{mi:.2f} px" if mi is not None else "no valid mean intercept"
         print(f"{r['path']}: {txt} ({r['n_intersections']} intersections, {r['n_lines']} lines)")
     if out["mean_intercept_px"] is not None:
         line = f"pooled: mean intercept {out['mean_intercept_px']:.2f} px"
@@ -141,6 +157,8 @@ def _run(args: argparse.Namespace) -> int:
         if out.get("astm_g") is not None:
             line += f"; {out['mean_intercept_um']:.2f} um, ASTM G = {out['astm_g']:.2f}"
         print(line)
+    elif degenerate:
+        print("pooled: no grain size reported (see the warnings)")
     else:
         print("pooled: no boundary intersections found")
     return 0

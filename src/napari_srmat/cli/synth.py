@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from . import UserError, print_json
+from . import UserError, pixel_size_arg, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size-spread", type=float, default=0.3)
     p.add_argument("--missing-boundary-fraction", type=float, default=0.0)
     p.add_argument("--boundary-width", type=int, default=2)
-    p.add_argument("--pixel-size-um", type=float, default=None)
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=_run)
 

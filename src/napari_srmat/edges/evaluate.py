@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import math
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import numpy as np
 from .._atomic import atomic_path, atomic_write_text
 from ..checkpoint import write_json
 from ..jobs import Log, Progress, Stopped, run_job
-from ..metrics.edges import EdgeHistogram
+from ..metrics.edges import EdgeHistogram, threshold_warnings
 from .data import BoundarySample, list_image_mask_pairs, load_pairs
 
 __all__ = [
@@ -85,11 +84,14 @@ def binarize(prob: np.ndarray, threshold: float, skeletonize: bool = True) -> np
     return np.asarray(binarize_boundaries(prob, threshold, skeletonize=skeletonize), bool)
 
 
-def _heyn(pred: list[np.ndarray], gt: list[np.ndarray], pattern: str) -> dict[str, Any]:
-    from ..metrics.heyn import heyn_error
+def _heyn(pred: list[np.ndarray], gt: list[np.ndarray], pattern: str,
+          names: list[str] | None = None, withhold: list[str] | tuple = ()) -> dict[str, Any]:
+    """Heyn comparison of the protocol (skeletonised, M = 50, seed 1234, 5 % margin)."""
+    from ..metrics.heyn import compare_intercepts, summarize_heyn_rows
 
-    return heyn_error(pred, gt, pattern=pattern, n_lines=HEYN_LINES, seed=HEYN_SEED,
-                      margin=0.05, skeletonize=True)
+    rows = [compare_intercepts(p, g, pattern=pattern, n_lines=HEYN_LINES, seed=HEYN_SEED,
+                               margin=0.05, skeletonize=True) for p, g in zip(pred, gt)]
+    return {**summarize_heyn_rows(rows, names, withhold=withhold), "per_image": rows}
 
 
 def plot_curves(hists: dict[str, Any], pr_path, roc_path, *, title: str = "") -> None:
@@ -136,7 +138,9 @@ def evaluate_probability_maps(
         ``ap``, ``roc_auc``, ``f1`` (at ``threshold``), ``best_f1``,
         ``best_f1_threshold``, ``threshold``, Heyn (random: ``heyn_pred_px``,
         ``heyn_gt_px``, ``delta_px``, ``heyn_error_pct``; grid: the same with a
-        ``heyn_grid_`` / ``grid_`` prefix).
+        ``heyn_grid_`` / ``grid_`` prefix) and ``warnings``. Heyn figures that would be
+        nonsense (constant maps, a threshold that marks every pixel or none, binarised
+        maps that are not boundary maps) are ``None`` and ``warnings`` says why.
     per_image : list of dict
         One row per image.
     hist : EdgeHistogram
@@ -155,21 +159,24 @@ def evaluate_probability_maps(
         hist.update(p, m)
         h1 = EdgeHistogram()
         h1.update(p, m)
-        pred = binarize(p, threshold, skeletonize=True)
-        preds.append(pred)
+        # skeletonised by the Heyn measurement, after it has checked the binarised map
+        preds.append(binarize(p, threshold, skeletonize=False))
         gts.append(m)
         rows.append({"name": name, "ap": h1.average_precision(), "roc_auc": h1.roc_auc(),
                      "f1": h1.f1_at(threshold)})
-    rnd = _heyn(preds, gts, "random")
-    grid = _heyn(preds, gts, "grid")
+    # constant maps / a threshold that marks every pixel or none: no Heyn figures
+    withhold = threshold_warnings(hist, threshold)
+    rnd = _heyn(preds, gts, "random", names, withhold)
+    grid = _heyn(preds, gts, "grid", names, withhold)
     for row, r1, g1 in zip(rows, rnd["per_image"], grid["per_image"]):
-        row.update({"heyn_pred_px": r1["pred_px"], "heyn_gt_px": r1["gt_px"],
-                    "heyn_grid_pred_px": g1["pred_px"], "heyn_grid_gt_px": g1["gt_px"]})
-        for key, p_, g_ in (("heyn_error_pct", r1["pred_px"], r1["gt_px"]),
-                            ("heyn_grid_error_pct", g1["pred_px"], g1["gt_px"])):
-            row[key] = (100 * abs(p_ - g_) / g_ if math.isfinite(p_) and math.isfinite(g_)
-                        and g_ > 0 else math.nan)
+        rp, gp = (None, None) if withhold else (r1["pred_px"], g1["pred_px"])
+        row.update({"heyn_pred_px": rp, "heyn_gt_px": r1["gt_px"],
+                    "heyn_grid_pred_px": gp, "heyn_grid_gt_px": g1["gt_px"]})
+        for key, p_, g_ in (("heyn_error_pct", rp, r1["gt_px"]),
+                            ("heyn_grid_error_pct", gp, g1["gt_px"])):
+            row[key] = 100 * abs(p_ - g_) / g_ if p_ is not None and g_ else None
     bt, bf = hist.best_f1()
+    warnings = list(dict.fromkeys(rnd["warnings"] + grid["warnings"]))
     summary = {
         "ap": float(hist.average_precision()),
         "roc_auc": float(hist.roc_auc()),
@@ -186,6 +193,7 @@ def evaluate_probability_maps(
         "grid_delta_px": grid["delta_px"],
         "heyn_grid_error_pct": grid["heyn_error_pct"],
         "n_images": len(probs),
+        "warnings": warnings,
         "heyn_protocol": {"random": {"n_lines": HEYN_LINES, "seed": HEYN_SEED},
                           "grid": {"n_lines": HEYN_LINES}, "margin": 0.05,
                           "skeletonize": True},
@@ -218,8 +226,8 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 def heyn_calibrated_threshold(
     probs: list[np.ndarray], masks: list[np.ndarray], *,
-    thresholds: np.ndarray | None = None,
-) -> tuple[float, float]:
+    thresholds: np.ndarray | None = None, return_warnings: bool = False,
+) -> tuple:
     """Threshold whose skeletonised maps best reproduce the true mean intercept.
 
     The paper's protocol thresholds at max F1, which balances pixel precision and
@@ -227,7 +235,8 @@ def heyn_calibrated_threshold(
     unsure on faint boundaries loses them at the max-F1 threshold and overestimates
     the intercept. This picks, on a *validation* set, the threshold minimising the
     pooled Heyn error (random lines, M = 50, seed 1234, skeletonised), to be applied
-    unchanged to the test set.
+    unchanged to the test set. Thresholds whose binarised maps are degenerate (not
+    boundary maps, see :func:`evaluate_probability_maps`) are never chosen.
 
     Parameters
     ----------
@@ -235,22 +244,39 @@ def heyn_calibrated_threshold(
         Validation probability maps and boundary masks.
     thresholds : array, optional
         Candidates (default 0.05, 0.075, ..., 0.95).
+    return_warnings : bool
+        Also return a list of warnings: no candidate gives a valid Heyn figure, or the
+        best one is at the edge of the search range (the optimum may lie outside it).
 
     Returns
     -------
-    threshold, error_pct
-        The best candidate and its pooled Heyn error (%) on the given set.
+    threshold, error_pct[, warnings]
+        The best candidate and its pooled Heyn error (%) on the given set; both
+        ``None`` when no candidate gives a valid figure.
     """
     if thresholds is None:
         thresholds = np.round(np.arange(0.05, 0.951, 0.025), 3)
+    thresholds = np.asarray(thresholds, dtype=float)
     gts = [np.asarray(m, bool) for m in masks]
-    best_t, best_e = 0.5, math.inf
+    hist = _pooled_histogram(probs, gts)
+    best_t, best_e = None, None
     for t in thresholds:
-        preds = [binarize(p, float(t), skeletonize=True) for p in probs]
+        withhold = threshold_warnings(hist, float(t))
+        if withhold:
+            continue
+        preds = [binarize(p, float(t), skeletonize=False) for p in probs]
         e = _heyn(preds, gts, "random")["heyn_error_pct"]
-        if math.isfinite(e) and e < best_e:
+        if e is not None and (best_e is None or e < best_e):
             best_t, best_e = float(t), float(e)
-    return best_t, best_e
+    warnings: list[str] = []
+    if best_t is None:
+        warnings.append("no candidate threshold gives a valid Heyn measurement on these maps "
+                        "(constant maps, or binarised maps that are not boundary maps)")
+    elif thresholds.size > 1 and best_t in (thresholds.min(), thresholds.max()):
+        warnings.append(f"the Heyn-calibrated threshold {best_t:g} is at the edge of the "
+                        f"search range [{thresholds.min():g}, {thresholds.max():g}]: the "
+                        "optimum may lie outside it")
+    return (best_t, best_e, warnings) if return_warnings else (best_t, best_e)
 
 
 def _pooled_histogram(probs, masks) -> EdgeHistogram:
@@ -359,9 +385,10 @@ def evaluate_boundaries_job(
         ssum, srows, shist = evaluate_probability_maps(sob_test, masks, sthr, names)
         report["sobel"] = {**ssum, "threshold_source": ssrc}
         hists["Sobel"] = shist
-    heyn_thr, heyn_src = None, None
+    heyn_thr, heyn_src, heyn_warn = None, None, []
     if val:
-        heyn_thr, _ = heyn_calibrated_threshold(probs_val, [s.mask for s in val])
+        heyn_thr, _, heyn_warn = heyn_calibrated_threshold(
+            probs_val, [s.mask for s in val], return_warnings=True)
         heyn_src = "val min Heyn error"
     elif model.heyn_threshold is not None:
         heyn_thr, heyn_src = model.heyn_threshold, "checkpoint"
@@ -371,7 +398,12 @@ def evaluate_boundaries_job(
             k: hsum[k] for k in ("threshold", "f1", "heyn_pred_px", "heyn_gt_px", "delta_px",
                                  "heyn_error_pct", "heyn_grid_pred_px", "heyn_grid_gt_px",
                                  "heyn_grid_error_pct")
-        } | {"threshold_source": heyn_src}
+        } | {"threshold_source": heyn_src, "warnings": heyn_warn + hsum["warnings"]}
+    elif heyn_warn:
+        report["heyn_calibrated"] = {"threshold": None, "threshold_source": heyn_src,
+                                     "warnings": heyn_warn}
+    for w in report["warnings"] + report.get("heyn_calibrated", {}).get("warnings", []):
+        yield Log(w, level="warning")
     report["per_image"] = rows
     if out_dir is not None:
         out = Path(out_dir)

@@ -14,7 +14,6 @@ curves.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +64,19 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
     """Markdown Table-1-style comparison (Heyn with random lines, then grid)."""
     head = ("| Input | l_pred (px) | l_GT (px) | Δ (px) | error % | grid error % | AP | "
             "ROC-AUC |\n|---|---|---|---|---|---|---|---|\n")
+    def f(value, spec: str) -> str:  # withheld (degenerate) figures print as n/a
+        return "n/a" if value is None else format(value, spec)
+
     lines = []
     for name, r in rows.items():
         lines.append(
-            f"| {name} | {r['heyn_pred_px']:.2f} | {r['heyn_gt_px']:.2f} | "
-            f"{r['delta_px']:+.2f} | {r['heyn_error_pct']:.2f} | "
-            f"{r['heyn_grid_error_pct']:.2f} | {r['ap']:.3f} | {r['roc_auc']:.3f} |"
+            f"| {name} | {f(r['heyn_pred_px'], '.2f')} | {f(r['heyn_gt_px'], '.2f')} | "
+            f"{f(r['delta_px'], '+.2f')} | {f(r['heyn_error_pct'], '.2f')} | "
+            f"{f(r['heyn_grid_error_pct'], '.2f')} | {r['ap']:.3f} | {r['roc_auc']:.3f} |"
         )
-    return head + "\n".join(lines) + "\n"
+    notes = [f"- {name}: {w}" for name, r in rows.items() for w in r.get("warnings", [])]
+    return head + "\n".join(lines) + "\n" + ("\nWarnings:\n" + "\n".join(notes) + "\n"
+                                               if notes else "")
 
 
 def run_sr_vs_original_job(
@@ -223,8 +227,8 @@ def run_sr_vs_original_job(
         atomic_write_text(out / "table.md", table)
         write_json(out / "report.json", report)
     for arm in ("original", "sr"):
-        if not math.isfinite(results[arm]["heyn_error_pct"]):
-            yield Log(f"{arm}: no boundaries found at the threshold", level="warning")
+        for w in results[arm]["warnings"]:
+            yield Log(f"{arm}: {w}", level="warning")
     return report
 
 

@@ -64,7 +64,8 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
     dict
         The keys written: ``tta``, ``threshold`` (max F1 under ``tta``),
         ``threshold_tta``, ``threshold_<mode>``, ``val_ap_<mode>``,
-        ``threshold_heyn`` (min Heyn error under ``tta``).
+        ``threshold_heyn`` (min Heyn error under ``tta``; absent when no threshold gives
+        a valid Heyn figure) and ``threshold_heyn_warnings`` (when there are any).
     """
     import json
 
@@ -88,7 +89,11 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
         keys[f"val_ap_{mode}"] = float(hist.average_precision())
         if mode == tta:
             keys["threshold"] = keys[f"threshold_{mode}"]
-            keys["threshold_heyn"] = heyn_calibrated_threshold(probs, masks)[0]
+            heyn_thr, _, warns = heyn_calibrated_threshold(probs, masks, return_warnings=True)
+            if heyn_thr is not None:  # no valid Heyn figure on val: store no threshold
+                keys["threshold_heyn"] = heyn_thr
+            if warns:
+                keys["threshold_heyn_warnings"] = warns
     cfg_path = Path(checkpoint) / "config.json"
     config = json.loads(cfg_path.read_text())
     config.update(keys)

@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_dir
+from ..checkpoint import (
+    CheckpointError,
+    load_checked_weights,
+    read_checkpoint_config,
+    resolve_checkpoint_dir,
+)
 from ..jobs import Log, run_job
 from .model import UAEDNet, build_uaed
 
@@ -203,6 +208,25 @@ def _resolve(checkpoint) -> Path:
     return resolve_checkpoint_dir(path)
 
 
+def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
+    """Stored thresholds (``threshold``, ``threshold_<mode>``, ``threshold_heyn``) are in [0, 1]."""
+    import math
+
+    keys = ("threshold", "threshold_heyn", *(f"threshold_{m}" for m in TTA_MODES))
+    for key, value in config.items():
+        if key not in keys:
+            continue
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value) and 0.0 <= value <= 1.0)
+        if not ok:
+            raise CheckpointError(f"checkpoint {path}: config.json {key!r} must be a number in "
+                                  f"[0, 1], got {value!r}")
+    tta = config.get("tta", "none")
+    if tta not in TTA_MODES:
+        raise CheckpointError(f"checkpoint {path}: config.json 'tta' must be one of "
+                              f"{TTA_MODES}, got {tta!r}")
+
+
 def load_boundary_model(checkpoint=None, device: str = "auto",
                         tta: str | None = None) -> BoundaryModel:
     """Load a UAED boundary model.
@@ -233,31 +257,15 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
 
     device = resolve_device(device)
     path = _resolve(checkpoint)
-    state, config = load_checkpoint(path, device="cpu")
-    try:
-        net = build_uaed(config)
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+    path, config = read_checkpoint_config(path)
+    _check_thresholds(path, config)
+    # the architecture is checked against the weights file before anything is allocated
+    state = load_checked_weights(
+        path, lambda: build_uaed(config),
+        describe=", ".join(f"{k}={config.get(k)!r}" for k in
+                           ("model", "encoder", "in_channels", "decoder_channels")))
+    net = build_uaed(config)
     expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing tensor(s) (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected tensor(s) (e.g. {unexpected[0]})")
-        if wrong:
-            parts.append(f"{len(wrong)} shape mismatch(es) (e.g. {wrong[0]})")
-        raise CheckpointError(
-            f"checkpoint {path} does not match the architecture its config describes "
-            f"(encoder={config.get('encoder')!r}): " + "; ".join(parts)
-        )
     state = {k: (v.to(expected[k].dtype) if v.is_floating_point() else v) for k, v in state.items()}
     net.load_state_dict(state)
     return BoundaryModel(net, config, device=device, path=str(path), tta=tta)

@@ -26,6 +26,7 @@ from ..outputs import (
     read_marker,
     write_marker,
 )
+from ._pixel import check_pixel_size
 
 __all__ = [
     "OmeZarrStreamWriter",
@@ -195,7 +196,7 @@ class OmeZarrStreamWriter:
         if len(chunks) < 2 or any(c <= 0 for c in chunks[:2]):
             raise ValueError(f"chunks must give two positive spatial sizes, got {chunks}")
         self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
-        self.pixel_size_um = None if pixel_size_um is None else float(pixel_size_um)
+        self.pixel_size_um = check_pixel_size(pixel_size_um)
         self.attrs = dict(attrs or {})
         self.overwrite = overwrite
         self.kind = kind
@@ -568,6 +569,7 @@ def write_ome_zarr(
 
     from ..jobs import JobCancelled
 
+    pixel_size_um = check_pixel_size(pixel_size_um)
     arr, axes, pixel = _as_yx_c(data, axes)
     if pixel_size_um is None:
         pixel_size_um = pixel

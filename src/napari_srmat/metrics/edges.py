@@ -14,7 +14,6 @@ to the bins (identical to scikit-learn's ``average_precision_score`` /
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ __all__ = [
     "binarize_mask",
     "evaluate_maps",
     "evaluate_maps_job",
+    "threshold_warnings",
     "plot_pr_roc",
 ]
 
@@ -301,6 +301,49 @@ class EdgeHistogram:
         return float(c.thresholds[k]), float(f1[k])
 
 
+def threshold_warnings(hist: EdgeHistogram, threshold: float) -> list[str]:
+    """Why binarising the maps of ``hist`` at ``threshold`` gives no boundary map.
+
+    The one check of degenerate probability maps, used wherever maps are evaluated
+    (:func:`evaluate_maps`, ``napari_srmat.edges.evaluate``): a constant map (every
+    probability in one histogram bin) has no threshold that separates boundary from
+    background (its max-F1 threshold is 0: everything is "boundary"); a threshold at
+    or below the lowest probability marks every pixel boundary, one above the highest
+    none. The Heyn figures of such maps would be nonsense (e.g. an error of 19000 %),
+    so callers withhold them when this returns reasons.
+
+    Parameters
+    ----------
+    hist : EdgeHistogram
+        Pooled histogram of the maps.
+    threshold : float
+        The binarisation threshold.
+
+    Returns
+    -------
+    list of str
+        Empty when the threshold splits the maps' pixels.
+    """
+    occupied = np.flatnonzero((hist.pos + hist.neg) > 0)
+    if occupied.size == 0:
+        return ["no finite probabilities were evaluated"]
+    if occupied.size == 1:
+        lo = hist._edges[occupied[0]]
+        return [f"the probability maps are constant (every value in [{lo:.4g}, "
+                f"{lo + 1 / hist.n_bins:.4g})): no threshold separates boundary from "
+                "background, so no Heyn figures are reported"]
+    k = hist._threshold_index(float(threshold))
+    if k <= occupied[0]:
+        return [f"at threshold {threshold:.4g} every pixel is predicted boundary (the lowest "
+                f"probability is >= {hist._edges[occupied[0]]:.4g}): no Heyn figures are "
+                "reported"]
+    if k > occupied[-1]:
+        return [f"at threshold {threshold:.4g} no pixel is predicted boundary (every "
+                f"probability is < {hist._edges[occupied[-1] + 1]:.4g}): no Heyn figures are "
+                "reported"]
+    return []
+
+
 def _is_dask(x: Any) -> bool:
     return type(x).__module__.startswith("dask") and hasattr(x, "compute")
 
@@ -377,7 +420,7 @@ def evaluate_maps_job(
     vgts = _as_list(val_masks, "validation masks")
     if len(vprobs) != len(vgts):
         raise EdgeMetricsError(f"{len(vprobs)} validation maps but {len(vgts)} validation masks")
-    from .heyn import measure_intercepts
+    from .heyn import compare_intercepts, summarize_heyn_rows
 
     total = len(probs) * 2 + len(vprobs)
     done = 0
@@ -416,35 +459,40 @@ def evaluate_maps_job(
     else:
         done += len(vprobs)
     scores = hist.scores_at(float(threshold))
-    rows = []
-    kw = dict(pattern=heyn_pattern, n_lines=n_lines, seed=seed, margin=margin)
+    withhold = threshold_warnings(hist, float(threshold))
+    rows, heyn_rows = [], []
+    kw = dict(pattern=heyn_pattern, n_lines=n_lines, seed=seed, margin=margin,
+              skeletonize=skeletonize)
     for i, (p, g) in enumerate(zip(probs, gts)):
         if stop is not None and stop.stop_requested:
             yield Stopped("evaluation stopped")
             return None
-        pred = binarize_boundaries(p, float(threshold), skeletonize=skeletonize)
+        # not skeletonised here: measure_intercepts checks the binarised map first
+        pred = binarize_boundaries(p, float(threshold), skeletonize=False)
         gt = binarize_mask(np.asarray(g.compute() if _is_dask(g) else g))
-        rp = measure_intercepts(pred, **kw).mean_intercept_px
-        rg = measure_intercepts(gt, skeletonize=skeletonize, **kw).mean_intercept_px
+        hr = compare_intercepts(pred, gt, **kw)
+        heyn_rows.append(hr)
+        rp = None if withhold else hr["pred_px"]
+        rg = hr["gt_px"]
         ih = per_image_hist[i]
         row = {
             "name": names[i],
             "ap": ih.average_precision() if ih.n_pos else None,
             "f1": ih.f1_at(float(threshold)) if ih.n_pos else None,
-            "heyn_pred_px": rp if math.isfinite(rp) else None,
-            "heyn_gt_px": rg if math.isfinite(rg) else None,
+            "heyn_pred_px": rp,
+            "heyn_gt_px": rg,
             "heyn_error_pct": (
-                100.0 * abs(rp - rg) / rg if math.isfinite(rp) and math.isfinite(rg) else None
+                100.0 * abs(rp - rg) / rg if rp is not None and rg is not None else None
             ),
+            "warnings": hr["warnings"],
         }
         rows.append(row)
         done += 1
         yield Progress(done, total, "heyn")
-    pv = [r["heyn_pred_px"] for r in rows if r["heyn_pred_px"] is not None]
-    gv = [r["heyn_gt_px"] for r in rows if r["heyn_gt_px"] is not None]
-    heyn_pred = float(np.mean(pv)) if pv else None
-    heyn_gt = float(np.mean(gv)) if gv else None
-    err = 100.0 * abs(heyn_pred - heyn_gt) / heyn_gt if heyn_pred and heyn_gt else None
+    heyn = summarize_heyn_rows(heyn_rows, names, withhold=withhold)
+    for w in heyn["warnings"]:
+        yield Log(w, level="warning")
+    heyn_pred, heyn_gt, err = heyn["heyn_pred_px"], heyn["heyn_gt_px"], heyn["heyn_error_pct"]
     result = {
         "ap": hist.average_precision(),
         "roc_auc": hist.roc_auc() if hist.n_neg else None,
@@ -460,6 +508,7 @@ def evaluate_maps_job(
         "n_lines": n_lines,
         "skeletonize": skeletonize,
         "n_images": len(probs),
+        "warnings": heyn["warnings"],
         "per_image": rows,
     }
     yield Metric(0, {k: result[k] for k in ("ap", "f1") if result[k] is not None}, split="test")
@@ -509,9 +558,13 @@ def evaluate_maps(
         ``ap`` and ``roc_auc`` (pooled over all pixels of all images), ``threshold`` and
         ``threshold_source``, ``f1``/``precision``/``recall`` at the threshold (pixel-wise,
         no distance tolerance), ``heyn_pred_px``/``heyn_gt_px`` (means over images of
-        each image's ℓ̄), ``heyn_error_pct`` (``100 |pred - gt| / gt``), ``n_images`` and
-        ``per_image`` rows (``name``, ``ap``, ``f1``, ``heyn_pred_px``, ``heyn_gt_px``,
-        ``heyn_error_pct``). JSON-serialisable. With ``return_histogram=True`` the pooled
+        each image's ℓ̄), ``heyn_error_pct`` (``100 |pred - gt| / gt``), ``n_images``,
+        ``warnings`` and ``per_image`` rows (``name``, ``ap``, ``f1``, ``heyn_pred_px``,
+        ``heyn_gt_px``, ``heyn_error_pct``, ``warnings``). Heyn figures that would be
+        nonsense (constant maps, a threshold that marks every pixel or none, a binarised
+        map that is not a boundary map: see :func:`threshold_warnings` and
+        :func:`napari_srmat.metrics.heyn.summarize_heyn_rows`) are ``None``, and
+        ``warnings`` says why. JSON-serialisable. With ``return_histogram=True`` the pooled
         :class:`EdgeHistogram` is added under ``"_histogram"`` (e.g. for
         :func:`plot_pr_roc`); the job version always returns it there.
     """

@@ -46,6 +46,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..io import check_pixel_size
+
 __all__ = [
     "HeynError",
     "HeynResult",
@@ -58,7 +60,20 @@ __all__ = [
     "load_segments",
     "rasterize_paths",
     "confidence_interval",
+    "compare_intercepts",
+    "summarize_heyn_rows",
+    "MIN_MASK_SIDE",
+    "MAX_BOUNDARY_FRACTION",
 ]
+
+#: Smallest mask side (px) on which test lines are laid: a boundary pixel must have a
+#: neighbour on each side along a line to be crossed.
+MIN_MASK_SIDE = 3
+
+#: A mask with a larger fraction of boundary pixels is not a boundary map (grains are
+#: mostly interior; an all-boundary mask, e.g. a probability map thresholded at 0,
+#: would otherwise report one "intersection" per line and a plausible-looking G).
+MAX_BOUNDARY_FRACTION = 0.5
 
 PATTERNS = ("random", "grid", "circles", "segments")
 
@@ -542,8 +557,10 @@ class HeynResult:
 
     Attributes
     ----------
-    mean_intercept_px : float
-        Pooled ``ΣL / ΣN`` in pixels (``inf`` when no intersection was found).
+    mean_intercept_px : float or None
+        Pooled ``ΣL / ΣN`` in pixels; ``None`` when there is no valid measurement (no
+        intersection was found, or the mask is not a boundary map): ``warnings`` says
+        why.
     n_intersections : int
         ΣN, boundary runs crossed by all test lines.
     total_length_px : float
@@ -560,13 +577,19 @@ class HeynResult:
     relative_accuracy_pct : float
         ASTM E112 %RA = 100 · half-width / mean of the per-line ``N_i / L_i``.
     mean_intercept_um, astm_g : float or None
-        With ``pixel_size_um``: ℓ̄ in micrometres and the ASTM E112 grain size number.
+        With ``pixel_size_um``: ℓ̄ in micrometres and the ASTM E112 grain size number
+        (None without a valid ℓ̄).
     pattern : str
     paths : list of (K, 2) arrays
         Test-line geometry (for display).
+    warnings : list of str
+        Why the figures are withheld or doubtful (empty for a normal measurement).
+    degenerate : bool
+        True when the mask is not a boundary map (e.g. more than
+        :data:`MAX_BOUNDARY_FRACTION` of its pixels are boundary): no figure is reported.
     """
 
-    mean_intercept_px: float
+    mean_intercept_px: float | None
     n_intersections: int
     total_length_px: float
     n_lines: int
@@ -580,9 +603,11 @@ class HeynResult:
     astm_g: float | None = None
     pattern: str = ""
     paths: list = field(default_factory=list, repr=False)
+    warnings: list = field(default_factory=list)
+    degenerate: bool = False
 
     def to_dict(self, *, arrays: bool = False) -> dict:
-        """JSON-friendly summary (``inf``/NaN become ``None``).
+        """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).
 
         Parameters
         ----------
@@ -604,6 +629,7 @@ class HeynResult:
             "ci95_px": num(self.ci95_px),
             "relative_accuracy_pct": num(self.relative_accuracy_pct),
             "pattern": self.pattern,
+            "warnings": list(self.warnings),
         }
         if self.pixel_size_um is not None:
             out["pixel_size_um"] = float(self.pixel_size_um)
@@ -830,10 +856,23 @@ def measure_intercepts(
     20
     """
     m = _as_mask(mask)
+    if min(m.shape) < MIN_MASK_SIDE:
+        raise HeynError(
+            f"mask of {m.shape[0]} x {m.shape[1]} px is too small to lay test lines on: it "
+            f"must be at least {MIN_MASK_SIDE} x {MIN_MASK_SIDE} px"
+        )
+    pixel_size_um = check_pixel_size(pixel_size_um)
+    warnings_: list[str] = []
+    fraction = np.count_nonzero(m) / m.size
+    degenerate = fraction > MAX_BOUNDARY_FRACTION
+    if degenerate:
+        warnings_.append(
+            f"{100 * fraction:.0f}% of the mask's pixels are boundary (more than "
+            f"{100 * MAX_BOUNDARY_FRACTION:.0f}%): it is not a boundary map, so no grain "
+            "size is reported"
+        )
     if skeletonize:
         m = _skeletonize(m)
-    if pixel_size_um is not None and not (pixel_size_um > 0):
-        raise HeynError(f"pixel_size_um must be positive, got {pixel_size_um}")
     paths, closed = make_pattern(
         m.shape, pattern, n_lines=n_lines, seed=seed, margin=margin, segments=segments
     )
@@ -841,12 +880,20 @@ def measure_intercepts(
     counts, lengths, inter = _measure_paths(m, paths, closed, tilted)
     n_tot = int(counts.sum())
     l_tot = float(lengths.sum())
-    mean = l_tot / n_tot if n_tot else math.inf
+    if l_tot <= 0:
+        raise HeynError(f"no test line lies inside the {m.shape[0]} x {m.shape[1]} px mask")
+    if n_tot == 0 and not degenerate:
+        warnings_.append(
+            f"no test line crosses a boundary ({len(paths)} lines, {l_tot:.0f} px): the mean "
+            "intercept is undefined"
+        )
+    mean = None if degenerate or n_tot == 0 else l_tot / n_tot
     ok = lengths > 0
     _, half, ra = (
-        confidence_interval(counts[ok] / lengths[ok]) if ok.sum() else (0, math.nan, math.nan)
+        confidence_interval(counts[ok] / lengths[ok])
+        if ok.sum() and mean is not None else (0, math.nan, math.nan)
     )
-    ci95 = mean * ra / 100.0 if math.isfinite(mean) and math.isfinite(ra) else math.nan
+    ci95 = mean * ra / 100.0 if mean is not None and math.isfinite(ra) else math.nan
     res = HeynResult(
         mean_intercept_px=mean,
         n_intersections=n_tot,
@@ -859,14 +906,106 @@ def measure_intercepts(
         relative_accuracy_pct=ra,
         pattern=pattern,
         paths=paths,
+        warnings=warnings_,
+        degenerate=degenerate,
     )
     if pixel_size_um is not None:
-        res.pixel_size_um = float(pixel_size_um)
-        res.mean_intercept_um = mean * pixel_size_um
-        res.astm_g = (
-            astm_grain_size_number(res.mean_intercept_um / 1000.0) if math.isfinite(mean) else None
-        )
+        res.pixel_size_um = pixel_size_um
+        if mean is not None:
+            res.mean_intercept_um = mean * pixel_size_um
+            res.astm_g = astm_grain_size_number(res.mean_intercept_um / 1000.0)
     return res
+
+
+def compare_intercepts(pred: Any, gt: Any, **kw: Any) -> dict:
+    """Mean intercepts of a predicted boundary mask and its ground truth (same lines).
+
+    Parameters
+    ----------
+    pred, gt : array (H, W)
+        Predicted and true boundary masks of the same shape.
+    **kw
+        Passed to :func:`measure_intercepts` for both.
+
+    Returns
+    -------
+    dict
+        ``pred_px`` and ``gt_px`` (None without a valid ℓ̄), ``pred_degenerate`` and
+        ``gt_degenerate`` (not a boundary map), ``warnings``.
+    """
+    if np.shape(pred)[:2] != np.shape(gt)[:2]:
+        raise HeynError(f"shapes differ {np.shape(pred)} vs {np.shape(gt)}")
+    rp = measure_intercepts(pred, **kw)
+    rg = measure_intercepts(gt, **kw)
+    return {
+        "pred_px": rp.mean_intercept_px,
+        "gt_px": rg.mean_intercept_px,
+        "pred_degenerate": rp.degenerate,
+        "gt_degenerate": rg.degenerate,
+        "warnings": [f"prediction: {w}" for w in rp.warnings]
+        + [f"ground truth: {w}" for w in rg.warnings],
+    }
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def summarize_heyn_rows(rows: Sequence[dict], names: Sequence[str] | None = None,
+                        *, withhold: Sequence[str] = ()) -> dict:
+    """Set-level Heyn figures from per-image :func:`compare_intercepts` rows.
+
+    The one rule of every Heyn comparison (``heyn_error``, ``evaluate_maps``, the UAED
+    evaluation): the set's ℓ̄ are the means over images of each image's ℓ̄; images
+    without intersections are left out of that mean (with a warning); if any image's
+    predicted or true map is not a boundary map, or ``withhold`` gives reasons (e.g. a
+    constant probability map), the predicted ℓ̄, the difference and the error are
+    ``None`` instead of a number that looks valid.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        :func:`compare_intercepts` results.
+    names : sequence of str, optional
+        Image names for the warnings (default: their indices).
+    withhold : sequence of str
+        Reasons, found by the caller, not to report the predicted figures.
+
+    Returns
+    -------
+    dict
+        ``heyn_pred_px``, ``heyn_gt_px``, ``delta_px``, ``heyn_error_pct`` (each None when
+        not valid) and ``warnings``.
+    """
+    names = [str(n) for n in names] if names is not None else [str(i) for i in range(len(rows))]
+    warns = list(withhold)
+    bad_pred = [n for n, r in zip(names, rows) if r["pred_degenerate"]]
+    bad_gt = [n for n, r in zip(names, rows) if r["gt_degenerate"]]
+    if bad_pred:
+        warns.append(f"the binarised prediction of {_names(bad_pred)} is not a boundary map "
+                     "(nearly all boundary): no predicted grain size or Heyn error is reported")
+    if bad_gt:
+        warns.append(f"the ground truth of {_names(bad_gt)} is not a boundary map: no Heyn "
+                     "error is reported")
+    none_pred = [n for n, r in zip(names, rows)
+                 if r["pred_px"] is None and not r["pred_degenerate"]]
+    none_gt = [n for n, r in zip(names, rows) if r["gt_px"] is None and not r["gt_degenerate"]]
+    if none_pred:
+        warns.append(f"no test line crosses a predicted boundary in {_names(none_pred)}: "
+                     "left out of the mean predicted intercept")
+    if none_gt:
+        warns.append(f"no test line crosses a true boundary in {_names(none_gt)}: left out of "
+                     "the mean true intercept")
+    pv = [r["pred_px"] for r in rows if r["pred_px"] is not None]
+    gv = [r["gt_px"] for r in rows if r["gt_px"] is not None]
+    gt = float(np.mean(gv)) if gv and not bad_gt else None
+    pred = float(np.mean(pv)) if pv and not (bad_pred or bad_gt or withhold) else None
+    delta = err = None
+    if pred is not None and gt is not None and gt > 0:
+        delta = pred - gt
+        err = 100.0 * abs(delta) / gt
+    return {"heyn_pred_px": pred, "heyn_gt_px": gt, "delta_px": delta,
+            "heyn_error_pct": err, "warnings": warns}
 
 
 def heyn_error(pred_masks: Any, gt_masks: Any, **kw: Any) -> dict:
@@ -875,7 +1014,8 @@ def heyn_error(pred_masks: Any, gt_masks: Any, **kw: Any) -> dict:
     Each image is measured with the same test lines (same ``pattern``/``seed``), and the
     per-image mean intercepts are averaged over the set: ``heyn_pred_px`` and
     ``heyn_gt_px`` are **means over images of each image's ℓ̄** (images where no
-    intersection is found are skipped in that mean).
+    intersection is found are skipped in that mean, with a warning). See
+    :func:`summarize_heyn_rows` for when figures are withheld (``None``).
 
     Parameters
     ----------
@@ -889,8 +1029,9 @@ def heyn_error(pred_masks: Any, gt_masks: Any, **kw: Any) -> dict:
     -------
     dict
         ``heyn_pred_px``, ``heyn_gt_px``, ``delta_px`` (pred - gt),
-        ``heyn_error_pct`` (``100 |pred - gt| / gt``), ``n_images``, and
-        ``per_image`` (list of ``{"pred_px", "gt_px"}``).
+        ``heyn_error_pct`` (``100 |pred - gt| / gt``), each None when not valid,
+        ``warnings``, ``n_images``, and ``per_image`` (list of :func:`compare_intercepts`
+        rows: ``pred_px``, ``gt_px``, ...).
     """
     if isinstance(pred_masks, np.ndarray) and pred_masks.ndim == 2:
         pred_masks = [pred_masks]
@@ -905,23 +1046,5 @@ def heyn_error(pred_masks: Any, gt_masks: Any, **kw: Any) -> dict:
     for i, (p, g) in enumerate(zip(pred_masks, gt_masks)):
         if np.shape(p)[:2] != np.shape(g)[:2]:
             raise HeynError(f"mask pair {i}: shapes differ {np.shape(p)} vs {np.shape(g)}")
-        rp = measure_intercepts(p, **kw).mean_intercept_px
-        rg = measure_intercepts(g, **kw).mean_intercept_px
-        rows.append({"pred_px": rp, "gt_px": rg})
-    pv = np.array([r["pred_px"] for r in rows])
-    gv = np.array([r["gt_px"] for r in rows])
-    pred = float(np.mean(pv[np.isfinite(pv)])) if np.isfinite(pv).any() else math.inf
-    gt = float(np.mean(gv[np.isfinite(gv)])) if np.isfinite(gv).any() else math.inf
-    if math.isfinite(pred) and math.isfinite(gt) and gt > 0:
-        delta = pred - gt
-        err = 100.0 * abs(delta) / gt
-    else:
-        delta, err = math.nan, math.nan
-    return {
-        "heyn_pred_px": pred,
-        "heyn_gt_px": gt,
-        "delta_px": delta,
-        "heyn_error_pct": err,
-        "n_images": len(rows),
-        "per_image": rows,
-    }
+        rows.append(compare_intercepts(p, g, **kw))
+    return {**summarize_heyn_rows(rows), "n_images": len(rows), "per_image": rows}

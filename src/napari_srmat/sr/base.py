@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
+import numbers
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +22,9 @@ __all__ = [
     "to_tensor",
     "tile_seed",
     "randn",
+    "MAX_INFERENCE_STEPS",
+    "check_inference_steps",
+    "check_number",
 ]
 
 
@@ -102,6 +107,61 @@ def randn(shape: Sequence[int], generator=None, device="cpu"):
     else:
         out = torch.randn(shape, generator=generator)
     return out.to(device)
+#: Most sampling steps a diffusion model accepts (``num_inference_steps``, ``srmat sr
+#: --steps``): the DDPM training schedule has 1000 steps; more is a typo.
+MAX_INFERENCE_STEPS = 1000
+
+
+def check_number(field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+                 integer: bool = False, lo_open: bool = False) -> Any:
+    """Validate one numeric option or config field; return it as ``int``/``float``.
+
+    Parameters
+    ----------
+    field : str
+        Name used in the message.
+    value : Any
+        The value to check (bools and strings are refused; an integral float is accepted
+        where an integer is required).
+    lo, hi : float, optional
+        Inclusive bounds (``lo`` exclusive with ``lo_open=True``).
+    integer : bool
+        Require an integer.
+
+    Raises
+    ------
+    SRError
+        One line naming ``field``, the accepted range and the value.
+    """
+    kind = "an integer" if integer else "a number"
+    rng = ""
+    if lo is not None and hi is not None:
+        rng = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
+    elif lo is not None:
+        rng = f" {'>' if lo_open else '>='} {lo:g}"
+    elif hi is not None:
+        rng = f" <= {hi:g}"
+    bad = SRError(f"{field} must be {kind}{rng}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise bad
+    v = float(value)
+    if not math.isfinite(v):
+        raise bad
+    if integer:
+        if not v.is_integer():
+            raise bad
+        v = int(v)
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        raise bad
+    if hi is not None and v > hi:
+        raise bad
+    return v
+
+
+def check_inference_steps(steps: Any, *, max_steps: int = MAX_INFERENCE_STEPS) -> int:
+    """Validate ``num_inference_steps`` (``srmat sr --steps``): an integer in [1, max_steps]."""
+    return check_number("num_inference_steps (--steps)", steps, lo=1, hi=max_steps,
+                        integer=True)
 
 
 #: Pixel losses the trainable models accept (``SRTrainConfig.loss``, ``--loss``).
@@ -149,12 +209,14 @@ class SRModel:
     #: True for models that draw sampling noise: their ``_forward(x, generators)`` gets
     #: one ``torch.Generator`` per sample, seeded by :func:`tile_seed`.
     stochastic: bool = False
+    #: True for models with a number of sampling steps (``num_inference_steps``).
+    has_sampling_steps: bool = False
 
     def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3) -> None:
         scale = _check_scale(scale, self.supported_scales, self.name)
         self.scale = scale
         self.device = device
-        self.in_channels = int(in_channels)
+        self.in_channels = check_number("in_channels", in_channels, lo=1, integer=True)
         self.receptive_field = 2
         self.checkpoint: str | None = None
         self.options: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .base import TorchSRModel, pixel_loss_fn
+from .base import TorchSRModel, check_number, pixel_loss_fn
 from .classic import bicubic_upsample
 
 __all__ = ["build_cnn", "CNNSR", "cnn_receptive_field"]
@@ -92,10 +92,11 @@ class CNNSR(TorchSRModel):
                  n_feats: int = 32, n_blocks: int = 8, res_scale: float = 0.2,
                  **_: object) -> None:
         super().__init__(scale=scale, device=device, in_channels=in_channels)
-        self.arch = {"n_feats": int(n_feats), "n_blocks": int(n_blocks),
-                     "res_scale": float(res_scale)}
+        self.arch = {"n_feats": check_number("n_feats", n_feats, lo=1, integer=True),
+                     "n_blocks": check_number("n_blocks", n_blocks, lo=0, integer=True),
+                     "res_scale": check_number("res_scale", res_scale)}
         self.net = build_cnn(self.scale, self.in_channels, **self.arch).to(device).eval()
-        self.receptive_field = cnn_receptive_field(n_blocks, self.scale)
+        self.receptive_field = cnn_receptive_field(self.arch["n_blocks"], self.scale)
 
     def _forward(self, x):
         return self.net(x)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import CheckpointError
-from .base import ScaleError, SRModel
+from .base import ScaleError, SRModel, check_inference_steps, check_number
 from .classic import bicubic_upsample
 from .colorfix import color_fix
 
@@ -71,6 +71,7 @@ class DiffusersLocalSR(SRModel):
     supported_scales = (2, 4, 8)
     generative = True
     stochastic = True
+    has_sampling_steps = True
 
     def __init__(self, path: str | os.PathLike | None, scale: int = 4, device: str = "cpu",
                  prompt: str = "metallographic image", negative_prompt: str | None = None,
@@ -78,6 +79,10 @@ class DiffusersLocalSR(SRModel):
                  guidance_scale: float = 1.0, seed: int = 0, color_fix: str = "wavelet",
                  allow_pickle: bool = False, **_: Any) -> None:
         super().__init__(scale=scale, device=device, in_channels=3)
+        num_inference_steps = check_inference_steps(num_inference_steps)
+        noise_level = check_number("noise_level", noise_level, lo=0, integer=True)
+        guidance_scale = check_number("guidance_scale", guidance_scale, lo=0)
+        seed = check_number("seed", seed, integer=True)
         if path is None:
             raise CheckpointError(
                 "diffusers-local needs the pipeline directory (checkpoint=PATH or path=PATH)"

@@ -27,7 +27,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import TorchSRModel, pixel_loss_fn, randn, to_tensor
+from .base import (
+    SRError,
+    TorchSRModel,
+    check_inference_steps,
+    check_number,
+    pixel_loss_fn,
+    randn,
+    to_tensor,
+)
 from .classic import bicubic_upsample
 from .colorfix import color_fix
 
@@ -65,6 +73,31 @@ def _unet_receptive_field(block_out_channels, layers_per_block: int, scale: int)
         radius += convs * f
     radius += 2  # conv_in / conv_out
     return int(-(-radius // scale)) + 2
+
+
+#: Longest diffusion training schedule accepted (the DDPM default is 1000 steps).
+MAX_TRAIN_TIMESTEPS = 10_000
+
+
+def _unet_arch(block_out_channels, layers_per_block, norm_num_groups) -> dict[str, Any]:
+    """Validated UNet architecture fields (cheap checks, before anything is built)."""
+    if isinstance(block_out_channels, (str, bytes)) or not hasattr(block_out_channels,
+                                                                   "__iter__"):
+        raise SRError(f"block_out_channels must be a list of integers, got "
+                      f"{block_out_channels!r}")
+    channels = [check_number("block_out_channels[]", c, lo=1, integer=True)
+                for c in block_out_channels]
+    if not channels:
+        raise SRError("block_out_channels must not be empty")
+    groups = check_number("norm_num_groups", norm_num_groups, lo=1, integer=True)
+    bad = [c for c in channels if c % groups]
+    if bad:
+        raise SRError(f"block_out_channels {channels} must be multiples of norm_num_groups "
+                      f"({groups})")
+    return {"block_out_channels": channels,
+            "layers_per_block": check_number("layers_per_block", layers_per_block, lo=1,
+                                             integer=True),
+            "norm_num_groups": groups}
 
 
 def _pad_to_multiple(x, m: int):
@@ -121,25 +154,32 @@ class DDPMSR(_UNetSR):
     """
 
     name = "ddpm"
+    has_sampling_steps = True
 
     def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3,
                  block_out_channels=(32, 64, 64), layers_per_block: int = 1,
                  norm_num_groups: int = 8, num_train_timesteps: int = 1000,
                  res_scale: float = 4.0, num_inference_steps: int = 20, seed: int = 0,
                  color_fix: str = "wavelet", eta: float = 0.0, **_: Any) -> None:
-        arch = {"block_out_channels": [int(c) for c in block_out_channels],
-                "layers_per_block": int(layers_per_block),
-                "norm_num_groups": int(norm_num_groups),
-                "num_train_timesteps": int(num_train_timesteps),
-                "res_scale": float(res_scale)}
-        options = {"num_inference_steps": int(num_inference_steps), "seed": int(seed),
-                   "color_fix": color_fix, "eta": float(eta)}
+        arch = _unet_arch(block_out_channels, layers_per_block, norm_num_groups)
+        arch["num_train_timesteps"] = check_number(
+            "num_train_timesteps", num_train_timesteps, lo=1, hi=MAX_TRAIN_TIMESTEPS,
+            integer=True)
+        arch["res_scale"] = check_number("res_scale", res_scale, lo=0, lo_open=True)
+        steps = check_inference_steps(num_inference_steps)
+        if steps > arch["num_train_timesteps"]:
+            raise SRError(f"num_inference_steps (--steps) = {steps} exceeds the model's "
+                          f"num_train_timesteps ({arch['num_train_timesteps']})")
+        options = {"num_inference_steps": steps,
+                   "seed": check_number("seed", seed, integer=True),
+                   "color_fix": color_fix, "eta": check_number("eta", eta, lo=0, hi=1)}
         self._common_init(scale, device, in_channels, arch, options)
-        self.net = build_unet(2 * self.in_channels, self.in_channels, block_out_channels,
-                              layers_per_block, norm_num_groups).to(device).eval()
+        self.net = build_unet(2 * self.in_channels, self.in_channels,
+                              arch["block_out_channels"], arch["layers_per_block"],
+                              arch["norm_num_groups"]).to(device).eval()
         from diffusers import DDPMScheduler
 
-        self.train_scheduler = DDPMScheduler(num_train_timesteps=num_train_timesteps,
+        self.train_scheduler = DDPMScheduler(num_train_timesteps=arch["num_train_timesteps"],
                                              beta_schedule="squaredcos_cap_v2")
 
     # -- training ------------------------------------------------------------------
@@ -252,14 +292,15 @@ class OneStepSR(_UNetSR):
                  norm_num_groups: int = 8, t_star: int = 200, noise_std: float = 0.0,
                  res_scale: float = 4.0, seed: int = 0, color_fix: str = "wavelet",
                  **_: Any) -> None:
-        arch = {"block_out_channels": [int(c) for c in block_out_channels],
-                "layers_per_block": int(layers_per_block),
-                "norm_num_groups": int(norm_num_groups), "t_star": int(t_star),
-                "noise_std": float(noise_std), "res_scale": float(res_scale)}
-        options = {"seed": int(seed), "color_fix": color_fix}
+        arch = _unet_arch(block_out_channels, layers_per_block, norm_num_groups)
+        arch.update(
+            t_star=check_number("t_star", t_star, lo=0, hi=MAX_TRAIN_TIMESTEPS, integer=True),
+            noise_std=check_number("noise_std", noise_std, lo=0),
+            res_scale=check_number("res_scale", res_scale, lo=0, lo_open=True))
+        options = {"seed": check_number("seed", seed, integer=True), "color_fix": color_fix}
         self._common_init(scale, device, in_channels, arch, options)
-        self.net = build_unet(self.in_channels, self.in_channels, block_out_channels,
-                              layers_per_block, norm_num_groups).to(device)
+        self.net = build_unet(self.in_channels, self.in_channels, arch["block_out_channels"],
+                              arch["layers_per_block"], arch["norm_num_groups"]).to(device)
         # zero the last conv: untrained model == bicubic
         import torch
 

@@ -7,8 +7,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .base import ScaleError, SRModel, TorchSRModel, UnknownModelError
+from ..checkpoint import (
+    CheckpointError,
+    load_checked_weights,
+    read_checkpoint_config,
+    save_checkpoint,
+)
+from .base import ScaleError, SRError, SRModel, TorchSRModel, UnknownModelError, check_number
 
 __all__ = [
     "available_models",
@@ -61,6 +66,15 @@ def shipped_weights_dir(name: str, scale: int) -> Path | None:
     return d if (d / "model.safetensors").is_file() and (d / "config.json").is_file() else None
 
 
+def _check_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse options that the model would silently ignore (sampling steps of a CNN)."""
+    classes = _classes()
+    if "num_inference_steps" in options and not classes[name].has_sampling_steps:
+        diffusion = ", ".join(n for n, c in classes.items() if c.has_sampling_steps)
+        raise SRError(f"--steps / num_inference_steps applies to diffusion models ({diffusion}) "
+                      f"only; {name} has no sampling steps")
+
+
 def _resolve_device(device: str | None) -> str:
     from ..device import resolve_device
 
@@ -68,22 +82,41 @@ def _resolve_device(device: str | None) -> str:
 
 
 def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
-    state, config = load_checkpoint(path, device="cpu")
+    ckpt, config = read_checkpoint_config(path)
     ck_name = config.get("model")
-    if ck_name not in TRAINABLE_MODELS:
+    if not isinstance(ck_name, str) or ck_name not in TRAINABLE_MODELS:
         raise CheckpointError(
             f"checkpoint {path} holds model {ck_name!r}, not an SR model ({TRAINABLE_MODELS})"
         )
     if name is not None and name != ck_name:
         raise CheckpointError(f"checkpoint {path} holds a {ck_name!r} model, not {name!r}")
-    ck_scale = int(config.get("scale", 4))
+    _check_options(ck_name, options)
+    try:
+        ck_scale = check_number("scale", config.get("scale", 4), lo=1, integer=True)
+    except SRError as exc:
+        raise CheckpointError(f"checkpoint {ckpt}: {exc}") from None
     if scale is not None and int(scale) != ck_scale:
         raise ScaleError(f"checkpoint {path} is a x{ck_scale} model; x{scale} was requested")
-    kwargs = dict(config.get("options", {}))
-    kwargs.update(config.get("arch", {}))
+    kwargs: dict[str, Any] = {}
+    for section in ("options", "arch"):
+        part = config.get(section, {})
+        if not isinstance(part, dict):
+            raise CheckpointError(f"checkpoint {ckpt}: config.json {section!r} must be a JSON "
+                                  f"object, got {part!r}")
+        kwargs.update(part)
     kwargs.update(options)
-    model = _classes()[ck_name](scale=ck_scale, device="cpu",
-                                in_channels=int(config.get("in_channels", 3)), **kwargs)
+    cls = _classes()[ck_name]
+    in_channels = config.get("in_channels", 3)
+
+    def build(dev: str) -> TorchSRModel:
+        return cls(scale=ck_scale, device=dev, in_channels=in_channels, **kwargs)
+
+    # the architecture is checked against the weights file before anything is allocated
+    state = load_checked_weights(
+        ckpt, lambda: build("meta").net,
+        describe=f"model={ck_name!r}, in_channels={in_channels!r}, "
+                 f"arch={config.get('arch', {})}")
+    model = build("cpu")
     model.load_state_dict(state)
     model.to(device)
     model.net.eval()
@@ -124,8 +157,13 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
     ------
     UnknownModelError, ScaleError, ChannelError
         Bad name, scale or channels (all ``ValueError``).
+    SRError
+        Invalid options: ``num_inference_steps`` outside [1, 1000] (or given to a model
+        without sampling steps), non-finite or out-of-range architecture numbers.
     CheckpointError
-        Missing, pickle or mismatching checkpoint.
+        Missing, pickle or mismatching checkpoint; a config that is not a JSON object or
+        describes another architecture than its weights (checked before allocating,
+        see :func:`napari_srmat.checkpoint.load_checked_weights`).
     """
     device = _resolve_device(device)
     classes = _classes()
@@ -133,6 +171,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         raise UnknownModelError(
             f"unknown SR model {name!r}; available: {', '.join(classes)}"
         )
+    if name is not None:
+        _check_options(name, options)
     if name == "diffusers-local":
         path = checkpoint if checkpoint is not None else options.pop("path", None)
         return classes[name](path, scale=4 if scale is None else scale, device=device,
@@ -141,6 +181,7 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         return _from_checkpoint(checkpoint, name, scale, device, options)
     if name is None:
         name = DEFAULT_MODEL
+        _check_options(name, options)
     scale = 4 if scale is None else scale
     cls = classes[name]
     if name in TRAINABLE_MODELS and pretrained:

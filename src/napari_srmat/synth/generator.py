@@ -711,8 +711,9 @@ def _to_grey(img: np.ndarray) -> np.ndarray:
 
 
 def _params_from(shape, kw) -> _Params:
-    if kw.get("pixel_size_um") is not None and not kw["pixel_size_um"] > 0:
-        raise SynthError(f"pixel_size_um must be positive, got {kw['pixel_size_um']}")
+    from ..io import check_pixel_size
+
+    check_pixel_size(kw.get("pixel_size_um"))
     return _make_params(
         shape,
         kw["mean_grain_size_px"],

@@ -813,8 +813,10 @@ def tiled_apply_job(
     TilingError
         Bad arguments or ``fn`` returning a wrong shape.
     """
+    from ..io import check_pixel_size
     from ..outputs import check_free_space
 
+    pixel_size_um = check_pixel_size(pixel_size_um)
     src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
                                             batch_size, out_dtype, chunk_size)
     if pixel_size_um is None:

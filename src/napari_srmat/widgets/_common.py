@@ -520,7 +520,8 @@ def heyn_statistics(result) -> dict:
     ``ℓ̄ ± ci95`` is added as ``ci95_low/high`` in px (and µm when the pixel size is
     known).
     """
-    mean = float(result.mean_intercept_px)
+    # None (no valid measurement: see result.warnings) is shown as empty, never as a number
+    mean = math.nan if result.mean_intercept_px is None else float(result.mean_intercept_px)
     half = float(getattr(result, "ci95_px", math.nan))
     px = getattr(result, "pixel_size_um", None)
     d: dict[str, Any] = {
@@ -535,6 +536,7 @@ def heyn_statistics(result) -> dict:
         "ci95_px": (mean - half, mean + half),
         "relative_accuracy_pct": float(getattr(result, "relative_accuracy_pct", math.nan)),
         "pixel_size_um": None if px is None else float(px),
+        "warnings": list(getattr(result, "warnings", [])),
     }
     if px:
         d["ci95_um"] = ((mean - half) * px, (mean + half) * px)

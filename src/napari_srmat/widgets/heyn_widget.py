@@ -161,13 +161,16 @@ class GrainSizeWidget(QWidget):
         """Typed pixel size, else the layer's, else None."""
         text = self.pixel_size.text().strip()
         if text:
+            from ..io import check_pixel_size
+
             try:
                 value = float(text)
             except ValueError:
                 raise WidgetInputError(f"pixel size {text!r} is not a number") from None
-            if value <= 0:
-                raise WidgetInputError(f"pixel size must be positive, got {value}")
-            return value
+            try:
+                return check_pixel_size(value, name="pixel size")
+            except ValueError as exc:
+                raise WidgetInputError(str(exc)) from None
         layer = self.layer_combo.value
         return layer_pixel_size_um(layer) if layer is not None else None
 
@@ -221,9 +224,10 @@ class GrainSizeWidget(QWidget):
         self.csv_btn.setEnabled(True)
         self.json_btn.setEnabled(True)
         st = self.measurement.stats
-        self.status.setText(
-            f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px from {st['n_intersections']} intersections"
-        )
+        text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px from {st['n_intersections']} intersections"
+        if st["warnings"]:
+            text = "Warning: " + "; ".join(st["warnings"])
+        self.status.setText(text)
 
     def _fill_tables(self) -> None:
         st = self.measurement.stats

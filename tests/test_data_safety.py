@@ -1,0 +1,542 @@
+"""Regression tests of the "data safety" issue: nonsense parameters and configs are refused
+early with one clear line, and degenerate results carry a warning instead of a number
+that looks valid."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_srmat.cli import main  # noqa: E402
+from napari_srmat.sr import load_model  # noqa: E402
+
+TINY_DDPM = {"block_out_channels": (8, 16), "norm_num_groups": 4}
+
+
+@pytest.fixture()
+def small_png(tmp_path):
+    from PIL import Image
+
+    img = (np.random.default_rng(0).random((12, 16, 3)) * 255).astype(np.uint8)
+    path = tmp_path / "small.png"
+    Image.fromarray(img).save(path)
+    return path
+
+
+# ------------------------------------------------------------ 1. sampling steps
+@pytest.mark.parametrize("steps", [0, -3, 1001, 2.5, True, "10"])
+def test_ddpm_sampling_steps_are_validated_by_the_library(steps):
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        load_model("ddpm", scale=2, device="cpu", pretrained=False,
+                   num_inference_steps=steps, **TINY_DDPM)
+
+
+def test_ddpm_steps_cannot_exceed_the_training_schedule():
+    with pytest.raises(ValueError, match="num_train_timesteps"):
+        load_model("ddpm", scale=2, device="cpu", pretrained=False, num_train_timesteps=50,
+                   num_inference_steps=100, **TINY_DDPM)
+    m = load_model("ddpm", scale=2, device="cpu", pretrained=False, num_inference_steps=1,
+                   **TINY_DDPM)
+    assert m.options["num_inference_steps"] == 1
+
+
+def test_diffusers_local_sampling_steps_are_validated_first(tmp_path):
+    # refused before the pipeline directory is even looked at
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        load_model("diffusers-local", checkpoint=tmp_path, device="cpu", num_inference_steps=0)
+
+
+@pytest.mark.parametrize("name", ["bicubic", "lanczos", "cnn", "onestep"])
+def test_sampling_steps_refused_for_models_without_them(name):
+    with pytest.raises(ValueError, match=f"{name} has no sampling steps"):
+        load_model(name, scale=2, device="cpu", pretrained=False, num_inference_steps=5)
+
+
+def test_sampling_steps_refused_for_a_cnn_checkpoint(tmp_path):
+    from napari_srmat.sr import save_model_checkpoint
+
+    m = load_model("cnn", scale=2, device="cpu", pretrained=False, n_feats=8, n_blocks=1)
+    path = save_model_checkpoint(m, tmp_path / "ck")
+    with pytest.raises(ValueError, match="cnn has no sampling steps"):
+        load_model(checkpoint=path, device="cpu", num_inference_steps=5)
+
+
+def test_cli_sr_steps_errors_name_the_flag(small_png, tmp_path, capsys):
+    rc = main(["sr", "run", str(small_png), str(tmp_path / "a.zarr"), "--model", "ddpm",
+               "--steps", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "srmat sr: error:" in err and "--steps" in err
+    assert "Traceback" not in err
+    rc = main(["sr", "run", str(small_png), str(tmp_path / "b.zarr"), "--model", "bicubic",
+               "--steps", "5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--steps" in err and "bicubic has no sampling steps" in err
+    assert not (tmp_path / "b.zarr").exists()
+
+
+# ------------------------------------------------------- 2. checkpoint configs
+class _Allocated(BaseException):
+    """Raised by the allocation guard (a BaseException: no loader may swallow it)."""
+
+
+class _AllocationGuard:
+    """Count the elements of every parameter/buffer a module registers on a real device.
+
+    Meta tensors (shape checks) are free; anything else beyond ``budget`` elements
+    aborts the test at once, so an unchecked loader cannot eat the machine's memory.
+    """
+
+    def __init__(self, checkpoint) -> None:
+        from safetensors import safe_open
+
+        with safe_open(str(checkpoint / "model.safetensors"), framework="pt") as f:
+            numel = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
+        # building the real network once is fine; a multiple of the weights is not
+        self.budget = 3 * numel + 100_000
+        self.numel = 0
+
+    def _hook(self, module, name, tensor):
+        if tensor is not None and tensor.device.type != "meta":
+            self.numel += tensor.numel()
+            if self.numel > self.budget:
+                raise _Allocated(f"{self.numel} elements allocated before the config was "
+                                 "checked against the weights")
+
+    def __enter__(self):
+        from torch.nn.modules.module import (
+            register_module_buffer_registration_hook,
+            register_module_parameter_registration_hook,
+        )
+
+        self._handles = [register_module_parameter_registration_hook(self._hook),
+                         register_module_buffer_registration_hook(self._hook)]
+        return self
+
+    def __exit__(self, *exc):
+        for h in self._handles:
+            h.remove()
+        return False
+
+
+def _edit_config(ckpt, **changes):
+    path = ckpt / "config.json"
+    cfg = json.loads(path.read_text())
+    for key, value in changes.items():
+        section, _, field = key.rpartition("__")
+        (cfg[section] if section else cfg)[field] = value
+    path.write_text(json.dumps(cfg))
+
+
+def _tiny_sr_checkpoint(tmp_path, name="cnn"):
+    from napari_srmat.sr import save_model_checkpoint
+
+    arch = {"cnn": {"n_feats": 8, "n_blocks": 1}}.get(name, TINY_DDPM)
+    m = load_model(name, scale=2, device="cpu", pretrained=False, **arch)
+    return save_model_checkpoint(m, tmp_path / name)
+
+
+def _tiny_uaed_checkpoint(tmp_path):
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+
+    return save_checkpoint(tmp_path / "uaed", UAEDNet("tiny").state_dict(),
+                           default_arch_config("tiny"))
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "3", '"cnn"', "null"])
+def test_checkpoint_config_must_be_a_json_object(tmp_path, text, small_png, capsys):
+    from napari_srmat.checkpoint import CheckpointError, load_checkpoint
+    from napari_srmat.edges import load_boundary_model
+
+    sr = _tiny_sr_checkpoint(tmp_path)
+    uaed = _tiny_uaed_checkpoint(tmp_path)
+    for ck in (sr, uaed):
+        (ck / "config.json").write_text(text)
+        with pytest.raises(CheckpointError, match="JSON object"):
+            load_checkpoint(ck)
+    with pytest.raises(CheckpointError, match="JSON object"):
+        load_model(checkpoint=sr, device="cpu")
+    with pytest.raises(CheckpointError, match="JSON object"):
+        load_boundary_model(uaed, device="cpu")
+    rc = main(["sr", "run", str(small_png), str(tmp_path / "o.zarr"), "--checkpoint", str(sr)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "srmat sr: error:" in err and "JSON object" in err
+
+
+@pytest.mark.parametrize("section", ["arch", "options"])
+def test_checkpoint_config_sections_must_be_objects(tmp_path, section):
+    from napari_srmat.checkpoint import CheckpointError
+
+    ck = _tiny_sr_checkpoint(tmp_path)
+    _edit_config(ck, **{section: [1, 2]})
+    with pytest.raises(CheckpointError, match=section):
+        load_model(checkpoint=ck, device="cpu")
+
+
+@pytest.mark.parametrize("name, changes, field", [
+    ("cnn", {"arch__n_feats": 100_000}, "n_feats"),
+    ("cnn", {"arch__n_blocks": 10_000}, "n_blocks"),
+    ("cnn", {"arch__n_feats": 100_000, "arch__n_blocks": 10_000}, "n_blocks"),
+    ("cnn", {"in_channels": 100_000}, "in_channels"),
+    ("onestep", {"arch__block_out_channels": [100_000, 100_000]}, "block_out_channels"),
+    ("onestep", {"arch__layers_per_block": 10_000}, "layers_per_block"),
+    ("ddpm", {"arch__num_train_timesteps": 200_000}, "num_train_timesteps"),
+    ("ddpm", {"options__num_inference_steps": 0}, "num_inference_steps"),
+    ("cnn", {"arch__n_feats": "wide"}, "n_feats"),
+    ("onestep", {"arch__block_out_channels": 7}, "block_out_channels"),
+])
+def test_enormous_or_bad_sr_architecture_is_refused_before_allocating(tmp_path, name,
+                                                                     changes, field):
+    from napari_srmat.checkpoint import CheckpointError
+
+    ck = _tiny_sr_checkpoint(tmp_path, name)
+    _edit_config(ck, **changes)
+    with _AllocationGuard(ck), pytest.raises(CheckpointError, match=field):
+        load_model(checkpoint=ck, device="cpu")
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"decoder_channels": [100_000] * 5}, "decoder_channels"),
+    ({"in_channels": 100_000}, "in_channels"),
+    ({"encoder": "efficientnet-b7"}, "encoder"),
+    ({"decoder_channels": 5}, "decoder_channels"),
+])
+def test_enormous_or_bad_uaed_architecture_is_refused_before_allocating(tmp_path, changes,
+                                                                       field):
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges import load_boundary_model
+
+    ck = _tiny_uaed_checkpoint(tmp_path)
+    _edit_config(ck, **changes)
+    with _AllocationGuard(ck), pytest.raises(CheckpointError, match=field):
+        load_boundary_model(ck, device="cpu")
+
+
+def test_honest_checkpoints_still_load_under_the_guard(tmp_path):
+    from napari_srmat.edges import load_boundary_model
+
+    x = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
+    for name in ("cnn", "onestep", "ddpm"):
+        ck = _tiny_sr_checkpoint(tmp_path, name)
+        with _AllocationGuard(ck):
+            m = load_model(checkpoint=ck, device="cpu")
+        assert m.name == name and m.predict(x).shape == (1, 3, 16, 16)
+    ck = _tiny_uaed_checkpoint(tmp_path)
+    with _AllocationGuard(ck):
+        b = load_boundary_model(ck, device="cpu")
+    assert b.predict(x)[0].shape == (1, 1, 8, 8)
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"threshold": 1.5}, "threshold"),
+    ({"threshold": "high"}, "threshold"),
+    ({"threshold_heyn": None}, "threshold_heyn"),
+    ({"tta": "flips"}, "tta"),
+])
+def test_uaed_stored_thresholds_are_validated(tmp_path, changes, field):
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges import load_boundary_model
+
+    ck = _tiny_uaed_checkpoint(tmp_path)
+    _edit_config(ck, **changes)
+    with pytest.raises(CheckpointError, match=field):
+        load_boundary_model(ck, device="cpu")
+
+
+# ------------------------------------------------------------- 3. pixel sizes
+BAD_PIXEL_SIZES = [float("inf"), float("nan"), 0.0, -1.0, float("-inf")]
+
+
+@pytest.mark.parametrize("px", BAD_PIXEL_SIZES + ["0.5", True])
+def test_check_pixel_size_is_the_one_rule(px):
+    from napari_srmat.io import PixelSizeError, check_pixel_size
+
+    assert issubclass(PixelSizeError, ValueError)
+    with pytest.raises(PixelSizeError, match="pixel_size_um must be a finite positive"):
+        check_pixel_size(px)
+    assert check_pixel_size(None) is None and check_pixel_size(np.float32(0.25)) == 0.25
+
+
+@pytest.mark.parametrize("px", BAD_PIXEL_SIZES)
+def test_library_entries_refuse_bad_pixel_sizes(tmp_path, px):
+    from napari_srmat.audit import AuditSession, summarize
+    from napari_srmat.io import OmeZarrStreamWriter, PixelSizeError, write_ome_zarr
+    from napari_srmat.metrics.heyn import measure_intercepts
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.tiling import tiled_apply
+
+    m = np.zeros((40, 40), bool)
+    m[:, 5::10] = True
+    with pytest.raises(PixelSizeError):
+        measure_intercepts(m, pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        generate_microstructure((32, 32), mean_grain_size_px=8, pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        write_ome_zarr(np.zeros((8, 8), np.uint8), tmp_path / "a.zarr", pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        OmeZarrStreamWriter(tmp_path / "b.zarr", (8, 8), np.uint8, chunks=(8, 8),
+                            pixel_size_um=px)
+    with pytest.raises(PixelSizeError):
+        tiled_apply(np.zeros((8, 8), np.float32), lambda b: b, pixel_size_um=px)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+    lr = np.zeros((8, 8), np.uint8)
+    with pytest.raises(PixelSizeError):
+        AuditSession.create(lr, np.zeros((16, 16), np.uint8), [], pixel_size_um=px)
+    session = AuditSession.create(lr, np.zeros((16, 16), np.uint8), [])
+    with pytest.raises(PixelSizeError):
+        summarize(session, pixel_size_um=px)
+
+
+@pytest.mark.parametrize("argv", [
+    ["heyn", "{mask}", "--pixel-size-um", "inf"],
+    ["heyn", "{mask}", "--pixel-size-um", "nan"],
+    ["synth", "{out}", "--size", "32", "--pixel-size-um", "inf"],
+    ["demo", "--out", "{out}", "--steps", "heyn", "--pixel-size-um", "inf"],
+    ["demo", "--out", "{out}", "--steps", "heyn", "--pixel-size-um", "-2"],
+    ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "inf"],
+    ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "0"],
+])
+def test_cli_pixel_size_flags_refuse_nonsense(tmp_path, capsys, argv):
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((40, 40), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(mask)
+    out = tmp_path / "out"
+    argv = [a.format(mask=mask, out=out) for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert f"srmat {argv[0]}" in err and "error: argument --pixel-size" in err
+    assert "finite positive" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("text", ["inf", "nan", "0", "-1"])
+def test_heyn_widget_refuses_bad_typed_pixel_sizes(make_napari_viewer, text):
+    pytest.importorskip("napari")
+    from napari_srmat.widgets._common import WidgetInputError
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    w = GrainSizeWidget(make_napari_viewer())
+    w.pixel_size.setText(text)
+    with pytest.raises(WidgetInputError, match="finite positive"):
+        w.pixel_size_um()
+
+
+# ------------------------------------------------ 3. degenerate Heyn measurements
+def _stripes(shape=(100, 100), period=10):
+    m = np.zeros(shape, bool)
+    m[:, 5::period] = True
+    return m
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 40), (40, 2)])
+def test_masks_too_small_for_test_lines_are_refused(shape):
+    from napari_srmat.metrics.heyn import MIN_MASK_SIDE, HeynError, measure_intercepts
+
+    for value in (True, False):
+        with pytest.raises(HeynError, match=f"at least {MIN_MASK_SIDE} x {MIN_MASK_SIDE} px"):
+            measure_intercepts(np.full(shape, value))
+
+
+def test_segments_outside_the_mask_are_refused():
+    from napari_srmat.metrics.heyn import HeynError, measure_intercepts
+
+    with pytest.raises(HeynError, match="no test line lies inside"):
+        measure_intercepts(_stripes(), pattern="segments",
+                           segments=[[[200, 200], [300, 300]]])
+
+
+@pytest.mark.parametrize("skeletonize", [False, True])
+def test_all_boundary_mask_reports_no_grain_size(skeletonize):
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    r = measure_intercepts(np.ones((100, 100), bool), pixel_size_um=1.0,
+                           skeletonize=skeletonize)
+    assert r.degenerate and r.mean_intercept_px is None
+    assert r.astm_g is None and r.mean_intercept_um is None
+    assert any("not a boundary map" in w for w in r.warnings)
+    d = r.to_dict()
+    assert d["mean_intercept_px"] is None and d["astm_g"] is None and d["warnings"]
+    # a real boundary map is not flagged
+    ok = measure_intercepts(_stripes(), pixel_size_um=1.0)
+    assert not ok.degenerate and ok.warnings == [] and ok.mean_intercept_px > 0
+    assert ok.astm_g is not None
+
+
+def test_heyn_cli_warns_and_withholds_degenerate_figures(tmp_path, capsys):
+    from PIL import Image
+
+    full, stripes = tmp_path / "full.png", tmp_path / "stripes.png"
+    Image.fromarray(np.full((80, 80), 255, np.uint8)).save(full)
+    Image.fromarray(_stripes((80, 80)).astype(np.uint8) * 255).save(stripes)
+    assert main(["heyn", str(full), str(stripes), "--pixel-size-um", "0.5", "--json"]) == 0
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert out["mean_intercept_px"] is None and out["astm_g"] is None
+    assert out["image_mean_intercept_px"] is None and out["warnings"]
+    assert out["per_image"][0]["mean_intercept_px"] is None
+    assert out["per_image"][0]["warnings"]
+    assert out["per_image"][1]["mean_intercept_px"] is not None
+    assert "warning" in cap.err and "not a boundary map" in cap.err
+    assert main(["heyn", str(full), "--pixel-size-um", "0.5"]) == 0
+    cap = capsys.readouterr()
+    assert "ASTM G" not in cap.out and "not a boundary map" in cap.err
+    one = tmp_path / "one.png"
+    Image.fromarray(np.full((1, 1), 255, np.uint8)).save(one)
+    assert main(["heyn", str(one)]) == 2
+    assert "at least 3 x 3 px" in capsys.readouterr().err
+
+
+def test_heyn_error_withholds_degenerate_predictions():
+    from napari_srmat.metrics.heyn import heyn_error
+
+    gt = [_stripes(), _stripes()]
+    out = heyn_error([np.ones((100, 100), bool), _stripes()], gt, pattern="grid", n_lines=10)
+    assert out["heyn_pred_px"] is None and out["heyn_error_pct"] is None
+    assert out["delta_px"] is None and out["heyn_gt_px"] is not None
+    assert any("not a boundary map" in w for w in out["warnings"])
+    good = heyn_error([_stripes(), _stripes()], gt, pattern="grid", n_lines=10)
+    assert good["heyn_error_pct"] == pytest.approx(0.0) and good["warnings"] == []
+
+
+@pytest.mark.gui
+def test_heyn_widget_shows_a_warning_not_a_number_for_an_all_boundary_layer(
+        make_napari_viewer, qtbot):
+    pytest.importorskip("napari")
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(np.ones((60, 60), np.uint8), name="full",
+                              metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.run()
+    qtbot.waitUntil(lambda: w.measurement is not None, timeout=20000)
+    st = w.measurement.stats
+    assert st["astm_g"] is None and st["mean_intercept_um"] is None and st["warnings"]
+    assert "not a boundary map" in w.status.text()
+
+
+# ------------------------------------------------ 4. degenerate probability maps
+def _maps(n=2, size=96):
+    from _helpers import fake_predictions
+
+    return fake_predictions(n, size=size)
+
+
+def test_evaluate_maps_constant_map_reports_no_heyn_error():
+    from napari_srmat.metrics.edges import evaluate_maps
+
+    _, masks = _maps()
+    const = [np.full(m.shape, 0.5) for m in masks]
+    res = evaluate_maps(const, masks)
+    assert res["ap"] is not None  # AP of a constant map is what it is (the positive rate)
+    assert res["heyn_error_pct"] is None and res["heyn_pred_px"] is None
+    assert res["heyn_gt_px"] is not None
+    assert any("constant" in w for w in res["warnings"])
+    assert all(r["heyn_error_pct"] is None for r in res["per_image"])
+    json.dumps(res)
+
+
+@pytest.mark.parametrize("threshold, phrase", [(0.0, "every pixel"), (1.0, "no pixel")])
+def test_evaluate_maps_threshold_at_the_edge_reports_no_heyn_error(threshold, phrase):
+    from napari_srmat.metrics.edges import evaluate_maps
+
+    probs, masks = _maps()
+    probs = [np.clip(p, 0.01, 0.99) for p in probs]
+    res = evaluate_maps(probs, masks, threshold=threshold)
+    assert res["heyn_error_pct"] is None and res["heyn_pred_px"] is None
+    assert any(phrase in w for w in res["warnings"])
+    good = evaluate_maps(probs, masks)
+    assert good["heyn_error_pct"] is not None and good["warnings"] == []
+
+
+def test_eval_maps_cli_constant_map(tmp_path, capsys):
+    from PIL import Image
+
+    _, masks = _maps(1)
+    for d in ("prob", "masks"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(masks[0]).save(tmp_path / "masks" / "a.png")
+    Image.fromarray(np.full(masks[0].shape, 128, np.uint8)).save(tmp_path / "prob" / "a.png")
+    argv = ["eval-maps", "--prob", str(tmp_path / "prob"), "--masks", str(tmp_path / "masks")]
+    assert main(argv + ["--json"]) == 0
+    cap = capsys.readouterr()
+    res = json.loads(cap.out)
+    assert res["heyn_error_pct"] is None and res["warnings"]
+    assert "constant" in cap.err
+    assert main(argv) == 0
+    cap = capsys.readouterr()
+    assert "error " not in cap.out.split("Heyn")[-1] and "%" not in cap.out
+    assert "constant" in cap.err
+
+
+def test_edges_evaluate_withholds_degenerate_heyn_figures():
+    from napari_srmat.edges.evaluate import evaluate_probability_maps
+
+    probs, masks = _maps()
+    masks = [m > 0 for m in masks]
+    const = [np.full(m.shape, 0.3, np.float32) for m in masks]
+    summary, rows, _ = evaluate_probability_maps(const, masks, 0.0)
+    for key in ("heyn_pred_px", "delta_px", "heyn_error_pct", "heyn_grid_pred_px",
+                "grid_delta_px", "heyn_grid_error_pct"):
+        assert summary[key] is None, key
+    assert summary["heyn_gt_px"] is not None and summary["warnings"]
+    assert all(r["heyn_error_pct"] is None for r in rows)
+    # threshold 0 on a real map: every pixel is boundary
+    summary, _, _ = evaluate_probability_maps(probs, masks, 0.0)
+    assert summary["heyn_error_pct"] is None
+    assert any("every pixel" in w for w in summary["warnings"])
+    ok, _, _ = evaluate_probability_maps(probs, masks, 0.5)
+    assert ok["heyn_error_pct"] is not None and ok["warnings"] == []
+
+
+def test_heyn_calibrated_threshold_never_picks_a_degenerate_threshold():
+    from napari_srmat.edges.evaluate import heyn_calibrated_threshold
+
+    probs, masks = _maps()
+    masks = [m > 0 for m in masks]
+    const = [np.full(m.shape, 0.3, np.float32) for m in masks]
+    thr, err, warns = heyn_calibrated_threshold(const, masks, return_warnings=True)
+    assert thr is None and err is None and "no candidate" in warns[0]
+    # 0.0 binarises everything: not a candidate, although it is in the list
+    thr, err = heyn_calibrated_threshold(probs, masks, thresholds=np.array([0.0, 0.3, 0.5]))
+    assert thr in (0.3, 0.5) and err is not None
+    thr, _, warns = heyn_calibrated_threshold(probs, masks, thresholds=np.array([0.5, 0.6]),
+                                              return_warnings=True)
+    assert thr is not None and any("edge of the search range" in w for w in warns)
+
+
+def test_experiment_table_prints_withheld_figures_as_na():
+    from napari_srmat.edges.experiment import format_table
+
+    row = {"heyn_pred_px": None, "heyn_gt_px": 10.0, "delta_px": None, "heyn_error_pct": None,
+           "heyn_grid_error_pct": None, "ap": 0.2, "roc_auc": 0.5,
+           "warnings": ["the probability maps are constant"]}
+    table = format_table({"SR": row})
+    assert "n/a" in table and "constant" in table
+
+
+def test_edges_eval_cli_prints_na_for_withheld_figures(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_srmat.synth import generate_microstructure
+
+    for d in ("images", "masks"):
+        (tmp_path / d).mkdir()
+    ms = generate_microstructure((64, 64), mean_grain_size_px=14, seed=3)
+    Image.fromarray(ms.image).save(tmp_path / "images" / "a.png")
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(tmp_path / "masks" / "a.png")
+    rc = main(["edges", "eval", "--images", str(tmp_path / "images"), "--masks",
+               str(tmp_path / "masks"), "--threshold", "0", "--no-baseline"])
+    cap = capsys.readouterr()
+    assert rc == 0 and "heyn_error_pct=n/a" in cap.out and "every pixel" in cap.err
