@@ -365,6 +365,13 @@ def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike |
             raise OutputError(f"output {out} contains the input {inp}: choose another output")
 
 
+def _nearest_existing_parent(path: Path) -> Path:
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    return parent
+
+
 def check_output_location(out: str | os.PathLike) -> None:
     """Refuse an output whose folder cannot be created or written.
 
@@ -374,9 +381,7 @@ def check_output_location(out: str | os.PathLike) -> None:
         A parent is a file, or the nearest existing parent folder is not writable.
     """
     out = Path(out)
-    parent = out.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
+    parent = _nearest_existing_parent(out)
     if not parent.is_dir():
         raise OutputError(f"cannot write {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -426,26 +431,21 @@ def check_replaceable(out: str | os.PathLike, *, kinds: Iterable[str] | None = N
 
 
 def prepare_output_dir(out: str | os.PathLike, kind: str, *,
-                       inputs: Iterable[str | os.PathLike | None] = (),
-                       overwrite: bool = False, reuse: bool = True,
-                       resume: bool = False) -> Path:
+                       inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
     """Create or re-enter a folder output of ``kind`` under the write protocol.
 
-    The folder may be new or empty; an existing one must be ours and of the same
-    kind. ``reuse`` lets a command write into its own folder again (regenerable
-    results such as reports); otherwise an existing one needs ``resume`` (continue
-    it) or ``overwrite`` (its files are replaced as the new run writes them).
+    The folder may be new or empty, or an earlier folder of ours of the same kind
+    (reports, previews, training runs: the command writes into it again). Anything
+    else (a file, a folder of the user's, one of ours of another kind) is refused.
 
     Parameters
     ----------
     out : path-like
         The folder.
     kind : str
-        Marker kind.
+        Marker kind (``"demo"``, ``"synthetic"``, ``"sr_training"``, ...).
     inputs : iterable of path-like
         Paths the output must not be, contain or lie in.
-    overwrite, reuse, resume : bool
-        See above.
 
     Returns
     -------
@@ -460,15 +460,8 @@ def prepare_output_dir(out: str | os.PathLike, kind: str, *,
     out = Path(out)
     check_not_input(out, inputs)
     check_output_location(out)
-    if out.exists():
-        if out.is_dir() and not any(out.iterdir()):
-            pass
-        else:
-            check_replaceable(out, kinds=[kind])
-            if not (reuse or resume or overwrite):
-                raise OutputExistsError(
-                    f"{out} holds an earlier {kind} run: pass resume to continue it or "
-                    "overwrite to replace it")
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        check_replaceable(out, kinds=[kind])
     out.mkdir(parents=True, exist_ok=True)
     if read_marker(out) is None:
         write_marker(out, kind, complete=False)
@@ -563,15 +556,12 @@ def check_free_space(out: str | os.PathLike | None, nbytes: int, *, what: str = 
     nbytes = int(nbytes)
     if out is None:
         free = available_memory_bytes()
-        where = "memory"
         if nbytes > free:
             raise OutputError(
                 f"the {what} needs {format_bytes(nbytes)} of memory, {format_bytes(free)} "
                 "available: write it to an OME-Zarr store instead (out=PATH / an output path)")
         return f"needs {format_bytes(nbytes)} of memory, {format_bytes(free)} available"
-    parent = Path(out).absolute().parent
-    while not parent.exists():
-        parent = parent.parent
+    parent = _nearest_existing_parent(Path(out))
     free = shutil.disk_usage(parent).free
     where = str(parent)
     if nbytes > free:

@@ -269,8 +269,8 @@ def train_boundaries_job(config, *, stop=None):
 
     n_pre = cfg.pretrain_epochs if synth else 0
     total_epochs = n_pre + cfg.epochs
-    out = prepare_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root],
-                             resume=cfg.resume) if cfg.out else None
+    out = prepare_output_dir(cfg.out, "boundary_training",
+                             inputs=[cfg.data_root]) if cfg.out else None
     start_epoch = 0
     history: list[dict] = []
     top: list[tuple[float, int, str]] = []

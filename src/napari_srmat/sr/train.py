@@ -441,7 +441,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     torch.manual_seed(cfg.seed)
     from ..outputs import prepare_output_dir
 
-    out = prepare_output_dir(cfg.out, "sr_training", resume=cfg.resume)
+    out = prepare_output_dir(cfg.out, "sr_training")
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude) if cfg.data else []
