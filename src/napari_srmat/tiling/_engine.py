@@ -74,6 +74,8 @@ DEFAULT_OVERLAP = 32
 #: Bytes of float32 ``fn`` output one batch may hold; caps the batch size so that large
 #: tiles (a 1024 tile at x4 RGB gives 200 MB per tile) do not multiply peak memory.
 BATCH_OUTPUT_BUDGET = 256 * 2**20
+#: Outputs at least this large get a log line with their size and the free space.
+SIZE_LOG_BYTES = 64 * 2**20
 #: Effective (shrunk) tiles are rounded up to a multiple of this.
 TILE_MULTIPLE = 8
 
@@ -849,13 +851,17 @@ def tiled_apply_job(
                 return writer.finalize()
             left = 1.0 - writer.n_done() / writer.n_blocks
             # level 0 still to write plus the pyramid (a third of level 0)
-            yield Log("output " + check_free_space(out, int(out_bytes * (left + 1 / 3)),
-                                                   what=f"output {Path(out).name}"))
+            space = check_free_space(out, int(out_bytes * (left + 1 / 3)),
+                                     what=f"output {Path(out).name}")
+            if out_bytes >= SIZE_LOG_BYTES:
+                yield Log(f"output {space}")
             if writer.resumed:
                 yield Log(f"resuming {writer.partial}: {writer.n_done()} of {writer.n_blocks} "
                           "chunks already written")
         else:
-            yield Log("result " + check_free_space(None, out_bytes, what="in-memory result"))
+            space = check_free_space(None, out_bytes, what="in-memory result")
+            if out_bytes >= SIZE_LOG_BYTES:
+                yield Log(f"result {space}")
             result = np.zeros(shape, odt)
         result = yield from _run_chunks(src, runner, geom, co, odt, writer, result, stop)
         if result is None or writer is None:
@@ -953,7 +959,7 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop):
                     res = fin.value
                     break
                 done += n
-                if not eta_said and done > done_before:
+                if not eta_said and done_before < done < total:
                     eta_said = True
                     per_tile = (time.perf_counter() - t_start) / (done - done_before)
                     yield Log(f"about {_duration(per_tile * (total - done))} left for "
