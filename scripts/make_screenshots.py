@@ -68,7 +68,6 @@ def _save(viewer, name: str) -> Path:
 def _viewer():
     import napari
 
-    warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")
     warnings.filterwarnings("ignore", message=".*System theme detection.*")
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(*WINDOW)
