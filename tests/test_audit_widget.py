@@ -44,10 +44,15 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     # the SR image layer stays active, so the letter keys are not taken by Shapes tools
     assert viewer.layers.selection.active is viewer.layers["sr"]
     assert w.progress_label.text() == "0/3 reviewed"
-    # camera centred on the first candidate (row, col)
-    assert tuple(viewer.camera.center[-2:]) == pytest.approx((30.0, 20.0))
-    # LR layer aligned on the SR grid
-    assert tuple(viewer.layers["lr"].scale) == (4.0, 4.0)
+    # two plain arrays at scale 1: the SR layer is placed over the LR one (as the SR
+    # widget places its output); the LR layer keeps its own transform
+    assert tuple(viewer.layers["lr"].scale) == (1.0, 1.0)
+    assert tuple(viewer.layers["sr"].scale) == (0.25, 0.25)
+    assert tuple(viewer.layers["sr"].translate) == (-0.375, -0.375)
+    # camera centred on the first candidate: SR (row 30, col 20) in world coordinates
+    assert tuple(viewer.camera.center[-2:]) == pytest.approx((-0.375 + 7.5, -0.375 + 5.0))
+    # the boxes go through the SR layer's transform
+    assert tuple(w.boxes_layer.scale) == (0.25, 0.25)
     # blink swaps visibility
     _press(viewer, "b")
     assert not viewer.layers["sr"].visible and viewer.layers["lr"].visible
@@ -63,7 +68,7 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     w.note_edit.setText("clear twin")
     _press(viewer, "r")
     assert w.progress_label.text() == "1/3 reviewed"
-    assert tuple(viewer.camera.center[-2:]) == pytest.approx((30.0, 50.0))
+    assert tuple(viewer.camera.center[-2:]) == pytest.approx((-0.375 + 7.5, -0.375 + 12.5))
     _press(viewer, "h")
     _press(viewer, "p")
     assert w.session.position == 1
@@ -76,7 +81,9 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert saved["decisions"]["1"]["note"] == "clear twin"
     assert saved["decisions"]["1"]["reviewer"] == "cara"
     # a missed region from a Shapes rectangle
-    viewer.add_shapes([np.array([[5, 6], [15, 26]])], shape_type="rectangle", name="missed")
+    # drawn in world coordinates (µm-free here: LR pixels); stored in SR pixels
+    viewer.add_shapes([np.array([[5, 6], [15, 26]]) * 0.25 - 0.375], shape_type="rectangle",
+                      name="missed")
     region = w.add_region_from_shapes()
     assert region.bbox == [6, 5, 26, 15]
     assert len(json.loads(path.read_text())["added_regions"]) == 1
@@ -113,3 +120,70 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     assert len(w.session.candidates) >= len(lines)
     assert (tmp_path / "found.json").exists()
     qtbot.waitUntil(lambda: w.find_btn.isEnabled(), timeout=10000)
+
+
+def _feature_images(tmp_path):
+    """LR 1 µm and SR 0.25 µm OME-Zarr files with one bright square at a known place."""
+    from napari_srmat.io import write_ome_zarr
+
+    lr = np.full((40, 48), 40, np.uint8)
+    lr[20:24, 30:34] = 250  # LR rows 20-23, cols 30-33
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(sr, tmp_path / "sr.ome.zarr", pixel_size_um=0.25)
+    return lr, sr
+
+
+def _box_world_bounds(layer):
+    corners = np.asarray([layer.data_to_world(p) for p in np.asarray(layer.data[0])])[:, -2:]
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+@pytest.mark.parametrize("source", ["reader", "sr_widget"])
+def test_audit_boxes_lie_over_the_feature_in_world_coordinates(make_napari_viewer, tmp_path,
+                                                                qtbot, source):
+    """LR/SR opened by the plugin's reader (pixel sizes) or made by the SR widget: the
+    layers keep their transforms, world extents agree and a box covers its feature."""
+    from napari_srmat._napari_io import read_micrograph
+    from napari_srmat.widgets._common import add_super_resolution_result
+    from napari_srmat.widgets.audit_widget import AuditWidget, layer_world_extent
+
+    lr, sr = _feature_images(tmp_path)
+    viewer = make_napari_viewer()
+    if source == "reader":
+        for data, kwargs, _ in read_micrograph([tmp_path / "lr.ome.zarr",
+                                               tmp_path / "sr.ome.zarr"]):
+            viewer.add_image(data, **kwargs)
+        lr_name, sr_name = "lr.ome", "sr.ome"
+    else:
+        lr_layer = viewer.add_image(lr, name="lr", scale=(1.0, 1.0),
+                                    metadata={"pixel_size_um": 1.0})
+        add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
+        lr_name, sr_name = "lr", "sr"
+    lr_layer, sr_layer = viewer.layers[lr_name], viewer.layers[sr_name]
+    before = (tuple(lr_layer.scale), tuple(lr_layer.translate), tuple(sr_layer.scale),
+              tuple(sr_layer.translate))
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText(lr_name)
+    w.sr_combo.setCurrentText(sr_name)
+    # the candidate names the feature in SR pixels: x 120-136, y 80-96
+    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
+                     new_boundary_length_px=16.0)
+    w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json")
+    # nothing moved, and both layers cover the same world extent (within half an SR pixel)
+    assert (tuple(lr_layer.scale), tuple(lr_layer.translate), tuple(sr_layer.scale),
+            tuple(sr_layer.translate)) == before
+    (lr_lo, lr_hi), (sr_lo, sr_hi) = layer_world_extent(lr_layer), layer_world_extent(sr_layer)
+    np.testing.assert_allclose(lr_hi - lr_lo, sr_hi - sr_lo, atol=1e-9)
+    np.testing.assert_allclose(lr_lo, sr_lo, atol=0.5)
+    # the box lies over the bright square of both layers (world coordinates)
+    lo, hi = _box_world_bounds(w.boxes_layer)
+    feat_lr = np.asarray(lr_layer.data_to_world((21.5, 31.5)))[-2:]  # LR square centre
+    feat_sr = np.asarray(sr_layer.data_to_world((87.5, 127.5)))[-2:]  # SR square centre
+    for f in (feat_lr, feat_sr):
+        assert np.all(lo <= f) and np.all(f <= hi), (lo, hi, f)
+    np.testing.assert_allclose(feat_lr, feat_sr, atol=0.5)
+    assert np.all(hi - lo == pytest.approx([4.0, 4.0]))  # 16 SR px = 4 µm
+    # the camera looks at the feature
+    np.testing.assert_allclose(viewer.camera.center[-2:], (lo + hi) / 2, atol=1e-6)

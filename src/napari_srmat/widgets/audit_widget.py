@@ -40,6 +40,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..audit.session import AuditFileError, AuditSession
+from ._common import sr_world_transform
 from ._worker import ProgressForwarder, start_job
 
 __all__ = ["AuditWidget", "KEYS"]
@@ -49,6 +50,41 @@ KEYS = {"r": "real", "h": "hallucinated", "u": "unsure", "n": "next", "p": "prev
         "b": "blink"}
 
 _COLORS = {"real": "lime", "hallucinated": "red", "unsure": "yellow", None: "magenta"}
+
+
+def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
+    """Place ``sr_layer`` over ``lr_layer`` unless their world extents already agree.
+
+    Layers opened with pixel sizes (LR 1 µm, SR 0.25 µm) or made by the SR widget are
+    aligned already and left alone. Otherwise (e.g. two PNGs at scale 1) the SR layer
+    gets :func:`sr_world_transform` of the LR layer's transform.
+
+    Returns
+    -------
+    bool
+        Whether the SR layer was moved.
+    """
+    lr_lo, lr_hi = layer_world_extent(lr_layer)
+    sr_lo, sr_hi = layer_world_extent(sr_layer)
+    tol = 0.5 * float(np.max(np.abs(lr_layer.scale[-2:])))  # half an LR pixel
+    if np.allclose(lr_lo, sr_lo, atol=tol) and np.allclose(lr_hi, sr_hi, atol=tol):
+        return False
+    scale, translate = sr_world_transform(lr_layer.scale[-2:], lr_layer.translate[-2:], factor)
+    sr_layer.scale = scale
+    sr_layer.translate = translate
+    return True
+
+
+def layer_world_extent(layer) -> tuple[np.ndarray, np.ndarray]:
+    """World coordinates (last two axes) of the outer edges of a layer's first and last
+    pixels."""
+    shape = np.asarray(layer.level_shapes[0] if layer.multiscale else layer.data.shape)
+    shape = shape[:2] if layer.rgb else shape[-2:]
+    scale = np.asarray(layer.scale[-2:], float)
+    translate = np.asarray(layer.translate[-2:], float)
+    lo = translate - 0.5 * scale
+    hi = translate + (shape - 0.5) * scale
+    return lo, hi
 
 
 class AuditWidget(QWidget):
@@ -242,29 +278,45 @@ class AuditWidget(QWidget):
         self.go_to(session.position)
 
     def _setup_display(self) -> None:
-        """LR-upscaled layer aligned with SR, and a Shapes layer of candidate boxes."""
+        """Candidate boxes over the SR layer, in the SR layer's own world coordinates.
+
+        The LR and SR layers keep their scale/translate (from the reader's pixel sizes or
+        the SR widget); only when their world extents disagree (two plain PNGs, both at
+        scale 1) is the SR layer placed over the LR one the way the SR widget does.
+        """
         s = self.session
         sr_name, lr_name = self.sr_combo.currentText(), self.lr_combo.currentText()
         if sr_name in self.viewer.layers:
             self.sr_layer = self.viewer.layers[sr_name]
         if lr_name in self.viewer.layers and lr_name != sr_name:
-            lay = self.viewer.layers[lr_name]
-            sc = float(s.scale)
-            # LR pixel i is centred at SR coordinate (i + 0.5) * s - 0.5
-            lay.scale = (sc, sc)
-            lay.translate = ((sc - 1) / 2, (sc - 1) / 2)
-            self.lr_up_layer = lay
+            self.lr_up_layer = self.viewer.layers[lr_name]
+            if self.sr_layer is not None:
+                align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
         rects = [np.array([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], float)
                  for c in s.candidates]
         colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]
                   for c in s.candidates]
         if self.boxes_layer is not None and self.boxes_layer in self.viewer.layers:
             self.viewer.layers.remove(self.boxes_layer)
+        scale, translate = self._sr_transform()
         self.boxes_layer = self.viewer.add_shapes(
             rects, shape_type="rectangle", edge_color=colors or "magenta",
-            face_color="transparent", edge_width=1, name="audit candidates")
+            face_color="transparent", edge_width=1, name="audit candidates",
+            scale=scale, translate=translate)
         self.boxes_layer.editable = False
         self._activate_sr()
+
+    def _sr_transform(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(scale, translate) of the SR layer's last two axes (identity without one)."""
+        if self.sr_layer is None or self.sr_layer not in self.viewer.layers:
+            return (1.0, 1.0), (0.0, 0.0)
+        sc = tuple(float(v) for v in self.sr_layer.scale[-2:])
+        tr = tuple(float(v) for v in self.sr_layer.translate[-2:])
+        return sc, tr
+
+    def _sr_to_world(self, yx) -> np.ndarray:
+        scale, translate = self._sr_transform()
+        return np.asarray(translate) + np.asarray(scale) * np.asarray(yx, float)
 
     def _activate_sr(self) -> None:
         """Keep an Image layer active: Shapes layers bind r/p/... to their own tools."""
@@ -296,12 +348,13 @@ class AuditWidget(QWidget):
         self.queue.setCurrentRow(s.position)
         self.queue.blockSignals(False)
         x0, y0, x1, y1 = c.bbox
-        self.viewer.camera.center = ((y0 + y1) / 2, (x0 + x1) / 2)
+        self.viewer.camera.center = tuple(self._sr_to_world(((y0 + y1) / 2, (x0 + x1) / 2)))
         try:
             ch, cw = self.viewer.window._qt_viewer.canvas.size  # (h, w) in napari >= 0.5
         except Exception:  # noqa: BLE001 - headless or API change
             ch = cw = 600
-        span = max(y1 - y0, x1 - x0, 8) * 3.0  # bbox plus context
+        # bbox plus context, in world units
+        span = max(y1 - y0, x1 - x0, 8) * 3.0 * max(self._sr_transform()[0])
         self.viewer.camera.zoom = max(min(ch, cw) / span, 0.01)
         self.note_edit.setText(s.decisions[c.id].note if c.id in s.decisions else "")
         self._update_overlay()
@@ -341,7 +394,9 @@ class AuditWidget(QWidget):
                 self.overlay_layers[name] = lay
             else:
                 lay.data = data.astype(np.float32)
-            lay.translate = (cy0, cx0)
+            scale, _ = self._sr_transform()
+            lay.scale = scale
+            lay.translate = tuple(self._sr_to_world((cy0, cx0)))
             lay.visible = True
         self._activate_sr()
 
@@ -415,7 +470,10 @@ class AuditWidget(QWidget):
             layer = shapes[-1]
         if not len(layer.data):
             raise ValueError(f"Shapes layer {layer.name!r} is empty")
-        pts = np.asarray(layer.data[-1])[:, -2:]
+        # the drawn rectangle in SR pixel coordinates, through both layers' transforms
+        world = np.asarray([layer.data_to_world(p) for p in np.asarray(layer.data[-1])])[:, -2:]
+        scale, translate = self._sr_transform()
+        pts = (world - np.asarray(translate)) / np.asarray(scale)
         y0, x0 = np.floor(pts.min(axis=0)).astype(int)
         y1, x1 = np.ceil(pts.max(axis=0)).astype(int)
         region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
