@@ -78,22 +78,27 @@ def test_widget_adds_probability_uncertainty_and_thresholded_layers(
     t = float(np.quantile(p, 0.8))
     w.slider.setValue(round(t * 1000))
     t = w.threshold
+    assert w.threshold_pending  # computed in a worker thread, not on the GUI thread
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
     expect = np.asarray(binarize_boundaries(p, t, skeletonize=True), bool)
     np.testing.assert_array_equal(bnd.data > 0, expect)
     assert bnd.metadata["threshold"] == pytest.approx(t)
     assert prob.metadata["threshold"] == pytest.approx(t)
     # skeletonize off gives the plain thresholded (thicker) mask
     w.skeletonize.setChecked(False)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
     np.testing.assert_array_equal(bnd.data > 0, p >= t)
     assert (bnd.data > 0).sum() >= expect.sum()
     # the preset buttons restore the checkpoint's thresholds
     w.skeletonize.setChecked(True)
     w.heyn_btn.click()
     assert w.threshold == pytest.approx(HEYN_THRESHOLD, abs=1e-3)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
     np.testing.assert_array_equal(
         bnd.data > 0, np.asarray(binarize_boundaries(p, w.threshold, skeletonize=True), bool))
     w.f1_btn.click()
     assert w.threshold == pytest.approx(THRESHOLD, abs=1e-3)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
     assert "Heyn-calibrated 0.290" in w.status.text()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
 
@@ -120,3 +125,51 @@ def test_scripted_boundaries_match_widget_defaults(make_napari_viewer, tiny_chec
                         overlap=16, threshold=0.9)
     assert len([x for x in viewer.layers if x.name.startswith("s ")]) == 3
     assert viewer.layers["s boundaries"].metadata["threshold"] == pytest.approx(0.9)
+
+
+def test_slider_storm_keeps_the_gui_thread_free_and_shows_the_last_threshold(
+    make_napari_viewer, qtbot, tiny_checkpoint
+):
+    """Many slider moves: each is handled without thresholding on the GUI thread, and
+    the layer ends at the last value (stale results from earlier moves are dropped)."""
+    import time
+
+    import napari_srmat.widgets.boundaries_widget as bw
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.checkpoint.setText(str(tiny_checkpoint))
+    w.device.setCurrentText("cpu")
+    w.tile.setValue(64)
+    w.overlap.setValue(16)
+    w.run()
+    qtbot.waitUntil(lambda: w.layers is not None, timeout=60_000)
+    p = np.asarray(viewer.layers["scan boundary probability"].data)
+    main_thread_calls = []
+    real = bw.threshold_boundaries
+
+    def spy(*a, **k):
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            main_thread_calls.append(1)
+        time.sleep(0.05)  # a slow skeletonization
+        return real(*a, **k)
+
+    bw.threshold_boundaries = spy
+    try:
+        for q in np.linspace(0.5, 0.9, 12):
+            w.slider.setValue(round(float(np.quantile(p, q)) * 1000))
+        qtbot.waitUntil(lambda: not w.threshold_pending, timeout=20_000)
+    finally:
+        bw.threshold_boundaries = real
+    assert not main_thread_calls
+    t = w.threshold
+    bnd = viewer.layers["scan boundaries"]
+    assert bnd.metadata["threshold"] == pytest.approx(t)
+    np.testing.assert_array_equal(
+        bnd.data > 0, np.asarray(binarize_boundaries(p, t, skeletonize=True), bool))
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)

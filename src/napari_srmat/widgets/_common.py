@@ -371,13 +371,14 @@ def _names(layer_name: str) -> tuple[str, str, str]:
 
 
 def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float | None = None,
-                        skeletonize: bool = True) -> BoundaryLayers:
+                        skeletonize: bool = True, boundaries=None) -> BoundaryLayers:
     """Add probability, uncertainty and thresholded-boundary layers over ``layer``.
 
     The three layers get the input's scale and translate. The probability layer
     (``magma``, additive) keeps the threshold in ``metadata["threshold"]`` so that the
     grain-size widget can binarize it; the uncertainty layer (``viridis``) starts
-    hidden.
+    hidden. ``boundaries`` is the thresholded mask when the caller computed it already
+    (in a worker thread: the GUI thread does not threshold or skeletonize).
 
     Returns
     -------
@@ -399,8 +400,9 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                         blending="additive", opacity=0.6, visible=False,
                         contrast_limits=(0.0, hi if hi > 0 else 1.0),
                         metadata=dict(meta, kind="uncertainty"), **geo)
-    bnd = _upsert_layer(viewer, n_bnd, "labels",
-                        threshold_boundaries(maps.prob, thr, skeletonize=skeletonize),
+    if boundaries is None:
+        boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
+    bnd = _upsert_layer(viewer, n_bnd, "labels", boundaries,
                         metadata=dict(meta, kind="boundaries"), **geo)
     return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from napari.qt.threading import thread_worker
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -40,6 +41,13 @@ TTA_CHOICES = {"checkpoint default": None, "none (fast)": "none",
                "8 flips/rotations (8x slower)": "d4"}
 
 
+@thread_worker(start_thread=False)
+def _threshold_worker(prob, threshold: float, skeletonize: bool):
+    """Threshold (and thin) ``prob`` off the GUI thread; returns (threshold, skel, mask)."""
+    return threshold, skeletonize, threshold_boundaries(prob, threshold,
+                                                        skeletonize=skeletonize)
+
+
 class BoundariesWidget(SingleJobMixin, QWidget):
     """Predict grain-boundary probability and uncertainty (UAED) for an image layer.
 
@@ -57,6 +65,8 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         self.maps = None
         self.layers: BoundaryLayers | None = None
         self._job_layer = None
+        self._requested: tuple[float, bool] | None = None
+        self._shown: tuple[float, bool] | None = None
 
         self.layer_combo = LayerCombo(self.viewer, ("image",))
         self.checkpoint = QLineEdit()
@@ -132,8 +142,14 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         if self.maps is not None:
             self.set_threshold(self.threshold, move_slider=False)
 
-    def set_threshold(self, threshold: float, *, move_slider: bool = True) -> None:
-        """Re-threshold the probability map and update the ``boundaries`` layer now."""
+    def set_threshold(self, threshold: float, *, move_slider: bool = True):
+        """Re-threshold the probability map into the ``boundaries`` layer.
+
+        The thresholding (and skeletonization) runs in a worker thread; the layer is
+        updated when it is done, and only with the latest request (a fast-moving slider
+        does not pile up stale results). Returns the worker (None without maps);
+        :attr:`threshold_pending` is True until the layer shows ``threshold``.
+        """
         if not 0.0 <= threshold <= 1.0:
             raise WidgetInputError(f"threshold must be in [0, 1], got {threshold}")
         if move_slider:
@@ -142,12 +158,27 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             self.threshold_label.setText(f"{threshold:.3f}")
             self.slider.blockSignals(False)
         if self.maps is None or self.layers is None:
-            return
+            return None
         skel = self.skeletonize.isChecked()
-        self.layers.boundaries.data = threshold_boundaries(self.maps.prob, threshold,
-                                                           skeletonize=skel)
+        self._requested = (float(threshold), skel)
+        worker = _threshold_worker(self.maps.prob, float(threshold), skel)
+        worker.returned.connect(self._show_mask)
+        worker.start()
+        return worker
+
+    @property
+    def threshold_pending(self) -> bool:
+        """Whether a requested threshold is not shown in the ``boundaries`` layer yet."""
+        return self._requested is not None and self._requested != self._shown
+
+    def _show_mask(self, result) -> None:
+        threshold, skel, mask = result
+        if (threshold, skel) != self._requested or self.layers is None:
+            return  # a newer request is on its way
+        self.layers.boundaries.data = mask
         for lay in (self.layers.probability, self.layers.boundaries):
-            lay.metadata = dict(lay.metadata, threshold=float(threshold), skeletonize=skel)
+            lay.metadata = dict(lay.metadata, threshold=threshold, skeletonize=skel)
+        self._shown = (threshold, skel)
 
     # ------------------------------------------------------------------ actions
     def run(self):
@@ -165,19 +196,33 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             "tta": TTA_CHOICES[self.tta.currentText()],
         }
         self._job_layer = layer
-        return self._start_single_job(
-            lambda stop: boundaries_job(image, stop=stop, **opts), on_result=self._on_result
-        )
+        skel = self.skeletonize.isChecked()
 
-    def _on_result(self, maps) -> None:
-        if maps is None:
+        def job(stop):
+            maps = yield from boundaries_job(image, stop=stop, **opts)
+            if maps is None:
+                return None
+            # in the worker thread, like the prediction itself
+            return maps, threshold_boundaries(maps.prob, maps.threshold, skeletonize=skel), skel
+
+        return self._start_single_job(job, on_result=self._on_result)
+
+    def _on_result(self, result) -> None:
+        if result is None:
             return
+        maps, mask, skel = result
         self.maps = maps
         self.layers = add_boundary_result(self.viewer, self._job_layer, maps,
-                                          skeletonize=self.skeletonize.isChecked())
+                                          skeletonize=skel, boundaries=mask)
+        self._requested = self._shown = (float(maps.threshold), skel)
         self.slider.setEnabled(True)
         self.f1_btn.setEnabled(True)
         self.heyn_btn.setEnabled(maps.heyn_threshold is not None)
-        self.set_threshold(float(maps.threshold))
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(float(maps.threshold) * SLIDER_STEPS))
+        self.threshold_label.setText(f"{float(maps.threshold):.3f}")
+        self.slider.blockSignals(False)
+        if skel != self.skeletonize.isChecked():  # toggled while the job ran
+            self._apply_slider()
         heyn = "" if maps.heyn_threshold is None else f", Heyn-calibrated {maps.heyn_threshold:.3f}"
         self.status.setText(f"done (TTA {maps.tta}; max-F1 threshold {maps.threshold:.3f}{heyn})")
