@@ -197,3 +197,19 @@ def test_json_default_handles_numpy():
 
     text = json.dumps({"a": np.float32(1.5), "b": np.arange(3)}, default=_json_default)
     assert json.loads(text) == {"a": 1.5, "b": [0, 1, 2]}
+
+
+def test_eta_estimator_times_real_work_not_skipped_work():
+    from napari_srmat.jobs import EtaEstimator, Progress, format_duration
+
+    eta = EtaEstimator()
+    # a resumed job: 60 of 100 tiles were done before; the first event shows them
+    assert eta.update(Progress(60, 100, stage="tiles"), now=0.0) is None
+    assert eta.update(Progress(60, 100, stage="tiles"), now=1.0) is None
+    # 10 real tiles in 20 s -> 30 left take 60 s
+    assert eta.update(Progress(70, 100, stage="tiles"), now=20.0) == 60.0
+    assert eta.update(Progress(100, 100, stage="tiles"), now=80.0) is None  # finished
+    # a new stage starts over
+    assert eta.update(Progress(0, 5, stage="pyramid"), now=81.0) is None
+    assert eta.update(Progress(1, 5, stage="pyramid"), now=83.0) == 8.0
+    assert format_duration(59) == "59 s" and format_duration(7200) == "2.0 h"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -43,6 +44,8 @@ __all__ = [
     "JobCancelled",
     "run_job",
     "Job",
+    "EtaEstimator",
+    "format_duration",
 ]
 
 T = TypeVar("T")
@@ -215,6 +218,55 @@ def run_job(
             bar.close()
         if stopped and raise_on_stop:
             raise JobCancelled("job stopped before completion")
+
+
+def format_duration(seconds: float) -> str:
+    """Short human duration: ``'45 s'``, ``'12 min'``, ``'2.5 h'``.
+
+    Examples
+    --------
+    >>> format_duration(30), format_duration(600), format_duration(9000)
+    ('30 s', '10 min', '2.5 h')
+    """
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class EtaEstimator:
+    """Time left of a job from its :class:`Progress` events (per stage).
+
+    The rate is measured from the first event of a stage, so work a resumed job skips
+    at its start (a burst of progress) does not make the estimate optimistic once real
+    work has been timed.
+
+    Examples
+    --------
+    >>> eta = EtaEstimator()
+    >>> eta.update(Progress(0, 10, stage="tiles"), now=0.0) is None
+    True
+    >>> eta.update(Progress(2, 10, stage="tiles"), now=4.0)
+    16.0
+    """
+
+    def __init__(self) -> None:
+        self._stage: str | None = None
+        self._t0 = 0.0
+        self._done0 = 0
+
+    def update(self, event: Progress, now: float | None = None) -> float | None:
+        """Seconds left (None until a rate is known or when finished)."""
+        now = time.monotonic() if now is None else float(now)
+        if event.stage != self._stage or event.done < self._done0:
+            self._stage, self._t0, self._done0 = event.stage, now, int(event.done)
+            return None
+        if event.done <= self._done0 or event.done >= event.total or now <= self._t0:
+            return None
+        rate = (event.done - self._done0) / (now - self._t0)
+        return (event.total - event.done) / rate
 
 
 class Job:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..io import read_window
-from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
+from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration, run_job
 
 __all__ = [
     "DEFAULT_TILE",
@@ -962,7 +962,7 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop):
                 if not eta_said and done_before < done < total:
                     eta_said = True
                     per_tile = (time.perf_counter() - t_start) / (done - done_before)
-                    yield Log(f"about {_duration(per_tile * (total - done))} left for "
+                    yield Log(f"about {format_duration(per_tile * (total - done))} left for "
                               f"{total - done} of {total} tiles ({per_tile:.2f} s per tile)")
                 while n_msgs < len(runner.messages):
                     yield Log(runner.messages[n_msgs], level="warning")
@@ -982,15 +982,6 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop):
         yield Log(runner.messages[n_msgs], level="warning")
         n_msgs += 1
     return True if writer is not None else result
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def tiled_apply(image, fn, **kwargs) -> np.ndarray | Path | None:

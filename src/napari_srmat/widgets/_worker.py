@@ -16,7 +16,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
 from ..errors import error_message, is_user_error
-from ..jobs import Event, Progress, Stopped, StopToken
+from ..jobs import EtaEstimator, Event, Progress, Stopped, StopToken, format_duration
 
 __all__ = ["start_job", "ProgressForwarder", "SingleJobMixin"]
 
@@ -113,13 +113,17 @@ class ProgressForwarder:
     def __init__(self, progress_bar, status_label=None) -> None:
         self.bar = progress_bar
         self.label = status_label
+        self.eta = EtaEstimator()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
             self.bar.setMaximum(max(int(event.total), 1))
             self.bar.setValue(int(event.done))
+            left = self.eta.update(event)
             if self.label is not None and event.stage:
-                self.label.setText(f"{event.stage}: {event.done}/{event.total}")
+                self.label.setText(f"{event.stage}: {event.done}/{event.total}"
+                                   + ("" if left is None else
+                                      f", about {format_duration(left)} left"))
         elif isinstance(event, Stopped):
             if self.label is not None:
                 self.label.setText("stopped")
