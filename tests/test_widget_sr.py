@@ -155,3 +155,14 @@ def test_refused_output_is_one_notification_with_the_cli_message(make_napari_vie
     assert "Error:" not in shown[0]  # the message, not the exception's type
     assert (notes / "lab-book.txt").read_text() == "keep me"
     assert sorted(p.name for p in notes.iterdir()) == ["lab-book.txt"]
+
+
+def test_default_model_is_named(make_napari_viewer, qtbot):
+    from napari_srmat.sr import DEFAULT_MODEL
+
+    w = SuperResolutionWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    assert w.model.itemText(0) == f"(default: {DEFAULT_MODEL})"
+    assert w.options()["model"] is None  # the first entry loads the shipped default
+    w.model.setCurrentText("bicubic")
+    assert w.options()["model"] == "bicubic"

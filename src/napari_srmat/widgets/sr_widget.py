@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..sr import DEFAULT_MODEL
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._common import (
     LayerCombo,
@@ -25,6 +26,9 @@ from ._common import (
     super_resolution_job,
 )
 from ._worker import SingleJobMixin
+
+#: The model list's first entry: the shipped default, named.
+DEFAULT_ENTRY = f"(default: {DEFAULT_MODEL})"
 
 __all__ = ["SuperResolutionWidget"]
 
@@ -82,7 +86,9 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self.model = QComboBox()
         self.model.setEditable(True)
         names = _model_names()
-        self.model.addItems(["(default)", *names])
+        self.model.addItems([DEFAULT_ENTRY, *names])
+        self.model.setToolTip(f"SR model; the default is {DEFAULT_MODEL!r} with the shipped "
+                              "weights")
         self.checkpoint = QLineEdit()
         self.checkpoint.setPlaceholderText("optional: checkpoint directory (safetensors)")
         self.scale = QComboBox()
@@ -119,7 +125,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         """Current job options (keyword arguments of ``super_resolution_job``)."""
         model = self.model.currentText().strip()
         return {
-            "model": None if model in ("", "(default)") else model,
+            "model": None if model in ("", DEFAULT_ENTRY) else model,
             "checkpoint": self.checkpoint.text().strip() or None,
             "scale": int(self.scale.currentText()),
             "tile": self.tile.value(),
