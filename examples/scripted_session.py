@@ -8,6 +8,9 @@ thresholded boundaries. Runs headless (``napari.Viewer(show=False)``)::
     python examples/scripted_session.py                 # scan_13 (or synthetic)
     python examples/scripted_session.py --image my.tif --pixel-size 0.5 --show
     python examples/scripted_session.py --screenshot session.png --json
+    xvfb-run -a python examples/scripted_session.py --json   # on a server without a display
+
+Without any display it stops with one line (exit 2) instead of a Qt abort.
 
 The same functions back the widgets (``napari_srmat.widgets._common``), so a script
 and a click give the same layers and numbers.
@@ -49,6 +52,14 @@ def _finite(obj):
     return obj
 
 
+def _has_display() -> bool:
+    """Whether Qt can open windows here (an X/Wayland display, or a Qt platform set)."""
+    import os
+
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=None,
@@ -66,6 +77,11 @@ def main(argv=None) -> int:
     parser.add_argument("--show", action="store_true", help="open the viewer window")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
+    if not _has_display():
+        print("scripted_session: no display to open napari on: run it under a virtual "
+              "display (xvfb-run -a python examples/scripted_session.py), or use the "
+              "library without napari (docs/index.md)", file=sys.stderr)
+        return 2
 
     import napari
 

@@ -49,3 +49,20 @@ def test_scripted_session_headless(qapp, tmp_path, capsys):
     assert (tmp_path / "s.png").is_file()
     img = np.asarray(PIL.open(tmp_path / "s.png"))
     assert img.ndim == 3 and img.shape[0] > 100
+
+
+def test_scripted_session_without_display_is_one_line(tmp_path):
+    """On a server with no display the example says so in one line, never aborts."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "scripted_session.py"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, str(example)], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert res.returncode == 2
+    assert "no display" in res.stderr and "xvfb-run" in res.stderr
+    assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
