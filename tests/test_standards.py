@@ -512,6 +512,12 @@ def test_ala_grain_flag():
     # many coarse grains are not "isolated": no ALA flag, a duplex suspicion instead
     many = ala_grains([100.0] * 100 + [1000.0] * 10, mean_area=100.0)
     assert many["flag"] is False and many["duplex_suspected"] is True
+    # a coarse quarter of the field: too few coarse grains for a mode (< 3 % of the
+    # grains), but they cover > 5 % of the area: warned as a likely duplex
+    f = measure_field(boundaries_from_labels(duplex_map(384, 48)), pixel_size_um=1.0,
+                      n_lines=20)
+    assert f["duplex"]["bimodal"] is False and f["ala"]["duplex_suspected"] is True
+    assert any("duplex grain size (ASTM E1181) is likely" in w for w in f["warnings"])
 
 
 def test_histogram_figures_do_not_touch_pyplot():

@@ -603,6 +603,8 @@ class HeynResult:
         ``triple_points=True``).
     triple_points : bool
         Whether the 1.5 rule was applied; ℓ̄ is then ``ΣL / ΣP``.
+    intersection_is_triple : ndarray of bool
+        For each row of ``intersections``: found at a triple point.
     intercepts_px : ndarray of float
         Lengths of the complete intercepts (between two consecutive crossings of a line;
         the partial ones at line ends are left out), for the distribution (ASTM E1382).
@@ -650,6 +652,7 @@ class HeynResult:
     anisotropy_index: float | None = None
     twins_excluded: bool | None = None
     excluded_length_px: float = 0.0
+    intersection_is_triple: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.per_line_intersections is None:
@@ -660,6 +663,8 @@ class HeynResult:
             self.intercepts_px = np.zeros(0)
         if self.line_angles_deg is None:
             self.line_angles_deg = np.full(len(self.per_line_count), np.nan)
+        if self.intersection_is_triple is None:
+            self.intersection_is_triple = np.zeros(len(self.intersections), bool)
 
     def to_dict(self, *, arrays: bool = False) -> dict:
         """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).
@@ -1301,6 +1306,7 @@ def measure_intercepts(
         anisotropy_index=aniso,
         twins_excluded=twins_excluded,
         excluded_length_px=max(excluded, 0.0),
+        intersection_is_triple=tr.run_triple,
     )
     if pixel_size_um is not None:
         res.pixel_size_um = pixel_size_um

@@ -405,6 +405,12 @@ def measure_field(
             f"{ala['n_coarse']} isolated coarse grain(s), the largest {ala['area_ratio']:.0f}x "
             f"the mean grain area{g_txt}: report the ALA grain size (ASTM E930) beside G"
         )
+    elif ala["duplex_suspected"] and not duplex.get("bimodal"):
+        warnings_.append(
+            f"{ala['n_coarse']} coarse grain(s) (at least 8x the mean grain area) cover "
+            f"{100 * ala['coarse_area_fraction']:.0f}% of the area: too few to form a mode of "
+            "the distribution, but by area a duplex grain size (ASTM E1181) is likely"
+        )
     out["warnings"] = warnings_
     return _clean(out)
 
