@@ -615,6 +615,11 @@ def test_specimen_json_has_the_documented_keys():
         assert key in back["summary"], key
     lo, hi = back["summary"]["astm_g_ci95"]
     assert lo < back["summary"]["astm_g"] < hi
+    # not a boundary map: nothing is reported, and the warnings say why
+    bad = measure_field(np.ones((64, 64), bool), pixel_size_um=1.0, n_lines=5)
+    assert bad["astm_g"] is None and bad["grains_per_mm2"] is None
+    assert bad["mean_intercept_um"] is None
+    assert any("not a boundary map" in w for w in bad["warnings"])
     # without a pixel size: pixel figures only, no G
     nopx = measure_specimen([ms.boundaries, ms.boundaries], n_lines=10)
     assert nopx["images"][0]["astm_g"] is None and nopx["images"][0]["grains_per_mm2"] is None

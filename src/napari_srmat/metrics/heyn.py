@@ -1278,8 +1278,6 @@ def measure_intercepts(
     by_dir = aniso = None
     if pattern in ("grid", "segments") and mean is not None:
         by_dir, aniso = directional_intercepts(lengths, p_line, angles)
-        if pattern == "segments" and by_dir is None:
-            warnings_.append("some test lines are bent: no per-direction intercepts")
     res = HeynResult(
         mean_intercept_px=mean,
         n_intersections=n_tot,

@@ -311,7 +311,12 @@ def measure_field(
     twins_excluded = None if twins is None else bool(exclude_twins)
     px = pixel_size_um
     warnings_ = [f"intercept: {w}" for w in hr.warnings]
-    warnings_ += [f"planimetric: {w}" for w in pr.warnings]
+    if hr.degenerate:
+        # not a boundary map: no grain count either (it would count specks)
+        warnings_.append("planimetric: not a boundary map, no grain count is reported")
+        pr.grains_per_px2 = pr.grains_per_mm2 = pr.astm_g = pr.mean_grain_area_um2 = None
+    else:
+        warnings_ += [f"planimetric: {w}" for w in pr.warnings]
     l_px = hr.total_length_px
     p = hr.intersection_count
     n_l_px = p / l_px if l_px > 0 and not hr.degenerate else None
