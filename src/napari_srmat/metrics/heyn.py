@@ -64,6 +64,8 @@ __all__ = [
     "summarize_heyn_rows",
     "MIN_MASK_SIDE",
     "MAX_BOUNDARY_FRACTION",
+    "DIRECTION_TOLERANCE_DEG",
+    "directional_intercepts",
 ]
 
 #: Smallest mask side (px) on which test lines are laid: a boundary pixel must have a
@@ -587,6 +589,39 @@ class HeynResult:
     degenerate : bool
         True when the mask is not a boundary map (e.g. more than
         :data:`MAX_BOUNDARY_FRACTION` of its pixels are boundary): no figure is reported.
+    per_line_intersections : ndarray of float
+        E112 intersection count P of each line: every crossing counts 1, a crossing at a
+        triple point 1.5 (with ``triple_points=True``; otherwise equal to
+        ``per_line_count``).
+    per_line_intercepts : ndarray of float
+        E112 intercept count N of each line: grain segments between two crossings count
+        1, a segment ending at a line end (inside a grain) counts 1/2.
+    intersection_count, intercept_count : float
+        ΣP and ΣN over all lines.
+    n_triple_points : int
+        Crossings found at a junction of three or more grains (0 unless
+        ``triple_points=True``).
+    triple_points : bool
+        Whether the 1.5 rule was applied; ℓ̄ is then ``ΣL / ΣP``.
+    intersection_is_triple : ndarray of bool
+        For each row of ``intersections``: found at a triple point.
+    intercepts_px : ndarray of float
+        Lengths of the complete intercepts (between two consecutive crossings of a line;
+        the partial ones at line ends are left out), for the distribution (ASTM E1382).
+    line_angles_deg : ndarray of float
+        Direction of each straight line, degrees counter-clockwise from the image's
+        horizontal axis in [0, 180); NaN for circles and bent polylines.
+    mean_intercept_by_direction_px : dict or None
+        ``ΣL / ΣP`` per line direction (key: angle in degrees, e.g. ``"0"`` and ``"90"``
+        for the grid); None for random lines and circles.
+    anisotropy_index : float or None
+        ℓ̄ along the horizontal-most direction / ℓ̄ along the other one, defined when the
+        lines have exactly two directions (the grid, or user lines of two directions).
+    twins_excluded : bool or None
+        With a twin mask: whether twin boundaries were left out of the count (E112);
+        None when no twin mask was given.
+    excluded_length_px : float
+        Test-line length that fell on the exclusion mask (not measured).
     """
 
     mean_intercept_px: float | None
@@ -605,6 +640,31 @@ class HeynResult:
     paths: list = field(default_factory=list, repr=False)
     warnings: list = field(default_factory=list)
     degenerate: bool = False
+    per_line_intersections: np.ndarray | None = field(default=None, repr=False)
+    per_line_intercepts: np.ndarray | None = field(default=None, repr=False)
+    intersection_count: float = 0.0
+    intercept_count: float = 0.0
+    n_triple_points: int = 0
+    triple_points: bool = False
+    intercepts_px: np.ndarray | None = field(default=None, repr=False)
+    line_angles_deg: np.ndarray | None = field(default=None, repr=False)
+    mean_intercept_by_direction_px: dict | None = None
+    anisotropy_index: float | None = None
+    twins_excluded: bool | None = None
+    excluded_length_px: float = 0.0
+    intersection_is_triple: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.per_line_intersections is None:
+            self.per_line_intersections = np.asarray(self.per_line_count, float)
+        if self.per_line_intercepts is None:
+            self.per_line_intercepts = np.asarray(self.per_line_count, float)
+        if self.intercepts_px is None:
+            self.intercepts_px = np.zeros(0)
+        if self.line_angles_deg is None:
+            self.line_angles_deg = np.full(len(self.per_line_count), np.nan)
+        if self.intersection_is_triple is None:
+            self.intersection_is_triple = np.zeros(len(self.intersections), bool)
 
     def to_dict(self, *, arrays: bool = False) -> dict:
         """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).
@@ -630,6 +690,18 @@ class HeynResult:
             "relative_accuracy_pct": num(self.relative_accuracy_pct),
             "pattern": self.pattern,
             "warnings": list(self.warnings),
+            "intersection_count": float(self.intersection_count),
+            "intercept_count": float(self.intercept_count),
+            "n_triple_points": int(self.n_triple_points),
+            "triple_points": bool(self.triple_points),
+            "n_complete_intercepts": int(len(self.intercepts_px)),
+            "mean_intercept_by_direction_px": (
+                None if self.mean_intercept_by_direction_px is None
+                else {k: num(v) for k, v in self.mean_intercept_by_direction_px.items()}
+            ),
+            "anisotropy_index": num(self.anisotropy_index),
+            "twins_excluded": self.twins_excluded,
+            "excluded_length_px": float(self.excluded_length_px),
         }
         if self.pixel_size_um is not None:
             out["pixel_size_um"] = float(self.pixel_size_um)
@@ -639,6 +711,9 @@ class HeynResult:
             out["per_line_length_px"] = [float(x) for x in self.per_line_length_px]
             out["per_line_count"] = [int(x) for x in self.per_line_count]
             out["intersections"] = np.asarray(self.intersections).tolist()
+            out["per_line_intersections"] = [float(x) for x in self.per_line_intersections]
+            out["per_line_intercepts"] = [float(x) for x in self.per_line_intercepts]
+            out["intercepts_px"] = [float(x) for x in self.intercepts_px]
         return out
 
 
@@ -686,7 +761,8 @@ def _raster_flat(a, b, seg_path, n_paths, W):
     The paths of :func:`_supercover` (the pixel order of :func:`_raster_segments`),
     built with one cumulative sum of flat steps. The first pixel of a segment that
     repeats the previous segment's last pixel of the same path (polyline joints) is
-    dropped. Returns ``flat`` and path offsets.
+    dropped. Returns ``flat``, path offsets and the offset of each segment's first
+    kept pixel.
     """
     R0, C0, R1, C1, sr, sc, npix, offs, col_at, col_seg = _supercover(a, b)
     F0 = R0 * W + C0
@@ -706,18 +782,24 @@ def _raster_flat(a, b, seg_path, n_paths, W):
         flat = flat[keep]
         npix = npix - cont
     per_path = np.bincount(seg_path, weights=npix, minlength=n_paths).astype(np.int64)
-    return flat, np.concatenate([[0], np.cumsum(per_path)])
+    seg_first = np.cumsum(npix) - npix
+    return flat, np.concatenate([[0], np.cumsum(per_path)]), seg_first
 
 
 def _runs_flat(m, flat, path_offs, closed, tilted):
-    """Run counting of :func:`_count_runs` on flat indices with path offsets."""
+    """Run counting of :func:`_count_runs` on flat indices with path offsets.
+
+    Returns ``counts`` per path, run ``starts`` and ``ends`` (indices into ``flat``) and
+    ``wrap_end``: for a run that continues through the first pixel of a closed path, the
+    end index of its continuation there (-1 for every other run).
+    """
     W = m.shape[1]
     n_paths = len(path_offs) - 1
     v = m.ravel()[flat]
     n = v.size
     if n == 0:
         z = np.zeros(0, np.int64)
-        return np.zeros(n_paths, np.int64), z, z
+        return np.zeros(n_paths, np.int64), z, z, z
     rise = np.empty(n, bool)
     rise[0] = v[0]
     np.greater(v[1:], v[:-1], out=rise[1:])
@@ -743,43 +825,203 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
             merge[idx] = _bridged(m, er, ec, sr_, sc_)
             starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
+    wrap_end = np.full(starts.size, -1, np.int64)
     if np.any(closed):
         pid_ne = np.flatnonzero(nonempty)
         wrap = closed[pid_ne] & v[ps] & v[pe] & (counts[pid_ne] > 1)
         if np.any(wrap):
             counts[pid_ne[wrap]] -= 1
             keep = ~np.isin(starts, ps[wrap])
+            first_ends = ends[~keep]  # the dropped first runs, in path order
             starts, ends = starts[keep], ends[keep]
-    return counts, starts, ends
+            wrap_end = np.full(starts.size, -1, np.int64)
+            wrap_end[np.searchsorted(ends, pe[wrap])] = first_ends
+    return counts, starts, ends, wrap_end
 
 
-def _measure_paths(m: np.ndarray, paths, closed, tilted):
-    """Counts and clipped lengths per path and intersection coordinates (batched)."""
+class _Trace(NamedTuple):
+    """Everything counted along the test lines (see :func:`_measure_paths`)."""
+
+    counts: np.ndarray  # boundary runs per path (int)
+    lengths: np.ndarray  # measured length per path (px)
+    intersections: np.ndarray  # (K, 2) centre pixel of each run
+    run_path: np.ndarray  # path of each run
+    run_triple: np.ndarray  # whether each run is at a triple point (all False if not asked)
+    intercepts: np.ndarray  # E112 intercept count N per path (float)
+    intercept_lengths: np.ndarray  # lengths of the complete intercepts (px)
+    intercept_path: np.ndarray  # path of each complete intercept
+    in_image_lengths: np.ndarray  # length per path inside the image, before exclusions
+
+
+def _pieces(flat, offs, keep_px, closed):
+    """Split paths into pieces at unmeasured pixels.
+
+    A closed path with unmeasured pixels is rotated to start after its first unmeasured
+    pixel, so that its measured stretch through the original start stays one piece.
+    Returns ``orig`` (indices into ``flat`` in processing order), piece offsets into
+    ``orig``, each piece's path, the paths rotated and their rotation start index.
+    """
+    n_paths = len(offs) - 1
+    pid = np.searchsorted(offs, np.arange(flat.size), side="right") - 1
+    excl_per_path = np.bincount(pid, weights=~keep_px, minlength=n_paths) > 0
+    order = np.arange(flat.size)
+    rot_start = np.full(n_paths, -1, np.int64)
+    for p in np.flatnonzero(closed & excl_per_path):
+        s, e = offs[p], offs[p + 1]
+        k = s + int(np.flatnonzero(~keep_px[s:e])[0])
+        order[s:e] = np.concatenate([np.arange(k, e), np.arange(s, k)])
+        rot_start[p] = k
+    q = np.flatnonzero(keep_px[order])
+    orig = order[q]
+    brk = np.ones(q.size, bool)
+    if q.size > 1:
+        brk[1:] = (q[1:] != q[:-1] + 1) | (pid[orig[1:]] != pid[orig[:-1]])
+    piece_offs = np.concatenate([np.flatnonzero(brk), [q.size]]).astype(np.int64)
+    piece_path = pid[orig[piece_offs[:-1]]]
+    return orig, piece_offs, piece_path, excl_per_path, rot_start
+
+
+def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
+                   triple_points: bool = False) -> _Trace:
+    """Counts, measured lengths, intercepts and crossings of every path (batched).
+
+    ``measured`` (bool map, optional) marks the pixels that are measured: a path is cut
+    into pieces at the other pixels, its length is reduced in proportion, each piece's
+    ends are line ends. ``triple_points`` classifies each crossing with
+    :func:`napari_srmat.metrics.grainmap.triple_point_runs`.
+    """
     H, W = m.shape
+    n_all = len(paths)
     a, b, seg_path, valid, seg_offsets = _segments_of(paths, m.shape)
     seg_len = np.where(valid, np.hypot(*(b - a).T), 0.0)
-    lengths = np.bincount(seg_path, weights=seg_len, minlength=len(paths))
+    lengths = np.bincount(seg_path, weights=seg_len, minlength=n_all)
+    in_image = lengths.copy()
     est = np.where(valid, np.abs(b - a).sum(axis=1) + 2, 0)
-    path_est = np.bincount(seg_path, weights=est, minlength=len(paths))
-    counts = np.zeros(len(paths), np.int64)
-    inters = []
+    path_est = np.bincount(seg_path, weights=est, minlength=n_all)
+    counts = np.zeros(n_all, np.int64)
+    intercepts = np.zeros(n_all)
+    inters, run_paths, run_r, run_c, run_len = [], [], [], [], []
+    il_all, ip_all = [], []
+    mflat = m.ravel()
+    meas_flat = None if measured is None else measured.ravel()
     start = 0
-    while start < len(paths):
+    while start < n_all:
         stop = start + 1
         acc = path_est[start]
-        while stop < len(paths) and acc + path_est[stop] <= _BATCH_PIXELS:
+        while stop < n_all and acc + path_est[stop] <= _BATCH_PIXELS:
             acc += path_est[stop]
             stop += 1
         sl = slice(seg_offsets[start], seg_offsets[stop])
         v = valid[sl]
-        flat, offs = _raster_flat(a[sl][v], b[sl][v], seg_path[sl][v] - start, stop - start, W)
-        c, s0, e0 = _runs_flat(m, flat, offs, closed[start:stop], tilted[start:stop])
-        counts[start:stop] = c
-        r_, c_ = np.divmod(flat[(s0 + e0) // 2], W)
+        A, B, SP = a[sl][v], b[sl][v], seg_path[sl][v] - start
+        nb = stop - start
+        flat, offs, seg_first = _raster_flat(A, B, SP, nb, W)
+        # arc length of the segments before each one, within its path
+        slen = np.hypot(*(B - A).T)
+        cum = np.cumsum(slen) - slen
+        first_seg = np.searchsorted(SP, np.arange(nb))
+        cum_before = cum - cum[np.minimum(first_seg, max(len(SP) - 1, 0))][SP] if len(SP) else cum
+        unit = np.divide(B - A, slen[:, None], out=np.zeros_like(A), where=slen[:, None] > 0)
+        blen = lengths[start:stop].copy()
+
+        def pos_of(idx, A=A, unit=unit, slen=slen, cum_before=cum_before, flat=flat,
+                   seg_first=seg_first):
+            seg = np.searchsorted(seg_first, idx, side="right") - 1
+            r, c = np.divmod(flat[idx], W)
+            t = (r - A[seg, 0]) * unit[seg, 0] + (c - A[seg, 1]) * unit[seg, 1]
+            return cum_before[seg] + np.clip(t, 0.0, slen[seg])
+
+        keep_px = None if meas_flat is None else meas_flat[flat]
+        if keep_px is None or keep_px.all():
+            orig = None
+            flat2, piece_offs = flat, offs
+            piece_path = np.arange(nb)
+            piece_closed = closed[start:stop]
+            wrap_shift = None
+        else:
+            orig, piece_offs, piece_path, excl_p, rot_start = _pieces(
+                flat, offs, keep_px, closed[start:stop]
+            )
+            flat2 = flat[orig]
+            piece_closed = closed[start:stop][piece_path] & ~excl_p[piece_path]
+            # measured length: each segment in proportion to its measured pixels
+            seg_of_px = np.searchsorted(seg_first, orig, side="right") - 1
+            npix_seg = np.diff(np.concatenate([seg_first, [flat.size]]))
+            kept_seg = np.bincount(seg_of_px, minlength=len(slen))
+            frac = np.divide(kept_seg, npix_seg, out=np.zeros(len(slen)), where=npix_seg > 0)
+            blen = np.bincount(SP, weights=slen * frac, minlength=nb)
+            pid_px = np.searchsorted(offs, orig, side="right") - 1
+            rs = rot_start[pid_px]
+            wrap_shift = np.where((rs >= 0) & (orig < rs), in_image[start:stop][pid_px], 0.0)
+        lengths[start:stop] = blen
+
+        def pos2(i, orig=orig, wrap_shift=wrap_shift, pos_of=pos_of):
+            if orig is None:
+                return pos_of(i)
+            return pos_of(orig[i]) + wrap_shift[i]
+
+        tl = tilted[start:stop][piece_path]
+        c, s0, e0, wrap_end = _runs_flat(m, flat2, piece_offs, piece_closed, tl)
+        n_pieces = len(piece_offs) - 1
+        counts[start:stop] = np.bincount(piece_path, weights=c, minlength=nb).astype(np.int64)
+        mid = (s0 + e0) // 2
+        r_, c_ = np.divmod(flat2[mid], W)
         inters.append(np.column_stack([r_, c_]).astype(np.int64))
+        run_piece = np.searchsorted(piece_offs, s0, side="right") - 1
+        run_paths.append(piece_path[run_piece] + start)
+        run_r.append(r_)
+        run_c.append(c_)
+        run_len.append(e0 - s0 + 1)
+        # intercepts: complete ones between consecutive crossings, half ones at line ends
+        piece_len = blen[piece_path]
+        if s0.size:
+            rpos_s = pos2(s0)
+            rpos_e = pos2(e0)
+            w = wrap_end >= 0
+            if w.any():
+                rpos_e[w] = pos2(wrap_end[w]) + piece_len[run_piece[w]]
+            rmid = (rpos_s + rpos_e) / 2
+            same = run_piece[1:] == run_piece[:-1]
+            il = [(rmid[1:] - rmid[:-1])[same]]
+            ip = [piece_path[run_piece[1:][same]]]
+            # closed pieces: the intercept through the path's start
+            has = c > 0
+            first_run = np.searchsorted(run_piece, np.arange(n_pieces))
+            last_run = np.searchsorted(run_piece, np.arange(n_pieces), side="right") - 1
+            cl = np.flatnonzero(piece_closed & has)
+            if cl.size:
+                il.append(rmid[first_run[cl]] + piece_len[cl] - rmid[last_run[cl]])
+                ip.append(piece_path[cl])
+            il_all.append(np.concatenate(il))
+            ip_all.append(np.concatenate(ip) + start)
+        nonempty = piece_offs[1:] > piece_offs[:-1]
+        vb = mflat[flat2]
+        first_px = np.minimum(piece_offs[:-1], max(flat2.size - 1, 0))
+        last_px = np.maximum(piece_offs[1:] - 1, 0)
+        start_half = nonempty & ~piece_closed & (c > 0) & ~vb[first_px] if vb.size else nonempty
+        end_half = nonempty & ~piece_closed & (c > 0) & ~vb[last_px] if vb.size else nonempty
+        n_piece = np.where(
+            piece_closed,
+            c.astype(float),
+            np.maximum(c - 1, 0) + 0.5 * (start_half.astype(float) + end_half)
+            + 0.5 * (nonempty & (c == 0)),
+        )
+        intercepts[start:stop] = np.bincount(piece_path, weights=n_piece, minlength=nb)
         start = stop
+
+    def cat(xs, dtype):
+        return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
+
     inter = np.concatenate(inters) if inters else np.zeros((0, 2), np.int64)
-    return counts, lengths, inter
+    rp = cat(run_paths, np.int64)
+    triple = np.zeros(rp.size, bool)
+    if triple_points and rp.size:
+        from .grainmap import triple_point_runs
+
+        triple = triple_point_runs(m, cat(run_r, np.int64), cat(run_c, np.int64),
+                                   cat(run_len, np.int64))
+    return _Trace(counts, lengths, inter, rp, triple, intercepts,
+                  cat(il_all, float), cat(ip_all, np.int64), in_image)
 
 
 def _as_mask(mask: Any) -> np.ndarray:
@@ -805,6 +1047,94 @@ def _skeletonize(m: np.ndarray) -> np.ndarray:
     return skeletonize(m)
 
 
+#: Line directions closer than this (degrees) are one direction (anisotropy, per
+#: direction means).
+DIRECTION_TOLERANCE_DEG = 1.0
+
+
+def _path_angle(p: np.ndarray) -> float:
+    """Direction of a straight path in degrees [0, 180) from the horizontal, else NaN."""
+    p = np.asarray(p, float)
+    d = p[-1] - p[0]
+    if not np.any(d):
+        return math.nan
+    if len(p) > 2:
+        # every vertex must lie on the chord (a straight polyline)
+        rel = p - p[0]
+        cross = rel[:, 0] * d[1] - rel[:, 1] * d[0]
+        if np.max(np.abs(cross)) / np.hypot(*d) > 0.5:
+            return math.nan
+    return math.degrees(math.atan2(-d[0], d[1])) % 180.0
+
+
+def _direction_groups(angles: np.ndarray, tol: float = DIRECTION_TOLERANCE_DEG):
+    """Group line directions (degrees, [0, 180)); returns (group id per line, mean angles).
+
+    Directions within ``tol`` of 180 are folded onto 0. Lines with a NaN angle get -1.
+    """
+    ang = np.where(angles > 180.0 - tol, angles - 180.0, angles)
+    gid = np.full(ang.size, -1, np.int64)
+    ok = np.flatnonzero(np.isfinite(ang))
+    if ok.size == 0:
+        return gid, np.zeros(0)
+    order = ok[np.argsort(ang[ok])]
+    new = np.ones(order.size, bool)
+    new[1:] = np.diff(ang[order]) > tol
+    gid[order] = np.cumsum(new) - 1
+    means = np.array([ang[gid == g].mean() for g in range(int(gid.max()) + 1)])
+    return gid, np.where(np.abs(means) < 1e-9, 0.0, means) % 180.0
+
+
+def _angle_key(a: float) -> str:
+    return f"{round(float(a), 1):g}"
+
+
+def directional_intercepts(
+    lengths: np.ndarray, p_counts: np.ndarray, angles: np.ndarray
+) -> tuple[dict | None, float | None]:
+    """Mean intercept per line direction and the anisotropy index.
+
+    Parameters
+    ----------
+    lengths, p_counts : arrays (M,)
+        Length and intersection count P of each line.
+    angles : array (M,)
+        Direction of each line (degrees, [0, 180), NaN if not straight).
+
+    Returns
+    -------
+    (by_direction, anisotropy_index)
+        ``by_direction`` maps the direction (``"0"``, ``"90"``, ...) to ``ΣL / ΣP`` of its
+        lines (None where ``ΣP = 0``); None when some line has no direction. The index is
+        ℓ̄ of the direction nearest to horizontal divided by ℓ̄ of the other, when there
+        are exactly two directions with crossings; else None.
+
+    Examples
+    --------
+    >>> directional_intercepts(np.array([100., 100.]), np.array([5., 10.]),
+    ...                        np.array([0., 90.]))
+    ({'0': 20.0, '90': 10.0}, 2.0)
+    """
+    angles = np.asarray(angles, float)
+    if angles.size == 0 or not np.all(np.isfinite(angles)):
+        return None, None
+    gid, means = _direction_groups(angles)
+    by_dir: dict = {}
+    vals = []
+    for g, a in enumerate(means):
+        sel = gid == g
+        p = float(np.sum(p_counts[sel]))
+        val = float(np.sum(lengths[sel])) / p if p > 0 else None
+        by_dir[_angle_key(a)] = val
+        vals.append(val)
+    aniso = None
+    if len(means) == 2 and all(v is not None for v in vals):
+        dist = np.minimum(means, 180.0 - means)  # distance from horizontal
+        h = int(np.argmin(dist))
+        aniso = vals[h] / vals[1 - h]
+    return by_dir, aniso
+
+
 def measure_intercepts(
     mask: Any,
     *,
@@ -815,6 +1145,10 @@ def measure_intercepts(
     margin: float = 0.05,
     skeletonize: bool = False,
     pixel_size_um: float | None = None,
+    twins: Any = None,
+    exclude_twins: bool = True,
+    exclusion: Any = None,
+    triple_points: bool = False,
 ) -> HeynResult:
     """Heyn lineal-intercept measurement on a boundary mask.
 
@@ -840,6 +1174,21 @@ def measure_intercepts(
         boundaries).
     pixel_size_um : float, optional
         Pixel size; enables ``mean_intercept_um`` and ``astm_g``.
+    twins : array (H, W), optional
+        Annealing-twin boundary mask (twin traces, possibly painted a few pixels wide;
+        they may or may not also be in ``mask``).
+    exclude_twins : bool
+        With ``twins``: leave twin boundaries out of the count as ASTM E112 asks
+        (:func:`napari_srmat.metrics.grainmap.merge_twins` decides which twin pixels no
+        longer separate two grains), or count them as boundaries (False).
+    exclusion : array (H, W), optional
+        Pixels not measured (scratches, inclusions, damaged areas). Test lines are cut
+        there: their length is reduced by the part that falls on the exclusion, and the
+        pieces' ends are line ends for the intercept count.
+    triple_points : bool
+        Apply the E112 rule that a crossing at a junction of three grains counts 1.5
+        (:func:`napari_srmat.metrics.grainmap.triple_point_runs`); ℓ̄ is then ``ΣL / ΣP``
+        with these counts. Off by default (ℓ̄ = ΣL / number of crossings, as before).
 
     Returns
     -------
@@ -871,29 +1220,64 @@ def measure_intercepts(
             f"{100 * MAX_BOUNDARY_FRACTION:.0f}%): it is not a boundary map, so no grain "
             "size is reported"
         )
+    twins_excluded = None
+    if twins is not None:
+        from .grainmap import as_bool_mask, grains_from_boundaries, merge_twins
+
+        t = as_bool_mask(twins, name="twin mask", shape=m.shape)
+        if exclude_twins:
+            m = merge_twins(grains_from_boundaries(m | t), t, boundaries=m | t).boundaries
+        else:
+            m = m | t
+        twins_excluded = bool(exclude_twins)
+    measured = None
+    if exclusion is not None:
+        from .grainmap import as_bool_mask
+
+        measured = ~as_bool_mask(exclusion, name="exclusion mask", shape=m.shape)
+        if not measured.any():
+            raise HeynError("the exclusion mask covers the whole image: nothing is measured")
     if skeletonize:
         m = _skeletonize(m)
     paths, closed = make_pattern(
         m.shape, pattern, n_lines=n_lines, seed=seed, margin=margin, segments=segments
     )
     tilted = np.array([bool(np.all(np.diff(p, axis=0) != 0, axis=1).any()) for p in paths])
-    counts, lengths, inter = _measure_paths(m, paths, closed, tilted)
+    tr = _measure_paths(m, paths, closed, tilted, measured=measured,
+                        triple_points=triple_points)
+    counts, lengths, inter = tr.counts, tr.lengths, tr.intersections
+    p_line = counts + 0.5 * np.bincount(tr.run_path, weights=tr.run_triple,
+                                        minlength=len(paths))
     n_tot = int(counts.sum())
+    p_tot = float(p_line.sum())
     l_tot = float(lengths.sum())
+    excluded = 0.0
+    if measured is not None:
+        excluded = float(tr.in_image_lengths.sum()) - l_tot
     if l_tot <= 0:
-        raise HeynError(f"no test line lies inside the {m.shape[0]} x {m.shape[1]} px mask")
+        where = "in the measured area of" if measured is not None else "inside"
+        raise HeynError(f"no test line lies {where} the {m.shape[0]} x {m.shape[1]} px mask")
     if n_tot == 0 and not degenerate:
         warnings_.append(
             f"no test line crosses a boundary ({len(paths)} lines, {l_tot:.0f} px): the mean "
             "intercept is undefined"
         )
-    mean = None if degenerate or n_tot == 0 else l_tot / n_tot
+    mean = None if degenerate or n_tot == 0 else l_tot / p_tot
     ok = lengths > 0
     _, half, ra = (
-        confidence_interval(counts[ok] / lengths[ok])
+        confidence_interval(p_line[ok] / lengths[ok])
         if ok.sum() and mean is not None else (0, math.nan, math.nan)
     )
     ci95 = mean * ra / 100.0 if mean is not None and math.isfinite(ra) else math.nan
+    if pattern == "grid":
+        angles = np.array([0.0] * (len(paths) // 2) + [90.0] * (len(paths) // 2))
+    elif pattern == "segments":
+        angles = np.array([_path_angle(p) for p in paths])
+    else:
+        angles = np.array([_path_angle(p) for p in paths]) if pattern == "random" else None
+    by_dir = aniso = None
+    if pattern in ("grid", "segments") and mean is not None:
+        by_dir, aniso = directional_intercepts(lengths, p_line, angles)
     res = HeynResult(
         mean_intercept_px=mean,
         n_intersections=n_tot,
@@ -908,6 +1292,19 @@ def measure_intercepts(
         paths=paths,
         warnings=warnings_,
         degenerate=degenerate,
+        per_line_intersections=p_line,
+        per_line_intercepts=tr.intercepts,
+        intersection_count=p_tot,
+        intercept_count=float(tr.intercepts.sum()),
+        n_triple_points=int(tr.run_triple.sum()),
+        triple_points=bool(triple_points),
+        intercepts_px=tr.intercept_lengths,
+        line_angles_deg=angles,
+        mean_intercept_by_direction_px=by_dir,
+        anisotropy_index=aniso,
+        twins_excluded=twins_excluded,
+        excluded_length_px=max(excluded, 0.0),
+        intersection_is_triple=tr.run_triple,
     )
     if pixel_size_um is not None:
         res.pixel_size_um = pixel_size_um

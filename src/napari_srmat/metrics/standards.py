@@ -1,0 +1,600 @@
+"""Standards-conformant grain-size measurement of a specimen (ASTM E112, ISO 643, E1382).
+
+One *field* is one micrograph (a boundary mask or a label map, with optional twin and
+exclusion masks). :func:`measure_field` measures it by the lineal intercept and the
+planimetric method; :func:`summarize_fields` turns several fields of a specimen into the
+E112 statistics (mean, standard deviation, 95 % confidence interval with Student t,
+relative accuracy) and the advice E112 gives when the precision is not good enough;
+:func:`measure_specimen` does both and returns a JSON-able ``{"images": [...],
+"summary": {...}}``.
+
+Conversions between the grain size number G and the other measures of grain size
+(mean intercept, grains per unit area, mean grain area and diameter) follow the E112
+relations: :func:`grain_size_conversions`, :func:`astm_g_from`, :func:`grain_size_table`.
+
+The relative accuracy of the field values uses
+:func:`napari_srmat.metrics.heyn.confidence_interval` (the one %RA rule of the package).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..io import check_pixel_size
+from .distributions import ala_grains, duplex_test
+from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
+from .heyn import (
+    astm_grain_size_number,
+    confidence_interval,
+    mean_intercept_from_astm_g,
+    measure_intercepts,
+)
+from .planimetric import (
+    STANDARD_OF_RULE,
+    astm_g_from_grains_per_mm2,
+    grain_map,
+    grains_per_mm2_from_astm_g,
+    iso643_g_from_grains_per_mm2,
+    planimetric,
+)
+
+__all__ = [
+    "METHODS",
+    "RA_LIMIT_PCT",
+    "MIN_COUNT_PER_FIELD",
+    "MIN_FIELDS",
+    "INTERCEPT_STANDARD",
+    "MM2_PER_IN2_AT_100X",
+    "grain_size_conversions",
+    "astm_g_from",
+    "grain_size_table",
+    "measure_field",
+    "summarize_fields",
+    "measure_specimen",
+]
+
+METHODS = ("intercept", "planimetric")
+
+#: E112: a relative accuracy up to 10 % is usually acceptable.
+RA_LIMIT_PCT = 10.0
+
+#: E112: aim for about 50 intersections (or grains) per field or more.
+MIN_COUNT_PER_FIELD = 50
+
+#: E112: measure at least five fields, chosen at random over the specimen.
+MIN_FIELDS = 5
+
+INTERCEPT_STANDARD = (
+    "ASTM E112 lineal intercept (Heyn): intersections P per unit length, a crossing at a "
+    "triple point counts 1.5"
+)
+
+#: 1 in² at 100x covers 645.16 mm² / 100² of the specimen: N_A(per in² at 100x) =
+#: N_A(per mm² at 1x) * MM2_PER_IN2_AT_100X.
+MM2_PER_IN2_AT_100X = 645.16 / 100.0**2
+
+
+# ----------------------------------------------------------------- conversions
+def grain_size_conversions(g: float) -> dict:
+    """All E112 measures of grain size for a grain size number G.
+
+    Relations: ``N_A = 2**(G + 2.954)`` grains/mm² at 1x (``2**(G - 1)`` per in² at
+    100x), mean grain area ``Ā = 1 / N_A``, mean grain diameter ``d̄ = sqrt(Ā)``, mean
+    intercept ``ℓ̄ = 10**(-(G + 3.288) / 6.643856)`` mm, ``N_L = 1 / ℓ̄``. The intercept and
+    area relations are those of E112 for equiaxed grains; they are not exact for every
+    grain shape, so a G measured by intercepts and one measured by counting agree only
+    approximately.
+
+    Parameters
+    ----------
+    g : float
+        ASTM grain size number.
+
+    Returns
+    -------
+    dict
+        ``g``, ``grains_per_mm2``, ``grains_per_in2_100x``, ``mean_grain_area_um2``,
+        ``mean_grain_diameter_um``, ``mean_intercept_um``, ``intercepts_per_mm``,
+        ``iso643_g`` (the ISO 643 G of the same N_A, 0.046 lower).
+
+    Examples
+    --------
+    >>> c = grain_size_conversions(5.0)
+    >>> round(c["grains_per_mm2"], 1), round(c["mean_grain_diameter_um"], 1)
+    (248.0, 63.5)
+    >>> round(c["mean_intercept_um"], 1), round(c["grains_per_in2_100x"], 2)
+    (56.6, 16.0)
+    """
+    g = float(g)
+    n_a = float(grains_per_mm2_from_astm_g(g))
+    area_mm2 = 1.0 / n_a
+    lbar_mm = float(mean_intercept_from_astm_g(g))
+    return {
+        "g": g,
+        "grains_per_mm2": n_a,
+        "grains_per_in2_100x": n_a * MM2_PER_IN2_AT_100X,
+        "mean_grain_area_um2": area_mm2 * 1e6,
+        "mean_grain_diameter_um": math.sqrt(area_mm2) * 1e3,
+        "mean_intercept_um": lbar_mm * 1e3,
+        "intercepts_per_mm": 1.0 / lbar_mm,
+        "iso643_g": float(iso643_g_from_grains_per_mm2(n_a)),
+    }
+
+
+def astm_g_from(
+    *,
+    mean_intercept_um: float | None = None,
+    grains_per_mm2: float | None = None,
+    mean_grain_area_um2: float | None = None,
+    mean_grain_diameter_um: float | None = None,
+    grains_per_in2_100x: float | None = None,
+) -> float:
+    """ASTM E112 G from exactly one measure of grain size (inverse of the conversions).
+
+    Examples
+    --------
+    >>> round(astm_g_from(mean_intercept_um=56.6), 2)
+    5.0
+    >>> round(astm_g_from(grains_per_in2_100x=16.0), 2)
+    5.0
+    """
+    given = {k: v for k, v in {
+        "mean_intercept_um": mean_intercept_um,
+        "grains_per_mm2": grains_per_mm2,
+        "mean_grain_area_um2": mean_grain_area_um2,
+        "mean_grain_diameter_um": mean_grain_diameter_um,
+        "grains_per_in2_100x": grains_per_in2_100x,
+    }.items() if v is not None}
+    if len(given) != 1:
+        raise ValueError(f"give exactly one measure of grain size, got {sorted(given) or 'none'}")
+    (key, val), = given.items()
+    val = float(val)
+    if not (math.isfinite(val) and val > 0):
+        raise ValueError(f"{key} must be a finite positive number, got {val}")
+    if key == "mean_intercept_um":
+        return float(astm_grain_size_number(val / 1000.0))
+    if key == "grains_per_mm2":
+        n_a = val
+    elif key == "mean_grain_area_um2":
+        n_a = 1e6 / val
+    elif key == "mean_grain_diameter_um":
+        n_a = 1e6 / val**2
+    else:
+        n_a = val / MM2_PER_IN2_AT_100X
+    return float(astm_g_from_grains_per_mm2(n_a))
+
+
+def grain_size_table(g_values: Sequence[float] | np.ndarray | None = None) -> list[dict]:
+    """E112-style table of the grain size measures for a range of G.
+
+    Parameters
+    ----------
+    g_values : sequence of float, optional
+        Default: 00 ... 14 in steps of 0.5 (G 00 is written -1 here).
+
+    Returns
+    -------
+    list of dict
+        One :func:`grain_size_conversions` row per G.
+
+    Examples
+    --------
+    >>> rows = grain_size_table([0, 1])
+    >>> [round(r["grains_per_mm2"], 2) for r in rows]
+    [7.75, 15.5]
+    """
+    if g_values is None:
+        g_values = np.arange(-1.0, 14.01, 0.5)
+    return [grain_size_conversions(g) for g in g_values]
+
+
+# --------------------------------------------------------------------- helpers
+def _num(x: Any) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-able copy: numpy scalars and arrays to Python, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_clean(v) for v in obj.tolist()]
+    if isinstance(obj, (str, type(None))):
+        return obj
+    if isinstance(obj, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return _num(obj)
+    return obj
+
+
+def _method_check(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+# ----------------------------------------------------------------------- field
+def measure_field(
+    boundaries: Any = None,
+    *,
+    labels: Any = None,
+    pixel_size_um: float | None = None,
+    method: str = "intercept",
+    pattern: str = "grid",
+    n_lines: int = 50,
+    seed: int = 1234,
+    segments: Any = None,
+    margin: float = 0.05,
+    skeletonize: bool = False,
+    triple_points: bool = True,
+    rule: str = "e112",
+    field_margin: float = 0.0,
+    twins: Any = None,
+    exclude_twins: bool = True,
+    exclusion: Any = None,
+    min_grain_px: int = MIN_GRAIN_PX,
+    name: str | None = None,
+) -> dict:
+    """Measure one field by the intercept and the planimetric method (JSON-able dict).
+
+    Parameters
+    ----------
+    boundaries : array (H, W), optional
+        Boundary mask.
+    labels : array of int (H, W), optional
+        Grain label map instead of a mask (0 = unassigned); exactly one of the two.
+    pixel_size_um : float, optional
+        Micrometres per pixel; without it only pixel figures are reported (no G).
+    method : {"intercept", "planimetric"}
+        Which method gives ``astm_g`` and ``standard`` (both are measured).
+    pattern, n_lines, seed, segments, margin, skeletonize
+        Test lines, see :func:`napari_srmat.metrics.heyn.measure_intercepts` (default: the
+        50 + 50 line grid, which also gives the anisotropy index).
+    triple_points : bool
+        E112 rule: a crossing at a triple point counts 1.5 (default on).
+    rule : {"e112", "iso643", "e1382"}
+        Planimetric counting rule, see :mod:`napari_srmat.metrics.planimetric`.
+    field_margin : float
+        Margin of the planimetric field rectangle (default: the whole image).
+    twins : array (H, W), optional
+        Annealing-twin boundaries; excluded from both counts unless ``exclude_twins`` is
+        False.
+    exclusion : array (H, W), optional
+        Pixels not measured: test lines are cut and the area reduced there.
+    min_grain_px : int
+        Smallest grain of a boundary mask.
+    name : str, optional
+        Recorded as ``name``.
+
+    Returns
+    -------
+    dict
+        ``grains_per_mm2``, ``n_grains_inside``, ``n_grains_edge``, ``grain_areas_um2``,
+        ``mean_intercept_um``, ``intercepts_um``, ``anisotropy_index``, ``astm_g`` (of
+        ``method``), ``standard``, and more (pixel figures, both G values, per-direction
+        intercepts, counts, ``ala``, ``duplex``, ``twins_excluded``, ``warnings``); see
+        docs/standards.md for the full list.
+
+    Examples
+    --------
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> ms = generate_microstructure((256, 256), mean_grain_size_px=20, seed=1)
+    >>> f = measure_field(ms.boundaries, pixel_size_um=1.0, n_lines=20)
+    >>> f["standard"].startswith("ASTM E112"), f["n_grains_inside"] > 50
+    (True, True)
+    """
+    _method_check(method)
+    pixel_size_um = check_pixel_size(pixel_size_um)
+    grains, bnd, n_merged = grain_map(
+        boundaries, labels=labels, twins=twins, exclude_twins=exclude_twins,
+        min_grain_px=min_grain_px,
+    )
+    mask = bnd if bnd is not None else boundaries_from_labels(grains)
+    hr = measure_intercepts(
+        mask, pattern=pattern, n_lines=n_lines, seed=seed, segments=segments, margin=margin,
+        skeletonize=skeletonize, pixel_size_um=pixel_size_um, exclusion=exclusion,
+        triple_points=triple_points,
+    )
+    pr = planimetric(labels=grains, pixel_size_um=pixel_size_um, rule=rule,
+                     exclusion=exclusion, margin=field_margin, min_grain_px=1)
+    twins_excluded = None if twins is None else bool(exclude_twins)
+    px = pixel_size_um
+    warnings_ = [f"intercept: {w}" for w in hr.warnings]
+    if hr.degenerate:
+        # not a boundary map: no grain count either (it would count specks)
+        warnings_.append("planimetric: not a boundary map, no grain count is reported")
+        pr.grains_per_px2 = pr.grains_per_mm2 = pr.astm_g = pr.mean_grain_area_um2 = None
+    else:
+        warnings_ += [f"planimetric: {w}" for w in pr.warnings]
+    l_px = hr.total_length_px
+    p = hr.intersection_count
+    n_l_px = p / l_px if l_px > 0 and not hr.degenerate else None
+    if hr.mean_intercept_px is not None and p < MIN_COUNT_PER_FIELD:
+        warnings_.append(
+            f"intercept: only {p:g} intersections (fewer than {MIN_COUNT_PER_FIELD}): use "
+            "more or longer test lines, or a lower magnification"
+        )
+    by_dir = hr.mean_intercept_by_direction_px
+    out: dict[str, Any] = {
+        "name": name,
+        "method": method,
+        "standard": INTERCEPT_STANDARD if method == "intercept" else pr.standard,
+        "intercept_standard": INTERCEPT_STANDARD,
+        "planimetric_standard": pr.standard,
+        "pixel_size_um": px,
+        # intercept
+        "pattern": pattern,
+        "n_lines": hr.n_lines,
+        "total_line_length_px": l_px,
+        "n_intersections": p,
+        "n_crossings": hr.n_intersections,
+        "n_triple_points": hr.n_triple_points,
+        "n_intercepts": hr.intercept_count,
+        "intersections_per_px": n_l_px,
+        "mean_intercept_px": hr.mean_intercept_px,
+        "intercepts_px": hr.intercepts_px,
+        "mean_intercept_by_direction_px": by_dir,
+        "anisotropy_index": hr.anisotropy_index,
+        "excluded_line_length_px": hr.excluded_length_px,
+        # planimetric
+        "rule": pr.rule,
+        "n_grains_inside": pr.n_grains_inside,
+        "n_grains_edge": pr.n_grains_edge,
+        "n_grains_corner": pr.n_grains_corner,
+        "n_grains_equivalent": pr.n_equivalent,
+        "measured_area_px": pr.measured_area_px,
+        "grains_per_px2": pr.grains_per_px2,
+        "grain_areas_px2": pr.grain_areas_px2,
+        "twins_excluded": twins_excluded,
+        "n_twins_merged": int(n_merged),
+        # in micrometres (None without a pixel size)
+        "total_line_length_mm": None,
+        "intersections_per_mm": None,
+        "mean_intercept_um": None,
+        "intercepts_um": None,
+        "mean_intercept_by_direction_um": None,
+        "grains_per_mm2": None,
+        "measured_area_mm2": None,
+        "grain_areas_um2": None,
+        "mean_grain_area_um2": None,
+        "astm_g_intercept": None,
+        "astm_g_planimetric": None,
+        "astm_g": None,
+    }
+    if px is not None:
+        out["total_line_length_mm"] = l_px * px / 1000.0
+        out["intersections_per_mm"] = None if n_l_px is None else n_l_px / px * 1000.0
+        out["mean_intercept_um"] = hr.mean_intercept_um
+        out["intercepts_um"] = hr.intercepts_px * px
+        out["mean_intercept_by_direction_um"] = (
+            None if by_dir is None
+            else {k: (None if v is None else v * px) for k, v in by_dir.items()}
+        )
+        out["grains_per_mm2"] = pr.grains_per_mm2
+        out["measured_area_mm2"] = pr.measured_area_px * px * px / 1e6
+        out["grain_areas_um2"] = pr.grain_areas_um2
+        out["mean_grain_area_um2"] = pr.mean_grain_area_um2
+        out["astm_g_intercept"] = hr.astm_g
+        out["astm_g_planimetric"] = pr.astm_g
+        out["astm_g"] = hr.astm_g if method == "intercept" else pr.astm_g
+    else:
+        warnings_.append("no pixel size: grain size numbers (G) are not reported")
+    areas = pr.grain_areas_um2 if px is not None else pr.grain_areas_px2
+    mean_area = None
+    if pr.grains_per_px2:
+        mean_area = 1.0 / pr.grains_per_px2 * (px * px if px is not None else 1.0)
+    ala = ala_grains(
+        areas, mean_area=mean_area,
+        measured_area=pr.measured_area_px * (px * px if px is not None else 1.0),
+        area_to_mm2=1e-6 if px is not None else None,
+    )
+    duplex = duplex_test(areas)
+    out["ala"] = ala
+    out["duplex"] = duplex
+    if duplex.get("warning"):
+        warnings_.append(duplex["warning"])
+    if ala["flag"]:
+        g_txt = f" (ALA G {ala['ala_g']:.1f})" if ala["ala_g"] is not None else ""
+        warnings_.append(
+            f"{ala['n_coarse']} isolated coarse grain(s), the largest {ala['area_ratio']:.0f}x "
+            f"the mean grain area{g_txt}: report the ALA grain size (ASTM E930) beside G"
+        )
+    elif ala["duplex_suspected"] and not duplex.get("bimodal"):
+        warnings_.append(
+            f"{ala['n_coarse']} coarse grain(s) (at least 8x the mean grain area) cover "
+            f"{100 * ala['coarse_area_fraction']:.0f}% of the area: too few to form a mode of "
+            "the distribution, but by area a duplex grain size (ASTM E1181) is likely"
+        )
+    out["warnings"] = warnings_
+    return _clean(out)
+
+
+# --------------------------------------------------------------------- summary
+def _g_of(method: str, rule: str, value_per_mm: float) -> float | None:
+    """G of a field value: N_L in 1/mm (intercept) or N_A in 1/mm² (planimetric)."""
+    if not (value_per_mm and value_per_mm > 0 and math.isfinite(value_per_mm)):
+        return None
+    if method == "intercept":
+        return float(astm_grain_size_number(1.0 / value_per_mm))
+    if rule == "iso643":
+        return float(iso643_g_from_grains_per_mm2(value_per_mm))
+    return float(astm_g_from_grains_per_mm2(value_per_mm))
+
+
+def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> dict:
+    """E112 statistics of several fields of one specimen.
+
+    The field value is ``N_L`` (intersections per mm, P/L with the triple-point rule;
+    for a single-phase structure E112 takes N_L = P_L) for the intercept method and
+    ``N_A`` (grains per mm²) for the planimetric one; without a pixel size the same per
+    pixel. From the field values: mean, standard deviation ``s``, 95 % confidence
+    half-width ``t(0.975, n-1) s / sqrt(n)`` and ``%RA = 100 half-width / mean``
+    (:func:`napari_srmat.metrics.heyn.confidence_interval`). G and its 95 % interval
+    come from the mean and the interval ends.
+
+    Parameters
+    ----------
+    fields : sequence of dict
+        :func:`measure_field` results (same method, rule and pixel size).
+    method : {"intercept", "planimetric"}, optional
+        Default: the fields' ``method``.
+
+    Returns
+    -------
+    dict
+        ``method``, ``standard``, ``n_fields``, ``field_quantity``, ``field_values``,
+        ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``, ``astm_g``,
+        ``astm_g_ci95`` (``[low, high]``), ``mean_intercept_um`` or ``grains_per_mm2``
+        with its interval, ``anisotropy_index`` (mean of the fields'), ``duplex`` and
+        ``ala`` of the pooled grain areas, ``advice`` (what E112 suggests doing) and
+        ``warnings``.
+
+    Examples
+    --------
+    >>> fields = [{"method": "planimetric", "rule": "e112", "pixel_size_um": 1.0,
+    ...            "grains_per_mm2": v, "n_grains_inside": 80, "n_grains_equivalent": 90,
+    ...            "grain_areas_um2": [], "warnings": []} for v in (900., 1000., 1100.)]
+    >>> s = summarize_fields(fields)
+    >>> round(s["relative_accuracy_pct"], 1), s["n_fields"]
+    (24.8, 3)
+    """
+    fields = list(fields)
+    if not fields:
+        raise ValueError("no fields to summarize")
+    method = method or fields[0].get("method", "intercept")
+    _method_check(method)
+    rule = fields[0].get("rule", "e112")
+    px_sizes = {f.get("pixel_size_um") for f in fields}
+    has_um = None not in px_sizes
+    warnings_: list[str] = []
+    if len(px_sizes) > 1:
+        warnings_.append("the fields have different pixel sizes")
+    if method == "intercept":
+        key, key_px = "intersections_per_mm", "intersections_per_px"
+        quantity = "N_L, intersections per mm" if has_um else "N_L, intersections per px"
+        count_key, count_name = "n_intersections", "intersections"
+        standard = INTERCEPT_STANDARD
+    else:
+        key, key_px = "grains_per_mm2", "grains_per_px2"
+        quantity = "N_A, grains per mm²" if has_um else "N_A, grains per px²"
+        count_key, count_name = "n_grains_equivalent", "grains"
+        standard = STANDARD_OF_RULE.get(rule, rule)
+    vals = [f.get(key if has_um else key_px) for f in fields]
+    valid = [v for v in vals if v is not None and math.isfinite(v) and v > 0]
+    if len(valid) < len(vals):
+        warnings_.append(f"{len(vals) - len(valid)} field(s) without a valid value are left out")
+    mean, half, ra = confidence_interval(valid) if valid else (math.nan, math.nan, math.nan)
+    sd = float(np.std(valid, ddof=1)) if len(valid) >= 2 else math.nan
+    out: dict[str, Any] = {
+        "method": method,
+        "standard": standard,
+        "n_fields": len(fields),
+        "field_quantity": quantity,
+        "field_values": vals,
+        "mean": mean,
+        "sd": sd,
+        "ci95_half_width": half,
+        "relative_accuracy_pct": ra,
+        "astm_g": None,
+        "astm_g_ci95": None,
+    }
+    if has_um and math.isfinite(mean):
+        g = _g_of(method, rule, mean)
+        out["astm_g"] = g
+        if math.isfinite(half):
+            lo, hi = _g_of(method, rule, mean - half), _g_of(method, rule, mean + half)
+            out["astm_g_ci95"] = [lo, hi]
+        if method == "intercept":
+            out["mean_intercept_um"] = 1000.0 / mean
+            out["mean_intercept_um_ci95"] = (
+                [1000.0 / (mean + half), 1000.0 / (mean - half) if mean > half else None]
+                if math.isfinite(half) else None
+            )
+        else:
+            out["grains_per_mm2"] = mean
+            out["grains_per_mm2_ci95"] = [mean - half, mean + half] if math.isfinite(half) else None
+    elif not has_um:
+        warnings_.append("no pixel size: grain size numbers (G) are not reported")
+    anis = [f.get("anisotropy_index") for f in fields if f.get("anisotropy_index") is not None]
+    out["anisotropy_index"] = float(np.mean(anis)) if anis else None
+    area_key = "grain_areas_um2" if has_um else "grain_areas_px2"
+    pooled = [a for f in fields for a in (f.get(area_key) or [])]
+    out["duplex"] = duplex_test(pooled)
+    out["ala"] = ala_grains(pooled, area_to_mm2=1e-6 if has_um else None)
+    if out["duplex"].get("warning"):
+        warnings_.append(out["duplex"]["warning"])
+    # E112 advice
+    advice: list[str] = []
+    n = len(valid)
+    if n < 2:
+        advice.append("one field gives no confidence interval: measure at least "
+                      f"{MIN_FIELDS} fields chosen at random over the specimen")
+    elif n < MIN_FIELDS:
+        advice.append(f"only {n} fields: E112 asks for at least {MIN_FIELDS} fields chosen at "
+                      "random over the specimen")
+    if math.isfinite(ra) and ra > RA_LIMIT_PCT:
+        need = math.ceil(n * (ra / RA_LIMIT_PCT) ** 2)
+        advice.append(
+            f"relative accuracy {ra:.1f}% is above {RA_LIMIT_PCT:g}%: measure more fields "
+            f"(about {need} fields in all would bring it to {RA_LIMIT_PCT:g}%)"
+        )
+    low = [i for i, f in enumerate(fields)
+           if f.get(count_key) is not None and f[count_key] < MIN_COUNT_PER_FIELD]
+    if low:
+        which = ", ".join(str(fields[i].get("name") or i) for i in low[:5])
+        more = f" and {len(low) - 5} more" if len(low) > 5 else ""
+        advice.append(
+            f"field(s) {which}{more} have fewer than {MIN_COUNT_PER_FIELD} {count_name}: "
+            + ("use more or longer test lines or a lower magnification" if method == "intercept"
+               else "use a larger field or a lower magnification")
+        )
+    out["advice"] = advice
+    out["warnings"] = warnings_
+    return _clean(out)
+
+
+def measure_specimen(
+    fields: Sequence[Any], *, method: str = "intercept", names: Sequence[str] | None = None,
+    **kw: Any,
+) -> dict:
+    """Measure every field of a specimen and summarize them.
+
+    Parameters
+    ----------
+    fields : sequence
+        One entry per field: a boundary mask, or a dict with ``boundaries`` or
+        ``labels`` and optionally ``twins``, ``exclusion`` and ``name``.
+    method : {"intercept", "planimetric"}
+        Method of ``astm_g`` and of the summary statistics.
+    names : sequence of str, optional
+        Field names (default: the dicts' ``name`` or the index).
+    **kw
+        Passed to :func:`measure_field` (``pixel_size_um``, ``pattern``, ``n_lines``,
+        ``rule``, ``triple_points``, ...).
+
+    Returns
+    -------
+    dict
+        ``{"images": [measure_field(...) per field], "summary": summarize_fields(...)}``,
+        JSON-able.
+    """
+    _method_check(method)
+    images = []
+    for i, f in enumerate(fields):
+        spec = dict(f) if isinstance(f, dict) else {"boundaries": f}
+        name = spec.pop("name", None)
+        if names is not None:
+            name = names[i]
+        images.append(measure_field(**spec, method=method, name=name or str(i), **kw))
+    return {"images": images, "summary": summarize_fields(images, method=method)}

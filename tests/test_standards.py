@@ -1,0 +1,627 @@
+"""Standards-conformant measurement: planimetric rules, intercept extras, twins,
+exclusions, distributions (ALA, duplex), several fields (%RA) and conversions.
+
+Every test runs on synthetic grain maps whose counts and shapes are known exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from skimage.measure import label as cc_label
+
+from napari_srmat.metrics.distributions import (
+    ala_grains,
+    distributions_figure,
+    duplex_test,
+    fit_gaussian_mixture_1d,
+    histogram_figure,
+)
+from napari_srmat.metrics.grainmap import (
+    boundaries_from_labels,
+    grains_from_boundaries,
+    merge_twins,
+    triple_point_runs,
+)
+from napari_srmat.metrics.heyn import measure_intercepts
+from napari_srmat.metrics.planimetric import (
+    PlanimetricError,
+    astm_g_from_grains_per_mm2,
+    grains_per_mm2_from_astm_g,
+    grains_per_mm2_from_iso643_g,
+    iso643_g_from_grains_per_mm2,
+    planimetric,
+)
+from napari_srmat.metrics.standards import (
+    astm_g_from,
+    grain_size_conversions,
+    grain_size_table,
+    measure_field,
+    measure_specimen,
+    summarize_fields,
+)
+from napari_srmat.synth import generate_microstructure
+
+SYNTH = dict(texture=0, scratches=0, noise=0, blur=0, inclusions=0)
+
+
+def synth(shape=(384, 384), h=24, seed=0, bw=1, **kw):
+    return generate_microstructure(shape, mean_grain_size_px=h, seed=seed, boundary_width=bw,
+                                   **{**SYNTH, **kw})
+
+
+def exact_jeffries(labels: np.ndarray, min_area: int = 1) -> tuple[int, int, float]:
+    """Jeffries count of a label map, computed independently of the library.
+
+    Grains are the 4-connected pieces of each label (pieces smaller than ``min_area``
+    are left out); a piece touching the image border is an edge grain. Returns
+    (inside, edge, N_A per px²)."""
+    pieces = cc_label(labels + 1, background=0, connectivity=1)
+    areas = np.bincount(pieces.ravel())
+    border = np.zeros(areas.size, bool)
+    border[np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]])] = True
+    ok = areas >= min_area
+    ok[0] = False
+    n_inside, n_edge = int((ok & ~border).sum()), int((ok & border).sum())
+    return n_inside, n_edge, (n_inside + 0.5 * n_edge) / labels.size
+
+
+# ------------------------------------------------------------------ planimetric
+@pytest.mark.parametrize("bw, seed", [(1, 0), (2, 1), (3, 2)])
+def test_planimetric_na_matches_exact_jeffries_count(bw, seed):
+    ms = synth((512, 512), h=24, seed=seed, bw=bw)
+    inside, edge, exact_all = exact_jeffries(ms.labels)
+    # the label map counted as it is: the same numbers
+    from_labels = planimetric(labels=ms.labels)
+    assert (from_labels.n_grains_inside, from_labels.n_grains_edge) == (inside, edge)
+    assert from_labels.grains_per_px2 == pytest.approx(exact_all, rel=1e-12)
+    # from the boundary mask (components + shared-out boundary pixels): within 3 % of
+    # the exact count of the grains a mask can show (>= 5 x 5 px; the label map also
+    # holds 1-20 px fragments of the digital tessellation, about 5 % of the mean area)
+    from_mask = planimetric(ms.boundaries)
+    exact = exact_jeffries(ms.labels, min_area=25)[2]
+    assert from_mask.grains_per_px2 == pytest.approx(exact, rel=0.03)
+    assert from_mask.grains_per_px2 == pytest.approx(exact_all, rel=0.06)
+    assert from_mask.standard.startswith("ASTM E112")
+
+
+def test_jeffries_estimates_the_true_grain_density():
+    # a window of a larger structure: each grain's full area is known, so the true
+    # number of grains per area is sum(area in window / full area) / window area
+    H = 512
+    big = synth((2 * H, 2 * H), h=24, seed=5, bw=2)
+    win = (slice(H // 2, 3 * H // 2), slice(H // 2, 3 * H // 2))
+    full = cc_label(big.labels + 1, background=0, connectivity=1)
+    tot = np.bincount(full.ravel())
+    inn = np.bincount(full[win].ravel(), minlength=tot.size)
+    ok = tot[1:] >= 25  # grains a boundary mask can show (see above)
+    truth = (inn[1:][ok] / tot[1:][ok]).sum() / H**2
+    for rule in ("e112", "iso643", "e1382"):
+        r = planimetric(big.boundaries[win], rule=rule)
+        assert r.grains_per_px2 == pytest.approx(truth, rel=0.03), rule
+
+
+def test_counting_rules_on_a_checkerboard():
+    # 4 x 4 squares of 10 px: 4 inside, 8 edge (not corner), 4 corner grains
+    lab = (np.arange(40)[:, None] // 10) * 4 + np.arange(40)[None, :] // 10 + 1
+    e112 = planimetric(labels=lab, pixel_size_um=10.0)
+    iso = planimetric(labels=lab, pixel_size_um=10.0, rule="iso643")
+    e1382 = planimetric(labels=lab, pixel_size_um=10.0, rule="e1382")
+    assert (e112.n_grains_inside, e112.n_grains_edge, e112.n_grains_corner) == (4, 12, 4)
+    assert e112.n_equivalent == 4 + 12 / 2 and e112.area_px == 1600
+    assert iso.n_equivalent == 4 + 8 / 2 + 4 / 4
+    assert e1382.n_equivalent == 4 and e1382.area_px == 400
+    # 10 um pixels: the field is 0.16 mm², a square 0.01 mm²
+    assert e112.grains_per_mm2 == pytest.approx(10 / 0.16)
+    assert e1382.grains_per_mm2 == pytest.approx(100.0)
+    assert e1382.grain_areas_um2.tolist() == [10000.0] * 4
+    assert "ISO 643" in iso.standard and "E1382" in e1382.standard
+    assert iso.astm_g == pytest.approx(iso643_g_from_grains_per_mm2(iso.grains_per_mm2))
+    # a boundary drawn between the squares gives the same classification
+    r = planimetric(boundaries_from_labels(lab), min_grain_px=1)
+    assert (r.n_grains_inside, r.n_grains_edge) == (4, 12)
+    # one grain holding all four corners counts 4 x 1/4
+    one = planimetric(labels=np.ones((20, 20), int), rule="iso643")
+    assert one.n_equivalent == 1.0 and one.n_grains_corner == 1
+
+
+def test_boundary_pixels_are_shared_out_to_the_nearest_grain():
+    m = np.zeros((20, 30), bool)
+    m[:, 9] = True  # 1 px boundary
+    m[:, 19:22] = True  # 3 px boundary
+    lab = grains_from_boundaries(m)
+    assert lab.min() == 1 and lab.max() == 3  # every pixel belongs to a grain
+    areas = np.bincount(lab.ravel())[1:]
+    # the 3 px boundary is split 1 + 1 (+ the middle column to one side); the 1 px one
+    # goes to one side: areas stay within one boundary column of the interior areas
+    # interiors 180, 180, 160 px plus 20, 40, 20 px of shared-out boundary columns
+    assert sorted(areas.tolist()) == [180, 200, 220] and areas.sum() == 600
+    col_owner = lab[0]
+    assert col_owner[19] == col_owner[18] and col_owner[21] == col_owner[22]
+    # E1382 uses these shared-out areas: the inside grains tile the measured area
+    lab2 = (np.arange(60)[:, None] // 20) * 3 + np.arange(60)[None, :] // 20 + 1
+    r = planimetric(boundaries_from_labels(lab2), rule="e1382", min_grain_px=1)
+    assert r.n_grains_inside == 1 and r.grain_areas_px2[0] == pytest.approx(400, abs=40)
+
+
+def test_speck_components_are_not_grains():
+    m = np.zeros((40, 40), bool)
+    m[:, 18:23] = True
+    m[10, 20] = False  # a one-pixel hole in a thick boundary
+    assert grains_from_boundaries(m).max() == 2
+    assert grains_from_boundaries(m, min_grain_px=1).max() == 3
+
+
+# -------------------------------------------------------------------- G formulas
+@pytest.mark.parametrize("g, n_a", [(0.0, 7.75), (1.0, 15.50), (5.0, 248.0), (10.0, 7937.0)])
+def test_e112_planimetric_g_matches_table(g, n_a):
+    assert astm_g_from_grains_per_mm2(n_a) == pytest.approx(g, abs=0.005)
+    assert grains_per_mm2_from_astm_g(g) == pytest.approx(n_a, rel=0.002)
+
+
+def test_e112_and_iso643_g_differ_as_stated():
+    n_a = np.array([10.0, 123.4, 5000.0])
+    diff = astm_g_from_grains_per_mm2(n_a) - iso643_g_from_grains_per_mm2(n_a)
+    assert np.allclose(diff, 3.0 - 2.954)  # 0.046 for every N_A
+    # ISO 643: m = 8 * 2**G
+    for g in (-1.0, 0.0, 3.0, 7.5):
+        assert grains_per_mm2_from_iso643_g(g) == pytest.approx(8 * 2**g, rel=1e-6)
+    with pytest.raises(PlanimetricError):
+        astm_g_from_grains_per_mm2(0.0)
+
+
+def test_planimetric_result_names_its_standard_and_g():
+    ms = synth((256, 256), h=20, seed=3)
+    for rule, formula in (("e112", astm_g_from_grains_per_mm2),
+                          ("iso643", iso643_g_from_grains_per_mm2),
+                          ("e1382", astm_g_from_grains_per_mm2)):
+        r = planimetric(ms.boundaries, pixel_size_um=0.8, rule=rule)
+        assert r.astm_g == pytest.approx(formula(r.grains_per_mm2))
+        assert r.g_e112 - r.g_iso643 == pytest.approx(0.046)
+        d = r.to_dict()
+        assert json.loads(json.dumps(d))["standard"] == r.standard
+        assert len(d["grain_areas_um2"]) == r.n_grains_inside
+
+
+# -------------------------------------------------------------------- conversions
+def test_conversion_table_values_and_round_trips():
+    c0 = grain_size_conversions(0.0)
+    assert c0["grains_per_mm2"] == pytest.approx(7.75, rel=1e-3)
+    assert c0["mean_grain_area_um2"] == pytest.approx(129_000, rel=2e-3)
+    assert c0["mean_grain_diameter_um"] == pytest.approx(359.2, rel=1e-3)
+    assert c0["mean_intercept_um"] == pytest.approx(320.0, rel=2e-3)
+    assert c0["grains_per_in2_100x"] == pytest.approx(0.5, rel=1e-3)
+    for g in np.arange(-1.0, 14.01, 0.5):
+        c = grain_size_conversions(g)
+        for key in ("mean_intercept_um", "grains_per_mm2", "mean_grain_area_um2",
+                    "mean_grain_diameter_um", "grains_per_in2_100x"):
+            assert astm_g_from(**{key: c[key]}) == pytest.approx(g, abs=1e-6), key
+        assert c["intercepts_per_mm"] * c["mean_intercept_um"] == pytest.approx(1000.0)
+        assert c["g"] - c["iso643_g"] == pytest.approx(0.046)
+    rows = grain_size_table()
+    assert rows[0]["g"] == -1.0 and rows[-1]["g"] == 14.0
+    with pytest.raises(ValueError, match="exactly one"):
+        astm_g_from(mean_intercept_um=10.0, grains_per_mm2=5.0)
+
+
+# ------------------------------------------------------------- intercept extras
+def three_sectors(n=101):
+    yy, xx = np.mgrid[:n, :n]
+    c = n // 2
+    ang = np.degrees(np.arctan2(c - yy, xx - c)) % 360
+    return ((ang + 30) // 120).astype(int) % 3
+
+
+def test_triple_point_counts_one_and_a_half():
+    m = boundaries_from_labels(three_sectors())
+    segs = np.array([
+        [[50, 0], [50, 100]],  # through the junction
+        [[20, 0], [20, 100]],  # crosses the upper branch once
+        [[50, 50], [0, 50]],  # runs along the upper branch: one crossing (a tangent)
+    ], float)
+    r = measure_intercepts(m, pattern="segments", segments=segs, triple_points=True)
+    assert r.per_line_count.tolist()[:2] == [1, 1]
+    assert r.per_line_intersections.tolist()[:2] == [1.5, 1.0]
+    assert r.n_triple_points >= 1
+    off = measure_intercepts(m, pattern="segments", segments=segs)
+    assert off.per_line_intersections.tolist()[:2] == [1.0, 1.0] and off.n_triple_points == 0
+    # the window classification itself
+    assert triple_point_runs(m, np.array([50, 20, 80]), np.array([50, 50, 50]),
+                             np.array([1, 1, 1])).tolist() == [True, False, False]
+
+
+def test_triple_point_rule_reduces_the_digital_undercount():
+    # on a tessellation with exactly known ℓ̄, counting runs misses crossings near
+    # junctions (ℓ̄ reads high); the 1.5 rule brings the grid estimate closer
+    ms = synth((512, 512), h=32, seed=3, bw=1, curvature=0.05)
+    runs = measure_intercepts(ms.boundaries, pattern="grid", n_lines=100, margin=0)
+    e112 = measure_intercepts(ms.boundaries, pattern="grid", n_lines=100, margin=0,
+                              triple_points=True)
+    err_runs = abs(runs.mean_intercept_px / ms.mean_intercept_px - 1)
+    err_e112 = abs(e112.mean_intercept_px / ms.mean_intercept_px - 1)
+    assert err_e112 < err_runs and err_e112 < 0.03
+    assert e112.intersection_count == pytest.approx(
+        e112.n_intersections + 0.5 * e112.n_triple_points)
+
+
+def test_intercept_counts_half_at_line_ends_and_lengths():
+    m = np.zeros((60, 100), bool)
+    m[:, 5::10] = True  # boundaries at columns 5, 15, ..., 95
+    segs = np.array([
+        [[30, 0], [30, 99]],  # both ends inside grains: 10 crossings
+        [[20, 5], [20, 95]],  # both ends on a boundary
+        [[10, 1], [10, 3]],  # no crossing, inside one grain
+    ], float)
+    r = measure_intercepts(m, pattern="segments", segments=segs)
+    assert r.per_line_count.tolist() == [10, 10, 0]
+    # 9 complete intercepts + 2 halves; 9 complete; one partial segment
+    assert r.per_line_intercepts.tolist() == [10.0, 9.0, 0.5]
+    assert r.intercept_count == 19.5
+    assert len(r.intercepts_px) == 18 and np.allclose(r.intercepts_px, 10.0)
+    d = r.to_dict(arrays=True)
+    assert d["intercept_count"] == 19.5 and len(d["intercepts_px"]) == 18
+    # closed circles: every segment is complete, N = P
+    c = measure_intercepts(m, pattern="circles", margin=0)
+    assert np.array_equal(c.per_line_intercepts, c.per_line_count)
+    assert len(c.intercepts_px) == c.n_intersections
+    assert c.intercepts_px.sum() == pytest.approx(c.total_length_px, rel=1e-6)
+
+
+def stretched(seed=5, factor=2):
+    ms = synth((256, 256), h=20, seed=seed)
+    lab = np.repeat(ms.labels, factor, axis=1)  # nearest-neighbour resize of the x axis
+    return ms, lab
+
+
+def test_anisotropy_index_of_grains_stretched_twice():
+    ms, lab = stretched()
+    b = boundaries_from_labels(lab)
+    r = measure_intercepts(b, pattern="grid", n_lines=80)
+    assert r.anisotropy_index == pytest.approx(2.0, rel=0.06)
+    by = r.mean_intercept_by_direction_px
+    assert set(by) == {"0", "90"}
+    assert by["0"] / by["90"] == pytest.approx(r.anisotropy_index)
+    # user lines of two directions (not the grid): same index
+    H, W = b.shape
+    segs = [[[r0, 2], [r0, W - 3]] for r0 in range(5, H - 5, 9)]
+    segs += [[[2, c0], [H - 3, c0]] for c0 in range(7, W - 7, 17)]
+    rs = measure_intercepts(b, pattern="segments", segments=np.array(segs, float))
+    assert rs.anisotropy_index == pytest.approx(2.0, rel=0.06)
+    # the unstretched structure is equiaxed
+    r1 = measure_intercepts(boundaries_from_labels(ms.labels), pattern="grid", n_lines=80)
+    assert r1.anisotropy_index == pytest.approx(1.0, abs=0.06)
+    # undefined for random lines, circles, and lines of three directions
+    assert measure_intercepts(b, pattern="random", n_lines=50).anisotropy_index is None
+    circ = measure_intercepts(b, pattern="circles")
+    assert circ.anisotropy_index is None and circ.mean_intercept_by_direction_px is None
+    three = np.array([[[10, 10], [10, 400]], [[10, 10], [200, 10]], [[10, 10], [200, 200]]],
+                     float)
+    r3 = measure_intercepts(b, pattern="segments", segments=three)
+    assert r3.anisotropy_index is None and len(r3.mean_intercept_by_direction_px) == 3
+
+
+def test_heyn_result_keeps_its_keys():
+    m = np.zeros((100, 100), bool)
+    m[:, 3::10] = True
+    d = measure_intercepts(m, pattern="grid", n_lines=5, pixel_size_um=1.0).to_dict()
+    for key in ("mean_intercept_px", "n_intersections", "total_length_px", "n_lines",
+                "ci95_px", "relative_accuracy_pct", "pattern", "warnings", "pixel_size_um",
+                "mean_intercept_um", "astm_g"):
+        assert key in d
+    assert d["twins_excluded"] is None and d["triple_points"] is False
+
+
+# ------------------------------------------------------------------- exclusions
+def test_exclusion_cuts_test_lines_and_area():
+    ms = synth((256, 256), h=20, seed=2)
+    b = ms.boundaries
+    ex = np.zeros_like(b)
+    ex[:, 128:] = True  # right half not measured
+    full = measure_intercepts(b, pattern="grid", n_lines=40, margin=0)
+    cut = measure_intercepts(b, pattern="grid", n_lines=40, margin=0, exclusion=ex)
+    left = measure_intercepts(b[:, :128], pattern="grid", n_lines=40, margin=0)
+    # horizontal lines keep their left half, vertical lines in the right half vanish
+    assert cut.total_length_px + cut.excluded_length_px == pytest.approx(full.total_length_px)
+    assert cut.per_line_length_px[:40] == pytest.approx(full.per_line_length_px[:40] / 2,
+                                                        abs=1.0)
+    assert np.all(cut.per_line_length_px[40:][np.linspace(0, 255, 40) > 128] == 0)
+    # no crossing is counted in the excluded half
+    assert np.all(cut.intersections[:, 1] < 128)
+    assert cut.mean_intercept_px == pytest.approx(left.mean_intercept_px, rel=0.08)
+    # planimetric: area reduced, grains wholly in the excluded half not counted
+    pf = planimetric(b)
+    pc = planimetric(b, exclusion=ex)
+    assert pc.measured_area_px == 256 * 128
+    assert pc.n_grains_inside + pc.n_grains_edge < pf.n_grains_inside + pf.n_grains_edge
+    assert pc.grains_per_px2 == pytest.approx(pf.grains_per_px2, rel=0.08)
+    # an inclusion blob: grains touching it are edge grains, the area drops by its size
+    blob = np.zeros_like(b)
+    blob[100:140, 60:100] = True
+    pb = planimetric(b, exclusion=blob)
+    assert pb.measured_area_px == 256 * 256 - 1600
+    assert pb.n_grains_edge > pf.n_grains_edge
+    with pytest.raises(PlanimetricError, match="nothing is measured"):
+        planimetric(b, exclusion=np.ones_like(b))
+
+
+def test_exclusion_on_circles_keeps_measured_arcs_whole():
+    m = np.zeros((200, 200), bool)
+    m[:, 5::10] = True
+    ex = np.zeros_like(m)
+    ex[:, :100] = True
+    full = measure_intercepts(m, pattern="circles", margin=0)
+    cut = measure_intercepts(m, pattern="circles", margin=0, exclusion=ex)
+    assert cut.total_length_px == pytest.approx(full.total_length_px / 2, rel=0.02)
+    assert cut.n_intersections == pytest.approx(full.n_intersections / 2, abs=3)
+    # each circle becomes one open arc: two half intercepts at its ends
+    assert np.all(cut.per_line_intercepts == cut.per_line_count)
+    assert np.all(np.isin(cut.per_line_intercepts % 1, [0.0]))
+
+
+# ------------------------------------------------------------------------ twins
+def twin_traces(ms, n=12):
+    """Twin lines across the n largest interior grains (row through each centroid)."""
+    lab = ms.labels
+    ids, counts = np.unique(lab, return_counts=True)
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    keep = ~np.isin(ids, border)
+    tw = np.zeros(lab.shape, bool)
+    for g in ids[keep][np.argsort(counts[keep])[::-1][:n]]:
+        rr, _ = np.nonzero(lab == g)
+        r = int(np.median(rr))
+        tw[r] = (lab[r] == g) & ~ms.boundaries[r]
+    return tw
+
+
+def test_twin_lines_excluded_change_nothing():
+    ms = synth((320, 320), h=24, seed=7, bw=1)
+    tw = twin_traces(ms)
+    with_twins = ms.boundaries | tw
+    ref_p = planimetric(ms.boundaries)
+    ref_i = measure_intercepts(ms.boundaries, pattern="grid", n_lines=60, triple_points=True)
+    p = planimetric(with_twins, twins=tw)
+    i = measure_intercepts(with_twins, pattern="grid", n_lines=60, triple_points=True, twins=tw)
+    assert p.twins_excluded is True and i.twins_excluded is True
+    assert p.n_twins_merged >= 10
+    assert (p.n_grains_inside, p.n_grains_edge) == (ref_p.n_grains_inside, ref_p.n_grains_edge)
+    assert i.n_intersections == ref_i.n_intersections
+    assert i.intersection_count == ref_i.intersection_count
+    # counted as boundaries, the twins add grains and crossings
+    p2 = planimetric(with_twins, twins=tw, exclude_twins=False)
+    i2 = measure_intercepts(with_twins, pattern="grid", n_lines=60, twins=tw,
+                            exclude_twins=False)
+    assert p2.twins_excluded is False and p2.n_grains_inside > ref_p.n_grains_inside + 8
+    assert i2.twins_excluded is False and i2.n_intersections > ref_i.n_intersections
+    # the twin mask alone (not drawn into the boundary mask) gives the same result
+    assert planimetric(ms.boundaries, twins=tw).n_grains_inside == ref_p.n_grains_inside
+    # no twin mask: not reported
+    assert ref_p.twins_excluded is None and ref_i.twins_excluded is None
+
+
+def test_painted_twin_masks_three_pixels_wide():
+    # a twin mask painted with a 3 px brush covers the ends of the grain boundaries the
+    # twin touches; the merge rule looks at the twin's centre line
+    from scipy import ndimage as ndi
+
+    for seed in (6, 7, 8):
+        ms = synth((320, 320), h=24, seed=seed, bw=1 + seed % 2)
+        tw = twin_traces(ms)
+        painted = ndi.binary_dilation(tw)
+        ref_p = planimetric(ms.boundaries)
+        p = planimetric(ms.boundaries | tw, twins=painted)
+        assert abs(p.n_grains_inside - ref_p.n_grains_inside) <= 1
+        assert p.n_grains_edge == ref_p.n_grains_edge
+        ref_i = measure_intercepts(ms.boundaries, pattern="grid", n_lines=60)
+        i = measure_intercepts(ms.boundaries | tw, pattern="grid", n_lines=60, twins=painted)
+        assert i.n_intersections == pytest.approx(ref_i.n_intersections, rel=0.01)
+
+
+def test_long_twin_line_through_many_grains():
+    ms = synth((320, 320), h=24, seed=5, bw=2)
+    tw = np.zeros_like(ms.boundaries)
+    tw[160, :] = True
+    tw[np.arange(320), np.arange(320)] = True
+    tw &= ~ms.boundaries  # a twin runs inside grains, from boundary to boundary
+    g0 = grains_from_boundaries(ms.boundaries)
+    mt = merge_twins(grains_from_boundaries(ms.boundaries | tw), tw,
+                     boundaries=ms.boundaries | tw)
+    assert mt.labels.max() == g0.max()
+    assert np.count_nonzero(mt.boundaries != ms.boundaries) <= 40
+    r0 = measure_intercepts(ms.boundaries, pattern="random", n_lines=100)
+    r1 = measure_intercepts(ms.boundaries | tw, pattern="random", n_lines=100, twins=tw)
+    assert r1.n_intersections == pytest.approx(r0.n_intersections, abs=3)
+
+
+def test_twins_on_a_label_map():
+    lab = np.ones((40, 60), int)
+    lab[:, 30:] = 2
+    tw = np.zeros(lab.shape, bool)
+    tw[20, :30] = True  # a twin across grain 1
+    r = planimetric(labels=lab, twins=tw)
+    assert r.n_grains_edge == 2 and r.twins_excluded is True
+    r2 = planimetric(labels=lab, twins=tw, exclude_twins=False)
+    assert r2.n_grains_edge == 3
+
+
+# ---------------------------------------------------------------- distributions
+def test_bimodal_vs_unimodal_constructed_data():
+    rng = np.random.default_rng(3)
+    uni = np.exp(rng.normal(np.log(150), 0.45, 600))
+    gamma = rng.gamma(3.0, 50.0, 600)  # skewed but one mode
+    bi = np.concatenate([np.exp(rng.normal(np.log(80), 0.35, 500)),
+                         np.exp(rng.normal(np.log(1500), 0.35, 150))])
+    exp = rng.exponential(50.0, 600)  # the most skewed: a long tail of small sections
+    for unimodal in (uni, gamma, exp):
+        assert duplex_test(unimodal)["bimodal"] is False
+    assert duplex_test(uni)["n_components"] == 1
+    res = duplex_test(bi)
+    assert res["bimodal"] is True and "E1181" in res["warning"]
+    fine, coarse = res["populations"]
+    assert fine["area"] == pytest.approx(80, rel=0.1)
+    assert coarse["area"] == pytest.approx(1500, rel=0.1)
+    assert coarse["fraction"] == pytest.approx(150 / 650, abs=0.02)
+    assert res["dip_ratio"] < 0.5 and res["delta_bic"] > 10
+    assert duplex_test(bi[:10])["bimodal"] is None  # too few grains
+    # the mixture fit itself
+    fit = fit_gaussian_mixture_1d(np.log(bi), 2)
+    one = fit_gaussian_mixture_1d(np.log(bi), 1)
+    assert fit["bic"] < one["bic"] - 10
+    assert np.exp(fit["means"]) == pytest.approx([80, 1500], rel=0.1)
+
+
+def duplex_map(fine_width=256, h_coarse=48, seed=1):
+    """Fine grains (h = 12) on the left, coarse ones on the right."""
+    fine = synth((384, fine_width), h=12, seed=seed).labels
+    coarse = synth((384, 512 - fine_width), h=h_coarse, seed=seed + 10).labels
+    return np.concatenate([fine, coarse + fine.max() + 1], axis=1)
+
+
+@pytest.mark.parametrize("fine_width, h_coarse", [(256, 48), (192, 40), (256, 24)])
+def test_duplex_detected_on_a_two_size_grain_map(fine_width, h_coarse):
+    # the coarse grains are 5-11 % of the grains (4-16x the fine area): a two-component
+    # mixture alone would model the small-section tail instead and miss them
+    lab = duplex_map(fine_width, h_coarse)
+    f = measure_field(boundaries_from_labels(lab), pixel_size_um=1.0, n_lines=20)
+    assert f["duplex"]["bimodal"] is True
+    fine, coarse = f["duplex"]["populations"]
+    assert coarse["area"] / fine["area"] == pytest.approx((h_coarse / 12) ** 2, rel=0.35)
+    assert any("E1181" in w for w in f["warnings"])
+    uni = measure_field(synth((512, 512), h=20, seed=4).boundaries, pixel_size_um=1.0,
+                        n_lines=20)
+    assert uni["duplex"]["bimodal"] is False
+    assert not any("E1181" in w for w in uni["warnings"])
+
+
+def test_ala_grain_flag():
+    ms = synth((384, 384), h=16, seed=6)
+    lab = ms.labels.copy()
+    yy, xx = np.mgrid[:384, :384]
+    lab[(yy - 190) ** 2 + (xx - 200) ** 2 < 40**2] = lab.max() + 1  # one grain ~5000 px²
+    f = measure_field(boundaries_from_labels(lab), pixel_size_um=1.0, n_lines=20)
+    ala = f["ala"]
+    assert ala["flag"] is True and ala["n_coarse"] == 1
+    assert ala["largest_area"] == pytest.approx(math.pi * 40**2, rel=0.05)
+    assert ala["ala_g"] == pytest.approx(astm_g_from(mean_grain_area_um2=ala["largest_area"]))
+    assert any("E930" in w for w in f["warnings"])
+    plain = measure_field(ms.boundaries, pixel_size_um=1.0, n_lines=20)
+    assert plain["ala"]["flag"] is False
+    # many coarse grains are not "isolated": no ALA flag, a duplex suspicion instead
+    many = ala_grains([100.0] * 100 + [1000.0] * 10, mean_area=100.0)
+    assert many["flag"] is False and many["duplex_suspected"] is True
+    # a coarse quarter of the field: too few coarse grains for a mode (< 3 % of the
+    # grains), but they cover > 5 % of the area: warned as a likely duplex
+    f = measure_field(boundaries_from_labels(duplex_map(384, 48)), pixel_size_um=1.0,
+                      n_lines=20)
+    assert f["duplex"]["bimodal"] is False and f["ala"]["duplex_suspected"] is True
+    assert any("duplex grain size (ASTM E1181) is likely" in w for w in f["warnings"])
+
+
+def test_histogram_figures_do_not_touch_pyplot():
+    import sys
+
+    from matplotlib.figure import Figure
+
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    before = None
+    if had_pyplot:
+        import matplotlib.pyplot as plt
+
+        before = plt.get_fignums()
+    rng = np.random.default_rng(0)
+    fig = histogram_figure(rng.gamma(2, 10, 200), log=True, xlabel="area (µm²)")
+    assert isinstance(fig, Figure) and fig.axes[0].get_xscale() == "log"
+    field = {"intercepts_um": list(rng.gamma(3, 5, 300)),
+             "grain_areas_um2": list(np.exp(rng.normal(4, 0.4, 300))),
+             "duplex": duplex_test(np.exp(rng.normal(4, 0.4, 300)))}
+    fig2 = distributions_figure(field, title="field 1")
+    assert len(fig2.axes) == 2
+    assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
+    if had_pyplot:
+        assert plt.get_fignums() == before
+
+
+# ------------------------------------------------------------------ several fields
+def test_relative_accuracy_equals_the_e112_formula():
+    fields = [synth((256, 256), h=18 + 2 * s, seed=s).boundaries for s in range(5)]
+    out = measure_specimen(fields, pixel_size_um=0.5, n_lines=25)
+    s = out["summary"]
+    vals = np.array([f["intersections_per_mm"] for f in out["images"]])
+    n = vals.size
+    t = stats.t.ppf(0.975, n - 1)
+    expected = 100 * t * vals.std(ddof=1) / (math.sqrt(n) * vals.mean())
+    assert s["relative_accuracy_pct"] == pytest.approx(expected, rel=1e-9)
+    assert s["field_values"] == pytest.approx(vals.tolist())
+    assert s["n_fields"] == 5 and s["standard"].startswith("ASTM E112")
+    # G of the mean N_L, and its interval from the interval ends of N_L
+    half = t * vals.std(ddof=1) / math.sqrt(n)
+    g = lambda nl: -6.643856 * math.log10(1 / nl) - 3.288  # noqa: E731
+    assert s["astm_g"] == pytest.approx(g(vals.mean()))
+    assert s["astm_g_ci95"] == pytest.approx([g(vals.mean() - half), g(vals.mean() + half)])
+    # the grain sizes differ field to field: %RA is well above 10 %, so E112 advice
+    assert s["relative_accuracy_pct"] > 10
+    assert any("measure more fields" in a for a in s["advice"])
+    # planimetric: %RA of the per-field N_A
+    outp = measure_specimen(fields, pixel_size_um=0.5, n_lines=25, method="planimetric")
+    na = np.array([f["grains_per_mm2"] for f in outp["images"]])
+    sp = outp["summary"]
+    assert sp["relative_accuracy_pct"] == pytest.approx(
+        100 * t * na.std(ddof=1) / (math.sqrt(n) * na.mean()), rel=1e-9)
+    assert sp["astm_g"] == pytest.approx(astm_g_from_grains_per_mm2(na.mean()))
+
+
+def test_specimen_advice_few_fields_and_small_counts():
+    same = [synth((256, 256), h=20, seed=s).boundaries for s in (1, 2)]
+    s = measure_specimen(same, pixel_size_um=1.0, n_lines=25)["summary"]
+    assert s["relative_accuracy_pct"] < 10
+    assert any("at least 5 fields" in a for a in s["advice"])
+    assert not any("measure more fields" in a for a in s["advice"])
+    # big grains in a small field: fewer than 50 intersections / grains per field
+    small = [synth((128, 128), h=40, seed=s).boundaries for s in range(5)]
+    si = measure_specimen(small, pixel_size_um=1.0, n_lines=3)["summary"]
+    assert any("fewer than 50 intersections" in a for a in si["advice"])
+    sp = measure_specimen(small, pixel_size_um=1.0, n_lines=3, method="planimetric")["summary"]
+    assert any("fewer than 50 grains" in a for a in sp["advice"])
+    one = summarize_fields([measure_field(same[0], pixel_size_um=1.0, n_lines=25)])
+    assert one["astm_g_ci95"] is None and any("no confidence" in a for a in one["advice"])
+
+
+def test_specimen_json_has_the_documented_keys():
+    ms = synth((256, 256), h=20, seed=9)
+    tw = twin_traces(ms, n=3)
+    ex = np.zeros_like(ms.boundaries)
+    ex[:20, :20] = True
+    fields = [{"boundaries": ms.boundaries | tw, "twins": tw, "exclusion": ex, "name": "a"},
+              {"labels": synth((256, 256), h=20, seed=10).labels, "name": "b"}]
+    out = measure_specimen(fields, pixel_size_um=0.5, n_lines=20)
+    text = json.dumps(out, allow_nan=False)
+    back = json.loads(text)
+    assert set(back) == {"images", "summary"}
+    for f in back["images"]:
+        for key in ("grains_per_mm2", "n_grains_inside", "n_grains_edge", "grain_areas_um2",
+                    "mean_intercept_um", "intercepts_um", "anisotropy_index", "astm_g",
+                    "intercepts_px", "grain_areas_px2", "standard", "twins_excluded"):
+            assert key in f, key
+        assert isinstance(f["grain_areas_um2"], list) and isinstance(f["intercepts_um"], list)
+        assert f["mean_intercept_um"] == pytest.approx(
+            f["total_line_length_mm"] * 1000 / f["n_intersections"])
+    assert back["images"][0]["twins_excluded"] is True
+    assert back["images"][1]["twins_excluded"] is None
+    assert back["images"][0]["name"] == "a"
+    for key in ("astm_g", "astm_g_ci95", "relative_accuracy_pct", "n_fields", "standard"):
+        assert key in back["summary"], key
+    lo, hi = back["summary"]["astm_g_ci95"]
+    assert lo < back["summary"]["astm_g"] < hi
+    # not a boundary map: nothing is reported, and the warnings say why
+    bad = measure_field(np.ones((64, 64), bool), pixel_size_um=1.0, n_lines=5)
+    assert bad["astm_g"] is None and bad["grains_per_mm2"] is None
+    assert bad["mean_intercept_um"] is None
+    assert any("not a boundary map" in w for w in bad["warnings"])
+    # without a pixel size: pixel figures only, no G
+    nopx = measure_specimen([ms.boundaries, ms.boundaries], n_lines=10)
+    assert nopx["images"][0]["astm_g"] is None and nopx["images"][0]["grains_per_mm2"] is None
+    assert nopx["summary"]["astm_g"] is None
+    assert nopx["summary"]["relative_accuracy_pct"] == pytest.approx(0.0, abs=1e-9)
