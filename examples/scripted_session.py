@@ -6,7 +6,7 @@ uncertainty on the SR image, and measures the Heyn mean lineal intercept on the
 thresholded boundaries. Runs headless (``napari.Viewer(show=False)``)::
 
     python examples/scripted_session.py                 # scan_13 (or synthetic)
-    python examples/scripted_session.py --image my.tif --pixel-size 0.5 --show
+    python examples/scripted_session.py --image my.tif --pixel-size-um 0.5 --show
     python examples/scripted_session.py --screenshot session.png --json
     xvfb-run -a python examples/scripted_session.py --json   # on a server without a display
 
@@ -71,7 +71,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sr-checkpoint", default=None)
     parser.add_argument("--boundary-checkpoint", default=None,
                         help="UAED checkpoint (default: shipped weights)")
-    parser.add_argument("--pixel-size", type=float, default=None, help="µm per input pixel")
+    parser.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size", type=float,
+                        default=None, help="µm per input pixel")
     parser.add_argument("--lines", type=int, default=50, help="Heyn test lines")
     parser.add_argument("--screenshot", type=Path, default=None)
     parser.add_argument("--show", action="store_true", help="open the viewer window")

@@ -46,10 +46,10 @@ def test_run_job_returns_result_and_forwards_events():
 
 
 def test_stop_token_stops_job_cleanly_from_another_thread():
-    job = jobs.Job(_counting_job, 10_000_000)
-    gen = job.generator()
+    token = jobs.StopToken()
+    gen = _counting_job(10_000_000, stop=token)
     events = []
-    stopper = threading.Timer(0.01, job.request_stop)
+    stopper = threading.Timer(0.01, token.request_stop)
     stopper.start()
     result = jobs.run_job(gen, quiet=True, on_event=events.append)
     stopper.join()

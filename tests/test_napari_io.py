@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 npe2 = pytest.importorskip("npe2")
-pytest.importorskip("napari_srmat.io")
 PIL = pytest.importorskip("PIL.Image")
 
 from napari_srmat._napari_io import get_reader, layer_pixel_size_um  # noqa: E402

@@ -7,7 +7,6 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("napari_srmat.synth")
 da = pytest.importorskip("dask.array")
 
 from napari_srmat._sample_data import (  # noqa: E402

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("napari_srmat.edges.infer")
 PIL = pytest.importorskip("PIL.Image")
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scripted_session.py"
@@ -39,7 +38,7 @@ def test_scripted_session_headless(qapp, tmp_path, capsys):
     rc = _load_example().main([
         "--image", str(tmp_path / "m.png"), "--model", "bicubic", "--scale", "2",
         "--boundary-checkpoint", str(tmp_path / "ck"), "--crop", "64",
-        "--pixel-size", "0.5", "--json", "--screenshot", str(tmp_path / "s.png"),
+        "--pixel-size-um", "0.5", "--json", "--screenshot", str(tmp_path / "s.png"),
     ])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)

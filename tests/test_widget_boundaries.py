@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("napari_srmat.edges.infer")
 
 from napari_srmat.checkpoint import save_checkpoint  # noqa: E402
 from napari_srmat.edges.evaluate import binarize as binarize_boundaries  # noqa: E402

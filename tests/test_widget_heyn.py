@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("napari")
-heyn = pytest.importorskip("napari_srmat.metrics.heyn")
-
+from napari_srmat.metrics import heyn  # noqa: E402
 from napari_srmat.widgets._common import (  # noqa: E402
     WidgetInputError,
     add_heyn_measurement,

@@ -6,10 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
-pytest.importorskip("napari_srmat.sr")
-pytest.importorskip("napari_srmat.tiling")
-
 from qtpy.QtCore import QTimer  # noqa: E402
 
 from napari_srmat.widgets._common import (  # noqa: E402

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("napari_srmat.edges.train")
 PIL = pytest.importorskip("PIL.Image")
 
 from napari_srmat.jobs import Metric  # noqa: E402

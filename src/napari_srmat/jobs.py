@@ -29,7 +29,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,7 +43,6 @@ __all__ = [
     "StopToken",
     "JobCancelled",
     "run_job",
-    "Job",
     "EtaEstimator",
     "format_duration",
 ]
@@ -267,28 +266,3 @@ class EtaEstimator:
             return None
         rate = (event.done - self._done0) / (now - self._t0)
         return (event.total - event.done) / rate
-
-
-class Job:
-    """A job generator paired with its :class:`StopToken`.
-
-    Parameters
-    ----------
-    func : callable
-        Generator function accepting a ``stop`` keyword argument.
-    *args, **kwargs
-        Passed to ``func``.
-    """
-
-    def __init__(self, func: Callable[..., Iterator[Event]], *args, **kwargs) -> None:
-        self.stop_token = StopToken()
-        self.func = func
-        self.args = args
-        self.kwargs = kwargs
-
-    def generator(self):
-        """Create the generator (call once)."""
-        return self.func(*self.args, stop=self.stop_token, **self.kwargs)
-
-    def request_stop(self) -> None:
-        self.stop_token.request_stop()

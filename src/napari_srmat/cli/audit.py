@@ -48,7 +48,7 @@ def _candidates(args: argparse.Namespace) -> int:
     session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
                                   lr_path=args.lr, sr_path=args.sr,
                                   sr_model={"name": args.sr_model} if args.sr_model else None,
-                                  pixel_size_um=args.pixel_size)
+                                  pixel_size_um=args.pixel_size_um)
     session.save(out)
     result = cands.to_dict()
     result["session"] = str(out)
@@ -69,7 +69,7 @@ def _report(args: argparse.Namespace) -> int:
     sessions = [AuditSession.load(p) for p in args.audit]
     # our own report is regenerated from the sessions; anything else is never replaced
     check_output_file(args.out, inputs=args.audit, overwrite=True, ours=is_audit_report_file)
-    res = write_report(sessions, args.out, pixel_size_um=args.pixel_size,
+    res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)
     if args.json:
         print_json(res)
@@ -98,7 +98,8 @@ def register(subparsers) -> None:
                    help="use the UAED boundary model ('default' or a checkpoint)")
     c.add_argument("--reviewer", default="", help="reviewer name")
     c.add_argument("--sr-model", default=None, help="name of the SR model (recorded)")
-    c.add_argument("--pixel-size", type=pixel_size_arg, default=None, help="SR pixel size in um")
+    c.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
+                   default=None, help="SR pixel size in um (--pixel-size: old name)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print one JSON object")
@@ -106,7 +107,8 @@ def register(subparsers) -> None:
     r = sub.add_parser("report", help="Markdown report of audit session(s)")
     r.add_argument("audit", nargs="+", help="audit session JSON file(s)")
     r.add_argument("--out", required=True, help="report .md")
-    r.add_argument("--pixel-size", type=pixel_size_arg, default=None, help="SR pixel size in um")
+    r.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
+                   default=None, help="SR pixel size in um (--pixel-size: old name)")
     r.add_argument("--no-thumbnails", action="store_true")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_report)
