@@ -41,21 +41,27 @@ def _image(shape=(96, 80)):
     return img
 
 
+def _predicted(viewer, layer, qtbot, checkpoint) -> BoundariesWidget:
+    """A widget that has predicted ``layer`` with the tiny checkpoint (64 px tiles)."""
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.checkpoint.setText(str(checkpoint))
+    w.device.setCurrentText("cpu")
+    w.tile.setValue(64)
+    w.overlap.setValue(16)
+    w.run()
+    qtbot.waitUntil(lambda: w.layers is not None, timeout=60_000)
+    return w
+
+
 def test_widget_adds_probability_uncertainty_and_thresholded_layers(
     make_napari_viewer, qtbot, tiny_checkpoint
 ):
     viewer = make_napari_viewer()
     layer = viewer.add_image(_image(), rgb=True, name="scan", scale=(0.5, 0.5),
                              translate=(3.0, 4.0))
-    w = BoundariesWidget(viewer)
-    qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    w.checkpoint.setText(str(tiny_checkpoint))
-    w.device.setCurrentText("cpu")
-    w.tile.setValue(64)
-    w.overlap.setValue(16)
-    w.run()
-    qtbot.waitUntil(lambda: w.layers is not None, timeout=60_000)
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
     prob = viewer.layers["scan boundary probability"]
     unc = viewer.layers["scan uncertainty"]
     bnd = viewer.layers["scan boundaries"]
@@ -137,15 +143,7 @@ def test_slider_storm_keeps_the_gui_thread_free_and_shows_the_last_threshold(
 
     viewer = make_napari_viewer()
     layer = viewer.add_image(_image(), rgb=True, name="scan")
-    w = BoundariesWidget(viewer)
-    qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    w.checkpoint.setText(str(tiny_checkpoint))
-    w.device.setCurrentText("cpu")
-    w.tile.setValue(64)
-    w.overlap.setValue(16)
-    w.run()
-    qtbot.waitUntil(lambda: w.layers is not None, timeout=60_000)
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
     p = np.asarray(viewer.layers["scan boundary probability"].data)
     main_thread_calls = []
     real = bw.threshold_boundaries
