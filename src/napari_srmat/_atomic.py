@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ __all__ = [
     "atomic_path",
     "atomic_directory",
     "swap_into_place",
+    "remove_temp_files",
+    "remove_tree_marker_last",
 ]
 
 
@@ -115,7 +118,8 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
 
     The old ``path`` is first renamed to a hidden ``.NAME.*.old`` sibling and deleted
     after the new one is in place: a kill in between leaves ``staging`` complete (a
-    rerun finishes the swap) and the ``.old`` copy (removed by the next writer).
+    rerun finishes the swap) and the ``.old`` copy (removed by the next writer, which
+    recognises it by its marker: the marker files are deleted last).
     Callers check beforehand that ``path`` may be replaced
     (:func:`napari_srmat.outputs.check_replaceable`).
     """
@@ -124,8 +128,58 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
         old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
         os.replace(path, old)
         os.replace(staging, path)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree_marker_last(old)
     else:
         os.replace(staging, path)
     _fsync_dir(path.parent)
     return path
+
+
+#: Files that make a folder recognisably napari-srmat's (``outputs.MARKER_NAME`` and the
+#: OME-Zarr attributes with our creator tag): deleted last by :func:`remove_tree_marker_last`.
+_MARKER_FILES = (".srmat_output.json", ".zattrs")
+
+
+def remove_tree_marker_last(path: str | os.PathLike) -> None:
+    """Delete the folder ``path``, its marker files last, ignoring errors: a process
+    killed part-way leaves a folder that the next writer still recognises as ours and
+    removes (a plain ``rmtree`` may delete the marker first and leave debris no one
+    may touch)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path):
+            if entry.name in _MARKER_FILES:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+#: Temporary files of interrupted atomic writes: ``.NAME.<8 hex>.tmp[.SUFFIX]`` of
+#: :func:`atomic_write_bytes` / :func:`atomic_path`, and ``KEY.<32 hex>.partial`` of
+#: zarr's own atomic chunk and metadata writes. A SIGKILL leaves them behind.
+_TEMP_FILE = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[^.]+)?$|\.[0-9a-f]{32}\.partial$")
+
+
+def remove_temp_files(folder: str | os.PathLike) -> int:
+    """Delete the temporary files of interrupted atomic writes anywhere under ``folder``.
+
+    Only for a folder napari-srmat is writing and holds the lock of (a ``.partial``
+    being resumed): there, such files are what a killed run left, and would otherwise
+    end up in the finished output.
+
+    Returns
+    -------
+    int
+        Number of files deleted.
+    """
+    n = 0
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            if _TEMP_FILE.search(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(parent, name))
+                    n += 1
+    return n

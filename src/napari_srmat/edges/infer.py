@@ -367,8 +367,9 @@ def predict_boundaries_job(
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
                        resume, pixel_size_um, previews, stop):
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol)."""
-    from .._atomic import swap_into_place
+    from .._atomic import remove_temp_files, swap_into_place
     from ..io import read_image, write_ome_zarr
+    from ..io._write import _creation_debris_only
     from ..outputs import (
         OutputError,
         OutputExistsError,
@@ -395,6 +396,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
     staging = out.with_name(out.name + ".partial")
     with OutputLock(out):
+        _remove_stale_swaps(out)
         if out.exists():
             check_replaceable(out, kinds=[kind], allowed_entries=BOUNDARY_OUTPUTS)
             marker = read_marker(out)
@@ -409,16 +411,26 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         if staging.exists():
             marker = read_marker(staging)
             if marker is None:
-                raise OutputError(f"{staging} exists and was not written by napari-srmat; it "
-                                  "will not be touched: move it away or choose another output")
-            diffs = identity_differences(marker.get("identity"), identity)
-            if resume and diffs:
-                raise OutputMismatchError(
-                    f"{staging} was started from another input or with other settings "
-                    f"({'; '.join(diffs)}); rerun with the original input and settings to "
-                    "resume it, or pass resume=False (--no-resume) to start over")
-            if not resume:
-                shutil.rmtree(staging)
+                if not _creation_debris_only(staging):
+                    raise OutputError(f"{staging} exists and was not written by napari-srmat; "
+                                      "it will not be touched: move it away or choose another "
+                                      "output")
+                shutil.rmtree(staging)  # a run killed right after creating it
+            else:
+                diffs = identity_differences(marker.get("identity"), identity)
+                if resume and diffs:
+                    raise OutputMismatchError(
+                        f"{staging} was started from another input or with other settings "
+                        f"({'; '.join(diffs)}); rerun with the original input and settings "
+                        "to resume it, or pass resume=False (--no-resume) to start over")
+                if not resume:
+                    shutil.rmtree(staging)
+                else:
+                    remove_temp_files(staging)  # of writes a kill interrupted
+                if resume and marker.get("complete"):  # killed after finishing: finish the swap
+                    _remove_stacked(staging)
+                    swap_into_place(staging, out)
+                    return paths
         staging.mkdir(parents=True, exist_ok=True)
         write_marker(staging, kind, identity=identity, complete=False)
         attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
@@ -443,10 +455,33 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         if previews and h * w <= PREVIEW_MAX_PIXELS:
             _save_preview(staging / BOUNDARY_OUTPUTS[2], np.asarray(p_arr), "gray")
             _save_preview(staging / BOUNDARY_OUTPUTS[3], np.asarray(u_arr), "magma")
-        shutil.rmtree(staging / _STACKED)
+        # complete before the intermediate store goes: a kill while deleting it leaves a
+        # complete staging (a rerun finishes the swap), never a half-deleted store that a
+        # rerun would take for finished tiles
         write_marker(staging, kind, identity=identity, complete=True)
+        _remove_stacked(staging)
         swap_into_place(staging, out)
     return paths
+
+
+def _remove_stacked(staging: Path) -> None:
+    """Delete the intermediate stacked store (and its partial, lock) from a complete staging."""
+    for name in (_STACKED, f"{_STACKED}.partial", f"{_STACKED}.lock"):
+        path = staging / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _remove_stale_swaps(out: Path) -> None:
+    """Delete our own ``.OUT.*.old`` copies left by a run killed while replacing ``out``."""
+    from .._atomic import remove_tree_marker_last
+    from ..outputs import is_ours
+
+    for old in out.parent.glob(f".{out.name}.*.old"):
+        if is_ours(old):
+            remove_tree_marker_last(old)
 
 
 def _save_preview(path: Path, arr: np.ndarray, cmap: str) -> None:

@@ -12,8 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write_text, swap_into_place
+from .._atomic import (
+    atomic_write_text,
+    remove_temp_files,
+    remove_tree_marker_last,
+    swap_into_place,
+)
 from ..outputs import (
+    MARKER_NAME,
     OutputError,
     OutputExistsError,
     OutputLock,
@@ -241,11 +247,20 @@ class OmeZarrStreamWriter:
                     "pass overwrite (--overwrite) to replace it")
         if self.partial.exists():
             old = self._read_manifest()
-            if old is None and read_marker(self.partial) is None:
-                raise OutputError(
-                    f"{self.partial} exists and was not written by napari-srmat; it will not "
-                    "be touched: move it away or choose another output")
-            if resume and old is not None:
+            marker = read_marker(self.partial)
+            # finalize drops the manifest after the complete marker, just before the swap
+            finished = old is None and marker is not None and bool(marker.get("complete"))
+            if finished:
+                old = {"identity": marker.get("identity")}
+            elif old is None and marker is None:
+                if not _creation_debris_only(self.partial):
+                    raise OutputError(
+                        f"{self.partial} exists and was not written by napari-srmat; it will "
+                        "not be touched: move it away or choose another output")
+                old = {}  # a run killed while creating it: start over
+            elif old is not None and not (self.partial / _DONE_DIR).is_dir():
+                old = {}  # created by a run killed before its store was set up: start over
+            if resume and old:
                 diffs = identity_differences(old.get("identity"), self.identity)
                 if diffs:
                     raise StreamMismatchError(
@@ -253,6 +268,12 @@ class OmeZarrStreamWriter:
                         f"parameters ({'; '.join(diffs)}); rerun with the original input "
                         "and parameters to resume it, or pass resume=False (--no-resume) "
                         "to start over")
+                remove_temp_files(self.partial)  # of writes a kill interrupted
+                if finished:  # killed just before the swap: finish it
+                    _drop_bookkeeping(self.partial)
+                    swap_into_place(self.partial, self.path)
+                    self.complete = True
+                    return
                 self.resumed = True
             else:
                 shutil.rmtree(self.partial)
@@ -262,8 +283,13 @@ class OmeZarrStreamWriter:
             self._group = zarr.open_group(str(self.partial), mode="r+")
             self.level0 = self._group["0"]
         else:
+            # the manifest first (a partial killed during set-up is recognisably ours) and
+            # the done folder last (its presence says the store is set up)
             self.partial.mkdir(parents=True)
-            self._group = zarr.open_group(str(self.partial), mode="w", zarr_format=2)
+            manifest = {"creator": "napari-srmat", "identity": self.identity}
+            atomic_write_text(self.partial / _MANIFEST, json.dumps(manifest, indent=1))
+            # mode "a": "w" would delete the manifest of the (new, empty) folder
+            self._group = zarr.open_group(str(self.partial), mode="a", zarr_format=2)
             self.level0 = self._group.create_array(
                 "0",
                 shape=disk_shape,
@@ -273,14 +299,12 @@ class OmeZarrStreamWriter:
                 chunk_key_encoding={"name": "v2", "separator": "/"},
             )
             (self.partial / _DONE_DIR).mkdir()
-            manifest = {"creator": "napari-srmat", "identity": self.identity}
-            atomic_write_text(self.partial / _MANIFEST, json.dumps(manifest, indent=1))
 
     def _remove_stale_swaps(self) -> None:
         """Delete our own ``.PATH.*.old`` left by a run killed while swapping."""
         for old in self.path.parent.glob(f".{self.path.name}.*.old"):
             if is_ours(old):
-                shutil.rmtree(old, ignore_errors=True)
+                remove_tree_marker_last(old)
 
     def close(self) -> None:
         """Release the lock (the partial store stays for a later resume)."""
@@ -445,16 +469,28 @@ class OmeZarrStreamWriter:
             }
         )
         write_marker(self.partial, self.kind, identity=self.identity, complete=True)
+        # the finished store never carries the bookkeeping (a kill from here on leaves a
+        # partial that a rerun only moves into place)
+        _drop_bookkeeping(self.partial)
         swap_into_place(self.partial, self.path)
-        _drop_bookkeeping(self.path)
         self.close()
         return self.path
 
 
+def _creation_debris_only(path: Path) -> bool:
+    """Whether ``path`` holds nothing or only the temporary file of our manifest or
+    marker: what a run killed right after creating a ``.partial`` folder leaves."""
+    prefixes = (f".{_MANIFEST}.", f".{MARKER_NAME}.")
+    return all(e.name.startswith(prefixes) and e.name.endswith(".tmp") and e.is_file()
+               for e in os.scandir(path))
+
+
 def _drop_bookkeeping(path: Path) -> None:
-    shutil.rmtree(path / _DONE_DIR, ignore_errors=True)
+    """Remove the manifest, then the block records (a partial without its manifest but
+    with a complete marker is finished: a rerun only moves it into place)."""
     with contextlib.suppress(OSError):
         (path / _MANIFEST).unlink()
+    shutil.rmtree(path / _DONE_DIR, ignore_errors=True)
 
 
 #: Level chunks at least this large (px) are not doubled when building the pyramid.
