@@ -392,3 +392,21 @@ def test_cli_errors_are_one_line_unless_debug(tmp_path, capsys, monkeypatch):
     rc, _, err = _run(["info", "x"], capsys)
     assert rc == 1 and "internal error: RuntimeError: unexpected state" in err
     assert "--debug" in err
+
+
+def test_folder_left_by_a_kill_during_its_creation_is_started_over(tmp_path, capsys):
+    from napari_srmat.outputs import prepare_output_dir
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / f".{MARKER_NAME}.1a2b3c4d.tmp").write_text("{")  # the marker's temp file
+    assert prepare_output_dir(out, "demo") == out
+    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME]
+    # a folder with anything else in it stays the user's
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / f".{MARKER_NAME}.1a2b3c4d.tmp").write_text("{")
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(OutputError, match="did not write"):
+        prepare_output_dir(mine, "demo")
+    assert (mine / "notes.txt").read_text() == "keep"

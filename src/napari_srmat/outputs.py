@@ -56,6 +56,7 @@ __all__ = [
     "read_marker",
     "write_marker",
     "prepare_output_dir",
+    "only_creation_debris",
     "check_output_file",
 ]
 
@@ -460,12 +461,26 @@ def prepare_output_dir(out: str | os.PathLike, kind: str, *,
     out = Path(out)
     check_not_input(out, inputs)
     check_output_location(out)
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+    if out.is_dir() and only_creation_debris(out):  # new, or killed while creating it
+        for entry in os.scandir(out):
+            os.unlink(entry.path)
+    elif out.exists():
         check_replaceable(out, kinds=[kind])
     out.mkdir(parents=True, exist_ok=True)
     if read_marker(out) is None:
         write_marker(out, kind, complete=False)
     return out
+
+
+def only_creation_debris(path: str | os.PathLike, names: Iterable[str] = ()) -> bool:
+    """Whether folder ``path`` is empty or holds only temporary files of our marker (and
+    of the bookkeeping files ``names``): what a run killed while creating it leaves.
+
+    Such a folder is ours to start over; anything else in it makes it the user's.
+    """
+    prefixes = tuple(f".{n}." for n in (MARKER_NAME, *names))
+    return all(e.is_file() and e.name.startswith(prefixes) and e.name.endswith(".tmp")
+               for e in os.scandir(path))
 
 
 def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),

@@ -369,7 +369,6 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol)."""
     from .._atomic import remove_temp_files, swap_into_place
     from ..io import read_image, write_ome_zarr
-    from ..io._write import _creation_debris_only
     from ..outputs import (
         OutputError,
         OutputExistsError,
@@ -379,6 +378,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         check_output_location,
         check_replaceable,
         identity_differences,
+        only_creation_debris,
         read_marker,
         write_marker,
     )
@@ -411,7 +411,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         if staging.exists():
             marker = read_marker(staging)
             if marker is None:
-                if not _creation_debris_only(staging):
+                if not only_creation_debris(staging):
                     raise OutputError(f"{staging} exists and was not written by napari-srmat; "
                                       "it will not be touched: move it away or choose another "
                                       "output")

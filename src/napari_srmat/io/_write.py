@@ -19,7 +19,6 @@ from .._atomic import (
     swap_into_place,
 )
 from ..outputs import (
-    MARKER_NAME,
     OutputError,
     OutputExistsError,
     OutputLock,
@@ -29,6 +28,7 @@ from ..outputs import (
     check_replaceable,
     identity_differences,
     is_ours,
+    only_creation_debris,
     read_marker,
     write_marker,
 )
@@ -478,11 +478,8 @@ class OmeZarrStreamWriter:
 
 
 def _creation_debris_only(path: Path) -> bool:
-    """Whether ``path`` holds nothing or only the temporary file of our manifest or
-    marker: what a run killed right after creating a ``.partial`` folder leaves."""
-    prefixes = (f".{_MANIFEST}.", f".{MARKER_NAME}.")
-    return all(e.name.startswith(prefixes) and e.name.endswith(".tmp") and e.is_file()
-               for e in os.scandir(path))
+    """Nothing but the temporary file of our manifest or marker in ``path``."""
+    return only_creation_debris(path, (_MANIFEST,))
 
 
 def _drop_bookkeeping(path: Path) -> None:
