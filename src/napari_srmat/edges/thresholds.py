@@ -53,6 +53,7 @@ Rules (``RULES``):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -417,7 +418,10 @@ class InterceptTable:
         rule = _rule(name)
         p = self.probs[i]
         if rule.threshold is not None:
-            t = float(rule.threshold(p, params))
+            tkey = ("thr", rule.name, json.dumps(dict(params), sort_keys=True))
+            if tkey not in self._cache[i]:
+                self._cache[i][tkey] = float(rule.threshold(p, params))
+            t = self._cache[i][tkey]
             if exact:
                 return mean_intercept(p >= t)
             key = ("t", round(round(t / FIT_STEP) * FIT_STEP, 6))
