@@ -31,6 +31,9 @@ def register(subparsers) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--augment", default="", metavar="LIST",
+                   help="photometric augmentation: 'all' or a comma-separated subset of "
+                        "color,gamma,blur,sharpen,noise,jpeg (default: none)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
 
@@ -79,7 +82,7 @@ def _train(args: argparse.Namespace) -> int:
         pretrain_synthetic=args.pretrain_synthetic, pretrain_epochs=args.pretrain_epochs,
         lr=args.lr, batch_size=args.batch_size, crop=args.crop,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, resume=args.resume,
-        device=args.device, num_threads=args.threads,
+        device=args.device, num_threads=args.threads, photometric_augment=args.augment,
     )
     stopped = []
     res = run_job(train_boundaries_job(cfg),

@@ -16,6 +16,9 @@ __all__ = [
     "synthetic_samples",
     "dilate_boundaries",
     "random_crop_augment",
+    "PHOTOMETRIC_TRANSFORMS",
+    "parse_photometric",
+    "photometric_augment",
 ]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
@@ -193,3 +196,133 @@ def random_crop_augment(
     if k and image.shape[1] == image.shape[2]:
         image, mask = np.rot90(image, k, axes=(1, 2)), np.rot90(mask, k)
     return np.ascontiguousarray(image), np.ascontiguousarray(mask)
+
+
+#: Photometric (robustness) transforms of :func:`photometric_augment`, in the order applied.
+PHOTOMETRIC_TRANSFORMS = ("color", "gamma", "blur", "sharpen", "noise", "jpeg")
+
+
+def parse_photometric(spec) -> tuple[str, ...]:
+    """Transforms named by ``spec``: ``None``/``""``/``"none"`` (none), ``"all"``, or names.
+
+    Parameters
+    ----------
+    spec : str, sequence of str or None
+        A comma-separated string or a sequence of names from
+        :data:`PHOTOMETRIC_TRANSFORMS` (``"all"`` selects every one).
+
+    Returns
+    -------
+    tuple of str
+        The selected transforms in the order they are applied.
+
+    Raises
+    ------
+    BoundaryDataError
+        An unknown name.
+    """
+    if spec is None:
+        return ()
+    names = [n.strip().lower() for n in (spec.split(",") if isinstance(spec, str) else spec)]
+    names = [n for n in names if n and n != "none"]
+    if "all" in names:
+        return PHOTOMETRIC_TRANSFORMS
+    unknown = sorted(set(names) - set(PHOTOMETRIC_TRANSFORMS))
+    if unknown:
+        raise BoundaryDataError(f"unknown photometric transform(s) {unknown}; choose from "
+                                f"{', '.join(PHOTOMETRIC_TRANSFORMS)} or 'all'")
+    return tuple(n for n in PHOTOMETRIC_TRANSFORMS if n in names)
+
+
+def _rgb_to_yiq(x: np.ndarray) -> np.ndarray:
+    m = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+                 np.float32)
+    return np.tensordot(m, x, axes=1)
+
+
+def _yiq_to_rgb(x: np.ndarray) -> np.ndarray:
+    m = np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]], np.float32)
+    return np.tensordot(m, x, axes=1)
+
+
+def photometric_augment(image: np.ndarray, rng: np.random.Generator,
+                        transforms=PHOTOMETRIC_TRANSFORMS, *, p: float = 0.5) -> np.ndarray:
+    """Random photometric changes of a training image (the mask is not touched).
+
+    Makes the boundary model less sensitive to what differs between scans and
+    microscopes: colour, contrast, brightness, focus, noise and compression. Each
+    selected transform is applied with probability ``p``, in the order of
+    :data:`PHOTOMETRIC_TRANSFORMS`:
+
+    * ``color``: brightness x U(0.75, 1.25), contrast about the mean x U(0.7, 1.3),
+      saturation x U(0.6, 1.4) and hue rotated by U(-18, 18) degrees (YIQ);
+    * ``gamma``: ``x ** g``, ``log g`` uniform in [log 0.7, log 1.4];
+    * ``blur``: Gaussian, sigma U(0.3, 1.2) px;
+    * ``sharpen``: unsharp mask, sigma 1 px, amount U(0.3, 1.0);
+    * ``noise``: Gaussian, per pixel and channel, std U(0.005, 0.04);
+    * ``jpeg``: re-compression at quality U{30..90} (8-bit round trip).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        float ``(3, H, W)`` in [0, 1] (what :func:`to_model_image` returns).
+    rng : numpy.random.Generator
+        Source of every random choice: the same generator state gives the same output.
+    transforms : sequence of str
+        Names from :data:`PHOTOMETRIC_TRANSFORMS` (or a spec for :func:`parse_photometric`).
+    p : float
+        Probability of applying each transform.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(3, H, W)`` in [0, 1], a new array.
+    """
+    from scipy import ndimage
+
+    chosen = parse_photometric(transforms)
+    x = np.array(image, dtype=np.float32, copy=True)
+    if x.ndim != 3 or x.shape[0] != 3:
+        raise BoundaryDataError(f"expected a (3, H, W) image, got shape {x.shape}")
+    for name in chosen:
+        if rng.random() >= p:
+            continue
+        if name == "color":
+            x = x * np.float32(rng.uniform(0.75, 1.25))
+            mean = x.mean()
+            x = (x - mean) * np.float32(rng.uniform(0.7, 1.3)) + mean
+            yiq = _rgb_to_yiq(x)
+            ang = np.deg2rad(rng.uniform(-18.0, 18.0))
+            sat = rng.uniform(0.6, 1.4)
+            c, s = np.cos(ang) * sat, np.sin(ang) * sat
+            i, q = yiq[1].copy(), yiq[2].copy()
+            yiq[1], yiq[2] = c * i - s * q, s * i + c * q
+            x = _yiq_to_rgb(yiq)
+        elif name == "gamma":
+            g = float(np.exp(rng.uniform(np.log(0.7), np.log(1.4))))
+            x = np.clip(x, 0, 1) ** np.float32(g)
+        elif name == "blur":
+            sigma = rng.uniform(0.3, 1.2)
+            x = ndimage.gaussian_filter(x, (0, sigma, sigma), mode="reflect")
+        elif name == "sharpen":
+            amount = np.float32(rng.uniform(0.3, 1.0))
+            x = x + amount * (x - ndimage.gaussian_filter(x, (0, 1.0, 1.0), mode="reflect"))
+        elif name == "noise":
+            x = x + rng.normal(0.0, rng.uniform(0.005, 0.04), x.shape).astype(np.float32)
+        elif name == "jpeg":
+            x = _jpeg_roundtrip(np.clip(x, 0, 1), int(rng.integers(30, 91)))
+        x = np.clip(x, 0.0, 1.0).astype(np.float32, copy=False)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _jpeg_roundtrip(x: np.ndarray, quality: int) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    u8 = (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+    buf = io.BytesIO()
+    Image.fromarray(u8).save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    out = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255.0
+    return out.transpose(2, 0, 1)

@@ -20,6 +20,8 @@ from .data import (
     BoundaryDataError,
     BoundarySample,
     load_split,
+    parse_photometric,
+    photometric_augment,
     random_crop_augment,
     synthetic_samples,
     to_binary_mask,
@@ -43,6 +45,13 @@ class BoundaryTrainConfig:
     ``init_checkpoint`` starts from the weights of a checkpoint of the same encoder
     (``"default"``: the shipped weights) instead of a random initialisation, i.e.
     fine-tuning; ``resume`` takes precedence over it.
+    ``photometric_augment`` adds robustness augmentation of the training crops:
+    ``""`` (off, the default), ``"all"``, or a comma-separated subset of
+    ``color`` (brightness/contrast/saturation/hue jitter), ``gamma``, ``blur``,
+    ``sharpen``, ``noise`` and ``jpeg`` (re-compression); see
+    :func:`napari_srmat.edges.data.photometric_augment` (each applied with probability
+    0.5, drawn from a generator of its own, so the crops and masks are the same as
+    without it).
     """
 
     data_root: str | None = None
@@ -77,6 +86,7 @@ class BoundaryTrainConfig:
     device: str = "auto"
     num_threads: int | None = None
     init_checkpoint: str | None = None
+    photometric_augment: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -216,6 +226,7 @@ def train_boundaries_job(config, *, stop=None):
         )
     if cfg.epochs < 0 or cfg.batch_size < 1:
         raise ValueError("epochs must be >= 0 and batch_size >= 1")
+    photometric = parse_photometric(cfg.photometric_augment)
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     from ..device import resolve_device
@@ -300,6 +311,8 @@ def train_boundaries_job(config, *, stop=None):
         phase_epoch, phase_len = (epoch, n_pre) if pretraining else (epoch - n_pre, cfg.epochs)
         rng = np.random.default_rng(cfg.seed * 7919 + epoch)
         torch.manual_seed(cfg.seed * 7919 + epoch)
+        # its own generator: the crops (and masks) do not depend on the photometric option
+        prng = np.random.default_rng([cfg.seed, epoch, 17]) if photometric else None
         if cfg.lr_schedule == "cosine" and not pretraining:
             cos = 0.5 * (1 + math.cos(math.pi * phase_epoch / max(phase_len, 1)))
             lr = cfg.lr * (0.05 + 0.95 * cos)
@@ -319,6 +332,8 @@ def train_boundaries_job(config, *, stop=None):
                 )
             idx = [order[(step * cfg.batch_size + k) % len(order)] for k in range(cfg.batch_size)]
             crops = [random_crop_augment(data[i].image, data[i].mask, cfg.crop, rng) for i in idx]
+            if prng is not None:
+                crops = [(photometric_augment(c[0], prng, photometric), c[1]) for c in crops]
             hmin = min(c[0].shape[1] for c in crops)
             wmin = min(c[0].shape[2] for c in crops)
             x = torch.from_numpy(np.stack([c[0][:, :hmin, :wmin] for c in crops])).to(device)

@@ -1,0 +1,412 @@
+"""Leave-scan-out cross-validation of UAED (tiny) on TBM train + val; never tbm/test.
+
+One UAED ``tiny`` model per fold and variant is trained from scratch (a short synthetic
+pretraining, then the training folds; never the shipped weights, which saw all of
+train + val), predicts its held-out scans with TTA ``none`` and ``d4``, and every
+threshold rule of :mod:`napari_srmat.edges.thresholds` is judged out of fold: its
+parameters are fitted on the out-of-fold maps of the *other* folds (cross-fitting)
+and applied to the held-out fold.
+
+Rerun (resumable: finished folds are skipped, an interrupted one resumes at its last
+epoch; about 7 CPU-min per fold model on one thread)::
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/cv_uaed.py \\
+        --data ../shared/data/tbm --work out/cv_uaed --out benchmarks/cv_uaed.json
+
+``--stage train`` only trains and predicts, ``--stage eval`` only evaluates the stored
+out-of-fold maps. Results: docs/boundaries.md, "Leave-scan-out cross-validation on
+train + val".
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+SPLITS = ("train", "val")  # tbm/test is never listed, opened or used for a choice
+
+
+def _log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def list_images(data: Path) -> list[tuple[Path, Path]]:
+    """Image/mask pairs of train + val (never test)."""
+    from napari_srmat.edges.data import list_image_mask_pairs
+
+    pairs = []
+    for split in SPLITS:
+        pairs += list_image_mask_pairs(data / split / "images", data / split / "masks")
+    return pairs
+
+
+def train_settings(args) -> dict:
+    return {"encoder": "tiny", "pretrain_synthetic": args.pretrain_synthetic,
+            "pretrain_epochs": args.pretrain_epochs, "epochs": args.epochs, "batch_size": 2,
+            "crop": 128, "lr": 1e-3, "weight_decay": 5e-4, "ema_decay": 0.99,
+            "seed": args.seed, "num_threads": 1, "device": "cpu"}
+
+
+VARIANTS = {"plain": "", "augment": "all"}
+
+
+def train_fold(work: Path, variant: str, k: int, train_samples, settings: dict) -> dict:
+    """Train (or resume) one fold model; returns its meta (CPU seconds, steps)."""
+    import torch
+
+    from napari_srmat.edges.train import train_boundaries_job
+    from napari_srmat.jobs import run_job
+
+    fdir = work / variant / f"fold-{k}"
+    fdir.mkdir(parents=True, exist_ok=True)
+    meta_path = fdir / "train_meta.json"
+    full = {**settings, "photometric_augment": VARIANTS[variant],
+            "train_names": [s.name for s in train_samples]}
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta["settings"] != full:
+            raise SystemExit(f"{fdir} was trained with other settings; use another --work")
+        if meta.get("done"):
+            return meta
+    else:
+        meta = {"settings": full, "cpu_s": 0.0, "done": False}
+    meta_path.write_text(json.dumps(meta, indent=1))
+    torch.set_num_threads(1)
+    # val = two training images, for the training log only: the final EMA weights are
+    # used, nothing is selected on them
+    cfg = dict(settings, train_images=[s.image.transpose(1, 2, 0) for s in train_samples],
+               train_masks=[s.mask for s in train_samples],
+               val_images=[s.image.transpose(1, 2, 0) for s in train_samples[:2]],
+               val_masks=[s.mask for s in train_samples[:2]], out=str(fdir / "run"),
+               resume=True, top_k=1, photometric_augment=VARIANTS[variant])
+    t0 = time.process_time()
+    res = run_job(train_boundaries_job(cfg), quiet=True)
+    meta["cpu_s"] += time.process_time() - t0
+    meta["done"] = not res.stopped
+    meta["epochs_done"] = res.epochs_done
+    meta["final_train_loss"] = res.history[-1]["loss"] if res.history else None
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def load_final_ema(run: Path, device: str = "cpu"):
+    """The final EMA weights of a run (``run/last/ema.safetensors``) as a BoundaryModel."""
+    from safetensors.torch import load_file
+
+    from napari_srmat.edges.infer import BoundaryModel
+    from napari_srmat.edges.model import build_uaed
+
+    config = json.loads((run / "last" / "config.json").read_text())
+    net = build_uaed(config)
+    net.load_state_dict(load_file(str(run / "last" / "ema.safetensors"), device=device))
+    return BoundaryModel(net, config, device=device, path=str(run / "last"), tta="none")
+
+
+def predict_fold(work: Path, variant: str, k: int, held_samples) -> Path:
+    """Out-of-fold probability maps (TTA none and d4) of the held-out fold, with timings."""
+    import torch
+
+    out = work / variant / f"fold-{k}" / "oof.npz"
+    if out.is_file():
+        return out
+    torch.set_num_threads(1)
+    model = load_final_ema(work / variant / f"fold-{k}" / "run")
+    arrays: dict[str, np.ndarray] = {}
+    times = {}
+    for tta in ("none", "d4"):
+        model.tta = tta
+        model.predict(held_samples[0].image[None])  # warm-up
+        probs, sigmas = [], []
+        t0 = time.process_time()
+        for s in held_samples:
+            p, sg = model.predict(s.image[None])
+            probs.append(p[0, 0])
+            sigmas.append(sg[0, 0])
+        times[tta] = (time.process_time() - t0) / len(held_samples)
+        arrays[f"prob_{tta}"] = np.stack(probs).astype(np.float32)
+        arrays[f"sigma_{tta}"] = np.stack(sigmas).astype(np.float16)
+    tmp = out.with_suffix(".partial.npz")
+    np.savez_compressed(tmp, names=np.array([s.name for s in held_samples]),
+                        cpu_s_per_image=np.array([times["none"], times["d4"]]), **arrays)
+    tmp.replace(out)
+    return out
+
+
+def run_training(args, work: Path, samples, folds) -> None:
+    settings = train_settings(args)
+    by_name = {s.name: s for s in samples}
+    for variant in args.variants:
+        for k, held in enumerate(folds):
+            train = [by_name[n] for j, f in enumerate(folds) if j != k for n in f]
+            _log(f"{variant} fold {k}: train on {len(train)} images, hold out {len(held)}")
+            meta = train_fold(work, variant, k, train, settings)
+            _log(f"{variant} fold {k}: trained ({meta['cpu_s'] / 60:.1f} CPU-min)")
+            predict_fold(work, variant, k, [by_name[n] for n in held])
+
+
+def _spread(values) -> dict:
+    v = np.asarray([x for x in values if x is not None], float)
+    if not v.size:
+        return {"per_fold": list(values), "mean": None, "std": None, "min": None, "max": None}
+    return {"per_fold": [None if x is None else round(float(x), 4) for x in values],
+            "mean": round(float(v.mean()), 4), "std": round(float(v.std(ddof=1)), 4)
+            if v.size > 1 else None, "min": round(float(v.min()), 4),
+            "max": round(float(v.max()), 4)}
+
+
+def _pct(x):
+    return None if x is None else 100.0 * float(x)
+
+
+def _scan_bootstrap(diff: np.ndarray, scans: list[str], n: int = 2000, seed: int = 0):
+    """95 % interval of the mean of ``diff`` resampling whole scans."""
+    rng = np.random.default_rng(seed)
+    uniq = sorted(set(scans))
+    groups = [np.flatnonzero(np.array(scans) == s) for s in uniq]
+    means = []
+    for _ in range(n):
+        pick = rng.integers(0, len(uniq), len(uniq))
+        idx = np.concatenate([groups[g] for g in pick])
+        means.append(diff[idx].mean())
+    return [round(float(np.percentile(means, 2.5)), 3), round(float(np.percentile(means, 97.5)),
+                                                                3)]
+
+
+def _oof_maps(work: Path, variant: str, folds, tta: str):
+    probs, times = {}, []
+    for k in range(len(folds)):
+        z = np.load(work / variant / f"fold-{k}" / "oof.npz")
+        for name, p in zip(z["names"], z[f"prob_{tta}"]):
+            probs[str(name)] = p
+        times.append(float(z["cpu_s_per_image"][0 if tta == "none" else 1]))
+    return probs, times
+
+
+def evaluate_set(work: Path, variant: str, tta: str, samples, folds) -> dict:
+    """Every rule out of fold for one variant and TTA mode (cross-fitted parameters)."""
+    from napari_srmat.edges.cv import scan_id
+    from napari_srmat.edges.thresholds import RULES, InterceptTable
+    from napari_srmat.metrics.edges import EdgeHistogram
+
+    probs_by_name, times = _oof_maps(work, variant, folds, tta)
+    by_name = {s.name: s for s in samples}
+    names = [n for f in folds for n in f]
+    fold_of = np.array([k for k, f in enumerate(folds) for _ in f])
+    table = InterceptTable([probs_by_name[n] for n in names], [by_name[n].mask for n in names])
+    true = np.asarray(table.true)
+    held = [np.flatnonzero(fold_of == k) for k in range(len(folds))]
+    cal = [np.flatnonzero(fold_of != k) for k in range(len(folds))]
+    out: dict = {"n_images": len(names), "cpu_s_per_image": _spread(times)}
+    aps, aucs = [], []
+    for k in range(len(folds)):
+        h = EdgeHistogram()
+        for i in held[k]:
+            h.update(table.probs[i], table.masks[i])
+        aps.append(h.average_precision())
+        aucs.append(h.roc_auc())
+    out["ap"], out["roc_auc"] = _spread(aps), _spread(aucs)
+    rules: dict = {}
+    per_image_err: dict[str, np.ndarray] = {}
+    for name in RULES:
+        t0 = time.process_time()
+        pf, pooled, params, inv = [], [], [], 0
+        err_img = np.zeros(len(names))
+        pred_img = [None] * len(names)
+        for k in range(len(folds)):
+            prm = table.fit(name, cal[k])
+            e = table.errors(name, prm, held[k], exact=True)
+            pf.append(_pct(e["per_image"]))
+            pooled.append(_pct(e["pooled"]))
+            params.append(prm)
+            inv += e["n_invalid"]
+            err_img[held[k]] = e["per_image_errors"]
+            for i in held[k]:
+                pred_img[i] = table.predicted(name, prm, int(i), exact=True)
+        per_image_err[name] = err_img
+        valid = [p for p in pred_img if p is not None]
+        rules[name] = {
+            "per_image_pct": _spread(pf), "pooled_pct": _spread(pooled),
+            "all_images_per_image_pct": round(100 * float(err_img.mean()), 3),
+            "all_images_pooled_pct": round(100 * abs(np.mean(valid) - true.mean())
+                                           / true.mean(), 3) if valid else None,
+            "all_images_bias_pct": round(100 * float(np.mean(
+                [(p - t) / t for p, t in zip(pred_img, true) if p is not None])), 3)
+            if valid else None,
+            "n_invalid": inv, "params_per_fold": params,
+            "fit_cpu_s": round(time.process_time() - t0, 1)}
+        _log(f"  {variant}/{tta} {name}: OOF per-image {rules[name]['per_image_pct']['mean']}"
+             f" % (all images {rules[name]['all_images_per_image_pct']} %)")
+    # references: the calibration folds' mean true l for every image; each image's own best
+    const_pf, const_err = [], np.zeros(len(names))
+    for k in range(len(folds)):
+        c = true[cal[k]].mean()
+        e = np.abs(c - true[held[k]]) / true[held[k]]
+        const_err[held[k]] = e
+        const_pf.append(100 * e.mean())
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 3)
+    oracle_err = np.array([min(abs(lp - true[i]) / true[i] if (lp := table.predicted(
+        "global", {"threshold": float(t)}, i)) is not None else 1.0 for t in grid)
+        for i in range(len(names))])
+    out["references"] = {
+        "constant_mean_l": {"what": "predict the calibration folds' mean true l for every "
+                                    "image (no image information)",
+                            "per_image_pct": _spread(const_pf),
+                            "all_images_per_image_pct": round(100 * const_err.mean(), 3)},
+        "oracle_per_image_threshold": {
+            "what": "each image's own best threshold (uses its truth: a ceiling)",
+            "per_image_pct": _spread([100 * oracle_err[held[k]].mean()
+                                      for k in range(len(folds))]),
+            "all_images_per_image_pct": round(100 * oracle_err.mean(), 3)},
+        "true_l_px": {"mean": round(float(true.mean()), 3), "std": round(float(true.std()), 3),
+                      "min": round(float(true.min()), 3), "max": round(float(true.max()), 3)},
+    }
+    out["rules"] = rules
+    # selection by OOF per-image error (over all images), and nested selection
+    sel = min(RULES, key=lambda r: rules[r]["all_images_per_image_pct"])
+    out["selected_rule"] = sel
+    nested_choice, nested_err = [], np.zeros(len(names))
+    for k in range(len(folds)):
+        inner = {}
+        for name in RULES:
+            errs = []
+            for j in range(len(folds)):
+                if j == k:
+                    continue
+                fit_idx = np.flatnonzero((fold_of != k) & (fold_of != j))
+                prm = table.fit(name, fit_idx)
+                errs += table.errors(name, prm, held[j])["per_image_errors"]
+            inner[name] = float(np.mean(errs))
+        choice = min(inner, key=inner.get)
+        nested_choice.append(choice)
+        nested_err[held[k]] = per_image_err[choice][held[k]]
+    out["nested_selection"] = {
+        "what": "for each outer fold the rule is chosen by cross-fitted per-image error "
+                "on the other folds only, then judged on the outer fold",
+        "chosen_per_fold": nested_choice,
+        "per_image_pct": _spread([100 * nested_err[held[k]].mean()
+                                  for k in range(len(folds))]),
+        "all_images_per_image_pct": round(100 * nested_err.mean(), 3)}
+    scans = [scan_id(n) for n in names]
+    out["vs_global"] = {
+        name: {"mean_diff_pct": round(100 * float((per_image_err[name]
+                                                   - per_image_err["global"]).mean()), 3),
+               "scan_bootstrap_95ci_pct": _scan_bootstrap(
+                   100 * (per_image_err[name] - per_image_err["global"]), scans),
+               "folds_better": int(sum(per_image_err[name][held[k]].mean()
+                                       < per_image_err["global"][held[k]].mean()
+                                       for k in range(len(folds))))}
+        for name in RULES if name != "global"}
+    out["per_image"] = [{"name": n, "fold": int(fold_of[i]), "true_l_px": round(true[i], 3),
+                         **{r: round(100 * per_image_err[r][i], 2) for r in RULES}}
+                        for i, n in enumerate(names)]
+    return out
+
+
+def evaluate_study(work: Path, samples, folds, variants) -> dict:
+    """Out-of-fold evaluation of every variant x TTA mode x threshold rule."""
+    from napari_srmat.edges.cv import scan_id
+    from napari_srmat.edges.thresholds import HEYN_KW, RULES
+
+    report: dict = {
+        "what": "leave-scan-out CV of UAED tiny on TBM train+val; tbm/test never opened",
+        "protocol": {"heyn": HEYN_KW, "per_image_error": "mean over images of |l_pred - "
+                     "l_true| / l_true", "pooled_error": "|mean l_pred - mean l_true| / "
+                     "mean l_true", "threshold_rule_fit": "cross-fitted: the parameters "
+                     "applied to fold k are fitted on the out-of-fold maps of the other folds",
+                     "invalid_prediction": "counts as 100 % in the per-image error"},
+        "rules": {n: r.summary for n, r in RULES.items()},
+        "folds": [{"fold": k, "n_images": len(f), "scans": sorted({scan_id(n) for n in f})}
+                  for k, f in enumerate(folds)],
+        "training": {}, "results": {},
+    }
+    for variant in variants:
+        metas = [json.loads((work / variant / f"fold-{k}" / "train_meta.json").read_text())
+                 for k in range(len(folds))]
+        report["training"][variant] = {
+            "photometric_augment": VARIANTS[variant],
+            "cpu_min_per_fold": _spread([m["cpu_s"] / 60 for m in metas])}
+        for tta in ("none", "d4"):
+            _log(f"evaluating {variant} / tta {tta}")
+            report["results"][f"{variant}/{tta}"] = evaluate_set(work, variant, tta, samples,
+                                                                 folds)
+    # TTA: error per second of compute, for the global rule and each set's selected rule
+    tta_cmp = {}
+    for variant in variants:
+        rn, rd = report["results"][f"{variant}/none"], report["results"][f"{variant}/d4"]
+        tn, td = rn["cpu_s_per_image"]["mean"], rd["cpu_s_per_image"]["mean"]
+        cmp = {"cpu_s_per_image_none": tn, "cpu_s_per_image_d4": td}
+        for rule in sorted({"global", "heyn_global", rn["selected_rule"], rd["selected_rule"]}):
+            en = rn["rules"][rule]["all_images_per_image_pct"]
+            ed = rd["rules"][rule]["all_images_per_image_pct"]
+            cmp[rule] = {"per_image_pct_none": en, "per_image_pct_d4": ed,
+                         "gain_pct_points_per_extra_cpu_s": round((en - ed) / (td - tn), 3)}
+        tta_cmp[variant] = cmp
+    report["tta_comparison"] = tta_cmp
+    return report
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default="../shared/data/tbm",
+                    help="TBM root; only train/ and val/ are read")
+    ap.add_argument("--work", default="out/cv_uaed", help="fold runs and out-of-fold maps")
+    ap.add_argument("--out", default="benchmarks/cv_uaed.json", help="result JSON")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0, help="fold assignment and training seed")
+    ap.add_argument("--variants", default="plain,augment",
+                    help="comma-separated: plain (no photometric augmentation), augment (all)")
+    ap.add_argument("--epochs", type=int, default=80)
+    ap.add_argument("--pretrain-synthetic", type=int, default=32)
+    ap.add_argument("--pretrain-epochs", type=int, default=4)
+    ap.add_argument("--stage", choices=("all", "train", "eval"), default="all")
+    args = ap.parse_args(argv)
+    args.variants = [v for v in args.variants.split(",") if v]
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        ap.error(f"unknown variant(s) {sorted(unknown)}")
+
+    import torch
+
+    torch.set_num_threads(1)
+    from napari_srmat.edges.cv import scan_folds, scan_id
+    from napari_srmat.edges.data import load_pairs
+
+    data, work = Path(args.data), Path(args.work)
+    pairs = list_images(data)
+    samples = load_pairs(pairs)
+    folds = [[Path(p).stem for p in f]
+             for f in scan_folds([p for p, _ in pairs], args.folds, seed=args.seed)]
+    work.mkdir(parents=True, exist_ok=True)
+    fpath = work / "folds.json"
+    if fpath.is_file() and json.loads(fpath.read_text()) != folds:
+        raise SystemExit(f"{fpath} holds other folds; use another --work")
+    fpath.write_text(json.dumps(folds, indent=1))
+    for k, f in enumerate(folds):
+        _log(f"fold {k}: {len(f)} images, scans {sorted({scan_id(n) for n in f})}")
+    if args.stage in ("all", "train"):
+        run_training(args, work, samples, folds)
+    if args.stage in ("all", "eval"):
+        report = evaluate_study(work, samples, folds, args.variants)
+        report["command"] = "OMP_NUM_THREADS=1 PYTHONPATH=src python " + " ".join(
+            ["benchmarks/cv_uaed.py", *(argv if argv is not None else sys.argv[1:])])
+        report["machine"] = {"cpu": platform.processor() or platform.machine(),
+                             "cores": os.cpu_count(), "torch_threads": 1,
+                             "python": platform.python_version()}
+        report["train_settings"] = train_settings(args)
+        Path(args.out).write_text(json.dumps(report, indent=1))
+        _log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

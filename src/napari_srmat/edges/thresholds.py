@@ -1,0 +1,483 @@
+"""Operating points: rules that turn a boundary probability map into a boundary map.
+
+A model ranks pixels well on micrographs it has never seen, but one global threshold
+does not transfer between scans: contrast, colour and the faintness of boundaries
+differ, so the same probability means a different thing from one image to the next.
+The rules here pick each image's binarisation, some from the image's own probability
+statistics. Every rule is a pure function ``apply(prob, params) -> bool map`` with a
+name; its parameters are fitted on calibration maps (e.g. the validation split, or
+the training folds of a cross-validation) by :func:`fit_threshold_rule`.
+
+Rules (``RULES``):
+
+``global``
+    ``prob >= t``; ``t`` = max-F1 over the pooled calibration pixels (the paper's
+    protocol and the shipped default).
+``heyn_global``
+    ``prob >= t``; ``t`` minimises the mean per-image ℓ̄ error on the calibration maps.
+``heyn_pooled``
+    ``prob >= t``; ``t`` minimises the pooled ℓ̄ error (``heyn_calibrated_threshold``).
+``quantile``
+    per image, the top fraction ``q`` of pixels (``t_i`` = the ``1 - q`` quantile of the
+    image's probabilities); ``q`` fitted for ℓ̄.
+``density``
+    per image, ``t_i`` such that the skeleton of ``prob >= t_i`` has the boundary
+    density (skeleton pixels per pixel) of the calibration ground truth; no ℓ̄ fit.
+``mass``
+    per image, as many pixels as ``alpha`` times the image's probability mass
+    ``sum(prob)`` (an estimate of its boundary pixel count): fraction
+    ``q_i = alpha * mean(prob_i)``; ``alpha`` fitted for ℓ̄.
+``otsu``
+    per image, Otsu's threshold of the probability map; nothing fitted.
+``otsu_scaled``
+    per image, ``c * otsu(prob_i)``; ``c`` fitted for ℓ̄.
+``relative``
+    per image, ``c * percentile(prob_i, 99)``: relative to the image's strongest
+    boundaries; ``c`` fitted for ℓ̄.
+``regression``
+    per image, ``t_i`` predicted by a ridge regression from the map's mean, 95th
+    percentile and Otsu threshold, fitted to the calibration images' own best
+    thresholds (the ones whose ℓ̄ is closest to the truth).
+``hysteresis``
+    ``skimage.filters.apply_hysteresis_threshold(prob, low, high)``: faint boundary
+    pixels are kept where they connect to confident ones; ``low, high`` fitted for ℓ̄.
+``closing``
+    ``prob >= t`` then a binary closing with a disk of radius ``r`` (closes small gaps
+    in boundaries); ``t, r`` fitted for ℓ̄.
+
+ℓ̄ (the mean lineal intercept) is always measured with the evaluation protocol of
+:mod:`napari_srmat.edges.evaluate`: skeletonised maps, ``M = 50`` random lines, seed
+1234, 5 % margin (:data:`HEYN_KW`). Per-image error: mean over images of
+``|l_pred - l_true| / l_true``; pooled: ``|mean l_pred - mean l_true| / mean l_true``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "HEYN_KW",
+    "RULES",
+    "ThresholdRule",
+    "InterceptTable",
+    "mean_intercept",
+    "apply_threshold_rule",
+    "image_threshold",
+    "fit_threshold_rule",
+    "intercept_errors",
+]
+
+#: The Heyn protocol of the boundary evaluation (same lines for prediction and truth).
+HEYN_KW = {"pattern": "random", "n_lines": 50, "seed": 1234, "margin": 0.05,
+           "skeletonize": True}
+
+#: Threshold resolution of the ℓ̄ look-up used while fitting scalar-threshold rules.
+FIT_STEP = 0.005
+_T_MIN, _T_MAX = 0.01, 0.99
+
+
+def mean_intercept(binary: np.ndarray) -> float | None:
+    """ℓ̄ (px) of a binary boundary map with the protocol's lines (None when not valid)."""
+    from ..metrics.heyn import measure_intercepts
+
+    return measure_intercepts(np.asarray(binary, bool), **HEYN_KW).mean_intercept_px
+
+
+def _skeleton_density(binary: np.ndarray) -> float:
+    from skimage.morphology import skeletonize
+
+    b = np.asarray(binary, bool)
+    return float(skeletonize(b).sum()) / b.size if b.any() else 0.0
+
+
+def _prob(prob: Any) -> np.ndarray:
+    p = np.asarray(prob, dtype=np.float32)
+    if p.ndim == 3 and p.shape[-1] == 1:
+        p = p[..., 0]
+    if p.ndim != 2:
+        raise ValueError(f"probability map must be 2-D, got shape {p.shape}")
+    return p
+
+
+def _clip_t(t: float) -> float:
+    return float(min(max(t, _T_MIN), _T_MAX))
+
+
+# ----------------------------------------------------------------- per-image thresholds
+def _t_global(prob, params):
+    return float(params["threshold"])
+
+
+def _t_quantile(prob, params):
+    return _clip_t(float(np.quantile(prob, 1.0 - float(params["q"]))))
+
+
+def _t_mass(prob, params):
+    q = float(np.clip(float(params["alpha"]) * float(prob.mean()), 1e-4, 0.5))
+    return _clip_t(float(np.quantile(prob, 1.0 - q)))
+
+
+def _otsu(prob) -> float:
+    from skimage.filters import threshold_otsu
+
+    if float(prob.max()) - float(prob.min()) < 1e-6:
+        return 0.5
+    return float(threshold_otsu(prob, nbins=256))
+
+
+def _t_otsu(prob, params):
+    return _clip_t(_otsu(prob))
+
+
+def _t_otsu_scaled(prob, params):
+    return _clip_t(float(params["c"]) * _otsu(prob))
+
+
+def _t_relative(prob, params):
+    return _clip_t(float(params["c"]) * float(np.percentile(prob, 99.0)))
+
+
+def _t_density(prob, params):
+    """Highest threshold whose skeleton density reaches ``params["density"]``.
+
+    The density rises as the threshold falls until the binary map fills up and its
+    skeleton shrinks again, so the crossing is searched from the top: a coarse scan
+    downwards, then bisection inside the bracket. When no threshold reaches the
+    target, the one with the densest skeleton is used.
+    """
+    target = float(params["density"])
+    grid = np.round(np.arange(0.95, 0.049, -0.05), 3)
+    dens = []
+    for t in grid:
+        d = _skeleton_density(prob >= t)
+        dens.append(d)
+        if d >= target:
+            break
+    else:
+        return float(grid[int(np.argmax(dens))])
+    if len(dens) == 1:
+        return float(grid[0])
+    lo, hi = float(grid[len(dens) - 1]), float(grid[len(dens) - 2])  # d(lo) >= target > d(hi)
+    for _ in range(6):
+        mid = 0.5 * (lo + hi)
+        if _skeleton_density(prob >= mid) >= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+# ------------------------------------------------------------------------- binarisers
+def _b_hysteresis(prob, params):
+    from skimage.filters import apply_hysteresis_threshold
+
+    return apply_hysteresis_threshold(prob, float(params["low"]), float(params["high"]))
+
+
+def _b_closing(prob, params):
+    from scipy import ndimage
+    from skimage.morphology import disk
+
+    b = prob >= float(params["threshold"])
+    r = int(params["radius"])
+    if r <= 0:
+        return b
+    pad = r + 1  # closing near the border without the border acting as foreground
+    bp = np.pad(b, pad, mode="reflect")
+    return ndimage.binary_closing(bp, structure=disk(r))[pad:-pad, pad:-pad]
+
+
+# --------------------------------------------------------------------------- fitting
+def _fit_global(table, idx):
+    from .evaluate import _pooled_histogram
+
+    hist = _pooled_histogram([table.probs[i] for i in idx], [table.masks[i] for i in idx])
+    return {"threshold": float(hist.best_f1()[0])}
+
+
+def _fit_density(table, idx):
+    return {"density": float(np.mean([_skeleton_density(table.masks[i]) for i in idx]))}
+
+
+#: Image statistics the ``regression`` rule predicts each image's threshold from.
+REGRESSION_FEATURES = ("mean", "p95", "otsu")
+
+
+def _features(prob) -> np.ndarray:
+    return np.array([float(prob.mean()), float(np.percentile(prob, 95.0)), _otsu(prob)])
+
+
+def _oracle_thresholds(table, idx) -> np.ndarray:
+    """Each image's best threshold on the fitting grid (ℓ̄ closest to its truth)."""
+    grid = [g["threshold"] for g in _grid_t()]
+    out = []
+    for i in idx:
+        errs = [np.inf if (lp := table.predicted("global", {"threshold": t}, i)) is None
+                else abs(lp - table.true[i]) for t in grid]
+        out.append(grid[int(np.argmin(errs))])
+    return np.asarray(out)
+
+
+def _fit_regression(table, idx, ridge: float = 1e-2):
+    """Ridge regression of each calibration image's best threshold on its statistics."""
+    x = np.stack([_features(table.probs[i]) for i in idx])
+    y = _oracle_thresholds(table, idx)
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = (x - mu) / sd
+    a = z.T @ z + ridge * len(idx) * np.eye(z.shape[1])
+    w = np.linalg.solve(a, z.T @ (y - y.mean()))
+    coef = w / sd
+    return {"features": list(REGRESSION_FEATURES), "coef": [float(c) for c in coef],
+            "intercept": float(y.mean() - coef @ mu)}
+
+
+def _t_regression(prob, params):
+    if list(params["features"]) != list(REGRESSION_FEATURES):
+        raise ValueError(f"regression rule parameters use features {params['features']}, "
+                         f"this version computes {list(REGRESSION_FEATURES)}")
+    return _clip_t(float(params["intercept"]) + float(np.dot(params["coef"], _features(prob))))
+
+
+def _grid_t():
+    return [{"threshold": float(t)} for t in np.round(np.arange(0.05, 0.951, 0.01), 3)]
+
+
+def _grid_hysteresis():
+    out = []
+    for high in np.round(np.arange(0.3, 0.951, 0.05), 3):
+        for low in np.round(np.arange(0.1, high - 0.001, 0.05), 3):
+            out.append({"low": float(low), "high": float(high)})
+    return out
+
+
+def _grid_closing():
+    return [{"threshold": float(t), "radius": r}
+            for r in (1, 2) for t in np.round(np.arange(0.1, 0.901, 0.025), 3)]
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """A named binarisation rule.
+
+    Attributes
+    ----------
+    name, summary : str
+    threshold : callable or None
+        ``(prob, params) -> t_i`` for rules that binarise ``prob >= t_i`` with one
+        threshold per image (None for the others).
+    binarize : callable or None
+        ``(prob, params) -> bool map`` for the other rules.
+    grid : callable or None
+        Candidate parameters for the ℓ̄ fit (None: ``fit`` is used).
+    fit : callable or None
+        ``(table, idx) -> params`` for rules not fitted by a grid search
+        (``table`` an :class:`InterceptTable`, ``idx`` the calibration images).
+    objective : str
+        What the grid is searched for: ``"per_image"`` or ``"pooled"`` ℓ̄ error.
+    """
+
+    name: str
+    summary: str
+    threshold: Callable | None = None
+    binarize: Callable | None = None
+    grid: Callable | None = None
+    fit: Callable | None = None
+    objective: str = "per_image"
+    adaptive: bool = field(default=False)
+
+
+RULES: dict[str, ThresholdRule] = {r.name: r for r in (
+    ThresholdRule("global", "prob >= t, t = max-F1 on the calibration pixels",
+                  threshold=_t_global, fit=_fit_global),
+    ThresholdRule("heyn_global", "prob >= t, t minimises the per-image l error",
+                  threshold=_t_global, grid=_grid_t),
+    ThresholdRule("heyn_pooled", "prob >= t, t minimises the pooled l error",
+                  threshold=_t_global, grid=_grid_t, objective="pooled"),
+    ThresholdRule("quantile", "top fraction q of each image's pixels, q fitted for l",
+                  threshold=_t_quantile, adaptive=True,
+                  grid=lambda: [{"q": float(q)} for q in np.round(np.geomspace(0.02, 0.4, 60),
+                                                                   5)]),
+    ThresholdRule("density", "t_i gives the skeleton density of the calibration truth",
+                  threshold=_t_density, fit=_fit_density, adaptive=True),
+    ThresholdRule("mass", "fraction alpha * mean(prob_i) of each image's pixels",
+                  threshold=_t_mass, adaptive=True,
+                  grid=lambda: [{"alpha": float(a)} for a in np.round(np.geomspace(0.2, 3.0, 60),
+                                                                       5)]),
+    ThresholdRule("otsu", "Otsu threshold of each probability map", threshold=_t_otsu,
+                  fit=lambda table, idx: {}, adaptive=True),
+    ThresholdRule("otsu_scaled", "c * Otsu threshold of each map, c fitted for l",
+                  threshold=_t_otsu_scaled, adaptive=True,
+                  grid=lambda: [{"c": float(c)} for c in np.round(np.arange(0.4, 1.81, 0.025),
+                                                                   3)]),
+    ThresholdRule("relative", "c * 99th percentile of each map, c fitted for l",
+                  threshold=_t_relative, adaptive=True,
+                  grid=lambda: [{"c": float(c)} for c in np.round(np.arange(0.1, 1.001, 0.0125),
+                                                                   4)]),
+    ThresholdRule("regression", "t_i regressed on the map's mean, p95 and Otsu threshold",
+                  threshold=_t_regression, fit=_fit_regression, adaptive=True),
+    ThresholdRule("hysteresis", "hysteresis thresholds low/high fitted for l",
+                  binarize=_b_hysteresis, grid=_grid_hysteresis),
+    ThresholdRule("closing", "prob >= t, then closing with a disk of radius r; t, r for l",
+                  binarize=_b_closing, grid=_grid_closing),
+)}
+
+
+def _rule(name: str) -> ThresholdRule:
+    if isinstance(name, ThresholdRule):
+        return name
+    if name not in RULES:
+        raise ValueError(f"unknown threshold rule {name!r}; choose one of {', '.join(RULES)}")
+    return RULES[name]
+
+
+def image_threshold(name: str, prob: Any, params: Mapping[str, Any]) -> float | None:
+    """The threshold ``t_i`` a scalar-threshold rule uses for ``prob`` (None for others)."""
+    rule = _rule(name)
+    if rule.threshold is None:
+        return None
+    return float(rule.threshold(_prob(prob), params))
+
+
+def apply_threshold_rule(name: str, prob: Any, params: Mapping[str, Any]) -> np.ndarray:
+    """Binary boundary map (not skeletonised) of ``prob`` under rule ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RULES`.
+    prob : array (H, W)
+        Boundary probabilities in [0, 1].
+    params : mapping
+        The rule's parameters (from :func:`fit_threshold_rule`).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    rule = _rule(name)
+    p = _prob(prob)
+    if rule.threshold is not None:
+        return p >= rule.threshold(p, params)
+    return np.asarray(rule.binarize(p, params), bool)
+
+
+def intercept_errors(pred: Sequence[float | None], true: Sequence[float]) -> dict[str, Any]:
+    """Per-image and pooled ℓ̄ errors (fractions, not %) of predicted vs true ℓ̄.
+
+    An image without a valid predicted ℓ̄ counts as an error of 1 (100 %) in the
+    per-image mean and is left out of the pooled means (``n_invalid`` says how many).
+    """
+    t = np.asarray(true, float)
+    valid = np.array([p is not None and np.isfinite(p) for p in pred])
+    p = np.array([float(x) if v else np.nan for x, v in zip(pred, valid)])
+    per = np.where(valid, np.abs(p - t) / t, 1.0)
+    pooled = (abs(p[valid].mean() - t[valid].mean()) / t[valid].mean()
+              if valid.any() else None)
+    return {"per_image": float(per.mean()) if per.size else None, "pooled": pooled,
+            "per_image_errors": per.tolist(), "n_invalid": int((~valid).sum()),
+            "mean_pred": float(p[valid].mean()) if valid.any() else None,
+            "mean_true": float(t.mean()) if t.size else None}
+
+
+class InterceptTable:
+    """Calibration maps with a cache of ℓ̄ per image and binarisation, for fitting rules.
+
+    Scalar-threshold rules are looked up at thresholds rounded to :data:`FIT_STEP`
+    while fitting (their exact thresholds are used when they are applied), so the
+    same few hundred binarisations per image serve every rule and every subset.
+
+    Parameters
+    ----------
+    probs, masks : sequences of (H, W) arrays
+        Probability maps and their ground-truth boundary masks.
+    """
+
+    def __init__(self, probs: Sequence[Any], masks: Sequence[Any]) -> None:
+        if len(probs) != len(masks) or not len(probs):
+            raise ValueError(f"need as many probability maps as masks (got {len(probs)}, "
+                             f"{len(masks)})")
+        self.probs = [_prob(p) for p in probs]
+        self.masks = [np.asarray(m, bool) for m in masks]
+        self.true = [mean_intercept(m) for m in self.masks]
+        bad = [i for i, t in enumerate(self.true) if t is None]
+        if bad:
+            raise ValueError(f"ground-truth mask(s) {bad} give no valid mean intercept")
+        self._cache: list[dict] = [{} for _ in self.probs]
+
+    def __len__(self) -> int:
+        return len(self.probs)
+
+    def predicted(self, name: str, params: Mapping[str, Any], i: int, *,
+                  exact: bool = False) -> float | None:
+        """ℓ̄ of image ``i`` under a rule (rounded threshold unless ``exact``)."""
+        rule = _rule(name)
+        p = self.probs[i]
+        if rule.threshold is not None:
+            tkey = ("thr", rule.name, json.dumps(dict(params), sort_keys=True))
+            if tkey not in self._cache[i]:
+                self._cache[i][tkey] = float(rule.threshold(p, params))
+            t = self._cache[i][tkey]
+            if exact:
+                return mean_intercept(p >= t)
+            key = ("t", round(round(t / FIT_STEP) * FIT_STEP, 6))
+            if key not in self._cache[i]:
+                self._cache[i][key] = mean_intercept(p >= key[1])
+            return self._cache[i][key]
+        key = (rule.name, tuple(sorted(params.items())))
+        if key not in self._cache[i]:
+            self._cache[i][key] = mean_intercept(rule.binarize(p, params))
+        return self._cache[i][key]
+
+    def errors(self, name: str, params: Mapping[str, Any], idx: Sequence[int] | None = None,
+               *, exact: bool = False) -> dict[str, Any]:
+        """:func:`intercept_errors` of a rule on the images ``idx`` (default: all)."""
+        idx = range(len(self)) if idx is None else idx
+        return intercept_errors([self.predicted(name, params, i, exact=exact) for i in idx],
+                                [self.true[i] for i in idx])
+
+    def fit(self, name: str, idx: Sequence[int] | None = None) -> dict[str, Any]:
+        """Parameters of rule ``name`` fitted on the images ``idx`` (default: all).
+
+        Rules with a grid take the candidate with the lowest ℓ̄ error (per-image or
+        pooled, as the rule says; the first on ties); the others use their own fit
+        (``global``: max-F1, ``density``: the truth's skeleton density, ``regression``:
+        a ridge fit to each image's best threshold, ``otsu``: none).
+        """
+        rule = _rule(name)
+        idx = list(range(len(self))) if idx is None else list(idx)
+        if rule.grid is None:
+            return dict(rule.fit(self, idx))
+        best, best_e = None, np.inf
+        for params in rule.grid():
+            e = self.errors(name, params, idx)[rule.objective]
+            e = np.inf if e is None else e
+            if e < best_e:
+                best, best_e = params, e
+        if best is None:
+            raise ValueError(f"rule {name!r}: no candidate gives a valid ℓ̄ on the "
+                             "calibration maps")
+        return dict(best)
+
+
+def fit_threshold_rule(name: str, probs: Sequence[Any], masks: Sequence[Any]) -> dict[str, Any]:
+    """Fit the parameters of threshold rule ``name`` on calibration maps.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RULES`.
+    probs, masks : sequences of (H, W) arrays
+        Calibration probability maps (from the model the rule will be used with) and
+        their ground-truth boundary masks; never the maps the rule is judged on.
+
+    Returns
+    -------
+    dict
+        The rule's parameters, for :func:`apply_threshold_rule`.
+    """
+    return InterceptTable(probs, masks).fit(name)

@@ -1,0 +1,140 @@
+"""Threshold rules (operating points) of napari_srmat.edges.thresholds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_srmat.edges.data import dilate_boundaries
+from napari_srmat.edges.thresholds import (
+    RULES,
+    InterceptTable,
+    apply_threshold_rule,
+    fit_threshold_rule,
+    image_threshold,
+    intercept_errors,
+    mean_intercept,
+)
+from napari_srmat.synth import generate_microstructure
+
+
+def _maps(n=4, size=96, scales=(1.0, 0.7, 0.9, 0.6), seed=0):
+    """Soft boundary maps of synthetic grains; each image has its own 'contrast'."""
+    from skimage.morphology import skeletonize
+
+    rng = np.random.default_rng(seed)
+    probs, masks = [], []
+    for i in range(n):
+        ms = generate_microstructure((size, size), mean_grain_size_px=float(16 + 4 * i),
+                                     seed=seed + i)
+        thin = skeletonize(np.asarray(ms.boundaries, bool))
+        mask = dilate_boundaries(thin, 3)
+        soft = ndimage.gaussian_filter(thin.astype(np.float32), 1.2)
+        soft /= soft.max()
+        p = scales[i % len(scales)] * soft + 0.05 * rng.random(soft.shape)
+        probs.append(np.clip(p, 0, 1).astype(np.float32))
+        masks.append(mask)
+    return probs, masks
+
+
+@pytest.fixture(scope="module")
+def table():
+    probs, masks = _maps()
+    return InterceptTable(probs, masks)
+
+
+def test_every_rule_fits_and_applies(table):
+    for name in RULES:
+        params = table.fit(name)
+        json.dumps(params)  # storable in a checkpoint config
+        for p in table.probs:
+            b = apply_threshold_rule(name, p, params)
+            assert b.shape == p.shape and b.dtype == bool
+            assert 0 < b.mean() < 0.6, name
+        e = table.errors(name, params, exact=True)
+        assert e["n_invalid"] == 0 and 0 <= e["per_image"] < 1, name
+        t = image_threshold(name, table.probs[0], params)
+        assert (t is None) == (name in ("hysteresis", "closing"))
+
+
+def test_global_is_max_f1(table):
+    from napari_srmat.edges.evaluate import _pooled_histogram
+
+    params = table.fit("global")
+    assert params["threshold"] == _pooled_histogram(table.probs, table.masks).best_f1()[0]
+
+
+def test_heyn_global_minimises_per_image_error(table):
+    params = table.fit("heyn_global")
+    best = table.errors("heyn_global", params)["per_image"]
+    for t in (0.1, 0.3, 0.5, 0.7):
+        assert best <= table.errors("heyn_global", {"threshold": t})["per_image"] + 1e-12
+
+
+def test_adaptive_rules_follow_the_image_contrast():
+    probs, _ = _maps(1, scales=(1.0,))
+    p = probs[0]
+    for name, params in (("relative", {"c": 0.5}), ("otsu_scaled", {"c": 1.0}),
+                         ("quantile", {"q": 0.1})):
+        a = apply_threshold_rule(name, p, params)
+        b = apply_threshold_rule(name, 0.5 * p, params)  # a fainter copy
+        assert np.mean(a == b) > 0.995, name
+    assert not np.array_equal(apply_threshold_rule("global", p, {"threshold": 0.4}),
+                              apply_threshold_rule("global", 0.5 * p, {"threshold": 0.4}))
+    q = apply_threshold_rule("quantile", p, {"q": 0.1}).mean()
+    assert abs(q - 0.1) < 0.01
+    # mass: a fraction alpha * mean(prob) of the pixels, fewer on a fainter map
+    for scale in (1.0, 0.5):
+        m = apply_threshold_rule("mass", scale * p, {"alpha": 2.0}).mean()
+        assert abs(m - 2.0 * scale * p.mean()) < 0.01
+
+
+def test_density_rule_reaches_the_truth_density(table):
+    from skimage.morphology import skeletonize
+
+    params = table.fit("density")
+    target = np.mean([skeletonize(m).mean() for m in table.masks])
+    assert params["density"] == pytest.approx(target)
+    for p in table.probs:
+        d = skeletonize(apply_threshold_rule("density", p, params)).mean()
+        assert abs(d - target) < 0.25 * target
+
+
+def test_hysteresis_and_closing():
+    probs, _ = _maps(1, scales=(1.0,))
+    p = probs[0]
+    hy = apply_threshold_rule("hysteresis", p, {"low": 0.2, "high": 0.6})
+    assert np.array_equal(hy & (p >= 0.6), p >= 0.6) and not (hy & (p < 0.2)).any()
+    gap = np.zeros((20, 20), np.float32)
+    gap[9:12, :] = 1.0
+    gap[9:12, 9:11] = 0.0  # a 2 px gap in a 3 px wide line
+    closed = apply_threshold_rule("closing", gap, {"threshold": 0.5, "radius": 2})
+    assert closed[10].all() and closed.sum() < 70
+    assert np.array_equal(apply_threshold_rule("closing", gap, {"threshold": 0.5, "radius": 0}),
+                          gap >= 0.5)
+
+
+def test_regression_rule_parameters(table):
+    params = table.fit("regression")
+    assert params["features"] == ["mean", "p95", "otsu"] and len(params["coef"]) == 3
+    bad = dict(params, features=["mean"])
+    with pytest.raises(ValueError, match="features"):
+        apply_threshold_rule("regression", table.probs[0], bad)
+
+
+def test_fit_threshold_rule_and_errors():
+    probs, masks = _maps(3)
+    params = fit_threshold_rule("heyn_global", probs, masks)
+    assert 0.05 <= params["threshold"] <= 0.95
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        apply_threshold_rule("magic", probs[0], {})
+    with pytest.raises(ValueError, match="as many"):
+        InterceptTable(probs, masks[:2])
+    e = intercept_errors([11.0, None, 18.0], [10.0, 10.0, 20.0])
+    assert e["per_image"] == pytest.approx((0.1 + 1.0 + 0.1) / 3)
+    assert e["pooled"] == pytest.approx(abs(14.5 - 15.0) / 15.0)
+    assert e["n_invalid"] == 1
+    assert mean_intercept(np.zeros((10, 10), bool)) is None
