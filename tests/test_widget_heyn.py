@@ -169,3 +169,47 @@ def test_layer_combo_follows_viewer(make_napari_viewer):
     assert w.layer_combo.value is a
     viewer.layers.remove(a)
     assert w.layer_combo.value is None
+
+
+def test_simple_mode_micrograph_to_grain_size(make_napari_viewer, qtbot):
+    """Simple tab: image layer in, ℓ̄ and G with 95 % intervals out, equal to the library's
+    measure_grain_size; the measurement runs in the worker thread."""
+    import threading
+
+    from napari_srmat import grainsize
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    layer = viewer.add_image(ms.image, name="micrograph", rgb=True,
+                             metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    assert w.tabs.tabText(0) == "Simple"
+    panel = w.simple
+    panel.image_combo.value = layer
+    threads = []
+    real_job = grainsize.measure_grain_size_job
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return (yield from real_job(*args, **kwargs))
+
+    grainsize.measure_grain_size_job = spy
+    try:
+        panel.run()
+        qtbot.waitUntil(lambda: panel.result is not None, timeout=120000)
+    finally:
+        grainsize.measure_grain_size_job = real_job
+    assert threads and threads[0] is not threading.main_thread()
+    res = panel.result
+    ref = grainsize.measure_grain_size(ms.image, pixel_size_um=0.5)
+    assert res.mean_intercept_um == pytest.approx(ref.mean_intercept_um, rel=1e-9)
+    assert res.astm_g_ci95 == pytest.approx(ref.astm_g_ci95, rel=1e-9)
+    lo, hi = res.mean_intercept_ci95_um
+    assert panel.intercept_label.text() == f"{res.mean_intercept_um:.4g} µm  [{lo:.4g}, {hi:.4g}]"
+    assert panel.g_label.text().startswith(f"{res.astm_g:.4g}  [")
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10000)
+    # a typed pixel size that is not a number is refused before any job starts
+    panel.pixel_size.setText("abc")
+    with pytest.raises(WidgetInputError):
+        panel.run()

@@ -31,6 +31,7 @@ SUBCOMMAND_MODULES = (
     "info",
     "synth",
     "heyn",
+    "grainsize",
     "evalmaps",
     "sr",
     "edges",

@@ -64,6 +64,7 @@ def _finite(rows: list[dict]) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
 
     if args.pattern == "segments" and not args.segments:
@@ -90,7 +91,10 @@ def _run(args: argparse.Namespace) -> int:
             skeletonize=args.skeletonize,
             pixel_size_um=args.pixel_size_um,
         )
-        row = {"path": str(path), **res.to_dict()}
+        # the per-image schema of `srmat grain-size --mask` (same measurement), after the
+        # keys srmat heyn always had (kept for existing users)
+        shared = grain_size_from_heyn(res, pixel_size_um=args.pixel_size_um).to_dict()
+        row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)
         total_l += res.total_length_px
         total_n += res.n_intersections

@@ -1,4 +1,9 @@
-"""Grain size (Heyn lineal intercept, ASTM E112) dock widget."""
+"""Grain size (Heyn lineal intercept, ASTM E112) dock widget.
+
+Two tabs: *Simple* (a micrograph in, ℓ̄ and G with 95 % intervals out, through
+:func:`napari_srmat.grainsize.measure_grain_size_job`) and *Boundary mask* (Heyn on a
+mask or probability layer with every option, test lines and intersections as layers).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from qtpy.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -32,14 +38,15 @@ from ._common import (
     export_csv,
     export_json,
     heyn_job,
+    layer_image_data,
     layer_pixel_size_um,
     prepare_heyn,
     show_heyn_measurement,
 )
 from ._layout import hbox_row
-from ._worker import ProgressForwarder, start_job
+from ._worker import ProgressForwarder, SingleJobMixin, start_job
 
-__all__ = ["GrainSizeWidget", "PATTERNS"]
+__all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job"]
 
 PATTERNS = ("random", "grid", "circles", "shapes")
 
@@ -58,18 +65,133 @@ def _fmt(v, digits: int = 4) -> str:
     return str(v)
 
 
-class GrainSizeWidget(QWidget):
-    """Measure the mean lineal intercept (Heyn) on a boundary layer.
+def _typed_pixel_size(text: str) -> float | None:
+    """The pixel size typed in a field (None when empty); WidgetInputError when invalid."""
+    text = text.strip()
+    if not text:
+        return None
+    from ..io import check_pixel_size
 
-    Numbers are exactly those of :func:`napari_srmat.metrics.heyn.measure_intercepts`
-    on the layer's binary mask. The intersections are added as a Points layer and the
-    test lines as a Shapes layer. ``run()`` returns the worker; ``export_csv(path)`` and
-    ``export_json(path)`` save the last measurement.
+    try:
+        value = float(text)
+    except ValueError:
+        raise WidgetInputError(f"pixel size {text!r} is not a number") from None
+    try:
+        return check_pixel_size(value, name="pixel size")
+    except ValueError as exc:
+        raise WidgetInputError(str(exc)) from None
+
+
+def simple_grain_size_job(image, *, pixel_size_um=None, stop=None):
+    """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread)."""
+    from ..edges import load_boundary_model
+    from ..grainsize import measure_grain_size_job
+    from ..jobs import Log
+
+    yield Log("loading the boundary model (shipped default)")
+    model = load_boundary_model()
+    return (yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
+                                              stop=stop))
+
+
+def _with_interval(value, interval, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.4g}{unit}"
+    if interval is not None:
+        text += f"  [{interval[0]:.4g}, {interval[1]:.4g}]"
+    return text
+
+
+class SimpleGrainSizePanel(SingleJobMixin, QWidget):
+    """Micrograph in, mean lineal intercept and ASTM G with 95 % intervals out.
+
+    Runs :func:`napari_srmat.grainsize.measure_grain_size_job` (shipped boundary model,
+    automatic inference scale, the default test lines) on the selected image layer in a
+    worker thread: the GUI thread only reads the layer and shows the result.
+    ``run()`` returns the worker; ``result`` holds the last
+    :class:`~napari_srmat.grainsize.GrainSizeResult`.
     """
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
+        self.worker = None
+        self.token = None
+        self.result = None
+        self.image_combo = LayerCombo(self.viewer, ("image",))
+        self.pixel_size = QLineEdit()
+        self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
+        self.intercept_label = QLabel("–")
+        self.g_label = QLabel("–")
+        self.detail_label = QLabel("")
+        self.warning_label = QLabel("")
+        self.warning_label.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Micrograph", self.image_combo.native)
+        form.addRow("Pixel size", self.pixel_size)
+        form.addRow("ℓ̄ (95% interval)", self.intercept_label)
+        form.addRow("ASTM G (95% interval)", self.g_label)
+        form.addRow("", self.detail_label)
+        form.addRow("", self.warning_label)
+        self._add_job_controls(form)
+        self.run_btn.setText("Measure grain size")
+        self.image_combo.native.currentTextChanged.connect(self._layer_changed)
+        self._layer_changed()
+
+    def _layer_changed(self, *_) -> None:
+        layer = self.image_combo.value
+        px = layer_pixel_size_um(layer) if layer is not None else None
+        self.pixel_size.setPlaceholderText(
+            f"{px:g} µm/px (from layer)" if px else "µm/px (unknown: type it for µm and G)")
+
+    def run(self):
+        """Measure the selected micrograph in a worker; return the worker."""
+        self._ensure_idle("a grain-size measurement is already running")
+        layer = self.image_combo.value
+        if layer is None:
+            raise WidgetInputError("select a micrograph (an image layer)")
+        px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
+        data = layer_image_data(layer)
+        self.result = None
+        return self._start_single_job(
+            lambda stop: simple_grain_size_job(data, pixel_size_um=px, stop=stop),
+            on_result=self._on_result)
+
+    def _on_result(self, result) -> None:
+        if result is None:
+            return
+        self.result = result
+        d = result.to_dict()
+        if d["mean_intercept_um"] is not None:
+            self.intercept_label.setText(
+                _with_interval(d["mean_intercept_um"], d["mean_intercept_ci95_um"], " µm"))
+        else:
+            self.intercept_label.setText(
+                _with_interval(d["mean_intercept_px"], d["mean_intercept_ci95_px"], " px"))
+        self.g_label.setText(_with_interval(d["astm_g"], d["astm_g_ci95"]))
+        self.detail_label.setText(
+            f"{d['n_intercepts']} intercepts, inference scale {d['inference_scale']:g}")
+        self.warning_label.setText("; ".join(d["warnings"]))
+        self.status.setText("done" if d["mean_intercept_px"] is not None
+                            else "no grain size reported (see the warning)")
+
+
+class GrainSizeWidget(QWidget):
+    """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval) and a *Boundary
+    mask* tab (Heyn on a boundary layer).
+
+    The mask tab's numbers are exactly those of
+    :func:`napari_srmat.metrics.heyn.measure_intercepts` on the layer's binary mask. The
+    intersections are added as a Points layer and the test lines as a Shapes layer.
+    ``run()`` measures the mask tab and returns the worker (``simple.run()`` the simple
+    tab); ``export_csv(path)`` and ``export_json(path)`` save the last mask measurement.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.simple = SimpleGrainSizePanel(napari_viewer)
         self.worker = None
         self.token = None
         self.measurement: HeynMeasurement | None = None
@@ -134,13 +256,18 @@ class GrainSizeWidget(QWidget):
         buttons.addWidget(self.run_btn)
         buttons.addWidget(self.csv_btn)
         buttons.addWidget(self.json_btn)
-        lay = QVBoxLayout(self)
+        self.mask_tab = QWidget()
+        lay = QVBoxLayout(self.mask_tab)
         lay.addLayout(form)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addWidget(self.summary)
         lay.addWidget(self.table)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.simple, "Simple")
+        self.tabs.addTab(self.mask_tab, "Boundary mask")
+        QVBoxLayout(self).addWidget(self.tabs)
 
         self.run_btn.clicked.connect(self.run)
         self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
@@ -159,18 +286,9 @@ class GrainSizeWidget(QWidget):
 
     def pixel_size_um(self) -> float | None:
         """Typed pixel size, else the layer's, else None."""
-        text = self.pixel_size.text().strip()
-        if text:
-            from ..io import check_pixel_size
-
-            try:
-                value = float(text)
-            except ValueError:
-                raise WidgetInputError(f"pixel size {text!r} is not a number") from None
-            try:
-                return check_pixel_size(value, name="pixel size")
-            except ValueError as exc:
-                raise WidgetInputError(str(exc)) from None
+        typed = _typed_pixel_size(self.pixel_size.text())
+        if typed is not None:
+            return typed
         layer = self.layer_combo.value
         return layer_pixel_size_um(layer) if layer is not None else None
 
