@@ -31,6 +31,8 @@ INPUT_SCALES = (0.5, 1.0, 2.0, 2.8)
 TARGETS = (22, 24, 26, 27, 28, 30, 32)
 PASSES = (0, 1, 2, 3)
 TOLERANCE = 0.05
+SCALE_TOLERANCE = 0.15  # napari_srmat.grainsize.SCALE_TOLERANCE
+MAX_INFERENCE_SCALE = 3.25  # napari_srmat.grainsize.MAX_INFERENCE_SCALE
 RELIABLE_TOLERANCE = 0.10  # |median ratio - 1| allowed in the reliable range
 
 
@@ -59,7 +61,10 @@ def replay(c, u, k_acf, target, passes):
     if not half:
         return None
     est = k_acf * half  # input px
-    sigma = u * target / est
+    s = min(target / est, MAX_INFERENCE_SCALE)  # as choose_inference_scale
+    if abs(s - 1) <= SCALE_TOLERANCE:
+        s = 1.0
+    sigma = u * s
     lo, hi = np.exp(c["sigma"][0]), np.exp(c["sigma"][-1])
     sigma = min(max(sigma, lo), hi)
     for _ in range(passes):
@@ -80,6 +85,11 @@ def main() -> int:
         k = float(np.median([r["x_px"] / r["acf_half_px"] for r in sel
                              if r["acf_half_px"] and r["scale"] >= 0.5]))
         out[f"{src}_acf_to_intercept"] = round(k, 3)
+        # the estimator with the TBM factor: estimate / truth over all scales >= 0.5
+        k_tbm = out.get("tbm_acf_to_intercept", k)
+        out[f"{src}_acf_estimate_over_truth_q10_50_90"] = q(
+            [k_tbm * r["acf_half_px"] / r["x_px"] for r in sel
+             if r["acf_half_px"] and r["scale"] >= 0.5])
         # reliable range: bins of x where the median ratio is within RELIABLE_TOLERANCE
         mod = [r for r in sel if r.get("ratio") is not None]
         x = np.array([r["x_px"] for r in mod])
@@ -92,9 +102,19 @@ def main() -> int:
         out[f"{src}_median_ratio_by_x"] = bins
         good = [b for b, (_, med) in bins.items() if abs(med - 1) <= RELIABLE_TOLERANCE]
         out[f"{src}_bins_within_{int(RELIABLE_TOLERANCE * 100)}pct"] = good
-        print(f"{src}: ACF_TO_INTERCEPT {k:.3f}; bins with |median ratio - 1| <= "
-              f"{RELIABLE_TOLERANCE}: {good}")
+        print(f"{src}: ACF_TO_INTERCEPT {k:.3f}; estimate/truth with the tbm factor "
+              f"{out[f'{src}_acf_estimate_over_truth_q10_50_90']}; bins with |median ratio - 1|"
+              f" <= {RELIABLE_TOLERANCE}: {good}")
     k_tbm = out["tbm_acf_to_intercept"]
+    # how strongly the model's ℓ̄ at inference follows the true one (15-50 px):
+    # ln(ratio) = a + b ln(x / 25), so ℓ̄_model ∝ x^(1 + b)
+    for src in ("tbm", "synth"):
+        mod = [r for r in rows if r["image"].startswith("synth") == (src == "synth")
+               and r.get("ratio") and 15 < r["x_px"] < 50]
+        b, a = np.polyfit(np.log([r["x_px"] / 25 for r in mod]),
+                          np.log([r["ratio"] for r in mod]), 1)
+        out[f"{src}_model_exponent_15_50px"] = round(float(1 + b), 3)
+        print(f"{src}: model ℓ̄ at inference ∝ (true ℓ̄)^{1 + b:.2f} over 15-50 px")
     cs = curves(rows)
     policy = {}
     for src in ("tbm", "synth"):
@@ -126,6 +146,16 @@ def main() -> int:
                                        (0.5, 0.9)),
                 "synth_spread_q50_90": q([s for s, n in zip(sp, cs) if n.startswith("synth")],
                                          (0.5, 0.9))}
+    # the chosen policy (target 26, one pass) by split
+    by_split = {}
+    for split in ("train", "val", "synth"):
+        err = [replay(cs[n], u, k_tbm, 26, 0) for n in cs if n.startswith(split)
+               for u in INPUT_SCALES]
+        err = [e - 1 for e in err if e is not None]
+        by_split[split] = {"n": len(err), "rel_error_q10_50_90": q(err),
+                           "abs_rel_error_median": q(np.abs(err), (0.5,))[0]}
+        print(f"target 26, one pass, {split}: {by_split[split]}")
+    out["chosen_policy_by_split"] = by_split
     out["policy"] = policy
     out["spread_across_input_scales"] = spreads
     for key, v in spreads.items():
