@@ -137,6 +137,7 @@ def shot_heyn(args) -> None:
     truth.metadata = dict(truth.metadata, pixel_size_um=0.5)
     w = GrainSizeWidget(viewer)
     viewer.window.add_dock_widget(w, name="Grain size (Heyn)")
+    w.tabs.setCurrentWidget(w.mask_tab)
     w.layer_combo.value = truth
     w.n_lines.setValue(20)
     w.run()

@@ -30,5 +30,5 @@ python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0          # CPU wheel; the package then accepts it as is
 python -m pip install -q -e ".[testing]"
 
-ruff check src tests benchmarks examples scripts
+ruff check src tests benchmarks examples scripts studies
 python -m pytest -ra "$@"

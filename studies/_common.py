@@ -1,0 +1,65 @@
+"""Shared helpers of the grain-size studies (tbm/train+val and synthetic data only).
+
+Never point these scripts at tbm/test: every constant of ``napari_srmat.grainsize`` is
+chosen from their output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SRMAT_DATA", ROOT.parent / "shared" / "data")) / "tbm"
+RESULTS = Path(__file__).resolve().parent / "results"
+SPLITS = ("train", "val")  # never "test"
+
+#: Heyn settings of every study: the defaults of ``srmat grain-size`` with more lines
+#: for the ground truth (less line-sampling noise in the reference).
+HEYN = {"pattern": "random", "seed": 1234, "margin": 0.05, "skeletonize": True}
+GT_LINES = 500
+
+
+def tbm_pairs(every_train: int = 1) -> list[tuple[str, Path, Path]]:
+    """(split, image, mask) of tbm/val and every ``every_train``-th tbm/train image."""
+    from napari_srmat.io import list_pairs
+
+    out = []
+    for split in SPLITS:
+        pairs = list_pairs(DATA, split)
+        if split == "train":
+            pairs = pairs[::every_train]
+        out += [(split, img, msk) for img, msk in pairs]
+    return out
+
+
+def scan_of(path: Path) -> str:
+    """Scan number of a TBM region (``SCAN-Y-X.png``)."""
+    return Path(path).name.split("-")[0]
+
+
+def gt_intercept(mask: np.ndarray, n_lines: int = GT_LINES) -> float:
+    """ℓ̄ of a hand-drawn mask (thinned, many random lines)."""
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    return float(measure_intercepts(mask, n_lines=n_lines, **HEYN).mean_intercept_px)
+
+
+def save(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"script": f"studies/{name}.py", "argv": sys.argv[1:],
+               "date": time.strftime("%Y-%m-%d %H:%M"), **payload}
+    path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+    return path
+
+
+def q(values, qs=(0.1, 0.5, 0.9)) -> list[float]:
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
+    return [round(float(x), 4) for x in np.quantile(v, qs)] if v.size else []
