@@ -46,6 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--method", choices=("intercept", "planimetric"), default=None,
+                   help="measure by the standards (ASTM E112 / ISO 643 / E1382: intercept with "
+                        "triple points, planimetric Jeffries count, distributions, several "
+                        "fields with 95%% CI and %%RA; docs/standards.md). Output: one field "
+                        "per image and a specimen summary")
+    p.add_argument("--rule", choices=("e112", "iso643", "e1382"), default="e112",
+                   help="planimetric counting rule (with --method)")
+    p.add_argument("--twins", nargs="+", default=None, metavar="MASK",
+                   help="annealing-twin masks, excluded from the counts (with --method "
+                        "--mask; one for all images or one per image)")
+    p.add_argument("--exclusions", nargs="+", default=None, metavar="MASK",
+                   help="regions not to measure (with --method --mask; one for all images or "
+                        "one per image)")
     p.add_argument("--json", action="store_true", help='print one JSON object {"images": [...]}')
     p.set_defaults(func=_run)
 
@@ -82,12 +95,16 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError(f"--lines must be >= 1, got {args.lines}")
     if args.mask and (args.checkpoint or args.tta or args.inference_scale is not None):
         raise UserError("--checkpoint, --tta and --inference-scale are for images, not --mask")
+    if (args.twins or args.exclusions) and not (args.method and args.mask):
+        raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
+    twins = _per_image(args.twins, args.images, "--twins")
+    exclusions = _per_image(args.exclusions, args.images, "--exclusions")
     model = None
     if not args.mask:
         from ..edges import load_boundary_model
 
         model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta)
-    rows = []
+    rows, fields = [], []
     for path in args.images:
         mic = read_image(path)
         res = run_job(measure_grain_size_job(
@@ -98,6 +115,11 @@ def _run(args: argparse.Namespace) -> int:
         rows.append({"path": str(path), **res.to_dict()})
         for w in res.warnings:
             print(f"srmat grain-size: warning: {path}: {w}", file=sys.stderr)
+        if args.method:
+            fields.append(_standard_field(args, mic, res, twins[len(fields)],
+                                          exclusions[len(fields)], str(path)))
+    if args.method:
+        return _print_specimen(args, fields)
     if args.json:
         settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
                     "seed": args.seed, "margin": args.margin}
@@ -107,4 +129,62 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         print(describe(row))
+    return 0
+
+
+def _per_image(paths, images, flag: str) -> list:
+    """One mask path per image (a single path serves all), or Nones."""
+    if not paths:
+        return [None] * len(images)
+    if len(paths) == 1:
+        return list(paths) * len(images)
+    if len(paths) != len(images):
+        raise UserError(f"{flag}: give one mask for all images or one per image "
+                        f"({len(images)}), got {len(paths)}")
+    return list(paths)
+
+
+def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> dict:
+    """The standards' measurement (metrics.standards) of one field: the user's mask, or
+    the model's binarised boundaries at the inference scale."""
+    import numpy as np
+
+    from ..io import read_mask, read_window
+    from ..metrics.standards import measure_field
+
+    px = res.pixel_size_um
+    if args.mask:
+        arr = mic.data
+        boundaries = read_window(arr, 0, arr.shape[0], 0, arr.shape[1])
+        if boundaries.ndim == 3:
+            boundaries = boundaries.max(axis=2)
+        boundaries = boundaries > 0
+    else:
+        boundaries = np.asarray(res.probability) >= res.threshold
+        px = None if px is None else px / res.inference_scale
+    return measure_field(
+        boundaries, pixel_size_um=px, method=args.method, rule=args.rule,
+        skeletonize=not args.mask,
+        twins=None if twins_path is None else read_mask(twins_path),
+        exclusion=None if exclusion_path is None else read_mask(exclusion_path),
+        name=name)
+
+
+def _print_specimen(args, fields: list[dict]) -> int:
+    from ..metrics.standards import summarize_fields
+
+    summary = summarize_fields(fields, method=args.method)
+    for w in summary.get("warnings", []) + summary.get("advice", []):
+        print(f"srmat grain-size: {w}", file=sys.stderr)
+    if args.json:
+        print_json({"images": fields, "summary": summary})
+        return 0
+    for f in fields:
+        g = f.get("astm_g")
+        print(f"{f['name']}: {f['standard']}: G = {'n/a' if g is None else f'{g:.2f}'}")
+    g, ci = summary.get("astm_g"), summary.get("astm_g_ci95")
+    print(f"specimen ({summary['n_fields']} fields): G = {'n/a' if g is None else f'{g:.2f}'}"
+          + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and None not in ci else "")
+          + (f", %RA {summary['relative_accuracy_pct']:.1f}"
+             if summary.get("relative_accuracy_pct") is not None else ""))
     return 0
