@@ -63,7 +63,12 @@ import numpy as np
 
 from .io import check_pixel_size
 from .jobs import Event, Log, Progress, StopToken, run_job
-from .metrics.heyn import HeynResult, astm_grain_size_number, measure_intercepts
+from .metrics.heyn import (
+    HeynResult,
+    astm_grain_size_number,
+    finite_or_none,
+    measure_intercepts,
+)
 
 __all__ = [
     "GrainSizeError",
@@ -156,17 +161,10 @@ class GrainSizeError(ValueError):
 
 
 # ------------------------------------------------------------------ results
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def _pair(p: Any) -> list | None:
     if p is None:
         return None
-    lo, hi = (_num(v) for v in p)
+    lo, hi = (finite_or_none(v) for v in p)
     return None if lo is None or hi is None else [lo, hi]
 
 
@@ -233,23 +231,23 @@ class GrainSizeResult:
     def to_dict(self) -> dict:
         """JSON-friendly dict: the schema of docs/grain_size.md (NaN/inf become None)."""
         return {
-            "mean_intercept_px": _num(self.mean_intercept_px),
+            "mean_intercept_px": finite_or_none(self.mean_intercept_px),
             "mean_intercept_ci95_px": _pair(self.mean_intercept_ci95_px),
-            "mean_intercept_um": _num(self.mean_intercept_um),
+            "mean_intercept_um": finite_or_none(self.mean_intercept_um),
             "mean_intercept_ci95_um": _pair(self.mean_intercept_ci95_um),
-            "astm_g": _num(self.astm_g),
+            "astm_g": finite_or_none(self.astm_g),
             "astm_g_ci95": _pair(self.astm_g_ci95),
             "n_intercepts": int(self.n_intercepts),
             "inference_scale": float(self.inference_scale),
             "warnings": list(self.warnings),
-            "pixel_size_um": _num(self.pixel_size_um),
+            "pixel_size_um": finite_or_none(self.pixel_size_um),
             "mode": self.mode,
-            "estimated_intercept_px": _num(self.estimated_intercept_px),
-            "inference_intercept_px": _num(self.inference_intercept_px),
+            "estimated_intercept_px": finite_or_none(self.estimated_intercept_px),
+            "inference_intercept_px": finite_or_none(self.inference_intercept_px),
             "n_lines": int(self.n_lines),
             "pattern": self.pattern,
-            "threshold": _num(self.threshold),
-            "uncertainty": {k: (_pair(v) if isinstance(v, (tuple, list)) else _num(v))
+            "threshold": finite_or_none(self.threshold),
+            "uncertainty": {k: (_pair(v) if isinstance(v, (tuple, list)) else finite_or_none(v))
                             for k, v in self.uncertainty.items()},
         }
 

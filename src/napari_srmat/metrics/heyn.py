@@ -116,6 +116,20 @@ def mean_intercept_from_astm_g(g: float | np.ndarray) -> float | np.ndarray:
     return float(out) if out.ndim == 0 else out
 
 
+def finite_or_none(x: Any) -> float | None:
+    """``float(x)``, or None for None, NaN and infinities (how figures go into JSON).
+
+    Examples
+    --------
+    >>> finite_or_none(2), finite_or_none(float("inf")), finite_or_none(None)
+    (2.0, None, None)
+    """
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
 def confidence_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     """Mean, 95% Student-t half-width and relative accuracy (%RA) of field values.
 
@@ -675,19 +689,13 @@ class HeynResult:
             Also include the per-line arrays and intersection coordinates.
         """
 
-        def num(x):
-            if x is None:
-                return None
-            x = float(x)
-            return x if math.isfinite(x) else None
-
         out = {
-            "mean_intercept_px": num(self.mean_intercept_px),
+            "mean_intercept_px": finite_or_none(self.mean_intercept_px),
             "n_intersections": int(self.n_intersections),
             "total_length_px": float(self.total_length_px),
             "n_lines": int(self.n_lines),
-            "ci95_px": num(self.ci95_px),
-            "relative_accuracy_pct": num(self.relative_accuracy_pct),
+            "ci95_px": finite_or_none(self.ci95_px),
+            "relative_accuracy_pct": finite_or_none(self.relative_accuracy_pct),
             "pattern": self.pattern,
             "warnings": list(self.warnings),
             "intersection_count": float(self.intersection_count),
@@ -697,16 +705,16 @@ class HeynResult:
             "n_complete_intercepts": int(len(self.intercepts_px)),
             "mean_intercept_by_direction_px": (
                 None if self.mean_intercept_by_direction_px is None
-                else {k: num(v) for k, v in self.mean_intercept_by_direction_px.items()}
+                else {k: finite_or_none(v) for k, v in self.mean_intercept_by_direction_px.items()}
             ),
-            "anisotropy_index": num(self.anisotropy_index),
+            "anisotropy_index": finite_or_none(self.anisotropy_index),
             "twins_excluded": self.twins_excluded,
             "excluded_length_px": float(self.excluded_length_px),
         }
         if self.pixel_size_um is not None:
             out["pixel_size_um"] = float(self.pixel_size_um)
-            out["mean_intercept_um"] = num(self.mean_intercept_um)
-            out["astm_g"] = num(self.astm_g)
+            out["mean_intercept_um"] = finite_or_none(self.mean_intercept_um)
+            out["astm_g"] = finite_or_none(self.astm_g)
         if arrays:
             out["per_line_length_px"] = [float(x) for x in self.per_line_length_px]
             out["per_line_count"] = [int(x) for x in self.per_line_count]

@@ -32,7 +32,6 @@ touching an excluded region.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +45,7 @@ from .grainmap import (
     grains_from_labels,
     merge_twins,
 )
+from .heyn import finite_or_none
 
 __all__ = [
     "PlanimetricError",
@@ -285,12 +285,6 @@ class PlanimetricResult:
     def to_dict(self, *, arrays: bool = True) -> dict:
         """JSON-friendly figures (``arrays``: include the grain-area lists)."""
 
-        def num(x):
-            if x is None:
-                return None
-            x = float(x)
-            return x if math.isfinite(x) else None
-
         out = {
             "standard": self.standard,
             "rule": self.rule,
@@ -300,13 +294,13 @@ class PlanimetricResult:
             "n_equivalent": float(self.n_equivalent),
             "area_px": float(self.area_px),
             "measured_area_px": int(self.measured_area_px),
-            "grains_per_px2": num(self.grains_per_px2),
-            "pixel_size_um": num(self.pixel_size_um),
-            "grains_per_mm2": num(self.grains_per_mm2),
-            "mean_grain_area_um2": num(self.mean_grain_area_um2),
-            "astm_g": num(self.astm_g),
-            "g_e112": num(self.g_e112),
-            "g_iso643": num(self.g_iso643),
+            "grains_per_px2": finite_or_none(self.grains_per_px2),
+            "pixel_size_um": finite_or_none(self.pixel_size_um),
+            "grains_per_mm2": finite_or_none(self.grains_per_mm2),
+            "mean_grain_area_um2": finite_or_none(self.mean_grain_area_um2),
+            "astm_g": finite_or_none(self.astm_g),
+            "g_e112": finite_or_none(self.g_e112),
+            "g_iso643": finite_or_none(self.g_iso643),
             "twins_excluded": self.twins_excluded,
             "n_twins_merged": int(self.n_twins_merged),
             "warnings": list(self.warnings),

@@ -30,6 +30,7 @@ from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
 from .heyn import (
     astm_grain_size_number,
     confidence_interval,
+    finite_or_none,
     mean_intercept_from_astm_g,
     measure_intercepts,
 )
@@ -194,14 +195,12 @@ def grain_size_table(g_values: Sequence[float] | np.ndarray | None = None) -> li
 
 # --------------------------------------------------------------------- helpers
 def _num(x: Any) -> Any:
-    if x is None:
-        return None
+    """JSON value of a figure: bools and ints kept, other numbers via finite_or_none."""
     if isinstance(x, (bool, np.bool_)):
         return bool(x)
     if isinstance(x, (int, np.integer)):
         return int(x)
-    x = float(x)
-    return x if math.isfinite(x) else None
+    return finite_or_none(x)
 
 
 def _clean(obj: Any) -> Any:
