@@ -217,6 +217,8 @@ def evaluate_set(work: Path, variant: str, tta: str, samples, folds) -> dict:
     out["ap"], out["roc_auc"] = _spread(aps), _spread(aucs)
     rules: dict = {}
     per_image_err: dict[str, np.ndarray] = {}
+    pred_l: dict[str, list] = {}
+    scans = [scan_id(n) for n in names]
     for name in RULES:
         t0 = time.process_time()
         pf, pooled, params, inv = [], [], [], 0
@@ -233,6 +235,7 @@ def evaluate_set(work: Path, variant: str, tta: str, samples, folds) -> dict:
             for i in held[k]:
                 pred_img[i] = table.predicted(name, prm, int(i), exact=True)
         per_image_err[name] = err_img
+        pred_l[name] = pred_img
         valid = [p for p in pred_img if p is not None]
         rules[name] = {
             "per_image_pct": _spread(pf), "pooled_pct": _spread(pooled),
@@ -242,6 +245,12 @@ def evaluate_set(work: Path, variant: str, tta: str, samples, folds) -> dict:
             "all_images_bias_pct": round(100 * float(np.mean(
                 [(p - t) / t for p, t in zip(pred_img, true) if p is not None])), 3)
             if valid else None,
+            "corr_pred_true": round(float(np.corrcoef(
+                [p if p is not None else np.nan for p in pred_img], true)[0, 1]), 3),
+            "per_scan_bias_pct": {sc: round(100 * float(np.mean(
+                [(pred_img[i] - true[i]) / true[i] for i in range(len(names))
+                 if scans[i] == sc and pred_img[i] is not None] or [np.nan])), 1)
+                for sc in sorted(set(scans), key=lambda x: (len(x), x))},
             "n_invalid": inv, "params_per_fold": params,
             "fit_cpu_s": round(time.process_time() - t0, 1)}
         _log(f"  {variant}/{tta} {name}: OOF per-image {rules[name]['per_image_pct']['mean']}"
@@ -296,16 +305,16 @@ def evaluate_set(work: Path, variant: str, tta: str, samples, folds) -> dict:
         "per_image_pct": _spread([100 * nested_err[held[k]].mean()
                                   for k in range(len(folds))]),
         "all_images_per_image_pct": round(100 * nested_err.mean(), 3)}
-    scans = [scan_id(n) for n in names]
-    out["vs_global"] = {
-        name: {"mean_diff_pct": round(100 * float((per_image_err[name]
-                                                   - per_image_err["global"]).mean()), 3),
-               "scan_bootstrap_95ci_pct": _scan_bootstrap(
-                   100 * (per_image_err[name] - per_image_err["global"]), scans),
-               "folds_better": int(sum(per_image_err[name][held[k]].mean()
-                                       < per_image_err["global"][held[k]].mean()
-                                       for k in range(len(folds))))}
-        for name in RULES if name != "global"}
+    for ref in ("global", "heyn_global"):
+        out[f"vs_{ref}"] = {
+            name: {"mean_diff_pct": round(100 * float((per_image_err[name]
+                                                       - per_image_err[ref]).mean()), 3),
+                   "scan_bootstrap_95ci_pct": _scan_bootstrap(
+                       100 * (per_image_err[name] - per_image_err[ref]), scans),
+                   "folds_better": int(sum(per_image_err[name][held[k]].mean()
+                                           < per_image_err[ref][held[k]].mean()
+                                           for k in range(len(folds))))}
+            for name in RULES if name != ref}
     out["per_image"] = [{"name": n, "fold": int(fold_of[i]), "true_l_px": round(true[i], 3),
                          **{r: round(100 * per_image_err[r][i], 2) for r in RULES}}
                         for i, n in enumerate(names)]
