@@ -138,3 +138,78 @@ def test_fit_threshold_rule_and_errors():
     assert e["pooled"] == pytest.approx(abs(14.5 - 15.0) / 15.0)
     assert e["n_invalid"] == 1
     assert mean_intercept(np.zeros((10, 10), bool)) is None
+
+
+# ---------------------------------------------------------------- BoundaryModel option
+def _save_tiny(path, **extra):
+    import torch
+
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+
+    torch.manual_seed(0)
+    save_checkpoint(path, UAEDNet("tiny").state_dict(), {**default_arch_config("tiny"), **extra})
+
+
+def test_model_threshold_rule_default_unchanged(tmp_path):
+    from napari_srmat.edges.infer import load_boundary_model
+
+    _save_tiny(tmp_path / "ck", threshold=0.37)
+    m = load_boundary_model(tmp_path / "ck", device="cpu")
+    assert m.threshold_rule == "global" and m.threshold_params == {"threshold": 0.37}
+    p = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    assert np.array_equal(m.binarize(p), p >= 0.37)
+    assert m.image_threshold(p) == pytest.approx(0.37)
+
+
+def test_model_threshold_rule_option(tmp_path):
+    from skimage.filters import threshold_otsu
+
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges.infer import load_boundary_model
+
+    probs, _ = _maps(1, scales=(0.7,))
+    p = probs[0]
+    _save_tiny(tmp_path / "ck", threshold=0.5,
+               threshold_rules={"none": {"otsu_scaled": {"c": 1.2}}})
+    m = load_boundary_model(tmp_path / "ck", device="cpu", threshold_rule="otsu_scaled")
+    t = 1.2 * threshold_otsu(p, nbins=256)
+    assert m.image_threshold(p) == pytest.approx(t, abs=1e-6)
+    assert np.array_equal(m.binarize(p), p >= m.image_threshold(p))
+    # given parameters win over the stored ones
+    m2 = load_boundary_model(tmp_path / "ck", device="cpu", threshold_rule="otsu_scaled",
+                             threshold_params={"c": 0.8})
+    assert m2.image_threshold(p) < m.image_threshold(p)
+    # a rule without calibrated parameters (here: for tta d4) is refused
+    with pytest.raises(CheckpointError, match="no calibrated parameters"):
+        load_boundary_model(tmp_path / "ck", device="cpu", tta="d4", threshold_rule="otsu_scaled")
+    with pytest.raises(ValueError, match="threshold_rule must be one of"):
+        load_boundary_model(tmp_path / "ck", device="cpu", threshold_rule="magic")
+    _save_tiny(tmp_path / "bad", threshold_rules={"none": [1, 2]})
+    with pytest.raises(CheckpointError, match="threshold_rules"):
+        load_boundary_model(tmp_path / "bad", device="cpu")
+
+
+def test_export_calibrates_rule_parameters(tmp_path):
+    from PIL import Image
+
+    from napari_srmat.edges.export import calibrate_thresholds
+    from napari_srmat.edges.infer import load_boundary_model
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "val" / "images").mkdir(parents=True)
+    (tmp_path / "val" / "masks").mkdir(parents=True)
+    _, masks = _maps(2, size=64)
+    for i, m in enumerate(masks):
+        img = (rng.random((64, 64, 3)) * 60).astype(np.uint8) + (m[..., None] * 150).astype(
+            np.uint8)
+        Image.fromarray(img).save(tmp_path / "val" / "images" / f"{i}.png")
+        Image.fromarray((m * 255).astype(np.uint8)).save(tmp_path / "val" / "masks" / f"{i}.png")
+    _save_tiny(tmp_path / "ck")
+    keys = calibrate_thresholds(tmp_path / "ck", tmp_path / "val", modes=("none",),
+                                rules=("otsu_scaled", "quantile"))
+    assert set(keys["threshold_rules"]["none"]) == {"otsu_scaled", "quantile"}
+    m = load_boundary_model(tmp_path / "ck", device="cpu", threshold_rule="quantile")
+    assert m.threshold_params == keys["threshold_rules"]["none"]["quantile"]
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        calibrate_thresholds(tmp_path / "ck", tmp_path / "val", modes=("none",), rules=("x",))

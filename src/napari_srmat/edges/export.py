@@ -1,6 +1,7 @@
 """Export a UAED checkpoint (e.g. as fp16 for shipping).
 
-``python -m napari_srmat.edges.export SRC DST [--fp16] [--calibrate VAL_ROOT --tta d4]``
+``python -m napari_srmat.edges.export SRC DST [--fp16] [--calibrate VAL_ROOT --tta d4
+[--threshold-rules otsu_scaled]]``
 
 With ``--calibrate`` the thresholds stored in the exported config are chosen on the
 validation images of ``VAL_ROOT`` (``images/`` + ``masks/``) for every test-time
@@ -45,7 +46,8 @@ def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True
 
 
 def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
-                         modes: tuple[str, ...] = ("none", "d4")) -> dict:
+                         modes: tuple[str, ...] = ("none", "d4"),
+                         rules: tuple[str, ...] = ()) -> dict:
     """Choose and store the thresholds of a checkpoint on a validation set.
 
     Parameters
@@ -58,6 +60,10 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
         Default test-time augmentation mode of the model (``config["tta"]``).
     modes : tuple of str
         Modes to calibrate (must include ``tta``).
+    rules : tuple of str
+        Threshold rules (:data:`napari_srmat.edges.thresholds.RULES`) whose parameters
+        are fitted on the validation maps of every mode and stored as
+        ``threshold_rules[mode][rule]`` (for ``load_boundary_model(threshold_rule=...)``).
 
     Returns
     -------
@@ -65,7 +71,8 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
         The keys written: ``tta``, ``threshold`` (max F1 under ``tta``),
         ``threshold_tta``, ``threshold_<mode>``, ``val_ap_<mode>``,
         ``threshold_heyn`` (min Heyn error under ``tta``; absent when no threshold gives
-        a valid Heyn figure) and ``threshold_heyn_warnings`` (when there are any).
+        a valid Heyn figure), ``threshold_heyn_warnings`` (when there are any) and
+        ``threshold_rules`` (when ``rules`` are given).
     """
     import json
 
@@ -73,9 +80,13 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
     from .data import list_image_mask_pairs, load_pairs
     from .evaluate import _model_probs, _pooled_histogram, heyn_calibrated_threshold
     from .infer import load_boundary_model
+    from .thresholds import RULES, InterceptTable
 
     if tta not in modes:
         raise ValueError(f"tta={tta!r} must be one of the calibrated modes {modes}")
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        raise ValueError(f"unknown threshold rule(s) {unknown}; choose from {tuple(RULES)}")
     root = Path(val_root)
     val = load_pairs(list_image_mask_pairs(root / "images", root / "masks"))
     masks = [s.mask for s in val]
@@ -87,6 +98,9 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
         hist = _pooled_histogram(probs, masks)
         keys[f"threshold_{mode}"] = float(hist.best_f1()[0])
         keys[f"val_ap_{mode}"] = float(hist.average_precision())
+        if rules:
+            table = InterceptTable(probs, masks)
+            keys.setdefault("threshold_rules", {})[mode] = {r: table.fit(r) for r in rules}
         if mode == tta:
             keys["threshold"] = keys[f"threshold_{mode}"]
             heyn_thr, _, warns = heyn_calibrated_threshold(probs, masks, return_warnings=True)
@@ -110,10 +124,14 @@ def main(argv=None) -> int:
                    help="choose the stored thresholds on VAL_ROOT/{images,masks}")
     p.add_argument("--tta", choices=("none", "d4"), default="none",
                    help="default test-time augmentation of the exported model")
+    p.add_argument("--threshold-rules", default="", metavar="LIST",
+                   help="comma-separated threshold rules whose parameters --calibrate also "
+                        "fits and stores (e.g. otsu_scaled)")
     a = p.parse_args(argv)
     out = export_checkpoint(a.src, a.dst, fp16=a.fp16)
     if a.calibrate:
-        print(calibrate_thresholds(out, a.calibrate, tta=a.tta))
+        rules = tuple(r for r in a.threshold_rules.split(",") if r)
+        print(calibrate_thresholds(out, a.calibrate, tta=a.tta, rules=rules))
     print(out)
     return 0
 

@@ -54,17 +54,64 @@ class BoundaryModel:
         90° rotations of each tile (8x the compute, smoother and better-connected
         boundaries); ``"none"`` is one forward pass. Defaults to the checkpoint's
         ``config["tta"]`` (``"none"`` when absent).
+    threshold_rule : str
+        How :meth:`binarize` / :meth:`image_threshold` choose each image's operating
+        point: ``"global"`` (default: ``prob >= threshold``) or a rule of
+        :data:`napari_srmat.edges.thresholds.RULES`, e.g. ``"otsu_scaled"`` (a threshold
+        per image from the map's own statistics). Its parameters come from
+        ``threshold_params`` or the checkpoint's ``config["threshold_rules"][tta]``
+        (written by ``python -m napari_srmat.edges.export ... --calibrate VAL
+        --threshold-rules NAME``).
     """
 
     in_channels = 3
 
     def __init__(self, net: UAEDNet, config: dict[str, Any], device: str = "cpu",
-                 path: str | None = None, tta: str | None = None) -> None:
+                 path: str | None = None, tta: str | None = None,
+                 threshold_rule: str | None = None,
+                 threshold_params: dict[str, Any] | None = None) -> None:
         self.net = net.eval().to(device)
         self.config = dict(config)
         self.device = device
         self.path = path
         self.tta = tta if tta is not None else config.get("tta", "none")
+        self.threshold_rule = _check_rule(threshold_rule or "global")
+        self._threshold_params = None if threshold_params is None else dict(threshold_params)
+        if self.threshold_rule != "global":
+            self.threshold_params  # noqa: B018  (refuse a rule without parameters now)
+
+    @property
+    def threshold_params(self) -> dict[str, Any]:
+        """Parameters of :attr:`threshold_rule` for the current ``tta`` mode."""
+        if self.threshold_rule == "global":
+            return {"threshold": float(self.threshold)}
+        if self._threshold_params is not None:
+            return dict(self._threshold_params)
+        stored = self.config.get("threshold_rules", {}).get(self.tta, {})
+        if self.threshold_rule not in stored:
+            raise CheckpointError(
+                f"checkpoint {self.path} has no calibrated parameters for threshold rule "
+                f"{self.threshold_rule!r} with tta={self.tta!r}; pass threshold_params or "
+                "calibrate them with python -m napari_srmat.edges.export SRC DST --calibrate "
+                f"VAL_ROOT --threshold-rules {self.threshold_rule}")
+        return dict(stored[self.threshold_rule])
+
+    def image_threshold(self, prob) -> float | None:
+        """The threshold :attr:`threshold_rule` uses for one ``(H, W)`` probability map.
+
+        ``None`` for rules that are not one threshold per image (``hysteresis``,
+        ``closing``): use :meth:`binarize`. The rules were validated on 256 x 256 px
+        regions; for a whole scan, apply them region by region.
+        """
+        from .thresholds import image_threshold
+
+        return image_threshold(self.threshold_rule, np.asarray(prob), self.threshold_params)
+
+    def binarize(self, prob) -> np.ndarray:
+        """Boundary map (bool, not skeletonised) of one ``(H, W)`` probability map."""
+        from .thresholds import apply_threshold_rule
+
+        return apply_threshold_rule(self.threshold_rule, np.asarray(prob), self.threshold_params)
 
     @property
     def tta(self) -> str:
@@ -162,6 +209,14 @@ class BoundaryModel:
 TTA_MODES = ("none", "d4")
 
 
+def _check_rule(rule: str) -> str:
+    from .thresholds import RULES
+
+    if rule not in RULES:
+        raise ValueError(f"threshold_rule must be one of {tuple(RULES)}, got {rule!r}")
+    return rule
+
+
 def _check_tta(tta: str) -> str:
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, got {tta!r}")
@@ -221,6 +276,12 @@ def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
         if not ok:
             raise CheckpointError(f"checkpoint {path}: config.json {key!r} must be a number in "
                                   f"[0, 1], got {value!r}")
+    rules = config.get("threshold_rules", {})
+    if not isinstance(rules, dict) or not all(
+            isinstance(v, dict) and all(isinstance(p, dict) for p in v.values())
+            for v in rules.values()):
+        raise CheckpointError(f"checkpoint {path}: config.json 'threshold_rules' must map a "
+                              "tta mode to {rule name: parameters}")
     tta = config.get("tta", "none")
     if tta not in TTA_MODES:
         raise CheckpointError(f"checkpoint {path}: config.json 'tta' must be one of "
@@ -228,7 +289,8 @@ def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
 
 
 def load_boundary_model(checkpoint=None, device: str = "auto",
-                        tta: str | None = None) -> BoundaryModel:
+                        tta: str | None = None, threshold_rule: str | None = None,
+                        threshold_params: dict[str, Any] | None = None) -> BoundaryModel:
     """Load a UAED boundary model.
 
     Parameters
@@ -242,6 +304,11 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     tta : {"none", "d4"}, optional
         Test-time augmentation (see :class:`BoundaryModel`); default: the
         checkpoint's setting.
+    threshold_rule : str, optional
+        Operating-point rule of :meth:`BoundaryModel.binarize` (default ``"global"``:
+        the stored threshold; see :data:`napari_srmat.edges.thresholds.RULES`).
+    threshold_params : dict, optional
+        The rule's parameters (default: the checkpoint's calibrated ones).
 
     Returns
     -------
@@ -250,8 +317,9 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     Raises
     ------
     CheckpointError
-        Missing files, a config for another architecture, or tensors whose names
-        or shapes do not match the architecture the config describes.
+        Missing files, a config for another architecture, tensors whose names
+        or shapes do not match the architecture the config describes, or a
+        ``threshold_rule`` without parameters.
     """
     from ..device import resolve_device
 
@@ -268,7 +336,8 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     expected = net.state_dict()
     state = {k: (v.to(expected[k].dtype) if v.is_floating_point() else v) for k, v in state.items()}
     net.load_state_dict(state)
-    return BoundaryModel(net, config, device=device, path=str(path), tta=tta)
+    return BoundaryModel(net, config, device=device, path=str(path), tta=tta,
+                         threshold_rule=threshold_rule, threshold_params=threshold_params)
 
 
 def _split_stacked(result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
