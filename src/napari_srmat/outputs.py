@@ -307,9 +307,8 @@ def write_marker(path: str | os.PathLike, kind: str, *, identity: Mapping | None
         "version": __version__,
         "kind": kind,
         "complete": bool(complete),
-        "command": " ".join(Path(sys.argv[0]).name if i == 0 else a
-                            for i, a in enumerate(sys.argv)) if sys.argv else "",
-        "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": _command_line(),
+        "written": _now_iso(),
         "identity": _jsonable(identity) if identity is not None else None,
         **(dict(extra) if extra else {}),
     }
@@ -589,6 +588,13 @@ def check_free_space(out: str | os.PathLike | None, nbytes: int, *, what: str = 
 # --------------------------------------------------------------------------- lock
 
 
+def _command_line() -> str:
+    """The running command (program name without its folder), for markers and locks."""
+    if not sys.argv:
+        return ""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def _now_iso() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -660,8 +666,7 @@ class OutputLock:
                 os.close(fd)
                 continue
             info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now_iso(),
-                    "command": " ".join(sys.argv[:1] and [Path(sys.argv[0]).name]
-                                        + sys.argv[1:])}
+                    "command": _command_line()}
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps(info).encode())
             os.fsync(fd)
