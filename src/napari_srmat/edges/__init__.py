@@ -10,6 +10,8 @@ Public API (imported lazily, so ``import napari_srmat.edges`` does not load torc
   :func:`sobel_boundary_probability`
 * :func:`run_sr_vs_original_job` / :func:`run_sr_vs_original`
 * :class:`UAEDNet`, :func:`uaed_loss`
+* :func:`scan_folds` (leave-scan-out cross-validation), :func:`apply_threshold_rule` /
+  :func:`fit_threshold_rule` (per-image operating points), :func:`photometric_augment`
 """
 
 from __future__ import annotations
@@ -38,15 +40,24 @@ _EXPORTS = {
     "run_sr_vs_original_job": "experiment",
     "run_sr_vs_original": "experiment",
     "BoundaryDataError": "data",
+    "photometric_augment": "data",
+    "scan_folds": "cv",
+    "scan_id": "cv",
+    "apply_threshold_rule": "thresholds",
+    "fit_threshold_rule": "thresholds",
+    "THRESHOLD_RULES": "thresholds",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
+_ALIASES = {"THRESHOLD_RULES": "RULES"}
+
+
 def __getattr__(name: str):
     if name in _EXPORTS:
         module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
-        return getattr(module, name)
+        return getattr(module, _ALIASES.get(name, name))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
