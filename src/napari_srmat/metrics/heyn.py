@@ -1033,20 +1033,17 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
 
 
 def _as_mask(mask: Any) -> np.ndarray:
-    if hasattr(mask, "compute") and not isinstance(mask, np.ndarray):
-        mask = mask.compute()
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
-        m = m[..., 0]
-    if m.ndim != 2:
-        raise HeynError(f"boundary mask must be 2-D (H, W), got shape {m.shape}")
+    """The boundary mask as bool (the rule of :func:`grainmap.as_bool_mask`), HeynError
+    on bad input."""
+    from .grainmap import GrainMapError, as_bool_mask
+
+    try:
+        m = as_bool_mask(mask, name="boundary mask")
+    except GrainMapError as exc:
+        raise HeynError(str(exc)) from None
     if m.size == 0:
         raise HeynError("boundary mask is empty")
-    if m.dtype == bool:
-        return m
-    if m.dtype == np.uint8 and m.max(initial=0) > 1:
-        return m > 127
-    return m > 0
+    return m
 
 
 def _skeletonize(m: np.ndarray) -> np.ndarray:
