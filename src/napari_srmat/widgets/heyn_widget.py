@@ -1,8 +1,11 @@
 """Grain size (Heyn lineal intercept, ASTM E112) dock widget.
 
-Two tabs: *Simple* (a micrograph in, ℓ̄ and G with 95 % intervals out, through
-:func:`napari_srmat.grainsize.measure_grain_size_job`) and *Boundary mask* (Heyn on a
-mask or probability layer with every option, test lines and intersections as layers).
+Three tabs: *Simple* (a micrograph in, ℓ̄ and G with 95 % intervals out, through
+:func:`napari_srmat.grainsize.measure_grain_size_job`), *Boundary mask* (Heyn on a
+mask or probability layer with every option, test lines and intersections as layers)
+and *Specimen (E112)* (several fields by the intercept or planimetric method, with the
+E112 statistics, grains coloured by area and histograms:
+:class:`~napari_srmat.widgets.specimen_panel.SpecimenPanel`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import math
 import os
 from pathlib import Path
 
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,6 +27,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -45,6 +50,7 @@ from ._common import (
 )
 from ._layout import hbox_row
 from ._worker import ProgressForwarder, SingleJobMixin, start_job
+from .specimen_panel import SpecimenPanel
 
 __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job"]
 
@@ -178,8 +184,9 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
 
 
 class GrainSizeWidget(QWidget):
-    """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval) and a *Boundary
-    mask* tab (Heyn on a boundary layer).
+    """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval), a *Boundary
+    mask* tab (Heyn on a boundary layer) and a *Specimen (E112)* tab (several fields,
+    intercept or planimetric, ``specimen.run()``).
 
     The mask tab's numbers are exactly those of
     :func:`napari_srmat.metrics.heyn.measure_intercepts` on the layer's binary mask. The
@@ -192,6 +199,7 @@ class GrainSizeWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.simple = SimpleGrainSizePanel(napari_viewer)
+        self.specimen = SpecimenPanel(napari_viewer)
         self.worker = None
         self.token = None
         self.measurement: HeynMeasurement | None = None
@@ -267,6 +275,11 @@ class GrainSizeWidget(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.simple, "Simple")
         self.tabs.addTab(self.mask_tab, "Boundary mask")
+        self.specimen_tab = QScrollArea()
+        self.specimen_tab.setWidgetResizable(True)
+        self.specimen_tab.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.specimen_tab.setWidget(self.specimen)
+        self.tabs.addTab(self.specimen_tab, "Specimen (E112)")
         QVBoxLayout(self).addWidget(self.tabs)
 
         self.run_btn.clicked.connect(self.run)
