@@ -50,6 +50,7 @@ from ._common import (
 )
 from ._layout import hbox_row
 from ._worker import ProgressForwarder, SingleJobMixin, start_job
+from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
 __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job"]
@@ -186,7 +187,8 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
 class GrainSizeWidget(QWidget):
     """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval), a *Boundary
     mask* tab (Heyn on a boundary layer) and a *Specimen (E112)* tab (several fields,
-    intercept or planimetric, ``specimen.run()``).
+    intercept or planimetric, ``specimen.run()``) and a *Report* tab (sample metadata,
+    HTML/PDF report of either measurement, ``report.export_report(path)``).
 
     The mask tab's numbers are exactly those of
     :func:`napari_srmat.metrics.heyn.measure_intercepts` on the layer's binary mask. The
@@ -280,6 +282,8 @@ class GrainSizeWidget(QWidget):
         self.specimen_tab.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.specimen_tab.setWidget(self.specimen)
         self.tabs.addTab(self.specimen_tab, "Specimen (E112)")
+        self.report = ReportPanel(napari_viewer, self)
+        self.tabs.addTab(self.report, "Report")
         QVBoxLayout(self).addWidget(self.tabs)
 
         self.run_btn.clicked.connect(self.run)
