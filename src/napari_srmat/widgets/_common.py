@@ -585,8 +585,12 @@ def heyn_job(mask: np.ndarray, *, stop: StopToken | None = None,
 
 
 def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | None = None,
-                 shapes_layer=None, pixel_size_um: float | None = None):
+                 shapes_layer=None, pixel_size_um: float | None = None,
+                 compute_mask: bool = True):
     """Mask, test segments (data coordinates) and pixel size for a Heyn measurement.
+
+    With ``compute_mask=False`` the layer is only checked (2-D) and ``mask`` is None:
+    the caller thresholds it in a worker (:func:`boundary_mask`).
 
     Returns
     -------
@@ -596,7 +600,16 @@ def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | 
         raise WidgetInputError(
             f"unknown pattern {pattern!r}; use 'random', 'grid', 'circles' or 'shapes'"
         )
-    mask = boundary_mask(boundary_layer, threshold)
+    if compute_mask:
+        mask = boundary_mask(boundary_layer, threshold)
+    else:
+        mask = None
+        shape = np.shape(layer_image_data(boundary_layer))
+        if len(shape) != 2:
+            raise WidgetInputError(
+                f"layer {boundary_layer.name!r} has shape {shape}; a 2-D boundary mask or "
+                "probability map is needed (not an RGB image)"
+            )
     segments = None
     if pattern == "shapes":
         if shapes_layer is None or len(shapes_layer.data) == 0:

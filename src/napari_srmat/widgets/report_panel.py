@@ -19,8 +19,8 @@ from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QLineEdit, QWidg
 from ..jobs import Log
 from ..report import SampleInfo, report_from_heyn, report_from_specimen, write_report
 from ._common import LayerCombo, WidgetInputError, _result_lines
+from ._snapshot import as_mask, snapshot
 from ._worker import SingleJobMixin
-from .specimen_panel import _as_mask, _snapshot
 
 __all__ = ["ReportPanel", "REPORT_SOURCES", "layer_provenance"]
 
@@ -115,7 +115,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         """A no-argument function building the report (runs in the worker)."""
         sample = self.sample()
         micro = self.micrograph.value
-        micro_snap = _snapshot(micro) if micro is not None else None
+        micro_snap = snapshot(micro) if micro is not None else None
         if self.source.currentText() == REPORT_SOURCES[0]:
             panel = self.grain.specimen
             result = panel.result
@@ -129,7 +129,7 @@ class ReportPanel(SingleJobMixin, QWidget):
             edits = _layer_edits(layer) if layer is not None else []
 
             def build():
-                mask = _as_mask(src)
+                mask = as_mask(src)
                 return report_from_specimen(
                     result.report, sample=sample, image=_micrograph(micro_snap, mask.shape),
                     boundaries=mask, intersections=result.intersections[src.name],
@@ -139,21 +139,15 @@ class ReportPanel(SingleJobMixin, QWidget):
         if meas is None:
             raise WidgetInputError("measure first (Boundary mask tab)")
         layer, segments, opts = self.grain._job
-        src = _snapshot(layer)
+        mask = self.grain.measured_mask
         provenance = dict(layer_provenance(layer), **{
-            f"test lines {k}": v for k, v in opts.items() if k != "pixel_size_um"})
+            f"test lines {k}": v for k, v in opts.items() if k not in ("pixel_size_um", "edits")})
         lines = segments if segments is not None else _result_lines(meas.result)
         stats = dict(meas.stats)
         rows = meas.table_rows()
-        edits = _layer_edits(layer)
-        threshold = opts.get("threshold")
+        edits = _layer_edits(layer) + list(opts.get("edits") or [])
 
         def build():
-            proxy_meta = dict(src.metadata)
-            if threshold is not None:
-                proxy_meta["threshold"] = threshold
-            src.metadata = proxy_meta
-            mask = _as_mask(src)
             return report_from_heyn(
                 stats, per_line=rows, sample=sample, image=_micrograph(micro_snap, mask.shape),
                 boundaries=mask, intersections=meas.result.intersections, test_lines=lines,

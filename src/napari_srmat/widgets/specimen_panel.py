@@ -16,7 +16,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -48,11 +47,11 @@ from ._common import (
     LayerCombo,
     WidgetInputError,
     _upsert_layer,
-    boundary_mask,
     layer_image_data,
     layer_pixel_size_um,
 )
 from ._layout import hbox_row
+from ._snapshot import LayerSnapshot, as_mask, snapshot
 from ._worker import SingleJobMixin
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
@@ -74,38 +73,6 @@ HISTOGRAM_SIZE_IN = (6.0, 2.6)
 #: ``metadata["srmat_role"]`` of the layers this panel adds (never offered as fields).
 ROLE_KEY = "srmat_role"
 GRAIN_AREA_ROLE = "grain area"
-
-
-@dataclass
-class _LayerInput:
-    """What the worker needs of one napari layer (read on the GUI thread, no pixels)."""
-
-    name: str
-    data: Any
-    kind: str
-    metadata: dict
-    scale: tuple
-    translate: tuple
-
-
-def _snapshot(layer) -> _LayerInput:
-    return _LayerInput(name=layer.name, data=layer_image_data(layer), kind=layer._type_string,
-                       metadata=dict(layer.metadata or {}), scale=tuple(layer.scale[-2:]),
-                       translate=tuple(layer.translate[-2:]))
-
-
-def _as_mask(src: _LayerInput, shape: tuple[int, ...] | None = None,
-             what: str = "layer") -> np.ndarray:
-    """Bool mask of a snapshot (the widgets' boundary-mask rule); checks the shape."""
-    if src.kind == "shapes":
-        raise WidgetInputError("internal: shapes are rasterised on the GUI thread")
-    proxy = SimpleNamespace(name=src.name, data=src.data, metadata=src.metadata,
-                            _type_string=src.kind, multiscale=False)
-    mask = boundary_mask(proxy)
-    if shape is not None and mask.shape != tuple(shape):
-        raise WidgetInputError(f"{what} {src.name!r} has shape {mask.shape}, the fields "
-                               f"have {tuple(shape)}: use a layer of the same size")
-    return mask
 
 
 def _area_map(grains: np.ndarray, areas_per_px: float) -> np.ndarray:
@@ -164,7 +131,7 @@ class SpecimenResult:
     area_unit: str = "px²"
 
 
-def specimen_job(sources: list[_LayerInput], *, grid: tuple[int, int] = (1, 1),
+def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1),
                  twins: Any = None, exclusion: Any = None, method: str = "intercept",
                  pixel_size_um: float | None = None, stop: StopToken | None = None,
                  **options: Any):
@@ -179,13 +146,13 @@ def specimen_job(sources: list[_LayerInput], *, grid: tuple[int, int] = (1, 1),
     yield Log(f"reading {len(sources)} boundary layer(s)")
     fields, names, origins = [], [], []
     for src in sources:
-        mask = _as_mask(src, what="boundary layer")
+        mask = as_mask(src, what="boundary layer")
         extra = {}
         for key, value in (("twins", twins), ("exclusion", exclusion)):
             if value is None:
                 continue
-            m = (_as_mask(value, mask.shape, what=f"{key} layer")
-                 if isinstance(value, _LayerInput) else np.asarray(value, bool))
+            m = (as_mask(value, mask.shape, what=f"{key} layer")
+                 if isinstance(value, LayerSnapshot) else np.asarray(value, bool))
             if m.shape != mask.shape:
                 raise WidgetInputError(f"the {key} mask has shape {m.shape}, the boundary "
                                        f"layer {src.name!r} has {mask.shape}")
@@ -262,7 +229,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.worker = None
         self.token = None
         self.result: SpecimenResult | None = None
-        self._job_sources: list[_LayerInput] = []
+        self._job_sources: list[LayerSnapshot] = []
 
         self.fields_list = QListWidget()
         self.fields_list.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
@@ -401,7 +368,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                 raise WidgetInputError(f"the {what} Shapes layer {layer.name!r} is empty")
             # rasterising drawn shapes is cheap (polygons over one field)
             return np.asarray(layer.to_labels(labels_shape=shape)) > 0
-        return _snapshot(layer)
+        return snapshot(layer)
 
     def pixel_size_um(self, first_layer=None) -> float | None:
         """Typed pixel size, else the first field layer's, else None."""
@@ -421,7 +388,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             raise WidgetInputError("select one or more boundary layers as fields")
         layers = [self.viewer.layers[n] for n in names]
         shapes = {tuple(np.shape(layer_image_data(lay))) for lay in layers}
-        sources = [_snapshot(lay) for lay in layers]
+        sources = [snapshot(lay) for lay in layers]
         shape = next(iter(shapes))[:2]
         twins = self._mask_input(self.twins_combo, shape, "twin")
         exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion")
