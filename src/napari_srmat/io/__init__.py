@@ -5,7 +5,7 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 """
 
 from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float, read_mask, to_float01
-from ._pixel import PixelSizeError, check_pixel_size
+from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._read import (
     DEFAULT_CHUNK,
     ImageReadError,
@@ -26,6 +26,7 @@ __all__ = [
     "PixelSizeError",
     "StreamMismatchError",
     "check_pixel_size",
+    "pixel_size_from_line",
     "default_n_levels",
     "image_info",
     "list_pairs",
