@@ -71,6 +71,10 @@ def test_widget_adds_probability_uncertainty_and_thresholded_layers(
         np.testing.assert_allclose(lay.translate, (3.0, 4.0))
     assert prob.colormap.name == "magma" and prob.blending == "additive"
     assert not unc.visible
+    # colour bars with their own corners (ticks follow the contrast limits)
+    assert prob.colorbar.visible and unc.colorbar.visible
+    assert str(prob.colorbar.position) != str(unc.colorbar.position)
+    assert tuple(prob.contrast_limits) == (0.0, 1.0)
     p = np.asarray(prob.data)
     assert p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
     assert np.all(np.asarray(unc.data) > 0)

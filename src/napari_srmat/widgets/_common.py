@@ -94,6 +94,17 @@ def layer_pixel_size_um(layer) -> float | None:
     return None
 
 
+def show_colorbar(layer, position: str) -> None:
+    """Show napari's colour bar of an image layer (ticks follow its contrast limits).
+
+    ``position`` is a canvas corner (``"top_right"``, ``"top_left"``, ...): layers shown
+    together get different corners so that their bars do not cover each other.
+    """
+    bar = layer.colorbar
+    bar.position = position
+    bar.visible = True
+
+
 def _units_kwargs(layer) -> dict:
     units = getattr(layer, "units", None)
     return {"units": tuple(str(u) for u in units)} if units is not None else {}
@@ -400,6 +411,8 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                         blending="additive", opacity=0.6, visible=False,
                         contrast_limits=(0.0, hi if hi > 0 else 1.0),
                         metadata=dict(meta, kind="uncertainty"), **geo)
+    show_colorbar(prob, "top_right")
+    show_colorbar(unc, "top_left")
     if boundaries is None:
         boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
     bnd = _upsert_layer(viewer, n_bnd, "labels", boundaries,

@@ -49,6 +49,7 @@ from ._common import (
     _upsert_layer,
     layer_image_data,
     layer_pixel_size_um,
+    show_colorbar,
 )
 from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, snapshot
@@ -419,6 +420,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                           contrast_limits=result.area_limits[src.name],
                           metadata={"unit": result.area_unit, "source": src.name,
                                     ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
+            show_colorbar(self.viewer.layers[f"{src.name} grain area"], "bottom_left")
             pts = result.intersections[src.name]
             _upsert_layer(self.viewer, f"{src.name} intercepts", "points", pts,
                           face_color="yellow", border_color="black",
