@@ -43,7 +43,7 @@ def test_typed_pixel_size_sets_scale_units_metadata_and_derived(make_napari_view
     np.testing.assert_allclose(sr.scale, (0.2, 0.2))          # still 4x finer
     np.testing.assert_allclose(sr.translate, (-0.3, -0.3))    # still pixel-centre aligned
     np.testing.assert_allclose(other.scale, (1, 1))
-    assert viewer.scale_bar.visible
+    assert viewer.canvas.overlays.scale_bar.visible
     assert "0.8 µm/px" in w.current.text()
     # the pixel-edge extents of the image and its SR output still coincide in the world
     def edges(layer):

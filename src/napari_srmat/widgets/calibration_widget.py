@@ -90,7 +90,7 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
         lay.metadata = meta
         changed.append(lay)
     if scale_bar:
-        viewer.scale_bar.visible = True  # its unit comes from the layers' units
+        viewer.canvas.overlays.scale_bar.visible = True  # unit: from the layers' units
     return changed
 
 
