@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,7 +27,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -50,7 +48,7 @@ from ._common import (
     prepare_heyn,
     show_heyn_measurement,
 )
-from ._layout import hbox_row
+from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
 from ._worker import ProgressForwarder, SingleJobMixin, start_job
 from .report_panel import ReportPanel
@@ -312,10 +310,7 @@ class GrainSizeWidget(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.simple, "Simple")
         self.tabs.addTab(self.mask_tab, "Boundary mask")
-        self.specimen_tab = QScrollArea()
-        self.specimen_tab.setWidgetResizable(True)
-        self.specimen_tab.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.specimen_tab.setWidget(self.specimen)
+        self.specimen_tab = vertical_scroll(self.specimen)
         self.tabs.addTab(self.specimen_tab, "Specimen (E112)")
         self.report = ReportPanel(napari_viewer, self)
         self.tabs.addTab(self.report, "Report")
