@@ -116,9 +116,12 @@ def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
         layer = viewer.layers[name]
         if layer._type_string == kind:
             layer.data = data
-            for key in ("scale", "translate", "metadata"):
-                if key in kwargs:
+            for key in ("scale", "translate"):  # each change refreshes the layer: skip equal
+                if key in kwargs and not np.allclose(getattr(layer, key)[-len(kwargs[key]):],
+                                                     kwargs[key]):
                     setattr(layer, key, kwargs[key])
+            if "metadata" in kwargs:
+                layer.metadata = kwargs["metadata"]
             return layer
         viewer.layers.remove(layer)
     return getattr(viewer, f"add_{kind}")(data, name=name, **kwargs)
@@ -634,6 +637,31 @@ def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | 
     return mask, segments, px
 
 
+def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
+    """Show test lines; straight ones as one Vectors layer (fast for hundreds of lines).
+
+    Straight lines (two points each: random lines, the grid, drawn segments) become a
+    Vectors layer, updated in place on the next measurement; paths (circles, drawn
+    polylines) a Shapes layer. Returns the layer, or None when there are no lines.
+    """
+    lines = [np.asarray(seg, float) for seg in (lines or [])]
+    kind = "vectors" if lines and all(len(seg) == 2 for seg in lines) else "shapes"
+    if not lines:
+        if name in viewer.layers:
+            viewer.layers.remove(name)
+        return None
+    if kind == "vectors":
+        data = np.stack([np.stack([seg[0], seg[1] - seg[0]]) for seg in lines])
+        return _upsert_layer(viewer, name, "vectors", data, edge_color="cyan",
+                             edge_width=width, vector_style="line", length=1.0, opacity=0.7,
+                             **geo)
+    if name in viewer.layers:
+        viewer.layers.remove(name)
+    kinds = ["line" if len(seg) == 2 else "path" for seg in lines]
+    return viewer.add_shapes(lines, shape_type=kinds, edge_color="cyan", edge_width=width,
+                             name=name, opacity=0.7, **geo)
+
+
 def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
                           source: dict | None = None) -> HeynMeasurement:
     """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers."""
@@ -648,15 +676,8 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
         face_color="yellow", border_color="black", size=max(3.0, 0.008 * max(shape)), **geo,
     )
     lines = segments if segments is not None else _result_lines(result)
-    name = f"{boundary_layer.name} test lines"
-    if name in viewer.layers:
-        viewer.layers.remove(name)
-    if lines:
-        kinds = ["line" if len(seg) == 2 else "path" for seg in lines]
-        meas.lines_layer = viewer.add_shapes(
-            lines, shape_type=kinds, edge_color="cyan", edge_width=max(1.0, 0.002 * max(shape)),
-            name=name, opacity=0.7, **geo,
-        )
+    meas.lines_layer = show_test_lines(viewer, f"{boundary_layer.name} test lines", lines,
+                                       width=max(1.0, 0.002 * max(shape)), **geo)
     return meas
 
 
