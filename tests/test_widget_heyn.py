@@ -254,3 +254,17 @@ def test_corrections_layer_paints_and_erases_before_measuring(make_napari_viewer
     w.corrections_combo.value = layer
     with pytest.raises(WidgetInputError, match="corrections layer cannot be"):
         w.run()
+
+
+def test_controls_follow_the_pattern(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    w.pattern.setCurrentText("circles")  # the fixed three-circle set: no count, no seed
+    assert not w.n_lines.isEnabled() and not w.seed.isEnabled()
+    w.pattern.setCurrentText("grid")
+    assert w.n_lines.isEnabled() and not w.seed.isEnabled()
+    w.pattern.setCurrentText("random")
+    assert w.n_lines.isEnabled() and w.seed.isEnabled()
+    assert not w.shapes_combo.native.isEnabled()
+    w.pattern.setCurrentText("shapes")
+    assert w.shapes_combo.native.isEnabled() and not w.n_lines.isEnabled()

@@ -110,6 +110,13 @@ def test_grid_of_fields_over_one_layer(make_napari_viewer, qtbot, tmp_path):
     # JSON export is the report
     path = panel.export_json(tmp_path / "specimen.json")
     assert json.loads(path.read_text()) == json.loads(json.dumps(ref))
+    # CSV: one row per field (units in the headers), then the summary as comments
+    text = (panel.export_csv(tmp_path / "specimen.csv")).read_text().splitlines()
+    assert text[0].startswith("field,astm_g,mean_intercept_um,mean_intercept_px")
+    rows = [line.split(",") for line in text[1:5]]
+    assert [r[0] for r in rows] == [f"scan [{k}]" for k in range(1, 5)]
+    assert float(rows[2][2]) == pytest.approx(ref["images"][2]["mean_intercept_um"])
+    assert any(line.startswith("# ASTM G,") for line in text[5:])
 
 
 def test_exclusions_shapes_and_twins_layers(make_napari_viewer, qtbot):

@@ -320,10 +320,21 @@ class GrainSizeWidget(QWidget):
         self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
         self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
         self.layer_combo.native.currentTextChanged.connect(self._layer_changed)
+        self.pattern.currentTextChanged.connect(self._pattern_changed)
         self._forward = ProgressForwarder(self.progress, self.status)
         self._layer_changed()
+        self._pattern_changed(self.pattern.currentText())
 
     # ------------------------------------------------------------------ options
+    def _pattern_changed(self, pattern: str) -> None:
+        """Enable only the controls the pattern uses (circles: the fixed Abrams set)."""
+        self.n_lines.setEnabled(pattern in ("random", "grid"))
+        self.seed.setEnabled(pattern == "random")
+        self.shapes_combo.native.setEnabled(pattern == "shapes")
+        self.n_lines.setToolTip("" if pattern in ("random", "grid") else
+                                "not used: the circles pattern is the fixed ASTM E112 "
+                                "three-circle set; shapes are the lines you drew")
+
     def _layer_changed(self, *_) -> None:
         layer = self.layer_combo.value
         px = layer_pixel_size_um(layer) if layer is not None else None

@@ -12,6 +12,8 @@ summary and the intercept/area histograms (rendered to pixels in the worker).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -277,6 +279,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.histogram.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.json_btn = QPushButton("Export JSON…")
         self.json_btn.setEnabled(False)
+        self.csv_btn = QPushButton("Export CSV…")
+        self.csv_btn.setEnabled(False)
 
         form = QFormLayout()
         form.addRow("Fields (boundary layers)", self.fields_list)
@@ -292,10 +296,11 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.run_btn.setText("Measure specimen")
         self.status.setWordWrap(True)
         for w in (self.summary, self.table, self.histogram_choice, self.histogram,
-                  self.json_btn):
+                  hbox_row(self.csv_btn, self.json_btn)):
             lay.insertWidget(lay.count() - 1, w)
         self.histogram_choice.currentTextChanged.connect(self._show_histogram)
-        self.json_btn.clicked.connect(self._export_dialog)
+        self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
+        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
         self.viewer.layers.events.inserted.connect(
@@ -316,6 +321,21 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         ("intersections", "n_intersections"),
         ("anisotropy", "anisotropy_index"),
         ("warnings", "warnings"),
+    )
+
+    #: CSV columns of the per-field table: (header with unit, key of the field dict).
+    CSV_COLUMNS = (
+        ("field", "name"),
+        ("astm_g", "astm_g"),
+        ("mean_intercept_um", "mean_intercept_um"),
+        ("mean_intercept_px", "mean_intercept_px"),
+        ("grains_per_mm2", "grains_per_mm2"),
+        ("n_grains_inside", "n_grains_inside"),
+        ("n_grains_edge", "n_grains_edge"),
+        ("n_intersections", "n_intersections"),
+        ("total_line_length_px", "total_line_length_px"),
+        ("anisotropy_index", "anisotropy_index"),
+        ("mean_grain_area_um2", "mean_grain_area_um2"),
     )
 
     #: Summary entries shown when the method reports them: (key, label).
@@ -432,6 +452,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.histogram_choice.blockSignals(False)
         self._show_histogram(self.histogram_choice.currentText())
         self.json_btn.setEnabled(True)
+        self.csv_btn.setEnabled(True)
         s = result.report["summary"]
         self.status.setText(f"G = {_fmt(s.get('astm_g'))} from {s['n_fields']} field(s)"
                             + (f"; {s['advice'][0]}" if s.get("advice") else ""))
@@ -492,8 +513,30 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         atomic_write_text(path, json.dumps(self.result.report, indent=2) + "\n")
         return path
 
-    def _export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export specimen JSON", "specimen.json",
-                                              "JSON (*.json)")
+    def export_csv(self, path: str | os.PathLike) -> Path:
+        """Save the per-field table and the summary as CSV, atomically.
+
+        One row per field with the columns of :attr:`CSV_COLUMNS` (units in the headers),
+        then the specimen summary as ``# key,value`` comment rows (so the table still
+        loads with ``pandas.read_csv(path, comment="#")``).
+        """
+        if self.result is None:
+            raise WidgetInputError("nothing to export yet: measure the specimen first")
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([header for header, _ in self.CSV_COLUMNS])
+        for f in self.result.report["images"]:
+            writer.writerow(["" if f.get(key) is None else f.get(key)
+                             for _, key in self.CSV_COLUMNS])
+        for label, value in self.summary_rows():
+            text = _fmt(value).replace("\n", " ")
+            buf.write(f"# {label},{text}\n")
+        path = Path(path)
+        atomic_write_text(path, buf.getvalue())
+        return path
+
+    def _export_dialog(self, kind: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, f"Export specimen {kind.upper()}",
+                                              f"specimen.{kind}", f"{kind.upper()} (*.{kind})")
         if path:
-            self.export_json(path)
+            (self.export_csv if kind == "csv" else self.export_json)(path)
