@@ -15,9 +15,12 @@ from typing import Any
 
 __all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um"]
 
+from .io._read import MICROSCOPE_SUFFIXES
+
 #: Suffixes the reader claims (lower case). Directories are claimed when they end in
-#: ``.zarr`` or contain Zarr metadata.
-READ_SUFFIXES = (".tif", ".tiff", ".btf", ".png", ".jpg", ".jpeg", ".zarr")
+#: ``.zarr`` or contain Zarr metadata. Microscope formats go through bioio.
+READ_SUFFIXES = (".tif", ".tiff", ".btf", ".png", ".jpg", ".jpeg", ".zarr",
+                 *MICROSCOPE_SUFFIXES)
 
 LayerData = tuple[Any, dict, str]
 

@@ -8,11 +8,13 @@ from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float, read_mask
 from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._read import (
     DEFAULT_CHUNK,
+    MICROSCOPE_SUFFIXES,
     ImageReadError,
     Micrograph,
     image_info,
     read_image,
     read_window,
+    read_with_bioio,
     verify_image_job,
 )
 from ._write import OmeZarrStreamWriter, StreamMismatchError, default_n_levels, write_ome_zarr
@@ -20,6 +22,7 @@ from ._write import OmeZarrStreamWriter, StreamMismatchError, default_n_levels, 
 __all__ = [
     "DEFAULT_CHUNK",
     "IMAGE_SUFFIXES",
+    "MICROSCOPE_SUFFIXES",
     "ImageReadError",
     "Micrograph",
     "OmeZarrStreamWriter",
@@ -34,6 +37,7 @@ __all__ = [
     "read_image",
     "read_mask",
     "read_window",
+    "read_with_bioio",
     "to_float01",
     "verify_image_job",
     "write_ome_zarr",

@@ -63,6 +63,14 @@ _DEFAULT_DPI = (72.0, 96.0)
 _PIL_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _TIFF_SUFFIXES = {".tif", ".tiff", ".btf", ".tf8", ".tf2"}
 
+#: Microscope vendor formats read through ``bioio`` and its reader plugins (optional:
+#: ``pip install "napari-srmat[formats]"`` plus the plugin for the format, e.g.
+#: ``bioio-czi``, ``bioio-nd2``, ``bioio-lif``).
+MICROSCOPE_SUFFIXES = {".czi": "bioio-czi", ".nd2": "bioio-nd2", ".lif": "bioio-lif",
+                       ".vsi": "bioio-bioformats", ".lsm": "bioio-tifffile",
+                       ".oib": "bioio-bioformats", ".oir": "bioio-bioformats",
+                       ".ims": "bioio-imaris"}
+
 
 class ImageReadError(ValueError):
     """An image file could not be read (missing, truncated, corrupt or unsupported)."""
@@ -232,6 +240,8 @@ def _detect_format(path: Path) -> str:
         raise ImageReadError(f"{path}: cannot open ({exc.strerror or exc})") from None
     if not head:
         raise ImageReadError(f"{path}: file is empty")
+    if path.suffix.lower() in MICROSCOPE_SUFFIXES:
+        return "bioio"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
     if head[:3] == b"\xff\xd8\xff":
@@ -415,6 +425,59 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     )
 
 
+# --------------------------------------------------------------------------- bioio
+
+
+def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
+    """Open a microscope vendor file (CZI, ND2, LIF, ...) through ``bioio``.
+
+    ``read_image`` calls this for the suffixes of :data:`MICROSCOPE_SUFFIXES`; any
+    format a bioio reader plugin understands works. The first scene, time point and
+    focal plane is read lazily as ``(H, W)`` or ``(H, W, C)`` (RGB samples or up to a few
+    channels); the pixel size comes from the file's physical pixel size (µm).
+
+    Raises
+    ------
+    ImageReadError
+        bioio or the format's reader plugin is not installed, or the file cannot be
+        read; the message says what to install.
+    """
+    path = Path(path)
+    plugin = MICROSCOPE_SUFFIXES.get(path.suffix.lower(), "a bioio reader plugin")
+    try:
+        from bioio import BioImage
+    except ImportError:
+        raise ImageReadError(
+            f"{path}: {path.suffix} files are read through bioio: pip install "
+            f"\"napari-srmat[formats]\" {plugin}") from None
+    try:
+        img = BioImage(path)
+        dims = img.dims
+        rgb = "S" in dims.order and getattr(dims, "S", 1) > 1
+        channels = getattr(dims, "C", 1)
+        if rgb:
+            data, axes = img.get_image_dask_data("YXS", T=0, C=0, Z=0), "YXS"
+        elif channels > 1:
+            data, axes = img.get_image_dask_data("YXC", T=0, Z=0), "YXC"
+        else:
+            data, axes = img.get_image_dask_data("YX", T=0, C=0, Z=0), "YX"
+        px = img.physical_pixel_sizes
+        pixel_size = _valid_size(float(px.X)) if px.X is not None else None
+        meta = {"format": f"bioio ({type(img.reader).__module__.split('.')[0]})",
+                "source_axes": dims.order, "scenes": len(img.scenes),
+                "pixel_size_source": "physical_pixel_sizes" if pixel_size else None}
+    except ImageReadError:
+        raise
+    except Exception as exc:  # bioio and its plugins raise many types
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageReadError(f"{path}: cannot read with bioio ({text}); the reader "
+                             f"plugin for {path.suffix} is {plugin}") from None
+    arr, axes = _normalize_axes(data, axes, str(path))
+    arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if axes == "YXC" else None))
+    return Micrograph(data=arr, levels=[arr], axes=axes, pixel_size_um=pixel_size,
+                      path=path, metadata=meta)
+
+
 # --------------------------------------------------------------------------- Zarr
 
 
@@ -587,6 +650,8 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
             return _read_pil(path, fmt, chunks)
         if fmt == "tiff":
             return _read_tiff(path, chunks)
+        if fmt == "bioio":
+            return read_with_bioio(path, chunks=chunks)
         return _read_zarr(path, chunks)
 
 
