@@ -1,0 +1,201 @@
+"""Error-probability maps of napari_srmat.edges.uncertainty."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_srmat.edges.data import dilate_boundaries
+from napari_srmat.edges.uncertainty import (
+    DEFAULT_FEATURES,
+    ECE_BINS,
+    ErrorModelError,
+    check_error_model,
+    error_probability,
+    expected_calibration_error,
+    fit_error_model,
+    naive_error_probability,
+    pixel_errors,
+    reliability_curve,
+    roc_auc,
+)
+from napari_srmat.synth import generate_microstructure
+
+THRESHOLD = 0.5
+
+
+def _maps(seeds, size=128):
+    """Ground truth (7 px wide boundaries) and a probability map with known mistakes.
+
+    The map is a blurred, *over-confident* copy of the thin boundaries: faint where a
+    smooth random field switches boundaries off (missed boundaries), with false blobs
+    where another field switches noise on, and squashed towards 0/1 (so ``p`` is not
+    calibrated and ``|p - t|`` alone ranks the mistakes imperfectly).
+    """
+    from skimage.morphology import skeletonize
+
+    probs, masks = [], []
+    for s in seeds:
+        rng = np.random.default_rng(s)
+        ms = generate_microstructure((size, size), mean_grain_size_px=24.0, seed=s)
+        thin = skeletonize(np.asarray(ms.boundaries, bool))
+        masks.append(dilate_boundaries(thin, 3))
+        soft = ndimage.gaussian_filter(thin.astype(np.float64), 2.0)
+        soft /= soft.max()
+        keep = ndimage.gaussian_filter(rng.standard_normal((size, size)), 6)
+        keep = keep > np.quantile(keep, 0.25)  # a quarter of the boundaries faint
+        blobs = ndimage.gaussian_filter(rng.standard_normal((size, size)), 3)
+        blobs = np.clip((blobs - np.quantile(blobs, 0.95)) * 20, 0, 0.8)
+        logit = 10 * (soft * np.where(keep, 1.0, 0.3) + blobs - 0.25)
+        p = 1 / (1 + np.exp(-logit)) + 0.02 * rng.standard_normal((size, size))
+        probs.append(np.clip(p, 0, 1).astype(np.float32))
+    return probs, masks
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    probs, masks = _maps(range(4))
+    params = fit_error_model(probs, masks, THRESHOLD)
+    return params, _maps([10, 11])
+
+
+def test_error_map_detects_known_mistakes(fitted):
+    params, (probs, masks) = fitted
+    err = np.concatenate([pixel_errors(p, m, THRESHOLD).ravel() for p, m in zip(probs, masks)])
+    assert 0.02 < err.mean() < 0.4  # the synthetic maps do make mistakes
+    emap = np.concatenate([error_probability(p, params).ravel() for p in probs])
+    rng = np.random.default_rng(0)
+    auc = roc_auc(emap, err)
+    random_auc = roc_auc(rng.random(err.size), err)
+    # sigma-like noise: a smooth positive map unrelated to the mistakes
+    sigma_like = np.concatenate([ndimage.gaussian_filter(rng.random(p.shape), 2).ravel()
+                                 + 0.1 * p.ravel() for p in probs])
+    assert abs(random_auc - 0.5) < 0.02
+    assert auc > 0.8
+    assert auc > random_auc + 0.25
+    assert auc > roc_auc(sigma_like, err) + 0.2
+    # the flip side: q itself (not 1 - q on predicted boundary) would not detect them
+    naive = np.concatenate([naive_error_probability(p, THRESHOLD).ravel() for p in probs])
+    assert auc > roc_auc(naive, err) + 0.05
+    margin = np.concatenate([-np.abs(p.ravel() - THRESHOLD) for p in probs])
+    assert auc > roc_auc(margin, err) + 0.05
+    # and it is a probability: calibrated on held-out maps far better than the naive one
+    assert expected_calibration_error(emap, err) < 0.5 * expected_calibration_error(naive, err)
+
+
+def test_error_map_values_and_operating_point(fitted):
+    params, (probs, _) = fitted
+    p = probs[0]
+    e = error_probability(p, params)
+    assert e.dtype == np.float32 and e.shape == p.shape
+    assert np.all((e >= 0) & (e <= 1))
+    # the default operating point is the recorded threshold; predicted= wins over it
+    assert params["threshold"] == THRESHOLD
+    np.testing.assert_array_equal(e, error_probability(p, params, threshold=THRESHOLD))
+    np.testing.assert_array_equal(e, error_probability(p, params, predicted=p >= THRESHOLD))
+    flipped = error_probability(p, params, predicted=~(p >= THRESHOLD))
+    np.testing.assert_allclose(flipped, 1 - e, atol=1e-6)
+    # equal probabilities (ties) get equal error probabilities on each side
+    tied = np.full((8, 8), 0.3, np.float32)
+    assert np.unique(error_probability(tied, params)).size == 1
+
+
+def test_ece_hand_computed():
+    prob = np.array([0.05, 0.15, 0.95, 0.85, 0.5])
+    hit = np.array([False, True, True, True, False])
+    # ten bins: every value alone in its bin
+    assert expected_calibration_error(prob, hit, 10) == pytest.approx(
+        (0.05 + 0.85 + 0.05 + 0.15 + 0.5) / 5)
+    # two bins: [0.05, 0.15] (mean 0.1, freq 0.5), [0.5, 0.85, 0.95] (mean 0.7667, freq 2/3)
+    assert expected_calibration_error(prob, hit, 2) == pytest.approx(
+        2 / 5 * 0.4 + 3 / 5 * abs(2.3 / 3 - 2 / 3))
+    c = reliability_curve(prob, hit, 2)
+    np.testing.assert_array_equal(c["count"], [2, 3])
+    assert np.isnan(reliability_curve([1.0], [True], 4)["frequency"][0])  # 1.0: last bin
+    assert reliability_curve([1.0], [True], 4)["count"][-1] == 1
+    assert ECE_BINS == len(reliability_curve(prob, hit)["count"])
+    assert expected_calibration_error([0.0, 1.0], [False, True]) == 0.0
+
+
+def test_roc_auc_ties_and_order():
+    assert roc_auc([1, 2, 3, 4], [0, 0, 1, 1]) == 1.0
+    assert roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75
+    assert roc_auc([0.5] * 6, [0, 1, 0, 1, 1, 0]) == 0.5
+    rng = np.random.default_rng(1)
+    s = rng.integers(0, 5, 1000).astype(float)  # many ties
+    y = rng.random(1000) < 0.3
+    perm = rng.permutation(1000)
+    assert roc_auc(s, y) == roc_auc(s[perm], y[perm])
+    assert np.isnan(roc_auc([0.1, 0.2], [True, True]))
+
+
+def test_params_json_round_trip(fitted):
+    params, (probs, _) = fitted
+    text = json.dumps(params)
+    back = json.loads(text)
+    assert back == params
+    np.testing.assert_array_equal(error_probability(probs[0], back),
+                                  error_probability(probs[0], params))
+    assert check_error_model(back)["features"] == list(DEFAULT_FEATURES)
+
+
+@pytest.mark.parametrize("change", [
+    {"version": 99}, {"coef": []}, {"intercept": float("nan")}, {"features": ["bogus"]},
+    {"columns": ["logit"]}, {"threshold": 1.5},
+])
+def test_bad_params_refused(fitted, change):
+    params, (probs, _) = fitted
+    with pytest.raises(ErrorModelError):
+        error_probability(probs[0], {**params, **change})
+
+
+def test_optional_inputs_required_and_used():
+    probs, masks = _maps(range(2), size=64)
+    rng = np.random.default_rng(3)
+    sig = [rng.random(p.shape).astype(np.float32) for p in probs]
+    dis = [np.abs(rng.normal(0, 0.05, p.shape)).astype(np.float32) for p in probs]
+    params = fit_error_model(probs, masks, THRESHOLD,
+                             features=("logit", "ridge", "smooth", "sigma", "tta"),
+                             sigmas=sig, tta_disagreements=dis)
+    with pytest.raises(ErrorModelError, match="sigma"):
+        error_probability(probs[0], params)
+    with pytest.raises(ErrorModelError, match="disagreement"):
+        error_probability(probs[0], params, sigma=sig[0])
+    e = error_probability(probs[0], params, sigma=sig[0], tta_disagreement=dis[0])
+    assert e.shape == probs[0].shape and np.all(np.isfinite(e))
+    with pytest.raises(ErrorModelError):
+        fit_error_model(probs, masks[:1])
+    with pytest.raises(ErrorModelError):
+        fit_error_model(probs, [np.zeros_like(m) for m in masks])
+
+
+_FIT_SCRIPT = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from test_uncertainty import _maps
+from napari_srmat.edges.uncertainty import fit_error_model
+probs, masks = _maps(range(2), size=64)
+print(json.dumps(fit_error_model(probs, masks, 0.5, features=("logit", "ridge", "smooth"))))
+"""
+
+
+def test_fit_is_deterministic_across_thread_counts():
+    """The same maps give the same parameters, whatever the BLAS/OpenMP thread count."""
+    out = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "MKL_NUM_THREADS": threads}
+        script = _FIT_SCRIPT.format(tests=os.path.dirname(__file__))
+        res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, timeout=300, check=True)
+        out.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    assert out[0] == out[1]
+    probs, masks = _maps(range(2), size=64)
+    again = fit_error_model(probs, masks, 0.5, features=("logit", "ridge", "smooth"))
+    assert again == out[0]
