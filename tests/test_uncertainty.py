@@ -199,3 +199,100 @@ def test_fit_is_deterministic_across_thread_counts():
     probs, masks = _maps(range(2), size=64)
     again = fit_error_model(probs, masks, 0.5, features=("logit", "ridge", "smooth"))
     assert again == out[0]
+
+
+def test_hinges_without_support_are_not_fitted():
+    """Beyond the fitted probabilities the curve continues linearly (no tail wiggles)."""
+    probs, masks = _maps(range(2), size=96)
+    probs = [np.minimum(p, 0.9).astype(np.float32) for p in probs]  # logit <= 2.2
+    params = fit_error_model(probs, masks, THRESHOLD, stride=1)
+    coef = dict(zip(params["columns"], params["coef"]))
+    assert coef["logit>3"] == coef["logit>4"] == coef["logit>6"] == 0.0
+    s = np.log(np.concatenate([p.ravel() for p in probs]) / (1 - np.concatenate(
+        [p.ravel() for p in probs])))
+    assert np.sum(s > 0) >= 1000 and coef["logit>0"] != 0.0
+
+
+# --- wiring: checkpoint config, BoundaryModel, predict_boundaries, export ----------------
+
+
+def _tiny_checkpoint_with_val(tmp_path):
+    import torch
+    from PIL import Image
+
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+
+    probs, masks = _maps(range(2), size=64)
+    for sub in ("images", "masks"):
+        (tmp_path / "val" / sub).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i, m in enumerate(masks):
+        img = (rng.random((64, 64, 3)) * 60).astype(np.uint8) + (m[..., None] * 150).astype(
+            np.uint8)
+        Image.fromarray(img).save(tmp_path / "val" / "images" / f"{i}.png")
+        Image.fromarray((m * 255).astype(np.uint8)).save(tmp_path / "val" / "masks" / f"{i}.png")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "ck", UAEDNet("tiny").state_dict(),
+                    {**default_arch_config("tiny"), "threshold": 0.5})
+    return tmp_path / "ck", tmp_path / "val"
+
+
+def test_checkpoint_error_model_round_trip(tmp_path):
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges.export import calibrate_error_model, main
+    from napari_srmat.edges.infer import load_boundary_model, predict_boundaries
+
+    ck, val = _tiny_checkpoint_with_val(tmp_path)
+    model = load_boundary_model(ck, device="cpu")
+    assert model.error_model is None
+    img = (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)
+    with pytest.raises(CheckpointError, match="no error model"):
+        predict_boundaries(img, model, tile=64, overlap=16, error_map=True)
+    keys = calibrate_error_model(ck, val, modes=("none",))
+    model = load_boundary_model(ck, device="cpu")
+    assert model.error_model == keys["error_model"]["none"]
+    assert json.loads((ck / "config.json").read_text())["error_model"]["none"] == \
+        keys["error_model"]["none"]
+    prob, unc, err = predict_boundaries(img, model, tile=64, overlap=16, error_map=True)
+    assert err.shape == prob.shape and err.dtype == np.float32
+    np.testing.assert_array_equal(err, model.error_probability(prob))
+    np.testing.assert_array_equal(err, error_probability(prob, model.error_model,
+                                                         predicted=model.binarize(prob)))
+    # default output unchanged: two maps; folder outputs keep their layout
+    assert len(predict_boundaries(img, model, tile=64, overlap=16)) == 2
+    with pytest.raises(ValueError, match="in-memory"):
+        predict_boundaries(img, model, tile=64, overlap=16, error_map=True,
+                           out=tmp_path / "out")
+    model.tta = "d4"  # not calibrated for d4
+    assert model.error_model is None
+    # the CLI path in place: config rewritten, weights untouched
+    before = (ck / "model.safetensors").read_bytes()
+    assert main([str(ck), "--error-model-only", str(val)]) == 0
+    assert (ck / "model.safetensors").read_bytes() == before
+    assert set(json.loads((ck / "config.json").read_text())["error_model"]) == {"none", "d4"}
+    # damaged parameters are refused when the checkpoint is loaded
+    cfg = json.loads((ck / "config.json").read_text())
+    cfg["error_model"]["none"]["coef"] = cfg["error_model"]["none"]["coef"][:-1]
+    (ck / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="error_model"):
+        load_boundary_model(ck, device="cpu")
+    cfg["error_model"] = {"bogus": {}}
+    (ck / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="error_model"):
+        load_boundary_model(ck, device="cpu")
+
+
+def test_shipped_checkpoint_has_a_valid_error_model():
+    from napari_srmat.edges.infer import load_boundary_model
+
+    model = load_boundary_model(device="cpu")
+    for mode in ("none", "d4"):
+        model.tta = mode
+        params = model.error_model
+        assert params is not None and params["features"] == list(DEFAULT_FEATURES)
+        assert params["threshold"] == pytest.approx(model.threshold, abs=1e-6)
+        p = np.linspace(0, 1, 101, dtype=np.float32).reshape(1, -1)
+        e = model.error_probability(p)
+        # near the threshold a mistake is likeliest; confident background is rarely wrong
+        assert e[0, 0] < 0.01 and e.max() > 0.3

@@ -114,6 +114,53 @@ class BoundaryModel:
         return apply_threshold_rule(self.threshold_rule, np.asarray(prob), self.threshold_params)
 
     @property
+    def error_model(self) -> dict[str, Any] | None:
+        """Parameters of the checkpoint's error model for the current ``tta`` mode, if any.
+
+        Stored as ``config["error_model"][tta]`` (fitted on the validation split by
+        ``python -m napari_srmat.edges.export ... --calibrate VAL --error-model``); see
+        :mod:`napari_srmat.edges.uncertainty`.
+        """
+        params = self.config.get("error_model", {}).get(self.tta)
+        return None if params is None else dict(params)
+
+    def error_probability(self, prob, *, predicted=None, sigma=None,
+                          tta_disagreement=None) -> np.ndarray:
+        """Probability that each pixel of the binarised map is wrong (float32 ``(H, W)``).
+
+        Unlike ``sigma``, a calibrated probability of a mistake: ``P(boundary)`` on pixels
+        :meth:`binarize` calls background, ``P(background)`` on pixels it calls boundary
+        (``napari_srmat.edges.uncertainty.error_probability``; measured out of fold in
+        docs/boundaries.md, "Uncertainty as an error detector").
+
+        Parameters
+        ----------
+        prob : array
+            ``(H, W)`` probability map of this model under its current ``tta`` mode.
+        predicted : array of bool, optional
+            The binarised map (default: :meth:`binarize` ``(prob)``).
+        sigma, tta_disagreement : array, optional
+            Only for error models fitted with those features.
+
+        Raises
+        ------
+        CheckpointError
+            The checkpoint stores no error model for the current ``tta`` mode.
+        """
+        from .uncertainty import error_probability
+
+        params = self.error_model
+        if params is None:
+            raise CheckpointError(
+                f"checkpoint {self.path} has no error model for tta={self.tta!r}; fit one with "
+                "python -m napari_srmat.edges.export SRC DST --calibrate VAL_ROOT --error-model")
+        p = np.asarray(prob)
+        if predicted is None:
+            predicted = np.asarray(self.binarize(p), bool)
+        return error_probability(p, params, predicted=predicted, sigma=sigma,
+                                 tta_disagreement=tta_disagreement)
+
+    @property
     def tta(self) -> str:
         """Test-time augmentation mode; setting it also selects the matching threshold."""
         return self._tta
@@ -282,6 +329,18 @@ def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
             for v in rules.values()):
         raise CheckpointError(f"checkpoint {path}: config.json 'threshold_rules' must map a "
                               "tta mode to {rule name: parameters}")
+    errs = config.get("error_model", {})
+    if not isinstance(errs, dict) or not all(m in TTA_MODES for m in errs):
+        raise CheckpointError(f"checkpoint {path}: config.json 'error_model' must map a tta "
+                              f"mode {TTA_MODES} to error-model parameters")
+    from .uncertainty import ErrorModelError, check_error_model
+
+    for mode, params in errs.items():
+        try:
+            check_error_model(params)
+        except ErrorModelError as exc:
+            raise CheckpointError(f"checkpoint {path}: config.json error_model[{mode!r}]: "
+                                  f"{exc}") from None
     tta = config.get("tta", "none")
     if tta not in TTA_MODES:
         raise CheckpointError(f"checkpoint {path}: config.json 'tta' must be one of "
@@ -368,6 +427,7 @@ def predict_boundaries_job(
     resume: bool = True,
     pixel_size_um: float | None = None,
     previews: bool = True,
+    error_map: bool = False,
     stop=None,
 ):
     """Boundary probability and uncertainty of a whole image, tile by tile (job).
@@ -401,12 +461,17 @@ def predict_boundaries_job(
         Stored in the OME-Zarr metadata (default: the Micrograph's).
     previews : bool
         Write the PNG previews (small images only).
+    error_map : bool
+        Also return :meth:`BoundaryModel.error_probability` of the whole probability
+        map (the probability that each pixel of the binarised map is wrong; needs an
+        error model in the checkpoint). In memory only (``out=None``): folder outputs
+        keep their layout.
     stop : StopToken, optional
         Checked between tiles.
 
     Returns
     -------
-    (prob, uncertainty)
+    (prob, uncertainty) or (prob, uncertainty, error_probability)
         ``(H, W)`` float32 numpy arrays, or the two OME-Zarr paths when ``out`` is
         given; ``None`` if stopped.
     """
@@ -418,6 +483,11 @@ def predict_boundaries_job(
     if getattr(a, "shape", None) is None or len(a.shape) not in (2, 3):
         raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape "
                          f"{getattr(a, 'shape', None)}")
+    if error_map:
+        if out is not None:
+            raise ValueError("error_map is only available for in-memory prediction (out=None)")
+        if model.error_model is None:
+            model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError
     if out is None:
         result = yield from tiled_apply_job(
             a, model.predict_stacked, scale=1, out_channels=2, tile=tile, overlap=overlap,
@@ -426,7 +496,10 @@ def predict_boundaries_job(
         if result is None or (stop is not None and stop.stop_requested):
             return None
         prob, unc = _split_stacked(result)
-        return prob.astype(np.float32), unc.astype(np.float32)
+        prob, unc = prob.astype(np.float32), unc.astype(np.float32)
+        if error_map:
+            return prob, unc, model.error_probability(prob)
+        return prob, unc
     return (yield from _predict_to_folder(a, model, Path(out), tile=tile, overlap=overlap,
                                           batch_size=batch_size, overwrite=overwrite,
                                           resume=resume, pixel_size_um=pixel_size_um,

@@ -84,6 +84,9 @@ SMOOTH_SIGMA = 2.0
 PARAM_DECIMALS = 6
 #: Ridge penalty of the fit, per fitted pixel (keeps Newton's method well posed).
 L2_PER_PIXEL = 1e-6
+#: A spline hinge is fitted only when at least this many fitted pixels lie beyond it (else
+#: its coefficient is 0: the curve continues linearly instead of following a few pixels).
+MIN_KNOT_PIXELS = 1000
 
 #: Feature groups and whether they need an input besides the probability map.
 FEATURES = {"logit": None, "ridge": None, "smooth": None, "sigma": "sigma",
@@ -256,6 +259,10 @@ def fit_error_model(probs: Sequence, masks: Sequence, thresholds=None, *,
     y = np.concatenate(ys).astype(np.float64)
     if y.min() == y.max():
         raise ErrorModelError("the masks are all boundary or all background: nothing to fit")
+    # hinges with too little support beyond them are left out (coefficient 0)
+    used = np.array([not nm.startswith("logit>") or int(np.sum(X[:, j] > 0)) >= MIN_KNOT_PIXELS
+                     for j, nm in enumerate(names)])
+    X = X[:, used]
     # standardise for a well-conditioned Newton step; mapped back afterwards
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
@@ -275,8 +282,10 @@ def fit_error_model(probs: Sequence, masks: Sequence, thresholds=None, *,
         w -= step
         if np.max(np.abs(step)) < 1e-9:
             break
-    coef = w[1:] / scale
-    intercept = w[0] - float(np.sum(coef * mean))
+    coef_used = w[1:] / scale
+    intercept = w[0] - float(np.sum(coef_used * mean))
+    coef = np.zeros(len(names))
+    coef[used] = coef_used
     if thresholds is None:
         thr = None
     else:
@@ -293,6 +302,7 @@ def fit_error_model(probs: Sequence, masks: Sequence, thresholds=None, *,
         "n_pixels": int(n),
         "n_maps": len(probs),
         "stride": stride,
+        "min_knot_pixels": MIN_KNOT_PIXELS,
         "constants": {"logit_clip": LOGIT_CLIP, "logit_knots": list(LOGIT_KNOTS),
                       "ridge_size": RIDGE_SIZE, "smooth_sigma": SMOOTH_SIGMA},
     }
