@@ -271,6 +271,11 @@ def test_checkpoint_error_model_round_trip(tmp_path):
     assert main([str(ck), "--error-model-only", str(val)]) == 0
     assert (ck / "model.safetensors").read_bytes() == before
     assert set(json.loads((ck / "config.json").read_text())["error_model"]) == {"none", "d4"}
+    with pytest.raises(SystemExit):  # --error-model needs --calibrate
+        main([str(ck), str(tmp_path / "dst"), "--error-model"])
+    with pytest.raises(SystemExit):  # --error-model-only calibrates in place: no DST
+        main([str(ck), str(tmp_path / "dst"), "--error-model-only", str(val)])
+    assert not (tmp_path / "dst").exists()
     # damaged parameters are refused when the checkpoint is loaded
     cfg = json.loads((ck / "config.json").read_text())
     cfg["error_model"]["none"]["coef"] = cfg["error_model"]["none"]["coef"][:-1]
