@@ -259,11 +259,34 @@ def test_checkpoint_error_model_round_trip(tmp_path):
     np.testing.assert_array_equal(err, model.error_probability(prob))
     np.testing.assert_array_equal(err, error_probability(prob, model.error_model,
                                                          predicted=model.binarize(prob)))
-    # default output unchanged: two maps; folder outputs keep their layout
+    # default output unchanged: two maps
     assert len(predict_boundaries(img, model, tile=64, overlap=16)) == 2
-    with pytest.raises(ValueError, match="in-memory"):
-        predict_boundaries(img, model, tile=64, overlap=16, error_map=True,
-                           out=tmp_path / "out")
+    # a folder: the third map is written beside the others, equal to the in-memory one
+    paths = predict_boundaries(img, model, tile=64, overlap=16, error_map=True,
+                               out=tmp_path / "out")
+    assert [p.name for p in paths] == ["prob.ome.zarr", "uncertainty.ome.zarr",
+                                       "error_probability.ome.zarr"]
+    from napari_srmat.io import read_image
+
+    on_disk = np.asarray(read_image(paths[2]).data)
+    np.testing.assert_allclose(
+        on_disk, model.error_probability(np.asarray(read_image(paths[0]).data)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(read_image(paths[0]).data), prob, atol=1e-5)
+    # the same call again: complete, nothing rewritten; without error_map it differs
+    assert predict_boundaries(img, model, tile=64, overlap=16, error_map=True,
+                              out=tmp_path / "out") == paths
+    from napari_srmat.outputs import OutputExistsError
+
+    with pytest.raises(OutputExistsError, match="error_model"):
+        predict_boundaries(img, model, tile=64, overlap=16, out=tmp_path / "out")
+    # block-by-block writing needs the global rule
+    other = load_boundary_model(ck, device="cpu", threshold_rule="otsu_scaled",
+                                threshold_params={"c": 1.4})
+    with pytest.raises(ValueError, match="global"):
+        predict_boundaries(img, other, tile=64, overlap=16, error_map=True,
+                           out=tmp_path / "out2")
+    assert predict_boundaries(img, other, tile=64, overlap=16, error_map=True)[2].shape == \
+        prob.shape
     model.tta = "d4"  # not calibrated for d4
     assert model.error_model is None
     # the CLI path in place: config rewritten, weights untouched
@@ -301,3 +324,23 @@ def test_shipped_checkpoint_has_a_valid_error_model():
         e = model.error_probability(p)
         # near the threshold a mistake is likeliest; confident background is rarely wrong
         assert e[0, 0] < 0.01 and e.max() > 0.3
+
+
+def test_cli_edges_predict_error_map(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    img = (np.random.default_rng(2).random((64, 64, 3)) * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    out = tmp_path / "pred"
+    rc = main(["edges", "predict", str(tmp_path / "a.png"), "--out", str(out), "--tile", "64",
+               "--overlap", "16", "--tta", "none", "--device", "cpu", "--error-map", "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    err = np.asarray(read_image(report["error_probability"]).data)
+    assert err.shape == (64, 64) and np.all((err >= 0) & (err <= 1))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [".srmat_output.json", "prob.ome.zarr", "uncertainty.ome.zarr",
+         "error_probability.ome.zarr", "prob.png", "uncertainty.png"])

@@ -410,6 +410,8 @@ def _split_stacked(result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 #: What an ``edges predict`` output folder holds (besides its marker).
 BOUNDARY_OUTPUTS = ("prob.ome.zarr", "uncertainty.ome.zarr", "prob.png", "uncertainty.png")
+#: The extra map of an ``edges predict`` folder made with ``error_map`` (``--error-map``).
+ERROR_OUTPUT = "error_probability.ome.zarr"
 #: Images up to this many pixels also get PNG previews in the output folder.
 PREVIEW_MAX_PIXELS = 4096 * 4096
 _STACKED = "stacked.ome.zarr"
@@ -462,17 +464,19 @@ def predict_boundaries_job(
     previews : bool
         Write the PNG previews (small images only).
     error_map : bool
-        Also return :meth:`BoundaryModel.error_probability` of the whole probability
-        map (the probability that each pixel of the binarised map is wrong; needs an
-        error model in the checkpoint). In memory only (``out=None``): folder outputs
-        keep their layout.
+        Also compute :meth:`BoundaryModel.error_probability` of the probability map (the
+        probability that each pixel of the binarised map is wrong; needs an error model
+        in the checkpoint). With ``out`` it is written as ``error_probability.ome.zarr``
+        beside the other maps (block by block, so only for the ``"global"`` threshold
+        rule and an error model of pixel-wise features); without ``error_map`` the
+        folder layout is unchanged.
     stop : StopToken, optional
         Checked between tiles.
 
     Returns
     -------
     (prob, uncertainty) or (prob, uncertainty, error_probability)
-        ``(H, W)`` float32 numpy arrays, or the two OME-Zarr paths when ``out`` is
+        ``(H, W)`` float32 numpy arrays, or the OME-Zarr paths when ``out`` is
         given; ``None`` if stopped.
     """
     from ..tiling import tiled_apply_job
@@ -484,10 +488,17 @@ def predict_boundaries_job(
         raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape "
                          f"{getattr(a, 'shape', None)}")
     if error_map:
-        if out is not None:
-            raise ValueError("error_map is only available for in-memory prediction (out=None)")
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError
+        if out is not None:
+            from .uncertainty import POINTWISE_FEATURES
+
+            if model.threshold_rule != "global" or not set(
+                    model.error_model["features"]) <= set(POINTWISE_FEATURES):
+                raise ValueError(
+                    "error_map with an output folder needs the 'global' threshold rule and an "
+                    f"error model of pixel-wise features {POINTWISE_FEATURES} (it is written "
+                    "block by block); use out=None for other rules or features")
     if out is None:
         result = yield from tiled_apply_job(
             a, model.predict_stacked, scale=1, out_channels=2, tile=tile, overlap=overlap,
@@ -503,11 +514,11 @@ def predict_boundaries_job(
     return (yield from _predict_to_folder(a, model, Path(out), tile=tile, overlap=overlap,
                                           batch_size=batch_size, overwrite=overwrite,
                                           resume=resume, pixel_size_um=pixel_size_um,
-                                          previews=previews, stop=stop))
+                                          previews=previews, error_map=error_map, stop=stop))
 
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
-                       resume, pixel_size_um, previews, stop):
+                       resume, pixel_size_um, previews, stop, error_map=False):
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol)."""
     from .._atomic import remove_temp_files, swap_into_place
     from ..io import read_image, write_ome_zarr
@@ -528,6 +539,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
 
     kind = "boundaries"
     paths = (out / BOUNDARY_OUTPUTS[0], out / BOUNDARY_OUTPUTS[1])
+    if error_map:
+        paths = (*paths, out / ERROR_OUTPUT)
     in_path = getattr(image, "path", None) if hasattr(image, "levels") else None
     if pixel_size_um is None:
         pixel_size_um = getattr(image, "pixel_size_um", None)
@@ -536,11 +549,15 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     identity = {"input": input_identity(image), "weights_sha256": model.weights_digest(),
                 "encoder": model.config.get("encoder"), "tta": model.tta, "tile": int(tile),
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
+    if error_map:  # absent otherwise: folders made before keep their identity
+        identity["error_model"] = {"params": model.error_model,
+                                   "threshold": float(model.threshold)}
     staging = out.with_name(out.name + ".partial")
     with OutputLock(out):
         _remove_stale_swaps(out)
         if out.exists():
-            check_replaceable(out, kinds=[kind], allowed_entries=BOUNDARY_OUTPUTS)
+            check_replaceable(out, kinds=[kind], allowed_entries=(*BOUNDARY_OUTPUTS,
+                                                                  ERROR_OUTPUT))
             marker = read_marker(out)
             diffs = identity_differences(marker.get("identity") if marker else None, identity)
             if not overwrite:
@@ -593,6 +610,12 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):
             write_ome_zarr(arr, staging / name, pixel_size_um=pixel_size_um, axes="YX",
                            overwrite=True)
+        if error_map:
+            yield Log(f"writing {ERROR_OUTPUT}")
+            e_arr = p_arr.map_blocks(lambda b: model.error_probability(np.asarray(b)),
+                                     dtype=np.float32)
+            write_ome_zarr(e_arr, staging / ERROR_OUTPUT, pixel_size_um=pixel_size_um,
+                           axes="YX", overwrite=True)
         h, w = p_arr.shape
         if previews and h * w <= PREVIEW_MAX_PIXELS:
             _save_preview(staging / BOUNDARY_OUTPUTS[2], np.asarray(p_arr), "gray")

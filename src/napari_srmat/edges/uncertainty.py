@@ -53,6 +53,7 @@ import numpy as np
 __all__ = [
     "FEATURES",
     "DEFAULT_FEATURES",
+    "POINTWISE_FEATURES",
     "ECE_BINS",
     "ErrorModelError",
     "error_features",
@@ -91,6 +92,9 @@ MIN_KNOT_PIXELS = 1000
 #: Feature groups and whether they need an input besides the probability map.
 FEATURES = {"logit": None, "ridge": None, "smooth": None, "sigma": "sigma",
             "tta": "tta_disagreement"}
+#: Feature groups that need only the probability of the pixel itself (no neighbourhood,
+#: no other input): error maps of these can be computed block by block.
+POINTWISE_FEATURES = ("logit",)
 #: The features of the default error model: the calibration curve of ``p`` alone. Context,
 #: sigma and TTA disagreement added nothing out of fold (studies/uncertainty_error_detection.py).
 DEFAULT_FEATURES = ("logit",)
