@@ -39,8 +39,11 @@ Features (:data:`FEATURES`; each a small set of columns of the design matrix)
     8 forward passes at inference), linear and square root.
 
 All of it is numpy/scipy, float64 internally and deterministic: the fit is Newton's
-method on sums in a fixed order (no threads, no random subsampling), and parameters
-are rounded to :data:`PARAM_DECIMALS` decimals so they serialise exactly to JSON.
+method whose gradient and Hessian are ``numpy.einsum`` sums in a fixed order (no BLAS
+threading, no random subsampling: a fixed pixel grid), and parameters are rounded to
+:data:`PARAM_DECIMALS` decimals so they serialise exactly to JSON. The default model
+(:data:`DEFAULT_FEATURES`) is a calibration curve of ``p`` alone: out of fold, context,
+sigma and TTA disagreement did not improve it (docs/boundaries.md).
 """
 
 from __future__ import annotations
