@@ -613,7 +613,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         if error_map:
             yield Log(f"writing {ERROR_OUTPUT}")
             e_arr = p_arr.map_blocks(lambda b: model.error_probability(np.asarray(b)),
-                                     dtype=np.float32)
+                                     dtype=np.float32, meta=np.empty((0, 0), np.float32))
             write_ome_zarr(e_arr, staging / ERROR_OUTPUT, pixel_size_um=pixel_size_um,
                            axes="YX", overwrite=True)
         h, w = p_arr.shape
