@@ -51,6 +51,10 @@ def register(subparsers) -> None:
                          "other input or settings (never anything else)")
     pr.add_argument("--no-resume", action="store_true",
                     help="start over instead of resuming OUT.partial")
+    pr.add_argument("--error-map", action="store_true",
+                    help="also write error_probability.ome.zarr: the probability that each "
+                         "pixel of the thresholded map is wrong (needs an error model in "
+                         "the checkpoint; docs/boundaries.md)")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_predict)
 
@@ -114,14 +118,16 @@ def _predict(args: argparse.Namespace) -> int:
     stopped = []
     res = run_job(predict_boundaries_job(
         mic, model, tile=args.tile, overlap=args.overlap, out=out,
-        overwrite=args.overwrite, resume=not args.no_resume,
+        overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
     ), on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
     if res is None or stopped:
         raise UserError("prediction stopped; rerun the same command to resume")
-    prob_path, unc_path = res
+    prob_path, unc_path = res[:2]
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
               "threshold": model.threshold, "checkpoint": model.path,
               "shape": list(mic.data.shape[:2])}
+    if args.error_map:
+        report["error_probability"] = str(res[2])
     previews = [out / name for name in BOUNDARY_OUTPUTS[2:] if (out / name).exists()]
     if previews:
         report["previews"] = [str(p) for p in previews]

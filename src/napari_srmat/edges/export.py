@@ -1,13 +1,20 @@
 """Export a UAED checkpoint (e.g. as fp16 for shipping).
 
 ``python -m napari_srmat.edges.export SRC DST [--fp16] [--calibrate VAL_ROOT --tta d4
-[--threshold-rules otsu_scaled]]``
+[--threshold-rules otsu_scaled] [--error-model]]``
+
+``python -m napari_srmat.edges.export CKPT --error-model-only VAL_ROOT`` fits only the
+error model of an existing checkpoint (its ``config.json`` is rewritten, the weights are
+not touched).
 
 With ``--calibrate`` the thresholds stored in the exported config are chosen on the
 validation images of ``VAL_ROOT`` (``images/`` + ``masks/``) for every test-time
 augmentation mode: ``threshold_<mode>`` (max F1, the paper's protocol) and
 ``threshold_heyn`` (min Heyn error, for the default mode), and ``tta`` sets the mode
-the model uses by default.
+the model uses by default. With ``--error-model`` the error model of
+:mod:`napari_srmat.edges.uncertainty` (probability that a pixel of the binarised map is
+wrong) is fitted on the same validation maps for every mode and stored as
+``error_model[<mode>]``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pathlib import Path
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["export_checkpoint", "calibrate_thresholds"]
+__all__ = ["export_checkpoint", "calibrate_thresholds", "calibrate_error_model"]
 
 
 def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True) -> Path:
@@ -115,10 +122,68 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
     return keys
 
 
+def calibrate_error_model(checkpoint, val_root, *, modes: tuple[str, ...] = ("none", "d4"),
+                          features: tuple[str, ...] | None = None) -> dict:
+    """Fit and store the error model of a checkpoint on a validation set.
+
+    For every test-time augmentation mode the model predicts the validation images
+    and :func:`napari_srmat.edges.uncertainty.fit_error_model` is fitted on those maps
+    and masks (every pixel, ``stride=1``); the parameters go to
+    ``config["error_model"][mode]`` with the mode's stored threshold recorded. Only
+    ``config.json`` is rewritten (atomically). Use the validation split, never a test
+    split: the error model is part of the model.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        Checkpoint directory.
+    val_root : path-like
+        Folder with ``images/`` and ``masks/``.
+    modes : tuple of str
+        TTA modes to fit.
+    features : tuple of str, optional
+        Feature groups (default :data:`napari_srmat.edges.uncertainty.DEFAULT_FEATURES`;
+        only groups that need nothing but the probability map).
+
+    Returns
+    -------
+    dict
+        ``{"error_model": {mode: params}}`` as written.
+    """
+    import json
+
+    from .._atomic import atomic_write_text
+    from .data import list_image_mask_pairs, load_pairs
+    from .evaluate import _model_probs
+    from .infer import load_boundary_model
+    from .uncertainty import DEFAULT_FEATURES, FEATURES, fit_error_model
+
+    features = tuple(DEFAULT_FEATURES if features is None else features)
+    extra = [f for f in features if FEATURES.get(f) is not None]
+    if extra:
+        raise ValueError(f"error-model features {extra} need inputs besides the probability "
+                         "map; a stored error model uses probability features only")
+    root = Path(val_root)
+    val = load_pairs(list_image_mask_pairs(root / "images", root / "masks"))
+    masks = [s.mask for s in val]
+    model = load_boundary_model(checkpoint, device="cpu")
+    fitted = {}
+    for mode in modes:
+        model.tta = mode
+        probs = _model_probs(model, val)
+        fitted[mode] = fit_error_model(probs, masks, model.threshold, features=features,
+                                       stride=1)
+    cfg_path = Path(checkpoint) / "config.json"
+    config = json.loads(cfg_path.read_text())
+    config["error_model"] = {**config.get("error_model", {}), **fitted}
+    atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
+    return {"error_model": fitted}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("src")
-    p.add_argument("dst")
+    p.add_argument("dst", nargs="?", default=None)
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--calibrate", metavar="VAL_ROOT", default=None,
                    help="choose the stored thresholds on VAL_ROOT/{images,masks}")
@@ -127,11 +192,32 @@ def main(argv=None) -> int:
     p.add_argument("--threshold-rules", default="", metavar="LIST",
                    help="comma-separated threshold rules whose parameters --calibrate also "
                         "fits and stores (e.g. otsu_scaled)")
+    p.add_argument("--error-model", action="store_true",
+                   help="with --calibrate: also fit and store the error model "
+                        "(napari_srmat.edges.uncertainty) on VAL_ROOT")
+    p.add_argument("--error-model-only", metavar="VAL_ROOT", default=None,
+                   help="fit only the error model of checkpoint SRC on VAL_ROOT, in place "
+                        "(no DST; weights untouched)")
     a = p.parse_args(argv)
+    if a.error_model_only:
+        if a.dst is not None or a.calibrate or a.fp16:
+            p.error("--error-model-only takes SRC only (no DST, --calibrate or --fp16)")
+        from .infer import _resolve
+
+        src = _resolve(a.src)
+        calibrate_error_model(src, a.error_model_only)
+        print(src)
+        return 0
+    if a.dst is None:
+        p.error("DST is required")
+    if a.error_model and not a.calibrate:
+        p.error("--error-model needs --calibrate VAL_ROOT")
     out = export_checkpoint(a.src, a.dst, fp16=a.fp16)
     if a.calibrate:
         rules = tuple(r for r in a.threshold_rules.split(",") if r)
         print(calibrate_thresholds(out, a.calibrate, tta=a.tta, rules=rules))
+        if a.error_model:
+            calibrate_error_model(out, a.calibrate)
     print(out)
     return 0
 

@@ -114,6 +114,53 @@ class BoundaryModel:
         return apply_threshold_rule(self.threshold_rule, np.asarray(prob), self.threshold_params)
 
     @property
+    def error_model(self) -> dict[str, Any] | None:
+        """Parameters of the checkpoint's error model for the current ``tta`` mode, if any.
+
+        Stored as ``config["error_model"][tta]`` (fitted on the validation split by
+        ``python -m napari_srmat.edges.export ... --calibrate VAL --error-model``); see
+        :mod:`napari_srmat.edges.uncertainty`.
+        """
+        params = self.config.get("error_model", {}).get(self.tta)
+        return None if params is None else dict(params)
+
+    def error_probability(self, prob, *, predicted=None, sigma=None,
+                          tta_disagreement=None) -> np.ndarray:
+        """Probability that each pixel of the binarised map is wrong (float32 ``(H, W)``).
+
+        Unlike ``sigma``, a calibrated probability of a mistake: ``P(boundary)`` on pixels
+        :meth:`binarize` calls background, ``P(background)`` on pixels it calls boundary
+        (``napari_srmat.edges.uncertainty.error_probability``; measured out of fold in
+        docs/boundaries.md, "Uncertainty as an error detector").
+
+        Parameters
+        ----------
+        prob : array
+            ``(H, W)`` probability map of this model under its current ``tta`` mode.
+        predicted : array of bool, optional
+            The binarised map (default: :meth:`binarize` ``(prob)``).
+        sigma, tta_disagreement : array, optional
+            Only for error models fitted with those features.
+
+        Raises
+        ------
+        CheckpointError
+            The checkpoint stores no error model for the current ``tta`` mode.
+        """
+        from .uncertainty import error_probability
+
+        params = self.error_model
+        if params is None:
+            raise CheckpointError(
+                f"checkpoint {self.path} has no error model for tta={self.tta!r}; fit one with "
+                "python -m napari_srmat.edges.export SRC DST --calibrate VAL_ROOT --error-model")
+        p = np.asarray(prob)
+        if predicted is None:
+            predicted = np.asarray(self.binarize(p), bool)
+        return error_probability(p, params, predicted=predicted, sigma=sigma,
+                                 tta_disagreement=tta_disagreement)
+
+    @property
     def tta(self) -> str:
         """Test-time augmentation mode; setting it also selects the matching threshold."""
         return self._tta
@@ -282,6 +329,18 @@ def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
             for v in rules.values()):
         raise CheckpointError(f"checkpoint {path}: config.json 'threshold_rules' must map a "
                               "tta mode to {rule name: parameters}")
+    errs = config.get("error_model", {})
+    if not isinstance(errs, dict) or not all(m in TTA_MODES for m in errs):
+        raise CheckpointError(f"checkpoint {path}: config.json 'error_model' must map a tta "
+                              f"mode {TTA_MODES} to error-model parameters")
+    from .uncertainty import ErrorModelError, check_error_model
+
+    for mode, params in errs.items():
+        try:
+            check_error_model(params)
+        except ErrorModelError as exc:
+            raise CheckpointError(f"checkpoint {path}: config.json error_model[{mode!r}]: "
+                                  f"{exc}") from None
     tta = config.get("tta", "none")
     if tta not in TTA_MODES:
         raise CheckpointError(f"checkpoint {path}: config.json 'tta' must be one of "
@@ -351,6 +410,8 @@ def _split_stacked(result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 #: What an ``edges predict`` output folder holds (besides its marker).
 BOUNDARY_OUTPUTS = ("prob.ome.zarr", "uncertainty.ome.zarr", "prob.png", "uncertainty.png")
+#: The extra map of an ``edges predict`` folder made with ``error_map`` (``--error-map``).
+ERROR_OUTPUT = "error_probability.ome.zarr"
 #: Images up to this many pixels also get PNG previews in the output folder.
 PREVIEW_MAX_PIXELS = 4096 * 4096
 _STACKED = "stacked.ome.zarr"
@@ -368,6 +429,7 @@ def predict_boundaries_job(
     resume: bool = True,
     pixel_size_um: float | None = None,
     previews: bool = True,
+    error_map: bool = False,
     stop=None,
 ):
     """Boundary probability and uncertainty of a whole image, tile by tile (job).
@@ -401,13 +463,20 @@ def predict_boundaries_job(
         Stored in the OME-Zarr metadata (default: the Micrograph's).
     previews : bool
         Write the PNG previews (small images only).
+    error_map : bool
+        Also compute :meth:`BoundaryModel.error_probability` of the probability map (the
+        probability that each pixel of the binarised map is wrong; needs an error model
+        in the checkpoint). With ``out`` it is written as ``error_probability.ome.zarr``
+        beside the other maps (block by block, so only for the ``"global"`` threshold
+        rule and an error model of pixel-wise features); without ``error_map`` the
+        folder layout is unchanged.
     stop : StopToken, optional
         Checked between tiles.
 
     Returns
     -------
-    (prob, uncertainty)
-        ``(H, W)`` float32 numpy arrays, or the two OME-Zarr paths when ``out`` is
+    (prob, uncertainty) or (prob, uncertainty, error_probability)
+        ``(H, W)`` float32 numpy arrays, or the OME-Zarr paths when ``out`` is
         given; ``None`` if stopped.
     """
     from ..tiling import tiled_apply_job
@@ -418,6 +487,18 @@ def predict_boundaries_job(
     if getattr(a, "shape", None) is None or len(a.shape) not in (2, 3):
         raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape "
                          f"{getattr(a, 'shape', None)}")
+    if error_map:
+        if model.error_model is None:
+            model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError
+        if out is not None:
+            from .uncertainty import POINTWISE_FEATURES
+
+            if model.threshold_rule != "global" or not set(
+                    model.error_model["features"]) <= set(POINTWISE_FEATURES):
+                raise ValueError(
+                    "error_map with an output folder needs the 'global' threshold rule and an "
+                    f"error model of pixel-wise features {POINTWISE_FEATURES} (it is written "
+                    "block by block); use out=None for other rules or features")
     if out is None:
         result = yield from tiled_apply_job(
             a, model.predict_stacked, scale=1, out_channels=2, tile=tile, overlap=overlap,
@@ -426,15 +507,18 @@ def predict_boundaries_job(
         if result is None or (stop is not None and stop.stop_requested):
             return None
         prob, unc = _split_stacked(result)
-        return prob.astype(np.float32), unc.astype(np.float32)
+        prob, unc = prob.astype(np.float32), unc.astype(np.float32)
+        if error_map:
+            return prob, unc, model.error_probability(prob)
+        return prob, unc
     return (yield from _predict_to_folder(a, model, Path(out), tile=tile, overlap=overlap,
                                           batch_size=batch_size, overwrite=overwrite,
                                           resume=resume, pixel_size_um=pixel_size_um,
-                                          previews=previews, stop=stop))
+                                          previews=previews, error_map=error_map, stop=stop))
 
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
-                       resume, pixel_size_um, previews, stop):
+                       resume, pixel_size_um, previews, stop, error_map=False):
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol)."""
     from .._atomic import remove_temp_files, swap_into_place
     from ..io import read_image, write_ome_zarr
@@ -455,6 +539,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
 
     kind = "boundaries"
     paths = (out / BOUNDARY_OUTPUTS[0], out / BOUNDARY_OUTPUTS[1])
+    if error_map:
+        paths = (*paths, out / ERROR_OUTPUT)
     in_path = getattr(image, "path", None) if hasattr(image, "levels") else None
     if pixel_size_um is None:
         pixel_size_um = getattr(image, "pixel_size_um", None)
@@ -463,11 +549,15 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     identity = {"input": input_identity(image), "weights_sha256": model.weights_digest(),
                 "encoder": model.config.get("encoder"), "tta": model.tta, "tile": int(tile),
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
+    if error_map:  # absent otherwise: folders made before keep their identity
+        identity["error_model"] = {"params": model.error_model,
+                                   "threshold": float(model.threshold)}
     staging = out.with_name(out.name + ".partial")
     with OutputLock(out):
         _remove_stale_swaps(out)
         if out.exists():
-            check_replaceable(out, kinds=[kind], allowed_entries=BOUNDARY_OUTPUTS)
+            check_replaceable(out, kinds=[kind], allowed_entries=(*BOUNDARY_OUTPUTS,
+                                                                  ERROR_OUTPUT))
             marker = read_marker(out)
             diffs = identity_differences(marker.get("identity") if marker else None, identity)
             if not overwrite:
@@ -520,6 +610,12 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):
             write_ome_zarr(arr, staging / name, pixel_size_um=pixel_size_um, axes="YX",
                            overwrite=True)
+        if error_map:
+            yield Log(f"writing {ERROR_OUTPUT}")
+            e_arr = p_arr.map_blocks(lambda b: model.error_probability(np.asarray(b)),
+                                     dtype=np.float32, meta=np.empty((0, 0), np.float32))
+            write_ome_zarr(e_arr, staging / ERROR_OUTPUT, pixel_size_um=pixel_size_um,
+                           axes="YX", overwrite=True)
         h, w = p_arr.shape
         if previews and h * w <= PREVIEW_MAX_PIXELS:
             _save_preview(staging / BOUNDARY_OUTPUTS[2], np.asarray(p_arr), "gray")
