@@ -14,7 +14,6 @@ from napari_srmat.edges.data import (
     dilate_boundaries,
     random_crop_augment,
     synthetic_samples,
-    to_binary_mask,
     to_model_image,
 )
 from napari_srmat.edges.train import BoundaryTrainConfig, train_boundaries, train_boundaries_job
@@ -68,8 +67,6 @@ def test_data_helpers():
     assert to_model_image(np.zeros((4, 4, 4), np.uint8)).shape == (3, 4, 4)
     with pytest.raises(BoundaryDataError):
         to_model_image(np.zeros((4, 4, 2)))
-    m = to_binary_mask(np.array([[0, 255], [128, 10]], np.uint8))
-    assert m.tolist() == [[False, True], [True, False]]
     thin = np.zeros((20, 20), bool)
     thin[10] = True
     assert dilate_boundaries(thin, 3).sum() == 3 * 20

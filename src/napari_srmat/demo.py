@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_path, atomic_write_text
+from .io import to_uint8
 from .jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = ["run_demo_job", "run_demo"]
@@ -33,13 +34,6 @@ def _save_png(path: Path, array: np.ndarray) -> None:
 
     with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.max() > 1.0:
-        x = x / 255.0
-    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def run_demo_job(
@@ -144,7 +138,7 @@ def run_demo_job(
         from .io import read_image
 
         sr_image = np.asarray(read_image(result).data)
-        _save_png(out / "super_resolved.png", _to_uint8(sr_image))
+        _save_png(out / "super_resolved.png", to_uint8(sr_image))
         report["files"].update(super_resolved="super_resolved.png", super_resolved_zarr=store.name)
         report["super_resolution"] = {
             "model": model.name,
@@ -168,8 +162,8 @@ def run_demo_job(
         prob = np.asarray(prob, dtype=np.float32)
         sigma = np.asarray(sigma, dtype=np.float32)
         edges = binarize_boundaries(prob, model.threshold, skeletonize=True)
-        _save_png(out / "boundary_probability.png", _to_uint8(prob))
-        _save_png(out / "uncertainty.png", _to_uint8(sigma / max(float(sigma.max()), 1e-6)))
+        _save_png(out / "boundary_probability.png", to_uint8(prob))
+        _save_png(out / "uncertainty.png", to_uint8(sigma / max(float(sigma.max()), 1e-6)))
         _save_png(out / "predicted_boundaries.png", edges.astype(np.uint8) * 255)
         hist = EdgeHistogram()
         hist.update(prob, micro.boundaries)

@@ -417,11 +417,9 @@ def _withhold(out: GrainSizeResult, reason: str) -> None:
 # ------------------------------------------------------------------ images
 def _float_image(arr: Any) -> np.ndarray:
     """``(H, W)`` or ``(H, W, 3)`` float32 in [0, 1] (alpha and extra channels dropped)."""
-    from .io import to_float01
+    from .io import grey_or_rgb, to_float01
 
-    a = np.asarray(arr)
-    if a.ndim == 3:
-        a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
+    a = grey_or_rgb(arr)
     if a.ndim not in (2, 3):
         raise GrainSizeError(f"expected an (H, W) or (H, W, C) image, got shape {np.shape(arr)}")
     out = to_float01(a)

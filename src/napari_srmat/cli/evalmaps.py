@@ -52,7 +52,7 @@ def _list(folder: str) -> dict[str, Path]:
 
 
 def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
-    from .heyn import read_mask
+    from ..io import read_array, read_mask
 
     probs = _list(prob_dir)
     masks = _list(mask_dir)
@@ -65,8 +65,10 @@ def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
         )
     names, pl, ml = [], [], []
     for stem, pf in probs.items():
-        p = read_mask(pf)
-        m = read_mask(masks[stem])
+        p = read_array(pf, what="probability map")
+        if p.ndim == 3 and p.shape[-1] in (1, 3, 4):
+            p = p[..., 0]
+        m = read_mask(masks[stem], name="ground-truth mask")
         if p.shape != m.shape:
             raise UserError(f"{stem}: probability map {p.shape} and mask {m.shape} differ in shape")
         if p.dtype.kind == "f" and (np.nanmin(p) < 0 or np.nanmax(p) > 1):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "heyn",
         help="mean lineal intercept (Heyn, ASTM E112) of boundary masks",
-        description="Lay test lines over each boundary mask (255/nonzero = boundary), count "
+        description="Lay test lines over each boundary mask (nonzero = boundary; PNG, TIFF, "
+        "NPY, Zarr/OME-Zarr, the rule of napari_srmat.io.as_bool_mask), count "
         "boundary crossings and report the mean lineal intercept per image and pooled over "
         "all images; with --pixel-size-um also in micrometres and as ASTM grain size G.",
     )
@@ -32,39 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def read_mask(path: str | Path) -> np.ndarray:
-    """Read a mask image (PNG/JPEG/TIFF/NPY) as a 2-D array; clear errors on bad files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mask not found: {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        elif suffix in (".tif", ".tiff"):
-            import tifffile
-
-            arr = tifffile.imread(path)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                arr = np.asarray(im)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-    if arr.ndim == 3 and arr.shape[-1] in (1, 3, 4):
-        arr = arr[..., 0]
-    if arr.ndim != 2:
-        raise UserError(f"{path}: expected a 2-D mask, got shape {arr.shape}")
-    return arr
-
-
 def _finite(rows: list[dict]) -> list[float]:
     return [r["mean_intercept_px"] for r in rows if r["mean_intercept_px"] is not None]
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn
+    from ..io import read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
 
     if args.pattern == "segments" and not args.segments:
@@ -80,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     total_l, total_n = 0.0, 0
     degenerate = []
     for path in args.masks:
-        mask = read_mask(path)
+        mask = read_mask(path, name="boundary mask")
         res = measure_intercepts(
             mask,
             pattern=args.pattern,

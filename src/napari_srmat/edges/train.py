@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..io import as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import prepare_output_dir
 from .data import (
@@ -24,7 +25,6 @@ from .data import (
     photometric_augment,
     random_crop_augment,
     synthetic_samples,
-    to_binary_mask,
     to_model_image,
 )
 from .loss import uaed_loss
@@ -127,7 +127,7 @@ def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
     out = []
     for i, (im, m) in enumerate(zip(images, masks)):
         img = to_model_image(np.asarray(im))
-        mm = to_binary_mask(np.asarray(m))
+        mm = as_bool_mask(m, name=f"{what} mask {i}")
         if mm.shape != img.shape[1:]:
             raise BoundaryDataError(f"{what} pair {i}: mask {mm.shape} vs image {img.shape[1:]}")
         out.append(BoundarySample(img, mm, f"{what}-{i}"))

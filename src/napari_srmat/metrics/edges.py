@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from ..io import as_bool_mask, to_float01
 from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
 
 __all__ = [
     "EdgeMetricsError",
     "EdgeHistogram",
     "binarize_boundaries",
-    "binarize_mask",
     "evaluate_maps",
     "evaluate_maps_job",
     "threshold_warnings",
@@ -39,39 +39,10 @@ class EdgeMetricsError(ValueError):
     """Bad input to the edge metrics (shapes, values, empty sets)."""
 
 
-def _to_prob(prob: np.ndarray) -> np.ndarray:
-    p = np.asarray(prob)
-    if p.dtype == np.uint8:
-        return p.astype(np.float32) / 255.0
-    if p.dtype == np.uint16:
-        return p.astype(np.float32) / 65535.0
-    if p.dtype == bool:
-        return p.astype(np.float32)
-    if p.dtype.kind == "f":
-        return p  # keep float64 as is: thresholds compare exactly
-    return p.astype(np.float32)
-
-
-def binarize_mask(mask: Any) -> np.ndarray:
-    """Ground-truth mask to bool: ``> 127`` for uint8 masks using 0/255, else ``> 0``.
-
-    Parameters
-    ----------
-    mask : array
-        (H, W) mask, or (H, W, C) whose first channel is used.
-
-    Returns
-    -------
-    ndarray of bool
-    """
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
-        m = m[..., 0]
-    if m.dtype == bool:
-        return m
-    if m.dtype == np.uint8 and m.size and m.max() > 1:
-        return m > 127
-    return m > 0
+def _to_prob(prob: Any) -> np.ndarray:
+    # the float rule of napari_srmat.io; float64 maps stay float64 (thresholds compare
+    # exactly)
+    return to_float01(prob, dtype=None)
 
 
 @dataclass
@@ -131,7 +102,7 @@ class EdgeHistogram:
             Boundary probability in [0, 1] (float), or uint8/uint16 scaled to [0, 1].
             NumPy or Dask (consumed block by block).
         mask : array (H, W)
-            Ground truth (binarized with :func:`binarize_mask`).
+            Ground truth (binarized with :func:`napari_srmat.io.as_bool_mask`).
         valid : array (H, W) of bool, optional
             Pixels to count (default: all finite probabilities).
 
@@ -147,11 +118,9 @@ class EdgeHistogram:
         m = np.asarray(mask)
         if p.ndim == 3 and p.shape[-1] == 1:
             p = p[..., 0]
-        if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
-            m = m[..., 0]
-        if p.shape != m.shape:
-            raise EdgeMetricsError(f"probability map {p.shape} and mask {m.shape} differ in shape")
-        mb = binarize_mask(m)
+        mb = as_bool_mask(m, name="ground-truth mask")
+        if p.shape != mb.shape:
+            raise EdgeMetricsError(f"probability map {p.shape} and mask {mb.shape} differ in shape")
         pf = _to_prob(p)
         ok = np.isfinite(pf)
         if valid is not None:
@@ -469,7 +438,7 @@ def evaluate_maps_job(
             return None
         # not skeletonised here: measure_intercepts checks the binarised map first
         pred = binarize_boundaries(p, float(threshold), skeletonize=False)
-        gt = binarize_mask(np.asarray(g.compute() if _is_dask(g) else g))
+        gt = as_bool_mask(g, name="ground-truth mask")
         hr = compare_intercepts(pred, gt, **kw)
         heyn_rows.append(hr)
         rp = None if withhold else hr["pred_px"]
@@ -530,7 +499,8 @@ def evaluate_maps(
     prob_maps : sequence of arrays (H, W)
         Boundary probabilities in [0, 1] (uint8 0-255 accepted), NumPy or Dask.
     masks : sequence of arrays (H, W)
-        Ground-truth masks, paired by position (binarized with :func:`binarize_mask`).
+        Ground-truth masks, paired by position (binarized with
+        :func:`napari_srmat.io.as_bool_mask`).
     val_prob_maps, val_masks : sequences, optional
         A validation set: the threshold is then the max-F1 threshold on it.
     threshold : float, optional

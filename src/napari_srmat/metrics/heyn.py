@@ -1033,13 +1033,13 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
 
 
 def _as_mask(mask: Any) -> np.ndarray:
-    """The boundary mask as bool (the rule of :func:`grainmap.as_bool_mask`), HeynError
-    on bad input."""
-    from .grainmap import GrainMapError, as_bool_mask
+    """The boundary mask as bool (the rule of :func:`napari_srmat.io.as_bool_mask`),
+    HeynError on bad input."""
+    from ..io import MaskError, as_bool_mask
 
     try:
         m = as_bool_mask(mask, name="boundary mask")
-    except GrainMapError as exc:
+    except MaskError as exc:
         raise HeynError(str(exc)) from None
     if m.size == 0:
         raise HeynError("boundary mask is empty")
@@ -1160,8 +1160,9 @@ def measure_intercepts(
     Parameters
     ----------
     mask : array (H, W)
-        Boundary mask: bool, 0/1, or uint8 0/255 (binarized ``> 127``; other dtypes
-        ``> 0``). Dask arrays are computed.
+        Boundary mask: bool, 0/1, uint8 0/255, uint16, label map or a 0/1 float mask,
+        the rule of :func:`napari_srmat.io.as_bool_mask` (a float probability map is
+        refused: threshold it first). Dask arrays are computed.
     pattern : {"random", "grid", "circles", "segments"}
         Test-line pattern (see the module docstring).
     n_lines : int
@@ -1227,7 +1228,8 @@ def measure_intercepts(
         )
     twins_excluded = None
     if twins is not None:
-        from .grainmap import as_bool_mask, grains_from_boundaries, merge_twins
+        from ..io import as_bool_mask
+        from .grainmap import grains_from_boundaries, merge_twins
 
         t = as_bool_mask(twins, name="twin mask", shape=m.shape)
         if exclude_twins:
@@ -1237,7 +1239,7 @@ def measure_intercepts(
         twins_excluded = bool(exclude_twins)
     measured = None
     if exclusion is not None:
-        from .grainmap import as_bool_mask
+        from ..io import as_bool_mask
 
         measured = ~as_bool_mask(exclusion, name="exclusion mask", shape=m.shape)
         if not measured.any():

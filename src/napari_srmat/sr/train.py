@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import IMAGE_SUFFIXES, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -41,8 +42,6 @@ __all__ = [
     "evaluate_sr",
     "IMAGE_SUFFIXES",
 ]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 @dataclass
@@ -154,14 +153,7 @@ def _to_uint8_rgb(arr: np.ndarray) -> np.ndarray:
         arr = arr[..., None]
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == np.uint16:
-        return (arr / 257.0 + 0.5).astype(np.uint8)
-    a = arr.astype(np.float32)
-    if a.max() > 1.0:
-        a = a / 255.0
-    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_uint8(arr)
 
 
 def _read_file(path: Path) -> np.ndarray:

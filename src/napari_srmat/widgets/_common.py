@@ -427,32 +427,28 @@ def boundary_mask(layer, threshold: float | None = None) -> np.ndarray:
     """Binary boundary mask (bool ``(H, W)``) from a Labels or Image layer.
 
     * Labels: label > 0.
-    * bool image: itself.
-    * float image (a probability map): ``>= threshold`` (default: the layer's
-      ``metadata["threshold"]`` or 0.5).
-    * integer image: ``> 0`` by default; with ``threshold`` in [0, 1], compared with
-      the value divided by the image's maximum possible value.
+    * Image: the mask rule of :func:`napari_srmat.io.as_bool_mask`; a float image (a
+      probability map) is compared ``>= threshold``, by default the layer's
+      ``metadata["threshold"]`` or 0.5.
 
     Raises
     ------
     WidgetInputError
         For layers that are not 2-D single-channel images.
     """
+    from ..io import as_bool_mask
+
     data = np.asarray(layer_image_data(layer))
     if data.ndim != 2:
         raise WidgetInputError(
             f"layer {layer.name!r} has shape {data.shape}; a 2-D boundary mask or "
             "probability map is needed (not an RGB image)"
         )
-    if layer._type_string == "labels" or data.dtype == bool:
+    if layer._type_string == "labels":
         return data > 0
-    if np.issubdtype(data.dtype, np.floating):
-        thr = threshold if threshold is not None else (layer.metadata or {}).get("threshold", 0.5)
-        return data >= float(thr)
-    if threshold is None:
-        return data > 0
-    vmax = float(np.iinfo(data.dtype).max) if data.max() > 1 else 1.0
-    return data / vmax >= float(threshold)
+    if threshold is None and np.issubdtype(data.dtype, np.floating):
+        threshold = (layer.metadata or {}).get("threshold", 0.5)
+    return as_bool_mask(data, threshold=threshold, name=f"layer {layer.name!r}")
 
 
 def _shape_vertices(kind: str, verts: np.ndarray) -> np.ndarray:
