@@ -296,13 +296,6 @@ def photometric_augment(image: np.ndarray, rng: np.random.Generator,
 
 
 def _jpeg_roundtrip(x: np.ndarray, quality: int) -> np.ndarray:
-    import io
+    from ..sr.degrade import jpeg_roundtrip
 
-    from PIL import Image
-
-    u8 = (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
-    buf = io.BytesIO()
-    Image.fromarray(u8).save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    out = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255.0
-    return out.transpose(2, 0, 1)
+    return jpeg_roundtrip(x.transpose(1, 2, 0), quality).transpose(2, 0, 1)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import IMAGE_SUFFIXES, to_uint8
+from ..io import IMAGE_SUFFIXES, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -285,7 +285,7 @@ class PatchSampler:
             crop = np.rot90(crop, k)
             if self.rng.random() < 0.5:
                 crop = crop[:, ::-1]
-            out[i] = np.transpose(crop, (2, 0, 1)) / 255.0
+            out[i] = to_float01(np.transpose(crop, (2, 0, 1)))
         return out
 
 
@@ -335,7 +335,7 @@ def _load_val(folder: str | None, limit: int) -> list[np.ndarray]:
     if not folder:
         return []
     imgs = load_training_images([folder])[:limit]
-    return [np.asarray(im[:, :], dtype=np.float32) / 255.0 for im in imgs]
+    return [to_float01(np.asarray(im[:, :])) for im in imgs]
 
 
 # --------------------------------------------------------------------------- state
