@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
+from .._napari_io import layer_pixel_size_um
 from ..jobs import Event, Log, Progress, StopToken, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
@@ -61,8 +62,6 @@ __all__ = [
     "export_json",
 ]
 
-UM_UNITS = ("micrometer", "micron", "um", "µm")
-
 
 class WidgetInputError(ValueError):
     """A layer or option given to a widget function cannot be used."""
@@ -77,21 +76,6 @@ def layer_image_data(layer) -> Any:
     if getattr(layer, "multiscale", False):
         data = data[0]
     return data
-
-
-def layer_pixel_size_um(layer) -> float | None:
-    """Pixel size of ``layer`` in µm, or None when unknown.
-
-    ``layer.metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry when
-    the layer units are micrometres; otherwise None.
-    """
-    px = (layer.metadata or {}).get("pixel_size_um")
-    if px:
-        return float(px)
-    units = getattr(layer, "units", None)
-    if units is not None and len(units) and str(units[-1]).lower() in UM_UNITS:
-        return float(layer.scale[-1])
-    return None
 
 
 def _units_kwargs(layer) -> dict:
