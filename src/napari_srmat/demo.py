@@ -77,7 +77,7 @@ def run_demo_job(
         The report also written to ``out_dir/report.json``.
     """
     from .io import check_pixel_size
-    from .metrics.heyn import measure_intercepts
+    from .metrics.heyn import HEYN_N_LINES, HEYN_SEED, measure_intercepts
     from .outputs import prepare_output_dir
     from .synth import generate_microstructure
 
@@ -110,8 +110,8 @@ def run_demo_job(
         res = measure_intercepts(
             micro.boundaries,
             pattern="random",
-            n_lines=50,
-            seed=1234,
+            n_lines=HEYN_N_LINES,
+            seed=HEYN_SEED,
             skeletonize=True,
             pixel_size_um=pixel_size_um,
         )
@@ -167,8 +167,8 @@ def run_demo_job(
         _save_png(out / "predicted_boundaries.png", edges.astype(np.uint8) * 255)
         hist = EdgeHistogram()
         hist.update(prob, micro.boundaries)
-        err = heyn_error([edges], [micro.boundaries], pattern="random", n_lines=50, seed=1234,
-                         skeletonize=True)
+        err = heyn_error([edges], [micro.boundaries], pattern="random", n_lines=HEYN_N_LINES,
+                         seed=HEYN_SEED, skeletonize=True)
         report["files"].update(
             boundary_probability="boundary_probability.png",
             uncertainty="uncertainty.png",

@@ -64,6 +64,9 @@ import numpy as np
 from .io import check_pixel_size
 from .jobs import Event, Log, Progress, StopToken, run_job
 from .metrics.heyn import (
+    HEYN_MARGIN,
+    HEYN_N_LINES,
+    HEYN_SEED,
     HeynResult,
     astm_grain_size_number,
     finite_or_none,
@@ -636,9 +639,9 @@ def measure_grain_size_job(
     model: Any = None,
     mask: bool = False,
     pattern: str = "random",
-    n_lines: int = 50,
-    seed: int = 1234,
-    margin: float = 0.05,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
+    margin: float = HEYN_MARGIN,
     inference_scale: float | None = None,
     threshold: float | None = None,
     stop: StopToken | None = None,

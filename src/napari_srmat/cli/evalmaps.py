@@ -14,6 +14,8 @@ _EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
+
     p = sub.add_parser(
         "eval-maps",
         help="score boundary probability maps against ground-truth masks",
@@ -28,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None, help="fixed threshold in [0, 1]")
     p.add_argument("--no-skeletonize", action="store_true", help="do not thin before Heyn")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
-    p.add_argument("--lines", type=int, default=50)
-    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--lines", type=int, default=HEYN_N_LINES)
+    p.add_argument("--seed", type=int, default=HEYN_SEED)
     p.add_argument("--bins", type=int, default=1024, help="histogram bins")
     p.add_argument("--plot", default=None, help="write PR + ROC curves to this PNG")
     p.add_argument("--json", action="store_true", help="print one JSON object")

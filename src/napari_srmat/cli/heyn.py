@@ -12,6 +12,8 @@ from . import UserError, pixel_size_arg, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+
     p = sub.add_parser(
         "heyn",
         help="mean lineal intercept (Heyn, ASTM E112) of boundary masks",
@@ -22,10 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("masks", nargs="+", metavar="MASK", help="boundary mask images")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"))
-    p.add_argument("--lines", type=int, default=50, help="random lines / grid lines per axis")
-    p.add_argument("--seed", type=int, default=1234, help="seed of the random pattern")
+    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+                   help="random lines / grid lines per axis")
+    p.add_argument("--seed", type=int, default=HEYN_SEED, help="seed of the random pattern")
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
-    p.add_argument("--margin", type=float, default=0.05, help="margin fraction (default 0.05)")
+    p.add_argument("--margin", type=float, default=HEYN_MARGIN,
+                   help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None, help="pixel size in um")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -139,9 +139,10 @@ def run_sr_vs_original_job(
         ``{"original": {...}, "sr": {...}, "table": str, "settings": {...}}`` or
         None if stopped.
     """
+    from ..metrics.edges import plot_pr_roc
     from ..outputs import prepare_output_dir
     from ..sr import load_model, super_resolve
-    from .evaluate import evaluate_probability_maps, plot_curves
+    from .evaluate import evaluate_probability_maps
     from .infer import load_boundary_model
 
     if out is not None:  # refuse a bad folder before the long experiment
@@ -222,7 +223,7 @@ def run_sr_vs_original_job(
     report = {"original": results["original"], "sr": results["sr"], "table": table,
               "settings": settings}
     if out is not None:
-        plot_curves(hists, out / "pr.png", out / "roc.png",
+        plot_pr_roc(hists, out / "pr.png", roc_path=out / "roc.png",
                     title=f"x{scale}: bilinear vs SR")
         atomic_write_text(out / "table.md", table)
         write_json(out / "report.json", report)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..io import as_bool_mask, to_float01
 from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
+from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 
 __all__ = [
     "EdgeMetricsError",
@@ -370,11 +371,11 @@ def evaluate_maps_job(
     threshold: float | None = None,
     skeletonize: bool = True,
     heyn_pattern: str = "random",
-    n_lines: int = 50,
-    seed: int = 1234,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
     n_bins: int = 1024,
     names: Sequence[str] | None = None,
-    margin: float = 0.05,
+    margin: float = HEYN_MARGIN,
     stop: StopToken | None = None,
 ) -> Iterator:
     """Job version of :func:`evaluate_maps` (yields progress; returns the dict)."""
@@ -447,6 +448,7 @@ def evaluate_maps_job(
         row = {
             "name": names[i],
             "ap": ih.average_precision() if ih.n_pos else None,
+            "roc_auc": ih.roc_auc() if ih.n_pos and ih.n_neg else None,
             "f1": ih.f1_at(float(threshold)) if ih.n_pos else None,
             "heyn_pred_px": rp,
             "heyn_gt_px": rg,
@@ -472,6 +474,7 @@ def evaluate_maps_job(
         "recall": scores["recall"],
         "heyn_pred_px": heyn_pred,
         "heyn_gt_px": heyn_gt,
+        "delta_px": heyn["delta_px"],
         "heyn_error_pct": err,
         "heyn_pattern": heyn_pattern,
         "n_lines": n_lines,
@@ -529,7 +532,8 @@ def evaluate_maps(
         ``threshold_source``, ``f1``/``precision``/``recall`` at the threshold (pixel-wise,
         no distance tolerance), ``heyn_pred_px``/``heyn_gt_px`` (means over images of
         each image's ℓ̄), ``heyn_error_pct`` (``100 |pred - gt| / gt``), ``n_images``,
-        ``warnings`` and ``per_image`` rows (``name``, ``ap``, ``f1``, ``heyn_pred_px``,
+        ``delta_px`` (pred - gt), ``warnings`` and ``per_image`` rows (``name``, ``ap``,
+        ``roc_auc``, ``f1``, ``heyn_pred_px``,
         ``heyn_gt_px``, ``heyn_error_pct``, ``warnings``). Heyn figures that would be
         nonsense (constant maps, a threshold that marks every pixel or none, a binarised
         map that is not a boundary map: see :func:`threshold_warnings` and
@@ -544,23 +548,46 @@ def evaluate_maps(
     return res
 
 
+def _draw_curves(ax, histograms_by_name: Mapping[str, EdgeHistogram], kind: str) -> None:
+    for name, h in histograms_by_name.items():
+        if kind == "pr":
+            p, r, _ = h.pr_curve()
+            ax.step(r, p, where="post", label=f"{name} (AP {h.average_precision():.3f})")
+        elif h.n_neg:
+            fpr, tpr, _ = h.roc_curve()
+            ax.plot(fpr, tpr, label=f"{name} (AUC {h.roc_auc():.3f})")
+    if kind == "pr":
+        ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="PR")
+    else:
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
+               ylim=(0, 1.02), title="ROC")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left" if kind == "pr" else "lower right", fontsize=8)
+
+
 def plot_pr_roc(
-    histograms_by_name: Mapping[str, EdgeHistogram], path: str | Path, *, title: str | None = None
+    histograms_by_name: Mapping[str, EdgeHistogram], path: str | Path, *,
+    title: str | None = None, roc_path: str | Path | None = None,
 ) -> Path:
-    """Write a PNG with the PR curves (left) and ROC curves (right) of several histograms.
+    """Write the PR curves and ROC curves of several histograms as PNG (the one plotter).
 
     Parameters
     ----------
     histograms_by_name : mapping of str to EdgeHistogram
         One curve per entry (label = name, with its AP / AUC).
     path : path-like
-        Output PNG (written atomically).
+        Output PNG (written atomically): PR (left) and ROC (right), or only the PR
+        curves when ``roc_path`` is given.
     title : str, optional
         Figure title.
+    roc_path : path-like, optional
+        Write the ROC curves to this separate PNG.
 
     Returns
     -------
     Path
+        ``path``.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -569,29 +596,20 @@ def plot_pr_roc(
 
     if not histograms_by_name:
         raise EdgeMetricsError("no histograms to plot")
-    path = Path(path)
-    fig = Figure(figsize=(10, 4.5), dpi=100)
-    FigureCanvasAgg(fig)
-    ax_pr, ax_roc = fig.subplots(1, 2)
-    for name, h in histograms_by_name.items():
-        p, r, _ = h.pr_curve()
-        ax_pr.step(r, p, where="post", label=f"{name} (AP {h.average_precision():.3f})")
-        if h.n_neg:
-            fpr, tpr, _ = h.roc_curve()
-            ax_roc.plot(fpr, tpr, label=f"{name} (AUC {h.roc_auc():.3f})")
-    ax_pr.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="PR")
-    ax_roc.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
-    ax_roc.set(
-        xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02)
-    )
-    ax_roc.set_title("ROC")
-    for ax in (ax_pr, ax_roc):
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left" if ax is ax_pr else "lower right", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    if roc_path is None:
+        jobs = [(Path(path), ("pr", "roc"), (10, 4.5))]
+    else:
+        jobs = [(Path(path), ("pr",), (4.5, 4.2)), (Path(roc_path), ("roc",), (4.5, 4.2))]
+    for out, kinds, size in jobs:
+        fig = Figure(figsize=size, dpi=100)
+        FigureCanvasAgg(fig)
+        axes = np.atleast_1d(fig.subplots(1, len(kinds)))
+        for ax, kind in zip(axes, kinds):
+            _draw_curves(ax, histograms_by_name, kind)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png")
+    return Path(path)

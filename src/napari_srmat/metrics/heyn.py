@@ -52,6 +52,9 @@ __all__ = [
     "HeynError",
     "HeynResult",
     "PATTERNS",
+    "HEYN_N_LINES",
+    "HEYN_SEED",
+    "HEYN_MARGIN",
     "measure_intercepts",
     "heyn_error",
     "astm_grain_size_number",
@@ -78,6 +81,13 @@ MIN_MASK_SIDE = 3
 MAX_BOUNDARY_FRACTION = 0.5
 
 PATTERNS = ("random", "grid", "circles", "segments")
+
+#: The Heyn protocol defaults (library, CLI, widgets, benchmarks): random test lines
+#: (or grid lines per axis), the seed of the random pattern, and the margin fraction
+#: left out on each side.
+HEYN_N_LINES = 50
+HEYN_SEED = 1234
+HEYN_MARGIN = 0.05
 
 #: Circumferences of the E112 Abrams three-circle pattern (mm): radii are proportional.
 ABRAMS_CIRCUMFERENCES = (500.0, 250.0, 166.7)
@@ -188,9 +198,9 @@ def make_pattern(
     shape: tuple[int, int],
     pattern: str = "random",
     *,
-    n_lines: int = 50,
-    seed: int = 1234,
-    margin: float = 0.05,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
+    margin: float = HEYN_MARGIN,
     segments: Any = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Test-line geometry of a pattern.
@@ -1144,10 +1154,10 @@ def measure_intercepts(
     mask: Any,
     *,
     pattern: str = "random",
-    n_lines: int = 50,
-    seed: int = 1234,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
     segments: Any = None,
-    margin: float = 0.05,
+    margin: float = HEYN_MARGIN,
     skeletonize: bool = False,
     pixel_size_um: float | None = None,
     twins: Any = None,
