@@ -10,6 +10,8 @@ from . import UserError, print_json
 __all__ = ["register"]
 
 def register(subparsers) -> None:
+    from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
+
     p = subparsers.add_parser("edges", help="UAED boundary probability and uncertainty")
     sub = p.add_subparsers(dest="edges_command", metavar="ACTION")
 
@@ -41,8 +43,8 @@ def register(subparsers) -> None:
     pr.add_argument("image")
     pr.add_argument("--out", required=True, help="output directory")
     pr.add_argument("--checkpoint", default=None, help="default: shipped weights")
-    pr.add_argument("--tile", type=int, default=256)
-    pr.add_argument("--overlap", type=int, default=32)
+    pr.add_argument("--tile", type=int, default=BOUNDARY_TILE)
+    pr.add_argument("--overlap", type=int, default=BOUNDARY_OVERLAP)
     pr.add_argument("--device", default="auto")
     pr.add_argument("--tta", choices=("none", "d4"), default=None,
                     help="test-time augmentation (default: the checkpoint's setting)")

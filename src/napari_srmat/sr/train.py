@@ -73,6 +73,9 @@ class SRTrainConfig:
         Continue from ``out/train_state`` if present.
     seed : int
     device : str
+        ``"auto"`` (default: CUDA, then MPS, else CPU), ``"cpu"``, ``"cuda[:N]"``,
+        ``"mps"``: the rule of :func:`napari_srmat.device.resolve_device`, as for
+        boundary training.
     num_threads : int, optional
         ``torch.set_num_threads`` for CPU training.
     arch : dict
@@ -117,7 +120,7 @@ class SRTrainConfig:
     max_val_images: int = 16
     resume: bool = False
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     num_threads: int | None = None
     arch: dict[str, Any] = field(default_factory=dict)
     degradation: dict[str, Any] = field(default_factory=lambda: {"mode": "bicubic"})
@@ -448,7 +451,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     rng = np.random.default_rng(cfg.seed + 1)
     gen = torch.Generator("cpu").manual_seed(cfg.seed + 2)
 
-    device = cfg.device
+    from ..device import resolve_device
+
+    device = resolve_device(cfg.device)
     if cfg.init_checkpoint:
         init_path = None if cfg.init_checkpoint == "default" else cfg.init_checkpoint
         model = _init_model(cfg, init_path, device)
@@ -486,6 +491,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     # not asdict(): it would deep-copy in-memory training arrays
     training_info = {f.name: getattr(cfg, f.name) for f in fields(cfg)
                      if f.name not in ("out", "data")}
+    training_info["device"] = device  # the resolved device, not "auto"
     training_info["data"] = [d if isinstance(d, (str, os.PathLike)) else
                              f"<array {tuple(getattr(d, 'shape', ()))}>" for d in cfg.data]
     bicubic_val = None

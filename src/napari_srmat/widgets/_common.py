@@ -32,7 +32,7 @@ import numpy as np
 from .._atomic import atomic_write_text
 from .._napari_io import layer_pixel_size_um
 from ..jobs import Event, Log, Progress, StopToken, run_job
-from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_TILE
 
 __all__ = [
     "WidgetInputError",
@@ -307,8 +307,8 @@ def boundaries_job(
     *,
     checkpoint: str | os.PathLike | None = None,
     device: str = "auto",
-    tile: int = 256,
-    overlap: int = 32,
+    tile: int = BOUNDARY_TILE,
+    overlap: int = BOUNDARY_OVERLAP,
     tta: str | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, BoundaryMaps | None]:
@@ -392,7 +392,8 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
 
 
 def add_boundary_layers(viewer, layer, *, checkpoint=None, device: str = "auto",
-                        tile: int = 256, overlap: int = 32, threshold: float | None = None,
+                        tile: int = BOUNDARY_TILE, overlap: int = BOUNDARY_OVERLAP,
+                        threshold: float | None = None,
                         skeletonize: bool = True) -> BoundaryLayers:
     """Predict boundaries of an image layer and add the three result layers (synchronous)."""
     maps = run_job(

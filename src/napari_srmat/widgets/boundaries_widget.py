@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._common import (
     BoundaryLayers,
     LayerCombo,
@@ -75,10 +76,10 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         self.device.addItems(DEVICES)
         self.tile = QSpinBox()
         self.tile.setRange(32, 4096)
-        self.tile.setValue(256)
+        self.tile.setValue(BOUNDARY_TILE)
         self.overlap = QSpinBox()
         self.overlap.setRange(0, 512)
-        self.overlap.setValue(32)
+        self.overlap.setValue(BOUNDARY_OVERLAP)
         self.tta = QComboBox()
         self.tta.addItems(list(TTA_CHOICES))
         self.tta.setToolTip("test-time augmentation: average the prediction over the 8 "
