@@ -167,3 +167,24 @@ def test_converters_follow_the_float_rule():
     assert np.array_equal(_channels_last(u16)[..., 0], ref)
     h = EdgeHistogram(16)
     assert np.array_equal(h.bin_index(u16), h.bin_index(ref.astype(np.float64)))
+
+
+def test_srmat_heyn_reads_probability_maps_with_a_threshold(tmp_path, capsys):
+    """`srmat heyn` reads what `srmat edges predict` writes (OME-Zarr probabilities)."""
+    import json
+
+    from napari_srmat.cli import main
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=1)
+    prob = np.where(ms.boundaries, 0.9, 0.1).astype(np.float32)
+    store = write_ome_zarr(prob, tmp_path / "prob.ome.zarr", pixel_size_um=0.5)
+    assert main(["heyn", str(store), "--json"]) == 2
+    assert "give a threshold" in capsys.readouterr().err
+    assert main(["heyn", str(store), "--threshold", "0.5", "--json"]) == 0
+    via_map = json.loads(capsys.readouterr().out)
+    Image.fromarray(ms.boundaries.astype(np.uint8)).save(tmp_path / "m.png")  # 0/1 PNG
+    assert main(["heyn", str(tmp_path / "m.png"), "--json"]) == 0
+    via_png = json.loads(capsys.readouterr().out)
+    assert via_map["mean_intercept_px"] > 5
+    assert via_map["mean_intercept_px"] == pytest.approx(via_png["mean_intercept_px"])

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--margin", type=float, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="binarize probability maps (e.g. prob.ome.zarr of `srmat edges "
+                   "predict`) at this level in [0, 1]; masks need none")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None, help="pixel size in um")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
@@ -58,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     total_l, total_n = 0.0, 0
     degenerate = []
     for path in args.masks:
-        mask = read_mask(path, name="boundary mask")
+        mask = read_mask(path, threshold=args.threshold, name="boundary mask")
         res = measure_intercepts(
             mask,
             pattern=args.pattern,
