@@ -53,3 +53,19 @@ def test_sr_training_device_follows_the_device_rule():
     from napari_srmat.sr.train import SRTrainConfig
 
     assert SRTrainConfig().device == BoundaryTrainConfig().device == "auto"
+
+
+def test_training_defaults_come_from_the_configs():
+    from napari_srmat.edges.config import BoundaryTrainConfig
+    from napari_srmat.sr.train import SRTrainConfig
+
+    b, s = BoundaryTrainConfig(), SRTrainConfig()
+    a = build_parser().parse_args(["edges", "train", "--data", "d"])
+    assert (a.epochs, a.encoder, a.lr, a.batch_size, a.crop, a.seed, a.device) == (
+        b.epochs, b.encoder, b.lr, b.batch_size, b.crop, b.seed, b.device)
+    from napari_srmat.cli.sr import build_sr_parser
+
+    a = build_sr_parser().parse_args(["train", "--out", "o"])
+    assert (a.model, a.scale, a.steps, a.batch_size, a.patch, a.lr, a.loss, a.device) == (
+        s.model, s.scale, s.steps, s.batch_size, s.patch, s.lr, s.loss, s.device)
+    assert a.degradation == s.degradation["mode"]

@@ -24,7 +24,7 @@ _EXPORTS = {
     "ENCODER_PRESETS": "model",
     "uaed_loss": "loss",
     "class_balanced_weights": "loss",
-    "BoundaryTrainConfig": "train",
+    "BoundaryTrainConfig": "config",
     "TrainResult": "train",
     "train_boundaries_job": "train",
     "train_boundaries": "train",
