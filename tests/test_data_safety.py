@@ -517,7 +517,7 @@ def test_heyn_calibrated_threshold_never_picks_a_degenerate_threshold():
 
 
 def test_experiment_table_prints_withheld_figures_as_na():
-    from napari_srmat.edges.experiment import format_table
+    from napari_srmat.studies.sr_vs_original import format_table
 
     row = {"heyn_pred_px": None, "heyn_gt_px": 10.0, "delta_px": None, "heyn_error_pct": None,
            "heyn_grid_error_pct": None, "ap": 0.2, "roc_auc": 0.5,

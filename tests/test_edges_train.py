@@ -173,7 +173,7 @@ def test_cli_train_json(tmp_path, capsys):
 @pytest.mark.slow
 def test_sr_vs_original_experiment_small(tmp_path, capsys):
     from napari_srmat.cli import main
-    from napari_srmat.edges.experiment import upscale_bilinear, upscale_mask
+    from napari_srmat.studies.sr_vs_original import upscale_bilinear, upscale_mask
 
     up = upscale_bilinear(np.ones((4, 5, 3), np.float32) * 0.5, 2)
     assert up.shape == (8, 10, 3) and np.allclose(up, 0.5)

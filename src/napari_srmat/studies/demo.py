@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_path, atomic_write_text
-from .io import to_uint8
-from .jobs import Event, Log, Progress, Stopped, StopToken, run_job
+from .._atomic import atomic_path, atomic_write_text
+from ..io import to_uint8
+from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = ["run_demo_job", "run_demo"]
 
@@ -76,10 +76,10 @@ def run_demo_job(
     dict
         The report also written to ``out_dir/report.json``.
     """
-    from .io import check_pixel_size
-    from .metrics.heyn import HEYN_N_LINES, HEYN_SEED, measure_intercepts
-    from .outputs import prepare_output_dir
-    from .synth import generate_microstructure
+    from ..io import check_pixel_size
+    from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED, measure_intercepts
+    from ..outputs import prepare_output_dir
+    from ..synth import generate_microstructure
 
     pixel_size_um = check_pixel_size(pixel_size_um)
     out = prepare_output_dir(out_dir, "demo")
@@ -124,7 +124,7 @@ def run_demo_job(
         yield Progress(done, total, "grain size")
 
     if "sr" in steps and not stopped():
-        from .sr import load_model, super_resolve_job
+        from ..sr import load_model, super_resolve_job
 
         t0 = time.perf_counter()
         model = load_model(None, scale=scale, device=device)
@@ -135,7 +135,7 @@ def run_demo_job(
         if stopped():
             yield Stopped("demo stopped during super-resolution")
             return report
-        from .io import read_image
+        from ..io import read_image
 
         sr_image = np.asarray(read_image(result).data)
         _save_png(out / "super_resolved.png", to_uint8(sr_image))
@@ -150,9 +150,9 @@ def run_demo_job(
         yield Progress(done, total, "super-resolution")
 
     if "boundaries" in steps and not stopped():
-        from .edges import load_boundary_model, predict_boundaries_job
-        from .metrics.edges import EdgeHistogram, binarize_boundaries
-        from .metrics.heyn import heyn_error
+        from ..edges import load_boundary_model, predict_boundaries_job
+        from ..metrics.edges import EdgeHistogram, binarize_boundaries
+        from ..metrics.heyn import heyn_error
 
         model = load_boundary_model(None, device=device)
         prob, sigma = yield from predict_boundaries_job(micro.image, model, stop=stop)
