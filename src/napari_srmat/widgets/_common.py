@@ -32,6 +32,7 @@ import numpy as np
 from .._atomic import atomic_write_text
 from .._napari_io import layer_pixel_size_um
 from ..jobs import Event, Log, Progress, StopToken, run_job
+from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_TILE
 
 __all__ = [
@@ -528,9 +529,10 @@ def heyn_statistics(result) -> dict:
     return d
 
 
-def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = 50,
-                 seed: int = 1234, skeletonize: bool = False,
-                 pixel_size_um: float | None = None, segments=None, margin: float = 0.05):
+def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HEYN_N_LINES,
+                 seed: int = HEYN_SEED, skeletonize: bool = False,
+                 pixel_size_um: float | None = None, segments=None,
+                 margin: float = HEYN_MARGIN):
     """Call :func:`napari_srmat.metrics.heyn.measure_intercepts` with the widget's options.
 
     ``pattern="shapes"`` (the widget's name for user-drawn lines) maps to the
@@ -616,9 +618,10 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
 
 
 def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
-                         n_lines: int = 50, seed: int = 1234, skeletonize: bool = False,
+                         n_lines: int = HEYN_N_LINES, seed: int = HEYN_SEED,
+                         skeletonize: bool = False,
                          pixel_size_um: float | None = None, threshold: float | None = None,
-                         shapes_layer=None, margin: float = 0.05) -> HeynMeasurement:
+                         shapes_layer=None, margin: float = HEYN_MARGIN) -> HeynMeasurement:
     """Measure Heyn lineal intercepts on a boundary layer and show the result.
 
     Parameters
