@@ -322,8 +322,8 @@ def test_cli_pixel_size_flags_refuse_nonsense(tmp_path, capsys, argv):
 @pytest.mark.parametrize("text", ["inf", "nan", "0", "-1"])
 def test_heyn_widget_refuses_bad_typed_pixel_sizes(make_napari_viewer, text):
     pytest.importorskip("napari")
-    from napari_srmat.widgets._common import WidgetInputError
     from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+    from napari_srmat.widgets.layers import WidgetInputError
 
     w = GrainSizeWidget(make_napari_viewer())
     w.pixel_size.setText(text)

@@ -39,7 +39,7 @@ def test_cli_heyn_defaults(argv):
 
 def test_boundary_tile_defaults():
     from napari_srmat.edges import predict_boundaries_job
-    from napari_srmat.widgets._common import boundaries_job
+    from napari_srmat.widgets.layers import boundaries_job
 
     for fn in (predict_boundaries_job, boundaries_job):
         d = _defaults(fn)

@@ -122,7 +122,7 @@ def test_pixel_size_from_layer_attributes():
 
 
 def test_pixel_size_of_a_layer_is_one_rule(make_napari_viewer):
-    from napari_srmat.widgets._common import layer_pixel_size_um as widget_rule
+    from napari_srmat.widgets.layers import layer_pixel_size_um as widget_rule
 
     viewer = make_napari_viewer()
     for kw, px in (({"scale": (0.5, 0.5)}, None), ({"metadata": {"pixel_size_um": 0.2}}, 0.2),

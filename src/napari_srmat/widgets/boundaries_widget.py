@@ -18,17 +18,17 @@ from qtpy.QtWidgets import (
 )
 
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
-from ._common import (
+from ._layout import hbox_row
+from ._qt import LayerCombo
+from ._worker import SingleJobMixin
+from .layers import (
     BoundaryLayers,
-    LayerCombo,
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
     layer_image_data,
     threshold_boundaries,
 )
-from ._layout import hbox_row
-from ._worker import SingleJobMixin
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["BoundariesWidget"]

@@ -34,8 +34,9 @@ from qtpy.QtWidgets import (
 )
 
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
-from ._common import LayerCombo, WidgetInputError, layer_image_data
+from ._qt import LayerCombo
 from ._worker import ProgressForwarder, start_job
+from .layers import WidgetInputError, layer_image_data
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
