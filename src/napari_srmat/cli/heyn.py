@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="binarize probability maps (e.g. prob.ome.zarr of `srmat edges "
                    "predict`) at this level in [0, 1]; masks need none")
-    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None, help="pixel size in um")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
+                   help="pixel size in um (default: from each file's metadata, if any)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -60,8 +61,13 @@ def _run(args: argparse.Namespace) -> int:
     per_image = []
     total_l, total_n = 0.0, 0
     degenerate = []
+    pixel_sizes = []
     for path in args.masks:
-        mask = read_mask(path, threshold=args.threshold, name="boundary mask")
+        mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
+                                  return_pixel_size=True)
+        # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
+        px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+        pixel_sizes.append(px)
         res = measure_intercepts(
             mask,
             pattern=args.pattern,
@@ -70,11 +76,11 @@ def _run(args: argparse.Namespace) -> int:
             segments=segments,
             margin=args.margin,
             skeletonize=args.skeletonize,
-            pixel_size_um=args.pixel_size_um,
+            pixel_size_um=px,
         )
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
-        shared = grain_size_from_heyn(res, pixel_size_um=args.pixel_size_um).to_dict()
+        shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)
         total_l += res.total_length_px
@@ -117,10 +123,14 @@ def _run(args: argparse.Namespace) -> int:
     else:
         out["ci95_px"] = per_image[0]["ci95_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
-    if args.pixel_size_um is not None:
-        out["pixel_size_um"] = args.pixel_size_um
+    pooled_px = pixel_sizes[0] if len(set(pixel_sizes)) == 1 else None
+    if pooled_px is None and any(p is not None for p in pixel_sizes):
+        warnings.append("the masks have different or unknown pixel sizes: pooled um and G "
+                        "withheld (give --pixel-size-um)")
+    if pooled_px is not None:
+        out["pixel_size_um"] = pooled_px
         if valid:
-            um = pooled * args.pixel_size_um
+            um = pooled * pooled_px
             out["mean_intercept_um"] = um
             out["astm_g"] = astm_grain_size_number(um / 1000.0)
         else:

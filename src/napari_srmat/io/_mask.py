@@ -124,7 +124,8 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     raise MaskError(f"{name} has unsupported dtype {m.dtype}")
 
 
-def read_array(path: str | os.PathLike, *, what: str = "image") -> np.ndarray:
+def read_array(path: str | os.PathLike, *, what: str = "image",
+               return_pixel_size: bool = False):
     """Read a small image file fully into memory as a NumPy array.
 
     Every format :func:`~napari_srmat.io.read_image` reads (PNG, JPEG, TIFF, Zarr,
@@ -135,10 +136,12 @@ def read_array(path: str | os.PathLike, *, what: str = "image") -> np.ndarray:
     path : path-like
     what : str
         Word used in error messages ("mask", "probability map").
+    return_pixel_size : bool
+        Also return the file's pixel size in µm (None when unknown, always for ``.npy``).
 
     Returns
     -------
-    ndarray
+    ndarray or (ndarray, float or None)
         ``(H, W)`` or ``(H, W, C)``, the stored dtype.
 
     Raises
@@ -151,19 +154,24 @@ def read_array(path: str | os.PathLike, *, what: str = "image") -> np.ndarray:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{what} not found: {path}")
+    px = None
     if path.suffix.lower() == ".npy":
         try:
-            return np.load(path, allow_pickle=False)
+            arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise ImageReadError(f"cannot read {what} {path}: {exc}") from None
-    try:
-        return np.asarray(read_image(path).data.compute())
-    except ImageReadError as exc:
-        raise ImageReadError(f"cannot read {what}: {exc}") from None
+    else:
+        try:
+            mic = read_image(path)
+            arr = np.asarray(mic.data.compute())
+        except ImageReadError as exc:
+            raise ImageReadError(f"cannot read {what}: {exc}") from None
+        px = mic.pixel_size_um
+    return (arr, px) if return_pixel_size else arr
 
 
 def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
-              name: str = "mask") -> np.ndarray:
+              name: str = "mask", return_pixel_size: bool = False):
     """Read a mask file as a boolean ``(H, W)`` array (the rule of :func:`as_bool_mask`).
 
     Parameters
@@ -174,17 +182,20 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
         Level for probability maps (float or 8/16-bit maps that are not 0/1 masks).
     name : str
         Name used in error messages.
+    return_pixel_size : bool
+        Also return the file's pixel size in µm (None when unknown).
 
     Returns
     -------
-    ndarray of bool
+    ndarray of bool, or (ndarray of bool, float or None)
 
     Raises
     ------
     FileNotFoundError, ImageReadError, MaskError
     """
-    arr = read_array(path, what=name)
+    arr, px = read_array(path, what=name, return_pixel_size=True)
     try:
-        return as_bool_mask(arr, threshold=threshold, name=name)
+        mask = as_bool_mask(arr, threshold=threshold, name=name)
     except MaskError as exc:
         raise MaskError(f"{path}: {exc}") from None
+    return (mask, px) if return_pixel_size else mask
