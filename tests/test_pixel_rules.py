@@ -201,3 +201,29 @@ def test_srmat_heyn_reads_probability_maps_with_a_threshold(tmp_path, capsys):
     assert main(["heyn", str(store), "--threshold", "0.5", "--pixel-size-um", "2",
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["pixel_size_um"] == 2
+
+
+def test_eval_maps_reads_ome_zarr_maps(tmp_path, capsys):
+    """`srmat eval-maps` reads a folder of OME-Zarr probability maps (what `io` writes)."""
+    import json
+
+    from _helpers import fake_predictions
+
+    from napari_srmat.cli import main
+
+    probs, masks = fake_predictions(2, size=96)
+    for d in ("zarr", "png", "masks"):
+        (tmp_path / d).mkdir()
+    for i, (p, m) in enumerate(zip(probs, masks)):
+        u8 = np.round(p * 255).astype(np.uint8)
+        write_ome_zarr(u8, tmp_path / "zarr" / f"s{i}.ome.zarr")
+        Image.fromarray(u8).save(tmp_path / "png" / f"s{i}.png")
+        Image.fromarray((m > 0).astype(np.uint8)).save(tmp_path / "masks" / f"s{i}.png")  # 0/1
+    res = []
+    for d in ("zarr", "png"):
+        assert main(["eval-maps", "--prob", str(tmp_path / d), "--masks",
+                     str(tmp_path / "masks"), "--json"]) == 0
+        res.append(json.loads(capsys.readouterr().out))
+    assert res[0]["n_images"] == 2 and res[0]["ap"] > 0.5
+    assert res[0]["ap"] == pytest.approx(res[1]["ap"])
+    assert res[0]["heyn_pred_px"] == pytest.approx(res[1]["heyn_pred_px"])

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval-maps",
         help="score boundary probability maps against ground-truth masks",
-        description="Match probability maps (PNG 0-255, TIFF/NPY float in [0, 1]) to masks "
+        description="Match probability maps (PNG 0-255, TIFF/NPY/(OME-)Zarr float in [0, 1]) "
+        "to masks "
         "by file stem and report pooled AP, ROC-AUC, F1/precision/recall at the max-F1 "
         "threshold (of the validation set when given) and the Heyn grain-size error.",
     )
@@ -44,12 +45,20 @@ def _list(folder: str) -> dict[str, Path]:
         raise UserError(f"not a folder: {d}")
     files = {}
     for f in sorted(d.iterdir()):
-        if f.is_file() and f.suffix.lower() in _EXTS and not f.name.startswith("."):
-            if f.stem in files:
-                raise UserError(f"{d}: two files with stem {f.stem!r}")
-            files[f.stem] = f
+        if f.name.startswith("."):
+            continue
+        if f.is_file() and f.suffix.lower() in _EXTS:
+            stem = f.stem
+        elif f.is_dir() and f.name.lower().endswith(".zarr"):  # (OME-)Zarr stores
+            stem = f.name[: -len(".ome.zarr")] if f.name.lower().endswith(".ome.zarr") \
+                else f.name[: -len(".zarr")]
+        else:
+            continue
+        if stem in files:
+            raise UserError(f"{d}: two files with stem {stem!r}")
+        files[stem] = f
     if not files:
-        raise UserError(f"{d}: no images ({', '.join(_EXTS)})")
+        raise UserError(f"{d}: no images ({', '.join(_EXTS)}, .zarr)")
     return files
 
 
