@@ -87,9 +87,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     out: list[LayerData] = []
     for p in paths:
         mic = read_image(p)
-        levels = list(mic.levels) if getattr(mic, "levels", None) else [mic.data]
+        levels = list(mic.levels) or [mic.data]
         rgb = mic.axes == "YXC" and int(levels[0].shape[-1]) in (3, 4)
-        meta = dict(getattr(mic, "metadata", None) or {})
+        meta = dict(mic.metadata or {})
         meta["pixel_size_um"] = mic.pixel_size_um
         meta["path"] = str(p)
         kwargs: dict[str, Any] = {
