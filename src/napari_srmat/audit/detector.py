@@ -283,8 +283,7 @@ def resolve_degrade(
         A callable ``degrade_fn(image, scale) -> LR`` is returned as is.
         ``"bicubic"``: :func:`bicubic_degrade` (the SR models' evaluation degradation,
         from ``napari_srmat.sr.degrade``); ``"gaussian-area"``: :func:`degrade`.
-        ``None`` (default): ``"bicubic"`` when ``napari_srmat.sr.degrade`` is
-        importable, else ``"gaussian-area"``.
+        ``None`` (default): ``"bicubic"``.
     """
     if callable(degrade_fn):
         return degrade_fn
@@ -293,12 +292,6 @@ def resolve_degrade(
     if degrade_fn not in (None, "bicubic"):
         raise AuditInputError(
             f"unknown degrade_fn {degrade_fn!r} (a callable, 'bicubic' or 'gaussian-area')")
-    try:
-        from ..sr.degrade import bicubic_downsample  # noqa: F401
-    except Exception:  # noqa: BLE001 - SR area not available: use our own
-        if degrade_fn == "bicubic":
-            raise AuditInputError("degrade_fn='bicubic' needs napari_srmat.sr.degrade") from None
-        return degrade
     return bicubic_degrade
 
 
