@@ -147,6 +147,28 @@ def shot_heyn(args) -> None:
     viewer.close()
 
 
+def shot_specimen(args) -> None:
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = _viewer()
+    image, truth = _micrograph(viewer, (512, 512))
+    truth.metadata = dict(truth.metadata, pixel_size_um=0.5)
+    w = GrainSizeWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Grain size (Heyn)")
+    viewer.window._qt_window.resize(1400, 1000)
+    w.tabs.setCurrentWidget(w.specimen_tab)
+    w.specimen.select_fields([truth])
+    w.specimen.grid_rows.setValue(2)
+    w.specimen.grid_cols.setValue(2)
+    w.specimen.method.setCurrentText("planimetric")
+    w.specimen.run()
+    _wait(lambda: w.specimen.result is not None)
+    image.visible = False
+    viewer.reset_view()
+    _save(viewer, "specimen_widget")
+    viewer.close()
+
+
 def _tiny_dataset(root: Path) -> None:
     from PIL import Image
 
@@ -198,7 +220,7 @@ def shot_mosaic(args) -> None:
     viewer.close()
 
 
-SHOTS = {"heyn": shot_heyn, "sr": shot_sr, "boundaries": shot_boundaries,
+SHOTS = {"heyn": shot_heyn, "specimen": shot_specimen, "sr": shot_sr, "boundaries": shot_boundaries,
          "train": shot_train, "mosaic": shot_mosaic}
 
 

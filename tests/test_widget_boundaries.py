@@ -71,6 +71,10 @@ def test_widget_adds_probability_uncertainty_and_thresholded_layers(
         np.testing.assert_allclose(lay.translate, (3.0, 4.0))
     assert prob.colormap.name == "magma" and prob.blending == "additive"
     assert not unc.visible
+    # colour bars with their own corners (ticks follow the contrast limits)
+    assert prob.colorbar.visible and unc.colorbar.visible
+    assert str(prob.colorbar.position) != str(unc.colorbar.position)
+    assert tuple(prob.contrast_limits) == (0.0, 1.0)
     p = np.asarray(prob.data)
     assert p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
     assert np.all(np.asarray(unc.data) > 0)
@@ -170,3 +174,27 @@ def test_slider_storm_keeps_the_gui_thread_free_and_shows_the_last_threshold(
     np.testing.assert_array_equal(
         bnd.data > 0, np.asarray(binarize_boundaries(p, t, skeletonize=True), bool))
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+
+
+def test_big_input_refused_or_asked_before_starting(make_napari_viewer, monkeypatch):
+    import dask.array as da
+
+    from napari_srmat import estimates
+    from napari_srmat.widgets._common import WidgetInputError
+
+    viewer = make_napari_viewer()
+    mosaic = da.zeros((24000, 24000, 3), dtype=np.uint8, chunks=(2048, 2048, 3))
+    layer = viewer.add_image(mosaic, rgb=True, name="mosaic")
+    w = BoundariesWidget(viewer)
+    w.layer_combo.value = layer
+    w.device.setCurrentText("cpu")
+    w.tta.setCurrentText("8 flips/rotations (8x slower)")  # long on any CPU (<= 16 cores)
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2 * 2**30)
+    with pytest.raises(WidgetInputError, match="srmat edges predict"):
+        w.run()
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
+    assert w.run() is None  # asked, answered No
+    assert len(asked) == 1 and "boundary prediction" in asked[0]
+    assert w.worker is None

@@ -213,3 +213,44 @@ def test_simple_mode_micrograph_to_grain_size(make_napari_viewer, qtbot):
     panel.pixel_size.setText("abc")
     with pytest.raises(WidgetInputError):
         panel.run()
+
+
+def test_corrections_layer_paints_and_erases_before_measuring(make_napari_viewer, qtbot):
+    from napari_srmat.metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
+
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=9)
+    broken = mask.copy()
+    broken[:, 90:110] = False  # the model missed the boundaries in a band
+    broken[40, :] = True       # and found a false straight one
+    layer = viewer.add_labels(broken.astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(20)
+    corr = w.add_corrections_layer()
+    assert corr.name == "gb corrections" and corr.mode == "paint"
+    assert corr.selected_label == ADD_BOUNDARY
+    assert w.corrections_combo.value is corr
+    # "paint" the missing band back and "erase" the false line
+    edits = np.zeros(mask.shape, np.uint8)
+    edits[:, 90:110][mask[:, 90:110]] = ADD_BOUNDARY
+    edits[40, :][~mask[40, :]] = ERASE_BOUNDARY
+    corr.data = edits
+    meas = _run(qtbot, w)
+    ref = heyn.measure_intercepts(mask, pattern="grid", n_lines=20, seed=1234)
+    assert meas.result.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
+    np.testing.assert_array_equal(w.measured_mask, mask)
+    recorded = meas.source["edits"]
+    assert len(recorded) == 2 and "painted" in recorded[0] and "erased" in recorded[1]
+    assert "corrected map" in w.status.text()
+    # without the corrections the broken map gives another answer
+    w.corrections_combo.value = None
+    w.measurement = None
+    meas2 = _run(qtbot, w)
+    assert meas2.result.mean_intercept_px != pytest.approx(ref.mean_intercept_px, rel=1e-3)
+    assert meas2.source["edits"] == []
+    # the boundary layer itself cannot be its corrections
+    w.corrections_combo.value = layer
+    with pytest.raises(WidgetInputError, match="corrections layer cannot be"):
+        w.run()

@@ -162,3 +162,44 @@ def test_default_model_is_named(make_napari_viewer, qtbot):
     assert w.options()["model"] is None  # the first entry loads the shipped default
     w.model.setCurrentText("bicubic")
     assert w.options()["model"] == "bicubic"
+
+
+def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatch, tmp_path):
+    import dask.array as da
+
+    from napari_srmat import estimates
+    from napari_srmat.widgets._common import WidgetInputError
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 8 * 2**30)
+    viewer = make_napari_viewer()
+    mosaic = da.zeros((24000, 24000, 3), dtype=np.uint8, chunks=(2048, 2048, 3))
+    layer = viewer.add_image(mosaic, rgb=True, name="mosaic")
+    w = SuperResolutionWidget(viewer)
+    w.layer_combo.value = layer
+    w.device.setCurrentText("cpu")
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    # too large for memory and no store given: refused with the estimate, nothing started
+    w.ask_store = lambda plan: None
+    with pytest.raises(WidgetInputError, match=r"25\.7 GiB.*does not fit in memory"):
+        w.run()
+    assert w.worker is None and not asked
+    # a store is chosen: the job is routed there, then the long-job question is asked
+    store = tmp_path / "mosaic_sr.zarr"
+    w.ask_store = lambda plan: store
+    assert w.run() is None  # the user answered No
+    assert w.output.text() == str(store)
+    assert len(asked) == 1 and "written to the output store" in asked[0]
+    assert " h on this CPU" in asked[0]
+    assert w.worker is None and "not started" in w.status.text()
+    assert not store.exists()
+
+
+def test_small_job_starts_without_asking(make_napari_viewer, qtbot):
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    w.layer_combo.value = layer
+    w.model.setCurrentText("bicubic")
+    w.ask = lambda title, text: pytest.fail("a small job must not ask")
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60000)

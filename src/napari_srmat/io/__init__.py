@@ -7,7 +7,7 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float
 from ._float import grey_or_rgb, to_float01, to_uint8
 from ._mask import MaskError, as_bool_mask, read_array, read_mask
-from ._pixel import PixelSizeError, check_pixel_size
+from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._read import (
     DEFAULT_CHUNK,
     ImageReadError,
@@ -30,6 +30,7 @@ __all__ = [
     "StreamMismatchError",
     "as_bool_mask",
     "check_pixel_size",
+    "pixel_size_from_line",
     "default_n_levels",
     "grey_or_rgb",
     "image_info",

@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["PixelSizeError", "check_pixel_size"]
+__all__ = ["PixelSizeError", "check_pixel_size", "pixel_size_from_line"]
 
 
 class PixelSizeError(ValueError):
@@ -46,3 +46,43 @@ def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None
             f"{name} must be a finite positive number (micrometres per pixel), got {value!r}"
         )
     return v
+
+
+def pixel_size_from_line(start: Any, end: Any, known_length_um: Any) -> float:
+    """Pixel size from a line drawn over a feature of known length.
+
+    Draw a line along a stage micrometer's divisions or the micrograph's own scale bar;
+    its length in pixels and the length it covers give the pixel size.
+
+    Parameters
+    ----------
+    start, end : (row, col)
+        The line's ends in the image's pixel coordinates.
+    known_length_um : float
+        The length the line covers, in micrometres.
+
+    Returns
+    -------
+    float
+        Micrometres per pixel (checked by :func:`check_pixel_size`).
+
+    Raises
+    ------
+    PixelSizeError
+        If the known length is not a finite positive number, or the line has no length.
+
+    Examples
+    --------
+    >>> pixel_size_from_line((10, 10), (10, 210), 50.0)
+    0.25
+    """
+    known = check_pixel_size(known_length_um, name="known length (µm)")
+    if known is None:
+        raise PixelSizeError("give the known length of the line in µm")
+    p0 = [float(v) for v in start][-2:]
+    p1 = [float(v) for v in end][-2:]
+    length_px = math.hypot(p1[0] - p0[0], p1[1] - p0[1])
+    if not (math.isfinite(length_px) and length_px >= 1.0):
+        raise PixelSizeError("the calibration line is shorter than one pixel: draw it along "
+                             "the whole scale bar or micrometer division")
+    return check_pixel_size(known / length_px)

@@ -18,13 +18,16 @@ The relative accuracy of the field values uses
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..io import check_pixel_size
+from ..jobs import Event, Progress, Stopped, StopToken, run_job
 from .distributions import ala_grains, duplex_test
 from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
 from .heyn import (
@@ -59,6 +62,9 @@ __all__ = [
     "measure_field",
     "summarize_fields",
     "measure_specimen",
+    "measure_specimen_job",
+    "SpecimenMeasurement",
+    "field_grid",
 ]
 
 METHODS = ("intercept", "planimetric")
@@ -296,6 +302,21 @@ def measure_field(
     >>> f["standard"].startswith("ASTM E112"), f["n_grains_inside"] > 50
     (True, True)
     """
+    report, _, _ = _measure_field(
+        boundaries, labels, pixel_size_um, method, pattern, n_lines, seed, segments, margin,
+        skeletonize, triple_points, rule, field_margin, twins, exclude_twins, exclusion,
+        min_grain_px, name,
+    )
+    return report
+
+
+def _measure_field(
+    boundaries: Any, labels: Any, pixel_size_um: float | None, method: str, pattern: str,
+    n_lines: int, seed: int, segments: Any, margin: float, skeletonize: bool,
+    triple_points: bool, rule: str, field_margin: float, twins: Any, exclude_twins: bool,
+    exclusion: Any, min_grain_px: int, name: str | None,
+) -> tuple[dict, np.ndarray, Any]:
+    """:func:`measure_field` plus the grain label map and the Heyn result behind it."""
     _method_check(method)
     pixel_size_um = check_pixel_size(pixel_size_um)
     grains, bnd, n_merged = grain_map(
@@ -419,7 +440,7 @@ def measure_field(
             "the distribution, but by area a duplex grain size (ASTM E1181) is likely"
         )
     out["warnings"] = warnings_
-    return _clean(out)
+    return _clean(out), grains, hr
 
 
 # --------------------------------------------------------------------- summary
@@ -566,6 +587,128 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
     return _clean(out)
 
 
+@dataclass
+class SpecimenMeasurement:
+    """Result of :func:`measure_specimen_job`: the report and the maps behind it.
+
+    Attributes
+    ----------
+    report : dict
+        JSON-able ``{"images": [...], "summary": {...}}`` (what :func:`measure_specimen`
+        returns).
+    grains : list of ndarray
+        Per field, the grain label map the planimetric count used (0 = boundary or
+        unassigned), in the field's pixels.
+    heyn : list of HeynResult
+        Per field, the intercept measurement (intersections, test lines).
+    """
+
+    report: dict
+    grains: list = field(default_factory=list)
+    heyn: list = field(default_factory=list)
+
+
+def field_grid(shape: Sequence[int], rows: int, cols: int) -> list[tuple[slice, slice]]:
+    """Split an image into ``rows x cols`` non-overlapping fields of (almost) equal size.
+
+    Parameters
+    ----------
+    shape : (H, W)
+        Image shape.
+    rows, cols : int
+        Number of fields down and across (each >= 1).
+
+    Returns
+    -------
+    list of (slice, slice)
+        Row-major windows covering the image; sizes differ by at most one pixel.
+
+    Examples
+    --------
+    >>> [tuple((s.start, s.stop) for s in w) for w in field_grid((10, 9), 2, 3)][:2]
+    [((0, 5), (0, 3)), ((0, 5), (3, 6))]
+    """
+    h, w = int(shape[0]), int(shape[1])
+    rows, cols = int(rows), int(cols)
+    if rows < 1 or cols < 1:
+        raise ValueError(f"a field grid needs at least 1 x 1 fields, got {rows} x {cols}")
+    if rows > h or cols > w:
+        raise ValueError(f"a {h} x {w} image cannot be cut into {rows} x {cols} fields")
+    ys = [int(v) for v in np.linspace(0, h, rows + 1).round()]
+    xs = [int(v) for v in np.linspace(0, w, cols + 1).round()]
+    return [(slice(ys[i], ys[i + 1]), slice(xs[j], xs[j + 1]))
+            for i in range(rows) for j in range(cols)]
+
+
+def _field_spec(f: Any) -> dict:
+    return dict(f) if isinstance(f, dict) else {"boundaries": f}
+
+
+def measure_specimen_job(
+    fields: Sequence[Any], *, method: str = "intercept", names: Sequence[str] | None = None,
+    stop: StopToken | None = None, **kw: Any,
+) -> Generator[Event, None, SpecimenMeasurement | None]:
+    """Measure the fields of a specimen one by one, yielding progress (a job).
+
+    The job behind :func:`measure_specimen`, the grain-size widget's *Specimen* tab and
+    ``srmat grain-size --method``: it yields :class:`~napari_srmat.jobs.Progress` after
+    each field and stops between fields when ``stop`` asks (yielding
+    :class:`~napari_srmat.jobs.Stopped` and returning None).
+
+    Parameters
+    ----------
+    fields, method, names, **kw
+        As for :func:`measure_specimen`.
+    stop : StopToken, optional
+        Checked before each field.
+
+    Returns
+    -------
+    SpecimenMeasurement or None
+        The report and, per field, the grain map and the Heyn result; None when stopped.
+    """
+    _method_check(method)
+    if len(fields) == 0:
+        raise ValueError("a specimen needs at least one field")
+    if names is not None and len(names) != len(fields):
+        raise ValueError(f"{len(names)} names for {len(fields)} fields")
+    allowed = set(inspect.signature(measure_field).parameters) - {
+        "boundaries", "labels", "twins", "exclusion", "name", "method"}
+    unknown = sorted(set(kw) - allowed)
+    if unknown:
+        raise TypeError(f"unknown measurement option(s): {', '.join(unknown)}")
+    opts = {k: v.default for k, v in inspect.signature(measure_field).parameters.items()
+            if k in allowed}
+    opts.update(kw)
+    images, grains, heyn = [], [], []
+    total = len(fields)
+    yield Progress(0, total, stage="fields")
+    for i, f in enumerate(fields):
+        if stop is not None and stop.stop_requested:
+            yield Stopped(f"stopped after {i} of {total} fields")
+            return None
+        spec = _field_spec(f)
+        name = spec.pop("name", None)
+        if names is not None:
+            name = names[i]
+        unknown = sorted(set(spec) - {"boundaries", "labels", "twins", "exclusion"})
+        if unknown:
+            raise TypeError(f"field {i}: unknown key(s) {', '.join(unknown)}")
+        report, g, hr = _measure_field(
+            spec.get("boundaries"), spec.get("labels"), opts["pixel_size_um"], method,
+            opts["pattern"], opts["n_lines"], opts["seed"], opts["segments"], opts["margin"],
+            opts["skeletonize"], opts["triple_points"], opts["rule"], opts["field_margin"],
+            spec.get("twins"), opts["exclude_twins"], spec.get("exclusion"),
+            opts["min_grain_px"], name or str(i),
+        )
+        images.append(report)
+        grains.append(g)
+        heyn.append(hr)
+        yield Progress(i + 1, total, stage="fields")
+    report = {"images": images, "summary": summarize_fields(images, method=method)}
+    return SpecimenMeasurement(report=report, grains=grains, heyn=heyn)
+
+
 def measure_specimen(
     fields: Sequence[Any], *, method: str = "intercept", names: Sequence[str] | None = None,
     **kw: Any,
@@ -591,12 +734,6 @@ def measure_specimen(
         ``{"images": [measure_field(...) per field], "summary": summarize_fields(...)}``,
         JSON-able.
     """
-    _method_check(method)
-    images = []
-    for i, f in enumerate(fields):
-        spec = dict(f) if isinstance(f, dict) else {"boundaries": f}
-        name = spec.pop("name", None)
-        if names is not None:
-            name = names[i]
-        images.append(measure_field(**spec, method=method, name=name or str(i), **kw))
-    return {"images": images, "summary": summarize_fields(images, method=method)}
+    result = run_job(measure_specimen_job(fields, method=method, names=names, **kw),
+                     quiet=True)
+    return result.report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QHBoxLayout, QWidget
 
-__all__ = ["hbox_row"]
+__all__ = ["hbox_row", "vertical_scroll"]
 
 
 def hbox_row(*widgets: QWidget) -> QWidget:
@@ -15,3 +15,15 @@ def hbox_row(*widgets: QWidget) -> QWidget:
     for w in widgets:
         lay.addWidget(w)
     return row
+
+
+def vertical_scroll(widget: QWidget):
+    """``widget`` in a scroll area that scrolls vertically and fits the dock's width."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QScrollArea
+
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area

@@ -18,7 +18,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButt
 from ..errors import error_message, is_user_error
 from ..jobs import EtaEstimator, Event, Progress, Stopped, StopToken, format_duration
 
-__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin"]
+__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no"]
 
 
 class _Failed:
@@ -130,6 +130,16 @@ class ProgressForwarder:
             show_info(f"napari-srmat: {event.message}")
 
 
+def ask_yes_no(title: str, text: str) -> bool:
+    """A modal Yes/No question (default No)."""
+    from qtpy.QtWidgets import QMessageBox
+
+    answer = QMessageBox.question(None, title, text,
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 class SingleJobMixin:
     """Start / cancel lifecycle of a dock widget that runs one job at a time.
 
@@ -138,6 +148,9 @@ class SingleJobMixin:
     Its ``run()`` calls :meth:`_ensure_idle` before it touches any job state, then
     :meth:`_start_single_job`.
     """
+
+    #: ``ask(title, text) -> bool`` used by :meth:`confirm_plan` (None: a Yes/No dialog).
+    ask = None
 
     def _add_job_controls(self, form: QLayout) -> QVBoxLayout:
         """Lay out ``form`` above Run / Cancel buttons, a progress bar and a status label.
@@ -164,6 +177,21 @@ class SingleJobMixin:
         self.cancel_btn.clicked.connect(self.stop)
         self._forward = ProgressForwarder(self.progress, self.status)
         return lay
+
+    def confirm_plan(self, plan) -> bool:
+        """Ask before a long job (:class:`~napari_srmat.estimates.JobPlan`); True = go.
+
+        Short jobs start without asking. The question goes through ``self.ask``
+        (``ask(title, text) -> bool``, a Yes/No dialog by default; scripts and tests may
+        replace it).
+        """
+        if not plan.is_long:
+            return True
+        ask = self.ask or ask_yes_no
+        go = ask("Start a long job?", plan.summary() + "\n\nStart it now?")
+        if not go:
+            self.status.setText("not started: " + plan.summary())
+        return bool(go)
 
     def _ensure_idle(self, busy_message: str) -> None:
         """Raise ``WidgetInputError(busy_message)`` while a job of this widget runs."""

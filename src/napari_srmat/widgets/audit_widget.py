@@ -349,10 +349,7 @@ class AuditWidget(QWidget):
         self.queue.blockSignals(False)
         x0, y0, x1, y1 = c.bbox
         self.viewer.camera.center = tuple(self._sr_to_world(((y0 + y1) / 2, (x0 + x1) / 2)))
-        try:
-            ch, cw = self.viewer.window._qt_viewer.canvas.size  # (h, w) in napari >= 0.5
-        except Exception:  # noqa: BLE001 - headless or API change
-            ch = cw = 600
+        ch, cw = self.viewer.canvas.size  # (h, w), the public canvas model (napari >= 0.9)
         # bbox plus context, in world units
         span = max(y1 - y0, x1 - x0, 8) * 3.0 * max(self._sr_transform()[0])
         self.viewer.camera.zoom = max(min(ch, cw) / span, 0.01)

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
 from ._qt import LayerCombo
@@ -196,6 +197,15 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             "overlap": self.overlap.value(),
             "tta": TTA_CHOICES[self.tta.currentText()],
         }
+        plan = plan_boundaries(image.shape,
+                               tta=opts["tta"] or _checkpoint_tta(opts["checkpoint"]),
+                               device=opts["device"])
+        if not plan.fits_in_memory():
+            raise WidgetInputError(
+                f"{plan.summary()} That does not fit in memory: run `srmat edges predict "
+                "IMAGE OUT` to stream the maps to disk, or work on a region")
+        if not self.confirm_plan(plan):
+            return None
         self._job_layer = layer
         skel = self.skeletonize.isChecked()
 
@@ -227,3 +237,18 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             self._apply_slider()
         heyn = "" if maps.heyn_threshold is None else f", Heyn-calibrated {maps.heyn_threshold:.3f}"
         self.status.setText(f"done (TTA {maps.tta}; max-F1 threshold {maps.threshold:.3f}{heyn})")
+
+
+def _checkpoint_tta(checkpoint) -> str:
+    """The TTA mode a checkpoint uses by default (its config; "none" when unreadable)."""
+    import json
+    from pathlib import Path
+
+    from ..edges.infer import default_checkpoint_path
+
+    path = Path(checkpoint) if checkpoint else default_checkpoint_path()
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return "none"
+    return str(config.get("tta", "none")) if isinstance(config, dict) else "none"

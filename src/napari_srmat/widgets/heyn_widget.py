@@ -1,8 +1,11 @@
 """Grain size (Heyn lineal intercept, ASTM E112) dock widget.
 
-Two tabs: *Simple* (a micrograph in, ℓ̄ and G with 95 % intervals out, through
-:func:`napari_srmat.grainsize.measure_grain_size_job`) and *Boundary mask* (Heyn on a
-mask or probability layer with every option, test lines and intersections as layers).
+Three tabs: *Simple* (a micrograph in, ℓ̄ and G with 95 % intervals out, through
+:func:`napari_srmat.grainsize.measure_grain_size_job`), *Boundary mask* (Heyn on a
+mask or probability layer with every option, test lines and intersections as layers)
+and *Specimen (E112)* (several fields by the intercept or planimetric method, with the
+E112 statistics, grains coloured by area and histograms:
+:class:`~napari_srmat.widgets.specimen_panel.SpecimenPanel`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -43,10 +48,14 @@ from ._common import (
     prepare_heyn,
     show_heyn_measurement,
 )
-from ._layout import hbox_row
+from ._layout import hbox_row, vertical_scroll
+from ._snapshot import as_mask, snapshot
 from ._worker import ProgressForwarder, SingleJobMixin, start_job
+from .report_panel import ReportPanel
+from .specimen_panel import SpecimenPanel
 
-__all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job"]
+__all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job",
+           "corrected_heyn_job"]
 
 PATTERNS = ("random", "grid", "circles", "shapes")
 
@@ -92,6 +101,27 @@ def simple_grain_size_job(image, *, pixel_size_um=None, stop=None):
     model = load_boundary_model()
     return (yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
                                               stop=stop))
+
+
+def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
+    """Worker side of the mask tab: threshold the layer, apply the corrections, measure.
+
+    Returns ``(HeynResult, mask measured, list of edit descriptions)``.
+    """
+    from ..jobs import Log
+    from ..metrics.edits import apply_boundary_edits
+
+    mask = as_mask(source, threshold=threshold)
+    described: list[str] = []
+    if edits is not None:
+        try:
+            mask, summary = apply_boundary_edits(mask, np.asarray(edits))
+        except ValueError as exc:
+            raise WidgetInputError(str(exc)) from None
+        described = summary.lines()
+        yield Log("; ".join(described) or "the corrections layer is empty")
+    result = yield from heyn_job(mask, stop=stop, **options)
+    return result, mask, described
 
 
 def _with_interval(value, interval, unit: str = "") -> str:
@@ -178,8 +208,10 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
 
 
 class GrainSizeWidget(QWidget):
-    """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval) and a *Boundary
-    mask* tab (Heyn on a boundary layer).
+    """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval), a *Boundary
+    mask* tab (Heyn on a boundary layer) and a *Specimen (E112)* tab (several fields,
+    intercept or planimetric, ``specimen.run()``) and a *Report* tab (sample metadata,
+    HTML/PDF report of either measurement, ``report.export_report(path)``).
 
     The mask tab's numbers are exactly those of
     :func:`napari_srmat.metrics.heyn.measure_intercepts` on the layer's binary mask. The
@@ -192,9 +224,11 @@ class GrainSizeWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.simple = SimpleGrainSizePanel(napari_viewer)
+        self.specimen = SpecimenPanel(napari_viewer)
         self.worker = None
         self.token = None
         self.measurement: HeynMeasurement | None = None
+        self.measured_mask = None
         self._job = None
 
         self.layer_combo = LayerCombo(self.viewer, ("labels", "image"), predicate=_is_2d)
@@ -221,6 +255,13 @@ class GrainSizeWidget(QWidget):
         self.skeletonize = QCheckBox("skeletonize mask first")
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
+        self.corrections_combo = LayerCombo(self.viewer, ("labels",), allow_none=True)
+        self.corrections_combo.native.setCurrentIndex(0)
+        self.corrections_combo.native.setToolTip(
+            f"a Labels layer over the boundary map: label {ADD_BOUNDARY} paints a missing "
+            f"boundary, label {ERASE_BOUNDARY} erases a false one")
+        self.new_corrections_btn = QPushButton("New corrections layer")
+        self.new_corrections_btn.clicked.connect(self.add_corrections_layer)
 
         self.run_btn = QPushButton("Measure")
         self.csv_btn = QPushButton("Export CSV…")
@@ -252,6 +293,8 @@ class GrainSizeWidget(QWidget):
         form.addRow("Seed", self.seed)
         form.addRow("", self.skeletonize)
         form.addRow("Pixel size", self.pixel_size)
+        form.addRow("Corrections", hbox_row(self.corrections_combo.native,
+                                            self.new_corrections_btn))
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_btn)
         buttons.addWidget(self.csv_btn)
@@ -267,6 +310,10 @@ class GrainSizeWidget(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.simple, "Simple")
         self.tabs.addTab(self.mask_tab, "Boundary mask")
+        self.specimen_tab = vertical_scroll(self.specimen)
+        self.tabs.addTab(self.specimen_tab, "Specimen (E112)")
+        self.report = ReportPanel(napari_viewer, self)
+        self.tabs.addTab(self.report, "Report")
         QVBoxLayout(self).addWidget(self.tabs)
 
         self.run_btn.clicked.connect(self.run)
@@ -310,17 +357,23 @@ class GrainSizeWidget(QWidget):
         if layer is None:
             raise WidgetInputError("select a boundary layer (Labels, or a 2-D image)")
         opts = self.options()
-        mask, segments, px = prepare_heyn(
+        _, segments, px = prepare_heyn(
             layer, pattern=opts["pattern"], threshold=opts["threshold"],
             shapes_layer=self.shapes_combo.value, pixel_size_um=opts["pixel_size_um"],
+            compute_mask=False,
         )
+        corrections = self.corrections_combo.value
+        if corrections is layer:
+            raise WidgetInputError("the corrections layer cannot be the boundary layer itself")
+        source = snapshot(layer)
+        edits = None if corrections is None else layer_image_data(corrections)
         self._job = (layer, segments, opts)
         kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
         self.progress.setValue(0)
         self.run_btn.setEnabled(False)
         self.worker, self.token = start_job(
-            lambda stop: heyn_job(mask, stop=stop, segments=segments, pixel_size_um=px,
-                                  **kwargs),
+            lambda stop: corrected_heyn_job(source, opts["threshold"], edits, stop=stop,
+                                            segments=segments, pixel_size_um=px, **kwargs),
             on_event=self._forward,
             on_result=self._on_result,
             on_finished=lambda: self.run_btn.setEnabled(True),
@@ -332,10 +385,42 @@ class GrainSizeWidget(QWidget):
         if self.token is not None:
             self.token.request_stop()
 
-    def _on_result(self, result) -> None:
-        if result is None:
+    def add_corrections_layer(self):
+        """Add an empty corrections Labels layer over the boundary layer, ready to paint.
+
+        Label :data:`~napari_srmat.metrics.edits.ADD_BOUNDARY` paints missing boundaries,
+        :data:`~napari_srmat.metrics.edits.ERASE_BOUNDARY` erases false ones; the next
+        measurement applies them (and records what they changed).
+        """
+        layer = self.layer_combo.value
+        if layer is None:
+            raise WidgetInputError("select the boundary layer to correct first")
+        shape = np.shape(layer_image_data(layer))
+        if len(shape) != 2:
+            raise WidgetInputError(f"layer {layer.name!r} is not a 2-D boundary map")
+        name = f"{layer.name} corrections"
+        if name in self.viewer.layers:
+            corr = self.viewer.layers[name]
+        else:
+            corr = self.viewer.add_labels(
+                np.zeros(shape, np.uint8), name=name, scale=tuple(layer.scale[-2:]),
+                translate=tuple(layer.translate[-2:]), opacity=0.8,
+                metadata={"kind": "boundary corrections", "source_layer": layer.name})
+        corr.selected_label = ADD_BOUNDARY
+        corr.brush_size = max(2, int(round(max(shape) / 300)))
+        corr.mode = "paint"
+        self.corrections_combo.value = corr
+        self.viewer.layers.selection.active = corr
+        return corr
+
+    def _on_result(self, out) -> None:
+        if out is None:
             return
+        result, mask, edits = out
         layer, segments, opts = self._job
+        opts = dict(opts, edits=edits)
+        self._job = (layer, segments, opts)
+        self.measured_mask = mask
         self.measurement = show_heyn_measurement(self.viewer, layer, result,
                                                  segments=segments, source=opts)
         self._fill_tables()
@@ -343,6 +428,8 @@ class GrainSizeWidget(QWidget):
         self.json_btn.setEnabled(True)
         st = self.measurement.stats
         text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px from {st['n_intersections']} intersections"
+        if edits:
+            text += " (corrected map: " + "; ".join(edits) + ")"
         if st["warnings"]:
             text = "Warning: " + "; ".join(st["warnings"])
         self.status.setText(text)

@@ -37,6 +37,7 @@ __all__ = [
     "WidgetInputError",
     "layer_image_data",
     "layer_pixel_size_um",
+    "show_colorbar",
     "sr_world_transform",
     "super_resolution_job",
     "add_super_resolution_result",
@@ -72,6 +73,17 @@ def layer_image_data(layer) -> Any:
     if getattr(layer, "multiscale", False):
         data = data[0]
     return data
+
+
+def show_colorbar(layer, position: str) -> None:
+    """Show napari's colour bar of an image layer (ticks follow its contrast limits).
+
+    ``position`` is a canvas corner (``"top_right"``, ``"top_left"``, ...): layers shown
+    together get different corners so that their bars do not cover each other.
+    """
+    bar = layer.colorbar
+    bar.position = position
+    bar.visible = True
 
 
 def _units_kwargs(layer) -> dict:
@@ -380,6 +392,8 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                         blending="additive", opacity=0.6, visible=False,
                         contrast_limits=(0.0, hi if hi > 0 else 1.0),
                         metadata=dict(meta, kind="uncertainty"), **geo)
+    show_colorbar(prob, "top_right")
+    show_colorbar(unc, "top_left")
     if boundaries is None:
         boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
     bnd = _upsert_layer(viewer, n_bnd, "labels", boundaries,
@@ -563,8 +577,12 @@ def heyn_job(mask: np.ndarray, *, stop: StopToken | None = None,
 
 
 def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | None = None,
-                 shapes_layer=None, pixel_size_um: float | None = None):
+                 shapes_layer=None, pixel_size_um: float | None = None,
+                 compute_mask: bool = True):
     """Mask, test segments (data coordinates) and pixel size for a Heyn measurement.
+
+    With ``compute_mask=False`` the layer is only checked (2-D) and ``mask`` is None:
+    the caller thresholds it in a worker (:func:`boundary_mask`).
 
     Returns
     -------
@@ -574,7 +592,16 @@ def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | 
         raise WidgetInputError(
             f"unknown pattern {pattern!r}; use 'random', 'grid', 'circles' or 'shapes'"
         )
-    mask = boundary_mask(boundary_layer, threshold)
+    if compute_mask:
+        mask = boundary_mask(boundary_layer, threshold)
+    else:
+        mask = None
+        shape = np.shape(layer_image_data(boundary_layer))
+        if len(shape) != 2:
+            raise WidgetInputError(
+                f"layer {boundary_layer.name!r} has shape {shape}; a 2-D boundary mask or "
+                "probability map is needed (not an RGB image)"
+            )
     segments = None
     if pattern == "shapes":
         if shapes_layer is None or len(shapes_layer.data) == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from qtpy.QtWidgets import (
@@ -15,6 +16,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..estimates import plan_super_resolution
 from ..sr import DEFAULT_MODEL
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._qt import LayerCombo
@@ -79,6 +81,10 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self.worker = None
         self.token = None
         self.last_layer = None
+        #: ``ask_store(plan) -> path or None`` for results too large for memory
+        #: (None: a file dialog; scripts and tests replace it). ``ask``: see
+        #: :meth:`SingleJobMixin.confirm_plan`.
+        self.ask_store = None
         self._job_layer = None
         self._job_scale = 4
 
@@ -145,12 +151,32 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         opts = self.options()
         opts["pixel_size_um"] = layer_pixel_size_um(layer)
         image = layer_image_data(layer)
+        plan = plan_super_resolution(image.shape, scale=opts["scale"], model=opts["model"],
+                                     dtype=image.dtype, device=opts["device"],
+                                     to_disk=opts["out"] is not None)
+        if not plan.to_disk and not plan.fits_in_memory():
+            store = (self.ask_store or self._ask_store_dialog)(plan)
+            if not store:
+                raise WidgetInputError(
+                    f"{plan.summary()} That does not fit in memory: choose an output store "
+                    "(.zarr) to stream the result to disk")
+            self.output.setText(str(store))
+            opts["out"] = str(store)
+            plan = dataclasses.replace(plan, to_disk=True)
+        if not self.confirm_plan(plan):
+            return None
         self._job_layer = layer
         self._job_scale = opts["scale"]
         self._job_model = opts["model"]
         return self._start_single_job(
             lambda stop: super_resolution_job(image, stop=stop, **opts), on_result=self._on_result
         )
+
+    def _ask_store_dialog(self, plan) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Too large for memory ({plan.summary()}): stream to an OME-Zarr store",
+            filter="OME-Zarr (*.zarr)")
+        return path or None
 
     def _on_result(self, result) -> None:
         if result is None:

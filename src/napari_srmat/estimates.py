@@ -1,0 +1,178 @@
+"""What a long job will cost before it starts: output size, memory, disk, time.
+
+The widgets show this estimate and ask before a large job (a gigapixel mosaic can need
+100 GiB and a day of CPU); results that cannot fit in memory go to an OME-Zarr store.
+Times are estimated from the CPU throughput measured by the committed benchmarks
+(``benchmarks/bench_sr_models.py``, ``benchmarks/cv_uaed.py``: a 2-core x86-64 CPU),
+scaled by the number of cores; on a GPU no time is promised.
+
+Examples
+--------
+>>> import numpy as np
+>>> plan = plan_super_resolution((24000, 24000, 3), scale=4, model="cnn",
+...                               dtype=np.float32, device="cpu")
+>>> plan.fits_in_memory(available=24 * 2**30), round(plan.output_bytes / 2**30)
+(False, 103)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .jobs import format_duration
+from .outputs import available_memory_bytes, format_bytes
+
+__all__ = [
+    "JobPlan",
+    "plan_super_resolution",
+    "plan_boundaries",
+    "SR_CPU_LR_MEGAPIXELS_PER_S",
+    "BOUNDARY_CPU_MEGAPIXELS_PER_S",
+    "CONFIRM_SECONDS",
+    "MEMORY_FRACTION",
+]
+
+#: LR megapixels per second of each SR model on the reference CPU (2 cores), from
+#: ``benchmarks/bench_sr_models.json`` (x4; a x2 model does a quarter of the work per
+#: LR pixel, counted so).
+SR_CPU_LR_MEGAPIXELS_PER_S = {"bicubic": 1.0, "lanczos": 1.3, "cnn": 0.074,
+                              "onestep": 0.0077}
+
+#: Input megapixels per second of the shipped boundary model on the reference CPU
+#: without test-time augmentation (``benchmarks/cv_uaed.json``: 0.097 s per 256² image
+#: on one thread); d4 costs 8x.
+BOUNDARY_CPU_MEGAPIXELS_PER_S = 0.65
+
+#: Cores of the reference CPU the throughputs were measured on.
+REFERENCE_CORES = 2
+
+#: Jobs estimated longer than this ask before they start (seconds).
+CONFIRM_SECONDS = 10 * 60
+
+#: An in-memory result may use at most this fraction of the available memory.
+MEMORY_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """The estimate of one job.
+
+    Attributes
+    ----------
+    what : str
+        E.g. ``"super-resolution x4 (cnn)"``.
+    output_bytes : int
+        Size of the result (uncompressed).
+    seconds : float or None
+        Estimated run time on this device (None when unknown, e.g. on a GPU).
+    to_disk : bool
+        Whether the result is streamed to a store (else it is held in memory).
+    """
+
+    what: str
+    output_bytes: int
+    seconds: float | None
+    to_disk: bool = False
+
+    def fits_in_memory(self, available: int | None = None) -> bool:
+        """Whether the result may be held in memory (:data:`MEMORY_FRACTION` of it)."""
+        avail = available_memory_bytes() if available is None else available
+        return self.output_bytes <= MEMORY_FRACTION * avail
+
+    @property
+    def is_long(self) -> bool:
+        """Estimated to run longer than :data:`CONFIRM_SECONDS`."""
+        return self.seconds is not None and self.seconds > CONFIRM_SECONDS
+
+    def summary(self, available: int | None = None) -> str:
+        """One paragraph for the confirmation dialog."""
+        avail = available_memory_bytes() if available is None else available
+        where = ("written to the output store" if self.to_disk
+                 else f"held in memory ({format_bytes(avail)} available)")
+        time = ("time not estimated on this device" if self.seconds is None
+                else f"about {format_duration(self.seconds)} on this CPU")
+        return f"{self.what}: result {format_bytes(self.output_bytes)}, {where}; {time}."
+
+
+def _cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
+
+
+def _cpu_seconds(megapixels: float, mpx_per_s: float | None, device: str) -> float | None:
+    if mpx_per_s is None or device not in ("cpu", "auto"):
+        return None
+    if device == "auto":
+        from .device import resolve_device
+
+        if resolve_device("auto") != "cpu":
+            return None
+    speedup = min(_cores(), 16) / REFERENCE_CORES
+    return megapixels / (mpx_per_s * max(speedup, 0.5))
+
+
+def plan_super_resolution(shape, *, scale: int, model: str | None = None,
+                          dtype=np.uint8, device: str = "auto",
+                          to_disk: bool = False) -> JobPlan:
+    """Estimate a super-resolution job.
+
+    Parameters
+    ----------
+    shape : tuple
+        Input ``(H, W)`` or ``(H, W, C)``.
+    scale : int
+        SR factor.
+    model : str, optional
+        Registry name (None: the default model).
+    dtype : dtype
+        Input (= output) dtype.
+    device : str
+    to_disk : bool
+        Streamed to an OME-Zarr store.
+
+    Returns
+    -------
+    JobPlan
+    """
+    from .sr import DEFAULT_MODEL
+
+    name = model or DEFAULT_MODEL
+    h, w = int(shape[0]), int(shape[1])
+    c = int(shape[2]) if len(shape) > 2 else 1
+    out = h * scale * w * scale * c * np.dtype(dtype).itemsize
+    mpx = h * w / 1e6 * (scale / 4.0) ** 2
+    seconds = _cpu_seconds(mpx, SR_CPU_LR_MEGAPIXELS_PER_S.get(name), device)
+    return JobPlan(f"super-resolution x{scale} ({name})", int(out), seconds, to_disk)
+
+
+def plan_boundaries(shape, *, tta: str = "none", device: str = "auto") -> JobPlan:
+    """Estimate a boundary prediction (probability + uncertainty maps, float32).
+
+    Parameters
+    ----------
+    shape : tuple
+        Input ``(H, W)`` or ``(H, W, C)``.
+    tta : {"none", "d4"}
+    device : str
+
+    Returns
+    -------
+    JobPlan
+    """
+    h, w = int(shape[0]), int(shape[1])
+    out = h * w * (4 + 4 + 1)  # probability, uncertainty, boundary labels
+    rate = BOUNDARY_CPU_MEGAPIXELS_PER_S / (8.0 if tta == "d4" else 1.0)
+    seconds = _cpu_seconds(h * w / 1e6, rate, device)
+    what = "boundary prediction" + (" with 8x test-time augmentation" if tta == "d4" else "")
+    return JobPlan(what, int(out), seconds, False)
+
+
+def describe_seconds(seconds: float | None) -> str:
+    """``'about 2 h'`` or ``'unknown'``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "unknown"
+    return f"about {format_duration(seconds)}"

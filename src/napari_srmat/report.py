@@ -1,0 +1,555 @@
+"""Grain-size reports a lab files with a sample: self-contained HTML, and PDF.
+
+A :class:`GrainSizeReport` gathers what a metallurgist files: the sample's metadata
+(:class:`SampleInfo`), the micrograph with the boundary map, the test lines and the
+intercept points and a scale bar, ℓ̄ and G with their 95 % intervals, the per-field or
+per-line table, the histograms, how it was measured (model, checkpoint hash, thresholds,
+pixel size) and the manual edits and audit summary when there are any.
+:func:`report_from_specimen` and :func:`report_from_heyn` build one from the results of
+:func:`napari_srmat.metrics.measure_specimen` and of a Heyn measurement;
+:func:`write_report` writes it as HTML (one file, pictures embedded: JPEG micrographs,
+PNG plots) or PDF (matplotlib's PDF backend: pure Python). No Qt: the grain-size widget,
+the CLI and notebooks share it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from napari_srmat.synth import generate_microstructure
+>>> from napari_srmat.metrics.standards import measure_specimen
+>>> ms = generate_microstructure((128, 128), mean_grain_size_px=16, seed=2)
+>>> spec = measure_specimen([ms.boundaries], pixel_size_um=0.5, n_lines=10)
+>>> rep = report_from_specimen(spec, sample=SampleInfo(specimen_id="S-1"),
+...                            image=ms.image, boundaries=ms.boundaries)
+>>> rep.summary[0][0]
+'standard'
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._atomic import atomic_write_bytes
+from .outputs import check_output_file
+
+__all__ = [
+    "SampleInfo",
+    "GrainSizeReport",
+    "REPORT_FORMATS",
+    "report_from_specimen",
+    "report_from_heyn",
+    "overlay_figure",
+    "write_report",
+    "is_our_report",
+]
+
+#: Formats :func:`write_report` writes, by file suffix.
+REPORT_FORMATS = {".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+#: Marker of our reports (HTML ``<meta name="generator">``, PDF ``Creator``).
+GENERATOR = "napari-srmat grain-size report"
+
+#: Longest side (px) of the micrograph drawn in a report (larger images are subsampled).
+OVERLAY_MAX_PX = 1200
+
+#: Figure resolution of the pictures embedded in reports.
+REPORT_DPI = 110
+
+#: JPEG quality of the micrograph pictures in HTML reports (plots are PNG).
+JPEG_QUALITY = 85
+
+
+@dataclass
+class SampleInfo:
+    """What identifies the sample and its preparation (all optional, free text)."""
+
+    specimen_id: str = ""
+    section_plane: str = ""
+    rolling_direction: str = ""
+    magnification: str = ""
+    etchant: str = ""
+    operator: str = ""
+    notes: str = ""
+
+    LABELS = {
+        "specimen_id": "Specimen ID",
+        "section_plane": "Section plane",
+        "rolling_direction": "Rolling direction",
+        "magnification": "Magnification",
+        "etchant": "Etchant",
+        "operator": "Operator",
+        "notes": "Notes",
+    }
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) of every field, empty ones shown as '–'."""
+        return [(self.LABELS[k], v or "–") for k, v in asdict(self).items()]
+
+
+@dataclass
+class GrainSizeReport:
+    """Everything a grain-size report shows (see the module docstring).
+
+    Attributes
+    ----------
+    title : str
+    sample : SampleInfo
+    summary : list of (label, value)
+        The headline numbers (G, ℓ̄ with 95 % intervals, %RA, ...).
+    tables : list of (title, headers, rows)
+        Per-field or per-line tables.
+    figures : list of (caption, matplotlib Figure)
+        The overlay, histograms, ...
+    provenance : dict
+        How it was measured: method, standard, pixel size, model and checkpoint hash,
+        thresholds, software version.
+    edits : list of str
+        Manual corrections of the boundary map, one line each.
+    audit : dict, optional
+        Summary of a hallucination audit of the same image.
+    warnings : list of str
+    created : str
+        ISO time stamp (UTC).
+    """
+
+    title: str = "Grain size report"
+    sample: SampleInfo = field(default_factory=SampleInfo)
+    summary: list = field(default_factory=list)
+    tables: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+    edits: list = field(default_factory=list)
+    audit: dict | None = None
+    warnings: list = field(default_factory=list)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC)
+                         .isoformat(timespec="seconds"))
+
+
+# ----------------------------------------------------------------- formatting
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        return "–" if not math.isfinite(float(v)) else f"{float(v):.4g}"
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(
+            isinstance(x, (int, float, np.number)) for x in v):
+        return f"[{_fmt(v[0])}, {_fmt(v[1])}]"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def _software() -> dict:
+    from . import __version__
+
+    return {"software": f"napari-srmat {__version__}"}
+
+
+# ----------------------------------------------------------------- figures
+def _scale_bar_um(width_um: float) -> float:
+    """A round scale-bar length (1, 2 or 5 x 10^k µm) about a fifth of the width."""
+    target = width_um / 5.0
+    k = 10.0 ** math.floor(math.log10(target))
+    return max(m * k for m in (1.0, 2.0, 5.0) if m * k <= target)
+
+
+def overlay_figure(image: Any = None, *, boundaries: Any = None, intersections: Any = None,
+                   test_lines: Sequence[Any] | None = None,
+                   pixel_size_um: float | None = None, title: str = "") -> Any:
+    """The micrograph with the boundary map, test lines, intercept points and a scale bar.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3|4), optional
+        The micrograph (grey or RGB, any dtype); without it the boundary map is drawn
+        on white.
+    boundaries : array (H, W), optional
+        Boundary mask drawn in red.
+    intersections : array (N, 2), optional
+        Intercept points (row, col) in the image's pixels.
+    test_lines : sequence of (K, 2) arrays, optional
+        Test lines or paths (row, col).
+    pixel_size_um : float, optional
+        Adds a scale bar in µm.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    ref = image if image is not None else boundaries
+    if ref is None:
+        raise ValueError("an overlay needs an image or a boundary map")
+    h, w = np.shape(ref)[:2]
+    step = max(1, int(math.ceil(max(h, w) / OVERLAY_MAX_PX)))
+    fig = Figure(figsize=(6.4, 6.4 * h / w + 0.4), layout="constrained")
+    ax = fig.add_subplot()
+    extent = (-0.5, w - 0.5, h - 0.5, -0.5)
+    if image is not None:
+        img = np.asarray(image[::step, ::step])
+        if img.dtype != np.uint8:
+            img = img.astype(np.float32)
+            lo, hi = np.nanpercentile(img, (0.5, 99.5)) if img.size else (0, 1)
+            img = np.clip((img - lo) / max(hi - lo, 1e-12), 0, 1)
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, extent=extent,
+                  interpolation="nearest")
+    else:
+        ax.imshow(np.ones((2, 2)), cmap="gray", vmin=0, vmax=1, extent=extent)
+    if boundaries is not None:
+        b = np.asarray(boundaries[::step, ::step]) > 0
+        rgba = np.zeros(b.shape + (4,), np.float32)
+        rgba[b] = (1.0, 0.15, 0.1, 0.8)
+        ax.imshow(rgba, extent=extent, interpolation="nearest")
+    for seg in test_lines or []:
+        seg = np.asarray(seg, float)
+        ax.plot(seg[:, 1], seg[:, 0], color="cyan", lw=0.6, alpha=0.8)
+    if intersections is not None and len(intersections):
+        pts = np.asarray(intersections, float).reshape(-1, 2)
+        ax.plot(pts[:, 1], pts[:, 0], "o", ms=2.2, mfc="yellow", mec="black", mew=0.3)
+    if pixel_size_um:
+        bar_um = _scale_bar_um(w * pixel_size_um)
+        bar_px = bar_um / pixel_size_um
+        x0, y0 = 0.04 * w, 0.95 * h
+        ax.plot([x0, x0 + bar_px], [y0, y0], color="white", lw=4, solid_capstyle="butt")
+        ax.plot([x0, x0 + bar_px], [y0, y0], color="black", lw=1.5, solid_capstyle="butt")
+        ax.text(x0 + bar_px / 2, y0 - 0.015 * h, f"{bar_um:g} µm", color="white",
+                ha="center", va="bottom", fontsize=9,
+                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+# ----------------------------------------------------------------- builders
+def _provenance(base: dict | None, **extra: Any) -> dict:
+    out = dict(extra)
+    out.update({k: v for k, v in (base or {}).items() if v is not None})
+    out.update(_software())
+    return out
+
+
+def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
+                         image: Any = None, boundaries: Any = None,
+                         intersections: Any = None, test_lines: Sequence[Any] | None = None,
+                         provenance: dict | None = None, edits: Sequence[str] = (),
+                         audit: dict | None = None, histograms: bool = True,
+                         title: str = "Grain size report") -> GrainSizeReport:
+    """A report from :func:`napari_srmat.metrics.measure_specimen`'s ``{"images", "summary"}``.
+
+    Parameters
+    ----------
+    specimen : dict
+        The specimen report (one entry of ``images`` per field).
+    sample : SampleInfo, optional
+    image, boundaries, intersections, test_lines
+        For the overlay picture (see :func:`overlay_figure`); coordinates in the image's
+        pixels. Omitted when neither ``image`` nor ``boundaries`` is given.
+    provenance : dict, optional
+        Model, checkpoint hash, thresholds, ... (method, standard, pixel size and the
+        software version are added).
+    edits : sequence of str
+        Manual corrections of the boundary map.
+    audit : dict, optional
+        Audit summary (e.g. counts of accepted/rejected candidates).
+    histograms : bool
+        Add the pooled intercept and grain-area histograms.
+    title : str
+
+    Returns
+    -------
+    GrainSizeReport
+    """
+    from .metrics.distributions import distributions_figure
+
+    s = specimen["summary"]
+    fields = specimen["images"]
+    px = fields[0].get("pixel_size_um") if fields else None
+    summary = [
+        ("standard", s.get("standard")),
+        ("method", s.get("method")),
+        ("fields", s.get("n_fields")),
+        ("ASTM grain size G", s.get("astm_g")),
+        ("G, 95 % confidence interval", s.get("astm_g_ci95")),
+    ]
+    for key, label in (("mean_intercept_um", "mean lineal intercept ℓ̄ (µm)"),
+                       ("mean_intercept_um_ci95", "ℓ̄, 95 % confidence interval (µm)"),
+                       ("grains_per_mm2", "grains per mm² N_A"),
+                       ("grains_per_mm2_ci95", "N_A, 95 % confidence interval")):
+        if key in s:
+            summary.append((label, s[key]))
+    summary += [
+        ("relative accuracy %RA", s.get("relative_accuracy_pct")),
+        (f"field value mean ({s.get('field_quantity')})", s.get("mean")),
+        ("field value standard deviation", s.get("sd")),
+        ("anisotropy index", s.get("anisotropy_index")),
+        ("pixel size (µm)", px),
+    ]
+    headers = ["field", "G", "ℓ̄ (µm)", "ℓ̄ (px)", "grains/mm²", "grains inside",
+               "grains on edge", "intersections", "anisotropy"]
+    keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",
+            "n_grains_inside", "n_grains_edge", "n_intersections", "anisotropy_index"]
+    rows = [[_fmt(f.get(k)) for k in keys] for f in fields]
+    rep = GrainSizeReport(
+        title=title, sample=sample or SampleInfo(), summary=summary,
+        tables=[("Fields", headers, rows)],
+        provenance=_provenance(provenance, method=s.get("method"),
+                               standard=s.get("standard"), pixel_size_um=px,
+                               rule=fields[0].get("rule") if fields else None,
+                               test_lines=fields[0].get("pattern") if fields else None),
+        edits=list(edits), audit=audit,
+        warnings=list(s.get("advice") or []) + list(s.get("warnings") or [])
+        + [f"{f.get('name')}: {w}" for f in fields for w in f.get("warnings") or []],
+    )
+    if image is not None or boundaries is not None:
+        rep.figures.append(("Micrograph, boundary map, test lines and intercepts",
+                            overlay_figure(image, boundaries=boundaries,
+                                           intersections=intersections,
+                                           test_lines=test_lines, pixel_size_um=px)))
+    if histograms and fields:
+        pooled = {"duplex": s.get("duplex")}
+        for key in ("intercepts_um", "intercepts_px", "grain_areas_um2", "grain_areas_px2"):
+            vals = [f.get(key) for f in fields]
+            pooled[key] = None if any(v is None for v in vals) else [x for v in vals for x in v]
+        rep.figures.append(("Distributions of intercept lengths and grain areas (all fields)",
+                            distributions_figure(pooled)))
+    return rep
+
+
+def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
+                     sample: SampleInfo | None = None, image: Any = None,
+                     boundaries: Any = None, intersections: Any = None,
+                     test_lines: Sequence[Any] | None = None,
+                     provenance: dict | None = None, edits: Sequence[str] = (),
+                     audit: dict | None = None,
+                     title: str = "Grain size report (Heyn intercept)") -> GrainSizeReport:
+    """A report from one Heyn measurement (the grain-size widget's mask tab).
+
+    Parameters
+    ----------
+    stats : dict
+        ``mean_intercept_px``, ``mean_intercept_um``, ``astm_g``, ``ci95_px``,
+        ``ci95_um``, ``relative_accuracy_pct``, ``n_intersections``, ``total_length_px``,
+        ``n_lines``, ``pixel_size_um``, ``warnings`` (the widget's statistics).
+    per_line : sequence of (line, length_px, count)
+    sample, image, boundaries, intersections, test_lines, provenance, edits, audit, title
+        As for :func:`report_from_specimen`.
+
+    Returns
+    -------
+    GrainSizeReport
+    """
+    summary = [
+        ("standard", "ASTM E112 lineal intercept (Heyn)"),
+        ("ASTM grain size G", stats.get("astm_g")),
+        ("mean lineal intercept ℓ̄ (µm)", stats.get("mean_intercept_um")),
+        ("ℓ̄, 95 % confidence interval (µm)", stats.get("ci95_um")),
+        ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
+        ("ℓ̄, 95 % confidence interval (px)", stats.get("ci95_px")),
+        ("relative accuracy %RA", stats.get("relative_accuracy_pct")),
+        ("intersections", stats.get("n_intersections")),
+        ("total line length (px)", stats.get("total_length_px")),
+        ("test lines", stats.get("n_lines")),
+        ("pixel size (µm)", stats.get("pixel_size_um")),
+    ]
+    rows = [[str(i), f"{length:.1f}", _fmt(count)] for i, length, count in per_line]
+    rep = GrainSizeReport(
+        title=title, sample=sample or SampleInfo(), summary=summary,
+        tables=[("Test lines", ["line", "length (px)", "intersections"], rows)] if rows else [],
+        provenance=_provenance(provenance, method="intercept",
+                               pixel_size_um=stats.get("pixel_size_um")),
+        edits=list(edits), audit=audit, warnings=list(stats.get("warnings") or []),
+    )
+    if image is not None or boundaries is not None:
+        rep.figures.append(("Micrograph, boundary map, test lines and intercepts",
+                            overlay_figure(image, boundaries=boundaries,
+                                           intersections=intersections,
+                                           test_lines=test_lines,
+                                           pixel_size_um=stats.get("pixel_size_um"))))
+    return rep
+
+
+# ----------------------------------------------------------------- writers
+def _picture(fig) -> tuple[str, bytes]:
+    """(MIME type, bytes): JPEG for micrographs (photographs), PNG for plots."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    photo = any(ax.images for ax in fig.axes)
+    buf = io.BytesIO()
+    if photo:
+        fig.savefig(buf, format="jpeg", dpi=REPORT_DPI,
+                    pil_kwargs={"quality": JPEG_QUALITY})
+    else:
+        fig.savefig(buf, format="png", dpi=REPORT_DPI)
+    return ("image/jpeg" if photo else "image/png"), buf.getvalue()
+
+
+def _html_table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
+    out = ["<table>"]
+    if headers:
+        out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+                   + "</tr>")
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row)
+                   + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+_CSS = """body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}
+td,th{border:1px solid #bbb;padding:0.2em 0.6em;text-align:left}
+th{background:#eee}figure{margin:1em 0}figcaption{font-size:90%;color:#555}
+.warn{color:#8a4b00}"""
+
+
+def report_html(report: GrainSizeReport) -> str:
+    """The report as one self-contained HTML page (pictures embedded as PNG)."""
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
+        f"<meta name='generator' content='{GENERATOR}'>",
+        f"<title>{e(report.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(report.title)}</h1>",
+        f"<p>Created {e(report.created)}</p>",
+        "<h2>Sample</h2>", _html_table(None, report.sample.rows()),
+        "<h2>Result</h2>", _html_table(None, report.summary),
+    ]
+    if report.warnings:
+        parts.append("<h2>Warnings and advice</h2><ul>"
+                     + "".join(f"<li class='warn'>{e(w)}</li>" for w in report.warnings)
+                     + "</ul>")
+    for caption, fig in report.figures:
+        mime, raw = _picture(fig)
+        data = base64.b64encode(raw).decode("ascii")
+        parts.append(f"<figure><img alt='{e(caption)}' style='max-width:100%' "
+                     f"src='data:{mime};base64,{data}'><figcaption>{e(caption)}"
+                     "</figcaption></figure>")
+    for title, headers, rows in report.tables:
+        parts += [f"<h2>{e(title)}</h2>", _html_table(headers, rows)]
+    parts += ["<h2>How it was measured</h2>",
+              _html_table(None, sorted(report.provenance.items()))]
+    parts.append("<h2>Manual corrections of the boundary map</h2>")
+    parts.append("<ul>" + "".join(f"<li>{e(x)}</li>" for x in report.edits) + "</ul>"
+                 if report.edits else "<p>none</p>")
+    if report.audit:
+        parts += ["<h2>Hallucination audit</h2>",
+                  _html_table(None, sorted(report.audit.items()))]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _text_page(pdf, title: str, blocks: Sequence[tuple[str, Sequence[tuple[str, Any]]]]):
+    """Pages of (heading, rows) drawn as text (A4 portrait)."""
+    from matplotlib.figure import Figure
+
+    lines: list[tuple[str, str]] = [("title", title)]
+    for heading, rows in blocks:
+        lines.append(("heading", heading))
+        for k, v in rows:
+            lines.append(("row", f"{k}: {_fmt(v)}" if k is not None else _fmt(v)))
+    per_page = 52
+    for start in range(0, len(lines), per_page):
+        fig = Figure(figsize=(8.27, 11.69))
+        y = 0.96
+        for kind, text in lines[start:start + per_page]:
+            size, weight = {"title": (15, "bold"), "heading": (11, "bold"),
+                            "row": (8.5, "normal")}[kind]
+            if kind == "heading":
+                y -= 0.006
+            fig.text(0.07, y, text[:130], fontsize=size, fontweight=weight, va="top")
+            y -= 0.022 if kind != "row" else 0.0165
+        pdf.savefig(fig)
+
+
+def report_pdf(report: GrainSizeReport) -> bytes:
+    """The report as PDF bytes (matplotlib's PDF backend)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Creator": GENERATOR, "Title": report.title}) as pdf:
+        blocks = [("Sample", report.sample.rows()), ("Result", report.summary)]
+        if report.warnings:
+            blocks.append(("Warnings and advice", [(None, w) for w in report.warnings]))
+        blocks.append(("How it was measured", sorted(report.provenance.items())))
+        blocks.append(("Manual corrections of the boundary map",
+                       [(None, x) for x in report.edits] or [(None, "none")]))
+        if report.audit:
+            blocks.append(("Hallucination audit", sorted(report.audit.items())))
+        for title, headers, rows in report.tables:
+            blocks.append((title, [(None, " | ".join(headers))]
+                           + [(None, " | ".join(str(c) for c in r)) for r in rows]))
+        _text_page(pdf, f"{report.title} — created {report.created}", blocks)
+        for caption, fig in report.figures:
+            fig.suptitle(caption, fontsize=10)
+            pdf.savefig(fig)
+    return buf.getvalue()
+
+
+def is_our_report(path: str | Path) -> bool:
+    """Whether ``path`` is a report this module wrote (its generator marker)."""
+    try:
+        head = Path(path).read_bytes()[:4096]
+    except OSError:
+        return False
+    return GENERATOR.encode() in head or _pdf_creator(path)
+
+
+def _pdf_creator(path) -> bool:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return False
+    return data.startswith(b"%PDF") and f"({GENERATOR})".encode() in data
+
+
+def write_report(report: GrainSizeReport, path: str | Path, *, overwrite: bool = False,
+                 inputs: Sequence[str | Path | None] = ()) -> Path:
+    """Write ``report`` as HTML or PDF (by the suffix), atomically.
+
+    Parameters
+    ----------
+    report : GrainSizeReport
+    path : path-like
+        ``.html``/``.htm`` or ``.pdf``.
+    overwrite : bool
+        Replace an existing report this module wrote (never another file).
+    inputs : sequence of path-like
+        Files the report must not replace (the measured images).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        An unknown suffix.
+    napari_srmat.outputs.OutputError
+        When the file may not be written.
+    """
+    path = Path(path)
+    kind = REPORT_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"report {path.name!r}: use a .html or .pdf file name")
+    check_output_file(path, inputs=inputs, overwrite=overwrite, ours=is_our_report)
+    data = report_html(report).encode("utf-8") if kind == "html" else report_pdf(report)
+    atomic_write_bytes(path, data)
+    return path

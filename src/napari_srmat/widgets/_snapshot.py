@@ -1,0 +1,54 @@
+"""What a worker needs of a napari layer, read on the GUI thread (no pixels computed).
+
+Workers must not compute on the GUI thread, and must not poke at live layers from
+their own thread either: widgets take a :class:`LayerSnapshot` (data reference,
+metadata, scale) on the GUI thread and threshold it in the worker with :func:`as_mask`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from ._common import WidgetInputError, boundary_mask, layer_image_data
+
+__all__ = ["LayerSnapshot", "snapshot", "as_mask"]
+
+
+@dataclass
+class LayerSnapshot:
+    """What a worker needs of one napari layer (read on the GUI thread, no pixels)."""
+
+    name: str
+    data: Any
+    kind: str
+    metadata: dict
+    scale: tuple
+    translate: tuple
+
+
+def snapshot(layer) -> LayerSnapshot:
+    """Data reference, type, metadata, scale and translate of ``layer`` (no copy)."""
+    return LayerSnapshot(name=layer.name, data=layer_image_data(layer),
+                         kind=layer._type_string, metadata=dict(layer.metadata or {}),
+                         scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]))
+
+
+def as_mask(src: LayerSnapshot, shape: tuple[int, ...] | None = None,
+            what: str = "layer", threshold: float | None = None) -> np.ndarray:
+    """Bool mask of a snapshot (the widgets' rule, :func:`boundary_mask`); checks the shape.
+
+    ``threshold`` as for :func:`boundary_mask` (default: the layer's).
+    """
+    if src.kind == "shapes":
+        raise WidgetInputError("internal: shapes are rasterised on the GUI thread")
+    proxy = SimpleNamespace(name=src.name, data=src.data, metadata=src.metadata,
+                            _type_string=src.kind, multiscale=False)
+    mask = boundary_mask(proxy, threshold)
+    if shape is not None and mask.shape != tuple(shape):
+        raise WidgetInputError(f"{what} {src.name!r} has shape {mask.shape}, the boundary "
+                               f"map has {tuple(shape)}: use a layer of the same size")
+    return mask

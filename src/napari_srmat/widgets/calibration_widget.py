@@ -1,0 +1,193 @@
+"""Pixel-size calibration: one place to see and set a layer's µm per pixel.
+
+The pixel size of an image layer is read from its file (the plugin's reader puts it
+into the layer ``scale`` with micrometre ``units``) or is unknown. Here the
+metallurgist sees it, types it, or calibrates it by drawing a line over a known length
+(a stage micrometer's divisions or the micrograph's scale bar). Applying it sets the
+layer's ``scale``, ``units`` and ``metadata["pixel_size_um"]`` — what every widget
+reads (:func:`~napari_srmat.widgets._common.layer_pixel_size_um`) — rescales the layers
+derived from it (boundary maps, SR outputs, measurement overlays, which record
+``metadata["source_layer"]``) so that they stay aligned, and turns napari's scale bar
+on in µm.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButton, QWidget
+
+from ..io import PixelSizeError, check_pixel_size, pixel_size_from_line
+from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um
+from ._layout import hbox_row
+
+__all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UNIT"]
+
+#: Unit string given to calibrated layers and the scale bar.
+UM_UNIT = "micrometer"
+
+
+def derived_layers(viewer, layer) -> list:
+    """Layers made from ``layer`` (``metadata["source_layer"]`` chains), not ``layer``."""
+    out, frontier = [], {layer.name}
+    while frontier:
+        nxt = set()
+        for lay in viewer.layers:
+            src = (lay.metadata or {}).get("source_layer") or (lay.metadata or {}).get("source")
+            if src in frontier and lay is not layer and lay not in out:
+                out.append(lay)
+                nxt.add(lay.name)
+        frontier = nxt
+    return out
+
+
+def _world_per_px(layer) -> float:
+    return float(layer.scale[-1])
+
+
+def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool = True,
+                         scale_bar: bool = True) -> list:
+    """Set ``layer``'s pixel size (µm/px) everywhere the plugin reads it.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    layer : napari layer
+        An image or labels layer.
+    pixel_size_um : float
+        Micrometres per pixel (checked).
+    derived : bool
+        Rescale the layers derived from it by the same factor (scale and translate), so
+        overlays stay on the image; their recorded ``pixel_size_um`` follows.
+    scale_bar : bool
+        Show napari's scale bar in µm.
+
+    Returns
+    -------
+    list
+        The layers changed (``layer`` first).
+    """
+    try:
+        px = check_pixel_size(pixel_size_um, name="pixel size")
+    except PixelSizeError as exc:
+        raise WidgetInputError(str(exc)) from None
+    if px is None:
+        raise WidgetInputError("give a pixel size in µm per pixel")
+    ratio = px / _world_per_px(layer)
+    changed = [layer]
+    others = derived_layers(viewer, layer) if derived else []
+    ndim = layer.ndim
+    layer.scale = tuple(layer.scale[:-2]) + (px, px)
+    layer.translate = tuple(layer.translate[:-2]) + tuple(
+        t * ratio for t in layer.translate[-2:])
+    layer.units = (UM_UNIT,) * ndim
+    layer.metadata = dict(layer.metadata or {}, pixel_size_um=px)
+    for lay in others:
+        lay.scale = tuple(lay.scale[:-2]) + tuple(s * ratio for s in lay.scale[-2:])
+        lay.translate = tuple(lay.translate[:-2]) + tuple(t * ratio for t in lay.translate[-2:])
+        lay.units = (UM_UNIT,) * lay.ndim
+        meta = dict(lay.metadata or {})
+        if meta.get("pixel_size_um"):
+            meta["pixel_size_um"] = float(lay.scale[-1])
+        lay.metadata = meta
+        changed.append(lay)
+    if scale_bar:
+        viewer.canvas.overlays.scale_bar.visible = True  # unit: from the layers' units
+    return changed
+
+
+class CalibrationWidget(QWidget):
+    """See, type or calibrate the pixel size of an image layer (µm per pixel).
+
+    *Type it*: enter µm/px and press *Apply*. *Calibrate*: draw a line (Shapes layer,
+    line tool) over a known length, enter that length in µm and press *From line*; the
+    pixel size is computed (shown) and applied. ``apply(px)`` and
+    ``calibrate_from_line()`` do the same from a script.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.layer_combo = LayerCombo(self.viewer, ("image", "labels"))
+        self.current = QLabel("–")
+        self.current.setWordWrap(True)
+        self.pixel_size = QLineEdit()
+        self.pixel_size.setPlaceholderText("µm per pixel")
+        self.apply_btn = QPushButton("Apply")
+        self.shapes_combo = LayerCombo(self.viewer, ("shapes",), allow_none=True)
+        self.known_length = QLineEdit()
+        self.known_length.setPlaceholderText("length of the drawn line in µm")
+        self.line_btn = QPushButton("From line")
+        self.derived = QCheckBox("also rescale layers made from it (keeps overlays aligned)")
+        self.derived.setChecked(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Layer", self.layer_combo.native)
+        form.addRow("Current", self.current)
+        form.addRow("Pixel size (µm/px)", hbox_row(self.pixel_size, self.apply_btn))
+        form.addRow(QLabel("Or draw a line over a scale bar or stage micrometer:"))
+        form.addRow("Line (Shapes layer)", self.shapes_combo.native)
+        form.addRow("Known length (µm)", hbox_row(self.known_length, self.line_btn))
+        form.addRow("", self.derived)
+        form.addRow("", self.status)
+        self.apply_btn.clicked.connect(lambda: self.apply(self._typed()))
+        self.line_btn.clicked.connect(self.calibrate_from_line)
+        self.layer_combo.native.currentTextChanged.connect(self.show_current)
+        self.show_current()
+
+    def show_current(self, *_) -> None:
+        """Show the selected layer's pixel size (or say it is unknown)."""
+        layer = self.layer_combo.value
+        if layer is None:
+            self.current.setText("no image layer")
+            return
+        px = layer_pixel_size_um(layer)
+        self.current.setText(f"{px:g} µm/px" if px else
+                             "unknown: grain sizes are reported in px only (no µm, no G)")
+
+    def _typed(self) -> float:
+        text = self.pixel_size.text().strip()
+        try:
+            return float(text)
+        except ValueError:
+            raise WidgetInputError(f"pixel size {text!r} is not a number") from None
+
+    def _layer(self):
+        layer = self.layer_combo.value
+        if layer is None:
+            raise WidgetInputError("select the image layer to calibrate")
+        return layer
+
+    def apply(self, pixel_size_um: float) -> list:
+        """Set the selected layer's pixel size; return the layers changed."""
+        layer = self._layer()
+        changed = set_layer_pixel_size(self.viewer, layer, pixel_size_um,
+                                       derived=self.derived.isChecked())
+        self.pixel_size.setText(f"{layer.scale[-1]:g}")
+        self.status.setText(f"{layer.name}: {layer.scale[-1]:g} µm/px"
+                            + (f" (and {len(changed) - 1} derived layer(s))"
+                               if len(changed) > 1 else ""))
+        self.show_current()
+        return changed
+
+    def calibrate_from_line(self) -> float:
+        """Pixel size from the last line of the Shapes layer and the known length; applied."""
+        layer = self._layer()
+        shapes = self.shapes_combo.value
+        if shapes is None or len(shapes.data) == 0:
+            raise WidgetInputError("draw a line over the known length in a Shapes layer "
+                                   "and select that layer")
+        text = self.known_length.text().strip()
+        try:
+            known = float(text)
+        except ValueError:
+            raise WidgetInputError(f"known length {text!r} is not a number") from None
+        verts = shapes.data[-1]
+        # the line's ends in the image layer's pixel coordinates
+        p0 = layer.world_to_data(shapes.data_to_world(verts[0]))
+        p1 = layer.world_to_data(shapes.data_to_world(verts[-1]))
+        try:
+            px = pixel_size_from_line(p0, p1, known)
+        except PixelSizeError as exc:
+            raise WidgetInputError(str(exc)) from None
+        self.apply(px)
+        return px

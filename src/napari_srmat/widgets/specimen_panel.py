@@ -1,0 +1,499 @@
+"""The grain-size widget's *Specimen* tab: ASTM E112 / ISO 643 / E1382 on several fields.
+
+The metallurgist picks one or more boundary layers (each a field, or each cut into a
+grid of fields), the method (intercept or planimetric), the counting rule, and
+optional twin and exclusion layers. The measurement is
+:func:`napari_srmat.metrics.standards.measure_specimen_job` — the same job behind
+``srmat grain-size --method`` and :func:`napari_srmat.metrics.measure_specimen` — run
+in a worker thread. The GUI thread only reads layer references and shows results:
+grains coloured by area, the intersections as points, the per-field table, the E112
+summary and the intercept/area histograms (rendered to pixels in the worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QImage, QPixmap
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from .._atomic import atomic_write_text
+from ..jobs import Log, StopToken
+from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
+from ..metrics.standards import METHODS, field_grid, measure_specimen_job
+from ._common import (
+    LayerCombo,
+    WidgetInputError,
+    _upsert_layer,
+    layer_image_data,
+    layer_pixel_size_um,
+    show_colorbar,
+)
+from ._layout import hbox_row
+from ._snapshot import LayerSnapshot, as_mask, snapshot
+from ._worker import SingleJobMixin
+
+__all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
+           "POOLED_FIELD"]
+
+#: Test-line patterns of the specimen tab (drawn lines live in the *Boundary mask* tab).
+SPECIMEN_PATTERNS = ("grid", "random", "circles")
+
+#: Name of the histogram entry that pools every field.
+POOLED_FIELD = "all fields (pooled)"
+
+#: Default number of test lines per field (E112 asks for >= 50 intersections a field).
+DEFAULT_N_LINES = 50
+
+#: Resolution and size (inches) of the histogram pictures: narrow enough for a dock.
+HISTOGRAM_DPI = 80
+HISTOGRAM_SIZE_IN = (6.0, 2.6)
+
+#: ``metadata["srmat_role"]`` of the layers this panel adds (never offered as fields).
+ROLE_KEY = "srmat_role"
+GRAIN_AREA_ROLE = "grain area"
+
+
+def _area_map(grains: np.ndarray, areas_per_px: float) -> np.ndarray:
+    """Float map where each grain's pixels hold its area (0 on boundaries)."""
+    g = np.asarray(grains)
+    counts = np.bincount(g.ravel())
+    counts[0] = 0
+    return (counts[g] * areas_per_px).astype(np.float32)
+
+
+def _render(fig) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig.set_dpi(HISTOGRAM_DPI)
+    fig.set_size_inches(*HISTOGRAM_SIZE_IN)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :4])
+
+
+def _pooled(images: list[dict], summary: dict) -> dict:
+    """A field-like dict pooling every field's intercepts and grain areas."""
+    out: dict[str, Any] = {"duplex": summary.get("duplex")}
+    for key in ("intercepts_um", "intercepts_px", "grain_areas_um2", "grain_areas_px2"):
+        vals = [f.get(key) for f in images]
+        out[key] = None if any(v is None for v in vals) else [x for v in vals for x in v]
+    return out
+
+
+@dataclass
+class SpecimenResult:
+    """What the specimen job returns to the widget.
+
+    Attributes
+    ----------
+    report : dict
+        JSON-able ``{"images": [...], "summary": {...}}``.
+    area_maps : dict
+        Per source layer name, a float32 map of grain areas (µm², or px² without a pixel
+        size) at the layer's pixels (fields pasted in place).
+    intersections : dict
+        Per source layer name, ``(N, 2)`` intersection points in the layer's pixels.
+    area_limits : dict
+        Per source layer name, the (smallest, largest) grain area: contrast limits.
+    histograms : dict
+        Per field name (and :data:`POOLED_FIELD`), an RGBA ``(h, w, 4)`` uint8 image of
+        the intercept and grain-area histograms.
+    area_unit : str
+    """
+
+    report: dict
+    area_maps: dict = field(default_factory=dict)
+    intersections: dict = field(default_factory=dict)
+    area_limits: dict = field(default_factory=dict)
+    histograms: dict = field(default_factory=dict)
+    area_unit: str = "px²"
+
+
+def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1),
+                 twins: Any = None, exclusion: Any = None, method: str = "intercept",
+                 pixel_size_um: float | None = None, stop: StopToken | None = None,
+                 **options: Any):
+    """Worker side of the specimen tab: masks, fields, measurement, display maps.
+
+    ``twins`` / ``exclusion`` are a layer snapshot or an already rasterised mask of the
+    fields' layer shape (the same for every source layer). ``options`` go to
+    :func:`napari_srmat.metrics.standards.measure_field`.
+    """
+    from ..metrics.distributions import distributions_figure
+
+    yield Log(f"reading {len(sources)} boundary layer(s)")
+    fields, names, origins = [], [], []
+    for src in sources:
+        mask = as_mask(src, what="boundary layer")
+        extra = {}
+        for key, value in (("twins", twins), ("exclusion", exclusion)):
+            if value is None:
+                continue
+            m = (as_mask(value, mask.shape, what=f"{key} layer")
+                 if isinstance(value, LayerSnapshot) else np.asarray(value, bool))
+            if m.shape != mask.shape:
+                raise WidgetInputError(f"the {key} mask has shape {m.shape}, the boundary "
+                                       f"layer {src.name!r} has {mask.shape}")
+            extra[key] = m
+        windows = field_grid(mask.shape, *grid)
+        for k, (ys, xs) in enumerate(windows):
+            spec = {"boundaries": mask[ys, xs]}
+            spec.update({key: m[ys, xs] for key, m in extra.items()})
+            fields.append(spec)
+            names.append(src.name if len(windows) == 1 else f"{src.name} [{k + 1}]")
+            origins.append((src.name, ys, xs))
+    measured = yield from measure_specimen_job(fields, method=method, names=names,
+                                               pixel_size_um=pixel_size_um, stop=stop,
+                                               **options)
+    if measured is None:
+        return None
+    area_per_px = pixel_size_um**2 if pixel_size_um else 1.0
+    result = SpecimenResult(report=measured.report,
+                            area_unit="µm²" if pixel_size_um else "px²")
+    for src in sources:
+        result.area_maps[src.name] = np.zeros(np.shape(src.data)[:2], np.float32)
+        result.intersections[src.name] = []
+    for (name, ys, xs), grains, hr in zip(origins, measured.grains, measured.heyn):
+        result.area_maps[name][ys, xs] = _area_map(grains, area_per_px)
+        pts = np.asarray(hr.intersections, float).reshape(-1, 2)
+        result.intersections[name].append(pts + [ys.start, xs.start])
+    for name, pts in result.intersections.items():
+        result.intersections[name] = np.concatenate(pts) if pts else np.zeros((0, 2))
+    for name, areas in result.area_maps.items():
+        positive = areas[areas > 0]
+        result.area_limits[name] = (
+            (float(positive.min()), float(positive.max()))
+            if positive.size and positive.min() < positive.max() else (0.0, 1.0))
+    yield Log("drawing histograms")
+    images = measured.report["images"]
+    for f in images:
+        result.histograms[f["name"]] = _render(distributions_figure(f, title=f["name"]))
+    if len(images) > 1:
+        result.histograms[POOLED_FIELD] = _render(distributions_figure(
+            _pooled(images, measured.report["summary"]), title=POOLED_FIELD))
+    return result
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def _is_2d(layer) -> bool:
+    return not getattr(layer, "rgb", False)
+
+
+class SpecimenPanel(SingleJobMixin, QWidget):
+    """Several fields of one specimen measured by ASTM E112 / ISO 643 / E1382.
+
+    Select boundary layers (Labels, binary or probability images) in *Fields*; each is
+    one field, or ``rows x cols`` fields with *Grid*. ``run()`` measures them in a
+    worker and returns it; then ``result`` holds the :class:`SpecimenResult`, the
+    viewer shows ``"<layer> grain area"`` (grains coloured by area) and ``"<layer>
+    intercepts"`` (intersections), and the tables show each field and the E112 summary
+    (mean, 95 % CI, %RA, advice). ``export_json(path)`` saves the report.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self.token = None
+        self.result: SpecimenResult | None = None
+        self._job_sources: list[LayerSnapshot] = []
+
+        self.fields_list = QListWidget()
+        self.fields_list.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.fields_list.setMaximumHeight(90)
+        self.grid_rows = QSpinBox()
+        self.grid_cols = QSpinBox()
+        for spin in (self.grid_rows, self.grid_cols):
+            spin.setRange(1, 20)
+            spin.setValue(1)
+        self.method = QComboBox()
+        self.method.addItems(METHODS)
+        self.rule = QComboBox()
+        self.rule.addItems(PLANIMETRIC_RULES)
+        self.rule.setToolTip("planimetric edge rule: e112 (edge grains 1/2), iso643 (corner "
+                             "grains 1/4), e1382 (edge grains left out, area shrunk)")
+        self.pattern = QComboBox()
+        self.pattern.addItems(SPECIMEN_PATTERNS)
+        self.n_lines = QSpinBox()
+        self.n_lines.setRange(1, 10000)
+        self.n_lines.setValue(DEFAULT_N_LINES)
+        self.triple_points = QCheckBox("triple points count 1½ (E112)")
+        self.triple_points.setChecked(True)
+        self.twins_combo = LayerCombo(self.viewer, ("labels", "image", "shapes"),
+                                      predicate=_is_2d, allow_none=True)
+        self.exclusions_combo = LayerCombo(self.viewer, ("labels", "image", "shapes"),
+                                           predicate=_is_2d, allow_none=True)
+        for combo in (self.twins_combo, self.exclusions_combo):
+            combo.native.setCurrentIndex(0)
+        self.pixel_size = QLineEdit()
+        self.pixel_size.setPlaceholderText("µm/px (empty = from the first field layer)")
+
+        self.summary = QTableWidget(0, 2)
+        self.summary.setHorizontalHeaderLabels(["specimen", "value"])
+        self.table = QTableWidget(0, len(self.FIELD_COLUMNS))
+        self.table.setHorizontalHeaderLabels([c[0] for c in self.FIELD_COLUMNS])
+        for tbl in (self.summary, self.table):
+            tbl.verticalHeader().setVisible(False)
+            tbl.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.summary.horizontalHeader().setStretchLastSection(True)
+        self.histogram_choice = QComboBox()
+        self.histogram = QLabel("histograms appear after a measurement")
+        self.histogram.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.histogram.setMinimumHeight(120)
+        self.histogram.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.json_btn = QPushButton("Export JSON…")
+        self.json_btn.setEnabled(False)
+
+        form = QFormLayout()
+        form.addRow("Fields (boundary layers)", self.fields_list)
+        form.addRow("Grid of fields (rows × cols)", hbox_row(self.grid_rows, self.grid_cols))
+        form.addRow("Method", self.method)
+        form.addRow("Planimetric rule", self.rule)
+        form.addRow("Test lines", hbox_row(self.pattern, self.n_lines))
+        form.addRow("", self.triple_points)
+        form.addRow("Twin boundaries", self.twins_combo.native)
+        form.addRow("Exclusions", self.exclusions_combo.native)
+        form.addRow("Pixel size", self.pixel_size)
+        lay = self._add_job_controls(form)
+        self.run_btn.setText("Measure specimen")
+        self.status.setWordWrap(True)
+        for w in (self.summary, self.table, self.histogram_choice, self.histogram,
+                  self.json_btn):
+            lay.insertWidget(lay.count() - 1, w)
+        self.histogram_choice.currentTextChanged.connect(self._show_histogram)
+        self.json_btn.clicked.connect(self._export_dialog)
+        for ev in ("inserted", "removed", "moved"):
+            getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
+        self.viewer.layers.events.inserted.connect(
+            lambda e: e.value.events.name.connect(self.refresh_fields))
+        for layer in self.viewer.layers:
+            layer.events.name.connect(self.refresh_fields)
+        self.refresh_fields()
+
+    #: Per-field table: (header, key of the field dict).
+    FIELD_COLUMNS = (
+        ("field", "name"),
+        ("G", "astm_g"),
+        ("ℓ̄ (µm)", "mean_intercept_um"),
+        ("ℓ̄ (px)", "mean_intercept_px"),
+        ("grains/mm²", "grains_per_mm2"),
+        ("inside", "n_grains_inside"),
+        ("edge", "n_grains_edge"),
+        ("intersections", "n_intersections"),
+        ("anisotropy", "anisotropy_index"),
+        ("warnings", "warnings"),
+    )
+
+    #: Summary entries shown when the method reports them: (key, label).
+    SUMMARY_EXTRA = (
+        ("mean_intercept_um", "mean intercept ℓ̄ (µm)"),
+        ("mean_intercept_um_ci95", "ℓ̄ 95% CI (µm)"),
+        ("grains_per_mm2", "grains per mm²"),
+        ("grains_per_mm2_ci95", "grains per mm² 95% CI"),
+        ("anisotropy_index", "anisotropy index"),
+    )
+
+    # ------------------------------------------------------------------ layers
+    def _field_layers(self) -> list:
+        return [lay for lay in self.viewer.layers
+                if lay._type_string in ("labels", "image") and _is_2d(lay)
+                and (lay.metadata or {}).get(ROLE_KEY) != GRAIN_AREA_ROLE]
+
+    def refresh_fields(self, *_: Any) -> None:
+        """Re-list the boundary layers, keeping the selection."""
+        chosen = set(self.field_names())
+        self.fields_list.clear()
+        for lay in self._field_layers():
+            self.fields_list.addItem(lay.name)
+            if lay.name in chosen:
+                self.fields_list.item(self.fields_list.count() - 1).setSelected(True)
+
+    def field_names(self) -> list[str]:
+        """Names of the selected field layers, in layer-list order."""
+        selected = {it.text() for it in self.fields_list.selectedItems()}
+        return [self.fields_list.item(i).text() for i in range(self.fields_list.count())
+                if self.fields_list.item(i).text() in selected]
+
+    def select_fields(self, layers) -> None:
+        """Select these layers (objects or names) as the fields."""
+        names = {lay if isinstance(lay, str) else lay.name for lay in layers}
+        self.refresh_fields()
+        missing = names - {self.fields_list.item(i).text()
+                           for i in range(self.fields_list.count())}
+        if missing:
+            raise WidgetInputError(f"not a 2-D boundary layer: {', '.join(sorted(missing))}")
+        for i in range(self.fields_list.count()):
+            item = self.fields_list.item(i)
+            item.setSelected(item.text() in names)
+
+    def _mask_input(self, combo: LayerCombo, shape: tuple[int, int], what: str):
+        layer = combo.value
+        if layer is None:
+            return None
+        if layer._type_string == "shapes":
+            if len(layer.data) == 0:
+                raise WidgetInputError(f"the {what} Shapes layer {layer.name!r} is empty")
+            # rasterising drawn shapes is cheap (polygons over one field)
+            return np.asarray(layer.to_labels(labels_shape=shape)) > 0
+        return snapshot(layer)
+
+    def pixel_size_um(self, first_layer=None) -> float | None:
+        """Typed pixel size, else the first field layer's, else None."""
+        from .heyn_widget import _typed_pixel_size
+
+        typed = _typed_pixel_size(self.pixel_size.text())
+        if typed is not None:
+            return typed
+        return layer_pixel_size_um(first_layer) if first_layer is not None else None
+
+    # ------------------------------------------------------------------ run
+    def run(self):
+        """Measure the selected fields in a worker; return the worker."""
+        self._ensure_idle("a specimen measurement is already running")
+        names = self.field_names()
+        if not names:
+            raise WidgetInputError("select one or more boundary layers as fields")
+        layers = [self.viewer.layers[n] for n in names]
+        shapes = {tuple(np.shape(layer_image_data(lay))) for lay in layers}
+        sources = [snapshot(lay) for lay in layers]
+        shape = next(iter(shapes))[:2]
+        twins = self._mask_input(self.twins_combo, shape, "twin")
+        exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion")
+        if (twins is not None or exclusion is not None) and len(shapes) > 1:
+            raise WidgetInputError("twin/exclusion layers need field layers of one size")
+        px = self.pixel_size_um(layers[0])
+        options = {"rule": self.rule.currentText(), "pattern": self.pattern.currentText(),
+                   "n_lines": self.n_lines.value(),
+                   "triple_points": self.triple_points.isChecked()}
+        grid = (self.grid_rows.value(), self.grid_cols.value())
+        method = self.method.currentText()
+        self._job_sources = sources
+        self.result = None
+        return self._start_single_job(
+            lambda stop: specimen_job(sources, grid=grid, twins=twins, exclusion=exclusion,
+                                      method=method, pixel_size_um=px, stop=stop, **options),
+            on_result=self._on_result)
+
+    def _on_result(self, result: SpecimenResult | None) -> None:
+        if result is None:
+            return
+        self.result = result
+        for src in self._job_sources:
+            geo = {"scale": src.scale, "translate": src.translate}
+            areas = result.area_maps[src.name]
+            _upsert_layer(self.viewer, f"{src.name} grain area", "image", areas,
+                          colormap="turbo", opacity=0.6, blending="translucent",
+                          contrast_limits=result.area_limits[src.name],
+                          metadata={"unit": result.area_unit, "source": src.name,
+                                    ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
+            show_colorbar(self.viewer.layers[f"{src.name} grain area"], "bottom_left")
+            pts = result.intersections[src.name]
+            _upsert_layer(self.viewer, f"{src.name} intercepts", "points", pts,
+                          face_color="yellow", border_color="black",
+                          size=max(3.0, 0.008 * max(areas.shape)), **geo)
+        self._fill_tables()
+        self.histogram_choice.blockSignals(True)
+        self.histogram_choice.clear()
+        self.histogram_choice.addItems(list(result.histograms))
+        self.histogram_choice.blockSignals(False)
+        self._show_histogram(self.histogram_choice.currentText())
+        self.json_btn.setEnabled(True)
+        s = result.report["summary"]
+        self.status.setText(f"G = {_fmt(s.get('astm_g'))} from {s['n_fields']} field(s)"
+                            + (f"; {s['advice'][0]}" if s.get("advice") else ""))
+
+    def summary_rows(self) -> list[tuple[str, Any]]:
+        """Rows of the specimen summary table (label, value)."""
+        s = self.result.report["summary"]
+        rows = [
+            ("standard", s.get("standard")),
+            ("method", s.get("method")),
+            ("fields", s.get("n_fields")),
+            ("ASTM G", s.get("astm_g")),
+            ("G 95% CI", s.get("astm_g_ci95")),
+            ("relative accuracy %RA", s.get("relative_accuracy_pct")),
+            (f"field value ({s.get('field_quantity')})", s.get("mean")),
+            ("standard deviation", s.get("sd")),
+        ]
+        rows += [(label, s[key]) for key, label in self.SUMMARY_EXTRA if key in s]
+        rows += [("advice", a) for a in s.get("advice") or []]
+        rows += [("warning", w) for w in s.get("warnings") or []]
+        return rows
+
+    def _fill_tables(self) -> None:
+        rows = self.summary_rows()
+        self.summary.setRowCount(len(rows))
+        for i, (name, value) in enumerate(rows):
+            self.summary.setItem(i, 0, QTableWidgetItem(name))
+            self.summary.setItem(i, 1, QTableWidgetItem(_fmt(value)))
+        images = self.result.report["images"]
+        self.table.setRowCount(len(images))
+        for i, f in enumerate(images):
+            for j, (_, key) in enumerate(self.FIELD_COLUMNS):
+                v = f.get(key)
+                text = (str(len(v)) if key == "warnings" else _fmt(v))
+                item = QTableWidgetItem(text)
+                if key == "warnings" and v:
+                    item.setToolTip("\n".join(v))
+                self.table.setItem(i, j, item)
+
+    def _show_histogram(self, name: str) -> None:
+        if self.result is None or name not in self.result.histograms:
+            return
+        rgba = self.result.histograms[name]
+        h, w = rgba.shape[:2]
+        image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+        pixmap = QPixmap.fromImage(image)
+        width = max(self.histogram.width(), 200)
+        if pixmap.width() > width:  # fit the dock, keep the aspect
+            pixmap = pixmap.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+        self.histogram.setPixmap(pixmap)
+
+    # ------------------------------------------------------------------ export
+    def export_json(self, path: str | os.PathLike) -> Path:
+        """Save the last specimen report (``{"images", "summary"}``) as JSON, atomically."""
+        if self.result is None:
+            raise WidgetInputError("nothing to export yet: measure the specimen first")
+        path = Path(path)
+        atomic_write_text(path, json.dumps(self.result.report, indent=2) + "\n")
+        return path
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export specimen JSON", "specimen.json",
+                                              "JSON (*.json)")
+        if path:
+            self.export_json(path)

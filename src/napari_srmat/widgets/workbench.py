@@ -1,0 +1,60 @@
+"""All napari-srmat tools in one dock, as tabs: the canvas stays visible.
+
+Five separate docks squeeze napari's canvas to nothing on a 1600 x 1000 screen. The
+workbench holds the same widgets (the very same classes, so everything they do and
+test holds here) as tabs of one dock, each scrolling vertically: calibrate, super-resolve,
+find boundaries, measure grain size, audit, train.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from ._layout import vertical_scroll
+from .audit_widget import AuditWidget
+from .boundaries_widget import BoundariesWidget
+from .calibration_widget import CalibrationWidget
+from .heyn_widget import GrainSizeWidget
+from .sr_widget import SuperResolutionWidget
+from .train_widget import TrainEvaluateWidget
+
+__all__ = ["WorkbenchWidget", "WORKBENCH_TABS"]
+
+#: (tab title, attribute, widget class), in the order of a measurement session.
+WORKBENCH_TABS = (
+    ("Pixel size", "calibration", CalibrationWidget),
+    ("Super-resolution", "super_resolution", SuperResolutionWidget),
+    ("Boundaries", "boundaries", BoundariesWidget),
+    ("Grain size", "grain_size", GrainSizeWidget),
+    ("Audit", "audit", AuditWidget),
+    ("Train & evaluate", "train", TrainEvaluateWidget),
+)
+
+
+class WorkbenchWidget(QWidget):
+    """Every napari-srmat widget as a tab of one dock.
+
+    The widgets are attributes (``calibration``, ``super_resolution``, ``boundaries``,
+    ``grain_size``, ``audit``, ``train``); ``show_tab(name)`` brings one forward.
+    """
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.tabs = QTabWidget()
+        self.tabs.setUsesScrollButtons(True)
+        self._index: dict[str, int] = {}
+        for title, attr, cls in WORKBENCH_TABS:
+            widget = cls(napari_viewer)
+            setattr(self, attr, widget)
+            self._index[attr] = self.tabs.addTab(vertical_scroll(widget), title)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.tabs)
+
+    def show_tab(self, name: str) -> QWidget:
+        """Bring the tab of widget ``name`` (an attribute name) forward; return the widget."""
+        if name not in self._index:
+            raise KeyError(f"no tab {name!r}; tabs: {', '.join(self._index)}")
+        self.tabs.setCurrentIndex(self._index[name])
+        return getattr(self, name)

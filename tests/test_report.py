@@ -1,0 +1,128 @@
+"""Grain-size reports (HTML and PDF): content, safety of the write, the widget's Report tab."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from napari_srmat.metrics.standards import measure_specimen
+from napari_srmat.outputs import OutputExistsError
+from napari_srmat.report import (
+    SampleInfo,
+    is_our_report,
+    overlay_figure,
+    report_from_specimen,
+    report_html,
+    write_report,
+)
+from napari_srmat.synth import generate_microstructure
+
+
+@pytest.fixture(scope="module")
+def specimen():
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=2)
+    spec = measure_specimen([ms.boundaries, ms.boundaries[::-1]], pixel_size_um=0.5,
+                            n_lines=12, names=["A", "B"])
+    return ms, spec
+
+
+def test_html_report_has_what_a_lab_files(specimen, tmp_path):
+    ms, spec = specimen
+    sample = SampleInfo(specimen_id="HT-42", etchant="Nital 2 %", operator="A. Smith",
+                        rolling_direction="horizontal")
+    rep = report_from_specimen(spec, sample=sample, image=ms.image, boundaries=ms.boundaries,
+                               provenance={"model": "uaed_default", "threshold": 0.55},
+                               edits=["painted 2 strokes"], audit={"accepted": 3})
+    path = write_report(rep, tmp_path / "r.html")
+    text = path.read_text()
+    for expected in ("HT-42", "Nital 2 %", "A. Smith", "uaed_default", "painted 2 strokes",
+                     "ASTM E112", "napari-srmat 0.", "accepted"):
+        assert expected in text
+    g = spec["summary"]["astm_g"]
+    assert f"{g:.4g}" in text
+    lo, hi = spec["summary"]["astm_g_ci95"]
+    assert f"[{lo:.4g}, {hi:.4g}]" in text
+    # one row per field, the overlay (JPEG) and the histograms (PNG) embedded
+    assert re.search(r"<td>A</td>", text) and re.search(r"<td>B</td>", text)
+    assert text.count("data:image/jpeg;base64,") == 1
+    assert text.count("data:image/png;base64,") == 1
+    assert "<script" not in text
+    assert is_our_report(path)
+
+
+def test_sample_text_is_escaped(specimen):
+    _, spec = specimen
+    text = report_html(report_from_specimen(spec, sample=SampleInfo(notes="<b>x</b> & y")))
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in text and "<b>x</b>" not in text
+
+
+def test_pdf_report_and_overwrite_rules(specimen, tmp_path):
+    ms, spec = specimen
+    rep = report_from_specimen(spec, image=ms.image, boundaries=ms.boundaries)
+    path = write_report(rep, tmp_path / "r.pdf")
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
+    # a text page, the overlay and the histograms
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", data)) == 3
+    with pytest.raises(OutputExistsError, match="exists"):
+        write_report(rep, path)
+    write_report(rep, path, overwrite=True)  # our own report may be replaced
+    foreign = tmp_path / "notes.html"
+    foreign.write_text("my notes")
+    with pytest.raises(OutputExistsError, match="not written by napari-srmat"):
+        write_report(rep, foreign, overwrite=True)
+    assert foreign.read_text() == "my notes"
+    with pytest.raises(ValueError, match="html or .pdf"):
+        write_report(rep, tmp_path / "r.docx")
+
+
+def test_overlay_scale_bar_is_a_round_length():
+    fig = overlay_figure(np.zeros((100, 300)), pixel_size_um=0.7)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["20 µm"]  # 300 px x 0.7 µm = 210 µm wide: a fifth is 42 -> 20
+    with pytest.raises(ValueError, match="image or a boundary map"):
+        overlay_figure(None)
+
+
+@pytest.mark.gui
+def test_report_tab_writes_both_measurements(make_napari_viewer, qtbot, tmp_path):
+    pytest.importorskip("napari")
+    from napari_srmat.widgets._common import WidgetInputError
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=3)
+    viewer.add_image(ms.image, name="micrograph", rgb=True)
+    gb = viewer.add_labels(ms.boundaries.astype(np.uint8), name="gb",
+                           metadata={"pixel_size_um": 0.5, "threshold": 0.6,
+                                     "edits": ["erased 1 false boundary"]})
+    w = GrainSizeWidget(viewer)
+    panel = w.report
+    with pytest.raises(WidgetInputError, match="measure the specimen first"):
+        panel.export_report(tmp_path / "x.html")
+    # specimen measurement -> HTML report
+    w.specimen.select_fields([gb])
+    w.specimen.run()
+    qtbot.waitUntil(lambda: w.specimen.result is not None, timeout=60000)
+    panel.micrograph.value = "micrograph"
+    panel.sample_edits["specimen_id"].setText("S-7")
+    panel.export_report(tmp_path / "spec.html")
+    qtbot.waitUntil(lambda: panel.last_path is not None, timeout=60000)
+    text = panel.last_path.read_text()
+    assert "S-7" in text and "erased 1 false boundary" in text
+    assert f"{w.specimen.result.report['summary']['astm_g']:.4g}" in text
+    assert "boundary layer threshold" in text
+    # mask-tab measurement -> PDF report
+    panel.source.setCurrentText("Boundary mask")
+    with pytest.raises(WidgetInputError, match="measure first"):
+        panel.export_report(tmp_path / "mask.pdf")
+    w.layer_combo.value = gb
+    w.run()
+    qtbot.waitUntil(lambda: w.measurement is not None, timeout=60000)
+    panel.export_report(tmp_path / "mask.pdf")
+    qtbot.waitUntil(lambda: panel.last_path is not None and panel.last_path.suffix == ".pdf",
+                    timeout=60000)
+    assert panel.last_path.read_bytes().startswith(b"%PDF")
+    assert is_our_report(panel.last_path)

@@ -1,0 +1,90 @@
+"""Pixel-size calibration widget: typed, from a drawn line, derived layers follow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+from napari_srmat.io import PixelSizeError, pixel_size_from_line  # noqa: E402
+from napari_srmat.widgets._common import WidgetInputError, layer_pixel_size_um  # noqa: E402
+from napari_srmat.widgets.calibration_widget import CalibrationWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def test_pixel_size_from_line_rule():
+    assert pixel_size_from_line((0, 0), (30, 40), 100.0) == pytest.approx(2.0)
+    with pytest.raises(PixelSizeError, match="shorter than one pixel"):
+        pixel_size_from_line((5, 5), (5, 5.5), 10.0)
+    with pytest.raises(PixelSizeError, match="known length"):
+        pixel_size_from_line((0, 0), (0, 10), float("nan"))
+
+
+def test_typed_pixel_size_sets_scale_units_metadata_and_derived(make_napari_viewer):
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((100, 120), np.float32), name="scan")
+    prob = viewer.add_image(np.zeros((100, 120), np.float32), name="scan boundary probability",
+                            metadata={"source_layer": "scan", "pixel_size_um": None})
+    sr = viewer.add_image(np.zeros((400, 480), np.float32), name="scan SR x4",
+                          scale=(0.25, 0.25), translate=(-0.375, -0.375),
+                          metadata={"source_layer": "scan"})
+    other = viewer.add_image(np.zeros((10, 10), np.float32), name="unrelated")
+    w = CalibrationWidget(viewer)
+    w.layer_combo.value = img
+    assert "unknown" in w.current.text()
+    w.pixel_size.setText("0.8")
+    changed = w.apply(w._typed())
+    assert [lay.name for lay in changed] == ["scan", "scan boundary probability", "scan SR x4"]
+    assert layer_pixel_size_um(img) == pytest.approx(0.8)
+    np.testing.assert_allclose(img.scale, (0.8, 0.8))
+    assert str(img.units[-1]) in ("micrometer", "µm", "um")
+    np.testing.assert_allclose(prob.scale, (0.8, 0.8))
+    np.testing.assert_allclose(sr.scale, (0.2, 0.2))          # still 4x finer
+    np.testing.assert_allclose(sr.translate, (-0.3, -0.3))    # still pixel-centre aligned
+    np.testing.assert_allclose(other.scale, (1, 1))
+    assert viewer.canvas.overlays.scale_bar.visible
+    assert "0.8 µm/px" in w.current.text()
+    # the pixel-edge extents of the image and its SR output still coincide in the world
+    def edges(layer):
+        scale, tr = np.asarray(layer.scale), np.asarray(layer.translate)
+        n = np.asarray(layer.data.shape)
+        return tr - scale / 2, tr + (n - 0.5) * scale
+    for a, b in zip(edges(img), edges(sr)):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+def test_calibrate_from_drawn_line(make_napari_viewer):
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((200, 300), np.float32), name="micrograph")
+    shapes = viewer.add_shapes([np.array([[180.0, 20.0], [180.0, 220.0]])], shape_type="line",
+                               name="scale bar")
+    w = CalibrationWidget(viewer)
+    w.layer_combo.value = img
+    w.shapes_combo.value = shapes
+    w.known_length.setText("50")
+    px = w.calibrate_from_line()
+    assert px == pytest.approx(0.25)
+    assert layer_pixel_size_um(img) == pytest.approx(0.25)
+    # after calibration, a line drawn in world units (µm) gives the same answer
+    shapes2 = viewer.add_shapes([np.array([[10.0, 5.0], [10.0, 55.0]])], shape_type="line",
+                                name="second")  # 50 µm in world = 200 px
+    w.shapes_combo.value = shapes2
+    assert w.calibrate_from_line() == pytest.approx(0.25)
+
+
+def test_bad_input_is_one_sentence(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = CalibrationWidget(viewer)
+    with pytest.raises(WidgetInputError, match="select the image layer"):
+        w.apply(1.0)
+    viewer.add_image(np.zeros((20, 20), np.float32), name="a")
+    w.layer_combo.value = "a"
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(WidgetInputError, match="finite positive"):
+            w.apply(bad)
+    with pytest.raises(WidgetInputError, match="draw a line"):
+        w.calibrate_from_line()
+    w.pixel_size.setText("abc")
+    with pytest.raises(WidgetInputError, match="not a number"):
+        w._typed()

@@ -1,0 +1,173 @@
+"""Grain-size widget, *Specimen (E112)* tab: several fields, methods, twins, exclusions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+from napari_srmat.jobs import Stopped, StopToken  # noqa: E402
+from napari_srmat.metrics.standards import (  # noqa: E402
+    field_grid,
+    measure_specimen,
+    measure_specimen_job,
+)
+from napari_srmat.synth import generate_microstructure  # noqa: E402
+from napari_srmat.widgets._common import WidgetInputError  # noqa: E402
+from napari_srmat.widgets.heyn_widget import GrainSizeWidget  # noqa: E402
+from napari_srmat.widgets.specimen_panel import POOLED_FIELD  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+PX = 0.5
+
+
+def _micro(seed: int, shape=(192, 192), size=18.0):
+    return generate_microstructure(shape, mean_grain_size_px=size, seed=seed)
+
+
+def _measure(qtbot, panel):
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
+    return panel.result
+
+
+def test_two_layers_planimetric_equal_library(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    a, b = _micro(1), _micro(2)
+    viewer.add_labels(a.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
+                      metadata={"pixel_size_um": PX})
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="f2", scale=(PX, PX),
+                      metadata={"pixel_size_um": PX})
+    w = GrainSizeWidget(viewer)
+    panel = w.specimen
+    panel.select_fields(["f1", "f2"])
+    panel.method.setCurrentText("planimetric")
+    panel.rule.setCurrentText("iso643")
+    panel.n_lines.setValue(20)
+    res = _measure(qtbot, panel)
+
+    ref = measure_specimen([a.boundaries, b.boundaries], method="planimetric",
+                           names=["f1", "f2"], pixel_size_um=PX, rule="iso643",
+                           n_lines=20)
+    assert res.report == ref
+    s = res.report["summary"]
+    assert s["n_fields"] == 2 and s["standard"].startswith("ISO 643")
+    # grains coloured by area: a grain's pixels hold its area in µm²
+    areas = viewer.layers["f1 grain area"].data
+    assert areas.shape == a.boundaries.shape
+    lab = a.labels
+    r, c = np.argwhere(~a.boundaries & (lab == lab[96, 96]))[0]
+    assert areas[r, c] > 0
+    values = np.unique(areas[areas > 0])
+    np.testing.assert_allclose(values / PX**2, np.round(values / PX**2), atol=1e-3)
+    np.testing.assert_allclose(viewer.layers["f1 grain area"].scale, (PX, PX))
+    bar = viewer.layers["f1 grain area"].colorbar
+    assert bar.visible and str(bar.position) == "bottom_left"
+    # the panel's own output layers are never offered as fields
+    assert [panel.fields_list.item(i).text() for i in range(panel.fields_list.count())] \
+        == ["f1", "f2"]
+    # intersections as points (one per crossing of the intercept measurement)
+    assert len(viewer.layers["f2 intercepts"].data) == ref["images"][1]["n_crossings"]
+    # tables
+    assert panel.table.rowCount() == 2
+    assert panel.table.item(1, 0).text() == "f2"
+    assert panel.table.item(0, 1).text() == f"{ref['images'][0]['astm_g']:.4g}"
+    labels = [panel.summary.item(i, 0).text() for i in range(panel.summary.rowCount())]
+    assert "grains per mm²" in labels and "relative accuracy %RA" in labels
+    # histograms: one per field and a pooled one, shown as a picture
+    assert [panel.histogram_choice.itemText(i)
+            for i in range(panel.histogram_choice.count())] == ["f1", "f2", POOLED_FIELD]
+    panel.histogram_choice.setCurrentText(POOLED_FIELD)
+    assert not panel.histogram.pixmap().isNull()
+    assert panel.histogram.pixmap().width() > 100
+
+
+def test_grid_of_fields_over_one_layer(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    ms = _micro(3, shape=(240, 240), size=16.0)
+    viewer.add_image(ms.boundaries.astype(np.float32), name="scan",
+                     metadata={"threshold": 0.5})
+    widget = GrainSizeWidget(viewer)
+    panel = widget.specimen
+    panel.select_fields(["scan"])
+    panel.grid_rows.setValue(2)
+    panel.grid_cols.setValue(2)
+    panel.pixel_size.setText("0.25")
+    res = _measure(qtbot, panel)
+    windows = field_grid(ms.boundaries.shape, 2, 2)
+    ref = measure_specimen([ms.boundaries[w] for w in windows], pixel_size_um=0.25,
+                           names=[f"scan [{k}]" for k in range(1, 5)])
+    assert res.report == ref
+    assert res.report["summary"]["n_fields"] == 4
+    assert res.report["summary"]["method"] == "intercept"
+    # the area map covers all four fields in place
+    areas = viewer.layers["scan grain area"].data
+    for ys, xs in windows:
+        assert (areas[ys, xs] > 0).mean() > 0.5
+    # JSON export is the report
+    path = panel.export_json(tmp_path / "specimen.json")
+    assert json.loads(path.read_text()) == json.loads(json.dumps(ref))
+
+
+def test_exclusions_shapes_and_twins_layers(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    ms = _micro(4)
+    twins = np.zeros_like(ms.boundaries)
+    twins[:, 100] = True  # a straight "twin" trace through several grains
+    viewer.add_labels(ms.boundaries.astype(np.uint8), name="gb")
+    viewer.add_labels(twins.astype(np.uint8), name="twins")
+    shapes = viewer.add_shapes([np.array([[20, 20], [20, 90], [90, 90], [90, 20]])],
+                               shape_type="rectangle", name="scratch")
+    widget = GrainSizeWidget(viewer)
+    panel = widget.specimen
+    panel.select_fields(["gb"])
+    panel.twins_combo.value = "twins"
+    panel.exclusions_combo.value = shapes
+    res = _measure(qtbot, panel)
+    excl = np.asarray(shapes.to_labels(labels_shape=ms.boundaries.shape)) > 0
+    ref = measure_specimen([{"boundaries": ms.boundaries, "twins": twins, "exclusion": excl}],
+                           names=["gb"])
+    assert res.report == ref
+    field = res.report["images"][0]
+    assert field["twins_excluded"] is True
+    assert field["excluded_line_length_px"] > 0
+    assert field["measured_area_px"] < ms.boundaries.size - excl.sum() + 1
+    # without the exclusions the measured area is the whole field
+    panel.exclusions_combo.value = None
+    panel.result = None
+    res2 = _measure(qtbot, panel)
+    assert res2.report["images"][0]["measured_area_px"] > field["measured_area_px"]
+
+
+def test_inputs_refused_with_a_sentence(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = GrainSizeWidget(viewer)
+    panel = widget.specimen
+    with pytest.raises(WidgetInputError, match="select one or more"):
+        panel.run()
+    viewer.add_image(np.zeros((8, 8, 3), np.uint8), name="rgb", rgb=True)
+    with pytest.raises(WidgetInputError, match="not a 2-D boundary layer"):
+        panel.select_fields(["rgb"])
+    with pytest.raises(WidgetInputError, match="nothing to export"):
+        panel.export_json("x.json")
+
+
+def test_specimen_job_stops_between_fields():
+    ms = _micro(5, shape=(96, 96))
+    token = StopToken()
+    gen = measure_specimen_job([ms.boundaries] * 3, stop=token)
+    first = next(gen)  # Progress(0, 3)
+    assert first.total == 3
+    next(gen)  # first field done
+    token.request_stop()
+    events = []
+    try:
+        while True:
+            events.append(next(gen))
+    except StopIteration as end:
+        assert end.value is None
+    assert isinstance(events[-1], Stopped)
+    assert "1 of 3" in events[-1].message

@@ -1,0 +1,42 @@
+"""The workbench dock: every tool as a tab, and the canvas stays visible at 1600 x 1000."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+from napari_srmat.widgets.workbench import WORKBENCH_TABS, WorkbenchWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def test_tabs_hold_the_real_widgets(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = WorkbenchWidget(viewer)
+    assert w.tabs.count() == len(WORKBENCH_TABS)
+    for i, (title, attr, cls) in enumerate(WORKBENCH_TABS):
+        assert w.tabs.tabText(i) == title
+        assert isinstance(getattr(w, attr), cls)
+    assert w.show_tab("grain_size") is w.grain_size
+    assert w.tabs.currentIndex() == 3
+    with pytest.raises(KeyError, match="no tab"):
+        w.show_tab("nope")
+    # the tabs see the viewer's layers like the separate docks do
+    viewer.add_image(np.zeros((32, 32), np.float32), name="scan")
+    assert w.calibration.layer_combo.value.name == "scan"
+    assert w.super_resolution.layer_combo.value.name == "scan"
+
+
+def test_canvas_stays_visible_on_a_1600x1000_screen(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(1600, 1000)
+    w = WorkbenchWidget(viewer)
+    viewer.window.add_dock_widget(w, name="napari-srmat", area="right")
+    for name in ("grain_size", "audit", "train"):
+        w.show_tab(name)
+        qtbot.wait(50)
+        width, height = viewer.canvas.size[1], viewer.canvas.size[0]
+        assert width >= 0.35 * window.width(), (name, viewer.canvas.size)
+        assert height >= 0.5 * window.height(), (name, viewer.canvas.size)
