@@ -12,8 +12,8 @@ thresholded boundaries. Runs headless (``napari.Viewer(show=False)``)::
 
 Without any display it stops with one line (exit 2) instead of a Qt abort.
 
-The same functions back the widgets (``napari_srmat.widgets._common``), so a script
-and a click give the same layers and numbers.
+The same functions back the widgets (``napari_srmat.widgets.layers``, the public
+napari-side helpers), so a script and a click give the same layers and numbers.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
 
     import napari
 
-    from napari_srmat.widgets._common import (
+    from napari_srmat.widgets.layers import (
         add_boundary_layers,
         add_heyn_measurement,
         add_super_resolution,

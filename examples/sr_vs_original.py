@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from napari_srmat.edges import run_sr_vs_original_job
 from napari_srmat.jobs import run_job
+from napari_srmat.studies.sr_vs_original import run_sr_vs_original_job
 
 
 def main() -> None:

@@ -145,8 +145,8 @@ def test_audit_boxes_lie_over_the_feature_in_world_coordinates(make_napari_viewe
     """LR/SR opened by the plugin's reader (pixel sizes) or made by the SR widget: the
     layers keep their transforms, world extents agree and a box covers its feature."""
     from napari_srmat._napari_io import read_micrograph
-    from napari_srmat.widgets._common import add_super_resolution_result
     from napari_srmat.widgets.audit_widget import AuditWidget, layer_world_extent
+    from napari_srmat.widgets.layers import add_super_resolution_result
 
     lr, sr = _feature_images(tmp_path)
     viewer = make_napari_viewer()

@@ -322,8 +322,8 @@ def test_cli_pixel_size_flags_refuse_nonsense(tmp_path, capsys, argv):
 @pytest.mark.parametrize("text", ["inf", "nan", "0", "-1"])
 def test_heyn_widget_refuses_bad_typed_pixel_sizes(make_napari_viewer, text):
     pytest.importorskip("napari")
-    from napari_srmat.widgets._common import WidgetInputError
     from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+    from napari_srmat.widgets.layers import WidgetInputError
 
     w = GrainSizeWidget(make_napari_viewer())
     w.pixel_size.setText(text)
@@ -517,7 +517,7 @@ def test_heyn_calibrated_threshold_never_picks_a_degenerate_threshold():
 
 
 def test_experiment_table_prints_withheld_figures_as_na():
-    from napari_srmat.edges.experiment import format_table
+    from napari_srmat.studies.sr_vs_original import format_table
 
     row = {"heyn_pred_px": None, "heyn_gt_px": 10.0, "delta_px": None, "heyn_error_pct": None,
            "heyn_grid_error_pct": None, "ap": 0.2, "roc_auc": 0.5,

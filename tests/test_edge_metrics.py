@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from _helpers import EVAL_MAPS_KEYS, fake_predictions
 
+from napari_srmat.io import as_bool_mask
 from napari_srmat.metrics.edges import (
     EdgeHistogram,
     EdgeMetricsError,
     binarize_boundaries,
-    binarize_mask,
     evaluate_maps,
     plot_pr_roc,
 )
@@ -122,8 +122,8 @@ def test_curves_are_monotone_and_complete(scored):
 def test_uint8_masks_and_maps():
     m = np.zeros((20, 20), np.uint8)
     m[:, 10] = 255
-    assert binarize_mask(m).sum() == 20
-    assert binarize_mask(m // 255).sum() == 20
+    assert as_bool_mask(m).sum() == 20
+    assert as_bool_mask(m // 255).sum() == 20
     prob = (m // 255 * 200).astype(np.uint8)  # uint8 probabilities: 200/255
     h = EdgeHistogram(32).update(prob, m)
     assert h.average_precision() == 1.0 and h.roc_auc() == 1.0

@@ -14,7 +14,6 @@ from napari_srmat.edges.data import (
     dilate_boundaries,
     random_crop_augment,
     synthetic_samples,
-    to_binary_mask,
     to_model_image,
 )
 from napari_srmat.edges.train import BoundaryTrainConfig, train_boundaries, train_boundaries_job
@@ -68,8 +67,6 @@ def test_data_helpers():
     assert to_model_image(np.zeros((4, 4, 4), np.uint8)).shape == (3, 4, 4)
     with pytest.raises(BoundaryDataError):
         to_model_image(np.zeros((4, 4, 2)))
-    m = to_binary_mask(np.array([[0, 255], [128, 10]], np.uint8))
-    assert m.tolist() == [[False, True], [True, False]]
     thin = np.zeros((20, 20), bool)
     thin[10] = True
     assert dilate_boundaries(thin, 3).sum() == 3 * 20
@@ -176,7 +173,7 @@ def test_cli_train_json(tmp_path, capsys):
 @pytest.mark.slow
 def test_sr_vs_original_experiment_small(tmp_path, capsys):
     from napari_srmat.cli import main
-    from napari_srmat.edges.experiment import upscale_bilinear, upscale_mask
+    from napari_srmat.studies.sr_vs_original import upscale_bilinear, upscale_mask
 
     up = upscale_bilinear(np.ones((4, 5, 3), np.float32) * 0.5, 2)
     assert up.shape == (8, 10, 3) and np.allclose(up, 0.5)

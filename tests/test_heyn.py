@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from _heyn_oracle import _count_runs, rasterize_paths
 
 from napari_srmat.metrics.heyn import (
     HeynError,
@@ -17,7 +18,6 @@ from napari_srmat.metrics.heyn import (
     make_pattern,
     mean_intercept_from_astm_g,
     measure_intercepts,
-    rasterize_paths,
 )
 
 
@@ -284,6 +284,6 @@ def test_fast_engine_matches_reference_rasterizer():
     for paths, closed in cases:
         tilted = np.array([bool(np.all(np.diff(p, axis=0) != 0, axis=1).any()) for p in paths])
         ri, ci, pid = rasterize_paths(paths, m.shape)
-        ref = H._count_runs(m, ri, ci, pid, len(paths), closed, tilted)[0]
+        ref = _count_runs(m, ri, ci, pid, len(paths), closed, tilted)[0]
         fast = H._measure_paths(m, paths, closed, tilted)[0]
         assert np.array_equal(ref, fast)

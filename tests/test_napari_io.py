@@ -75,7 +75,8 @@ def test_read_png_lazily_as_rgb(tmp_path):
 def test_write_read_roundtrip_multiscale_with_pixel_size(tmp_path):
     rng = np.random.default_rng(1)
     img = rng.integers(0, 4000, (1100, 1040), dtype=np.uint16)
-    meta = {"scale": (0.25, 0.25), "rgb": False, "metadata": {}, "name": "x"}
+    meta = {"scale": (0.25, 0.25), "units": ("micrometer", "micrometer"), "rgb": False,
+            "metadata": {}, "name": "x"}
     [written] = npe2.write(str(tmp_path / "out.zarr"), [(img, meta, "image")],
                            plugin_name=PLUGIN)
     assert written.endswith("out.zarr")
@@ -114,4 +115,18 @@ def test_pixel_size_from_layer_attributes():
     assert layer_pixel_size_um({"metadata": {"pixel_size_um": 0.3}, "scale": (1, 1)}) == 0.3
     assert layer_pixel_size_um({"scale": (1.0, 1.0)}) is None
     assert layer_pixel_size_um({"scale": (1.0, 1.0), "units": ("µm", "µm")}) == 1.0
-    assert layer_pixel_size_um({"scale": (0.7, 0.7)}) == 0.7
+    # a scale without a micrometre unit is not a pixel size (one rule with the widgets)
+    assert layer_pixel_size_um({"scale": (0.7, 0.7)}) is None
+    assert layer_pixel_size_um({"scale": (0.7, 0.7), "units": ("pixel", "pixel")}) is None
+    assert layer_pixel_size_um({"scale": (0.7, 0.7), "units": ("um", "um")}) == 0.7
+
+
+def test_pixel_size_of_a_layer_is_one_rule(make_napari_viewer):
+    from napari_srmat.widgets.layers import layer_pixel_size_um as widget_rule
+
+    viewer = make_napari_viewer()
+    for kw, px in (({"scale": (0.5, 0.5)}, None), ({"metadata": {"pixel_size_um": 0.2}}, 0.2),
+                   ({"scale": (0.5, 0.5), "units": "micrometer"}, 0.5)):
+        layer = viewer.add_image(np.zeros((4, 4)), **kw)
+        assert widget_rule(layer) == layer_pixel_size_um(layer) == px
+        assert layer_pixel_size_um(layer.as_layer_data_tuple()[1]) == px

@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 from napari_srmat.checkpoint import save_checkpoint  # noqa: E402
 from napari_srmat.edges.evaluate import binarize as binarize_boundaries  # noqa: E402
 from napari_srmat.edges.model import build_uaed, default_arch_config  # noqa: E402
-from napari_srmat.widgets._common import add_boundary_layers  # noqa: E402
 from napari_srmat.widgets.boundaries_widget import BoundariesWidget  # noqa: E402
+from napari_srmat.widgets.layers import add_boundary_layers  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -11,13 +11,13 @@ import pytest
 
 pytest.importorskip("napari")
 from napari_srmat.metrics import heyn  # noqa: E402
-from napari_srmat.widgets._common import (  # noqa: E402
+from napari_srmat.widgets.heyn_widget import GrainSizeWidget  # noqa: E402
+from napari_srmat.widgets.layers import (  # noqa: E402
     WidgetInputError,
     add_heyn_measurement,
     boundary_mask,
     shapes_to_segments,
 )
-from napari_srmat.widgets.heyn_widget import GrainSizeWidget  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

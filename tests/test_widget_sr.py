@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QTimer  # noqa: E402
 
-from napari_srmat.widgets._common import (  # noqa: E402
+from napari_srmat.widgets.layers import (  # noqa: E402
     add_super_resolution,
     sr_world_transform,
 )

@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 PIL = pytest.importorskip("PIL.Image")
 
 from napari_srmat.jobs import Metric  # noqa: E402
-from napari_srmat.widgets._common import WidgetInputError  # noqa: E402
+from napari_srmat.widgets.layers import WidgetInputError  # noqa: E402
 from napari_srmat.widgets.train_widget import (  # noqa: E402
     UAED_EVAL,
     UAED_TRAIN,

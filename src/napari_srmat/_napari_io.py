@@ -9,7 +9,7 @@ as an OME-Zarr pyramid through :func:`napari_srmat.io.write_ome_zarr`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +90,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     out: list[LayerData] = []
     for p in paths:
         mic = read_image(p)
-        levels = list(mic.levels) if getattr(mic, "levels", None) else [mic.data]
+        levels = list(mic.levels) or [mic.data]
         rgb = mic.axes == "YXC" and int(levels[0].shape[-1]) in (3, 4)
-        meta = dict(getattr(mic, "metadata", None) or {})
+        meta = dict(mic.metadata or {})
         meta["pixel_size_um"] = mic.pixel_size_um
         meta["path"] = str(p)
         kwargs: dict[str, Any] = {
@@ -114,35 +114,39 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     return out
 
 
-def layer_pixel_size_um(meta: dict) -> float | None:
-    """Pixel size in µm from a layer's attributes (``metadata``, ``units``, ``scale``).
+#: Unit names (lower case) that mean micrometres in a layer's ``units``.
+UM_UNITS = ("micrometer", "micrometre", "micron", "um", "µm", "μm")
 
-    ``metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry is used
-    when the layer ``units`` are micrometres, or when the scale differs from 1 (a
-    scale of exactly 1 with no units is napari's default and means "unknown").
+
+def layer_pixel_size_um(layer: Any) -> float | None:
+    """Pixel size in µm of a napari layer: the one rule for layers (widgets and writer).
+
+    ``metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry when the
+    layer's last unit is micrometres (what the reader sets); otherwise None (unknown).
+    A ``scale`` without a micrometre unit is *not* taken as a pixel size: its unit is
+    unknown (napari's default unit is "pixel"), and a guessed pixel size would flow into
+    written files and grain-size numbers.
 
     Parameters
     ----------
-    meta : dict
-        Layer attributes as napari passes them to writers (``layer.as_layer_data_tuple()[1]``).
+    layer : napari layer or dict
+        A layer, or its attributes as napari passes them to writers
+        (``layer.as_layer_data_tuple()[1]``: ``metadata``, ``scale``, ``units``).
 
     Returns
     -------
     float or None
     """
-    md = meta.get("metadata") or {}
-    if md.get("pixel_size_um"):
-        return float(md["pixel_size_um"])
-    scale = meta.get("scale")
-    if scale is None or len(scale) == 0:
+    if isinstance(layer, Mapping):
+        md, scale, units = layer.get("metadata"), layer.get("scale"), layer.get("units")
+    else:
+        md, scale, units = layer.metadata, layer.scale, getattr(layer, "units", None)
+    px = (md or {}).get("pixel_size_um")
+    if px:
+        return float(px)
+    if scale is None or len(scale) == 0 or units is None or len(units) == 0:
         return None
-    units = meta.get("units")
-    unit = str(units[-1]).lower() if units is not None and len(units) else ""
-    if unit in ("micrometer", "micron", "um", "µm"):
-        return float(scale[-1])
-    if float(scale[-1]) != 1.0:
-        return float(scale[-1])
-    return None
+    return float(scale[-1]) if str(units[-1]).lower() in UM_UNITS else None
 
 
 def write_image(path: str, data: Any, meta: dict) -> list[str]:

@@ -38,10 +38,8 @@ def synthetic_micrograph(
     from .synth import generate_microstructure
 
     ms = generate_microstructure(shape, mean_grain_size_px=mean_grain_size_px, seed=seed)
-    truth = getattr(ms, "mean_intercept_px", None)
-    meta = {"source": "napari_srmat.synth.generate_microstructure", "seed": seed}
-    if truth is not None:
-        meta["true_mean_intercept_px"] = float(truth)
+    meta = {"source": "napari_srmat.synth.generate_microstructure", "seed": seed,
+            "true_mean_intercept_px": float(ms.mean_intercept_px)}
     image = np.asarray(ms.image)
     return [
         (

@@ -64,6 +64,9 @@ import numpy as np
 from .io import check_pixel_size
 from .jobs import Event, Log, Progress, StopToken, run_job
 from .metrics.heyn import (
+    HEYN_MARGIN,
+    HEYN_N_LINES,
+    HEYN_SEED,
     HeynResult,
     astm_grain_size_number,
     finite_or_none,
@@ -417,11 +420,9 @@ def _withhold(out: GrainSizeResult, reason: str) -> None:
 # ------------------------------------------------------------------ images
 def _float_image(arr: Any) -> np.ndarray:
     """``(H, W)`` or ``(H, W, 3)`` float32 in [0, 1] (alpha and extra channels dropped)."""
-    from .io import to_float01
+    from .io import grey_or_rgb, to_float01
 
-    a = np.asarray(arr)
-    if a.ndim == 3:
-        a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
+    a = grey_or_rgb(arr)
     if a.ndim not in (2, 3):
         raise GrainSizeError(f"expected an (H, W) or (H, W, C) image, got shape {np.shape(arr)}")
     out = to_float01(a)
@@ -638,9 +639,9 @@ def measure_grain_size_job(
     model: Any = None,
     mask: bool = False,
     pattern: str = "random",
-    n_lines: int = 50,
-    seed: int = 1234,
-    margin: float = 0.05,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
+    margin: float = HEYN_MARGIN,
     inference_scale: float | None = None,
     threshold: float | None = None,
     stop: StopToken | None = None,

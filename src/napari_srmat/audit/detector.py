@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..io import to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = [
@@ -189,23 +190,9 @@ class CandidateList(list):
 # ----------------------------------------------------------------------------- helpers
 
 
-def _to_float(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    if a.dtype == np.uint16:
-        return a.astype(np.float32) / 65535.0
-    if a.dtype == bool:
-        return a.astype(np.float32)
-    if np.issubdtype(a.dtype, np.integer):
-        info = np.iinfo(a.dtype)
-        return a.astype(np.float32) / float(info.max)
-    return a.astype(np.float32, copy=False)
-
-
 def _channels_last(a: np.ndarray) -> np.ndarray:
     """Return ``(H, W, C)`` float32 (drops alpha)."""
-    a = _to_float(a)
+    a = to_float01(a)
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3:
@@ -243,7 +230,7 @@ def degrade(image: np.ndarray, scale: int, *, blur_sigma: float | None = None) -
     scale = int(scale)
     if scale < 1:
         raise AuditInputError(f"scale must be >= 1, got {scale}")
-    img = _to_float(image)
+    img = to_float01(image)
     sigma = 0.25 * scale if blur_sigma is None else float(blur_sigma)
     if sigma > 0:
         sig = (sigma, sigma) + (0,) * (img.ndim - 2)
@@ -276,7 +263,7 @@ def bicubic_degrade(image: np.ndarray, scale: int) -> np.ndarray:
 
     from ..sr.degrade import bicubic_downsample
 
-    img = _to_float(image)
+    img = to_float01(image)
     grey = img.ndim == 2
     x = torch.from_numpy(np.ascontiguousarray(img[..., None] if grey else img))
     x = x.permute(2, 0, 1)[None].float()
@@ -296,8 +283,7 @@ def resolve_degrade(
         A callable ``degrade_fn(image, scale) -> LR`` is returned as is.
         ``"bicubic"``: :func:`bicubic_degrade` (the SR models' evaluation degradation,
         from ``napari_srmat.sr.degrade``); ``"gaussian-area"``: :func:`degrade`.
-        ``None`` (default): ``"bicubic"`` when ``napari_srmat.sr.degrade`` is
-        importable, else ``"gaussian-area"``.
+        ``None`` (default): ``"bicubic"``.
     """
     if callable(degrade_fn):
         return degrade_fn
@@ -306,12 +292,6 @@ def resolve_degrade(
     if degrade_fn not in (None, "bicubic"):
         raise AuditInputError(
             f"unknown degrade_fn {degrade_fn!r} (a callable, 'bicubic' or 'gaussian-area')")
-    try:
-        from ..sr.degrade import bicubic_downsample  # noqa: F401
-    except Exception:  # noqa: BLE001 - SR area not available: use our own
-        if degrade_fn == "bicubic":
-            raise AuditInputError("degrade_fn='bicubic' needs napari_srmat.sr.degrade") from None
-        return degrade
     return bicubic_degrade
 
 
@@ -330,7 +310,7 @@ def upscale_bicubic(image: np.ndarray, scale: int) -> np.ndarray:
     ndarray
         float32 ``(h*scale, w*scale[, C])``, clipped to the input range.
     """
-    img = _to_float(image)
+    img = to_float01(image)
     zoom = (scale, scale) + (1,) * (img.ndim - 2)
     out = ndi.zoom(img, zoom, order=3, grid_mode=True, mode="grid-mirror")
     return np.clip(out, float(img.min()), float(img.max())).astype(np.float32)
@@ -696,7 +676,7 @@ def find_candidates_job(
             sr_t = _channels_last(_crop(sr, py0, py1, px0, px1))
             lr_t = _channels_last(_crop(lr, py0 // scale, py1 // scale,
                                         px0 // scale, px1 // scale))
-            std_t = None if sr_std is None else _to_float(_crop(sr_std, py0, py1, px0, px1))
+            std_t = None if sr_std is None else to_float01(_crop(sr_std, py0, py1, px0, px1))
             m = _tile_maps(lr_t, sr_t, std_t, p, boundary_fn, degrade_fn)
             mask = m["mask"]
             linked = ndi.binary_dilation(mask, structure=link) if link is not None else mask

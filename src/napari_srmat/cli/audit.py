@@ -34,7 +34,7 @@ def _candidates(args: argparse.Namespace) -> int:
 
         model = load_boundary_model(None if args.uaed == "default" else args.uaed)
 
-        threshold = float(getattr(model, "threshold", 0.5))
+        threshold = float(model.threshold)
 
         def boundary_fn(img, model=model):
             return predict_boundaries(img, model)[0]

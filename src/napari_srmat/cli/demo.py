@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo_job
     from ..jobs import run_job
+    from ..studies.demo import run_demo_job
 
     steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
     unknown = set(steps) - {"heyn", "sr", "boundaries"}

@@ -10,28 +10,32 @@ from . import UserError, print_json
 __all__ = ["register"]
 
 def register(subparsers) -> None:
+    from ..edges.config import BoundaryTrainConfig
+    from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
+
+    d = BoundaryTrainConfig()  # the one place the training defaults live
     p = subparsers.add_parser("edges", help="UAED boundary probability and uncertainty")
     sub = p.add_subparsers(dest="edges_command", metavar="ACTION")
 
     t = sub.add_parser("train", help="train a UAED boundary model")
     t.add_argument("--data", required=True, help="ROOT with {train,val}/{images,masks}")
-    t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--pretrain-synthetic", type=int, default=0, metavar="N",
+    t.add_argument("--epochs", type=int, default=d.epochs)
+    t.add_argument("--pretrain-synthetic", type=int, default=d.pretrain_synthetic, metavar="N",
                    help="pretrain on N synthetic micrographs first")
-    t.add_argument("--pretrain-epochs", type=int, default=3)
-    t.add_argument("--encoder", default="tiny",
-                   help="tiny, small, efficientnet-b0, efficientnet-b7 (default tiny)")
+    t.add_argument("--pretrain-epochs", type=int, default=d.pretrain_epochs)
+    t.add_argument("--encoder", default=d.encoder,
+                   help=f"tiny, small, efficientnet-b0, efficientnet-b7 (default {d.encoder})")
     t.add_argument("--out", default="uaed_run", help="run directory (best/ is the checkpoint)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/last")
-    t.add_argument("--lr", type=float, default=1e-4,
+    t.add_argument("--lr", type=float, default=d.lr,
                    help="AdamW learning rate (1e-3 suits short CPU runs)")
-    t.add_argument("--batch-size", type=int, default=2)
-    t.add_argument("--crop", type=int, default=128)
-    t.add_argument("--steps-per-epoch", type=int, default=None)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    t.add_argument("--augment", default="", metavar="LIST",
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--crop", type=int, default=d.crop)
+    t.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--device", default=d.device)
+    t.add_argument("--threads", type=int, default=d.num_threads, help="torch CPU threads")
+    t.add_argument("--augment", default=d.photometric_augment, metavar="LIST",
                    help="photometric augmentation: 'all' or a comma-separated subset of "
                         "color,gamma,blur,sharpen,noise,jpeg (default: none)")
     t.add_argument("--json", action="store_true")
@@ -41,8 +45,8 @@ def register(subparsers) -> None:
     pr.add_argument("image")
     pr.add_argument("--out", required=True, help="output directory")
     pr.add_argument("--checkpoint", default=None, help="default: shipped weights")
-    pr.add_argument("--tile", type=int, default=256)
-    pr.add_argument("--overlap", type=int, default=32)
+    pr.add_argument("--tile", type=int, default=BOUNDARY_TILE)
+    pr.add_argument("--overlap", type=int, default=BOUNDARY_OVERLAP)
     pr.add_argument("--device", default="auto")
     pr.add_argument("--tta", choices=("none", "d4"), default=None,
                     help="test-time augmentation (default: the checkpoint's setting)")

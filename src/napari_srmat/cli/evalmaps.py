@@ -14,10 +14,13 @@ _EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
+
     p = sub.add_parser(
         "eval-maps",
         help="score boundary probability maps against ground-truth masks",
-        description="Match probability maps (PNG 0-255, TIFF/NPY float in [0, 1]) to masks "
+        description="Match probability maps (PNG 0-255, TIFF/NPY/(OME-)Zarr float in [0, 1]) "
+        "to masks "
         "by file stem and report pooled AP, ROC-AUC, F1/precision/recall at the max-F1 "
         "threshold (of the validation set when given) and the Heyn grain-size error.",
     )
@@ -28,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None, help="fixed threshold in [0, 1]")
     p.add_argument("--no-skeletonize", action="store_true", help="do not thin before Heyn")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
-    p.add_argument("--lines", type=int, default=50)
-    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--lines", type=int, default=HEYN_N_LINES)
+    p.add_argument("--seed", type=int, default=HEYN_SEED)
     p.add_argument("--bins", type=int, default=1024, help="histogram bins")
     p.add_argument("--plot", default=None, help="write PR + ROC curves to this PNG")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -42,17 +45,25 @@ def _list(folder: str) -> dict[str, Path]:
         raise UserError(f"not a folder: {d}")
     files = {}
     for f in sorted(d.iterdir()):
-        if f.is_file() and f.suffix.lower() in _EXTS and not f.name.startswith("."):
-            if f.stem in files:
-                raise UserError(f"{d}: two files with stem {f.stem!r}")
-            files[f.stem] = f
+        if f.name.startswith("."):
+            continue
+        if f.is_file() and f.suffix.lower() in _EXTS:
+            stem = f.stem
+        elif f.is_dir() and f.name.lower().endswith(".zarr"):  # (OME-)Zarr stores
+            stem = f.name[: -len(".ome.zarr")] if f.name.lower().endswith(".ome.zarr") \
+                else f.name[: -len(".zarr")]
+        else:
+            continue
+        if stem in files:
+            raise UserError(f"{d}: two files with stem {stem!r}")
+        files[stem] = f
     if not files:
-        raise UserError(f"{d}: no images ({', '.join(_EXTS)})")
+        raise UserError(f"{d}: no images ({', '.join(_EXTS)}, .zarr)")
     return files
 
 
 def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
-    from .heyn import read_mask
+    from ..io import read_array, read_mask
 
     probs = _list(prob_dir)
     masks = _list(mask_dir)
@@ -65,8 +76,10 @@ def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
         )
     names, pl, ml = [], [], []
     for stem, pf in probs.items():
-        p = read_mask(pf)
-        m = read_mask(masks[stem])
+        p = read_array(pf, what="probability map")
+        if p.ndim == 3 and p.shape[-1] in (1, 3, 4):
+            p = p[..., 0]
+        m = read_mask(masks[stem], name="ground-truth mask")
         if p.shape != m.shape:
             raise UserError(f"{stem}: probability map {p.shape} and mask {m.shape} differ in shape")
         if p.dtype.kind == "f" and (np.nanmin(p) < 0 or np.nanmax(p) > 1):

@@ -43,8 +43,8 @@ def register(subparsers) -> None:
 
 
 def _sr_vs_original(args: argparse.Namespace) -> int:
-    from ..edges.experiment import run_sr_vs_original_job
     from ..jobs import run_job
+    from ..studies.sr_vs_original import run_sr_vs_original_job
 
     if not Path(args.data).is_dir():
         raise UserError(f"--data {args.data}: folder not found")

@@ -21,6 +21,8 @@ def _scale_arg(text: str) -> float | None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+
     p = sub.add_parser(
         "grain-size",
         help="grain size (mean lineal intercept, ASTM G) of micrographs, with a 95%% interval",
@@ -37,9 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="µm per pixel (overrides the file's)")
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
-    p.add_argument("--lines", type=int, default=50, help="random lines / grid lines per axis")
-    p.add_argument("--seed", type=int, default=1234, help="seed of the random pattern")
-    p.add_argument("--margin", type=float, default=0.05, help="margin fraction (default 0.05)")
+    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+                   help="random lines / grid lines per axis")
+    p.add_argument("--seed", type=int, default=HEYN_SEED, help="seed of the random pattern")
+    p.add_argument("--margin", type=float, default=HEYN_MARGIN,
+                   help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--inference-scale", type=_scale_arg, default=None, metavar="S|auto",
                    help="resample by S before the model (default auto: chosen per image)")
     p.add_argument("--checkpoint", default=None, help="boundary model (default: shipped weights)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -13,50 +12,32 @@ from . import UserError, pixel_size_arg, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+
     p = sub.add_parser(
         "heyn",
         help="mean lineal intercept (Heyn, ASTM E112) of boundary masks",
-        description="Lay test lines over each boundary mask (255/nonzero = boundary), count "
+        description="Lay test lines over each boundary mask (nonzero = boundary; PNG, TIFF, "
+        "NPY, Zarr/OME-Zarr, the rule of napari_srmat.io.as_bool_mask), count "
         "boundary crossings and report the mean lineal intercept per image and pooled over "
         "all images; with --pixel-size-um also in micrometres and as ASTM grain size G.",
     )
     p.add_argument("masks", nargs="+", metavar="MASK", help="boundary mask images")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"))
-    p.add_argument("--lines", type=int, default=50, help="random lines / grid lines per axis")
-    p.add_argument("--seed", type=int, default=1234, help="seed of the random pattern")
+    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+                   help="random lines / grid lines per axis")
+    p.add_argument("--seed", type=int, default=HEYN_SEED, help="seed of the random pattern")
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
-    p.add_argument("--margin", type=float, default=0.05, help="margin fraction (default 0.05)")
+    p.add_argument("--margin", type=float, default=HEYN_MARGIN,
+                   help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
-    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None, help="pixel size in um")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="binarize probability maps (e.g. prob.ome.zarr of `srmat edges "
+                   "predict`) at this level in [0, 1]; masks need none")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
+                   help="pixel size in um (default: from each file's metadata, if any)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
-
-
-def read_mask(path: str | Path) -> np.ndarray:
-    """Read a mask image (PNG/JPEG/TIFF/NPY) as a 2-D array; clear errors on bad files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mask not found: {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        elif suffix in (".tif", ".tiff"):
-            import tifffile
-
-            arr = tifffile.imread(path)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                arr = np.asarray(im)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-    if arr.ndim == 3 and arr.shape[-1] in (1, 3, 4):
-        arr = arr[..., 0]
-    if arr.ndim != 2:
-        raise UserError(f"{path}: expected a 2-D mask, got shape {arr.shape}")
-    return arr
 
 
 def _finite(rows: list[dict]) -> list[float]:
@@ -65,6 +46,7 @@ def _finite(rows: list[dict]) -> list[float]:
 
 def _run(args: argparse.Namespace) -> int:
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn
+    from ..io import read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
 
     if args.pattern == "segments" and not args.segments:
@@ -79,8 +61,13 @@ def _run(args: argparse.Namespace) -> int:
     per_image = []
     total_l, total_n = 0.0, 0
     degenerate = []
+    pixel_sizes = []
     for path in args.masks:
-        mask = read_mask(path)
+        mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
+                                  return_pixel_size=True)
+        # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
+        px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+        pixel_sizes.append(px)
         res = measure_intercepts(
             mask,
             pattern=args.pattern,
@@ -89,11 +76,11 @@ def _run(args: argparse.Namespace) -> int:
             segments=segments,
             margin=args.margin,
             skeletonize=args.skeletonize,
-            pixel_size_um=args.pixel_size_um,
+            pixel_size_um=px,
         )
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
-        shared = grain_size_from_heyn(res, pixel_size_um=args.pixel_size_um).to_dict()
+        shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)
         total_l += res.total_length_px
@@ -136,10 +123,14 @@ def _run(args: argparse.Namespace) -> int:
     else:
         out["ci95_px"] = per_image[0]["ci95_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
-    if args.pixel_size_um is not None:
-        out["pixel_size_um"] = args.pixel_size_um
+    pooled_px = pixel_sizes[0] if len(set(pixel_sizes)) == 1 else None
+    if pooled_px is None and any(p is not None for p in pixel_sizes):
+        warnings.append("the masks have different or unknown pixel sizes: pooled um and G "
+                        "withheld (give --pixel-size-um)")
+    if pooled_px is not None:
+        out["pixel_size_um"] = pooled_px
         if valid:
-            um = pooled * args.pixel_size_um
+            um = pooled * pooled_px
             out["mean_intercept_um"] = um
             out["astm_g"] = astm_grain_size_number(um / 1000.0)
         else:

@@ -75,22 +75,25 @@ def build_sr_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
     r.set_defaults(func=_run)
 
+    from ..sr.train import SRTrainConfig
+
+    d = SRTrainConfig()  # the one place the training defaults live
     t = sub.add_parser("train", help="train a cnn / onestep / ddpm model")
     t.add_argument("--data", nargs="+", default=[], help="image folders, files or Zarr stores")
     t.add_argument("--exclude", nargs="*", default=[], help="file stems to leave out")
-    t.add_argument("--synthetic", type=int, default=0, metavar="N",
+    t.add_argument("--synthetic", type=int, default=d.synthetic, metavar="N",
                    help="add N synthetic micrographs")
     t.add_argument("--val", default=None, help="folder of validation HR images")
-    t.add_argument("--model", default="cnn", choices=("cnn", "onestep", "ddpm"))
-    t.add_argument("--scale", type=int, default=4)
-    t.add_argument("--steps", type=int, default=1000)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--patch", type=int, default=96, help="HR crop size")
-    t.add_argument("--lr", type=float, default=5e-4)
-    t.add_argument("--val-every", type=int, default=250)
-    t.add_argument("--degradation", default="bicubic",
+    t.add_argument("--model", default=d.model, choices=("cnn", "onestep", "ddpm"))
+    t.add_argument("--scale", type=int, default=d.scale)
+    t.add_argument("--steps", type=int, default=d.steps)
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--patch", type=int, default=d.patch, help="HR crop size")
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--val-every", type=int, default=d.val_every)
+    t.add_argument("--degradation", default=d.degradation["mode"],
                    choices=("bicubic", "classical", "realesrgan"))
-    t.add_argument("--loss", default="l1", choices=PIXEL_LOSSES,
+    t.add_argument("--loss", default=d.loss, choices=PIXEL_LOSSES,
                    help="pixel loss of cnn / onestep (mse optimises PSNR)")
     t.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="fine-tune: start from a checkpoint directory of the same model, "
@@ -98,9 +101,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
     t.add_argument("--time-limit", type=float, default=None, metavar="S")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--device", default=d.device)
+    t.add_argument("--threads", type=int, default=d.num_threads, help="torch CPU threads")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
 

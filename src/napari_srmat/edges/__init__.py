@@ -8,7 +8,6 @@ Public API (imported lazily, so ``import napari_srmat.edges`` does not load torc
 * :func:`train_boundaries_job` / :func:`train_boundaries`, :class:`BoundaryTrainConfig`
 * :func:`evaluate_boundaries_job` / :func:`evaluate_boundaries`,
   :func:`sobel_boundary_probability`
-* :func:`run_sr_vs_original_job` / :func:`run_sr_vs_original`
 * :class:`UAEDNet`, :func:`uaed_loss`
 * :func:`scan_folds` (leave-scan-out cross-validation), :func:`apply_threshold_rule` /
   :func:`fit_threshold_rule` (per-image operating points), :func:`photometric_augment`
@@ -24,7 +23,7 @@ _EXPORTS = {
     "ENCODER_PRESETS": "model",
     "uaed_loss": "loss",
     "class_balanced_weights": "loss",
-    "BoundaryTrainConfig": "train",
+    "BoundaryTrainConfig": "config",
     "TrainResult": "train",
     "train_boundaries_job": "train",
     "train_boundaries": "train",
@@ -37,8 +36,6 @@ _EXPORTS = {
     "evaluate_boundaries": "evaluate",
     "sobel_boundary_probability": "evaluate",
     "heyn_calibrated_threshold": "evaluate",
-    "run_sr_vs_original_job": "experiment",
-    "run_sr_vs_original": "experiment",
     "BoundaryDataError": "data",
     "photometric_augment": "data",
     "scan_folds": "cv",

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import IMAGE_SUFFIXES, to_float01
+
 __all__ = [
     "BoundaryDataError",
     "BoundarySample",
     "to_model_image",
-    "to_binary_mask",
     "load_split",
     "synthetic_samples",
     "dilate_boundaries",
@@ -20,9 +21,6 @@ __all__ = [
     "parse_photometric",
     "photometric_augment",
 ]
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-
 
 class BoundaryDataError(ValueError):
     """Training/evaluation data is missing or inconsistent."""
@@ -40,18 +38,14 @@ class BoundarySample:
 def to_model_image(image: np.ndarray) -> np.ndarray:
     """Convert an ``(H, W)`` / ``(H, W, C)`` image of any dtype to float32 ``(3, H, W)``.
 
-    Integers are scaled by their dtype maximum; floats are clipped to [0, 1]; grey
-    images are repeated to 3 channels and an alpha channel is dropped.
+    Values follow :func:`napari_srmat.io.to_float01` (integers scaled by their dtype
+    maximum), clipped to [0, 1]; grey images are repeated to 3 channels and an alpha
+    channel is dropped.
     """
     a = np.asarray(image)
     if a.ndim not in (2, 3):
         raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
-    if np.issubdtype(a.dtype, np.integer):
-        a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
-    elif a.dtype == bool:
-        a = a.astype(np.float32)
-    else:
-        a = np.clip(a.astype(np.float32), 0.0, 1.0)
+    a = np.clip(to_float01(a), 0.0, 1.0)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     if a.shape[2] == 4:
@@ -63,20 +57,6 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
-def to_binary_mask(mask: np.ndarray) -> np.ndarray:
-    """Boundary mask of any dtype to bool ``(H, W)`` (non-zero / >127 for uint8 = boundary)."""
-    m = np.asarray(mask)
-    if m.ndim == 3:
-        m = m.max(axis=2)
-    if m.ndim != 2:
-        raise BoundaryDataError(f"expected an (H, W) mask, got shape {m.shape}")
-    if m.dtype == bool:
-        return m
-    if np.issubdtype(m.dtype, np.integer) and m.max(initial=0) > 1:
-        return m > (np.iinfo(m.dtype).max // 2 if m.dtype == np.uint8 else 0)
-    return m > 0.5
-
-
 def _read_image(path: Path) -> np.ndarray:
     from ..io import read_grey_or_rgb_float
 
@@ -86,7 +66,7 @@ def _read_image(path: Path) -> np.ndarray:
 def _read_mask(path: Path) -> np.ndarray:
     from ..io import read_mask
 
-    return np.asarray(read_mask(path))
+    return read_mask(path)
 
 
 def _list_files(d: Path) -> list[Path]:
@@ -123,7 +103,7 @@ def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
     out = []
     for ip, mp in pairs:
         img = to_model_image(_read_image(ip))
-        m = to_binary_mask(_read_mask(mp))
+        m = _read_mask(mp)
         if m.shape != img.shape[1:]:
             raise BoundaryDataError(
                 f"mask {mp.name} is {m.shape} but image {ip.name} is {img.shape[1:]}"
@@ -316,13 +296,6 @@ def photometric_augment(image: np.ndarray, rng: np.random.Generator,
 
 
 def _jpeg_roundtrip(x: np.ndarray, quality: int) -> np.ndarray:
-    import io
+    from ..sr.degrade import jpeg_roundtrip
 
-    from PIL import Image
-
-    u8 = (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
-    buf = io.BytesIO()
-    Image.fromarray(u8).save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    out = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255.0
-    return out.transpose(2, 0, 1)
+    return jpeg_roundtrip(x.transpose(1, 2, 0), quality).transpose(2, 0, 1)

@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path, atomic_write_text
+from .._atomic import atomic_write_text
 from ..checkpoint import write_json
 from ..jobs import Log, Progress, Stopped, run_job
-from ..metrics.edges import EdgeHistogram, threshold_warnings
+from ..metrics.edges import EdgeHistogram, evaluate_maps, plot_pr_roc, threshold_warnings
+from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 from .data import BoundarySample, list_image_mask_pairs, load_pairs
 
 __all__ = [
@@ -37,11 +38,8 @@ __all__ = [
     "heyn_calibrated_threshold",
     "evaluate_boundaries_job",
     "evaluate_boundaries",
-    "plot_curves",
 ]
 
-HEYN_LINES = 50
-HEYN_SEED = 1234
 WHOLE_IMAGE_MAX_PIXELS = 2048 * 2048
 
 
@@ -89,41 +87,9 @@ def _heyn(pred: list[np.ndarray], gt: list[np.ndarray], pattern: str,
     """Heyn comparison of the protocol (skeletonised, M = 50, seed 1234, 5 % margin)."""
     from ..metrics.heyn import compare_intercepts, summarize_heyn_rows
 
-    rows = [compare_intercepts(p, g, pattern=pattern, n_lines=HEYN_LINES, seed=HEYN_SEED,
-                               margin=0.05, skeletonize=True) for p, g in zip(pred, gt)]
+    rows = [compare_intercepts(p, g, pattern=pattern, n_lines=HEYN_N_LINES, seed=HEYN_SEED,
+                               margin=HEYN_MARGIN, skeletonize=True) for p, g in zip(pred, gt)]
     return {**summarize_heyn_rows(rows, names, withhold=withhold), "per_image": rows}
-
-
-def plot_curves(hists: dict[str, Any], pr_path, roc_path, *, title: str = "") -> None:
-    """Save PR and ROC figures with one curve per named histogram (atomic PNG writes)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    for kind, path in (("pr", pr_path), ("roc", roc_path)):
-        fig = Figure(figsize=(4.5, 4.2), dpi=120)
-        ax = fig.add_subplot(111)
-        for name, h in hists.items():
-            if kind == "pr":
-                prec, rec, _ = h.pr_curve()
-                ax.plot(rec, prec, label=f"{name} (AP {h.average_precision():.3f})")
-                ax.set_xlabel("recall")
-                ax.set_ylabel("precision")
-            else:
-                fpr, tpr, _ = h.roc_curve()
-                ax.plot(fpr, tpr, label=f"{name} (AUC {h.roc_auc():.3f})")
-                ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
-                ax.set_xlabel("false positive rate")
-                ax.set_ylabel("true positive rate")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.01)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left" if kind == "pr" else "lower right", fontsize=8)
-        ax.set_title(title or ("Precision-recall" if kind == "pr" else "ROC"))
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
 
 
 def evaluate_probability_maps(
@@ -131,6 +97,11 @@ def evaluate_probability_maps(
     names: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
     """Metrics of a set of probability maps against boundary masks at ``threshold``.
+
+    The benchmark protocol on top of the one map evaluator,
+    :func:`napari_srmat.metrics.edges.evaluate_maps`, run with the random and with the
+    grid Heyn pattern (:data:`~napari_srmat.metrics.heyn.HEYN_N_LINES` lines, seed
+    :data:`~napari_srmat.metrics.heyn.HEYN_SEED`, skeletonised).
 
     Returns
     -------
@@ -149,38 +120,25 @@ def evaluate_probability_maps(
     if len(probs) != len(masks) or not probs:
         raise ValueError(f"need as many probability maps as masks (got {len(probs)}, "
                          f"{len(masks)})")
-    names = names or [str(i) for i in range(len(probs))]
-    hist = EdgeHistogram()
-    preds, gts, rows = [], [], []
-    for name, p, m in zip(names, probs, masks):
-        m = np.asarray(m, bool)
-        if np.shape(p) != m.shape:
-            raise ValueError(f"{name}: probability map {np.shape(p)} vs mask {m.shape}")
-        hist.update(p, m)
-        h1 = EdgeHistogram()
-        h1.update(p, m)
-        # skeletonised by the Heyn measurement, after it has checked the binarised map
-        preds.append(binarize(p, threshold, skeletonize=False))
-        gts.append(m)
-        rows.append({"name": name, "ap": h1.average_precision(), "roc_auc": h1.roc_auc(),
-                     "f1": h1.f1_at(threshold)})
-    # constant maps / a threshold that marks every pixel or none: no Heyn figures
-    withhold = threshold_warnings(hist, threshold)
-    rnd = _heyn(preds, gts, "random", names, withhold)
-    grid = _heyn(preds, gts, "grid", names, withhold)
-    for row, r1, g1 in zip(rows, rnd["per_image"], grid["per_image"]):
-        rp, gp = (None, None) if withhold else (r1["pred_px"], g1["pred_px"])
-        row.update({"heyn_pred_px": rp, "heyn_gt_px": r1["gt_px"],
-                    "heyn_grid_pred_px": gp, "heyn_grid_gt_px": g1["gt_px"]})
-        for key, p_, g_ in (("heyn_error_pct", rp, r1["gt_px"]),
-                            ("heyn_grid_error_pct", gp, g1["gt_px"])):
-            row[key] = 100 * abs(p_ - g_) / g_ if p_ is not None and g_ else None
+    names = list(names or [str(i) for i in range(len(probs))])
+    kw = dict(threshold=float(threshold), names=names, n_lines=HEYN_N_LINES, seed=HEYN_SEED,
+              margin=HEYN_MARGIN, skeletonize=True, return_histogram=True)
+    rnd = evaluate_maps(probs, masks, heyn_pattern="random", **kw)
+    grid = evaluate_maps(probs, masks, heyn_pattern="grid", **kw)
+    hist = rnd["_histogram"]
+    rows = []
+    for r1, g1 in zip(rnd["per_image"], grid["per_image"]):
+        rows.append({
+            "name": r1["name"], "ap": r1["ap"], "roc_auc": r1["roc_auc"], "f1": r1["f1"],
+            "heyn_pred_px": r1["heyn_pred_px"], "heyn_gt_px": r1["heyn_gt_px"],
+            "heyn_grid_pred_px": g1["heyn_pred_px"], "heyn_grid_gt_px": g1["heyn_gt_px"],
+            "heyn_error_pct": r1["heyn_error_pct"], "heyn_grid_error_pct": g1["heyn_error_pct"],
+        })
     bt, bf = hist.best_f1()
-    warnings = list(dict.fromkeys(rnd["warnings"] + grid["warnings"]))
     summary = {
-        "ap": float(hist.average_precision()),
-        "roc_auc": float(hist.roc_auc()),
-        "f1": float(hist.f1_at(threshold)),
+        "ap": float(rnd["ap"]),
+        "roc_auc": float(rnd["roc_auc"]),
+        "f1": float(rnd["f1"]),
         "best_f1": float(bf),
         "best_f1_threshold": float(bt),
         "threshold": float(threshold),
@@ -193,9 +151,9 @@ def evaluate_probability_maps(
         "grid_delta_px": grid["delta_px"],
         "heyn_grid_error_pct": grid["heyn_error_pct"],
         "n_images": len(probs),
-        "warnings": warnings,
-        "heyn_protocol": {"random": {"n_lines": HEYN_LINES, "seed": HEYN_SEED},
-                          "grid": {"n_lines": HEYN_LINES}, "margin": 0.05,
+        "warnings": list(dict.fromkeys(rnd["warnings"] + grid["warnings"])),
+        "heyn_protocol": {"random": {"n_lines": HEYN_N_LINES, "seed": HEYN_SEED},
+                          "grid": {"n_lines": HEYN_N_LINES}, "margin": HEYN_MARGIN,
                           "skeletonize": True},
     }
     return summary, rows, hist
@@ -410,7 +368,7 @@ def evaluate_boundaries_job(
         _write_csv(out / "per_image.csv", rows)
         if baseline:
             _write_csv(out / "per_image_sobel.csv", srows)
-        plot_curves(hists, out / "pr.png", out / "roc.png")
+        plot_pr_roc(hists, out / "pr.png", roc_path=out / "roc.png")
         write_json(out / "report.json", report)
         report["outputs"] = {"report": str(out / "report.json"),
                              "per_image_csv": str(out / "per_image.csv"),

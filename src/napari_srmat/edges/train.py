@@ -7,15 +7,16 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..io import as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import prepare_output_dir
+from .config import BoundaryTrainConfig
 from .data import (
     BoundaryDataError,
     BoundarySample,
@@ -24,75 +25,12 @@ from .data import (
     photometric_augment,
     random_crop_augment,
     synthetic_samples,
-    to_binary_mask,
     to_model_image,
 )
 from .loss import uaed_loss
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
 __all__ = ["BoundaryTrainConfig", "train_boundaries_job", "train_boundaries", "TrainResult"]
-
-
-@dataclass
-class BoundaryTrainConfig:
-    """Settings of a UAED training run.
-
-    Data come from ``data_root`` (``ROOT/{train,val}/{images,masks}``) or from
-    in-memory lists (``train_images``/``train_masks``, ``val_images``/``val_masks``:
-    arrays as napari layers hold them). ``out`` is the run directory: ``out/best``
-    (best validation AP, loadable by ``load_boundary_model(out)``), ``out/last``
-    (with the optimiser state, for ``resume``) and ``out/top/epoch-NNN`` (top-k).
-    ``init_checkpoint`` starts from the weights of a checkpoint of the same encoder
-    (``"default"``: the shipped weights) instead of a random initialisation, i.e.
-    fine-tuning; ``resume`` takes precedence over it.
-    ``photometric_augment`` adds robustness augmentation of the training crops:
-    ``""`` (off, the default), ``"all"``, or a comma-separated subset of
-    ``color`` (brightness/contrast/saturation/hue jitter), ``gamma``, ``blur``,
-    ``sharpen``, ``noise`` and ``jpeg`` (re-compression); see
-    :func:`napari_srmat.edges.data.photometric_augment` (each applied with probability
-    0.5, drawn from a generator of its own, so the crops and masks are the same as
-    without it).
-    """
-
-    data_root: str | None = None
-    train_images: list | None = None
-    train_masks: list | None = None
-    val_images: list | None = None
-    val_masks: list | None = None
-    out: str | None = None
-    encoder: str = "tiny"
-    epochs: int = 20
-    pretrain_synthetic: int = 0
-    pretrain_epochs: int = 3
-    synthetic_boundary_width: int = 4
-    synthetic_grain_size_px: float = 30.0
-    batch_size: int = 2
-    crop: int | None = 128
-    steps_per_epoch: int | None = None
-    lr: float = 1e-4
-    weight_decay: float = 5e-4
-    lr_schedule: str = "cosine"
-    ada_max: float = 1.0
-    ada_clamp: float = 5.0
-    std_weight: float = 1.0
-    std_weight_final: float = 0.1
-    focal_gamma: float = 0.0
-    ema_decay: float = 0.99
-    grad_clip: float = 1.0
-    amp: bool = True
-    seed: int = 0
-    top_k: int = 3
-    resume: bool = False
-    device: str = "auto"
-    num_threads: int | None = None
-    init_checkpoint: str | None = None
-    photometric_augment: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("train_images", "train_masks", "val_images", "val_masks"):
-            d[k] = None if d[k] is None else f"<{len(d[k])} arrays>"
-        return d
 
 
 @dataclass
@@ -127,7 +65,7 @@ def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
     out = []
     for i, (im, m) in enumerate(zip(images, masks)):
         img = to_model_image(np.asarray(im))
-        mm = to_binary_mask(np.asarray(m))
+        mm = as_bool_mask(m, name=f"{what} mask {i}")
         if mm.shape != img.shape[1:]:
             raise BoundaryDataError(f"{what} pair {i}: mask {mm.shape} vs image {img.shape[1:]}")
         out.append(BoundarySample(img, mm, f"{what}-{i}"))

@@ -4,7 +4,9 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 :class:`OmeZarrStreamWriter` (resumable, atomic).
 """
 
-from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float, read_mask, to_float01
+from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float
+from ._float import grey_or_rgb, to_float01, to_uint8
+from ._mask import MaskError, as_bool_mask, read_array, read_mask
 from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._read import (
     DEFAULT_CHUNK,
@@ -24,21 +26,26 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MICROSCOPE_SUFFIXES",
     "ImageReadError",
+    "MaskError",
     "Micrograph",
     "OmeZarrStreamWriter",
     "PixelSizeError",
     "StreamMismatchError",
+    "as_bool_mask",
     "check_pixel_size",
     "pixel_size_from_line",
     "default_n_levels",
+    "grey_or_rgb",
     "image_info",
     "list_pairs",
+    "read_array",
     "read_grey_or_rgb_float",
     "read_image",
     "read_mask",
     "read_window",
     "read_with_bioio",
     "to_float01",
+    "to_uint8",
     "verify_image_job",
     "write_ome_zarr",
 ]

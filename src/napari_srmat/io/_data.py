@@ -7,26 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._float import grey_or_rgb, to_float01
 from ._read import ImageReadError, read_image
 
-__all__ = ["to_float01", "read_grey_or_rgb_float", "read_mask", "list_pairs", "IMAGE_SUFFIXES"]
+__all__ = ["read_grey_or_rgb_float", "list_pairs", "IMAGE_SUFFIXES"]
 
 #: File suffixes treated as images by :func:`list_pairs`.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-
-def to_float01(arr: np.ndarray) -> np.ndarray:
-    """Convert an image to float32 in [0, 1] according to its dtype.
-
-    uint8 is divided by 255, uint16 by 65535, other integers by their maximum, bool
-    becomes 0/1 and floats are only cast (assumed to be in [0, 1] already).
-    """
-    arr = np.asarray(arr)
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
-    if np.issubdtype(arr.dtype, np.integer):
-        return (arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)).astype(np.float32)
-    return arr.astype(np.float32, copy=False)
 
 
 def read_grey_or_rgb_float(path: str | os.PathLike) -> np.ndarray:
@@ -47,28 +34,7 @@ def read_grey_or_rgb_float(path: str | os.PathLike) -> np.ndarray:
     ImageReadError
         If the file cannot be read or has an unsupported channel count.
     """
-    m = read_image(path)
-    arr = np.asarray(m.data.compute())
-    if arr.ndim == 3:
-        if arr.shape[2] == 1:
-            arr = arr[..., 0]
-        elif arr.shape[2] == 2:
-            arr = arr[..., 0]
-        elif arr.shape[2] >= 3:
-            arr = arr[..., :3]
-    return to_float01(arr)
-
-
-def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a binary mask (e.g. 255 = boundary) as a bool array ``(H, W)``.
-
-    A pixel is True where any channel exceeds half of the dtype's range (or 0.5 for
-    float images).
-    """
-    arr = read_grey_or_rgb_float(path)
-    if arr.ndim == 3:
-        arr = arr.max(axis=2)
-    return arr > 0.5
+    return to_float01(grey_or_rgb(read_image(path).data.compute()))
 
 
 def list_pairs(root: str | os.PathLike, split: str) -> list[tuple[Path, Path]]:

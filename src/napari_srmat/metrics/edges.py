@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from ..io import as_bool_mask, to_float01
 from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
+from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 
 __all__ = [
     "EdgeMetricsError",
     "EdgeHistogram",
     "binarize_boundaries",
-    "binarize_mask",
     "evaluate_maps",
     "evaluate_maps_job",
     "threshold_warnings",
@@ -39,39 +40,10 @@ class EdgeMetricsError(ValueError):
     """Bad input to the edge metrics (shapes, values, empty sets)."""
 
 
-def _to_prob(prob: np.ndarray) -> np.ndarray:
-    p = np.asarray(prob)
-    if p.dtype == np.uint8:
-        return p.astype(np.float32) / 255.0
-    if p.dtype == np.uint16:
-        return p.astype(np.float32) / 65535.0
-    if p.dtype == bool:
-        return p.astype(np.float32)
-    if p.dtype.kind == "f":
-        return p  # keep float64 as is: thresholds compare exactly
-    return p.astype(np.float32)
-
-
-def binarize_mask(mask: Any) -> np.ndarray:
-    """Ground-truth mask to bool: ``> 127`` for uint8 masks using 0/255, else ``> 0``.
-
-    Parameters
-    ----------
-    mask : array
-        (H, W) mask, or (H, W, C) whose first channel is used.
-
-    Returns
-    -------
-    ndarray of bool
-    """
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
-        m = m[..., 0]
-    if m.dtype == bool:
-        return m
-    if m.dtype == np.uint8 and m.size and m.max() > 1:
-        return m > 127
-    return m > 0
+def _to_prob(prob: Any) -> np.ndarray:
+    # the float rule of napari_srmat.io; float64 maps stay float64 (thresholds compare
+    # exactly)
+    return to_float01(prob, dtype=None)
 
 
 @dataclass
@@ -131,7 +103,7 @@ class EdgeHistogram:
             Boundary probability in [0, 1] (float), or uint8/uint16 scaled to [0, 1].
             NumPy or Dask (consumed block by block).
         mask : array (H, W)
-            Ground truth (binarized with :func:`binarize_mask`).
+            Ground truth (binarized with :func:`napari_srmat.io.as_bool_mask`).
         valid : array (H, W) of bool, optional
             Pixels to count (default: all finite probabilities).
 
@@ -147,11 +119,9 @@ class EdgeHistogram:
         m = np.asarray(mask)
         if p.ndim == 3 and p.shape[-1] == 1:
             p = p[..., 0]
-        if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
-            m = m[..., 0]
-        if p.shape != m.shape:
-            raise EdgeMetricsError(f"probability map {p.shape} and mask {m.shape} differ in shape")
-        mb = binarize_mask(m)
+        mb = as_bool_mask(m, name="ground-truth mask")
+        if p.shape != mb.shape:
+            raise EdgeMetricsError(f"probability map {p.shape} and mask {mb.shape} differ in shape")
         pf = _to_prob(p)
         ok = np.isfinite(pf)
         if valid is not None:
@@ -401,11 +371,11 @@ def evaluate_maps_job(
     threshold: float | None = None,
     skeletonize: bool = True,
     heyn_pattern: str = "random",
-    n_lines: int = 50,
-    seed: int = 1234,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
     n_bins: int = 1024,
     names: Sequence[str] | None = None,
-    margin: float = 0.05,
+    margin: float = HEYN_MARGIN,
     stop: StopToken | None = None,
 ) -> Iterator:
     """Job version of :func:`evaluate_maps` (yields progress; returns the dict)."""
@@ -469,7 +439,7 @@ def evaluate_maps_job(
             return None
         # not skeletonised here: measure_intercepts checks the binarised map first
         pred = binarize_boundaries(p, float(threshold), skeletonize=False)
-        gt = binarize_mask(np.asarray(g.compute() if _is_dask(g) else g))
+        gt = as_bool_mask(g, name="ground-truth mask")
         hr = compare_intercepts(pred, gt, **kw)
         heyn_rows.append(hr)
         rp = None if withhold else hr["pred_px"]
@@ -478,6 +448,7 @@ def evaluate_maps_job(
         row = {
             "name": names[i],
             "ap": ih.average_precision() if ih.n_pos else None,
+            "roc_auc": ih.roc_auc() if ih.n_pos and ih.n_neg else None,
             "f1": ih.f1_at(float(threshold)) if ih.n_pos else None,
             "heyn_pred_px": rp,
             "heyn_gt_px": rg,
@@ -503,6 +474,7 @@ def evaluate_maps_job(
         "recall": scores["recall"],
         "heyn_pred_px": heyn_pred,
         "heyn_gt_px": heyn_gt,
+        "delta_px": heyn["delta_px"],
         "heyn_error_pct": err,
         "heyn_pattern": heyn_pattern,
         "n_lines": n_lines,
@@ -530,7 +502,8 @@ def evaluate_maps(
     prob_maps : sequence of arrays (H, W)
         Boundary probabilities in [0, 1] (uint8 0-255 accepted), NumPy or Dask.
     masks : sequence of arrays (H, W)
-        Ground-truth masks, paired by position (binarized with :func:`binarize_mask`).
+        Ground-truth masks, paired by position (binarized with
+        :func:`napari_srmat.io.as_bool_mask`).
     val_prob_maps, val_masks : sequences, optional
         A validation set: the threshold is then the max-F1 threshold on it.
     threshold : float, optional
@@ -559,7 +532,8 @@ def evaluate_maps(
         ``threshold_source``, ``f1``/``precision``/``recall`` at the threshold (pixel-wise,
         no distance tolerance), ``heyn_pred_px``/``heyn_gt_px`` (means over images of
         each image's ℓ̄), ``heyn_error_pct`` (``100 |pred - gt| / gt``), ``n_images``,
-        ``warnings`` and ``per_image`` rows (``name``, ``ap``, ``f1``, ``heyn_pred_px``,
+        ``delta_px`` (pred - gt), ``warnings`` and ``per_image`` rows (``name``, ``ap``,
+        ``roc_auc``, ``f1``, ``heyn_pred_px``,
         ``heyn_gt_px``, ``heyn_error_pct``, ``warnings``). Heyn figures that would be
         nonsense (constant maps, a threshold that marks every pixel or none, a binarised
         map that is not a boundary map: see :func:`threshold_warnings` and
@@ -574,23 +548,46 @@ def evaluate_maps(
     return res
 
 
+def _draw_curves(ax, histograms_by_name: Mapping[str, EdgeHistogram], kind: str) -> None:
+    for name, h in histograms_by_name.items():
+        if kind == "pr":
+            p, r, _ = h.pr_curve()
+            ax.step(r, p, where="post", label=f"{name} (AP {h.average_precision():.3f})")
+        elif h.n_neg:
+            fpr, tpr, _ = h.roc_curve()
+            ax.plot(fpr, tpr, label=f"{name} (AUC {h.roc_auc():.3f})")
+    if kind == "pr":
+        ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="PR")
+    else:
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
+               ylim=(0, 1.02), title="ROC")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left" if kind == "pr" else "lower right", fontsize=8)
+
+
 def plot_pr_roc(
-    histograms_by_name: Mapping[str, EdgeHistogram], path: str | Path, *, title: str | None = None
+    histograms_by_name: Mapping[str, EdgeHistogram], path: str | Path, *,
+    title: str | None = None, roc_path: str | Path | None = None,
 ) -> Path:
-    """Write a PNG with the PR curves (left) and ROC curves (right) of several histograms.
+    """Write the PR curves and ROC curves of several histograms as PNG (the one plotter).
 
     Parameters
     ----------
     histograms_by_name : mapping of str to EdgeHistogram
         One curve per entry (label = name, with its AP / AUC).
     path : path-like
-        Output PNG (written atomically).
+        Output PNG (written atomically): PR (left) and ROC (right), or only the PR
+        curves when ``roc_path`` is given.
     title : str, optional
         Figure title.
+    roc_path : path-like, optional
+        Write the ROC curves to this separate PNG.
 
     Returns
     -------
     Path
+        ``path``.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -599,29 +596,20 @@ def plot_pr_roc(
 
     if not histograms_by_name:
         raise EdgeMetricsError("no histograms to plot")
-    path = Path(path)
-    fig = Figure(figsize=(10, 4.5), dpi=100)
-    FigureCanvasAgg(fig)
-    ax_pr, ax_roc = fig.subplots(1, 2)
-    for name, h in histograms_by_name.items():
-        p, r, _ = h.pr_curve()
-        ax_pr.step(r, p, where="post", label=f"{name} (AP {h.average_precision():.3f})")
-        if h.n_neg:
-            fpr, tpr, _ = h.roc_curve()
-            ax_roc.plot(fpr, tpr, label=f"{name} (AUC {h.roc_auc():.3f})")
-    ax_pr.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="PR")
-    ax_roc.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
-    ax_roc.set(
-        xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02)
-    )
-    ax_roc.set_title("ROC")
-    for ax in (ax_pr, ax_roc):
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left" if ax is ax_pr else "lower right", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    if roc_path is None:
+        jobs = [(Path(path), ("pr", "roc"), (10, 4.5))]
+    else:
+        jobs = [(Path(path), ("pr",), (4.5, 4.2)), (Path(roc_path), ("roc",), (4.5, 4.2))]
+    for out, kinds, size in jobs:
+        fig = Figure(figsize=size, dpi=100)
+        FigureCanvasAgg(fig)
+        axes = np.atleast_1d(fig.subplots(1, len(kinds)))
+        for ax, kind in zip(axes, kinds):
+            _draw_curves(ax, histograms_by_name, kind)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format="png")
+    return Path(path)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..io import as_bool_mask
+
 __all__ = ["ADD_BOUNDARY", "ERASE_BOUNDARY", "EditSummary", "apply_boundary_edits"]
 
 #: Label of painted (missing) boundary pixels in a corrections map.
@@ -72,7 +74,7 @@ def apply_boundary_edits(mask: Any, edits: Any) -> tuple[np.ndarray, EditSummary
     Parameters
     ----------
     mask : array (H, W)
-        Boundary mask (nonzero = boundary).
+        Boundary mask, read by the mask rule of :func:`napari_srmat.io.as_bool_mask`.
     edits : array of int (H, W)
         :data:`ADD_BOUNDARY` where a boundary is painted, :data:`ERASE_BOUNDARY` where
         one is erased, 0 elsewhere; any other label is refused.
@@ -87,7 +89,7 @@ def apply_boundary_edits(mask: Any, edits: Any) -> tuple[np.ndarray, EditSummary
     ValueError
         When the shapes differ or the map holds labels other than 0, 1, 2.
     """
-    m = np.asarray(mask) != 0
+    m = as_bool_mask(mask, name="boundary mask")
     e = np.asarray(edits)
     if e.shape != m.shape:
         raise ValueError(f"the corrections map has shape {e.shape}, the boundary map "

@@ -31,13 +31,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..io import MaskError, as_bool_mask
+
 __all__ = [
     "MIN_GRAIN_PX",
     "TWIN_MERGE_FRACTION",
     "TWIN_MIN_INTERFACE_PX",
     "GrainMapError",
     "TwinMerge",
-    "as_bool_mask",
     "as_label_map",
     "grains_from_boundaries",
     "grains_from_labels",
@@ -61,47 +62,11 @@ TWIN_MERGE_FRACTION = 0.5
 TWIN_MIN_INTERFACE_PX = 2
 
 
-class GrainMapError(ValueError):
+class GrainMapError(MaskError):
     """Bad input to a grain-map operation (shape, dtype, mismatched masks)."""
 
 
 # ---------------------------------------------------------------- conversions
-def as_bool_mask(mask: Any, *, name: str = "mask", shape: tuple | None = None) -> np.ndarray:
-    """A 2-D boolean mask from bool, 0/1, 0/255 uint8 or any numeric array.
-
-    uint8 masks with values above 1 are binarized ``> 127``; other dtypes ``> 0``
-    (the rule of :func:`napari_srmat.metrics.heyn.measure_intercepts`). Dask arrays are
-    computed and ``(H, W, C)`` masks use their first channel.
-
-    Parameters
-    ----------
-    mask : array
-        The mask.
-    name : str
-        Name used in error messages.
-    shape : tuple, optional
-        Required ``(H, W)``.
-
-    Returns
-    -------
-    ndarray of bool
-    """
-    if hasattr(mask, "compute") and not isinstance(mask, np.ndarray):
-        mask = mask.compute()
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
-        m = m[..., 0]
-    if m.ndim != 2:
-        raise GrainMapError(f"{name} must be 2-D (H, W), got shape {m.shape}")
-    if shape is not None and m.shape != tuple(shape):
-        raise GrainMapError(f"{name} has shape {m.shape}, expected {tuple(shape)}")
-    if m.dtype == bool:
-        return m
-    if m.dtype == np.uint8 and m.max(initial=0) > 1:
-        return m > 127
-    return m > 0
-
-
 def as_label_map(labels: Any, *, name: str = "labels") -> np.ndarray:
     """A 2-D integer label map (``int64``); 0 means unassigned."""
     if hasattr(labels, "compute") and not isinstance(labels, np.ndarray):

@@ -52,13 +52,15 @@ __all__ = [
     "HeynError",
     "HeynResult",
     "PATTERNS",
+    "HEYN_N_LINES",
+    "HEYN_SEED",
+    "HEYN_MARGIN",
     "measure_intercepts",
     "heyn_error",
     "astm_grain_size_number",
     "mean_intercept_from_astm_g",
     "make_pattern",
     "load_segments",
-    "rasterize_paths",
     "confidence_interval",
     "compare_intercepts",
     "summarize_heyn_rows",
@@ -78,6 +80,13 @@ MIN_MASK_SIDE = 3
 MAX_BOUNDARY_FRACTION = 0.5
 
 PATTERNS = ("random", "grid", "circles", "segments")
+
+#: The Heyn protocol defaults (library, CLI, widgets, benchmarks): random test lines
+#: (or grid lines per axis), the seed of the random pattern, and the margin fraction
+#: left out on each side.
+HEYN_N_LINES = 50
+HEYN_SEED = 1234
+HEYN_MARGIN = 0.05
 
 #: Circumferences of the E112 Abrams three-circle pattern (mm): radii are proportional.
 ABRAMS_CIRCUMFERENCES = (500.0, 250.0, 166.7)
@@ -188,9 +197,9 @@ def make_pattern(
     shape: tuple[int, int],
     pattern: str = "random",
     *,
-    n_lines: int = 50,
-    seed: int = 1234,
-    margin: float = 0.05,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
+    margin: float = HEYN_MARGIN,
     segments: Any = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Test-line geometry of a pattern.
@@ -395,79 +404,6 @@ def _supercover(a: np.ndarray, b: np.ndarray) -> _Supercover:
     return _Supercover(R0, C0, R1, C1, sr, sc, npix, offs, col_at, segc)
 
 
-def _raster_segments(a: np.ndarray, b: np.ndarray):
-    """Pixel paths of :func:`_supercover` as (row, col) coordinates.
-
-    Returns
-    -------
-    rows, cols, seg_index : int arrays in path order.
-    """
-    R0, C0, R1, C1, sr, sc, npix, offs, col_at, _ = _supercover(a, b)
-    total = int(npix.sum())
-    nseg = len(a)
-    idt = (
-        np.int64
-        if total >= 2**31 - 1 or max(np.abs(R0).max(), np.abs(C0).max()) > 2**30
-        else np.int32
-    )
-    # step taken to reach each pixel: a column step at column-border events, else a
-    # row step; the first pixel of each segment jumps from the previous segment's end
-    is_col = np.zeros(total, bool)
-    is_col[col_at] = True
-    dr = np.repeat(sr.astype(idt), npix)
-    dr[is_col] = 0
-    dc = np.repeat(sc.astype(idt), npix)
-    dc[~is_col] = 0
-    prev_r = np.concatenate([[0], R1[:-1]])
-    prev_c = np.concatenate([[0], C1[:-1]])
-    dr[offs] = R0 - prev_r
-    dc[offs] = C0 - prev_c
-    ri = np.cumsum(dr, dtype=idt)
-    ci = np.cumsum(dc, dtype=idt)
-    seg = np.repeat(np.arange(nseg, dtype=idt), npix)
-    return ri, ci, seg
-
-
-def rasterize_paths(
-    paths: Sequence[np.ndarray], shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ordered 4-connected pixels of polylines, clipped to the image.
-
-    Parameters
-    ----------
-    paths : list of (K, 2) arrays
-        Polyline vertices ``(row, col)``.
-    shape : (int, int)
-        Image shape; pixels outside are dropped.
-
-    Returns
-    -------
-    rows, cols, path_index : int arrays
-        Pixels in order along each path (paths concatenated in order). A pixel shared
-        by two consecutive segments of a polyline appears once.
-    """
-    if not paths:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    counts = np.array([len(p) - 1 for p in paths])
-    verts = np.concatenate([np.asarray(p, float) for p in paths])
-    # segment i of path j: verts[off_j + i] -> verts[off_j + i + 1]
-    offs = np.cumsum([len(p) for p in paths]) - np.array([len(p) for p in paths])
-    first = np.repeat(offs, counts) + (
-        np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    )
-    a, b = verts[first], verts[first + 1]
-    seg_path = np.repeat(np.arange(len(paths)), counts)
-    ri, ci, seg = _raster_segments(a, b)
-    pid = seg_path[seg]
-    # drop pixels repeated at segment joins (same path, same pixel as previous)
-    keep = np.ones(ri.size, bool)
-    keep[1:] = ~((pid[1:] == pid[:-1]) & (ri[1:] == ri[:-1]) & (ci[1:] == ci[:-1]))
-    # clip to image
-    h, w = shape
-    keep &= (ri >= 0) & (ri < h) & (ci >= 0) & (ci < w)
-    return ri[keep], ci[keep], pid[keep]
-
-
 def _bridged(mask, er, ec, sr, sc):
     """Whether each run end ``(er, ec)`` joins the next run start ``(sr, sc)``.
 
@@ -502,68 +438,6 @@ def _merge_runs(starts, ends, run_pid, merge):
         keep_e[:-1] = ~merge
         starts, ends, run_pid = starts[keep_s], ends[keep_e], run_pid[keep_s]
     return starts, ends, run_pid
-
-
-def _count_runs(
-    mask: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    pid: np.ndarray,
-    n_paths: int,
-    closed: np.ndarray,
-    tilted: np.ndarray | None = None,
-):
-    """Runs of boundary pixels per path.
-
-    On tilted (not axis-parallel) paths, two runs separated by at most two
-    non-boundary pixels are one run when their facing end pixels are 8-connected
-    through the boundary with at most one pixel in between: the digital line only
-    zig-zagged along the staircase of the same boundary (without this, a tilted line
-    crossing a shallow one-pixel boundary is counted several times). Axis-parallel
-    paths have no such aliasing and are counted as they are. On a closed path a run
-    through the first and last pixel counts once.
-
-    Returns
-    -------
-    counts, run_start_idx, run_end_idx, run_path
-    """
-    v = mask[rows, cols]
-    m = v.size
-    if m == 0:
-        z = np.zeros(0, np.int64)
-        return np.zeros(n_paths, np.int64), z, z, z
-    new_path = np.ones(m, bool)
-    new_path[1:] = pid[1:] != pid[:-1]
-    end_path = np.ones(m, bool)
-    end_path[:-1] = pid[1:] != pid[:-1]
-    prev = np.zeros(m, bool)
-    prev[1:] = v[:-1]
-    prev[new_path] = False
-    nxt = np.zeros(m, bool)
-    nxt[:-1] = v[1:]
-    nxt[end_path] = False
-    starts = np.flatnonzero(v & ~prev)
-    ends = np.flatnonzero(v & ~nxt)  # aligned with starts, run by run
-    run_pid = pid[starts]
-    if starts.size > 1:
-        e, s2 = ends[:-1], starts[1:]
-        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3)
-        if tilted is not None:
-            cand &= tilted[run_pid[1:]]
-        merge = cand & _bridged(mask, rows[e], cols[e], rows[s2], cols[s2])
-        starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
-    counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
-    if np.any(closed):
-        first_idx = np.flatnonzero(new_path)
-        last_idx = np.flatnonzero(end_path)
-        p_of = pid[first_idx]
-        wrap = closed[p_of] & v[first_idx] & v[last_idx] & (counts[p_of] > 1)
-        if np.any(wrap):
-            counts[p_of[wrap]] -= 1
-            # the first run continues the last one: drop it (starts/ends stay aligned)
-            keep = ~np.isin(starts, first_idx[wrap])
-            starts, ends, run_pid = starts[keep], ends[keep], run_pid[keep]
-    return counts, starts, ends, run_pid
 
 
 # ---------------------------------------------------------------- measurement
@@ -766,11 +640,11 @@ def _segments_of(paths, shape):
 def _raster_flat(a, b, seg_path, n_paths, W):
     """Flat pixel indices (row * W + col) of the 4-connected paths of in-image segments.
 
-    The paths of :func:`_supercover` (the pixel order of :func:`_raster_segments`),
-    built with one cumulative sum of flat steps. The first pixel of a segment that
-    repeats the previous segment's last pixel of the same path (polyline joints) is
-    dropped. Returns ``flat``, path offsets and the offset of each segment's first
-    kept pixel.
+    The paths of :func:`_supercover` (the pixel order of the reference rasteriser,
+    ``tests/_heyn_oracle.py``), built with one cumulative sum of flat steps. The first
+    pixel of a segment that repeats the previous segment's last pixel of the same path
+    (polyline joints) is dropped. Returns ``flat``, path offsets and the offset of each
+    segment's first kept pixel.
     """
     R0, C0, R1, C1, sr, sc, npix, offs, col_at, col_seg = _supercover(a, b)
     F0 = R0 * W + C0
@@ -795,7 +669,8 @@ def _raster_flat(a, b, seg_path, n_paths, W):
 
 
 def _runs_flat(m, flat, path_offs, closed, tilted):
-    """Run counting of :func:`_count_runs` on flat indices with path offsets.
+    """Run counting on flat indices with path offsets (the reference is ``_count_runs``
+    in ``tests/_heyn_oracle.py``).
 
     Returns ``counts`` per path, run ``starts`` and ``ends`` (indices into ``flat``) and
     ``wrap_end``: for a run that continues through the first pixel of a closed path, the
@@ -1033,13 +908,13 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
 
 
 def _as_mask(mask: Any) -> np.ndarray:
-    """The boundary mask as bool (the rule of :func:`grainmap.as_bool_mask`), HeynError
-    on bad input."""
-    from .grainmap import GrainMapError, as_bool_mask
+    """The boundary mask as bool (the rule of :func:`napari_srmat.io.as_bool_mask`),
+    HeynError on bad input."""
+    from ..io import MaskError, as_bool_mask
 
     try:
         m = as_bool_mask(mask, name="boundary mask")
-    except GrainMapError as exc:
+    except MaskError as exc:
         raise HeynError(str(exc)) from None
     if m.size == 0:
         raise HeynError("boundary mask is empty")
@@ -1144,10 +1019,10 @@ def measure_intercepts(
     mask: Any,
     *,
     pattern: str = "random",
-    n_lines: int = 50,
-    seed: int = 1234,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
     segments: Any = None,
-    margin: float = 0.05,
+    margin: float = HEYN_MARGIN,
     skeletonize: bool = False,
     pixel_size_um: float | None = None,
     twins: Any = None,
@@ -1160,8 +1035,9 @@ def measure_intercepts(
     Parameters
     ----------
     mask : array (H, W)
-        Boundary mask: bool, 0/1, or uint8 0/255 (binarized ``> 127``; other dtypes
-        ``> 0``). Dask arrays are computed.
+        Boundary mask: bool, 0/1, uint8 0/255, uint16, label map or a 0/1 float mask,
+        the rule of :func:`napari_srmat.io.as_bool_mask` (a float probability map is
+        refused: threshold it first). Dask arrays are computed.
     pattern : {"random", "grid", "circles", "segments"}
         Test-line pattern (see the module docstring).
     n_lines : int
@@ -1227,7 +1103,8 @@ def measure_intercepts(
         )
     twins_excluded = None
     if twins is not None:
-        from .grainmap import as_bool_mask, grains_from_boundaries, merge_twins
+        from ..io import as_bool_mask
+        from .grainmap import grains_from_boundaries, merge_twins
 
         t = as_bool_mask(twins, name="twin mask", shape=m.shape)
         if exclude_twins:
@@ -1237,7 +1114,7 @@ def measure_intercepts(
         twins_excluded = bool(exclude_twins)
     measured = None
     if exclusion is not None:
-        from .grainmap import as_bool_mask
+        from ..io import as_bool_mask
 
         measured = ~as_bool_mask(exclusion, name="exclusion mask", shape=m.shape)
         if not measured.any():

@@ -37,10 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from ..io import check_pixel_size
+from ..io import as_bool_mask, check_pixel_size
 from .grainmap import (
     MIN_GRAIN_PX,
-    as_bool_mask,
     grains_from_boundaries,
     grains_from_labels,
     merge_twins,

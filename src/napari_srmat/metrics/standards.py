@@ -31,6 +31,9 @@ from ..jobs import Event, Progress, Stopped, StopToken, run_job
 from .distributions import ala_grains, duplex_test
 from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
 from .heyn import (
+    HEYN_MARGIN,
+    HEYN_N_LINES,
+    HEYN_SEED,
     astm_grain_size_number,
     confidence_interval,
     finite_or_none,
@@ -237,10 +240,10 @@ def measure_field(
     pixel_size_um: float | None = None,
     method: str = "intercept",
     pattern: str = "grid",
-    n_lines: int = 50,
-    seed: int = 1234,
+    n_lines: int = HEYN_N_LINES,
+    seed: int = HEYN_SEED,
     segments: Any = None,
-    margin: float = 0.05,
+    margin: float = HEYN_MARGIN,
     skeletonize: bool = False,
     triple_points: bool = True,
     rule: str = "e112",

@@ -29,6 +29,7 @@ __all__ = [
     "bicubic_downsample",
     "add_gaussian_noise",
     "jpeg_compress",
+    "jpeg_roundtrip",
     "degrade",
 ]
 
@@ -129,22 +130,34 @@ def add_gaussian_noise(x, sigma: float, generator=None):
     return (x + sigma * noise).clamp(0, 1)
 
 
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode a float ``(H, W, C)`` image in [0, 1] (C = 1 or 3) as JPEG and decode it.
+
+    The 8-bit conversion is :func:`napari_srmat.io.to_uint8` / ``to_float01``; used by
+    the SR degradations and the boundary-training augmentation.
+    """
+    from PIL import Image
+
+    from ..io import to_float01, to_uint8
+
+    arr = to_uint8(image)
+    grey = arr.shape[2] == 1
+    buf = io.BytesIO()
+    Image.fromarray(arr[..., 0] if grey else arr).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        dec = to_float01(np.asarray(im.convert("L" if grey else "RGB")))
+    return dec[..., None] if grey else dec
+
+
 def jpeg_compress(x, quality: int):
     """JPEG-compress each image of the batch with PIL at ``quality``."""
     import torch
-    from PIL import Image
 
     out = []
     for img in x:
-        arr = (img.clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-        grey = arr.shape[2] == 1
-        pil = Image.fromarray(arr[..., 0] if grey else arr)
-        buf = io.BytesIO()
-        pil.save(buf, format="JPEG", quality=int(quality))
-        dec = np.asarray(Image.open(buf), dtype=np.float32) / 255.0
-        if grey:
-            dec = dec[..., None]
-        out.append(torch.from_numpy(dec).permute(2, 0, 1))
+        dec = jpeg_roundtrip(img.permute(1, 2, 0).cpu().numpy(), quality)
+        out.append(torch.from_numpy(np.ascontiguousarray(dec)).permute(2, 0, 1))
     return torch.stack(out).to(x.device)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import IMAGE_SUFFIXES, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -41,8 +42,6 @@ __all__ = [
     "evaluate_sr",
     "IMAGE_SUFFIXES",
 ]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 @dataclass
@@ -74,6 +73,9 @@ class SRTrainConfig:
         Continue from ``out/train_state`` if present.
     seed : int
     device : str
+        ``"auto"`` (default: CUDA, then MPS, else CPU), ``"cpu"``, ``"cuda[:N]"``,
+        ``"mps"``: the rule of :func:`napari_srmat.device.resolve_device`, as for
+        boundary training.
     num_threads : int, optional
         ``torch.set_num_threads`` for CPU training.
     arch : dict
@@ -118,7 +120,7 @@ class SRTrainConfig:
     max_val_images: int = 16
     resume: bool = False
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     num_threads: int | None = None
     arch: dict[str, Any] = field(default_factory=dict)
     degradation: dict[str, Any] = field(default_factory=lambda: {"mode": "bicubic"})
@@ -154,14 +156,7 @@ def _to_uint8_rgb(arr: np.ndarray) -> np.ndarray:
         arr = arr[..., None]
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == np.uint16:
-        return (arr / 257.0 + 0.5).astype(np.uint8)
-    a = arr.astype(np.float32)
-    if a.max() > 1.0:
-        a = a / 255.0
-    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_uint8(arr)
 
 
 def _read_file(path: Path) -> np.ndarray:
@@ -293,7 +288,7 @@ class PatchSampler:
             crop = np.rot90(crop, k)
             if self.rng.random() < 0.5:
                 crop = crop[:, ::-1]
-            out[i] = np.transpose(crop, (2, 0, 1)) / 255.0
+            out[i] = to_float01(np.transpose(crop, (2, 0, 1)))
         return out
 
 
@@ -343,7 +338,7 @@ def _load_val(folder: str | None, limit: int) -> list[np.ndarray]:
     if not folder:
         return []
     imgs = load_training_images([folder])[:limit]
-    return [np.asarray(im[:, :], dtype=np.float32) / 255.0 for im in imgs]
+    return [to_float01(np.asarray(im[:, :])) for im in imgs]
 
 
 # --------------------------------------------------------------------------- state
@@ -456,7 +451,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     rng = np.random.default_rng(cfg.seed + 1)
     gen = torch.Generator("cpu").manual_seed(cfg.seed + 2)
 
-    device = cfg.device
+    from ..device import resolve_device
+
+    device = resolve_device(cfg.device)
     if cfg.init_checkpoint:
         init_path = None if cfg.init_checkpoint == "default" else cfg.init_checkpoint
         model = _init_model(cfg, init_path, device)
@@ -494,6 +491,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     # not asdict(): it would deep-copy in-memory training arrays
     training_info = {f.name: getattr(cfg, f.name) for f in fields(cfg)
                      if f.name not in ("out", "data")}
+    training_info["device"] = device  # the resolved device, not "auto"
     training_info["data"] = [d if isinstance(d, (str, os.PathLike)) else
                              f"<array {tuple(getattr(d, 'shape', ()))}>" for d in cfg.data]
     bicubic_val = None

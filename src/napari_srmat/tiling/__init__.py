@@ -6,6 +6,8 @@ streaming/resume behaviour, and :func:`tiled_apply_dask` for Dask clusters.
 
 from ._engine import (
     BATCH_OUTPUT_BUDGET,
+    BOUNDARY_OVERLAP,
+    BOUNDARY_TILE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE,
     TilingError,
@@ -21,6 +23,8 @@ from ._engine import (
 
 __all__ = [
     "BATCH_OUTPUT_BUDGET",
+    "BOUNDARY_OVERLAP",
+    "BOUNDARY_TILE",
     "DEFAULT_OVERLAP",
     "DEFAULT_TILE",
     "TilingError",

@@ -57,6 +57,8 @@ __all__ = [
     "tiled_apply",
     "tiled_apply_dask",
     "input_identity",
+    "BOUNDARY_OVERLAP",
+    "BOUNDARY_TILE",
     "blend_weights",
     "is_out_of_memory",
 ]
@@ -71,6 +73,10 @@ TARGET_CHUNK = 1024
 DEFAULT_TILE = 1024
 #: Default context per tile side (input pixels).
 DEFAULT_OVERLAP = 32
+#: Default tile side and context of the UAED boundary model (``edges.predict_boundaries``,
+#: ``srmat edges predict``, the boundaries widget): the size it was trained at.
+BOUNDARY_TILE = 256
+BOUNDARY_OVERLAP = 32
 #: Bytes of float32 ``fn`` output one batch may hold; caps the batch size so that large
 #: tiles (a 1024 tile at x4 RGB gives 200 MB per tile) do not multiply peak memory.
 BATCH_OUTPUT_BUDGET = 256 * 2**20

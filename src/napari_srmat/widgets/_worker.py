@@ -195,7 +195,7 @@ class SingleJobMixin:
 
     def _ensure_idle(self, busy_message: str) -> None:
         """Raise ``WidgetInputError(busy_message)`` while a job of this widget runs."""
-        from ._common import WidgetInputError
+        from .layers import WidgetInputError
 
         if self.worker is not None and self.worker.is_running:
             raise WidgetInputError(busy_message)

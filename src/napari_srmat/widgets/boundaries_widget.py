@@ -18,17 +18,18 @@ from qtpy.QtWidgets import (
 )
 
 from ..estimates import plan_boundaries
-from ._common import (
+from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
+from ._layout import hbox_row
+from ._qt import LayerCombo
+from ._worker import SingleJobMixin
+from .layers import (
     BoundaryLayers,
-    LayerCombo,
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
     layer_image_data,
     threshold_boundaries,
 )
-from ._layout import hbox_row
-from ._worker import SingleJobMixin
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["BoundariesWidget"]
@@ -76,10 +77,10 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         self.device.addItems(DEVICES)
         self.tile = QSpinBox()
         self.tile.setRange(32, 4096)
-        self.tile.setValue(256)
+        self.tile.setValue(BOUNDARY_TILE)
         self.overlap = QSpinBox()
         self.overlap.setRange(0, 512)
-        self.overlap.setValue(32)
+        self.overlap.setValue(BOUNDARY_OVERLAP)
         self.tta = QComboBox()
         self.tta.addItems(list(TTA_CHOICES))
         self.tta.setToolTip("test-time augmentation: average the prediction over the 8 "

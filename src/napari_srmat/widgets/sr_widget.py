@@ -19,15 +19,15 @@ from qtpy.QtWidgets import (
 from ..estimates import plan_super_resolution
 from ..sr import DEFAULT_MODEL
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from ._common import (
-    LayerCombo,
+from ._qt import LayerCombo
+from ._worker import SingleJobMixin
+from .layers import (
     WidgetInputError,
     add_super_resolution_result,
     layer_image_data,
     layer_pixel_size_um,
     super_resolution_job,
 )
-from ._worker import SingleJobMixin
 
 #: The model list's first entry: the shipped default, named.
 DEFAULT_ENTRY = f"(default: {DEFAULT_MODEL})"
@@ -71,7 +71,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
     """Super-resolve an image layer (x2/x4) in a background thread.
 
     The result is added as an image layer aligned with the input in world
-    coordinates (:func:`~napari_srmat.widgets._common.sr_world_transform`).
+    coordinates (:func:`~napari_srmat.widgets.layers.sr_world_transform`).
     ``run()`` starts the job and returns the worker; ``stop()`` cancels it.
     """
 

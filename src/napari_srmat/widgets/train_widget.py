@@ -34,8 +34,9 @@ from qtpy.QtWidgets import (
 )
 
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
-from ._common import LayerCombo, WidgetInputError, layer_image_data
+from ._qt import LayerCombo
 from ._worker import ProgressForwarder, start_job
+from .layers import WidgetInputError, layer_image_data
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
@@ -55,6 +56,20 @@ def _encoders() -> list[str]:
         return list(ENCODER_PRESETS)
     except Exception:  # noqa: BLE001 - fall back to the documented presets
         return ["tiny", "small", "efficientnet-b0", "efficientnet-b7"]
+
+
+def _sr_defaults():
+    """Default SR training settings (the config dataclass is the one source)."""
+    from ..sr.train import SRTrainConfig
+
+    return SRTrainConfig()
+
+
+def _uaed_defaults():
+    """Default boundary training settings (the config dataclass is the one source)."""
+    from ..edges.config import BoundaryTrainConfig
+
+    return BoundaryTrainConfig()
 
 
 @dataclass
@@ -104,13 +119,14 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     if spec.kind == SR_TRAIN:
         from ..sr import train_sr_job
 
+        d = _sr_defaults()
         cfg = {
-            "model": o.get("model", "cnn"), "scale": int(o.get("scale", 4)),
-            "out": o.get("out") or "sr_checkpoint",
+            "model": o.get("model", d.model), "scale": int(o.get("scale", d.scale)),
+            "out": o.get("out") or d.out,
             "data": [data] if data else [image],
-            "steps": int(o.get("steps", 1000)), "lr": float(o.get("lr", 5e-4)),
-            "batch_size": int(o.get("batch_size", 16)), "patch": int(o.get("crop", 96)),
-            "device": o.get("device", "auto"),
+            "steps": int(o.get("steps", d.steps)), "lr": float(o.get("lr", d.lr)),
+            "batch_size": int(o.get("batch_size", d.batch_size)),
+            "patch": int(o.get("crop", d.patch)), "device": o.get("device", d.device),
             "init_checkpoint": o.get("checkpoint") or None,
         }
         cfg.update(extra)
@@ -118,11 +134,12 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     if spec.kind == UAED_TRAIN:
         from ..edges import train_boundaries_job
 
+        d = _uaed_defaults()
         cfg = {
             "data_root": data, "out": o.get("out") or None,
-            "encoder": o.get("encoder", "tiny"), "epochs": int(o.get("epochs", 20)),
-            "lr": float(o.get("lr", 1e-4)), "batch_size": int(o.get("batch_size", 2)),
-            "crop": int(o.get("crop", 128)) or None, "device": o.get("device", "auto"),
+            "encoder": o.get("encoder", d.encoder), "epochs": int(o.get("epochs", d.epochs)),
+            "lr": float(o.get("lr", d.lr)), "batch_size": int(o.get("batch_size", d.batch_size)),
+            "crop": int(o.get("crop", d.crop or 0)) or None, "device": o.get("device", d.device),
             "init_checkpoint": o.get("checkpoint") or None,
         }
         if data is None:
@@ -266,18 +283,20 @@ class TrainEvaluateWidget(QWidget):
         if kind == SR_TRAIN:
             self.model.addItems(SR_MODELS)
             self.steps_label.setText("Steps")
-            self.steps.setValue(1000)
-            self.lr.setValue(5e-4)
-            self.batch.setValue(16)
-            self.crop.setValue(96)
+            d = _sr_defaults()
+            self.steps.setValue(d.steps)
+            self.lr.setValue(d.lr)
+            self.batch.setValue(d.batch_size)
+            self.crop.setValue(d.patch)
             self.crop_label.setText("HR patch (px)")
         elif kind == UAED_TRAIN:
             self.model.addItems(_encoders())
             self.steps_label.setText("Epochs")
-            self.steps.setValue(20)
-            self.lr.setValue(1e-4)
-            self.batch.setValue(2)
-            self.crop.setValue(128)
+            d = _uaed_defaults()
+            self.steps.setValue(d.epochs)
+            self.lr.setValue(d.lr)
+            self.batch.setValue(d.batch_size)
+            self.crop.setValue(d.crop or 0)
             self.crop_label.setText("Crop (px)")
         self.model.setEnabled(kind != UAED_EVAL)
         for w in (self.steps, self.lr, self.batch, self.crop, self.scale):

@@ -21,8 +21,8 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import write_json
+from ..edges.data import BoundarySample, dilate_boundaries, load_split
 from ..jobs import Log, Progress, Stopped, run_job
-from .data import BoundarySample, dilate_boundaries, load_split
 
 __all__ = ["run_sr_vs_original_job", "run_sr_vs_original", "format_table",
            "upscale_bilinear", "upscale_mask"]
@@ -139,14 +139,15 @@ def run_sr_vs_original_job(
         ``{"original": {...}, "sr": {...}, "table": str, "settings": {...}}`` or
         None if stopped.
     """
+    from ..edges.evaluate import evaluate_probability_maps
+    from ..edges.infer import load_boundary_model
+    from ..metrics.edges import plot_pr_roc
     from ..outputs import prepare_output_dir
     from ..sr import load_model, super_resolve
-    from .evaluate import evaluate_probability_maps, plot_curves
-    from .infer import load_boundary_model
 
     if out is not None:  # refuse a bad folder before the long experiment
         out = prepare_output_dir(out, "sr_vs_original", inputs=[data_root])
-    from .train import _samples_from_arrays, train_boundaries_job, validate
+    from ..edges.train import _samples_from_arrays, train_boundaries_job, validate
 
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
@@ -222,7 +223,7 @@ def run_sr_vs_original_job(
     report = {"original": results["original"], "sr": results["sr"], "table": table,
               "settings": settings}
     if out is not None:
-        plot_curves(hists, out / "pr.png", out / "roc.png",
+        plot_pr_roc(hists, out / "pr.png", roc_path=out / "roc.png",
                     title=f"x{scale}: bilinear vs SR")
         atomic_write_text(out / "table.md", table)
         write_json(out / "report.json", report)

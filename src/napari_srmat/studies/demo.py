@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_path, atomic_write_text
-from .jobs import Event, Log, Progress, Stopped, StopToken, run_job
+from .._atomic import atomic_path, atomic_write_text
+from ..io import to_uint8
+from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = ["run_demo_job", "run_demo"]
 
@@ -33,13 +34,6 @@ def _save_png(path: Path, array: np.ndarray) -> None:
 
     with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.max() > 1.0:
-        x = x / 255.0
-    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def run_demo_job(
@@ -82,10 +76,10 @@ def run_demo_job(
     dict
         The report also written to ``out_dir/report.json``.
     """
-    from .io import check_pixel_size
-    from .metrics.heyn import measure_intercepts
-    from .outputs import prepare_output_dir
-    from .synth import generate_microstructure
+    from ..io import check_pixel_size
+    from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED, measure_intercepts
+    from ..outputs import prepare_output_dir
+    from ..synth import generate_microstructure
 
     pixel_size_um = check_pixel_size(pixel_size_um)
     out = prepare_output_dir(out_dir, "demo")
@@ -116,8 +110,8 @@ def run_demo_job(
         res = measure_intercepts(
             micro.boundaries,
             pattern="random",
-            n_lines=50,
-            seed=1234,
+            n_lines=HEYN_N_LINES,
+            seed=HEYN_SEED,
             skeletonize=True,
             pixel_size_um=pixel_size_um,
         )
@@ -130,7 +124,7 @@ def run_demo_job(
         yield Progress(done, total, "grain size")
 
     if "sr" in steps and not stopped():
-        from .sr import load_model, super_resolve_job
+        from ..sr import load_model, super_resolve_job
 
         t0 = time.perf_counter()
         model = load_model(None, scale=scale, device=device)
@@ -141,10 +135,10 @@ def run_demo_job(
         if stopped():
             yield Stopped("demo stopped during super-resolution")
             return report
-        from .io import read_image
+        from ..io import read_image
 
         sr_image = np.asarray(read_image(result).data)
-        _save_png(out / "super_resolved.png", _to_uint8(sr_image))
+        _save_png(out / "super_resolved.png", to_uint8(sr_image))
         report["files"].update(super_resolved="super_resolved.png", super_resolved_zarr=store.name)
         report["super_resolution"] = {
             "model": model.name,
@@ -156,9 +150,9 @@ def run_demo_job(
         yield Progress(done, total, "super-resolution")
 
     if "boundaries" in steps and not stopped():
-        from .edges import load_boundary_model, predict_boundaries_job
-        from .metrics.edges import EdgeHistogram, binarize_boundaries
-        from .metrics.heyn import heyn_error
+        from ..edges import load_boundary_model, predict_boundaries_job
+        from ..metrics.edges import EdgeHistogram, binarize_boundaries
+        from ..metrics.heyn import heyn_error
 
         model = load_boundary_model(None, device=device)
         prob, sigma = yield from predict_boundaries_job(micro.image, model, stop=stop)
@@ -168,13 +162,13 @@ def run_demo_job(
         prob = np.asarray(prob, dtype=np.float32)
         sigma = np.asarray(sigma, dtype=np.float32)
         edges = binarize_boundaries(prob, model.threshold, skeletonize=True)
-        _save_png(out / "boundary_probability.png", _to_uint8(prob))
-        _save_png(out / "uncertainty.png", _to_uint8(sigma / max(float(sigma.max()), 1e-6)))
+        _save_png(out / "boundary_probability.png", to_uint8(prob))
+        _save_png(out / "uncertainty.png", to_uint8(sigma / max(float(sigma.max()), 1e-6)))
         _save_png(out / "predicted_boundaries.png", edges.astype(np.uint8) * 255)
         hist = EdgeHistogram()
         hist.update(prob, micro.boundaries)
-        err = heyn_error([edges], [micro.boundaries], pattern="random", n_lines=50, seed=1234,
-                         skeletonize=True)
+        err = heyn_error([edges], [micro.boundaries], pattern="random", n_lines=HEYN_N_LINES,
+                         seed=HEYN_SEED, skeletonize=True)
         report["files"].update(
             boundary_probability="boundary_probability.png",
             uncertainty="uncertainty.png",

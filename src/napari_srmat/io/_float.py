@@ -1,0 +1,86 @@
+"""The one rule for pixel values: images <-> float32 in [0, 1], and the channel rule.
+
+Models, metrics and the audit see float32 images in [0, 1]; every conversion goes
+through :func:`to_float01` (and :func:`to_uint8` for the way back to 8-bit files).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["grey_or_rgb", "to_float01", "to_uint8"]
+
+
+def to_float01(arr: Any, *, dtype: Any = np.float32) -> np.ndarray:
+    """Convert an image to floats in [0, 1] according to its dtype: the one float rule.
+
+    * bool: 0 / 1.
+    * integers: divided by the dtype's maximum (``uint8`` / 255, ``uint16`` / 65535,
+      ``int32`` / 2147483647, ...), as in :func:`skimage.util.img_as_float`.
+    * floats: only cast (they are taken to be in [0, 1] already; values are not clipped
+      or rescaled).
+
+    Parameters
+    ----------
+    arr : array-like
+        Any shape (Dask arrays are read into memory).
+    dtype : numpy dtype or None
+        Output float dtype (default float32). ``None`` keeps float inputs in their own
+        precision (float64 stays float64) and gives float32 for the others.
+
+    Returns
+    -------
+    ndarray of float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_float01(np.array([0, 255], np.uint8)).tolist()
+    [0.0, 1.0]
+    >>> to_float01(np.array([0, 65535], np.uint16)).tolist()
+    [0.0, 1.0]
+    >>> to_float01(np.array([True, False])).tolist()
+    [1.0, 0.0]
+    """
+    a = np.asarray(arr)
+    if dtype is None:
+        dtype = a.dtype if np.issubdtype(a.dtype, np.floating) else np.float32
+    if a.dtype == np.bool_:
+        return a.astype(dtype)
+    if np.issubdtype(a.dtype, np.integer):
+        return (a.astype(dtype) / np.asarray(np.iinfo(a.dtype).max, dtype)).astype(dtype)
+    return a.astype(dtype, copy=False)
+
+
+def grey_or_rgb(arr: Any) -> np.ndarray:
+    """The channel rule: ``(H, W)`` grey or ``(H, W, 3)`` colour, alpha dropped.
+
+    ``(H, W, 1)`` and grey + alpha ``(H, W, 2)`` keep channel 0; ``(H, W, C >= 3)`` keeps
+    the first three channels. Values and dtype are unchanged.
+    """
+    a = np.asarray(arr)
+    if a.ndim == 3:
+        a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
+    return a
+
+
+def to_uint8(arr: Any) -> np.ndarray:
+    """An image as ``uint8`` for 8-bit files: the inverse of :func:`to_float01`.
+
+    ``uint8`` is returned unchanged; other dtypes go through :func:`to_float01`, are
+    clipped to [0, 1] and rounded (``uint16`` becomes ``round(v / 257)``). Floats are in
+    [0, 1] (a super-resolved image that overshoots 1 is clipped, not rescaled).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_uint8(np.array([0.0, 0.5, 1.2])).tolist()
+    [0, 128, 255]
+    """
+    a = np.asarray(arr)
+    if a.dtype == np.uint8:
+        return a
+    f = np.clip(to_float01(a), 0.0, 1.0)
+    return (f * 255 + 0.5).astype(np.uint8)

@@ -1,0 +1,201 @@
+"""The one rule that turns a mask (array or file) into a boolean ``(H, W)`` array.
+
+Every place that reads or receives a boundary, twin or exclusion mask -- training and
+evaluation data, ``srmat heyn``, ``srmat grain-size``, ``srmat eval-maps``, the Heyn and
+planimetric measurements, the grain-size widget -- goes through :func:`as_bool_mask`
+(arrays) or :func:`read_mask` (files), so a mask means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._float import to_float01
+from ._read import ImageReadError, read_image
+
+__all__ = ["MaskError", "as_bool_mask", "read_array", "read_mask"]
+
+
+class MaskError(ValueError):
+    """A mask that cannot be turned into a boolean ``(H, W)`` array (shape, values)."""
+
+
+def _colour_channels(m: np.ndarray) -> np.ndarray:
+    """``(H, W, C)`` -> ``(H, W, C')`` without alpha: grey(+alpha) keeps channel 0, RGB(A)
+    keeps channels 0-2."""
+    return m[..., :1] if m.shape[-1] in (1, 2) else m[..., :3]
+
+
+def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask",
+                 shape: tuple | None = None) -> np.ndarray:
+    """A 2-D boolean mask: the one mask rule of napari-srmat.
+
+    The rule, by dtype (True = boundary / inside the mask):
+
+    * **bool**: itself.
+    * **integers**: non-zero, except ``uint8`` masks whose maximum is above 1, which are
+      0/255 masks binarized ``> 127`` (robust to JPEG/anti-aliasing noise). So 0/1 and
+      0/255 ``uint8``, 0/1 and 0/65535 ``uint16`` and label maps (label > 0) all work.
+    * **floats**: a float array whose values are all exactly 0 or 1 is a mask stored as
+      float (non-zero). Any other float array is a *probability map* and needs an
+      explicit ``threshold`` (True where ``value >= threshold``); without one it is
+      refused (:class:`MaskError`), so a probability map is never silently binarized at
+      an arbitrary level.
+    * **threshold given**: bool masks and integer masks whose maximum is at most 1 are
+      already binary (non-zero); other maps are scaled to [0, 1] by
+      :func:`~napari_srmat.io.to_float01` (``uint8`` / 255, ``uint16`` / 65535) and
+      compared ``>= threshold``.
+    * **channels**: ``(H, W, C)`` masks with C in 1-4 drop an alpha channel (C = 2 or 4)
+      and a pixel is True when *any* colour channel is True under the rules above (a red,
+      white or grey boundary on black all work; an opaque alpha channel does not make the
+      whole image a boundary).
+
+    Dask and Zarr arrays are read into memory.
+
+    Parameters
+    ----------
+    mask : array-like
+        ``(H, W)`` or ``(H, W, C)`` mask.
+    threshold : float, optional
+        Level for probability maps, in [0, 1] (see above).
+    name : str
+        Name used in error messages ("boundary mask", "twin mask", ...).
+    shape : tuple, optional
+        Required ``(H, W)``.
+
+    Returns
+    -------
+    ndarray of bool, shape (H, W)
+
+    Raises
+    ------
+    MaskError
+        If the mask is not 2-D (after the channel rule), has the wrong shape, is a float
+        map without a threshold, or the threshold is not in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_bool_mask(np.array([[0, 1], [1, 0]], np.uint8)).tolist()
+    [[False, True], [True, False]]
+    >>> as_bool_mask(np.array([[0, 255], [200, 3]], np.uint8)).tolist()
+    [[False, True], [True, False]]
+    >>> as_bool_mask(np.array([[0.2, 0.7]]), threshold=0.5).tolist()
+    [[False, True]]
+    """
+    if hasattr(mask, "compute") and not isinstance(mask, np.ndarray):
+        mask = mask.compute()
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[-1] in (1, 2, 3, 4):
+        channels = _colour_channels(m)
+        return np.logical_or.reduce(
+            [as_bool_mask(channels[..., i], threshold=threshold, name=name, shape=shape)
+             for i in range(channels.shape[-1])]
+        )
+    if m.ndim != 2:
+        raise MaskError(f"{name} must be 2-D (H, W), got shape {m.shape}")
+    if shape is not None and m.shape != tuple(shape):
+        raise MaskError(f"{name} has shape {m.shape}, expected {tuple(shape)}")
+    if m.dtype == bool:
+        return m
+    if threshold is not None:
+        t = float(threshold)
+        if not 0.0 <= t <= 1.0:
+            raise MaskError(f"threshold for the {name} must be in [0, 1], got {threshold}")
+        if np.issubdtype(m.dtype, np.integer) and m.max(initial=0) <= 1:
+            return m > 0
+        return to_float01(m) >= t
+    if np.issubdtype(m.dtype, np.integer):
+        if m.dtype == np.uint8 and m.max(initial=0) > 1:
+            return m > 127
+        return m > 0
+    if np.issubdtype(m.dtype, np.floating):
+        binary = (m == 0) | (m == 1)
+        if not binary.all():
+            raise MaskError(
+                f"{name} is a float map with values other than 0 and 1 (a probability "
+                "map?): give a threshold to binarize it"
+            )
+        return m == 1
+    raise MaskError(f"{name} has unsupported dtype {m.dtype}")
+
+
+def read_array(path: str | os.PathLike, *, what: str = "image",
+               return_pixel_size: bool = False):
+    """Read a small image file fully into memory as a NumPy array.
+
+    Every format :func:`~napari_srmat.io.read_image` reads (PNG, JPEG, TIFF, Zarr,
+    OME-Zarr -- e.g. the output of ``srmat edges predict``), plus ``.npy``.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        Word used in error messages ("mask", "probability map").
+    return_pixel_size : bool
+        Also return the file's pixel size in µm (None when unknown, always for ``.npy``).
+
+    Returns
+    -------
+    ndarray or (ndarray, float or None)
+        ``(H, W)`` or ``(H, W, C)``, the stored dtype.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ImageReadError
+        If the file cannot be decoded.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    px = None
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ImageReadError(f"cannot read {what} {path}: {exc}") from None
+    else:
+        try:
+            mic = read_image(path)
+            arr = np.asarray(mic.data.compute())
+        except ImageReadError as exc:
+            raise ImageReadError(f"cannot read {what}: {exc}") from None
+        px = mic.pixel_size_um
+    return (arr, px) if return_pixel_size else arr
+
+
+def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
+              name: str = "mask", return_pixel_size: bool = False):
+    """Read a mask file as a boolean ``(H, W)`` array (the rule of :func:`as_bool_mask`).
+
+    Parameters
+    ----------
+    path : path-like
+        Any format :func:`read_array` reads.
+    threshold : float, optional
+        Level for probability maps (float or 8/16-bit maps that are not 0/1 masks).
+    name : str
+        Name used in error messages.
+    return_pixel_size : bool
+        Also return the file's pixel size in µm (None when unknown).
+
+    Returns
+    -------
+    ndarray of bool, or (ndarray of bool, float or None)
+
+    Raises
+    ------
+    FileNotFoundError, ImageReadError, MaskError
+    """
+    arr, px = read_array(path, what=name, return_pixel_size=True)
+    try:
+        mask = as_bool_mask(arr, threshold=threshold, name=name)
+    except MaskError as exc:
+        raise MaskError(f"{path}: {exc}") from None
+    return (mask, px) if return_pixel_size else mask

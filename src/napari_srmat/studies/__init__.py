@@ -1,0 +1,10 @@
+"""Studies and demonstrations built on the library (not library code).
+
+* :mod:`napari_srmat.studies.demo` -- ``srmat demo``: synthetic micrograph -> SR ->
+  boundaries -> Heyn, with a report (:func:`~napari_srmat.studies.demo.run_demo_job`).
+* :mod:`napari_srmat.studies.sr_vs_original` -- ``srmat experiment``: does SR help
+  boundary detection? (:func:`~napari_srmat.studies.sr_vs_original.run_sr_vs_original_job`).
+
+The measurement scripts behind the documented numbers live in the repository's
+``studies/`` and ``benchmarks/`` folders.
+"""

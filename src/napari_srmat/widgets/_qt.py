@@ -1,0 +1,81 @@
+"""Qt helpers shared by the widgets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .layers import WidgetInputError
+
+__all__ = ["LayerCombo"]
+
+
+class LayerCombo:
+    """A ``QComboBox`` of the viewer's layers of given types, kept in sync with the viewer.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    kinds : tuple of str
+        Layer type strings accepted (``"image"``, ``"labels"``, ``"shapes"``...).
+    predicate : callable, optional
+        Extra filter ``predicate(layer) -> bool``.
+    allow_none : bool
+        Add an empty ``"(none)"`` entry first.
+    """
+
+    def __init__(self, viewer, kinds: tuple[str, ...], predicate=None,
+                 allow_none: bool = False) -> None:
+        from qtpy.QtWidgets import QComboBox
+
+        self.viewer = viewer
+        self.kinds = kinds
+        self.predicate = predicate
+        self.allow_none = allow_none
+        self.native = QComboBox()
+        for ev in ("inserted", "removed", "moved", "changed"):
+            emitter = getattr(viewer.layers.events, ev, None)
+            if emitter is not None:
+                emitter.connect(self.refresh)
+        viewer.layers.events.inserted.connect(self._watch_name)
+        for layer in viewer.layers:
+            layer.events.name.connect(self.refresh)
+        self.refresh()
+
+    def _watch_name(self, event) -> None:
+        event.value.events.name.connect(self.refresh)
+
+    def _layers(self):
+        return [
+            lay for lay in self.viewer.layers
+            if lay._type_string in self.kinds and (self.predicate is None or self.predicate(lay))
+        ]
+
+    def refresh(self, *_: Any) -> None:
+        """Re-list the layers, keeping the current choice when it still exists."""
+        current = self.native.currentText()
+        self.native.blockSignals(True)
+        self.native.clear()
+        names = (["(none)"] if self.allow_none else []) + [lay.name for lay in self._layers()]
+        self.native.addItems(names)
+        if current in names:
+            self.native.setCurrentText(current)
+        elif len(names) > (1 if self.allow_none else 0):
+            self.native.setCurrentIndex(len(names) - 1)
+        self.native.blockSignals(False)
+
+    @property
+    def value(self):
+        """The selected layer, or None."""
+        name = self.native.currentText()
+        if name and name != "(none)" and name in self.viewer.layers:
+            return self.viewer.layers[name]
+        return None
+
+    @value.setter
+    def value(self, layer) -> None:
+        self.refresh()
+        name = "(none)" if layer is None else (layer if isinstance(layer, str) else layer.name)
+        idx = self.native.findText(name)
+        if idx < 0:
+            raise WidgetInputError(f"layer {name!r} is not available here")
+        self.native.setCurrentIndex(idx)

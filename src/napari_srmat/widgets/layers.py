@@ -1,0 +1,700 @@
+"""The napari-side helpers of napari-srmat: the work behind the widgets, as plain
+functions usable from scripts (public: ``napari_srmat.widgets.layers``).
+
+Every widget of the plugin is a thin Qt front end over the functions here, so a
+scripted session (``examples/scripted_session.py``) does exactly what a click does:
+
+* :func:`add_super_resolution` -- super-resolve an image layer and add the result,
+  aligned with the input in world coordinates (:func:`sr_world_transform`);
+* :func:`add_boundary_layers` -- UAED boundary probability + uncertainty + a
+  thresholded, skeletonized boundary layer;
+* :func:`add_heyn_measurement` -- Heyn lineal intercepts on a boundary layer, with
+  the intersections (Points) and test lines (Shapes) added to the viewer.
+
+Long parts are job generators (``*_job``) that the widgets run in a worker thread via
+:func:`napari_srmat.widgets._worker.start_job`; the ``add_*`` functions run the same
+generators synchronously with :func:`napari_srmat.jobs.run_job`. Measurement export
+is in :mod:`napari_srmat.widgets.export`, the Qt layer chooser in
+:mod:`napari_srmat.widgets._qt`. No Qt import here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._napari_io import layer_pixel_size_um
+from ..jobs import Event, Log, Progress, StopToken, run_job
+from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_TILE
+
+__all__ = [
+    "WidgetInputError",
+    "layer_image_data",
+    "layer_pixel_size_um",
+    "show_colorbar",
+    "show_test_lines",
+    "sr_world_transform",
+    "super_resolution_job",
+    "add_super_resolution_result",
+    "add_super_resolution",
+    "BoundaryMaps",
+    "BoundaryLayers",
+    "boundaries_job",
+    "threshold_boundaries",
+    "add_boundary_result",
+    "add_boundary_layers",
+    "boundary_mask",
+    "shapes_to_segments",
+    "HeynMeasurement",
+    "heyn_statistics",
+    "measure_heyn",
+    "heyn_job",
+    "prepare_heyn",
+    "show_heyn_measurement",
+    "add_heyn_measurement",
+]
+
+
+class WidgetInputError(ValueError):
+    """A layer or option given to a widget function cannot be used."""
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def layer_image_data(layer) -> Any:
+    """Level-0 data of an image/labels layer (the full-resolution level if multiscale)."""
+    data = layer.data
+    if getattr(layer, "multiscale", False):
+        data = data[0]
+    return data
+
+
+def show_colorbar(layer, position: str) -> None:
+    """Show napari's colour bar of an image layer (ticks follow its contrast limits).
+
+    ``position`` is a canvas corner (``"top_right"``, ``"top_left"``, ...): layers shown
+    together get different corners so that their bars do not cover each other.
+    """
+    bar = layer.colorbar
+    bar.position = position
+    bar.visible = True
+
+
+def _units_kwargs(layer) -> dict:
+    units = getattr(layer, "units", None)
+    return {"units": tuple(str(u) for u in units)} if units is not None else {}
+
+
+def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
+    """Replace the data of layer ``name`` if it exists (same type), else add a new layer."""
+    if name in viewer.layers:
+        layer = viewer.layers[name]
+        if layer._type_string == kind:
+            layer.data = data
+            for key in ("scale", "translate"):  # each change refreshes the layer: skip equal
+                if key in kwargs and not np.allclose(getattr(layer, key)[-len(kwargs[key]):],
+                                                     kwargs[key]):
+                    setattr(layer, key, kwargs[key])
+            if "metadata" in kwargs:
+                layer.metadata = kwargs["metadata"]
+            return layer
+        viewer.layers.remove(layer)
+    return getattr(viewer, f"add_{kind}")(data, name=name, **kwargs)
+
+
+# --------------------------------------------------------------------------- SR
+
+
+def sr_world_transform(
+    scale: Sequence[float], translate: Sequence[float], factor: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Scale and translate of an ``factor``-times super-resolved layer.
+
+    napari puts the *centre* of data pixel ``i`` at ``translate + i * scale``, so input
+    pixel ``i`` covers ``[i - 1/2, i + 1/2]`` in input index units. SR pixel ``j``
+    covers ``[j/f - 1/2, (j + 1)/f - 1/2]``, centred at ``(j + 1/2)/f - 1/2``; in world
+    coordinates that is ``translate + scale * ((1/f - 1)/2 + j/f)``, hence::
+
+        scale_sr = scale / f
+        translate_sr = translate + scale * (1/f - 1) / 2
+
+    and the SR layer covers exactly the same world extent as the input.
+
+    Parameters
+    ----------
+    scale, translate : sequence of float
+        The input layer's (spatial) scale and translate.
+    factor : float
+        SR factor (2, 4, ...).
+
+    Returns
+    -------
+    scale_sr, translate_sr : tuple of float
+    """
+    if factor <= 0:
+        raise WidgetInputError(f"SR factor must be positive, got {factor}")
+    s = np.asarray(scale, dtype=float)
+    t = np.asarray(translate, dtype=float)
+    return tuple((s / factor).tolist()), tuple((t + s * (1.0 / factor - 1.0) / 2.0).tolist())
+
+
+def super_resolution_job(
+    image,
+    *,
+    model: str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    scale: int = 4,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    batch_size: int = 4,
+    device: str = "auto",
+    out: str | os.PathLike | None = None,
+    pixel_size_um: float | None = None,
+    stop: StopToken | None = None,
+) -> Generator[Event, Any, Any]:
+    """Load an SR model and super-resolve ``image`` (job generator).
+
+    Parameters
+    ----------
+    image : array-like
+        ``(H, W)`` or ``(H, W, C)`` numpy/Dask/Zarr array.
+    model : str, optional
+        Registry name (:func:`napari_srmat.sr.available_models`); None = shipped default.
+    checkpoint : path, optional
+        Safetensors checkpoint directory for the model.
+    scale : int
+        SR factor.
+    tile, overlap, batch_size : int
+        Tiling parameters (LR pixels).
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    out : path, optional
+        Stream the result into this OME-Zarr store instead of memory.
+    pixel_size_um : float, optional
+        Input pixel size, recorded (divided by ``scale``) in the OME-Zarr output.
+    stop : StopToken, optional
+
+    Returns
+    -------
+    numpy array, path, or None
+        The SR image (or the OME-Zarr path); None when stopped.
+    """
+    from ..sr import load_model, super_resolve_job
+
+    yield Log(f"loading SR model {model or '(default)'} x{scale}")
+    sr_model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
+    result = yield from super_resolve_job(
+        image,
+        sr_model,
+        tile=tile,
+        overlap=overlap,
+        out=out,
+        batch_size=batch_size,
+        stop=stop,
+        pixel_size_um=pixel_size_um,
+    )
+    if stop is not None and stop.stop_requested:
+        return None
+    return result
+
+
+def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str | None = None,
+                                model_name: str | None = None):
+    """Add an SR result as an image layer aligned with ``layer`` in world coordinates.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    layer : napari.layers.Image
+        The input layer.
+    result : array or path
+        SR image (numpy/Dask) or the path of the OME-Zarr store it was written to.
+    factor : int
+        SR factor.
+    name : str, optional
+        Layer name (default ``"<input> SR x<factor>"``).
+    model_name : str, optional
+        Recorded in the layer metadata.
+
+    Returns
+    -------
+    napari.layers.Image
+    """
+    multiscale = False
+    data = result
+    if isinstance(result, (str, os.PathLike)):
+        from ..io import read_image
+
+        mic = read_image(result)
+        levels = list(mic.levels) if getattr(mic, "levels", None) else [mic.data]
+        multiscale = len(levels) > 1
+        data = levels if multiscale else levels[0]
+    level0 = data[0] if multiscale else data
+    rgb = level0.ndim == 3 and level0.shape[-1] in (3, 4)
+    ndim_sp = 2
+    scale, translate = sr_world_transform(
+        layer.scale[-ndim_sp:], layer.translate[-ndim_sp:], factor
+    )
+    px = layer_pixel_size_um(layer)
+    meta = {
+        "sr_factor": int(factor),
+        "sr_model": model_name,
+        "source_layer": layer.name,
+        "pixel_size_um": px / factor if px else None,
+    }
+    if isinstance(result, (str, os.PathLike)):
+        meta["path"] = str(result)
+    kwargs: dict[str, Any] = dict(
+        rgb=rgb, scale=scale, translate=translate, metadata=meta, multiscale=multiscale,
+        **_units_kwargs(layer),
+    )
+    if np.issubdtype(level0.dtype, np.floating):
+        kwargs["contrast_limits"] = (0.0, 1.0)
+    return _upsert_layer(viewer, name or f"{layer.name} SR x{factor}", "image", data, **kwargs)
+
+
+def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int = 4,
+                         checkpoint=None, tile: int = DEFAULT_TILE,
+                         overlap: int = DEFAULT_OVERLAP,
+                         batch_size: int = 4, device: str = "auto", out=None,
+                         name: str | None = None):
+    """Super-resolve an image layer and add the aligned result (synchronous).
+
+    Parameters are those of :func:`super_resolution_job`; see
+    :func:`add_super_resolution_result` for the layer added.
+
+    Returns
+    -------
+    napari.layers.Image
+    """
+    result = run_job(
+        super_resolution_job(
+            layer_image_data(layer), model=model, checkpoint=checkpoint, scale=scale,
+            tile=tile, overlap=overlap, batch_size=batch_size, device=device, out=out,
+            pixel_size_um=layer_pixel_size_um(layer),
+        ),
+        quiet=True,
+    )
+    return add_super_resolution_result(viewer, layer, result, scale, name=name,
+                                       model_name=model)
+
+
+# --------------------------------------------------------------------------- boundaries
+
+
+@dataclass
+class BoundaryMaps:
+    """UAED output: boundary probability, uncertainty and the model's thresholds.
+
+    ``threshold`` is the max-F1 threshold on the validation split (the paper's
+    protocol); ``heyn_threshold`` (when the checkpoint has one for the TTA mode used)
+    is the one whose skeletons reproduced the validation mean intercept best.
+    """
+
+    prob: Any
+    uncertainty: Any
+    threshold: float
+    heyn_threshold: float | None = None
+    tta: str = "none"
+
+
+@dataclass
+class BoundaryLayers:
+    """Layers added by :func:`add_boundary_result`."""
+
+    probability: Any
+    uncertainty: Any
+    boundaries: Any
+
+
+def boundaries_job(
+    image,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    device: str = "auto",
+    tile: int = BOUNDARY_TILE,
+    overlap: int = BOUNDARY_OVERLAP,
+    tta: str | None = None,
+    stop: StopToken | None = None,
+) -> Generator[Event, Any, BoundaryMaps | None]:
+    """Load the UAED model and predict boundary probability + uncertainty (job generator).
+
+    ``tta`` is the test-time augmentation (``"none"``, ``"d4"``; None: the
+    checkpoint's setting).
+
+    Returns
+    -------
+    BoundaryMaps or None
+        None when stopped.
+    """
+    from ..edges import load_boundary_model, predict_boundaries_job
+
+    yield Log(f"loading boundary model {checkpoint or '(shipped default)'}")
+    model = load_boundary_model(checkpoint, device=device, tta=tta)
+    res = yield from predict_boundaries_job(image, model, tile=tile, overlap=overlap, stop=stop)
+    if res is None or (stop is not None and stop.stop_requested):
+        return None
+    prob, unc = res
+    return BoundaryMaps(prob=prob, uncertainty=unc, threshold=float(model.threshold),
+                        heyn_threshold=model.heyn_threshold, tta=model.tta)
+
+
+def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) -> np.ndarray:
+    """Threshold (and thin) a probability map into a ``uint8`` boundary mask (1 = boundary).
+
+    Uses :func:`napari_srmat.metrics.edges.binarize_boundaries` so the GUI and the
+    library give the same mask.
+    """
+    from ..metrics.edges import binarize_boundaries
+
+    mask = binarize_boundaries(np.asarray(prob), float(threshold), skeletonize=skeletonize)
+    return np.asarray(mask).astype(np.uint8)
+
+
+def _names(layer_name: str) -> tuple[str, str, str]:
+    return (
+        f"{layer_name} boundary probability",
+        f"{layer_name} uncertainty",
+        f"{layer_name} boundaries",
+    )
+
+
+def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float | None = None,
+                        skeletonize: bool = True, boundaries=None) -> BoundaryLayers:
+    """Add probability, uncertainty and thresholded-boundary layers over ``layer``.
+
+    The three layers get the input's scale and translate. The probability layer
+    (``magma``, additive) keeps the threshold in ``metadata["threshold"]`` so that the
+    grain-size widget can binarize it; the uncertainty layer (``viridis``) starts
+    hidden. ``boundaries`` is the thresholded mask when the caller computed it already
+    (in a worker thread: the GUI thread does not threshold or skeletonize).
+
+    Returns
+    -------
+    BoundaryLayers
+    """
+    thr = maps.threshold if threshold is None else float(threshold)
+    n_prob, n_unc, n_bnd = _names(layer.name)
+    geo = dict(scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
+               **_units_kwargs(layer))
+    px = layer_pixel_size_um(layer)
+    meta = {"source_layer": layer.name, "pixel_size_um": px, "threshold": thr,
+            "model_threshold": maps.threshold, "skeletonize": skeletonize}
+    prob = _upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
+                         blending="additive", contrast_limits=(0.0, 1.0),
+                         metadata=dict(meta, kind="boundary probability"), **geo)
+    unc_arr = maps.uncertainty
+    hi = float(np.nanmax(np.asarray(unc_arr))) if np.asarray(unc_arr).size else 1.0
+    unc = _upsert_layer(viewer, n_unc, "image", unc_arr, colormap="viridis",
+                        blending="additive", opacity=0.6, visible=False,
+                        contrast_limits=(0.0, hi if hi > 0 else 1.0),
+                        metadata=dict(meta, kind="uncertainty"), **geo)
+    show_colorbar(prob, "top_right")
+    show_colorbar(unc, "top_left")
+    if boundaries is None:
+        boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
+    bnd = _upsert_layer(viewer, n_bnd, "labels", boundaries,
+                        metadata=dict(meta, kind="boundaries"), **geo)
+    return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd)
+
+
+def add_boundary_layers(viewer, layer, *, checkpoint=None, device: str = "auto",
+                        tile: int = BOUNDARY_TILE, overlap: int = BOUNDARY_OVERLAP,
+                        threshold: float | None = None,
+                        skeletonize: bool = True) -> BoundaryLayers:
+    """Predict boundaries of an image layer and add the three result layers (synchronous)."""
+    maps = run_job(
+        boundaries_job(layer_image_data(layer), checkpoint=checkpoint, device=device,
+                       tile=tile, overlap=overlap),
+        quiet=True,
+    )
+    return add_boundary_result(viewer, layer, maps, threshold=threshold,
+                               skeletonize=skeletonize)
+
+
+# --------------------------------------------------------------------------- Heyn
+
+
+def boundary_mask(layer, threshold: float | None = None) -> np.ndarray:
+    """Binary boundary mask (bool ``(H, W)``) from a Labels or Image layer.
+
+    * Labels: label > 0.
+    * Image: the mask rule of :func:`napari_srmat.io.as_bool_mask`; a float image (a
+      probability map) is compared ``>= threshold``, by default the layer's
+      ``metadata["threshold"]`` or 0.5.
+
+    Raises
+    ------
+    WidgetInputError
+        For layers that are not 2-D single-channel images.
+    """
+    from ..io import as_bool_mask
+
+    data = np.asarray(layer_image_data(layer))
+    if data.ndim != 2:
+        raise WidgetInputError(
+            f"layer {layer.name!r} has shape {data.shape}; a 2-D boundary mask or "
+            "probability map is needed (not an RGB image)"
+        )
+    if layer._type_string == "labels":
+        return data > 0
+    if threshold is None and np.issubdtype(data.dtype, np.floating):
+        threshold = (layer.metadata or {}).get("threshold", 0.5)
+    return as_bool_mask(data, threshold=threshold, name=f"layer {layer.name!r}")
+
+
+def _shape_vertices(kind: str, verts: np.ndarray) -> np.ndarray:
+    if kind in ("line", "path"):
+        return verts
+    if kind == "ellipse":
+        lo, hi = verts.min(0), verts.max(0)
+        c, r = (lo + hi) / 2, (hi - lo) / 2
+        t = np.linspace(0, 2 * np.pi, 65)
+        return np.stack([c[0] + r[0] * np.sin(t), c[1] + r[1] * np.cos(t)], axis=1)
+    # rectangle / polygon: closed
+    return np.concatenate([verts, verts[:1]], axis=0)
+
+
+def shapes_to_segments(shapes_layer, target_layer) -> list[np.ndarray]:
+    """Test lines drawn in a Shapes layer, in ``target_layer`` data coordinates.
+
+    Each shape becomes a polyline ``(K, 2)`` of (row, col) vertices: lines and paths
+    as drawn, rectangles and polygons closed, ellipses sampled at 64 points. Vertices
+    go through world coordinates, so differently scaled/translated layers match.
+    """
+    out = []
+    for kind, verts in zip(shapes_layer.shape_type, shapes_layer.data):
+        v = np.asarray(verts, dtype=float)[:, -2:]
+        v = _shape_vertices(kind, v)
+        pts = []
+        for p in v:
+            world = shapes_layer.data_to_world(p)
+            pts.append(np.asarray(target_layer.world_to_data(world), dtype=float)[-2:])
+        out.append(np.asarray(pts))
+    return out
+
+
+@dataclass
+class HeynMeasurement:
+    """A Heyn measurement with its statistics and the layers it added."""
+
+    result: Any
+    stats: dict
+    points_layer: Any = None
+    lines_layer: Any = None
+    source: dict = field(default_factory=dict)
+
+    def table_rows(self) -> list[tuple[int, float, int]]:
+        """``(line index, length px, intersections)`` per test line."""
+        lengths = np.asarray(self.result.per_line_length_px, dtype=float)
+        counts = np.asarray(self.result.per_line_count, dtype=int)
+        return [(i, float(lengths[i]), int(counts[i])) for i in range(len(lengths))]
+
+    def to_dict(self) -> dict:
+        d = dict(self.stats)
+        d["source"] = dict(self.source)
+        d["per_line"] = [
+            {"line": i, "length_px": length, "count": count}
+            for i, length, count in self.table_rows()
+        ]
+        return d
+
+
+def heyn_statistics(result) -> dict:
+    """Summary numbers of a ``HeynResult`` as shown in the widget and exported.
+
+    All numbers come from :func:`napari_srmat.metrics.heyn.measure_intercepts`: the
+    pooled mean lineal intercept ``ℓ̄ = ΣL / ΣN``, the ASTM E112 grain size number, the
+    half-width of the 95 % confidence interval of ℓ̄ (``ci95_px``, Student t on the
+    per-line intersection densities) and the relative accuracy ``%RA``. The interval
+    ``ℓ̄ ± ci95`` is added as ``ci95_low/high`` in px (and µm when the pixel size is
+    known).
+    """
+    # None (no valid measurement: see result.warnings) is shown as empty, never as a number
+    mean = math.nan if result.mean_intercept_px is None else float(result.mean_intercept_px)
+    half = float(getattr(result, "ci95_px", math.nan))
+    px = getattr(result, "pixel_size_um", None)
+    d: dict[str, Any] = {
+        "n_lines": int(result.n_lines),
+        "n_intersections": int(result.n_intersections),
+        "total_length_px": float(result.total_length_px),
+        "mean_intercept_px": mean,
+        "mean_intercept_um": (None if result.mean_intercept_um is None
+                              else float(result.mean_intercept_um)),
+        "astm_g": None if result.astm_g is None else float(result.astm_g),
+        "ci95_half_width_px": half,
+        "ci95_px": (mean - half, mean + half),
+        "relative_accuracy_pct": float(getattr(result, "relative_accuracy_pct", math.nan)),
+        "pixel_size_um": None if px is None else float(px),
+        "warnings": list(getattr(result, "warnings", [])),
+    }
+    if px:
+        d["ci95_um"] = ((mean - half) * px, (mean + half) * px)
+    else:
+        d["ci95_um"] = (math.nan, math.nan)
+    return d
+
+
+def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HEYN_N_LINES,
+                 seed: int = HEYN_SEED, skeletonize: bool = False,
+                 pixel_size_um: float | None = None, segments=None,
+                 margin: float = HEYN_MARGIN):
+    """Call :func:`napari_srmat.metrics.heyn.measure_intercepts` with the widget's options.
+
+    ``pattern="shapes"`` (the widget's name for user-drawn lines) maps to the
+    library's ``"segments"`` pattern.
+    """
+    from ..metrics.heyn import measure_intercepts
+
+    if pattern == "shapes":
+        pattern = "segments"
+        if not segments:
+            raise WidgetInputError("pattern 'shapes' needs a Shapes layer with at least one line")
+    return measure_intercepts(mask, pattern=pattern, n_lines=n_lines, seed=seed,
+                              segments=segments if pattern == "segments" else None,
+                              margin=margin, skeletonize=skeletonize,
+                              pixel_size_um=pixel_size_um)
+
+
+def _result_lines(result) -> list[np.ndarray] | None:
+    for name in ("paths", "lines", "segments"):
+        lines = getattr(result, name, None)
+        if lines is not None:
+            return [np.asarray(seg, dtype=float) for seg in lines]
+    return None
+
+
+def heyn_job(mask: np.ndarray, *, stop: StopToken | None = None,
+             **options) -> Generator[Event, Any, Any]:
+    """Job wrapper of :func:`measure_heyn` (one unit of work) for the GUI worker."""
+    yield Progress(done=0, total=1, stage="intercepts")
+    result = measure_heyn(mask, **options)
+    yield Progress(done=1, total=1, stage="intercepts")
+    return result
+
+
+def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | None = None,
+                 shapes_layer=None, pixel_size_um: float | None = None,
+                 compute_mask: bool = True):
+    """Mask, test segments (data coordinates) and pixel size for a Heyn measurement.
+
+    With ``compute_mask=False`` the layer is only checked (2-D) and ``mask`` is None:
+    the caller thresholds it in a worker (:func:`boundary_mask`).
+
+    Returns
+    -------
+    mask, segments, pixel_size_um
+    """
+    if pattern not in ("random", "grid", "circles", "shapes"):
+        raise WidgetInputError(
+            f"unknown pattern {pattern!r}; use 'random', 'grid', 'circles' or 'shapes'"
+        )
+    if compute_mask:
+        mask = boundary_mask(boundary_layer, threshold)
+    else:
+        mask = None
+        shape = np.shape(layer_image_data(boundary_layer))
+        if len(shape) != 2:
+            raise WidgetInputError(
+                f"layer {boundary_layer.name!r} has shape {shape}; a 2-D boundary mask or "
+                "probability map is needed (not an RGB image)"
+            )
+    segments = None
+    if pattern == "shapes":
+        if shapes_layer is None or len(shapes_layer.data) == 0:
+            raise WidgetInputError(
+                "pattern 'shapes' needs a Shapes layer with at least one drawn line"
+            )
+        segments = shapes_to_segments(shapes_layer, boundary_layer)
+    px = pixel_size_um if pixel_size_um else layer_pixel_size_um(boundary_layer)
+    return mask, segments, px
+
+
+def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
+    """Show test lines; straight ones as one Vectors layer (fast for hundreds of lines).
+
+    Straight lines (two points each: random lines, the grid, drawn segments) become a
+    Vectors layer, updated in place on the next measurement; paths (circles, drawn
+    polylines) a Shapes layer. Returns the layer, or None when there are no lines.
+    """
+    lines = [np.asarray(seg, float) for seg in (lines or [])]
+    kind = "vectors" if lines and all(len(seg) == 2 for seg in lines) else "shapes"
+    if not lines:
+        if name in viewer.layers:
+            viewer.layers.remove(name)
+        return None
+    if kind == "vectors":
+        data = np.stack([np.stack([seg[0], seg[1] - seg[0]]) for seg in lines])
+        return _upsert_layer(viewer, name, "vectors", data, edge_color="cyan",
+                             edge_width=width, vector_style="line", length=1.0, opacity=0.7,
+                             **geo)
+    if name in viewer.layers:
+        viewer.layers.remove(name)
+    kinds = ["line" if len(seg) == 2 else "path" for seg in lines]
+    return viewer.add_shapes(lines, shape_type=kinds, edge_color="cyan", edge_width=width,
+                             name=name, opacity=0.7, **geo)
+
+
+def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
+                          source: dict | None = None) -> HeynMeasurement:
+    """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers."""
+    meas = HeynMeasurement(result=result, stats=heyn_statistics(result),
+                           source=dict(source or {}, layer=boundary_layer.name))
+    geo = dict(scale=tuple(boundary_layer.scale[-2:]),
+               translate=tuple(boundary_layer.translate[-2:]))
+    shape = layer_image_data(boundary_layer).shape
+    pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
+    meas.points_layer = _upsert_layer(
+        viewer, f"{boundary_layer.name} intersections", "points", pts,
+        face_color="yellow", border_color="black", size=max(3.0, 0.008 * max(shape)), **geo,
+    )
+    lines = segments if segments is not None else _result_lines(result)
+    meas.lines_layer = show_test_lines(viewer, f"{boundary_layer.name} test lines", lines,
+                                       width=max(1.0, 0.002 * max(shape)), **geo)
+    return meas
+
+
+def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
+                         n_lines: int = HEYN_N_LINES, seed: int = HEYN_SEED,
+                         skeletonize: bool = False,
+                         pixel_size_um: float | None = None, threshold: float | None = None,
+                         shapes_layer=None, margin: float = HEYN_MARGIN) -> HeynMeasurement:
+    """Measure Heyn lineal intercepts on a boundary layer and show the result.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    boundary_layer : Labels or Image layer
+        Binary boundaries or a probability map (see :func:`boundary_mask`).
+    pattern : {"random", "grid", "circles", "shapes"}
+        Test-line pattern; ``"shapes"`` uses the lines drawn in ``shapes_layer``.
+    n_lines, seed, skeletonize, margin
+        Passed to ``measure_intercepts``.
+    pixel_size_um : float, optional
+        Default: from the layer (:func:`layer_pixel_size_um`).
+    threshold : float, optional
+        For probability maps.
+    shapes_layer : napari.layers.Shapes, optional
+        User-drawn test lines (converted to the boundary layer's data coordinates).
+
+    Returns
+    -------
+    HeynMeasurement
+        With the intersections (Points) and test lines (Shapes) layers it added.
+    """
+    mask, segments, px = prepare_heyn(boundary_layer, pattern=pattern, threshold=threshold,
+                                      shapes_layer=shapes_layer, pixel_size_um=pixel_size_um)
+    result = measure_heyn(mask, pattern=pattern, n_lines=n_lines, seed=seed,
+                          skeletonize=skeletonize, pixel_size_um=px, segments=segments,
+                          margin=margin)
+    source = {"pattern": pattern, "n_lines": n_lines, "seed": seed,
+              "skeletonize": skeletonize, "threshold": threshold, "margin": margin}
+    return show_heyn_measurement(viewer, boundary_layer, result, segments=segments,
+                                 source=source)

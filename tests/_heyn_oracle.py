@@ -1,0 +1,146 @@
+"""Reference (slow, obviously correct) Heyn rasteriser and run counter: the test oracle
+of the fast flat-index path in :mod:`napari_srmat.metrics.heyn` (moved out of the
+library, which uses only the fast path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from napari_srmat.metrics.heyn import _bridged, _merge_runs, _supercover
+
+
+def _raster_segments(a: np.ndarray, b: np.ndarray):
+    """Pixel paths of :func:`_supercover` as (row, col) coordinates.
+
+    Returns
+    -------
+    rows, cols, seg_index : int arrays in path order.
+    """
+    R0, C0, R1, C1, sr, sc, npix, offs, col_at, _ = _supercover(a, b)
+    total = int(npix.sum())
+    nseg = len(a)
+    idt = (
+        np.int64
+        if total >= 2**31 - 1 or max(np.abs(R0).max(), np.abs(C0).max()) > 2**30
+        else np.int32
+    )
+    # step taken to reach each pixel: a column step at column-border events, else a
+    # row step; the first pixel of each segment jumps from the previous segment's end
+    is_col = np.zeros(total, bool)
+    is_col[col_at] = True
+    dr = np.repeat(sr.astype(idt), npix)
+    dr[is_col] = 0
+    dc = np.repeat(sc.astype(idt), npix)
+    dc[~is_col] = 0
+    prev_r = np.concatenate([[0], R1[:-1]])
+    prev_c = np.concatenate([[0], C1[:-1]])
+    dr[offs] = R0 - prev_r
+    dc[offs] = C0 - prev_c
+    ri = np.cumsum(dr, dtype=idt)
+    ci = np.cumsum(dc, dtype=idt)
+    seg = np.repeat(np.arange(nseg, dtype=idt), npix)
+    return ri, ci, seg
+
+
+def rasterize_paths(
+    paths: Sequence[np.ndarray], shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ordered 4-connected pixels of polylines, clipped to the image.
+
+    Parameters
+    ----------
+    paths : list of (K, 2) arrays
+        Polyline vertices ``(row, col)``.
+    shape : (int, int)
+        Image shape; pixels outside are dropped.
+
+    Returns
+    -------
+    rows, cols, path_index : int arrays
+        Pixels in order along each path (paths concatenated in order). A pixel shared
+        by two consecutive segments of a polyline appears once.
+    """
+    if not paths:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    counts = np.array([len(p) - 1 for p in paths])
+    verts = np.concatenate([np.asarray(p, float) for p in paths])
+    # segment i of path j: verts[off_j + i] -> verts[off_j + i + 1]
+    offs = np.cumsum([len(p) for p in paths]) - np.array([len(p) for p in paths])
+    first = np.repeat(offs, counts) + (
+        np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    a, b = verts[first], verts[first + 1]
+    seg_path = np.repeat(np.arange(len(paths)), counts)
+    ri, ci, seg = _raster_segments(a, b)
+    pid = seg_path[seg]
+    # drop pixels repeated at segment joins (same path, same pixel as previous)
+    keep = np.ones(ri.size, bool)
+    keep[1:] = ~((pid[1:] == pid[:-1]) & (ri[1:] == ri[:-1]) & (ci[1:] == ci[:-1]))
+    # clip to image
+    h, w = shape
+    keep &= (ri >= 0) & (ri < h) & (ci >= 0) & (ci < w)
+    return ri[keep], ci[keep], pid[keep]
+
+
+def _count_runs(
+    mask: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    pid: np.ndarray,
+    n_paths: int,
+    closed: np.ndarray,
+    tilted: np.ndarray | None = None,
+):
+    """Runs of boundary pixels per path.
+
+    On tilted (not axis-parallel) paths, two runs separated by at most two
+    non-boundary pixels are one run when their facing end pixels are 8-connected
+    through the boundary with at most one pixel in between: the digital line only
+    zig-zagged along the staircase of the same boundary (without this, a tilted line
+    crossing a shallow one-pixel boundary is counted several times). Axis-parallel
+    paths have no such aliasing and are counted as they are. On a closed path a run
+    through the first and last pixel counts once.
+
+    Returns
+    -------
+    counts, run_start_idx, run_end_idx, run_path
+    """
+    v = mask[rows, cols]
+    m = v.size
+    if m == 0:
+        z = np.zeros(0, np.int64)
+        return np.zeros(n_paths, np.int64), z, z, z
+    new_path = np.ones(m, bool)
+    new_path[1:] = pid[1:] != pid[:-1]
+    end_path = np.ones(m, bool)
+    end_path[:-1] = pid[1:] != pid[:-1]
+    prev = np.zeros(m, bool)
+    prev[1:] = v[:-1]
+    prev[new_path] = False
+    nxt = np.zeros(m, bool)
+    nxt[:-1] = v[1:]
+    nxt[end_path] = False
+    starts = np.flatnonzero(v & ~prev)
+    ends = np.flatnonzero(v & ~nxt)  # aligned with starts, run by run
+    run_pid = pid[starts]
+    if starts.size > 1:
+        e, s2 = ends[:-1], starts[1:]
+        cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3)
+        if tilted is not None:
+            cand &= tilted[run_pid[1:]]
+        merge = cand & _bridged(mask, rows[e], cols[e], rows[s2], cols[s2])
+        starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
+    counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
+    if np.any(closed):
+        first_idx = np.flatnonzero(new_path)
+        last_idx = np.flatnonzero(end_path)
+        p_of = pid[first_idx]
+        wrap = closed[p_of] & v[first_idx] & v[last_idx] & (counts[p_of] > 1)
+        if np.any(wrap):
+            counts[p_of[wrap]] -= 1
+            # the first run continues the last one: drop it (starts/ends stay aligned)
+            keep = ~np.isin(starts, first_idx[wrap])
+            starts, ends, run_pid = starts[keep], ends[keep], run_pid[keep]
+    return counts, starts, ends, run_pid

@@ -1,0 +1,229 @@
+"""The one mask rule (``io.as_bool_mask`` / ``io.read_mask``) and the one float rule
+(``io.to_float01`` / ``io.to_uint8``), and that every reader follows them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_srmat.io import (
+    MaskError,
+    as_bool_mask,
+    grey_or_rgb,
+    read_array,
+    read_mask,
+    to_float01,
+    to_uint8,
+    write_ome_zarr,
+)
+
+EXPECTED = np.array([[False, True, False], [True, False, False], [False, False, True]])
+
+
+def _cases():
+    e = EXPECTED
+    return {
+        "bool": e.copy(),
+        "uint8 0/1": e.astype(np.uint8),
+        "uint8 0/255": e.astype(np.uint8) * 255,
+        "uint16 0/1": e.astype(np.uint16),
+        "uint16 0/65535": e.astype(np.uint16) * 65535,
+        "int32 labels": e.astype(np.int32) * np.arange(1, 10, dtype=np.int32).reshape(3, 3),
+        "float 0/1": e.astype(np.float32),
+        "float64 0/1": e.astype(np.float64),
+    }
+
+
+@pytest.mark.parametrize("name", list(_cases()))
+def test_mask_rule_dtypes(name):
+    m = as_bool_mask(_cases()[name])
+    assert m.dtype == bool and m.shape == (3, 3)
+    assert m.tolist() == EXPECTED.tolist()
+
+
+def test_mask_rule_uint8_noise_and_labels():
+    # a 0/255 mask with JPEG-like noise: uint8 above 1 means 0/255, binarized > 127
+    m = EXPECTED.astype(np.uint8) * 250
+    m[0, 0] = 3
+    assert as_bool_mask(m).tolist() == EXPECTED.tolist()
+    # uint16: any non-zero value is a boundary (labels)
+    assert as_bool_mask(np.array([[0, 7]], np.uint16)).tolist() == [[False, True]]
+
+
+def test_mask_rule_float_needs_threshold():
+    prob = np.array([[0.1, 0.6], [0.5, 0.49]], np.float32)
+    with pytest.raises(MaskError, match="give a threshold"):
+        as_bool_mask(prob, name="boundary mask")
+    assert as_bool_mask(prob, threshold=0.5).tolist() == [[False, True], [True, False]]
+    with pytest.raises(MaskError, match="give a threshold"):
+        as_bool_mask(np.array([[0.0, np.nan]]))
+    with pytest.raises(MaskError, match=r"in \[0, 1\]"):
+        as_bool_mask(prob, threshold=2)
+    # a threshold on an 8-bit probability map compares value / 255
+    u8 = np.array([[0, 128, 153, 255]], np.uint8)
+    assert as_bool_mask(u8, threshold=0.6).tolist() == [[False, False, True, True]]
+    # ... and leaves binary 0/1 masks and bool masks as they are
+    assert as_bool_mask(np.array([[0, 1]], np.uint8), threshold=0.6).tolist() == [[False, True]]
+    assert as_bool_mask(np.array([[False, True]]), threshold=0.9).tolist() == [[False, True]]
+
+
+def test_mask_rule_channels_and_shapes():
+    e = EXPECTED.astype(np.uint8) * 255
+    rgb = np.zeros((3, 3, 3), np.uint8)
+    rgb[..., 2] = e  # a blue boundary on black: any colour channel counts
+    assert as_bool_mask(rgb).tolist() == EXPECTED.tolist()
+    rgba = np.dstack([e, e, e, np.full((3, 3), 255, np.uint8)])  # opaque alpha is ignored
+    assert as_bool_mask(rgba).tolist() == EXPECTED.tolist()
+    grey_alpha = np.dstack([e, np.full((3, 3), 255, np.uint8)])
+    assert as_bool_mask(grey_alpha).tolist() == EXPECTED.tolist()
+    assert as_bool_mask(e[..., None]).tolist() == EXPECTED.tolist()
+    with pytest.raises(MaskError, match="2-D"):
+        as_bool_mask(np.zeros((2, 3, 3, 3)))
+    with pytest.raises(MaskError, match="expected"):
+        as_bool_mask(e, shape=(4, 4))
+    da = pytest.importorskip("dask.array")
+    assert as_bool_mask(da.from_array(e, chunks=2)).tolist() == EXPECTED.tolist()
+
+
+@pytest.mark.parametrize("scale", [1, 255])
+def test_read_mask_png_0_1_and_0_255(tmp_path, scale):
+    """Regression: a 0/1 uint8 PNG read as an empty mask through io.read_mask (training
+    and evaluation data) while ``srmat heyn`` read it as boundaries."""
+    p = tmp_path / "m.png"
+    Image.fromarray(EXPECTED.astype(np.uint8) * scale).save(p)
+    m = read_mask(p)
+    assert m.dtype == bool and m.tolist() == EXPECTED.tolist()
+
+
+def test_read_mask_formats(tmp_path):
+    e = EXPECTED.astype(np.uint8)
+    np.save(tmp_path / "m.npy", e)
+    tifffile.imwrite(tmp_path / "m.tif", e.astype(np.uint16) * 65535)
+    tifffile.imwrite(tmp_path / "p.tif", e.astype(np.float32) * 0.8)
+    write_ome_zarr(e * 255, tmp_path / "m.ome.zarr", pixel_size_um=0.5)
+    for name in ("m.npy", "m.tif", "m.ome.zarr"):
+        assert read_mask(tmp_path / name).tolist() == EXPECTED.tolist(), name
+    with pytest.raises(MaskError, match="p.tif.*give a threshold"):
+        read_mask(tmp_path / "p.tif")
+    assert read_mask(tmp_path / "p.tif", threshold=0.5).tolist() == EXPECTED.tolist()
+    assert read_array(tmp_path / "p.tif").dtype == np.float32
+    with pytest.raises(FileNotFoundError, match="mask not found"):
+        read_mask(tmp_path / "missing.png")
+
+
+def test_edges_training_data_reads_0_1_masks(tmp_path):
+    """The training/evaluation loader (edges.data) follows the same rule."""
+    from napari_srmat.edges.data import load_pairs
+
+    img = np.zeros((3, 3, 3), np.uint8)
+    Image.fromarray(img).save(tmp_path / "i.png")
+    Image.fromarray(EXPECTED.astype(np.uint8)).save(tmp_path / "m.png")
+    (sample,) = load_pairs([(tmp_path / "i.png", tmp_path / "m.png")])
+    assert sample.mask.tolist() == EXPECTED.tolist()
+
+
+# --------------------------------------------------------------------------- floats
+def test_float_rule():
+    assert to_float01(np.array([0, 51, 255], np.uint8)).tolist() == pytest.approx([0, 0.2, 1])
+    u16 = to_float01(np.array([0, 65535], np.uint16))
+    assert u16.dtype == np.float32 and u16.tolist() == [0.0, 1.0]
+    assert to_float01(np.array([True, False])).tolist() == [1.0, 0.0]
+    f64 = np.array([0.25, 1.5])
+    assert to_float01(f64).dtype == np.float32
+    assert to_float01(f64).tolist() == [0.25, 1.5]  # floats are not clipped or rescaled
+    assert to_float01(f64, dtype=None).dtype == np.float64
+    assert to_float01(np.array([0, 2147483647], np.int32)).tolist() == [0.0, 1.0]
+
+
+def test_uint8_rule():
+    u8 = np.array([0, 7, 255], np.uint8)
+    assert to_uint8(u8) is u8
+    assert to_uint8(np.array([0, 257, 65535], np.uint16)).tolist() == [0, 1, 255]
+    # floats are in [0, 1]: an overshoot is clipped, not taken for a 0-255 image
+    assert to_uint8(np.array([-0.1, 0.5, 1.02], np.float32)).tolist() == [0, 128, 255]
+    assert to_uint8(np.array([True, False])).tolist() == [255, 0]
+    every = np.arange(256, dtype=np.uint8)
+    assert np.array_equal(to_uint8(to_float01(every)), every)  # round trip
+
+
+def test_channel_rule():
+    assert grey_or_rgb(np.zeros((4, 5, 1))).shape == (4, 5)
+    assert grey_or_rgb(np.zeros((4, 5, 2))).shape == (4, 5)
+    assert grey_or_rgb(np.zeros((4, 5, 4))).shape == (4, 5, 3)
+    assert grey_or_rgb(np.zeros((4, 5))).shape == (4, 5)
+
+
+def test_converters_follow_the_float_rule():
+    """The model, audit and metric inputs use the same conversion."""
+    from napari_srmat.audit.detector import _channels_last
+    from napari_srmat.edges.data import to_model_image
+    from napari_srmat.metrics.edges import EdgeHistogram
+
+    u16 = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    ref = to_float01(u16)
+    assert np.array_equal(to_model_image(u16)[0], ref)
+    assert np.array_equal(_channels_last(u16)[..., 0], ref)
+    h = EdgeHistogram(16)
+    assert np.array_equal(h.bin_index(u16), h.bin_index(ref.astype(np.float64)))
+
+
+def test_srmat_heyn_reads_probability_maps_with_a_threshold(tmp_path, capsys):
+    """`srmat heyn` reads what `srmat edges predict` writes (OME-Zarr probabilities)."""
+    import json
+
+    from napari_srmat.cli import main
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=1)
+    prob = np.where(ms.boundaries, 0.9, 0.1).astype(np.float32)
+    store = write_ome_zarr(prob, tmp_path / "prob.ome.zarr", pixel_size_um=0.5)
+    assert main(["heyn", str(store), "--json"]) == 2
+    assert "give a threshold" in capsys.readouterr().err
+    assert main(["heyn", str(store), "--threshold", "0.5", "--json"]) == 0
+    via_map = json.loads(capsys.readouterr().out)
+    Image.fromarray(ms.boundaries.astype(np.uint8)).save(tmp_path / "m.png")  # 0/1 PNG
+    assert main(["heyn", str(tmp_path / "m.png"), "--json"]) == 0
+    via_png = json.loads(capsys.readouterr().out)
+    assert via_map["mean_intercept_px"] > 5
+    assert via_map["mean_intercept_px"] == pytest.approx(via_png["mean_intercept_px"])
+    # the pixel size travels with the file (the PNG has none)
+    assert via_map["pixel_size_um"] == pytest.approx(0.5)
+    assert via_map["mean_intercept_um"] == pytest.approx(via_map["mean_intercept_px"] * 0.5)
+    assert via_map["per_image"][0]["astm_g"] is not None
+    assert "pixel_size_um" not in via_png
+    assert main(["heyn", str(store), str(tmp_path / "m.png"), "--threshold", "0.5",
+                 "--json"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert "pixel_size_um" not in both and any("different or unknown" in w
+                                               for w in both["warnings"])
+    assert main(["heyn", str(store), "--threshold", "0.5", "--pixel-size-um", "2",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pixel_size_um"] == 2
+
+
+def test_eval_maps_reads_ome_zarr_maps(tmp_path, capsys):
+    """`srmat eval-maps` reads a folder of OME-Zarr probability maps (what `io` writes)."""
+    import json
+
+    from _helpers import fake_predictions
+
+    from napari_srmat.cli import main
+
+    probs, masks = fake_predictions(2, size=96)
+    for d in ("zarr", "png", "masks"):
+        (tmp_path / d).mkdir()
+    for i, (p, m) in enumerate(zip(probs, masks)):
+        u8 = np.round(p * 255).astype(np.uint8)
+        write_ome_zarr(u8, tmp_path / "zarr" / f"s{i}.ome.zarr")
+        Image.fromarray(u8).save(tmp_path / "png" / f"s{i}.png")
+        Image.fromarray((m > 0).astype(np.uint8)).save(tmp_path / "masks" / f"s{i}.png")  # 0/1
+    res = []
+    for d in ("zarr", "png"):
+        assert main(["eval-maps", "--prob", str(tmp_path / d), "--masks",
+                     str(tmp_path / "masks"), "--json"]) == 0
+        res.append(json.loads(capsys.readouterr().out))
+    assert res[0]["n_images"] == 2 and res[0]["ap"] > 0.5
+    assert res[0]["ap"] == pytest.approx(res[1]["ap"])
+    assert res[0]["heyn_pred_px"] == pytest.approx(res[1]["heyn_pred_px"])

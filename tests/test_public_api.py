@@ -1,0 +1,60 @@
+"""The top-level notebook API: lazy (no Qt / napari / torch on import) and working."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_srmat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_is_light():
+    code = ("import sys, napari_srmat; heavy = [m for m in ('torch', 'qtpy', 'PyQt5', "
+            "'PyQt6', 'PySide2', 'PySide6', 'napari', 'dask', 'skimage') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == ""
+
+
+def test_all_names_resolve_to_the_library_functions():
+    from napari_srmat import audit, edges, grainsize, io, sr
+
+    for name in napari_srmat.__all__:
+        assert getattr(napari_srmat, name) is not None, name
+    assert napari_srmat.read_image is io.read_image
+    assert napari_srmat.super_resolve is sr.super_resolve
+    assert napari_srmat.predict_boundaries is edges.predict_boundaries
+    assert napari_srmat.measure_grain_size is grainsize.measure_grain_size
+    assert napari_srmat.find_hallucination_candidates is audit.find_candidates
+    assert set(napari_srmat.__all__) <= set(dir(napari_srmat))
+    with pytest.raises(AttributeError):
+        napari_srmat.not_a_function  # noqa: B018
+
+
+def test_notebook_example_end_to_end(tmp_path):
+    """``examples/notebook_api.py`` on a small synthetic micrograph: real outputs."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import notebook_api
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    res = notebook_api.run(256, grain_px=28.0, pixel_size_um=0.5, folder=tmp_path)
+    truth = res["true_mean_intercept_px"]
+    assert res["shape"] == [256, 256, 3] and res["pixel_size_um"] == pytest.approx(0.5)
+    assert res["heyn_true_boundaries_px"] == pytest.approx(truth, rel=0.1)
+    gs = res["grain_size"]
+    assert gs["mean_intercept_px"] == pytest.approx(truth, rel=0.25)
+    lo, hi = gs["mean_intercept_ci95_px"]
+    assert lo <= truth <= hi
+    assert gs["mean_intercept_um"] == pytest.approx(gs["mean_intercept_px"] * 0.5)
+    assert np.isfinite(gs["astm_g"])
+    assert 0.01 < res["boundary_fraction"] < 0.3
+    assert res["sr_shape"] == [256, 256, 3]  # 64 px x4
+    assert res["n_audit_candidates"] >= 0
