@@ -266,5 +266,5 @@ def test_controls_follow_the_pattern(make_napari_viewer):
     w.pattern.setCurrentText("random")
     assert w.n_lines.isEnabled() and w.seed.isEnabled()
     assert not w.shapes_combo.native.isEnabled()
-    w.pattern.setCurrentText("shapes")
+    w.pattern.setCurrentText("segments")
     assert w.shapes_combo.native.isEnabled() and not w.n_lines.isEnabled()

@@ -51,13 +51,14 @@ from ._common import (
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
 from ._worker import ProgressForwarder, SingleJobMixin, start_job
+from .layers import WIDGET_PATTERNS
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
 __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job",
            "corrected_heyn_job"]
 
-PATTERNS = ("random", "grid", "circles", "shapes")
+PATTERNS = WIDGET_PATTERNS
 
 
 def _is_2d(layer) -> bool:
@@ -330,10 +331,10 @@ class GrainSizeWidget(QWidget):
         """Enable only the controls the pattern uses (circles: the fixed Abrams set)."""
         self.n_lines.setEnabled(pattern in ("random", "grid"))
         self.seed.setEnabled(pattern == "random")
-        self.shapes_combo.native.setEnabled(pattern == "shapes")
+        self.shapes_combo.native.setEnabled(pattern == "segments")
         self.n_lines.setToolTip("" if pattern in ("random", "grid") else
                                 "not used: the circles pattern is the fixed ASTM E112 "
-                                "three-circle set; shapes are the lines you drew")
+                                "three-circle set; segments are the lines you drew")
 
     def _layer_changed(self, *_) -> None:
         layer = self.layer_combo.value

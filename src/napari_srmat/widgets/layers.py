@@ -542,21 +542,34 @@ def heyn_statistics(result) -> dict:
     return d
 
 
+#: Test-line patterns of the widgets: the library's names (``measure_intercepts``).
+WIDGET_PATTERNS = ("random", "grid", "circles", "segments")
+
+
+def _pattern_name(pattern: str) -> str:
+    """The library's pattern name (``"shapes"``, the widgets' old name, is ``"segments"``)."""
+    pattern = "segments" if pattern == "shapes" else pattern
+    if pattern not in WIDGET_PATTERNS:
+        raise WidgetInputError(f"unknown pattern {pattern!r}; use "
+                               + ", ".join(repr(p) for p in WIDGET_PATTERNS))
+    return pattern
+
+
 def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HEYN_N_LINES,
                  seed: int = HEYN_SEED, skeletonize: bool = False,
                  pixel_size_um: float | None = None, segments=None,
                  margin: float = HEYN_MARGIN):
     """Call :func:`napari_srmat.metrics.heyn.measure_intercepts` with the widget's options.
 
-    ``pattern="shapes"`` (the widget's name for user-drawn lines) maps to the
-    library's ``"segments"`` pattern.
+    ``pattern="segments"`` measures on the given ``segments`` (lines drawn in a Shapes
+    layer); ``"shapes"`` is accepted as its old name.
     """
     from ..metrics.heyn import measure_intercepts
 
-    if pattern == "shapes":
-        pattern = "segments"
-        if not segments:
-            raise WidgetInputError("pattern 'shapes' needs a Shapes layer with at least one line")
+    pattern = _pattern_name(pattern)
+    if pattern == "segments" and not segments:
+        raise WidgetInputError("pattern 'segments' needs a Shapes layer with at least one "
+                               "drawn line")
     return measure_intercepts(mask, pattern=pattern, n_lines=n_lines, seed=seed,
                               segments=segments if pattern == "segments" else None,
                               margin=margin, skeletonize=skeletonize,
@@ -592,10 +605,7 @@ def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | 
     -------
     mask, segments, pixel_size_um
     """
-    if pattern not in ("random", "grid", "circles", "shapes"):
-        raise WidgetInputError(
-            f"unknown pattern {pattern!r}; use 'random', 'grid', 'circles' or 'shapes'"
-        )
+    pattern = _pattern_name(pattern)
     if compute_mask:
         mask = boundary_mask(boundary_layer, threshold)
     else:
@@ -607,10 +617,10 @@ def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | 
                 "probability map is needed (not an RGB image)"
             )
     segments = None
-    if pattern == "shapes":
+    if pattern == "segments":
         if shapes_layer is None or len(shapes_layer.data) == 0:
             raise WidgetInputError(
-                "pattern 'shapes' needs a Shapes layer with at least one drawn line"
+                "pattern 'segments' needs a Shapes layer with at least one drawn line"
             )
         segments = shapes_to_segments(shapes_layer, boundary_layer)
     px = pixel_size_um if pixel_size_um else layer_pixel_size_um(boundary_layer)
@@ -673,8 +683,9 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
     viewer : napari.Viewer
     boundary_layer : Labels or Image layer
         Binary boundaries or a probability map (see :func:`boundary_mask`).
-    pattern : {"random", "grid", "circles", "shapes"}
-        Test-line pattern; ``"shapes"`` uses the lines drawn in ``shapes_layer``.
+    pattern : {"random", "grid", "circles", "segments"}
+        Test-line pattern; ``"segments"`` uses the lines drawn in ``shapes_layer``
+        (``"shapes"`` is accepted as its old name).
     n_lines, seed, skeletonize, margin
         Passed to ``measure_intercepts``.
     pixel_size_um : float, optional
