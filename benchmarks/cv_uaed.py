@@ -406,20 +406,32 @@ DECISION_RULE = (
     "otherwise none")
 MAX_RULE_CPU_S = 0.5
 
+#: Rules taken out of the decision *after* it was first run, with the reason (see
+#: docs/boundaries.md): the shipped default must also pass the existing acceptance tests.
+EXCLUDED_RULES = {
+    "bridge": "picked first by DECISION_RULE (with TTA none), but as the shipped default it "
+              "fails the existing grain-size scale-consistency acceptance test "
+              "(tests/test_grainsize.py::test_model_scale_consistency_synthetic: 5.7 % > 5 % "
+              "spread over x0.5-x4 on its structure; otsu_scaled / none 3.5 %; "
+              "studies/results/operating_point_scale_check.json)",
+}
 
-def decide(report: dict, variant: str) -> dict:
+
+def decide(report: dict, variant: str, excluded: dict | None = None) -> dict:
     """The operating point :data:`DECISION_RULE` picks from one variant's results."""
+    excluded = {} if excluded is None else excluded
     best, errs = {}, {}
     for tta in ("none", "d4"):
         rules = report["results"][f"{variant}/{tta}"]["rules"]
-        ok = [r for r, v in rules.items() if v["apply_cpu_s_per_image"] <= MAX_RULE_CPU_S]
+        ok = [r for r, v in rules.items() if v["apply_cpu_s_per_image"] <= MAX_RULE_CPU_S
+              and r not in excluded]
         best[tta] = min(ok, key=lambda r: rules[r]["per_image_pct"]["mean"])
         errs[tta] = np.asarray(rules[best[tta]]["per_image_pct"]["per_fold"], float)
     diff = errs["d4"] - errs["none"]
     d4_wins = bool(-diff.mean() > diff.std(ddof=1))
     tta = "d4" if d4_wins else "none"
     return {"rule_text": DECISION_RULE, "variant": variant, "max_rule_cpu_s": MAX_RULE_CPU_S,
-            "best_rule_per_tta": best,
+            "excluded_rules": excluded, "best_rule_per_tta": best,
             "paired_diff_d4_minus_none_pct": {"per_fold": [round(float(x), 3) for x in diff],
                                               "mean": round(float(diff.mean()), 3),
                                               "std": round(float(diff.std(ddof=1)), 3)},
@@ -439,13 +451,25 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--pretrain-synthetic", type=int, default=32)
     ap.add_argument("--pretrain-epochs", type=int, default=4)
-    ap.add_argument("--stage", choices=("all", "train", "eval"), default="all")
+    ap.add_argument("--stage", choices=("all", "train", "eval", "decide"), default="all",
+                    help="decide: only redo the decision in --out (first without, then with "
+                         "the exclusions of EXCLUDED_RULES)")
     args = ap.parse_args(argv)
     args.variants = [v for v in args.variants.split(",") if v]
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         ap.error(f"unknown variant(s) {sorted(unknown)}")
 
+    if args.stage == "decide":
+        report = json.loads(Path(args.out).read_text())
+        report["decision_first"] = decide(report, args.variants[0])
+        report["decision"] = decide(report, args.variants[0], EXCLUDED_RULES)
+        report["decision_command"] = "PYTHONPATH=src python " + " ".join(
+            ["benchmarks/cv_uaed.py", *(argv if argv is not None else sys.argv[1:])])
+        Path(args.out).write_text(json.dumps(report, indent=1))
+        _log(f"decision {report['decision']['chosen']} (first: "
+             f"{report['decision_first']['chosen']}); wrote {args.out}")
+        return 0
     import torch
 
     torch.set_num_threads(1)

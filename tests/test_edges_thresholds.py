@@ -303,3 +303,57 @@ def test_export_calibrates_rule_parameters(tmp_path):
     assert m.threshold_params == keys["threshold_rules"]["none"]["quantile"]
     with pytest.raises(ValueError, match="unknown threshold rule"):
         calibrate_thresholds(tmp_path / "ck", tmp_path / "val", modes=("none",), rules=("x",))
+
+
+def test_shipped_operating_point_is_the_default():
+    """The shipped checkpoint stores the default rule's parameters for both TTA modes, and
+    load_boundary_model() uses DEFAULT_THRESHOLD_RULE with DEFAULT_TTA."""
+    from napari_srmat.edges.infer import (
+        DEFAULT_THRESHOLD_RULE,
+        DEFAULT_TTA,
+        default_checkpoint_path,
+        load_boundary_model,
+    )
+
+    cfg = json.loads((default_checkpoint_path() / "config.json").read_text())
+    assert cfg["tta"] == cfg["threshold_tta"] == DEFAULT_TTA
+    for mode in ("none", "d4"):
+        assert DEFAULT_THRESHOLD_RULE in cfg["threshold_rules"][mode]
+    m = load_boundary_model(device="cpu")
+    assert (m.threshold_rule, m.tta) == (DEFAULT_THRESHOLD_RULE, DEFAULT_TTA)
+    assert m.threshold_params == cfg["threshold_rules"][DEFAULT_TTA][DEFAULT_THRESHOLD_RULE]
+    m.tta = "d4"  # the rule follows the mode's own calibration
+    assert m.threshold_params == cfg["threshold_rules"]["d4"][DEFAULT_THRESHOLD_RULE]
+    # overrides
+    g = load_boundary_model(device="cpu", tta="d4", threshold_rule="global")
+    assert (g.threshold_rule, g.tta) == ("global", "d4")
+    assert g.threshold_params == {"threshold": cfg["threshold_d4"]}
+
+
+def test_export_recalibrates_in_place_without_touching_the_weights(tmp_path):
+    import hashlib
+
+    from PIL import Image
+
+    from napari_srmat.edges.export import main as export_main
+
+    rng = np.random.default_rng(1)
+    val = tmp_path / "val"
+    (val / "images").mkdir(parents=True)
+    (val / "masks").mkdir(parents=True)
+    _, masks = _maps(2, size=64)
+    for i, m in enumerate(masks):
+        img = (rng.random((64, 64, 3)) * 60).astype(np.uint8) + (m[..., None] * 150).astype(
+            np.uint8)
+        Image.fromarray(img).save(val / "images" / f"{i}.png")
+        Image.fromarray((m * 255).astype(np.uint8)).save(val / "masks" / f"{i}.png")
+    ck = tmp_path / "ck"
+    _save_tiny(ck)
+    digest = hashlib.sha256((ck / "model.safetensors").read_bytes()).hexdigest()
+    assert export_main([str(ck), str(ck), "--calibrate", str(val),
+                        "--threshold-rules", "otsu_scaled"]) == 0
+    assert hashlib.sha256((ck / "model.safetensors").read_bytes()).hexdigest() == digest
+    cfg = json.loads((ck / "config.json").read_text())
+    assert set(cfg["threshold_rules"]) == {"none", "d4"} and cfg["tta"] == "none"
+    with pytest.raises(SystemExit):  # in place is only a recalibration
+        export_main([str(ck), str(ck), "--fp16", "--calibrate", str(val)])
