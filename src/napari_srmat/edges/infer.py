@@ -126,8 +126,9 @@ class BoundaryModel:
         """The threshold :attr:`threshold_rule` uses for one ``(H, W)`` probability map.
 
         ``None`` for rules that are not one threshold per image (``hysteresis``,
-        ``closing``): use :meth:`binarize`. The rules were validated on 256 x 256 px
-        regions; for a whole scan, apply them region by region.
+        ``closing``, ``bridge``, ``prune``): use :meth:`binarize`. The rules were
+        validated on 256 x 256 px regions; :func:`napari_srmat.grainsize.measure_grain_size`
+        applies the default to the whole map at inference scale.
         """
         from .thresholds import image_threshold
 
