@@ -4,9 +4,9 @@
 Every tbm/train and tbm/val region (never tbm/test) is resampled by u = 0.25 ... 4 (an
 up-sampled region stands in for a super-resolved image, a down-sampled one for a coarse
 micrograph) with the pixel size 1/u, and measured as ``measure_grain_size`` does by
-default (autocorrelation estimate, automatic inference scale, shipped weights with TTA
-d4 and their threshold, 50 random lines). The truth is the ℓ̄ of the hand-drawn mask at
-native scale (thinned, 500 random lines).
+default (autocorrelation estimate, automatic inference scale, shipped weights at their
+default operating point: threshold rule and TTA, recorded in the JSON; 50 random lines).
+The truth is the ℓ̄ of the hand-drawn mask at native scale (thinned, 500 random lines).
 
 * ``e = ln(ℓ̄ / ℓ̄_true)`` with ℓ̄ measured with 200 lines on the same binarised map (the
   model's error, little line-sampling noise). Compared with the same region at u = 1
@@ -106,7 +106,9 @@ def main() -> int:
     if args.analyze:
         data = json.loads((RESULTS / "grain_size_calibration.json").read_text())
         return analyze(data["rows"], data["threshold"], data["tta"],
-                       measured=data.get("measured", data["date"]))
+                       measured=data.get("measured", data["date"]),
+                       threshold_rule=data.get("threshold_rule", "global"),
+                       threshold_params=data.get("threshold_params"))
     from napari_srmat.edges import load_boundary_model
     from napari_srmat.grainsize import (
         _float_image,
@@ -133,7 +135,7 @@ def main() -> int:
             s = choose_inference_scale(est)
             # the automatic scale, given explicitly: nothing is withheld (measured anyway)
             r = measure_grain_size(x, model=model, pixel_size_um=1.0 / u, inference_scale=s)
-            m = measure_intercepts(r.probability >= r.threshold, n_lines=ERROR_LINES, **HEYN)
+            m = measure_intercepts(model.binarize(r.probability), n_lines=ERROR_LINES, **HEYN)
             val = None if m.mean_intercept_px is None else m.mean_intercept_px / s
             rows.append({"split": split, "image": img_path.name, "scan": scan_of(img_path),
                          "u": u, "gt_um": gt, "input_px": gt * u, "estimated_px": est,
@@ -145,10 +147,13 @@ def main() -> int:
                 for r in rows[-len(INPUT_SCALES):]]
         print(f"[{k + 1}/{len(pairs)}] {split}/{img_path.name} gt {gt:.1f} px, log errors "
               f"{errs} ({time.time() - t0:.0f} s)", file=sys.stderr)
-    return analyze(rows, model.threshold, model.tta, measured=time.strftime("%Y-%m-%d %H:%M"))
+    return analyze(rows, model.threshold, model.tta, measured=time.strftime("%Y-%m-%d %H:%M"),
+                   threshold_rule=model.threshold_rule,
+                   threshold_params=model.threshold_params)
 
 
-def analyze(rows: list[dict], threshold: float, tta: str, measured: str) -> int:
+def analyze(rows: list[dict], threshold: float, tta: str, measured: str,
+            threshold_rule: str = "global", threshold_params: dict | None = None) -> int:
     """Constants and coverage from the measured rows (see the module docstring)."""
     edge, by_input = min_input(rows)
     ok = [r for r in rows if r["input_px"] >= edge]
@@ -204,6 +209,8 @@ def analyze(rows: list[dict], threshold: float, tta: str, measured: str) -> int:
     print(f"spread x0.5..x4 q10/50/90 {q(spreads)}; within 5 %: "
           f"{summary['n_spread_within_5pct']}/{len(spreads)}")
     save("grain_size_calibration", {"measured": measured, "threshold": threshold, "tta": tta,
+                                    "threshold_rule": threshold_rule,
+                                    "threshold_params": threshold_params,
                                     "error_lines": ERROR_LINES, "summary": summary,
                                     "loso_log_error_95": loso, "rows": rows})
     return 0

@@ -223,6 +223,20 @@ def test_cli_eval_and_predict_json(tmp_path, capsys):
     assert {"ap", "roc_auc", "threshold", "heyn_pred_px", "heyn_gt_px",
             "heyn_error_pct"} <= set(rep)
     assert rep["threshold_source"] == "checkpoint"
+    # the operating point: the default rule, calibrated for d4 in the shipped config
+    from napari_srmat.edges.infer import DEFAULT_THRESHOLD_RULE
+
+    op = rep["operating_point"]
+    assert op["threshold_rule"] == DEFAULT_THRESHOLD_RULE and op["tta"] == "d4"
+    assert op["n_images"] == 1 and len(op["per_image"]) == 1
+    assert op["heyn_per_image_error_pct"] is None or op["heyn_per_image_error_pct"] >= 0
+    rc = main(["edges", "eval", "--images", str(test / "images"), "--masks",
+               str(test / "masks"), "--threshold-rule", "global", "--no-baseline", "--json"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["tta"] == "none"  # the shipped default
+    assert rep["operating_point"]["threshold_rule"] == "global"
+    assert rep["operating_point"]["per_image"][0]["threshold"] == pytest.approx(rep["threshold"])
 
     img, _ = _micrograph(100, 40)
     Image.fromarray(img).save(tmp_path / "im.png")
@@ -232,6 +246,7 @@ def test_cli_eval_and_predict_json(tmp_path, capsys):
     rep = json.loads(capsys.readouterr().out)
     assert Path(rep["prob"]).is_dir() and Path(rep["uncertainty"]).is_dir()
     assert (tmp_path / "pred" / "prob.png").is_file()
+    assert rep["threshold_rule"] == DEFAULT_THRESHOLD_RULE and rep["tta"] == "none"
     assert rep["uncertainty_mean"] > 0
     assert not (tmp_path / "pred" / ".stacked.ome.zarr").exists()
     from napari_srmat.io import read_image

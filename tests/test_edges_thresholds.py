@@ -13,6 +13,8 @@ from napari_srmat.edges.thresholds import (
     RULES,
     InterceptTable,
     apply_threshold_rule,
+    boundary_continuity,
+    clear_curve_cache,
     fit_threshold_rule,
     image_threshold,
     intercept_errors,
@@ -57,7 +59,7 @@ def test_every_rule_fits_and_applies(table):
         e = table.errors(name, params, exact=True)
         assert e["n_invalid"] == 0 and 0 <= e["per_image"] < 1, name
         t = image_threshold(name, table.probs[0], params)
-        assert (t is None) == (name in ("hysteresis", "closing"))
+        assert (t is None) == (name in ("hysteresis", "closing", "bridge", "prune"))
 
 
 def test_global_is_max_f1(table):
@@ -140,6 +142,94 @@ def test_fit_threshold_rule_and_errors():
     assert mean_intercept(np.zeros((10, 10), bool)) is None
 
 
+# ------------------------------------------------- topology, stable, bridge, prune
+def _gappy_map(seed=3, size=128, n_gaps=25):
+    """A soft boundary map whose boundaries fade to 45 % in ``n_gaps`` short stretches."""
+    from skimage.morphology import skeletonize
+
+    ms = generate_microstructure((size, size), mean_grain_size_px=20.0, seed=seed)
+    thin = skeletonize(np.asarray(ms.boundaries, bool))
+    soft = ndimage.gaussian_filter(thin.astype(np.float32), 1.0)
+    soft /= soft.max()
+    rng = np.random.default_rng(seed)
+    ys, xs = np.nonzero(thin)
+    cut = np.zeros_like(thin)
+    for j in rng.choice(len(ys), n_gaps, replace=False):
+        cut[max(0, ys[j] - 3):ys[j] + 4, max(0, xs[j] - 3):xs[j] + 4] = True
+    p = np.where(cut, 0.45 * soft, soft) + 0.03 * rng.random(soft.shape)
+    return p.astype(np.float32), thin
+
+
+def test_boundary_continuity_counts_gaps():
+    ring = np.zeros((40, 40), bool)
+    ring[10, 10:30] = ring[29, 10:30] = ring[10:30, 10] = ring[10:30, 29] = True
+    c = boundary_continuity(ring)
+    assert c["endpoints"] == 0 and c["fragments"] == 1 and c["endpoints_per_100px"] == 0
+    broken = ring.copy()
+    broken[10, 18:21] = False  # one 3 px gap: two dangling ends
+    c = boundary_continuity(broken)
+    assert c["endpoints"] == 2 and c["fragments"] == 1
+    assert c["endpoints_per_100px"] == pytest.approx(200 / c["length_px"])
+    line = np.zeros((40, 40), bool)
+    line[20, :] = True  # crosses the image: ends at the border are not gaps
+    assert boundary_continuity(line)["endpoints"] == 0
+    assert boundary_continuity(np.zeros((8, 8), bool))["endpoints_per_100px"] is None
+
+
+def test_bridge_and_prune_leave_fewer_endpoints():
+    p, thin = _gappy_map()
+    plain = boundary_continuity(apply_threshold_rule("otsu_scaled", p, {"c": 1.0}))
+    bridged = boundary_continuity(apply_threshold_rule("bridge", p,
+                                                       {"c": 1.0, "f": 0.5, "r": 3}))
+    assert plain["endpoints"] >= 10
+    assert bridged["endpoints"] < 0.5 * plain["endpoints"]
+    assert bridged["fragments"] < plain["fragments"]
+    # r = 0: no growth, the otsu_scaled map itself
+    assert np.array_equal(apply_threshold_rule("bridge", p, {"c": 1.0, "f": 0.5, "r": 0}),
+                          apply_threshold_rule("otsu_scaled", p, {"c": 1.0}))
+    # spurs: a cross with one short arm loses the arm, the long arms stay
+    sk = np.zeros((40, 40), bool)
+    sk[20, 2:38] = True
+    sk[21:24, 20] = True  # a 3 px spur
+    q = sk.astype(np.float32)
+    pruned = apply_threshold_rule("prune", q, {"c": 1.0, "k": 5})
+    assert not pruned[22:24, 20].any() and pruned[20, 5:35].all()
+    assert (boundary_continuity(pruned, skeletonize=False)["endpoints"]
+            < boundary_continuity(sk, skeletonize=False)["endpoints"])
+
+
+def test_topology_follows_contrast_and_finds_the_boundaries():
+    p, thin = _gappy_map(n_gaps=0)
+    params = {"w": 2.0, "c": 1.0}
+    t1 = image_threshold("topology", p, params)
+    t_scaled = image_threshold("topology", 0.7 * p, params)
+    assert t_scaled == pytest.approx(0.7 * t1, abs=0.026)  # one grid step
+    # at its threshold the network is closed and l is the truth's within 5 %
+    b = apply_threshold_rule("topology", p, params)
+    assert boundary_continuity(b)["endpoints_per_100px"] < 0.5
+    assert mean_intercept(b) == pytest.approx(mean_intercept(thin), rel=0.05)
+
+
+def test_curve_rules_are_deterministic():
+    p, _ = _gappy_map()
+    for name, params in (("topology", {"w": 1.0, "c": 1.2}), ("stable", {"lo": 0.2,
+                                                                          "width": 0.3})):
+        clear_curve_cache()
+        a = image_threshold(name, p, params)
+        b = image_threshold(name, p.copy(), params)  # from the cache
+        clear_curve_cache()
+        assert a == b == image_threshold(name, p, params)
+        assert np.array_equal(apply_threshold_rule(name, p, params),
+                              apply_threshold_rule(name, p, params))
+    # stable stays inside its band
+    t = image_threshold("stable", p, {"lo": 0.3, "width": 0.2})
+    assert 0.3 - 1e-9 <= t <= 0.5 + 1e-9
+    for name, params in (("bridge", {"c": 1.0, "f": 0.5, "r": 3}), ("prune", {"c": 1.0,
+                                                                              "k": 3})):
+        assert np.array_equal(apply_threshold_rule(name, p, params),
+                              apply_threshold_rule(name, p, params))
+
+
 # ---------------------------------------------------------------- BoundaryModel option
 def _save_tiny(path, **extra):
     import torch
@@ -213,3 +303,57 @@ def test_export_calibrates_rule_parameters(tmp_path):
     assert m.threshold_params == keys["threshold_rules"]["none"]["quantile"]
     with pytest.raises(ValueError, match="unknown threshold rule"):
         calibrate_thresholds(tmp_path / "ck", tmp_path / "val", modes=("none",), rules=("x",))
+
+
+def test_shipped_operating_point_is_the_default():
+    """The shipped checkpoint stores the default rule's parameters for both TTA modes, and
+    load_boundary_model() uses DEFAULT_THRESHOLD_RULE with DEFAULT_TTA."""
+    from napari_srmat.edges.infer import (
+        DEFAULT_THRESHOLD_RULE,
+        DEFAULT_TTA,
+        default_checkpoint_path,
+        load_boundary_model,
+    )
+
+    cfg = json.loads((default_checkpoint_path() / "config.json").read_text())
+    assert cfg["tta"] == cfg["threshold_tta"] == DEFAULT_TTA
+    for mode in ("none", "d4"):
+        assert DEFAULT_THRESHOLD_RULE in cfg["threshold_rules"][mode]
+    m = load_boundary_model(device="cpu")
+    assert (m.threshold_rule, m.tta) == (DEFAULT_THRESHOLD_RULE, DEFAULT_TTA)
+    assert m.threshold_params == cfg["threshold_rules"][DEFAULT_TTA][DEFAULT_THRESHOLD_RULE]
+    m.tta = "d4"  # the rule follows the mode's own calibration
+    assert m.threshold_params == cfg["threshold_rules"]["d4"][DEFAULT_THRESHOLD_RULE]
+    # overrides
+    g = load_boundary_model(device="cpu", tta="d4", threshold_rule="global")
+    assert (g.threshold_rule, g.tta) == ("global", "d4")
+    assert g.threshold_params == {"threshold": cfg["threshold_d4"]}
+
+
+def test_export_recalibrates_in_place_without_touching_the_weights(tmp_path):
+    import hashlib
+
+    from PIL import Image
+
+    from napari_srmat.edges.export import main as export_main
+
+    rng = np.random.default_rng(1)
+    val = tmp_path / "val"
+    (val / "images").mkdir(parents=True)
+    (val / "masks").mkdir(parents=True)
+    _, masks = _maps(2, size=64)
+    for i, m in enumerate(masks):
+        img = (rng.random((64, 64, 3)) * 60).astype(np.uint8) + (m[..., None] * 150).astype(
+            np.uint8)
+        Image.fromarray(img).save(val / "images" / f"{i}.png")
+        Image.fromarray((m * 255).astype(np.uint8)).save(val / "masks" / f"{i}.png")
+    ck = tmp_path / "ck"
+    _save_tiny(ck)
+    digest = hashlib.sha256((ck / "model.safetensors").read_bytes()).hexdigest()
+    assert export_main([str(ck), str(ck), "--calibrate", str(val),
+                        "--threshold-rules", "otsu_scaled"]) == 0
+    assert hashlib.sha256((ck / "model.safetensors").read_bytes()).hexdigest() == digest
+    cfg = json.loads((ck / "config.json").read_text())
+    assert set(cfg["threshold_rules"]) == {"none", "d4"} and cfg["tta"] == "none"
+    with pytest.raises(SystemExit):  # in place is only a recalibration
+        export_main([str(ck), str(ck), "--fp16", "--calibrate", str(val)])

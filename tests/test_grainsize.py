@@ -214,3 +214,26 @@ def test_cli_image_text_and_errors(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("srmat grain-size: error:")
     assert main(["grain-size", str(p), "--mask", "--inference-scale", "0.5"]) == 2
     capsys.readouterr()
+    assert main(["grain-size", str(p), "--mask", "--threshold-rule", "global"]) == 2
+    capsys.readouterr()
+
+
+def test_cli_operating_point_default_and_override(tmp_path, capsys):
+    from napari_srmat.edges.infer import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA
+    from napari_srmat.grainsize import MODEL_ERROR_OPERATING_POINT
+
+    assert MODEL_ERROR_OPERATING_POINT == (DEFAULT_THRESHOLD_RULE, DEFAULT_TTA)
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    p = tmp_path / "img.png"
+    Image.fromarray(ms.image).save(p)
+    gs = _run_json(capsys, ["grain-size", str(p), "--pixel-size-um", "0.25", "--json"])
+    st, row = gs["settings"], gs["images"][0]
+    assert (st["threshold_rule"], st["tta"]) == (DEFAULT_THRESHOLD_RULE, DEFAULT_TTA)
+    assert row["threshold_rule"] == DEFAULT_THRESHOLD_RULE and 0 < row["threshold"] < 1
+    assert not any("indicative only" in w for w in row["warnings"])
+    gs = _run_json(capsys, ["grain-size", str(p), "--pixel-size-um", "0.25", "--json",
+                            "--threshold-rule", "global"])
+    st, row = gs["settings"], gs["images"][0]
+    assert st["threshold_rule"] == row["threshold_rule"] == "global"
+    assert row["threshold"] == pytest.approx(st["threshold"])
+    assert any("indicative only" in w for w in row["warnings"])

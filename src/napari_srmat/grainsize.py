@@ -2,7 +2,9 @@
 
 :func:`measure_grain_size` is the whole measurement a metallographer asks for: it runs the
 shipped UAED boundary model at a scale where the model is reliable, binarises its
-probability with the model's threshold, thins it, lays Heyn test lines (the same lines
+probability at the model's operating point (``model.binarize``: by default the
+per-image rule ``bridge`` with TTA ``none``, chosen out of fold, docs/boundaries.md),
+thins it, lays Heyn test lines (the same lines
 as ``srmat heyn --skeletonize``) and reports the mean lineal intercept ℓ̄ and the ASTM
 E112 grain size number G, each with a 95 % interval that includes the model's
 uncertainty, not only the line sampling. ``srmat grain-size`` is the same function on
@@ -91,6 +93,7 @@ __all__ = [
     "ACF_TO_INTERCEPT",
     "PIXEL_RESOLUTION_PX",
     "MODEL_LOG_ERROR_95",
+    "MODEL_ERROR_OPERATING_POINT",
 ]
 
 #: ℓ̄ (px) aimed for at inference scale: the grain size of the training regions.
@@ -107,9 +110,11 @@ RELIABLE_INTERCEPT_PX = (20.0, 32.0)
 
 #: Below this ℓ̄ (px) in the *input* the grains are too coarse to measure: figures are
 #: withheld and the user is told to super-resolve first. On tbm/train+val regions
-#: down-sampled to ℓ̄ of 4-6 px the measurement reads 10 % longer than on the same
-#: regions at x1, from 6 px on within 4 % (``studies/grain_size_calibration.py``).
-MIN_INPUT_INTERCEPT_PX = 6.0
+#: down-sampled to ℓ̄ of 6-8 px the measurement reads 7 % longer (median) than on the
+#: same regions at x1, 4-6 px 12 %, from 8 px on within 4.3 %
+#: (``studies/grain_size_calibration.py``, default operating point ``otsu_scaled`` / TTA
+#: ``none``; with the former ``global`` / ``d4`` the limit was 6 px).
+MIN_INPUT_INTERCEPT_PX = 8.0
 
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
 #: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
@@ -136,9 +141,15 @@ ACF_MIN_GRAINS = 8
 PIXEL_RESOLUTION_PX = 1.0
 
 #: 2.5 % and 97.5 % quantiles of ``ln(ℓ̄ / ℓ̄_true)`` of :func:`measure_grain_size` with
-#: the shipped weights (TTA d4, their threshold) on tbm/train+val regions at x0.5-x4
-#: (``studies/grain_size_calibration.py``): the model's share of the 95 % interval.
-MODEL_LOG_ERROR_95 = (-0.240, 0.320)
+#: the shipped weights at :data:`MODEL_ERROR_OPERATING_POINT` on tbm/train+val regions
+#: whose input ℓ̄ is at least :data:`MIN_INPUT_INTERCEPT_PX`
+#: (``studies/grain_size_calibration.py``): the model's share of the 95 % interval
+#: (with the former ``global`` / ``d4``: (-0.240, +0.320)).
+MODEL_LOG_ERROR_95 = (-0.347, 0.238)
+#: The operating point (threshold rule, TTA) :data:`MODEL_LOG_ERROR_95` was measured
+#: with: the default of :mod:`napari_srmat.edges.infer` (``DEFAULT_THRESHOLD_RULE``,
+#: ``DEFAULT_TTA``); another one gets a warning that the interval is indicative only.
+MODEL_ERROR_OPERATING_POINT = ("otsu_scaled", "none")
 
 #: Tiling used for the boundary model (overlap >= 64 for near-untiled agreement).
 MODEL_TILE = 512
@@ -203,7 +214,11 @@ class GrainSizeResult:
     n_lines : int
     pattern : str
     threshold : float or None
-        Binarisation threshold of the probability map (images only).
+        Binarisation threshold of the probability map (images only; None for rules
+        that are not one threshold per image, e.g. ``bridge``).
+    threshold_rule : str or None
+        The operating-point rule that binarised the map (images only):
+        ``model.threshold_rule``, or ``"fixed"`` for a given ``threshold``.
     heyn : HeynResult or None
         The measurement at inference scale (intersections, lines) for display.
     probability : ndarray or None
@@ -228,6 +243,7 @@ class GrainSizeResult:
     n_lines: int = 0
     pattern: str = "random"
     threshold: float | None = None
+    threshold_rule: str | None = None
     heyn: HeynResult | None = field(default=None, repr=False)
     probability: np.ndarray | None = field(default=None, repr=False)
 
@@ -250,6 +266,7 @@ class GrainSizeResult:
             "n_lines": int(self.n_lines),
             "pattern": self.pattern,
             "threshold": finite_or_none(self.threshold),
+            "threshold_rule": self.threshold_rule,
             "uncertainty": {k: (_pair(v) if isinstance(v, (tuple, list)) else finite_or_none(v))
                             for k, v in self.uncertainty.items()},
         }
@@ -628,8 +645,12 @@ def _model_range(model, mean_px: float | None) -> tuple[float, float] | None:
     return mean_px * math.exp(-hi), mean_px * math.exp(-lo)
 
 
-def _binary(prob: np.ndarray, threshold: float) -> np.ndarray:
-    return np.asarray(prob) >= threshold
+def _binary(prob: np.ndarray, model, threshold: float | None):
+    """Boundary map, threshold (None for non-threshold rules) and rule name."""
+    p = np.asarray(prob)
+    if threshold is not None:
+        return p >= threshold, float(threshold), "fixed"
+    return model.binarize(p), model.image_threshold(p), model.threshold_rule
 
 
 def measure_grain_size_job(
@@ -667,9 +688,8 @@ def measure_grain_size_job(
         from .edges import load_boundary_model
 
         model = load_boundary_model()
-    thr = float(model.threshold if threshold is None else threshold)
-    if not 0.0 < thr < 1.0:
-        raise GrainSizeError(f"threshold must be in (0, 1), got {thr}")
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
+        raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     warns = _calibration_warnings(model, threshold)
     estimate = estimate_intercept_px(arr)
     auto = inference_scale is None
@@ -688,12 +708,14 @@ def measure_grain_size_job(
     prob = yield from _predict(x, model, stop)
     if prob is None:
         return None
-    res = measure_intercepts(_binary(prob, thr), **heyn_kw)
+    binary, thr, rule = _binary(prob, model, threshold)
+    res = measure_intercepts(binary, **heyn_kw)
     out = grain_size_from_heyn(res, pixel_size_um=px, inference_scale=scale,
                                model_range_px=_model_range(model, res.mean_intercept_px),
                                mode="image", warnings=warns)
     out.estimated_intercept_px = estimate
     out.threshold = thr
+    out.threshold_rule = rule
     out.probability = prob
     _check_scale(out, auto)
     return _note_pixel_size(out)
@@ -708,11 +730,14 @@ def _calibration_warnings(model, threshold: float | None) -> list[str]:
         return []
     shipped = (model.path is not None and Path(model.path).resolve()
                == default_checkpoint_path().resolve())
-    if shipped and model.tta == model.config.get("tta", "d4") and threshold is None:
+    measured = (model.threshold_rule, model.tta) == MODEL_ERROR_OPERATING_POINT
+    if shipped and measured and threshold is None:
         return []
+    rule, tta = MODEL_ERROR_OPERATING_POINT
     return ["the model's error calibration (the model term of the 95% interval) was "
-            "measured for the shipped weights with their TTA and threshold; with this "
-            "model or threshold the interval is indicative only"]
+            f"measured for the shipped weights with threshold rule {rule!r} and TTA "
+            f"{tta!r}; with this model, rule, TTA or threshold the interval is indicative "
+            "only"]
 
 
 def _note_pixel_size(out: GrainSizeResult) -> GrainSizeResult:
@@ -784,8 +809,9 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         Resample by this factor before the model instead of choosing it (no re-pick,
         no withholding; warnings still say when it is outside the reliable range).
     threshold : float, optional
-        Binarisation threshold (default: the model's). The uncertainty band is
-        placed around it.
+        A fixed binarisation threshold (default: the model's operating point,
+        ``model.binarize``: its ``threshold_rule``, by default
+        :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE`).
     stop : StopToken, optional
         Checked between tiles.
 

@@ -50,6 +50,7 @@ def register(subparsers) -> None:
     pr.add_argument("--device", default="auto")
     pr.add_argument("--tta", choices=("none", "d4"), default=None,
                     help="test-time augmentation (default: the checkpoint's setting)")
+    _rule_arg(pr)
     pr.add_argument("--overwrite", action="store_true",
                     help="replace an existing OUT folder written by `edges predict` with "
                          "other input or settings (never anything else)")
@@ -71,12 +72,26 @@ def register(subparsers) -> None:
     e.add_argument("--threshold", type=float, default=None)
     e.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
+    _rule_arg(e)
     e.add_argument("--no-baseline", action="store_true", help="skip the Sobel baseline")
     e.add_argument("--out", default=None)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_eval)
 
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _rule_arg(parser) -> None:
+    """``--threshold-rule`` (the operating point; shared by edges and grain-size)."""
+    from ..edges.infer import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA
+    from ..edges.thresholds import RULES
+
+    parser.add_argument("--threshold-rule", choices=tuple(RULES), default=None,
+                        metavar="RULE",
+                        help=f"operating-point rule that binarises the probability map "
+                             f"(default {DEFAULT_THRESHOLD_RULE} where the checkpoint stores its "
+                             f"parameters, as the shipped one does for TTA {DEFAULT_TTA}, else "
+                             f"global); one of {', '.join(RULES)}")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -118,7 +133,8 @@ def _predict(args: argparse.Namespace) -> int:
     check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
     check_output_location(out)
     mic = read_image(args.image)
-    model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta)
+    model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
+                                threshold_rule=args.threshold_rule)
     stopped = []
     res = run_job(predict_boundaries_job(
         mic, model, tile=args.tile, overlap=args.overlap, out=out,
@@ -128,7 +144,9 @@ def _predict(args: argparse.Namespace) -> int:
         raise UserError("prediction stopped; rerun the same command to resume")
     prob_path, unc_path = res[:2]
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
-              "threshold": model.threshold, "checkpoint": model.path,
+              "threshold": model.threshold, "threshold_rule": model.threshold_rule,
+              "threshold_params": model.threshold_params, "tta": model.tta,
+              "checkpoint": model.path,
               "shape": list(mic.data.shape[:2])}
     if args.error_map:
         report["error_probability"] = str(res[2])
@@ -153,7 +171,7 @@ def _eval(args: argparse.Namespace) -> int:
     report = run_job(evaluate_boundaries_job(
         args.images, args.masks, checkpoint=args.checkpoint, val_images=args.val_images,
         val_masks=args.val_masks, threshold=args.threshold, out_dir=args.out,
-        baseline=not args.no_baseline, tta=args.tta,
+        baseline=not args.no_baseline, tta=args.tta, threshold_rule=args.threshold_rule,
     ))
     if report is None:
         raise UserError("evaluation stopped")
@@ -166,4 +184,8 @@ def _eval(args: argparse.Namespace) -> int:
             if r:  # withheld (degenerate) figures are None: the warnings were logged
                 print(name + ": " + ", ".join(
                     f"{k}={'n/a' if r[k] is None else format(r[k], '.4g')}" for k in keys))
+        op = report["operating_point"]
+        print(f"operating point {op['threshold_rule']} (tta {op['tta']}): per-image l error "
+              + ", ".join(f"{k}={'n/a' if op[k] is None else format(op[k], '.4g')}"
+                          for k in ("heyn_per_image_error_pct", "heyn_pooled_error_pct")))
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import UserError, pixel_size_arg, print_json
+from .edges import _rule_arg
 
 
 def _scale_arg(text: str) -> float | None:
@@ -49,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None, help="boundary model (default: shipped weights)")
     p.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
+    _rule_arg(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--method", choices=("intercept", "planimetric"), default=None,
                    help="measure by the standards (ASTM E112 / ISO 643 / E1382: intercept with "
@@ -97,8 +99,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.lines < 1:
         raise UserError(f"--lines must be >= 1, got {args.lines}")
-    if args.mask and (args.checkpoint or args.tta or args.inference_scale is not None):
-        raise UserError("--checkpoint, --tta and --inference-scale are for images, not --mask")
+    if args.mask and (args.checkpoint or args.tta or args.threshold_rule
+                      or args.inference_scale is not None):
+        raise UserError("--checkpoint, --tta, --threshold-rule and --inference-scale are for "
+                        "images, not --mask")
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
     twins = _per_image(args.twins, args.images, "--twins")
@@ -107,7 +111,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.mask:
         from ..edges import load_boundary_model
 
-        model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta)
+        model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
+                                    threshold_rule=args.threshold_rule)
     rows, fields = [], []
     for path in args.images:
         mic = read_image(path)
@@ -128,7 +133,9 @@ def _run(args: argparse.Namespace) -> int:
         settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
                     "seed": args.seed, "margin": args.margin}
         if model is not None:
-            settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold)
+            settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
+                            threshold_rule=model.threshold_rule,
+                            threshold_params=model.threshold_params)
         print_json({"images": rows, "settings": settings})
         return 0
     for row in rows:

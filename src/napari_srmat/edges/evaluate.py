@@ -248,6 +248,35 @@ def _threshold_for(probs_val, masks_val) -> float:
     return float(_pooled_histogram(probs_val, masks_val).best_f1()[0])
 
 
+def operating_point_report(model, probs, masks, names) -> dict[str, Any]:
+    """ℓ̄ errors of ``model.binarize`` (its threshold rule) against the masks.
+
+    Per-image and pooled errors as in :func:`napari_srmat.edges.thresholds.intercept_errors`
+    (percent), over the images whose mask gives a valid ℓ̄.
+    """
+    from .thresholds import boundary_continuity, intercept_errors, mean_intercept
+
+    rows, pred, true = [], [], []
+    for name, p, m in zip(names, probs, masks):
+        b = model.binarize(p)
+        lt, lp = mean_intercept(m), mean_intercept(b)
+        t = model.image_threshold(p)
+        rows.append({"name": name, "l_pred_px": lp, "l_true_px": lt,
+                     "threshold": None if t is None else float(t),
+                     "endpoints_per_100px": boundary_continuity(b)["endpoints_per_100px"]})
+        if lt is not None:
+            pred.append(lp)
+            true.append(lt)
+    e = intercept_errors(pred, true) if true else None
+    return {"threshold_rule": model.threshold_rule, "threshold_params": model.threshold_params,
+            "tta": model.tta,
+            "heyn_per_image_error_pct": None if e is None else 100 * e["per_image"],
+            "heyn_pooled_error_pct": None if e is None or e["pooled"] is None
+            else 100 * e["pooled"],
+            "n_images": len(true), "n_invalid": 0 if e is None else e["n_invalid"],
+            "per_image": rows}
+
+
 def evaluate_boundaries_job(
     images_dir,
     masks_dir,
@@ -260,6 +289,7 @@ def evaluate_boundaries_job(
     out_dir=None,
     baseline: bool = True,
     tta: str | None = None,
+    threshold_rule: str | None = None,
     stop=None,
 ):
     """Evaluate a UAED model (and the Sobel baseline) on a folder of images/masks (job).
@@ -283,6 +313,10 @@ def evaluate_boundaries_job(
         Also evaluate :func:`sobel_boundary_probability` (reported under ``"sobel"``).
     tta : {"none", "d4"}, optional
         Test-time augmentation of the loaded model (default: the checkpoint's).
+    threshold_rule : str, optional
+        Operating-point rule judged under ``"operating_point"`` (default: the model's,
+        :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE` where the checkpoint
+        stores its parameters).
     stop : StopToken, optional
         Checked between images.
 
@@ -292,7 +326,10 @@ def evaluate_boundaries_job(
         Report: the UAED metrics at top level (``ap``, ``roc_auc``, ``f1``,
         ``threshold``, ``threshold_source``, ``heyn_pred_px``, ``heyn_gt_px``,
         ``delta_px``, ``heyn_error_pct``, grid variants ...), ``"sobel"`` with the
-        baseline's metrics, ``"per_image"`` rows; ``None`` if stopped.
+        baseline's metrics, ``"per_image"`` rows, ``"operating_point"`` (the model's
+        threshold rule: per-image and pooled ℓ̄ error with the protocol of
+        :data:`napari_srmat.edges.thresholds.HEYN_KW`, per-image ℓ̄ and thresholds);
+        ``None`` if stopped.
     """
     from ..outputs import prepare_output_dir
     from .infer import load_boundary_model
@@ -307,9 +344,12 @@ def evaluate_boundaries_job(
     if val_images is not None:
         val = load_pairs(list_image_mask_pairs(val_images, val_masks))
     if model is None:
-        model = load_boundary_model(checkpoint, tta=tta)
-    elif tta is not None:
-        model.tta = tta
+        model = load_boundary_model(checkpoint, tta=tta, threshold_rule=threshold_rule)
+    else:
+        if tta is not None:
+            model.tta = tta
+        if threshold_rule is not None:
+            model.threshold_rule = threshold_rule
     yield Log(f"evaluating {model!r} on {len(test)} images")
     total = len(test) + len(val)
     probs_test, probs_val = [], []
@@ -360,6 +400,7 @@ def evaluate_boundaries_job(
     elif heyn_warn:
         report["heyn_calibrated"] = {"threshold": None, "threshold_source": heyn_src,
                                      "warnings": heyn_warn}
+    report["operating_point"] = operating_point_report(model, probs_test, masks, names)
     for w in report["warnings"] + report.get("heyn_calibrated", {}).get("warnings", []):
         yield Log(w, level="warning")
     report["per_image"] = rows

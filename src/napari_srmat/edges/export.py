@@ -11,10 +11,18 @@ With ``--calibrate`` the thresholds stored in the exported config are chosen on 
 validation images of ``VAL_ROOT`` (``images/`` + ``masks/``) for every test-time
 augmentation mode: ``threshold_<mode>`` (max F1, the paper's protocol) and
 ``threshold_heyn`` (min Heyn error, for the default mode), and ``tta`` sets the mode
-the model uses by default. With ``--error-model`` the error model of
-:mod:`napari_srmat.edges.uncertainty` (probability that a pixel of the binarised map is
-wrong) is fitted on the same validation maps for every mode and stored as
-``error_model[<mode>]``.
+the model uses by default (default :data:`napari_srmat.edges.infer.DEFAULT_TTA`). With
+``--error-model`` the error model of :mod:`napari_srmat.edges.uncertainty` (probability
+that a pixel of the binarised map is wrong) is fitted on the same validation maps for
+every mode and stored as ``error_model[<mode>]``.
+
+``SRC`` = ``DST`` (the same checkpoint directory) with ``--calibrate`` recalibrates a
+checkpoint in place: the weights file is not rewritten, only ``config.json``. The
+shipped operating point was stored that way::
+
+    python -m napari_srmat.edges.export src/napari_srmat/weights/uaed_default \
+        src/napari_srmat/weights/uaed_default --calibrate ../shared/data/tbm/val \
+        --tta none --threshold-rules bridge,otsu_scaled,prune,quantile
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import sys
 from pathlib import Path
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from .infer import DEFAULT_TTA
 
 __all__ = ["export_checkpoint", "calibrate_thresholds", "calibrate_error_model"]
 
@@ -52,7 +61,7 @@ def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True
     return save_checkpoint(dst, state, config, overwrite=True)
 
 
-def calibrate_thresholds(checkpoint, val_root, *, tta: str = "none",
+def calibrate_thresholds(checkpoint, val_root, *, tta: str = DEFAULT_TTA,
                          modes: tuple[str, ...] = ("none", "d4"),
                          rules: tuple[str, ...] = ()) -> dict:
     """Choose and store the thresholds of a checkpoint on a validation set.
@@ -187,8 +196,9 @@ def main(argv=None) -> int:
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--calibrate", metavar="VAL_ROOT", default=None,
                    help="choose the stored thresholds on VAL_ROOT/{images,masks}")
-    p.add_argument("--tta", choices=("none", "d4"), default="none",
-                   help="default test-time augmentation of the exported model")
+    p.add_argument("--tta", choices=("none", "d4"), default=DEFAULT_TTA,
+                   help=f"default test-time augmentation of the exported model (default "
+                        f"{DEFAULT_TTA})")
     p.add_argument("--threshold-rules", default="", metavar="LIST",
                    help="comma-separated threshold rules whose parameters --calibrate also "
                         "fits and stores (e.g. otsu_scaled)")
@@ -212,7 +222,12 @@ def main(argv=None) -> int:
         p.error("DST is required")
     if a.error_model and not a.calibrate:
         p.error("--error-model needs --calibrate VAL_ROOT")
-    out = export_checkpoint(a.src, a.dst, fp16=a.fp16)
+    from .infer import _resolve
+
+    in_place = Path(a.dst).exists() and _resolve(a.src).resolve() == Path(a.dst).resolve()
+    if in_place and (a.fp16 or not a.calibrate):
+        p.error("SRC = DST only recalibrates in place: give --calibrate, not --fp16")
+    out = Path(a.dst) if in_place else export_checkpoint(a.src, a.dst, fp16=a.fp16)
     if a.calibrate:
         rules = tuple(r for r in a.threshold_rules.split(",") if r)
         print(calibrate_thresholds(out, a.calibrate, tta=a.tta, rules=rules))

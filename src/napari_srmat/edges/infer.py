@@ -24,9 +24,19 @@ __all__ = [
     "default_checkpoint_path",
     "predict_boundaries_job",
     "predict_boundaries",
+    "DEFAULT_THRESHOLD_RULE",
+    "DEFAULT_TTA",
 ]
 
 DEFAULT_WEIGHTS = "uaed_default"
+#: The operating point used when none is asked for, chosen out of fold by the decision
+#: rule of docs/boundaries.md ("An operating point per image"): the threshold rule of
+#: :meth:`BoundaryModel.binarize` (when the checkpoint stores its calibrated parameters
+#: for the TTA mode in use; else ``"global"``) ...
+DEFAULT_THRESHOLD_RULE = "otsu_scaled"
+#: ... and the TTA mode of checkpoints whose config does not name one (the shipped
+#: checkpoint's ``config["tta"]`` is this mode).
+DEFAULT_TTA = "none"
 
 
 def default_checkpoint_path() -> Path:
@@ -53,15 +63,17 @@ class BoundaryModel:
         Test-time augmentation: ``"d4"`` averages the outputs over the 8 flips and
         90° rotations of each tile (8x the compute, smoother and better-connected
         boundaries); ``"none"`` is one forward pass. Defaults to the checkpoint's
-        ``config["tta"]`` (``"none"`` when absent).
+        ``config["tta"]`` (:data:`DEFAULT_TTA` when absent).
     threshold_rule : str
         How :meth:`binarize` / :meth:`image_threshold` choose each image's operating
-        point: ``"global"`` (default: ``prob >= threshold``) or a rule of
+        point: ``"global"`` (``prob >= threshold``) or a rule of
         :data:`napari_srmat.edges.thresholds.RULES`, e.g. ``"otsu_scaled"`` (a threshold
         per image from the map's own statistics). Its parameters come from
         ``threshold_params`` or the checkpoint's ``config["threshold_rules"][tta]``
         (written by ``python -m napari_srmat.edges.export ... --calibrate VAL
-        --threshold-rules NAME``).
+        --threshold-rules NAME``). When none is given: :data:`DEFAULT_THRESHOLD_RULE` if
+        the checkpoint stores its parameters for the current ``tta`` mode, else
+        ``"global"``.
     """
 
     in_channels = 3
@@ -74,11 +86,25 @@ class BoundaryModel:
         self.config = dict(config)
         self.device = device
         self.path = path
-        self.tta = tta if tta is not None else config.get("tta", "none")
-        self.threshold_rule = _check_rule(threshold_rule or "global")
+        self.tta = tta if tta is not None else config.get("tta", DEFAULT_TTA)
+        self._rule = None if threshold_rule is None else _check_rule(threshold_rule)
         self._threshold_params = None if threshold_params is None else dict(threshold_params)
-        if self.threshold_rule != "global":
+        if self._rule is not None and self._rule != "global":
             self.threshold_params  # noqa: B018  (refuse a rule without parameters now)
+
+    @property
+    def threshold_rule(self) -> str:
+        """The operating-point rule in use (see the class docstring for the default)."""
+        if self._rule is not None:
+            return self._rule
+        stored = self.config.get("threshold_rules", {}).get(self.tta, {})
+        if DEFAULT_THRESHOLD_RULE in stored:
+            return DEFAULT_THRESHOLD_RULE
+        return "global"
+
+    @threshold_rule.setter
+    def threshold_rule(self, rule: str | None) -> None:
+        self._rule = None if rule is None else _check_rule(rule)
 
     @property
     def threshold_params(self) -> dict[str, Any]:
@@ -100,8 +126,9 @@ class BoundaryModel:
         """The threshold :attr:`threshold_rule` uses for one ``(H, W)`` probability map.
 
         ``None`` for rules that are not one threshold per image (``hysteresis``,
-        ``closing``): use :meth:`binarize`. The rules were validated on 256 x 256 px
-        regions; for a whole scan, apply them region by region.
+        ``closing``, ``bridge``, ``prune``): use :meth:`binarize`. The rules were
+        validated on 256 x 256 px regions; :func:`napari_srmat.grainsize.measure_grain_size`
+        applies the default to the whole map at inference scale.
         """
         from .thresholds import image_threshold
 
@@ -341,7 +368,7 @@ def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
         except ErrorModelError as exc:
             raise CheckpointError(f"checkpoint {path}: config.json error_model[{mode!r}]: "
                                   f"{exc}") from None
-    tta = config.get("tta", "none")
+    tta = config.get("tta", DEFAULT_TTA)
     if tta not in TTA_MODES:
         raise CheckpointError(f"checkpoint {path}: config.json 'tta' must be one of "
                               f"{TTA_MODES}, got {tta!r}")
@@ -362,10 +389,12 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
         ``"auto"``, ``"cpu"``, ``"cuda"``...
     tta : {"none", "d4"}, optional
         Test-time augmentation (see :class:`BoundaryModel`); default: the
-        checkpoint's setting.
+        checkpoint's setting (:data:`DEFAULT_TTA` when it has none).
     threshold_rule : str, optional
-        Operating-point rule of :meth:`BoundaryModel.binarize` (default ``"global"``:
-        the stored threshold; see :data:`napari_srmat.edges.thresholds.RULES`).
+        Operating-point rule of :meth:`BoundaryModel.binarize` (default
+        :data:`DEFAULT_THRESHOLD_RULE` where the checkpoint stores its parameters for
+        the TTA mode, else ``"global"``: the stored threshold; see
+        :data:`napari_srmat.edges.thresholds.RULES`).
     threshold_params : dict, optional
         The rule's parameters (default: the checkpoint's calibrated ones).
 

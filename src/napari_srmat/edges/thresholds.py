@@ -44,6 +44,30 @@ Rules (``RULES``):
 ``closing``
     ``prob >= t`` then a binary closing with a disk of radius ``r`` (closes small gaps
     in boundaries); ``t, r`` fitted for ℓ̄.
+``topology``
+    per image, the threshold at which the skeleton of ``prob >= t`` looks most like a
+    closed network of thin boundaries: on a grid of thresholds it minimises
+    ``100 * endpoints / L + w * area / L`` (``L`` skeleton length; dangling ends of an
+    open network at high thresholds against the mean width ``area / L`` of the bands a
+    too-low threshold gives, whose skeletons have no boundary topology), then
+    ``t_i = c * t_topo``; ``w, c`` fitted for ℓ̄.
+``stable``
+    per image, the threshold in the band ``[lo, lo + width]`` where ℓ̄ (the protocol's
+    lines) changes least with the threshold (the plateau of ``|d log ℓ̄ / d t|``);
+    ``lo, width`` fitted for ℓ̄.
+``bridge``
+    ``otsu_scaled`` (``t_i = c * otsu``), then gap closing: from every endpoint of the
+    skeleton the map grows for ``r`` steps along pixels with ``prob >= f * t_i`` (along
+    the probability ridge), joining boundaries broken by faint stretches; ``c, f, r``
+    fitted for ℓ̄.
+``prune``
+    ``otsu_scaled``, then spur pruning of the skeleton: branches shorter than ``k``
+    px that end in an endpoint and fragments shorter than about ``2 k`` px are
+    removed; ``c, k`` fitted for ℓ̄.
+
+Boundary continuity (:func:`boundary_continuity`): skeleton endpoints per 100 px of
+skeleton (gaps per boundary length; a closed network has none) and the number of
+skeleton fragments.
 
 ℓ̄ (the mean lineal intercept) is always measured with the evaluation protocol of
 :mod:`napari_srmat.edges.evaluate`: skeletonised maps, ``M = 50`` random lines, seed
@@ -53,6 +77,7 @@ Rules (``RULES``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +95,7 @@ __all__ = [
     "image_threshold",
     "fit_threshold_rule",
     "intercept_errors",
+    "boundary_continuity",
 ]
 
 #: The Heyn protocol of the boundary evaluation (same lines for prediction and truth).
@@ -172,6 +198,172 @@ def _t_density(prob, params):
     return lo
 
 
+# ------------------------------------------------------------------------ topology
+#: Threshold grid of the curve-based rules (``topology``, ``stable``).
+CURVE_GRID = tuple(float(t) for t in np.round(np.arange(0.1, 0.901, 0.025), 3))
+#: Endpoints this close to the image border are not gaps (boundary continuity).
+BORDER_PX = 2
+_NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
+
+
+def _skeleton(binary: np.ndarray) -> np.ndarray:
+    from skimage.morphology import skeletonize
+
+    b = np.asarray(binary, bool)
+    return skeletonize(b) if b.any() else b
+
+
+def _neighbour_count(skel: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.correlate(skel.astype(np.uint8), _NEIGHBOURS, mode="constant")
+
+
+def _endpoints(skel: np.ndarray) -> np.ndarray:
+    """Skeleton pixels with exactly one 8-neighbour (isolated pixels count too)."""
+    return skel & (_neighbour_count(skel) <= 1)
+
+
+def boundary_continuity(binary: Any, *, skeletonize: bool = True) -> dict[str, float]:
+    """Gaps per boundary length of a boundary map.
+
+    Parameters
+    ----------
+    binary : array (H, W) of bool
+        Boundary map (thick maps are skeletonised first unless ``skeletonize=False``).
+
+    Returns
+    -------
+    dict
+        ``length_px`` (skeleton pixels), ``endpoints`` (skeleton pixels with one
+        8-neighbour or none, more than :data:`BORDER_PX` px inside the image: dangling
+        ends, i.e. about two per gap; boundaries that leave the image end there
+        without a gap), ``endpoints_per_100px`` and ``fragments`` (8-connected
+        skeleton components).
+    """
+    from scipy import ndimage
+
+    b = np.asarray(binary, bool)
+    s = _skeleton(b) if skeletonize else b
+    n = int(s.sum())
+    e = _endpoints(s)
+    m = BORDER_PX
+    ep = int(e[m:-m, m:-m].sum()) if min(e.shape) > 2 * m else 0
+    return {"length_px": n, "endpoints": ep,
+            "endpoints_per_100px": 100.0 * ep / n if n else None,
+            "fragments": int(ndimage.label(s, np.ones((3, 3), bool))[1]) if n else 0}
+
+
+def _digest(prob: np.ndarray) -> str:
+    p = np.ascontiguousarray(prob, dtype=np.float32)
+    return hashlib.sha1(p.tobytes() + str(p.shape).encode()).hexdigest()
+
+
+_CURVE_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_CURVE_CACHE_MAX = 512
+
+
+def _cached_curve(kind: str, prob: np.ndarray, compute: Callable) -> np.ndarray:
+    """A per-image curve over :data:`CURVE_GRID`, memoised by the map's content.
+
+    The rules stay pure functions of ``prob``: the cache only avoids recomputing the
+    same curve for every candidate parameter while fitting.
+    """
+    key = (kind, _digest(prob))
+    if key not in _CURVE_CACHE:
+        if len(_CURVE_CACHE) >= _CURVE_CACHE_MAX:
+            _CURVE_CACHE.pop(next(iter(_CURVE_CACHE)))
+        _CURVE_CACHE[key] = compute(prob)
+    return _CURVE_CACHE[key]
+
+
+def clear_curve_cache() -> None:
+    """Forget the memoised per-image curves (for timing a rule from scratch)."""
+    _CURVE_CACHE.clear()
+
+
+def _topology_curve(prob: np.ndarray) -> np.ndarray:
+    """``(len(CURVE_GRID), 3)``: skeleton endpoints, skeleton length, area per threshold."""
+    out = np.zeros((len(CURVE_GRID), 3))
+    for j, t in enumerate(CURVE_GRID):
+        b = prob >= t
+        s = _skeleton(b)
+        out[j] = (int(_endpoints(s).sum()), int(s.sum()), int(b.sum()))
+    return out
+
+
+def _t_topology(prob, params):
+    c = _cached_curve("topology", prob, _topology_curve)
+    n = np.maximum(c[:, 1], 1.0)
+    crit = np.where(c[:, 1] > 0, 100.0 * c[:, 0] / n + float(params["w"]) * c[:, 2] / n,
+                    np.inf)
+    return _clip_t(float(params["c"]) * CURVE_GRID[int(np.argmin(crit))])
+
+
+def _intercept_curve(prob: np.ndarray) -> np.ndarray:
+    """log ℓ̄ of ``prob >= t`` over :data:`CURVE_GRID` (NaN where not valid)."""
+    out = np.full(len(CURVE_GRID), np.nan)
+    for j, t in enumerate(CURVE_GRID):
+        lv = mean_intercept(prob >= t)
+        if lv is not None and lv > 0:
+            out[j] = np.log(lv)
+    return out
+
+
+def _t_stable(prob, params):
+    ll = _cached_curve("intercept", prob, _intercept_curve)
+    g = np.asarray(CURVE_GRID)
+    lo, hi = float(params["lo"]), float(params["lo"]) + float(params["width"])
+    band = np.flatnonzero((g >= lo - 1e-9) & (g <= hi + 1e-9))
+    # central differences of log l inside the band (one-sided at the grid ends)
+    d = np.abs(np.gradient(np.where(np.isfinite(ll), ll, 50.0), g))
+    d = np.where(np.isfinite(ll), d, np.inf)[band]
+    if not np.isfinite(d).any():
+        return _clip_t(0.5 * (lo + hi))
+    return _clip_t(float(g[band[int(np.argmin(d))]]))
+
+
+def _bridge(prob: np.ndarray, binary: np.ndarray, low: float, steps: int) -> np.ndarray:
+    """Grow ``binary`` from its skeleton's endpoints along ``prob >= low`` for ``steps``."""
+    from scipy import ndimage
+
+    if steps <= 0 or not binary.any():
+        return binary
+    allowed = (prob >= low) & ~binary
+    seed = _endpoints(_skeleton(binary))
+    grown = ndimage.binary_dilation(seed, np.ones((3, 3), bool), iterations=int(steps),
+                                    mask=allowed | seed)
+    return binary | grown
+
+
+def _prune(skel: np.ndarray, k: int) -> np.ndarray:
+    """Remove spurs (< ``k`` px, ending in an endpoint) and fragments (< ~``2k`` px)."""
+    from scipy import ndimage
+
+    if k <= 0 or not skel.any():
+        return skel
+    s = skel.copy()
+    for _ in range(k):  # erode every open branch by k px
+        s &= ~_endpoints(s)
+    # restore the main branches: grow back from the pruned skeleton's ends inside
+    # the original skeleton (spurs hang off junctions, which are not ends, so they
+    # stay removed)
+    ends = _endpoints(s)
+    back = ndimage.binary_dilation(ends, np.ones((3, 3), bool), iterations=k, mask=skel)
+    return s | back
+
+
+def _b_bridge(prob, params):
+    t = _t_otsu_scaled(prob, params)
+    b = prob >= t
+    return _bridge(prob, b, float(params["f"]) * t, int(params["r"]))
+
+
+def _b_prune(prob, params):
+    b = _skeleton(prob >= _t_otsu_scaled(prob, params))
+    return _prune(b, int(params["k"]))
+
+
 # ------------------------------------------------------------------------- binarisers
 def _b_hysteresis(prob, params):
     from skimage.filters import apply_hysteresis_threshold
@@ -260,6 +452,26 @@ def _grid_closing():
             for r in (1, 2) for t in np.round(np.arange(0.1, 0.901, 0.025), 3)]
 
 
+def _grid_topology():
+    return [{"w": float(w), "c": float(c)} for w in (0.5, 1.0, 2.0, 3.0, 5.0)
+            for c in np.round(np.arange(0.5, 2.001, 0.025), 3)]
+
+
+def _grid_stable():
+    return [{"lo": float(lo), "width": float(w)} for lo in np.round(np.arange(0.2, 0.701, 0.05), 3)
+            for w in (0.1, 0.2, 0.3)]
+
+
+def _grid_bridge():
+    return [{"c": float(c), "f": f, "r": r} for r in (3, 6) for f in (0.5, 0.75)
+            for c in np.round(np.arange(0.6, 1.801, 0.05), 3)]
+
+
+def _grid_prune():
+    return [{"c": float(c), "k": k} for k in (3, 6, 10)
+            for c in np.round(np.arange(0.4, 1.601, 0.05), 3)]
+
+
 @dataclass(frozen=True)
 class ThresholdRule:
     """A named binarisation rule.
@@ -324,6 +536,15 @@ RULES: dict[str, ThresholdRule] = {r.name: r for r in (
                   binarize=_b_hysteresis, grid=_grid_hysteresis),
     ThresholdRule("closing", "prob >= t, then closing with a disk of radius r; t, r for l",
                   binarize=_b_closing, grid=_grid_closing),
+    ThresholdRule("topology", "c * the threshold minimising endpoints per skeleton length + "
+                  "w * mean band width; w, c fitted for l",
+                  threshold=_t_topology, grid=_grid_topology, adaptive=True),
+    ThresholdRule("stable", "the threshold in [lo, lo + width] where l changes least",
+                  threshold=_t_stable, grid=_grid_stable, adaptive=True),
+    ThresholdRule("bridge", "otsu_scaled, then endpoints grown r px along prob >= f * t_i",
+                  binarize=_b_bridge, grid=_grid_bridge, adaptive=True),
+    ThresholdRule("prune", "otsu_scaled, then spurs < k px pruned from the skeleton",
+                  binarize=_b_prune, grid=_grid_prune, adaptive=True),
 )}
 
 
