@@ -279,13 +279,19 @@ def test_checkpoint_error_model_round_trip(tmp_path):
 
     with pytest.raises(OutputExistsError, match="error_model"):
         predict_boundaries(img, model, tile=64, overlap=16, out=tmp_path / "out")
-    # block-by-block writing needs the global rule
+    # block-by-block writing needs one threshold per image (the rule's, on the whole map)
     other = load_boundary_model(ck, device="cpu", threshold_rule="otsu_scaled",
                                 threshold_params={"c": 1.4})
-    with pytest.raises(ValueError, match="global"):
-        predict_boundaries(img, other, tile=64, overlap=16, error_map=True,
-                           out=tmp_path / "out2")
-    assert predict_boundaries(img, other, tile=64, overlap=16, error_map=True)[2].shape == \
+    paths2 = predict_boundaries(img, other, tile=64, overlap=16, error_map=True,
+                                out=tmp_path / "out2")
+    in_memory = predict_boundaries(img, other, tile=64, overlap=16, error_map=True)[2]
+    np.testing.assert_allclose(np.asarray(read_image(paths2[2]).data), in_memory, atol=1e-6)
+    closing = load_boundary_model(ck, device="cpu", threshold_rule="closing",
+                                  threshold_params={"threshold": 0.5, "radius": 1})
+    with pytest.raises(ValueError, match="one threshold per image"):
+        predict_boundaries(img, closing, tile=64, overlap=16, error_map=True,
+                           out=tmp_path / "out3")
+    assert predict_boundaries(img, closing, tile=64, overlap=16, error_map=True)[2].shape == \
         prob.shape
     model.tta = "d4"  # not calibrated for d4
     assert model.error_model is None
@@ -344,3 +350,10 @@ def test_cli_edges_predict_error_map(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [".srmat_output.json", "prob.ome.zarr", "uncertainty.ome.zarr",
          "error_probability.ome.zarr", "prob.png", "uncertainty.png"])
+    # the folder's block-wise map equals the in-memory one at the default per-image rule
+    from napari_srmat.edges import load_boundary_model, predict_boundaries
+
+    model = load_boundary_model(device="cpu", tta="none")
+    assert model.threshold_rule != "global"  # the shipped default is a per-image rule
+    _, _, err_mem = predict_boundaries(img, model, tile=64, overlap=16, error_map=True)
+    np.testing.assert_allclose(err, err_mem, atol=1e-6)

@@ -520,12 +520,17 @@ def predict_boundaries_job(
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError
         if out is not None:
+            from .thresholds import image_threshold
             from .uncertainty import POINTWISE_FEATURES
 
-            if model.threshold_rule != "global" or not set(
+            one_threshold = image_threshold(model.threshold_rule, np.full((2, 2), 0.5,
+                                                                          np.float32),
+                                            model.threshold_params) is not None
+            if not one_threshold or not set(
                     model.error_model["features"]) <= set(POINTWISE_FEATURES):
                 raise ValueError(
-                    "error_map with an output folder needs the 'global' threshold rule and an "
+                    "error_map with an output folder needs a threshold rule that gives one "
+                    "threshold per image (not hysteresis, closing, bridge or prune) and an "
                     f"error model of pixel-wise features {POINTWISE_FEATURES} (it is written "
                     "block by block); use out=None for other rules or features")
     if out is None:
@@ -580,7 +585,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
     if error_map:  # absent otherwise: folders made before keep their identity
         identity["error_model"] = {"params": model.error_model,
-                                   "threshold": float(model.threshold)}
+                                   "threshold": float(model.threshold),
+                                   "threshold_rule": model.threshold_rule,
+                                   "threshold_params": model.threshold_params}
     staging = out.with_name(out.name + ".partial")
     with OutputLock(out):
         _remove_stale_swaps(out)
@@ -641,8 +648,11 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                            overwrite=True)
         if error_map:
             yield Log(f"writing {ERROR_OUTPUT}")
-            e_arr = p_arr.map_blocks(lambda b: model.error_probability(np.asarray(b)),
-                                     dtype=np.float32, meta=np.empty((0, 0), np.float32))
+            t = model.image_threshold(_threshold_sample(p_arr))  # one per image
+            e_arr = p_arr.map_blocks(
+                lambda b: model.error_probability(np.asarray(b),
+                                                  predicted=np.asarray(b) >= t),
+                dtype=np.float32, meta=np.empty((0, 0), np.float32))
             write_ome_zarr(e_arr, staging / ERROR_OUTPUT, pixel_size_um=pixel_size_um,
                            axes="YX", overwrite=True)
         h, w = p_arr.shape
@@ -656,6 +666,18 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         _remove_stacked(staging)
         swap_into_place(staging, out)
     return paths
+
+
+#: Largest probability map (pixels) a per-image threshold is computed on whole; larger
+#: maps use an evenly strided sample of about this many pixels.
+THRESHOLD_SAMPLE_PIXELS = 16_000_000
+
+
+def _threshold_sample(prob) -> np.ndarray:
+    """The whole map, or an evenly strided sample of a very large one (a Dask array)."""
+    h, w = prob.shape[:2]
+    step = max(1, int(np.ceil(np.sqrt(h * w / THRESHOLD_SAMPLE_PIXELS))))
+    return np.asarray(prob[::step, ::step], np.float32)
 
 
 def _remove_stacked(staging: Path) -> None:
