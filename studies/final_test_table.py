@@ -180,7 +180,7 @@ def main(argv=None) -> int:
         "data": f"tbm/{args.split}" + (" (opened once, by this script)"
                                         if args.split == "test" else ""), "n_images": len(pairs),
         "model": {"threshold_rule": model.threshold_rule, "tta": model.tta,
-                  "weights_digest": model.weights_digest},
+                  "weights_digest": model.weights_digest()},
         "true_l_px": [round(float(t), 3) for t in truth], "names": names,
         "table": table, "three_arm": three_arm,
         "warnings_lr_direct": [r["warnings"] for r in lr_direct],
