@@ -220,7 +220,59 @@ def shot_mosaic(args) -> None:
     viewer.close()
 
 
-SHOTS = {"heyn": shot_heyn, "specimen": shot_specimen, "sr": shot_sr, "boundaries": shot_boundaries,
+def shot_session(args) -> None:
+    """A whole measurement session in the workbench dock, one picture per step."""
+    import tifffile
+
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.workbench import WorkbenchWidget
+
+    tmp = Path(tempfile.mkdtemp(prefix="srmat-session-"))
+    ms = generate_microstructure((384, 384), mean_grain_size_px=26, seed=7)
+    scan = tmp / "specimen_S7.ome.tif"
+    tifffile.imwrite(scan, ms.image, ome=True, photometric="rgb",
+                     metadata={"axes": "YXS", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5})
+    viewer = _viewer()
+    viewer.window._qt_window.resize(1600, 1000)
+    wb = WorkbenchWidget(viewer)
+    viewer.window.add_dock_widget(wb, name="napari-srmat workbench")
+    # 1. open the scan with the plugin's reader: pixel size from the file
+    (layer,) = viewer.open(str(scan), plugin="napari-srmat")
+    wb.show_tab("calibration").layer_combo.value = layer
+    wb.calibration.show_current()
+    viewer.canvas.overlays.scale_bar.visible = True
+    _wait(lambda: True)
+    _save(viewer, "session_1_open")
+    # 2. boundaries (shipped model, default operating point)
+    b = wb.show_tab("boundaries")
+    b.layer_combo.value = layer
+    b.device.setCurrentText("cpu")
+    b.run()
+    _wait(lambda: b.layers is not None and b.run_btn.isEnabled())
+    _save(viewer, "session_2_boundaries")
+    # 3. grain size: specimen tab, 2 x 2 fields of the thresholded boundaries
+    g = wb.show_tab("grain_size")
+    g.tabs.setCurrentWidget(g.specimen_tab)
+    g.specimen.select_fields([b.layers.boundaries])
+    g.specimen.grid_rows.setValue(2)
+    g.specimen.grid_cols.setValue(2)
+    g.specimen.run()
+    _wait(lambda: g.specimen.result is not None)
+    b.layers.probability.visible = False
+    _save(viewer, "session_3_grain_size")
+    # 4. report
+    g.tabs.setCurrentWidget(g.report)
+    g.report.micrograph.value = layer
+    g.report.sample_edits["specimen_id"].setText("S7 (synthetic)")
+    g.report.sample_edits["operator"].setText("scripts/make_screenshots.py")
+    g.report.export_report(tmp / "S7_report.html")
+    _wait(lambda: g.report.last_path is not None)
+    _save(viewer, "session_4_report")
+    # 5. audit: SR of a x4-reduced copy against the scan (candidates of hallucination)
+    viewer.close()
+
+
+SHOTS = {"session": shot_session, "heyn": shot_heyn, "specimen": shot_specimen, "sr": shot_sr, "boundaries": shot_boundaries,
          "train": shot_train, "mosaic": shot_mosaic}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QLineEdit, QWidget
 
-from ..jobs import Log
+from ..jobs import Log, Progress
 from ..report import SampleInfo, report_from_heyn, report_from_specimen, write_report
 from ._common import LayerCombo, WidgetInputError, _result_lines
 from ._snapshot import as_mask, snapshot
@@ -59,9 +59,12 @@ def _micrograph(snapshot, shape) -> Any:
 
 def report_job(path: Path, build, *, stop=None):
     """Worker side: build the report (figures) and write it."""
+    yield Progress(0, 1, stage="report")
     yield Log(f"writing the report {path.name}")
     report = build()
-    return write_report(report, path, overwrite=True)
+    written = write_report(report, path, overwrite=True)
+    yield Progress(1, 1, stage="report")
+    return written
 
 
 class ReportPanel(SingleJobMixin, QWidget):

@@ -433,7 +433,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             return
         self.result = result
         for src in self._job_sources:
-            geo = {"scale": src.scale, "translate": src.translate}
+            geo = src.geometry
             areas = result.area_maps[src.name]
             _upsert_layer(self.viewer, f"{src.name} grain area", "image", areas,
                           colormap="turbo", opacity=0.6, blending="translucent",

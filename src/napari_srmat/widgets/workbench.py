@@ -27,7 +27,7 @@ WORKBENCH_TABS = (
     ("Boundaries", "boundaries", BoundariesWidget),
     ("Grain size", "grain_size", GrainSizeWidget),
     ("Audit", "audit", AuditWidget),
-    ("Train & evaluate", "train", TrainEvaluateWidget),
+    ("Train && evaluate", "train", TrainEvaluateWidget),  # "&&": a literal & in Qt
 )
 
 
