@@ -272,8 +272,9 @@ def shot_session(args) -> None:
     viewer.close()
 
 
-SHOTS = {"session": shot_session, "heyn": shot_heyn, "specimen": shot_specimen, "sr": shot_sr, "boundaries": shot_boundaries,
-         "train": shot_train, "mosaic": shot_mosaic}
+SHOTS = {"session": shot_session, "heyn": shot_heyn, "specimen": shot_specimen,
+         "sr": shot_sr, "boundaries": shot_boundaries, "train": shot_train,
+         "mosaic": shot_mosaic}
 
 
 def main(argv=None) -> int:
