@@ -202,6 +202,43 @@ def scenario_specimen(viewer, meter):
     return out
 
 
+def _pan_mosaic(viewer, meter, async_slicing: bool):
+    """Ten pans over the lazy 24000² sample mosaic at a zoom that shows level-2 tiles."""
+    from napari.settings import get_settings
+
+    settings = get_settings().experimental
+    before = settings.async_
+    settings.async_ = async_slicing
+    try:
+        viewer.open_sample("napari-srmat", "mosaic")
+        viewer.reset_view()
+        viewer.camera.center = (12000, 12000)
+        viewer.camera.zoom *= 10
+        centers = iter([(12000 + 700 * k, 12000 + 500 * k) for k in range(1, 11)])
+        state = {"t": 0.0}
+
+        def done():
+            if time.perf_counter() - state["t"] > 0.2:
+                c = next(centers, None)
+                if c is None:
+                    return True
+                viewer.camera.center = c
+                state["t"] = time.perf_counter()
+            return False
+
+        return meter.run(lambda: None, done)
+    finally:
+        settings.async_ = before
+
+
+def scenario_pan_sync(viewer, meter):
+    return _pan_mosaic(viewer, meter, False)
+
+
+def scenario_pan_async(viewer, meter):
+    return _pan_mosaic(viewer, meter, True)
+
+
 SCENARIOS = {
     "idle window (baseline)": scenario_idle,
     "canvas redraws of a 2048² layer, no job (baseline)": scenario_repaint,
@@ -210,6 +247,8 @@ SCENARIOS = {
     "threshold slider, 10 moves on 768²": scenario_threshold_slider,
     "grain size mask tab, 2048² probability map, skeletonize": scenario_grain_mask,
     "grain size specimen tab, 2x2 fields of 2048²": scenario_specimen,
+    "pan the lazy 24000² mosaic, napari default (synchronous slicing)": scenario_pan_sync,
+    "pan the lazy 24000² mosaic, napari async slicing on": scenario_pan_async,
 }
 
 
@@ -217,13 +256,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="write the JSON here too")
     ap.add_argument("--label", default="", help="e.g. the commit measured")
+    ap.add_argument("--only", default="", help="comma-separated substrings of scenario names")
     args = ap.parse_args(argv)
     import napari
 
     meter = StallMeter()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
     results = {}
+    wanted = [w for w in args.only.split(",") if w]
     for name, fn in SCENARIOS.items():
+        if wanted and not any(w in name for w in wanted):
+            continue
         busy = []
         if name != "idle window (baseline)":
             stop_at = time.time() + 900

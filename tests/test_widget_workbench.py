@@ -40,3 +40,19 @@ def test_canvas_stays_visible_on_a_1600x1000_screen(make_napari_viewer, qtbot):
         width, height = viewer.canvas.size[1], viewer.canvas.size[0]
         assert width >= 0.35 * window.width(), (name, viewer.canvas.size)
         assert height >= 0.5 * window.height(), (name, viewer.canvas.size)
+
+
+def test_async_slicing_switch_sets_napari_preference(make_napari_viewer):
+    from napari.settings import get_settings
+
+    viewer = make_napari_viewer()
+    w = WorkbenchWidget(viewer)
+    settings = get_settings().experimental
+    before = settings.async_
+    try:
+        w.async_slicing.setChecked(not before)
+        assert settings.async_ is (not before)
+        w.set_async_slicing(before)
+        assert settings.async_ is before and w.async_slicing.isChecked() is before
+    finally:
+        settings.async_ = before
