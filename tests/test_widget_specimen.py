@@ -76,7 +76,7 @@ def test_two_layers_planimetric_equal_library(make_napari_viewer, qtbot):
     assert panel.table.item(1, 0).text() == "f2"
     assert panel.table.item(0, 1).text() == f"{ref['images'][0]['astm_g']:.4g}"
     labels = [panel.summary.item(i, 0).text() for i in range(panel.summary.rowCount())]
-    assert "grains per mm²" in labels and "relative accuracy %RA" in labels
+    assert "grains per mm² N_A" in labels and "relative accuracy %RA" in labels
     # histograms: one per field and a pooled one, shown as a picture
     assert [panel.histogram_choice.itemText(i)
             for i in range(panel.histogram_choice.count())] == ["f1", "f2", POOLED_FIELD]
@@ -116,7 +116,7 @@ def test_grid_of_fields_over_one_layer(make_napari_viewer, qtbot, tmp_path):
     rows = [line.split(",") for line in text[1:5]]
     assert [r[0] for r in rows] == [f"scan [{k}]" for k in range(1, 5)]
     assert float(rows[2][2]) == pytest.approx(ref["images"][2]["mean_intercept_um"])
-    assert any(line.startswith("# ASTM G,") for line in text[5:])
+    assert any(line.startswith("# ASTM grain size G,") for line in text[5:])
 
 
 def test_exclusions_shapes_and_twins_layers(make_napari_viewer, qtbot):

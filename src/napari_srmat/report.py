@@ -46,6 +46,7 @@ __all__ = [
     "GrainSizeReport",
     "REPORT_FORMATS",
     "report_from_specimen",
+    "specimen_summary_rows",
     "report_from_heyn",
     "overlay_figure",
     "write_report",
@@ -238,6 +239,38 @@ def overlay_figure(image: Any = None, *, boundaries: Any = None, intersections: 
 
 
 # ----------------------------------------------------------------- builders
+#: Optional specimen-summary entries, shown when the method reports them: (key, label).
+SPECIMEN_SUMMARY_EXTRA = (
+    ("mean_intercept_um", "mean lineal intercept ℓ̄ (µm)"),
+    ("mean_intercept_um_ci95", "ℓ̄, 95 % confidence interval (µm)"),
+    ("grains_per_mm2", "grains per mm² N_A"),
+    ("grains_per_mm2_ci95", "N_A, 95 % confidence interval"),
+)
+
+
+def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
+    """(label, value) rows of a specimen summary (``measure_specimen(...)["summary"]``).
+
+    The one list behind the grain-size widget's summary table and the report.
+    """
+    s = summary
+    rows = [
+        ("standard", s.get("standard")),
+        ("method", s.get("method")),
+        ("fields", s.get("n_fields")),
+        ("ASTM grain size G", s.get("astm_g")),
+        ("G, 95 % confidence interval", s.get("astm_g_ci95")),
+    ]
+    rows += [(label, s[key]) for key, label in SPECIMEN_SUMMARY_EXTRA if key in s]
+    rows += [
+        ("relative accuracy %RA", s.get("relative_accuracy_pct")),
+        (f"field value mean ({s.get('field_quantity')})", s.get("mean")),
+        ("field value standard deviation", s.get("sd")),
+        ("anisotropy index", s.get("anisotropy_index")),
+    ]
+    return rows
+
+
 def _provenance(base: dict | None, **extra: Any) -> dict:
     out = dict(extra)
     out.update({k: v for k, v in (base or {}).items() if v is not None})
@@ -281,26 +314,7 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     s = specimen["summary"]
     fields = specimen["images"]
     px = fields[0].get("pixel_size_um") if fields else None
-    summary = [
-        ("standard", s.get("standard")),
-        ("method", s.get("method")),
-        ("fields", s.get("n_fields")),
-        ("ASTM grain size G", s.get("astm_g")),
-        ("G, 95 % confidence interval", s.get("astm_g_ci95")),
-    ]
-    for key, label in (("mean_intercept_um", "mean lineal intercept ℓ̄ (µm)"),
-                       ("mean_intercept_um_ci95", "ℓ̄, 95 % confidence interval (µm)"),
-                       ("grains_per_mm2", "grains per mm² N_A"),
-                       ("grains_per_mm2_ci95", "N_A, 95 % confidence interval")):
-        if key in s:
-            summary.append((label, s[key]))
-    summary += [
-        ("relative accuracy %RA", s.get("relative_accuracy_pct")),
-        (f"field value mean ({s.get('field_quantity')})", s.get("mean")),
-        ("field value standard deviation", s.get("sd")),
-        ("anisotropy index", s.get("anisotropy_index")),
-        ("pixel size (µm)", px),
-    ]
+    summary = specimen_summary_rows(s) + [("pixel size (µm)", px)]
     headers = ["field", "G", "ℓ̄ (µm)", "ℓ̄ (px)", "grains/mm²", "grains inside",
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",

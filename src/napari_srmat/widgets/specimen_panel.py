@@ -45,6 +45,7 @@ from .._atomic import atomic_write_text
 from ..jobs import Log, StopToken
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 from ..metrics.standards import METHODS, field_grid, measure_specimen_job
+from ..report import specimen_summary_rows
 from ._common import (
     LayerCombo,
     WidgetInputError,
@@ -338,14 +339,6 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         ("mean_grain_area_um2", "mean_grain_area_um2"),
     )
 
-    #: Summary entries shown when the method reports them: (key, label).
-    SUMMARY_EXTRA = (
-        ("mean_intercept_um", "mean intercept ℓ̄ (µm)"),
-        ("mean_intercept_um_ci95", "ℓ̄ 95% CI (µm)"),
-        ("grains_per_mm2", "grains per mm²"),
-        ("grains_per_mm2_ci95", "grains per mm² 95% CI"),
-        ("anisotropy_index", "anisotropy index"),
-    )
 
     # ------------------------------------------------------------------ layers
     def _field_layers(self) -> list:
@@ -460,17 +453,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
     def summary_rows(self) -> list[tuple[str, Any]]:
         """Rows of the specimen summary table (label, value)."""
         s = self.result.report["summary"]
-        rows = [
-            ("standard", s.get("standard")),
-            ("method", s.get("method")),
-            ("fields", s.get("n_fields")),
-            ("ASTM G", s.get("astm_g")),
-            ("G 95% CI", s.get("astm_g_ci95")),
-            ("relative accuracy %RA", s.get("relative_accuracy_pct")),
-            (f"field value ({s.get('field_quantity')})", s.get("mean")),
-            ("standard deviation", s.get("sd")),
-        ]
-        rows += [(label, s[key]) for key, label in self.SUMMARY_EXTRA if key in s]
+        rows = specimen_summary_rows(s)
         rows += [("advice", a) for a in s.get("advice") or []]
         rows += [("warning", w) for w in s.get("warnings") or []]
         return rows
