@@ -73,6 +73,11 @@ def edges_case(tmp_path_factory) -> Case:
     return case
 
 
+#: Tries of a kill that must land in a short window (between the pyramid metadata and
+#: the swap) before the test gives up.
+KILL_WINDOW_ATTEMPTS = 4
+
+
 def _kill_then_check(case: Case, folder: Path, **kill) -> str:
     """One kill into ``folder``; asserts that nothing incomplete looks complete."""
     phase, _ = F.kill_at(case.job, folder, folder.parent / f"{folder.name}.kill.log", **kill)
@@ -107,12 +112,20 @@ def test_sr_killed_during_pyramid_rerun_matches(sr_case, tmp_path):
 def test_sr_kills_in_a_row_then_rerun_matches(sr_case, tmp_path):
     """Killed half-way through the tiles, then (resumed) after the pyramid metadata,
     before the marker and the swap: one rerun finishes."""
-    folder = tmp_path / "run"
-    phases = []
-    for name in ("half-chunks", "metadata"):
-        phases.append(_kill_then_check(sr_case, folder, when=_point(sr_case, folder, name)))
-    assert phases == ["tiles", "metadata-swap"], phases
-    _rerun_and_compare(sr_case, folder)
+    # the resumed run can write the metadata and swap within one poll of the watcher
+    # (it then exits by itself): such an attempt still must leave a correct output, and
+    # the sequence is tried again (a fresh folder) until the kill lands in that window
+    seen = []
+    for attempt in range(KILL_WINDOW_ATTEMPTS):
+        folder = tmp_path / f"run{attempt}"
+        phases = [_kill_then_check(sr_case, folder, when=_point(sr_case, folder, name))
+                  for name in ("half-chunks", "metadata")]
+        seen.append(phases)
+        assert phases[0] == "tiles", phases
+        _rerun_and_compare(sr_case, folder)
+        if phases[1] == "metadata-swap":
+            break
+    assert seen[-1] == ["tiles", "metadata-swap"], seen
 
 
 def test_sr_random_kill_rerun_matches(sr_case, tmp_path):
