@@ -198,3 +198,26 @@ def test_big_input_refused_or_asked_before_starting(make_napari_viewer, monkeypa
     assert w.run() is None  # asked, answered No
     assert len(asked) == 1 and "boundary prediction" in asked[0]
     assert w.worker is None
+
+
+def test_shipped_model_starts_at_its_per_image_operating_point(make_napari_viewer, qtbot):
+    from napari_srmat.edges import load_boundary_model
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = BoundariesWidget(viewer)
+    w.layer_combo.value = layer
+    w.device.setCurrentText("cpu")
+    w.run()
+    qtbot.waitUntil(lambda: w.layers is not None and w.run_btn.isEnabled(), timeout=60_000)
+    model = load_boundary_model(device="cpu")
+    assert model.threshold_rule != "global"  # the shipped default: a threshold per image
+    p = np.asarray(w.maps.prob)
+    t = model.image_threshold(p)
+    assert w.maps.threshold == pytest.approx(t) and w.threshold == pytest.approx(t, abs=1e-3)
+    assert w.maps.f1_threshold == pytest.approx(model.threshold)
+    np.testing.assert_array_equal(w.layers.boundaries.data > 0,
+                                  np.asarray(binarize_boundaries(p, t, skeletonize=True), bool))
+    assert f"operating point {model.threshold_rule}" in w.status.text()
+    w.f1_btn.click()
+    assert w.threshold == pytest.approx(model.threshold, abs=1e-3)

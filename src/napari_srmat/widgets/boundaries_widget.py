@@ -121,7 +121,9 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         self._debounce.timeout.connect(self._apply_slider)
 
         self.slider.valueChanged.connect(self._slider_moved)
-        self.f1_btn.clicked.connect(lambda: self.set_threshold(self.maps.threshold))
+        self.f1_btn.clicked.connect(lambda: self.set_threshold(
+            self.maps.f1_threshold if self.maps.f1_threshold is not None
+            else self.maps.threshold))
         self.heyn_btn.clicked.connect(lambda: self.set_threshold(self.maps.heyn_threshold))
         self.skeletonize.toggled.connect(lambda _=None: self._apply_slider())
 
@@ -236,7 +238,10 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         if skel != self.skeletonize.isChecked():  # toggled while the job ran
             self._apply_slider()
         heyn = "" if maps.heyn_threshold is None else f", Heyn-calibrated {maps.heyn_threshold:.3f}"
-        self.status.setText(f"done (TTA {maps.tta}; max-F1 threshold {maps.threshold:.3f}{heyn})")
+        f1 = maps.threshold if maps.f1_threshold is None else maps.f1_threshold
+        rule = ("" if maps.threshold_rule == "global"
+                else f"operating point {maps.threshold_rule} {maps.threshold:.3f}, ")
+        self.status.setText(f"done (TTA {maps.tta}; {rule}max-F1 threshold {f1:.3f}{heyn})")
 
 
 def _checkpoint_tta(checkpoint) -> str:

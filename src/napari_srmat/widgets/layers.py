@@ -293,9 +293,12 @@ def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int 
 class BoundaryMaps:
     """UAED output: boundary probability, uncertainty and the model's thresholds.
 
-    ``threshold`` is the max-F1 threshold on the validation split (the paper's
-    protocol); ``heyn_threshold`` (when the checkpoint has one for the TTA mode used)
-    is the one whose skeletons reproduced the validation mean intercept best.
+    ``threshold`` is the model's operating point for this map: the threshold its
+    ``threshold_rule`` gives the image (the default rule picks one per image), or the
+    max-F1 threshold for rules that are not one threshold. ``f1_threshold`` is the
+    max-F1 threshold on the validation split (the paper's protocol); ``heyn_threshold``
+    (when the checkpoint has one for the TTA mode used) the one whose skeletons
+    reproduced the validation mean intercept best.
     """
 
     prob: Any
@@ -303,6 +306,8 @@ class BoundaryMaps:
     threshold: float
     heyn_threshold: float | None = None
     tta: str = "none"
+    f1_threshold: float | None = None
+    threshold_rule: str = "global"
 
 
 @dataclass
@@ -342,8 +347,12 @@ def boundaries_job(
     if res is None or (stop is not None and stop.stop_requested):
         return None
     prob, unc = res
-    return BoundaryMaps(prob=prob, uncertainty=unc, threshold=float(model.threshold),
-                        heyn_threshold=model.heyn_threshold, tta=model.tta)
+    per_image = model.image_threshold(prob)  # the default rule: one threshold per image
+    return BoundaryMaps(prob=prob, uncertainty=unc,
+                        threshold=float(model.threshold if per_image is None else per_image),
+                        heyn_threshold=model.heyn_threshold, tta=model.tta,
+                        f1_threshold=float(model.threshold),
+                        threshold_rule=model.threshold_rule)
 
 
 def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) -> np.ndarray:
