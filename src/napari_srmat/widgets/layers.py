@@ -233,7 +233,7 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         from ..io import read_image
 
         mic = read_image(result)
-        levels = list(mic.levels) if getattr(mic, "levels", None) else [mic.data]
+        levels = list(mic.levels)  # level 0 first, never empty
         multiscale = len(levels) > 1
         data = levels if multiscale else levels[0]
     level0 = data[0] if multiscale else data
@@ -578,12 +578,9 @@ def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HE
                               pixel_size_um=pixel_size_um)
 
 
-def _result_lines(result) -> list[np.ndarray] | None:
-    for name in ("paths", "lines", "segments"):
-        lines = getattr(result, name, None)
-        if lines is not None:
-            return [np.asarray(seg, dtype=float) for seg in lines]
-    return None
+def _result_lines(result) -> list[np.ndarray]:
+    """The test lines of a ``HeynResult`` as float ``(K, 2)`` arrays (row, col)."""
+    return [np.asarray(seg, dtype=float) for seg in result.paths]
 
 
 def heyn_job(mask: np.ndarray, *, stop: StopToken | None = None,
