@@ -85,6 +85,8 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+
 __all__ = [
     "BoundaryThresholds",
     "DEFAULT_TTA",
@@ -297,7 +299,7 @@ class BoundaryThresholds:
 
 
 #: The Heyn protocol of the boundary evaluation (same lines for prediction and truth).
-HEYN_KW = {"pattern": "random", "n_lines": 50, "seed": 1234, "margin": 0.05,
+HEYN_KW = {"pattern": "random", "n_lines": HEYN_N_LINES, "seed": HEYN_SEED, "margin": HEYN_MARGIN,
            "skeletonize": True}
 
 #: Threshold resolution of the ℓ̄ look-up used while fitting scalar-threshold rules.

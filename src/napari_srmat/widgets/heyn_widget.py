@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
+from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -251,10 +252,10 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.shapes_combo = LayerCombo(self.viewer, ("shapes",), allow_none=True)
         self.n_lines = QSpinBox()
         self.n_lines.setRange(1, 10000)
-        self.n_lines.setValue(50)
+        self.n_lines.setValue(HEYN_N_LINES)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(1234)
+        self.seed.setValue(HEYN_SEED)
         self.skeletonize = QCheckBox("skeletonize mask first")
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
