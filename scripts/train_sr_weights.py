@@ -16,7 +16,7 @@ EMA weights by PSNR on tbm/val, and writes them as float16 to
 
     srmat sr train --data ../shared/data/scans ../shared/data/tbm/train/images \\
         --exclude scan_13 scan_24 scan_28 --synthetic 20 --val ../shared/data/tbm/val/images \\
-        --model cnn --scale 4 --steps 450 --out out/sr_cnn_x4 --threads 1
+        --model cnn --scale 4 --train-steps 450 --out out/sr_cnn_x4 --threads 1
 """
 
 from __future__ import annotations

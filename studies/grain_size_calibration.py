@@ -142,7 +142,7 @@ def main() -> int:
                          "inference_scale": s, "um": r.mean_intercept_um,
                          "inference_px": r.inference_intercept_px,
                          "log_error": None if val is None else math.log(val / (gt * u)),
-                         "sampling_half_px": _finite(r.heyn.ci95_px)})
+                         "sampling_half_px": _finite(r.heyn.ci95_half_width_px)})
         errs = [None if r["log_error"] is None else round(r["log_error"], 2)
                 for r in rows[-len(INPUT_SCALES):]]
         print(f"[{k + 1}/{len(pairs)}] {split}/{img_path.name} gt {gt:.1f} px, log errors "

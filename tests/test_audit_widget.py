@@ -119,7 +119,16 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     qtbot.waitUntil(lambda: w.session is not None, timeout=60000)
     assert len(w.session.candidates) >= len(lines)
     assert (tmp_path / "found.json").exists()
-    qtbot.waitUntil(lambda: w.find_btn.isEnabled(), timeout=10000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
+                    timeout=10000)
+    # SingleJobMixin: a second search while one runs is refused, not started twice
+    from types import SimpleNamespace
+
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    w.worker = SimpleNamespace(is_running=True)
+    with pytest.raises(WidgetInputError, match="candidate search is running"):
+        w.find_candidates(tile=64)
 
 
 def _feature_images(tmp_path):

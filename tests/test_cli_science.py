@@ -73,7 +73,7 @@ def test_heyn_cli_json(synth_dir, capsys):
         "n_lines",
         "mean_intercept_um",
         "astm_g",
-        "ci95_px",
+        "ci95_half_width_px",
         "relative_accuracy_pct",
     ):
         assert key in res, key

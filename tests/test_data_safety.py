@@ -67,14 +67,15 @@ def test_sampling_steps_refused_for_a_cnn_checkpoint(tmp_path):
 
 def test_cli_sr_steps_errors_name_the_flag(small_png, tmp_path, capsys):
     rc = main(["sr", "run", str(small_png), str(tmp_path / "a.zarr"), "--model", "ddpm",
-               "--steps", "0"])
+               "--sampling-steps", "0"])
     err = capsys.readouterr().err
-    assert rc == 2 and "srmat sr: error:" in err and "--steps" in err
+    assert rc == 2 and "srmat sr: error:" in err and "--sampling-steps" in err
     assert "Traceback" not in err
+    # the old name --steps is a hidden alias of --sampling-steps
     rc = main(["sr", "run", str(small_png), str(tmp_path / "b.zarr"), "--model", "bicubic",
                "--steps", "5"])
     err = capsys.readouterr().err
-    assert rc == 2 and "--steps" in err and "bicubic has no sampling steps" in err
+    assert rc == 2 and "--sampling-steps" in err and "bicubic has no sampling steps" in err
     assert not (tmp_path / "b.zarr").exists()
 
 
@@ -295,7 +296,7 @@ def test_library_entries_refuse_bad_pixel_sizes(tmp_path, px):
     ["heyn", "{mask}", "--pixel-size-um", "inf"],
     ["heyn", "{mask}", "--pixel-size-um", "nan"],
     ["synth", "{out}", "--size", "32", "--pixel-size-um", "inf"],
-    ["demo", "--out", "{out}", "--steps", "heyn", "--pixel-size-um", "inf"],
+    ["demo", "--out", "{out}", "--stages", "heyn", "--pixel-size-um", "inf"],
     ["demo", "--out", "{out}", "--steps", "heyn", "--pixel-size-um", "-2"],
     ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "inf"],
     ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "0"],

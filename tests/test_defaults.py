@@ -66,6 +66,6 @@ def test_training_defaults_come_from_the_configs():
     from napari_srmat.cli.sr import build_sr_parser
 
     a = build_sr_parser().parse_args(["train", "--out", "o"])
-    assert (a.model, a.scale, a.steps, a.batch_size, a.patch, a.lr, a.loss, a.device) == (
+    assert (a.model, a.scale, a.train_steps, a.batch_size, a.patch, a.lr, a.loss, a.device) == (
         s.model, s.scale, s.steps, s.batch_size, s.patch, s.lr, s.loss, s.device)
     assert a.degradation == s.degradation["mode"]

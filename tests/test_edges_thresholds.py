@@ -357,3 +357,57 @@ def test_export_recalibrates_in_place_without_touching_the_weights(tmp_path):
     assert set(cfg["threshold_rules"]) == {"none", "d4"} and cfg["tta"] == "none"
     with pytest.raises(SystemExit):  # in place is only a recalibration
         export_main([str(ck), str(ck), "--fp16", "--calibrate", str(val)])
+
+
+# ------------------------------------------------------------- BoundaryThresholds
+def test_boundary_thresholds_round_trip_shipped_config():
+    """The shipped config.json loads unchanged and writes back the same keys (issue 17)."""
+    from napari_srmat.edges.infer import default_checkpoint_path
+    from napari_srmat.edges.thresholds import BoundaryThresholds
+
+    raw = (default_checkpoint_path() / "config.json").read_bytes()
+    cfg = json.loads(raw)
+    t = BoundaryThresholds.from_config(cfg)
+    out = t.to_config()
+    assert {**cfg, **out} == cfg  # every key written is the stored one, value for value
+    assert json.dumps({**cfg, **out}, indent=2, sort_keys=True).encode() == raw
+    assert BoundaryThresholds.from_config(out) == t
+    keys = {"threshold", "threshold_tta", "threshold_none", "threshold_d4", "threshold_heyn",
+            "threshold_rules", "error_model", "tta"}
+    assert set(out) == keys & set(cfg)
+    assert t.max_f1("none") == cfg["threshold"] and t.max_f1("d4") == cfg["threshold_d4"]
+    assert t.heyn_threshold(t.threshold_tta) == cfg["threshold_heyn"]
+    assert t.rule_params("d4") == cfg["threshold_rules"]["d4"]
+    assert BoundaryThresholds.from_config({}).to_config() == {}
+
+
+def test_boundary_model_reads_typed_thresholds(tmp_path):
+    from napari_srmat.edges.infer import load_boundary_model
+
+    _save_tiny(tmp_path / "ck", threshold=0.4, threshold_tta="none", threshold_d4=0.45,
+               threshold_heyn=0.3, threshold_rules={"d4": {"otsu_scaled": {"c": 1.1}}})
+    m = load_boundary_model(tmp_path / "ck", device="cpu")
+    assert m.thresholds.max_f1("d4") == 0.45 and m.threshold == 0.4
+    assert m.heyn_threshold == 0.3 and m.threshold_rule == "global"
+    m.tta = "d4"
+    assert m.threshold == 0.45 and m.heyn_threshold is None
+    assert m.threshold_rule == "otsu_scaled" and m.threshold_params == {"c": 1.1}
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"threshold": 1.5}, r"'threshold' must be a number in \[0, 1\], got 1.5"),
+    ({"threshold_d4": "high"}, r"'threshold_d4' must be a number in \[0, 1\]"),
+    ({"threshold_heyn": float("nan")}, r"'threshold_heyn' must be a number"),
+    ({"threshold_tta": "d8"}, r"'threshold_tta' must be one of \('none', 'd4'\)"),
+    ({"tta": "d8"}, r"'tta' must be one of"),
+    ({"threshold_rules": {"none": [1, 2]}}, "'threshold_rules' must map a tta mode"),
+    ({"error_model": {"d8": {}}}, "'error_model' must map a tta mode"),
+    ({"threshold_heyn": None}, r"'threshold_heyn' must be a number in \[0, 1\], got None"),
+    ({"threshold_rules": None}, "'threshold_rules' must be given a value"),
+])
+def test_boundary_thresholds_refuse_bad_config(bad, match):
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges.thresholds import BoundaryThresholds
+
+    with pytest.raises(CheckpointError, match="checkpoint CK: config.json " + match):
+        BoundaryThresholds.from_config({"threshold": 0.5, **bad}, source="CK")

@@ -193,7 +193,8 @@ def test_cli_mask_matches_heyn_schema(tmp_path, capsys):
         for k in SCHEMA_KEYS:
             assert a[k] == pytest.approx(b[k]) if k != "warnings" else a[k] == b[k]
         # srmat heyn keeps its own keys
-        assert b["n_intersections"] == a["n_intercepts"] and "ci95_px" in b
+        assert b["n_intersections"] == a["n_intercepts"]
+        assert "ci95_half_width_px" in b and "ci95_px" not in b
     # no pixel size: nulls
     gs2 = _run_json(capsys, ["grain-size", paths[0], "--mask", "--json"])
     row = gs2["images"][0]

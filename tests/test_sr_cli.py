@@ -76,7 +76,7 @@ def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):
 
     ckpt = tmp_path / "ckpt"
     rc = main(["sr", "train", "--data", str(small_png.parent), "--model", "cnn", "--scale",
-               "2", "--steps", "3", "--batch-size", "2", "--patch", "16", "--out", str(ckpt),
+               "2", "--train-steps", "3", "--batch-size", "2", "--patch", "16", "--out", str(ckpt),
                "--threads", "1", "--device", "cpu", "--json"])
     assert rc == 0
     res = _json(capsys)
@@ -88,3 +88,28 @@ def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):
     s = _json(capsys)
     assert s["scale"] == 2 and s["checkpoint"].endswith("best")
     assert tuple(read_image(out).data.shape) == (40, 48, 3)
+
+
+def test_steps_flags_have_one_meaning_each(capsys):
+    """--sampling-steps / --train-steps / --stages; the old --steps is a hidden alias."""
+    import argparse
+
+    from napari_srmat.cli import build_parser
+    from napari_srmat.cli.sr import build_sr_parser
+
+    sr = build_sr_parser()
+    for argv, dest, value in ((["run", "a.png", "b.zarr", "--steps", "7"], "sampling_steps", 7),
+                              (["run", "a.png", "b.zarr", "--sampling-steps", "7"],
+                               "sampling_steps", 7),
+                              (["train", "--out", "o", "--steps", "9"], "train_steps", 9),
+                              (["train", "--out", "o", "--train-steps", "9"], "train_steps", 9)):
+        ns = sr.parse_args(argv)
+        assert getattr(ns, dest) == value and not hasattr(ns, "steps")
+    assert sr.parse_args(["run", "a.png", "b.zarr"]).sampling_steps is None
+    top = build_parser()
+    assert top.parse_args(["demo", "--steps", "heyn"]).stages == "heyn"
+    assert top.parse_args(["demo"]).stages == "heyn,sr,boundaries"
+    subs = {a.dest: a for a in sr._actions if isinstance(a, argparse._SubParsersAction)}
+    helps = {name: p.format_help() for name, p in next(iter(subs.values())).choices.items()}
+    assert "--sampling-steps" in helps["run"] and "--steps " not in helps["run"]
+    assert "--train-steps" in helps["train"] and "--steps " not in helps["train"]

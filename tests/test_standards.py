@@ -309,10 +309,27 @@ def test_heyn_result_keeps_its_keys():
     m[:, 3::10] = True
     d = measure_intercepts(m, pattern="grid", n_lines=5, pixel_size_um=1.0).to_dict()
     for key in ("mean_intercept_px", "n_intersections", "total_length_px", "n_lines",
-                "ci95_px", "relative_accuracy_pct", "pattern", "warnings", "pixel_size_um",
-                "mean_intercept_um", "astm_g"):
+                "ci95_half_width_px", "relative_accuracy_pct", "pattern", "warnings",
+                "pixel_size_um", "mean_intercept_um", "astm_g"):
         assert key in d
     assert d["twins_excluded"] is None and d["triple_points"] is False
+    assert "ci95_px" not in d  # the half-width has one name (issue 17)
+
+
+def test_ci95_names_pair_and_half_width():
+    """``ci95_*`` is a [low, high] pair, ``ci95_half_width_*`` a half-width (issue 17)."""
+    from napari_srmat.widgets.layers import heyn_statistics
+
+    m = np.zeros((100, 100), bool)
+    m[:, 3::10] = True
+    m[3::10, :] = True
+    res = measure_intercepts(m, pattern="grid", n_lines=6, pixel_size_um=0.5)
+    st = heyn_statistics(res)
+    half, mean = res.ci95_half_width_px, res.mean_intercept_px
+    assert st["ci95_half_width_px"] == half and np.isfinite(half)
+    assert st["ci95_px"] == pytest.approx((mean - half, mean + half))
+    assert st["ci95_half_width_um"] == pytest.approx(half * 0.5)
+    assert st["ci95_um"] == pytest.approx(((mean - half) * 0.5, (mean + half) * 0.5))
 
 
 # ------------------------------------------------------------------- exclusions

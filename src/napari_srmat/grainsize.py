@@ -387,11 +387,11 @@ def grain_size_from_heyn(
     terms: dict = {}
     if mean_inf is not None:
         interval, terms = intercept_interval(
-            mean_inf, sampling_half_px=res.ci95_px, model_range_px=model_range_px)
+            mean_inf, sampling_half_px=res.ci95_half_width_px, model_range_px=model_range_px)
         if interval is None:
             warns.append("no 95% interval: " + (
-                "the model's uncertainty range is not known" if math.isfinite(res.ci95_px)
-                else "fewer than two test lines"))
+                "the model's uncertainty range is not known"
+                if math.isfinite(res.ci95_half_width_px) else "fewer than two test lines"))
     k = 1.0 / float(inference_scale)
     mean = None if mean_inf is None else mean_inf * k
     out = GrainSizeResult(

@@ -359,8 +359,8 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     ----------
     stats : dict
         ``mean_intercept_px``, ``mean_intercept_um``, ``astm_g``, ``ci95_px``,
-        ``ci95_um``, ``relative_accuracy_pct``, ``n_intersections``, ``total_length_px``,
-        ``n_lines``, ``pixel_size_um``, ``warnings`` (the widget's statistics).
+        ``ci95_um`` (``[low, high]`` pairs), ``relative_accuracy_pct``, ``n_intersections``,
+        ``total_length_px``, ``n_lines``, ``pixel_size_um``, ``warnings`` (the widget's statistics).
     per_line : sequence of (line, length_px, count)
     sample, image, boundaries, intersections, test_lines, provenance, edits, audit, title
         As for :func:`report_from_specimen`.

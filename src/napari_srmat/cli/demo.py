@@ -22,10 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=0.5)
     p.add_argument("--device", default="auto")
     p.add_argument(
-        "--steps",
+        "--stages",
         default="heyn,sr,boundaries",
-        help="comma-separated subset of heyn,sr,boundaries",
+        help="comma-separated subset of heyn,sr,boundaries (the stages to run)",
     )
+    # old name of --stages (issue 17: --steps meant three different things)
+    p.add_argument("--steps", dest="stages", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_run)
 
@@ -34,10 +36,11 @@ def _run(args: argparse.Namespace) -> int:
     from ..jobs import run_job
     from ..studies.demo import run_demo_job
 
-    steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
+    steps = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = set(steps) - {"heyn", "sr", "boundaries"}
     if unknown:
-        raise ValueError(f"unknown demo steps {sorted(unknown)}; use heyn, sr, boundaries")
+        raise ValueError(f"unknown demo stages (--stages) {sorted(unknown)}; use heyn, sr, "
+                         "boundaries")
     if args.size < 32:
         raise ValueError("--size must be at least 32 px")
     report = run_job(

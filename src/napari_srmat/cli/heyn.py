@@ -118,10 +118,10 @@ def _run(args: argparse.Namespace) -> int:
         ]
         mean_nl, half, ra = confidence_interval(nl) if valid else (None, math.nan, math.nan)
         out["fields_mean_n_l_per_px"] = mean_nl
-        out["ci95_px"] = pooled * ra / 100.0 if math.isfinite(ra) else None
+        out["ci95_half_width_px"] = pooled * ra / 100.0 if math.isfinite(ra) else None
         out["relative_accuracy_pct"] = ra if math.isfinite(ra) else None
     else:
-        out["ci95_px"] = per_image[0]["ci95_px"]
+        out["ci95_half_width_px"] = per_image[0]["ci95_half_width_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
     pooled_px = pixel_sizes[0] if len(set(pixel_sizes)) == 1 else None
     if pooled_px is None and any(p is not None for p in pixel_sizes):
@@ -147,8 +147,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{r['path']}: {txt} ({r['n_intersections']} intersections, {r['n_lines']} lines)")
     if out["mean_intercept_px"] is not None:
         line = f"pooled: mean intercept {out['mean_intercept_px']:.2f} px"
-        if out.get("ci95_px") is not None:
-            line += f" ± {out['ci95_px']:.2f} (95% CI, %RA {out['relative_accuracy_pct']:.1f})"
+        if out.get("ci95_half_width_px") is not None:
+            line += (f" ± {out['ci95_half_width_px']:.2f} "
+                     f"(95% CI, %RA {out['relative_accuracy_pct']:.1f})")
         if out.get("astm_g") is not None:
             line += f"; {out['mean_intercept_um']:.2f} um, ASTM G = {out['astm_g']:.2f}"
         print(line)

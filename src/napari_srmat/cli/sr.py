@@ -4,7 +4,7 @@ Forms::
 
     srmat sr INPUT OUTPUT.zarr [--model NAME] [--checkpoint DIR] [--scale 4] ...
     srmat sr run INPUT OUTPUT.zarr ...          (same as above)
-    srmat sr train --data DIR ... --model cnn --scale 4 --steps N --out CKPT_DIR
+    srmat sr train --data DIR ... --model cnn --scale 4 --train-steps N --out CKPT_DIR
     srmat sr models
 
 ``sr`` takes the rest of the command line and dispatches it itself: a first word
@@ -62,8 +62,11 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "model's receptive field)")
     r.add_argument("--batch-size", type=int, default=4)
     r.add_argument("--device", default="auto")
-    r.add_argument("--steps", type=int, default=None,
-                   help="sampling steps of diffusion models")
+    r.add_argument("--sampling-steps", type=int, default=None, dest="sampling_steps",
+                   metavar="N", help="sampling (denoising) steps of diffusion models")
+    # old name of --sampling-steps (issue 17: --steps meant three different things)
+    r.add_argument("--steps", type=int, dest="sampling_steps", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     r.add_argument("--no-color-fix", action="store_true",
                    help="disable the wavelet colour fix of generative models")
     r.add_argument("--overwrite", action="store_true",
@@ -86,7 +89,11 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--val", default=None, help="folder of validation HR images")
     t.add_argument("--model", default=d.model, choices=("cnn", "onestep", "ddpm"))
     t.add_argument("--scale", type=int, default=d.scale)
-    t.add_argument("--steps", type=int, default=d.steps)
+    t.add_argument("--train-steps", type=int, default=d.steps, dest="train_steps",
+                   metavar="N", help=f"optimiser steps (default {d.steps})")
+    # old name of --train-steps
+    t.add_argument("--steps", type=int, dest="train_steps", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     t.add_argument("--batch-size", type=int, default=d.batch_size)
     t.add_argument("--patch", type=int, default=d.patch, help="HR crop size")
     t.add_argument("--lr", type=float, default=d.lr)
@@ -141,8 +148,8 @@ def _run(args: argparse.Namespace) -> int:
     check_output_location(out)
     check_replaceable(out)
     options = {}
-    if args.steps is not None:
-        options["num_inference_steps"] = args.steps
+    if args.sampling_steps is not None:
+        options["num_inference_steps"] = args.sampling_steps
     if args.no_color_fix:
         options["color_fix"] = "none"
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
@@ -194,7 +201,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = SRTrainConfig(
         model=args.model, scale=args.scale, out=args.out, data=list(args.data),
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
-        steps=args.steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
+        steps=args.train_steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
         val_every=args.val_every, degradation={"mode": args.degradation},
         loss=args.loss, init_checkpoint=args.init,
         resume=args.resume, seed=args.seed, device=_device(args.device),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..checkpoint import load_checkpoint, save_checkpoint
@@ -96,7 +97,7 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = DEFAULT_TTA,
     from .data import list_image_mask_pairs, load_pairs
     from .evaluate import _model_probs, _pooled_histogram, heyn_calibrated_threshold
     from .infer import load_boundary_model
-    from .thresholds import RULES, InterceptTable
+    from .thresholds import RULES, BoundaryThresholds, InterceptTable
 
     if tta not in modes:
         raise ValueError(f"tta={tta!r} must be one of the calibrated modes {modes}")
@@ -126,7 +127,16 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = DEFAULT_TTA,
                 keys["threshold_heyn_warnings"] = warns
     cfg_path = Path(checkpoint) / "config.json"
     config = json.loads(cfg_path.read_text())
-    config.update(keys)
+    # the typed object validates what is written (BoundaryThresholds is the one rule)
+    old = BoundaryThresholds.from_config(config, source=checkpoint)
+    new = replace(
+        old, tta=tta, threshold_tta=tta, threshold=keys["threshold"],
+        per_mode={**old.per_mode, **{m: keys[f"threshold_{m}"] for m in modes}},
+        heyn=keys.get("threshold_heyn", old.heyn),
+        heyn_warnings=keys.get("threshold_heyn_warnings", old.heyn_warnings),
+        rules=keys.get("threshold_rules", old.rules))
+    config.update(new.to_config())
+    config.update({f"val_ap_{m}": keys[f"val_ap_{m}"] for m in modes})
     atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
     return keys
 
@@ -165,6 +175,7 @@ def calibrate_error_model(checkpoint, val_root, *, modes: tuple[str, ...] = ("no
     from .data import list_image_mask_pairs, load_pairs
     from .evaluate import _model_probs
     from .infer import load_boundary_model
+    from .thresholds import BoundaryThresholds
     from .uncertainty import DEFAULT_FEATURES, FEATURES, fit_error_model
 
     features = tuple(DEFAULT_FEATURES if features is None else features)
@@ -184,7 +195,9 @@ def calibrate_error_model(checkpoint, val_root, *, modes: tuple[str, ...] = ("no
                                        stride=1)
     cfg_path = Path(checkpoint) / "config.json"
     config = json.loads(cfg_path.read_text())
-    config["error_model"] = {**config.get("error_model", {}), **fitted}
+    old = BoundaryThresholds.from_config(config, source=checkpoint)
+    new = replace(old, error_model={**(old.error_model or {}), **fitted})  # validated
+    config.update(new.to_config())
     atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True))
     return {"error_model": fitted}
 

@@ -17,6 +17,7 @@ from ..checkpoint import (
 )
 from ..jobs import Log, run_job
 from .model import UAEDNet, build_uaed
+from .thresholds import DEFAULT_TTA, TTA_MODES, BoundaryThresholds
 
 __all__ = [
     "BoundaryModel",
@@ -26,6 +27,7 @@ __all__ = [
     "predict_boundaries",
     "DEFAULT_THRESHOLD_RULE",
     "DEFAULT_TTA",
+    "BoundaryThresholds",
 ]
 
 DEFAULT_WEIGHTS = "uaed_default"
@@ -34,9 +36,8 @@ DEFAULT_WEIGHTS = "uaed_default"
 #: :meth:`BoundaryModel.binarize` (when the checkpoint stores its calibrated parameters
 #: for the TTA mode in use; else ``"global"``) ...
 DEFAULT_THRESHOLD_RULE = "otsu_scaled"
-#: ... and the TTA mode of checkpoints whose config does not name one (the shipped
-#: checkpoint's ``config["tta"]`` is this mode).
-DEFAULT_TTA = "none"
+# ... and DEFAULT_TTA (defined in edges.thresholds, beside BoundaryThresholds): the TTA
+# mode of checkpoints whose config does not name one.
 
 
 def default_checkpoint_path() -> Path:
@@ -57,6 +58,12 @@ class BoundaryModel:
         Probability threshold for binarisation (max-F1 on the validation split
         when the checkpoint stores one, else 0.5). It belongs to the ``tta`` mode
         it was chosen with (``config["threshold_tta"]``).
+    thresholds : BoundaryThresholds
+        Every operating point the checkpoint stores (max-F1 per TTA mode, Heyn-calibrated,
+        threshold-rule parameters, error model), typed and validated
+        (:class:`napari_srmat.edges.thresholds.BoundaryThresholds`); ``threshold``,
+        :attr:`heyn_threshold`, :attr:`threshold_params` and :attr:`error_model` are read
+        from it for the current ``tta`` mode.
     device : str
         Torch device the network runs on.
     tta : {"none", "d4"}
@@ -81,12 +88,16 @@ class BoundaryModel:
     def __init__(self, net: UAEDNet, config: dict[str, Any], device: str = "cpu",
                  path: str | None = None, tta: str | None = None,
                  threshold_rule: str | None = None,
-                 threshold_params: dict[str, Any] | None = None) -> None:
+                 threshold_params: dict[str, Any] | None = None,
+                 thresholds: BoundaryThresholds | None = None) -> None:
         self.net = net.eval().to(device)
         self.config = dict(config)
+        #: The checkpoint's operating points (typed, validated; read from ``config``).
+        self.thresholds = (thresholds if thresholds is not None
+                           else BoundaryThresholds.from_config(config, source=path))
         self.device = device
         self.path = path
-        self.tta = tta if tta is not None else config.get("tta", DEFAULT_TTA)
+        self.tta = tta if tta is not None else self.thresholds.default_tta
         self._rule = None if threshold_rule is None else _check_rule(threshold_rule)
         self._threshold_params = None if threshold_params is None else dict(threshold_params)
         if self._rule is not None and self._rule != "global":
@@ -97,8 +108,7 @@ class BoundaryModel:
         """The operating-point rule in use (see the class docstring for the default)."""
         if self._rule is not None:
             return self._rule
-        stored = self.config.get("threshold_rules", {}).get(self.tta, {})
-        if DEFAULT_THRESHOLD_RULE in stored:
+        if DEFAULT_THRESHOLD_RULE in self.thresholds.rule_params(self.tta):
             return DEFAULT_THRESHOLD_RULE
         return "global"
 
@@ -113,14 +123,14 @@ class BoundaryModel:
             return {"threshold": float(self.threshold)}
         if self._threshold_params is not None:
             return dict(self._threshold_params)
-        stored = self.config.get("threshold_rules", {}).get(self.tta, {})
+        stored = self.thresholds.rule_params(self.tta)
         if self.threshold_rule not in stored:
             raise CheckpointError(
                 f"checkpoint {self.path} has no calibrated parameters for threshold rule "
                 f"{self.threshold_rule!r} with tta={self.tta!r}; pass threshold_params or "
                 "calibrate them with python -m napari_srmat.edges.export SRC DST --calibrate "
                 f"VAL_ROOT --threshold-rules {self.threshold_rule}")
-        return dict(stored[self.threshold_rule])
+        return stored[self.threshold_rule]
 
     def image_threshold(self, prob) -> float | None:
         """The threshold :attr:`threshold_rule` uses for one ``(H, W)`` probability map.
@@ -148,8 +158,7 @@ class BoundaryModel:
         ``python -m napari_srmat.edges.export ... --calibrate VAL --error-model``); see
         :mod:`napari_srmat.edges.uncertainty`.
         """
-        params = self.config.get("error_model", {}).get(self.tta)
-        return None if params is None else dict(params)
+        return self.thresholds.error_model_for(self.tta)
 
     def error_probability(self, prob, *, predicted=None, sigma=None,
                           tta_disagreement=None) -> np.ndarray:
@@ -195,19 +204,13 @@ class BoundaryModel:
     @tta.setter
     def tta(self, mode: str) -> None:
         self._tta = _check_tta(mode)
-        cfg = self.config
-        self.threshold = float(cfg.get("threshold", 0.5))
         # a threshold chosen under another TTA mode does not transfer exactly
-        if cfg.get("threshold_tta", "none") != mode and f"threshold_{mode}" in cfg:
-            self.threshold = float(cfg[f"threshold_{mode}"])
+        self.threshold = self.thresholds.max_f1(mode)
 
     @property
     def heyn_threshold(self) -> float | None:
         """The checkpoint's Heyn-calibrated threshold for the current ``tta`` mode, if any."""
-        cfg = self.config
-        if "threshold_heyn" in cfg and cfg.get("threshold_tta", "none") == self.tta:
-            return float(cfg["threshold_heyn"])
-        return None
+        return self.thresholds.heyn_threshold(self.tta)
 
     @property
     def encoder(self) -> str:
@@ -280,9 +283,6 @@ class BoundaryModel:
         return torch.cat([prob, sigma], dim=1)
 
 
-TTA_MODES = ("none", "d4")
-
-
 def _check_rule(rule: str) -> str:
     from .thresholds import RULES
 
@@ -337,43 +337,6 @@ def _resolve(checkpoint) -> Path:
     return resolve_checkpoint_dir(path)
 
 
-def _check_thresholds(path: Path, config: dict[str, Any]) -> None:
-    """Stored thresholds (``threshold``, ``threshold_<mode>``, ``threshold_heyn``) are in [0, 1]."""
-    import math
-
-    keys = ("threshold", "threshold_heyn", *(f"threshold_{m}" for m in TTA_MODES))
-    for key, value in config.items():
-        if key not in keys:
-            continue
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and math.isfinite(value) and 0.0 <= value <= 1.0)
-        if not ok:
-            raise CheckpointError(f"checkpoint {path}: config.json {key!r} must be a number in "
-                                  f"[0, 1], got {value!r}")
-    rules = config.get("threshold_rules", {})
-    if not isinstance(rules, dict) or not all(
-            isinstance(v, dict) and all(isinstance(p, dict) for p in v.values())
-            for v in rules.values()):
-        raise CheckpointError(f"checkpoint {path}: config.json 'threshold_rules' must map a "
-                              "tta mode to {rule name: parameters}")
-    errs = config.get("error_model", {})
-    if not isinstance(errs, dict) or not all(m in TTA_MODES for m in errs):
-        raise CheckpointError(f"checkpoint {path}: config.json 'error_model' must map a tta "
-                              f"mode {TTA_MODES} to error-model parameters")
-    from .uncertainty import ErrorModelError, check_error_model
-
-    for mode, params in errs.items():
-        try:
-            check_error_model(params)
-        except ErrorModelError as exc:
-            raise CheckpointError(f"checkpoint {path}: config.json error_model[{mode!r}]: "
-                                  f"{exc}") from None
-    tta = config.get("tta", DEFAULT_TTA)
-    if tta not in TTA_MODES:
-        raise CheckpointError(f"checkpoint {path}: config.json 'tta' must be one of "
-                              f"{TTA_MODES}, got {tta!r}")
-
-
 def load_boundary_model(checkpoint=None, device: str = "auto",
                         tta: str | None = None, threshold_rule: str | None = None,
                         threshold_params: dict[str, Any] | None = None) -> BoundaryModel:
@@ -414,7 +377,7 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     device = resolve_device(device)
     path = _resolve(checkpoint)
     path, config = read_checkpoint_config(path)
-    _check_thresholds(path, config)
+    thresholds = BoundaryThresholds.from_config(config, source=path)  # refuse bad ones now
     # the architecture is checked against the weights file before anything is allocated
     state = load_checked_weights(
         path, lambda: build_uaed(config),
@@ -425,7 +388,8 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     state = {k: (v.to(expected[k].dtype) if v.is_floating_point() else v) for k, v in state.items()}
     net.load_state_dict(state)
     return BoundaryModel(net, config, device=device, path=str(path), tta=tta,
-                         threshold_rule=threshold_rule, threshold_params=threshold_params)
+                         threshold_rule=threshold_rule, threshold_params=threshold_params,
+                         thresholds=thresholds)
 
 
 def _split_stacked(result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -85,7 +85,12 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+
 __all__ = [
+    "BoundaryThresholds",
+    "DEFAULT_TTA",
+    "TTA_MODES",
     "HEYN_KW",
     "RULES",
     "ThresholdRule",
@@ -98,8 +103,203 @@ __all__ = [
     "boundary_continuity",
 ]
 
+
+#: Test-time augmentation modes of the boundary model.
+TTA_MODES = ("none", "d4")
+#: The TTA mode of checkpoints whose config does not name one (the shipped checkpoint's
+#: ``config["tta"]`` is this mode); ``edges.infer.DEFAULT_TTA`` is the same constant.
+DEFAULT_TTA = "none"
+
+
+#: The checkpoint config keys :class:`BoundaryThresholds` reads and writes.
+_PROB_KEYS = ("threshold", "threshold_heyn", *(f"threshold_{m}" for m in TTA_MODES))
+_CONFIG_KEYS = (*_PROB_KEYS, "threshold_tta", "threshold_heyn_warnings", "threshold_rules",
+                "error_model", "tta")
+
+
+@dataclass(frozen=True)
+class BoundaryThresholds:
+    """The operating points a boundary checkpoint stores, as one typed object.
+
+    It reads and writes exactly the ``config.json`` keys of a checkpoint (one field per
+    key; ``None`` = key absent, so :meth:`to_config` gives back what
+    :meth:`from_config` read) and is the one place they are validated.
+
+    Attributes
+    ----------
+    threshold : float or None
+        ``"threshold"``: max-F1 threshold on the validation split, chosen under
+        ``threshold_tta`` (0.5 when absent).
+    threshold_tta : str or None
+        ``"threshold_tta"``: the TTA mode ``threshold`` and ``heyn`` were chosen under
+        (``"none"`` when absent).
+    per_mode : dict
+        ``"threshold_<mode>"``: the max-F1 threshold of each calibrated TTA mode.
+    heyn : float or None
+        ``"threshold_heyn"``: the threshold minimising the Heyn ℓ̄ error (under
+        ``threshold_tta``).
+    heyn_warnings : list or None
+        ``"threshold_heyn_warnings"``: why the Heyn calibration is doubtful.
+    rules : dict or None
+        ``"threshold_rules"``: ``{tta mode: {rule name: parameters}}`` (:data:`RULES`).
+    error_model : dict or None
+        ``"error_model"``: ``{tta mode: error-model parameters}``
+        (:mod:`napari_srmat.edges.uncertainty`).
+    tta : str or None
+        ``"tta"``: the checkpoint's default TTA mode (:data:`DEFAULT_TTA` when absent).
+
+    Examples
+    --------
+    >>> t = BoundaryThresholds.from_config({"threshold": 0.6, "threshold_d4": 0.55})
+    >>> t.max_f1("none"), t.max_f1("d4"), t.to_config()
+    (0.6, 0.55, {'threshold': 0.6, 'threshold_d4': 0.55})
+    """
+
+    threshold: float | None = None
+    threshold_tta: str | None = None
+    per_mode: Mapping[str, float] = field(default_factory=dict)
+    heyn: float | None = None
+    heyn_warnings: list | None = None
+    rules: Mapping[str, Mapping[str, dict]] | None = None
+    error_model: Mapping[str, dict] | None = None
+    tta: str | None = None
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ---------------------------------------------------------------- config.json
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, source: Any = None
+                    ) -> BoundaryThresholds:
+        """The thresholds stored in a checkpoint config (other keys are ignored).
+
+        Raises
+        ------
+        napari_srmat.checkpoint.CheckpointError
+            A stored value is not valid (the message names ``source`` and the key).
+        """
+        from ..checkpoint import CheckpointError
+
+        try:
+            # a stored key means a value: null is refused, not read as "absent"
+            for key in _CONFIG_KEYS:
+                if key in config and config[key] is None:
+                    what = ("a number in [0, 1]" if key in _PROB_KEYS
+                            else "given a value (leave the key out instead)")
+                    raise ValueError(f"{key!r} must be {what}, got None")
+            return cls(
+                threshold=config.get("threshold"),
+                threshold_tta=config.get("threshold_tta"),
+                per_mode={m: config[f"threshold_{m}"] for m in TTA_MODES
+                          if f"threshold_{m}" in config},
+                heyn=config.get("threshold_heyn"),
+                heyn_warnings=config.get("threshold_heyn_warnings"),
+                rules=config.get("threshold_rules"),
+                error_model=config.get("error_model"),
+                tta=config.get("tta"),
+            )
+        except ValueError as exc:
+            where = "config.json" if source is None else f"checkpoint {source}: config.json"
+            raise CheckpointError(f"{where} {exc}") from None
+
+    def to_config(self) -> dict[str, Any]:
+        """The ``config.json`` keys of these thresholds (absent fields are left out)."""
+        out: dict[str, Any] = {}
+        for key, value in (("threshold", self.threshold), ("threshold_tta", self.threshold_tta),
+                           ("threshold_heyn", self.heyn),
+                           ("threshold_heyn_warnings", self.heyn_warnings),
+                           ("threshold_rules", self.rules), ("error_model", self.error_model),
+                           ("tta", self.tta)):
+            if value is not None:
+                out[key] = value
+        for mode, value in self.per_mode.items():
+            out[f"threshold_{mode}"] = value
+        return out
+
+    def _validate(self) -> None:
+        import math
+
+        def check_prob(key: str, value: Any) -> None:
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and math.isfinite(value) and 0.0 <= value <= 1.0)
+            if not ok:
+                raise ValueError(f"{key!r} must be a number in [0, 1], got {value!r}")
+
+        def check_mode(key: str, value: Any) -> None:
+            if value not in TTA_MODES:
+                raise ValueError(f"{key!r} must be one of {TTA_MODES}, got {value!r}")
+
+        if self.threshold is not None:
+            check_prob("threshold", self.threshold)
+        if self.heyn is not None:
+            check_prob("threshold_heyn", self.heyn)
+        if not isinstance(self.per_mode, Mapping):
+            raise ValueError(f"'threshold_<mode>' must map a tta mode {TTA_MODES} to a "
+                             f"threshold, got {self.per_mode!r}")
+        for mode, value in self.per_mode.items():
+            check_mode("threshold_<mode>", mode)
+            check_prob(f"threshold_{mode}", value)
+        if self.threshold_tta is not None:
+            check_mode("threshold_tta", self.threshold_tta)
+        if self.tta is not None:
+            check_mode("tta", self.tta)
+        if self.heyn_warnings is not None and not isinstance(self.heyn_warnings, list):
+            raise ValueError("'threshold_heyn_warnings' must be a list of strings, got "
+                             f"{self.heyn_warnings!r}")
+        rules = {} if self.rules is None else self.rules
+        if not isinstance(rules, Mapping) or not all(
+                isinstance(v, Mapping) and all(isinstance(p, Mapping) for p in v.values())
+                for v in rules.values()):
+            raise ValueError("'threshold_rules' must map a tta mode to {rule name: "
+                             "parameters}")
+        errs = {} if self.error_model is None else self.error_model
+        if not isinstance(errs, Mapping) or not all(m in TTA_MODES for m in errs):
+            raise ValueError(f"'error_model' must map a tta mode {TTA_MODES} to error-model "
+                             "parameters")
+        from .uncertainty import ErrorModelError, check_error_model
+
+        for mode, params in errs.items():
+            try:
+                check_error_model(params)
+            except ErrorModelError as exc:
+                raise ValueError(f"error_model[{mode!r}]: {exc}") from None
+
+    # ---------------------------------------------------------------- per TTA mode
+    @property
+    def default_tta(self) -> str:
+        """The TTA mode a model uses unless told otherwise."""
+        return DEFAULT_TTA if self.tta is None else self.tta
+
+    def max_f1(self, mode: str) -> float:
+        """The max-F1 (global) threshold for TTA ``mode``.
+
+        ``threshold`` (0.5 when absent), unless it was chosen under another mode and
+        ``threshold_<mode>`` is stored: a threshold does not transfer exactly between
+        TTA modes.
+        """
+        t = 0.5 if self.threshold is None else self.threshold
+        if (self.threshold_tta or "none") != mode and mode in self.per_mode:
+            t = self.per_mode[mode]
+        return float(t)
+
+    def heyn_threshold(self, mode: str) -> float | None:
+        """The Heyn-calibrated threshold for TTA ``mode`` (None when not calibrated)."""
+        if self.heyn is not None and (self.threshold_tta or "none") == mode:
+            return float(self.heyn)
+        return None
+
+    def rule_params(self, mode: str) -> dict[str, dict]:
+        """``{rule name: parameters}`` calibrated for TTA ``mode`` (maybe empty)."""
+        return {k: dict(v) for k, v in (self.rules or {}).get(mode, {}).items()}
+
+    def error_model_for(self, mode: str) -> dict[str, Any] | None:
+        """The error-model parameters for TTA ``mode``, if fitted."""
+        params = (self.error_model or {}).get(mode)
+        return None if params is None else dict(params)
+
+
 #: The Heyn protocol of the boundary evaluation (same lines for prediction and truth).
-HEYN_KW = {"pattern": "random", "n_lines": 50, "seed": 1234, "margin": 0.05,
+HEYN_KW = {"pattern": "random", "n_lines": HEYN_N_LINES, "seed": HEYN_SEED, "margin": HEYN_MARGIN,
            "skeletonize": True}
 
 #: Threshold resolution of the ℓ̄ look-up used while fitting scalar-threshold rules.

@@ -461,7 +461,7 @@ class HeynResult:
         Length and intersection count of each line.
     intersections : ndarray (N, 2)
         ``(row, col)`` of each intersection (middle of the boundary run).
-    ci95_px : float
+    ci95_half_width_px : float
         Half-width of the 95% confidence interval of ℓ̄ (propagated from the per-line
         intersection densities ``N_i / L_i``, Student t); NaN with fewer than 2 lines.
     relative_accuracy_pct : float
@@ -519,7 +519,7 @@ class HeynResult:
     per_line_length_px: np.ndarray
     per_line_count: np.ndarray
     intersections: np.ndarray
-    ci95_px: float = math.nan
+    ci95_half_width_px: float = math.nan
     relative_accuracy_pct: float = math.nan
     pixel_size_um: float | None = None
     mean_intercept_um: float | None = None
@@ -568,7 +568,7 @@ class HeynResult:
             "n_intersections": int(self.n_intersections),
             "total_length_px": float(self.total_length_px),
             "n_lines": int(self.n_lines),
-            "ci95_px": finite_or_none(self.ci95_px),
+            "ci95_half_width_px": finite_or_none(self.ci95_half_width_px),
             "relative_accuracy_pct": finite_or_none(self.relative_accuracy_pct),
             "pattern": self.pattern,
             "warnings": list(self.warnings),
@@ -1168,7 +1168,7 @@ def measure_intercepts(
         per_line_length_px=lengths,
         per_line_count=counts,
         intersections=inter,
-        ci95_px=ci95,
+        ci95_half_width_px=ci95,
         relative_accuracy_pct=ra,
         pattern=pattern,
         paths=paths,

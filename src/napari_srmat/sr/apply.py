@@ -122,7 +122,7 @@ def super_resolve_job(
         "tile": int(tile),
         "overlap": overlap,
         "checkpoint": model.checkpoint,
-        "options": {k: v for k, v in getattr(model, "options", {}).items()
+        "options": {k: v for k, v in model.options.items()
                     if v is None or isinstance(v, (bool, int, float, str))},
         "input_shape": list(shape),
         "weights_sha256": model.weights_digest(),

@@ -159,8 +159,8 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
 
 
 def check_inference_steps(steps: Any, *, max_steps: int = MAX_INFERENCE_STEPS) -> int:
-    """Validate ``num_inference_steps`` (``srmat sr --steps``): an integer in [1, max_steps]."""
-    return check_number("num_inference_steps (--steps)", steps, lo=1, hi=max_steps,
+    """Check ``num_inference_steps`` (``srmat sr --sampling-steps``): an int in [1, max_steps]."""
+    return check_number("num_inference_steps (--sampling-steps)", steps, lo=1, hi=max_steps,
                         integer=True)
 
 

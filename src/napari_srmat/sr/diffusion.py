@@ -168,7 +168,7 @@ class DDPMSR(_UNetSR):
         arch["res_scale"] = check_number("res_scale", res_scale, lo=0, lo_open=True)
         steps = check_inference_steps(num_inference_steps)
         if steps > arch["num_train_timesteps"]:
-            raise SRError(f"num_inference_steps (--steps) = {steps} exceeds the model's "
+            raise SRError(f"num_inference_steps (--sampling-steps) = {steps} exceeds the model's "
                           f"num_train_timesteps ({arch['num_train_timesteps']})")
         options = {"num_inference_steps": steps,
                    "seed": check_number("seed", seed, integer=True),

@@ -71,8 +71,8 @@ def _check_options(name: str, options: dict[str, Any]) -> None:
     classes = _classes()
     if "num_inference_steps" in options and not classes[name].has_sampling_steps:
         diffusion = ", ".join(n for n, c in classes.items() if c.has_sampling_steps)
-        raise SRError(f"--steps / num_inference_steps applies to diffusion models ({diffusion}) "
-                      f"only; {name} has no sampling steps")
+        raise SRError(f"--sampling-steps / num_inference_steps applies to diffusion models "
+                      f"({diffusion}) only; {name} has no sampling steps")
 
 
 def _resolve_device(device: str | None) -> str:

@@ -41,7 +41,7 @@ from qtpy.QtWidgets import (
 
 from ..audit.session import AuditFileError, AuditSession
 from ._common import sr_world_transform
-from ._worker import ProgressForwarder, start_job
+from ._worker import ProgressForwarder, SingleJobMixin
 
 __all__ = ["AuditWidget", "KEYS"]
 
@@ -87,8 +87,11 @@ def layer_world_extent(layer) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-class AuditWidget(QWidget):
+class AuditWidget(SingleJobMixin, QWidget):
     """Dock widget driving an :class:`~napari_srmat.audit.session.AuditSession`.
+
+    The candidate search runs as this widget's one job (:class:`SingleJobMixin`:
+    ``run_btn`` "Find candidates", ``cancel_btn`` "Stop", ``worker``, ``token``).
 
     Parameters
     ----------
@@ -102,8 +105,7 @@ class AuditWidget(QWidget):
         self.lr_up_layer = None
         self.sr_layer = None
         self.boxes_layer = None
-        self._worker = None
-        self._token = None
+        self.worker = self.token = None
         self._blink_timer = QTimer(self)
         self._blink_timer.setInterval(500)
         self._blink_timer.timeout.connect(self.toggle_blink)
@@ -113,9 +115,9 @@ class AuditWidget(QWidget):
         self.reviewer_edit = QLineEdit()
         self.reviewer_edit.setPlaceholderText("reviewer name")
         self.session_path_edit = QLineEdit("audit.json")
-        self.find_btn = QPushButton("Find candidates")
-        self.stop_btn = QPushButton("Stop")
-        self.stop_btn.setEnabled(False)
+        self.run_btn = QPushButton("Find candidates")
+        self.cancel_btn = QPushButton("Stop")
+        self.cancel_btn.setEnabled(False)
         self.load_btn = QPushButton("Load session…")
         self.progress = QProgressBar()
         self.status = QLabel("")
@@ -138,7 +140,7 @@ class AuditWidget(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         row = QHBoxLayout()
-        for w in (self.find_btn, self.stop_btn, self.load_btn):
+        for w in (self.run_btn, self.cancel_btn, self.load_btn):
             row.addWidget(w)
         lay.addLayout(row)
         lay.addWidget(self.progress)
@@ -163,8 +165,8 @@ class AuditWidget(QWidget):
 
         for name, btn in btns.items():
             btn.clicked.connect(lambda _=False, name=name: self._action(name))
-        self.find_btn.clicked.connect(lambda: self.find_candidates())
-        self.stop_btn.clicked.connect(self._stop)
+        self.run_btn.clicked.connect(lambda: self.find_candidates())
+        self.cancel_btn.clicked.connect(self.stop)
         self.load_btn.clicked.connect(self._load_dialog)
         self.queue.currentRowChanged.connect(self._on_row)
         self.auto_blink.toggled.connect(
@@ -218,10 +220,9 @@ class AuditWidget(QWidget):
         """Run the detector on the selected LR/SR layers in a worker thread."""
         from ..audit.detector import find_candidates_job
 
+        self._ensure_idle("a candidate search is running; stop it first")
         lr = self._layer_data(self.lr_combo.currentText())
         sr = self._layer_data(self.sr_combo.currentText())
-        self.find_btn.setEnabled(False)
-        self.stop_btn.setEnabled(True)
 
         def _done(cands) -> None:
             if cands is not None:
@@ -229,17 +230,8 @@ class AuditWidget(QWidget):
                                               reviewer=self.reviewer_edit.text())
                 self.set_session(session, self.session_path_edit.text() or "audit.json")
 
-        def _finished() -> None:
-            self.find_btn.setEnabled(True)
-            self.stop_btn.setEnabled(False)
-
-        self._worker, self._token = start_job(
-            lambda token: find_candidates_job(lr, sr, stop=token, **kwargs),
-            on_event=self._forward, on_result=_done, on_finished=_finished)
-
-    def _stop(self) -> None:
-        if self._token is not None:
-            self._token.request_stop()
+        self._start_single_job(
+            lambda token: find_candidates_job(lr, sr, stop=token, **kwargs), on_result=_done)
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Audit session", "", "JSON (*.json)")
@@ -480,5 +472,5 @@ class AuditWidget(QWidget):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self._blink_timer.stop()
-        self._stop()
+        self.stop()
         super().closeEvent(event)

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
+from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -50,7 +51,7 @@ from ._common import (
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
-from ._worker import ProgressForwarder, SingleJobMixin, start_job
+from ._worker import ProgressForwarder, SingleJobMixin
 from .layers import WIDGET_PATTERNS
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
@@ -208,7 +209,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
                             else "no grain size reported (see the warning)")
 
 
-class GrainSizeWidget(QWidget):
+class GrainSizeWidget(SingleJobMixin, QWidget):
     """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval), a *Boundary
     mask* tab (Heyn on a boundary layer) and a *Specimen (E112)* tab (several fields,
     intercept or planimetric, ``specimen.run()``) and a *Report* tab (sample metadata,
@@ -219,6 +220,8 @@ class GrainSizeWidget(QWidget):
     intersections are added as a Points layer and the test lines as a Shapes layer.
     ``run()`` measures the mask tab and returns the worker (``simple.run()`` the simple
     tab); ``export_csv(path)`` and ``export_json(path)`` save the last mask measurement.
+    The mask tab runs one job at a time (:class:`SingleJobMixin`: ``run_btn``,
+    ``cancel_btn``, ``stop()``).
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -249,10 +252,10 @@ class GrainSizeWidget(QWidget):
         self.shapes_combo = LayerCombo(self.viewer, ("shapes",), allow_none=True)
         self.n_lines = QSpinBox()
         self.n_lines.setRange(1, 10000)
-        self.n_lines.setValue(50)
+        self.n_lines.setValue(HEYN_N_LINES)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(1234)
+        self.seed.setValue(HEYN_SEED)
         self.skeletonize = QCheckBox("skeletonize mask first")
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
@@ -265,6 +268,8 @@ class GrainSizeWidget(QWidget):
         self.new_corrections_btn.clicked.connect(self.add_corrections_layer)
 
         self.run_btn = QPushButton("Measure")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
         self.csv_btn = QPushButton("Export CSV…")
         self.json_btn = QPushButton("Export JSON…")
         self.csv_btn.setEnabled(False)
@@ -298,6 +303,7 @@ class GrainSizeWidget(QWidget):
                                             self.new_corrections_btn))
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.cancel_btn)
         buttons.addWidget(self.csv_btn)
         buttons.addWidget(self.json_btn)
         self.mask_tab = QWidget()
@@ -318,6 +324,7 @@ class GrainSizeWidget(QWidget):
         QVBoxLayout(self).addWidget(self.tabs)
 
         self.run_btn.clicked.connect(self.run)
+        self.cancel_btn.clicked.connect(self.stop)
         self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
         self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
         self.layer_combo.native.currentTextChanged.connect(self._layer_changed)
@@ -365,6 +372,7 @@ class GrainSizeWidget(QWidget):
     # ------------------------------------------------------------------ actions
     def run(self):
         """Measure on the selected layer in a worker; return the worker."""
+        self._ensure_idle("a Heyn measurement is already running")
         layer = self.layer_combo.value
         if layer is None:
             raise WidgetInputError("select a boundary layer (Labels, or a 2-D image)")
@@ -381,21 +389,11 @@ class GrainSizeWidget(QWidget):
         edits = None if corrections is None else layer_image_data(corrections)
         self._job = (layer, segments, opts)
         kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
-        self.progress.setValue(0)
-        self.run_btn.setEnabled(False)
-        self.worker, self.token = start_job(
+        return self._start_single_job(
             lambda stop: corrected_heyn_job(source, opts["threshold"], edits, stop=stop,
                                             segments=segments, pixel_size_um=px, **kwargs),
-            on_event=self._forward,
             on_result=self._on_result,
-            on_finished=lambda: self.run_btn.setEnabled(True),
         )
-        return self.worker
-
-    def stop(self) -> None:
-        """Ask the job to stop (a measurement is a single unit of work)."""
-        if self.token is not None:
-            self.token.request_stop()
 
     def add_corrections_layer(self):
         """Add an empty corrections Labels layer over the boundary layer, ready to paint.

@@ -233,7 +233,7 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         from ..io import read_image
 
         mic = read_image(result)
-        levels = list(mic.levels) if getattr(mic, "levels", None) else [mic.data]
+        levels = list(mic.levels)  # level 0 first, never empty
         multiscale = len(levels) > 1
         data = levels if multiscale else levels[0]
     level0 = data[0] if multiscale else data
@@ -521,15 +521,16 @@ def heyn_statistics(result) -> dict:
 
     All numbers come from :func:`napari_srmat.metrics.heyn.measure_intercepts`: the
     pooled mean lineal intercept ``ℓ̄ = ΣL / ΣN``, the ASTM E112 grain size number, the
-    half-width of the 95 % confidence interval of ℓ̄ (``ci95_px``, Student t on the
-    per-line intersection densities) and the relative accuracy ``%RA``. The interval
-    ``ℓ̄ ± ci95`` is added as ``ci95_low/high`` in px (and µm when the pixel size is
-    known).
+    half-width of the 95 % confidence interval of ℓ̄ (``ci95_half_width_px`` /
+    ``ci95_half_width_um``, Student t on the per-line intersection densities) and the
+    relative accuracy ``%RA``. The interval ``ℓ̄ ± half-width`` is the ``[low, high]``
+    pair ``ci95_px`` (and ``ci95_um``, NaN without a pixel size): ``ci95_*`` is always a
+    pair, ``ci95_half_width_*`` always a half-width.
     """
     # None (no valid measurement: see result.warnings) is shown as empty, never as a number
     mean = math.nan if result.mean_intercept_px is None else float(result.mean_intercept_px)
-    half = float(getattr(result, "ci95_px", math.nan))
-    px = getattr(result, "pixel_size_um", None)
+    half = float(result.ci95_half_width_px)
+    px = result.pixel_size_um
     d: dict[str, Any] = {
         "n_lines": int(result.n_lines),
         "n_intersections": int(result.n_intersections),
@@ -539,10 +540,11 @@ def heyn_statistics(result) -> dict:
                               else float(result.mean_intercept_um)),
         "astm_g": None if result.astm_g is None else float(result.astm_g),
         "ci95_half_width_px": half,
+        "ci95_half_width_um": half * px if px else math.nan,
         "ci95_px": (mean - half, mean + half),
-        "relative_accuracy_pct": float(getattr(result, "relative_accuracy_pct", math.nan)),
+        "relative_accuracy_pct": float(result.relative_accuracy_pct),
         "pixel_size_um": None if px is None else float(px),
-        "warnings": list(getattr(result, "warnings", [])),
+        "warnings": list(result.warnings),
     }
     if px:
         d["ci95_um"] = ((mean - half) * px, (mean + half) * px)
@@ -585,12 +587,9 @@ def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HE
                               pixel_size_um=pixel_size_um)
 
 
-def _result_lines(result) -> list[np.ndarray] | None:
-    for name in ("paths", "lines", "segments"):
-        lines = getattr(result, name, None)
-        if lines is not None:
-            return [np.asarray(seg, dtype=float) for seg in lines]
-    return None
+def _result_lines(result) -> list[np.ndarray]:
+    """The test lines of a ``HeynResult`` as float ``(K, 2)`` arrays (row, col)."""
+    return [np.asarray(seg, dtype=float) for seg in result.paths]
 
 
 def heyn_job(mask: np.ndarray, *, stop: StopToken | None = None,

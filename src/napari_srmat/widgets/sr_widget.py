@@ -37,15 +37,6 @@ __all__ = ["SuperResolutionWidget"]
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def _model_names() -> list[str]:
-    try:
-        from ..sr import available_models
-
-        return list(available_models())
-    except Exception:  # noqa: BLE001 - the list is a convenience; typing a name still works
-        return []
-
-
 def _path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
     row = QWidget()
     lay = QHBoxLayout(row)
@@ -91,8 +82,9 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self.layer_combo = LayerCombo(self.viewer, ("image",))
         self.model = QComboBox()
         self.model.setEditable(True)
-        names = _model_names()
-        self.model.addItems([DEFAULT_ENTRY, *names])
+        from ..sr import available_models
+
+        self.model.addItems([DEFAULT_ENTRY, *available_models()])
         self.model.setToolTip(f"SR model; the default is {DEFAULT_MODEL!r} with the shipped "
                               "weights")
         self.checkpoint = QLineEdit()

@@ -49,15 +49,6 @@ DATA_SOURCES = ("folder", "layers")
 _ids = itertools.count(1)
 
 
-def _encoders() -> list[str]:
-    try:
-        from ..edges import ENCODER_PRESETS
-
-        return list(ENCODER_PRESETS)
-    except Exception:  # noqa: BLE001 - fall back to the documented presets
-        return ["tiny", "small", "efficientnet-b0", "efficientnet-b7"]
-
-
 def _sr_defaults():
     """Default SR training settings (the config dataclass is the one source)."""
     from ..sr.train import SRTrainConfig
@@ -290,7 +281,9 @@ class TrainEvaluateWidget(QWidget):
             self.crop.setValue(d.patch)
             self.crop_label.setText("HR patch (px)")
         elif kind == UAED_TRAIN:
-            self.model.addItems(_encoders())
+            from ..edges.model import ENCODER_PRESETS
+
+            self.model.addItems(list(ENCODER_PRESETS))
             self.steps_label.setText("Epochs")
             d = _uaed_defaults()
             self.steps.setValue(d.epochs)
