@@ -602,8 +602,10 @@ def choose_inference_scale(intercept_px: float | None, *,
 # ------------------------------------------------------------ measurement
 def _as_input(image: Any, pixel_size_um: float | None):
     """(array, levels, pixel size) of an array or a Micrograph."""
+    from .io import Micrograph
+
     levels = None
-    if hasattr(image, "levels") and hasattr(image, "data"):  # Micrograph
+    if isinstance(image, Micrograph):
         levels = list(image.levels) or [image.data]
         if pixel_size_um is None:
             pixel_size_um = image.pixel_size_um

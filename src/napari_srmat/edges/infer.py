@@ -539,7 +539,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     paths = (out / BOUNDARY_OUTPUTS[0], out / BOUNDARY_OUTPUTS[1])
     if error_map:
         paths = (*paths, out / ERROR_OUTPUT)
-    in_path = getattr(image, "path", None) if hasattr(image, "levels") else None
+    from ..io import Micrograph
+
+    in_path = image.path if isinstance(image, Micrograph) else None
     if pixel_size_um is None:
         pixel_size_um = getattr(image, "pixel_size_um", None)
     check_not_input(out, [in_path])

@@ -539,7 +539,9 @@ def _as_yx_c(data, axes: str | None):
     import dask.array as da
 
     pixel = None
-    if hasattr(data, "levels") and hasattr(data, "axes") and hasattr(data, "data"):
+    from ._read import Micrograph
+
+    if isinstance(data, Micrograph):
         pixel = data.pixel_size_um
         axes = axes or data.axes
         data = data.data

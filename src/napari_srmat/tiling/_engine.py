@@ -658,7 +658,7 @@ def _validate(scale, tile, overlap, batch_size) -> tuple[int, int, int, int]:
 
 
 def _unwrap(image) -> tuple[Any, float | None]:
-    if hasattr(image, "levels") and hasattr(image, "axes") and hasattr(image, "data"):
+    if _is_micrograph(image):
         return image.data, image.pixel_size_um
     if isinstance(image, list | tuple):
         image = np.asarray(image)
@@ -885,7 +885,9 @@ def _input_path(image) -> Path | None:
 
 
 def _is_micrograph(image) -> bool:
-    return hasattr(image, "levels") and hasattr(image, "axes") and hasattr(image, "data")
+    from ..io import Micrograph
+
+    return isinstance(image, Micrograph)
 
 
 def input_identity(image) -> dict:
