@@ -164,6 +164,7 @@ class SingleJobMixin:
         self.cancel_btn.setEnabled(False)
         self.progress = QProgressBar()
         self.status = QLabel("idle")
+        self.status.setWordWrap(True)  # long messages wrap instead of widening the dock
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_btn)
         buttons.addWidget(self.cancel_btn)
