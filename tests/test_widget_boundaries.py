@@ -73,6 +73,7 @@ def test_widget_adds_probability_uncertainty_and_thresholded_layers(
     assert not unc.visible
     # colour bars with their own corners (ticks follow the contrast limits)
     assert prob.colorbar.visible and unc.colorbar.visible
+    assert w.layers.error is None  # the tiny checkpoint has no error model
     assert str(prob.colorbar.position) != str(unc.colorbar.position)
     assert tuple(prob.contrast_limits) == (0.0, 1.0)
     p = np.asarray(prob.data)
@@ -219,5 +220,16 @@ def test_shipped_model_starts_at_its_per_image_operating_point(make_napari_viewe
     np.testing.assert_array_equal(w.layers.boundaries.data > 0,
                                   np.asarray(binarize_boundaries(p, t, skeletonize=True), bool))
     assert f"operating point {model.threshold_rule}" in w.status.text()
+    # the error-probability layer: where the binarised map is likely wrong, at its threshold
+    from napari_srmat.edges.uncertainty import error_probability
+
+    err = viewer.layers["scan error probability"]
+    assert w.layers.error is err and not err.visible and err.colorbar.visible
+    np.testing.assert_allclose(err.data, error_probability(p, model.error_model, threshold=t),
+                               atol=1e-6)
     w.f1_btn.click()
     assert w.threshold == pytest.approx(model.threshold, abs=1e-3)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    np.testing.assert_allclose(
+        err.data, error_probability(p, model.error_model, threshold=w.threshold), atol=1e-6)
+    assert not np.allclose(err.data, error_probability(p, model.error_model, threshold=t))

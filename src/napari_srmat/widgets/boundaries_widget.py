@@ -44,10 +44,13 @@ TTA_CHOICES = {"checkpoint default": None, "none (fast)": "none",
 
 
 @thread_worker(start_thread=False)
-def _threshold_worker(prob, threshold: float, skeletonize: bool):
-    """Threshold (and thin) ``prob`` off the GUI thread; returns (threshold, skel, mask)."""
-    return threshold, skeletonize, threshold_boundaries(prob, threshold,
-                                                        skeletonize=skeletonize)
+def _threshold_worker(maps, threshold: float, skeletonize: bool):
+    """Threshold (and thin) the map off the GUI thread, and its error map at that threshold.
+
+    Returns (threshold, skel, mask, error map or None).
+    """
+    mask = threshold_boundaries(maps.prob, threshold, skeletonize=skeletonize)
+    return threshold, skeletonize, mask, maps.error_map(threshold)
 
 
 class BoundariesWidget(SingleJobMixin, QWidget):
@@ -165,7 +168,7 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             return None
         skel = self.skeletonize.isChecked()
         self._requested = (float(threshold), skel)
-        worker = _threshold_worker(self.maps.prob, float(threshold), skel)
+        worker = _threshold_worker(self.maps, float(threshold), skel)
         worker.returned.connect(self._show_mask)
         worker.start()
         return worker
@@ -176,12 +179,15 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         return self._requested is not None and self._requested != self._shown
 
     def _show_mask(self, result) -> None:
-        threshold, skel, mask = result
+        threshold, skel, mask, error = result
         if (threshold, skel) != self._requested or self.layers is None:
             return  # a newer request is on its way
         self.layers.boundaries.data = mask
-        for lay in (self.layers.probability, self.layers.boundaries):
-            lay.metadata = dict(lay.metadata, threshold=threshold, skeletonize=skel)
+        if error is not None and self.layers.error is not None:
+            self.layers.error.data = error
+        for lay in (self.layers.probability, self.layers.boundaries, self.layers.error):
+            if lay is not None:
+                lay.metadata = dict(lay.metadata, threshold=threshold, skeletonize=skel)
         self._shown = (threshold, skel)
 
     # ------------------------------------------------------------------ actions
@@ -216,17 +222,18 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             if maps is None:
                 return None
             # in the worker thread, like the prediction itself
-            return maps, threshold_boundaries(maps.prob, maps.threshold, skeletonize=skel), skel
+            mask = threshold_boundaries(maps.prob, maps.threshold, skeletonize=skel)
+            return maps, mask, skel, maps.error_map(maps.threshold)
 
         return self._start_single_job(job, on_result=self._on_result)
 
     def _on_result(self, result) -> None:
         if result is None:
             return
-        maps, mask, skel = result
+        maps, mask, skel, error = result
         self.maps = maps
         self.layers = add_boundary_result(self.viewer, self._job_layer, maps,
-                                          skeletonize=skel, boundaries=mask)
+                                          skeletonize=skel, boundaries=mask, error=error)
         self._requested = self._shown = (float(maps.threshold), skel)
         self.slider.setEnabled(True)
         self.f1_btn.setEnabled(True)

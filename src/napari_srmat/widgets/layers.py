@@ -308,15 +308,29 @@ class BoundaryMaps:
     tta: str = "none"
     f1_threshold: float | None = None
     threshold_rule: str = "global"
+    error_model: dict | None = None
+
+    def error_map(self, threshold: float) -> np.ndarray | None:
+        """P(pixel of ``prob >= threshold`` is wrong), or None without an error model.
+
+        :func:`napari_srmat.edges.uncertainty.error_probability` (calibrated out of fold;
+        unlike the sigma map it points at the model's mistakes). Call it in a worker.
+        """
+        if self.error_model is None:
+            return None
+        from ..edges.uncertainty import error_probability
+
+        return error_probability(np.asarray(self.prob), self.error_model, threshold=threshold)
 
 
 @dataclass
 class BoundaryLayers:
-    """Layers added by :func:`add_boundary_result`."""
+    """Layers added by :func:`add_boundary_result` (``error`` None without an error model)."""
 
     probability: Any
     uncertainty: Any
     boundaries: Any
+    error: Any = None
 
 
 def boundaries_job(
@@ -352,7 +366,7 @@ def boundaries_job(
                         threshold=float(model.threshold if per_image is None else per_image),
                         heyn_threshold=model.heyn_threshold, tta=model.tta,
                         f1_threshold=float(model.threshold),
-                        threshold_rule=model.threshold_rule)
+                        threshold_rule=model.threshold_rule, error_model=model.error_model)
 
 
 def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) -> np.ndarray:
@@ -376,14 +390,18 @@ def _names(layer_name: str) -> tuple[str, str, str]:
 
 
 def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float | None = None,
-                        skeletonize: bool = True, boundaries=None) -> BoundaryLayers:
+                        skeletonize: bool = True, boundaries=None,
+                        error=None) -> BoundaryLayers:
     """Add probability, uncertainty and thresholded-boundary layers over ``layer``.
 
     The three layers get the input's scale and translate. The probability layer
     (``magma``, additive) keeps the threshold in ``metadata["threshold"]`` so that the
     grain-size widget can binarize it; the uncertainty layer (``viridis``) starts
     hidden. ``boundaries`` is the thresholded mask when the caller computed it already
-    (in a worker thread: the GUI thread does not threshold or skeletonize).
+    (in a worker thread: the GUI thread does not threshold or skeletonize). With an error
+    model (``maps.error_model``) a fourth layer ``<layer> error probability`` (inferno,
+    hidden) shows where the binarised map is likely wrong; ``error`` is that map when
+    the caller computed it already.
 
     Returns
     -------
@@ -411,7 +429,16 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
         boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
     bnd = _upsert_layer(viewer, n_bnd, "labels", boundaries,
                         metadata=dict(meta, kind="boundaries"), **geo)
-    return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd)
+    err_layer = None
+    if maps.error_model is not None:
+        if error is None:
+            error = maps.error_map(thr)
+        err_layer = _upsert_layer(viewer, f"{layer.name} error probability", "image", error,
+                                  colormap="inferno", blending="additive", opacity=0.7,
+                                  visible=False, contrast_limits=(0.0, 1.0),
+                                  metadata=dict(meta, kind="error probability"), **geo)
+        show_colorbar(err_layer, "bottom_left")
+    return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd, error=err_layer)
 
 
 def add_boundary_layers(viewer, layer, *, checkpoint=None, device: str = "auto",
