@@ -170,7 +170,7 @@ def scenario_grain_mask(viewer, meter):
     ms = _micrograph(2048, seed=5)
     prob = np.where(ms.boundaries, 0.9, 0.1).astype(np.float32)
     layer = viewer.add_image(prob, name="prob 2048", metadata={"threshold": 0.5})
-    w = WIDGETS["grain size"] = GrainSizeWidget(viewer)
+    w = GrainSizeWidget(viewer)
     viewer.window.add_dock_widget(w, name="grain size")
     w.layer_combo.value = layer
     w.skeletonize.setChecked(True)

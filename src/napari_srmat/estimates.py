@@ -17,7 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -169,10 +168,3 @@ def plan_boundaries(shape, *, tta: str = "none", device: str = "auto") -> JobPla
     seconds = _cpu_seconds(h * w / 1e6, rate, device)
     what = "boundary prediction" + (" with 8x test-time augmentation" if tta == "d4" else "")
     return JobPlan(what, int(out), seconds, False)
-
-
-def describe_seconds(seconds: float | None) -> str:
-    """``'about 2 h'`` or ``'unknown'``."""
-    if seconds is None or not math.isfinite(seconds):
-        return "unknown"
-    return f"about {format_duration(seconds)}"

@@ -43,6 +43,7 @@ from .outputs import check_output_file
 
 __all__ = [
     "SampleInfo",
+    "format_value",
     "GrainSizeReport",
     "REPORT_FORMATS",
     "report_from_specimen",
@@ -136,7 +137,9 @@ class GrainSizeReport:
 
 
 # ----------------------------------------------------------------- formatting
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """One value as report and widget tables show it (``–`` for None/non-finite, 4 digits,
+    ``[low, high]`` for a pair, ``yes``/``no``)."""
     if v is None:
         return "–"
     if isinstance(v, bool):
@@ -145,9 +148,9 @@ def _fmt(v: Any) -> str:
         return "–" if not math.isfinite(float(v)) else f"{float(v):.4g}"
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(
             isinstance(x, (int, float, np.number)) for x in v):
-        return f"[{_fmt(v[0])}, {_fmt(v[1])}]"
+        return f"[{format_value(v[0])}, {format_value(v[1])}]"
     if isinstance(v, (list, tuple)):
-        return ", ".join(_fmt(x) for x in v)
+        return ", ".join(format_value(x) for x in v)
     return str(v)
 
 
@@ -310,6 +313,7 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     GrainSizeReport
     """
     from .metrics.distributions import distributions_figure
+    from .metrics.standards import pool_fields
 
     s = specimen["summary"]
     fields = specimen["images"]
@@ -319,7 +323,7 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",
             "n_grains_inside", "n_grains_edge", "n_intersections", "anisotropy_index"]
-    rows = [[_fmt(f.get(k)) for k in keys] for f in fields]
+    rows = [[format_value(f.get(k)) for k in keys] for f in fields]
     rep = GrainSizeReport(
         title=title, sample=sample or SampleInfo(), summary=summary,
         tables=[("Fields", headers, rows)],
@@ -337,12 +341,8 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
                                            intersections=intersections,
                                            test_lines=test_lines, pixel_size_um=px)))
     if histograms and fields:
-        pooled = {"duplex": s.get("duplex")}
-        for key in ("intercepts_um", "intercepts_px", "grain_areas_um2", "grain_areas_px2"):
-            vals = [f.get(key) for f in fields]
-            pooled[key] = None if any(v is None for v in vals) else [x for v in vals for x in v]
         rep.figures.append(("Distributions of intercept lengths and grain areas (all fields)",
-                            distributions_figure(pooled)))
+                            distributions_figure(pool_fields(fields, s))))
     return rep
 
 
@@ -382,7 +382,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         ("test lines", stats.get("n_lines")),
         ("pixel size (µm)", stats.get("pixel_size_um")),
     ]
-    rows = [[str(i), f"{length:.1f}", _fmt(count)] for i, length, count in per_line]
+    rows = [[str(i), f"{length:.1f}", format_value(count)] for i, length, count in per_line]
     rep = GrainSizeReport(
         title=title, sample=sample or SampleInfo(), summary=summary,
         tables=[("Test lines", ["line", "length (px)", "intersections"], rows)] if rows else [],
@@ -421,7 +421,7 @@ def _html_table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) ->
         out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
                    + "</tr>")
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row)
+        out.append("<tr>" + "".join(f"<td>{html.escape(format_value(c))}</td>" for c in row)
                    + "</tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -478,7 +478,7 @@ def _text_page(pdf, title: str, blocks: Sequence[tuple[str, Sequence[tuple[str, 
     for heading, rows in blocks:
         lines.append(("heading", heading))
         for k, v in rows:
-            lines.append(("row", f"{k}: {_fmt(v)}" if k is not None else _fmt(v)))
+            lines.append(("row", f"{k}: {format_value(v)}" if k is not None else format_value(v)))
     per_page = 52
     for start in range(0, len(lines), per_page):
         fig = Figure(figsize=(8.27, 11.69))
@@ -518,20 +518,15 @@ def report_pdf(report: GrainSizeReport) -> bytes:
 
 
 def is_our_report(path: str | Path) -> bool:
-    """Whether ``path`` is a report this module wrote (its generator marker)."""
-    try:
-        head = Path(path).read_bytes()[:4096]
-    except OSError:
-        return False
-    return GENERATOR.encode() in head or _pdf_creator(path)
-
-
-def _pdf_creator(path) -> bool:
+    """Whether ``path`` is a report this module wrote (its generator marker: the HTML
+    ``<meta name="generator">`` near the top, or the PDF ``Creator`` entry)."""
     try:
         data = Path(path).read_bytes()
     except OSError:
         return False
-    return data.startswith(b"%PDF") and f"({GENERATOR})".encode() in data
+    if data.startswith(b"%PDF"):
+        return f"({GENERATOR})".encode() in data
+    return GENERATOR.encode() in data[:4096]
 
 
 def write_report(report: GrainSizeReport, path: str | Path, *, overwrite: bool = False,

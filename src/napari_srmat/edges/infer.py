@@ -484,12 +484,10 @@ def predict_boundaries_job(
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError
         if out is not None:
-            from .thresholds import image_threshold
+            from .thresholds import RULES
             from .uncertainty import POINTWISE_FEATURES
 
-            one_threshold = image_threshold(model.threshold_rule, np.full((2, 2), 0.5,
-                                                                          np.float32),
-                                            model.threshold_params) is not None
+            one_threshold = RULES[model.threshold_rule].threshold is not None
             if not one_threshold or not set(
                     model.error_model["features"]) <= set(POINTWISE_FEATURES):
                 raise ValueError(

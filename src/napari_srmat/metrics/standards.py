@@ -65,6 +65,7 @@ __all__ = [
     "measure_specimen_job",
     "SpecimenMeasurement",
     "field_grid",
+    "pool_fields",
 ]
 
 METHODS = ("intercept", "planimetric")
@@ -606,6 +607,21 @@ class SpecimenMeasurement:
     report: dict
     grains: list = field(default_factory=list)
     heyn: list = field(default_factory=list)
+
+
+def pool_fields(fields: Sequence[dict], summary: dict | None = None) -> dict:
+    """A field-like dict holding every field's intercepts and grain areas (pooled).
+
+    For the pooled histograms of a specimen
+    (:func:`napari_srmat.metrics.distributions.distributions_figure`): each list key is
+    the concatenation over the fields, or None when a field lacks it (e.g. µm lists
+    without a pixel size); ``duplex`` is the summary's.
+    """
+    out: dict[str, Any] = {"duplex": (summary or {}).get("duplex")}
+    for key in ("intercepts_um", "intercepts_px", "grain_areas_um2", "grain_areas_px2"):
+        vals = [f.get(key) for f in fields]
+        out[key] = None if any(v is None for v in vals) else [x for v in vals for x in v]
+    return out
 
 
 def field_grid(shape: Sequence[int], rows: int, cols: int) -> list[tuple[slice, slice]]:

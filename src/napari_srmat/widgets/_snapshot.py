@@ -8,12 +8,11 @@ metadata, scale) on the GUI thread and threshold it in the worker with :func:`as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from ._common import WidgetInputError, boundary_mask, layer_image_data
+from .layers import WidgetInputError, layer_data_mask, layer_image_data
 
 __all__ = ["LayerSnapshot", "snapshot", "as_mask"]
 
@@ -49,15 +48,16 @@ def snapshot(layer) -> LayerSnapshot:
 
 def as_mask(src: LayerSnapshot, shape: tuple[int, ...] | None = None,
             what: str = "layer", threshold: float | None = None) -> np.ndarray:
-    """Bool mask of a snapshot (the widgets' rule, :func:`boundary_mask`); checks the shape.
+    """Bool mask of a snapshot; checks the shape.
 
-    ``threshold`` as for :func:`boundary_mask` (default: the layer's).
+    The widgets' rule (:func:`~napari_srmat.widgets.layers.boundary_mask`, through
+    :func:`~napari_srmat.widgets.layers.layer_data_mask`); ``threshold`` as there
+    (default: the layer's).
     """
     if src.kind == "shapes":
         raise WidgetInputError("internal: shapes are rasterised on the GUI thread")
-    proxy = SimpleNamespace(name=src.name, data=src.data, metadata=src.metadata,
-                            _type_string=src.kind, multiscale=False)
-    mask = boundary_mask(proxy, threshold)
+    mask = layer_data_mask(src.data, kind=src.kind, metadata=src.metadata, name=src.name,
+                           threshold=threshold)
     if shape is not None and mask.shape != tuple(shape):
         raise WidgetInputError(f"{what} {src.name!r} has shape {mask.shape}, the boundary "
                                f"map has {tuple(shape)}: use a layer of the same size")

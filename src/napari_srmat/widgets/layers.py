@@ -35,6 +35,7 @@ from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_T
 
 __all__ = [
     "WidgetInputError",
+    "layer_data_mask",
     "layer_image_data",
     "layer_pixel_size_um",
     "show_colorbar",
@@ -471,19 +472,29 @@ def boundary_mask(layer, threshold: float | None = None) -> np.ndarray:
     WidgetInputError
         For layers that are not 2-D single-channel images.
     """
+    return layer_data_mask(layer_image_data(layer), kind=layer._type_string,
+                           metadata=layer.metadata, name=layer.name, threshold=threshold)
+
+
+def layer_data_mask(data, *, kind: str, metadata: dict | None, name: str,
+                    threshold: float | None = None) -> np.ndarray:
+    """The rule of :func:`boundary_mask` on a layer's data, type and metadata.
+
+    Used directly by workers, which hold a snapshot of the layer rather than the layer.
+    """
     from ..io import as_bool_mask
 
-    data = np.asarray(layer_image_data(layer))
+    data = np.asarray(data)
     if data.ndim != 2:
         raise WidgetInputError(
-            f"layer {layer.name!r} has shape {data.shape}; a 2-D boundary mask or "
+            f"layer {name!r} has shape {data.shape}; a 2-D boundary mask or "
             "probability map is needed (not an RGB image)"
         )
-    if layer._type_string == "labels":
+    if kind == "labels":
         return data > 0
     if threshold is None and np.issubdtype(data.dtype, np.floating):
-        threshold = (layer.metadata or {}).get("threshold", 0.5)
-    return as_bool_mask(data, threshold=threshold, name=f"layer {layer.name!r}")
+        threshold = (metadata or {}).get("threshold", 0.5)
+    return as_bool_mask(data, threshold=threshold, name=f"layer {name!r}")
 
 
 def _shape_vertices(kind: str, verts: np.ndarray) -> np.ndarray:

@@ -44,8 +44,8 @@ from qtpy.QtWidgets import (
 from .._atomic import atomic_write_text
 from ..jobs import Log, StopToken
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
-from ..metrics.standards import METHODS, field_grid, measure_specimen_job
-from ..report import specimen_summary_rows
+from ..metrics.standards import METHODS, field_grid, measure_specimen_job, pool_fields
+from ..report import format_value, specimen_summary_rows
 from ._common import (
     LayerCombo,
     WidgetInputError,
@@ -95,15 +95,6 @@ def _render(fig) -> np.ndarray:
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :4])
-
-
-def _pooled(images: list[dict], summary: dict) -> dict:
-    """A field-like dict pooling every field's intercepts and grain areas."""
-    out: dict[str, Any] = {"duplex": summary.get("duplex")}
-    for key in ("intercepts_um", "intercepts_px", "grain_areas_um2", "grain_areas_px2"):
-        vals = [f.get(key) for f in images]
-        out[key] = None if any(v is None for v in vals) else [x for v in vals for x in v]
-    return out
 
 
 @dataclass
@@ -196,20 +187,8 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
         result.histograms[f["name"]] = _render(distributions_figure(f, title=f["name"]))
     if len(images) > 1:
         result.histograms[POOLED_FIELD] = _render(distributions_figure(
-            _pooled(images, measured.report["summary"]), title=POOLED_FIELD))
+            pool_fields(images, measured.report["summary"]), title=POOLED_FIELD))
     return result
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
 
 
 def _is_2d(layer) -> bool:
@@ -447,7 +426,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.json_btn.setEnabled(True)
         self.csv_btn.setEnabled(True)
         s = result.report["summary"]
-        self.status.setText(f"G = {_fmt(s.get('astm_g'))} from {s['n_fields']} field(s)"
+        self.status.setText(f"G = {format_value(s.get('astm_g'))} from {s['n_fields']} field(s)"
                             + (f"; {s['advice'][0]}" if s.get("advice") else ""))
 
     def summary_rows(self) -> list[tuple[str, Any]]:
@@ -463,13 +442,13 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.summary.setRowCount(len(rows))
         for i, (name, value) in enumerate(rows):
             self.summary.setItem(i, 0, QTableWidgetItem(name))
-            self.summary.setItem(i, 1, QTableWidgetItem(_fmt(value)))
+            self.summary.setItem(i, 1, QTableWidgetItem(format_value(value)))
         images = self.result.report["images"]
         self.table.setRowCount(len(images))
         for i, f in enumerate(images):
             for j, (_, key) in enumerate(self.FIELD_COLUMNS):
                 v = f.get(key)
-                text = (str(len(v)) if key == "warnings" else _fmt(v))
+                text = (str(len(v)) if key == "warnings" else format_value(v))
                 item = QTableWidgetItem(text)
                 if key == "warnings" and v:
                     item.setToolTip("\n".join(v))
@@ -512,7 +491,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             writer.writerow(["" if f.get(key) is None else f.get(key)
                              for _, key in self.CSV_COLUMNS])
         for label, value in self.summary_rows():
-            text = _fmt(value).replace("\n", " ")
+            text = format_value(value).replace("\n", " ")
             buf.write(f"# {label},{text}\n")
         path = Path(path)
         atomic_write_text(path, buf.getvalue())
