@@ -57,7 +57,10 @@ def train_settings(args) -> dict:
             "seed": args.seed, "num_threads": 1, "device": "cpu"}
 
 
-VARIANTS = {"plain": "", "augment": "all"}
+#: Training options per variant (photometric augmentation, and scale augmentation where set).
+VARIANTS = {"plain": {"photometric_augment": ""},
+            "augment": {"photometric_augment": "all"},
+            "zoom": {"photometric_augment": "", "scale_augment": [0.5, 2.0]}}
 
 
 def train_fold(work: Path, variant: str, k: int, train_samples, settings: dict) -> dict:
@@ -70,7 +73,7 @@ def train_fold(work: Path, variant: str, k: int, train_samples, settings: dict) 
     fdir = work / variant / f"fold-{k}"
     fdir.mkdir(parents=True, exist_ok=True)
     meta_path = fdir / "train_meta.json"
-    full = {**settings, "photometric_augment": VARIANTS[variant],
+    full = {**settings, **VARIANTS[variant],
             "train_names": [s.name for s in train_samples]}
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
@@ -88,7 +91,7 @@ def train_fold(work: Path, variant: str, k: int, train_samples, settings: dict) 
                train_masks=[s.mask for s in train_samples],
                val_images=[s.image.transpose(1, 2, 0) for s in train_samples[:2]],
                val_masks=[s.mask for s in train_samples[:2]], out=str(fdir / "run"),
-               resume=True, top_k=1, photometric_augment=VARIANTS[variant])
+               resume=True, top_k=1, **VARIANTS[variant])
     t0 = time.process_time()
     res = run_job(train_boundaries_job(cfg), quiet=True)
     meta["cpu_s"] += time.process_time() - t0
@@ -373,7 +376,7 @@ def evaluate_study(work: Path, samples, folds, variants) -> dict:
         metas = [json.loads((work / variant / f"fold-{k}" / "train_meta.json").read_text())
                  for k in range(len(folds))]
         report["training"][variant] = {
-            "photometric_augment": VARIANTS[variant],
+            **VARIANTS[variant],
             "cpu_min_per_fold": _spread([m["cpu_s"] / 60 for m in metas])}
         for tta in ("none", "d4"):
             _log(f"evaluating {variant} / tta {tta}")

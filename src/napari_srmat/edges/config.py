@@ -28,6 +28,11 @@ class BoundaryTrainConfig:
     :func:`napari_srmat.edges.data.photometric_augment` (each applied with probability
     0.5, drawn from a generator of its own, so the crops and masks are the same as
     without it).
+    ``scale_augment`` = ``(low, high)`` zooms each training crop by a factor drawn
+    log-uniformly from that range (``None``: off): a ``crop / zoom`` window is cut and
+    resampled to ``crop`` px, so the model sees grains of ``low``-``high`` times their
+    size in the data and cannot learn one grain size as a prior
+    (:func:`napari_srmat.edges.data.random_crop_augment`).
     """
 
     data_root: str | None = None
@@ -63,6 +68,7 @@ class BoundaryTrainConfig:
     num_threads: int | None = None
     init_checkpoint: str | None = None
     photometric_augment: str = ""
+    scale_augment: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

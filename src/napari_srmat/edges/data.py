@@ -157,12 +157,46 @@ def synthetic_samples(
     return out
 
 
-def random_crop_augment(
-    image: np.ndarray, mask: np.ndarray, crop: int | None, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Random crop, horizontal/vertical flips and rot90 (no colour transforms)."""
+def _zoom_window(image: np.ndarray, mask: np.ndarray, crop: int, zoom: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random ``crop / zoom`` window resampled to ``crop`` px (image bilinear with
+    anti-aliasing when shrinking; mask resampled the same way and thresholded at
+    ``min(0.5, zoom / 2)`` so that thin boundaries stay connected when shrunk)."""
+    from skimage.transform import resize
+
     _, h, w = image.shape
-    if crop is not None and (h > crop or w > crop):
+    src = int(min(round(crop / zoom), h, w))
+    y = int(rng.integers(0, h - src + 1))
+    x = int(rng.integers(0, w - src + 1))
+    win = image[:, y : y + src, x : x + src]
+    m = mask[y : y + src, x : x + src].astype(np.float32)
+    if src == crop:
+        return win, m > 0.5
+    shrink = src > crop
+    out = resize(win, (win.shape[0], crop, crop), order=1, mode="reflect",
+                 anti_aliasing=shrink, preserve_range=True).astype(image.dtype, copy=False)
+    mout = resize(m, (crop, crop), order=1, mode="reflect", anti_aliasing=shrink,
+                  preserve_range=True)
+    return out, mout >= min(0.5, 0.5 * crop / src)
+
+
+def random_crop_augment(
+    image: np.ndarray, mask: np.ndarray, crop: int | None, rng: np.random.Generator,
+    zoom: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random crop, horizontal/vertical flips and rot90 (no colour transforms).
+
+    With ``zoom = (low, high)`` (and a ``crop``) the crop is a window of ``crop / z`` px
+    resampled to ``crop`` px, z drawn log-uniformly from ``[low, high]`` (limited by the
+    image size): scale augmentation. ``zoom=None`` draws nothing extra from ``rng``, so
+    the crops are those of earlier versions.
+    """
+    _, h, w = image.shape
+    if zoom is not None and crop is not None:
+        lo, hi = (float(v) for v in zoom)
+        z = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        image, mask = _zoom_window(image, mask, crop, max(z, crop / min(h, w)), rng)
+    elif crop is not None and (h > crop or w > crop):
         ch, cw = min(crop, h), min(crop, w)
         y = int(rng.integers(0, h - ch + 1))
         x = int(rng.integers(0, w - cw + 1))

@@ -269,7 +269,8 @@ def train_boundaries_job(config, *, stop=None):
                     best_ap, best_thr, epoch, history, stopped=True,
                 )
             idx = [order[(step * cfg.batch_size + k) % len(order)] for k in range(cfg.batch_size)]
-            crops = [random_crop_augment(data[i].image, data[i].mask, cfg.crop, rng) for i in idx]
+            crops = [random_crop_augment(data[i].image, data[i].mask, cfg.crop, rng,
+                                         zoom=cfg.scale_augment) for i in idx]
             if prng is not None:
                 crops = [(photometric_augment(c[0], prng, photometric), c[1]) for c in crops]
             hmin = min(c[0].shape[1] for c in crops)
