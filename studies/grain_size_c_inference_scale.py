@@ -53,11 +53,11 @@ LINES = 200
 TWO_PASS_C = 1.4
 
 
-def _load_fold_model(work: Path, k: int):
+def _load_fold_model(work: Path, k: int, variant: str):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from cv_uaed import load_final_ema
 
-    return load_final_ema(work / "plain" / f"fold-{k}" / "run")
+    return load_final_ema(work / variant / f"fold-{k}" / "run")
 
 
 def _intercepts_by_c(prob: np.ndarray) -> list[float | None]:
@@ -260,6 +260,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("out/cv_uaed"),
                     help="work folder of benchmarks/cv_uaed.py (fold runs, folds.json)")
+    ap.add_argument("--variant", default="plain",
+                    help="fold models of this cv_uaed variant (plain, zoom, ...)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="per-input measurements (resumable; default "
                          "WORK/c_inference_scale.json)")
@@ -271,7 +273,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     folds = json.loads((args.work / "folds.json").read_text())
-    cache = args.cache or args.work / "c_inference_scale.json"
+    suffix = "" if args.variant == "plain" else f"_{args.variant}"
+    cache = args.cache or args.work / f"c_inference_scale{suffix}.json"
     records = json.loads(cache.read_text()) if cache.is_file() else []
     done = {r["name"] for r in records}
     t0 = time.time()
@@ -281,7 +284,7 @@ def main(argv=None) -> int:
         todo = [n for n in names if n not in done]
         if not todo:
             continue
-        model = _load_fold_model(args.work, k)
+        model = _load_fold_model(args.work, k, args.variant)
         for name in todo:
             img_path = paths[name]
             mask = read_mask(img_path.parent.parent / "masks" / img_path.name)
@@ -295,8 +298,9 @@ def main(argv=None) -> int:
             tmp.replace(cache)
             print(f"fold {k} {name} ({time.time() - t0:.0f} s)", file=sys.stderr)
     result = analyse(records)
-    save("grain_size_c_inference_scale", {
-        "data": "tbm/train+val (never test), out-of-fold fold models (plain, EMA, TTA none)",
+    save(f"grain_size_c_inference_scale{suffix}", {
+        "data": "tbm/train+val (never test), out-of-fold fold models (EMA, TTA none)",
+        "variant": args.variant,
         "c_grid": list(C_GRID), "input_scales": list(INPUT_SCALES), "lines": LINES,
         "n_regions": len({r["name"] for r in records}), **result,
         "scale_policies": analyse_policies(records)})

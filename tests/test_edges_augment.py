@@ -81,8 +81,8 @@ def test_training_with_augmentation_leaves_crops_and_masks(tmp_path, monkeypatch
     seen = {}
 
     def spy(flag):
-        def crop(image, mask, crop, rng):
-            ci, cm = random_crop_augment(image, mask, crop, rng)
+        def crop(image, mask, crop, rng, zoom=None):
+            ci, cm = random_crop_augment(image, mask, crop, rng, zoom=zoom)
             seen.setdefault(flag, []).append(cm.copy())
             return ci, cm
         return crop
@@ -101,3 +101,45 @@ def test_training_with_augmentation_leaves_crops_and_masks(tmp_path, monkeypatch
     with pytest.raises(BoundaryDataError):
         train_boundaries(BoundaryTrainConfig(**base, photometric_augment="sepia"))
     assert BoundaryTrainConfig().photometric_augment == ""  # off by default
+
+
+def _line_widths(mask: np.ndarray) -> set[int]:
+    """Widths (px) of the vertical runs of boundary pixels along each row."""
+    widths = set()
+    for row in mask:
+        padded = np.concatenate([[0], row.astype(np.int8), [0]])
+        d = np.diff(padded)
+        widths |= set((np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).tolist())
+    return widths
+
+
+@pytest.mark.parametrize("zoom, expected", [(2.0, {8}), (0.5, {2})])
+def test_scale_augment_zooms_image_and_mask_together(zoom, expected):
+    """A fixed zoom of z resamples a crop / z window: a 4 px boundary becomes 4 z px wide,
+    the image follows the mask, and the crop keeps its size."""
+    image = np.zeros((3, 256, 256), np.float32)
+    mask = np.zeros((256, 256), np.uint8)
+    for x0 in range(20, 256, 48):
+        mask[:, x0:x0 + 4] = 1
+        image[:, :, x0:x0 + 4] = 1.0
+    for seed in range(4):
+        ci, cm = random_crop_augment(image, mask, 128, np.random.default_rng(seed),
+                                     zoom=(zoom, zoom))
+        assert ci.shape == (3, 128, 128) and cm.shape == (128, 128) and cm.dtype == bool
+        # rot90 may turn the lines horizontal: measure along the lines' normal
+        lines = cm if cm[:, :].any(axis=0).sum() < 128 else cm.T
+        interior = _line_widths(lines[:, 1:-1]) - {0}
+        assert interior <= expected | {w - 1 for w in expected} | {w + 1 for w in expected}
+        assert max(interior) in expected | {w + 1 for w in expected}
+        assert np.corrcoef(ci.mean(0).ravel(), cm.ravel())[0, 1] > 0.8
+
+
+def test_scale_augment_off_draws_the_same_crops():
+    """zoom=None leaves crops and masks exactly as before (no extra random draws)."""
+    rng_img = np.random.default_rng(0)
+    image = rng_img.random((3, 64, 64)).astype(np.float32)
+    mask = (rng_img.random((64, 64)) > 0.7).astype(np.uint8)
+    a = random_crop_augment(image, mask, 32, np.random.default_rng(3))
+    b = random_crop_augment(image, mask, 32, np.random.default_rng(3), zoom=None)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert BoundaryTrainConfig().scale_augment is None
