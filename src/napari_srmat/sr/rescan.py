@@ -276,7 +276,7 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
             if sr is None:
                 yield Stopped("rescan planning stopped")
                 return None
-            lum = _luminance(np.asarray(sr)).astype(np.float64)
+            lum = _luminance(np.asarray(sr))
             if source == "flips" and _FLIPS[k]:
                 lum = np.flip(lum, _FLIPS[k])
             # Welford: mean and sum of squared deviations, one SR image in memory
