@@ -145,3 +145,29 @@ def test_cli_plan_rescan(half_structured, tmp_path, capsys):
     assert exc.value.code == 2
     assert main(["plan-rescan", str(path), "--model", "bicubic", "--source", "samples"]) == 2
     assert "deterministic" in capsys.readouterr().err
+
+
+def test_sample_spread_of_a_stochastic_model():
+    from napari_srmat.sr import load_model
+    from napari_srmat.synth import generate_microstructure
+
+    model = load_model("ddpm", scale=2, pretrained=False, device="cpu",
+                       block_out_channels=[8, 16], norm_num_groups=4, num_inference_steps=2)
+    img = generate_microstructure((48, 48), mean_grain_size_px=10, seed=0).image
+    plan = plan_rescan(img, model, budget=0.5, roi_px=ROI, n_samples=3, tile=128)
+    assert plan.uncertainty_source == "samples" and plan.uncertainty.mean() > 0
+    assert plan.rois and plan.roi_fraction <= 0.5
+    assert plan.time_ratio == pytest.approx(1 / 4 + plan.roi_fraction)
+    assert model.options["seed"] == 0  # the run seed is restored
+
+
+def test_cli_defaults_are_the_library_defaults():
+    import inspect
+
+    from napari_srmat.cli import build_parser
+
+    lib = {k: p.default for k, p in inspect.signature(plan_rescan_job).parameters.items()}
+    ns = build_parser().parse_args(["plan-rescan", "x.png"])
+    for dest, key in (("budget", "budget"), ("dwell_ratio", "dwell_ratio"), ("roi_px", "roi_px"),
+                      ("samples", "n_samples"), ("tile", "tile"), ("source", "source")):
+        assert getattr(ns, dest) == lib[key], dest

@@ -34,6 +34,7 @@ def register(subparsers) -> None:
     from ..sr.rescan import (
         DEFAULT_BUDGET,
         DEFAULT_DWELL_RATIO,
+        DEFAULT_PLAN_TILE,
         DEFAULT_ROI_PX,
         DEFAULT_SAMPLES,
         UNCERTAINTY_SOURCES,
@@ -64,7 +65,8 @@ def register(subparsers) -> None:
                    help=f"samples for --source samples (default {DEFAULT_SAMPLES})")
     p.add_argument("--roi-size", type=int, default=DEFAULT_ROI_PX, dest="roi_px",
                    metavar="PX", help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
-    p.add_argument("--tile", type=int, default=256, help="SR tile (LR px)")
+    p.add_argument("--tile", type=int, default=DEFAULT_PLAN_TILE,
+                   help=f"SR tile (LR px, default {DEFAULT_PLAN_TILE})")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.set_defaults(func=_plan)

@@ -65,6 +65,8 @@ __all__ = [
     "DEFAULT_ROI_PX",
     "DEFAULT_BUDGET",
     "DEFAULT_DWELL_RATIO",
+    "DEFAULT_PLAN_TILE",
+    "DEFAULT_SAMPLES",
 ]
 
 #: Uncertainty sources: per-pixel spread of the SR under flips / over samples.
@@ -78,6 +80,8 @@ DEFAULT_ROI_PX = 32
 DEFAULT_BUDGET = 0.1
 #: Default LR dwell time per pixel / HR dwell time per pixel.
 DEFAULT_DWELL_RATIO = 1.0
+#: LR tile of the planner's SR runs (small: a plan is for one field of view).
+DEFAULT_PLAN_TILE = 256
 #: Samples of a stochastic model for the ``"samples"`` source.
 DEFAULT_SAMPLES = 4
 #: Smoothed LR gradient magnitude (per px, image in [0, 1]) below which a pixel is
@@ -217,7 +221,7 @@ _FLIPS = ((), (0,), (1,), (0, 1))
 
 
 def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
-                       n_samples: int = DEFAULT_SAMPLES, tile: int = 256,
+                       n_samples: int = DEFAULT_SAMPLES, tile: int = DEFAULT_PLAN_TILE,
                        overlap: int | None = None, batch_size: int = 4,
                        stop: StopToken | None = None
                        ) -> Generator[Event, None, tuple[np.ndarray, str] | None]:
@@ -363,7 +367,7 @@ def plan_rescan_job(
     n_samples: int = DEFAULT_SAMPLES,
     roi_px: int = DEFAULT_ROI_PX,
     device: str = "auto",
-    tile: int = 256,
+    tile: int = DEFAULT_PLAN_TILE,
     overlap: int | None = None,
     batch_size: int = 4,
     stop: StopToken | None = None,
