@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 
 from napari_srmat.cli import main  # noqa: E402
-from napari_srmat.jobs import StopToken, run_job  # noqa: E402
+from napari_srmat.jobs import Progress, Stopped, StopToken, run_job  # noqa: E402
 from napari_srmat.sr.rescan import (  # noqa: E402
     _merge_blocks,
     plan_rescan,
@@ -117,6 +117,24 @@ def test_stop_and_bad_options(half_structured):
     token = StopToken()
     token.request_stop()
     assert run_job(plan_rescan_job(half_structured, "bicubic", stop=token), quiet=True) is None
+    # overall progress over the four SR passes; a stop in the middle ends the plan
+    events = []
+    plan = run_job(plan_rescan_job(half_structured, "bicubic", tile=48, overlap=8), quiet=True,
+                   on_event=events.append)
+    done = [(e.done, e.total) for e in events if isinstance(e, Progress)]
+    assert plan is not None and done[-1][0] == done[-1][1] > 0
+    assert all(a[0] <= b[0] and a[1] == b[1] for a, b in zip(done, done[1:]))
+    token = StopToken()
+    halfway = done[-1][1] // 2
+
+    def stop_at_half(e):
+        if isinstance(e, Progress) and e.done >= halfway:
+            token.request_stop()
+
+    events.clear()
+    assert run_job(plan_rescan_job(half_structured, "bicubic", tile=48, overlap=8, stop=token),
+                   quiet=True, on_event=lambda e: (events.append(e), stop_at_half(e))) is None
+    assert any(isinstance(e, Stopped) for e in events)
     with pytest.raises(SRError, match="budget"):
         plan_rescan(half_structured, "bicubic", budget=0.0)
     with pytest.raises(SRError, match="deterministic"):

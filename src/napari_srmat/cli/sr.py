@@ -5,6 +5,7 @@ Forms::
     srmat sr INPUT OUTPUT.zarr [--model NAME] [--checkpoint DIR] [--scale 4] ...
     srmat sr run INPUT OUTPUT.zarr ...          (same as above)
     srmat sr train --data DIR ... --model cnn --scale 4 --train-steps N --out CKPT_DIR
+    srmat sr train --pairs PAIRS.csv --model cnn --scale 4 ... --out CKPT_DIR   (real LR/HR)
     srmat sr models
 
 ``sr`` takes the rest of the command line and dispatches it itself: a first word

@@ -220,6 +220,19 @@ def noise_sigma(lum: np.ndarray) -> float:
 _FLIPS = ((), (0,), (1,), (0, 1))
 
 
+def _one_of(job: Generator[Event, None, Any], k: int, runs: int, stage: str
+            ) -> Generator[Event, None, Any]:
+    """Run job ``k`` of ``runs`` equal jobs; its progress becomes overall progress."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as done:
+            return done.value
+        if isinstance(event, Progress) and event.total:
+            event = Progress(k * event.total + event.done, runs * event.total, stage=stage)
+        yield event
+
+
 def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
                        n_samples: int = DEFAULT_SAMPLES, tile: int = DEFAULT_PLAN_TILE,
                        overlap: int | None = None, batch_size: int = 4,
@@ -267,18 +280,17 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
             if stop is not None and stop.stop_requested:
                 yield Stopped("rescan planning stopped")
                 return None
-            yield Progress(k, runs, stage=f"SR {k + 1}/{runs} ({source})")
             if source == "flips":
                 axes = _FLIPS[k]
                 inp = np.flip(lr, axes) if axes else lr
             else:
                 model.options["seed"] = seed0 + k
                 inp = lr
-            sr = yield from super_resolve_job(np.ascontiguousarray(inp), model, tile=tile,
-                                              overlap=overlap, batch_size=batch_size,
-                                              stop=stop)
-            if sr is None:
-                yield Stopped("rescan planning stopped")
+            sr = yield from _one_of(
+                super_resolve_job(np.ascontiguousarray(inp), model, tile=tile,
+                                  overlap=overlap, batch_size=batch_size, stop=stop),
+                k, runs, f"SR {k + 1}/{runs} ({source})")
+            if sr is None:  # stopped: the tiling engine has said so (Stopped)
                 return None
             lum = _luminance(np.asarray(sr))
             if source == "flips" and _FLIPS[k]:
@@ -294,7 +306,6 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
     finally:
         if source == "samples":
             model.options["seed"] = seed0
-    yield Progress(runs, runs, stage=f"SR {runs}/{runs} ({source})")
     std = np.sqrt(m2 / total)
     s = model.scale
     h, w = lr.shape[:2]
