@@ -1,6 +1,6 @@
 """Measure registration accuracy and the scan-enhance-rescan planner (docs/rescan.md).
 
-Registration (:func:`napari_srmat.sr.register_images`): an HR image (synthetic
+Registration (:func:`napari_srmat.register_images`): an HR image (synthetic
 micrographs from :mod:`napari_srmat.synth`, and a region of the real scan
 ``scans/scan_10.jpg``) is shifted by a known sub-pixel drift, a region is cropped at a
 known corner and downsampled by a known scale (OpenCV area interpolation), with and
@@ -8,7 +8,7 @@ without Gaussian noise (sigma 0.02); the scale and offset are then searched from
 scratch (scale range 1-8). Reported per scale: median / max offset error (FIXED px),
 max relative scale error, mean SSIM, mean seconds.
 
-Planner (:func:`napari_srmat.sr.plan_rescan`): an HR region of a real scan is
+Planner (:func:`napari_srmat.plan_rescan`): an HR region of a real scan is
 downsampled x4 (antialiased bicubic, the SR models' evaluation degradation) to make
 the "fast LR acquisition"; the shipped ``cnn`` plans rectangles (16 px blocks) by its
 disagreement under flips. Because the HR truth is known here, the plan is checked:
@@ -176,6 +176,23 @@ def planner_study(budgets, region: int) -> list[dict]:
     return rows
 
 
+def full_scan_plan(scan: str = REAL_REG_SCAN, budget: float = 0.1) -> dict:
+    """A whole real scan taken as the fast LR acquisition (no truth): plan and seconds."""
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.rescan import plan_rescan
+
+    lr = _read(SCANS / scan)
+    model = load_model("cnn", scale=4, device="cpu")
+    t0 = time.perf_counter()
+    plan = plan_rescan(lr, model, budget=budget)
+    row = {"scan": scan, "lr_shape": plan.lr_shape, "budget": budget, "roi_px": plan.roi_px,
+           "n_rois": len(plan.rois), "roi_fraction": plan.roi_fraction,
+           "time_ratio": plan.time_ratio, "structure_fraction": plan.structure_fraction,
+           "seconds": time.perf_counter() - t0}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="write the results as JSON here")
@@ -191,6 +208,7 @@ def main() -> None:
         "machine": f"2-core shared CPU, torch CPU, --threads {args.threads}",
         "registration": registration_study(args.seeds),
         "planner": planner_study(args.budgets, args.region),
+        "full_scan": full_scan_plan() if (SCANS / REAL_REG_SCAN).exists() else None,
     }
     if args.out:
         from napari_srmat._atomic import atomic_write_text
