@@ -57,6 +57,14 @@ def test_registered_pair_is_aligned_on_the_exact_grid():
     y, x = CORNER
     truth = hr[y:y + 4 * h, x:x + 4 * w]
     assert np.abs(pair.hr - truth).mean() < 0.01
+    # an HR rescan of part of the LR field: the LR is cropped to the rescanned pixels
+    lr_full = bicubic_degrade(hr, 4)
+    part = align_pair(lr_full, hr[40:184, 20:180], 4)
+    # (LR's corner lies far outside the 36 x 40 px overlap: a looser bound there)
+    np.testing.assert_allclose(part.registration["offset_px"], (-40, -20), atol=0.25)
+    assert part.lr.shape[:2] == (36, 40)
+    np.testing.assert_allclose(part.lr, lr_full[10:46, 5:45])
+    assert np.abs(part.hr - hr[40:184, 20:180]).mean() < 0.01
     # a pair taken as aligned from the top-left is cropped, not resampled
     raw = align_pair(bicubic_degrade(hr, 4), hr, 4, register=False)
     np.testing.assert_array_equal(raw.hr, hr)
