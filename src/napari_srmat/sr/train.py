@@ -94,16 +94,16 @@ class SRTrainConfig:
     loss : {"l1", "mse"}
         Pixel loss of ``cnn`` / ``onestep`` (``mse`` optimises PSNR directly;
         ``ddpm`` always uses its noise-prediction MSE).
-    time_limit_s : float, optional
-        Stop (with checkpoints) after this many seconds.
-    half : bool
-        Store the ``best``/``last`` weights as float16.
     pairs : str, optional
         CSV of real LR/HR acquisitions (one LR path and one HR path per row), used
         instead of degrading HR images (:mod:`napari_srmat.sr.pairs`); not combined
         with ``data`` / ``synthetic``.
     register_pairs : bool
         Register each pair (True) or assume it aligned at ``scale``.
+    time_limit_s : float, optional
+        Stop (with checkpoints) after this many seconds.
+    half : bool
+        Store the ``best``/``last`` weights as float16.
     """
 
     model: str = "cnn"
@@ -134,10 +134,10 @@ class SRTrainConfig:
     distill_weight: float = 0.0
     init_checkpoint: str | None = None
     loss: str = "l1"
-    time_limit_s: float | None = None
-    half: bool = False
     pairs: str | None = None
     register_pairs: bool = True
+    time_limit_s: float | None = None
+    half: bool = False
 
     def validate(self) -> None:
         from .registry import TRAINABLE_MODELS
@@ -150,12 +150,12 @@ class SRTrainConfig:
             raise SRError(f"patch {self.patch} must be divisible by 4*scale={4 * self.scale}")
         if self.steps < 1 or self.batch_size < 1:
             raise SRError("steps and batch_size must be >= 1")
-        if self.loss not in PIXEL_LOSSES:
-            raise SRError(f"loss must be one of {PIXEL_LOSSES}, got {self.loss!r}")
-        DegradationConfig(**self.degradation)
         if self.pairs and (self.data or self.synthetic):
             raise SRError("train either from pairs or from HR images (data / synthetic), "
                           "not both")
+        if self.loss not in PIXEL_LOSSES:
+            raise SRError(f"loss must be one of {PIXEL_LOSSES}, got {self.loss!r}")
+        DegradationConfig(**self.degradation)
 
 
 # --------------------------------------------------------------------------- data
