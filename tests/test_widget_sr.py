@@ -203,3 +203,41 @@ def test_small_job_starts_without_asking(make_napari_viewer, qtbot):
     w.ask = lambda title, text: pytest.fail("a small job must not ask")
     w.run()
     qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60000)
+
+
+def test_plan_rescan_adds_shapes_layer_with_time_estimate(make_napari_viewer, qtbot):
+    """Grains in the left half only: the rescan rectangles land there."""
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0).image.copy()
+    img[:, 48:] = 128
+    layer = viewer.add_image(img, rgb=True, name="lr", scale=(0.8, 0.8), translate=(5.0, 7.0))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.model.setCurrentText("cnn")
+    w.scale.setCurrentText("4")
+    w.tile.setValue(96)
+    w.device.setCurrentText("cpu")
+    w.budget.setValue(0.25)
+    w.dwell.setValue(2.0)
+    w.plan_rescan()
+    assert not w.plan_btn.isEnabled() and not w.run_btn.isEnabled()
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=10_000)
+    plan = w.rescan_plan
+    shapes = w.rescan_layer
+    assert shapes.name in viewer.layers and len(shapes.data) == len(plan.rois) > 0
+    assert 0 < plan.roi_fraction <= 0.25
+    assert plan.time_ratio == pytest.approx(2.0 / 16 + plan.roi_fraction)
+    assert shapes.metadata["rescan_plan"]["time_ratio"] == pytest.approx(plan.time_ratio)
+    assert f"{plan.time_ratio:.2f}" in w.status.text()
+    for (y0, x0, y1, x1), rect in zip(plan.rois, shapes.data):
+        assert x0 < 48  # blocks of 32 px: none starts in the featureless half
+        # the rectangle covers exactly the LR pixels' world extent
+        lo = layer.data_to_world(np.array([y0 - 0.5, x0 - 0.5]))
+        hi = layer.data_to_world(np.array([y1 - 0.5, x1 - 0.5]))
+        world = np.array([shapes.data_to_world(v) for v in rect])
+        np.testing.assert_allclose(world.min(0), lo, atol=1e-9)
+        np.testing.assert_allclose(world.max(0), hi, atol=1e-9)

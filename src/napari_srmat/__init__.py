@@ -22,6 +22,10 @@ napari nor torch):
 ``measure_grain_size(image, ...)``        micrograph -> mean intercept / ASTM G with CI
 ``find_hallucination_candidates(lr, sr)`` ranked SR regions to audit
                                           (``napari_srmat.audit.find_candidates``)
+``plan_rescan(lr, model=None, ...)``      scan-enhance-rescan: rescan rectangles where
+                                          the SR is uncertain, and the time ratio
+``register_images(moving, fixed)``        scale and sub-pixel drift of an LR
+                                          acquisition on an HR scan
 ========================================  ==============================================
 
 Examples
@@ -54,6 +58,8 @@ _API = {
     "measure_intercepts": ("napari_srmat.metrics.heyn", "measure_intercepts"),
     "measure_grain_size": ("napari_srmat.grainsize", "measure_grain_size"),
     "find_hallucination_candidates": ("napari_srmat.audit", "find_candidates"),
+    "plan_rescan": ("napari_srmat.sr.rescan", "plan_rescan"),
+    "register_images": ("napari_srmat.sr.registration", "register_images"),
 }
 
 __all__ = ["__version__", *_API]

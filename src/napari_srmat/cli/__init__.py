@@ -34,6 +34,8 @@ SUBCOMMAND_MODULES = (
     "grainsize",
     "evalmaps",
     "sr",
+    "rescan",
+    "registration",
     "edges",
     "experiment",
     "audit",

@@ -5,6 +5,7 @@ Forms::
     srmat sr INPUT OUTPUT.zarr [--model NAME] [--checkpoint DIR] [--scale 4] ...
     srmat sr run INPUT OUTPUT.zarr ...          (same as above)
     srmat sr train --data DIR ... --model cnn --scale 4 --train-steps N --out CKPT_DIR
+    srmat sr train --pairs PAIRS.csv --model cnn --scale 4 ... --out CKPT_DIR   (real LR/HR)
     srmat sr models
 
 ``sr`` takes the rest of the command line and dispatches it itself: a first word
@@ -84,6 +85,11 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a cnn / onestep / ddpm model")
     t.add_argument("--data", nargs="+", default=[], help="image folders, files or Zarr stores")
     t.add_argument("--exclude", nargs="*", default=[], help="file stems to leave out")
+    t.add_argument("--pairs", default=None, metavar="PAIRS.csv",
+                   help="real LR/HR acquisitions (one LR path, HR path per row), registered "
+                        "and cropped into aligned patches, instead of degrading --data")
+    t.add_argument("--pairs-aligned", action="store_true", dest="pairs_aligned",
+                   help="take the pairs as aligned at --scale (no registration)")
     t.add_argument("--synthetic", type=int, default=d.synthetic, metavar="N",
                    help="add N synthetic micrographs")
     t.add_argument("--val", default=None, help="folder of validation HR images")
@@ -196,8 +202,8 @@ def _train(args: argparse.Namespace) -> int:
     from ..jobs import Stopped, run_job
     from ..sr.train import SRTrainConfig, train_sr_job
 
-    if not args.data and args.synthetic <= 0:
-        raise UserError("give --data folders and/or --synthetic N")
+    if not args.data and args.synthetic <= 0 and not args.pairs:
+        raise UserError("give --data folders and/or --synthetic N, or --pairs PAIRS.csv")
     cfg = SRTrainConfig(
         model=args.model, scale=args.scale, out=args.out, data=list(args.data),
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
@@ -206,6 +212,7 @@ def _train(args: argparse.Namespace) -> int:
         loss=args.loss, init_checkpoint=args.init,
         resume=args.resume, seed=args.seed, device=_device(args.device),
         num_threads=args.threads, time_limit_s=args.time_limit,
+        pairs=args.pairs, register_pairs=not args.pairs_aligned,
     )
     stopped = []
     res = run_job(train_sr_job(cfg),

@@ -94,6 +94,12 @@ class SRTrainConfig:
     loss : {"l1", "mse"}
         Pixel loss of ``cnn`` / ``onestep`` (``mse`` optimises PSNR directly;
         ``ddpm`` always uses its noise-prediction MSE).
+    pairs : str, optional
+        CSV of real LR/HR acquisitions (one LR path and one HR path per row), used
+        instead of degrading HR images (:mod:`napari_srmat.sr.pairs`); not combined
+        with ``data`` / ``synthetic``.
+    register_pairs : bool
+        Register each pair (True) or assume it aligned at ``scale``.
     time_limit_s : float, optional
         Stop (with checkpoints) after this many seconds.
     half : bool
@@ -128,6 +134,8 @@ class SRTrainConfig:
     distill_weight: float = 0.0
     init_checkpoint: str | None = None
     loss: str = "l1"
+    pairs: str | None = None
+    register_pairs: bool = True
     time_limit_s: float | None = None
     half: bool = False
 
@@ -142,6 +150,9 @@ class SRTrainConfig:
             raise SRError(f"patch {self.patch} must be divisible by 4*scale={4 * self.scale}")
         if self.steps < 1 or self.batch_size < 1:
             raise SRError("steps and batch_size must be >= 1")
+        if self.pairs and (self.data or self.synthetic):
+            raise SRError("train either from pairs or from HR images (data / synthetic), "
+                          "not both")
         if self.loss not in PIXEL_LOSSES:
             raise SRError(f"loss must be one of {PIXEL_LOSSES}, got {self.loss!r}")
         DegradationConfig(**self.degradation)
@@ -442,10 +453,23 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     images = load_training_images(cfg.data, cfg.exclude) if cfg.data else []
     synth = _synthetic_images(cfg.synthetic, cfg.synthetic_size, cfg.seed)
     images += synth
-    if not images:
+    pair_sampler = None
+    if cfg.pairs:
+        from .pairs import PairSampler, load_pairs
+
+        pairs = load_pairs(cfg.pairs, cfg.scale, register=cfg.register_pairs)
+        for pair in pairs:
+            reg = pair.registration
+            yield Log(f"pair {pair.source[0]}: LR {pair.lr.shape[:2]}"
+                      + (f", registered: scale {reg['scale']:.4f}, offset "
+                         f"({reg['offset_px'][0]:.2f}, {reg['offset_px'][1]:.2f}), "
+                         f"ssim {reg['ssim']:.3f}" if reg else ", assumed aligned"))
+        pair_sampler = PairSampler(pairs, cfg.patch, cfg.scale, seed=cfg.seed)
+    elif not images:
         raise SRError("no training data: give data folders and/or synthetic > 0")
-    yield Log(f"{len(images)} training images ({len(synth)} synthetic)")
-    sampler = PatchSampler(images, cfg.patch, seed=cfg.seed)
+    else:
+        yield Log(f"{len(images)} training images ({len(synth)} synthetic)")
+    sampler = pair_sampler or PatchSampler(images, cfg.patch, seed=cfg.seed)
     val_images = _load_val(cfg.val, cfg.max_val_images)
     deg = DegradationConfig(**cfg.degradation)
     rng = np.random.default_rng(cfg.seed + 1)
@@ -492,6 +516,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     training_info = {f.name: getattr(cfg, f.name) for f in fields(cfg)
                      if f.name not in ("out", "data")}
     training_info["device"] = device  # the resolved device, not "auto"
+    if pair_sampler is not None:  # LR inputs are real acquisitions, not degradations
+        training_info["lr_source"] = "pairs"
+        training_info["pair_registrations"] = [p.registration for p in pair_sampler.pairs]
     training_info["data"] = [d if isinstance(d, (str, os.PathLike)) else
                              f"<array {tuple(getattr(d, 'shape', ()))}>" for d in cfg.data]
     bicubic_val = None
@@ -536,8 +563,13 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                       level="warning")
             break
         model.net.train()
-        hr = torch.from_numpy(sampler.sample(cfg.batch_size)).to(device)
-        lr_img = degrade(hr, cfg.scale, deg, rng, gen)
+        if pair_sampler is not None:  # real LR/HR acquisitions
+            lr_np, hr_np = pair_sampler.sample(cfg.batch_size)
+            hr = torch.from_numpy(hr_np).to(device)
+            lr_img = torch.from_numpy(lr_np).to(device)
+        else:
+            hr = torch.from_numpy(sampler.sample(cfg.batch_size)).to(device)
+            lr_img = degrade(hr, cfg.scale, deg, rng, gen)
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
         loss = model.training_loss(lr_img, hr, generator=gen, teacher=teacher,

@@ -44,6 +44,8 @@ __all__ = [
     "super_resolution_job",
     "add_super_resolution_result",
     "add_super_resolution",
+    "rescan_rectangles",
+    "add_rescan_plan",
     "BoundaryMaps",
     "BoundaryLayers",
     "boundaries_job",
@@ -259,6 +261,39 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     if np.issubdtype(level0.dtype, np.floating):
         kwargs["contrast_limits"] = (0.0, 1.0)
     return _upsert_layer(viewer, name or f"{layer.name} SR x{factor}", "image", data, **kwargs)
+
+
+def rescan_rectangles(plan) -> list[np.ndarray]:
+    """Napari rectangles (outer pixel corners, data coordinates) of a rescan plan's ROIs.
+
+    The half-open LR pixel rectangle ``[y0, x0, y1, x1]`` spans pixel centres ``y0 ..
+    y1 - 1``, so its outer corners are ``(y0 - 0.5, x0 - 0.5)`` and ``(y1 - 0.5, x1 - 0.5)``.
+    """
+    return [np.array([[y0 - 0.5, x0 - 0.5], [y1 - 0.5, x1 - 0.5]], float)
+            for y0, x0, y1, x1 in plan.rois]
+
+
+def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
+    """Show a :class:`~napari_srmat.sr.rescan.RescanPlan` as a Shapes layer on ``layer``.
+
+    The rectangles sit on the LR layer's pixels (its scale and translate); the layer's
+    metadata holds the plan (``rescan_plan``: ROIs, ``roi_fraction``, ``time_ratio``,
+    the uncertainty source) and each shape its mean uncertainty.
+
+    Returns
+    -------
+    napari.layers.Shapes
+    """
+    rects = rescan_rectangles(plan)
+    kwargs: dict[str, Any] = dict(
+        shape_type="rectangle", edge_color="yellow", face_color="transparent",
+        edge_width=1, scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
+        metadata={"rescan_plan": plan.to_dict(), "source_layer": layer.name},
+        properties={"uncertainty": np.asarray(plan.scores, float)}, ndim=2,
+    )
+    if name in viewer.layers:
+        viewer.layers.remove(viewer.layers[name])
+    return viewer.add_shapes(rects or None, name=name, **kwargs)
 
 
 def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int = 4,

@@ -7,6 +7,7 @@ from typing import Any
 
 from qtpy.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -18,11 +19,13 @@ from qtpy.QtWidgets import (
 
 from ..estimates import plan_super_resolution
 from ..sr import DEFAULT_MODEL
+from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._qt import LayerCombo
 from ._worker import SingleJobMixin
 from .layers import (
     WidgetInputError,
+    add_rescan_plan,
     add_super_resolution_result,
     layer_image_data,
     layer_pixel_size_um,
@@ -64,6 +67,11 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
     The result is added as an image layer aligned with the input in world
     coordinates (:func:`~napari_srmat.widgets.layers.sr_world_transform`).
     ``run()`` starts the job and returns the worker; ``stop()`` cancels it.
+
+    "Plan rescan" (:meth:`plan_rescan`) runs the scan-enhance-rescan planner
+    (:func:`napari_srmat.sr.rescan.plan_rescan_job`) with the same model settings on
+    the input layer (the fast LR acquisition) and adds the rescan rectangles as a
+    Shapes layer; the status line gives the area fraction and the time ratio.
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -72,6 +80,9 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self.worker = None
         self.token = None
         self.last_layer = None
+        #: The Shapes layer and the plan of the last "Plan rescan".
+        self.rescan_layer = None
+        self.rescan_plan = None
         #: ``ask_store(plan) -> path or None`` for results too large for memory
         #: (None: a file dialog; scripts and tests replace it). ``ask``: see
         #: :meth:`SingleJobMixin.confirm_plan`.
@@ -116,7 +127,25 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         form.addRow("Batch size", self.batch)
         form.addRow("Device", self.device)
         form.addRow("Output store", _path_row(self.output, "Output OME-Zarr", directory=False))
-        self._add_job_controls(form)
+        self.budget = QDoubleSpinBox()
+        self.budget.setRange(0.01, 1.0)
+        self.budget.setSingleStep(0.05)
+        self.budget.setValue(DEFAULT_BUDGET)
+        self.budget.setToolTip("scan-enhance-rescan: largest fraction of the image to rescan "
+                               "at high resolution")
+        self.dwell = QDoubleSpinBox()
+        self.dwell.setRange(0.01, 100.0)
+        self.dwell.setValue(DEFAULT_DWELL_RATIO)
+        self.dwell.setToolTip("LR dwell time / HR dwell time per pixel (time ratio "
+                              "= r/s^2 + rescanned area fraction)")
+        form.addRow("Rescan budget", self.budget)
+        form.addRow("Dwell ratio LR/HR", self.dwell)
+        lay = self._add_job_controls(form)
+        self.plan_btn = QPushButton("Plan rescan")
+        self.plan_btn.setToolTip("propose rectangles to rescan at high resolution where the "
+                                 "SR of this layer is least certain (a Shapes layer)")
+        self.plan_btn.clicked.connect(self.plan_rescan)
+        lay.insertWidget(1, self.plan_btn)
 
     # ------------------------------------------------------------------ options
     def options(self) -> dict[str, Any]:
@@ -163,6 +192,44 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         return self._start_single_job(
             lambda stop: super_resolution_job(image, stop=stop, **opts), on_result=self._on_result
         )
+
+    def plan_rescan(self):
+        """Plan a rescan of the selected layer (in a worker); return the worker."""
+        from ..sr.rescan import plan_rescan_job
+
+        layer = self.layer_combo.value
+        if layer is None:
+            raise WidgetInputError("select the LR image layer to plan a rescan for")
+        self._ensure_idle("a job is already running")
+        opts = self.options()
+        image = layer_image_data(layer)
+        self._job_layer = layer
+        budget, dwell = self.budget.value(), self.dwell.value()
+        return self._start_single_job(
+            lambda stop: plan_rescan_job(
+                image, opts["model"], checkpoint=opts["checkpoint"], scale=opts["scale"],
+                budget=budget, dwell_ratio=dwell, device=opts["device"], tile=opts["tile"],
+                overlap=opts["overlap"], batch_size=opts["batch_size"], stop=stop),
+            on_result=self._on_plan)
+
+    def _on_plan(self, plan) -> None:
+        if plan is None:
+            return
+        self.rescan_plan = plan
+        self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan)
+        self.status.setText(
+            f"rescan plan: {len(plan.rois)} rectangle(s), {plan.roi_fraction:.1%} of the "
+            f"area; time {plan.time_ratio:.2f} x a full HR scan "
+            f"(uncertainty: {plan.uncertainty_source})")
+
+    def _start_single_job(self, make_generator, *, on_result):
+        worker = super()._start_single_job(make_generator, on_result=on_result)
+        self.plan_btn.setEnabled(False)  # one job at a time, like Run
+        return worker
+
+    def _on_finished(self) -> None:
+        super()._on_finished()
+        self.plan_btn.setEnabled(True)
 
     def _ask_store_dialog(self, plan) -> str | None:
         path, _ = QFileDialog.getSaveFileName(

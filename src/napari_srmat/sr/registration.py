@@ -1,0 +1,364 @@
+"""Registration of a low-resolution acquisition onto a high-resolution scan.
+
+:func:`register_images` finds the scale and the drift between MOVING (e.g. a fast
+LR acquisition) and FIXED (an HR scan of the same area):
+
+* ``scale`` = FIXED pixels per MOVING pixel (4 for a x4 LR acquisition);
+* ``offset_px`` = ``(row, col)`` position, in FIXED pixels, of MOVING's top-left
+  *corner*: MOVING pixel ``(i, j)`` (centre) lies at FIXED pixel coordinates
+  ``offset + ((i, j) + 0.5) * scale - 0.5`` (pixel-centre convention, as
+  :func:`napari_srmat.audit.upscale_bicubic`);
+* ``ssim`` = structural similarity of MOVING and FIXED resampled onto MOVING's
+  grid (luminance, data range 1) at the solution: the match quality.
+
+Method (coarse to fine)
+-----------------------
+1. Luminance of both images in [0, 1]; if MOVING is larger than
+   ``COARSE_MAX_PX`` on a side, both are shrunk by the same factor for steps 2-3.
+2. Scale search: FIXED is resized by ``1 / s`` (area interpolation) for each ``s``
+   of a geometric grid (ratio ``COARSE_STEP``) and the normalised cross-correlation
+   with MOVING (OpenCV ``matchTemplate``, the smaller image inside the larger one)
+   is maximised; then a finer grid (ratio ``FINE_STEP``) around the best ``s``,
+   with a parabolic sub-pixel fit of the correlation peak.
+3. Refinement: Nelder-Mead over ``(log scale, row, col)`` maximising the SSIM of
+   MOVING against FIXED blurred (Gaussian, sigma ``BLUR_PER_SCALE * scale``) and
+   sampled (cubic spline) at MOVING's pixel centres, on a central crop of MOVING of
+   at most ``REFINE_MAX_PX`` per side at full resolution. This gives sub-pixel
+   offsets.
+
+One image must contain the other (MOVING inside FIXED, or FIXED inside MOVING);
+the overlap must be at least ``MIN_OVERLAP_PX`` MOVING pixels per side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .base import SRError
+
+__all__ = [
+    "Registration",
+    "RegistrationError",
+    "register_images",
+    "resample_fixed",
+    "SCALE_RANGE",
+]
+
+#: Default scale search range (FIXED px per MOVING px).
+SCALE_RANGE = (1.0, 8.0)
+#: Ratio of consecutive scales of the coarse / fine search grids.
+COARSE_STEP = 1.04
+FINE_STEP = 1.004
+#: With a scale hint, the search covers ``hint / HINT_TOLERANCE .. hint * HINT_TOLERANCE``.
+HINT_TOLERANCE = 1.1
+#: Larger MOVING images are shrunk to this size (per side) for the scale search.
+COARSE_MAX_PX = 256
+#: Side of the central MOVING crop used by the SSIM refinement (full resolution).
+REFINE_MAX_PX = 384
+#: Anti-aliasing blur of FIXED before it is sampled on MOVING's grid (sigma / scale).
+BLUR_PER_SCALE = 0.4
+#: Smallest overlap (MOVING px per side).
+MIN_OVERLAP_PX = 16
+
+
+class RegistrationError(SRError):
+    """The images cannot be registered (too small, no containment, bad options)."""
+
+
+@dataclass
+class Registration:
+    """Result of :func:`register_images` (see the module docstring).
+
+    Attributes
+    ----------
+    scale : float
+        FIXED pixels per MOVING pixel.
+    offset_px : tuple of float
+        ``(row, col)`` of MOVING's top-left corner in FIXED pixels.
+    ssim : float
+        Match quality (SSIM of MOVING and resampled FIXED over the overlap).
+    ncc : float
+        Peak normalised cross-correlation of the coarse search.
+    moving_shape, fixed_shape : tuple of int
+        ``(H, W)`` of the two images.
+    """
+
+    scale: float
+    offset_px: tuple[float, float]
+    ssim: float
+    ncc: float
+    moving_shape: tuple[int, int]
+    fixed_shape: tuple[int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {
+            "scale": float(self.scale),
+            "offset_px": [float(self.offset_px[0]), float(self.offset_px[1])],
+            "ssim": float(self.ssim),
+            "ncc": float(self.ncc),
+            "moving_shape": [int(v) for v in self.moving_shape],
+            "fixed_shape": [int(v) for v in self.fixed_shape],
+        }
+
+
+def _lum(img: Any) -> np.ndarray:
+    from ..audit.detector import _channels_last, _luminance
+    from ..io import Micrograph
+
+    if isinstance(img, Micrograph):
+        img = img.data
+    arr = np.asarray(img)
+    if arr.ndim not in (2, 3):
+        raise RegistrationError(f"expected an (H, W) or (H, W, C) image, got {arr.shape}")
+    return _luminance(_channels_last(arr)).astype(np.float32)
+
+
+def _resize(img: np.ndarray, factor: float) -> tuple[np.ndarray, tuple[float, float]]:
+    """``img`` resized by ``factor`` (< 1: area interpolation); the exact per-axis factors."""
+    import cv2
+
+    h, w = img.shape
+    nh, nw = max(1, int(round(h * factor))), max(1, int(round(w * factor)))
+    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    out = cv2.resize(img, (nw, nh), interpolation=interp)
+    return out, (nh / h, nw / w)
+
+
+def _match(fs: np.ndarray, m: np.ndarray) -> tuple[float, float, float, int] | None:
+    """NCC peak of the smaller image inside the larger: (score, dy, dx, sign).
+
+    ``(dy, dx)`` is the sub-pixel position of the smaller image's top-left corner in the
+    larger one (pixels of ``fs``'s grid); ``sign`` is +1 when MOVING is inside FIXED.
+    """
+    import cv2
+
+    if m.shape[0] <= fs.shape[0] and m.shape[1] <= fs.shape[1]:
+        big, small, sign = fs, m, 1
+    elif m.shape[0] >= fs.shape[0] and m.shape[1] >= fs.shape[1]:
+        big, small, sign = m, fs, -1
+    else:
+        return None
+    if min(small.shape) < 4 or small.std() < 1e-6:
+        return None
+    res = cv2.matchTemplate(big, small, cv2.TM_CCOEFF_NORMED)
+    res = np.nan_to_num(res, nan=-1.0)
+    py, px = np.unravel_index(int(np.argmax(res)), res.shape)
+    score = float(res[py, px])
+
+    def _parabola(a: float, b: float, c: float) -> float:
+        d = a - 2 * b + c
+        return 0.0 if d >= 0 else float(np.clip(0.5 * (a - c) / d, -0.5, 0.5))
+
+    dy = py + (_parabola(res[py - 1, px], res[py, px], res[py + 1, px])
+               if 0 < py < res.shape[0] - 1 else 0.0)
+    dx = px + (_parabola(res[py, px - 1], res[py, px], res[py, px + 1])
+               if 0 < px < res.shape[1] - 1 else 0.0)
+    return score, dy, dx, sign
+
+
+def _search(m: np.ndarray, f: np.ndarray, scales: np.ndarray
+            ) -> tuple[float, float, float, float] | None:
+    """Best (ncc, scale, row, col) over ``scales`` (offsets in ``f`` pixels)."""
+    best = None
+    for s in scales:
+        fs, (ry, rx) = _resize(f, 1.0 / s)
+        hit = _match(fs, m)
+        if hit is None:
+            continue
+        score, dy, dx, sign = hit
+        sy, sx = 1.0 / ry, 1.0 / rx  # exact f px per fs px
+        if sign > 0:  # MOVING's corner at (dy, dx) of fs
+            oy, ox = dy * sy, dx * sx
+        else:  # fs's corner at (dy, dx) of MOVING: MOVING's corner at -(dy, dx) * s
+            oy, ox = -dy * sy, -dx * sx
+        if best is None or score > best[0]:
+            best = (score, float(math.sqrt(sy * sx)), oy, ox)
+    return best
+
+
+def resample_fixed(fixed: np.ndarray, shape: tuple[int, int], scale: float,
+                   offset_px: tuple[float, float], *, origin: tuple[int, int] = (0, 0),
+                   blur: bool = True, order: int = 3) -> np.ndarray:
+    """FIXED sampled at the pixel centres of a MOVING grid.
+
+    Parameters
+    ----------
+    fixed : ndarray
+        ``(H, W)`` or ``(H, W, C)`` float image.
+    shape : tuple of int
+        ``(h, w)`` of the MOVING grid region to sample.
+    scale, offset_px
+        The registration (see the module docstring).
+    origin : tuple of int
+        MOVING pixel of the region's top-left (default the whole grid from (0, 0)).
+    blur : bool
+        Anti-alias FIXED first (Gaussian, sigma ``BLUR_PER_SCALE * scale`` when
+        ``scale > 1``).
+    order : int
+        Spline order of the sampling.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(h, w[, C])``; points outside FIXED take the nearest edge value.
+    """
+    fixed = np.asarray(fixed, np.float32)
+    if blur and scale > 1:
+        sig = (BLUR_PER_SCALE * scale,) * 2 + (0,) * (fixed.ndim - 2)
+        fixed = ndi.gaussian_filter(fixed, sig, mode="nearest")
+    ii = origin[0] + np.arange(shape[0], dtype=np.float64)
+    jj = origin[1] + np.arange(shape[1], dtype=np.float64)
+    ys = offset_px[0] + (ii + 0.5) * scale - 0.5
+    xs = offset_px[1] + (jj + 0.5) * scale - 0.5
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    if fixed.ndim == 2:
+        return ndi.map_coordinates(fixed, [yy, xx], order=order, mode="nearest"
+                                   ).astype(np.float32)
+    return np.stack([ndi.map_coordinates(fixed[..., c], [yy, xx], order=order,
+                                         mode="nearest") for c in range(fixed.shape[2])],
+                    axis=-1).astype(np.float32)
+
+
+def _overlap_box(mshape, fshape, scale, offset, margin: int = 2):
+    """MOVING pixels whose centres fall inside FIXED (minus a margin): (i0, i1, j0, j1)."""
+    box = []
+    for n, nf, o in zip(mshape, fshape, offset):
+        lo = math.ceil((0.5 - o) / scale - 0.5) + margin
+        hi = math.floor((nf - 0.5 - o) / scale - 0.5) - margin + 1
+        box += [max(lo, 0), min(hi, n)]
+    return box
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a, b, data_range=1.0))
+
+
+def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
+                    fit_scale: bool = True,
+                    scale_range: tuple[float, float] = SCALE_RANGE,
+                    refine: bool = True) -> Registration:
+    """Find the scale and drift of MOVING (LR) relative to FIXED (HR).
+
+    Parameters
+    ----------
+    moving, fixed : array-like or Micrograph
+        ``(H, W)`` or ``(H, W, C)`` images (any dtype; compared on luminance).
+    scale : float, optional
+        Known or approximate scale (FIXED px per MOVING px): with ``fit_scale`` the
+        search covers ``scale / 1.1 .. scale * 1.1``; without, the scale is kept.
+        None: search ``scale_range``.
+    fit_scale : bool
+        Estimate the scale (True) or take ``scale`` as exact (False).
+    scale_range : tuple of float
+        ``(min, max)`` scale searched when ``scale`` is None.
+    refine : bool
+        Run the sub-pixel SSIM refinement (step 3 of the module docstring).
+
+    Returns
+    -------
+    Registration
+
+    Raises
+    ------
+    RegistrationError
+        Images too small, neither contains the other at any searched scale, or
+        bad options.
+
+    Examples
+    --------
+    >>> reg = register_images(lr, hr)  # doctest: +SKIP
+    >>> reg.scale, reg.offset_px, reg.ssim  # doctest: +SKIP
+    (4.0, (37.25, 21.5), 0.93)
+    """
+    m, f = _lum(moving), _lum(fixed)
+    if min(m.shape) < MIN_OVERLAP_PX or min(f.shape) < 4:
+        raise RegistrationError(f"images too small to register: moving {m.shape}, "
+                                f"fixed {f.shape}")
+    if scale is not None:
+        scale = float(scale)
+        if not (math.isfinite(scale) and scale > 0):
+            raise RegistrationError(f"scale must be > 0, got {scale}")
+        lo, hi = (scale / HINT_TOLERANCE, scale * HINT_TOLERANCE) if fit_scale \
+            else (scale, scale)
+    else:
+        if not fit_scale:
+            raise RegistrationError("fit_scale=False needs a scale")
+        lo, hi = (float(v) for v in scale_range)
+        if not (0 < lo <= hi and math.isfinite(hi)):
+            raise RegistrationError(f"bad scale range {scale_range}")
+    # coarse level: MOVING at most COARSE_MAX_PX per side, FIXED shrunk alike
+    k = max(1.0, max(m.shape) / COARSE_MAX_PX)
+    mk = _resize(m, 1.0 / k)[0] if k > 1 else m
+    fk = _resize(f, 1.0 / k)[0] if k > 1 else f
+    if lo == hi:
+        grid = np.array([lo])
+    else:
+        n = max(2, int(math.ceil(math.log(hi / lo) / math.log(COARSE_STEP))) + 1)
+        grid = np.geomspace(lo, hi, n)
+    best = _search(mk, fk, grid)
+    if best is None:
+        raise RegistrationError(
+            f"cannot register: at scales {lo:.3g}-{hi:.3g} neither image contains the other "
+            f"(moving {m.shape}, fixed {f.shape})")
+    if lo != hi:
+        s0 = best[1]
+        fine = np.geomspace(max(lo, s0 / COARSE_STEP), min(hi, s0 * COARSE_STEP),
+                            2 * int(math.ceil(math.log(COARSE_STEP) / math.log(FINE_STEP))) + 1)
+        best = max(best, _search(mk, fk, fine) or best, key=lambda b: b[0])
+    ncc, s, oy, ox = best
+    oy, ox = oy * k, ox * k  # fk px -> f px (the scale is shared by both levels)
+    if lo == hi:
+        s = lo
+    box = _overlap_box(m.shape, f.shape, s, (oy, ox))
+    if box[1] - box[0] < MIN_OVERLAP_PX // 2 or box[3] - box[2] < MIN_OVERLAP_PX // 2:
+        raise RegistrationError("cannot register: the images barely overlap")
+    # refinement region: a central crop of the overlap, full resolution
+    i0, i1, j0, j1 = box
+    ci, cj = (i0 + i1) // 2, (j0 + j1) // 2
+    hh, hw = min(REFINE_MAX_PX, i1 - i0) // 2, min(REFINE_MAX_PX, j1 - j0) // 2
+    r0, c0 = ci - hh, cj - hw
+    crop = m[r0:ci + hh, c0:cj + hw]
+    blur_cache: dict[float, np.ndarray] = {}
+
+    def sampled(sc: float, off: tuple[float, float]) -> np.ndarray:
+        key = round(sc, 2)  # the anti-aliasing blur hardly depends on small changes
+        if key not in blur_cache:
+            blur_cache[key] = ndi.gaussian_filter(f, BLUR_PER_SCALE * key, mode="nearest") \
+                if key > 1 else f
+        return resample_fixed(blur_cache[key], crop.shape, sc, off, origin=(r0, c0),
+                              blur=False)
+
+    quality = _ssim(crop, sampled(s, (oy, ox)))
+    if refine:
+        from scipy.optimize import minimize
+
+        base = s
+
+        def unpack(p: np.ndarray) -> tuple[float, tuple[float, float]]:
+            # offsets in MOVING px (well conditioned), the scale as a log factor
+            sc = base * math.exp(p[2]) if fit_scale else base
+            return sc, (oy + p[0] * base, ox + p[1] * base)
+
+        def cost(p: np.ndarray) -> float:
+            sc, off = unpack(p)
+            return -_ssim(crop, sampled(sc, off))
+
+        n = 3 if fit_scale else 2
+        simplex = np.vstack([np.zeros(n), np.diag([0.3, 0.3, 0.004][:n])])
+        res = minimize(cost, np.zeros(n), method="Nelder-Mead",
+                       options={"initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-6,
+                                "maxfev": 400})
+        if -res.fun > quality:
+            s, (oy, ox) = unpack(res.x)
+            quality = float(-res.fun)
+    return Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
+                        ncc=float(ncc), moving_shape=tuple(m.shape),
+                        fixed_shape=tuple(f.shape))

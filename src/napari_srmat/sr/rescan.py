@@ -1,0 +1,500 @@
+"""Scan-enhance-rescan planning: where to rescan at high resolution after SR.
+
+Acquire fast at low resolution (LR), super-resolve, then rescan at high resolution
+(HR) only where the SR is unreliable. :func:`plan_rescan` proposes rescan
+rectangles on the LR grid and the time the plan saves.
+
+Uncertainty of the SR, per LR pixel
+-----------------------------------
+* **disagreement under flips** (``"flips"``, deterministic models): the LR image
+  is super-resolved in its four flipped versions (identity, up-down, left-right,
+  both) and each result flipped back; the per-pixel standard deviation of the
+  four SR luminances is the uncertainty. A flip-equivariant model (``bicubic``)
+  agrees with itself everywhere, so its uncertainty is ~0 and no rectangle is
+  proposed.
+* **sample spread** (``"samples"``, stochastic models such as ``ddpm``): the
+  standard deviation over ``n_samples`` SR samples with different seeds.
+
+The SR-grid map is averaged over each ``scale x scale`` block onto the LR grid.
+
+Never in featureless areas
+--------------------------
+An LR pixel has *structure* when the smoothed gradient magnitude of the LR
+luminance (Gaussian derivative, sigma 1 px, then a Gaussian mean of sigma 2 px)
+exceeds ``max(FEATURELESS_GRADIENT, NOISE_FACTOR * noise sigma)`` (noise sigma by
+:func:`noise_sigma`). A candidate block is eligible only
+when at least ``MIN_STRUCTURE_FRACTION`` of its pixels have structure and its
+mean uncertainty is above ``MIN_UNCERTAINTY``.
+
+Rectangles
+----------
+The LR image is cut into ``roi_px x roi_px`` blocks; eligible blocks are taken by
+decreasing mean uncertainty while their total area stays within
+``budget * H * W``; adjacent chosen blocks of a row merge into runs, and runs with
+the same columns in consecutive block rows merge into rectangles. Rectangles are
+``[y0, x0, y1, x1]`` in LR pixels, half-open (``y1``, ``x1`` excluded), disjoint.
+
+Time
+----
+``time_ratio = t_SER / t_HR = dwell_ratio / scale**2 + roi_fraction`` with
+``dwell_ratio`` = LR dwell time per pixel / HR dwell time per pixel; the plan pays
+off while ``time_ratio < 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
+from .base import SRError
+
+__all__ = [
+    "RescanPlan",
+    "plan_rescan",
+    "plan_rescan_job",
+    "rescan_time_ratio",
+    "structure_map",
+    "noise_sigma",
+    "sr_uncertainty_job",
+    "UNCERTAINTY_SOURCES",
+    "DEFAULT_ROI_PX",
+    "DEFAULT_BUDGET",
+    "DEFAULT_DWELL_RATIO",
+    "DEFAULT_PLAN_TILE",
+    "DEFAULT_SAMPLES",
+]
+
+#: Uncertainty sources: per-pixel spread of the SR under flips / over samples.
+UNCERTAINTY_SOURCES = {
+    "flips": "disagreement under flips (std of the SR of 4 flipped inputs, flipped back)",
+    "samples": "sample spread (std over SR samples with different seeds)",
+}
+#: Side of the candidate blocks (LR pixels).
+DEFAULT_ROI_PX = 32
+#: Default largest fraction of the image to rescan.
+DEFAULT_BUDGET = 0.1
+#: Default LR dwell time per pixel / HR dwell time per pixel.
+DEFAULT_DWELL_RATIO = 1.0
+#: LR tile of the planner's SR runs (small: a plan is for one field of view).
+DEFAULT_PLAN_TILE = 256
+#: Samples of a stochastic model for the ``"samples"`` source.
+DEFAULT_SAMPLES = 4
+#: Smoothed LR gradient magnitude (per px, image in [0, 1]) below which a pixel is
+#: featureless, whatever the noise.
+FEATURELESS_GRADIENT = 0.01
+#: The featureless threshold is at least this many noise sigmas.
+NOISE_FACTOR = 1.0
+#: Fraction of a block's pixels that must have structure for it to be proposed.
+MIN_STRUCTURE_FRACTION = 0.1
+#: Blocks whose mean uncertainty is at most this are never proposed.
+MIN_UNCERTAINTY = 1e-4
+
+
+@dataclass
+class RescanPlan:
+    """Rescan rectangles and the time the plan saves (see the module docstring).
+
+    Attributes
+    ----------
+    rois : list of list of int
+        ``[y0, x0, y1, x1]`` in LR pixels, half-open, disjoint, by decreasing score.
+    scores : list of float
+        Mean uncertainty of each rectangle.
+    roi_fraction : float
+        Area of the rectangles / area of the image.
+    time_ratio : float
+        ``t_SER / t_HR = dwell_ratio / scale**2 + roi_fraction``.
+    time_saved : float
+        ``1 - time_ratio`` (negative: the plan costs more than a full HR scan).
+    scale, budget, dwell_ratio, roi_px
+        The settings.
+    uncertainty_source : str
+        ``"flips"`` or ``"samples"``; ``uncertainty_description`` says what it is.
+    model : str
+        The SR model whose uncertainty was measured.
+    lr_shape : list of int
+        ``[H, W]`` of the LR image.
+    structure_fraction : float
+        Fraction of LR pixels with structure (not featureless).
+    uncertainty : ndarray or None
+        The LR-grid uncertainty map (not in :meth:`to_dict`).
+    """
+
+    rois: list[list[int]]
+    scores: list[float]
+    roi_fraction: float
+    time_ratio: float
+    time_saved: float
+    scale: int
+    budget: float
+    dwell_ratio: float
+    roi_px: int
+    uncertainty_source: str
+    uncertainty_description: str
+    model: str
+    lr_shape: list[int]
+    structure_fraction: float
+    uncertainty: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (without the uncertainty map)."""
+        d = asdict(self)
+        d.pop("uncertainty")
+        d["pays_off"] = self.time_ratio < 1.0
+        return d
+
+
+def rescan_time_ratio(roi_fraction: float, scale: float, dwell_ratio: float = 1.0) -> float:
+    """``t_SER / t_HR = dwell_ratio / scale**2 + roi_fraction``.
+
+    Parameters
+    ----------
+    roi_fraction : float
+        Area rescanned at HR / total area.
+    scale : float
+        HR pixels per LR pixel (per axis).
+    dwell_ratio : float
+        LR dwell time per pixel / HR dwell time per pixel.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> rescan_time_ratio(0.1, 4)
+    0.1625
+    """
+    return float(dwell_ratio) / float(scale) ** 2 + float(roi_fraction)
+
+
+def _luminance(img: np.ndarray) -> np.ndarray:
+    from ..audit.detector import _channels_last, _luminance
+
+    return _luminance(_channels_last(img))
+
+
+def structure_map(lr: np.ndarray) -> tuple[np.ndarray, float]:
+    """Boolean map of LR pixels with structure, and the threshold used.
+
+    Parameters
+    ----------
+    lr : ndarray
+        ``(H, W)`` or ``(H, W, C)`` image.
+
+    Returns
+    -------
+    structured : ndarray of bool
+        ``(H, W)``.
+    threshold : float
+        ``max(FEATURELESS_GRADIENT, NOISE_FACTOR * noise sigma)``.
+    """
+    lum = _luminance(lr)
+    grad = ndi.gaussian_gradient_magnitude(lum, 1.0, mode="reflect")
+    grad = ndi.gaussian_filter(grad, 2.0, mode="reflect")
+    sigma = noise_sigma(lum)
+    thr = max(FEATURELESS_GRADIENT, NOISE_FACTOR * sigma)
+    return grad > thr, thr
+
+
+def noise_sigma(lum: np.ndarray) -> float:
+    """Robust noise sigma of a grey image (median absolute Laplacian-like residual).
+
+    The image is filtered with ``[[1, -2, 1], [-2, 4, -2], [1, -2, 1]]`` (which
+    cancels linear ramps; white noise of sigma ``s`` gives a residual of sigma ``6 s``)
+    and ``sigma = median(|residual|) / (0.6745 * 6)``; the median ignores the few
+    pixels on edges.
+    """
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
+    res = ndi.convolve(np.asarray(lum, np.float64), kernel, mode="reflect")[1:-1, 1:-1]
+    if res.size == 0:
+        return 0.0
+    return float(np.median(np.abs(res)) / (0.6745 * 6.0))
+
+
+_FLIPS = ((), (0,), (1,), (0, 1))
+
+
+def _one_of(job: Generator[Event, None, Any], k: int, runs: int, stage: str
+            ) -> Generator[Event, None, Any]:
+    """Run job ``k`` of ``runs`` equal jobs; its progress becomes overall progress."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as done:
+            return done.value
+        if isinstance(event, Progress) and event.total:
+            event = Progress(k * event.total + event.done, runs * event.total, stage=stage)
+        yield event
+
+
+def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
+                       n_samples: int = DEFAULT_SAMPLES, tile: int = DEFAULT_PLAN_TILE,
+                       overlap: int | None = None, batch_size: int = 4,
+                       stop: StopToken | None = None
+                       ) -> Generator[Event, None, tuple[np.ndarray, str] | None]:
+    """Per-LR-pixel uncertainty of ``model``'s SR of ``lr`` (job generator).
+
+    Parameters
+    ----------
+    lr : ndarray
+        ``(H, W)`` or ``(H, W, C)`` LR image.
+    model : SRModel
+        A loaded SR model.
+    source : {"auto", "flips", "samples"}
+        ``"auto"``: ``"samples"`` for stochastic models, else ``"flips"``.
+    n_samples : int
+        Samples of the ``"samples"`` source.
+    tile, overlap, batch_size
+        Tiling of :func:`napari_srmat.sr.super_resolve_job`.
+    stop : StopToken, optional
+
+    Returns
+    -------
+    (uncertainty, source) or None
+        float32 ``(H, W)`` map and the source used; None if stopped.
+    """
+    from .apply import super_resolve_job
+
+    if source == "auto":
+        source = "samples" if model.stochastic else "flips"
+    if source not in UNCERTAINTY_SOURCES:
+        raise SRError(f"unknown uncertainty source {source!r}; one of "
+                      f"{', '.join(UNCERTAINTY_SOURCES)}")
+    if source == "samples" and not model.stochastic:
+        raise SRError(f"{model.name!r} is deterministic: its samples do not differ; "
+                      "use source 'flips'")
+    lr = np.asarray(lr)
+    runs = len(_FLIPS) if source == "flips" else int(n_samples)
+    if runs < 2:
+        raise SRError("the sample spread needs at least 2 samples")
+    total = mean = m2 = None
+    seed0 = model.options.get("seed", 0)
+    try:
+        for k in range(runs):
+            if stop is not None and stop.stop_requested:
+                yield Stopped("rescan planning stopped")
+                return None
+            if source == "flips":
+                axes = _FLIPS[k]
+                inp = np.flip(lr, axes) if axes else lr
+            else:
+                model.options["seed"] = seed0 + k
+                inp = lr
+            sr = yield from _one_of(
+                super_resolve_job(np.ascontiguousarray(inp), model, tile=tile,
+                                  overlap=overlap, batch_size=batch_size, stop=stop),
+                k, runs, f"SR {k + 1}/{runs} ({source})")
+            if sr is None:  # stopped: the tiling engine has said so (Stopped)
+                return None
+            lum = _luminance(np.asarray(sr))
+            if source == "flips" and _FLIPS[k]:
+                lum = np.flip(lum, _FLIPS[k])
+            # Welford: mean and sum of squared deviations, one SR image in memory
+            if mean is None:
+                total, mean, m2 = 1, lum.copy(), np.zeros_like(lum)
+            else:
+                total += 1
+                delta = lum - mean
+                mean += delta / total
+                m2 += delta * (lum - mean)
+    finally:
+        if source == "samples":
+            model.options["seed"] = seed0
+    std = np.sqrt(m2 / total)
+    s = model.scale
+    h, w = lr.shape[:2]
+    block = std[:h * s, :w * s].reshape(h, s, w, s).mean(axis=(1, 3))
+    return block.astype(np.float32), source
+
+
+def _select_blocks(score: np.ndarray, eligible: np.ndarray, shape: tuple[int, int],
+                   roi_px: int, budget_px: float) -> np.ndarray:
+    """Chosen blocks (bool grid): eligible ones by decreasing score within the budget."""
+    h, w = shape
+    ny, nx = score.shape
+    heights = np.minimum(roi_px, h - np.arange(ny) * roi_px)
+    widths = np.minimum(roi_px, w - np.arange(nx) * roi_px)
+    area = heights[:, None] * widths[None, :]
+    chosen = np.zeros((ny, nx), bool)
+    used = 0
+    # stable order: by score, ties by position (row-major)
+    order = np.lexsort((np.arange(score.size), -score.ravel()))
+    for idx in order:
+        j, i = divmod(int(idx), nx)
+        if not eligible[j, i]:
+            continue
+        if used + area[j, i] > budget_px:
+            continue
+        chosen[j, i] = True
+        used += int(area[j, i])
+    return chosen
+
+
+def _merge_blocks(chosen: np.ndarray, shape: tuple[int, int], roi_px: int) -> list[list[int]]:
+    """Disjoint half-open rectangles exactly covering the chosen blocks."""
+    h, w = shape
+    ny, nx = chosen.shape
+    runs_by_row: list[list[tuple[int, int]]] = []
+    for j in range(ny):
+        runs, i = [], 0
+        while i < nx:
+            if chosen[j, i]:
+                i0 = i
+                while i < nx and chosen[j, i]:
+                    i += 1
+                runs.append((i0, i))
+            else:
+                i += 1
+        runs_by_row.append(runs)
+    rects: list[list[int]] = []
+    open_: dict[tuple[int, int], int] = {}  # run -> first block row
+    for j in range(ny + 1):
+        current = set(runs_by_row[j]) if j < ny else set()
+        for run, j0 in list(open_.items()):
+            if run not in current:
+                rects.append([j0 * roi_px, run[0] * roi_px, min(j * roi_px, h),
+                              min(run[1] * roi_px, w)])
+                del open_[run]
+        for run in current:
+            open_.setdefault(run, j)
+    return rects
+
+
+def plan_rescan_job(
+    lr: Any,
+    model: Any = None,
+    *,
+    scale: int | None = None,
+    budget: float = DEFAULT_BUDGET,
+    dwell_ratio: float = DEFAULT_DWELL_RATIO,
+    checkpoint: str | None = None,
+    source: str = "auto",
+    n_samples: int = DEFAULT_SAMPLES,
+    roi_px: int = DEFAULT_ROI_PX,
+    device: str = "auto",
+    tile: int = DEFAULT_PLAN_TILE,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    stop: StopToken | None = None,
+) -> Generator[Event, None, RescanPlan | None]:
+    """Plan a scan-enhance-rescan acquisition (job generator).
+
+    Parameters
+    ----------
+    lr : array-like or Micrograph
+        The fast LR acquisition, ``(H, W)`` or ``(H, W, C)``.
+    model : SRModel or str, optional
+        SR model (loaded or registry name); None = shipped default.
+    scale : int, optional
+        SR magnification = HR pixels per LR pixel (default: the model's, 4).
+    budget : float
+        Largest fraction of the image to rescan, in (0, 1].
+    dwell_ratio : float
+        LR dwell time per pixel / HR dwell time per pixel (> 0).
+    checkpoint : str, optional
+        Checkpoint directory of the model.
+    source : {"auto", "flips", "samples"}
+        Uncertainty source (see the module docstring).
+    n_samples : int
+        Samples for ``"samples"``.
+    roi_px : int
+        Side of the candidate blocks in LR pixels.
+    device, tile, overlap, batch_size
+        Model device and tiling of the SR runs.
+    stop : StopToken, optional
+
+    Returns
+    -------
+    RescanPlan or None
+        None if stopped.
+
+    Raises
+    ------
+    SRError
+        Bad budget, dwell ratio, block size, source or image.
+    """
+    from .registry import load_model
+
+    budget = float(budget)
+    if not 0.0 < budget <= 1.0:
+        raise SRError(f"budget must be a fraction in (0, 1], got {budget}")
+    dwell_ratio = float(dwell_ratio)
+    if not (np.isfinite(dwell_ratio) and dwell_ratio > 0):
+        raise SRError(f"dwell ratio must be > 0, got {dwell_ratio}")
+    roi_px = int(roi_px)
+    if roi_px < 4:
+        raise SRError(f"ROI block size must be >= 4 LR px, got {roi_px}")
+    from ..io import Micrograph
+
+    if isinstance(lr, Micrograph):
+        lr = lr.data
+    lr = np.asarray(lr)
+    if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 8:
+        raise SRError(f"LR image must be (H, W) or (H, W, C), at least 8 px, got {lr.shape}")
+    if model is None or isinstance(model, str):
+        model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
+    if scale is not None and int(scale) != model.scale:
+        raise SRError(f"scale {scale} differs from the model's x{model.scale}")
+    yield Log(f"rescan plan: {model.name} x{model.scale}, budget {budget:g}, "
+              f"blocks {roi_px} px")
+    res = yield from sr_uncertainty_job(lr, model, source=source, n_samples=n_samples,
+                                        tile=tile, overlap=overlap, batch_size=batch_size,
+                                        stop=stop)
+    if res is None:
+        return None
+    unc, used_source = res
+    structured, _thr = structure_map(lr)
+    h, w = lr.shape[:2]
+    ny, nx = -(-h // roi_px), -(-w // roi_px)
+    pad = ((0, ny * roi_px - h), (0, nx * roi_px - w))
+    valid = np.pad(np.ones((h, w)), pad).reshape(ny, roi_px, nx, roi_px).sum(axis=(1, 3))
+    u_sum = np.pad(unc.astype(np.float64), pad).reshape(ny, roi_px, nx, roi_px).sum(
+        axis=(1, 3))
+    s_sum = np.pad(structured.astype(np.float64), pad).reshape(ny, roi_px, nx, roi_px).sum(
+        axis=(1, 3))
+    score = u_sum / valid
+    eligible = (s_sum / valid >= MIN_STRUCTURE_FRACTION) & (score > MIN_UNCERTAINTY)
+    chosen = _select_blocks(score, eligible, (h, w), roi_px, budget * h * w)
+    rects = _merge_blocks(chosen, (h, w), roi_px)
+    scores = [float(unc[y0:y1, x0:x1].mean()) for y0, x0, y1, x1 in rects]
+    order = np.lexsort((np.arange(len(rects)), -np.asarray(scores, float)))
+    rects = [rects[i] for i in order]
+    scores = [scores[i] for i in order]
+    roi_area = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in rects)
+    roi_fraction = roi_area / float(h * w)
+    ratio = rescan_time_ratio(roi_fraction, model.scale, dwell_ratio)
+    return RescanPlan(
+        rois=[[int(v) for v in r] for r in rects],
+        scores=scores,
+        roi_fraction=roi_fraction,
+        time_ratio=ratio,
+        time_saved=1.0 - ratio,
+        scale=int(model.scale),
+        budget=budget,
+        dwell_ratio=dwell_ratio,
+        roi_px=roi_px,
+        uncertainty_source=used_source,
+        uncertainty_description=UNCERTAINTY_SOURCES[used_source],
+        model=model.name,
+        lr_shape=[int(h), int(w)],
+        structure_fraction=float(structured.mean()),
+        uncertainty=unc,
+    )
+
+
+def plan_rescan(lr: Any, model: Any = None, **kwargs) -> RescanPlan:
+    """Blocking version of :func:`plan_rescan_job` (same arguments).
+
+    Examples
+    --------
+    >>> import napari_srmat as srmat  # doctest: +SKIP
+    >>> plan = srmat.plan_rescan(lr, scale=4, budget=0.1)  # doctest: +SKIP
+    >>> plan.rois, plan.time_ratio  # doctest: +SKIP
+    """
+    return run_job(plan_rescan_job(lr, model, **kwargs), quiet=True)

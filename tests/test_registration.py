@@ -1,0 +1,88 @@
+"""Registration of an LR acquisition on an HR scan: known scale and sub-pixel drift."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from napari_srmat.cli import main
+from napari_srmat.io import to_float01, to_uint8
+from napari_srmat.sr.registration import RegistrationError, register_images
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    from napari_srmat.synth import generate_microstructure
+
+    return to_float01(generate_microstructure((384, 384), mean_grain_size_px=28,
+                                              seed=1).image)
+
+
+def _acquire(fixed, scale, corner, drift, size=280):
+    """LR acquisition of the area whose top-left corner is ``corner + drift`` (HR px)."""
+    import cv2
+
+    dy, dx = drift
+    shifted = np.stack([ndi.shift(fixed[..., c], (-dy, -dx), order=3, mode="reflect")
+                        for c in range(fixed.shape[2])], axis=-1)
+    n = int(size // scale)
+    side = int(round(n * scale))
+    assert side == n * scale  # the crop is exactly n LR pixels
+    crop = shifted[corner[0]:corner[0] + side, corner[1]:corner[1] + side]
+    return cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("scale, corner, drift", [
+    (4, (37, 21), (0.3, -0.4)),
+    (2.5, (50, 60), (0.6, 0.2)),
+])
+def test_known_scale_and_subpixel_drift(fixed, scale, corner, drift):
+    moving = _acquire(fixed, scale, corner, drift)
+    reg = register_images(moving, fixed)
+    assert reg.scale == pytest.approx(scale, rel=2e-3)
+    np.testing.assert_allclose(reg.offset_px, np.add(corner, drift), atol=0.1)
+    assert reg.ssim > 0.95
+    assert reg.moving_shape == moving.shape[:2] and reg.fixed_shape == (384, 384)
+
+
+def test_fixed_inside_moving_with_noise_and_known_scale(fixed):
+    """An HR rescan of part of a noisy LR overview: negative offset."""
+    from napari_srmat.audit.detector import bicubic_degrade
+
+    lr = bicubic_degrade(fixed, 4)
+    lr = np.clip(lr + np.random.default_rng(0).normal(0, 0.03, lr.shape), 0, 1)
+    hr = fixed[100:300, 120:280]
+    reg = register_images(lr, hr)
+    assert reg.scale == pytest.approx(4, rel=2e-3)
+    np.testing.assert_allclose(reg.offset_px, (-100, -120), atol=0.25)
+    kept = register_images(lr, hr, scale=4, fit_scale=False)
+    assert kept.scale == 4.0
+    np.testing.assert_allclose(kept.offset_px, (-100, -120), atol=0.25)
+
+
+def test_unrelated_images_have_low_ssim_and_bad_input_is_refused(fixed):
+    rng = np.random.default_rng(0)
+    noise = rng.random((60, 60)).astype(np.float32)
+    assert register_images(noise, fixed, scale=4).ssim < 0.3
+    with pytest.raises(RegistrationError, match="small"):
+        register_images(fixed[:8, :8], fixed)
+    with pytest.raises(RegistrationError, match="contains"):
+        register_images(fixed[:300, :40], fixed[:40, :300], scale=1.0, fit_scale=False)
+
+
+def test_cli_register(fixed, tmp_path, capsys):
+    from PIL import Image
+
+    moving = _acquire(fixed, 4, (37, 21), (0.0, 0.0))
+    Image.fromarray(to_uint8(moving)).save(tmp_path / "lr.png")
+    Image.fromarray(to_uint8(fixed)).save(tmp_path / "hr.png")
+    assert main(["register", str(tmp_path / "lr.png"), str(tmp_path / "hr.png"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["scale"] == pytest.approx(4, rel=2e-3)
+    np.testing.assert_allclose(out["offset_px"], (37, 21), atol=0.25)
+    assert out["ssim"] > 0.9
+    assert main(["register", str(tmp_path / "lr.png"), str(tmp_path / "no.png")]) == 2
+    assert "no.png" in capsys.readouterr().err

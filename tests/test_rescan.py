@@ -1,0 +1,191 @@
+"""Scan-enhance-rescan planner: rectangles where SR is uncertain, never featureless."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from napari_srmat.cli import main  # noqa: E402
+from napari_srmat.jobs import Progress, Stopped, StopToken, run_job  # noqa: E402
+from napari_srmat.sr.rescan import (  # noqa: E402
+    _merge_blocks,
+    plan_rescan,
+    plan_rescan_job,
+    rescan_time_ratio,
+    structure_map,
+)
+
+SIZE = 128
+ROI = 16
+
+
+@pytest.fixture(scope="module")
+def half_structured():
+    """Grains in the left half, flat grey with faint noise in the right half."""
+    from napari_srmat.synth import generate_microstructure
+
+    img = generate_microstructure((SIZE, SIZE), mean_grain_size_px=12, seed=0).image.copy()
+    rng = np.random.default_rng(0)
+    img[:, SIZE // 2:] = 128
+    noisy = img.astype(float) + rng.normal(0, 2.0, img.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def _area(rects):
+    return sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in rects)
+
+
+def _raster(rects, shape):
+    out = np.zeros(shape, int)
+    for y0, x0, y1, x1 in rects:
+        out[y0:y1, x0:x1] += 1
+    return out
+
+
+def test_time_ratio_formula():
+    assert rescan_time_ratio(0.1, 4) == pytest.approx(1 / 16 + 0.1)
+    assert rescan_time_ratio(0.25, 2, dwell_ratio=2.0) == pytest.approx(0.5 + 0.25)
+    # at x4 with equal dwell times the plan pays off below 15/16 of the area
+    assert rescan_time_ratio(15 / 16, 4) == pytest.approx(1.0)
+
+
+def test_rectangles_land_in_the_structured_half(half_structured):
+    budget = 0.3
+    plan = plan_rescan(half_structured, "cnn", scale=4, budget=budget, roi_px=ROI,
+                       device="cpu")
+    assert plan.uncertainty_source == "flips" and "flips" in plan.uncertainty_description
+    assert plan.rois, "the structured half has SR uncertainty"
+    cover = _raster(plan.rois, (SIZE, SIZE))
+    assert cover.max() == 1  # disjoint
+    for y0, x0, y1, x1 in plan.rois:  # half-open, inside the image, block-aligned
+        assert 0 <= y0 < y1 <= SIZE and 0 <= x0 < x1 <= SIZE
+        assert y0 % ROI == 0 and x0 % ROI == 0
+    area = _area(plan.rois)
+    assert plan.roi_fraction == pytest.approx(area / SIZE**2)
+    assert plan.roi_fraction <= budget
+    assert plan.roi_fraction >= budget - 2 * ROI * ROI / SIZE**2  # the budget is used
+    # nothing deeper than one block into the featureless half; most area in the left half
+    assert cover[:, SIZE // 2 + ROI:].sum() == 0
+    assert cover[:, :SIZE // 2].sum() >= 0.9 * area
+    assert plan.time_ratio == pytest.approx(1 / 16 + plan.roi_fraction)
+    assert plan.time_saved == pytest.approx(1 - plan.time_ratio)
+    assert plan.scores == sorted(plan.scores, reverse=True)
+    # the uncertainty map itself is higher where the structure is
+    assert plan.uncertainty[:, :SIZE // 2].mean() > plan.uncertainty[:, -SIZE // 4:].mean()
+    d = plan.to_dict()
+    assert d["pays_off"] is True and "uncertainty" not in d
+    json.dumps(d)
+
+
+def test_large_budget_still_never_featureless(half_structured):
+    plan = plan_rescan(half_structured, "cnn", budget=1.0, roi_px=ROI, device="cpu",
+                       dwell_ratio=2.0)
+    cover = _raster(plan.rois, (SIZE, SIZE))
+    assert cover[:, SIZE // 2 + ROI:].sum() == 0
+    assert plan.roi_fraction < 0.65
+    assert plan.time_ratio == pytest.approx(2 / 16 + plan.roi_fraction)
+
+
+def test_flat_image_and_flip_equivariant_model_give_no_rectangles(half_structured):
+    rng = np.random.default_rng(1)
+    flat = np.clip(120 + rng.normal(0, 3, (64, 64)), 0, 255).astype(np.uint8)
+    assert not structure_map(flat)[0].any()
+    plan = plan_rescan(flat, "cnn", budget=0.5, roi_px=ROI, device="cpu")
+    assert plan.rois == [] and plan.roi_fraction == 0.0
+    assert plan.time_ratio == pytest.approx(1 / 16)
+    # bicubic agrees with itself under flips: nothing uncertain
+    plan = plan_rescan(half_structured, "bicubic", budget=0.5, roi_px=ROI)
+    assert plan.rois == []
+
+
+def test_merge_blocks_covers_exactly_the_chosen_blocks():
+    rng = np.random.default_rng(3)
+    shape = (70, 45)  # partial blocks at the bottom / right edges
+    chosen = rng.random((5, 3)) < 0.5
+    rects = _merge_blocks(chosen, shape, 16)
+    expect = np.kron(chosen, np.ones((16, 16), int))[:shape[0], :shape[1]]
+    np.testing.assert_array_equal(_raster(rects, shape), expect)
+
+
+def test_stop_and_bad_options(half_structured):
+    from napari_srmat.sr import SRError
+
+    token = StopToken()
+    token.request_stop()
+    assert run_job(plan_rescan_job(half_structured, "bicubic", stop=token), quiet=True) is None
+    # overall progress over the four SR passes; a stop in the middle ends the plan
+    events = []
+    plan = run_job(plan_rescan_job(half_structured, "bicubic", tile=48, overlap=8), quiet=True,
+                   on_event=events.append)
+    done = [(e.done, e.total) for e in events if isinstance(e, Progress)]
+    assert plan is not None and done[-1][0] == done[-1][1] > 0
+    assert all(a[0] <= b[0] and a[1] == b[1] for a, b in zip(done, done[1:]))
+    token = StopToken()
+    halfway = done[-1][1] // 2
+
+    def stop_at_half(e):
+        if isinstance(e, Progress) and e.done >= halfway:
+            token.request_stop()
+
+    events.clear()
+    assert run_job(plan_rescan_job(half_structured, "bicubic", tile=48, overlap=8, stop=token),
+                   quiet=True, on_event=lambda e: (events.append(e), stop_at_half(e))) is None
+    assert any(isinstance(e, Stopped) for e in events)
+    with pytest.raises(SRError, match="budget"):
+        plan_rescan(half_structured, "bicubic", budget=0.0)
+    with pytest.raises(SRError, match="deterministic"):
+        plan_rescan(half_structured, "bicubic", source="samples")
+    with pytest.raises(SRError, match="scale"):
+        from napari_srmat.sr import load_model
+
+        plan_rescan(half_structured, load_model("bicubic", scale=2), scale=4)
+
+
+def test_cli_plan_rescan(half_structured, tmp_path, capsys):
+    from PIL import Image
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    rc = main(["plan-rescan", str(path), "--scale", "4", "--budget", "0.2", "--dwell-ratio",
+               "0.5", "--roi-size", str(ROI), "--device", "cpu", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["uncertainty_source"] == "flips" and out["model"] == "cnn"
+    assert 0 < out["roi_fraction"] <= 0.2
+    assert out["time_ratio"] == pytest.approx(0.5 / 16 + out["roi_fraction"])
+    assert all(len(r) == 4 for r in out["rois"])
+    with pytest.raises(SystemExit) as exc:  # argparse: usage line, exit 2
+        main(["plan-rescan", str(path), "--budget", "2"])
+    assert exc.value.code == 2
+    assert main(["plan-rescan", str(path), "--model", "bicubic", "--source", "samples"]) == 2
+    assert "deterministic" in capsys.readouterr().err
+
+
+def test_sample_spread_of_a_stochastic_model():
+    from napari_srmat.sr import load_model
+    from napari_srmat.synth import generate_microstructure
+
+    model = load_model("ddpm", scale=2, pretrained=False, device="cpu",
+                       block_out_channels=[8, 16], norm_num_groups=4, num_inference_steps=2)
+    img = generate_microstructure((48, 48), mean_grain_size_px=10, seed=0).image
+    plan = plan_rescan(img, model, budget=0.5, roi_px=ROI, n_samples=3, tile=128)
+    assert plan.uncertainty_source == "samples" and plan.uncertainty.mean() > 0
+    assert plan.rois and plan.roi_fraction <= 0.5
+    assert plan.time_ratio == pytest.approx(1 / 4 + plan.roi_fraction)
+    assert model.options["seed"] == 0  # the run seed is restored
+
+
+def test_cli_defaults_are_the_library_defaults():
+    import inspect
+
+    from napari_srmat.cli import build_parser
+
+    lib = {k: p.default for k, p in inspect.signature(plan_rescan_job).parameters.items()}
+    ns = build_parser().parse_args(["plan-rescan", "x.png"])
+    for dest, key in (("budget", "budget"), ("dwell_ratio", "dwell_ratio"), ("roi_px", "roi_px"),
+                      ("samples", "n_samples"), ("tile", "tile"), ("source", "source")):
+        assert getattr(ns, dest) == lib[key], dest
