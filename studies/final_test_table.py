@@ -42,17 +42,18 @@ def _intercept(mask) -> float | None:
 
 
 def _errors(pred, true) -> dict:
-    p = np.array([np.nan if v is None else v for v in pred], float)
-    t = np.asarray(true, float)
-    ok = np.isfinite(p)
-    per = np.where(ok, np.abs(p - t) / t, 1.0)  # no figure counts as 100 %
-    return {"per_image_pct": round(100 * float(per.mean()), 2),
-            "pooled_pct": round(100 * abs(float(p[ok].mean()) - float(t[ok].mean()))
-                                / float(t[ok].mean()), 2) if ok.any() else None,
-            "n_without_figure": int((~ok).sum()),
-            "per_image_measured_pct": round(100 * float(per[ok].mean()), 2) if ok.any()
-            else None,
-            "per_image_errors_pct": [round(100 * float(e), 2) for e in per]}
+    """The project's one ℓ̄-error rule (``edges.thresholds.intercept_errors``) in %."""
+    from napari_srmat.edges.thresholds import intercept_errors
+
+    e = intercept_errors(pred, true)
+    per = np.asarray(e["per_image_errors"], float)
+    measured = per[[v is not None and np.isfinite(v) for v in pred]]
+    return {"per_image_pct": round(100 * e["per_image"], 2),
+            "pooled_pct": None if e["pooled"] is None else round(100 * e["pooled"], 2),
+            "n_without_figure": e["n_invalid"],
+            "per_image_measured_pct": round(100 * float(measured.mean()), 2)
+            if measured.size else None,
+            "per_image_errors_pct": [round(100 * float(v), 2) for v in per]}
 
 
 def _lr(image: np.ndarray) -> np.ndarray:
