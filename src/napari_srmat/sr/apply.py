@@ -127,6 +127,11 @@ def super_resolve_job(
         "input_shape": list(shape),
         "weights_sha256": model.weights_digest(),
     }
+    chunk_fn = model.chunk_function()
+    if chunk_fn is not None:
+        # the fast path's pixels may differ from the torch path's by rounding (at most one
+        # grey level): part of the identity, so a store is never finished by the other path
+        attrs["fast_path"] = chunk_fn.backend
     yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> "
               f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile {tile}, "
               f"overlap {overlap}")
@@ -146,6 +151,8 @@ def super_resolve_job(
         pixel_size_um=pixel_size_um,
         attrs=attrs,
         kind="super_resolution",
+        chunk_fn=chunk_fn,
+        chunk_context=int(model.receptive_field) + 1,
     )
     return result
 
