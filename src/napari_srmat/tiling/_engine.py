@@ -723,38 +723,51 @@ class _Engine:
             res = res[..., 0]
         return _convert_out(res, self.out_dtype)
 
-    def chunk_direct(self, ky: int, kx: int, chunk_fn: Callable, context: int
-                     ) -> Generator[int, None, np.ndarray]:
-        """Chunk ``(ky, kx)`` by one ``chunk_fn`` call on its input window plus ``context``
-        pixels per side (reflect padded at the image border), cropped; no tiles and no
-        blending. Yields the number of tiles the chunk owns (progress is counted in the
-        tiles of the blended path)."""
+    def chunk_direct(self, ky: int, kx: int, chunk_fn: Callable, context: int,
+                     stop: StopToken | None = None
+                     ) -> Generator[int, None, np.ndarray | None]:
+        """Chunk ``(ky, kx)`` by ``chunk_fn`` on its input window plus ``context`` pixels
+        per side (reflect padded at the image border), cropped: no tiles, no blending.
+
+        The chunk is done in strips of one tile stride, so progress (counted in the tiles
+        of the blended path: yields the owned tiles finished) and ``stop`` come as often
+        as on the tiled path; returns None when stopped.
+        """
         g = self.geom
+        s, c = g.scale, int(context)
         y0, y1 = g.chunk_range(ky, g.H)
         x0, x1 = g.chunk_range(kx, g.W)
-        c = int(context)
-        raw = self.src.read_raw(y0 - c, y1 + c, x0 - c, x1 + c)
-        out = np.asarray(chunk_fn(raw, self.out_dtype))
-        s = g.scale
-        expect = ((y1 - y0 + 2 * c) * s, (x1 - x0 + 2 * c) * s)
-        if out.shape[:2] != expect:
-            raise TilingError(f"chunk_fn returned shape {out.shape} for a window of shape "
-                              f"{raw.shape}; expected {expect} (scale {s})")
-        out = out[c * s : c * s + (y1 - y0) * s, c * s : c * s + (x1 - x0) * s]
-        if out.ndim == 2 and not (self.src.grey and self.co == 1):
-            out = out[..., None]
-        if out.dtype != self.out_dtype:
-            if not np.issubdtype(out.dtype, np.floating):
-                raise TilingError(f"chunk_fn returned {out.dtype}, expected "
-                                  f"{self.out_dtype} or float32 in [0, 1]")
-            if not _all_finite(out):
-                raise TilingError("chunk_fn returned NaN or Inf values: nothing was written "
-                                  "for this chunk")
-            out = _convert_out(np.array(out, np.float32), self.out_dtype)
-        n_owned = sum(1 for j in g.tiles_touching(ky, g.H) if g.owner(j) == ky) * \
-            sum(1 for i in g.tiles_touching(kx, g.W) if g.owner(i) == kx)
-        yield n_owned
-        return out
+        n_rows = sum(1 for j in g.tiles_touching(ky, g.H) if g.owner(j) == ky)
+        n_x = sum(1 for i in g.tiles_touching(kx, g.W) if g.owner(i) == kx)
+        flat = self.src.grey and self.co == 1
+        res = np.empty(((y1 - y0) * s, (x1 - x0) * s) + (() if flat else (self.co,)),
+                       self.out_dtype)
+        starts = list(range(y0, y1, g.s))
+        for k, a in enumerate(starts):
+            if stop is not None and stop.stop_requested:
+                return None
+            e = min(a + g.s, y1)
+            raw = self.src.read_raw(a - c, e + c, x0 - c, x1 + c)
+            out = np.asarray(chunk_fn(raw, self.out_dtype))
+            expect = ((e - a + 2 * c) * s, (x1 - x0 + 2 * c) * s)
+            if out.shape[:2] != expect:
+                raise TilingError(f"chunk_fn returned shape {out.shape} for a window of "
+                                  f"shape {raw.shape}; expected {expect} (scale {s})")
+            out = out[c * s : c * s + (e - a) * s, c * s : c * s + (x1 - x0) * s]
+            if out.ndim == 2 and not flat:
+                out = out[..., None]
+            if out.dtype != self.out_dtype:
+                if not np.issubdtype(out.dtype, np.floating):
+                    raise TilingError(f"chunk_fn returned {out.dtype}, expected "
+                                      f"{self.out_dtype} or float32 in [0, 1]")
+                if not _all_finite(out):
+                    raise TilingError("chunk_fn returned NaN or Inf values: nothing was "
+                                      "written for this chunk")
+                out = _convert_out(np.array(out, np.float32), self.out_dtype)
+            res[(a - y0) * s : (e - y0) * s] = out
+            last = k == len(starts) - 1
+            yield (n_x * max(0, n_rows - k) if last else n_x) if k < n_rows else 0
+        return res
 
 
 def _drive(gen: Generator) -> Any:
@@ -1097,7 +1110,7 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                 return None
             if done_before is None:
                 done_before, t_start = done, time.perf_counter()
-            gen = eng.chunk_direct(ky, kx, chunk_fn, chunk_context) if chunk_fn else \
+            gen = eng.chunk_direct(ky, kx, chunk_fn, chunk_context, stop) if chunk_fn else \
                 eng.chunk_gen(
                 ky, kx,
                 pending=pending.pop(k, []),
