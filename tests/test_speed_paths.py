@@ -169,3 +169,48 @@ def test_fast_path_stops_and_resumes_to_the_same_store(tmp_path):
     ref = run_job(tiled_apply_job(img, m.predict, scale=4, tile=TILE, overlap=OVERLAP,
                                   chunk_fn=m.chunk_function(), chunk_context=3), quiet=True)
     np.testing.assert_array_equal(lv0, ref)
+
+
+def test_boundary_inference_copy_matches_the_network():
+    from napari_srmat.edges.model import UAEDNet, inference_copy
+
+    torch.manual_seed(0)
+    net = UAEDNet("tiny")
+    # non-trivial batch-norm statistics, so that folding them is tested
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(2, 3, 64, 64))
+    net.eval()
+    x = torch.rand(3, 3, 64, 80)
+    fast = inference_copy(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # untouched
+    with torch.no_grad():
+        ref = net(x)
+        got = fast(x.contiguous(memory_format=torch.channels_last))
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g.numpy(), r.numpy(), rtol=0, atol=1e-4)
+
+
+def test_boundary_predict_is_batch_invariant_and_follows_weight_changes():
+    from napari_srmat.edges.infer import BoundaryModel
+    from napari_srmat.edges.model import UAEDNet
+
+    torch.manual_seed(1)
+    net = UAEDNet("tiny")
+    m = BoundaryModel(net, {"encoder": "tiny"}, tta="none")
+    x = np.random.default_rng(4).random((3, 3, 48, 48)).astype(np.float32)
+    prob, sigma = m.predict(x)
+    for k in range(3):
+        p1, s1 = m.predict(x[k : k + 1])
+        np.testing.assert_allclose(p1[0], prob[k], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(s1[0], sigma[k], rtol=0, atol=1e-6)
+    with torch.no_grad():
+        ref_logit, _ = net(torch.from_numpy(x))
+    np.testing.assert_allclose(prob, torch.sigmoid(ref_logit).numpy(), rtol=0, atol=1e-5)
+    with torch.no_grad():  # weights changed in place: the folded copy is made again
+        net.mean_head.bias.add_(3.0)
+        ref_logit, _ = net(torch.from_numpy(x))
+    np.testing.assert_allclose(m.predict(x)[0], torch.sigmoid(ref_logit).numpy(), rtol=0,
+                               atol=1e-5)
