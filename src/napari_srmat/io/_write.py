@@ -494,6 +494,21 @@ def _drop_bookkeeping(path: Path) -> None:
 _PYRAMID_BIG_CHUNK = 2048
 
 
+def _rounded_mean_uint(x: np.ndarray, axis=None) -> np.ndarray:
+    """Mean over ``axis`` (4 values: a 2x2 block) of uint8/uint16, rounded half to even.
+
+    Exactly ``np.round(np.mean(x.astype(np.float32), axis))`` (the sum of four values
+    and its quarter are exact in float32) in integer arithmetic: with ``s`` the sum and
+    ``q = s // 4``, ``(s + 1 + (q & 1)) // 4``.
+    """
+    s = np.add.reduce(x, axis=axis, dtype=np.uint32 if x.dtype.itemsize == 2 else np.uint16)
+    q = s >> 2
+    s += 1
+    s += q & 1
+    s >>= 2
+    return s.astype(x.dtype)
+
+
 def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> None:
     import dask.array as da
 
@@ -513,10 +528,14 @@ def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> 
                                    else chunks[i], src.shape[ax]) // 2) * 2)
                    for i, ax in enumerate(yx)}
         src = src.rechunk(rechunk)
-        small = da.coarsen(np.mean, src.astype(np.float32), {yx[0]: 2, yx[1]: 2})
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            small = da.clip(da.round(small), info.min, info.max)
+        if dtype.kind == "u" and dtype.itemsize <= 2:
+            # the same rounded mean in integers: no float32 copy of the level
+            small = da.coarsen(_rounded_mean_uint, src, {yx[0]: 2, yx[1]: 2})
+        else:
+            small = da.coarsen(np.mean, src.astype(np.float32), {yx[0]: 2, yx[1]: 2})
+            if np.issubdtype(dtype, np.integer):
+                info = np.iinfo(dtype)
+                small = da.clip(da.round(small), info.min, info.max)
         small = small.astype(dtype)
         lchunks = list(small.shape)
         for i, ax in enumerate(yx):
