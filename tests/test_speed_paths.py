@@ -214,3 +214,32 @@ def test_boundary_predict_is_batch_invariant_and_follows_weight_changes():
         ref_logit, _ = net(torch.from_numpy(x))
     np.testing.assert_allclose(m.predict(x)[0], torch.sigmoid(ref_logit).numpy(), rtol=0,
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_pyramid_equals_the_float_rounded_mean(tmp_path, dtype):
+    """The pyramid of uint8/uint16 stores (integer 2x2 mean, half to even) equals the
+    float32 mean rounded by numpy, ties and odd sizes (edge padding) included."""
+    from napari_srmat.io._write import _build_pyramid, _rounded_mean_uint
+
+    top = np.iinfo(dtype).max
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, int(top) + 1, size=(3, 1, 30, 2, 20, 2)).astype(dtype)
+    x[0, 0, :5] = top  # saturated blocks
+    x[1, 0, :5] = np.array([0, 1], dtype)[None, :, None, None]  # 0.5: ties to even (0)
+    x[1, 0, 5:10] = np.array([1, 2], dtype)[None, :, None, None]  # 1.5: ties to even (2)
+    ref = np.round(x.astype(np.float32).mean(axis=(1, 3, 5))).astype(dtype)
+    np.testing.assert_array_equal(_rounded_mean_uint(x, axis=(1, 3, 5)), ref)
+    np.testing.assert_array_equal(_rounded_mean_uint(x[0, 0], axis=(1, 3)), ref[0])
+
+    img = rng.integers(0, int(top) + 1, size=(3, 131, 97)).astype(dtype)
+    g = zarr.open_group(str(tmp_path / "p.zarr"), mode="w", zarr_format=2)
+    g.create_array("0", shape=img.shape, chunks=(3, 32, 32), dtype=dtype, fill_value=0)[:] = img
+    _build_pyramid(g, "YXC", np.dtype(dtype), 3, (32, 32))
+    prev = img
+    for lv in (1, 2):
+        p = np.pad(prev, [(0, 0), (0, prev.shape[1] % 2), (0, prev.shape[2] % 2)], mode="edge")
+        p = p.astype(np.float32)
+        m = (p[:, ::2, ::2] + p[:, 1::2, ::2] + p[:, ::2, 1::2] + p[:, 1::2, 1::2]) / 4
+        prev = np.round(m).astype(dtype)
+        np.testing.assert_array_equal(np.asarray(g[str(lv)]), prev)
