@@ -11,8 +11,9 @@ micrograph, once per path:
 Each run's job time (``tiled_apply_job``: without start-up, model loading and TIFF
 reading) is split into ``model`` (``SRModel.predict`` + ``resize_window``: the
 interpolation itself), ``store`` (``OmeZarrStreamWriter.write_block``: compressing and
-writing level 0), ``pyramid`` (``_build_pyramid``) and ``assembly`` (everything else:
-reading windows, tiling, blending, conversion). ``assembly_share`` = assembly / (job -
+writing level 0), ``pyramid`` (``_build_pyramid``), ``identity`` (``input_identity``:
+the input's fingerprint for resume, a fixed cost per run) and ``assembly`` (everything
+else: reading windows, tiling, blending, conversion). ``assembly_share`` = assembly / (job -
 pyramid) is the blending/assembly overhead (target <= 0.10); ``outside_model_share`` =
 (job - model) / job. ``sys_share`` = system CPU / wall of the whole run (page faults from
 fresh large buffers show up here). cProfile inflates Python-heavy parts.
@@ -58,10 +59,12 @@ def _profile(tif: Path, out: Path, model: str) -> dict:
     mdl = sum(_cum(st, f, n) for f, n in MODEL_FUNCS)
     pyramid = _cum(st, "_write.py", "_build_pyramid")
     store = _cum(st, "_write.py", "write_block")
-    assembly = job - pyramid - store - mdl
+    identity = _cum(st, "_engine.py", "input_identity")
+    assembly = job - pyramid - store - mdl - identity
     return {
         "job_s": round(job, 3), "model_s": round(mdl, 3), "store_s": round(store, 3),
-        "pyramid_s": round(pyramid, 3), "assembly_s": round(assembly, 3),
+        "pyramid_s": round(pyramid, 3), "identity_s": round(identity, 3),
+        "assembly_s": round(assembly, 3),
         "assembly_share": round(assembly / (job - pyramid), 3),
         "outside_model_share": round((job - mdl) / job, 3),
         "run_wall_s": round(tm.wall, 3), "sys_share": round(tm.sys / tm.wall, 3),
