@@ -309,8 +309,8 @@ class BoundaryModel:
 
 
 #: Tiles per network call on a CPU (:meth:`BoundaryModel.predict`): one tile's
-#: activations stay in cache; measured ~1.5x faster than batches of 4 with the same
-#: results (benchmarks/bench_uaed_speed.py).
+#: activations stay in cache; measured ~1.4x faster than batches of 4 with the same
+#: results (``benchmarks/bench_uaed_speed.py --ablation``).
 INFER_CPU_MICRO_BATCH = 1
 
 
