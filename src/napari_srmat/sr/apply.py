@@ -98,6 +98,12 @@ def super_resolve_job(
     numpy.ndarray or Path
         float32 ``(H*s, W*s[, C])`` in [0, 1], or the OME-Zarr path (None if stopped
         before finishing an in-memory run).
+
+    Notes
+    -----
+    Models with a :meth:`~napari_srmat.sr.base.SRModel.chunk_function` (``bicubic``,
+    ``lanczos``) resize whole output chunks at library speed instead of running torch
+    tiles (same chunk grid, store and progress; recorded as ``attrs["fast_path"]``).
     """
     from ..tiling import tiled_apply_job
     from .registry import load_model

@@ -459,7 +459,6 @@ class _Source:
         _check_finite(raw, ylo, xlo)
         return _Window(_normalize_window(raw), y0, x0, yi - ylo, xi - xlo, self.grey)
 
-
     def read_raw(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``[y0, y1)`` x cols ``[x0, x1)`` in the input's dtype, ``(h, w[, C])``
         (reflect padding outside the image, as :meth:`read`)."""
@@ -589,7 +588,7 @@ class _Engine:
 
     def tile_weights(self, j: int, size_total: np.ndarray) -> tuple[int, np.ndarray]:
         """Start (output px) and normalised weights of tile ``j`` along one axis."""
-        key = (j, 0 if size_total is self.wy else 1)
+        key = (j, id(size_total))  # self.wy or self.wx (kept for the engine's life)
         hit = self._wcache.get(key)
         if hit is None:
             hit = self._wcache[key] = self._tile_weights(j, size_total)
@@ -982,6 +981,8 @@ def tiled_apply_job(
     from ..outputs import check_free_space
 
     pixel_size_um = check_pixel_size(pixel_size_um)
+    if chunk_fn is not None and (not callable(chunk_fn) or int(chunk_context) < 0):
+        raise TilingError("chunk_fn must be callable and chunk_context >= 0")
     src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
                                             batch_size, out_dtype, chunk_size)
     if pixel_size_um is None:
@@ -1110,16 +1111,18 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                 return None
             if done_before is None:
                 done_before, t_start = done, time.perf_counter()
-            gen = eng.chunk_direct(ky, kx, chunk_fn, chunk_context, stop) if chunk_fn else \
-                eng.chunk_gen(
-                ky, kx,
-                pending=pending.pop(k, []),
-                have_piece=lambda t: (geom.owner(t[0]), geom.owner(t[1])) in processed,
-                spill=spill,
-                spill_targets=lambda kk, k=k: kk > k and not is_done(kk),
-                batch_size=runner.batch_size,
-                stop=stop,
-            )
+            if chunk_fn is not None:
+                gen = eng.chunk_direct(ky, kx, chunk_fn, chunk_context, stop)
+            else:
+                gen = eng.chunk_gen(
+                    ky, kx,
+                    pending=pending.pop(k, []),
+                    have_piece=lambda t: (geom.owner(t[0]), geom.owner(t[1])) in processed,
+                    spill=spill,
+                    spill_targets=lambda kk, k=k: kk > k and not is_done(kk),
+                    batch_size=runner.batch_size,
+                    stop=stop,
+                )
             while True:
                 try:
                     n = next(gen)
