@@ -494,6 +494,39 @@ def _drop_bookkeeping(path: Path) -> None:
 _PYRAMID_BIG_CHUNK = 2048
 
 
+def _rounded_mean_uint(x: np.ndarray, axis=None) -> np.ndarray:
+    """Mean over ``axis`` (4 values: a 2x2 block) of uint8/uint16, rounded half to even.
+
+    Exactly ``np.round(np.mean(x.astype(np.float32), axis))`` (the sum of four values
+    and its quarter are exact in float32) in integer arithmetic: with ``s`` the sum and
+    ``q = s // 4``, ``(s + 1 + (q & 1)) // 4``.
+    """
+    wide = np.uint32 if x.dtype.itemsize == 2 else np.uint16
+    axes = () if axis is None else tuple(int(a) for a in np.atleast_1d(axis))
+    pair = [a for a in axes if x.shape[a] == 2]
+    if len(pair) == 2 and all(x.shape[a] == 1 for a in axes if a not in pair):
+        # four strided adds: ~8x faster than a reduction over two axes (dask's coarsen
+        # also reduces the channel axis, by a factor of 1)
+        def corner(i: int, j: int) -> np.ndarray:
+            idx: list[Any] = [slice(None)] * x.ndim
+            for a in axes:
+                idx[a] = 0
+            idx[pair[0]], idx[pair[1]] = i, j
+            return x[tuple(idx)]
+
+        s = corner(0, 0).astype(wide)
+        s += corner(1, 0)
+        s += corner(0, 1)
+        s += corner(1, 1)
+    else:
+        s = np.add.reduce(x, axis=axis, dtype=wide)
+    q = s >> 2
+    s += 1
+    s += q & 1
+    s >>= 2
+    return s.astype(x.dtype)
+
+
 def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> None:
     import dask.array as da
 
@@ -513,10 +546,14 @@ def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> 
                                    else chunks[i], src.shape[ax]) // 2) * 2)
                    for i, ax in enumerate(yx)}
         src = src.rechunk(rechunk)
-        small = da.coarsen(np.mean, src.astype(np.float32), {yx[0]: 2, yx[1]: 2})
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            small = da.clip(da.round(small), info.min, info.max)
+        if dtype.kind == "u" and dtype.itemsize <= 2:
+            # the same rounded mean in integers: no float32 copy of the level
+            small = da.coarsen(_rounded_mean_uint, src, {yx[0]: 2, yx[1]: 2})
+        else:
+            small = da.coarsen(np.mean, src.astype(np.float32), {yx[0]: 2, yx[1]: 2})
+            if np.issubdtype(dtype, np.integer):
+                info = np.iinfo(dtype)
+                small = da.clip(da.round(small), info.min, info.max)
         small = small.astype(dtype)
         lchunks = list(small.shape)
         for i, ax in enumerate(yx):

@@ -98,6 +98,12 @@ def super_resolve_job(
     numpy.ndarray or Path
         float32 ``(H*s, W*s[, C])`` in [0, 1], or the OME-Zarr path (None if stopped
         before finishing an in-memory run).
+
+    Notes
+    -----
+    Models with a :meth:`~napari_srmat.sr.base.SRModel.chunk_function` (``bicubic``,
+    ``lanczos``) resize whole output chunks at library speed instead of running torch
+    tiles (same chunk grid, store and progress; recorded as ``attrs["fast_path"]``).
     """
     from ..tiling import tiled_apply_job
     from .registry import load_model
@@ -127,6 +133,11 @@ def super_resolve_job(
         "input_shape": list(shape),
         "weights_sha256": model.weights_digest(),
     }
+    chunk_fn = model.chunk_function()
+    if chunk_fn is not None:
+        # the fast path's pixels may differ from the torch path's by rounding (at most one
+        # grey level): part of the identity, so a store is never finished by the other path
+        attrs["fast_path"] = chunk_fn.backend
     yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> "
               f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile {tile}, "
               f"overlap {overlap}")
@@ -146,6 +157,8 @@ def super_resolve_job(
         pixel_size_um=pixel_size_um,
         attrs=attrs,
         kind="super_resolution",
+        chunk_fn=chunk_fn,
+        chunk_context=int(model.receptive_field) + 1,
     )
     return result
 

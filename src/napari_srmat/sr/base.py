@@ -285,6 +285,16 @@ class SRModel:
 
     __call__ = predict
 
+    def chunk_function(self):
+        """Library-speed whole-chunk path for the tiling engine, or None (the default).
+
+        Interpolation models return a callable ``f(window, out_dtype)`` computing the
+        same function as :meth:`predict` on a raw ``(h, w[, C])`` window (see
+        ``napari_srmat.tiling.tiled_apply_job``'s ``chunk_fn``) with a ``backend`` name
+        attribute; networks return None and are tiled and blended.
+        """
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Short JSON-able description (name, scale, channels, receptive field)."""
         return {

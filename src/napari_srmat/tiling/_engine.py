@@ -307,6 +307,14 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is finite: one sum (NaN/Inf propagate into it), and
+    the element-wise test only when the sum is not finite (NaN/Inf, or an overflow)."""
+    if not np.issubdtype(a.dtype, np.floating):
+        return True
+    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+
+
 def _accepts_tile_ids(fn) -> bool:
     """Whether ``fn`` takes a ``tile_ids`` keyword (named, not just ``**kwargs``)."""
     try:
@@ -357,7 +365,7 @@ class _Runner:
                 f"fn returned an array of shape {tuple(out.shape)} for input {tuple(batch.shape)}; "
                 f"expected {expect}{hint}"
             )
-        if not np.isfinite(out).all():
+        if not _all_finite(out):
             raise TilingError("the model returned NaN or Inf values (a diverged or broken "
                               "model?): nothing was written for these tiles")
         return out
@@ -451,6 +459,19 @@ class _Source:
         _check_finite(raw, ylo, xlo)
         return _Window(_normalize_window(raw), y0, x0, yi - ylo, xi - xlo, self.grey)
 
+    def read_raw(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``[y0, y1)`` x cols ``[x0, x1)`` in the input's dtype, ``(h, w[, C])``
+        (reflect padding outside the image, as :meth:`read`)."""
+        yi, xi = self.bbox(y0, y1, x0, x1)
+        ylo, yhi, xlo, xhi = int(yi.min()), int(yi.max()) + 1, int(xi.min()), int(xi.max()) + 1
+        raw = np.asarray(read_window(self.array, ylo, yhi, xlo, xhi))
+        _check_finite(raw, ylo, xlo)
+        for axis, idx, lo in ((0, yi, ylo), (1, xi, xlo)):
+            idx = idx - lo
+            if idx.size != raw.shape[axis] or np.any(idx != np.arange(idx.size)):
+                raw = raw.take(idx, axis=axis)
+        return raw
+
 
 def _check_finite(raw: np.ndarray, ylo: int, xlo: int) -> None:
     """Refuse NaN/Inf input pixels (the model would spread them; nothing is filled in)."""
@@ -495,9 +516,42 @@ def _convert_out(acc: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return acc.astype(dtype, copy=False)
 
 
+def _ones_span(w: np.ndarray) -> tuple[int, int]:
+    """``(a, b)`` with ``w[a:b] == 1`` exactly and nowhere else, or ``(0, 0)``."""
+    one = np.flatnonzero(w == 1.0)
+    if one.size == 0 or one.size != one[-1] + 1 - one[0]:
+        return 0, 0
+    return int(one[0]), int(one[-1]) + 1
+
+
+def _add_weighted(dst: np.ndarray, src: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> None:
+    """``dst += src * wy[:, None] * wx`` (``(C, h, w)`` float32, separable weights) in place.
+
+    Bit for bit ``dst += (src * wy[:, None]) * wx`` without full-size temporaries: where
+    a weight is exactly 1 its product is skipped (``x * 1 == x``), so the flat middle of a
+    tile is added as it is and only the thin blending bands are multiplied.
+    """
+    r0, r1 = _ones_span(wy)
+    c0, c1 = _ones_span(wx)
+    h, w = src.shape[1:]
+    if r1 > r0 and c1 > c0:
+        dst[:, r0:r1, c0:c1] += src[:, r0:r1, c0:c1]
+        for a, b in ((0, c0), (c1, w)):
+            if b > a:
+                dst[:, r0:r1, a:b] += src[:, r0:r1, a:b] * wx[a:b]
+        rows: tuple[tuple[int, int], ...] = ((0, r0), (r1, h))
+    else:
+        rows = ((0, h),)
+    for a, b in rows:
+        if b > a:
+            part = src[:, a:b] * wy[a:b, None]
+            part *= wx
+            dst[:, a:b] += part
+
+
 class _Engine:
     def __init__(self, src: _Source, runner: _Runner, geom: _Geometry, out_channels: int,
-                 out_dtype: np.dtype) -> None:
+                 out_dtype: np.dtype, *, reuse_buffers: bool = False) -> None:
         self.src = src
         self.runner = runner
         self.geom = geom
@@ -507,6 +561,23 @@ class _Engine:
         self.wy = g.norm_weights(g.H)
         self.wx = g.norm_weights(g.W)
         self.w1 = blend_weights(g.tile, g.overlap, g.scale)
+        # one accumulator for every chunk (a fresh ~chunk^2*C*4-byte array per chunk costs
+        # page faults: system time); only where the result is consumed before the next
+        # chunk (the local engine), not in dask tasks that return it
+        self.reuse_buffers = reuse_buffers
+        self._acc: np.ndarray | None = None
+        self._wcache: dict[tuple[int, int], tuple[int, np.ndarray]] = {}
+
+    def _accumulator(self, h: int, w: int) -> np.ndarray:
+        if not self.reuse_buffers:
+            return np.zeros((self.co, h, w), np.float32)
+        buf = self._acc
+        if buf is None or buf.shape[1] < h or buf.shape[2] < w:
+            c = self.geom.chunk
+            buf = self._acc = np.empty((self.co, max(h, c), max(w, c)), np.float32)
+        acc = buf[:, :h, :w]
+        acc.fill(0.0)
+        return acc
 
     # -- helpers
     def chunk_hr(self, ky: int, kx: int) -> tuple[slice, slice]:
@@ -517,6 +588,13 @@ class _Engine:
 
     def tile_weights(self, j: int, size_total: np.ndarray) -> tuple[int, np.ndarray]:
         """Start (output px) and normalised weights of tile ``j`` along one axis."""
+        key = (j, id(size_total))  # self.wy or self.wx (kept for the engine's life)
+        hit = self._wcache.get(key)
+        if hit is None:
+            hit = self._wcache[key] = self._tile_weights(j, size_total)
+        return hit
+
+    def _tile_weights(self, j: int, size_total: np.ndarray) -> tuple[int, np.ndarray]:
         g = self.geom
         start = (j * g.s - g.d) * g.scale
         w = self.w1.copy()
@@ -544,6 +622,17 @@ class _Engine:
 
     def pieces(self, tile_idx, out, targets) -> list[tuple[Any, tuple, tuple, np.ndarray]]:
         """Split a weighted tile output into pieces for the chunks ``targets``."""
+        res = []
+        for k, ys, xs, src, wyy, wxx in self.piece_views(tile_idx, out, targets):
+            # separable float32 weighting: no (tile*scale)^2 float64 temporaries
+            part = src * wyy[:, None]
+            part *= wxx[None, :]
+            res.append((k, ys, xs, part))
+        return res
+
+    def piece_views(self, tile_idx, out, targets):
+        """Per target chunk: ``(k, ys, xs, view of out, wy, wx)`` (unweighted view, its
+        row/column weights; ``ys``/``xs`` are chunk-relative bounds)."""
         j, i = tile_idx
         sy, wy = self.tile_weights(j, self.wy)
         sx, wx = self.tile_weights(i, self.wx)
@@ -560,14 +649,12 @@ class _Engine:
             nzx = np.flatnonzero(wxx)
             if nzy.size == 0 or nzx.size == 0:
                 continue
-            ya, yb = ylo + nzy[0], ylo + nzy[-1] + 1
-            xa, xb = xlo + nzx[0], xlo + nzx[-1] + 1
-            # separable float32 weighting: no (tile*scale)^2 float64 temporaries
-            part = out[:, ya - sy : yb - sy, xa - sx : xb - sx] * wy[ya - sy : yb - sy, None]
-            part *= wx[None, xa - sx : xb - sx]
+            ya, yb = int(ylo + nzy[0]), int(ylo + nzy[-1] + 1)
+            xa, xb = int(xlo + nzx[0]), int(xlo + nzx[-1] + 1)
             res.append(
                 ((ky, kx), (ya - cys.start, yb - cys.start), (xa - cxs.start, xb - cxs.start),
-                 part)
+                 out[:, ya - sy : yb - sy, xa - sx : xb - sx], wy[ya - sy : yb - sy],
+                 wx[xa - sx : xb - sx])
             )
         return res
 
@@ -592,7 +679,7 @@ class _Engine:
             for i in txs:
                 (owned if (g.owner(j), g.owner(i)) == (ky, kx) else others).append((j, i))
         cys, cxs = self.chunk_hr(ky, kx)
-        acc = np.zeros((self.co, cys.stop - cys.start, cxs.stop - cxs.start), np.float32)
+        acc = self._accumulator(cys.stop - cys.start, cxs.stop - cxs.start)
         win = self.src.read(*self.window_for(tys, txs))
         contributions = list(pending or [])
         missing = [t for t in others if not have_piece(t)]
@@ -617,16 +704,69 @@ class _Engine:
                 targets = [(a, c) for a in g.chunks_of_tile(t[0], g.H)
                            for c in g.chunks_of_tile(t[1], g.W)]
                 targets = [k for k in targets if k == (ky, kx) or spill_targets(k)]
-                for k, ys, xs, part in self.pieces(t, out, targets):
+                for k, ys, xs, src, wyy, wxx in self.piece_views(t, out, targets):
                     if k == (ky, kx):
-                        acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
+                        _add_weighted(acc[:, ys[0] : ys[1], xs[0] : xs[1]], src, wyy, wxx)
                     elif spill is not None:
+                        part = src * wyy[:, None]
+                        part *= wxx[None, :]
                         spill(k, [(t, ys, xs, part)])
+            del outs
             yield len(batch)
+        return self._finish(acc)
+
+    def _finish(self, acc: np.ndarray) -> np.ndarray:
+        """``(C, h, w)`` float32 chunk -> channels-last output dtype."""
         res = np.moveaxis(acc, 0, -1)
         if self.src.grey and self.co == 1:
             res = res[..., 0]
         return _convert_out(res, self.out_dtype)
+
+    def chunk_direct(self, ky: int, kx: int, chunk_fn: Callable, context: int,
+                     stop: StopToken | None = None
+                     ) -> Generator[int, None, np.ndarray | None]:
+        """Chunk ``(ky, kx)`` by ``chunk_fn`` on its input window plus ``context`` pixels
+        per side (reflect padded at the image border), cropped: no tiles, no blending.
+
+        The chunk is done in strips of one tile stride, so progress (counted in the tiles
+        of the blended path: yields the owned tiles finished) and ``stop`` come as often
+        as on the tiled path; returns None when stopped.
+        """
+        g = self.geom
+        s, c = g.scale, int(context)
+        y0, y1 = g.chunk_range(ky, g.H)
+        x0, x1 = g.chunk_range(kx, g.W)
+        n_rows = sum(1 for j in g.tiles_touching(ky, g.H) if g.owner(j) == ky)
+        n_x = sum(1 for i in g.tiles_touching(kx, g.W) if g.owner(i) == kx)
+        flat = self.src.grey and self.co == 1
+        res = np.empty(((y1 - y0) * s, (x1 - x0) * s) + (() if flat else (self.co,)),
+                       self.out_dtype)
+        starts = list(range(y0, y1, g.s))
+        for k, a in enumerate(starts):
+            if stop is not None and stop.stop_requested:
+                return None
+            e = min(a + g.s, y1)
+            raw = self.src.read_raw(a - c, e + c, x0 - c, x1 + c)
+            out = np.asarray(chunk_fn(raw, self.out_dtype))
+            expect = ((e - a + 2 * c) * s, (x1 - x0 + 2 * c) * s)
+            if out.shape[:2] != expect:
+                raise TilingError(f"chunk_fn returned shape {out.shape} for a window of "
+                                  f"shape {raw.shape}; expected {expect} (scale {s})")
+            out = out[c * s : c * s + (e - a) * s, c * s : c * s + (x1 - x0) * s]
+            if out.ndim == 2 and not flat:
+                out = out[..., None]
+            if out.dtype != self.out_dtype:
+                if not np.issubdtype(out.dtype, np.floating):
+                    raise TilingError(f"chunk_fn returned {out.dtype}, expected "
+                                      f"{self.out_dtype} or float32 in [0, 1]")
+                if not _all_finite(out):
+                    raise TilingError("chunk_fn returned NaN or Inf values: nothing was "
+                                      "written for this chunk")
+                out = _convert_out(np.array(out, np.float32), self.out_dtype)
+            res[(a - y0) * s : (e - y0) * s] = out
+            last = k == len(starts) - 1
+            yield (n_x * max(0, n_rows - k) if last else n_x) if k < n_rows else 0
+        return res
 
 
 def _drive(gen: Generator) -> Any:
@@ -704,7 +844,8 @@ def _tiled_numpy(img: np.ndarray, runner: _Runner, *, tile: int, overlap: int, s
     src = _Source(img)
     s = tile - 2 * overlap
     geom = _Geometry(src.H, src.W, scale, tile, overlap, max(1, math.ceil(TARGET_CHUNK / s)))
-    eng = _Engine(src, runner, geom, runner.out_channels, np.dtype(np.float32))
+    eng = _Engine(src, runner, geom, runner.out_channels, np.dtype(np.float32),
+                  reuse_buffers=True)
     out = np.zeros((src.H * scale, src.W * scale, runner.out_channels), np.float32)
     for ky in range(geom.ncy):
         for kx in range(geom.ncx):
@@ -736,6 +877,8 @@ def tiled_apply_job(
     overwrite: bool = False,
     chunk_size: int | None = None,
     kind: str = "tiled",
+    chunk_fn: Callable[[np.ndarray, np.dtype], np.ndarray] | None = None,
+    chunk_context: int = 0,
 ) -> Generator[Event, None, np.ndarray | Path | None]:
     """Apply ``fn`` tile by tile with seamless blending (job generator).
 
@@ -794,6 +937,19 @@ def tiled_apply_job(
         ``out``, e.g. 3840 px (one stride) for x4 at the default 1024/32 tiles.
     kind : str
         Kind of output recorded in the store's marker (``"super_resolution"``, ...).
+    chunk_fn : callable, optional
+        Fast path for a shift-equivariant ``fn`` (interpolation): called once per output
+        chunk as ``chunk_fn(window, out_dtype)`` with the chunk's input window plus
+        ``chunk_context`` pixels per side (``(h, w[, C])`` in the input's dtype, reflect
+        padded at the image border) and returning ``(h*scale, w*scale[, C])`` in
+        ``out_dtype`` (or float32 on the [0, 1] scale, converted like ``fn``'s output);
+        the centre is cropped. No tiles, no blending: equal to the blended result (up to
+        float rounding) when ``fn`` and ``chunk_fn`` compute the same function and its
+        receptive radius is at most ``chunk_context`` and ``overlap // 2``. ``fn`` is
+        then not called; the chunk grid, the store and the progress (in tiles) are those
+        of the tiled path.
+    chunk_context : int
+        Input pixels of context per window side for ``chunk_fn``.
 
     Notes
     -----
@@ -825,6 +981,8 @@ def tiled_apply_job(
     from ..outputs import check_free_space
 
     pixel_size_um = check_pixel_size(pixel_size_um)
+    if chunk_fn is not None and (not callable(chunk_fn) or int(chunk_context) < 0):
+        raise TilingError("chunk_fn must be callable and chunk_context >= 0")
     src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
                                             batch_size, out_dtype, chunk_size)
     if pixel_size_um is None:
@@ -869,7 +1027,8 @@ def tiled_apply_job(
             if out_bytes >= SIZE_LOG_BYTES:
                 yield Log(f"result {space}")
             result = np.zeros(shape, odt)
-        result = yield from _run_chunks(src, runner, geom, co, odt, writer, result, stop)
+        result = yield from _run_chunks(src, runner, geom, co, odt, writer, result, stop,
+                                        chunk_fn, chunk_context)
         if result is None or writer is None:
             return result
         yield Log(f"building pyramid of {out}")
@@ -915,10 +1074,11 @@ def input_identity(image) -> dict:
     return ident
 
 
-def _run_chunks(src, runner, geom, co, odt, writer, result, stop):
+def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
+                chunk_context=0):
     """Compute every output chunk (skipping those a resumed writer has) into
     ``writer`` or ``result``; returns ``result`` (True for a writer) or None if stopped."""
-    eng = _Engine(src, runner, geom, co, odt)
+    eng = _Engine(src, runner, geom, co, odt, reuse_buffers=True)
     total = geom.ny * geom.nx
     done = 0
     yield Progress(0, total, stage="tiles")
@@ -951,15 +1111,18 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop):
                 return None
             if done_before is None:
                 done_before, t_start = done, time.perf_counter()
-            gen = eng.chunk_gen(
-                ky, kx,
-                pending=pending.pop(k, []),
-                have_piece=lambda t: (geom.owner(t[0]), geom.owner(t[1])) in processed,
-                spill=spill,
-                spill_targets=lambda kk, k=k: kk > k and not is_done(kk),
-                batch_size=runner.batch_size,
-                stop=stop,
-            )
+            if chunk_fn is not None:
+                gen = eng.chunk_direct(ky, kx, chunk_fn, chunk_context, stop)
+            else:
+                gen = eng.chunk_gen(
+                    ky, kx,
+                    pending=pending.pop(k, []),
+                    have_piece=lambda t: (geom.owner(t[0]), geom.owner(t[1])) in processed,
+                    spill=spill,
+                    spill_targets=lambda kk, k=k: kk > k and not is_done(kk),
+                    batch_size=runner.batch_size,
+                    stop=stop,
+                )
             while True:
                 try:
                     n = next(gen)

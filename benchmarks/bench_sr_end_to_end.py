@@ -1,0 +1,98 @@
+"""`srmat sr run` end to end vs the bare model on the same image (issue 15, row 1).
+
+Prints one JSON object. Both are measured in the same run on the same synthetic RGB
+uint8 micrograph:
+
+* ``end_to_end``: ``srmat sr run IN OUT --model MODEL`` (the CLI's ``main``, run in this
+  process after a warm-up run, so interpreter start-up and imports are excluded; it still
+  loads the model, reads the TIFF, tiles at the default tile/overlap, writes the OME-Zarr
+  with its pyramid);
+* ``in_memory``: ``super_resolve(image, model)`` (same tiling, no output store);
+* ``bare`` (the baseline): ``model.predict`` on the whole image as one float32 batch.
+
+``ratio`` = bare / end_to_end CPU seconds (target >= 0.95); ``work_bound`` = input pixels /
+pixels the model processes with the effective tile grid (the best ratio any tiling
+can reach when the model costs the same per pixel), so ``ratio / work_bound`` is the
+share lost to the engine and the store. Timer: process CPU time (user + system, all
+threads; robust to other processes sharing the cores), min of ``--repeat`` interleaved
+runs; ``ratio_wall`` from wall time. ``--threads`` torch threads.
+
+    python benchmarks/bench_sr_end_to_end.py [--model cnn] [--size 992] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from _speed import Timer, fresh, machine, micrograph, srmat, write_tiff
+
+from napari_srmat.sr import load_model, super_resolve
+from napari_srmat.sr.apply import resolve_overlap
+from napari_srmat.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, effective_tile
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="cnn")
+    ap.add_argument("--size", type=int, default=992, help="input side (px)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    img = micrograph(args.size)
+    model = load_model(args.model)
+    overlap = resolve_overlap(model, DEFAULT_OVERLAP, DEFAULT_TILE)
+    te = effective_tile(args.size, args.size, DEFAULT_TILE, overlap)
+    b = 2 * overlap - 2 * (overlap // 2)
+    n = max(1, -(-(args.size - b) // (te - 2 * overlap)))
+    work_bound = args.size ** 2 / (n * te) ** 2
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        tif = write_tiff(img, tmp / "in.tif")
+        out = tmp / "out.ome.zarr"
+
+        def e2e():
+            srmat("sr", "run", tif, fresh(out), "--model", args.model)
+
+        def mem():
+            super_resolve(img, model)
+
+        def bare():
+            x = np.ascontiguousarray(np.moveaxis(img, -1, 0)[None], dtype=np.float32) / 255
+            y = model.predict(x)
+            np.rint(np.moveaxis(y[0], 0, -1) * 255).astype(np.uint8)
+
+        e2e()  # warm-up: imports, first-call costs
+        bare()
+        t = {"end_to_end": [], "in_memory": [], "bare": []}
+        for _ in range(args.repeat):
+            for name, f in (("bare", bare), ("end_to_end", e2e), ("in_memory", mem)):
+                with Timer() as tm:
+                    f()
+                t[name].append(tm)
+    wall = {k: min(x.wall for x in v) for k, v in t.items()}
+    cpu = {k: min(x.cpu for x in v) for k, v in t.items()}
+    print(json.dumps({
+        "benchmark": "sr_end_to_end_vs_bare",
+        "model": args.model,
+        "input": [args.size, args.size, 3],
+        "tile": DEFAULT_TILE, "overlap": overlap, "tile_effective": te, "tiles_per_axis": n,
+        "work_bound": round(work_bound, 3),
+        "timer": "process CPU (user+sys, all threads) and wall, each the min of repeats",
+        **{f"{k}_cpu_s": round(v, 3) for k, v in cpu.items()},
+        **{f"{k}_wall_s": round(v, 3) for k, v in wall.items()},
+        "ratio": round(cpu["bare"] / cpu["end_to_end"], 3),
+        "ratio_in_memory": round(cpu["bare"] / cpu["in_memory"], 3),
+        "ratio_wall": round(wall["bare"] / wall["end_to_end"], 3),
+        "target_ratio": 0.95,
+        **machine(),
+    }))
+
+
+if __name__ == "__main__":
+    main()

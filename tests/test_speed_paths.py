@@ -1,0 +1,245 @@
+"""The speed paths of issue 15 compute what the plain paths compute.
+
+* classic interpolation fast path (``SRModel.chunk_function``: OpenCV bicubic, Pillow
+  Lanczos-3 on whole chunks): chunked output equals one untiled resize away from the
+  borders, and the torch/blended path within a stated tolerance; without OpenCV the torch
+  path is used;
+* in-place blending (``_add_weighted``) is bit for bit the weighted sum it replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import zarr
+
+from napari_srmat.io import to_float01
+from napari_srmat.jobs import run_job
+from napari_srmat.sr import classic as classic_mod
+from napari_srmat.sr import load_model, super_resolve
+from napari_srmat.tiling import tiled_apply, tiled_apply_job
+
+cv2 = pytest.importorskip("cv2")
+torch.set_num_threads(1)
+
+TILE, OVERLAP = 64, 16  # chunks of 256 LR px at x4: a 300-px image has 2 x 2 chunks
+
+
+def _image(size=300, seed=0):
+    """Smooth RGB uint8 image with full-range edges (bicubic overshoots and clips)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((size // 10 + 2, size // 10 + 2, 3)).astype(np.float32)
+    img = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
+    img = np.where(rng.random((size, size, 1)) < 0.02, 1.0, img)
+    return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+
+
+def _fast(img, model, out_dtype=None, **kw):
+    fn = model.chunk_function()
+    assert fn is not None
+    return tiled_apply(img, model.predict, scale=model.scale, tile=TILE, overlap=OVERLAP,
+                       out_dtype=out_dtype, chunk_fn=fn,
+                       chunk_context=model.receptive_field + 1, **kw)
+
+
+def _torch(img, model, out_dtype=None, **kw):
+    return tiled_apply(img, model.predict, scale=model.scale, tile=TILE, overlap=OVERLAP,
+                       out_dtype=out_dtype, **kw)
+
+
+def test_chunked_bicubic_equals_untiled_opencv_resize_away_from_borders():
+    img = _image()
+    m = load_model("bicubic", scale=4)
+    fast = _fast(img, m)  # uint8 in, uint8 out: resized in uint8 per chunk window
+    whole = cv2.resize(img, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    b = 4 * 3  # borders: reflect (engine) vs replicate (OpenCV) padding
+    assert fast.shape == whole.shape == (1200, 1200, 3)
+    np.testing.assert_array_equal(fast[b:-b, b:-b], whole[b:-b, b:-b])
+    # the chunk seams (LR 256 -> HR 1024) are inside the compared region
+    assert fast[1020:1030].std() > 0
+
+
+def test_chunked_lanczos_equals_untiled_pillow_resize_away_from_borders():
+    from PIL import Image
+
+    img = _image(seed=1)
+    m = load_model("lanczos", scale=2)
+    fast = _fast(img, m, out_dtype=np.float32)
+    x = to_float01(img)
+    whole = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(x[..., c])).resize(
+        (600, 600), Image.Resampling.LANCZOS)) for c in range(3)], -1).clip(0, 1)
+    b = 2 * 4
+    np.testing.assert_allclose(fast[b:-b, b:-b], whole[b:-b, b:-b], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["bicubic", "lanczos"])
+@pytest.mark.parametrize("kind", ["rgb_u8", "grey_u8", "float", "u16", "u8_to_float"])
+def test_fast_path_matches_the_torch_path(name, kind):
+    """Stated tolerance: float outputs within 1e-6 everywhere (borders included: both
+    paths reflect-pad); integer outputs at most one level apart in < 0.5 % of pixels
+    (uint8: < 0.01 %)."""
+    img = _image(200, seed=2)
+    out_dtype = None
+    if kind == "grey_u8":
+        img = img[..., 0]
+    elif kind == "float":
+        img = to_float01(img)
+    elif kind == "u16":
+        img = img.astype(np.uint16) * 257
+    elif kind == "u8_to_float":
+        out_dtype = np.float32
+    m = load_model(name, scale=4)
+    oc = {"out_channels": 1} if img.ndim == 2 else {}
+    fast = _fast(img, m, out_dtype, **oc)
+    ref = _torch(img, m, out_dtype, **oc)
+    assert fast.shape == ref.shape and fast.dtype == ref.dtype
+    diff = np.abs(fast.astype(np.float64) - ref)
+    if np.issubdtype(ref.dtype, np.floating):
+        assert diff.max() <= 1e-6
+    else:
+        assert diff.max() <= 1
+        assert (diff > 0).mean() < (1e-4 if ref.dtype == np.uint8 else 5e-3)
+
+
+def test_without_opencv_bicubic_uses_the_torch_path(monkeypatch):
+    img = _image(120)
+    m = load_model("bicubic", scale=2)
+    monkeypatch.setattr(classic_mod, "_cv2", lambda: None)
+    assert m.chunk_function() is None
+    got = super_resolve(img, m, tile=TILE, overlap=OVERLAP)
+    ref = _torch(img, m, np.float32)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_super_resolve_to_zarr_uses_and_records_the_fast_path(tmp_path, monkeypatch):
+    img = _image(150)
+    m = load_model("bicubic", scale=2)
+    calls = []
+    real = m.predict
+    monkeypatch.setattr(m, "predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    out = super_resolve(img, m, tile=TILE, overlap=OVERLAP, out=tmp_path / "o.ome.zarr")
+    g = zarr.open_group(str(out), mode="r")
+    assert g.attrs["srmat"]["fast_path"] == "opencv"
+    assert not calls  # no torch tiles
+    lv0 = np.moveaxis(np.asarray(g["0"]), 0, -1)
+    whole = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_array_equal(lv0[6:-6, 6:-6], whole[6:-6, 6:-6])
+
+
+def test_add_weighted_is_the_weighted_sum_bit_for_bit():
+    from napari_srmat.tiling._engine import _add_weighted
+
+    rng = np.random.default_rng(3)
+    src = rng.random((2, 40, 50)).astype(np.float32)
+    wy = np.ones(40, np.float32)
+    wx = np.ones(50, np.float32)
+    wy[:7] = rng.random(7)
+    wy[-5:] = rng.random(5)
+    wx[:3] = rng.random(3)
+    wx[-9:] = rng.random(9)
+    for a, b in ((wy, wx), (rng.random(40).astype(np.float32), wx), (wy, np.ones(50, np.float32))):
+        dst = rng.random((2, 40, 50)).astype(np.float32)
+        ref = dst + (src * a[:, None]) * b
+        _add_weighted(dst, src, a, b)
+        np.testing.assert_array_equal(dst, ref)
+
+
+def test_fast_path_stops_and_resumes_to_the_same_store(tmp_path):
+    from napari_srmat.jobs import Progress, StopToken
+
+    img = _image(300)
+    m = load_model("bicubic", scale=4)
+    out = tmp_path / "o.ome.zarr"
+    stop = StopToken()
+    seen = []
+
+    def on_event(e):
+        if isinstance(e, Progress) and e.done > 0:
+            seen.append(e.done)
+            stop.request_stop()
+
+    from napari_srmat.sr import super_resolve_job
+
+    assert run_job(super_resolve_job(img, m, tile=TILE, overlap=OVERLAP, out=out, stop=stop),
+                   on_event=on_event, quiet=True) is None
+    assert not out.exists() and seen
+    done = super_resolve(img, m, tile=TILE, overlap=OVERLAP, out=out)
+    lv0 = np.moveaxis(np.asarray(zarr.open_group(str(done), mode="r")["0"]), 0, -1)
+    ref = run_job(tiled_apply_job(img, m.predict, scale=4, tile=TILE, overlap=OVERLAP,
+                                  chunk_fn=m.chunk_function(), chunk_context=3), quiet=True)
+    np.testing.assert_array_equal(lv0, ref)
+
+
+def test_boundary_inference_copy_matches_the_network():
+    from napari_srmat.edges.model import UAEDNet, inference_copy
+
+    torch.manual_seed(0)
+    net = UAEDNet("tiny")
+    # non-trivial batch-norm statistics, so that folding them is tested
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(2, 3, 64, 64))
+    net.eval()
+    x = torch.rand(3, 3, 64, 80)
+    fast = inference_copy(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # untouched
+    with torch.no_grad():
+        ref = net(x)
+        got = fast(x.contiguous(memory_format=torch.channels_last))
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g.numpy(), r.numpy(), rtol=0, atol=1e-4)
+
+
+def test_boundary_predict_is_batch_invariant_and_follows_weight_changes():
+    from napari_srmat.edges.infer import BoundaryModel
+    from napari_srmat.edges.model import UAEDNet
+
+    torch.manual_seed(1)
+    net = UAEDNet("tiny")
+    m = BoundaryModel(net, {"encoder": "tiny"}, tta="none")
+    x = np.random.default_rng(4).random((3, 3, 48, 48)).astype(np.float32)
+    prob, sigma = m.predict(x)
+    for k in range(3):
+        p1, s1 = m.predict(x[k : k + 1])
+        np.testing.assert_allclose(p1[0], prob[k], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(s1[0], sigma[k], rtol=0, atol=1e-6)
+    with torch.no_grad():
+        ref_logit, _ = net(torch.from_numpy(x))
+    np.testing.assert_allclose(prob, torch.sigmoid(ref_logit).numpy(), rtol=0, atol=1e-5)
+    with torch.no_grad():  # weights changed in place: the folded copy is made again
+        net.mean_head.bias.add_(3.0)
+        ref_logit, _ = net(torch.from_numpy(x))
+    np.testing.assert_allclose(m.predict(x)[0], torch.sigmoid(ref_logit).numpy(), rtol=0,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_pyramid_equals_the_float_rounded_mean(tmp_path, dtype):
+    """The pyramid of uint8/uint16 stores (integer 2x2 mean, half to even) equals the
+    float32 mean rounded by numpy, ties and odd sizes (edge padding) included."""
+    from napari_srmat.io._write import _build_pyramid, _rounded_mean_uint
+
+    top = np.iinfo(dtype).max
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, int(top) + 1, size=(3, 1, 30, 2, 20, 2)).astype(dtype)
+    x[0, 0, :5] = top  # saturated blocks
+    x[1, 0, :5] = np.array([0, 1], dtype)[None, :, None, None]  # 0.5: ties to even (0)
+    x[1, 0, 5:10] = np.array([1, 2], dtype)[None, :, None, None]  # 1.5: ties to even (2)
+    ref = np.round(x.astype(np.float32).mean(axis=(1, 3, 5))).astype(dtype)
+    np.testing.assert_array_equal(_rounded_mean_uint(x, axis=(1, 3, 5)), ref)
+    np.testing.assert_array_equal(_rounded_mean_uint(x[0, 0], axis=(1, 3)), ref[0])
+
+    img = rng.integers(0, int(top) + 1, size=(3, 131, 97)).astype(dtype)
+    g = zarr.open_group(str(tmp_path / "p.zarr"), mode="w", zarr_format=2)
+    g.create_array("0", shape=img.shape, chunks=(3, 32, 32), dtype=dtype, fill_value=0)[:] = img
+    _build_pyramid(g, "YXC", np.dtype(dtype), 3, (32, 32))
+    prev = img
+    for lv in (1, 2):
+        p = np.pad(prev, [(0, 0), (0, prev.shape[1] % 2), (0, prev.shape[2] % 2)], mode="edge")
+        p = p.astype(np.float32)
+        m = (p[:, ::2, ::2] + p[:, 1::2, ::2] + p[:, ::2, 1::2] + p[:, 1::2, 1::2]) / 4
+        prev = np.round(m).astype(dtype)
+        np.testing.assert_array_equal(np.asarray(g[str(lv)]), prev)
