@@ -1,0 +1,161 @@
+"""The tiled engine on a dask.distributed cluster (``scheduler=``, ``--scheduler``).
+
+One LocalCluster of two single-thread worker processes serves the module; known
+answers are the local engine's pixels (bit for bit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+torch = pytest.importorskip("torch")
+
+from napari_srmat.cli import main  # noqa: E402
+from napari_srmat.io import read_image  # noqa: E402
+from napari_srmat.jobs import Progress, Stopped, StopToken, run_job  # noqa: E402
+from napari_srmat.sr import load_model  # noqa: E402
+from napari_srmat.sr.remote import RemoteModel  # noqa: E402
+from napari_srmat.tiling import (  # noqa: E402
+    SchedulerError,
+    _distributed,  # noqa: E402
+    tiled_apply,
+    tiled_apply_dask,
+    tiled_apply_job,
+)
+
+# small multi-chunk geometry: 4 x 5 chunks of 64 output px, tiles straddling chunks
+KW = dict(scale=4, tile=64, overlap=24, chunk_size=64, batch_size=3)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c:
+        yield c
+
+
+@pytest.fixture()
+def one_thread():
+    """The workers run torch with one thread; so does the local reference."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(3)
+    img = (rng.random((60, 75, 3)) * 255).astype(np.uint8)
+    # some structure, so that the cnn's correction is not ~0 everywhere
+    img[20:40, 10:50] //= 3
+    return img
+
+
+def _events(gen):
+    events = []
+    result = run_job(gen, quiet=True, on_event=events.append)
+    return result, events
+
+
+@pytest.mark.parametrize("name", ["bicubic", "cnn"])
+def test_cluster_output_bit_identical_to_local(client, one_thread, image, name, tmp_path):
+    model = load_model(name, scale=4)
+    ref = tiled_apply(image, model.predict, out_channels=3, **KW)
+    out = tmp_path / "o.ome.zarr"
+    path, events = _events(tiled_apply_job(image, RemoteModel(model), out_channels=3, out=out,
+                                           scheduler=client, **KW))
+    assert path == out and not (tmp_path / "o.ome.zarr.partial").exists()
+    assert not (tmp_path / "o.ome.zarr.lock").exists()
+    got = read_image(out).data.compute()
+    assert got.dtype == np.uint8 and got.shape == ref.shape == (240, 300, 3)
+    np.testing.assert_array_equal(got, ref)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert len(progress) >= 1 + 20  # the start, then one per written chunk
+    assert progress[-1].done == progress[-1].total
+    # in memory, and the lazy dask array (same tasks) on the synchronous scheduler
+    mem = run_job(tiled_apply_job(image, RemoteModel(model), out_channels=3, scheduler=client,
+                                  **KW), quiet=True)
+    np.testing.assert_array_equal(mem, ref)
+    lazy = tiled_apply_dask(image, model.predict, out_channels=3, **KW)
+    assert lazy.numblocks[:2] == (4, 5)
+    np.testing.assert_array_equal(lazy.compute(scheduler="sync"), ref)
+
+
+def test_stop_keeps_a_resumable_partial(client, image, tmp_path):
+    model = load_model("bicubic", scale=4)
+    ref = tiled_apply(image, model.predict, out_channels=3, **KW)
+    out = tmp_path / "o.ome.zarr"
+    stop = StopToken()
+
+    def on_event(e):
+        if isinstance(e, Progress) and e.done > 0:
+            stop.request_stop()
+
+    events = []
+    res = run_job(tiled_apply_job(image, model.predict, out_channels=3, out=out, stop=stop,
+                                  scheduler=client, **KW),
+                  quiet=True, on_event=lambda e: (events.append(e), on_event(e)))
+    assert res is None and any(isinstance(e, Stopped) for e in events)
+    assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
+    assert not (tmp_path / "o.ome.zarr.lock").exists()  # released after the tasks returned
+    written = len(list((tmp_path / "o.ome.zarr.partial" / ".srmat_done").iterdir()))
+    assert 0 < written < 20
+    # the local engine resumes the cluster's partial and gives the same pixels
+    path, events = _events(tiled_apply_job(image, model.predict, out_channels=3, out=out, **KW))
+    assert any("resuming" in getattr(e, "message", "") for e in events)
+    np.testing.assert_array_equal(read_image(path).data.compute(), ref)
+
+
+def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
+    out = tmp_path / "o.ome.zarr"
+
+    def wrong_shape(batch):
+        return batch  # not upscaled
+
+    with pytest.raises(ValueError, match="expected"):
+        run_job(tiled_apply_job(image, wrong_shape, out_channels=3, out=out, scheduler=client,
+                                **KW), quiet=True)
+    assert not out.exists() and not (tmp_path / "o.ome.zarr.lock").exists()
+
+
+def test_scheduler_strings():
+    assert _distributed.check_scheduler("local:3") == ("local:3", 3)
+    assert _distributed.check_scheduler(" tcp://h:8786 ") == ("tcp://h:8786", None)
+    for bad in ("local:0", "local:x", "", 5):
+        with pytest.raises(SchedulerError):
+            _distributed.check_scheduler(bad)
+
+
+@pytest.fixture()
+def small_png(tmp_path, image):
+    from PIL import Image
+
+    path = tmp_path / "in.png"
+    Image.fromarray(image[:40, :48]).save(path)
+    return path
+
+
+def test_cli_scheduler_local_and_bad_address(small_png, tmp_path, capsys, monkeypatch,
+                                             one_thread):
+    local, dist = tmp_path / "local.zarr", tmp_path / "dist.zarr"
+    args = ["sr", "run", str(small_png), "--model", "cnn", "--tile", "64", "--overlap", "24"]
+    assert main([*args[:3], str(local), *args[3:]]) == 0
+    assert main([*args[:3], str(dist), *args[3:], "--scheduler", "local:2", "--json"]) == 0
+    assert '"scheduler": "local:2"' in capsys.readouterr().out
+    np.testing.assert_array_equal(read_image(dist).data.compute(),
+                                  read_image(local).data.compute())
+    # nothing answers: one line, exit 2, no output and no partial left behind
+    monkeypatch.setattr(_distributed, "SCHEDULER_CONNECT_TIMEOUT", 1)
+    bad = tmp_path / "bad.zarr"
+    assert main([*args[:3], str(bad), *args[3:], "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "cannot connect to the dask scheduler" in errors[0]
+    assert "Traceback" not in err
+    assert not bad.exists() and not (tmp_path / "bad.zarr.partial").exists()
+    assert main([*args[:3], str(bad), *args[3:], "--scheduler", "local:none"]) == 2
+    assert "local:N" in capsys.readouterr().err
