@@ -1,0 +1,131 @@
+"""Scaling of the distributed engine: dask LocalCluster with 2 workers vs 1 (and local).
+
+Prints one JSON object. The same image, model, tile and chunk grid are run, in one
+process and one run:
+
+* ``local_1thread`` / ``local_threads``: the local streaming engine
+  (``tiled_apply_job`` without a scheduler), torch with 1 thread / all cores;
+* ``cluster_1worker`` / ``cluster_2workers``: ``tiled_apply_job(..., scheduler=client)``
+  on a ``LocalCluster`` of 1 or 2 worker processes with one thread each
+  (``local:N``), each worker building the model itself
+  (:class:`napari_srmat.sr.remote.RemoteModel`) and writing its chunks into the
+  output store.
+
+Every configuration writes level 0 of an OME-Zarr (``n_levels=1``: the pyramid is
+built by the starting process and is not what scales). Wall time, best of
+``--repeat`` runs, after one warm-up run per cluster (worker start-up, imports and
+model loading are not counted). ``ratio_2_vs_1`` = throughput of 2 workers / 1 worker
+(target >= 1.6 on a 2-core machine where the scheduler and the client share the
+cores); ``ratio_2workers_vs_local_threads`` compares with the threaded local engine.
+The load average before and after is printed: on a shared machine other processes
+take cores from the workers. Outputs are checked to be bit-identical to the local run.
+
+    python benchmarks/bench_distributed.py [--size 384] [--model cnn] [--tile 128]
+                                           [--chunk 512] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _warm_up(fn) -> None:
+    """Import the engine and build the model in a worker (not part of the timing)."""
+    import napari_srmat.tiling._distributed  # noqa: F401
+
+    fn(np.zeros((1, 3, 16, 16), np.float32))
+
+
+def main() -> None:
+    import distributed
+    import torch
+
+    from napari_srmat.io import read_image
+    from napari_srmat.jobs import run_job
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.remote import RemoteModel
+    from napari_srmat.tiling import tiled_apply_job
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=384, help="input side (px)")
+    ap.add_argument("--model", default="cnn")
+    ap.add_argument("--scale", type=int, default=4)
+    ap.add_argument("--tile", type=int, default=128)
+    ap.add_argument("--overlap", type=int, default=32)
+    ap.add_argument("--chunk", type=int, default=512, help="output chunk side (px)")
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(0)
+    img = (rng.random((args.size, args.size, 3)) * 255).astype(np.uint8)
+    model = load_model(args.model, scale=args.scale, device="cpu")
+    kw = dict(scale=args.scale, out_channels=3, tile=args.tile, overlap=args.overlap,
+              chunk_size=args.chunk, batch_size=args.batch_size, n_levels=1)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_distributed_"))
+    load_before = os.getloadavg()
+    results: dict[str, float] = {}
+    outputs: dict[str, np.ndarray] = {}
+
+    def timed(name: str, fn, scheduler=None) -> None:
+        best = float("inf")
+        for r in range(args.repeat):
+            out = tmp / f"{name}-{r}.ome.zarr"
+            t0 = time.perf_counter()
+            run_job(tiled_apply_job(img, fn, out=out, scheduler=scheduler, **kw), quiet=True)
+            best = min(best, time.perf_counter() - t0)
+            if r == 0:
+                outputs[name] = read_image(out).data.compute()
+            shutil.rmtree(out)
+        results[name] = best
+
+    n_threads = torch.get_num_threads()
+    try:
+        for name, threads in (("local_1thread", 1), ("local_threads", os.cpu_count() or 1)):
+            torch.set_num_threads(threads)
+            timed(name, model.predict)
+        torch.set_num_threads(n_threads)
+        for name, n in (("cluster_1worker", 1), ("cluster_2workers", 2)):
+            with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                          dashboard_address=":0") as cluster, \
+                    distributed.Client(cluster, set_as_default=False) as client:
+                fn = RemoteModel(model, device="cpu")
+                client.run(_warm_up, fn)  # imports and model loading on every worker
+                timed(name, fn, scheduler=client)
+    finally:
+        torch.set_num_threads(n_threads)
+        shutil.rmtree(tmp, ignore_errors=True)
+    ref = outputs["local_1thread"]
+    mpix = args.size * args.size / 1e6
+    print(json.dumps({
+        "benchmark": "distributed_scaling",
+        "model": args.model,
+        "scale": args.scale,
+        "input": [args.size, args.size, 3],
+        "tile": args.tile,
+        "overlap": args.overlap,
+        "chunk": args.chunk,
+        "seconds": {k: round(v, 3) for k, v in results.items()},
+        "input_megapixels_per_s": {k: round(mpix / v, 4) for k, v in results.items()},
+        "ratio_2_vs_1": round(results["cluster_1worker"] / results["cluster_2workers"], 3),
+        "ratio_2workers_vs_local_threads": round(
+            results["local_threads"] / results["cluster_2workers"], 3),
+        "ratio_1worker_vs_local_1thread": round(
+            results["local_1thread"] / results["cluster_1worker"], 3),
+        "bit_identical_to_local": {k: bool(np.array_equal(v, ref)) for k, v in outputs.items()},
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": [round(v, 2) for v in load_before],
+        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
