@@ -18,15 +18,18 @@ model loading are not counted). ``ratio_2_vs_1`` = throughput of 2 workers / 1 w
 (target >= 1.6 on a 2-core machine where the scheduler and the client share the
 cores); ``ratio_2workers_vs_local_threads`` compares with the threaded local engine.
 The load average before and after is printed: on a shared machine other processes
-take cores from the workers. Outputs are checked to be bit-identical to the local run.
+take cores from the workers. ``worker_busy_fraction`` (per worker, from dask's task
+stream) tells the two apart: near 1 for every worker means the engine kept the workers
+fed and the cores decided the ratio. Outputs are checked to be bit-identical to the local run.
 
-    python benchmarks/bench_distributed.py [--size 384] [--model cnn] [--tile 128]
+    python benchmarks/bench_distributed.py [--size 512] [--model cnn] [--tile 128]
                                            [--chunk 512] [--repeat 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +38,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+
+def _busy_fractions(records: list, wall: float) -> list[float]:
+    """Share of the wall time each worker spent running tasks (from dask's task stream)."""
+    per: dict[str, float] = {}
+    for rec in records:
+        for ss in rec["startstops"]:
+            if ss["action"] == "compute":
+                per[rec["worker"]] = per.get(rec["worker"], 0.0) + ss["stop"] - ss["start"]
+    return sorted(round(v / wall, 3) for v in per.values())
 
 
 def _warm_up(fn) -> None:
@@ -52,10 +65,10 @@ def main() -> None:
     from napari_srmat.jobs import run_job
     from napari_srmat.sr import load_model
     from napari_srmat.sr.remote import RemoteModel
-    from napari_srmat.tiling import tiled_apply_job
+    from napari_srmat.tiling import dask_client, tiled_apply_job
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=384, help="input side (px)")
+    ap.add_argument("--size", type=int, default=512, help="input side (px)")
     ap.add_argument("--model", default="cnn")
     ap.add_argument("--scale", type=int, default=4)
     ap.add_argument("--tile", type=int, default=128)
@@ -75,13 +88,22 @@ def main() -> None:
     results: dict[str, float] = {}
     outputs: dict[str, np.ndarray] = {}
 
+    busy: dict[str, list[float]] = {}
+
     def timed(name: str, fn, scheduler=None) -> None:
         best = float("inf")
         for r in range(args.repeat):
             out = tmp / f"{name}-{r}.ome.zarr"
-            t0 = time.perf_counter()
-            run_job(tiled_apply_job(img, fn, out=out, scheduler=scheduler, **kw), quiet=True)
-            best = min(best, time.perf_counter() - t0)
+            with contextlib.ExitStack() as stack:
+                ts = None if scheduler is None else stack.enter_context(
+                    distributed.get_task_stream(client=scheduler))
+                t0 = time.perf_counter()
+                run_job(tiled_apply_job(img, fn, out=out, scheduler=scheduler, **kw),
+                        quiet=True)
+                wall = time.perf_counter() - t0
+            if wall < best and ts is not None:
+                busy[name] = _busy_fractions(ts.data, wall)
+            best = min(best, wall)
             if r == 0:
                 outputs[name] = read_image(out).data.compute()
             shutil.rmtree(out)
@@ -94,9 +116,7 @@ def main() -> None:
             timed(name, model.predict)
         torch.set_num_threads(n_threads)
         for name, n in (("cluster_1worker", 1), ("cluster_2workers", 2)):
-            with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                          dashboard_address=":0") as cluster, \
-                    distributed.Client(cluster, set_as_default=False) as client:
+            with dask_client(f"local:{n}") as client:  # what --scheduler local:N starts
                 fn = RemoteModel(model, device="cpu")
                 client.run(_warm_up, fn)  # imports and model loading on every worker
                 timed(name, fn, scheduler=client)
@@ -120,6 +140,7 @@ def main() -> None:
             results["local_threads"] / results["cluster_2workers"], 3),
         "ratio_1worker_vs_local_1thread": round(
             results["local_1thread"] / results["cluster_1worker"], 3),
+        "worker_busy_fraction": busy,
         "bit_identical_to_local": {k: bool(np.array_equal(v, ref)) for k, v in outputs.items()},
         "cpu_count": os.cpu_count(),
         "loadavg_before": [round(v, 2) for v in load_before],

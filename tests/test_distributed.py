@@ -1,7 +1,8 @@
 """The tiled engine on a dask.distributed cluster (``scheduler=``, ``--scheduler``).
 
-One LocalCluster of two single-thread worker processes serves the module; known
-answers are the local engine's pixels (bit for bit).
+One ``local:2`` cluster (two single-thread worker processes) serves the module, and
+the ``srmat sr run --scheduler local:2`` test starts its own; known answers are the
+local engine's pixels (bit for bit) and the local CLI's JSON.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ KW = dict(scale=4, tile=64, overlap=24, chunk_size=64, batch_size=3)
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, \
-            distributed.Client(cluster, set_as_default=False) as c:
+    """What ``--scheduler local:2`` starts (two single-thread worker processes)."""
+    with _distributed.dask_client("local:2") as c:
         yield c
 
 
@@ -159,3 +159,39 @@ def test_cli_scheduler_local_and_bad_address(small_png, tmp_path, capsys, monkey
     assert not bad.exists() and not (tmp_path / "bad.zarr.partial").exists()
     assert main([*args[:3], str(bad), *args[3:], "--scheduler", "local:none"]) == 2
     assert "local:N" in capsys.readouterr().err
+
+
+def _square(x):
+    return x * x
+
+
+def test_map_job_keeps_order_and_reports_progress(client):
+    from napari_srmat.tiling._distributed import map_job
+
+    res, events = _events(map_job(_square, list(range(7)), client))
+    assert res == [x * x for x in range(7)]
+    assert [e.done for e in events if isinstance(e, Progress)] == list(range(8))
+
+
+def test_cli_grain_size_files_as_tasks(client, tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from napari_srmat.synth import generate_microstructure
+
+    paths = []
+    for seed in (1, 2, 3):
+        ms = generate_microstructure((128, 128), mean_grain_size_px=20, seed=seed)
+        p = tmp_path / f"m{seed}.png"
+        Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(p)
+        paths.append(str(p))
+    argv = ["grain-size", *paths, "--mask", "--method", "planimetric", "--pixel-size-um",
+            "0.5", "--json"]
+    assert main(argv) == 0
+    local = json.loads(capsys.readouterr().out)
+    # an existing cluster, by its address
+    assert main([*argv, "--scheduler", client.scheduler.address]) == 0
+    dist = json.loads(capsys.readouterr().out)
+    assert [f["name"] for f in dist["images"]] == paths
+    assert dist == local

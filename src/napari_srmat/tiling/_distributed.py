@@ -65,6 +65,7 @@ __all__ = [
     "SCHEDULER_STOP_TIMEOUT",
     "check_scheduler",
     "dask_client",
+    "map_job",
     "tiled_apply_dask",
 ]
 
@@ -80,6 +81,13 @@ POLL_SECONDS = 0.2
 CHUNKS_IN_FLIGHT_PER_THREAD = 2
 #: Prefix of ``local:N`` (start a LocalCluster of N single-thread worker processes).
 LOCAL_PREFIX = "local:"
+#: Variables of dask's ``distributed.nanny.pre-spawn-environ`` left out for ``local:N``
+#: workers. dask sets ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's dynamic
+#: mmap threshold: every large torch buffer is then a fresh mmap, and the cnn's tiles
+#: took 1.9x as long in a worker as in the starting process (7.9 s vs 4.2 s of task
+#: time, ``benchmarks/bench_distributed.py`` image, this machine). See
+#: docs/distributed.md for clusters started elsewhere.
+LOCAL_WORKER_ENV_DROP = ("MALLOC_TRIM_THRESHOLD_",)
 
 
 class SchedulerError(ValueError):
@@ -125,8 +133,14 @@ def dask_client(scheduler) -> Iterator[Any]:
         return
     text, n = check_scheduler(scheduler)
     if n is not None:
-        with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                      dashboard_address=":0") as cluster, \
+        import dask
+
+        environ = {k: v for k, v in
+                   (dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}).items()
+                   if k not in LOCAL_WORKER_ENV_DROP}
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+                distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                         dashboard_address=":0") as cluster, \
                 distributed.Client(cluster, set_as_default=False) as client:
             yield client
         return
@@ -540,3 +554,72 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
         spill_futures.clear()
         inflight.clear()
         extra.clear()
+
+
+# --------------------------------------------------------------------------- many files
+
+
+def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken | None = None,
+            stage: str = "files") -> Generator[Event, None, list | None]:
+    """Run ``fn(item)`` for every item as one task on a cluster (job generator).
+
+    For work over many files (``srmat grain-size --scheduler``): each item (e.g. a path
+    the workers can read at the same location) is one task; at most
+    :data:`CHUNKS_IN_FLIGHT_PER_THREAD` tasks per worker thread are queued at a time.
+
+    Parameters
+    ----------
+    fn : callable
+        Picklable, module level (importable on the workers).
+    items : list
+        Picklable arguments, one task each.
+    scheduler : str or distributed.Client
+        As in :func:`dask_client`.
+    stop : StopToken, optional
+        Checked while waiting; queued tasks are cancelled and the job yields
+        :class:`Stopped` after the running ones returned.
+
+    Yields
+    ------
+    Progress
+        ``Progress(done, len(items), stage=stage)`` per finished item.
+
+    Returns
+    -------
+    list or None
+        ``fn(item)`` in the order of ``items``; None when stopped. The first task error
+        is raised (the others are cancelled).
+    """
+    import distributed
+
+    results: list = [None] * len(items)
+    with dask_client(scheduler) as client:
+        window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
+        token = uuid.uuid4().hex[:12]
+        queue = list(range(len(items)))
+        inflight: dict = {}
+        done = 0
+        yield Progress(0, len(items), stage=stage)
+        try:
+            while queue or inflight:
+                while queue and len(inflight) < window:
+                    i = queue.pop(0)
+                    inflight[client.submit(fn, items[i], key=f"srmat-item-{token}-{i}",
+                                           pure=False)] = i
+                if stop is not None and stop.stop_requested:
+                    yield Stopped(f"stopped after {done} of {len(items)} {stage}")
+                    return None
+                try:
+                    with client.as_current():
+                        finished = distributed.wait(list(inflight), timeout=POLL_SECONDS,
+                                                    return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    continue
+                for fut in finished:
+                    results[inflight.pop(fut)] = fut.result()
+                    done += 1
+                    yield Progress(done, len(items), stage=stage)
+            return results
+        finally:
+            if inflight:
+                client.cancel(list(inflight))
