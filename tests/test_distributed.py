@@ -195,3 +195,20 @@ def test_cli_grain_size_files_as_tasks(client, tmp_path, capsys):
     dist = json.loads(capsys.readouterr().out)
     assert [f["name"] for f in dist["images"]] == paths
     assert dist == local
+
+
+def test_cli_edges_predict_on_cluster(client, one_thread, image, tmp_path, capsys):
+    from PIL import Image
+
+    path = tmp_path / "in.png"
+    Image.fromarray(image[:, :, 1]).save(path)
+    argv = ["edges", "predict", str(path), "--tile", "64", "--overlap", "16", "--tta", "none"]
+    assert main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "dist"), "--scheduler",
+                 client.scheduler.address]) == 0
+    capsys.readouterr()
+    for name in ("prob.ome.zarr", "uncertainty.ome.zarr"):
+        a = read_image(tmp_path / "local" / name).data.compute()
+        b = read_image(tmp_path / "dist" / name).data.compute()
+        assert a.dtype == np.float32 and a.shape == (60, 75)
+        np.testing.assert_array_equal(b, a)

@@ -36,6 +36,8 @@ worker writes into a partial store that nobody holds.
 from __future__ import annotations
 
 import contextlib
+import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -48,6 +50,7 @@ from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration
 from ._engine import (
     DEFAULT_OVERLAP,
     DEFAULT_TILE,
+    _accepts_tile_ids,
     _check_finite,
     _convert_out,
     _Engine,
@@ -66,6 +69,7 @@ __all__ = [
     "check_scheduler",
     "dask_client",
     "map_job",
+    "WorkerModel",
     "tiled_apply_dask",
 ]
 
@@ -623,3 +627,70 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
         finally:
             if inflight:
                 client.cancel(list(inflight))
+
+
+# --------------------------------------------------------------------------- models on workers
+
+_WORKER_MODELS: dict[str, Any] = {}
+_WORKER_MODELS_LOCK = threading.Lock()
+
+
+class WorkerModel:
+    """Picklable ``fn`` that builds its model on each worker instead of shipping it.
+
+    ``loader(**kwargs)`` (a module-level function, e.g. a registry's ``load_model``)
+    runs once per worker process and settings (cached); the model's
+    ``weights_digest()`` must equal ``digest`` (the starting process's), so every tile
+    of an output comes from the same weights; then ``getattr(model, method)`` is
+    called on each batch (with ``tile_ids`` when the engine gives them and the method
+    takes them).
+
+    Parameters
+    ----------
+    loader : callable
+        Builds the model from ``kwargs`` (paths in them must exist on the workers).
+    kwargs : dict
+        Picklable arguments of ``loader``.
+    method : str
+        Name of the batch method (``"predict"``, ``"predict_stacked"``).
+    digest : str or None
+        Expected ``weights_digest()`` (None: weight-free models, not checked).
+    describe : str
+        Short name for messages.
+    """
+
+    def __init__(self, loader: Callable[..., Any], kwargs: dict, method: str,
+                 digest: str | None, describe: str = "model") -> None:
+        self.loader, self.kwargs, self.method = loader, dict(kwargs), method
+        self.digest, self.describe = digest, describe
+        # weights passed in kwargs (an in-memory network) are covered by the digest
+        settings = {k: v for k, v in self.kwargs.items() if k != "state"}
+        self.key = json.dumps([getattr(loader, "__module__", ""),
+                               getattr(loader, "__qualname__", ""), settings, method, digest],
+                              sort_keys=True, default=str)
+
+    def load(self):
+        """The model in this process (built on first use, then cached)."""
+        with _WORKER_MODELS_LOCK:
+            model = _WORKER_MODELS.get(self.key)
+            if model is None:
+                model = self.loader(**self.kwargs)
+                got = model.weights_digest() if self.digest is not None else None
+                if got != self.digest:
+                    from ..checkpoint import CheckpointError
+
+                    raise CheckpointError(
+                        f"the {self.describe} weights on this worker differ from the starting "
+                        f"process's (sha256 {got} != {self.digest}): install the same "
+                        "napari-srmat and checkpoints on every worker")
+                _WORKER_MODELS[self.key] = model
+        return model
+
+    def __call__(self, batch, *, tile_ids=None):
+        fn = getattr(self.load(), self.method)
+        if tile_ids is not None and _accepts_tile_ids(fn):
+            return fn(batch, tile_ids=tile_ids)
+        return fn(batch)
+
+    def __repr__(self) -> str:
+        return f"WorkerModel({self.describe})"
