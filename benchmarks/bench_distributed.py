@@ -17,6 +17,10 @@ built by the starting process and is not what scales). Wall time, best of
 model loading are not counted). ``ratio_2_vs_1`` = throughput of 2 workers / 1 worker
 (target >= 1.6 on a 2-core machine where the scheduler and the client share the
 cores); ``ratio_2workers_vs_local_threads`` compares with the threaded local engine.
+``cluster_1worker_dask_default_env`` is one worker started by plain
+``distributed.LocalCluster`` (dask's default worker environment, which sets
+``MALLOC_TRIM_THRESHOLD_``; ``local:N`` drops it), and
+``slowdown_with_dask_malloc_trim_env`` its time over ``cluster_1worker``.
 The load average before and after is printed: on a shared machine other processes
 take cores from the workers. ``worker_busy_fraction`` (per worker, from dask's task
 stream) tells the two apart: near 1 for every worker means the engine kept the workers
@@ -115,11 +119,20 @@ def main() -> None:
             torch.set_num_threads(threads)
             timed(name, model.predict)
         torch.set_num_threads(n_threads)
-        for name, n in (("cluster_1worker", 1), ("cluster_2workers", 2)):
-            with dask_client(f"local:{n}") as client:  # what --scheduler local:N starts
+        for name, n in (("cluster_1worker", 1), ("cluster_2workers", 2),
+                        ("cluster_1worker_dask_default_env", 1)):
+            if name.endswith("default_env"):  # dask's own worker environment
+                cm = distributed.Client(distributed.LocalCluster(
+                    n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"),
+                    set_as_default=False)
+            else:
+                cm = dask_client(f"local:{n}")  # what --scheduler local:N starts
+            with cm as client:
                 fn = RemoteModel(model, device="cpu")
                 client.run(_warm_up, fn)  # imports and model loading on every worker
                 timed(name, fn, scheduler=client)
+                if name.endswith("default_env"):
+                    client.cluster.close()
     finally:
         torch.set_num_threads(n_threads)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -141,6 +154,8 @@ def main() -> None:
         "ratio_1worker_vs_local_1thread": round(
             results["local_1thread"] / results["cluster_1worker"], 3),
         "worker_busy_fraction": busy,
+        "slowdown_with_dask_malloc_trim_env": round(
+            results["cluster_1worker_dask_default_env"] / results["cluster_1worker"], 3),
         "bit_identical_to_local": {k: bool(np.array_equal(v, ref)) for k, v in outputs.items()},
         "cpu_count": os.cpu_count(),
         "loadavg_before": [round(v, 2) for v in load_before],

@@ -87,10 +87,10 @@ CHUNKS_IN_FLIGHT_PER_THREAD = 2
 LOCAL_PREFIX = "local:"
 #: Variables of dask's ``distributed.nanny.pre-spawn-environ`` left out for ``local:N``
 #: workers. dask sets ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's dynamic
-#: mmap threshold: every large torch buffer is then a fresh mmap, and the cnn's tiles
-#: took 1.9x as long in a worker as in the starting process (7.9 s vs 4.2 s of task
-#: time, ``benchmarks/bench_distributed.py`` image, this machine). See
-#: docs/distributed.md for clusters started elsewhere.
+#: mmap threshold: every large torch buffer is then a fresh mmap and the cnn's tiles run
+#: markedly slower in the worker (``slowdown_with_dask_malloc_trim_env`` of
+#: ``benchmarks/bench_distributed.py``). See docs/distributed.md for clusters started
+#: elsewhere.
 LOCAL_WORKER_ENV_DROP = ("MALLOC_TRIM_THRESHOLD_",)
 
 
