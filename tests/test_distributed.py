@@ -31,7 +31,7 @@ KW = dict(scale=4, tile=64, overlap=24, chunk_size=64, batch_size=3)
 
 
 @pytest.fixture(scope="module")
-def client():
+def client():  # tests using it are marked slow (a cluster start, worker imports)
     """What ``--scheduler local:2`` starts (two single-thread worker processes)."""
     with _distributed.dask_client("local:2") as c:
         yield c
@@ -61,6 +61,7 @@ def _events(gen):
     return result, events
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bicubic", "cnn"])
 def test_cluster_output_bit_identical_to_local(client, one_thread, image, name, tmp_path):
     model = load_model(name, scale=4)
@@ -85,6 +86,7 @@ def test_cluster_output_bit_identical_to_local(client, one_thread, image, name, 
     np.testing.assert_array_equal(lazy.compute(scheduler="sync"), ref)
 
 
+@pytest.mark.slow
 def test_stop_keeps_a_resumable_partial(client, image, tmp_path):
     model = load_model("bicubic", scale=4)
     ref = tiled_apply(image, model.predict, out_channels=3, **KW)
@@ -110,6 +112,7 @@ def test_stop_keeps_a_resumable_partial(client, image, tmp_path):
     np.testing.assert_array_equal(read_image(path).data.compute(), ref)
 
 
+@pytest.mark.slow
 def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
     out = tmp_path / "o.ome.zarr"
 
@@ -139,8 +142,8 @@ def small_png(tmp_path, image):
     return path
 
 
-def test_cli_scheduler_local_and_bad_address(small_png, tmp_path, capsys, monkeypatch,
-                                             one_thread):
+@pytest.mark.slow
+def test_cli_sr_run_scheduler_local(small_png, tmp_path, capsys, one_thread):
     local, dist = tmp_path / "local.zarr", tmp_path / "dist.zarr"
     args = ["sr", "run", str(small_png), "--model", "cnn", "--tile", "64", "--overlap", "24"]
     assert main([*args[:3], str(local), *args[3:]]) == 0
@@ -148,23 +151,31 @@ def test_cli_scheduler_local_and_bad_address(small_png, tmp_path, capsys, monkey
     assert '"scheduler": "local:2"' in capsys.readouterr().out
     np.testing.assert_array_equal(read_image(dist).data.compute(),
                                   read_image(local).data.compute())
+
+
+def test_cli_bad_scheduler_is_one_line(small_png, tmp_path, capsys, monkeypatch):
     # nothing answers: one line, exit 2, no output and no partial left behind
     monkeypatch.setattr(_distributed, "SCHEDULER_CONNECT_TIMEOUT", 1)
     bad = tmp_path / "bad.zarr"
-    assert main([*args[:3], str(bad), *args[3:], "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    args = ["sr", "run", str(small_png), str(bad), "--model", "bicubic", "--tile", "32",
+            "--overlap", "8"]
+    assert main([*args, "--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if "error" in line]
     assert len(errors) == 1 and "cannot connect to the dask scheduler" in errors[0]
     assert "Traceback" not in err
     assert not bad.exists() and not (tmp_path / "bad.zarr.partial").exists()
-    assert main([*args[:3], str(bad), *args[3:], "--scheduler", "local:none"]) == 2
+    assert not (tmp_path / "bad.zarr.lock").exists()
+    assert main([*args, "--scheduler", "local:none"]) == 2
     assert "local:N" in capsys.readouterr().err
-
+    assert main(["grain-size", str(small_png), "--mask", "--scheduler", "local:0"]) == 2
+    assert "local:N" in capsys.readouterr().err
 
 def _square(x):
     return x * x
 
 
+@pytest.mark.slow
 def test_map_job_keeps_order_and_reports_progress(client):
     from napari_srmat.tiling._distributed import map_job
 
@@ -173,6 +184,7 @@ def test_map_job_keeps_order_and_reports_progress(client):
     assert [e.done for e in events if isinstance(e, Progress)] == list(range(8))
 
 
+@pytest.mark.slow
 def test_cli_grain_size_files_as_tasks(client, tmp_path, capsys):
     import json
 
@@ -197,6 +209,7 @@ def test_cli_grain_size_files_as_tasks(client, tmp_path, capsys):
     assert dist == local
 
 
+@pytest.mark.slow
 def test_cli_edges_predict_on_cluster(client, one_thread, image, tmp_path, capsys):
     from PIL import Image
 
