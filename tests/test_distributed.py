@@ -225,3 +225,12 @@ def test_cli_edges_predict_on_cluster(client, one_thread, image, tmp_path, capsy
         b = read_image(tmp_path / "dist" / name).data.compute()
         assert a.dtype == np.float32 and a.shape == (60, 75)
         np.testing.assert_array_equal(b, a)
+
+
+def test_scheduler_without_workers_is_refused(monkeypatch):
+    monkeypatch.setattr(_distributed, "SCHEDULER_CONNECT_TIMEOUT", 1)
+    with distributed.LocalCluster(n_workers=0, processes=False,
+                                  dashboard_address=":0") as cluster:
+        with pytest.raises(SchedulerError, match="no workers"), \
+                _distributed.dask_client(cluster.scheduler_address):
+            pass

@@ -124,8 +124,8 @@ def dask_client(scheduler) -> Iterator[Any]:
     Raises
     ------
     SchedulerError
-        Bad ``local:N``, or no scheduler answers at the address within
-        :data:`SCHEDULER_CONNECT_TIMEOUT` seconds.
+        Bad ``local:N``, or no scheduler answers at the address (or it has no worker)
+        within :data:`SCHEDULER_CONNECT_TIMEOUT` seconds.
     """
     try:
         import distributed
@@ -158,6 +158,13 @@ def dask_client(scheduler) -> Iterator[Any]:
             "`dask scheduler` (and workers with `dask worker ADDRESS`), or use local:N"
         ) from None
     try:
+        try:
+            client.wait_for_workers(1, timeout=SCHEDULER_CONNECT_TIMEOUT)
+        except (TimeoutError, OSError) as exc:
+            raise SchedulerError(
+                f"the dask scheduler at {text!r} has no workers (none joined within "
+                f"{SCHEDULER_CONNECT_TIMEOUT} s): start some with `dask worker {text}`"
+            ) from exc
         yield client
     finally:
         client.close()
