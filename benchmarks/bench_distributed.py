@@ -13,8 +13,9 @@ process and one run:
 
 Every configuration writes level 0 of an OME-Zarr (``n_levels=1``: the pyramid is
 built by the starting process and is not what scales). Wall time, best of
-``--repeat`` runs, after one warm-up run per cluster (worker start-up, imports and
-model loading are not counted). ``ratio_2_vs_1`` = throughput of 2 workers / 1 worker
+``--repeat`` runs, after a warm-up on every worker (worker start-up, imports and
+model loading are not counted; the cluster configurations run in interleaved rounds).
+``ratio_2_vs_1`` = throughput of 2 workers / 1 worker
 (target >= 1.6 on a 2-core machine where the scheduler and the client share the
 cores); ``ratio_2workers_vs_local_threads`` compares with the threaded local engine.
 ``cluster_1worker_dask_default_env`` is one worker started by plain
@@ -27,7 +28,7 @@ stream) tells the two apart: near 1 for every worker means the engine kept the w
 fed and the cores decided the ratio. Outputs are checked to be bit-identical to the local run.
 
     python benchmarks/bench_distributed.py [--size 512] [--model cnn] [--tile 128]
-                                           [--chunk 512] [--repeat 2]
+                                           [--chunk 512] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def main() -> None:
     ap.add_argument("--overlap", type=int, default=32)
     ap.add_argument("--chunk", type=int, default=512, help="output chunk side (px)")
     ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
     rng = np.random.default_rng(0)
@@ -94,45 +95,52 @@ def main() -> None:
 
     busy: dict[str, list[float]] = {}
 
-    def timed(name: str, fn, scheduler=None) -> None:
-        best = float("inf")
-        for r in range(args.repeat):
-            out = tmp / f"{name}-{r}.ome.zarr"
-            with contextlib.ExitStack() as stack:
-                ts = None if scheduler is None else stack.enter_context(
-                    distributed.get_task_stream(client=scheduler))
-                t0 = time.perf_counter()
-                run_job(tiled_apply_job(img, fn, out=out, scheduler=scheduler, **kw),
-                        quiet=True)
-                wall = time.perf_counter() - t0
-            if wall < best and ts is not None:
+    def run_once(name: str, fn, scheduler=None, r: int = 0) -> None:
+        out = tmp / f"{name}-{r}.ome.zarr"
+        with contextlib.ExitStack() as stack:
+            ts = None if scheduler is None else stack.enter_context(
+                distributed.get_task_stream(client=scheduler))
+            t0 = time.perf_counter()
+            run_job(tiled_apply_job(img, fn, out=out, scheduler=scheduler, **kw), quiet=True)
+            wall = time.perf_counter() - t0
+        if wall < results.get(name, float("inf")):
+            results[name] = wall
+            if ts is not None:
                 busy[name] = _busy_fractions(ts.data, wall)
-            best = min(best, wall)
-            if r == 0:
-                outputs[name] = read_image(out).data.compute()
-            shutil.rmtree(out)
-        results[name] = best
+        if name not in outputs:
+            outputs[name] = read_image(out).data.compute()
+        shutil.rmtree(out)
 
     n_threads = torch.get_num_threads()
+    configs = {  # name: (scheduler, drop dask's MALLOC_TRIM_THRESHOLD_)
+        "cluster_1worker": ("local:1", True),
+        "cluster_2workers": ("local:2", True),
+        "cluster_1worker_dask_default_env": (1, False),
+    }
     try:
         for name, threads in (("local_1thread", 1), ("local_threads", os.cpu_count() or 1)):
             torch.set_num_threads(threads)
-            timed(name, model.predict)
+            for r in range(args.repeat):
+                run_once(name, model.predict, r=r)
         torch.set_num_threads(n_threads)
-        for name, n in (("cluster_1worker", 1), ("cluster_2workers", 2),
-                        ("cluster_1worker_dask_default_env", 1)):
-            if name.endswith("default_env"):  # dask's own worker environment
-                cm = distributed.Client(distributed.LocalCluster(
-                    n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"),
-                    set_as_default=False)
-            else:
-                cm = dask_client(f"local:{n}")  # what --scheduler local:N starts
-            with cm as client:
-                fn = RemoteModel(model, device="cpu")
+        with contextlib.ExitStack() as stack:
+            clients = {}
+            for name, (sched, ours) in configs.items():
+                if ours:  # what --scheduler local:N starts
+                    clients[name] = stack.enter_context(dask_client(sched))
+                else:  # dask's own worker environment
+                    cluster = stack.enter_context(distributed.LocalCluster(
+                        n_workers=sched, threads_per_worker=1, processes=True,
+                        dashboard_address=":0"))
+                    clients[name] = stack.enter_context(
+                        distributed.Client(cluster, set_as_default=False))
+            fn = RemoteModel(model, device="cpu")
+            for client in clients.values():
                 client.run(_warm_up, fn)  # imports and model loading on every worker
-                timed(name, fn, scheduler=client)
-                if name.endswith("default_env"):
-                    client.cluster.close()
+            # interleaved rounds: load from other processes hits every configuration alike
+            for r in range(args.repeat):
+                for name, client in clients.items():
+                    run_once(name, fn, scheduler=client, r=r)
     finally:
         torch.set_num_threads(n_threads)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -142,10 +142,12 @@ def dask_client(scheduler) -> Iterator[Any]:
         environ = {k: v for k, v in
                    (dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}).items()
                    if k not in LOCAL_WORKER_ENV_DROP}
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
-                distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         dashboard_address=":0") as cluster, \
-                distributed.Client(cluster, set_as_default=False) as client:
+        # only while the workers are spawned (the nannies keep their environment):
+        # the setting must not leak into the caller's dask config while we run
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                               processes=True, dashboard_address=":0")
+        with cluster, distributed.Client(cluster, set_as_default=False) as client:
             yield client
         return
     try:
