@@ -24,8 +24,12 @@ cores); ``ratio_2workers_vs_local_threads`` compares with the threaded local eng
 ``slowdown_with_dask_malloc_trim_env`` its time over ``cluster_1worker``.
 The load average before and after is printed: on a shared machine other processes
 take cores from the workers. ``worker_busy_fraction`` (per worker, from dask's task
-stream) tells the two apart: near 1 for every worker means the engine kept the workers
-fed and the cores decided the ratio. Outputs are checked to be bit-identical to the local run.
+stream) and ``median_tile_task_seconds`` (run time of one chunk's tile task) tell the
+two apart: workers busy nearly all the time and a task time that grows with the number
+of workers mean the engine kept the workers fed and the CPU share decided the ratio.
+``sched_autogroup_enabled`` = 1 means the kernel shares the CPU fairly between sessions
+(all processes of this run count as one), so on a machine busy with other sessions
+a second worker gets no extra CPU. Outputs are checked to be bit-identical to the local run.
 
     python benchmarks/bench_distributed.py [--size 512] [--model cnn] [--tile 128]
                                            [--chunk 512] [--repeat 3]
@@ -53,6 +57,22 @@ def _busy_fractions(records: list, wall: float) -> list[float]:
             if ss["action"] == "compute":
                 per[rec["worker"]] = per.get(rec["worker"], 0.0) + ss["stop"] - ss["start"]
     return sorted(round(v / wall, 3) for v in per.values())
+
+
+def _median_task_seconds(records: list, kind: str) -> float:
+    """Median run time of the tasks whose key contains ``kind`` (the tile computations)."""
+    times = [ss["stop"] - ss["start"] for rec in records if kind in str(rec["key"])
+             for ss in rec["startstops"] if ss["action"] == "compute"]
+    return round(float(np.median(times)), 3) if times else float("nan")
+
+
+def _autogroup() -> str | None:
+    """The kernel's ``sched_autogroup_enabled`` (1: CPU is shared fairly between sessions,
+    so one session's processes together get one share, however many there are)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        return None
 
 
 def _warm_up(fn) -> None:
@@ -94,6 +114,7 @@ def main() -> None:
     outputs: dict[str, np.ndarray] = {}
 
     busy: dict[str, list[float]] = {}
+    task_s: dict[str, float] = {}
 
     def run_once(name: str, fn, scheduler=None, r: int = 0) -> None:
         out = tmp / f"{name}-{r}.ome.zarr"
@@ -107,6 +128,7 @@ def main() -> None:
             results[name] = wall
             if ts is not None:
                 busy[name] = _busy_fractions(ts.data, wall)
+                task_s[name] = _median_task_seconds(ts.data, "owned")
         if name not in outputs:
             outputs[name] = read_image(out).data.compute()
         shutil.rmtree(out)
@@ -162,10 +184,12 @@ def main() -> None:
         "ratio_1worker_vs_local_1thread": round(
             results["local_1thread"] / results["cluster_1worker"], 3),
         "worker_busy_fraction": busy,
+        "median_tile_task_seconds": task_s,
         "slowdown_with_dask_malloc_trim_env": round(
             results["cluster_1worker_dask_default_env"] / results["cluster_1worker"], 3),
         "bit_identical_to_local": {k: bool(np.array_equal(v, ref)) for k, v in outputs.items()},
         "cpu_count": os.cpu_count(),
+        "sched_autogroup_enabled": _autogroup(),
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],
     }, indent=1))
