@@ -234,3 +234,17 @@ def test_scheduler_without_workers_is_refused(monkeypatch):
         with pytest.raises(SchedulerError, match="no workers"), \
                 _distributed.dask_client(cluster.scheduler_address):
             pass
+
+
+@pytest.mark.slow
+def test_fast_path_chunks_on_cluster(client, image, tmp_path):
+    from napari_srmat.sr import super_resolve
+
+    model = load_model("bicubic", scale=4)
+    if getattr(model, "chunk_function", lambda: None)() is None:
+        pytest.skip("no chunk_fn fast path in this version (it comes with the speed branch)")
+    local = super_resolve(image, model, tile=64, overlap=8, out=tmp_path / "l.ome.zarr")
+    dist = super_resolve(image, model, tile=64, overlap=8, out=tmp_path / "d.ome.zarr",
+                         scheduler=client)
+    a, b = read_image(local), read_image(dist)
+    np.testing.assert_array_equal(b.data.compute(), a.data.compute())

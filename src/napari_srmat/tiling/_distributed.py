@@ -53,6 +53,7 @@ from ._engine import (
     _accepts_tile_ids,
     _check_finite,
     _convert_out,
+    _drive,
     _Engine,
     _Geometry,
     _normalize_window,
@@ -351,6 +352,31 @@ def _assemble_task(own, spill_dicts, k, shape_info, params, writer=None, stop=No
     return k
 
 
+def _direct_task(raw, origin, k, shape_info, params, chunk_fn, context, writer=None,
+                 stop=None):
+    """Chunk ``k`` by the fast path ``chunk_fn`` (``_Engine.chunk_direct``) on its input
+    window plus context (``raw``, already reflect padded, starting at input ``origin``);
+    written into ``writer`` (returns ``k``) or returned; None if stopped."""
+    if stop is not None and stop.stop_requested:
+        return None
+    eng = _worker_engine(shape_info, params, None)
+    oy, ox = origin
+    raw = np.asarray(raw)
+
+    def read_raw(y0, y1, x0, x1):
+        return raw[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+
+    eng.src.read_raw = read_raw
+    res = _drive(eng.chunk_direct(k[0], k[1], chunk_fn, context, stop))
+    if res is None or writer is None:
+        return res
+    g = eng.geom
+    (y0, y1), (x0, x1) = g.chunk_range(k[0], g.H), g.chunk_range(k[1], g.W)
+    s = g.scale
+    writer.write_block(k, (slice(y0 * s, y1 * s), slice(x0 * s, x1 * s)), res)
+    return k
+
+
 def _task_info(src: _Source, geom: _Geometry, runner: _Runner, co: int, odt: np.dtype):
     shape_info = (src.H, src.W, src.C, src.grey, src.dtype.str)
     params = (geom.scale, geom.tile, geom.overlap, geom.m, co, odt.str, runner.batch_size)
@@ -448,7 +474,8 @@ def _read_raw(src: _Source, wb) -> np.ndarray | None:
 
 
 def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometry, co: int,
-                           odt: np.dtype, writer, result, stop: StopToken | None
+                           odt: np.dtype, writer, result, stop: StopToken | None,
+                           chunk_fn=None, chunk_context: int = 0
                            ) -> Generator[Event, None, Any]:
     """Cluster counterpart of ``_engine._run_chunks`` (same arguments and result).
 
@@ -456,6 +483,10 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     (row-major, at most :data:`CHUNKS_IN_FLIGHT_PER_THREAD` chunks per worker thread
     in flight), yields :class:`Progress` per written chunk, and on ``stop`` or an error
     sets the cluster-wide stop event and waits for the running tasks before returning.
+    With ``chunk_fn`` (the interpolation fast path of ``tiled_apply_job``, which
+    arrives with the engine-speed work: ``_Engine.chunk_direct`` / ``_Source.read_raw``)
+    every chunk is one independent task on its shipped window; ``tiled_apply_job``
+    passes it once both are merged.
     """
     import distributed
 
@@ -479,9 +510,13 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     todo_set = set(todo)
     # owned tasks: every chunk to write and every chunk whose tiles spill into one
     need_owned = sorted(todo_set | {kk for k in todo for kk in sources[k]})
+    if chunk_fn is not None:
+        need_owned = sorted(todo_set)
+        sources = {k: [] for k in sources}
     dependents = {kk: sum(1 for k in todo if kk in sources[k]) for kk in need_owned}
     yield Progress(done, total, stage="tiles")
-    fn_future = client.scatter(runner.fn, hash=False, broadcast=True)
+    fn_future = client.scatter(runner.fn if chunk_fn is None else chunk_fn, hash=False,
+                               broadcast=True)
     window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
     spill_futures: dict = {}
     inflight: dict = {}  # assemble future -> chunk
@@ -495,6 +530,17 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                 if stop is not None and stop.stop_requested:
                     break
                 k = queue.pop(0)
+                if chunk_fn is not None:
+                    (y0, y1), (x0, x1) = geom.chunk_range(k[0], geom.H), geom.chunk_range(
+                        k[1], geom.W)
+                    c = int(chunk_context)
+                    raw = src.read_raw(y0 - c, y1 + c, x0 - c, x1 + c)
+                    fut = client.submit(_direct_task, raw, (y0 - c, x0 - c), k, shape_info,
+                                        params, fn_future, c, bw, cstop, pure=False,
+                                        priority=-(k[0] * geom.ncx + k[1]),
+                                        key=f"srmat-direct-{token}-{k[0]}-{k[1]}")
+                    inflight[fut] = (k, None)
+                    continue
                 wb = _window_box(src, eng, k)
                 raw = _read_raw(src, wb)
                 owned = client.submit(_owned_task, raw, wb, k, shape_info, params, fn_future,
@@ -539,7 +585,7 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                     continue
                 k, msgs = inflight.pop(fut)
                 value = fut.result()  # raises the task's error here
-                for msg in msgs.result() or []:
+                for msg in (msgs.result() if msgs is not None else None) or []:
                     if (k, msg) not in n_msgs_seen:
                         n_msgs_seen.add((k, msg))
                         yield Log(msg, level="warning")
