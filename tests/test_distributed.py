@@ -248,3 +248,14 @@ def test_fast_path_chunks_on_cluster(client, image, tmp_path):
                          scheduler=client)
     a, b = read_image(local), read_image(dist)
     np.testing.assert_array_equal(b.data.compute(), a.data.compute())
+
+
+@pytest.mark.slow
+def test_worker_refuses_other_weights(client, image):
+    from napari_srmat.checkpoint import CheckpointError
+
+    fn = RemoteModel(load_model("cnn", scale=4))
+    fn.digest = "0" * 32  # as if the starting process had other weights than the workers
+    fn.key += "-other"
+    with pytest.raises(CheckpointError, match="differ from the starting process"):
+        run_job(tiled_apply_job(image, fn, out_channels=3, scheduler=client, **KW), quiet=True)
