@@ -60,6 +60,10 @@ def register(subparsers) -> None:
                     help="also write error_probability.ome.zarr: the probability that each "
                          "pixel of the thresholded map is wrong (needs an error model in "
                          "the checkpoint; docs/boundaries.md)")
+    pr.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the tiles on a dask.distributed cluster: a scheduler address "
+                         "(tcp://host:8786) or local:N; --out must be on a file system the "
+                         "workers share (docs/distributed.md)")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_predict)
 
@@ -132,6 +136,10 @@ def _predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
     check_output_location(out)
+    if args.scheduler is not None:
+        from ..tiling._distributed import check_scheduler
+
+        check_scheduler(args.scheduler)
     mic = read_image(args.image)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
@@ -139,6 +147,7 @@ def _predict(args: argparse.Namespace) -> int:
     res = run_job(predict_boundaries_job(
         mic, model, tile=args.tile, overlap=args.overlap, out=out,
         overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
+        scheduler=args.scheduler, worker_device=args.device,
     ), on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
     if res is None or stopped:
         raise UserError("prediction stopped; rerun the same command to resume")
@@ -147,7 +156,7 @@ def _predict(args: argparse.Namespace) -> int:
               "threshold": model.threshold, "threshold_rule": model.threshold_rule,
               "threshold_params": model.threshold_params, "tta": model.tta,
               "checkpoint": model.path,
-              "shape": list(mic.data.shape[:2])}
+              "shape": list(mic.data.shape[:2]), "scheduler": args.scheduler}
     if args.error_map:
         report["error_probability"] = str(res[2])
     previews = [out / name for name in BOUNDARY_OUTPUTS[2:] if (out / name).exists()]

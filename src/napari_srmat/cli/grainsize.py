@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from . import UserError, pixel_size_arg, print_json
@@ -65,6 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclusions", nargs="+", default=None, metavar="MASK",
                    help="regions not to measure (with --method --mask; one for all images or "
                         "one per image)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="measure the images as tasks on a dask.distributed cluster: a scheduler "
+                        "address (tcp://host:8786) or local:N; the images must be readable by "
+                        "the workers at the same paths (docs/distributed.md)")
     p.add_argument("--json", action="store_true", help='print one JSON object {"images": [...]}')
     p.set_defaults(func=_run)
 
@@ -93,8 +98,6 @@ def describe(row: dict) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import measure_grain_size_job
-    from ..io import read_image
     from ..jobs import run_job
 
     if args.lines < 1:
@@ -108,25 +111,38 @@ def _run(args: argparse.Namespace) -> int:
     twins = _per_image(args.twins, args.images, "--twins")
     exclusions = _per_image(args.exclusions, args.images, "--exclusions")
     model = None
-    if not args.mask:
-        from ..edges import load_boundary_model
+    if not args.mask and args.scheduler is None:
+        model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
+    items = list(zip(args.images, twins, exclusions))
+    if args.scheduler is None:
+        results = [_measure_one(args, model, *item) for item in items]
+    else:
+        from ..jobs import Stopped
+        from ..tiling._distributed import check_scheduler, map_job
 
-        model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
-                                    threshold_rule=args.threshold_rule)
+        check_scheduler(args.scheduler)
+        stopped = []
+        key = None
+        if args.checkpoint is not None and not args.mask:
+            from ..outputs import path_fingerprint
+
+            key = path_fingerprint(args.checkpoint)["sha256"]  # workers rebuild on a change
+        results = run_job(map_job(functools.partial(_measure_remote, args, key), items,
+                                  args.scheduler),
+                          quiet=args.json,
+                          on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
+        if results is None or stopped:
+            print("srmat grain-size: stopped before completion", file=sys.stderr)
+            return 1
+        if not args.mask:
+            model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     rows, fields = [], []
-    for path in args.images:
-        mic = read_image(path)
-        res = run_job(measure_grain_size_job(
-            mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
-            pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
-            inference_scale=args.inference_scale,
-        ), quiet=args.json)
-        rows.append({"path": str(path), **res.to_dict()})
-        for w in res.warnings:
+    for (path, _, _), (row, warnings, field) in zip(items, results):
+        rows.append(row)
+        for w in warnings:
             print(f"srmat grain-size: warning: {path}: {w}", file=sys.stderr)
-        if args.method:
-            fields.append(_standard_field(args, mic, res, twins[len(fields)],
-                                          exclusions[len(fields)], str(path)))
+        if field is not None:
+            fields.append(field)
     if args.method:
         return _print_specimen(args, fields)
     if args.json:
@@ -141,6 +157,45 @@ def _run(args: argparse.Namespace) -> int:
     for row in rows:
         print(describe(row))
     return 0
+
+
+def _boundary_model(checkpoint, device, tta, threshold_rule):
+    from ..edges import load_boundary_model
+
+    return load_boundary_model(checkpoint, device=device, tta=tta, threshold_rule=threshold_rule)
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_model(checkpoint, device, tta, threshold_rule, key):
+    """The boundary model on a dask worker, built once per settings and checkpoint
+    content (``key``)."""
+    return _boundary_model(checkpoint, device, tta, threshold_rule)
+
+
+def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
+    """Measure one image: ``(row, warnings, standards field or None)``."""
+    from ..grainsize import measure_grain_size_job
+    from ..io import read_image
+    from ..jobs import run_job
+
+    mic = read_image(path)
+    res = run_job(measure_grain_size_job(
+        mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
+        pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
+        inference_scale=args.inference_scale,
+    ), quiet=args.json or args.scheduler is not None)
+    field = None
+    if args.method:
+        field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
+    return {"path": str(path), **res.to_dict()}, list(res.warnings), field
+
+
+def _measure_remote(args, key, item) -> tuple:
+    """:func:`_measure_one` on a dask worker (files at the same paths there)."""
+    model = None
+    if not args.mask:
+        model = _worker_model(args.checkpoint, args.device, args.tta, args.threshold_rule, key)
+    return _measure_one(args, model, *item)
 
 
 def _per_image(paths, images, flag: str) -> list:

@@ -76,6 +76,10 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "complete OUTPUT does nothing")
     r.add_argument("--no-resume", action="store_true",
                    help="start over instead of resuming OUTPUT.partial")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the tiles on a dask.distributed cluster: a scheduler address "
+                        "(tcp://host:8786) or local:N (N single-thread worker processes); "
+                        "OUTPUT must be on a file system the workers share (docs/distributed.md)")
     r.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
     r.set_defaults(func=_run)
 
@@ -153,6 +157,10 @@ def _run(args: argparse.Namespace) -> int:
     check_not_input(out, [args.input])
     check_output_location(out)
     check_replaceable(out)
+    if args.scheduler is not None:
+        from ..tiling._distributed import check_scheduler
+
+        check_scheduler(args.scheduler)
     options = {}
     if args.sampling_steps is not None:
         options["num_inference_steps"] = args.sampling_steps
@@ -166,7 +174,8 @@ def _run(args: argparse.Namespace) -> int:
     result = run_job(
         super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                           batch_size=args.batch_size, out=out, resume=not args.no_resume,
-                          overwrite=args.overwrite),
+                          overwrite=args.overwrite, scheduler=args.scheduler,
+                          worker_device=args.device),
         on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None,
     )
     seconds = time.perf_counter() - t0
@@ -189,6 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         "megapixels_per_s": in_shape[0] * in_shape[1] / 1e6 / max(seconds, 1e-9),
         "output_megapixels_per_s": out_shape[0] * out_shape[1] / 1e6 / max(seconds, 1e-9),
         "device": model.device,
+        "scheduler": args.scheduler,
     }
     if args.json:
         print_json(summary)

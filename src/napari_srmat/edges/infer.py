@@ -455,6 +455,8 @@ def predict_boundaries_job(
     previews: bool = True,
     error_map: bool = False,
     stop=None,
+    scheduler=None,
+    worker_device: str = "auto",
 ):
     """Boundary probability and uncertainty of a whole image, tile by tile (job).
 
@@ -496,6 +498,14 @@ def predict_boundaries_job(
         folder layout is unchanged.
     stop : StopToken, optional
         Checked between tiles.
+    scheduler : str or distributed.Client, optional
+        Run the tiles on a dask.distributed cluster (``"tcp://host:8786"``,
+        ``"local:N"`` or a Client; docs/distributed.md): each worker loads the model
+        from its checkpoint (:class:`~napari_srmat.edges.remote.RemoteBoundaryModel`)
+        and writes its chunks into the output folder's staging store, which must be on
+        a file system the workers see at the same path.
+    worker_device : str
+        Device of the model on the workers (default ``"auto"``).
 
     Returns
     -------
@@ -526,10 +536,16 @@ def predict_boundaries_job(
                     "threshold per image (not hysteresis, closing, bridge or prune) and an "
                     f"error model of pixel-wise features {POINTWISE_FEATURES} (it is written "
                     "block by block); use out=None for other rules or features")
+    fn = model.predict_stacked
+    if scheduler is not None:
+        from .remote import RemoteBoundaryModel
+
+        fn = RemoteBoundaryModel(model, device=worker_device)
     if out is None:
         result = yield from tiled_apply_job(
-            a, model.predict_stacked, scale=1, out_channels=2, tile=tile, overlap=overlap,
+            a, fn, scale=1, out_channels=2, tile=tile, overlap=overlap,
             batch_size=batch_size, out=None, out_dtype=np.float32, stop=stop,
+            scheduler=scheduler,
         )
         if result is None or (stop is not None and stop.stop_requested):
             return None
@@ -541,11 +557,13 @@ def predict_boundaries_job(
     return (yield from _predict_to_folder(a, model, Path(out), tile=tile, overlap=overlap,
                                           batch_size=batch_size, overwrite=overwrite,
                                           resume=resume, pixel_size_um=pixel_size_um,
-                                          previews=previews, error_map=error_map, stop=stop))
+                                          previews=previews, error_map=error_map, stop=stop,
+                                          fn=fn, scheduler=scheduler))
 
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
-                       resume, pixel_size_um, previews, stop, error_map=False):
+                       resume, pixel_size_um, previews, stop, error_map=False, fn=None,
+                       scheduler=None):
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol)."""
     from .._atomic import remove_temp_files, swap_into_place
     from ..io import read_image, write_ome_zarr
@@ -627,10 +645,10 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                                   "model": model.config.get("encoder"),
                                   "threshold": model.threshold}}
         res = yield from tiled_apply_job(
-            image, model.predict_stacked, scale=1, out_channels=2, tile=tile,
-            overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
+            image, model.predict_stacked if fn is None else fn, scale=1, out_channels=2,
+            tile=tile, overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
             out_dtype=np.float32, stop=stop, resume=True, pixel_size_um=pixel_size_um,
-            attrs=attrs, kind="boundaries_stacked",
+            attrs=attrs, kind="boundaries_stacked", scheduler=scheduler,
         )
         if res is None:  # stopped: the tiling engine already yielded Stopped
             yield Log("prediction stopped; rerun with the same out to resume")

@@ -36,6 +36,7 @@ from ._pixel import check_pixel_size
 
 __all__ = [
     "OmeZarrStreamWriter",
+    "PartialBlockWriter",
     "StreamMismatchError",
     "write_ome_zarr",
     "default_n_levels",
@@ -383,24 +384,14 @@ class OmeZarrStreamWriter:
         data : ndarray
             ``(h, w)`` or ``(h, w, C)`` matching the region.
         """
-        key = self._block_key(block_index)
-        if slices is None:
-            slices = self.block_slices(block_index)
-        ys, xs = slices[0], slices[1]
-        data = np.asarray(data)
-        expect = (ys.stop - ys.start, xs.stop - xs.start) + self.shape[2:]
-        if data.shape != expect:
-            raise ValueError(f"block {tuple(block_index)}: data shape {data.shape} != {expect}")
-        if data.dtype != self.dtype:
-            data = data.astype(self.dtype)
-        if np.issubdtype(self.dtype, np.floating) and not np.isfinite(data).all():
-            raise ValueError(f"block {tuple(block_index)} holds NaN or Inf values: refusing to "
-                             f"write them into {self.path}")
-        if self.axes == "YXC":
-            self.level0[:, ys, xs] = np.moveaxis(data, -1, 0)
-        else:
-            self.level0[ys, xs] = data
-        (self.partial / _DONE_DIR / key).touch()
+        _store_block(self, self.level0, block_index, slices, data)
+
+    def block_writer(self) -> PartialBlockWriter:
+        """A picklable handle that writes blocks into ``PATH.partial`` from another
+        process (a dask worker), while this writer keeps the lock, the manifest, the
+        marker and the final swap."""
+        return PartialBlockWriter(self.path, self.partial, self.shape, self.dtype, self.axes,
+                                  self.chunks, self.grid)
 
     def abort(self) -> None:
         """Delete ``PATH.partial`` (nothing is left behind) and release the lock."""
@@ -475,6 +466,60 @@ class OmeZarrStreamWriter:
         swap_into_place(self.partial, self.path)
         self.close()
         return self.path
+
+
+class PartialBlockWriter:
+    """Writes blocks into the level 0 of a partial store that an
+    :class:`OmeZarrStreamWriter` in another process set up and holds locked.
+
+    Picklable (paths and sizes only; the Zarr array is opened where it is used), so
+    dask workers on a shared file system write their own chunks. Like
+    :meth:`OmeZarrStreamWriter.write_block`, a block is recorded as done only after
+    its data is written.
+    """
+
+    def __init__(self, path, partial, shape, dtype, axes, chunks, grid) -> None:
+        self.path, self.partial = Path(path), Path(partial)
+        self.shape, self.dtype, self.axes = tuple(shape), np.dtype(dtype), axes
+        self.chunks, self.grid = tuple(chunks), tuple(grid)
+        self._level0 = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_level0": None}
+
+    _block_key = OmeZarrStreamWriter._block_key
+    block_slices = OmeZarrStreamWriter.block_slices
+
+    def write_block(self, block_index: Sequence[int], slices: Sequence[slice] | None,
+                    data: np.ndarray) -> None:
+        """As :meth:`OmeZarrStreamWriter.write_block`."""
+        if self._level0 is None:
+            import zarr
+
+            self._level0 = zarr.open_array(str(self.partial / "0"), mode="r+")
+        _store_block(self, self._level0, block_index, slices, data)
+
+
+def _store_block(w, level0, block_index, slices, data) -> None:
+    """Write one channels-last block into ``level0`` of ``w.partial``, then its done record."""
+    key = w._block_key(block_index)
+    if slices is None:
+        slices = w.block_slices(block_index)
+    ys, xs = slices[0], slices[1]
+    data = np.asarray(data)
+    expect = (ys.stop - ys.start, xs.stop - xs.start) + w.shape[2:]
+    if data.shape != expect:
+        raise ValueError(f"block {tuple(block_index)}: data shape {data.shape} != {expect}")
+    if data.dtype != w.dtype:
+        data = data.astype(w.dtype)
+    if np.issubdtype(w.dtype, np.floating) and not np.isfinite(data).all():
+        raise ValueError(f"block {tuple(block_index)} holds NaN or Inf values: refusing to "
+                         f"write them into {w.path}")
+    if w.axes == "YXC":
+        level0[:, ys, xs] = np.moveaxis(data, -1, 0)
+    else:
+        level0[ys, xs] = data
+    (w.partial / _DONE_DIR / key).touch()
 
 
 def _creation_debris_only(path: Path) -> bool:

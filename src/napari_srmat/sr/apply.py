@@ -54,6 +54,8 @@ def super_resolve_job(
     resume: bool = True,
     pixel_size_um: float | None = None,
     overwrite: bool = False,
+    scheduler=None,
+    worker_device: str = "auto",
 ) -> Generator[Event, None, Any]:
     """Super-resolve an image tile by tile (job generator).
 
@@ -92,6 +94,15 @@ def super_resolve_job(
         Replace an existing OME-Zarr output written by napari-srmat from another
         input or with other settings (anything else is never replaced). Without it
         an identical complete output is returned as it is.
+    scheduler : str or distributed.Client, optional
+        Run the tiles on a dask.distributed cluster (``"tcp://host:8786"``,
+        ``"local:N"`` or a Client; see ``docs/distributed.md``). Each worker builds the
+        model itself from its name, checkpoint and options
+        (:class:`~napari_srmat.sr.remote.RemoteModel`, weights checked against this
+        process's) and writes its chunks into ``out.partial``, which must be on a file
+        system the workers see at the same path. The pixels equal the local run's.
+    worker_device : str
+        Device of the model on the workers (default ``"auto"``: each worker's best).
 
     Returns
     -------
@@ -141,9 +152,14 @@ def super_resolve_job(
     yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> "
               f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile {tile}, "
               f"overlap {overlap}")
+    fn = model.predict
+    if scheduler is not None:
+        from .remote import RemoteModel
+
+        fn = RemoteModel(model, device=worker_device)
     result = yield from tiled_apply_job(
         image,
-        model.predict,
+        fn,
         scale=model.scale,
         out_channels=channels,
         tile=int(tile),
@@ -159,6 +175,7 @@ def super_resolve_job(
         kind="super_resolution",
         chunk_fn=chunk_fn,
         chunk_context=int(model.receptive_field) + 1,
+        scheduler=scheduler,
     )
     return result
 

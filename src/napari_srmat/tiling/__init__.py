@@ -4,6 +4,7 @@ See :func:`tiled_apply_job` for the geometry (tile, overlap, blending) and the
 streaming/resume behaviour, and :func:`tiled_apply_dask` for Dask clusters.
 """
 
+from ._distributed import SchedulerError, dask_client, tiled_apply_dask
 from ._engine import (
     BATCH_OUTPUT_BUDGET,
     BOUNDARY_OVERLAP,
@@ -17,7 +18,6 @@ from ._engine import (
     input_identity,
     is_out_of_memory,
     tiled_apply,
-    tiled_apply_dask,
     tiled_apply_job,
 )
 
@@ -27,8 +27,10 @@ __all__ = [
     "BOUNDARY_TILE",
     "DEFAULT_OVERLAP",
     "DEFAULT_TILE",
+    "SchedulerError",
     "TilingError",
     "blend_weights",
+    "dask_client",
     "effective_batch_size",
     "effective_tile",
     "input_identity",

@@ -31,11 +31,11 @@ memory is a few tiles plus one chunk row of spill strips, independent of image h
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
 import time
-import uuid
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +55,6 @@ __all__ = [
     "effective_batch_size",
     "tiled_apply_job",
     "tiled_apply",
-    "tiled_apply_dask",
     "input_identity",
     "BOUNDARY_OVERLAP",
     "BOUNDARY_TILE",
@@ -879,6 +878,7 @@ def tiled_apply_job(
     kind: str = "tiled",
     chunk_fn: Callable[[np.ndarray, np.dtype], np.ndarray] | None = None,
     chunk_context: int = 0,
+    scheduler=None,
 ) -> Generator[Event, None, np.ndarray | Path | None]:
     """Apply ``fn`` tile by tile with seamless blending (job generator).
 
@@ -950,6 +950,14 @@ def tiled_apply_job(
         of the tiled path.
     chunk_context : int
         Input pixels of context per window side for ``chunk_fn``.
+    scheduler : str or distributed.Client, optional
+        Run the tiles on a dask.distributed cluster: an address (``"tcp://host:8786"``),
+        ``"local:N"`` (a LocalCluster of N single-thread worker processes, closed at
+        the end) or a Client. Workers write their own chunks into ``out.partial``
+        (which must be on a file system they see at the same path) while this process
+        holds the lock and writes the manifest, marker and pyramid; the result is
+        bit-identical to the local run for a ``fn`` that is deterministic per batch.
+        ``fn`` must be picklable. See :mod:`napari_srmat.tiling._distributed`.
 
     Notes
     -----
@@ -991,23 +999,34 @@ def tiled_apply_job(
     out_bytes = int(np.prod(shape, dtype=np.float64)) * odt.itemsize
     writer = None
     result = None
-    if out is not None:
-        from ..io import OmeZarrStreamWriter
+    # connect before touching the output (a bad address leaves nothing behind)
+    cluster = contextlib.ExitStack()
+    client = None
+    try:
+        if scheduler is not None:
+            from ._distributed import dask_client
 
-        if not Path(out).exists() and not Path(f"{out}.partial").exists():
-            check_free_space(out, out_bytes * 4 // 3, what=f"output {Path(out).name}")
-        meta = dict(attrs or {})
-        # geom.tile is the effective tile
-        meta["tiling"] = {"tile": geom.tile, "overlap": geom.overlap, "scale": geom.scale,
-                          "input_shape": list(src.shape), "input_dtype": str(src.dtype)}
-        writer = OmeZarrStreamWriter(
-            out, shape, odt, chunks=(geom.chunk, geom.chunk),
-            axes="YX" if len(shape) == 2 else "YXC",
-            pixel_size_um=None if pixel_size_um is None else pixel_size_um / geom.scale,
-            attrs=meta, resume=resume, overwrite=overwrite,
-            identity={"input": input_identity(image)}, kind=kind,
-            inputs=[_input_path(image)],
-        )
+            client = cluster.enter_context(dask_client(scheduler))
+        if out is not None:
+            from ..io import OmeZarrStreamWriter
+
+            if not Path(out).exists() and not Path(f"{out}.partial").exists():
+                check_free_space(out, out_bytes * 4 // 3, what=f"output {Path(out).name}")
+            meta = dict(attrs or {})
+            # geom.tile is the effective tile
+            meta["tiling"] = {"tile": geom.tile, "overlap": geom.overlap, "scale": geom.scale,
+                              "input_shape": list(src.shape), "input_dtype": str(src.dtype)}
+            writer = OmeZarrStreamWriter(
+                out, shape, odt, chunks=(geom.chunk, geom.chunk),
+                axes="YX" if len(shape) == 2 else "YXC",
+                pixel_size_um=None if pixel_size_um is None else pixel_size_um / geom.scale,
+                attrs=meta, resume=resume, overwrite=overwrite,
+                identity={"input": input_identity(image)}, kind=kind,
+                inputs=[_input_path(image)],
+            )
+    except BaseException:
+        cluster.close()
+        raise
     try:
         if writer is not None:
             if writer.complete:
@@ -1027,15 +1046,26 @@ def tiled_apply_job(
             if out_bytes >= SIZE_LOG_BYTES:
                 yield Log(f"result {space}")
             result = np.zeros(shape, odt)
-        result = yield from _run_chunks(src, runner, geom, co, odt, writer, result, stop,
-                                        chunk_fn, chunk_context)
+        if client is None:
+            result = yield from _run_chunks(src, runner, geom, co, odt, writer, result, stop,
+                                            chunk_fn, chunk_context)
+        else:
+            from ._distributed import run_chunks_distributed
+
+            yield Log(f"running the tiles on the dask cluster at {client.scheduler.address}")
+            result = yield from run_chunks_distributed(client, src, runner, geom, co, odt,
+                                                       writer, result, stop, chunk_fn,
+                                                       chunk_context)
         if result is None or writer is None:
             return result
         yield Log(f"building pyramid of {out}")
         return writer.finalize(n_levels)
     finally:
-        if writer is not None:
-            writer.close()
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            cluster.close()
 
 
 def _input_path(image) -> Path | None:
@@ -1158,90 +1188,3 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
 def tiled_apply(image, fn, **kwargs) -> np.ndarray | Path | None:
     """Plain (non-generator) :func:`tiled_apply_job`; same arguments and result."""
     return run_job(tiled_apply_job(image, fn, **kwargs), quiet=True)
-
-
-def _dask_chunk(window, ky, kx, y0, x0, shape_info, fn, params):
-    """Worker-side computation of one output chunk (picklable, module level)."""
-    H, W, C, grey, dtype = shape_info
-    scale, tile, overlap, m, co, odt, batch_size = params
-    geom = _Geometry(H, W, scale, tile, overlap, m)
-    runner = _Runner(fn, batch_size=batch_size, tile=tile, overlap=overlap, scale=scale,
-                     out_channels=co)
-
-    class _Pre(_Source):
-        def __init__(self):
-            self.H, self.W, self.C, self.grey = H, W, C, grey
-            self.dtype = np.dtype(dtype)
-
-        def read(self, a, b, c, d):
-            yi, xi = self.bbox(a, b, c, d)
-            return _Window(_normalize_window(np.asarray(window)), a, c, yi - y0, xi - x0, grey)
-
-    eng = _Engine(_Pre(), runner, geom, co, np.dtype(odt))
-    return _drive(eng.chunk_gen(ky, kx, batch_size=batch_size))
-
-
-def tiled_apply_dask(
-    image,
-    fn: Callable[[np.ndarray], Any],
-    *,
-    scale: int = 1,
-    out_channels: int | None = None,
-    tile: int = DEFAULT_TILE,
-    overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = 4,
-    out_dtype=None,
-    chunk_size: int | None = None,
-):
-    """Lazy tiled application as a Dask array (runs on any Dask scheduler/cluster).
-
-    Each output chunk (at least about 1024 px, on the same grid as :func:`tiled_apply_job`) is
-    one task that reads its input window (the chunk plus the tiles' context, reflect
-    padded at image borders) and applies ``fn`` to the tiles touching it. Tiles that
-    straddle two chunks are computed by both tasks (a map_overlap-style trade of some
-    recomputation for independence), so the result equals :func:`tiled_apply`.
-    ``fn`` must be picklable for process-based clusters.
-
-    Parameters
-    ----------
-    image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype, chunk_size
-        As in :func:`tiled_apply_job`.
-
-    Returns
-    -------
-    dask.array.Array
-        ``(H*scale, W*scale[, C_out])``; store it with ``da.to_zarr`` or
-        :func:`napari_srmat.io.write_ome_zarr`.
-    """
-    import dask
-    import dask.array as da
-
-    src, geom, runner, co, odt, _ = _setup(image, fn, scale, out_channels, tile, overlap,
-                                           batch_size, out_dtype, chunk_size)
-    arr = src.array
-    if not isinstance(arr, da.Array):
-        arr = da.from_array(arr, chunks=getattr(arr, "chunks", None) or "auto")
-    eng = _Engine(src, runner, geom, co, odt)
-    token = uuid.uuid4().hex[:12]
-    shape_info = (src.H, src.W, src.C, src.grey, src.dtype.str)
-    params = (geom.scale, geom.tile, geom.overlap, geom.m, co, odt.str, runner.batch_size)
-    rows = []
-    for ky in range(geom.ncy):
-        row = []
-        for kx in range(geom.ncx):
-            tys = geom.tiles_touching(ky, geom.H)
-            txs = geom.tiles_touching(kx, geom.W)
-            yi, xi = src.bbox(*eng.window_for(tys, txs))
-            ylo, yhi, xlo, xhi = int(yi.min()), int(yi.max()) + 1, int(xi.min()), int(xi.max()) + 1
-            window = arr[ylo:yhi, xlo:xhi]
-            task = dask.delayed(_dask_chunk, pure=False)(
-                window, ky, kx, ylo, xlo, shape_info, fn, params,
-                dask_key_name=f"srmat-tiled-{token}-{ky}-{kx}",
-            )
-            ys, xs = eng.chunk_hr(ky, kx)
-            cshape = (ys.stop - ys.start, xs.stop - xs.start)
-            if not (src.grey and co == 1):
-                cshape = (*cshape, co)
-            row.append(da.from_delayed(task, shape=cshape, dtype=odt))
-        rows.append(da.concatenate(row, axis=1))
-    return da.concatenate(rows, axis=0)

@@ -1,0 +1,751 @@
+"""The tiled engine on a dask.distributed cluster (or any dask scheduler).
+
+Task graph
+----------
+Every output chunk ``k`` (the grid of :func:`~napari_srmat.tiling.tiled_apply_job`) has
+two tasks:
+
+1. *owned* (:func:`_owned_task`): computes the tiles chunk ``k`` owns, in the same
+   batches as the local engine, and cuts each weighted tile output into its piece of
+   chunk ``k`` and the thin strips it spills into the next chunks (right, below,
+   diagonal). Owned tasks are independent of each other.
+2. *assemble* (:func:`_assemble_task`): adds the strips spilled into ``k`` by its
+   neighbours (sorted by tile) and then its own pieces, in the local engine's order,
+   converts to the output type and writes the chunk into ``OUT.partial`` (or returns
+   it).
+
+No tile is computed twice and the additions happen in the same order as in
+``_Engine.chunk_gen``, so the result is bit-identical to the local run whenever ``fn``
+gives the same numbers for the same batch (the tests check it for ``bicubic`` and
+``cnn``).
+
+Data safety
+-----------
+The starting process owns the output protocol of
+:class:`~napari_srmat.io.OmeZarrStreamWriter`: it takes ``OUT.lock``, writes the
+manifest, checks what a resumed ``OUT.partial`` already has, and at the end builds the
+pyramid, writes the marker and swaps the store in. Workers only write level-0 chunks
+and their done records (data first, record second) through a
+:class:`~napari_srmat.io._write.PartialBlockWriter`, so the output path must be on a
+file system the workers see at the same path. On stop (or an error) a cluster-wide
+:class:`distributed.Event` is set, tasks return at their next tile batch without
+writing, and the starting process waits for them before it releases the lock, so no
+worker writes into a partial store that nobody holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..io import read_window
+from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration
+from ._engine import (
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
+    _accepts_tile_ids,
+    _check_finite,
+    _convert_out,
+    _drive,
+    _Engine,
+    _Geometry,
+    _normalize_window,
+    _Runner,
+    _setup,
+    _Source,
+    _Window,
+)
+
+__all__ = [
+    "SchedulerError",
+    "SCHEDULER_CONNECT_TIMEOUT",
+    "SCHEDULER_STOP_TIMEOUT",
+    "check_scheduler",
+    "dask_client",
+    "map_job",
+    "WorkerModel",
+    "tiled_apply_dask",
+]
+
+#: Seconds to wait for a scheduler at an address before giving up (one-line error).
+SCHEDULER_CONNECT_TIMEOUT = 10
+#: Seconds the starting process waits, after a stop or an error, for the tasks that are
+#: running on the cluster to return before it releases the output lock anyway.
+SCHEDULER_STOP_TIMEOUT = 300
+#: Seconds between two looks at the stop token while waiting for the cluster.
+POLL_SECONDS = 0.2
+#: Output chunks in flight per worker thread (bounds memory: a chunk's pieces live on
+#: the cluster until the chunk is written).
+CHUNKS_IN_FLIGHT_PER_THREAD = 2
+#: Prefix of ``local:N`` (start a LocalCluster of N single-thread worker processes).
+LOCAL_PREFIX = "local:"
+#: Variables of dask's ``distributed.nanny.pre-spawn-environ`` left out for ``local:N``
+#: workers. dask sets ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's dynamic
+#: mmap threshold: every large torch buffer is then a fresh mmap and the cnn's tiles run
+#: markedly slower in the worker (``slowdown_with_dask_malloc_trim_env`` of
+#: ``benchmarks/bench_distributed.py``). See docs/distributed.md for clusters started
+#: elsewhere.
+LOCAL_WORKER_ENV_DROP = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+class SchedulerError(ValueError):
+    """A ``scheduler`` that is not an address, ``local:N`` or a Client, or that cannot
+    be reached."""
+
+
+# --------------------------------------------------------------------------- client
+
+
+@contextlib.contextmanager
+def dask_client(scheduler) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``scheduler``; what it starts it closes.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        ``"local:N"``: a ``LocalCluster`` of ``N`` worker processes with one thread
+        each (started here, closed on exit). An address such as
+        ``"tcp://host:8786"`` (or ``"host:8786"``): an existing scheduler (``dask
+        scheduler`` / ``dask worker``, dask-jobqueue, dask-kubernetes). A Client: used
+        as it is and left open.
+
+    Yields
+    ------
+    distributed.Client
+        Not made the default dask scheduler (other dask work in the process stays
+        local).
+
+    Raises
+    ------
+    SchedulerError
+        Bad ``local:N``, or no scheduler answers at the address (or it has no worker)
+        within :data:`SCHEDULER_CONNECT_TIMEOUT` seconds.
+    """
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise SchedulerError("scheduler= needs the 'distributed' package "
+                             "(pip install distributed)") from exc
+    if isinstance(scheduler, distributed.Client):
+        yield scheduler
+        return
+    text, n = check_scheduler(scheduler)
+    if n is not None:
+        import dask
+
+        environ = {k: v for k, v in
+                   (dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}).items()
+                   if k not in LOCAL_WORKER_ENV_DROP}
+        # only while the workers are spawned (the nannies keep their environment):
+        # the setting must not leak into the caller's dask config while we run
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                               processes=True, dashboard_address=":0")
+        with cluster, distributed.Client(cluster, set_as_default=False) as client:
+            yield client
+        return
+    try:
+        client = distributed.Client(text, timeout=SCHEDULER_CONNECT_TIMEOUT,
+                                    set_as_default=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SchedulerError(
+            f"cannot connect to the dask scheduler at {text!r} "
+            f"({' '.join(str(exc).split()) or type(exc).__name__}): start one with "
+            "`dask scheduler` (and workers with `dask worker ADDRESS`), or use local:N"
+        ) from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=SCHEDULER_CONNECT_TIMEOUT)
+        except (TimeoutError, OSError) as exc:
+            raise SchedulerError(
+                f"the dask scheduler at {text!r} has no workers (none joined within "
+                f"{SCHEDULER_CONNECT_TIMEOUT} s): start some with `dask worker {text}`"
+            ) from exc
+        yield client
+    finally:
+        client.close()
+
+
+def check_scheduler(scheduler: str) -> tuple[str, int | None]:
+    """Check the form of a scheduler string (no connection is made).
+
+    Returns
+    -------
+    tuple
+        ``(address, None)`` or ``("local:N", N)``.
+
+    Raises
+    ------
+    SchedulerError
+        Empty, not a string, or ``local:`` without a positive integer.
+    """
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise SchedulerError(f"scheduler must be an address like tcp://host:8786 or "
+                             f"local:N, got {scheduler!r}")
+    text = scheduler.strip()
+    if text.startswith(LOCAL_PREFIX):
+        n = text[len(LOCAL_PREFIX):]
+        if not n.isdigit() or int(n) < 1:
+            raise SchedulerError(f"local:N needs a positive number of workers, got {text!r}")
+        return text, int(n)
+    return text, None
+
+
+def _n_threads(client) -> int:
+    workers = client.scheduler_info().get("workers", {})
+    return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+
+class _ClusterStop:
+    """Worker-side stop token: a named ``distributed.Event`` the starting process sets."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._event = None
+
+    def __getstate__(self) -> dict:
+        return {"name": self.name, "_event": None}
+
+    @property
+    def stop_requested(self) -> bool:
+        if self._event is None:
+            from distributed import Event as DEvent
+
+            self._event = DEvent(self.name)
+        return self._event.is_set()
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _owned(geom: _Geometry, k: tuple[int, int]) -> tuple[list[int], list[int]]:
+    """Tile rows and columns owned by chunk ``k``."""
+    ky, kx = k
+    tys = [j for j in geom.tiles_touching(ky, geom.H) if geom.owner(j) == ky]
+    txs = [i for i in geom.tiles_touching(kx, geom.W) if geom.owner(i) == kx]
+    return tys, txs
+
+
+def _spill_targets(geom: _Geometry, k: tuple[int, int]) -> set[tuple[int, int]]:
+    """Chunks (other than ``k``) that tiles owned by ``k`` spill into."""
+    tys, txs = _owned(geom, k)
+    ys = {a for j in tys for a in geom.chunks_of_tile(j, geom.H)}
+    xs = {c for i in txs for c in geom.chunks_of_tile(i, geom.W)}
+    return {(a, c) for a in ys for c in xs} - {k}
+
+
+def _plan(geom: _Geometry) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """For every chunk, the chunks whose owned tiles spill into it (row-major earlier)."""
+    sources: dict[tuple[int, int], list[tuple[int, int]]] = {
+        (ky, kx): [] for ky in range(geom.ncy) for kx in range(geom.ncx)}
+    for kk in sources:
+        for k in sorted(_spill_targets(geom, kk)):
+            sources[k].append(kk)
+    return sources
+
+
+def _window_box(src: _Source, eng: _Engine, k: tuple[int, int]):
+    """``(raw-window bbox, reflected window)`` of the tiles chunk ``k`` owns, or None."""
+    tys, txs = _owned(eng.geom, k)
+    if not tys or not txs:
+        return None
+    box = eng.window_for(tys, txs)
+    yi, xi = src.bbox(*box)
+    return box, (int(yi.min()), int(yi.max()) + 1, int(xi.min()), int(xi.max()) + 1)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _worker_engine(shape_info, params, fn) -> _Engine:
+    H, W, C, grey, dtype = shape_info
+    scale, tile, overlap, m, co, odt, batch_size = params
+    geom = _Geometry(H, W, scale, tile, overlap, m)
+    runner = _Runner(fn, batch_size=batch_size, tile=tile, overlap=overlap, scale=scale,
+                     out_channels=co)
+
+    class _Pre(_Source):
+        def __init__(self) -> None:
+            self.H, self.W, self.C, self.grey = H, W, C, grey
+            self.dtype = np.dtype(dtype)
+
+    return _Engine(_Pre(), runner, geom, co, np.dtype(odt))
+
+
+def _owned_task(raw, box, k, shape_info, params, fn, stop=None):
+    """Compute the tiles chunk ``k`` owns (same batches as the local engine).
+
+    Returns ``(own, spills, messages)``: ``own`` the pieces of chunk ``k`` in the order
+    the local engine adds them, ``spills`` ``{chunk: [(tile, ys, xs, part), ...]}``
+    for the next chunks, ``messages`` the runner's OOM notes; None when stopped.
+    """
+    if stop is not None and stop.stop_requested:
+        return None
+    eng = _worker_engine(shape_info, params, fn)
+    g = eng.geom
+    own: list = []
+    spills: dict = {}
+    if raw is None:
+        return own, spills, []
+    (y0, y1, x0, x1), (ylo, _, xlo, _) = box
+    raw = np.asarray(raw)
+    _check_finite(raw, ylo, xlo)
+    yi, xi = eng.src.bbox(y0, y1, x0, x1)
+    win = _Window(_normalize_window(raw), y0, x0, yi - ylo, xi - xlo, eng.src.grey)
+    tys, txs = _owned(g, k)
+    owned = [(j, i) for j in tys for i in txs]  # chunk_gen's order
+    batch_size = eng.runner.batch_size
+    for start in range(0, len(owned), batch_size):
+        if stop is not None and stop.stop_requested:
+            return None
+        batch = owned[start : start + batch_size]
+        outs = eng.compute_tiles(win, batch)
+        for t, out in zip(batch, outs):
+            targets = [(a, c) for a in g.chunks_of_tile(t[0], g.H)
+                       for c in g.chunks_of_tile(t[1], g.W)]
+            for kk, ys, xs, part in eng.pieces(t, out, targets):
+                if kk == k:
+                    own.append((ys, xs, part))
+                else:
+                    spills.setdefault(kk, []).append((t, ys, xs, part))
+    return own, spills, list(eng.runner.messages)
+
+
+def _part(res, i: int):
+    """Item ``i`` of an owned task's result (None when the task was stopped)."""
+    return None if res is None else res[i]
+
+
+def _assemble_task(own, spill_dicts, k, shape_info, params, writer=None, stop=None):
+    """Blend chunk ``k`` from its neighbours' strips and its own pieces (the local
+    engine's order: strips sorted by tile first, then own tiles), convert it, and write
+    it into ``writer`` (returns ``k``) or return it (``writer=None``); None if stopped."""
+    if own is None or any(d is None for d in spill_dicts):
+        return None
+    if stop is not None and stop.stop_requested:
+        return None
+    H, W, C, grey, _ = shape_info
+    scale, tile, overlap, m, co, odt, _ = params
+    geom = _Geometry(H, W, scale, tile, overlap, m)
+    (y0, y1), (x0, x1) = geom.chunk_range(k[0], H), geom.chunk_range(k[1], W)
+    acc = np.zeros((co, (y1 - y0) * scale, (x1 - x0) * scale), np.float32)
+    contributions = [c for d in spill_dicts for c in d.get(k, [])]
+    contributions.sort(key=lambda c: c[0])
+    for _, ys, xs, part in contributions:
+        acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
+    for ys, xs, part in own:
+        acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
+    res = np.moveaxis(acc, 0, -1)
+    if grey and co == 1:
+        res = res[..., 0]
+    res = _convert_out(res, np.dtype(odt))
+    if writer is None:
+        return res
+    writer.write_block(k, (slice(y0 * scale, y1 * scale), slice(x0 * scale, x1 * scale)), res)
+    return k
+
+
+def _direct_task(raw, origin, k, shape_info, params, chunk_fn, context, writer=None,
+                 stop=None):
+    """Chunk ``k`` by the fast path ``chunk_fn`` (``_Engine.chunk_direct``) on its input
+    window plus context (``raw``, already reflect padded, starting at input ``origin``);
+    written into ``writer`` (returns ``k``) or returned; None if stopped."""
+    if stop is not None and stop.stop_requested:
+        return None
+    eng = _worker_engine(shape_info, params, None)
+    oy, ox = origin
+    raw = np.asarray(raw)
+
+    def read_raw(y0, y1, x0, x1):
+        return raw[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+
+    eng.src.read_raw = read_raw
+    res = _drive(eng.chunk_direct(k[0], k[1], chunk_fn, context, stop))
+    if res is None or writer is None:
+        return res
+    g = eng.geom
+    (y0, y1), (x0, x1) = g.chunk_range(k[0], g.H), g.chunk_range(k[1], g.W)
+    s = g.scale
+    writer.write_block(k, (slice(y0 * s, y1 * s), slice(x0 * s, x1 * s)), res)
+    return k
+
+
+def _task_info(src: _Source, geom: _Geometry, runner: _Runner, co: int, odt: np.dtype):
+    shape_info = (src.H, src.W, src.C, src.grey, src.dtype.str)
+    params = (geom.scale, geom.tile, geom.overlap, geom.m, co, odt.str, runner.batch_size)
+    return shape_info, params
+
+
+# --------------------------------------------------------------------------- lazy array
+
+
+def tiled_apply_dask(
+    image,
+    fn: Callable[[np.ndarray], Any],
+    *,
+    scale: int = 1,
+    out_channels: int | None = None,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    batch_size: int = 4,
+    out_dtype=None,
+    chunk_size: int | None = None,
+):
+    """Lazy tiled application as a Dask array (runs on any Dask scheduler/cluster).
+
+    The graph has two tasks per output chunk (at least about 1024 px, on the grid of
+    :func:`tiled_apply_job`): one computes the tiles the chunk owns (reading only their
+    input window, reflect padded at image borders), one blends the chunk from them and
+    the thin strips its left/upper neighbours' tiles spill into it. Every tile is
+    computed once, in the local engine's batches, and blended in its order, so the
+    result equals :func:`tiled_apply` bit for bit for a ``fn`` that is deterministic per
+    batch. ``fn`` must be picklable for process-based clusters. To stream into an
+    OME-Zarr on a cluster (resumable, with progress and stop), use
+    ``tiled_apply_job(..., out=PATH, scheduler=...)``, which runs the same tasks.
+
+    Parameters
+    ----------
+    image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype, chunk_size
+        As in :func:`tiled_apply_job`.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(H*scale, W*scale[, C_out])``; store it with ``da.to_zarr`` or
+        :func:`napari_srmat.io.write_ome_zarr`.
+    """
+    import dask
+    import dask.array as da
+
+    src, geom, runner, co, odt, _ = _setup(image, fn, scale, out_channels, tile, overlap,
+                                           batch_size, out_dtype, chunk_size)
+    arr = src.array
+    if not isinstance(arr, da.Array):
+        arr = da.from_array(arr, chunks=getattr(arr, "chunks", None) or "auto")
+    eng = _Engine(src, runner, geom, co, odt)
+    token = uuid.uuid4().hex[:12]
+    shape_info, params = _task_info(src, geom, runner, co, odt)
+    fn_d = dask.delayed(fn, name=f"srmat-fn-{token}")
+    sources = _plan(geom)
+    owns, spills = {}, {}
+    rows = []
+    for ky in range(geom.ncy):
+        row = []
+        for kx in range(geom.ncx):
+            k = (ky, kx)
+            wb = _window_box(src, eng, k)
+            raw = None if wb is None else arr[wb[1][0]:wb[1][1], wb[1][2]:wb[1][3]]
+            res = dask.delayed(_owned_task, pure=False)(
+                raw, wb, k, shape_info, params, fn_d,
+                dask_key_name=f"srmat-owned-{token}-{ky}-{kx}")
+            owns[k] = dask.delayed(_part, pure=True)(
+                res, 0, dask_key_name=f"srmat-own-{token}-{ky}-{kx}")
+            spills[k] = dask.delayed(_part, pure=True)(
+                res, 1, dask_key_name=f"srmat-spill-{token}-{ky}-{kx}")
+            task = dask.delayed(_assemble_task, pure=False)(
+                owns[k], [spills[kk] for kk in sources[k]], k, shape_info, params,
+                dask_key_name=f"srmat-tiled-{token}-{ky}-{kx}")
+            ys, xs = eng.chunk_hr(ky, kx)
+            cshape = (ys.stop - ys.start, xs.stop - xs.start)
+            if not (src.grey and co == 1):
+                cshape = (*cshape, co)
+            row.append(da.from_delayed(task, shape=cshape, dtype=odt))
+        rows.append(da.concatenate(row, axis=1))
+    return da.concatenate(rows, axis=0)
+
+
+# --------------------------------------------------------------------------- streaming job
+
+
+def _read_raw(src: _Source, wb) -> np.ndarray | None:
+    if wb is None:
+        return None
+    ylo, yhi, xlo, xhi = wb[1]
+    raw = read_window(src.array, ylo, yhi, xlo, xhi)
+    _check_finite(raw, ylo, xlo)
+    return raw
+
+
+def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometry, co: int,
+                           odt: np.dtype, writer, result, stop: StopToken | None,
+                           chunk_fn=None, chunk_context: int = 0
+                           ) -> Generator[Event, None, Any]:
+    """Cluster counterpart of ``_engine._run_chunks`` (same arguments and result).
+
+    Submits the owned/assemble tasks of every chunk ``writer`` does not have yet
+    (row-major, at most :data:`CHUNKS_IN_FLIGHT_PER_THREAD` chunks per worker thread
+    in flight), yields :class:`Progress` per written chunk, and on ``stop`` or an error
+    sets the cluster-wide stop event and waits for the running tasks before returning.
+    With ``chunk_fn`` (the interpolation fast path of ``tiled_apply_job``, which
+    arrives with the engine-speed work: ``_Engine.chunk_direct`` / ``_Source.read_raw``)
+    every chunk is one independent task on its shipped window; ``tiled_apply_job``
+    passes it once both are merged.
+    """
+    import distributed
+
+    eng = _Engine(src, runner, geom, co, odt)
+    shape_info, params = _task_info(src, geom, runner, co, odt)
+    token = uuid.uuid4().hex[:12]
+    stop_name = f"srmat-stop-{token}"
+    event = distributed.Event(stop_name, client=client)
+    cstop = _ClusterStop(stop_name)
+    bw = None if writer is None else writer.block_writer()
+    sources = _plan(geom)
+    chunks = list(sources)
+
+    def n_owned(k):
+        tys, txs = _owned(geom, k)
+        return len(tys) * len(txs)
+
+    total = geom.ny * geom.nx
+    todo = [k for k in chunks if writer is None or not writer.is_done(k)]
+    done = total - sum(n_owned(k) for k in todo)
+    todo_set = set(todo)
+    # owned tasks: every chunk to write and every chunk whose tiles spill into one
+    need_owned = sorted(todo_set | {kk for k in todo for kk in sources[k]})
+    if chunk_fn is not None:
+        need_owned = sorted(todo_set)
+        sources = {k: [] for k in sources}
+    dependents = {kk: sum(1 for k in todo if kk in sources[k]) for kk in need_owned}
+    yield Progress(done, total, stage="tiles")
+    fn_future = client.scatter(runner.fn if chunk_fn is None else chunk_fn, hash=False,
+                               broadcast=True)
+    window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
+    spill_futures: dict = {}
+    inflight: dict = {}  # assemble future -> chunk
+    extra: set = set()  # owned futures of finished chunks (only their spills needed)
+    n_msgs_seen: set = set()
+    t_start, eta_said, done_before = time.perf_counter(), False, done
+    queue = list(need_owned)
+    try:
+        while queue or inflight:
+            while queue and len(inflight) + len(extra) < window:
+                if stop is not None and stop.stop_requested:
+                    break
+                k = queue.pop(0)
+                if chunk_fn is not None:
+                    (y0, y1), (x0, x1) = geom.chunk_range(k[0], geom.H), geom.chunk_range(
+                        k[1], geom.W)
+                    c = int(chunk_context)
+                    raw = src.read_raw(y0 - c, y1 + c, x0 - c, x1 + c)
+                    fut = client.submit(_direct_task, raw, (y0 - c, x0 - c), k, shape_info,
+                                        params, fn_future, c, bw, cstop, pure=False,
+                                        priority=-(k[0] * geom.ncx + k[1]),
+                                        key=f"srmat-direct-{token}-{k[0]}-{k[1]}")
+                    inflight[fut] = (k, None)
+                    continue
+                wb = _window_box(src, eng, k)
+                raw = _read_raw(src, wb)
+                owned = client.submit(_owned_task, raw, wb, k, shape_info, params, fn_future,
+                                      cstop, key=f"srmat-owned-{token}-{k[0]}-{k[1]}",
+                                      priority=-(k[0] * geom.ncx + k[1]), pure=False)
+                spill_futures[k] = client.submit(_part, owned, 1, priority=1,
+                                                 key=f"srmat-spill-{token}-{k[0]}-{k[1]}")
+                if k in todo_set:
+                    own = client.submit(_part, owned, 0, priority=1,
+                                        key=f"srmat-own-{token}-{k[0]}-{k[1]}")
+                    fut = client.submit(
+                        _assemble_task, own, [spill_futures[kk] for kk in sources[k]], k,
+                        shape_info, params, bw, cstop, priority=1, pure=False,
+                        key=f"srmat-assemble-{token}-{k[0]}-{k[1]}")
+                    msgs = client.submit(_part, owned, 2, priority=1,
+                                         key=f"srmat-msgs-{token}-{k[0]}-{k[1]}")
+                    inflight[fut] = (k, msgs)
+                    for kk in sources[k]:
+                        dependents[kk] -= 1
+                        if dependents[kk] == 0:
+                            spill_futures.pop(kk, None)
+                else:
+                    extra.add(owned)
+                if dependents.get(k) == 0:
+                    spill_futures.pop(k, None)
+            if stop is not None and stop.stop_requested:
+                yield Stopped(f"stopped after {done} of {total} tiles"
+                              + (f"; partial output kept in {writer.partial}" if writer else ""))
+                return None
+            try:
+                with client.as_current():
+                    finished = distributed.wait(list(inflight) + list(extra),
+                                                timeout=POLL_SECONDS,
+                                                return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                continue
+            for fut in finished:
+                if fut in extra:
+                    extra.discard(fut)
+                    if fut.status == "error":
+                        fut.result()
+                    continue
+                k, msgs = inflight.pop(fut)
+                value = fut.result()  # raises the task's error here
+                for msg in (msgs.result() if msgs is not None else None) or []:
+                    if (k, msg) not in n_msgs_seen:
+                        n_msgs_seen.add((k, msg))
+                        yield Log(msg, level="warning")
+                if writer is None:
+                    ys, xs = eng.chunk_hr(*k)
+                    result[ys, xs] = value
+                done += n_owned(k)
+                if not eta_said and done_before < done < total:
+                    eta_said = True
+                    per_tile = (time.perf_counter() - t_start) / (done - done_before)
+                    yield Log(f"about {format_duration(per_tile * (total - done))} left for "
+                              f"{total - done} of {total} tiles ({per_tile:.2f} s per tile "
+                              "on the cluster)")
+                yield Progress(done, total, stage="tiles")
+        return True if writer is not None else result
+    finally:
+        pending = [f for f in (*inflight, *extra) if not f.done()]
+        if pending:
+            # tell running tasks to return without writing, then wait for them: the
+            # lock is released only when no worker can write into the partial store
+            event.set()
+            with contextlib.suppress(Exception), client.as_current():
+                distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
+            client.cancel(pending)
+        spill_futures.clear()
+        inflight.clear()
+        extra.clear()
+
+
+# --------------------------------------------------------------------------- many files
+
+
+def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken | None = None,
+            stage: str = "files") -> Generator[Event, None, list | None]:
+    """Run ``fn(item)`` for every item as one task on a cluster (job generator).
+
+    For work over many files (``srmat grain-size --scheduler``): each item (e.g. a path
+    the workers can read at the same location) is one task; at most
+    :data:`CHUNKS_IN_FLIGHT_PER_THREAD` tasks per worker thread are queued at a time.
+
+    Parameters
+    ----------
+    fn : callable
+        Picklable, module level (importable on the workers).
+    items : list
+        Picklable arguments, one task each.
+    scheduler : str or distributed.Client
+        As in :func:`dask_client`.
+    stop : StopToken, optional
+        Checked while waiting; queued tasks are cancelled and the job yields
+        :class:`Stopped` after the running ones returned.
+
+    Yields
+    ------
+    Progress
+        ``Progress(done, len(items), stage=stage)`` per finished item.
+
+    Returns
+    -------
+    list or None
+        ``fn(item)`` in the order of ``items``; None when stopped. The first task error
+        is raised (the others are cancelled).
+    """
+    import distributed
+
+    results: list = [None] * len(items)
+    with dask_client(scheduler) as client:
+        window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
+        token = uuid.uuid4().hex[:12]
+        queue = list(range(len(items)))
+        inflight: dict = {}
+        done = 0
+        yield Progress(0, len(items), stage=stage)
+        try:
+            while queue or inflight:
+                while queue and len(inflight) < window:
+                    i = queue.pop(0)
+                    inflight[client.submit(fn, items[i], key=f"srmat-item-{token}-{i}",
+                                           pure=False)] = i
+                if stop is not None and stop.stop_requested:
+                    yield Stopped(f"stopped after {done} of {len(items)} {stage}")
+                    return None
+                try:
+                    with client.as_current():
+                        finished = distributed.wait(list(inflight), timeout=POLL_SECONDS,
+                                                    return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    continue
+                for fut in finished:
+                    results[inflight.pop(fut)] = fut.result()
+                    done += 1
+                    yield Progress(done, len(items), stage=stage)
+            return results
+        finally:
+            if inflight:
+                client.cancel(list(inflight))
+
+
+# --------------------------------------------------------------------------- models on workers
+
+_WORKER_MODELS: dict[str, Any] = {}
+_WORKER_MODELS_LOCK = threading.Lock()
+
+
+class WorkerModel:
+    """Picklable ``fn`` that builds its model on each worker instead of shipping it.
+
+    ``loader(**kwargs)`` (a module-level function, e.g. a registry's ``load_model``)
+    runs once per worker process and settings (cached); the model's
+    ``weights_digest()`` must equal ``digest`` (the starting process's), so every tile
+    of an output comes from the same weights; then ``getattr(model, method)`` is
+    called on each batch (with ``tile_ids`` when the engine gives them and the method
+    takes them).
+
+    Parameters
+    ----------
+    loader : callable
+        Builds the model from ``kwargs`` (paths in them must exist on the workers).
+    kwargs : dict
+        Picklable arguments of ``loader``.
+    method : str
+        Name of the batch method (``"predict"``, ``"predict_stacked"``).
+    digest : str or None
+        Expected ``weights_digest()`` (None: weight-free models, not checked).
+    describe : str
+        Short name for messages.
+    """
+
+    def __init__(self, loader: Callable[..., Any], kwargs: dict, method: str,
+                 digest: str | None, describe: str = "model") -> None:
+        self.loader, self.kwargs, self.method = loader, dict(kwargs), method
+        self.digest, self.describe = digest, describe
+        # weights passed in kwargs (an in-memory network) are covered by the digest
+        settings = {k: v for k, v in self.kwargs.items() if k != "state"}
+        self.key = json.dumps([getattr(loader, "__module__", ""),
+                               getattr(loader, "__qualname__", ""), settings, method, digest],
+                              sort_keys=True, default=str)
+
+    def load(self):
+        """The model in this process (built on first use, then cached)."""
+        with _WORKER_MODELS_LOCK:
+            model = _WORKER_MODELS.get(self.key)
+            if model is None:
+                model = self.loader(**self.kwargs)
+                got = model.weights_digest() if self.digest is not None else None
+                if got != self.digest:
+                    from ..checkpoint import CheckpointError
+
+                    raise CheckpointError(
+                        f"the {self.describe} weights on this worker differ from the starting "
+                        f"process's (sha256 {got} != {self.digest}): install the same "
+                        "napari-srmat and checkpoints on every worker")
+                _WORKER_MODELS[self.key] = model
+        return model
+
+    def __call__(self, batch, *, tile_ids=None):
+        fn = getattr(self.load(), self.method)
+        if tile_ids is not None and _accepts_tile_ids(fn):
+            return fn(batch, tile_ids=tile_ids)
+        return fn(batch)
+
+    def __repr__(self) -> str:
+        return f"WorkerModel({self.describe})"

@@ -1,0 +1,261 @@
+"""The tiled engine on a dask.distributed cluster (``scheduler=``, ``--scheduler``).
+
+One ``local:2`` cluster (two single-thread worker processes) serves the module, and
+the ``srmat sr run --scheduler local:2`` test starts its own; known answers are the
+local engine's pixels (bit for bit) and the local CLI's JSON.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+torch = pytest.importorskip("torch")
+
+from napari_srmat.cli import main  # noqa: E402
+from napari_srmat.io import read_image  # noqa: E402
+from napari_srmat.jobs import Progress, Stopped, StopToken, run_job  # noqa: E402
+from napari_srmat.sr import load_model  # noqa: E402
+from napari_srmat.sr.remote import RemoteModel  # noqa: E402
+from napari_srmat.tiling import (  # noqa: E402
+    SchedulerError,
+    _distributed,  # noqa: E402
+    tiled_apply,
+    tiled_apply_dask,
+    tiled_apply_job,
+)
+
+# small multi-chunk geometry: 4 x 5 chunks of 64 output px, tiles straddling chunks
+KW = dict(scale=4, tile=64, overlap=24, chunk_size=64, batch_size=3)
+
+
+@pytest.fixture(scope="module")
+def client():  # tests using it are marked slow (a cluster start, worker imports)
+    """What ``--scheduler local:2`` starts (two single-thread worker processes)."""
+    with _distributed.dask_client("local:2") as c:
+        yield c
+
+
+@pytest.fixture()
+def one_thread():
+    """The workers run torch with one thread; so does the local reference."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(3)
+    img = (rng.random((60, 75, 3)) * 255).astype(np.uint8)
+    # some structure, so that the cnn's correction is not ~0 everywhere
+    img[20:40, 10:50] //= 3
+    return img
+
+
+def _events(gen):
+    events = []
+    result = run_job(gen, quiet=True, on_event=events.append)
+    return result, events
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bicubic", "cnn"])
+def test_cluster_output_bit_identical_to_local(client, one_thread, image, name, tmp_path):
+    model = load_model(name, scale=4)
+    ref = tiled_apply(image, model.predict, out_channels=3, **KW)
+    out = tmp_path / "o.ome.zarr"
+    path, events = _events(tiled_apply_job(image, RemoteModel(model), out_channels=3, out=out,
+                                           scheduler=client, **KW))
+    assert path == out and not (tmp_path / "o.ome.zarr.partial").exists()
+    assert not (tmp_path / "o.ome.zarr.lock").exists()
+    got = read_image(out).data.compute()
+    assert got.dtype == np.uint8 and got.shape == ref.shape == (240, 300, 3)
+    np.testing.assert_array_equal(got, ref)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert len(progress) >= 1 + 20  # the start, then one per written chunk
+    assert progress[-1].done == progress[-1].total
+    # in memory, and the lazy dask array (same tasks) on the synchronous scheduler
+    mem = run_job(tiled_apply_job(image, RemoteModel(model), out_channels=3, scheduler=client,
+                                  **KW), quiet=True)
+    np.testing.assert_array_equal(mem, ref)
+    lazy = tiled_apply_dask(image, model.predict, out_channels=3, **KW)
+    assert lazy.numblocks[:2] == (4, 5)
+    np.testing.assert_array_equal(lazy.compute(scheduler="sync"), ref)
+
+
+@pytest.mark.slow
+def test_stop_keeps_a_resumable_partial(client, image, tmp_path):
+    model = load_model("bicubic", scale=4)
+    ref = tiled_apply(image, model.predict, out_channels=3, **KW)
+    out = tmp_path / "o.ome.zarr"
+    stop = StopToken()
+
+    def on_event(e):
+        if isinstance(e, Progress) and e.done > 0:
+            stop.request_stop()
+
+    events = []
+    res = run_job(tiled_apply_job(image, model.predict, out_channels=3, out=out, stop=stop,
+                                  scheduler=client, **KW),
+                  quiet=True, on_event=lambda e: (events.append(e), on_event(e)))
+    assert res is None and any(isinstance(e, Stopped) for e in events)
+    assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
+    assert not (tmp_path / "o.ome.zarr.lock").exists()  # released after the tasks returned
+    written = len(list((tmp_path / "o.ome.zarr.partial" / ".srmat_done").iterdir()))
+    assert 0 < written < 20
+    # the local engine resumes the cluster's partial and gives the same pixels
+    path, events = _events(tiled_apply_job(image, model.predict, out_channels=3, out=out, **KW))
+    assert any("resuming" in getattr(e, "message", "") for e in events)
+    np.testing.assert_array_equal(read_image(path).data.compute(), ref)
+
+
+@pytest.mark.slow
+def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
+    out = tmp_path / "o.ome.zarr"
+
+    def wrong_shape(batch):
+        return batch  # not upscaled
+
+    with pytest.raises(ValueError, match="expected"):
+        run_job(tiled_apply_job(image, wrong_shape, out_channels=3, out=out, scheduler=client,
+                                **KW), quiet=True)
+    assert not out.exists() and not (tmp_path / "o.ome.zarr.lock").exists()
+
+
+def test_scheduler_strings():
+    assert _distributed.check_scheduler("local:3") == ("local:3", 3)
+    assert _distributed.check_scheduler(" tcp://h:8786 ") == ("tcp://h:8786", None)
+    for bad in ("local:0", "local:x", "", 5):
+        with pytest.raises(SchedulerError):
+            _distributed.check_scheduler(bad)
+
+
+@pytest.fixture()
+def small_png(tmp_path, image):
+    from PIL import Image
+
+    path = tmp_path / "in.png"
+    Image.fromarray(image[:40, :48]).save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_cli_sr_run_scheduler_local(small_png, tmp_path, capsys, one_thread):
+    local, dist = tmp_path / "local.zarr", tmp_path / "dist.zarr"
+    args = ["sr", "run", str(small_png), "--model", "cnn", "--tile", "64", "--overlap", "24"]
+    assert main([*args[:3], str(local), *args[3:]]) == 0
+    assert main([*args[:3], str(dist), *args[3:], "--scheduler", "local:2", "--json"]) == 0
+    assert '"scheduler": "local:2"' in capsys.readouterr().out
+    np.testing.assert_array_equal(read_image(dist).data.compute(),
+                                  read_image(local).data.compute())
+
+
+def test_cli_bad_scheduler_is_one_line(small_png, tmp_path, capsys, monkeypatch):
+    # nothing answers: one line, exit 2, no output and no partial left behind
+    monkeypatch.setattr(_distributed, "SCHEDULER_CONNECT_TIMEOUT", 1)
+    bad = tmp_path / "bad.zarr"
+    args = ["sr", "run", str(small_png), str(bad), "--model", "bicubic", "--tile", "32",
+            "--overlap", "8"]
+    assert main([*args, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "cannot connect to the dask scheduler" in errors[0]
+    assert "Traceback" not in err
+    assert not bad.exists() and not (tmp_path / "bad.zarr.partial").exists()
+    assert not (tmp_path / "bad.zarr.lock").exists()
+    assert main([*args, "--scheduler", "local:none"]) == 2
+    assert "local:N" in capsys.readouterr().err
+    assert main(["grain-size", str(small_png), "--mask", "--scheduler", "local:0"]) == 2
+    assert "local:N" in capsys.readouterr().err
+
+def _square(x):
+    return x * x
+
+
+@pytest.mark.slow
+def test_map_job_keeps_order_and_reports_progress(client):
+    from napari_srmat.tiling._distributed import map_job
+
+    res, events = _events(map_job(_square, list(range(7)), client))
+    assert res == [x * x for x in range(7)]
+    assert [e.done for e in events if isinstance(e, Progress)] == list(range(8))
+
+
+@pytest.mark.slow
+def test_cli_grain_size_files_as_tasks(client, tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from napari_srmat.synth import generate_microstructure
+
+    paths = []
+    for seed in (1, 2, 3):
+        ms = generate_microstructure((128, 128), mean_grain_size_px=20, seed=seed)
+        p = tmp_path / f"m{seed}.png"
+        Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(p)
+        paths.append(str(p))
+    argv = ["grain-size", *paths, "--mask", "--method", "planimetric", "--pixel-size-um",
+            "0.5", "--json"]
+    assert main(argv) == 0
+    local = json.loads(capsys.readouterr().out)
+    # an existing cluster, by its address
+    assert main([*argv, "--scheduler", client.scheduler.address]) == 0
+    dist = json.loads(capsys.readouterr().out)
+    assert [f["name"] for f in dist["images"]] == paths
+    assert dist == local
+
+
+@pytest.mark.slow
+def test_cli_edges_predict_on_cluster(client, one_thread, image, tmp_path, capsys):
+    from PIL import Image
+
+    path = tmp_path / "in.png"
+    Image.fromarray(image[:, :, 1]).save(path)
+    argv = ["edges", "predict", str(path), "--tile", "64", "--overlap", "16", "--tta", "none"]
+    assert main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "dist"), "--scheduler",
+                 client.scheduler.address]) == 0
+    capsys.readouterr()
+    for name in ("prob.ome.zarr", "uncertainty.ome.zarr"):
+        a = read_image(tmp_path / "local" / name).data.compute()
+        b = read_image(tmp_path / "dist" / name).data.compute()
+        assert a.dtype == np.float32 and a.shape == (60, 75)
+        np.testing.assert_array_equal(b, a)
+
+
+def test_scheduler_without_workers_is_refused(monkeypatch):
+    monkeypatch.setattr(_distributed, "SCHEDULER_CONNECT_TIMEOUT", 1)
+    with distributed.LocalCluster(n_workers=0, processes=False,
+                                  dashboard_address=":0") as cluster:
+        with pytest.raises(SchedulerError, match="no workers"), \
+                _distributed.dask_client(cluster.scheduler_address):
+            pass
+
+
+@pytest.mark.slow
+def test_fast_path_chunks_on_cluster(client, image, tmp_path):
+    from napari_srmat.sr import super_resolve
+
+    model = load_model("bicubic", scale=4)
+    if getattr(model, "chunk_function", lambda: None)() is None:
+        pytest.skip("no chunk_fn fast path in this version (it comes with the speed branch)")
+    local = super_resolve(image, model, tile=64, overlap=8, out=tmp_path / "l.ome.zarr")
+    dist = super_resolve(image, model, tile=64, overlap=8, out=tmp_path / "d.ome.zarr",
+                         scheduler=client)
+    a, b = read_image(local), read_image(dist)
+    np.testing.assert_array_equal(b.data.compute(), a.data.compute())
+
+
+@pytest.mark.slow
+def test_worker_refuses_other_weights(client, image):
+    from napari_srmat.checkpoint import CheckpointError
+
+    fn = RemoteModel(load_model("cnn", scale=4))
+    fn.digest = "0" * 32  # as if the starting process had other weights than the workers
+    fn.key += "-other"
+    with pytest.raises(CheckpointError, match="differ from the starting process"):
+        run_job(tiled_apply_job(image, fn, out_channels=3, scheduler=client, **KW), quiet=True)
