@@ -6,9 +6,10 @@ Forms::
     srmat sr run INPUT OUTPUT.zarr ...          (same as above)
     srmat sr train --data DIR ... --model cnn --scale 4 --train-steps N --out CKPT_DIR
     srmat sr models
+    srmat sr eval HR SR [--scale s] [--lr LR] [--json]   (fidelity metrics, cli/sr_eval.py)
 
 ``sr`` takes the rest of the command line and dispatches it itself: a first word
-that is not ``run``/``train``/``models`` means ``run``.
+that is not ``run``/``train``/``models``/``eval`` means ``run``.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ from . import UserError, print_json
 
 __all__ = ["register", "build_sr_parser"]
 
-ACTIONS = ("run", "train", "models")
+ACTIONS = ("run", "train", "models", "eval")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "sr",
-        help="super-resolution: run (default), train, models",
+        help="super-resolution: run (default), train, models, eval",
         description="srmat sr [run] INPUT OUTPUT.zarr [options] | srmat sr train ... | "
-                    "srmat sr models   (srmat sr run -h for options)",
+                    "srmat sr models | srmat sr eval HR SR   (srmat sr run -h for options)",
         add_help=False,
         prefix_chars="\0",  # every word, options included, goes to ``argv``
     )
@@ -117,6 +118,10 @@ def build_sr_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the SR models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=_models)
+
+    from .sr_eval import add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 
