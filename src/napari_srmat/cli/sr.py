@@ -103,6 +103,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    choices=("bicubic", "classical", "realesrgan"))
     t.add_argument("--loss", default=d.loss, choices=PIXEL_LOSSES,
                    help="pixel loss of cnn / onestep (mse optimises PSNR)")
+    t.add_argument("--noise", default=d.noise, choices=("gaussian", "structure"),
+                   help="ddpm training noise: gaussian, or structure (each region's noise "
+                        "mean follows its HR mean; sampling unchanged)")
     t.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="fine-tune: start from a checkpoint directory of the same model, "
                         "or 'default' for the shipped weights")
@@ -208,7 +211,7 @@ def _train(args: argparse.Namespace) -> int:
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
         steps=args.train_steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
         val_every=args.val_every, degradation={"mode": args.degradation},
-        loss=args.loss, init_checkpoint=args.init,
+        loss=args.loss, init_checkpoint=args.init, noise=args.noise,
         resume=args.resume, seed=args.seed, device=_device(args.device),
         num_threads=args.threads, time_limit_s=args.time_limit,
     )
