@@ -7,7 +7,7 @@ region follows the region's HR mean; regions = the synthetic generator's grain l
 or SLIC superpixels of tbm/train crops), then evaluates both and bicubic with
 :func:`napari_srmat.metrics.sr.evaluate_sr_pair` (``psnr_y``, ``ssim_y``, ``essim``, the
 LDL artifact map's mean) on held-out HR images whose LR inputs are their antialiased
-bicubic downsampling.
+bicubic downsampling. The shipped ``cnn`` (x4) is evaluated as a reference row.
 
 * ``--data synthetic`` (default): train on synthetic micrographs (seeds 0..n-1),
   evaluate on other synthetic micrographs (seeds 1000+).
@@ -71,6 +71,20 @@ def _evaluate(model, images: list[np.ndarray], scale: int, samples: int) -> dict
     return {k: float(np.mean([r[k] for r in rows])) for k in keys}
 
 
+def markdown_table(results: dict) -> str:
+    """The docs table of a results dict (``--table results/...json`` prints it)."""
+    keys = ("psnr_y", "ssim_y", "essim", "ldl_mean", "noref_ldl_mean", "train_seconds")
+    lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, row in results.items():
+        cells = []
+        for k in keys:
+            v = row.get(k)
+            cells.append("–" if v is None else f"{v:.2e}" if "ldl" in k
+                         else f"{v:.0f}" if k == "train_seconds" else f"{v:.4f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", choices=("synthetic", "tbm"), default="synthetic")
@@ -85,7 +99,14 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="", help="suffix of the results file name")
+    ap.add_argument("--table", default=None, metavar="RESULTS.json",
+                    help="only print the markdown table of a results file")
     args = ap.parse_args()
+    if args.table:
+        import json
+
+        print(markdown_table(json.loads(Path(args.table).read_text())["results"]))
+        return 0
 
     from napari_srmat.sr import load_model
     from napari_srmat.sr.train import train_sr
@@ -94,6 +115,9 @@ def main() -> int:
     results: dict = {"bicubic": _evaluate(load_model("bicubic", scale=args.scale), images,
                                           args.scale, 1)}
     print("bicubic", results["bicubic"], file=sys.stderr)
+    if args.scale == 4:  # the shipped cnn (x4 weights) as a reference row
+        results["cnn_shipped"] = _evaluate(load_model("cnn", scale=4), images, 4, 1)
+        print("cnn", results["cnn_shipped"], file=sys.stderr)
     for seed in args.seeds:
         for noise in ("gaussian", "structure"):
             with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +157,7 @@ def main() -> int:
     }
     save("sr_structure_noise" + ("_tbm" if args.data == "tbm" else "")
          + (f"_{args.tag}" if args.tag else ""), payload)
+    print(markdown_table(results))
     return 0
 
 
