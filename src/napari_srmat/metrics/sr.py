@@ -331,10 +331,24 @@ def ldl_map(hr: Any, sr: Any, *, window: int = LDL_WINDOW,
     return (weight * _local_variance(r, int(window))).astype(np.float32)
 
 
-def _degrade_fn(degrade: Callable | str | None) -> Callable:
+def _degraded_back(lr: Any, sr: Any, scale: int, degrade: Callable | str | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``(lr, sr degraded to lr's grid)`` as float images (the SR side cropped to fit)."""
     from ..audit.detector import resolve_degrade
 
-    return resolve_degrade(degrade)
+    s = int(scale)
+    low = _float_image(lr, "lr")
+    high = _float_image(sr, "sr")
+    h, w = low.shape[:2]
+    if high.shape[0] < h * s or high.shape[1] < w * s or high.ndim != low.ndim:
+        raise ValueError(f"sr {high.shape} does not match lr {low.shape} at x{s}")
+    return low, _float_image(resolve_degrade(degrade)(high[:h * s, :w * s], s), "sr")
+
+
+def _noref_from_back(low: np.ndarray, back: np.ndarray, scale: int, window: int,
+                     gamma: float) -> np.ndarray:
+    m = ldl_map(low, back, window=window, gamma=gamma)
+    return np.kron(m, np.ones((int(scale), int(scale)), dtype=np.float32))
 
 
 def ldl_map_noref(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | None = None,
@@ -367,15 +381,8 @@ def ldl_map_noref(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | Non
         float32 ``(h*scale, w*scale)``: the LR-resolution map repeated over each
         ``scale x scale`` block.
     """
-    s = int(scale)
-    low = _float_image(lr, "lr")
-    high = _float_image(sr, "sr")
-    h, w = low.shape[:2]
-    if high.shape[0] < h * s or high.shape[1] < w * s or high.ndim != low.ndim:
-        raise ValueError(f"sr {high.shape} does not match lr {low.shape} at x{s}")
-    back = _degrade_fn(degrade)(high[:h * s, :w * s], s)
-    m = ldl_map(low, back, window=window, gamma=gamma)
-    return np.kron(m, np.ones((s, s), dtype=np.float32))
+    low, back = _degraded_back(lr, sr, scale, degrade)
+    return _noref_from_back(low, back, scale, window, gamma)
 
 
 def domain_shift(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | None = None,
@@ -391,6 +398,21 @@ def domain_shift(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | None
     * ``std_ratio`` = std(Y of SR degraded) / std(Y of LR) (contrast; 1 for a flat LR
       and a flat SR).
 
+    Parameters
+    ----------
+    lr : array-like
+        LR input ``(h, w[, C])``.
+    sr : array-like
+        SR image ``(h*scale, w*scale[, C])``.
+    scale : int
+    degrade : callable or str, optional
+        As :func:`ldl_map_noref`.
+    mean_tol : float
+        Largest accepted ``|mean_shift|`` (default :data:`SHIFT_MEAN_TOL`).
+    std_ratio : float
+        Largest accepted contrast ratio or inverse ratio (default
+        :data:`SHIFT_STD_RATIO`).
+
     Returns
     -------
     dict
@@ -398,13 +420,12 @@ def domain_shift(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | None
         None): shifted when ``|mean_shift| > mean_tol`` or ``std_ratio`` is outside
         ``[1 / std_ratio, std_ratio]``.
     """
-    s = int(scale)
-    low = _float_image(lr, "lr")
-    high = _float_image(sr, "sr")
-    h, w = low.shape[:2]
-    if high.shape[0] < h * s or high.shape[1] < w * s:
-        raise ValueError(f"sr {high.shape} does not match lr {low.shape} at x{s}")
-    back = _degrade_fn(degrade)(high[:h * s, :w * s], s)
+    low, back = _degraded_back(lr, sr, scale, degrade)
+    return _shift_from_back(low, back, mean_tol, std_ratio)
+
+
+def _shift_from_back(low: np.ndarray, back: np.ndarray, mean_tol: float,
+                     std_ratio: float) -> dict[str, Any]:
     y_lr, y_back = rgb_to_y(low), rgb_to_y(back)
     shift = float(y_back.mean() - y_lr.mean())
     s_lr, s_back = float(y_lr.std()), float(y_back.std())
@@ -503,15 +524,18 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
     ya, yb = shave(rgb_to_y(a), s), shave(rgb_to_y(b), s)
     full_ldl = ldl_map(a, b)
     ldl = shave(full_ldl, s)
+    from ..audit.detector import resolve_degrade
+
     if lr is None:
-        low = _degrade_fn(degrade)(a, s)
+        low = resolve_degrade(degrade)(a, s)
         lr_source = "degraded HR (the evaluation degradation)"
     else:
         low = _float_image(lr, "lr")
         if low.shape[0] * s != h or low.shape[1] * s != w:
             raise ValueError(f"LR {low.shape[:2]} x{s} does not match HR/SR {(h, w)}")
         lr_source = "given"
-    noref = ldl_map_noref(low, b, s, degrade=degrade)
+    low, back = _degraded_back(low, b, s, degrade)
+    noref = _noref_from_back(low, back, s, LDL_WINDOW, LDL_GAMMA)
     result = {
         "scale": s,
         "border": s,
@@ -522,7 +546,7 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
         "ldl_p99": float(np.percentile(ldl, 99)),
         "noref_ldl_mean": float(shave(noref, s).mean()),
         "lr_source": lr_source,
-        "domain_shift": domain_shift(low, b, s, degrade=degrade),
+        "domain_shift": _shift_from_back(low, back, SHIFT_MEAN_TOL, SHIFT_STD_RATIO),
         "degradation": degradation,
     }
     if return_maps:
