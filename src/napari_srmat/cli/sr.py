@@ -7,9 +7,10 @@ Forms::
     srmat sr train --data DIR ... --model cnn --scale 4 --train-steps N --out CKPT_DIR
     srmat sr train --pairs PAIRS.csv --model cnn --scale 4 ... --out CKPT_DIR   (real LR/HR)
     srmat sr models
+    srmat sr eval HR SR [--scale s] [--lr LR] [--json]   (fidelity metrics, cli/sr_eval.py)
 
 ``sr`` takes the rest of the command line and dispatches it itself: a first word
-that is not ``run``/``train``/``models`` means ``run``.
+that is not ``run``/``train``/``models``/``eval`` means ``run``.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ from . import UserError, print_json
 
 __all__ = ["register", "build_sr_parser"]
 
-ACTIONS = ("run", "train", "models")
+ACTIONS = ("run", "train", "models", "eval")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "sr",
-        help="super-resolution: run (default), train, models",
+        help="super-resolution: run (default), train, models, eval",
         description="srmat sr [run] INPUT OUTPUT.zarr [options] | srmat sr train ... | "
-                    "srmat sr models   (srmat sr run -h for options)",
+                    "srmat sr models | srmat sr eval HR SR   (srmat sr run -h for options)",
         add_help=False,
         prefix_chars="\0",  # every word, options included, goes to ``argv``
     )
@@ -112,6 +113,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    choices=("bicubic", "classical", "realesrgan"))
     t.add_argument("--loss", default=d.loss, choices=PIXEL_LOSSES,
                    help="pixel loss of cnn / onestep (mse optimises PSNR)")
+    t.add_argument("--noise", default=d.noise, choices=("gaussian", "structure"),
+                   help="ddpm training noise: gaussian, or structure (each region's noise "
+                        "mean follows its HR mean; sampling unchanged)")
     t.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="fine-tune: start from a checkpoint directory of the same model, "
                         "or 'default' for the shipped weights")
@@ -127,6 +131,10 @@ def build_sr_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the SR models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=_models)
+
+    from .sr_eval import add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 
@@ -219,7 +227,7 @@ def _train(args: argparse.Namespace) -> int:
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
         steps=args.train_steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
         val_every=args.val_every, degradation={"mode": args.degradation},
-        loss=args.loss, init_checkpoint=args.init,
+        loss=args.loss, init_checkpoint=args.init, noise=args.noise,
         resume=args.resume, seed=args.seed, device=_device(args.device),
         num_threads=args.threads, time_limit_s=args.time_limit,
         pairs=args.pairs, register_pairs=not args.pairs_aligned,

@@ -15,13 +15,67 @@ The *band-limited oracle* (:func:`band_limit`) keeps the HR image's in-band
 coefficients exactly and sets the rest to zero: the best reconstruction a method
 can give that restores every frequency the LR represents but invents nothing
 above it. A model beats it only by predicting out-of-band content correctly.
+
+Fidelity metrics as SR papers report them (:func:`evaluate_sr_pair`):
+
+* ``psnr_y`` / ``ssim_y``: PSNR and SSIM on the Y channel of YCbCr (ITU-R BT.601 as
+  in MATLAB ``rgb2ycbcr``, :func:`rgb_to_y`) after cropping ``scale`` pixels from each
+  border (:func:`shave`); SSIM with the 11x11 Gaussian window (sigma 1.5) of Wang et
+  al. 2004.
+* ``essim``: SSIM of the Sobel edge maps (:func:`sobel_edges`) of the two Y images.
+* the LDL artifact map (:func:`ldl_map`, Liang et al. 2022, "Details or Artifacts"):
+  local variance of the residual ``|HR - SR|`` weighted by the residual's variance
+  over the whole image; its no-reference variant (:func:`ldl_map_noref`) compares the
+  SR image, degraded back to LR, with the LR input.
+* a brightness / contrast domain-shift check (:func:`domain_shift`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import numpy as np
 
-__all__ = ["band_limit", "spectral_error_split"]
+__all__ = [
+    "band_limit",
+    "spectral_error_split",
+    "Y_OFFSET",
+    "Y_WEIGHTS",
+    "SSIM_SIGMA",
+    "LDL_WINDOW",
+    "LDL_GAMMA",
+    "SHIFT_MEAN_TOL",
+    "SHIFT_STD_RATIO",
+    "rgb_to_y",
+    "shave",
+    "psnr",
+    "ssim",
+    "sobel_edges",
+    "essim",
+    "ldl_map",
+    "ldl_map_noref",
+    "domain_shift",
+    "degradation_recipe",
+    "evaluate_sr_pair",
+]
+
+#: ITU-R BT.601 luma of MATLAB ``rgb2ycbcr`` for R, G, B in [0, 1]:
+#: ``Y = 16 + 65.481 R + 128.553 G + 24.966 B`` (on the 0..255 scale, so Y is in [16, 235]).
+Y_OFFSET = 16.0
+Y_WEIGHTS = (65.481, 128.553, 24.966)
+#: Standard deviation (px) of the Gaussian SSIM window (Wang et al. 2004; 11x11 window).
+SSIM_SIGMA = 1.5
+#: Side (px) of the window of the LDL local residual variance (Liang et al. 2022).
+LDL_WINDOW = 7
+#: The LDL patch-level weight is ``var(residual) ** (1 / LDL_GAMMA)``.
+LDL_GAMMA = 5.0
+#: Largest accepted shift of the mean Y of the SR image (degraded to LR) from the LR
+#: input's, in [0, 1] units (0.05 = 12.75 grey levels of 255).
+SHIFT_MEAN_TOL = 0.05
+#: Largest accepted ratio (or inverse ratio) of the Y standard deviations (contrast).
+SHIFT_STD_RATIO = 1.25
 
 
 def _in_band_mask(shape: tuple[int, int], scale: int) -> np.ndarray:
@@ -126,3 +180,375 @@ def spectral_error_split(hr: np.ndarray, sr: np.ndarray, scale: int) -> dict[str
         "hr_out_of_band_energy": hr_out,
         "out_of_band_captured": 1.0 - out_band / hr_out if hr_out > 0 else float("nan"),
     }
+
+
+# --------------------------------------------------------------------------- fidelity
+def _float_image(image: Any, name: str) -> np.ndarray:
+    """``(H, W)`` or ``(H, W, C)`` float64 in [0, 1] (the package's float and channel rules)."""
+    from ..io import grey_or_rgb, to_float01
+
+    arr = to_float01(grey_or_rgb(np.asarray(image)), dtype=np.float64)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} must be (H, W) or (H, W, C), got shape {arr.shape}")
+    return arr
+
+
+def rgb_to_y(image: Any) -> np.ndarray:
+    """Y (luma) of YCbCr, ITU-R BT.601 as MATLAB ``rgb2ycbcr``, scaled to [0, 1].
+
+    ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` with R, G, B in [0, 1] (integer
+    images are converted by :func:`napari_srmat.io.to_float01`). A grey image is taken
+    as ``R = G = B``, so ``Y = (16 + 219 v) / 255``. Y therefore lies in
+    ``[16/255, 235/255]``, as in the SR literature's evaluation code.
+
+    Parameters
+    ----------
+    image : array-like
+        ``(H, W)`` grey, ``(H, W, 1)`` or ``(H, W, 3)`` RGB (alpha dropped).
+
+    Returns
+    -------
+    ndarray
+        float64 ``(H, W)``.
+
+    Examples
+    --------
+    >>> round(float(rgb_to_y(np.ones((1, 1, 3)))[0, 0] * 255), 3)
+    235.0
+    >>> round(float(rgb_to_y(np.array([[[1.0, 0.0, 0.0]]]))[0, 0] * 255), 3)
+    81.481
+    """
+    arr = _float_image(image, "image")
+    if arr.ndim == 2:
+        y = Y_OFFSET + sum(Y_WEIGHTS) * arr
+    else:
+        y = Y_OFFSET + arr @ np.asarray(Y_WEIGHTS, dtype=np.float64)
+    return y / 255.0
+
+
+def shave(image: np.ndarray, border: int) -> np.ndarray:
+    """Crop ``border`` pixels from each side of an ``(H, W[, C])`` image (SR protocol)."""
+    b = int(border)
+    if b < 0:
+        raise ValueError(f"border must be >= 0, got {border}")
+    if b == 0:
+        return image
+    if image.shape[0] <= 2 * b or image.shape[1] <= 2 * b:
+        raise ValueError(f"image {image.shape[:2]} is too small to crop a {b} px border")
+    return image[b:-b, b:-b]
+
+
+def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio ``10 log10(data_range**2 / MSE)`` in dB (inf if equal)."""
+    a = np.asarray(reference, dtype=np.float64)
+    b = np.asarray(test, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    mse = float(np.mean((a - b) ** 2))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(float(data_range) ** 2 / mse)
+
+
+def ssim(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> float:
+    """SSIM of two ``(H, W)`` images with the Gaussian window of Wang et al. (2004).
+
+    scikit-image's ``structural_similarity`` with ``gaussian_weights=True``,
+    ``sigma = SSIM_SIGMA`` (an 11x11 window), ``use_sample_covariance=False``, which
+    reproduces the reference MATLAB implementation. Images must be at least 11x11.
+    """
+    from skimage.metrics import structural_similarity
+
+    a = np.asarray(reference, dtype=np.float64)
+    b = np.asarray(test, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"ssim needs two (H, W) images of one shape, got {a.shape}, {b.shape}")
+    if min(a.shape) < 11:
+        raise ValueError(f"ssim needs images of at least 11x11 px, got {a.shape}")
+    return float(structural_similarity(a, b, data_range=float(data_range),
+                                       gaussian_weights=True, sigma=SSIM_SIGMA,
+                                       use_sample_covariance=False))
+
+
+def sobel_edges(image: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of an ``(H, W)`` image (reflect borders), as ESSIM uses."""
+    from skimage.filters import sobel
+
+    return sobel(np.asarray(image, dtype=np.float64), mode="reflect")
+
+
+def essim(reference: np.ndarray, test: np.ndarray) -> float:
+    """Edge SSIM: :func:`ssim` of the :func:`sobel_edges` maps of two ``(H, W)`` images.
+
+    Compares where the edges are and how strong they are, which plain SSIM weighs
+    little in flat grain interiors. Data range 1 (the Sobel magnitude of a [0, 1] image
+    stays below 1).
+    """
+    return ssim(sobel_edges(reference), sobel_edges(test), data_range=1.0)
+
+
+def _local_variance(values: np.ndarray, window: int) -> np.ndarray:
+    from scipy import ndimage as ndi
+
+    m = ndi.uniform_filter(values, size=window, mode="reflect")
+    m2 = ndi.uniform_filter(values * values, size=window, mode="reflect")
+    return np.maximum(m2 - m * m, 0.0)
+
+
+def ldl_map(hr: Any, sr: Any, *, window: int = LDL_WINDOW,
+            gamma: float = LDL_GAMMA) -> np.ndarray:
+    """LDL artifact map (Liang et al. 2022, "Details or Artifacts", CVPR).
+
+    With the residual ``r = sum_c |HR_c - SR_c|`` (summed over channels, as the
+    paper's code), the map is ``var(r) ** (1 / gamma) * localvar_window(r)``: the
+    local variance of the residual in a ``window x window`` neighbourhood (reflect
+    borders) weighted by the residual's variance over the whole image. High values
+    mark noisy, wrong detail (artifacts); a smooth (blurred) error scores low.
+
+    Parameters
+    ----------
+    hr, sr : array-like
+        Reference and SR image, one shape ``(H, W[, C])`` (integers are converted by
+        :func:`napari_srmat.io.to_float01`).
+    window : int
+        Side of the local window (default :data:`LDL_WINDOW` = 7).
+    gamma : float
+        Exponent of the image-level weight (default :data:`LDL_GAMMA` = 5).
+
+    Returns
+    -------
+    ndarray
+        float32 ``(H, W)``, >= 0; all zeros when ``sr == hr``.
+    """
+    a = _float_image(hr, "hr")
+    b = _float_image(sr, "sr")
+    if a.shape != b.shape:
+        raise ValueError(f"hr and sr shapes differ: {a.shape} vs {b.shape}")
+    r = np.abs(a - b)
+    if r.ndim == 3:
+        r = r.sum(axis=2)
+    weight = float(np.var(r)) ** (1.0 / float(gamma))
+    return (weight * _local_variance(r, int(window))).astype(np.float32)
+
+
+def _degraded_back(lr: Any, sr: Any, scale: int, degrade: Callable | str | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``(lr, sr degraded to lr's grid)`` as float images (the SR side cropped to fit)."""
+    from ..audit.detector import resolve_degrade
+
+    s = int(scale)
+    low = _float_image(lr, "lr")
+    high = _float_image(sr, "sr")
+    h, w = low.shape[:2]
+    if high.shape[0] < h * s or high.shape[1] < w * s or high.ndim != low.ndim:
+        raise ValueError(f"sr {high.shape} does not match lr {low.shape} at x{s}")
+    return low, _float_image(resolve_degrade(degrade)(high[:h * s, :w * s], s), "sr")
+
+
+def _noref_from_back(low: np.ndarray, back: np.ndarray, scale: int, window: int,
+                     gamma: float) -> np.ndarray:
+    m = ldl_map(low, back, window=window, gamma=gamma)
+    return np.kron(m, np.ones((int(scale), int(scale)), dtype=np.float32))
+
+
+def ldl_map_noref(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | None = None,
+                  window: int = LDL_WINDOW, gamma: float = LDL_GAMMA) -> np.ndarray:
+    """No-reference LDL map: :func:`ldl_map` of the LR input against the SR image degraded.
+
+    Without an HR reference, the SR image is degraded back to LR (``degrade``, default
+    the evaluation degradation: antialiased bicubic downsampling,
+    :func:`napari_srmat.audit.bicubic_degrade`) and compared with the LR input; where
+    the SR image is inconsistent with its input in a noisy, local way the map is high.
+    It sees only the in-band (LR-visible) part of an artifact: wrong detail that
+    averages out in the degradation is invisible to it.
+
+    Parameters
+    ----------
+    lr : array-like
+        LR input ``(h, w[, C])``.
+    sr : array-like
+        SR image ``(h*scale, w*scale[, C])`` (extra rows / columns are cropped).
+    scale : int
+    degrade : callable or str, optional
+        As :func:`napari_srmat.audit.resolve_degrade` (``"bicubic"``, ``"gaussian-area"``
+        or ``fn(image, scale)``).
+    window, gamma
+        As :func:`ldl_map`.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(h*scale, w*scale)``: the LR-resolution map repeated over each
+        ``scale x scale`` block.
+    """
+    low, back = _degraded_back(lr, sr, scale, degrade)
+    return _noref_from_back(low, back, scale, window, gamma)
+
+
+def domain_shift(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | None = None,
+                 mean_tol: float = SHIFT_MEAN_TOL,
+                 std_ratio: float = SHIFT_STD_RATIO) -> dict[str, Any]:
+    """Brightness / contrast drift of an SR image from its LR input.
+
+    The SR image is degraded back to LR (as :func:`ldl_map_noref`) so that the two
+    images are compared at one resolution (added detail would otherwise raise the
+    SR image's standard deviation). On Y (:func:`rgb_to_y`):
+
+    * ``mean_shift`` = mean(Y of SR degraded) - mean(Y of LR) (brightness);
+    * ``std_ratio`` = std(Y of SR degraded) / std(Y of LR) (contrast; 1 for a flat LR
+      and a flat SR).
+
+    Parameters
+    ----------
+    lr : array-like
+        LR input ``(h, w[, C])``.
+    sr : array-like
+        SR image ``(h*scale, w*scale[, C])``.
+    scale : int
+    degrade : callable or str, optional
+        As :func:`ldl_map_noref`.
+    mean_tol : float
+        Largest accepted ``|mean_shift|`` (default :data:`SHIFT_MEAN_TOL`).
+    std_ratio : float
+        Largest accepted contrast ratio or inverse ratio (default
+        :data:`SHIFT_STD_RATIO`).
+
+    Returns
+    -------
+    dict
+        ``mean_shift``, ``std_ratio``, ``shifted`` (bool) and ``warning`` (one line, or
+        None): shifted when ``|mean_shift| > mean_tol`` or ``std_ratio`` is outside
+        ``[1 / std_ratio, std_ratio]``.
+    """
+    low, back = _degraded_back(lr, sr, scale, degrade)
+    return _shift_from_back(low, back, mean_tol, std_ratio)
+
+
+def _shift_from_back(low: np.ndarray, back: np.ndarray, mean_tol: float,
+                     std_ratio: float) -> dict[str, Any]:
+    y_lr, y_back = rgb_to_y(low), rgb_to_y(back)
+    shift = float(y_back.mean() - y_lr.mean())
+    s_lr, s_back = float(y_lr.std()), float(y_back.std())
+    if s_lr > 0:
+        ratio = s_back / s_lr
+    else:
+        ratio = 1.0 if s_back == 0 else math.inf
+    problems = []
+    if abs(shift) > mean_tol:
+        problems.append(f"brightness shifted by {shift * 255:+.1f} grey levels (of 255)")
+    if not (1.0 / std_ratio <= ratio <= std_ratio):
+        problems.append(f"contrast (std) x{ratio:.2f}")
+    warning = None
+    if problems:
+        warning = ("SR output drifts from its input: " + ", ".join(problems)
+                   + "; intensities of this SR image are not comparable with the input's")
+    return {"mean_shift": shift, "std_ratio": ratio, "shifted": bool(problems),
+            "warning": warning}
+
+
+def degradation_recipe(srmat_attrs: Mapping | None) -> dict | None:
+    """The degradation recipe an SR output records, from its ``attrs["srmat"]``.
+
+    ``srmat sr run`` stores the model and its checkpoint; a trained checkpoint's
+    ``config.json`` holds the degradation its LR training inputs were made with
+    (``training.degradation``). Interpolation models (``bicubic``, ``lanczos``) have
+    none.
+
+    Returns
+    -------
+    dict or None
+        ``{"recipe": {...}, "source": "..."}`` or None when nothing is recorded.
+    """
+    if not srmat_attrs:
+        return None
+    if isinstance(srmat_attrs.get("degradation"), Mapping):
+        return {"recipe": dict(srmat_attrs["degradation"]), "source": "sr output metadata"}
+    ckpt = srmat_attrs.get("checkpoint")
+    if not ckpt:
+        return None
+    from ..checkpoint import CheckpointError, read_checkpoint_config
+
+    try:
+        _, config = read_checkpoint_config(ckpt)
+    except CheckpointError:
+        return None
+    training = config.get("training")
+    recipe = training.get("degradation") if isinstance(training, Mapping) else None
+    if not isinstance(recipe, Mapping):
+        return None
+    return {"recipe": dict(recipe),
+            "source": f"training degradation of the model checkpoint {ckpt}"}
+
+
+def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
+                     degradation: Any = None, degrade: Callable | str | None = None,
+                     return_maps: bool = False) -> dict[str, Any]:
+    """Fidelity of an SR image against its HR reference, as SR papers report it.
+
+    Parameters
+    ----------
+    hr, sr : array-like
+        Reference and SR image ``(H, W[, C])`` of one shape (integers are converted
+        by :func:`napari_srmat.io.to_float01`). Rows / columns beyond a multiple of
+        ``scale`` are cropped.
+    scale : int
+        Magnification; also the border (px) cropped before ``psnr_y`` / ``ssim_y`` /
+        ``essim`` / ``ldl_mean``.
+    lr : array-like, optional
+        The LR input the SR image was made from (for the no-reference map and the
+        domain-shift check); default ``degrade(hr)`` (the evaluation protocol).
+    degradation : dict or str, optional
+        The recipe that made the LR input; recorded as ``degradation`` in the result.
+    degrade : callable or str, optional
+        How the SR image is degraded back to LR (:func:`ldl_map_noref`).
+    return_maps : bool
+        Also return ``{"ldl": map, "ldl_noref": map}`` (full-size float32 maps).
+
+    Returns
+    -------
+    dict (or (dict, dict) with ``return_maps``)
+        ``scale``, ``border``, ``psnr_y``, ``ssim_y``, ``essim``, ``ldl_mean``,
+        ``ldl_p99``, ``noref_ldl_mean``, ``lr_source``, ``domain_shift`` (see
+        :func:`domain_shift`), ``degradation``.
+    """
+    s = int(scale)
+    if s < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    a = _float_image(hr, "hr")
+    b = _float_image(sr, "sr")
+    if a.shape != b.shape:
+        raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} (the SR image "
+                         "must be the HR reference's size)")
+    h, w = a.shape[0] // s * s, a.shape[1] // s * s
+    a, b = a[:h, :w], b[:h, :w]
+    ya, yb = shave(rgb_to_y(a), s), shave(rgb_to_y(b), s)
+    full_ldl = ldl_map(a, b)
+    ldl = shave(full_ldl, s)
+    from ..audit.detector import resolve_degrade
+
+    if lr is None:
+        low = resolve_degrade(degrade)(a, s)
+        lr_source = "degraded HR (the evaluation degradation)"
+    else:
+        low = _float_image(lr, "lr")
+        if low.shape[0] * s != h or low.shape[1] * s != w:
+            raise ValueError(f"LR {low.shape[:2]} x{s} does not match HR/SR {(h, w)}")
+        lr_source = "given"
+    low, back = _degraded_back(low, b, s, degrade)
+    noref = _noref_from_back(low, back, s, LDL_WINDOW, LDL_GAMMA)
+    result = {
+        "scale": s,
+        "border": s,
+        "psnr_y": psnr(ya, yb),
+        "ssim_y": ssim(ya, yb),
+        "essim": essim(ya, yb),
+        "ldl_mean": float(ldl.mean()),
+        "ldl_p99": float(np.percentile(ldl, 99)),
+        "noref_ldl_mean": float(shave(noref, s).mean()),
+        "lr_source": lr_source,
+        "domain_shift": _shift_from_back(low, back, SHIFT_MEAN_TOL, SHIFT_STD_RATIO),
+        "degradation": degradation,
+    }
+    if return_maps:
+        return result, {"ldl": full_ldl, "ldl_noref": noref}
+    return result

@@ -21,6 +21,13 @@ their output; pass ``color_fix="none"`` to disable.
 
 The UNets use no attention layers, so the receptive field is local (GroupNorm
 statistics are still computed per tile, see ``docs/super_resolution.md``).
+
+Structure-modulated training noise (:func:`structure_noise`, ``DDPMSR.training_loss(...,
+noise_regions=...)``, ``srmat sr train --model ddpm --noise structure``): the training
+noise of each region (a grain of the synthetic generator, or a SLIC superpixel of the
+HR image, :func:`structure_regions`) has a mean that follows the region's HR mean
+(an "offset noise" shaped by the microstructure). Sampling is unchanged (standard
+Gaussian noise).
 """
 
 from __future__ import annotations
@@ -39,7 +46,85 @@ from .base import (
 from .classic import bicubic_upsample
 from .colorfix import color_fix
 
-__all__ = ["build_unet", "DDPMSR", "OneStepSR"]
+__all__ = ["build_unet", "DDPMSR", "OneStepSR", "NOISE_KINDS", "STRUCTURE_NOISE_STRENGTH",
+           "STRUCTURE_REGION_AREA", "structure_noise", "structure_regions"]
+
+#: Training-noise kinds of :class:`DDPMSR` (``SRTrainConfig.noise``).
+NOISE_KINDS = ("gaussian", "structure")
+#: Scale of the region-mean offset of structure-modulated noise: a region of HR mean
+#: ``mu`` (in [0, 1]) gets noise of mean ``STRUCTURE_NOISE_STRENGTH * (2 mu - 1)``
+#: (0.1 is the usual "offset noise" strength).
+STRUCTURE_NOISE_STRENGTH = 0.1
+#: Mean area (HR px) of the SLIC superpixels used as regions when no labels are known.
+STRUCTURE_REGION_AREA = 256
+
+
+def structure_regions(image, area: int = STRUCTURE_REGION_AREA):
+    """Regions of an HR image for structure-modulated noise: SLIC superpixels.
+
+    Used when the training image has no known grain labels (real micrographs); SLIC
+    follows intensity edges, so on a micrograph its superpixels lie within grains.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W, C)`` or ``(H, W)`` float in [0, 1].
+    area : int
+        Mean superpixel area in pixels.
+
+    Returns
+    -------
+    ndarray
+        int64 ``(H, W)`` labels from 0.
+    """
+    import numpy as np
+    from skimage.segmentation import slic
+
+    img = np.asarray(image, dtype=np.float64)
+    n = max(1, int(round(img.shape[0] * img.shape[1] / max(int(area), 1))))
+    return slic(img, n_segments=n, compactness=10.0, start_label=0,
+                channel_axis=-1 if img.ndim == 3 else None).astype(np.int64)
+
+
+def structure_noise(hr, regions, *, strength: float = STRUCTURE_NOISE_STRENGTH,
+                    generator=None):
+    """Gaussian noise whose mean in each region follows the region's HR mean.
+
+    ``noise = z + strength * (2 * mean_R(hr) - 1)`` per channel, with ``z`` standard
+    normal and ``mean_R(hr)`` the mean of ``hr`` over the region ``R`` a pixel belongs
+    to (per sample and channel).
+
+    Parameters
+    ----------
+    hr : torch.Tensor
+        ``(B, C, H, W)`` in [0, 1].
+    regions : torch.Tensor or ndarray
+        Integer ``(B, H, W)`` region labels (any values; per sample).
+    strength : float
+        Offset scale (default :data:`STRUCTURE_NOISE_STRENGTH`).
+    generator : torch.Generator, optional
+        Generator of ``z``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, H, W)`` float32 on ``hr``'s device.
+    """
+    import torch
+
+    b, c, h, w = hr.shape
+    lab = torch.as_tensor(regions, device=hr.device).long()
+    if tuple(lab.shape) != (b, h, w):
+        raise SRError(f"regions must be (B, H, W) = {(b, h, w)}, got {tuple(lab.shape)}")
+    lab = lab - lab.min()
+    key = lab + torch.arange(b, device=hr.device)[:, None, None] * (int(lab.max()) + 1)
+    _, inv = torch.unique(key.reshape(-1), return_inverse=True)  # one id per (sample, region)
+    vals = hr.permute(0, 2, 3, 1).reshape(-1, c).float()
+    sums = torch.zeros(int(inv.max()) + 1, c, device=hr.device).index_add_(0, inv, vals)
+    counts = torch.bincount(inv).float()[:, None]
+    means = (sums / counts)[inv].reshape(b, h, w, c).permute(0, 3, 1, 2)
+    z = torch.randn(hr.shape, generator=generator, device="cpu").to(hr.device)
+    return z + float(strength) * (2.0 * means - 1.0)
 
 
 def build_unet(in_channels: int, out_channels: int = 3, block_out_channels=(32, 64, 64),
@@ -183,14 +268,24 @@ class DDPMSR(_UNetSR):
                                              beta_schedule="squaredcos_cap_v2")
 
     # -- training ------------------------------------------------------------------
-    def training_loss(self, lr, hr, generator=None, **_: Any):
-        """Noise-prediction MSE on the scaled residual for a batch of LR/HR pairs."""
+    def training_loss(self, lr, hr, generator=None, noise_regions=None,
+                      noise_strength: float = STRUCTURE_NOISE_STRENGTH, **_: Any):
+        """Noise-prediction MSE on the scaled residual for a batch of LR/HR pairs.
+
+        ``noise_regions`` (``(B, H, W)`` integer labels): draw the training noise with
+        :func:`structure_noise` (region means following the HR image) instead of
+        standard Gaussian noise.
+        """
         import torch
         import torch.nn.functional as F
 
         up = bicubic_upsample(lr, self.scale)
         x0 = (hr - up) * self.arch["res_scale"]
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+        if noise_regions is not None:
+            noise = structure_noise(hr, noise_regions, strength=noise_strength,
+                                    generator=generator).to(x0.dtype)
+        else:
+            noise = torch.randn(x0.shape, generator=generator, device=x0.device)
         t = torch.randint(0, self.train_scheduler.config.num_train_timesteps, (x0.shape[0],),
                           generator=generator, device=x0.device)
         noisy = self.train_scheduler.add_noise(x0, noise, t)

@@ -104,6 +104,11 @@ class SRTrainConfig:
         Stop (with checkpoints) after this many seconds.
     half : bool
         Store the ``best``/``last`` weights as float16.
+    noise : {"gaussian", "structure"}
+        Training noise of ``ddpm``: standard Gaussian, or structure-modulated
+        (:func:`napari_srmat.sr.diffusion.structure_noise`: each region's noise mean
+        follows its HR mean; regions are the grain labels of synthetic micrographs and
+        SLIC superpixels of other images). Sampling is the same for both.
     """
 
     model: str = "cnn"
@@ -138,6 +143,7 @@ class SRTrainConfig:
     register_pairs: bool = True
     time_limit_s: float | None = None
     half: bool = False
+    noise: str = "gaussian"
 
     def validate(self) -> None:
         from .registry import TRAINABLE_MODELS
@@ -156,6 +162,15 @@ class SRTrainConfig:
         if self.loss not in PIXEL_LOSSES:
             raise SRError(f"loss must be one of {PIXEL_LOSSES}, got {self.loss!r}")
         DegradationConfig(**self.degradation)
+        from .diffusion import NOISE_KINDS
+
+        if self.noise not in NOISE_KINDS:
+            raise SRError(f"noise must be one of {NOISE_KINDS}, got {self.noise!r}")
+        if self.noise != "gaussian" and self.model != "ddpm":
+            raise SRError(f"noise={self.noise!r} is a ddpm training option, not {self.model!r}")
+        if self.noise != "gaussian" and self.pairs:
+            raise SRError("structure-modulated noise needs HR images with regions; it is not "
+                          "available with pairs")
 
 
 # --------------------------------------------------------------------------- data
@@ -254,13 +269,18 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
     return images
 
 
-def _synthetic_images(n: int, size: int, seed: int) -> list[np.ndarray]:
-    """``n`` synthetic micrographs (uint8 RGB) with mean grain sizes of 15-45 px."""
+def _synthetic_images(n: int, size: int, seed: int, *, with_labels: bool = False):
+    """``n`` synthetic micrographs (uint8 RGB) with mean grain sizes of 15-45 px.
+
+    With ``with_labels``: ``(images, grain_labels)``.
+    """
     from ..synth import generate_microstructure
 
     rng = np.random.default_rng(seed)
-    return [generate_microstructure((size, size), mean_grain_size_px=float(rng.uniform(15, 45)),
-                                    seed=seed + i).image for i in range(n)]
+    ms = [generate_microstructure((size, size), mean_grain_size_px=float(rng.uniform(15, 45)),
+                                  seed=seed + i) for i in range(n)]
+    images = [m.image for m in ms]
+    return (images, [m.labels for m in ms]) if with_labels else images
 
 
 class PatchSampler:
@@ -273,21 +293,36 @@ class PatchSampler:
     patch : int
         Crop size; smaller images are reflect-padded.
     seed : int
+    labels : list, optional
+        Region labels ``(H, W)`` per image (None where unknown), cropped with the image
+        by ``sample(n, return_labels=True)``.
     """
 
-    def __init__(self, images: list, patch: int, seed: int = 0) -> None:
+    def __init__(self, images: list, patch: int, seed: int = 0,
+                 labels: list | None = None) -> None:
         if not images:
             raise SRError("no training images")
         self.images = images
+        self.labels = list(labels) if labels is not None else [None] * len(images)
+        if len(self.labels) != len(images):
+            raise SRError(f"{len(self.labels)} label images for {len(images)} images")
         self.patch = int(patch)
         self.rng = np.random.default_rng(seed)
 
-    def sample(self, n: int) -> np.ndarray:
-        """Return float32 ``(n, 3, patch, patch)`` in [0, 1]."""
+    def sample(self, n: int, return_labels: bool = False):
+        """Return float32 ``(n, 3, patch, patch)`` in [0, 1].
+
+        With ``return_labels``: also int64 ``(n, patch, patch)`` region labels, the
+        image's own labels cropped alike or, where it has none,
+        :func:`napari_srmat.sr.diffusion.structure_regions` of the crop. The random
+        crops are the same either way.
+        """
         p = self.patch
         out = np.empty((n, 3, p, p), dtype=np.float32)
+        regions = np.empty((n, p, p), dtype=np.int64) if return_labels else None
         for i in range(n):
-            img = self.images[int(self.rng.integers(len(self.images)))]
+            idx = int(self.rng.integers(len(self.images)))
+            img = self.images[idx]
             h, w = img.shape[:2]
             y = int(self.rng.integers(0, max(h - p, 0) + 1))
             x = int(self.rng.integers(0, max(w - p, 0) + 1))
@@ -297,10 +332,28 @@ class PatchSampler:
                               mode="reflect")
             k = int(self.rng.integers(4))
             crop = np.rot90(crop, k)
-            if self.rng.random() < 0.5:
+            flip = self.rng.random() < 0.5
+            if flip:
                 crop = crop[:, ::-1]
             out[i] = to_float01(np.transpose(crop, (2, 0, 1)))
-        return out
+            if return_labels:
+                regions[i] = self._regions(idx, y, x, k, flip, out[i])
+        return (out, regions) if return_labels else out
+
+    def _regions(self, idx: int, y: int, x: int, k: int, flip: bool,
+                 patch: np.ndarray) -> np.ndarray:
+        from .diffusion import structure_regions
+
+        lab = self.labels[idx]
+        if lab is None:
+            return structure_regions(np.transpose(patch, (1, 2, 0)))
+        p = self.patch
+        crop = np.asarray(lab[y:y + p, x:x + p])
+        if crop.shape[0] < p or crop.shape[1] < p:
+            crop = np.pad(crop, ((0, p - crop.shape[0]), (0, p - crop.shape[1])),
+                          mode="reflect")
+        crop = np.rot90(crop, k)
+        return crop[:, ::-1] if flip else crop
 
 
 # --------------------------------------------------------------------------- eval
@@ -451,9 +504,12 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude) if cfg.data else []
-    synth = _synthetic_images(cfg.synthetic, cfg.synthetic_size, cfg.seed)
+    labels: list = [None] * len(images)
+    synth, synth_labels = _synthetic_images(cfg.synthetic, cfg.synthetic_size, cfg.seed,
+                                            with_labels=True)
     images += synth
     pair_sampler = None
+    structure = cfg.noise == "structure"
     if cfg.pairs:
         from .pairs import PairSampler, load_pairs
 
@@ -465,11 +521,15 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                          f"({reg['offset_px'][0]:.2f}, {reg['offset_px'][1]:.2f}), "
                          f"ssim {reg['ssim']:.3f}" if reg else ", assumed aligned"))
         pair_sampler = PairSampler(pairs, cfg.patch, cfg.scale, seed=cfg.seed)
-    elif not images:
-        raise SRError("no training data: give data folders and/or synthetic > 0")
     else:
+        labels += synth_labels
+        if not images:
+            raise SRError("no training data: give data folders and/or synthetic > 0")
         yield Log(f"{len(images)} training images ({len(synth)} synthetic)")
-    sampler = pair_sampler or PatchSampler(images, cfg.patch, seed=cfg.seed)
+        if structure:
+            yield Log("structure-modulated noise: regions = grain labels of the synthetic "
+                      f"images, SLIC superpixels of the {len(images) - len(synth)} others")
+    sampler = pair_sampler or PatchSampler(images, cfg.patch, seed=cfg.seed, labels=labels)
     val_images = _load_val(cfg.val, cfg.max_val_images)
     deg = DegradationConfig(**cfg.degradation)
     rng = np.random.default_rng(cfg.seed + 1)
@@ -563,17 +623,24 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                       level="warning")
             break
         model.net.train()
+        extra = {}
         if pair_sampler is not None:  # real LR/HR acquisitions
             lr_np, hr_np = pair_sampler.sample(cfg.batch_size)
             hr = torch.from_numpy(hr_np).to(device)
             lr_img = torch.from_numpy(lr_np).to(device)
         else:
-            hr = torch.from_numpy(sampler.sample(cfg.batch_size)).to(device)
+            if structure:
+                hr_np, regions = sampler.sample(cfg.batch_size, return_labels=True)
+                extra["noise_regions"] = torch.from_numpy(regions).to(device)
+            else:
+                hr_np = sampler.sample(cfg.batch_size)
+            hr = torch.from_numpy(hr_np).to(device)
             lr_img = degrade(hr, cfg.scale, deg, rng, gen)
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
         loss = model.training_loss(lr_img, hr, generator=gen, teacher=teacher,
-                                   distill_weight=cfg.distill_weight, pixel_loss=cfg.loss)
+                                   distill_weight=cfg.distill_weight, pixel_loss=cfg.loss,
+                                   **extra)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)

@@ -1,0 +1,224 @@
+"""SR fidelity metrics (``napari_srmat.metrics.sr``) and ``srmat sr eval``: known answers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from napari_srmat.metrics import sr as m
+
+
+def _micrograph(size: int = 96, seed: int = 1) -> np.ndarray:
+    """A synthetic micrograph as float64 RGB squeezed into [0.2, 0.8] (no clipping)."""
+    from napari_srmat.synth import generate_microstructure
+
+    img = generate_microstructure((size, size), mean_grain_size_px=18, seed=seed).image
+    return 0.2 + 0.6 * img.astype(np.float64) / 255.0
+
+
+# --------------------------------------------------------------------------- Y channel
+def test_rgb_to_y_matches_bt601_by_hand():
+    # Y = 16 + 65.481 R + 128.553 G + 24.966 B (R, G, B in [0, 1]), on the 0..255 scale
+    px = np.array([[[0.2, 0.4, 0.6]]])
+    by_hand = 16 + 65.481 * 0.2 + 128.553 * 0.4 + 24.966 * 0.6  # 95.497
+    assert m.rgb_to_y(px)[0, 0] * 255 == pytest.approx(95.497, abs=1e-9)
+    assert m.rgb_to_y(px)[0, 0] * 255 == pytest.approx(by_hand, abs=1e-12)
+    # uint8 input goes through the package's float rule: pure red, white, black
+    rgb8 = np.array([[[255, 0, 0], [255, 255, 255], [0, 0, 0]]], dtype=np.uint8)
+    assert np.allclose(m.rgb_to_y(rgb8)[0] * 255, [81.481, 235.0, 16.0], atol=1e-9)
+    # grey = R = G = B: 16 + 219 v
+    grey = np.array([[0.0, 0.5, 1.0]])
+    assert np.allclose(m.rgb_to_y(grey)[0] * 255, [16.0, 125.5, 235.0], atol=1e-9)
+    assert np.allclose(m.rgb_to_y(np.repeat(grey[..., None], 3, axis=2)), m.rgb_to_y(grey))
+
+
+# --------------------------------------------------------------------------- PSNR / SSIM
+def test_identical_images_give_inf_psnr_and_unit_ssim():
+    hr = _micrograph()
+    res = m.evaluate_sr_pair(hr, hr.copy(), 4)
+    assert res["psnr_y"] == math.inf
+    assert res["ssim_y"] == pytest.approx(1.0, abs=1e-12)
+    assert res["essim"] == pytest.approx(1.0, abs=1e-12)
+    assert res["ldl_mean"] == 0.0 and res["noref_ldl_mean"] == 0.0
+    assert not res["domain_shift"]["shifted"]
+
+
+def test_known_error_gives_the_expected_psnr():
+    hr = _micrograph()
+    d = 0.01
+    sign = np.where((np.indices(hr.shape[:2]).sum(0) % 2) == 0, 1.0, -1.0)[..., None]
+    sr = hr + d * sign  # every channel off by +-d: the Y error is exactly 219/255 * d
+    expected = -20 * math.log10(219 / 255 * d)  # 41.32 dB
+    assert m.evaluate_sr_pair(hr, sr, 4)["psnr_y"] == pytest.approx(expected, abs=1e-6)
+    # Gaussian noise of sigma on a grey image: PSNR_y = -20 log10(219/255 sigma) +- sampling
+    grey = hr[..., 0]
+    rng = np.random.default_rng(0)
+    sigma = 0.02
+    noisy = grey + rng.normal(0, sigma, grey.shape)
+    assert m.evaluate_sr_pair(grey, noisy, 2)["psnr_y"] == pytest.approx(
+        -20 * math.log10(219 / 255 * sigma), abs=0.15)
+
+
+def test_border_of_scale_pixels_is_cropped():
+    hr = _micrograph()
+    sr = hr.copy()
+    sr[:4] = 1.0 - sr[:4]  # wrong only within the 4 px border
+    sr[:, -4:] = 0.0
+    res = m.evaluate_sr_pair(hr, sr, 4)
+    assert res["psnr_y"] == math.inf and res["ssim_y"] == pytest.approx(1.0)
+    assert m.evaluate_sr_pair(hr, sr, 2)["psnr_y"] < 30  # a 2 px border keeps the error
+
+
+def test_ssim_and_essim_drop_for_blur_and_essim_ignores_brightness():
+    from scipy import ndimage as ndi
+
+    hr = _micrograph()
+    blurred = ndi.gaussian_filter(hr, (2, 2, 0))
+    res = m.evaluate_sr_pair(hr, blurred, 4)
+    assert res["ssim_y"] < 0.9 and res["essim"] < 0.9
+    brighter = hr + 0.1  # stays within [0, 1]: the edges do not change at all
+    assert m.evaluate_sr_pair(hr, brighter, 4)["essim"] == pytest.approx(1.0, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- LDL maps
+def test_ldl_map_marks_a_synthetic_artifact_region():
+    hr = _micrograph(128)
+    rng = np.random.default_rng(3)
+    sr = hr.copy()
+    sr[40:72, 60:92] += rng.normal(0, 0.05, (32, 32, 3))  # artifact: noisy wrong detail
+    ldl = m.ldl_map(hr, sr)
+    assert ldl.shape == (128, 128) and ldl.dtype == np.float32
+    inside = ldl[43:69, 63:89].mean()
+    outside = np.delete(ldl, np.s_[34:78], axis=0).mean()
+    assert inside > 0 and outside < 1e-6 * inside  # zero up to rounding
+    peak = np.unravel_index(np.argmax(ldl), ldl.shape)
+    assert 37 <= peak[0] < 75 and 57 <= peak[1] < 95
+    # a smooth error (a Gaussian bump, peak 0.05) scores far lower than the noisy one
+    yy, xx = np.indices((128, 128))
+    bump = 0.05 * np.exp(-((yy - 56) ** 2 + (xx - 76) ** 2) / (2 * 10.0**2))
+    smooth = hr + bump[..., None]
+    assert m.ldl_map(hr, smooth).mean() < 0.1 * ldl.mean()
+
+
+def test_noref_map_marks_an_inconsistent_region_without_hr():
+    from napari_srmat.audit import bicubic_degrade
+
+    hr = _micrograph(128)
+    lr = bicubic_degrade(hr, 4)
+    rng = np.random.default_rng(4)
+    sr = hr.copy()
+    # in-band artifact: random 4x4 blocks (LR-visible) in one region
+    blocks = np.kron(rng.normal(0, 0.08, (8, 8, 1)), np.ones((4, 4, 3)))
+    sr[64:96, 32:64] += blocks
+    noref = m.ldl_map_noref(lr, sr, 4)
+    assert noref.shape == (128, 128)
+    inside = noref[68:92, 36:60].mean()
+    far = noref[:48].mean()
+    assert inside > 20 * far
+    # the clean HR is consistent with its own bicubic LR: a near-zero map
+    assert m.ldl_map_noref(lr, hr, 4).mean() < 0.01 * noref.mean()
+
+
+# --------------------------------------------------------------------------- domain shift
+def test_domain_shift_fires_on_brightened_and_contrast_stretched_sr_only():
+    from napari_srmat.audit import bicubic_degrade
+
+    hr = _micrograph()
+    lr = bicubic_degrade(hr, 4)
+    rng = np.random.default_rng(5)
+    clean = np.clip(hr + rng.normal(0, 0.01, hr.shape), 0, 1)
+    ok = m.domain_shift(lr, clean, 4)
+    assert not ok["shifted"] and ok["warning"] is None
+    bright = m.domain_shift(lr, hr + 0.1, 4)
+    assert bright["shifted"] and "brightness" in bright["warning"]
+    assert bright["mean_shift"] == pytest.approx(0.1 * 219 / 255, abs=1e-3)
+    mean = hr.mean()
+    stretched = m.domain_shift(lr, mean + 1.5 * (hr - mean), 4)
+    assert stretched["shifted"] and "contrast" in stretched["warning"]
+    assert stretched["std_ratio"] == pytest.approx(1.5, abs=0.01)
+
+
+def test_evaluation_records_the_degradation_recipe_and_checks_shapes():
+    hr = _micrograph()
+    recipe = {"recipe": {"mode": "classical"}, "source": "--degradation"}
+    assert m.evaluate_sr_pair(hr, hr, 4, degradation=recipe)["degradation"] == recipe
+    with pytest.raises(ValueError, match="shapes differ"):
+        m.evaluate_sr_pair(hr, hr[:64], 4)
+    assert m.degradation_recipe({"model": "bicubic", "checkpoint": None}) is None
+    rec = m.degradation_recipe({"model": "cnn", "degradation": {"mode": "realesrgan"}})
+    assert rec["recipe"] == {"mode": "realesrgan"}
+
+
+# --------------------------------------------------------------------------- CLI
+def _png(path, arr):
+    from PIL import Image
+
+    from napari_srmat.io import to_uint8
+
+    Image.fromarray(to_uint8(arr)).save(path)
+    return str(path)
+
+
+def test_sr_eval_is_its_own_action_not_sr_run():
+    from napari_srmat.cli.sr import build_sr_parser
+
+    args = build_sr_parser().parse_args(["eval", "hr.png", "sr.png", "--scale", "2"])
+    assert args.sr_action == "eval" and args.hr == "hr.png" and args.sr == "sr.png"
+    assert args.scale == 2 and args.func.__name__ == "_eval"
+
+
+def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    hr = _micrograph()
+    hr_p = _png(tmp_path / "hr.png", hr)
+    bright_p = _png(tmp_path / "bright.png", hr + 0.15)
+    rc = main(["sr", "eval", hr_p, hr_p, "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["psnr_y"] is None and out["identical"] is True and out["ssim_y"] == 1.0
+    assert out["degradation"]["recipe"] is None and out["scale"] == 4
+    # a brightened SR: warning on stderr, recipe given on the command line, map written
+    ldl = tmp_path / "ldl.tif"
+    rc = main(["sr", "eval", hr_p, bright_p, "--scale", "2", "--degradation", "bicubic",
+               "--ldl-map", str(ldl), "--json"])
+    assert rc == 0
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert "brightness" in cap.err and out["domain_shift"]["shifted"]
+    assert out["degradation"] == {"recipe": {"mode": "bicubic"}, "source": "--degradation"}
+    assert out["border"] == 2 and out["maps"]["ldl_map"] == str(ldl)
+    assert tuple(read_image(ldl).data.shape) == (96, 96)
+    # the map is not overwritten; mismatched shapes and a bad recipe are one-line errors
+    assert main(["sr", "eval", hr_p, bright_p, "--ldl-map", str(ldl)]) == 2
+    assert "exists" in capsys.readouterr().err
+    small_p = _png(tmp_path / "small.png", hr[:64])
+    assert main(["sr", "eval", hr_p, small_p]) == 2
+    err = capsys.readouterr().err
+    assert "shapes differ" in err and len(err.strip().splitlines()) == 1
+    assert main(["sr", "eval", hr_p, hr_p, "--degradation", "{bad"]) == 2
+
+
+def test_cli_sr_eval_reads_scale_and_recipe_from_sr_run_output(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from napari_srmat.audit import bicubic_degrade
+    from napari_srmat.cli import main
+
+    hr = _micrograph()
+    hr_p = _png(tmp_path / "hr.png", hr)
+    lr_p = _png(tmp_path / "lr.png", bicubic_degrade(hr, 4))
+    out = tmp_path / "sr.zarr"
+    # the shipped cnn: its checkpoint records the bicubic training degradation
+    assert main(["sr", "run", lr_p, str(out), "--tile", "64", "--overlap", "21"]) == 0
+    capsys.readouterr()
+    assert main(["sr", "eval", hr_p, str(out), "--lr", lr_p, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["scale"] == 4 and res["scale_source"] == "sr output metadata"
+    assert res["degradation"]["recipe"] == {"mode": "bicubic"}
+    assert "checkpoint" in res["degradation"]["source"]
+    assert res["lr_source"] == "given" and 25 < res["psnr_y"] < 60
