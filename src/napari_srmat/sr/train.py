@@ -50,7 +50,7 @@ class SRTrainConfig:
 
     Attributes
     ----------
-    model : {"cnn", "onestep", "ddpm"}
+    model : {"cnn", "onestep", "ddpm", "cgan", "refsr"}
     scale : {2, 4}
     out : str
         Output directory (``last/``, ``best/``, ``train_state/``).
@@ -404,7 +404,7 @@ def _init_model(cfg: SRTrainConfig, checkpoint: str | None, device: str):
 
 def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                  ) -> Generator[Event, None, dict]:
-    """Train a ``cnn``, ``onestep`` or ``ddpm`` SR model (job generator).
+    """Train a ``cnn``, ``onestep``, ``ddpm``, ``cgan`` or ``refsr`` SR model (job generator).
 
     Parameters
     ----------
@@ -467,6 +467,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     if cfg.model == "ddpm":
         ema.options["num_inference_steps"] = min(ema.options["num_inference_steps"], 10)
     ema.net.load_state_dict(model.net.state_dict())
+    if getattr(ema, "needs_reference", False) and val_images:
+        # refsr validates with a training image as its reference (never a val image)
+        ema.set_reference(np.asarray(images[0][:1024, :1024]), name="training image 0")
     for p in ema.net.parameters():
         p.requires_grad_(False)
     teacher = None
