@@ -221,6 +221,7 @@ class CGANSR(TorchSRModel):
         self._d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self._d_opt.step()
+        self._d_opt.zero_grad(set_to_none=True)
         # generator loss (the discriminator's gradients are discarded before its next step)
         for p in disc.parameters():
             p.requires_grad_(False)
