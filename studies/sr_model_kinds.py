@@ -91,7 +91,7 @@ def _evaluate(model, hr_images, ref_dir: Path) -> dict:
 
 
 def _run_dataset(name: str, train_dir: Path, val_dir: Path, budget_s: float, n_val: int,
-                 work: Path) -> dict:
+                 work: Path, kinds=KINDS) -> dict:
     from napari_srmat.jobs import run_job
     from napari_srmat.sr import load_model, train_sr_job
 
@@ -102,7 +102,7 @@ def _run_dataset(name: str, train_dir: Path, val_dir: Path, budget_s: float, n_v
     out["models"]["bicubic"] = _evaluate(load_model("bicubic", scale=SCALE), hr_images,
                                          train_dir)
     out["models"]["bicubic"]["eval_s"] = time.perf_counter() - t0
-    for kind in KINDS:
+    for kind in kinds:
         cfg = dict(TRAIN, model=kind, out=str(work / f"{name}_{kind}"), data=[str(train_dir)],
                    time_limit_s=budget_s)
         res = run_job(train_sr_job(cfg), quiet=True)
@@ -127,6 +127,8 @@ def main() -> None:
                     help="wall-clock training budget of every model (s)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 10 s, 1 image")
     ap.add_argument("--datasets", nargs="+", default=["synthetic", "tbm"])
+    ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     args = ap.parse_args()
     import torch
 
@@ -145,9 +147,10 @@ def main() -> None:
                 train, val = DATA / "train" / "images", DATA / "val" / "images"
             else:
                 raise SystemExit(f"unknown data set {ds!r}")
-            payload["datasets"][ds] = _run_dataset(ds, train, val, budget, n_val, work)
+            payload["datasets"][ds] = _run_dataset(ds, train, val, budget, n_val, work,
+                                                   args.kinds)
     if not args.quick:
-        save("sr_model_kinds", payload)
+        save("sr_model_kinds" + (f"_{args.tag}" if args.tag else ""), payload)
     print("| data | model | PSNR (dB) | SSIM | train steps |")
     print("|---|---|---|---|---|")
     for ds, d in payload["datasets"].items():

@@ -85,7 +85,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
     from ..sr.train import SRTrainConfig
 
     d = SRTrainConfig()  # the one place the training defaults live
-    t = sub.add_parser("train", help="train a cnn / onestep / ddpm model")
+    t = sub.add_parser("train", help=f"train a {' / '.join(TRAINABLE_MODELS)} model")
     t.add_argument("--data", nargs="+", default=[], help="image folders, files or Zarr stores")
     t.add_argument("--exclude", nargs="*", default=[], help="file stems to leave out")
     t.add_argument("--synthetic", type=int, default=d.synthetic, metavar="N",
