@@ -109,8 +109,8 @@ def test_cgan_tiled_equals_untiled_on_an_aligned_grid():
     with torch.no_grad():
         for p in m.net.parameters():
             p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    r = m.receptive_field
-    assert r % 2 == 0  # tiles then start on the U-Net's 2**depth HR-pixel grid
+    # an even context (LR px) at x2: tiles start on the U-Net's 2**depth = 4 HR-pixel grid
+    r = m.receptive_field + m.receptive_field % 2
     img = _lr_of(_micrograph("fine", 3, 140), 2)  # 70 x 70 LR
     tiled = super_resolve(img, m, tile=2 * (2 * r) + 12, overlap=2 * r, batch_size=3)
     ref = _untiled_reference(m, img, r + 2)
@@ -261,3 +261,23 @@ def test_cli_sr_run_refsr_with_reference_dir(refsr_run, tmp_path, capsys):
                "--checkpoint", refsr_run["best"]])
     err = capsys.readouterr().err
     assert rc != 0 and "needs --reference DIR" in err and "Traceback" not in err
+
+
+def test_cli_sr_train_cgan_then_run(image_dir, tmp_path, capsys):
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    ckpt = tmp_path / "ck"
+    rc = main(["sr", "train", "--data", str(image_dir), "--model", "cgan", "--scale", "2",
+               "--train-steps", "2", "--batch-size", "2", "--patch", "32", "--out", str(ckpt),
+               "--threads", "1", "--device", "cpu", "--json"])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 2
+    assert json.loads((ckpt / "best" / "config.json").read_text())["model"] == "cgan"
+    out = tmp_path / "sr.zarr"
+    rc = main(["sr", "run", str(image_dir / "fine_0.png"), str(out), "--checkpoint",
+               str(ckpt / "best"), "--tile", "64", "--overlap", "24", "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == "cgan" and "reference" not in summary
+    assert tuple(read_image(out).data.shape) == (192, 192, 3)

@@ -118,7 +118,7 @@ def _unet_generator_receptive_field(depth: int, scale: int) -> int:
         radius += 2 * 2**k  # 4x4 stride-2 conv at level k
     radius += 2**depth  # mid conv
     for k in range(depth):
-        radius += 2**k  # decoder conv at level k
+        radius += 2 * 2**k  # nearest x2 upsampling (rounding) + decoder conv at level k
     radius += 1  # out conv
     return int(-(-radius // scale)) + 2
 
