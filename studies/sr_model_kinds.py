@@ -45,6 +45,30 @@ TRAIN = {"scale": SCALE, "batch_size": 8, "patch": 64, "lr": 5e-4, "warmup": 50,
          "num_threads": 1, "device": "cpu", "degradation": {"mode": "bicubic"}}
 
 
+def _grain_size(seed: int) -> float:
+    """Mean grain size (generator spacing, px) of the synthetic micrograph ``seed``."""
+    return float(np.random.default_rng(seed).uniform(15, 45))
+
+
+def _annotate_references(dataset: dict) -> None:
+    """Synthetic data: the grain size of each image and of the reference refsr picked,
+    and the rank of that reference among the training images by grain-size distance
+    (0 = the closest in grain size, the right "material")."""
+    rows = dataset["models"].get("refsr", {}).get("per_image", [])
+    train = sorted(int(p.stem.split("_")[1]) for p in Path(dataset["train"]).glob("synth_*.png")) \
+        or list(range(8))
+    ranks = []
+    for r in rows:
+        img, ref = (int(Path(n).stem.split("_")[1]) for n in (r["image"], r["reference"]))
+        order = sorted(train, key=lambda s: abs(_grain_size(s) - _grain_size(img)))
+        r.update(image_grain_px=round(_grain_size(img), 1),
+                 reference_grain_px=round(_grain_size(ref), 1), reference_rank=order.index(ref))
+        ranks.append(order.index(ref))
+    if ranks:
+        dataset["models"]["refsr"]["reference_rank_counts"] = {
+            str(k): ranks.count(k) for k in sorted(set(ranks))}
+
+
 def _write_synthetic(folder: Path, seeds) -> Path:
     from PIL import Image
 
@@ -52,7 +76,7 @@ def _write_synthetic(folder: Path, seeds) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     for s in seeds:
-        size = float(np.random.default_rng(s).uniform(15, 45))
+        size = _grain_size(s)
         img = generate_microstructure((256, 256), mean_grain_size_px=size, seed=s).image
         Image.fromarray(img).save(folder / f"synth_{s:04d}.png")
     return folder
@@ -129,7 +153,19 @@ def main() -> None:
     ap.add_argument("--datasets", nargs="+", default=["synthetic", "tbm"])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     ap.add_argument("--tag", default="", help="suffix of the results file name")
+    ap.add_argument("--annotate", default=None, metavar="JSON",
+                    help="only add the reference grain sizes to an existing results file")
     args = ap.parse_args()
+    if args.annotate:
+        import json
+
+        payload = json.loads(Path(args.annotate).read_text())
+        if "synthetic" in payload["datasets"]:
+            _annotate_references(payload["datasets"]["synthetic"])
+        Path(args.annotate).write_text(json.dumps(payload, indent=1, default=float) + "\n")
+        print(json.dumps(payload["datasets"].get("synthetic", {}).get("models", {}).get(
+            "refsr", {}).get("reference_rank_counts")))
+        return
     import torch
 
     torch.set_num_threads(1)
@@ -149,6 +185,8 @@ def main() -> None:
                 raise SystemExit(f"unknown data set {ds!r}")
             payload["datasets"][ds] = _run_dataset(ds, train, val, budget, n_val, work,
                                                    args.kinds)
+            if ds == "synthetic":
+                _annotate_references(payload["datasets"][ds])
     if not args.quick:
         save("sr_model_kinds" + (f"_{args.tag}" if args.tag else ""), payload)
     print("| data | model | PSNR (dB) | SSIM | train steps |")
