@@ -196,7 +196,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         model = cls(scale=scale, device=device, **options)
         warnings.warn(
             f"no shipped weights for {name!r} x{scale}: the network is untrained"
-            + (" (its output equals bicubic)" if name in ("cnn", "onestep", "cgan") else "")
+            + (" (its output equals bicubic)" if name in ("cnn", "onestep", "cgan", "refsr")
+               else "")
             + "; train one with `srmat sr train` and pass checkpoint=",
             UserWarning,
             stacklevel=2,
