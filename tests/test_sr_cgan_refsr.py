@@ -144,6 +144,32 @@ def test_cgan_training_improves_and_round_trips(tmp_path, image_dir):
     np.testing.assert_array_equal(again.predict(x), trained.predict(x))
 
 
+def test_cgan_resume_restores_the_discriminator(tmp_path, image_dir):
+    from napari_srmat.checkpoint import load_checkpoint
+    from napari_srmat.sr.cgan import CGANSR
+
+    cfg = _cfg(tmp_path, image_dir, model="cgan", arch=CGAN, steps=3, batch_size=2)
+    run_job(train_sr_job(cfg), quiet=True)
+    tensors, _ = load_checkpoint(tmp_path / "run" / "train_state")
+    saved = {k[len("extra.disc."):]: v for k, v in tensors.items()
+             if k.startswith("extra.disc.")}
+    assert saved and any(k.startswith("extra.dopt.") for k in tensors)
+    restored = []
+    real = CGANSR.load_extra_train_state
+
+    def spy(self, t):
+        real(self, t)
+        restored.append({k: v.clone() for k, v in self.disc.state_dict().items()})
+
+    import unittest.mock as mock
+
+    with mock.patch.object(CGANSR, "load_extra_train_state", spy):
+        res = run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
+    assert res["step"] == 4 and len(restored) == 1
+    assert restored[0].keys() == saved.keys()
+    assert all(torch.equal(restored[0][k], saved[k].float()) for k in saved)
+
+
 # --------------------------------------------------------------------------- refsr
 @pytest.fixture(scope="module")
 def refsr_run(tmp_path_factory, image_dir):

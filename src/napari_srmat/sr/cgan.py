@@ -16,7 +16,8 @@
 
 The discriminator and its Adam optimiser live on the model during training
 (:meth:`CGANSR.training_loss` makes one discriminator step, then returns the generator
-loss for the training loop's optimiser); checkpoints hold the generator only.
+loss for the training loop's optimiser); checkpoints hold the generator only, the
+training state (``train_state/``, for ``resume``) the discriminator and its optimiser too.
 """
 
 from __future__ import annotations
@@ -192,6 +193,33 @@ class CGANSR(TorchSRModel):
             self._d_opt = torch.optim.Adam(self.disc.parameters(), lr=self.arch["d_lr"],
                                            betas=(0.5, 0.999))
         return self.disc
+
+    def extra_train_state(self) -> dict:
+        """Discriminator weights and Adam state (tensors) for ``train_state`` (resume)."""
+        import torch
+
+        if self.disc is None:
+            return {}
+        out = {f"disc.{k}": v.detach().clone() for k, v in self.disc.state_dict().items()}
+        for pid, st in self._d_opt.state_dict()["state"].items():
+            for key, val in st.items():
+                out[f"dopt.{pid}.{key}"] = val.detach().clone() if hasattr(val, "shape") \
+                    else torch.tensor(float(val))
+        return out
+
+    def load_extra_train_state(self, tensors: dict) -> None:
+        """Restore what :meth:`extra_train_state` saved (no-op for an empty dict)."""
+        if not tensors:
+            return
+        disc = self._discriminator()
+        disc.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("disc.")})
+        state: dict[int, dict] = {}
+        for k, v in tensors.items():
+            if k.startswith("dopt."):
+                _, pid, key = k.split(".", 2)
+                state.setdefault(int(pid), {})[key] = v
+        sd = self._d_opt.state_dict()
+        self._d_opt.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
 
     def training_loss(self, lr, hr, **_: Any):
         """One discriminator step (hinge), then the generator loss (hinge + lambda * L1).

@@ -350,6 +350,9 @@ def _save_train_state(path: Path, model, opt, step: int, best: float, history: l
     for pid, st in sd["state"].items():
         for key, val in st.items():
             tensors[f"opt.{pid}.{key}"] = val if hasattr(val, "shape") else _scalar(val)
+    extra = getattr(model, "extra_train_state", None)  # e.g. the cgan discriminator
+    if extra is not None:
+        tensors.update({f"extra.{k}": v for k, v in extra().items()})
     config = {
         "model": "sr-train-state",
         "sr_model": model.name,
@@ -378,6 +381,9 @@ def _load_train_state(path: Path, model, opt) -> tuple[int, float, list]:
             _, pid, key = k.split(".", 2)
             state.setdefault(int(pid), {})[key] = v
     opt.load_state_dict({"state": state, "param_groups": config["param_groups"]})
+    load_extra = getattr(model, "load_extra_train_state", None)
+    if load_extra is not None:
+        load_extra({k[6:]: v for k, v in tensors.items() if k.startswith("extra.")})
     return int(config["step"]), float(config.get("best_psnr", -math.inf)), \
         list(config.get("history", []))
 
