@@ -162,6 +162,16 @@ def _centre_crop(a: np.ndarray, side: int, multiple: int = 1) -> np.ndarray:
     return a[y:y + ch, x:x + cw]
 
 
+def _read_centre(path: str | os.PathLike, side: int) -> np.ndarray:
+    """The central ``side x side`` window of an image file (read lazily, never whole)."""
+    from ..io import grey_or_rgb, read_image, to_float01
+
+    data = read_image(path).data
+    h, w = (int(v) for v in data.shape[:2])
+    y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return to_float01(grey_or_rgb(np.asarray(data[y:y + side, x:x + side])))
+
+
 def _nchw(a: np.ndarray, device: str):
     return to_tensor(np.ascontiguousarray(a.transpose(2, 0, 1))[None], device)
 
@@ -237,10 +247,9 @@ class RefSR(TorchSRModel):
             ``reference`` (path) and ``similarity`` (cosine of the embeddings) of the
             chosen file and ``scores`` (path -> similarity) of all candidates.
         """
-        from ..io import read_grey_or_rgb_float
-
         best, scores = pick_reference(self, image, folder)
-        self.set_reference(read_grey_or_rgb_float(best), name=str(best))
+        side = int(round(MAX_REFERENCE_KEYS ** 0.5)) * self.scale
+        self.set_reference(_read_centre(best, side), name=str(best))
         return {"reference": str(best), "similarity": scores[str(best)], "scores": scores}
 
     def _get_bank(self):
@@ -389,7 +398,8 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
         crop of :data:`EMBED_MAX_PX` px is read).
     folder : path-like
         Candidate HR references (PNG/JPEG/TIFF, non-recursive), at the output pixel
-        size (``scale`` times finer than ``image``).
+        size (``scale`` times finer than ``image``); only their central
+        ``EMBED_MAX_PX * scale`` px window is read.
 
     Returns
     -------
@@ -402,7 +412,7 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
     SRError
         The folder does not exist or holds no images.
     """
-    from ..io import IMAGE_SUFFIXES, read_grey_or_rgb_float
+    from ..io import IMAGE_SUFFIXES
 
     d = Path(folder)
     if not d.is_dir():
@@ -416,6 +426,7 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
     y, x = max(0, (h - EMBED_MAX_PX) // 2), max(0, (w - EMBED_MAX_PX) // 2)
     crop = np.asarray(image[y:y + EMBED_MAX_PX, x:x + EMBED_MAX_PX])
     e = _embed_lr(model, crop)
-    scores = {str(f): float(e @ _embed_hr(model, read_grey_or_rgb_float(f))) for f in files}
+    side = EMBED_MAX_PX * model.scale
+    scores = {str(f): float(e @ _embed_hr(model, _read_centre(f, side))) for f in files}
     best = max(files, key=lambda f: (scores[str(f)], -files.index(f)))
     return best, scores
