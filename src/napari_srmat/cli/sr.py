@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ..sr.base import PIXEL_LOSSES
+from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from . import UserError, print_json
 
@@ -82,12 +83,15 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "(tcp://host:8786) or local:N (N single-thread worker processes); "
                         "OUTPUT must be on a file system the workers share (docs/distributed.md)")
     r.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
+    r.add_argument("--reference", default=None, metavar="DIR",
+                   help="refsr: folder of HR reference micrographs of the same material (at "
+                        "the output pixel size); the closest one by texture embedding is used")
     r.set_defaults(func=_run)
 
     from ..sr.train import SRTrainConfig
 
     d = SRTrainConfig()  # the one place the training defaults live
-    t = sub.add_parser("train", help="train a cnn / onestep / ddpm model")
+    t = sub.add_parser("train", help=f"train a {' / '.join(TRAINABLE_MODELS)} model")
     t.add_argument("--data", nargs="+", default=[], help="image folders, files or Zarr stores")
     t.add_argument("--exclude", nargs="*", default=[], help="file stems to leave out")
     t.add_argument("--pairs", default=None, metavar="PAIRS.csv",
@@ -98,7 +102,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--synthetic", type=int, default=d.synthetic, metavar="N",
                    help="add N synthetic micrographs")
     t.add_argument("--val", default=None, help="folder of validation HR images")
-    t.add_argument("--model", default=d.model, choices=("cnn", "onestep", "ddpm"))
+    t.add_argument("--model", default=d.model, choices=TRAINABLE_MODELS)
     t.add_argument("--scale", type=int, default=d.scale)
     t.add_argument("--train-steps", type=int, default=d.steps, dest="train_steps",
                    metavar="N", help=f"optimiser steps (default {d.steps})")
@@ -177,6 +181,7 @@ def _run(args: argparse.Namespace) -> int:
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
     mg = read_image(args.input)
+    reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
     stopped = []
     result = run_job(
@@ -208,12 +213,27 @@ def _run(args: argparse.Namespace) -> int:
         "device": model.device,
         "scheduler": args.scheduler,
     }
+    if reference is not None:
+        summary["reference"] = reference["reference"]
+        summary["reference_similarity"] = reference["similarity"]
     if args.json:
         print_json(summary)
     else:
         print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
               f"in {seconds:.1f} s", file=sys.stderr)
     return 0
+
+
+def _use_reference(model, mg, folder: str | None) -> dict | None:
+    """Pick and set the reference of a ``refsr`` model (``--reference DIR``)."""
+    if not getattr(model, "needs_reference", False):
+        if folder is not None:
+            raise UserError(f"--reference applies to the refsr model only, not {model.name}")
+        return None
+    if folder is None:
+        raise UserError(f"{model.name} needs --reference DIR (HR micrographs of the same "
+                        "material)")
+    return model.use_reference_dir(mg.data, folder)
 
 
 def _train(args: argparse.Namespace) -> int:

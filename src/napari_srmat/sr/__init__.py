@@ -8,8 +8,10 @@ One registry and one interface::
 
 Models: ``bicubic`` and ``lanczos`` (interpolation baselines), ``cnn`` (residual
 pixel-shuffle CNN), ``ddpm`` (SR3-style conditional diffusion with uncertainty),
-``onestep`` (OSEDiff-like one-step diffusion UNet) and ``diffusers-local`` (a
-local pretrained diffusers upscaling pipeline). See ``docs/super_resolution.md``.
+``onestep`` (OSEDiff-like one-step diffusion UNet), ``diffusers-local`` (a
+local pretrained diffusers upscaling pipeline), ``cgan`` (pix2pix-style conditional GAN)
+and ``refsr`` (reference-based texture transfer). See ``docs/super_resolution.md`` and
+``docs/sr_models.md``.
 """
 
 from .apply import super_resolve, super_resolve_job

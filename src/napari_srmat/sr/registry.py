@@ -28,16 +28,18 @@ __all__ = [
 #: the validation split, see ``docs/super_resolution.md``).
 DEFAULT_MODEL = "cnn"
 
-TRAINABLE_MODELS = ("cnn", "onestep", "ddpm")
+TRAINABLE_MODELS = ("cnn", "onestep", "ddpm", "cgan", "refsr")
 
 WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
 
 
 def _classes() -> dict[str, type]:
+    from .cgan import CGANSR
     from .classic import BicubicSR, LanczosSR
     from .cnn import CNNSR
     from .diffusers_local import DiffusersLocalSR
     from .diffusion import DDPMSR, OneStepSR
+    from .refsr import RefSR
 
     return {
         "bicubic": BicubicSR,
@@ -46,6 +48,8 @@ def _classes() -> dict[str, type]:
         "onestep": OneStepSR,
         "ddpm": DDPMSR,
         "diffusers-local": DiffusersLocalSR,
+        "cgan": CGANSR,
+        "refsr": RefSR,
     }
 
 
@@ -55,7 +59,8 @@ def available_models() -> list[str]:
     Returns
     -------
     list of str
-        ``["bicubic", "lanczos", "cnn", "onestep", "ddpm", "diffusers-local"]``.
+        ``["bicubic", "lanczos", "cnn", "onestep", "ddpm", "diffusers-local", "cgan",
+        "refsr"]``.
     """
     return list(_classes())
 
@@ -191,7 +196,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         model = cls(scale=scale, device=device, **options)
         warnings.warn(
             f"no shipped weights for {name!r} x{scale}: the network is untrained"
-            + (" (its output equals bicubic)" if name in ("cnn", "onestep") else "")
+            + (" (its output equals bicubic)" if name in ("cnn", "onestep", "cgan", "refsr")
+               else "")
             + "; train one with `srmat sr train` and pass checkpoint=",
             UserWarning,
             stacklevel=2,
@@ -208,7 +214,7 @@ def save_model_checkpoint(model: TorchSRModel, path: str | os.PathLike, *,
     Parameters
     ----------
     model : TorchSRModel
-        A ``cnn``, ``onestep`` or ``ddpm`` model.
+        A ``cnn``, ``onestep``, ``ddpm``, ``cgan`` or ``refsr`` model.
     path : path-like
         Checkpoint directory (written atomically).
     training : dict, optional

@@ -50,7 +50,7 @@ class SRTrainConfig:
 
     Attributes
     ----------
-    model : {"cnn", "onestep", "ddpm"}
+    model : {"cnn", "onestep", "ddpm", "cgan", "refsr"}
     scale : {2, 4}
     out : str
         Output directory (``last/``, ``best/``, ``train_state/``).
@@ -414,6 +414,9 @@ def _save_train_state(path: Path, model, opt, step: int, best: float, history: l
     for pid, st in sd["state"].items():
         for key, val in st.items():
             tensors[f"opt.{pid}.{key}"] = val if hasattr(val, "shape") else _scalar(val)
+    extra = getattr(model, "extra_train_state", None)  # e.g. the cgan discriminator
+    if extra is not None:
+        tensors.update({f"extra.{k}": v for k, v in extra().items()})
     config = {
         "model": "sr-train-state",
         "sr_model": model.name,
@@ -442,6 +445,9 @@ def _load_train_state(path: Path, model, opt) -> tuple[int, float, list]:
             _, pid, key = k.split(".", 2)
             state.setdefault(int(pid), {})[key] = v
     opt.load_state_dict({"state": state, "param_groups": config["param_groups"]})
+    load_extra = getattr(model, "load_extra_train_state", None)
+    if load_extra is not None:
+        load_extra({k[6:]: v for k, v in tensors.items() if k.startswith("extra.")})
     return int(config["step"]), float(config.get("best_psnr", -math.inf)), \
         list(config.get("history", []))
 
@@ -468,7 +474,7 @@ def _init_model(cfg: SRTrainConfig, checkpoint: str | None, device: str):
 
 def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                  ) -> Generator[Event, None, dict]:
-    """Train a ``cnn``, ``onestep`` or ``ddpm`` SR model (job generator).
+    """Train a ``cnn``, ``onestep``, ``ddpm``, ``cgan`` or ``refsr`` SR model (job generator).
 
     Parameters
     ----------
@@ -551,6 +557,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     if cfg.model == "ddpm":
         ema.options["num_inference_steps"] = min(ema.options["num_inference_steps"], 10)
     ema.net.load_state_dict(model.net.state_dict())
+    if getattr(ema, "needs_reference", False) and val_images:
+        # refsr validates with a training image as its reference (never a val image)
+        ema.set_reference(np.asarray(images[0][:1024, :1024]), name="training image 0")
     for p in ema.net.parameters():
         p.requires_grad_(False)
     teacher = None
