@@ -115,6 +115,20 @@ def test_form_builds_specs_and_rejects_bad_json(make_napari_viewer):
     assert w.table.rowCount() == 2
 
 
+def test_sr_training_offers_every_trainable_kind(make_napari_viewer):
+    """The SR training form lists the registry's trainable kinds (cgan, refsr included)
+    and a chosen kind reaches the job spec."""
+    from napari_srmat.sr.registry import TRAINABLE_MODELS
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    w = TrainEvaluateWidget(make_napari_viewer())
+    w.kind.setCurrentText(SR_TRAIN)
+    offered = [w.model.itemText(i) for i in range(w.model.count())]
+    assert offered == list(TRAINABLE_MODELS) and {"cgan", "refsr"} <= set(offered)
+    w.model.setCurrentText("cgan")
+    assert w.current_spec().options["model"] == "cgan"
+
+
 def test_training_from_layers(make_napari_viewer, qtbot, tmp_path):
     from napari_srmat.widgets.train_widget import SR_TRAIN
 

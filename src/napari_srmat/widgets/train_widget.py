@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
+from ..sr.registry import TRAINABLE_MODELS
 from ._qt import LayerCombo
 from ._worker import ProgressForwarder, start_job
 from .layers import WidgetInputError, layer_image_data
@@ -43,7 +44,7 @@ __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
 
 SR_TRAIN, UAED_TRAIN, UAED_EVAL = "SR training", "UAED training", "UAED evaluation"
 JOB_KINDS = (SR_TRAIN, UAED_TRAIN, UAED_EVAL)
-SR_MODELS = ("cnn", "onestep", "ddpm")
+SR_MODELS = TRAINABLE_MODELS  # one list: sr.registry
 DATA_SOURCES = ("folder", "layers")
 
 _ids = itertools.count(1)
