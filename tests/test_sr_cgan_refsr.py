@@ -282,7 +282,7 @@ def test_cli_sr_run_refsr_with_reference_dir(refsr_run, tmp_path, capsys):
     # --reference on another model, refsr without one: one-line errors
     rc = main(["sr", "run", str(tmp_path / "lr.png"), str(tmp_path / "o2.zarr"), "--model",
                "bicubic", "--reference", str(refs)])
-    assert rc != 0 and "--reference applies to the refsr model" in capsys.readouterr().err
+    assert rc != 0 and "--reference DIR applies to the refsr model only" in capsys.readouterr().err
     rc = main(["sr", "run", str(tmp_path / "lr.png"), str(tmp_path / "o3.zarr"),
                "--checkpoint", refsr_run["best"]])
     err = capsys.readouterr().err

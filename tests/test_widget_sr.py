@@ -243,3 +243,51 @@ def test_plan_rescan_adds_shapes_layer_with_time_estimate(make_napari_viewer, qt
         world = np.array([shapes.data_to_world(v) for v in rect])
         np.testing.assert_allclose(world.min(0), lo, atol=1e-9)
         np.testing.assert_allclose(world.max(0), hi, atol=1e-9)
+
+
+def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_path,
+                                                 monkeypatch):
+    """refsr picks its reference from the widget's folder (the CLI's rule and messages);
+    without a folder, or with one for another model, the user gets one line and no layer."""
+    from PIL import Image
+
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.registry import save_model_checkpoint
+    from napari_srmat.synth import generate_microstructure
+
+    ckpt = tmp_path / "refsr"
+    model = load_model("refsr", scale=2, pretrained=False, device="cpu", n_feats=8,
+                       n_blocks=1, t_feats=8, v_feats=2)
+    save_model_checkpoint(model, ckpt)
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for i, size in enumerate((10, 40)):
+        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
+        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.model.setCurrentText("refsr")
+    w.checkpoint.setText(str(ckpt))
+    w.scale.setCurrentText("2")
+    w.device.setCurrentText("cpu")
+    w.run()  # no reference folder
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.last_layer is None and len(shown) == 1
+    assert "refsr needs a reference folder" in shown[0]
+    w.reference.setText(str(refs))
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    assert w.last_layer.data.shape == (96, 80, 3)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    w.last_layer = None
+    w.model.setCurrentText("bicubic")
+    w.checkpoint.setText("")
+    w.run()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.last_layer is None and len(shown) == 2
+    assert "applies to the refsr model only, not bicubic" in shown[1]

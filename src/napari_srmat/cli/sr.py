@@ -226,14 +226,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _use_reference(model, mg, folder: str | None) -> dict | None:
     """Pick and set the reference of a ``refsr`` model (``--reference DIR``)."""
-    if not getattr(model, "needs_reference", False):
-        if folder is not None:
-            raise UserError(f"--reference applies to the refsr model only, not {model.name}")
-        return None
-    if folder is None:
-        raise UserError(f"{model.name} needs --reference DIR (HR micrographs of the same "
-                        "material)")
-    return model.use_reference_dir(mg.data, folder)
+    from ..sr.refsr import use_reference
+
+    return use_reference(model, mg.data, folder, option="--reference DIR")
 
 
 def _train(args: argparse.Namespace) -> int:

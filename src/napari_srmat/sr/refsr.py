@@ -41,7 +41,7 @@ import numpy as np
 from .base import SRError, TorchSRModel, check_number, pixel_loss_fn, to_tensor
 from .classic import bicubic_upsample
 
-__all__ = ["RefSR", "build_refsr", "pick_reference", "embedding_similarity",
+__all__ = ["RefSR", "build_refsr", "pick_reference", "use_reference", "embedding_similarity",
            "MAX_REFERENCE_KEYS", "QUERY_CHUNK", "CONTRAST_WEIGHT", "EMBED_MAX_PX"]
 
 #: Most reference positions (keys) the attention searches: larger references are
@@ -430,3 +430,38 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
     scores = {str(f): float(e @ _embed_hr(model, _read_centre(f, side))) for f in files}
     best = max(files, key=lambda f: (scores[str(f)], -files.index(f)))
     return best, scores
+
+
+def use_reference(model: Any, image: Any, folder: str | os.PathLike | None, *,
+                  option: str = "a reference folder") -> dict[str, Any] | None:
+    """Give ``model`` its reference from ``folder`` when it needs one (the one rule for
+    the CLI's ``--reference`` and the widget's reference folder).
+
+    Parameters
+    ----------
+    model : SRModel
+        Any SR model; only those with ``needs_reference`` (``refsr``) take a reference.
+    image : array-like
+        The LR input the reference is picked for.
+    folder : path or None
+        HR micrographs of the same material.
+    option : str
+        How the caller names the folder in error messages (e.g. ``"--reference DIR"``).
+
+    Returns
+    -------
+    dict or None
+        :meth:`RefSR.use_reference_dir`'s pick, or None for a model without references.
+
+    Raises
+    ------
+    SRError
+        A folder for a model that takes none, or none for a model that needs one.
+    """
+    if not getattr(model, "needs_reference", False):
+        if folder is not None:
+            raise SRError(f"{option} applies to the refsr model only, not {model.name}")
+        return None
+    if folder is None:
+        raise SRError(f"{model.name} needs {option} (HR micrographs of the same material)")
+    return model.use_reference_dir(image, folder)

@@ -160,6 +160,7 @@ def super_resolution_job(
     device: str = "auto",
     out: str | os.PathLike | None = None,
     pixel_size_um: float | None = None,
+    reference: str | os.PathLike | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, Any]:
     """Load an SR model and super-resolve ``image`` (job generator).
@@ -182,6 +183,9 @@ def super_resolution_job(
         Stream the result into this OME-Zarr store instead of memory.
     pixel_size_um : float, optional
         Input pixel size, recorded (divided by ``scale``) in the OME-Zarr output.
+    reference : path, optional
+        Folder of HR micrographs of the same material for a reference-based model
+        (``refsr``); the best match is picked (:func:`napari_srmat.sr.refsr.use_reference`).
     stop : StopToken, optional
 
     Returns
@@ -190,9 +194,13 @@ def super_resolution_job(
         The SR image (or the OME-Zarr path); None when stopped.
     """
     from ..sr import load_model, super_resolve_job
+    from ..sr.refsr import use_reference
 
     yield Log(f"loading SR model {model or '(default)'} x{scale}")
     sr_model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
+    picked = use_reference(sr_model, image, reference, option="a reference folder")
+    if picked is not None:
+        yield Log(f"reference {picked['reference']} (similarity {picked['similarity']:.3f})")
     result = yield from super_resolve_job(
         image,
         sr_model,

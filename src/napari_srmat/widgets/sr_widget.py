@@ -116,11 +116,15 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self.device.addItems(DEVICES)
         self.output = QLineEdit()
         self.output.setPlaceholderText("optional: output .zarr (empty = in memory)")
+        self.reference = QLineEdit()
+        self.reference.setPlaceholderText("refsr only: folder of HR micrographs of the "
+                                          "same material")
 
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
         form.addRow("Model", self.model)
         form.addRow("Checkpoint", _path_row(self.checkpoint, "Checkpoint directory"))
+        form.addRow("Reference", _path_row(self.reference, "Reference micrographs folder"))
         form.addRow("Scale", self.scale)
         form.addRow("Tile (LR px)", self.tile)
         form.addRow("Overlap (LR px)", self.overlap)
@@ -160,6 +164,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
             "batch_size": self.batch.value(),
             "device": self.device.currentText(),
             "out": self.output.text().strip() or None,
+            "reference": self.reference.text().strip() or None,
         }
 
     # ------------------------------------------------------------------ actions
