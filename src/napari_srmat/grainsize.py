@@ -74,6 +74,7 @@ from .metrics.heyn import (
     finite_or_none,
     measure_intercepts,
 )
+from .tiling._engine import BOUNDARY_TILE
 
 __all__ = [
     "GrainSizeError",
@@ -151,8 +152,9 @@ MODEL_LOG_ERROR_95 = (-0.347, 0.238)
 #: ``DEFAULT_TTA``); another one gets a warning that the interval is indicative only.
 MODEL_ERROR_OPERATING_POINT = ("otsu_scaled", "none")
 
-#: Tiling used for the boundary model (overlap >= 64 for near-untiled agreement).
-MODEL_TILE = 512
+#: Tiling used for the boundary model: the boundary model's tile, with a wider overlap
+#: (>= 64 for near-untiled agreement; the grain-size calibration was measured with it).
+MODEL_TILE = BOUNDARY_TILE
 MODEL_OVERLAP = 64
 
 

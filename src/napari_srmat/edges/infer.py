@@ -16,6 +16,7 @@ from ..checkpoint import (
     resolve_checkpoint_dir,
 )
 from ..jobs import Log, run_job
+from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from .model import UAEDNet, build_uaed
 from .thresholds import DEFAULT_TTA, TTA_MODES, BoundaryThresholds
 
@@ -445,8 +446,8 @@ def predict_boundaries_job(
     image,
     model: BoundaryModel | None = None,
     *,
-    tile: int = 256,
-    overlap: int = 32,
+    tile: int = BOUNDARY_TILE,
+    overlap: int = BOUNDARY_OVERLAP,
     batch_size: int = 4,
     out=None,
     overwrite: bool = False,
