@@ -307,3 +307,17 @@ def test_cli_sr_train_cgan_then_run(image_dir, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == "cgan" and "reference" not in summary
     assert tuple(read_image(out).data.shape) == (192, 192, 3)
+
+
+def test_refsr_refuses_a_cluster_before_touching_the_output(tmp_path):
+    """refsr's reference is not sent to dask workers: --scheduler is refused up front,
+    before OUT.partial exists."""
+    from napari_srmat.sr import super_resolve
+
+    m = load_model("refsr", scale=2, pretrained=False, device="cpu", **REFSR)
+    m.set_reference(_micrograph("fine", 1, 64))
+    out = tmp_path / "o.zarr"
+    img = _micrograph("fine", 2, 48)
+    with pytest.raises(SRError, match="without --scheduler"):
+        super_resolve(img, m, out=out, scheduler="local:1")
+    assert not out.exists() and not (tmp_path / "o.zarr.partial").exists()

@@ -133,3 +133,21 @@ def test_cli_train_with_pairs(tmp_path, pairs_csv, capsys):
     rc = main(["sr", "train", "--pairs", str(pairs_csv), "--synthetic", "1", "--out",
                str(tmp_path / "ck2")])
     assert rc == 2 and "not both" in capsys.readouterr().err
+
+
+def test_refsr_trains_from_pairs_with_validation(tmp_path, pairs_csv, capsys):
+    """refsr validates with a training HR image as its reference: with pairs that is a
+    pair's HR (there are no HR-only training images)."""
+    from PIL import Image
+
+    val = tmp_path / "val"
+    val.mkdir()
+    Image.fromarray(to_uint8(_hr(30))).save(val / "v.png")
+    out = tmp_path / "ck"
+    rc = main(["sr", "train", "--pairs", str(pairs_csv), "--model", "refsr", "--scale", "4",
+               "--train-steps", "2", "--batch-size", "2", "--patch", "32", "--device", "cpu",
+               "--threads", "1", "--val", str(val), "--val-every", "1", "--out", str(out),
+               "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert json.loads(captured.out)["step"] == 2 and (out / "best").is_dir()

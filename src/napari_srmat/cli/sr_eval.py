@@ -86,6 +86,9 @@ def _eval(args: argparse.Namespace) -> int:
     if args.degradation is not None:
         recipe = {"recipe": _parse_degradation(args.degradation), "source": "--degradation"}
     inputs = [p for p in (args.hr, args.sr, args.lr) if p]
+    if (args.ldl_map and args.noref_map
+            and Path(args.ldl_map).absolute() == Path(args.noref_map).absolute()):
+        raise UserError("--ldl-map and --noref-map must be different files")
     for p in (args.ldl_map, args.noref_map):
         if p:  # refuse a bad output before computing anything
             from ..outputs import check_output_file

@@ -390,8 +390,9 @@ class OmeZarrStreamWriter:
         """A picklable handle that writes blocks into ``PATH.partial`` from another
         process (a dask worker), while this writer keeps the lock, the manifest, the
         marker and the final swap."""
-        return PartialBlockWriter(self.path, self.partial, self.shape, self.dtype, self.axes,
-                                  self.chunks, self.grid)
+        # absolute: a worker on another machine has its own working directory
+        return PartialBlockWriter(self.path.absolute(), self.partial.absolute(), self.shape,
+                                  self.dtype, self.axes, self.chunks, self.grid)
 
     def abort(self) -> None:
         """Delete ``PATH.partial`` (nothing is left behind) and release the lock."""

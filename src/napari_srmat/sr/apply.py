@@ -12,7 +12,7 @@ import numpy as np
 
 from ..jobs import Event, Log, StopToken, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from .base import SRModel
+from .base import SRError, SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap"]
 
@@ -155,6 +155,10 @@ def super_resolve_job(
     fn = model.predict
     if scheduler is not None:
         from .remote import RemoteModel
+
+        if getattr(model, "needs_reference", False):
+            raise SRError(f"{model.name} runs on this machine only (its reference image is "
+                          "not sent to cluster workers): run it without --scheduler")
 
         fn = RemoteModel(model, device=worker_device)
     result = yield from tiled_apply_job(

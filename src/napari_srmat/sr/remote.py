@@ -30,7 +30,9 @@ def _own_checkpoint(path: str | None) -> str | None:
 
     if path is None:
         return None
-    return None if Path(path).resolve().is_relative_to(WEIGHTS_ROOT) else str(path)
+    if Path(path).resolve().is_relative_to(WEIGHTS_ROOT):
+        return None
+    return str(Path(path).absolute())  # workers elsewhere have another working directory
 
 
 def build_sr_model(name: str, scale: int, checkpoint: str | None, options: dict, device: str,

@@ -558,8 +558,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         ema.options["num_inference_steps"] = min(ema.options["num_inference_steps"], 10)
     ema.net.load_state_dict(model.net.state_dict())
     if getattr(ema, "needs_reference", False) and val_images:
-        # refsr validates with a training image as its reference (never a val image)
-        ema.set_reference(np.asarray(images[0][:1024, :1024]), name="training image 0")
+        # refsr validates with a training HR image as its reference (never a val image)
+        ref = pair_sampler.pairs[0].hr if pair_sampler is not None else images[0]
+        ema.set_reference(np.asarray(ref[:1024, :1024]), name="training image 0")
     for p in ema.net.parameters():
         p.requires_grad_(False)
     teacher = None
