@@ -172,6 +172,22 @@ def test_validation_resume_and_stop(tmp_path, image_dir):
     assert res3["step"] == 5
 
 
+def test_resume_refuses_other_settings(tmp_path, image_dir):
+    """resume continues only a run started with the same settings: more steps are fine,
+    another loss, noise or data is refused in one line and the saved state is kept."""
+    cfg = _cfg(tmp_path, image_dir, steps=2)
+    run_job(train_sr_job(cfg), quiet=True)
+    state = tmp_path / "run" / "train_state" / "config.json"
+    before = state.read_text()
+    with pytest.raises(SRError, match=r"other settings \(loss: 'l1' -> 'mse'\)"):
+        run_job(train_sr_job(dict(cfg, steps=4, resume=True, loss="mse")), quiet=True)
+    with pytest.raises(SRError, match="other settings"):
+        run_job(train_sr_job(dict(cfg, steps=4, resume=True, synthetic=1)), quiet=True)
+    assert state.read_text() == before
+    res = run_job(train_sr_job(dict(cfg, steps=4, resume=True, log_every=1)), quiet=True)
+    assert res["step"] == 4
+
+
 def test_bad_training_config(tmp_path, image_dir):
     with pytest.raises(SRError, match="train"):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, model="bicubic")), quiet=True)

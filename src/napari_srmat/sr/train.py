@@ -18,6 +18,7 @@ bicubic downsampling. Checkpoints in ``out``:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -406,7 +407,34 @@ def _load_val(folder: str | None, limit: int) -> list[np.ndarray]:
 
 
 # --------------------------------------------------------------------------- state
-def _save_train_state(path: Path, model, opt, step: int, best: float, history: list) -> None:
+#: Settings a resumed training may change (how long and where it runs, how often it
+#: reports, the checkpoint's precision); every other setting must equal the interrupted
+#: run's, or ``resume`` is refused.
+RESUME_MAY_CHANGE = ("steps", "val_every", "log_every", "resume", "device", "num_threads",
+                     "time_limit_s", "half")
+
+
+def _resume_settings(training_info: dict) -> dict:
+    """The settings a resume must match, JSON-normalised (tuples become lists)."""
+    kept = {k: v for k, v in training_info.items() if k not in RESUME_MAY_CHANGE}
+    return json.loads(json.dumps(kept, sort_keys=True, default=str))
+
+
+def _check_resume(path: Path, saved: dict | None, settings: dict) -> None:
+    """Refuse to continue a training state started with other settings."""
+    if saved is None:
+        raise SRError(f"{path} does not record the settings it was started with (an older "
+                      "version wrote it): train into another --out, or without --resume")
+    diff = [k for k in sorted(set(saved) | set(settings)) if saved.get(k) != settings.get(k)]
+    if diff:
+        shown = ", ".join(f"{k}: {saved.get(k)!r} -> {settings.get(k)!r}" for k in diff[:3])
+        more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+        raise SRError(f"{path} was started with other settings ({shown}{more}): train "
+                      "into another --out, or without --resume")
+
+
+def _save_train_state(path: Path, model, opt, step: int, best: float, history: list,
+                      settings: dict) -> None:
     from ..checkpoint import save_checkpoint
 
     tensors = {f"model.{k}": v for k, v in model.net.state_dict().items()}
@@ -424,6 +452,7 @@ def _save_train_state(path: Path, model, opt, step: int, best: float, history: l
         "best_psnr": float(best),
         "param_groups": sd["param_groups"],
         "history": history[-200:],
+        "settings": settings,
     }
     save_checkpoint(path, tensors, config, overwrite=True)
 
@@ -434,10 +463,11 @@ def _scalar(v):
     return torch.tensor(float(v))
 
 
-def _load_train_state(path: Path, model, opt) -> tuple[int, float, list]:
+def _load_train_state(path: Path, model, opt, settings: dict) -> tuple[int, float, list]:
     from ..checkpoint import load_checkpoint
 
     tensors, config = load_checkpoint(path)
+    _check_resume(path, config.get("settings"), settings)
     model.net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict] = {}
     for k, v in tensors.items():
@@ -569,19 +599,6 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                             betas=(0.9, 0.99))
 
-    step, best, history = 0, -math.inf, []
-    state_dir, last_dir, best_dir = out / "train_state", out / "last", out / "best"
-    if cfg.resume and state_dir.is_dir():
-        step, best, history = _load_train_state(state_dir, model, opt)
-        if last_dir.is_dir():
-            from ..checkpoint import load_checkpoint
-
-            ema.load_state_dict(load_checkpoint(last_dir)[0])
-        yield Log(f"resumed from {state_dir} at step {step}")
-        sampler.rng = np.random.default_rng(cfg.seed + step)
-        rng = np.random.default_rng(cfg.seed + 1 + step)
-        gen.manual_seed(cfg.seed + 2 + step)
-
     # not asdict(): it would deep-copy in-memory training arrays
     training_info = {f.name: getattr(cfg, f.name) for f in fields(cfg)
                      if f.name not in ("out", "data")}
@@ -591,6 +608,20 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         training_info["pair_registrations"] = [p.registration for p in pair_sampler.pairs]
     training_info["data"] = [d if isinstance(d, (str, os.PathLike)) else
                              f"<array {tuple(getattr(d, 'shape', ()))}>" for d in cfg.data]
+    settings = _resume_settings(training_info)
+    step, best, history = 0, -math.inf, []
+    state_dir, last_dir, best_dir = out / "train_state", out / "last", out / "best"
+    if cfg.resume and state_dir.is_dir():
+        step, best, history = _load_train_state(state_dir, model, opt, settings)
+        if last_dir.is_dir():
+            from ..checkpoint import load_checkpoint
+
+            ema.load_state_dict(load_checkpoint(last_dir)[0])
+        yield Log(f"resumed from {state_dir} at step {step}")
+        sampler.rng = np.random.default_rng(cfg.seed + step)
+        rng = np.random.default_rng(cfg.seed + 1 + step)
+        gen.manual_seed(cfg.seed + 2 + step)
+
     bicubic_val = None
     if val_images:
         bicubic_val = evaluate_sr(load_model("bicubic", scale=cfg.scale), val_images)
@@ -618,7 +649,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     def save_last(s: int):
         info = dict(training_info, step=s, val=last_val)
-        _save_train_state(state_dir, model, opt, s, best, history)
+        _save_train_state(state_dir, model, opt, s, best, history, settings)
         save_model_checkpoint(ema, last_dir, training=info, half=cfg.half)
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
 
