@@ -12,7 +12,25 @@ import math
 from .base import TorchSRModel, check_number, pixel_loss_fn
 from .classic import bicubic_upsample
 
-__all__ = ["build_cnn", "CNNSR", "cnn_receptive_field"]
+__all__ = ["build_cnn", "CNNSR", "cnn_receptive_field", "residual_block"]
+
+
+def residual_block(n_feats: int, res_scale: float):
+    """One EDSR residual block: ``x + res_scale * conv(relu(conv(x)))`` (3x3 convs,
+    ``n_feats`` channels; its parameters are ``conv1.*`` and ``conv2.*``)."""
+    import torch
+    from torch import nn
+
+    class ResBlock(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
+            self.conv2 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
+
+        def forward(self, x):
+            return x + res_scale * self.conv2(torch.relu(self.conv1(x)))
+
+    return ResBlock()
 
 
 def build_cnn(scale: int = 4, in_channels: int = 3, n_feats: int = 32, n_blocks: int = 8,
@@ -32,24 +50,15 @@ def build_cnn(scale: int = 4, in_channels: int = 3, n_feats: int = 32, n_blocks:
     res_scale : float
         Scaling of each residual branch (stabilises training).
     """
-    import torch
     from torch import nn
-
-    class ResBlock(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
-            self.conv2 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
-
-        def forward(self, x):
-            return x + res_scale * self.conv2(torch.relu(self.conv1(x)))
 
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.scale = scale
             self.head = nn.Conv2d(in_channels, n_feats, 3, padding=1)
-            self.body = nn.Sequential(*[ResBlock() for _ in range(n_blocks)])
+            self.body = nn.Sequential(*[residual_block(n_feats, res_scale)
+                                        for _ in range(n_blocks)])
             self.body_conv = nn.Conv2d(n_feats, n_feats, 3, padding=1)
             # ESPCN-style light upsampler: one conv to C*scale^2 channels at LR
             # resolution, then a pixel shuffle (cheap on CPU)

@@ -40,6 +40,7 @@ import numpy as np
 
 from .base import SRError, TorchSRModel, check_number, pixel_loss_fn, to_tensor
 from .classic import bicubic_upsample
+from .cnn import residual_block
 
 __all__ = ["RefSR", "build_refsr", "pick_reference", "use_reference", "embedding_similarity",
            "MAX_REFERENCE_KEYS", "QUERY_CHUNK", "CONTRAST_WEIGHT", "EMBED_MAX_PX"]
@@ -55,6 +56,8 @@ CONTRAST_WEIGHT = 0.1
 CONTRAST_TEMPERATURE = 0.1
 #: Side (px) of the centre crop of an image that is embedded to pick a reference.
 EMBED_MAX_PX = 512
+#: Scaling of each residual branch of the reconstruction body (as ``cnn``'s default).
+REFSR_RES_SCALE = 0.2
 
 
 def build_refsr(scale: int = 4, in_channels: int = 3, n_feats: int = 32, n_blocks: int = 4,
@@ -75,15 +78,6 @@ def build_refsr(scale: int = 4, in_channels: int = 3, n_feats: int = 32, n_block
     import torch
     from torch import nn
 
-    class ResBlock(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
-            self.conv2 = nn.Conv2d(n_feats, n_feats, 3, padding=1)
-
-        def forward(self, x):
-            return x + 0.2 * self.conv2(torch.relu(self.conv1(x)))
-
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -96,7 +90,8 @@ def build_refsr(scale: int = 4, in_channels: int = 3, n_feats: int = 32, n_block
                 nn.Conv2d(in_channels, v_feats, 3, padding=1), nn.ReLU(),
                 nn.Conv2d(v_feats, v_feats, 3, padding=1))
             self.head = nn.Conv2d(in_channels, n_feats, 3, padding=1)
-            self.body = nn.Sequential(*[ResBlock() for _ in range(n_blocks)])
+            self.body = nn.Sequential(*[residual_block(n_feats, REFSR_RES_SCALE)
+                                        for _ in range(n_blocks)])
             self.fuse = nn.Conv2d(n_feats + v_feats * scale * scale, n_feats, 3, padding=1)
             self.tail = nn.Conv2d(n_feats, in_channels * scale * scale, 3, padding=1)
             self.up = nn.PixelShuffle(scale)
