@@ -34,10 +34,10 @@ LINES = 200
 
 
 def _lbar(prob: np.ndarray) -> float | None:
-    from napari_srmat.edges.thresholds import _otsu
+    from napari_srmat.edges.thresholds import apply_threshold_rule
     from napari_srmat.metrics.heyn import measure_intercepts
 
-    binary = prob >= float(np.clip(C * _otsu(prob), 1e-3, 1 - 1e-3))
+    binary = apply_threshold_rule("otsu_scaled", prob, {"c": C})
     if not binary.any():
         return None
     return measure_intercepts(binary, n_lines=LINES, **HEYN).mean_intercept_px
@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     import torch
 
     from napari_srmat.edges import predict_boundaries
+    from napari_srmat.edges.thresholds import intercept_errors
     from napari_srmat.io import read_image, read_mask, to_float01
     from napari_srmat.metrics.edges import EdgeHistogram
 
@@ -63,7 +64,8 @@ def main(argv=None) -> int:
              for p in (DATA / split / "images").glob("*.png")}
     ways = ("whole", *[f"tile{t}" for t in TILES])
     hist = {w: EdgeHistogram() for w in ways}
-    errors: dict[str, list[float]] = {w: [] for w in ways}
+    lbars: dict[str, list[float | None]] = {w: [] for w in ways}
+    truths: list[float] = []
     max_diff = {w: 0.0 for w in ways}
     seconds = {w: 0.0 for w in ways}
     t_start = time.time()
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
         for name in names:
             path = paths[name]
             mask = read_mask(path.parent.parent / "masks" / path.name)
-            truth = gt_intercept(mask)
+            truths.append(gt_intercept(mask))
             image = to_float01(np.asarray(read_image(path).data))
             maps = {}
             t0 = time.process_time()
@@ -85,17 +87,17 @@ def main(argv=None) -> int:
                 seconds[f"tile{t}"] += time.process_time() - t0
             for w, prob in maps.items():
                 hist[w].update(prob, mask)
-                lbar = _lbar(prob)
-                errors[w].append(1.0 if lbar is None else abs(lbar - truth) / truth)
+                lbars[w].append(_lbar(prob))
                 max_diff[w] = max(max_diff[w], float(np.abs(prob - maps["whole"]).max()))
         print(f"fold {k} done ({time.time() - t_start:.0f} s)", file=sys.stderr)
     result = {w: {"ap": round(hist[w].average_precision(), 4),
                   "roc_auc": round(hist[w].roc_auc(), 4),
-                  "per_image_error_pct": round(100 * float(np.mean(errors[w])), 2),
+                  "per_image_error_pct": round(
+                      100 * intercept_errors(lbars[w], truths)["per_image"], 2),
                   "max_abs_diff_vs_whole": round(max_diff[w], 4),
-                  "cpu_s_per_image": round(seconds[w] / len(errors[w]), 3)} for w in ways}
+                  "cpu_s_per_image": round(seconds[w] / len(truths), 3)} for w in ways}
     save("boundary_tile_oof", {"data": "tbm/train+val (never test), out-of-fold fold models",
-                               "c": C, "overlap": OVERLAP, "n_images": len(errors["whole"]),
+                               "c": C, "overlap": OVERLAP, "n_images": len(truths),
                                "results": result})
     print(json.dumps(result, indent=1))
     return 0

@@ -147,13 +147,13 @@ def measure_inputs(model, image: np.ndarray, truth_px: float) -> list[dict]:
 
 
 def _errors(rows, truth) -> np.ndarray:
-    """|ℓ̄ - truth| / truth per row and c (1.0 where no boundary was found)."""
-    e = np.ones((len(rows), len(C_GRID)))
-    for i, r in enumerate(rows):
-        for j, v in enumerate(r["native_px"]):
-            if v is not None:
-                e[i, j] = abs(v - truth[i]) / truth[i]
-    return e
+    """Per-image ℓ̄ error per row and c (the project's rule,
+    ``edges.thresholds.intercept_errors``: 1.0 where no boundary was found)."""
+    from napari_srmat.edges.thresholds import intercept_errors
+
+    return np.array([intercept_errors([r["native_px"][j] for r in rows],
+                                      truth)["per_image_errors"]
+                     for j in range(len(C_GRID))]).T
 
 
 def _signed(rows, truth, j) -> np.ndarray:
