@@ -60,7 +60,8 @@ def train_settings(args) -> dict:
 #: Training options per variant (photometric augmentation, and scale augmentation where set).
 VARIANTS = {"plain": {"photometric_augment": ""},
             "augment": {"photometric_augment": "all"},
-            "zoom": {"photometric_augment": "", "scale_augment": [0.5, 2.0]}}
+            "zoom": {"photometric_augment": "", "scale_augment": [0.5, 2.0]},
+            "norm": {"photometric_augment": "", "input_norm": "channels"}}
 
 
 def train_fold(work: Path, variant: str, k: int, train_samples, settings: dict) -> dict:
@@ -150,6 +151,8 @@ def run_training(args, work: Path, samples, folds) -> None:
     by_name = {s.name: s for s in samples}
     for variant in args.variants:
         for k, held in enumerate(folds):
+            if args.train_folds is not None and k not in args.train_folds:
+                continue
             train = [by_name[n] for j, f in enumerate(folds) if j != k for n in f]
             _log(f"{variant} fold {k}: train on {len(train)} images, hold out {len(held)}")
             meta = train_fold(work, variant, k, train, settings)
@@ -450,15 +453,21 @@ def main(argv=None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0, help="fold assignment and training seed")
     ap.add_argument("--variants", default="plain,augment",
-                    help="comma-separated: plain (no photometric augmentation), augment (all)")
+                    help="comma-separated: plain (no photometric augmentation), augment (all), "
+                         "zoom (scale augmentation), norm (input_norm='channels')")
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--pretrain-synthetic", type=int, default=32)
     ap.add_argument("--pretrain-epochs", type=int, default=4)
+    ap.add_argument("--train-folds", default=None,
+                    help="comma-separated fold numbers to train (default: all); run two "
+                         "processes on disjoint folds to use two cores")
     ap.add_argument("--stage", choices=("all", "train", "eval", "decide"), default="all",
                     help="decide: only redo the decision in --out (first without, then with "
                          "the exclusions of EXCLUDED_RULES)")
     args = ap.parse_args(argv)
     args.variants = [v for v in args.variants.split(",") if v]
+    if args.train_folds is not None:
+        args.train_folds = {int(k) for k in args.train_folds.split(",") if k}
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         ap.error(f"unknown variant(s) {sorted(unknown)}")

@@ -265,6 +265,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=None,
                     help="per-input measurements (resumable; default "
                          "WORK/c_inference_scale.json)")
+    ap.add_argument("--tag", default="",
+                    help="appended to the result and cache names (e.g. s1 for the fold "
+                         "runs of a second cross-validation repetition)")
     args = ap.parse_args(argv)
 
     import torch
@@ -273,7 +276,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     folds = json.loads((args.work / "folds.json").read_text())
-    suffix = "" if args.variant == "plain" else f"_{args.variant}"
+    suffix = ("" if args.variant == "plain" else f"_{args.variant}") + (
+        f"_{args.tag}" if args.tag else "")
     cache = args.cache or args.work / f"c_inference_scale{suffix}.json"
     records = json.loads(cache.read_text()) if cache.is_file() else []
     done = {r["name"] for r in records}

@@ -11,6 +11,7 @@ __all__ = ["register"]
 
 def register(subparsers) -> None:
     from ..edges.config import BoundaryTrainConfig
+    from ..edges.data import INPUT_NORMS
     from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 
     d = BoundaryTrainConfig()  # the one place the training defaults live
@@ -38,6 +39,9 @@ def register(subparsers) -> None:
     t.add_argument("--augment", default=d.photometric_augment, metavar="LIST",
                    help="photometric augmentation: 'all' or a comma-separated subset of "
                         "color,gamma,blur,sharpen,noise,jpeg (default: none)")
+    t.add_argument("--input-norm", choices=INPUT_NORMS, default=d.input_norm,
+                   help="normalise each image's channels to a fixed mean and spread before "
+                        "the model (recorded in the checkpoint; inference does the same)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
 
@@ -110,6 +114,7 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr, batch_size=args.batch_size, crop=args.crop,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, resume=args.resume,
         device=args.device, num_threads=args.threads, photometric_augment=args.augment,
+        input_norm=args.input_norm,
     )
     stopped = []
     res = run_job(train_boundaries_job(cfg),

@@ -33,6 +33,10 @@ class BoundaryTrainConfig:
     resampled to ``crop`` px, so the model sees grains of ``low``-``high`` times their
     size in the data and cannot learn one grain size as a prior
     (:func:`napari_srmat.edges.data.random_crop_augment`).
+    ``input_norm`` = ``"channels"`` shifts and scales each channel of every image to a
+    fixed mean and spread over the whole image before cropping
+    (:func:`napari_srmat.edges.data.normalize_channels`); the checkpoint records it and
+    inference applies the same with the statistics of the whole input image.
     """
 
     data_root: str | None = None
@@ -69,6 +73,7 @@ class BoundaryTrainConfig:
     init_checkpoint: str | None = None
     photometric_augment: str = ""
     scale_augment: tuple[float, float] | None = None
+    input_norm: str = "none"
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

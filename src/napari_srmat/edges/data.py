@@ -20,7 +20,21 @@ __all__ = [
     "PHOTOMETRIC_TRANSFORMS",
     "parse_photometric",
     "photometric_augment",
+    "INPUT_NORMS",
+    "channel_stats",
+    "normalize_channels",
 ]
+
+#: Input normalisations a boundary model can be trained with (``config["input_norm"]``):
+#: ``"none"`` (the image in [0, 1] as it is) or ``"channels"`` (each channel shifted and
+#: scaled to :data:`NORMALIZED_MEAN` / :data:`NORMALIZED_STD` over the whole image, see
+#: :func:`normalize_channels`).
+INPUT_NORMS = ("none", "channels")
+#: Mean and standard deviation of every channel after :func:`normalize_channels`.
+NORMALIZED_MEAN = 0.5
+NORMALIZED_STD = 0.2
+#: Pixels sampled (on a regular grid) for the channel statistics of a large image.
+STATS_MAX_PIXELS = 1 << 20
 
 class BoundaryDataError(ValueError):
     """Training/evaluation data is missing or inconsistent."""
@@ -55,6 +69,74 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
     elif a.shape[2] != 3:
         raise BoundaryDataError(f"expected 1, 3 or 4 channels, got {a.shape[2]}")
     return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def channel_stats(image, *, max_pixels: int = STATS_MAX_PIXELS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each channel of a ``(3, H, W)`` model image.
+
+    A large (NumPy, Dask or Zarr) image is sampled on a regular grid of at most
+    ``max_pixels`` pixels, so the statistics of a whole mosaic cost one strided read.
+
+    Parameters
+    ----------
+    image : array-like
+        ``(C, H, W)`` float image in [0, 1] (what :func:`to_model_image` returns).
+    max_pixels : int
+        Largest number of pixels read.
+
+    Returns
+    -------
+    mean, std : ndarray
+        float64 ``(C,)`` each; ``std`` is at least 1e-6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m, s = channel_stats(np.stack([np.zeros((4, 4)), np.eye(4), np.ones((4, 4))]))
+    >>> m.round(3).tolist(), s.round(3).tolist()
+    ([0.0, 0.25, 1.0], [0.0, 0.433, 0.0])
+    """
+    c, h, w = image.shape
+    step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
+    sample = np.asarray(image[:, ::step, ::step], dtype=np.float64).reshape(c, -1)
+    return sample.mean(1), np.maximum(sample.std(1), 1e-6)
+
+
+def normalize_channels(image: np.ndarray, stats=None) -> np.ndarray:
+    """Shift and scale each channel to mean :data:`NORMALIZED_MEAN` and standard deviation
+    :data:`NORMALIZED_STD` (``input_norm = "channels"``).
+
+    Polarized-light micrographs differ between scans in brightness, contrast and colour
+    cast; this removes those differences before the boundary model sees the image. The
+    statistics are those of the whole image (:func:`channel_stats`), never of a tile or
+    a crop, so tiled inference has no seams and does not depend on the tile size.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(C, H, W)`` float image (a tile of the image when ``stats`` is given).
+    stats : tuple of ndarray, optional
+        ``(mean, std)`` of the whole image; computed from ``image`` when omitted.
+
+    Returns
+    -------
+    ndarray
+        float32 ``(C, H, W)``, not clipped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.stack([np.linspace(0.2, 0.4, 16).reshape(4, 4)] * 3)
+    >>> y = normalize_channels(x)
+    >>> round(float(y.mean()), 3), round(float(y.std()), 3)
+    (0.5, 0.2)
+    """
+    mean, std = channel_stats(image) if stats is None else stats
+    scale = (NORMALIZED_STD / np.asarray(std, np.float64)).astype(np.float32)
+    shift = (NORMALIZED_MEAN - np.asarray(mean, np.float64) * NORMALIZED_STD
+             / np.asarray(std, np.float64)).astype(np.float32)
+    x = np.asarray(image, np.float32)
+    return x * scale[:, None, None] + shift[:, None, None]
 
 
 def _read_image(path: Path) -> np.ndarray:

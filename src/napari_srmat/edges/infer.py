@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -238,13 +239,37 @@ class BoundaryModel:
         return (f"BoundaryModel(encoder={self.encoder!r}, threshold={self.threshold:.3f}, "
                 f"device={self.device!r}, path={self.path!r})")
 
-    def predict(self, batch):
+    @property
+    def input_norm(self) -> str:
+        """The input normalisation the network was trained with (``config["input_norm"]``,
+        one of :data:`napari_srmat.edges.data.INPUT_NORMS`; ``"none"`` when absent)."""
+        return str(self.config.get("input_norm", "none"))
+
+    def input_stats(self, image) -> tuple[np.ndarray, np.ndarray] | None:
+        """Channel statistics of a whole ``(H, W)`` / ``(H, W, C)`` image for the model's
+        input normalisation (``None`` when it has none): pass them to :meth:`predict` as
+        ``input_stats`` so every tile is normalised alike. Large images are sampled on a
+        regular grid (:func:`napari_srmat.edges.data.channel_stats`)."""
+        if self.input_norm == "none":
+            return None
+        from .data import STATS_MAX_PIXELS, channel_stats, to_model_image
+
+        h, w = image.shape[:2]
+        step = max(1, int(np.ceil(np.sqrt(h * w / STATS_MAX_PIXELS))))
+        return channel_stats(to_model_image(np.asarray(image[::step, ::step])))
+
+    def predict(self, batch, input_stats=None):
         """Boundary probability and uncertainty of a batch.
 
         Parameters
         ----------
         batch : numpy.ndarray or torch.Tensor
             Float ``(B, C, h, w)`` in [0, 1]; ``C`` = 1 (repeated), 3, or 4 (alpha dropped).
+        input_stats : tuple of ndarray, optional
+            For a model with an input normalisation (:attr:`input_norm`): the channel
+            statistics of the whole image the tiles come from (:meth:`input_stats`).
+            Without them each batch item is normalised with its own statistics (right
+            for whole images, not for tiles).
 
         Returns
         -------
@@ -265,6 +290,8 @@ class BoundaryModel:
         elif x.shape[1] != 3:
             raise ValueError(f"expected 1, 3 or 4 channels, got {x.shape[1]}")
         x = x.to(self.device, torch.float32).clamp(0, 1)
+        if self.input_norm == "channels":
+            x = _normalize_batch(x, input_stats)
         x = x.contiguous(memory_format=torch.channels_last)
         net = self._inference_net()
         # on a CPU one tile at a time is faster than a batch (its activations stay in cache)
@@ -299,14 +326,35 @@ class BoundaryModel:
             self._fast_net = (key, inference_copy(self.net))
         return self._fast_net[1]
 
-    def predict_stacked(self, batch):
+    def predict_stacked(self, batch, input_stats=None):
         """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
-        prob, sigma = self.predict(batch)
+        prob, sigma = self.predict(batch, input_stats)
         if isinstance(prob, np.ndarray):
             return np.concatenate([prob, sigma], axis=1)
         import torch
 
         return torch.cat([prob, sigma], dim=1)
+
+
+def _normalize_batch(x, input_stats):
+    """:func:`napari_srmat.edges.data.normalize_channels` on a torch batch: with the given
+    whole-image statistics, else with each item's own."""
+    import torch
+
+    from .data import NORMALIZED_MEAN, NORMALIZED_STD
+
+    if input_stats is not None:
+        mean = torch.as_tensor(np.asarray(input_stats[0]), dtype=torch.float64)
+        std = torch.as_tensor(np.asarray(input_stats[1]), dtype=torch.float64)
+        mean = mean.reshape(1, -1, 1, 1).expand(x.shape[0], -1, -1, -1)
+        std = std.reshape(1, -1, 1, 1).expand(x.shape[0], -1, -1, -1)
+    else:
+        flat = x.double().flatten(2)
+        mean = flat.mean(2)[..., None, None]
+        std = flat.std(2, unbiased=False).clamp_min(1e-6)[..., None, None]
+    scale = (NORMALIZED_STD / std).to(x.device, torch.float32)
+    shift = (NORMALIZED_MEAN - mean * NORMALIZED_STD / std).to(x.device, torch.float32)
+    return x * scale + shift
 
 
 #: Tiles per network call on a CPU (:meth:`BoundaryModel.predict`): one tile's
@@ -537,11 +585,17 @@ def predict_boundaries_job(
                     "threshold per image (not hysteresis, closing, bridge or prune) and an "
                     f"error model of pixel-wise features {POINTWISE_FEATURES} (it is written "
                     "block by block); use out=None for other rules or features")
-    fn = model.predict_stacked
+    # a model trained on normalised inputs normalises every tile with the whole image's
+    # statistics (one strided read), so tiles and seams do not depend on the tiling
+    from ..io import Micrograph
+
+    stats = model.input_stats(a.data if isinstance(a, Micrograph) else a)
+    fn = (model.predict_stacked if stats is None
+          else functools.partial(model.predict_stacked, input_stats=stats))
     if scheduler is not None:
         from .remote import RemoteBoundaryModel
 
-        fn = RemoteBoundaryModel(model, device=worker_device)
+        fn = RemoteBoundaryModel(model, device=worker_device, input_stats=stats)
     if out is None:
         result = yield from tiled_apply_job(
             a, fn, scale=1, out_channels=2, tile=tile, overlap=overlap,

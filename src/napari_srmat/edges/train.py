@@ -18,9 +18,11 @@ from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import prepare_output_dir
 from .config import BoundaryTrainConfig
 from .data import (
+    INPUT_NORMS,
     BoundaryDataError,
     BoundarySample,
     load_split,
+    normalize_channels,
     parse_photometric,
     photometric_augment,
     random_crop_augment,
@@ -165,6 +167,8 @@ def train_boundaries_job(config, *, stop=None):
     if cfg.epochs < 0 or cfg.batch_size < 1:
         raise ValueError("epochs must be >= 0 and batch_size >= 1")
     photometric = parse_photometric(cfg.photometric_augment)
+    if cfg.input_norm not in INPUT_NORMS:
+        raise ValueError(f"unknown input_norm {cfg.input_norm!r}; choose one of {INPUT_NORMS}")
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     from ..device import resolve_device
@@ -197,6 +201,9 @@ def train_boundaries_job(config, *, stop=None):
             boundary_width=cfg.synthetic_boundary_width,
         )
         yield Log(f"{len(synth)} synthetic images for pretraining")
+    if cfg.input_norm == "channels":  # whole images, before any crop (as at inference)
+        train, val, synth = ([BoundarySample(normalize_channels(s.image), s.mask, s.name)
+                              for s in group] for group in (train, val, synth))
 
     # ---- model / optimiser
     torch.manual_seed(cfg.seed)
@@ -317,6 +324,7 @@ def train_boundaries_job(config, *, stop=None):
             "val_roc_auc": vm["roc_auc"],
             "epoch": epoch,
             "training": cfg.to_json(),
+            "input_norm": cfg.input_norm,
             "prob_definition": "sigmoid(mu)",
         }
         ema_state = ema.state_dict()

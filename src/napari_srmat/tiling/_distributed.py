@@ -712,11 +712,16 @@ class WorkerModel:
         Expected ``weights_digest()`` (None: weight-free models, not checked).
     describe : str
         Short name for messages.
+    call_kwargs : dict, optional
+        Picklable keyword arguments of every method call (e.g. the whole image's
+        statistics for a model that normalises its input).
     """
 
     def __init__(self, loader: Callable[..., Any], kwargs: dict, method: str,
-                 digest: str | None, describe: str = "model") -> None:
+                 digest: str | None, describe: str = "model",
+                 call_kwargs: dict | None = None) -> None:
         self.loader, self.kwargs, self.method = loader, dict(kwargs), method
+        self.call_kwargs = dict(call_kwargs or {})
         self.digest, self.describe = digest, describe
         # weights passed in kwargs (an in-memory network) are covered by the digest
         settings = {k: v for k, v in self.kwargs.items() if k != "state"}
@@ -744,8 +749,8 @@ class WorkerModel:
     def __call__(self, batch, *, tile_ids=None):
         fn = getattr(self.load(), self.method)
         if tile_ids is not None and _accepts_tile_ids(fn):
-            return fn(batch, tile_ids=tile_ids)
-        return fn(batch)
+            return fn(batch, tile_ids=tile_ids, **self.call_kwargs)
+        return fn(batch, **self.call_kwargs)
 
     def __repr__(self) -> str:
         return f"WorkerModel({self.describe})"
