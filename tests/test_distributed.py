@@ -227,6 +227,27 @@ def test_cli_edges_predict_on_cluster(client, one_thread, image, tmp_path, capsy
         np.testing.assert_array_equal(b, a)
 
 
+@pytest.mark.slow
+def test_normalising_boundary_model_on_cluster(client, one_thread, image, tmp_path):
+    """A model with ``input_norm`` gets the whole image's statistics on the workers too."""
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges import load_boundary_model, predict_boundaries
+
+    shipped = load_boundary_model(device="cpu")
+    ckpt = tmp_path / "norm_ckpt"
+    save_checkpoint(ckpt, shipped.net.state_dict(), {**shipped.config, "input_norm": "channels"})
+    model = load_boundary_model(ckpt, device="cpu", tta="none")
+    assert model.input_norm == "channels"
+    local = predict_boundaries(image, model, tile=64, overlap=16)[0]
+    dist = predict_boundaries(image, model, tile=64, overlap=16, scheduler=client,
+                              worker_device="cpu")[0]
+    np.testing.assert_array_equal(dist, local)
+    # (workers without the statistics would normalise each tile by its own and differ;
+    # and the normalisation does change the map, so the comparison is not vacuous)
+    plain = predict_boundaries(image, shipped, tile=64, overlap=16)[0]
+    assert np.abs(local - plain).max() > 1e-3
+
+
 def test_scheduler_without_workers_is_refused(monkeypatch):
     monkeypatch.setattr(_distributed, "SCHEDULER_CONNECT_TIMEOUT", 1)
     with distributed.LocalCluster(n_workers=0, processes=False,
