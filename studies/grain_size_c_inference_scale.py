@@ -252,7 +252,8 @@ def analyse_policies(records: list[dict]) -> dict:
         out[pol] = res
     nat = [100 * float(e_nat[f_nat == k, j_of[k]].mean()) for k in folds]
     out["native_reference"] = {"per_image_error_pct": round(float(np.mean(nat)), 2),
-                               "fold_std": round(float(np.std(nat, ddof=1)), 2)}
+                               "fold_std": round(float(np.std(nat, ddof=1)), 2),
+                               "per_fold": [round(v, 2) for v in nat]}
     return out
 
 

@@ -6,10 +6,14 @@ with ``plain`` over every fold of one or more leave-scan-out repetitions (tbm/tr
 only; each repetition has its own fold assignment and training seed):
 
 * native scale: out-of-fold per-image ℓ̄ error of the shipped operating point
-  (``otsu_scaled``, TTA ``none``, cross-fitted c) from ``benchmarks/cv_uaed*.json``;
+  (``otsu_scaled``, TTA ``none``, c cross-fitted) on the regions as they are (no
+  resampling), and
 * the whole measurement (``measure_grain_size``'s automatic scale, inputs resampled by
-  u = 0.5, 1, 2) from ``studies/results/grain_size_c_inference_scale*.json``;
-* pixel AP (TTA ``none``).
+  u = 0.5, 1, 2), both from ``studies/grain_size_c_inference_scale.py``
+  (``studies/results/grain_size_c_inference_scale[_norm][_TAG].json``: 200 lines per
+  map, c on a 0.05 grid; ``benchmarks/cv_uaed.py``'s own evaluation, 50 lines and a
+  finer grid, gives the same picture for the first repetition);
+* pixel AP (TTA ``none``) of the stored out-of-fold maps (``WORK/VARIANT/fold-k/oof.npz``).
 
 Decision rule, written down before the second repetition was trained (the first one's
 results were known): adopt ``norm`` only if its mean paired per-fold difference in the
@@ -17,9 +21,8 @@ native per-image error is below zero by more than one standard deviation of thos
 differences, the whole measurement is not worse by more than one standard deviation of
 its paired differences, and AP is not lower by more than 0.01.
 
-    python studies/input_norm_decision.py \\
-        --cv benchmarks/cv_uaed_norm.json benchmarks/cv_uaed_norm_s1.json \\
-        --measurement "" _s1
+    PYTHONPATH=src python studies/input_norm_decision.py \\
+        --work out/cv_uaed out/cv_uaed_s1 --tags "" s1
 
 Writes studies/results/input_norm_decision.json.
 """
@@ -28,10 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, save
+from _common import DATA, RESULTS, save
 
 OPERATING_POINT = ("otsu_scaled", "none")
 MAX_AP_LOSS = 0.01
@@ -45,35 +49,53 @@ def _paired(a: list[float], b: list[float]) -> dict:
             "folds_norm_better": int((d < 0).sum()), "n_folds": int(d.size)}
 
 
+def fold_ap(work: Path, variant: str) -> list[float]:
+    """Pixel AP of each fold's out-of-fold maps (TTA none) against the masks."""
+    from napari_srmat.edges.data import load_pairs
+    from napari_srmat.metrics.edges import EdgeHistogram
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from cv_uaed import list_images
+
+    masks = {s.name: s.mask for s in load_pairs(list_images(DATA))}
+    folds = json.loads((work / "folds.json").read_text())
+    out = []
+    for k in range(len(folds)):
+        z = np.load(work / variant / f"fold-{k}" / "oof.npz")
+        h = EdgeHistogram()
+        for name, p in zip(z["names"], z["prob_none"]):
+            h.update(p, masks[str(name)])
+        out.append(float(h.average_precision()))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cv", nargs="+", type=Path, required=True,
-                    help="cv_uaed.py results holding plain/none and norm/none")
-    ap.add_argument("--measurement", nargs="+", required=True,
-                    help="per repetition, the tag of grain_size_c_inference_scale[_norm]TAG.json")
+    ap.add_argument("--work", nargs="+", type=Path, required=True,
+                    help="work folders of benchmarks/cv_uaed.py, one per repetition")
+    ap.add_argument("--tags", nargs="+", required=True,
+                    help="per repetition, the --tag of grain_size_c_inference_scale.py")
     args = ap.parse_args(argv)
-    rule, tta = OPERATING_POINT
-    native, ap_a, ap_b, meas_a, meas_b = ([], []), [], [], [], []
-    for cv_path, tag in zip(args.cv, args.measurement):
-        res = json.loads(cv_path.read_text())["results"]
+    native, meas, aps = ([], []), ([], []), ([], [])
+    for work, tag in zip(args.work, args.tags):
         for i, variant in enumerate(("plain", "norm")):
-            native[i].extend(res[f"{variant}/{tta}"]["rules"][rule]["per_image_pct"]["per_fold"])
-        ap_a += res[f"plain/{tta}"]["ap"]["per_fold"]
-        ap_b += res[f"norm/{tta}"]["ap"]["per_fold"]
-        for name, out in (("", meas_a), ("_norm", meas_b)):
-            m = json.loads((RESULTS / f"grain_size_c_inference_scale{name}{tag}.json").read_text())
-            out += m["scale_policies"]["current"]["all"]["per_fold"]
+            name = ("" if variant == "plain" else "_norm") + (f"_{tag}" if tag else "")
+            m = json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
+            pol = m["scale_policies"]
+            native[i].extend(pol["native_reference"]["per_fold"])
+            meas[i].extend(pol["current"]["all"]["per_fold"])
+            aps[i].extend(fold_ap(work, variant))
     report = {"operating_point": list(OPERATING_POINT),
               "native_per_image_pct": _paired(*native),
-              "measurement_per_image_pct": _paired(meas_a, meas_b),
-              "ap": _paired(ap_a, ap_b)}
+              "measurement_per_image_pct": _paired(*meas),
+              "ap": _paired(*aps)}
     n, m, a = (report[k] for k in ("native_per_image_pct", "measurement_per_image_pct", "ap"))
     checks = {"native_better_by_more_than_one_std": n["diff_mean"] < -n["diff_std"],
               "measurement_not_worse_by_more_than_one_std": m["diff_mean"] <= m["diff_std"],
               "ap_not_lower_by_more_than_0.01": a["diff_mean"] >= -MAX_AP_LOSS}
     report["checks"] = checks
     report["adopt_norm"] = all(checks.values())
-    report["inputs"] = {"cv": [str(p) for p in args.cv], "measurement_tags": args.measurement}
+    report["inputs"] = {"work": [str(p) for p in args.work], "tags": args.tags}
     save("input_norm_decision", report)
     print(json.dumps(report, indent=1))
     return 0
