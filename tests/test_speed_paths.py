@@ -351,3 +351,54 @@ def test_lazy_input_read_once_or_by_window_gives_the_numpy_result(monkeypatch, c
     m = load_model("bicubic", scale=2)
     np.testing.assert_array_equal(super_resolve(lazy, m, tile=TILE, overlap=OVERLAP),
                                   super_resolve(img, m, tile=TILE, overlap=OVERLAP))
+
+
+# --------------------------------------------------------------------------- whole image
+
+
+def test_whole_image_is_the_untiled_forward_and_larger_images_are_unchanged(tmp_path):
+    m = load_model("cnn", scale=4)  # shipped weights
+    kw = dict(tile=128, overlap=32)  # one tile up to 96 px
+    rng = np.random.default_rng(5)
+    small = _image(45, seed=5)[:, :38]
+    x = np.moveaxis(to_float01(small), -1, 0)[None]
+    bare = np.moveaxis(m.predict(x)[0], 0, -1)
+    whole = super_resolve(small, m, whole_image=True, **kw)
+    np.testing.assert_allclose(whole, bare, rtol=0, atol=1e-6)
+    tiled = super_resolve(small, m, **kw)
+    # the padded tile differs only within the receptive field of the border
+    r = m.receptive_field * m.scale
+    assert np.abs(tiled - bare).max() > 1e-3
+    np.testing.assert_allclose(tiled[r:-r, r:-r], bare[r:-r, r:-r], rtol=0, atol=1e-5)
+    big = rng.integers(0, 256, (150, 110, 3), dtype=np.uint8)  # several tiles: unaffected
+    np.testing.assert_array_equal(super_resolve(big, m, whole_image=True, **kw),
+                                  super_resolve(big, m, **kw))
+    # the store: uint8 of the same forward, recorded in its identity
+    out = super_resolve(small, m, whole_image=True, out=tmp_path / "w.ome.zarr", **kw)
+    g = zarr.open_group(str(out), mode="r")
+    lv0 = np.moveaxis(np.asarray(g["0"]), 0, -1)
+    np.testing.assert_array_equal(lv0, np.clip(np.rint(whole * 255), 0, 255).astype(np.uint8))
+    assert g.attrs["srmat"]["tiling"]["whole_image"] is True
+    out2 = super_resolve(small, m, out=tmp_path / "t.ome.zarr", **kw)
+    assert "whole_image" not in zarr.open_group(str(out2), mode="r").attrs["srmat"]["tiling"]
+
+
+def test_one_tile_image_is_one_chunk_with_the_same_pixels(tmp_path):
+    from napari_srmat.tiling import effective_tile
+
+    # an image between the stride and stride + ramp (s < L <= s + b) needs one tile
+    tile, overlap, scale = 300, 8, 4  # a stride of 284 * 4 output px: one per chunk
+    s, b = tile - 2 * overlap, overlap
+    L = s + b  # 292: one tile, two strides
+    assert effective_tile(L, L, tile, overlap) == tile
+    img = np.random.default_rng(6).integers(0, 256, (L, L - 3, 3), dtype=np.uint8)
+
+    def fn(batch):
+        return np.repeat(np.repeat(np.sqrt(batch), scale, 2), scale, 3)
+
+    kw = dict(scale=scale, tile=tile, overlap=overlap)
+    out = tiled_apply(img, fn, out=tmp_path / "o.ome.zarr", **kw)
+    arr = zarr.open_group(str(out), mode="r")["0"]
+    assert arr.chunks[1:] == arr.shape[1:]  # one chunk
+    ref = tiled_apply(img, fn, chunk_size=s * scale, **kw)  # 2 x 2 chunks
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(arr), 0, -1), ref)
