@@ -8,16 +8,25 @@ uint8 micrograph:
   loads the model, reads the TIFF, tiles at the default tile/overlap, writes the OME-Zarr
   with its pyramid);
 * ``in_memory``: ``super_resolve(image, model)`` (same tiling, no output store);
+* ``end_to_end_whole`` / ``in_memory_whole``: the same with ``--whole-image`` /
+  ``whole_image=True`` (a one-tile image is one forward pass on the image itself: no
+  padded context, the bare model's output);
 * ``bare`` (the baseline): ``model.predict`` on the whole image as one float32 batch.
 
-``ratio`` = bare / end_to_end CPU seconds (target >= 0.95); ``work_bound`` = input pixels /
-pixels the model processes with the effective tile grid (the best ratio any tiling
-can reach when the model costs the same per pixel), so ``ratio / work_bound`` is the
-share lost to the engine and the store. Timer: process CPU time (user + system, all
+``ratio`` = bare / end_to_end CPU seconds (target >= 0.95), ``ratio_whole`` the same with
+``--whole-image``; ``work_bound`` = input pixels / pixels the model processes with the
+effective tile grid (the best ratio any tiling can reach when the model costs the same
+per pixel; 1 with ``--whole-image``), so ``ratio / work_bound`` is the share lost to the
+engine and the store; ``store_s`` = end_to_end - in_memory CPU seconds (uint8
+conversion, compression, pyramid, input fingerprint, reading the TIFF, loading the
+model). Timer: process CPU time (user + system, all
 threads; robust to other processes sharing the cores), min of ``--repeat`` interleaved
 runs; ``ratio_wall`` from wall time. ``--threads`` torch threads.
 
     python benchmarks/bench_sr_end_to_end.py [--model cnn] [--size 992] [--repeat 3]
+
+Run it with another checkout's package (``PYTHONPATH=OTHER/src``) for a before/after pair;
+the ``*_whole`` runs need ``--whole-image`` (``--no-whole`` skips them).
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=992, help="input side (px)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-whole", action="store_true", help="skip the --whole-image runs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     img = micrograph(args.size)
@@ -59,19 +69,28 @@ def main() -> None:
         def e2e():
             srmat("sr", "run", tif, fresh(out), "--model", args.model)
 
+        def e2e_whole():
+            srmat("sr", "run", tif, fresh(out), "--model", args.model, "--whole-image")
+
         def mem():
             super_resolve(img, model)
+
+        def mem_whole():
+            super_resolve(img, model, whole_image=True)
 
         def bare():
             x = np.ascontiguousarray(np.moveaxis(img, -1, 0)[None], dtype=np.float32) / 255
             y = model.predict(x)
             np.rint(np.moveaxis(y[0], 0, -1) * 255).astype(np.uint8)
 
-        e2e()  # warm-up: imports, first-call costs
-        bare()
-        t = {"end_to_end": [], "in_memory": [], "bare": []}
+        runs = (("bare", bare), ("end_to_end", e2e), ("in_memory", mem),
+                ("end_to_end_whole", e2e_whole), ("in_memory_whole", mem_whole))
+        runs = runs[:3] if args.no_whole else runs
+        for _, f in runs[:2] + runs[3:4]:  # warm-up: imports, first-call costs
+            f()
+        t = {name: [] for name, _ in runs}
         for _ in range(args.repeat):
-            for name, f in (("bare", bare), ("end_to_end", e2e), ("in_memory", mem)):
+            for name, f in runs:
                 with Timer() as tm:
                     f()
                 t[name].append(tm)
@@ -89,6 +108,13 @@ def main() -> None:
         "ratio": round(cpu["bare"] / cpu["end_to_end"], 3),
         "ratio_in_memory": round(cpu["bare"] / cpu["in_memory"], 3),
         "ratio_wall": round(wall["bare"] / wall["end_to_end"], 3),
+        "store_s": round(cpu["end_to_end"] - cpu["in_memory"], 3),
+        **({} if args.no_whole else {
+            "ratio_whole": round(cpu["bare"] / cpu["end_to_end_whole"], 3),
+            "ratio_in_memory_whole": round(cpu["bare"] / cpu["in_memory_whole"], 3),
+            "ratio_wall_whole": round(wall["bare"] / wall["end_to_end_whole"], 3),
+            "store_whole_s": round(cpu["end_to_end_whole"] - cpu["in_memory_whole"], 3),
+        }),
         "target_ratio": 0.95,
         **machine(),
     }))

@@ -722,8 +722,10 @@ class _Engine:
             return np.empty((self.co, h, w), dtype)
         buf = self._bufs.get(name)
         if buf is None or buf.shape[1] < h or buf.shape[2] < w or buf.dtype != dtype:
-            c = self.geom.chunk
-            buf = self._bufs[name] = np.empty((self.co, max(h, c), max(w, c)), dtype)
+            # the largest chunk there is: the first chunk's view is contiguous
+            g = self.geom
+            ch, cw = min(g.chunk, g.H * g.scale), min(g.chunk, g.W * g.scale)
+            buf = self._bufs[name] = np.empty((self.co, max(h, ch), max(w, cw)), dtype)
         return buf[:, :h, :w]
 
     def _contributors(self, size: int) -> np.ndarray:
