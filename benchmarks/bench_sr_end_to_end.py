@@ -19,7 +19,16 @@ effective tile grid (the best ratio any tiling can reach when the model costs th
 per pixel; 1 with ``--whole-image``), so ``ratio / work_bound`` is the share lost to the
 engine and the store; ``store_s`` = end_to_end - in_memory CPU seconds (uint8
 conversion, compression, pyramid, input fingerprint, reading the TIFF, loading the
-model). Timer: process CPU time (user + system, all
+model). The model's own time varies by several per cent between runs on a shared
+machine (most of it is system time: page faults on fresh activation buffers), so the
+CPU seconds inside ``SRModel.predict`` are also recorded per run: ``overhead_s`` =
+end_to_end - its predict seconds (the engine, the store and the CLI, min of repeats),
+``model_ratio`` = bare's predict seconds / end_to_end's (the tiling's cost alone, ~
+``work_bound``), ``ratio_split`` = bare / (end_to_end's predict seconds + overhead_s),
+the ratio rebuilt from its less noisy parts, and ``model_only_ratio`` = bare's predict
+seconds / end_to_end (against the forward pass alone, without the baseline's own
+float -> uint8 conversion, which costs ``bare_cpu_s - bare_predict_cpu_s``).
+Timer: process CPU time (user + system, all
 threads; robust to other processes sharing the cores), min of ``--repeat`` interleaved
 runs; ``ratio_wall`` from wall time. ``--threads`` torch threads.
 
@@ -42,7 +51,20 @@ from _speed import Timer, fresh, machine, micrograph, srmat, write_tiff
 
 from napari_srmat.sr import load_model, super_resolve
 from napari_srmat.sr.apply import resolve_overlap
+from napari_srmat.sr.base import SRModel
 from napari_srmat.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, effective_tile
+
+_PREDICT_CPU = [0.0]
+
+
+def _timed_predict(predict):
+    def predict_timed(self, *a, **kw):
+        with Timer() as tm:
+            out = predict(self, *a, **kw)
+        _PREDICT_CPU[0] += tm.cpu
+        return out
+
+    return predict_timed
 
 
 def main() -> None:
@@ -54,6 +76,7 @@ def main() -> None:
     ap.add_argument("--no-whole", action="store_true", help="skip the --whole-image runs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    SRModel.predict = _timed_predict(SRModel.predict)
     img = micrograph(args.size)
     model = load_model(args.model)
     overlap = resolve_overlap(model, DEFAULT_OVERLAP, DEFAULT_TILE)
@@ -89,13 +112,26 @@ def main() -> None:
         for _, f in runs[:2] + runs[3:4]:  # warm-up: imports, first-call costs
             f()
         t = {name: [] for name, _ in runs}
+        inside = {name: [] for name, _ in runs}
         for _ in range(args.repeat):
             for name, f in runs:
+                _PREDICT_CPU[0] = 0.0
                 with Timer() as tm:
                     f()
                 t[name].append(tm)
+                inside[name].append(_PREDICT_CPU[0])
     wall = {k: min(x.wall for x in v) for k, v in t.items()}
     cpu = {k: min(x.cpu for x in v) for k, v in t.items()}
+    model = {k: min(v) for k, v in inside.items()}
+    over = {k: min(x.cpu - m for x, m in zip(t[k], inside[k])) for k in t}
+
+    def split(k):
+        sfx = k[len("end_to_end"):]
+        return {f"overhead{sfx}_s": round(over[k], 3),
+                f"model_ratio{sfx}": round(model["bare"] / model[k], 3),
+                f"ratio_split{sfx}": round(cpu["bare"] / (model[k] + over[k]), 3),
+                f"model_only_ratio{sfx}": round(model["bare"] / (model[k] + over[k]), 3)}
+
     print(json.dumps({
         "benchmark": "sr_end_to_end_vs_bare",
         "model": args.model,
@@ -109,6 +145,9 @@ def main() -> None:
         "ratio_in_memory": round(cpu["bare"] / cpu["in_memory"], 3),
         "ratio_wall": round(wall["bare"] / wall["end_to_end"], 3),
         "store_s": round(cpu["end_to_end"] - cpu["in_memory"], 3),
+        **{f"{k}_predict_cpu_s": round(v, 3) for k, v in model.items()},
+        **split("end_to_end"),
+        **({} if args.no_whole else split("end_to_end_whole")),
         **({} if args.no_whole else {
             "ratio_whole": round(cpu["bare"] / cpu["end_to_end_whole"], 3),
             "ratio_in_memory_whole": round(cpu["bare"] / cpu["in_memory_whole"], 3),
