@@ -21,8 +21,8 @@ Out-of-core order
 -----------------
 The output is produced chunk by chunk on a grid of ``m`` tile strides
 (``chunk = m * s * scale`` output pixels: the smallest multiple of the stride
->= 1024, e.g. 1536 at tile 256 / overlap 32 x4 and 3840 at the default 1024/32 x4),
-row-major. Each tile is
+>= 1024, e.g. 1536 at tile 256 / overlap 32 x4 and 3840 at the default 1024/32 x4;
+an image that needs one tile is one chunk), row-major. Each tile is
 *owned* by the chunk where its positive-weight region starts and is computed once,
 while processing its owner; the thin strip (``b`` input pixels) it spills into the next
 chunks is kept until they are processed. A chunk is written once, complete, so peak
@@ -1173,7 +1173,8 @@ def tiled_apply_job(
     chunk_size : int, optional
         Output chunk side in output pixels (rounded down to a multiple of
         ``(t - 2*overlap) * scale`` with ``t`` the effective tile, at least one
-        stride); default: the smallest multiple >= 1024. Also the Zarr chunk size of
+        stride); default: the smallest multiple >= 1024, or the whole image when it
+        needs one tile. Also the Zarr chunk size of
         ``out``, e.g. 3840 px (one stride) for x4 at the default 1024/32 tiles.
     kind : str
         Kind of output recorded in the store's marker (``"super_resolution"``, ...).
