@@ -402,20 +402,3 @@ def test_one_tile_image_is_one_chunk_with_the_same_pixels(tmp_path):
     assert arr.chunks[1:] == arr.shape[1:]  # one chunk
     ref = tiled_apply(img, fn, chunk_size=s * scale, **kw)  # 2 x 2 chunks
     np.testing.assert_array_equal(np.moveaxis(np.asarray(arr), 0, -1), ref)
-
-
-def test_small_pages_only_switches_numpy_huge_page_advice_inside():
-    from napari_srmat._pages import _setter, small_pages
-
-    setter = _setter()
-    if setter is None:
-        pytest.skip("this numpy has no huge-page switch")
-    old = setter(True)
-    try:
-        with small_pages():
-            assert setter(False) is False  # off inside (returns the previous value)
-            a = np.arange(2**22, dtype=np.float64)  # 32 MB
-        assert setter(True) is True  # restored
-        np.testing.assert_array_equal(a[[0, -1]], [0, 2**22 - 1])
-    finally:
-        setter(old)

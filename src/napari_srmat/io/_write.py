@@ -436,10 +436,7 @@ class OmeZarrStreamWriter:
         for level in self.partial.iterdir():
             if level.name.isdigit() and level.name != "0":
                 shutil.rmtree(level)
-        from .._pages import small_pages
-
-        with small_pages():  # the levels' short-lived chunk buffers
-            _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
+        _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
         scale0 = self.pixel_size_um if self.pixel_size_um is not None else 1.0
         datasets = []
         for lv in range(n_levels):
@@ -519,13 +516,10 @@ def _store_block(w, level0, block_index, slices, data) -> None:
     if np.issubdtype(w.dtype, np.floating) and not np.isfinite(data).all():
         raise ValueError(f"block {tuple(block_index)} holds NaN or Inf values: refusing to "
                          f"write them into {w.path}")
-    from .._pages import small_pages
-
-    with small_pages():  # Zarr's chunk and Blosc buffers: filled once, then dropped
-        if w.axes == "YXC":
-            level0[:, ys, xs] = np.moveaxis(data, -1, 0)
-        else:
-            level0[ys, xs] = data
+    if w.axes == "YXC":
+        level0[:, ys, xs] = np.moveaxis(data, -1, 0)
+    else:
+        level0[ys, xs] = data
     (w.partial / _DONE_DIR / key).touch()
 
 
