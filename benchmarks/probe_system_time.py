@@ -8,8 +8,10 @@ process, all threads) of:
   the first-touch cost of memory on this machine;
 * ``predict``: ``cnn`` x4 ``predict`` on a 992² and a 1024² RGB image (the bare forward
   and the default padded tile), ``--repeat`` times each, interleaved;
-* ``store``: the level-0 block write (``_store_block``: Zarr + Blosc) of each
-  ``srmat sr run IN OUT --model cnn`` (992², ``--repeat`` runs after a warm-up);
+* ``store``: the level-0 block writes (``_store_block``: Zarr + Blosc) and the whole
+  run of ``srmat sr run IN OUT`` (``--repeat`` runs after a warm-up), with numpy's
+  huge-page advice on (its default) and off for the whole run: ``cnn`` on 992² (one 47 MB
+  chunk) and ``bicubic`` on 2048² (the fast path, 9 chunks of up to 21 MB);
 * ``thp`` (unless ``--no-thp``): ``predict`` again in a child process with PyTorch's
   ``THP_MEM_ALLOC_ENABLE=1`` (huge pages for its CPU tensors), for comparison.
 
@@ -73,27 +75,41 @@ def _predict(repeat: int) -> dict:
     return res
 
 
-def _store(repeat: int) -> list:
+def _store(repeat: int, model: str, size: int) -> dict:
+    from numpy._core.multiarray import _set_madvise_hugepage
+
     from napari_srmat.io import _write
 
-    runs: list = []
+    blocks: list = []
     orig = _write._store_block
 
     def timed(*a, **kw):
         with Timer() as t:
             orig(*a, **kw)
-        runs.append(_cpu(t))
+        blocks.append(t)
 
+    res: dict = {"huge_pages": [], "small_pages": []}
     _write._store_block = timed
+    old = _set_madvise_hugepage(True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            tif = write_tiff(micrograph(992), Path(tmp) / "in.tif")
+            tif = write_tiff(micrograph(size), Path(tmp) / "in.tif")
             out = Path(tmp) / "out.ome.zarr"
-            for _ in range(repeat + 1):
-                srmat("sr", "run", tif, fresh(out), "--model", "cnn")
+            srmat("sr", "run", tif, fresh(out), "--model", model)  # warm-up
+            for _ in range(repeat):
+                for key in res:  # interleaved
+                    _set_madvise_hugepage(key == "huge_pages")
+                    blocks.clear()
+                    with Timer() as run:
+                        srmat("sr", "run", tif, fresh(out), "--model", model)
+                    res[key].append({
+                        "run": _cpu(run),
+                        "store_user_s": round(sum(b.user for b in blocks), 3),
+                        "store_sys_s": round(sum(b.sys for b in blocks), 3)})
     finally:
+        _set_madvise_hugepage(old)
         _write._store_block = orig
-    return runs[-repeat:]
+    return res
 
 
 def main() -> None:
@@ -107,7 +123,8 @@ def main() -> None:
         print(json.dumps(_predict(args.repeat)))
         return
     res = {"touch_189MB": _touch(), "predict": _predict(args.repeat),
-           "store_992": _store(args.repeat)}
+           "store_cnn_992": _store(args.repeat, "cnn", 992),
+           "store_bicubic_2048": _store(args.repeat, "bicubic", 2048)}
     if not args.no_thp:
         env = {**os.environ, "THP_MEM_ALLOC_ENABLE": "1"}
         out = subprocess.run([sys.executable, __file__, "--predict-only", "--repeat",
