@@ -4,7 +4,10 @@
   Lanczos-3 on whole chunks): chunked output equals one untiled resize away from the
   borders, and the torch/blended path within a stated tolerance; without OpenCV the torch
   path is used;
-* in-place blending (``_add_weighted``) is bit for bit the weighted sum it replaces.
+* in-place blending (``_add_weighted``) is bit for bit the weighted sum it replaces;
+* the engine's fused passes (tiles normalised while cut from the raw window, reflect
+  padding by slices, output converted in strips and straight from a tile where it is the
+  only contributor, small lazy inputs read once) give the outputs of the plain passes.
 """
 
 from __future__ import annotations
@@ -243,3 +246,159 @@ def test_integer_pyramid_equals_the_float_rounded_mean(tmp_path, dtype):
         m = (p[:, ::2, ::2] + p[:, 1::2, ::2] + p[:, ::2, 1::2] + p[:, 1::2, 1::2]) / 4
         prev = np.round(m).astype(dtype)
         np.testing.assert_array_equal(np.asarray(g[str(lv)]), prev)
+
+
+# --------------------------------------------------------------------------- fused passes
+
+
+@pytest.mark.parametrize("a", [
+    np.arange(256, dtype=np.uint8),
+    np.arange(65536, dtype=np.uint16),
+    np.array([-2**31, -1, 0, 1, 2**24 + 1, 2**31 - 1], dtype=np.int32),
+    np.array([True, False]),
+    np.array([0.25, -0.0, 1.5, 1e-40], dtype=np.float64),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_float01_into_out_is_bit_for_bit_to_float01(a, dtype):
+    out = np.full(a.shape, np.nan, dtype)
+    assert to_float01(a, out=out) is out
+    ref = to_float01(a, dtype=dtype)
+    assert out.dtype == ref.dtype and out.tobytes() == ref.tobytes()
+    img = np.resize(a, (7, 5, 3))  # into a channels-first view, as the engine does
+    out = np.empty((3, 7, 5), dtype)
+    to_float01(np.moveaxis(img, -1, 0), out=out)
+    assert out.tobytes() == np.ascontiguousarray(np.moveaxis(to_float01(img, dtype=dtype),
+                                                             -1, 0)).tobytes()
+
+
+def test_reflect_gather_by_slices_equals_the_per_pixel_gather():
+    from napari_srmat.tiling._engine import _gather, _reflect
+
+    rng = np.random.default_rng(0)
+    for h, w in ((1, 9), (9, 1), (2, 2), (13, 8), (40, 31)):
+        raw = rng.integers(0, 256, (h, w, 2), dtype=np.uint8)
+        for y0, y1, x0, x1 in ((-5, h + 7, -3, w + 2), (0, h, 0, w), (-30, -20, 2, 3),
+                               (h - 1, h + 40, -1, w)):
+            yi, xi = _reflect(np.arange(y0, y1), h), _reflect(np.arange(x0, x1), w)
+            ref = raw[np.ix_(yi, xi)]
+            np.testing.assert_array_equal(_gather(raw, yi, xi), ref)
+            out = np.empty((ref.shape[2], *ref.shape[:2]), np.float32)
+            _gather(raw, yi, xi, np.moveaxis(out, 0, -1),
+                    lambda s, d: to_float01(s, out=d))
+            assert out.tobytes() == np.ascontiguousarray(
+                np.moveaxis(to_float01(ref), -1, 0)).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64,
+                                   np.bool_])
+def test_output_conversion_equals_the_plain_formula(dtype):
+    from napari_srmat.tiling._engine import _convert_into, _convert_out
+
+    rng = np.random.default_rng(1)
+    k = rng.integers(-300, 600, (3, 50, 70)).astype(np.float32)
+    acc = np.concatenate([(k + 0.5) / 255, rng.normal(0.5, 0.7, (3, 50, 70)).astype(
+        np.float32), np.full((3, 50, 70), -0.0, np.float32)], axis=1)  # ties, clipping, -0
+    if np.issubdtype(dtype, np.integer):
+        top = float(np.iinfo(dtype).max)
+        ref = np.clip(np.rint(acc * np.float32(top)), 0 if np.iinfo(dtype).min >= 0 else
+                      np.iinfo(dtype).min, top).astype(dtype)
+    elif dtype == np.bool_:
+        ref = acc > 0.5
+    else:
+        ref = (np.zeros_like(acc) + acc).astype(dtype)  # a zeroed accumulator + acc
+    out = np.empty(acc.shape, dtype)
+    _convert_into(acc, out, axis=1)
+    assert out.tobytes() == ref.tobytes()
+    hwc = np.moveaxis(acc, 0, -1)
+    conv = _convert_out(hwc, np.dtype(dtype))
+    assert np.array_equal(conv, np.moveaxis(ref, 0, -1)) and conv.dtype == dtype
+
+
+def _signed_fn(b):
+    """x2 nearest upscale of a local nonlinear function with -0.0, ties and clipping."""
+    p = np.pad(b, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")
+    m = (p[:, :, :-2, 1:-1] + p[:, :, 2:, 1:-1] + p[:, :, 1:-1, :-2] + p[:, :, 1:-1, 2:]) / 4
+    y = np.where(m < 0.2, -0.0, (m - 0.3) * 1.7).astype(np.float32)
+    return np.repeat(np.repeat(y, 2, 2), 2, 3)
+
+
+@pytest.mark.parametrize("out_dtype", [np.uint8, np.uint16, np.float32, np.bool_])
+@pytest.mark.parametrize("tile,overlap", [(48, 8), (40, 12), (256, 16)])
+def test_sole_tile_pixels_converted_directly_equal_the_blended_sum(monkeypatch, out_dtype,
+                                                                     tile, overlap):
+    from napari_srmat.tiling import _engine
+
+    img = np.random.default_rng(2).integers(0, 256, (130, 101, 3), dtype=np.uint8)
+    kw = dict(scale=2, tile=tile, overlap=overlap, out_dtype=out_dtype, chunk_size=100)
+    fast = tiled_apply(img, _signed_fn, **kw)
+    monkeypatch.setattr(_engine._Engine, "_sole_rects", lambda self, ky, kx, owned: {})
+    plain = tiled_apply(img, _signed_fn, **kw)
+    assert fast.dtype == plain.dtype and fast.tobytes() == plain.tobytes()
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_lazy_input_read_once_or_by_window_gives_the_numpy_result(monkeypatch, cache):
+    da = pytest.importorskip("dask.array")
+    from napari_srmat.tiling import _engine
+
+    img = _image(150)
+    ref = tiled_apply(img, _signed_fn, scale=2, tile=48, overlap=8)
+    if not cache:
+        monkeypatch.setattr(_engine, "INPUT_CACHE_BYTES", 0)
+    lazy = da.from_array(img, chunks=(64, 64, 3))
+    np.testing.assert_array_equal(tiled_apply(lazy, _signed_fn, scale=2, tile=48, overlap=8),
+                                  ref)
+    m = load_model("bicubic", scale=2)
+    np.testing.assert_array_equal(super_resolve(lazy, m, tile=TILE, overlap=OVERLAP),
+                                  super_resolve(img, m, tile=TILE, overlap=OVERLAP))
+
+
+# --------------------------------------------------------------------------- whole image
+
+
+def test_whole_image_is_the_untiled_forward_and_larger_images_are_unchanged(tmp_path):
+    m = load_model("cnn", scale=4)  # shipped weights
+    kw = dict(tile=128, overlap=32)  # one tile up to 96 px
+    rng = np.random.default_rng(5)
+    small = _image(45, seed=5)[:, :38]
+    x = np.moveaxis(to_float01(small), -1, 0)[None]
+    bare = np.moveaxis(m.predict(x)[0], 0, -1)
+    whole = super_resolve(small, m, whole_image=True, **kw)
+    np.testing.assert_allclose(whole, bare, rtol=0, atol=1e-6)
+    tiled = super_resolve(small, m, **kw)
+    # the padded tile differs only within the receptive field of the border
+    r = m.receptive_field * m.scale
+    assert np.abs(tiled - bare).max() > 1e-3
+    np.testing.assert_allclose(tiled[r:-r, r:-r], bare[r:-r, r:-r], rtol=0, atol=1e-5)
+    big = rng.integers(0, 256, (150, 110, 3), dtype=np.uint8)  # several tiles: unaffected
+    np.testing.assert_array_equal(super_resolve(big, m, whole_image=True, **kw),
+                                  super_resolve(big, m, **kw))
+    # the store: uint8 of the same forward, recorded in its identity
+    out = super_resolve(small, m, whole_image=True, out=tmp_path / "w.ome.zarr", **kw)
+    g = zarr.open_group(str(out), mode="r")
+    lv0 = np.moveaxis(np.asarray(g["0"]), 0, -1)
+    np.testing.assert_array_equal(lv0, np.clip(np.rint(whole * 255), 0, 255).astype(np.uint8))
+    assert g.attrs["srmat"]["tiling"]["whole_image"] is True
+    out2 = super_resolve(small, m, out=tmp_path / "t.ome.zarr", **kw)
+    assert "whole_image" not in zarr.open_group(str(out2), mode="r").attrs["srmat"]["tiling"]
+
+
+def test_one_tile_image_is_one_chunk_with_the_same_pixels(tmp_path):
+    from napari_srmat.tiling import effective_tile
+
+    # an image between the stride and stride + ramp (s < L <= s + b) needs one tile
+    tile, overlap, scale = 300, 8, 4  # a stride of 284 * 4 output px: one per chunk
+    s, b = tile - 2 * overlap, overlap
+    L = s + b  # 292: one tile, two strides
+    assert effective_tile(L, L, tile, overlap) == tile
+    img = np.random.default_rng(6).integers(0, 256, (L, L - 3, 3), dtype=np.uint8)
+
+    def fn(batch):
+        return np.repeat(np.repeat(np.sqrt(batch), scale, 2), scale, 3)
+
+    kw = dict(scale=scale, tile=tile, overlap=overlap)
+    out = tiled_apply(img, fn, out=tmp_path / "o.ome.zarr", **kw)
+    arr = zarr.open_group(str(out), mode="r")["0"]
+    assert arr.chunks[1:] == arr.shape[1:]  # one chunk
+    ref = tiled_apply(img, fn, chunk_size=s * scale, **kw)  # 2 x 2 chunks
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(arr), 0, -1), ref)

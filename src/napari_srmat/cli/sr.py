@@ -82,6 +82,10 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="run the tiles on a dask.distributed cluster: a scheduler address "
                         "(tcp://host:8786) or local:N (N single-thread worker processes); "
                         "OUTPUT must be on a file system the workers share (docs/distributed.md)")
+    r.add_argument("--whole-image", action="store_true", dest="whole_image",
+                   help="an image that fits one tile: one forward pass on the image itself "
+                        "(the bare model's output, no reflect-padded context computed) "
+                        "instead of a padded tile; larger images are tiled as usual")
     r.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
     r.add_argument("--reference", default=None, metavar="DIR",
                    help="refsr: folder of HR reference micrographs of the same material (at "
@@ -188,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
         super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                           batch_size=args.batch_size, out=out, resume=not args.no_resume,
                           overwrite=args.overwrite, scheduler=args.scheduler,
-                          worker_device=args.device),
+                          worker_device=args.device, whole_image=args.whole_image),
         on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None,
     )
     seconds = time.perf_counter() - t0

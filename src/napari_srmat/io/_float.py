@@ -13,7 +13,8 @@ import numpy as np
 __all__ = ["grey_or_rgb", "to_float01", "to_uint8"]
 
 
-def to_float01(arr: Any, *, dtype: Any = np.float32) -> np.ndarray:
+def to_float01(arr: Any, *, dtype: Any = np.float32, out: np.ndarray | None = None
+               ) -> np.ndarray:
     """Convert an image to floats in [0, 1] according to its dtype: the one float rule.
 
     * bool: 0 / 1.
@@ -29,10 +30,15 @@ def to_float01(arr: Any, *, dtype: Any = np.float32) -> np.ndarray:
     dtype : numpy dtype or None
         Output float dtype (default float32). ``None`` keeps float inputs in their own
         precision (float64 stays float64) and gives float32 for the others.
+    out : ndarray, optional
+        Float array of ``arr``'s shape to write into (its dtype replaces ``dtype``):
+        the same values in one pass, without temporaries (the tiling engine fills its
+        tile batches this way, straight from a transposed view of the raw pixels).
 
     Returns
     -------
     ndarray of float
+        ``out`` when given.
 
     Examples
     --------
@@ -45,6 +51,8 @@ def to_float01(arr: Any, *, dtype: Any = np.float32) -> np.ndarray:
     [1.0, 0.0]
     """
     a = np.asarray(arr)
+    if out is not None:
+        return _to_float01_into(a, out)
     if dtype is None:
         dtype = a.dtype if np.issubdtype(a.dtype, np.floating) else np.float32
     if a.dtype == np.bool_:
@@ -52,6 +60,22 @@ def to_float01(arr: Any, *, dtype: Any = np.float32) -> np.ndarray:
     if np.issubdtype(a.dtype, np.integer):
         return (a.astype(dtype) / np.asarray(np.iinfo(a.dtype).max, dtype)).astype(dtype)
     return a.astype(dtype, copy=False)
+
+
+def _to_float01_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """:func:`to_float01` written into ``out``: bit for bit ``to_float01(a, dtype=out.dtype)``
+    (the cast to ``out``'s dtype, then one division by the integer maximum in that dtype)."""
+    if not np.issubdtype(out.dtype, np.floating):
+        raise TypeError(f"out must be a float array, got {out.dtype}")
+    if out.shape != a.shape:
+        raise ValueError(f"out has shape {out.shape}, the image {a.shape}")
+    if np.issubdtype(a.dtype, np.integer):
+        # the loop casts a to out.dtype (as astype) and divides in out.dtype
+        np.divide(a, np.asarray(np.iinfo(a.dtype).max, out.dtype), out=out,
+                  dtype=out.dtype, casting="unsafe")
+    else:
+        np.copyto(out, a, casting="unsafe")
+    return out
 
 
 def grey_or_rgb(arr: Any) -> np.ndarray:

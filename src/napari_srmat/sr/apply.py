@@ -56,6 +56,7 @@ def super_resolve_job(
     overwrite: bool = False,
     scheduler=None,
     worker_device: str = "auto",
+    whole_image: bool = False,
 ) -> Generator[Event, None, Any]:
     """Super-resolve an image tile by tile (job generator).
 
@@ -103,6 +104,11 @@ def super_resolve_job(
         system the workers see at the same path. The pixels equal the local run's.
     worker_device : str
         Device of the model on the workers (default ``"auto"``: each worker's best).
+    whole_image : bool
+        An image that fits one tile is super-resolved by one forward pass on the image
+        itself (the bare model's output, border included) instead of on a reflect-padded
+        tile (``tiled_apply_job``'s ``whole_image``; no effect on larger images, on the
+        interpolation fast path, or with ``scheduler``, which it cannot be combined with).
 
     Returns
     -------
@@ -180,6 +186,7 @@ def super_resolve_job(
         chunk_fn=chunk_fn,
         chunk_context=int(model.receptive_field) + 1,
         scheduler=scheduler,
+        whole_image=whole_image,
     )
     return result
 

@@ -56,7 +56,6 @@ from ._engine import (
     _drive,
     _Engine,
     _Geometry,
-    _normalize_window,
     _Runner,
     _setup,
     _Source,
@@ -298,7 +297,7 @@ def _owned_task(raw, box, k, shape_info, params, fn, stop=None):
     raw = np.asarray(raw)
     _check_finite(raw, ylo, xlo)
     yi, xi = eng.src.bbox(y0, y1, x0, x1)
-    win = _Window(_normalize_window(raw), y0, x0, yi - ylo, xi - xlo, eng.src.grey)
+    win = _Window(raw, y0, x0, yi - ylo, xi - xlo, eng.src.grey)
     tys, txs = _owned(g, k)
     owned = [(j, i) for j in tys for i in txs]  # chunk_gen's order
     batch_size = eng.runner.batch_size
