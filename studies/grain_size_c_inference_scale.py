@@ -285,9 +285,14 @@ def main(argv=None) -> int:
     t0 = time.time()
     paths = {p.stem: p for split in ("train", "val")
              for p in (DATA / split / "images").glob("*.png")}
+    unfinished = []
     for k, names in enumerate(folds):
         todo = [n for n in names if n not in done]
         if not todo:
+            continue
+        meta = args.work / args.variant / f"fold-{k}" / "train_meta.json"
+        if not (meta.is_file() and json.loads(meta.read_text()).get("done")):
+            unfinished.append(k)  # still training: its weights are not the final ones
             continue
         model = _load_fold_model(args.work, k, args.variant)
         for name in todo:
@@ -302,6 +307,10 @@ def main(argv=None) -> int:
             tmp.write_text(json.dumps(records))
             tmp.replace(cache)
             print(f"fold {k} {name} ({time.time() - t0:.0f} s)", file=sys.stderr)
+    if unfinished:
+        print(f"folds {unfinished} are not trained yet: measured the others, run again "
+              "when they are", file=sys.stderr)
+        return 1
     result = analyse(records)
     save(f"grain_size_c_inference_scale{suffix}", {
         "data": "tbm/train+val (never test), out-of-fold fold models (EMA, TTA none)",
