@@ -255,16 +255,21 @@ class _Geometry:
         e = min(a + self.s + self.b, size)
         return list(range(a // self.chunk_lr, (e - 1) // self.chunk_lr + 1))
 
-    def norm_weights(self, size: int) -> np.ndarray:
-        """Sum of tile weights per output pixel along one axis (length ``size*scale``)."""
-        w = blend_weights(self.tile, self.overlap, self.scale)
-        total = np.zeros(size * self.scale, np.float64)
+    def tile_sum(self, profile: np.ndarray, size: int, dtype) -> np.ndarray:
+        """Sum over the tiles along one axis of ``profile`` (one tile's value per output
+        pixel), each placed at its tile's output position (length ``size*scale``)."""
+        total = np.zeros(size * self.scale, dtype)
         for j in range(self.n_tiles(size)):
             start = (j * self.s - self.d) * self.scale
-            lo, hi = max(0, start), min(total.size, start + w.size)
+            lo, hi = max(0, start), min(total.size, start + profile.size)
             if hi > lo:
-                total[lo:hi] += w[lo - start : hi - start]
+                total[lo:hi] += profile[lo - start : hi - start]
         return total
+
+    def norm_weights(self, size: int) -> np.ndarray:
+        """Sum of tile weights per output pixel along one axis (length ``size*scale``)."""
+        return self.tile_sum(blend_weights(self.tile, self.overlap, self.scale), size,
+                             np.float64)
 
 
 def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
@@ -730,15 +735,7 @@ class _Engine:
 
     def _contributors(self, size: int) -> np.ndarray:
         """Number of tiles with a positive weight at each output pixel along one axis."""
-        g = self.geom
-        pos = (self.w1 > 0).astype(np.int32)
-        count = np.zeros(size * g.scale, np.int32)
-        for j in range(g.n_tiles(size)):
-            start = (j * g.s - g.d) * g.scale
-            lo, hi = max(0, start), min(count.size, start + pos.size)
-            if hi > lo:
-                count[lo:hi] += pos[lo - start : hi - start]
-        return count
+        return self.geom.tile_sum((self.w1 > 0).astype(np.int32), size, np.int32)
 
     def _own_span(self, lo: int, hi: int, count: np.ndarray, w: np.ndarray
                   ) -> tuple[int, int] | None:
