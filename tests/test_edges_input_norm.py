@@ -118,18 +118,74 @@ def test_training_rejects_unknown_input_norm():
                                       "input_norm": "hist"}), quiet=True)
 
 
-def test_training_records_input_norm(tmp_path):
+def test_training_normalises_whole_images_and_records_it(tmp_path, monkeypatch):
+    from napari_srmat.edges import train as train_module
     from napari_srmat.edges.infer import load_boundary_model
+    from napari_srmat.jobs import run_job
+
+    seen = []
+    crop = train_module.random_crop_augment
+
+    def recording_crop(image, mask, *args, **kwargs):
+        seen.append(image.reshape(3, -1))
+        return crop(image, mask, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "random_crop_augment", recording_crop)
+    ms = [generate_microstructure((64, 64), mean_grain_size_px=16, seed=s) for s in (0, 1)]
+    dim = [(0.5 * m.image).astype(np.uint8) for m in ms]  # dark, low-contrast input
+    res = run_job(train_module.train_boundaries_job({
+        "train_images": dim, "train_masks": [m.boundaries for m in ms],
+        "epochs": 1, "crop": 48, "encoder": "tiny", "input_norm": "channels",
+        "device": "cpu", "out": str(tmp_path / "run")}), quiet=True)
+    # every image the crops are cut from is the whole image, normalised
+    real = [x for x in seen if x.shape[1] == 64 * 64]
+    assert real
+    for x in real:
+        np.testing.assert_allclose(x.mean(1), NORMALIZED_MEAN, atol=1e-4)
+        np.testing.assert_allclose(x.std(1), NORMALIZED_STD, atol=1e-4)
+    model = load_boundary_model(res.best_checkpoint, device="cpu")
+    assert model.input_norm == "channels"
+
+
+def test_unknown_input_norm_in_a_checkpoint_is_refused():
+    from napari_srmat.checkpoint import CheckpointError
+
+    shipped = load_boundary_model(device="cpu")
+    with pytest.raises(CheckpointError, match="input_norm"):
+        BoundaryModel(shipped.net, {**shipped.config, "input_norm": "histogram"})
+
+
+def test_normalisation_and_photometric_augmentation_are_not_combined():
     from napari_srmat.edges.train import train_boundaries_job
     from napari_srmat.jobs import run_job
 
-    ms = [generate_microstructure((64, 64), mean_grain_size_px=16, seed=s) for s in (0, 1)]
-    res = run_job(train_boundaries_job({
-        "train_images": [m.image for m in ms], "train_masks": [m.boundaries for m in ms],
-        "epochs": 1, "crop": 48, "encoder": "tiny", "input_norm": "channels",
-        "device": "cpu", "out": str(tmp_path / "run")}), quiet=True)
-    model = load_boundary_model(res.best_checkpoint, device="cpu")
-    assert model.input_norm == "channels"
-    p_ref, _ = predict_boundaries(ms[0].image, model)
-    p_dim, _ = predict_boundaries((0.5 * ms[0].image).astype(np.uint8), model)
-    assert np.abs(p_dim - p_ref).max() < 0.05  # only uint8 rounding differs
+    m = generate_microstructure((64, 64), mean_grain_size_px=16, seed=0)
+    with pytest.raises(ValueError, match="photometric"):
+        run_job(train_boundaries_job({"train_images": [m.image], "train_masks": [m.boundaries],
+                                      "epochs": 1, "input_norm": "channels",
+                                      "photometric_augment": "all"}), quiet=True)
+
+
+def test_fine_tuning_keeps_the_input_norm_of_its_start():
+    from napari_srmat.edges.train import train_boundaries_job
+    from napari_srmat.jobs import run_job
+
+    m = generate_microstructure((64, 64), mean_grain_size_px=16, seed=0)
+    with pytest.raises(ValueError, match="input_norm"):
+        run_job(train_boundaries_job({"train_images": [m.image], "train_masks": [m.boundaries],
+                                      "epochs": 1, "encoder": "tiny", "device": "cpu",
+                                      "input_norm": "channels", "init_checkpoint": "default"}),
+                quiet=True)
+
+
+def test_output_folder_identity_includes_the_input_norm(micrograph, tmp_path):
+    from napari_srmat.edges.infer import predict_boundaries_job
+    from napari_srmat.jobs import run_job
+
+    out = tmp_path / "maps"
+    image = (micrograph[:96, :96] * 255).astype(np.uint8)
+    run_job(predict_boundaries_job(image, _model("none"), out=out), quiet=True)
+    # the same weights with another input normalisation are another model: the complete
+    # folder is not taken as its result
+    with pytest.raises(Exception, match="(?i)overwrite|other|differ"):
+        run_job(predict_boundaries_job(image, _model("channels"), out=out), quiet=True)

@@ -103,6 +103,11 @@ class BoundaryModel:
         self.tta = tta if tta is not None else self.thresholds.default_tta
         self._rule = None if threshold_rule is None else _check_rule(threshold_rule)
         self._threshold_params = None if threshold_params is None else dict(threshold_params)
+        from .data import INPUT_NORMS
+
+        if self.input_norm not in INPUT_NORMS:
+            raise CheckpointError(f"{path or 'checkpoint'}: unknown input_norm "
+                                  f"{self.input_norm!r} (known: {', '.join(INPUT_NORMS)})")
         if self._rule is not None and self._rule != "global":
             self.threshold_params  # noqa: B018  (refuse a rule without parameters now)
 
@@ -349,7 +354,7 @@ def _normalize_batch(x, input_stats):
         mean = mean.reshape(1, -1, 1, 1).expand(x.shape[0], -1, -1, -1)
         std = std.reshape(1, -1, 1, 1).expand(x.shape[0], -1, -1, -1)
     else:
-        flat = x.double().flatten(2)
+        flat = x.detach().to("cpu", torch.float64).flatten(2)  # (MPS has no float64)
         mean = flat.mean(2)[..., None, None]
         std = flat.std(2, unbiased=False).clamp_min(1e-6)[..., None, None]
     scale = (NORMALIZED_STD / std).to(x.device, torch.float32)
@@ -651,6 +656,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     identity = {"input": input_identity(image), "weights_sha256": model.weights_digest(),
                 "encoder": model.config.get("encoder"), "tta": model.tta, "tile": int(tile),
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
+    if model.input_norm != "none":  # absent otherwise: folders made before keep their identity
+        identity["input_norm"] = model.input_norm
     if error_map:  # absent otherwise: folders made before keep their identity
         identity["error_model"] = {"params": model.error_model,
                                    "threshold": float(model.threshold),

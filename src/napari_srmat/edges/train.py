@@ -169,6 +169,11 @@ def train_boundaries_job(config, *, stop=None):
     photometric = parse_photometric(cfg.photometric_augment)
     if cfg.input_norm not in INPUT_NORMS:
         raise ValueError(f"unknown input_norm {cfg.input_norm!r}; choose one of {INPUT_NORMS}")
+    if cfg.input_norm != "none" and photometric:
+        # the transforms expect and clip to [0, 1], and would re-introduce the brightness
+        # and contrast changes the normalisation removes: not combined (yet)
+        raise ValueError("input_norm='channels' cannot be combined with photometric "
+                         "augmentation; choose one")
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     from ..device import resolve_device
@@ -217,6 +222,9 @@ def train_boundaries_job(config, *, stop=None):
         if init.encoder != cfg.encoder:
             raise ValueError(f"init_checkpoint has encoder {init.encoder!r}, the run uses "
                              f"{cfg.encoder!r}")
+        if init.input_norm != cfg.input_norm:
+            raise ValueError(f"init_checkpoint was trained with input_norm "
+                             f"{init.input_norm!r}, the run uses {cfg.input_norm!r}")
         model.load_state_dict(init.net.state_dict())
         yield Log(f"initialised from {init.path}")
     ema = copy.deepcopy(model).eval()
@@ -235,6 +243,10 @@ def train_boundaries_job(config, *, stop=None):
         from safetensors.torch import load_file
 
         state, lconf = load_checkpoint(out / "last", device=device)
+        if lconf.get("input_norm", "none") != cfg.input_norm:
+            raise ValueError(f"{out / 'last'} was trained with input_norm "
+                             f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
+                             "setting or start a new run")
         model.load_state_dict(state)
         ema.load_state_dict(load_file(str(out / "last" / "ema.safetensors"), device=device))
         tinfo = json.loads((out / "last" / "training_state.json").read_text())
