@@ -97,9 +97,24 @@ def channel_stats(image, *, max_pixels: int = STATS_MAX_PIXELS) -> tuple[np.ndar
     ([0.0, 0.25, 1.0], [0.0, 0.433, 0.0])
     """
     c, h, w = image.shape
-    step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
+    step = stats_step(h, w, max_pixels)
     sample = np.asarray(image[:, ::step, ::step], dtype=np.float64).reshape(c, -1)
     return sample.mean(1), np.maximum(sample.std(1), 1e-6)
+
+
+def stats_step(height: int, width: int, max_pixels: int = STATS_MAX_PIXELS) -> int:
+    """Grid step that samples at most ``max_pixels`` of a ``height x width`` image (the
+    one sampling rule of :func:`channel_stats`)."""
+    return max(1, int(np.ceil(np.sqrt(height * width / max_pixels))))
+
+
+def normalization_affine(mean, std) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)`` (float32, shaped like ``mean``) with which ``x * scale + shift``
+    has mean :data:`NORMALIZED_MEAN` and standard deviation :data:`NORMALIZED_STD` (the one
+    formula of :func:`normalize_channels` and of the model's batch normalisation)."""
+    mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+    return ((NORMALIZED_STD / std).astype(np.float32),
+            (NORMALIZED_MEAN - mean * NORMALIZED_STD / std).astype(np.float32))
 
 
 def normalize_channels(image: np.ndarray, stats=None) -> np.ndarray:
@@ -131,10 +146,7 @@ def normalize_channels(image: np.ndarray, stats=None) -> np.ndarray:
     >>> round(float(y.mean()), 3), round(float(y.std()), 3)
     (0.5, 0.2)
     """
-    mean, std = channel_stats(image) if stats is None else stats
-    scale = (NORMALIZED_STD / np.asarray(std, np.float64)).astype(np.float32)
-    shift = (NORMALIZED_MEAN - np.asarray(mean, np.float64) * NORMALIZED_STD
-             / np.asarray(std, np.float64)).astype(np.float32)
+    scale, shift = normalization_affine(*(channel_stats(image) if stats is None else stats))
     x = np.asarray(image, np.float32)
     return x * scale[:, None, None] + shift[:, None, None]
 

@@ -257,10 +257,9 @@ class BoundaryModel:
         regular grid (:func:`napari_srmat.edges.data.channel_stats`)."""
         if self.input_norm == "none":
             return None
-        from .data import STATS_MAX_PIXELS, channel_stats, to_model_image
+        from .data import channel_stats, stats_step, to_model_image
 
-        h, w = image.shape[:2]
-        step = max(1, int(np.ceil(np.sqrt(h * w / STATS_MAX_PIXELS))))
+        step = stats_step(*image.shape[:2])  # convert only the sampled pixels
         return channel_stats(to_model_image(np.asarray(image[::step, ::step])))
 
     def predict(self, batch, input_stats=None):
@@ -346,19 +345,16 @@ def _normalize_batch(x, input_stats):
     whole-image statistics, else with each item's own."""
     import torch
 
-    from .data import NORMALIZED_MEAN, NORMALIZED_STD
+    from .data import normalization_affine
 
-    if input_stats is not None:
-        mean = torch.as_tensor(np.asarray(input_stats[0]), dtype=torch.float64)
-        std = torch.as_tensor(np.asarray(input_stats[1]), dtype=torch.float64)
-        mean = mean.reshape(1, -1, 1, 1).expand(x.shape[0], -1, -1, -1)
-        std = std.reshape(1, -1, 1, 1).expand(x.shape[0], -1, -1, -1)
-    else:
-        flat = x.detach().to("cpu", torch.float64).flatten(2)  # (MPS has no float64)
-        mean = flat.mean(2)[..., None, None]
-        std = flat.std(2, unbiased=False).clamp_min(1e-6)[..., None, None]
-    scale = (NORMALIZED_STD / std).to(x.device, torch.float32)
-    shift = (NORMALIZED_MEAN - mean * NORMALIZED_STD / std).to(x.device, torch.float32)
+    if input_stats is not None:  # (C,): the same for every item
+        mean, std = input_stats
+    else:  # (B, C), on the CPU in float64 (MPS has no float64)
+        flat = x.detach().to("cpu", torch.float64).flatten(2)
+        mean = flat.mean(2).numpy()
+        std = flat.std(2, unbiased=False).clamp_min(1e-6).numpy()
+    scale, shift = (torch.from_numpy(np.ascontiguousarray(a)).to(x.device)
+                    .reshape(-1, x.shape[1], 1, 1) for a in normalization_affine(mean, std))
     return x * scale + shift
 
 
@@ -590,20 +586,10 @@ def predict_boundaries_job(
                     "threshold per image (not hysteresis, closing, bridge or prune) and an "
                     f"error model of pixel-wise features {POINTWISE_FEATURES} (it is written "
                     "block by block); use out=None for other rules or features")
-    # a model trained on normalised inputs normalises every tile with the whole image's
-    # statistics (one strided read), so tiles and seams do not depend on the tiling
-    from ..io import Micrograph
-
-    stats = model.input_stats(a.data if isinstance(a, Micrograph) else a)
-    fn = (model.predict_stacked if stats is None
-          else functools.partial(model.predict_stacked, input_stats=stats))
-    if scheduler is not None:
-        from .remote import RemoteBoundaryModel
-
-        fn = RemoteBoundaryModel(model, device=worker_device, input_stats=stats)
+    make_fn = functools.partial(_tile_function, model, a, scheduler, worker_device)
     if out is None:
         result = yield from tiled_apply_job(
-            a, fn, scale=1, out_channels=2, tile=tile, overlap=overlap,
+            a, make_fn(), scale=1, out_channels=2, tile=tile, overlap=overlap,
             batch_size=batch_size, out=None, out_dtype=np.float32, stop=stop,
             scheduler=scheduler,
         )
@@ -618,13 +604,32 @@ def predict_boundaries_job(
                                           batch_size=batch_size, overwrite=overwrite,
                                           resume=resume, pixel_size_um=pixel_size_um,
                                           previews=previews, error_map=error_map, stop=stop,
-                                          fn=fn, scheduler=scheduler))
+                                          make_fn=make_fn, scheduler=scheduler))
+
+
+def _tile_function(model, image, scheduler, worker_device):
+    """What the tiling engine applies to the batches of ``image``: ``model.predict_stacked``
+    or its stand-in on dask workers. A model trained on normalised inputs normalises every
+    tile with the whole image's statistics (one strided read), so tiles and seams do not
+    depend on the tiling."""
+    from ..io import Micrograph
+
+    stats = model.input_stats(image.data if isinstance(image, Micrograph) else image)
+    if scheduler is not None:
+        from .remote import RemoteBoundaryModel
+
+        return RemoteBoundaryModel(model, device=worker_device, input_stats=stats)
+    if stats is None:
+        return model.predict_stacked
+    return functools.partial(model.predict_stacked, input_stats=stats)
 
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
-                       resume, pixel_size_um, previews, stop, error_map=False, fn=None,
+                       resume, pixel_size_um, previews, stop, make_fn, error_map=False,
                        scheduler=None):
-    """The ``out`` branch of :func:`predict_boundaries_job` (write protocol)."""
+    """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn()``
+    gives the tile function, called only once tiles are to be computed (a complete folder
+    costs no read of the input)."""
     from .._atomic import remove_temp_files, swap_into_place
     from ..io import read_image, write_ome_zarr
     from ..outputs import (
@@ -707,7 +712,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                                   "model": model.config.get("encoder"),
                                   "threshold": model.threshold}}
         res = yield from tiled_apply_job(
-            image, model.predict_stacked if fn is None else fn, scale=1, out_channels=2,
+            image, make_fn(), scale=1, out_channels=2,
             tile=tile, overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
             out_dtype=np.float32, stop=stop, resume=True, pixel_size_um=pixel_size_um,
             attrs=attrs, kind="boundaries_stacked", scheduler=scheduler,
