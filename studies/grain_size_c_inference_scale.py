@@ -218,13 +218,20 @@ def analyse(records: list[dict]) -> dict:
 POLICIES = ("current", "none", "pow2", "range", "two_pass", "truth", "oracle")
 
 
-def analyse_policies(records: list[dict]) -> dict:
-    """Out-of-fold per-image error of each scale policy at the cross-fitted native c."""
+def cross_fitted_c(records: list[dict]) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
+    """Index in :data:`C_GRID` of the native-scale c for each fold (fitted on the other
+    folds' native inputs), with the native per-image errors (rows x c) and their folds."""
     native = [r for r in records if not r["auto"]]
     e_nat = _errors(native, [r["truth_px"] for r in native])
     f_nat = np.array([r["fold"] for r in native])
-    folds = sorted(set(f_nat.tolist()))
-    j_of = {k: int(np.argmin(e_nat[f_nat != k].mean(0))) for k in folds}
+    return ({k: int(np.argmin(e_nat[f_nat != k].mean(0))) for k in sorted(set(f_nat.tolist()))},
+            e_nat, f_nat)
+
+
+def analyse_policies(records: list[dict]) -> dict:
+    """Out-of-fold per-image error of each scale policy at the cross-fitted native c."""
+    j_of, e_nat, f_nat = cross_fitted_c(records)
+    folds = sorted(j_of)
     out = {}
     for pol in POLICIES:
         rows = []

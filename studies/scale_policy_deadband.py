@@ -27,39 +27,33 @@ TAUS = (0.14, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1
 INPUT_SCALES = (0.5, 1.0, 2.0)
 
 
-def _error(value, truth) -> float:
-    return 1.0 if value is None else abs(value - truth) / truth
-
-
 def replay(records: list[dict]) -> dict:
     """Per-fold mean per-image error of each dead band (native c cross-fitted)."""
+    from grain_size_c_inference_scale import cross_fitted_c
+
+    from napari_srmat.edges.thresholds import intercept_errors
     from napari_srmat.grainsize import TARGET_INTERCEPT_PX
 
-    native = [r for r in records if not r["auto"]]
-    folds = sorted({r["fold"] for r in native})
-    n_c = len(native[0]["native_px"])
-    err = np.array([[_error(r["native_px"][j], r["truth_px"]) for j in range(n_c)]
-                    for r in native])
-    fold_of = np.array([r["fold"] for r in native])
-    c_index = {k: int(np.argmin(err[fold_of != k].mean(0))) for k in folds}
+    c_index, _, _ = cross_fitted_c(records)
+    folds = sorted(c_index)
     auto = [r for r in records if r["auto"]]
     out = {}
     for tau in TAUS:
-        per: dict = {}
+        values = []
         for r in auto:
             est = r["estimate_px"]
             inside = est is None or abs(math.log(TARGET_INTERCEPT_PX / est)) <= tau
             scale = 1.0 if inside else r["policies"]["current"]
-            v = r["by_scale"][f"{scale:g}"][c_index[r["fold"]]]
-            per.setdefault((r["fold"], r["u"]), []).append(_error(v, r["truth_px"]))
-        per_fold = [100 * float(np.mean([e for (k, _), es in per.items() if k == f
-                                         for e in es])) for f in folds]
+            values.append(r["by_scale"][f"{scale:g}"][c_index[r["fold"]]])
+        err = np.array(intercept_errors(values, [r["truth_px"] for r in auto])
+                       ["per_image_errors"])
+        fold = np.array([r["fold"] for r in auto])
+        u = np.array([r["u"] for r in auto])
+        per_fold = [100 * float(err[fold == f].mean()) for f in folds]
         out[f"{tau:g}"] = {
             "per_fold": [round(v, 2) for v in per_fold],
             "mean": round(float(np.mean(per_fold)), 2),
-            **{f"u{u:g}": round(100 * float(np.mean([e for (_, uu), es in per.items()
-                                                     if uu == u for e in es])), 2)
-               for u in INPUT_SCALES}}
+            **{f"u{s:g}": round(100 * float(err[u == s].mean()), 2) for s in INPUT_SCALES}}
     cross = []
     for i, k in enumerate(folds):
         best = min(TAUS, key=lambda t: np.mean([out[f"{t:g}"]["per_fold"][j]
