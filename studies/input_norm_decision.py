@@ -55,16 +55,16 @@ def fold_ap(work: Path, variant: str) -> list[float]:
     from napari_srmat.metrics.edges import EdgeHistogram
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from cv_uaed import list_images
+    from cv_uaed import _oof_maps, list_images
 
     masks = {s.name: s.mask for s in load_pairs(list_images(DATA))}
     folds = json.loads((work / "folds.json").read_text())
+    probs, _ = _oof_maps(work, variant, folds, "none")
     out = []
-    for k in range(len(folds)):
-        z = np.load(work / variant / f"fold-{k}" / "oof.npz")
+    for names in folds:
         h = EdgeHistogram()
-        for name, p in zip(z["names"], z["prob_none"]):
-            h.update(p, masks[str(name)])
+        for name in names:
+            h.update(probs[name], masks[name])
         out.append(float(h.average_precision()))
     return out
 
