@@ -62,6 +62,7 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             "augment": {"photometric_augment": "all"},
             "zoom": {"photometric_augment": "", "scale_augment": [0.5, 2.0]},
             "norm": {"photometric_augment": "", "input_norm": "channels"},
+            "small": {"photometric_augment": "", "encoder": "small"},
             # the paper's SR-vs-original comparison, leave-scan-out: every image (and its
             # mask, nearest-neighbour) upscaled x4 before training and evaluation; crops of
             # 192 px (2.25x the pixels of a 128 px step; a 48 px native window)
@@ -531,7 +532,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="fold assignment and training seed")
     ap.add_argument("--variants", default="plain,augment",
                     help="comma-separated: plain (no photometric augmentation), augment (all), "
-                         "zoom (scale augmentation), norm (input_norm='channels')")
+                         "zoom (scale augmentation), norm (input_norm='channels'), "
+                         "small (the 4x larger encoder), sr_cnn_x4 / bilinear_x4 (x4 "
+                         "upscaled images)")
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--pretrain-synthetic", type=int, default=32)
     ap.add_argument("--pretrain-epochs", type=int, default=4)

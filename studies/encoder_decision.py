@@ -1,0 +1,80 @@
+"""Would a larger encoder generalise better to unseen scans? The decision, out of fold.
+
+Compares the ``small`` variant of ``benchmarks/cv_uaed.py`` (encoder ``small``: 4.1 M
+parameters, stage 0 at full resolution) with ``plain`` (``tiny``, 1.0 M, the shipped
+encoder) over the five leave-scan-out folds of tbm/train + val (seed 0; the same folds,
+recipe and seed; tbm/test is not opened), at the shipped operating point
+(``otsu_scaled``, TTA ``none``, c cross-fitted on the other folds).
+
+Decision rule, written before any ``small`` fold model was trained: switch the shipped
+encoder to ``small`` only if its mean paired per-fold difference in the out-of-fold
+per-image ℓ̄ error is below zero by more than one standard deviation of those
+differences and its AP is not lower by more than 0.01 on average. (A switch would
+then still need the whole measurement re-checked with the new weights before shipping.)
+
+    PYTHONPATH=src python benchmarks/cv_uaed.py --work out/cv_uaed --variants small \\
+        --out benchmarks/cv_uaed_small.json
+    PYTHONPATH=src python studies/encoder_decision.py
+
+Writes studies/results/encoder_decision.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from _common import ROOT, save
+from input_norm_decision import MAX_AP_LOSS, OPERATING_POINT
+
+CANDIDATE = ("cv_uaed_small.json", "small")
+REFERENCE = ("cv_uaed.json", "plain")
+
+
+def paired(a: list[float], b: list[float]) -> dict:
+    """Per-fold paired difference ``b − a`` with its mean and standard deviation."""
+    import numpy as np
+
+    d = np.asarray(b, float) - np.asarray(a, float)
+    return {"reference_mean": round(float(np.mean(a)), 4),
+            "candidate_mean": round(float(np.mean(b)), 4),
+            "diff_per_fold": [round(float(x), 4) for x in d],
+            "diff_mean": round(float(d.mean()), 4), "diff_std": round(float(d.std(ddof=1)), 4),
+            "folds_candidate_better": int((d < 0).sum()), "n_folds": int(d.size)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", type=Path, default=ROOT / "benchmarks")
+    args = ap.parse_args(argv)
+    rule, tta = OPERATING_POINT
+    res = {}
+    for role, (fname, variant) in (("reference", REFERENCE), ("candidate", CANDIDATE)):
+        report = json.loads((args.bench / fname).read_text())
+        res[role] = {"set": report["results"][f"{variant}/{tta}"],
+                     "folds": report["folds"],
+                     "cpu_min_per_fold": report["training"][variant]["cpu_min_per_fold"]}
+    if res["reference"]["folds"] != res["candidate"]["folds"]:
+        raise SystemExit("the two reports hold different folds")
+    ref, cand = res["reference"]["set"], res["candidate"]["set"]
+    err = paired(ref["rules"][rule]["per_image_pct"]["per_fold"],
+                 cand["rules"][rule]["per_image_pct"]["per_fold"])
+    pooled = paired(ref["rules"][rule]["pooled_pct"]["per_fold"],
+                    cand["rules"][rule]["pooled_pct"]["per_fold"])
+    aps = paired(ref["ap"]["per_fold"], cand["ap"]["per_fold"])
+    checks = {"per_image_better_by_more_than_one_std": err["diff_mean"] < -err["diff_std"],
+              "ap_not_lower_by_more_than_0.01": aps["diff_mean"] >= -MAX_AP_LOSS}
+    report = {"operating_point": [rule, tta], "reference": REFERENCE[1],
+              "candidate": CANDIDATE[1], "per_image_pct": err, "pooled_pct": pooled, "ap": aps,
+              "roc_auc": paired(ref["roc_auc"]["per_fold"], cand["roc_auc"]["per_fold"]),
+              "cpu_min_per_fold_model": {k: res[k]["cpu_min_per_fold"] for k in res},
+              "checks": checks, "adopt_candidate": all(checks.values())}
+    save("encoder_decision", report)
+    print(json.dumps({k: report[k] for k in ("per_image_pct", "ap", "checks",
+                                             "adopt_candidate")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
