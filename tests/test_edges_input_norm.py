@@ -55,6 +55,20 @@ def test_channel_stats_samples_large_images_on_a_grid():
     np.testing.assert_allclose(m_grid, 1.0)
 
 
+def test_batch_without_whole_image_stats_uses_the_same_sampling_rule():
+    from napari_srmat.edges.infer import _normalize_batch
+
+    x = np.zeros((3, 1100, 1000), np.float32)  # > 1 MP: channel_stats reads every 2nd pixel
+    x[:, ::2, ::2] = 1.0
+    x[1] *= 0.5
+    batch = torch.from_numpy(np.stack([x, 1.0 - x]))
+    out = _normalize_batch(batch, None).numpy()
+    for item, ref in zip(out, (x, 1.0 - x)):
+        np.testing.assert_allclose(item, normalize_channels(ref), atol=1e-5)
+    # an all-pixel mean (0.25) would give other values than the grid's (1.0)
+    assert channel_stats(x)[0][0] == 1.0
+
+
 def test_normalised_model_ignores_brightness_contrast_and_colour_cast(micrograph):
     model = _model("channels")
     cast = micrograph * np.array([0.5, 0.8, 0.3]) + np.array([0.3, 0.1, 0.05])

@@ -345,14 +345,13 @@ def _normalize_batch(x, input_stats):
     whole-image statistics, else with each item's own."""
     import torch
 
-    from .data import normalization_affine
+    from .data import channel_stats, normalization_affine
 
     if input_stats is not None:  # (C,): the same for every item
         mean, std = input_stats
-    else:  # (B, C), on the CPU in float64 (MPS has no float64)
-        flat = x.detach().to("cpu", torch.float64).flatten(2)
-        mean = flat.mean(2).numpy()
-        std = flat.std(2, unbiased=False).clamp_min(1e-6).numpy()
+    else:  # (B, C): each item's own, by the one rule (on the CPU: MPS has no float64)
+        stats = [channel_stats(item) for item in x.detach().to("cpu").numpy()]
+        mean, std = (np.stack([st[i] for st in stats]) for i in (0, 1))
     scale, shift = (torch.from_numpy(np.ascontiguousarray(a)).to(x.device)
                     .reshape(-1, x.shape[1], 1, 1) for a in normalization_affine(mean, std))
     return x * scale + shift
