@@ -88,7 +88,11 @@ def _ema_update(ema, model, decay: float) -> None:
 
 
 def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray:
-    """Boundary probability ``sigmoid(mu)`` for one float ``(3, H, W)`` image (eval mode)."""
+    """Boundary probability ``sigmoid(mu)`` for one float ``(3, H, W)`` image (eval mode).
+
+    The image goes to the network as it is: with ``input_norm`` it must already be
+    normalised (training normalises whole images before cropping); use
+    :class:`~napari_srmat.edges.infer.BoundaryModel` for raw images."""
     import torch
 
     model.eval()
@@ -99,7 +103,8 @@ def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray
 
 
 def validate(model, samples: list[BoundarySample], device: str) -> dict[str, float]:
-    """Pixel AP, ROC-AUC, best F1 and its threshold on ``samples``."""
+    """Pixel AP, ROC-AUC, best F1 and its threshold on ``samples`` (images as the network
+    takes them, see :func:`predict_probability`)."""
     from ..metrics.edges import EdgeHistogram
 
     hist = EdgeHistogram()
