@@ -32,7 +32,7 @@ CANDIDATE = ("cv_uaed_small.json", "small")
 REFERENCE = ("cv_uaed.json", "plain")
 
 
-def paired(a: list[float], b: list[float]) -> dict:
+def paired(a: list[float], b: list[float], *, lower_is_better: bool = True) -> dict:
     """Per-fold paired difference ``b − a`` with its mean and standard deviation."""
     import numpy as np
 
@@ -41,7 +41,8 @@ def paired(a: list[float], b: list[float]) -> dict:
             "candidate_mean": round(float(np.mean(b)), 4),
             "diff_per_fold": [round(float(x), 4) for x in d],
             "diff_mean": round(float(d.mean()), 4), "diff_std": round(float(d.std(ddof=1)), 4),
-            "folds_candidate_better": int((d < 0).sum()), "n_folds": int(d.size)}
+            "folds_candidate_better": int((d < 0).sum() if lower_is_better else (d > 0).sum()),
+            "n_folds": int(d.size)}
 
 
 def main(argv=None) -> int:
@@ -62,12 +63,17 @@ def main(argv=None) -> int:
                  cand["rules"][rule]["per_image_pct"]["per_fold"])
     pooled = paired(ref["rules"][rule]["pooled_pct"]["per_fold"],
                     cand["rules"][rule]["pooled_pct"]["per_fold"])
-    aps = paired(ref["ap"]["per_fold"], cand["ap"]["per_fold"])
+    aps = paired(ref["ap"]["per_fold"], cand["ap"]["per_fold"], lower_is_better=False)
     checks = {"per_image_better_by_more_than_one_std": err["diff_mean"] < -err["diff_std"],
               "ap_not_lower_by_more_than_0.01": aps["diff_mean"] >= -MAX_AP_LOSS}
     report = {"operating_point": [rule, tta], "reference": REFERENCE[1],
               "candidate": CANDIDATE[1], "per_image_pct": err, "pooled_pct": pooled, "ap": aps,
-              "roc_auc": paired(ref["roc_auc"]["per_fold"], cand["roc_auc"]["per_fold"]),
+              "roc_auc": paired(ref["roc_auc"]["per_fold"], cand["roc_auc"]["per_fold"],
+                                lower_is_better=False),
+              "other_rules_per_image_pct": {
+                  r: paired(ref["rules"][r]["per_image_pct"]["per_fold"],
+                            cand["rules"][r]["per_image_pct"]["per_fold"])
+                  for r in ref["rules"] if r in cand["rules"] and r != rule},
               "cpu_min_per_fold_model": {k: res[k]["cpu_min_per_fold"] for k in res},
               "checks": checks, "adopt_candidate": all(checks.values())}
     save("encoder_decision", report)
