@@ -63,3 +63,13 @@ def save(name: str, payload: dict) -> Path:
 def q(values, qs=(0.1, 0.5, 0.9)) -> list[float]:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
     return [round(float(x), 4) for x in np.quantile(v, qs)] if v.size else []
+
+
+def paired_difference(a, b, *, lower_is_better: bool = True) -> dict:
+    """Per-fold paired difference ``b − a``: each value, mean, standard deviation (ddof 1)
+    and in how many folds ``b`` is better."""
+    d = np.asarray(b, float) - np.asarray(a, float)
+    return {"diff_per_fold": [round(float(x), 4) for x in d],
+            "diff_mean": round(float(d.mean()), 4), "diff_std": round(float(d.std(ddof=1)), 4),
+            "folds_better": int((d < 0).sum() if lower_is_better else (d > 0).sum()),
+            "n_folds": int(d.size)}

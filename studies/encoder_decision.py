@@ -25,7 +25,8 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, save
+import numpy as np
+from _common import ROOT, paired_difference, save
 from input_norm_decision import MAX_AP_LOSS, OPERATING_POINT
 
 CANDIDATE = ("cv_uaed_small.json", "small")
@@ -33,16 +34,10 @@ REFERENCE = ("cv_uaed.json", "plain")
 
 
 def paired(a: list[float], b: list[float], *, lower_is_better: bool = True) -> dict:
-    """Per-fold paired difference ``b − a`` with its mean and standard deviation."""
-    import numpy as np
-
-    d = np.asarray(b, float) - np.asarray(a, float)
+    """:func:`_common.paired_difference` with both means (reference ``a``, candidate ``b``)."""
     return {"reference_mean": round(float(np.mean(a)), 4),
             "candidate_mean": round(float(np.mean(b)), 4),
-            "diff_per_fold": [round(float(x), 4) for x in d],
-            "diff_mean": round(float(d.mean()), 4), "diff_std": round(float(d.std(ddof=1)), 4),
-            "folds_candidate_better": int((d < 0).sum() if lower_is_better else (d > 0).sum()),
-            "n_folds": int(d.size)}
+            **paired_difference(a, b, lower_is_better=lower_is_better)}
 
 
 def main(argv=None) -> int:

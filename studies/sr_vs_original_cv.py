@@ -39,8 +39,7 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from _common import ROOT, save
+from _common import ROOT, paired_difference, save
 
 ARMS = {"native": ("cv_uaed.json", "plain/none"),
         "bilinear_x4": ("cv_uaed_sr.json", "bilinear_x4/none"),
@@ -50,12 +49,9 @@ CLAIM_RULE = "otsu_scaled"
 
 
 def paired(a, b) -> dict:
-    """Paired per-fold difference b − a (percentage points)."""
-    d = np.asarray(b, float) - np.asarray(a, float)
-    return {"diff_per_fold": [round(float(x), 3) for x in d],
-            "diff_mean": round(float(d.mean()), 3), "diff_std": round(float(d.std(ddof=1)), 3),
-            "folds_better": int((d < 0).sum()), "n_folds": int(d.size),
-            "better_by_more_than_one_std": bool(-d.mean() > d.std(ddof=1))}
+    """Paired per-fold difference b − a (percentage points) and the claim test."""
+    d = paired_difference(a, b)
+    return {**d, "better_by_more_than_one_std": bool(-d["diff_mean"] > d["diff_std"])}
 
 
 def main(argv=None) -> int:
