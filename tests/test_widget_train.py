@@ -188,3 +188,31 @@ def test_training_from_layers(make_napari_viewer, qtbot, tmp_path):
     with pytest.raises(WidgetInputError, match="mask"):
         w.current_spec()
     qtbot.waitUntil(lambda: not w.is_running, timeout=10_000)
+
+
+def test_redraws_are_coalesced_and_a_deleted_canvas_prints_nothing(
+        make_napari_viewer, qtbot, capfd):
+    from qtpy import sip
+
+    w = TrainEvaluateWidget(make_napari_viewer())
+    drawn = []
+    w.canvas.draw = lambda: drawn.append(1)
+    for step in range(3):  # three events before the event loop runs: one draw
+        w._on_event(Metric(step, {"loss": 1.0 / (step + 1)}))
+    qtbot.waitUntil(lambda: len(drawn) > 0, timeout=5_000)
+    qtbot.wait(50)
+    assert len(drawn) == 1
+
+    # the canvas's C++ object gone while a draw runs (seen when a job event arrives as
+    # napari deletes the dock widget): nothing printed, nothing raised
+    def deleted():
+        raise RuntimeError("wrapped C/C++ object of type FigureCanvasQTAgg has been deleted")
+
+    w.canvas.draw = deleted
+    w._on_event(Metric(3, {"loss": 0.2}))
+    qtbot.wait(100)
+    assert "Traceback" not in capfd.readouterr().err
+    w._on_event(Metric(4, {"loss": 0.1}))  # a redraw pending when the widget goes
+    sip.delete(w)
+    qtbot.wait(100)
+    assert "Traceback" not in capfd.readouterr().err

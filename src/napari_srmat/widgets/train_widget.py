@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -228,6 +229,13 @@ class TrainEvaluateWidget(QWidget):
         self.figure = Figure(figsize=(4, 2.6), tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(200)
+        # redraws are coalesced by a timer this widget owns: a redraw still pending when
+        # napari deletes the dock widget dies with it (matplotlib's draw_idle would fire
+        # on the deleted canvas and print a traceback)
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self._draw_now)
         self._reset_plot()
 
         self.form = QFormLayout()
@@ -478,10 +486,16 @@ class TrainEvaluateWidget(QWidget):
             self.table.setItem(i, 2, QTableWidgetItem(f"{value:.4g}"))
 
     def _redraw(self) -> None:
-        # a job event may arrive after napari closed the dock widget (its Qt canvas
-        # is gone then): nothing to draw
+        # a job event may arrive after napari closed the dock widget (its Qt objects
+        # are gone then): nothing to draw
         try:
-            self.canvas.draw_idle()
+            self._redraw_timer.start()
+        except RuntimeError:
+            pass
+
+    def _draw_now(self) -> None:
+        try:
+            self.canvas.draw()
         except RuntimeError:
             pass
 
