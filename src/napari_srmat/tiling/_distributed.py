@@ -51,6 +51,7 @@ from ._engine import (
     DEFAULT_OVERLAP,
     DEFAULT_TILE,
     _accepts_tile_ids,
+    _channels_last,
     _check_finite,
     _convert_out,
     _drive,
@@ -341,10 +342,7 @@ def _assemble_task(own, spill_dicts, k, shape_info, params, writer=None, stop=No
         acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
     for ys, xs, part in own:
         acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
-    res = np.moveaxis(acc, 0, -1)
-    if grey and co == 1:
-        res = res[..., 0]
-    res = _convert_out(res, np.dtype(odt))
+    res = _convert_out(_channels_last(acc, grey), np.dtype(odt))
     if writer is None:
         return res
     writer.write_block(k, (slice(y0 * scale, y1 * scale), slice(x0 * scale, x1 * scale)), res)

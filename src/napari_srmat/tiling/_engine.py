@@ -614,6 +614,13 @@ def _convert_into(acc: np.ndarray, out: np.ndarray, axis: int = 0) -> np.ndarray
     return out
 
 
+def _channels_last(chunk: np.ndarray, grey: bool) -> np.ndarray:
+    """A ``(C, h, w)`` output chunk as the output lays it out: ``(h, w)`` for one channel
+    from a grey input, else ``(h, w, C)`` (a view)."""
+    res = np.moveaxis(chunk, 0, -1)
+    return res[..., 0] if grey and chunk.shape[0] == 1 else res
+
+
 def _convert_out(acc: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """float32 [0, 1] accumulator -> a new array of ``dtype`` with ``acc``'s memory
     layout (:func:`_convert_into`; a channels-last view of a channels-first chunk stays
@@ -928,8 +935,7 @@ class _Engine:
             yield len(batch)
         for y0, y1, x0, x1 in rest:
             _convert_into(acc[:, y0:y1, x0:x1], res[:, y0:y1, x0:x1], axis=1)
-        res = np.moveaxis(res, 0, -1)
-        return res[..., 0] if self.src.grey and self.co == 1 else res
+        return _channels_last(res, self.src.grey)
 
     def whole_output(self) -> np.ndarray:
         """``fn`` once on the whole image (no reflect-padded context): float32
@@ -945,8 +951,7 @@ class _Engine:
         ys, xs = self.chunk_hr(ky, kx)
         res = self._buffer("out", ys.stop - ys.start, xs.stop - xs.start, self.out_dtype)
         _convert_into(full[:, ys, xs], res, axis=1)
-        res = np.moveaxis(res, 0, -1)
-        return res[..., 0] if self.src.grey and self.co == 1 else res
+        return _channels_last(res, self.src.grey)
 
     def chunk_direct(self, ky: int, kx: int, chunk_fn: Callable, context: int,
                      stop: StopToken | None = None
