@@ -69,6 +69,17 @@ def test_batch_without_whole_image_stats_uses_the_same_sampling_rule():
     assert channel_stats(x)[0][0] == 1.0
 
 
+def test_input_stats_sample_the_image_once():
+    # 2049 x 2047: the grid of step 2 has 1025 x 1024 > 2**20 pixels; sampling that
+    # grid again would read every 4th pixel
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (2049, 2047, 3), dtype=np.uint8)
+    got = _model("channels").input_stats(image)
+    want = channel_stats(to_model_image(image))
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_normalised_model_ignores_brightness_contrast_and_colour_cast(micrograph):
     model = _model("channels")
     cast = micrograph * np.array([0.5, 0.8, 0.3]) + np.array([0.3, 0.1, 0.05])

@@ -260,7 +260,8 @@ class BoundaryModel:
         from .data import channel_stats, stats_step, to_model_image
 
         step = stats_step(*image.shape[:2])  # convert only the sampled pixels
-        return channel_stats(to_model_image(np.asarray(image[::step, ::step])))
+        sample = to_model_image(np.asarray(image[::step, ::step]))
+        return channel_stats(sample, max_pixels=sample[0].size)  # sampled once, not twice
 
     def predict(self, batch, input_stats=None):
         """Boundary probability and uncertainty of a batch.
@@ -345,12 +346,15 @@ def _normalize_batch(x, input_stats):
     whole-image statistics, else with each item's own."""
     import torch
 
-    from .data import channel_stats, normalization_affine
+    from .data import channel_stats, normalization_affine, stats_step
 
     if input_stats is not None:  # (C,): the same for every item
         mean, std = input_stats
-    else:  # (B, C): each item's own, by the one rule (on the CPU: MPS has no float64)
-        stats = [channel_stats(item) for item in x.detach().to("cpu").numpy()]
+    else:  # (B, C): each item's own, by the one rule (on the CPU: MPS has no float64);
+        # only the sampled pixels leave the device
+        step = stats_step(*x.shape[-2:])
+        sample = x.detach()[..., ::step, ::step].to("cpu").numpy()
+        stats = [channel_stats(item, max_pixels=item[0].size) for item in sample]
         mean, std = (np.stack([st[i] for st in stats]) for i in (0, 1))
     scale, shift = (torch.from_numpy(np.ascontiguousarray(a)).to(x.device)
                     .reshape(-1, x.shape[1], 1, 1) for a in normalization_affine(mean, std))
