@@ -101,7 +101,7 @@ def variant_samples(work: Path, variant: str, samples):
         upscaler = UPSCALED[variant]
         model = None
         if upscaler != "bilinear":
-            from napari_srmat.sr import load_model
+            from napari_srmat.sr import load_model, super_resolve
 
             model = load_model(upscaler, scale=UPSCALE_FACTOR, device="cpu")
         imgs = []
@@ -110,8 +110,6 @@ def variant_samples(work: Path, variant: str, samples):
             if model is None:
                 up = upscale_bilinear(hwc, UPSCALE_FACTOR)
             else:
-                from napari_srmat.sr import super_resolve
-
                 up = np.asarray(super_resolve(hwc, model), np.float32)
             imgs.append(np.round(np.clip(up, 0, 1) * 255).astype(np.uint8))
         _log(f"{variant}: upscaled {len(imgs)} images x{UPSCALE_FACTOR} with {upscaler}")
