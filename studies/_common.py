@@ -73,3 +73,17 @@ def paired_difference(a, b, *, lower_is_better: bool = True) -> dict:
             "diff_mean": round(float(d.mean()), 4), "diff_std": round(float(d.std(ddof=1)), 4),
             "folds_better": int((d < 0).sum() if lower_is_better else (d > 0).sum()),
             "n_folds": int(d.size)}
+
+
+def paired_with_means(a, b, *, lower_is_better: bool = True) -> dict:
+    """:func:`paired_difference` with both means (reference ``a``, candidate ``b``)."""
+    return {"reference_mean": round(float(np.mean(a)), 4),
+            "candidate_mean": round(float(np.mean(b)), 4),
+            **paired_difference(a, b, lower_is_better=lower_is_better)}
+
+
+def better_by_more_than_one_std(paired: dict, *, lower_is_better: bool = True) -> bool:
+    """The decision test of the studies: the candidate's mean paired per-fold difference
+    is better than zero by more than one standard deviation of those differences."""
+    gain = -paired["diff_mean"] if lower_is_better else paired["diff_mean"]
+    return bool(gain > paired["diff_std"])

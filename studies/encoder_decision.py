@@ -25,19 +25,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from _common import ROOT, paired_difference, save
+from _common import ROOT, better_by_more_than_one_std, save
+from _common import paired_with_means as paired
 from input_norm_decision import MAX_AP_LOSS, OPERATING_POINT
 
 CANDIDATE = ("cv_uaed_small.json", "small")
 REFERENCE = ("cv_uaed.json", "plain")
-
-
-def paired(a: list[float], b: list[float], *, lower_is_better: bool = True) -> dict:
-    """:func:`_common.paired_difference` with both means (reference ``a``, candidate ``b``)."""
-    return {"reference_mean": round(float(np.mean(a)), 4),
-            "candidate_mean": round(float(np.mean(b)), 4),
-            **paired_difference(a, b, lower_is_better=lower_is_better)}
 
 
 def main(argv=None) -> int:
@@ -59,7 +52,7 @@ def main(argv=None) -> int:
     pooled = paired(ref["rules"][rule]["pooled_pct"]["per_fold"],
                     cand["rules"][rule]["pooled_pct"]["per_fold"])
     aps = paired(ref["ap"]["per_fold"], cand["ap"]["per_fold"], lower_is_better=False)
-    checks = {"per_image_better_by_more_than_one_std": err["diff_mean"] < -err["diff_std"],
+    checks = {"per_image_better_by_more_than_one_std": better_by_more_than_one_std(err),
               "ap_not_lower_by_more_than_0.01": aps["diff_mean"] >= -MAX_AP_LOSS}
     report = {"operating_point": [rule, tta], "reference": REFERENCE[1],
               "candidate": CANDIDATE[1], "per_image_pct": err, "pooled_pct": pooled, "ap": aps,

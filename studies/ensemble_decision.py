@@ -46,7 +46,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, ROOT, paired_difference, save
+from _common import DATA, ROOT, better_by_more_than_one_std, paired_with_means, save
 from input_norm_decision import MAX_AP_LOSS, OPERATING_POINT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -134,15 +134,12 @@ def decide(results: dict) -> dict:
 
     members_err = np.mean([err(s) for s in SINGLES], axis=0)
     members_ap = np.mean([ap(s) for s in SINGLES], axis=0)
-    e = paired_difference(members_err, err(CANDIDATE))
-    a = paired_difference(members_ap, ap(CANDIDATE), lower_is_better=False)
-    checks = {"per_image_better_by_more_than_one_std": e["diff_mean"] < -e["diff_std"],
+    e = paired_with_means(members_err, err(CANDIDATE))
+    a = paired_with_means(members_ap, ap(CANDIDATE), lower_is_better=False)
+    checks = {"per_image_better_by_more_than_one_std": better_by_more_than_one_std(e),
               "ap_not_lower_by_more_than_0.01": a["diff_mean"] >= -MAX_AP_LOSS}
     return {"candidate": CANDIDATE, "reference": "mean of " + " and ".join(SINGLES),
-            "per_image_pct": {"reference_mean": round(float(members_err.mean()), 3),
-                              "candidate_mean": round(float(err(CANDIDATE).mean()), 3), **e},
-            "ap": {"reference_mean": round(float(members_ap.mean()), 4),
-                   "candidate_mean": round(float(ap(CANDIDATE).mean()), 4), **a},
+            "per_image_pct": e, "ap": a,
             "checks": checks, "adopt_candidate": all(checks.values())}
 
 

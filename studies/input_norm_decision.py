@@ -34,19 +34,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-from _common import DATA, RESULTS, save
+from _common import DATA, RESULTS, better_by_more_than_one_std, save
+from _common import paired_with_means as _paired
 
 OPERATING_POINT = ("otsu_scaled", "none")
 MAX_AP_LOSS = 0.01
-
-
-def _paired(a: list[float], b: list[float]) -> dict:
-    d = np.asarray(b, float) - np.asarray(a, float)
-    return {"plain_mean": round(float(np.mean(a)), 3), "norm_mean": round(float(np.mean(b)), 3),
-            "diff_per_fold": [round(float(x), 3) for x in d],
-            "diff_mean": round(float(d.mean()), 3), "diff_std": round(float(d.std(ddof=1)), 3),
-            "folds_norm_better": int((d < 0).sum()), "n_folds": int(d.size)}
 
 
 def fold_ap(work: Path, variant: str) -> list[float]:
@@ -88,9 +80,9 @@ def main(argv=None) -> int:
     report = {"operating_point": list(OPERATING_POINT),
               "native_per_image_pct": _paired(*native),
               "measurement_per_image_pct": _paired(*meas),
-              "ap": _paired(*aps)}
+              "ap": _paired(*aps, lower_is_better=False)}
     n, m, a = (report[k] for k in ("native_per_image_pct", "measurement_per_image_pct", "ap"))
-    checks = {"native_better_by_more_than_one_std": n["diff_mean"] < -n["diff_std"],
+    checks = {"native_better_by_more_than_one_std": better_by_more_than_one_std(n),
               "measurement_not_worse_by_more_than_one_std": m["diff_mean"] <= m["diff_std"],
               "ap_not_lower_by_more_than_0.01": a["diff_mean"] >= -MAX_AP_LOSS}
     report["checks"] = checks

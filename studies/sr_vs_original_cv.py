@@ -39,7 +39,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, paired_difference, save
+from _common import ROOT, better_by_more_than_one_std, paired_difference, save
 
 ARMS = {"native": ("cv_uaed.json", "plain/none"),
         "bilinear_x4": ("cv_uaed_sr.json", "bilinear_x4/none"),
@@ -51,7 +51,7 @@ CLAIM_RULE = "otsu_scaled"
 def paired(a, b) -> dict:
     """Paired per-fold difference b − a (percentage points) and the claim test."""
     d = paired_difference(a, b)
-    return {**d, "better_by_more_than_one_std": bool(-d["diff_mean"] > d["diff_std"])}
+    return {**d, "better_by_more_than_one_std": better_by_more_than_one_std(d)}
 
 
 def main(argv=None) -> int:
