@@ -94,6 +94,7 @@ def variant_samples(work: Path, variant: str, samples):
     if variant not in UPSCALED:
         return samples
     from napari_srmat.edges.data import BoundarySample
+    from napari_srmat.io import to_uint8
     from napari_srmat.studies.sr_vs_original import upscale_bilinear, upscale_mask
 
     path = work / variant / "upscaled.npz"
@@ -111,7 +112,7 @@ def variant_samples(work: Path, variant: str, samples):
                 up = upscale_bilinear(hwc, UPSCALE_FACTOR)
             else:
                 up = np.asarray(super_resolve(hwc, model), np.float32)
-            imgs.append(np.round(np.clip(up, 0, 1) * 255).astype(np.uint8))
+            imgs.append(to_uint8(up))  # the rule an SR output is saved with
         _log(f"{variant}: upscaled {len(imgs)} images x{UPSCALE_FACTOR} with {upscaler}")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".partial.npz")
