@@ -67,7 +67,19 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             # mask, nearest-neighbour) upscaled x4 before training and evaluation; crops of
             # 192 px (2.25x the pixels of a 128 px step; a 48 px native window)
             "sr_cnn_x4": {"photometric_augment": "", "crop": 192},
-            "bilinear_x4": {"photometric_augment": "", "crop": 192}}
+            "bilinear_x4": {"photometric_augment": "", "crop": 192},
+            # self-training on unlabeled scans: the plain recipe on the labeled regions
+            # plus regions of scans in no split, labeled by the same fold's plain model
+            "pseudo": {"photometric_augment": ""}}
+
+#: Pseudo-labeled variants: the teacher variant (same fold), its TTA mode, and how many
+#: 256 px regions of each unlabeled scan are added. The unlabeled scans are the
+#: ``scans/extra_*.jpg`` that are not byte-identical to a ``scan_N.jpg`` (extra_9 is
+#: scan_10); the teacher's map is binarised with its cross-fitted ``otsu_scaled`` c of
+#: ``benchmarks/cv_uaed.json``, thinned and widened to 3 px (the hand-drawn masks are
+#: 3.4 px wide on average).
+PSEUDO = {"pseudo": {"teacher": "plain", "tta": "d4", "regions_per_scan": 4}}
+PSEUDO_WIDTH_PX = 3
 
 #: Variants trained and evaluated on x4 upscaled images: the upscaler (an SR model name of
 #: ``napari_srmat.sr.load_model`` or ``"bilinear"``). Predicted with TTA none only (d4
@@ -125,6 +137,74 @@ def variant_samples(work: Path, variant: str, samples):
     return [BoundarySample(np.ascontiguousarray(img.transpose(2, 0, 1), np.float32) / 255.0,
                            upscale_mask(s.mask, UPSCALE_FACTOR, mode="nearest"), s.name)
             for img, s in zip(z["images"], samples)]
+
+
+def unlabeled_scans(data: Path) -> list[Path]:
+    """The ``extra_*.jpg`` scans that are not a copy of a labeled scan (``scan_N.jpg``)."""
+    import hashlib
+
+    scans = data.parent / "scans"
+
+    def digest(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    labeled = {digest(p) for p in scans.glob("scan_*.jpg")}
+    return [p for p in sorted(scans.glob("extra_*.jpg")) if digest(p) not in labeled]
+
+
+def scan_regions(path: Path, n: int, size: int = 256) -> list[tuple[str, np.ndarray]]:
+    """``n`` non-overlapping ``size`` px regions of a scan, evenly spread over its grid."""
+    from napari_srmat.io import read_array
+
+    img = read_array(path)[..., :3]
+    grid = [(y, x) for y in range(0, img.shape[0] - size + 1, size)
+            for x in range(0, img.shape[1] - size + 1, size)]
+    pick = np.unique(np.linspace(0, len(grid) - 1, n).round().astype(int))
+    return [(f"{path.stem}-{grid[i][0]}-{grid[i][1]}",
+             img[grid[i][0]:grid[i][0] + size, grid[i][1]:grid[i][1] + size]) for i in pick]
+
+
+def pseudo_samples(work: Path, variant: str, k: int, data: Path, teacher_params: dict):
+    """Regions of the unlabeled scans labeled by fold ``k``'s teacher (cached per fold)."""
+    from scipy import ndimage as ndi
+    from skimage.morphology import skeletonize
+
+    from napari_srmat.edges.data import BoundarySample
+    from napari_srmat.edges.thresholds import apply_threshold_rule
+
+    spec = PSEUDO[variant]
+    path = work / variant / f"fold-{k}" / "pseudo.npz"
+    if not path.is_file():
+        teacher = load_final_ema(work / spec["teacher"] / f"fold-{k}" / "run")
+        teacher.tta = spec["tta"]
+        names, images, masks = [], [], []
+        for scan in unlabeled_scans(data):
+            for name, region in scan_regions(scan, spec["regions_per_scan"]):
+                x = region.transpose(2, 0, 1).astype(np.float32) / 255.0
+                prob = teacher.predict(x[None])[0][0, 0]
+                binary = apply_threshold_rule("otsu_scaled", prob, teacher_params)
+                mask = ndi.binary_dilation(skeletonize(binary), np.ones(
+                    (PSEUDO_WIDTH_PX, PSEUDO_WIDTH_PX), bool))
+                names.append(name)
+                images.append(region)
+                masks.append(mask)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name("pseudo.partial.npz")
+        np.savez_compressed(tmp, names=np.array(names), images=np.stack(images),
+                            masks=np.stack(masks), teacher_params=json.dumps(teacher_params))
+        tmp.replace(path)
+    z = np.load(path)
+    return [BoundarySample(np.ascontiguousarray(img.transpose(2, 0, 1), np.float32) / 255.0,
+                           m.astype(bool), str(n))
+            for n, img, m in zip(z["names"], z["images"], z["masks"])]
+
+
+def teacher_params(variant: str, k: int) -> dict:
+    """The teacher's cross-fitted ``otsu_scaled`` parameters for fold ``k``."""
+    spec = PSEUDO[variant]
+    report = json.loads((Path(__file__).parent / "cv_uaed.json").read_text())
+    rules = report["results"][f"{spec['teacher']}/{spec['tta']}"]["rules"]
+    return rules["otsu_scaled"]["params_per_fold"][k]
 
 
 def train_fold(work: Path, variant: str, k: int, train_samples, settings: dict) -> dict:
@@ -219,6 +299,9 @@ def run_training(args, work: Path, samples, folds) -> None:
             if args.train_folds is not None and k not in args.train_folds:
                 continue
             train = [by_name[n] for j, f in enumerate(folds) if j != k for n in f]
+            if variant in PSEUDO:
+                train += pseudo_samples(work, variant, k, Path(args.data),
+                                        teacher_params(variant, k))
             _log(f"{variant} fold {k}: train on {len(train)} images, hold out {len(held)}")
             meta = train_fold(work, variant, k, train, settings)
             _log(f"{variant} fold {k}: trained ({meta['cpu_s'] / 60:.1f} CPU-min)")
@@ -453,6 +536,7 @@ def evaluate_study(work: Path, samples, folds, variants) -> dict:
                  for k in range(len(folds))]
         report["training"][variant] = {
             **VARIANTS[variant], "upscaled_by": UPSCALED.get(variant),
+            "pseudo_labels": PSEUDO.get(variant),
             "cpu_min_per_fold": _spread([m["cpu_s"] / 60 for m in metas])}
         vsamples = variant_samples(work, variant, samples)
         for tta in ttas(variant):
@@ -533,7 +617,7 @@ def main(argv=None) -> int:
                     help="comma-separated: plain (no photometric augmentation), augment (all), "
                          "zoom (scale augmentation), norm (input_norm='channels'), "
                          "small (the 4x larger encoder), sr_cnn_x4 / bilinear_x4 (x4 "
-                         "upscaled images)")
+                         "upscaled images), pseudo (plus pseudo-labeled unlabeled scans)")
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--pretrain-synthetic", type=int, default=32)
     ap.add_argument("--pretrain-epochs", type=int, default=4)

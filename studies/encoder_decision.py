@@ -33,14 +33,15 @@ CANDIDATE = ("cv_uaed_small.json", "small")
 REFERENCE = ("cv_uaed.json", "plain")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bench", type=Path, default=ROOT / "benchmarks")
-    args = ap.parse_args(argv)
+def compare_variants(bench: Path, reference: tuple[str, str],
+                     candidate: tuple[str, str]) -> dict:
+    """Paired per-fold comparison of two ``benchmarks/cv_uaed.py`` variants and the
+    decision (per-image error better by more than one std, AP not lower by more than
+    :data:`MAX_AP_LOSS`); each variant given as (report file in ``bench``, variant)."""
     rule, tta = OPERATING_POINT
     res = {}
-    for role, (fname, variant) in (("reference", REFERENCE), ("candidate", CANDIDATE)):
-        report = json.loads((args.bench / fname).read_text())
+    for role, (fname, variant) in (("reference", reference), ("candidate", candidate)):
+        report = json.loads((bench / fname).read_text())
         res[role] = {"set": report["results"][f"{variant}/{tta}"],
                      "folds": report["folds"],
                      "cpu_min_per_fold": report["training"][variant]["cpu_min_per_fold"]}
@@ -54,16 +55,23 @@ def main(argv=None) -> int:
     aps = paired(ref["ap"]["per_fold"], cand["ap"]["per_fold"], lower_is_better=False)
     checks = {"per_image_better_by_more_than_one_std": better_by_more_than_one_std(err),
               "ap_not_lower_by_more_than_0.01": aps["diff_mean"] >= -MAX_AP_LOSS}
-    report = {"operating_point": [rule, tta], "reference": REFERENCE[1],
-              "candidate": CANDIDATE[1], "per_image_pct": err, "pooled_pct": pooled, "ap": aps,
-              "roc_auc": paired(ref["roc_auc"]["per_fold"], cand["roc_auc"]["per_fold"],
-                                lower_is_better=False),
-              "other_rules_per_image_pct": {
-                  r: paired(ref["rules"][r]["per_image_pct"]["per_fold"],
-                            cand["rules"][r]["per_image_pct"]["per_fold"])
-                  for r in ref["rules"] if r in cand["rules"] and r != rule},
-              "cpu_min_per_fold_model": {k: res[k]["cpu_min_per_fold"] for k in res},
-              "checks": checks, "adopt_candidate": all(checks.values())}
+    return {"operating_point": [rule, tta], "reference": reference[1],
+            "candidate": candidate[1], "per_image_pct": err, "pooled_pct": pooled, "ap": aps,
+            "roc_auc": paired(ref["roc_auc"]["per_fold"], cand["roc_auc"]["per_fold"],
+                              lower_is_better=False),
+            "other_rules_per_image_pct": {
+                r: paired(ref["rules"][r]["per_image_pct"]["per_fold"],
+                          cand["rules"][r]["per_image_pct"]["per_fold"])
+                for r in ref["rules"] if r in cand["rules"] and r != rule},
+            "cpu_min_per_fold_model": {k: res[k]["cpu_min_per_fold"] for k in res},
+            "checks": checks, "adopt_candidate": all(checks.values())}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", type=Path, default=ROOT / "benchmarks")
+    args = ap.parse_args(argv)
+    report = compare_variants(args.bench, REFERENCE, CANDIDATE)
     save("encoder_decision", report)
     print(json.dumps({k: report[k] for k in ("per_image_pct", "ap", "checks",
                                              "adopt_candidate")}, indent=1))

@@ -1,0 +1,52 @@
+"""Does self-training on unlabeled scans generalise better to unseen scans? Out of fold.
+
+Compares the ``pseudo`` variant of ``benchmarks/cv_uaed.py`` with ``plain`` over the
+five leave-scan-out folds of tbm/train + val (seed 0; same folds, recipe, epochs and
+seed; tbm/test is not opened), at the shipped operating point (``otsu_scaled``, TTA
+``none``, c cross-fitted on the other folds). ``pseudo``: each fold model is trained from
+scratch on its labeled regions plus 36 regions of the 9 unlabeled scans in no split
+(``scans/extra_0`` … ``extra_8``; ``extra_9`` is a copy of ``scan_10`` and is left
+out), labeled by the same fold's ``plain`` model (TTA ``d4``, its cross-fitted
+``otsu_scaled`` c, thinned and widened to 3 px): no label and no image of the held-out
+fold enters a student. The student sees about 1.7x the training steps of ``plain``.
+
+Decision rule, written before any ``pseudo`` fold model was trained (the rule of
+``encoder_decision.py``): train the shipped model with pseudo-labeled scans only if the
+per-image ℓ̄ error is lower by more than one standard deviation of the paired per-fold
+differences and AP is not lower by more than 0.01 (then the whole measurement would
+still need re-checking with the new weights before shipping).
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/cv_uaed.py --work out/cv_uaed \\
+        --variants pseudo --stage train --train-folds 0,1,2     # and 3,4 on a second core
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/cv_uaed.py --work out/cv_uaed \\
+        --variants pseudo --stage eval --out benchmarks/cv_uaed_pseudo.json
+    PYTHONPATH=src python studies/pseudo_label_decision.py
+
+Writes studies/results/pseudo_label_decision.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from _common import ROOT, save
+from encoder_decision import REFERENCE, compare_variants
+
+CANDIDATE = ("cv_uaed_pseudo.json", "pseudo")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", type=Path, default=ROOT / "benchmarks")
+    args = ap.parse_args(argv)
+    report = compare_variants(args.bench, REFERENCE, CANDIDATE)
+    save("pseudo_label_decision", report)
+    print(json.dumps({k: report[k] for k in ("per_image_pct", "ap", "checks",
+                                             "adopt_candidate")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
