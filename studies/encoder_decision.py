@@ -67,15 +67,22 @@ def compare_variants(bench: Path, reference: tuple[str, str],
             "checks": checks, "adopt_candidate": all(checks.values())}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_decision(name: str, candidate: tuple[str, str], argv=None, *,
+                 description: str = "") -> int:
+    """Command line of a variant decision: compare, write ``results/NAME.json``, print."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--bench", type=Path, default=ROOT / "benchmarks")
     args = ap.parse_args(argv)
-    report = compare_variants(args.bench, REFERENCE, CANDIDATE)
-    save("encoder_decision", report)
+    report = compare_variants(args.bench, REFERENCE, candidate)
+    save(name, report)
     print(json.dumps({k: report[k] for k in ("per_image_pct", "ap", "checks",
                                              "adopt_candidate")}, indent=1))
     return 0
+
+
+def main(argv=None) -> int:
+    return run_decision("encoder_decision", CANDIDATE, argv,
+                        description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

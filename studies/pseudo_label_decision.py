@@ -27,25 +27,14 @@ Writes studies/results/pseudo_label_decision.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
-from _common import ROOT, save
-from encoder_decision import REFERENCE, compare_variants
+from encoder_decision import run_decision
 
 CANDIDATE = ("cv_uaed_pseudo.json", "pseudo")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bench", type=Path, default=ROOT / "benchmarks")
-    args = ap.parse_args(argv)
-    report = compare_variants(args.bench, REFERENCE, CANDIDATE)
-    save("pseudo_label_decision", report)
-    print(json.dumps({k: report[k] for k in ("per_image_pct", "ap", "checks",
-                                             "adopt_candidate")}, indent=1))
-    return 0
+    return run_decision("pseudo_label_decision", CANDIDATE, argv,
+                        description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
