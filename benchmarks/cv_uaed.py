@@ -76,8 +76,8 @@ VARIANTS = {"plain": {"photometric_augment": ""},
 #: 256 px regions of each unlabeled scan are added. The unlabeled scans are the
 #: ``scans/extra_*.jpg`` that are not byte-identical to a ``scan_N.jpg`` (extra_9 is
 #: scan_10); the teacher's map is binarised with its cross-fitted ``otsu_scaled`` c of
-#: ``benchmarks/cv_uaed.json``, thinned and widened to 3 px (the hand-drawn masks are
-#: 3.4 px wide on average).
+#: ``benchmarks/cv_uaed.json``, thinned and widened to 3 px (about the width of the
+#: hand-drawn masks: ``studies/pseudo_label_decision.py`` reports both).
 PSEUDO = {"pseudo": {"teacher": "plain", "tta": "d4", "regions_per_scan": 4}}
 PSEUDO_WIDTH_PX = 3
 
@@ -140,7 +140,12 @@ def variant_samples(work: Path, variant: str, samples):
 
 
 def unlabeled_scans(data: Path) -> list[Path]:
-    """The ``extra_*.jpg`` scans that are not a copy of a labeled scan (``scan_N.jpg``)."""
+    """The ``extra_*.jpg`` scans that are not a copy of any ``scan_N.jpg``.
+
+    Every ``scan_N.jpg`` is hashed, the test scans included: a copy of a test scan must
+    never enter training (their bytes are hashed, nothing else is read from them). The
+    ``scan_N.jpg`` without tbm regions (N = 32 ... 42) are unlabeled too but not used.
+    """
     import hashlib
 
     scans = data.parent / "scans"
@@ -194,15 +199,24 @@ def pseudo_samples(work: Path, variant: str, k: int, data: Path, teacher_params:
                             masks=np.stack(masks), teacher_params=json.dumps(teacher_params))
         tmp.replace(path)
     z = np.load(path)
+    if json.loads(str(z["teacher_params"])) != teacher_params:
+        raise SystemExit(f"{path} was labeled with other teacher parameters; use another "
+                         "--work")
     return [BoundarySample(np.ascontiguousarray(img.transpose(2, 0, 1), np.float32) / 255.0,
                            m.astype(bool), str(n))
             for n, img, m in zip(z["names"], z["images"], z["masks"])]
 
 
-def teacher_params(variant: str, k: int) -> dict:
-    """The teacher's cross-fitted ``otsu_scaled`` parameters for fold ``k``."""
+def teacher_params(variant: str, k: int, folds) -> dict:
+    """The teacher's cross-fitted ``otsu_scaled`` parameters for fold ``k`` (from
+    ``benchmarks/cv_uaed.json``, which must hold the same folds)."""
+    from napari_srmat.edges.cv import scan_id
+
     spec = PSEUDO[variant]
     report = json.loads((Path(__file__).parent / "cv_uaed.json").read_text())
+    if [f["scans"] for f in report["folds"]] != [sorted({scan_id(n) for n in f})
+                                                  for f in folds]:
+        raise SystemExit("benchmarks/cv_uaed.json holds other folds than --work")
     rules = report["results"][f"{spec['teacher']}/{spec['tta']}"]["rules"]
     return rules["otsu_scaled"]["params_per_fold"][k]
 
@@ -301,7 +315,7 @@ def run_training(args, work: Path, samples, folds) -> None:
             train = [by_name[n] for j, f in enumerate(folds) if j != k for n in f]
             if variant in PSEUDO:
                 train += pseudo_samples(work, variant, k, Path(args.data),
-                                        teacher_params(variant, k))
+                                        teacher_params(variant, k, folds))
             _log(f"{variant} fold {k}: train on {len(train)} images, hold out {len(held)}")
             meta = train_fold(work, variant, k, train, settings)
             _log(f"{variant} fold {k}: trained ({meta['cpu_s'] / 60:.1f} CPU-min)")

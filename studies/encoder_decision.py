@@ -68,12 +68,19 @@ def compare_variants(bench: Path, reference: tuple[str, str],
 
 
 def run_decision(name: str, candidate: tuple[str, str], argv=None, *,
-                 description: str = "") -> int:
-    """Command line of a variant decision: compare, write ``results/NAME.json``, print."""
+                 description: str = "", add_arguments=None, extend=None) -> int:
+    """Command line of a variant decision: compare, write ``results/NAME.json``, print.
+
+    ``add_arguments(parser)`` adds options; ``extend(args)`` returns more report keys.
+    """
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--bench", type=Path, default=ROOT / "benchmarks")
+    if add_arguments is not None:
+        add_arguments(ap)
     args = ap.parse_args(argv)
     report = compare_variants(args.bench, REFERENCE, candidate)
+    if extend is not None:
+        report.update(extend(args))
     save(name, report)
     print(json.dumps({k: report[k] for k in ("per_image_pct", "ap", "checks",
                                              "adopt_candidate")}, indent=1))

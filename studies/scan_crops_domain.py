@@ -5,8 +5,8 @@ The tbm regions (PNG) are also inside the full scans of ``../shared/data/scans``
 (``SCAN-Y-X``). A region cut from such a scan file is what a laboratory gets from its
 own scans, so the pair (PNG region, the same pixels of the JPEG scan) with one hand-drawn
 mask tells whether the file a region comes from shifts the model's ℓ̄ (issue 12: on
-unseen scans ℓ̄ came out too long). tbm/train + val only; scans 13, 24 and 28 (the test
-regions) are not read.
+unseen scans ℓ̄ came out too long). tbm/train + val only; of scans 13, 24 and 28 (the test
+regions) nothing but the file hash is read (to find copies).
 
 For each leave-scan-out fold model of ``benchmarks/cv_uaed.py`` (variants and
 repetitions in :data:`MODELS`), the held-out regions are predicted as cut from the JPEG
@@ -77,7 +77,8 @@ def alignment(region: np.ndarray, scans: dict, name: str) -> dict:
 
 
 def identical_scans() -> list[list[str]]:
-    """Groups of byte-identical files in ``scans/``."""
+    """Groups of byte-identical files in ``scans/`` (every file is hashed, nothing else is
+    read from the test scans)."""
     groups: dict[str, list[str]] = {}
     for p in sorted((DATA.parent / "scans").iterdir()):
         groups.setdefault(hashlib.sha256(p.read_bytes()).hexdigest(), []).append(p.name)
@@ -109,7 +110,8 @@ def judge(out_root: Path, work: str, variant: str, samples: dict, scans: dict) -
     for rule in RULES:
         err = {"png": np.zeros(len(names)), "jpg_png_fit": np.zeros(len(names)),
                "jpg_jpg_fit": np.zeros(len(names))}
-        signed = np.full(len(names), np.nan)
+        signed = {"png": np.full(len(names), np.nan), "jpg_png_fit": np.full(len(names),
+                                                                             np.nan)}
         per_fold = {key: [] for key in err}
         for k in range(len(folds)):
             held, cal = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
@@ -119,14 +121,18 @@ def judge(out_root: Path, work: str, variant: str, samples: dict, scans: dict) -
                 e = table.errors(rule, prm, held, exact=True)["per_image_errors"]
                 err[key][held] = e
                 per_fold[key].append(round(100 * float(np.mean(e)), 3))
-            for i in held:
-                lp = t_jpg.predicted(rule, prm_png, int(i), exact=True)
-                if lp is not None:
-                    signed[i] = (lp - true[i]) / true[i]
+            for key, table in (("png", t_png), ("jpg_png_fit", t_jpg)):
+                for i in held:
+                    lp = table.predicted(rule, prm_png, int(i), exact=True)
+                    if lp is not None:
+                        signed[key][i] = (lp - true[i]) / true[i]
         out[rule] = {**{f"{key}_per_image_pct": {"all_images": round(100 * float(v.mean()), 3),
                                                  "per_fold": per_fold[key]}
                         for key, v in err.items()},
-                     "jpg_png_fit_bias_pct": round(100 * float(np.nanmean(signed)), 3),
+                     **{f"{key}_bias_pct": round(100 * float(np.nanmean(v)), 3)
+                        for key, v in signed.items()},
+                     "jpg_minus_png_per_fold_pct": [round(a - b, 3) for a, b in zip(
+                         per_fold["jpg_png_fit"], per_fold["png"])],
                      "jpg_minus_png_folds_better": int(sum(
                          a < b for a, b in zip(per_fold["jpg_png_fit"], per_fold["png"])))}
         print(work, variant, rule, {k: v["all_images"] for k, v in out[rule].items()
