@@ -10,15 +10,18 @@ from scipy import ndimage
 
 from napari_srmat.edges.data import dilate_boundaries
 from napari_srmat.edges.thresholds import (
+    RULE_REGION_PX,
     RULES,
     InterceptTable,
     apply_threshold_rule,
+    binarize_by_region,
     boundary_continuity,
     clear_curve_cache,
     fit_threshold_rule,
     image_threshold,
     intercept_errors,
     mean_intercept,
+    region_edges,
 )
 from napari_srmat.synth import generate_microstructure
 
@@ -92,6 +95,52 @@ def test_adaptive_rules_follow_the_image_contrast():
     for scale in (1.0, 0.5):
         m = apply_threshold_rule("mass", scale * p, {"alpha": 2.0}).mean()
         assert abs(m - 2.0 * scale * p.mean()) < 0.01
+
+
+@pytest.mark.parametrize("n", [1, 100, 255, 256, 511, 512, 900, 2047, 5000])
+def test_region_edges_cover_the_axis_with_parts_of_one_to_two_regions(n):
+    e = region_edges(n)
+    sizes = np.diff(e)
+    assert e[0] == 0 and e[-1] == n and (sizes > 0).all()
+    if n >= RULE_REGION_PX:
+        assert sizes.min() >= RULE_REGION_PX and sizes.max() < 2 * RULE_REGION_PX
+    else:
+        assert sizes.tolist() == [n]
+
+
+def _two_contrast_map():
+    """A 512 x 600 map: the same grains, bright in the top half, faint in the bottom."""
+    probs, masks = _maps(1, size=600, scales=(1.0,))
+    p, m = probs[0][:512], masks[0][:512]
+    p = p.copy()
+    p[256:] *= 0.3
+    return p, m
+
+
+def test_binarize_by_region_gives_each_region_its_own_threshold():
+    p, m = _two_contrast_map()
+    whole = apply_threshold_rule("otsu_scaled", p, {"c": 1.0})
+    regional, ts = binarize_by_region("otsu_scaled", p, {"c": 1.0})
+    assert len(ts) == 2 * 2 and max(ts) > 2 * min(ts)   # bright and faint regions
+    # one threshold for the whole map misses the faint half's boundaries
+    recall = [(b[256:] & m[256:]).sum() / m[256:].sum() for b in (whole, regional)]
+    assert recall[0] < 0.2 < 0.5 < recall[1]
+    # the bright half is binarised about as with one threshold of its own
+    top = apply_threshold_rule("otsu_scaled", p[:256], {"c": 1.0})
+    assert np.mean(regional[:256] == top) > 0.97
+
+
+def test_binarize_by_region_is_the_rule_itself_on_one_region_and_for_fixed_rules():
+    p, _ = _two_contrast_map()
+    small = p[:300, :300]   # < 2 regions each way: one region
+    b, ts = binarize_by_region("otsu_scaled", small, {"c": 1.2})
+    assert np.array_equal(b, apply_threshold_rule("otsu_scaled", small, {"c": 1.2}))
+    assert ts == [image_threshold("otsu_scaled", small, {"c": 1.2})]
+    b, ts = binarize_by_region("global", p, {"threshold": 0.3})
+    assert np.array_equal(b, p >= 0.3) and ts == [0.3]
+    b, ts = binarize_by_region("hysteresis", p, {"low": 0.2, "high": 0.5})
+    assert np.array_equal(b, apply_threshold_rule("hysteresis", p, {"low": 0.2, "high": 0.5}))
+    assert ts is None
 
 
 def test_density_rule_reaches_the_truth_density(table):

@@ -163,6 +163,20 @@ def test_too_coarse_image_is_withheld(model, cell):
         assert any("super-resolve first" in w for w in r2.warnings), r2.warnings
 
 
+def test_large_image_is_binarised_region_by_region(model):
+    """A map larger than two rule regions gets one threshold per region (the rule was
+    fitted on 256 px regions): the result's threshold is the median of the regions'."""
+    from napari_srmat.edges.thresholds import binarize_by_region
+
+    ms = generate_microstructure((640, 600), mean_grain_size_px=26, seed=2)
+    img = ms.image.astype(np.float32) / 255
+    img[320:] = 0.5 + 0.25 * (img[320:] - 0.5)     # a low-contrast bottom half
+    r = measure_grain_size(img, model=model, inference_scale=1.0)
+    _, ts = binarize_by_region(model.threshold_rule, r.probability, model.threshold_params)
+    assert len(ts) == 4
+    assert r.threshold == pytest.approx(float(np.median(ts)), rel=1e-9)
+
+
 def test_no_pixel_size_warns(model):
     ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=1)
     r = measure_grain_size(ms.image, model=model)

@@ -650,11 +650,20 @@ def _model_range(model, mean_px: float | None) -> tuple[float, float] | None:
 
 
 def _binary(prob: np.ndarray, model, threshold: float | None):
-    """Boundary map, threshold (None for non-threshold rules) and rule name."""
+    """Boundary map, threshold (None for non-threshold rules) and rule name.
+
+    The model's rule is applied region by region (``edges.thresholds.binarize_by_region``:
+    one threshold per region of about the size the rule was fitted on); the threshold
+    returned is the median over the regions.
+    """
+    from .edges.thresholds import binarize_by_region
+
     p = np.asarray(prob)
     if threshold is not None:
         return p >= threshold, float(threshold), "fixed"
-    return model.binarize(p), model.image_threshold(p), model.threshold_rule
+    binary, thresholds = binarize_by_region(model.threshold_rule, p, model.threshold_params)
+    return (binary, None if thresholds is None else float(np.median(thresholds)),
+            model.threshold_rule)
 
 
 def measure_grain_size_job(

@@ -146,7 +146,8 @@ class BoundaryModel:
         ``None`` for rules that are not one threshold per image (``hysteresis``,
         ``closing``, ``bridge``, ``prune``): use :meth:`binarize`. The rules were
         validated on 256 x 256 px regions; :func:`napari_srmat.grainsize.measure_grain_size`
-        applies the default to the whole map at inference scale.
+        applies the rule region by region
+        (:func:`napari_srmat.edges.thresholds.binarize_by_region`).
         """
         from .thresholds import image_threshold
 

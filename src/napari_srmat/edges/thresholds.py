@@ -98,6 +98,9 @@ __all__ = [
     "mean_intercept",
     "apply_threshold_rule",
     "image_threshold",
+    "RULE_REGION_PX",
+    "region_edges",
+    "binarize_by_region",
     "fit_threshold_rule",
     "intercept_errors",
     "boundary_continuity",
@@ -762,6 +765,85 @@ def image_threshold(name: str, prob: Any, params: Mapping[str, Any]) -> float | 
     if rule.threshold is None:
         return None
     return float(rule.threshold(_prob(prob), params))
+
+
+#: Side (px) of the regions the threshold rules were chosen and fitted on (the tbm
+#: regions). :func:`binarize_by_region` gives a larger map one threshold per region of
+#: about this size: out of fold, on the labeled regions inside their whole scans, that
+#: was better than one threshold per scan (docs/boundaries.md, "One threshold per
+#: region of a whole scan").
+RULE_REGION_PX = 256
+
+
+def region_edges(n: int, region: int = RULE_REGION_PX) -> np.ndarray:
+    """Edges of ``max(1, n // region)`` near-equal parts of ``0 … n``.
+
+    Every part is at least ``region`` px long (when ``n >= region``) and shorter than
+    ``2 * region``.
+
+    Examples
+    --------
+    >>> region_edges(900).tolist()
+    [0, 300, 600, 900]
+    >>> region_edges(200).tolist()
+    [0, 200]
+    """
+    k = max(1, int(n) // int(region))
+    return np.linspace(0, int(n), k + 1).round().astype(int)
+
+
+def binarize_by_region(name: str, prob: Any, params: Mapping[str, Any], *,
+                       region: int = RULE_REGION_PX) -> tuple[np.ndarray, list[float] | None]:
+    """Binary boundary map with an image-adaptive rule applied region by region.
+
+    A rule with one threshold per map that depends on the map (e.g. ``otsu_scaled``)
+    gets its own threshold in each cell of a grid of regions of ``region`` to
+    ``2 * region - 1`` px (:func:`region_edges`); a map smaller than ``2 * region`` px
+    in both directions is one region, exactly as :func:`apply_threshold_rule`. Fixed
+    thresholds (``global``) and rules that are not one threshold (``bridge``,
+    ``prune``, ``hysteresis``, ``closing``) are applied to the whole map.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RULES`.
+    prob : array (H, W)
+        Boundary probabilities in [0, 1].
+    params : mapping
+        The rule's parameters.
+    region : int
+        Side of the regions the rule was fitted on (:data:`RULE_REGION_PX`).
+
+    Returns
+    -------
+    binary : numpy.ndarray of bool
+    thresholds : list of float or None
+        The threshold of each region, row by row (None for rules without one).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prob = np.zeros((600, 300))
+    >>> prob[:300, ::10], prob[300:, ::10] = 0.9, 0.3      # one faint half
+    >>> binary, ts = binarize_by_region("otsu", prob, {})
+    >>> len(ts), bool(binary[300:].any())
+    (2, True)
+    """
+    rule = _rule(name)
+    p = _prob(prob)
+    if rule.threshold is None or not rule.adaptive:
+        t = image_threshold(name, p, params)
+        return apply_threshold_rule(name, p, params), None if t is None else [t]
+    out = np.zeros(p.shape, bool)
+    thresholds = []
+    ys, xs = region_edges(p.shape[0], region), region_edges(p.shape[1], region)
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        for x0, x1 in zip(xs[:-1], xs[1:]):
+            cell = p[y0:y1, x0:x1]
+            t = float(rule.threshold(cell, params))
+            out[y0:y1, x0:x1] = cell >= t
+            thresholds.append(t)
+    return out, thresholds
 
 
 def apply_threshold_rule(name: str, prob: Any, params: Mapping[str, Any]) -> np.ndarray:
