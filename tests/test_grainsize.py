@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from napari_srmat.cli import main
 from napari_srmat.grainsize import (
@@ -163,18 +164,37 @@ def test_too_coarse_image_is_withheld(model, cell):
         assert any("super-resolve first" in w for w in r2.warnings), r2.warnings
 
 
-def test_large_image_is_binarised_region_by_region(model):
+def test_large_image_is_binarised_region_by_region(model, monkeypatch):
     """A map larger than two rule regions gets one threshold per region (the rule was
-    fitted on 256 px regions): the result's threshold is the median of the regions'."""
+    fitted on 256 px regions): the grain size is measured on that binary map, and its
+    threshold is the median of the regions'."""
+    import napari_srmat.grainsize as gs
     from napari_srmat.edges.thresholds import binarize_by_region
 
     ms = generate_microstructure((640, 600), mean_grain_size_px=26, seed=2)
+    from skimage.morphology import skeletonize
+
+    soft = np.clip(1.6 * ndimage.gaussian_filter(
+        skeletonize(np.asarray(ms.boundaries, bool)).astype(np.float32), 1.2), 0, 1)
+    prob = 0.9 * soft + 0.02
+    prob[320:] = 0.3 * soft[320:] + 0.02            # the same grains, faint bottom half
+
+    def fake_predict(x, model, stop):
+        return prob
+        yield  # a generator, like _predict
+
+    monkeypatch.setattr(gs, "_predict", fake_predict)
     img = ms.image.astype(np.float32) / 255
-    img[320:] = 0.5 + 0.25 * (img[320:] - 0.5)     # a low-contrast bottom half
     r = measure_grain_size(img, model=model, inference_scale=1.0)
-    _, ts = binarize_by_region(model.threshold_rule, r.probability, model.threshold_params)
-    assert len(ts) == 4
+    binary, ts = binarize_by_region(model.threshold_rule, prob, model.threshold_params)
+    assert len(ts) == 4 and np.array_equal(r.boundaries, binary)
     assert r.threshold == pytest.approx(float(np.median(ts)), rel=1e-9)
+    whole = measure_intercepts(model.binarize(prob), skeletonize=True, seed=1234,
+                               n_lines=r.n_lines, margin=0.05).mean_intercept_px
+    regional = measure_intercepts(binary, skeletonize=True, seed=1234, n_lines=r.n_lines,
+                                  margin=0.05).mean_intercept_px
+    assert r.mean_intercept_px == pytest.approx(regional)
+    assert whole > 1.3 * regional          # one threshold misses the faint half
 
 
 def test_no_pixel_size_warns(model):

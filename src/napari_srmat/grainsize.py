@@ -2,8 +2,9 @@
 
 :func:`measure_grain_size` is the whole measurement a metallographer asks for: it runs the
 shipped UAED boundary model at a scale where the model is reliable, binarises its
-probability at the model's operating point (``model.binarize``: by default the
-per-image rule ``bridge`` with TTA ``none``, chosen out of fold, docs/boundaries.md),
+probability at the model's operating point (its ``threshold_rule``, by default
+``otsu_scaled`` with TTA ``none``, chosen out of fold, docs/boundaries.md; applied region
+by region on large maps, :func:`napari_srmat.edges.thresholds.binarize_by_region`),
 thins it, lays Heyn test lines (the same lines
 as ``srmat heyn --skeletonize``) and reports the mean lineal intercept ℓ̄ and the ASTM
 E112 grain size number G, each with a 95 % interval that includes the model's
@@ -216,8 +217,10 @@ class GrainSizeResult:
     n_lines : int
     pattern : str
     threshold : float or None
-        Binarisation threshold of the probability map (images only; None for rules
-        that are not one threshold per image, e.g. ``bridge``).
+        Binarisation threshold of the probability map (images only; the median over
+        the regions when the map was binarised region by region,
+        :func:`napari_srmat.edges.thresholds.binarize_by_region`; None for rules that
+        are not one threshold per image, e.g. ``bridge``).
     threshold_rule : str or None
         The operating-point rule that binarised the map (images only):
         ``model.threshold_rule``, or ``"fixed"`` for a given ``threshold``.
@@ -226,6 +229,9 @@ class GrainSizeResult:
     probability : ndarray or None
         The model's boundary probability at inference scale (images only; not in
         ``to_dict()``).
+    boundaries : ndarray of bool or None
+        The binarised map the intercepts were counted on, before thinning (images
+        only; not in ``to_dict()``).
     """
 
     mean_intercept_px: float | None
@@ -248,6 +254,7 @@ class GrainSizeResult:
     threshold_rule: str | None = None
     heyn: HeynResult | None = field(default=None, repr=False)
     probability: np.ndarray | None = field(default=None, repr=False)
+    boundaries: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         """JSON-friendly dict: the schema of docs/grain_size.md (NaN/inf become None)."""
@@ -730,6 +737,7 @@ def measure_grain_size_job(
     out.threshold = thr
     out.threshold_rule = rule
     out.probability = prob
+    out.boundaries = binary
     _check_scale(out, auto)
     return _note_pixel_size(out)
 
@@ -822,8 +830,9 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         Resample by this factor before the model instead of choosing it (no re-pick,
         no withholding; warnings still say when it is outside the reliable range).
     threshold : float, optional
-        A fixed binarisation threshold (default: the model's operating point,
-        ``model.binarize``: its ``threshold_rule``, by default
+        A fixed binarisation threshold (default: the model's operating point, its
+        ``threshold_rule`` applied region by region,
+        :func:`napari_srmat.edges.thresholds.binarize_by_region`; by default
         :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE`).
     stop : StopToken, optional
         Checked between tiles.

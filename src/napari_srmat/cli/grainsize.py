@@ -213,7 +213,6 @@ def _per_image(paths, images, flag: str) -> list:
 def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> dict:
     """The standards' measurement (metrics.standards) of one field: the user's mask, or
     the model's binarised boundaries at the inference scale."""
-    import numpy as np
 
     from ..io import read_mask, read_window
     from ..metrics.standards import measure_field
@@ -226,7 +225,7 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
             boundaries = boundaries.max(axis=2)
         boundaries = boundaries > 0
     else:
-        boundaries = np.asarray(res.probability) >= res.threshold
+        boundaries = res.boundaries   # the map the grain size was measured on
         px = None if px is None else px / res.inference_scale
     return measure_field(
         boundaries, pixel_size_um=px, method=args.method, rule=args.rule,

@@ -99,6 +99,7 @@ __all__ = [
     "apply_threshold_rule",
     "image_threshold",
     "RULE_REGION_PX",
+    "REGION_THRESHOLD_RATIO",
     "region_edges",
     "binarize_by_region",
     "fit_threshold_rule",
@@ -773,6 +774,10 @@ def image_threshold(name: str, prob: Any, params: Mapping[str, Any]) -> float | 
 #: was better than one threshold per scan (docs/boundaries.md, "One threshold per
 #: region of a whole scan").
 RULE_REGION_PX = 256
+#: A region's own threshold is kept within this factor of the whole map's
+#: (:func:`binarize_by_region`): a region without boundaries (a blank margin, one large
+#: grain, a data bar) would otherwise get an Otsu threshold inside its noise.
+REGION_THRESHOLD_RATIO = 2.0
 
 
 def region_edges(n: int, region: int = RULE_REGION_PX) -> np.ndarray:
@@ -798,8 +803,10 @@ def binarize_by_region(name: str, prob: Any, params: Mapping[str, Any], *,
 
     A rule with one threshold per map that depends on the map (e.g. ``otsu_scaled``)
     gets its own threshold in each cell of a grid of regions of ``region`` to
-    ``2 * region - 1`` px (:func:`region_edges`); a map smaller than ``2 * region`` px
-    in both directions is one region, exactly as :func:`apply_threshold_rule`. Fixed
+    ``2 * region - 1`` px (:func:`region_edges`), kept within a factor
+    :data:`REGION_THRESHOLD_RATIO` of the whole map's threshold (so that a region
+    without boundaries does not binarise its noise); a map smaller than ``2 * region``
+    px in both directions is one region, exactly as :func:`apply_threshold_rule`. Fixed
     thresholds (``global``) and rules that are not one threshold (``bridge``,
     ``prune``, ``hysteresis``, ``closing``) are applied to the whole map.
 
@@ -834,13 +841,18 @@ def binarize_by_region(name: str, prob: Any, params: Mapping[str, Any], *,
     if rule.threshold is None or not rule.adaptive:
         t = image_threshold(name, p, params)
         return apply_threshold_rule(name, p, params), None if t is None else [t]
+    ys, xs = region_edges(p.shape[0], region), region_edges(p.shape[1], region)
+    if len(ys) == 2 and len(xs) == 2:
+        t = float(rule.threshold(p, params))
+        return p >= t, [t]
+    whole = float(rule.threshold(p, params))
+    lo, hi = whole / REGION_THRESHOLD_RATIO, whole * REGION_THRESHOLD_RATIO
     out = np.zeros(p.shape, bool)
     thresholds = []
-    ys, xs = region_edges(p.shape[0], region), region_edges(p.shape[1], region)
     for y0, y1 in zip(ys[:-1], ys[1:]):
         for x0, x1 in zip(xs[:-1], xs[1:]):
             cell = p[y0:y1, x0:x1]
-            t = float(rule.threshold(cell, params))
+            t = float(np.clip(rule.threshold(cell, params), lo, hi))
             out[y0:y1, x0:x1] = cell >= t
             thresholds.append(t)
     return out, thresholds
