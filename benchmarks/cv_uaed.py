@@ -139,6 +139,13 @@ def variant_samples(work: Path, variant: str, samples):
             for img, s in zip(z["images"], samples)]
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (how copies among the scans are found)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def unlabeled_scans(data: Path) -> list[Path]:
     """The ``extra_*.jpg`` scans that are not a copy of any ``scan_N.jpg``.
 
@@ -146,15 +153,9 @@ def unlabeled_scans(data: Path) -> list[Path]:
     never enter training (their bytes are hashed, nothing else is read from them). The
     ``scan_N.jpg`` without tbm regions (N = 32 ... 42) are unlabeled too but not used.
     """
-    import hashlib
-
     scans = data.parent / "scans"
-
-    def digest(p: Path) -> str:
-        return hashlib.sha256(p.read_bytes()).hexdigest()
-
-    labeled = {digest(p) for p in scans.glob("scan_*.jpg")}
-    return [p for p in sorted(scans.glob("extra_*.jpg")) if digest(p) not in labeled]
+    labeled = {file_digest(p) for p in scans.glob("scan_*.jpg")}
+    return [p for p in sorted(scans.glob("extra_*.jpg")) if file_digest(p) not in labeled]
 
 
 def scan_regions(path: Path, n: int, size: int = 256) -> list[tuple[str, np.ndarray]]:

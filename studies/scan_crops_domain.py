@@ -25,7 +25,6 @@ Writes studies/results/scan_crops_domain.json (≈ 3 CPU-min).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -43,16 +42,21 @@ TEST_SCANS = ("13", "24", "28")
 SHIFT = 3
 
 
-def scan_crop(scans: dict, name: str, size: int = 256) -> np.ndarray:
-    """The pixels of region ``SCAN-Y-X`` in ``scans/scan_SCAN.jpg`` (uint8, H x W x 3)."""
+def load_scan(scans: dict, scan: str) -> np.ndarray:
+    """``scans/scan_SCAN.jpg`` (cached in ``scans``); the test scans are refused."""
     from napari_srmat.io import read_array
 
-    scan, y, x = name.split("-")
     if scan in TEST_SCANS:
-        raise SystemExit(f"region {name} is from a test scan")
+        raise SystemExit(f"scan {scan} is a test scan")
     if scan not in scans:
         scans[scan] = read_array(DATA.parent / "scans" / f"scan_{scan}.jpg")
-    crop = scans[scan][int(y):int(y) + size, int(x):int(x) + size, :3]
+    return scans[scan]
+
+
+def scan_crop(scans: dict, name: str, size: int = 256) -> np.ndarray:
+    """The pixels of region ``SCAN-Y-X`` in ``scans/scan_SCAN.jpg`` (uint8, H x W x 3)."""
+    scan, y, x = name.split("-")
+    crop = load_scan(scans, scan)[int(y):int(y) + size, int(x):int(x) + size, :3]
     if crop.shape[:2] != (size, size):
         raise SystemExit(f"region {name} is not inside its scan")
     return crop
@@ -79,9 +83,11 @@ def alignment(region: np.ndarray, scans: dict, name: str) -> dict:
 def identical_scans() -> list[list[str]]:
     """Groups of byte-identical files in ``scans/`` (every file is hashed, nothing else is
     read from the test scans)."""
+    from cv_uaed import file_digest
+
     groups: dict[str, list[str]] = {}
     for p in sorted((DATA.parent / "scans").iterdir()):
-        groups.setdefault(hashlib.sha256(p.read_bytes()).hexdigest(), []).append(p.name)
+        groups.setdefault(file_digest(p), []).append(p.name)
     return [g for g in groups.values() if len(g) > 1]
 
 

@@ -54,19 +54,16 @@ C_GRID = np.round(np.arange(0.4, 1.81, 0.025), 3)
 REGION = 256
 
 
-def scan_thresholds(table, scale: np.ndarray, idx) -> dict:
-    """Fit c of ``t = c * scale[i]`` for the per-image ℓ̄ error on images ``idx``."""
-    best, best_e = None, np.inf
-    for c in C_GRID:
-        errs = []
-        for i in idx:
-            t = float(np.clip(c * scale[i], 0.01, 0.99))
-            lp = table.predicted("global", {"threshold": t}, int(i))
-            errs.append(1.0 if lp is None else abs(lp - table.true[i]) / table.true[i])
-        e = float(np.mean(errs))
-        if e < best_e:
-            best, best_e = float(c), e
-    return {"c": best}
+def scan_threshold(c: float, scale: float) -> float:
+    """The threshold ``c × scale`` (the scan's Otsu threshold), kept inside (0, 1)."""
+    return float(np.clip(c * scale, 0.01, 0.99))
+
+
+def scan_otsu_intercepts(table, scale: np.ndarray) -> dict:
+    """ℓ̄ of each region at ``c ×`` its scan's Otsu threshold, for every c of
+    :data:`C_GRID` (thresholds rounded as ``InterceptTable`` does while fitting)."""
+    return {float(c): [table.predicted("global", {"threshold": scan_threshold(c, scale[i])},
+                                       i) for i in range(len(table))] for c in C_GRID}
 
 
 def shipped_intercepts(scan_maps: dict, names: list[str]) -> dict:
@@ -103,7 +100,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     from cv_uaed import list_images, load_final_ema
-    from scan_crops_domain import scan_crop
+    from scan_crops_domain import load_scan, scan_crop
 
     from napari_srmat.edges import predict_boundaries
     from napari_srmat.edges.data import load_pairs
@@ -120,8 +117,7 @@ def main(argv=None) -> int:
     for k, fold in enumerate(folds):
         model = load_final_ema(work / "plain" / f"fold-{k}" / "run")
         for scan in sorted({n.split("-")[0] for n in fold}):
-            scan_crop(scans, f"{scan}-0-0")  # loads (and checks) the scan
-            prob, _ = predict_boundaries(scans[scan][..., :3], model)
+            prob, _ = predict_boundaries(load_scan(scans, scan)[..., :3], model)
             prob = np.asarray(prob, np.float32)
             scan_otsu[scan] = _otsu(prob)
             scan_maps[scan] = prob
@@ -138,6 +134,7 @@ def main(argv=None) -> int:
     tables["shipped"] = tables["scan_map_region_otsu"]   # for .true only
     shipped = shipped_intercepts(scan_maps, names)
     scale = np.array([scan_otsu[n.split("-")[0]] for n in names])
+    scan_fit = scan_otsu_intercepts(tables["scan_map_scan_otsu"], scale)
     per_fold = {arm: [] for arm in ARMS}
     params = {arm: [] for arm in ARMS}
     for k in range(len(folds)):
@@ -148,9 +145,9 @@ def main(argv=None) -> int:
                 prm = {"c": fit_c(shipped, table.true, cal)}
                 pred = [shipped[prm["c"]][i] for i in held]
             elif arm == "scan_map_scan_otsu":
-                prm = scan_thresholds(table, scale, cal)
-                pred = [table.predicted("global", {"threshold": float(np.clip(
-                    prm["c"] * scale[i], 0.01, 0.99))}, int(i), exact=True) for i in held]
+                prm = {"c": fit_c(scan_fit, table.true, cal)}
+                pred = [table.predicted("global", {"threshold": scan_threshold(
+                    prm["c"], scale[i])}, int(i), exact=True) for i in held]
             else:
                 prm = table.fit("otsu_scaled", cal)
                 pred = [table.predicted("otsu_scaled", prm, int(i), exact=True) for i in held]

@@ -838,14 +838,12 @@ def binarize_by_region(name: str, prob: Any, params: Mapping[str, Any], *,
     """
     rule = _rule(name)
     p = _prob(prob)
-    if rule.threshold is None or not rule.adaptive:
-        t = image_threshold(name, p, params)
-        return apply_threshold_rule(name, p, params), None if t is None else [t]
-    ys, xs = region_edges(p.shape[0], region), region_edges(p.shape[1], region)
-    if len(ys) == 2 and len(xs) == 2:
-        t = float(rule.threshold(p, params))
-        return p >= t, [t]
+    if rule.threshold is None:
+        return apply_threshold_rule(name, p, params), None
     whole = float(rule.threshold(p, params))
+    ys, xs = region_edges(p.shape[0], region), region_edges(p.shape[1], region)
+    if not rule.adaptive or (len(ys) == 2 and len(xs) == 2):
+        return p >= whole, [whole]
     lo, hi = whole / REGION_THRESHOLD_RATIO, whole * REGION_THRESHOLD_RATIO
     out = np.zeros(p.shape, bool)
     thresholds = []
