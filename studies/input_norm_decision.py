@@ -61,6 +61,26 @@ def fold_ap(work: Path, variant: str) -> list[float]:
     return out
 
 
+def paired_native_measurement_ap(works: list[Path], tags: list[str],
+                                 candidate: str) -> dict:
+    """Paired per-fold differences ``candidate`` − ``plain`` over the folds of every
+    repetition: native per-image error, whole-measurement per-image error (all inputs)
+    and AP (TTA none), from ``grain_size_c_inference_scale[_VARIANT][_TAG].json``."""
+    native, meas, aps = ([], []), ([], []), ([], [])
+    for work, tag in zip(works, tags):
+        for i, variant in enumerate(("plain", candidate)):
+            name = ("" if variant == "plain" else f"_{variant}") + (f"_{tag}" if tag else "")
+            m = json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
+            pol = m["scale_policies"]
+            native[i].extend(pol["native_reference"]["per_fold"])
+            meas[i].extend(pol["current"]["all"]["per_fold"])
+            aps[i].extend(fold_ap(work, variant))
+    return {"operating_point": list(OPERATING_POINT),
+            "native_per_image_pct": _paired(*native),
+            "measurement_per_image_pct": _paired(*meas),
+            "ap": _paired(*aps, lower_is_better=False)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", nargs="+", type=Path, required=True,
@@ -68,19 +88,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tags", nargs="+", required=True,
                     help="per repetition, the --tag of grain_size_c_inference_scale.py")
     args = ap.parse_args(argv)
-    native, meas, aps = ([], []), ([], []), ([], [])
-    for work, tag in zip(args.work, args.tags):
-        for i, variant in enumerate(("plain", "norm")):
-            name = ("" if variant == "plain" else "_norm") + (f"_{tag}" if tag else "")
-            m = json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
-            pol = m["scale_policies"]
-            native[i].extend(pol["native_reference"]["per_fold"])
-            meas[i].extend(pol["current"]["all"]["per_fold"])
-            aps[i].extend(fold_ap(work, variant))
-    report = {"operating_point": list(OPERATING_POINT),
-              "native_per_image_pct": _paired(*native),
-              "measurement_per_image_pct": _paired(*meas),
-              "ap": _paired(*aps, lower_is_better=False)}
+    report = paired_native_measurement_ap(args.work, args.tags, "norm")
     n, m, a = (report[k] for k in ("native_per_image_pct", "measurement_per_image_pct", "ap"))
     checks = {"native_better_by_more_than_one_std": better_by_more_than_one_std(n),
               "measurement_not_worse_by_more_than_one_std": m["diff_mean"] <= m["diff_std"],
