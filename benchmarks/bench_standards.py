@@ -35,7 +35,7 @@ from napari_srmat.metrics.grainmap import boundaries_from_labels
 from napari_srmat.metrics.heyn import measure_intercepts
 from napari_srmat.metrics.planimetric import planimetric
 from napari_srmat.metrics.standards import measure_field
-from napari_srmat.synth import generate_microstructure
+from napari_srmat.synth import generate_microstructure, twin_traces
 
 CLEAN = dict(texture=0, scratches=0, noise=0, blur=0, inclusions=0)
 
@@ -110,26 +110,13 @@ def bench_anisotropy():
     return {"stretched_2x_grid": vals}
 
 
-def twin_traces(ms, n=12):
-    lab = ms.labels
-    ids, counts = np.unique(lab, return_counts=True)
-    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-    keep = ~np.isin(ids, border)
-    tw = np.zeros(lab.shape, bool)
-    for g in ids[keep][np.argsort(counts[keep])[::-1][:n]]:
-        rr, _ = np.nonzero(lab == g)
-        r = int(np.median(rr))
-        tw[r] = (lab[r] == g) & ~ms.boundaries[r]
-    return tw
-
-
 def bench_twins():
     out = {}
     for width, it in (("1px", 0), ("3px", 1), ("5px", 2)):
         lost, dcross = [], []
         for seed in range(6, 12):
             ms = synth((320, 320), 24, seed, 1 + seed % 2)
-            tw = twin_traces(ms)
+            tw = twin_traces(ms.labels, ms.boundaries)
             painted = ndi.binary_dilation(tw, iterations=it) if it else tw
             ref = planimetric(ms.boundaries)
             p = planimetric(ms.boundaries | tw, twins=painted)

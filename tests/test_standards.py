@@ -44,7 +44,7 @@ from napari_srmat.metrics.standards import (
     measure_specimen,
     summarize_fields,
 )
-from napari_srmat.synth import generate_microstructure
+from napari_srmat.synth import generate_microstructure, twin_traces
 
 SYNTH = dict(texture=0, scratches=0, noise=0, blur=0, inclusions=0)
 
@@ -380,23 +380,9 @@ def test_exclusion_on_circles_keeps_measured_arcs_whole():
 
 
 # ------------------------------------------------------------------------ twins
-def twin_traces(ms, n=12):
-    """Twin lines across the n largest interior grains (row through each centroid)."""
-    lab = ms.labels
-    ids, counts = np.unique(lab, return_counts=True)
-    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-    keep = ~np.isin(ids, border)
-    tw = np.zeros(lab.shape, bool)
-    for g in ids[keep][np.argsort(counts[keep])[::-1][:n]]:
-        rr, _ = np.nonzero(lab == g)
-        r = int(np.median(rr))
-        tw[r] = (lab[r] == g) & ~ms.boundaries[r]
-    return tw
-
-
 def test_twin_lines_excluded_change_nothing():
     ms = synth((320, 320), h=24, seed=7, bw=1)
-    tw = twin_traces(ms)
+    tw = twin_traces(ms.labels, ms.boundaries)
     with_twins = ms.boundaries | tw
     ref_p = planimetric(ms.boundaries)
     ref_i = measure_intercepts(ms.boundaries, pattern="grid", n_lines=60, triple_points=True)
@@ -426,7 +412,7 @@ def test_painted_twin_masks_three_pixels_wide():
 
     for seed in (6, 7, 8):
         ms = synth((320, 320), h=24, seed=seed, bw=1 + seed % 2)
-        tw = twin_traces(ms)
+        tw = twin_traces(ms.labels, ms.boundaries)
         painted = ndi.binary_dilation(tw)
         ref_p = planimetric(ms.boundaries)
         p = planimetric(ms.boundaries | tw, twins=painted)
@@ -608,7 +594,7 @@ def test_specimen_advice_few_fields_and_small_counts():
 
 def test_specimen_json_has_the_documented_keys():
     ms = synth((256, 256), h=20, seed=9)
-    tw = twin_traces(ms, n=3)
+    tw = twin_traces(ms.labels, ms.boundaries, n=3)
     ex = np.zeros_like(ms.boundaries)
     ex[:20, :20] = True
     fields = [{"boundaries": ms.boundaries | tw, "twins": tw, "exclusion": ex, "name": "a"},

@@ -14,6 +14,7 @@ from .generator import (
     generate_microstructure,
     lazy_microstructure,
     true_mean_intercept,
+    twin_traces,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "generate_microstructure",
     "lazy_microstructure",
     "true_mean_intercept",
+    "twin_traces",
 ]
