@@ -459,7 +459,7 @@ def _float_image(arr: Any) -> np.ndarray:
 
 
 def resample(image: np.ndarray, scale: float) -> np.ndarray:
-    """Resample an image by ``scale`` (bilinear; Gaussian anti-aliasing when shrinking).
+    """Resample an image by ``scale`` (:func:`napari_srmat.edges.data.resize_bilinear`).
 
     Parameters
     ----------
@@ -482,13 +482,11 @@ def resample(image: np.ndarray, scale: float) -> np.ndarray:
         raise GrainSizeError(f"inference scale must be a finite number > 0, got {scale}")
     if scale == 1:
         return image
-    from skimage.transform import resize
+    from .edges.data import resize_bilinear
 
     h, w = image.shape[:2]
     shape = (max(1, round(h * scale)), max(1, round(w * scale))) + image.shape[2:]
-    out = resize(image, shape, order=1, mode="reflect", anti_aliasing=scale < 1,
-                 preserve_range=True)
-    return out.astype(np.float32, copy=False)
+    return resize_bilinear(image, shape).astype(np.float32, copy=False)
 
 
 def _acf_half_length(img: np.ndarray) -> float | None:

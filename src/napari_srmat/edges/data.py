@@ -251,13 +251,31 @@ def synthetic_samples(
     return out
 
 
-def _zoom_window(image: np.ndarray, mask: np.ndarray, crop: int, zoom: float,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random ``crop / zoom`` window resampled to ``crop`` px (image bilinear with
-    anti-aliasing when shrinking; mask resampled the same way and thresholded at
-    ``min(0.5, zoom / 2)`` so that thin boundaries stay connected when shrunk)."""
+def resize_bilinear(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Resample an array to ``shape``: bilinear, reflect at the edges, Gaussian
+    anti-aliasing when shrinking, values kept in their range (float64 out).
+
+    The one resampling rule of the boundary model: the training zoom
+    (:func:`random_crop_augment`) and the grain-size measurement's inference scale
+    (:func:`napari_srmat.grainsize.resample`) both use it.
+
+    Examples
+    --------
+    >>> resize_bilinear(np.ones((4, 6)), (2, 3)).shape
+    (2, 3)
+    """
     from skimage.transform import resize
 
+    shrink = any(o < i for o, i in zip(shape, array.shape))
+    return resize(array, shape, order=1, mode="reflect", anti_aliasing=shrink,
+                  preserve_range=True)
+
+
+def _zoom_window(image: np.ndarray, mask: np.ndarray, crop: int, zoom: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random ``crop / zoom`` window resampled to ``crop`` px (image with
+    :func:`resize_bilinear`; mask resampled the same way and thresholded at
+    ``min(0.5, zoom / 2)`` so that thin boundaries stay connected when shrunk)."""
     _, h, w = image.shape
     src = int(min(round(crop / zoom), h, w))
     y = int(rng.integers(0, h - src + 1))
@@ -266,11 +284,8 @@ def _zoom_window(image: np.ndarray, mask: np.ndarray, crop: int, zoom: float,
     m = mask[y : y + src, x : x + src].astype(np.float32)
     if src == crop:
         return win, m > 0.5
-    shrink = src > crop
-    out = resize(win, (win.shape[0], crop, crop), order=1, mode="reflect",
-                 anti_aliasing=shrink, preserve_range=True).astype(image.dtype, copy=False)
-    mout = resize(m, (crop, crop), order=1, mode="reflect", anti_aliasing=shrink,
-                  preserve_range=True)
+    out = resize_bilinear(win, (win.shape[0], crop, crop)).astype(image.dtype, copy=False)
+    mout = resize_bilinear(m, (crop, crop))
     return out, mout >= min(0.5, 0.5 * crop / src)
 
 
