@@ -47,3 +47,27 @@ def fake_predictions(
         probs.append(np.clip(p + rng.normal(0, noise, p.shape), 0, 1))
         masks.append(ms.boundaries.astype(np.uint8) * 255)
     return probs, masks
+
+
+def configure(widget, layer=None, **values) -> None:
+    """Set a widget's input layer and its controls by attribute name: a combo box gets
+    the text (``setCurrentText``), a line edit the text (``setText``), a spin box the
+    value (``setValue``); e.g. ``configure(w, layer, model="cnn", tile=48)``."""
+    if layer is not None:
+        widget.layer_combo.value = layer
+    for name, value in values.items():
+        control = getattr(widget, name)
+        for setter in ("setCurrentText", "setText", "setValue"):
+            if hasattr(control, setter):
+                getattr(control, setter)(value)
+                break
+        else:
+            raise TypeError(f"{name} is not a combo box, line edit or spin box")
+
+
+def add_gigapixel_mosaic(viewer):
+    """A lazy 24000 x 24000 RGB mosaic (Dask zeros, 2048 px chunks) as an image layer."""
+    import dask.array as da
+
+    mosaic = da.zeros((24000, 24000, 3), dtype=np.uint8, chunks=(2048, 2048, 3))
+    return viewer.add_image(mosaic, rgb=True, name="mosaic")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import add_gigapixel_mosaic, configure
 
 torch = pytest.importorskip("torch")
 
@@ -45,11 +46,7 @@ def _predicted(viewer, layer, qtbot, checkpoint) -> BoundariesWidget:
     """A widget that has predicted ``layer`` with the tiny checkpoint (64 px tiles)."""
     w = BoundariesWidget(viewer)
     qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    w.checkpoint.setText(str(checkpoint))
-    w.device.setCurrentText("cpu")
-    w.tile.setValue(64)
-    w.overlap.setValue(16)
+    configure(w, layer, checkpoint=str(checkpoint), device="cpu", tile=64, overlap=16)
     w.run()
     qtbot.waitUntil(lambda: w.layers is not None, timeout=60_000)
     return w
@@ -178,18 +175,13 @@ def test_slider_storm_keeps_the_gui_thread_free_and_shows_the_last_threshold(
 
 
 def test_big_input_refused_or_asked_before_starting(make_napari_viewer, monkeypatch):
-    import dask.array as da
-
     from napari_srmat import estimates
     from napari_srmat.widgets._common import WidgetInputError
 
     viewer = make_napari_viewer()
-    mosaic = da.zeros((24000, 24000, 3), dtype=np.uint8, chunks=(2048, 2048, 3))
-    layer = viewer.add_image(mosaic, rgb=True, name="mosaic")
     w = BoundariesWidget(viewer)
-    w.layer_combo.value = layer
-    w.device.setCurrentText("cpu")
-    w.tta.setCurrentText("8 flips/rotations (8x slower)")  # long on any CPU (<= 16 cores)
+    configure(w, add_gigapixel_mosaic(viewer), device="cpu",
+              tta="8 flips/rotations (8x slower)")  # long on any CPU (<= 16 cores)
     asked = []
     w.ask = lambda title, text: asked.append(text) or False
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2 * 2**30)

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from _helpers import add_gigapixel_mosaic, configure
 from qtpy.QtCore import QTimer  # noqa: E402
 
 from napari_srmat.widgets.layers import (  # noqa: E402
@@ -47,12 +48,7 @@ def test_widget_adds_aligned_sr_layer(make_napari_viewer, qtbot):
     viewer, layer = _viewer_with_input(make_napari_viewer)
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    w.model.setCurrentText("bicubic")
-    w.scale.setCurrentText("2")
-    w.tile.setValue(32)
-    w.overlap.setValue(8)
-    w.device.setCurrentText("cpu")
+    configure(w, layer, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
     w.run()
     qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
     sr = w.last_layer
@@ -87,15 +83,9 @@ def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsy
     viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
-    w.layer_combo.value = layer
     # a torch model: bicubic now takes the OpenCV fast path and finishes before the first
     # timer tick, which would leave nothing to measure
-    w.model.setCurrentText("cnn")
-    w.scale.setCurrentText("4")
-    w.tile.setValue(48)
-    w.overlap.setValue(8)
-    w.batch.setValue(1)
-    w.device.setCurrentText("cpu")
+    configure(w, layer, model="cnn", scale="4", tile=48, overlap=8, batch=1, device="cpu")
 
     ticks: list[float] = []
     result_at: list[float] = []
@@ -142,10 +132,7 @@ def test_refused_output_is_one_notification_with_the_cli_message(make_napari_vie
     monkeypatch.setattr(worker_mod, "show_error", shown.append)
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    w.model.setCurrentText("bicubic")
-    w.device.setCurrentText("cpu")
-    w.output.setText(str(notes))
+    configure(w, layer, model="bicubic", device="cpu", output=str(notes))
     w.run()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert len(shown) == 1
@@ -167,18 +154,13 @@ def test_default_model_is_named(make_napari_viewer, qtbot):
 
 
 def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatch, tmp_path):
-    import dask.array as da
-
     from napari_srmat import estimates
     from napari_srmat.widgets._common import WidgetInputError
 
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 8 * 2**30)
     viewer = make_napari_viewer()
-    mosaic = da.zeros((24000, 24000, 3), dtype=np.uint8, chunks=(2048, 2048, 3))
-    layer = viewer.add_image(mosaic, rgb=True, name="mosaic")
     w = SuperResolutionWidget(viewer)
-    w.layer_combo.value = layer
-    w.device.setCurrentText("cpu")
+    configure(w, add_gigapixel_mosaic(viewer), device="cpu")
     asked = []
     w.ask = lambda title, text: asked.append(text) or False
     # too large for memory and no store given: refused with the estimate, nothing started
@@ -200,8 +182,7 @@ def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatc
 def test_small_job_starts_without_asking(make_napari_viewer, qtbot):
     viewer, layer = _viewer_with_input(make_napari_viewer)
     w = SuperResolutionWidget(viewer)
-    w.layer_combo.value = layer
-    w.model.setCurrentText("bicubic")
+    configure(w, layer, model="bicubic")
     w.ask = lambda title, text: pytest.fail("a small job must not ask")
     w.run()
     qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60000)
@@ -217,13 +198,7 @@ def test_plan_rescan_adds_shapes_layer_with_time_estimate(make_napari_viewer, qt
     layer = viewer.add_image(img, rgb=True, name="lr", scale=(0.8, 0.8), translate=(5.0, 7.0))
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    w.model.setCurrentText("cnn")
-    w.scale.setCurrentText("4")
-    w.tile.setValue(96)
-    w.device.setCurrentText("cpu")
-    w.budget.setValue(0.25)
-    w.dwell.setValue(2.0)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25, dwell=2.0)
     w.plan_rescan()
     assert not w.plan_btn.isEnabled() and not w.run_btn.isEnabled()
     qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
@@ -270,11 +245,7 @@ def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_
     viewer, layer = _viewer_with_input(make_napari_viewer)
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
-    w.layer_combo.value = layer
-    w.model.setCurrentText("refsr")
-    w.checkpoint.setText(str(ckpt))
-    w.scale.setCurrentText("2")
-    w.device.setCurrentText("cpu")
+    configure(w, layer, model="refsr", checkpoint=str(ckpt), scale="2", device="cpu")
     w.run()  # no reference folder
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert w.last_layer is None and len(shown) == 1
