@@ -218,6 +218,29 @@ def analyse(records: list[dict]) -> dict:
 POLICIES = ("current", "none", "pow2", "range", "two_pass", "truth", "oracle")
 
 
+def size_prior(records: list[dict], c: float = TWO_PASS_C) -> dict:
+    """How the model's ℓ̄ follows the true size, at ``c`` × Otsu: least-squares slope of
+    ln ℓ̄ (model, at inference scale) on ln ℓ̄ (true, as seen at that scale) over every
+    resampled input and every scale it was run at, and across the native regions the
+    slope and the correlation of the logs (1 would be a model without a size prior)."""
+    j = C_GRID.index(c)
+    x, y = [], []
+    for r in records:
+        if not r["auto"]:
+            continue
+        for s, values in r["by_scale"].items():
+            if values[j] is not None:
+                seen = r["u"] * float(s)
+                x.append(np.log(r["truth_px"] * seen))
+                y.append(np.log(values[j] * seen))
+    nat = np.array([(np.log(r["truth_px"]), np.log(r["native_px"][j])) for r in records
+                    if not r["auto"] and r["native_px"][j] is not None])
+    return {"c": c, "slope_all_inputs_and_scales": round(float(np.polyfit(x, y, 1)[0]), 3),
+            "n_maps": len(x),
+            "native_slope": round(float(np.polyfit(nat[:, 0], nat[:, 1], 1)[0]), 3),
+            "native_log_correlation": round(float(np.corrcoef(nat[:, 0], nat[:, 1])[0, 1]), 3)}
+
+
 def cross_fitted_c(records: list[dict]) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
     """Index in :data:`C_GRID` of the native-scale c for each fold (fitted on the other
     folds' native inputs), with the native per-image errors (rows x c) and their folds."""
@@ -324,7 +347,7 @@ def main(argv=None) -> int:
         "variant": args.variant,
         "c_grid": list(C_GRID), "input_scales": list(INPUT_SCALES), "lines": LINES,
         "n_regions": len({r["name"] for r in records}), **result,
-        "scale_policies": analyse_policies(records)})
+        "scale_policies": analyse_policies(records), "size_prior": size_prior(records)})
     print(json.dumps(result["summary"], indent=1))
     pol = analyse_policies(records)
     for name in POLICIES:

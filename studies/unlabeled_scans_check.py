@@ -16,8 +16,9 @@ a test set, but two questions can be answered without any:
 Labelled scans are predicted by the fold model that held them out; unlabelled scans
 (``scan_32``-``42`` and the ``extra_*`` that are not copies of a labelled scan) by all five
 fold models (median and spread). Whole scans, the measurement's region-wise ``otsu_scaled``
-binarisation at the fold models' cross-fitted c (1.4), 200 random lines. The test scans
-(13, 24, 28) are never read.
+binarisation at the fold models' cross-fitted c (1.4; 1.4-1.425 over the folds), 200
+random lines. The test scans (13, 24, 28) are never decoded: only their bytes are hashed,
+to find copies among the unlabelled scans.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python studies/unlabeled_scans_check.py \\
         --work out/cv_uaed

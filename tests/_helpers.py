@@ -57,9 +57,11 @@ def configure(widget, layer=None, **values) -> None:
         widget.layer_combo.value = layer
     for name, value in values.items():
         control = getattr(widget, name)
-        for setter in ("setCurrentText", "setText", "setValue"):
+        for setter, getter in (("setCurrentText", "currentText"), ("setText", "text"),
+                               ("setValue", "value")):
             if hasattr(control, setter):
                 getattr(control, setter)(value)
+                assert getattr(control, getter)() == value, f"{name} did not take {value!r}"
                 break
         else:
             raise TypeError(f"{name} is not a combo box, line edit or spin box")

@@ -253,7 +253,8 @@ def synthetic_samples(
 
 def resize_bilinear(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Resample an array to ``shape``: bilinear, reflect at the edges, Gaussian
-    anti-aliasing when shrinking, values kept in their range (float64 out).
+    anti-aliasing when shrinking, values kept in their range (float out; float32 stays
+    float32, integers become float64).
 
     The one resampling rule of the boundary model: the training zoom
     (:func:`random_crop_augment`) and the grain-size measurement's inference scale

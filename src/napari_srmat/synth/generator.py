@@ -860,5 +860,5 @@ def twin_traces(labels: np.ndarray, boundaries: np.ndarray, n: int = 12) -> np.n
     for grain in ids[keep][np.argsort(counts[keep], kind="stable")[::-1][:n]]:
         rows, _ = np.nonzero(labels == grain)
         r = int(np.median(rows))
-        traces[r] = (labels[r] == grain) & ~boundaries[r]
+        traces[r] |= (labels[r] == grain) & ~boundaries[r]
     return traces
