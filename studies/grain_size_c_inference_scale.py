@@ -251,6 +251,39 @@ def cross_fitted_c(records: list[dict]) -> tuple[dict[int, int], np.ndarray, np.
             e_nat, f_nat)
 
 
+def measurement_vs_native(records: list[dict], c: float = TWO_PASS_C,
+                          log_gap: float = 0.1) -> dict:
+    """Native regions (u = 1) measured both ways at ``c`` × Otsu: where the whole
+    measurement (``current`` policy) and the unresampled native run differ by more than
+    ``log_gap`` in ln ℓ̄, which of the two is off? Per-image errors (%) of both, split by
+    that gap, and the Spearman correlation of the signed gap with the measurement's
+    signed log error."""
+    from scipy.stats import spearmanr
+
+    j = C_GRID.index(c)
+    native = {r["name"]: r["native_px"][j] for r in records if not r["auto"]}
+    gap, err_meas, err_nat = [], [], []
+    for r in records:
+        m, n = r["native_px"][j], native.get(r["name"])
+        if r["auto"] and r["u"] == 1.0 and m is not None and n is not None:
+            gap.append(np.log(m / n))
+            err_meas.append(np.log(m / r["truth_px"]))
+            err_nat.append(np.log(n / r["truth_px"]))
+    gap, err_meas, err_nat = (np.array(v) for v in (gap, err_meas, err_nat))
+    apart = np.abs(gap) > log_gap
+
+    def pct(e, sel):
+        return round(100 * float(np.abs(np.expm1(e[sel])).mean()), 2) if sel.any() else None
+
+    return {"c": c, "log_gap": log_gap, "n_regions": int(gap.size),
+            "n_apart": int(apart.sum()),
+            "apart": {"measurement_pct": pct(err_meas, apart), "native_pct": pct(err_nat, apart)},
+            "close": {"measurement_pct": pct(err_meas, ~apart),
+                      "native_pct": pct(err_nat, ~apart)},
+            "spearman_gap_vs_measurement_signed_error": round(
+                float(spearmanr(gap, err_meas)[0]), 3)}
+
+
 def analyse_policies(records: list[dict]) -> dict:
     """Out-of-fold per-image error of each scale policy at the cross-fitted native c."""
     j_of, e_nat, f_nat = cross_fitted_c(records)
@@ -347,7 +380,8 @@ def main(argv=None) -> int:
         "variant": args.variant,
         "c_grid": list(C_GRID), "input_scales": list(INPUT_SCALES), "lines": LINES,
         "n_regions": len({r["name"] for r in records}), **result,
-        "scale_policies": analyse_policies(records), "size_prior": size_prior(records)})
+        "scale_policies": analyse_policies(records), "size_prior": size_prior(records),
+        "measurement_vs_native": measurement_vs_native(records)})
     print(json.dumps(result["summary"], indent=1))
     pol = analyse_policies(records)
     for name in POLICIES:

@@ -12,6 +12,9 @@ a test set, but two questions can be answered without any:
 2. Does the boundary model behave there as on the labelled scans: the ratio of its ℓ̄ at
    the native scale to the image's autocorrelation estimate, and how much the five fold
    models (none of which saw these scans) disagree.
+3. What does the shipped whole measurement (``measure_grain_size``: shipped weights,
+   automatic inference scale) report on each scan, against the fold models' native ℓ̄?
+   (On the labelled train scans the shipped weights are in-sample.)
 
 Labelled scans are predicted by the fold model that held them out; unlabelled scans
 (``scan_32``-``42`` and the ``extra_*`` that are not copies of a labelled scan) by all five
@@ -23,7 +26,7 @@ to find copies among the unlabelled scans.
     OMP_NUM_THREADS=1 PYTHONPATH=src python studies/unlabeled_scans_check.py \\
         --work out/cv_uaed
 
-Writes studies/results/unlabeled_scans_check.json (≈ 10 CPU-min).
+Writes studies/results/unlabeled_scans_check.json (≈ 15 CPU-min).
 """
 
 from __future__ import annotations
@@ -90,8 +93,9 @@ def spearman(a, b) -> float:
 def main(argv=None) -> int:
     from cv_uaed import file_digest, load_final_ema, unlabeled_scans
 
+    from napari_srmat.edges import load_boundary_model
     from napari_srmat.edges.cv import scan_id
-    from napari_srmat.grainsize import estimate_intercept_px
+    from napari_srmat.grainsize import estimate_intercept_px, measure_grain_size
     from napari_srmat.io import read_array
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -104,6 +108,7 @@ def main(argv=None) -> int:
     bias = bench["results"]["plain/none"]["rules"]["otsu_scaled"]["per_scan_bias_pct"]
     folds = json.loads((args.work / "folds.json").read_text())
     fold_of = {scan_id(n): k for k, names in enumerate(folds) for n in names}
+    shipped = load_boundary_model(device="cpu")
     models = [load_final_ema(args.work / args.variant / f"fold-{k}" / "run")
               for k in range(len(folds))]
     scans_dir = DATA.parent / "scans"
@@ -130,6 +135,13 @@ def main(argv=None) -> int:
                 row["fold_spread_pct"] = round(100 * (max(lps) - min(lps)) / np.median(lps), 2)
             if row["model_px"] and est:
                 row["model_over_acf"] = round(row["model_px"] / float(est), 4)
+            whole = measure_grain_size(rgb, model=shipped)
+            row["shipped_measurement_px"] = (None if whole.mean_intercept_px is None
+                                             else round(float(whole.mean_intercept_px), 3))
+            row["shipped_inference_scale"] = whole.inference_scale
+            if row["model_px"] and row["shipped_measurement_px"]:
+                row["measurement_over_native"] = round(
+                    row["shipped_measurement_px"] / row["model_px"], 4)
             if group == "labelled":
                 row["oof_bias_pct"] = bias[name]
             rows.append(row)
@@ -138,7 +150,7 @@ def main(argv=None) -> int:
     lab = [r for r in rows if r["group"] == "labelled"]
     unl = [r for r in rows if r["group"] == "unlabelled"]
     summary = {}
-    for key in (*STATISTICS, "acf_estimate_px", "model_over_acf"):
+    for key in (*STATISTICS, "acf_estimate_px", "model_over_acf", "measurement_over_native"):
         lv = [r[key] for r in lab if r.get(key) is not None]
         uv = [r[key] for r in unl if r.get(key) is not None]
         summary[key] = {
