@@ -23,6 +23,10 @@ SPLITS = ("train", "val")  # never "test"
 #: for the ground truth (less line-sampling noise in the reference).
 HEYN = {"pattern": "random", "seed": 1234, "margin": 0.05, "skeletonize": True}
 GT_LINES = 500
+#: c of ``otsu_scaled`` for the leave-scan-out ``plain`` fold models of
+#: ``benchmarks/cv_uaed.py`` (seed 0): cross-fitted, 1.4-1.425 in every fold of
+#: benchmarks/cv_uaed.json.
+FOLD_MODELS_C = 1.4
 
 
 def tbm_pairs(every_train: int = 1) -> list[tuple[str, Path, Path]]:
@@ -48,6 +52,16 @@ def gt_intercept(mask: np.ndarray, n_lines: int = GT_LINES) -> float:
     from napari_srmat.metrics.heyn import measure_intercepts
 
     return float(measure_intercepts(mask, n_lines=n_lines, **HEYN).mean_intercept_px)
+
+
+def spearman(a, b) -> float:
+    """Spearman correlation of two sequences over the pairs where both are finite
+    (3 decimals)."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    return round(float(spearmanr(a[ok], b[ok])[0]), 3)
 
 
 def save(name: str, payload: dict) -> Path:

@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, HEYN, gt_intercept, save
+from _common import DATA, FOLD_MODELS_C, HEYN, gt_intercept, save
 
 TILES = (256, 512)
 OVERLAP = 32
-C = 1.4
+C = FOLD_MODELS_C
 LINES = 200
 
 

@@ -43,14 +43,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, HEYN, gt_intercept, q, save, scan_of
+from _common import DATA, FOLD_MODELS_C, HEYN, gt_intercept, q, save, scan_of, spearman
 
 C_GRID = tuple(round(0.8 + 0.05 * i, 2) for i in range(21))  # 0.80 ... 1.80
 INPUT_SCALES = (0.5, 1.0, 2.0)
 LINES = 200
-#: c of the first pass of the ``two_pass`` policy (the fold models' native fit, 1.4-1.425
-#: in every fold of benchmarks/cv_uaed.json).
-TWO_PASS_C = 1.4
+#: c of the first pass of the ``two_pass`` policy (the fold models' native fit).
+TWO_PASS_C = FOLD_MODELS_C
 
 
 def _load_fold_model(work: Path, k: int, variant: str):
@@ -218,7 +217,7 @@ def analyse(records: list[dict]) -> dict:
 POLICIES = ("current", "none", "pow2", "range", "two_pass", "truth", "oracle")
 
 
-def size_prior(records: list[dict], c: float = TWO_PASS_C) -> dict:
+def size_prior(records: list[dict], c: float = FOLD_MODELS_C) -> dict:
     """How the model's ℓ̄ follows the true size, at ``c`` × Otsu: least-squares slope of
     ln ℓ̄ (model, at inference scale) on ln ℓ̄ (true, as seen at that scale) over every
     resampled input and every scale it was run at, and across the native regions the
@@ -251,15 +250,13 @@ def cross_fitted_c(records: list[dict]) -> tuple[dict[int, int], np.ndarray, np.
             e_nat, f_nat)
 
 
-def measurement_vs_native(records: list[dict], c: float = TWO_PASS_C,
+def measurement_vs_native(records: list[dict], c: float = FOLD_MODELS_C,
                           log_gap: float = 0.1) -> dict:
     """Native regions (u = 1) measured both ways at ``c`` × Otsu: where the whole
     measurement (``current`` policy) and the unresampled native run differ by more than
     ``log_gap`` in ln ℓ̄, which of the two is off? Per-image errors (%) of both, split by
     that gap, and the Spearman correlation of the signed gap with the measurement's
     signed log error."""
-    from scipy.stats import spearmanr
-
     j = C_GRID.index(c)
     native = {r["name"]: r["native_px"][j] for r in records if not r["auto"]}
     gap, err_meas, err_nat = [], [], []
@@ -280,8 +277,7 @@ def measurement_vs_native(records: list[dict], c: float = TWO_PASS_C,
             "apart": {"measurement_pct": pct(err_meas, apart), "native_pct": pct(err_nat, apart)},
             "close": {"measurement_pct": pct(err_meas, ~apart),
                       "native_pct": pct(err_nat, ~apart)},
-            "spearman_gap_vs_measurement_signed_error": round(
-                float(spearmanr(gap, err_meas)[0]), 3)}
+            "spearman_gap_vs_measurement_signed_error": spearman(gap, err_meas)}
 
 
 def analyse_policies(records: list[dict]) -> dict:

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, ROOT, save
+from _common import DATA, ROOT, save, spearman
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -45,13 +45,6 @@ def cross_fitted(table, rule: str, fold_of: np.ndarray) -> np.ndarray:
             lp = table.predicted(rule, prm, int(i), exact=True)
             out[i] = np.nan if lp is None else lp
     return out
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    ok = np.isfinite(a) & np.isfinite(b)
-    return round(float(spearmanr(a[ok], b[ok])[0]), 3)
 
 
 def main(argv=None) -> int:

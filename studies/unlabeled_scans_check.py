@@ -37,13 +37,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, HEYN, ROOT, q, save
+from _common import DATA, FOLD_MODELS_C, HEYN, ROOT, q, save, spearman
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-TEST_SCANS = {"13", "24", "28"}
-#: c of ``otsu_scaled`` for the fold models (cross-fitted: 1.4-1.425 in every fold).
-FOLD_C = 1.4
 LINES = 200
 STATISTICS = ("contrast", "noise", "sharpness", "chroma")
 
@@ -79,19 +76,14 @@ def model_intercept(model, rgb: np.ndarray) -> float | None:
 
     prob = np.asarray(predict_boundaries(rgb, model, tile=MODEL_TILE,
                                          overlap=MODEL_OVERLAP)[0], np.float32)
-    binary, _ = binarize_by_region("otsu_scaled", prob, {"c": FOLD_C})
+    binary, _ = binarize_by_region("otsu_scaled", prob, {"c": FOLD_MODELS_C})
     r = measure_intercepts(binary, n_lines=LINES, **HEYN)
     return None if r.mean_intercept_px is None else round(float(r.mean_intercept_px), 3)
 
 
-def spearman(a, b) -> float:
-    from scipy.stats import spearmanr
-
-    return round(float(spearmanr(a, b)[0]), 3)
-
-
 def main(argv=None) -> int:
     from cv_uaed import file_digest, load_final_ema, unlabeled_scans
+    from scan_crops_domain import TEST_SCANS
 
     from napari_srmat.edges import load_boundary_model
     from napari_srmat.edges.cv import scan_id
@@ -164,7 +156,7 @@ def main(argv=None) -> int:
                 [r["oof_bias_pct"] for r in lab if r.get(key) is not None])}
     summary["fold_spread_pct_unlabelled"] = q([r["fold_spread_pct"] for r in unl
                                                if "fold_spread_pct" in r])
-    save("unlabeled_scans_check", {"variant": args.variant, "c": FOLD_C, "lines": LINES,
+    save("unlabeled_scans_check", {"variant": args.variant, "c": FOLD_MODELS_C, "lines": LINES,
                                    "work": str(args.work), "summary": summary,
                                    "scans": rows})
     print(json.dumps(summary, indent=1))

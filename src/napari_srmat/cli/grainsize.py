@@ -213,7 +213,6 @@ def _per_image(paths, images, flag: str) -> list:
 def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> dict:
     """The standards' measurement (metrics.standards) of one field: the user's mask, or
     the model's binarised boundaries at the inference scale."""
-
     from ..io import read_mask, read_window
     from ..metrics.standards import measure_field
 
