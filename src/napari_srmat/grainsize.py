@@ -83,6 +83,7 @@ __all__ = [
     "measure_grain_size",
     "measure_grain_size_job",
     "estimate_intercept_px",
+    "estimate_sharpness",
     "choose_inference_scale",
     "resample",
     "intercept_interval",
@@ -92,6 +93,8 @@ __all__ = [
     "RELIABLE_INTERCEPT_PX",
     "MIN_INPUT_INTERCEPT_PX",
     "MAX_INFERENCE_SCALE",
+    "MIN_NATIVE_SHARPNESS",
+    "SHARP_KEEP_SCALE_RANGE",
     "ACF_TO_INTERCEPT",
     "PIXEL_RESOLUTION_PX",
     "MODEL_LOG_ERROR_95",
@@ -129,6 +132,19 @@ SCALE_TOLERANCE = 0.15
 #: ratio on tbm/train+val at x0.5-x4, ``studies/grain_size_scale_policy.py``; the
 #: synthetic micrographs, with flatter grains, have 2.1).
 ACF_TO_INTERCEPT = 1.375
+
+#: An input at least this sharp (:func:`estimate_sharpness`) carries detail down to the
+#: pixel: it has not been up-sampled. tbm/train+val regions: 0.375-0.648 as they are,
+#: 0.356-0.499 down-sampled x0.5 (bilinear); up-sampled x2 0.275-0.323, x4 0.26-0.28;
+#: x4 SR outputs (``cnn``, ``onestep``) and SR of x4-down copies 0.26-0.28
+#: (``studies/scale_sharpness_decision.py``).
+MIN_NATIVE_SHARPNESS = 0.34
+
+#: An input with native sharpness whose inference scale would fall in this range is
+#: measured as it is (scale 1): on native tbm/train+val regions the autocorrelation
+#: estimate reads up to 1.8 x the hand-drawn ℓ̄, never 2 x
+#: (``studies/scale_sharpness_decision.py``).
+SHARP_KEEP_SCALE_RANGE = (0.5, 1.0)
 
 #: Side (px) of the central window whose autocorrelation estimates ℓ̄.
 ACF_WINDOW = 1024
@@ -577,6 +593,7 @@ def _block_mean2(arr: Any) -> Any:
 
 
 def choose_inference_scale(intercept_px: float | None, *,
+                           sharpness: float | None = None,
                            target: float = TARGET_INTERCEPT_PX) -> float:
     """Resampling factor that brings an estimated ℓ̄ to ``target`` px.
 
@@ -584,6 +601,12 @@ def choose_inference_scale(intercept_px: float | None, *,
     ----------
     intercept_px : float or None
         Estimated ℓ̄ of the input (px); ``None`` (unknown) gives 1.
+    sharpness : float, optional
+        :func:`estimate_sharpness` of the input. At least :data:`MIN_NATIVE_SHARPNESS`
+        (the input has not been up-sampled) and a factor inside
+        :data:`SHARP_KEEP_SCALE_RANGE`: the input is measured as it is (1), since
+        down-sampling it would discard detail the model was trained to see and the
+        estimate errs by that much on native micrographs. ``None``: ℓ̄ alone decides.
     target : float
         ℓ̄ wanted at inference scale.
 
@@ -597,13 +620,65 @@ def choose_inference_scale(intercept_px: float | None, *,
     --------
     >>> choose_inference_scale(104.0), choose_inference_scale(27.0)
     (0.25, 1.0)
+    >>> choose_inference_scale(40.0), choose_inference_scale(40.0, sharpness=0.5)
+    (0.65, 1.0)
     """
     if intercept_px is None or not (intercept_px > 0) or not math.isfinite(intercept_px):
         return 1.0
     s = min(target / intercept_px, MAX_INFERENCE_SCALE)
-    if abs(s - 1.0) <= SCALE_TOLERANCE:
+    lo, hi = SHARP_KEEP_SCALE_RANGE
+    if abs(s - 1.0) <= SCALE_TOLERANCE or (
+            sharpness is not None and sharpness >= MIN_NATIVE_SHARPNESS and lo <= s <= hi):
         return 1.0
     return float(f"{s:.3g}")
+
+
+def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
+    """How much detail an image holds at the pixel scale: ``D(1) / D(2)``.
+
+    ``D(k)`` is the mean squared difference of pixels ``k`` apart (horizontal and
+    vertical, channel mean; the image's structure function). A smooth, interpolated
+    image has ``D(k) ∝ k²`` (ratio 0.25), sharp edges ``D(k) ∝ k`` (0.5), pixel noise
+    1. Native micrographs read 0.375-0.65, up-sampled (or super-resolved) ones below
+    :data:`MIN_NATIVE_SHARPNESS`; down-sampling cannot be told from it.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, C)
+        numpy or dask; only a central ``window`` x ``window`` region is read, at full
+        resolution.
+    window : int
+        Side of the analysed window (px).
+
+    Returns
+    -------
+    float or None
+        ``None`` for an image under 3 px or without any variation.
+
+    Examples
+    --------
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> img = generate_microstructure((256, 256), mean_grain_size_px=24, seed=0).image
+    >>> estimate_sharpness(resample(img, 4)) < MIN_NATIVE_SHARPNESS
+    True
+    """
+    from .io import read_window
+
+    h, w = image.shape[:2]
+    y0, x0 = max(0, (h - window) // 2), max(0, (w - window) // 2)
+    a = _float_image(read_window(image, y0, y0 + window, x0, x0 + window))
+    if a.ndim == 3:
+        a = a.mean(axis=2)
+    if min(a.shape) < 3:
+        return None
+    a = a.astype(np.float64)
+
+    def structure(k: int) -> float:
+        return 0.5 * (float(np.mean((a[:, k:] - a[:, :-k]) ** 2))
+                      + float(np.mean((a[k:] - a[:-k]) ** 2)))
+
+    d2 = structure(2)
+    return None if not d2 > 0 else structure(1) / d2
 
 
 # ------------------------------------------------------------ measurement
