@@ -15,8 +15,11 @@ from napari_srmat.grainsize import (
     MIN_INPUT_INTERCEPT_PX,
     SCHEMA_KEYS,
     GrainSizeError,
+    MIN_NATIVE_SHARPNESS,
+    SHARP_KEEP_SCALE_RANGE,
     choose_inference_scale,
     estimate_intercept_px,
+    estimate_sharpness,
     intercept_interval,
     measure_grain_size,
     resample,
@@ -60,6 +63,32 @@ def test_choose_scale_and_resample():
     assert resample(np.zeros((10, 8, 3), np.float32), 2).shape == (20, 16, 3)
     with pytest.raises(GrainSizeError):
         resample(np.zeros((10, 8)), 0)
+
+
+def test_sharp_inputs_keep_their_scale():
+    # down-sampling by at most 2 is skipped for a native-sharp input, nothing else
+    assert choose_inference_scale(40.0) == pytest.approx(0.65)
+    assert choose_inference_scale(40.0, sharpness=MIN_NATIVE_SHARPNESS) == 1.0
+    assert choose_inference_scale(40.0, sharpness=MIN_NATIVE_SHARPNESS - 0.01) == \
+        pytest.approx(0.65)
+    assert choose_inference_scale(104.0, sharpness=0.6) == pytest.approx(0.25)
+    assert choose_inference_scale(18.0, sharpness=0.6) == pytest.approx(1.44)
+
+
+def test_sharpness_of_noise_ramps_and_resampled_images(shared_data):
+    rng = np.random.default_rng(0)
+    assert estimate_sharpness(rng.random((128, 128))) == pytest.approx(1.0, abs=0.05)
+    yy, xx = np.mgrid[:64, :64]
+    assert estimate_sharpness(np.sin(xx / 9.0) + np.cos(yy / 7.0)) == pytest.approx(
+        0.25, abs=0.01)
+    assert estimate_sharpness(np.full((32, 32), 0.3)) is None
+    assert estimate_sharpness(np.zeros((2, 40))) is None
+    from napari_srmat.io import read_image, to_float01
+
+    for path in sorted((shared_data / "tbm" / "val" / "images").glob("*.png")):
+        img = to_float01(np.asarray(read_image(path).data)).astype(np.float32)
+        assert estimate_sharpness(img) >= MIN_NATIVE_SHARPNESS, path.name
+        assert estimate_sharpness(resample(img, 2)) < MIN_NATIVE_SHARPNESS, path.name
 
 
 def test_acf_estimate_follows_scale():
@@ -147,6 +176,22 @@ def test_model_scale_consistency_synthetic(model):
         scales.append(r.inference_scale)
     assert max(values) / min(values) < 1.05, (values, scales)
     assert scales[0] > scales[1] > scales[2] > scales[3]
+
+
+def test_native_sharp_region_is_measured_at_its_own_scale(model, shared_data):
+    """A native tbm region whose autocorrelation estimate (44 px) would halve it stays at
+    scale 1 (it is sharp); its x2 up-sampled copy is not sharp and is down-sampled."""
+    from napari_srmat.io import read_image, to_float01
+
+    path = shared_data / "tbm" / "train" / "images" / "21-256-1024.png"
+    img = to_float01(np.asarray(read_image(path).data)).astype(np.float32)
+    r = measure_grain_size(img, model=model)
+    assert r.estimated_intercept_px > 26 / SHARP_KEEP_SCALE_RANGE[1] / 0.85
+    assert r.estimated_sharpness >= MIN_NATIVE_SHARPNESS and r.inference_scale == 1.0
+    assert r.to_dict()["estimated_sharpness"] == pytest.approx(r.estimated_sharpness)
+    r2 = measure_grain_size(resample(img, 2), model=model)
+    assert r2.estimated_sharpness < MIN_NATIVE_SHARPNESS
+    assert r2.inference_scale == choose_inference_scale(r2.estimated_intercept_px) < 0.5
 
 
 @pytest.mark.parametrize("cell", [5, 8])

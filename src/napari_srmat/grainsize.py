@@ -20,9 +20,13 @@ pixels, and the model, run on it as it is, sees structures it was never trained 
 :func:`measure_grain_size` therefore
 
 1. estimates ℓ̄ of the input from the image's autocorrelation
-   (:func:`estimate_intercept_px`, no model needed),
+   (:func:`estimate_intercept_px`, no model needed) and whether it holds detail down to
+   the pixel (:func:`estimate_sharpness`: native micrographs do, up-sampled and
+   super-resolved ones do not),
 2. resamples the image by ``inference_scale`` = :data:`TARGET_INTERCEPT_PX` / estimate
-   (:func:`choose_inference_scale`),
+   (:func:`choose_inference_scale`), except that a native-sharp input is not
+   down-sampled by 2 or less (:data:`SHARP_KEEP_SCALE_RANGE`: on native regions the
+   estimate errs by that much, and the model was trained at their own scale),
 3. runs the model there and measures ℓ̄ at inference scale,
 4. reports ``ℓ̄ / inference_scale`` in input pixels.
 
@@ -84,6 +88,7 @@ __all__ = [
     "measure_grain_size_job",
     "estimate_intercept_px",
     "estimate_sharpness",
+    "sr_factor_of",
     "choose_inference_scale",
     "resample",
     "intercept_interval",
@@ -225,6 +230,9 @@ class GrainSizeResult:
     mode : {"image", "mask"}
     estimated_intercept_px : float or None
         The autocorrelation estimate of ℓ̄ that chose the scale (images only).
+    estimated_sharpness : float or None
+        :func:`estimate_sharpness` of the input, which keeps native-sharp inputs at
+        their own scale (images only).
     inference_intercept_px : float or None
         ℓ̄ at inference scale (where the model's reliability is known).
     uncertainty : dict
@@ -262,6 +270,7 @@ class GrainSizeResult:
     astm_g_ci95: tuple[float, float] | None = None
     mode: str = "image"
     estimated_intercept_px: float | None = None
+    estimated_sharpness: float | None = None
     inference_intercept_px: float | None = None
     uncertainty: dict = field(default_factory=dict)
     n_lines: int = 0
@@ -287,6 +296,7 @@ class GrainSizeResult:
             "pixel_size_um": finite_or_none(self.pixel_size_um),
             "mode": self.mode,
             "estimated_intercept_px": finite_or_none(self.estimated_intercept_px),
+            "estimated_sharpness": finite_or_none(self.estimated_sharpness),
             "inference_intercept_px": finite_or_none(self.inference_intercept_px),
             "n_lines": int(self.n_lines),
             "pattern": self.pattern,
@@ -681,6 +691,44 @@ def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     return None if not d2 > 0 else structure(1) / d2
 
 
+def sr_factor_of(image: Any) -> int:
+    """Up-sampling factor of an ``srmat sr run`` output (recorded in a
+    :class:`~napari_srmat.io.Micrograph`'s metadata), else 1.
+
+    Examples
+    --------
+    >>> sr_factor_of(np.zeros((4, 4)))
+    1
+    """
+    meta = getattr(image, "metadata", None) or {}
+    sr = meta.get("srmat") if isinstance(meta, dict) else None
+    if isinstance(sr, dict) and sr.get("operation") == "super_resolution":
+        k = sr.get("scale")
+        if isinstance(k, int) and not isinstance(k, bool) and k >= 1:
+            return k
+    return 1
+
+
+def _scale_cues(levels: list, factor: int) -> tuple[float | None, float | None]:
+    """(ℓ̄ estimate in input px, sharpness) that choose the inference scale. For a x
+    ``factor`` SR output both are taken on a central window brought back to the source's
+    scale: the scale is then chosen as for the source (a native-sharp source keeps its own
+    scale) and divided by ``factor``."""
+    if factor == 1:
+        return estimate_intercept_px(levels[0]), estimate_sharpness(levels[0])
+    from .io import read_window
+
+    h, w = levels[0].shape[:2]
+    side = ACF_WINDOW * factor
+    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    source = resample(_float_image(read_window(levels[0], y0, y0 + side, x0, x0 + side)),
+                      1.0 / factor)
+    if min(source.shape[:2]) < 3:
+        return estimate_intercept_px(levels[0]), estimate_sharpness(levels[0])
+    est = estimate_intercept_px(source)
+    return (None if est is None else est * factor), estimate_sharpness(source)
+
+
 # ------------------------------------------------------------ measurement
 def _as_input(image: Any, pixel_size_um: float | None):
     """(array, levels, pixel size) of an array or a Micrograph."""
@@ -784,16 +832,22 @@ def measure_grain_size_job(
     if threshold is not None and not 0.0 < float(threshold) < 1.0:
         raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     warns = _calibration_warnings(model, threshold)
-    estimate = estimate_intercept_px(arr)
+    factor = sr_factor_of(image)
+    estimate, sharpness = _scale_cues(levels, factor)
     auto = inference_scale is None
-    scale = choose_inference_scale(estimate) if auto else float(inference_scale)
+    if factor > 1:
+        yield Log(f"a x{factor} output of srmat sr run: the scale is chosen for its source")
+    scale = (choose_inference_scale(None if estimate is None else estimate / factor,
+                                    sharpness=sharpness) / factor if auto
+             else float(inference_scale))
     if auto and estimate is None:
         warns.append("the grain size could not be estimated from the image (no "
                      "autocorrelation length): measured at the input's scale")
     if stop is not None and stop.stop_requested:
         return None
     yield Log(f"boundary model at inference scale {scale:g} (estimated ℓ̄ "
-              f"{'?' if estimate is None else f'{estimate:.1f}'} px)")
+              f"{'?' if estimate is None else f'{estimate:.1f}'} px, sharpness "
+              f"{'?' if sharpness is None else f'{sharpness:.2f}'})")
     x = _resampled(levels, scale)
     if min(x.shape[:2]) < 3:
         raise GrainSizeError(f"the image is {min(arr.shape[:2])} px at its smallest; at "
@@ -807,6 +861,7 @@ def measure_grain_size_job(
                                model_range_px=_model_range(model, res.mean_intercept_px),
                                mode="image", warnings=warns)
     out.estimated_intercept_px = estimate
+    out.estimated_sharpness = sharpness
     out.threshold = thr
     out.threshold_rule = rule
     out.probability = prob
