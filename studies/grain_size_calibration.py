@@ -112,8 +112,7 @@ def main() -> int:
     from napari_srmat.edges import load_boundary_model
     from napari_srmat.grainsize import (
         _float_image,
-        choose_inference_scale,
-        estimate_intercept_px,
+        automatic_inference_scale,
         measure_grain_size,
         resample,
     )
@@ -131,8 +130,7 @@ def main() -> int:
         native = _float_image(read_grey_or_rgb_float(img_path))
         for u in INPUT_SCALES:
             x = resample(native, u)
-            est = estimate_intercept_px(x)
-            s = choose_inference_scale(est)
+            s, est, _ = automatic_inference_scale(x)
             # the automatic scale, given explicitly: nothing is withheld (measured anyway)
             r = measure_grain_size(x, model=model, pixel_size_um=1.0 / u, inference_scale=s)
             m = measure_intercepts(model.binarize(r.probability), n_lines=ERROR_LINES, **HEYN)

@@ -31,8 +31,7 @@ def main() -> int:
         MODEL_OVERLAP,
         MODEL_TILE,
         _float_image,
-        choose_inference_scale,
-        estimate_intercept_px,
+        automatic_inference_scale,
         resample,
     )
     from napari_srmat.io import read_grey_or_rgb_float, read_mask
@@ -43,7 +42,7 @@ def main() -> int:
     rows = []
     for split, img_path, msk in pairs:
         img = _float_image(read_grey_or_rgb_float(img_path))
-        s = choose_inference_scale(estimate_intercept_px(img))
+        s = automatic_inference_scale(img)[0]
         prob, sigma = predict_boundaries(resample(img, s), model, tile=MODEL_TILE,
                                          overlap=MODEL_OVERLAP)
         logit = np.log(np.clip(prob, 1e-6, 1 - 1e-6) / np.clip(1 - prob, 1e-6, 1))

@@ -90,6 +90,7 @@ __all__ = [
     "estimate_sharpness",
     "sr_factor_of",
     "choose_inference_scale",
+    "automatic_inference_scale",
     "resample",
     "intercept_interval",
     "grain_size_from_heyn",
@@ -729,6 +730,43 @@ def _scale_cues(levels: list, factor: int) -> tuple[float | None, float | None]:
     return (None if est is None else est * factor), estimate_sharpness(source)
 
 
+def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | None]:
+    """The inference scale :func:`measure_grain_size` picks for an image by itself.
+
+    The autocorrelation estimate of ℓ̄ and the sharpness of the input (for an
+    ``srmat sr run`` output: of a central window brought back to its source's scale,
+    :func:`sr_factor_of`) go to :func:`choose_inference_scale`.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, C), or Micrograph
+        The micrograph (numpy or dask; only central windows are read).
+
+    Returns
+    -------
+    scale : float
+        Factor by which the input is resampled before the model.
+    estimate_px : float or None
+        The ℓ̄ estimate (input pixels).
+    sharpness : float or None
+        :func:`estimate_sharpness` (of the source's scale for an SR output).
+
+    Examples
+    --------
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> img = generate_microstructure((256, 256), mean_grain_size_px=24, seed=0).image
+    >>> s1, s4 = automatic_inference_scale(img)[0], automatic_inference_scale(resample(img, 4))[0]
+    >>> 3 < s1 / s4 < 5
+    True
+    """
+    _, levels, _ = _as_input(image, None)
+    factor = sr_factor_of(image)
+    estimate, sharpness = _scale_cues(levels, factor)
+    scale = choose_inference_scale(None if estimate is None else estimate / factor,
+                                   sharpness=sharpness) / factor
+    return scale, estimate, sharpness
+
+
 # ------------------------------------------------------------ measurement
 def _as_input(image: Any, pixel_size_um: float | None):
     """(array, levels, pixel size) of an array or a Micrograph."""
@@ -832,14 +870,12 @@ def measure_grain_size_job(
     if threshold is not None and not 0.0 < float(threshold) < 1.0:
         raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     warns = _calibration_warnings(model, threshold)
-    factor = sr_factor_of(image)
-    estimate, sharpness = _scale_cues(levels, factor)
+    automatic, estimate, sharpness = automatic_inference_scale(image)
     auto = inference_scale is None
+    factor = sr_factor_of(image)
     if factor > 1:
         yield Log(f"a x{factor} output of srmat sr run: the scale is chosen for its source")
-    scale = (choose_inference_scale(None if estimate is None else estimate / factor,
-                                    sharpness=sharpness) / factor if auto
-             else float(inference_scale))
+    scale = automatic if auto else float(inference_scale)
     if auto and estimate is None:
         warns.append("the grain size could not be estimated from the image (no "
                      "autocorrelation length): measured at the input's scale")
