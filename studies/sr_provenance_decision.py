@@ -7,7 +7,7 @@ of such an output:
 
 * ``estimate`` (before): the autocorrelation estimate and the sharpness of the output
   itself (an SR output is never sharp, so the estimate alone decides);
-* ``provenance`` (candidate, ``grainsize.sr_factor_of``): both taken on a central window
+* ``provenance`` (candidate, :func:`provenance_scale`): both taken on a central window
   brought back to the source's scale (÷ k), the scale chosen as for the source (so a
   native-sharp source keeps its own scale), then divided by k.
 
@@ -18,8 +18,10 @@ native size), as in ``studies/final_test_table.py``. Each region is measured by 
 ``benchmarks/cv_uaed.py`` (seeds 0-3; seeds 2 and 3 with their own fold assignments), at
 ``otsu_scaled`` with the c each fold cross-fitted at native scale
 (``grain_size_c_inference_scale.py`` caches), TTA ``none``, the default 50 random lines
-of ``measure_grain_size``. Error: |ℓ̄ / 4 − ℓ̄_true| / ℓ̄_true with ℓ̄_true from the
-hand-drawn mask (500 lines). Never opens tbm/test.
+of ``measure_grain_size``. Error: |ℓ̄ − ℓ̄_true| / ℓ̄_true in native pixels (ℓ̄ of SR(HR)
+÷ 4; SR(LR) is at the native size) with ℓ̄_true from the hand-drawn mask (500 lines).
+Never opens tbm/test. (A first pass also divided SR(LR) by 4, giving 72-76 % errors on
+that arm; fixed before the decision was recorded, the rule itself untouched.)
 
 Decision rule (written and committed before any of these measurements was made): make
 ``provenance`` the behaviour of ``measure_grain_size`` for SR outputs only if
@@ -90,13 +92,23 @@ def sr_inputs(cache_dir: Path) -> dict[str, dict[str, Path]]:
     return out
 
 
-def as_sr_output(image: np.ndarray):
-    """The image as ``srmat sr run`` would hand it over (a Micrograph with the factor)."""
-    from napari_srmat.io import Micrograph
+def provenance_scale(image: np.ndarray, factor: int) -> float:
+    """The candidate's inference scale for a x ``factor`` SR output: the automatic scale
+    of a central window brought back to the source's scale, divided by ``factor``.
+    (Judged in ``measure_grain_size`` as written in the first pass, fda940d-245f19d; moved
+    here, unchanged, when the rule said no.)"""
+    from napari_srmat.grainsize import (
+        ACF_WINDOW,
+        _float_image,
+        automatic_inference_scale,
+        resample,
+    )
 
-    return Micrograph(data=image, levels=[image], axes="YXC",
-                      metadata={"srmat": {"operation": "super_resolution",
-                                          "scale": SR_FACTOR}})
+    h, w = image.shape[:2]
+    side = ACF_WINDOW * factor
+    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    source = resample(_float_image(image[y0:y0 + side, x0:x0 + side]), 1.0 / factor)
+    return automatic_inference_scale(source)[0] / factor
 
 
 def measure_run(work: Path, cache: Path, inputs: dict) -> list[dict]:
@@ -122,10 +134,13 @@ def measure_run(work: Path, cache: Path, inputs: dict) -> list[dict]:
                    "c": c_of[k], "truth_px": truth}
             for arm in ARMS:
                 img = np.load(inputs[name][arm])
-                for pol, x in (("estimate", img), ("provenance", as_sr_output(img))):
-                    r = measure_grain_size(x, model=model)
+                for pol, scale in (("estimate", None),
+                                   ("provenance", provenance_scale(img, SR_FACTOR))):
+                    r = measure_grain_size(img, model=model, inference_scale=scale)
                     v = r.mean_intercept_px
-                    row[f"{arm}_{pol}_px"] = None if v is None else float(v) / SR_FACTOR
+                    # SR(HR) is x4 the native region, SR(LR) back at its size
+                    native_px = SR_FACTOR if arm == "sr_hr" else 1
+                    row[f"{arm}_{pol}_px"] = None if v is None else float(v) / native_px
                     row[f"{arm}_{pol}_scale"] = r.inference_scale
             rows.append(row)
     return rows

@@ -13,10 +13,10 @@ from scipy import ndimage
 from napari_srmat.cli import main
 from napari_srmat.grainsize import (
     MIN_INPUT_INTERCEPT_PX,
-    SCHEMA_KEYS,
-    GrainSizeError,
     MIN_NATIVE_SHARPNESS,
+    SCHEMA_KEYS,
     SHARP_KEEP_SCALE_RANGE,
+    GrainSizeError,
     choose_inference_scale,
     estimate_intercept_px,
     estimate_sharpness,
@@ -192,31 +192,6 @@ def test_native_sharp_region_is_measured_at_its_own_scale(model, shared_data):
     r2 = measure_grain_size(resample(img, 2), model=model)
     assert r2.estimated_sharpness < MIN_NATIVE_SHARPNESS
     assert r2.inference_scale == choose_inference_scale(r2.estimated_intercept_px) < 0.5
-
-
-def test_sr_output_is_measured_at_the_scale_of_its_source(model, shared_data):
-    """An ``srmat sr run`` output (its factor in the Micrograph's metadata) gets the scale
-    its source would get, divided by the factor; the same pixels without the metadata
-    follow the output's own estimate."""
-    from napari_srmat.grainsize import sr_factor_of
-    from napari_srmat.io import Micrograph, read_image, to_float01
-
-    path = shared_data / "tbm" / "train" / "images" / "21-256-1024.png"
-    img = to_float01(np.asarray(read_image(path).data)).astype(np.float32)
-    up = resample(img, 4)  # a stand-in for a x4 SR output of this native region
-    meta = {"srmat": {"operation": "super_resolution", "scale": 4}}
-    sr = Micrograph(data=up, levels=[up], axes="YXC", metadata=meta)
-    assert sr_factor_of(sr) == 4 and sr_factor_of(up) == 1
-    assert sr_factor_of(Micrograph(data=up, metadata={"srmat": {"scale": 4}})) == 1
-    r = measure_grain_size(sr, model=model)
-    native = measure_grain_size(img, model=model)
-    assert native.inference_scale == 1.0 and r.inference_scale == pytest.approx(0.25)
-    assert r.estimated_sharpness >= MIN_NATIVE_SHARPNESS  # judged at the source's scale
-    assert r.estimated_intercept_px == pytest.approx(4 * native.estimated_intercept_px,
-                                                     rel=0.1)
-    plain = measure_grain_size(up, model=model)
-    assert plain.inference_scale == choose_inference_scale(plain.estimated_intercept_px)
-    assert plain.inference_scale < 0.2
 
 
 @pytest.mark.parametrize("cell", [5, 8])

@@ -88,7 +88,6 @@ __all__ = [
     "measure_grain_size_job",
     "estimate_intercept_px",
     "estimate_sharpness",
-    "sr_factor_of",
     "choose_inference_scale",
     "automatic_inference_scale",
     "resample",
@@ -121,10 +120,11 @@ RELIABLE_INTERCEPT_PX = (20.0, 32.0)
 
 #: Below this ℓ̄ (px) in the *input* the grains are too coarse to measure: figures are
 #: withheld and the user is told to super-resolve first. On tbm/train+val regions
-#: down-sampled to ℓ̄ of 6-8 px the measurement reads 7 % longer (median) than on the
-#: same regions at x1, 4-6 px 12 %, from 8 px on within 4.3 %
+#: down-sampled to ℓ̄ of 6-8 px the measurement reads 9.7 % longer (median) than on the
+#: same regions at x1, 4-6 px 17.6 %, 8-15 px 2.2-4.5 %
 #: (``studies/grain_size_calibration.py``, default operating point ``otsu_scaled`` / TTA
-#: ``none``; with the former ``global`` / ``d4`` the limit was 6 px).
+#: ``none``; with the former ``global`` / ``d4`` the limit was 6 px; its bin rule now
+#: reads 20 px from one bin of 10 inputs, a size-prior effect explained there).
 MIN_INPUT_INTERCEPT_PX = 8.0
 
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
@@ -168,8 +168,9 @@ PIXEL_RESOLUTION_PX = 1.0
 #: the shipped weights at :data:`MODEL_ERROR_OPERATING_POINT` on tbm/train+val regions
 #: whose input ℓ̄ is at least :data:`MIN_INPUT_INTERCEPT_PX`
 #: (``studies/grain_size_calibration.py``): the model's share of the 95 % interval
-#: (with the former ``global`` / ``d4``: (-0.240, +0.320)).
-MODEL_LOG_ERROR_95 = (-0.347, 0.238)
+#: (with the former ``global`` / ``d4``: (-0.240, +0.320); before native-sharp inputs
+#: kept their scale: (-0.347, +0.238)).
+MODEL_LOG_ERROR_95 = (-0.347, 0.235)
 #: The operating point (threshold rule, TTA) :data:`MODEL_LOG_ERROR_95` was measured
 #: with: the default of :mod:`napari_srmat.edges.infer` (``DEFAULT_THRESHOLD_RULE``,
 #: ``DEFAULT_TTA``); another one gets a warning that the interval is indicative only.
@@ -692,50 +693,14 @@ def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     return None if not d2 > 0 else structure(1) / d2
 
 
-def sr_factor_of(image: Any) -> int:
-    """Up-sampling factor of an ``srmat sr run`` output (recorded in a
-    :class:`~napari_srmat.io.Micrograph`'s metadata), else 1.
-
-    Examples
-    --------
-    >>> sr_factor_of(np.zeros((4, 4)))
-    1
-    """
-    meta = getattr(image, "metadata", None) or {}
-    sr = meta.get("srmat") if isinstance(meta, dict) else None
-    if isinstance(sr, dict) and sr.get("operation") == "super_resolution":
-        k = sr.get("scale")
-        if isinstance(k, int) and not isinstance(k, bool) and k >= 1:
-            return k
-    return 1
-
-
-def _scale_cues(levels: list, factor: int) -> tuple[float | None, float | None]:
-    """(ℓ̄ estimate in input px, sharpness) that choose the inference scale. For a x
-    ``factor`` SR output both are taken on a central window brought back to the source's
-    scale: the scale is then chosen as for the source (a native-sharp source keeps its own
-    scale) and divided by ``factor``."""
-    if factor == 1:
-        return estimate_intercept_px(levels[0]), estimate_sharpness(levels[0])
-    from .io import read_window
-
-    h, w = levels[0].shape[:2]
-    side = ACF_WINDOW * factor
-    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    source = resample(_float_image(read_window(levels[0], y0, y0 + side, x0, x0 + side)),
-                      1.0 / factor)
-    if min(source.shape[:2]) < 3:
-        return estimate_intercept_px(levels[0]), estimate_sharpness(levels[0])
-    est = estimate_intercept_px(source)
-    return (None if est is None else est * factor), estimate_sharpness(source)
-
-
 def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | None]:
     """The inference scale :func:`measure_grain_size` picks for an image by itself.
 
-    The autocorrelation estimate of ℓ̄ and the sharpness of the input (for an
-    ``srmat sr run`` output: of a central window brought back to its source's scale,
-    :func:`sr_factor_of`) go to :func:`choose_inference_scale`.
+    The autocorrelation estimate of ℓ̄ (:func:`estimate_intercept_px`) and the sharpness
+    (:func:`estimate_sharpness`) of the input go to :func:`choose_inference_scale`. An
+    ``srmat sr run`` output is treated like any other image: choosing its scale from its
+    source's instead (its recorded factor) was tried and not adopted
+    (``studies/sr_provenance_decision.py``).
 
     Parameters
     ----------
@@ -749,7 +714,7 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
     estimate_px : float or None
         The ℓ̄ estimate (input pixels).
     sharpness : float or None
-        :func:`estimate_sharpness` (of the source's scale for an SR output).
+        :func:`estimate_sharpness` of the input.
 
     Examples
     --------
@@ -759,12 +724,9 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
     >>> 3 < s1 / s4 < 5
     True
     """
-    _, levels, _ = _as_input(image, None)
-    factor = sr_factor_of(image)
-    estimate, sharpness = _scale_cues(levels, factor)
-    scale = choose_inference_scale(None if estimate is None else estimate / factor,
-                                   sharpness=sharpness) / factor
-    return scale, estimate, sharpness
+    arr, _, _ = _as_input(image, None)
+    estimate, sharpness = estimate_intercept_px(arr), estimate_sharpness(arr)
+    return choose_inference_scale(estimate, sharpness=sharpness), estimate, sharpness
 
 
 # ------------------------------------------------------------ measurement
@@ -870,11 +832,8 @@ def measure_grain_size_job(
     if threshold is not None and not 0.0 < float(threshold) < 1.0:
         raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     warns = _calibration_warnings(model, threshold)
-    automatic, estimate, sharpness = automatic_inference_scale(image)
+    automatic, estimate, sharpness = automatic_inference_scale(arr)
     auto = inference_scale is None
-    factor = sr_factor_of(image)
-    if factor > 1:
-        yield Log(f"a x{factor} output of srmat sr run: the scale is chosen for its source")
     scale = automatic if auto else float(inference_scale)
     if auto and estimate is None:
         warns.append("the grain size could not be estimated from the image (no "
