@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from napari_srmat.cli import main
 from napari_srmat.grainsize import (
+    MAX_NATIVE_SHARPNESS,
     MIN_INPUT_INTERCEPT_PX,
     MIN_NATIVE_SHARPNESS,
     SCHEMA_KEYS,
@@ -72,6 +73,9 @@ def test_sharp_inputs_keep_their_scale():
     assert choose_inference_scale(40.0, sharpness=MIN_NATIVE_SHARPNESS - 0.01) == \
         pytest.approx(0.65)
     assert choose_inference_scale(104.0, sharpness=0.6) == pytest.approx(0.25)
+    # pixel noise (a ddpm sample) is not detail: not kept
+    assert choose_inference_scale(40.0, sharpness=MAX_NATIVE_SHARPNESS + 0.01) == \
+        pytest.approx(0.65)
     assert choose_inference_scale(18.0, sharpness=0.6) == pytest.approx(1.44)
 
 

@@ -99,6 +99,8 @@ __all__ = [
     "MIN_INPUT_INTERCEPT_PX",
     "MAX_INFERENCE_SCALE",
     "MIN_NATIVE_SHARPNESS",
+    "MAX_NATIVE_SHARPNESS",
+    "native_sharp",
     "SHARP_KEEP_SCALE_RANGE",
     "ACF_TO_INTERCEPT",
     "PIXEL_RESOLUTION_PX",
@@ -145,6 +147,12 @@ ACF_TO_INTERCEPT = 1.375
 #: x4 SR outputs (``cnn``, ``onestep``) and SR of x4-down copies 0.26-0.28
 #: (``studies/scale_sharpness_decision.py``).
 MIN_NATIVE_SHARPNESS = 0.34
+
+#: Above this the pixel differences are mostly uncorrelated noise (white noise reads 1),
+#: which says nothing about resolution: the ``ddpm`` SR model's outputs read 0.86-0.89
+#: (x2 and x4), native tbm regions at most 0.648, the JPEG scans at most 0.588
+#: (``studies/scale_sharpness_decision.py``).
+MAX_NATIVE_SHARPNESS = 0.75
 
 #: An input with native sharpness whose inference scale would fall in this range is
 #: measured as it is (scale 1): on native tbm/train+val regions the autocorrelation
@@ -614,8 +622,8 @@ def choose_inference_scale(intercept_px: float | None, *,
     intercept_px : float or None
         Estimated ℓ̄ of the input (px); ``None`` (unknown) gives 1.
     sharpness : float, optional
-        :func:`estimate_sharpness` of the input. At least :data:`MIN_NATIVE_SHARPNESS`
-        (the input has not been up-sampled) and a factor inside
+        :func:`estimate_sharpness` of the input. :func:`native_sharp` (the input has
+        not been up-sampled) and a factor inside
         :data:`SHARP_KEEP_SCALE_RANGE`: the input is measured as it is (1), since
         down-sampling it would discard detail the model was trained to see and the
         estimate errs by that much on native micrographs. ``None``: ℓ̄ alone decides.
@@ -639,10 +647,22 @@ def choose_inference_scale(intercept_px: float | None, *,
         return 1.0
     s = min(target / intercept_px, MAX_INFERENCE_SCALE)
     lo, hi = SHARP_KEEP_SCALE_RANGE
-    if abs(s - 1.0) <= SCALE_TOLERANCE or (
-            sharpness is not None and sharpness >= MIN_NATIVE_SHARPNESS and lo <= s <= hi):
+    if abs(s - 1.0) <= SCALE_TOLERANCE or (native_sharp(sharpness) and lo <= s <= hi):
         return 1.0
     return float(f"{s:.3g}")
+
+
+def native_sharp(sharpness: float | None) -> bool:
+    """Whether an :func:`estimate_sharpness` value is that of a native micrograph: at
+    least :data:`MIN_NATIVE_SHARPNESS` (not up-sampled) and at most
+    :data:`MAX_NATIVE_SHARPNESS` (not dominated by pixel noise).
+
+    Examples
+    --------
+    >>> native_sharp(0.5), native_sharp(0.27), native_sharp(0.9), native_sharp(None)
+    (True, False, False, False)
+    """
+    return sharpness is not None and MIN_NATIVE_SHARPNESS <= sharpness <= MAX_NATIVE_SHARPNESS
 
 
 def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
