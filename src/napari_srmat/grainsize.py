@@ -149,9 +149,11 @@ ACF_TO_INTERCEPT = 1.375
 MIN_NATIVE_SHARPNESS = 0.34
 
 #: Above this the pixel differences are mostly uncorrelated noise (white noise reads 1),
-#: which says nothing about resolution: the ``ddpm`` SR model's outputs read 0.86-0.89
-#: (x2 and x4), native tbm regions at most 0.648, the JPEG scans at most 0.588
-#: (``studies/scale_sharpness_decision.py``).
+#: which says nothing about resolution. Native tbm regions read at most 0.648, the JPEG
+#: scans at most 0.588; x2 up-sampled regions with Gaussian noise of std 0.05 added
+#: 0.79-0.91 (caught), with 0.01-0.02 0.34-0.64 (not caught: noise added after an
+#: up-sampling defeats the sharpness cue; ``studies/scale_sharpness_decision.py
+#: --noise``).
 MAX_NATIVE_SHARPNESS = 0.75
 
 #: An input with native sharpness whose inference scale would fall in this range is
