@@ -65,6 +65,9 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             # (the autocorrelation estimate's log error spread is about 0.21)
             "zoom_mild": {"photometric_augment": "", "scale_augment": [0.8, 1.25]},
             "norm": {"photometric_augment": "", "input_norm": "channels"},
+            # training for connectivity: clDice at 0.2, about half the weighted BCE's
+            # value at the end of a plain run (0.15); rule in studies/cldice_decision.py
+            "cldice": {"photometric_augment": "", "connectivity_weight": 0.2},
             "small": {"photometric_augment": "", "encoder": "small"},
             # the paper's SR-vs-original comparison, leave-scan-out: every image (and its
             # mask, nearest-neighbour) upscaled x4 before training and evaluation; crops of
@@ -635,7 +638,7 @@ def main(argv=None) -> int:
                     help="comma-separated: plain (no photometric augmentation), augment (all), "
                          "zoom / zoom_mild (scale augmentation x0.5-x2 / x0.8-x1.25), "
                          "norm (input_norm='channels'), "
-                         "small (the 4x larger encoder), sr_cnn_x4 / bilinear_x4 (x4 "
+                         "cldice (the clDice connectivity term at 0.2), small (the 4x larger encoder), sr_cnn_x4 / bilinear_x4 (x4 "
                          "upscaled images), pseudo (plus pseudo-labeled unlabeled scans)")
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--pretrain-synthetic", type=int, default=32)

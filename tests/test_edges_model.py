@@ -14,6 +14,8 @@ from napari_srmat.edges.loss import (
     ada_schedule,
     class_balanced_weights,
     cosine_weight,
+    soft_cldice_loss,
+    soft_skeleton,
     uaed_loss,
 )
 from napari_srmat.edges.model import UAEDNet, build_uaed, default_arch_config
@@ -115,6 +117,29 @@ def test_loss_matches_formula_without_sampling():
     sw = cosine_weight(1, 4, 1.0, 0.0)
     assert parts["bce"] == pytest.approx(float(expected_bce), rel=1e-5)
     assert float(loss) == pytest.approx(float(expected_bce + sw * expected_std), rel=1e-5)
+
+
+def test_connectivity_term_pays_for_gaps():
+    """clDice: a gap of a few pixels in a boundary costs far more, relative to the whole,
+    than its share of pixels; the term adds to the UAED loss with its weight and passes
+    gradients to the logits."""
+    target = torch.zeros(1, 1, 32, 32)
+    target[..., 14:18, :] = 1
+    gapped = target.clone()
+    gapped[..., 12:16] = 0  # 4 of 32 columns: 12.5 % of the boundary pixels
+    assert float(soft_cldice_loss(target, target)) < 1e-6
+    assert float(soft_cldice_loss(gapped, target)) > 0.05
+    skel = soft_skeleton(target)
+    assert float(skel[..., :4, :].sum()) == 0 and float(skel[..., 15:17, :].sum()) > 16
+    logit = torch.where(gapped > 0, 4.0, -4.0).requires_grad_(True)
+    sigma = torch.full_like(logit, 0.1)
+    kw = {"epoch": 0, "n_epochs": 1, "sample": False}
+    base, parts0 = uaed_loss(logit, sigma, target, **kw)
+    with_term, parts = uaed_loss(logit, sigma, target, connectivity_weight=0.5, **kw)
+    assert "cldice" not in parts0
+    assert float(with_term - base) == pytest.approx(0.5 * parts["cldice"], rel=1e-5)
+    with_term.backward()
+    assert float(logit.grad[..., 14:18, 12:16].abs().sum()) > 0
 
 
 def test_loss_shape_mismatch():

@@ -37,6 +37,8 @@ class BoundaryTrainConfig:
     fixed mean and spread over the whole image before cropping
     (:func:`napari_srmat.edges.data.normalize_channels`); the checkpoint records it and
     inference applies the same with the statistics of the whole input image.
+    ``connectivity_weight`` > 0 adds the clDice connectivity term to the loss
+    (:func:`napari_srmat.edges.loss.soft_cldice_loss` on the predicted probability).
     """
 
     data_root: str | None = None
@@ -62,6 +64,7 @@ class BoundaryTrainConfig:
     std_weight: float = 1.0
     std_weight_final: float = 0.1
     focal_gamma: float = 0.0
+    connectivity_weight: float = 0.0
     ema_decay: float = 0.99
     grad_clip: float = 1.0
     amp: bool = True

@@ -309,6 +309,7 @@ def train_boundaries_job(config, *, stop=None):
                 logit, sigma, y, epoch=phase_epoch, n_epochs=phase_len, ada_max=cfg.ada_max,
                 ada_clamp=cfg.ada_clamp, std_weight=cfg.std_weight,
                 std_weight_final=cfg.std_weight_final, focal_gamma=cfg.focal_gamma,
+                connectivity_weight=cfg.connectivity_weight,
             )
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
