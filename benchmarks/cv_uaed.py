@@ -638,7 +638,8 @@ def main(argv=None) -> int:
                     help="comma-separated: plain (no photometric augmentation), augment (all), "
                          "zoom / zoom_mild (scale augmentation x0.5-x2 / x0.8-x1.25), "
                          "norm (input_norm='channels'), "
-                         "cldice (the clDice connectivity term at 0.2), small (the 4x larger encoder), sr_cnn_x4 / bilinear_x4 (x4 "
+                         "cldice (the clDice connectivity term at 0.2), "
+                         "small (the 4x larger encoder), sr_cnn_x4 / bilinear_x4 (x4 "
                          "upscaled images), pseudo (plus pseudo-labeled unlabeled scans)")
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--pretrain-synthetic", type=int, default=32)
