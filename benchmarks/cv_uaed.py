@@ -65,8 +65,8 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             # (the autocorrelation estimate's log error spread is about 0.21)
             "zoom_mild": {"photometric_augment": "", "scale_augment": [0.8, 1.25]},
             "norm": {"photometric_augment": "", "input_norm": "channels"},
-            # training for connectivity: clDice at 0.2, about half the weighted BCE's
-            # value at the end of a plain run (0.15); rule in studies/cldice_decision.py
+            # training for connectivity: clDice at 0.2 (the term of the order of the
+            # weighted BCE at the end of a plain run, 0.15); studies/cldice_decision.py
             "cldice": {"photometric_augment": "", "connectivity_weight": 0.2},
             "small": {"photometric_augment": "", "encoder": "small"},
             # the paper's SR-vs-original comparison, leave-scan-out: every image (and its

@@ -101,4 +101,3 @@ def better_by_more_than_one_std(paired: dict, *, lower_is_better: bool = True) -
     is better than zero by more than one standard deviation of those differences."""
     gain = -paired["diff_mean"] if lower_is_better else paired["diff_mean"]
     return bool(gain > paired["diff_std"])
-

@@ -6,8 +6,10 @@ two grains along a test line and lengthen ℓ̄; the weighted BCE of the UAED lo
 a gap by its few pixels only. The ``cldice`` variant of ``benchmarks/cv_uaed.py`` adds
 ``0.2 x soft_cldice_loss(sigmoid(mu), mask)`` (``napari_srmat.edges.loss``; clDice,
 Shit et al., CVPR 2021: 1 − harmonic mean of topology precision and sensitivity of soft
-skeletons) to the ``plain`` recipe; 0.2 is about half the weighted BCE's value at the end
-of a ``plain`` run (0.15), chosen before training. Same five leave-scan-out folds of
+skeletons) to the ``plain`` recipe; 0.2, chosen before training, puts the term (clDice
+of a fair map, roughly 0.3-0.5) at the order of the weighted BCE at the end of a
+``plain`` run (0.15). The whole measurement is judged with the former ``current`` scale
+policy, as in the other model decisions. Same five leave-scan-out folds of
 tbm/train + val (seed 0), 80 epochs, tbm/test not opened; judged by the out-of-fold maps
 (``benchmarks/cv_uaed_cldice.json``: every threshold rule, endpoints and fragments per
 100 px of boundary) and ``studies/grain_size_c_inference_scale.py --variant cldice``

@@ -20,15 +20,16 @@ The truth is the ℓ̄ of the hand-drawn mask at native scale (thinned, 500 rand
   figure), and without the model term. The model was trained on tbm/train, so its
   errors there are optimistic; tbm/val (6 regions, 2 scans) is reported separately.
 
-    OMP_NUM_THREADS=1 python studies/grain_size_calibration.py [--quick] --too-coarse-px 8
+    OMP_NUM_THREADS=1 python studies/grain_size_calibration.py [--quick]
 
 Since native-sharp inputs keep their scale (``scale_sharpness_decision.py``), the u = 1
 reference of 21 regions is measured at the native scale while their resampled copies are
 measured at the autocorrelation-chosen one, so ``e(u) - e(1)`` also holds the model's
 size prior: the bin rule then reads 20 px, from one bin of 10 inputs (15-20 px, median
 +0.069; 8-10, 10-12, 12-15 px: +0.044, +0.028, +0.022). A limit of 20 px would refuse
-native micrographs with fine grains (ℓ̄ of the training regions: 18-30 px), so the
-shipped limit stays 8 px (``--too-coarse-px 8``) and both are recorded.
+native micrographs with fine grains (tbm regions at x1: ℓ̄ 20.5-39 px; whole scans
+with estimates of 17-18 px, ``scan_32`` and ``scan_23``), so the shipped limit stays
+8 px (``--too-coarse-px``, default ``MIN_INPUT_INTERCEPT_PX``) and both are recorded.
 
 Writes studies/results/grain_size_calibration.json.
 """
@@ -106,13 +107,16 @@ def _finite(x):
 
 
 def main() -> int:
+    from napari_srmat.grainsize import MIN_INPUT_INTERCEPT_PX
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="4 images (smoke test)")
     ap.add_argument("--analyze", action="store_true",
                     help="only redo the analysis from results/grain_size_calibration.json")
-    ap.add_argument("--too-coarse-px", type=float, default=None,
-                    help="the too-coarse limit to use instead of the bin rule's (the model "
-                         "term is computed over the inputs at or above it)")
+    ap.add_argument("--too-coarse-px", type=float, default=MIN_INPUT_INTERCEPT_PX,
+                    help="the too-coarse limit (default: the shipped MIN_INPUT_INTERCEPT_PX; "
+                         "the bin rule's value is recorded beside it); the model term is "
+                         "computed over the inputs at or above it")
     args = ap.parse_args()
     if args.analyze:
         data = json.loads((RESULTS / "grain_size_calibration.json").read_text())

@@ -120,9 +120,9 @@ def test_loss_matches_formula_without_sampling():
 
 
 def test_connectivity_term_pays_for_gaps():
-    """clDice: a gap of a few pixels in a boundary costs far more, relative to the whole,
-    than its share of pixels; the term adds to the UAED loss with its weight and passes
-    gradients to the logits."""
+    """clDice: a gap in a boundary costs in proportion to the skeleton length it cuts;
+    the term adds to the UAED loss with its weight and passes its own gradients to the
+    logits of the gap."""
     target = torch.zeros(1, 1, 32, 32)
     target[..., 14:18, :] = 1
     gapped = target.clone()
@@ -138,8 +138,9 @@ def test_connectivity_term_pays_for_gaps():
     with_term, parts = uaed_loss(logit, sigma, target, connectivity_weight=0.5, **kw)
     assert "cldice" not in parts0
     assert float(with_term - base) == pytest.approx(0.5 * parts["cldice"], rel=1e-5)
-    with_term.backward()
-    assert float(logit.grad[..., 14:18, 12:16].abs().sum()) > 0
+    (grad_term,) = torch.autograd.grad(soft_cldice_loss(torch.sigmoid(logit), target), logit)
+    assert float(grad_term[..., 14:18, 12:16].abs().sum()) > 0
+    assert float(grad_term[..., 14:18, 12:16].sum()) < 0  # raising the gap's logits helps
 
 
 def test_loss_shape_mismatch():

@@ -24,9 +24,10 @@ pixels, and the model, run on it as it is, sees structures it was never trained 
    the pixel (:func:`estimate_sharpness`: native micrographs do, up-sampled and
    super-resolved ones do not),
 2. resamples the image by ``inference_scale`` = :data:`TARGET_INTERCEPT_PX` / estimate
-   (:func:`choose_inference_scale`), except that a native-sharp input is not
-   down-sampled by 2 or less (:data:`SHARP_KEEP_SCALE_RANGE`: on native regions the
-   estimate errs by that much, and the model was trained at their own scale),
+   (:func:`choose_inference_scale`, :func:`automatic_inference_scale`), except that a
+   native-sharp input is not down-sampled by 2 or less (:data:`SHARP_KEEP_SCALE_RANGE`:
+   on native regions the estimate errs by that much, and the model was trained at
+   their own scale),
 3. runs the model there and measures ℓ̄ at inference scale,
 4. reports ``ℓ̄ / inference_scale`` in input pixels.
 
@@ -142,7 +143,8 @@ SCALE_TOLERANCE = 0.15
 ACF_TO_INTERCEPT = 1.375
 
 #: An input at least this sharp (:func:`estimate_sharpness`) carries detail down to the
-#: pixel: it has not been up-sampled. tbm/train+val regions: 0.375-0.648 as they are,
+#: pixel: it has not been up-sampled by 2 or more (mild up-sampling, x1.25-x1.5, can
+#: read 0.32-0.41 and pass). tbm/train+val regions: 0.375-0.648 as they are,
 #: 0.356-0.499 down-sampled x0.5 (bilinear); up-sampled x2 0.275-0.323, x4 0.26-0.28;
 #: x4 SR outputs (``cnn``, ``onestep``) and SR of x4-down copies 0.26-0.28
 #: (``studies/scale_sharpness_decision.py``).
@@ -482,6 +484,16 @@ def _withhold(out: GrainSizeResult, reason: str) -> None:
 
 
 # ------------------------------------------------------------------ images
+def _image_array(image: Any) -> Any:
+    """The input as an array (numpy or dask) of 2 or 3 dimensions, else GrainSizeError."""
+    if getattr(image, "shape", None) is None:
+        image = np.asarray(image)
+    if len(image.shape) not in (2, 3):
+        raise GrainSizeError(f"expected an (H, W) or (H, W, C) image, got shape "
+                             f"{tuple(image.shape)}")
+    return image
+
+
 def _float_image(arr: Any) -> np.ndarray:
     """``(H, W)`` or ``(H, W, 3)`` float32 in [0, 1] (alpha and extra channels dropped)."""
     from .io import grey_or_rgb, to_float01
@@ -587,7 +599,7 @@ def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | No
     from .io import read_window
 
     factor = 1
-    arr = image
+    arr = _image_array(image)
     while True:
         h, w = arr.shape[:2]
         y0, x0 = max(0, (h - window) // 2), max(0, (w - window) // 2)
@@ -647,11 +659,11 @@ def choose_inference_scale(intercept_px: float | None, *,
     """
     if intercept_px is None or not (intercept_px > 0) or not math.isfinite(intercept_px):
         return 1.0
-    s = min(target / intercept_px, MAX_INFERENCE_SCALE)
+    s = float(f"{min(target / intercept_px, MAX_INFERENCE_SCALE):.3g}")
     lo, hi = SHARP_KEEP_SCALE_RANGE
     if abs(s - 1.0) <= SCALE_TOLERANCE or (native_sharp(sharpness) and lo <= s <= hi):
         return 1.0
-    return float(f"{s:.3g}")
+    return s
 
 
 def native_sharp(sharpness: float | None) -> bool:
@@ -670,8 +682,8 @@ def native_sharp(sharpness: float | None) -> bool:
 def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     """How much detail an image holds at the pixel scale: ``D(1) / D(2)``.
 
-    ``D(k)`` is the mean squared difference of pixels ``k`` apart (horizontal and
-    vertical, channel mean; the image's structure function). A smooth, interpolated
+    ``D(k)`` is the mean squared difference of pixels ``k`` apart, horizontally and
+    vertically, of the channel-mean image (its structure function). A smooth, interpolated
     image has ``D(k) ∝ k²`` (ratio 0.25), sharp edges ``D(k) ∝ k`` (0.5), pixel noise
     1. Native micrographs read 0.375-0.65, up-sampled (or super-resolved) ones below
     :data:`MIN_NATIVE_SHARPNESS`; down-sampling cannot be told from it.
@@ -687,7 +699,12 @@ def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     Returns
     -------
     float or None
-        ``None`` for an image under 3 px or without any variation.
+        ``None`` for an image under 3 px or whose pixels 2 apart never differ.
+
+    Raises
+    ------
+    GrainSizeError
+        For an array that is not ``(H, W)`` or ``(H, W, C)``.
 
     Examples
     --------
@@ -698,6 +715,7 @@ def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     """
     from .io import read_window
 
+    image = _image_array(image)
     h, w = image.shape[:2]
     y0, x0 = max(0, (h - window) // 2), max(0, (w - window) // 2)
     a = _float_image(read_window(image, y0, y0 + window, x0, x0 + window))

@@ -17,7 +17,7 @@ Formulation (after Zhou et al., CVPR 2023, and the RCF class balancing it builds
 5. Optional focal modulation ``(1 - p_t) ** focal_gamma`` of the BCE term.
 6. Optional connectivity term ``connectivity_weight * soft_cldice_loss(p, target)`` on
    ``p = sigmoid(mu)`` (:func:`soft_cldice_loss`: clDice, Shit et al., CVPR 2021),
-   which pays for gaps in thin boundaries more than the pixel-wise BCE does.
+   which prices a gap by the skeleton length it cuts rather than by its pixels.
 
 Both terms are summed over pixels (as in RCF/UAED) and divided by the number of
 pixels, so the value does not depend on the crop size.
@@ -108,7 +108,8 @@ def soft_cldice_loss(prob: torch.Tensor, target: torch.Tensor,
 
     Topology precision is the share of the predicted skeleton inside the target,
     sensitivity the share of the target's skeleton inside the prediction: a gap in a
-    predicted boundary costs sensitivity however few pixels it has.
+    predicted boundary costs in proportion to the skeleton length it cuts, not to the
+    boundary's thickness.
 
     Parameters
     ----------
@@ -135,6 +136,7 @@ def soft_cldice_loss(prob: torch.Tensor, target: torch.Tensor,
     >>> float(soft_cldice_loss(gap, t)) > 0.1
     True
     """
+    prob = prob.float()  # the sums overflow in float16
     target = (target > 0.5).to(prob.dtype)
     skel_pred = soft_skeleton(prob, iterations)
     skel_true = soft_skeleton(target, iterations)
@@ -210,7 +212,8 @@ def uaed_loss(
     loss : torch.Tensor
         Scalar loss.
     parts : dict
-        ``{"bce": ..., "std": ..., "ada": ..., "std_weight": ...}`` as floats.
+        ``{"bce": ..., "std": ..., "ada": ..., "std_weight": ...}`` as floats, and
+        ``"cldice"`` when ``connectivity_weight`` > 0.
     """
     if logit.shape != target.shape or sigma.shape != target.shape:
         raise ValueError(
