@@ -38,8 +38,8 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import better_by_more_than_one_std, save
-from input_norm_decision import MAX_AP_LOSS, paired_native_measurement_ap
+from _common import save
+from input_norm_decision import recipe_decision
 
 CANDIDATE = "cldice"
 
@@ -49,11 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=Path("out/cv_uaed"),
                     help="work folder of benchmarks/cv_uaed.py (seed 0)")
     args = ap.parse_args(argv)
-    report = paired_native_measurement_ap([args.work], [""], CANDIDATE)
-    n, m, a = (report[k] for k in ("native_per_image_pct", "measurement_per_image_pct", "ap"))
-    checks = {"native_better_by_more_than_one_std": better_by_more_than_one_std(n),
-              "measurement_not_worse_by_more_than_one_std": m["diff_mean"] <= m["diff_std"],
-              "ap_not_lower_by_more_than_0.01": a["diff_mean"] >= -MAX_AP_LOSS}
+    report = recipe_decision([args.work], [""], CANDIDATE, primary="native")
+    checks = report["checks"]
     report.update(candidate=CANDIDATE, checks=checks, adopt_candidate=all(checks.values()),
                   inputs={"work": str(args.work)})
     save("cldice_decision", report)

@@ -81,6 +81,25 @@ def paired_native_measurement_ap(works: list[Path], tags: list[str],
             "ap": _paired(*aps, lower_is_better=False)}
 
 
+def recipe_decision(works: list[Path], tags: list[str], candidate: str,
+                    primary: str = "native") -> dict:
+    """The project's rule for a training-recipe change, judged against ``plain``: the
+    ``primary`` per-image error ("native" or "measurement") lower by more than one std of
+    the paired per-fold differences, the other not higher by more than one std, and AP
+    not lower by more than :data:`MAX_AP_LOSS`. Returns the report with its ``checks``."""
+    report = paired_native_measurement_ap(works, tags, candidate)
+    n, m, a = (report[k] for k in ("native_per_image_pct", "measurement_per_image_pct", "ap"))
+    if primary == "native":
+        checks = {"native_better_by_more_than_one_std": better_by_more_than_one_std(n),
+                  "measurement_not_worse_by_more_than_one_std": m["diff_mean"] <= m["diff_std"]}
+    else:
+        checks = {"measurement_better_by_more_than_one_std": better_by_more_than_one_std(m),
+                  "native_not_worse_by_more_than_one_std": n["diff_mean"] <= n["diff_std"]}
+    checks["ap_not_lower_by_more_than_0.01"] = a["diff_mean"] >= -MAX_AP_LOSS
+    report["checks"] = checks
+    return report
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", nargs="+", type=Path, required=True,
@@ -88,13 +107,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tags", nargs="+", required=True,
                     help="per repetition, the --tag of grain_size_c_inference_scale.py")
     args = ap.parse_args(argv)
-    report = paired_native_measurement_ap(args.work, args.tags, "norm")
-    n, m, a = (report[k] for k in ("native_per_image_pct", "measurement_per_image_pct", "ap"))
-    checks = {"native_better_by_more_than_one_std": better_by_more_than_one_std(n),
-              "measurement_not_worse_by_more_than_one_std": m["diff_mean"] <= m["diff_std"],
-              "ap_not_lower_by_more_than_0.01": a["diff_mean"] >= -MAX_AP_LOSS}
-    report["checks"] = checks
-    report["adopt_norm"] = all(checks.values())
+    report = recipe_decision(args.work, args.tags, "norm")
+    report["adopt_norm"] = all(report["checks"].values())
     report["inputs"] = {"work": [str(p) for p in args.work], "tags": args.tags}
     save("input_norm_decision", report)
     print(json.dumps(report, indent=1))

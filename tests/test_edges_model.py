@@ -137,7 +137,7 @@ def test_connectivity_term_pays_for_gaps():
     base, parts0 = uaed_loss(logit, sigma, target, **kw)
     with_term, parts = uaed_loss(logit, sigma, target, connectivity_weight=0.5, **kw)
     assert "cldice" not in parts0
-    assert float(with_term - base) == pytest.approx(0.5 * parts["cldice"], rel=1e-5)
+    assert float((with_term - base).detach()) == pytest.approx(0.5 * parts["cldice"], rel=1e-5)
     (grad_term,) = torch.autograd.grad(soft_cldice_loss(torch.sigmoid(logit), target), logit)
     assert float(grad_term[..., 14:18, 12:16].abs().sum()) > 0
     assert float(grad_term[..., 14:18, 12:16].sum()) < 0  # raising the gap's logits helps
