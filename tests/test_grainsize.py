@@ -208,6 +208,32 @@ def test_native_sharp_region_is_measured_at_its_own_scale(model, shared_data):
     assert r2.inference_scale == choose_inference_scale(r2.estimated_intercept_px) < 0.5
 
 
+def test_native_sharp_input_with_large_grains_gets_advice(model, shared_data, monkeypatch):
+    """Kept at its own scale by the sharpness rule, an input whose ℓ̄ at that scale is
+    above the reliable range is told which scale its estimate would have chosen."""
+    import napari_srmat.grainsize as gs
+    from napari_srmat.io import read_image, to_float01
+
+    path = shared_data / "tbm" / "train" / "images" / "21-256-1024.png"
+    img = to_float01(np.asarray(read_image(path).data)).astype(np.float32)
+    large = generate_microstructure(img.shape[:2], mean_grain_size_px=60, seed=5)
+    prob = np.where(np.asarray(large.boundaries, bool), 0.9, 0.02).astype(np.float32)
+
+    def fake_predict(x, model, stop):
+        assert x.shape[:2] == img.shape[:2]  # run at scale 1
+        return prob
+        yield  # a generator, like _predict
+
+    monkeypatch.setattr(gs, "_predict", fake_predict)
+    r = measure_grain_size(img, model=model)
+    assert r.inference_scale == 1.0 and r.inference_intercept_px > 32
+    hint = f"inference_scale={choose_inference_scale(r.estimated_intercept_px):g}"
+    assert any(hint in w and "native-sharp" in w for w in r.warnings), r.warnings
+    # with the scale given, the usual advice
+    r2 = measure_grain_size(img, model=model, inference_scale=1.0)
+    assert not any("native-sharp" in w for w in r2.warnings)
+
+
 @pytest.mark.parametrize("cell", [5, 8])
 def test_too_coarse_image_is_withheld(model, cell):
     """ℓ̄ ≈ 4 and 7 px: the first gives a map that is mostly boundary, the second a value

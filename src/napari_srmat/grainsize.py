@@ -953,10 +953,14 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
         return
     lo, hi = RELIABLE_INTERCEPT_PX
     if not lo <= inf <= hi:
-        out.warnings.append(
-            f"ℓ̄ at inference scale is {inf:.1f} px, outside the model's reliable range "
-            f"{lo:g}-{hi:g} px" + ("" if auto else ": choose another inference scale "
-                                   "(or leave it automatic)"))
+        advice = "" if auto else ": choose another inference scale (or leave it automatic)"
+        est = out.estimated_intercept_px
+        if auto and inf > hi and est and out.inference_scale != choose_inference_scale(est):
+            advice = (": the input is native-sharp and was measured at its own scale, where "
+                      "the model reads large grains short; compare with inference_scale="
+                      f"{choose_inference_scale(est):g} (the estimate's)")
+        out.warnings.append(f"ℓ̄ at inference scale is {inf:.1f} px, outside the model's "
+                            f"reliable range {lo:g}-{hi:g} px" + advice)
     grains = out.mean_intercept_px
     if grains is not None and grains < MIN_INPUT_INTERCEPT_PX:
         msg = (f"grains are ~{grains:.0f} px across in this image (ℓ̄ < "
