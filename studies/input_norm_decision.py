@@ -100,6 +100,23 @@ def recipe_decision(works: list[Path], tags: list[str], candidate: str,
     return report
 
 
+def one_repetition_main(argv, description: str, candidate: str, primary: str,
+                        name: str) -> int:
+    """``main`` of a :func:`recipe_decision` on one leave-scan-out repetition (``--work``,
+    seed 0): the report with ``candidate`` and ``adopt_candidate``, saved as
+    ``results/<name>.json`` and printed."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--work", type=Path, default=Path("out/cv_uaed"),
+                    help="work folder of benchmarks/cv_uaed.py (seed 0)")
+    args = ap.parse_args(argv)
+    report = recipe_decision([args.work], [""], candidate, primary=primary)
+    report.update(candidate=candidate, adopt_candidate=all(report["checks"].values()),
+                  inputs={"work": str(args.work)})
+    save(name, report)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", nargs="+", type=Path, required=True,

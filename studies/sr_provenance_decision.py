@@ -99,15 +99,12 @@ def provenance_scale(image: np.ndarray, factor: int) -> float:
     here, unchanged, when the rule said no.)"""
     from napari_srmat.grainsize import (
         ACF_WINDOW,
-        _float_image,
+        _central_window,
         automatic_inference_scale,
         resample,
     )
 
-    h, w = image.shape[:2]
-    side = ACF_WINDOW * factor
-    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    source = resample(_float_image(image[y0:y0 + side, x0:x0 + side]), 1.0 / factor)
+    source = resample(_central_window(image, ACF_WINDOW * factor), 1.0 / factor)
     return automatic_inference_scale(source)[0] / factor
 
 

@@ -36,28 +36,14 @@ Writes studies/results/zoom_mild_decision.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
-from _common import save
-from input_norm_decision import recipe_decision
+from input_norm_decision import one_repetition_main
 
 CANDIDATE = "zoom_mild"
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, default=Path("out/cv_uaed"),
-                    help="work folder of benchmarks/cv_uaed.py (seed 0)")
-    args = ap.parse_args(argv)
-    report = recipe_decision([args.work], [""], CANDIDATE, primary="measurement")
-    checks = report["checks"]
-    report.update(candidate=CANDIDATE, checks=checks, adopt_candidate=all(checks.values()),
-                  inputs={"work": str(args.work)})
-    save("zoom_mild_decision", report)
-    print(json.dumps(report, indent=1))
-    return 0
+    return one_repetition_main(argv, __doc__.splitlines()[0], CANDIDATE, "measurement",
+                               "zoom_mild_decision")
 
 
 if __name__ == "__main__":

@@ -494,6 +494,16 @@ def _image_array(image: Any) -> Any:
     return image
 
 
+def _central_window(arr: Any, side: int) -> np.ndarray:
+    """The central ``side`` x ``side`` window of an image (numpy or dask: only it is
+    read) as :func:`_float_image`."""
+    from .io import read_window
+
+    h, w = arr.shape[:2]
+    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return _float_image(read_window(arr, y0, y0 + side, x0, x0 + side))
+
+
 def _float_image(arr: Any) -> np.ndarray:
     """``(H, W)`` or ``(H, W, 3)`` float32 in [0, 1] (alpha and extra channels dropped)."""
     from .io import grey_or_rgb, to_float01
@@ -596,14 +606,11 @@ def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | No
     >>> 0.6 < estimate_intercept_px(ms.image) / ms.mean_intercept_px < 1.6
     True
     """
-    from .io import read_window
-
     factor = 1
     arr = _image_array(image)
     while True:
         h, w = arr.shape[:2]
-        y0, x0 = max(0, (h - window) // 2), max(0, (w - window) // 2)
-        win = _float_image(read_window(arr, y0, y0 + window, x0, x0 + window))
+        win = _central_window(arr, window)
         length = _acf_half_length(win)
         est = None if length is None else ACF_TO_INTERCEPT * length * factor
         big = length is None or length * ACF_TO_INTERCEPT * ACF_MIN_GRAINS > min(win.shape[:2])
@@ -713,12 +720,7 @@ def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     >>> estimate_sharpness(resample(img, 4)) < MIN_NATIVE_SHARPNESS
     True
     """
-    from .io import read_window
-
-    image = _image_array(image)
-    h, w = image.shape[:2]
-    y0, x0 = max(0, (h - window) // 2), max(0, (w - window) // 2)
-    a = _float_image(read_window(image, y0, y0 + window, x0, x0 + window))
+    a = _central_window(_image_array(image), window)
     if a.ndim == 3:
         a = a.mean(axis=2)
     if min(a.shape) < 3:
@@ -780,10 +782,7 @@ def _as_input(image: Any, pixel_size_um: float | None):
         if pixel_size_um is None:
             pixel_size_um = image.pixel_size_um
         image = image.data
-    if getattr(image, "shape", None) is None:
-        image = np.asarray(image)
-    if len(image.shape) not in (2, 3):
-        raise GrainSizeError(f"expected an (H, W) or (H, W, C) image, got shape {image.shape}")
+    image = _image_array(image)
     if min(image.shape[:2]) < 3:
         raise GrainSizeError(f"image of {image.shape[0]} x {image.shape[1]} px is too small "
                              "to measure")
@@ -954,11 +953,11 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
     lo, hi = RELIABLE_INTERCEPT_PX
     if not lo <= inf <= hi:
         advice = "" if auto else ": choose another inference scale (or leave it automatic)"
-        est = out.estimated_intercept_px
-        if auto and inf > hi and est and out.inference_scale != choose_inference_scale(est):
+        by_estimate = choose_inference_scale(out.estimated_intercept_px)
+        if auto and inf > hi and out.inference_scale != by_estimate:
             advice = (": the input is native-sharp and was measured at its own scale, where "
                       "the model reads large grains short; compare with inference_scale="
-                      f"{choose_inference_scale(est):g} (the estimate's)")
+                      f"{by_estimate:g} (the estimate's)")
         out.warnings.append(f"ℓ̄ at inference scale is {inf:.1f} px, outside the model's "
                             f"reliable range {lo:g}-{hi:g} px" + advice)
     grains = out.mean_intercept_px
