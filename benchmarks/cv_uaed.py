@@ -69,6 +69,9 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             # weighted BCE at the end of a plain run, 0.15); studies/cldice_decision.py
             "cldice": {"photometric_augment": "", "connectivity_weight": 0.2},
             "small": {"photometric_augment": "", "encoder": "small"},
+            # the training length: 3x the epochs of plain (the shipped weights were
+            # trained 280 epochs); studies/epochs_decision.py
+            "long": {"photometric_augment": "", "epochs": 240},
             # the paper's SR-vs-original comparison, leave-scan-out: every image (and its
             # mask, nearest-neighbour) upscaled x4 before training and evaluation; crops of
             # 192 px (2.25x the pixels of a 128 px step; a 48 px native window)
