@@ -33,14 +33,38 @@ Writes studies/results/epochs_decision.json.
 
 from __future__ import annotations
 
-from input_norm_decision import one_repetition_main
+import argparse
+import json
+from pathlib import Path
+
+from _common import RESULTS, save
+from input_norm_decision import recipe_decision
 
 CANDIDATE = "long"
 
 
+def bias_diagnostics(variant: str) -> dict:
+    """Not part of the rule: the signed error of the unresampled inputs (u = 1; 10th,
+    50th, 90th percentile, c fitted on all native regions) and the size prior (slope of
+    ln ℓ̄ model on ln ℓ̄ true across the native regions; 1 = no prior) of a variant."""
+    name = "" if variant == "plain" else f"_{variant}"
+    m = json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
+    return {"signed_error_u1_p10_p50_p90_pct": m["signed_error_at_native_fit_pct"]["u1"],
+            "size_prior": m["size_prior"]}
+
+
 def main(argv=None) -> int:
-    return one_repetition_main(argv, __doc__.splitlines()[0], CANDIDATE, "native",
-                               "epochs_decision")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path("out/cv_uaed"),
+                    help="work folder of benchmarks/cv_uaed.py (seed 0)")
+    args = ap.parse_args(argv)
+    report = recipe_decision([args.work], [""], CANDIDATE, primary="native")
+    report.update(candidate=CANDIDATE, adopt_candidate=all(report["checks"].values()),
+                  diagnostics={v: bias_diagnostics(v) for v in ("plain", CANDIDATE)},
+                  inputs={"work": str(args.work)})
+    save("epochs_decision", report)
+    print(json.dumps(report, indent=1))
+    return 0
 
 
 if __name__ == "__main__":
