@@ -74,6 +74,24 @@ def test_run_job_progress_output_goes_to_stream(capsys):
     assert "loss=" in buf.getvalue()
 
 
+def test_run_job_log_lines_are_whole_lines_while_a_bar_is_open():
+    import io
+
+    def job():
+        yield jobs.Progress(0, 3, "tiles")
+        yield jobs.Log("halfway")
+        yield jobs.Progress(2, 3, "tiles")
+        yield jobs.Log("done", level="warning")
+        return 7
+
+    buf = io.StringIO()
+    assert jobs.run_job(job(), stream=buf) == 7
+    lines = buf.getvalue().replace("\r", "\n").splitlines()
+    # each message on a line of its own, not glued to the bar's text
+    assert "[info] halfway" in lines and "[warning] done" in lines
+    assert any(line.startswith("tiles:") for line in lines)
+
+
 def test_atomic_write_text_replaces_and_leaves_no_temp(tmp_path):
     target = tmp_path / "a.json"
     atomic_write_text(target, "one")

@@ -199,19 +199,27 @@ def run_job(
                         bar.close()
                     from tqdm.auto import tqdm
 
-                    bar = tqdm(total=event.total, file=stream, leave=False)
-                bar.set_description(event.stage)
+                    bar = tqdm(total=event.total, desc=event.stage, file=stream, leave=False)
+                bar.set_description(event.stage, refresh=False)
                 bar.n = event.done
                 bar.refresh()
-            elif isinstance(event, Log):
-                print(f"[{event.level}] {event.message}", file=stream)
+                continue
+            if isinstance(event, Log):
+                line = f"[{event.level}] {event.message}"
             elif isinstance(event, Metric):
                 vals = ", ".join(f"{k}={v:.4g}" for k, v in event.values.items())
-                print(f"[{event.split} {event.step}] {vals}", file=stream)
+                line = f"[{event.split} {event.step}] {vals}"
             elif isinstance(event, Checkpoint):
-                print(f"[checkpoint] {event.path}", file=stream)
+                line = f"[checkpoint] {event.path}"
             elif isinstance(event, Stopped):
-                print(f"[stopped] {event.message}", file=stream)
+                line = f"[stopped] {event.message}"
+            else:
+                continue
+            # above an open bar (tqdm clears and redraws it), else a plain line
+            if bar is not None:
+                bar.write(line, file=stream)
+            else:
+                print(line, file=stream)
     finally:
         if bar is not None:
             bar.close()
