@@ -79,7 +79,10 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             "bilinear_x4": {"photometric_augment": "", "crop": 192},
             # self-training on unlabeled scans: the plain recipe on the labeled regions
             # plus regions of scans in no split, labeled by the same fold's plain model
-            "pseudo": {"photometric_augment": ""}}
+            "pseudo": {"photometric_augment": ""},
+            # self-supervised: the plain recipe started from a masked-image-modelling
+            # pretraining on the scans in no split (SSL below)
+            "ssl": {"photometric_augment": ""}}
 
 #: Pseudo-labeled variants: the teacher variant (same fold), its TTA mode, and how many
 #: 256 px regions of each unlabeled scan are added. The unlabeled scans are the
@@ -89,6 +92,11 @@ VARIANTS = {"plain": {"photometric_augment": ""},
 #: hand-drawn masks: ``studies/pseudo_label_decision.py`` reports both).
 PSEUDO = {"pseudo": {"teacher": "plain", "tta": "d4", "regions_per_scan": 4}}
 PSEUDO_WIDTH_PX = 3
+
+#: Self-supervised variants: settings of ``napari_srmat.edges.pretrain.masked_pretrain_job``
+#: on :func:`ssl_scans`, one pretraining (``WORK/VARIANT/mim_init``) shared by every fold
+#: (the scans are in no fold).
+SSL = {"ssl": {"steps": 2000, "batch_size": 4, "crop": 128, "patch": 16, "mask_ratio": 0.5}}
 
 #: Variants trained and evaluated on x4 upscaled images: the upscaler (an SR model name of
 #: ``napari_srmat.sr.load_model`` or ``"bilinear"``). Predicted with TTA none only (d4
@@ -165,6 +173,45 @@ def unlabeled_scans(data: Path) -> list[Path]:
     scans = data.parent / "scans"
     labeled = {file_digest(p) for p in scans.glob("scan_*.jpg")}
     return [p for p in sorted(scans.glob("extra_*.jpg")) if file_digest(p) not in labeled]
+
+
+def ssl_scans(data: Path) -> list[Path]:
+    """Every scan JPEG in no split: :func:`unlabeled_scans` and the ``scan_N.jpg`` whose N
+    starts no region name of tbm/train, val or test (only the names are listed), none a
+    byte copy of a scan that has regions."""
+    scans = data.parent / "scans"
+    with_regions = {p.name.split("-")[0] for split in ("train", "val", "test")
+                    for p in (data / split / "images").glob("*.png")}
+    labeled = {file_digest(p) for p in scans.glob("scan_*.jpg")
+               if p.stem.split("_")[1] in with_regions}
+    plain = [p for p in sorted(scans.glob("scan_*.jpg"))
+             if p.stem.split("_")[1] not in with_regions and file_digest(p) not in labeled]
+    return unlabeled_scans(data) + plain
+
+
+def ssl_init(work: Path, variant: str, data: Path, seed: int) -> str:
+    """The masked-image-modelling checkpoint a self-supervised variant starts from
+    (trained once, on :func:`ssl_scans`, with one thread; its CPU time in ``meta.json``)."""
+    import torch
+
+    from napari_srmat.edges.pretrain import MaskedPretrainConfig, masked_pretrain_job
+    from napari_srmat.io import read_array
+    from napari_srmat.jobs import run_job
+
+    out = work / variant / "mim_init"
+    if (out / "config.json").is_file():
+        return str(out)
+    scans = ssl_scans(data)
+    _log(f"{variant}: masked pretraining on {len(scans)} scans: "
+         f"{', '.join(p.stem for p in scans)}")
+    torch.set_num_threads(1)
+    t0 = time.process_time()
+    run_job(masked_pretrain_job(MaskedPretrainConfig(
+        images=[read_array(p)[..., :3] for p in scans], out=str(out), seed=seed,
+        num_threads=1, **SSL[variant])), quiet=True)
+    (work / variant / "mim_meta.json").write_text(json.dumps(
+        {"scans": [p.name for p in scans], "cpu_s": time.process_time() - t0}, indent=1))
+    return str(out)
 
 
 def scan_regions(path: Path, n: int, size: int = 256) -> list[tuple[str, np.ndarray]]:
@@ -326,8 +373,12 @@ def run_training(args, work: Path, samples, folds) -> None:
             if variant in PSEUDO:
                 train += pseudo_samples(work, variant, k, Path(args.data),
                                         teacher_params(variant, k, folds))
+            fold_settings = settings
+            if variant in SSL:
+                fold_settings = {**settings, "init_checkpoint": ssl_init(
+                    work, variant, Path(args.data), args.seed)}
             _log(f"{variant} fold {k}: train on {len(train)} images, hold out {len(held)}")
-            meta = train_fold(work, variant, k, train, settings)
+            meta = train_fold(work, variant, k, train, fold_settings)
             _log(f"{variant} fold {k}: trained ({meta['cpu_s'] / 60:.1f} CPU-min)")
             predict_fold(work, variant, k, [by_name[n] for n in held])
 

@@ -1,0 +1,233 @@
+"""Self-supervised pretraining of the boundary model on unlabeled micrographs.
+
+Masked image modelling (SimMIM-style, on the UAED UNet++ as it is): square patches of
+a random crop are replaced by the crop's mean colour, and the network's boundary output
+(``mu``) is trained to give back the standardised grey level of the hidden pixels (L1,
+masked pixels only). No label is needed, so every scan a lab has can teach the encoder
+its colours and textures; the result is a boundary checkpoint (safetensors + JSON) that
+:func:`napari_srmat.edges.train_boundaries_job` starts from with ``init_checkpoint``
+(its uncertainty head is left as initialised, its boundary output is relearnt).
+
+Whether it helps is judged out of fold (``studies/ssl_pretrain_decision.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..jobs import Checkpoint, Log, Metric, Progress, Stopped
+from .model import ENCODER_PRESETS, build_uaed, default_arch_config
+
+__all__ = ["MaskedPretrainConfig", "masked_pretrain_job", "mask_patches"]
+
+
+@dataclass
+class MaskedPretrainConfig:
+    """Settings of :func:`masked_pretrain_job`.
+
+    Parameters
+    ----------
+    images : list of array
+        Unlabeled micrographs, ``(H, W)`` or ``(H, W, C)``, any dtype (scaled to [0, 1]
+        as everywhere in the package). Each must be at least ``crop`` px on both sides.
+    out : str
+        Checkpoint directory to write (refused if it exists; written to a partial
+        directory and swapped in when complete).
+    encoder : str
+        Encoder preset of the boundary model (:data:`ENCODER_PRESETS`).
+    steps, batch_size, crop : int
+        Optimisation steps, crops per step and crop side (px).
+    patch : int
+        Side of the masked squares (px); ``crop`` must be a multiple of it.
+    mask_ratio : float
+        Fraction of the patches hidden in each crop.
+    lr, weight_decay : float
+        AdamW settings (cosine decay to 5 % of ``lr``).
+    seed : int
+        Crops, masks and initial weights.
+    num_threads : int, optional
+        ``torch.set_num_threads`` for the run.
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"auto"``.
+    """
+
+    images: list = field(default_factory=list, repr=False)
+    out: str = ""
+    encoder: str = "tiny"
+    steps: int = 2000
+    batch_size: int = 4
+    crop: int = 128
+    patch: int = 16
+    mask_ratio: float = 0.5
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    seed: int = 0
+    num_threads: int | None = None
+    device: str = "cpu"
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings without the images (their number instead)."""
+        d = asdict(self)
+        d["images"] = len(self.images)
+        return d
+
+
+def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Hide ``ratio`` of the ``patch`` x ``patch`` squares of a crop.
+
+    Parameters
+    ----------
+    crop_chw : ndarray (C, H, W)
+        Float crop; H and W multiples of ``patch``.
+    patch : int
+        Side of the squares.
+    ratio : float
+        Fraction of the squares hidden (rounded, at least one).
+    rng : numpy.random.Generator
+        Chooses the squares.
+
+    Returns
+    -------
+    masked : ndarray (C, H, W)
+        The crop with the hidden squares set to its per-channel mean.
+    hidden : ndarray (H, W) of bool
+        Which pixels were hidden.
+
+    Examples
+    --------
+    >>> x = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)
+    >>> masked, hidden = mask_patches(x, 2, 0.5, np.random.default_rng(0))
+    >>> int(hidden.sum()), bool(np.all(masked[:, ~hidden] == x[:, ~hidden]))
+    (8, True)
+    """
+    c, h, w = crop_chw.shape
+    if h % patch or w % patch:
+        raise ValueError(f"crop {h}x{w} is not a multiple of the patch side {patch}")
+    gh, gw = h // patch, w // patch
+    n_hide = max(1, round(ratio * gh * gw))
+    grid = np.zeros(gh * gw, bool)
+    grid[rng.choice(gh * gw, n_hide, replace=False)] = True
+    hidden = np.kron(grid.reshape(gh, gw), np.ones((patch, patch), bool))
+    masked = crop_chw.copy()
+    masked[:, hidden] = crop_chw.mean(axis=(1, 2))[:, None]
+    return masked, hidden
+
+
+def _standardised_grey(crop_chw: np.ndarray) -> np.ndarray:
+    grey = crop_chw.mean(axis=0)
+    return (grey - grey.mean()) / (grey.std() + 1e-3)
+
+
+def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
+    """Pretrain a boundary model by masked image modelling (job generator).
+
+    Parameters
+    ----------
+    config : MaskedPretrainConfig or dict
+        Run settings.
+    stop : StopToken, optional
+        Checked between steps; on request nothing is written, :class:`Stopped` is
+        yielded and ``None`` returned.
+
+    Yields
+    ------
+    Progress, Log, Metric, Checkpoint, Stopped
+
+    Returns
+    -------
+    str or None
+        The checkpoint directory (loadable by ``load_boundary_model`` and usable as
+        ``init_checkpoint``), or None when stopped.
+
+    Raises
+    ------
+    ValueError
+        No images, an image smaller than the crop, a crop not a multiple of the
+        patch, an unknown encoder, or an output that exists.
+    """
+    import torch
+
+    from ..checkpoint import save_checkpoint
+    from ..device import resolve_device
+    from ..io import grey_or_rgb, to_float01
+    from .data import random_crop_augment
+
+    cfg = config if isinstance(config, MaskedPretrainConfig) else MaskedPretrainConfig(**config)
+    if cfg.encoder not in ENCODER_PRESETS:
+        raise ValueError(f"unknown encoder {cfg.encoder!r}; choose one of "
+                         f"{sorted(ENCODER_PRESETS)}")
+    if not cfg.images:
+        raise ValueError("no images to pretrain on")
+    if cfg.crop % cfg.patch:
+        raise ValueError(f"crop {cfg.crop} is not a multiple of the patch side {cfg.patch}")
+    if not cfg.out:
+        raise ValueError("out (the checkpoint directory) is required")
+    out = Path(cfg.out)
+    if out.exists():
+        raise ValueError(f"{out} already exists; choose a new checkpoint directory")
+    arch = default_arch_config(cfg.encoder)
+    images = []
+    for i, img in enumerate(cfg.images):
+        a = grey_or_rgb(np.asarray(img))
+        a = to_float01(a[..., None] if a.ndim == 2 else a)
+        if a.shape[2] == 1:
+            a = np.repeat(a, arch["in_channels"], axis=2)
+        if min(a.shape[:2]) < cfg.crop:
+            raise ValueError(f"image {i} ({a.shape[0]}x{a.shape[1]}) is smaller than the "
+                             f"crop ({cfg.crop} px)")
+        images.append(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))
+    if cfg.num_threads:
+        torch.set_num_threads(int(cfg.num_threads))
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = build_uaed(arch).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(cfg.seed)
+    no_labels = [np.zeros(a.shape[1:], bool) for a in images]  # the crop function wants one
+    yield Log(f"masked pretraining on {len(images)} images, {cfg.steps} steps")
+    t0 = time.time()
+    losses: list[float] = []
+    for step in range(cfg.steps):
+        if stop is not None and stop.stop_requested:
+            yield Stopped(f"stopped at step {step}; nothing written")
+            return None
+        xs, ys, hs = [], [], []
+        for _ in range(cfg.batch_size):
+            i = int(rng.integers(len(images)))
+            crop, _ = random_crop_augment(images[i], no_labels[i], cfg.crop, rng)
+            masked, hidden = mask_patches(crop, cfg.patch, cfg.mask_ratio, rng)
+            xs.append(masked)
+            ys.append(_standardised_grey(crop))
+            hs.append(hidden)
+        x = torch.from_numpy(np.stack(xs)).to(device)
+        y = torch.from_numpy(np.stack(ys)[:, None].astype(np.float32)).to(device)
+        hidden_t = torch.from_numpy(np.stack(hs)[:, None]).to(device)
+        lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(cfg.steps, 1))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        model.train()
+        mu, _ = model(x)
+        loss = (mu - y).abs()[hidden_t].mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss.detach()))
+        yield Progress(step + 1, cfg.steps, "masked pretraining")
+        if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
+            yield Metric(step, {"loss": float(np.mean(losses[-100:]))}, split="pretrain")
+    config_json = {**arch, "threshold": 0.5, "input_norm": "none",
+                   "prob_definition": "sigmoid(mu)",
+                   "pretraining": {"kind": "masked_image_modelling", **cfg.to_json(),
+                                   "final_loss": float(np.mean(losses[-100:])),
+                                   "elapsed_s": round(time.time() - t0, 1)}}
+    save_checkpoint(out, model.state_dict(), config_json, overwrite=False)
+    yield Checkpoint(str(out), step=cfg.steps)
+    return str(out)
