@@ -26,7 +26,7 @@ of compute), and (2) its pixel AP is not lower by more than 0.01 on average.
     OMP_NUM_THREADS=1 PYTHONPATH=src python studies/multiscale_tta_decision.py \\
         --work out/cv_uaed out/cv_uaed_s1 out/cv_uaed_s2 out/cv_uaed_s3
 
-Resumable (per-region cache ``WORK/multiscale_tta.json``). Writes
+Resumable (per-region cache ``WORK/multiscale_tta_<SCALES>.json``). Writes
 studies/results/multiscale_tta_decision.json.
 """
 
@@ -76,7 +76,7 @@ def measure_repetition(work: Path) -> list[dict]:
 
     torch.set_num_threads(1)
     folds = json.loads((work / "folds.json").read_text())
-    cache = work / "multiscale_tta.json"
+    cache = work / f"multiscale_tta_{'-'.join(f'{v:g}' for v in SCALES)}.json"
     records = json.loads(cache.read_text()) if cache.is_file() else []
     done = {r["name"] for r in records}
     paths = {p.stem: p for split in ("train", "val")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from napari_srmat import jobs
+from napari_srmat.checkpoint import CheckpointError
 from napari_srmat.edges.pretrain import MaskedPretrainConfig, mask_patches, masked_pretrain_job
 from napari_srmat.synth import generate_microstructure
 
@@ -54,7 +55,7 @@ def test_pretraining_learns_and_its_checkpoint_starts_a_boundary_run(tmp_path):
 
     from napari_srmat.edges import load_boundary_model
     from napari_srmat.edges.model import build_uaed, default_arch_config
-    from napari_srmat.edges.train import train_boundaries
+    from napari_srmat.edges.train import train_boundaries_job
 
     out = tmp_path / "mim"
     events = []
@@ -65,7 +66,9 @@ def test_pretraining_learns_and_its_checkpoint_starts_a_boundary_run(tmp_path):
     steps = [e for e in events if isinstance(e, jobs.Progress)]
     assert len(steps) == 150 and steps[-1].done == 150
     assert [e.path for e in events if isinstance(e, jobs.Checkpoint)] == [str(out)]
-    model = load_boundary_model(out, device="cpu")
+    with pytest.raises(CheckpointError, match="not a boundary model"):
+        load_boundary_model(out, device="cpu")  # its output is not a probability
+    model = load_boundary_model(out, device="cpu", for_init=True)
     assert model.config["pretraining"]["kind"] == "masked_image_modelling"
     assert model.config["pretraining"]["images"] == 2
     # hidden squares of fixed crops are filled in better than by the untrained network
@@ -73,13 +76,17 @@ def test_pretraining_learns_and_its_checkpoint_starts_a_boundary_run(tmp_path):
     torch.manual_seed(0)
     untrained = build_uaed(default_arch_config("tiny"))
     assert _masked_loss(model.net, _images()) < 0.9 * _masked_loss(untrained, _images())
-    # a boundary run starts from it
+    # a boundary run starts from it (and its result predicts)
     img = _images(1)[0]
     mask = generate_microstructure((64, 64), mean_grain_size_px=12, seed=0).boundaries
-    res = train_boundaries(None, train_images=[img], train_masks=[mask], epochs=1,
-                           pretrain_synthetic=0, crop=32, batch_size=1, num_threads=1,
-                           init_checkpoint=str(out), out=str(tmp_path / "run"))
+    logs = []
+    res = jobs.run_job(train_boundaries_job(dict(
+        train_images=[img], train_masks=[mask], epochs=1, pretrain_synthetic=0, crop=32,
+        batch_size=1, num_threads=1, init_checkpoint=str(out), out=str(tmp_path / "run"))),
+        quiet=True, on_event=lambda e: logs.append(getattr(e, "message", "")))
     assert res.epochs_done == 1
+    assert f"initialised from {out}" in logs
+    load_boundary_model(tmp_path / "run", device="cpu")
 
 
 def test_pretraining_refuses_bad_input_and_writes_nothing_when_stopped(tmp_path):
@@ -91,10 +98,47 @@ def test_pretraining_refuses_bad_input_and_writes_nothing_when_stopped(tmp_path)
     (tmp_path / "exists").mkdir()
     with pytest.raises(ValueError, match="already exists"):
         jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / "exists")}))
+    for bad, match in [({"steps": 0}, "at least 1"), ({"batch_size": 0}, "at least 1"),
+                       ({"patch": 0}, "at least 1"), ({"mask_ratio": 1.0}, "mask_ratio"),
+                       ({"crop": 30, "patch": 8}, "multiple"), ({"encoder": "huge"}, "encoder")]:
+        with pytest.raises(ValueError, match=match):
+            jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / "c"),
+                                              **bad}))
+    assert not (tmp_path / "c").exists()
+
+
+def test_pretraining_stopped_or_failing_leaves_nothing(tmp_path, monkeypatch):
     token = jobs.StopToken()
-    token.request_stop()
     out = tmp_path / "stopped"
+
+    def stop_after_three(event):
+        if isinstance(event, jobs.Progress) and event.done == 3:
+            token.request_stop()
+
     res = jobs.run_job(masked_pretrain_job(MaskedPretrainConfig(
-        images=_images(1), out=str(out), steps=5, crop=32, patch=8), stop=token), quiet=True)
+        images=_images(1), out=str(out), steps=20, crop=32, patch=8, num_threads=1),
+        stop=token), quiet=True, on_event=stop_after_three)
     assert res is None and not out.exists()
-    assert not list(tmp_path.glob(".stopped*"))
+    # a failure while writing the checkpoint leaves no partial folder behind
+    import napari_srmat.checkpoint as checkpoint
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "write_safetensors", broken)
+    with pytest.raises(OSError, match="disk full"):
+        jobs.run_job(masked_pretrain_job(MaskedPretrainConfig(
+            images=_images(1), out=str(tmp_path / "failed"), steps=2, crop=32, patch=8,
+            num_threads=1)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_pretraining_takes_grey_and_16_bit_images(tmp_path):
+    from napari_srmat.edges import load_boundary_model
+
+    grey16 = (_images(1)[0].mean(axis=2) * 65535).astype(np.uint16)
+    path = jobs.run_job(masked_pretrain_job(MaskedPretrainConfig(
+        images=[grey16, _images(1)[0]], out=str(tmp_path / "g"), steps=2, crop=32, patch=8,
+        num_threads=1)))
+    assert load_boundary_model(path, device="cpu", for_init=True).config["pretraining"][
+        "images"] == 2

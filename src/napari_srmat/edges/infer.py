@@ -424,7 +424,8 @@ def _resolve(checkpoint) -> Path:
 
 def load_boundary_model(checkpoint=None, device: str = "auto",
                         tta: str | None = None, threshold_rule: str | None = None,
-                        threshold_params: dict[str, Any] | None = None) -> BoundaryModel:
+                        threshold_params: dict[str, Any] | None = None, *,
+                        for_init: bool = False) -> BoundaryModel:
     """Load a UAED boundary model.
 
     Parameters
@@ -445,6 +446,10 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
         :data:`napari_srmat.edges.thresholds.RULES`).
     threshold_params : dict, optional
         The rule's parameters (default: the checkpoint's calibrated ones).
+    for_init : bool
+        Also accept a self-supervised pretraining checkpoint
+        (``config["purpose"] == "init_only"``, :mod:`napari_srmat.edges.pretrain`), whose
+        output is not a boundary probability: only to start a training run from.
 
     Returns
     -------
@@ -455,13 +460,18 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
     CheckpointError
         Missing files, a config for another architecture, tensors whose names
         or shapes do not match the architecture the config describes, or a
-        ``threshold_rule`` without parameters.
+        ``threshold_rule`` without parameters, or (without ``for_init``) a
+        pretraining checkpoint.
     """
     from ..device import resolve_device
+    from .pretrain import INIT_ONLY
 
     device = resolve_device(device)
     path = _resolve(checkpoint)
     path, config = read_checkpoint_config(path)
+    if config.get("purpose") == INIT_ONLY and not for_init:
+        raise CheckpointError(f"{path} is a self-supervised pretraining, not a boundary "
+                              "model: train from it (init_checkpoint) before predicting")
     thresholds = BoundaryThresholds.from_config(config, source=path)  # refuse bad ones now
     # the architecture is checked against the weights file before anything is allocated
     state = load_checked_weights(

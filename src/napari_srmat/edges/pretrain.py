@@ -24,7 +24,11 @@ import numpy as np
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
-__all__ = ["MaskedPretrainConfig", "masked_pretrain_job", "mask_patches"]
+__all__ = ["INIT_ONLY", "MaskedPretrainConfig", "masked_pretrain_job", "mask_patches"]
+
+#: ``config["purpose"]`` of a pretraining checkpoint: a starting point for
+#: ``init_checkpoint``, refused by ``load_boundary_model`` for prediction.
+INIT_ONLY = "init_only"
 
 
 @dataclass
@@ -34,8 +38,9 @@ class MaskedPretrainConfig:
     Parameters
     ----------
     images : list of array
-        Unlabeled micrographs, ``(H, W)`` or ``(H, W, C)``, any dtype (scaled to [0, 1]
-        as everywhere in the package). Each must be at least ``crop`` px on both sides.
+        Unlabeled micrographs, ``(H, W)`` or ``(H, W, C)``, any dtype, prepared as the
+        boundary training prepares its images (``edges.data.to_model_image``: [0, 1],
+        three channels). Each must be at least ``crop`` px on both sides.
     out : str
         Checkpoint directory to write (refused if it exists; written to a partial
         directory and swapped in when complete).
@@ -84,7 +89,7 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
 
     Parameters
     ----------
-    crop_chw : ndarray (C, H, W)
+    crop_chw : ndarray, shape (C, H, W)
         Float crop; H and W multiples of ``patch``.
     patch : int
         Side of the squares.
@@ -95,9 +100,10 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
 
     Returns
     -------
-    masked : ndarray (C, H, W)
-        The crop with the hidden squares set to its per-channel mean.
-    hidden : ndarray (H, W) of bool
+    masked : ndarray, shape (C, H, W)
+        The crop with the hidden squares set to its per-channel mean (of the whole crop:
+        a simplification of SimMIM's learnt mask token).
+    hidden : ndarray of bool, shape (H, W)
         Which pixels were hidden.
 
     Examples
@@ -138,7 +144,14 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
 
     Yields
     ------
-    Progress, Log, Metric, Checkpoint, Stopped
+    Progress
+        One per step (stage ``"masked pretraining"``).
+    Log, Metric
+        The start; the mean masked loss every 100 steps (split ``"pretrain"``).
+    Checkpoint
+        The written checkpoint, at the end.
+    Stopped
+        On a stop request (nothing is written).
 
     Returns
     -------
@@ -150,14 +163,16 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     ------
     ValueError
         No images, an image smaller than the crop, a crop not a multiple of the
-        patch, an unknown encoder, or an output that exists.
+        patch, steps / batch size / patch below 1, a mask ratio outside (0, 1), an
+        unknown encoder, or an output that exists.
+    BoundaryDataError
+        An image that is not ``(H, W)`` or ``(H, W, C)`` with 1, 3 or 4 channels.
     """
     import torch
 
     from ..checkpoint import save_checkpoint
     from ..device import resolve_device
-    from ..io import grey_or_rgb, to_float01
-    from .data import random_crop_augment
+    from .data import random_crop_augment, to_model_image
 
     cfg = config if isinstance(config, MaskedPretrainConfig) else MaskedPretrainConfig(**config)
     if cfg.encoder not in ENCODER_PRESETS:
@@ -165,6 +180,10 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
                          f"{sorted(ENCODER_PRESETS)}")
     if not cfg.images:
         raise ValueError("no images to pretrain on")
+    if min(cfg.steps, cfg.batch_size, cfg.patch, cfg.crop) < 1:
+        raise ValueError("steps, batch_size, patch and crop must be at least 1")
+    if not 0 < cfg.mask_ratio < 1:
+        raise ValueError(f"mask_ratio must be between 0 and 1 (exclusive), got {cfg.mask_ratio}")
     if cfg.crop % cfg.patch:
         raise ValueError(f"crop {cfg.crop} is not a multiple of the patch side {cfg.patch}")
     if not cfg.out:
@@ -175,14 +194,11 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     arch = default_arch_config(cfg.encoder)
     images = []
     for i, img in enumerate(cfg.images):
-        a = grey_or_rgb(np.asarray(img))
-        a = to_float01(a[..., None] if a.ndim == 2 else a)
-        if a.shape[2] == 1:
-            a = np.repeat(a, arch["in_channels"], axis=2)
-        if min(a.shape[:2]) < cfg.crop:
-            raise ValueError(f"image {i} ({a.shape[0]}x{a.shape[1]}) is smaller than the "
+        a = to_model_image(img)  # as the fine-tuning sees its images
+        if min(a.shape[1:]) < cfg.crop:
+            raise ValueError(f"image {i} ({a.shape[1]}x{a.shape[2]}) is smaller than the "
                              f"crop ({cfg.crop} px)")
-        images.append(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))
+        images.append(a.astype(np.float32, copy=False))
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     device = resolve_device(cfg.device)
@@ -224,7 +240,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
             yield Metric(step, {"loss": float(np.mean(losses[-100:]))}, split="pretrain")
     config_json = {**arch, "threshold": 0.5, "input_norm": "none",
-                   "prob_definition": "sigmoid(mu)",
+                   "prob_definition": "sigmoid(mu)", "purpose": INIT_ONLY,
                    "pretraining": {"kind": "masked_image_modelling", **cfg.to_json(),
                                    "final_loss": float(np.mean(losses[-100:])),
                                    "elapsed_s": round(time.time() - t0, 1)}}

@@ -223,7 +223,8 @@ def train_boundaries_job(config, *, stop=None):
         from .infer import load_boundary_model
 
         init = load_boundary_model(
-            None if cfg.init_checkpoint == "default" else cfg.init_checkpoint, device="cpu")
+            None if cfg.init_checkpoint == "default" else cfg.init_checkpoint, device="cpu",
+            for_init=True)
         if init.encoder != cfg.encoder:
             raise ValueError(f"init_checkpoint has encoder {init.encoder!r}, the run uses "
                              f"{cfg.encoder!r}")
