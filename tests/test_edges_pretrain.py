@@ -142,3 +142,40 @@ def test_pretraining_takes_grey_and_16_bit_images(tmp_path):
         num_threads=1)))
     assert load_boundary_model(path, device="cpu", for_init=True).config["pretraining"][
         "images"] == 2
+
+
+def test_cli_pretrain_then_train_from_it(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+    from test_edges_train import _write_dataset
+
+    from napari_srmat.cli import main
+
+    paths = []
+    for i, img in enumerate(_images(2)):
+        paths.append(str(tmp_path / f"scan_{i}.png"))
+        Image.fromarray((np.asarray(img) * 255).astype(np.uint8)).save(paths[-1])
+    out = tmp_path / "mim"
+    rc = main(["edges", "pretrain", *paths, "--out", str(out), "--steps", "3", "--crop", "32",
+               "--patch", "8", "--batch-size", "1", "--threads", "1", "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["checkpoint"] == str(out) and report["images"] == 2 and report["steps"] == 3
+    root = _write_dataset(tmp_path / "data")
+    rc = main(["edges", "train", "--data", str(root), "--epochs", "1", "--crop", "32",
+               "--steps-per-epoch", "1", "--threads", "1", "--device", "cpu",
+               "--pretrain-synthetic", "0", "--init-checkpoint", str(out),
+               "--out", str(tmp_path / "run"), "--json"])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["epochs_done"] == 1
+    # refused, one line each, nothing written: an existing output, a missing image, bad
+    # settings
+    for argv in (["edges", "pretrain", paths[0], "--out", str(out)],
+                 ["edges", "pretrain", str(tmp_path / "nope.png"), "--out", str(tmp_path / "x")],
+                 ["edges", "pretrain", paths[0], "--out", str(tmp_path / "y"), "--crop", "30",
+                  "--patch", "8"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "error" in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -42,8 +42,34 @@ def register(subparsers) -> None:
     t.add_argument("--input-norm", choices=INPUT_NORMS, default=d.input_norm,
                    help="normalise each image's channels to a fixed mean and spread before "
                         "the model (recorded in the checkpoint; inference does the same)")
+    t.add_argument("--init-checkpoint", default=None, metavar="CKPT",
+                   help="start from these weights (same encoder): 'default' for the shipped "
+                        "model (fine-tuning on your own labelled images), a checkpoint "
+                        "folder, or the output of `srmat edges pretrain`")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
+
+    from ..edges.pretrain import MaskedPretrainConfig
+
+    m = MaskedPretrainConfig()
+    pt = sub.add_parser(
+        "pretrain", help="self-supervised pretraining on unlabeled micrographs (masked "
+                         "image modelling); train from it with --init-checkpoint")
+    pt.add_argument("images", nargs="+", help="unlabeled micrographs (PNG/JPEG/TIFF/OME-Zarr)")
+    pt.add_argument("--out", required=True, help="checkpoint folder to create")
+    pt.add_argument("--steps", type=int, default=m.steps)
+    pt.add_argument("--batch-size", type=int, default=m.batch_size)
+    pt.add_argument("--crop", type=int, default=m.crop)
+    pt.add_argument("--patch", type=int, default=m.patch, help="side of the hidden squares")
+    pt.add_argument("--mask-ratio", type=float, default=m.mask_ratio,
+                    help="fraction of the squares hidden")
+    pt.add_argument("--encoder", default=m.encoder)
+    pt.add_argument("--lr", type=float, default=m.lr)
+    pt.add_argument("--seed", type=int, default=m.seed)
+    pt.add_argument("--device", default=m.device)
+    pt.add_argument("--threads", type=int, default=m.num_threads, help="torch CPU threads")
+    pt.add_argument("--json", action="store_true")
+    pt.set_defaults(func=_pretrain)
 
     pr = sub.add_parser("predict", help="boundary probability + uncertainty of an image")
     pr.add_argument("image")
@@ -114,7 +140,7 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr, batch_size=args.batch_size, crop=args.crop,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, resume=args.resume,
         device=args.device, num_threads=args.threads, photometric_augment=args.augment,
-        input_norm=args.input_norm,
+        input_norm=args.input_norm, init_checkpoint=args.init_checkpoint,
     )
     stopped = []
     res = run_job(train_boundaries_job(cfg),
@@ -127,6 +153,42 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(f"best val AP {res.best_val_ap:.4f} at threshold {res.threshold:.3f}: "
               f"{res.best_checkpoint}")
+    return 0
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..edges.pretrain import MaskedPretrainConfig, masked_pretrain_job
+    from ..io import read_image
+    from ..jobs import run_job
+    from ..outputs import check_not_input, check_output_location
+
+    check_not_input(args.out, args.images)
+    check_output_location(args.out)
+    if Path(args.out).exists():
+        raise UserError(f"--out {args.out} already exists; choose a new folder")
+    images = []
+    for path in args.images:
+        if not Path(path).exists():
+            raise UserError(f"{path}: not found")
+        images.append(np.asarray(read_image(path).data))  # whole images: crops are random
+    cfg = MaskedPretrainConfig(
+        images=images, out=args.out, encoder=args.encoder, steps=args.steps,
+        batch_size=args.batch_size, crop=args.crop, patch=args.patch,
+        mask_ratio=args.mask_ratio, lr=args.lr, seed=args.seed, device=args.device,
+        num_threads=args.threads)
+    losses = []
+    path = run_job(masked_pretrain_job(cfg), on_event=lambda ev: losses.append(
+        ev.values["loss"]) if getattr(ev, "split", None) == "pretrain" else None)
+    if args.json:
+        print_json({"checkpoint": path, "steps": args.steps, "images": len(images),
+                    "final_loss": losses[-1] if losses else None})
+    else:
+        n = len(images)
+        print(f"pretrained on {n} image{'s' if n != 1 else ''} ({args.steps} steps, masked loss "
+              f"{losses[-1]:.3f}): {path}; train from it with "
+              f"`srmat edges train --init-checkpoint {path}`")
     return 0
 
 
