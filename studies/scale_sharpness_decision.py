@@ -219,6 +219,9 @@ def main(argv=None) -> int:
                     help="also the sharpness of x4 SR outputs (cnn, onestep)")
     ap.add_argument("--noise", action="store_true",
                     help="also the regions and their x2 copies with added pixel noise")
+    ap.add_argument("--name", default="scale_sharpness_decision",
+                    help="result file (studies/results/NAME.json); another name for a "
+                         "diagnostic run on other fold models (e.g. --run long=...)")
     args = ap.parse_args(argv)
 
     import torch
@@ -245,7 +248,7 @@ def main(argv=None) -> int:
 
     read_as_native = {k: sum(native_sharp(row.get(k)) for row in sharpness.values())
                       for k in keys}
-    save("scale_sharpness_decision", {
+    save(args.name, {
         "data": "tbm/train+val (never test); out-of-fold plain fold models, TTA none",
         "formulation_run": FORMULATION,
         "sharpness_q0_10_50_90_100": {k: q([row.get(k) for row in sharpness.values()],
