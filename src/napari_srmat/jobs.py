@@ -199,8 +199,10 @@ def run_job(
                         bar.close()
                     from tqdm.auto import tqdm
 
-                    bar = tqdm(total=event.total, desc=event.stage, file=stream, leave=False)
-                bar.set_description(event.stage, refresh=False)
+                    # no rate: a job's units (tiles, stages, steps) can jump several at once
+                    bar = tqdm(total=event.total, desc=event.stage, file=stream, leave=False,
+                               bar_format=BAR_FORMAT)
+                bar.set_description_str(event.stage, refresh=False)
                 bar.n = event.done
                 bar.refresh()
                 continue
@@ -225,6 +227,11 @@ def run_job(
             bar.close()
         if stopped and raise_on_stop:
             raise JobCancelled("job stopped before completion")
+
+
+#: Progress bar of :func:`run_job` (tqdm ``bar_format``): stage, percentage, bar, count,
+#: elapsed and remaining time.
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
 
 
 def format_duration(seconds: float) -> str:
