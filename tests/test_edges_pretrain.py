@@ -179,3 +179,37 @@ def test_cli_pretrain_then_train_from_it(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "error" in err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+class _WindowOnly:
+    """A lazy image that records every read and refuses any larger than a window."""
+
+    def __init__(self, array, side):
+        self.array, self.side, self.reads = array, side, []
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, key):
+        rows, cols = key[0], key[1]
+        assert rows.stop - rows.start <= self.side and cols.stop - cols.start <= self.side
+        self.reads.append(key)
+        return self.array[key]
+
+
+def test_lazy_images_are_read_crop_by_crop_with_the_same_result(tmp_path):
+    import dask.array as da
+    from safetensors.numpy import load_file
+
+    arrays = [(np.asarray(img) * 255).astype(np.uint8) for img in _images(2, 80)]
+    outs = {}
+    lazy = [_WindowOnly(a, 32) for a in arrays]
+    for name, images in [("numpy", arrays), ("dask", [da.from_array(a, chunks=(17, 23, 3))
+                                                      for a in arrays]), ("lazy", lazy)]:
+        path = jobs.run_job(masked_pretrain_job(MaskedPretrainConfig(
+            images=images, out=str(tmp_path / name), steps=4, batch_size=2, crop=32,
+            patch=8, num_threads=1)))
+        w = load_file(str(tmp_path / name / "model.safetensors"))
+        outs[name] = np.concatenate([w[k].ravel() for k in sorted(w)])
+        assert path == str(tmp_path / name)
+    assert sum(len(x.reads) for x in lazy) == 4 * 2  # one window per crop, nothing else
+    assert np.array_equal(outs["numpy"], outs["dask"])
+    assert np.array_equal(outs["numpy"], outs["lazy"])

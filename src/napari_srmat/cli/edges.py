@@ -157,8 +157,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ..edges.pretrain import MaskedPretrainConfig, masked_pretrain_job
     from ..io import read_image
     from ..jobs import run_job
@@ -172,7 +170,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     for path in args.images:
         if not Path(path).exists():
             raise UserError(f"{path}: not found")
-        images.append(np.asarray(read_image(path).data))  # whole images: crops are random
+        images.append(read_image(path).data)  # lazy: only the random crops are read
     cfg = MaskedPretrainConfig(
         images=images, out=args.out, encoder=args.encoder, steps=args.steps,
         batch_size=args.batch_size, crop=args.crop, patch=args.patch,

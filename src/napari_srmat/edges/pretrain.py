@@ -38,9 +38,11 @@ class MaskedPretrainConfig:
     Parameters
     ----------
     images : list of array
-        Unlabeled micrographs, ``(H, W)`` or ``(H, W, C)``, any dtype, prepared as the
-        boundary training prepares its images (``edges.data.to_model_image``: [0, 1],
-        three channels). Each must be at least ``crop`` px on both sides.
+        Unlabeled micrographs, ``(H, W)`` or ``(H, W, C)``, any dtype; numpy, or lazy
+        (dask, zarr: only the crops are read, so a mosaic never enters memory whole).
+        Each crop is prepared as the boundary training prepares its images
+        (``edges.data.to_model_image``: [0, 1], three channels). Each image must be at
+        least ``crop`` px on both sides.
     out : str
         Checkpoint directory to write (refused if it exists; written to a partial
         directory and swapped in when complete).
@@ -126,6 +128,39 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
     return masked, hidden
 
 
+def _checked_image(i: int, image: Any, crop: int) -> Any:
+    """An input as it is (numpy, dask or zarr: nothing is read here) once its shape is
+    that of a micrograph at least ``crop`` px on both sides."""
+    from .data import BoundaryDataError
+
+    if not hasattr(image, "shape"):
+        image = np.asarray(image)
+    shape = tuple(image.shape)
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3, 4)):
+        raise BoundaryDataError(f"image {i}: expected an (H, W) or (H, W, C) image with 1, "
+                                f"3 or 4 channels, got shape {shape}")
+    if min(shape[:2]) < crop:
+        raise ValueError(f"image {i} ({shape[0]}x{shape[1]}) is smaller than the crop "
+                         f"({crop} px)")
+    return image
+
+
+def _read_crop(image: Any, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``crop`` x ``crop`` window of an image, read alone (a mosaic never enters
+    memory whole) and prepared as the fine-tuning prepares its images
+    (``edges.data.to_model_image``). Draws the window as ``random_crop_augment`` would."""
+    from ..io import read_window
+    from .data import to_model_image
+
+    h, w = image.shape[:2]
+    y = x = 0
+    if h > crop or w > crop:
+        y = int(rng.integers(0, h - crop + 1))
+        x = int(rng.integers(0, w - crop + 1))
+    return to_model_image(read_window(image, y, y + crop, x, x + crop)).astype(
+        np.float32, copy=False)
+
+
 def _standardised_grey(crop_chw: np.ndarray) -> np.ndarray:
     grey = crop_chw.mean(axis=0)
     return (grey - grey.mean()) / (grey.std() + 1e-3)
@@ -172,7 +207,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
 
     from ..checkpoint import save_checkpoint
     from ..device import resolve_device
-    from .data import random_crop_augment, to_model_image
+    from .data import random_crop_augment
 
     cfg = config if isinstance(config, MaskedPretrainConfig) else MaskedPretrainConfig(**config)
     if cfg.encoder not in ENCODER_PRESETS:
@@ -192,13 +227,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     if out.exists():
         raise ValueError(f"{out} already exists; choose a new checkpoint directory")
     arch = default_arch_config(cfg.encoder)
-    images = []
-    for i, img in enumerate(cfg.images):
-        a = to_model_image(img)  # as the fine-tuning sees its images
-        if min(a.shape[1:]) < cfg.crop:
-            raise ValueError(f"image {i} ({a.shape[1]}x{a.shape[2]}) is smaller than the "
-                             f"crop ({cfg.crop} px)")
-        images.append(a.astype(np.float32, copy=False))
+    images = [_checked_image(i, img, cfg.crop) for i, img in enumerate(cfg.images)]
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     device = resolve_device(cfg.device)
@@ -206,7 +235,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     model = build_uaed(arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
-    no_labels = [np.zeros(a.shape[1:], bool) for a in images]  # the crop function wants one
+    no_label = np.zeros((cfg.crop, cfg.crop), bool)  # the crop function wants a mask
     yield Log(f"masked pretraining on {len(images)} images, {cfg.steps} steps")
     t0 = time.time()
     losses: list[float] = []
@@ -217,7 +246,8 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         xs, ys, hs = [], [], []
         for _ in range(cfg.batch_size):
             i = int(rng.integers(len(images)))
-            crop, _ = random_crop_augment(images[i], no_labels[i], cfg.crop, rng)
+            crop, _ = random_crop_augment(_read_crop(images[i], cfg.crop, rng), no_label,
+                                          cfg.crop, rng)
             masked, hidden = mask_patches(crop, cfg.patch, cfg.mask_ratio, rng)
             xs.append(masked)
             ys.append(_standardised_grey(crop))
