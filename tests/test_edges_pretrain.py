@@ -89,7 +89,7 @@ def test_pretraining_learns_and_its_checkpoint_starts_a_boundary_run(tmp_path):
     load_boundary_model(tmp_path / "run", device="cpu")
 
 
-def test_pretraining_refuses_bad_input_and_writes_nothing_when_stopped(tmp_path):
+def test_pretraining_refuses_bad_input_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="no images"):
         jobs.run_job(masked_pretrain_job({"images": [], "out": str(tmp_path / "a")}))
     with pytest.raises(ValueError, match="smaller than the crop"):

@@ -164,13 +164,9 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     check_not_input(args.out, args.images)
     check_output_location(args.out)
-    if Path(args.out).exists():
-        raise UserError(f"--out {args.out} already exists; choose a new folder")
-    images = []
-    for path in args.images:
-        if not Path(path).exists():
-            raise UserError(f"{path}: not found")
-        images.append(read_image(path).data)  # lazy: only the random crops are read
+    # lazy: only the random crops are read; a missing file and an existing --out are
+    # refused by read_image and the job
+    images = [read_image(path).data for path in args.images]
     cfg = MaskedPretrainConfig(
         images=images, out=args.out, encoder=args.encoder, steps=args.steps,
         batch_size=args.batch_size, crop=args.crop, patch=args.patch,

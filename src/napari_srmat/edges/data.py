@@ -13,6 +13,7 @@ __all__ = [
     "BoundaryDataError",
     "BoundarySample",
     "to_model_image",
+    "check_model_image_shape",
     "load_split",
     "synthetic_samples",
     "dilate_boundaries",
@@ -57,8 +58,7 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
     channel is dropped.
     """
     a = np.asarray(image)
-    if a.ndim not in (2, 3):
-        raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    check_model_image_shape(a.shape)
     a = np.clip(to_float01(a), 0.0, 1.0)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
@@ -66,9 +66,23 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
         a = a[..., :3]
     elif a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
-    elif a.shape[2] != 3:
-        raise BoundaryDataError(f"expected 1, 3 or 4 channels, got {a.shape[2]}")
     return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def check_model_image_shape(shape: tuple[int, ...]) -> None:
+    """Refuse a shape :func:`to_model_image` cannot take (checked without reading any
+    pixel): ``(H, W)`` or ``(H, W, C)`` with 1, 3 or 4 channels.
+
+    Raises
+    ------
+    BoundaryDataError
+        Another number of dimensions or channels.
+    """
+    shape = tuple(shape)
+    if len(shape) not in (2, 3):
+        raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {shape}")
+    if len(shape) == 3 and shape[2] not in (1, 3, 4):
+        raise BoundaryDataError(f"expected 1, 3 or 4 channels, got {shape[2]}")
 
 
 def channel_stats(image, *, max_pixels: int = STATS_MAX_PIXELS) -> tuple[np.ndarray, np.ndarray]:

@@ -131,14 +131,15 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
 def _checked_image(i: int, image: Any, crop: int) -> Any:
     """An input as it is (numpy, dask or zarr: nothing is read here) once its shape is
     that of a micrograph at least ``crop`` px on both sides."""
-    from .data import BoundaryDataError
+    from .data import BoundaryDataError, check_model_image_shape
 
     if not hasattr(image, "shape"):
         image = np.asarray(image)
     shape = tuple(image.shape)
-    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3, 4)):
-        raise BoundaryDataError(f"image {i}: expected an (H, W) or (H, W, C) image with 1, "
-                                f"3 or 4 channels, got shape {shape}")
+    try:
+        check_model_image_shape(shape)
+    except BoundaryDataError as exc:
+        raise BoundaryDataError(f"image {i}: {exc}") from None
     if min(shape[:2]) < crop:
         raise ValueError(f"image {i} ({shape[0]}x{shape[1]}) is smaller than the crop "
                          f"({crop} px)")
