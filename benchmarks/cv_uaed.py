@@ -197,7 +197,8 @@ def ssl_scans(data: Path) -> list[Path]:
 
 def ssl_init(work: Path, variant: str, data: Path, seed: int) -> str:
     """The masked-image-modelling checkpoint a self-supervised variant starts from
-    (trained once, on :func:`ssl_scans`, with one thread; its CPU time in ``meta.json``)."""
+    (trained once, on :func:`ssl_scans`, with one thread; the scans and its CPU time in
+    ``WORK/VARIANT/mim_meta.json``; reused by later folds and runs if its settings match)."""
     import torch
 
     from napari_srmat.edges.pretrain import MaskedPretrainConfig, masked_pretrain_job
@@ -712,8 +713,10 @@ def main(argv=None) -> int:
                          "zoom / zoom_mild (scale augmentation x0.5-x2 / x0.8-x1.25), "
                          "norm (input_norm='channels'), "
                          "cldice (the clDice connectivity term at 0.2), "
-                         "small (the 4x larger encoder), sr_cnn_x4 / bilinear_x4 (x4 "
-                         "upscaled images), pseudo (plus pseudo-labeled unlabeled scans)")
+                         "small (the 4x larger encoder), long (240 epochs), sr_cnn_x4 / "
+                         "bilinear_x4 (x4 upscaled images), pseudo (plus pseudo-labeled "
+                         "unlabeled scans), ssl (from a masked-image-modelling pretraining "
+                         "on the scans in no split)")
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--pretrain-synthetic", type=int, default=32)
     ap.add_argument("--pretrain-epochs", type=int, default=4)

@@ -33,12 +33,10 @@ Writes studies/results/epochs_decision.json.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
-from _common import RESULTS, save
-from input_norm_decision import recipe_decision
+from _common import RESULTS
+from input_norm_decision import one_repetition_main
 
 CANDIDATE = "long"
 
@@ -54,17 +52,9 @@ def bias_diagnostics(variant: str) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, default=Path("out/cv_uaed"),
-                    help="work folder of benchmarks/cv_uaed.py (seed 0)")
-    args = ap.parse_args(argv)
-    report = recipe_decision([args.work], [""], CANDIDATE, primary="native")
-    report.update(candidate=CANDIDATE, adopt_candidate=all(report["checks"].values()),
-                  diagnostics={v: bias_diagnostics(v) for v in ("plain", CANDIDATE)},
-                  inputs={"work": str(args.work)})
-    save("epochs_decision", report)
-    print(json.dumps(report, indent=1))
-    return 0
+    return one_repetition_main(
+        argv, __doc__.splitlines()[0], CANDIDATE, "native", "epochs_decision",
+        extra=lambda: {"diagnostics": {v: bias_diagnostics(v) for v in ("plain", CANDIDATE)}})
 
 
 if __name__ == "__main__":

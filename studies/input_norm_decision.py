@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import DATA, RESULTS, better_by_more_than_one_std, save
@@ -101,17 +102,17 @@ def recipe_decision(works: list[Path], tags: list[str], candidate: str,
 
 
 def one_repetition_main(argv, description: str, candidate: str, primary: str,
-                        name: str) -> int:
+                        name: str, extra: Callable[[], dict] | None = None) -> int:
     """``main`` of a :func:`recipe_decision` on one leave-scan-out repetition (``--work``,
-    seed 0): the report with ``candidate`` and ``adopt_candidate``, saved as
-    ``results/<name>.json`` and printed."""
+    seed 0): the report with ``candidate``, ``adopt_candidate`` and the entries of
+    ``extra()`` (outside the rule), saved as ``results/<name>.json`` and printed."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--work", type=Path, default=Path("out/cv_uaed"),
                     help="work folder of benchmarks/cv_uaed.py (seed 0)")
     args = ap.parse_args(argv)
     report = recipe_decision([args.work], [""], candidate, primary=primary)
     report.update(candidate=candidate, adopt_candidate=all(report["checks"].values()),
-                  inputs={"work": str(args.work)})
+                  **(extra() if extra is not None else {}), inputs={"work": str(args.work)})
     save(name, report)
     print(json.dumps(report, indent=1))
     return 0

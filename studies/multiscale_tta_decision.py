@@ -115,10 +115,9 @@ def fold_errors(records: list[dict], mode: str) -> tuple[list[float], list[float
     from napari_srmat.metrics.edges import EdgeHistogram
 
     folds = sorted({r["fold"] for r in records})
-    err = np.array([[1.0 if v is None else abs(v - r["truth_px"]) / r["truth_px"]
-                     for v in r[mode]["px_by_c"]] for r in records])
     signed = np.array([[1.0 if v is None else (v - r["truth_px"]) / r["truth_px"]
                         for v in r[mode]["px_by_c"]] for r in records])
+    err = np.abs(signed)
     fold = np.array([r["fold"] for r in records])
     per_fold, aps, by_scan = [], [], {}
     for k in folds:
