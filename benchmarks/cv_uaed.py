@@ -164,23 +164,28 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def unlabeled_scans(data: Path) -> list[Path]:
+def scan_digests(data: Path) -> dict[Path, str]:
+    """:func:`file_digest` of every ``scan_N.jpg`` beside ``data``, each file hashed once."""
+    return {p: file_digest(p) for p in sorted((data.parent / "scans").glob("scan_*.jpg"))}
+
+
+def unlabeled_scans(data: Path, digests: dict[Path, str] | None = None) -> list[Path]:
     """The ``extra_*.jpg`` scans that are not a copy of any ``scan_N.jpg``.
 
-    Every ``scan_N.jpg`` is hashed, the test scans included: a copy of a test scan must
+    Every ``scan_N.jpg`` is hashed (or its digest taken from ``digests``, as
+    :func:`scan_digests` gives them), the test scans included: a copy of a test scan must
     never enter training (their bytes are hashed, nothing else is read from them). The
     ``scan_N.jpg`` without tbm regions (N = 32 ... 42) are unlabeled too but not used.
     """
-    scans = data.parent / "scans"
-    labeled = {file_digest(p) for p in scans.glob("scan_*.jpg")}
-    return [p for p in sorted(scans.glob("extra_*.jpg")) if file_digest(p) not in labeled]
+    labeled = set((scan_digests(data) if digests is None else digests).values())
+    return [p for p in sorted((data.parent / "scans").glob("extra_*.jpg"))
+            if file_digest(p) not in labeled]
 
 
 def ssl_scans(data: Path) -> list[Path]:
     """Every scan JPEG in no split: :func:`unlabeled_scans` and the ``scan_N.jpg`` whose N
     starts no region name of tbm/train, val or test (only the names are listed), none a
     byte copy of a scan that has regions."""
-    scans = data.parent / "scans"
     with_regions = set()
     for split in ("train", "val", "test"):
         names = {p.name.split("-")[0] for p in (data / split / "images").glob("*.png")}
@@ -188,11 +193,11 @@ def ssl_scans(data: Path) -> list[Path]:
             raise SystemExit(f"no regions in {data / split / 'images'}: cannot tell which "
                              "scans to keep out of the pretraining")
         with_regions |= names
-    labeled = {file_digest(p) for p in scans.glob("scan_*.jpg")
-               if p.stem.split("_")[1] in with_regions}
-    plain = [p for p in sorted(scans.glob("scan_*.jpg"))
-             if p.stem.split("_")[1] not in with_regions and file_digest(p) not in labeled]
-    return unlabeled_scans(data) + plain
+    digests = scan_digests(data)
+    labeled = {d for p, d in digests.items() if p.stem.split("_")[1] in with_regions}
+    plain = [p for p, d in digests.items()
+             if p.stem.split("_")[1] not in with_regions and d not in labeled]
+    return unlabeled_scans(data, digests) + plain
 
 
 def ssl_init(work: Path, variant: str, data: Path, seed: int) -> str:

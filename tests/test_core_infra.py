@@ -92,6 +92,20 @@ def test_run_job_log_lines_are_whole_lines_while_a_bar_is_open():
     assert any(line.startswith("tiles:") for line in lines)
 
 
+def test_run_job_bar_opens_at_the_first_events_count_in_one_frame():
+    import io
+
+    def job():  # a resumed job: its first event already counts 5 of 8 done
+        yield jobs.Progress(5, 8, "tiles")
+        yield jobs.Progress(8, 8, "tiles")
+
+    buf = io.StringIO()
+    jobs.run_job(job(), stream=buf)
+    frames = [f for f in buf.getvalue().replace("\n", "\r").split("\r") if f.strip()]
+    counts = [f.split("| ")[1].split(" ")[0] for f in frames if f.startswith("tiles:")]
+    assert counts[:2] == ["5/8", "8/8"]  # no 0/8 frame, no repeated first frame
+
+
 def test_atomic_write_text_replaces_and_leaves_no_temp(tmp_path):
     target = tmp_path / "a.json"
     atomic_write_text(target, "one")

@@ -199,9 +199,11 @@ def run_job(
                         bar.close()
                     from tqdm.auto import tqdm
 
-                    # no rate: a job's units (tiles, stages, steps) can jump several at once
-                    bar = tqdm(total=event.total, desc=event.stage, file=stream, leave=False,
-                               bar_format=BAR_FORMAT)
+                    # no rate: a job's units (tiles, stages, steps) can jump several at once;
+                    # the bar starts at the event's count (a resumed job), drawn once
+                    bar = tqdm(total=event.total, initial=event.done, desc=event.stage,
+                               file=stream, leave=False, bar_format=BAR_FORMAT)
+                    continue
                 bar.set_description_str(event.stage, refresh=False)
                 bar.n = event.done
                 bar.refresh()
