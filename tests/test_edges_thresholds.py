@@ -63,7 +63,8 @@ def test_every_rule_fits_and_applies(table):
         e = table.errors(name, params, exact=True)
         assert e["n_invalid"] == 0 and 0 <= e["per_image"] < 1, name
         t = image_threshold(name, table.probs[0], params)
-        assert (t is None) == (name in ("hysteresis", "closing", "bridge", "prune"))
+        assert (t is None) == (name in ("hysteresis", "closing", "bridge", "prune",
+                                         "separating"))
 
 
 def test_global_is_max_f1(table):
@@ -155,7 +156,8 @@ def test_binarize_by_region_is_the_rule_itself_on_one_region_and_for_fixed_rules
     b, ts = binarize_by_region("global", p, {"threshold": 0.3})
     assert np.array_equal(b, p >= 0.3) and ts == [0.3]
     for name, params in (("hysteresis", {"low": 0.2, "high": 0.5}),
-                         ("prune", {"c": 1.2, "k": 6}), ("bridge", {"c": 1.2, "f": 0.5, "r": 3})):
+                         ("prune", {"c": 1.2, "k": 6}), ("bridge", {"c": 1.2, "f": 0.5, "r": 3}),
+                         ("separating", {"c": 1.2})):
         b, ts = binarize_by_region(name, p, params)
         assert np.array_equal(b, apply_threshold_rule(name, p, params)), name
         assert ts is None
@@ -263,6 +265,33 @@ def test_bridge_and_prune_leave_fewer_endpoints():
     assert not pruned[22:24, 20].any() and pruned[20, 5:35].all()
     assert (boundary_continuity(pruned, skeletonize=False)["endpoints"]
             < boundary_continuity(sk, skeletonize=False)["endpoints"])
+
+
+def test_separating_drops_spurs_and_fragments_of_any_length_and_keeps_closed_boundaries():
+    from napari_srmat.edges.thresholds import separating_boundaries
+
+    b = np.zeros((120, 120), bool)
+    b[40:43, :] = True              # thick line across: top | bottom
+    b[43:, 60:62] = True            # bottom split into left | right
+    b[80:82, 5:50] = True           # a loose 45 px fragment in the bottom-left region
+    b[60:100, 90:92] = True         # a 40 px fragment hanging in the bottom-right region
+    b[0:30, 20] = True              # a 30 px spur from the top edge into the top region
+    b[10:20, 100:110] = True        # a closed 10 px square (outline) ...
+    b[12:18, 102:108] = False       # ... around a small grain: kept
+    kept = separating_boundaries(b)
+    assert kept[40:43, 5:115].any(axis=0).all()          # the line across, whole
+    assert kept[45:115, 60:62].any(axis=1).all()         # the vertical one, whole
+    assert not kept[80:82, 5:50].any() and not kept[60:100, 90:92].any()
+    assert not kept[0:30, 20].any()
+    assert kept[10:20, 100:110].sum() >= 20
+    # the rule: otsu_scaled, then this
+    p = b.astype(np.float32) * 0.8 + 0.1
+    params = {"c": 1.0}
+    assert np.array_equal(apply_threshold_rule("separating", p, params),
+                          separating_boundaries(apply_threshold_rule("otsu_scaled", p, params)))
+    # ℓ̄: the fragments no longer count as intercepts (longer than with them)
+    assert mean_intercept(kept) > mean_intercept(b)
+    assert not separating_boundaries(np.zeros((20, 20), bool)).any()
 
 
 def test_topology_follows_contrast_and_finds_the_boundaries():

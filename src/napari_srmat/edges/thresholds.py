@@ -105,6 +105,7 @@ __all__ = [
     "fit_threshold_rule",
     "intercept_errors",
     "boundary_continuity",
+    "separating_boundaries",
 ]
 
 
@@ -568,6 +569,56 @@ def _b_prune(prob, params):
     return _prune(b, int(params["k"]))
 
 
+def separating_boundaries(binary: np.ndarray) -> np.ndarray:
+    """The pixels of a boundary map that separate two different regions.
+
+    The regions between the boundaries are labelled (4-connected) and grown over the
+    boundary pixels (each takes its nearest region's label); a boundary pixel is kept
+    where that label changes. A spur ending inside a grain, a loose fragment or a
+    speck has the same region on every side and disappears, however long it is;
+    closed boundaries stay, as a line about 2 px wide along their middle.
+
+    Parameters
+    ----------
+    binary : (H, W) bool
+        Boundary map.
+
+    Returns
+    -------
+    (H, W) bool
+        The separating part of ``binary``.
+
+    Examples
+    --------
+    >>> b = np.zeros((9, 9), bool)
+    >>> b[4, :] = True          # a line across: separates top from bottom
+    >>> b[0:3, 6] = True        # a spur from the top edge, ending inside the top region
+    >>> kept = separating_boundaries(b)
+    >>> bool(kept[4].all()), bool(kept[0:3, 6].any())
+    (True, False)
+    """
+    from scipy import ndimage
+    from skimage.segmentation import find_boundaries
+
+    b = np.asarray(binary, bool)
+    regions, n = ndimage.label(~b)
+    if n < 2:
+        return np.zeros_like(b)
+    # every boundary pixel takes the label of its nearest region pixel
+    nearest = ndimage.distance_transform_edt(regions == 0, return_distances=False,
+                                             return_indices=True)
+    grown = regions[tuple(nearest)]
+    return b & find_boundaries(grown, mode="thick")
+
+
+def _b_separating(prob, params):
+    return separating_boundaries(prob >= _t_otsu_scaled(prob, params))
+
+
+def _grid_separating():
+    return [{"c": float(c)} for c in np.round(np.arange(0.3, 1.601, 0.025), 3)]
+
+
 # ------------------------------------------------------------------------- binarisers
 def _b_hysteresis(prob, params):
     from skimage.filters import apply_hysteresis_threshold
@@ -749,6 +800,9 @@ RULES: dict[str, ThresholdRule] = {r.name: r for r in (
                   binarize=_b_bridge, grid=_grid_bridge, adaptive=True),
     ThresholdRule("prune", "otsu_scaled, then spurs < k px pruned from the skeleton",
                   binarize=_b_prune, grid=_grid_prune, adaptive=True),
+    ThresholdRule("separating", "otsu_scaled, then only the boundary pixels that separate "
+                  "two regions (spurs and loose fragments of any length dropped)",
+                  binarize=_b_separating, grid=_grid_separating, adaptive=True),
 )}
 
 
