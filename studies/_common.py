@@ -101,3 +101,18 @@ def better_by_more_than_one_std(paired: dict, *, lower_is_better: bool = True) -
     is better than zero by more than one standard deviation of those differences."""
     gain = -paired["diff_mean"] if lower_is_better else paired["diff_mean"]
     return bool(gain > paired["diff_std"])
+
+
+def rule_comparison(result: dict, reference: str, candidate: str) -> dict:
+    """Paired per-fold comparison of two threshold rules in one ``benchmarks/cv_uaed.py``
+    result entry (``results[VARIANT/TTA]``): per-image and pooled ℓ̄ error, correlation of
+    predicted with true ℓ̄, per-scan bias and the fitted parameters."""
+    rules = result["rules"]
+    return {"per_image_pct": paired_with_means(rules[reference]["per_image_pct"]["per_fold"],
+                                               rules[candidate]["per_image_pct"]["per_fold"]),
+            "pooled_pct": paired_with_means(rules[reference]["pooled_pct"]["per_fold"],
+                                            rules[candidate]["pooled_pct"]["per_fold"]),
+            "corr_pred_true": {r: rules[r]["corr_pred_true"] for r in (reference, candidate)},
+            "per_scan_bias_pct": {r: rules[r]["per_scan_bias_pct"]
+                                  for r in (reference, candidate)},
+            "params_per_fold": {r: rules[r]["params_per_fold"] for r in (reference, candidate)}}

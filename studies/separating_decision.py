@@ -43,24 +43,15 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, better_by_more_than_one_std, save
-from _common import paired_with_means as _paired
+from _common import ROOT, better_by_more_than_one_std, rule_comparison, save
 
 REFERENCE, CANDIDATE = "otsu_scaled", "separating"
 MAX_POOLED_LOSS_POINTS = 1.0
 
 
 def compare(result: dict) -> dict:
-    """Paired per-fold comparison of the two rules in one ``cv_uaed`` result entry."""
-    rules = result["rules"]
-    per_image = _paired(rules[REFERENCE]["per_image_pct"]["per_fold"],
-                        rules[CANDIDATE]["per_image_pct"]["per_fold"])
-    pooled = _paired(rules[REFERENCE]["pooled_pct"]["per_fold"],
-                     rules[CANDIDATE]["pooled_pct"]["per_fold"])
-    return {"per_image_pct": per_image, "pooled_pct": pooled,
-            "per_scan_bias_pct": {r: rules[r]["per_scan_bias_pct"]
-                                  for r in (REFERENCE, CANDIDATE)},
-            "params_per_fold": {r: rules[r]["params_per_fold"] for r in (REFERENCE, CANDIDATE)}}
+    """:func:`_common.rule_comparison` of ``otsu_scaled`` and ``separating``."""
+    return rule_comparison(result, REFERENCE, CANDIDATE)
 
 
 def main(argv=None) -> int:
