@@ -116,3 +116,13 @@ def rule_comparison(result: dict, reference: str, candidate: str) -> dict:
             "per_scan_bias_pct": {r: rules[r]["per_scan_bias_pct"]
                                   for r in (reference, candidate)},
             "params_per_fold": {r: rules[r]["params_per_fold"] for r in (reference, candidate)}}
+
+
+def rule_decision_checks(comparison: dict, max_pooled_loss_points: float = 1.0) -> dict:
+    """The checks of a threshold-rule decision on a :func:`rule_comparison`: per-image
+    error lower by more than one std of the paired per-fold differences, pooled error not
+    higher by more than ``max_pooled_loss_points``."""
+    return {"per_image_better_by_more_than_one_std":
+            better_by_more_than_one_std(comparison["per_image_pct"]),
+            "pooled_not_worse_by_more_than_one_point":
+            comparison["pooled_pct"]["diff_mean"] <= max_pooled_loss_points}

@@ -47,7 +47,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, better_by_more_than_one_std, rule_comparison, save
+from _common import ROOT, rule_comparison, rule_decision_checks, save
 
 REFERENCE, CANDIDATE = "otsu_scaled", "quantile"
 MAX_POOLED_LOSS_POINTS = 1.0
@@ -67,13 +67,9 @@ def main(argv=None) -> int:
     decisive = rule_comparison(json.loads(args.benchmark.read_text())["results"][args.key],
                                REFERENCE, CANDIDATE)
     corr = decisive["corr_pred_true"]
-    checks = {
-        "per_image_better_by_more_than_one_std":
-            better_by_more_than_one_std(decisive["per_image_pct"]),
-        "pooled_not_worse_by_more_than_one_point":
-            decisive["pooled_pct"]["diff_mean"] <= MAX_POOLED_LOSS_POINTS,
-        "correlation_not_lower_by_more_than_0.1":
-            corr[CANDIDATE] >= corr[REFERENCE] - MAX_CORRELATION_LOSS}
+    checks = {**rule_decision_checks(decisive, MAX_POOLED_LOSS_POINTS),
+              "correlation_not_lower_by_more_than_0.1":
+              corr[CANDIDATE] >= corr[REFERENCE] - MAX_CORRELATION_LOSS}
     seen = {}
     for label, (path, key) in SEEN.items():
         if (ROOT / path).is_file():

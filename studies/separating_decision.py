@@ -43,7 +43,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, better_by_more_than_one_std, rule_comparison, save
+from _common import ROOT, rule_comparison, rule_decision_checks, save
 
 REFERENCE, CANDIDATE = "otsu_scaled", "separating"
 MAX_POOLED_LOSS_POINTS = 1.0
@@ -64,11 +64,7 @@ def main(argv=None) -> int:
     ap.add_argument("--exploration-key", default="long/none")
     args = ap.parse_args(argv)
     decisive = compare(json.loads(args.benchmark.read_text())["results"][args.key])
-    checks = {
-        "per_image_better_by_more_than_one_std":
-            better_by_more_than_one_std(decisive["per_image_pct"]),
-        "pooled_not_worse_by_more_than_one_point":
-            decisive["pooled_pct"]["diff_mean"] <= MAX_POOLED_LOSS_POINTS}
+    checks = rule_decision_checks(decisive, MAX_POOLED_LOSS_POINTS)
     report = {"reference": REFERENCE, "candidate": CANDIDATE, "decisive": decisive,
               "checks": checks, "adopt": all(checks.values()),
               "inputs": {"benchmark": str(args.benchmark), "key": args.key}}
