@@ -124,5 +124,5 @@ def rule_decision_checks(comparison: dict, max_pooled_loss_points: float = 1.0) 
     higher by more than ``max_pooled_loss_points``."""
     return {"per_image_better_by_more_than_one_std":
             better_by_more_than_one_std(comparison["per_image_pct"]),
-            "pooled_not_worse_by_more_than_one_point":
+            "pooled_not_worse_beyond_limit":
             comparison["pooled_pct"]["diff_mean"] <= max_pooled_loss_points}

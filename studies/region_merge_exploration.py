@@ -10,7 +10,9 @@ of adjacent regions whose mean colours differ by less than ``k`` x the image's o
 spread (so a low-contrast scan is judged on its own scale); the boundaries left are those
 between different merged regions. ``k = 0`` merges nothing but still drops boundary
 pieces that separate nothing (spurs), reported apart from the plain ``otsu_scaled``.
-(c, k) are cross-fitted (chosen on the other folds' regions by per-image ℓ̄ error).
+(c, k) are cross-fitted (chosen on the other folds' regions by per-image ℓ̄ error). In the
+JSON, ``prune_only`` is ``k = 0`` (the dropping alone, as the ``separating`` rule does it;
+this script binarises with ``>`` where the rule uses ``>=``) and ``merge`` the best k.
 
 This is an exploration on one repetition whose fold models already exist; it is
 formulated after the repetition was trained and before any of its maps was binarised this

@@ -10,7 +10,7 @@ shortens ℓ̄; without them a lower threshold (more faint boundaries) can be af
 Where the idea comes from (an exploration, not evidence for this decision):
 ``studies/region_merge_exploration.py`` on the seed-1 ``long`` fold models, the only two
 folds trained at the time (25 regions, scans 11, 14, 15, 17, 22): per-image ℓ̄ error
-12.5 % with ``otsu_scaled`` against 9.0 % with the dropping alone (c cross-fitted between
+12.5 % with ``otsu_scaled`` against 8.9 % with the dropping alone (c cross-fitted between
 the two folds on a coarse grid; lower c chosen, 0.6-0.8 instead of 1.1-1.5) and 9.2 %
 when adjacent regions of similar colour were merged as well (an extra parameter and the
 image needed: the simpler rule is the candidate).

@@ -105,6 +105,17 @@ def test_run_job_bar_opens_at_the_first_events_count_in_one_frame():
     counts = [f.split("| ")[1].split(" ")[0] for f in frames if f.startswith("tiles:")]
     assert counts[:2] == ["5/8", "8/8"]  # no 0/8 frame, no repeated first frame
 
+    def two_stages():  # the second stage counts again from below the first's start
+        yield jobs.Progress(5, 8, "tiles")
+        yield jobs.Progress(8, 8, "tiles")
+        yield jobs.Progress(1, 8, "pyramid")
+        yield jobs.Progress(8, 8, "pyramid")
+
+    buf = io.StringIO()
+    jobs.run_job(two_stages(), stream=buf)
+    assert "<-" not in buf.getvalue()  # no negative time left
+    assert "pyramid: " in buf.getvalue()
+
 
 def test_atomic_write_text_replaces_and_leaves_no_temp(tmp_path):
     target = tmp_path / "a.json"

@@ -194,7 +194,9 @@ def run_job(
             if quiet:
                 continue
             if isinstance(event, Progress):
-                if bar is None or bar.total != event.total:
+                # a new bar for a new total, or for a count that starts again lower
+                # (tqdm's remaining time counts from the bar's initial value)
+                if bar is None or bar.total != event.total or event.done < bar.n:
                     if bar is not None:
                         bar.close()
                     from tqdm.auto import tqdm

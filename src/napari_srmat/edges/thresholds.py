@@ -64,6 +64,10 @@ Rules (``RULES``):
     ``otsu_scaled``, then spur pruning of the skeleton: branches shorter than ``k``
     px that end in an endpoint and fragments shorter than about ``2 k`` px are
     removed; ``c, k`` fitted for ℓ̄.
+``separating``
+    ``otsu_scaled``, then only the boundary pixels that separate two regions
+    (:func:`separating_boundaries`): spurs and loose fragments of any length are
+    dropped; ``c`` fitted for ℓ̄ (evaluated, not adopted: docs/boundaries.md).
 
 Boundary continuity (:func:`boundary_continuity`): skeleton endpoints per 100 px of
 skeleton (gaps per boundary length; a closed network has none) and the number of
@@ -569,19 +573,25 @@ def _b_prune(prob, params):
     return _prune(b, int(params["k"]))
 
 
-def separating_boundaries(binary: np.ndarray) -> np.ndarray:
+def separating_boundaries(binary: np.ndarray, *, min_grain_px: int = 1) -> np.ndarray:
     """The pixels of a boundary map that separate two different regions.
 
-    The regions between the boundaries are labelled (4-connected) and grown over the
-    boundary pixels (each takes its nearest region's label); a boundary pixel is kept
-    where that label changes. A spur ending inside a grain, a loose fragment or a
-    speck has the same region on every side and disappears, however long it is;
-    closed boundaries stay, as a line about 2 px wide along their middle.
+    The regions between the boundaries are the grains of
+    :func:`napari_srmat.metrics.grainmap.grains_from_boundaries` (4-connected, grown over
+    the boundary pixels: each takes its nearest grain's label); a boundary pixel is kept
+    where that label changes. A spur ending inside a grain or a loose fragment has the
+    same grain on every side and disappears, however long it is; closed boundaries stay,
+    as a line about 2 px wide along their middle. A closed speck (a ring around a hole)
+    stays unless its hole is smaller than ``min_grain_px``.
 
     Parameters
     ----------
     binary : (H, W) bool
         Boundary map.
+    min_grain_px : int
+        Regions smaller than this count as boundary (1: every region is a grain, as the
+        ``separating`` rule was evaluated; the grain map's own default is
+        :data:`napari_srmat.metrics.grainmap.MIN_GRAIN_PX`).
 
     Returns
     -------
@@ -597,18 +607,13 @@ def separating_boundaries(binary: np.ndarray) -> np.ndarray:
     >>> bool(kept[4].all()), bool(kept[0:3, 6].any())
     (True, False)
     """
-    from scipy import ndimage
     from skimage.segmentation import find_boundaries
 
+    from ..metrics.grainmap import grains_from_boundaries
+
     b = np.asarray(binary, bool)
-    regions, n = ndimage.label(~b)
-    if n < 2:
-        return np.zeros_like(b)
-    # every boundary pixel takes the label of its nearest region pixel
-    nearest = ndimage.distance_transform_edt(regions == 0, return_distances=False,
-                                             return_indices=True)
-    grown = regions[tuple(nearest)]
-    return b & find_boundaries(grown, mode="thick")
+    grains = grains_from_boundaries(b, min_grain_px=min_grain_px)
+    return b & find_boundaries(grains, mode="thick")
 
 
 def _b_separating(prob, params):
