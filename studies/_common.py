@@ -126,3 +126,11 @@ def rule_decision_checks(comparison: dict, max_pooled_loss_points: float = 1.0) 
             better_by_more_than_one_std(comparison["per_image_pct"]),
             "pooled_not_worse_beyond_limit":
             comparison["pooled_pct"]["diff_mean"] <= max_pooled_loss_points}
+
+
+def save_rule_decision(name: str, report: dict, verdict: str) -> None:
+    """Save a rule decision's report as ``results/<name>.json`` and print its checks,
+    its ``verdict`` entry and the decisive per-image comparison."""
+    save(name, report)
+    print(json.dumps({k: report[k] for k in ("checks", verdict)}, indent=1))
+    print(json.dumps(report["decisive"]["per_image_pct"], indent=1))

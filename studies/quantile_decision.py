@@ -47,7 +47,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, rule_comparison, rule_decision_checks, save
+from _common import ROOT, rule_comparison, rule_decision_checks, save_rule_decision
 
 REFERENCE, CANDIDATE = "otsu_scaled", "quantile"
 MAX_POOLED_LOSS_POINTS = 1.0
@@ -79,9 +79,7 @@ def main(argv=None) -> int:
               "checks": checks, "passes_native_stage": all(checks.values()),
               "seen_repetitions": seen,
               "inputs": {"benchmark": str(args.benchmark), "key": args.key}}
-    save("quantile_decision", report)
-    print(json.dumps({k: report[k] for k in ("checks", "passes_native_stage")}, indent=1))
-    print(json.dumps(decisive["per_image_pct"], indent=1))
+    save_rule_decision("quantile_decision", report, "passes_native_stage")
     return 0
 
 

@@ -43,7 +43,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, rule_comparison, rule_decision_checks, save
+from _common import ROOT, rule_comparison, rule_decision_checks, save_rule_decision
 
 REFERENCE, CANDIDATE = "otsu_scaled", "separating"
 MAX_POOLED_LOSS_POINTS = 1.0
@@ -72,9 +72,7 @@ def main(argv=None) -> int:
         report["exploration"] = compare(
             json.loads(args.exploration.read_text())["results"][args.exploration_key])
         report["inputs"]["exploration"] = f"{args.exploration} [{args.exploration_key}]"
-    save("separating_decision", report)
-    print(json.dumps({k: report[k] for k in ("checks", "adopt")}, indent=1))
-    print(json.dumps(decisive["per_image_pct"], indent=1))
+    save_rule_decision("separating_decision", report, "adopt")
     return 0
 
 
