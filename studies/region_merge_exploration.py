@@ -42,8 +42,9 @@ C_GRID = tuple(round(float(c), 2) for c in np.arange(0.6, 2.01, 0.1))
 K_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 
 
-def region_merge(binary: np.ndarray, image: np.ndarray, k: float) -> np.ndarray:
-    """Boundary pixels of ``binary`` that separate regions of different colour.
+def region_graph(binary: np.ndarray, image: np.ndarray):
+    """The regions between the boundaries and which of them touch, with how different
+    their colours are (what :func:`merged_boundaries` needs for every ``k``).
 
     Parameters
     ----------
@@ -51,45 +52,57 @@ def region_merge(binary: np.ndarray, image: np.ndarray, k: float) -> np.ndarray:
         Boundary map.
     image : (H, W, C) float
         The micrograph.
-    k : float
-        Adjacent regions whose mean colours differ by less than ``k`` x the image's colour
-        spread (root of the summed channel variances) are merged.
 
     Returns
     -------
-    (H, W) bool
-        The boundary pixels that lie where the merged region labels change.
+    grown : (H, W) int
+        :func:`napari_srmat.metrics.grainmap.grains_from_boundaries` with every region
+        kept (the boundary pixels given to the nearest region).
+    pairs : (N, 2) int
+        Labels of the regions that touch in ``grown``.
+    distance : (N,) float
+        Distance of their mean colours (over their own pixels, boundaries excluded) in
+        units of the image's colour spread (root of the summed channel variances).
     """
     from scipy import ndimage as ndi
-    from skimage.segmentation import expand_labels, find_boundaries
 
-    regions, n = ndi.label(~binary)
-    if n < 2:
-        return np.zeros_like(binary)
+    from napari_srmat.metrics.grainmap import grains_from_boundaries, share_out
+
+    regions = grains_from_boundaries(binary, min_grain_px=1, share=False)
+    n = int(regions.max(initial=0))
+    if n < 2:  # nothing to separate
+        return regions, np.empty((0, 2), np.int64), np.empty(0)
     index = np.arange(1, n + 1)
     means = np.stack([ndi.mean(image[..., ch], regions, index)
                       for ch in range(image.shape[-1])], axis=1)
     spread = float(np.sqrt(image.reshape(-1, image.shape[-1]).var(axis=0).sum()))
-    full = expand_labels(regions, distance=max(binary.shape))
-    pairs = set()
-    for a, b in ((full[:, 1:], full[:, :-1]), (full[1:], full[:-1])):
+    grown = share_out(regions)
+    pairs = [np.empty((0, 2), np.int64)]
+    for a, b in ((grown[:, 1:], grown[:, :-1]), (grown[1:], grown[:-1])):
         diff = a != b
-        lo, hi = np.minimum(a[diff], b[diff]), np.maximum(a[diff], b[diff])
-        pairs |= set(zip(lo.tolist(), hi.tolist()))
-    parent = np.arange(n + 1)
+        pairs.append(np.column_stack([np.minimum(a[diff], b[diff]),
+                                      np.maximum(a[diff], b[diff])]))
+    pairs = np.unique(np.concatenate(pairs), axis=0)
+    distance = np.linalg.norm(means[pairs[:, 0] - 1] - means[pairs[:, 1] - 1], axis=1)
+    return grown, pairs, distance / spread if spread > 0 else np.full(len(pairs), np.inf)
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    for a, b in sorted(pairs):
-        if np.linalg.norm(means[a - 1] - means[b - 1]) < k * spread:
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    merged = np.array([root(i) for i in range(n + 1)])[full]
+def merged_boundaries(binary: np.ndarray, graph, k: float) -> np.ndarray:
+    """Boundary pixels of ``binary`` that separate regions of different colour: touching
+    regions of :func:`region_graph` closer than ``k`` colour spreads are one region, and a
+    boundary pixel is kept where the merged label changes (``k = 0``: the dropping of
+    ``edges.thresholds.separating_boundaries``)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from skimage.segmentation import find_boundaries
+
+    grown, pairs, distance = graph
+    n = int(grown.max(initial=0))
+    if n < 2:
+        return np.zeros_like(binary)
+    a, b = pairs[distance < k].T
+    same = coo_matrix((np.ones(a.size), (a, b)), shape=(n + 1, n + 1))
+    merged = connected_components(same, directed=False)[1][grown]
     return binary & find_boundaries(merged, mode="thick")
 
 
@@ -128,8 +141,9 @@ def main(argv=None) -> int:
         for j, c in enumerate(C_GRID):
             b = p > _clip_t(c * otsu)
             table[i, j, 0] = mean_intercept(b) or np.nan
+            graph = region_graph(b, img)  # the same for every k
             for m, k in enumerate(K_GRID):
-                table[i, j, m + 1] = mean_intercept(region_merge(b, img, k)) or np.nan
+                table[i, j, m + 1] = mean_intercept(merged_boundaries(b, graph, k)) or np.nan
         print(f"{s.name}: true {true[i]:.1f} px", flush=True)
     err = np.abs(table - true[:, None, None]) / true[:, None, None]
     err = np.where(np.isfinite(err), err, 1.0)
