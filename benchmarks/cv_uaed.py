@@ -69,6 +69,10 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             # training for connectivity: clDice at 0.2 (the term of the order of the
             # weighted BCE at the end of a plain run, 0.15); studies/cldice_decision.py
             "cldice": {"photometric_augment": "", "connectivity_weight": 0.2},
+            # an overlap term: soft Dice at 0.2 (as cldice: the term of the order of the
+            # weighted BCE), false and missed boundary pixels counted alike;
+            # studies/dice_decision.py
+            "dice": {"photometric_augment": "", "overlap_weight": 0.2},
             "small": {"photometric_augment": "", "encoder": "small"},
             # the training length: 240 epochs (3x plain's default 80; the shipped weights
             # were trained 280 epochs); studies/epochs_decision.py

@@ -15,6 +15,7 @@ from napari_srmat.edges.loss import (
     class_balanced_weights,
     cosine_weight,
     soft_cldice_loss,
+    soft_dice_loss,
     soft_skeleton,
     uaed_loss,
 )
@@ -141,6 +142,39 @@ def test_connectivity_term_pays_for_gaps():
     (grad_term,) = torch.autograd.grad(soft_cldice_loss(torch.sigmoid(logit), target), logit)
     assert float(grad_term[..., 14:18, 12:16].abs().sum()) > 0
     assert float(grad_term[..., 14:18, 12:16].sum()) < 0  # raising the gap's logits helps
+
+
+def test_overlap_term_prices_false_boundaries_like_missed_ones():
+    """The soft Dice term is added with its weight; 64 false boundary pixels raise it by
+    more than half as much as 64 missed ones, while the class-balanced BCE prices the
+    false ones over three times lower."""
+    target = torch.zeros(1, 1, 32, 32)
+    target[..., 14:18, :] = 1
+    exact = torch.where(target > 0, 8.0, -8.0)
+    false_pos = exact.clone()
+    false_pos[..., 10:12, :] = 8.0  # 64 background pixels marked
+    missed = exact.clone()
+    missed[..., 14:16, :] = -8.0  # 64 boundary pixels missed
+    sigma = torch.full_like(exact, 0.1)
+    kw = {"epoch": 0, "n_epochs": 1, "sample": False}
+
+    def terms(logit):
+        base, _ = uaed_loss(logit, sigma, target, **kw)
+        with_term, parts = uaed_loss(logit, sigma, target, overlap_weight=0.5, **kw)
+        assert float(with_term - base) == pytest.approx(0.5 * parts["dice"], rel=1e-5)
+        return float(base), parts["dice"]
+
+    bce_exact, dice_exact = terms(exact)
+    bce_fp, dice_fp = terms(false_pos)
+    bce_fn, dice_fn = terms(missed)
+    assert dice_exact < 0.01
+    assert 0 < dice_fn - dice_exact < 2 * (dice_fp - dice_exact)
+    assert bce_fn - bce_exact > 3 * (bce_fp - bce_exact) > 0
+    _, parts0 = uaed_loss(exact, sigma, target, **kw)
+    assert "dice" not in parts0
+    logit = torch.zeros_like(target, requires_grad=True)
+    (grad,) = torch.autograd.grad(soft_dice_loss(torch.sigmoid(logit), target), logit)
+    assert float(grad[target > 0].mean()) < 0 < float(grad[target == 0].mean())
 
 
 def test_loss_shape_mismatch():

@@ -39,6 +39,9 @@ class BoundaryTrainConfig:
     inference applies the same with the statistics of the whole input image.
     ``connectivity_weight`` > 0 adds the clDice connectivity term to the loss
     (:func:`napari_srmat.edges.loss.soft_cldice_loss` on the predicted probability).
+    ``overlap_weight`` > 0 adds a soft Dice term
+    (:func:`napari_srmat.edges.loss.soft_dice_loss`), in which false and missed
+    boundary pixels count alike.
     """
 
     data_root: str | None = None
@@ -65,6 +68,7 @@ class BoundaryTrainConfig:
     std_weight_final: float = 0.1
     focal_gamma: float = 0.0
     connectivity_weight: float = 0.0
+    overlap_weight: float = 0.0
     ema_decay: float = 0.99
     grad_clip: float = 1.0
     amp: bool = True

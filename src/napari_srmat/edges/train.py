@@ -311,6 +311,7 @@ def train_boundaries_job(config, *, stop=None):
                 ada_clamp=cfg.ada_clamp, std_weight=cfg.std_weight,
                 std_weight_final=cfg.std_weight_final, focal_gamma=cfg.focal_gamma,
                 connectivity_weight=cfg.connectivity_weight,
+                overlap_weight=cfg.overlap_weight,
             )
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
