@@ -16,13 +16,20 @@ def _images(n=2, size=64):
             for s in range(n)]
 
 
-def test_mask_patches_hides_the_requested_fraction_with_the_crop_mean():
+def test_mask_patches_hides_the_requested_fraction_with_the_visible_mean():
     rng = np.random.default_rng(1)
     crop = rng.random((3, 32, 32)).astype(np.float32)
     masked, hidden = mask_patches(crop, 8, 0.25, rng)
     assert hidden.sum() == 4 * 64  # 4 of the 16 squares
     assert np.array_equal(masked[:, ~hidden], crop[:, ~hidden])
-    assert np.allclose(masked[:, hidden], crop.mean(axis=(1, 2))[:, None])
+    assert np.allclose(masked[:, hidden], crop[:, ~hidden].mean(axis=1)[:, None])
+    # the fill tells nothing about what is hidden: changing the hidden pixels changes
+    # nothing in the masked crop
+    first, hidden = mask_patches(crop, 8, 0.25, np.random.default_rng(7))
+    other = crop.copy()
+    other[:, hidden] += 10.0
+    second, hidden_again = mask_patches(other, 8, 0.25, np.random.default_rng(7))
+    assert np.array_equal(hidden_again, hidden) and np.array_equal(second, first)
     with pytest.raises(ValueError, match="multiple"):
         mask_patches(crop, 5, 0.5, rng)
 

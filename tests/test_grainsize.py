@@ -112,6 +112,28 @@ def test_acf_estimate_follows_scale():
     assert estimate_intercept_px(np.full((64, 64), 0.5, np.float32)) is None
 
 
+def test_automatic_scale_reads_the_central_window_once(monkeypatch):
+    """The ℓ̄ estimate and the sharpness share one read of the central window and give
+    what the two public estimators give."""
+    import napari_srmat.io as srmat_io
+    from napari_srmat.grainsize import automatic_inference_scale, choose_inference_scale
+
+    img = generate_microstructure((768, 768), mean_grain_size_px=24, seed=3).image
+    expected = (estimate_intercept_px(img), estimate_sharpness(img))
+    reads = []
+    real = srmat_io.read_window
+
+    def counting(arr, *window):
+        reads.append(window)
+        return real(arr, *window)
+
+    monkeypatch.setattr(srmat_io, "read_window", counting)
+    scale, estimate, sharpness = automatic_inference_scale(img)
+    assert (estimate, sharpness) == expected
+    assert scale == choose_inference_scale(*expected[:1], sharpness=expected[1])
+    assert len(reads) == 1
+
+
 # ------------------------------------------------------------------ masks
 def test_mask_mode_is_heyn_skeletonized():
     ms = generate_microstructure((256, 256), mean_grain_size_px=32, seed=4)

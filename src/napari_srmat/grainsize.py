@@ -606,11 +606,17 @@ def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | No
     >>> 0.6 < estimate_intercept_px(ms.image) / ms.mean_intercept_px < 1.6
     True
     """
+    return _intercept_estimate(_image_array(image), window)
+
+
+def _intercept_estimate(arr: Any, window: int, first: np.ndarray | None = None
+                        ) -> float | None:
+    """:func:`estimate_intercept_px` of an array; ``first``: its central window at full
+    resolution when already read."""
     factor = 1
-    arr = _image_array(image)
     while True:
         h, w = arr.shape[:2]
-        win = _central_window(arr, window)
+        win = first if factor == 1 and first is not None else _central_window(arr, window)
         length = _acf_half_length(win)
         est = None if length is None else ACF_TO_INTERCEPT * length * factor
         big = length is None or length * ACF_TO_INTERCEPT * ACF_MIN_GRAINS > min(win.shape[:2])
@@ -720,7 +726,11 @@ def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     >>> estimate_sharpness(resample(img, 4)) < MIN_NATIVE_SHARPNESS
     True
     """
-    a = _central_window(_image_array(image), window)
+    return _window_sharpness(_central_window(_image_array(image), window))
+
+
+def _window_sharpness(a: np.ndarray) -> float | None:
+    """:func:`estimate_sharpness` of a window already read."""
     if a.ndim == 3:
         a = a.mean(axis=2)
     if min(a.shape) < 3:
@@ -767,7 +777,9 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
     True
     """
     arr, _, _ = _as_input(image, None)
-    estimate, sharpness = estimate_intercept_px(arr), estimate_sharpness(arr)
+    window = _central_window(arr, ACF_WINDOW)  # read once for both estimates
+    estimate = _intercept_estimate(arr, ACF_WINDOW, first=window)
+    sharpness = _window_sharpness(window)
     return choose_inference_scale(estimate, sharpness=sharpness), estimate, sharpness
 
 

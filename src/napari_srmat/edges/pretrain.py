@@ -103,8 +103,9 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
     Returns
     -------
     masked : ndarray, shape (C, H, W)
-        The crop with the hidden squares set to its per-channel mean (of the whole crop:
-        a simplification of SimMIM's learnt mask token).
+        The crop with the hidden squares set to the per-channel mean of its visible
+        pixels (a simplification of SimMIM's learnt mask token that tells nothing about
+        what is hidden).
     hidden : ndarray of bool, shape (H, W)
         Which pixels were hidden.
 
@@ -124,7 +125,7 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
     grid[rng.choice(gh * gw, n_hide, replace=False)] = True
     hidden = np.kron(grid.reshape(gh, gw), np.ones((patch, patch), bool))
     masked = crop_chw.copy()
-    masked[:, hidden] = crop_chw.mean(axis=(1, 2))[:, None]
+    masked[:, hidden] = crop_chw[:, ~hidden].mean(axis=1)[:, None]
     return masked, hidden
 
 
