@@ -70,7 +70,7 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             # weighted BCE at the end of a plain run, 0.15); studies/cldice_decision.py
             "cldice": {"photometric_augment": "", "connectivity_weight": 0.2},
             # an overlap term: soft Dice at 0.2 (as cldice: the term of the order of the
-            # weighted BCE), false and missed boundary pixels counted alike;
+            # weighted BCE), a false boundary pixel costing about as much as a missed one;
             # studies/dice_decision.py
             "dice": {"photometric_augment": "", "overlap_weight": 0.2},
             "small": {"photometric_augment": "", "encoder": "small"},

@@ -33,6 +33,11 @@ CANDIDATE = ("cv_uaed_small.json", "small")
 REFERENCE = ("cv_uaed.json", "plain")
 
 
+def variant_result(report: dict, variant: str, tta: str) -> dict:
+    """The results of one variant and TTA mode in a ``benchmarks/cv_uaed.py`` report."""
+    return report["results"][f"{variant}/{tta}"]
+
+
 def compare_variants(bench: Path, reference: tuple[str, str],
                      candidate: tuple[str, str]) -> dict:
     """Paired per-fold comparison of two ``benchmarks/cv_uaed.py`` variants and the
@@ -42,7 +47,7 @@ def compare_variants(bench: Path, reference: tuple[str, str],
     res = {}
     for role, (fname, variant) in (("reference", reference), ("candidate", candidate)):
         report = json.loads((bench / fname).read_text())
-        res[role] = {"set": report["results"][f"{variant}/{tta}"],
+        res[role] = {"set": variant_result(report, variant, tta),
                      "folds": report["folds"],
                      "cpu_min_per_fold": report["training"][variant]["cpu_min_per_fold"]}
     if res["reference"]["folds"] != res["candidate"]["folds"]:

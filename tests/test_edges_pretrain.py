@@ -30,6 +30,11 @@ def test_mask_patches_hides_the_requested_fraction_with_the_visible_mean():
     other[:, hidden] += 10.0
     second, hidden_again = mask_patches(other, 8, 0.25, np.random.default_rng(7))
     assert np.array_equal(hidden_again, hidden) and np.array_equal(second, first)
+    # one square always stays visible (its mean fills the others), a single square is refused
+    masked, hidden = mask_patches(crop, 16, 0.99, rng)
+    assert hidden.sum() == 3 * 256 and np.all(np.isfinite(masked))
+    with pytest.raises(ValueError, match="at least two"):
+        mask_patches(crop, 32, 0.5, rng)
     with pytest.raises(ValueError, match="multiple"):
         mask_patches(crop, 5, 0.5, rng)
 
@@ -107,7 +112,8 @@ def test_pretraining_refuses_bad_input_and_writes_nothing(tmp_path):
         jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / "exists")}))
     for bad, match in [({"steps": 0}, "at least 1"), ({"batch_size": 0}, "at least 1"),
                        ({"patch": 0}, "at least 1"), ({"mask_ratio": 1.0}, "mask_ratio"),
-                       ({"crop": 30, "patch": 8}, "multiple"), ({"encoder": "huge"}, "encoder")]:
+                       ({"crop": 30, "patch": 8}, "multiple"), ({"encoder": "huge"}, "encoder"),
+                       ({"crop": 32, "patch": 32}, "single patch")]:
         with pytest.raises(ValueError, match=match):
             jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / "c"),
                                               **bad}))

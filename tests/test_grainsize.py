@@ -112,26 +112,32 @@ def test_acf_estimate_follows_scale():
     assert estimate_intercept_px(np.full((64, 64), 0.5, np.float32)) is None
 
 
-def test_automatic_scale_reads_the_central_window_once(monkeypatch):
+@pytest.mark.parametrize("grain_px, window, n_reads", [(24, None, 1), (48, 128, 2)])
+def test_automatic_scale_reads_the_central_window_once(monkeypatch, grain_px, window,
+                                                       n_reads):
     """The ℓ̄ estimate and the sharpness share one read of the central window and give
-    what the two public estimators give."""
+    what the two public estimators give; with grains too large for the window the
+    estimate reads one more, 2x2-averaged window."""
+    import napari_srmat.grainsize as grainsize
     import napari_srmat.io as srmat_io
-    from napari_srmat.grainsize import automatic_inference_scale, choose_inference_scale
 
-    img = generate_microstructure((768, 768), mean_grain_size_px=24, seed=3).image
-    expected = (estimate_intercept_px(img), estimate_sharpness(img))
+    img = generate_microstructure((512, 512), mean_grain_size_px=grain_px, seed=3).image
+    window = window or grainsize.ACF_WINDOW
+    monkeypatch.setattr(grainsize, "ACF_WINDOW", window)
+    expected = (estimate_intercept_px(img, window=window),
+                estimate_sharpness(img, window=window))
     reads = []
     real = srmat_io.read_window
 
-    def counting(arr, *window):
-        reads.append(window)
-        return real(arr, *window)
+    def counting(arr, *bounds):
+        reads.append(bounds)
+        return real(arr, *bounds)
 
     monkeypatch.setattr(srmat_io, "read_window", counting)
-    scale, estimate, sharpness = automatic_inference_scale(img)
-    assert (estimate, sharpness) == expected
-    assert scale == choose_inference_scale(*expected[:1], sharpness=expected[1])
-    assert len(reads) == 1
+    scale, estimate, sharpness = grainsize.automatic_inference_scale(img)
+    assert (estimate, sharpness) == expected and None not in expected
+    assert scale == grainsize.choose_inference_scale(expected[0], sharpness=expected[1])
+    assert len(reads) == n_reads
 
 
 # ------------------------------------------------------------------ masks

@@ -40,8 +40,8 @@ class BoundaryTrainConfig:
     ``connectivity_weight`` > 0 adds the clDice connectivity term to the loss
     (:func:`napari_srmat.edges.loss.soft_cldice_loss` on the predicted probability).
     ``overlap_weight`` > 0 adds a soft Dice term
-    (:func:`napari_srmat.edges.loss.soft_dice_loss`), in which false and missed
-    boundary pixels count alike.
+    (:func:`napari_srmat.edges.loss.soft_dice_loss`), in which a false boundary pixel
+    costs about as much as a missed one.
     """
 
     data_root: str | None = None

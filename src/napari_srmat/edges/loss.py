@@ -19,9 +19,10 @@ Formulation (after Zhou et al., CVPR 2023, and the RCF class balancing it builds
    ``p = sigmoid(mu)`` (:func:`soft_cldice_loss`: clDice, Shit et al., CVPR 2021),
    which prices a gap by the skeleton length it cuts rather than by its pixels.
 7. Optional overlap term ``overlap_weight * soft_dice_loss(p, target)``
-   (:func:`soft_dice_loss`): false and missed boundary pixels enter its value alike
-   (Dice = 2 TP / (2 TP + FP + FN)), whereas the class-balanced BCE prices a background
-   pixel about five times lower than a boundary pixel.
+   (:func:`soft_dice_loss`; Dice = 2 TP / (2 TP + FP + FN)): a false boundary pixel costs
+   about as much as a missed one (within 2x: a missed one also lowers TP), whereas the
+   class-balanced BCE prices a background pixel about four times lower than a boundary
+   pixel on the TBM masks (18 % boundary).
 
 Both terms are summed over pixels (as in RCF/UAED) and divided by the number of
 pixels, so the value does not depend on the crop size.
@@ -151,7 +152,7 @@ def soft_cldice_loss(prob: torch.Tensor, target: torch.Tensor,
 
 def soft_dice_loss(prob: torch.Tensor, target: torch.Tensor,
                    smooth: float = 1.0) -> torch.Tensor:
-    """Soft Dice loss over the batch: ``1 − 2 Σ p t / (Σ p + Σ t)``.
+    """Soft Dice loss over the batch: ``1 − (2 Σ p t + s) / (Σ p + Σ t + s)``.
 
     Unlike the class-balanced BCE it is not a sum over pixels: it compares the predicted
     boundary mass with the target's, so a map that marks too much (or too little) as
@@ -164,7 +165,7 @@ def soft_dice_loss(prob: torch.Tensor, target: torch.Tensor,
     target : torch.Tensor
         Binary target, same shape (values > 0.5 count as boundary).
     smooth : float
-        Added to numerator and denominator (empty masks).
+        ``s``, added to numerator and denominator (empty masks).
 
     Returns
     -------

@@ -1,12 +1,13 @@
 """Self-supervised pretraining of the boundary model on unlabeled micrographs.
 
 Masked image modelling (SimMIM-style, on the UAED UNet++ as it is): square patches of
-a random crop are replaced by the crop's mean colour, and the network's boundary output
-(``mu``) is trained to give back the standardised grey level of the hidden pixels (L1,
-masked pixels only). No label is needed, so every scan a lab has can teach the encoder
-its colours and textures; the result is a boundary checkpoint (safetensors + JSON) that
-:func:`napari_srmat.edges.train_boundaries_job` starts from with ``init_checkpoint``
-(its uncertainty head is left as initialised, its boundary output is relearnt).
+a random crop are replaced by the mean colour of its visible pixels, and the network's
+boundary output (``mu``) is trained to give back the standardised grey level of the
+hidden pixels (L1, masked pixels only). No label is needed, so every scan a lab has can
+teach the encoder its colours and textures; the result is a boundary checkpoint
+(safetensors + JSON) that :func:`napari_srmat.edges.train_boundaries_job` starts from
+with ``init_checkpoint`` (its uncertainty head is left as initialised, its boundary
+output is relearnt).
 
 Whether it helps is judged out of fold (``studies/ssl_pretrain_decision.py``).
 """
@@ -96,7 +97,8 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
     patch : int
         Side of the squares.
     ratio : float
-        Fraction of the squares hidden (rounded, at least one).
+        Fraction of the squares hidden (rounded; at least one, and at least one square
+        stays visible).
     rng : numpy.random.Generator
         Chooses the squares.
 
@@ -120,7 +122,10 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
     if h % patch or w % patch:
         raise ValueError(f"crop {h}x{w} is not a multiple of the patch side {patch}")
     gh, gw = h // patch, w // patch
-    n_hide = max(1, round(ratio * gh * gw))
+    if gh * gw < 2:
+        raise ValueError(f"crop {h}x{w} holds one patch of side {patch}; it needs at least "
+                         "two (one hidden, one visible)")
+    n_hide = min(max(1, round(ratio * gh * gw)), gh * gw - 1)
     grid = np.zeros(gh * gw, bool)
     grid[rng.choice(gh * gw, n_hide, replace=False)] = True
     hidden = np.kron(grid.reshape(gh, gw), np.ones((patch, patch), bool))
@@ -200,8 +205,8 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     ------
     ValueError
         No images, an image smaller than the crop, a crop not a multiple of the
-        patch, steps / batch size / patch below 1, a mask ratio outside (0, 1), an
-        unknown encoder, or an output that exists.
+        patch or holding a single patch, steps / batch size / patch below 1, a mask
+        ratio outside (0, 1), an unknown encoder, or an output that exists.
     BoundaryDataError
         An image that is not ``(H, W)`` or ``(H, W, C)`` with 1, 3 or 4 channels.
     """
@@ -223,6 +228,9 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         raise ValueError(f"mask_ratio must be between 0 and 1 (exclusive), got {cfg.mask_ratio}")
     if cfg.crop % cfg.patch:
         raise ValueError(f"crop {cfg.crop} is not a multiple of the patch side {cfg.patch}")
+    if cfg.crop == cfg.patch:
+        raise ValueError(f"crop {cfg.crop} holds a single patch; choose a patch side "
+                         "smaller than the crop")
     if not cfg.out:
         raise ValueError("out (the checkpoint directory) is required")
     out = Path(cfg.out)
