@@ -376,10 +376,11 @@ def test_model_threshold_rule_option(tmp_path):
         load_boundary_model(tmp_path / "bad", device="cpu")
 
 
-def test_export_calibrates_rule_parameters(tmp_path):
+def test_export_calibrates_rule_parameters(tmp_path, capsys):
     from PIL import Image
 
     from napari_srmat.edges.export import calibrate_thresholds
+    from napari_srmat.edges.export import main as export_main
     from napari_srmat.edges.infer import load_boundary_model
 
     rng = np.random.default_rng(0)
@@ -395,8 +396,18 @@ def test_export_calibrates_rule_parameters(tmp_path):
     keys = calibrate_thresholds(tmp_path / "ck", tmp_path / "val", modes=("none",),
                                 rules=("otsu_scaled", "quantile"))
     assert set(keys["threshold_rules"]["none"]) == {"otsu_scaled", "quantile"}
+    assert "2 labelled image(s)" in keys["warnings"][0]  # two fields: too few
+    assert "warnings" not in json.loads((tmp_path / "ck" / "config.json").read_text())
+    assert export_main([str(tmp_path / "ck"), str(tmp_path / "ck"), "--calibrate",
+                        str(tmp_path / "val"), "--tta", "none"]) == 0
+    assert "warning: calibrated on 2 labelled image(s)" in capsys.readouterr().err
     m = load_boundary_model(tmp_path / "ck", device="cpu", threshold_rule="quantile")
     assert m.threshold_params == keys["threshold_rules"]["none"]["quantile"]
+    for name in ("images", "masks"):  # a third labelled field: no warning
+        (tmp_path / "val" / name / "2.png").write_bytes(
+            (tmp_path / "val" / name / "0.png").read_bytes())
+    assert "warnings" not in calibrate_thresholds(tmp_path / "ck", tmp_path / "val",
+                                                  modes=("none",))
     with pytest.raises(ValueError, match="unknown threshold rule"):
         calibrate_thresholds(tmp_path / "ck", tmp_path / "val", modes=("none",), rules=("x",))
 

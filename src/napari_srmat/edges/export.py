@@ -35,7 +35,15 @@ from pathlib import Path
 from ..checkpoint import load_checkpoint, save_checkpoint
 from .infer import DEFAULT_TTA
 
-__all__ = ["export_checkpoint", "calibrate_thresholds", "calibrate_error_model"]
+__all__ = ["export_checkpoint", "calibrate_thresholds", "calibrate_error_model",
+           "MIN_CALIBRATION_IMAGES"]
+
+#: Fewer labelled images than this get a warning from :func:`calibrate_thresholds`: out of
+#: fold, c of ``otsu_scaled`` fitted on one labelled 256 px field of a scan measured the
+#: scan's other fields worse than the cross-scan calibration (+0.2 and +2.7 points per
+#: image; two fields about level), a field's own best c varying within a scan about as
+#: much as between scans (``studies/same_scan_calibration.py``).
+MIN_CALIBRATION_IMAGES = 3
 
 
 def export_checkpoint(src, dst, *, fp16: bool = True, keep_training: bool = True) -> Path:
@@ -88,8 +96,9 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = DEFAULT_TTA,
         The keys written: ``tta``, ``threshold`` (max F1 under ``tta``),
         ``threshold_tta``, ``threshold_<mode>``, ``val_ap_<mode>``,
         ``threshold_heyn`` (min Heyn error under ``tta``; absent when no threshold gives
-        a valid Heyn figure), ``threshold_heyn_warnings`` (when there are any) and
-        ``threshold_rules`` (when ``rules`` are given).
+        a valid Heyn figure), ``threshold_heyn_warnings`` (when there are any),
+        ``threshold_rules`` (when ``rules`` are given) and ``warnings`` (a list, when
+        fewer than :data:`MIN_CALIBRATION_IMAGES` images were given; not stored).
     """
     import json
 
@@ -108,6 +117,12 @@ def calibrate_thresholds(checkpoint, val_root, *, tta: str = DEFAULT_TTA,
     val = load_pairs(list_image_mask_pairs(root / "images", root / "masks"))
     masks = [s.mask for s in val]
     keys: dict = {"tta": tta, "threshold_tta": tta}
+    if len(val) < MIN_CALIBRATION_IMAGES:
+        keys["warnings"] = [
+            f"calibrated on {len(val)} labelled image(s): thresholds fitted on so few fields "
+            "follow those fields' own noise (out of fold, one field of a scan measured its "
+            f"other fields worse than the shipped calibration); label at least "
+            f"{MIN_CALIBRATION_IMAGES}, from several samples if you can"]
     model = load_boundary_model(checkpoint, device="cpu")
     for mode in modes:
         model.tta = mode
@@ -243,7 +258,10 @@ def main(argv=None) -> int:
     out = Path(a.dst) if in_place else export_checkpoint(a.src, a.dst, fp16=a.fp16)
     if a.calibrate:
         rules = tuple(r for r in a.threshold_rules.split(",") if r)
-        print(calibrate_thresholds(out, a.calibrate, tta=a.tta, rules=rules))
+        keys = calibrate_thresholds(out, a.calibrate, tta=a.tta, rules=rules)
+        for warning in keys.get("warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
+        print(keys)
         if a.error_model:
             calibrate_error_model(out, a.calibrate)
     print(out)
