@@ -50,7 +50,7 @@ from pathlib import Path
 
 from _common import ROOT, better_by_more_than_one_std, save
 from _common import paired_with_means as paired
-from encoder_decision import compare_variants, variant_result
+from encoder_decision import compare_loaded, load_variant
 from input_norm_decision import MAX_AP_LOSS, OPERATING_POINT
 
 CANDIDATE = "dice"
@@ -67,12 +67,13 @@ def decide(bench: Path) -> dict:
     rule, tta = OPERATING_POINT
     per_rep, err, aps = {}, ([], []), ([], [])
     for tag, ref_file, cand_file in REPETITIONS:
-        comp = compare_variants(bench, (ref_file, "plain"), (cand_file, CANDIDATE))
-        # compare_variants' own checks are the one-repetition rule of the encoder
+        loaded = [load_variant(bench, ref_file, "plain"),
+                  load_variant(bench, cand_file, CANDIDATE)]
+        comp = compare_loaded(*loaded, "plain", CANDIDATE)
+        # compare_loaded's own checks are the one-repetition rule of the encoder
         # decision, not this one
         del comp["checks"], comp["adopt_candidate"]
-        sets = [variant_result(json.loads((bench / fname).read_text()), variant, tta)
-                for fname, variant in ((ref_file, "plain"), (cand_file, CANDIDATE))]
+        sets = [v["set"] for v in loaded]
         comp["corr_pred_true"] = {variant: s["rules"][rule]["corr_pred_true"]
                                   for variant, s in zip(("plain", CANDIDATE), sets)}
         per_rep[tag] = comp

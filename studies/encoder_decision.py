@@ -38,21 +38,31 @@ def variant_result(report: dict, variant: str, tta: str) -> dict:
     return report["results"][f"{variant}/{tta}"]
 
 
+def load_variant(bench: Path, fname: str, variant: str) -> dict:
+    """One variant of a ``benchmarks/cv_uaed.py`` report in ``bench``: its results at the
+    shipped TTA mode (``set``), the report's ``folds`` and its training CPU minutes."""
+    report = json.loads((bench / fname).read_text())
+    return {"set": variant_result(report, variant, OPERATING_POINT[1]),
+            "folds": report["folds"],
+            "cpu_min_per_fold": report["training"][variant]["cpu_min_per_fold"]}
+
+
 def compare_variants(bench: Path, reference: tuple[str, str],
                      candidate: tuple[str, str]) -> dict:
     """Paired per-fold comparison of two ``benchmarks/cv_uaed.py`` variants and the
     decision (per-image error better by more than one std, AP not lower by more than
     :data:`MAX_AP_LOSS`); each variant given as (report file in ``bench``, variant)."""
-    rule, tta = OPERATING_POINT
-    res = {}
-    for role, (fname, variant) in (("reference", reference), ("candidate", candidate)):
-        report = json.loads((bench / fname).read_text())
-        res[role] = {"set": variant_result(report, variant, tta),
-                     "folds": report["folds"],
-                     "cpu_min_per_fold": report["training"][variant]["cpu_min_per_fold"]}
-    if res["reference"]["folds"] != res["candidate"]["folds"]:
+    return compare_loaded(load_variant(bench, *reference), load_variant(bench, *candidate),
+                          reference[1], candidate[1])
+
+
+def compare_loaded(ref_variant: dict, cand_variant: dict, ref_name: str,
+                   cand_name: str) -> dict:
+    """:func:`compare_variants` of two variants already read by :func:`load_variant`."""
+    rule, _ = OPERATING_POINT
+    if ref_variant["folds"] != cand_variant["folds"]:
         raise SystemExit("the two reports hold different folds")
-    ref, cand = res["reference"]["set"], res["candidate"]["set"]
+    ref, cand = ref_variant["set"], cand_variant["set"]
     err = paired(ref["rules"][rule]["per_image_pct"]["per_fold"],
                  cand["rules"][rule]["per_image_pct"]["per_fold"])
     pooled = paired(ref["rules"][rule]["pooled_pct"]["per_fold"],
@@ -60,15 +70,16 @@ def compare_variants(bench: Path, reference: tuple[str, str],
     aps = paired(ref["ap"]["per_fold"], cand["ap"]["per_fold"], lower_is_better=False)
     checks = {"per_image_better_by_more_than_one_std": better_by_more_than_one_std(err),
               "ap_not_lower_by_more_than_0.01": aps["diff_mean"] >= -MAX_AP_LOSS}
-    return {"operating_point": [rule, tta], "reference": reference[1],
-            "candidate": candidate[1], "per_image_pct": err, "pooled_pct": pooled, "ap": aps,
+    return {"operating_point": list(OPERATING_POINT), "reference": ref_name,
+            "candidate": cand_name, "per_image_pct": err, "pooled_pct": pooled, "ap": aps,
             "roc_auc": paired(ref["roc_auc"]["per_fold"], cand["roc_auc"]["per_fold"],
                               lower_is_better=False),
             "other_rules_per_image_pct": {
                 r: paired(ref["rules"][r]["per_image_pct"]["per_fold"],
                           cand["rules"][r]["per_image_pct"]["per_fold"])
                 for r in ref["rules"] if r in cand["rules"] and r != rule},
-            "cpu_min_per_fold_model": {k: res[k]["cpu_min_per_fold"] for k in res},
+            "cpu_min_per_fold_model": {"reference": ref_variant["cpu_min_per_fold"],
+                                       "candidate": cand_variant["cpu_min_per_fold"]},
             "checks": checks, "adopt_candidate": all(checks.values())}
 
 

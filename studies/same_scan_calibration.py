@@ -62,23 +62,19 @@ RULE = "otsu_scaled"
 TTA = "none"
 SCHEMES = ("other_scans", "one_field", "two_fields", "all_other_fields", "scan_oracle")
 
-
-def _benchmark():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import cv_uaed
-
-    return cv_uaed
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def repetition(work: Path, variant: str) -> dict:
     """Per-image errors (%) of every calibration scheme on one leave-scan-out repetition."""
+    from cv_uaed import _oof_maps, list_images
+
     from napari_srmat.edges.data import load_pairs
     from napari_srmat.edges.thresholds import RULES, InterceptTable
 
-    cv = _benchmark()
-    samples = {s.name: s for s in load_pairs(cv.list_images(DATA))}
+    samples = {s.name: s for s in load_pairs(list_images(DATA))}
     folds = json.loads((work / "folds.json").read_text())
-    probs, _ = cv._oof_maps(work, variant, folds, TTA)
+    probs, _ = _oof_maps(work, variant, folds, TTA)
     names = [n for fold in folds for n in fold]
     fold_of = {n: k for k, fold in enumerate(folds) for n in fold}
     table = InterceptTable([probs[n] for n in names], [samples[n].mask for n in names])
