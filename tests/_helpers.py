@@ -73,3 +73,23 @@ def add_gigapixel_mosaic(viewer):
 
     mosaic = da.zeros((24000, 24000, 3), dtype=np.uint8, chunks=(2048, 2048, 3))
     return viewer.add_image(mosaic, rgb=True, name="mosaic")
+
+
+def drive_and_stop(gen, stop, when):
+    """Run a job generator, asking ``stop`` to stop at the first ``Progress`` event for
+    which ``when(event)`` is true (an int ``n``: ``event.done == n``); returns
+    ``(events, result)``."""
+    from napari_srmat.jobs import Progress
+
+    if isinstance(when, int):
+        n = when
+        when = lambda event: event.done == n  # noqa: E731
+    events = []
+    try:
+        while True:
+            event = next(gen)
+            events.append(event)
+            if isinstance(event, Progress) and when(event):
+                stop.request_stop()
+    except StopIteration as end:
+        return events, end.value

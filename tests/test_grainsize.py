@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from napari_srmat.cli import main
 from napari_srmat.grainsize import (
+    COARSE_INPUT_INTERCEPT_PX,
     MAX_NATIVE_SHARPNESS,
     MIN_INPUT_INTERCEPT_PX,
     MIN_NATIVE_SHARPNESS,
@@ -24,6 +25,7 @@ from napari_srmat.grainsize import (
     estimate_intercept_px,
     estimate_sharpness,
     intercept_interval,
+    is_scale_warning,
     measure_grain_size,
     resample,
 )
@@ -275,6 +277,22 @@ def test_too_coarse_image_is_withheld(model, cell):
         r2 = measure_grain_size(ms.image, model=model, pixel_size_um=1.0, inference_scale=3)
         assert r2.mean_intercept_px is not None
         assert any("super-resolve first" in w for w in r2.warnings), r2.warnings
+
+
+def test_coarse_image_is_measured_with_a_warning(model):
+    """Grains ~10 px across (a x0.3 copy of a 44 px structure; autocorrelation estimate
+    under COARSE_INPUT_INTERCEPT_PX): a figure, with a scale warning that says so; the
+    same structure at x1 gets no such warning."""
+    ms = generate_microstructure((384, 384), mean_grain_size_px=56, seed=3)
+    img = ms.image.astype(np.float32) / 255
+    coarse = measure_grain_size(resample(img, 0.3), model=model)
+    assert coarse.estimated_intercept_px < COARSE_INPUT_INTERCEPT_PX
+    assert coarse.mean_intercept_px is not None and coarse.inference_scale > 2
+    notes = [w for w in coarse.warnings if w.startswith("grains are only")]
+    assert len(notes) == 1 and is_scale_warning(notes[0]) and "super-resolve" in notes[0]
+    fine = measure_grain_size(img, model=model)
+    assert fine.estimated_intercept_px > COARSE_INPUT_INTERCEPT_PX
+    assert not any(w.startswith("grains are") for w in fine.warnings), fine.warnings
 
 
 def test_large_image_is_binarised_region_by_region(model, monkeypatch):

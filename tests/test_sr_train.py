@@ -9,6 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _helpers import drive_and_stop  # noqa: E402
+
 from napari_srmat.jobs import Checkpoint, Progress, Stopped, StopToken, run_job  # noqa: E402
 from napari_srmat.sr import load_model  # noqa: E402
 from napari_srmat.sr.base import SRError  # noqa: E402
@@ -152,16 +154,8 @@ def test_validation_resume_and_stop(tmp_path, image_dir):
     # a stop request ends cleanly with a loadable checkpoint
     token = StopToken()
     out = tmp_path / "stopped"
-    gen = train_sr_job(dict(cfg, out=str(out), steps=50, val=None), stop=token)
-    events = []
-    try:
-        while True:
-            e = next(gen)
-            events.append(e)
-            if isinstance(e, Progress) and e.done == 3:
-                token.request_stop()
-    except StopIteration as stop:
-        result = stop.value
+    events, result = drive_and_stop(
+        train_sr_job(dict(cfg, out=str(out), steps=50, val=None), stop=token), token, 3)
     assert isinstance(events[-1], Stopped)
     assert result["stopped"] and result["step"] == 3
     config = json.loads((out / "last" / "config.json").read_text())

@@ -37,7 +37,9 @@ does not converge to the truth (replayed in ``studies/grain_size_scale_policy.py
 made the error larger, not smaller). The independent autocorrelation estimate does.
 
 Inputs whose grains are smaller than :data:`MIN_INPUT_INTERCEPT_PX` are too coarse: the
-figures are withheld (``None``) with a warning to super-resolve first.
+figures are withheld (``None``) with a warning to super-resolve first. Inputs whose
+autocorrelation estimate is below :data:`COARSE_INPUT_INTERCEPT_PX` are measured with a
+warning that the figure is less reliable than its interval says.
 
 Uncertainty
 -----------
@@ -98,6 +100,8 @@ __all__ = [
     "TARGET_INTERCEPT_PX",
     "RELIABLE_INTERCEPT_PX",
     "MIN_INPUT_INTERCEPT_PX",
+    "COARSE_INPUT_INTERCEPT_PX",
+    "is_scale_warning",
     "MAX_INFERENCE_SCALE",
     "MIN_NATIVE_SHARPNESS",
     "MAX_NATIVE_SHARPNESS",
@@ -129,6 +133,16 @@ RELIABLE_INTERCEPT_PX = (20.0, 32.0)
 #: ``none``; with the former ``global`` / ``d4`` the limit was 6 px; its bin rule now
 #: reads 20 px from one bin of 10 inputs, a size-prior effect explained there).
 MIN_INPUT_INTERCEPT_PX = 8.0
+
+#: Below this autocorrelation estimate of ℓ̄ (px, in the input) a measured image gets a
+#: warning that it is coarse and its figure (and interval) less reliable. Every ×4
+#: (antialiased bicubic) reduced copy of the tbm/train+val regions estimates 6.2-14.1 px,
+#: the regions as they are 20-47 px. Those copies that are measured rather than refused
+#: are off by 28-37 % on average out of fold (leave-scan-out fold models, two
+#: repetitions) with the interval holding the truth for only 42-60 % of them, and got
+#: no scale warning before this rule (``studies/three_arm_oof.py``, docs/boundaries.md
+#: "The three-arm experiment out of fold").
+COARSE_INPUT_INTERCEPT_PX = 15.0
 
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
 #: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
@@ -951,6 +965,25 @@ def _predict(x: np.ndarray, model, stop):
     return None if result is None else result[0]
 
 
+#: How every warning about the input's scale begins (those of :func:`_check_scale`).
+SCALE_WARNING_PREFIXES = ("grains are ", "grains look ", "ℓ̄ at inference scale ")
+
+
+def is_scale_warning(message: str) -> bool:
+    """Whether a warning of :func:`measure_grain_size` is about the input's scale (too
+    coarse, coarse, or outside the model's reliable range), not about calibration or a
+    missing pixel size.
+
+    Examples
+    --------
+    >>> is_scale_warning("grains are ~7 px across in this image (ℓ̄ < 8 px): ...")
+    True
+    >>> is_scale_warning("no pixel size (from the file or given): ...")
+    False
+    """
+    return message.startswith(SCALE_WARNING_PREFIXES)
+
+
 def _check_scale(out: GrainSizeResult, auto: bool) -> None:
     """Warnings (and withheld figures) for inputs outside the model's reliable scales."""
     inf = out.inference_intercept_px
@@ -973,6 +1006,15 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
         out.warnings.append(f"ℓ̄ at inference scale is {inf:.1f} px, outside the model's "
                             f"reliable range {lo:g}-{hi:g} px" + advice)
     grains = out.mean_intercept_px
+    est = out.estimated_intercept_px
+    if (grains is not None and grains >= MIN_INPUT_INTERCEPT_PX and est is not None
+            and est < COARSE_INPUT_INTERCEPT_PX):
+        out.warnings.append(
+            f"grains are only ~{est:.0f} px across in this image (autocorrelation estimate, "
+            f"< {COARSE_INPUT_INTERCEPT_PX:g} px): it was measured enlarged "
+            f"×{out.inference_scale:.3g}, and inputs this coarse are measured less reliably "
+            "than the interval says; super-resolve (srmat sr run) or image at a higher "
+            "magnification for a figure to rely on")
     if grains is not None and grains < MIN_INPUT_INTERCEPT_PX:
         msg = (f"grains are ~{grains:.0f} px across in this image (ℓ̄ < "
                f"{MIN_INPUT_INTERCEPT_PX:g} px): too coarse to measure; super-resolve first "

@@ -1,10 +1,12 @@
-"""``srmat experiment``: reproducible experiments (SR vs original for boundaries)."""
+"""``srmat experiment``: reproducible experiments (SR vs original for boundaries; the
+three-arm grain-size experiment)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
 from . import UserError, print_json
 
 __all__ = ["register"]
@@ -39,6 +41,29 @@ def register(subparsers) -> None:
                    help="start both arms from these UAED weights ('default': shipped)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_sr_vs_original)
+
+    t = sub.add_parser(
+        "three-arm",
+        help="grain size of labelled micrographs as they are (HR), x4 down (LR), SR(LR) "
+             "and SR(HR), against their masks",
+    )
+    t.add_argument("folder", help="folder with images/ and masks/ (matched by file stem; "
+                                  "regions: each image and its x4 SR are held in memory)")
+    t.add_argument("--checkpoint", default=None,
+                   help="boundary model (default: shipped weights)")
+    t.add_argument("--sr-models", default=",".join(THREE_ARM_SR_MODELS),
+                   help=f"SR models of the SR(LR) arms (default "
+                        f"{','.join(THREE_ARM_SR_MODELS)})")
+    t.add_argument("--sr-of-native", default=SR_OF_NATIVE_MODEL,
+                   help=f"SR model of the SR(HR) arm, or 'none' (default {SR_OF_NATIVE_MODEL})")
+    t.add_argument("--report", default=None, metavar="JSON",
+                   help="write per-image rows and the table to this JSON file")
+    t.add_argument("--plot", default=None, metavar="PNG", help="write the figure here")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace a --report/--plot this command wrote before")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--json", action="store_true", help="print the table as JSON")
+    t.set_defaults(func=_three_arm)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
@@ -70,3 +95,82 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
     else:
         print(report["table"])
     return 0
+
+
+def _three_arm(args: argparse.Namespace) -> int:
+    from ..edges import load_boundary_model
+    from ..io import list_pairs, read_grey_or_rgb_float, read_mask
+    from ..jobs import run_job
+    from ..outputs import check_output_file
+    from ..studies.three_arm import (
+        is_three_arm_plot,
+        is_three_arm_report,
+        plot_three_arm,
+        three_arm_job,
+        write_three_arm_report,
+    )
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: folder not found")
+    sr_models = [m.strip() for m in args.sr_models.split(",") if m.strip()]
+    if not sr_models:
+        raise UserError("--sr-models: give at least one SR model")
+    sr_of_native = None if args.sr_of_native.lower() == "none" else args.sr_of_native
+    pairs = list_pairs(folder.parent, folder.name)
+    outputs = [Path(p) for p in (args.report, args.plot) if p]
+    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
+        raise UserError("--report and --plot must be two different files")
+    for out in outputs:
+        if out.resolve().is_relative_to(folder.resolve()):
+            raise UserError(f"{out}: write outputs outside {folder} (its images/ and "
+                            "masks/ are the input)")
+    inputs = [p for pair in pairs for p in pair] + [args.checkpoint]
+    if args.report:
+        check_output_file(args.report, inputs=inputs, overwrite=args.overwrite,
+                          ours=is_three_arm_report)
+    if args.plot:
+        if not args.plot.lower().endswith(".png"):
+            raise UserError(f"--plot {args.plot}: give a .png file name")
+        check_output_file(args.plot, inputs=inputs, overwrite=args.overwrite,
+                          ours=is_three_arm_plot)
+    model = load_boundary_model(args.checkpoint, device=args.device)
+    images = [read_grey_or_rgb_float(p) for p, _ in pairs]
+    masks = [read_mask(m) for _, m in pairs]
+    result = run_job(three_arm_job(images, masks, names=[p.stem for p, _ in pairs],
+                                   model=model, sr_models=sr_models,
+                                   sr_of_native=sr_of_native, device=args.device),
+                     quiet=args.json)
+    if result is None:
+        raise UserError("experiment stopped")
+    summary = result.summary()
+    if args.report:
+        write_three_arm_report(result, args.report, folder=str(folder),
+                               checkpoint=model.path and str(model.path),
+                               threshold_rule=model.threshold_rule, tta=model.tta,
+                               scale=THREE_ARM_SCALE)
+    if args.plot:
+        plot_three_arm(result, args.plot, title=f"three-arm experiment: {folder.name} "
+                       f"({len(pairs)} images)")
+    if args.json:
+        print_json({"images": len(pairs), "arms": {
+            a: {k: v for k, v in row.items() if k != "per_image_errors_pct"}
+            for a, row in summary.items()}})
+    else:
+        print(format_three_arm_table(summary))
+    return 0
+
+
+def format_three_arm_table(summary: dict) -> str:
+    """Markdown table of :meth:`ThreeArmResult.summary`."""
+    def f(v, spec):
+        return "n/a" if v is None else format(v, spec)
+
+    lines = ["| arm | per-image error % | pooled error % | refused | interval coverage % "
+             "| median half-width % | AP | ROC-AUC |", "|---|---|---|---|---|---|---|---|"]
+    for arm, r in summary.items():
+        lines.append(f"| {arm} | {f(r['per_image_pct'], '.1f')} | {f(r['pooled_pct'], '.1f')} "
+                     f"| {r['n_without_figure']} | {f(r['coverage_pct'], '.0f')} "
+                     f"| {f(r['median_half_width_pct'], '.0f')} | {f(r['ap'], '.3f')} "
+                     f"| {f(r['roc_auc'], '.3f')} |")
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""The three-arm experiment out of fold on tbm/train + val (issue 12, part 7).
+
+    OMP_NUM_THREADS=2 PYTHONPATH=../src python three_arm_oof.py \
+        --run s4=/path/cv_uaed_s4:../benchmarks/cv_uaed_plain_s4.json \
+        --run s5=/path/cv_uaed_s5:../benchmarks/cv_uaed_plain_s5.json --shipped
+
+Every tbm/train+val region is measured by the leave-scan-out fold model that did not
+see its scan (``benchmarks/cv_uaed.py``, variant ``plain``, final EMA weights, TTA
+``none``, ``otsu_scaled`` with the c cross-fitted for that fold, as stored in the run's
+benchmark JSON), with the library's job (:func:`napari_srmat.studies.three_arm.
+three_arm_job`): HR (the region), LR (×4 bicubic down, measured directly), SR(LR) with
+``bicubic``, ``cnn`` and ``onestep``, SR(HR) with ``cnn``; the whole measurement with its
+automatic inference scale; ℓ̄ in native pixels against the hand-drawn mask (50 random
+lines, the issue's protocol). The shipped SR models were trained on HR images of the
+scans and of tbm/train (no labels): for these regions SR(LR) is *in-sample for the SR
+model*, which can only flatter the SR arms. With ``--shipped`` every region is also
+measured with the shipped weights (in sample for the tbm/train regions). tbm/test is
+never opened.
+
+Writes ``results/three_arm_oof.json`` (per run: the table, per-fold per-image errors of
+every arm, paired per-fold differences against HR and against bicubic SR(LR); every
+row) and ``../docs/images/three_arm_oof.png`` (all runs' regions together).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from _common import paired_with_means, save, tbm_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURE = ROOT / "docs" / "images" / "three_arm_oof.png"
+VARIANT = "plain"
+
+
+def fold_models(work: Path, report: Path):
+    """The fold models of one cv_uaed run at their cross-fitted ``otsu_scaled`` c."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cv_uaed import load_final_ema
+
+    from napari_srmat.edges.infer import BoundaryModel
+
+    rules = json.loads(report.read_text())["results"][f"{VARIANT}/none"]["rules"]
+    params = rules["otsu_scaled"]["params_per_fold"]
+    folds = json.loads((work / "folds.json").read_text())
+    for k, names in enumerate(folds):
+        base = load_final_ema(work / VARIANT / f"fold-{k}" / "run")
+        yield k, names, params[k]["c"], BoundaryModel(
+            base.net, base.config, tta="none", threshold_rule="otsu_scaled",
+            threshold_params={"c": params[k]["c"]})
+
+
+def measure_run(work: Path, report: Path):
+    """One repetition: every region by its out-of-fold model; (merged result, folds)."""
+    from napari_srmat.io import read_grey_or_rgb_float, read_mask
+    from napari_srmat.studies.three_arm import merge_three_arm, run_three_arm
+
+    paths = {Path(img).stem: (img, msk) for _, img, msk in tbm_pairs()}
+    results, fold_of, c_of = [], {}, {}
+    for k, names, c, model in fold_models(work, report):
+        t0 = time.time()
+        images = [read_grey_or_rgb_float(paths[n][0]) for n in names]
+        masks = [read_mask(paths[n][1]) for n in names]
+        results.append(run_three_arm(images, masks, names=names, model=model, device="cpu"))
+        fold_of.update({n: k for n in names})
+        c_of[k] = c
+        print(f"  fold {k}: {len(names)} regions, c = {c}, {time.time() - t0:.0f} s",
+              file=sys.stderr)
+    return merge_three_arm(results), fold_of, c_of
+
+
+def measure_shipped() -> dict:
+    """Every region with the shipped weights and defaults (in sample for tbm/train)."""
+    from napari_srmat.edges import load_boundary_model
+    from napari_srmat.io import read_grey_or_rgb_float, read_mask
+    from napari_srmat.studies.three_arm import run_three_arm
+
+    pairs = tbm_pairs()
+    result = run_three_arm([read_grey_or_rgb_float(img) for _, img, _ in pairs],
+                           [read_mask(msk) for _, _, msk in pairs],
+                           names=[Path(img).stem for _, img, _ in pairs],
+                           model=load_boundary_model(device="cpu"), device="cpu")
+    splits = [split for split, _, _ in pairs]
+    table = {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
+             for a, s in result.summary().items()}
+    for a, s in table.items():
+        print(f"shipped {a}: {s}")
+    return {"table": table,
+            "split_of": dict(zip(result.names, splits)),
+            **{k: v for k, v in result.to_dict().items() if k != "summary"}}
+
+
+def per_fold(result, fold_of: dict) -> dict[str, list[float]]:
+    """Per arm, the per-image error (%) of each fold's regions."""
+    from napari_srmat.studies.three_arm import arm_errors
+
+    folds = sorted(set(fold_of.values()))
+    out = {}
+    for arm, rows in result.arms.items():
+        out[arm] = []
+        for k in folds:
+            idx = [i for i, n in enumerate(result.names) if fold_of[n] == k]
+            out[arm].append(arm_errors([rows[i].l_px for i in idx],
+                                       [result.true_l_px[i] for i in idx])["per_image_pct"])
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", action="append", required=True, metavar="LABEL=WORK:JSON",
+                    help="a repetition: its cv_uaed work folder and benchmark JSON")
+    ap.add_argument("--shipped", action="store_true",
+                    help="also measure every region with the shipped weights (in sample "
+                         "for tbm/train regions: they were trained on them)")
+    ap.add_argument("--no-figure", action="store_true")
+    args = ap.parse_args(argv)
+
+    from napari_srmat.studies.three_arm import merge_three_arm, plot_three_arm
+
+    t0 = time.time()
+    runs, merged = {}, []
+    for spec in args.run:
+        label, rest = spec.split("=", 1)
+        work, report = rest.rsplit(":", 1)
+        print(f"run {label}", file=sys.stderr)
+        result, fold_of, c_of = measure_run(Path(work), Path(report))
+        merged.append(result)
+        folds = per_fold(result, fold_of)
+        hr = folds["HR (native region)"]
+        bicubic = folds["SR(LR) bicubic"]
+        runs[label] = {
+            "work": Path(work).name, "report": Path(report).name, "c_per_fold": c_of,
+            "table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
+                      for a, s in result.summary().items()},
+            "per_fold_per_image_pct": folds,
+            "vs_hr": {a: paired_with_means(hr, v) for a, v in folds.items()
+                      if a != "HR (native region)"},
+            "vs_bicubic_sr_lr": {a: paired_with_means(bicubic, v) for a, v in folds.items()
+                                 if a.startswith("SR(LR)") and a != "SR(LR) bicubic"},
+            **{k: v for k, v in result.to_dict().items() if k != "summary"},
+            "fold_of": fold_of,
+        }
+        for a, s in runs[label]["table"].items():
+            print(f"{label} {a}: {s}")
+    shipped = None
+    if args.shipped:
+        print("shipped weights", file=sys.stderr)
+        shipped = measure_shipped()
+    pooled = merge_three_arm(merged)
+    payload = {"variant": VARIANT, "tta": "none", "threshold_rule": "otsu_scaled",
+               "runs": runs,
+               "pooled_table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
+                                for a, s in pooled.summary().items()},
+               "shipped_in_sample": shipped,
+               "seconds": round(time.time() - t0, 1)}
+    save("three_arm_oof", payload)
+    if not args.no_figure:
+        plot_three_arm(pooled, FIGURE, title=(
+            f"three-arm experiment out of fold: tbm/train+val, {len(args.run)} leave-scan-out "
+            f"repetitions ({len(pooled.names)} region measurements)"))
+        print(f"wrote {FIGURE}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
