@@ -541,3 +541,39 @@ def test_edges_eval_cli_prints_na_for_withheld_figures(tmp_path, capsys):
                str(tmp_path / "masks"), "--threshold", "0", "--no-baseline"])
     cap = capsys.readouterr()
     assert rc == 0 and "heyn_error_pct=n/a" in cap.out and "every pixel" in cap.err
+
+
+def test_eval_maps_plot_never_replaces_a_file_it_did_not_write(tmp_path, capsys):
+    """``srmat eval-maps --plot``: a user's PNG is never replaced (not even with
+    --overwrite), a figure napari-srmat wrote only with --overwrite, and the figure may
+    not be written into an input folder."""
+    from PIL import Image
+
+    from napari_srmat.metrics.edges import PR_ROC_FIGURE
+    from napari_srmat.outputs import is_our_figure
+
+    probs, masks = _maps(2)
+    for d in ("prob", "masks"):
+        (tmp_path / d).mkdir()
+    for i, (p, m) in enumerate(zip(probs, masks)):
+        Image.fromarray((np.clip(p, 0, 1) * 255).astype(np.uint8)).save(
+            tmp_path / "prob" / f"a{i}.png")
+        Image.fromarray(m).save(tmp_path / "masks" / f"a{i}.png")
+    argv = ["eval-maps", "--prob", str(tmp_path / "prob"), "--masks", str(tmp_path / "masks"),
+            "--lines", "20"]
+    mine = tmp_path / "holiday.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(mine)
+    before = mine.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        assert main(argv + ["--plot", str(mine), *extra]) == 2
+        assert "not written by napari-srmat" in capsys.readouterr().err or not extra
+    assert mine.read_bytes() == before
+    curves = tmp_path / "curves.png"
+    assert main(argv + ["--plot", str(curves)]) == 0 and is_our_figure(curves, PR_ROC_FIGURE)
+    assert main(argv + ["--plot", str(curves)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(argv + ["--plot", str(curves), "--overwrite"]) == 0
+    victim = tmp_path / "prob" / "a0.png"
+    kept = victim.read_bytes()
+    assert main(argv + ["--plot", str(victim), "--overwrite"]) == 2
+    assert "input" in capsys.readouterr().err and victim.read_bytes() == kept

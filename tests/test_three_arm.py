@@ -219,8 +219,8 @@ def test_cli_writes_report_and_figure_and_protects_files(tmp_path, micrographs, 
     assert main(argv[:-4] + ["--report", str(report), "--plot", str(report)]) == 2
     assert "two different files" in capsys.readouterr().err
     inside = root / "images" / "fig.png"
-    assert main(argv[:-1] + [str(inside)]) == 2
-    assert "outside" in capsys.readouterr().err and not inside.exists()
+    assert main(argv[:-1] + [str(inside), "--overwrite"]) == 2
+    assert "inside the input" in capsys.readouterr().err and not inside.exists()
 
 
 def test_cli_bad_folder_is_one_line(tmp_path, capsys):

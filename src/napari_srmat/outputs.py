@@ -58,6 +58,8 @@ __all__ = [
     "prepare_output_dir",
     "only_creation_debris",
     "check_output_file",
+    "save_figure_png",
+    "is_our_figure",
 ]
 
 #: Name of the marker file inside every directory output napari-srmat writes.
@@ -691,3 +693,48 @@ class OutputLock:
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         self.release()
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def save_figure_png(fig: Any, path: str | os.PathLike, *, kind: str) -> Path:
+    """Write a matplotlib figure as PNG, atomically, marked as napari-srmat's.
+
+    The PNG's text chunks say who wrote it (``Software`` = :data:`CREATOR`) and what it
+    is (``Title`` = ``kind``), so that :func:`is_our_figure` can let ``--overwrite``
+    replace it while a file napari-srmat did not write is never replaced.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (with a canvas).
+    path : path-like
+        Output file; its folder is created.
+    kind : str
+        What the figure is, e.g. ``"PR and ROC curves"``.
+
+    Returns
+    -------
+    Path
+    """
+    from ._atomic import atomic_path
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": CREATOR, "Title": kind})
+    return out
+
+
+def is_our_figure(path: str | os.PathLike, kind: str | None = None) -> bool:
+    """Whether ``path`` is a PNG written by :func:`save_figure_png` (of ``kind``, if given)."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            info = im.info if im.format == "PNG" else {}
+    except (OSError, ValueError):
+        return False
+    return info.get("Software") == CREATOR and (kind is None or info.get("Title") == kind)
+

@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=HEYN_SEED)
     p.add_argument("--bins", type=int, default=1024, help="histogram bins")
     p.add_argument("--plot", default=None, help="write PR + ROC curves to this PNG")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a --plot that napari-srmat wrote before")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -98,6 +100,18 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("--val-prob and --val-masks go together")
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise UserError("--threshold must be in [0, 1]")
+    if args.plot:
+        from functools import partial
+
+        from ..metrics.edges import PR_ROC_FIGURE
+        from ..outputs import check_output_file, is_our_figure
+
+        if not args.plot.lower().endswith(".png"):
+            raise UserError(f"--plot {args.plot}: give a .png file name")
+        check_output_file(args.plot, inputs=[args.prob, args.masks, args.val_prob,
+                                             args.val_masks],
+                          overwrite=args.overwrite, ours=partial(is_our_figure,
+                                                                 kind=PR_ROC_FIGURE))
     names, probs, masks = _pairs(args.prob, args.masks)
     vprobs = vmasks = None
     if args.val_prob is not None:

@@ -118,14 +118,9 @@ def _three_arm(args: argparse.Namespace) -> int:
         raise UserError("--sr-models: give at least one SR model")
     sr_of_native = None if args.sr_of_native.lower() == "none" else args.sr_of_native
     pairs = list_pairs(folder.parent, folder.name)
-    outputs = [Path(p) for p in (args.report, args.plot) if p]
-    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
+    if args.report and args.plot and Path(args.report).resolve() == Path(args.plot).resolve():
         raise UserError("--report and --plot must be two different files")
-    for out in outputs:
-        if out.resolve().is_relative_to(folder.resolve()):
-            raise UserError(f"{out}: write outputs outside {folder} (its images/ and "
-                            "masks/ are the input)")
-    inputs = [p for pair in pairs for p in pair] + [args.checkpoint]
+    inputs = [folder, args.checkpoint]
     if args.report:
         check_output_file(args.report, inputs=inputs, overwrite=args.overwrite,
                           ours=is_three_arm_report)

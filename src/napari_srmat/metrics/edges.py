@@ -566,6 +566,10 @@ def _draw_curves(ax, histograms_by_name: Mapping[str, EdgeHistogram], kind: str)
     ax.legend(loc="lower left" if kind == "pr" else "lower right", fontsize=8)
 
 
+#: ``kind`` of the figures :func:`plot_pr_roc` writes (:func:`napari_srmat.outputs.is_our_figure`).
+PR_ROC_FIGURE = "PR and ROC curves"
+
+
 def plot_pr_roc(
     histograms_by_name: Mapping[str, EdgeHistogram], path: str | Path, *,
     title: str | None = None, roc_path: str | Path | None = None,
@@ -592,7 +596,7 @@ def plot_pr_roc(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .._atomic import atomic_path
+    from ..outputs import save_figure_png
 
     if not histograms_by_name:
         raise EdgeMetricsError("no histograms to plot")
@@ -609,7 +613,5 @@ def plot_pr_roc(
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png")
+        save_figure_png(fig, out, kind=PR_ROC_FIGURE)
     return Path(path)

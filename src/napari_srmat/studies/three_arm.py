@@ -457,12 +457,10 @@ def plot_three_arm(result: ThreeArmResult, path, *, title: str = ""):
     -------
     Path
     """
-    from pathlib import Path
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .._atomic import atomic_path
+    from ..outputs import save_figure_png
 
     arms = list(result.arms)
     truth = np.asarray(result.true_l_px, float)
@@ -508,22 +506,14 @@ def plot_three_arm(result: ThreeArmResult, path, *, title: str = ""):
     ax2.set_xlabel("95 % interval holds the truth (%)")
     fig.suptitle(title or f"three-arm experiment ({len(truth)} images)", fontsize=10)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Title": REPORT_KIND})
-    return out
+    return save_figure_png(fig, path, kind=REPORT_KIND)
 
 
 def is_three_arm_plot(path) -> bool:
-    """Whether ``path`` is a PNG written by :func:`plot_three_arm` (its Title chunk)."""
-    try:
-        from PIL import Image
+    """Whether ``path`` is a PNG written by :func:`plot_three_arm`."""
+    from ..outputs import is_our_figure
 
-        with Image.open(path) as im:
-            return im.format == "PNG" and im.info.get("Title") == REPORT_KIND
-    except (OSError, ValueError):
-        return False
+    return is_our_figure(path, REPORT_KIND)
 
 
 def is_three_arm_report(path) -> bool:
