@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from _common import paired_with_means, save, tbm_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +111,23 @@ def per_fold(result, fold_of: dict) -> dict[str, list[float]]:
     return out
 
 
+def coarse_model_term(runs: dict) -> dict:
+    """The model term for coarse inputs (``grainsize.COARSE_MODEL_LOG_ERROR_95``): the
+    97.5 % quantile of ln(ℓ̄ / ℓ̄_true) of the measured ×4-down copies of all out-of-fold
+    runs, and how often, leaving each scan out, the other scans' quantile holds it."""
+    arm = "LR (x4 down, measured directly)"
+    rows = [(n.split("-")[0], math.log(m["l_px"] / t))
+            for r in runs.values()
+            for n, m, t in zip(r["names"], r["rows"][arm], r["true_l_px"])
+            if m["l_px"] is not None]
+    errors = np.array([e for _, e in rows])
+    held = [e <= np.quantile([x for t, x in rows if t != s], 0.975) for s, e in rows]
+    return {"n": len(rows), "log_error_q_0_2.5_50_97.5_100": [
+        round(float(v), 4) for v in np.quantile(errors, (0, 0.025, 0.5, 0.975, 1))],
+        "n_too_long": int((errors > 0).sum()),
+        "leave_one_scan_out_upper_end_holds": int(sum(held))}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", action="append", required=True, metavar="LABEL=WORK:JSON",
@@ -155,6 +174,7 @@ def main(argv=None) -> int:
                "runs": runs,
                "pooled_table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
                                 for a, s in pooled.summary().items()},
+               "coarse_model_term": coarse_model_term(runs),
                "shipped_in_sample": shipped,
                "seconds": round(time.time() - t0, 1)}
     save("three_arm_oof", payload)

@@ -13,9 +13,11 @@ from scipy import ndimage
 from napari_srmat.cli import main
 from napari_srmat.grainsize import (
     COARSE_INPUT_INTERCEPT_PX,
+    COARSE_MODEL_LOG_ERROR_95,
     MAX_NATIVE_SHARPNESS,
     MIN_INPUT_INTERCEPT_PX,
     MIN_NATIVE_SHARPNESS,
+    MODEL_LOG_ERROR_95,
     SCALE_TOLERANCE,
     SCHEMA_KEYS,
     SHARP_KEEP_SCALE_RANGE,
@@ -290,9 +292,13 @@ def test_coarse_image_is_measured_with_a_warning(model):
     assert coarse.mean_intercept_px is not None and coarse.inference_scale > 2
     notes = [w for w in coarse.warnings if w.startswith("grains are only")]
     assert len(notes) == 1 and is_scale_warning(notes[0]) and "super-resolve" in notes[0]
+    # the interval reaches further below ℓ̄ (the model misses boundaries at this scale)
+    assert coarse.uncertainty["model_low"] == pytest.approx(COARSE_MODEL_LOG_ERROR_95[1])
+    assert coarse.uncertainty["model_high"] == pytest.approx(-MODEL_LOG_ERROR_95[0])
     fine = measure_grain_size(img, model=model)
     assert fine.estimated_intercept_px > COARSE_INPUT_INTERCEPT_PX
     assert not any(w.startswith("grains are") for w in fine.warnings), fine.warnings
+    assert fine.uncertainty["model_low"] == pytest.approx(MODEL_LOG_ERROR_95[1])
 
 
 def test_large_image_is_binarised_region_by_region(model, monkeypatch):

@@ -39,7 +39,7 @@ made the error larger, not smaller). The independent autocorrelation estimate do
 Inputs whose grains are smaller than :data:`MIN_INPUT_INTERCEPT_PX` are too coarse: the
 figures are withheld (``None``) with a warning to super-resolve first. Inputs whose
 autocorrelation estimate is below :data:`COARSE_INPUT_INTERCEPT_PX` are measured with a
-warning that the figure is less reliable than its interval says.
+warning and a model term widened to :data:`COARSE_MODEL_LOG_ERROR_95`.
 
 Uncertainty
 -----------
@@ -101,6 +101,8 @@ __all__ = [
     "RELIABLE_INTERCEPT_PX",
     "MIN_INPUT_INTERCEPT_PX",
     "COARSE_INPUT_INTERCEPT_PX",
+    "COARSE_MODEL_LOG_ERROR_95",
+    "is_coarse",
     "is_scale_warning",
     "MAX_INFERENCE_SCALE",
     "MIN_NATIVE_SHARPNESS",
@@ -135,14 +137,21 @@ RELIABLE_INTERCEPT_PX = (20.0, 32.0)
 MIN_INPUT_INTERCEPT_PX = 8.0
 
 #: Below this autocorrelation estimate of ℓ̄ (px, in the input) a measured image gets a
-#: warning that it is coarse and its figure (and interval) less reliable. Every ×4
+#: warning that it is coarse and a wider interval (:data:`COARSE_MODEL_LOG_ERROR_95`). Every ×4
 #: (antialiased bicubic) reduced copy of the tbm/train+val regions estimates 6.2-14.1 px,
 #: the regions as they are 20-47 px. Those copies that are measured rather than refused
 #: are off by 28-37 % on average out of fold (leave-scan-out fold models, two
-#: repetitions) with the interval holding the truth for only 42-60 % of them, and got
-#: no scale warning before this rule (``studies/three_arm_oof.py``, docs/boundaries.md
-#: "The three-arm experiment out of fold").
+#: repetitions) with the calibrated interval holding the truth for only 42-60 % of them,
+#: and most got no scale warning before this rule (``studies/three_arm_oof.py``,
+#: docs/boundaries.md "The three-arm experiment out of fold").
 COARSE_INPUT_INTERCEPT_PX = 15.0
+
+#: The model term of the 95 % interval for such coarse inputs: the calibrated term with
+#: its upper end (ℓ̄ too long: boundaries missed) raised to the 97.5 % quantile of
+#: ``ln(ℓ̄ / ℓ̄_true)`` of the measured ×4-reduced tbm/train+val regions out of fold
+#: (39 measurements, two repetitions; all 39 too long, median +0.26). Leave one scan
+#: out, that upper end alone holds 35 of the 39 (``studies/three_arm_oof.py``).
+COARSE_MODEL_LOG_ERROR_95 = (-0.347, 0.625)
 
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
 #: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
@@ -833,13 +842,30 @@ def _resampled(levels: list, scale: float) -> np.ndarray:
     return resample(arr, scale / f) if abs(scale / f - 1) > 1e-9 else arr
 
 
-def _model_range(model, mean_px: float | None) -> tuple[float, float] | None:
-    """ℓ̄ values the model's calibrated error makes as plausible as ``mean_px``."""
+def _model_range(model, mean_px: float | None, coarse: bool = False
+                 ) -> tuple[float, float] | None:
+    """ℓ̄ values the model's calibrated error makes as plausible as ``mean_px`` (for a
+    coarse input, widened by :data:`COARSE_MODEL_LOG_ERROR_95`)."""
     if mean_px is None:
         return None
     lo, hi = (float(v) for v in model.config.get("grain_size_log_error_95",
                                                  MODEL_LOG_ERROR_95))
+    if coarse:
+        lo, hi = min(lo, COARSE_MODEL_LOG_ERROR_95[0]), max(hi, COARSE_MODEL_LOG_ERROR_95[1])
     return mean_px * math.exp(-hi), mean_px * math.exp(-lo)
+
+
+def is_coarse(estimated_intercept_px: float | None) -> bool:
+    """Whether an input whose autocorrelation estimate of ℓ̄ is this is coarse
+    (:data:`COARSE_INPUT_INTERCEPT_PX`): measured with a warning and a wider interval.
+
+    Examples
+    --------
+    >>> is_coarse(9.5), is_coarse(30.0), is_coarse(None)
+    (True, False, False)
+    """
+    return estimated_intercept_px is not None and \
+        estimated_intercept_px < COARSE_INPUT_INTERCEPT_PX
 
 
 def _binary(prob: np.ndarray, model, threshold: float | None):
@@ -918,7 +944,8 @@ def measure_grain_size_job(
     binary, thr, rule = _binary(prob, model, threshold)
     res = measure_intercepts(binary, **heyn_kw)
     out = grain_size_from_heyn(res, pixel_size_um=px, inference_scale=scale,
-                               model_range_px=_model_range(model, res.mean_intercept_px),
+                               model_range_px=_model_range(model, res.mean_intercept_px,
+                                                           is_coarse(estimate)),
                                mode="image", warnings=warns)
     out.estimated_intercept_px = estimate
     out.estimated_sharpness = sharpness
@@ -1007,14 +1034,13 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
                             f"reliable range {lo:g}-{hi:g} px" + advice)
     grains = out.mean_intercept_px
     est = out.estimated_intercept_px
-    if (grains is not None and grains >= MIN_INPUT_INTERCEPT_PX and est is not None
-            and est < COARSE_INPUT_INTERCEPT_PX):
+    if grains is not None and grains >= MIN_INPUT_INTERCEPT_PX and is_coarse(est):
         out.warnings.append(
             f"grains are only ~{est:.0f} px across in this image (autocorrelation estimate, "
             f"< {COARSE_INPUT_INTERCEPT_PX:g} px): it was measured enlarged "
-            f"×{out.inference_scale:.3g}, and inputs this coarse are measured less reliably "
-            "than the interval says; super-resolve (srmat sr run) or image at a higher "
-            "magnification for a figure to rely on")
+            f"×{out.inference_scale:.3g}, where the model misses boundaries (ℓ̄ reads too "
+            "long), so the interval reaches further below ℓ̄; super-resolve (srmat sr run) "
+            "or image at a higher magnification for a tighter figure")
     if grains is not None and grains < MIN_INPUT_INTERCEPT_PX:
         msg = (f"grains are ~{grains:.0f} px across in this image (ℓ̄ < "
                f"{MIN_INPUT_INTERCEPT_PX:g} px): too coarse to measure; super-resolve first "
