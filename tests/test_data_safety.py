@@ -564,9 +564,10 @@ def test_eval_maps_plot_never_replaces_a_file_it_did_not_write(tmp_path, capsys)
     mine = tmp_path / "holiday.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(mine)
     before = mine.read_bytes()
-    for extra in ([], ["--overwrite"]):
-        assert main(argv + ["--plot", str(mine), *extra]) == 2
-        assert "not written by napari-srmat" in capsys.readouterr().err or not extra
+    assert main(argv + ["--plot", str(mine)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(argv + ["--plot", str(mine), "--overwrite"]) == 2
+    assert "not written by napari-srmat" in capsys.readouterr().err
     assert mine.read_bytes() == before
     curves = tmp_path / "curves.png"
     assert main(argv + ["--plot", str(curves)]) == 0 and is_our_figure(curves, PR_ROC_FIGURE)
@@ -577,3 +578,36 @@ def test_eval_maps_plot_never_replaces_a_file_it_did_not_write(tmp_path, capsys)
     kept = victim.read_bytes()
     assert main(argv + ["--plot", str(victim), "--overwrite"]) == 2
     assert "input" in capsys.readouterr().err and victim.read_bytes() == kept
+    # a figure of another kind is not replaced by this command's figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from napari_srmat.outputs import save_figure_png
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    other = save_figure_png(fig, tmp_path / "other.png", kind="something else")
+    assert main(argv + ["--plot", str(other), "--overwrite"]) == 2
+    assert is_our_figure(other, "something else")
+
+
+def test_save_figure_png_checks_just_before_writing(tmp_path):
+    """The library's figure writer itself never replaces a file napari-srmat did not
+    write (a file created while a long job ran), and replaces its own only when asked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from napari_srmat.outputs import OutputExistsError, is_our_figure, save_figure_png
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    user = tmp_path / "user.png"
+    user.write_bytes(b"\x89PNG not ours")
+    with pytest.raises(OutputExistsError, match="not written by napari-srmat"):
+        save_figure_png(fig, user, kind="x", overwrite=True)
+    assert user.read_bytes() == b"\x89PNG not ours"
+    ours = save_figure_png(fig, tmp_path / "ours.png", kind="x")
+    with pytest.raises(OutputExistsError, match="exists"):
+        save_figure_png(fig, ours, kind="x")
+    assert save_figure_png(fig, ours, kind="x", overwrite=True) == ours and is_our_figure(ours)
+

@@ -294,11 +294,15 @@ def test_coarse_image_is_measured_with_a_warning(model):
     assert len(notes) == 1 and is_scale_warning(notes[0]) and "super-resolve" in notes[0]
     # the interval reaches further below ℓ̄ (the model misses boundaries at this scale)
     assert coarse.uncertainty["model_low"] == pytest.approx(COARSE_MODEL_LOG_ERROR_95[1])
-    assert coarse.uncertainty["model_high"] == pytest.approx(-MODEL_LOG_ERROR_95[0])
+    low, high = coarse.mean_intercept_ci95_px
+    assert low < coarse.mean_intercept_px * math.exp(-COARSE_MODEL_LOG_ERROR_95[1])
+    assert high < coarse.mean_intercept_px * math.exp(COARSE_MODEL_LOG_ERROR_95[1])
     fine = measure_grain_size(img, model=model)
     assert fine.estimated_intercept_px > COARSE_INPUT_INTERCEPT_PX
     assert not any(w.startswith("grains are") for w in fine.warnings), fine.warnings
     assert fine.uncertainty["model_low"] == pytest.approx(MODEL_LOG_ERROR_95[1])
+    assert fine.mean_intercept_ci95_px[0] > \
+        fine.mean_intercept_px * math.exp(-COARSE_MODEL_LOG_ERROR_95[1])
 
 
 def test_large_image_is_binarised_region_by_region(model, monkeypatch):

@@ -51,8 +51,9 @@ The 95 % interval combines, on a log scale and in quadrature, three half-widths:
   (:data:`PIXEL_RESOLUTION_PX` at the scale where crossings are counted);
 * the model: :data:`MODEL_LOG_ERROR_95`, the 2.5-97.5 % range of ``ln(ℓ̄ / ℓ̄_true)``
   of this very measurement on tbm/train+val regions at x0.5-x4 against their
-  hand-drawn ℓ̄ (``studies/grain_size_calibration.py``). It is the same for every
-  image: the model's maps do not tell how wrong its ℓ̄ is (moving the logits by
+  hand-drawn ℓ̄ (``studies/grain_size_calibration.py``); for coarse inputs
+  :data:`COARSE_MODEL_LOG_ERROR_95`. Otherwise it is the same for every image: the
+  model's maps do not tell how wrong its ℓ̄ is (moving the logits by
   ±1.96 sigma moves ℓ̄ by ~1 % against a ~10 % real error,
   ``studies/grain_size_sigma.py``; re-binarising at other thresholds gives maps that
   are mostly boundary, ``studies/grain_size_threshold_band.py``).
@@ -845,7 +846,9 @@ def _resampled(levels: list, scale: float) -> np.ndarray:
 def _model_range(model, mean_px: float | None, coarse: bool = False
                  ) -> tuple[float, float] | None:
     """ℓ̄ values the model's calibrated error makes as plausible as ``mean_px`` (for a
-    coarse input, widened by :data:`COARSE_MODEL_LOG_ERROR_95`)."""
+    coarse input, widened by :data:`COARSE_MODEL_LOG_ERROR_95`, which was measured
+    with the leave-scan-out TBM fold models and is applied to a checkpoint's own
+    ``grain_size_log_error_95`` as well: a lower bound of the coarse-input error)."""
     if mean_px is None:
         return None
     lo, hi = (float(v) for v in model.config.get("grain_size_log_error_95",

@@ -698,12 +698,15 @@ class OutputLock:
 # --------------------------------------------------------------------------- figures
 
 
-def save_figure_png(fig: Any, path: str | os.PathLike, *, kind: str) -> Path:
+def save_figure_png(fig: Any, path: str | os.PathLike, *, kind: str,
+                    overwrite: bool = False) -> Path:
     """Write a matplotlib figure as PNG, atomically, marked as napari-srmat's.
 
     The PNG's text chunks say who wrote it (``Software`` = :data:`CREATOR`) and what it
-    is (``Title`` = ``kind``), so that :func:`is_our_figure` can let ``--overwrite``
-    replace it while a file napari-srmat did not write is never replaced.
+    is (``Title`` = ``kind``), so that :func:`is_our_figure` can tell it from a file
+    napari-srmat did not write. The check is made here, just before writing: an
+    existing file is replaced only with ``overwrite`` and only when it is one of our
+    figures or lies in a folder output of ours (marker file).
 
     Parameters
     ----------
@@ -713,14 +716,29 @@ def save_figure_png(fig: Any, path: str | os.PathLike, *, kind: str) -> Path:
         Output file; its folder is created.
     kind : str
         What the figure is, e.g. ``"PR and ROC curves"``.
+    overwrite : bool
+        Whether an existing figure of ours may be replaced.
 
     Returns
     -------
     Path
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and may not be replaced.
     """
     from ._atomic import atomic_path
 
     out = Path(path)
+    if out.exists() or out.is_symlink():
+        if out.is_dir():
+            raise OutputExistsError(f"{out} is a folder; give a file name")
+        if not (is_our_figure(out) or is_ours(out.parent)):
+            raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
+                                    "replaced: choose another output")
+        if not overwrite:
+            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", metadata={"Software": CREATOR, "Title": kind})
@@ -729,12 +747,12 @@ def save_figure_png(fig: Any, path: str | os.PathLike, *, kind: str) -> Path:
 
 def is_our_figure(path: str | os.PathLike, kind: str | None = None) -> bool:
     """Whether ``path`` is a PNG written by :func:`save_figure_png` (of ``kind``, if given)."""
-    try:
-        from PIL import Image
+    from PIL import Image
 
+    try:
         with Image.open(path) as im:
             info = im.info if im.format == "PNG" else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, Image.DecompressionBombError):
         return False
     return info.get("Software") == CREATOR and (kind is None or info.get("Title") == kind)
 

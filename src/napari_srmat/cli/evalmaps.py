@@ -134,7 +134,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     hist = res.pop("_histogram")
     if args.plot:
-        res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot))
+        res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot,
+                                      overwrite=args.overwrite))
     if args.json:  # (without --json, run_job has printed them as [warning] lines)
         for w in res["warnings"]:
             print(f"srmat eval-maps: warning: {w}", file=sys.stderr)

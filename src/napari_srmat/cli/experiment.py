@@ -146,7 +146,7 @@ def _three_arm(args: argparse.Namespace) -> int:
                                scale=THREE_ARM_SCALE)
     if args.plot:
         plot_three_arm(result, args.plot, title=f"three-arm experiment: {folder.name} "
-                       f"({len(pairs)} images)")
+                       f"({len(pairs)} images)", overwrite=args.overwrite)
     if args.json:
         print_json({"images": len(pairs), "arms": {
             a: {k: v for k, v in row.items() if k != "per_image_errors_pct"}

@@ -572,7 +572,7 @@ PR_ROC_FIGURE = "PR and ROC curves"
 
 def plot_pr_roc(
     histograms_by_name: Mapping[str, EdgeHistogram], path: str | Path, *,
-    title: str | None = None, roc_path: str | Path | None = None,
+    title: str | None = None, roc_path: str | Path | None = None, overwrite: bool = True,
 ) -> Path:
     """Write the PR curves and ROC curves of several histograms as PNG (the one plotter).
 
@@ -587,6 +587,9 @@ def plot_pr_roc(
         Figure title.
     roc_path : path-like, optional
         Write the ROC curves to this separate PNG.
+    overwrite : bool
+        Whether an existing figure of napari-srmat's may be replaced (a file it did not
+        write never is: :func:`napari_srmat.outputs.save_figure_png`).
 
     Returns
     -------
@@ -613,5 +616,5 @@ def plot_pr_roc(
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        save_figure_png(fig, out, kind=PR_ROC_FIGURE)
+        save_figure_png(fig, out, kind=PR_ROC_FIGURE, overwrite=overwrite)
     return Path(path)

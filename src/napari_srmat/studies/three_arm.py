@@ -445,13 +445,16 @@ def merge_three_arm(results: Sequence[ThreeArmResult]) -> ThreeArmResult:
                           {a: [m for r in results for m in r.arms[a]] for a in arms}, hists)
 
 
-def plot_three_arm(result: ThreeArmResult, path, *, title: str = ""):
+def plot_three_arm(result: ThreeArmResult, path, *, title: str = "",
+                   overwrite: bool = True):
     """Figure of the experiment, written to ``path`` (PNG, atomically).
 
     Left: the signed ℓ̄ error of every image in each arm (jittered; images the
     measurement refused are crosses at the top; the grey band is ±5 %), with the arm's
     per-image mean absolute error under it. Right: how often each arm's 95 % interval
-    holds the true ℓ̄ (dashed: 90 %).
+    holds the true ℓ̄ (dashed: 90 %). An existing file is replaced only when it is a
+    figure of napari-srmat's and ``overwrite`` is set
+    (:func:`napari_srmat.outputs.save_figure_png`).
 
     Returns
     -------
@@ -506,7 +509,7 @@ def plot_three_arm(result: ThreeArmResult, path, *, title: str = ""):
     ax2.set_xlabel("95 % interval holds the truth (%)")
     fig.suptitle(title or f"three-arm experiment ({len(truth)} images)", fontsize=10)
     fig.tight_layout()
-    return save_figure_png(fig, path, kind=REPORT_KIND)
+    return save_figure_png(fig, path, kind=REPORT_KIND, overwrite=overwrite)
 
 
 def is_three_arm_plot(path) -> bool:
