@@ -2,7 +2,8 @@
 
     OMP_NUM_THREADS=2 PYTHONPATH=../src python three_arm_oof.py \
         --run s4=/path/cv_uaed_s4:../benchmarks/cv_uaed_plain_s4.json \
-        --run s5=/path/cv_uaed_s5:../benchmarks/cv_uaed_plain_s5.json --shipped
+        --run s5=/path/cv_uaed_s5:../benchmarks/cv_uaed_plain_s5.json --shipped \
+        --sr-lr-at-scale-1
 
 Every tbm/train+val region is measured by the leave-scan-out fold model that did not
 see its scan (``benchmarks/cv_uaed.py``, variant ``plain``, final EMA weights, TTA
@@ -56,7 +57,7 @@ def fold_models(work: Path, report: Path):
             threshold_params={"c": params[k]["c"]})
 
 
-def measure_run(work: Path, report: Path):
+def measure_run(work: Path, report: Path, **job_kwargs):
     """One repetition: every region by its out-of-fold model; (merged result, folds)."""
     from napari_srmat.io import read_grey_or_rgb_float, read_mask
     from napari_srmat.studies.three_arm import merge_three_arm, run_three_arm
@@ -67,7 +68,8 @@ def measure_run(work: Path, report: Path):
         t0 = time.time()
         images = [read_grey_or_rgb_float(paths[n][0]) for n in names]
         masks = [read_mask(paths[n][1]) for n in names]
-        results.append(run_three_arm(images, masks, names=names, model=model, device="cpu"))
+        results.append(run_three_arm(images, masks, names=names, model=model, device="cpu",
+                                     **job_kwargs))
         fold_of.update({n: k for n in names})
         c_of[k] = c
         print(f"  fold {k}: {len(names)} regions, c = {c}, {time.time() - t0:.0f} s",
@@ -135,6 +137,9 @@ def main(argv=None) -> int:
     ap.add_argument("--shipped", action="store_true",
                     help="also measure every region with the shipped weights (in sample "
                          "for tbm/train regions: they were trained on them)")
+    ap.add_argument("--sr-lr-at-scale-1", action="store_true",
+                    help="a diagnostic: the SR(LR) arms once more at inference scale 1 "
+                         "(their own pixels, here the native ones)")
     ap.add_argument("--no-figure", action="store_true")
     args = ap.parse_args(argv)
 
@@ -165,6 +170,26 @@ def main(argv=None) -> int:
         }
         for a, s in runs[label]["table"].items():
             print(f"{label} {a}: {s}")
+    at_scale_1 = {}
+    if args.sr_lr_at_scale_1:
+        for spec in args.run:
+            label, rest = spec.split("=", 1)
+            work, report = rest.rsplit(":", 1)
+            print(f"run {label}, SR(LR) at inference scale 1", file=sys.stderr)
+            result, fold_of, _ = measure_run(Path(work), Path(report), sr_of_native=None,
+                                             sr_lr_inference_scale=1.0)
+            folds = per_fold(result, fold_of)
+            hr = folds["HR (native region)"]
+            at_scale_1[label] = {
+                "table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
+                          for a, s in result.summary().items() if a.startswith("SR(LR)")},
+                "vs_hr": {a: paired_with_means(hr, v) for a, v in folds.items()
+                          if a.startswith("SR(LR)")},
+                "vs_automatic": {a: paired_with_means(runs[label]["per_fold_per_image_pct"][a],
+                                                      v)
+                                 for a, v in folds.items() if a.startswith("SR(LR)")}}
+            for a, row in at_scale_1[label]["table"].items():
+                print(f"{label} {a} at scale 1: {row}")
     shipped = None
     if args.shipped:
         print("shipped weights", file=sys.stderr)
@@ -175,6 +200,7 @@ def main(argv=None) -> int:
                "pooled_table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
                                 for a, s in pooled.summary().items()},
                "coarse_model_term": coarse_model_term(runs),
+               "sr_lr_at_scale_1": at_scale_1 or None,
                "shipped_in_sample": shipped,
                "seconds": round(time.time() - t0, 1)}
     save("three_arm_oof", payload)

@@ -231,3 +231,15 @@ def test_cli_bad_folder_is_one_line(tmp_path, capsys):
     assert main(["experiment", "three-arm", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "masks" in err and len(err.splitlines()) == 1
+
+
+def test_sr_lr_arms_at_a_given_inference_scale(model, micrographs, result):
+    """The scale-policy diagnostic: the SR(LR) arms at their own pixels (scale 1), the
+    other arms unchanged (automatic)."""
+    images, masks = micrographs
+    fixed = run_three_arm(images, masks, names=["a", "b"], model=model,
+                          sr_models=("bicubic",), sr_of_native=None,
+                          sr_lr_inference_scale=1.0)
+    assert [m.inference_scale for m in fixed.arms["SR(LR) bicubic"]] == [1.0, 1.0]
+    assert [m.inference_scale for m in fixed.arms["HR (native region)"]] == \
+        [m.inference_scale for m in result.arms["HR (native region)"]]

@@ -281,6 +281,7 @@ def three_arm_job(
     sr_of_native: Any = SR_OF_NATIVE_MODEL,
     scale: int = THREE_ARM_SCALE,
     device: str = "auto",
+    sr_lr_inference_scale: float | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, ThreeArmResult | None]:
     """Measure each labelled micrograph in every arm (job generator).
@@ -306,6 +307,10 @@ def three_arm_job(
         Down-sampling and SR factor.
     device : str
         Device of the SR models given by name (``"auto"``: the GPU when there is one).
+    sr_lr_inference_scale : float, optional
+        Inference scale of the SR(LR) arms. None (default): automatic, as a user's
+        measurement of an SR image gets it; 1.0 measures them at their own pixels,
+        which here are the native ones (a diagnostic of the scale policy).
     stop : StopToken, optional
         Checked between measurements; a stopped job returns None.
 
@@ -373,7 +378,9 @@ def three_arm_job(
                 if x is None:
                     break
                 x = to_uint8(np.asarray(x))
-            res = yield from measure_grain_size_job(x, model=model, stop=stop)
+            fixed = sr_lr_inference_scale if arm.startswith("SR(LR)") else None
+            res = yield from measure_grain_size_job(x, model=model, inference_scale=fixed,
+                                                    stop=stop)
             if res is None:
                 break
             rows[arm].append(_measurement(res, factor))
