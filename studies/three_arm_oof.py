@@ -40,16 +40,20 @@ FIGURE = ROOT / "docs" / "images" / "three_arm_oof.png"
 VARIANT = "plain"
 
 
-def fold_models(work: Path, report: Path):
-    """The fold models of one cv_uaed run at their cross-fitted ``otsu_scaled`` c."""
+def fold_models(work: Path, report: Path | float):
+    """The fold models of one cv_uaed run at their cross-fitted ``otsu_scaled`` c (read
+    from the run's benchmark JSON), or at one given c for every fold."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cv_uaed import load_final_ema
 
     from napari_srmat.edges.infer import BoundaryModel
 
-    rules = json.loads(report.read_text())["results"][f"{VARIANT}/none"]["rules"]
-    params = rules["otsu_scaled"]["params_per_fold"]
     folds = json.loads((work / "folds.json").read_text())
+    if isinstance(report, float):
+        params = [{"c": report}] * len(folds)
+    else:
+        rules = json.loads(report.read_text())["results"][f"{VARIANT}/none"]["rules"]
+        params = rules["otsu_scaled"]["params_per_fold"]
     for k, names in enumerate(folds):
         base = load_final_ema(work / VARIANT / f"fold-{k}" / "run")
         yield k, names, params[k]["c"], BoundaryModel(
@@ -57,7 +61,14 @@ def fold_models(work: Path, report: Path):
             threshold_params={"c": params[k]["c"]})
 
 
-def measure_run(work: Path, report: Path, **job_kwargs):
+def _report(text: str) -> Path | float:
+    try:
+        return float(text)
+    except ValueError:
+        return Path(text)
+
+
+def measure_run(work: Path, report: Path | float, **job_kwargs):
     """One repetition: every region by its out-of-fold model; (merged result, folds)."""
     from napari_srmat.io import read_grey_or_rgb_float, read_mask
     from napari_srmat.studies.three_arm import merge_three_arm, run_three_arm
@@ -133,7 +144,8 @@ def coarse_model_term(runs: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", action="append", required=True, metavar="LABEL=WORK:JSON",
-                    help="a repetition: its cv_uaed work folder and benchmark JSON")
+                    help="a repetition: its cv_uaed work folder and benchmark JSON (or a "
+                         "number: one otsu_scaled c for every fold)")
     ap.add_argument("--shipped", action="store_true",
                     help="also measure every region with the shipped weights (in sample "
                          "for tbm/train regions: they were trained on them)")
@@ -141,6 +153,8 @@ def main(argv=None) -> int:
                     help="a diagnostic: the SR(LR) arms once more at inference scale 1 "
                          "(their own pixels, here the native ones)")
     ap.add_argument("--no-figure", action="store_true")
+    ap.add_argument("--name", default="three_arm_oof",
+                    help="results/<name>.json (another name for a confirmation run)")
     args = ap.parse_args(argv)
 
     from napari_srmat.studies.three_arm import merge_three_arm, plot_three_arm
@@ -151,7 +165,7 @@ def main(argv=None) -> int:
         label, rest = spec.split("=", 1)
         work, report = rest.rsplit(":", 1)
         print(f"run {label}", file=sys.stderr)
-        result, fold_of, c_of = measure_run(Path(work), Path(report))
+        result, fold_of, c_of = measure_run(Path(work), _report(report))
         merged.append(result)
         folds = per_fold(result, fold_of)
         hr = folds["HR (native region)"]
@@ -176,7 +190,7 @@ def main(argv=None) -> int:
             label, rest = spec.split("=", 1)
             work, report = rest.rsplit(":", 1)
             print(f"run {label}, SR(LR) at inference scale 1", file=sys.stderr)
-            result, fold_of, _ = measure_run(Path(work), Path(report), sr_of_native=None,
+            result, fold_of, _ = measure_run(Path(work), _report(report), sr_of_native=None,
                                              sr_lr_inference_scale=1.0)
             folds = per_fold(result, fold_of)
             hr = folds["HR (native region)"]
@@ -195,7 +209,8 @@ def main(argv=None) -> int:
         print("shipped weights", file=sys.stderr)
         shipped = measure_shipped()
     pooled = merge_three_arm(merged)
-    payload = {"variant": VARIANT, "tta": "none", "threshold_rule": "otsu_scaled",
+    payload = {"script": "studies/three_arm_oof.py", "variant": VARIANT, "tta": "none",
+               "threshold_rule": "otsu_scaled",
                "runs": runs,
                "pooled_table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
                                 for a, s in pooled.summary().items()},
@@ -203,7 +218,7 @@ def main(argv=None) -> int:
                "sr_lr_at_scale_1": at_scale_1 or None,
                "shipped_in_sample": shipped,
                "seconds": round(time.time() - t0, 1)}
-    save("three_arm_oof", payload)
+    save(args.name, payload)
     if not args.no_figure:
         plot_three_arm(pooled, FIGURE, title=(
             f"three-arm experiment out of fold: tbm/train+val, {len(args.run)} leave-scan-out "
