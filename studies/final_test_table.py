@@ -39,18 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, save  # noqa: E402
 
 
-def _intercept(mask) -> float | None:
-    from napari_srmat.edges.thresholds import mean_intercept
-
-    return mean_intercept(mask)
-
-
-def _row(r) -> dict:
-    lo_hi = r.mean_intercept_ci95_px
-    return {"l_px": r.mean_intercept_px, "ci95_px": None if lo_hi is None else list(lo_hi),
-            "inference_scale": r.inference_scale, "warnings": list(r.warnings)}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="test",
@@ -59,11 +47,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from napari_srmat.edges import load_boundary_model
+    from napari_srmat.edges.thresholds import mean_intercept
     from napari_srmat.edges.uncertainty import pixel_errors, roc_auc
     from napari_srmat.grainsize import is_scale_warning, measure_grain_size
     from napari_srmat.io import list_pairs, read_grey_or_rgb_float, read_mask, to_uint8
     from napari_srmat.metrics.edges import EdgeHistogram
-    from napari_srmat.studies.three_arm import arm_errors, interval_coverage, run_three_arm
+    from napari_srmat.studies.three_arm import (
+        ArmMeasurement,
+        arm_errors,
+        interval_coverage,
+        run_three_arm,
+    )
 
     t0 = time.time()
     pairs = list_pairs(DATA, args.split)  # the one place tbm/test is opened
@@ -81,10 +75,10 @@ def main(argv=None) -> int:
         names.append(Path(img_path).stem)
         images.append(image)
         masks.append(mask)
-        truth.append(_intercept(mask))
+        truth.append(mean_intercept(mask))
         # native scale, the model's operating point
         res1 = measure_grain_size(image, model=model, inference_scale=1.0)
-        native.append(_row(res1))
+        native.append(ArmMeasurement.from_result(res1).to_dict())
         prob = np.asarray(res1.probability, np.float32)
         hist.update(prob, mask)
         err = pixel_errors(prob, mask, predicted=model.binarize(prob))

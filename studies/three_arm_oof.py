@@ -100,13 +100,11 @@ def measure_shipped() -> dict:
                            names=[Path(img).stem for _, img, _ in pairs],
                            model=load_boundary_model(device="cpu"), device="cpu")
     splits = [split for split, _, _ in pairs]
-    table = {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
-             for a, s in result.summary().items()}
+    table = result.table()
     for a, s in table.items():
         print(f"shipped {a}: {s}")
-    return {"table": table,
-            "split_of": dict(zip(result.names, splits)),
-            **{k: v for k, v in result.to_dict().items() if k != "summary"}}
+    return {"table": table, "split_of": dict(zip(result.names, splits)),
+            **result.to_dict(with_summary=False)}
 
 
 def per_fold(result, fold_of: dict) -> dict[str, list[float]]:
@@ -161,9 +159,9 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     runs, merged = {}, []
-    for spec in args.run:
-        label, rest = spec.split("=", 1)
-        work, report = rest.rsplit(":", 1)
+    specs = [(label, *rest.rsplit(":", 1))
+             for label, rest in (spec.split("=", 1) for spec in args.run)]
+    for label, work, report in specs:
         print(f"run {label}", file=sys.stderr)
         result, fold_of, c_of = measure_run(Path(work), _report(report))
         merged.append(result)
@@ -172,31 +170,28 @@ def main(argv=None) -> int:
         bicubic = folds["SR(LR) bicubic"]
         runs[label] = {
             "work": Path(work).name, "report": Path(report).name, "c_per_fold": c_of,
-            "table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
-                      for a, s in result.summary().items()},
+            "table": result.table(),
             "per_fold_per_image_pct": folds,
             "vs_hr": {a: paired_with_means(hr, v) for a, v in folds.items()
                       if a != "HR (native region)"},
             "vs_bicubic_sr_lr": {a: paired_with_means(bicubic, v) for a, v in folds.items()
                                  if a.startswith("SR(LR)") and a != "SR(LR) bicubic"},
-            **{k: v for k, v in result.to_dict().items() if k != "summary"},
+            **result.to_dict(with_summary=False),
             "fold_of": fold_of,
         }
         for a, s in runs[label]["table"].items():
             print(f"{label} {a}: {s}")
     at_scale_1 = {}
     if args.sr_lr_at_scale_1:
-        for spec in args.run:
-            label, rest = spec.split("=", 1)
-            work, report = rest.rsplit(":", 1)
+        for label, work, report in specs:
             print(f"run {label}, SR(LR) at inference scale 1", file=sys.stderr)
             result, fold_of, _ = measure_run(Path(work), _report(report), sr_of_native=None,
                                              sr_lr_inference_scale=1.0)
             folds = per_fold(result, fold_of)
             hr = folds["HR (native region)"]
             at_scale_1[label] = {
-                "table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
-                          for a, s in result.summary().items() if a.startswith("SR(LR)")},
+                "table": {a: row for a, row in result.table().items()
+                          if a.startswith("SR(LR)")},
                 "vs_hr": {a: paired_with_means(hr, v) for a, v in folds.items()
                           if a.startswith("SR(LR)")},
                 "vs_automatic": {a: paired_with_means(runs[label]["per_fold_per_image_pct"][a],
@@ -212,8 +207,7 @@ def main(argv=None) -> int:
     payload = {"script": "studies/three_arm_oof.py", "variant": VARIANT, "tta": "none",
                "threshold_rule": "otsu_scaled",
                "runs": runs,
-               "pooled_table": {a: {k: v for k, v in s.items() if k != "per_image_errors_pct"}
-                                for a, s in pooled.summary().items()},
+               "pooled_table": pooled.table(),
                "coarse_model_term": coarse_model_term(runs),
                "sr_lr_at_scale_1": at_scale_1 or None,
                "shipped_in_sample": shipped,

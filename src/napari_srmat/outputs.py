@@ -59,6 +59,7 @@ __all__ = [
     "only_creation_debris",
     "check_output_file",
     "save_figure_png",
+    "check_figure_file",
     "is_our_figure",
 ]
 
@@ -730,19 +731,30 @@ def save_figure_png(fig: Any, path: str | os.PathLike, *, kind: str,
     """
     from ._atomic import atomic_path
 
-    out = Path(path)
-    if out.exists() or out.is_symlink():
-        if out.is_dir():
-            raise OutputExistsError(f"{out} is a folder; give a file name")
-        if not (is_our_figure(out) or is_ours(out.parent)):
-            raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
-                                    "replaced: choose another output")
-        if not overwrite:
-            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
+    out = check_output_file(path, overwrite=overwrite,
+                            ours=lambda p: is_our_figure(p) or is_ours(p.parent))
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", metadata={"Software": CREATOR, "Title": kind})
     return out
+
+
+def check_figure_file(path: str | os.PathLike, *, kind: str,
+                      inputs: Iterable[str | os.PathLike | None] = (),
+                      overwrite: bool = False) -> Path:
+    """Check a figure output a user names (``--plot``) before a long job: a ``.png``
+    file that is no input and, if it exists, a figure of this ``kind`` that napari-srmat
+    wrote, replaced only with ``overwrite`` (:func:`check_output_file`).
+
+    Raises
+    ------
+    OutputError
+        When the figure may not be written there.
+    """
+    if not str(path).lower().endswith(".png"):
+        raise OutputError(f"{path}: figures are written as PNG; give a .png file name")
+    return check_output_file(path, inputs=inputs, overwrite=overwrite,
+                             ours=lambda p: is_our_figure(p, kind))
 
 
 def is_our_figure(path: str | os.PathLike, kind: str | None = None) -> bool:

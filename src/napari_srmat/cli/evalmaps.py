@@ -100,18 +100,12 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("--val-prob and --val-masks go together")
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise UserError("--threshold must be in [0, 1]")
-    if args.plot:
-        from functools import partial
-
+    if args.plot:  # refused before the evaluation, checked again when written
         from ..metrics.edges import PR_ROC_FIGURE
-        from ..outputs import check_output_file, is_our_figure
+        from ..outputs import check_figure_file
 
-        if not args.plot.lower().endswith(".png"):
-            raise UserError(f"--plot {args.plot}: give a .png file name")
-        check_output_file(args.plot, inputs=[args.prob, args.masks, args.val_prob,
-                                             args.val_masks],
-                          overwrite=args.overwrite, ours=partial(is_our_figure,
-                                                                 kind=PR_ROC_FIGURE))
+        check_figure_file(args.plot, kind=PR_ROC_FIGURE, overwrite=args.overwrite,
+                          inputs=[args.prob, args.masks, args.val_prob, args.val_masks])
     names, probs, masks = _pairs(args.prob, args.masks)
     vprobs = vmasks = None
     if args.val_prob is not None:

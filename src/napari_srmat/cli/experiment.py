@@ -101,9 +101,9 @@ def _three_arm(args: argparse.Namespace) -> int:
     from ..edges import load_boundary_model
     from ..io import list_pairs, read_grey_or_rgb_float, read_mask
     from ..jobs import run_job
-    from ..outputs import check_output_file
+    from ..outputs import check_figure_file, check_output_file
     from ..studies.three_arm import (
-        is_three_arm_plot,
+        REPORT_KIND,
         is_three_arm_report,
         plot_three_arm,
         three_arm_job,
@@ -125,10 +125,8 @@ def _three_arm(args: argparse.Namespace) -> int:
         check_output_file(args.report, inputs=inputs, overwrite=args.overwrite,
                           ours=is_three_arm_report)
     if args.plot:
-        if not args.plot.lower().endswith(".png"):
-            raise UserError(f"--plot {args.plot}: give a .png file name")
-        check_output_file(args.plot, inputs=inputs, overwrite=args.overwrite,
-                          ours=is_three_arm_plot)
+        check_figure_file(args.plot, kind=REPORT_KIND, inputs=inputs,
+                          overwrite=args.overwrite)
     model = load_boundary_model(args.checkpoint, device=args.device)
     images = [read_grey_or_rgb_float(p) for p, _ in pairs]
     masks = [read_mask(m) for _, m in pairs]
@@ -138,7 +136,6 @@ def _three_arm(args: argparse.Namespace) -> int:
                      quiet=args.json)
     if result is None:
         raise UserError("experiment stopped")
-    summary = result.summary()
     if args.report:
         write_three_arm_report(result, args.report, folder=str(folder),
                                checkpoint=model.path and str(model.path),
@@ -147,17 +144,16 @@ def _three_arm(args: argparse.Namespace) -> int:
     if args.plot:
         plot_three_arm(result, args.plot, title=f"three-arm experiment: {folder.name} "
                        f"({len(pairs)} images)", overwrite=args.overwrite)
+    table = result.table()
     if args.json:
-        print_json({"images": len(pairs), "arms": {
-            a: {k: v for k, v in row.items() if k != "per_image_errors_pct"}
-            for a, row in summary.items()}})
+        print_json({"images": len(pairs), "arms": table})
     else:
-        print(format_three_arm_table(summary))
+        print(format_three_arm_table(table))
     return 0
 
 
 def format_three_arm_table(summary: dict) -> str:
-    """Markdown table of :meth:`ThreeArmResult.summary`."""
+    """Markdown table of :meth:`ThreeArmResult.table`."""
     def f(v, spec):
         return "n/a" if v is None else format(v, spec)
 

@@ -101,6 +101,18 @@ class ArmMeasurement:
     warnings: list[str] = field(default_factory=list)
     estimated_px: float | None = None
 
+    @classmethod
+    def from_result(cls, res: Any, factor: float = 1.0) -> ArmMeasurement:
+        """A :class:`~napari_srmat.grainsize.GrainSizeResult` in native pixels
+        (``factor`` = the arm's pixels per native pixel)."""
+        ci = res.mean_intercept_ci95_px
+        est = res.estimated_intercept_px
+        return cls(l_px=None if res.mean_intercept_px is None
+                   else res.mean_intercept_px / factor,
+                   ci95_px=None if ci is None else [ci[0] / factor, ci[1] / factor],
+                   inference_scale=res.inference_scale, warnings=list(res.warnings),
+                   estimated_px=None if est is None else est / factor)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
         return {"l_px": self.l_px, "ci95_px": self.ci95_px,
@@ -153,12 +165,17 @@ class ThreeArmResult:
                       **_ranking(self.histograms.get(arm))}
                 for arm, rows in self.arms.items()}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: names, true ℓ̄, per-image rows and the summary."""
-        return {"names": list(self.names),
-                "true_l_px": [round(float(t), 3) for t in self.true_l_px],
-                "rows": {arm: [m.to_dict() for m in rows] for arm, rows in self.arms.items()},
-                "summary": self.summary()}
+    def table(self) -> dict[str, dict[str, Any]]:
+        """:meth:`summary` without the per-image error lists (one row per arm)."""
+        return {arm: {k: v for k, v in row.items() if k != "per_image_errors_pct"}
+                for arm, row in self.summary().items()}
+
+    def to_dict(self, with_summary: bool = True) -> dict[str, Any]:
+        """JSON-ready: names, true ℓ̄, per-image rows and (``with_summary``) the summary."""
+        out = {"names": list(self.names),
+               "true_l_px": [round(float(t), 3) for t in self.true_l_px],
+               "rows": {arm: [m.to_dict() for m in rows] for arm, rows in self.arms.items()}}
+        return {**out, "summary": self.summary()} if with_summary else out
 
 
 def arm_errors(pred: Sequence[float | None], true: Sequence[float]) -> dict[str, Any]:
@@ -383,7 +400,7 @@ def three_arm_job(
                                                     stop=stop)
             if res is None:
                 break
-            rows[arm].append(_measurement(res, factor))
+            rows[arm].append(ArmMeasurement.from_result(res, factor))
             if res.probability is not None:
                 hists[arm].update(_on_native_grid(res.probability, m.shape), m)
             done += 1
@@ -402,17 +419,6 @@ def _label(sr_model) -> str:
     if isinstance(sr_model, str):
         return sr_model
     return str(getattr(sr_model, "name", type(sr_model).__name__))
-
-
-def _measurement(res, factor: float) -> ArmMeasurement:
-    """A measurement in native pixels (``factor`` = arm pixels per native pixel)."""
-    ci = res.mean_intercept_ci95_px
-    return ArmMeasurement(
-        l_px=None if res.mean_intercept_px is None else res.mean_intercept_px / factor,
-        ci95_px=None if ci is None else [ci[0] / factor, ci[1] / factor],
-        inference_scale=res.inference_scale, warnings=list(res.warnings),
-        estimated_px=None if res.estimated_intercept_px is None
-        else res.estimated_intercept_px / factor)
 
 
 def run_three_arm(images: Sequence[Any], masks: Sequence[Any], **kwargs: Any) -> ThreeArmResult:
@@ -442,11 +448,9 @@ def merge_three_arm(results: Sequence[ThreeArmResult]) -> ThreeArmResult:
         raise ValueError("results with different arms cannot be merged")
     hists = {}
     for a in arms:
-        h = EdgeHistogram(results[0].histograms[a].n_bins)
+        hists[a] = EdgeHistogram(results[0].histograms[a].n_bins)
         for r in results:
-            h.pos += r.histograms[a].pos
-            h.neg += r.histograms[a].neg
-        hists[a] = h
+            hists[a].merge(r.histograms[a])
     return ThreeArmResult([n for r in results for n in r.names],
                           [t for r in results for t in r.true_l_px],
                           {a: [m for r in results for m in r.arms[a]] for a in arms}, hists)
