@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     from napari_srmat.edges.thresholds import mean_intercept
     from napari_srmat.edges.uncertainty import pixel_errors, roc_auc
     from napari_srmat.grainsize import is_scale_warning, measure_grain_size
-    from napari_srmat.io import list_pairs, read_grey_or_rgb_float, read_mask, to_uint8
+    from napari_srmat.io import as_rgb, list_pairs, read_grey_or_rgb_float, read_mask, to_uint8
     from napari_srmat.metrics.edges import EdgeHistogram
     from napari_srmat.studies.three_arm import (
         ArmMeasurement,
@@ -68,9 +68,7 @@ def main(argv=None) -> int:
     hist = EdgeHistogram()
     err_scores, err_labels = [], []
     for img_path, mask_path in pairs:
-        image = to_uint8(np.clip(read_grey_or_rgb_float(img_path), 0, 1))
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
+        image = to_uint8(as_rgb(read_grey_or_rgb_float(img_path)))
         mask = read_mask(mask_path)
         names.append(Path(img_path).stem)
         images.append(image)

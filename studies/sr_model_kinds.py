@@ -83,13 +83,12 @@ def _write_synthetic(folder: Path, seeds) -> Path:
 
 
 def _hr_images(folder: Path, limit: int) -> list[tuple[Path, np.ndarray]]:
-    from napari_srmat.io import IMAGE_SUFFIXES, read_grey_or_rgb_float
+    from napari_srmat.io import IMAGE_SUFFIXES, as_rgb, read_grey_or_rgb_float
 
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)[:limit]
     out = []
     for f in files:
-        a = read_grey_or_rgb_float(f)
-        out.append((f, np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a))
+        out.append((f, as_rgb(read_grey_or_rgb_float(f))))
     return out
 
 

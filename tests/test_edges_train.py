@@ -65,8 +65,11 @@ def test_data_helpers():
     img = to_model_image(np.full((5, 6), 65535, np.uint16))
     assert img.shape == (3, 5, 6) and img.dtype == np.float32 and np.allclose(img, 1)
     assert to_model_image(np.zeros((4, 4, 4), np.uint8)).shape == (3, 4, 4)
+    # grey + alpha is grey (the io channel rule); five channels suggest a wrong axis order
+    grey_alpha = np.dstack([np.full((4, 4), 51, np.uint8), np.full((4, 4), 255, np.uint8)])
+    assert np.allclose(to_model_image(grey_alpha), 0.2)
     with pytest.raises(BoundaryDataError):
-        to_model_image(np.zeros((4, 4, 2)))
+        to_model_image(np.zeros((4, 4, 5)))
     thin = np.zeros((20, 20), bool)
     thin[10] = True
     assert dilate_boundaries(thin, 3).sum() == 3 * 20

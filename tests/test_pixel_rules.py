@@ -11,6 +11,7 @@ from PIL import Image
 from napari_srmat.io import (
     MaskError,
     as_bool_mask,
+    as_rgb,
     grey_or_rgb,
     read_array,
     read_mask,
@@ -153,6 +154,48 @@ def test_channel_rule():
     assert grey_or_rgb(np.zeros((4, 5, 2))).shape == (4, 5)
     assert grey_or_rgb(np.zeros((4, 5, 4))).shape == (4, 5, 3)
     assert grey_or_rgb(np.zeros((4, 5))).shape == (4, 5)
+
+
+def test_rgb_rule():
+    grey = np.arange(20, dtype=np.uint16).reshape(4, 5) * 3000
+    rgb = as_rgb(grey)
+    assert rgb.shape == (4, 5, 3) and rgb.dtype == np.uint16
+    assert all(np.array_equal(rgb[..., c], grey) for c in range(3))
+    assert np.array_equal(as_rgb(np.dstack([grey, np.full_like(grey, 65535)])), rgb)
+    assert np.array_equal(as_rgb(grey[..., None]), rgb)
+    colour = np.random.default_rng(0).integers(0, 256, (4, 5, 4), dtype=np.uint8)
+    assert np.array_equal(as_rgb(colour), colour[..., :3])
+    for bad in (np.zeros(5), np.zeros((2, 4, 5, 3)), np.zeros((4, 5, 0))):
+        with pytest.raises(ValueError, match="expected an"):
+            as_rgb(bad)
+
+
+def test_rgb_converters_follow_the_rgb_rule():
+    """Every module that needs three channels turns grey, grey + alpha and RGBA alike."""
+    from napari_srmat.audit.detector import _channels_last
+    from napari_srmat.edges.data import to_model_image
+    from napari_srmat.sr.pairs import _rgb
+    from napari_srmat.sr.refsr import _hr_rgb
+    from napari_srmat.sr.train import _to_uint8_rgb
+    from napari_srmat.studies.three_arm import _rgb_uint8
+
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 256, (6, 7), dtype=np.uint8)
+    alpha = np.full_like(grey, 200)
+    colour = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    cases = {"grey": (grey, as_rgb(grey)),
+             "grey + alpha": (np.dstack([grey, alpha]), as_rgb(grey)),
+             "rgba": (np.dstack([colour, alpha]), colour)}
+    for name, (image, want_u8) in cases.items():
+        want = to_float01(want_u8)
+        assert np.array_equal(to_model_image(image), want.transpose(2, 0, 1)), name
+        assert np.array_equal(_rgb(image), want), name
+        assert np.array_equal(_hr_rgb(image), want), name
+        assert np.array_equal(_to_uint8_rgb(image), want_u8), name
+        assert np.array_equal(_rgb_uint8(image), want_u8), name
+        got = _channels_last(image)  # audit keeps grey as one channel
+        assert np.array_equal(got, want[..., :1] if image.ndim == 2 or image.shape[2] == 2
+                              else want), name
 
 
 def test_converters_follow_the_float_rule():

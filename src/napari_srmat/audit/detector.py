@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..io import to_float01
+from ..io import grey_or_rgb, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = [
@@ -191,14 +191,13 @@ class CandidateList(list):
 
 
 def _channels_last(a: np.ndarray) -> np.ndarray:
-    """Return ``(H, W, C)`` float32 (drops alpha)."""
-    a = to_float01(a)
+    """Return ``(H, W, C)`` float32, ``C`` 1 or 3 (the io channel rule: alpha dropped)."""
+    a = np.asarray(a)
+    if a.ndim not in (2, 3):
+        raise AuditInputError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    a = to_float01(grey_or_rgb(a))
     if a.ndim == 2:
         a = a[..., None]
-    if a.ndim != 3:
-        raise AuditInputError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
-    if a.shape[2] == 4:
-        a = a[..., :3]
     return a
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import IMAGE_SUFFIXES, to_float01
+from ..io import IMAGE_SUFFIXES, as_rgb, to_float01
 
 __all__ = [
     "BoundaryDataError",
@@ -54,24 +54,19 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
     """Convert an ``(H, W)`` / ``(H, W, C)`` image of any dtype to float32 ``(3, H, W)``.
 
     Values follow :func:`napari_srmat.io.to_float01` (integers scaled by their dtype
-    maximum), clipped to [0, 1]; grey images are repeated to 3 channels and an alpha
-    channel is dropped.
+    maximum), clipped to [0, 1]; channels follow :func:`napari_srmat.io.as_rgb` (grey,
+    also grey + alpha, repeated to 3 channels; alpha dropped).
     """
     a = np.asarray(image)
     check_model_image_shape(a.shape)
-    a = np.clip(to_float01(a), 0.0, 1.0)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.shape[2] == 4:
-        a = a[..., :3]
-    elif a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
+    a = np.clip(to_float01(as_rgb(a)), 0.0, 1.0)
     return np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
 def check_model_image_shape(shape: tuple[int, ...]) -> None:
     """Refuse a shape :func:`to_model_image` cannot take (checked without reading any
-    pixel): ``(H, W)`` or ``(H, W, C)`` with 1, 3 or 4 channels.
+    pixel): ``(H, W)`` or ``(H, W, C)`` with 1 to 4 channels (grey, grey + alpha, RGB,
+    RGBA); more channels are refused, as they usually mean a wrong axis order.
 
     Raises
     ------
@@ -81,8 +76,8 @@ def check_model_image_shape(shape: tuple[int, ...]) -> None:
     shape = tuple(shape)
     if len(shape) not in (2, 3):
         raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {shape}")
-    if len(shape) == 3 and shape[2] not in (1, 3, 4):
-        raise BoundaryDataError(f"expected 1, 3 or 4 channels, got {shape[2]}")
+    if len(shape) == 3 and shape[2] not in (1, 2, 3, 4):
+        raise BoundaryDataError(f"expected 1 to 4 channels, got {shape[2]}")
 
 
 def channel_stats(image, *, max_pixels: int = STATS_MAX_PIXELS) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["grey_or_rgb", "to_float01", "to_uint8"]
+__all__ = ["as_rgb", "grey_or_rgb", "to_float01", "to_uint8"]
 
 
 def to_float01(arr: Any, *, dtype: Any = np.float32, out: np.ndarray | None = None
@@ -87,6 +87,36 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     a = np.asarray(arr)
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
+    return a
+
+
+def as_rgb(arr: Any) -> np.ndarray:
+    """An image as three colour channels ``(H, W, 3)``: the channel rule, grey repeated.
+
+    :func:`grey_or_rgb` picks the channels (``(H, W, 2)`` is grey + alpha, alpha is
+    dropped), then a grey image is repeated into three equal channels. Values and dtype
+    are unchanged, so ``to_uint8(as_rgb(a))`` and ``to_float01(as_rgb(a))`` give the two
+    usual forms.
+
+    Raises
+    ------
+    ValueError
+        Not an ``(H, W)`` or ``(H, W, C)`` array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_rgb(np.zeros((4, 5), np.uint8)).shape
+    (4, 5, 3)
+    >>> as_rgb(np.dstack([np.full((2, 2), 7), np.full((2, 2), 255)]))[0, 0].tolist()
+    [7, 7, 7]
+    """
+    a = np.asarray(arr)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] == 0):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
+    a = grey_or_rgb(a)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
     return a
 
 

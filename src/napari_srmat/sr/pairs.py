@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import to_float01
+from ..io import as_rgb, to_float01
 from .base import SRError
 
 __all__ = ["AlignedPair", "read_pairs_csv", "align_pair", "load_pairs", "PairSampler",
@@ -88,14 +88,7 @@ def read_pairs_csv(path: str | os.PathLike) -> list[tuple[Path, Path]]:
 
 
 def _rgb(img) -> np.ndarray:
-    a = to_float01(np.asarray(img))
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.shape[2] == 4:
-        a = a[..., :3]
-    if a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
-    return a.astype(np.float32)
+    return to_float01(as_rgb(img), dtype=np.float32)
 
 
 def align_pair(lr, hr, scale: int, *, register: bool = True,

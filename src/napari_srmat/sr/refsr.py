@@ -139,12 +139,9 @@ def _attend(q, k, v, exclude=None):
 
 def _hr_rgb(image: Any) -> np.ndarray:
     """An image as float32 ``(H, W, 3)`` in [0, 1] (grey repeated; the io rules)."""
-    from ..io import grey_or_rgb, to_float01
+    from ..io import as_rgb, to_float01
 
-    a = to_float01(grey_or_rgb(np.asarray(image)))
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    return a
+    return to_float01(as_rgb(image))
 
 
 def _centre_crop(a: np.ndarray, side: int, multiple: int = 1) -> np.ndarray:

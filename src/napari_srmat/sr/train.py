@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import IMAGE_SUFFIXES, to_float01, to_uint8
+from ..io import IMAGE_SUFFIXES, as_rgb, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -176,14 +176,7 @@ class SRTrainConfig:
 
 # --------------------------------------------------------------------------- data
 def _to_uint8_rgb(arr: np.ndarray) -> np.ndarray:
-    arr = np.asarray(arr)
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[..., :3]
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    return to_uint8(arr)
+    return to_uint8(as_rgb(arr))
 
 
 def _read_file(path: Path) -> np.ndarray:

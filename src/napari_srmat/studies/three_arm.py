@@ -278,14 +278,9 @@ def _on_native_grid(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _rgb_uint8(image: Any) -> np.ndarray:
-    from ..io._float import to_uint8
+    from ..io import as_rgb, to_uint8
 
-    a = to_uint8(np.asarray(image))
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] < 3:
-        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {a.shape}")
-    return np.ascontiguousarray(a[..., :3])
+    return np.ascontiguousarray(to_uint8(as_rgb(image)))
 
 
 def three_arm_job(
