@@ -17,6 +17,7 @@ from napari_srmat.studies.three_arm import (
     downsample_uint8,
     is_three_arm_plot,
     is_three_arm_report,
+    measure_arms_job,
     merge_three_arm,
     plot_three_arm,
     run_three_arm,
@@ -147,6 +148,34 @@ def test_bad_inputs_are_value_errors(model, micrographs):
         run(images[:1], masks[:1], sr_models=(load_model("bicubic", scale=2),))
     with pytest.raises(ValueError):  # an unknown SR model, before any measurement
         run(images[:1], masks[:1], sr_models=("no-such-model",))
+
+
+def test_arms_without_labels_are_the_labelled_job_s_measurements(model, micrographs, result):
+    """``measure_arms_job`` measures one unlabelled micrograph exactly as the labelled job
+    does (same arms, same figures), and stops cleanly."""
+    images, _ = micrographs
+    from napari_srmat.sr import load_model
+
+    bicubic = load_model("bicubic", scale=4)
+    rows = run_job(measure_arms_job(images[1][:131, :131], name="b", model=model,
+                                    sr_models=(bicubic,), sr_of_native=bicubic), quiet=True)
+    assert list(rows) == ARMS
+    cropped = run_three_arm([images[1][:128, :128]], [np.asarray(micrographs[1][1])[:128, :128]],
+                            model=model, sr_models=("bicubic",), sr_of_native="bicubic")
+    for arm in ARMS:
+        assert rows[arm].to_dict() == cropped.arms[arm][0].to_dict()
+    full = run_job(measure_arms_job(images[1], model=model, sr_models=("bicubic",),
+                                    sr_of_native="bicubic"), quiet=True)
+    for arm in ARMS:
+        assert full[arm].to_dict() == result.arms[arm][1].to_dict()
+    stop = StopToken()
+    events, stopped = drive_and_stop(
+        measure_arms_job(images[0], model=model, sr_models=(bicubic,), sr_of_native=None,
+                         stop=stop), stop, lambda e: e.stage.endswith("SR(LR) bicubic"))
+    assert stopped is None and isinstance(events[-1], Stopped)
+    with pytest.raises(ValueError, match="too small"):
+        run_job(measure_arms_job(images[0][:3], model=model, sr_models=(bicubic,)),
+                quiet=True)
 
 
 def test_sizes_that_are_not_multiples_of_the_scale_are_cropped(model, micrographs):

@@ -41,6 +41,7 @@ __all__ = [
     "arm_names",
     "downsample_uint8",
     "three_arm_job",
+    "measure_arms_job",
     "run_three_arm",
     "merge_three_arm",
     "plot_three_arm",
@@ -332,11 +333,8 @@ def three_arm_job(
     """
     from ..edges import load_boundary_model
     from ..edges.thresholds import mean_intercept
-    from ..grainsize import measure_grain_size_job
     from ..io import as_bool_mask
-    from ..io._float import to_uint8
     from ..metrics.edges import EdgeHistogram
-    from ..sr import load_model, super_resolve_job
 
     if len(images) != len(masks) or not len(images):
         raise ValueError(f"need as many images as masks, at least one (got {len(images)}, "
@@ -344,9 +342,101 @@ def three_arm_job(
     names = [f"image-{i}" for i in range(len(images))] if names is None else list(names)
     if len(names) != len(images):
         raise ValueError(f"got {len(names)} names for {len(images)} images")
+    loaded, arm_list = _load_sr_models(sr_models, sr_of_native, scale, device)
+    model = load_boundary_model() if model is None else model
+    rows: dict[str, list[ArmMeasurement]] = {a: [] for a in arm_list}
+    hists = {a: EdgeHistogram() for a in arm_list}
+    truth: list[float] = []
+    total = len(images) * len(arm_list)
+    for i, (image, mask, name) in enumerate(zip(images, masks, names)):
+        rgb = _rgb_uint8(image)
+        m = as_bool_mask(np.asarray(mask), name=f"mask of {name}")
+        if m.shape != rgb.shape[:2]:
+            raise ValueError(f"{name}: image {rgb.shape[:2]} and mask {m.shape} differ in size")
+        rgb = _crop_to_scale(rgb, scale, name)
+        m = m[:rgb.shape[0], :rgb.shape[1]]
+        t = mean_intercept(m)
+        if t is None:
+            raise ValueError(f"{name}: its mask gives no mean intercept (no boundaries?)")
+        truth.append(float(t))
+        measured = yield from _arms_of_image(
+            rgb, name=name, loaded=loaded, arm_list=arm_list, sr_models=sr_models,
+            sr_of_native=sr_of_native, model=model, scale=scale,
+            sr_lr_inference_scale=sr_lr_inference_scale, stop=stop,
+            done=i * len(arm_list), total=total)
+        if measured is None:
+            yield Stopped(message=f"three-arm experiment stopped at {name}")
+            return None
+        for arm, (row, prob) in measured.items():
+            rows[arm].append(row)
+            if prob is not None:
+                hists[arm].update(_on_native_grid(prob, m.shape), m)
+        yield Log(f"{name}: true ℓ̄ {truth[-1]:.1f} px; " + _log_line(rows))
+    yield Progress(total, total, stage="done")
+    return ThreeArmResult(names, truth, rows, hists)
+
+
+def measure_arms_job(
+    image: Any,
+    *,
+    name: str = "image",
+    model: Any = None,
+    sr_models: Sequence[Any] = THREE_ARM_SR_MODELS,
+    sr_of_native: Any = SR_OF_NATIVE_MODEL,
+    scale: int = THREE_ARM_SCALE,
+    device: str = "auto",
+    sr_lr_inference_scale: float | None = None,
+    stop: StopToken | None = None,
+) -> Generator[Event, Any, dict[str, ArmMeasurement] | None]:
+    """Measure one micrograph without labels in every arm (job generator).
+
+    The arms and their measurement are those of :func:`three_arm_job`; without a
+    hand-drawn mask there are no errors, but the arms can be compared with each other
+    (e.g. how often the LR copy is refused or warned, how far SR(LR) reads from HR) on
+    micrographs that have no labels.
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, 3)
+        One micrograph (a region: it is held in memory with its ×``scale`` SR copy),
+        cropped to a multiple of ``scale`` pixels.
+    name : str
+        Its name in progress messages.
+    model, sr_models, sr_of_native, scale, device, sr_lr_inference_scale, stop
+        As in :func:`three_arm_job` (give loaded SR models when measuring many images,
+        so that they are loaded once).
+
+    Returns
+    -------
+    dict or None
+        Arm name (table order, :func:`arm_names`) to :class:`ArmMeasurement`, ℓ̄ in the
+        micrograph's native pixels; None when stopped.
+    """
+    from ..edges import load_boundary_model
+
+    loaded, arm_list = _load_sr_models(sr_models, sr_of_native, scale, device)
+    model = load_boundary_model() if model is None else model
+    rgb = _crop_to_scale(_rgb_uint8(image), scale, name)
+    measured = yield from _arms_of_image(
+        rgb, name=name, loaded=loaded, arm_list=arm_list, sr_models=sr_models,
+        sr_of_native=sr_of_native, model=model, scale=scale,
+        sr_lr_inference_scale=sr_lr_inference_scale, stop=stop, done=0,
+        total=len(arm_list))
+    if measured is None:
+        yield Stopped(message=f"arms of {name} stopped")
+        return None
+    yield Progress(len(arm_list), len(arm_list), stage="done")
+    return {arm: row for arm, (row, _) in measured.items()}
+
+
+def _load_sr_models(sr_models: Sequence[Any], sr_of_native: Any, scale: int,
+                    device: str) -> tuple[dict[int, Any], list[str]]:
+    """The SR models by ``id`` of their argument (names loaded, bad names refused before
+    anything is measured) and the arm names."""
+    from ..sr import load_model
+
     if not len(sr_models):
         raise ValueError("give at least one SR model for the SR(LR) arms")
-    # SR models are loaded (and bad names refused) before anything is measured
     loaded = {id(m): load_model(m, scale=scale, device=device) if isinstance(m, str) else m
               for m in [*sr_models, *([sr_of_native] if sr_of_native is not None else [])]}
     wrong = [_label(m) for m in loaded.values() if getattr(m, "scale", scale) != scale]
@@ -356,57 +446,56 @@ def three_arm_job(
                          None if sr_of_native is None else _label(sr_of_native), scale)
     if len(set(arm_list)) != len(arm_list):
         raise ValueError(f"two SR arms have the same name: {', '.join(arm_list[2:])}")
-    model = load_boundary_model() if model is None else model
-    rows: dict[str, list[ArmMeasurement]] = {a: [] for a in arm_list}
-    hists = {a: EdgeHistogram() for a in arm_list}
-    truth: list[float] = []
-    total = len(images) * len(arm_list)
-    done = 0
-    for image, mask, name in zip(images, masks, names):
-        rgb = _rgb_uint8(image)
-        m = as_bool_mask(np.asarray(mask), name=f"mask of {name}")
-        if m.shape != rgb.shape[:2]:
-            raise ValueError(f"{name}: image {rgb.shape[:2]} and mask {m.shape} differ in size")
-        # whole LR pixels: image and mask cropped to a multiple of the scale
-        h, w = (m.shape[0] // scale) * scale, (m.shape[1] // scale) * scale
-        if min(h, w) < scale:
-            raise ValueError(f"{name}: {m.shape[0]}x{m.shape[1]} px is too small for x{scale}")
-        rgb, m = rgb[:h, :w], m[:h, :w]
-        t = mean_intercept(m)
-        if t is None:
-            raise ValueError(f"{name}: its mask gives no mean intercept (no boundaries?)")
-        truth.append(float(t))
-        lr = downsample_uint8(rgb, scale)
-        steps = [(arm_list[0], rgb, None, 1.0), (arm_list[1], lr, None, 1.0 / scale)]
-        steps += [(arm_list[2 + k], lr, srm, 1.0) for k, srm in enumerate(sr_models)]
-        if sr_of_native is not None:
-            steps.append((arm_list[-1], rgb, sr_of_native, float(scale)))
-        for arm, x, srm, factor in steps:
-            if stop is not None and stop.stop_requested:
-                break
-            yield Progress(done, total, stage=f"{name}: {arm}")
-            if srm is not None:
-                x = yield from super_resolve_job(x, loaded[id(srm)], stop=stop)
-                if x is None:
-                    break
-                x = to_uint8(np.asarray(x))
-            fixed = sr_lr_inference_scale if arm.startswith("SR(LR)") else None
-            res = yield from measure_grain_size_job(x, model=model, inference_scale=fixed,
-                                                    stop=stop)
-            if res is None:
-                break
-            rows[arm].append(ArmMeasurement.from_result(res, factor))
-            if res.probability is not None:
-                hists[arm].update(_on_native_grid(res.probability, m.shape), m)
-            done += 1
+    return loaded, arm_list
+
+
+def _crop_to_scale(rgb: np.ndarray, scale: int, name: str) -> np.ndarray:
+    """``rgb`` cropped to a multiple of ``scale`` pixels (whole LR pixels)."""
+    h, w = (rgb.shape[0] // scale) * scale, (rgb.shape[1] // scale) * scale
+    if min(h, w) < scale:
+        raise ValueError(f"{name}: {rgb.shape[0]}x{rgb.shape[1]} px is too small for x{scale}")
+    return rgb[:h, :w]
+
+
+def _arms_of_image(rgb: np.ndarray, *, name: str, loaded: dict[int, Any],
+                   arm_list: list[str], sr_models: Sequence[Any], sr_of_native: Any,
+                   model: Any, scale: int, sr_lr_inference_scale: float | None,
+                   stop: StopToken | None, done: int, total: int,
+                   ) -> Generator[Event, Any, dict[str, tuple[ArmMeasurement, Any]] | None]:
+    """Every arm of one (cropped) micrograph: arm -> (measurement, probability map);
+    None when stopped."""
+    from ..grainsize import measure_grain_size_job
+    from ..io import to_uint8
+    from ..sr import super_resolve_job
+
+    lr = downsample_uint8(rgb, scale)
+    steps = [(arm_list[0], rgb, None, 1.0), (arm_list[1], lr, None, 1.0 / scale)]
+    steps += [(arm_list[2 + k], lr, srm, 1.0) for k, srm in enumerate(sr_models)]
+    if sr_of_native is not None:
+        steps.append((arm_list[-1], rgb, sr_of_native, float(scale)))
+    out: dict[str, tuple[ArmMeasurement, Any]] = {}
+    for k, (arm, x, srm, factor) in enumerate(steps):
         if stop is not None and stop.stop_requested:
-            yield Stopped(message=f"three-arm experiment stopped at {name}")
             return None
-        yield Log(f"{name}: true ℓ̄ {truth[-1]:.1f} px; " + ", ".join(
-            f"{a.split(' (')[0]} {'-' if r[-1].l_px is None else f'{r[-1].l_px:.1f}'}"
-            for a, r in rows.items()))
-    yield Progress(total, total, stage="done")
-    return ThreeArmResult(names, truth, rows, hists)
+        yield Progress(done + k, total, stage=f"{name}: {arm}")
+        if srm is not None:
+            x = yield from super_resolve_job(x, loaded[id(srm)], stop=stop)
+            if x is None:
+                return None
+            x = to_uint8(np.asarray(x))
+        fixed = sr_lr_inference_scale if arm.startswith("SR(LR)") else None
+        res = yield from measure_grain_size_job(x, model=model, inference_scale=fixed,
+                                                stop=stop)
+        if res is None:
+            return None
+        out[arm] = (ArmMeasurement.from_result(res, factor), res.probability)
+    return out
+
+
+def _log_line(rows: dict[str, list[ArmMeasurement]]) -> str:
+    """The last image's ℓ̄ per arm, for the job log."""
+    return ", ".join(f"{a.split(' (')[0]} {'-' if r[-1].l_px is None else f'{r[-1].l_px:.1f}'}"
+                     for a, r in rows.items())
 
 
 def _label(sr_model) -> str:
