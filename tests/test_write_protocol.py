@@ -86,6 +86,29 @@ def test_overwrite_never_deletes_a_folder_napari_srmat_did_not_write(tmp_path, c
     assert _tree(notes) == before
 
 
+def test_overwrite_never_replaces_another_command_s_output_or_a_user_s_file_in_it(
+        tmp_path, capsys):
+    """``sr run --overwrite`` replaces only an SR store of its own that holds nothing else:
+    not an ``edges predict`` folder, nor its own store once the user put a file in it."""
+    inp = _png(tmp_path / "in.png")
+    store = tmp_path / "sr.ome.zarr"
+    assert _run([*SR, inp, store, *FAST], capsys)[0] == 0
+    (store / "notes.txt").write_text("which sample this was")
+    before = _tree(store)
+    rc, _, err = _run([*SR, inp, store, "--overwrite", *FAST], capsys)
+    assert rc == 2 and "notes.txt" in err and _one_error_line(err)
+    assert _tree(store) == before
+    (store / "notes.txt").unlink()  # without it, the store is replaced as asked
+    assert _run([*SR, inp, store, "--overwrite", *FAST], capsys)[0] == 0
+    edges = tmp_path / "edges"
+    assert _run(["edges", "predict", inp, "--out", edges, "--device", "cpu"],
+                capsys)[0] == 0
+    before = _tree(edges)
+    rc, _, err = _run([*SR, inp, edges, "--overwrite", *FAST], capsys)
+    assert rc == 2 and "not this kind" in err and _one_error_line(err)
+    assert _tree(edges) == before
+
+
 def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
     inp = _png(tmp_path / "in.png")
     before = inp.read_bytes()

@@ -164,15 +164,17 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..io import read_image
+    from ..io._write import check_replaceable_store
     from ..jobs import Stopped, run_job
-    from ..outputs import check_not_input, check_output_location, check_replaceable
+    from ..outputs import check_not_input, check_output_location
     from ..sr import load_model, super_resolve_job
+    from ..sr.apply import SR_OUTPUT_KIND
 
     out = Path(args.output)
     # refuse a bad OUTPUT before loading anything; the writer re-checks under its lock
     check_not_input(out, [args.input])
     check_output_location(out)
-    check_replaceable(out)
+    check_replaceable_store(out, SR_OUTPUT_KIND)
     if args.scheduler is not None:
         from ..tiling._distributed import check_scheduler
 

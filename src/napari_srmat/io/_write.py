@@ -40,11 +40,29 @@ __all__ = [
     "StreamMismatchError",
     "write_ome_zarr",
     "default_n_levels",
+    "check_replaceable_store",
 ]
 
 _MANIFEST = ".srmat_stream.json"
 _DONE_DIR = ".srmat_done"
 _MIN_LEVEL_SIDE = 512
+#: What an OME-Zarr store of ours holds besides its marker: zarr metadata, the pyramid
+#: levels ``0``, ``1``, ... and the stream's bookkeeping.
+_STORE_ENTRIES = (".zattrs", ".zgroup", ".zmetadata", "zarr.json", _MANIFEST, _DONE_DIR,
+                  *(str(level) for level in range(64)))
+
+
+def check_replaceable_store(path: str | os.PathLike, kind: str) -> None:
+    """Refuse to replace ``path`` unless it is an OME-Zarr store of ours of ``kind`` that
+    holds nothing else (a folder of another command, or one where the user put files of
+    their own, is never replaced, even with ``overwrite``).
+
+    Raises
+    ------
+    OutputExistsError
+        As :func:`napari_srmat.outputs.check_replaceable`.
+    """
+    check_replaceable(path, kinds=[kind], allowed_entries=_STORE_ENTRIES)
 
 
 class StreamMismatchError(OutputMismatchError):
@@ -234,7 +252,7 @@ class OmeZarrStreamWriter:
 
         self._remove_stale_swaps()
         if self.path.exists() or self.path.is_symlink():
-            check_replaceable(self.path)
+            check_replaceable_store(self.path, self.kind)
             marker = read_marker(self.path)
             stored = marker.get("identity") if marker else None
             diffs = identity_differences(stored, self.identity)

@@ -14,7 +14,10 @@ from ..jobs import Event, Log, StopToken, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import SRError, SRModel
 
-__all__ = ["super_resolve_job", "super_resolve", "resolve_overlap"]
+__all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "SR_OUTPUT_KIND"]
+
+#: Marker kind of an ``srmat sr run`` / :func:`super_resolve` OME-Zarr store.
+SR_OUTPUT_KIND = "super_resolution"
 
 
 def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
@@ -182,7 +185,7 @@ def super_resolve_job(
         overwrite=overwrite,
         pixel_size_um=pixel_size_um,
         attrs=attrs,
-        kind="super_resolution",
+        kind=SR_OUTPUT_KIND,
         chunk_fn=chunk_fn,
         chunk_context=int(model.receptive_field) + 1,
         scheduler=scheduler,
