@@ -109,6 +109,27 @@ def test_overwrite_never_replaces_another_command_s_output_or_a_user_s_file_in_i
     assert _tree(edges) == before
 
 
+def test_synth_never_writes_over_a_user_s_file_nor_silently_over_its_own(tmp_path, capsys):
+    out = tmp_path / "synth"
+    base = ["synth", out, "--size", "32", "--grain-size", "8"]
+    assert _run(base, capsys)[0] == 0
+    first = _tree(out)
+    (out / "synth_0001_image.png").write_bytes(b"the user's own picture")
+    rc, _, err = _run([*base, "--n", "2", "--overwrite"], capsys)
+    assert rc == 2 and "did not write" in err and _one_error_line(err)
+    assert _tree(out) == {**first, "synth_0001_image.png": b"the user's own picture"}
+    (out / "synth_0001_image.png").unlink()
+    rc, _, err = _run([*base, "--seed", "0"], capsys)  # its own image: only when asked
+    assert rc == 2 and "--overwrite" in err and _tree(out) == first
+    assert _run([*base, "--n", "2", "--overwrite"], capsys)[0] == 0
+    assert json.loads((out / MARKER_NAME).read_text())["complete"] is True
+    assert {"synth_0001_image.png", "synth_0001.json"} <= set(_tree(out))
+    for size in ("1e9", "inf", "33"):  # a grain larger than the image is refused
+        rc, _, err = _run(["synth", tmp_path / f"big{size}", "--size", "32", "--grain-size",
+                           size], capsys)
+        assert rc == 2 and "at most the image's larger side" in err and _one_error_line(err)
+
+
 def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
     inp = _png(tmp_path / "in.png")
     before = inp.read_bytes()

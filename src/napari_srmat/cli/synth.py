@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boundary-width", type=int, default=2)
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace images this command wrote before under the same names")
     p.set_defaults(func=_run)
 
 
@@ -44,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     import tifffile
 
     from .._atomic import atomic_path, atomic_write_bytes, atomic_write_text
-    from ..outputs import prepare_output_dir
+    from ..outputs import prepare_output_dir, write_marker
     from ..synth import generate_microstructure
 
     if args.size < 16:
@@ -52,6 +54,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise UserError("--n must be at least 1")
     out = prepare_output_dir(args.out_dir, "synthetic")
+    for i in range(args.n):  # nothing is written before every name is free
+        _check_names_free(out, f"synth_{args.seed + i:04d}", args.overwrite)
     items = []
     for i in range(args.n):
         seed = args.seed + i
@@ -94,6 +98,32 @@ def _run(args: argparse.Namespace) -> int:
                 f"{name}: {ms.n_grains} grains, true mean intercept "
                 f"{ms.mean_intercept_px:.2f} px -> {out}"
             )
+    write_marker(out, "synthetic", complete=True)
     if args.json:
         print_json({"out_dir": str(out), "n": len(items), "images": items})
     return 0
+
+
+def _files_of(name: str) -> list[str]:
+    """The files one synthetic image is written to (its record last)."""
+    return [f"{name}_image.png", f"{name}_mask.png", f"{name}_labels.tif", f"{name}.json"]
+
+
+def _check_names_free(out, name: str, overwrite: bool) -> None:
+    """Refuse to write ``name``'s files over a file napari-srmat did not write (its
+    record ``name.json`` lists what it wrote), and over its own without ``--overwrite``."""
+    existing = [f for f in _files_of(name) if (out / f).exists()]
+    if not existing:
+        return
+    try:
+        record = json.loads((out / f"{name}.json").read_text())
+        ours = {*record["files"].values(), f"{name}.json"}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        ours = set()
+    foreign = [f for f in existing if f not in ours]
+    if foreign:
+        raise UserError(f"{out / foreign[0]} exists and napari-srmat did not write it; it "
+                        "will not be replaced: choose another folder or seed")
+    if not overwrite:
+        raise UserError(f"{out} already holds {name} (pass --overwrite to replace it, or "
+                        "choose another --seed)")

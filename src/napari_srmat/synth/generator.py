@@ -135,6 +135,9 @@ def _make_params(
         raise SynthError(f"shape must be (H, W) with positive sides, got {shape}")
     if not (mean_grain_size_px >= 4):
         raise SynthError(f"mean_grain_size_px must be >= 4, got {mean_grain_size_px}")
+    if not mean_grain_size_px <= max(shape):  # also inf; the cell grid grows with it
+        raise SynthError(f"mean_grain_size_px must be at most the image's larger side "
+                         f"({max(shape)} px), got {mean_grain_size_px}")
     h = int(round(mean_grain_size_px))
     ncy, ncx = -(-shape[0] // h), -(-shape[1] // h)
     if (ncy + 4) * (ncx + 4) >= 2**31 - 2:
