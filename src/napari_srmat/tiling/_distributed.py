@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -173,6 +174,12 @@ def dask_client(scheduler) -> Iterator[Any]:
         client.close()
 
 
+#: A scheduler address dask can connect to: optional protocol, host (name, IPv4 or
+#: bracketed IPv6) and port. Without a port, ``distributed.Client`` fails only after
+#: its close times out (20 s and a traceback printed from ``__del__``).
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):\d{1,5}")
+
+
 def check_scheduler(scheduler: str) -> tuple[str, int | None]:
     """Check the form of a scheduler string (no connection is made).
 
@@ -184,7 +191,8 @@ def check_scheduler(scheduler: str) -> tuple[str, int | None]:
     Raises
     ------
     SchedulerError
-        Empty, not a string, or ``local:`` without a positive integer.
+        Empty, not a string, ``local:`` without a positive integer, or an address
+        without a port.
     """
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise SchedulerError(f"scheduler must be an address like tcp://host:8786 or "
@@ -195,6 +203,9 @@ def check_scheduler(scheduler: str) -> tuple[str, int | None]:
         if not n.isdigit() or int(n) < 1:
             raise SchedulerError(f"local:N needs a positive number of workers, got {text!r}")
         return text, int(n)
+    if not _ADDRESS.fullmatch(text):
+        raise SchedulerError(f"scheduler must be an address with its port, like "
+                             f"tcp://host:8786, or local:N, got {text!r}")
     return text, None
 
 
