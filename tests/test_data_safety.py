@@ -611,3 +611,40 @@ def test_save_figure_png_checks_just_before_writing(tmp_path):
         save_figure_png(fig, ours, kind="x")
     assert save_figure_png(fig, ours, kind="x", overwrite=True) == ours and is_our_figure(ours)
 
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["heyn", "{mask}", "--pixel-size-um", "1e300"], "between 1e-05 and 100000"),
+    (["heyn", "{mask}", "--pixel-size-um", "1e-300"], "between 1e-05 and 100000"),
+    (["heyn", "{mask}", "--lines", "100000000"], "at most 100000"),
+    (["register", "{image}", "{image}", "--scale", "0.01"], "between 0.0625 and 16"),
+    (["plan-rescan", "{image}", "--roi-size", "100000"], "larger than the image"),
+])
+def test_absurd_sizes_are_refused_before_any_work(tmp_path, capsys, argv, message):
+    """Numbers that would make a command run for minutes or exhaust memory (found by a
+    bad-input sweep: 1e8 test lines, a 100x registration enlargement, a ROI larger than
+    the image, pixel sizes that overflow G) get one clear line and exit status 2."""
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((64, 64), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(mask)
+    image = tmp_path / "image.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)).save(image)
+    argv = [a.format(mask=mask, image=image) for a in argv]
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"srmat {argv[0]}")
+
+
+def test_histogram_bins_are_bounded():
+    from napari_srmat.metrics.edges import MAX_BINS, EdgeHistogram, EdgeMetricsError
+
+    assert EdgeHistogram(MAX_BINS).n_bins == MAX_BINS
+    with pytest.raises(EdgeMetricsError, match="between 2 and"):
+        EdgeHistogram(MAX_BINS + 1)

@@ -13,6 +13,11 @@ class PixelSizeError(ValueError):
     """A pixel size that is not a finite positive number."""
 
 
+#: Pixel sizes (µm) outside this range are typing errors, not micrographs (10 pm to
+#: 10 cm per pixel); beyond it the figures overflow or print hundreds of digits.
+PIXEL_SIZE_RANGE_UM = (1e-5, 1e5)
+
+
 def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None:
     """Validate a pixel size in micrometres per pixel.
 
@@ -35,7 +40,8 @@ def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None
     Raises
     ------
     PixelSizeError
-        If ``value`` is not a finite number > 0 (bools and strings are refused too).
+        If ``value`` is not a finite number > 0 (bools and strings are refused too) or
+        lies outside :data:`PIXEL_SIZE_RANGE_UM`.
     """
     if value is None:
         return None
@@ -45,6 +51,10 @@ def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None
         raise PixelSizeError(
             f"{name} must be a finite positive number (micrometres per pixel), got {value!r}"
         )
+    lo, hi = PIXEL_SIZE_RANGE_UM
+    if not lo <= v <= hi:
+        raise PixelSizeError(f"{name} must be between {lo:g} and {hi:g} micrometres per "
+                             f"pixel, got {value!r}")
     return v
 
 

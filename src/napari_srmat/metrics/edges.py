@@ -55,6 +55,9 @@ class _Counts:
     n_neg: int
 
 
+#: Most bins a histogram may have (two int64 arrays of this length; 1e9 bins meant 16 GB).
+MAX_BINS = 1 << 20
+
 class EdgeHistogram:
     """Streaming positive/negative probability histograms.
 
@@ -74,8 +77,8 @@ class EdgeHistogram:
 
     def __init__(self, n_bins: int = 1024) -> None:
         n_bins = int(n_bins)
-        if n_bins < 2:
-            raise EdgeMetricsError(f"n_bins must be >= 2, got {n_bins}")
+        if not 2 <= n_bins <= MAX_BINS:
+            raise EdgeMetricsError(f"n_bins must be between 2 and {MAX_BINS}, got {n_bins}")
         self.n_bins = n_bins
         self.pos = np.zeros(n_bins, np.int64)
         self.neg = np.zeros(n_bins, np.int64)

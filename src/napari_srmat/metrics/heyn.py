@@ -85,6 +85,9 @@ PATTERNS = ("random", "grid", "circles", "segments")
 #: (or grid lines per axis), the seed of the random pattern, and the margin fraction
 #: left out on each side.
 HEYN_N_LINES = 50
+#: More test lines than this are refused (1e6 lines take about 40 s and 2 GB; the
+#: sampling error stops shrinking long before).
+MAX_N_LINES = 100_000
 HEYN_SEED = 1234
 HEYN_MARGIN = 0.05
 
@@ -243,6 +246,8 @@ def make_pattern(
     n_lines = int(n_lines)
     if n_lines < 1 and pattern in ("random", "grid"):
         raise HeynError(f"n_lines must be >= 1, got {n_lines}")
+    if n_lines > MAX_N_LINES:
+        raise HeynError(f"n_lines must be at most {MAX_N_LINES}, got {n_lines}")
     box = _margin_box(shape, margin)
     r0, r1, c0, c1 = box
     if pattern == "grid":

@@ -56,6 +56,9 @@ COARSE_STEP = 1.04
 FINE_STEP = 1.004
 #: With a scale hint, the search covers ``hint / HINT_TOLERANCE .. hint * HINT_TOLERANCE``.
 HINT_TOLERANCE = 1.1
+#: A scale (hint) outside this range is refused: the moving image would be resized by
+#: that factor (a hint of 0.01 meant a 100x enlargement and tens of GB).
+SCALE_LIMITS = (1 / 16, 16.0)
 #: Larger MOVING images are shrunk to this size (per side) for the scale search.
 COARSE_MAX_PX = 256
 #: Side of the central MOVING crop used by the SSIM refinement (full resolution).
@@ -284,8 +287,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
                                 f"fixed {f.shape}")
     if scale is not None:
         scale = float(scale)
-        if not (math.isfinite(scale) and scale > 0):
-            raise RegistrationError(f"scale must be > 0, got {scale}")
+        if not (math.isfinite(scale) and SCALE_LIMITS[0] <= scale <= SCALE_LIMITS[1]):
+            raise RegistrationError(f"scale must be between {SCALE_LIMITS[0]:g} and "
+                                    f"{SCALE_LIMITS[1]:g}, got {scale}")
         lo, hi = (scale / HINT_TOLERANCE, scale * HINT_TOLERANCE) if fit_scale \
             else (scale, scale)
     else:

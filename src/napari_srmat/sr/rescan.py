@@ -437,6 +437,9 @@ def plan_rescan_job(
     lr = np.asarray(lr)
     if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 8:
         raise SRError(f"LR image must be (H, W) or (H, W, C), at least 8 px, got {lr.shape}")
+    if roi_px > max(lr.shape[:2]):
+        raise SRError(f"ROI block size {roi_px} px is larger than the image "
+                      f"({lr.shape[0]} x {lr.shape[1]} px)")
     if model is None or isinstance(model, str):
         model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
     if scale is not None and int(scale) != model.scale:
