@@ -113,7 +113,9 @@ def test_pretraining_refuses_bad_input_and_writes_nothing(tmp_path):
     for bad, match in [({"steps": 0}, "at least 1"), ({"batch_size": 0}, "at least 1"),
                        ({"patch": 0}, "at least 1"), ({"mask_ratio": 1.0}, "mask_ratio"),
                        ({"crop": 30, "patch": 8}, "multiple"), ({"encoder": "huge"}, "encoder"),
-                       ({"crop": 32, "patch": 32}, "single patch")]:
+                       ({"crop": 32, "patch": 32}, "single patch"),
+                       ({"lr": float("inf"), "crop": 32, "patch": 8}, "learning rate"),
+                       ({"num_threads": -1, "crop": 32, "patch": 8}, "threads")]:
         with pytest.raises(ValueError, match=match):
             jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / "c"),
                                               **bad}))

@@ -155,6 +155,11 @@ def test_bad_training_input(tmp_path):
         train_boundaries({"epochz": 3})
     with pytest.raises(ValueError, match="unknown encoder"):
         train_boundaries(_cfg(tmp_path, encoder="vgg"))
+    for bad, match in [({"crop": 0}, "crop must be at least"),
+                       ({"lr": float("inf")}, "learning rate"),
+                       ({"num_threads": -1}, "num_threads")]:
+        with pytest.raises(ValueError, match=match):
+            train_boundaries(_cfg(tmp_path, **bad))
 
 
 def test_cli_train_json(tmp_path, capsys):

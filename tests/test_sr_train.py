@@ -189,6 +189,15 @@ def test_bad_training_config(tmp_path, image_dir):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, patch=30)), quiet=True)
     with pytest.raises(SRError, match="no training data"):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, data=[])), quiet=True)
+    for bad, match in [({"patch": 0}, "patch"), ({"synthetic": -1}, "synthetic"),
+                       ({"time_limit_s": -1.0}, "time_limit_s"),
+                       ({"time_limit_s": float("nan")}, "time_limit_s"),
+                       ({"lr": float("inf")}, "learning rate"), ({"lr": -1e-3}, "learning rate"),
+                       ({"num_threads": -1}, "num_threads")]:
+        with pytest.raises((SRError, ValueError), match=match):
+            run_job(train_sr_job(_cfg(tmp_path, image_dir, out=str(tmp_path / "bad"), **bad)),
+                    quiet=True)
+        assert not (tmp_path / "bad").exists()  # refused before the folder is made
 
 
 def test_fine_tune_from_checkpoint_with_mse(tmp_path, image_dir):

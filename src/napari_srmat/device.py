@@ -2,7 +2,46 @@
 
 from __future__ import annotations
 
-__all__ = ["resolve_device"]
+import math
+
+__all__ = ["resolve_device", "set_cpu_threads", "check_learning_rate"]
+
+
+def set_cpu_threads(num_threads: int | None) -> None:
+    """``torch.set_num_threads(num_threads)`` for a training run; None or 0 keeps
+    torch's default.
+
+    Raises
+    ------
+    ValueError
+        A negative or non-integer number.
+    """
+    if num_threads is None or num_threads == 0:
+        return
+    if isinstance(num_threads, bool) or int(num_threads) != num_threads or num_threads < 0:
+        raise ValueError(f"num_threads must be a positive integer (0: torch's default), "
+                         f"got {num_threads!r}")
+    import torch
+
+    torch.set_num_threads(int(num_threads))
+
+
+def check_learning_rate(lr: float) -> float:
+    """A learning rate must be a finite number >= 0 (``inf`` trained to NaN losses and
+    saved the checkpoint anyway; 0 leaves the weights as they are, which tests use).
+
+    Examples
+    --------
+    >>> check_learning_rate(1e-3)
+    0.001
+    """
+    try:
+        value = float(lr)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"the learning rate must be a finite number >= 0, got {lr!r}")
+    return value
 
 
 def resolve_device(device: str | None = "auto") -> str:

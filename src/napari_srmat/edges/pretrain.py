@@ -238,8 +238,10 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         raise ValueError(f"{out} already exists; choose a new checkpoint directory")
     arch = default_arch_config(cfg.encoder)
     images = [_checked_image(i, img, cfg.crop) for i, img in enumerate(cfg.images)]
-    if cfg.num_threads:
-        torch.set_num_threads(int(cfg.num_threads))
+    from ..device import check_learning_rate, set_cpu_threads
+
+    check_learning_rate(cfg.lr)
+    set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     model = build_uaed(arch).to(device)

@@ -35,6 +35,11 @@ from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 __all__ = ["BoundaryTrainConfig", "train_boundaries_job", "train_boundaries", "TrainResult"]
 
 
+#: Smallest training crop (px): the encoder halves it four times (a crop of 0 failed deep
+#: inside the network).
+MIN_TRAIN_CROP = 32
+
+
 @dataclass
 class TrainResult:
     """Outcome of a training run."""
@@ -171,6 +176,9 @@ def train_boundaries_job(config, *, stop=None):
         )
     if cfg.epochs < 0 or cfg.batch_size < 1:
         raise ValueError("epochs must be >= 0 and batch_size >= 1")
+    if cfg.crop is not None and cfg.crop < MIN_TRAIN_CROP:
+        raise ValueError(f"crop must be at least {MIN_TRAIN_CROP} px (or None: whole "
+                         f"images), got {cfg.crop}")
     photometric = parse_photometric(cfg.photometric_augment)
     if cfg.input_norm not in INPUT_NORMS:
         raise ValueError(f"unknown input_norm {cfg.input_norm!r}; choose one of {INPUT_NORMS}")
@@ -179,8 +187,10 @@ def train_boundaries_job(config, *, stop=None):
         # and contrast changes the normalisation removes: not combined (yet)
         raise ValueError("input_norm='channels' cannot be combined with photometric "
                          "augmentation; choose one")
-    if cfg.num_threads:
-        torch.set_num_threads(int(cfg.num_threads))
+    from ..device import check_learning_rate, set_cpu_threads
+
+    check_learning_rate(cfg.lr)
+    set_cpu_threads(cfg.num_threads)
     from ..device import resolve_device
 
     device = resolve_device(cfg.device)

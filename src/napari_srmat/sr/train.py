@@ -153,10 +153,16 @@ class SRTrainConfig:
             raise SRError(f"can only train {TRAINABLE_MODELS}, not {self.model!r}")
         if self.scale not in (2, 4):
             raise SRError(f"scale must be 2 or 4, got {self.scale}")
-        if self.patch % (self.scale * 4):
+        if self.patch < self.scale * 4 or self.patch % (self.scale * 4):
             raise SRError(f"patch {self.patch} must be divisible by 4*scale={4 * self.scale}")
         if self.steps < 1 or self.batch_size < 1:
             raise SRError("steps and batch_size must be >= 1")
+        if self.synthetic < 0:
+            raise SRError(f"synthetic must be >= 0 images, got {self.synthetic}")
+        if self.time_limit_s is not None and not (
+                math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
+            raise SRError(f"time_limit_s must be a positive number of seconds, got "
+                          f"{self.time_limit_s}")
         if self.pairs and (self.data or self.synthetic):
             raise SRError("train either from pairs or from HR images (data / synthetic), "
                           "not both")
@@ -524,8 +530,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     cfg = SRTrainConfig(**config) if isinstance(config, dict) else config
     cfg.validate()
-    if cfg.num_threads:
-        torch.set_num_threads(int(cfg.num_threads))
+    from ..device import check_learning_rate, set_cpu_threads
+
+    check_learning_rate(cfg.lr)
+    set_cpu_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
     from ..outputs import prepare_output_dir
 
