@@ -648,3 +648,18 @@ def test_histogram_bins_are_bounded():
     assert EdgeHistogram(MAX_BINS).n_bins == MAX_BINS
     with pytest.raises(EdgeMetricsError, match="between 2 and"):
         EdgeHistogram(MAX_BINS + 1)
+
+
+def test_console_warnings_are_one_line(capsys):
+    """From the console, a Python warning reads ``srmat CMD: warning: ...`` on one line,
+    without the source line Python would print after it."""
+    import warnings
+
+    from napari_srmat.cli import _one_line_warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        _one_line_warnings("srmat sr")
+        warnings.warn("no shipped weights for 'cnn' x2:\n  the network is untrained", UserWarning)
+    err = capsys.readouterr().err
+    assert err == "srmat sr: warning: no shipped weights for 'cnn' x2: the network is untrained\n"

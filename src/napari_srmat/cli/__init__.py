@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     where = f"srmat {args.command}"
+    if argv is None and not args.debug:  # the console: warnings on one line, no source
+        _one_line_warnings(where)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -116,6 +118,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"{where}: error: {message}", file=sys.stderr)
         return 2 if is_user_error(exc) else 1
+
+
+def _one_line_warnings(where: str) -> None:
+    """Print Python warnings as ``srmat CMD: warning: message`` (one line, without the
+    source line Python adds)."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{where}: warning: {' '.join(str(message).split())}",
+              file=sys.stderr if file is None else file)
+
+    warnings.showwarning = show
 
 
 if __name__ == "__main__":  # pragma: no cover
