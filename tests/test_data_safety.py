@@ -663,3 +663,31 @@ def test_console_warnings_are_one_line(capsys):
         warnings.warn("no shipped weights for 'cnn' x2:\n  the network is untrained", UserWarning)
     err = capsys.readouterr().err
     assert err == "srmat sr: warning: no shipped weights for 'cnn' x2: the network is untrained\n"
+
+
+def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
+    """A truncated training image and a Zarr mask with a damaged chunk are reported as
+    unreadable, with their path, instead of an internal error."""
+    from PIL import Image
+
+    from napari_srmat.io import write_ome_zarr
+
+    good = tmp_path / "train" / "a.png"
+    good.parent.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(good)
+    (tmp_path / "train" / "b.png").write_bytes(good.read_bytes()[:60])
+    rc = main(["sr", "train", "--data", str(tmp_path / "train"), "--out", str(tmp_path / "run"),
+               "--steps", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "b.png" in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("srmat sr: error:")
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, ::8] = 255
+    store = tmp_path / "mask.zarr"
+    write_ome_zarr(mask, store, chunks=32)
+    chunk = next(p for p in sorted((store / "0").rglob("*")) if p.is_file()
+                 and not p.name.startswith("."))
+    chunk.write_bytes(b"\x00garbage" * 3)
+    rc = main(["heyn", str(store), "--threshold", "0.5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "mask.zarr" in err and "Traceback" not in err

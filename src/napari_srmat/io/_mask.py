@@ -163,9 +163,13 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     else:
         try:
             mic = read_image(path)
-            arr = np.asarray(mic.data.compute())
         except ImageReadError as exc:
             raise ImageReadError(f"cannot read {what}: {exc}") from None
+        try:
+            arr = np.asarray(mic.data.compute())
+        except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
+            raise ImageReadError(f"cannot read {what} {path}: "
+                                 f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
         px = mic.pixel_size_um
     return (arr, px) if return_pixel_size else arr
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import IMAGE_SUFFIXES, as_rgb, to_float01, to_uint8
+from ..io import IMAGE_SUFFIXES, as_rgb, read_array, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -185,17 +185,6 @@ def _to_uint8_rgb(arr: np.ndarray) -> np.ndarray:
     return to_uint8(as_rgb(arr))
 
 
-def _read_file(path: Path) -> np.ndarray:
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        return tifffile.imread(str(path))
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im)
-
-
 def _open_zarr(path: Path):
     import zarr
 
@@ -265,7 +254,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
-            images.append(_to_uint8_rgb(_read_file(f)))
+            images.append(_to_uint8_rgb(read_array(f, what="training image")))
     return images
 
 
