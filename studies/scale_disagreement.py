@@ -14,6 +14,11 @@ the two ℓ̄ differ by more than a factor :data:`DISAGREEMENT_FACTOR`, keep ℓ
 (the per-image error does not change) but warn and widen the 95 % interval to the union
 of the two intervals. It costs one more pass of the model for those inputs.
 
+**Outcome (seed 7): not adopted.** Criteria 2 and 3 held (the union interval held 6 of 6
+flagged regions, 20 of 20 over seeds 4-7 against 13 of 20 for the native interval; 6 of
+63 flagged); criterion 1 did not (15.1 vs 10.7 %: 1.41 x). The implementation written
+meanwhile was not committed. docs/boundaries.md "Cross-checking native-sharp inputs".
+
 **Decision rule, written before the fresh repetition (seed 7) was trained or measured**
 (the rule and the factor were formulated after looking at the SR(LR)-vs-HR
 disagreements of seeds 4-6 and of the shipped weights, not at this script's output; the
@@ -35,10 +40,14 @@ sample for train) and on the 44 regions of the scans in no split
 (``studies/results/unseen_scans_arms.json``; no truth there, flags only). Never opens
 tbm/test.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/scale_disagreement.py \\
-        --run s4=/work/cvwork/cv_uaed_s4:../benchmarks/cv_uaed_plain_s4.json \\
-        --run s5=/work/cvwork/cv_uaed_s5:../benchmarks/cv_uaed_plain_s5.json \\
-        --run s6=/work/cvwork/cv_uaed_s6:1.2 --shipped --name scale_disagreement_explore
+    cd studies   # exploration (seeds 4-6, shipped weights), then the decision (seed 7)
+    OMP_NUM_THREADS=1 PYTHONPATH=../src python scale_disagreement.py \\
+        --run s4=out/cv_uaed_s4:../benchmarks/cv_uaed_plain_s4.json \\
+        --run s5=out/cv_uaed_s5:../benchmarks/cv_uaed_plain_s5.json \\
+        --run s6=out/cv_uaed_s6:1.2 --shipped --name scale_disagreement_explore
+    OMP_NUM_THREADS=1 PYTHONPATH=../src python scale_disagreement.py \\
+        --run s7=out/cv_uaed_s7:1.2 --run s4=... --run s5=... --run s6=... \\
+        --name scale_disagreement
 
 Writes studies/results/<name>.json.
 """
@@ -54,9 +63,8 @@ from pathlib import Path
 
 import numpy as np
 from _common import DATA, RESULTS, save, tbm_pairs
+from unseen_scans_arms import DISAGREEMENT_FACTOR  # the same factor for both looks
 
-#: Two readings "disagree" when their ℓ̄ differ by more than this factor.
-DISAGREEMENT_FACTOR = 1.25
 HR_ARM = "HR (native region)"
 
 
