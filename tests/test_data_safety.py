@@ -316,6 +316,7 @@ def test_cli_pixel_size_flags_refuse_nonsense(tmp_path, capsys, argv):
     assert exc.value.code == 2
     assert f"srmat {argv[0]}" in err and "error: argument --pixel-size" in err
     assert "finite positive" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "--help" in err  # no usage block
     assert not out.exists()
 
 

@@ -69,10 +69,20 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``PROG: error: MESSAGE``) with a
+    pointer to ``--help``, instead of the usage block before it; subcommand parsers
+    inherit the class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
+                     f"(see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="srmat",
         description="Trustworthy super-resolution and grain-size measurement for metallography.",
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from . import UserError, print_json
+from . import OneLineErrorParser, UserError, print_json
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -45,8 +45,7 @@ def register(subparsers) -> None:
 
 def build_sr_parser() -> argparse.ArgumentParser:
     """The parser of everything after ``srmat sr``."""
-    parser = argparse.ArgumentParser(prog="srmat sr",
-                                     description="Super-resolution of micrographs.")
+    parser = OneLineErrorParser(prog="srmat sr", description="Super-resolution of micrographs.")
     sub = parser.add_subparsers(dest="sr_action", metavar="ACTION")
 
     r = sub.add_parser("run", help="super-resolve an image into an OME-Zarr (default action)")
