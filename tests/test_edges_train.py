@@ -155,6 +155,9 @@ def test_bad_training_input(tmp_path):
         train_boundaries({"epochz": 3})
     with pytest.raises(ValueError, match="unknown encoder"):
         train_boundaries(_cfg(tmp_path, encoder="vgg"))
+    nan_images = [np.full_like(np.asarray(im, np.float32), np.nan) for im in imgs]
+    with pytest.raises(ValueError, match="training loss became nan"):  # no broken checkpoint
+        train_boundaries(_cfg(tmp_path, train_images=nan_images, train_masks=masks))
     for bad, match in [({"crop": 0}, "crop must be at least"),
                        ({"lr": float("inf")}, "learning rate"),
                        ({"num_threads": -1}, "num_threads")]:

@@ -200,6 +200,26 @@ def test_bad_training_config(tmp_path, image_dir):
         assert not (tmp_path / "bad").exists()  # refused before the folder is made
 
 
+def test_training_stops_on_a_non_finite_loss(tmp_path):
+    """A NaN pixel in a training image is refused when read (it would have been cast to
+    0); a loss that becomes NaN anyway (e.g. a diverging learning rate) stops the run."""
+    import tifffile
+
+    data = tmp_path / "nan"
+    data.mkdir()
+    img = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    img[:] = np.nan
+    tifffile.imwrite(data / "a.tif", img)
+    cfg = {"data": [str(data)], "out": str(tmp_path / "run"), "model": "cnn", "scale": 2,
+           "patch": 32, "steps": 3, "batch_size": 1, "arch": {"n_feats": 8, "n_blocks": 1}}
+    with pytest.raises(SRError, match="NaN or infinite pixels"):  # refused when read
+        run_job(train_sr_job(cfg), quiet=True)
+    from napari_srmat.device import finite_loss
+
+    with pytest.raises(ValueError, match="training loss became nan at step 7"):
+        finite_loss(torch.tensor(float("nan")), 7)
+
+
 def test_fine_tune_from_checkpoint_with_mse(tmp_path, image_dir):
     from napari_srmat.checkpoint import CheckpointError
     from napari_srmat.sr.train import _load_val, evaluate_sr

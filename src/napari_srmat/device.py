@@ -1,10 +1,32 @@
-"""Choice of compute device."""
+"""Choice of compute device, and the numbers every training run checks."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["resolve_device", "set_cpu_threads", "check_learning_rate"]
+__all__ = ["resolve_device", "set_cpu_threads", "check_learning_rate", "finite_loss"]
+
+
+def finite_loss(loss, step: int) -> float:
+    """The value of a training loss, refusing NaN and inf (a NaN pixel in a training
+    image or a diverging learning rate), so that a run stops instead of training on and
+    saving a broken checkpoint.
+
+    Raises
+    ------
+    ValueError
+        The loss is not finite.
+
+    Examples
+    --------
+    >>> finite_loss(0.25, 3)
+    0.25
+    """
+    value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+    if not math.isfinite(value):
+        raise ValueError(f"the training loss became {value} at step {step}: check the "
+                         "training images for NaN or infinite pixels, and the learning rate")
+    return value
 
 
 def set_cpu_threads(num_threads: int | None) -> None:

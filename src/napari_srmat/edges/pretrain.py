@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import finite_loss
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
@@ -273,6 +274,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         model.train()
         mu, _ = model(x)
         loss = (mu - y).abs()[hidden_t].mean()
+        finite_loss(loss, step + 1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..device import finite_loss
 from ..io import as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import prepare_output_dir
@@ -323,6 +324,8 @@ def train_boundaries_job(config, *, stop=None):
                 connectivity_weight=cfg.connectivity_weight,
                 overlap_weight=cfg.overlap_weight,
             )
+            if not use_amp:  # with mixed precision the scaler skips inf steps itself
+                finite_loss(loss, epoch * steps_per_epoch + step + 1)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(opt)

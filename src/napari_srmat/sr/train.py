@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import finite_loss
 from ..io import IMAGE_SUFFIXES, as_rgb, read_array, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
@@ -254,7 +255,10 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
-            images.append(_to_uint8_rgb(read_array(f, what="training image")))
+            arr = read_array(f, what="training image")
+            if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+                raise SRError(f"training image {f} has NaN or infinite pixels")
+            images.append(_to_uint8_rgb(arr))
     return images
 
 
@@ -673,6 +677,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                                    distill_weight=cfg.distill_weight, pixel_loss=cfg.loss,
                                    **extra)
         opt.zero_grad(set_to_none=True)
+        finite_loss(loss, step + 1)  # before the weights are touched
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
         opt.step()
@@ -681,7 +686,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         with torch.no_grad():
             for pe, pm in zip(ema.net.parameters(), model.net.parameters()):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
-        running.append(float(loss.detach()))
+        running.append(finite_loss(loss, step))
         yield Progress(step, cfg.steps, stage=f"train {cfg.model}")
         if step % cfg.log_every == 0 or step == cfg.steps:
             mean_loss = float(np.mean(running))
