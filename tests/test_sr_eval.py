@@ -196,12 +196,15 @@ def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
     assert tuple(read_image(ldl).data.shape) == (96, 96)
     # the map is not overwritten; mismatched shapes and a bad recipe are one-line errors
     assert main(["sr", "eval", hr_p, bright_p, "--ldl-map", str(ldl)]) == 2
-    assert "exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "exists" in err and "--overwrite" not in err  # sr eval has no such flag
     small_p = _png(tmp_path / "small.png", hr[:64])
     assert main(["sr", "eval", hr_p, small_p]) == 2
     err = capsys.readouterr().err
     assert "shapes differ" in err and len(err.strip().splitlines()) == 1
     assert main(["sr", "eval", hr_p, hr_p, "--degradation", "{bad"]) == 2
+    assert main(["sr", "eval", hr_p, hr_p, "--degradation", '{"bogus": 1}']) == 2
+    assert "unexpected keyword argument 'bogus'" in capsys.readouterr().err
 
 
 def test_cli_sr_eval_reads_scale_and_recipe_from_sr_run_output(tmp_path, capsys):

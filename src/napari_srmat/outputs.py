@@ -495,8 +495,9 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
         The file to write.
     inputs : iterable of path-like
         Paths it must not be.
-    overwrite : bool
-        Whether an existing file may be replaced.
+    overwrite : bool or None
+        Whether an existing file may be replaced; None for a command that never
+        replaces one (it has no ``--overwrite``).
     ours : callable, optional
         ``ours(path) -> bool`` recognising a file napari-srmat wrote; an existing file
         that fails it is never replaced.
@@ -512,6 +513,9 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
     if out.exists() or out.is_symlink():
         if out.is_dir():
             raise OutputExistsError(f"{out} is a folder; give a file name")
+        if overwrite is None:
+            raise OutputExistsError(f"{out} exists; it will not be replaced: choose another "
+                                    "output")
         if not overwrite:
             raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
         if ours is None or not ours(out):

@@ -56,6 +56,13 @@ def _parse_degradation(text: str) -> dict:
     if not isinstance(value, dict):
         raise UserError(f"--degradation must be one of {', '.join(DEGRADATION_NAMES)} or a "
                         f"JSON object, got {text!r}")
+    from ..sr.degrade import DegradationConfig
+
+    try:
+        DegradationConfig(**value)
+    except TypeError as exc:  # an unknown key
+        raise UserError(f"--degradation: {exc}".replace("DegradationConfig.__init__() ", "")
+                        ) from None
     return value
 
 
@@ -73,7 +80,7 @@ def _write_map(path: str, image, inputs) -> str:
     from .._atomic import atomic_path
     from ..outputs import check_output_file
 
-    out = check_output_file(path, inputs=inputs)
+    out = check_output_file(path, inputs=inputs, overwrite=None)
     with atomic_path(out) as tmp:
         tifffile.imwrite(tmp, image)
     return str(out)
@@ -93,7 +100,7 @@ def _eval(args: argparse.Namespace) -> int:
         if p:  # refuse a bad output before computing anything
             from ..outputs import check_output_file
 
-            check_output_file(p, inputs=inputs)
+            check_output_file(p, inputs=inputs, overwrite=None)  # no --overwrite here
     hr, _ = _read(args.hr)
     sr, sr_attrs = _read(args.sr)
     lr = _read(args.lr)[0] if args.lr else None
