@@ -692,3 +692,24 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
     rc = main(["heyn", str(store), "--threshold", "0.5"])
     err = capsys.readouterr().err
     assert rc == 2 and "mask.zarr" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--overlap", "-1"],
+     "overlap must be >= 0"),
+    (["demo", "--out", "{out}", "--stages", ","], "no demo stage"),
+    (["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}2",
+      "--max-images", "-1"], "max_images must be at least 1"),
+])
+def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
+    """Values that were silently changed or ignored (an overlap of -1 became 21, an empty
+    stage list ran nothing, --max-images -1 dropped the last image) are refused."""
+    from PIL import Image
+
+    image = tmp_path / "image.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(image)
+    argv = [a.format(image=image, out=tmp_path / "out", data=tmp_path) for a in argv]
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()

@@ -38,8 +38,9 @@ def _run(args: argparse.Namespace) -> int:
 
     steps = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = set(steps) - {"heyn", "sr", "boundaries"}
-    if unknown:
-        raise ValueError(f"unknown demo stages (--stages) {sorted(unknown)}; use heyn, sr, "
+    if unknown or not steps:
+        raise ValueError(f"{'unknown demo stages' if unknown else 'no demo stage'} (--stages)"
+                         f"{' ' + str(sorted(unknown)) if unknown else ''}; use heyn, sr, "
                          "boundaries")
     if args.size < 32:
         raise ValueError("--size must be at least 32 px")

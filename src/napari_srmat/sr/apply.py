@@ -26,12 +26,14 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
     Raises
     ------
     ValueError
-        If the tile is too small for the needed overlap.
+        If the overlap is negative or the tile is too small for the needed overlap.
     """
     need = int(model.receptive_field)
     if overlap is None:
         overlap = max(DEFAULT_OVERLAP, need)
     overlap = int(overlap)
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0 px, got {overlap}")
     if overlap < need:
         warnings.warn(
             f"overlap {overlap} < receptive field {need} of {model.name!r}: enlarged to {need} "

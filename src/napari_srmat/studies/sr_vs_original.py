@@ -145,15 +145,17 @@ def run_sr_vs_original_job(
     from ..outputs import prepare_output_dir
     from ..sr import load_model, super_resolve
 
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    if max_images is not None and max_images < 1:
+        raise ValueError(f"max_images must be at least 1 (None: all), got {max_images}")
     if out is not None:  # refuse a bad folder before the long experiment
         out = prepare_output_dir(out, "sr_vs_original", inputs=[data_root])
     from ..edges.train import _samples_from_arrays, train_boundaries_job, validate
 
-    if scale < 1:
-        raise ValueError(f"scale must be >= 1, got {scale}")
     root = Path(data_root)
     splits = {s: load_split(root, s) for s in ("train", "val", "test")}
-    if max_images:
+    if max_images is not None:
         splits = {k: v[:max_images] for k, v in splits.items()}
     splits = {k: [_crop(s, crop) for s in v] for k, v in splits.items()}
     if sr_model is None or isinstance(sr_model, str):
