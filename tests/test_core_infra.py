@@ -74,9 +74,52 @@ def test_run_job_progress_output_goes_to_stream(capsys):
     assert "loss=" in buf.getvalue()
 
 
-def test_run_job_log_lines_are_whole_lines_while_a_bar_is_open():
+class _Terminal:
+    """A text buffer that says it is a terminal (so run_job draws its bar)."""
+
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def write(self, text):
+        return self.buf.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+    def getvalue(self):
+        return self.buf.getvalue()
+
+
+def test_run_job_without_a_terminal_prints_whole_progress_lines():
+    """In a log file or pipe, progress is one plain line per stage and per 10 %, and
+    messages are never glued to a bar (no carriage returns at all)."""
     import io
 
+    def job():
+        for i in range(101):
+            yield jobs.Progress(i, 100, "tiles")
+        yield jobs.Log("halfway")
+        yield jobs.Progress(1, 2, "pyramid")
+        return 7
+
+    buf = io.StringIO()
+    assert jobs.run_job(job(), stream=buf) == 7
+    text = buf.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert lines[0] == "[progress] tiles: 0% (0/100)"
+    assert [ln for ln in lines if ln.startswith("[progress] tiles")][-1] == \
+        "[progress] tiles: 100% (100/100)"
+    assert len([ln for ln in lines if ln.startswith("[progress] tiles")]) == 11
+    assert lines[-2:] == ["[info] halfway", "[progress] pyramid: 50% (1/2)"]
+
+
+def test_run_job_log_lines_are_whole_lines_while_a_bar_is_open():
     def job():
         yield jobs.Progress(0, 3, "tiles")
         yield jobs.Log("halfway")
@@ -84,7 +127,7 @@ def test_run_job_log_lines_are_whole_lines_while_a_bar_is_open():
         yield jobs.Log("done", level="warning")
         return 7
 
-    buf = io.StringIO()
+    buf = _Terminal()
     assert jobs.run_job(job(), stream=buf) == 7
     lines = buf.getvalue().replace("\r", "\n").splitlines()
     # each message on a line of its own, not glued to the bar's text
@@ -93,13 +136,11 @@ def test_run_job_log_lines_are_whole_lines_while_a_bar_is_open():
 
 
 def test_run_job_bar_opens_at_the_first_events_count_in_one_frame():
-    import io
-
     def job():  # a resumed job: its first event already counts 5 of 8 done
         yield jobs.Progress(5, 8, "tiles")
         yield jobs.Progress(8, 8, "tiles")
 
-    buf = io.StringIO()
+    buf = _Terminal()
     jobs.run_job(job(), stream=buf)
     frames = [f for f in buf.getvalue().replace("\n", "\r").split("\r") if f.strip()]
     counts = [f.split("| ")[1].split(" ")[0] for f in frames if f.startswith("tiles:")]
@@ -111,7 +152,7 @@ def test_run_job_bar_opens_at_the_first_events_count_in_one_frame():
         yield jobs.Progress(1, 8, "pyramid")
         yield jobs.Progress(8, 8, "pyramid")
 
-    buf = io.StringIO()
+    buf = _Terminal()
     jobs.run_job(two_stages(), stream=buf)
     assert "<-" not in buf.getvalue()  # no negative time left
     assert "pyramid: " in buf.getvalue()

@@ -164,7 +164,9 @@ def run_job(
     gen : generator
         A job generator yielding :class:`Event` objects.
     quiet : bool
-        If False, show a progress bar (tqdm, on ``stream``) and log messages.
+        If False, show a progress bar (tqdm, on ``stream``) and log messages; on a
+        stream that is not a terminal (a log file, a pipe) plain ``[progress]`` lines
+        instead, one per stage and per :data:`PLAIN_PROGRESS_STEP_PCT` percent.
     on_event : callable, optional
         Called with every event (e.g. to collect metrics).
     raise_on_stop : bool
@@ -179,6 +181,10 @@ def run_job(
         The generator's return value.
     """
     stream = sys.stderr if stream is None else stream
+    # a log file or pipe gets plain lines: a bar's carriage returns would glue the next
+    # message onto its last state
+    plain = not _is_terminal(stream)
+    plain_last: tuple[str, int] | None = None
     bar = None
     stopped = False
     try:
@@ -192,6 +198,9 @@ def run_job(
             if isinstance(event, Stopped):
                 stopped = True
             if quiet:
+                continue
+            if isinstance(event, Progress) and plain:
+                plain_last = _plain_progress(event, plain_last, stream)
                 continue
             if isinstance(event, Progress):
                 # a new bar for a new total, or for a count that starts again lower
@@ -231,6 +240,34 @@ def run_job(
             bar.close()
         if stopped and raise_on_stop:
             raise JobCancelled("job stopped before completion")
+
+
+def _is_terminal(stream) -> bool:
+    """A terminal, or a notebook's output (tqdm.auto draws a widget there)."""
+    if type(stream).__module__.startswith("ipykernel"):
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+#: Without a terminal, :func:`run_job` prints a progress line per stage and per this
+#: many percent.
+PLAIN_PROGRESS_STEP_PCT = 10
+
+
+def _plain_progress(event: Progress, last: tuple[str, int] | None, stream):
+    """Print ``[progress] stage: 40% (4/10)`` when the stage changes or the percentage
+    passes the next :data:`PLAIN_PROGRESS_STEP_PCT`; returns the new (stage, bucket)."""
+    total = max(int(event.total), 1)
+    pct = int(100 * min(max(event.done, 0), total) / total)
+    bucket = pct // PLAIN_PROGRESS_STEP_PCT
+    state = (str(event.stage), bucket)
+    if last is None or state[0] != last[0] or state[1] > last[1]:
+        print(f"[progress] {event.stage}: {pct}% ({event.done}/{event.total})", file=stream)
+        return state
+    return last
 
 
 #: Progress bar of :func:`run_job` (tqdm ``bar_format``): stage, percentage, bar, count,
