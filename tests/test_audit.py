@@ -154,6 +154,17 @@ def test_bad_shapes(shapes):
         find_candidates(np.zeros((32, 32)), np.zeros((128, 128)), scale=3)
 
 
+@pytest.mark.parametrize("kw, match", [
+    ({"tolerance_px": -1.0}, "tolerance_px"), ({"tolerance_px": float("nan")}, "tolerance_px"),
+    ({"min_score": float("nan")}, "min_score"), ({"residual_floor": 2.0}, "residual_floor"),
+    ({"residual_floor": float("nan")}, "residual_floor"), ({"residual_floor": "x"}, "auto"),
+])
+def test_bad_numbers_are_refused(kw, match):
+    """Out-of-range settings (found by a bad-input sweep) are refused, not used."""
+    with pytest.raises(AuditInputError, match=match):
+        find_candidates(np.zeros((32, 32), np.uint8), np.zeros((64, 64), np.uint8), **kw)
+
+
 # ------------------------------------------------------------------- session
 
 

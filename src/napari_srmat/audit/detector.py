@@ -639,8 +639,13 @@ def find_candidates_job(
         yield Log("audit: estimating the data-consistency floor")
         residual_floor = estimate_residual_floor(lr, sr, scale, degrade_fn=degrade_fn)
         yield Log(f"audit: residual_floor = {residual_floor:.4f}")
-    if residual_floor <= 0 or std_floor <= 0:
-        raise AuditInputError("residual_floor and std_floor must be > 0")
+    if not (0 < float(residual_floor) <= 1 and 0 < float(std_floor) <= 1):
+        raise AuditInputError(f"residual_floor and std_floor must be in (0, 1] (image units), "
+                              f"got {residual_floor} and {std_floor}")
+    if not (math.isfinite(float(tolerance_px)) and float(tolerance_px) >= 0):
+        raise AuditInputError(f"tolerance_px must be a finite number >= 0, got {tolerance_px}")
+    if not math.isfinite(float(min_score)):
+        raise AuditInputError(f"min_score must be a finite number, got {min_score}")
     p = _Params(scale, float(tolerance_px), float(boundary_threshold), float(lr_threshold_factor),
                 float(residual_floor), float(std_floor), float(support_energy_floor),
                 float(min_support_deficit), int(link_px), float(prior_weight),

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from . import pixel_size_arg, print_json
+from . import UserError, pixel_size_arg, print_json
 
 __all__ = ["register"]
 
@@ -43,7 +43,7 @@ def _candidates(args: argparse.Namespace) -> int:
         lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
         tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score,
         boundary_threshold=threshold,
-        residual_floor=("auto" if args.residual_floor == "auto" else float(args.residual_floor))),
+        residual_floor=_residual_floor(args.residual_floor)),
         quiet=args.quiet)
     session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
                                   lr_path=args.lr, sr_path=args.sr,
@@ -120,3 +120,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=_help)
 
 
+def _residual_floor(text: str) -> float | str:
+    """``--residual-floor``: ``auto`` or a number."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"--residual-floor must be a number or 'auto', got {text!r}") from None
