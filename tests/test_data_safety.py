@@ -661,7 +661,8 @@ def test_console_warnings_are_one_line(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         _one_line_warnings("srmat sr")
-        warnings.warn("no shipped weights for 'cnn' x2:\n  the network is untrained", UserWarning)
+        warnings.warn("no shipped weights for 'cnn' x2:\n  the network is untrained", UserWarning,
+                      stacklevel=2)
     err = capsys.readouterr().err
     assert err == "srmat sr: warning: no shipped weights for 'cnn' x2: the network is untrained\n"
 
