@@ -61,6 +61,18 @@ def pixel_size_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def seed_arg(text: str) -> int:
+    """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
+    error names the flag."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is an integer >= 0, got {value}")
+    return value
+
+
 def print_json(obj: Any) -> None:
     """Print one JSON object to stdout (numpy scalars and arrays converted)."""
     from ..checkpoint import _json_default

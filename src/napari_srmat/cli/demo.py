@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import pixel_size_arg, print_json
+from . import pixel_size_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="srmat-demo", help="output folder (default: srmat-demo)")
     p.add_argument("--size", type=int, default=384, help="micrograph side in px (default 384)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--scale", type=int, default=4, choices=(2, 4))
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=0.5)
     p.add_argument("--device", default="auto")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import UserError, print_json
+from . import UserError, print_json, seed_arg
 
 __all__ = ["register"]
 
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     t.add_argument("--batch-size", type=int, default=d.batch_size)
     t.add_argument("--crop", type=int, default=d.crop)
     t.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
-    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--seed", type=seed_arg, default=d.seed)
     t.add_argument("--device", default=d.device)
     t.add_argument("--threads", type=int, default=d.num_threads, help="torch CPU threads")
     t.add_argument("--augment", default=d.photometric_augment, metavar="LIST",
@@ -65,7 +65,7 @@ def register(subparsers) -> None:
                     help="fraction of the squares hidden")
     pt.add_argument("--encoder", default=m.encoder)
     pt.add_argument("--lr", type=float, default=m.lr)
-    pt.add_argument("--seed", type=int, default=m.seed)
+    pt.add_argument("--seed", type=seed_arg, default=m.seed)
     pt.add_argument("--device", default=m.device)
     pt.add_argument("--threads", type=int, default=m.num_threads, help="torch CPU threads")
     pt.add_argument("--json", action="store_true")

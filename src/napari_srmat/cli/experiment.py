@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
-from . import UserError, print_json
+from . import UserError, print_json, seed_arg
 
 __all__ = ["register"]
 
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     s.add_argument("--data", default=DEFAULT_DATA, help=f"TBM root (default {DEFAULT_DATA})")
     s.add_argument("--scale", type=int, default=4)
     s.add_argument("--epochs", type=int, default=20)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed_arg, default=0)
     s.add_argument("--crop", type=int, default=None,
                    help="centre-crop LR images to this size first (cheaper)")
     s.add_argument("--encoder", default="tiny")

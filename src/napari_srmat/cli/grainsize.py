@@ -6,7 +6,7 @@ import argparse
 import functools
 import sys
 
-from . import UserError, pixel_size_arg, print_json
+from . import UserError, pixel_size_arg, print_json, seed_arg
 from .edges import _rule_arg
 
 
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
     p.add_argument("--lines", type=int, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
-    p.add_argument("--seed", type=int, default=HEYN_SEED, help="seed of the random pattern")
+    p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
     p.add_argument("--margin", type=float, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--inference-scale", type=_scale_arg, default=None, metavar="S|auto",

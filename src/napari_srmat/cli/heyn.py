@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from . import UserError, pixel_size_arg, print_json
+from . import UserError, pixel_size_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"))
     p.add_argument("--lines", type=int, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
-    p.add_argument("--seed", type=int, default=HEYN_SEED, help="seed of the random pattern")
+    p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
     p.add_argument("--margin", type=float, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")

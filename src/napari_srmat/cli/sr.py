@@ -23,7 +23,7 @@ from pathlib import Path
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from . import OneLineErrorParser, UserError, print_json
+from . import OneLineErrorParser, UserError, print_json, seed_arg
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -129,7 +129,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
     t.add_argument("--time-limit", type=float, default=None, metavar="S")
-    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--seed", type=seed_arg, default=d.seed)
     t.add_argument("--device", default=d.device)
     t.add_argument("--threads", type=int, default=d.num_threads, help="torch CPU threads")
     t.add_argument("--json", action="store_true")

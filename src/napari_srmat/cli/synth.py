@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from . import UserError, pixel_size_arg, print_json
+from . import UserError, pixel_size_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created if needed)")
     p.add_argument("--size", type=int, default=512, help="image side in px (default 512)")
     p.add_argument("--grain-size", type=float, default=32.0, help="mean grain size in px")
-    p.add_argument("--seed", type=int, default=0, help="seed of the first image")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the first image")
     p.add_argument("--n", type=int, default=1, help="number of images (seeds seed..seed+n-1)")
     p.add_argument("--size-spread", type=float, default=0.3)
     p.add_argument("--missing-boundary-fraction", type=float, default=0.0)
