@@ -128,6 +128,7 @@ def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
 def test_scheduler_strings():
     assert _distributed.check_scheduler("local:3") == ("local:3", 3)
     assert _distributed.check_scheduler(" tcp://h:8786 ") == ("tcp://h:8786", None)
+    assert _distributed.check_scheduler("inproc://10.0.0.1/1/2")[1] is None
     for bad in ("local:0", "local:x", "", 5, "bogus", "127.0.0.1", "tcp://host", "http://h:1"):
         with pytest.raises(SchedulerError):
             _distributed.check_scheduler(bad)

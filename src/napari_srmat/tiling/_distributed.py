@@ -175,9 +175,11 @@ def dask_client(scheduler) -> Iterator[Any]:
 
 
 #: A scheduler address dask can connect to: optional protocol, host (name, IPv4 or
-#: bracketed IPv6) and port. Without a port, ``distributed.Client`` fails only after
-#: its close times out (20 s and a traceback printed from ``__del__``).
-_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):\d{1,5}")
+#: bracketed IPv6) and port, or an in-process ``inproc://`` address. Without a port,
+#: ``distributed.Client`` fails only after its close times out (20 s and a traceback
+#: printed from ``__del__``).
+_ADDRESS = re.compile(r"inproc://\S+|(?:(?:tcp|tls|ucx|ws|wss)://)?"
+                      r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):\d{1,5}")
 
 
 def check_scheduler(scheduler: str) -> tuple[str, int | None]:
