@@ -71,6 +71,11 @@ def test_unrelated_images_have_low_ssim_and_bad_input_is_refused(fixed):
         register_images(fixed[:8, :8], fixed)
     with pytest.raises(RegistrationError, match="contains"):
         register_images(fixed[:300, :40], fixed[:40, :300], scale=1.0, fit_scale=False)
+    # a uniform or NaN image has nothing to register (was "ssim nan" / a scale of 0.0004)
+    with pytest.raises(RegistrationError, match="uniform"):
+        register_images(np.full((60, 60), 0.5, np.float32), fixed)
+    with pytest.raises(RegistrationError, match="NaN"):
+        register_images(np.where(noise > 0.5, np.nan, noise).astype(np.float32), fixed)
 
 
 def test_cli_register(fixed, tmp_path, capsys):

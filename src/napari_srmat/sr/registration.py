@@ -272,8 +272,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     Raises
     ------
     RegistrationError
-        Images too small, neither contains the other at any searched scale, or
-        bad options.
+        Images too small, uniform or with NaN pixels, neither contains the other at any
+        searched scale, or bad options.
 
     Examples
     --------
@@ -282,6 +282,11 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     (4.0, (37.25, 21.5), 0.93)
     """
     m, f = _lum(moving), _lum(fixed)
+    for name, lum in (("moving", m), ("fixed", f)):
+        if not np.isfinite(lum).all():
+            raise RegistrationError(f"the {name} image has NaN or infinite pixels")
+        if float(lum.max() - lum.min()) <= 0:
+            raise RegistrationError(f"the {name} image is uniform: nothing to register")
     if min(m.shape) < MIN_OVERLAP_PX or min(f.shape) < 4:
         raise RegistrationError(f"images too small to register: moving {m.shape}, "
                                 f"fixed {f.shape}")
