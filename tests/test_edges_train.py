@@ -158,7 +158,9 @@ def test_bad_training_input(tmp_path):
     nan_images = [np.full_like(np.asarray(im, np.float32), np.nan) for im in imgs]
     with pytest.raises(ValueError, match="training loss became nan"):  # no broken checkpoint
         train_boundaries(_cfg(tmp_path, train_images=nan_images, train_masks=masks))
-    for bad, match in [({"crop": 0}, "crop must be at least"),
+    for bad, match in [({"crop": 0}, "crop must be at least"), ({"epochs": 0}, "epochs"),
+                       ({"pretrain_epochs": -1}, "pretrain_epochs"),
+                       ({"steps_per_epoch": 0}, "steps_per_epoch"),
                        ({"lr": float("inf")}, "learning rate"),
                        ({"num_threads": -1}, "num_threads")]:
         with pytest.raises(ValueError, match=match):

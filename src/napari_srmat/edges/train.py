@@ -175,8 +175,13 @@ def train_boundaries_job(config, *, stop=None):
         raise ValueError(
             f"unknown encoder {cfg.encoder!r}; choose one of {sorted(ENCODER_PRESETS)}"
         )
-    if cfg.epochs < 0 or cfg.batch_size < 1:
-        raise ValueError("epochs must be >= 0 and batch_size >= 1")
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.pretrain_epochs < 0:
+        raise ValueError(f"epochs and batch_size must be >= 1 and pretrain_epochs >= 0, got "
+                         f"{cfg.epochs}, {cfg.batch_size} and {cfg.pretrain_epochs} (with no "
+                         "epoch there is no checkpoint to keep)")
+    if cfg.steps_per_epoch is not None and cfg.steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1 (None: one pass over the images), "
+                         f"got {cfg.steps_per_epoch}")
     if cfg.crop is not None and cfg.crop < MIN_TRAIN_CROP:
         raise ValueError(f"crop must be at least {MIN_TRAIN_CROP} px (or None: whole "
                          f"images), got {cfg.crop}")
