@@ -622,6 +622,8 @@ def test_save_figure_png_checks_just_before_writing(tmp_path):
     (["plan-rescan", "{image}", "--roi-size", "100000"], "larger than the image"),
     (["heyn", "{mask}", "--seed", "-1"], "argument --seed: a seed is an integer >= 0"),
     (["synth", "{mask}.d", "--seed", "x"], "argument --seed: a seed is an integer >= 0"),
+    (["grain-size", "{image}", "--bogus"], "unrecognized arguments: --bogus (see `srmat "
+                                           "grain-size --help`)"),
 ])
 def test_absurd_sizes_are_refused_before_any_work(tmp_path, capsys, argv, message):
     """Numbers that would make a command run for minutes or exhaust memory (found by a

@@ -115,7 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     and internal errors with 1, an interrupt with 130.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named after the subcommand, not the root (argparse's default)
+        prog = " ".join(["srmat", *([args.command] if getattr(args, "command", None) else [])])
+        parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)} "
+                       f"(see `{prog} --help`)\n")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
