@@ -718,3 +718,15 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
+
+
+def test_damaged_zarr_metadata_names_the_store(tmp_path, capsys):
+    from napari_srmat.io import write_ome_zarr
+
+    store = tmp_path / "scan.ome.zarr"
+    write_ome_zarr(np.zeros((64, 64), np.uint8), store, chunks=32)
+    (store / "0" / ".zarray").write_text("{bad")
+    rc = main(["info", str(store)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "scan.ome.zarr" in err and "not valid JSON" in err
+    assert len(err.strip().splitlines()) == 1

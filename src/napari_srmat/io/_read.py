@@ -652,7 +652,11 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
             return _read_tiff(path, chunks)
         if fmt == "bioio":
             return read_with_bioio(path, chunks=chunks)
-        return _read_zarr(path, chunks)
+        try:
+            return _read_zarr(path, chunks)
+        except json.JSONDecodeError as exc:  # damaged metadata (.zarray, .zattrs, zarr.json)
+            raise ImageReadError(f"cannot read {path}: its Zarr metadata is not valid JSON "
+                                 f"({exc})") from None
 
 
 def _chunk_summary(arr) -> list[int]:
