@@ -730,3 +730,17 @@ def test_damaged_zarr_metadata_names_the_store(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "scan.ome.zarr" in err and "not valid JSON" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_grain_size_error_names_the_image_of_several(tmp_path, capsys):
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    m = np.zeros((40, 40), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(good)
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((1, 1), np.uint8)).save(tiny)
+    rc = main(["grain-size", "--mask", str(good), str(tiny)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{tiny}: " in err and "too small" in err

@@ -178,12 +178,17 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
     from ..io import read_image
     from ..jobs import run_job
 
-    mic = read_image(path)
-    res = run_job(measure_grain_size_job(
-        mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
-        pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
-        inference_scale=args.inference_scale,
-    ), quiet=args.json or args.scheduler is not None)
+    try:
+        mic = read_image(path)
+        res = run_job(measure_grain_size_job(
+            mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
+            pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
+            inference_scale=args.inference_scale,
+        ), quiet=args.json or args.scheduler is not None)
+    except Exception as exc:  # which of several images: the message names it (same type)
+        if exc.args and isinstance(exc.args[0], str) and str(path) not in exc.args[0]:
+            exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
+        raise
     field = None
     if args.method:
         field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
