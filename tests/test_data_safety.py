@@ -703,6 +703,7 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
     (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--overlap", "-1"],
      "overlap must be >= 0"),
     (["demo", "--out", "{out}", "--stages", ","], "no demo stage"),
+    (["demo", "--out", "{out}", "--size", "100000000"], "--size must be between 32 and 4096"),
     (["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}2",
       "--max-images", "-1"], "max_images must be at least 1"),
 ])

@@ -6,6 +6,9 @@ import argparse
 
 from . import pixel_size_arg, print_json, seed_arg
 
+#: Sides (px) of the demo's synthetic micrograph: it is a quick sample, not a benchmark.
+DEMO_MIN_SIZE, DEMO_MAX_SIZE = 32, 4096
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -42,8 +45,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"{'unknown demo stages' if unknown else 'no demo stage'} (--stages)"
                          f"{' ' + str(sorted(unknown)) if unknown else ''}; use heyn, sr, "
                          "boundaries")
-    if args.size < 32:
-        raise ValueError("--size must be at least 32 px")
+    if not DEMO_MIN_SIZE <= args.size <= DEMO_MAX_SIZE:
+        raise ValueError(f"--size must be between {DEMO_MIN_SIZE} and {DEMO_MAX_SIZE} px "
+                         f"(the demo is a small sample), got {args.size}")
     report = run_job(
         run_demo_job(
             args.out,
