@@ -140,6 +140,8 @@ def test_bad_inputs_are_value_errors(model, micrographs):
         run(images[:1], [masks[0][:100]])
     with pytest.raises(ValueError, match="no mean intercept"):
         run(images[:1], [np.zeros_like(masks[0])])
+    with pytest.raises(ValueError, match="NaN"):  # was cast to 0 with a RuntimeWarning
+        run([np.where(masks[0], np.nan, 0.5)], masks[:1])
     with pytest.raises(ValueError, match="same name"):
         run(images[:1], masks[:1], sr_models=("bicubic", "bicubic"), sr_of_native=None)
     with pytest.raises(ValueError, match="not x4"):
