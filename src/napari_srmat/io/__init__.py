@@ -5,7 +5,7 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 """
 
 from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float
-from ._float import as_rgb, grey_or_rgb, to_float01, to_uint8
+from ._float import all_finite, as_rgb, grey_or_rgb, to_float01, to_uint8
 from ._mask import MaskError, as_bool_mask, read_array, read_mask
 from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._read import (
@@ -35,6 +35,7 @@ __all__ = [
     "check_pixel_size",
     "pixel_size_from_line",
     "default_n_levels",
+    "all_finite",
     "as_rgb",
     "grey_or_rgb",
     "image_info",

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_rgb", "grey_or_rgb", "to_float01", "to_uint8"]
+__all__ = ["all_finite", "as_rgb", "grey_or_rgb", "to_float01", "to_uint8"]
 
 
 def to_float01(arr: Any, *, dtype: Any = np.float32, out: np.ndarray | None = None
@@ -88,6 +88,23 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
     return a
+
+
+def all_finite(a: Any) -> bool:
+    """Whether every value of an image is finite (integer images always are): one sum
+    (NaN/Inf propagate into it), and the element-wise test only when the sum is not
+    finite (NaN/Inf, or an overflow).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> all_finite(np.array([0.0, 1.0])), all_finite(np.array([0.0, np.nan]))
+    (True, False)
+    """
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        return True
+    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
 
 
 def as_rgb(arr: Any) -> np.ndarray:

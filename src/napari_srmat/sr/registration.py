@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..io import all_finite
 from .base import SRError
 
 __all__ = [
@@ -283,7 +284,7 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     """
     m, f = _lum(moving), _lum(fixed)
     for name, lum in (("moving", m), ("fixed", f)):
-        if not np.isfinite(lum).all():
+        if not all_finite(lum):
             raise RegistrationError(f"the {name} image has NaN or infinite pixels")
         if float(lum.max() - lum.min()) <= 0:
             raise RegistrationError(f"the {name} image is uniform: nothing to register")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..device import finite_loss
-from ..io import IMAGE_SUFFIXES, as_rgb, read_array, to_float01, to_uint8
+from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, read_array, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -256,7 +256,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
             arr = read_array(f, what="training image")
-            if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            if not all_finite(arr):
                 raise SRError(f"training image {f} has NaN or infinite pixels")
             images.append(_to_uint8_rgb(arr))
     return images

@@ -279,10 +279,10 @@ def _on_native_grid(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _rgb_uint8(image: Any) -> np.ndarray:
-    from ..io import as_rgb, to_uint8
+    from ..io import all_finite, as_rgb, to_uint8
 
     a = np.asarray(image)
-    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+    if not all_finite(a):
         raise ValueError("the image has NaN or infinite pixels")
     return np.ascontiguousarray(to_uint8(as_rgb(a)))
 

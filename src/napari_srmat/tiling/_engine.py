@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import read_window
+from ..io import all_finite, read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration, run_job
 
 __all__ = [
@@ -373,14 +373,6 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _all_finite(a: np.ndarray) -> bool:
-    """Whether every value of ``a`` is finite: one sum (NaN/Inf propagate into it), and
-    the element-wise test only when the sum is not finite (NaN/Inf, or an overflow)."""
-    if not np.issubdtype(a.dtype, np.floating):
-        return True
-    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
-
-
 def _accepts_tile_ids(fn) -> bool:
     """Whether ``fn`` takes a ``tile_ids`` keyword (named, not just ``**kwargs``)."""
     try:
@@ -431,7 +423,7 @@ class _Runner:
                 f"fn returned an array of shape {tuple(out.shape)} for input {tuple(batch.shape)}; "
                 f"expected {expect}{hint}"
             )
-        if not _all_finite(out):
+        if not all_finite(out):
             raise TilingError("the model returned NaN or Inf values (a diverged or broken "
                               "model?): nothing was written for these tiles")
         return out
@@ -991,7 +983,7 @@ class _Engine:
                 if not np.issubdtype(out.dtype, np.floating):
                     raise TilingError(f"chunk_fn returned {out.dtype}, expected "
                                       f"{self.out_dtype} or float32 in [0, 1]")
-                if not _all_finite(out):
+                if not all_finite(out):
                     raise TilingError("chunk_fn returned NaN or Inf values: nothing was "
                                       "written for this chunk")
                 out = _convert_out(np.asarray(out, np.float32), self.out_dtype)
