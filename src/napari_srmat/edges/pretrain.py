@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..device import finite_loss
+from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
@@ -214,7 +214,6 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     import torch
 
     from ..checkpoint import save_checkpoint
-    from ..device import resolve_device
     from .data import random_crop_augment
 
     cfg = config if isinstance(config, MaskedPretrainConfig) else MaskedPretrainConfig(**config)
@@ -239,8 +238,6 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         raise ValueError(f"{out} already exists; choose a new checkpoint directory")
     arch = default_arch_config(cfg.encoder)
     images = [_checked_image(i, img, cfg.crop) for i, img in enumerate(cfg.images)]
-    from ..device import check_learning_rate, set_cpu_threads
-
     check_learning_rate(cfg.lr)
     set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
@@ -274,12 +271,12 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         model.train()
         mu, _ = model(x)
         loss = (mu - y).abs()[hidden_t].mean()
-        finite_loss(loss, step + 1)
+        loss_value = finite_loss(loss, step + 1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(loss_value)
         yield Progress(step + 1, cfg.steps, "masked pretraining")
         if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
             yield Metric(step, {"loss": float(np.mean(losses[-100:]))}, split="pretrain")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..device import finite_loss
+from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
 from ..io import as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import prepare_output_dir
@@ -193,12 +193,8 @@ def train_boundaries_job(config, *, stop=None):
         # and contrast changes the normalisation removes: not combined (yet)
         raise ValueError("input_norm='channels' cannot be combined with photometric "
                          "augmentation; choose one")
-    from ..device import check_learning_rate, set_cpu_threads
-
     check_learning_rate(cfg.lr)
     set_cpu_threads(cfg.num_threads)
-    from ..device import resolve_device
-
     device = resolve_device(cfg.device)
     use_amp = bool(cfg.amp and device.startswith("cuda"))
 
@@ -329,7 +325,8 @@ def train_boundaries_job(config, *, stop=None):
                 connectivity_weight=cfg.connectivity_weight,
                 overlap_weight=cfg.overlap_weight,
             )
-            if not use_amp:  # with mixed precision the scaler skips inf steps itself
+            # with mixed precision the scaler skips inf steps itself
+            loss_value = float(loss.detach()) if use_amp else \
                 finite_loss(loss, epoch * steps_per_epoch + step + 1)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -339,7 +336,7 @@ def train_boundaries_job(config, *, stop=None):
             scaler.step(opt)
             scaler.update()
             _ema_update(ema, model, cfg.ema_decay if epoch > 0 or step > 20 else 0.0)
-            losses.append(float(loss.detach()))
+            losses.append(loss_value)
             yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
                            f"{'pretrain' if pretraining else 'epoch'} {epoch + 1}/{total_epochs}")
         vm = validate(ema, val, device)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..device import finite_loss
+from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
 from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, read_array, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
@@ -523,8 +523,6 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     cfg = SRTrainConfig(**config) if isinstance(config, dict) else config
     cfg.validate()
-    from ..device import check_learning_rate, set_cpu_threads
-
     check_learning_rate(cfg.lr)
     set_cpu_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
@@ -564,8 +562,6 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     deg = DegradationConfig(**cfg.degradation)
     rng = np.random.default_rng(cfg.seed + 1)
     gen = torch.Generator("cpu").manual_seed(cfg.seed + 2)
-
-    from ..device import resolve_device
 
     device = resolve_device(cfg.device)
     if cfg.init_checkpoint:
@@ -677,7 +673,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                                    distill_weight=cfg.distill_weight, pixel_loss=cfg.loss,
                                    **extra)
         opt.zero_grad(set_to_none=True)
-        finite_loss(loss, step + 1)  # before the weights are touched
+        loss_value = finite_loss(loss, step + 1)  # before the weights are touched
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
         opt.step()
@@ -686,7 +682,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         with torch.no_grad():
             for pe, pm in zip(ema.net.parameters(), model.net.parameters()):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
-        running.append(finite_loss(loss, step))
+        running.append(loss_value)
         yield Progress(step, cfg.steps, stage=f"train {cfg.model}")
         if step % cfg.log_every == 0 or step == cfg.steps:
             mean_loss = float(np.mean(running))
