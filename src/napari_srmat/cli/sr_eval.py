@@ -56,13 +56,16 @@ def _parse_degradation(text: str) -> dict:
     if not isinstance(value, dict):
         raise UserError(f"--degradation must be one of {', '.join(DEGRADATION_NAMES)} or a "
                         f"JSON object, got {text!r}")
+    from dataclasses import fields
+
     from ..sr.degrade import DegradationConfig
 
-    try:
-        DegradationConfig(**value)
-    except TypeError as exc:  # an unknown key
-        raise UserError(f"--degradation: {exc}".replace("DegradationConfig.__init__() ", "")
-                        ) from None
+    known = [f.name for f in fields(DegradationConfig)]
+    unknown = [k for k in value if k not in known]
+    if unknown:
+        raise UserError(f"--degradation: got an unexpected keyword argument {unknown[0]!r} "
+                        f"(known: {', '.join(known)})")
+    DegradationConfig(**value)  # its values are checked too
     return value
 
 

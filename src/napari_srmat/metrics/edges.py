@@ -58,6 +58,7 @@ class _Counts:
 #: Most bins a histogram may have (two int64 arrays of this length; 1e9 bins meant 16 GB).
 MAX_BINS = 1 << 20
 
+
 class EdgeHistogram:
     """Streaming positive/negative probability histograms.
 
