@@ -147,6 +147,14 @@ def evaluate(names, truth, rows, alts, factor: float = DISAGREEMENT_FACTOR) -> d
     return out
 
 
+def _as_measured(image, name: str):
+    """A region exactly as the three-arm job measured it: uint8 RGB, cropped to whole
+    pixels of its x4-reduced copy."""
+    from napari_srmat.studies.three_arm import THREE_ARM_SCALE, _crop_to_scale, _rgb_uint8
+
+    return _crop_to_scale(_rgb_uint8(image), THREE_ARM_SCALE, name)
+
+
 def measure_at(model, image, scale: float) -> dict:
     from napari_srmat.grainsize import measure_grain_size
 
@@ -163,7 +171,6 @@ def measure_run(label: str, work: Path, report: str) -> dict:
     from three_arm_oof import _report, fold_models
 
     from napari_srmat.io import read_grey_or_rgb_float
-    from napari_srmat.studies.three_arm import _crop_to_scale, _rgb_uint8
 
     data = _run_rows(label)
     index = {n: i for i, n in enumerate(data["names"])}
@@ -174,9 +181,8 @@ def measure_run(label: str, work: Path, report: str) -> dict:
             s = estimate_scale(data["rows"][index[n]])
             if s is None:
                 continue
-            # the region exactly as the three-arm job measured it (cropped to whole x4)
-            rgb = _crop_to_scale(_rgb_uint8(read_grey_or_rgb_float(paths[n])), 4, n)
-            alts[index[n]] = measure_at(model, rgb, s)
+            region = _as_measured(read_grey_or_rgb_float(paths[n]), n)
+            alts[index[n]] = measure_at(model, region, s)
     return {"alts": alts, **data}
 
 
@@ -212,7 +218,6 @@ def measure_shipped() -> dict:
     scans' regions (flags only)."""
     from napari_srmat.edges import load_boundary_model
     from napari_srmat.io import read_array, read_grey_or_rgb_float
-    from napari_srmat.studies.three_arm import _crop_to_scale, _rgb_uint8
 
     model = load_boundary_model(device="cpu")
     oof = json.loads((RESULTS / "three_arm_oof.json").read_text())["shipped_in_sample"]
@@ -222,7 +227,7 @@ def measure_shipped() -> dict:
     for n, r in zip(oof["names"], rows):
         s = estimate_scale(r)
         alts.append(None if s is None else measure_at(
-            model, _crop_to_scale(_rgb_uint8(read_grey_or_rgb_float(paths[n])), 4, n), s))
+            model, _as_measured(read_grey_or_rgb_float(paths[n]), n), s))
     labelled = evaluate(oof["names"], oof["true_l_px"], rows, alts)
     print("shipped, labelled", json.dumps({k: v for k, v in labelled.items() if k != "flagged"}),
           file=sys.stderr)
@@ -241,7 +246,7 @@ def measure_shipped() -> dict:
             scans[scan] = np.asarray(read_array(DATA.parent / "scans" / f"scan_{scan}.jpg"))
         side = unseen["region_px"]
         region = scans[scan][int(y):int(y) + side, int(x):int(x) + side, :3]
-        u_alts.append(measure_at(model, _crop_to_scale(_rgb_uint8(region), 4, n), s))
+        u_alts.append(measure_at(model, _as_measured(region, n), s))
     checks = [cross_checked(r, a) for r, a in zip(u_rows, u_alts)]
     unseen_out = {"n": len(u_rows), "n_candidates": sum(a is not None for a in u_alts),
                   "n_flagged": sum(c["flagged"] for c in checks),

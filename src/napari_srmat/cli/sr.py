@@ -162,8 +162,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..io import read_image
-    from ..io._write import check_replaceable_store
+    from ..io import check_replaceable_store, read_image
     from ..jobs import Stopped, run_job
     from ..outputs import check_not_input, check_output_location
     from ..sr import load_model, super_resolve_job

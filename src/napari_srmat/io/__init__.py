@@ -19,7 +19,13 @@ from ._read import (
     read_with_bioio,
     verify_image_job,
 )
-from ._write import OmeZarrStreamWriter, StreamMismatchError, default_n_levels, write_ome_zarr
+from ._write import (
+    OmeZarrStreamWriter,
+    StreamMismatchError,
+    check_replaceable_store,
+    default_n_levels,
+    write_ome_zarr,
+)
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -33,6 +39,7 @@ __all__ = [
     "StreamMismatchError",
     "as_bool_mask",
     "check_pixel_size",
+    "check_replaceable_store",
     "pixel_size_from_line",
     "default_n_levels",
     "all_finite",
