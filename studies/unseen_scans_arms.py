@@ -37,10 +37,10 @@ import time
 
 import numpy as np
 from _common import DATA, RESULTS, q, save
+from scan_crops_domain import TEST_SCANS
 
 UNSEEN_SCANS = tuple(range(32, 43))
 REGION_PX = 512
-TEST_SCANS = ("13", "24", "28")
 #: SR(LR) and HR "disagree" when every SR(LR) arm reads ℓ̄ more than this factor apart.
 DISAGREEMENT_FACTOR = 1.25
 
