@@ -32,6 +32,7 @@ from ..outputs import (
     read_marker,
     write_marker,
 )
+from ._float import all_finite
 from ._pixel import check_pixel_size
 
 __all__ = [
@@ -531,7 +532,7 @@ def _store_block(w, level0, block_index, slices, data) -> None:
         raise ValueError(f"block {tuple(block_index)}: data shape {data.shape} != {expect}")
     if data.dtype != w.dtype:
         data = data.astype(w.dtype)
-    if np.issubdtype(w.dtype, np.floating) and not np.isfinite(data).all():
+    if not all_finite(data):
         raise ValueError(f"block {tuple(block_index)} holds NaN or Inf values: refusing to "
                          f"write them into {w.path}")
     if w.axes == "YXC":
