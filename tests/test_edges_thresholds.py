@@ -64,7 +64,7 @@ def test_every_rule_fits_and_applies(table):
         assert e["n_invalid"] == 0 and 0 <= e["per_image"] < 1, name
         t = image_threshold(name, table.probs[0], params)
         assert (t is None) == (name in ("hysteresis", "closing", "bridge", "prune",
-                                         "separating"))
+                                         "separating", "watershed"))
 
 
 def test_global_is_max_f1(table):
@@ -157,7 +157,7 @@ def test_binarize_by_region_is_the_rule_itself_on_one_region_and_for_fixed_rules
     assert np.array_equal(b, p >= 0.3) and ts == [0.3]
     for name, params in (("hysteresis", {"low": 0.2, "high": 0.5}),
                          ("prune", {"c": 1.2, "k": 6}), ("bridge", {"c": 1.2, "f": 0.5, "r": 3}),
-                         ("separating", {"c": 1.2})):
+                         ("separating", {"c": 1.2}), ("watershed", {"c": 1.2, "h": 0.02})):
         b, ts = binarize_by_region(name, p, params)
         assert np.array_equal(b, apply_threshold_rule(name, p, params)), name
         assert ts is None
@@ -292,6 +292,45 @@ def test_separating_drops_spurs_and_fragments_of_any_length_and_keeps_closed_bou
     # ℓ̄: the fragments no longer count as intercepts (longer than with them)
     assert mean_intercept(kept) > mean_intercept(b)
     assert not separating_boundaries(np.zeros((20, 20), bool)).any()
+
+
+def _ridge_map():
+    """Four grains: a strong cross with a 6 px gap in its vertical arm, a weak ridge
+    (texture) across the top-left grain, and a spur into the bottom-right grain."""
+    rng = np.random.default_rng(3)
+    p = 0.05 + 0.02 * rng.random((96, 96))
+    p[47:49, :] = 0.9                   # horizontal boundary
+    p[:, 47:49] = 0.9                   # vertical boundary ...
+    p[20:26, 47:49] = 0.15              # ... with a faint gap
+    p[:47, 20] = 0.3                    # a weak ridge splitting the top-left grain
+    p[60:80, 70] = 0.9                  # a strong spur hanging from nothing
+    return p.astype(np.float32)
+
+
+def test_watershed_boundaries_close_gaps_drop_weak_edges_and_spurs():
+    from napari_srmat.edges.thresholds import watershed_boundaries
+
+    p = _ridge_map()
+    b = watershed_boundaries(p, 0.5)
+    # closed, one-pixel boundaries along the cross, gap included
+    assert b[46:50, 2:94].any(axis=0).all() and b[2:94, 46:50].any(axis=1).all()
+    assert b[20:26, 46:50].any(axis=1).all()
+    assert b.sum() < 1.3 * 2 * 96
+    # the weak ridge (mean 0.3 < 0.5) merges its two basins; the spur separates nothing
+    assert not b[5:40, 18:23].any() and not b[62:78, 68:73].any()
+    # with a threshold below the weak ridge's mean it becomes a boundary
+    assert watershed_boundaries(p, 0.2)[5:40, 18:23].any(axis=1).all()
+    # nothing to separate in a flat map
+    assert not watershed_boundaries(np.full((32, 32), 0.1, np.float32), 0.5).any()
+    # the rule: threshold c * Otsu, minima depth h
+    from napari_srmat.edges.thresholds import _otsu
+
+    params = {"c": 1.0, "h": 0.05}
+    assert np.array_equal(apply_threshold_rule("watershed", p, params),
+                          watershed_boundaries(p, _otsu(p), h=0.05))
+    # a plain threshold keeps the gap and the spur
+    t = p >= 0.5
+    assert not t[20:26, 46:50].any() and t[62:78, 70].all()
 
 
 def test_topology_follows_contrast_and_finds_the_boundaries():
