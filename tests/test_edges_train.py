@@ -165,6 +165,15 @@ def test_bad_training_input(tmp_path):
                        ({"num_threads": -1}, "num_threads")]:
         with pytest.raises(ValueError, match=match):
             train_boundaries(_cfg(tmp_path, **bad))
+    # a folder of the user's is refused before the data are read
+    from napari_srmat.outputs import OutputError
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(OutputError, match="did not write"):
+        train_boundaries(BoundaryTrainConfig(data_root=str(tmp_path / "missing"), out=str(mine)))
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
 
 def test_cli_train_json(tmp_path, capsys):

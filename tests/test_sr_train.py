@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 from _helpers import drive_and_stop  # noqa: E402
 
 from napari_srmat.jobs import Checkpoint, Progress, Stopped, StopToken, run_job  # noqa: E402
+from napari_srmat.outputs import OutputError  # noqa: E402
 from napari_srmat.sr import load_model  # noqa: E402
 from napari_srmat.sr.base import SRError  # noqa: E402
 from napari_srmat.sr.degrade import (  # noqa: E402
@@ -198,6 +199,14 @@ def test_bad_training_config(tmp_path, image_dir):
             run_job(train_sr_job(_cfg(tmp_path, image_dir, out=str(tmp_path / "bad"), **bad)),
                     quiet=True)
         assert not (tmp_path / "bad").exists()  # refused before the folder is made
+    # a folder of the user's is refused before any training data is read
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(OutputError, match="did not write"):
+        missing = [str(tmp_path / "none")]
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, out=str(mine), data=missing)), quiet=True)
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
 
 def test_training_stops_on_a_non_finite_loss(tmp_path):
@@ -214,6 +223,7 @@ def test_training_stops_on_a_non_finite_loss(tmp_path):
            "patch": 32, "steps": 3, "batch_size": 1, "arch": {"n_feats": 8, "n_blocks": 1}}
     with pytest.raises(SRError, match="NaN or infinite pixels"):  # refused when read
         run_job(train_sr_job(cfg), quiet=True)
+    assert not (tmp_path / "run").exists()  # a run failing on its inputs leaves no folder
     from napari_srmat.device import finite_loss
 
     with pytest.raises(ValueError, match="training loss became nan at step 7"):

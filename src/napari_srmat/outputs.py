@@ -433,6 +433,42 @@ def check_replaceable(out: str | os.PathLike, *, kinds: Iterable[str] | None = N
                 f"{', ...' if len(foreign) > 3 else ''}); it will not be replaced")
 
 
+def check_output_dir(out: str | os.PathLike, kind: str, *,
+                     inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Refuse a folder output of ``kind`` that :func:`prepare_output_dir` would refuse,
+    without creating anything.
+
+    Jobs that read their inputs before writing call this first, so that a wrong
+    output folder is refused at once, and :func:`prepare_output_dir` once the inputs
+    have loaded, so that a run failing on its inputs leaves no folder behind.
+
+    Parameters
+    ----------
+    out : path-like
+        The folder.
+    kind : str
+        Marker kind.
+    inputs : iterable of path-like
+        Paths the output must not be, contain or lie in.
+
+    Returns
+    -------
+    Path
+        ``out`` as a path.
+
+    Raises
+    ------
+    OutputError
+        When the folder may not be written.
+    """
+    out = Path(out)
+    check_not_input(out, inputs)
+    check_output_location(out)
+    if out.exists() and not (out.is_dir() and only_creation_debris(out)):
+        check_replaceable(out, kinds=[kind])
+    return out
+
+
 def prepare_output_dir(out: str | os.PathLike, kind: str, *,
                        inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
     """Create or re-enter a folder output of ``kind`` under the write protocol.
@@ -460,14 +496,10 @@ def prepare_output_dir(out: str | os.PathLike, kind: str, *,
     OutputError
         When the folder may not be written.
     """
-    out = Path(out)
-    check_not_input(out, inputs)
-    check_output_location(out)
+    out = check_output_dir(out, kind, inputs=inputs)
     if out.is_dir() and only_creation_debris(out):  # new, or killed while creating it
         for entry in os.scandir(out):
             os.unlink(entry.path)
-    elif out.exists():
-        check_replaceable(out, kinds=[kind])
     out.mkdir(parents=True, exist_ok=True)
     if read_marker(out) is None:
         write_marker(out, kind, complete=False)

@@ -16,7 +16,7 @@ from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
 from ..io import as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
-from ..outputs import prepare_output_dir
+from ..outputs import check_output_dir, prepare_output_dir
 from .config import BoundaryTrainConfig
 from .data import (
     INPUT_NORMS,
@@ -197,6 +197,8 @@ def train_boundaries_job(config, *, stop=None):
     set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     use_amp = bool(cfg.amp and device.startswith("cuda"))
+    if cfg.out:  # refused now, created once the data have loaded
+        check_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root])
 
     # ---- data
     train = _samples_from_arrays(cfg.train_images, cfg.train_masks, "train")

@@ -526,9 +526,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     check_learning_rate(cfg.lr)
     set_cpu_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
-    from ..outputs import prepare_output_dir
+    from ..outputs import check_output_dir, prepare_output_dir
 
-    out = prepare_output_dir(cfg.out, "sr_training")
+    check_output_dir(cfg.out, "sr_training")  # created once the inputs have loaded
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude) if cfg.data else []
@@ -599,6 +599,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     training_info["data"] = [d if isinstance(d, (str, os.PathLike)) else
                              f"<array {tuple(getattr(d, 'shape', ()))}>" for d in cfg.data]
     settings = _resume_settings(training_info)
+    out = prepare_output_dir(cfg.out, "sr_training")
     step, best, history = 0, -math.inf, []
     state_dir, last_dir, best_dir = out / "train_state", out / "last", out / "best"
     if cfg.resume and state_dir.is_dir():
