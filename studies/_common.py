@@ -118,14 +118,24 @@ def rule_comparison(result: dict, reference: str, candidate: str) -> dict:
             "params_per_fold": {r: rules[r]["params_per_fold"] for r in (reference, candidate)}}
 
 
-def rule_decision_checks(comparison: dict, max_pooled_loss_points: float = 1.0) -> dict:
+def rule_decision_checks(comparison: dict, max_pooled_loss_points: float = 1.0, *,
+                         max_correlation_loss: float | None = None,
+                         rules: tuple[str, str] | None = None) -> dict:
     """The checks of a threshold-rule decision on a :func:`rule_comparison`: per-image
     error lower by more than one std of the paired per-fold differences, pooled error not
-    higher by more than ``max_pooled_loss_points``."""
-    return {"per_image_better_by_more_than_one_std":
-            better_by_more_than_one_std(comparison["per_image_pct"]),
-            "pooled_not_worse_beyond_limit":
-            comparison["pooled_pct"]["diff_mean"] <= max_pooled_loss_points}
+    higher by more than ``max_pooled_loss_points`` and, with ``max_correlation_loss``, the
+    correlation of predicted with true ℓ̄ not lower by more than that (``rules`` =
+    (reference, candidate))."""
+    checks = {"per_image_better_by_more_than_one_std":
+              better_by_more_than_one_std(comparison["per_image_pct"]),
+              "pooled_not_worse_beyond_limit":
+              comparison["pooled_pct"]["diff_mean"] <= max_pooled_loss_points}
+    if max_correlation_loss is not None:
+        reference, candidate = rules
+        corr = comparison["corr_pred_true"]
+        checks[f"correlation_not_lower_by_more_than_{max_correlation_loss}"] = (
+            corr[candidate] >= corr[reference] - max_correlation_loss)
+    return checks
 
 
 def save_rule_decision(name: str, report: dict, verdict: str) -> None:

@@ -66,10 +66,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     decisive = rule_comparison(json.loads(args.benchmark.read_text())["results"][args.key],
                                REFERENCE, CANDIDATE)
-    corr = decisive["corr_pred_true"]
-    checks = {**rule_decision_checks(decisive, MAX_POOLED_LOSS_POINTS),
-              "correlation_not_lower_by_more_than_0.1":
-              corr[CANDIDATE] >= corr[REFERENCE] - MAX_CORRELATION_LOSS}
+    checks = rule_decision_checks(decisive, MAX_POOLED_LOSS_POINTS,
+                                  max_correlation_loss=MAX_CORRELATION_LOSS,
+                                  rules=(REFERENCE, CANDIDATE))
     seen = {}
     for label, (path, key) in SEEN.items():
         if (ROOT / path).is_file():
