@@ -1,5 +1,6 @@
-"""The one mask rule (``io.as_bool_mask`` / ``io.read_mask``) and the one float rule
-(``io.to_float01`` / ``io.to_uint8``), and that every reader follows them."""
+"""The one image-input rule (``io.image_data``), the one mask rule (``io.as_bool_mask`` /
+``io.read_mask``) and the one float rule (``io.to_float01`` / ``io.to_uint8``), and that
+every reader follows them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from napari_srmat.io import (
     as_bool_mask,
     as_rgb,
     grey_or_rgb,
+    image_data,
     read_array,
+    read_image,
     read_mask,
     to_float01,
     to_uint8,
@@ -123,6 +126,38 @@ def test_edges_training_data_reads_0_1_masks(tmp_path):
     Image.fromarray(EXPECTED.astype(np.uint8)).save(tmp_path / "m.png")
     (sample,) = load_pairs([(tmp_path / "i.png", tmp_path / "m.png")])
     assert sample.mask.tolist() == EXPECTED.tolist()
+
+
+# --------------------------------------------------------------------------- image inputs
+def test_image_input_rule(tmp_path):
+    """Micrographs, arrays and nested lists; integer lists get a bit depth, not int64."""
+    e = EXPECTED.astype(np.uint8) * 255
+    write_ome_zarr(e, tmp_path / "m.ome.zarr", pixel_size_um=0.5)
+    mic = read_image(tmp_path / "m.ome.zarr")
+    arr, px = image_data(mic)
+    assert arr is mic.data and px == pytest.approx(0.5)
+    assert image_data(e) == (e, None)
+    assert image_data(e.tolist())[0].dtype == np.uint8
+    assert image_data((e.astype(np.uint16) * 257).tolist())[0].dtype == np.uint16
+    assert image_data([[0.0, 0.5]])[0].dtype == np.float64
+    assert image_data([[True, False]])[0].dtype == np.bool_
+    assert to_float01(image_data(e.tolist())[0]).max() == 1.0  # not 255 / (2**63 - 1)
+    with pytest.raises(ValueError, match="prob is a list of integers in -1..3"):
+        image_data([[-1, 3]], name="prob")
+    with pytest.raises(ValueError, match="lr is not a rectangular"):
+        image_data([[1, 2], [3]], name="lr")
+    with pytest.raises(TypeError, match="image is None"):
+        image_data(None)
+    with pytest.raises(TypeError, match=r"a path .*read_image"):
+        image_data(str(tmp_path / "m.ome.zarr"))
+    with pytest.raises(TypeError, match="sr must be an image array"):
+        image_data({"a": 1}, name="sr")
+
+
+def test_mask_rule_takes_a_micrograph(tmp_path):
+    write_ome_zarr(EXPECTED.astype(np.uint8) * 255, tmp_path / "m.ome.zarr")
+    assert as_bool_mask(read_image(tmp_path / "m.ome.zarr")).tolist() == EXPECTED.tolist()
+    assert as_bool_mask(EXPECTED.astype(int).tolist()).tolist() == EXPECTED.tolist()
 
 
 # --------------------------------------------------------------------------- floats

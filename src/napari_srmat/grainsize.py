@@ -510,8 +510,9 @@ def _withhold(out: GrainSizeResult, reason: str) -> None:
 # ------------------------------------------------------------------ images
 def _image_array(image: Any) -> Any:
     """The input as an array (numpy or dask) of 2 or 3 dimensions, else GrainSizeError."""
-    if getattr(image, "shape", None) is None:
-        image = np.asarray(image)
+    from .io import image_data
+
+    image, _ = image_data(image)
     if len(image.shape) not in (2, 3):
         raise GrainSizeError(f"expected an (H, W) or (H, W, C) image, got shape "
                              f"{tuple(image.shape)}")

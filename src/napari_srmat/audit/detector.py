@@ -512,10 +512,9 @@ class _UnionFind:
 
 
 def _as_array_2d3d(a, name: str):
-    if a is None:
-        return None
-    if not hasattr(a, "shape") or not hasattr(a, "__getitem__"):
-        a = np.asarray(a)
+    from ..io import image_data
+
+    a, _ = image_data(a, name=name)
     if len(a.shape) not in (2, 3):
         raise AuditInputError(f"{name} must be (H, W) or (H, W, C), got shape {tuple(a.shape)}")
     return a
@@ -610,7 +609,7 @@ def find_candidates_job(
     """
     lr = _as_array_2d3d(lr, "lr")
     sr = _as_array_2d3d(sr, "sr")
-    sr_std = _as_array_2d3d(sr_std, "sr_std")
+    sr_std = None if sr_std is None else _as_array_2d3d(sr_std, "sr_std")
     h, w = int(lr.shape[0]), int(lr.shape[1])
     H, W = int(sr.shape[0]), int(sr.shape[1])
     if h == 0 or w == 0 or H == 0 or W == 0:

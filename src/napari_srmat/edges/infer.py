@@ -581,10 +581,13 @@ def predict_boundaries_job(
 
     if model is None:
         model = load_boundary_model()
-    a = image
-    if getattr(a, "shape", None) is None or len(a.shape) not in (2, 3):
+    from ..io import Micrograph, image_data
+
+    arr, _ = image_data(image)
+    if len(arr.shape) not in (2, 3):
         raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape "
-                         f"{getattr(a, 'shape', None)}")
+                         f"{tuple(arr.shape)}")
+    a = image if isinstance(image, Micrograph) else arr  # a Micrograph keeps its file
     if error_map:
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError
