@@ -14,6 +14,7 @@ from napari_srmat.cli import main
 from napari_srmat.grainsize import (
     COARSE_INPUT_INTERCEPT_PX,
     COARSE_MODEL_LOG_ERROR_95,
+    INFERENCE_SCALE_LIMIT,
     MAX_NATIVE_SHARPNESS,
     MIN_INPUT_INTERCEPT_PX,
     MIN_NATIVE_SHARPNESS,
@@ -413,3 +414,12 @@ def test_cli_operating_point_default_and_override(tmp_path, capsys):
     assert st["threshold_rule"] == row["threshold_rule"] == "global"
     assert row["threshold"] == pytest.approx(st["threshold"])
     assert any("indicative only" in w for w in row["warnings"])
+
+
+def test_inference_scale_nan_or_huge_is_refused_before_resampling(model):
+    """A NaN scale failed inside the resampling ("cannot convert float NaN to integer");
+    1000 on a 16 px image built a 16000 px square image (gigabytes) before the model."""
+    img = np.zeros((16, 16), np.uint8)
+    for bad in (float("nan"), 1e3, INFERENCE_SCALE_LIMIT * 1.01, 0.0, -2.0):
+        with pytest.raises(GrainSizeError, match="inference_scale must be a number in"):
+            measure_grain_size(img, model=model, inference_scale=bad)

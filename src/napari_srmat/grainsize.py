@@ -106,6 +106,7 @@ __all__ = [
     "is_coarse",
     "is_scale_warning",
     "MAX_INFERENCE_SCALE",
+    "INFERENCE_SCALE_LIMIT",
     "MIN_NATIVE_SHARPNESS",
     "MAX_NATIVE_SHARPNESS",
     "native_sharp",
@@ -157,6 +158,11 @@ COARSE_MODEL_LOG_ERROR_95 = (-0.347, 0.625)
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
 #: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
 MAX_INFERENCE_SCALE = 3.25
+
+#: Largest ``inference_scale`` a caller may ask for (the automatic choice stops at
+#: :data:`MAX_INFERENCE_SCALE`): beyond it a small image becomes a huge one held in memory
+#: (a 16 px image at 1000 is 16000 px square, gigabytes).
+INFERENCE_SCALE_LIMIT = 16.0
 
 #: Scales within this relative distance of 1 are not applied (no needless interpolation).
 SCALE_TOLERANCE = 0.15
@@ -906,6 +912,9 @@ def measure_grain_size_job(
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
     if pattern not in ("random", "grid", "circles"):
         raise GrainSizeError(f"unknown pattern {pattern!r}; choose random, grid or circles")
+    if inference_scale is not None and not 0.0 < float(inference_scale) <= INFERENCE_SCALE_LIMIT:
+        raise GrainSizeError(f"inference_scale must be a number in (0, {INFERENCE_SCALE_LIMIT:g}]"
+                             f", got {inference_scale}")
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": True}
@@ -1078,7 +1087,8 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         As in :func:`~napari_srmat.metrics.heyn.measure_intercepts`.
     inference_scale : float, optional
         Resample by this factor before the model instead of choosing it (no re-pick,
-        no withholding; warnings still say when it is outside the reliable range).
+        no withholding; warnings still say when it is outside the reliable range); at
+        most :data:`INFERENCE_SCALE_LIMIT`.
     threshold : float, optional
         A fixed binarisation threshold (default: the model's operating point, its
         ``threshold_rule`` applied region by region,
