@@ -915,6 +915,8 @@ def measure_grain_size_job(
     if inference_scale is not None and not 0.0 < float(inference_scale) <= INFERENCE_SCALE_LIMIT:
         raise GrainSizeError(f"inference_scale must be a number in (0, {INFERENCE_SCALE_LIMIT:g}]"
                              f", got {inference_scale}")
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
+        raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": True}
@@ -925,6 +927,10 @@ def measure_grain_size_job(
         from .io import read_window
 
         m = read_window(arr, 0, arr.shape[0], 0, arr.shape[1])
+        if threshold is not None:  # a probability map given as the mask
+            from .io import as_bool_mask
+
+            m = as_bool_mask(m, threshold=threshold, name="boundary mask")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")
         return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"))
@@ -933,8 +939,6 @@ def measure_grain_size_job(
         from .edges import load_boundary_model
 
         model = load_boundary_model()
-    if threshold is not None and not 0.0 < float(threshold) < 1.0:
-        raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     warns = _calibration_warnings(model, threshold)
     automatic, estimate, sharpness = automatic_inference_scale(arr)
     auto = inference_scale is None
@@ -1093,7 +1097,9 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         A fixed binarisation threshold (default: the model's operating point, its
         ``threshold_rule`` applied region by region,
         :func:`napari_srmat.edges.thresholds.binarize_by_region`; by default
-        :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE`).
+        :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE`). With ``mask=True``:
+        the level at which a probability map given as the mask is binarised
+        (:func:`napari_srmat.io.as_bool_mask`).
     stop : StopToken, optional
         Checked between tiles.
 
