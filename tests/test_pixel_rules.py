@@ -233,6 +233,26 @@ def test_rgb_converters_follow_the_rgb_rule():
                               else want), name
 
 
+def test_predict_boundaries_follows_the_rgb_rule():
+    """Grey + alpha ``(H, W, 2)`` was refused by the tiled boundary prediction ("expected
+    1, 3 or 4 channels") although the model image rule takes it as grey."""
+    from napari_srmat.edges import load_boundary_model, predict_boundaries
+    from napari_srmat.edges.data import BoundaryDataError
+
+    model = load_boundary_model()
+    rng = np.random.default_rng(2)
+    grey = rng.integers(0, 256, (40, 48), dtype=np.uint8)
+    alpha = np.full_like(grey, 255)
+    ref = predict_boundaries(grey, model)
+    got = predict_boundaries(np.dstack([grey, alpha]), model)
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    got = predict_boundaries(np.dstack([rgb, alpha]), model)[0]
+    assert np.array_equal(got, predict_boundaries(rgb, model)[0])
+    with pytest.raises(BoundaryDataError, match="1 to 4 channels, got 5"):
+        predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
+
+
 def test_converters_follow_the_float_rule():
     """The model, audit and metric inputs use the same conversion."""
     from napari_srmat.audit.detector import _channels_last
