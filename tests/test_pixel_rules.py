@@ -13,6 +13,7 @@ from napari_srmat.io import (
     MaskError,
     as_bool_mask,
     as_rgb,
+    check_float01,
     grey_or_rgb,
     image_data,
     read_array,
@@ -251,6 +252,30 @@ def test_predict_boundaries_follows_the_rgb_rule():
     assert np.array_equal(got, predict_boundaries(rgb, model)[0])
     with pytest.raises(BoundaryDataError, match="1 to 4 channels, got 5"):
         predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
+
+
+def test_float_images_outside_0_1_are_refused_not_misread():
+    """A 0-255 float image (``img.astype(float)``) was cast as it is: super_resolve gave a
+    white image, predict_boundaries no boundaries, measure_grain_size "no test line
+    crosses a boundary", all without an error."""
+    import napari_srmat as srmat
+
+    check_float01(np.array([[-0.2, 1.3]]))  # interpolation overshoot passes
+    check_float01(np.array([[0, 255]], np.uint8))  # integers always pass
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match=r"lr is a float image with values in 0\.\.255"):
+        check_float01(da.from_array(np.array([[0.0, 255.0]]), chunks=1), name="lr")
+    ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
+    wrong = ms.image.astype(np.float32)
+    for call in (lambda: srmat.super_resolve(wrong, "bicubic"),
+                 lambda: srmat.predict_boundaries(wrong),
+                 lambda: srmat.measure_grain_size(wrong),
+                 lambda: srmat.find_hallucination_candidates(wrong[::2, ::2], wrong),
+                 lambda: srmat.binarize_boundaries(wrong[..., 0], 0.5)):
+        with pytest.raises(ValueError, match="float images must be in \\[0, 1\\]"):
+            call()
+    right = wrong / 255
+    assert srmat.super_resolve(right, "bicubic").shape == (256, 256, 3)
 
 
 def test_converters_follow_the_float_rule():

@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["all_finite", "as_rgb", "grey_or_rgb", "to_float01", "to_uint8"]
+__all__ = ["all_finite", "as_rgb", "check_float01", "grey_or_rgb", "to_float01", "to_uint8"]
+
+#: How far outside [0, 1] a float image may reach before :func:`check_float01` refuses it
+#: (interpolation and SR outputs overshoot a little; a 0-255 float image reaches 255).
+FLOAT_SLACK = 0.5
+#: Side of the central window :func:`check_float01` reads (any input: numpy, Dask, Zarr).
+FLOAT_CHECK_WINDOW = 512
 
 
 def to_float01(arr: Any, *, dtype: Any = np.float32, out: np.ndarray | None = None
@@ -88,6 +94,53 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
     return a
+
+
+def check_float01(image: Any, *, name: str = "image") -> None:
+    """Refuse a float image that is clearly not in [0, 1] (the float rule's assumption).
+
+    A float image is cast as it is (:func:`to_float01`), so one in 0-255 or 0-65535 (e.g.
+    ``img.astype(float)``) would be read as white everywhere, silently. Its central
+    :data:`FLOAT_CHECK_WINDOW` px window (only that is read) must lie within
+    [-:data:`FLOAT_SLACK`, 1 + :data:`FLOAT_SLACK`] (NaN/Inf are left to the callers'
+    own checks). Integer and bool images always pass.
+
+    Parameters
+    ----------
+    image : array ``(H, W)`` or ``(H, W, C)``
+        numpy, Dask or Zarr.
+    name : str
+        The argument's name, used in the error message.
+
+    Raises
+    ------
+    ValueError
+        Values far outside [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_float01(np.array([[0.0, 1.02]]))
+    >>> check_float01(np.array([[0.0, 255.0]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: image is a float image with values in 0..255: ...
+    """
+    if not np.issubdtype(np.dtype(image.dtype), np.floating) or len(image.shape) < 2:
+        return
+    from ._read import read_window
+
+    h, w = (int(v) for v in image.shape[:2])
+    y0, x0 = max(0, (h - FLOAT_CHECK_WINDOW) // 2), max(0, (w - FLOAT_CHECK_WINDOW) // 2)
+    win = read_window(image, y0, y0 + FLOAT_CHECK_WINDOW, x0, x0 + FLOAT_CHECK_WINDOW)
+    win = win[np.isfinite(win)]
+    if win.size == 0:
+        return
+    lo, hi = float(win.min()), float(win.max())
+    if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
+        raise ValueError(f"{name} is a float image with values in {lo:g}..{hi:g}: float "
+                         "images must be in [0, 1]; divide by 255 (8-bit) or 65535 (16-bit), "
+                         "or pass the integer array")
 
 
 def all_finite(a: Any) -> bool:
