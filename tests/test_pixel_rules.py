@@ -13,7 +13,7 @@ from napari_srmat.io import (
     MaskError,
     as_bool_mask,
     as_rgb,
-    check_float01,
+    check_pixel_values,
     grey_or_rgb,
     image_data,
     read_array,
@@ -254,17 +254,18 @@ def test_predict_boundaries_follows_the_rgb_rule():
         predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
 
 
-def test_float_images_outside_0_1_are_refused_not_misread():
+def test_pixel_values_the_float_rule_would_misread_are_refused():
     """A 0-255 float image (``img.astype(float)``) was cast as it is: super_resolve gave a
     white image, predict_boundaries no boundaries, measure_grain_size "no test line
-    crosses a boundary", all without an error."""
+    crosses a boundary", all without an error; an 8-bit image held as int64
+    (``img.astype(int)``) was divided by 2**63 - 1: black."""
     import napari_srmat as srmat
 
-    check_float01(np.array([[-0.2, 1.3]]))  # interpolation overshoot passes
-    check_float01(np.array([[0, 255]], np.uint8))  # integers always pass
+    check_pixel_values(np.array([[-0.2, 1.3]]))  # interpolation overshoot passes
+    check_pixel_values(np.array([[0, 255]], np.uint8))  # integers always pass
     da = pytest.importorskip("dask.array")
     with pytest.raises(ValueError, match=r"lr is a float image with values in 0\.\.255"):
-        check_float01(da.from_array(np.array([[0.0, 255.0]]), chunks=1), name="lr")
+        check_pixel_values(da.from_array(np.array([[0.0, 255.0]]), chunks=1), name="lr")
     ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
     wrong = ms.image.astype(np.float32)
     for call in (lambda: srmat.super_resolve(wrong, "bicubic"),
@@ -276,6 +277,13 @@ def test_float_images_outside_0_1_are_refused_not_misread():
             call()
     right = wrong / 255
     assert srmat.super_resolve(right, "bicubic").shape == (256, 256, 3)
+    as_int = ms.image.astype(np.int64)
+    for call in (lambda: srmat.super_resolve(as_int, "bicubic"),
+                 lambda: srmat.measure_grain_size(as_int),
+                 lambda: srmat.plan_rescan(as_int, "bicubic")):
+        with pytest.raises(ValueError, match="int64 image with values in .*uint8 or uint16"):
+            call()
+    check_pixel_values(np.array([[0, 70000]], np.int32))  # genuinely wider than 16 bits
 
 
 def test_converters_follow_the_float_rule():

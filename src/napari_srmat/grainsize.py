@@ -935,9 +935,9 @@ def measure_grain_size_job(
         yield Progress(1, 1, stage="intercepts")
         return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"))
 
-    from .io import check_float01
+    from .io import check_pixel_values
 
-    check_float01(arr)
+    check_pixel_values(arr)
     if model is None:
         from .edges import load_boundary_model
 

@@ -512,13 +512,13 @@ class _UnionFind:
 
 
 def _as_array_2d3d(a, name: str):
-    from ..io import check_float01, image_data
+    from ..io import check_pixel_values, image_data
 
     a, _ = image_data(a, name=name)
     if len(a.shape) not in (2, 3):
         raise AuditInputError(f"{name} must be (H, W) or (H, W, C), got shape {tuple(a.shape)}")
     if name != "sr_std":  # a standard deviation is not an image in [0, 1]
-        check_float01(a, name=name)
+        check_pixel_values(a, name=name)
     return a
 
 

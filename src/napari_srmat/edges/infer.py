@@ -583,12 +583,12 @@ def predict_boundaries_job(
 
     if model is None:
         model = load_boundary_model()
-    from ..io import Micrograph, check_float01, image_data
+    from ..io import Micrograph, check_pixel_values, image_data
     from .data import check_model_image_shape
 
     arr, _ = image_data(image)
     check_model_image_shape(arr.shape)  # before any pixel is read
-    check_float01(arr)
+    check_pixel_values(arr)
     a = image if isinstance(image, Micrograph) else arr  # a Micrograph keeps its file
     if error_map:
         if model.error_model is None:

@@ -338,10 +338,10 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     -------
     ndarray of bool
     """
-    from ..io import check_float01, image_data
+    from ..io import check_pixel_values, image_data
 
     prob, _ = image_data(prob, name="prob")
-    check_float01(prob, name="prob")
+    check_pixel_values(prob, name="prob")
     if hasattr(prob, "compute") and not isinstance(prob, np.ndarray):
         prob = prob.compute()
     p = _to_prob(np.asarray(prob))

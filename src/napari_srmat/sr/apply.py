@@ -133,7 +133,7 @@ def super_resolve_job(
     if model is None or isinstance(model, str):
         model = load_model(model)
     overlap = resolve_overlap(model, overlap, int(tile))
-    from ..io import Micrograph, check_float01, image_data
+    from ..io import Micrograph, check_pixel_values, image_data
 
     arr, _ = image_data(image)
     if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
@@ -141,7 +141,7 @@ def super_resolve_job(
     shape = tuple(int(v) for v in arr.shape)
     if len(shape) not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
-    check_float01(arr)
+    check_pixel_values(arr)
     channels = 1 if len(shape) == 2 else shape[2]
     if not model.channel_agnostic and channels not in (1, model.in_channels):
         from .base import ChannelError
