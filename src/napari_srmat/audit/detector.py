@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..io import grey_or_rgb, to_float01
+from ..io import all_finite, grey_or_rgb, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = [
@@ -682,6 +682,11 @@ def find_candidates_job(
             lr_t = _channels_last(_crop(lr, py0 // scale, py1 // scale,
                                         px0 // scale, px1 // scale))
             std_t = None if sr_std is None else to_float01(_crop(sr_std, py0, py1, px0, px1))
+            for name, t in (("sr", sr_t), ("lr", lr_t), ("sr_std", std_t)):
+                if t is not None and not all_finite(t):
+                    raise AuditInputError(
+                        f"{name} has NaN or Inf pixels (around SR rows {py0}:{py1}, columns "
+                        f"{px0}:{px1}): replace them first (e.g. numpy.nan_to_num)")
             m = _tile_maps(lr_t, sr_t, std_t, p, boundary_fn, degrade_fn)
             mask = m["mask"]
             linked = ndi.binary_dilation(mask, structure=link) if link is not None else mask
