@@ -165,6 +165,17 @@ def test_bad_numbers_are_refused(kw, match):
         find_candidates(np.zeros((32, 32), np.uint8), np.zeros((64, 64), np.uint8), **kw)
 
 
+@pytest.mark.parametrize("which", ["lr", "sr", "sr_std"])
+def test_nan_pixels_are_refused(pair, which):
+    """NaN pixels gave no candidates at all, without an error (a bad-input sweep)."""
+    lr, hr, _ = pair
+    kw = {"lr": lr.astype(np.float32), "sr": hr.astype(np.float32) / 255,
+          "sr_std": np.full(hr.shape[:2], 0.01, np.float32)}
+    kw[which][5, 7] = np.nan
+    with pytest.raises(AuditInputError, match=f"^{which} has NaN or Inf pixels"):
+        find_candidates(kw["lr"], kw["sr"], sr_std=kw["sr_std"])
+
+
 # ------------------------------------------------------------------- session
 
 

@@ -139,6 +139,11 @@ def test_errors():
         h.f1_at(1.5)
     with pytest.raises(EdgeMetricsError):
         EdgeHistogram(1)
+    # found by a bad-input sweep: None was "'<=' not supported between ... 'NoneType'"
+    for bad in (None, "0.5", float("nan"), 1.5):
+        with pytest.raises(EdgeMetricsError, match="threshold must be a number in"):
+            binarize_boundaries(np.zeros((4, 4)), bad)
+    assert binarize_boundaries(np.eye(4), np.float32(0.5), skeletonize=False).sum() == 4
 
 
 def test_evaluate_maps_keys_threshold_selection_and_heyn():

@@ -14,6 +14,7 @@ from napari_srmat.cli import main
 from napari_srmat.grainsize import (
     COARSE_INPUT_INTERCEPT_PX,
     COARSE_MODEL_LOG_ERROR_95,
+    INFERENCE_SCALE_LIMIT,
     MAX_NATIVE_SHARPNESS,
     MIN_INPUT_INTERCEPT_PX,
     MIN_NATIVE_SHARPNESS,
@@ -413,3 +414,27 @@ def test_cli_operating_point_default_and_override(tmp_path, capsys):
     assert st["threshold_rule"] == row["threshold_rule"] == "global"
     assert row["threshold"] == pytest.approx(st["threshold"])
     assert any("indicative only" in w for w in row["warnings"])
+
+
+def test_inference_scale_nan_or_huge_is_refused_before_resampling(model):
+    """A NaN scale failed inside the resampling ("cannot convert float NaN to integer");
+    1000 on a 16 px image built a 16000 px square image (gigabytes) before the model."""
+    img = np.zeros((16, 16), np.uint8)
+    for bad in (float("nan"), 1e3, INFERENCE_SCALE_LIMIT * 1.01, 0.0, -2.0):
+        with pytest.raises(GrainSizeError, match="inference_scale must be a number in"):
+            measure_grain_size(img, model=model, inference_scale=bad)
+
+
+def test_mask_mode_binarises_a_probability_map_at_the_threshold():
+    """The refusal of a float map told the user to "give a threshold", but mask=True
+    ignored ``threshold``: the same refusal came back."""
+    ms = generate_microstructure((128, 128), mean_grain_size_px=16, seed=0)
+    prob = np.where(ms.boundaries, 0.8, 0.1)
+    with pytest.raises(ValueError, match="give a threshold"):
+        measure_grain_size(prob, mask=True)
+    r = measure_grain_size(prob, mask=True, threshold=0.5)
+    ref = measure_grain_size(ms.boundaries, mask=True)
+    assert r.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
+    assert measure_grain_size(prob, mask=True, threshold=0.9).mean_intercept_px is None
+    with pytest.raises(GrainSizeError, match="threshold must be in"):
+        measure_grain_size(prob, mask=True, threshold=1.5)

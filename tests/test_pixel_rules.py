@@ -1,5 +1,6 @@
-"""The one mask rule (``io.as_bool_mask`` / ``io.read_mask``) and the one float rule
-(``io.to_float01`` / ``io.to_uint8``), and that every reader follows them."""
+"""The one image-input rule (``io.image_data``), the one mask rule (``io.as_bool_mask`` /
+``io.read_mask``) and the one float rule (``io.to_float01`` / ``io.to_uint8``), and that
+every reader follows them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from napari_srmat.io import (
     MaskError,
     as_bool_mask,
     as_rgb,
+    check_pixel_values,
     grey_or_rgb,
+    image_data,
     read_array,
+    read_image,
     read_mask,
     to_float01,
     to_uint8,
@@ -125,6 +129,38 @@ def test_edges_training_data_reads_0_1_masks(tmp_path):
     assert sample.mask.tolist() == EXPECTED.tolist()
 
 
+# --------------------------------------------------------------------------- image inputs
+def test_image_input_rule(tmp_path):
+    """Micrographs, arrays and nested lists; integer lists get a bit depth, not int64."""
+    e = EXPECTED.astype(np.uint8) * 255
+    write_ome_zarr(e, tmp_path / "m.ome.zarr", pixel_size_um=0.5)
+    mic = read_image(tmp_path / "m.ome.zarr")
+    arr, px = image_data(mic)
+    assert arr is mic.data and px == pytest.approx(0.5)
+    assert image_data(e) == (e, None)
+    assert image_data(e.tolist())[0].dtype == np.uint8
+    assert image_data((e.astype(np.uint16) * 257).tolist())[0].dtype == np.uint16
+    assert image_data([[0.0, 0.5]])[0].dtype == np.float64
+    assert image_data([[True, False]])[0].dtype == np.bool_
+    assert to_float01(image_data(e.tolist())[0]).max() == 1.0  # not 255 / (2**63 - 1)
+    with pytest.raises(ValueError, match="prob is a list of integers in -1..3"):
+        image_data([[-1, 3]], name="prob")
+    with pytest.raises(ValueError, match="lr is not a rectangular"):
+        image_data([[1, 2], [3]], name="lr")
+    with pytest.raises(TypeError, match="image is None"):
+        image_data(None)
+    with pytest.raises(TypeError, match=r"a path .*read_image"):
+        image_data(str(tmp_path / "m.ome.zarr"))
+    with pytest.raises(TypeError, match="sr must be an image array"):
+        image_data({"a": 1}, name="sr")
+
+
+def test_mask_rule_takes_a_micrograph(tmp_path):
+    write_ome_zarr(EXPECTED.astype(np.uint8) * 255, tmp_path / "m.ome.zarr")
+    assert as_bool_mask(read_image(tmp_path / "m.ome.zarr")).tolist() == EXPECTED.tolist()
+    assert as_bool_mask(EXPECTED.astype(int).tolist()).tolist() == EXPECTED.tolist()
+
+
 # --------------------------------------------------------------------------- floats
 def test_float_rule():
     assert to_float01(np.array([0, 51, 255], np.uint8)).tolist() == pytest.approx([0, 0.2, 1])
@@ -196,6 +232,58 @@ def test_rgb_converters_follow_the_rgb_rule():
         got = _channels_last(image)  # audit keeps grey as one channel
         assert np.array_equal(got, want[..., :1] if image.ndim == 2 or image.shape[2] == 2
                               else want), name
+
+
+def test_predict_boundaries_follows_the_rgb_rule():
+    """Grey + alpha ``(H, W, 2)`` was refused by the tiled boundary prediction ("expected
+    1, 3 or 4 channels") although the model image rule takes it as grey."""
+    from napari_srmat.edges import load_boundary_model, predict_boundaries
+    from napari_srmat.edges.data import BoundaryDataError
+
+    model = load_boundary_model()
+    rng = np.random.default_rng(2)
+    grey = rng.integers(0, 256, (40, 48), dtype=np.uint8)
+    alpha = np.full_like(grey, 255)
+    ref = predict_boundaries(grey, model)
+    got = predict_boundaries(np.dstack([grey, alpha]), model)
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    got = predict_boundaries(np.dstack([rgb, alpha]), model)[0]
+    assert np.array_equal(got, predict_boundaries(rgb, model)[0])
+    with pytest.raises(BoundaryDataError, match="1 to 4 channels, got 5"):
+        predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
+
+
+def test_pixel_values_the_float_rule_would_misread_are_refused():
+    """A 0-255 float image (``img.astype(float)``) was cast as it is: super_resolve gave a
+    white image, predict_boundaries no boundaries, measure_grain_size "no test line
+    crosses a boundary", all without an error; an 8-bit image held as int64
+    (``img.astype(int)``) was divided by 2**63 - 1: black."""
+    import napari_srmat as srmat
+
+    check_pixel_values(np.array([[-0.2, 1.3]]))  # interpolation overshoot passes
+    check_pixel_values(np.array([[0, 255]], np.uint8))  # integers always pass
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match=r"lr is a float image with values in 0\.\.255"):
+        check_pixel_values(da.from_array(np.array([[0.0, 255.0]]), chunks=1), name="lr")
+    ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
+    wrong = ms.image.astype(np.float32)
+    for call in (lambda: srmat.super_resolve(wrong, "bicubic"),
+                 lambda: srmat.predict_boundaries(wrong),
+                 lambda: srmat.measure_grain_size(wrong),
+                 lambda: srmat.find_hallucination_candidates(wrong[::2, ::2], wrong),
+                 lambda: srmat.binarize_boundaries(wrong[..., 0], 0.5)):
+        with pytest.raises(ValueError, match="float images must be in \\[0, 1\\]"):
+            call()
+    right = wrong / 255
+    assert srmat.super_resolve(right, "bicubic").shape == (256, 256, 3)
+    as_int = ms.image.astype(np.int64)
+    for call in (lambda: srmat.super_resolve(as_int, "bicubic"),
+                 lambda: srmat.measure_grain_size(as_int),
+                 lambda: srmat.plan_rescan(as_int, "bicubic")):
+        with pytest.raises(ValueError, match="int64 image with values in .*uint8 or uint16"):
+            call()
+    check_pixel_values(np.array([[0, 70000]], np.int32))  # genuinely wider than 16 bits
 
 
 def test_converters_follow_the_float_rule():

@@ -58,3 +58,29 @@ def test_notebook_example_end_to_end(tmp_path):
     assert 0.01 < res["boundary_fraction"] < 0.3
     assert res["sr_shape"] == [256, 256, 3]  # 64 px x4
     assert res["n_audit_candidates"] >= 0
+
+
+def test_every_image_argument_takes_a_micrograph_list_or_array(tmp_path):
+    """What ``read_image`` returns (and nested lists) go straight into the notebook API:
+    its data are used, and its pixel size where the function takes one."""
+    import napari_srmat as srmat
+
+    ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
+    srmat.write_ome_zarr(ms.boundaries.astype(np.uint8) * 255, tmp_path / "m.ome.zarr",
+                         pixel_size_um=0.5)
+    srmat.write_ome_zarr(ms.image, tmp_path / "i.ome.zarr")
+    mask, img = srmat.read_image(tmp_path / "m.ome.zarr"), srmat.read_image(tmp_path / "i.ome.zarr")
+    res = srmat.measure_intercepts(mask)
+    ref = srmat.measure_intercepts(ms.boundaries, pixel_size_um=0.5)
+    assert res.pixel_size_um == pytest.approx(0.5) and res.astm_g == pytest.approx(ref.astm_g)
+    assert srmat.binarize_boundaries(mask, 0.5, skeletonize=False).tolist() == \
+        ms.boundaries.tolist()
+    grey = ms.image[..., 0]
+    cands = srmat.find_hallucination_candidates(grey[::2, ::2], img)
+    assert cands is not None
+    prob, _ = srmat.predict_boundaries(grey.tolist())
+    assert prob == pytest.approx(srmat.predict_boundaries(grey)[0], abs=1e-6)
+    with pytest.raises(TypeError, match="image is None"):
+        srmat.predict_boundaries(None)
+    with pytest.raises(TypeError, match="lr is a path"):
+        srmat.find_hallucination_candidates(str(tmp_path / "i.ome.zarr"), img)

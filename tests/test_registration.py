@@ -76,6 +76,11 @@ def test_unrelated_images_have_low_ssim_and_bad_input_is_refused(fixed):
         register_images(np.full((60, 60), 0.5, np.float32), fixed)
     with pytest.raises(RegistrationError, match="NaN"):
         register_images(np.where(noise > 0.5, np.nan, noise).astype(np.float32), fixed)
+    # an empty image is named (was numpy's "zero-size array to reduction operation")
+    with pytest.raises(RegistrationError, match=r"moving: expected a non-empty"):
+        register_images(np.zeros((0, 0), np.float32), fixed)
+    with pytest.raises(RegistrationError, match=r"fixed: expected a non-empty"):
+        register_images(fixed, np.zeros((0, 5, 3), np.uint8))
 
 
 def test_cli_register(fixed, tmp_path, capsys):

@@ -106,6 +106,7 @@ __all__ = [
     "is_coarse",
     "is_scale_warning",
     "MAX_INFERENCE_SCALE",
+    "INFERENCE_SCALE_LIMIT",
     "MIN_NATIVE_SHARPNESS",
     "MAX_NATIVE_SHARPNESS",
     "native_sharp",
@@ -157,6 +158,11 @@ COARSE_MODEL_LOG_ERROR_95 = (-0.347, 0.625)
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
 #: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
 MAX_INFERENCE_SCALE = 3.25
+
+#: Largest ``inference_scale`` a caller may ask for (the automatic choice stops at
+#: :data:`MAX_INFERENCE_SCALE`): beyond it a small image becomes a huge one held in memory
+#: (a 16 px image at 1000 is 16000 px square, gigabytes).
+INFERENCE_SCALE_LIMIT = 16.0
 
 #: Scales within this relative distance of 1 are not applied (no needless interpolation).
 SCALE_TOLERANCE = 0.15
@@ -510,8 +516,9 @@ def _withhold(out: GrainSizeResult, reason: str) -> None:
 # ------------------------------------------------------------------ images
 def _image_array(image: Any) -> Any:
     """The input as an array (numpy or dask) of 2 or 3 dimensions, else GrainSizeError."""
-    if getattr(image, "shape", None) is None:
-        image = np.asarray(image)
+    from .io import image_data
+
+    image, _ = image_data(image)
     if len(image.shape) not in (2, 3):
         raise GrainSizeError(f"expected an (H, W) or (H, W, C) image, got shape "
                              f"{tuple(image.shape)}")
@@ -905,6 +912,11 @@ def measure_grain_size_job(
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
     if pattern not in ("random", "grid", "circles"):
         raise GrainSizeError(f"unknown pattern {pattern!r}; choose random, grid or circles")
+    if inference_scale is not None and not 0.0 < float(inference_scale) <= INFERENCE_SCALE_LIMIT:
+        raise GrainSizeError(f"inference_scale must be a number in (0, {INFERENCE_SCALE_LIMIT:g}]"
+                             f", got {inference_scale}")
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
+        raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": True}
@@ -915,16 +927,21 @@ def measure_grain_size_job(
         from .io import read_window
 
         m = read_window(arr, 0, arr.shape[0], 0, arr.shape[1])
+        if threshold is not None:  # a probability map given as the mask
+            from .io import as_bool_mask
+
+            m = as_bool_mask(m, threshold=threshold, name="boundary mask")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")
         return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"))
 
+    from .io import check_pixel_values
+
+    check_pixel_values(arr)
     if model is None:
         from .edges import load_boundary_model
 
         model = load_boundary_model()
-    if threshold is not None and not 0.0 < float(threshold) < 1.0:
-        raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
     warns = _calibration_warnings(model, threshold)
     automatic, estimate, sharpness = automatic_inference_scale(arr)
     auto = inference_scale is None
@@ -1077,12 +1094,15 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         As in :func:`~napari_srmat.metrics.heyn.measure_intercepts`.
     inference_scale : float, optional
         Resample by this factor before the model instead of choosing it (no re-pick,
-        no withholding; warnings still say when it is outside the reliable range).
+        no withholding; warnings still say when it is outside the reliable range); at
+        most :data:`INFERENCE_SCALE_LIMIT`.
     threshold : float, optional
         A fixed binarisation threshold (default: the model's operating point, its
         ``threshold_rule`` applied region by region,
         :func:`napari_srmat.edges.thresholds.binarize_by_region`; by default
-        :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE`).
+        :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE`). With ``mask=True``:
+        the level at which a probability map given as the mask is binarised
+        (:func:`napari_srmat.io.as_bool_mask`).
     stop : StopToken, optional
         Checked between tiles.
 

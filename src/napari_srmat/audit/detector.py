@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..io import grey_or_rgb, to_float01
+from ..io import all_finite, grey_or_rgb, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = [
@@ -512,12 +512,13 @@ class _UnionFind:
 
 
 def _as_array_2d3d(a, name: str):
-    if a is None:
-        return None
-    if not hasattr(a, "shape") or not hasattr(a, "__getitem__"):
-        a = np.asarray(a)
+    from ..io import check_pixel_values, image_data
+
+    a, _ = image_data(a, name=name)
     if len(a.shape) not in (2, 3):
         raise AuditInputError(f"{name} must be (H, W) or (H, W, C), got shape {tuple(a.shape)}")
+    if name != "sr_std":  # a standard deviation is not an image in [0, 1]
+        check_pixel_values(a, name=name)
     return a
 
 
@@ -610,7 +611,7 @@ def find_candidates_job(
     """
     lr = _as_array_2d3d(lr, "lr")
     sr = _as_array_2d3d(sr, "sr")
-    sr_std = _as_array_2d3d(sr_std, "sr_std")
+    sr_std = None if sr_std is None else _as_array_2d3d(sr_std, "sr_std")
     h, w = int(lr.shape[0]), int(lr.shape[1])
     H, W = int(sr.shape[0]), int(sr.shape[1])
     if h == 0 or w == 0 or H == 0 or W == 0:
@@ -681,6 +682,11 @@ def find_candidates_job(
             lr_t = _channels_last(_crop(lr, py0 // scale, py1 // scale,
                                         px0 // scale, px1 // scale))
             std_t = None if sr_std is None else to_float01(_crop(sr_std, py0, py1, px0, px1))
+            for name, t in (("sr", sr_t), ("lr", lr_t), ("sr_std", std_t)):
+                if t is not None and not all_finite(t):
+                    raise AuditInputError(
+                        f"{name} has NaN or Inf pixels (around SR rows {py0}:{py1}, columns "
+                        f"{px0}:{px1}): replace them first (e.g. numpy.nan_to_num)")
             m = _tile_maps(lr_t, sr_t, std_t, p, boundary_fn, degrade_fn)
             mask = m["mask"]
             linked = ndi.binary_dilation(mask, structure=link) if link is not None else mask

@@ -270,7 +270,9 @@ class BoundaryModel:
         Parameters
         ----------
         batch : numpy.ndarray or torch.Tensor
-            Float ``(B, C, h, w)`` in [0, 1]; ``C`` = 1 (repeated), 3, or 4 (alpha dropped).
+            Float ``(B, C, h, w)`` in [0, 1]; ``C`` = 1 (repeated), 2 (grey + alpha: grey
+            repeated), 3, or 4 (alpha dropped): the channel rule of
+            :func:`napari_srmat.io.as_rgb`.
         input_stats : tuple of ndarray, optional
             For a model with an input normalisation (:attr:`input_norm`): the channel
             statistics of the whole image the tiles come from (:meth:`input_stats`).
@@ -289,12 +291,12 @@ class BoundaryModel:
         x = batch if is_torch else torch.from_numpy(np.asarray(batch, dtype=np.float32))
         if x.ndim != 4:
             raise ValueError(f"expected a (B, C, h, w) batch, got shape {tuple(x.shape)}")
-        if x.shape[1] == 1:
-            x = x.repeat(1, 3, 1, 1)
+        if x.shape[1] in (1, 2):
+            x = x[:, :1].repeat(1, 3, 1, 1)
         elif x.shape[1] == 4:
             x = x[:, :3]
         elif x.shape[1] != 3:
-            raise ValueError(f"expected 1, 3 or 4 channels, got {x.shape[1]}")
+            raise ValueError(f"expected 1 to 4 channels, got {x.shape[1]}")
         x = x.to(self.device, torch.float32).clamp(0, 1)
         if self.input_norm == "channels":
             x = _normalize_batch(x, input_stats)
@@ -581,10 +583,13 @@ def predict_boundaries_job(
 
     if model is None:
         model = load_boundary_model()
-    a = image
-    if getattr(a, "shape", None) is None or len(a.shape) not in (2, 3):
-        raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape "
-                         f"{getattr(a, 'shape', None)}")
+    from ..io import Micrograph, check_pixel_values, image_data
+    from .data import check_model_image_shape
+
+    arr, _ = image_data(image)
+    check_model_image_shape(arr.shape)  # before any pixel is read
+    check_pixel_values(arr)
+    a = image if isinstance(image, Micrograph) else arr  # a Micrograph keeps its file
     if error_map:
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError

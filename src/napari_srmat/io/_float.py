@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["all_finite", "as_rgb", "grey_or_rgb", "to_float01", "to_uint8"]
+__all__ = ["all_finite", "as_rgb", "check_pixel_values", "grey_or_rgb", "to_float01", "to_uint8"]
+
+#: How far outside [0, 1] a float image may reach before :func:`check_pixel_values` refuses it
+#: (interpolation and SR outputs overshoot a little; a 0-255 float image reaches 255).
+FLOAT_SLACK = 0.5
+#: Side of the central window :func:`check_pixel_values` reads (numpy, Dask or Zarr).
+PIXEL_CHECK_WINDOW = 512
 
 
 def to_float01(arr: Any, *, dtype: Any = np.float32, out: np.ndarray | None = None
@@ -88,6 +94,68 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
     return a
+
+
+def check_pixel_values(image: Any, *, name: str = "image") -> None:
+    """Refuse pixel values that :func:`to_float01` would misread, without an error.
+
+    * floats are cast as they are, so a float image in 0-255 or 0-65535 (e.g.
+      ``img.astype(float)``) would be read as white everywhere: it must lie within
+      [-:data:`FLOAT_SLACK`, 1 + :data:`FLOAT_SLACK`];
+    * integers are divided by their dtype's maximum, so 8- or 16-bit values held in a
+      32/64-bit integer array (``img.astype(int)``, ``np.array(..., dtype=int)``) would
+      be read as black (255 / (2**63 - 1)): such an array whose values are all at most
+      65535 is refused (pass ``uint8`` or ``uint16``).
+
+    Only the central :data:`PIXEL_CHECK_WINDOW` px window is read (numpy, Dask or Zarr);
+    NaN/Inf are left to the callers' own checks. bool, ``uint8``, ``uint16`` and 8/16-bit
+    signed images always pass.
+
+    Parameters
+    ----------
+    image : array ``(H, W)`` or ``(H, W, C)``
+        numpy, Dask or Zarr.
+    name : str
+        The argument's name, used in the error message.
+
+    Raises
+    ------
+    ValueError
+        Values the float rule would misread.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_pixel_values(np.array([[0.0, 1.02]]))
+    >>> check_pixel_values(np.array([[0.0, 255.0]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: image is a float image with values in 0..255: ...
+    """
+    dtype = np.dtype(image.dtype)
+    is_float = np.issubdtype(dtype, np.floating)
+    wide_int = np.issubdtype(dtype, np.integer) and dtype.itemsize > 2
+    if not (is_float or wide_int) or len(image.shape) < 2:
+        return
+    from ._read import read_window
+
+    h, w = (int(v) for v in image.shape[:2])
+    y0, x0 = max(0, (h - PIXEL_CHECK_WINDOW) // 2), max(0, (w - PIXEL_CHECK_WINDOW) // 2)
+    win = read_window(image, y0, y0 + PIXEL_CHECK_WINDOW, x0, x0 + PIXEL_CHECK_WINDOW)
+    if is_float:
+        win = win[np.isfinite(win)]
+    if win.size == 0:
+        return
+    lo, hi = win.min().item(), win.max().item()
+    if is_float and (lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK):
+        raise ValueError(f"{name} is a float image with values in {lo:g}..{hi:g}: float "
+                         "images must be in [0, 1]; divide by 255 (8-bit) or 65535 (16-bit), "
+                         "or pass the integer array")
+    if wide_int and hi <= 65535:
+        raise ValueError(f"{name} is a {dtype.name} image with values in {lo}..{hi}: integer "
+                         f"images are divided by their dtype's maximum ({np.iinfo(dtype).max}"
+                         "), so it would read as black; pass it as uint8 or uint16 (e.g. "
+                         "image.astype(np.uint8))")
 
 
 def all_finite(a: Any) -> bool:

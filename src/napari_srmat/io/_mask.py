@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._float import to_float01
-from ._read import ImageReadError, read_image
+from ._read import ImageReadError, image_data, read_image
 
 __all__ = ["MaskError", "as_bool_mask", "read_array", "read_mask"]
 
@@ -58,8 +58,9 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
 
     Parameters
     ----------
-    mask : array-like
-        ``(H, W)`` or ``(H, W, C)`` mask.
+    mask : array-like or Micrograph
+        ``(H, W)`` or ``(H, W, C)`` mask (read as :func:`~napari_srmat.io.image_data`
+        says).
     threshold : float, optional
         Level for probability maps, in [0, 1] (see above).
     name : str
@@ -87,6 +88,7 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     >>> as_bool_mask(np.array([[0.2, 0.7]]), threshold=0.5).tolist()
     [[False, True]]
     """
+    mask, _ = image_data(mask, name=name)
     if hasattr(mask, "compute") and not isinstance(mask, np.ndarray):
         mask = mask.compute()
     m = np.asarray(mask)

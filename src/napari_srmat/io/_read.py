@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "ImageReadError",
     "Micrograph",
+    "image_data",
     "read_image",
     "image_info",
     "verify_image_job",
@@ -118,6 +119,71 @@ class Micrograph:
     @property
     def format(self) -> str:
         return str(self.metadata.get("format", ""))
+
+
+def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
+    """The one rule for image-like inputs: ``(array, pixel size)`` of what a caller passed.
+
+    * a :class:`Micrograph`: its level-0 ``data`` (lazy) and its ``pixel_size_um``;
+    * an array with ``shape`` and ``dtype`` (numpy, Dask, Zarr): itself, unread;
+    * nested lists or tuples: a numpy array. Python integers have no bit depth, so
+      integer lists become ``uint8`` when all values are in 0-255 and ``uint16`` when
+      in 0-65535 (not ``int64``, which the float rule would divide by 2**63 - 1);
+      other integer lists are refused.
+
+    The pixel size is None except for a Micrograph. The shape is not checked (callers
+    check the dimensions they need).
+
+    Parameters
+    ----------
+    image : Micrograph, array-like
+        The input.
+    name : str
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    array : numpy, Dask or Zarr array
+    pixel_size_um : float or None
+
+    Raises
+    ------
+    TypeError
+        None, a file path (read it with :func:`read_image` first) or something that is
+        not numeric pixels.
+    ValueError
+        Ragged nested lists, or integer lists outside 0-65535.
+
+    Examples
+    --------
+    >>> a, px = image_data([[0, 255], [128, 3]])
+    >>> a.dtype.name, px
+    ('uint8', None)
+    """
+    if isinstance(image, Micrograph):
+        return image.data, image.pixel_size_um
+    if image is None:
+        raise TypeError(f"{name} is None: expected an image array (numpy, Dask, Zarr) or "
+                        "a Micrograph")
+    if isinstance(image, str | os.PathLike):
+        raise TypeError(f"{name} is a path ({str(image)!r}): read it first, e.g. "
+                        "napari_srmat.read_image(path)")
+    if hasattr(image, "shape") and hasattr(image, "dtype"):
+        return image, None
+    try:
+        arr = np.asarray(image)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} is not a rectangular array of pixels ({exc})") from None
+    if np.issubdtype(arr.dtype, np.integer) and arr.dtype.itemsize > 2:
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo < 0 or hi > 65535:
+            raise ValueError(f"{name} is a list of integers in {lo}..{hi}: its bit depth is "
+                             "unknown; pass a numpy array of the intended dtype")
+        arr = arr.astype(np.uint8 if hi <= 255 else np.uint16)
+    elif not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be an image array or a Micrograph, got "
+                        f"{type(image).__name__}")
+    return arr, None
 
 
 # --------------------------------------------------------------------------- helpers

@@ -641,12 +641,13 @@ def _as_yx_c(data, axes: str | None):
     import dask.array as da
 
     pixel = None
-    from ._read import Micrograph
+    from ._read import Micrograph, image_data
 
     if isinstance(data, Micrograph):
         pixel = data.pixel_size_um
         axes = axes or data.axes
         data = data.data
+    data, _ = image_data(data, name="data")
     if not isinstance(data, da.Array):
         if isinstance(data, np.ndarray):
             data = da.from_array(data, chunks=(1024,) * min(2, data.ndim) + data.shape[2:])

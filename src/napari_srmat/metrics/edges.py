@@ -338,6 +338,10 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     -------
     ndarray of bool
     """
+    from ..io import check_pixel_values, image_data
+
+    prob, _ = image_data(prob, name="prob")
+    check_pixel_values(prob, name="prob")
     if hasattr(prob, "compute") and not isinstance(prob, np.ndarray):
         prob = prob.compute()
     p = _to_prob(np.asarray(prob))
@@ -345,8 +349,9 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
         p = p[..., 0]
     if p.ndim != 2:
         raise EdgeMetricsError(f"probability map must be 2-D, got shape {p.shape}")
-    if not (0.0 <= threshold <= 1.0):
-        raise EdgeMetricsError(f"threshold must be in [0, 1], got {threshold}")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number) \
+            or not 0.0 <= threshold <= 1.0:
+        raise EdgeMetricsError(f"threshold must be a number in [0, 1], got {threshold!r}")
     b = p >= threshold
     if skeletonize:
         from skimage.morphology import skeletonize as _skel

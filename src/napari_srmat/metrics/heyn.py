@@ -1039,10 +1039,12 @@ def measure_intercepts(
 
     Parameters
     ----------
-    mask : array (H, W)
+    mask : array (H, W) or Micrograph
         Boundary mask: bool, 0/1, uint8 0/255, uint16, label map or a 0/1 float mask,
         the rule of :func:`napari_srmat.io.as_bool_mask` (a float probability map is
-        refused: threshold it first). Dask arrays are computed.
+        refused: threshold it first). Dask arrays are computed; a
+        :class:`~napari_srmat.io.Micrograph` (:func:`~napari_srmat.io.read_image` of a
+        mask file) also gives its pixel size.
     pattern : {"random", "grid", "circles", "segments"}
         Test-line pattern (see the module docstring).
     n_lines : int
@@ -1059,7 +1061,8 @@ def measure_intercepts(
         run of boundary pixels counts once, but thin masks avoid merging close
         boundaries).
     pixel_size_um : float, optional
-        Pixel size; enables ``mean_intercept_um`` and ``astm_g``.
+        Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the
+        Micrograph's).
     twins : array (H, W), optional
         Annealing-twin boundary mask (twin traces, possibly painted a few pixels wide;
         they may or may not also be in ``mask``).
@@ -1090,6 +1093,11 @@ def measure_intercepts(
     >>> round(measure_intercepts(m, pattern="grid", n_lines=5, margin=0).mean_intercept_px)
     20
     """
+    from ..io import image_data
+
+    mask, file_px = image_data(mask, name="boundary mask")
+    if pixel_size_um is None:
+        pixel_size_um = file_px
     m = _as_mask(mask)
     if min(m.shape) < MIN_MASK_SIDE:
         raise HeynError(

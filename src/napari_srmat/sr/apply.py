@@ -133,9 +133,15 @@ def super_resolve_job(
     if model is None or isinstance(model, str):
         model = load_model(model)
     overlap = resolve_overlap(model, overlap, int(tile))
-    shape = tuple(int(v) for v in getattr(image, "shape", np.shape(image)))
+    from ..io import Micrograph, check_pixel_values, image_data
+
+    arr, _ = image_data(image)
+    if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
+        image = arr
+    shape = tuple(int(v) for v in arr.shape)
     if len(shape) not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
+    check_pixel_values(arr)
     channels = 1 if len(shape) == 2 else shape[2]
     if not model.channel_agnostic and channels not in (1, model.in_channels):
         from .base import ChannelError

@@ -111,15 +111,14 @@ class Registration:
         }
 
 
-def _lum(img: Any) -> np.ndarray:
+def _lum(img: Any, name: str) -> np.ndarray:
     from ..audit.detector import _channels_last, _luminance
-    from ..io import Micrograph
+    from ..io import image_data
 
-    if isinstance(img, Micrograph):
-        img = img.data
-    arr = np.asarray(img)
-    if arr.ndim not in (2, 3):
-        raise RegistrationError(f"expected an (H, W) or (H, W, C) image, got {arr.shape}")
+    arr = np.asarray(image_data(img, name=name)[0])
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise RegistrationError(f"{name}: expected a non-empty (H, W) or (H, W, C) image, "
+                                f"got shape {arr.shape}")
     return _luminance(_channels_last(arr)).astype(np.float32)
 
 
@@ -282,7 +281,7 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     >>> reg.scale, reg.offset_px, reg.ssim  # doctest: +SKIP
     (4.0, (37.25, 21.5), 0.93)
     """
-    m, f = _lum(moving), _lum(fixed)
+    m, f = _lum(moving, "moving"), _lum(fixed, "fixed")
     for name, lum in (("moving", m), ("fixed", f)):
         if not all_finite(lum):
             raise RegistrationError(f"the {name} image has NaN or infinite pixels")

@@ -430,13 +430,12 @@ def plan_rescan_job(
     roi_px = int(roi_px)
     if roi_px < 4:
         raise SRError(f"ROI block size must be >= 4 LR px, got {roi_px}")
-    from ..io import Micrograph
+    from ..io import check_pixel_values, image_data
 
-    if isinstance(lr, Micrograph):
-        lr = lr.data
-    lr = np.asarray(lr)
+    lr = np.asarray(image_data(lr, name="lr")[0])
     if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 8:
         raise SRError(f"LR image must be (H, W) or (H, W, C), at least 8 px, got {lr.shape}")
+    check_pixel_values(lr, name="lr")
     if roi_px > max(lr.shape[:2]):
         raise SRError(f"ROI block size {roi_px} px is larger than the image "
                       f"({lr.shape[0]} x {lr.shape[1]} px)")

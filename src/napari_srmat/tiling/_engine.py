@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import all_finite, read_window
+from ..io import all_finite, image_data, read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration, run_job
 
 __all__ = [
@@ -1024,22 +1024,12 @@ def _validate(scale, tile, overlap, batch_size) -> tuple[int, int, int, int]:
     return int(scale), int(tile), int(overlap), int(batch_size)
 
 
-def _unwrap(image) -> tuple[Any, float | None]:
-    if _is_micrograph(image):
-        return image.data, image.pixel_size_um
-    if isinstance(image, list | tuple):
-        image = np.asarray(image)
-    if not hasattr(image, "shape") or not hasattr(image, "dtype"):
-        image = np.asarray(image)
-    return image, None
-
-
 def _setup(image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype,
            chunk_size=None):
     scale, tile, overlap, batch_size = _validate(scale, tile, overlap, batch_size)
     if not callable(fn):
         raise TilingError("fn must be callable: float32 (B, C, t, t) -> (B, C_out, t*s, t*s)")
-    arr, px = _unwrap(image)
+    arr, px = image_data(image)
     src = _Source(arr)
     co = src.C if out_channels is None else int(out_channels)
     if co < 1:
@@ -1343,7 +1333,7 @@ def input_identity(image) -> dict:
     """
     from ..outputs import array_fingerprint, path_fingerprint
 
-    arr, _ = _unwrap(image)
+    arr, _ = image_data(image)
     ident = {"shape": [int(v) for v in arr.shape], "dtype": np.dtype(arr.dtype).str,
              "pixels": array_fingerprint(arr)}
     path = _input_path(image)
