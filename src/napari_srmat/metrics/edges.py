@@ -71,7 +71,7 @@ class EdgeHistogram:
     --------
     >>> import numpy as np
     >>> h = EdgeHistogram(n_bins=4)
-    >>> _ = h.update(np.array([0.9, 0.8, 0.3, 0.1]), np.array([1, 1, 0, 0]))
+    >>> _ = h.update(np.array([[0.9, 0.8, 0.3, 0.1]]), np.array([[1, 1, 0, 0]]))
     >>> h.average_precision(), h.roc_auc()
     (1.0, 1.0)
     """
