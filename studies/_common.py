@@ -118,6 +118,13 @@ def rule_comparison(result: dict, reference: str, candidate: str) -> dict:
             "params_per_fold": {r: rules[r]["params_per_fold"] for r in (reference, candidate)}}
 
 
+def benchmark_rule_comparison(path: Path, key: str, reference: str, candidate: str) -> dict:
+    """:func:`rule_comparison` of the entry ``key`` (``VARIANT/TTA``) of a
+    ``benchmarks/cv_uaed.py`` result file."""
+    return rule_comparison(json.loads(Path(path).read_text())["results"][key], reference,
+                           candidate)
+
+
 def rule_decision_checks(comparison: dict, max_pooled_loss_points: float = 1.0, *,
                          max_correlation_loss: float | None = None,
                          rules: tuple[str, str] | None = None) -> dict:

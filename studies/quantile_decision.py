@@ -44,10 +44,9 @@ Writes studies/results/quantile_decision.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from _common import ROOT, rule_comparison, rule_decision_checks, save_rule_decision
+from _common import ROOT, benchmark_rule_comparison, rule_decision_checks, save_rule_decision
 
 REFERENCE, CANDIDATE = "otsu_scaled", "quantile"
 MAX_POOLED_LOSS_POINTS = 1.0
@@ -64,16 +63,14 @@ def main(argv=None) -> int:
                     help="benchmarks/cv_uaed.py result of the confirmation repetition")
     ap.add_argument("--key", default="plain/none")
     args = ap.parse_args(argv)
-    decisive = rule_comparison(json.loads(args.benchmark.read_text())["results"][args.key],
-                               REFERENCE, CANDIDATE)
+    decisive = benchmark_rule_comparison(args.benchmark, args.key, REFERENCE, CANDIDATE)
     checks = rule_decision_checks(decisive, MAX_POOLED_LOSS_POINTS,
                                   max_correlation_loss=MAX_CORRELATION_LOSS,
                                   rules=(REFERENCE, CANDIDATE))
     seen = {}
     for label, (path, key) in SEEN.items():
         if (ROOT / path).is_file():
-            seen[label] = rule_comparison(json.loads((ROOT / path).read_text())["results"][key],
-                                          REFERENCE, CANDIDATE)
+            seen[label] = benchmark_rule_comparison(ROOT / path, key, REFERENCE, CANDIDATE)
     report = {"reference": REFERENCE, "candidate": CANDIDATE, "decisive": decisive,
               "checks": checks, "passes_native_stage": all(checks.values()),
               "seen_repetitions": seen,

@@ -40,18 +40,18 @@ Writes studies/results/separating_decision.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from _common import ROOT, rule_comparison, rule_decision_checks, save_rule_decision
+from _common import ROOT, benchmark_rule_comparison, rule_decision_checks, save_rule_decision
 
 REFERENCE, CANDIDATE = "otsu_scaled", "separating"
 MAX_POOLED_LOSS_POINTS = 1.0
 
 
-def compare(result: dict) -> dict:
-    """:func:`_common.rule_comparison` of ``otsu_scaled`` and ``separating``."""
-    return rule_comparison(result, REFERENCE, CANDIDATE)
+def compare(path: Path, key: str) -> dict:
+    """:func:`_common.rule_comparison` of ``otsu_scaled`` and ``separating`` in one entry of
+    a ``benchmarks/cv_uaed.py`` result file."""
+    return benchmark_rule_comparison(path, key, REFERENCE, CANDIDATE)
 
 
 def main(argv=None) -> int:
@@ -63,14 +63,13 @@ def main(argv=None) -> int:
                     help="a cv_uaed result reported beside it (not part of the decision)")
     ap.add_argument("--exploration-key", default="long/none")
     args = ap.parse_args(argv)
-    decisive = compare(json.loads(args.benchmark.read_text())["results"][args.key])
+    decisive = compare(args.benchmark, args.key)
     checks = rule_decision_checks(decisive, MAX_POOLED_LOSS_POINTS)
     report = {"reference": REFERENCE, "candidate": CANDIDATE, "decisive": decisive,
               "checks": checks, "adopt": all(checks.values()),
               "inputs": {"benchmark": str(args.benchmark), "key": args.key}}
     if args.exploration is not None:
-        report["exploration"] = compare(
-            json.loads(args.exploration.read_text())["results"][args.exploration_key])
+        report["exploration"] = compare(args.exploration, args.exploration_key)
         report["inputs"]["exploration"] = f"{args.exploration} [{args.exploration_key}]"
     save_rule_decision("separating_decision", report, "adopt")
     return 0

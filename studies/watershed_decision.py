@@ -47,10 +47,9 @@ Writes studies/results/watershed_decision.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from _common import ROOT, rule_comparison, rule_decision_checks, save_rule_decision
+from _common import ROOT, benchmark_rule_comparison, rule_decision_checks, save_rule_decision
 
 REFERENCE, CANDIDATE = "otsu_scaled", "watershed"
 MAX_POOLED_LOSS_POINTS = 1.0
@@ -65,8 +64,7 @@ def main(argv=None) -> int:
     ap.add_argument("--confirmation", type=Path, default=None,
                     help="a further repetition reported beside it (not part of the decision)")
     args = ap.parse_args(argv)
-    decisive = rule_comparison(json.loads(args.benchmark.read_text())["results"][args.key],
-                               REFERENCE, CANDIDATE)
+    decisive = benchmark_rule_comparison(args.benchmark, args.key, REFERENCE, CANDIDATE)
     checks = rule_decision_checks(decisive, MAX_POOLED_LOSS_POINTS,
                                   max_correlation_loss=MAX_CORRELATION_LOSS,
                                   rules=(REFERENCE, CANDIDATE))
@@ -74,8 +72,8 @@ def main(argv=None) -> int:
               "checks": checks, "adopt": all(checks.values()),
               "inputs": {"benchmark": str(args.benchmark), "key": args.key}}
     if args.confirmation is not None:
-        report["confirmation"] = rule_comparison(
-            json.loads(args.confirmation.read_text())["results"][args.key], REFERENCE, CANDIDATE)
+        report["confirmation"] = benchmark_rule_comparison(args.confirmation, args.key,
+                                                           REFERENCE, CANDIDATE)
         report["inputs"]["confirmation"] = str(args.confirmation)
     save_rule_decision("watershed_decision", report, "adopt")
     return 0
