@@ -254,6 +254,45 @@ def test_predict_boundaries_follows_the_rgb_rule():
         predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
 
 
+def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
+    """Grey + alpha and RGBA were refused by the RGB SR model ("cnn takes 3 or 1
+    channel(s); the image has 4") in super_resolve and plan_rescan, although the channel
+    rule takes them as grey and RGB; now they give the grey / RGB result, lazily too."""
+    import dask.array as da
+
+    import napari_srmat as srmat
+    from napari_srmat.io import Micrograph
+    from napari_srmat.sr import ChannelError, load_model
+    from napari_srmat.sr.cnn import CNNSR
+
+    model = load_model()
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (16, 24), dtype=np.uint8)
+    alpha = np.full_like(grey, 200)
+    rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    ref_grey, ref_rgb = srmat.super_resolve(grey, model), srmat.super_resolve(rgb, model)
+    got = srmat.super_resolve(np.dstack([grey, alpha]), model)
+    assert got.shape == (64, 96) and np.array_equal(got, ref_grey)
+    rgba = np.dstack([rgb, alpha])
+    assert np.array_equal(srmat.super_resolve(rgba, model), ref_rgb)
+    lazy = da.from_array(rgba, chunks=16)
+    mg = Micrograph(data=lazy, levels=[lazy], axes="YXC", pixel_size_um=0.5)
+    out = srmat.super_resolve(mg, model, out=tmp_path / "sr.ome.zarr")
+    ref = srmat.super_resolve(rgb, model, out=tmp_path / "ref.ome.zarr", pixel_size_um=0.5)
+    stored, want = srmat.read_image(out), srmat.read_image(ref)
+    assert stored.shape == (64, 96, 3) and stored.pixel_size_um == pytest.approx(0.125)
+    assert np.array_equal(np.asarray(stored.data), np.asarray(want.data))
+    small = CNNSR(n_blocks=1, n_feats=8)  # plan_rescan runs 8 SRs: a small network
+    for image, same in ((np.dstack([grey, alpha]), grey), (rgba, rgb)):
+        plan = srmat.plan_rescan(image, small, roi_px=8)
+        assert np.array_equal(plan.uncertainty,
+                              srmat.plan_rescan(same, small, roi_px=8).uncertainty)
+    with pytest.raises(ChannelError, match="the image has 5"):
+        srmat.super_resolve(np.dstack([rgba, grey]), model)
+    # channel-agnostic models keep every channel, as before
+    assert srmat.super_resolve(rgba, "bicubic").shape == (64, 96, 4)
+
+
 def test_pixel_values_the_float_rule_would_misread_are_refused():
     """A 0-255 float image (``img.astype(float)``) was cast as it is: super_resolve gave a
     white image, predict_boundaries no boundaries, measure_grain_size "no test line

@@ -88,12 +88,29 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     """The channel rule: ``(H, W)`` grey or ``(H, W, 3)`` colour, alpha dropped.
 
     ``(H, W, 1)`` and grey + alpha ``(H, W, 2)`` keep channel 0; ``(H, W, C >= 3)`` keeps
-    the first three channels. Values and dtype are unchanged.
+    the first three channels. Values and dtype are unchanged. Dask and Zarr arrays stay
+    lazy (a Zarr array whose channels are dropped becomes a Dask array); anything else
+    becomes a numpy array.
     """
+    if _is_lazy(arr):
+        if len(arr.shape) != 3 or arr.shape[2] == 3:
+            return arr
+        if not hasattr(arr, "compute"):  # Zarr: slicing it would read every pixel
+            import dask.array as da
+
+            arr = da.from_array(arr, chunks=getattr(arr, "chunks", "auto"))
+        return arr[..., 0] if arr.shape[2] in (1, 2) else arr[..., :3]
     a = np.asarray(arr)
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
     return a
+
+
+def _is_lazy(arr: Any) -> bool:
+    """A Dask or Zarr array (pixels read on demand)."""
+    if isinstance(arr, np.ndarray | np.generic) or not hasattr(arr, "shape"):
+        return False
+    return hasattr(arr, "compute") or type(arr).__module__.split(".")[0] == "zarr"
 
 
 def check_pixel_values(image: Any, *, name: str = "image") -> None:
