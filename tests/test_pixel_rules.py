@@ -155,6 +155,19 @@ def test_image_input_rule(tmp_path):
         image_data({"a": 1}, name="sr")
 
 
+def test_write_ome_zarr_refuses_non_pixel_dtypes_before_writing(tmp_path):
+    """An object array failed deep in Zarr ("Zarr data type resolution from object
+    failed") and left ``x.ome.zarr.partial`` behind; a complex array was written as a
+    complex OME-Zarr. Both are refused by the image-input rule before anything is written."""
+    for dtype in (object, np.complex128, "U3"):
+        with pytest.raises(TypeError, match=r"data has dtype .*: pixels must be bool, "
+                                            "integer or float"):
+            write_ome_zarr(np.zeros((8, 8), dtype), tmp_path / "x.ome.zarr")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match="lr has dtype complex128"):
+        image_data([[1j, 0]], name="lr")
+
+
 def test_mask_rule_takes_a_micrograph(tmp_path):
     write_ome_zarr(EXPECTED.astype(np.uint8) * 255, tmp_path / "m.ome.zarr")
     assert as_bool_mask(read_image(tmp_path / "m.ome.zarr")).tolist() == EXPECTED.tolist()

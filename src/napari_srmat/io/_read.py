@@ -131,8 +131,9 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
       in 0-65535 (not ``int64``, which the float rule would divide by 2**63 - 1);
       other integer lists are refused.
 
-    The pixel size is None except for a Micrograph. The shape is not checked (callers
-    check the dimensions they need).
+    Pixels are bool, integer or float: complex, object, string and other dtypes are
+    refused. The pixel size is None except for a Micrograph. The shape is not checked
+    (callers check the dimensions they need).
 
     Parameters
     ----------
@@ -150,7 +151,7 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
     ------
     TypeError
         None, a file path (read it with :func:`read_image` first) or something that is
-        not numeric pixels.
+        not numeric pixels (an array of complex, object or string dtype, ...).
     ValueError
         Ragged nested lists, or integer lists outside 0-65535.
 
@@ -161,7 +162,7 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
     ('uint8', None)
     """
     if isinstance(image, Micrograph):
-        return image.data, image.pixel_size_um
+        return _pixel_dtype(image.data, name), image.pixel_size_um
     if image is None:
         raise TypeError(f"{name} is None: expected an image array (numpy, Dask, Zarr) or "
                         "a Micrograph")
@@ -169,7 +170,7 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
         raise TypeError(f"{name} is a path ({str(image)!r}): read it first, e.g. "
                         "napari_srmat.read_image(path)")
     if hasattr(image, "shape") and hasattr(image, "dtype"):
-        return image, None
+        return _pixel_dtype(image, name), None
     try:
         arr = np.asarray(image)
     except ValueError as exc:  # ragged nested lists
@@ -180,10 +181,25 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
             raise ValueError(f"{name} is a list of integers in {lo}..{hi}: its bit depth is "
                              "unknown; pass a numpy array of the intended dtype")
         arr = arr.astype(np.uint8 if hi <= 255 else np.uint16)
-    elif not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+    elif arr.dtype.kind not in _PIXEL_KINDS:
+        if isinstance(image, list | tuple) and arr.dtype.kind != "O":
+            _pixel_dtype(arr, name)  # complex or string values
         raise TypeError(f"{name} must be an image array or a Micrograph, got "
                         f"{type(image).__name__}")
     return arr, None
+
+
+#: dtype kinds of pixels: bool, unsigned and signed integers, floats.
+_PIXEL_KINDS = "buif"
+
+
+def _pixel_dtype(arr: Any, name: str) -> Any:
+    """``arr`` if its dtype holds pixels (bool, integer, float), else a TypeError."""
+    dtype = np.dtype(arr.dtype)
+    if dtype.kind not in _PIXEL_KINDS:
+        raise TypeError(f"{name} has dtype {dtype}: pixels must be bool, integer or float "
+                        "(complex, object, string and other dtypes are not images)")
+    return arr
 
 
 # --------------------------------------------------------------------------- helpers
