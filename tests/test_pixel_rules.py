@@ -168,6 +168,19 @@ def test_write_ome_zarr_refuses_non_pixel_dtypes_before_writing(tmp_path):
         image_data([[1j, 0]], name="lr")
 
 
+def test_readers_given_an_array_say_they_take_a_path():
+    """read_image / read_mask given an array raised pathlib's "expected str, bytes or
+    os.PathLike object, not ndarray"; now a TypeError that says what they take."""
+    e = EXPECTED.astype(np.uint8) * 255
+    with pytest.raises(TypeError, match=r"path is an array; read_image takes a path"):
+        read_image(e)
+    with pytest.raises(TypeError, match=r"path is an array; read_mask takes a path.*"
+                                        "as_bool_mask"):
+        read_mask(e)
+    with pytest.raises(TypeError, match=r"path is None; read_array takes a path"):
+        read_array(None)
+
+
 def test_mask_rule_takes_a_micrograph(tmp_path):
     write_ome_zarr(EXPECTED.astype(np.uint8) * 255, tmp_path / "m.ome.zarr")
     assert as_bool_mask(read_image(tmp_path / "m.ome.zarr")).tolist() == EXPECTED.tolist()

@@ -202,6 +202,26 @@ def _pixel_dtype(arr: Any, name: str) -> Any:
     return arr
 
 
+def path_arg(path: Any, func: str, *, example: str = "scan.tif",
+             hint: str = "pass an array straight to the analysis functions "
+             "(super_resolve, measure_grain_size, ...)") -> Path:
+    """The one rule for file arguments: a ``str`` or path-like as a :class:`Path`.
+
+    Anything else (an array, a Micrograph, None, bytes) is a TypeError naming ``func``
+    and what was given, instead of pathlib's "expected str, bytes or os.PathLike object".
+    """
+    if isinstance(path, str | os.PathLike):
+        return Path(path)
+    if isinstance(path, Micrograph):
+        kind = "a Micrograph (already read)"
+    elif hasattr(path, "shape") and hasattr(path, "dtype"):
+        kind = "an array"
+    else:
+        kind = "None" if path is None else f"a {type(path).__name__}"
+    raise TypeError(f"path is {kind}; {func} takes a path (a file or a Zarr store), "
+                    f"e.g. {func}({example!r}); {hint}")
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -524,7 +544,7 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
         bioio or the format's reader plugin is not installed, or the file cannot be
         read; the message says what to install.
     """
-    path = Path(path)
+    path = path_arg(path, "read_with_bioio")
     plugin = MICROSCOPE_SUFFIXES.get(path.suffix.lower(), "a bioio reader plugin")
     try:
         from bioio import BioImage
@@ -717,6 +737,8 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     ------
     ImageReadError
         If the file is missing, truncated, corrupt or of an unsupported kind.
+    TypeError
+        ``path`` is not a ``str`` or path-like (e.g. an array: it needs no reading).
 
     Examples
     --------
@@ -724,7 +746,7 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     >>> m.data.shape, m.axes, m.pixel_size_um  # doctest: +SKIP
     ((900, 1330, 3), 'YXC', None)
     """
-    path = Path(path)
+    path = path_arg(path, "read_image")
     fmt = _detect_format(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
