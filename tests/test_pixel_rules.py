@@ -351,6 +351,30 @@ def test_pixel_values_the_float_rule_would_misread_are_refused():
     check_pixel_values(np.array([[0, 70000]], np.int32))  # genuinely wider than 16 bits
 
 
+def test_signed_images_with_negative_values_are_refused():
+    """int16 is divided by 32767: a negative pixel became a negative intensity, and 16-bit
+    camera data read as int16 (values above 32767 wrap to negative) was processed as
+    garbage without an error. Non-negative signed images still follow the float rule."""
+    import napari_srmat as srmat
+
+    ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
+    u16 = ms.image[..., 0].astype(np.uint16) * 257
+    wrapped = u16.view(np.int16)
+    for call in (lambda: srmat.super_resolve(wrapped, "bicubic"),
+                 lambda: srmat.predict_boundaries(wrapped),
+                 lambda: srmat.measure_grain_size(wrapped)):
+        with pytest.raises(ValueError, match=r"image is an int16 image with values in -\d+"
+                                             r".*negative intensities.*view\(np\.uint16\)"):
+            call()
+    with pytest.raises(ValueError, match="lr is an int64 image with values in -1..70000"):
+        check_pixel_values(np.array([[-1, 70000]], np.int64), name="lr")
+    assert to_float01(np.array([0, 32767], np.int16)).tolist() == [0.0, 1.0]
+    half = (u16 // 2).astype(np.int16)  # 0..32767: read as 0..1, accepted
+    check_pixel_values(half)
+    got = srmat.super_resolve(half, "bicubic")
+    assert got.min() >= 0.0 and got.max() == pytest.approx(to_float01(half).max(), abs=0.05)
+
+
 def test_converters_follow_the_float_rule():
     """The model, audit and metric inputs use the same conversion."""
     from napari_srmat.audit.detector import _channels_last
