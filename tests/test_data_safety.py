@@ -292,6 +292,17 @@ def test_library_entries_refuse_bad_pixel_sizes(tmp_path, px):
         summarize(session, pixel_size_um=px)
 
 
+@pytest.mark.parametrize("px", BAD_PIXEL_SIZES + ["0.5"])
+def test_predict_boundaries_refuses_bad_pixel_sizes_without_out(px):
+    """Without ``out`` the pixel size of predict_boundaries was never checked (-1 ran and
+    returned maps); it goes through the one rule, before the model is loaded."""
+    import napari_srmat as srmat
+    from napari_srmat.io import PixelSizeError
+
+    with pytest.raises(PixelSizeError, match="pixel_size_um must be a finite positive"):
+        srmat.predict_boundaries(np.zeros((16, 16), np.uint8), pixel_size_um=px)
+
+
 @pytest.mark.parametrize("argv", [
     ["heyn", "{mask}", "--pixel-size-um", "inf"],
     ["heyn", "{mask}", "--pixel-size-um", "nan"],

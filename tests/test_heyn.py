@@ -237,6 +237,20 @@ def test_bad_input_raises_clear_errors(tmp_path):
     assert any("no test line crosses a boundary" in w for w in r.warnings)
 
 
+def test_n_lines_must_be_an_integer():
+    """n_lines=10.5 was truncated to 10 lines (and True to one line) without a word."""
+    m = np.zeros((40, 40), bool)
+    m[:, 5::10] = True
+    for bad in (10.5, 10.0, True, "10", None):
+        with pytest.raises(HeynError, match=r"n_lines must be an integer .*got " + repr(bad)
+                           .replace(".", r"\.")):
+            measure_intercepts(m, pattern="grid", n_lines=bad)
+    ref = measure_intercepts(m, pattern="grid", n_lines=10)
+    assert ref.n_lines == 20  # 10 horizontal + 10 vertical
+    got = measure_intercepts(m, pattern="grid", n_lines=np.int64(10))
+    assert got.n_lines == 20 and got.n_intersections == ref.n_intersections
+
+
 def test_segments_loaders(tmp_path):
     m = stripes((100, 100), 10)
     js = tmp_path / "s.json"

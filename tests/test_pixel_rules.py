@@ -155,6 +155,32 @@ def test_image_input_rule(tmp_path):
         image_data({"a": 1}, name="sr")
 
 
+def test_write_ome_zarr_refuses_non_pixel_dtypes_before_writing(tmp_path):
+    """An object array failed deep in Zarr ("Zarr data type resolution from object
+    failed") and left ``x.ome.zarr.partial`` behind; a complex array was written as a
+    complex OME-Zarr. Both are refused by the image-input rule before anything is written."""
+    for dtype in (object, np.complex128, "U3"):
+        with pytest.raises(TypeError, match=r"data has dtype .*: pixels must be bool, "
+                                            "integer or float"):
+            write_ome_zarr(np.zeros((8, 8), dtype), tmp_path / "x.ome.zarr")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match="lr has dtype complex128"):
+        image_data([[1j, 0]], name="lr")
+
+
+def test_readers_given_an_array_say_they_take_a_path():
+    """read_image / read_mask given an array raised pathlib's "expected str, bytes or
+    os.PathLike object, not ndarray"; now a TypeError that says what they take."""
+    e = EXPECTED.astype(np.uint8) * 255
+    with pytest.raises(TypeError, match=r"path is an array; read_image takes a path"):
+        read_image(e)
+    with pytest.raises(TypeError, match=r"path is an array; read_mask takes a path.*"
+                                        "as_bool_mask"):
+        read_mask(e)
+    with pytest.raises(TypeError, match=r"path is None; read_array takes a path"):
+        read_array(None)
+
+
 def test_mask_rule_takes_a_micrograph(tmp_path):
     write_ome_zarr(EXPECTED.astype(np.uint8) * 255, tmp_path / "m.ome.zarr")
     assert as_bool_mask(read_image(tmp_path / "m.ome.zarr")).tolist() == EXPECTED.tolist()
@@ -254,6 +280,45 @@ def test_predict_boundaries_follows_the_rgb_rule():
         predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
 
 
+def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
+    """Grey + alpha and RGBA were refused by the RGB SR model ("cnn takes 3 or 1
+    channel(s); the image has 4") in super_resolve and plan_rescan, although the channel
+    rule takes them as grey and RGB; now they give the grey / RGB result, lazily too."""
+    import dask.array as da
+
+    import napari_srmat as srmat
+    from napari_srmat.io import Micrograph
+    from napari_srmat.sr import ChannelError, load_model
+    from napari_srmat.sr.cnn import CNNSR
+
+    model = load_model()
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (16, 24), dtype=np.uint8)
+    alpha = np.full_like(grey, 200)
+    rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    ref_grey, ref_rgb = srmat.super_resolve(grey, model), srmat.super_resolve(rgb, model)
+    got = srmat.super_resolve(np.dstack([grey, alpha]), model)
+    assert got.shape == (64, 96) and np.array_equal(got, ref_grey)
+    rgba = np.dstack([rgb, alpha])
+    assert np.array_equal(srmat.super_resolve(rgba, model), ref_rgb)
+    lazy = da.from_array(rgba, chunks=16)
+    mg = Micrograph(data=lazy, levels=[lazy], axes="YXC", pixel_size_um=0.5)
+    out = srmat.super_resolve(mg, model, out=tmp_path / "sr.ome.zarr")
+    ref = srmat.super_resolve(rgb, model, out=tmp_path / "ref.ome.zarr", pixel_size_um=0.5)
+    stored, want = srmat.read_image(out), srmat.read_image(ref)
+    assert stored.shape == (64, 96, 3) and stored.pixel_size_um == pytest.approx(0.125)
+    assert np.array_equal(np.asarray(stored.data), np.asarray(want.data))
+    small = CNNSR(n_blocks=1, n_feats=8)  # plan_rescan runs 8 SRs: a small network
+    for image, same in ((np.dstack([grey, alpha]), grey), (rgba, rgb)):
+        plan = srmat.plan_rescan(image, small, roi_px=8)
+        assert np.array_equal(plan.uncertainty,
+                              srmat.plan_rescan(same, small, roi_px=8).uncertainty)
+    with pytest.raises(ChannelError, match="the image has 5"):
+        srmat.super_resolve(np.dstack([rgba, grey]), model)
+    # channel-agnostic models keep every channel, as before
+    assert srmat.super_resolve(rgba, "bicubic").shape == (64, 96, 4)
+
+
 def test_pixel_values_the_float_rule_would_misread_are_refused():
     """A 0-255 float image (``img.astype(float)``) was cast as it is: super_resolve gave a
     white image, predict_boundaries no boundaries, measure_grain_size "no test line
@@ -284,6 +349,30 @@ def test_pixel_values_the_float_rule_would_misread_are_refused():
         with pytest.raises(ValueError, match="int64 image with values in .*uint8 or uint16"):
             call()
     check_pixel_values(np.array([[0, 70000]], np.int32))  # genuinely wider than 16 bits
+
+
+def test_signed_images_with_negative_values_are_refused():
+    """int16 is divided by 32767: a negative pixel became a negative intensity, and 16-bit
+    camera data read as int16 (values above 32767 wrap to negative) was processed as
+    garbage without an error. Non-negative signed images still follow the float rule."""
+    import napari_srmat as srmat
+
+    ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
+    u16 = ms.image[..., 0].astype(np.uint16) * 257
+    wrapped = u16.view(np.int16)
+    for call in (lambda: srmat.super_resolve(wrapped, "bicubic"),
+                 lambda: srmat.predict_boundaries(wrapped),
+                 lambda: srmat.measure_grain_size(wrapped)):
+        with pytest.raises(ValueError, match=r"image is an int16 image with values in -\d+"
+                                             r".*negative intensities.*view\(np\.uint16\)"):
+            call()
+    with pytest.raises(ValueError, match="lr is an int64 image with values in -1..70000"):
+        check_pixel_values(np.array([[-1, 70000]], np.int64), name="lr")
+    assert to_float01(np.array([0, 32767], np.int16)).tolist() == [0.0, 1.0]
+    half = (u16 // 2).astype(np.int16)  # 0..32767: read as 0..1, accepted
+    check_pixel_values(half)
+    got = srmat.super_resolve(half, "bicubic")
+    assert got.min() >= 0.0 and got.max() == pytest.approx(to_float01(half).max(), abs=0.05)
 
 
 def test_converters_follow_the_float_rule():

@@ -552,7 +552,8 @@ def predict_boundaries_job(
         Continue an interrupted ``OUT.partial`` made with the same input, model and
         settings (otherwise refused, naming the difference); False starts over.
     pixel_size_um : float, optional
-        Stored in the OME-Zarr metadata (default: the Micrograph's).
+        Stored in the OME-Zarr metadata (default: the Micrograph's); checked by
+        :func:`napari_srmat.io.check_pixel_size` even without ``out``.
     previews : bool
         Write the PNG previews (small images only).
     error_map : bool
@@ -579,12 +580,13 @@ def predict_boundaries_job(
         ``(H, W)`` float32 numpy arrays, or the OME-Zarr paths when ``out`` is
         given; ``None`` if stopped.
     """
+    from ..io import Micrograph, check_pixel_size, check_pixel_values, image_data
     from ..tiling import tiled_apply_job
+    from .data import check_model_image_shape
 
+    pixel_size_um = check_pixel_size(pixel_size_um)  # also when no out uses it
     if model is None:
         model = load_boundary_model()
-    from ..io import Micrograph, check_pixel_values, image_data
-    from .data import check_model_image_shape
 
     arr, _ = image_data(image)
     check_model_image_shape(arr.shape)  # before any pixel is read

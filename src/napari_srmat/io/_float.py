@@ -88,12 +88,29 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     """The channel rule: ``(H, W)`` grey or ``(H, W, 3)`` colour, alpha dropped.
 
     ``(H, W, 1)`` and grey + alpha ``(H, W, 2)`` keep channel 0; ``(H, W, C >= 3)`` keeps
-    the first three channels. Values and dtype are unchanged.
+    the first three channels. Values and dtype are unchanged. Dask and Zarr arrays stay
+    lazy (a Zarr array whose channels are dropped becomes a Dask array); anything else
+    becomes a numpy array.
     """
+    if _is_lazy(arr):
+        if len(arr.shape) != 3 or arr.shape[2] == 3:
+            return arr
+        if not hasattr(arr, "compute"):  # Zarr: slicing it would read every pixel
+            import dask.array as da
+
+            arr = da.from_array(arr, chunks=getattr(arr, "chunks", "auto"))
+        return arr[..., 0] if arr.shape[2] in (1, 2) else arr[..., :3]
     a = np.asarray(arr)
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
     return a
+
+
+def _is_lazy(arr: Any) -> bool:
+    """A Dask or Zarr array (pixels read on demand)."""
+    if isinstance(arr, np.ndarray | np.generic) or not hasattr(arr, "shape"):
+        return False
+    return hasattr(arr, "compute") or type(arr).__module__.split(".")[0] == "zarr"
 
 
 def check_pixel_values(image: Any, *, name: str = "image") -> None:
@@ -105,11 +122,15 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
     * integers are divided by their dtype's maximum, so 8- or 16-bit values held in a
       32/64-bit integer array (``img.astype(int)``, ``np.array(..., dtype=int)``) would
       be read as black (255 / (2**63 - 1)): such an array whose values are all at most
-      65535 is refused (pass ``uint8`` or ``uint16``).
+      65535 is refused (pass ``uint8`` or ``uint16``);
+    * signed integers (``int8`` ... ``int64``) are divided by their positive maximum
+      (``int16`` / 32767), so a negative value would become a negative intensity (and
+      unsigned 16-bit data read as ``int16`` wraps to negative above 32767): a signed
+      image with a negative value is refused; 0..max maps to [0, 1] and passes.
 
     Only the central :data:`PIXEL_CHECK_WINDOW` px window is read (numpy, Dask or Zarr);
-    NaN/Inf are left to the callers' own checks. bool, ``uint8``, ``uint16`` and 8/16-bit
-    signed images always pass.
+    NaN/Inf are left to the callers' own checks. bool, ``uint8`` and ``uint16`` images
+    always pass.
 
     Parameters
     ----------
@@ -135,7 +156,8 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
     dtype = np.dtype(image.dtype)
     is_float = np.issubdtype(dtype, np.floating)
     wide_int = np.issubdtype(dtype, np.integer) and dtype.itemsize > 2
-    if not (is_float or wide_int) or len(image.shape) < 2:
+    signed = np.issubdtype(dtype, np.signedinteger)
+    if not (is_float or wide_int or signed) or len(image.shape) < 2:
         return
     from ._read import read_window
 
@@ -151,6 +173,13 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
         raise ValueError(f"{name} is a float image with values in {lo:g}..{hi:g}: float "
                          "images must be in [0, 1]; divide by 255 (8-bit) or 65535 (16-bit), "
                          "or pass the integer array")
+    if signed and lo < 0:
+        hint = (f"image.view(np.uint{8 * dtype.itemsize}) if it is unsigned data read as "
+                "signed, else " if dtype.itemsize <= 2 else "")
+        raise ValueError(f"{name} is an {dtype.name} image with values in {lo}..{hi}: integer "
+                         f"images are divided by their dtype's maximum ({np.iinfo(dtype).max})"
+                         ", so negative values would be negative intensities; pass "
+                         f"non-negative pixels ({hint}a float image rescaled to [0, 1])")
     if wide_int and hi <= 65535:
         raise ValueError(f"{name} is a {dtype.name} image with values in {lo}..{hi}: integer "
                          f"images are divided by their dtype's maximum ({np.iinfo(dtype).max}"

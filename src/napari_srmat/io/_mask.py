@@ -9,13 +9,12 @@ planimetric measurements, the grain-size widget -- goes through :func:`as_bool_m
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._float import to_float01
-from ._read import ImageReadError, image_data, read_image
+from ._read import ImageReadError, image_data, path_arg, read_image
 
 __all__ = ["MaskError", "as_bool_mask", "read_array", "read_mask"]
 
@@ -153,7 +152,7 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     ImageReadError
         If the file cannot be decoded.
     """
-    path = Path(path)
+    path = path_arg(path, "read_array", example="mask.png")
     if not path.exists():
         raise FileNotFoundError(f"{what} not found: {path}")
     px = None
@@ -198,7 +197,12 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     Raises
     ------
     FileNotFoundError, ImageReadError, MaskError
+    TypeError
+        ``path`` is not a ``str`` or path-like (e.g. an array).
     """
+    path = path_arg(path, "read_mask", example="mask.png",
+                    hint="an array needs no reading: pass it as the mask "
+                    "(measure_intercepts, napari_srmat.io.as_bool_mask)")
     arr, px = read_array(path, what=name, return_pixel_size=True)
     try:
         mask = as_bool_mask(arr, threshold=threshold, name=name)

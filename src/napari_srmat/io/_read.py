@@ -131,8 +131,9 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
       in 0-65535 (not ``int64``, which the float rule would divide by 2**63 - 1);
       other integer lists are refused.
 
-    The pixel size is None except for a Micrograph. The shape is not checked (callers
-    check the dimensions they need).
+    Pixels are bool, integer or float: complex, object, string and other dtypes are
+    refused. The pixel size is None except for a Micrograph. The shape is not checked
+    (callers check the dimensions they need).
 
     Parameters
     ----------
@@ -150,7 +151,7 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
     ------
     TypeError
         None, a file path (read it with :func:`read_image` first) or something that is
-        not numeric pixels.
+        not numeric pixels (an array of complex, object or string dtype, ...).
     ValueError
         Ragged nested lists, or integer lists outside 0-65535.
 
@@ -161,7 +162,7 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
     ('uint8', None)
     """
     if isinstance(image, Micrograph):
-        return image.data, image.pixel_size_um
+        return _pixel_dtype(image.data, name), image.pixel_size_um
     if image is None:
         raise TypeError(f"{name} is None: expected an image array (numpy, Dask, Zarr) or "
                         "a Micrograph")
@@ -169,7 +170,7 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
         raise TypeError(f"{name} is a path ({str(image)!r}): read it first, e.g. "
                         "napari_srmat.read_image(path)")
     if hasattr(image, "shape") and hasattr(image, "dtype"):
-        return image, None
+        return _pixel_dtype(image, name), None
     try:
         arr = np.asarray(image)
     except ValueError as exc:  # ragged nested lists
@@ -180,10 +181,45 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
             raise ValueError(f"{name} is a list of integers in {lo}..{hi}: its bit depth is "
                              "unknown; pass a numpy array of the intended dtype")
         arr = arr.astype(np.uint8 if hi <= 255 else np.uint16)
-    elif not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+    elif arr.dtype.kind not in _PIXEL_KINDS:
+        if isinstance(image, list | tuple) and arr.dtype.kind != "O":
+            _pixel_dtype(arr, name)  # complex or string values
         raise TypeError(f"{name} must be an image array or a Micrograph, got "
                         f"{type(image).__name__}")
     return arr, None
+
+
+#: dtype kinds of pixels: bool, unsigned and signed integers, floats.
+_PIXEL_KINDS = "buif"
+
+
+def _pixel_dtype(arr: Any, name: str) -> Any:
+    """``arr`` if its dtype holds pixels (bool, integer, float), else a TypeError."""
+    dtype = np.dtype(arr.dtype)
+    if dtype.kind not in _PIXEL_KINDS:
+        raise TypeError(f"{name} has dtype {dtype}: pixels must be bool, integer or float "
+                        "(complex, object, string and other dtypes are not images)")
+    return arr
+
+
+def path_arg(path: Any, func: str, *, example: str = "scan.tif",
+             hint: str = "pass an array straight to the analysis functions "
+             "(super_resolve, measure_grain_size, ...)") -> Path:
+    """The one rule for file arguments: a ``str`` or path-like as a :class:`Path`.
+
+    Anything else (an array, a Micrograph, None, bytes) is a TypeError naming ``func``
+    and what was given, instead of pathlib's "expected str, bytes or os.PathLike object".
+    """
+    if isinstance(path, str | os.PathLike):
+        return Path(path)
+    if isinstance(path, Micrograph):
+        kind = "a Micrograph (already read)"
+    elif hasattr(path, "shape") and hasattr(path, "dtype"):
+        kind = "an array"
+    else:
+        kind = "None" if path is None else f"a {type(path).__name__}"
+    raise TypeError(f"path is {kind}; {func} takes a path (a file or a Zarr store), "
+                    f"e.g. {func}({example!r}); {hint}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -508,7 +544,7 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
         bioio or the format's reader plugin is not installed, or the file cannot be
         read; the message says what to install.
     """
-    path = Path(path)
+    path = path_arg(path, "read_with_bioio")
     plugin = MICROSCOPE_SUFFIXES.get(path.suffix.lower(), "a bioio reader plugin")
     try:
         from bioio import BioImage
@@ -701,6 +737,8 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     ------
     ImageReadError
         If the file is missing, truncated, corrupt or of an unsupported kind.
+    TypeError
+        ``path`` is not a ``str`` or path-like (e.g. an array: it needs no reading).
 
     Examples
     --------
@@ -708,7 +746,7 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     >>> m.data.shape, m.axes, m.pixel_size_um  # doctest: +SKIP
     ((900, 1330, 3), 'YXC', None)
     """
-    path = Path(path)
+    path = path_arg(path, "read_image")
     fmt = _detect_format(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

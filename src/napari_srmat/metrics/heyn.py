@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -243,6 +244,9 @@ def make_pattern(
         return paths, np.zeros(len(paths), bool)
     if segments is not None:
         raise HeynError(f'segments= is only used with pattern="segments", not {pattern!r}')
+    if isinstance(n_lines, bool) or not isinstance(n_lines, numbers.Integral):
+        raise HeynError(f"n_lines must be an integer (a number of test lines), got "
+                        f"{n_lines!r}")
     n_lines = int(n_lines)
     if n_lines < 1 and pattern in ("random", "grid"):
         raise HeynError(f"n_lines must be >= 1, got {n_lines}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Generator
@@ -69,7 +70,11 @@ def super_resolve_job(
     ----------
     image : array-like or Micrograph
         numpy / dask / zarr ``(H, W)`` or ``(H, W, C)`` (uint8, uint16 or float in
-        [0, 1]); read lazily tile by tile. A :class:`~napari_srmat.io.Micrograph`
+        [0, 1]); read lazily tile by tile. Channels follow the channel rule of
+        :func:`napari_srmat.io.grey_or_rgb` where the model needs it: grey + alpha
+        ``(H, W, 2)`` is super-resolved as grey (an ``(H*s, W*s)`` result) and RGBA as
+        RGB by an RGB model (channel-agnostic models such as ``bicubic`` keep every
+        channel). A :class:`~napari_srmat.io.Micrograph`
         also gives its pixel size and its file (recorded in the output's identity,
         and never overwritten).
     model : SRModel or str, optional
@@ -133,22 +138,32 @@ def super_resolve_job(
     if model is None or isinstance(model, str):
         model = load_model(model)
     overlap = resolve_overlap(model, overlap, int(tile))
-    from ..io import Micrograph, check_pixel_values, image_data
+    from ..io import Micrograph, check_pixel_values, grey_or_rgb, image_data
 
     arr, _ = image_data(image)
-    if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
-        image = arr
     shape = tuple(int(v) for v in arr.shape)
     if len(shape) not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
     check_pixel_values(arr)
     channels = 1 if len(shape) == 2 else shape[2]
     if not model.channel_agnostic and channels not in (1, model.in_channels):
-        from .base import ChannelError
+        # the channel rule (io.grey_or_rgb): grey + alpha -> grey, RGBA -> RGB (lazily)
+        if channels == 2 or (channels == 4 and model.in_channels == 3):
+            arr = grey_or_rgb(arr)
+            if isinstance(image, Micrograph):
+                image = dataclasses.replace(image, data=arr, levels=[arr],
+                                            axes="YX" if arr.ndim == 2 else "YXC")
+            shape = tuple(int(v) for v in arr.shape)
+            channels = 1 if len(shape) == 2 else shape[2]
+        else:
+            from .base import ChannelError
 
-        raise ChannelError(
-            f"{model.name} takes {model.in_channels} or 1 channel(s); the image has {channels}"
-        )
+            raise ChannelError(
+                f"{model.name} takes {model.in_channels} or 1 channel(s) (grey + alpha and "
+                f"RGBA drop their alpha); the image has {channels}"
+            )
+    if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
+        image = arr
     attrs = {  # stored by the writer under the store's attrs["srmat"]
         "operation": "super_resolution",
         "model": model.name,
