@@ -244,7 +244,8 @@ def make_pattern(
         return paths, np.zeros(len(paths), bool)
     if segments is not None:
         raise HeynError(f'segments= is only used with pattern="segments", not {pattern!r}')
-    if isinstance(n_lines, bool) or not isinstance(n_lines, numbers.Integral):
+    if isinstance(n_lines, bool) or not isinstance(n_lines, numbers.Real) \
+            or not float(n_lines).is_integer():  # 10.0 passes, as in sr.base.check_number
         raise HeynError(f"n_lines must be an integer (a number of test lines), got "
                         f"{n_lines!r}")
     n_lines = int(n_lines)
