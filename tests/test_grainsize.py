@@ -438,3 +438,7 @@ def test_mask_mode_binarises_a_probability_map_at_the_threshold():
     assert measure_grain_size(prob, mask=True, threshold=0.9).mean_intercept_px is None
     with pytest.raises(GrainSizeError, match="threshold must be in"):
         measure_grain_size(prob, mask=True, threshold=1.5)
+    # an integer label map keeps the mask rule (labels > 0) whatever the threshold
+    labels = ms.boundaries.astype(np.int32) * 9
+    got = measure_grain_size(labels, mask=True, threshold=0.5)
+    assert got.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)

@@ -23,6 +23,7 @@ from napari_srmat.io import (
     to_uint8,
     write_ome_zarr,
 )
+from napari_srmat.metrics.heyn import measure_intercepts
 
 EXPECTED = np.array([[False, True, False], [True, False, False], [False, False, True]])
 
@@ -153,6 +154,39 @@ def test_image_input_rule(tmp_path):
         image_data(str(tmp_path / "m.ome.zarr"))
     with pytest.raises(TypeError, match="sr must be an image array"):
         image_data({"a": 1}, name="sr")
+
+
+def test_integer_lists_of_labels_keep_their_labels():
+    """The bit-depth rule of integer lists made a label-map list uint8, which the mask
+    rule reads as 0/255 (> 127): labels 2..127 became background, without an error."""
+    assert image_data([[0, 1, 2, 3]], intensity=False)[0].dtype == np.int_
+    assert as_bool_mask([[0, 1, 2, 3], [0, 0, 5, -1]]).tolist() == [
+        [False, True, True, True], [False, False, True, False]]  # labels > 0
+    lab = np.zeros((64, 64), np.int64)
+    lab[::8] = 3
+    lab[:, ::8] = 7
+    ref = measure_intercepts(lab, pattern="grid", n_lines=5, margin=0)
+    got = measure_intercepts(lab.tolist(), pattern="grid", n_lines=5, margin=0)
+    assert ref.mean_intercept_px is not None
+    assert got.mean_intercept_px == ref.mean_intercept_px
+
+
+def test_threshold_leaves_label_maps_to_the_mask_rule():
+    """With a threshold, int32 labels were divided by 2**31 - 1 and compared with it: no
+    boundary at all. uint8 / uint16 maps are still probability maps scaled to [0, 1]."""
+    lab = np.zeros((8, 8), np.int32)
+    lab[2] = 5
+    lab[:, 3] = 7
+    lab[0, 0] = -2  # an "ignore" label: not a boundary (labels > 0)
+    expected = lab > 0
+    for dtype in (np.int32, np.int64, np.int16, np.uint32):
+        m = np.clip(lab, 0, None).astype(dtype) if dtype == np.uint32 else lab.astype(dtype)
+        assert (as_bool_mask(m, threshold=0.5) == expected).all(), dtype
+    prob8 = np.array([[0, 100, 200]], np.uint8)
+    assert as_bool_mask(prob8, threshold=0.5).tolist() == [[False, False, True]]
+    assert as_bool_mask(prob8, threshold=0.3).tolist() == [[False, True, True]]
+    assert as_bool_mask(np.array([[0, 40000]], np.uint16), threshold=0.7).tolist() == [
+        [False, False]]
 
 
 def test_write_ome_zarr_refuses_non_pixel_dtypes_before_writing(tmp_path):
@@ -346,8 +380,12 @@ def test_pixel_values_the_float_rule_would_misread_are_refused():
     for call in (lambda: srmat.super_resolve(as_int, "bicubic"),
                  lambda: srmat.measure_grain_size(as_int),
                  lambda: srmat.plan_rescan(as_int, "bicubic")):
-        with pytest.raises(ValueError, match="int64 image with values in .*uint8 or uint16"):
+        with pytest.raises(ValueError, match=r"an int64 image with values in .*pass it as "
+                                             r"uint8 \(image.astype\(np.uint8\)\)"):
             call()
+    # 12-bit data: the hint must not be uint8, which would wrap 4095 to 255
+    with pytest.raises(ValueError, match=r"pass it as uint16 \(image.astype\(np.uint16\)\)"):
+        check_pixel_values(np.array([[0, 4095]], np.uint32))
     check_pixel_values(np.array([[0, 70000]], np.int32))  # genuinely wider than 16 bits
 
 

@@ -76,8 +76,9 @@ def test_every_image_argument_takes_a_micrograph_list_or_array(tmp_path):
     assert srmat.binarize_boundaries(mask, 0.5, skeletonize=False).tolist() == \
         ms.boundaries.tolist()
     grey = ms.image[..., 0]
-    cands = srmat.find_hallucination_candidates(grey[::2, ::2], img)
-    assert cands is not None
+    cands = srmat.find_hallucination_candidates(grey[::2, ::2].tolist(), img)
+    ref_cands = srmat.find_hallucination_candidates(grey[::2, ::2], ms.image)
+    assert cands.sr_shape == (64, 64) and cands.to_dict() == ref_cands.to_dict()
     prob, _ = srmat.predict_boundaries(grey.tolist())
     assert prob == pytest.approx(srmat.predict_boundaries(grey)[0], abs=1e-6)
     with pytest.raises(TypeError, match="image is None"):

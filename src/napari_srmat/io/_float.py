@@ -181,10 +181,11 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
                          ", so negative values would be negative intensities; pass "
                          f"non-negative pixels ({hint}a float image rescaled to [0, 1])")
     if wide_int and hi <= 65535:
-        raise ValueError(f"{name} is a {dtype.name} image with values in {lo}..{hi}: integer "
+        target = "uint8" if hi <= 255 else "uint16"
+        raise ValueError(f"{name} is an {dtype.name} image with values in {lo}..{hi}: integer "
                          f"images are divided by their dtype's maximum ({np.iinfo(dtype).max}"
-                         "), so it would read as black; pass it as uint8 or uint16 (e.g. "
-                         "image.astype(np.uint8))")
+                         f"), so it would read as black; pass it as {target} "
+                         f"(image.astype(np.{target}))")
 
 
 def all_finite(a: Any) -> bool:

@@ -44,10 +44,11 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
       explicit ``threshold`` (True where ``value >= threshold``); without one it is
       refused (:class:`MaskError`), so a probability map is never silently binarized at
       an arbitrary level.
-    * **threshold given**: bool masks and integer masks whose maximum is at most 1 are
-      already binary (non-zero); other maps are scaled to [0, 1] by
-      :func:`~napari_srmat.io.to_float01` (``uint8`` / 255, ``uint16`` / 65535) and
-      compared ``>= threshold``.
+    * **threshold given**: bool masks, integer masks whose maximum is at most 1 and
+      label maps (signed or wider than 16 bits: ``int32``, ``int64``, ...) follow the
+      rules above; ``uint8`` / ``uint16`` maps and float maps are probability maps,
+      scaled to [0, 1] by :func:`~napari_srmat.io.to_float01` (``uint8`` / 255,
+      ``uint16`` / 65535) and compared ``>= threshold``.
     * **channels**: ``(H, W, C)`` masks with C in 1-4 drop an alpha channel (C = 2 or 4)
       and a pixel is True when *any* colour channel is True under the rules above (a red,
       white or grey boundary on black all work; an opaque alpha channel does not make the
@@ -87,7 +88,7 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     >>> as_bool_mask(np.array([[0.2, 0.7]]), threshold=0.5).tolist()
     [[False, True]]
     """
-    mask, _ = image_data(mask, name=name)
+    mask, _ = image_data(mask, name=name, intensity=False)
     if hasattr(mask, "compute") and not isinstance(mask, np.ndarray):
         mask = mask.compute()
     m = np.asarray(mask)
@@ -107,9 +108,11 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
         t = float(threshold)
         if not 0.0 <= t <= 1.0:
             raise MaskError(f"threshold for the {name} must be in [0, 1], got {threshold}")
-        if np.issubdtype(m.dtype, np.integer) and m.max(initial=0) <= 1:
-            return m > 0
-        return to_float01(m) >= t
+        label_map = np.issubdtype(m.dtype, np.signedinteger) or (
+            np.issubdtype(m.dtype, np.integer) and m.dtype.itemsize > 2)
+        if not np.issubdtype(m.dtype, np.integer) or (
+                not label_map and m.max(initial=0) > 1):
+            return to_float01(m) >= t
     if np.issubdtype(m.dtype, np.integer):
         if m.dtype == np.uint8 and m.max(initial=0) > 1:
             return m > 127

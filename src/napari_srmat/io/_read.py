@@ -121,7 +121,8 @@ class Micrograph:
         return str(self.metadata.get("format", ""))
 
 
-def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
+def image_data(image: Any, *, name: str = "image",
+               intensity: bool = True) -> tuple[Any, float | None]:
     """The one rule for image-like inputs: ``(array, pixel size)`` of what a caller passed.
 
     * a :class:`Micrograph`: its level-0 ``data`` (lazy) and its ``pixel_size_um``;
@@ -129,7 +130,9 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
     * nested lists or tuples: a numpy array. Python integers have no bit depth, so
       integer lists become ``uint8`` when all values are in 0-255 and ``uint16`` when
       in 0-65535 (not ``int64``, which the float rule would divide by 2**63 - 1);
-      other integer lists are refused.
+      other integer lists are refused. With ``intensity=False`` (masks and label maps,
+      whose integers are labels, not grey levels) integer lists stay as numpy makes
+      them.
 
     Pixels are bool, integer or float: complex, object, string and other dtypes are
     refused. The pixel size is None except for a Micrograph. The shape is not checked
@@ -141,6 +144,9 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
         The input.
     name : str
         The argument's name, used in error messages.
+    intensity : bool
+        Whether the pixels are grey levels (the bit-depth rule of integer lists) rather
+        than labels.
 
     Returns
     -------
@@ -175,7 +181,7 @@ def image_data(image: Any, *, name: str = "image") -> tuple[Any, float | None]:
         arr = np.asarray(image)
     except ValueError as exc:  # ragged nested lists
         raise ValueError(f"{name} is not a rectangular array of pixels ({exc})") from None
-    if np.issubdtype(arr.dtype, np.integer) and arr.dtype.itemsize > 2:
+    if intensity and np.issubdtype(arr.dtype, np.integer) and arr.dtype.itemsize > 2:
         lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
         if lo < 0 or hi > 65535:
             raise ValueError(f"{name} is a list of integers in {lo}..{hi}: its bit depth is "

@@ -1100,7 +1100,7 @@ def measure_intercepts(
     """
     from ..io import image_data
 
-    mask, file_px = image_data(mask, name="boundary mask")
+    mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
         pixel_size_um = file_px
     m = _as_mask(mask)
