@@ -420,7 +420,7 @@ def test_inference_scale_nan_or_huge_is_refused_before_resampling(model):
     """A NaN scale failed inside the resampling ("cannot convert float NaN to integer");
     1000 on a 16 px image built a 16000 px square image (gigabytes) before the model."""
     img = np.zeros((16, 16), np.uint8)
-    for bad in (float("nan"), 1e3, INFERENCE_SCALE_LIMIT * 1.01, 0.0, -2.0):
+    for bad in (float("nan"), 1e3, INFERENCE_SCALE_LIMIT * 1.01, 0.0, -2.0, "2", True):
         with pytest.raises(GrainSizeError, match="inference_scale must be a number in"):
             measure_grain_size(img, model=model, inference_scale=bad)
 
@@ -436,7 +436,7 @@ def test_mask_mode_binarises_a_probability_map_at_the_threshold():
     ref = measure_grain_size(ms.boundaries, mask=True)
     assert r.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
     assert measure_grain_size(prob, mask=True, threshold=0.9).mean_intercept_px is None
-    with pytest.raises(GrainSizeError, match="threshold must be in"):
+    with pytest.raises(GrainSizeError, match="threshold must be a number in"):
         measure_grain_size(prob, mask=True, threshold=1.5)
     # an integer label map keeps the mask rule (labels > 0) whatever the threshold
     labels = ms.boundaries.astype(np.int32) * 9

@@ -242,7 +242,7 @@ def test_n_lines_must_be_an_integer():
     m = np.zeros((40, 40), bool)
     m[:, 5::10] = True
     for bad in (10.5, True, "10", None):
-        with pytest.raises(HeynError, match=r"n_lines must be an integer .*got " + repr(bad)
+        with pytest.raises(HeynError, match=r"n_lines must be an integer.*got " + repr(bad)
                            .replace(".", r"\.")):
             measure_intercepts(m, pattern="grid", n_lines=bad)
     ref = measure_intercepts(m, pattern="grid", n_lines=10)

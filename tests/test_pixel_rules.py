@@ -185,6 +185,9 @@ def test_threshold_leaves_label_maps_to_the_mask_rule():
     prob8 = np.array([[0, 100, 200]], np.uint8)
     assert as_bool_mask(prob8, threshold=0.5).tolist() == [[False, False, True]]
     assert as_bool_mask(prob8, threshold=0.3).tolist() == [[False, True, True]]
+    for bad in ("0.5", 1.5, float("nan"), True):  # the one number rule, errors.check_number
+        with pytest.raises(MaskError, match=r"threshold for the mask must be a number in \[0, 1\]"):
+            as_bool_mask(prob8, threshold=bad)
     assert as_bool_mask(np.array([[0, 40000]], np.uint16), threshold=0.7).tolist() == [
         [False, False]]
 

@@ -3,8 +3,71 @@
 from __future__ import annotations
 
 import errno
+import math
+import numbers
+from typing import Any
 
-__all__ = ["is_user_error", "error_message"]
+__all__ = ["check_number", "is_user_error", "error_message"]
+
+
+def check_number(field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+                 integer: bool = False, lo_open: bool = False, hi_open: bool = False,
+                 error: type[ValueError] = ValueError) -> Any:
+    """The one rule for a numeric option or argument; return it as ``int``/``float``.
+
+    Bools, strings, None, NaN and infinities are refused; an integral float (``10.0``)
+    is accepted where an integer is required.
+
+    Parameters
+    ----------
+    field : str
+        Name used in the message.
+    value : Any
+        The value to check.
+    lo, hi : float, optional
+        Inclusive bounds (exclusive with ``lo_open`` / ``hi_open``).
+    integer : bool
+        Require an integer.
+    error : type of ValueError
+        The exception raised (each area has its own: ``SRError``, ``HeynError``, ...).
+
+    Raises
+    ------
+    ValueError
+        ``error``: one line naming ``field``, the accepted range and the value.
+
+    Examples
+    --------
+    >>> check_number("n_lines", 10.0, lo=1, integer=True)
+    10
+    >>> check_number("threshold", 1.0, lo=0, hi=1, lo_open=True, hi_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: threshold must be a number in (0, 1), got 1.0
+    """
+    kind = "an integer" if integer else "a number"
+    rng = ""
+    if lo is not None and hi is not None:
+        rng = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    elif lo is not None:
+        rng = f" {'>' if lo_open else '>='} {lo:g}"
+    elif hi is not None:
+        rng = f" {'<' if hi_open else '<='} {hi:g}"
+    bad = error(f"{field} must be {kind}{rng}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise bad
+    v = float(value)
+    if not math.isfinite(v):
+        raise bad
+    if integer:
+        if not v.is_integer():
+            raise bad
+        v = int(v)
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        raise bad
+    if hi is not None and (v >= hi if hi_open else v > hi):
+        raise bad
+    return v
 
 
 def is_user_error(exc: BaseException) -> bool:

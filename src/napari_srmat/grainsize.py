@@ -912,11 +912,14 @@ def measure_grain_size_job(
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
     if pattern not in ("random", "grid", "circles"):
         raise GrainSizeError(f"unknown pattern {pattern!r}; choose random, grid or circles")
-    if inference_scale is not None and not 0.0 < float(inference_scale) <= INFERENCE_SCALE_LIMIT:
-        raise GrainSizeError(f"inference_scale must be a number in (0, {INFERENCE_SCALE_LIMIT:g}]"
-                             f", got {inference_scale}")
-    if threshold is not None and not 0.0 < float(threshold) < 1.0:
-        raise GrainSizeError(f"threshold must be in (0, 1), got {threshold}")
+    from .errors import check_number
+
+    if inference_scale is not None:
+        inference_scale = check_number("inference_scale", inference_scale, lo=0.0, lo_open=True,
+                                       hi=INFERENCE_SCALE_LIMIT, error=GrainSizeError)
+    if threshold is not None:
+        threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, lo_open=True,
+                                 hi_open=True, error=GrainSizeError)
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": True}

@@ -105,9 +105,10 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     if m.dtype == bool:
         return m
     if threshold is not None:
-        t = float(threshold)
-        if not 0.0 <= t <= 1.0:
-            raise MaskError(f"threshold for the {name} must be in [0, 1], got {threshold}")
+        from ..errors import check_number
+
+        t = check_number(f"threshold for the {name}", threshold, lo=0.0, hi=1.0,
+                         error=MaskError)
         label_map = np.issubdtype(m.dtype, np.signedinteger) or (
             np.issubdtype(m.dtype, np.integer) and m.dtype.itemsize > 2)
         if not np.issubdtype(m.dtype, np.integer) or (

@@ -238,8 +238,9 @@ class EdgeHistogram:
         return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
     def _threshold_index(self, t: float) -> int:
-        if not (0.0 <= t <= 1.0):
-            raise EdgeMetricsError(f"threshold must be in [0, 1], got {t}")
+        from ..errors import check_number
+
+        t = check_number("threshold", t, lo=0.0, hi=1.0, error=EdgeMetricsError)
         # first bin whose lower edge is >= t (thresholds are quantized to bin edges)
         return int(np.searchsorted(self._edges[:-1], t - 1e-12, side="left"))
 
@@ -349,9 +350,9 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
         p = p[..., 0]
     if p.ndim != 2:
         raise EdgeMetricsError(f"probability map must be 2-D, got shape {p.shape}")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number) \
-            or not 0.0 <= threshold <= 1.0:
-        raise EdgeMetricsError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    from ..errors import check_number
+
+    threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, error=EdgeMetricsError)
     b = p >= threshold
     if skeletonize:
         from skimage.morphology import skeletonize as _skel

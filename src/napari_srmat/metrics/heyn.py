@@ -38,7 +38,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -244,15 +243,10 @@ def make_pattern(
         return paths, np.zeros(len(paths), bool)
     if segments is not None:
         raise HeynError(f'segments= is only used with pattern="segments", not {pattern!r}')
-    if isinstance(n_lines, bool) or not isinstance(n_lines, numbers.Real) \
-            or not float(n_lines).is_integer():  # 10.0 passes, as in sr.base.check_number
-        raise HeynError(f"n_lines must be an integer (a number of test lines), got "
-                        f"{n_lines!r}")
-    n_lines = int(n_lines)
-    if n_lines < 1 and pattern in ("random", "grid"):
-        raise HeynError(f"n_lines must be >= 1, got {n_lines}")
-    if n_lines > MAX_N_LINES:
-        raise HeynError(f"n_lines must be at most {MAX_N_LINES}, got {n_lines}")
+    from ..errors import check_number
+
+    n_lines = check_number("n_lines", n_lines, integer=True, error=HeynError,
+                           lo=1 if pattern in ("random", "grid") else None, hi=MAX_N_LINES)
     box = _margin_box(shape, margin)
     r0, r1, c0, c1 = box
     if pattern == "grid":

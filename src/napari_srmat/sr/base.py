@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
-import numbers
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -114,48 +112,11 @@ MAX_INFERENCE_STEPS = 1000
 
 def check_number(field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
                  integer: bool = False, lo_open: bool = False) -> Any:
-    """Validate one numeric option or config field; return it as ``int``/``float``.
+    """:func:`napari_srmat.errors.check_number` raising :class:`SRError` (options and
+    config fields of the SR models)."""
+    from ..errors import check_number as _check
 
-    Parameters
-    ----------
-    field : str
-        Name used in the message.
-    value : Any
-        The value to check (bools and strings are refused; an integral float is accepted
-        where an integer is required).
-    lo, hi : float, optional
-        Inclusive bounds (``lo`` exclusive with ``lo_open=True``).
-    integer : bool
-        Require an integer.
-
-    Raises
-    ------
-    SRError
-        One line naming ``field``, the accepted range and the value.
-    """
-    kind = "an integer" if integer else "a number"
-    rng = ""
-    if lo is not None and hi is not None:
-        rng = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
-    elif lo is not None:
-        rng = f" {'>' if lo_open else '>='} {lo:g}"
-    elif hi is not None:
-        rng = f" <= {hi:g}"
-    bad = SRError(f"{field} must be {kind}{rng}, got {value!r}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise bad
-    v = float(value)
-    if not math.isfinite(v):
-        raise bad
-    if integer:
-        if not v.is_integer():
-            raise bad
-        v = int(v)
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise bad
-    if hi is not None and v > hi:
-        raise bad
-    return v
+    return _check(field, value, lo=lo, hi=hi, integer=integer, lo_open=lo_open, error=SRError)
 
 
 def check_inference_steps(steps: Any, *, max_steps: int = MAX_INFERENCE_STEPS) -> int:
