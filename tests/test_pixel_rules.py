@@ -488,3 +488,41 @@ def test_eval_maps_reads_ome_zarr_maps(tmp_path, capsys):
     assert res[0]["n_images"] == 2 and res[0]["ap"] > 0.5
     assert res[0]["ap"] == pytest.approx(res[1]["ap"])
     assert res[0]["heyn_pred_px"] == pytest.approx(res[1]["heyn_pred_px"])
+
+
+class _CountingArray:
+    """An array-like that counts the pixels read from it (for laziness checks)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data, self.shape, self.dtype, self.ndim = data, data.shape, data.dtype, data.ndim
+        self.pixels_read = 0
+
+    def __getitem__(self, key):
+        out = self.data[key]
+        self.pixels_read += out.size
+        return out
+
+
+def test_channel_rule_and_value_check_read_lazily(tmp_path):
+    """grey_or_rgb keeps Dask and Zarr inputs lazy; check_pixel_values reads only its
+    central window of a large image."""
+    import dask.array as da
+    import zarr
+
+    from napari_srmat.io._float import PIXEL_CHECK_WINDOW
+
+    big = np.zeros((2048, 2048, 4), np.float32)
+    counting = _CountingArray(big)
+    lazy = da.from_array(counting, chunks=(128, 128, 4))
+    rgb = grey_or_rgb(lazy)
+    assert isinstance(rgb, da.Array) and rgb.shape == (2048, 2048, 3)
+    assert counting.pixels_read == 0
+    check_pixel_values(lazy)
+    window = (PIXEL_CHECK_WINDOW + 2 * 128) ** 2 * 4  # at most the chunks it touches
+    assert 0 < counting.pixels_read <= window < big.size // 4
+    z = zarr.open_array(tmp_path / "a.zarr", mode="w", shape=(64, 64, 2), chunks=(32, 32, 2),
+                        dtype=np.uint8)
+    z[:] = 7
+    grey = grey_or_rgb(z)
+    assert isinstance(grey, da.Array) and grey.shape == (64, 64)
+    assert int(grey.compute().max()) == 7
