@@ -247,6 +247,9 @@ def test_n_lines_must_be_an_integer():
             measure_intercepts(m, pattern="grid", n_lines=bad)
     ref = measure_intercepts(m, pattern="grid", n_lines=10)
     assert ref.n_lines == 20  # 10 horizontal + 10 vertical
+    for bad_seed in (1.5, -1, "3"):  # numpy's "SeedSequence expects int" before
+        with pytest.raises(HeynError, match="seed must be an integer >= 0"):
+            measure_intercepts(m, pattern="random", n_lines=5, seed=bad_seed)
     for same in (np.int64(10), 10.0):  # integral floats pass, as in sr.base.check_number
         got = measure_intercepts(m, pattern="grid", n_lines=same)
         assert got.n_lines == 20 and got.n_intersections == ref.n_intersections

@@ -256,6 +256,8 @@ def make_pattern(
         paths += [np.array([[r0, c], [r1, c]]) for c in cols]
         return paths, np.zeros(len(paths), bool)
     if pattern == "random":
+        if seed is not None:  # None: a fresh, unreproducible draw
+            seed = check_number("seed", seed, lo=0, integer=True, error=HeynError)
         rng = np.random.default_rng(seed)
         p = np.column_stack([rng.uniform(r0, r1, n_lines), rng.uniform(c0, c1, n_lines)])
         theta = rng.uniform(0.0, np.pi, n_lines)
