@@ -628,7 +628,7 @@ def test_save_figure_png_checks_just_before_writing(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["heyn", "{mask}", "--pixel-size-um", "1e300"], "between 1e-05 and 100000"),
     (["heyn", "{mask}", "--pixel-size-um", "1e-300"], "between 1e-05 and 100000"),
-    (["heyn", "{mask}", "--lines", "100000000"], "at most 100000"),
+    (["heyn", "{mask}", "--lines", "100000000"], "n_lines must be an integer in [1, 100000]"),
     (["register", "{image}", "{image}", "--scale", "0.01"], "between 0.0625 and 16"),
     (["plan-rescan", "{image}", "--roi-size", "100000"], "larger than the image"),
     (["heyn", "{mask}", "--seed", "-1"], "argument --seed: a seed is an integer >= 0"),
