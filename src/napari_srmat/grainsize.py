@@ -72,6 +72,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import check_number
 from .io import check_pixel_size
 from .jobs import Event, Log, Progress, StopToken, run_job
 from .metrics.heyn import (
@@ -912,8 +913,6 @@ def measure_grain_size_job(
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
     if pattern not in ("random", "grid", "circles"):
         raise GrainSizeError(f"unknown pattern {pattern!r}; choose random, grid or circles")
-    from .errors import check_number
-
     if inference_scale is not None:
         inference_scale = check_number("inference_scale", inference_scale, lo=0.0, lo_open=True,
                                        hi=INFERENCE_SCALE_LIMIT, error=GrainSizeError)

@@ -92,15 +92,16 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     lazy (a Zarr array whose channels are dropped becomes a Dask array); anything else
     becomes a numpy array.
     """
-    if _is_lazy(arr):
-        if len(arr.shape) != 3 or arr.shape[2] == 3:
-            return arr
-        if not hasattr(arr, "compute"):  # Zarr: slicing it would read every pixel
-            import dask.array as da
+    if not _is_lazy(arr):
+        a = np.asarray(arr)
+    elif len(arr.shape) != 3 or arr.shape[2] == 3:
+        return arr
+    elif not hasattr(arr, "compute"):  # Zarr: slicing it would read every pixel
+        import dask.array as da
 
-            arr = da.from_array(arr, chunks=getattr(arr, "chunks", "auto"))
-        return arr[..., 0] if arr.shape[2] in (1, 2) else arr[..., :3]
-    a = np.asarray(arr)
+        a = da.from_array(arr, chunks=getattr(arr, "chunks", "auto"))
+    else:
+        a = arr
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
     return a

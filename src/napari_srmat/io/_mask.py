@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import check_number
 from ._float import to_float01
 from ._read import ImageReadError, image_data, path_arg, read_image
 
@@ -105,14 +106,12 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     if m.dtype == bool:
         return m
     if threshold is not None:
-        from ..errors import check_number
-
         t = check_number(f"threshold for the {name}", threshold, lo=0.0, hi=1.0,
                          error=MaskError)
-        label_map = np.issubdtype(m.dtype, np.signedinteger) or (
-            np.issubdtype(m.dtype, np.integer) and m.dtype.itemsize > 2)
-        if not np.issubdtype(m.dtype, np.integer) or (
-                not label_map and m.max(initial=0) > 1):
+        # probability maps: floats, and 8/16-bit maps beyond 0/1 (label maps, signed or
+        # wider, keep the integer rule below)
+        if np.issubdtype(m.dtype, np.floating) or (
+                m.dtype in (np.uint8, np.uint16) and m.max(initial=0) > 1):
             return to_float01(m) >= t
     if np.issubdtype(m.dtype, np.integer):
         if m.dtype == np.uint8 and m.max(initial=0) > 1:

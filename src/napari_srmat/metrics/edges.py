@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import check_number
 from ..io import as_bool_mask, to_float01
 from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
 from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
@@ -238,8 +239,6 @@ class EdgeHistogram:
         return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
     def _threshold_index(self, t: float) -> int:
-        from ..errors import check_number
-
         t = check_number("threshold", t, lo=0.0, hi=1.0, error=EdgeMetricsError)
         # first bin whose lower edge is >= t (thresholds are quantized to bin edges)
         return int(np.searchsorted(self._edges[:-1], t - 1e-12, side="left"))
@@ -350,8 +349,6 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
         p = p[..., 0]
     if p.ndim != 2:
         raise EdgeMetricsError(f"probability map must be 2-D, got shape {p.shape}")
-    from ..errors import check_number
-
     threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, error=EdgeMetricsError)
     b = p >= threshold
     if skeletonize:

@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..errors import check_number
 from ..io import check_pixel_size
 
 __all__ = [
@@ -243,8 +244,6 @@ def make_pattern(
         return paths, np.zeros(len(paths), bool)
     if segments is not None:
         raise HeynError(f'segments= is only used with pattern="segments", not {pattern!r}')
-    from ..errors import check_number
-
     n_lines = check_number("n_lines", n_lines, integer=True, error=HeynError,
                            lo=1 if pattern in ("random", "grid") else None, hi=MAX_N_LINES)
     box = _margin_box(shape, margin)

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import errors
+
 __all__ = [
     "SRError",
     "UnknownModelError",
@@ -114,9 +116,8 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
                  integer: bool = False, lo_open: bool = False) -> Any:
     """:func:`napari_srmat.errors.check_number` raising :class:`SRError` (options and
     config fields of the SR models)."""
-    from ..errors import check_number as _check
-
-    return _check(field, value, lo=lo, hi=hi, integer=integer, lo_open=lo_open, error=SRError)
+    return errors.check_number(field, value, lo=lo, hi=hi, integer=integer, lo_open=lo_open,
+                               error=SRError)
 
 
 def check_inference_steps(steps: Any, *, max_steps: int = MAX_INFERENCE_STEPS) -> int:
