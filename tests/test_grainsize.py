@@ -442,3 +442,18 @@ def test_mask_mode_binarises_a_probability_map_at_the_threshold():
     labels = ms.boundaries.astype(np.int32) * 9
     got = measure_grain_size(labels, mask=True, threshold=0.5)
     assert got.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
+
+
+def test_dim_image_is_brightened_for_the_model_and_warned(model):
+    """12-bit camera data in a 16-bit file (brightest pixels at ~6 % of full scale) read
+    ℓ̄ two orders of magnitude too long before the exposure gain; now it is brightened
+    to the training images' level, measured like the 8-bit image, and says so."""
+    ms = generate_microstructure((256, 256), mean_grain_size_px=30, seed=5)
+    img8 = ms.image
+    dim16 = (img8.astype(np.uint32) * 4095 // 255).astype(np.uint16)
+    ref = measure_grain_size(img8, model=model, inference_scale=1.0)
+    dim = measure_grain_size(dim16, model=model, inference_scale=1.0)
+    assert not any("dim" in w for w in ref.warnings)
+    assert any("dim for the boundary model" in w and "brightened x" in w
+               for w in dim.warnings), dim.warnings
+    assert dim.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=0.15)

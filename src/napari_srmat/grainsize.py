@@ -960,6 +960,7 @@ def measure_grain_size_job(
     if min(x.shape[:2]) < 3:
         raise GrainSizeError(f"the image is {min(arr.shape[:2])} px at its smallest; at "
                              f"inference scale {scale:g} it would be under 3 px")
+    warns.extend(_exposure_warnings(model, x))
     prob = yield from _predict(x, model, stop)
     if prob is None:
         return None
@@ -977,6 +978,21 @@ def measure_grain_size_job(
     out.boundaries = binary
     _check_scale(out, auto)
     return _note_pixel_size(out)
+
+
+def _exposure_warnings(model, image: np.ndarray) -> list[str]:
+    """Say when the image was brightened for the boundary model (too dim for it: see
+    :func:`napari_srmat.edges.data.exposure_gain`)."""
+    from .edges.data import EXPOSURE_TARGET, TRAINING_BRIGHT_RANGE
+
+    gain = model.exposure_gain(image)
+    if gain == 1.0:
+        return []
+    return [f"the image is dim for the boundary model (its brightest pixels at "
+            f"{EXPOSURE_TARGET / gain:.0%} of full scale, the training images' at "
+            f"{TRAINING_BRIGHT_RANGE[0]:.0%}-{TRAINING_BRIGHT_RANGE[1]:.0%}): "
+            f"brightened x{gain:.3g} before the model; 12- or 14-bit camera data saved in a "
+            "16-bit file and under-exposed images look like this"]
 
 
 def _calibration_warnings(model, threshold: float | None) -> list[str]:

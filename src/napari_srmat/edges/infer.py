@@ -264,7 +264,21 @@ class BoundaryModel:
         sample = to_model_image(np.asarray(image[::step, ::step]))
         return channel_stats(sample, max_pixels=sample[0].size)  # sampled once, not twice
 
-    def predict(self, batch, input_stats=None):
+    def exposure_gain(self, image) -> float:
+        """Gain applied to a whole ``(H, W)`` / ``(H, W, C)`` image before this model
+        (:func:`napari_srmat.edges.data.exposure_gain`: > 1 only for an image too dim for
+        the model; 1.0 for a model with an input normalisation, which removes the
+        exposure itself). Large images are sampled on a regular grid. Pass it to
+        :meth:`predict` as ``gain`` so every tile is brightened alike."""
+        if self.input_norm != "none":
+            return 1.0
+        from .data import exposure_gain, stats_step, to_model_image
+
+        step = stats_step(*image.shape[:2])  # convert only the sampled pixels
+        sample = to_model_image(np.asarray(image[::step, ::step]))
+        return exposure_gain(sample, max_pixels=sample[0].size)
+
+    def predict(self, batch, input_stats=None, gain=None):
         """Boundary probability and uncertainty of a batch.
 
         Parameters
@@ -278,6 +292,11 @@ class BoundaryModel:
             statistics of the whole image the tiles come from (:meth:`input_stats`).
             Without them each batch item is normalised with its own statistics (right
             for whole images, not for tiles).
+        gain : float, optional
+            For a model without an input normalisation: the whole image's
+            :meth:`exposure_gain` (the tiles of a dim image are brightened alike).
+            Without it each batch item gets its own gain (right for whole images, not
+            for tiles).
 
         Returns
         -------
@@ -300,6 +319,8 @@ class BoundaryModel:
         x = x.to(self.device, torch.float32).clamp(0, 1)
         if self.input_norm == "channels":
             x = _normalize_batch(x, input_stats)
+        else:
+            x = _brighten_batch(x, gain)
         x = x.contiguous(memory_format=torch.channels_last)
         net = self._inference_net()
         # on a CPU one tile at a time is faster than a batch (its activations stay in cache)
@@ -334,9 +355,9 @@ class BoundaryModel:
             self._fast_net = (key, inference_copy(self.net))
         return self._fast_net[1]
 
-    def predict_stacked(self, batch, input_stats=None):
+    def predict_stacked(self, batch, input_stats=None, gain=None):
         """``(B, 2, h, w)`` stack of ``(prob, sigma)`` (the function tiling applies)."""
-        prob, sigma = self.predict(batch, input_stats)
+        prob, sigma = self.predict(batch, input_stats, gain)
         if isinstance(prob, np.ndarray):
             return np.concatenate([prob, sigma], axis=1)
         import torch
@@ -362,6 +383,24 @@ def _normalize_batch(x, input_stats):
     scale, shift = (torch.from_numpy(np.ascontiguousarray(a)).to(x.device)
                     .reshape(-1, x.shape[1], 1, 1) for a in normalization_affine(mean, std))
     return x * scale + shift
+
+
+def _brighten_batch(x, gain):
+    """Multiply a torch batch in [0, 1] by the whole image's exposure gain, or by each
+    item's own (:func:`napari_srmat.edges.data.exposure_gain`), and clip to [0, 1]."""
+    import torch
+
+    from .data import exposure_gain
+
+    if gain is None:  # each item is a whole image: its own gain (on the CPU, sampled)
+        gains = [exposure_gain(item) for item in x.detach().to("cpu").numpy()]
+        if all(g == 1.0 for g in gains):
+            return x
+        factor = torch.tensor(gains, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+        return (x * factor).clamp_(0, 1)
+    if float(gain) == 1.0:
+        return x
+    return (x * float(gain)).clamp_(0, 1)
 
 
 #: Tiles per network call on a CPU (:meth:`BoundaryModel.predict`): one tile's
@@ -632,17 +671,17 @@ def _tile_function(model, image, scheduler, worker_device):
     """What the tiling engine applies to the batches of ``image``: ``model.predict_stacked``
     or its stand-in on dask workers. A model trained on normalised inputs normalises every
     tile with the whole image's statistics (one strided read), so tiles and seams do not
-    depend on the tiling."""
+    depend on the tiling; the exposure gain of a dim image is the whole image's too."""
     from ..io import Micrograph
 
-    stats = model.input_stats(image.data if isinstance(image, Micrograph) else image)
+    data = image.data if isinstance(image, Micrograph) else image
+    stats = model.input_stats(data)
+    gain = model.exposure_gain(data)
     if scheduler is not None:
         from .remote import RemoteBoundaryModel
 
-        return RemoteBoundaryModel(model, device=worker_device, input_stats=stats)
-    if stats is None:
-        return model.predict_stacked
-    return functools.partial(model.predict_stacked, input_stats=stats)
+        return RemoteBoundaryModel(model, device=worker_device, input_stats=stats, gain=gain)
+    return functools.partial(model.predict_stacked, input_stats=stats, gain=gain)
 
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,

@@ -26,14 +26,17 @@ class RemoteBoundaryModel(WorkerModel):
     input_stats : tuple of ndarray, optional
         The whole image's channel statistics for a model with an input normalisation
         (:meth:`BoundaryModel.input_stats`), passed with every batch.
+    gain : float
+        The whole image's exposure gain (:meth:`BoundaryModel.exposure_gain`), passed
+        with every batch.
     """
 
-    def __init__(self, model: BoundaryModel, device: str = "auto", input_stats=None) -> None:
+    def __init__(self, model: BoundaryModel, device: str = "auto", input_stats=None,
+                 gain: float = 1.0) -> None:
         path = model.path
         if path is not None and Path(path).resolve() == default_checkpoint_path().resolve():
             path = None
         super().__init__(load_boundary_model, {"checkpoint": path, "device": device,
                                                "tta": model.tta},
                          "predict_stacked", model.weights_digest(), describe="UAED",
-                         call_kwargs=None if input_stats is None
-                         else {"input_stats": input_stats})
+                         call_kwargs={"input_stats": input_stats, "gain": float(gain)})
