@@ -59,6 +59,7 @@ def test_training_images_are_never_brightened(shared_data, shipped):
             image = np.asarray(read_image(path).data)
             levels.append(bright_level(to_model_image(image)))
             assert shipped.exposure_gain(image) == 1.0, path.name
+            assert shipped.saturated_fraction(image) < 0.01, path.name
     assert len(levels) >= 60
     low, high = TRAINING_BRIGHT_RANGE
     assert low - 0.01 <= min(levels) and max(levels) <= high + 0.01
@@ -91,3 +92,17 @@ def test_a_normalised_model_needs_no_gain(shipped, dim_micrograph):
     model = BoundaryModel(shipped.net, {**shipped.config, "input_norm": "channels"},
                           tta="none")
     assert model.exposure_gain(dim_micrograph) == 1.0
+
+
+def test_over_exposed_image_is_flagged(shipped):
+    from napari_srmat import measure_grain_size
+    from napari_srmat.edges.data import SATURATED_FRACTION_LIMIT, saturated_fraction
+
+    image = generate_microstructure((192, 192), mean_grain_size_px=24, seed=2).image
+    over = np.clip(image.astype(np.float32) / 255 * 2.0, 0, 1)
+    assert saturated_fraction(to_model_image(image)) < SATURATED_FRACTION_LIMIT
+    assert shipped.saturated_fraction(over) > SATURATED_FRACTION_LIMIT
+    flagged = measure_grain_size(over, model=shipped, inference_scale=1.0).warnings
+    plain = measure_grain_size(image, model=shipped, inference_scale=1.0).warnings
+    assert any("saturated" in w for w in flagged), flagged
+    assert not any("saturated" in w for w in plain), plain

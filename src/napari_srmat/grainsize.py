@@ -982,17 +982,23 @@ def measure_grain_size_job(
 
 def _exposure_warnings(model, image: np.ndarray) -> list[str]:
     """Say when the image was brightened for the boundary model (too dim for it: see
-    :func:`napari_srmat.edges.data.exposure_gain`)."""
-    from .edges.data import EXPOSURE_TARGET, TRAINING_BRIGHT_RANGE
+    :func:`napari_srmat.edges.data.exposure_gain`) and when much of it is saturated."""
+    from .edges.data import EXPOSURE_TARGET, SATURATED_FRACTION_LIMIT, TRAINING_BRIGHT_RANGE
 
+    warns = []
     gain = model.exposure_gain(image)
-    if gain == 1.0:
-        return []
-    return [f"the image is dim for the boundary model (its brightest pixels at "
-            f"{EXPOSURE_TARGET / gain:.0%} of full scale, the training images' at "
-            f"{TRAINING_BRIGHT_RANGE[0]:.0%}-{TRAINING_BRIGHT_RANGE[1]:.0%}): "
-            f"brightened x{gain:.3g} before the model; 12- or 14-bit camera data saved in a "
-            "16-bit file and under-exposed images look like this"]
+    if gain != 1.0:
+        warns.append(f"the image is dim for the boundary model (its brightest pixels at "
+                     f"{EXPOSURE_TARGET / gain:.0%} of full scale, the training images' at "
+                     f"{TRAINING_BRIGHT_RANGE[0]:.0%}-{TRAINING_BRIGHT_RANGE[1]:.0%}): "
+                     f"brightened x{gain:.3g} before the model; 12- or 14-bit camera data "
+                     "saved in a 16-bit file and under-exposed images look like this")
+    saturated = model.saturated_fraction(image)
+    if saturated > SATURATED_FRACTION_LIMIT:
+        warns.append(f"{saturated:.0%} of the image is saturated (a channel at full scale): "
+                     "boundaries inside clipped areas cannot be seen, so ℓ̄ may be too long; "
+                     "acquire with less exposure")
+    return warns
 
 
 def _calibration_warnings(model, threshold: float | None) -> list[str]:

@@ -26,6 +26,7 @@ __all__ = [
     "normalize_channels",
     "bright_level",
     "exposure_gain",
+    "saturated_fraction",
 ]
 
 #: Input normalisations a boundary model can be trained with (``config["input_norm"]``):
@@ -107,10 +108,15 @@ def channel_stats(image, *, max_pixels: int = STATS_MAX_PIXELS) -> tuple[np.ndar
     >>> m.round(3).tolist(), s.round(3).tolist()
     ([0.0, 0.25, 1.0], [0.0, 0.433, 0.0])
     """
-    c, h, w = image.shape
-    step = stats_step(h, w, max_pixels)
-    sample = np.asarray(image[:, ::step, ::step], dtype=np.float64).reshape(c, -1)
+    sample = _grid_sample(image, max_pixels).astype(np.float64).reshape(image.shape[0], -1)
     return sample.mean(1), np.maximum(sample.std(1), 1e-6)
+
+
+def _grid_sample(image, max_pixels: int) -> np.ndarray:
+    """The pixels of a ``(C, H, W)`` image on the regular grid of :func:`stats_step` (the
+    one sampling rule of the whole-image statistics), as a numpy array."""
+    step = stats_step(image.shape[1], image.shape[2], max_pixels)
+    return np.asarray(image[:, ::step, ::step])
 
 
 #: Percentile of an image's values taken as its bright level (:func:`bright_level`).
@@ -156,10 +162,44 @@ def bright_level(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
     >>> bright_level(np.full((3, 8, 8), 0.25, np.float32))
     0.25
     """
-    c, h, w = image.shape
-    step = stats_step(h, w, max_pixels)
-    sample = np.asarray(image[:, ::step, ::step], dtype=np.float64)
-    return float(np.percentile(sample, EXPOSURE_PERCENTILE))
+    return float(np.percentile(_grid_sample(image, max_pixels).astype(np.float64),
+                               EXPOSURE_PERCENTILE))
+
+
+#: Fraction of saturated pixels (:func:`saturated_fraction`) above which a grain size is
+#: flagged: tbm regions made brighter read ℓ̄ within -11 to +9 % while under 30 % of their
+#: pixels clip, and half or more of them over 10 % off (up to 3 x too long) beyond
+#: (``studies/exposure_sensitivity.py``); the training images have none.
+SATURATED_FRACTION_LIMIT = 0.3
+
+
+def saturated_fraction(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
+    """Fraction of the pixels of a ``(C, H, W)`` model image with a channel at full scale.
+
+    Saturated (clipped) areas hide the boundaries inside them. Sampled on the grid of
+    :func:`channel_stats`.
+
+    Parameters
+    ----------
+    image : array-like
+        ``(C, H, W)`` float image in [0, 1] (what :func:`to_model_image` returns).
+    max_pixels : int
+        Largest number of pixels read.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((3, 4, 4), np.float32)
+    >>> x[1, :2] = 1.0  # green clipped in the top half
+    >>> saturated_fraction(x)
+    0.5
+    """
+    return float((_grid_sample(image, max_pixels) >= 1.0).any(axis=0).mean())
 
 
 def exposure_gain(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:

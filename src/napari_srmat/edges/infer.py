@@ -258,10 +258,9 @@ class BoundaryModel:
         regular grid (:func:`napari_srmat.edges.data.channel_stats`)."""
         if self.input_norm == "none":
             return None
-        from .data import channel_stats, stats_step, to_model_image
+        from .data import channel_stats
 
-        step = stats_step(*image.shape[:2])  # convert only the sampled pixels
-        sample = to_model_image(np.asarray(image[::step, ::step]))
+        sample = _grid_sample(image)
         return channel_stats(sample, max_pixels=sample[0].size)  # sampled once, not twice
 
     def exposure_gain(self, image) -> float:
@@ -272,11 +271,23 @@ class BoundaryModel:
         :meth:`predict` as ``gain`` so every tile is brightened alike."""
         if self.input_norm != "none":
             return 1.0
-        from .data import exposure_gain, stats_step, to_model_image
+        from .data import exposure_gain
 
-        step = stats_step(*image.shape[:2])  # convert only the sampled pixels
-        sample = to_model_image(np.asarray(image[::step, ::step]))
+        sample = _grid_sample(image)
         return exposure_gain(sample, max_pixels=sample[0].size)
+
+    def saturated_fraction(self, image) -> float:
+        """Fraction of a whole ``(H, W)`` / ``(H, W, C)`` image's pixels with a channel at
+        full scale once :meth:`exposure_gain` is applied
+        (:func:`napari_srmat.edges.data.saturated_fraction`; sampled on a grid)."""
+        from .data import exposure_gain, saturated_fraction
+
+        sample = _grid_sample(image)
+        if self.input_norm == "none":  # what the network sees: brightened when dim
+            gain = exposure_gain(sample, max_pixels=sample[0].size)
+            if gain != 1.0:
+                sample = np.clip(sample * np.float32(gain), 0.0, 1.0)
+        return saturated_fraction(sample, max_pixels=sample[0].size)
 
     def predict(self, batch, input_stats=None, gain=None):
         """Boundary probability and uncertainty of a batch.
@@ -363,6 +374,16 @@ class BoundaryModel:
         import torch
 
         return torch.cat([prob, sigma], dim=1)
+
+
+def _grid_sample(image) -> np.ndarray:
+    """The pixels of a whole ``(H, W)`` / ``(H, W, C)`` image on the grid of
+    :func:`napari_srmat.edges.data.stats_step` as a ``(3, h, w)`` model image (only the
+    sampled pixels are read and converted)."""
+    from .data import stats_step, to_model_image
+
+    step = stats_step(*image.shape[:2])
+    return to_model_image(np.asarray(image[::step, ::step]))
 
 
 def _normalize_batch(x, input_stats):
