@@ -59,7 +59,7 @@ def test_training_images_are_never_brightened(shared_data, shipped):
             image = np.asarray(read_image(path).data)
             levels.append(bright_level(to_model_image(image)))
             assert shipped.exposure_gain(image) == 1.0, path.name
-            assert shipped.saturated_fraction(image) < 0.01, path.name
+            assert shipped.input_report(image)["saturated_fraction"] < 0.01, path.name
     assert len(levels) >= 60
     low, high = TRAINING_BRIGHT_RANGE
     assert low - 0.01 <= min(levels) and max(levels) <= high + 0.01
@@ -101,8 +101,23 @@ def test_over_exposed_image_is_flagged(shipped):
     image = generate_microstructure((192, 192), mean_grain_size_px=24, seed=2).image
     over = np.clip(image.astype(np.float32) / 255 * 2.0, 0, 1)
     assert saturated_fraction(to_model_image(image)) < SATURATED_FRACTION_LIMIT
-    assert shipped.saturated_fraction(over) > SATURATED_FRACTION_LIMIT
+    assert shipped.input_report(over)["saturated_fraction"] > SATURATED_FRACTION_LIMIT
     flagged = measure_grain_size(over, model=shipped, inference_scale=1.0).warnings
     plain = measure_grain_size(image, model=shipped, inference_scale=1.0).warnings
     assert any("saturated" in w for w in flagged), flagged
     assert not any("saturated" in w for w in plain), plain
+
+
+def test_grey_image_is_flagged(shipped):
+    from napari_srmat import measure_grain_size
+    from napari_srmat.edges.data import GREY_COLOURFULNESS_LIMIT
+
+    image = generate_microstructure((192, 192), mean_grain_size_px=24, seed=2).image
+    grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    assert shipped.input_report(image)["colourfulness"] > 3 * GREY_COLOURFULNESS_LIMIT
+    for g in (grey, np.repeat(grey[..., None], 3, axis=-1)):  # (H, W) and grey RGB
+        assert shipped.input_report(g)["colourfulness"] == 0.0
+        warns = measure_grain_size(g, model=shipped, inference_scale=1.0).warnings
+        assert any("the image is grey" in w for w in warns), warns
+    warns = measure_grain_size(image, model=shipped, inference_scale=1.0).warnings
+    assert not any("grey" in w for w in warns), warns

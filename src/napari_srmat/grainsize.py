@@ -960,7 +960,7 @@ def measure_grain_size_job(
     if min(x.shape[:2]) < 3:
         raise GrainSizeError(f"the image is {min(arr.shape[:2])} px at its smallest; at "
                              f"inference scale {scale:g} it would be under 3 px")
-    warns.extend(_exposure_warnings(model, x))
+    warns.extend(_input_warnings(model, x))
     prob = yield from _predict(x, model, stop)
     if prob is None:
         return None
@@ -980,24 +980,36 @@ def measure_grain_size_job(
     return _note_pixel_size(out)
 
 
-def _exposure_warnings(model, image: np.ndarray) -> list[str]:
-    """Say when the image was brightened for the boundary model (too dim for it: see
-    :func:`napari_srmat.edges.data.exposure_gain`) and when much of it is saturated."""
-    from .edges.data import EXPOSURE_TARGET, SATURATED_FRACTION_LIMIT, TRAINING_BRIGHT_RANGE
+def _input_warnings(model, image: np.ndarray) -> list[str]:
+    """Say when the image is outside what the boundary model knows: too dim (it is
+    brightened: :func:`napari_srmat.edges.data.exposure_gain`), much of it saturated, or
+    grey (the model learned colour polarized-light micrographs)."""
+    from .edges.data import (
+        EXPOSURE_TARGET,
+        GREY_COLOURFULNESS_LIMIT,
+        SATURATED_FRACTION_LIMIT,
+        TRAINING_BRIGHT_RANGE,
+    )
 
+    seen = model.input_report(image)
     warns = []
-    gain = model.exposure_gain(image)
+    gain = seen["exposure_gain"]
     if gain != 1.0:
         warns.append(f"the image is dim for the boundary model (its brightest pixels at "
-                     f"{EXPOSURE_TARGET / gain:.0%} of full scale, the training images' at "
+                     f"{seen['bright_level']:.0%} of full scale, the training images' at "
                      f"{TRAINING_BRIGHT_RANGE[0]:.0%}-{TRAINING_BRIGHT_RANGE[1]:.0%}): "
-                     f"brightened x{gain:.3g} before the model; 12- or 14-bit camera data "
-                     "saved in a 16-bit file and under-exposed images look like this")
-    saturated = model.saturated_fraction(image)
-    if saturated > SATURATED_FRACTION_LIMIT:
-        warns.append(f"{saturated:.0%} of the image is saturated (a channel at full scale): "
-                     "boundaries inside clipped areas cannot be seen, so ℓ̄ may be too long; "
-                     "acquire with less exposure")
+                     f"brightened x{gain:.3g} to {EXPOSURE_TARGET:.0%} before the model; "
+                     "12- or 14-bit camera data saved in a 16-bit file and under-exposed "
+                     "images look like this")
+    if seen["saturated_fraction"] > SATURATED_FRACTION_LIMIT:
+        warns.append(f"{seen['saturated_fraction']:.0%} of the image is saturated (a channel "
+                     "at full scale): boundaries inside clipped areas cannot be seen, so ℓ̄ "
+                     "may be too long; acquire with less exposure")
+    if seen["colourfulness"] < GREY_COLOURFULNESS_LIMIT:
+        warns.append("the image is grey: the boundary model was trained on colour "
+                     "polarized-light micrographs, and grey images (grey copies of those, "
+                     "bright-field etched images) are measured less reliably than its "
+                     "interval says (docs/grain_size.md, 'Grey images')")
     return warns
 
 

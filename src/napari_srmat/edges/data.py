@@ -27,6 +27,7 @@ __all__ = [
     "bright_level",
     "exposure_gain",
     "saturated_fraction",
+    "colourfulness",
 ]
 
 #: Input normalisations a boundary model can be trained with (``config["input_norm"]``):
@@ -200,6 +201,44 @@ def saturated_fraction(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
     0.5
     """
     return float((_grid_sample(image, max_pixels) >= 1.0).any(axis=0).mean())
+
+
+#: Colourfulness (:func:`colourfulness`) under which an image counts as grey: grey
+#: images give 0 (JPEG chroma noise a little more); the colour polarized-light images of
+#: tbm/train + val lie at 0.097-0.371, the scans in no split at 0.136-0.436
+#: (``studies/grey_input_check.py``).
+GREY_COLOURFULNESS_LIMIT = 0.03
+
+
+def colourfulness(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
+    """Mean spread between the channels of a ``(C, H, W)`` model image (0 for grey).
+
+    The mean over the sampled pixels of ``max(channels) - min(channels)``: 0 for a grey
+    image (one channel repeated), about 0.1-0.4 for polarized-light colour micrographs.
+    Sampled on the grid of :func:`channel_stats`.
+
+    Parameters
+    ----------
+    image : array-like
+        ``(C, H, W)`` float image in [0, 1] (what :func:`to_model_image` returns).
+    max_pixels : int
+        Largest number of pixels read.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> colourfulness(np.full((3, 4, 4), 0.5, np.float32))
+    0.0
+    >>> colourfulness(np.stack([np.full((4, 4), v, np.float32) for v in (0.25, 0.5, 0.75)]))
+    0.5
+    """
+    sample = _grid_sample(image, max_pixels).astype(np.float64)
+    return float((sample.max(axis=0) - sample.min(axis=0)).mean())
 
 
 def exposure_gain(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:

@@ -276,18 +276,20 @@ class BoundaryModel:
         sample = _grid_sample(image)
         return exposure_gain(sample, max_pixels=sample[0].size)
 
-    def saturated_fraction(self, image) -> float:
-        """Fraction of a whole ``(H, W)`` / ``(H, W, C)`` image's pixels with a channel at
-        full scale once :meth:`exposure_gain` is applied
-        (:func:`napari_srmat.edges.data.saturated_fraction`; sampled on a grid)."""
-        from .data import exposure_gain, saturated_fraction
+    def input_report(self, image) -> dict[str, float]:
+        """What this model would see of a whole ``(H, W)`` / ``(H, W, C)`` image, from
+        one grid sample (:mod:`napari_srmat.edges.data`): its ``exposure_gain``, its
+        ``bright_level`` and ``colourfulness``, and the ``saturated_fraction`` of the
+        pixels once the gain is applied."""
+        from .data import bright_level, colourfulness, exposure_gain, saturated_fraction
 
         sample = _grid_sample(image)
-        if self.input_norm == "none":  # what the network sees: brightened when dim
-            gain = exposure_gain(sample, max_pixels=sample[0].size)
-            if gain != 1.0:
-                sample = np.clip(sample * np.float32(gain), 0.0, 1.0)
-        return saturated_fraction(sample, max_pixels=sample[0].size)
+        n = sample[0].size
+        gain = exposure_gain(sample, max_pixels=n) if self.input_norm == "none" else 1.0
+        seen = np.clip(sample * np.float32(gain), 0.0, 1.0) if gain != 1.0 else sample
+        return {"exposure_gain": gain, "bright_level": bright_level(sample, max_pixels=n),
+                "colourfulness": colourfulness(sample, max_pixels=n),
+                "saturated_fraction": saturated_fraction(seen, max_pixels=n)}
 
     def predict(self, batch, input_stats=None, gain=None):
         """Boundary probability and uncertainty of a batch.
