@@ -272,7 +272,7 @@ def pseudo_samples(work: Path, variant: str, k: int, data: Path, teacher_params:
         for scan in unlabeled_scans(data):
             for name, region in scan_regions(scan, spec["regions_per_scan"]):
                 x = region.transpose(2, 0, 1).astype(np.float32) / 255.0
-                prob = teacher.predict(x[None])[0][0, 0]
+                prob = teacher.predict(x[None], gain=1.0)[0][0, 0]  # as stored: no gain
                 binary = apply_threshold_rule("otsu_scaled", prob, teacher_params)
                 mask = ndi.binary_dilation(skeletonize(binary), np.ones(
                     (PSEUDO_WIDTH_PX, PSEUDO_WIDTH_PX), bool))

@@ -107,7 +107,7 @@ def judge(out_root: Path, work: str, variant: str, samples: dict, scans: dict) -
         model = load_final_ema(folder / variant / f"fold-{k}" / "run")
         for n in fold:
             x = scan_crop(scans, n).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-            jpg[n] = model.predict(x)[0][0, 0]
+            jpg[n] = model.predict(x, gain=1.0)[0][0, 0]  # crops: as stored, no gain
     masks = [samples[n].mask for n in names]
     t_png = InterceptTable([png[n] for n in names], masks)
     t_jpg = InterceptTable([jpg[n] for n in names], masks)

@@ -125,7 +125,7 @@ def main(argv=None) -> int:
                 y, x = (int(v) for v in n.split("-")[1:])
                 maps["scan_map_region_otsu"][n] = prob[y:y + REGION, x:x + REGION]
                 region = scan_crop(scans, n).transpose(2, 0, 1)[None].astype(np.float32)
-                maps["region_alone"][n] = model.predict(region / 255.0)[0][0, 0]
+                maps["region_alone"][n] = model.predict(region / 255.0, gain=1.0)[0][0, 0]
         print(f"fold {k}: {len(fold)} regions", flush=True)
     masks = [samples[n].mask for n in names]
     tables = {arm: InterceptTable([maps[arm][n] for n in names], masks)

@@ -249,6 +249,23 @@ def test_normalising_boundary_model_on_cluster(client, one_thread, image, tmp_pa
     assert np.abs(local - plain).max() > 1e-3
 
 
+def test_dim_image_gets_the_whole_image_gain_on_cluster(client, one_thread, image):
+    """The exposure gain of a dim image reaches the workers: every tile is brightened
+    alike, as in the local run (workers with a per-tile gain, or none, would differ)."""
+    from napari_srmat.edges import load_boundary_model, predict_boundaries
+
+    model = load_boundary_model(device="cpu")
+    dim = (image.astype(np.uint16) * 16)  # 12-bit values in a 16-bit array
+    assert model.exposure_gain(dim) > 4
+    local = predict_boundaries(dim, model, tile=64, overlap=16)[0]
+    dist = predict_boundaries(dim, model, tile=64, overlap=16, scheduler=client,
+                              worker_device="cpu")[0]
+    np.testing.assert_array_equal(dist, local)
+    tiles = dim.astype(np.float32)[None].transpose(0, 3, 1, 2) / 65535
+    unbrightened = model.predict(tiles, gain=1.0)[0][0, 0]
+    assert np.abs(local - unbrightened).max() > 0.1
+
+
 def test_scheduler_without_workers_is_refused(monkeypatch):
     monkeypatch.setattr(_distributed, "SCHEDULER_CONNECT_TIMEOUT", 1)
     with distributed.LocalCluster(n_workers=0, processes=False,

@@ -121,3 +121,41 @@ def test_grey_image_is_flagged(shipped):
         assert any("the image is grey" in w for w in warns), warns
     warns = measure_grain_size(image, model=shipped, inference_scale=1.0).warnings
     assert not any("grey" in w for w in warns), warns
+
+
+def test_clipped_12_bit_data_counts_as_saturated(shipped):
+    """12-bit data clip at 4095, which a 16-bit file holds at 6 % of full scale: the
+    clipped pixels are those at the image's own maximum once it is brightened."""
+    image = generate_microstructure((192, 192), mean_grain_size_px=24, seed=2).image
+    over = np.clip(image.astype(np.float32) * 2.0, 0, 255)  # clipped at 255 on the sensor
+    twelve = (over * 4095 / 255).round().astype(np.uint16)
+    report = shipped.input_report(twelve)
+    assert report["exposure_gain"] > 10
+    assert report["saturated_fraction"] == pytest.approx(
+        shipped.input_report(over.astype(np.uint8))["saturated_fraction"], abs=1e-9)
+    assert report["saturated_fraction"] > 0.3
+    # unclipped 12-bit data: only the few pixels at the maximum
+    plain = (image.astype(np.uint32) * 4095 // 255).astype(np.uint16)
+    assert shipped.input_report(plain)["saturated_fraction"] < 0.05
+
+
+def test_dim_colour_image_is_not_grey(shipped):
+    image = generate_microstructure((192, 192), mean_grain_size_px=24, seed=2).image
+    twelve = (image.astype(np.uint32) * 4095 // 255).astype(np.uint16)
+    report = shipped.input_report(twelve)
+    assert report["colourfulness"] == pytest.approx(
+        shipped.input_report(image)["colourfulness"], rel=0.3)
+
+
+def test_output_folder_records_the_gain_of_a_dim_image(shipped, dim_micrograph, tmp_path):
+    """A dim image's maps depend on its gain: the folder's identity says so (a folder
+    made without it is not taken as the same work), a normal image's has no such key."""
+    from napari_srmat.outputs import read_marker
+
+    out = predict_boundaries(dim_micrograph, shipped, out=tmp_path / "dim", previews=False)
+    identity = read_marker(tmp_path / "dim")["identity"]
+    assert identity["exposure_gain"] == pytest.approx(shipped.exposure_gain(dim_micrograph))
+    assert out is not None
+    bright = np.clip(dim_micrograph * 5, 0, 1)
+    predict_boundaries(bright, shipped, out=tmp_path / "bright", previews=False)
+    assert "exposure_gain" not in read_marker(tmp_path / "bright")["identity"]

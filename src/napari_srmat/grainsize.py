@@ -985,7 +985,6 @@ def _input_warnings(model, image: np.ndarray) -> list[str]:
     brightened: :func:`napari_srmat.edges.data.exposure_gain`), much of it saturated, or
     grey (the model learned colour polarized-light micrographs)."""
     from .edges.data import (
-        EXPOSURE_TARGET,
         GREY_COLOURFULNESS_LIMIT,
         SATURATED_FRACTION_LIMIT,
         TRAINING_BRIGHT_RANGE,
@@ -998,18 +997,22 @@ def _input_warnings(model, image: np.ndarray) -> list[str]:
         warns.append(f"the image is dim for the boundary model (its brightest pixels at "
                      f"{seen['bright_level']:.0%} of full scale, the training images' at "
                      f"{TRAINING_BRIGHT_RANGE[0]:.0%}-{TRAINING_BRIGHT_RANGE[1]:.0%}): "
-                     f"brightened x{gain:.3g} to {EXPOSURE_TARGET:.0%} before the model; "
-                     "12- or 14-bit camera data saved in a 16-bit file and under-exposed "
-                     "images look like this")
+                     f"corrected by brightening it x{gain:.3g} (to "
+                     f"{seen['seen_bright_level']:.0%}) before the model, which brings "
+                     "dimmed copies of training images back to within a few % of their ℓ̄ "
+                     "(docs/grain_size.md, 'Exposure'); 12- or 14-bit camera files look "
+                     "like this, otherwise the image is under-exposed")
     if seen["saturated_fraction"] > SATURATED_FRACTION_LIMIT:
         warns.append(f"{seen['saturated_fraction']:.0%} of the image is saturated (a channel "
                      "at full scale): boundaries inside clipped areas cannot be seen, so ℓ̄ "
                      "may be too long; acquire with less exposure")
     if seen["colourfulness"] < GREY_COLOURFULNESS_LIMIT:
         warns.append("the image is grey: the boundary model was trained on colour "
-                     "polarized-light micrographs, and grey images (grey copies of those, "
-                     "bright-field etched images) are measured less reliably than its "
-                     "interval says (docs/grain_size.md, 'Grey images')")
+                     "polarized-light micrographs, and on grey images its ℓ̄ is far less "
+                     "reliable than the 95% interval says (grey copies of its training "
+                     "images read about 40% too long); for bright-field etched images "
+                     "measure a boundary mask instead (srmat grain-size --mask, mask=True; "
+                     "docs/grain_size.md, 'Grey images')")
     return warns
 
 

@@ -129,11 +129,12 @@ TRAINING_BRIGHT_RANGE = (0.62, 0.92)
 #: :data:`EXPOSURE_PERCENTILE` of the tbm/train + val images.
 EXPOSURE_TARGET = 0.80
 #: Images whose bright level is below this are brightened to :data:`EXPOSURE_TARGET`
-#: before the model (:func:`exposure_gain`). It lies under every training image's level
-#: (:data:`TRAINING_BRIGHT_RANGE`), so images like the training data are never changed;
-#: a 12-bit camera image in a 16-bit file (bright level ~0.05) or an image exposed at
-#: half the light is.
-EXPOSURE_DIM_LIMIT = 0.5
+#: before the model (:func:`exposure_gain`). It lies just under every training image's
+#: level (:data:`TRAINING_BRIGHT_RANGE`), so images like the training data are never
+#: changed; a 12-bit camera image in a 16-bit file (bright level ~0.05) or an image
+#: exposed at two thirds of the light is (``studies/exposure_sensitivity.py``: tbm
+#: regions at 0.7 x their brightness read ℓ̄ up to 13 % long with a limit of 0.5).
+EXPOSURE_DIM_LIMIT = 0.6
 #: Largest gain :func:`exposure_gain` applies (8-bit values held in a 16-bit file need
 #: about 300).
 EXPOSURE_GAIN_LIMIT = 512.0
@@ -155,7 +156,7 @@ def bright_level(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
     Returns
     -------
     float
-        In [0, 1].
+        In [0, 1] (NaN pixels are ignored; NaN when all are NaN).
 
     Examples
     --------
@@ -163,18 +164,19 @@ def bright_level(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
     >>> bright_level(np.full((3, 8, 8), 0.25, np.float32))
     0.25
     """
-    return float(np.percentile(_grid_sample(image, max_pixels).astype(np.float64),
-                               EXPOSURE_PERCENTILE))
+    return float(np.nanpercentile(_grid_sample(image, max_pixels).astype(np.float64),
+                                  EXPOSURE_PERCENTILE))
 
 
 #: Fraction of saturated pixels (:func:`saturated_fraction`) above which a grain size is
 #: flagged: tbm regions made brighter read ℓ̄ within -11 to +9 % while under 30 % of their
 #: pixels clip, and half or more of them over 10 % off (up to 3 x too long) beyond
-#: (``studies/exposure_sensitivity.py``); the training images have none.
+#: (``studies/exposure_sensitivity.py``); the training images have under 1 %.
 SATURATED_FRACTION_LIMIT = 0.3
 
 
-def saturated_fraction(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
+def saturated_fraction(image, *, max_pixels: int = STATS_MAX_PIXELS,
+                       full_scale: float = 1.0) -> float:
     """Fraction of the pixels of a ``(C, H, W)`` model image with a channel at full scale.
 
     Saturated (clipped) areas hide the boundaries inside them. Sampled on the grid of
@@ -186,6 +188,9 @@ def saturated_fraction(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
         ``(C, H, W)`` float image in [0, 1] (what :func:`to_model_image` returns).
     max_pixels : int
         Largest number of pixels read.
+    full_scale : float
+        The value at which the sensor clips: 1.0, or for 12- or 14-bit data held in a
+        16-bit file the image's own maximum.
 
     Returns
     -------
@@ -200,7 +205,7 @@ def saturated_fraction(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
     >>> saturated_fraction(x)
     0.5
     """
-    return float((_grid_sample(image, max_pixels) >= 1.0).any(axis=0).mean())
+    return float((_grid_sample(image, max_pixels) >= full_scale).any(axis=0).mean())
 
 
 #: Colourfulness (:func:`colourfulness`) under which an image counts as grey: grey
@@ -276,7 +281,7 @@ def exposure_gain(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
     16.0
     """
     level = bright_level(image, max_pixels=max_pixels)
-    if level >= EXPOSURE_DIM_LIMIT or level <= 0.0:
+    if not level < EXPOSURE_DIM_LIMIT or level <= 0.0:  # also NaN: nothing to scale
         return 1.0
     return float(min(EXPOSURE_TARGET / level, EXPOSURE_GAIN_LIMIT))
 

@@ -260,36 +260,50 @@ class BoundaryModel:
             return None
         from .data import channel_stats
 
-        sample = _grid_sample(image)
+        sample = _whole_image_sample(image)
         return channel_stats(sample, max_pixels=sample[0].size)  # sampled once, not twice
 
     def exposure_gain(self, image) -> float:
-        """Gain applied to a whole ``(H, W)`` / ``(H, W, C)`` image before this model
-        (:func:`napari_srmat.edges.data.exposure_gain`: > 1 only for an image too dim for
-        the model; 1.0 for a model with an input normalisation, which removes the
-        exposure itself). Large images are sampled on a regular grid. Pass it to
-        :meth:`predict` as ``gain`` so every tile is brightened alike."""
+        """Gain applied to a whole ``(H, W)`` / ``(H, W, C)`` image (array or
+        Micrograph) before this model (:func:`napari_srmat.edges.data.exposure_gain`:
+        > 1 only for an image too dim for the model; 1.0 for a model with an input
+        normalisation, which removes the exposure itself). Large images are sampled on a
+        regular grid. Pass it to :meth:`predict` as ``gain`` so every tile is brightened
+        alike."""
+        return self._gain_of_sample(_whole_image_sample(image))
+
+    def _gain_of_sample(self, sample: np.ndarray) -> float:
         if self.input_norm != "none":
             return 1.0
         from .data import exposure_gain
 
-        sample = _grid_sample(image)
         return exposure_gain(sample, max_pixels=sample[0].size)
 
     def input_report(self, image) -> dict[str, float]:
-        """What this model would see of a whole ``(H, W)`` / ``(H, W, C)`` image, from
-        one grid sample (:mod:`napari_srmat.edges.data`): its ``exposure_gain``, its
-        ``bright_level`` and ``colourfulness``, and the ``saturated_fraction`` of the
-        pixels once the gain is applied."""
-        from .data import bright_level, colourfulness, exposure_gain, saturated_fraction
+        """What this model sees of a whole ``(H, W)`` / ``(H, W, C)`` image, from one
+        grid sample (:mod:`napari_srmat.edges.data`).
 
-        sample = _grid_sample(image)
+        Returns
+        -------
+        dict
+            ``exposure_gain`` (:meth:`exposure_gain`), ``bright_level`` (of the image
+            as it is), ``seen_bright_level`` (after the gain), ``colourfulness`` (after
+            the gain: a dim colour image is not grey) and ``saturated_fraction`` (pixels
+            with a channel at full scale; for a brightened image, at the image's own
+            maximum, where 12- or 14-bit data clip).
+        """
+        from .data import bright_level, colourfulness, saturated_fraction
+
+        sample = _whole_image_sample(image)
         n = sample[0].size
-        gain = exposure_gain(sample, max_pixels=n) if self.input_norm == "none" else 1.0
+        gain = self._gain_of_sample(sample)
+        full_scale = 1.0 if gain == 1.0 else float(sample.max())
         seen = np.clip(sample * np.float32(gain), 0.0, 1.0) if gain != 1.0 else sample
         return {"exposure_gain": gain, "bright_level": bright_level(sample, max_pixels=n),
-                "colourfulness": colourfulness(sample, max_pixels=n),
-                "saturated_fraction": saturated_fraction(seen, max_pixels=n)}
+                "seen_bright_level": bright_level(seen, max_pixels=n),
+                "colourfulness": colourfulness(seen, max_pixels=n),
+                "saturated_fraction": saturated_fraction(sample, max_pixels=n,
+                                                         full_scale=full_scale)}
 
     def predict(self, batch, input_stats=None, gain=None):
         """Boundary probability and uncertainty of a batch.
@@ -332,7 +346,7 @@ class BoundaryModel:
         x = x.to(self.device, torch.float32).clamp(0, 1)
         if self.input_norm == "channels":
             x = _normalize_batch(x, input_stats)
-        else:
+        elif self.input_norm == "none":
             x = _brighten_batch(x, gain)
         x = x.contiguous(memory_format=torch.channels_last)
         net = self._inference_net()
@@ -378,12 +392,22 @@ class BoundaryModel:
         return torch.cat([prob, sigma], dim=1)
 
 
-def _grid_sample(image) -> np.ndarray:
-    """The pixels of a whole ``(H, W)`` / ``(H, W, C)`` image on the grid of
-    :func:`napari_srmat.edges.data.stats_step` as a ``(3, h, w)`` model image (only the
-    sampled pixels are read and converted)."""
-    from .data import stats_step, to_model_image
+def _whole_image_sample(image) -> np.ndarray:
+    """The pixels of a whole ``(H, W)`` / ``(H, W, C)`` image (array or
+    :class:`~napari_srmat.io.Micrograph`) on the grid of
+    :func:`napari_srmat.edges.data.stats_step`, as a ``(3, h, w)`` model image: the one
+    sample behind :meth:`BoundaryModel.input_stats`, :meth:`~BoundaryModel.exposure_gain`
+    and :meth:`~BoundaryModel.input_report`. Only the sampled pixels are read and
+    converted; a Micrograph is sampled on its smallest pyramid level that still has
+    :data:`~napari_srmat.edges.data.STATS_MAX_PIXELS` pixels (a strided read of level 0
+    would touch every chunk of a large store)."""
+    from ..io import Micrograph
+    from .data import STATS_MAX_PIXELS, stats_step, to_model_image
 
+    if isinstance(image, Micrograph):
+        levels = list(image.levels) or [image.data]
+        big = [lv for lv in levels if lv.shape[0] * lv.shape[1] >= STATS_MAX_PIXELS]
+        image = min(big, key=lambda lv: lv.shape[0] * lv.shape[1]) if big else levels[0]
     step = stats_step(*image.shape[:2])
     return to_model_image(np.asarray(image[::step, ::step]))
 
@@ -669,7 +693,11 @@ def predict_boundaries_job(
                     "threshold per image (not hysteresis, closing, bridge or prune) and an "
                     f"error model of pixel-wise features {POINTWISE_FEATURES} (it is written "
                     "block by block); use out=None for other rules or features")
-    make_fn = functools.partial(_tile_function, model, a, scheduler, worker_device)
+    gain = model.exposure_gain(a)
+    if gain != 1.0:
+        yield Log(f"the image is dim for the boundary model: brightened x{gain:.3g} "
+                  "before it (docs/grain_size.md, 'Exposure')")
+    make_fn = functools.partial(_tile_function, model, a, scheduler, worker_device, gain)
     if out is None:
         result = yield from tiled_apply_job(
             a, make_fn(), scale=1, out_channels=2, tile=tile, overlap=overlap,
@@ -687,19 +715,17 @@ def predict_boundaries_job(
                                           batch_size=batch_size, overwrite=overwrite,
                                           resume=resume, pixel_size_um=pixel_size_um,
                                           previews=previews, error_map=error_map, stop=stop,
-                                          make_fn=make_fn, scheduler=scheduler))
+                                          make_fn=make_fn, scheduler=scheduler,
+                                          gain=gain))
 
 
-def _tile_function(model, image, scheduler, worker_device):
+def _tile_function(model, image, scheduler, worker_device, gain):
     """What the tiling engine applies to the batches of ``image``: ``model.predict_stacked``
     or its stand-in on dask workers. A model trained on normalised inputs normalises every
     tile with the whole image's statistics (one strided read), so tiles and seams do not
-    depend on the tiling; the exposure gain of a dim image is the whole image's too."""
-    from ..io import Micrograph
-
-    data = image.data if isinstance(image, Micrograph) else image
-    stats = model.input_stats(data)
-    gain = model.exposure_gain(data)
+    depend on the tiling; so does the exposure ``gain`` of a dim image (the whole
+    image's, :meth:`BoundaryModel.exposure_gain`)."""
+    stats = model.input_stats(image)
     if scheduler is not None:
         from .remote import RemoteBoundaryModel
 
@@ -709,7 +735,7 @@ def _tile_function(model, image, scheduler, worker_device):
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
                        resume, pixel_size_um, previews, stop, make_fn, error_map=False,
-                       scheduler=None):
+                       scheduler=None, gain=1.0):
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn()``
     gives the tile function, called only once tiles are to be computed (a complete folder
     costs no read of the input)."""
@@ -746,6 +772,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
     if model.input_norm != "none":  # absent otherwise: folders made before keep their identity
         identity["input_norm"] = model.input_norm
+    if gain != 1.0:  # a dim image (absent otherwise: folders made before keep their identity)
+        identity["exposure_gain"] = float(gain)
     if error_map:  # absent otherwise: folders made before keep their identity
         identity["error_model"] = {"params": model.error_model,
                                    "threshold": float(model.threshold),
