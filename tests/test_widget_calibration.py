@@ -88,3 +88,37 @@ def test_bad_input_is_one_sentence(make_napari_viewer):
     w.pixel_size.setText("abc")
     with pytest.raises(WidgetInputError, match="not a number"):
         w._typed()
+
+
+def test_current_pixel_size_follows_layers_added_and_removed(make_napari_viewer):
+    """A widget opened before any layer shows the pixel size of the layer it then offers
+    (the combo picked the new layer without telling the widget: 'no image layer')."""
+    viewer = make_napari_viewer()
+    w = CalibrationWidget(viewer)
+    assert w.current.text() == "no image layer"
+    a = viewer.add_image(np.zeros((20, 20), np.float32), name="a",
+                         metadata={"pixel_size_um": 0.5})
+    assert w.layer_combo.value is a
+    assert w.current.text() == "0.5 µm/px"
+    viewer.layers.remove(a)
+    assert w.layer_combo.value is None
+    assert w.current.text() == "no image layer"
+
+
+def test_renaming_the_selected_layer_keeps_it_selected(make_napari_viewer):
+    """Renaming the chosen layer must not switch the widget to another layer."""
+    viewer = make_napari_viewer()
+    scan = viewer.add_image(np.zeros((20, 20), np.float32), name="scan",
+                            metadata={"pixel_size_um": 0.5})
+    viewer.add_image(np.zeros((20, 20), np.float32), name="other",
+                     metadata={"pixel_size_um": 2.0})
+    w = CalibrationWidget(viewer)
+    w.layer_combo.value = scan
+    scan.name = "steel 304"
+    assert w.layer_combo.value is scan
+    assert w.layer_combo.native.currentText() == "steel 304"
+    assert w.current.text() == "0.5 µm/px"
+    w.pixel_size.setText("0.25")
+    w.apply(w._typed())
+    assert layer_pixel_size_um(scan) == pytest.approx(0.25)
+    assert layer_pixel_size_um(viewer.layers["other"]) == pytest.approx(2.0)

@@ -12,6 +12,11 @@ __all__ = ["LayerCombo"]
 class LayerCombo:
     """A ``QComboBox`` of the viewer's layers of given types, kept in sync with the viewer.
 
+    The chosen layer stays chosen when it is renamed; when the viewer changes the
+    choice (the first layer added, the chosen one removed) ``currentTextChanged`` is
+    emitted as for a choice made by hand, so widgets showing facts about the layer
+    (its pixel size) follow.
+
     Parameters
     ----------
     viewer : napari.Viewer
@@ -32,6 +37,8 @@ class LayerCombo:
         self.predicate = predicate
         self.allow_none = allow_none
         self.native = QComboBox()
+        self._chosen = None  # the layer object chosen (names change on rename)
+        self.native.currentTextChanged.connect(self._remember)
         for ev in ("inserted", "removed", "moved", "changed"):
             emitter = getattr(viewer.layers.events, ev, None)
             if emitter is not None:
@@ -50,18 +57,30 @@ class LayerCombo:
             if lay._type_string in self.kinds and (self.predicate is None or self.predicate(lay))
         ]
 
+    def _remember(self, *_: Any) -> None:
+        self._chosen = self.value
+
     def refresh(self, *_: Any) -> None:
-        """Re-list the layers, keeping the current choice when it still exists."""
+        """Re-list the layers, keeping the chosen layer (by identity, so a renamed layer
+        stays chosen) or else the chosen name when it still exists."""
         current = self.native.currentText()
+        layers = self._layers()
+        kept = next((lay for lay in layers if lay is self._chosen), None)
         self.native.blockSignals(True)
         self.native.clear()
-        names = (["(none)"] if self.allow_none else []) + [lay.name for lay in self._layers()]
+        names = (["(none)"] if self.allow_none else []) + [lay.name for lay in layers]
         self.native.addItems(names)
-        if current in names:
+        if kept is not None:
+            self.native.setCurrentText(kept.name)
+        elif current in names:
             self.native.setCurrentText(current)
         elif len(names) > (1 if self.allow_none else 0):
             self.native.setCurrentIndex(len(names) - 1)
         self.native.blockSignals(False)
+        now = self.native.currentText()
+        self._chosen = self.value
+        if now != current:  # the choice changed under the widget: tell it
+            self.native.currentTextChanged.emit(now)
 
     @property
     def value(self):
