@@ -268,3 +268,48 @@ def test_controls_follow_the_pattern(make_napari_viewer):
     assert not w.shapes_combo.native.isEnabled()
     w.pattern.setCurrentText("segments")
     assert w.shapes_combo.native.isEnabled() and not w.n_lines.isEnabled()
+
+
+def test_failed_job_says_so_in_the_widget(make_napari_viewer, qtbot, monkeypatch):
+    """A refused micrograph (0-255 floats) is told in the notification *and* the status
+    line; the status used to stay at 'starting…' as if the job were still coming up."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    grey = np.tile(np.linspace(20, 230, 64, dtype=np.float32), (64, 1))
+    layer = viewer.add_image(grey, name="float 0-255")
+    w = GrainSizeWidget(viewer)
+    panel = w.simple
+    panel.image_combo.value = layer
+    panel.run()
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=60000)
+    assert len(shown) == 1 and "float images must be in [0, 1]" in shown[0]
+    assert panel.status.text().startswith("failed: ")
+    assert "float images must be in [0, 1]" in panel.status.text()
+    assert not panel.cancel_btn.isEnabled()
+    assert panel.result is None
+
+
+def test_cancelled_job_says_stopped_and_runs_again(make_napari_viewer, qtbot):
+    """Cancel before the model ran: the status reads 'stopped' (it stayed at 'stopping…'),
+    no result is shown, and the next run completes."""
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    layer = viewer.add_image(ms.image, name="micrograph", rgb=ms.image.ndim == 3)
+    w = GrainSizeWidget(viewer)
+    panel = w.simple
+    panel.image_combo.value = layer
+    panel.run()
+    panel.stop()
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=120000)
+    assert panel.status.text() == "stopped"
+    assert panel.result is None and panel.g_label.text() == "–"
+    assert not panel.cancel_btn.isEnabled()
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120000)
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10000)
+    assert panel.status.text() != "stopped"

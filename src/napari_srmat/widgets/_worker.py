@@ -207,18 +207,34 @@ class SingleJobMixin:
         *,
         on_result: Callable[[Any], None],
     ) -> GeneratorWorker:
-        """Reset the progress, swap the buttons and start the job; return the worker."""
+        """Reset the progress, swap the buttons and start the job; return the worker.
+
+        The status line ends as the job does: ``on_result``'s text, ``failed: <the
+        notification's line>`` or ``stopped`` (cancelled before a result).
+        """
         self.progress.setValue(0)
         self.status.setText("starting…")
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
+        self._job_outcome = None
+
+        def _result(result) -> None:
+            if result is not None:
+                self._job_outcome = "result"
+            on_result(result)
+
         self.worker, self.token = start_job(
             make_generator,
             on_event=self._forward,
-            on_result=on_result,
+            on_result=_result,
+            on_error=self._on_job_error,
             on_finished=self._on_finished,
         )
         return self.worker
+
+    def _on_job_error(self, exc: BaseException) -> None:
+        self._job_outcome = "error"
+        self.status.setText(f"failed: {error_message(exc)}")
 
     def stop(self) -> None:
         """Ask the running job to stop at the next tile."""
@@ -229,3 +245,6 @@ class SingleJobMixin:
     def _on_finished(self) -> None:
         self.run_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)
+        stopped = self.token is not None and self.token.stop_requested
+        if stopped and getattr(self, "_job_outcome", None) is None:
+            self.status.setText("stopped")
