@@ -122,3 +122,22 @@ def test_renaming_the_selected_layer_keeps_it_selected(make_napari_viewer):
     w.apply(w._typed())
     assert layer_pixel_size_um(scan) == pytest.approx(0.25)
     assert layer_pixel_size_um(viewer.layers["other"]) == pytest.approx(2.0)
+
+
+def test_clicked_bad_input_is_a_notification_not_an_exception(make_napari_viewer, qtbot,
+                                                              monkeypatch):
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((20, 20), np.float32), name="a")
+    w = CalibrationWidget(viewer)
+    qtbot.addWidget(w)
+    w.pixel_size.setText("abc")
+    w.apply_btn.click()
+    assert shown == ["napari-srmat: pixel size 'abc' is not a number"]
+    assert w.status.text() == "pixel size 'abc' is not a number"
+    w.line_btn.click()
+    assert len(shown) == 2 and "draw a line" in shown[-1]
+    assert layer_pixel_size_um(img) is None

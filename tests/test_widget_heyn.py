@@ -313,3 +313,30 @@ def test_cancelled_job_says_stopped_and_runs_again(make_napari_viewer, qtbot):
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120000)
     qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10000)
     assert panel.status.text() != "stopped"
+
+
+def test_buttons_with_bad_input_tell_the_user_in_one_line(make_napari_viewer, qtbot,
+                                                          monkeypatch):
+    """Clicking Measure (or New corrections layer) without a usable layer raised
+    WidgetInputError out of the Qt slot: an unhandled exception with a traceback, the
+    widget's status unchanged. Now: one notification line, the status says it too."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.simple.run_btn.click()
+    assert shown == ["napari-srmat: select a micrograph (an image layer)"]
+    assert w.simple.status.text() == "select a micrograph (an image layer)"
+    assert w.simple.run_btn.isEnabled()
+    w.run_btn.click()
+    assert shown[-1] == "napari-srmat: select a boundary layer (Labels, or a 2-D image)"
+    assert w.status.text() == "select a boundary layer (Labels, or a 2-D image)"
+    w.new_corrections_btn.click()
+    assert shown[-1] == "napari-srmat: select the boundary layer to correct first"
+    viewer.add_image(np.zeros((4, 16, 16), np.float32), name="stack")
+    w.run_btn.click()
+    assert "has shape (4, 16, 16)" in shown[-1] and len(shown) == 4
+    assert w.run_btn.isEnabled() and w.worker is None

@@ -51,7 +51,7 @@ from ._common import (
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
-from ._worker import ProgressForwarder, SingleJobMixin
+from ._worker import ProgressForwarder, SingleJobMixin, user_action
 from .layers import WIDGET_PATTERNS
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
@@ -265,7 +265,6 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
             f"a Labels layer over the boundary map: label {ADD_BOUNDARY} paints a missing "
             f"boundary, label {ERASE_BOUNDARY} erases a false one")
         self.new_corrections_btn = QPushButton("New corrections layer")
-        self.new_corrections_btn.clicked.connect(self.add_corrections_layer)
 
         self.run_btn = QPushButton("Measure")
         self.cancel_btn = QPushButton("Cancel")
@@ -323,10 +322,13 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.tabs.addTab(self.report, "Report")
         QVBoxLayout(self).addWidget(self.tabs)
 
-        self.run_btn.clicked.connect(self.run)
+        self.run_btn.clicked.connect(user_action(self.run, self.status))
         self.cancel_btn.clicked.connect(self.stop)
-        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
-        self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
+        self.new_corrections_btn.clicked.connect(
+            user_action(self.add_corrections_layer, self.status))
+        self.csv_btn.clicked.connect(user_action(lambda: self._export_dialog("csv"), self.status))
+        self.json_btn.clicked.connect(
+            user_action(lambda: self._export_dialog("json"), self.status))
         self.layer_combo.native.currentTextChanged.connect(self._layer_changed)
         self.pattern.currentTextChanged.connect(self._pattern_changed)
         self._forward = ProgressForwarder(self.progress, self.status)

@@ -56,7 +56,7 @@ from ._common import (
 )
 from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, snapshot
-from ._worker import SingleJobMixin
+from ._worker import SingleJobMixin, user_action
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
            "POOLED_FIELD"]
@@ -279,8 +279,10 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                   hbox_row(self.csv_btn, self.json_btn)):
             lay.insertWidget(lay.count() - 1, w)
         self.histogram_choice.currentTextChanged.connect(self._show_histogram)
-        self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
-        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
+        self.json_btn.clicked.connect(
+            user_action(lambda: self._export_dialog("json"), self.status))
+        self.csv_btn.clicked.connect(
+            user_action(lambda: self._export_dialog("csv"), self.status))
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
         self.viewer.layers.events.inserted.connect(

@@ -22,7 +22,7 @@ from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._qt import LayerCombo
-from ._worker import SingleJobMixin
+from ._worker import SingleJobMixin, user_action
 from .layers import (
     WidgetInputError,
     add_rescan_plan,
@@ -148,7 +148,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self.plan_btn = QPushButton("Plan rescan")
         self.plan_btn.setToolTip("propose rectangles to rescan at high resolution where the "
                                  "SR of this layer is least certain (a Shapes layer)")
-        self.plan_btn.clicked.connect(self.plan_rescan)
+        self.plan_btn.clicked.connect(user_action(self.plan_rescan, self.status))
         lay.insertWidget(1, self.plan_btn)
 
     # ------------------------------------------------------------------ options

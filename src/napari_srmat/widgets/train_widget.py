@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
 from ..sr.registry import TRAINABLE_MODELS
 from ._qt import LayerCombo
-from ._worker import ProgressForwarder, start_job
+from ._worker import ProgressForwarder, start_job, user_action
 from .layers import WidgetInputError, layer_image_data
 from .sr_widget import DEVICES, _path_row
 
@@ -271,9 +271,9 @@ class TrainEvaluateWidget(QWidget):
 
         self.kind.currentTextChanged.connect(self._kind_changed)
         self.source.currentTextChanged.connect(lambda _=None: self._source_changed())
-        self.run_btn.clicked.connect(self.run)
+        self.run_btn.clicked.connect(user_action(self.run, self.status))
         self.stop_btn.clicked.connect(self.stop)
-        self.clear_btn.clicked.connect(self.clear_queue)
+        self.clear_btn.clicked.connect(user_action(self.clear_queue, self.status))
         self._forward = ProgressForwarder(self.progress, self.status)
         self._kind_changed(self.kind.currentText())
 
