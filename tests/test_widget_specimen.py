@@ -178,3 +178,30 @@ def test_specimen_job_stops_between_fields():
         assert end.value is None
     assert isinstance(events[-1], Stopped)
     assert "1 of 3" in events[-1].message
+
+
+def test_fields_of_different_pixel_sizes_are_refused(make_napari_viewer, qtbot):
+    """Fields at two magnifications (0.5 and 0.25 µm/px) were all measured at the first
+    field's pixel size: the second field's ℓ̄ in µm and its G were wrong without a word.
+    Now the run is refused naming both pixel sizes; a typed pixel size (the user's word
+    for every field) still runs, and equal pixel sizes run as before."""
+    viewer = make_napari_viewer()
+    a, b = _micro(1), _micro(2)
+    viewer.add_labels(a.boundaries.astype(np.uint8), name="x500", scale=(0.5, 0.5),
+                      metadata={"pixel_size_um": 0.5})
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="x1000", scale=(0.25, 0.25),
+                      metadata={"pixel_size_um": 0.25})
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="unknown")
+    w = GrainSizeWidget(viewer)
+    panel = w.specimen
+    panel.select_fields(["x500", "x1000"])
+    with pytest.raises(WidgetInputError, match=r"different pixel sizes.*x500: 0\.5 µm/px.*"
+                                               r"x1000: 0\.25 µm/px"):
+        panel.run()
+    assert panel.worker is None
+    panel.select_fields(["x500", "unknown"])
+    with pytest.raises(WidgetInputError, match=r"unknown: unknown"):
+        panel.run()
+    panel.pixel_size.setText("0.5")
+    res = _measure(qtbot, panel)
+    assert res.report["summary"]["n_fields"] == 2

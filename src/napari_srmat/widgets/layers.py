@@ -38,6 +38,7 @@ __all__ = [
     "layer_data_mask",
     "layer_image_data",
     "layer_pixel_size_um",
+    "common_pixel_size_um",
     "show_colorbar",
     "show_test_lines",
     "sr_world_transform",
@@ -77,6 +78,33 @@ def layer_image_data(layer) -> Any:
     if getattr(layer, "multiscale", False):
         data = data[0]
     return data
+
+
+def common_pixel_size_um(layers) -> float | None:
+    """The one pixel size (µm/px) of layers measured together, or None if all unknown.
+
+    A specimen's fields are measured at one pixel size, so layers whose pixel sizes
+    (:func:`layer_pixel_size_um`) differ, or are known for some and unknown for others,
+    are refused rather than all read at the first one's.
+
+    Raises
+    ------
+    WidgetInputError
+        Naming each layer's pixel size.
+    """
+    sizes = [(layer.name, layer_pixel_size_um(layer)) for layer in layers]
+    known = [px for _, px in sizes if px is not None]
+    if not known:
+        return None
+    if len(known) == len(sizes) and all(math.isclose(px, known[0], rel_tol=1e-9)
+                                        for px in known):
+        return known[0]
+    listed = ", ".join(f"{name}: {'unknown' if px is None else f'{px:g} µm/px'}"
+                       for name, px in sizes)
+    raise WidgetInputError(
+        f"the fields have different pixel sizes ({listed}); a specimen is measured at one "
+        "pixel size: calibrate the layers alike, type the pixel size, or measure them "
+        "separately")
 
 
 def show_colorbar(layer, position: str) -> None:

@@ -50,8 +50,8 @@ from ._common import (
     LayerCombo,
     WidgetInputError,
     _upsert_layer,
+    common_pixel_size_um,
     layer_image_data,
-    layer_pixel_size_um,
     show_colorbar,
 )
 from ._layout import hbox_row
@@ -365,14 +365,19 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             return np.asarray(layer.to_labels(labels_shape=shape)) > 0
         return snapshot(layer)
 
-    def pixel_size_um(self, first_layer=None) -> float | None:
-        """Typed pixel size, else the first field layer's, else None."""
+    def pixel_size_um(self, layers=None) -> float | None:
+        """Typed pixel size, else the field layers' common one
+        (:func:`~napari_srmat.widgets.layers.common_pixel_size_um`), else None."""
         from .heyn_widget import _typed_pixel_size
 
         typed = _typed_pixel_size(self.pixel_size.text())
         if typed is not None:
             return typed
-        return layer_pixel_size_um(first_layer) if first_layer is not None else None
+        if layers is None:
+            return None
+        if not isinstance(layers, list | tuple):
+            layers = [layers]
+        return common_pixel_size_um(layers)
 
     # ------------------------------------------------------------------ run
     def run(self):
@@ -389,7 +394,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion")
         if (twins is not None or exclusion is not None) and len(shapes) > 1:
             raise WidgetInputError("twin/exclusion layers need field layers of one size")
-        px = self.pixel_size_um(layers[0])
+        px = self.pixel_size_um(layers)
         options = {"rule": self.rule.currentText(), "pattern": self.pattern.currentText(),
                    "n_lines": self.n_lines.value(),
                    "triple_points": self.triple_points.isChecked()}
