@@ -340,3 +340,32 @@ def test_buttons_with_bad_input_tell_the_user_in_one_line(make_napari_viewer, qt
     w.run_btn.click()
     assert "has shape (4, 16, 16)" in shown[-1] and len(shown) == 4
     assert w.run_btn.isEnabled() and w.worker is None
+
+
+def test_intersections_and_test_lines_follow_the_layer_units_and_calibration(
+        make_napari_viewer, qtbot):
+    """The overlays had the layer's scale but not its units (napari: 'Inconsistent units
+    across layers', the scale bar loses µm), and were not known as made from the layer,
+    so calibrating the layer afterwards left them at the old scale, off the grains."""
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask()
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb", scale=(0.5, 0.5),
+                              translate=(10.0, 20.0), units=("um", "um"))
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(10)
+    meas = _run(qtbot, w)
+    assert meas.stats["pixel_size_um"] == 0.5
+    for overlay in (meas.points_layer, meas.lines_layer):
+        assert [str(u) for u in overlay.units] == [str(u) for u in layer.units]
+    cal = CalibrationWidget(viewer)
+    cal.layer_combo.value = layer
+    changed = cal.apply(0.25)
+    assert meas.points_layer in changed and meas.lines_layer in changed
+    first = meas.result.intersections[0]
+    np.testing.assert_allclose(meas.points_layer.data_to_world(meas.points_layer.data[0]),
+                               layer.data_to_world(first))
+    np.testing.assert_allclose(meas.lines_layer.scale, layer.scale)

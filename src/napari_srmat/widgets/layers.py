@@ -123,6 +123,12 @@ def _units_kwargs(layer) -> dict:
     return {"units": tuple(str(u) for u in units)} if units is not None else {}
 
 
+def _units_kwargs_2d(layer) -> dict:
+    """:func:`_units_kwargs` of the last two axes (for 2-D layers drawn over ``layer``)."""
+    units = getattr(layer, "units", None)
+    return {"units": tuple(str(u) for u in units[-2:])} if units is not None else {}
+
+
 def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
     """Replace the data of layer ``name`` if it exists (same type), else add a new layer."""
     if name in viewer.layers:
@@ -133,6 +139,9 @@ def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
                 if key in kwargs and not np.allclose(getattr(layer, key)[-len(kwargs[key]):],
                                                      kwargs[key]):
                     setattr(layer, key, kwargs[key])
+            if "units" in kwargs and [str(u) for u in layer.units[-len(kwargs["units"]):]] != [
+                    str(u) for u in kwargs["units"]]:
+                layer.units = tuple(layer.units[:-len(kwargs["units"])]) + tuple(kwargs["units"])
             if "metadata" in kwargs:
                 layer.metadata = kwargs["metadata"]
             return layer
@@ -774,8 +783,11 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers."""
     meas = HeynMeasurement(result=result, stats=heyn_statistics(result),
                            source=dict(source or {}, layer=boundary_layer.name))
+    # the layer's geometry and units; source_layer: calibrating it rescales the overlays
     geo = dict(scale=tuple(boundary_layer.scale[-2:]),
-               translate=tuple(boundary_layer.translate[-2:]))
+               translate=tuple(boundary_layer.translate[-2:]),
+               metadata={"source_layer": boundary_layer.name},
+               **_units_kwargs_2d(boundary_layer))
     shape = layer_image_data(boundary_layer).shape
     pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
     meas.points_layer = _upsert_layer(
