@@ -205,3 +205,19 @@ def test_fields_of_different_pixel_sizes_are_refused(make_napari_viewer, qtbot):
     panel.pixel_size.setText("0.5")
     res = _measure(qtbot, panel)
     assert res.report["summary"]["n_fields"] == 2
+
+
+def test_renaming_a_field_keeps_it_selected(make_napari_viewer):
+    """Renaming a chosen field layer dropped it from the chosen fields (the list kept
+    choices by name), so the specimen was measured without it or refused."""
+    viewer = make_napari_viewer()
+    a, b = _micro(1, shape=(64, 64)), _micro(2, shape=(64, 64))
+    f1 = viewer.add_labels(a.boundaries.astype(np.uint8), name="f1")
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="f2")
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="f3")
+    panel = GrainSizeWidget(viewer).specimen
+    panel.select_fields(["f1", "f2"])
+    f1.name = "field 1 (centre)"
+    assert panel.field_names() == ["field 1 (centre)", "f2"]
+    viewer.layers.remove("f2")
+    assert panel.field_names() == ["field 1 (centre)"]

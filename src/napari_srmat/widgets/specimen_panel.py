@@ -215,6 +215,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self._job_sources: list[LayerSnapshot] = []
 
         self.fields_list = QListWidget()
+        self._listed: list = []  # the layers listed, in the list's order
         self.fields_list.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         self.fields_list.setMaximumHeight(90)
         self.grid_rows = QSpinBox()
@@ -328,12 +329,16 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                 and (lay.metadata or {}).get(ROLE_KEY) != GRAIN_AREA_ROLE]
 
     def refresh_fields(self, *_: Any) -> None:
-        """Re-list the boundary layers, keeping the selection."""
-        chosen = set(self.field_names())
+        """Re-list the boundary layers, keeping the selection (by layer, so a renamed
+        field stays chosen)."""
+        listed = self._listed
+        chosen = [listed[i] for i in range(min(len(listed), self.fields_list.count()))
+                  if self.fields_list.item(i).isSelected()]
         self.fields_list.clear()
-        for lay in self._field_layers():
+        self._listed = self._field_layers()
+        for lay in self._listed:
             self.fields_list.addItem(lay.name)
-            if lay.name in chosen:
+            if any(lay is c for c in chosen):
                 self.fields_list.item(self.fields_list.count() - 1).setSelected(True)
 
     def field_names(self) -> list[str]:
