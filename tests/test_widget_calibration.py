@@ -141,3 +141,28 @@ def test_clicked_bad_input_is_a_notification_not_an_exception(make_napari_viewer
     w.line_btn.click()
     assert len(shown) == 2 and "draw a line" in shown[-1]
     assert layer_pixel_size_um(img) is None
+
+
+def test_grain_size_tabs_show_the_pixel_size_just_calibrated(make_napari_viewer):
+    """After calibrating a layer, the grain-size tabs still said 'unknown: type it'
+    (they read the pixel size only when the chosen layer changed)."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((40, 40), np.uint8), name="scan")
+    viewer.add_labels(np.zeros((40, 40), np.uint8), name="scan boundaries",
+                      metadata={"source_layer": "scan"})
+    grain = GrainSizeWidget(viewer)
+    grain.simple.image_combo.value = img
+    grain.layer_combo.value = "scan boundaries"
+    cal = CalibrationWidget(viewer)
+    cal.layer_combo.value = img
+    assert "unknown" in grain.simple.pixel_size.placeholderText()
+    assert "unknown" in grain.pixel_size.placeholderText()
+    cal.apply(0.5)
+    assert grain.simple.pixel_size.placeholderText() == "0.5 µm/px (from layer)"
+    assert grain.pixel_size.placeholderText() == "0.5 µm/px (from layer)"
+    # a pixel size set from a script shows in the calibration widget too
+    set_layer_pixel_size(viewer, img, 0.2)
+    assert cal.current.text() == "0.2 µm/px"

@@ -38,6 +38,7 @@ class LayerCombo:
         self.allow_none = allow_none
         self.native = QComboBox()
         self._chosen = None  # the layer object chosen (names change on rename)
+        self._watchers: list = []
         self.native.currentTextChanged.connect(self._remember)
         for ev in ("inserted", "removed", "moved", "changed"):
             emitter = getattr(viewer.layers.events, ev, None)
@@ -57,8 +58,37 @@ class LayerCombo:
             if lay._type_string in self.kinds and (self.predicate is None or self.predicate(lay))
         ]
 
+    #: Events of the chosen layer after which :meth:`watch` callbacks are called (what
+    #: its pixel size is read from: ``scale``, ``units``, ``metadata``).
+    LAYER_EVENTS = ("scale", "units", "metadata")
+
+    def watch(self, callback) -> None:
+        """Call ``callback()`` when the choice changes, and when the chosen layer's
+        scale, units or metadata change (a calibration): widgets showing its pixel size
+        stay current."""
+        self._watchers.append(callback)
+        self.native.currentTextChanged.connect(lambda *_: callback())
+
+    def _layer_edited(self, *_: Any) -> None:
+        for callback in self._watchers:
+            callback()
+
     def _remember(self, *_: Any) -> None:
-        self._chosen = self.value
+        self._follow(self.value)
+
+    def _follow(self, layer) -> None:
+        """Make ``layer`` the chosen one, listening to its edits (and no longer to the
+        previous one's)."""
+        if layer is self._chosen:
+            return
+        for old, connect in ((self._chosen, False), (layer, True)):
+            if old is None:
+                continue
+            for name in self.LAYER_EVENTS:
+                emitter = getattr(old.events, name, None)
+                if emitter is not None:
+                    (emitter.connect if connect else emitter.disconnect)(self._layer_edited)
+        self._chosen = layer
 
     def refresh(self, *_: Any) -> None:
         """Re-list the layers, keeping the chosen layer (by identity, so a renamed layer
@@ -78,7 +108,7 @@ class LayerCombo:
             self.native.setCurrentIndex(len(names) - 1)
         self.native.blockSignals(False)
         now = self.native.currentText()
-        self._chosen = self.value
+        self._follow(self.value)
         if now != current:  # the choice changed under the widget: tell it
             self.native.currentTextChanged.emit(now)
 

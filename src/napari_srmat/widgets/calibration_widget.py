@@ -133,7 +133,7 @@ class CalibrationWidget(QWidget):
         self.apply_btn.clicked.connect(
             user_action(lambda: self.apply(self._typed()), self.status))
         self.line_btn.clicked.connect(user_action(self.calibrate_from_line, self.status))
-        self.layer_combo.native.currentTextChanged.connect(self.show_current)
+        self.layer_combo.watch(self.show_current)
         self.show_current()
 
     def show_current(self, *_) -> None:

@@ -168,7 +168,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         form.addRow("", self.warning_label)
         self._add_job_controls(form)
         self.run_btn.setText("Measure grain size")
-        self.image_combo.native.currentTextChanged.connect(self._layer_changed)
+        self.image_combo.watch(self._layer_changed)
         self._layer_changed()
 
     def _layer_changed(self, *_) -> None:
@@ -329,7 +329,7 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.csv_btn.clicked.connect(user_action(lambda: self._export_dialog("csv"), self.status))
         self.json_btn.clicked.connect(
             user_action(lambda: self._export_dialog("json"), self.status))
-        self.layer_combo.native.currentTextChanged.connect(self._layer_changed)
+        self.layer_combo.watch(self._layer_changed)
         self.pattern.currentTextChanged.connect(self._pattern_changed)
         self._forward = ProgressForwarder(self.progress, self.status)
         self._layer_changed()
