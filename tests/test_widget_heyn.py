@@ -369,3 +369,15 @@ def test_intersections_and_test_lines_follow_the_layer_units_and_calibration(
     np.testing.assert_allclose(meas.points_layer.data_to_world(meas.points_layer.data[0]),
                                layer.data_to_world(first))
     np.testing.assert_allclose(meas.lines_layer.scale, layer.scale)
+
+
+def test_simple_tab_refuses_a_stack(make_napari_viewer):
+    """A 3-plane stack was measured as one 3 x W image with W channels: a grain size of
+    garbage with no warning. Now refused before any job, naming the shape."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((3, 96, 96), np.uint8), name="series")
+    w = GrainSizeWidget(viewer)
+    w.simple.image_combo.value = layer
+    with pytest.raises(WidgetInputError, match=r"layer 'series' has shape \(3, 96, 96\)"):
+        w.simple.run()
+    assert w.simple.worker is None and w.simple.result is None

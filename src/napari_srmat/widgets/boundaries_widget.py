@@ -27,7 +27,7 @@ from .layers import (
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
-    layer_image_data,
+    micrograph_data,
     threshold_boundaries,
 )
 from .sr_widget import DEVICES, _path_row
@@ -197,7 +197,7 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         if layer is None:
             raise WidgetInputError("select an image layer")
         self._ensure_idle("a boundary job is already running")
-        image = layer_image_data(layer)
+        image = micrograph_data(layer)
         opts = {
             "checkpoint": self.checkpoint.text().strip() or None,
             "device": self.device.currentText(),

@@ -52,7 +52,7 @@ from ._common import (
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
 from ._worker import ProgressForwarder, SingleJobMixin, user_action
-from .layers import WIDGET_PATTERNS
+from .layers import WIDGET_PATTERNS, micrograph_data
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
@@ -184,7 +184,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         if layer is None:
             raise WidgetInputError("select a micrograph (an image layer)")
         px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
-        data = layer_image_data(layer)
+        data = micrograph_data(layer)
         self.result = None
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, stop=stop),

@@ -37,6 +37,7 @@ __all__ = [
     "WidgetInputError",
     "layer_data_mask",
     "layer_image_data",
+    "micrograph_data",
     "layer_pixel_size_um",
     "common_pixel_size_um",
     "show_colorbar",
@@ -78,6 +79,30 @@ def layer_image_data(layer) -> Any:
     if getattr(layer, "multiscale", False):
         data = data[0]
     return data
+
+
+def micrograph_data(layer) -> Any:
+    """Level-0 data of an image layer holding one 2-D micrograph, grey or RGB(A).
+
+    napari shows a non-RGB layer of more than two dimensions as a stack of planes (a
+    z or time series; a grey + alpha ``(H, W, 2)`` image too), which the models and
+    measurements would read as an ``(H, W, C)`` image with one channel per column.
+
+    Raises
+    ------
+    WidgetInputError
+        For such a stack, naming its shape.
+    """
+    data = layer_image_data(layer)
+    shape = tuple(int(n) for n in data.shape)
+    if getattr(layer, "rgb", False) or len(shape) == 2:
+        return data
+    hint = ("a grey + alpha image: add its grey plane, layer.data[..., 0], as a layer"
+            if len(shape) == 3 and shape[-1] in (1, 2) else
+            "add one plane, e.g. layer.data[0], as a layer")
+    raise WidgetInputError(f"layer {layer.name!r} has shape {shape}, which napari shows as "
+                           "a stack of planes, not one 2-D micrograph (grey or RGB): "
+                           + hint)
 
 
 def common_pixel_size_um(layers) -> float | None:

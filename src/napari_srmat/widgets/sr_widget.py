@@ -27,8 +27,8 @@ from .layers import (
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
-    layer_image_data,
     layer_pixel_size_um,
+    micrograph_data,
     super_resolution_job,
 )
 
@@ -176,7 +176,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self._ensure_idle("a super-resolution job is already running")
         opts = self.options()
         opts["pixel_size_um"] = layer_pixel_size_um(layer)
-        image = layer_image_data(layer)
+        image = micrograph_data(layer)
         plan = plan_super_resolution(image.shape, scale=opts["scale"], model=opts["model"],
                                      dtype=image.dtype, device=opts["device"],
                                      to_disk=opts["out"] is not None)
@@ -207,7 +207,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
             raise WidgetInputError("select the LR image layer to plan a rescan for")
         self._ensure_idle("a job is already running")
         opts = self.options()
-        image = layer_image_data(layer)
+        image = micrograph_data(layer)
         self._job_layer = layer
         budget, dwell = self.budget.value(), self.dwell.value()
         return self._start_single_job(
