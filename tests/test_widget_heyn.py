@@ -381,3 +381,20 @@ def test_simple_tab_refuses_a_stack(make_napari_viewer):
     with pytest.raises(WidgetInputError, match=r"layer 'series' has shape \(3, 96, 96\)"):
         w.simple.run()
     assert w.simple.worker is None and w.simple.result is None
+
+
+def test_mask_tab_controls_explain_themselves(make_napari_viewer):
+    """Each option of the mask tab has a tooltip in the metallurgist's words (no
+    metadata['threshold']), and the pixel size is reported in µm per pixel."""
+    viewer = make_napari_viewer()
+    viewer.add_labels(_voronoi_mask(), name="gb")
+    w = GrainSizeWidget(viewer)
+    controls = (w.threshold, w.use_layer_threshold, w.pattern, w.n_lines, w.seed,
+                w.skeletonize, w.corrections_combo.native)
+    for control in controls:
+        assert control.toolTip(), control
+        assert "metadata" not in control.toolTip() and "[" not in control.toolTip()
+    w.measurement = add_heyn_measurement(viewer, viewer.layers["gb"], pixel_size_um=0.5)
+    w._fill_tables()
+    names = [w.summary.item(i, 0).text() for i in range(w.summary.rowCount())]
+    assert "pixel size (µm/px)" in names

@@ -242,13 +242,18 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.threshold.setDecimals(3)
         self.threshold.setValue(0.5)
         self.threshold.setToolTip(
-            "for probability (float) layers; a layer's metadata['threshold'] is used when "
-            "'use layer threshold' is checked"
-        )
+            "for boundary probability maps (values 0 to 1): pixels at or above it are "
+            "boundary; not used for Labels or 0/1 masks")
         self.use_layer_threshold = QCheckBox("use layer threshold")
         self.use_layer_threshold.setChecked(True)
+        self.use_layer_threshold.setToolTip(
+            "use the threshold stored with the probability map by the Boundaries tool "
+            "(0.5 when it has none) instead of the value typed here")
         self.pattern = QComboBox()
         self.pattern.addItems(PATTERNS)
+        self.pattern.setToolTip(
+            "test lines: random lines, a grid, the ASTM E112 three circles, or the "
+            "segments you drew in a Shapes layer")
         self.shapes_combo = LayerCombo(self.viewer, ("shapes",), allow_none=True)
         self.n_lines = QSpinBox()
         self.n_lines.setRange(1, 10000)
@@ -256,7 +261,11 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(HEYN_SEED)
+        self.seed.setToolTip("placement of the random lines: the same seed draws the same "
+                             "lines, so a measurement can be repeated exactly")
         self.skeletonize = QCheckBox("skeletonize mask first")
+        self.skeletonize.setToolTip("thin the boundaries to 1 px lines before counting "
+                                    "(for thick boundary masks)")
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
         self.corrections_combo = LayerCombo(self.viewer, ("labels",), allow_none=True)
@@ -341,7 +350,9 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.n_lines.setEnabled(pattern in ("random", "grid"))
         self.seed.setEnabled(pattern == "random")
         self.shapes_combo.native.setEnabled(pattern == "segments")
-        self.n_lines.setToolTip("" if pattern in ("random", "grid") else
+        self.n_lines.setToolTip("test lines laid over the image: more lines, more "
+                                "intersections and a narrower 95 % interval"
+                                if pattern in ("random", "grid") else
                                 "not used: the circles pattern is the fixed ASTM E112 "
                                 "three-circle set; segments are the lines you drew")
 
@@ -458,7 +469,7 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
             ("intersections", st["n_intersections"]),
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
-            ("pixel size (µm)", st["pixel_size_um"]),
+            ("pixel size (µm/px)", st["pixel_size_um"]),
         ]
         self.summary.setRowCount(len(rows))
         for i, (name, value) in enumerate(rows):

@@ -243,7 +243,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for combo in (self.twins_combo, self.exclusions_combo):
             combo.native.setCurrentIndex(0)
         self.pixel_size = QLineEdit()
-        self.pixel_size.setPlaceholderText("µm/px (empty = from the first field layer)")
+        self.pixel_size.setPlaceholderText("µm/px (empty = from the field layers, which "
+                                           "must agree)")
 
         self.summary = QTableWidget(0, 2)
         self.summary.setHorizontalHeaderLabels(["specimen", "value"])
