@@ -38,7 +38,7 @@ from ..jobs import Checkpoint, Event, Log, Metric, StopToken
 from ..sr.registry import TRAINABLE_MODELS
 from ._qt import LayerCombo
 from ._worker import ProgressForwarder, start_job, user_action
-from .layers import WidgetInputError, layer_image_data
+from .layers import WidgetInputError, layer_image_data, micrograph_data
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
@@ -342,7 +342,7 @@ class TrainEvaluateWidget(QWidget):
             img_layer = self.image_layer.value
             if img_layer is None:
                 raise WidgetInputError("select an image layer to train on")
-            o["image"] = layer_image_data(img_layer)
+            o["image"] = micrograph_data(img_layer)
             if kind == UAED_TRAIN:
                 mask_layer = self.mask_layer.value
                 if mask_layer is None or mask_layer is img_layer:
