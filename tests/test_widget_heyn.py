@@ -398,3 +398,32 @@ def test_mask_tab_controls_explain_themselves(make_napari_viewer):
     w._fill_tables()
     names = [w.summary.item(i, 0).text() for i in range(w.summary.rowCount())]
     assert "pixel size (µm/px)" in names
+
+
+def test_cancel_before_counting_stops_the_mask_measurement(make_napari_viewer, qtbot,
+                                                           monkeypatch):
+    """Cancel on the mask tab said 'stopping…' and then showed the measurement anyway
+    (the job never looked at the stop request); now it stops before counting."""
+    import threading
+
+    from napari_srmat.widgets import heyn_widget
+
+    cancelled = threading.Event()
+    real_as_mask = heyn_widget.as_mask
+
+    def as_mask_after_cancel(*args, **kwargs):  # the worker reads the layer once Cancel
+        cancelled.wait(20)                     # was pressed: no race with the click
+        return real_as_mask(*args, **kwargs)
+
+    monkeypatch.setattr(heyn_widget, "as_mask", as_mask_after_cancel)
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.run()
+    w.cancel_btn.click()
+    cancelled.set()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60000)
+    assert w.status.text() == "stopped"
+    assert w.measurement is None and "gb intersections" not in viewer.layers
+    assert not w.csv_btn.isEnabled()

@@ -123,6 +123,8 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
         described = summary.lines()
         yield Log("; ".join(described) or "the corrections layer is empty")
     result = yield from heyn_job(mask, stop=stop, **options)
+    if result is None:  # stopped
+        return None
     return result, mask, described
 
 

@@ -737,7 +737,12 @@ def _result_lines(result) -> list[np.ndarray]:
 
 def heyn_job(mask: np.ndarray, *, stop: StopToken | None = None,
              **options) -> Generator[Event, Any, Any]:
-    """Job wrapper of :func:`measure_heyn` (one unit of work) for the GUI worker."""
+    """Job wrapper of :func:`measure_heyn` (one unit of work) for the GUI worker.
+
+    Returns None without measuring when ``stop`` was requested before the count.
+    """
+    if stop is not None and stop.stop_requested:
+        return None
     yield Progress(done=0, total=1, stage="intercepts")
     result = measure_heyn(mask, **options)
     yield Progress(done=1, total=1, stage="intercepts")
