@@ -427,3 +427,16 @@ def test_cancel_before_counting_stops_the_mask_measurement(make_napari_viewer, q
     assert w.status.text() == "stopped"
     assert w.measurement is None and "gb intersections" not in viewer.layers
     assert not w.csv_btn.isEnabled()
+
+
+def test_corrections_layer_has_the_boundary_layer_units(make_napari_viewer):
+    """The corrections layer had pixel units over a µm boundary layer (napari then drops
+    units for rendering: 'Inconsistent units across layers')."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb", scale=(0.5, 0.5),
+                              units=("um", "um"))
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    corr = w.add_corrections_layer()
+    assert [str(u) for u in corr.units] == [str(u) for u in layer.units]
+    np.testing.assert_allclose(corr.scale, layer.scale)

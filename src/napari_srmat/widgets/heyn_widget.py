@@ -430,6 +430,7 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
             corr = self.viewer.add_labels(
                 np.zeros(shape, np.uint8), name=name, scale=tuple(layer.scale[-2:]),
                 translate=tuple(layer.translate[-2:]), opacity=0.8,
+                units=tuple(str(u) for u in layer.units[-2:]),
                 metadata={"kind": "boundary corrections", "source_layer": layer.name})
         corr.selected_label = ADD_BOUNDARY
         corr.brush_size = max(2, int(round(max(shape) / 300)))
