@@ -440,3 +440,30 @@ def test_corrections_layer_has_the_boundary_layer_units(make_napari_viewer):
     corr = w.add_corrections_layer()
     assert [str(u) for u in corr.units] == [str(u) for u in layer.units]
     np.testing.assert_allclose(corr.scale, layer.scale)
+
+
+def test_export_never_replaces_a_file_it_did_not_write(make_napari_viewer, qtbot, tmp_path):
+    """Export CSV/JSON replaced any file at the chosen path (a lab book 'results.csv'
+    was lost); now a file napari-srmat did not write is refused and kept, while an
+    earlier export is replaced."""
+    from napari_srmat.outputs import OutputError
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask(seed=11).astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(10)
+    _run(qtbot, w)
+    notes = tmp_path / "results.csv"
+    notes.write_text("sample,hardness\nA,212\n")
+    book = tmp_path / "book.json"
+    book.write_text('{"owner": "me"}\n')
+    with pytest.raises(OutputError, match="not written by napari-srmat"):
+        w.export_csv(notes)
+    with pytest.raises(OutputError, match="not written by napari-srmat"):
+        w.export_json(book)
+    assert notes.read_text() == "sample,hardness\nA,212\n"
+    assert book.read_text() == '{"owner": "me"}\n'
+    ours_csv, ours_json = w.export_csv(tmp_path / "h.csv"), w.export_json(tmp_path / "h.json")
+    assert w.export_csv(ours_csv) == ours_csv and w.export_json(ours_json) == ours_json

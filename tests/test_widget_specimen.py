@@ -215,9 +215,30 @@ def test_renaming_a_field_keeps_it_selected(make_napari_viewer):
     f1 = viewer.add_labels(a.boundaries.astype(np.uint8), name="f1")
     viewer.add_labels(b.boundaries.astype(np.uint8), name="f2")
     viewer.add_labels(b.boundaries.astype(np.uint8), name="f3")
-    panel = GrainSizeWidget(viewer).specimen
+    widget = GrainSizeWidget(viewer)
+    panel = widget.specimen
     panel.select_fields(["f1", "f2"])
     f1.name = "field 1 (centre)"
     assert panel.field_names() == ["field 1 (centre)", "f2"]
     viewer.layers.remove("f2")
     assert panel.field_names() == ["field 1 (centre)"]
+
+
+def test_specimen_export_never_replaces_a_file_it_did_not_write(make_napari_viewer, qtbot,
+                                                                tmp_path):
+    from napari_srmat.outputs import OutputError
+
+    viewer = make_napari_viewer()
+    viewer.add_labels(_micro(1, shape=(96, 96)).boundaries.astype(np.uint8), name="f1")
+    widget = GrainSizeWidget(viewer)
+    panel = widget.specimen
+    panel.select_fields(["f1"])
+    _measure(qtbot, panel)
+    notes = tmp_path / "specimen.csv"
+    notes.write_text("my,own\n1,2\n")
+    with pytest.raises(OutputError, match="not written by napari-srmat"):
+        panel.export_csv(notes)
+    assert notes.read_text() == "my,own\n1,2\n"
+    ours = panel.export_json(tmp_path / "s.json")
+    assert panel.export_json(ours) == ours
+    assert panel.export_csv(panel.export_csv(tmp_path / "s.csv")).is_file()

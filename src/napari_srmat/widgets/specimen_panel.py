@@ -41,7 +41,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._atomic import atomic_write_text
 from ..jobs import Log, StopToken
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 from ..metrics.standards import METHODS, field_grid, measure_specimen_job, pool_fields
@@ -57,6 +56,7 @@ from ._common import (
 from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, snapshot
 from ._worker import SingleJobMixin, user_action
+from .export import write_export
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
            "POOLED_FIELD"]
@@ -484,9 +484,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         """Save the last specimen report (``{"images", "summary"}``) as JSON, atomically."""
         if self.result is None:
             raise WidgetInputError("nothing to export yet: measure the specimen first")
-        path = Path(path)
-        atomic_write_text(path, json.dumps(self.result.report, indent=2) + "\n")
-        return path
+        return write_export(path, json.dumps(self.result.report, indent=2) + "\n")
 
     def export_csv(self, path: str | os.PathLike) -> Path:
         """Save the per-field table and the summary as CSV, atomically.
@@ -506,9 +504,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for label, value in self.summary_rows():
             text = format_value(value).replace("\n", " ")
             buf.write(f"# {label},{text}\n")
-        path = Path(path)
-        atomic_write_text(path, buf.getvalue())
-        return path
+        return write_export(path, buf.getvalue())
 
     def _export_dialog(self, kind: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self, f"Export specimen {kind.upper()}",
