@@ -243,3 +243,23 @@ def test_a_stack_is_refused_not_read_as_channels(make_napari_viewer, qtbot, shap
                                                r".*not one 2-D micrograph"):
         w.run()
     assert w.worker is None
+
+
+def test_slider_brings_back_a_removed_boundaries_layer(make_napari_viewer, qtbot,
+                                                       tiny_checkpoint):
+    """After the user deleted '<layer> boundaries', moving the threshold slider updated
+    the deleted layer: nothing appeared, without a word. Now the layer comes back with
+    the new threshold."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    viewer.layers.remove("scan boundaries")
+    p = np.asarray(viewer.layers["scan boundary probability"].data)
+    w.set_threshold(0.6)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    assert "scan boundaries" in viewer.layers
+    bnd = viewer.layers["scan boundaries"]
+    expect = np.asarray(binarize_boundaries(p, 0.6, skeletonize=True), bool)
+    np.testing.assert_array_equal(bnd.data > 0, expect)
+    assert bnd.metadata["threshold"] == pytest.approx(0.6)

@@ -183,6 +183,8 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         if (threshold, skel) != self._requested or self.layers is None:
             return  # a newer request is on its way
         self.layers.boundaries.data = mask
+        if self.layers.boundaries not in self.viewer.layers:  # deleted: bring it back
+            self.viewer.add_layer(self.layers.boundaries)
         if error is not None and self.layers.error is not None:
             self.layers.error.data = error
         for lay in (self.layers.probability, self.layers.boundaries, self.layers.error):
