@@ -271,15 +271,16 @@ def test_controls_follow_the_pattern(make_napari_viewer):
 
 
 def test_failed_job_says_so_in_the_widget(make_napari_viewer, qtbot, monkeypatch):
-    """A refused micrograph (0-255 floats) is told in the notification *and* the status
-    line; the status used to stay at 'starting…' as if the job were still coming up."""
+    """A refused micrograph (floats in -40..230: not [0, 1], no bit depth) is told in the
+    notification *and* the status line; the status used to stay at 'starting…' as if the
+    job were still coming up."""
     import napari_srmat.widgets._worker as worker_mod
 
     shown = []
     monkeypatch.setattr(worker_mod, "show_error", shown.append)
     viewer = make_napari_viewer()
-    grey = np.tile(np.linspace(20, 230, 64, dtype=np.float32), (64, 1))
-    layer = viewer.add_image(grey, name="float 0-255")
+    grey = np.tile(np.linspace(-40, 230, 64, dtype=np.float32), (64, 1))
+    layer = viewer.add_image(grey, name="float -40..230")
     w = GrainSizeWidget(viewer)
     panel = w.simple
     panel.image_combo.value = layer
@@ -467,3 +468,31 @@ def test_export_never_replaces_a_file_it_did_not_write(make_napari_viewer, qtbot
     assert book.read_text() == '{"owner": "me"}\n'
     ours_csv, ours_json = w.export_csv(tmp_path / "h.csv"), w.export_json(tmp_path / "h.json")
     assert w.export_csv(ours_csv) == ours_csv and w.export_json(ours_json) == ours_json
+
+
+def test_simple_tab_offers_to_rescale_a_0_255_float_micrograph(make_napari_viewer, qtbot):
+    """A 0-255 float micrograph (an 8-bit image saved as floats) was only refused. Now the
+    Simple tab asks to measure it divided by 255; Yes gives exactly the measurement of
+    the 8-bit image and says so in the warnings, No starts nothing."""
+    from napari_srmat import grainsize
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    grey8 = ms.image if ms.image.ndim == 2 else ms.image[..., 0]
+    layer = viewer.add_image(grey8.astype(np.float32), name="float tiff",
+                             metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    panel = w.simple
+    panel.image_combo.value = layer
+    asked = []
+    panel.ask = lambda title, text: asked.append(text) or False
+    assert panel.run() is None and panel.worker is None
+    assert len(asked) == 1 and "divided by 255" in asked[0] and "'float tiff'" in asked[0]
+    assert panel.status.text().startswith("not started")
+    panel.ask = lambda title, text: True
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120000)
+    ref = grainsize.measure_grain_size(grey8, pixel_size_um=0.5)
+    assert panel.result.mean_intercept_um == pytest.approx(ref.mean_intercept_um, rel=1e-9)
+    assert "pixel values divided by 255" in panel.warning_label.text()

@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..io import float_bit_depth_divisor
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
@@ -51,7 +52,7 @@ from ._common import (
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
-from ._worker import ProgressForwarder, SingleJobMixin, user_action
+from ._worker import ProgressForwarder, SingleJobMixin, ask_yes_no, user_action
 from .layers import WIDGET_PATTERNS, micrograph_data
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
@@ -93,16 +94,29 @@ def _typed_pixel_size(text: str) -> float | None:
         raise WidgetInputError(str(exc)) from None
 
 
-def simple_grain_size_job(image, *, pixel_size_um=None, stop=None):
-    """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread)."""
+def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, stop=None):
+    """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread).
+
+    ``divide_by`` (255 or 65535, the user's answer to
+    :func:`~napari_srmat.io.float_bit_depth_divisor`) divides a float image held in
+    0..255 / 0..65535 first, as :func:`~napari_srmat.io.to_float01` divides the integer
+    image; the result's warnings say so.
+    """
     from ..edges import load_boundary_model
     from ..grainsize import measure_grain_size_job
     from ..jobs import Log
 
+    if divide_by:
+        image = np.asarray(image, np.float32) / np.float32(divide_by)
+        yield Log(f"pixel values divided by {divide_by}")
     yield Log("loading the boundary model (shipped default)")
     model = load_boundary_model()
-    return (yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
-                                              stop=stop))
+    result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
+                                               stop=stop)
+    if result is not None and divide_by:
+        result.warnings.append(f"pixel values divided by {divide_by} (a float image in "
+                               f"0..{divide_by}, as confirmed)")
+    return result
 
 
 def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
@@ -187,10 +201,29 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             raise WidgetInputError("select a micrograph (an image layer)")
         px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
+        divisor = None
+        if isinstance(data, np.ndarray):  # in memory: its central window is read at once
+            divisor = float_bit_depth_divisor(data)
+        if divisor and not self._confirm_divide(layer.name, divisor):
+            return None
         self.result = None
         return self._start_single_job(
-            lambda stop: simple_grain_size_job(data, pixel_size_um=px, stop=stop),
+            lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
+                                               stop=stop),
             on_result=self._on_result)
+
+    def _confirm_divide(self, name: str, divisor: int) -> bool:
+        """Ask whether to measure a 0..255 / 0..65535 float micrograph divided (True = go)."""
+        bits = 8 if divisor == 255 else 16
+        ask = self.ask or ask_yes_no
+        go = ask("Float pixel values beyond [0, 1]",
+                 f"Layer {name!r} holds float pixel values up to {divisor}, like a {bits}-bit "
+                 "image saved as floats; grain size is measured on pixel values in [0, 1].\n\n"
+                 f"Measure it divided by {divisor}?")
+        if not go:
+            self.status.setText(f"not started: layer {name!r} has float pixel values beyond "
+                                f"[0, 1] (divide by {divisor} to measure it)")
+        return bool(go)
 
     def _on_result(self, result) -> None:
         if result is None:
