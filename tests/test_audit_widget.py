@@ -196,3 +196,25 @@ def test_audit_boxes_lie_over_the_feature_in_world_coordinates(make_napari_viewe
     assert np.all(hi - lo == pytest.approx([4.0, 4.0]))  # 16 SR px = 4 µm
     # the camera looks at the feature
     np.testing.assert_allclose(viewer.camera.center[-2:], (lo + hi) / 2, atol=1e-6)
+
+
+def test_buttons_without_layers_or_session_tell_the_user(make_napari_viewer, qtbot,
+                                                         monkeypatch):
+    """'Find candidates' with no image layers and 'Add missed region' before a session
+    raised ValueError out of the Qt slot (an unhandled exception); now one line."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.run_btn.click()
+    assert shown == ["napari-srmat: select the LR and SR image layers (open the "
+                     "low-resolution scan and its super-resolved image first)"]
+    assert w.worker is None and w.run_btn.isEnabled()
+    w.add_region_btn.click()
+    assert shown[-1] == ("napari-srmat: no audit session: find candidates or load a session "
+                         "first")
+    assert w.status.text() == "no audit session: find candidates or load a session first"

@@ -225,3 +225,41 @@ def test_shipped_model_starts_at_its_per_image_operating_point(make_napari_viewe
     np.testing.assert_allclose(
         err.data, error_probability(p, model.error_model, threshold=w.threshold), atol=1e-6)
     assert not np.allclose(err.data, error_probability(p, model.error_model, threshold=t))
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 64), (64, 64, 2)])
+def test_a_stack_is_refused_not_read_as_channels(make_napari_viewer, qtbot, shape):
+    """A non-RGB 3-D layer (a z/time stack, or grey + alpha that napari shows as a
+    2-plane stack) was read as an (H, W, C) image: the prediction failed with 'expected
+    1 to 4 channels, got 64'. Now refused before any job, naming the shape."""
+    from napari_srmat.widgets._common import WidgetInputError
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros(shape, np.uint8), name="stack")
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    with pytest.raises(WidgetInputError, match=rf"layer 'stack' has shape \({shape[0]}, "
+                                               r".*not one 2-D micrograph"):
+        w.run()
+    assert w.worker is None
+
+
+def test_slider_brings_back_a_removed_boundaries_layer(make_napari_viewer, qtbot,
+                                                       tiny_checkpoint):
+    """After the user deleted '<layer> boundaries', moving the threshold slider updated
+    the deleted layer: nothing appeared, without a word. Now the layer comes back with
+    the new threshold."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    viewer.layers.remove("scan boundaries")
+    p = np.asarray(viewer.layers["scan boundary probability"].data)
+    w.set_threshold(0.6)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    assert "scan boundaries" in viewer.layers
+    bnd = viewer.layers["scan boundaries"]
+    expect = np.asarray(binarize_boundaries(p, 0.6, skeletonize=True), bool)
+    np.testing.assert_array_equal(bnd.data > 0, expect)
+    assert bnd.metadata["threshold"] == pytest.approx(0.6)

@@ -88,3 +88,81 @@ def test_bad_input_is_one_sentence(make_napari_viewer):
     w.pixel_size.setText("abc")
     with pytest.raises(WidgetInputError, match="not a number"):
         w._typed()
+
+
+def test_current_pixel_size_follows_layers_added_and_removed(make_napari_viewer):
+    """A widget opened before any layer shows the pixel size of the layer it then offers
+    (the combo picked the new layer without telling the widget: 'no image layer')."""
+    viewer = make_napari_viewer()
+    w = CalibrationWidget(viewer)
+    assert w.current.text() == "no image layer"
+    a = viewer.add_image(np.zeros((20, 20), np.float32), name="a",
+                         metadata={"pixel_size_um": 0.5})
+    assert w.layer_combo.value is a
+    assert w.current.text() == "0.5 µm/px"
+    viewer.layers.remove(a)
+    assert w.layer_combo.value is None
+    assert w.current.text() == "no image layer"
+
+
+def test_renaming_the_selected_layer_keeps_it_selected(make_napari_viewer):
+    """Renaming the chosen layer must not switch the widget to another layer."""
+    viewer = make_napari_viewer()
+    scan = viewer.add_image(np.zeros((20, 20), np.float32), name="scan",
+                            metadata={"pixel_size_um": 0.5})
+    viewer.add_image(np.zeros((20, 20), np.float32), name="other",
+                     metadata={"pixel_size_um": 2.0})
+    w = CalibrationWidget(viewer)
+    w.layer_combo.value = scan
+    scan.name = "steel 304"
+    assert w.layer_combo.value is scan
+    assert w.layer_combo.native.currentText() == "steel 304"
+    assert w.current.text() == "0.5 µm/px"
+    w.pixel_size.setText("0.25")
+    w.apply(w._typed())
+    assert layer_pixel_size_um(scan) == pytest.approx(0.25)
+    assert layer_pixel_size_um(viewer.layers["other"]) == pytest.approx(2.0)
+
+
+def test_clicked_bad_input_is_a_notification_not_an_exception(make_napari_viewer, qtbot,
+                                                              monkeypatch):
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((20, 20), np.float32), name="a")
+    w = CalibrationWidget(viewer)
+    qtbot.addWidget(w)
+    w.pixel_size.setText("abc")
+    w.apply_btn.click()
+    assert shown == ["napari-srmat: pixel size 'abc' is not a number"]
+    assert w.status.text() == "pixel size 'abc' is not a number"
+    w.line_btn.click()
+    assert len(shown) == 2 and "draw a line" in shown[-1]
+    assert layer_pixel_size_um(img) is None
+
+
+def test_grain_size_tabs_show_the_pixel_size_just_calibrated(make_napari_viewer):
+    """After calibrating a layer, the grain-size tabs still said 'unknown: type it'
+    (they read the pixel size only when the chosen layer changed)."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((40, 40), np.uint8), name="scan")
+    viewer.add_labels(np.zeros((40, 40), np.uint8), name="scan boundaries",
+                      metadata={"source_layer": "scan"})
+    grain = GrainSizeWidget(viewer)
+    grain.simple.image_combo.value = img
+    grain.layer_combo.value = "scan boundaries"
+    cal = CalibrationWidget(viewer)
+    cal.layer_combo.value = img
+    assert "unknown" in grain.simple.pixel_size.placeholderText()
+    assert "unknown" in grain.pixel_size.placeholderText()
+    cal.apply(0.5)
+    assert grain.simple.pixel_size.placeholderText() == "0.5 µm/px (from layer)"
+    assert grain.pixel_size.placeholderText() == "0.5 µm/px (from layer)"
+    # a pixel size set from a script shows in the calibration widget too
+    set_layer_pixel_size(viewer, img, 0.2)
+    assert cal.current.text() == "0.2 µm/px"

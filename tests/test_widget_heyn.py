@@ -268,3 +268,231 @@ def test_controls_follow_the_pattern(make_napari_viewer):
     assert not w.shapes_combo.native.isEnabled()
     w.pattern.setCurrentText("segments")
     assert w.shapes_combo.native.isEnabled() and not w.n_lines.isEnabled()
+
+
+def test_failed_job_says_so_in_the_widget(make_napari_viewer, qtbot, monkeypatch):
+    """A refused micrograph (floats in -40..230: not [0, 1], no bit depth) is told in the
+    notification *and* the status line; the status used to stay at 'starting…' as if the
+    job were still coming up."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    grey = np.tile(np.linspace(-40, 230, 64, dtype=np.float32), (64, 1))
+    layer = viewer.add_image(grey, name="float -40..230")
+    w = GrainSizeWidget(viewer)
+    panel = w.simple
+    panel.image_combo.value = layer
+    panel.run()
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=60000)
+    assert len(shown) == 1 and "float images must be in [0, 1]" in shown[0]
+    assert panel.status.text().startswith("failed: ")
+    assert "float images must be in [0, 1]" in panel.status.text()
+    assert not panel.cancel_btn.isEnabled()
+    assert panel.result is None
+
+
+def test_cancelled_job_says_stopped_and_runs_again(make_napari_viewer, qtbot):
+    """Cancel before the model ran: the status reads 'stopped' (it stayed at 'stopping…'),
+    no result is shown, and the next run completes."""
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    layer = viewer.add_image(ms.image, name="micrograph", rgb=ms.image.ndim == 3)
+    w = GrainSizeWidget(viewer)
+    panel = w.simple
+    panel.image_combo.value = layer
+    panel.run()
+    panel.stop()
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=120000)
+    assert panel.status.text() == "stopped"
+    assert panel.result is None and panel.g_label.text() == "–"
+    assert not panel.cancel_btn.isEnabled()
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120000)
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10000)
+    assert panel.status.text() != "stopped"
+
+
+def test_buttons_with_bad_input_tell_the_user_in_one_line(make_napari_viewer, qtbot,
+                                                          monkeypatch):
+    """Clicking Measure (or New corrections layer) without a usable layer raised
+    WidgetInputError out of the Qt slot: an unhandled exception with a traceback, the
+    widget's status unchanged. Now: one notification line, the status says it too."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.simple.run_btn.click()
+    assert shown == ["napari-srmat: select a micrograph (an image layer)"]
+    assert w.simple.status.text() == "select a micrograph (an image layer)"
+    assert w.simple.run_btn.isEnabled()
+    w.run_btn.click()
+    assert shown[-1] == "napari-srmat: select a boundary layer (Labels, or a 2-D image)"
+    assert w.status.text() == "select a boundary layer (Labels, or a 2-D image)"
+    w.new_corrections_btn.click()
+    assert shown[-1] == "napari-srmat: select the boundary layer to correct first"
+    viewer.add_image(np.zeros((4, 16, 16), np.float32), name="stack")
+    w.run_btn.click()
+    assert "has shape (4, 16, 16)" in shown[-1] and len(shown) == 4
+    assert w.run_btn.isEnabled() and w.worker is None
+
+
+def test_intersections_and_test_lines_follow_the_layer_units_and_calibration(
+        make_napari_viewer, qtbot):
+    """The overlays had the layer's scale but not its units (napari: 'Inconsistent units
+    across layers', the scale bar loses µm), and were not known as made from the layer,
+    so calibrating the layer afterwards left them at the old scale, off the grains."""
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask()
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb", scale=(0.5, 0.5),
+                              translate=(10.0, 20.0), units=("um", "um"))
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(10)
+    meas = _run(qtbot, w)
+    assert meas.stats["pixel_size_um"] == 0.5
+    for overlay in (meas.points_layer, meas.lines_layer):
+        assert [str(u) for u in overlay.units] == [str(u) for u in layer.units]
+    cal = CalibrationWidget(viewer)
+    cal.layer_combo.value = layer
+    changed = cal.apply(0.25)
+    assert meas.points_layer in changed and meas.lines_layer in changed
+    first = meas.result.intersections[0]
+    np.testing.assert_allclose(meas.points_layer.data_to_world(meas.points_layer.data[0]),
+                               layer.data_to_world(first))
+    np.testing.assert_allclose(meas.lines_layer.scale, layer.scale)
+
+
+def test_simple_tab_refuses_a_stack(make_napari_viewer):
+    """A 3-plane stack was measured as one 3 x W image with W channels: a grain size of
+    garbage with no warning. Now refused before any job, naming the shape."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((3, 96, 96), np.uint8), name="series")
+    w = GrainSizeWidget(viewer)
+    w.simple.image_combo.value = layer
+    with pytest.raises(WidgetInputError, match=r"layer 'series' has shape \(3, 96, 96\)"):
+        w.simple.run()
+    assert w.simple.worker is None and w.simple.result is None
+
+
+def test_mask_tab_controls_explain_themselves(make_napari_viewer):
+    """Each option of the mask tab has a tooltip in the metallurgist's words (no
+    metadata['threshold']), and the pixel size is reported in µm per pixel."""
+    viewer = make_napari_viewer()
+    viewer.add_labels(_voronoi_mask(), name="gb")
+    w = GrainSizeWidget(viewer)
+    controls = (w.threshold, w.use_layer_threshold, w.pattern, w.n_lines, w.seed,
+                w.skeletonize, w.corrections_combo.native)
+    for control in controls:
+        assert control.toolTip(), control
+        assert "metadata" not in control.toolTip() and "[" not in control.toolTip()
+    w.measurement = add_heyn_measurement(viewer, viewer.layers["gb"], pixel_size_um=0.5)
+    w._fill_tables()
+    names = [w.summary.item(i, 0).text() for i in range(w.summary.rowCount())]
+    assert "pixel size (µm/px)" in names
+
+
+def test_cancel_before_counting_stops_the_mask_measurement(make_napari_viewer, qtbot,
+                                                           monkeypatch):
+    """Cancel on the mask tab said 'stopping…' and then showed the measurement anyway
+    (the job never looked at the stop request); now it stops before counting."""
+    import threading
+
+    from napari_srmat.widgets import heyn_widget
+
+    cancelled = threading.Event()
+    real_as_mask = heyn_widget.as_mask
+
+    def as_mask_after_cancel(*args, **kwargs):  # the worker reads the layer once Cancel
+        cancelled.wait(20)                     # was pressed: no race with the click
+        return real_as_mask(*args, **kwargs)
+
+    monkeypatch.setattr(heyn_widget, "as_mask", as_mask_after_cancel)
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.run()
+    w.cancel_btn.click()
+    cancelled.set()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60000)
+    assert w.status.text() == "stopped"
+    assert w.measurement is None and "gb intersections" not in viewer.layers
+    assert not w.csv_btn.isEnabled()
+
+
+def test_corrections_layer_has_the_boundary_layer_units(make_napari_viewer):
+    """The corrections layer had pixel units over a µm boundary layer (napari then drops
+    units for rendering: 'Inconsistent units across layers')."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb", scale=(0.5, 0.5),
+                              units=("um", "um"))
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    corr = w.add_corrections_layer()
+    assert [str(u) for u in corr.units] == [str(u) for u in layer.units]
+    np.testing.assert_allclose(corr.scale, layer.scale)
+
+
+def test_export_never_replaces_a_file_it_did_not_write(make_napari_viewer, qtbot, tmp_path):
+    """Export CSV/JSON replaced any file at the chosen path (a lab book 'results.csv'
+    was lost); now a file napari-srmat did not write is refused and kept, while an
+    earlier export is replaced."""
+    from napari_srmat.outputs import OutputError
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask(seed=11).astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(10)
+    _run(qtbot, w)
+    notes = tmp_path / "results.csv"
+    notes.write_text("sample,hardness\nA,212\n")
+    book = tmp_path / "book.json"
+    book.write_text('{"owner": "me"}\n')
+    with pytest.raises(OutputError, match="not written by napari-srmat"):
+        w.export_csv(notes)
+    with pytest.raises(OutputError, match="not written by napari-srmat"):
+        w.export_json(book)
+    assert notes.read_text() == "sample,hardness\nA,212\n"
+    assert book.read_text() == '{"owner": "me"}\n'
+    ours_csv, ours_json = w.export_csv(tmp_path / "h.csv"), w.export_json(tmp_path / "h.json")
+    assert w.export_csv(ours_csv) == ours_csv and w.export_json(ours_json) == ours_json
+
+
+def test_simple_tab_offers_to_rescale_a_0_255_float_micrograph(make_napari_viewer, qtbot):
+    """A 0-255 float micrograph (an 8-bit image saved as floats) was only refused. Now the
+    Simple tab asks to measure it divided by 255; Yes gives exactly the measurement of
+    the 8-bit image and says so in the warnings, No starts nothing."""
+    from napari_srmat import grainsize
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    grey8 = ms.image if ms.image.ndim == 2 else ms.image[..., 0]
+    layer = viewer.add_image(grey8.astype(np.float32), name="float tiff",
+                             metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    panel = w.simple
+    panel.image_combo.value = layer
+    asked = []
+    panel.ask = lambda title, text: asked.append(text) or False
+    assert panel.run() is None and panel.worker is None
+    assert len(asked) == 1 and "divided by 255" in asked[0] and "'float tiff'" in asked[0]
+    assert panel.status.text().startswith("not started")
+    panel.ask = lambda title, text: True
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120000)
+    ref = grainsize.measure_grain_size(grey8, pixel_size_um=0.5)
+    assert panel.result.mean_intercept_um == pytest.approx(ref.mean_intercept_um, rel=1e-9)
+    assert "pixel values divided by 255" in panel.warning_label.text()

@@ -178,3 +178,67 @@ def test_specimen_job_stops_between_fields():
         assert end.value is None
     assert isinstance(events[-1], Stopped)
     assert "1 of 3" in events[-1].message
+
+
+def test_fields_of_different_pixel_sizes_are_refused(make_napari_viewer, qtbot):
+    """Fields at two magnifications (0.5 and 0.25 µm/px) were all measured at the first
+    field's pixel size: the second field's ℓ̄ in µm and its G were wrong without a word.
+    Now the run is refused naming both pixel sizes; a typed pixel size (the user's word
+    for every field) still runs, and equal pixel sizes run as before."""
+    viewer = make_napari_viewer()
+    a, b = _micro(1), _micro(2)
+    viewer.add_labels(a.boundaries.astype(np.uint8), name="x500", scale=(0.5, 0.5),
+                      metadata={"pixel_size_um": 0.5})
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="x1000", scale=(0.25, 0.25),
+                      metadata={"pixel_size_um": 0.25})
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="unknown")
+    w = GrainSizeWidget(viewer)
+    panel = w.specimen
+    panel.select_fields(["x500", "x1000"])
+    with pytest.raises(WidgetInputError, match=r"different pixel sizes.*x500: 0\.5 µm/px.*"
+                                               r"x1000: 0\.25 µm/px"):
+        panel.run()
+    assert panel.worker is None
+    panel.select_fields(["x500", "unknown"])
+    with pytest.raises(WidgetInputError, match=r"unknown: unknown"):
+        panel.run()
+    panel.pixel_size.setText("0.5")
+    res = _measure(qtbot, panel)
+    assert res.report["summary"]["n_fields"] == 2
+
+
+def test_renaming_a_field_keeps_it_selected(make_napari_viewer):
+    """Renaming a chosen field layer dropped it from the chosen fields (the list kept
+    choices by name), so the specimen was measured without it or refused."""
+    viewer = make_napari_viewer()
+    a, b = _micro(1, shape=(64, 64)), _micro(2, shape=(64, 64))
+    f1 = viewer.add_labels(a.boundaries.astype(np.uint8), name="f1")
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="f2")
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="f3")
+    widget = GrainSizeWidget(viewer)
+    panel = widget.specimen
+    panel.select_fields(["f1", "f2"])
+    f1.name = "field 1 (centre)"
+    assert panel.field_names() == ["field 1 (centre)", "f2"]
+    viewer.layers.remove("f2")
+    assert panel.field_names() == ["field 1 (centre)"]
+
+
+def test_specimen_export_never_replaces_a_file_it_did_not_write(make_napari_viewer, qtbot,
+                                                                tmp_path):
+    from napari_srmat.outputs import OutputError
+
+    viewer = make_napari_viewer()
+    viewer.add_labels(_micro(1, shape=(96, 96)).boundaries.astype(np.uint8), name="f1")
+    widget = GrainSizeWidget(viewer)
+    panel = widget.specimen
+    panel.select_fields(["f1"])
+    _measure(qtbot, panel)
+    notes = tmp_path / "specimen.csv"
+    notes.write_text("my,own\n1,2\n")
+    with pytest.raises(OutputError, match="not written by napari-srmat"):
+        panel.export_csv(notes)
+    assert notes.read_text() == "my,own\n1,2\n"
+    ours = panel.export_json(tmp_path / "s.json")
+    assert panel.export_json(ours) == ours
+    assert panel.export_csv(panel.export_csv(tmp_path / "s.csv")).is_file()

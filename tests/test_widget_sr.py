@@ -262,3 +262,20 @@ def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert w.last_layer is None and len(shown) == 2
     assert "applies to the refsr model only, not bicubic" in shown[1]
+
+
+def test_a_stack_is_refused_not_super_resolved_as_channels(make_napari_viewer, qtbot):
+    """A 3-plane stack (3, 48, 40) was super-resolved as a 3 x 48 image with 40 channels
+    (a (6, 96, 40) 'SR' layer, without a word); now refused before any job."""
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((3, 48, 40), np.uint8), name="stack")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
+    with pytest.raises(WidgetInputError, match=r"layer 'stack' has shape \(3, 48, 40\)"):
+        w.run()
+    with pytest.raises(WidgetInputError, match=r"layer 'stack' has shape \(3, 48, 40\)"):
+        w.plan_rescan()
+    assert w.worker is None and w.last_layer is None

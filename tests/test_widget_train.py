@@ -216,3 +216,19 @@ def test_redraws_are_coalesced_and_a_deleted_canvas_prints_nothing(
     sip.delete(w)
     qtbot.wait(100)
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_training_refuses_a_stack_layer(make_napari_viewer):
+    """A (3, 64, 64) stack layer was handed to training as a 3 x 64 image with 64
+    channels; now the form refuses it naming the shape, before anything is queued."""
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((3, 64, 64), np.uint8), name="series")
+    viewer.add_labels(np.zeros((64, 64), np.uint8), name="boundaries")
+    w = TrainEvaluateWidget(viewer)
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.source.setCurrentText("layers")
+    w.image_layer.value = viewer.layers["series"]
+    w.mask_layer.value = viewer.layers["boundaries"]
+    with pytest.raises(WidgetInputError, match=r"layer 'series' has shape \(3, 64, 64\)"):
+        w.current_spec()
+    assert not w.queue and w.current is None

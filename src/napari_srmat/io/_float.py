@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["all_finite", "as_rgb", "check_pixel_values", "grey_or_rgb", "to_float01", "to_uint8"]
+__all__ = ["all_finite", "as_rgb", "check_pixel_values", "float_bit_depth_divisor", "grey_or_rgb",
+           "to_float01", "to_uint8"]
 
 #: How far outside [0, 1] a float image may reach before :func:`check_pixel_values` refuses it
 #: (interpolation and SR outputs overshoot a little; a 0-255 float image reaches 255).
@@ -187,6 +188,47 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
                          f"images are divided by their dtype's maximum ({np.iinfo(dtype).max}"
                          f"), so it would read as black; pass it as {target} "
                          f"(image.astype(np.{target}))")
+
+
+def float_bit_depth_divisor(image: Any) -> int | None:
+    """255 or 65535 when ``image`` is an 8- or 16-bit image held as floats, else None.
+
+    The float images :func:`check_pixel_values` refuses for lying beyond [0, 1] whose
+    values (the same central window) are non-negative and at most 255 (or 65535), within
+    :data:`FLOAT_SLACK`: dividing by that maximum gives what :func:`to_float01` gives the
+    integer image. None for any other image (a float image in [0, 1], integers,
+    negative or larger values). Whether to divide is the caller's (the user's) choice.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float_bit_depth_divisor(np.array([[0.0, 255.0]])), float_bit_depth_divisor(
+    ...     np.array([[0.0, 1.0]]))
+    (255, None)
+    >>> float_bit_depth_divisor(np.array([[12.0, 4095.0]]))
+    65535
+    """
+    dtype = np.dtype(image.dtype)
+    if not np.issubdtype(dtype, np.floating) or len(image.shape) < 2:
+        return None
+    try:
+        check_pixel_values(image)
+        return None
+    except ValueError:
+        pass
+    from ._read import read_window
+
+    h, w = (int(v) for v in image.shape[:2])
+    y0, x0 = max(0, (h - PIXEL_CHECK_WINDOW) // 2), max(0, (w - PIXEL_CHECK_WINDOW) // 2)
+    win = read_window(image, y0, y0 + PIXEL_CHECK_WINDOW, x0, x0 + PIXEL_CHECK_WINDOW)
+    win = win[np.isfinite(win)]
+    if win.size == 0 or win.min() < -FLOAT_SLACK:
+        return None
+    hi = win.max().item()
+    for divisor in (255, 65535):
+        if hi <= divisor + FLOAT_SLACK:
+            return divisor
+    return None
 
 
 def all_finite(a: Any) -> bool:

@@ -12,6 +12,11 @@ __all__ = ["LayerCombo"]
 class LayerCombo:
     """A ``QComboBox`` of the viewer's layers of given types, kept in sync with the viewer.
 
+    The chosen layer stays chosen when it is renamed; when the viewer changes the
+    choice (the first layer added, the chosen one removed) ``currentTextChanged`` is
+    emitted as for a choice made by hand, so widgets showing facts about the layer
+    (its pixel size) follow.
+
     Parameters
     ----------
     viewer : napari.Viewer
@@ -32,6 +37,9 @@ class LayerCombo:
         self.predicate = predicate
         self.allow_none = allow_none
         self.native = QComboBox()
+        self._chosen = None  # the layer object chosen (names change on rename)
+        self._watchers: list = []
+        self.native.currentTextChanged.connect(self._remember)
         for ev in ("inserted", "removed", "moved", "changed"):
             emitter = getattr(viewer.layers.events, ev, None)
             if emitter is not None:
@@ -50,18 +58,59 @@ class LayerCombo:
             if lay._type_string in self.kinds and (self.predicate is None or self.predicate(lay))
         ]
 
+    #: Events of the chosen layer after which :meth:`watch` callbacks are called (what
+    #: its pixel size is read from: ``scale``, ``units``, ``metadata``).
+    LAYER_EVENTS = ("scale", "units", "metadata")
+
+    def watch(self, callback) -> None:
+        """Call ``callback()`` when the choice changes, and when the chosen layer's
+        scale, units or metadata change (a calibration): widgets showing its pixel size
+        stay current."""
+        self._watchers.append(callback)
+        self.native.currentTextChanged.connect(lambda *_: callback())
+
+    def _layer_edited(self, *_: Any) -> None:
+        for callback in self._watchers:
+            callback()
+
+    def _remember(self, *_: Any) -> None:
+        self._follow(self.value)
+
+    def _follow(self, layer) -> None:
+        """Make ``layer`` the chosen one, listening to its edits (and no longer to the
+        previous one's)."""
+        if layer is self._chosen:
+            return
+        for old, connect in ((self._chosen, False), (layer, True)):
+            if old is None:
+                continue
+            for name in self.LAYER_EVENTS:
+                emitter = getattr(old.events, name, None)
+                if emitter is not None:
+                    (emitter.connect if connect else emitter.disconnect)(self._layer_edited)
+        self._chosen = layer
+
     def refresh(self, *_: Any) -> None:
-        """Re-list the layers, keeping the current choice when it still exists."""
+        """Re-list the layers, keeping the chosen layer (by identity, so a renamed layer
+        stays chosen) or else the chosen name when it still exists."""
         current = self.native.currentText()
+        layers = self._layers()
+        kept = next((lay for lay in layers if lay is self._chosen), None)
         self.native.blockSignals(True)
         self.native.clear()
-        names = (["(none)"] if self.allow_none else []) + [lay.name for lay in self._layers()]
+        names = (["(none)"] if self.allow_none else []) + [lay.name for lay in layers]
         self.native.addItems(names)
-        if current in names:
+        if kept is not None:
+            self.native.setCurrentText(kept.name)
+        elif current in names:
             self.native.setCurrentText(current)
         elif len(names) > (1 if self.allow_none else 0):
             self.native.setCurrentIndex(len(names) - 1)
         self.native.blockSignals(False)
+        now = self.native.currentText()
+        self._follow(self.value)
+        if now != current:  # the choice changed under the widget: tell it
+            self.native.currentTextChanged.emit(now)
 
     @property
     def value(self):

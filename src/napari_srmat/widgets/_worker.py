@@ -18,7 +18,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButt
 from ..errors import error_message, is_user_error
 from ..jobs import EtaEstimator, Event, Progress, Stopped, StopToken, format_duration
 
-__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no"]
+__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no", "user_action"]
 
 
 class _Failed:
@@ -107,6 +107,30 @@ def start_job(
     return worker, token
 
 
+def user_action(action: Callable[[], Any], status=None) -> Callable[..., None]:
+    """A button's slot: run ``action()``; the user's errors become one line.
+
+    Refused input (:func:`~napari_srmat.errors.is_user_error`: a ``WidgetInputError``, a
+    bad value, a missing file) is shown as one napari notification and in ``status``
+    (a ``QLabel``, optional) instead of escaping from the Qt slot as an unhandled
+    exception; internal errors still go to napari's handler with their traceback.
+    Signal arguments (``clicked``'s ``checked``) are ignored.
+    """
+
+    def slot(*_: Any) -> None:
+        try:
+            action()
+        except Exception as exc:
+            if not is_user_error(exc):
+                raise
+            message = error_message(exc)
+            show_error(f"napari-srmat: {message}")
+            if status is not None:
+                status.setText(message)
+
+    return slot
+
+
 class ProgressForwarder:
     """Map job events onto a Qt progress bar (``setMaximum``/``setValue``) and a status label."""
 
@@ -174,7 +198,7 @@ class SingleJobMixin:
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addStretch(1)
-        self.run_btn.clicked.connect(self.run)
+        self.run_btn.clicked.connect(user_action(self.run, self.status))
         self.cancel_btn.clicked.connect(self.stop)
         self._forward = ProgressForwarder(self.progress, self.status)
         return lay
@@ -207,18 +231,34 @@ class SingleJobMixin:
         *,
         on_result: Callable[[Any], None],
     ) -> GeneratorWorker:
-        """Reset the progress, swap the buttons and start the job; return the worker."""
+        """Reset the progress, swap the buttons and start the job; return the worker.
+
+        The status line ends as the job does: ``on_result``'s text, ``failed: <the
+        notification's line>`` or ``stopped`` (cancelled before a result).
+        """
         self.progress.setValue(0)
         self.status.setText("starting…")
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
+        self._job_outcome = None
+
+        def _result(result) -> None:
+            if result is not None:
+                self._job_outcome = "result"
+            on_result(result)
+
         self.worker, self.token = start_job(
             make_generator,
             on_event=self._forward,
-            on_result=on_result,
+            on_result=_result,
+            on_error=self._on_job_error,
             on_finished=self._on_finished,
         )
         return self.worker
+
+    def _on_job_error(self, exc: BaseException) -> None:
+        self._job_outcome = "error"
+        self.status.setText(f"failed: {error_message(exc)}")
 
     def stop(self) -> None:
         """Ask the running job to stop at the next tile."""
@@ -229,3 +269,6 @@ class SingleJobMixin:
     def _on_finished(self) -> None:
         self.run_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)
+        stopped = self.token is not None and self.token.stop_requested
+        if stopped and getattr(self, "_job_outcome", None) is None:
+            self.status.setText("stopped")

@@ -41,7 +41,7 @@ from qtpy.QtWidgets import (
 
 from ..audit.session import AuditFileError, AuditSession
 from ._common import sr_world_transform
-from ._worker import ProgressForwarder, SingleJobMixin
+from ._worker import ProgressForwarder, SingleJobMixin, user_action
 
 __all__ = ["AuditWidget", "KEYS"]
 
@@ -164,16 +164,17 @@ class AuditWidget(SingleJobMixin, QWidget):
                              "b blink"))
 
         for name, btn in btns.items():
-            btn.clicked.connect(lambda _=False, name=name: self._action(name))
-        self.run_btn.clicked.connect(lambda: self.find_candidates())
+            btn.clicked.connect(user_action(lambda name=name: self._action(name), self.status))
+        self.run_btn.clicked.connect(user_action(self.find_candidates, self.status))
         self.cancel_btn.clicked.connect(self.stop)
-        self.load_btn.clicked.connect(self._load_dialog)
+        self.load_btn.clicked.connect(user_action(self._load_dialog))
         self.queue.currentRowChanged.connect(self._on_row)
         self.auto_blink.toggled.connect(
             lambda on: self._blink_timer.start() if on else self._blink_timer.stop())
         self.grid_check.toggled.connect(self._set_grid)
         self.overlay_check.toggled.connect(lambda _on: self._update_overlay())
-        self.add_region_btn.clicked.connect(lambda: self.add_region_from_shapes())
+        self.add_region_btn.clicked.connect(
+            user_action(self.add_region_from_shapes, self.status))
         self._forward = ProgressForwarder(self.progress, self.status)
 
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
@@ -208,6 +209,9 @@ class AuditWidget(SingleJobMixin, QWidget):
             self.viewer.bind_key(key, handler, overwrite=True)
 
     def _layer_data(self, name: str) -> np.ndarray:
+        if not name:
+            raise ValueError("select the LR and SR image layers (open the low-resolution "
+                             "scan and its super-resolved image first)")
         try:
             lay = self.viewer.layers[name]
         except KeyError as exc:
@@ -236,7 +240,10 @@ class AuditWidget(SingleJobMixin, QWidget):
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Audit session", "", "JSON (*.json)")
         if path:
-            self.load_session(path)
+            try:
+                self.load_session(path)
+            except AuditFileError:
+                pass  # load_session told the user
 
     def load_session(self, path) -> AuditSession:
         """Resume a saved session; checks it against the selected LR/SR layers."""

@@ -27,7 +27,7 @@ from .layers import (
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
-    layer_image_data,
+    micrograph_data,
     threshold_boundaries,
 )
 from .sr_widget import DEVICES, _path_row
@@ -183,6 +183,8 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         if (threshold, skel) != self._requested or self.layers is None:
             return  # a newer request is on its way
         self.layers.boundaries.data = mask
+        if self.layers.boundaries not in self.viewer.layers:  # deleted: bring it back
+            self.viewer.add_layer(self.layers.boundaries)
         if error is not None and self.layers.error is not None:
             self.layers.error.data = error
         for lay in (self.layers.probability, self.layers.boundaries, self.layers.error):
@@ -197,7 +199,7 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         if layer is None:
             raise WidgetInputError("select an image layer")
         self._ensure_idle("a boundary job is already running")
-        image = layer_image_data(layer)
+        image = micrograph_data(layer)
         opts = {
             "checkpoint": self.checkpoint.text().strip() or None,
             "device": self.device.currentText(),

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButto
 from ..io import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um
 from ._layout import hbox_row
+from ._worker import user_action
 
 __all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UNIT"]
 
@@ -129,9 +130,10 @@ class CalibrationWidget(QWidget):
         form.addRow("Known length (µm)", hbox_row(self.known_length, self.line_btn))
         form.addRow("", self.derived)
         form.addRow("", self.status)
-        self.apply_btn.clicked.connect(lambda: self.apply(self._typed()))
-        self.line_btn.clicked.connect(self.calibrate_from_line)
-        self.layer_combo.native.currentTextChanged.connect(self.show_current)
+        self.apply_btn.clicked.connect(
+            user_action(lambda: self.apply(self._typed()), self.status))
+        self.line_btn.clicked.connect(user_action(self.calibrate_from_line, self.status))
+        self.layer_combo.watch(self.show_current)
         self.show_current()
 
     def show_current(self, *_) -> None:

@@ -1,4 +1,8 @@
-"""Export of a Heyn measurement of the grain-size widget (CSV / JSON, atomic)."""
+"""Export of a Heyn measurement of the grain-size widget (CSV / JSON, atomic).
+
+An export replaces an earlier export (of either tab) but never another file
+(:func:`write_export`).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,48 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_text
+from ..outputs import check_output_file
 from .layers import HeynMeasurement
 
-__all__ = ["export_csv", "export_json"]
+__all__ = ["export_csv", "export_json", "write_export", "is_our_export"]
+
+#: First line of the per-line CSV of a Heyn measurement.
+HEYN_CSV_HEADER = "line,length_px,count"
+#: Top-level keys that mark a JSON export: a Heyn measurement, a specimen report.
+_JSON_MARKS = ({"per_line", "n_intersections", "mean_intercept_px"}, {"images", "summary"})
+#: First CSV header cells of the exports: the Heyn per-line table, the specimen table.
+_CSV_MARKS = (HEYN_CSV_HEADER, "field,astm_g,")
+
+
+def is_our_export(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a CSV/JSON measurement export napari-srmat wrote."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            head = fh.read(1_000_000)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(head)
+        except ValueError:
+            return False
+        return isinstance(data, dict) and any(keys <= set(data) for keys in _JSON_MARKS)
+    return any(head.startswith(mark) for mark in _CSV_MARKS)
+
+
+def write_export(path: str | os.PathLike, text: str) -> Path:
+    """Write an export atomically; an existing file is replaced only if it is one.
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputError
+        The path holds a file napari-srmat did not write (it is kept), or a folder.
+    """
+    path = Path(path)
+    check_output_file(path, overwrite=True, ours=is_our_export)
+    atomic_write_text(path, text)
+    return path
 
 
 def _fmt(v) -> Any:
@@ -29,12 +72,11 @@ def _fmt(v) -> Any:
 
 
 def export_json(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
-    """Write a measurement (summary + per-line table) as JSON, atomically."""
+    """Write a measurement (summary + per-line table) as JSON, atomically (an earlier
+    export is replaced, another file never: :func:`write_export`)."""
     d = measurement.to_dict()
     clean = {k: _fmt(v) for k, v in d.items()}
-    path = Path(path)
-    atomic_write_text(path, json.dumps(clean, indent=2) + "\n")
-    return path
+    return write_export(path, json.dumps(clean, indent=2) + "\n")
 
 
 def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
@@ -46,7 +88,7 @@ def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
     """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["line", "length_px", "count"])
+    w.writerow(HEYN_CSV_HEADER.split(","))
     for i, length, count in measurement.table_rows():
         w.writerow([i, f"{length:.6g}", count])
     for k, v in measurement.stats.items():
@@ -54,6 +96,4 @@ def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
         if isinstance(v, list):
             v = ";".join("" if x is None else f"{x:.6g}" for x in v)
         buf.write(f"# {k},{v}\n")
-    path = Path(path)
-    atomic_write_text(path, buf.getvalue())
-    return path
+    return write_export(path, buf.getvalue())

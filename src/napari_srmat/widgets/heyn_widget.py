@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..io import float_bit_depth_divisor
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
@@ -51,8 +52,8 @@ from ._common import (
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
-from ._worker import ProgressForwarder, SingleJobMixin
-from .layers import WIDGET_PATTERNS
+from ._worker import ProgressForwarder, SingleJobMixin, ask_yes_no, user_action
+from .layers import WIDGET_PATTERNS, micrograph_data
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
@@ -93,16 +94,29 @@ def _typed_pixel_size(text: str) -> float | None:
         raise WidgetInputError(str(exc)) from None
 
 
-def simple_grain_size_job(image, *, pixel_size_um=None, stop=None):
-    """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread)."""
+def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, stop=None):
+    """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread).
+
+    ``divide_by`` (255 or 65535, the user's answer to
+    :func:`~napari_srmat.io.float_bit_depth_divisor`) divides a float image held in
+    0..255 / 0..65535 first, as :func:`~napari_srmat.io.to_float01` divides the integer
+    image; the result's warnings say so.
+    """
     from ..edges import load_boundary_model
     from ..grainsize import measure_grain_size_job
     from ..jobs import Log
 
+    if divide_by:
+        image = np.asarray(image, np.float32) / np.float32(divide_by)
+        yield Log(f"pixel values divided by {divide_by}")
     yield Log("loading the boundary model (shipped default)")
     model = load_boundary_model()
-    return (yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
-                                              stop=stop))
+    result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
+                                               stop=stop)
+    if result is not None and divide_by:
+        result.warnings.append(f"pixel values divided by {divide_by} (a float image in "
+                               f"0..{divide_by}, as confirmed)")
+    return result
 
 
 def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
@@ -123,6 +137,8 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
         described = summary.lines()
         yield Log("; ".join(described) or "the corrections layer is empty")
     result = yield from heyn_job(mask, stop=stop, **options)
+    if result is None:  # stopped
+        return None
     return result, mask, described
 
 
@@ -168,7 +184,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         form.addRow("", self.warning_label)
         self._add_job_controls(form)
         self.run_btn.setText("Measure grain size")
-        self.image_combo.native.currentTextChanged.connect(self._layer_changed)
+        self.image_combo.watch(self._layer_changed)
         self._layer_changed()
 
     def _layer_changed(self, *_) -> None:
@@ -184,11 +200,30 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         if layer is None:
             raise WidgetInputError("select a micrograph (an image layer)")
         px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
-        data = layer_image_data(layer)
+        data = micrograph_data(layer)
+        divisor = None
+        if isinstance(data, np.ndarray):  # in memory: its central window is read at once
+            divisor = float_bit_depth_divisor(data)
+        if divisor and not self._confirm_divide(layer.name, divisor):
+            return None
         self.result = None
         return self._start_single_job(
-            lambda stop: simple_grain_size_job(data, pixel_size_um=px, stop=stop),
+            lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
+                                               stop=stop),
             on_result=self._on_result)
+
+    def _confirm_divide(self, name: str, divisor: int) -> bool:
+        """Ask whether to measure a 0..255 / 0..65535 float micrograph divided (True = go)."""
+        bits = 8 if divisor == 255 else 16
+        ask = self.ask or ask_yes_no
+        go = ask("Float pixel values beyond [0, 1]",
+                 f"Layer {name!r} holds float pixel values up to {divisor}, like a {bits}-bit "
+                 "image saved as floats; grain size is measured on pixel values in [0, 1].\n\n"
+                 f"Measure it divided by {divisor}?")
+        if not go:
+            self.status.setText(f"not started: layer {name!r} has float pixel values beyond "
+                                f"[0, 1] (divide by {divisor} to measure it)")
+        return bool(go)
 
     def _on_result(self, result) -> None:
         if result is None:
@@ -242,13 +277,18 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.threshold.setDecimals(3)
         self.threshold.setValue(0.5)
         self.threshold.setToolTip(
-            "for probability (float) layers; a layer's metadata['threshold'] is used when "
-            "'use layer threshold' is checked"
-        )
+            "for boundary probability maps (values 0 to 1): pixels at or above it are "
+            "boundary; not used for Labels or 0/1 masks")
         self.use_layer_threshold = QCheckBox("use layer threshold")
         self.use_layer_threshold.setChecked(True)
+        self.use_layer_threshold.setToolTip(
+            "use the threshold stored with the probability map by the Boundaries tool "
+            "(0.5 when it has none) instead of the value typed here")
         self.pattern = QComboBox()
         self.pattern.addItems(PATTERNS)
+        self.pattern.setToolTip(
+            "test lines: random lines, a grid, the ASTM E112 three circles, or the "
+            "segments you drew in a Shapes layer")
         self.shapes_combo = LayerCombo(self.viewer, ("shapes",), allow_none=True)
         self.n_lines = QSpinBox()
         self.n_lines.setRange(1, 10000)
@@ -256,7 +296,11 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(HEYN_SEED)
+        self.seed.setToolTip("placement of the random lines: the same seed draws the same "
+                             "lines, so a measurement can be repeated exactly")
         self.skeletonize = QCheckBox("skeletonize mask first")
+        self.skeletonize.setToolTip("thin the boundaries to 1 px lines before counting "
+                                    "(for thick boundary masks)")
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
         self.corrections_combo = LayerCombo(self.viewer, ("labels",), allow_none=True)
@@ -265,7 +309,6 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
             f"a Labels layer over the boundary map: label {ADD_BOUNDARY} paints a missing "
             f"boundary, label {ERASE_BOUNDARY} erases a false one")
         self.new_corrections_btn = QPushButton("New corrections layer")
-        self.new_corrections_btn.clicked.connect(self.add_corrections_layer)
 
         self.run_btn = QPushButton("Measure")
         self.cancel_btn = QPushButton("Cancel")
@@ -323,11 +366,14 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.tabs.addTab(self.report, "Report")
         QVBoxLayout(self).addWidget(self.tabs)
 
-        self.run_btn.clicked.connect(self.run)
+        self.run_btn.clicked.connect(user_action(self.run, self.status))
         self.cancel_btn.clicked.connect(self.stop)
-        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
-        self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
-        self.layer_combo.native.currentTextChanged.connect(self._layer_changed)
+        self.new_corrections_btn.clicked.connect(
+            user_action(self.add_corrections_layer, self.status))
+        self.csv_btn.clicked.connect(user_action(lambda: self._export_dialog("csv"), self.status))
+        self.json_btn.clicked.connect(
+            user_action(lambda: self._export_dialog("json"), self.status))
+        self.layer_combo.watch(self._layer_changed)
         self.pattern.currentTextChanged.connect(self._pattern_changed)
         self._forward = ProgressForwarder(self.progress, self.status)
         self._layer_changed()
@@ -339,7 +385,9 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self.n_lines.setEnabled(pattern in ("random", "grid"))
         self.seed.setEnabled(pattern == "random")
         self.shapes_combo.native.setEnabled(pattern == "segments")
-        self.n_lines.setToolTip("" if pattern in ("random", "grid") else
+        self.n_lines.setToolTip("test lines laid over the image: more lines, more "
+                                "intersections and a narrower 95 % interval"
+                                if pattern in ("random", "grid") else
                                 "not used: the circles pattern is the fixed ASTM E112 "
                                 "three-circle set; segments are the lines you drew")
 
@@ -415,6 +463,7 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
             corr = self.viewer.add_labels(
                 np.zeros(shape, np.uint8), name=name, scale=tuple(layer.scale[-2:]),
                 translate=tuple(layer.translate[-2:]), opacity=0.8,
+                units=tuple(str(u) for u in layer.units[-2:]),
                 metadata={"kind": "boundary corrections", "source_layer": layer.name})
         corr.selected_label = ADD_BOUNDARY
         corr.brush_size = max(2, int(round(max(shape) / 300)))
@@ -456,7 +505,7 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
             ("intersections", st["n_intersections"]),
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
-            ("pixel size (µm)", st["pixel_size_um"]),
+            ("pixel size (µm/px)", st["pixel_size_um"]),
         ]
         self.summary.setRowCount(len(rows))
         for i, (name, value) in enumerate(rows):

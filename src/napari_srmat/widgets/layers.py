@@ -37,7 +37,9 @@ __all__ = [
     "WidgetInputError",
     "layer_data_mask",
     "layer_image_data",
+    "micrograph_data",
     "layer_pixel_size_um",
+    "common_pixel_size_um",
     "show_colorbar",
     "show_test_lines",
     "sr_world_transform",
@@ -79,6 +81,57 @@ def layer_image_data(layer) -> Any:
     return data
 
 
+def micrograph_data(layer) -> Any:
+    """Level-0 data of an image layer holding one 2-D micrograph, grey or RGB(A).
+
+    napari shows a non-RGB layer of more than two dimensions as a stack of planes (a
+    z or time series; a grey + alpha ``(H, W, 2)`` image too), which the models and
+    measurements would read as an ``(H, W, C)`` image with one channel per column.
+
+    Raises
+    ------
+    WidgetInputError
+        For such a stack, naming its shape.
+    """
+    data = layer_image_data(layer)
+    shape = tuple(int(n) for n in data.shape)
+    if getattr(layer, "rgb", False) or len(shape) == 2:
+        return data
+    hint = ("a grey + alpha image: add its grey plane, layer.data[..., 0], as a layer"
+            if len(shape) == 3 and shape[-1] in (1, 2) else
+            "add one plane, e.g. layer.data[0], as a layer")
+    raise WidgetInputError(f"layer {layer.name!r} has shape {shape}, which napari shows as "
+                           "a stack of planes, not one 2-D micrograph (grey or RGB): "
+                           + hint)
+
+
+def common_pixel_size_um(layers) -> float | None:
+    """The one pixel size (µm/px) of layers measured together, or None if all unknown.
+
+    A specimen's fields are measured at one pixel size, so layers whose pixel sizes
+    (:func:`layer_pixel_size_um`) differ, or are known for some and unknown for others,
+    are refused rather than all read at the first one's.
+
+    Raises
+    ------
+    WidgetInputError
+        Naming each layer's pixel size.
+    """
+    sizes = [(layer.name, layer_pixel_size_um(layer)) for layer in layers]
+    known = [px for _, px in sizes if px is not None]
+    if not known:
+        return None
+    if len(known) == len(sizes) and all(math.isclose(px, known[0], rel_tol=1e-9)
+                                        for px in known):
+        return known[0]
+    listed = ", ".join(f"{name}: {'unknown' if px is None else f'{px:g} µm/px'}"
+                       for name, px in sizes)
+    raise WidgetInputError(
+        f"the fields have different pixel sizes ({listed}); a specimen is measured at one "
+        "pixel size: calibrate the layers alike, type the pixel size, or measure them "
+        "separately")
+
+
 def show_colorbar(layer, position: str) -> None:
     """Show napari's colour bar of an image layer (ticks follow its contrast limits).
 
@@ -95,6 +148,12 @@ def _units_kwargs(layer) -> dict:
     return {"units": tuple(str(u) for u in units)} if units is not None else {}
 
 
+def _units_kwargs_2d(layer) -> dict:
+    """:func:`_units_kwargs` of the last two axes (for 2-D layers drawn over ``layer``)."""
+    units = getattr(layer, "units", None)
+    return {"units": tuple(str(u) for u in units[-2:])} if units is not None else {}
+
+
 def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
     """Replace the data of layer ``name`` if it exists (same type), else add a new layer."""
     if name in viewer.layers:
@@ -105,6 +164,9 @@ def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
                 if key in kwargs and not np.allclose(getattr(layer, key)[-len(kwargs[key]):],
                                                      kwargs[key]):
                     setattr(layer, key, kwargs[key])
+            if "units" in kwargs and [str(u) for u in layer.units[-len(kwargs["units"]):]] != [
+                    str(u) for u in kwargs["units"]]:
+                layer.units = tuple(layer.units[:-len(kwargs["units"])]) + tuple(kwargs["units"])
             if "metadata" in kwargs:
                 layer.metadata = kwargs["metadata"]
             return layer
@@ -675,7 +737,12 @@ def _result_lines(result) -> list[np.ndarray]:
 
 def heyn_job(mask: np.ndarray, *, stop: StopToken | None = None,
              **options) -> Generator[Event, Any, Any]:
-    """Job wrapper of :func:`measure_heyn` (one unit of work) for the GUI worker."""
+    """Job wrapper of :func:`measure_heyn` (one unit of work) for the GUI worker.
+
+    Returns None without measuring when ``stop`` was requested before the count.
+    """
+    if stop is not None and stop.stop_requested:
+        return None
     yield Progress(done=0, total=1, stage="intercepts")
     result = measure_heyn(mask, **options)
     yield Progress(done=1, total=1, stage="intercepts")
@@ -746,8 +813,11 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers."""
     meas = HeynMeasurement(result=result, stats=heyn_statistics(result),
                            source=dict(source or {}, layer=boundary_layer.name))
+    # the layer's geometry and units; source_layer: calibrating it rescales the overlays
     geo = dict(scale=tuple(boundary_layer.scale[-2:]),
-               translate=tuple(boundary_layer.translate[-2:]))
+               translate=tuple(boundary_layer.translate[-2:]),
+               metadata={"source_layer": boundary_layer.name},
+               **_units_kwargs_2d(boundary_layer))
     shape = layer_image_data(boundary_layer).shape
     pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
     meas.points_layer = _upsert_layer(

@@ -20,7 +20,7 @@ from ..jobs import Log, Progress
 from ..report import SampleInfo, report_from_heyn, report_from_specimen, write_report
 from ._common import LayerCombo, WidgetInputError, _result_lines
 from ._snapshot import as_mask, snapshot
-from ._worker import SingleJobMixin
+from ._worker import SingleJobMixin, user_action
 
 __all__ = ["ReportPanel", "REPORT_SOURCES", "layer_provenance"]
 
@@ -98,7 +98,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         self._add_job_controls(form)
         self.run_btn.setText("Export report…")
         self.run_btn.clicked.disconnect()
-        self.run_btn.clicked.connect(self._export_dialog)
+        self.run_btn.clicked.connect(user_action(self._export_dialog, self.status))
 
     def sample(self) -> SampleInfo:
         """The sample metadata typed in the form."""

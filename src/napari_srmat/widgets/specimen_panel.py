@@ -41,7 +41,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._atomic import atomic_write_text
 from ..jobs import Log, StopToken
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 from ..metrics.standards import METHODS, field_grid, measure_specimen_job, pool_fields
@@ -50,13 +49,14 @@ from ._common import (
     LayerCombo,
     WidgetInputError,
     _upsert_layer,
+    common_pixel_size_um,
     layer_image_data,
-    layer_pixel_size_um,
     show_colorbar,
 )
 from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, snapshot
-from ._worker import SingleJobMixin
+from ._worker import SingleJobMixin, user_action
+from .export import write_export
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
            "POOLED_FIELD"]
@@ -215,6 +215,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self._job_sources: list[LayerSnapshot] = []
 
         self.fields_list = QListWidget()
+        self._listed: list = []  # the layers listed, in the list's order
         self.fields_list.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         self.fields_list.setMaximumHeight(90)
         self.grid_rows = QSpinBox()
@@ -242,7 +243,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for combo in (self.twins_combo, self.exclusions_combo):
             combo.native.setCurrentIndex(0)
         self.pixel_size = QLineEdit()
-        self.pixel_size.setPlaceholderText("µm/px (empty = from the first field layer)")
+        self.pixel_size.setPlaceholderText("µm/px (empty = from the field layers, which "
+                                           "must agree)")
 
         self.summary = QTableWidget(0, 2)
         self.summary.setHorizontalHeaderLabels(["specimen", "value"])
@@ -279,8 +281,10 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                   hbox_row(self.csv_btn, self.json_btn)):
             lay.insertWidget(lay.count() - 1, w)
         self.histogram_choice.currentTextChanged.connect(self._show_histogram)
-        self.json_btn.clicked.connect(lambda: self._export_dialog("json"))
-        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
+        self.json_btn.clicked.connect(
+            user_action(lambda: self._export_dialog("json"), self.status))
+        self.csv_btn.clicked.connect(
+            user_action(lambda: self._export_dialog("csv"), self.status))
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
         self.viewer.layers.events.inserted.connect(
@@ -326,12 +330,16 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                 and (lay.metadata or {}).get(ROLE_KEY) != GRAIN_AREA_ROLE]
 
     def refresh_fields(self, *_: Any) -> None:
-        """Re-list the boundary layers, keeping the selection."""
-        chosen = set(self.field_names())
+        """Re-list the boundary layers, keeping the selection (by layer, so a renamed
+        field stays chosen)."""
+        listed = self._listed
+        chosen = [listed[i] for i in range(min(len(listed), self.fields_list.count()))
+                  if self.fields_list.item(i).isSelected()]
         self.fields_list.clear()
-        for lay in self._field_layers():
+        self._listed = self._field_layers()
+        for lay in self._listed:
             self.fields_list.addItem(lay.name)
-            if lay.name in chosen:
+            if any(lay is c for c in chosen):
                 self.fields_list.item(self.fields_list.count() - 1).setSelected(True)
 
     def field_names(self) -> list[str]:
@@ -363,14 +371,19 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             return np.asarray(layer.to_labels(labels_shape=shape)) > 0
         return snapshot(layer)
 
-    def pixel_size_um(self, first_layer=None) -> float | None:
-        """Typed pixel size, else the first field layer's, else None."""
+    def pixel_size_um(self, layers=None) -> float | None:
+        """Typed pixel size, else the field layers' common one
+        (:func:`~napari_srmat.widgets.layers.common_pixel_size_um`), else None."""
         from .heyn_widget import _typed_pixel_size
 
         typed = _typed_pixel_size(self.pixel_size.text())
         if typed is not None:
             return typed
-        return layer_pixel_size_um(first_layer) if first_layer is not None else None
+        if layers is None:
+            return None
+        if not isinstance(layers, list | tuple):
+            layers = [layers]
+        return common_pixel_size_um(layers)
 
     # ------------------------------------------------------------------ run
     def run(self):
@@ -387,7 +400,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion")
         if (twins is not None or exclusion is not None) and len(shapes) > 1:
             raise WidgetInputError("twin/exclusion layers need field layers of one size")
-        px = self.pixel_size_um(layers[0])
+        px = self.pixel_size_um(layers)
         options = {"rule": self.rule.currentText(), "pattern": self.pattern.currentText(),
                    "n_lines": self.n_lines.value(),
                    "triple_points": self.triple_points.isChecked()}
@@ -471,9 +484,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         """Save the last specimen report (``{"images", "summary"}``) as JSON, atomically."""
         if self.result is None:
             raise WidgetInputError("nothing to export yet: measure the specimen first")
-        path = Path(path)
-        atomic_write_text(path, json.dumps(self.result.report, indent=2) + "\n")
-        return path
+        return write_export(path, json.dumps(self.result.report, indent=2) + "\n")
 
     def export_csv(self, path: str | os.PathLike) -> Path:
         """Save the per-field table and the summary as CSV, atomically.
@@ -493,9 +504,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for label, value in self.summary_rows():
             text = format_value(value).replace("\n", " ")
             buf.write(f"# {label},{text}\n")
-        path = Path(path)
-        atomic_write_text(path, buf.getvalue())
-        return path
+        return write_export(path, buf.getvalue())
 
     def _export_dialog(self, kind: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self, f"Export specimen {kind.upper()}",

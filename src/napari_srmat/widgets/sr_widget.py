@@ -22,13 +22,13 @@ from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._qt import LayerCombo
-from ._worker import SingleJobMixin
+from ._worker import SingleJobMixin, user_action
 from .layers import (
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
-    layer_image_data,
     layer_pixel_size_um,
+    micrograph_data,
     super_resolution_job,
 )
 
@@ -148,7 +148,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self.plan_btn = QPushButton("Plan rescan")
         self.plan_btn.setToolTip("propose rectangles to rescan at high resolution where the "
                                  "SR of this layer is least certain (a Shapes layer)")
-        self.plan_btn.clicked.connect(self.plan_rescan)
+        self.plan_btn.clicked.connect(user_action(self.plan_rescan, self.status))
         lay.insertWidget(1, self.plan_btn)
 
     # ------------------------------------------------------------------ options
@@ -176,7 +176,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
         self._ensure_idle("a super-resolution job is already running")
         opts = self.options()
         opts["pixel_size_um"] = layer_pixel_size_um(layer)
-        image = layer_image_data(layer)
+        image = micrograph_data(layer)
         plan = plan_super_resolution(image.shape, scale=opts["scale"], model=opts["model"],
                                      dtype=image.dtype, device=opts["device"],
                                      to_disk=opts["out"] is not None)
@@ -207,7 +207,7 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
             raise WidgetInputError("select the LR image layer to plan a rescan for")
         self._ensure_idle("a job is already running")
         opts = self.options()
-        image = layer_image_data(layer)
+        image = micrograph_data(layer)
         self._job_layer = layer
         budget, dwell = self.budget.value(), self.dwell.value()
         return self._start_single_job(

@@ -37,8 +37,8 @@ from qtpy.QtWidgets import (
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
 from ..sr.registry import TRAINABLE_MODELS
 from ._qt import LayerCombo
-from ._worker import ProgressForwarder, start_job
-from .layers import WidgetInputError, layer_image_data
+from ._worker import ProgressForwarder, start_job, user_action
+from .layers import WidgetInputError, layer_image_data, micrograph_data
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
@@ -271,9 +271,9 @@ class TrainEvaluateWidget(QWidget):
 
         self.kind.currentTextChanged.connect(self._kind_changed)
         self.source.currentTextChanged.connect(lambda _=None: self._source_changed())
-        self.run_btn.clicked.connect(self.run)
+        self.run_btn.clicked.connect(user_action(self.run, self.status))
         self.stop_btn.clicked.connect(self.stop)
-        self.clear_btn.clicked.connect(self.clear_queue)
+        self.clear_btn.clicked.connect(user_action(self.clear_queue, self.status))
         self._forward = ProgressForwarder(self.progress, self.status)
         self._kind_changed(self.kind.currentText())
 
@@ -342,7 +342,7 @@ class TrainEvaluateWidget(QWidget):
             img_layer = self.image_layer.value
             if img_layer is None:
                 raise WidgetInputError("select an image layer to train on")
-            o["image"] = layer_image_data(img_layer)
+            o["image"] = micrograph_data(img_layer)
             if kind == UAED_TRAIN:
                 mask_layer = self.mask_layer.value
                 if mask_layer is None or mask_layer is img_layer:
