@@ -161,11 +161,7 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
     signed = np.issubdtype(dtype, np.signedinteger)
     if not (is_float or wide_int or signed) or len(image.shape) < 2:
         return
-    from ._read import read_window
-
-    h, w = (int(v) for v in image.shape[:2])
-    y0, x0 = max(0, (h - PIXEL_CHECK_WINDOW) // 2), max(0, (w - PIXEL_CHECK_WINDOW) // 2)
-    win = read_window(image, y0, y0 + PIXEL_CHECK_WINDOW, x0, x0 + PIXEL_CHECK_WINDOW)
+    win = _central_window(image)
     if is_float:
         win = win[np.isfinite(win)]
     if win.size == 0:
@@ -216,11 +212,7 @@ def float_bit_depth_divisor(image: Any) -> int | None:
         return None
     except ValueError:
         pass
-    from ._read import read_window
-
-    h, w = (int(v) for v in image.shape[:2])
-    y0, x0 = max(0, (h - PIXEL_CHECK_WINDOW) // 2), max(0, (w - PIXEL_CHECK_WINDOW) // 2)
-    win = read_window(image, y0, y0 + PIXEL_CHECK_WINDOW, x0, x0 + PIXEL_CHECK_WINDOW)
+    win = _central_window(image)
     win = win[np.isfinite(win)]
     if win.size == 0 or win.min() < -FLOAT_SLACK:
         return None
@@ -229,6 +221,16 @@ def float_bit_depth_divisor(image: Any) -> int | None:
         if hi <= divisor + FLOAT_SLACK:
             return divisor
     return None
+
+
+def _central_window(image: Any) -> np.ndarray:
+    """The central :data:`PIXEL_CHECK_WINDOW` px window of an image (numpy, Dask or
+    Zarr), read into memory: what the pixel-value checks look at."""
+    from ._read import read_window
+
+    h, w = (int(v) for v in image.shape[:2])
+    y0, x0 = max(0, (h - PIXEL_CHECK_WINDOW) // 2), max(0, (w - PIXEL_CHECK_WINDOW) // 2)
+    return read_window(image, y0, y0 + PIXEL_CHECK_WINDOW, x0, x0 + PIXEL_CHECK_WINDOW)
 
 
 def all_finite(a: Any) -> bool:
