@@ -756,3 +756,21 @@ def test_grain_size_error_names_the_image_of_several(tmp_path, capsys):
     rc = main(["grain-size", "--mask", str(good), str(tiny)])
     err = capsys.readouterr().err
     assert rc == 2 and f"{tiny}: " in err and "too small" in err
+
+
+def test_heyn_error_names_the_mask_of_several(tmp_path, capsys):
+    """srmat heyn said 'mask of 1 x 1 px is too small ...' without saying which of the
+    masks it was; every per-file error now starts with the file's path (the rule of
+    srmat grain-size)."""
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    m = np.zeros((40, 40), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(good)
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((1, 1), np.uint8)).save(tiny)
+    rc = main(["heyn", str(good), str(tiny)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"srmat heyn: error: {tiny}: ") and "too small" in err[0]

@@ -15,15 +15,18 @@ internal errors also print one line (exit 1). ``srmat --debug ...`` shows traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import error_message, is_user_error
 
-__all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg"]
+__all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
+           "error_line"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -71,6 +74,37 @@ def seed_arg(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed is an integer >= 0, got {value}")
     return value
+
+
+@contextlib.contextmanager
+def naming_file(path: str | os.PathLike) -> Iterator[None]:
+    """Say which of several input files an error is about: the message of an exception
+    raised inside gets ``path: `` in front, unless it names the path already.
+
+    The one rule of the commands that take several files (``srmat heyn``,
+    ``srmat grain-size``). The exception keeps its type (so its exit code); OS errors
+    are told as ``path: reason`` by :func:`napari_srmat.errors.error_message` anyway.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input file being read or measured.
+
+    Examples
+    --------
+    >>> try:
+    ...     with naming_file("a.png"):
+    ...         raise ValueError("mask is too small")
+    ... except ValueError as exc:
+    ...     print(exc)
+    a.png: mask is too small
+    """
+    try:
+        yield
+    except Exception as exc:
+        if exc.args and isinstance(exc.args[0], str) and str(path) not in exc.args[0]:
+            exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
+        raise
 
 
 def print_json(obj: Any) -> None:
@@ -137,13 +171,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every error is one line (tracebacks with --debug)
         if args.debug:
             raise
-        message = error_message(exc)
-        if message.startswith("internal error"):
-            message += " (rerun with `srmat --debug ...` for the traceback)"
-            print(f"{where}: {message}", file=sys.stderr)
-        else:
-            print(f"{where}: error: {message}", file=sys.stderr)
+        print(error_line(where, exc), file=sys.stderr)
         return 2 if is_user_error(exc) else 1
+
+
+def error_line(where: str, exc: BaseException) -> str:
+    """The one line that tells ``exc`` to the user: ``srmat CMD: error: message``, or for
+    an internal error ``srmat CMD: internal error: ...`` with a pointer to ``--debug``.
+
+    Parameters
+    ----------
+    where : str
+        The command, e.g. ``"srmat heyn"``.
+    exc : BaseException
+        The error.
+
+    Returns
+    -------
+    str
+        One line (exit code: 2 for :func:`napari_srmat.errors.is_user_error`, else 1).
+
+    Examples
+    --------
+    >>> error_line("srmat heyn", ValueError("a.png: too small"))
+    'srmat heyn: error: a.png: too small'
+    """
+    message = error_message(exc)
+    if message.startswith("internal error"):
+        return f"{where}: {message} (rerun with `srmat --debug ...` for the traceback)"
+    return f"{where}: error: {message}"
 
 
 def _one_line_warnings(where: str) -> None:

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from . import UserError, pixel_size_arg, print_json, seed_arg
+from . import UserError, naming_file, pixel_size_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,21 +63,22 @@ def _run(args: argparse.Namespace) -> int:
     degenerate = []
     pixel_sizes = []
     for path in args.masks:
-        mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
-                                  return_pixel_size=True)
-        # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
-        px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+        with naming_file(path):  # which of the masks an error is about
+            mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
+                                      return_pixel_size=True)
+            # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
+            px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+            res = measure_intercepts(
+                mask,
+                pattern=args.pattern,
+                n_lines=args.lines,
+                seed=args.seed,
+                segments=segments,
+                margin=args.margin,
+                skeletonize=args.skeletonize,
+                pixel_size_um=px,
+            )
         pixel_sizes.append(px)
-        res = measure_intercepts(
-            mask,
-            pattern=args.pattern,
-            n_lines=args.lines,
-            seed=args.seed,
-            segments=segments,
-            margin=args.margin,
-            skeletonize=args.skeletonize,
-            pixel_size_um=px,
-        )
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
         shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()
