@@ -130,6 +130,21 @@ def test_synth_never_writes_over_a_user_s_file_nor_silently_over_its_own(tmp_pat
         assert rc == 2 and "at most the image's larger side" in err and _one_error_line(err)
 
 
+@pytest.mark.parametrize("flag, value", [
+    ("--grain-size", "0"), ("--grain-size", "1000"), ("--size-spread", "-3"),
+    ("--missing-boundary-fraction", "2"), ("--boundary-width", "-1"),
+])
+def test_synth_bad_parameter_creates_nothing_and_names_the_flag(tmp_path, capsys, flag, value):
+    """A rendering parameter out of range was found only after OUT_DIR had been created
+    (with its marker), and the error named the library's parameter (mean_grain_size_px)
+    instead of the flag the user typed."""
+    out = tmp_path / "new"
+    rc, _, err = _run(["synth", out, "--size", "128", flag, value], capsys)
+    assert rc == 2 and _one_error_line(err)
+    assert err.startswith(f"srmat synth: error: {flag} must be "), err
+    assert not out.exists()
+
+
 def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
     inp = _png(tmp_path / "in.png")
     before = inp.read_bytes()

@@ -53,21 +53,14 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("--size must be at least 16 px")
     if args.n < 1:
         raise UserError("--n must be at least 1")
+    _check_params(args)  # before the folder is created
     out = prepare_output_dir(args.out_dir, "synthetic")
     for i in range(args.n):  # nothing is written before every name is free
         _check_names_free(out, f"synth_{args.seed + i:04d}", args.overwrite)
     items = []
     for i in range(args.n):
         seed = args.seed + i
-        ms = generate_microstructure(
-            (args.size, args.size),
-            mean_grain_size_px=args.grain_size,
-            seed=seed,
-            size_spread=args.size_spread,
-            missing_boundary_fraction=args.missing_boundary_fraction,
-            boundary_width=args.boundary_width,
-            pixel_size_um=args.pixel_size_um,
-        )
+        ms = generate_microstructure((args.size, args.size), seed=seed, **_params(args))
         name = f"synth_{seed:04d}"
         atomic_write_bytes(out / f"{name}_image.png", _png_bytes(ms.image))
         mask = (ms.boundaries.astype(np.uint8)) * 255
@@ -102,6 +95,36 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"out_dir": str(out), "n": len(items), "images": items})
     return 0
+
+
+#: generate_microstructure's parameter of each rendering flag (the flag named in errors)
+_FLAGS = {
+    "mean_grain_size_px": "--grain-size",
+    "size_spread": "--size-spread",
+    "missing_boundary_fraction": "--missing-boundary-fraction",
+    "boundary_width": "--boundary-width",
+    "pixel_size_um": "--pixel-size-um",
+}
+
+
+def _params(args: argparse.Namespace) -> dict:
+    """The keyword arguments of generate_microstructure given by the flags."""
+    return {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in _FLAGS.items()}
+
+
+def _check_params(args: argparse.Namespace) -> None:
+    """Refuse rendering parameters out of range before anything is created, naming the
+    flag (the library's rule, :func:`napari_srmat.synth.check_microstructure_params`)."""
+    from ..synth import SynthError, check_microstructure_params
+
+    try:
+        check_microstructure_params((args.size, args.size), **_params(args))
+    except SynthError as exc:
+        message = str(exc)
+        for name, flag in _FLAGS.items():
+            if message.startswith(name):
+                message = flag + message[len(name):]
+        raise UserError(message) from None
 
 
 def _files_of(name: str) -> list[str]:
