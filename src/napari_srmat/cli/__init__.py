@@ -45,6 +45,15 @@ SUBCOMMAND_MODULES = (
 )
 
 
+#: help of the ``--device`` flags (the values of :func:`napari_srmat.device.resolve_device`)
+DEVICE_HELP = ("where the model runs: auto (CUDA, then Apple MPS, else the CPU), cpu, cuda, "
+               "cuda:N or mps (default %(default)s)")
+
+#: help of the Heyn ``--pattern`` flags
+PATTERN_HELP = ("test lines laid over the boundaries: random lines, a grid (rows and "
+                "columns) or circles (default %(default)s)")
+
+
 class UserError(Exception):
     """An error caused by the user's input; printed without a traceback."""
 

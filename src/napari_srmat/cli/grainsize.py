@@ -6,7 +6,16 @@ import argparse
 import functools
 import sys
 
-from . import UserError, error_line, naming_file, pixel_size_arg, print_json, seed_arg
+from . import (
+    DEVICE_HELP,
+    PATTERN_HELP,
+    UserError,
+    error_line,
+    naming_file,
+    pixel_size_arg,
+    print_json,
+    seed_arg,
+)
 from .edges import _rule_arg
 
 
@@ -30,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="grain size (mean lineal intercept, ASTM G) of micrographs, with a 95%% interval",
         description="Run the shipped boundary model at a scale where it is reliable, "
         "binarise, thin, lay Heyn test lines (those of `srmat heyn --skeletonize`) and report "
-        "the mean lineal intercept and ASTM grain size G per image with a 95%% interval that "
+        "the mean lineal intercept and ASTM grain size G per image with a 95% interval that "
         "includes the model's uncertainty. PNG/JPEG/TIFF/OME-Zarr (also `srmat sr run` "
         "outputs); the pixel size comes from the file unless --pixel-size-um is given. With "
         "--mask the inputs are boundary masks (no model: the measurement of `srmat heyn`). "
@@ -40,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="µm per pixel (overrides the file's)")
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
-    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
+    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"),
+                   help=PATTERN_HELP)
     p.add_argument("--lines", type=int, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
@@ -52,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
     _rule_arg(p)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--method", choices=("intercept", "planimetric"), default=None,
                    help="measure by the standards (ASTM E112 / ISO 643 / E1382: intercept with "
                         "triple points, planimetric Jeffries count, distributions, several "

@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "all images; with --pixel-size-um also in micrometres and as ASTM grain size G.",
     )
     p.add_argument("masks", nargs="+", metavar="MASK", help="boundary mask images")
-    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"))
+    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"),
+                   help="test lines laid over the boundaries: random lines, a grid (rows "
+                        "and columns), circles or your own (--segments) (default %(default)s)")
     p.add_argument("--lines", type=int, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")

@@ -24,10 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grain-size", type=float, default=32.0, help="mean grain size in px")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the first image")
     p.add_argument("--n", type=int, default=1, help="number of images (seeds seed..seed+n-1)")
-    p.add_argument("--size-spread", type=float, default=0.3)
-    p.add_argument("--missing-boundary-fraction", type=float, default=0.0)
-    p.add_argument("--boundary-width", type=int, default=2)
-    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None)
+    p.add_argument("--size-spread", type=float, default=0.3,
+                   help="grain-size spread in [0, 1] (0 = nearly equal grains; default 0.3)")
+    p.add_argument("--missing-boundary-fraction", type=float, default=0.0,
+                   help="fraction in [0, 1] of boundaries drawn faint in the image (they stay "
+                        "in the mask; default 0)")
+    p.add_argument("--boundary-width", type=int, default=2,
+                   help="boundary width in px, 1-16 (default 2)")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
+                   help="µm per pixel, recorded in <name>.json with the intercept in µm "
+                        "(default: none)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--overwrite", action="store_true",
                    help="replace images this command wrote before under the same names")
