@@ -469,3 +469,19 @@ def test_folder_left_by_a_kill_during_its_creation_is_started_over(tmp_path, cap
     with pytest.raises(OutputError, match="did not write"):
         prepare_output_dir(mine, "demo")
     assert (mine / "notes.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_user_s_file_is_not_offered_to_overwrite(tmp_path, overwrite):
+    """A file napari-srmat did not write was refused with 'exists (pass --overwrite to
+    replace it)', and with --overwrite then refused again as not ours: the first message
+    pointed at a flag that cannot help. Both now say it will not be replaced."""
+    from napari_srmat.outputs import OutputExistsError, check_figure_file
+
+    plot = tmp_path / "my_figure.png"
+    plot.write_bytes(b"the user's own picture")
+    with pytest.raises(OutputExistsError) as info:
+        check_figure_file(plot, kind="pr_roc", overwrite=overwrite)
+    assert "was not written by napari-srmat" in str(info.value)
+    assert "--overwrite" not in str(info.value)
+    assert plot.read_bytes() == b"the user's own picture"

@@ -548,11 +548,11 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
         if overwrite is None:
             raise OutputExistsError(f"{out} exists; it will not be replaced: choose another "
                                     "output")
-        if not overwrite:
-            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
-        if ours is None or not ours(out):
+        if ours is None or not ours(out):  # first: --overwrite would not help
             raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
                                     "replaced: choose another output")
+        if not overwrite:
+            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
     return out
 
 
