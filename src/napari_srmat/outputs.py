@@ -40,6 +40,7 @@ __all__ = [
     "MARKER_NAME",
     "OutputError",
     "OutputExistsError",
+    "check_store_name",
     "OutputLockedError",
     "OutputMismatchError",
     "OutputLock",
@@ -373,6 +374,42 @@ def _nearest_existing_parent(path: Path) -> Path:
     while not parent.exists():
         parent = parent.parent
     return parent
+
+
+#: suffixes of single-file image formats, which an OME-Zarr store (a folder) must not have
+IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp",
+                       ".npy")
+
+
+def check_store_name(out: str | os.PathLike) -> None:
+    """Refuse to name an OME-Zarr store (a folder) like an image file: ``out.png`` would be
+    a folder that no image viewer opens as a PNG.
+
+    Parameters
+    ----------
+    out : path-like
+        The store to write.
+
+    Raises
+    ------
+    OutputError
+        ``out`` ends in one of :data:`IMAGE_FILE_SUFFIXES` (any case); the message gives
+        the ``.ome.zarr`` name to use instead.
+
+    Examples
+    --------
+    >>> check_store_name("scan_x4.ome.zarr")
+    >>> check_store_name("scan_x4.png")
+    Traceback (most recent call last):
+    ...
+    napari_srmat.outputs.OutputError: scan_x4.png: ... e.g. scan_x4.ome.zarr
+    """
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_FILE_SUFFIXES:
+        raise OutputError(f"{out}: the output is an OME-Zarr store (a folder), not a "
+                          f"{suffix[1:].upper()} file; give a name ending in .ome.zarr, e.g. "
+                          f"{path.with_suffix('.ome.zarr')}")
 
 
 def check_output_location(out: str | os.PathLike) -> None:

@@ -165,13 +165,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..io import check_replaceable_store, read_image
     from ..jobs import Stopped, run_job
-    from ..outputs import check_not_input, check_output_location
+    from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
     from ..sr.apply import SR_OUTPUT_KIND
 
     out = Path(args.output)
     # refuse a bad OUTPUT before loading anything; the writer re-checks under its lock
     check_not_input(out, [args.input])
+    check_store_name(out)
     check_output_location(out)
     check_replaceable_store(out, SR_OUTPUT_KIND)
     if args.scheduler is not None:
