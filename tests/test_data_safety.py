@@ -628,7 +628,8 @@ def test_save_figure_png_checks_just_before_writing(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["heyn", "{mask}", "--pixel-size-um", "1e300"], "between 1e-05 and 100000"),
     (["heyn", "{mask}", "--pixel-size-um", "1e-300"], "between 1e-05 and 100000"),
-    (["heyn", "{mask}", "--lines", "100000000"], "n_lines must be an integer in [1, 100000]"),
+    (["heyn", "{mask}", "--lines", "100000000"],
+     "argument --lines: the number of test lines must be an integer in [1, 100000]"),
     (["register", "{image}", "{image}", "--scale", "0.01"], "between 0.0625 and 16"),
     (["plan-rescan", "{image}", "--roi-size", "100000"], "larger than the image"),
     (["heyn", "{mask}", "--seed", "-1"], "argument --seed: a seed is an integer >= 0"),
@@ -824,3 +825,35 @@ def test_help_of_the_first_commands_explains_every_option():
         for a in p._actions:
             if isinstance(a, argparse._SubParsersAction):
                 parsers.extend(a.choices.values())
+
+
+@pytest.mark.parametrize("command", ["heyn", "grain-size --mask", "eval-maps"])
+@pytest.mark.parametrize("flag, value, message", [
+    ("--lines", "0", "argument --lines: the number of test lines must be an integer in "
+                     "[1, 100000], got 0"),
+    ("--lines", "2.5", "argument --lines: the number of test lines must be an integer"),
+    ("--margin", "nan", "argument --margin: margin must be a number in [0, 0.5), got nan"),
+    ("--margin", "0.5", "argument --margin: margin must be a number in [0, 0.5), got 0.5"),
+])
+def test_heyn_flags_are_checked_once_before_any_file(tmp_path, capsys, command, flag,
+                                                      value, message):
+    """--lines and --margin were checked while measuring each file: the error named the
+    library's n_lines and (srmat heyn, grain-size) the first file as if it were bad, and
+    srmat grain-size repeated it for every image. Now argparse refuses the flag once,
+    before any file is read."""
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((64, 64), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(mask)
+    files = {"heyn": [str(mask), str(mask)], "grain-size": [str(mask), str(mask)],
+             "eval-maps": ["--prob", str(tmp_path), "--masks", str(tmp_path)]}
+    if command == "eval-maps" and flag == "--margin":
+        pytest.skip("srmat eval-maps has no --margin")
+    argv = [*command.split(), *files[command.split()[0]], flag, value]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and message in err[0]
+    assert str(mask) not in err[0]

@@ -73,6 +73,40 @@ def pixel_size_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def lines_arg(text: str) -> int:
+    """argparse ``type=`` of ``--lines`` (Heyn test lines): the rule of
+    :func:`napari_srmat.metrics.heyn.check_n_lines`, checked once before any file is read
+    and reported with the flag."""
+    from ..metrics.heyn import check_n_lines
+
+    value: Any = text
+    for kind in (int, float):  # '10' -> 10, '2.5' -> 2.5 (refused by the rule)
+        try:
+            value = kind(text)
+            break
+        except ValueError:
+            pass
+    try:
+        return check_n_lines(value, field="the number of test lines")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def margin_arg(text: str) -> float:
+    """argparse ``type=`` of ``--margin`` (fraction of each side without test lines): the
+    rule of :func:`napari_srmat.metrics.heyn.check_margin`."""
+    from ..metrics.heyn import check_margin
+
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_margin(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def seed_arg(text: str) -> int:
     """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
     error names the flag."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import PATTERN_HELP, UserError, print_json, seed_arg
+from . import PATTERN_HELP, UserError, lines_arg, print_json, seed_arg
 
 _EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-skeletonize", action="store_true", help="do not thin before Heyn")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"),
                    help=PATTERN_HELP + " for the Heyn error")
-    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+    p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
                    help=f"random lines / grid lines per axis (default {HEYN_N_LINES})")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED,
                    help=f"seed of the random pattern (default {HEYN_SEED})")

@@ -11,6 +11,8 @@ from . import (
     PATTERN_HELP,
     UserError,
     error_line,
+    lines_arg,
+    margin_arg,
     naming_file,
     pixel_size_arg,
     print_json,
@@ -51,10 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"),
                    help=PATTERN_HELP)
-    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+    p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
-    p.add_argument("--margin", type=float, default=HEYN_MARGIN,
+    p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--inference-scale", type=_scale_arg, default=None, metavar="S|auto",
                    help="resample by S before the model (default auto: chosen per image)")
@@ -110,8 +112,6 @@ def describe(row: dict) -> str:
 def _run(args: argparse.Namespace) -> int:
     from ..jobs import run_job
 
-    if args.lines < 1:
-        raise UserError(f"--lines must be >= 1, got {args.lines}")
     if args.mask and (args.checkpoint or args.tta or args.threshold_rule
                       or args.inference_scale is not None):
         raise UserError("--checkpoint, --tta, --threshold-rule and --inference-scale are for "

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from . import UserError, naming_file, pixel_size_arg, print_json, seed_arg
+from . import UserError, lines_arg, margin_arg, naming_file, pixel_size_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"),
                    help="test lines laid over the boundaries: random lines, a grid (rows "
                         "and columns), circles or your own (--segments) (default %(default)s)")
-    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+    p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
-    p.add_argument("--margin", type=float, default=HEYN_MARGIN,
+    p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
     p.add_argument("--threshold", type=float, default=None,
