@@ -577,7 +577,8 @@ def test_eval_maps_plot_never_replaces_a_file_it_did_not_write(tmp_path, capsys)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(mine)
     before = mine.read_bytes()
     assert main(argv + ["--plot", str(mine)]) == 2
-    assert "exists" in capsys.readouterr().err
+    err = capsys.readouterr().err  # not "pass --overwrite": that would not help
+    assert "not written by napari-srmat" in err and "--overwrite" not in err
     assert main(argv + ["--plot", str(mine), "--overwrite"]) == 2
     assert "not written by napari-srmat" in capsys.readouterr().err
     assert mine.read_bytes() == before
@@ -856,4 +857,26 @@ def test_heyn_flags_are_checked_once_before_any_file(tmp_path, capsys, command, 
         main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and len(err) == 1 and message in err[0]
+    assert str(mask) not in err[0]
+
+
+@pytest.mark.parametrize("command", ["heyn", "eval-maps"])
+@pytest.mark.parametrize("value", ["2", "nan", "-0.1"])
+def test_threshold_flag_is_checked_once_before_any_file(tmp_path, capsys, command, value):
+    """srmat heyn --threshold 2 was checked per file, with the first mask's path in front
+    as if the file were bad (and not at all on a boolean mask); both commands now refuse
+    it once, naming the flag."""
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((64, 64), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(mask)
+    files = {"heyn": [str(mask)], "eval-maps": ["--prob", str(tmp_path), "--masks",
+                                                str(tmp_path)]}
+    with pytest.raises(SystemExit) as info:
+        main([command, *files[command], "--threshold", value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert "argument --threshold: threshold must be a number in [0, 1]" in err[0]
     assert str(mask) not in err[0]
