@@ -107,6 +107,21 @@ def margin_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def threshold_arg(text: str) -> float:
+    """argparse ``type=`` of ``--threshold`` (binarising a probability map): the rule of
+    :func:`napari_srmat.io.check_threshold`, checked once before any file is read."""
+    from ..io import check_threshold
+
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_threshold(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def seed_arg(text: str) -> int:
     """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
     error names the flag."""

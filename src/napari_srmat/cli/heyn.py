@@ -8,7 +8,16 @@ import sys
 
 import numpy as np
 
-from . import UserError, lines_arg, margin_arg, naming_file, pixel_size_arg, print_json, seed_arg
+from . import (
+    UserError,
+    lines_arg,
+    margin_arg,
+    naming_file,
+    pixel_size_arg,
+    print_json,
+    seed_arg,
+    threshold_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=threshold_arg, default=None,
                    help="binarize probability maps (e.g. prob.ome.zarr of `srmat edges "
                    "predict`) at this level in [0, 1]; masks need none")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,

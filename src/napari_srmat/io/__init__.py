@@ -6,7 +6,7 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 
 from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float
 from ._float import all_finite, as_rgb, check_pixel_values, grey_or_rgb, to_float01, to_uint8
-from ._mask import MaskError, as_bool_mask, read_array, read_mask
+from ._mask import MaskError, as_bool_mask, check_threshold, read_array, read_mask
 from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._read import (
     DEFAULT_CHUNK,
@@ -39,6 +39,7 @@ __all__ = [
     "PixelSizeError",
     "StreamMismatchError",
     "as_bool_mask",
+    "check_threshold",
     "check_pixel_values",
     "check_pixel_size",
     "check_replaceable_store",
