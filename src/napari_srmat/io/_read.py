@@ -589,9 +589,17 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
 # --------------------------------------------------------------------------- Zarr
 
 
+#: files at the root of a Zarr store (v2 group or array, consolidated metadata, v3)
+_ZARR_ROOT_FILES = (".zgroup", ".zarray", ".zmetadata", "zarr.json")
+
+
 def _open_zarr(path: Path):
     import zarr
 
+    if path.is_dir() and not any((path / name).is_file() for name in _ZARR_ROOT_FILES):
+        raise ImageReadError(
+            f"{path} is a folder, not an image file or a Zarr store: give the files in "
+            f"it (e.g. {path}/*.png)")
     try:
         return zarr.open(str(path), mode="r")
     except Exception as exc:
