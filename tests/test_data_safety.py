@@ -880,3 +880,24 @@ def test_threshold_flag_is_checked_once_before_any_file(tmp_path, capsys, comman
     assert info.value.code == 2 and len(err) == 1
     assert "argument --threshold: threshold must be a number in [0, 1]" in err[0]
     assert str(mask) not in err[0]
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`srmat info X | head -3` printed 'srmat info: error: [Errno 32] Broken pipe' once the
+    reader had gone; a closed stdout now ends the command quietly with 141 (128 + SIGPIPE,
+    what a shell reports for such a pipeline)."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    image = tmp_path / "image.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(image)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "napari_srmat", "info", str(image), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before the command writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""

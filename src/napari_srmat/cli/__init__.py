@@ -220,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _one_line_warnings(where)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        if args.debug or not _stdout_closed():
+            raise
+        return 141  # the reader of stdout is gone (`| head`): quietly, like other tools
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -258,6 +262,26 @@ def error_line(where: str, exc: BaseException) -> str:
     if message.startswith("internal error"):
         return f"{where}: {message} (rerun with `srmat --debug ...` for the traceback)"
     return f"{where}: error: {message}"
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader has gone (a pipe into ``head``); if so, stdout is pointed
+    at the null device so that Python's final flush does not complain about it either."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        if hasattr(select, "poll"):  # a pipe whose reader has gone reports an error
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if not any(ev & select.POLLERR for _, ev in poller.poll(0)):
+                return False
+    except (OSError, ValueError):  # stdout closed or not a file
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True
 
 
 def _one_line_warnings(where: str) -> None:
