@@ -485,3 +485,35 @@ def test_a_user_s_file_is_not_offered_to_overwrite(tmp_path, overwrite):
     assert "was not written by napari-srmat" in str(info.value)
     assert "--overwrite" not in str(info.value)
     assert plot.read_bytes() == b"the user's own picture"
+
+
+def test_an_unfinished_output_is_not_read_as_an_image(tmp_path, capsys):
+    """OUT.partial of a stopped `srmat sr run` was read like any image: `srmat info`
+    described it, and heyn / grain-size / audit would have measured its empty (not yet
+    written) blocks as pixels. It is now refused, with how to finish it; the finished
+    output reads as before."""
+    from napari_srmat.io import ImageReadError, image_info
+    from napari_srmat.sr import super_resolve_job
+
+    a = _png(tmp_path / "a.png", 1, 96)
+    out = tmp_path / "out.zarr"
+    token = StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 1:
+            token.request_stop()
+
+    res = run_job(super_resolve_job(read_image(a), "bicubic", tile=32, overlap=8, out=out,
+                                    stop=token), quiet=True, on_event=stop_early)
+    partial = Path(f"{out}.partial")
+    assert res is None and partial.is_dir()
+    for path in (partial, partial / "0"):
+        for read in (read_image, image_info):
+            with pytest.raises(ImageReadError, match="unfinished output") as info:
+                read(path)
+            assert "rerun the command that wrote it" in str(info.value)
+    rc, out_text, err = _run(["grain-size", "--mask", partial], capsys)
+    assert rc == 2 and "unfinished output" in err and out_text == ""
+    assert _run([*SR, a, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"],
+                capsys)[0] == 0
+    assert tuple(read_image(out).data.shape) == (384, 384, 3)
