@@ -577,7 +577,8 @@ def test_eval_maps_plot_never_replaces_a_file_it_did_not_write(tmp_path, capsys)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(mine)
     before = mine.read_bytes()
     assert main(argv + ["--plot", str(mine)]) == 2
-    assert "exists" in capsys.readouterr().err
+    err = capsys.readouterr().err  # not "pass --overwrite": that would not help
+    assert "not written by napari-srmat" in err and "--overwrite" not in err
     assert main(argv + ["--plot", str(mine), "--overwrite"]) == 2
     assert "not written by napari-srmat" in capsys.readouterr().err
     assert mine.read_bytes() == before
@@ -628,7 +629,8 @@ def test_save_figure_png_checks_just_before_writing(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["heyn", "{mask}", "--pixel-size-um", "1e300"], "between 1e-05 and 100000"),
     (["heyn", "{mask}", "--pixel-size-um", "1e-300"], "between 1e-05 and 100000"),
-    (["heyn", "{mask}", "--lines", "100000000"], "n_lines must be an integer in [1, 100000]"),
+    (["heyn", "{mask}", "--lines", "100000000"],
+     "argument --lines: the number of test lines must be an integer in [1, 100000]"),
     (["register", "{image}", "{image}", "--scale", "0.01"], "between 0.0625 and 16"),
     (["plan-rescan", "{image}", "--roi-size", "100000"], "larger than the image"),
     (["heyn", "{mask}", "--seed", "-1"], "argument --seed: a seed is an integer >= 0"),
@@ -756,3 +758,146 @@ def test_grain_size_error_names_the_image_of_several(tmp_path, capsys):
     rc = main(["grain-size", "--mask", str(good), str(tiny)])
     err = capsys.readouterr().err
     assert rc == 2 and f"{tiny}: " in err and "too small" in err
+
+
+def test_heyn_error_names_the_mask_of_several(tmp_path, capsys):
+    """srmat heyn said 'mask of 1 x 1 px is too small ...' without saying which of the
+    masks it was; every per-file error now starts with the file's path (the rule of
+    srmat grain-size)."""
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    m = np.zeros((40, 40), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(good)
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((1, 1), np.uint8)).save(tiny)
+    rc = main(["heyn", str(good), str(tiny)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith(f"srmat heyn: error: {tiny}: ") and "too small" in err[0]
+
+
+def _cli_options(parser, name):
+    """(command, action) of every argument of ``parser`` and its subcommands."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, subparser in action.choices.items():
+                yield from _cli_options(subparser, f"{name} {sub}")
+        else:
+            yield name, action
+
+
+#: the commands a metallurgist meets first (measurement, images, SR run); the training
+#: and experiment commands are not covered yet
+_FIRST_COMMANDS = ("srmat demo", "srmat info", "srmat synth", "srmat heyn",
+                   "srmat grain-size", "srmat eval-maps", "srmat plan-rescan",
+                   "srmat register", "srmat audit candidates", "srmat audit report",
+                   "srmat sr run", "srmat sr models", "srmat sr eval")
+
+
+def test_help_of_the_first_commands_explains_every_option():
+    """Every option of the commands above says what it is (several had no help at all,
+    e.g. srmat demo --pixel-size-um and srmat synth --boundary-width, which did not state
+    their units), pixel sizes state micrometres, and no help shows a doubled '%%'
+    (srmat grain-size's description read 'a 95%% interval')."""
+    import argparse
+
+    from napari_srmat.cli import build_parser
+    from napari_srmat.cli.sr import build_sr_parser
+
+    options = [*_cli_options(build_parser(), "srmat"), *_cli_options(build_sr_parser(),
+                                                                     "srmat sr")]
+    seen = {name for name, _ in options}
+    assert set(_FIRST_COMMANDS) <= seen
+    silent = [(name, a.option_strings or a.dest) for name, a in options
+              if name in _FIRST_COMMANDS and not isinstance(a, argparse._HelpAction)
+              and not a.help]
+    assert silent == []
+    for name, a in options:
+        if name in _FIRST_COMMANDS and any("pixel-size" in o for o in a.option_strings):
+            assert "µm" in a.help or " um" in a.help, (name, a.help)
+    parsers = [build_parser(), build_sr_parser()]
+    while parsers:
+        p = parsers.pop()
+        assert "%%" not in p.format_help(), p.prog
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                parsers.extend(a.choices.values())
+
+
+@pytest.mark.parametrize("command", ["heyn", "grain-size --mask", "eval-maps"])
+@pytest.mark.parametrize("flag, value, message", [
+    ("--lines", "0", "argument --lines: the number of test lines must be an integer in "
+                     "[1, 100000], got 0"),
+    ("--lines", "2.5", "argument --lines: the number of test lines must be an integer"),
+    ("--margin", "nan", "argument --margin: margin must be a number in [0, 0.5), got nan"),
+    ("--margin", "0.5", "argument --margin: margin must be a number in [0, 0.5), got 0.5"),
+])
+def test_heyn_flags_are_checked_once_before_any_file(tmp_path, capsys, command, flag,
+                                                      value, message):
+    """--lines and --margin were checked while measuring each file: the error named the
+    library's n_lines and (srmat heyn, grain-size) the first file as if it were bad, and
+    srmat grain-size repeated it for every image. Now argparse refuses the flag once,
+    before any file is read."""
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((64, 64), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(mask)
+    files = {"heyn": [str(mask), str(mask)], "grain-size": [str(mask), str(mask)],
+             "eval-maps": ["--prob", str(tmp_path), "--masks", str(tmp_path)]}
+    if command == "eval-maps" and flag == "--margin":
+        pytest.skip("srmat eval-maps has no --margin")
+    argv = [*command.split(), *files[command.split()[0]], flag, value]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and message in err[0]
+    assert str(mask) not in err[0]
+
+
+@pytest.mark.parametrize("command", ["heyn", "eval-maps"])
+@pytest.mark.parametrize("value", ["2", "nan", "-0.1"])
+def test_threshold_flag_is_checked_once_before_any_file(tmp_path, capsys, command, value):
+    """srmat heyn --threshold 2 was checked per file, with the first mask's path in front
+    as if the file were bad (and not at all on a boolean mask); both commands now refuse
+    it once, naming the flag."""
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros((64, 64), np.uint8)
+    m[:, 5::10] = 255
+    Image.fromarray(m).save(mask)
+    files = {"heyn": [str(mask)], "eval-maps": ["--prob", str(tmp_path), "--masks",
+                                                str(tmp_path)]}
+    with pytest.raises(SystemExit) as info:
+        main([command, *files[command], "--threshold", value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert "argument --threshold: threshold must be a number in [0, 1]" in err[0]
+    assert str(mask) not in err[0]
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`srmat info X | head -3` printed 'srmat info: error: [Errno 32] Broken pipe' once the
+    reader had gone; a closed stdout now ends the command quietly with 141 (128 + SIGPIPE,
+    what a shell reports for such a pipeline)."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    image = tmp_path / "image.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(image)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "napari_srmat", "info", str(image), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before the command writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""

@@ -395,6 +395,48 @@ def test_cli_image_text_and_errors(tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_bad_image_among_good_ones_keeps_the_good_results(tmp_path, capsys, as_json):
+    """One unreadable file among several stopped srmat grain-size at that file: the images
+    measured before it were lost (nothing on stdout). Now every good image is reported,
+    each bad one is one error line naming it, and the exit code is 2."""
+    paths = []
+    for seed in (1, 2):
+        ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=seed)
+        p = tmp_path / f"m{seed}.png"
+        Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(p)
+        paths.append(str(p))
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    missing = tmp_path / "missing.png"
+    argv = ["grain-size", "--mask", paths[0], str(bad), paths[1], str(missing)]
+    rc = main(argv + (["--json"] if as_json else []))
+    out, err = capsys.readouterr()
+    assert rc == 2
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 2
+    assert errors[0].startswith(f"srmat grain-size: error: {bad}: ")
+    assert errors[1].startswith(f"srmat grain-size: error: {missing}: ")
+    if as_json:
+        doc = json.loads(out)
+        assert [r["path"] for r in doc["images"]] == paths
+        assert all(r["mean_intercept_px"] > 0 for r in doc["images"])
+        assert [e["path"] for e in doc["errors"]] == [str(bad), str(missing)]
+        assert doc["errors"][0]["error"].startswith(f"{bad}: ")
+    else:
+        lines = out.strip().splitlines()
+        assert [line.split(": ")[0] for line in lines] == paths
+        assert all("ℓ̄ = " in line for line in lines)
+
+
+def test_cli_json_errors_empty_when_all_measured(tmp_path, capsys):
+    ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=1)
+    p = tmp_path / "m.png"
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(p)
+    doc = _run_json(capsys, ["grain-size", "--mask", str(p), "--json"])
+    assert doc["errors"] == [] and len(doc["images"]) == 1
+
+
 def test_cli_operating_point_default_and_override(tmp_path, capsys):
     from napari_srmat.edges.infer import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA
     from napari_srmat.grainsize import MODEL_ERROR_OPERATING_POINT

@@ -66,3 +66,27 @@ def test_exclusions_and_twins_need_masks_and_are_honoured(tmp_path, capsys):
     rc = main(["grain-size", str(tmp_path / "m.png"), "--exclusions",
                str(tmp_path / "excl.png")])
     assert rc == 2 and "need --method and --mask" in capsys.readouterr().err
+
+
+def test_method_with_a_bad_field_withholds_the_specimen_summary(tmp_path, capsys):
+    """A field that cannot be measured is told (exit 2) and the specimen summary is
+    withheld rather than computed silently from the other fields; the good fields are
+    still reported."""
+    good = tmp_path / "m.png"
+    m = np.zeros((96, 96), np.uint8)
+    m[:, 5::12] = 255
+    m[5::12, :] = 255
+    Image.fromarray(m).save(good)
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    argv = ["grain-size", str(good), str(bad), "--mask", "--method", "intercept",
+            "--pixel-size-um", "1"]
+    assert main(argv + ["--json"]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["summary"] is None and len(doc["images"]) == 1
+    assert [e["path"] for e in doc["errors"]] == [str(bad)]
+    assert f"srmat grain-size: error: {bad}: " in err
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert "specimen: not summarised (1 of 2 fields could not be measured)" in out

@@ -367,3 +367,22 @@ def test_real_data(shared_data):
     assert len(pairs) == 6
     mask = read_mask(pairs[0][1])
     assert mask.shape == (256, 256) and 0.01 < mask.mean() < 0.5
+
+
+def test_a_folder_that_is_no_zarr_store_is_told_as_a_folder(tmp_path):
+    """Passing a folder of masks (srmat heyn masks/) said 'not a readable Zarr store (No
+    group found in store StorePath(LocalStore, ...) at path '')'; a folder without Zarr
+    metadata is now told as a folder, with what to give instead."""
+    from PIL import Image
+
+    from napari_srmat.io import ImageReadError, image_info, read_image, read_mask
+
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "a.png")
+    for read in (read_image, read_mask, image_info):
+        with pytest.raises(ImageReadError) as info:
+            read(folder)
+        message = str(info.value)
+        assert f"{folder} is a folder, not an image file or a Zarr store" in message
+        assert "StorePath" not in message and f"{folder}/*.png" in message

@@ -53,6 +53,19 @@ def test_sr_run_writes_readable_ome_zarr(small_png, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["out.png", "out.TIF", "scan.tiff", "x.jpg"])
+def test_sr_run_output_named_like_an_image_file_is_refused(small_png, tmp_path, capsys, name):
+    """`srmat sr run in.png out.png` wrote an OME-Zarr folder called out.png, which no
+    image viewer opens as a PNG; such a name is now refused before anything is written,
+    with the name to give instead."""
+    out = tmp_path / name
+    assert main(["sr", "run", str(small_png), str(out), "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"srmat sr: error: {out}: ")
+    assert "OME-Zarr" in err[0] and ".ome.zarr" in err[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == [small_png]
+
+
 def test_sr_errors(small_png, tmp_path, capsys):
     assert main(["sr", str(tmp_path / "missing.png"), str(tmp_path / "o.zarr"),
                  "--model", "bicubic"]) == 2

@@ -130,6 +130,21 @@ def test_synth_never_writes_over_a_user_s_file_nor_silently_over_its_own(tmp_pat
         assert rc == 2 and "at most the image's larger side" in err and _one_error_line(err)
 
 
+@pytest.mark.parametrize("flag, value", [
+    ("--grain-size", "0"), ("--grain-size", "1000"), ("--size-spread", "-3"),
+    ("--missing-boundary-fraction", "2"), ("--boundary-width", "-1"),
+])
+def test_synth_bad_parameter_creates_nothing_and_names_the_flag(tmp_path, capsys, flag, value):
+    """A rendering parameter out of range was found only after OUT_DIR had been created
+    (with its marker), and the error named the library's parameter (mean_grain_size_px)
+    instead of the flag the user typed."""
+    out = tmp_path / "new"
+    rc, _, err = _run(["synth", out, "--size", "128", flag, value], capsys)
+    assert rc == 2 and _one_error_line(err)
+    assert err.startswith(f"srmat synth: error: {flag} must be "), err
+    assert not out.exists()
+
+
 def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
     inp = _png(tmp_path / "in.png")
     before = inp.read_bytes()
@@ -454,3 +469,51 @@ def test_folder_left_by_a_kill_during_its_creation_is_started_over(tmp_path, cap
     with pytest.raises(OutputError, match="did not write"):
         prepare_output_dir(mine, "demo")
     assert (mine / "notes.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_user_s_file_is_not_offered_to_overwrite(tmp_path, overwrite):
+    """A file napari-srmat did not write was refused with 'exists (pass --overwrite to
+    replace it)', and with --overwrite then refused again as not ours: the first message
+    pointed at a flag that cannot help. Both now say it will not be replaced."""
+    from napari_srmat.outputs import OutputExistsError, check_figure_file
+
+    plot = tmp_path / "my_figure.png"
+    plot.write_bytes(b"the user's own picture")
+    with pytest.raises(OutputExistsError) as info:
+        check_figure_file(plot, kind="pr_roc", overwrite=overwrite)
+    assert "was not written by napari-srmat" in str(info.value)
+    assert "--overwrite" not in str(info.value)
+    assert plot.read_bytes() == b"the user's own picture"
+
+
+def test_an_unfinished_output_is_not_read_as_an_image(tmp_path, capsys):
+    """OUT.partial of a stopped `srmat sr run` was read like any image: `srmat info`
+    described it, and heyn / grain-size / audit would have measured its empty (not yet
+    written) blocks as pixels. It is now refused, with how to finish it; the finished
+    output reads as before."""
+    from napari_srmat.io import ImageReadError, image_info
+    from napari_srmat.sr import super_resolve_job
+
+    a = _png(tmp_path / "a.png", 1, 96)
+    out = tmp_path / "out.zarr"
+    token = StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 1:
+            token.request_stop()
+
+    res = run_job(super_resolve_job(read_image(a), "bicubic", tile=32, overlap=8, out=out,
+                                    stop=token), quiet=True, on_event=stop_early)
+    partial = Path(f"{out}.partial")
+    assert res is None and partial.is_dir()
+    for path in (partial, partial / "0"):
+        for read in (read_image, image_info):
+            with pytest.raises(ImageReadError, match="unfinished output") as info:
+                read(path)
+            assert "rerun the command that wrote it" in str(info.value)
+    rc, out_text, err = _run(["grain-size", "--mask", partial], capsys)
+    assert rc == 2 and "unfinished output" in err and out_text == ""
+    assert _run([*SR, a, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"],
+                capsys)[0] == 0
+    assert tuple(read_image(out).data.shape) == (384, 384, 3)

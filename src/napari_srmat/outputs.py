@@ -40,6 +40,7 @@ __all__ = [
     "MARKER_NAME",
     "OutputError",
     "OutputExistsError",
+    "check_store_name",
     "OutputLockedError",
     "OutputMismatchError",
     "OutputLock",
@@ -375,6 +376,42 @@ def _nearest_existing_parent(path: Path) -> Path:
     return parent
 
 
+#: suffixes of single-file image formats, which an OME-Zarr store (a folder) must not have
+IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp",
+                       ".npy")
+
+
+def check_store_name(out: str | os.PathLike) -> None:
+    """Refuse to name an OME-Zarr store (a folder) like an image file: ``out.png`` would be
+    a folder that no image viewer opens as a PNG.
+
+    Parameters
+    ----------
+    out : path-like
+        The store to write.
+
+    Raises
+    ------
+    OutputError
+        ``out`` ends in one of :data:`IMAGE_FILE_SUFFIXES` (any case); the message gives
+        the ``.ome.zarr`` name to use instead.
+
+    Examples
+    --------
+    >>> check_store_name("scan_x4.ome.zarr")
+    >>> check_store_name("scan_x4.png")
+    Traceback (most recent call last):
+    ...
+    napari_srmat.outputs.OutputError: scan_x4.png: ... e.g. scan_x4.ome.zarr
+    """
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_FILE_SUFFIXES:
+        raise OutputError(f"{out}: the output is an OME-Zarr store (a folder), not a "
+                          f"{suffix[1:].upper()} file; give a name ending in .ome.zarr, e.g. "
+                          f"{path.with_suffix('.ome.zarr')}")
+
+
 def check_output_location(out: str | os.PathLike) -> None:
     """Refuse an output whose folder cannot be created or written.
 
@@ -548,11 +585,11 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
         if overwrite is None:
             raise OutputExistsError(f"{out} exists; it will not be replaced: choose another "
                                     "output")
-        if not overwrite:
-            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
-        if ours is None or not ours(out):
+        if ours is None or not ours(out):  # first: --overwrite would not help
             raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
                                     "replaced: choose another output")
+        if not overwrite:
+            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
     return out
 
 

@@ -15,15 +15,18 @@ internal errors also print one line (exit 1). ``srmat --debug ...`` shows traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import error_message, is_user_error
 
-__all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg"]
+__all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
+           "error_line"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -40,6 +43,15 @@ SUBCOMMAND_MODULES = (
     "experiment",
     "audit",
 )
+
+
+#: help of the ``--device`` flags (the values of :func:`napari_srmat.device.resolve_device`)
+DEVICE_HELP = ("where the model runs: auto (CUDA, then Apple MPS, else the CPU), cpu, cuda, "
+               "cuda:N or mps (default %(default)s)")
+
+#: help of the Heyn ``--pattern`` flags
+PATTERN_HELP = ("test lines laid over the boundaries: random lines, a grid (rows and "
+                "columns) or circles (default %(default)s)")
 
 
 class UserError(Exception):
@@ -61,6 +73,55 @@ def pixel_size_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def lines_arg(text: str) -> int:
+    """argparse ``type=`` of ``--lines`` (Heyn test lines): the rule of
+    :func:`napari_srmat.metrics.heyn.check_n_lines`, checked once before any file is read
+    and reported with the flag."""
+    from ..metrics.heyn import check_n_lines
+
+    value: Any = text
+    for kind in (int, float):  # '10' -> 10, '2.5' -> 2.5 (refused by the rule)
+        try:
+            value = kind(text)
+            break
+        except ValueError:
+            pass
+    try:
+        return check_n_lines(value, field="the number of test lines")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def margin_arg(text: str) -> float:
+    """argparse ``type=`` of ``--margin`` (fraction of each side without test lines): the
+    rule of :func:`napari_srmat.metrics.heyn.check_margin`."""
+    from ..metrics.heyn import check_margin
+
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_margin(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def threshold_arg(text: str) -> float:
+    """argparse ``type=`` of ``--threshold`` (binarising a probability map): the rule of
+    :func:`napari_srmat.io.check_threshold`, checked once before any file is read."""
+    from ..io import check_threshold
+
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        return check_threshold(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def seed_arg(text: str) -> int:
     """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
     error names the flag."""
@@ -71,6 +132,37 @@ def seed_arg(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed is an integer >= 0, got {value}")
     return value
+
+
+@contextlib.contextmanager
+def naming_file(path: str | os.PathLike) -> Iterator[None]:
+    """Say which of several input files an error is about: the message of an exception
+    raised inside gets ``path: `` in front, unless it names the path already.
+
+    The one rule of the commands that take several files (``srmat heyn``,
+    ``srmat grain-size``). The exception keeps its type (so its exit code); OS errors
+    are told as ``path: reason`` by :func:`napari_srmat.errors.error_message` anyway.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input file being read or measured.
+
+    Examples
+    --------
+    >>> try:
+    ...     with naming_file("a.png"):
+    ...         raise ValueError("mask is too small")
+    ... except ValueError as exc:
+    ...     print(exc)
+    a.png: mask is too small
+    """
+    try:
+        yield
+    except Exception as exc:
+        if exc.args and isinstance(exc.args[0], str) and str(path) not in exc.args[0]:
+            exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
+        raise
 
 
 def print_json(obj: Any) -> None:
@@ -128,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _one_line_warnings(where)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        if args.debug or not _stdout_closed():
+            raise
+        return 141  # the reader of stdout is gone (`| head`): quietly, like other tools
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -137,13 +233,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every error is one line (tracebacks with --debug)
         if args.debug:
             raise
-        message = error_message(exc)
-        if message.startswith("internal error"):
-            message += " (rerun with `srmat --debug ...` for the traceback)"
-            print(f"{where}: {message}", file=sys.stderr)
-        else:
-            print(f"{where}: error: {message}", file=sys.stderr)
+        print(error_line(where, exc), file=sys.stderr)
         return 2 if is_user_error(exc) else 1
+
+
+def error_line(where: str, exc: BaseException) -> str:
+    """The one line that tells ``exc`` to the user: ``srmat CMD: error: message``, or for
+    an internal error ``srmat CMD: internal error: ...`` with a pointer to ``--debug``.
+
+    Parameters
+    ----------
+    where : str
+        The command, e.g. ``"srmat heyn"``.
+    exc : BaseException
+        The error.
+
+    Returns
+    -------
+    str
+        One line (exit code: 2 for :func:`napari_srmat.errors.is_user_error`, else 1).
+
+    Examples
+    --------
+    >>> error_line("srmat heyn", ValueError("a.png: too small"))
+    'srmat heyn: error: a.png: too small'
+    """
+    message = error_message(exc)
+    if message.startswith("internal error"):
+        return f"{where}: {message} (rerun with `srmat --debug ...` for the traceback)"
+    return f"{where}: error: {message}"
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader has gone (a pipe into ``head``); if so, stdout is pointed
+    at the null device so that Python's final flush does not complain about it either."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        if hasattr(select, "poll"):  # a pipe whose reader has gone reports an error
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if not any(ev & select.POLLERR for _, ev in poller.poll(0)):
+                return False
+    except (OSError, ValueError):  # stdout closed or not a file
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True
 
 
 def _one_line_warnings(where: str) -> None:

@@ -109,7 +109,8 @@ def register(subparsers) -> None:
     r.add_argument("--out", required=True, help="report .md")
     r.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
                    default=None, help="SR pixel size in um (--pixel-size: old name)")
-    r.add_argument("--no-thumbnails", action="store_true")
+    r.add_argument("--no-thumbnails", action="store_true",
+                   help="leave out the PNG thumbnails of the candidates (<stem>_thumbs/)")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_report)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import pixel_size_arg, print_json, seed_arg
+from . import DEVICE_HELP, pixel_size_arg, print_json, seed_arg
 
 #: Sides (px) of the demo's synthetic micrograph: it is a quick sample, not a benchmark.
 DEMO_MIN_SIZE, DEMO_MAX_SIZE = 32, 4096
@@ -20,10 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="srmat-demo", help="output folder (default: srmat-demo)")
     p.add_argument("--size", type=int, default=384, help="micrograph side in px (default 384)")
-    p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--scale", type=int, default=4, choices=(2, 4))
-    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=0.5)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of the synthetic micrograph (default 0)")
+    p.add_argument("--scale", type=int, default=4, choices=(2, 4),
+                   help="SR magnification (default 4)")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=0.5,
+                   help="µm per pixel of the synthetic micrograph (default 0.5)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--stages",
         default="heyn,sr,boundaries",

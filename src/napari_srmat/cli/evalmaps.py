@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import UserError, print_json, seed_arg
+from . import PATTERN_HELP, UserError, lines_arg, print_json, seed_arg, threshold_arg
 
 _EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
 
@@ -28,11 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--masks", required=True, help="folder of ground-truth masks")
     p.add_argument("--val-prob", default=None, help="validation probability maps (threshold)")
     p.add_argument("--val-masks", default=None, help="validation masks")
-    p.add_argument("--threshold", type=float, default=None, help="fixed threshold in [0, 1]")
+    p.add_argument("--threshold", type=threshold_arg, default=None,
+                   help="fixed threshold in [0, 1]")
     p.add_argument("--no-skeletonize", action="store_true", help="do not thin before Heyn")
-    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
-    p.add_argument("--lines", type=int, default=HEYN_N_LINES)
-    p.add_argument("--seed", type=seed_arg, default=HEYN_SEED)
+    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"),
+                   help=PATTERN_HELP + " for the Heyn error")
+    p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
+                   help=f"random lines / grid lines per axis (default {HEYN_N_LINES})")
+    p.add_argument("--seed", type=seed_arg, default=HEYN_SEED,
+                   help=f"seed of the random pattern (default {HEYN_SEED})")
     p.add_argument("--bins", type=int, default=1024, help="histogram bins")
     p.add_argument("--plot", default=None, help="write PR + ROC curves to this PNG")
     p.add_argument("--overwrite", action="store_true",
@@ -98,8 +102,6 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.val_prob is None) != (args.val_masks is None):
         raise UserError("--val-prob and --val-masks go together")
-    if args.threshold is not None and not 0 <= args.threshold <= 1:
-        raise UserError("--threshold must be in [0, 1]")
     if args.plot:  # refused before the evaluation, checked again when written
         from ..metrics.edges import PR_ROC_FIGURE
         from ..outputs import check_figure_file

@@ -6,7 +6,18 @@ import argparse
 import functools
 import sys
 
-from . import UserError, pixel_size_arg, print_json, seed_arg
+from . import (
+    DEVICE_HELP,
+    PATTERN_HELP,
+    UserError,
+    error_line,
+    lines_arg,
+    margin_arg,
+    naming_file,
+    pixel_size_arg,
+    print_json,
+    seed_arg,
+)
 from .edges import _rule_arg
 
 
@@ -30,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="grain size (mean lineal intercept, ASTM G) of micrographs, with a 95%% interval",
         description="Run the shipped boundary model at a scale where it is reliable, "
         "binarise, thin, lay Heyn test lines (those of `srmat heyn --skeletonize`) and report "
-        "the mean lineal intercept and ASTM grain size G per image with a 95%% interval that "
+        "the mean lineal intercept and ASTM grain size G per image with a 95% interval that "
         "includes the model's uncertainty. PNG/JPEG/TIFF/OME-Zarr (also `srmat sr run` "
         "outputs); the pixel size comes from the file unless --pixel-size-um is given. With "
         "--mask the inputs are boundary masks (no model: the measurement of `srmat heyn`). "
@@ -40,11 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="µm per pixel (overrides the file's)")
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
-    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"))
-    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"),
+                   help=PATTERN_HELP)
+    p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
-    p.add_argument("--margin", type=float, default=HEYN_MARGIN,
+    p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--inference-scale", type=_scale_arg, default=None, metavar="S|auto",
                    help="resample by S before the model (default auto: chosen per image)")
@@ -52,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
     _rule_arg(p)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--method", choices=("intercept", "planimetric"), default=None,
                    help="measure by the standards (ASTM E112 / ISO 643 / E1382: intercept with "
                         "triple points, planimetric Jeffries count, distributions, several "
@@ -100,8 +112,6 @@ def describe(row: dict) -> str:
 def _run(args: argparse.Namespace) -> int:
     from ..jobs import run_job
 
-    if args.lines < 1:
-        raise UserError(f"--lines must be >= 1, got {args.lines}")
     if args.mask and (args.checkpoint or args.tta or args.threshold_rule
                       or args.inference_scale is not None):
         raise UserError("--checkpoint, --tta, --threshold-rule and --inference-scale are for "
@@ -115,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     items = list(zip(args.images, twins, exclusions))
     if args.scheduler is None:
-        results = [_measure_one(args, model, *item) for item in items]
+        results = [_measure_or_error(args, model, *item) for item in items]
     else:
         from ..jobs import Stopped
         from ..tiling._distributed import check_scheduler, map_job
@@ -136,15 +146,25 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         if not args.mask:
             model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
-    rows, fields = [], []
-    for (path, _, _), (row, warnings, field) in zip(items, results):
+    rows, fields, errors, internal = [], [], [], False
+    for (path, _, _), (row, warnings, field, error) in zip(items, results):
+        if error is not None:
+            line, message, user = error
+            if args.scheduler is not None:  # told as they happen without a cluster
+                print(line, file=sys.stderr)
+            errors.append({"path": str(path), "error": message})
+            internal = internal or not user
+            continue
         rows.append(row)
         for w in warnings:
             print(f"srmat grain-size: warning: {path}: {w}", file=sys.stderr)
         if field is not None:
             fields.append(field)
+    # images that could not be measured do not cost the others their results: the good
+    # ones are reported and the exit code says that not all were measured
+    rc = 0 if not errors else 1 if internal else 2
     if args.method:
-        return _print_specimen(args, fields)
+        return _print_specimen(args, fields, errors) or rc
     if args.json:
         settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
                     "seed": args.seed, "margin": args.margin}
@@ -152,11 +172,11 @@ def _run(args: argparse.Namespace) -> int:
             settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
                             threshold_rule=model.threshold_rule,
                             threshold_params=model.threshold_params)
-        print_json({"images": rows, "settings": settings})
-        return 0
+        print_json({"images": rows, "errors": errors, "settings": settings})
+        return rc
     for row in rows:
         print(describe(row))
-    return 0
+    return rc
 
 
 def _boundary_model(checkpoint, device, tta, threshold_rule):
@@ -178,21 +198,39 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
     from ..io import read_image
     from ..jobs import run_job
 
-    try:
+    with naming_file(path):  # which of several images an error is about
         mic = read_image(path)
         res = run_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
             inference_scale=args.inference_scale,
         ), quiet=args.json or args.scheduler is not None)
-    except Exception as exc:  # which of several images: the message names it (same type)
-        if exc.args and isinstance(exc.args[0], str) and str(path) not in exc.args[0]:
-            exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
-        raise
-    field = None
-    if args.method:
-        field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
+        field = None
+        if args.method:
+            field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
+
+
+def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
+    """:func:`_measure_one`, with an error of this image returned instead of raised:
+    ``(row, warnings, field, None)`` or ``(None, [], None, (line, message, user))``: the
+    line printed (:func:`napari_srmat.cli.error_line`), the message and whether the error
+    is the user's.
+
+    Without a cluster the error is printed at once (one line naming the image), so that
+    the user sees it while the other images are measured. ``--debug`` raises it.
+    """
+    from ..errors import error_message, is_user_error
+
+    try:
+        return (*_measure_one(args, model, path, twins_path, exclusion_path), None)
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        line = error_line("srmat grain-size", exc)
+        if args.scheduler is None:
+            print(line, file=sys.stderr)
+        return None, [], None, (line, error_message(exc), is_user_error(exc))
 
 
 def _measure_remote(args, key, item) -> tuple:
@@ -200,7 +238,7 @@ def _measure_remote(args, key, item) -> tuple:
     model = None
     if not args.mask:
         model = _worker_model(args.checkpoint, args.device, args.tta, args.threshold_rule, key)
-    return _measure_one(args, model, *item)
+    return _measure_or_error(args, model, *item)
 
 
 def _per_image(paths, images, flag: str) -> list:
@@ -239,18 +277,26 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
         name=name)
 
 
-def _print_specimen(args, fields: list[dict]) -> int:
+def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
+    """Print the fields and the specimen summary; the summary is withheld (``null``) when
+    a field could not be measured: a specimen figure must not silently leave one out."""
     from ..metrics.standards import summarize_fields
 
-    summary = summarize_fields(fields, method=args.method)
-    for w in summary.get("warnings", []) + summary.get("advice", []):
-        print(f"srmat grain-size: {w}", file=sys.stderr)
+    summary = None
+    if not errors:
+        summary = summarize_fields(fields, method=args.method)
+        for w in summary.get("warnings", []) + summary.get("advice", []):
+            print(f"srmat grain-size: {w}", file=sys.stderr)
     if args.json:
-        print_json({"images": fields, "summary": summary})
+        print_json({"images": fields, "errors": errors, "summary": summary})
         return 0
     for f in fields:
         g = f.get("astm_g")
         print(f"{f['name']}: {f['standard']}: G = {'n/a' if g is None else f'{g:.2f}'}")
+    if summary is None:
+        print(f"specimen: not summarised ({len(errors)} of {len(fields) + len(errors)} "
+              "fields could not be measured)")
+        return 0
     g, ci = summary.get("astm_g"), summary.get("astm_g_ci95")
     print(f"specimen ({summary['n_fields']} fields): G = {'n/a' if g is None else f'{g:.2f}'}"
           + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and None not in ci else "")

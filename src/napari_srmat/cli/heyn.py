@@ -8,7 +8,16 @@ import sys
 
 import numpy as np
 
-from . import UserError, pixel_size_arg, print_json, seed_arg
+from . import (
+    UserError,
+    lines_arg,
+    margin_arg,
+    naming_file,
+    pixel_size_arg,
+    print_json,
+    seed_arg,
+    threshold_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,15 +32,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "all images; with --pixel-size-um also in micrometres and as ASTM grain size G.",
     )
     p.add_argument("masks", nargs="+", metavar="MASK", help="boundary mask images")
-    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"))
-    p.add_argument("--lines", type=int, default=HEYN_N_LINES,
+    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"),
+                   help="test lines laid over the boundaries: random lines, a grid (rows "
+                        "and columns), circles or your own (--segments) (default %(default)s)")
+    p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
-    p.add_argument("--margin", type=float, default=HEYN_MARGIN,
+    p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=threshold_arg, default=None,
                    help="binarize probability maps (e.g. prob.ome.zarr of `srmat edges "
                    "predict`) at this level in [0, 1]; masks need none")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
@@ -63,21 +74,22 @@ def _run(args: argparse.Namespace) -> int:
     degenerate = []
     pixel_sizes = []
     for path in args.masks:
-        mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
-                                  return_pixel_size=True)
-        # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
-        px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+        with naming_file(path):  # which of the masks an error is about
+            mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
+                                      return_pixel_size=True)
+            # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
+            px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+            res = measure_intercepts(
+                mask,
+                pattern=args.pattern,
+                n_lines=args.lines,
+                seed=args.seed,
+                segments=segments,
+                margin=args.margin,
+                skeletonize=args.skeletonize,
+                pixel_size_um=px,
+            )
         pixel_sizes.append(px)
-        res = measure_intercepts(
-            mask,
-            pattern=args.pattern,
-            n_lines=args.lines,
-            seed=args.seed,
-            segments=segments,
-            margin=args.margin,
-            skeletonize=args.skeletonize,
-            pixel_size_um=px,
-        )
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
         shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()

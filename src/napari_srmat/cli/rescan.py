@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import print_json
+from . import DEVICE_HELP, print_json
 
 __all__ = ["register"]
 
@@ -67,7 +67,7 @@ def register(subparsers) -> None:
                    metavar="PX", help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
     p.add_argument("--tile", type=int, default=DEFAULT_PLAN_TILE,
                    help=f"SR tile (LR px, default {DEFAULT_PLAN_TILE})")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.set_defaults(func=_plan)
 

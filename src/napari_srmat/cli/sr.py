@@ -23,7 +23,7 @@ from pathlib import Path
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from . import OneLineErrorParser, UserError, print_json, seed_arg
+from . import DEVICE_HELP, OneLineErrorParser, UserError, print_json, seed_arg
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -62,8 +62,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
     r.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
                    help=f"LR context per tile side (default {DEFAULT_OVERLAP}, raised to the "
                         "model's receptive field)")
-    r.add_argument("--batch-size", type=int, default=4)
-    r.add_argument("--device", default="auto")
+    r.add_argument("--batch-size", type=int, default=4,
+                   help="tiles per forward pass (default 4; lower it if memory runs out)")
+    r.add_argument("--device", default="auto", help=DEVICE_HELP)
     r.add_argument("--sampling-steps", type=int, default=None, dest="sampling_steps",
                    metavar="N", help="sampling (denoising) steps of diffusion models")
     # old name of --sampling-steps (issue 17: --steps meant three different things)
@@ -136,7 +137,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     m = sub.add_parser("models", help="list the SR models")
-    m.add_argument("--json", action="store_true")
+    m.add_argument("--json", action="store_true", help="print one JSON object")
     m.set_defaults(func=_models)
 
     from .sr_eval import add_eval_parser
@@ -164,13 +165,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..io import check_replaceable_store, read_image
     from ..jobs import Stopped, run_job
-    from ..outputs import check_not_input, check_output_location
+    from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
     from ..sr.apply import SR_OUTPUT_KIND
 
     out = Path(args.output)
     # refuse a bad OUTPUT before loading anything; the writer re-checks under its lock
     check_not_input(out, [args.input])
+    check_store_name(out)
     check_output_location(out)
     check_replaceable_store(out, SR_OUTPUT_KIND)
     if args.scheduler is not None:

@@ -24,10 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grain-size", type=float, default=32.0, help="mean grain size in px")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the first image")
     p.add_argument("--n", type=int, default=1, help="number of images (seeds seed..seed+n-1)")
-    p.add_argument("--size-spread", type=float, default=0.3)
-    p.add_argument("--missing-boundary-fraction", type=float, default=0.0)
-    p.add_argument("--boundary-width", type=int, default=2)
-    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None)
+    p.add_argument("--size-spread", type=float, default=0.3,
+                   help="grain-size spread in [0, 1] (0 = nearly equal grains; default 0.3)")
+    p.add_argument("--missing-boundary-fraction", type=float, default=0.0,
+                   help="fraction in [0, 1] of boundaries drawn faint in the image (they stay "
+                        "in the mask; default 0)")
+    p.add_argument("--boundary-width", type=int, default=2,
+                   help="boundary width in px, 1-16 (default 2)")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
+                   help="µm per pixel, recorded in <name>.json with the intercept in µm "
+                        "(default: none)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--overwrite", action="store_true",
                    help="replace images this command wrote before under the same names")
@@ -53,21 +59,14 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("--size must be at least 16 px")
     if args.n < 1:
         raise UserError("--n must be at least 1")
+    _check_params(args)  # before the folder is created
     out = prepare_output_dir(args.out_dir, "synthetic")
     for i in range(args.n):  # nothing is written before every name is free
         _check_names_free(out, f"synth_{args.seed + i:04d}", args.overwrite)
     items = []
     for i in range(args.n):
         seed = args.seed + i
-        ms = generate_microstructure(
-            (args.size, args.size),
-            mean_grain_size_px=args.grain_size,
-            seed=seed,
-            size_spread=args.size_spread,
-            missing_boundary_fraction=args.missing_boundary_fraction,
-            boundary_width=args.boundary_width,
-            pixel_size_um=args.pixel_size_um,
-        )
+        ms = generate_microstructure((args.size, args.size), seed=seed, **_params(args))
         name = f"synth_{seed:04d}"
         atomic_write_bytes(out / f"{name}_image.png", _png_bytes(ms.image))
         mask = (ms.boundaries.astype(np.uint8)) * 255
@@ -102,6 +101,36 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"out_dir": str(out), "n": len(items), "images": items})
     return 0
+
+
+#: generate_microstructure's parameter of each rendering flag (the flag named in errors)
+_FLAGS = {
+    "mean_grain_size_px": "--grain-size",
+    "size_spread": "--size-spread",
+    "missing_boundary_fraction": "--missing-boundary-fraction",
+    "boundary_width": "--boundary-width",
+    "pixel_size_um": "--pixel-size-um",
+}
+
+
+def _params(args: argparse.Namespace) -> dict:
+    """The keyword arguments of generate_microstructure given by the flags."""
+    return {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in _FLAGS.items()}
+
+
+def _check_params(args: argparse.Namespace) -> None:
+    """Refuse rendering parameters out of range before anything is created, naming the
+    flag (the library's rule, :func:`napari_srmat.synth.check_microstructure_params`)."""
+    from ..synth import SynthError, check_microstructure_params
+
+    try:
+        check_microstructure_params((args.size, args.size), **_params(args))
+    except SynthError as exc:
+        message = str(exc)
+        for name, flag in _FLAGS.items():
+            if message.startswith(name):
+                message = flag + message[len(name):]
+        raise UserError(message) from None
 
 
 def _files_of(name: str) -> list[str]:

@@ -14,7 +14,7 @@ from ._float import (
     to_float01,
     to_uint8,
 )
-from ._mask import MaskError, as_bool_mask, read_array, read_mask
+from ._mask import MaskError, as_bool_mask, check_threshold, read_array, read_mask
 from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
 from ._read import (
     DEFAULT_CHUNK,
@@ -47,6 +47,7 @@ __all__ = [
     "PixelSizeError",
     "StreamMismatchError",
     "as_bool_mask",
+    "check_threshold",
     "check_pixel_values",
     "float_bit_depth_divisor",
     "check_pixel_size",

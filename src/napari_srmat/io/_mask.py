@@ -17,7 +17,7 @@ from ..errors import check_number
 from ._float import to_float01
 from ._read import ImageReadError, image_data, path_arg, read_image
 
-__all__ = ["MaskError", "as_bool_mask", "read_array", "read_mask"]
+__all__ = ["MaskError", "as_bool_mask", "check_threshold", "read_array", "read_mask"]
 
 
 class MaskError(ValueError):
@@ -28,6 +28,33 @@ def _colour_channels(m: np.ndarray) -> np.ndarray:
     """``(H, W, C)`` -> ``(H, W, C')`` without alpha: grey(+alpha) keeps channel 0, RGB(A)
     keeps channels 0-2."""
     return m[..., :1] if m.shape[-1] in (1, 2) else m[..., :3]
+
+
+def check_threshold(threshold: Any, *, field: str = "threshold") -> float:
+    """The rule of a binarisation threshold of a probability map: a number in [0, 1].
+
+    Parameters
+    ----------
+    threshold : Any
+        The value to check.
+    field : str
+        Its name in the message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    MaskError
+        One line naming ``field``, the range and the value.
+
+    Examples
+    --------
+    >>> check_threshold(0.5)
+    0.5
+    """
+    return check_number(field, threshold, lo=0.0, hi=1.0, error=MaskError)
 
 
 def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask",
@@ -106,8 +133,7 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     if m.dtype == bool:
         return m
     if threshold is not None:
-        t = check_number(f"threshold for the {name}", threshold, lo=0.0, hi=1.0,
-                         error=MaskError)
+        t = check_threshold(threshold, field=f"threshold for the {name}")
         # probability maps: floats, and 8/16-bit maps beyond 0/1 (label maps, signed or
         # wider, keep the integer rule below)
         if np.issubdtype(m.dtype, np.floating) or (

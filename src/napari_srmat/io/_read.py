@@ -589,9 +589,33 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
 # --------------------------------------------------------------------------- Zarr
 
 
+#: files at the root of a Zarr store (v2 group or array, consolidated metadata, v3)
+_ZARR_ROOT_FILES = (".zgroup", ".zarray", ".zmetadata", "zarr.json")
+
+
+def _check_finished(path: Path) -> None:
+    """Refuse a store napari-srmat is still writing or was stopped while writing (its
+    blocks are written as they are computed: the ones not yet written read as zeros).
+    Such a store, or an array in it, has the writer's manifest at the store's root."""
+    from ._write import _MANIFEST
+
+    for store in (path, path.parent):
+        if (store / _MANIFEST).is_file():
+            raise ImageReadError(
+                f"{path} is an unfinished output of napari-srmat (stopped or still being "
+                f"written: blocks not yet computed would read as empty pixels); rerun the "
+                f"command that wrote it to finish it, then read "
+                f"{store.name.removesuffix('.partial')}")
+
+
 def _open_zarr(path: Path):
     import zarr
 
+    _check_finished(path)
+    if path.is_dir() and not any((path / name).is_file() for name in _ZARR_ROOT_FILES):
+        raise ImageReadError(
+            f"{path} is a folder, not an image file or a Zarr store: give the files in "
+            f"it (e.g. {path}/*.png)")
     try:
         return zarr.open(str(path), mode="r")
     except Exception as exc:

@@ -56,6 +56,8 @@ __all__ = [
     "HEYN_N_LINES",
     "HEYN_SEED",
     "HEYN_MARGIN",
+    "check_n_lines",
+    "check_margin",
     "measure_intercepts",
     "heyn_error",
     "astm_grain_size_number",
@@ -173,9 +175,62 @@ def confidence_interval(values: Sequence[float] | np.ndarray) -> tuple[float, fl
 
 
 # ------------------------------------------------------------------ patterns
+def check_n_lines(n_lines: Any, *, field: str = "n_lines") -> int:
+    """The rule of the number of random lines (or grid lines per axis): an integer in
+    ``[1, MAX_N_LINES]``.
+
+    Parameters
+    ----------
+    n_lines : Any
+        The value to check (an integral float such as ``10.0`` passes).
+    field : str
+        Its name in the message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    HeynError
+        One line naming ``field``, the range and the value.
+
+    Examples
+    --------
+    >>> check_n_lines(10.0)
+    10
+    """
+    return check_number(field, n_lines, lo=1, hi=MAX_N_LINES, integer=True, error=HeynError)
+
+
+def check_margin(margin: Any) -> float:
+    """The rule of the margin: the fraction of each side left out of the test lines, a
+    number in ``[0, 0.5)``.
+
+    Parameters
+    ----------
+    margin : Any
+        The value to check.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    HeynError
+        One line with the range and the value.
+
+    Examples
+    --------
+    >>> check_margin(0.05)
+    0.05
+    """
+    return check_number("margin", margin, lo=0, hi=0.5, hi_open=True, error=HeynError)
+
+
 def _margin_box(shape: tuple[int, int], margin: float) -> tuple[float, float, float, float]:
-    if not 0 <= margin < 0.5:
-        raise HeynError(f"margin must be in [0, 0.5), got {margin}")
+    margin = check_margin(margin)
     h, w = shape
     return (margin * (h - 1), (1 - margin) * (h - 1), margin * (w - 1), (1 - margin) * (w - 1))
 
@@ -244,8 +299,9 @@ def make_pattern(
         return paths, np.zeros(len(paths), bool)
     if segments is not None:
         raise HeynError(f'segments= is only used with pattern="segments", not {pattern!r}')
-    n_lines = check_number("n_lines", n_lines, integer=True, error=HeynError,
-                           lo=1 if pattern in ("random", "grid") else None, hi=MAX_N_LINES)
+    n_lines = (check_n_lines(n_lines) if pattern in ("random", "grid") else
+               check_number("n_lines", n_lines, integer=True, error=HeynError,
+                            hi=MAX_N_LINES))
     box = _margin_box(shape, margin)
     r0, r1, c0, c1 = box
     if pattern == "grid":

@@ -31,6 +31,7 @@ image. ``mean_intercept_px`` is computed exactly from the label image (see
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ __all__ = [
     "Microstructure",
     "LazyMicrostructure",
     "generate_microstructure",
+    "check_microstructure_params",
     "lazy_microstructure",
     "true_mean_intercept",
 ]
@@ -706,6 +708,44 @@ def generate_microstructure(
         pixel_size_um=pixel_size_um,
         params=_common_doc_params({"shape": p.shape, **kw}),
     )
+
+
+def check_microstructure_params(shape: tuple[int, int] = (512, 512), **kwargs: Any) -> None:
+    """Check parameters of :func:`generate_microstructure` without rendering anything.
+
+    The same rule as the renderer (it raises the same errors), for callers that must
+    refuse bad parameters before they create anything (``srmat synth`` and its folder).
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image size ``(H, W)``.
+    **kwargs
+        Keyword arguments of :func:`generate_microstructure`; the others take its
+        defaults.
+
+    Raises
+    ------
+    SynthError
+        A parameter is out of range (the message starts with its name).
+    TypeError
+        An unknown keyword argument.
+
+    Examples
+    --------
+    >>> check_microstructure_params((64, 64), mean_grain_size_px=16)
+    >>> check_microstructure_params((64, 64), boundary_width=0)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.synth.generator.SynthError: boundary_width must be in 1..16, got 0
+    """
+    defaults = {name: prm.default for name, prm in
+                inspect.signature(generate_microstructure).parameters.items()
+                if prm.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        raise TypeError(f"unknown synthetic microstructure parameter(s): {sorted(unknown)}")
+    _params_from(shape, {**defaults, **kwargs})
 
 
 def _to_grey(img: np.ndarray) -> np.ndarray:
