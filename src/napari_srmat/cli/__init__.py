@@ -63,14 +63,7 @@ def pixel_size_arg(text: str) -> float:
     :func:`napari_srmat.io.check_pixel_size`); argparse reports the flag on failure."""
     from ..io import check_pixel_size
 
-    try:
-        value = float(text)
-    except ValueError:
-        value = text
-    try:
-        return check_pixel_size(value, name="pixel size")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked_number_arg(text, lambda v: check_pixel_size(v, name="pixel size"))
 
 
 def lines_arg(text: str) -> int:
@@ -92,19 +85,25 @@ def lines_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def margin_arg(text: str) -> float:
-    """argparse ``type=`` of ``--margin`` (fraction of each side without test lines): the
-    rule of :func:`napari_srmat.metrics.heyn.check_margin`."""
-    from ..metrics.heyn import check_margin
-
+def _checked_number_arg(text: str, check) -> float:
+    """``check(float(text))`` (the text itself when it is not a number, for the rule to
+    refuse), a rule's ValueError as argparse's error naming the flag."""
     try:
         value: Any = float(text)
     except ValueError:
         value = text
     try:
-        return check_margin(value)
+        return check(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def margin_arg(text: str) -> float:
+    """argparse ``type=`` of ``--margin`` (fraction of each side without test lines): the
+    rule of :func:`napari_srmat.metrics.heyn.check_margin`."""
+    from ..metrics.heyn import check_margin
+
+    return _checked_number_arg(text, check_margin)
 
 
 def threshold_arg(text: str) -> float:
@@ -112,14 +111,7 @@ def threshold_arg(text: str) -> float:
     :func:`napari_srmat.io.check_threshold`, checked once before any file is read."""
     from ..io import check_threshold
 
-    try:
-        value: Any = float(text)
-    except ValueError:
-        value = text
-    try:
-        return check_threshold(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked_number_arg(text, check_threshold)
 
 
 def seed_arg(text: str) -> int:
