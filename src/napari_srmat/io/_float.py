@@ -170,7 +170,8 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
     if is_float and (lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK):
         raise ValueError(f"{name} is a float image with values in {lo:g}..{hi:g}: float "
                          "images must be in [0, 1]; divide by 255 (8-bit) or 65535 (16-bit), "
-                         "or pass the integer array")
+                         "or pass the integer array (a file: save it with 8- or 16-bit integer "
+                         "pixels)")
     if signed and lo < 0:
         hint = (f"image.view(np.uint{8 * dtype.itemsize}) if it is unsigned data read as "
                 "signed, else " if dtype.itemsize <= 2 else "")
