@@ -208,6 +208,18 @@ def test_simple_mode_micrograph_to_grain_size(make_napari_viewer, qtbot):
     lo, hi = res.mean_intercept_ci95_um
     assert panel.intercept_label.text() == f"{res.mean_intercept_um:.4g} µm  [{lo:.4g}, {hi:.4g}]"
     assert panel.g_label.text().startswith(f"{res.astm_g:.4g}  [")
+    # what was measured is shown over the micrograph: the boundaries at the inference
+    # scale, placed over the layer's extent, with the intersections and test lines on them
+    bl = viewer.layers["micrograph boundaries (grain size)"]
+    np.testing.assert_array_equal(bl.data.astype(bool), res.boundaries)
+    s = res.inference_scale
+    assert bl.scale[-1] == pytest.approx(layer.scale[-1] / s)
+    extent = bl.data.shape[1] * bl.scale[-1]
+    assert extent == pytest.approx(ms.image.shape[1] * layer.scale[-1], rel=0.02)
+    pts = viewer.layers["micrograph boundaries (grain size) intersections"]
+    assert len(pts.data) == res.heyn.n_intersections > 0
+    assert tuple(pts.scale[-2:]) == pytest.approx(tuple(bl.scale[-2:]))
+    assert "micrograph boundaries (grain size) test lines" in viewer.layers
     qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10000)
     # a typed pixel size that is not a number is refused before any job starts
     panel.pixel_size.setText("abc")

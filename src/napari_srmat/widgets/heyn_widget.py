@@ -53,7 +53,7 @@ from ._common import (
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
 from ._worker import ProgressForwarder, SingleJobMixin, ask_yes_no, user_action
-from .layers import WIDGET_PATTERNS, micrograph_data
+from .layers import WIDGET_PATTERNS, micrograph_data, show_grain_size_overlays
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
@@ -207,6 +207,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         if divisor and not self._confirm_divide(layer.name, divisor):
             return None
         self.result = None
+        self._measured_layer = layer
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
                                                stop=stop),
@@ -240,6 +241,9 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.detail_label.setText(
             f"{d['n_intercepts']} intercepts, inference scale {d['inference_scale']:g}")
         self.warning_label.setText("; ".join(d["warnings"]))
+        layer = getattr(self, "_measured_layer", None)
+        if layer is not None and layer in self.viewer.layers:
+            show_grain_size_overlays(self.viewer, layer, result)
         self.status.setText("done" if d["mean_intercept_px"] is not None
                             else "no grain size reported (see the warning)")
 

@@ -830,6 +830,25 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     return meas
 
 
+def show_grain_size_overlays(viewer, image_layer, result) -> HeynMeasurement | None:
+    """Show what :func:`napari_srmat.grainsize.measure_grain_size` measured on an image
+    layer: the binarised boundaries (a Labels layer at the inference scale, placed over
+    the image by :func:`sr_world_transform`) and, on them, the intersections (Points) and
+    test lines. Returns the measurement of :func:`show_heyn_measurement`, or None when
+    the result has no map (a mask, or a figure withheld before the model ran)."""
+    if result.boundaries is None or result.heyn is None:
+        return None
+    scale, translate = sr_world_transform(image_layer.scale[-2:], image_layer.translate[-2:],
+                                          float(result.inference_scale or 1.0))
+    boundaries = _upsert_layer(
+        viewer, f"{image_layer.name} boundaries (grain size)", "labels",
+        np.asarray(result.boundaries, dtype=np.uint8), opacity=0.7, scale=scale,
+        translate=translate, metadata={"source_layer": image_layer.name},
+        **_units_kwargs_2d(image_layer))
+    return show_heyn_measurement(viewer, boundaries, result.heyn,
+                                 source={"inference_scale": result.inference_scale})
+
+
 def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
                          n_lines: int = HEYN_N_LINES, seed: int = HEYN_SEED,
                          skeletonize: bool = False,
