@@ -134,6 +134,25 @@ def test_scripted_boundaries_match_widget_defaults(make_napari_viewer, tiny_chec
     assert viewer.layers["s boundaries"].metadata["threshold"] == pytest.approx(0.9)
 
 
+def test_a_users_layer_of_the_same_name_is_never_overwritten(make_napari_viewer,
+                                                             tiny_checkpoint):
+    """A hand-drawn boundary map the user called "s boundaries" (the name the widget
+    gives its own) keeps its pixels: the prediction adds its layer beside it, and a
+    second run updates its own layer, not the user's."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image((64, 64)), rgb=True, name="s")
+    drawn = np.zeros((64, 64), np.uint8)
+    drawn[10, :] = 1
+    mine = viewer.add_labels(drawn.copy(), name="s boundaries")
+    for threshold in (None, 0.9):
+        out = add_boundary_layers(viewer, layer, checkpoint=tiny_checkpoint, device="cpu",
+                                  tile=64, overlap=16, threshold=threshold)
+        assert out.boundaries is not mine and mine in viewer.layers
+        np.testing.assert_array_equal(mine.data, drawn)
+    assert out.boundaries.metadata["threshold"] == pytest.approx(0.9)
+    assert len([x for x in viewer.layers if x.name.startswith("s boundaries")]) == 2
+
+
 def test_slider_storm_keeps_the_gui_thread_free_and_shows_the_last_threshold(
     make_napari_viewer, qtbot, tiny_checkpoint
 ):

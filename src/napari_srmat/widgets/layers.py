@@ -154,10 +154,28 @@ def _units_kwargs_2d(layer) -> dict:
     return {"units": tuple(str(u) for u in units[-2:])} if units is not None else {}
 
 
+#: ``metadata`` key of the layers napari-srmat adds; its value is the name the layer was
+#: added under. Only such a layer is updated or replaced by a later run; a user's layer
+#: of the same name (a hand-drawn boundary map, say) is never touched, and the new layer
+#: gets napari's next free name ("NAME [1]"), which later runs find by this key.
+OWN_LAYER_KEY = "napari_srmat_layer"
+
+
+def _own_layer(viewer, name: str):
+    """The layer napari-srmat added under ``name`` (:data:`OWN_LAYER_KEY`), or None."""
+    for layer in viewer.layers:
+        if layer.metadata.get(OWN_LAYER_KEY) == name:
+            return layer
+    return None
+
+
 def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
-    """Replace the data of layer ``name`` if it exists (same type), else add a new layer."""
-    if name in viewer.layers:
-        layer = viewer.layers[name]
+    """Replace the data of our layer ``name`` if it exists (same type), else add a new
+    layer (marked as ours, :data:`OWN_LAYER_KEY`)."""
+    given = "metadata" in kwargs
+    meta = {**(kwargs.pop("metadata", None) or {}), OWN_LAYER_KEY: name}
+    layer = _own_layer(viewer, name)
+    if layer is not None:
         if layer._type_string == kind:
             layer.data = data
             for key in ("scale", "translate"):  # each change refreshes the layer: skip equal
@@ -167,11 +185,11 @@ def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
             if "units" in kwargs and [str(u) for u in layer.units[-len(kwargs["units"]):]] != [
                     str(u) for u in kwargs["units"]]:
                 layer.units = tuple(layer.units[:-len(kwargs["units"])]) + tuple(kwargs["units"])
-            if "metadata" in kwargs:
-                layer.metadata = kwargs["metadata"]
+            if given:
+                layer.metadata = meta
             return layer
         viewer.layers.remove(layer)
-    return getattr(viewer, f"add_{kind}")(data, name=name, **kwargs)
+    return getattr(viewer, f"add_{kind}")(data, name=name, metadata=meta, **kwargs)
 
 
 # --------------------------------------------------------------------------- SR
@@ -358,11 +376,12 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     kwargs: dict[str, Any] = dict(
         shape_type="rectangle", edge_color="yellow", face_color="transparent",
         edge_width=1, scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
-        metadata={"rescan_plan": plan.to_dict(), "source_layer": layer.name},
+        metadata={"rescan_plan": plan.to_dict(), "source_layer": layer.name,
+                  OWN_LAYER_KEY: name},
         properties={"uncertainty": np.asarray(plan.scores, float)}, ndim=2,
     )
-    if name in viewer.layers:
-        viewer.layers.remove(viewer.layers[name])
+    if (own := _own_layer(viewer, name)) is not None:
+        viewer.layers.remove(own)
     return viewer.add_shapes(rects or None, name=name, **kwargs)
 
 
@@ -793,17 +812,18 @@ def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
     lines = [np.asarray(seg, float) for seg in (lines or [])]
     kind = "vectors" if lines and all(len(seg) == 2 for seg in lines) else "shapes"
     if not lines:
-        if name in viewer.layers:
-            viewer.layers.remove(name)
+        if (own := _own_layer(viewer, name)) is not None:
+            viewer.layers.remove(own)
         return None
     if kind == "vectors":
         data = np.stack([np.stack([seg[0], seg[1] - seg[0]]) for seg in lines])
         return _upsert_layer(viewer, name, "vectors", data, edge_color="cyan",
                              edge_width=width, vector_style="line", length=1.0, opacity=0.7,
                              **geo)
-    if name in viewer.layers:
-        viewer.layers.remove(name)
+    if (own := _own_layer(viewer, name)) is not None:
+        viewer.layers.remove(own)
     kinds = ["line" if len(seg) == 2 else "path" for seg in lines]
+    geo = dict(geo, metadata={**geo.get("metadata", {}), OWN_LAYER_KEY: name})
     return viewer.add_shapes(lines, shape_type=kinds, edge_color="cyan", edge_width=width,
                              name=name, opacity=0.7, **geo)
 
