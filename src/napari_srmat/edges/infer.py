@@ -437,10 +437,13 @@ def _brighten_batch(x, gain):
     item's own (:func:`napari_srmat.edges.data.exposure_gain`), and clip to [0, 1]."""
     import torch
 
-    from .data import exposure_gain
+    from .data import exposure_gain, stats_step
 
-    if gain is None:  # each item is a whole image: its own gain (on the CPU, sampled)
-        gains = [exposure_gain(item) for item in x.detach().to("cpu").numpy()]
+    if gain is None:  # each item is a whole image: its own gain, by the one sampling
+        # rule; only the sampled pixels leave the device (as in _normalize_batch)
+        step = stats_step(*x.shape[-2:])
+        sample = x.detach()[..., ::step, ::step].to("cpu").numpy()
+        gains = [exposure_gain(item, max_pixels=item[0].size) for item in sample]
         if all(g == 1.0 for g in gains):
             return x
         factor = torch.tensor(gains, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
