@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -111,6 +112,28 @@ def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
     tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8), ome=True, metadata={"axes": "ZYX"})
     with pytest.raises(ImageReadError, match="Z=5"):
         read_image(p)
+
+
+
+def test_tiff_with_several_images_reads_the_largest_and_warns(tmp_path, rng):
+    """A preview page before the micrograph is never measured in its place silently."""
+    micrograph = _rgb(rng, 60, 80)
+    p = tmp_path / "preview_first.tif"
+    with tifffile.TiffWriter(p) as tif:
+        tif.write(np.zeros((16, 20), np.uint8), photometric="minisblack",
+                  resolution=(1, 1), resolutionunit="CENTIMETER")
+        tif.write(micrograph, photometric="rgb", resolution=(20000, 20000),
+                  resolutionunit="CENTIMETER")
+    with pytest.warns(UserWarning, match=r"holds 2 images .*reading image 2, the largest"):
+        m = read_image(p)
+    np.testing.assert_array_equal(np.asarray(m.data), micrograph)
+    assert m.pixel_size_um == pytest.approx(0.5)  # the read image's own resolution tags
+    assert m.metadata["tiff_series"] == 1
+    single = tmp_path / "single.tif"
+    tifffile.imwrite(single, micrograph, photometric="rgb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(single).metadata["tiff_series"] == 0
 
 
 # --------------------------------------------------------------------------- PNG/JPEG

@@ -7,6 +7,7 @@ import math
 import os
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -454,13 +455,14 @@ def _ome_pixel_size(xml: str | None) -> float | None:
     return None
 
 
-def _tiff_pixel_size(tif) -> tuple[float | None, str | None]:
-    """Pixel size (µm) and where it came from."""
+def _tiff_pixel_size(tif, page=None) -> tuple[float | None, str | None]:
+    """Pixel size (µm) and where it came from (``page``: the image's first page)."""
     if tif.is_ome:
         size = _ome_pixel_size(tif.ome_metadata)
         if size is not None:
             return size, "ome"
-    page = tif.pages.first if hasattr(tif.pages, "first") else tif.pages[0]
+    if page is None:
+        page = tif.pages.first if hasattr(tif.pages, "first") else tif.pages[0]
     xres_tag = page.tags.get("XResolution")
     xres = None
     if xres_tag is not None:
@@ -484,6 +486,33 @@ def _tiff_pixel_size(tif) -> tuple[float | None, str | None]:
     return None, None
 
 
+def _yx_pixels(series) -> int:
+    """Pixels of one plane of a tifffile series (its Y and X axes)."""
+    axes = series.axes.upper()
+    shape = series.shape
+    if "Y" not in axes or "X" not in axes:
+        return 0
+    return int(shape[axes.index("Y")]) * int(shape[axes.index("X")])
+
+
+def _largest_tiff_series(series: Sequence, path: Path) -> tuple[int, str | None]:
+    """Index of the image a TIFF with several images is read as, and a warning naming it.
+
+    A TIFF can hold several images (a thumbnail or preview beside the micrograph, pages of
+    different sizes, separately written images): the largest is read (the first of equal
+    ones), and a warning names it, so a preview is never measured in place of the
+    micrograph without a word. Reduced-resolution levels of a pyramid are not separate
+    images here (tifffile groups them under one series).
+    """
+    if len(series) <= 1:
+        return 0, None
+    sizes = [_yx_pixels(s) for s in series]
+    index = max(range(len(sizes)), key=lambda i: (sizes[i], -i))
+    shapes = ", ".join("×".join(str(n) for n in s.shape) for s in series)
+    return index, (f"{path}: the TIFF holds {len(series)} images ({shapes}); reading "
+                   f"image {index + 1}, the largest; the others are not read")
+
+
 def _read_tiff(path: Path, chunks) -> Micrograph:
     import tifffile
     import zarr
@@ -492,16 +521,20 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
                 raise ImageReadError(f"{path}: TIFF contains no image series")
-            series = tif.series[0]
+            series_index, several = _largest_tiff_series(tif.series, path)
+            series = tif.series[series_index]
             src_axes = series.axes
             n_levels = len(series.levels)
-            pixel_size, px_source = _tiff_pixel_size(tif)
+            first_page = series.pages[0] if series.pages else None
+            pixel_size, px_source = _tiff_pixel_size(
+                tif, first_page if series_index else None)
             meta = {
                 "format": "ome-tiff" if tif.is_ome else ("bigtiff" if tif.is_bigtiff else "tiff"),
                 "source_axes": src_axes,
                 "imagej": bool(tif.is_imagej),
                 "bigtiff": bool(tif.is_bigtiff),
                 "pixel_size_source": px_source,
+                "tiff_series": series_index,
                 "compression": str(series.pages[0].compression.name)
                 if series.pages and series.pages[0] is not None
                 else None,
@@ -511,11 +544,13 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     except Exception as exc:  # tifffile raises many types on corrupt input
         raise ImageReadError(f"{path}: cannot read TIFF ({exc or type(exc).__name__})") from None
 
+    if several:
+        meta["read_warnings"] = [several]
     levels = []
     axes = "YX"
     for level in range(n_levels):
         try:
-            store = tifffile.imread(path, aszarr=True, series=0, level=level)
+            store = tifffile.imread(path, aszarr=True, series=series_index, level=level)
             zarr_arr = zarr.open_array(store, mode="r")
             # probe the last block: catches truncated files early
             if level == 0 and zarr_arr.size:
@@ -778,19 +813,26 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     """
     path = path_arg(path, "read_image")
     fmt = _detect_format(path)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # the readers' libraries' own warnings are noise here
         warnings.simplefilter("ignore")
-        if fmt in ("png", "jpeg", "pil"):
-            return _read_pil(path, fmt, chunks)
-        if fmt == "tiff":
-            return _read_tiff(path, chunks)
-        if fmt == "bioio":
-            return read_with_bioio(path, chunks=chunks)
-        try:
-            return _read_zarr(path, chunks)
-        except json.JSONDecodeError as exc:  # damaged metadata (.zarray, .zattrs, zarr.json)
-            raise ImageReadError(f"cannot read {path}: its Zarr metadata is not valid JSON "
-                                 f"({exc})") from None
+        micrograph = _read_by_format(path, fmt, chunks)
+    for message in micrograph.metadata.get("read_warnings", ()):
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return micrograph
+
+
+def _read_by_format(path: Path, fmt: str, chunks) -> Micrograph:
+    if fmt in ("png", "jpeg", "pil"):
+        return _read_pil(path, fmt, chunks)
+    if fmt == "tiff":
+        return _read_tiff(path, chunks)
+    if fmt == "bioio":
+        return read_with_bioio(path, chunks=chunks)
+    try:
+        return _read_zarr(path, chunks)
+    except json.JSONDecodeError as exc:  # damaged metadata (.zarray, .zattrs, zarr.json)
+        raise ImageReadError(f"cannot read {path}: its Zarr metadata is not valid JSON "
+                             f"({exc})") from None
 
 
 def _chunk_summary(arr) -> list[int]:
