@@ -13,7 +13,11 @@ import pytest
 npe2 = pytest.importorskip("npe2")
 PIL = pytest.importorskip("PIL.Image")
 
-from napari_srmat._napari_io import get_reader, layer_pixel_size_um  # noqa: E402
+from napari_srmat._napari_io import (  # noqa: E402
+    get_reader,
+    layer_pixel_size_um,
+    layer_unitless_scale,
+)
 
 PLUGIN = "napari-srmat"
 OWNED = (
@@ -119,6 +123,18 @@ def test_pixel_size_from_layer_attributes():
     assert layer_pixel_size_um({"scale": (0.7, 0.7)}) is None
     assert layer_pixel_size_um({"scale": (0.7, 0.7), "units": ("pixel", "pixel")}) is None
     assert layer_pixel_size_um({"scale": (0.7, 0.7), "units": ("um", "um")}) == 0.7
+    # other length units are converted with the file readers' unit table
+    assert layer_pixel_size_um({"scale": (700, 700), "units": ("nm", "nanometer")}) == (
+        pytest.approx(0.7))
+    assert layer_pixel_size_um({"scale": (7e-4, 7e-4), "units": ("mm", "millimeter")}) == (
+        pytest.approx(0.7))
+    assert layer_pixel_size_um({"scale": (0.7, 0.7), "units": ("second", "second")}) is None
+    # a unit-less scale is only offered as a hint
+    assert layer_unitless_scale({"scale": (0.7, 0.7), "units": ("pixel", "pixel")}) == 0.7
+    assert layer_unitless_scale({"scale": (0.7, 0.7)}) == 0.7
+    assert layer_unitless_scale({"scale": (1.0, 1.0)}) is None
+    assert layer_unitless_scale({"scale": (0.7, 0.7), "units": ("um", "um")}) is None
+    assert layer_unitless_scale({"metadata": {"pixel_size_um": 0.3}, "scale": (0.7, 0.7)}) is None
 
 
 def test_pixel_size_of_a_layer_is_one_rule(make_napari_viewer):

@@ -166,3 +166,25 @@ def test_grain_size_tabs_show_the_pixel_size_just_calibrated(make_napari_viewer)
     # a pixel size set from a script shows in the calibration widget too
     set_layer_pixel_size(viewer, img, 0.2)
     assert cal.current.text() == "0.2 µm/px"
+
+
+def test_unitless_layer_scale_is_offered_as_a_hint_not_used(make_napari_viewer):
+    """A scale typed without units (napari's "pixel") is named, never taken as µm; a
+    nanometre scale is a pixel size."""
+    from napari_srmat.widgets.heyn_widget import SimpleGrainSizePanel
+
+    viewer = make_napari_viewer()
+    w = CalibrationWidget(viewer)
+    viewer.add_image(np.zeros((20, 20), np.float32), name="a", scale=(0.5, 0.5))
+    assert w.current.text().startswith("unknown")
+    assert "scale 0.5 has no length unit" in w.current.text()
+    simple = SimpleGrainSizePanel(viewer)
+    assert "scale 0.5 has no length unit" in simple.pixel_size.toolTip()
+    assert "unknown" in simple.pixel_size.placeholderText()
+    viewer.add_image(np.zeros((20, 20), np.float32), name="b", scale=(250, 250),
+                     units=("nm", "nm"))
+    w.layer_combo.value = viewer.layers["b"]
+    assert w.current.text() == "0.25 µm/px"
+    simple.image_combo.value = viewer.layers["b"]
+    assert simple.pixel_size.placeholderText() == "0.25 µm/px (from layer)"
+    assert simple.pixel_size.toolTip() == ""

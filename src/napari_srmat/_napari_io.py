@@ -114,18 +114,16 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     return out
 
 
-#: Unit names (lower case) that mean micrometres in a layer's ``units``.
-UM_UNITS = ("micrometer", "micrometre", "micron", "um", "µm", "μm")
-
-
 def layer_pixel_size_um(layer: Any) -> float | None:
     """Pixel size in µm of a napari layer: the one rule for layers (widgets and writer).
 
     ``metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry when the
-    layer's last unit is micrometres (what the reader sets); otherwise None (unknown).
-    A ``scale`` without a micrometre unit is *not* taken as a pixel size: its unit is
-    unknown (napari's default unit is "pixel"), and a guessed pixel size would flow into
-    written files and grain-size numbers.
+    layer's last unit is a length (micrometres as the reader sets them; nanometres,
+    millimetres, ... converted with the file readers' unit table); otherwise None
+    (unknown). A ``scale`` without a length unit is *not* taken as a pixel size: its unit
+    is unknown (napari's default unit is "pixel"), and a guessed pixel size would flow
+    into written files and grain-size numbers (:func:`layer_unitless_scale` gives it, for
+    a hint).
 
     Parameters
     ----------
@@ -137,16 +135,47 @@ def layer_pixel_size_um(layer: Any) -> float | None:
     -------
     float or None
     """
-    if isinstance(layer, Mapping):
-        md, scale, units = layer.get("metadata"), layer.get("scale"), layer.get("units")
-    else:
-        md, scale, units = layer.metadata, layer.scale, getattr(layer, "units", None)
+    md, scale, units = _layer_scale_parts(layer)
     px = (md or {}).get("pixel_size_um")
     if px:
         return float(px)
-    if scale is None or len(scale) == 0 or units is None or len(units) == 0:
+    factor = _length_unit_um(units)
+    return float(scale[-1]) * factor if factor and scale is not None and len(scale) else None
+
+
+def layer_unitless_scale(layer: Any) -> float | None:
+    """The last ``scale`` entry of a layer that has one (≠ 1) but no length unit, else None.
+
+    Such a scale may be a pixel size typed without units (``viewer.add_image(img,
+    scale=(0.5, 0.5))``): widgets show it as a hint, never use it as µm.
+
+    Examples
+    --------
+    >>> layer_unitless_scale({"scale": (0.5, 0.5), "units": ("pixel", "pixel")})
+    0.5
+    >>> layer_unitless_scale({"scale": (0.5, 0.5), "units": ("micrometer", "micrometer")})
+    """
+    md, scale, units = _layer_scale_parts(layer)
+    if (md or {}).get("pixel_size_um") or _length_unit_um(units) or scale is None:
         return None
-    return float(scale[-1]) if str(units[-1]).lower() in UM_UNITS else None
+    if len(scale) == 0 or float(scale[-1]) == 1.0:
+        return None
+    return float(scale[-1])
+
+
+def _layer_scale_parts(layer: Any) -> tuple[Any, Any, Any]:
+    if isinstance(layer, Mapping):
+        return layer.get("metadata"), layer.get("scale"), layer.get("units")
+    return layer.metadata, layer.scale, getattr(layer, "units", None)
+
+
+def _length_unit_um(units: Any) -> float | None:
+    """µm per unit of a layer's last axis unit; None for "pixel", no unit or not a length."""
+    from .io._read import _unit_factor
+
+    if units is None or len(units) == 0 or not str(units[-1]).strip():
+        return None
+    return _unit_factor(str(units[-1]))
 
 
 def write_image(path: str, data: Any, meta: dict) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from ..io import PixelSizeError, check_pixel_size, pixel_size_from_line
-from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um
+from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um, unitless_scale_hint
 from ._layout import hbox_row
 from ._worker import user_action
 
@@ -143,8 +143,10 @@ class CalibrationWidget(QWidget):
             self.current.setText("no image layer")
             return
         px = layer_pixel_size_um(layer)
+        hint = unitless_scale_hint(layer)
         self.current.setText(f"{px:g} µm/px" if px else
-                             "unknown: grain sizes are reported in px only (no µm, no G)")
+                             "unknown: grain sizes are reported in px only (no µm, no G)"
+                             + (f"; {hint}" if hint else ""))
 
     def _typed(self) -> float:
         text = self.pixel_size.text().strip()

@@ -49,6 +49,7 @@ from ._common import (
     layer_pixel_size_um,
     prepare_heyn,
     show_heyn_measurement,
+    unitless_scale_hint,
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
@@ -192,6 +193,8 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         px = layer_pixel_size_um(layer) if layer is not None else None
         self.pixel_size.setPlaceholderText(
             f"{px:g} µm/px (from layer)" if px else "µm/px (unknown: type it for µm and G)")
+        hint = "" if px else unitless_scale_hint(layer)
+        self.pixel_size.setToolTip(f"layer {layer.name!r}: {hint}" if hint else "")
 
     def run(self):
         """Measure the selected micrograph in a worker; return the worker."""
@@ -240,8 +243,10 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.g_label.setText(_with_interval(d["astm_g"], d["astm_g_ci95"]))
         self.detail_label.setText(
             f"{d['n_intercepts']} intercepts, inference scale {d['inference_scale']:g}")
-        self.warning_label.setText("; ".join(d["warnings"]))
         layer = getattr(self, "_measured_layer", None)
+        hint = unitless_scale_hint(layer) if d["mean_intercept_um"] is None else ""
+        self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
+                                                              if hint else [])))
         if layer is not None and layer in self.viewer.layers:
             show_grain_size_overlays(self.viewer, layer, result)
         self.status.setText("done" if d["mean_intercept_px"] is not None

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._napari_io import layer_pixel_size_um
+from .._napari_io import layer_pixel_size_um, layer_unitless_scale
 from ..jobs import Event, Log, Progress, StopToken, run_job
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_TILE
@@ -39,6 +39,7 @@ __all__ = [
     "layer_image_data",
     "micrograph_data",
     "layer_pixel_size_um",
+    "unitless_scale_hint",
     "common_pixel_size_um",
     "show_colorbar",
     "show_test_lines",
@@ -103,6 +104,20 @@ def micrograph_data(layer) -> Any:
     raise WidgetInputError(f"layer {layer.name!r} has shape {shape}, which napari shows as "
                            "a stack of planes, not one 2-D micrograph (grey or RGB): "
                            + hint)
+
+
+def unitless_scale_hint(layer) -> str:
+    """A hint for a layer whose scale has no length unit (``""`` when there is none).
+
+    ``viewer.add_image(img, scale=(0.5, 0.5))`` gives a scale in napari's default unit
+    "pixel", which is never taken as µm (:func:`layer_pixel_size_um`); the hint says how
+    to use it if it is one.
+    """
+    scale = layer_unitless_scale(layer) if layer is not None else None
+    if scale is None:
+        return ""
+    return (f"its scale {scale:g} has no length unit; if that is µm/px, type it or set the "
+            "pixel size in Calibration")
 
 
 def common_pixel_size_um(layers) -> float | None:
