@@ -282,3 +282,27 @@ def test_slider_brings_back_a_removed_boundaries_layer(make_napari_viewer, qtbot
     expect = np.asarray(binarize_boundaries(p, 0.6, skeletonize=True), bool)
     np.testing.assert_array_equal(bnd.data > 0, expect)
     assert bnd.metadata["threshold"] == pytest.approx(0.6)
+
+
+def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot,
+                                                       tiny_checkpoint):
+    """As in the Simple grain-size tab: a float layer in 0..255 is not refused outright;
+    No starts nothing, Yes predicts exactly the maps of the 8-bit image."""
+    viewer = make_napari_viewer()
+    image = _image((64, 64))
+    eight_bit = viewer.add_image(image, rgb=True, name="u8")
+    floats = viewer.add_image(image.astype(np.float64), rgb=True, name="f")
+    asked = []
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, floats, checkpoint=str(tiny_checkpoint), device="cpu", tile=64, overlap=16)
+    w.ask = lambda title, text: asked.append(text) or False
+    assert w.run() is None and w.worker is None
+    assert len(asked) == 1 and "divided by 255" in asked[0]
+    assert w.status.text().startswith("not started")
+    w.ask = lambda title, text: True
+    w.run()
+    qtbot.waitUntil(lambda: w.layers is not None, timeout=60_000)
+    from_floats = np.asarray(w.maps.prob)
+    reference = _predicted(viewer, eight_bit, qtbot, tiny_checkpoint)
+    np.testing.assert_allclose(from_floats, np.asarray(reference.maps.prob), atol=1e-6)

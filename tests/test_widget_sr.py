@@ -279,3 +279,31 @@ def test_a_stack_is_refused_not_super_resolved_as_channels(make_napari_viewer, q
     with pytest.raises(WidgetInputError, match=r"layer 'stack' has shape \(3, 48, 40\)"):
         w.plan_rescan()
     assert w.worker is None and w.last_layer is None
+
+
+def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot):
+    """A float layer holding 0..255 values (an 8-bit image saved as floats) was only
+    refused by the job; the SR tab now asks, like the Simple grain-size tab: No starts
+    nothing, Yes super-resolves exactly what the 8-bit image gives."""
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    floats = viewer.add_image(np.asarray(layer.data, np.float32), rgb=True, name="as floats",
+                              metadata={"pixel_size_um": 0.8})
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, floats, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    assert w.run() is None and w.worker is None
+    assert len(asked) == 1 and "divided by 255" in asked[0] and "'as floats'" in asked[0]
+    assert w.status.text().startswith("not started")
+    w.ask = lambda title, text: True
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    from_floats = np.asarray(w.last_layer.data)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    w.last_layer = None
+    configure(w, layer, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    np.testing.assert_allclose(from_floats, np.asarray(w.last_layer.data), atol=1e-6)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)

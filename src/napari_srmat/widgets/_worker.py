@@ -154,6 +154,16 @@ class ProgressForwarder:
             show_info(f"napari-srmat: {event.message}")
 
 
+def divided_by(image: Any, divisor: int | None) -> Any:
+    """``image`` as float32 divided by ``divisor`` (worker side of
+    :meth:`SingleJobMixin.confirm_float_divisor`); ``image`` itself when None."""
+    if not divisor:
+        return image
+    import numpy as np
+
+    return np.asarray(image, np.float32) / np.float32(divisor)
+
+
 def ask_yes_no(title: str, text: str) -> bool:
     """A modal Yes/No question (default No)."""
     from qtpy.QtWidgets import QMessageBox
@@ -217,6 +227,35 @@ class SingleJobMixin:
         if not go:
             self.status.setText("not started: " + plan.summary())
         return bool(go)
+
+    def confirm_float_divisor(self, name: str, data: Any,
+                              purpose: str = "measured") -> tuple[bool, int | None]:
+        """Offer to divide a float layer holding 0..255 / 0..65535 values; ``(go, divisor)``.
+
+        For an in-memory float layer whose values look like an 8- or 16-bit image saved
+        as floats (:func:`~napari_srmat.io.float_bit_depth_divisor`), ask (``self.ask``)
+        whether to work on it divided by 255 / 65535, as the integer image would be read.
+        ``(True, None)`` for any other layer; ``(False, divisor)`` when the user says no
+        (the status says why nothing started). The division itself runs in the worker
+        (:func:`divided_by`), never on the GUI thread.
+        """
+        import numpy as np
+
+        from ..io import float_bit_depth_divisor
+
+        divisor = float_bit_depth_divisor(data) if isinstance(data, np.ndarray) else None
+        if not divisor:
+            return True, None
+        bits = 8 if divisor == 255 else 16
+        ask = self.ask or ask_yes_no
+        go = ask("Float pixel values beyond [0, 1]",
+                 f"Layer {name!r} holds float pixel values up to {divisor}, like a {bits}-bit "
+                 f"image saved as floats; images are {purpose} on pixel values in [0, 1].\n\n"
+                 f"Use it divided by {divisor}?")
+        if not go:
+            self.status.setText(f"not started: layer {name!r} has float pixel values beyond "
+                                f"[0, 1] (divide by {divisor} to use it)")
+        return bool(go), divisor
 
     def _ensure_idle(self, busy_message: str) -> None:
         """Raise ``WidgetInputError(busy_message)`` while a job of this widget runs."""

@@ -21,7 +21,7 @@ from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
 from ._qt import LayerCombo
-from ._worker import SingleJobMixin
+from ._worker import SingleJobMixin, divided_by
 from .layers import (
     BoundaryLayers,
     WidgetInputError,
@@ -216,11 +216,14 @@ class BoundariesWidget(SingleJobMixin, QWidget):
                 "IMAGE OUT` to stream the maps to disk, or work on a region")
         if not self.confirm_plan(plan):
             return None
+        go, divisor = self.confirm_float_divisor(layer.name, image, "predicted")
+        if not go:
+            return None
         self._job_layer = layer
         skel = self.skeletonize.isChecked()
 
         def job(stop):
-            maps = yield from boundaries_job(image, stop=stop, **opts)
+            maps = yield from boundaries_job(divided_by(image, divisor), stop=stop, **opts)
             if maps is None:
                 return None
             # in the worker thread, like the prediction itself

@@ -35,7 +35,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..io import float_bit_depth_divisor
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
@@ -53,7 +52,7 @@ from ._common import (
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
-from ._worker import ProgressForwarder, SingleJobMixin, ask_yes_no, user_action
+from ._worker import ProgressForwarder, SingleJobMixin, divided_by, user_action
 from .layers import WIDGET_PATTERNS, micrograph_data, show_grain_size_overlays
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
@@ -108,7 +107,7 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, stop=Non
     from ..jobs import Log
 
     if divide_by:
-        image = np.asarray(image, np.float32) / np.float32(divide_by)
+        image = divided_by(image, divide_by)
         yield Log(f"pixel values divided by {divide_by}")
     yield Log("loading the boundary model (shipped default)")
     model = load_boundary_model()
@@ -204,10 +203,8 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             raise WidgetInputError("select a micrograph (an image layer)")
         px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
-        divisor = None
-        if isinstance(data, np.ndarray):  # in memory: its central window is read at once
-            divisor = float_bit_depth_divisor(data)
-        if divisor and not self._confirm_divide(layer.name, divisor):
+        go, divisor = self.confirm_float_divisor(layer.name, data)
+        if not go:
             return None
         self.result = None
         self._measured_layer = layer
@@ -215,19 +212,6 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
                                                stop=stop),
             on_result=self._on_result)
-
-    def _confirm_divide(self, name: str, divisor: int) -> bool:
-        """Ask whether to measure a 0..255 / 0..65535 float micrograph divided (True = go)."""
-        bits = 8 if divisor == 255 else 16
-        ask = self.ask or ask_yes_no
-        go = ask("Float pixel values beyond [0, 1]",
-                 f"Layer {name!r} holds float pixel values up to {divisor}, like a {bits}-bit "
-                 "image saved as floats; grain size is measured on pixel values in [0, 1].\n\n"
-                 f"Measure it divided by {divisor}?")
-        if not go:
-            self.status.setText(f"not started: layer {name!r} has float pixel values beyond "
-                                f"[0, 1] (divide by {divisor} to measure it)")
-        return bool(go)
 
     def _on_result(self, result) -> None:
         if result is None:

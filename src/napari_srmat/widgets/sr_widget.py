@@ -22,7 +22,7 @@ from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._qt import LayerCombo
-from ._worker import SingleJobMixin, user_action
+from ._worker import SingleJobMixin, divided_by, user_action
 from .layers import (
     WidgetInputError,
     add_rescan_plan,
@@ -191,12 +191,15 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
             plan = dataclasses.replace(plan, to_disk=True)
         if not self.confirm_plan(plan):
             return None
+        go, divisor = self.confirm_float_divisor(layer.name, image, "super-resolved")
+        if not go:
+            return None
         self._job_layer = layer
         self._job_scale = opts["scale"]
         self._job_model = opts["model"]
         return self._start_single_job(
-            lambda stop: super_resolution_job(image, stop=stop, **opts), on_result=self._on_result
-        )
+            lambda stop: super_resolution_job(divided_by(image, divisor), stop=stop, **opts),
+            on_result=self._on_result)
 
     def plan_rescan(self):
         """Plan a rescan of the selected layer (in a worker); return the worker."""
