@@ -38,7 +38,7 @@ def test_html_report_has_what_a_lab_files(specimen, tmp_path):
     path = write_report(rep, tmp_path / "r.html")
     text = path.read_text()
     for expected in ("HT-42", "Nital 2 %", "A. Smith", "uaed_default", "painted 2 strokes",
-                     "ASTM E112", "napari-srmat 0.", "accepted"):
+                     "ASTM E112", "napari-srmat 0.", "accepted", "pixel size (µm/px)"):
         assert expected in text
     g = spec["summary"]["astm_g"]
     assert f"{g:.4g}" in text

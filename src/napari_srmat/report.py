@@ -318,7 +318,7 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     s = specimen["summary"]
     fields = specimen["images"]
     px = fields[0].get("pixel_size_um") if fields else None
-    summary = specimen_summary_rows(s) + [("pixel size (µm)", px)]
+    summary = specimen_summary_rows(s) + [("pixel size (µm/px)", px)]
     headers = ["field", "G", "ℓ̄ (µm)", "ℓ̄ (px)", "grains/mm²", "grains inside",
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",
@@ -380,7 +380,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         ("intersections", stats.get("n_intersections")),
         ("total line length (px)", stats.get("total_length_px")),
         ("test lines", stats.get("n_lines")),
-        ("pixel size (µm)", stats.get("pixel_size_um")),
+        ("pixel size (µm/px)", stats.get("pixel_size_um")),
     ]
     rows = [[str(i), f"{length:.1f}", format_value(count)] for i, length, count in per_line]
     rep = GrainSizeReport(
