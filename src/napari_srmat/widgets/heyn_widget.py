@@ -202,7 +202,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
         divisor = None
-        if isinstance(data, np.ndarray):  # in memory: its central window is read at once
+        if isinstance(data, np.ndarray):  # in memory: its value sample is read at once
             divisor = float_bit_depth_divisor(data)
         if divisor and not self._confirm_divide(layer.name, divisor):
             return None
