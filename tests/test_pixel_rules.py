@@ -352,8 +352,31 @@ def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
                               srmat.plan_rescan(same, small, roi_px=8).uncertainty)
     with pytest.raises(ChannelError, match="the image has 5"):
         srmat.super_resolve(np.dstack([rgba, grey]), model)
-    # channel-agnostic models keep every channel, as before
-    assert srmat.super_resolve(rgba, "bicubic").shape == (64, 96, 4)
+
+
+@pytest.mark.filterwarnings("ignore:no shipped weights")
+def test_every_sr_model_drops_alpha_alike():
+    """bicubic and lanczos (channel-agnostic) kept the alpha channel (RGBA -> 4 channels,
+    grey + alpha -> 2) where cnn dropped it (RGB, grey): the same image gave differently
+    shaped results by model. Now every model follows the channel rule, lazily too."""
+    import dask.array as da
+
+    import napari_srmat as srmat
+    from napari_srmat.sr import load_model
+
+    rng = np.random.default_rng(5)
+    grey = rng.integers(0, 256, (16, 24), dtype=np.uint8)
+    alpha = np.full_like(grey, 200)
+    rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    rgba, grey_alpha = np.dstack([rgb, alpha]), np.dstack([grey, alpha])
+    for name in ("bicubic", "lanczos", "cnn", "cgan"):  # those cheap on a CPU
+        model = load_model(name, scale=4)
+        for image, same, shape in ((rgba, rgb, (64, 96, 3)), (grey_alpha, grey, (64, 96))):
+            got = srmat.super_resolve(image, model)
+            assert got.shape == shape, name
+            assert np.array_equal(got, srmat.super_resolve(same, model)), name
+            lazy = srmat.super_resolve(da.from_array(image, chunks=8), model)
+            assert np.array_equal(lazy, got), name
 
 
 def test_pixel_values_the_float_rule_would_misread_are_refused():
