@@ -352,8 +352,31 @@ def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
                               srmat.plan_rescan(same, small, roi_px=8).uncertainty)
     with pytest.raises(ChannelError, match="the image has 5"):
         srmat.super_resolve(np.dstack([rgba, grey]), model)
-    # channel-agnostic models keep every channel, as before
-    assert srmat.super_resolve(rgba, "bicubic").shape == (64, 96, 4)
+
+
+@pytest.mark.filterwarnings("ignore:no shipped weights")
+def test_every_sr_model_drops_alpha_alike():
+    """bicubic and lanczos (channel-agnostic) kept the alpha channel (RGBA -> 4 channels,
+    grey + alpha -> 2) where cnn dropped it (RGB, grey): the same image gave differently
+    shaped results by model. Now every model follows the channel rule, lazily too."""
+    import dask.array as da
+
+    import napari_srmat as srmat
+    from napari_srmat.sr import load_model
+
+    rng = np.random.default_rng(5)
+    grey = rng.integers(0, 256, (16, 24), dtype=np.uint8)
+    alpha = np.full_like(grey, 200)
+    rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    rgba, grey_alpha = np.dstack([rgb, alpha]), np.dstack([grey, alpha])
+    for name in ("bicubic", "lanczos", "cnn", "cgan"):  # those cheap on a CPU
+        model = load_model(name, scale=4)
+        for image, same, shape in ((rgba, rgb, (64, 96, 3)), (grey_alpha, grey, (64, 96))):
+            got = srmat.super_resolve(image, model)
+            assert got.shape == shape, name
+            assert np.array_equal(got, srmat.super_resolve(same, model)), name
+            lazy = srmat.super_resolve(da.from_array(image, chunks=8), model)
+            assert np.array_equal(lazy, got), name
 
 
 def test_pixel_values_the_float_rule_would_misread_are_refused():
@@ -414,6 +437,31 @@ def test_signed_images_with_negative_values_are_refused():
     check_pixel_values(half)
     got = srmat.super_resolve(half, "bicubic")
     assert got.min() >= 0.0 and got.max() == pytest.approx(to_float01(half).max(), abs=0.05)
+
+
+def test_pixel_values_outside_the_central_window_are_refused(tmp_path):
+    """check_pixel_values read only the central 512 px window: a mosaic held as 0-255
+    floats with a dark middle, or an int16 image whose negative values lie away from the
+    middle, passed and was misread later (white everywhere, negative intensities)."""
+    import dask.array as da
+    import zarr
+
+    from napari_srmat.io import float_bit_depth_divisor
+
+    floats = np.full((3000, 3000), 200.0, np.float32)
+    floats[1000:2000, 1000:2000] = 0.5  # a dark middle, in [0, 1]
+    store = zarr.open_array(tmp_path / "f.zarr", mode="w", shape=floats.shape,
+                            chunks=(512, 512), dtype=floats.dtype)
+    store[:] = floats
+    for image in (floats, da.from_array(floats, chunks=512), store):
+        with pytest.raises(ValueError, match=r"float image with values in 0\.5\.\.200"):
+            check_pixel_values(image)
+    assert float_bit_depth_divisor(floats) == 255
+    signed = np.zeros((3000, 3000), np.int16)
+    signed[300:450] = -5  # a band of wrapped 16-bit data near the top
+    with pytest.raises(ValueError, match=r"int16 image with values in -5\.\.0"):
+        check_pixel_values(da.from_array(signed, chunks=512))
+    check_pixel_values(np.abs(signed))  # the same image without negative values passes
 
 
 def test_converters_follow_the_float_rule():
@@ -505,21 +553,27 @@ class _CountingArray:
 
 def test_channel_rule_and_value_check_read_lazily(tmp_path):
     """grey_or_rgb keeps Dask and Zarr inputs lazy; check_pixel_values reads only its
-    central window of a large image."""
+    bounded sample of a large image (about one chunk per window)."""
     import dask.array as da
     import zarr
 
-    from napari_srmat.io._float import PIXEL_CHECK_WINDOW
+    from napari_srmat.io._float import (
+        PIXEL_CHECK_GRID,
+        PIXEL_CHECK_GRID_WINDOW,
+        PIXEL_CHECK_WINDOW,
+    )
 
-    big = np.zeros((2048, 2048, 4), np.float32)
+    big = np.broadcast_to(np.float32(0.5), (20000, 20000, 4))  # a mosaic, no memory
     counting = _CountingArray(big)
-    lazy = da.from_array(counting, chunks=(128, 128, 4))
+    lazy = da.from_array(counting, chunks=(128, 128, 4), name="counting")  # not hashed
     rgb = grey_or_rgb(lazy)
-    assert isinstance(rgb, da.Array) and rgb.shape == (2048, 2048, 3)
+    assert isinstance(rgb, da.Array) and rgb.shape == (20000, 20000, 3)
     assert counting.pixels_read == 0
     check_pixel_values(lazy)
-    window = (PIXEL_CHECK_WINDOW + 2 * 128) ** 2 * 4  # at most the chunks it touches
-    assert 0 < counting.pixels_read <= window < big.size // 4
+    chunk = 128  # at most the chunks each window touches
+    bound = ((PIXEL_CHECK_WINDOW + 2 * chunk) ** 2
+             + PIXEL_CHECK_GRID ** 2 * (PIXEL_CHECK_GRID_WINDOW + chunk) ** 2) * 4
+    assert 0 < counting.pixels_read <= bound < big.size // 300
     z = zarr.open_array(tmp_path / "a.zarr", mode="w", shape=(64, 64, 2), chunks=(32, 32, 2),
                         dtype=np.uint8)
     z[:] = 7

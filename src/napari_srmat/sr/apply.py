@@ -71,10 +71,12 @@ def super_resolve_job(
     image : array-like or Micrograph
         numpy / dask / zarr ``(H, W)`` or ``(H, W, C)`` (uint8, uint16 or float in
         [0, 1]); read lazily tile by tile. Channels follow the channel rule of
-        :func:`napari_srmat.io.grey_or_rgb` where the model needs it: grey + alpha
-        ``(H, W, 2)`` is super-resolved as grey (an ``(H*s, W*s)`` result) and RGBA as
-        RGB by an RGB model (channel-agnostic models such as ``bicubic`` keep every
-        channel). A :class:`~napari_srmat.io.Micrograph`
+        :func:`napari_srmat.io.grey_or_rgb` for every model: grey + alpha ``(H, W, 2)``
+        is super-resolved as grey (an ``(H*s, W*s)`` result) and RGBA as RGB (alpha
+        dropped; only a network made for 2 or 4 channels keeps them). Other channel
+        counts go to the model as they are: channel-agnostic models (``bicubic``,
+        ``lanczos``) take any, the others 1 or their ``in_channels``. A
+        :class:`~napari_srmat.io.Micrograph`
         also gives its pixel size and its file (recorded in the output's identity,
         and never overwritten).
     model : SRModel or str, optional
@@ -145,23 +147,23 @@ def super_resolve_job(
     if len(shape) not in (2, 3):
         raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
     check_pixel_values(arr)
-    channels = 1 if len(shape) == 2 else shape[2]
+    channels = n_image = 1 if len(shape) == 2 else shape[2]
+    if channels in (2, 4) and (model.channel_agnostic or channels != model.in_channels):
+        # the channel rule (io.grey_or_rgb), for every model (lazily): grey + alpha ->
+        # grey, RGBA -> RGB; only a network made for 2 or 4 channels gets them
+        arr = grey_or_rgb(arr)
+        if isinstance(image, Micrograph):
+            image = dataclasses.replace(image, data=arr, levels=[arr],
+                                        axes="YX" if arr.ndim == 2 else "YXC")
+        shape = tuple(int(v) for v in arr.shape)
+        channels = 1 if len(shape) == 2 else shape[2]
     if not model.channel_agnostic and channels not in (1, model.in_channels):
-        # the channel rule (io.grey_or_rgb): grey + alpha -> grey, RGBA -> RGB (lazily)
-        if channels == 2 or (channels == 4 and model.in_channels == 3):
-            arr = grey_or_rgb(arr)
-            if isinstance(image, Micrograph):
-                image = dataclasses.replace(image, data=arr, levels=[arr],
-                                            axes="YX" if arr.ndim == 2 else "YXC")
-            shape = tuple(int(v) for v in arr.shape)
-            channels = 1 if len(shape) == 2 else shape[2]
-        else:
-            from .base import ChannelError
+        from .base import ChannelError
 
-            raise ChannelError(
-                f"{model.name} takes {model.in_channels} or 1 channel(s) (grey + alpha and "
-                f"RGBA drop their alpha); the image has {channels}"
-            )
+        raise ChannelError(
+            f"{model.name} takes {model.in_channels} or 1 channel(s) (grey + alpha and "
+            f"RGBA drop their alpha); the image has {n_image}"
+        )
     if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
         image = arr
     attrs = {  # stored by the writer under the store's attrs["srmat"]

@@ -164,7 +164,8 @@ class SRModel:
     name: str = "base"
     #: Scales the model supports.
     supported_scales: tuple[int, ...] = (2, 4)
-    #: True if the model works per channel (any channel count).
+    #: True if the model works per channel (any channel count in a batch; an image's
+    #: alpha is still dropped by :func:`~napari_srmat.sr.super_resolve_job`).
     channel_agnostic: bool = False
     #: True for generative models (colour fix is applied to them by default).
     generative: bool = False
