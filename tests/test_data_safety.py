@@ -391,7 +391,8 @@ def test_heyn_cli_warns_and_withholds_degenerate_figures(tmp_path, capsys):
     full, stripes = tmp_path / "full.png", tmp_path / "stripes.png"
     Image.fromarray(np.full((80, 80), 255, np.uint8)).save(full)
     Image.fromarray(_stripes((80, 80)).astype(np.uint8) * 255).save(stripes)
-    assert main(["heyn", str(full), str(stripes), "--pixel-size-um", "0.5", "--json"]) == 0
+    # the JSON is printed, and the exit status says that no grain size was measured
+    assert main(["heyn", str(full), str(stripes), "--pixel-size-um", "0.5", "--json"]) == 2
     cap = capsys.readouterr()
     out = json.loads(cap.out)
     assert out["mean_intercept_px"] is None and out["astm_g"] is None
@@ -400,13 +401,43 @@ def test_heyn_cli_warns_and_withholds_degenerate_figures(tmp_path, capsys):
     assert out["per_image"][0]["warnings"]
     assert out["per_image"][1]["mean_intercept_px"] is not None
     assert "warning" in cap.err and "not a boundary map" in cap.err
-    assert main(["heyn", str(full), "--pixel-size-um", "0.5"]) == 0
+    assert cap.err.strip().splitlines()[-1].startswith(
+        "srmat heyn: error: no grain size measured: 1 of 2 mask(s) are not boundary maps")
+    assert main(["heyn", str(full), "--pixel-size-um", "0.5"]) == 2
     cap = capsys.readouterr()
     assert "ASTM G" not in cap.out and "not a boundary map" in cap.err
     one = tmp_path / "one.png"
     Image.fromarray(np.full((1, 1), 255, np.uint8)).save(one)
     assert main(["heyn", str(one)]) == 2
     assert "at least 3 x 3 px" in capsys.readouterr().err
+
+
+def test_heyn_cli_without_any_grain_size_exits_nonzero(tmp_path, capsys):
+    """srmat heyn on masks without a boundary (an empty mask, a --threshold above the
+    map) printed 'pooled: no boundary intersections found' and exited 0: a script or a
+    batch went on as if the specimen were measured. The per-image results are still
+    printed (one JSON object with --json), then one error line and exit 2; a set where
+    one mask is empty still measures the others (exit 0, a warning)."""
+    from PIL import Image
+
+    empty, stripes = tmp_path / "empty.png", tmp_path / "stripes.png"
+    Image.fromarray(np.zeros((80, 80), np.uint8)).save(empty)
+    Image.fromarray(_stripes((80, 80)).astype(np.uint8) * 255).save(stripes)
+    assert main(["heyn", str(empty), "--pixel-size-um", "0.5"]) == 2
+    cap = capsys.readouterr()
+    assert f"{empty}: no valid mean intercept" in cap.out and "pooled" not in cap.out
+    last = cap.err.strip().splitlines()[-1]
+    assert last.startswith("srmat heyn: error: no grain size measured: no test line "
+                           "crosses a boundary in the mask") and "Traceback" not in cap.err
+    assert main(["heyn", str(empty), str(empty), "--threshold", "0.5", "--json"]) == 2
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert out["mean_intercept_px"] is None and out["n_images"] == 2
+    assert "any of the 2 masks" in cap.err and "--threshold 0.5" in cap.err
+    assert main(["heyn", str(empty), str(stripes), "--json"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["mean_intercept_px"] > 0 and "error" not in cap.err
+    assert "no test line crosses a boundary" in cap.err  # the warning about empty.png
 
 
 def test_heyn_error_withholds_degenerate_predictions():
