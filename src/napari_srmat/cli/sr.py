@@ -164,7 +164,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..io import check_replaceable_store, read_image
-    from ..jobs import Stopped, run_job
+    from ..jobs import Progress, Stopped, run_job
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
     from ..sr.apply import SR_OUTPUT_KIND
@@ -189,13 +189,20 @@ def _run(args: argparse.Namespace) -> int:
     mg = read_image(args.input)
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
-    stopped = []
+    stopped, tiles = [], []
+
+    def on_event(event):
+        if isinstance(event, Stopped):
+            stopped.append(event)
+        elif isinstance(event, Progress) and event.stage == "tiles":
+            tiles[:] = [event]  # the last one: tiles done, in all, and resumed
+
     result = run_job(
         super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                           batch_size=args.batch_size, out=out, resume=not args.no_resume,
                           overwrite=args.overwrite, scheduler=args.scheduler,
                           worker_device=args.device, whole_image=args.whole_image),
-        on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None,
+        on_event=on_event,
     )
     seconds = time.perf_counter() - t0
     if result is None or stopped:
@@ -203,6 +210,11 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     in_shape = tuple(int(s) for s in mg.data.shape)
     out_shape = (in_shape[0] * model.scale, in_shape[1] * model.scale, *in_shape[2:])
+    # the speed is over the tiles computed by this run: a complete OUTPUT (no tile
+    # events) or a resumed one whose tiles were all written before has none
+    total = tiles[-1].total if tiles else 0
+    computed = tiles[-1].done - tiles[-1].resumed if tiles else 0
+    share = computed / total if total else 0.0
     summary = {
         "input": str(args.input),
         "output": str(result),
@@ -214,8 +226,14 @@ def _run(args: argparse.Namespace) -> int:
         "input_shape": list(in_shape),
         "output_shape": list(out_shape),
         "seconds": seconds,
-        "megapixels_per_s": in_shape[0] * in_shape[1] / 1e6 / max(seconds, 1e-9),
-        "output_megapixels_per_s": out_shape[0] * out_shape[1] / 1e6 / max(seconds, 1e-9),
+        "tiles_total": total if tiles else None,
+        "tiles_computed": computed,
+        "nothing_to_do": computed == 0,
+        # per computed share of the image (tiles), None when nothing was computed
+        "megapixels_per_s": (in_shape[0] * in_shape[1] * share / 1e6 / max(seconds, 1e-9)
+                             if computed else None),
+        "output_megapixels_per_s": (out_shape[0] * out_shape[1] * share / 1e6
+                                    / max(seconds, 1e-9) if computed else None),
         "device": model.device,
         "scheduler": args.scheduler,
     }
@@ -224,9 +242,14 @@ def _run(args: argparse.Namespace) -> int:
         summary["reference_similarity"] = reference["similarity"]
     if args.json:
         print_json(summary)
+    elif not computed:
+        print(f"{result} was already complete (same input and settings): nothing left to "
+              "do", file=sys.stderr)
     else:
+        resumed = (f" ({total - computed} of {total} tiles written by an earlier run)"
+                   if computed < total else "")
         print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
-              f"in {seconds:.1f} s", file=sys.stderr)
+              f"in {seconds:.1f} s{resumed}", file=sys.stderr)
     return 0
 
 
