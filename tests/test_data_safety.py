@@ -745,7 +745,7 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--overlap", "-1"],
-     "overlap must be >= 0"),
+     "argument --overlap: an integer >= 0, got -1"),
     (["demo", "--out", "{out}", "--stages", ","], "no demo stage"),
     (["demo", "--out", "{out}", "--size", "100000000"], "--size must be between 32 and 4096"),
     (["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}2",
@@ -759,10 +759,75 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     image = tmp_path / "image.png"
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(image)
     argv = [a.format(image=image, out=tmp_path / "out", data=tmp_path) for a in argv]
-    rc = main(argv)
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # refused by argparse
+        rc = exc.code
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--tile", "0"],
+     "srmat sr run: error: argument --tile: an integer >= 1, got 0"),
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--tile", "64"],
+     "srmat sr: error: --tile 64 must be larger than 2 x --overlap 32"),
+    (["sr", "run", "{image}", "{out}", "--model", "cnn", "--tile", "20", "--overlap", "4"],
+     "--tile 20 must be larger than 2 x the model's receptive field"),
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--batch-size", "0"],
+     "argument --batch-size: an integer >= 1, got 0"),
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--scale", "-2"],
+     "argument --scale: an integer >= 1, got -2"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--batch-size", "0"],
+     "argument --batch-size: an integer >= 1, got 0"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--train-steps", "-3"],
+     "argument --train-steps: an integer >= 1, got -3"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--scale", "3"],
+     "argument --scale: invalid choice: 3"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--patch", "20"],
+     "--patch 20 must be a multiple of 4 x --scale (16)"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--val-every", "0"],
+     "argument --val-every: an integer >= 1, got 0"),
+    (["sr", "train", "--synthetic", "-1", "--out", "{out}"],
+     "argument --synthetic: an integer >= 0, got -1"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--time-limit", "-1"],
+     "argument --time-limit: a finite number > 0"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--lr", "nan"],
+     "argument --lr: the learning rate must be a finite number >= 0"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--tile", "7"],
+     "argument --tile: an integer >= 16, got 7"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--scale", "0"],
+     "argument --scale: an integer >= 1, got 0"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--tolerance",
+      "-1"], "argument --tolerance: a finite number >= 0"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--min-score",
+      "nan"], "argument --min-score: a finite number, got nan"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json",
+      "--residual-floor", "2"], "argument --residual-floor: 'auto' or a number in (0, 1]"),
+])
+def test_bad_numbers_name_the_flag(tmp_path, capsys, argv, message):
+    """Bad numbers given to srmat sr run / sr train / audit candidates were told with the
+    library's parameter names ('tile (0) must be larger than 2 * overlap', 'batch_size
+    must be >= 1', 'steps and batch_size must be >= 1', 'tolerance_px must be ...',
+    'residual_floor and std_floor must be in (0, 1]'), and --val-every 0 crashed the
+    training: every one is now one line naming the flag, before anything is written."""
+    from PIL import Image
+
+    image = tmp_path / "image.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(image)
+    argv = [a.format(image=image, out=tmp_path / "out") for a in argv]
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's error (the one line is printed first)
+        rc = exc.code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and message in lines[0], err
+    for name in ("tile_size", "batch_size", "tolerance_px", "min_score", "residual_floor",
+                 "time_limit_s", "steps and"):
+        assert name not in err
+    assert not any(tmp_path.glob("out*"))
 
 
 def test_damaged_zarr_metadata_names_the_store(tmp_path, capsys):

@@ -23,7 +23,15 @@ from pathlib import Path
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from . import DEVICE_HELP, OneLineErrorParser, UserError, print_json, seed_arg
+from . import (
+    DEVICE_HELP,
+    OneLineErrorParser,
+    UserError,
+    float_arg,
+    int_arg,
+    print_json,
+    seed_arg,
+)
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -55,14 +63,15 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="registry name (see `srmat sr models`); default: shipped default")
     r.add_argument("--checkpoint", default=None,
                    help="checkpoint directory (or pipeline dir for diffusers-local)")
-    r.add_argument("--scale", type=int, default=None, help="2 or 4 (default 4 / checkpoint's)")
-    r.add_argument("--tile", type=int, default=DEFAULT_TILE,
+    r.add_argument("--scale", type=int_arg(1), default=None,
+                   help="2 or 4 (default 4 / checkpoint's)")
+    r.add_argument("--tile", type=int_arg(1), default=DEFAULT_TILE,
                    help=f"largest LR tile incl. context (default {DEFAULT_TILE}; small "
                         "images use a smaller one)")
-    r.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
+    r.add_argument("--overlap", type=int_arg(0), default=DEFAULT_OVERLAP,
                    help=f"LR context per tile side (default {DEFAULT_OVERLAP}, raised to the "
                         "model's receptive field)")
-    r.add_argument("--batch-size", type=int, default=4,
+    r.add_argument("--batch-size", type=int_arg(1), default=4,
                    help="tiles per forward pass (default 4; lower it if memory runs out)")
     r.add_argument("--device", default="auto", help=DEVICE_HELP)
     r.add_argument("--sampling-steps", type=int, default=None, dest="sampling_steps",
@@ -103,20 +112,20 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "and cropped into aligned patches, instead of degrading --data")
     t.add_argument("--pairs-aligned", action="store_true", dest="pairs_aligned",
                    help="take the pairs as aligned at --scale (no registration)")
-    t.add_argument("--synthetic", type=int, default=d.synthetic, metavar="N",
+    t.add_argument("--synthetic", type=int_arg(0), default=d.synthetic, metavar="N",
                    help="add N synthetic micrographs")
     t.add_argument("--val", default=None, help="folder of validation HR images")
     t.add_argument("--model", default=d.model, choices=TRAINABLE_MODELS)
-    t.add_argument("--scale", type=int, default=d.scale)
-    t.add_argument("--train-steps", type=int, default=d.steps, dest="train_steps",
+    t.add_argument("--scale", type=int, default=d.scale, choices=(2, 4))
+    t.add_argument("--train-steps", type=int_arg(1), default=d.steps, dest="train_steps",
                    metavar="N", help=f"optimiser steps (default {d.steps})")
     # old name of --train-steps
-    t.add_argument("--steps", type=int, dest="train_steps", default=argparse.SUPPRESS,
+    t.add_argument("--steps", type=int_arg(1), dest="train_steps", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--patch", type=int, default=d.patch, help="HR crop size")
-    t.add_argument("--lr", type=float, default=d.lr)
-    t.add_argument("--val-every", type=int, default=d.val_every)
+    t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size)
+    t.add_argument("--patch", type=int_arg(1), default=d.patch, help="HR crop size")
+    t.add_argument("--lr", type=_lr_arg, default=d.lr)
+    t.add_argument("--val-every", type=int_arg(1), default=d.val_every)
     t.add_argument("--degradation", default=d.degradation["mode"],
                    choices=("bicubic", "classical", "realesrgan"))
     t.add_argument("--loss", default=d.loss, choices=PIXEL_LOSSES,
@@ -129,10 +138,10 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "or 'default' for the shipped weights")
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
-    t.add_argument("--time-limit", type=float, default=None, metavar="S")
+    t.add_argument("--time-limit", type=float_arg(0, above=True), default=None, metavar="S")
     t.add_argument("--seed", type=seed_arg, default=d.seed)
     t.add_argument("--device", default=d.device)
-    t.add_argument("--threads", type=int, default=d.num_threads, help="torch CPU threads")
+    t.add_argument("--threads", type=int_arg(0), default=d.num_threads, help="torch CPU threads")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
 
@@ -144,6 +153,15 @@ def build_sr_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
     return parser
+
+
+def _lr_arg(text: str) -> float:
+    """argparse ``type=`` of ``--lr``: the rule of
+    :func:`napari_srmat.device.check_learning_rate`, reported with the flag."""
+    from ..device import check_learning_rate
+    from . import _checked_number_arg
+
+    return _checked_number_arg(text, check_learning_rate)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -184,8 +202,10 @@ def _run(args: argparse.Namespace) -> int:
         options["num_inference_steps"] = args.sampling_steps
     if args.no_color_fix:
         options["color_fix"] = "none"
+    _check_tile(args.tile, args.overlap)  # before loading the model
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
+    _check_tile(args.tile, args.overlap, int(model.receptive_field))
     mg = read_image(args.input)
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
@@ -253,6 +273,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_tile(tile: int, overlap: int, receptive_field: int = 0) -> None:
+    """Refuse ``--tile`` not larger than twice the overlap used (``--overlap``, raised to
+    the model's receptive field; the rule of :func:`napari_srmat.sr.apply.resolve_overlap`)
+    with the flags' names."""
+    used = max(overlap, receptive_field)
+    if tile <= 2 * used:
+        why = (f"--overlap {overlap}" if used == overlap else
+               f"the model's receptive field {used} px, the least overlap it needs")
+        raise UserError(f"--tile {tile} must be larger than 2 x {why} "
+                        f"(give --tile {2 * used + 1} or more)")
+
+
 def _use_reference(model, mg, folder: str | None) -> dict | None:
     """Pick and set the reference of a ``refsr`` model (``--reference DIR``)."""
     from ..sr.refsr import use_reference
@@ -266,6 +298,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if not args.data and args.synthetic <= 0 and not args.pairs:
         raise UserError("give --data folders and/or --synthetic N, or --pairs PAIRS.csv")
+    if args.patch % (4 * args.scale):  # the rule of SRTrainConfig.validate
+        raise UserError(f"--patch {args.patch} must be a multiple of 4 x --scale "
+                        f"({4 * args.scale})")
     cfg = SRTrainConfig(
         model=args.model, scale=args.scale, out=args.out, data=list(args.data),
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
