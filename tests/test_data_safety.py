@@ -891,7 +891,7 @@ def _cli_options(parser, name):
 _FIRST_COMMANDS = ("srmat demo", "srmat info", "srmat synth", "srmat heyn",
                    "srmat grain-size", "srmat eval-maps", "srmat plan-rescan",
                    "srmat register", "srmat audit candidates", "srmat audit report",
-                   "srmat sr run", "srmat sr models", "srmat sr eval")
+                   "srmat sr run", "srmat sr models", "srmat sr eval", "srmat sr train")
 
 
 def test_help_of_the_first_commands_explains_every_option():

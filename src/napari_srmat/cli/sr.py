@@ -115,19 +115,26 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--synthetic", type=int_arg(0), default=d.synthetic, metavar="N",
                    help="add N synthetic micrographs")
     t.add_argument("--val", default=None, help="folder of validation HR images")
-    t.add_argument("--model", default=d.model, choices=TRAINABLE_MODELS)
-    t.add_argument("--scale", type=int, default=d.scale, choices=(2, 4))
+    t.add_argument("--model", default=d.model, choices=TRAINABLE_MODELS,
+                   help="SR model to train (default %(default)s)")
+    t.add_argument("--scale", type=int, default=d.scale, choices=(2, 4),
+                   help="upscaling factor (default %(default)s)")
     t.add_argument("--train-steps", type=int_arg(1), default=d.steps, dest="train_steps",
                    metavar="N", help=f"optimiser steps (default {d.steps})")
     # old name of --train-steps
     t.add_argument("--steps", type=int_arg(1), dest="train_steps", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
-    t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size)
+    t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size,
+                   help="HR crops per optimiser step (default %(default)s)")
     t.add_argument("--patch", type=int_arg(1), default=d.patch, help="HR crop size")
-    t.add_argument("--lr", type=_lr_arg, default=d.lr)
-    t.add_argument("--val-every", type=int_arg(1), default=d.val_every)
+    t.add_argument("--lr", type=_lr_arg, default=d.lr,
+                   help="learning rate (default %(default)s)")
+    t.add_argument("--val-every", type=int_arg(1), default=d.val_every,
+                   help="validate (and save last/) every N steps when there are validation "
+                        "images (default %(default)s)")
     t.add_argument("--degradation", default=d.degradation["mode"],
-                   choices=("bicubic", "classical", "realesrgan"))
+                   choices=("bicubic", "classical", "realesrgan"),
+                   help="how LR inputs are made from the HR images (default %(default)s)")
     t.add_argument("--loss", default=d.loss, choices=PIXEL_LOSSES,
                    help="pixel loss of cnn / onestep (mse optimises PSNR)")
     t.add_argument("--noise", default=d.noise, choices=("gaussian", "structure"),
@@ -138,11 +145,13 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "or 'default' for the shipped weights")
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
-    t.add_argument("--time-limit", type=float_arg(0, above=True), default=None, metavar="S")
-    t.add_argument("--seed", type=seed_arg, default=d.seed)
-    t.add_argument("--device", default=d.device)
+    t.add_argument("--time-limit", type=float_arg(0, above=True), default=None, metavar="S",
+                   help="stop (with checkpoints) after S seconds (default: no limit)")
+    t.add_argument("--seed", type=seed_arg, default=d.seed,
+                   help="random seed (default %(default)s)")
+    t.add_argument("--device", default=d.device, help=DEVICE_HELP)
     t.add_argument("--threads", type=int_arg(0), default=d.num_threads, help="torch CPU threads")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_train)
 
     m = sub.add_parser("models", help="list the SR models")
