@@ -391,7 +391,8 @@ def test_heyn_cli_warns_and_withholds_degenerate_figures(tmp_path, capsys):
     full, stripes = tmp_path / "full.png", tmp_path / "stripes.png"
     Image.fromarray(np.full((80, 80), 255, np.uint8)).save(full)
     Image.fromarray(_stripes((80, 80)).astype(np.uint8) * 255).save(stripes)
-    assert main(["heyn", str(full), str(stripes), "--pixel-size-um", "0.5", "--json"]) == 0
+    # the JSON is printed, and the exit status says that no grain size was measured
+    assert main(["heyn", str(full), str(stripes), "--pixel-size-um", "0.5", "--json"]) == 2
     cap = capsys.readouterr()
     out = json.loads(cap.out)
     assert out["mean_intercept_px"] is None and out["astm_g"] is None
@@ -400,13 +401,43 @@ def test_heyn_cli_warns_and_withholds_degenerate_figures(tmp_path, capsys):
     assert out["per_image"][0]["warnings"]
     assert out["per_image"][1]["mean_intercept_px"] is not None
     assert "warning" in cap.err and "not a boundary map" in cap.err
-    assert main(["heyn", str(full), "--pixel-size-um", "0.5"]) == 0
+    assert cap.err.strip().splitlines()[-1].startswith(
+        "srmat heyn: error: no grain size measured: 1 of 2 mask(s) are not boundary maps")
+    assert main(["heyn", str(full), "--pixel-size-um", "0.5"]) == 2
     cap = capsys.readouterr()
     assert "ASTM G" not in cap.out and "not a boundary map" in cap.err
     one = tmp_path / "one.png"
     Image.fromarray(np.full((1, 1), 255, np.uint8)).save(one)
     assert main(["heyn", str(one)]) == 2
     assert "at least 3 x 3 px" in capsys.readouterr().err
+
+
+def test_heyn_cli_without_any_grain_size_exits_nonzero(tmp_path, capsys):
+    """srmat heyn on masks without a boundary (an empty mask, a --threshold above the
+    map) printed 'pooled: no boundary intersections found' and exited 0: a script or a
+    batch went on as if the specimen were measured. The per-image results are still
+    printed (one JSON object with --json), then one error line and exit 2; a set where
+    one mask is empty still measures the others (exit 0, a warning)."""
+    from PIL import Image
+
+    empty, stripes = tmp_path / "empty.png", tmp_path / "stripes.png"
+    Image.fromarray(np.zeros((80, 80), np.uint8)).save(empty)
+    Image.fromarray(_stripes((80, 80)).astype(np.uint8) * 255).save(stripes)
+    assert main(["heyn", str(empty), "--pixel-size-um", "0.5"]) == 2
+    cap = capsys.readouterr()
+    assert f"{empty}: no valid mean intercept" in cap.out and "pooled" not in cap.out
+    last = cap.err.strip().splitlines()[-1]
+    assert last.startswith("srmat heyn: error: no grain size measured: no test line "
+                           "crosses a boundary in the mask") and "Traceback" not in cap.err
+    assert main(["heyn", str(empty), str(empty), "--threshold", "0.5", "--json"]) == 2
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert out["mean_intercept_px"] is None and out["n_images"] == 2
+    assert "any of the 2 masks" in cap.err and "--threshold 0.5" in cap.err
+    assert main(["heyn", str(empty), str(stripes), "--json"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["mean_intercept_px"] > 0 and "error" not in cap.err
+    assert "no test line crosses a boundary" in cap.err  # the warning about empty.png
 
 
 def test_heyn_error_withholds_degenerate_predictions():
@@ -714,7 +745,7 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--overlap", "-1"],
-     "overlap must be >= 0"),
+     "argument --overlap: an integer >= 0, got -1"),
     (["demo", "--out", "{out}", "--stages", ","], "no demo stage"),
     (["demo", "--out", "{out}", "--size", "100000000"], "--size must be between 32 and 4096"),
     (["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}2",
@@ -728,10 +759,75 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     image = tmp_path / "image.png"
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(image)
     argv = [a.format(image=image, out=tmp_path / "out", data=tmp_path) for a in argv]
-    rc = main(argv)
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # refused by argparse
+        rc = exc.code
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--tile", "0"],
+     "srmat sr run: error: argument --tile: an integer >= 1, got 0"),
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--tile", "64"],
+     "srmat sr: error: --tile 64 must be larger than 2 x --overlap 32"),
+    (["sr", "run", "{image}", "{out}", "--model", "cnn", "--tile", "20", "--overlap", "4"],
+     "--tile 20 must be larger than 2 x the model's receptive field"),
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--batch-size", "0"],
+     "argument --batch-size: an integer >= 1, got 0"),
+    (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--scale", "-2"],
+     "argument --scale: an integer >= 1, got -2"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--batch-size", "0"],
+     "argument --batch-size: an integer >= 1, got 0"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--train-steps", "-3"],
+     "argument --train-steps: an integer >= 1, got -3"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--scale", "3"],
+     "argument --scale: invalid choice: 3"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--patch", "20"],
+     "--patch 20 must be a multiple of 4 x --scale (16)"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--val-every", "0"],
+     "argument --val-every: an integer >= 1, got 0"),
+    (["sr", "train", "--synthetic", "-1", "--out", "{out}"],
+     "argument --synthetic: an integer >= 0, got -1"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--time-limit", "-1"],
+     "argument --time-limit: a finite number > 0"),
+    (["sr", "train", "--synthetic", "1", "--out", "{out}", "--lr", "nan"],
+     "argument --lr: the learning rate must be a finite number >= 0"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--tile", "7"],
+     "argument --tile: an integer >= 16, got 7"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--scale", "0"],
+     "argument --scale: an integer >= 1, got 0"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--tolerance",
+      "-1"], "argument --tolerance: a finite number >= 0"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json", "--min-score",
+      "nan"], "argument --min-score: a finite number, got nan"),
+    (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json",
+      "--residual-floor", "2"], "argument --residual-floor: 'auto' or a number in (0, 1]"),
+])
+def test_bad_numbers_name_the_flag(tmp_path, capsys, argv, message):
+    """Bad numbers given to srmat sr run / sr train / audit candidates were told with the
+    library's parameter names ('tile (0) must be larger than 2 * overlap', 'batch_size
+    must be >= 1', 'steps and batch_size must be >= 1', 'tolerance_px must be ...',
+    'residual_floor and std_floor must be in (0, 1]'), and --val-every 0 crashed the
+    training: every one is now one line naming the flag, before anything is written."""
+    from PIL import Image
+
+    image = tmp_path / "image.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(image)
+    argv = [a.format(image=image, out=tmp_path / "out") for a in argv]
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's error (the one line is printed first)
+        rc = exc.code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and message in lines[0], err
+    for name in ("tile_size", "batch_size", "tolerance_px", "min_score", "residual_floor",
+                 "time_limit_s", "steps and"):
+        assert name not in err
+    assert not any(tmp_path.glob("out*"))
 
 
 def test_damaged_zarr_metadata_names_the_store(tmp_path, capsys):
@@ -795,7 +891,7 @@ def _cli_options(parser, name):
 _FIRST_COMMANDS = ("srmat demo", "srmat info", "srmat synth", "srmat heyn",
                    "srmat grain-size", "srmat eval-maps", "srmat plan-rescan",
                    "srmat register", "srmat audit candidates", "srmat audit report",
-                   "srmat sr run", "srmat sr models", "srmat sr eval")
+                   "srmat sr run", "srmat sr models", "srmat sr eval", "srmat sr train")
 
 
 def test_help_of_the_first_commands_explains_every_option():

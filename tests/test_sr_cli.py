@@ -53,6 +53,52 @@ def test_sr_run_writes_readable_ome_zarr(small_png, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
 
 
+def test_sr_run_speed_is_over_the_tiles_computed_by_this_run(tmp_path, capsys):
+    """A repeated `srmat sr run` on a complete OUTPUT reported megapixels/s of the whole
+    image over the time it took to find that nothing was left to do (faster than the run
+    that did the work); a resumed run counted the tiles an earlier run wrote. The speed
+    is now over the tiles computed by this run, and None when there were none."""
+    from PIL import Image
+
+    from napari_srmat.io import read_image
+    from napari_srmat.jobs import Progress, StopToken, run_job
+    from napari_srmat.sr import load_model, super_resolve_job
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "big.png"
+    Image.fromarray((rng.random((600, 200)) * 255).astype(np.uint8)).save(src)
+    out = tmp_path / "out.ome.zarr"
+    argv = ["sr", "run", str(src), str(out), "--model", "bicubic", "--scale", "4",
+            "--tile", "64", "--overlap", "8", "--device", "cpu"]
+    # an earlier run stopped after some chunks: OUTPUT.partial
+    token = StopToken()
+
+    def stop_halfway(event):
+        if isinstance(event, Progress) and event.done >= event.total // 2:
+            token.request_stop()
+
+    model = load_model("bicubic", scale=4, device="cpu")
+    assert run_job(super_resolve_job(read_image(src), model, tile=64, overlap=8,
+                                     batch_size=4, out=out, stop=token),
+                   quiet=True, on_event=stop_halfway) is None
+    assert not out.exists()
+    assert main([*argv, "--json"]) == 0
+    resumed = _json(capsys)
+    assert 0 < resumed["tiles_computed"] < resumed["tiles_total"]
+    assert resumed["nothing_to_do"] is False and resumed["megapixels_per_s"] > 0
+    share = resumed["tiles_computed"] / resumed["tiles_total"]
+    assert resumed["megapixels_per_s"] == pytest.approx(
+        600 * 200 * share / 1e6 / resumed["seconds"])
+    # the same command again: nothing left to do, and no speed
+    assert main([*argv, "--json"]) == 0
+    again = _json(capsys)
+    assert again["nothing_to_do"] is True and again["tiles_computed"] == 0
+    assert again["megapixels_per_s"] is None and again["output_megapixels_per_s"] is None
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "already complete" in err and "nothing left to do" in err and "wrote" not in err
+
+
 @pytest.mark.parametrize("name", ["out.png", "out.TIF", "scan.tiff", "x.jpg"])
 def test_sr_run_output_named_like_an_image_file_is_refused(small_png, tmp_path, capsys, name):
     """`srmat sr run in.png out.png` wrote an OME-Zarr folder called out.png, which no

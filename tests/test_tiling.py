@@ -290,6 +290,9 @@ def test_stream_to_zarr_resume_after_crash(tmp_path, rng):
     assert any(isinstance(e, Log) and "resuming" in e.message for e in events)
     prog = [e for e in events if isinstance(e, Progress)]
     assert prog[-1].done == prog[-1].total and prog[-1].stage == "tiles"
+    # the progress says which tiles the earlier run had: the rest were computed now
+    assert 0 < prog[-1].resumed < prog[-1].total
+    assert calls["tiles"] >= prog[-1].total - prog[-1].resumed
     # other settings on the same partial are refused instead of mixing outputs
     calls.update(n=0, limit=3)
     with pytest.raises(Crash):

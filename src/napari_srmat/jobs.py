@@ -65,11 +65,15 @@ class Progress(Event):
         Units of work finished and in all (tiles, steps, images).
     stage : str
         Short name of the current stage, e.g. ``"tiles"`` or ``"epoch 3"``.
+    resumed : int
+        Units of ``done`` that an earlier run had finished (a resumed job skips them):
+        ``done - resumed`` is the work this run did, e.g. for its speed.
     """
 
     done: int
     total: int
     stage: str = ""
+    resumed: int = 0
 
     @property
     def fraction(self) -> float:

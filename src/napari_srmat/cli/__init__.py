@@ -18,9 +18,10 @@ import argparse
 import contextlib
 import importlib
 import json
+import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import error_message, is_user_error
@@ -112,6 +113,87 @@ def threshold_arg(text: str) -> float:
     from ..io import check_threshold
 
     return _checked_number_arg(text, check_threshold)
+
+
+def int_arg(minimum: int) -> Callable[[str], int]:
+    """argparse ``type=`` of an integer flag with a lower bound, so that a bad value is
+    reported with the flag (``argument --tile: an integer >= 1, got 0``) instead of the
+    library parameter's name.
+
+    Parameters
+    ----------
+    minimum : int
+        The smallest value accepted.
+
+    Returns
+    -------
+    callable
+        ``text -> int``, raising :class:`argparse.ArgumentTypeError`.
+
+    Examples
+    --------
+    >>> int_arg(1)("4")
+    4
+    >>> int_arg(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: an integer >= 1, got 0
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def float_arg(minimum: float | None = None, *, above: bool = False) -> Callable[[str], float]:
+    """argparse ``type=`` of a number flag: finite, and ``>= minimum`` (``> minimum`` with
+    ``above``), reported with the flag.
+
+    Parameters
+    ----------
+    minimum : float, optional
+        The lower bound (none: any finite number).
+    above : bool
+        Whether ``minimum`` itself is refused.
+
+    Returns
+    -------
+    callable
+        ``text -> float``, raising :class:`argparse.ArgumentTypeError`.
+
+    Examples
+    --------
+    >>> float_arg(0)("2.5")
+    2.5
+    >>> float_arg(0, above=True)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: a finite number > 0, got 0.0
+    """
+    rule = "a finite number" + ("" if minimum is None else
+                                f" {'>' if above else '>='} {minimum:g}")
+
+    def check(value):
+        ok = isinstance(value, float) and math.isfinite(value) and (
+            minimum is None or value > minimum or (value == minimum and not above))
+        if not ok:
+            raise ValueError(f"{rule}, got {value!r}")
+        return value
+
+    def parse(text: str) -> float:
+        return _checked_number_arg(text, check)
+
+    parse.__name__ = rule
+    return parse
 
 
 def seed_arg(text: str) -> int:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
-from . import UserError, pixel_size_arg, print_json
+from . import float_arg, int_arg, pixel_size_arg, print_json
 
 __all__ = ["register"]
 
@@ -43,7 +44,7 @@ def _candidates(args: argparse.Namespace) -> int:
         lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
         tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score,
         boundary_threshold=threshold,
-        residual_floor=_residual_floor(args.residual_floor)),
+        residual_floor=args.residual_floor),
         quiet=args.quiet)
     session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
                                   lr_path=args.lr, sr_path=args.sr,
@@ -87,12 +88,14 @@ def register(subparsers) -> None:
     c.add_argument("lr", help="LR input image")
     c.add_argument("sr", help="super-resolved image")
     c.add_argument("--out", required=True, help="audit session JSON to write (atomic)")
-    c.add_argument("--scale", type=int, default=None, help="SR factor (default: from shapes)")
+    c.add_argument("--scale", type=int_arg(1), default=None,
+                   help="SR factor (default: from shapes)")
     c.add_argument("--sr-std", default=None, help="per-pixel std over diffusion samples")
-    c.add_argument("--tolerance", type=float, default=4.0, help="boundary tolerance (SR px)")
-    c.add_argument("--tile", type=int, default=512, help="tile size (SR px)")
-    c.add_argument("--min-score", type=float, default=10.0, help="drop candidates below")
-    c.add_argument("--residual-floor", default="auto",
+    c.add_argument("--tolerance", type=float_arg(0), default=4.0,
+                   help="boundary tolerance (SR px)")
+    c.add_argument("--tile", type=int_arg(16), default=512, help="tile size (SR px, >= 16)")
+    c.add_argument("--min-score", type=float_arg(), default=10.0, help="drop candidates below")
+    c.add_argument("--residual-floor", type=_residual_floor, default="auto",
                    help="data-consistency floor: 'auto' (adaptive) or a number in [0, 1]")
     c.add_argument("--uaed", default=None, metavar="CKPT",
                    help="use the UAED boundary model ('default' or a checkpoint)")
@@ -122,10 +125,15 @@ def register(subparsers) -> None:
 
 
 def _residual_floor(text: str) -> float | str:
-    """``--residual-floor``: ``auto`` or a number."""
+    """argparse ``type=`` of ``--residual-floor``: ``auto`` or a number in (0, 1] (the
+    rule of :func:`napari_srmat.audit.find_candidates_job`), reported with the flag."""
     if text == "auto":
         return text
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise UserError(f"--residual-floor must be a number or 'auto', got {text!r}") from None
+        value = math.nan
+    if not 0 < value <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"'auto' or a number in (0, 1] (image units), "
+                                         f"got {text!r}")
+    return value

@@ -152,6 +152,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"srmat heyn: warning: {w}", file=sys.stderr)
     if args.json:
         print_json(out)
+        _check_measured(out, degenerate, args.threshold)
         return 0
     for r in per_image:
         mi = r["mean_intercept_px"]
@@ -165,8 +166,41 @@ def _run(args: argparse.Namespace) -> int:
         if out.get("astm_g") is not None:
             line += f"; {out['mean_intercept_um']:.2f} um, ASTM G = {out['astm_g']:.2f}"
         print(line)
-    elif degenerate:
-        print("pooled: no grain size reported (see the warnings)")
-    else:
-        print("pooled: no boundary intersections found")
+    _check_measured(out, degenerate, args.threshold)
     return 0
+
+
+def _check_measured(out: dict, degenerate: list[str], threshold: float | None) -> None:
+    """Refuse (exit 2, after the per-image results were printed) a run that measured no
+    grain size: no pooled mean intercept, because a mask is not a boundary map or no
+    test line crosses a boundary.
+
+    A grain-size command that ends without a grain size and exit 0 would let a script
+    or a batch carry on as if the specimen were measured; the warnings above say which
+    file is at fault, this line says that the measurement failed.
+
+    Parameters
+    ----------
+    out : dict
+        The pooled result of ``srmat heyn`` (``mean_intercept_px`` None when withheld).
+    degenerate : list of str
+        Masks that are not boundary maps.
+    threshold : float or None
+        ``--threshold`` (a level above every boundary value empties the mask).
+
+    Raises
+    ------
+    UserError
+        When ``out["mean_intercept_px"]`` is None.
+    """
+    if out["mean_intercept_px"] is not None:
+        return
+    n = out["n_images"]
+    if degenerate:
+        raise UserError(f"no grain size measured: {len(degenerate)} of {n} mask(s) are not "
+                        "boundary maps, so the pooled figures are withheld (see the "
+                        "warnings)")
+    why = "empty mask?" if threshold is None else f"empty mask, or --threshold {threshold} " \
+        "above the boundaries' values?"
+    raise UserError(f"no grain size measured: no test line crosses a boundary in "
+                    f"{'the mask' if n == 1 else f'any of the {n} masks'} ({why})")

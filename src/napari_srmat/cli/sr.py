@@ -23,7 +23,15 @@ from pathlib import Path
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from . import DEVICE_HELP, OneLineErrorParser, UserError, print_json, seed_arg
+from . import (
+    DEVICE_HELP,
+    OneLineErrorParser,
+    UserError,
+    float_arg,
+    int_arg,
+    print_json,
+    seed_arg,
+)
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -55,14 +63,15 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="registry name (see `srmat sr models`); default: shipped default")
     r.add_argument("--checkpoint", default=None,
                    help="checkpoint directory (or pipeline dir for diffusers-local)")
-    r.add_argument("--scale", type=int, default=None, help="2 or 4 (default 4 / checkpoint's)")
-    r.add_argument("--tile", type=int, default=DEFAULT_TILE,
+    r.add_argument("--scale", type=int_arg(1), default=None,
+                   help="2 or 4 (default 4 / checkpoint's)")
+    r.add_argument("--tile", type=int_arg(1), default=DEFAULT_TILE,
                    help=f"largest LR tile incl. context (default {DEFAULT_TILE}; small "
                         "images use a smaller one)")
-    r.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
+    r.add_argument("--overlap", type=int_arg(0), default=DEFAULT_OVERLAP,
                    help=f"LR context per tile side (default {DEFAULT_OVERLAP}, raised to the "
                         "model's receptive field)")
-    r.add_argument("--batch-size", type=int, default=4,
+    r.add_argument("--batch-size", type=int_arg(1), default=4,
                    help="tiles per forward pass (default 4; lower it if memory runs out)")
     r.add_argument("--device", default="auto", help=DEVICE_HELP)
     r.add_argument("--sampling-steps", type=int, default=None, dest="sampling_steps",
@@ -103,22 +112,29 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "and cropped into aligned patches, instead of degrading --data")
     t.add_argument("--pairs-aligned", action="store_true", dest="pairs_aligned",
                    help="take the pairs as aligned at --scale (no registration)")
-    t.add_argument("--synthetic", type=int, default=d.synthetic, metavar="N",
+    t.add_argument("--synthetic", type=int_arg(0), default=d.synthetic, metavar="N",
                    help="add N synthetic micrographs")
     t.add_argument("--val", default=None, help="folder of validation HR images")
-    t.add_argument("--model", default=d.model, choices=TRAINABLE_MODELS)
-    t.add_argument("--scale", type=int, default=d.scale)
-    t.add_argument("--train-steps", type=int, default=d.steps, dest="train_steps",
+    t.add_argument("--model", default=d.model, choices=TRAINABLE_MODELS,
+                   help="SR model to train (default %(default)s)")
+    t.add_argument("--scale", type=int, default=d.scale, choices=(2, 4),
+                   help="upscaling factor (default %(default)s)")
+    t.add_argument("--train-steps", type=int_arg(1), default=d.steps, dest="train_steps",
                    metavar="N", help=f"optimiser steps (default {d.steps})")
     # old name of --train-steps
-    t.add_argument("--steps", type=int, dest="train_steps", default=argparse.SUPPRESS,
+    t.add_argument("--steps", type=int_arg(1), dest="train_steps", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--patch", type=int, default=d.patch, help="HR crop size")
-    t.add_argument("--lr", type=float, default=d.lr)
-    t.add_argument("--val-every", type=int, default=d.val_every)
+    t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size,
+                   help="HR crops per optimiser step (default %(default)s)")
+    t.add_argument("--patch", type=int_arg(1), default=d.patch, help="HR crop size")
+    t.add_argument("--lr", type=_lr_arg, default=d.lr,
+                   help="learning rate (default %(default)s)")
+    t.add_argument("--val-every", type=int_arg(1), default=d.val_every,
+                   help="validate (and save last/) every N steps when there are validation "
+                        "images (default %(default)s)")
     t.add_argument("--degradation", default=d.degradation["mode"],
-                   choices=("bicubic", "classical", "realesrgan"))
+                   choices=("bicubic", "classical", "realesrgan"),
+                   help="how LR inputs are made from the HR images (default %(default)s)")
     t.add_argument("--loss", default=d.loss, choices=PIXEL_LOSSES,
                    help="pixel loss of cnn / onestep (mse optimises PSNR)")
     t.add_argument("--noise", default=d.noise, choices=("gaussian", "structure"),
@@ -129,11 +145,13 @@ def build_sr_parser() -> argparse.ArgumentParser:
                         "or 'default' for the shipped weights")
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
-    t.add_argument("--time-limit", type=float, default=None, metavar="S")
-    t.add_argument("--seed", type=seed_arg, default=d.seed)
-    t.add_argument("--device", default=d.device)
-    t.add_argument("--threads", type=int, default=d.num_threads, help="torch CPU threads")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--time-limit", type=float_arg(0, above=True), default=None, metavar="S",
+                   help="stop (with checkpoints) after S seconds (default: no limit)")
+    t.add_argument("--seed", type=seed_arg, default=d.seed,
+                   help="random seed (default %(default)s)")
+    t.add_argument("--device", default=d.device, help=DEVICE_HELP)
+    t.add_argument("--threads", type=int_arg(0), default=d.num_threads, help="torch CPU threads")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_train)
 
     m = sub.add_parser("models", help="list the SR models")
@@ -144,6 +162,15 @@ def build_sr_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
     return parser
+
+
+def _lr_arg(text: str) -> float:
+    """argparse ``type=`` of ``--lr``: the rule of
+    :func:`napari_srmat.device.check_learning_rate`, reported with the flag."""
+    from ..device import check_learning_rate
+    from . import _checked_number_arg
+
+    return _checked_number_arg(text, check_learning_rate)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -164,7 +191,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..io import check_replaceable_store, read_image
-    from ..jobs import Stopped, run_job
+    from ..jobs import Progress, Stopped, run_job
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
     from ..sr.apply import SR_OUTPUT_KIND
@@ -184,18 +211,27 @@ def _run(args: argparse.Namespace) -> int:
         options["num_inference_steps"] = args.sampling_steps
     if args.no_color_fix:
         options["color_fix"] = "none"
+    _check_tile(args.tile, args.overlap)  # before loading the model
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
+    _check_tile(args.tile, args.overlap, int(model.receptive_field))
     mg = read_image(args.input)
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
-    stopped = []
+    stopped, tiles = [], []
+
+    def on_event(event):
+        if isinstance(event, Stopped):
+            stopped.append(event)
+        elif isinstance(event, Progress) and event.stage == "tiles":
+            tiles[:] = [event]  # the last one: tiles done, in all, and resumed
+
     result = run_job(
         super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                           batch_size=args.batch_size, out=out, resume=not args.no_resume,
                           overwrite=args.overwrite, scheduler=args.scheduler,
                           worker_device=args.device, whole_image=args.whole_image),
-        on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None,
+        on_event=on_event,
     )
     seconds = time.perf_counter() - t0
     if result is None or stopped:
@@ -203,6 +239,11 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     in_shape = tuple(int(s) for s in mg.data.shape)
     out_shape = (in_shape[0] * model.scale, in_shape[1] * model.scale, *in_shape[2:])
+    # the speed is over the tiles computed by this run: a complete OUTPUT (no tile
+    # events) or a resumed one whose tiles were all written before has none
+    total = tiles[-1].total if tiles else 0
+    computed = tiles[-1].done - tiles[-1].resumed if tiles else 0
+    share = computed / total if total else 0.0
     summary = {
         "input": str(args.input),
         "output": str(result),
@@ -214,8 +255,14 @@ def _run(args: argparse.Namespace) -> int:
         "input_shape": list(in_shape),
         "output_shape": list(out_shape),
         "seconds": seconds,
-        "megapixels_per_s": in_shape[0] * in_shape[1] / 1e6 / max(seconds, 1e-9),
-        "output_megapixels_per_s": out_shape[0] * out_shape[1] / 1e6 / max(seconds, 1e-9),
+        "tiles_total": total if tiles else None,
+        "tiles_computed": computed,
+        "nothing_to_do": computed == 0,
+        # per computed share of the image (tiles), None when nothing was computed
+        "megapixels_per_s": (in_shape[0] * in_shape[1] * share / 1e6 / max(seconds, 1e-9)
+                             if computed else None),
+        "output_megapixels_per_s": (out_shape[0] * out_shape[1] * share / 1e6
+                                    / max(seconds, 1e-9) if computed else None),
         "device": model.device,
         "scheduler": args.scheduler,
     }
@@ -224,10 +271,27 @@ def _run(args: argparse.Namespace) -> int:
         summary["reference_similarity"] = reference["similarity"]
     if args.json:
         print_json(summary)
+    elif not computed:
+        print(f"{result} was already complete (same input and settings): nothing left to "
+              "do", file=sys.stderr)
     else:
+        resumed = (f" ({total - computed} of {total} tiles written by an earlier run)"
+                   if computed < total else "")
         print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
-              f"in {seconds:.1f} s", file=sys.stderr)
+              f"in {seconds:.1f} s{resumed}", file=sys.stderr)
     return 0
+
+
+def _check_tile(tile: int, overlap: int, receptive_field: int = 0) -> None:
+    """Refuse ``--tile`` not larger than twice the overlap used (``--overlap``, raised to
+    the model's receptive field; the rule of :func:`napari_srmat.sr.apply.resolve_overlap`)
+    with the flags' names."""
+    used = max(overlap, receptive_field)
+    if tile <= 2 * used:
+        why = (f"--overlap {overlap}" if used == overlap else
+               f"the model's receptive field {used} px, the least overlap it needs")
+        raise UserError(f"--tile {tile} must be larger than 2 x {why} "
+                        f"(give --tile {2 * used + 1} or more)")
 
 
 def _use_reference(model, mg, folder: str | None) -> dict | None:
@@ -243,6 +307,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if not args.data and args.synthetic <= 0 and not args.pairs:
         raise UserError("give --data folders and/or --synthetic N, or --pairs PAIRS.csv")
+    if args.patch % (4 * args.scale):  # the rule of SRTrainConfig.validate
+        raise UserError(f"--patch {args.patch} must be a multiple of 4 x --scale "
+                        f"({4 * args.scale})")
     cfg = SRTrainConfig(
         model=args.model, scale=args.scale, out=args.out, data=list(args.data),
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,

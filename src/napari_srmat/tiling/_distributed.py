@@ -524,7 +524,8 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
         need_owned = sorted(todo_set)
         sources = {k: [] for k in sources}
     dependents = {kk: sum(1 for k in todo if kk in sources[k]) for kk in need_owned}
-    yield Progress(done, total, stage="tiles")
+    resumed = done  # tiles of chunks an earlier run wrote (skipped)
+    yield Progress(done, total, stage="tiles", resumed=resumed)
     fn_future = client.scatter(runner.fn if chunk_fn is None else chunk_fn, hash=False,
                                broadcast=True)
     window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
@@ -609,7 +610,7 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                     yield Log(f"about {format_duration(per_tile * (total - done))} left for "
                               f"{total - done} of {total} tiles ({per_tile:.2f} s per tile "
                               "on the cluster)")
-                yield Progress(done, total, stage="tiles")
+                yield Progress(done, total, stage="tiles", resumed=resumed)
         return True if writer is not None else result
     finally:
         pending = [f for f in (*inflight, *extra) if not f.done()]

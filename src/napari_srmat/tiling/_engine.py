@@ -1205,7 +1205,8 @@ def tiled_apply_job(
     Yields
     ------
     Progress
-        ``Progress(done, total, stage="tiles")`` per batch; :class:`Log` on OOM
+        ``Progress(done, total, stage="tiles", resumed=n)`` per batch (``n`` tiles
+        skipped because a resumed store had them); :class:`Log` on OOM
         retries; :class:`Stopped` when stopped.
 
     Returns
@@ -1354,6 +1355,8 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
     if whole:
         todo = [(ky, kx) for ky in range(geom.ncy) for kx in range(geom.ncx)
                 if writer is None or not writer.is_done((ky, kx))]
+        # one forward pass on the whole image, or none when a resumed store has it all
+        resumed = 0 if todo else total
         if todo:
             if stop is not None and stop.stop_requested:
                 yield Stopped("stopped before the tile" + (
@@ -1370,7 +1373,7 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                 else:
                     result[ys, xs] = res
             del full
-        yield Progress(total, total, stage="tiles")
+        yield Progress(total, total, stage="tiles", resumed=resumed)
         return True if writer is not None else result
     pending: dict[tuple[int, int], list] = {}
     processed: set[tuple[int, int]] = set()
@@ -1378,6 +1381,7 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
     eta_said = False
     done_before: int | None = None
     t_start = 0.0
+    resumed = 0  # tiles of chunks an earlier run wrote (skipped)
 
     def is_done(k):
         return writer is not None and writer.is_done(k)
@@ -1393,7 +1397,8 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
             if is_done(k):
                 pending.pop(k, None)
                 done += n_owned
-                yield Progress(done, total, stage="tiles")
+                resumed += n_owned
+                yield Progress(done, total, stage="tiles", resumed=resumed)
                 continue
             if stop is not None and stop.stop_requested:
                 yield Stopped(f"stopped after {done} of {total} tiles"
@@ -1428,7 +1433,7 @@ def _run_chunks(src, runner, geom, co, odt, writer, result, stop, chunk_fn=None,
                 while n_msgs < len(runner.messages):
                     yield Log(runner.messages[n_msgs], level="warning")
                     n_msgs += 1
-                yield Progress(done, total, stage="tiles")
+                yield Progress(done, total, stage="tiles", resumed=resumed)
             if res is None:
                 yield Stopped(f"stopped after {done} of {total} tiles"
                               + (f"; partial output kept in {writer.partial}" if writer else ""))
