@@ -1000,8 +1000,9 @@ def _input_warnings(model, image: np.ndarray) -> list[str]:
                      f"corrected by brightening it x{gain:.3g} (to "
                      f"{seen['seen_bright_level']:.0%}) before the model, which brings "
                      "dimmed copies of training images back to within a few % of their ℓ̄ "
-                     "(docs/grain_size.md, 'Exposure'); 12- or 14-bit camera files look "
-                     "like this, otherwise the image is under-exposed")
+                     "(docs/grain_size.md, 'Exposure'); 12- or 14-bit camera files and "
+                     "8-bit values stored in a 16-bit array look like this, otherwise the "
+                     "image is under-exposed")
     if seen["saturated_fraction"] > SATURATED_FRACTION_LIMIT:
         warns.append(f"{seen['saturated_fraction']:.0%} of the image is saturated (a channel "
                      "at full scale): boundaries inside clipped areas cannot be seen, so ℓ̄ "
