@@ -74,7 +74,7 @@ import numpy as np
 
 from .errors import check_number
 from .io import check_pixel_size
-from .jobs import Event, Log, Progress, StopToken, run_job
+from .jobs import Event, Log, Progress, StopToken, plain_version, run_job
 from .metrics.heyn import (
     HEYN_MARGIN,
     HEYN_N_LINES,
@@ -1110,6 +1110,7 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
             out.warnings.append(msg)
 
 
+@plain_version(measure_grain_size_job)
 def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
     """Grain size (mean lineal intercept ℓ̄ and ASTM G) of a micrograph, with a 95 % interval.
 

@@ -16,7 +16,7 @@ from ..checkpoint import (
     read_checkpoint_config,
     resolve_checkpoint_dir,
 )
-from ..jobs import Log, run_job
+from ..jobs import Log, plain_version, run_job
 from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from .model import UAEDNet, build_uaed
 from .thresholds import DEFAULT_TTA, TTA_MODES, BoundaryThresholds
@@ -909,6 +909,7 @@ def _save_preview(path: Path, arr: np.ndarray, cmap: str) -> None:
         Image.fromarray(rgba[..., :3]).save(tmp, format="PNG")
 
 
+@plain_version(predict_boundaries_job)
 def predict_boundaries(image, model: BoundaryModel | None = None, **kwargs):
     """Plain version of :func:`predict_boundaries_job` (same arguments and result)."""
     return run_job(predict_boundaries_job(image, model, **kwargs), quiet=True)

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
+from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .base import SRError
 
 __all__ = [
@@ -490,6 +490,7 @@ def plan_rescan_job(
     )
 
 
+@plain_version(plan_rescan_job)
 def plan_rescan(lr: Any, model: Any = None, **kwargs) -> RescanPlan:
     """Blocking version of :func:`plan_rescan_job` (same arguments).
 
