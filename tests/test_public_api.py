@@ -111,3 +111,23 @@ def test_plain_versions_show_and_check_the_job_keywords():
         napari_srmat.plan_rescan(np.zeros((32, 32)), dwell=2)
     with pytest.raises(TypeError, match=r"^find_candidates\(\) missing a required argument: 'sr'"):
         napari_srmat.find_hallucination_candidates(np.zeros((32, 32)))
+
+
+def test_boundary_model_argument_takes_a_checkpoint_path_and_names_itself():
+    """super_resolve(model="cnn") takes a name, but predict_boundaries / measure_grain_size
+    given a str failed deep inside ("'str' object has no attribute 'exposure_gain'" /
+    "... 'config'"). One rule (edges.infer.as_boundary_model): None, a checkpoint path or
+    a BoundaryModel; anything else is a TypeError naming ``model``."""
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges.infer import default_checkpoint_path
+
+    img = np.zeros((32, 32), np.uint8)
+    img[:, ::8] = 255
+    ref, _ = napari_srmat.predict_boundaries(img)
+    got, _ = napari_srmat.predict_boundaries(img, model=str(default_checkpoint_path()))
+    np.testing.assert_array_equal(got, ref)
+    for fn in (napari_srmat.predict_boundaries, napari_srmat.measure_grain_size):
+        with pytest.raises(TypeError, match=r"^model must be a BoundaryModel .* got int"):
+            fn(img, model=3)
+        with pytest.raises(CheckpointError, match="checkpoint not found: cnn"):
+            fn(img, model="cnn")
