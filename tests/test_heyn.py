@@ -305,3 +305,23 @@ def test_fast_engine_matches_reference_rasterizer():
         ref = _count_runs(m, ri, ci, pid, len(paths), closed, tilted)[0]
         fast = H._measure_paths(m, paths, closed, tilted)[0]
         assert np.array_equal(ref, fast)
+
+
+def test_degenerate_is_a_json_bool_in_every_result_and_repr_is_short():
+    """``degenerate`` was numpy's bool: ``compare_intercepts`` rows (the ``per_image`` rows
+    of the boundary evaluation) failed ``json.dumps`` ("Object of type bool is not JSON
+    serializable"), ``to_dict()`` left it out (a withheld figure's reason only in the
+    warnings text), and printing a result dumped every per-line array."""
+    from napari_srmat.metrics.heyn import compare_intercepts
+
+    grid = np.zeros((64, 64), bool)
+    grid[::8] = True
+    grid[:, ::8] = True
+    full = np.ones((64, 64), bool)
+    row = json.loads(json.dumps(compare_intercepts(grid, full)))
+    assert row["pred_degenerate"] is False and row["gt_degenerate"] is True
+    r = measure_intercepts(full)
+    assert type(r.degenerate) is bool and r.degenerate
+    assert json.loads(json.dumps(r.to_dict()))["degenerate"] is True
+    assert measure_intercepts(grid).to_dict()["degenerate"] is False
+    assert len(repr(measure_intercepts(grid))) < 800  # no per-line arrays

@@ -580,3 +580,28 @@ def test_channel_rule_and_value_check_read_lazily(tmp_path):
     grey = grey_or_rgb(z)
     assert isinstance(grey, da.Array) and grey.shape == (64, 64)
     assert int(grey.compute().max()) == 7
+
+
+def test_channel_first_images_are_refused_naming_the_argument(tmp_path):
+    """A (3, H, W) array was read as 3 rows of W channels: measure_grain_size measured a
+    3 x W strip (first three "channels") without a word, write_ome_zarr wrote a store of
+    W channels, and register_images / the audit failed with "too small" / "cannot infer
+    an integer scale from (3, W)". The image-input rule refuses it, naming the argument."""
+    from napari_srmat.grainsize import measure_grain_size
+    from napari_srmat.sr.registration import register_images
+
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    chw = np.moveaxis(rgb, -1, 0)
+    for grey_a in ((64, 64), (64, 64, 1), (64, 64, 4), (2, 3, 4), (5, 64, 64)):
+        image_data(np.zeros(grey_a, np.uint8))  # not channel-first: accepted
+    with pytest.raises(ValueError, match=r"image has shape \(3, 64, 64\), channels first"):
+        measure_grain_size(chw)
+    with pytest.raises(ValueError, match=r"moving has shape \(3, 16, 16\).*moveaxis\(moving"):
+        register_images(chw[:, ::4, ::4], rgb)
+    with pytest.raises(ValueError, match=r"data has shape \(3, 64, 64\), channels first"):
+        write_ome_zarr(chw, tmp_path / "c.ome.zarr")
+    assert not (tmp_path / "c.ome.zarr").exists()
+    write_ome_zarr(chw, tmp_path / "d.ome.zarr", axes="CYX")  # declared: moved last
+    assert read_image(tmp_path / "d.ome.zarr").shape == (64, 64, 3)
+    with pytest.raises(ValueError, match=r"boundary mask has shape \(3, 64, 64\)"):
+        measure_intercepts(np.zeros((3, 64, 64), bool))

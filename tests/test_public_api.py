@@ -85,3 +85,49 @@ def test_every_image_argument_takes_a_micrograph_list_or_array(tmp_path):
         srmat.predict_boundaries(None)
     with pytest.raises(TypeError, match="lr is a path"):
         srmat.find_hallucination_candidates(str(tmp_path / "i.ome.zarr"), img)
+
+
+def test_plain_versions_show_and_check_the_job_keywords():
+    """measure_grain_size, predict_boundaries, find_hallucination_candidates and
+    plan_rescan were ``f(image, **kwargs)``: help() showed one line ("same arguments" as a
+    job the user never called), inspect.signature / completion showed ``**kwargs``, and a
+    guessed keyword failed as "measure_grain_size_job() got an unexpected keyword
+    argument". They carry the job's signature and Parameters, and errors name them."""
+    import inspect
+
+    for name, keyword in (("measure_grain_size", "pixel_size_um"),
+                          ("predict_boundaries", "tile"),
+                          ("find_hallucination_candidates", "tolerance_px"),
+                          ("plan_rescan", "dwell_ratio")):
+        fn = getattr(napari_srmat, name)
+        assert keyword in inspect.signature(fn).parameters, name
+        doc = inspect.getdoc(fn)  # what help() shows
+        assert f"\n{keyword}" in doc and "Parameters\n----------" in doc, name
+    with pytest.raises(TypeError, match=r"^measure_grain_size\(\) got an unexpected keyword "
+                       r"argument 'pixel_size' \(did you mean 'pixel_size_um'\?\)$"):
+        napari_srmat.measure_grain_size(np.zeros((64, 64), bool), mask=True, pixel_size=0.5)
+    with pytest.raises(TypeError, match=r"^plan_rescan\(\) got an unexpected keyword "
+                       r"argument 'dwell' \(did you mean 'dwell_ratio'\?\)$"):
+        napari_srmat.plan_rescan(np.zeros((32, 32)), dwell=2)
+    with pytest.raises(TypeError, match=r"^find_candidates\(\) missing a required argument: 'sr'"):
+        napari_srmat.find_hallucination_candidates(np.zeros((32, 32)))
+
+
+def test_boundary_model_argument_takes_a_checkpoint_path_and_names_itself():
+    """super_resolve(model="cnn") takes a name, but predict_boundaries / measure_grain_size
+    given a str failed deep inside ("'str' object has no attribute 'exposure_gain'" /
+    "... 'config'"). One rule (edges.infer.as_boundary_model): None, a checkpoint path or
+    a BoundaryModel; anything else is a TypeError naming ``model``."""
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges.infer import default_checkpoint_path
+
+    img = np.zeros((32, 32), np.uint8)
+    img[:, ::8] = 255
+    ref, _ = napari_srmat.predict_boundaries(img)
+    got, _ = napari_srmat.predict_boundaries(img, model=str(default_checkpoint_path()))
+    np.testing.assert_array_equal(got, ref)
+    for fn in (napari_srmat.predict_boundaries, napari_srmat.measure_grain_size):
+        with pytest.raises(TypeError, match=r"^model must be a BoundaryModel .* got int"):
+            fn(img, model=3)
+        with pytest.raises(CheckpointError, match="checkpoint not found: cnn"):
+            fn(img, model="cnn")

@@ -189,3 +189,18 @@ def test_cli_defaults_are_the_library_defaults():
     for dest, key in (("budget", "budget"), ("dwell_ratio", "dwell_ratio"), ("roi_px", "roi_px"),
                       ("samples", "n_samples"), ("tile", "tile"), ("source", "source")):
         assert getattr(ns, dest) == lib[key], dest
+
+
+def test_numeric_options_name_themselves(half_structured):
+    """budget="10%" was a bare "could not convert string to float: '10%'", budget=True a
+    plan for the whole image (1.0) and roi_px=None "int() argument must be ..."; the one
+    number rule names the option and the accepted range."""
+    from napari_srmat.sr import SRError
+
+    for kw, match in ((dict(budget="10%"), r"budget \(fraction of the image\) must be a "
+                       r"number in \(0, 1\], got '10%'"),
+                      (dict(budget=True), r"budget .* got True"),
+                      (dict(dwell_ratio="2"), r"dwell_ratio must be a number > 0, got '2'"),
+                      (dict(roi_px=None), r"roi_px \(LR px\) must be an integer >= 4, got None")):
+        with pytest.raises(SRError, match=match):
+            plan_rescan(half_structured, "bicubic", **kw)

@@ -74,7 +74,7 @@ import numpy as np
 
 from .errors import check_number
 from .io import check_pixel_size
-from .jobs import Event, Log, Progress, StopToken, run_job
+from .jobs import Event, Log, Progress, StopToken, plain_version, run_job
 from .metrics.heyn import (
     HEYN_MARGIN,
     HEYN_N_LINES,
@@ -940,10 +940,9 @@ def measure_grain_size_job(
     from .io import check_pixel_values
 
     check_pixel_values(arr)
-    if model is None:
-        from .edges import load_boundary_model
+    from .edges.infer import as_boundary_model
 
-        model = load_boundary_model()
+    model = as_boundary_model(model)
     warns = _calibration_warnings(model, threshold)
     automatic, estimate, sharpness = automatic_inference_scale(arr)
     auto = inference_scale is None
@@ -1111,6 +1110,7 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
             out.warnings.append(msg)
 
 
+@plain_version(measure_grain_size_job)
 def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
     """Grain size (mean lineal intercept ℓ̄ and ASTM G) of a micrograph, with a 95 % interval.
 
@@ -1123,8 +1123,9 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
     pixel_size_um : float, optional
         µm per input pixel (default: the Micrograph's); without it the µm and G
         figures are ``None`` and a warning says so.
-    model : BoundaryModel, optional
-        Default: :func:`napari_srmat.edges.load_boundary_model` ``()`` (shipped weights).
+    model : BoundaryModel or path-like, optional
+        A loaded model or a checkpoint (:func:`napari_srmat.edges.infer.as_boundary_model`);
+        default: the shipped weights.
     mask : bool
         The input is a boundary mask (nonzero / > 127 = boundary): no model, no
         resampling; the measurement of ``srmat heyn --skeletonize``.

@@ -26,6 +26,9 @@ Examples
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import sys
 import threading
 import time
@@ -43,6 +46,7 @@ __all__ = [
     "StopToken",
     "JobCancelled",
     "run_job",
+    "plain_version",
     "EtaEstimator",
     "format_duration",
 ]
@@ -244,6 +248,101 @@ def run_job(
             bar.close()
         if stopped and raise_on_stop:
             raise JobCancelled("job stopped before completion")
+
+
+def plain_version(job: Callable[..., Generator]) -> Callable[[Callable], Callable]:
+    """Decorator of the blocking (plain) version of a job generator function.
+
+    The plain version, ``f(*args, **kwargs)`` calling ``run_job(job(*args, **kwargs))``,
+    gets the job's signature (``help()``, ``inspect.signature`` and a notebook's
+    completion show the keywords instead of ``**kwargs``), the job's *Parameters*
+    section when its own docstring has none, and argument errors that name it rather
+    than the job, with the closest keyword for a misspelt one.
+
+    Examples
+    --------
+    >>> def count_job(n, *, step=1):
+    ...     \"""Count (job).
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     n : int
+    ...     step : int
+    ...     \"""
+    ...     yield Progress(done=n, total=n)
+    ...     return n // step
+    >>> @plain_version(count_job)
+    ... def count(n, **kwargs):
+    ...     \"""Blocking version of count_job.\"""
+    ...     return run_job(count_job(n, **kwargs), quiet=True)
+    >>> str(inspect.signature(count))
+    '(n, *, step=1)'
+    >>> count(6, stpe=2)
+    Traceback (most recent call last):
+    ...
+    TypeError: count() got an unexpected keyword argument 'stpe' (did you mean 'step'?)
+    """
+    job_sig = inspect.signature(job)
+
+    def decorate(fn: Callable) -> Callable:
+        sig = job_sig.replace(return_annotation=inspect.signature(fn).return_annotation)
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        def plain(*args, **kwargs):
+            try:
+                sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(_argument_error(name, exc, kwargs, sig)) from None
+            return fn(*args, **kwargs)
+
+        plain.__signature__ = sig
+        plain.__doc__ = _with_parameters(fn.__doc__, job.__doc__)
+        return plain
+
+    return decorate
+
+
+def _argument_error(name: str, exc: TypeError, kwargs: dict, sig: inspect.Signature) -> str:
+    """``name()`` + Python's binding error, and the closest keyword of a misspelt one."""
+    msg = f"{name}() {exc}"
+    keywords = [p.name for p in sig.parameters.values()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in kwargs if k not in sig.parameters]
+    if unknown:  # a keyword that begins the other (pixel_size: pixel_size_um), else a typo
+        word = unknown[0]
+        close = sorted((k for k in keywords if k.startswith(word) or word.startswith(k)),
+                       key=len, reverse=True)
+        close = close or difflib.get_close_matches(word, keywords, n=1, cutoff=0.75)
+        if close:
+            msg += f" (did you mean {close[0]!r}?)"
+    return msg
+
+
+def _section(doc: str, title: str) -> str | None:
+    """A numpydoc section (title, dashes, body up to the next section) of ``doc``."""
+    lines = inspect.cleandoc(doc).splitlines()
+    for i in range(len(lines) - 1):
+        if lines[i].strip() == title and set(lines[i + 1].strip()) == {"-"}:
+            end = len(lines)
+            for j in range(i + 2, len(lines) - 1):
+                if lines[j].strip() and set(lines[j + 1].strip()) == {"-"} \
+                        and not lines[j].startswith(" "):
+                    end = j
+                    break
+            return "\n".join(lines[i:end]).rstrip()
+    return None
+
+
+def _with_parameters(doc: str | None, job_doc: str | None) -> str | None:
+    """``doc`` with the job's Parameters section after its summary, unless it has one."""
+    if not doc or not job_doc or _section(doc, "Parameters") is not None:
+        return doc
+    params = _section(job_doc, "Parameters")
+    if params is None:
+        return doc
+    summary, _, rest = inspect.cleandoc(doc).partition("\n\n")
+    return "\n\n".join(part for part in (summary, params, rest) if part)
 
 
 def _is_terminal(stream) -> bool:

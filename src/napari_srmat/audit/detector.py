@@ -54,7 +54,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..io import all_finite, grey_or_rgb, to_float01
-from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
+from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 
 __all__ = [
     "Candidate",
@@ -808,6 +808,7 @@ def find_candidates_job(
                          scale=scale, params=params)
 
 
+@plain_version(find_candidates_job)
 def find_candidates(lr, sr, **kwargs) -> CandidateList:
     """Plain version of :func:`find_candidates_job` (same parameters); returns the list."""
     return run_job(find_candidates_job(lr, sr, **kwargs), quiet=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from ..checkpoint import (
     read_checkpoint_config,
     resolve_checkpoint_dir,
 )
-from ..jobs import Log, run_job
+from ..jobs import Log, plain_version, run_job
 from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from .model import UAEDNet, build_uaed
 from .thresholds import DEFAULT_TTA, TTA_MODES, BoundaryThresholds
@@ -513,6 +514,26 @@ def _resolve(checkpoint) -> Path:
     return resolve_checkpoint_dir(path)
 
 
+def as_boundary_model(model: Any, *, name: str = "model") -> BoundaryModel:
+    """The one rule for a ``model`` argument of the boundary functions.
+
+    None loads the shipped weights (:func:`load_boundary_model` ``()``), a str or
+    path-like is a checkpoint for :func:`load_boundary_model`, and a
+    :class:`BoundaryModel` is used as it is; anything else is a TypeError naming the
+    argument (an SR model name such as ``"cnn"`` failed deep inside with
+    ``'str' object has no attribute 'config'``).
+    """
+    if model is None:
+        return load_boundary_model()
+    if isinstance(model, str | os.PathLike):
+        return load_boundary_model(model)
+    if not isinstance(model, BoundaryModel):
+        raise TypeError(f"{name} must be a BoundaryModel "
+                        "(napari_srmat.edges.load_boundary_model(checkpoint)), a checkpoint "
+                        f"path or None (the shipped weights), got {type(model).__name__}")
+    return model
+
+
 def load_boundary_model(checkpoint=None, device: str = "auto",
                         tta: str | None = None, threshold_rule: str | None = None,
                         threshold_params: dict[str, Any] | None = None, *,
@@ -621,8 +642,9 @@ def predict_boundaries_job(
         numpy/dask/zarr ``(H, W)`` or ``(H, W, C)`` (any of uint8/uint16/float), or a
         :class:`~napari_srmat.io.Micrograph` (its file is recorded in the output's
         identity and never overwritten).
-    model : BoundaryModel, optional
-        Defaults to :func:`load_boundary_model` ``()`` (shipped weights).
+    model : BoundaryModel or path-like, optional
+        A loaded model or a checkpoint (:func:`as_boundary_model`); None: the shipped
+        weights.
     tile, overlap, batch_size : int
         Tiling parameters (see ``napari_srmat.tiling.tiled_apply_job``). Tiles are
         blended, so seams are small; use an overlap of at least
@@ -674,8 +696,7 @@ def predict_boundaries_job(
     from .data import check_model_image_shape
 
     pixel_size_um = check_pixel_size(pixel_size_um)  # also when no out uses it
-    if model is None:
-        model = load_boundary_model()
+    model = as_boundary_model(model)
 
     arr, _ = image_data(image)
     check_model_image_shape(arr.shape)  # before any pixel is read
@@ -909,6 +930,7 @@ def _save_preview(path: Path, arr: np.ndarray, cmap: str) -> None:
         Image.fromarray(rgba[..., :3]).save(tmp, format="PNG")
 
 
+@plain_version(predict_boundaries_job)
 def predict_boundaries(image, model: BoundaryModel | None = None, **kwargs):
     """Plain version of :func:`predict_boundaries_job` (same arguments and result)."""
     return run_job(predict_boundaries_job(image, model, **kwargs), quiet=True)

@@ -122,8 +122,8 @@ class Micrograph:
         return str(self.metadata.get("format", ""))
 
 
-def image_data(image: Any, *, name: str = "image",
-               intensity: bool = True) -> tuple[Any, float | None]:
+def image_data(image: Any, *, name: str = "image", intensity: bool = True,
+               channels_first: bool = False) -> tuple[Any, float | None]:
     """The one rule for image-like inputs: ``(array, pixel size)`` of what a caller passed.
 
     * a :class:`Micrograph`: its level-0 ``data`` (lazy) and its ``pixel_size_um``;
@@ -136,8 +136,11 @@ def image_data(image: Any, *, name: str = "image",
       them.
 
     Pixels are bool, integer or float: complex, object, string and other dtypes are
-    refused. The pixel size is None except for a Micrograph. The shape is not checked
-    (callers check the dimensions they need).
+    refused. The pixel size is None except for a Micrograph. Channels are last: a 3-D
+    array whose last axis is longer than 4 and whose first is at most 4, such as
+    ``(3, H, W)`` from a channel-first reader, is refused (:func:`check_channels_last`;
+    the channel rule would read it as a 3-row image). Other dimensions are not checked
+    (callers check the ones they need).
 
     Parameters
     ----------
@@ -148,6 +151,9 @@ def image_data(image: Any, *, name: str = "image",
     intensity : bool
         Whether the pixels are grey levels (the bit-depth rule of integer lists) rather
         than labels.
+    channels_first : bool
+        The caller declared the array channel-first (and moves the axis itself): the
+        channels-last check is skipped.
 
     Returns
     -------
@@ -160,7 +166,7 @@ def image_data(image: Any, *, name: str = "image",
         None, a file path (read it with :func:`read_image` first) or something that is
         not numeric pixels (an array of complex, object or string dtype, ...).
     ValueError
-        Ragged nested lists, or integer lists outside 0-65535.
+        Ragged nested lists, integer lists outside 0-65535, or a channel-first array.
 
     Examples
     --------
@@ -168,6 +174,34 @@ def image_data(image: Any, *, name: str = "image",
     >>> a.dtype.name, px
     ('uint8', None)
     """
+    arr, px = _image_data(image, name, intensity)
+    if not channels_first:
+        check_channels_last(arr.shape, name)
+    return arr, px
+
+
+def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
+    """ValueError for a channel-first shape: 3-D, last axis > 4 and first axis <= 4.
+
+    Every image argument is ``(H, W)`` or ``(H, W, C)`` with at most 4 channels; a
+    ``(C, H, W)`` array (tifffile, bioio, PyTorch) would otherwise be read as ``C`` rows
+    of ``W`` channels.
+
+    Examples
+    --------
+    >>> check_channels_last((512, 512, 3))
+    >>> check_channels_last((3, 512, 512), "lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: lr has shape (3, 512, 512), channels first: ...moveaxis(lr, 0, -1)
+    """
+    shape = tuple(int(v) for v in shape)
+    if len(shape) == 3 and shape[2] > 4 and shape[0] <= 4:
+        raise ValueError(f"{name} has shape {shape}, channels first: images are (H, W) or "
+                         f"(H, W, C) with C <= 4; pass numpy.moveaxis({name}, 0, -1)")
+
+
+def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | None]:
     if isinstance(image, Micrograph):
         return _pixel_dtype(image.data, name), image.pixel_size_um
     if image is None:

@@ -647,13 +647,14 @@ def _as_yx_c(data, axes: str | None):
         pixel = data.pixel_size_um
         axes = axes or data.axes
         data = data.data
-    data, _ = image_data(data, name="data")
+    cyx = axes is not None and axes.upper() == "CYX"
+    data, _ = image_data(data, name="data", channels_first=cyx)
     if not isinstance(data, da.Array):
         if isinstance(data, np.ndarray):
             data = da.from_array(data, chunks=(1024,) * min(2, data.ndim) + data.shape[2:])
         else:
             data = da.from_array(data, chunks=getattr(data, "chunks", "auto"))
-    if axes is not None and axes.upper() == "CYX":
+    if cyx:
         data = da.moveaxis(data, 0, -1)
         axes = "YXC"
     return data, _norm_axes(axes, data.ndim), pixel
@@ -675,7 +676,9 @@ def write_ome_zarr(
     Parameters
     ----------
     data : ndarray, dask array, zarr array or Micrograph
-        ``(H, W)`` or ``(H, W, C)``; ``axes="CYX"`` accepts channel-first input.
+        ``(H, W)`` or ``(H, W, C)``; ``axes="CYX"`` accepts channel-first input (a
+        ``(C <= 4, H, W > 4)`` array without it is refused, not written as ``W``
+        channels: :func:`napari_srmat.io.image_data`).
         Dask input is written block by block, so it may be larger than memory.
     path : path-like
         Destination directory (conventionally ``*.ome.zarr``).

@@ -577,9 +577,9 @@ class HeynResult:
     n_intersections: int
     total_length_px: float
     n_lines: int
-    per_line_length_px: np.ndarray
-    per_line_count: np.ndarray
-    intersections: np.ndarray
+    per_line_length_px: np.ndarray = field(repr=False)
+    per_line_count: np.ndarray = field(repr=False)
+    intersections: np.ndarray = field(repr=False)
     ci95_half_width_px: float = math.nan
     relative_accuracy_pct: float = math.nan
     pixel_size_um: float | None = None
@@ -633,6 +633,7 @@ class HeynResult:
             "relative_accuracy_pct": finite_or_none(self.relative_accuracy_pct),
             "pattern": self.pattern,
             "warnings": list(self.warnings),
+            "degenerate": bool(self.degenerate),
             "intersection_count": float(self.intersection_count),
             "intercept_count": float(self.intercept_count),
             "n_triple_points": int(self.n_triple_points),
@@ -1163,7 +1164,7 @@ def measure_intercepts(
     pixel_size_um = check_pixel_size(pixel_size_um)
     warnings_: list[str] = []
     fraction = np.count_nonzero(m) / m.size
-    degenerate = fraction > MAX_BOUNDARY_FRACTION
+    degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
     if degenerate:
         warnings_.append(
             f"{100 * fraction:.0f}% of the mask's pixels are boundary (more than "

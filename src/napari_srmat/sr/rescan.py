@@ -50,7 +50,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
+from ..errors import check_number
+from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .base import SRError
 
 __all__ = [
@@ -421,15 +422,12 @@ def plan_rescan_job(
     """
     from .registry import load_model
 
-    budget = float(budget)
-    if not 0.0 < budget <= 1.0:
-        raise SRError(f"budget must be a fraction in (0, 1], got {budget}")
-    dwell_ratio = float(dwell_ratio)
-    if not (np.isfinite(dwell_ratio) and dwell_ratio > 0):
-        raise SRError(f"dwell ratio must be > 0, got {dwell_ratio}")
-    roi_px = int(roi_px)
-    if roi_px < 4:
-        raise SRError(f"ROI block size must be >= 4 LR px, got {roi_px}")
+    # the one number rule: a string ("10%"), None or a bool was a bare float()/int()
+    # error naming no argument, or taken as 1.0
+    budget = check_number("budget (fraction of the image)", budget, lo=0, hi=1, lo_open=True,
+                          error=SRError)
+    dwell_ratio = check_number("dwell_ratio", dwell_ratio, lo=0, lo_open=True, error=SRError)
+    roi_px = check_number("roi_px (LR px)", roi_px, lo=4, integer=True, error=SRError)
     from ..io import check_pixel_values, image_data
 
     lr = np.asarray(image_data(lr, name="lr")[0])
@@ -490,6 +488,7 @@ def plan_rescan_job(
     )
 
 
+@plain_version(plan_rescan_job)
 def plan_rescan(lr: Any, model: Any = None, **kwargs) -> RescanPlan:
     """Blocking version of :func:`plan_rescan_job` (same arguments).
 
