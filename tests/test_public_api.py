@@ -96,6 +96,7 @@ def test_plain_versions_show_and_check_the_job_keywords():
     import inspect
 
     for name, keyword in (("measure_grain_size", "pixel_size_um"),
+                          ("super_resolve", "scale"),
                           ("predict_boundaries", "tile"),
                           ("find_hallucination_candidates", "tolerance_px"),
                           ("plan_rescan", "dwell_ratio")):
@@ -111,6 +112,18 @@ def test_plain_versions_show_and_check_the_job_keywords():
         napari_srmat.plan_rescan(np.zeros((32, 32)), dwell=2)
     with pytest.raises(TypeError, match=r"^find_candidates\(\) missing a required argument: 'sr'"):
         napari_srmat.find_hallucination_candidates(np.zeros((32, 32)))
+
+
+def test_super_resolve_takes_the_scale_of_a_named_model():
+    """super_resolve(image, "bicubic", scale=2) failed with "super_resolve_job() got an
+    unexpected keyword argument 'scale'"; a loaded model's scale cannot be overridden."""
+    from napari_srmat.sr import SRError, load_model
+
+    image = np.zeros((8, 12))
+    assert napari_srmat.super_resolve(image, "bicubic", scale=2).shape == (16, 24)
+    assert napari_srmat.super_resolve(image, "bicubic", scale=4).shape == (32, 48)
+    with pytest.raises(SRError, match="does not match the loaded model's x4"):
+        napari_srmat.super_resolve(image, load_model("bicubic", scale=4), scale=2)
 
 
 def test_boundary_model_argument_takes_a_checkpoint_path_and_names_itself():

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..jobs import Event, Log, StopToken, run_job
+from ..jobs import Event, Log, StopToken, plain_version, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import SRError, SRModel
 
@@ -52,6 +52,7 @@ def super_resolve_job(
     image: Any,
     model: SRModel | str | None = None,
     *,
+    scale: int | None = None,
     tile: int = DEFAULT_TILE,
     overlap: int | None = DEFAULT_OVERLAP,
     batch_size: int = 4,
@@ -81,6 +82,10 @@ def super_resolve_job(
         and never overwritten).
     model : SRModel or str, optional
         A loaded model, a registry name, or None (shipped default).
+    scale : int, optional
+        Magnification (2 or 4) of the model loaded for a registry name or None (as
+        :func:`~napari_srmat.sr.load_model` ``(model, scale=scale)``); None = the
+        model's default. With a loaded model it must be the model's own scale.
     tile : int
         Largest LR tile size, context included (default
         :data:`napari_srmat.tiling.DEFAULT_TILE` = 1024); smaller images get a
@@ -138,7 +143,10 @@ def super_resolve_job(
     from .registry import load_model
 
     if model is None or isinstance(model, str):
-        model = load_model(model)
+        model = load_model(model, scale=scale)
+    elif scale is not None and int(scale) != int(model.scale):
+        raise SRError(f"scale {scale} does not match the loaded model's x{model.scale}: "
+                      "load the model at that scale or leave scale out")
     overlap = resolve_overlap(model, overlap, int(tile))
     from ..io import Micrograph, check_pixel_values, grey_or_rgb, image_data
 
@@ -219,6 +227,7 @@ def super_resolve_job(
     return result
 
 
+@plain_version(super_resolve_job)
 def super_resolve(image: Any, model: SRModel | str | None = None, **kwargs) -> Any:
     """Blocking version of :func:`super_resolve_job` (same arguments)."""
     return run_job(super_resolve_job(image, model, **kwargs), quiet=True)
