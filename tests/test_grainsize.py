@@ -174,6 +174,19 @@ def test_mask_mode_degenerate_and_bad_input():
         measure_grain_size(np.zeros((50, 50)), mask=True, pattern="segments")
 
 
+def test_a_boundary_mask_measured_as_a_micrograph_is_refused(model):
+    """A 0/255 or bool boundary mask given without mask=True ran the model on it and
+    reported an ℓ̄ less than half the truth with only a 'grey image' warning; a bad
+    ``mask`` value was taken as True."""
+    ms = generate_microstructure((128, 128), mean_grain_size_px=24, seed=3)
+    for binary in (ms.boundaries, ms.boundaries.astype(np.uint8) * 255):
+        with pytest.raises(GrainSizeError, match="only two pixel values.*mask=True"):
+            measure_grain_size(binary, model=model)
+    assert measure_grain_size(ms.boundaries, mask=True).mean_intercept_px > 0
+    with pytest.raises(GrainSizeError, match="mask must be True or False"):
+        measure_grain_size(ms.boundaries, mask="yes")
+
+
 def test_mask_mode_scale_invariant_in_um():
     """Pure geometry (no model): one synthetic structure rendered at x0.5 ... x4 (the
     generator is scale-free) gives the same ℓ̄ in µm within 5 % where ℓ̄ >= 40 px

@@ -913,6 +913,8 @@ def measure_grain_size_job(
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
     if pattern not in ("random", "grid", "circles"):
         raise GrainSizeError(f"unknown pattern {pattern!r}; choose random, grid or circles")
+    if not isinstance(mask, (bool, np.bool_)):
+        raise GrainSizeError(f"mask must be True or False, not {mask!r}")
     if inference_scale is not None:
         inference_scale = check_number("inference_scale", inference_scale, lo=0.0, lo_open=True,
                                        hi=INFERENCE_SCALE_LIMIT, error=GrainSizeError)
@@ -937,9 +939,14 @@ def measure_grain_size_job(
         yield Progress(1, 1, stage="intercepts")
         return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"))
 
-    from .io import check_pixel_values
+    from .io import check_pixel_values, looks_binary
 
     check_pixel_values(arr)
+    if looks_binary(arr):
+        raise GrainSizeError(
+            "the image holds only two pixel values, like a boundary mask: the boundary "
+            "model needs a micrograph; to measure a boundary mask, pass mask=True "
+            "(srmat grain-size --mask)")
     from .edges.infer import as_boundary_model
 
     model = as_boundary_model(model)

@@ -11,6 +11,7 @@ from ._float import (
     check_pixel_values,
     float_bit_depth_divisor,
     grey_or_rgb,
+    looks_binary,
     to_float01,
     to_uint8,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "check_threshold",
     "check_pixel_values",
     "float_bit_depth_divisor",
+    "looks_binary",
     "check_pixel_size",
     "check_replaceable_store",
     "pixel_size_from_line",

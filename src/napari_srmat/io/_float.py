@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["all_finite", "as_rgb", "check_pixel_values", "float_bit_depth_divisor", "grey_or_rgb",
-           "to_float01", "to_uint8"]
+           "looks_binary", "to_float01", "to_uint8"]
 
 #: How far outside [0, 1] a float image may reach before :func:`check_pixel_values` refuses it
 #: (interpolation and SR outputs overshoot a little; a 0-255 float image reaches 255).
@@ -234,6 +234,35 @@ def float_bit_depth_divisor(image: Any) -> int | None:
         if hi <= divisor + FLOAT_SLACK:
             return divisor
     return None
+
+
+#: Fewest sampled values for :func:`looks_binary` to call an image with two values binary.
+BINARY_MIN_SAMPLE = 256
+
+
+def looks_binary(image: Any) -> bool:
+    """Whether an image is a binary mask rather than a micrograph.
+
+    True for a ``bool`` image, or one whose sampled pixels (the value sample of
+    :func:`check_pixel_values`; at least :data:`BINARY_MIN_SAMPLE` values, all channels)
+    take exactly two values: a boundary mask saved as 0/255 (or 0/1) PNG. A micrograph
+    of that size never has only two grey levels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> looks_binary(np.zeros((32, 32), bool))
+    True
+    >>> mask = np.zeros((32, 32), np.uint8); mask[::8] = 255
+    >>> looks_binary(mask), looks_binary(np.arange(1024, dtype=np.uint8).reshape(32, 32))
+    (True, False)
+    """
+    if np.dtype(image.dtype) == np.bool_:
+        return True
+    if len(image.shape) < 2:
+        return False
+    sample = _value_sample(image)
+    return sample.size >= BINARY_MIN_SAMPLE and np.unique(sample).size == 2
 
 
 def _value_sample(image: Any) -> np.ndarray:
