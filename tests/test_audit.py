@@ -154,6 +154,11 @@ def test_bad_shapes(shapes):
         find_candidates(np.zeros((32, 32)), np.zeros((128, 128)), scale=3)
 
 
+def test_swapped_lr_and_sr_are_named_as_such():
+    with pytest.raises(AuditInputError, match="sr is smaller than lr: are they swapped"):
+        find_candidates(np.zeros((128, 128), np.uint8), np.zeros((32, 32), np.uint8))
+
+
 @pytest.mark.parametrize("kw, match", [
     ({"tolerance_px": -1.0}, "tolerance_px"), ({"tolerance_px": float("nan")}, "tolerance_px"),
     ({"min_score": float("nan")}, "min_score"), ({"residual_floor": 2.0}, "residual_floor"),

@@ -96,3 +96,12 @@ def test_cli_register(fixed, tmp_path, capsys):
     assert out["ssim"] > 0.9
     assert main(["register", str(tmp_path / "lr.png"), str(tmp_path / "no.png")]) == 2
     assert "no.png" in capsys.readouterr().err
+
+
+def test_swapped_images_are_named_as_such(fixed):
+    """moving and fixed given the other way round failed with "the images barely
+    overlap" only; the message now asks whether they are swapped."""
+    moving = _acquire(fixed, 4, (37, 21), (0.0, 0.0))
+    with pytest.raises(RegistrationError, match="are they swapped"):
+        register_images(fixed, moving)
+    assert register_images(moving, fixed).scale == pytest.approx(4, rel=2e-3)

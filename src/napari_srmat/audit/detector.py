@@ -619,7 +619,9 @@ def find_candidates_job(
     if scale is None:
         if H % h or W % w or H // h != W // w:
             raise AuditInputError(
-                f"cannot infer an integer scale from lr {(h, w)} and sr {(H, W)}; pass scale=")
+                f"cannot infer an integer scale from lr {(h, w)} and sr {(H, W)}; "
+                + ("sr is smaller than lr: are they swapped? (lr = the low-resolution input, "
+                   "sr = its super-resolved version)" if H < h and W < w else "pass scale="))
         scale = H // h
     scale = int(scale)
     if scale < 1 or H != h * scale or W != w * scale:

@@ -244,6 +244,15 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(a, b, data_range=1.0))
 
 
+def _swapped_hint(moving_shape, fixed_shape, lowest_scale: float) -> str:
+    """A hint for an error when MOVING is the larger image at every searched scale ≥ 1
+    (moving and fixed given the other way round: moving is the low-resolution image)."""
+    if lowest_scale >= 1 and all(a > b for a, b in zip(moving_shape, fixed_shape)):
+        return ("; moving is larger than fixed at every searched scale: are they swapped? "
+                "(moving = the low-resolution image, fixed = the high-resolution one)")
+    return ""
+
+
 def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
                     fit_scale: bool = True,
                     scale_range: tuple[float, float] = SCALE_RANGE,
@@ -316,7 +325,7 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     if best is None:
         raise RegistrationError(
             f"cannot register: at scales {lo:.3g}-{hi:.3g} neither image contains the other "
-            f"(moving {m.shape}, fixed {f.shape})")
+            f"(moving {m.shape}, fixed {f.shape}){_swapped_hint(m.shape, f.shape, lo)}")
     if lo != hi:
         s0 = best[1]
         fine = np.geomspace(max(lo, s0 / COARSE_STEP), min(hi, s0 * COARSE_STEP),
@@ -328,7 +337,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         s = lo
     box = _overlap_box(m.shape, f.shape, s, (oy, ox))
     if box[1] - box[0] < MIN_OVERLAP_PX // 2 or box[3] - box[2] < MIN_OVERLAP_PX // 2:
-        raise RegistrationError("cannot register: the images barely overlap")
+        raise RegistrationError("cannot register: the images barely overlap"
+                                + _swapped_hint(m.shape, f.shape, lo))
     # refinement region: a central crop of the overlap, full resolution
     i0, i1, j0, j1 = box
     ci, cj = (i0 + i1) // 2, (j0 + j1) // 2
