@@ -215,6 +215,14 @@ def test_zarr_errors(tmp_path):
 # --------------------------------------------------------------------------- Zarr
 
 
+def test_write_ome_zarr_refuses_an_image_file_name(tmp_path):
+    """write_ome_zarr(img, "f.png") wrote a Zarr folder named f.png."""
+    for name in ("f.png", "f.TIF", "f.jpg"):
+        with pytest.raises(ValueError, match=r"writes an OME-Zarr folder.*f\.ome\.zarr"):
+            write_ome_zarr(np.zeros((8, 8), np.uint8), tmp_path / name)
+        assert not (tmp_path / name).exists()
+
+
 def test_ome_zarr_roundtrip(tmp_path, rng):
     a = _rgb(rng, 1100, 1300)
     p = write_ome_zarr(a, tmp_path / "a.ome.zarr", pixel_size_um=0.5, chunks=512)

@@ -709,7 +709,13 @@ def write_ome_zarr(
     import dask
 
     from ..jobs import JobCancelled
+    from ._data import IMAGE_SUFFIXES
 
+    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        raise ValueError(
+            f"{path}: write_ome_zarr writes an OME-Zarr folder, not a "
+            f"{Path(path).suffix} file; give a path ending in .zarr (e.g. "
+            f"{Path(path).with_suffix('.ome.zarr').name})")
     pixel_size_um = check_pixel_size(pixel_size_um)
     arr, axes, pixel = _as_yx_c(data, axes)
     if pixel_size_um is None:
