@@ -139,14 +139,13 @@ def _run(args: argparse.Namespace) -> int:
     if pooled_px is None and any(p is not None for p in pixel_sizes):
         warnings.append("the masks have different or unknown pixel sizes: pooled um and G "
                         "withheld (give --pixel-size-um)")
-    if pooled_px is not None:
-        out["pixel_size_um"] = pooled_px
-        if valid:
-            um = pooled * pooled_px
-            out["mean_intercept_um"] = um
-            out["astm_g"] = astm_grain_size_number(um / 1000.0)
-        else:
-            out["mean_intercept_um"] = out["astm_g"] = None
+    # the µm keys are always there, null without one pixel size (as srmat grain-size)
+    out["pixel_size_um"] = pooled_px
+    out["mean_intercept_um"] = out["astm_g"] = None
+    if pooled_px is not None and valid:
+        um = pooled * pooled_px
+        out["mean_intercept_um"] = um
+        out["astm_g"] = astm_grain_size_number(um / 1000.0)
     out["per_image"] = per_image
     for w in warnings:
         print(f"srmat heyn: warning: {w}", file=sys.stderr)

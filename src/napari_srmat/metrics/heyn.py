@@ -647,10 +647,11 @@ class HeynResult:
             "twins_excluded": self.twins_excluded,
             "excluded_length_px": float(self.excluded_length_px),
         }
-        if self.pixel_size_um is not None:
-            out["pixel_size_um"] = float(self.pixel_size_um)
-            out["mean_intercept_um"] = finite_or_none(self.mean_intercept_um)
-            out["astm_g"] = finite_or_none(self.astm_g)
+        # the µm keys are always there, null without a pixel size (as GrainSizeResult)
+        known = self.pixel_size_um is not None
+        out["pixel_size_um"] = float(self.pixel_size_um) if known else None
+        out["mean_intercept_um"] = finite_or_none(self.mean_intercept_um) if known else None
+        out["astm_g"] = finite_or_none(self.astm_g) if known else None
         if arrays:
             out["per_line_length_px"] = [float(x) for x in self.per_line_length_px]
             out["per_line_count"] = [int(x) for x in self.per_line_count]
