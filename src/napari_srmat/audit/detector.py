@@ -574,6 +574,10 @@ def find_candidates_job(
     boundary_threshold : float
         Threshold of the boundary map on SR; the LR-up map uses
         ``boundary_threshold * lr_threshold_factor`` (more permissive: blurred LR).
+    lr_threshold_factor : float
+        Factor (default 0.5) on ``boundary_threshold`` for the boundary map of the
+        upsampled LR image: a boundary counts as present in LR at this lower level,
+        because LR boundaries are blurred and weaker.
     residual_floor : float or "auto"
         Residual RMS (intensity in [0, 1]) below which there is no data-consistency
         evidence. ``"auto"``: :func:`estimate_residual_floor` (adapts to an SR model's
