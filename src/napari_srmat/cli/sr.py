@@ -48,7 +48,8 @@ def register(subparsers) -> None:
         add_help=False,
         prefix_chars="\0",  # every word, options included, goes to ``argv``
     )
-    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p.add_argument("argv", nargs=argparse.REMAINDER,
+                   help="the action and its options (see `srmat sr run -h`)")
     p.set_defaults(func=_dispatch)
 
 
