@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
-from . import DEVICE_HELP, UserError, print_json, seed_arg
+from . import DEVICE_HELP, UserError, int_arg, lr_arg, print_json, seed_arg
 from .edges import ENCODER_HELP
 
 __all__ = ["register"]
@@ -25,26 +25,26 @@ def register(subparsers) -> None:
         help="train UAED on bilinear-upscaled vs super-resolved TBM images and compare",
     )
     s.add_argument("--data", default=DEFAULT_DATA, help=f"TBM root (default {DEFAULT_DATA})")
-    s.add_argument("--scale", type=int, default=4,
+    s.add_argument("--scale", type=int_arg(1), default=4,
                    help="upscaling factor of both arms (default %(default)s; 2 is "
                         "CPU-friendly)")
-    s.add_argument("--epochs", type=int, default=20,
+    s.add_argument("--epochs", type=int_arg(1), default=20,
                    help="UAED training epochs of each arm (default %(default)s)")
     s.add_argument("--seed", type=seed_arg, default=0,
                    help="random seed of both trainings (default %(default)s)")
-    s.add_argument("--crop", type=int, default=None,
+    s.add_argument("--crop", type=int_arg(1), default=None,
                    help="centre-crop each LR image to this side in px before upscaling "
                         "(cheaper; default: whole images)")
     s.add_argument("--encoder", default="tiny", help=ENCODER_HELP)
-    s.add_argument("--lr", type=float, default=1e-3,
+    s.add_argument("--lr", type=lr_arg, default=1e-3,
                    help="AdamW learning rate of both trainings (default %(default)s)")
-    s.add_argument("--train-crop", type=int, default=128,
+    s.add_argument("--train-crop", type=int_arg(MIN_TRAIN_CROP), default=128,
                    help=f"side of the random training crops in upscaled px "
                         f"(default %(default)s, at least {MIN_TRAIN_CROP})")
-    s.add_argument("--steps-per-epoch", type=int, default=None, metavar="N",
+    s.add_argument("--steps-per-epoch", type=int_arg(1), default=None, metavar="N",
                    help="optimiser steps per epoch (default: one pass over the training "
                         "images)")
-    s.add_argument("--max-images", type=int, default=None, metavar="N",
+    s.add_argument("--max-images", type=int_arg(1), default=None, metavar="N",
                    help="use only the first N images of each split (quick runs; "
                         "default: all)")
     s.add_argument("--sr-model", default=None, help="SR registry name (default: shipped)")
