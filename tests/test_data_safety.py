@@ -749,7 +749,7 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
     (["demo", "--out", "{out}", "--stages", ","], "no demo stage"),
     (["demo", "--out", "{out}", "--size", "100000000"], "--size must be between 32 and 4096"),
     (["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}2",
-      "--max-images", "-1"], "max_images must be at least 1"),
+      "--max-images", "-1"], "argument --max-images: an integer >= 1, got -1"),
 ])
 def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     """Values that were silently changed or ignored (an overlap of -1 became 21, an empty
@@ -805,13 +805,45 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
       "nan"], "argument --min-score: a finite number, got nan"),
     (["audit", "candidates", "{image}", "{image}", "--out", "{out}.json",
       "--residual-floor", "2"], "argument --residual-floor: 'auto' or a number in (0, 1]"),
+    (["edges", "train", "--data", "{out}", "--epochs", "0"],
+     "srmat edges train: error: argument --epochs: an integer >= 1, got 0"),
+    (["edges", "train", "--data", "{out}", "--steps-per-epoch", "0"],
+     "argument --steps-per-epoch: an integer >= 1, got 0"),
+    (["edges", "train", "--data", "{out}", "--crop", "16"],
+     "argument --crop: an integer >= 32, got 16"),
+    (["edges", "train", "--data", "{out}", "--pretrain-epochs", "-1"],
+     "argument --pretrain-epochs: an integer >= 0, got -1"),
+    (["edges", "train", "--data", "{out}", "--lr", "inf"],
+     "argument --lr: the learning rate must be a finite number >= 0"),
+    (["edges", "pretrain", "{image}", "--out", "{out}", "--steps", "0"],
+     "argument --steps: an integer >= 1, got 0"),
+    (["edges", "pretrain", "{image}", "--out", "{out}", "--mask-ratio", "1"],
+     "argument --mask-ratio: a number between 0 and 1 (exclusive), got 1.0"),
+    (["edges", "pretrain", "{image}", "--out", "{out}", "--crop", "100"],
+     "srmat edges: error: --crop 100 must be a multiple of --patch 16, at least 2 x --patch"),
+    (["edges", "predict", "{image}", "--out", "{out}", "--tile", "0"],
+     "argument --tile: an integer >= 1, got 0"),
+    (["edges", "predict", "{image}", "--out", "{out}", "--tile", "64"],
+     "srmat edges: error: --tile 64 must be larger than 2 x --overlap 32"),
+    (["edges", "eval", "--images", "{out}", "--masks", "{out}", "--threshold", "1.5"],
+     "argument --threshold: threshold must be a number in [0, 1], got 1.5"),
+    (["experiment", "sr-vs-original", "--out", "{out}", "--epochs", "0"],
+     "argument --epochs: an integer >= 1, got 0"),
+    (["experiment", "sr-vs-original", "--out", "{out}", "--max-images", "0"],
+     "argument --max-images: an integer >= 1, got 0"),
+    (["experiment", "sr-vs-original", "--out", "{out}", "--train-crop", "8"],
+     "argument --train-crop: an integer >= 32, got 8"),
 ])
 def test_bad_numbers_name_the_flag(tmp_path, capsys, argv, message):
     """Bad numbers given to srmat sr run / sr train / audit candidates were told with the
     library's parameter names ('tile (0) must be larger than 2 * overlap', 'batch_size
     must be >= 1', 'steps and batch_size must be >= 1', 'tolerance_px must be ...',
     'residual_floor and std_floor must be in (0, 1]'), and --val-every 0 crashed the
-    training: every one is now one line naming the flag, before anything is written."""
+    training; so did srmat edges train / pretrain / predict / eval and srmat experiment
+    sr-vs-original ('epochs and batch_size must be >= 1', 'steps_per_epoch must be >= 1',
+    'crop 100 is not a multiple of the patch side 16', 'tile must be larger than
+    2*overlap', the last only after upscaling every image): every one is now one line
+    naming the flag, before anything is written."""
     from PIL import Image
 
     image = tmp_path / "image.png"
@@ -825,7 +857,8 @@ def test_bad_numbers_name_the_flag(tmp_path, capsys, argv, message):
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and message in lines[0], err
     for name in ("tile_size", "batch_size", "tolerance_px", "min_score", "residual_floor",
-                 "time_limit_s", "steps and"):
+                 "time_limit_s", "steps and", "epochs and", "steps_per_epoch",
+                 "mask_ratio", "max_images", "2*overlap", "patch side"):
         assert name not in err
     assert not any(tmp_path.glob("out*"))
 
@@ -886,19 +919,12 @@ def _cli_options(parser, name):
             yield name, action
 
 
-#: the commands a metallurgist meets first (measurement, images, SR run); the training
-#: and experiment commands are not covered yet
-_FIRST_COMMANDS = ("srmat demo", "srmat info", "srmat synth", "srmat heyn",
-                   "srmat grain-size", "srmat eval-maps", "srmat plan-rescan",
-                   "srmat register", "srmat audit candidates", "srmat audit report",
-                   "srmat sr run", "srmat sr models", "srmat sr eval", "srmat sr train")
-
-
-def test_help_of_the_first_commands_explains_every_option():
-    """Every option of the commands above says what it is (several had no help at all,
+def test_help_of_every_command_explains_every_option():
+    """Every option of every srmat command says what it is (several had no help at all,
     e.g. srmat demo --pixel-size-um and srmat synth --boundary-width, which did not state
-    their units), pixel sizes state micrometres, and no help shows a doubled '%%'
-    (srmat grain-size's description read 'a 95%% interval')."""
+    their units, and some 40 options of srmat edges train / pretrain / predict / eval
+    and srmat experiment), pixel sizes state micrometres, and no help shows a doubled
+    '%%' (srmat grain-size's description read 'a 95%% interval')."""
     import argparse
 
     from napari_srmat.cli import build_parser
@@ -907,13 +933,14 @@ def test_help_of_the_first_commands_explains_every_option():
     options = [*_cli_options(build_parser(), "srmat"), *_cli_options(build_sr_parser(),
                                                                      "srmat sr")]
     seen = {name for name, _ in options}
-    assert set(_FIRST_COMMANDS) <= seen
+    assert {"srmat heyn", "srmat sr train", "srmat edges train", "srmat edges pretrain",
+            "srmat edges predict", "srmat edges eval", "srmat experiment sr-vs-original",
+            "srmat experiment three-arm", "srmat audit candidates"} <= seen
     silent = [(name, a.option_strings or a.dest) for name, a in options
-              if name in _FIRST_COMMANDS and not isinstance(a, argparse._HelpAction)
-              and not a.help]
+              if not isinstance(a, argparse._HelpAction) and not a.help]
     assert silent == []
     for name, a in options:
-        if name in _FIRST_COMMANDS and any("pixel-size" in o for o in a.option_strings):
+        if any("pixel-size" in o for o in a.option_strings):
             assert "µm" in a.help or " um" in a.help, (name, a.help)
     parsers = [build_parser(), build_sr_parser()]
     while parsers:

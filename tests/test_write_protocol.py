@@ -81,7 +81,7 @@ def test_overwrite_never_deletes_a_folder_napari_srmat_did_not_write(tmp_path, c
     assert rc == 2 and "did not write" in err and empty.is_dir()
     # edges predict: same rule for its output folder
     rc, _, err = _run(["edges", "predict", inp, "--out", notes, "--overwrite", "--tile", "64",
-                       "--device", "cpu"], capsys)
+                       "--overlap", "16", "--device", "cpu"], capsys)
     assert rc == 2 and "did not write" in err
     assert _tree(notes) == before
 
@@ -328,7 +328,7 @@ def test_a_second_run_into_the_same_output_is_refused(tmp_path, capsys):
         rc, _, err = _run([*SR, inp, out, *FAST], capsys)
         assert rc == 2 and f"being written by process {os.getpid()}" in err
         rc, _, err = _run(["edges", "predict", inp, "--out", out, "--tile", "64",
-                           "--device", "cpu"], capsys)
+                           "--overlap", "16", "--device", "cpu"], capsys)
         assert rc == 2 and "being written by" in err
     assert not out.exists() and not Path(f"{out}.lock").exists()
     # a lock file left by a killed process (no flock held) is taken over

@@ -115,6 +115,15 @@ def threshold_arg(text: str) -> float:
     return _checked_number_arg(text, check_threshold)
 
 
+def lr_arg(text: str) -> float:
+    """argparse ``type=`` of ``--lr`` flags: the rule of
+    :func:`napari_srmat.device.check_learning_rate` (a finite number >= 0), reported with
+    the flag."""
+    from ..device import check_learning_rate
+
+    return _checked_number_arg(text, check_learning_rate)
+
+
 def int_arg(minimum: int) -> Callable[[str], int]:
     """argparse ``type=`` of an integer flag with a lower bound, so that a bad value is
     reported with the flag (``argument --tile: an integer >= 1, got 0``) instead of the

@@ -5,12 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import UserError, print_json, seed_arg
+from . import (
+    DEVICE_HELP,
+    UserError,
+    _checked_number_arg,
+    int_arg,
+    lr_arg,
+    print_json,
+    seed_arg,
+    threshold_arg,
+)
 
 __all__ = ["register"]
 
+#: help of the ``--encoder`` flags (the presets of
+#: :data:`napari_srmat.edges.model.ENCODER_PRESETS`, not imported here: torch)
+ENCODER_HELP = ("encoder preset of the boundary model: tiny, small, efficientnet-b0 or "
+                "efficientnet-b7 (default %(default)s)")
+
+
 def register(subparsers) -> None:
-    from ..edges.config import BoundaryTrainConfig
+    from ..edges.config import MIN_TRAIN_CROP, BoundaryTrainConfig
     from ..edges.data import INPUT_NORMS
     from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 
@@ -20,22 +35,35 @@ def register(subparsers) -> None:
 
     t = sub.add_parser("train", help="train a UAED boundary model")
     t.add_argument("--data", required=True, help="ROOT with {train,val}/{images,masks}")
-    t.add_argument("--epochs", type=int, default=d.epochs)
-    t.add_argument("--pretrain-synthetic", type=int, default=d.pretrain_synthetic, metavar="N",
-                   help="pretrain on N synthetic micrographs first")
-    t.add_argument("--pretrain-epochs", type=int, default=d.pretrain_epochs)
-    t.add_argument("--encoder", default=d.encoder,
-                   help=f"tiny, small, efficientnet-b0, efficientnet-b7 (default {d.encoder})")
+    t.add_argument("--epochs", type=int_arg(1), default=d.epochs,
+                   help="training epochs on the labelled images, after any synthetic "
+                        "pretraining (default %(default)s)")
+    t.add_argument("--pretrain-synthetic", type=int_arg(0), default=d.pretrain_synthetic,
+                   metavar="N", help="pretrain on N synthetic micrographs first "
+                                     "(default %(default)s: none)")
+    t.add_argument("--pretrain-epochs", type=int_arg(0), default=d.pretrain_epochs,
+                   help="epochs on the synthetic micrographs of --pretrain-synthetic, "
+                        "before the labelled ones (default %(default)s)")
+    t.add_argument("--encoder", default=d.encoder, help=ENCODER_HELP)
     t.add_argument("--out", default="uaed_run", help="run directory (best/ is the checkpoint)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/last")
-    t.add_argument("--lr", type=float, default=d.lr,
-                   help="AdamW learning rate (1e-3 suits short CPU runs)")
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--crop", type=int, default=d.crop)
-    t.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
-    t.add_argument("--seed", type=seed_arg, default=d.seed)
-    t.add_argument("--device", default=d.device)
-    t.add_argument("--threads", type=int, default=d.num_threads, help="torch CPU threads")
+    t.add_argument("--lr", type=lr_arg, default=d.lr,
+                   help="AdamW learning rate, cosine-decayed towards 5%% of it over the epochs "
+                        "(default %(default)s; 1e-3 suits short CPU runs)")
+    t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size,
+                   help="training crops per optimiser step (default %(default)s)")
+    t.add_argument("--crop", type=int_arg(MIN_TRAIN_CROP), default=d.crop,
+                   help=f"side of the random training crops in px (default %(default)s, "
+                        f"at least {MIN_TRAIN_CROP})")
+    t.add_argument("--steps-per-epoch", type=int_arg(1), default=d.steps_per_epoch,
+                   metavar="N", help="optimiser steps per epoch (default: one pass over the "
+                                     "training images, their number / --batch-size rounded up)")
+    t.add_argument("--seed", type=seed_arg, default=d.seed,
+                   help="random seed of the initial weights, crops and augmentation "
+                        "(default %(default)s)")
+    t.add_argument("--device", default=d.device, help=DEVICE_HELP)
+    t.add_argument("--threads", type=int_arg(0), default=d.num_threads,
+                   help="torch CPU threads (default or 0: torch's default)")
     t.add_argument("--augment", default=d.photometric_augment, metavar="LIST",
                    help="photometric augmentation: 'all' or a comma-separated subset of "
                         "color,gamma,blur,sharpen,noise,jpeg (default: none)")
@@ -46,7 +74,9 @@ def register(subparsers) -> None:
                    help="start from these weights (same encoder): 'default' for the shipped "
                         "model (fine-tuning on your own labelled images), a checkpoint "
                         "folder, or the output of `srmat edges pretrain`")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true",
+                   help="print one JSON object (best checkpoint, validation AP, threshold, "
+                        "history)")
     t.set_defaults(func=_train)
 
     from ..edges.pretrain import MaskedPretrainConfig
@@ -57,27 +87,44 @@ def register(subparsers) -> None:
                          "image modelling); train from it with --init-checkpoint")
     pt.add_argument("images", nargs="+", help="unlabeled micrographs (PNG/JPEG/TIFF/OME-Zarr)")
     pt.add_argument("--out", required=True, help="checkpoint folder to create")
-    pt.add_argument("--steps", type=int, default=m.steps)
-    pt.add_argument("--batch-size", type=int, default=m.batch_size)
-    pt.add_argument("--crop", type=int, default=m.crop)
-    pt.add_argument("--patch", type=int, default=m.patch, help="side of the hidden squares")
-    pt.add_argument("--mask-ratio", type=float, default=m.mask_ratio,
-                    help="fraction of the squares hidden")
-    pt.add_argument("--encoder", default=m.encoder)
-    pt.add_argument("--lr", type=float, default=m.lr)
-    pt.add_argument("--seed", type=seed_arg, default=m.seed)
-    pt.add_argument("--device", default=m.device)
-    pt.add_argument("--threads", type=int, default=m.num_threads, help="torch CPU threads")
-    pt.add_argument("--json", action="store_true")
+    pt.add_argument("--steps", type=int_arg(1), default=m.steps,
+                    help="optimiser steps (default %(default)s)")
+    pt.add_argument("--batch-size", type=int_arg(1), default=m.batch_size,
+                    help="random crops per step (default %(default)s)")
+    pt.add_argument("--crop", type=int_arg(1), default=m.crop,
+                    help="side of the random crops in px: a multiple of --patch, at least "
+                         "twice it; every image must be at least this large "
+                         "(default %(default)s)")
+    pt.add_argument("--patch", type=int_arg(1), default=m.patch,
+                    help="side of the hidden squares in px (default %(default)s)")
+    pt.add_argument("--mask-ratio", type=_mask_ratio_arg, default=m.mask_ratio,
+                    help="fraction of the squares of each crop hidden, between 0 and 1 "
+                         "(default %(default)s)")
+    pt.add_argument("--encoder", default=m.encoder, help=ENCODER_HELP)
+    pt.add_argument("--lr", type=lr_arg, default=m.lr,
+                    help="AdamW learning rate, cosine-decayed towards 5%% of it over the steps "
+                         "(default %(default)s)")
+    pt.add_argument("--seed", type=seed_arg, default=m.seed,
+                    help="random seed of the crops, the hidden squares and the initial "
+                         "weights (default %(default)s)")
+    pt.add_argument("--device", default=m.device, help=DEVICE_HELP)
+    pt.add_argument("--threads", type=int_arg(0), default=m.num_threads,
+                    help="torch CPU threads (default or 0: torch's default)")
+    pt.add_argument("--json", action="store_true",
+                    help="print one JSON object (checkpoint, steps, images, final loss)")
     pt.set_defaults(func=_pretrain)
 
     pr = sub.add_parser("predict", help="boundary probability + uncertainty of an image")
-    pr.add_argument("image")
+    pr.add_argument("image", help="micrograph (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
     pr.add_argument("--out", required=True, help="output directory")
     pr.add_argument("--checkpoint", default=None, help="default: shipped weights")
-    pr.add_argument("--tile", type=int, default=BOUNDARY_TILE)
-    pr.add_argument("--overlap", type=int, default=BOUNDARY_OVERLAP)
-    pr.add_argument("--device", default="auto")
+    pr.add_argument("--tile", type=int_arg(1), default=BOUNDARY_TILE,
+                    help="largest tile side in px, context included (default %(default)s; "
+                         "small images use a smaller one)")
+    pr.add_argument("--overlap", type=int_arg(0), default=BOUNDARY_OVERLAP,
+                    help="context in px on each side of a tile, blended between tiles "
+                         "(default %(default)s)")
+    pr.add_argument("--device", default="auto", help=DEVICE_HELP)
     pr.add_argument("--tta", choices=("none", "d4"), default=None,
                     help="test-time augmentation (default: the checkpoint's setting)")
     _rule_arg(pr)
@@ -94,25 +141,47 @@ def register(subparsers) -> None:
                     help="run the tiles on a dask.distributed cluster: a scheduler address "
                          "(tcp://host:8786) or local:N; --out must be on a file system the "
                          "workers share (docs/distributed.md)")
-    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
     pr.set_defaults(func=_predict)
 
     e = sub.add_parser("eval", help="AP / ROC-AUC / Heyn error on a test folder")
-    e.add_argument("--images", required=True)
-    e.add_argument("--masks", required=True)
-    e.add_argument("--val-images", default=None)
-    e.add_argument("--val-masks", default=None)
-    e.add_argument("--checkpoint", default=None)
-    e.add_argument("--threshold", type=float, default=None)
+    e.add_argument("--images", required=True, help="folder of test images")
+    e.add_argument("--masks", required=True,
+                   help="folder of their boundary masks (paired by file stem)")
+    e.add_argument("--val-images", default=None,
+                   help="folder of validation images: the thresholds are then chosen on "
+                        "them (max F1, least Heyn error) instead of taken from the "
+                        "checkpoint; with --val-masks")
+    e.add_argument("--val-masks", default=None,
+                   help="folder of the validation boundary masks (with --val-images)")
+    e.add_argument("--checkpoint", default=None, help="default: shipped weights")
+    e.add_argument("--threshold", type=threshold_arg, default=None,
+                   help="fixed UAED threshold in [0, 1] (default: max F1 on the validation "
+                        "folders, else the checkpoint's)")
     e.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
     _rule_arg(e)
     e.add_argument("--no-baseline", action="store_true", help="skip the Sobel baseline")
-    e.add_argument("--out", default=None)
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--out", default=None,
+                   help="folder to write report.json, per_image.csv (and "
+                        "per_image_sobel.csv), pr.png and roc.png (default: none written)")
+    e.add_argument("--json", action="store_true",
+                   help="print the report as one JSON object")
     e.set_defaults(func=_eval)
 
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _mask_ratio_arg(text: str) -> float:
+    """argparse ``type=`` of ``--mask-ratio``: the rule of
+    :func:`napari_srmat.edges.pretrain.masked_pretrain_job` (strictly between 0 and 1),
+    reported with the flag."""
+    def check(value):
+        if not (isinstance(value, float) and 0 < value < 1):
+            raise ValueError(f"a number between 0 and 1 (exclusive), got {value!r}")
+        return value
+
+    return _checked_number_arg(text, check)
 
 
 def _rule_arg(parser) -> None:
@@ -162,6 +231,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_location
 
+    if args.crop % args.patch or args.crop == args.patch:
+        raise UserError(f"--crop {args.crop} must be a multiple of --patch {args.patch}, at "
+                        f"least 2 x --patch ({2 * args.patch})")
     check_not_input(args.out, args.images)
     check_output_location(args.out)
     # lazy: only the random crops are read; a missing file and an existing --out are
@@ -193,7 +265,9 @@ def _predict(args: argparse.Namespace) -> int:
     from ..io import read_image
     from ..jobs import Stopped, run_job
     from ..outputs import check_not_input, check_output_location
+    from .sr import _check_tile
 
+    _check_tile(args.tile, args.overlap)  # the engine's rule, with the flags' names
     out = Path(args.out)
     check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
     check_output_location(out)

@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 
 from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
-from . import UserError, print_json, seed_arg
+from . import DEVICE_HELP, UserError, int_arg, lr_arg, print_json, seed_arg
+from .edges import ENCODER_HELP
 
 __all__ = ["register"]
 
@@ -15,6 +16,8 @@ DEFAULT_DATA = "../shared/data/tbm"
 
 
 def register(subparsers) -> None:
+    from ..edges.config import MIN_TRAIN_CROP
+
     p = subparsers.add_parser("experiment", help="paper experiments")
     sub = p.add_subparsers(dest="experiment_command", metavar="NAME")
     s = sub.add_parser(
@@ -22,24 +25,44 @@ def register(subparsers) -> None:
         help="train UAED on bilinear-upscaled vs super-resolved TBM images and compare",
     )
     s.add_argument("--data", default=DEFAULT_DATA, help=f"TBM root (default {DEFAULT_DATA})")
-    s.add_argument("--scale", type=int, default=4)
-    s.add_argument("--epochs", type=int, default=20)
-    s.add_argument("--seed", type=seed_arg, default=0)
-    s.add_argument("--crop", type=int, default=None,
-                   help="centre-crop LR images to this size first (cheaper)")
-    s.add_argument("--encoder", default="tiny")
-    s.add_argument("--lr", type=float, default=1e-3)
-    s.add_argument("--train-crop", type=int, default=128)
-    s.add_argument("--steps-per-epoch", type=int, default=None)
-    s.add_argument("--max-images", type=int, default=None)
+    s.add_argument("--scale", type=int_arg(1), default=4,
+                   help="upscaling factor of both arms (default %(default)s; 2 is "
+                        "CPU-friendly)")
+    s.add_argument("--epochs", type=int_arg(1), default=20,
+                   help="UAED training epochs of each arm (default %(default)s)")
+    s.add_argument("--seed", type=seed_arg, default=0,
+                   help="random seed of both trainings (default %(default)s)")
+    s.add_argument("--crop", type=int_arg(1), default=None,
+                   help="centre-crop each LR image to this side in px before upscaling "
+                        "(cheaper; default: whole images)")
+    s.add_argument("--encoder", default="tiny", help=ENCODER_HELP)
+    s.add_argument("--lr", type=lr_arg, default=1e-3,
+                   help="AdamW learning rate of both trainings (default %(default)s)")
+    s.add_argument("--train-crop", type=int_arg(MIN_TRAIN_CROP), default=128,
+                   help=f"side of the random training crops in upscaled px "
+                        f"(default %(default)s, at least {MIN_TRAIN_CROP})")
+    s.add_argument("--steps-per-epoch", type=int_arg(1), default=None, metavar="N",
+                   help="optimiser steps per epoch (default: one pass over the training "
+                        "images)")
+    s.add_argument("--max-images", type=int_arg(1), default=None, metavar="N",
+                   help="use only the first N images of each split (quick runs; "
+                        "default: all)")
     s.add_argument("--sr-model", default=None, help="SR registry name (default: shipped)")
-    s.add_argument("--sr-checkpoint", default=None)
-    s.add_argument("--mask-mode", choices=["redraw", "nearest"], default="redraw")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--out", default="sr_vs_original")
+    s.add_argument("--sr-checkpoint", default=None,
+                   help="checkpoint directory of the SR model (default: its shipped "
+                        "weights)")
+    s.add_argument("--mask-mode", choices=["redraw", "nearest"], default="redraw",
+                   help="how the boundary masks are upscaled: redraw (thinned to 1 px, "
+                        "then re-drawn about 4 upscaled px wide) or nearest (each pixel repeated) "
+                        "(default %(default)s)")
+    s.add_argument("--device", default="auto", help=DEVICE_HELP)
+    s.add_argument("--out", default="sr_vs_original",
+                   help="folder to write report.json, table.md, pr.png, roc.png and the "
+                        "two training runs original/ and sr/ (default %(default)s)")
     s.add_argument("--init-checkpoint", default=None, metavar="CKPT",
                    help="start both arms from these UAED weights ('default': shipped)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true",
+                   help="print the report as one JSON object (without per-image rows)")
     s.set_defaults(func=_sr_vs_original)
 
     t = sub.add_parser(
@@ -61,7 +84,7 @@ def register(subparsers) -> None:
     t.add_argument("--plot", default=None, metavar="PNG", help="write the figure here")
     t.add_argument("--overwrite", action="store_true",
                    help="replace a --report/--plot this command wrote before")
-    t.add_argument("--device", default="auto")
+    t.add_argument("--device", default="auto", help=DEVICE_HELP)
     t.add_argument("--json", action="store_true", help="print the table as JSON")
     t.set_defaults(func=_three_arm)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

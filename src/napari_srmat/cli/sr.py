@@ -29,6 +29,7 @@ from . import (
     UserError,
     float_arg,
     int_arg,
+    lr_arg,
     print_json,
     seed_arg,
 )
@@ -47,7 +48,8 @@ def register(subparsers) -> None:
         add_help=False,
         prefix_chars="\0",  # every word, options included, goes to ``argv``
     )
-    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p.add_argument("argv", nargs=argparse.REMAINDER,
+                   help="the action and its options (see `srmat sr run -h`)")
     p.set_defaults(func=_dispatch)
 
 
@@ -127,7 +129,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size,
                    help="HR crops per optimiser step (default %(default)s)")
     t.add_argument("--patch", type=int_arg(1), default=d.patch, help="HR crop size")
-    t.add_argument("--lr", type=_lr_arg, default=d.lr,
+    t.add_argument("--lr", type=lr_arg, default=d.lr,
                    help="learning rate (default %(default)s)")
     t.add_argument("--val-every", type=int_arg(1), default=d.val_every,
                    help="validate (and save last/) every N steps when there are validation "
@@ -162,15 +164,6 @@ def build_sr_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
     return parser
-
-
-def _lr_arg(text: str) -> float:
-    """argparse ``type=`` of ``--lr``: the rule of
-    :func:`napari_srmat.device.check_learning_rate`, reported with the flag."""
-    from ..device import check_learning_rate
-    from . import _checked_number_arg
-
-    return _checked_number_arg(text, check_learning_rate)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -6,7 +6,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["BoundaryTrainConfig"]
+__all__ = ["BoundaryTrainConfig", "MIN_TRAIN_CROP"]
+
+#: Smallest training crop (px): the encoder halves it four times (a crop of 0 failed deep
+#: inside the network).
+MIN_TRAIN_CROP = 32
 
 
 @dataclass

@@ -17,7 +17,7 @@ from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_t
 from ..io import as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import check_output_dir, prepare_output_dir
-from .config import BoundaryTrainConfig
+from .config import MIN_TRAIN_CROP, BoundaryTrainConfig
 from .data import (
     INPUT_NORMS,
     BoundaryDataError,
@@ -34,11 +34,6 @@ from .loss import uaed_loss
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
 __all__ = ["BoundaryTrainConfig", "train_boundaries_job", "train_boundaries", "TrainResult"]
-
-
-#: Smallest training crop (px): the encoder halves it four times (a crop of 0 failed deep
-#: inside the network).
-MIN_TRAIN_CROP = 32
 
 
 @dataclass
