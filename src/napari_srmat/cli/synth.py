@@ -73,22 +73,18 @@ def _run(args: argparse.Namespace) -> int:
         atomic_write_bytes(out / f"{name}_mask.png", _png_bytes(mask))
         with atomic_path(out / f"{name}_labels.tif") as tmp:
             tifffile.imwrite(tmp, ms.labels)
+        truth = ms.to_dict()
         info = {
             "name": name,
             "seed": seed,
-            "shape": list(ms.labels.shape),
-            "mean_intercept_px": ms.mean_intercept_px,
-            "mean_intercept_definition": "exact mean intercept of the label image along all "
-            "rows and columns = pi*A/(2*L) with the Cauchy-Crofton boundary length",
-            "n_grains": ms.n_grains,
-            "pixel_size_um": args.pixel_size_um,
-            "mean_intercept_um": ms.mean_intercept_um,
+            **{k: truth[k] for k in ("shape", "mean_intercept_px", "mean_intercept_definition",
+                                     "n_grains", "pixel_size_um", "mean_intercept_um")},
             "files": {
                 "image": f"{name}_image.png",
                 "mask": f"{name}_mask.png",
                 "labels": f"{name}_labels.tif",
             },
-            "params": ms.params,
+            "params": truth["params"],
         }
         atomic_write_text(out / f"{name}.json", json.dumps(info, indent=2))
         items.append(info)

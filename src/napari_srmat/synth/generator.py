@@ -574,6 +574,46 @@ class Microstructure:
             return None
         return self.mean_intercept_px * self.pixel_size_um
 
+    def to_dict(self) -> dict:
+        """The ground truth as JSON-ready values (no arrays): what ``srmat synth`` writes
+        beside the images.
+
+        Examples
+        --------
+        >>> import json
+        >>> ms = generate_microstructure((64, 64), mean_grain_size_px=16, seed=1)
+        >>> sorted(ms.to_dict())[:4]
+        ['mean_intercept_definition', 'mean_intercept_px', 'mean_intercept_um', 'n_grains']
+        >>> _ = json.dumps(ms.to_dict())
+        """
+        return {
+            "shape": [int(v) for v in self.labels.shape],
+            "mean_intercept_px": float(self.mean_intercept_px),
+            "mean_intercept_definition": MEAN_INTERCEPT_DEFINITION,
+            "n_grains": int(self.n_grains),
+            "pixel_size_um": self.pixel_size_um,
+            "mean_intercept_um": self.mean_intercept_um,
+            "params": _jsonable(self.params),
+        }
+
+
+#: What :attr:`Microstructure.mean_intercept_px` is (recorded with it).
+MEAN_INTERCEPT_DEFINITION = ("exact mean intercept of the label image along all rows and "
+                             "columns = pi*A/(2*L) with the Cauchy-Crofton boundary length")
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays and tuples made plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
 
 @dataclass
 class LazyMicrostructure:
