@@ -218,3 +218,116 @@ def test_buttons_without_layers_or_session_tell_the_user(make_napari_viewer, qtb
     assert shown[-1] == ("napari-srmat: no audit session: find candidates or load a session "
                          "first")
     assert w.status.text() == "no audit session: find candidates or load a session first"
+
+
+def _session_widget(viewer, qtbot, tmp_path, n=3):
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=50.0 - i,
+                       kind="new_boundary", new_boundary_length_px=12.0) for i in range(n)]
+    path = tmp_path / "audit.json"
+    w.set_session(AuditSession.create(lr, sr, cands), path)
+    return w, path
+
+
+def test_overlays_are_not_layer_choices_and_sr_removal_is_told(make_napari_viewer, qtbot,
+                                                               tmp_path):
+    """The boundary overlays (Image layers the widget adds) were listed as LR/SR choices;
+    after the SR layer was removed the SR combo fell onto 'SR boundaries' and the
+    overlay was computed from itself. Now they are never choices, and the overlay of a
+    session whose SR layer is gone is switched off with one line."""
+    viewer = make_napari_viewer()
+    w, _ = _session_widget(viewer, qtbot, tmp_path)
+    w.overlay_check.setChecked(True)
+    assert "SR boundaries" in viewer.layers
+    choices = [w.sr_combo.itemText(i) for i in range(w.sr_combo.count())]
+    assert choices == ["lr", "sr"]
+    viewer.layers.remove("sr")
+    assert w.sr_combo.currentText() == "lr"
+    _press(viewer, "n")  # moves on; the overlay cannot be drawn without the SR layer
+    assert w.session.position == 1
+    assert not viewer.layers["SR boundaries"].visible
+    assert "SR layer of this session was removed" in w.status.text()
+
+
+def test_find_candidates_checks_the_session_file_before_searching(make_napari_viewer, qtbot,
+                                                                  tmp_path, monkeypatch):
+    """The session file was only checked when the search had finished: a file of the
+    user's or a folder raised out of the worker's result slot (a traceback, the search
+    lost), a reviewed session was silently replaced by an empty one, and the status
+    ended on the progress text ('audit tiles: 1/1') whatever was found."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    notes = tmp_path / "notes.json"
+    notes.write_text("{}")
+    w.session_path_edit.setText(str(notes))
+    w.run_btn.click()
+    assert w.worker is None and notes.read_text() == "{}"
+    assert "notes.json exists and is not an audit session file" in shown[-1]
+    w.session_path_edit.setText(str(tmp_path))
+    w.run_btn.click()
+    assert w.worker is None and "is a folder" in w.status.text()
+    # a reviewed session: asked first; "no" keeps it
+    _press(viewer, "h")
+    w.session_path_edit.setText(str(path))
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    w.run_btn.click()
+    assert w.worker is None and "1 decisions" in asked[-1]
+    assert w.status.text().startswith("not started")
+    assert len(json.loads(path.read_text())["decisions"]) == 1
+    # "yes": the search runs and the status says what it found (identical LR/SR up to
+    # the x4 nearest-neighbour copy: nothing data-inconsistent... or a few candidates)
+    w.ask = lambda title, text: True
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60000)
+    text = w.status.text()
+    assert text.endswith(f"session saved to {path}"), text
+    n = len(w.session.candidates)
+    assert text.startswith(f"{n} candidate" if n else "no candidates"), text
+    assert json.loads(path.read_text())["decisions"] == {}
+
+
+def test_keys_stop_when_the_dock_is_closed(make_napari_viewer, qtbot, tmp_path):
+    """The letter keys are bound on the viewer: after the audit dock was closed, r / h
+    still recorded verdicts into the session file. Now a closed dock unbinds them."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    viewer.window.add_dock_widget(w, name="audit")
+    _press(viewer, "r")
+    assert len(json.loads(path.read_text())["decisions"]) == 1
+    viewer.window.remove_dock_widget(w)
+    handler = w._key_handlers["h"]
+    handler(viewer)  # a press that reached the old binding: ignored, keys unbound
+    assert len(json.loads(path.read_text())["decisions"]) == 1
+    from app_model.types import KeyBinding
+
+    assert KeyBinding.from_str("H") not in viewer.keymap
+    assert w._key_handlers == {}
+
+
+def test_key_errors_are_one_line(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A decision whose save is refused (the session file replaced by a file of the
+    user's) raised out of napari's key handler; now the status says why."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    path.write_text('{"mine": 1}')
+    _press(viewer, "r")
+    assert "is not an audit session file" in w.status.text()
+    assert path.read_text() == '{"mine": 1}' and len(shown) == 1

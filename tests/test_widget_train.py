@@ -232,3 +232,40 @@ def test_training_refuses_a_stack_layer(make_napari_viewer):
     with pytest.raises(WidgetInputError, match=r"layer 'series' has shape \(3, 64, 64\)"):
         w.current_spec()
     assert not w.queue and w.current is None
+
+
+def test_closing_the_dock_stops_the_job_and_drops_the_queue(make_napari_viewer, qtbot,
+                                                            data_root, tmp_path):
+    """Closing the dock left the training running in the background (and the queue went
+    on), with no control left to see or stop it. Now the job stops cleanly (its `last`
+    checkpoint written) and the queued jobs are cancelled."""
+    viewer = make_napari_viewer()
+    w = TrainEvaluateWidget(viewer)
+    qtbot.addWidget(w)
+    viewer.window.add_dock_widget(w, name="train")
+    spec = _uaed_spec(data_root, tmp_path / "run", epochs=50)
+    queued = _uaed_spec(data_root, tmp_path / "run2", epochs=1)
+    w.enqueue(spec)
+    w.enqueue(queued)
+    qtbot.waitUntil(lambda: w.progress.value() >= 1, timeout=60_000)  # training started
+    viewer.window.remove_dock_widget(w)
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert spec.status == "stopped" and spec.result.epochs_done < 50
+    assert queued.status == "cancelled" and not (tmp_path / "run2").exists()
+
+
+def test_failed_job_tells_why_and_metrics_do_not_carry_over(make_napari_viewer, qtbot,
+                                                             data_root, tmp_path):
+    """The status of a failed job read only 'UAED evaluation: failed' (the reason was in a
+    notification that fades); and the metric table kept the previous job's numbers
+    under the next job until that one reported its first metric."""
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    w.metrics["train loss"] = (3, 0.5)
+    w._update_table()
+    bad = JobSpec(UAED_EVAL, {"data": str(tmp_path / "nowhere"), "out": str(tmp_path / "e")})
+    w.enqueue(bad)
+    assert w.table.rowCount() == 0  # the new job's (empty) metrics, not the old ones
+    qtbot.waitUntil(lambda: bad.status == "failed" and not w.is_running, timeout=60_000)
+    text = w.status.text()
+    assert text.startswith("UAED evaluation: failed: ") and len(text) > 26, text

@@ -56,3 +56,23 @@ def test_async_slicing_switch_sets_napari_preference(make_napari_viewer):
         assert settings.async_ is before and w.async_slicing.isChecked() is before
     finally:
         settings.async_ = before
+
+
+def test_closing_the_workbench_closes_its_tools(make_napari_viewer, qtbot):
+    """Closing the workbench dock left its Train tab's queue running and the Audit tab's
+    letter keys bound on the viewer (they kept recording verdicts). Now the tools are
+    shut down as their own docks are."""
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets.train_widget import UAED_TRAIN, JobSpec
+
+    viewer = make_napari_viewer()
+    w = WorkbenchWidget(viewer)
+    viewer.window.add_dock_widget(w, name="workbench")
+    queued = JobSpec(UAED_TRAIN, {"data": "nowhere"})
+    w.train.queue.append(queued)  # waiting behind a running job
+    assert KeyBinding.from_str("R") in viewer.keymap
+    viewer.window.remove_dock_widget(w)
+    assert queued.status == "cancelled" and w.train.queue == []
+    assert KeyBinding.from_str("R") not in viewer.keymap
+    qtbot.addWidget(w)

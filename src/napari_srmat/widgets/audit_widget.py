@@ -40,8 +40,9 @@ from qtpy.QtWidgets import (
 )
 
 from ..audit.session import AuditFileError, AuditSession
+from ..errors import error_message, is_user_error
 from ._common import sr_world_transform
-from ._worker import ProgressForwarder, SingleJobMixin, user_action
+from ._worker import ProgressForwarder, SingleJobMixin, ask_yes_no, user_action
 
 __all__ = ["AuditWidget", "KEYS"]
 
@@ -50,6 +51,9 @@ KEYS = {"r": "real", "h": "hallucinated", "u": "unsure", "n": "next", "p": "prev
         "b": "blink"}
 
 _COLORS = {"real": "lime", "hallucinated": "red", "unsure": "yellow", None: "magenta"}
+
+#: Names of the boundary-overlay Image layers the widget adds (never LR/SR choices).
+_OVERLAY_NAMES = ("SR boundaries", "LR-up boundaries")
 
 
 def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
@@ -184,9 +188,15 @@ class AuditWidget(SingleJobMixin, QWidget):
 
     # ----------------------------------------------------------------- layers
     def _image_layers(self):
+        """The Image layers the user can choose as LR / SR: not the boundary overlays this
+        widget adds (those are Image layers too)."""
         import napari
 
-        return [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Image)]
+        from .layers import OWN_LAYER_KEY
+
+        return [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Image)
+                and lay.metadata.get(OWN_LAYER_KEY) not in _OVERLAY_NAMES
+                and lay not in self.overlay_layers.values()]
 
     def _refresh_layers(self, *_) -> None:
         names = [lay.name for lay in self._image_layers()]
@@ -202,11 +212,57 @@ class AuditWidget(SingleJobMixin, QWidget):
             self.sr_combo.setCurrentIndex(1)
 
     def _bind_keys(self) -> None:
+        self._key_handlers = {}
         for key, name in KEYS.items():
-            def handler(viewer, name=name):
-                self._action(name)
+            # a key's error (a session file that cannot be written, say) is one line in
+            # the status, as a button's, not an exception out of napari's key handler
+            act = user_action(lambda name=name: self._action(name), self.status)
 
+            def handler(viewer, act=act):
+                if self._closed():
+                    return
+                act()
+
+            self._key_handlers[key] = handler
             self.viewer.bind_key(key, handler, overwrite=True)
+
+    def _unbind_keys(self) -> None:
+        """Give the viewer its letter keys back (those still bound to this widget)."""
+        for key, handler in getattr(self, "_key_handlers", {}).items():
+            if self.viewer.keymap.get(_key_binding(key)) is handler:
+                self.viewer.bind_key(key, None)
+        self._key_handlers = {}
+
+    def _closed(self) -> bool:
+        """Whether napari has taken this widget out of its window (the dock was closed).
+
+        The key bindings live on the viewer, not on the widget, so they outlive the
+        dock: after *close* the letters would still record verdicts into the session
+        file and toggle layers. A widget that was docked and no longer is stops its job
+        and blink, and unbinds its keys. A widget never docked (scripts, tests) acts.
+        """
+        from qtpy.QtWidgets import QMainWindow
+
+        top = self
+        while top.parentWidget() is not None:
+            top = top.parentWidget()
+        if isinstance(top, QMainWindow):
+            self._was_docked = True
+            return False
+        if not getattr(self, "_was_docked", False):
+            return False
+        self._shut_down()
+        return True
+
+    def _shut_down(self) -> None:
+        self._blink_timer.stop()
+        self.auto_blink.setChecked(False)
+        self.stop()
+        self._unbind_keys()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._closed()  # notes that the widget is docked
+        super().showEvent(event)
 
     def _layer_data(self, name: str) -> np.ndarray:
         if not name:
@@ -227,15 +283,68 @@ class AuditWidget(SingleJobMixin, QWidget):
         self._ensure_idle("a candidate search is running; stop it first")
         lr = self._layer_data(self.lr_combo.currentText())
         sr = self._layer_data(self.sr_combo.currentText())
+        # the session file is checked before the search, not after it: a file that
+        # cannot take the session (a folder, a file of the user's) or a reviewed session
+        # the new one would replace is told now, before minutes of work are lost
+        path = Path(self.session_path_edit.text().strip() or "audit.json")
+        if not self._session_path_ok(path):
+            return
 
         def _done(cands) -> None:
-            if cands is not None:
-                session = AuditSession.create(lr, sr, cands,
-                                              reviewer=self.reviewer_edit.text())
-                self.set_session(session, self.session_path_edit.text() or "audit.json")
+            if cands is None:
+                return
+            session = AuditSession.create(lr, sr, cands, reviewer=self.reviewer_edit.text())
+            try:
+                self.set_session(session, path)
+            except Exception as exc:
+                if not is_user_error(exc):
+                    raise
+                from napari.utils.notifications import show_error
+
+                message = f"the session could not be saved: {error_message(exc)}"
+                show_error(f"napari-srmat: {message}")
+                self.status.setText(message)
+                return
+            n = len(session.candidates)
+            self.status.setText(
+                (f"{n} candidate{'s' if n != 1 else ''} to review" if n else
+                 "no candidates: the detector found nothing suspicious")
+                + f"; session saved to {path}")
 
         self._start_single_job(
             lambda token: find_candidates_job(lr, sr, stop=token, **kwargs), on_result=_done)
+
+    def _session_path_ok(self, path: Path) -> bool:
+        """Whether a new session may be saved to ``path``; raises for a path that can never
+        take it, asks (``self.ask``) before replacing a session that holds decisions."""
+        from ..audit.session import _is_session_csv, is_audit_session_file
+        from .layers import WidgetInputError
+
+        if path.is_dir():
+            raise WidgetInputError(f"session file {str(path)!r} is a folder: give a .json "
+                                   "file name")
+        for p, ours in ((path, is_audit_session_file), (path.with_suffix(".csv"),
+                                                        _is_session_csv)):
+            if p.exists() and not ours(p):
+                raise WidgetInputError(f"{p} exists and is not an audit session file written "
+                                       "by napari-srmat; choose another session file")
+        if not path.exists():
+            return True
+        try:
+            old = AuditSession.load(path)
+        except AuditFileError:
+            return True  # ours but unreadable: nothing a reviewer could resume
+        if not old.decisions and not old.added_regions:
+            return True
+        ask = self.ask or ask_yes_no
+        reviewed = f"{old.n_reviewed} decisions, {len(old.added_regions)} added regions"
+        if ask("Replace the audit session?",
+               f"{path} holds a reviewed audit session ({reviewed}). A new search replaces "
+               f"it (the previous version is kept as {path.name}.bak).\n\nReplace it?"):
+            return True
+        self.status.setText(f"not started: {path} holds a reviewed session; load it with "
+                            "Load session… or choose another session file")
+        return False
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Audit session", "", "JSON (*.json)")
@@ -335,7 +444,7 @@ class AuditWidget(SingleJobMixin, QWidget):
 
     def _on_row(self, row: int) -> None:
         if self.session is not None and row >= 0:
-            self.go_to(row)
+            user_action(lambda: self.go_to(row), self.status)()
 
     def go_to(self, index: int) -> None:
         """Select queue item ``index`` and zoom the camera onto its bbox."""
@@ -366,9 +475,19 @@ class AuditWidget(SingleJobMixin, QWidget):
         from skimage.morphology import skeletonize
 
         from ..audit.detector import default_boundary_map, upscale_bicubic
+        from .layers import OWN_LAYER_KEY
 
-        sr = self._layer_data(self.sr_combo.currentText())
-        lr = self._layer_data(self.lr_combo.currentText())
+        # the layers the session was shown on, not whatever the combos now name
+        layers = self.viewer.layers
+        if (self.sr_layer is None or self.sr_layer not in layers or self.lr_up_layer is None
+                or self.lr_up_layer not in layers):
+            for lay in self.overlay_layers.values():
+                lay.visible = False
+            self.status.setText("boundary overlay: the LR or SR layer of this session was "
+                                "removed from the viewer")
+            return
+        sr = self.sr_layer.data[0] if self.sr_layer.multiscale else self.sr_layer.data
+        lr = self.lr_up_layer.data[0] if self.lr_up_layer.multiscale else self.lr_up_layer.data
         sc = s.scale
         x0, y0, x1, y1 = s.current.bbox
         pad = max(32, max(x1 - x0, y1 - y0))
@@ -386,7 +505,7 @@ class AuditWidget(SingleJobMixin, QWidget):
             if lay is None or lay not in self.viewer.layers:
                 lay = self.viewer.add_image(data.astype(np.float32), name=name,
                                             colormap=color, blending="additive",
-                                            opacity=0.7)
+                                            opacity=0.7, metadata={OWN_LAYER_KEY: name})
                 self.overlay_layers[name] = lay
             else:
                 lay.data = data.astype(np.float32)
@@ -478,6 +597,11 @@ class AuditWidget(SingleJobMixin, QWidget):
         return region
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self._blink_timer.stop()
-        self.stop()
+        self._shut_down()
         super().closeEvent(event)
+
+
+def _key_binding(key: str):
+    from app_model.types import KeyBinding
+
+    return KeyBinding.from_str(key.upper())

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -419,6 +419,7 @@ class TrainEvaluateWidget(QWidget):
         self.loss = spec.loss
         self.metrics = spec.metrics
         self._reset_plot()
+        self._update_table()  # the previous job's metrics are not this job's
         self.progress.setValue(0)
         self.status.setText(f"{spec.kind}: starting…")
         self.stop_btn.setEnabled(True)
@@ -453,10 +454,34 @@ class TrainEvaluateWidget(QWidget):
             if spec.status in ("running", "stopping"):
                 spec.status = "stopped" if spec.status == "stopping" else "done"
             self.finished_jobs.append(spec)
-            self.status.setText(f"{spec.kind}: {spec.status}")
+            text = f"{spec.kind}: {spec.status}"
+            if spec.status == "failed" and isinstance(spec.result, BaseException):
+                from ..errors import error_message
+
+                text += f": {error_message(spec.result)}"  # the why stays in view
+            self.status.setText(text)
         self.current = None
         self._refresh_queue()
         self._start_next()
+
+    # ------------------------------------------------------------- dock close
+    def event(self, ev) -> bool:
+        """Closing the dock (napari takes the widget out of its window) stops the running
+        job and drops the queued ones: nothing could show or stop them any more."""
+        if ev.type() == QEvent.Type.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif getattr(self, "_docked", False):
+                self._shut_down()
+        return super().event(ev)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._shut_down()
+        super().closeEvent(event)
+
+    def _shut_down(self) -> None:
+        self.clear_queue()
+        self.stop()
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: Event) -> None:
