@@ -331,3 +331,25 @@ def test_key_errors_are_one_line(make_napari_viewer, qtbot, tmp_path, monkeypatc
     _press(viewer, "r")
     assert "is not an audit session file" in w.status.text()
     assert path.read_text() == '{"mine": 1}' and len(shown) == 1
+
+
+def test_search_results_go_on_the_searched_layers_and_loading_writes_nothing(
+        make_napari_viewer, qtbot, tmp_path):
+    """The boxes of a finished search were placed by whatever the SR list showed when it
+    finished (another layer if the user changed the selection meanwhile); loading a
+    session re-saved it (a new modified time and .bak for a file only read)."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    other = viewer.add_image(np.zeros((64, 64), np.uint8), name="other", scale=(3.0, 3.0))
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    bak = sorted(p.name for p in tmp_path.iterdir())
+    w.load_session(path)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == bak
+    w.session_path_edit.setText(str(tmp_path / "new.json"))
+    w.find_candidates(tile=64)
+    w.sr_combo.setCurrentText("other")  # changed while the search runs
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled() and (tmp_path / "new.json").exists(),
+                    timeout=60000)
+    assert w.sr_layer is viewer.layers["sr"] and w.sr_layer is not other
+    assert tuple(w.boxes_layer.scale) == tuple(viewer.layers["sr"].scale[-2:])

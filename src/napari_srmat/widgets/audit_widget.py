@@ -281,8 +281,9 @@ class AuditWidget(SingleJobMixin, QWidget):
         from ..audit.detector import find_candidates_job
 
         self._ensure_idle("a candidate search is running; stop it first")
-        lr = self._layer_data(self.lr_combo.currentText())
-        sr = self._layer_data(self.sr_combo.currentText())
+        names = (self.lr_combo.currentText(), self.sr_combo.currentText())
+        lr = self._layer_data(names[0])
+        sr = self._layer_data(names[1])
         # the session file is checked before the search, not after it: a file that
         # cannot take the session (a folder, a file of the user's) or a reviewed session
         # the new one would replace is told now, before minutes of work are lost
@@ -295,7 +296,8 @@ class AuditWidget(SingleJobMixin, QWidget):
                 return
             session = AuditSession.create(lr, sr, cands, reviewer=self.reviewer_edit.text())
             try:
-                self.set_session(session, path)
+                # shown on the layers searched, whatever the lists show now
+                self.set_session(session, path, layer_names=names)
             except Exception as exc:
                 if not is_user_error(exc):
                     raise
@@ -369,31 +371,37 @@ class AuditWidget(SingleJobMixin, QWidget):
         except AuditFileError as exc:
             show_error(f"napari-srmat: {error_message(exc)}")
             raise
-        self.set_session(session, path)
+        self.set_session(session, path, save=False)  # loading writes nothing
         return session
 
     # ----------------------------------------------------------------- session
-    def set_session(self, session: AuditSession, path=None) -> None:
-        """Show ``session`` (saving it to ``path`` if given) and go to its position."""
+    def set_session(self, session: AuditSession, path=None, *, save: bool = True,
+                    layer_names: tuple[str, str] | None = None) -> None:
+        """Show ``session`` and go to its position; ``path`` becomes the session file
+        (saved there unless ``save`` is False). ``layer_names`` = (LR, SR) layers the
+        candidates belong to (default: the layers the lists show)."""
         self.session = session
         if path is not None:
-            session.save(path)
+            if save:
+                session.save(path)
             self.session_path_edit.setText(str(path))
         if session.reviewer and not self.reviewer_edit.text():
             self.reviewer_edit.setText(session.reviewer)
-        self._setup_display()
+        self._setup_display(layer_names)
         self._fill_queue()
         self.go_to(session.position)
 
-    def _setup_display(self) -> None:
+    def _setup_display(self, layer_names: tuple[str, str] | None = None) -> None:
         """Candidate boxes over the SR layer, in the SR layer's own world coordinates.
 
         The LR and SR layers keep their scale/translate (from the reader's pixel sizes or
         the SR widget); only when their world extents disagree (two plain PNGs, both at
         scale 1) is the SR layer placed over the LR one the way the SR widget does.
+        ``layer_names`` = (LR, SR); default the layers the lists show.
         """
         s = self.session
-        sr_name, lr_name = self.sr_combo.currentText(), self.lr_combo.currentText()
+        lr_name, sr_name = layer_names or (self.lr_combo.currentText(),
+                                           self.sr_combo.currentText())
         if sr_name in self.viewer.layers:
             self.sr_layer = self.viewer.layers[sr_name]
         if lr_name in self.viewer.layers and lr_name != sr_name:
