@@ -254,6 +254,26 @@ def test_closing_the_dock_stops_the_job_and_drops_the_queue(make_napari_viewer, 
     assert queued.status == "cancelled" and not (tmp_path / "run2").exists()
 
 
+def test_a_second_job_into_the_same_output_folder_is_refused(make_napari_viewer, qtbot,
+                                                             data_root, tmp_path):
+    """Clicking Start twice queued two identical jobs writing one output folder."""
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    first = _uaed_spec(data_root, tmp_path / "run", epochs=50)
+    w.enqueue(first)
+    with pytest.raises(WidgetInputError, match=rf"job #{first.id} .* already writes to"):
+        w.enqueue(_uaed_spec(data_root, tmp_path / "run", epochs=1))
+    assert len(w.queue) == 0
+    other = _uaed_spec(data_root, tmp_path / "run2", epochs=1)
+    w.enqueue(other)
+    assert w.queue == [other]
+    w.clear_queue()
+    w.stop()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+
+
 def test_failed_job_tells_why_and_metrics_do_not_carry_over(make_napari_viewer, qtbot,
                                                              data_root, tmp_path):
     """The status of a failed job read only 'UAED evaluation: failed' (the reason was in a

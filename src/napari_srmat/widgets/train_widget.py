@@ -369,6 +369,14 @@ class TrainEvaluateWidget(QWidget):
         """Queue ``spec``; start it if nothing runs. Returns the running worker."""
         if spec.kind not in JOB_KINDS:
             raise WidgetInputError(f"unknown job kind {spec.kind!r}")
+        out = spec.options.get("out")
+        for other in [*([self.current] if self.current else []), *self.queue]:
+            theirs = other.options.get("out")
+            if out and theirs and Path(out).resolve() == Path(theirs).resolve():
+                # two jobs writing one folder would mix (or refuse) each other's checkpoints
+                raise WidgetInputError(
+                    f"job #{other.id} ({other.status}) already writes to {out}: choose "
+                    "another output folder")
         self.queue.append(spec)
         self._refresh_queue()
         if self.current is None:
