@@ -318,7 +318,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     (bad input, refused output) exit with 2, system errors (disk full, permissions)
     and internal errors with 1, an interrupt with 130.
     """
-    parser = build_parser()
+    try:  # importing the subcommands (torch among them) takes seconds: Ctrl-C there too
+        parser = build_parser()
+    except KeyboardInterrupt:
+        if "--debug" in (sys.argv[1:] if argv is None else argv):
+            raise
+        print("srmat: interrupted", file=sys.stderr)
+        return 130
     args, extra = parser.parse_known_args(argv)
     if extra:  # named after the subcommand, not the root (argparse's default)
         prog = " ".join(["srmat", *([args.command] if getattr(args, "command", None) else [])])
