@@ -125,6 +125,41 @@ def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
     assert not out.exists() and not (tmp_path / "o.ome.zarr.lock").exists()
 
 
+def test_local_workers_are_spawned_ignoring_ctrl_c():
+    """A terminal's Ctrl-C reaches the whole process group: the local:N workers died of
+    it mid-task with KeyboardInterrupt tracebacks, instead of being stopped by the
+    starting process. Processes started while the cluster starts ignore SIGINT (inherited
+    through exec); the caller's handler is back afterwards; other threads are left as
+    they are."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    probe = [sys.executable, "-c",
+             "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"]
+    before = signal.getsignal(signal.SIGINT)
+    with _distributed._workers_ignore_sigint():
+        child = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    assert child.strip() == "True"
+    assert signal.getsignal(signal.SIGINT) is before
+    assert subprocess.run(probe, capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+    errors = []
+
+    def in_thread():
+        try:
+            with _distributed._workers_ignore_sigint():
+                pass
+        except Exception as exc:  # signal.signal outside the main thread: ValueError
+            errors.append(exc)
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert not errors
+
+
 def test_scheduler_strings():
     assert _distributed.check_scheduler("local:3") == ("local:3", 3)
     assert _distributed.check_scheduler(" tcp://h:8786 ") == ("tcp://h:8786", None)

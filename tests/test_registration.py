@@ -66,7 +66,10 @@ def test_fixed_inside_moving_with_noise_and_known_scale(fixed):
 def test_unrelated_images_have_low_ssim_and_bad_input_is_refused(fixed):
     rng = np.random.default_rng(0)
     noise = rng.random((60, 60)).astype(np.float32)
-    assert register_images(noise, fixed, scale=4).ssim < 0.3
+    from napari_srmat.sr.registration import RegistrationWarning
+
+    with pytest.warns(RegistrationWarning):  # no correlation maximum within 4 +- 10 %
+        assert register_images(noise, fixed, scale=4).ssim < 0.3
     with pytest.raises(RegistrationError, match="small"):
         register_images(fixed[:8, :8], fixed)
     with pytest.raises(RegistrationError, match="contains"):
@@ -105,3 +108,29 @@ def test_swapped_images_are_named_as_such(fixed):
     with pytest.raises(RegistrationError, match="are they swapped"):
         register_images(fixed, moving)
     assert register_images(moving, fixed).scale == pytest.approx(4, rel=2e-3)
+
+
+def test_a_scale_at_the_limit_of_the_search_is_flagged(fixed, tmp_path):
+    """An LR image of the whole HR field given as FIXED (the two swapped) was "registered"
+    at scale 7.9995 (the search's upper limit 8) with an offset of -2617 px, and nothing
+    said that this scale is no maximum; it is flagged now (a warning, one line in the
+    CLI), and so is a --scale hint more than 10 % off. A good registration is not."""
+    import warnings
+
+    import cv2
+    from PIL import Image
+
+    from napari_srmat.sr.registration import RegistrationWarning
+
+    lr = cv2.resize(fixed, (96, 96), interpolation=cv2.INTER_AREA)
+    with pytest.warns(RegistrationWarning, match="beyond the upper limit.*moving = the low-res"):
+        register_images(fixed, lr)
+    with pytest.warns(RegistrationWarning, match="lower limit"):
+        register_images(lr, fixed, scale=4.6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert register_images(lr, fixed).scale == pytest.approx(4, rel=2e-3)
+    Image.fromarray(to_uint8(lr)).save(tmp_path / "lr.png")
+    Image.fromarray(to_uint8(fixed)).save(tmp_path / "hr.png")
+    with pytest.warns(RegistrationWarning, match=r"upper limit of the scales searched \(1-8"):
+        assert main(["register", str(tmp_path / "hr.png"), str(tmp_path / "lr.png")]) == 0

@@ -204,3 +204,28 @@ def test_numeric_options_name_themselves(half_structured):
                       (dict(roi_px=None), r"roi_px \(LR px\) must be an integer >= 4, got None")):
         with pytest.raises(SRError, match=match):
             plan_rescan(half_structured, "bicubic", **kw)
+
+
+def test_cli_says_whether_the_plan_pays_off_and_names_bad_counts(half_structured, tmp_path,
+                                                                 capsys):
+    """With --dwell-ratio 20 at x4 the text output printed "time_ratio 1.312" as if it were
+    a plan like any other (the JSON's pays_off false and negative time_saved were not in
+    it); --samples 0 was silently accepted and --samples 1 refused without naming the
+    flag ("the sample spread needs at least 2 samples")."""
+    from PIL import Image
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size", str(ROI)]
+    assert main([*base, "--dwell-ratio", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "time_ratio 1.250, does NOT pay off: 25.0% longer than a full HR scan" in out
+    assert main(base) == 0
+    assert "time_ratio 0.062, saves 93.8% of a full HR scan's time" in capsys.readouterr().out
+    for flag, value, rule in (("--samples", "1", ">= 2"), ("--samples", "0", ">= 2"),
+                              ("--roi-size", "2", ">= 4")):
+        with pytest.raises(SystemExit) as exc:
+            main([*base, flag, value])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: an integer {rule}, got {value}" in err

@@ -172,3 +172,18 @@ def test_steps_flags_have_one_meaning_each(capsys):
     helps = {name: p.format_help() for name, p in next(iter(subs.values())).choices.items()}
     assert "--sampling-steps" in helps["run"] and "--steps " not in helps["run"]
     assert "--train-steps" in helps["train"] and "--steps " not in helps["train"]
+
+
+def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch, capsys):
+    """Building the parser imports torch (seconds): a Ctrl-C then printed a
+    KeyboardInterrupt traceback; now one line and exit 130, like an interrupted run."""
+    from napari_srmat import cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["sr", "run", "in.png", "out.zarr"]) == 130
+    assert capsys.readouterr().err == "srmat: interrupted\n"
+    with pytest.raises(KeyboardInterrupt):  # --debug: the traceback
+        cli.main(["--debug", "sr", "run", "in.png", "out.zarr"])

@@ -141,6 +141,44 @@ def test_domain_shift_fires_on_brightened_and_contrast_stretched_sr_only():
     assert stretched["std_ratio"] == pytest.approx(1.5, abs=0.01)
 
 
+def test_domain_shift_of_a_uniform_input_is_not_a_huge_ratio():
+    """A flat LR (a black or grey HR) resampled has a std of float rounding (~1e-8): an SR
+    image with texture gave "contrast (std) x7599054.61" (grey 100) or "xinf" (black);
+    a flat SR of it is no contrast change at all."""
+    flat = np.full((64, 64), 100 / 255.0)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(flat + rng.normal(0, 0.05, flat.shape), 0, 1)
+    for level in (0.0, 100 / 255.0):
+        lr = np.full((16, 16), level)
+        d = m.domain_shift(lr, np.full((64, 64), level), 4)
+        assert d["std_ratio"] == 1.0 and not d["shifted"]
+        d = m.domain_shift(lr, np.clip(noisy - flat + level, 0, 1), 4)
+        assert math.isinf(d["std_ratio"]) and d["shifted"]
+        assert "on a uniform input" in d["warning"] and "x" + "inf" not in d["warning"]
+
+
+def test_cli_json_is_strict_json_without_nan_or_infinity(tmp_path, capsys):
+    """`srmat sr eval --json` of a black HR printed "std_ratio": Infinity (not JSON:
+    `jq` and json.loads(strict) refuse it); every --json output is strict now."""
+    from napari_srmat.cli import main, print_json
+
+    black = np.zeros((64, 64))
+    rng = np.random.default_rng(0)
+    hr_p = _png(tmp_path / "black.png", black)
+    sr_p = _png(tmp_path / "noise.png", rng.uniform(0, 1, black.shape))
+    assert main(["sr", "eval", hr_p, sr_p, "--json"]) == 0
+    out = capsys.readouterr().out
+
+    def refuse(token):
+        raise ValueError(token)
+
+    d = json.loads(out, parse_constant=refuse)
+    assert d["domain_shift"]["std_ratio"] is None and d["domain_shift"]["shifted"]
+    print_json({"a": np.float32("nan"), "b": np.array([1.0, np.inf]), "c": (-math.inf,)})
+    assert json.loads(capsys.readouterr().out, parse_constant=refuse) == {
+        "a": None, "b": [1.0, None], "c": [None]}
+
+
 def test_evaluation_records_the_degradation_recipe_and_checks_shapes():
     hr = _micrograph()
     recipe = {"recipe": {"mode": "classical"}, "source": "--degradation"}

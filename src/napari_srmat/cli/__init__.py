@@ -249,10 +249,39 @@ def naming_file(path: str | os.PathLike) -> Iterator[None]:
 
 
 def print_json(obj: Any) -> None:
-    """Print one JSON object to stdout (numpy scalars and arrays converted)."""
+    """Print one JSON object to stdout (numpy scalars and arrays converted).
+
+    The output is strict JSON: a non-finite number (NaN, +-inf), which Python's ``json``
+    would print as ``NaN``/``Infinity`` (not JSON; ``jq`` and most parsers refuse it),
+    becomes ``null``.
+
+    Examples
+    --------
+    >>> print_json({"ratio": float("inf"), "v": [1.5, float("nan")]})
+    {
+      "ratio": null,
+      "v": [
+        1.5,
+        null
+      ]
+    }
+    """
     from ..checkpoint import _json_default
 
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    def strict(o: Any) -> Any:
+        if isinstance(o, float):
+            return o if math.isfinite(o) else None
+        if isinstance(o, dict):
+            return {k: strict(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [strict(v) for v in o]
+        return o
+
+    def default(o: Any) -> Any:
+        return strict(_json_default(o))
+
+    sys.stdout.write(json.dumps(strict(obj), indent=2, default=default, allow_nan=False)
+                     + "\n")
     sys.stdout.flush()
 
 
@@ -289,7 +318,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     (bad input, refused output) exit with 2, system errors (disk full, permissions)
     and internal errors with 1, an interrupt with 130.
     """
-    parser = build_parser()
+    try:  # importing the subcommands (torch among them) takes seconds: Ctrl-C there too
+        parser = build_parser()
+    except KeyboardInterrupt:
+        if "--debug" in (sys.argv[1:] if argv is None else argv):
+            raise
+        print("srmat: interrupted", file=sys.stderr)
+        return 130
     args, extra = parser.parse_known_args(argv)
     if extra:  # named after the subcommand, not the root (argparse's default)
         prog = " ".join(["srmat", *([args.command] if getattr(args, "command", None) else [])])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import DEVICE_HELP, print_json
+from . import DEVICE_HELP, int_arg, print_json
 
 __all__ = ["register"]
 
@@ -61,9 +61,9 @@ def register(subparsers) -> None:
     p.add_argument("--source", default="auto", choices=("auto", *UNCERTAINTY_SOURCES),
                    help="uncertainty: flips (deterministic models), samples (stochastic); "
                         "auto picks by model")
-    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+    p.add_argument("--samples", type=int_arg(2), default=DEFAULT_SAMPLES,
                    help=f"samples for --source samples (default {DEFAULT_SAMPLES})")
-    p.add_argument("--roi-size", type=int, default=DEFAULT_ROI_PX, dest="roi_px",
+    p.add_argument("--roi-size", type=int_arg(4), default=DEFAULT_ROI_PX, dest="roi_px",
                    metavar="PX", help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
     p.add_argument("--tile", type=int, default=DEFAULT_PLAN_TILE,
                    help=f"SR tile (LR px, default {DEFAULT_PLAN_TILE})")
@@ -95,8 +95,10 @@ def _plan(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
+        saving = (f"saves {plan.time_saved:.1%} of a full HR scan's time" if plan.time_ratio < 1
+                  else f"does NOT pay off: {-plan.time_saved:.1%} longer than a full HR scan")
         print(f"{len(plan.rois)} rescan rectangle(s), roi_fraction {plan.roi_fraction:.3f}, "
-              f"time_ratio {plan.time_ratio:.3f} (uncertainty: "
+              f"time_ratio {plan.time_ratio:.3f}, {saving} (uncertainty: "
               f"{plan.uncertainty_description})")
         for r, s in zip(plan.rois, plan.scores):
             print(f"  [y0, x0, y1, x1] = {r}  uncertainty {s:.4g}")

@@ -76,6 +76,10 @@ LDL_GAMMA = 5.0
 SHIFT_MEAN_TOL = 0.05
 #: Largest accepted ratio (or inverse ratio) of the Y standard deviations (contrast).
 SHIFT_STD_RATIO = 1.25
+#: A Y standard deviation at most this (in [0, 1] units, well under one 16-bit grey
+#: level) is a uniform image: the float rounding of resampling a flat image (~1e-8) is
+#: not contrast.
+UNIFORM_STD = 1e-6
 
 
 def _in_band_mask(shape: tuple[int, int], scale: int) -> np.ndarray:
@@ -396,7 +400,8 @@ def domain_shift(lr: Any, sr: Any, scale: int, *, degrade: Callable | str | None
 
     * ``mean_shift`` = mean(Y of SR degraded) - mean(Y of LR) (brightness);
     * ``std_ratio`` = std(Y of SR degraded) / std(Y of LR) (contrast; 1 for a flat LR
-      and a flat SR).
+      and a flat SR, ``inf`` for a flat LR and an SR with contrast; a std of at most
+      :data:`UNIFORM_STD` is flat).
 
     Parameters
     ----------
@@ -429,14 +434,17 @@ def _shift_from_back(low: np.ndarray, back: np.ndarray, mean_tol: float,
     y_lr, y_back = rgb_to_y(low), rgb_to_y(back)
     shift = float(y_back.mean() - y_lr.mean())
     s_lr, s_back = float(y_lr.std()), float(y_back.std())
-    if s_lr > 0:
+    if s_lr > UNIFORM_STD:
         ratio = s_back / s_lr
-    else:
-        ratio = 1.0 if s_back == 0 else math.inf
+    else:  # a uniform input: any contrast of the SR image is new (was x7599054 or xinf)
+        ratio = 1.0 if s_back <= UNIFORM_STD else math.inf
     problems = []
     if abs(shift) > mean_tol:
         problems.append(f"brightness shifted by {shift * 255:+.1f} grey levels (of 255)")
-    if not (1.0 / std_ratio <= ratio <= std_ratio):
+    if math.isinf(ratio):
+        problems.append(f"contrast (std {s_back * 255:.2f} grey levels of 255) on a uniform "
+                        "input")
+    elif not (1.0 / std_ratio <= ratio <= std_ratio):
         problems.append(f"contrast (std) x{ratio:.2f}")
     warning = None
     if problems:

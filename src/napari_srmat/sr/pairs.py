@@ -117,13 +117,22 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
         ``PAIR_SCALE_TOLERANCE``, its SSIM is below ``PAIR_MIN_SSIM``, or the overlap
         is smaller than 8 LR pixels.
     """
-    from .registration import _overlap_box, register_images, resample_fixed
+    from .registration import (
+        RegistrationWarning,
+        _overlap_box,
+        register_images,
+        resample_fixed,
+    )
 
     lr, hr = _rgb(lr), _rgb(hr)
     name = f"pair {source[0]} / {source[1]}" if any(source) else "pair"
     info = None
     if register:
-        reg = register_images(lr, hr, scale=scale)
+        import warnings
+
+        with warnings.catch_warnings():  # the scale and SSIM checks below decide
+            warnings.simplefilter("ignore", RegistrationWarning)
+            reg = register_images(lr, hr, scale=scale)
         info = reg.to_dict()
         if abs(reg.scale / scale - 1) > PAIR_SCALE_TOLERANCE:
             raise SRError(f"{name}: registered scale {reg.scale:.3f} is not the training "

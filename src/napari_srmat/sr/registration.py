@@ -45,6 +45,7 @@ from .base import SRError
 __all__ = [
     "Registration",
     "RegistrationError",
+    "RegistrationWarning",
     "register_images",
     "resample_fixed",
     "SCALE_RANGE",
@@ -72,6 +73,11 @@ MIN_OVERLAP_PX = 16
 
 class RegistrationError(SRError):
     """The images cannot be registered (too small, no containment, bad options)."""
+
+
+class RegistrationWarning(UserWarning):
+    """A registration whose correlation peaked at a limit of the searched scales (not a
+    maximum): the images are swapped, unrelated, or the scale hint is off."""
 
 
 @dataclass
@@ -326,6 +332,11 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         raise RegistrationError(
             f"cannot register: at scales {lo:.3g}-{hi:.3g} neither image contains the other "
             f"(moving {m.shape}, fixed {f.shape}){_swapped_hint(m.shape, f.shape, lo)}")
+    # the correlation peaked on the first or last scale searched: not a maximum, the true
+    # scale is probably outside the range (e.g. MOVING and FIXED swapped gave 7.995 for
+    # 0.25, with an offset of -2398 px, and nothing said so)
+    at_limit = lo != hi and not (lo * math.sqrt(COARSE_STEP) < best[1]
+                                 < hi / math.sqrt(COARSE_STEP))
     if lo != hi:
         s0 = best[1]
         fine = np.geomspace(max(lo, s0 / COARSE_STEP), min(hi, s0 * COARSE_STEP),
@@ -378,6 +389,16 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         if -res.fun > quality:
             s, (oy, ox) = unpack(res.x)
             quality = float(-res.fun)
+    if at_limit:
+        import warnings
+
+        edge = "upper" if best[1] > math.sqrt(lo * hi) else "lower"
+        warnings.warn(
+            f"the scale found, {s:.4g}, is at or beyond the {edge} limit of the scales "
+            f"searched ({lo:.3g}-{hi:.3g}; match ssim {quality:.2f}): the correlation had no "
+            "maximum inside them; check the order (moving = the low-resolution image, fixed = "
+            "the high-resolution one) or give the approximate scale",
+            RegistrationWarning, stacklevel=2)
     return Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
                         ncc=float(ncc), moving_shape=tuple(m.shape),
                         fixed_shape=tuple(f.shape))

@@ -105,6 +105,29 @@ class SchedulerError(ValueError):
 
 
 @contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Start ``local:N`` worker processes with SIGINT ignored (inherited through exec).
+
+    A terminal's Ctrl-C goes to the whole foreground process group: the workers of
+    ``--scheduler local:N`` died of it mid-task, each printing a KeyboardInterrupt
+    traceback, instead of being stopped by the starting process (its stop event, then
+    the cluster's close). Only from the main thread (a GUI job thread cannot change
+    signal handlers; its workers are not in a terminal's group anyway); a Ctrl-C while
+    the workers start is ignored.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def dask_client(scheduler) -> Iterator[Any]:
     """A ``distributed.Client`` for ``scheduler``; what it starts it closes.
 
@@ -146,7 +169,8 @@ def dask_client(scheduler) -> Iterator[Any]:
                    if k not in LOCAL_WORKER_ENV_DROP}
         # only while the workers are spawned (the nannies keep their environment):
         # the setting must not leak into the caller's dask config while we run
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+                _workers_ignore_sigint():
             cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
                                                processes=True, dashboard_address=":0")
         with cluster, distributed.Client(cluster, set_as_default=False) as client:
