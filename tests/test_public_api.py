@@ -23,6 +23,16 @@ def test_import_is_light():
     assert out.stdout.strip() == ""
 
 
+def test_cli_help_does_not_load_torch():
+    """Building srmat's parsers imported torch (edges defaults read from edges.infer and
+    edges.pretrain): every command, --help included, took ~3 s more to start."""
+    code = ("import sys\nfrom napari_srmat.cli import main\ntry:\n    main(['--help'])\n"
+            "except SystemExit:\n    pass\nprint('torch' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stderr.strip().splitlines()[-1] == "False"
+
+
 def test_all_names_resolve_to_the_library_functions():
     from napari_srmat import audit, edges, grainsize, io, sr
 
@@ -134,8 +144,8 @@ def test_boundary_model_argument_takes_a_checkpoint_path_and_names_itself():
     from napari_srmat.checkpoint import CheckpointError
     from napari_srmat.edges.infer import default_checkpoint_path
 
-    img = np.zeros((32, 32), np.uint8)
-    img[:, ::8] = 255
+    img = (np.indices((32, 32)).sum(0) * 2).astype(np.uint8)  # a ramp (not binary) ...
+    img[:, ::8] = 255  # ... with dark-to-bright lines
     ref, _ = napari_srmat.predict_boundaries(img)
     got, _ = napari_srmat.predict_boundaries(img, model=str(default_checkpoint_path()))
     np.testing.assert_array_equal(got, ref)

@@ -201,7 +201,8 @@ def test_numeric_options_name_themselves(half_structured):
                        r"number in \(0, 1\], got '10%'"),
                       (dict(budget=True), r"budget .* got True"),
                       (dict(dwell_ratio="2"), r"dwell_ratio must be a number > 0, got '2'"),
-                      (dict(roi_px=None), r"roi_px \(LR px\) must be an integer >= 4, got None")):
+                      (dict(roi_px=None), r"roi_px \(LR px\) must be an integer >= 4, got None"),
+                      (dict(scale=2.5), r"scale must be an integer >= 2, got 2.5")):
         with pytest.raises(SRError, match=match):
             plan_rescan(half_structured, "bicubic", **kw)
 

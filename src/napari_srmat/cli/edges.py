@@ -79,7 +79,7 @@ def register(subparsers) -> None:
                         "history)")
     t.set_defaults(func=_train)
 
-    from ..edges.pretrain import MaskedPretrainConfig
+    from ..edges.config import MaskedPretrainConfig
 
     m = MaskedPretrainConfig()
     pt = sub.add_parser(
@@ -186,8 +186,7 @@ def _mask_ratio_arg(text: str) -> float:
 
 def _rule_arg(parser) -> None:
     """``--threshold-rule`` (the operating point; shared by edges and grain-size)."""
-    from ..edges.infer import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA
-    from ..edges.thresholds import RULES
+    from ..edges.thresholds import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA, RULES
 
     parser.add_argument("--threshold-rule", choices=tuple(RULES), default=None,
                         metavar="RULE",

@@ -3,10 +3,10 @@ defaults from here)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["BoundaryTrainConfig", "MIN_TRAIN_CROP"]
+__all__ = ["BoundaryTrainConfig", "MaskedPretrainConfig", "MIN_TRAIN_CROP"]
 
 #: Smallest training crop (px): the encoder halves it four times (a crop of 0 failed deep
 #: inside the network).
@@ -90,4 +90,58 @@ class BoundaryTrainConfig:
         d = asdict(self)
         for k in ("train_images", "train_masks", "val_images", "val_masks"):
             d[k] = None if d[k] is None else f"<{len(d[k])} arrays>"
+        return d
+
+
+@dataclass
+class MaskedPretrainConfig:
+    """Settings of :func:`napari_srmat.edges.pretrain.masked_pretrain_job`.
+
+    Parameters
+    ----------
+    images : list of array
+        Unlabeled micrographs, ``(H, W)`` or ``(H, W, C)``, any dtype; numpy, or lazy
+        (dask, zarr: only the crops are read, so a mosaic never enters memory whole).
+        Each crop is prepared as the boundary training prepares its images
+        (``edges.data.to_model_image``: [0, 1], three channels). Each image must be at
+        least ``crop`` px on both sides.
+    out : str
+        Checkpoint directory to write (refused if it exists; written to a partial
+        directory and swapped in when complete).
+    encoder : str
+        Encoder preset of the boundary model (``edges.model.ENCODER_PRESETS``).
+    steps, batch_size, crop : int
+        Optimisation steps, crops per step and crop side (px).
+    patch : int
+        Side of the masked squares (px); ``crop`` must be a multiple of it.
+    mask_ratio : float
+        Fraction of the patches hidden in each crop.
+    lr, weight_decay : float
+        AdamW settings (cosine decay to 5 % of ``lr``).
+    seed : int
+        Crops, masks and initial weights.
+    num_threads : int, optional
+        ``torch.set_num_threads`` for the run.
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"auto"``.
+    """
+
+    images: list = field(default_factory=list, repr=False)
+    out: str = ""
+    encoder: str = "tiny"
+    steps: int = 2000
+    batch_size: int = 4
+    crop: int = 128
+    patch: int = 16
+    mask_ratio: float = 0.5
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    seed: int = 0
+    num_threads: int | None = None
+    device: str = "cpu"
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings without the images (their number instead)."""
+        d = asdict(self)
+        d["images"] = len(self.images)
         return d

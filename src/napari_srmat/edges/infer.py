@@ -20,7 +20,7 @@ from ..checkpoint import (
 from ..jobs import Log, plain_version, run_job
 from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from .model import UAEDNet, build_uaed
-from .thresholds import DEFAULT_TTA, TTA_MODES, BoundaryThresholds
+from .thresholds import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA, TTA_MODES, BoundaryThresholds
 
 __all__ = [
     "BoundaryModel",
@@ -34,11 +34,8 @@ __all__ = [
 ]
 
 DEFAULT_WEIGHTS = "uaed_default"
-#: The operating point used when none is asked for, chosen out of fold by the decision
-#: rule of docs/boundaries.md ("An operating point per image"): the threshold rule of
-#: :meth:`BoundaryModel.binarize` (when the checkpoint stores its calibrated parameters
-#: for the TTA mode in use; else ``"global"``) ...
-DEFAULT_THRESHOLD_RULE = "otsu_scaled"
+#: The operating point used when none is asked for (defined in edges.thresholds): the
+#: threshold rule of :meth:`BoundaryModel.binarize` ...
 # ... and DEFAULT_TTA (defined in edges.thresholds, beside BoundaryThresholds): the TTA
 # mode of checkpoints whose config does not name one.
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped
+from .config import MaskedPretrainConfig
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
 __all__ = ["INIT_ONLY", "MaskedPretrainConfig", "masked_pretrain_job", "mask_patches"]
@@ -31,60 +31,6 @@ __all__ = ["INIT_ONLY", "MaskedPretrainConfig", "masked_pretrain_job", "mask_pat
 #: ``config["purpose"]`` of a pretraining checkpoint: a starting point for
 #: ``init_checkpoint``, refused by ``load_boundary_model`` for prediction.
 INIT_ONLY = "init_only"
-
-
-@dataclass
-class MaskedPretrainConfig:
-    """Settings of :func:`masked_pretrain_job`.
-
-    Parameters
-    ----------
-    images : list of array
-        Unlabeled micrographs, ``(H, W)`` or ``(H, W, C)``, any dtype; numpy, or lazy
-        (dask, zarr: only the crops are read, so a mosaic never enters memory whole).
-        Each crop is prepared as the boundary training prepares its images
-        (``edges.data.to_model_image``: [0, 1], three channels). Each image must be at
-        least ``crop`` px on both sides.
-    out : str
-        Checkpoint directory to write (refused if it exists; written to a partial
-        directory and swapped in when complete).
-    encoder : str
-        Encoder preset of the boundary model (:data:`ENCODER_PRESETS`).
-    steps, batch_size, crop : int
-        Optimisation steps, crops per step and crop side (px).
-    patch : int
-        Side of the masked squares (px); ``crop`` must be a multiple of it.
-    mask_ratio : float
-        Fraction of the patches hidden in each crop.
-    lr, weight_decay : float
-        AdamW settings (cosine decay to 5 % of ``lr``).
-    seed : int
-        Crops, masks and initial weights.
-    num_threads : int, optional
-        ``torch.set_num_threads`` for the run.
-    device : str
-        ``"cpu"``, ``"cuda"``, ``"auto"``.
-    """
-
-    images: list = field(default_factory=list, repr=False)
-    out: str = ""
-    encoder: str = "tiny"
-    steps: int = 2000
-    batch_size: int = 4
-    crop: int = 128
-    patch: int = 16
-    mask_ratio: float = 0.5
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
-    seed: int = 0
-    num_threads: int | None = None
-    device: str = "cpu"
-
-    def to_json(self) -> dict[str, Any]:
-        """The settings without the images (their number instead)."""
-        d = asdict(self)
-        d["images"] = len(self.images)
-        return d
 
 
 def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,

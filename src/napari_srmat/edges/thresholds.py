@@ -122,6 +122,12 @@ TTA_MODES = ("none", "d4")
 #: The TTA mode of checkpoints whose config does not name one (the shipped checkpoint's
 #: ``config["tta"]`` is this mode); ``edges.infer.DEFAULT_TTA`` is the same constant.
 DEFAULT_TTA = "none"
+#: The operating point used when none is asked for, chosen out of fold by the decision
+#: rule of docs/boundaries.md ("An operating point per image"): the threshold rule of
+#: ``BoundaryModel.binarize`` (when the checkpoint stores its calibrated parameters for
+#: the TTA mode in use; else ``"global"``); ``edges.infer.DEFAULT_THRESHOLD_RULE`` is the
+#: same constant (here, so that the CLI's parsers are built without loading torch).
+DEFAULT_THRESHOLD_RULE = "otsu_scaled"
 
 
 #: The checkpoint config keys :class:`BoundaryThresholds` reads and writes.

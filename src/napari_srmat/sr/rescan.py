@@ -428,6 +428,8 @@ def plan_rescan_job(
                           error=SRError)
     dwell_ratio = check_number("dwell_ratio", dwell_ratio, lo=0, lo_open=True, error=SRError)
     roi_px = check_number("roi_px (LR px)", roi_px, lo=4, integer=True, error=SRError)
+    if scale is not None:  # int(2.5) would plan at x2 without a word
+        scale = check_number("scale", scale, lo=2, integer=True, error=SRError)
     from ..io import check_pixel_values, image_data
 
     lr = np.asarray(image_data(lr, name="lr")[0])
