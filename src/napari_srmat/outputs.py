@@ -38,6 +38,7 @@ import numpy as np
 
 __all__ = [
     "MARKER_NAME",
+    "json_ready",
     "OutputError",
     "OutputExistsError",
     "check_store_name",
@@ -218,7 +219,15 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: d}
 
 
-def _jsonable(obj: Any) -> Any:
+def json_ready(obj: Any) -> Any:
+    """``obj`` as plain JSON values (numpy scalars and arrays to Python, tuples to lists,
+    keys sorted; anything else as its ``str``).
+
+    Examples
+    --------
+    >>> json_ready({"b": np.float32(0.5), "a": (1, np.arange(2))})
+    {'a': [1, [0, 1]], 'b': 0.5}
+    """
     return json.loads(json.dumps(obj, sort_keys=True, default=_json_default))
 
 
@@ -257,8 +266,8 @@ def identity_differences(stored: Mapping | None, requested: Mapping) -> list[str
     """
     if stored is None:
         return ["no record of the input and parameters it was made with"]
-    a = _flatten(_jsonable(stored))
-    b = _flatten(_jsonable(requested))
+    a = _flatten(json_ready(stored))
+    b = _flatten(json_ready(requested))
     diffs = []
     for key in sorted(set(a) | set(b)):
         if key in INFORMATIONAL_KEYS:
@@ -313,7 +322,7 @@ def write_marker(path: str | os.PathLike, kind: str, *, identity: Mapping | None
         "complete": bool(complete),
         "command": _command_line(),
         "written": _now_iso(),
-        "identity": _jsonable(identity) if identity is not None else None,
+        "identity": json_ready(identity) if identity is not None else None,
         **(dict(extra) if extra else {}),
     }
     return atomic_write_text(Path(path) / MARKER_NAME, json.dumps(marker, indent=1))

@@ -586,6 +586,8 @@ class Microstructure:
         ['mean_intercept_definition', 'mean_intercept_px', 'mean_intercept_um', 'n_grains']
         >>> _ = json.dumps(ms.to_dict())
         """
+        from ..outputs import json_ready
+
         return {
             "shape": [int(v) for v in self.labels.shape],
             "mean_intercept_px": float(self.mean_intercept_px),
@@ -593,26 +595,13 @@ class Microstructure:
             "n_grains": int(self.n_grains),
             "pixel_size_um": self.pixel_size_um,
             "mean_intercept_um": self.mean_intercept_um,
-            "params": _jsonable(self.params),
+            "params": json_ready(self.params),
         }
 
 
 #: What :attr:`Microstructure.mean_intercept_px` is (recorded with it).
 MEAN_INTERCEPT_DEFINITION = ("exact mean intercept of the label image along all rows and "
                              "columns = pi*A/(2*L) with the Cauchy-Crofton boundary length")
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays and tuples made plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 @dataclass

@@ -174,6 +174,34 @@ def ask_yes_no(title: str, text: str) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+class ShutDownWhenClosedMixin:
+    """A dock widget whose :meth:`shut_down` runs when its dock is closed.
+
+    napari takes a closed dock's widget out of its window (a parent change) rather than
+    closing it; a widget that was docked and has no parent any more, or that gets a
+    close event, shuts down (jobs, queues, timers, key bindings: nothing could show or
+    stop them any more). List it first among the widget's bases.
+    """
+
+    def event(self, ev) -> bool:
+        from qtpy.QtCore import QEvent
+
+        if ev.type() == QEvent.Type.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif getattr(self, "_docked", False):
+                self.shut_down()
+        return super().event(ev)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.shut_down()
+        super().closeEvent(event)
+
+    def shut_down(self) -> None:
+        """Stop what the widget runs (override)."""
+        raise NotImplementedError
+
+
 class SingleJobMixin:
     """Start / cancel lifecycle of a dock widget that runs one job at a time.
 

@@ -251,10 +251,11 @@ class AuditWidget(SingleJobMixin, QWidget):
             return False
         if not getattr(self, "_was_docked", False):
             return False
-        self._shut_down()
+        self.shut_down()
         return True
 
-    def _shut_down(self) -> None:
+    def shut_down(self) -> None:
+        """Stop the search and the blink, unbind the review keys (the dock is going away)."""
         self._blink_timer.stop()
         self.auto_blink.setChecked(False)
         self.stop()
@@ -605,7 +606,7 @@ class AuditWidget(SingleJobMixin, QWidget):
         return region
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self._shut_down()
+        self.shut_down()
         super().closeEvent(event)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qtpy.QtCore import QEvent, QTimer
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
 from ..sr.registry import TRAINABLE_MODELS
 from ._qt import LayerCombo
-from ._worker import ProgressForwarder, start_job, user_action
+from ._worker import ProgressForwarder, ShutDownWhenClosedMixin, start_job, user_action
 from .layers import WidgetInputError, layer_image_data, micrograph_data
 from .sr_widget import DEVICES, _path_row
 
@@ -161,7 +161,7 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
     raise WidgetInputError(f"unknown job kind {spec.kind!r}; choose one of {JOB_KINDS}")
 
 
-class TrainEvaluateWidget(QWidget):
+class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
     """Queue SR / UAED training and UAED evaluation jobs with live loss curves.
 
     ``run()`` queues a job from the form (and starts it when idle) and returns the
@@ -472,22 +472,8 @@ class TrainEvaluateWidget(QWidget):
         self._refresh_queue()
         self._start_next()
 
-    # ------------------------------------------------------------- dock close
-    def event(self, ev) -> bool:
-        """Closing the dock (napari takes the widget out of its window) stops the running
-        job and drops the queued ones: nothing could show or stop them any more."""
-        if ev.type() == QEvent.Type.ParentChange:
-            if self.parent() is not None:
-                self._docked = True
-            elif getattr(self, "_docked", False):
-                self._shut_down()
-        return super().event(ev)
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self._shut_down()
-        super().closeEvent(event)
-
-    def _shut_down(self) -> None:
+    def shut_down(self) -> None:
+        """The dock is going away: drop the queued jobs and stop the running one."""
         self.clear_queue()
         self.stop()
 

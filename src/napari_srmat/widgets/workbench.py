@@ -8,10 +8,10 @@ find boundaries, measure grain size, audit, train.
 
 from __future__ import annotations
 
-from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QCheckBox, QTabWidget, QVBoxLayout, QWidget
 
 from ._layout import vertical_scroll
+from ._worker import ShutDownWhenClosedMixin
 from .audit_widget import AuditWidget
 from .boundaries_widget import BoundariesWidget
 from .calibration_widget import CalibrationWidget
@@ -32,7 +32,7 @@ WORKBENCH_TABS = (
 )
 
 
-class WorkbenchWidget(QWidget):
+class WorkbenchWidget(ShutDownWhenClosedMixin, QWidget):
     """Every napari-srmat widget as a tab of one dock.
 
     The widgets are attributes (``calibration``, ``super_resolution``, ``boundaries``,
@@ -69,24 +69,10 @@ class WorkbenchWidget(QWidget):
         if self.async_slicing.isChecked() != bool(on):
             self.async_slicing.setChecked(bool(on))
 
-    def event(self, ev) -> bool:
-        """Closing the workbench dock closes its tools as their own docks would: the
-        training job stops and its queue is cancelled, the audit unbinds its keys."""
-        if ev.type() == QEvent.Type.ParentChange:
-            if self.parent() is not None:
-                self._docked = True
-            elif getattr(self, "_docked", False):
-                self.shut_down()
-        return super().event(ev)
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self.shut_down()
-        super().closeEvent(event)
-
     def shut_down(self) -> None:
         """Stop every tab's job, timers and key bindings (the dock is going away)."""
         for _title, attr, _cls in WORKBENCH_TABS:
-            stop = getattr(getattr(self, attr), "_shut_down", None)
+            stop = getattr(getattr(self, attr), "shut_down", None)
             if stop is not None:
                 stop()
 
