@@ -220,16 +220,13 @@ def float_bit_depth_divisor(image: Any) -> int | None:
     dtype = np.dtype(image.dtype)
     if not np.issubdtype(dtype, np.floating) or len(image.shape) < 2:
         return None
-    try:
-        check_pixel_values(image)
-        return None
-    except ValueError:
-        pass
-    win = _value_sample(image)
+    win = _value_sample(image)  # read once: the sample check_pixel_values judges
     win = win[np.isfinite(win)]
     if win.size == 0 or win.min() < -FLOAT_SLACK:
         return None
     hi = win.max().item()
+    if hi <= 1.0 + FLOAT_SLACK:  # check_pixel_values accepts it: nothing to divide
+        return None
     for divisor in (255, 65535):
         if hi <= divisor + FLOAT_SLACK:
             return divisor
