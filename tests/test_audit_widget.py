@@ -308,8 +308,8 @@ def test_keys_stop_when_the_dock_is_closed(make_napari_viewer, qtbot, tmp_path):
     viewer.window.add_dock_widget(w, name="audit")
     _press(viewer, "r")
     assert len(json.loads(path.read_text())["decisions"]) == 1
-    viewer.window.remove_dock_widget(w)
     handler = w._key_handlers["h"]
+    viewer.window.remove_dock_widget(w)
     handler(viewer)  # a press that reached the old binding: ignored, keys unbound
     assert len(json.loads(path.read_text())["decisions"]) == 1
     from app_model.types import KeyBinding
@@ -353,3 +353,100 @@ def test_search_results_go_on_the_searched_layers_and_loading_writes_nothing(
                     timeout=60000)
     assert w.sr_layer is viewer.layers["sr"] and w.sr_layer is not other
     assert tuple(w.boxes_layer.scale) == tuple(viewer.layers["sr"].scale[-2:])
+
+
+def _decisions(path) -> int:
+    return len(json.loads(path.read_text())["decisions"])
+
+
+def test_close_button_shuts_the_audit_dock_down(make_napari_viewer, qtbot, tmp_path):
+    """The audit widget noticed a closed dock only when a key was pressed or it was shown
+    again (its own rule, not the other docks'): after napari's close button the letters
+    stayed bound on the viewer and auto-blink kept toggling the layers. Now it shuts down
+    as the Train and Workbench docks do (ShutDownWhenClosedMixin), at the close."""
+    from app_model.types import KeyBinding
+
+    from napari_srmat.widgets._worker import ShutDownWhenClosedMixin
+    from napari_srmat.widgets.audit_widget import KEYS
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    dock = viewer.window.add_dock_widget(w, name="audit")
+    _press(viewer, "r")
+    assert _decisions(path) == 1
+    stale = viewer.keymap[KeyBinding.from_str("H")]
+    w.auto_blink.setChecked(True)
+    assert w._blink_timer.isActive()
+    dock.title.close_button.click()  # napari's "x": destroyOnClose -> remove_dock_widget
+    assert w.parent() is None
+    assert not any(KeyBinding.from_str(k.upper()) in viewer.keymap for k in KEYS)
+    assert not w._blink_timer.isActive() and not w.auto_blink.isChecked()
+    assert not w.holds_keys
+    stale(viewer)  # a press already on its way to the closed widget: does nothing
+    assert _decisions(path) == 1
+    w.take_keys()  # a closed widget never takes the keys again (a late search result)
+    assert KeyBinding.from_str("R") not in viewer.keymap
+    assert isinstance(w, ShutDownWhenClosedMixin)  # the one close rule of the docks
+
+
+def test_review_keys_follow_the_audit_panel_in_use(make_napari_viewer, qtbot, tmp_path,
+                                                   monkeypatch):
+    """With the Audit dock and the workbench's Audit tab both open, the widget created
+    last took the letter keys: opening the workbench (its Audit tab empty) made r / h
+    do nothing in the session being reviewed in the dock. Now the keys act on the panel
+    last worked in, and come back to the other one when it closes."""
+    from qtpy.QtWidgets import QPushButton
+
+    import napari_srmat.widgets.audit_widget as audit_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.workbench import WorkbenchWidget
+
+    told = []
+    monkeypatch.setattr("napari.utils.notifications.show_info", told.append)
+    viewer = make_napari_viewer()
+    dock_w, dock_path = _session_widget(viewer, qtbot, tmp_path)
+    viewer.window.add_dock_widget(dock_w, name="audit")
+    bench = WorkbenchWidget(viewer)
+    bench_dock = viewer.window.add_dock_widget(bench, name="workbench")
+    qtbot.addWidget(AuditWidget(viewer))  # one more panel, never used
+    tab = bench.audit
+    # panels without a session leave the keys with the dock being reviewed
+    _press(viewer, "r")
+    assert _decisions(dock_path) == 1 and dock_w.holds_keys and not tab.holds_keys
+    # the tab shows a session: the keys act there; the dock says it lost them
+    tab_path = tmp_path / "tab.json"
+    tab.lr_combo.setCurrentText("lr")
+    tab.sr_combo.setCurrentText("sr")
+    lr, sr = viewer.layers["lr"].data, viewer.layers["sr"].data
+    cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=9.0 - i,
+                       kind="new_boundary", new_boundary_length_px=12.0) for i in range(3)]
+    tab.set_session(AuditSession.create(lr, sr, cands), tab_path)
+    _press(viewer, "h")
+    assert _decisions(tab_path) == 1 and _decisions(dock_path) == 1
+    assert "another audit panel" in dock_w.status.text()
+    # a candidate clicked in the dock's queue: the keys are the dock's again
+    dock_w.queue.setCurrentRow(2)
+    _press(viewer, "p")
+    _press(viewer, "u")
+    assert _decisions(dock_path) == 2 and _decisions(tab_path) == 1
+    # a review button clicked in the tab: the tab's
+    next_btn = next(b for b in tab.findChildren(QPushButton) if b.text() == "next [n]")
+    next_btn.click()
+    assert tab.holds_keys and tab.session.position == 2
+    _press(viewer, "r")
+    assert _decisions(tab_path) == 2 and _decisions(dock_path) == 2
+    # the workbench closes (napari's "x"): the keys go back to the dock, which says so
+    bench_dock.title.close_button.click()
+    assert dock_w.holds_keys
+    assert dock_w.status.text() == "the review keys act on this audit panel again"
+    assert told and str(dock_path) in told[-1]
+    _press(viewer, "r")
+    assert _decisions(dock_path) == 3 and _decisions(tab_path) == 2
+    # the last panel with a session closes: the letters are napari's again
+    viewer.window.remove_dock_widget(dock_w)
+    assert not any(getattr(ref(), "holds_keys", False) for ref in audit_mod._KEY_TAKERS)
+    from app_model.types import KeyBinding
+
+    assert KeyBinding.from_str("R") not in viewer.keymap
+    qtbot.addWidget(bench)
+

@@ -64,11 +64,18 @@ def test_closing_the_workbench_closes_its_tools(make_napari_viewer, qtbot):
     shut down as their own docks are."""
     from app_model.types import KeyBinding
 
+    from napari_srmat.audit import AuditSession, Candidate
     from napari_srmat.widgets.train_widget import UAED_TRAIN, JobSpec
 
     viewer = make_napari_viewer()
     w = WorkbenchWidget(viewer)
     viewer.window.add_dock_widget(w, name="workbench")
+    # the Audit tab takes the review keys when it shows a session
+    img = np.zeros((16, 16), np.uint8)
+    cand = Candidate(id=1, bbox=[0, 0, 8, 8], score=1.0, kind="new_boundary",
+                     new_boundary_length_px=8.0)
+    w.audit.set_session(AuditSession.create(img, np.kron(img, np.ones((4, 4), np.uint8)),
+                                            [cand]))
     queued = JobSpec(UAED_TRAIN, {"data": "nowhere"})
     w.train.queue.append(queued)  # waiting behind a running job
     assert KeyBinding.from_str("R") in viewer.keymap

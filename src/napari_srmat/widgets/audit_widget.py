@@ -1,6 +1,6 @@
 """Hallucination audit widget: review detector candidates one by one.
 
-Keyboard shortcuts (bound on the viewer while the widget is open):
+Keyboard shortcuts (bound on the viewer, for the audit panel you last worked in):
 
 ====  ==========================================
 r     mark the current candidate **real**
@@ -13,6 +13,8 @@ b     blink: toggle SR / LR-upscaled visibility
 
 The keys act when an Image layer is the active layer (the widget keeps the SR layer
 active); a Shapes layer in drawing mode uses some of these letters for its own tools.
+Which audit panel they act on (the standalone dock and the workbench's Audit tab may both
+be open) is told in :class:`AuditWidget`.
 
 Every decision is saved immediately (atomic JSON + CSV, previous version kept as
 ``.bak``). A saved session can be resumed with *Load session*.
@@ -20,6 +22,7 @@ Every decision is saved immediately (atomic JSON + CSV, previous version kept as
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +45,13 @@ from qtpy.QtWidgets import (
 from ..audit.session import AuditFileError, AuditSession
 from ..errors import error_message, is_user_error
 from ._common import sr_world_transform
-from ._worker import ProgressForwarder, SingleJobMixin, ask_yes_no, user_action
+from ._worker import (
+    ProgressForwarder,
+    ShutDownWhenClosedMixin,
+    SingleJobMixin,
+    ask_yes_no,
+    user_action,
+)
 
 __all__ = ["AuditWidget", "KEYS"]
 
@@ -54,6 +63,11 @@ _COLORS = {"real": "lime", "hallucinated": "red", "unsure": "yellow", None: "mag
 
 #: Names of the boundary-overlay Image layers the widget adds (never LR/SR choices).
 _OVERLAY_NAMES = ("SR boundaries", "LR-up boundaries")
+
+
+#: Audit widgets that took the review keys, the latest last (weak: a widget dropped
+#: without being closed never holds them back).
+_KEY_TAKERS: list[weakref.ref] = []
 
 
 def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
@@ -91,11 +105,27 @@ def layer_world_extent(layer) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-class AuditWidget(SingleJobMixin, QWidget):
+class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     """Dock widget driving an :class:`~napari_srmat.audit.session.AuditSession`.
 
     The candidate search runs as this widget's one job (:class:`SingleJobMixin`:
     ``run_btn`` "Find candidates", ``cancel_btn`` "Stop", ``worker``, ``token``).
+
+    **Review keys.** The letter keys (:data:`KEYS`) are bound on the viewer, which has
+    one binding per key, while the standalone Audit dock and the workbench's Audit tab
+    may both be open. The rule: *the keys act on the audit panel you last worked in*.
+    A widget takes them when it shows a session (a finished search, *Load session…*,
+    :meth:`set_session`) or when you click one of its review buttons or queue rows; a
+    widget without a session never takes them (opening the workbench leaves them with
+    the dock you are reviewing in). The widget that loses them says so in its status
+    line. When the holder closes, the keys go back to the previous taker still open
+    with a session, which says so (status line and a notification); with none left they
+    are unbound and the letters are napari's again.
+
+    **Closing.** As every napari-srmat dock (:class:`ShutDownWhenClosedMixin`): when
+    napari takes the closed dock's widget out of its window, or the widget is closed,
+    :meth:`shut_down` stops the search and the blink and gives the keys back. A press
+    that still reaches a closed widget's handler does nothing.
 
     Parameters
     ----------
@@ -119,6 +149,8 @@ class AuditWidget(SingleJobMixin, QWidget):
         self.reviewer_edit = QLineEdit()
         self.reviewer_edit.setPlaceholderText("reviewer name")
         self.session_path_edit = QLineEdit("audit.json")
+        self._shut = False
+        self._key_handlers: dict = {}
         self.run_btn = QPushButton("Find candidates")
         self.cancel_btn = QPushButton("Stop")
         self.cancel_btn.setEnabled(False)
@@ -184,7 +216,6 @@ class AuditWidget(SingleJobMixin, QWidget):
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         self._refresh_layers()
-        self._bind_keys()
 
     # ----------------------------------------------------------------- layers
     def _image_layers(self):
@@ -211,15 +242,19 @@ class AuditWidget(SingleJobMixin, QWidget):
         if len(names) >= 2 and self.lr_combo.currentText() == self.sr_combo.currentText():
             self.sr_combo.setCurrentIndex(1)
 
+
+    # -------------------------------------------------------------- review keys
     def _bind_keys(self) -> None:
+        """Bind the review keys on the viewer to this widget."""
         self._key_handlers = {}
         for key, name in KEYS.items():
             # a key's error (a session file that cannot be written, say) is one line in
             # the status, as a button's, not an exception out of napari's key handler
-            act = user_action(lambda name=name: self._action(name), self.status)
+            act = user_action(lambda name=name: self._action(name, by_key=True),
+                              self.status)
 
             def handler(viewer, act=act):
-                if self._closed():
+                if self._shut:  # a press that reached a closed widget: nothing
                     return
                 act()
 
@@ -228,42 +263,62 @@ class AuditWidget(SingleJobMixin, QWidget):
 
     def _unbind_keys(self) -> None:
         """Give the viewer its letter keys back (those still bound to this widget)."""
-        for key, handler in getattr(self, "_key_handlers", {}).items():
+        for key, handler in self._key_handlers.items():
             if self.viewer.keymap.get(_key_binding(key)) is handler:
                 self.viewer.bind_key(key, None)
         self._key_handlers = {}
 
-    def _closed(self) -> bool:
-        """Whether napari has taken this widget out of its window (the dock was closed).
+    @property
+    def holds_keys(self) -> bool:
+        """Whether the viewer's review keys act on this widget now."""
+        handler = self._key_handlers.get("r")
+        return handler is not None and self.viewer.keymap.get(_key_binding("r")) is handler
 
-        The key bindings live on the viewer, not on the widget, so they outlive the
-        dock: after *close* the letters would still record verdicts into the session
-        file and toggle layers. A widget that was docked and no longer is stops its job
-        and blink, and unbinds its keys. A widget never docked (scripts, tests) acts.
-        """
-        from qtpy.QtWidgets import QMainWindow
+    def _others(self) -> list:
+        """The other open audit widgets of this viewer that took the keys, oldest first."""
+        alive = [ref() for ref in _KEY_TAKERS]
+        return [w for w in alive if w is not None and w is not self and not w._shut
+                and w.viewer is self.viewer]
 
-        top = self
-        while top.parentWidget() is not None:
-            top = top.parentWidget()
-        if isinstance(top, QMainWindow):
-            self._was_docked = True
-            return False
-        if not getattr(self, "_was_docked", False):
-            return False
-        self.shut_down()
-        return True
+    def take_keys(self) -> None:
+        """Make the review keys act on this widget (the latest taker holds them)."""
+        if self._shut or self.session is None:
+            return
+        _KEY_TAKERS[:] = [ref for ref in _KEY_TAKERS if ref() not in (None, self)]
+        _KEY_TAKERS.append(weakref.ref(self))
+        if self.holds_keys:
+            return
+        for other in self._others():
+            if other.holds_keys:
+                other.status.setText("the review keys now act on another audit panel; "
+                                     "click a candidate here to take them back")
+        self._bind_keys()
+
+    def _release_keys(self) -> None:
+        """Unbind the keys; hand them to the previous taker still open, if any."""
+        held = self.holds_keys
+        self._unbind_keys()
+        _KEY_TAKERS[:] = [ref for ref in _KEY_TAKERS if ref() not in (None, self)]
+        if not held:
+            return
+        heirs = [w for w in self._others() if w.session is not None]
+        if heirs:
+            heir = heirs[-1]
+            heir._bind_keys()
+            heir.status.setText("the review keys act on this audit panel again")
+            from napari.utils.notifications import show_info
+
+            show_info("napari-srmat: an audit panel was closed; the review keys act again on "
+                      f"the audit panel of {heir.session_path_edit.text()}")
 
     def shut_down(self) -> None:
-        """Stop the search and the blink, unbind the review keys (the dock is going away)."""
+        """Stop the search and the blink, give the review keys back (the dock is going
+        away); a widget shut down never takes the keys again."""
+        self._shut = True
         self._blink_timer.stop()
         self.auto_blink.setChecked(False)
         self.stop()
-        self._unbind_keys()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self._closed()  # notes that the widget is docked
-        super().showEvent(event)
+        self._release_keys()
 
     def _layer_data(self, name: str) -> np.ndarray:
         if not name:
@@ -293,7 +348,7 @@ class AuditWidget(SingleJobMixin, QWidget):
             return
 
         def _done(cands) -> None:
-            if cands is None:
+            if cands is None or self._shut:  # stopped, or the dock closed meanwhile
                 return
             session = AuditSession.create(lr, sr, cands, reviewer=self.reviewer_edit.text())
             try:
@@ -391,6 +446,7 @@ class AuditWidget(SingleJobMixin, QWidget):
         self._setup_display(layer_names)
         self._fill_queue()
         self.go_to(session.position)
+        self.take_keys()
 
     def _setup_display(self, layer_names: tuple[str, str] | None = None) -> None:
         """Candidate boxes over the SR layer, in the SR layer's own world coordinates.
@@ -453,6 +509,7 @@ class AuditWidget(SingleJobMixin, QWidget):
 
     def _on_row(self, row: int) -> None:
         if self.session is not None and row >= 0:
+            self.take_keys()  # a candidate clicked: the keys act here
             user_action(lambda: self.go_to(row), self.status)()
 
     def go_to(self, index: int) -> None:
@@ -569,7 +626,9 @@ class AuditWidget(SingleJobMixin, QWidget):
         if on and self.sr_layer is not None and self.lr_up_layer is not None:
             self.sr_layer.visible = self.lr_up_layer.visible = True
 
-    def _action(self, name: str) -> None:
+    def _action(self, name: str, by_key: bool = False) -> None:
+        if not by_key:
+            self.take_keys()  # a review button clicked: the keys act here
         if name in ("real", "hallucinated", "unsure"):
             self.decide(name)
         elif name == "next":
@@ -604,10 +663,6 @@ class AuditWidget(SingleJobMixin, QWidget):
                               verdict=verdict, note=self.note_edit.text(), save=True)
         self.status.setText(f"added region r{region.id} {region.bbox}")
         return region
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self.shut_down()
-        super().closeEvent(event)
 
 
 def _key_binding(key: str):
