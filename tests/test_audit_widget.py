@@ -450,3 +450,83 @@ def test_review_keys_follow_the_audit_panel_in_use(make_napari_viewer, qtbot, tm
     assert KeyBinding.from_str("R") not in viewer.keymap
     qtbot.addWidget(bench)
 
+
+def test_default_session_file_is_beside_the_sr_image(make_napari_viewer, qtbot, tmp_path,
+                                                     monkeypatch):
+    """The session file defaulted to 'audit.json', relative to whatever folder napari was
+    started from. Now it is an absolute path, shown in the field: beside the SR image's
+    file (or the LR scan's), else in the home folder; a reviewed session there is still
+    replaced only after asking."""
+    import tifffile
+
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    home, cwd, scans = tmp_path / "home", tmp_path / "cwd", tmp_path / "scans"
+    for d in (home, cwd, scans):
+        d.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    viewer = make_napari_viewer()
+    monkeypatch.chdir(cwd)  # where napari was started from
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    assert w.session_path_edit.text() == str(home / "audit.json")
+    # layers made in memory: the home folder, named after the SR layer
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr x4")
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr x4")
+    assert w.session_path_edit.text() == str(home / "sr_x4_audit.json")
+    # an SR image opened from its file: beside it
+    tifffile.imwrite(scans / "steel_x4.tif", sr)
+    [layer] = viewer.open(scans / "steel_x4.tif", plugin="napari")
+    w.sr_combo.setCurrentText(layer.name)
+    expected = scans / "steel_x4_audit.json"
+    assert w.session_path_edit.text() == str(expected)
+    assert w.session_path() == expected
+    # a reviewed session already there: asked before a new search replaces it
+    old = AuditSession.create(lr, sr, [Candidate(id=1, bbox=[0, 0, 8, 8], score=1.0,
+                                                 kind="new_boundary",
+                                                 new_boundary_length_px=8.0)])
+    old.decide("real", save=False)
+    old.save(expected)
+    before = expected.read_bytes()
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    w.run_btn.click()
+    assert asked and str(expected) in asked[-1] and w.worker is None
+    assert expected.read_bytes() == before
+    # a bare file name typed by the user goes beside the SR image, is shown as such once
+    # entered, and stays chosen when the SR layer changes
+    from qtpy.QtCore import Qt
+
+    w.session_path_edit.clear()
+    qtbot.keyClicks(w.session_path_edit, "mine.json")
+    qtbot.keyClick(w.session_path_edit, Qt.Key.Key_Return)
+    assert w.session_path_edit.text() == str(scans / "mine.json")
+    w.sr_combo.setCurrentText("sr x4")
+    assert w.session_path() == scans / "mine.json"
+    # a session shown without a file: its first decision goes to the field's file, and
+    # replaces a reviewed session there only after asking too
+    w.session_path_edit.setText(str(expected))
+    fresh = AuditSession.create(lr, sr, [Candidate(id=1, bbox=[0, 0, 8, 8], score=1.0,
+                                                   kind="new_boundary",
+                                                   new_boundary_length_px=8.0)])
+    w.set_session(fresh)
+    _press(viewer, "h")
+    assert w.status.text().startswith("decision not recorded") and not fresh.decisions
+    assert expected.read_bytes() == before and "This session replaces" in asked[-1]
+    w.ask = lambda title, text: True
+    _press(viewer, "h")
+    assert fresh.path == expected and _decisions(expected) == 1
+    assert json.loads(expected.read_text())["decisions"]["1"]["verdict"] == "hallucinated"
+    assert list(cwd.iterdir()) == []
+    # an SR result the SR widget wrote (metadata path), an OME-Zarr, the LR's folder
+    from napari_srmat.widgets.audit_widget import default_session_path
+
+    sr_out = viewer.add_image(sr, name="sr out",
+                              metadata={"path": str(scans / "run1.ome.zarr")})
+    assert default_session_path(sr_out) == scans / "run1_audit.json"
+    lr_file = viewer.add_image(lr, name="scan", metadata={"path": str(scans / "scan.png")})
+    assert default_session_path(viewer.layers["sr x4"], lr_file) == scans / "scan_audit.json"

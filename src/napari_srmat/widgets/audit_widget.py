@@ -17,11 +17,15 @@ Which audit panel they act on (the standalone dock and the workbench's Audit tab
 be open) is told in :class:`AuditWidget`.
 
 Every decision is saved immediately (atomic JSON + CSV, previous version kept as
-``.bak``). A saved session can be resumed with *Load session*.
+``.bak``). A saved session can be resumed with *Load session*. The session file defaults
+to ``<SR image name>_audit.json`` beside the SR image's file (see
+:func:`default_session_path`); the field always shows an absolute path.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import weakref
 from pathlib import Path
 
@@ -53,7 +57,7 @@ from ._worker import (
     user_action,
 )
 
-__all__ = ["AuditWidget", "KEYS"]
+__all__ = ["AuditWidget", "KEYS", "default_session_path"]
 
 #: Shortcut -> action name.
 KEYS = {"r": "real", "h": "hallucinated", "u": "unsure", "n": "next", "p": "previous",
@@ -68,6 +72,57 @@ _OVERLAY_NAMES = ("SR boundaries", "LR-up boundaries")
 #: Audit widgets that took the review keys, the latest last (weak: a widget dropped
 #: without being closed never holds them back).
 _KEY_TAKERS: list[weakref.ref] = []
+
+#: Endings stripped from an image file name to name its session file.
+_IMAGE_ENDINGS = (".ome.zarr", ".ome.tiff", ".ome.tif", ".zarr")
+
+
+def _layer_file(layer) -> Path | None:
+    """The local file (or folder: OME-Zarr) a layer was read from or written to, if any.
+
+    ``layer.source.path`` for a layer napari opened from disk, else the ``path`` the SR
+    widget records in the metadata of a result it wrote. URLs are not local files.
+    """
+    if layer is None:
+        return None
+    source = getattr(getattr(layer, "source", None), "path", None)
+    for p in (source, layer.metadata.get("path")):
+        if p and "://" not in str(p):
+            return Path(p).expanduser().absolute()
+    return None
+
+
+def default_session_path(sr_layer=None, lr_layer=None) -> Path:
+    """Where a new audit session goes unless the user names a file: an absolute path.
+
+    ``<image>_audit.json`` beside the SR layer's file, else beside the LR layer's (an SR
+    image made in memory from a scan on disk), when that folder is writable; otherwise
+    ``<SR layer name>_audit.json`` (``audit.json`` without a layer) in the home folder.
+    Never napari's working folder, which depends on where napari was started.
+    """
+    for layer in (sr_layer, lr_layer):
+        f = _layer_file(layer)
+        if f is None or not f.parent.is_dir() or not os.access(f.parent, os.W_OK):
+            continue
+        name = f.name
+        for ending in _IMAGE_ENDINGS:
+            if name.lower().endswith(ending):
+                name = name[:-len(ending)]
+                break
+        else:
+            name = Path(name).stem
+        return f.parent / _session_name(name)
+    return Path.home().absolute() / _session_name(sr_layer.name if sr_layer is not None else "")
+
+
+def _session_name(image_name: str) -> str:
+    stem = _safe_name(image_name)
+    return f"{stem}_audit.json" if stem else "audit.json"
+
+
+def _safe_name(name: str) -> str:
+    """``name`` with characters a file name should not hold replaced by ``_``."""
+    return re.sub(r"[^\w.-]+", "_", str(name)).strip("._")
 
 
 def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
@@ -148,7 +203,13 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.sr_combo = QComboBox()
         self.reviewer_edit = QLineEdit()
         self.reviewer_edit.setPlaceholderText("reviewer name")
-        self.session_path_edit = QLineEdit("audit.json")
+        # an absolute path, following the SR layer (default_session_path) until the user
+        # types a file name or a session is shown
+        self.session_path_edit = QLineEdit()
+        self.session_path_edit.setToolTip(
+            "Where the audit session is saved (JSON + CSV). Default: beside the SR image's "
+            "file, else in your home folder. A bare file name goes into that folder.")
+        self._path_is_default = True
         self._shut = False
         self._key_handlers: dict = {}
         self.run_btn = QPushButton("Find candidates")
@@ -213,6 +274,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             user_action(self.add_region_from_shapes, self.status))
         self._forward = ProgressForwarder(self.progress, self.status)
 
+        self.session_path_edit.textEdited.connect(self._path_edited)
+        # a typed name is shown as the absolute path it stands for as soon as it is entered
+        self.session_path_edit.editingFinished.connect(self.session_path)
+        self.lr_combo.currentTextChanged.connect(lambda _t: self._update_default_path())
+        self.sr_combo.currentTextChanged.connect(lambda _t: self._update_default_path())
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         self._refresh_layers()
@@ -241,7 +307,45 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             combo.blockSignals(False)
         if len(names) >= 2 and self.lr_combo.currentText() == self.sr_combo.currentText():
             self.sr_combo.setCurrentIndex(1)
+        self._update_default_path()
 
+    # ------------------------------------------------------------- session file
+    def _layer(self, name: str):
+        return self.viewer.layers[name] if name and name in self.viewer.layers else None
+
+    def _default_path(self) -> Path:
+        return default_session_path(self._layer(self.sr_combo.currentText()),
+                                    self._layer(self.lr_combo.currentText()))
+
+    def _update_default_path(self) -> None:
+        """Show the default session file of the chosen layers, unless the user typed one
+        or a session is shown."""
+        if self._path_is_default:
+            self.session_path_edit.setText(str(self._default_path()))
+
+    def _path_edited(self, _text: str) -> None:
+        self._path_is_default = False
+
+    def session_path(self) -> Path:
+        """The session file as an absolute path, shown in the field.
+
+        Empty: the default (:func:`default_session_path`). A relative name goes into the
+        default's folder (beside the SR image, else the home folder), never into napari's
+        working folder.
+        """
+        text = self.session_path_edit.text().strip()
+        default = self._default_path()
+        if not text:
+            self._path_is_default = True  # cleared: follow the layers again
+            path = default
+        else:
+            path = Path(text).expanduser()
+            if not path.is_absolute():
+                path = default.parent / path
+        path = path.absolute()
+        if self.session_path_edit.text() != str(path):
+            self.session_path_edit.setText(str(path))
+        return path
 
     # -------------------------------------------------------------- review keys
     def _bind_keys(self) -> None:
@@ -343,7 +447,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         # the session file is checked before the search, not after it: a file that
         # cannot take the session (a folder, a file of the user's) or a reviewed session
         # the new one would replace is told now, before minutes of work are lost
-        path = Path(self.session_path_edit.text().strip() or "audit.json")
+        path = self.session_path()
         if not self._session_path_ok(path):
             return
 
@@ -372,9 +476,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._start_single_job(
             lambda token: find_candidates_job(lr, sr, stop=token, **kwargs), on_result=_done)
 
-    def _session_path_ok(self, path: Path) -> bool:
+    def _session_path_ok(self, path: Path, *, by: str = "A new search",
+                         refused: str = "not started") -> bool:
         """Whether a new session may be saved to ``path``; raises for a path that can never
-        take it, asks (``self.ask``) before replacing a session that holds decisions."""
+        take it, asks (``self.ask``) before replacing a session that holds decisions.
+        ``by`` names what would replace it, ``refused`` starts the status line of a no."""
         from ..audit.session import _is_session_csv, is_audit_session_file
         from .layers import WidgetInputError
 
@@ -397,15 +503,16 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         ask = self.ask or ask_yes_no
         reviewed = f"{old.n_reviewed} decisions, {len(old.added_regions)} added regions"
         if ask("Replace the audit session?",
-               f"{path} holds a reviewed audit session ({reviewed}). A new search replaces "
+               f"{path} holds a reviewed audit session ({reviewed}). {by} replaces "
                f"it (the previous version is kept as {path.name}.bak).\n\nReplace it?"):
             return True
-        self.status.setText(f"not started: {path} holds a reviewed session; load it with "
+        self.status.setText(f"{refused}: {path} holds a reviewed session; load it with "
                             "Load session… or choose another session file")
         return False
 
     def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Audit session", "", "JSON (*.json)")
+        start = str(Path(self.session_path_edit.text() or self._default_path()).parent)
+        path, _ = QFileDialog.getOpenFileName(self, "Audit session", start, "JSON (*.json)")
         if path:
             try:
                 self.load_session(path)
@@ -438,8 +545,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         candidates belong to (default: the layers the lists show)."""
         self.session = session
         if path is not None:
+            path = Path(path).expanduser().absolute()
             if save:
                 session.save(path)
+            self._path_is_default = False
             self.session_path_edit.setText(str(path))
         if session.reviewer and not self.reviewer_edit.text():
             self.reviewer_edit.setText(session.reviewer)
@@ -588,9 +697,13 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return
         if self.reviewer_edit.text():
             s.reviewer = self.reviewer_edit.text()
-        path = self.session_path_edit.text()
-        if s.path is None and path:
-            s.path = Path(path)
+        if s.path is None:  # a session shown without a file: its first save
+            path = self.session_path()
+            if not self._session_path_ok(path, by="This session",
+                                         refused="decision not recorded"):
+                return
+            s.path = path
+            self._path_is_default = False
         s.decide(verdict, note=self.note_edit.text(), advance=True, save=True)
         self._fill_queue()
         self._recolor()
