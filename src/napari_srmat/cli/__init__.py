@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
-           "error_line"]
+           "error_line", "check_tile_flags"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -203,6 +203,46 @@ def float_arg(minimum: float | None = None, *, above: bool = False) -> Callable[
 
     parse.__name__ = rule
     return parse
+
+
+def check_tile_flags(tile: int, overlap: int, receptive_field: int = 0) -> None:
+    """Refuse ``--tile`` not larger than twice the overlap used, naming the flags.
+
+    The overlap used is ``--overlap`` raised to the model's receptive field (the rule of
+    :func:`napari_srmat.sr.apply.resolve_overlap` and of the tiling engine); the library's
+    own message names its parameters (``tile (8) must be larger than 2 * overlap (64)``).
+    The one rule of the commands with ``--tile`` and ``--overlap`` (``srmat sr run``,
+    ``srmat edges predict``), checked before a model is loaded and, with its receptive
+    field, after.
+
+    Parameters
+    ----------
+    tile : int
+        ``--tile``.
+    overlap : int
+        ``--overlap``.
+    receptive_field : int
+        The loaded model's receptive field in px (0 before it is loaded).
+
+    Raises
+    ------
+    UserError
+        ``tile <= 2 * max(overlap, receptive_field)``, with the smallest ``--tile`` to give.
+
+    Examples
+    --------
+    >>> check_tile_flags(65, 32)
+    >>> check_tile_flags(8, 32)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.cli.UserError: --tile 8 must be larger than 2 x --overlap 32 (give --tile 65 or more)
+    """  # noqa: E501
+    used = max(overlap, receptive_field)
+    if tile <= 2 * used:
+        why = (f"--overlap {overlap}" if used == overlap else
+               f"the model's receptive field {used} px, the least overlap it needs")
+        raise UserError(f"--tile {tile} must be larger than 2 x {why} "
+                        f"(give --tile {2 * used + 1} or more)")
 
 
 def seed_arg(text: str) -> int:

@@ -27,6 +27,7 @@ from . import (
     DEVICE_HELP,
     OneLineErrorParser,
     UserError,
+    check_tile_flags,
     float_arg,
     int_arg,
     lr_arg,
@@ -204,10 +205,10 @@ def _run(args: argparse.Namespace) -> int:
         options["num_inference_steps"] = args.sampling_steps
     if args.no_color_fix:
         options["color_fix"] = "none"
-    _check_tile(args.tile, args.overlap)  # before loading the model
+    check_tile_flags(args.tile, args.overlap)  # before loading the model
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
-    _check_tile(args.tile, args.overlap, int(model.receptive_field))
+    check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     mg = read_image(args.input)
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
@@ -273,18 +274,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
               f"in {seconds:.1f} s{resumed}", file=sys.stderr)
     return 0
-
-
-def _check_tile(tile: int, overlap: int, receptive_field: int = 0) -> None:
-    """Refuse ``--tile`` not larger than twice the overlap used (``--overlap``, raised to
-    the model's receptive field; the rule of :func:`napari_srmat.sr.apply.resolve_overlap`)
-    with the flags' names."""
-    used = max(overlap, receptive_field)
-    if tile <= 2 * used:
-        why = (f"--overlap {overlap}" if used == overlap else
-               f"the model's receptive field {used} px, the least overlap it needs")
-        raise UserError(f"--tile {tile} must be larger than 2 x {why} "
-                        f"(give --tile {2 * used + 1} or more)")
 
 
 def _use_reference(model, mg, folder: str | None) -> dict | None:
