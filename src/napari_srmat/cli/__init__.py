@@ -205,22 +205,24 @@ def float_arg(minimum: float | None = None, *, above: bool = False) -> Callable[
     return parse
 
 
-def check_tile_flags(tile: int, overlap: int, receptive_field: int = 0) -> None:
+def check_tile_flags(tile: int, overlap: int | None, receptive_field: int = 0) -> None:
     """Refuse ``--tile`` not larger than twice the overlap used, naming the flags.
 
     The overlap used is ``--overlap`` raised to the model's receptive field (the rule of
     :func:`napari_srmat.sr.apply.resolve_overlap` and of the tiling engine); the library's
-    own message names its parameters (``tile (8) must be larger than 2 * overlap (64)``).
-    The one rule of the commands with ``--tile`` and ``--overlap`` (``srmat sr run``,
-    ``srmat edges predict``), checked before a model is loaded and, with its receptive
+    own message names its parameters (``tile (8) must be larger than 2 * overlap (64)``),
+    which a command without those names would not explain. The one rule of the commands
+    with ``--tile`` and ``--overlap`` (``srmat sr run``, ``srmat edges predict``,
+    ``srmat plan-rescan``), checked before a model is loaded and, with its receptive
     field, after.
 
     Parameters
     ----------
     tile : int
         ``--tile``.
-    overlap : int
-        ``--overlap``.
+    overlap : int or None
+        ``--overlap``; None: not given, the library's default
+        (:data:`napari_srmat.tiling.DEFAULT_OVERLAP`, raised to the receptive field).
     receptive_field : int
         The loaded model's receptive field in px (0 before it is loaded).
 
@@ -236,11 +238,25 @@ def check_tile_flags(tile: int, overlap: int, receptive_field: int = 0) -> None:
     Traceback (most recent call last):
     ...
     napari_srmat.cli.UserError: --tile 8 must be larger than 2 x --overlap 32 (give --tile 65 or more)
+    >>> check_tile_flags(8, None)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.cli.UserError: --tile 8 must be larger than 2 x the default --overlap of 32 px (give --tile 65 or more)
     """  # noqa: E501
-    used = max(overlap, receptive_field)
+    if overlap is None:
+        from ..tiling import DEFAULT_OVERLAP
+
+        given, default = DEFAULT_OVERLAP, True
+    else:
+        given, default = overlap, False
+    used = max(given, receptive_field)
     if tile <= 2 * used:
-        why = (f"--overlap {overlap}" if used == overlap else
-               f"the model's receptive field {used} px, the least overlap it needs")
+        if used != given:
+            why = f"the model's receptive field {used} px, the least overlap it needs"
+        elif default:
+            why = f"the default --overlap of {used} px"
+        else:
+            why = f"--overlap {overlap}"
         raise UserError(f"--tile {tile} must be larger than 2 x {why} "
                         f"(give --tile {2 * used + 1} or more)")
 
