@@ -24,10 +24,12 @@ from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from . import (
+    COMMAND_ATTR,
     DEVICE_HELP,
     OneLineErrorParser,
     UserError,
     check_tile_flags,
+    command_name,
     float_arg,
     int_arg,
     lr_arg,
@@ -180,6 +182,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         parser.print_help()
         return 2
     inner.command = "sr"
+    # errors, warnings and interrupts of the action are told by `srmat sr ACTION`
+    setattr(args, COMMAND_ATTR, command_name(inner))
     return int(inner.func(inner) or 0)
 
 
@@ -229,7 +233,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     seconds = time.perf_counter() - t0
     if result is None or stopped:
-        print("srmat sr: stopped before completion", file=sys.stderr)
+        print(f"{command_name(args)}: stopped before completion", file=sys.stderr)
         return 1
     in_shape = tuple(int(s) for s in mg.data.shape)
     out_shape = (in_shape[0] * model.scale, in_shape[1] * model.scale, *in_shape[2:])
