@@ -69,7 +69,7 @@ def test_cli_sr_steps_errors_name_the_flag(small_png, tmp_path, capsys):
     rc = main(["sr", "run", str(small_png), str(tmp_path / "a.zarr"), "--model", "ddpm",
                "--sampling-steps", "0"])
     err = capsys.readouterr().err
-    assert rc == 2 and "srmat sr: error:" in err and "--sampling-steps" in err
+    assert rc == 2 and "srmat sr run: error:" in err and "--sampling-steps" in err
     assert "Traceback" not in err
     # the old name --steps is a hidden alias of --sampling-steps
     rc = main(["sr", "run", str(small_png), str(tmp_path / "b.zarr"), "--model", "bicubic",
@@ -165,7 +165,7 @@ def test_checkpoint_config_must_be_a_json_object(tmp_path, text, small_png, caps
         load_boundary_model(uaed, device="cpu")
     rc = main(["sr", "run", str(small_png), str(tmp_path / "o.zarr"), "--checkpoint", str(sr)])
     err = capsys.readouterr().err
-    assert rc == 2 and "srmat sr: error:" in err and "JSON object" in err
+    assert rc == 2 and "srmat sr run: error:" in err and "JSON object" in err
 
 
 @pytest.mark.parametrize("section", ["arch", "options"])
@@ -730,7 +730,7 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
                "--steps", "1"])
     err = capsys.readouterr().err
     assert rc == 2 and "b.png" in err and "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("srmat sr: error:")
+    assert err.strip().splitlines()[-1].startswith("srmat sr train: error:")
     mask = np.zeros((64, 64), np.uint8)
     mask[:, ::8] = 255
     store = tmp_path / "mask.zarr"
@@ -772,7 +772,7 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--tile", "0"],
      "srmat sr run: error: argument --tile: an integer >= 1, got 0"),
     (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--tile", "64"],
-     "srmat sr: error: --tile 64 must be larger than 2 x --overlap 32"),
+     "srmat sr run: error: --tile 64 must be larger than 2 x --overlap 32"),
     (["sr", "run", "{image}", "{out}", "--model", "cnn", "--tile", "20", "--overlap", "4"],
      "--tile 20 must be larger than 2 x the model's receptive field"),
     (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--batch-size", "0"],
@@ -820,11 +820,12 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     (["edges", "pretrain", "{image}", "--out", "{out}", "--mask-ratio", "1"],
      "argument --mask-ratio: a number between 0 and 1 (exclusive), got 1.0"),
     (["edges", "pretrain", "{image}", "--out", "{out}", "--crop", "100"],
-     "srmat edges: error: --crop 100 must be a multiple of --patch 16, at least 2 x --patch"),
+     "srmat edges pretrain: error: --crop 100 must be a multiple of --patch 16, at least 2 x "
+     "--patch"),
     (["edges", "predict", "{image}", "--out", "{out}", "--tile", "0"],
      "argument --tile: an integer >= 1, got 0"),
     (["edges", "predict", "{image}", "--out", "{out}", "--tile", "64"],
-     "srmat edges: error: --tile 64 must be larger than 2 x --overlap 32"),
+     "srmat edges predict: error: --tile 64 must be larger than 2 x --overlap 32"),
     (["edges", "eval", "--images", "{out}", "--masks", "{out}", "--threshold", "1.5"],
      "argument --threshold: threshold must be a number in [0, 1], got 1.5"),
     (["experiment", "sr-vs-original", "--out", "{out}", "--epochs", "0"],

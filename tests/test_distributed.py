@@ -7,6 +7,8 @@ local engine's pixels (bit for bit) and the local CLI's JSON.
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -125,32 +127,48 @@ def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
     assert not out.exists() and not (tmp_path / "o.ome.zarr.lock").exists()
 
 
-def test_local_workers_are_spawned_ignoring_ctrl_c():
+def _spawn_and_press_ctrl_c() -> int:
+    """Exit code of a multiprocessing ``spawn`` child that sends itself SIGINT: 0 when it
+    does not receive it, 1 when it dies of the KeyboardInterrupt."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=signal.raise_signal,
+                                                         args=(signal.SIGINT,))
+    child.start()
+    child.join(60)
+    return child.exitcode
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_processes_spawned_while_local_workers_start_ignore_ctrl_c(capfd):
     """A terminal's Ctrl-C reaches the whole process group: the local:N workers died of
     it mid-task with KeyboardInterrupt tracebacks, instead of being stopped by the
-    starting process. Processes started while the cluster starts ignore SIGINT (inherited
-    through exec); the caller's handler is back afterwards; other threads are left as
-    they are."""
-    import signal
-    import subprocess
-    import sys
+    starting process. Processes spawned while the cluster starts, from any thread (dask
+    starts its workers from its own threads), start with SIGINT blocked, which their
+    exec keeps; the caller's handler and the spawn function are back afterwards; from
+    another thread than the main one nothing changes."""
     import threading
+    from multiprocessing import util
 
-    probe = [sys.executable, "-c",
-             "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"]
-    before = signal.getsignal(signal.SIGINT)
-    with _distributed._workers_ignore_sigint():
-        child = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
-    assert child.strip() == "True"
-    assert signal.getsignal(signal.SIGINT) is before
-    assert subprocess.run(probe, capture_output=True, text=True,
-                          check=True).stdout.strip() == "False"
+    before, spawn = signal.getsignal(signal.SIGINT), util.spawnv_passfds
+    assert _spawn_and_press_ctrl_c() == 1  # the probe: a plain child dies of it
+    codes = []
+    with _distributed._workers_ignore_sigint() as held:
+        codes.append(_spawn_and_press_ctrl_c())
+        t = threading.Thread(target=lambda: codes.append(_spawn_and_press_ctrl_c()))
+        t.start()
+        t.join()
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert codes == [0, 0] and not held.pressed
+    assert signal.getsignal(signal.SIGINT) is before and util.spawnv_passfds is spawn
+    assert _spawn_and_press_ctrl_c() == 1
+    capfd.readouterr()  # the probes' KeyboardInterrupt tracebacks
     errors = []
 
     def in_thread():
         try:
-            with _distributed._workers_ignore_sigint():
-                pass
+            with _distributed._workers_ignore_sigint() as held:
+                assert util.spawnv_passfds is spawn and not held.pressed
         except Exception as exc:  # signal.signal outside the main thread: ValueError
             errors.append(exc)
 
@@ -158,6 +176,89 @@ def test_local_workers_are_spawned_ignoring_ctrl_c():
     t.start()
     t.join()
     assert not errors
+
+
+class _FakeCluster:
+    """A LocalCluster whose start is pressed Ctrl-C into."""
+
+    made: list = []
+
+    def __init__(self, **kwargs):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the workers start
+        sum(range(1000))  # the handler runs
+        self.closed = False
+        self.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+
+
+class _FakeClient:
+    def __init__(self, cluster, **kwargs):
+        self.cluster = cluster
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+def test_ctrl_c_while_local_workers_start_stops_once_they_are_up(monkeypatch):
+    """A Ctrl-C pressed during the seconds `--scheduler local:N` takes to start its
+    workers was ignored (SIGINT was ignored in the starting process meanwhile) and the
+    run went on. It is now held until the cluster has started, then raised as the
+    KeyboardInterrupt it is, the cluster closing on the way out; a SIGINT the caller
+    ignores stays ignored."""
+
+    monkeypatch.setattr(distributed, "LocalCluster", _FakeCluster)
+    monkeypatch.setattr(distributed, "Client", _FakeClient)
+    _FakeCluster.made.clear()
+    before = signal.getsignal(signal.SIGINT)
+    assert before is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        with _distributed.dask_client("local:2"):
+            pytest.fail("the run went on after a Ctrl-C")
+    # raised once the cluster was up (not inside its start), and the cluster is closed
+    assert len(_FakeCluster.made) == 1 and _FakeCluster.made[0].closed
+    assert signal.getsignal(signal.SIGINT) is before
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # e.g. started in the background
+    try:
+        with _distributed._workers_ignore_sigint() as held:
+            _FakeCluster()
+        assert held.pressed == 1
+        held.deliver()  # to SIG_IGN: nothing
+        assert not held.pressed and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+def test_local_workers_ignore_ctrl_c(client):
+    """The worker processes of ``local:N`` (the module's cluster) survive a SIGINT and
+    go on computing: the starting process stops them, not the terminal's Ctrl-C."""
+    import os
+
+    def deaf_to_sigint():  # blocked (never delivered) or ignored
+        import os
+        import signal
+
+        return os.getpid(), (signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+                             or signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+
+    states = client.run(deaf_to_sigint)
+    assert len(states) == 2 and all(deaf for _, deaf in states.values())
+    for pid, _ in states.values():
+        os.kill(pid, signal.SIGINT)
+    assert client.submit(sum, [1, 2, 3]).result(timeout=60) == 6
+    assert client.run(deaf_to_sigint) == states  # the same processes, alive
 
 
 def test_scheduler_strings():

@@ -187,8 +187,61 @@ def test_cli_defaults_are_the_library_defaults():
     lib = {k: p.default for k, p in inspect.signature(plan_rescan_job).parameters.items()}
     ns = build_parser().parse_args(["plan-rescan", "x.png"])
     for dest, key in (("budget", "budget"), ("dwell_ratio", "dwell_ratio"), ("roi_px", "roi_px"),
-                      ("samples", "n_samples"), ("tile", "tile"), ("source", "source")):
+                      ("samples", "n_samples"), ("tile", "tile"), ("source", "source"),
+                      ("overlap", "overlap")):
         assert getattr(ns, dest) == lib[key], dest
+
+
+def test_cli_tile_and_overlap_name_the_flags_of_plan_rescan(half_structured, tmp_path, capsys,
+                                                            monkeypatch):
+    """`srmat plan-rescan LR --tile 8` said "tile (8) must be larger than 2 * overlap (64)",
+    the library's names, and plan-rescan had no --overlap to change it. It has one now (the
+    LR context of the SR runs, as in `srmat sr run`; default: the library's, 32 px raised
+    to the model's receptive field), and a --tile too small for the overlap used is refused
+    in one line naming the flags, before the image is super-resolved (exit 2)."""
+    import argparse
+
+    from PIL import Image
+
+    from napari_srmat import cli
+    from napari_srmat.sr import rescan
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    base = ["plan-rescan", str(path), "--roi-size", str(ROI)]
+    calls = []
+    real = rescan.plan_rescan_job
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rescan, "plan_rescan_job", recording)
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {o for a in sub.choices["plan-rescan"]._actions for o in a.option_strings}
+    for extra, line in (
+        (["--tile", "8"], "--tile 8 must be larger than 2 x the default --overlap of 32 px "
+                          "(give --tile 65 or more)"),
+        (["--tile", "8", "--overlap", "4"], "--tile 8 must be larger than 2 x --overlap 4 "
+                                            "(give --tile 9 or more)"),
+        # the cnn's receptive field (21 px) is the least overlap it needs
+        (["--tile", "40", "--overlap", "4", "--model", "cnn"],
+         "--tile 40 must be larger than 2 x the model's receptive field 21 px, the least "
+         "overlap it needs (give --tile 43 or more)"),
+    ):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err == f"srmat plan-rescan: error: {line}\n"
+        named = {w.rstrip(",.;") for w in line.split() if w.startswith("--")}
+        assert named <= flags, named - flags
+    assert not calls  # refused before any SR run
+    assert main([*base, "--model", "bicubic", "--tile", "8", "--overlap", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "bicubic"
+    assert calls[-1]["tile"] == 8 and calls[-1]["overlap"] == 2
+    assert main([*base, "--model", "bicubic", "--json"]) == 0  # the library's default
+    capsys.readouterr()
+    assert calls[-1]["overlap"] is None and calls[-1]["tile"] == rescan.DEFAULT_PLAN_TILE
 
 
 def test_numeric_options_name_themselves(half_structured):

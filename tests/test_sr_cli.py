@@ -107,7 +107,7 @@ def test_sr_run_output_named_like_an_image_file_is_refused(small_png, tmp_path, 
     out = tmp_path / name
     assert main(["sr", "run", str(small_png), str(out), "--model", "bicubic"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"srmat sr: error: {out}: ")
+    assert len(err) == 1 and err[0].startswith(f"srmat sr run: error: {out}: ")
     assert "OME-Zarr" in err[0] and ".ome.zarr" in err[0]
     assert not out.exists() and list(tmp_path.iterdir()) == [small_png]
 

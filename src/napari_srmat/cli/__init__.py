@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
-           "error_line"]
+           "error_line", "check_tile_flags", "command_name"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -205,6 +205,62 @@ def float_arg(minimum: float | None = None, *, above: bool = False) -> Callable[
     return parse
 
 
+def check_tile_flags(tile: int, overlap: int | None, receptive_field: int = 0) -> None:
+    """Refuse ``--tile`` not larger than twice the overlap used, naming the flags.
+
+    The overlap used is ``--overlap`` raised to the model's receptive field (the rule of
+    :func:`napari_srmat.sr.apply.resolve_overlap` and of the tiling engine); the library's
+    own message names its parameters (``tile (8) must be larger than 2 * overlap (64)``),
+    which a command without those names would not explain. The one rule of the commands
+    with ``--tile`` and ``--overlap`` (``srmat sr run``, ``srmat edges predict``,
+    ``srmat plan-rescan``), checked before a model is loaded and, with its receptive
+    field, after.
+
+    Parameters
+    ----------
+    tile : int
+        ``--tile``.
+    overlap : int or None
+        ``--overlap``; None: not given, the library's default
+        (:data:`napari_srmat.tiling.DEFAULT_OVERLAP`, raised to the receptive field).
+    receptive_field : int
+        The loaded model's receptive field in px (0 before it is loaded).
+
+    Raises
+    ------
+    UserError
+        ``tile <= 2 * max(overlap, receptive_field)``, with the smallest ``--tile`` to give.
+
+    Examples
+    --------
+    >>> check_tile_flags(65, 32)
+    >>> check_tile_flags(8, 32)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.cli.UserError: --tile 8 must be larger than 2 x --overlap 32 (give --tile 65 or more)
+    >>> check_tile_flags(8, None)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.cli.UserError: --tile 8 must be larger than 2 x the default --overlap of 32 px (give --tile 65 or more)
+    """  # noqa: E501
+    if overlap is None:
+        from ..tiling import DEFAULT_OVERLAP
+
+        given, default = DEFAULT_OVERLAP, True
+    else:
+        given, default = overlap, False
+    used = max(given, receptive_field)
+    if tile <= 2 * used:
+        if used != given:
+            why = f"the model's receptive field {used} px, the least overlap it needs"
+        elif default:
+            why = f"the default --overlap of {used} px"
+        else:
+            why = f"--overlap {overlap}"
+        raise UserError(f"--tile {tile} must be larger than 2 x {why} "
+                        f"(give --tile {2 * used + 1} or more)")
+
+
 def seed_arg(text: str) -> int:
     """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
     error names the flag."""
@@ -285,14 +341,62 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+#: Namespace attribute holding the full name of the command that was parsed
+#: (``"srmat sr run"``): each parser's default, so that the innermost subcommand's wins.
+COMMAND_ATTR = "srmat_command"
+
+
+def command_name(args: argparse.Namespace, default: str = "srmat") -> str:
+    """The full command of parsed arguments, the prefix of its one-line errors and
+    warnings (``srmat sr run``, ``srmat edges train``, ``srmat heyn``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        What a :class:`OneLineErrorParser` (or one of its subcommand parsers) parsed.
+    default : str
+        The name when ``args`` does not hold one.
+
+    Examples
+    --------
+    >>> command_name(build_parser().parse_args(["edges", "eval", "--images", "i",
+    ...                                         "--masks", "m"]))
+    'srmat edges eval'
+    """
+    return getattr(args, COMMAND_ATTR, None) or default
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``PROG: error: MESSAGE``) with a
     pointer to ``--help``, instead of the usage block before it; subcommand parsers
-    inherit the class."""
+    inherit the class.
+
+    Each parser records its full name (``prog``, e.g. ``srmat sr run``) in the parsed
+    namespace (:func:`command_name`): argparse copies a subcommand's values over its
+    parent's, so the innermost subcommand parsed names the command.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_defaults(**{COMMAND_ATTR: self.prog})
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
-                     f"(see `{self.prog} --help`)\n")
+        self.fail(self.prog, message)
+
+    def fail(self, prog: str, message: str):
+        """Exit 2 with the one line ``PROG: error: MESSAGE (see `PROG --help`)``."""
+        self.exit(2, f"{prog}: error: {' '.join(message.split())} "
+                     f"(see `{prog} --help`)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """argparse's, but unrecognized arguments are told by the subcommand that was
+        parsed (``srmat edges train: error: unrecognized arguments: ...``), not by the
+        parser at the top (argparse's ``srmat: error: ...``)."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.fail(command_name(parsed, self.prog),
+                      f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -325,15 +429,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("srmat: interrupted", file=sys.stderr)
         return 130
-    args, extra = parser.parse_known_args(argv)
-    if extra:  # named after the subcommand, not the root (argparse's default)
-        prog = " ".join(["srmat", *([args.command] if getattr(args, "command", None) else [])])
-        parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)} "
-                       f"(see `{prog} --help`)\n")
+    args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    where = f"srmat {args.command}"
+
+    def where() -> str:  # read when needed: `srmat sr` names its action once it parses it
+        return command_name(args)
+
     if argv is None and not args.debug:  # the console: warnings on one line, no source
         _one_line_warnings(where)
     try:
@@ -345,13 +448,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print(f"{where}: interrupted (a partial output, if any, is kept for a rerun)",
+        print(f"{where()}: interrupted (a partial output, if any, is kept for a rerun)",
               file=sys.stderr)
         return 130
     except Exception as exc:  # every error is one line (tracebacks with --debug)
         if args.debug:
             raise
-        print(error_line(where, exc), file=sys.stderr)
+        print(error_line(where(), exc), file=sys.stderr)
         return 2 if is_user_error(exc) else 1
 
 
@@ -402,13 +505,15 @@ def _stdout_closed() -> bool:
     return True
 
 
-def _one_line_warnings(where: str) -> None:
+def _one_line_warnings(where: str | Callable[[], str]) -> None:
     """Print Python warnings as ``srmat CMD: warning: message`` (one line, without the
-    source line Python adds)."""
+    source line Python adds); ``where`` is the command or a function that gives it when
+    a warning is printed."""
     import warnings
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{where}: warning: {' '.join(str(message).split())}",
+        name = where() if callable(where) else where
+        print(f"{name}: warning: {' '.join(str(message).split())}",
               file=sys.stderr if file is None else file)
 
     warnings.showwarning = show

@@ -9,6 +9,7 @@ from . import (
     DEVICE_HELP,
     UserError,
     _checked_number_arg,
+    check_tile_flags,
     int_arg,
     lr_arg,
     print_json,
@@ -264,9 +265,8 @@ def _predict(args: argparse.Namespace) -> int:
     from ..io import read_image
     from ..jobs import Stopped, run_job
     from ..outputs import check_not_input, check_output_location
-    from .sr import _check_tile
 
-    _check_tile(args.tile, args.overlap)  # the engine's rule, with the flags' names
+    check_tile_flags(args.tile, args.overlap)  # the engine's rule, with the flags' names
     out = Path(args.out)
     check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
     check_output_location(out)

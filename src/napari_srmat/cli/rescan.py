@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import DEVICE_HELP, int_arg, print_json
+from . import DEVICE_HELP, check_tile_flags, int_arg, print_json
 
 __all__ = ["register"]
 
@@ -39,6 +39,7 @@ def register(subparsers) -> None:
         DEFAULT_SAMPLES,
         UNCERTAINTY_SOURCES,
     )
+    from ..tiling import DEFAULT_OVERLAP
 
     p = subparsers.add_parser(
         "plan-rescan",
@@ -65,8 +66,13 @@ def register(subparsers) -> None:
                    help=f"samples for --source samples (default {DEFAULT_SAMPLES})")
     p.add_argument("--roi-size", type=int_arg(4), default=DEFAULT_ROI_PX, dest="roi_px",
                    metavar="PX", help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
-    p.add_argument("--tile", type=int, default=DEFAULT_PLAN_TILE,
-                   help=f"SR tile (LR px, default {DEFAULT_PLAN_TILE})")
+    p.add_argument("--tile", type=int_arg(1), default=DEFAULT_PLAN_TILE,
+                   help=f"largest LR tile of the SR runs, context included (LR px, default "
+                        f"{DEFAULT_PLAN_TILE}); larger than 2 x the overlap")
+    p.add_argument("--overlap", type=int_arg(0), default=None,
+                   help=f"LR context per tile side of the SR runs (LR px, default "
+                        f"{DEFAULT_OVERLAP}, raised to the model's receptive field), as in "
+                        "`srmat sr run`")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.set_defaults(func=_plan)
@@ -77,15 +83,21 @@ def _plan(args: argparse.Namespace) -> int:
 
     from ..io import read_image
     from ..jobs import Stopped, run_job
+    from ..sr import load_model
     from ..sr.rescan import plan_rescan_job
 
+    check_tile_flags(args.tile, args.overlap)  # before reading or loading anything
     mg = read_image(args.lr)
+    # loaded here (as plan_rescan_job would) to check --tile against its receptive field
+    model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
+                       device=args.device)
+    check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     stopped = []
     plan = run_job(
-        plan_rescan_job(np.asarray(mg.data), args.model, scale=args.scale, budget=args.budget,
-                        dwell_ratio=args.dwell_ratio, checkpoint=args.checkpoint,
-                        source=args.source, n_samples=args.samples, roi_px=args.roi_px,
-                        device=args.device, tile=args.tile),
+        plan_rescan_job(np.asarray(mg.data), model, scale=args.scale, budget=args.budget,
+                        dwell_ratio=args.dwell_ratio, source=args.source,
+                        n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
+                        overlap=args.overlap),
         quiet=args.json,
         on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
     if plan is None or stopped:

@@ -24,9 +24,12 @@ from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from . import (
+    COMMAND_ATTR,
     DEVICE_HELP,
     OneLineErrorParser,
     UserError,
+    check_tile_flags,
+    command_name,
     float_arg,
     int_arg,
     lr_arg,
@@ -179,6 +182,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         parser.print_help()
         return 2
     inner.command = "sr"
+    # errors, warnings and interrupts of the action are told by `srmat sr ACTION`
+    setattr(args, COMMAND_ATTR, command_name(inner))
     return int(inner.func(inner) or 0)
 
 
@@ -204,10 +209,10 @@ def _run(args: argparse.Namespace) -> int:
         options["num_inference_steps"] = args.sampling_steps
     if args.no_color_fix:
         options["color_fix"] = "none"
-    _check_tile(args.tile, args.overlap)  # before loading the model
+    check_tile_flags(args.tile, args.overlap)  # before loading the model
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
-    _check_tile(args.tile, args.overlap, int(model.receptive_field))
+    check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     mg = read_image(args.input)
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
@@ -228,7 +233,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     seconds = time.perf_counter() - t0
     if result is None or stopped:
-        print("srmat sr: stopped before completion", file=sys.stderr)
+        print(f"{command_name(args)}: stopped before completion", file=sys.stderr)
         return 1
     in_shape = tuple(int(s) for s in mg.data.shape)
     out_shape = (in_shape[0] * model.scale, in_shape[1] * model.scale, *in_shape[2:])
@@ -273,18 +278,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
               f"in {seconds:.1f} s{resumed}", file=sys.stderr)
     return 0
-
-
-def _check_tile(tile: int, overlap: int, receptive_field: int = 0) -> None:
-    """Refuse ``--tile`` not larger than twice the overlap used (``--overlap``, raised to
-    the model's receptive field; the rule of :func:`napari_srmat.sr.apply.resolve_overlap`)
-    with the flags' names."""
-    used = max(overlap, receptive_field)
-    if tile <= 2 * used:
-        why = (f"--overlap {overlap}" if used == overlap else
-               f"the model's receptive field {used} px, the least overlap it needs")
-        raise UserError(f"--tile {tile} must be larger than 2 x {why} "
-                        f"(give --tile {2 * used + 1} or more)")
 
 
 def _use_reference(model, mg, folder: str | None) -> dict | None:

@@ -104,27 +104,83 @@ class SchedulerError(ValueError):
 # --------------------------------------------------------------------------- client
 
 
+class _HeldInterrupt:
+    """The Ctrl-C presses held back while ``local:N`` workers start (the SIGINT handler
+    of the starting process then, see :func:`_workers_ignore_sigint`)."""
+
+    def __init__(self) -> None:
+        self.pressed = 0
+
+    def __call__(self, signum, frame) -> None:
+        self.pressed += 1
+
+    def deliver(self) -> None:
+        """Deliver a held Ctrl-C now, to the SIGINT handler that was there before
+        (Python's: a KeyboardInterrupt here; an ignored SIGINT stays ignored)."""
+        if self.pressed:
+            import signal
+
+            self.pressed = 0
+            signal.raise_signal(signal.SIGINT)
+
+
 @contextlib.contextmanager
-def _workers_ignore_sigint() -> Iterator[None]:
-    """Start ``local:N`` worker processes with SIGINT ignored (inherited through exec).
+def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
+    """Start ``local:N`` worker processes deaf to Ctrl-C, and hold a Ctrl-C pressed
+    meanwhile for the caller to deliver once the cluster can be closed.
 
     A terminal's Ctrl-C goes to the whole foreground process group: the workers of
     ``--scheduler local:N`` died of it mid-task, each printing a KeyboardInterrupt
     traceback, instead of being stopped by the starting process (its stop event, then
-    the cluster's close). Only from the main thread (a GUI job thread cannot change
-    signal handlers; its workers are not in a terminal's group anyway); a Ctrl-C while
-    the workers start is ignored.
+    the cluster's close). Every process spawned meanwhile (multiprocessing's
+    ``spawnv_passfds``, whatever thread calls it: dask starts the workers from its own
+    threads) starts with SIGINT blocked, which the exec keeps and Python never undoes,
+    so the worker never receives it; the way CPython starts its resource tracker. The
+    starting process itself is not deaf: its SIGINT handler meanwhile counts the
+    presses (:class:`_HeldInterrupt`), instead of raising a KeyboardInterrupt inside the
+    cluster's start (which would leave it half started), and
+    :meth:`_HeldInterrupt.deliver` hands a held press on to the previous handler. (It
+    used to ignore SIGINT meanwhile, for the workers to inherit the ignore through
+    exec; a Ctrl-C while the workers started was then lost.)
+
+    Only from the main thread (a GUI job thread cannot change signal handlers; its
+    workers are not in a terminal's group anyway): elsewhere nothing changes and nothing
+    is held.
+
+    Yields
+    ------
+    _HeldInterrupt
+        The presses held; ``deliver()`` it once the workers are up.
     """
     import signal
+    from multiprocessing import util
 
+    held = _HeldInterrupt()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield held
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    spawn = getattr(util, "spawnv_passfds", None)
+    blocking = spawn is not None and hasattr(signal, "pthread_sigmask")  # POSIX
+
+    def spawn_sigint_blocked(path, args, passfds):
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return spawn(path, args, passfds)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    previous = signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
+    if blocking:
+        util.spawnv_passfds = spawn_sigint_blocked
+    if previous is not None:
+        signal.signal(signal.SIGINT, held)
     try:
-        yield
+        yield held
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:  # a press still pending reaches `held` first
+            signal.signal(signal.SIGINT, previous)
+        if blocking:
+            util.spawnv_passfds = spawn
 
 
 @contextlib.contextmanager
@@ -170,11 +226,13 @@ def dask_client(scheduler) -> Iterator[Any]:
         # only while the workers are spawned (the nannies keep their environment):
         # the setting must not leak into the caller's dask config while we run
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
-                _workers_ignore_sigint():
+                _workers_ignore_sigint() as ctrl_c:
             cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
                                                processes=True, dashboard_address=":0")
-        with cluster, distributed.Client(cluster, set_as_default=False) as client:
-            yield client
+        with cluster:
+            ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
+            with distributed.Client(cluster, set_as_default=False) as client:
+                yield client
         return
     try:
         client = distributed.Client(text, timeout=SCHEDULER_CONNECT_TIMEOUT,

@@ -1,0 +1,161 @@
+"""CLI: the one-line messages name the full command (``srmat sr run``, ``srmat edges
+eval``), and the rules shared by several commands live in one public place."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from napari_srmat import cli
+from napari_srmat.cli import main
+
+
+def _exit_line(capsys, argv):
+    """argparse's error: exit 2 and the one stderr line."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    return err.rstrip("\n")
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["sr", "models", "--bogus"], "srmat sr models"),
+    (["sr", "in.png", "out.zarr", "--bogus"], "srmat sr run"),  # the default action
+    (["sr", "eval", "hr.png", "sr.zarr", "--bogus"], "srmat sr eval"),
+    (["edges", "eval", "--images", "i", "--masks", "m", "--bogus"], "srmat edges eval"),
+    (["audit", "report", "a.json", "--out", "r.md", "--bogus"], "srmat audit report"),
+    (["heyn", "--bogus", "m.png"], "srmat heyn"),
+    (["--bogus"], "srmat"),
+])
+def test_unrecognized_arguments_name_the_full_command(capsys, argv, command):
+    """`srmat edges eval ... --bogus` said `srmat edges: error: ...` (and pointed at
+    `srmat edges --help`, which does not list the flags of eval): argparse's
+    unrecognized arguments are told by the subcommand that was parsed."""
+    assert _exit_line(capsys, argv) == (f"{command}: error: unrecognized arguments: --bogus "
+                                        f"(see `{command} --help`)")
+
+
+def test_our_checks_name_the_full_command(tmp_path, capsys):
+    """The errors of the commands' own checks (UserError, the library's errors) were told
+    as `srmat sr: error:` / `srmat edges: error:` for every action."""
+    for argv, line in (
+        (["sr", "train", "--out", str(tmp_path / "ck")],
+         "srmat sr train: error: give --data folders and/or --synthetic N, or --pairs "
+         "PAIRS.csv"),
+        (["sr", "run", "in.png", str(tmp_path / "o.zarr"), "--tile", "8"],
+         "srmat sr run: error: --tile 8 must be larger than 2 x --overlap 32 (give --tile 65 "
+         "or more)"),
+        (["edges", "eval", "--images", "i", "--masks", "m", "--val-images", "v"],
+         "srmat edges eval: error: give both --val-images and --val-masks, or neither"),
+        (["edges", "predict", "in.png", "--out", str(tmp_path / "b"), "--tile", "8",
+          "--overlap", "4"],
+         "srmat edges predict: error: --tile 8 must be larger than 2 x --overlap 4 (give "
+         "--tile 9 or more)"),
+    ):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == line + "\n"
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture()
+def console(monkeypatch):
+    """main() as the console runs it (argv from sys.argv: one-line warnings); the
+    warnings hook it installs is put back afterwards."""
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+
+    def run(argv):
+        monkeypatch.setattr(sys, "argv", ["srmat", *argv])
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            return main()
+
+    return run
+
+
+@pytest.mark.parametrize("module, handler, argv, command", [
+    ("sr", "_models", ["sr", "models"], "srmat sr models"),
+    ("edges", "_eval", ["edges", "eval", "--images", "i", "--masks", "m"],
+     "srmat edges eval"),
+    ("heyn", "_run", ["heyn", "m.png"], "srmat heyn"),
+])
+def test_warnings_interrupts_and_internal_errors_name_the_full_command(
+        monkeypatch, console, capsys, module, handler, argv, command):
+    """Warnings (`srmat CMD: warning:`), a Ctrl-C (`srmat CMD: interrupted`) and an
+    internal error (`srmat CMD: internal error`) of a nested action named only its
+    first word; one line each, exit codes unchanged (0, 130, 1)."""
+    import importlib
+
+    target = importlib.import_module(f"napari_srmat.cli.{module}")
+    assert callable(getattr(target, handler))  # the handler the command runs
+    outcome = {}
+
+    def fake(args):
+        warnings.warn("a warning\n  on two lines", UserWarning, stacklevel=2)
+        if outcome.get("raise"):
+            raise outcome["raise"]
+        return 0
+
+    monkeypatch.setattr(target, handler, fake)
+    assert console(argv) == 0
+    assert capsys.readouterr().err == f"{command}: warning: a warning on two lines\n"
+    outcome["raise"] = KeyboardInterrupt()
+    assert console(argv) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{command}: warning: a warning on two lines",
+                   f"{command}: interrupted (a partial output, if any, is kept for a rerun)"]
+    outcome["raise"] = RuntimeError("boom")
+    assert console(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[1].startswith(f"{command}: internal error")
+
+
+def test_command_name_of_parsed_arguments():
+    parser = cli.build_parser()
+    assert cli.command_name(parser.parse_args(["heyn", "m.png"])) == "srmat heyn"
+    assert cli.command_name(parser.parse_args(
+        ["audit", "report", "a.json", "--out", "r.md"])) == "srmat audit report"
+    assert cli.command_name(parser.parse_args([])) == "srmat"
+    from napari_srmat.cli.sr import build_sr_parser
+
+    assert cli.command_name(build_sr_parser().parse_args(["train", "--out", "o"])) == \
+        "srmat sr train"
+
+
+def test_tile_rule_is_one_public_helper():
+    """`cli/edges.py` imported the private `_check_tile` of `cli/sr.py`; the rule is
+    `cli.check_tile_flags` (with `int_arg` and the other shared helpers), used by
+    `sr run`, `edges predict` and `plan-rescan`, and no command module imports a private
+    name of `cli/sr.py`."""
+    with pytest.raises(cli.UserError, match=r"^--tile 64 must be larger than 2 x --overlap "
+                                             r"32 \(give --tile 65 or more\)$"):
+        cli.check_tile_flags(64, 32)
+    with pytest.raises(cli.UserError, match=r"^--tile 64 must be larger than 2 x the model's "
+                                             r"receptive field 40 px, the least overlap it "
+                                             r"needs \(give --tile 81 or more\)$"):
+        cli.check_tile_flags(64, 32, 40)
+    with pytest.raises(cli.UserError, match=r"^--tile 64 must be larger than 2 x the default "
+                                             r"--overlap of 32 px \(give --tile 65 or more\)$"):
+        cli.check_tile_flags(64, None)
+    cli.check_tile_flags(65, 32)
+    cli.check_tile_flags(9, 4, 2)
+    cli.check_tile_flags(65, None, 2)
+    folder = Path(cli.__file__).parent
+    users = set()
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "sr":
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from .{node.module}"
+            if isinstance(node, ast.Name) and node.id == "check_tile_flags":
+                users.add(path.stem)
+    assert {"sr", "edges", "rescan"} <= users
+    from napari_srmat.cli import sr
+
+    assert not hasattr(sr, "_check_tile")
