@@ -261,6 +261,19 @@ def check_tile_flags(tile: int, overlap: int | None, receptive_field: int = 0) -
                         f"(give --tile {2 * used + 1} or more)")
 
 
+def threshold_rule_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--threshold-rule`` (the operating point; one flag for ``srmat edges`` and
+    ``srmat grain-size``)."""
+    from ..edges.thresholds import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA, RULES
+
+    parser.add_argument("--threshold-rule", choices=tuple(RULES), default=None,
+                        metavar="RULE",
+                        help=f"operating-point rule that binarises the probability map "
+                             f"(default {DEFAULT_THRESHOLD_RULE} where the checkpoint stores its "
+                             f"parameters, as the shipped one does for TTA {DEFAULT_TTA}, else "
+                             f"global); one of {', '.join(RULES)}")
+
+
 def seed_arg(text: str) -> int:
     """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
     error names the flag."""

@@ -14,7 +14,6 @@ __all__ = ["register"]
 
 def _candidates(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, find_candidates_job
-    from ..audit.report import _read_image
     from ..audit.session import is_audit_session_file
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
@@ -26,8 +25,12 @@ def _candidates(args: argparse.Namespace) -> int:
     inputs = [args.lr, args.sr, args.sr_std]
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
     check_not_input(out.with_suffix(".csv"), inputs)
-    lr, sr = _read_image(args.lr), _read_image(args.sr)
-    std = _read_image(args.sr_std) if args.sr_std else None
+    import numpy as np
+
+    from ..io import read_image
+
+    lr, sr = (np.asarray(read_image(p).data) for p in (args.lr, args.sr))
+    std = np.asarray(read_image(args.sr_std).data) if args.sr_std else None
     boundary_fn = None
     threshold = 0.5
     if args.uaed:

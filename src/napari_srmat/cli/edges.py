@@ -15,6 +15,7 @@ from . import (
     print_json,
     seed_arg,
     threshold_arg,
+    threshold_rule_arg,
 )
 
 __all__ = ["register"]
@@ -128,7 +129,7 @@ def register(subparsers) -> None:
     pr.add_argument("--device", default="auto", help=DEVICE_HELP)
     pr.add_argument("--tta", choices=("none", "d4"), default=None,
                     help="test-time augmentation (default: the checkpoint's setting)")
-    _rule_arg(pr)
+    threshold_rule_arg(pr)
     pr.add_argument("--overwrite", action="store_true",
                     help="replace an existing OUT folder written by `edges predict` with "
                          "other input or settings (never anything else)")
@@ -161,7 +162,7 @@ def register(subparsers) -> None:
                         "folders, else the checkpoint's)")
     e.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
-    _rule_arg(e)
+    threshold_rule_arg(e)
     e.add_argument("--no-baseline", action="store_true", help="skip the Sobel baseline")
     e.add_argument("--out", default=None,
                    help="folder to write report.json, per_image.csv (and "
@@ -183,18 +184,6 @@ def _mask_ratio_arg(text: str) -> float:
         return value
 
     return _checked_number_arg(text, check)
-
-
-def _rule_arg(parser) -> None:
-    """``--threshold-rule`` (the operating point; shared by edges and grain-size)."""
-    from ..edges.thresholds import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA, RULES
-
-    parser.add_argument("--threshold-rule", choices=tuple(RULES), default=None,
-                        metavar="RULE",
-                        help=f"operating-point rule that binarises the probability map "
-                             f"(default {DEFAULT_THRESHOLD_RULE} where the checkpoint stores its "
-                             f"parameters, as the shipped one does for TTA {DEFAULT_TTA}, else "
-                             f"global); one of {', '.join(RULES)}")
 
 
 def _train(args: argparse.Namespace) -> int:

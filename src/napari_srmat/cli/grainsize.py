@@ -17,8 +17,8 @@ from . import (
     pixel_size_arg,
     print_json,
     seed_arg,
+    threshold_rule_arg,
 )
-from .edges import _rule_arg
 
 
 def _scale_arg(text: str) -> float | None:
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None, help="boundary model (default: shipped weights)")
     p.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
-    _rule_arg(p)
+    threshold_rule_arg(p)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--method", choices=("intercept", "planimetric"), default=None,
                    help="measure by the standards (ASTM E112 / ISO 643 / E1382: intercept with "
