@@ -204,7 +204,8 @@ def test_big_input_refused_or_asked_before_starting(make_napari_viewer, monkeypa
     asked = []
     w.ask = lambda title, text: asked.append(text) or False
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2 * 2**30)
-    with pytest.raises(WidgetInputError, match="srmat edges predict"):
+    # the command it names must be one srmat takes (it said `IMAGE OUT`: --out is required)
+    with pytest.raises(WidgetInputError, match="srmat edges predict IMAGE --out DIR"):
         w.run()
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
     assert w.run() is None  # asked, answered No

@@ -213,7 +213,7 @@ class BoundariesWidget(SingleJobMixin, QWidget):
         if not plan.fits_in_memory():
             raise WidgetInputError(
                 f"{plan.summary()} That does not fit in memory: run `srmat edges predict "
-                "IMAGE OUT` to stream the maps to disk, or work on a region")
+                "IMAGE --out DIR` to stream the maps to disk, or work on a region")
         if not self.confirm_plan(plan):
             return None
         go, divisor = self.confirm_float_divisor(layer.name, image, "predicted")

@@ -1,0 +1,288 @@
+"""What README.md and docs/ tell a user to type works.
+
+* Every ```` ```python ```` block of README.md and docs/**/*.md runs, in the order of its
+  page, in one namespace and one temporary folder per page (a page reads like a notebook:
+  a block may use the names of the blocks above it). Two HTML comments on the lines just
+  before a block, visible in the Markdown source, steer this:
+
+  - ``<!-- not-tested: REASON -->``: the block is not run (it needs a cluster, trains for
+    minutes, ...); the test is skipped with REASON. It must still be valid Python.
+  - ``<!-- test-setup: CODE -->``: CODE runs first, in the page's namespace. It stands in
+    for what the reader brings (their image ``image``, their mask ``mask``, a file
+    ``scan.ome.tif``), made small and synthetic; it never replaces the block's own calls.
+
+  A new block is tested unless its author marks it; there is no list in this file.
+* Every ``srmat ...`` command line shown (fenced blocks and inline code) names
+  subcommands and ``--flags`` the parser has.
+* Every dotted ``napari_srmat.x.y`` name in the docs resolves (a name followed by ``→``
+  is an old name in a list of moves).
+
+Was: api.md said ``super_resolve`` had no keyword checking (it had), audit.md's session
+block saved a ``{...}`` set into JSON (TypeError), sr_eval.md's ``train_sr`` call was a
+SyntaxError, the boundaries widget pointed to ``srmat edges predict IMAGE OUT`` (it
+needs ``--out``), and api.md named ``io.check_channels_last``, which io did not export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
+MARKER = re.compile(r"<!--\s*(not-tested|test-setup):\s*(.*?)\s*-->", re.S)
+
+
+@dataclass(frozen=True)
+class Block:
+    page: Path
+    line: int  # 1-based line of the opening fence
+    index: int  # position among the page's python blocks
+    code: str
+    skip: str | None  # the not-tested reason
+    setup: str  # test-setup code ("" for none)
+
+    @property
+    def name(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+def _fences(text: str):
+    """(language, first line, body lines) of each fenced block."""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        indent, lang, start = len(m.group(1)), m.group(2), i
+        j = i + 1
+        while j < len(lines) and not lines[j].strip().startswith("```"):
+            j += 1
+        yield lang, start, [ln[indent:] for ln in lines[i + 1:j]]
+        i = j + 1
+
+
+def _markers(lines: list[str], fence: int) -> tuple[str | None, str]:
+    """The not-tested reason and the test-setup code of the comments just above a fence."""
+    above = re.search(r"((?:<!--(?:(?!-->).)*-->\s*)+)$", "\n".join(lines[:fence]), re.S)
+    skip, setup = None, []
+    for kind, body in MARKER.findall(above.group(1) if above else ""):
+        if kind == "not-tested":
+            skip = body or "marked not-tested"
+        else:
+            setup.append(body)
+    return skip, "\n".join(setup)
+
+
+def python_blocks(page: Path) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    out = []
+    for lang, start, body in _fences(text):
+        if lang != "python":
+            continue
+        skip, setup = _markers(lines, start)
+        out.append(Block(page, start + 1, len(out), "\n".join(body) + "\n", skip, setup))
+    return out
+
+
+BLOCKS = [b for page in PAGES for b in python_blocks(page)]
+
+
+def test_every_python_block_is_collected():
+    # the extraction must see every block, or the test below checks less than it says
+    fences = sum(len(re.findall(r"^\s*```python\s*$", page.read_text(encoding="utf-8"), re.M))
+                 for page in PAGES)
+    assert len(BLOCKS) == fences >= 15
+    assert any(b.page.name == "api.md" and not b.skip for b in BLOCKS)
+
+
+class _Page:
+    """Namespace and folder of one page; its blocks run in order, each once."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.ns: dict = {"__name__": "__docs__"}
+        self.done = -1
+
+
+_PAGE_STATE: dict[Path, _Page] = {}
+
+
+def _compile(block: Block):
+    # padded so that a traceback names the line of the page
+    return compile("\n" * block.line + block.code, str(block.page.relative_to(ROOT)), "exec")
+
+
+def _run(block: Block, state: _Page) -> None:
+    if block.setup:
+        exec(compile(block.setup, f"{block.name} (test-setup)", "exec"), state.ns)
+    exec(_compile(block), state.ns)
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.name)
+def test_python_block(block: Block, tmp_path_factory, monkeypatch):
+    _compile(block)  # a skipped block is still valid Python
+    if block.skip:
+        pytest.skip(f"{block.name}: not-tested: {block.skip}")
+    state = _PAGE_STATE.get(block.page)
+    if state is None:
+        state = _PAGE_STATE[block.page] = _Page(tmp_path_factory.mktemp(block.page.stem))
+    monkeypatch.chdir(state.folder)
+    page_blocks = [b for b in BLOCKS if b.page == block.page]
+    for earlier in page_blocks[state.done + 1:block.index]:  # when run on its own (-k)
+        if not earlier.skip:
+            try:
+                _run(earlier, state)
+            except Exception as exc:  # report it against this block
+                pytest.fail(f"an earlier block of the page, {earlier.name}, failed: {exc!r}")
+        state.done = earlier.index
+    try:
+        _run(block, state)
+    finally:
+        state.done = block.index
+
+
+# --- srmat command lines -------------------------------------------------------------------
+
+SRMAT = re.compile(r"(?<![\w/.-])srmat((?: +[^\s`]+)*)")
+FLAG = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {o for action in parser._actions for o in action.option_strings}
+
+
+def _command_lines(page: Path):
+    """(line number, text) of each srmat command shown: inline code spans and lines of
+    fenced blocks (with their ``\\`` and indented continuation lines)."""
+    text = page.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    in_fence = set()
+    for _lang, start, body in _fences(text):
+        cmd, first = None, None
+        for k, ln in enumerate(body, start + 2):
+            in_fence.add(k)
+            stripped = ln.strip().removeprefix("$ ")
+            if cmd is not None and (cmd.endswith("\\") or ln[:1].isspace()) \
+                    and not stripped.startswith(("srmat", "#")):
+                cmd = cmd.rstrip("\\") + " " + stripped
+                continue
+            if cmd is not None:
+                yield first, cmd
+            cmd, first = (stripped, k) if re.match(r"(OMP\S+ )?srmat ", stripped) else (None, None)
+        if cmd is not None:
+            yield first, cmd
+    for k, ln in enumerate(lines, 1):
+        if k not in in_fence:
+            for span in re.findall(r"`([^`]+)`", ln):
+                if span.startswith("srmat "):
+                    yield k, span
+
+
+def _check_command(cmd: str, root: argparse.ArgumentParser, sr_parser) -> list[str]:
+    m = SRMAT.search(cmd.split(" #")[0])
+    if not m:
+        return []
+    words = m.group(1).split()
+    parser, path = root, ["srmat"]
+    if words and words[0].endswith(":"):  # a message: `srmat sr: error: ...`
+        return []
+    subs = _subcommands(parser)
+    if words and not words[0].startswith("-"):
+        if words[0] not in subs:
+            return [f"no subcommand {words[0]!r}"]
+        parser, path = subs[words[0]], [*path, words[0]]
+        if words[0] == "sr":  # `srmat sr` has its own parser; `srmat sr IN OUT` is `run`
+            acts = _subcommands(sr_parser)
+            action = words[1] if len(words) > 1 and words[1] in acts else "run"
+            parser, path = acts[action], [*path, action]
+        else:
+            acts = _subcommands(parser)
+            if acts and len(words) > 1 and words[1] in acts:
+                parser, path = acts[words[1]], [*path, words[1]]
+    known = _options(parser)
+    return [f"{' '.join(path)} has no {flag}" for flag in FLAG.findall(m.group(1))
+            if flag not in known]
+
+
+def test_srmat_commands_in_docs_use_existing_subcommands_and_flags():
+    from napari_srmat.cli import build_parser
+    from napari_srmat.cli.sr import build_sr_parser
+
+    root, sr_parser = build_parser(), build_sr_parser()
+    problems, n = [], 0
+    for page in PAGES:
+        for line, cmd in _command_lines(page):
+            n += 1
+            problems += [f"{page.relative_to(ROOT)}:{line}: {p}: {cmd}"
+                         for p in _check_command(cmd, root, sr_parser)]
+    assert n > 50, n  # the collection sees the commands
+    assert not problems, "\n".join(problems)
+
+
+# --- dotted names ---------------------------------------------------------------------------
+
+DOTTED = re.compile(r"napari_srmat(?:\.[A-Za-z_]\w*)+")
+
+
+def _resolve(dotted: str):
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+def test_dotted_names_in_docs_resolve():
+    missing = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for m in DOTTED.finditer(text):
+            if re.match(r"`?\s*→", text[m.end():]):  # an old name in a list of moves
+                continue
+            try:
+                _resolve(m.group(0))
+            except (ImportError, AttributeError) as exc:
+                line = text.count("\n", 0, m.start()) + 1
+                missing.append(f"{page.relative_to(ROOT)}:{line}: {m.group(0)} ({exc})")
+    assert not missing, "\n".join(missing)
+
+
+def test_marker_parsing(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("text\n\n<!-- not-tested: needs a cluster -->\n```python\nx = 1\n```\n\n"
+                    "<!-- test-setup: mask = 1 -->\n\n```python\nmask\n```\n"
+                    "```python\ny = 2\n```\n", encoding="utf-8")
+    a, b, c = python_blocks(page)
+    assert (a.skip, a.setup) == ("needs a cluster", "")
+    assert (b.skip, b.setup, b.code) == (None, "mask = 1", "mask\n")
+    assert (c.skip, c.setup) == (None, "")
+    root = argparse.ArgumentParser()
+    sub = root.add_subparsers()
+    p = sub.add_parser("heyn")
+    p.add_argument("--lines")
+    assert _check_command("srmat heyn m.png --lines 5", root, None) == []
+    assert _check_command("srmat heyn m.png --line 5", root, None) == ["srmat heyn has no --line"]
+    assert _check_command("srmat hein m.png", root, None) == ["no subcommand 'hein'"]
