@@ -239,6 +239,49 @@ def test_ctrl_c_while_local_workers_start_stops_once_they_are_up(monkeypatch):
         signal.signal(signal.SIGINT, before)
 
 
+def test_ctrl_c_pending_at_the_start_leaves_nothing_patched(monkeypatch):
+    """A Ctrl-C pending when the handler is swapped raises there (CPython runs the
+    pending handler first): the spawn function patched for the workers' start must
+    still be restored, else every process started later in the session (a notebook
+    kernel) would be deaf to Ctrl-C; and a Ctrl-C arriving just after the workers
+    started closes the cluster."""
+    from multiprocessing import util
+
+    spawn, real_signal = util.spawnv_passfds, signal.signal
+    calls = []
+
+    def pending_ctrl_c(sig, handler):
+        if not calls:
+            calls.append(handler)
+            raise KeyboardInterrupt
+        return real_signal(sig, handler)
+
+    monkeypatch.setattr(signal, "signal", pending_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        with _distributed._workers_ignore_sigint():
+            pytest.fail("went on after the Ctrl-C")
+    monkeypatch.setattr(signal, "signal", real_signal)
+    assert util.spawnv_passfds is spawn
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    class QuietCluster(_FakeCluster):  # no press while the workers start
+        def __init__(self, **kwargs):
+            self.closed = False
+            self.made.append(self)
+
+    class InterruptedClient(_FakeClient):  # the press lands once the workers are up
+        def __init__(self, cluster, **kwargs):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed, "LocalCluster", QuietCluster)
+    monkeypatch.setattr(distributed, "Client", InterruptedClient)
+    _FakeCluster.made.clear()
+    with pytest.raises(KeyboardInterrupt):
+        with _distributed.dask_client("local:2"):
+            pytest.fail("went on after the Ctrl-C")
+    assert len(_FakeCluster.made) == 1 and _FakeCluster.made[0].closed
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
 def test_local_workers_ignore_ctrl_c(client):

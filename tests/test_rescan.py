@@ -283,3 +283,26 @@ def test_cli_says_whether_the_plan_pays_off_and_names_bad_counts(half_structured
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert f"argument {flag}: an integer {rule}, got {value}" in err
+
+
+def test_cli_checks_the_image_before_loading_the_model(half_structured, tmp_path, capsys,
+                                                       monkeypatch):
+    """`srmat plan-rescan` loads the model itself (to check --tile against its receptive
+    field); an ROI block larger than the image, a non-integer or too small scale, must
+    still be refused before that (possibly slow) load, in one line."""
+    from PIL import Image
+
+    from napari_srmat import sr
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    loads = []
+    monkeypatch.setattr(sr, "load_model", lambda *a, **k: loads.append(a) or pytest.fail(
+        "the model was loaded before the image was checked"))
+    side = max(half_structured.shape[:2])
+    assert main(["plan-rescan", str(path), "--roi-size", str(side + 1)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("srmat plan-rescan: error: ROI block size") and err.count("\n") == 1
+    assert main(["plan-rescan", str(path), "--scale", "1"]) == 2
+    assert "scale must be an integer >= 2" in capsys.readouterr().err
+    assert not loads

@@ -66,10 +66,10 @@ def register(subparsers) -> None:
                    help=f"samples for --source samples (default {DEFAULT_SAMPLES})")
     p.add_argument("--roi-size", type=int_arg(4), default=DEFAULT_ROI_PX, dest="roi_px",
                    metavar="PX", help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
-    p.add_argument("--tile", type=int_arg(1), default=DEFAULT_PLAN_TILE,
+    p.add_argument("--tile", type=int_arg(1), default=DEFAULT_PLAN_TILE, metavar="PX",
                    help=f"largest LR tile of the SR runs, context included (LR px, default "
                         f"{DEFAULT_PLAN_TILE}); larger than 2 x the overlap")
-    p.add_argument("--overlap", type=int_arg(0), default=None,
+    p.add_argument("--overlap", type=int_arg(0), default=None, metavar="PX",
                    help=f"LR context per tile side of the SR runs (LR px, default "
                         f"{DEFAULT_OVERLAP}, raised to the model's receptive field), as in "
                         "`srmat sr run`")
@@ -79,22 +79,23 @@ def register(subparsers) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from ..io import read_image
     from ..jobs import Stopped, run_job
     from ..sr import load_model
-    from ..sr.rescan import plan_rescan_job
+    from ..sr.rescan import check_plan_inputs, plan_rescan_job
 
     check_tile_flags(args.tile, args.overlap)  # before reading or loading anything
     mg = read_image(args.lr)
+    # the checks that need no model, before a (possibly slow) model load
+    lr = check_plan_inputs(mg.data, args.budget, args.dwell_ratio, args.roi_px, args.scale)[0]
     # loaded here (as plan_rescan_job would) to check --tile against its receptive field
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     stopped = []
     plan = run_job(
-        plan_rescan_job(np.asarray(mg.data), model, scale=args.scale, budget=args.budget,
+        plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
                         dwell_ratio=args.dwell_ratio, source=args.source,
                         n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
                         overlap=args.overlap),

@@ -55,6 +55,7 @@ from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_
 from .base import SRError
 
 __all__ = [
+    "check_plan_inputs",
     "RescanPlan",
     "plan_rescan",
     "plan_rescan_job",
@@ -367,6 +368,41 @@ def _merge_blocks(chosen: np.ndarray, shape: tuple[int, int], roi_px: int) -> li
     return rects
 
 
+def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
+                      scale: int | None) -> tuple[np.ndarray, float, float, int, int | None]:
+    """The checks of :func:`plan_rescan_job` that need no model (cheap: run them before
+    loading one).
+
+    Returns
+    -------
+    lr, budget, dwell_ratio, roi_px, scale
+        The image as an array and the checked numbers.
+
+    Raises
+    ------
+    SRError
+        Bad budget, dwell ratio, block size, scale or image.
+    """
+    # the one number rule: a string ("10%"), None or a bool was a bare float()/int()
+    # error naming no argument, or taken as 1.0
+    budget = check_number("budget (fraction of the image)", budget, lo=0, hi=1, lo_open=True,
+                          error=SRError)
+    dwell_ratio = check_number("dwell_ratio", dwell_ratio, lo=0, lo_open=True, error=SRError)
+    roi_px = check_number("roi_px (LR px)", roi_px, lo=4, integer=True, error=SRError)
+    if scale is not None:  # int(2.5) would plan at x2 without a word
+        scale = check_number("scale", scale, lo=2, integer=True, error=SRError)
+    from ..io import check_pixel_values, image_data
+
+    lr = np.asarray(image_data(lr, name="lr")[0])
+    if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 8:
+        raise SRError(f"LR image must be (H, W) or (H, W, C), at least 8 px, got {lr.shape}")
+    check_pixel_values(lr, name="lr")
+    if roi_px > max(lr.shape[:2]):
+        raise SRError(f"ROI block size {roi_px} px is larger than the image "
+                      f"({lr.shape[0]} x {lr.shape[1]} px)")
+    return lr, budget, dwell_ratio, roi_px, scale
+
+
 def plan_rescan_job(
     lr: Any,
     model: Any = None,
@@ -422,23 +458,8 @@ def plan_rescan_job(
     """
     from .registry import load_model
 
-    # the one number rule: a string ("10%"), None or a bool was a bare float()/int()
-    # error naming no argument, or taken as 1.0
-    budget = check_number("budget (fraction of the image)", budget, lo=0, hi=1, lo_open=True,
-                          error=SRError)
-    dwell_ratio = check_number("dwell_ratio", dwell_ratio, lo=0, lo_open=True, error=SRError)
-    roi_px = check_number("roi_px (LR px)", roi_px, lo=4, integer=True, error=SRError)
-    if scale is not None:  # int(2.5) would plan at x2 without a word
-        scale = check_number("scale", scale, lo=2, integer=True, error=SRError)
-    from ..io import check_pixel_values, image_data
-
-    lr = np.asarray(image_data(lr, name="lr")[0])
-    if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 8:
-        raise SRError(f"LR image must be (H, W) or (H, W, C), at least 8 px, got {lr.shape}")
-    check_pixel_values(lr, name="lr")
-    if roi_px > max(lr.shape[:2]):
-        raise SRError(f"ROI block size {roi_px} px is larger than the image "
-                      f"({lr.shape[0]} x {lr.shape[1]} px)")
+    lr, budget, dwell_ratio, roi_px, scale = check_plan_inputs(lr, budget, dwell_ratio,
+                                                               roi_px, scale)
     if model is None or isinstance(model, str):
         model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
     if scale is not None and int(scale) != model.scale:

@@ -170,16 +170,19 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     previous = signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
-    if blocking:
-        util.spawnv_passfds = spawn_sigint_blocked
-    if previous is not None:
-        signal.signal(signal.SIGINT, held)
-    try:
+    patched = installed = False
+    try:  # both swaps inside: a press pending at the swap raises, and both are undone
+        if blocking:
+            util.spawnv_passfds = spawn_sigint_blocked
+            patched = True
+        if previous is not None:
+            signal.signal(signal.SIGINT, held)
+            installed = True
         yield held
     finally:
-        if previous is not None:  # a press still pending reaches `held` first
+        if installed:  # a press still pending reaches `held` first
             signal.signal(signal.SIGINT, previous)
-        if blocking:
+        if patched:
             util.spawnv_passfds = spawn
 
 
@@ -225,14 +228,16 @@ def dask_client(scheduler) -> Iterator[Any]:
                    if k not in LOCAL_WORKER_ENV_DROP}
         # only while the workers are spawned (the nannies keep their environment):
         # the setting must not leak into the caller's dask config while we run
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
-                _workers_ignore_sigint() as ctrl_c:
-            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
-                                               processes=True, dashboard_address=":0")
-        with cluster:
+        with contextlib.ExitStack() as stack:
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+                    _workers_ignore_sigint() as ctrl_c:
+                # entered while a Ctrl-C is still held: from here on the cluster closes
+                # whenever one arrives
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True,
+                    dashboard_address=":0"))
             ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
-            with distributed.Client(cluster, set_as_default=False) as client:
-                yield client
+            yield stack.enter_context(distributed.Client(cluster, set_as_default=False))
         return
     try:
         client = distributed.Client(text, timeout=SCHEDULER_CONNECT_TIMEOUT,
