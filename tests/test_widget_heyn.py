@@ -508,3 +508,33 @@ def test_simple_tab_offers_to_rescale_a_0_255_float_micrograph(make_napari_viewe
     ref = grainsize.measure_grain_size(grey8, pixel_size_um=0.5)
     assert panel.result.mean_intercept_um == pytest.approx(ref.mean_intercept_um, rel=1e-9)
     assert "pixel values divided by 255" in panel.warning_label.text()
+
+
+def test_a_removed_corrections_or_twin_layer_is_none_not_another_layer(make_napari_viewer,
+                                                                      qtbot):
+    """Deleting the corrections layer made the next Labels layer in the list (here the
+    grain label map) the corrections layer, silently applied as edits at the next
+    measurement; a deleted twin layer likewise became another layer's mask. An optional
+    layer that goes away is now '(none)'."""
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=4)
+    gb = viewer.add_labels(mask.astype(np.uint8), name="gb")
+    viewer.add_labels((~mask).astype(np.uint8) * 2, name="grains")  # label 2 = "erase"
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = gb
+    corr = w.add_corrections_layer()
+    assert w.corrections_combo.value is corr
+    viewer.layers.remove(corr)
+    assert w.corrections_combo.value is None
+    assert w.corrections_combo.native.currentText() == "(none)"
+    meas = _run(qtbot, w)
+    assert meas.source["edits"] == []
+    np.testing.assert_array_equal(w.measured_mask, mask)
+    twins = viewer.add_labels(np.zeros(mask.shape, np.uint8), name="twins")
+    w.specimen.twins_combo.value = twins
+    viewer.layers.remove(twins)
+    assert w.specimen.twins_combo.value is None
+    # a layer added later is not chosen by itself either
+    viewer.add_labels(np.zeros(mask.shape, np.uint8), name="later")
+    assert w.specimen.twins_combo.value is None and w.corrections_combo.value is None
