@@ -83,3 +83,35 @@ def test_closing_the_workbench_closes_its_tools(make_napari_viewer, qtbot):
     assert queued.status == "cancelled" and w.train.queue == []
     assert KeyBinding.from_str("R") not in viewer.keymap
     qtbot.addWidget(w)
+
+
+def test_an_rgb_stack_is_refused_before_any_job(make_napari_viewer, qtbot):
+    """A (5, H, W, 3) stack of colour planes (an RGB time series) passed the layer check
+    because napari marks it RGB: each tab started a job that failed in the worker with
+    'image must be (H, W) or (H, W, C)'. Now every tab refuses it at once, naming the
+    shape and what to do, as it does a grey stack."""
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((5, 32, 32, 3), np.uint8), name="series")
+    assert layer.rgb
+    w = WorkbenchWidget(viewer)
+    qtbot.addWidget(w)
+    w.train.kind.setCurrentText(SR_TRAIN)
+    w.train.source.setCurrentText("layers")
+    panels = (w.super_resolution, w.boundaries, w.grain_size.simple, w.train)
+    for panel in panels:
+        panel.ask = lambda title, text: True
+    buttons = [(w.super_resolution, w.super_resolution.run_btn),
+               (w.super_resolution, w.super_resolution.plan_btn),
+               (w.boundaries, w.boundaries.run_btn),
+               (w.grain_size.simple, w.grain_size.simple.run_btn),
+               (w.train, w.train.run_btn)]
+    for panel, button in buttons:
+        button.click()
+        assert panel.worker is None, panel
+        assert panel.status.text().startswith(
+            "layer 'series' has shape (5, 32, 32, 3), which napari shows as a stack of "
+            "planes"), panel.status.text()
+        assert "layer.data[0]" in panel.status.text()
+    assert not w.train.queue and not w.train.finished_jobs
