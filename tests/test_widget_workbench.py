@@ -115,3 +115,68 @@ def test_an_rgb_stack_is_refused_before_any_job(make_napari_viewer, qtbot):
             "planes"), panel.status.text()
         assert "layer.data[0]" in panel.status.text()
     assert not w.train.queue and not w.train.finished_jobs
+
+
+@pytest.mark.parametrize("dock", ["super_resolution", "grain_size", "workbench"])
+def test_closing_a_dock_stops_its_job_and_adds_nothing_after(make_napari_viewer, qtbot,
+                                                              monkeypatch, dock):
+    """Closing the Super-resolution, Grain size or Workbench dock while a job ran left the
+    job running with nothing left to show or stop it, and its result layers appeared
+    in the viewer afterwards. Now the close stops the job (as the Train and Audit docks
+    do), and a result that still arrives is dropped."""
+    import time
+
+    import napari_srmat.widgets.heyn_widget as heyn_mod
+    import napari_srmat.widgets.sr_widget as sr_mod
+    from napari_srmat.jobs import Progress
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+    from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+
+    asked_to_stop = []
+
+    def stubborn(result):
+        """A job that finishes after a while whatever it is told (the worst case)."""
+        def job(*_args, stop=None, **_kwargs):
+            for i in range(20):
+                time.sleep(0.05)
+                yield Progress(i, 20, stage="fake")
+            asked_to_stop.append(stop.stop_requested)
+            return result
+        return job
+
+    monkeypatch.setattr(sr_mod, "super_resolution_job",
+                        stubborn(np.zeros((64, 64), np.float32)))
+    real_heyn = heyn_mod.corrected_heyn_job
+
+    def slow_heyn(*args, stop=None, **kwargs):
+        out = yield from stubborn(None)(stop=stop)
+        assert out is None
+        return (yield from real_heyn(*args, **kwargs))
+
+    monkeypatch.setattr(heyn_mod, "corrected_heyn_job", slow_heyn)
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((16, 16), np.uint8), name="scan")
+    mask = np.zeros((16, 16), np.uint8)
+    mask[8] = 1
+    viewer.add_labels(mask, name="gb")
+    if dock == "workbench":
+        top = WorkbenchWidget(viewer)
+        widget = top.super_resolution
+    else:
+        top = widget = (SuperResolutionWidget if dock == "super_resolution"
+                        else GrainSizeWidget)(viewer)
+    viewer.window.add_dock_widget(top, name=dock)
+    qtbot.addWidget(top)
+    if isinstance(widget, SuperResolutionWidget):
+        widget.layer_combo.value = image
+        widget.model.setCurrentText("bicubic")
+    else:
+        widget.layer_combo.value = viewer.layers["gb"]
+    before = [layer.name for layer in viewer.layers]
+    widget.run_btn.click()
+    assert widget.worker is not None and not widget.run_btn.isEnabled()
+    viewer.window.remove_dock_widget(top)
+    qtbot.waitUntil(widget.run_btn.isEnabled, timeout=30_000)  # the job has ended
+    qtbot.wait(100)
+    assert asked_to_stop == [True]
+    assert [layer.name for layer in viewer.layers] == before

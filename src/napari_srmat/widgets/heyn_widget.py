@@ -52,7 +52,13 @@ from ._common import (
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
-from ._worker import ProgressForwarder, SingleJobMixin, divided_by, user_action
+from ._worker import (
+    ProgressForwarder,
+    ShutDownWhenClosedMixin,
+    SingleJobMixin,
+    divided_by,
+    user_action,
+)
 from .layers import WIDGET_PATTERNS, micrograph_data, show_grain_size_overlays
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
@@ -237,7 +243,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
                             else "no grain size reported (see the warning)")
 
 
-class GrainSizeWidget(SingleJobMixin, QWidget):
+class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval), a *Boundary
     mask* tab (Heyn on a boundary layer) and a *Specimen (E112)* tab (several fields,
     intercept or planimetric, ``specimen.run()``) and a *Report* tab (sample metadata,
@@ -371,6 +377,12 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self._forward = ProgressForwarder(self.progress, self.status)
         self._layer_changed()
         self._pattern_changed(self.pattern.currentText())
+
+    def shut_down(self) -> None:
+        """The dock is closing: stop the job of every tab (Simple, Boundary mask,
+        Specimen, Report); no result is shown or added after the close."""
+        for panel in (self.simple, self, self.specimen, self.report):
+            panel._shut_down_job()
 
     # ------------------------------------------------------------------ options
     def _pattern_changed(self, pattern: str) -> None:
