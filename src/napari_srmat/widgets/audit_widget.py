@@ -279,8 +279,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.session_path_edit.editingFinished.connect(self.session_path)
         self.lr_combo.currentTextChanged.connect(lambda _t: self._update_default_path())
         self.sr_combo.currentTextChanged.connect(lambda _t: self._update_default_path())
+        self._listed: list = []  # the layers the LR / SR lists show, in their order
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
+        # a renamed layer stays chosen under its new name
+        self.viewer.layers.events.inserted.connect(
+            lambda e: e.value.events.name.connect(self._refresh_layers))
+        for layer in self.viewer.layers:
+            layer.events.name.connect(self._refresh_layers)
         self._refresh_layers()
 
     # ----------------------------------------------------------------- layers
@@ -296,15 +302,22 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 and lay not in self.overlay_layers.values()]
 
     def _refresh_layers(self, *_) -> None:
-        names = [lay.name for lay in self._image_layers()]
+        layers = self._image_layers()
+        names = [lay.name for lay in layers]
         for combo in (self.lr_combo, self.sr_combo):
             cur = combo.currentText()
+            i = combo.currentIndex()
+            chosen = self._listed[i] if 0 <= i < len(self._listed) else None
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
-            if cur in names:
+            kept = next((k for k, lay in enumerate(layers) if lay is chosen), None)
+            if kept is not None:  # the same layer, renamed or not
+                combo.setCurrentIndex(kept)
+            elif cur in names:
                 combo.setCurrentText(cur)
             combo.blockSignals(False)
+        self._listed = layers
         if len(names) >= 2 and self.lr_combo.currentText() == self.sr_combo.currentText():
             self.sr_combo.setCurrentIndex(1)
         self._update_default_path()
@@ -432,8 +445,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             lay = self.viewer.layers[name]
         except KeyError as exc:
             raise ValueError(f"no image layer named {name!r}") from exc
-        data = lay.data[0] if lay.multiscale else lay.data
-        return data
+        from .layers import micrograph_data
+
+        return micrograph_data(lay)  # one 2-D micrograph, not a stack of planes
 
     # ---------------------------------------------------------------- detector
     def find_candidates(self, **kwargs) -> None:
@@ -442,6 +456,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
         self._ensure_idle("a candidate search is running; stop it first")
         names = (self.lr_combo.currentText(), self.sr_combo.currentText())
+        if names[0] and names[0] == names[1]:
+            raise ValueError(f"the LR and SR layers are the same layer ({names[0]!r}): choose "
+                             "the low-resolution scan as LR and its super-resolved image as "
+                             "SR")
         lr = self._layer_data(names[0])
         sr = self._layer_data(names[1])
         # the session file is checked before the search, not after it: a file that
