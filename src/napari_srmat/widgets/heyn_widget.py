@@ -213,6 +213,12 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         if not go:
             return None
         self.result = None
+        # the last measurement's numbers and warnings are not this one's (a failed or
+        # stopped run would leave them beside its status line)
+        for label in (self.intercept_label, self.g_label):
+            label.setText("–")
+        self.detail_label.setText("")
+        self.warning_label.setText("")
         self._measured_layer = layer
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
@@ -441,6 +447,13 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         source = snapshot(layer)
         edits = None if corrections is None else layer_image_data(corrections)
         self._job = (layer, segments, opts)
+        # the last measurement is not this one's: a failed run must not leave it to the
+        # exports and the report (they would file it as the layer measured now)
+        self.measurement = self.measured_mask = None
+        self.csv_btn.setEnabled(False)
+        self.json_btn.setEnabled(False)
+        self.summary.setRowCount(0)
+        self.table.setRowCount(0)
         kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
         return self._start_single_job(
             lambda stop: corrected_heyn_job(source, opts["threshold"], edits, stop=stop,

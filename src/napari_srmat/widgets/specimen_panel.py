@@ -408,6 +408,13 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         method = self.method.currentText()
         self._job_sources = sources
         self.result = None
+        # the last measurement's tables are not this one's (a failed run left them)
+        self.summary.setRowCount(0)
+        self.table.setRowCount(0)
+        self.histogram_choice.clear()
+        self.histogram.setText("histograms appear after a measurement")
+        self.json_btn.setEnabled(False)
+        self.csv_btn.setEnabled(False)
         return self._start_single_job(
             lambda stop: specimen_job(sources, grid=grid, twins=twins, exclusion=exclusion,
                                       method=method, pixel_size_um=px, stop=stop, **options),
