@@ -462,6 +462,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                              "SR")
         lr = self._layer_data(names[0])
         sr = self._layer_data(names[1])
+        searched = (self._layer(names[0]), self._layer(names[1]))
         # the session file is checked before the search, not after it: a file that
         # cannot take the session (a folder, a file of the user's) or a reviewed session
         # the new one would replace is told now, before minutes of work are lost
@@ -475,7 +476,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             session = AuditSession.create(lr, sr, cands, reviewer=self.reviewer_edit.text())
             try:
                 # shown on the layers searched, whatever the lists show now
-                self.set_session(session, path, layer_names=names)
+                # (by their names now: a layer renamed during the search is still it)
+                self.set_session(session, path, layer_names=tuple(
+                    lay.name if lay in self.viewer.layers else "" for lay in searched))
             except Exception as exc:
                 if not is_user_error(exc):
                     raise
@@ -586,12 +589,12 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         s = self.session
         lr_name, sr_name = layer_names or (self.lr_combo.currentText(),
                                            self.sr_combo.currentText())
-        if sr_name in self.viewer.layers:
-            self.sr_layer = self.viewer.layers[sr_name]
-        if lr_name in self.viewer.layers and lr_name != sr_name:
-            self.lr_up_layer = self.viewer.layers[lr_name]
-            if self.sr_layer is not None:
-                align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
+        # a layer not in the viewer (removed during the search) is none: never the
+        # previous session's layer, whose place and blink would be this session's
+        self.sr_layer = self._layer(sr_name)
+        self.lr_up_layer = self._layer(lr_name) if lr_name != sr_name else None
+        if self.lr_up_layer is not None and self.sr_layer is not None:
+            align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
         rects = [np.array([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], float)
                  for c in s.candidates]
         colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]
