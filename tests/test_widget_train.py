@@ -333,3 +333,28 @@ def test_unknown_extra_options_and_unstartable_jobs_are_told_in_one_line(
     assert w.finished_jobs[-1].status == "failed"
     assert w.status.text() == ("SR training: failed: choose a data folder or an image layer "
                                "to train on")
+
+
+def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer, qtbot,
+                                                              data_root, tmp_path):
+    """With the Output folder left empty, a UAED training ran to the end and saved no
+    checkpoint at all (the status read 'done'); an SR training wrote 'sr_checkpoint'
+    into napari's working folder. Both are refused when queued; an evaluation still
+    writes its plots to a temporary folder."""
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    w.data.setText(str(data_root))
+    for kind in (UAED_TRAIN, SR_TRAIN):
+        w.kind.setCurrentText(kind)
+        w.run_btn.click()
+        assert w.status.text() == (f"{kind}: choose an output folder; the trained "
+                                   "checkpoints are saved there")
+        assert w.current is None and not w.queue and not w.finished_jobs
+    w.kind.setCurrentText(UAED_EVAL)
+    spec = w.current_spec()
+    assert spec.options["out"] is None
+    w.enqueue(spec)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)

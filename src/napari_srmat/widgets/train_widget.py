@@ -385,6 +385,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         if spec.kind not in JOB_KINDS:
             raise WidgetInputError(f"unknown job kind {spec.kind!r}")
         out = spec.options.get("out")
+        if not out and spec.kind in (SR_TRAIN, UAED_TRAIN):
+            # UAED training without one keeps nothing; SR training would write into
+            # napari's working folder, wherever napari was started
+            raise WidgetInputError(f"{spec.kind}: choose an output folder; the trained "
+                                   "checkpoints are saved there")
         for other in [*([self.current] if self.current else []), *self.queue]:
             theirs = other.options.get("out")
             if out and theirs and Path(out).resolve() == Path(theirs).resolve():
