@@ -180,3 +180,6 @@ def test_closing_a_dock_stops_its_job_and_adds_nothing_after(make_napari_viewer,
     qtbot.wait(100)
     assert asked_to_stop == [True]
     assert [layer.name for layer in viewer.layers] == before
+    assert widget.status.text() == "stopped"
+    top.shut_down()  # again, idle: nothing to stop, the status stays
+    assert widget.status.text() == "stopped"

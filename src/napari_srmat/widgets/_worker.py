@@ -331,7 +331,8 @@ class SingleJobMixin:
         """The widget is going away (its dock closed): stop its job, and drop a result
         that still arrives, so that a closed tool adds no layers behind the user's back."""
         self._dropped_token = self.token
-        self.stop()
+        if self.cancel_btn.isEnabled():  # a job is on (its end not processed yet)
+            self.stop()
 
     def _on_job_error(self, exc: BaseException) -> None:
         self._job_outcome = "error"
