@@ -530,3 +530,88 @@ def test_default_session_file_is_beside_the_sr_image(make_napari_viewer, qtbot, 
     assert default_session_path(sr_out) == scans / "run1_audit.json"
     lr_file = viewer.add_image(lr, name="scan", metadata={"path": str(scans / "scan.png")})
     assert default_session_path(viewer.layers["sr x4"], lr_file) == scans / "scan_audit.json"
+
+
+def test_layer_choices_follow_renames_and_refuse_one_layer_or_a_stack(make_napari_viewer,
+                                                                      qtbot, tmp_path,
+                                                                      monkeypatch):
+    """Three ways the search went wrong before it started. Renaming the chosen LR layer
+    left its old name in the list ('no image layer named ...' at Find candidates). With
+    one image open, LR and SR were that same layer: the search compared it with itself
+    and reported 'no candidates: the detector found nothing suspicious'. A (3, H, W)
+    stack was searched as one image and found 'nothing suspicious' too."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    only = viewer.add_image(lr, name="scan")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.session_path_edit.setText(str(tmp_path / "a.json"))
+    w._path_edited("")
+    assert w.lr_combo.currentText() == w.sr_combo.currentText() == "scan"
+    w.run_btn.click()
+    assert w.worker is None and w.session is None
+    assert w.status.text().startswith("the LR and SR layers are the same layer ('scan')")
+    viewer.add_image(np.kron(lr, np.ones((4, 4), np.uint8)), name="sr")
+    w.lr_combo.setCurrentText("scan")
+    w.sr_combo.setCurrentText("sr")
+    only.name = "lr 20x"
+    assert w.lr_combo.currentText() == "lr 20x" and w.sr_combo.currentText() == "sr"
+    viewer.add_image(np.zeros((3, 128, 128), np.uint8), name="stack")
+    w.sr_combo.setCurrentText("stack")
+    w.run_btn.click()
+    assert w.worker is None and w.session is None
+    assert w.status.text().startswith("layer 'stack' has shape (3, 128, 128)")
+    w.sr_combo.setCurrentText("sr")
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
+    assert not any("no image layer" in s for s in shown)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+
+
+@pytest.mark.parametrize("change", ["rename", "remove"])
+def test_a_layer_renamed_or_removed_during_the_search(make_napari_viewer, qtbot, tmp_path,
+                                                      change):
+    """The search's result was shown on the layers *named* as at its start: an SR layer
+    renamed meanwhile was taken for removed ('the LR or SR layer of this session was
+    removed'), the boxes lost its scale, and the layers of the previous session stayed
+    the blink and overlay targets. Now a renamed layer is still the session's layer;
+    a removed one is none."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    old_lr = viewer.add_image(lr, name="old lr")
+    old_sr = viewer.add_image(np.kron(lr, np.ones((4, 4), np.uint8)), name="old sr")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.sr_layer, w.lr_up_layer = old_sr, old_lr  # a previous session's layers
+    lr_layer = viewer.add_image(lr, name="lr", scale=(1.0, 1.0))
+    sr_layer = viewer.add_image(np.kron(lr, np.ones((4, 4), np.uint8)), name="sr",
+                                scale=(0.25, 0.25), translate=(-0.375, -0.375))
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.session_path_edit.setText(str(tmp_path / "s.json"))
+    w._path_edited("")
+    w.run_btn.click()
+    assert not w.run_btn.isEnabled()  # searching
+    if change == "rename":
+        sr_layer.name = "sr (x4)"
+    else:
+        viewer.layers.remove(sr_layer)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert w.lr_up_layer is lr_layer
+    if change == "rename":
+        assert w.sr_layer is sr_layer
+        assert tuple(w.boxes_layer.scale[-2:]) == (0.25, 0.25)
+        w.toggle_blink()
+        assert not sr_layer.visible and lr_layer.visible and old_sr.visible
+    else:
+        assert w.sr_layer is None
+        w.toggle_blink()  # nothing to blink; the old session's layers are left alone
+        assert old_sr.visible and old_lr.visible

@@ -188,3 +188,25 @@ def test_unitless_layer_scale_is_offered_as_a_hint_not_used(make_napari_viewer):
     simple.image_combo.value = viewer.layers["b"]
     assert simple.pixel_size.placeholderText() == "0.25 µm/px (from layer)"
     assert simple.pixel_size.toolTip() == ""
+
+
+def test_a_rectangle_is_not_taken_for_the_calibration_line(make_napari_viewer, qtbot):
+    """A rectangle drawn round the scale bar (instead of a line along it) was read from
+    its first to its last corner: one short side. 'From line' applied a pixel size 20
+    times too large without a word. Closed shapes are now refused."""
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((200, 300), np.float32), name="micrograph")
+    bar = np.array([[170.0, 20.0], [170.0, 220.0], [180.0, 220.0], [180.0, 20.0]])
+    shapes = viewer.add_shapes([bar], shape_type="rectangle", name="scale bar")
+    w = CalibrationWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = img
+    w.shapes_combo.value = shapes
+    w.known_length.setText("50")
+    w.line_btn.click()
+    assert w.status.text() == ("the last shape in 'scale bar' is a rectangle, not a line: "
+                               "draw a line (line tool) over the known length")
+    assert layer_pixel_size_um(img) is None
+    shapes.add_lines(np.array([[175.0, 20.0], [175.0, 220.0]]))  # now a line, last
+    w.line_btn.click()
+    assert layer_pixel_size_um(img) == pytest.approx(0.25)

@@ -508,3 +508,103 @@ def test_simple_tab_offers_to_rescale_a_0_255_float_micrograph(make_napari_viewe
     ref = grainsize.measure_grain_size(grey8, pixel_size_um=0.5)
     assert panel.result.mean_intercept_um == pytest.approx(ref.mean_intercept_um, rel=1e-9)
     assert "pixel values divided by 255" in panel.warning_label.text()
+
+
+def test_a_removed_corrections_or_twin_layer_is_none_not_another_layer(make_napari_viewer,
+                                                                      qtbot):
+    """Deleting the corrections layer made the next Labels layer in the list (here the
+    grain label map) the corrections layer, silently applied as edits at the next
+    measurement; a deleted twin layer likewise became another layer's mask. An optional
+    layer that goes away is now '(none)'."""
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=4)
+    gb = viewer.add_labels(mask.astype(np.uint8), name="gb")
+    viewer.add_labels((~mask).astype(np.uint8) * 2, name="grains")  # label 2 = "erase"
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = gb
+    corr = w.add_corrections_layer()
+    assert w.corrections_combo.value is corr
+    viewer.layers.remove(corr)
+    assert w.corrections_combo.value is None
+    assert w.corrections_combo.native.currentText() == "(none)"
+    meas = _run(qtbot, w)
+    assert meas.source["edits"] == []
+    np.testing.assert_array_equal(w.measured_mask, mask)
+    twins = viewer.add_labels(np.zeros(mask.shape, np.uint8), name="twins")
+    w.specimen.twins_combo.value = twins
+    viewer.layers.remove(twins)
+    assert w.specimen.twins_combo.value is None
+    # a layer added later is not chosen by itself either
+    viewer.add_labels(np.zeros(mask.shape, np.uint8), name="later")
+    assert w.specimen.twins_combo.value is None and w.corrections_combo.value is None
+
+
+def test_a_failed_measurement_leaves_no_earlier_result_to_export(make_napari_viewer, qtbot,
+                                                                 tmp_path):
+    """After a measurement of layer A, a measurement of layer B that failed in the worker
+    left A's numbers in the tables and in the CSV/JSON exports, and the report filed
+    A's numbers under B's name (the report read the new layer with the old result).
+    Every tab now drops its last result when a new measurement starts."""
+    viewer = make_napari_viewer()
+    good = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="A")
+    tiny = viewer.add_labels(np.zeros((2, 2), np.uint8), name="B")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = good
+    _run(qtbot, w)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert w.csv_btn.isEnabled() and w.summary.rowCount() > 0
+    w.layer_combo.value = tiny
+    w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20_000)
+    assert w.status.text().startswith("failed: mask of 2 x 2 px is too small")
+    assert w.measurement is None and w.measured_mask is None
+    assert not w.csv_btn.isEnabled() and not w.json_btn.isEnabled()
+    assert w.summary.rowCount() == 0 and w.table.rowCount() == 0
+    with pytest.raises(WidgetInputError, match="nothing to export yet"):
+        w.export_csv(tmp_path / "h.csv")
+    w.report.source.setCurrentText("Boundary mask")
+    with pytest.raises(WidgetInputError, match="measure first"):
+        w.report.export_report(tmp_path / "r.html")
+    # the Specimen tab: the tables and exports of the last specimen go too
+    spec = w.specimen
+    spec.select_fields([good])
+    spec.run()
+    qtbot.waitUntil(lambda: spec.result is not None, timeout=60_000)
+    qtbot.waitUntil(spec.run_btn.isEnabled, timeout=10_000)
+    assert spec.table.rowCount() == 1 and spec.json_btn.isEnabled()
+    spec.select_fields([tiny])
+    spec.run_btn.click()
+    qtbot.waitUntil(spec.run_btn.isEnabled, timeout=20_000)
+    assert spec.status.text().startswith("failed: ")
+    assert spec.table.rowCount() == spec.summary.rowCount() == 0
+    assert not spec.json_btn.isEnabled() and not spec.csv_btn.isEnabled()
+
+
+def test_a_failed_simple_measurement_clears_the_last_numbers(make_napari_viewer, qtbot):
+    """The Simple tab kept the previous micrograph's ℓ̄, G and warnings beside the status
+    'failed: ...' of the next one (a 12-bit scan's 'image is dim' warning under a failed
+    image that was not dim)."""
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    good = viewer.add_image(ms.image, name="micrograph", rgb=True)
+    holes = ms.image.mean(-1).astype(np.float32) / 255
+    holes[10:20, 10:20] = np.nan  # a stitched mosaic's missing tile
+    bad = viewer.add_image(holes, name="holes")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = good
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
+    assert panel.intercept_label.text() != "–" and panel.detail_label.text()
+    panel.image_combo.value = bad
+    panel.run_btn.click()
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=60_000)
+    assert panel.status.text().startswith("failed: the image has NaN or Inf pixels")
+    assert panel.intercept_label.text() == panel.g_label.text() == "–"
+    assert panel.detail_label.text() == panel.warning_label.text() == ""

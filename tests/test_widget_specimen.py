@@ -242,3 +242,37 @@ def test_specimen_export_never_replaces_a_file_it_did_not_write(make_napari_view
     ours = panel.export_json(tmp_path / "s.json")
     assert panel.export_json(ours) == ours
     assert panel.export_csv(panel.export_csv(tmp_path / "s.csv")).is_file()
+
+
+def test_a_field_renamed_while_measured_keeps_its_overlays(make_napari_viewer, qtbot,
+                                                          tmp_path):
+    """A field layer renamed while the specimen job ran got overlays under its old name
+    ('gb grain area'), which its calibration no longer found (they stayed at the old
+    scale), and the report lost the layer's provenance. The intercept points were never
+    found by the calibration at all. The overlays now carry the layer's current name
+    and follow its calibration."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    ms = _micro(5)
+    gb = viewer.add_labels(ms.boundaries.astype(np.uint8), name="gb",
+                           metadata={"kind": "boundaries", "threshold": 0.4})
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    panel = widget.specimen
+    panel.select_fields([gb])
+    panel.run()
+    gb.name = "field 1"  # before the result arrives (it comes through the event loop)
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
+    assert "gb grain area" not in viewer.layers and "gb intercepts" not in viewer.layers
+    areas, pts = viewer.layers["field 1 grain area"], viewer.layers["field 1 intercepts"]
+    set_layer_pixel_size(viewer, gb, 0.5)
+    assert tuple(areas.scale[-2:]) == tuple(pts.scale[-2:]) == (0.5, 0.5)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
+    report = widget.report
+    report.source.setCurrentText("Specimen (E112)")
+    report.export_report(tmp_path / "r.html")
+    qtbot.waitUntil(lambda: report.last_path is not None, timeout=60_000)
+    html = report.last_path.read_text()
+    assert "<td>boundary layer</td><td>field 1</td>" in html
+    assert "<td>boundary layer kind</td><td>boundaries</td>" in html

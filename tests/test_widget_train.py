@@ -289,3 +289,72 @@ def test_failed_job_tells_why_and_metrics_do_not_carry_over(make_napari_viewer, 
     qtbot.waitUntil(lambda: bad.status == "failed" and not w.is_running, timeout=60_000)
     text = w.status.text()
     assert text.startswith("UAED evaluation: failed: ") and len(text) > 26, text
+
+
+def test_unknown_extra_options_and_unstartable_jobs_are_told_in_one_line(
+        make_napari_viewer, qtbot, data_root, tmp_path, monkeypatch):
+    """The Extra placeholder's own example, {"steps_per_epoch": 10}, is a UAED option:
+    with SR training (or any unknown key with an evaluation) the job failed as an
+    'internal error: TypeError: SRTrainConfig.__init__() got an unexpected keyword
+    argument', with a traceback. And a job that could not start (no data folder) left
+    the status line at 'idle' or at the previous job's outcome, the reason only in a
+    notification that fades."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    relayed = []  # internal errors (napari's handler, with a traceback)
+    monkeypatch.setattr(worker_mod, "relay_error", relayed.append)
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    w.kind.setCurrentText(SR_TRAIN)
+    w.data.setText(str(data_root / "train" / "images"))
+    w.out.setText(str(tmp_path / "sr"))
+    w.extra.setText('{"steps_per_epoch": 10}')
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert w.finished_jobs[-1].status == "failed" and not relayed
+    assert w.status.text().startswith(
+        "SR training: failed: unknown SR training option(s) in Extra: ['steps_per_epoch']; "
+        "options: ")
+    assert not (tmp_path / "sr").exists()
+    w.kind.setCurrentText(UAED_EVAL)
+    w.out.setText(str(tmp_path / "eval"))
+    w.data.setText(str(data_root))
+    w.extra.setText('{"nosuch": 1}')
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert w.finished_jobs[-1].status == "failed" and not relayed
+    assert w.status.text().startswith(
+        "UAED evaluation: failed: unknown evaluation option(s) in Extra: ['nosuch']")
+    w.kind.setCurrentText(SR_TRAIN)
+    w.data.setText("")
+    w.extra.setText("")
+    w.run_btn.click()
+    assert w.finished_jobs[-1].status == "failed"
+    assert w.status.text() == ("SR training: failed: choose a data folder or an image layer "
+                               "to train on")
+
+
+def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer, qtbot,
+                                                              data_root, tmp_path):
+    """With the Output folder left empty, a UAED training ran to the end and saved no
+    checkpoint at all (the status read 'done'); an SR training wrote 'sr_checkpoint'
+    into napari's working folder. Both are refused when queued; an evaluation still
+    writes its plots to a temporary folder."""
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    w.data.setText(str(data_root))
+    for kind in (UAED_TRAIN, SR_TRAIN):
+        w.kind.setCurrentText(kind)
+        w.run_btn.click()
+        assert w.status.text() == (f"{kind}: choose an output folder; the trained "
+                                   "checkpoints are saved there")
+        assert w.current is None and not w.queue and not w.finished_jobs
+    w.kind.setCurrentText(UAED_EVAL)
+    spec = w.current_spec()
+    assert spec.options["out"] is None
+    w.enqueue(spec)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)

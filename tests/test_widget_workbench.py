@@ -83,3 +83,103 @@ def test_closing_the_workbench_closes_its_tools(make_napari_viewer, qtbot):
     assert queued.status == "cancelled" and w.train.queue == []
     assert KeyBinding.from_str("R") not in viewer.keymap
     qtbot.addWidget(w)
+
+
+def test_an_rgb_stack_is_refused_before_any_job(make_napari_viewer, qtbot):
+    """A (5, H, W, 3) stack of colour planes (an RGB time series) passed the layer check
+    because napari marks it RGB: each tab started a job that failed in the worker with
+    'image must be (H, W) or (H, W, C)'. Now every tab refuses it at once, naming the
+    shape and what to do, as it does a grey stack."""
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((5, 32, 32, 3), np.uint8), name="series")
+    assert layer.rgb
+    w = WorkbenchWidget(viewer)
+    qtbot.addWidget(w)
+    w.train.kind.setCurrentText(SR_TRAIN)
+    w.train.source.setCurrentText("layers")
+    panels = (w.super_resolution, w.boundaries, w.grain_size.simple, w.train)
+    for panel in panels:
+        panel.ask = lambda title, text: True
+    buttons = [(w.super_resolution, w.super_resolution.run_btn),
+               (w.super_resolution, w.super_resolution.plan_btn),
+               (w.boundaries, w.boundaries.run_btn),
+               (w.grain_size.simple, w.grain_size.simple.run_btn),
+               (w.train, w.train.run_btn)]
+    for panel, button in buttons:
+        button.click()
+        assert panel.worker is None, panel
+        assert panel.status.text().startswith(
+            "layer 'series' has shape (5, 32, 32, 3), which napari shows as a stack of "
+            "planes"), panel.status.text()
+        assert "layer.data[0]" in panel.status.text()
+    assert not w.train.queue and not w.train.finished_jobs
+
+
+@pytest.mark.parametrize("dock", ["super_resolution", "grain_size", "workbench"])
+def test_closing_a_dock_stops_its_job_and_adds_nothing_after(make_napari_viewer, qtbot,
+                                                              monkeypatch, dock):
+    """Closing the Super-resolution, Grain size or Workbench dock while a job ran left the
+    job running with nothing left to show or stop it, and its result layers appeared
+    in the viewer afterwards. Now the close stops the job (as the Train and Audit docks
+    do), and a result that still arrives is dropped."""
+    import time
+
+    import napari_srmat.widgets.heyn_widget as heyn_mod
+    import napari_srmat.widgets.sr_widget as sr_mod
+    from napari_srmat.jobs import Progress
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+    from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+
+    asked_to_stop = []
+
+    def stubborn(result):
+        """A job that finishes after a while whatever it is told (the worst case)."""
+        def job(*_args, stop=None, **_kwargs):
+            for i in range(20):
+                time.sleep(0.05)
+                yield Progress(i, 20, stage="fake")
+            asked_to_stop.append(stop.stop_requested)
+            return result
+        return job
+
+    monkeypatch.setattr(sr_mod, "super_resolution_job",
+                        stubborn(np.zeros((64, 64), np.float32)))
+    real_heyn = heyn_mod.corrected_heyn_job
+
+    def slow_heyn(*args, stop=None, **kwargs):
+        out = yield from stubborn(None)(stop=stop)
+        assert out is None
+        return (yield from real_heyn(*args, **kwargs))
+
+    monkeypatch.setattr(heyn_mod, "corrected_heyn_job", slow_heyn)
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((16, 16), np.uint8), name="scan")
+    mask = np.zeros((16, 16), np.uint8)
+    mask[8] = 1
+    viewer.add_labels(mask, name="gb")
+    if dock == "workbench":
+        top = WorkbenchWidget(viewer)
+        widget = top.super_resolution
+    else:
+        top = widget = (SuperResolutionWidget if dock == "super_resolution"
+                        else GrainSizeWidget)(viewer)
+    viewer.window.add_dock_widget(top, name=dock)
+    qtbot.addWidget(top)
+    if isinstance(widget, SuperResolutionWidget):
+        widget.layer_combo.value = image
+        widget.model.setCurrentText("bicubic")
+    else:
+        widget.layer_combo.value = viewer.layers["gb"]
+    before = [layer.name for layer in viewer.layers]
+    widget.run_btn.click()
+    assert widget.worker is not None and not widget.run_btn.isEnabled()
+    viewer.window.remove_dock_widget(top)
+    qtbot.waitUntil(widget.run_btn.isEnabled, timeout=30_000)  # the job has ended
+    qtbot.wait(100)
+    assert asked_to_stop == [True]
+    assert [layer.name for layer in viewer.layers] == before
+    assert widget.status.text() == "stopped"
+    top.shut_down()  # again, idle: nothing to stop, the status stays
+    assert widget.status.text() == "stopped"

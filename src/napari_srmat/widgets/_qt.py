@@ -15,7 +15,8 @@ class LayerCombo:
     The chosen layer stays chosen when it is renamed; when the viewer changes the
     choice (the first layer added, the chosen one removed) ``currentTextChanged`` is
     emitted as for a choice made by hand, so widgets showing facts about the layer
-    (its pixel size) follow.
+    (its pixel size) follow. With ``allow_none``, a chosen layer that is removed leaves
+    ``"(none)"``, never another layer of the same type.
 
     Parameters
     ----------
@@ -104,6 +105,10 @@ class LayerCombo:
             self.native.setCurrentText(kept.name)
         elif current in names:
             self.native.setCurrentText(current)
+        elif self.allow_none and self._chosen is not None:
+            # a chosen optional layer (corrections, twins, exclusions) that went away is
+            # none, never silently another layer of the same type
+            self.native.setCurrentIndex(0)
         elif len(names) > (1 if self.allow_none else 0):
             self.native.setCurrentIndex(len(names) - 1)
         self.native.blockSignals(False)

@@ -65,7 +65,7 @@ def start_job(
     worker, token
         The started worker and the token whose ``request_stop()`` stops the job.
     """
-    token = token or StopToken()
+    token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
 
     @thread_worker(start_thread=False)
     def _run():
@@ -308,8 +308,11 @@ class SingleJobMixin:
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self._job_outcome = None
+        token = StopToken()
 
         def _result(result) -> None:
+            if getattr(self, "_dropped_token", None) is token:
+                return  # the widget was closed while the job ran: nothing to show it in
             if result is not None:
                 self._job_outcome = "result"
             on_result(result)
@@ -320,8 +323,16 @@ class SingleJobMixin:
             on_result=_result,
             on_error=self._on_job_error,
             on_finished=self._on_finished,
+            token=token,
         )
         return self.worker
+
+    def _shut_down_job(self) -> None:
+        """The widget is going away (its dock closed): stop its job, and drop a result
+        that still arrives, so that a closed tool adds no layers behind the user's back."""
+        self._dropped_token = self.token
+        if self.cancel_btn.isEnabled():  # a job is on (its end not processed yet)
+            self.stop()
 
     def _on_job_error(self, exc: BaseException) -> None:
         self._job_outcome = "error"

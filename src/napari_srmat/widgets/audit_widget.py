@@ -279,8 +279,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.session_path_edit.editingFinished.connect(self.session_path)
         self.lr_combo.currentTextChanged.connect(lambda _t: self._update_default_path())
         self.sr_combo.currentTextChanged.connect(lambda _t: self._update_default_path())
+        self._listed: list = []  # the layers the LR / SR lists show, in their order
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
+        # a renamed layer stays chosen under its new name
+        self.viewer.layers.events.inserted.connect(
+            lambda e: e.value.events.name.connect(self._refresh_layers))
+        for layer in self.viewer.layers:
+            layer.events.name.connect(self._refresh_layers)
         self._refresh_layers()
 
     # ----------------------------------------------------------------- layers
@@ -296,15 +302,22 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 and lay not in self.overlay_layers.values()]
 
     def _refresh_layers(self, *_) -> None:
-        names = [lay.name for lay in self._image_layers()]
+        layers = self._image_layers()
+        names = [lay.name for lay in layers]
         for combo in (self.lr_combo, self.sr_combo):
             cur = combo.currentText()
+            i = combo.currentIndex()
+            chosen = self._listed[i] if 0 <= i < len(self._listed) else None
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
-            if cur in names:
+            kept = next((k for k, lay in enumerate(layers) if lay is chosen), None)
+            if kept is not None:  # the same layer, renamed or not
+                combo.setCurrentIndex(kept)
+            elif cur in names:
                 combo.setCurrentText(cur)
             combo.blockSignals(False)
+        self._listed = layers
         if len(names) >= 2 and self.lr_combo.currentText() == self.sr_combo.currentText():
             self.sr_combo.setCurrentIndex(1)
         self._update_default_path()
@@ -432,8 +445,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             lay = self.viewer.layers[name]
         except KeyError as exc:
             raise ValueError(f"no image layer named {name!r}") from exc
-        data = lay.data[0] if lay.multiscale else lay.data
-        return data
+        from .layers import micrograph_data
+
+        return micrograph_data(lay)  # one 2-D micrograph, not a stack of planes
 
     # ---------------------------------------------------------------- detector
     def find_candidates(self, **kwargs) -> None:
@@ -442,8 +456,13 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
         self._ensure_idle("a candidate search is running; stop it first")
         names = (self.lr_combo.currentText(), self.sr_combo.currentText())
+        if names[0] and names[0] == names[1]:
+            raise ValueError(f"the LR and SR layers are the same layer ({names[0]!r}): choose "
+                             "the low-resolution scan as LR and its super-resolved image as "
+                             "SR")
         lr = self._layer_data(names[0])
         sr = self._layer_data(names[1])
+        searched = (self._layer(names[0]), self._layer(names[1]))
         # the session file is checked before the search, not after it: a file that
         # cannot take the session (a folder, a file of the user's) or a reviewed session
         # the new one would replace is told now, before minutes of work are lost
@@ -457,7 +476,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             session = AuditSession.create(lr, sr, cands, reviewer=self.reviewer_edit.text())
             try:
                 # shown on the layers searched, whatever the lists show now
-                self.set_session(session, path, layer_names=names)
+                # (by their names now: a layer renamed during the search is still it)
+                self.set_session(session, path, layer_names=tuple(
+                    lay.name if lay in self.viewer.layers else "" for lay in searched))
             except Exception as exc:
                 if not is_user_error(exc):
                     raise
@@ -568,12 +589,12 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         s = self.session
         lr_name, sr_name = layer_names or (self.lr_combo.currentText(),
                                            self.sr_combo.currentText())
-        if sr_name in self.viewer.layers:
-            self.sr_layer = self.viewer.layers[sr_name]
-        if lr_name in self.viewer.layers and lr_name != sr_name:
-            self.lr_up_layer = self.viewer.layers[lr_name]
-            if self.sr_layer is not None:
-                align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
+        # a layer not in the viewer (removed during the search) is none: never the
+        # previous session's layer, whose place and blink would be this session's
+        self.sr_layer = self._layer(sr_name)
+        self.lr_up_layer = self._layer(lr_name) if lr_name != sr_name else None
+        if self.lr_up_layer is not None and self.sr_layer is not None:
+            align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
         rects = [np.array([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], float)
                  for c in s.candidates]
         colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]

@@ -21,7 +21,7 @@ from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
 from ._qt import LayerCombo
-from ._worker import SingleJobMixin, divided_by
+from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by
 from .layers import (
     BoundaryLayers,
     WidgetInputError,
@@ -53,7 +53,7 @@ def _threshold_worker(maps, threshold: float, skeletonize: bool):
     return threshold, skeletonize, mask, maps.error_map(threshold)
 
 
-class BoundariesWidget(SingleJobMixin, QWidget):
+class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     """Predict grain-boundary probability and uncertainty (UAED) for an image layer.
 
     Adds ``<layer> boundary probability`` (magma, additive), ``<layer> uncertainty``
@@ -191,6 +191,12 @@ class BoundariesWidget(SingleJobMixin, QWidget):
             if lay is not None:
                 lay.metadata = dict(lay.metadata, threshold=threshold, skeletonize=skel)
         self._shown = (threshold, skel)
+
+    def shut_down(self) -> None:
+        """The dock is closing: stop the running prediction (no layers added after the
+        close) and a pending slider update."""
+        self._debounce.stop()
+        self._shut_down_job()
 
     # ------------------------------------------------------------------ actions
     def run(self):

@@ -185,6 +185,11 @@ class CalibrationWidget(QWidget):
             known = float(text)
         except ValueError:
             raise WidgetInputError(f"known length {text!r} is not a number") from None
+        kind = shapes.shape_type[-1]
+        if kind not in ("line", "path"):  # a closed shape's first and last corners are
+            # one side of it (a rectangle's height), not the length the user means
+            raise WidgetInputError(f"the last shape in {shapes.name!r} is a {kind}, not a "
+                                   "line: draw a line (line tool) over the known length")
         verts = shapes.data[-1]
         # the line's ends in the image layer's pixel coordinates
         p0 = layer.world_to_data(shapes.data_to_world(verts[0]))

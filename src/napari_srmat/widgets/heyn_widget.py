@@ -52,7 +52,13 @@ from ._common import (
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, snapshot
-from ._worker import ProgressForwarder, SingleJobMixin, divided_by, user_action
+from ._worker import (
+    ProgressForwarder,
+    ShutDownWhenClosedMixin,
+    SingleJobMixin,
+    divided_by,
+    user_action,
+)
 from .layers import WIDGET_PATTERNS, micrograph_data, show_grain_size_overlays
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
@@ -207,6 +213,12 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         if not go:
             return None
         self.result = None
+        # the last measurement's numbers and warnings are not this one's (a failed or
+        # stopped run would leave them beside its status line)
+        for label in (self.intercept_label, self.g_label):
+            label.setText("–")
+        self.detail_label.setText("")
+        self.warning_label.setText("")
         self._measured_layer = layer
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
@@ -237,7 +249,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
                             else "no grain size reported (see the warning)")
 
 
-class GrainSizeWidget(SingleJobMixin, QWidget):
+class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     """Grain size: a *Simple* tab (micrograph → ℓ̄, G ± 95 % interval), a *Boundary
     mask* tab (Heyn on a boundary layer) and a *Specimen (E112)* tab (several fields,
     intercept or planimetric, ``specimen.run()``) and a *Report* tab (sample metadata,
@@ -372,6 +384,12 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         self._layer_changed()
         self._pattern_changed(self.pattern.currentText())
 
+    def shut_down(self) -> None:
+        """The dock is closing: stop the job of every tab (Simple, Boundary mask,
+        Specimen, Report); no result is shown or added after the close."""
+        for panel in (self.simple, self, self.specimen, self.report):
+            panel._shut_down_job()
+
     # ------------------------------------------------------------------ options
     def _pattern_changed(self, pattern: str) -> None:
         """Enable only the controls the pattern uses (circles: the fixed Abrams set)."""
@@ -429,6 +447,13 @@ class GrainSizeWidget(SingleJobMixin, QWidget):
         source = snapshot(layer)
         edits = None if corrections is None else layer_image_data(corrections)
         self._job = (layer, segments, opts)
+        # the last measurement is not this one's: a failed run must not leave it to the
+        # exports and the report (they would file it as the layer measured now)
+        self.measurement = self.measured_mask = None
+        self.csv_btn.setEnabled(False)
+        self.json_btn.setEnabled(False)
+        self.summary.setRowCount(0)
+        self.table.setRowCount(0)
         kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
         return self._start_single_job(
             lambda stop: corrected_heyn_job(source, opts["threshold"], edits, stop=stop,

@@ -87,7 +87,8 @@ def micrograph_data(layer) -> Any:
 
     napari shows a non-RGB layer of more than two dimensions as a stack of planes (a
     z or time series; a grey + alpha ``(H, W, 2)`` image too), which the models and
-    measurements would read as an ``(H, W, C)`` image with one channel per column.
+    measurements would read as an ``(H, W, C)`` image with one channel per column; an
+    RGB layer of more than three, ``(N, H, W, 3)``, is a stack of colour planes.
 
     Raises
     ------
@@ -96,7 +97,7 @@ def micrograph_data(layer) -> Any:
     """
     data = layer_image_data(layer)
     shape = tuple(int(n) for n in data.shape)
-    if getattr(layer, "rgb", False) or len(shape) == 2:
+    if len(shape) == (3 if getattr(layer, "rgb", False) else 2):
         return data
     hint = ("a grey + alpha image: add its grey plane, layer.data[..., 0], as a layer"
             if len(shape) == 3 and shape[-1] in (1, 2) else

@@ -125,10 +125,13 @@ class ReportPanel(SingleJobMixin, QWidget):
             if result is None:
                 raise WidgetInputError("measure the specimen first (Specimen (E112) tab)")
             src = panel._job_sources[0]
-            layer = self.viewer.layers[src.name] if src.name in self.viewer.layers else None
+            layer = panel._job_layers[0]  # the layer measured, even if renamed since
+            if layer not in self.viewer.layers:
+                layer = None
             provenance = layer_provenance(layer) if layer is not None else {}
             if len(panel._job_sources) > 1:
-                provenance["picture"] = f"the first field layer ({src.name})"
+                name = src.name if layer is None else layer.name
+                provenance["picture"] = f"the first field layer ({name})"
             edits = _layer_edits(layer) if layer is not None else []
 
             def build():

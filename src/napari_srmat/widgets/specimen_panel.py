@@ -213,6 +213,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.token = None
         self.result: SpecimenResult | None = None
         self._job_sources: list[LayerSnapshot] = []
+        self._job_layers: list = []  # the field layers measured (renamed or not)
 
         self.fields_list = QListWidget()
         self._listed: list = []  # the layers listed, in the list's order
@@ -407,7 +408,15 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         grid = (self.grid_rows.value(), self.grid_cols.value())
         method = self.method.currentText()
         self._job_sources = sources
+        self._job_layers = layers
         self.result = None
+        # the last measurement's tables are not this one's (a failed run left them)
+        self.summary.setRowCount(0)
+        self.table.setRowCount(0)
+        self.histogram_choice.clear()
+        self.histogram.setText("histograms appear after a measurement")
+        self.json_btn.setEnabled(False)
+        self.csv_btn.setEnabled(False)
         return self._start_single_job(
             lambda stop: specimen_job(sources, grid=grid, twins=twins, exclusion=exclusion,
                                       method=method, pixel_size_um=px, stop=stop, **options),
@@ -417,19 +426,24 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         if result is None:
             return
         self.result = result
-        for src in self._job_sources:
+        for src, layer in zip(self._job_sources, self._job_layers):
             geo = src.geometry
             areas = result.area_maps[src.name]
-            _upsert_layer(self.viewer, f"{src.name} grain area", "image", areas,
-                          colormap="turbo", opacity=0.6, blending="translucent",
-                          contrast_limits=result.area_limits[src.name],
-                          metadata={"unit": result.area_unit, "source": src.name,
-                                    ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
-            show_colorbar(self.viewer.layers[f"{src.name} grain area"], "bottom_left")
+            # named after the field layer as it is called now (renamed while the job ran:
+            # the overlays still follow its calibration, which finds them by "source")
+            name = layer.name
+            area_layer = _upsert_layer(
+                self.viewer, f"{name} grain area", "image", areas, colormap="turbo",
+                opacity=0.6, blending="translucent",
+                contrast_limits=result.area_limits[src.name],
+                metadata={"unit": result.area_unit, "source": name,
+                          ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
+            show_colorbar(area_layer, "bottom_left")
             pts = result.intersections[src.name]
-            _upsert_layer(self.viewer, f"{src.name} intercepts", "points", pts,
+            _upsert_layer(self.viewer, f"{name} intercepts", "points", pts,
                           face_color="yellow", border_color="black",
-                          size=max(3.0, 0.008 * max(areas.shape)), **geo)
+                          size=max(3.0, 0.008 * max(areas.shape)),
+                          metadata={"source": name}, **geo)
         self._fill_tables()
         self.histogram_choice.blockSignals(True)
         self.histogram_choice.clear()

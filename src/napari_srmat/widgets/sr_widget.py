@@ -22,7 +22,7 @@ from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ._qt import LayerCombo
-from ._worker import SingleJobMixin, divided_by, user_action
+from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
     WidgetInputError,
     add_rescan_plan,
@@ -61,7 +61,7 @@ def _path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
     return row
 
 
-class SuperResolutionWidget(SingleJobMixin, QWidget):
+class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     """Super-resolve an image layer (x2/x4) in a background thread.
 
     The result is added as an image layer aligned with the input in world
@@ -238,6 +238,11 @@ class SuperResolutionWidget(SingleJobMixin, QWidget):
     def _on_finished(self) -> None:
         super()._on_finished()
         self.plan_btn.setEnabled(True)
+
+    def shut_down(self) -> None:
+        """The dock is closing: stop the running job (SR or rescan plan); no result is
+        added after the close."""
+        self._shut_down_job()
 
     def _ask_store_dialog(self, plan) -> str | None:
         path, _ = QFileDialog.getSaveFileName(

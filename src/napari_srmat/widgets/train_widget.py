@@ -7,12 +7,13 @@ and a UAED evaluation ends with its PR and ROC curves.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import os
 import tempfile
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,7 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
             "patch": int(o.get("crop", d.patch)), "device": o.get("device", d.device),
             "init_checkpoint": o.get("checkpoint") or None,
         }
+        _check_options(extra, {f.name for f in fields(d)}, "SR training")
         cfg.update(extra)
         return lambda stop: train_sr_job(cfg, stop=stop)
     if spec.kind == UAED_TRAIN:
@@ -154,11 +156,24 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
         kwargs: dict[str, Any] = {"checkpoint": o.get("checkpoint") or None, "out_dir": out}
         if (root / "val" / "images").is_dir() and split != "val":
             kwargs.update(val_images=root / "val" / "images", val_masks=root / "val" / "masks")
+        params = inspect.signature(evaluate_boundaries_job).parameters
+        _check_options(extra, {n for n, p in params.items() if p.kind == p.KEYWORD_ONLY}
+                       - {"stop"}, "evaluation")
         kwargs.update(extra)
         return lambda stop: evaluate_boundaries_job(
             root / split / "images", root / split / "masks", stop=stop, **kwargs
         )
     raise WidgetInputError(f"unknown job kind {spec.kind!r}; choose one of {JOB_KINDS}")
+
+
+def _check_options(extra: dict, known: set[str], what: str) -> None:
+    """Refuse Extra (JSON) keys the job does not take, in one line (an unknown key
+    reached the library as a TypeError: an "internal error" with a traceback), as
+    :func:`napari_srmat.edges.train_boundaries_job` does for UAED training."""
+    unknown = sorted(set(extra) - known)
+    if unknown:
+        raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; "
+                               f"options: {', '.join(sorted(known))}")
 
 
 class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
@@ -370,6 +385,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         if spec.kind not in JOB_KINDS:
             raise WidgetInputError(f"unknown job kind {spec.kind!r}")
         out = spec.options.get("out")
+        if not out and spec.kind in (SR_TRAIN, UAED_TRAIN):
+            # UAED training without one keeps nothing; SR training would write into
+            # napari's working folder, wherever napari was started
+            raise WidgetInputError(f"{spec.kind}: choose an output folder; the trained "
+                                   "checkpoints are saved there")
         for other in [*([self.current] if self.current else []), *self.queue]:
             theirs = other.options.get("out")
             if out and theirs and Path(out).resolve() == Path(theirs).resolve():
@@ -419,6 +439,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             spec.result = exc
             self.finished_jobs.append(spec)
             show_error(f"napari-srmat: {error_message(exc)}")
+            # the why stays in view (the status showed the previous job's outcome)
+            self.status.setText(f"{spec.kind}: failed: {error_message(exc)}")
             self._refresh_queue()
             self._start_next()
             return
