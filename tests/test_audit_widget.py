@@ -88,7 +88,9 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert region.bbox == [6, 5, 26, 15]
     assert len(json.loads(path.read_text())["added_regions"]) == 1
 
-    # resume in a fresh widget: same decisions and position
+    # resume in a fresh widget once the first is closed (two open panels never write
+    # one file): same decisions and position
+    w.shut_down()
     w2 = AuditWidget(viewer)
     qtbot.addWidget(w2)
     w2.lr_combo.setCurrentText("lr")
@@ -615,3 +617,107 @@ def test_a_layer_renamed_or_removed_during_the_search(make_napari_viewer, qtbot,
         assert w.sr_layer is None
         w.toggle_blink()  # nothing to blink; the old session's layers are left alone
         assert old_sr.visible and old_lr.visible
+
+
+def test_two_panels_never_share_a_session_file(make_napari_viewer, qtbot, tmp_path):
+    """The dock and the workbench's Audit tab on one SR layer both default to the same
+    `<sr>_audit.json`; the second panel's search or load then wrote over the first
+    one's decisions at each save. A file another open panel is writing is refused."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    viewer = make_napari_viewer()
+    first, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "r")
+    second = AuditWidget(viewer)
+    qtbot.addWidget(second)
+    second.lr_combo.setCurrentText("lr")
+    second.sr_combo.setCurrentText("sr")
+    second.session_path_edit.setText(str(path))
+    with pytest.raises(WidgetInputError, match="session of another open audit panel"):
+        second.find_candidates(tile=64)
+    with pytest.raises(WidgetInputError, match="session of another open audit panel"):
+        second.load_session(path)
+    assert second.session is None and _decisions(path) == 1
+    # once the first panel is closed, the file is free to resume
+    first.shut_down()
+    second.load_session(path)
+    assert second.session.n_reviewed == 1
+
+
+def test_a_background_search_leaves_the_keys_where_the_user_reviews(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A search finishing in one panel took the review keys from the panel the user was
+    reviewing in: the next r / h recorded a verdict in the new session, for a candidate
+    the user was not looking at. It now leaves them, and says how to take them."""
+    import napari_srmat.audit.detector as detector
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    reviewing, path = _session_widget(viewer, qtbot, tmp_path)
+    cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=9.0 - i,
+                       kind="new_boundary", new_boundary_length_px=12.0) for i in range(2)]
+
+    def found(*args, stop=None, **kwargs):
+        return cands
+        yield  # a job generator that finds `cands` at once
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    searching = AuditWidget(viewer)
+    qtbot.addWidget(searching)
+    searching.lr_combo.setCurrentText("lr")
+    searching.sr_combo.setCurrentText("sr")
+    searching.session_path_edit.setText(str(tmp_path / "other.json"))
+    searching.find_candidates()
+    qtbot.waitUntil(lambda: searching.session is not None, timeout=30_000)
+    assert reviewing.holds_keys and not searching.holds_keys
+    assert "click a candidate or a review button" in searching.status.text()
+    _press(viewer, "h")
+    assert _decisions(path) == 1 and _decisions(tmp_path / "other.json") == 0
+    searching.queue.setCurrentRow(1)  # the user turns to the new session
+    assert searching.holds_keys
+    qtbot.waitUntil(searching.run_btn.isEnabled, timeout=10_000)
+
+
+def test_a_deleted_panel_never_gets_the_keys_back(make_napari_viewer, qtbot, tmp_path):
+    """A panel whose Qt object was deleted with its parent (never shut down) was still
+    chosen as the heir of the keys: closing the panel holding them raised "wrapped
+    C/C++ object ... has been deleted" and bound the keys to a dead widget."""
+    from qtpy.QtWidgets import QWidget
+
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    parent = QWidget()
+    dead = AuditWidget(viewer)
+    dead.setParent(parent)
+    dead.lr_combo.setCurrentText("lr")
+    lr = np.zeros((32, 32), np.uint8)
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(np.kron(lr, np.ones((4, 4), np.uint8)), name="sr")
+    dead.lr_combo.setCurrentText("lr")
+    dead.sr_combo.setCurrentText("sr")
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+    dead.set_session(AuditSession.create(lr, viewer.layers["sr"].data, cands),
+                     tmp_path / "dead.json")
+    live = AuditWidget(viewer)
+    qtbot.addWidget(live)
+    live.lr_combo.setCurrentText("lr")
+    live.sr_combo.setCurrentText("sr")
+    live.set_session(AuditSession.create(lr, viewer.layers["sr"].data, cands),
+                     tmp_path / "live.json")
+    assert live.holds_keys
+    from qtpy.QtCore import QEvent
+    from qtpy.QtWidgets import QApplication
+
+    from napari_srmat.widgets.audit_widget import _qt_alive
+
+    parent.deleteLater()  # its child, the first panel, goes with it (no shut_down)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not _qt_alive(dead) and not dead._shut
+    live.shut_down()  # raised here; and the keys went to the dead panel
+    assert not dead.holds_keys
+    from app_model.types import KeyBinding
+
+    assert KeyBinding.from_str("R") not in viewer.keymap

@@ -115,6 +115,15 @@ def default_session_path(sr_layer=None, lr_layer=None) -> Path:
     return Path.home().absolute() / _session_name(sr_layer.name if sr_layer is not None else "")
 
 
+def _qt_alive(widget) -> bool:
+    """Whether a widget's Qt object still exists (its parent may have deleted it)."""
+    try:
+        widget.objectName()
+    except RuntimeError:  # wrapped C/C++ object has been deleted
+        return False
+    return True
+
+
 def _session_name(image_name: str) -> str:
     stem = _safe_name(image_name)
     return f"{stem}_audit.json" if stem else "audit.json"
@@ -392,17 +401,23 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         return handler is not None and self.viewer.keymap.get(_key_binding("r")) is handler
 
     def _others(self) -> list:
-        """The other open audit widgets of this viewer that took the keys, oldest first."""
+        """The other open audit widgets of this viewer that showed a session, oldest
+        first (a widget whose Qt object was deleted without being shut down is not
+        open)."""
         alive = [ref() for ref in _KEY_TAKERS]
         return [w for w in alive if w is not None and w is not self and not w._shut
-                and w.viewer is self.viewer]
+                and w.viewer is self.viewer and _qt_alive(w)]
+
+    def _register(self) -> None:
+        """Note this widget, now showing a session, as the latest of the viewer's panels."""
+        _KEY_TAKERS[:] = [ref for ref in _KEY_TAKERS if ref() not in (None, self)]
+        _KEY_TAKERS.append(weakref.ref(self))
 
     def take_keys(self) -> None:
         """Make the review keys act on this widget (the latest taker holds them)."""
         if self._shut or self.session is None:
             return
-        _KEY_TAKERS[:] = [ref for ref in _KEY_TAKERS if ref() not in (None, self)]
-        _KEY_TAKERS.append(weakref.ref(self))
+        self._register()
         if self.holds_keys:
             return
         for other in self._others():
@@ -477,8 +492,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             try:
                 # shown on the layers searched, whatever the lists show now
                 # (by their names now: a layer renamed during the search is still it)
+                # a search finishing in the background does not take the keys from
+                # the panel the user is reviewing in
                 self.set_session(session, path, layer_names=tuple(
-                    lay.name if lay in self.viewer.layers else "" for lay in searched))
+                    lay.name if lay in self.viewer.layers else "" for lay in searched),
+                    take_keys=False)
             except Exception as exc:
                 if not is_user_error(exc):
                     raise
@@ -492,7 +510,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             self.status.setText(
                 (f"{n} candidate{'s' if n != 1 else ''} to review" if n else
                  "no candidates: the detector found nothing suspicious")
-                + f"; session saved to {path}")
+                + f"; session saved to {path}"
+                + ("" if self.holds_keys or not n else
+                   "; the review keys act on another audit panel: click a candidate or "
+                   "a review button to review here"))
 
         self._start_single_job(
             lambda token: find_candidates_job(lr, sr, stop=token, **kwargs), on_result=_done)
@@ -508,6 +529,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if path.is_dir():
             raise WidgetInputError(f"session file {str(path)!r} is a folder: give a .json "
                                    "file name")
+        self._check_not_used_elsewhere(path)
         for p, ours in ((path, is_audit_session_file), (path.with_suffix(".csv"),
                                                         _is_session_csv)):
             if p.exists() and not ours(p):
@@ -531,6 +553,19 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                             "Load session… or choose another session file")
         return False
 
+    def _check_not_used_elsewhere(self, path: Path) -> None:
+        """Refuse a session file another open audit panel of this viewer is writing: two
+        panels saving one file would each overwrite the other's decisions."""
+        from .layers import WidgetInputError
+
+        target = Path(path).expanduser().absolute()
+        for other in self._others():
+            shown = Path(other.session_path_edit.text()).expanduser().absolute()
+            if other.session is not None and shown == target:
+                raise WidgetInputError(
+                    f"{target} is the session of another open audit panel; review there, "
+                    "or choose another session file")
+
     def _load_dialog(self) -> None:
         start = str(Path(self.session_path_edit.text() or self._default_path()).parent)
         path, _ = QFileDialog.getOpenFileName(self, "Audit session", start, "JSON (*.json)")
@@ -550,6 +585,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if self.lr_combo.currentText() and self.sr_combo.currentText():
             lr = self._layer_data(self.lr_combo.currentText())
             sr = self._layer_data(self.sr_combo.currentText())
+        self._check_not_used_elsewhere(Path(path))
         try:
             session = AuditSession.load(path, lr=lr, sr=sr)
         except AuditFileError as exc:
@@ -560,10 +596,13 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     # ----------------------------------------------------------------- session
     def set_session(self, session: AuditSession, path=None, *, save: bool = True,
-                    layer_names: tuple[str, str] | None = None) -> None:
+                    layer_names: tuple[str, str] | None = None,
+                    take_keys: bool = True) -> None:
         """Show ``session`` and go to its position; ``path`` becomes the session file
         (saved there unless ``save`` is False). ``layer_names`` = (LR, SR) layers the
-        candidates belong to (default: the layers the lists show)."""
+        candidates belong to (default: the layers the lists show). ``take_keys`` False
+        (a search that finished in the background): the review keys move here only if
+        no other audit panel holds them."""
         self.session = session
         if path is not None:
             path = Path(path).expanduser().absolute()
@@ -576,7 +615,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._setup_display(layer_names)
         self._fill_queue()
         self.go_to(session.position)
-        self.take_keys()
+        if take_keys or not any(o.holds_keys for o in self._others()):
+            self.take_keys()
+        else:
+            self._register()
 
     def _setup_display(self, layer_names: tuple[str, str] | None = None) -> None:
         """Candidate boxes over the SR layer, in the SR layer's own world coordinates.
