@@ -127,6 +127,17 @@ def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
     assert not out.exists() and not (tmp_path / "o.ome.zarr.lock").exists()
 
 
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own Ctrl-C handler during the test, whatever the suite inherited: a suite
+    started in the background (`nohup`, `cmd &` in a script) runs with SIGINT ignored,
+    and its children inherit the ignore."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def _spawn_and_press_ctrl_c() -> int:
     """Exit code of a multiprocessing ``spawn`` child that sends itself SIGINT: 0 when it
     does not receive it, 1 when it dies of the KeyboardInterrupt."""
@@ -140,7 +151,7 @@ def _spawn_and_press_ctrl_c() -> int:
 
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
-def test_processes_spawned_while_local_workers_start_ignore_ctrl_c(capfd):
+def test_processes_spawned_while_local_workers_start_ignore_ctrl_c(capfd, python_ctrl_c):
     """A terminal's Ctrl-C reaches the whole process group: the local:N workers died of
     it mid-task with KeyboardInterrupt tracebacks, instead of being stopped by the
     starting process. Processes spawned while the cluster starts, from any thread (dask
@@ -210,7 +221,7 @@ class _FakeClient:
         pass
 
 
-def test_ctrl_c_while_local_workers_start_stops_once_they_are_up(monkeypatch):
+def test_ctrl_c_while_local_workers_start_stops_once_they_are_up(monkeypatch, python_ctrl_c):
     """A Ctrl-C pressed during the seconds `--scheduler local:N` takes to start its
     workers was ignored (SIGINT was ignored in the starting process meanwhile) and the
     run went on. It is now held until the cluster has started, then raised as the
@@ -239,7 +250,7 @@ def test_ctrl_c_while_local_workers_start_stops_once_they_are_up(monkeypatch):
         signal.signal(signal.SIGINT, before)
 
 
-def test_ctrl_c_pending_at_the_start_leaves_nothing_patched(monkeypatch):
+def test_ctrl_c_pending_at_the_start_leaves_nothing_patched(monkeypatch, python_ctrl_c):
     """A Ctrl-C pending when the handler is swapped raises there (CPython runs the
     pending handler first): the spawn function patched for the workers' start must
     still be restored, else every process started later in the session (a notebook
