@@ -48,7 +48,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, better_by_more_than_one_std, paired_with_means, save
+from _common import DATA, paired_with_means, save
 
 EXPLORE_ALPHAS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: The blend tested by the decision, fixed from the seed-8 exploration before any seed-9
@@ -57,8 +57,6 @@ EXPLORE_ALPHAS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: larger blends shrink every reading towards the mean (r 0.41 / 0.28 / 0.19 at 0.25 /
 #: 0.5 / 1); results/adabn_exploration.json.
 DECISION_ALPHA = 0.1
-MAX_CORRELATION_LOSS = 0.05
-MAX_AP_LOSS = 0.01
 
 
 def adapted_net(net, alpha: float):
@@ -116,14 +114,9 @@ def fold_maps(work: Path, folds, samples, alpha: float) -> dict:
 
 def compare(ref: dict, cand: dict) -> dict:
     """Paired per-fold differences and the three checks of the decision rule."""
-    per_image = paired_with_means(ref["per_image_pct"], cand["per_image_pct"])
-    ap_pair = paired_with_means(ref["ap"], cand["ap"], lower_is_better=False)
-    checks = {
-        "per_image_better_by_more_than_one_std": better_by_more_than_one_std(per_image),
-        f"correlation_not_lower_by_more_than_{MAX_CORRELATION_LOSS}":
-            cand["corr_pred_true"] >= ref["corr_pred_true"] - MAX_CORRELATION_LOSS,
-        f"ap_not_lower_by_more_than_{MAX_AP_LOSS}": ap_pair["diff_mean"] >= -MAX_AP_LOSS,
-    }
+    from exposure_decision import decision_checks  # the same rule, one place
+
+    per_image, ap_pair, checks = decision_checks(ref, cand)
     return {"per_image_pct": per_image,
             "pooled_pct": paired_with_means(ref["pooled_pct"], cand["pooled_pct"]),
             "ap": ap_pair,

@@ -100,6 +100,22 @@ def evaluate(probs: dict, samples, folds) -> dict:
                                      for n, s in zip(names, signed)}}
 
 
+def decision_checks(ref: dict, cand: dict) -> tuple[dict, dict, dict]:
+    """The paired per-fold per-image error and AP of two :func:`evaluate` results, and
+    the three checks of the decision rule (per-image error lower by more than one std,
+    correlation not lower by more than :data:`MAX_CORRELATION_LOSS`, AP not lower by
+    more than :data:`MAX_AP_LOSS`)."""
+    per_image = paired_with_means(ref["per_image_pct"], cand["per_image_pct"])
+    ap_pair = paired_with_means(ref["ap"], cand["ap"], lower_is_better=False)
+    checks = {
+        "per_image_better_by_more_than_one_std": better_by_more_than_one_std(per_image),
+        f"correlation_not_lower_by_more_than_{MAX_CORRELATION_LOSS}":
+            cand["corr_pred_true"] >= ref["corr_pred_true"] - MAX_CORRELATION_LOSS,
+        f"ap_not_lower_by_more_than_{MAX_AP_LOSS}": ap_pair["diff_mean"] >= -MAX_AP_LOSS,
+    }
+    return per_image, ap_pair, checks
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, required=True,
@@ -117,14 +133,7 @@ def main(argv=None) -> int:
     reproduced = max(float(np.abs(as_is[n] - stored[n]).max()) for n in stored)
     one_exposure, _ = fold_maps(args.work, folds, samples, normalise=True)
     ref, cand = evaluate(as_is, samples, folds), evaluate(one_exposure, samples, folds)
-    per_image = paired_with_means(ref["per_image_pct"], cand["per_image_pct"])
-    ap_pair = paired_with_means(ref["ap"], cand["ap"], lower_is_better=False)
-    checks = {
-        "per_image_better_by_more_than_one_std": better_by_more_than_one_std(per_image),
-        f"correlation_not_lower_by_more_than_{MAX_CORRELATION_LOSS}":
-            cand["corr_pred_true"] >= ref["corr_pred_true"] - MAX_CORRELATION_LOSS,
-        f"ap_not_lower_by_more_than_{MAX_AP_LOSS}": ap_pair["diff_mean"] >= -MAX_AP_LOSS,
-    }
+    per_image, ap_pair, checks = decision_checks(ref, cand)
     lv = np.array(list(levels.values()))
     report = {
         "data": "tbm/train + val (never test), leave-scan-out fold models, TTA none",
