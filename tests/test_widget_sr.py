@@ -307,3 +307,37 @@ def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot
     qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
     np.testing.assert_allclose(from_floats, np.asarray(w.last_layer.data), atol=1e-6)
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+
+
+def test_a_bare_output_name_goes_beside_the_input_file(make_napari_viewer, qtbot, tmp_path,
+                                                       monkeypatch):
+    """Typed ``sr.zarr`` used to land in napari's working folder, wherever napari started."""
+    import imageio.v3 as iio
+
+    cwd, scans = tmp_path / "cwd", tmp_path / "scans"
+    cwd.mkdir()
+    scans.mkdir()
+    monkeypatch.chdir(cwd)
+    iio.imwrite(scans / "scan.png", np.random.default_rng(0).integers(0, 255, (40, 36, 3),
+                                                                       dtype=np.uint8))
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(scans / "scan.png"), plugin="napari")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="2", device="cpu")
+    w.output.setText("sr.zarr")
+    w.run()
+    assert w.output.text() == str(scans / "sr.zarr")  # the field shows where it goes
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    assert (scans / "sr.zarr").is_dir() and not (cwd / "sr.zarr").exists()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    # a layer made in memory has no file: the home folder, never the working folder
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    configure(w, viewer.add_image(np.zeros((40, 36), np.uint8), name="mem"), model="bicubic",
+              scale="2", device="cpu")
+    w.output.setText("mem_sr.zarr")
+    w.run()
+    assert w.output.text() == str(tmp_path / "home" / "mem_sr.zarr")
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert (tmp_path / "home" / "mem_sr.zarr").is_dir() and not (cwd / "mem_sr.zarr").exists()

@@ -106,6 +106,22 @@ def test_form_builds_specs_and_rejects_bad_json(make_napari_viewer):
     w.extra.setText("{oops")
     with pytest.raises(WidgetInputError):
         w.current_spec()
+
+
+def test_a_bare_output_folder_name_goes_beside_the_data(make_napari_viewer, tmp_path,
+                                                         monkeypatch):
+    """Typed ``run1`` used to land in napari's working folder, wherever napari started."""
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "tbm").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    w = TrainEvaluateWidget(make_napari_viewer())
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.data.setText(str(tmp_path / "tbm"))
+    w.out.setText("run1")
+    assert w.current_spec().options["out"] == str(tmp_path / "run1")
+    assert w.out.text() == str(tmp_path / "run1")
+    w.out.setText(str(tmp_path / "elsewhere" / "run2"))  # absolute: kept as typed
+    assert w.current_spec().options["out"] == str(tmp_path / "elsewhere" / "run2")
     # metric events feed the table and the loss curve
     w._on_event(Metric(0, {"loss": 1.0}))
     w._on_event(Metric(1, {"loss": 0.5}))

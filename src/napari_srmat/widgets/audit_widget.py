@@ -24,7 +24,6 @@ to ``<SR image name>_audit.json`` beside the SR image's file (see
 
 from __future__ import annotations
 
-import os
 import re
 import weakref
 from pathlib import Path
@@ -49,6 +48,7 @@ from qtpy.QtWidgets import (
 from ..audit.session import AuditFileError, AuditSession
 from ..errors import error_message, is_user_error
 from ._common import sr_world_transform
+from ._paths import layer_file, writable_folder
 from ._worker import (
     ProgressForwarder,
     ShutDownWhenClosedMixin,
@@ -77,21 +77,6 @@ _KEY_TAKERS: list[weakref.ref] = []
 _IMAGE_ENDINGS = (".ome.zarr", ".ome.tiff", ".ome.tif", ".zarr")
 
 
-def _layer_file(layer) -> Path | None:
-    """The local file (or folder: OME-Zarr) a layer was read from or written to, if any.
-
-    ``layer.source.path`` for a layer napari opened from disk, else the ``path`` the SR
-    widget records in the metadata of a result it wrote. URLs are not local files.
-    """
-    if layer is None:
-        return None
-    source = getattr(getattr(layer, "source", None), "path", None)
-    for p in (source, layer.metadata.get("path")):
-        if p and "://" not in str(p):
-            return Path(p).expanduser().absolute()
-    return None
-
-
 def default_session_path(sr_layer=None, lr_layer=None) -> Path:
     """Where a new audit session goes unless the user names a file: an absolute path.
 
@@ -101,8 +86,8 @@ def default_session_path(sr_layer=None, lr_layer=None) -> Path:
     Never napari's working folder, which depends on where napari was started.
     """
     for layer in (sr_layer, lr_layer):
-        f = _layer_file(layer)
-        if f is None or not f.parent.is_dir() or not os.access(f.parent, os.W_OK):
+        f = layer_file(layer)
+        if f is None or not writable_folder(f.parent):
             continue
         name = f.name
         for ending in _IMAGE_ENDINGS:

@@ -21,6 +21,7 @@ from ..estimates import plan_super_resolution
 from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ._paths import absolute_output_path, layer_file
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
@@ -115,7 +116,8 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.output = QLineEdit()
-        self.output.setPlaceholderText("optional: output .zarr (empty = in memory)")
+        self.output.setPlaceholderText("optional: output .zarr (empty = in memory; a bare name "
+                                       "goes beside the input file)")
         self.reference = QLineEdit()
         self.reference.setPlaceholderText("refsr only: folder of HR micrographs of the "
                                           "same material")
@@ -175,6 +177,12 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             raise WidgetInputError("select an image layer to super-resolve")
         self._ensure_idle("a super-resolution job is already running")
         opts = self.options()
+        if opts["out"] is not None:
+            # never napari's working folder: beside the input's file, else home; shown
+            src = layer_file(layer)
+            out = absolute_output_path(opts["out"], beside=src.parent if src else None)
+            self.output.setText(str(out))
+            opts["out"] = str(out)
         opts["pixel_size_um"] = layer_pixel_size_um(layer)
         image = micrograph_data(layer)
         plan = plan_super_resolution(image.shape, scale=opts["scale"], model=opts["model"],

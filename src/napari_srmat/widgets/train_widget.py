@@ -37,6 +37,7 @@ from qtpy.QtWidgets import (
 
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
 from ..sr.registry import TRAINABLE_MODELS
+from ._paths import absolute_output_path, layer_file
 from ._qt import LayerCombo
 from ._worker import ProgressForwarder, ShutDownWhenClosedMixin, start_job, user_action
 from .layers import WidgetInputError, layer_image_data, micrograph_data
@@ -221,7 +222,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.device.addItems(DEVICES)
         self.checkpoint = QLineEdit()
         self.out = QLineEdit()
-        self.out.setPlaceholderText("output folder (checkpoints / report)")
+        self.out.setPlaceholderText("output folder (checkpoints / report); a bare name goes "
+                                    "beside the data")
         self.extra = QLineEdit()
         self.extra.setPlaceholderText('extra options as JSON, e.g. {"steps_per_epoch": 10}')
 
@@ -363,6 +365,17 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
                 if mask_layer is None or mask_layer is img_layer:
                     raise WidgetInputError("select the boundary mask layer of the image")
                 o["mask"] = layer_image_data(mask_layer)
+        if o["out"] is not None:
+            # never napari's working folder: beside the data folder (or the image
+            # layer's file), else home; the field shows where the job writes
+            if from_layers:
+                src = layer_file(self.image_layer.value)
+                beside = src.parent if src else None
+            else:
+                beside = Path(o["data"]).expanduser().absolute().parent if o["data"] else None
+            out = absolute_output_path(o["out"], beside=beside)
+            self.out.setText(str(out))
+            o["out"] = str(out)
         o["checkpoint"] = self.checkpoint.text().strip() or None
         if kind == SR_TRAIN:
             o.update(model=self.model.currentText(), steps=self.steps.value(),

@@ -1,0 +1,66 @@
+"""Where files named in a widget go: one rule for every dock.
+
+napari's working folder depends on how napari was started (a desktop icon, a terminal in
+some folder), so a widget never resolves a path the user typed against it: a relative
+output path lands beside the input it was made from, else in the home folder, and the
+field then shows the absolute path the job writes to.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["layer_file", "absolute_output_path", "writable_folder"]
+
+
+def layer_file(layer) -> Path | None:
+    """The local file (or folder: OME-Zarr) a layer was read from or written to, if any.
+
+    ``layer.source.path`` for a layer napari opened from disk, else the ``path`` the SR
+    widget records in the metadata of a result it wrote. URLs are not local files.
+    """
+    if layer is None:
+        return None
+    source = getattr(getattr(layer, "source", None), "path", None)
+    for p in (source, layer.metadata.get("path")):
+        if p and "://" not in str(p):
+            return Path(p).expanduser().absolute()
+    return None
+
+
+def writable_folder(folder: Path | None) -> bool:
+    """Whether ``folder`` exists and this user may create files in it."""
+    return folder is not None and folder.is_dir() and os.access(folder, os.W_OK)
+
+
+def absolute_output_path(text: str | os.PathLike, beside: Path | None = None) -> Path:
+    """The absolute path an output named ``text`` in a widget is written to.
+
+    Parameters
+    ----------
+    text : str or path-like
+        What the user typed or picked; ``~`` is expanded.
+    beside : Path, optional
+        The folder of the input the output is made from (e.g. the folder of the image
+        file being super-resolved). A relative ``text`` goes there when that folder is
+        writable, else into the home folder.
+
+    Returns
+    -------
+    Path
+        An absolute path (an absolute ``text`` is returned unchanged).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> absolute_output_path("/data/run1.zarr")
+    PosixPath('/data/run1.zarr')
+    >>> absolute_output_path("run1.zarr", beside=Path("/no/such/folder")).parent == Path.home()
+    True
+    """
+    path = Path(text).expanduser()
+    if path.is_absolute():
+        return path
+    base = beside if writable_folder(beside) else Path.home()
+    return (base / path).absolute()
