@@ -155,9 +155,13 @@ def test_bad_training_input(tmp_path):
         train_boundaries({"epochz": 3})
     with pytest.raises(ValueError, match="unknown encoder"):
         train_boundaries(_cfg(tmp_path, encoder="vgg"))
-    nan_images = [np.full_like(np.asarray(im, np.float32), np.nan) for im in imgs]
-    with pytest.raises(ValueError, match="training loss became nan"):  # no broken checkpoint
+    # a NaN patch is refused before training, wherever it is: it used to pass when the
+    # random crops missed it, and drive the loss to NaN when they did not
+    nan_images = [np.asarray(im, np.float32) / 255.0 for im in imgs]
+    nan_images[1][:3, :3] = np.nan
+    with pytest.raises(BoundaryDataError, match="train image 1 has NaN or infinite pixels"):
         train_boundaries(_cfg(tmp_path, train_images=nan_images, train_masks=masks))
+    assert not (tmp_path / "run").exists()
     for bad, match in [({"crop": 0}, "crop must be at least"), ({"epochs": 0}, "epochs"),
                        ({"pretrain_epochs": -1}, "pretrain_epochs"),
                        ({"steps_per_epoch": 0}, "steps_per_epoch"),

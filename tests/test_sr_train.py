@@ -224,6 +224,24 @@ def test_training_stops_on_a_non_finite_loss(tmp_path):
     with pytest.raises(SRError, match="NaN or infinite pixels"):  # refused when read
         run_job(train_sr_job(cfg), quiet=True)
     assert not (tmp_path / "run").exists()  # a run failing on its inputs leaves no folder
+    # a layer's (Dask) data and a Zarr store are checked whole, chunk by chunk: a NaN
+    # patch the random crops would miss used to train to "done"
+    import dask.array as da
+    import zarr
+
+    from napari_srmat.sr.train import load_training_images
+
+    good = np.random.default_rng(1).random((256, 256, 3)).astype(np.float32)
+    patched = good.copy()
+    patched[250:, 250:] = np.nan
+    assert len(load_training_images([da.from_array(good, chunks=64)])) == 1
+    with pytest.raises(SRError, match="array or layer.*NaN or infinite"):
+        load_training_images([da.from_array(patched, chunks=64)])
+    store = zarr.open(str(tmp_path / "img.zarr"), mode="w", shape=patched.shape,
+                      chunks=(64, 64, 3), dtype="f4")
+    store[:] = patched
+    with pytest.raises(SRError, match=r"img\.zarr has NaN or infinite"):
+        load_training_images([str(tmp_path / "img.zarr")])
     from napari_srmat.device import finite_loss
 
     with pytest.raises(ValueError, match="training loss became nan at step 7"):

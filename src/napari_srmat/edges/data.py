@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import IMAGE_SUFFIXES, as_rgb, to_float01
+from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, to_float01
 
 __all__ = [
     "BoundaryDataError",
@@ -381,6 +381,8 @@ def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
     out = []
     for ip, mp in pairs:
         img = to_model_image(_read_image(ip))
+        if not all_finite(img):
+            raise BoundaryDataError(f"image {ip.name} has NaN or infinite pixels")
         m = _read_mask(mp)
         if m.shape != img.shape[1:]:
             raise BoundaryDataError(

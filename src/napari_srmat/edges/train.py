@@ -14,7 +14,7 @@ import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
-from ..io import as_bool_mask
+from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import check_output_dir, prepare_output_dir
 from .config import MIN_TRAIN_CROP, BoundaryTrainConfig
@@ -68,6 +68,8 @@ def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
     out = []
     for i, (im, m) in enumerate(zip(images, masks)):
         img = to_model_image(np.asarray(im))
+        if not all_finite(img):
+            raise BoundaryDataError(f"{what} image {i} has NaN or infinite pixels")
         mm = as_bool_mask(m, name=f"{what} mask {i}")
         if mm.shape != img.shape[1:]:
             raise BoundaryDataError(f"{what} pair {i}: mask {mm.shape} vs image {img.shape[1:]}")

@@ -288,12 +288,23 @@ def all_finite(a: Any) -> bool:
     (NaN/Inf propagate into it), and the element-wise test only when the sum is not
     finite (NaN/Inf, or an overflow).
 
+    A Dask or Zarr array is tested chunk by chunk (bounded memory; every pixel is read).
+
     Examples
     --------
     >>> import numpy as np
     >>> all_finite(np.array([0.0, 1.0])), all_finite(np.array([0.0, np.nan]))
     (True, False)
     """
+    dtype = getattr(a, "dtype", None)
+    if dtype is not None and not np.issubdtype(dtype, np.floating):
+        return True
+    if dtype is not None and not isinstance(a, np.ndarray) and hasattr(a, "shape"):
+        import dask.array as da
+
+        lazy = a if isinstance(a, da.Array) else da.from_array(a, chunks=getattr(a, "chunks",
+                                                                                 "auto"))
+        return bool(da.isfinite(lazy).all().compute())
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.floating):
         return True

@@ -240,6 +240,8 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
             shape = tuple(getattr(src, "shape", ()))
             if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
                 raise SRError(f"training array must be (H, W) or (H, W, 1|3|4), got {shape}")
+            if not all_finite(src):  # every pixel, chunk by chunk: not only the crops drawn
+                raise SRError("training image (an array or layer) has NaN or infinite pixels")
             images.append(_LazyImage(src))
             continue
         p = Path(src)
@@ -247,7 +249,10 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
             raise SRError(f"training source not found: {p}")
         if p.is_dir() and (p.suffix == ".zarr" or (p / ".zattrs").exists()
                            or (p / "zarr.json").exists()):
-            images.append(_LazyImage(_open_zarr(p)))
+            arr = _open_zarr(p)
+            if not all_finite(arr):
+                raise SRError(f"training image {p} has NaN or infinite pixels")
+            images.append(_LazyImage(arr))
             continue
         files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) \
             if p.is_dir() else [p]
