@@ -320,6 +320,24 @@ def test_keys_stop_when_the_dock_is_closed(make_napari_viewer, qtbot, tmp_path):
     assert w._key_handlers == {}
 
 
+def test_keys_do_nothing_while_the_dock_is_hidden(make_napari_viewer, qtbot, tmp_path,
+                                                  monkeypatch):
+    """napari's "hide this panel" keeps the dock: r / h went on recording verdicts into
+    the session with the panel out of sight. Now a press says the panel is hidden."""
+    told = []
+    monkeypatch.setattr("napari.utils.notifications.show_info", told.append)
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    dock = viewer.window.add_dock_widget(w, name="audit")
+    dock.title.hide_button.click()
+    assert dock.isHidden()
+    _press(viewer, "r")
+    assert _decisions(path) == 0 and told and "audit panel is hidden" in told[-1]
+    dock.show()
+    _press(viewer, "r")
+    assert _decisions(path) == 1
+
+
 def test_key_errors_are_one_line(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """A decision whose save is refused (the session file replaced by a file of the
     user's) raised out of napari's key handler; now the status says why."""

@@ -109,6 +109,18 @@ def _qt_alive(widget) -> bool:
     return True
 
 
+def _in_hidden_dock(widget) -> bool:
+    """Whether ``widget`` sits in a dock the user hid (napari's "hide this panel")."""
+    from qtpy.QtWidgets import QDockWidget
+
+    w = widget
+    while w is not None:
+        if isinstance(w, QDockWidget) and w.isHidden():
+            return True
+        w = w.parentWidget()
+    return False
+
+
 def _session_name(image_name: str) -> str:
     stem = _safe_name(image_name)
     return f"{stem}_audit.json" if stem else "audit.json"
@@ -366,6 +378,12 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
             def handler(viewer, act=act):
                 if self._shut:  # a press that reached a closed widget: nothing
+                    return
+                if _in_hidden_dock(self):  # hidden, not closed: no verdict unseen
+                    from napari.utils.notifications import show_info
+
+                    show_info("napari-srmat: the audit panel is hidden; show it (Window "
+                              "menu) to review with the keys")
                     return
                 act()
 
