@@ -333,6 +333,11 @@ def test_unknown_extra_options_and_unstartable_jobs_are_told_in_one_line(
         "SR training: failed: unknown SR training option(s) in Extra: ['steps_per_epoch']; "
         "options: ")
     assert not (tmp_path / "sr").exists()
+    w.extra.setText('{"setps": 10}')  # a typo: the option meant, not the whole list
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert w.status.text() == ("SR training: failed: unknown SR training option(s) in Extra: "
+                               "['setps']; 'setps': did you mean 'steps'?")
     w.kind.setCurrentText(UAED_EVAL)
     w.out.setText(str(tmp_path / "eval"))
     w.data.setText(str(data_root))

@@ -172,9 +172,16 @@ def _check_options(extra: dict, known: set[str], what: str) -> None:
     reached the library as a TypeError: an "internal error" with a traceback), as
     :func:`napari_srmat.edges.train_boundaries_job` does for UAED training."""
     unknown = sorted(set(extra) - known)
-    if unknown:
-        raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; "
-                               f"options: {', '.join(sorted(known))}")
+    if not unknown:
+        return
+    import difflib
+
+    close = {k: difflib.get_close_matches(k, sorted(known), n=1) for k in unknown}
+    if all(close.values()):  # typos: name the option meant, not the whole list
+        hint = "; ".join(f"{k!r}: did you mean {m[0]!r}?" for k, m in close.items())
+    else:
+        hint = f"options: {', '.join(sorted(known))}"
+    raise WidgetInputError(f"unknown {what} option(s) in Extra: {unknown}; {hint}")
 
 
 class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
