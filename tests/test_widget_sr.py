@@ -341,3 +341,25 @@ def test_a_bare_output_name_goes_beside_the_input_file(make_napari_viewer, qtbot
     assert w.output.text() == str(tmp_path / "home" / "mem_sr.zarr")
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert (tmp_path / "home" / "mem_sr.zarr").is_dir() and not (cwd / "mem_sr.zarr").exists()
+
+
+def test_analysis_maps_are_not_offered_as_micrographs(make_napari_viewer, qtbot):
+    """The boundary probability, uncertainty and error maps the boundaries dock adds were
+    offered as SR / boundary / grain-size / training inputs beside the micrographs."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.boundaries_widget import BoundariesWidget
+    from napari_srmat.widgets.heyn_widget import SimpleGrainSizePanel
+    from napari_srmat.widgets.layers import add_boundary_layers
+    from napari_srmat.widgets.train_widget import TrainEvaluateWidget
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(generate_microstructure((64, 64), seed=0).image, name="scan")
+    maps = add_boundary_layers(viewer, layer, device="cpu")
+    assert maps.probability.name in viewer.layers and maps.uncertainty.name in viewer.layers
+    docks = [SuperResolutionWidget(viewer), BoundariesWidget(viewer),
+             SimpleGrainSizePanel(viewer), TrainEvaluateWidget(viewer)]
+    combos = [docks[0].layer_combo, docks[1].layer_combo, docks[2].image_combo,
+              docks[3].image_layer]
+    for dock, combo in zip(docks, combos):
+        qtbot.addWidget(dock)
+        assert [combo.native.itemText(i) for i in range(combo.native.count())] == ["scan"]

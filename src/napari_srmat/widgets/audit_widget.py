@@ -297,13 +297,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     # ----------------------------------------------------------------- layers
     def _image_layers(self):
-        """The Image layers the user can choose as LR / SR: not the boundary overlays this
-        widget adds (those are Image layers too)."""
+        """The Image layers the user can choose as LR / SR: micrographs, not the boundary
+        overlays this widget adds nor the other analysis maps (:func:`is_micrograph_layer`)."""
         import napari
 
-        from .layers import OWN_LAYER_KEY
+        from .layers import OWN_LAYER_KEY, is_micrograph_layer
 
         return [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Image)
+                and is_micrograph_layer(lay)
                 and lay.metadata.get(OWN_LAYER_KEY) not in _OVERLAY_NAMES
                 and lay not in self.overlay_layers.values()]
 
@@ -746,7 +747,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             if lay is None or lay not in self.viewer.layers:
                 lay = self.viewer.add_image(data.astype(np.float32), name=name,
                                             colormap=color, blending="additive",
-                                            opacity=0.7, metadata={OWN_LAYER_KEY: name})
+                                            opacity=0.7, metadata={OWN_LAYER_KEY: name,
+                                                                   "kind": "boundary overlay"})
                 self.overlay_layers[name] = lay
             else:
                 lay.data = data.astype(np.float32)

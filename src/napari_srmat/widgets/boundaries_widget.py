@@ -27,6 +27,7 @@ from .layers import (
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
+    is_micrograph_layer,
     micrograph_data,
     threshold_boundaries,
 )
@@ -73,7 +74,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._requested: tuple[float, bool] | None = None
         self._shown: tuple[float, bool] | None = None
 
-        self.layer_combo = LayerCombo(self.viewer, ("image",))
+        self.layer_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
         self.checkpoint = QLineEdit()
         self.checkpoint.setPlaceholderText("shipped default")
         self.device = QComboBox()

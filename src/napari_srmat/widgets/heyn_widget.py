@@ -59,7 +59,12 @@ from ._worker import (
     divided_by,
     user_action,
 )
-from .layers import WIDGET_PATTERNS, micrograph_data, show_grain_size_overlays
+from .layers import (
+    WIDGET_PATTERNS,
+    is_micrograph_layer,
+    micrograph_data,
+    show_grain_size_overlays,
+)
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
@@ -173,7 +178,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.worker = None
         self.token = None
         self.result = None
-        self.image_combo = LayerCombo(self.viewer, ("image",))
+        self.image_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
         self.intercept_label = QLabel("–")

@@ -35,6 +35,8 @@ from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_T
 
 __all__ = [
     "WidgetInputError",
+    "ANALYSIS_MAP_KINDS",
+    "is_micrograph_layer",
     "layer_data_mask",
     "layer_image_data",
     "micrograph_data",
@@ -175,6 +177,20 @@ def _units_kwargs_2d(layer) -> dict:
 #: of the same name (a hand-drawn boundary map, say) is never touched, and the new layer
 #: gets napari's next free name ("NAME [1]"), which later runs find by this key.
 OWN_LAYER_KEY = "napari_srmat_layer"
+
+
+#: ``metadata["kind"]`` of the image layers napari-srmat adds that are analysis maps, not
+#: micrographs: never offered where a micrograph is asked for (:func:`is_micrograph_layer`).
+ANALYSIS_MAP_KINDS = ("boundary probability", "uncertainty", "error probability",
+                      "grain area", "boundary overlay")
+
+
+def is_micrograph_layer(layer) -> bool:
+    """Whether a layer may be offered as a micrograph (an SR, boundary, grain-size,
+    training or audit input): not one of the analysis maps napari-srmat added
+    (:data:`ANALYSIS_MAP_KINDS`: probability, uncertainty, grain-area colouring, ...).
+    A layer of the user's is always offered."""
+    return (layer.metadata or {}).get("kind") not in ANALYSIS_MAP_KINDS
 
 
 def _own_layer(viewer, name: str):

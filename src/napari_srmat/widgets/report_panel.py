@@ -21,6 +21,7 @@ from ..report import SampleInfo, report_from_heyn, report_from_specimen, write_r
 from ._common import LayerCombo, WidgetInputError, _result_lines
 from ._snapshot import as_mask, snapshot
 from ._worker import SingleJobMixin, user_action
+from .layers import is_micrograph_layer
 
 __all__ = ["ReportPanel", "REPORT_SOURCES", "layer_provenance"]
 
@@ -84,7 +85,8 @@ class ReportPanel(SingleJobMixin, QWidget):
         self.last_path: Path | None = None
         self.source = QComboBox()
         self.source.addItems(REPORT_SOURCES)
-        self.micrograph = LayerCombo(self.viewer, ("image",), allow_none=True)
+        self.micrograph = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer,
+                                     allow_none=True)
         self.micrograph.native.setToolTip(
             "drawn under the boundary map in the report (same size as the boundary layer)")
         self.sample_edits: dict[str, QLineEdit] = {}

@@ -436,7 +436,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                 self.viewer, f"{name} grain area", "image", areas, colormap="turbo",
                 opacity=0.6, blending="translucent",
                 contrast_limits=result.area_limits[src.name],
-                metadata={"unit": result.area_unit, "source": name,
+                metadata={"unit": result.area_unit, "source": name, "kind": "grain area",
                           ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
             show_colorbar(area_layer, "bottom_left")
             pts = result.intersections[src.name]

@@ -28,6 +28,7 @@ from .layers import (
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
+    is_micrograph_layer,
     layer_pixel_size_um,
     micrograph_data,
     super_resolution_job,
@@ -91,7 +92,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._job_layer = None
         self._job_scale = 4
 
-        self.layer_combo = LayerCombo(self.viewer, ("image",))
+        self.layer_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
         self.model = QComboBox()
         self.model.setEditable(True)
         from ..sr import available_models

@@ -40,7 +40,7 @@ from ..sr.registry import TRAINABLE_MODELS
 from ._paths import absolute_output_path, layer_file
 from ._qt import LayerCombo
 from ._worker import ProgressForwarder, ShutDownWhenClosedMixin, start_job, user_action
-from .layers import WidgetInputError, layer_image_data, micrograph_data
+from .layers import WidgetInputError, is_micrograph_layer, layer_image_data, micrograph_data
 from .sr_widget import DEVICES, _path_row
 
 __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
@@ -208,7 +208,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.kind.addItems(JOB_KINDS)
         self.source = QComboBox()
         self.source.addItems(DATA_SOURCES)
-        self.image_layer = LayerCombo(self.viewer, ("image",))
+        self.image_layer = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
         self.mask_layer = LayerCombo(self.viewer, ("labels", "image"))
         self.data = QLineEdit()
         self.data.setPlaceholderText("data folder (train/, val/, test/ with images/, masks/)")
