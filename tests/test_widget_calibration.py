@@ -17,8 +17,15 @@ def test_pixel_size_from_line_rule():
     assert pixel_size_from_line((0, 0), (30, 40), 100.0) == pytest.approx(2.0)
     with pytest.raises(PixelSizeError, match="shorter than one pixel"):
         pixel_size_from_line((5, 5), (5, 5.5), 10.0)
-    with pytest.raises(PixelSizeError, match="known length"):
-        pixel_size_from_line((0, 0), (0, 10), float("nan"))
+    for bad in (float("nan"), 0, -3.0, "ten"):  # a length in µm, not µm per pixel
+        with pytest.raises(PixelSizeError, match=r"known length must be a finite positive "
+                                                 r"number of micrometres \(the scale bar"):
+            pixel_size_from_line((0, 0), (0, 10), bad)
+    with pytest.raises(PixelSizeError, match="give the known length"):
+        pixel_size_from_line((0, 0), (0, 10), None)
+    # the pixel size it gives is still checked: 1 m over 10 px is a typing error
+    with pytest.raises(PixelSizeError, match="between"):
+        pixel_size_from_line((0, 0), (0, 10), 1e7)
 
 
 def test_typed_pixel_size_sets_scale_units_metadata_and_derived(make_napari_viewer):

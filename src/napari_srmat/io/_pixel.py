@@ -86,9 +86,13 @@ def pixel_size_from_line(start: Any, end: Any, known_length_um: Any) -> float:
     >>> pixel_size_from_line((10, 10), (10, 210), 50.0)
     0.25
     """
-    known = check_pixel_size(known_length_um, name="known length (µm)")
-    if known is None:
+    if known_length_um is None:
         raise PixelSizeError("give the known length of the line in µm")
+    ok = isinstance(known_length_um, numbers.Real) and not isinstance(known_length_um, bool)
+    known = float(known_length_um) if ok else math.nan
+    if not (math.isfinite(known) and known > 0):
+        raise PixelSizeError("the known length must be a finite positive number of "
+                             f"micrometres (the scale bar's length), got {known_length_um!r}")
     p0 = [float(v) for v in start][-2:]
     p1 = [float(v) for v in end][-2:]
     length_px = math.hypot(p1[0] - p0[0], p1[1] - p0[1])
