@@ -296,14 +296,12 @@ def all_finite(a: Any) -> bool:
     >>> all_finite(np.array([0.0, 1.0])), all_finite(np.array([0.0, np.nan]))
     (True, False)
     """
-    dtype = getattr(a, "dtype", None)
-    if dtype is not None and not np.issubdtype(dtype, np.floating):
-        return True
-    if dtype is not None and not isinstance(a, np.ndarray) and hasattr(a, "shape"):
+    if not isinstance(a, np.ndarray) and hasattr(a, "chunks") and hasattr(a, "dtype"):
+        if not np.issubdtype(np.dtype(a.dtype), np.floating):  # Dask or Zarr
+            return True
         import dask.array as da
 
-        lazy = a if isinstance(a, da.Array) else da.from_array(a, chunks=getattr(a, "chunks",
-                                                                                 "auto"))
+        lazy = a if isinstance(a, da.Array) else da.from_array(a, chunks=a.chunks)
         return bool(da.isfinite(lazy).all().compute())
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.floating):
