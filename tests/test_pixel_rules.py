@@ -317,6 +317,17 @@ def test_predict_boundaries_follows_the_rgb_rule():
         predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
 
 
+def test_predict_boundaries_refuses_an_empty_image():
+    """predict_boundaries(np.zeros((0, 0))) failed with "ZeroDivisionError: division by
+    zero" from the exposure statistics (edges.data.stats_step)."""
+    from napari_srmat.edges import predict_boundaries
+    from napari_srmat.edges.data import BoundaryDataError
+
+    for shape in ((0, 0), (0, 16, 3), (16, 0)):
+        with pytest.raises(BoundaryDataError, match=r"^the image is empty \(shape"):
+            predict_boundaries(np.zeros(shape, np.uint8))
+
+
 def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
     """Grey + alpha and RGBA were refused by the RGB SR model ("cnn takes 3 or 1
     channel(s); the image has 4") in super_resolve and plan_rescan, although the channel
