@@ -170,6 +170,24 @@ def test_bad_numbers_are_refused(kw, match):
         find_candidates(np.zeros((32, 32), np.uint8), np.zeros((64, 64), np.uint8), **kw)
 
 
+def test_scale_must_be_an_integer_and_an_inconsistent_pair_is_named():
+    """scale=2.5 / "4" / 0 were cast with int() ("sr shape ... is not lr shape ... x scale
+    2", a scale the user did not give); an SR that matches its LR nowhere (a mask
+    subsampled as "LR") failed with "residual_floor and std_floor must be in (0, 1], got
+    1.8 and 0.03", blaming options left at their defaults."""
+    lr, sr = np.zeros((32, 32), np.uint8), np.zeros((128, 128), np.uint8)
+    assert find_candidates(lr, sr, scale=4.0).scale == 4
+    for bad in (2.5, "4", 0):
+        with pytest.raises(AuditInputError, match=rf"^scale must be an integer >= 1, got "
+                           rf"{bad!r}$"):
+            find_candidates(lr, sr, scale=bad)
+    mask = np.zeros((128, 128), bool)
+    mask[::6] = mask[:, ::6] = True
+    with pytest.raises(AuditInputError, match=r"^degrade\(sr\) does not match lr anywhere .*"
+                       r"residual_floor='auto'.* is sr the super-resolution of this lr"):
+        find_candidates(mask[::4, ::4], mask)
+
+
 @pytest.mark.parametrize("which", ["lr", "sr", "sr_std"])
 def test_nan_pixels_are_refused(pair, which):
     """NaN pixels gave no candidates at all, without an error (a bad-input sweep)."""

@@ -223,6 +223,40 @@ def test_write_ome_zarr_refuses_an_image_file_name(tmp_path):
         assert not (tmp_path / name).exists()
 
 
+def test_chunks_and_write_arguments_are_checked_up_front(tmp_path):
+    """read_image(chunks="auto") failed with "invalid literal for int() with base 10: 'a'",
+    chunks=1.5 with "'float' object is not iterable"; write_ome_zarr(data, None) with
+    pathlib's "expected str, bytes or os.PathLike object"; n_levels=2.5 was truncated to
+    2 (and checked only after every block was written); axes="CYX" on a channels-last
+    (H, W, 3) array wrote an image of H channels; a 4-D array said "got 'YXC'"."""
+    png = tmp_path / "a.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(png)
+    img = np.zeros((16, 16, 3), np.uint8)
+    for bad in ("auto", 1.5, 0, (), True):
+        with pytest.raises(ValueError, match=r"^chunks must be a positive integer or a tuple"):
+            read_image(png, chunks=bad)
+        with pytest.raises(ValueError, match=r"^chunks must be a positive integer or a tuple"):
+            write_ome_zarr(img, tmp_path / "c.ome.zarr", chunks=bad)
+    assert read_image(png, chunks=(8,)).data.chunks == ((8, 8), (8, 8))
+    for bad in (None, img):
+        with pytest.raises(TypeError, match=r"^path is .*write_ome_zarr\(data, path\)$"):
+            write_ome_zarr(img, bad)
+    with pytest.raises(ValueError, match=r"^n_levels must be an integer >= 1, got 2.5$"):
+        write_ome_zarr(img, tmp_path / "n.ome.zarr", n_levels=2.5)
+    with pytest.raises(ValueError, match=r"^axes='CYX' declares data channel-first .*"
+                       r"shape \(16, 16, 3\)"):
+        write_ome_zarr(img, tmp_path / "cyx.ome.zarr", axes="CYX")
+    with pytest.raises(TypeError, match=r"^axes must be 'YX', 'YXC' or 'CYX'"):
+        write_ome_zarr(img, tmp_path / "ax.ome.zarr", axes=3)
+    with pytest.raises(ValueError, match=r"^data must be an \(H, W\) or \(H, W, C\) image, "
+                       r"got shape \(2, 16, 16, 3\)$"):
+        write_ome_zarr(np.stack([img, img]), tmp_path / "4d.ome.zarr")
+    assert not list(tmp_path.glob("*.zarr*"))
+    p = write_ome_zarr(np.moveaxis(img, -1, 0), tmp_path / "ok.ome.zarr", axes="CYX",
+                       chunks=(8,))
+    assert read_image(p).shape == (16, 16, 3)
+
+
 def test_ome_zarr_roundtrip(tmp_path, rng):
     a = _rgb(rng, 1100, 1300)
     p = write_ome_zarr(a, tmp_path / "a.ome.zarr", pixel_size_um=0.5, chunks=512)

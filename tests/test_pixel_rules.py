@@ -63,7 +63,7 @@ def test_mask_rule_float_needs_threshold():
     with pytest.raises(MaskError, match="give a threshold"):
         as_bool_mask(prob, name="boundary mask")
     assert as_bool_mask(prob, threshold=0.5).tolist() == [[False, True], [True, False]]
-    with pytest.raises(MaskError, match="give a threshold"):
+    with pytest.raises(MaskError, match="has NaN or Inf values"):
         as_bool_mask(np.array([[0.0, np.nan]]))
     with pytest.raises(MaskError, match=r"in \[0, 1\]"):
         as_bool_mask(prob, threshold=2)
@@ -73,6 +73,25 @@ def test_mask_rule_float_needs_threshold():
     # ... and leaves binary 0/1 masks and bool masks as they are
     assert as_bool_mask(np.array([[0, 1]], np.uint8), threshold=0.6).tolist() == [[False, True]]
     assert as_bool_mask(np.array([[False, True]]), threshold=0.9).tolist() == [[False, True]]
+
+
+def test_nan_in_a_mask_or_probability_map_is_refused_not_read_as_background():
+    """NaN compares False, so a probability map with NaN (a masked-out region, a failed
+    normalisation) binarized to "no boundary" there without a word: as_bool_mask with a
+    threshold (read_mask, measure_intercepts, measure_grain_size(mask=True)) and
+    binarize_boundaries; without a threshold a NaN map was told to "give a threshold"."""
+    from napari_srmat.metrics.edges import EdgeMetricsError, binarize_boundaries
+
+    prob = np.full((16, 16), 0.9, np.float32)
+    prob[4, 4] = np.nan
+    for threshold in (None, 0.5):
+        with pytest.raises(MaskError, match=r"^boundary mask has NaN or Inf values: replace"):
+            as_bool_mask(prob, threshold=threshold, name="boundary mask")
+    with pytest.raises(ValueError, match=r"^boundary mask has NaN or Inf values"):
+        measure_intercepts(np.where(prob > 0.5, 1.0, prob))
+    prob[4, 4] = np.inf
+    with pytest.raises(EdgeMetricsError, match=r"^prob has NaN or Inf values: replace"):
+        binarize_boundaries(prob, 0.5)
 
 
 def test_mask_rule_channels_and_shapes():
@@ -315,6 +334,17 @@ def test_predict_boundaries_follows_the_rgb_rule():
     assert np.array_equal(got, predict_boundaries(rgb, model)[0])
     with pytest.raises(BoundaryDataError, match="1 to 4 channels, got 5"):
         predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
+
+
+def test_predict_boundaries_refuses_an_empty_image():
+    """predict_boundaries(np.zeros((0, 0))) failed with "ZeroDivisionError: division by
+    zero" from the exposure statistics (edges.data.stats_step)."""
+    from napari_srmat.edges import predict_boundaries
+    from napari_srmat.edges.data import BoundaryDataError
+
+    for shape in ((0, 0), (0, 16, 3), (16, 0)):
+        with pytest.raises(BoundaryDataError, match=r"^the image is empty \(shape"):
+            predict_boundaries(np.zeros(shape, np.uint8))
 
 
 def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):

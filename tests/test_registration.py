@@ -86,6 +86,27 @@ def test_unrelated_images_have_low_ssim_and_bad_input_is_refused(fixed):
         register_images(fixed, np.zeros((0, 5, 3), np.uint8))
 
 
+def test_pixel_values_and_scale_options_follow_the_package_rules(fixed):
+    """8-bit values in an int64 array (``np.array(list_of_ints)``, ``img.astype(int)``)
+    were read as ~1e-17 and registered at a wrong scale (3.6 for 4.0) without a word;
+    scale="4" was accepted; scale_range=4 failed with "'int' object is not iterable"."""
+    hr = to_uint8(fixed)[..., 0]
+    lr = hr[::4, ::4]
+    assert register_images(lr, hr).scale == pytest.approx(4.0, abs=0.02)
+    with pytest.raises(ValueError, match=r"^moving is an int64 image with values in .*"
+                       r"pass it as uint8"):
+        register_images(lr.astype(np.int64), hr)
+    with pytest.raises(ValueError, match=r"^fixed is a float image with values in"):
+        register_images(lr, hr.astype(np.float32))
+    with pytest.raises(RegistrationError, match=r"^scale must be a number in \[0.0625, 16\], "
+                       r"got '4'$"):
+        register_images(lr, hr, scale="4")
+    for bad in (4, (8, 1), (0, 8), ("1", 8), (1, 2, 3)):
+        with pytest.raises(RegistrationError, match=r"^scale_range must be \(min, max\)"):
+            register_images(lr, hr, scale_range=bad)
+    assert register_images(lr, hr, scale_range=[2, 6]).scale == pytest.approx(4.0, abs=0.02)
+
+
 def test_cli_register(fixed, tmp_path, capsys):
     from PIL import Image
 

@@ -104,6 +104,21 @@ def test_bad_scale_and_name():
     assert issubclass(ScaleError, ValueError)
 
 
+def test_model_argument_that_is_neither_a_name_nor_a_model():
+    """super_resolve(image, 3) / plan_rescan(lr, 3) failed with "'int' object has no
+    attribute 'receptive_field'" (an internal AttributeError); both load anything that is
+    not an SRModel through load_model, which names the argument and what it takes."""
+    from napari_srmat.sr import super_resolve
+    from napari_srmat.sr.rescan import plan_rescan
+
+    image = np.zeros((64, 64), np.float32)
+    for call in (lambda: super_resolve(image, 3), lambda: plan_rescan(image, 3.0),
+                 lambda: load_model(["cnn"])):
+        with pytest.raises(TypeError, match=r"^model must be an SR model name \(bicubic, .*"
+                           r"a loaded SRModel .* or None \(the shipped default\), got "):
+            call()
+
+
 def test_untrained_residual_models_equal_bicubic():
     x = smooth_batch()
     bic = load_model("bicubic").predict(x)

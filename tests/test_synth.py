@@ -112,6 +112,26 @@ def test_grey_and_bad_parameters():
         lazy_microstructure((64, 64), chunks=0)
 
 
+def test_whole_numbers_are_not_truncated():
+    """shape=(64.5, 64), boundary_width=2.5 and seed=1.5 were cast with int() (a 64 px
+    image, 2 px boundaries, seed 1) and shape=("64", 64) accepted; seed=None failed with
+    int()'s "argument must be a string, a bytes-like object or a real number"."""
+    kw = dict(mean_grain_size_px=12)
+    for shape in ((64.5, 64), ("64", 64), (64, True)):
+        with pytest.raises(SynthError, match=r"^shape must be \(H, W\) with positive "
+                           r"integer sides"):
+            generate_microstructure(shape, **kw)
+    with pytest.raises(SynthError, match=r"^boundary_width must be in 1..16, got 2.5$"):
+        generate_microstructure((64, 64), boundary_width=2.5, **kw)
+    for seed in (1.5, None, "3"):
+        with pytest.raises(SynthError, match=r"^seed must be an integer, got "):
+            generate_microstructure((64, 64), seed=seed, **kw)
+    a = generate_microstructure((64.0, np.int64(64)), seed=3.0, boundary_width=2.0, **kw)
+    assert a.image.shape[:2] == (64, 64)
+    np.testing.assert_array_equal(a.image, generate_microstructure((64, 64), seed=3,
+                                                                   **kw).image)
+
+
 def test_speed_512_reasonable():
     import time
 

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..errors import check_number
 from ..io import all_finite, grey_or_rgb, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 
@@ -627,8 +628,8 @@ def find_candidates_job(
                 + ("sr is smaller than lr: are they swapped? (lr = the low-resolution input, "
                    "sr = its super-resolved version)" if H < h and W < w else "pass scale="))
         scale = H // h
-    scale = int(scale)
-    if scale < 1 or H != h * scale or W != w * scale:
+    scale = check_number("scale", scale, lo=1, integer=True, error=AuditInputError)
+    if H != h * scale or W != w * scale:
         raise AuditInputError(
             f"sr shape {(H, W)} is not lr shape {(h, w)} x scale {scale}")
     if sr_std is not None and tuple(sr_std.shape[:2]) != (H, W):
@@ -646,6 +647,11 @@ def find_candidates_job(
         yield Log("audit: estimating the data-consistency floor")
         residual_floor = estimate_residual_floor(lr, sr, scale, degrade_fn=degrade_fn)
         yield Log(f"audit: residual_floor = {residual_floor:.4f}")
+        if residual_floor > 1:  # the options check below would blame the user's option
+            raise AuditInputError(
+                f"degrade(sr) does not match lr anywhere (the estimated data-consistency "
+                f"floor, residual_floor='auto', is {residual_floor:.3g} > 1): is sr the "
+                f"super-resolution of this lr at scale {scale}? Else pass residual_floor=")
     if not (0 < float(residual_floor) <= 1 and 0 < float(std_floor) <= 1):
         raise AuditInputError(f"residual_floor and std_floor must be in (0, 1] (image units), "
                               f"got {residual_floor} and {std_floor}")

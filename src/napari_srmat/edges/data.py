@@ -70,16 +70,20 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
 def check_model_image_shape(shape: tuple[int, ...]) -> None:
     """Refuse a shape :func:`to_model_image` cannot take (checked without reading any
     pixel): ``(H, W)`` or ``(H, W, C)`` with 1 to 4 channels (grey, grey + alpha, RGB,
-    RGBA); more channels are refused, as they usually mean a wrong axis order.
+    RGBA); more channels are refused, as they usually mean a wrong axis order. An empty
+    image (a side of 0 px) is refused too.
 
     Raises
     ------
     BoundaryDataError
-        Another number of dimensions or channels.
+        Another number of dimensions or channels, or an empty image.
     """
     shape = tuple(shape)
     if len(shape) not in (2, 3):
         raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {shape}")
+    if min(shape[:2]) < 1:
+        raise BoundaryDataError(f"the image is empty (shape {shape}): give an image of at "
+                                "least 1 x 1 px")
     if len(shape) == 3 and shape[2] not in (1, 2, 3, 4):
         raise BoundaryDataError(f"expected 1 to 4 channels, got {shape[2]}")
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_number
-from ._float import to_float01
+from ._float import all_finite, to_float01
 from ._read import ImageReadError, image_data, path_arg, read_image
 
 __all__ = ["MaskError", "as_bool_mask", "check_threshold", "read_array", "read_mask"]
@@ -103,8 +103,9 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     Raises
     ------
     MaskError
-        If the mask is not 2-D (after the channel rule), has the wrong shape, is a float
-        map without a threshold, or the threshold is not in [0, 1].
+        If the mask is not 2-D (after the channel rule), has the wrong shape, has NaN or
+        Inf values, is a float map without a threshold, or the threshold is not in
+        [0, 1].
 
     Examples
     --------
@@ -132,6 +133,9 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
         raise MaskError(f"{name} has shape {m.shape}, expected {tuple(shape)}")
     if m.dtype == bool:
         return m
+    if not all_finite(m):  # NaN compares False: it would silently be "no boundary"
+        raise MaskError(f"{name} has NaN or Inf values: replace them first (e.g. "
+                        "numpy.nan_to_num)")
     if threshold is not None:
         t = check_threshold(threshold, field=f"threshold for the {name}")
         # probability maps: floats, and 8/16-bit maps beyond 0/1 (label maps, signed or

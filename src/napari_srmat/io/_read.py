@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import check_number
+
 __all__ = [
     "ImageReadError",
     "Micrograph",
@@ -294,18 +296,30 @@ def _dpi_to_um(dpi: float | None) -> float | None:
     return 25400.0 / dpi
 
 
-def _spatial_chunks(chunks) -> tuple[int, int]:
-    """``(cy, cx)`` from ``chunks`` (None = :data:`DEFAULT_CHUNK`, int or tuple)."""
+def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK) -> tuple[int, int]:
+    """``(cy, cx)`` from ``chunks`` (None = ``default``, int or tuple): the one rule of a
+    ``chunks`` argument (readers and writers).
+
+    Raises
+    ------
+    ValueError
+        Not a positive integer or a non-empty tuple of them (``"auto"``, ``1.5``, ``0``).
+    """
     if chunks is None:
-        chunks = DEFAULT_CHUNK
-    if isinstance(chunks, int | np.integer):
-        spatial = (int(chunks), int(chunks))
+        chunks = default
+    if isinstance(chunks, Sequence) and not isinstance(chunks, str | bytes):
+        items = tuple(chunks)
     else:
-        chunks = tuple(int(c) for c in chunks)
-        spatial = chunks[:2] if len(chunks) >= 2 else (chunks[0], chunks[0])
-    if any(c <= 0 for c in spatial):
-        raise ValueError(f"chunks must be positive, got {chunks!r}")
-    return spatial
+        items = (chunks,)
+    bad = ValueError(f"chunks must be a positive integer or a tuple of them (pixels per "
+                     f"chunk along y and x), got {chunks!r}")
+    if not items:
+        raise bad
+    try:
+        sizes = [check_number("chunks", c, lo=1, integer=True) for c in items[:2]]
+    except ValueError:
+        raise bad from None
+    return (sizes[0], sizes[-1])
 
 
 def _chunks_for(shape: tuple[int, ...], chunks, channel_axis: int | None) -> tuple:
@@ -846,6 +860,7 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     ((900, 1330, 3), 'YXC', None)
     """
     path = path_arg(path, "read_image")
+    _spatial_chunks(chunks)  # a bad chunks argument fails before the file is read
     fmt = _detect_format(path)
     with warnings.catch_warnings():  # the readers' libraries' own warnings are noise here
         warnings.simplefilter("ignore")

@@ -18,6 +18,7 @@ from .._atomic import (
     remove_tree_marker_last,
     swap_into_place,
 )
+from ..errors import check_number
 from ..outputs import (
     OutputError,
     OutputExistsError,
@@ -34,6 +35,7 @@ from ..outputs import (
 )
 from ._float import all_finite
 from ._pixel import check_pixel_size
+from ._read import _spatial_chunks, path_arg
 
 __all__ = [
     "OmeZarrStreamWriter",
@@ -647,8 +649,17 @@ def _as_yx_c(data, axes: str | None):
         pixel = data.pixel_size_um
         axes = axes or data.axes
         data = data.data
+    if axes is not None and not isinstance(axes, str):
+        raise TypeError(f"axes must be 'YX', 'YXC' or 'CYX' (or None to infer it), got "
+                        f"{axes!r}")
     cyx = axes is not None and axes.upper() == "CYX"
     data, _ = image_data(data, name="data", channels_first=cyx)
+    shape = tuple(int(n) for n in data.shape)
+    if cyx and (len(shape) != 3 or shape[0] > 4):
+        raise ValueError(f"axes='CYX' declares data channel-first (C <= 4, H, W), but it has "
+                         f"shape {shape}; leave axes out for an (H, W) or (H, W, C) image")
+    if axes is None and len(shape) not in (2, 3):
+        raise ValueError(f"data must be an (H, W) or (H, W, C) image, got shape {shape}")
     if not isinstance(data, da.Array):
         if isinstance(data, np.ndarray):
             data = da.from_array(data, chunks=(1024,) * min(2, data.ndim) + data.shape[2:])
@@ -711,26 +722,27 @@ def write_ome_zarr(
     from ..jobs import JobCancelled
     from ._data import IMAGE_SUFFIXES
 
-    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+    path = path_arg(path, "write_ome_zarr", example="scan.ome.zarr",
+                    hint="the image comes first: write_ome_zarr(data, path)")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
         raise ValueError(
             f"{path}: write_ome_zarr writes an OME-Zarr folder, not a "
-            f"{Path(path).suffix} file; give a path ending in .zarr (e.g. "
-            f"{Path(path).with_suffix('.ome.zarr').name})")
+            f"{path.suffix} file; give a path ending in .zarr (e.g. "
+            f"{path.with_suffix('.ome.zarr').name})")
     pixel_size_um = check_pixel_size(pixel_size_um)
+    if n_levels is not None:  # checked before the blocks are written, not after
+        n_levels = check_number("n_levels", n_levels, lo=1, integer=True)
+    chunks = _spatial_chunks(chunks, 1024)
     arr, axes, pixel = _as_yx_c(data, axes)
     if pixel_size_um is None:
         pixel_size_um = pixel
-    if chunks is None:
-        chunks = 1024
-    if isinstance(chunks, int | np.integer):
-        chunks = (int(chunks), int(chunks))
     if not overwrite and Path(path).exists():
         raise OutputExistsError(f"{path} already exists (pass overwrite=True to replace it)")
     writer = OmeZarrStreamWriter(
         path,
         arr.shape,
         arr.dtype,
-        chunks=tuple(chunks)[:2],
+        chunks=chunks,
         axes=axes,
         pixel_size_um=pixel_size_um,
         resume=False,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_number
-from ..io import as_bool_mask, to_float01
+from ..io import all_finite, as_bool_mask, to_float01
 from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
 from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 
@@ -337,6 +337,11 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     Returns
     -------
     ndarray of bool
+
+    Raises
+    ------
+    EdgeMetricsError
+        Not 2-D, a threshold outside [0, 1], or NaN/Inf values.
     """
     from ..io import check_pixel_values, image_data
 
@@ -350,6 +355,9 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     if p.ndim != 2:
         raise EdgeMetricsError(f"probability map must be 2-D, got shape {p.shape}")
     threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, error=EdgeMetricsError)
+    if not all_finite(p):  # NaN compares False: it would silently be "no boundary"
+        raise EdgeMetricsError("prob has NaN or Inf values: replace them first (e.g. "
+                               "numpy.nan_to_num)")
     b = p >= threshold
     if skeletonize:
         from skimage.morphology import skeletonize as _skel

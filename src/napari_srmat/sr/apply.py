@@ -142,7 +142,7 @@ def super_resolve_job(
     from ..tiling import tiled_apply_job
     from .registry import load_model
 
-    if model is None or isinstance(model, str):
+    if not isinstance(model, SRModel):  # a name or None; anything else: load_model's error
         model = load_model(model, scale=scale)
     elif scale is not None and int(scale) != int(model.scale):
         raise SRError(f"scale {scale} does not match the loaded model's x{model.scale}: "

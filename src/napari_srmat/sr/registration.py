@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..errors import check_number
 from ..io import all_finite
 from .base import SRError
 
@@ -119,12 +120,13 @@ class Registration:
 
 def _lum(img: Any, name: str) -> np.ndarray:
     from ..audit.detector import _channels_last, _luminance
-    from ..io import image_data
+    from ..io import check_pixel_values, image_data
 
     arr = np.asarray(image_data(img, name=name)[0])
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise RegistrationError(f"{name}: expected a non-empty (H, W) or (H, W, C) image, "
                                 f"got shape {arr.shape}")
+    check_pixel_values(arr, name=name)  # 8-bit values in an int64 array read as ~1e-17
     return _luminance(_channels_last(arr)).astype(np.float32)
 
 
@@ -268,7 +270,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     Parameters
     ----------
     moving, fixed : array-like or Micrograph
-        ``(H, W)`` or ``(H, W, C)`` images (any dtype; compared on luminance).
+        ``(H, W)`` or ``(H, W, C)`` images, compared on luminance; pixel values follow
+        the float rule (:func:`napari_srmat.io.check_pixel_values`: floats in [0, 1],
+        8- or 16-bit values as ``uint8`` / ``uint16``, not ``int64``).
     scale : float, optional
         Known or approximate scale (FIXED px per MOVING px): with ``fit_scale`` the
         search covers ``scale / 1.1 .. scale * 1.1``; without, the scale is kept.
@@ -289,6 +293,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     RegistrationError
         Images too small, uniform or with NaN pixels, neither contains the other at any
         searched scale, or bad options.
+    ValueError
+        Pixel values the float rule would misread (e.g. a float image in 0..255).
 
     Examples
     --------
@@ -306,18 +312,23 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         raise RegistrationError(f"images too small to register: moving {m.shape}, "
                                 f"fixed {f.shape}")
     if scale is not None:
-        scale = float(scale)
-        if not (math.isfinite(scale) and SCALE_LIMITS[0] <= scale <= SCALE_LIMITS[1]):
-            raise RegistrationError(f"scale must be between {SCALE_LIMITS[0]:g} and "
-                                    f"{SCALE_LIMITS[1]:g}, got {scale}")
+        scale = check_number("scale", scale, lo=SCALE_LIMITS[0], hi=SCALE_LIMITS[1],
+                             error=RegistrationError)
         lo, hi = (scale / HINT_TOLERANCE, scale * HINT_TOLERANCE) if fit_scale \
             else (scale, scale)
     else:
         if not fit_scale:
             raise RegistrationError("fit_scale=False needs a scale")
-        lo, hi = (float(v) for v in scale_range)
-        if not (0 < lo <= hi and math.isfinite(hi)):
-            raise RegistrationError(f"bad scale range {scale_range}")
+        bad = RegistrationError(f"scale_range must be (min, max) scales with 0 < min <= max, "
+                                f"got {scale_range!r}")
+        if not (isinstance(scale_range, tuple | list) and len(scale_range) == 2):
+            raise bad
+        try:
+            lo, hi = (check_number("scale_range", v, lo=0, lo_open=True) for v in scale_range)
+        except ValueError:
+            raise bad from None
+        if lo > hi:
+            raise bad
     # coarse level: MOVING at most COARSE_MAX_PX per side, FIXED shrunk alike
     k = max(1.0, max(m.shape) / COARSE_MAX_PX)
     mk = _resize(m, 1.0 / k)[0] if k > 1 else m

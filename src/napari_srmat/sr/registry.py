@@ -160,6 +160,10 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
 
     Raises
     ------
+    TypeError
+        ``name`` is not a str (the same message for the ``model`` argument of
+        :func:`~napari_srmat.sr.super_resolve` and ``plan_rescan``, which load through
+        this function anything that is not an :class:`SRModel`).
     UnknownModelError, ScaleError, ChannelError
         Bad name, scale or channels (all ``ValueError``).
     SRError
@@ -172,6 +176,10 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
     """
     device = _resolve_device(device)
     classes = _classes()
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"model must be an SR model name ({', '.join(classes)}), a loaded "
+                        "SRModel (napari_srmat.sr.load_model(name)) or None (the shipped "
+                        f"default), got {type(name).__name__}")
     if name is not None and name not in classes:
         raise UnknownModelError(
             f"unknown SR model {name!r}; available: {', '.join(classes)}"

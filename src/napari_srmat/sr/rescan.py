@@ -52,7 +52,7 @@ from scipy import ndimage as ndi
 
 from ..errors import check_number
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
-from .base import SRError
+from .base import SRError, SRModel
 
 __all__ = [
     "check_plan_inputs",
@@ -460,7 +460,7 @@ def plan_rescan_job(
 
     lr, budget, dwell_ratio, roi_px, scale = check_plan_inputs(lr, budget, dwell_ratio,
                                                                roi_px, scale)
-    if model is None or isinstance(model, str):
+    if not isinstance(model, SRModel):  # a name or None; anything else: load_model's error
         model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
     if scale is not None and int(scale) != model.scale:
         raise SRError(f"scale {scale} differs from the model's x{model.scale}")

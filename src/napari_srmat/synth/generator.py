@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import check_number
+
 __all__ = [
     "SynthError",
     "Microstructure",
@@ -130,11 +132,16 @@ def _make_params(
     boundary_darkness,
 ) -> _Params:
     try:
-        shape = tuple(int(s) for s in shape)
+        sides = tuple(shape)
     except TypeError:
         raise SynthError(f"shape must be (H, W), got {shape!r}") from None
-    if len(shape) != 2 or min(shape) < 1:
-        raise SynthError(f"shape must be (H, W) with positive sides, got {shape}")
+    try:  # whole numbers of pixels: 64.5 and "64" were cast with int()
+        sides = tuple(check_number("shape", v, lo=1, integer=True) for v in sides)
+    except ValueError:
+        sides = ()
+    if len(sides) != 2:
+        raise SynthError(f"shape must be (H, W) with positive integer sides (pixels), got {shape}")
+    shape = sides
     if not (mean_grain_size_px >= 4):
         raise SynthError(f"mean_grain_size_px must be >= 4, got {mean_grain_size_px}")
     if not mean_grain_size_px <= max(shape):  # also inf; the cell grid grows with it
@@ -158,8 +165,11 @@ def _make_params(
     for name, (val, lo, hi) in checks.items():
         if not (lo <= float(val) <= hi):
             raise SynthError(f"{name} must be in [{lo}, {hi}], got {val}")
-    if int(boundary_width) < 1 or int(boundary_width) > 16:
-        raise SynthError(f"boundary_width must be in 1..16, got {boundary_width}")
+    try:  # a whole number of pixels: 2.5 was cast with int()
+        check_number("boundary_width", boundary_width, lo=1, hi=16, integer=True)
+    except ValueError:
+        raise SynthError(f"boundary_width must be in 1..16, got {boundary_width}") from None
+    seed = check_number("seed", seed, integer=True, error=SynthError)
     return _Params(
         shape=shape,
         h=h,
