@@ -480,6 +480,21 @@ def test_inference_scale_nan_or_huge_is_refused_before_resampling(model):
             measure_grain_size(img, model=model, inference_scale=bad)
 
 
+def test_bad_test_line_settings_are_refused_before_the_model_runs(model, monkeypatch):
+    """n_lines=0 was refused by the intercept step, after the boundary model had run."""
+    import napari_srmat.grainsize as gs
+    from napari_srmat.metrics.heyn import HeynError
+
+    monkeypatch.setattr(gs, "automatic_inference_scale",
+                        lambda *a, **k: pytest.fail("the model must not run"))
+    img = generate_microstructure((64, 64), mean_grain_size_px=16, seed=0).image
+    for kw, match in [({"n_lines": 0}, "n_lines"), ({"n_lines": 2.5}, "n_lines"),
+                      ({"pattern": "grid", "n_lines": -1}, "n_lines"),
+                      ({"margin": 0.7}, "margin")]:
+        with pytest.raises(HeynError, match=match):
+            measure_grain_size(img, model=model, **kw)
+
+
 def test_mask_mode_binarises_a_probability_map_at_the_threshold():
     """The refusal of a float map told the user to "give a threshold", but mask=True
     ignored ``threshold``: the same refusal came back."""

@@ -921,6 +921,11 @@ def measure_grain_size_job(
     if threshold is not None:
         threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, lo_open=True,
                                  hi_open=True, error=GrainSizeError)
+    from .metrics.heyn import check_margin, check_n_lines
+
+    if pattern in ("random", "grid"):  # before the model runs, not after
+        n_lines = check_n_lines(n_lines)
+    margin = check_margin(margin)
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": True}
