@@ -325,3 +325,23 @@ def test_degenerate_is_a_json_bool_in_every_result_and_repr_is_short():
     assert json.loads(json.dumps(r.to_dict()))["degenerate"] is True
     assert measure_intercepts(grid).to_dict()["degenerate"] is False
     assert len(repr(measure_intercepts(grid))) < 800  # no per-line arrays
+
+
+def test_a_micrograph_given_as_the_mask_is_warned(tmp_path):
+    """A grey uint8 micrograph passed to measure_intercepts was binarized > 127 and
+    measured without a word; a 0/255 mask, also saved as JPEG, is not warned."""
+    import imageio.v3 as iio
+
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure((256, 256), mean_grain_size_px=20, seed=0)
+    grey = ms.image[..., 0]
+    assert grey.dtype == np.uint8
+    res = measure_intercepts(grey)
+    assert any("looks like a micrograph" in w for w in res.warnings)
+    mask = np.where(ms.boundaries, 255, 0).astype(np.uint8)
+    iio.imwrite(tmp_path / "mask.jpg", mask, quality=75)
+    jpeg = iio.imread(tmp_path / "mask.jpg")
+    assert len(np.unique(jpeg)) > 2  # JPEG noise
+    for m in (mask, jpeg):
+        assert not any("micrograph" in w for w in measure_intercepts(m).warnings)

@@ -82,6 +82,11 @@ MIN_MASK_SIDE = 3
 #: would otherwise report one "intersection" per line and a plausible-looking G).
 MAX_BOUNDARY_FRACTION = 0.5
 
+#: Largest fraction of a ``uint8`` mask's pixels that may be mid-grey (between 10 % and
+#: 90 % of full scale) before :func:`measure_intercepts` warns that it looks like a
+#: micrograph: 0/255 masks, also saved as JPEG, have almost none.
+MAX_MASK_GREY_FRACTION = 0.25
+
 PATTERNS = ("random", "grid", "circles", "segments")
 
 #: The Heyn protocol defaults (library, CLI, widgets, benchmarks): random test lines
@@ -970,6 +975,15 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
                   cat(il_all, float), cat(ip_all, np.int64), in_image)
 
 
+def _mid_grey_fraction(mask: Any) -> float:
+    """Fraction of a ``uint8`` mask's values between 10 % and 90 % of full scale (0 for
+    other dtypes): about 0 for 0/255 masks, also JPEG-saved ones; most of a micrograph."""
+    if np.dtype(getattr(mask, "dtype", np.float64)) != np.uint8:
+        return 0.0
+    a = np.asarray(mask)
+    return float(np.count_nonzero((a > 25) & (a < 230))) / max(a.size, 1)
+
+
 def _as_mask(mask: Any) -> np.ndarray:
     """The boundary mask as bool (the rule of :func:`napari_srmat.io.as_bool_mask`),
     HeynError on bad input."""
@@ -1164,6 +1178,12 @@ def measure_intercepts(
         )
     pixel_size_um = check_pixel_size(pixel_size_um)
     warnings_: list[str] = []
+    grey = _mid_grey_fraction(mask)
+    if grey > MAX_MASK_GREY_FRACTION:
+        warnings_.append(
+            f"{100 * grey:.0f}% of the mask's pixels are mid-grey: it looks like a "
+            "micrograph, not a boundary mask (its pixels above 127 were taken as boundary); "
+            "measure a micrograph with measure_grain_size (srmat grain-size)")
     fraction = np.count_nonzero(m) / m.size
     degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
     if degenerate:
