@@ -517,3 +517,26 @@ def test_an_unfinished_output_is_not_read_as_an_image(tmp_path, capsys):
     assert _run([*SR, a, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"],
                 capsys)[0] == 0
     assert tuple(read_image(out).data.shape) == (384, 384, 3)
+
+
+def test_a_string_overwrite_flag_is_refused_not_taken_as_yes(tmp_path):
+    """``overwrite="no"`` is truthy: it replaced a store of ours the user meant to keep."""
+    import napari_srmat as srmat
+    from napari_srmat._atomic import atomic_directory
+    from napari_srmat.outputs import OutputError, check_output_file
+
+    store = tmp_path / "keep.zarr"
+    srmat.write_ome_zarr(np.zeros((32, 32), np.uint8), store)
+    before = sorted(p.relative_to(store) for p in store.rglob("*"))
+    for flag in ("no", "False", 0, None):
+        with pytest.raises(ValueError, match="overwrite must be True or False"):
+            srmat.write_ome_zarr(np.full((32, 32), 9, np.uint8), store, overwrite=flag)
+    assert sorted(p.relative_to(store) for p in store.rglob("*")) == before
+    assert int(np.asarray(srmat.read_image(store).data[0]).max()) == 0
+    with pytest.raises(OutputError, match="overwrite must be True or False"):
+        check_output_file(tmp_path / "r.json", overwrite="yes")
+    with pytest.raises(ValueError, match="overwrite must be True or False"):
+        with atomic_directory(tmp_path / "d", overwrite="no"):
+            pass
+    assert not (tmp_path / "d").exists()
+    srmat.write_ome_zarr(np.full((32, 32), 9, np.uint8), store, overwrite=np.True_)

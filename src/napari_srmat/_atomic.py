@@ -99,6 +99,9 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
         Replace an existing ``path``. If False and ``path`` exists, raise
         ``FileExistsError`` before anything is written.
     """
+    from .errors import check_flag
+
+    overwrite = check_flag("overwrite", overwrite)
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")

@@ -7,7 +7,9 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["check_number", "is_user_error", "error_message"]
+import numpy as np
+
+__all__ = ["check_flag", "check_number", "is_user_error", "error_message"]
 
 
 def check_number(field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
@@ -68,6 +70,26 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
     if hi is not None and (v >= hi if hi_open else v > hi):
         raise bad
     return v
+
+
+def check_flag(field: str, value: Any, *, error: type[ValueError] = ValueError) -> bool:
+    """The one rule for a yes/no argument: ``True`` or ``False`` (NumPy bools too).
+
+    A string such as ``"no"`` or ``"False"`` is truthy in Python: taken as given, it
+    would replace what the user meant to keep (``overwrite="no"``), so it is refused.
+
+    Examples
+    --------
+    >>> check_flag("overwrite", False)
+    False
+    >>> check_flag("overwrite", "no")
+    Traceback (most recent call last):
+    ...
+    ValueError: overwrite must be True or False, got 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(f"{field} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def is_user_error(exc: BaseException) -> bool:

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import check_flag
+
 __all__ = [
     "MARKER_NAME",
     "json_ready",
@@ -585,6 +587,8 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
     OutputError
         When the file may not be written.
     """
+    if overwrite is not None:
+        overwrite = check_flag("overwrite", overwrite, error=OutputError)
     out = Path(out)
     check_not_input(out, inputs)
     check_output_location(out)

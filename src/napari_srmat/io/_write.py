@@ -18,7 +18,7 @@ from .._atomic import (
     remove_tree_marker_last,
     swap_into_place,
 )
-from ..errors import check_number
+from ..errors import check_flag, check_number
 from ..outputs import (
     OutputError,
     OutputExistsError,
@@ -226,7 +226,8 @@ class OmeZarrStreamWriter:
         self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
         self.pixel_size_um = check_pixel_size(pixel_size_um)
         self.attrs = dict(attrs or {})
-        self.overwrite = overwrite
+        self.overwrite = check_flag("overwrite", overwrite)
+        resume = check_flag("resume", resume)
         self.kind = kind
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.grid = tuple(-(-s // c) for s, c in zip(self.shape[:2], self.chunks))
@@ -736,7 +737,7 @@ def write_ome_zarr(
     arr, axes, pixel = _as_yx_c(data, axes)
     if pixel_size_um is None:
         pixel_size_um = pixel
-    if not overwrite and Path(path).exists():
+    if not check_flag("overwrite", overwrite) and Path(path).exists():
         raise OutputExistsError(f"{path} already exists (pass overwrite=True to replace it)")
     writer = OmeZarrStreamWriter(
         path,
