@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import warnings
@@ -847,12 +849,26 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     """
     path = path_arg(path, "read_image")
     fmt = _detect_format(path)
-    with warnings.catch_warnings():  # the readers' libraries' own warnings are noise here
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), _quiet_tifffile():  # the readers' libraries' own
+        warnings.simplefilter("ignore")  # warnings and log lines are noise here
         micrograph = _read_by_format(path, fmt, chunks)
     for message in micrograph.metadata.get("read_warnings", ()):
         warnings.warn(message, UserWarning, stacklevel=2)
     return micrograph
+
+
+@contextlib.contextmanager
+def _quiet_tifffile():
+    """Drop tifffile's log records while a file is opened: on a damaged TIFF it logs each
+    tag and series it cannot parse (several lines on stderr) before the one
+    :class:`ImageReadError` that says what is wrong."""
+    log = logging.getLogger("tifffile")
+    drop = logging.Filter("tifffile-quiet")  # matches no logger name: drops everything
+    log.addFilter(drop)
+    try:
+        yield
+    finally:
+        log.removeFilter(drop)
 
 
 def _read_by_format(path: Path, fmt: str, chunks) -> Micrograph:
