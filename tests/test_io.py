@@ -110,7 +110,13 @@ def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
     assert read_image(p).shape == (40, 50)
     p = tmp_path / "stack.ome.tif"
     tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8), ome=True, metadata={"axes": "ZYX"})
-    with pytest.raises(ImageReadError, match="Z=5"):
+    with pytest.raises(ImageReadError, match=r"a stack of 5 focal planes \(Z\), not one image"):
+        read_image(p)
+    # a plain multi-page TIFF: tifffile's axis "Q" was the whole message ("Q=5")
+    p = tmp_path / "pages.tif"
+    tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8))
+    with pytest.raises(ImageReadError, match=r"pages.tif: a stack of 5 pages \(Q\), not one "
+                                             r"image; .* save the image to measure as a file"):
         read_image(p)
 
 

@@ -342,6 +342,11 @@ def _lazy_array(zarr_arr, src_axes: str, name: str, chunks):
     return _normalize_axes(da.from_array(zarr_arr, chunks=src_chunks), src_axes, name)
 
 
+#: What an extra axis of a stack holds (tifffile's axis letters), for messages.
+_AXIS_WORDS = {"T": "time points", "Z": "focal planes", "C": "channels",
+               "Q": "pages", "I": "pages", "R": "tiles", "S": "samples"}
+
+
 def _normalize_axes(arr, axes: str, name: str):
     """Squeeze singleton non-spatial axes and move channels last.
 
@@ -362,10 +367,12 @@ def _normalize_axes(arr, axes: str, name: str):
         axes = "".join(axes[i] for i in keep)
     extra = [a for a in axes if a not in "YX"]
     if len(extra) > 1 or (extra and extra[0] != "C"):
-        dims = ", ".join(f"{a}={arr.shape[axes.index(a)]}" for a in extra)
+        held = ", ".join(f"{arr.shape[i]} {_AXIS_WORDS.get(a, 'planes')} ({a})"
+                         for i, a in enumerate(axes) if a not in "YX")
         raise ImageReadError(
-            f"{name}: unsupported image dimensions ({dims}); only 2-D grey or colour "
-            "images (optionally with singleton T/Z) are supported"
+            f"{name}: a stack of {held}, not one image; only 2-D grey or colour images "
+            "(optionally with singleton T/Z) are supported: save the image to measure "
+            "as a file of its own"
         )
     order = [axes.index("Y"), axes.index("X")] + ([axes.index("C")] if extra else [])
     if order != list(range(arr.ndim)):
