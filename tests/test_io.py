@@ -171,6 +171,28 @@ def test_png_16bit_grey_and_rgba(tmp_path, rng):
     assert read_image(p).shape == (20, 20, 3)
 
 
+def test_tiff_alpha_is_dropped_as_for_png(tmp_path, rng):
+    """An RGBA or grey + alpha TIFF kept its alpha (4 or 2 channels: napari drew the
+    micrograph transparent, or as two layers) where the same PNG is read as RGB / grey."""
+    rgb = _rgb(rng, 30, 40)
+    alpha = np.full((30, 40), 255, np.uint8)
+    alpha[:5] = 0
+    p = tmp_path / "rgba.tif"
+    tifffile.imwrite(p, np.dstack([rgb, alpha]), photometric="rgb", extrasamples=["unassalpha"])
+    m = read_image(p)
+    assert m.axes == "YXC" and m.shape == (30, 40, 3) and m.metadata["alpha_dropped"]
+    np.testing.assert_array_equal(np.asarray(m.data), rgb)
+    p = tmp_path / "grey_alpha.tif"
+    tifffile.imwrite(p, np.dstack([rgb[..., 0], alpha]), photometric="minisblack",
+                     extrasamples=["assocalpha"])
+    m = read_image(p)
+    assert m.axes == "YX" and m.shape == (30, 40)
+    np.testing.assert_array_equal(np.asarray(m.data), rgb[..., 0])
+    png = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([rgb, alpha])).save(png)
+    assert read_image(png).shape == read_image(tmp_path / "rgba.tif").shape
+
+
 def test_jpeg(tmp_path, rng):
     a = np.full((64, 48, 3), 120, np.uint8)
     p = tmp_path / "a.jpg"

@@ -529,6 +529,14 @@ def _tiff_pixel_size(tif, page=None) -> tuple[float | None, str | None]:
     return None, None
 
 
+def _tiff_has_alpha(page) -> bool:
+    """Whether the page's samples are grey + alpha or RGB + alpha (one extra sample,
+    marked as associated or unassociated alpha)."""
+    extra = tuple(int(e) for e in (getattr(page, "extrasamples", None) or ()))
+    return (len(extra) == 1 and extra[0] in (1, 2)
+            and int(getattr(page, "samplesperpixel", 0)) in (2, 4))
+
+
 def _yx_pixels(series) -> int:
     """Pixels of one plane of a tifffile series (its Y and X axes)."""
     axes = series.axes.upper()
@@ -569,6 +577,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             src_axes = series.axes
             n_levels = len(series.levels)
             first_page = series.pages[0] if series.pages else None
+            alpha = _tiff_has_alpha(series.pages[0] if series.pages else None)
             pixel_size, px_source = _tiff_pixel_size(
                 tif, first_page if series_index else None)
             meta = {
@@ -589,6 +598,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
 
     if several:
         meta["read_warnings"] = [several]
+    if alpha:
+        meta["alpha_dropped"] = True
     levels = []
     axes = "YX"
     for level in range(n_levels):
@@ -604,6 +615,9 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 f"({exc or type(exc).__name__})"
             ) from None
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
+        if alpha and axes == "YXC":  # RGBA -> RGB, grey + alpha -> grey, as for PNG
+            arr = arr[..., :-1] if arr.shape[-1] > 2 else arr[..., 0]
+            axes = "YXC" if arr.ndim == 3 else "YX"
         levels.append(arr)
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
