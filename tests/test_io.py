@@ -171,6 +171,27 @@ def test_png_16bit_grey_and_rgba(tmp_path, rng):
     assert read_image(p).shape == (20, 20, 3)
 
 
+def test_png_16bit_colour_keeps_16_bits(tmp_path, rng):
+    """Pillow reads a 16-bit RGB(A) PNG as 8 bits per channel (the high bytes): the
+    micrograph lost its bit depth without a word."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    rgb = (rng.random((30, 40, 3)) * 65535).astype(np.uint16)
+    p = tmp_path / "rgb16.png"
+    p.write_bytes(imagecodecs.png_encode(rgb))
+    m = read_image(p)
+    assert m.dtype == np.uint16 and m.axes == "YXC"
+    np.testing.assert_array_equal(np.asarray(m.data), rgb)
+    p = tmp_path / "rgba16.png"
+    p.write_bytes(imagecodecs.png_encode(np.dstack([rgb, np.full((30, 40), 65535, np.uint16)])))
+    m = read_image(p)
+    assert m.shape == (30, 40, 3) and m.metadata["alpha_dropped"]
+    np.testing.assert_array_equal(np.asarray(m.data), rgb)
+    cut = tmp_path / "cut16.png"
+    cut.write_bytes(p.read_bytes()[:200])
+    with pytest.raises(ImageReadError, match="cut16.png: cannot decode PNG image"):
+        read_image(cut)
+
+
 def test_tiff_alpha_is_dropped_as_for_png(tmp_path, rng):
     """An RGBA or grey + alpha TIFF kept its alpha (4 or 2 channels: napari drew the
     micrograph transparent, or as two layers) where the same PNG is read as RGB / grey."""

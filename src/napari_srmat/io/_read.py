@@ -446,6 +446,28 @@ def _pil_pixel_size(info: dict) -> float | None:
         return None
 
 
+def _png_16bit_colour(path: Path) -> bool:
+    """A 16-bit RGB, RGBA or grey + alpha PNG (IHDR bit depth 16, colour type 2, 6 or 4):
+    Pillow reads those as 8 bits per channel (it keeps the high bytes only)."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _png16_to_array(path: Path, mode: str) -> tuple[np.ndarray, dict]:
+    """Decode a 16-bit colour PNG with imagecodecs (uint16, alpha dropped as for Pillow)."""
+    import imagecodecs
+
+    arr = np.asarray(imagecodecs.png_decode(path.read_bytes()))
+    meta: dict = {"mode": f"{mode} (16 bits per channel)"}
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        arr = arr[..., 0] if arr.shape[2] == 2 else arr[..., :3]
+        meta["alpha_dropped"] = True
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return np.ascontiguousarray(arr), meta
+
+
 def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     import dask.array as da
     from PIL import Image
@@ -454,11 +476,14 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
         with Image.open(path) as im:
             info = dict(im.info)
             fmt_name = (im.format or fmt).lower()
-            im.load()
-            arr, meta = _pil_to_array(im, str(path))
+            if fmt_name == "png" and _png_16bit_colour(path):
+                arr, meta = _png16_to_array(path, im.mode)
+            else:
+                im.load()
+                arr, meta = _pil_to_array(im, str(path))
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large for Pillow ({exc})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
         msg = str(exc) or type(exc).__name__
         raise ImageReadError(f"{path}: cannot decode {fmt.upper()} image ({msg})") from None
     axes = "YXC" if arr.ndim == 3 else "YX"
