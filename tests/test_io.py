@@ -103,6 +103,19 @@ def test_tiff_resolution_units(tmp_path, rng):
     assert read_image(p).pixel_size_um is None
 
 
+def test_imagej_inch_follows_the_dpi_rule(tmp_path):
+    """Fiji keeps a 72 dpi JPEG's 'calibration' in inches: ImageJ unit=inch at 72 dpi
+    was read as 352.8 µm per pixel where the same TIFF tags are ignored as a default."""
+    a = np.zeros((20, 30), np.uint8)
+    for dpi, px in ((72, None), (96, None), (300, 25400 / 300)):
+        p = tmp_path / f"ij_inch_{dpi}.tif"
+        tifffile.imwrite(p, a, imagej=True, resolution=(dpi, dpi), metadata={"unit": "inch"})
+        plain = tmp_path / f"inch_{dpi}.tif"
+        tifffile.imwrite(plain, a, resolution=(dpi, dpi), resolutionunit="INCH")
+        assert read_image(p).pixel_size_um == read_image(plain).pixel_size_um == (
+            None if px is None else pytest.approx(px))
+
+
 def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
     a = (rng.random((1, 1, 40, 50)) * 255).astype(np.uint8)
     p = tmp_path / "tz.ome.tif"

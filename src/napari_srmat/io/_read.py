@@ -542,6 +542,9 @@ def _tiff_pixel_size(tif, page=None) -> tuple[float | None, str | None]:
     ij = tif.imagej_metadata if tif.is_imagej else None
     if ij and ij.get("unit") and xres:
         factor = _unit_factor(ij.get("unit"))
+        if factor == _UNIT_TO_UM["inch"] and xres > 0:  # dots per inch: as the TIFF tags,
+            size = _dpi_to_um(xres)  # the 72/96 dpi software defaults are no calibration
+            return size, ("imagej" if size else None)
         if factor is not None and xres > 0:
             return factor / xres, "imagej"
     unit_tag = page.tags.get("ResolutionUnit")
