@@ -116,6 +116,17 @@ def test_imagej_inch_follows_the_dpi_rule(tmp_path):
             None if px is None else pytest.approx(px))
 
 
+def test_dpi_defaults_saved_in_centimetres_are_ignored(tmp_path):
+    """72 dpi written as 28.35 px/cm (image editors set to centimetres) was read as a
+    352.8 um pixel where the same default in inches is ignored."""
+    a = np.zeros((20, 30), np.uint8)
+    for px_per_cm, px in ((72 / 2.54, None), (28.35, None), (96 / 2.54, None),
+                          (300 / 2.54, 25400 / 300), (40000, 0.25)):
+        p = tmp_path / "cm.tif"
+        tifffile.imwrite(p, a, resolution=(px_per_cm, px_per_cm), resolutionunit="CENTIMETER")
+        assert read_image(p).pixel_size_um == (None if px is None else pytest.approx(px))
+
+
 def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
     a = (rng.random((1, 1, 40, 50)) * 255).astype(np.uint8)
     p = tmp_path / "tz.ome.tif"

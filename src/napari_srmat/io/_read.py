@@ -552,8 +552,9 @@ def _tiff_pixel_size(tif, page=None) -> tuple[float | None, str | None]:
     if xres and unit == 2:  # inch
         size = _dpi_to_um(xres)
         return size, ("tiff-resolution" if size else None)
-    if xres and unit == 3:  # centimetre
-        return 1e4 / xres, "tiff-resolution"
+    if xres and unit == 3:  # centimetre: 72 dpi saved as 28.35 px/cm is the same default
+        size = _dpi_to_um(xres * 2.54)
+        return size, ("tiff-resolution" if size else None)
     return None, None
 
 
