@@ -238,6 +238,24 @@ def test_tiff_alpha_is_dropped_as_for_png(tmp_path, rng):
     assert read_image(png).shape == read_image(tmp_path / "rgba.tif").shape
 
 
+@pytest.mark.parametrize("mode", ["P", "CMYK", "miniswhite"])
+def test_tiff_palette_cmyk_and_white_is_zero_read_as_they_look(tmp_path, rng, mode):
+    """A palette TIFF was read as its colour indices (a grey image of numbers), a CMYK
+    TIFF as four channels shown as RGB + alpha, a white-is-zero TIFF inverted: now the
+    pixels are those Pillow (and every viewer) shows, as for a palette PNG."""
+    rgb = _rgb(rng, 30, 40)
+    p = tmp_path / f"{mode}.tif"
+    if mode == "miniswhite":
+        tifffile.imwrite(p, rgb[..., 0], photometric="miniswhite")
+    else:
+        im = Image.fromarray(rgb)
+        (im.quantize(16) if mode == "P" else im.convert(mode)).save(p)
+    shown = np.asarray(Image.open(p).convert("L" if mode == "miniswhite" else "RGB"))
+    m = read_image(p)
+    assert m.shape == shown.shape and m.dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(m.data), shown)
+
+
 def test_jpeg(tmp_path, rng):
     a = np.full((64, 48, 3), 120, np.uint8)
     p = tmp_path / "a.jpg"

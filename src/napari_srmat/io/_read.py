@@ -566,6 +566,58 @@ def _tiff_has_alpha(page) -> bool:
             and int(getattr(page, "samplesperpixel", 0)) in (2, 4))
 
 
+def _tiff_colour_rule(page) -> tuple[str | None, Any]:
+    """How the stored samples of a TIFF page become grey or RGB pixels, as Pillow (and
+    every viewer) shows them: ``("palette", lut)``, ``("cmyk", None)``,
+    ``("miniswhite", max value)``, ``("alpha", None)`` or ``(None, None)`` (as stored)."""
+    if page is None:
+        return None, None
+    photometric = int(getattr(page, "photometric", -1))
+    spp = int(getattr(page, "samplesperpixel", 1))
+    if photometric == 3 and spp == 1 and getattr(page, "colormap", None) is not None:
+        cmap = np.asarray(page.colormap)  # (3, 2**bits) uint16
+        lut = cmap // 256 if cmap.max() > 255 else cmap
+        return "palette", np.ascontiguousarray(lut.T.astype(np.uint8))
+    inkset = page.tags.get("InkSet")
+    if photometric == 5 and spp == 4 and (inkset is None or int(inkset.value) == 1):
+        return "cmyk", None
+    if photometric == 0 and spp == 1:
+        bits = int(getattr(page, "bitspersample", 8))
+        return "miniswhite", (1 << bits) - 1
+    if _tiff_has_alpha(page):
+        return "alpha", None
+    return None, None
+
+
+def _tiff_colours(arr, axes: str, rule: tuple[str | None, Any]):
+    """Apply :func:`_tiff_colour_rule`'s conversion to a lazy level: a palette becomes
+    RGB through its colour map, CMYK becomes RGB (``255 - min(255, C + K)``, Pillow's
+    formula), white-is-zero grey is inverted, alpha is dropped (RGBA -> RGB, grey +
+    alpha -> grey, as for PNG)."""
+    import dask.array as da
+
+    kind, value = rule
+    if kind == "palette" and axes == "YX" and arr.dtype.kind in "ub":
+        lut = value
+        arr = arr.map_blocks(lambda b: lut[b.astype(np.intp)], dtype=lut.dtype, new_axis=2,
+                             chunks=(*arr.chunks, (3,)))
+        return arr, "YXC"
+    if kind == "cmyk" and axes == "YXC" and arr.shape[-1] == 4 and arr.dtype.kind == "u":
+        top = np.iinfo(arr.dtype).max
+        wide = arr.astype(np.int64)
+        rgb = top - da.minimum(wide[..., :3] + wide[..., 3:4], top)
+        return rgb.astype(arr.dtype), "YXC"
+    if kind == "miniswhite" and axes == "YX":
+        if arr.dtype == bool:
+            return ~arr, axes
+        if arr.dtype.kind == "u":
+            return (value - arr).astype(arr.dtype), axes
+    if kind == "alpha" and axes == "YXC":
+        arr = arr[..., :-1] if arr.shape[-1] > 2 else arr[..., 0]
+        return arr, ("YXC" if arr.ndim == 3 else "YX")
+    return arr, axes
+
+
 def _yx_pixels(series) -> int:
     """Pixels of one plane of a tifffile series (its Y and X axes)."""
     axes = series.axes.upper()
@@ -606,7 +658,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             src_axes = series.axes
             n_levels = len(series.levels)
             first_page = series.pages[0] if series.pages else None
-            alpha = _tiff_has_alpha(series.pages[0] if series.pages else None)
+            colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
             pixel_size, px_source = _tiff_pixel_size(
                 tif, first_page if series_index else None)
             meta = {
@@ -627,8 +679,10 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
 
     if several:
         meta["read_warnings"] = [several]
-    if alpha:
+    if colours[0] == "alpha":
         meta["alpha_dropped"] = True
+    elif colours[0] is not None:
+        meta["photometric"] = colours[0]  # converted as Pillow converts it
     levels = []
     axes = "YX"
     for level in range(n_levels):
@@ -644,9 +698,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 f"({exc or type(exc).__name__})"
             ) from None
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
-        if alpha and axes == "YXC":  # RGBA -> RGB, grey + alpha -> grey, as for PNG
-            arr = arr[..., :-1] if arr.shape[-1] > 2 else arr[..., 0]
-            axes = "YXC" if arr.ndim == 3 else "YX"
+        arr, axes = _tiff_colours(arr, axes, colours)
         levels.append(arr)
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
