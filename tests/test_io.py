@@ -256,6 +256,22 @@ def test_tiff_palette_cmyk_and_white_is_zero_read_as_they_look(tmp_path, rng, mo
     np.testing.assert_array_equal(np.asarray(m.data), shown)
 
 
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    """A camera held upright writes sideways pixels and EXIF orientation 6: every viewer
+    turns them; the reader showed and measured the image lying on its side."""
+    a = np.zeros((40, 60, 3), np.uint8)
+    a[:10, :10] = 255  # a white corner, top left as stored
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    p = tmp_path / "upright.jpg"
+    im.save(p, exif=exif, quality=95)
+    m = read_image(p)
+    assert m.shape == (60, 40, 3)
+    d = np.asarray(m.data).mean(axis=2)
+    assert d[:10, -10:].mean() > 200 and d[:10, :10].mean() < 50  # now top right
+
+
 def test_jpeg(tmp_path, rng):
     a = np.full((64, 48, 3), 120, np.uint8)
     p = tmp_path / "a.jpg"

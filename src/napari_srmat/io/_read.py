@@ -468,6 +468,18 @@ def _png16_to_array(path: Path, mode: str) -> tuple[np.ndarray, dict]:
     return np.ascontiguousarray(arr), meta
 
 
+def _exif_upright(im):
+    """The image turned as its EXIF orientation says (a camera held upright writes
+    sideways pixels and orientation 6 or 8; every viewer turns them)."""
+    from PIL import ImageOps
+
+    try:
+        orientation = int(im.getexif().get(0x0112, 1))
+    except Exception:  # a damaged EXIF block: the pixels as stored
+        return im
+    return ImageOps.exif_transpose(im) if orientation in range(2, 9) else im
+
+
 def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     import dask.array as da
     from PIL import Image
@@ -480,7 +492,7 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
                 arr, meta = _png16_to_array(path, im.mode)
             else:
                 im.load()
-                arr, meta = _pil_to_array(im, str(path))
+                arr, meta = _pil_to_array(_exif_upright(im), str(path))
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large for Pillow ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
