@@ -160,3 +160,27 @@ def test_tile_rule_is_one_public_helper():
     from napari_srmat.cli import sr
 
     assert not hasattr(sr, "_check_tile")
+
+
+def test_info_on_a_truncated_tiff_is_one_line(tmp_path, capsys, caplog):
+    """tifffile logged every tag and series it could not parse of a truncated file
+    (six lines on stderr) before `srmat info`'s one-line error."""
+    import logging
+
+    import numpy as np
+    import tifffile
+
+    img = np.random.default_rng(0).integers(0, 255, (1024, 1024, 3), dtype=np.uint8)
+    whole = tmp_path / "whole.ome.tif"
+    with tifffile.TiffWriter(whole) as tw:
+        tw.write(img, subifds=1, tile=(256, 256), photometric="rgb",
+                 metadata={"axes": "YXS", "PhysicalSizeX": 0.5})
+        tw.write(img[::2, ::2], subfiletype=1, tile=(256, 256), photometric="rgb")
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.ome.tif"
+    cut.write_bytes(data[: len(data) // 2])
+    caplog.set_level(logging.DEBUG)
+    assert main(["info", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cut.ome.tif" in err and "truncated" in err
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")]

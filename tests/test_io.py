@@ -103,6 +103,30 @@ def test_tiff_resolution_units(tmp_path, rng):
     assert read_image(p).pixel_size_um is None
 
 
+def test_imagej_inch_follows_the_dpi_rule(tmp_path):
+    """Fiji keeps a 72 dpi JPEG's 'calibration' in inches: ImageJ unit=inch at 72 dpi
+    was read as 352.8 µm per pixel where the same TIFF tags are ignored as a default."""
+    a = np.zeros((20, 30), np.uint8)
+    for dpi, px in ((72, None), (96, None), (300, 25400 / 300)):
+        p = tmp_path / f"ij_inch_{dpi}.tif"
+        tifffile.imwrite(p, a, imagej=True, resolution=(dpi, dpi), metadata={"unit": "inch"})
+        plain = tmp_path / f"inch_{dpi}.tif"
+        tifffile.imwrite(plain, a, resolution=(dpi, dpi), resolutionunit="INCH")
+        assert read_image(p).pixel_size_um == read_image(plain).pixel_size_um == (
+            None if px is None else pytest.approx(px))
+
+
+def test_dpi_defaults_saved_in_centimetres_are_ignored(tmp_path):
+    """72 dpi written as 28.35 px/cm (image editors set to centimetres) was read as a
+    352.8 um pixel where the same default in inches is ignored."""
+    a = np.zeros((20, 30), np.uint8)
+    for px_per_cm, px in ((72 / 2.54, None), (28.35, None), (96 / 2.54, None),
+                          (300 / 2.54, 25400 / 300), (40000, 0.25)):
+        p = tmp_path / "cm.tif"
+        tifffile.imwrite(p, a, resolution=(px_per_cm, px_per_cm), resolutionunit="CENTIMETER")
+        assert read_image(p).pixel_size_um == (None if px is None else pytest.approx(px))
+
+
 def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
     a = (rng.random((1, 1, 40, 50)) * 255).astype(np.uint8)
     p = tmp_path / "tz.ome.tif"
@@ -110,7 +134,13 @@ def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
     assert read_image(p).shape == (40, 50)
     p = tmp_path / "stack.ome.tif"
     tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8), ome=True, metadata={"axes": "ZYX"})
-    with pytest.raises(ImageReadError, match="Z=5"):
+    with pytest.raises(ImageReadError, match=r"a stack of 5 focal planes \(Z\), not one image"):
+        read_image(p)
+    # a plain multi-page TIFF: tifffile's axis "Q" was the whole message ("Q=5")
+    p = tmp_path / "pages.tif"
+    tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8))
+    with pytest.raises(ImageReadError, match=r"pages.tif: a stack of 5 pages \(Q\), not one "
+                                             r"image; .* save the image to measure as a file"):
         read_image(p)
 
 
@@ -163,6 +193,83 @@ def test_png_16bit_grey_and_rgba(tmp_path, rng):
     p = tmp_path / "rgba.png"
     Image.fromarray(rgba).save(p)
     assert read_image(p).shape == (20, 20, 3)
+
+
+def test_png_16bit_colour_keeps_16_bits(tmp_path, rng):
+    """Pillow reads a 16-bit RGB(A) PNG as 8 bits per channel (the high bytes): the
+    micrograph lost its bit depth without a word."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    rgb = (rng.random((30, 40, 3)) * 65535).astype(np.uint16)
+    p = tmp_path / "rgb16.png"
+    p.write_bytes(imagecodecs.png_encode(rgb))
+    m = read_image(p)
+    assert m.dtype == np.uint16 and m.axes == "YXC"
+    np.testing.assert_array_equal(np.asarray(m.data), rgb)
+    p = tmp_path / "rgba16.png"
+    p.write_bytes(imagecodecs.png_encode(np.dstack([rgb, np.full((30, 40), 65535, np.uint16)])))
+    m = read_image(p)
+    assert m.shape == (30, 40, 3) and m.metadata["alpha_dropped"]
+    np.testing.assert_array_equal(np.asarray(m.data), rgb)
+    cut = tmp_path / "cut16.png"
+    cut.write_bytes(p.read_bytes()[:200])
+    with pytest.raises(ImageReadError, match="cut16.png: cannot decode PNG image"):
+        read_image(cut)
+
+
+def test_tiff_alpha_is_dropped_as_for_png(tmp_path, rng):
+    """An RGBA or grey + alpha TIFF kept its alpha (4 or 2 channels: napari drew the
+    micrograph transparent, or as two layers) where the same PNG is read as RGB / grey."""
+    rgb = _rgb(rng, 30, 40)
+    alpha = np.full((30, 40), 255, np.uint8)
+    alpha[:5] = 0
+    p = tmp_path / "rgba.tif"
+    tifffile.imwrite(p, np.dstack([rgb, alpha]), photometric="rgb", extrasamples=["unassalpha"])
+    m = read_image(p)
+    assert m.axes == "YXC" and m.shape == (30, 40, 3) and m.metadata["alpha_dropped"]
+    np.testing.assert_array_equal(np.asarray(m.data), rgb)
+    p = tmp_path / "grey_alpha.tif"
+    tifffile.imwrite(p, np.dstack([rgb[..., 0], alpha]), photometric="minisblack",
+                     extrasamples=["assocalpha"])
+    m = read_image(p)
+    assert m.axes == "YX" and m.shape == (30, 40)
+    np.testing.assert_array_equal(np.asarray(m.data), rgb[..., 0])
+    png = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([rgb, alpha])).save(png)
+    assert read_image(png).shape == read_image(tmp_path / "rgba.tif").shape
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "miniswhite"])
+def test_tiff_palette_cmyk_and_white_is_zero_read_as_they_look(tmp_path, rng, mode):
+    """A palette TIFF was read as its colour indices (a grey image of numbers), a CMYK
+    TIFF as four channels shown as RGB + alpha, a white-is-zero TIFF inverted: now the
+    pixels are those Pillow (and every viewer) shows, as for a palette PNG."""
+    rgb = _rgb(rng, 30, 40)
+    p = tmp_path / f"{mode}.tif"
+    if mode == "miniswhite":
+        tifffile.imwrite(p, rgb[..., 0], photometric="miniswhite")
+    else:
+        im = Image.fromarray(rgb)
+        (im.quantize(16) if mode == "P" else im.convert(mode)).save(p)
+    shown = np.asarray(Image.open(p).convert("L" if mode == "miniswhite" else "RGB"))
+    m = read_image(p)
+    assert m.shape == shown.shape and m.dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(m.data), shown)
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    """A camera held upright writes sideways pixels and EXIF orientation 6: every viewer
+    turns them; the reader showed and measured the image lying on its side."""
+    a = np.zeros((40, 60, 3), np.uint8)
+    a[:10, :10] = 255  # a white corner, top left as stored
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    p = tmp_path / "upright.jpg"
+    im.save(p, exif=exif, quality=95)
+    m = read_image(p)
+    assert m.shape == (60, 40, 3)
+    d = np.asarray(m.data).mean(axis=2)
+    assert d[:10, -10:].mean() > 200 and d[:10, :10].mean() < 50  # now top right
 
 
 def test_jpeg(tmp_path, rng):

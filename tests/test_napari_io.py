@@ -146,3 +146,26 @@ def test_pixel_size_of_a_layer_is_one_rule(make_napari_viewer):
         layer = viewer.add_image(np.zeros((4, 4)), **kw)
         assert widget_rule(layer) == layer_pixel_size_um(layer) == px
         assert layer_pixel_size_um(layer.as_layer_data_tuple()[1]) == px
+
+
+def test_two_channel_image_opens_as_one_2d_layer_per_channel(make_napari_viewer, tmp_path):
+    """A (2, H, W) OME-Zarr with a pixel size used to fail in napari ("units must have
+    length ndim=3"); without one it was shown as a 3-D stack sliced along its rows."""
+    import zarr
+
+    img = np.random.default_rng(3).integers(0, 255, (2, 40, 50), dtype=np.uint8)
+    path = tmp_path / "two channels.ome.zarr"
+    g = zarr.open_group(str(path), mode="w", zarr_format=2)
+    g.create_array("0", data=img)
+    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "nanometer"},
+            {"name": "x", "type": "space", "unit": "nanometer"}]
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 250, 250]}]}]}]
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    assert len(layers) == 2
+    for i, layer in enumerate(layers):
+        assert layer.ndim == 2 and not layer.rgb
+        np.testing.assert_allclose(layer.scale, (0.25, 0.25))
+        assert layer_pixel_size_um(layer) == pytest.approx(0.25)
+        np.testing.assert_array_equal(np.asarray(layer.data), img[i])

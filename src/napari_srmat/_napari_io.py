@@ -82,7 +82,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         ``data`` is a Dask array, or a list of Dask arrays (level 0 first) for
         multiscale files. ``kwargs`` holds ``name``, ``rgb``, ``multiscale``,
         ``metadata`` (with ``pixel_size_um`` and ``path``) and, when the pixel size is
-        known, ``scale`` and ``units`` in micrometres.
+        known, ``scale`` and ``units`` in micrometres. An image whose channels are not
+        RGB or RGBA (e.g. two channels) gets ``channel_axis=2``: napari opens one 2-D
+        layer per channel.
     """
     from .io import read_image
 
@@ -110,6 +112,13 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             px = float(mic.pixel_size_um)
             kwargs["scale"] = (px, px)
             kwargs["units"] = _units_um()
+        if mic.axes == "YXC" and not rgb:
+            # channels that are not RGB(A) (two channels, five, ...): one 2-D layer per
+            # channel; as one layer napari would show a 3-D stack sliced along the rows
+            # (and refuse its 2-D scale and units)
+            n = int(levels[0].shape[-1])
+            kwargs["channel_axis"] = 2
+            kwargs["name"] = [f"{kwargs['name']} [channel {i}]" for i in range(n)]
         out.append((data, kwargs, "image"))
     return out
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import warnings
@@ -354,6 +356,11 @@ def _lazy_array(zarr_arr, src_axes: str, name: str, chunks):
     return _normalize_axes(da.from_array(zarr_arr, chunks=src_chunks), src_axes, name)
 
 
+#: What an extra axis of a stack holds (tifffile's axis letters), for messages.
+_AXIS_WORDS = {"T": "time points", "Z": "focal planes", "C": "channels",
+               "Q": "pages", "I": "pages", "R": "tiles", "S": "samples"}
+
+
 def _normalize_axes(arr, axes: str, name: str):
     """Squeeze singleton non-spatial axes and move channels last.
 
@@ -374,10 +381,12 @@ def _normalize_axes(arr, axes: str, name: str):
         axes = "".join(axes[i] for i in keep)
     extra = [a for a in axes if a not in "YX"]
     if len(extra) > 1 or (extra and extra[0] != "C"):
-        dims = ", ".join(f"{a}={arr.shape[axes.index(a)]}" for a in extra)
+        held = ", ".join(f"{arr.shape[i]} {_AXIS_WORDS.get(a, 'planes')} ({a})"
+                         for i, a in enumerate(axes) if a not in "YX")
         raise ImageReadError(
-            f"{name}: unsupported image dimensions ({dims}); only 2-D grey or colour "
-            "images (optionally with singleton T/Z) are supported"
+            f"{name}: a stack of {held}, not one image; only 2-D grey or colour images "
+            "(optionally with singleton T/Z) are supported: save the image to measure "
+            "as a file of its own"
         )
     order = [axes.index("Y"), axes.index("X")] + ([axes.index("C")] if extra else [])
     if order != list(range(arr.ndim)):
@@ -451,6 +460,40 @@ def _pil_pixel_size(info: dict) -> float | None:
         return None
 
 
+def _png_16bit_colour(path: Path) -> bool:
+    """A 16-bit RGB, RGBA or grey + alpha PNG (IHDR bit depth 16, colour type 2, 6 or 4):
+    Pillow reads those as 8 bits per channel (it keeps the high bytes only)."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _png16_to_array(path: Path, mode: str) -> tuple[np.ndarray, dict]:
+    """Decode a 16-bit colour PNG with imagecodecs (uint16, alpha dropped as for Pillow)."""
+    import imagecodecs
+
+    arr = np.asarray(imagecodecs.png_decode(path.read_bytes()))
+    meta: dict = {"mode": f"{mode} (16 bits per channel)"}
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        arr = arr[..., 0] if arr.shape[2] == 2 else arr[..., :3]
+        meta["alpha_dropped"] = True
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return np.ascontiguousarray(arr), meta
+
+
+def _exif_upright(im):
+    """The image turned as its EXIF orientation says (a camera held upright writes
+    sideways pixels and orientation 6 or 8; every viewer turns them)."""
+    from PIL import ImageOps
+
+    try:
+        orientation = int(im.getexif().get(0x0112, 1))
+    except Exception:  # a damaged EXIF block: the pixels as stored
+        return im
+    return ImageOps.exif_transpose(im) if orientation in range(2, 9) else im
+
+
 def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     import dask.array as da
     from PIL import Image
@@ -459,11 +502,14 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
         with Image.open(path) as im:
             info = dict(im.info)
             fmt_name = (im.format or fmt).lower()
-            im.load()
-            arr, meta = _pil_to_array(im, str(path))
+            if fmt_name == "png" and _png_16bit_colour(path):
+                arr, meta = _png16_to_array(path, im.mode)
+            else:
+                im.load()
+                arr, meta = _pil_to_array(_exif_upright(im), str(path))
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large for Pillow ({exc})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
         msg = str(exc) or type(exc).__name__
         raise ImageReadError(f"{path}: cannot decode {fmt.upper()} image ({msg})") from None
     axes = "YXC" if arr.ndim == 3 else "YX"
@@ -522,6 +568,9 @@ def _tiff_pixel_size(tif, page=None) -> tuple[float | None, str | None]:
     ij = tif.imagej_metadata if tif.is_imagej else None
     if ij and ij.get("unit") and xres:
         factor = _unit_factor(ij.get("unit"))
+        if factor == _UNIT_TO_UM["inch"] and xres > 0:  # dots per inch: as the TIFF tags,
+            size = _dpi_to_um(xres)  # the 72/96 dpi software defaults are no calibration
+            return size, ("imagej" if size else None)
         if factor is not None and xres > 0:
             return factor / xres, "imagej"
     unit_tag = page.tags.get("ResolutionUnit")
@@ -529,9 +578,70 @@ def _tiff_pixel_size(tif, page=None) -> tuple[float | None, str | None]:
     if xres and unit == 2:  # inch
         size = _dpi_to_um(xres)
         return size, ("tiff-resolution" if size else None)
-    if xres and unit == 3:  # centimetre
-        return 1e4 / xres, "tiff-resolution"
+    if xres and unit == 3:  # centimetre: 72 dpi saved as 28.35 px/cm is the same default
+        size = _dpi_to_um(xres * 2.54)
+        return size, ("tiff-resolution" if size else None)
     return None, None
+
+
+def _tiff_has_alpha(page) -> bool:
+    """Whether the page's samples are grey + alpha or RGB + alpha (one extra sample,
+    marked as associated or unassociated alpha)."""
+    extra = tuple(int(e) for e in (getattr(page, "extrasamples", None) or ()))
+    return (len(extra) == 1 and extra[0] in (1, 2)
+            and int(getattr(page, "samplesperpixel", 0)) in (2, 4))
+
+
+def _tiff_colour_rule(page) -> tuple[str | None, Any]:
+    """How the stored samples of a TIFF page become grey or RGB pixels, as Pillow (and
+    every viewer) shows them: ``("palette", lut)``, ``("cmyk", None)``,
+    ``("miniswhite", max value)``, ``("alpha", None)`` or ``(None, None)`` (as stored)."""
+    if page is None:
+        return None, None
+    photometric = int(getattr(page, "photometric", -1))
+    spp = int(getattr(page, "samplesperpixel", 1))
+    if photometric == 3 and spp == 1 and getattr(page, "colormap", None) is not None:
+        cmap = np.asarray(page.colormap)  # (3, 2**bits) uint16
+        lut = cmap // 256 if cmap.max() > 255 else cmap
+        return "palette", np.ascontiguousarray(lut.T.astype(np.uint8))
+    inkset = page.tags.get("InkSet")
+    if photometric == 5 and spp == 4 and (inkset is None or int(inkset.value) == 1):
+        return "cmyk", None
+    if photometric == 0 and spp == 1:
+        bits = int(getattr(page, "bitspersample", 8))
+        return "miniswhite", (1 << bits) - 1
+    if _tiff_has_alpha(page):
+        return "alpha", None
+    return None, None
+
+
+def _tiff_colours(arr, axes: str, rule: tuple[str | None, Any]):
+    """Apply :func:`_tiff_colour_rule`'s conversion to a lazy level: a palette becomes
+    RGB through its colour map, CMYK becomes RGB (``255 - min(255, C + K)``, Pillow's
+    formula), white-is-zero grey is inverted, alpha is dropped (RGBA -> RGB, grey +
+    alpha -> grey, as for PNG)."""
+    import dask.array as da
+
+    kind, value = rule
+    if kind == "palette" and axes == "YX" and arr.dtype.kind in "ub":
+        lut = value
+        arr = arr.map_blocks(lambda b: lut[b.astype(np.intp)], dtype=lut.dtype, new_axis=2,
+                             chunks=(*arr.chunks, (3,)))
+        return arr, "YXC"
+    if kind == "cmyk" and axes == "YXC" and arr.shape[-1] == 4 and arr.dtype.kind == "u":
+        top = np.iinfo(arr.dtype).max
+        wide = arr.astype(np.int64)
+        rgb = top - da.minimum(wide[..., :3] + wide[..., 3:4], top)
+        return rgb.astype(arr.dtype), "YXC"
+    if kind == "miniswhite" and axes == "YX":
+        if arr.dtype == bool:
+            return ~arr, axes
+        if arr.dtype.kind == "u":
+            return (value - arr).astype(arr.dtype), axes
+    if kind == "alpha" and axes == "YXC":
+        arr = arr[..., :-1] if arr.shape[-1] > 2 else arr[..., 0]
+        return arr, ("YXC" if arr.ndim == 3 else "YX")
+    return arr, axes
 
 
 def _yx_pixels(series) -> int:
@@ -574,6 +684,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             src_axes = series.axes
             n_levels = len(series.levels)
             first_page = series.pages[0] if series.pages else None
+            colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
             pixel_size, px_source = _tiff_pixel_size(
                 tif, first_page if series_index else None)
             meta = {
@@ -594,6 +705,10 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
 
     if several:
         meta["read_warnings"] = [several]
+    if colours[0] == "alpha":
+        meta["alpha_dropped"] = True
+    elif colours[0] is not None:
+        meta["photometric"] = colours[0]  # converted as Pillow converts it
     levels = []
     axes = "YX"
     for level in range(n_levels):
@@ -609,6 +724,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 f"({exc or type(exc).__name__})"
             ) from None
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
+        arr, axes = _tiff_colours(arr, axes, colours)
         levels.append(arr)
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
@@ -862,12 +978,26 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     path = path_arg(path, "read_image")
     _spatial_chunks(chunks)  # a bad chunks argument fails before the file is read
     fmt = _detect_format(path)
-    with warnings.catch_warnings():  # the readers' libraries' own warnings are noise here
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), _quiet_tifffile():  # the readers' libraries' own
+        warnings.simplefilter("ignore")  # warnings and log lines are noise here
         micrograph = _read_by_format(path, fmt, chunks)
     for message in micrograph.metadata.get("read_warnings", ()):
         warnings.warn(message, UserWarning, stacklevel=2)
     return micrograph
+
+
+@contextlib.contextmanager
+def _quiet_tifffile():
+    """Drop tifffile's log records while a file is opened: on a damaged TIFF it logs each
+    tag and series it cannot parse (several lines on stderr) before the one
+    :class:`ImageReadError` that says what is wrong."""
+    log = logging.getLogger("tifffile")
+    drop = logging.Filter("tifffile-quiet")  # matches no logger name: drops everything
+    log.addFilter(drop)
+    try:
+        yield
+    finally:
+        log.removeFilter(drop)
 
 
 def _read_by_format(path: Path, fmt: str, chunks) -> Micrograph:
