@@ -261,8 +261,17 @@ def test_checkpoint_corrupt_config(tmp_path):
 def test_resolve_device():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") in {"cpu", "cuda", "mps"}
-    with pytest.raises(ValueError, match="unknown device"):
-        resolve_device("tpu")
+    for bad in ("tpu", "cudax", "cuda:", 3):
+        with pytest.raises(ValueError, match="device"):
+            resolve_device(bad)
+    # a cluster worker's device is checked by name, before anything runs: "tpu" was
+    # silently ignored without a scheduler
+    from napari_srmat import super_resolve
+
+    with pytest.raises(ValueError, match="unknown worker_device 'tpu'"):
+        super_resolve(np.zeros((16, 16), np.uint8), "bicubic", worker_device="tpu")
+    assert super_resolve(np.zeros((16, 16), np.uint8), "bicubic", scale=2,
+                         worker_device="CUDA:1").shape[:2] == (32, 32)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             resolve_device("cuda")

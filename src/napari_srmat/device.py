@@ -66,6 +66,31 @@ def check_learning_rate(lr: float) -> float:
     return value
 
 
+def check_device_name(device: str | None, *, field: str = "device") -> str:
+    """The device name, lower case, if it is one napari-srmat knows (``auto``, ``cpu``,
+    ``cuda``, ``cuda:N``, ``mps``; None is ``auto``); whether it is available is
+    :func:`resolve_device`'s question (a cluster worker's device is checked here, on
+    this machine, by name only).
+
+    Examples
+    --------
+    >>> check_device_name("CUDA:1")
+    'cuda:1'
+    >>> check_device_name("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown device 'tpu'; use auto, cpu, cuda, cuda:N or mps
+    """
+    if device is not None and not isinstance(device, str):
+        raise ValueError(f"{field} must be a name (auto, cpu, cuda, cuda:N or mps), "
+                         f"got {device!r}")
+    name = (device or "auto").lower()
+    index = name[len("cuda:"):] if name.startswith("cuda:") else ""
+    if name not in ("auto", "cpu", "cuda", "mps") and not index.isdigit():
+        raise ValueError(f"unknown {field} {device!r}; use auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
 def resolve_device(device: str | None = "auto") -> str:
     """Return a torch device string.
 
@@ -81,7 +106,7 @@ def resolve_device(device: str | None = "auto") -> str:
     """
     import torch
 
-    device = (device or "auto").lower()
+    device = check_device_name(device)
     if device == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -94,6 +119,4 @@ def resolve_device(device: str | None = "auto") -> str:
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
         raise ValueError("device 'mps' requested but not available")
-    if not (device == "cpu" or device == "mps" or device.startswith("cuda")):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps")
     return device

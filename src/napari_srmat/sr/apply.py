@@ -139,9 +139,11 @@ def super_resolve_job(
     ``lanczos``) resize whole output chunks at library speed instead of running torch
     tiles (same chunk grid, store and progress; recorded as ``attrs["fast_path"]``).
     """
+    from ..device import check_device_name
     from ..tiling import tiled_apply_job
     from .registry import load_model
 
+    worker_device = check_device_name(worker_device, field="worker_device")  # by name
     if not isinstance(model, SRModel):  # a name or None; anything else: load_model's error
         model = load_model(model, scale=scale)
     elif scale is not None and int(scale) != int(model.scale):
