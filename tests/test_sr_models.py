@@ -413,3 +413,19 @@ def test_diffusers_local_round_trip(tmp_path):
     assert m2.predict(x).shape == (1, 3, 64, 64)
     with pytest.raises(CheckpointError, match="model_index"):
         load_model("diffusers-local", checkpoint=tmp_path)
+
+
+def test_a_float_scale_loads_the_shipped_weights(recwarn):
+    """scale=4.0 missed the shipped x4 weights (an ``isinstance(scale, int)`` test) and
+    gave an untrained network, whose output equals bicubic, with only a warning."""
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.base import SRError
+
+    four = load_model("cnn", scale=4.0, device="cpu")
+    assert four.checkpoint is not None and four.checkpoint == load_model(
+        "cnn", scale=4, device="cpu").checkpoint
+    assert four.scale == 4 and isinstance(four.scale, int)
+    assert not [w for w in recwarn if "no shipped weights" in str(w.message)]
+    for bad in (2.5, "4", True):
+        with pytest.raises(SRError, match="scale must be an integer"):
+            load_model("cnn", scale=bad)

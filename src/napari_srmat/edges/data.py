@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +169,10 @@ def bright_level(image, *, max_pixels: int = STATS_MAX_PIXELS) -> float:
     >>> bright_level(np.full((3, 8, 8), 0.25, np.float32))
     0.25
     """
-    return float(np.nanpercentile(_grid_sample(image, max_pixels).astype(np.float64),
-                                  EXPOSURE_PERCENTILE))
+    sample = _grid_sample(image, max_pixels).astype(np.float64)
+    if not np.isfinite(sample).any():  # NaN, as documented; numpy would also warn
+        return math.nan
+    return float(np.nanpercentile(sample, EXPOSURE_PERCENTILE))
 
 
 #: Fraction of saturated pixels (:func:`saturated_fraction`) above which a grain size is

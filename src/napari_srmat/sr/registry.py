@@ -175,6 +175,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         see :func:`napari_srmat.checkpoint.load_checked_weights`).
     """
     device = _resolve_device(device)
+    if scale is not None:  # 4.0 is 4: it missed the shipped x4 weights (an untrained net)
+        scale = check_number("scale", scale, lo=1, integer=True)
     classes = _classes()
     if name is not None and not isinstance(name, str):
         raise TypeError(f"model must be an SR model name ({', '.join(classes)}), a loaded "
