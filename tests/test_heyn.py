@@ -345,3 +345,39 @@ def test_a_micrograph_given_as_the_mask_is_warned(tmp_path):
     assert len(np.unique(jpeg)) > 2  # JPEG noise
     for m in (mask, jpeg):
         assert not any("micrograph" in w for w in measure_intercepts(m).warnings)
+
+
+def test_mid_grey_check_reads_a_lazy_mask_once_and_in_bounded_memory(monkeypatch):
+    """The mid-grey check read a Dask/Zarr mask a second time (after the mask rule) and
+    compared the whole mask at once (twice its size in temporaries)."""
+    import tracemalloc
+
+    import dask.array as da
+
+    from napari_srmat.metrics.heyn import _mid_grey_fraction
+
+    m = np.zeros((2000, 1000), np.uint8)
+    m[:, 3::10] = 255
+    m[::10, :] = 255
+    m[:500, :500] = 128
+
+    class Counted:  # a lazy source that counts the blocks read from it
+        shape, dtype, ndim = m.shape, m.dtype, 2
+        reads = 0
+
+        def __getitem__(self, key):
+            Counted.reads += 1
+            return m[key]
+
+    lazy = da.from_array(Counted(), chunks=(500, 500), meta=np.empty((0, 0), np.uint8))
+    r = measure_intercepts(lazy, pattern="grid", n_lines=5)
+    assert Counted.reads == lazy.npartitions  # each block once
+    assert r.mean_intercept_px == measure_intercepts(m, pattern="grid", n_lines=5).mean_intercept_px
+    monkeypatch.setattr("napari_srmat.metrics.heyn._GREY_BLOCK_PX", 1 << 16)
+    tracemalloc.start()
+    try:
+        assert _mid_grey_fraction(m) == 0.125  # the 500 x 500 grey corner
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < m.nbytes // 2

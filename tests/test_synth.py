@@ -132,6 +132,19 @@ def test_whole_numbers_are_not_truncated():
                                                                    **kw).image)
 
 
+def test_large_integer_seeds_are_kept_exactly():
+    """check_number passed an int through float(): seeds above 2**53 were rounded, so
+    2**53 and 2**53 + 1 (e.g. 64-bit seeds from secrets.randbits) gave one image."""
+    from napari_srmat.errors import check_number
+
+    big = 2**53 + 1
+    assert check_number("seed", big, integer=True) == big
+    assert check_number("seed", np.uint64(2**64 - 1), integer=True) == 2**64 - 1
+    kw = dict(mean_grain_size_px=12)
+    a = generate_microstructure((48, 48), seed=big - 1, **kw).image
+    b = generate_microstructure((48, 48), seed=big, **kw).image
+    assert not np.array_equal(a, b)
+
 def test_speed_512_reasonable():
     import time
 

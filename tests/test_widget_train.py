@@ -106,6 +106,13 @@ def test_form_builds_specs_and_rejects_bad_json(make_napari_viewer):
     w.extra.setText("{oops")
     with pytest.raises(WidgetInputError):
         w.current_spec()
+    # metric events feed the table and the loss curve
+    w._on_event(Metric(0, {"loss": 1.0}))
+    w._on_event(Metric(1, {"loss": 0.5}))
+    w._on_event(Metric(1, {"ap": 0.7}, split="val"))
+    assert w.loss["train"] == [(0, 1.0), (1, 0.5)]
+    assert w.metrics["val ap"] == (1, 0.7)
+    assert w.table.rowCount() == 2
 
 
 def test_a_bare_output_folder_name_goes_beside_the_data(make_napari_viewer, tmp_path,
@@ -122,13 +129,6 @@ def test_a_bare_output_folder_name_goes_beside_the_data(make_napari_viewer, tmp_
     assert w.out.text() == str(tmp_path / "run1")
     w.out.setText(str(tmp_path / "elsewhere" / "run2"))  # absolute: kept as typed
     assert w.current_spec().options["out"] == str(tmp_path / "elsewhere" / "run2")
-    # metric events feed the table and the loss curve
-    w._on_event(Metric(0, {"loss": 1.0}))
-    w._on_event(Metric(1, {"loss": 0.5}))
-    w._on_event(Metric(1, {"ap": 0.7}, split="val"))
-    assert w.loss["train"] == [(0, 1.0), (1, 0.5)]
-    assert w.metrics["val ap"] == (1, 0.7)
-    assert w.table.rowCount() == 2
 
 
 def test_sr_training_offers_every_trainable_kind(make_napari_viewer):

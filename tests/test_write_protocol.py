@@ -540,3 +540,30 @@ def test_a_string_overwrite_flag_is_refused_not_taken_as_yes(tmp_path):
             pass
     assert not (tmp_path / "d").exists()
     srmat.write_ome_zarr(np.full((32, 32), 9, np.uint8), store, overwrite=np.True_)
+
+
+def test_predict_boundaries_refuses_a_string_overwrite_flag(tmp_path):
+    """predict_boundaries(out=..., overwrite="no") replaced an output folder made with
+    other settings ("no" is truthy), as write_ome_zarr did before check_flag."""
+    import torch
+
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.infer import load_boundary_model, predict_boundaries
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "ck", UAEDNet("tiny").state_dict(),
+                    {**default_arch_config("tiny"), "threshold": 0.5})
+    model = load_boundary_model(tmp_path / "ck", device="cpu")
+    img = (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)
+    out = tmp_path / "out"
+    predict_boundaries(img, model, tile=64, overlap=16, out=out, previews=False)
+    before = np.asarray(read_image(out / "prob.ome.zarr").data)
+    for flag in ("no", "False", None):
+        with pytest.raises(ValueError, match="overwrite must be True or False"):
+            predict_boundaries(img[:, ::-1].copy(), model, tile=64, overlap=16, out=out,
+                               previews=False, overwrite=flag)
+    with pytest.raises(ValueError, match="resume must be True or False"):
+        predict_boundaries(img, model, tile=64, overlap=16, out=out, previews=False,
+                           resume="yes")
+    np.testing.assert_array_equal(np.asarray(read_image(out / "prob.ome.zarr").data), before)

@@ -64,7 +64,8 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
     if integer:
         if not v.is_integer():
             raise bad
-        v = int(v)
+        # an int as given (float() rounds past 2**53: seeds 2**53 and 2**53 + 1 were one)
+        v = int(value) if isinstance(value, numbers.Integral) else int(v)
     if lo is not None and (v <= lo if lo_open else v < lo):
         raise bad
     if hi is not None and (v >= hi if hi_open else v > hi):

@@ -688,11 +688,15 @@ def predict_boundaries_job(
         ``(H, W)`` float32 numpy arrays, or the OME-Zarr paths when ``out`` is
         given; ``None`` if stopped.
     """
+    from ..errors import check_flag
     from ..io import Micrograph, check_pixel_size, check_pixel_values, image_data
     from ..tiling import tiled_apply_job
     from .data import check_model_image_shape
 
     pixel_size_um = check_pixel_size(pixel_size_um)  # also when no out uses it
+    if out is not None:  # "no" is truthy: it would replace the folder the user meant to keep
+        overwrite = check_flag("overwrite", overwrite)
+        resume = check_flag("resume", resume)
     model = as_boundary_model(model)
 
     arr, _ = image_data(image)
