@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .. import errors
 from ..checkpoint import (
     CheckpointError,
     load_checked_weights,
@@ -176,7 +177,7 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
     """
     device = _resolve_device(device)
     if scale is not None:  # 4.0 is 4: it missed the shipped x4 weights (an untrained net)
-        scale = check_number("scale", scale, lo=1, integer=True)
+        scale = errors.check_number("scale", scale, lo=1, integer=True, error=ScaleError)
     classes = _classes()
     if name is not None and not isinstance(name, str):
         raise TypeError(f"model must be an SR model name ({', '.join(classes)}), a loaded "
