@@ -482,16 +482,29 @@ def _png16_to_array(path: Path, mode: str) -> tuple[np.ndarray, dict]:
     return np.ascontiguousarray(arr), meta
 
 
-def _exif_upright(im):
-    """The image turned as its EXIF orientation says (a camera held upright writes
-    sideways pixels and orientation 6 or 8; every viewer turns them)."""
-    from PIL import ImageOps
+#: EXIF orientation values (tag 0x0112) and how a photo viewer turns the stored pixels.
+_EXIF_TURNS = {2: "mirrored", 3: "turned 180°", 4: "mirrored vertically",
+               5: "mirrored and turned", 6: "turned 90° clockwise", 7: "mirrored and turned",
+               8: "turned 90° counter-clockwise"}
 
+
+def _exif_orientation_warning(im, path: Path) -> str | None:
+    """A warning when a PNG/JPEG's EXIF orientation asks viewers to turn its pixels.
+
+    The pixels are read as stored, as napari's own reader, scikit-image, imageio and
+    ImageJ read them, so that a boundary mask drawn on the image in those tools lines up
+    with it; the user is told that photo viewers show the image turned.
+    """
     try:
         orientation = int(im.getexif().get(0x0112, 1))
-    except Exception:  # a damaged EXIF block: the pixels as stored
-        return im
-    return ImageOps.exif_transpose(im) if orientation in range(2, 9) else im
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: nothing to say
+        return None
+    turn = _EXIF_TURNS.get(orientation)
+    if turn is None:
+        return None
+    return (f"{path.name}: its EXIF orientation ({orientation}) asks photo viewers to show "
+            f"it {turn}; napari-srmat reads the pixels as stored (as napari, scikit-image "
+            "and ImageJ do), so masks drawn on the stored image line up")
 
 
 def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
@@ -506,7 +519,8 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
                 arr, meta = _png16_to_array(path, im.mode)
             else:
                 im.load()
-                arr, meta = _pil_to_array(_exif_upright(im), str(path))
+                arr, meta = _pil_to_array(im, str(path))
+            turned = _exif_orientation_warning(im, path)
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large for Pillow ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
@@ -517,6 +531,8 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
         arr, axes = arr[..., 0], "YX"
     data = da.from_array(arr, chunks=_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
     meta.update({"format": fmt_name, "dpi": info.get("dpi")})
+    if turned:
+        meta["read_warnings"] = [turned]
     return Micrograph(
         data=data,
         levels=[data],
