@@ -528,3 +528,53 @@ def test_dim_image_is_brightened_for_the_model_and_warned(model):
                for w in dim.warnings), dim.warnings
     assert not any("grey" in w or "saturated" in w for w in dim.warnings), dim.warnings
     assert dim.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=0.15)
+
+
+def test_non_square_pixels_give_px_figures_and_no_um(tmp_path, capsys):
+    """A mask with 0.5 µm (X) by 0.25 µm (Y) pixels was measured in µm with its X size
+    for both directions: ℓ̄ in µm and G wrong without a word. Now µm and G are withheld
+    with one warning (as without a pixel size); the figures in pixels stay."""
+    import warnings
+
+    import tifffile
+
+    from napari_srmat.io import read_image
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=3)
+    mask = ms.boundaries.astype(np.uint8) * 255
+    tifffile.imwrite(tmp_path / "ns.tif", mask, resolution=(20000, 40000),
+                     resolutionunit="CENTIMETER")
+    tifffile.imwrite(tmp_path / "sq.tif", mask, resolution=(20000, 20000),
+                     resolutionunit="CENTIMETER")
+    said = "pixels are not square (X 0.5 µm, Y 0.25 µm)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ns, sq = read_image(tmp_path / "ns.tif"), read_image(tmp_path / "sq.tif")
+    r, r_sq = measure_grain_size(ns, mask=True), measure_grain_size(sq, mask=True)
+    assert r.mean_intercept_px == pytest.approx(r_sq.mean_intercept_px)
+    assert r.mean_intercept_um is None and r.astm_g is None and r.pixel_size_um is None
+    assert [w for w in r.warnings if said in w] and not any(
+        w.startswith("no pixel size") for w in r.warnings)
+    assert r_sq.astm_g is not None and r_sq.pixel_size_um == pytest.approx(0.5)
+    assert not any("not square" in w for w in r_sq.warnings)
+    # an explicit pixel size is the user's word for both directions
+    r_given = measure_grain_size(ns, mask=True, pixel_size_um=0.5)
+    assert r_given.astm_g == pytest.approx(r_sq.astm_g)
+    h = measure_intercepts(ns, pattern="grid", n_lines=9)
+    assert h.mean_intercept_um is None and h.astm_g is None
+    assert any(said in w for w in h.warnings)
+    assert measure_intercepts(sq, pattern="grid", n_lines=9).astm_g is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gs = _run_json(capsys, ["grain-size", str(tmp_path / "ns.tif"), "--mask", "--json"])
+        hy = _run_json(capsys, ["heyn", str(tmp_path / "ns.tif"), "--skeletonize", "--json"])
+        hy_sq = _run_json(capsys, ["heyn", str(tmp_path / "sq.tif"), "--skeletonize",
+                                   "--json"])
+    row = gs["images"][0]
+    assert row["mean_intercept_px"] is not None and row["astm_g"] is None
+    assert any(said in w for w in row["warnings"])
+    assert hy["mean_intercept_px"] is not None and hy["astm_g"] is None
+    assert hy["per_image"][0]["astm_g"] is None
+    assert any(said in w for w in hy["warnings"])
+    assert hy_sq["astm_g"] is not None and not any("not square" in w
+                                                   for w in hy_sq["warnings"])

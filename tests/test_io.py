@@ -565,3 +565,88 @@ def test_a_folder_that_is_no_zarr_store_is_told_as_a_folder(tmp_path):
         message = str(info.value)
         assert f"{folder} is a folder, not an image file or a Zarr store" in message
         assert "StorePath" not in message and f"{folder}/*.png" in message
+
+
+# ------------------------------------------------------------ non-square pixels
+
+NON_SQUARE = "pixels are not square (X 0.5 µm, Y 0.25 µm)"
+
+
+def _read_warned(path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = read_image(path)
+    return m, [str(w.message) for w in caught]
+
+
+def _non_square_files(tmp_path, img):
+    """The same 0.5 µm (X) by 0.25 µm (Y) pixels in every format that records both."""
+    tifffile.imwrite(tmp_path / "res.tif", img, resolution=(20000, 40000),
+                     resolutionunit="CENTIMETER")  # pixels per cm
+    tifffile.imwrite(tmp_path / "inch.tif", img, resolution=(50800, 101600),
+                     resolutionunit="INCH")
+    tifffile.imwrite(tmp_path / "ome.ome.tif", img,
+                     metadata={"axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.25})
+    tifffile.imwrite(tmp_path / "ij.tif", img, imagej=True, resolution=(2.0, 4.0),
+                     metadata={"unit": "um"})
+    Image.fromarray(img).save(tmp_path / "dpi.png", dpi=(50800, 101600))
+    g = zarr.open_group(str(tmp_path / "scale.ome.zarr"), mode="w", zarr_format=2)
+    g.create_array("0", data=img, chunks=(32, 32))
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": [
+        {"name": "y", "type": "space", "unit": "micrometer"},
+        {"name": "x", "type": "space", "unit": "micrometer"}], "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [0.25, 0.5]}]}]}]
+    return ["res.tif", "inch.tif", "ome.ome.tif", "ij.tif", "dpi.png", "scale.ome.zarr"]
+
+
+def test_non_square_pixels_keep_x_record_both_and_warn_once(tmp_path):
+    """A file with rectangular pixels was read as square (its X size) without a word."""
+    img = np.zeros((64, 48), np.uint8)
+    img[::8] = 255
+    for name in _non_square_files(tmp_path, img):
+        m, told = _read_warned(tmp_path / name)
+        assert m.pixel_size_um == pytest.approx(0.5), name  # X, as before
+        assert m.metadata["pixel_size_yx_um"] == pytest.approx([0.25, 0.5]), name
+        assert m.pixel_size_yx_um == pytest.approx((0.25, 0.5)) and not m.square_pixels
+        assert len(told) == 1 and NON_SQUARE in told[0] and name in told[0], (name, told)
+        with pytest.warns(UserWarning, match="not square"):
+            info = image_info(tmp_path / name)
+        assert info["metadata"]["pixel_size_yx_um"] == pytest.approx([0.25, 0.5])
+
+
+def test_square_and_nearly_square_pixels_read_as_before(tmp_path):
+    img = np.zeros((32, 32), np.uint8)
+    tifffile.imwrite(tmp_path / "sq.tif", img, resolution=(20000, 20000),
+                     resolutionunit="CENTIMETER")
+    # within SQUARE_PIXEL_TOLERANCE (1 %): rounding of a calibration, not a shape
+    tifffile.imwrite(tmp_path / "near.tif", img, resolution=(20000, 20100),
+                     resolutionunit="CENTIMETER")
+    for name in ("sq.tif", "near.tif"):
+        m, told = _read_warned(tmp_path / name)
+        assert m.pixel_size_um == pytest.approx(0.5) and m.square_pixels and not told
+        assert "pixel_size_yx_um" not in m.metadata
+        assert m.pixel_size_yx_um == (m.pixel_size_um, m.pixel_size_um)
+
+
+def test_srmat_info_says_pixels_are_not_square(tmp_path, capsys):
+    img = np.zeros((64, 48), np.uint8)
+    _non_square_files(tmp_path, img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli_main(["info", str(tmp_path / "res.tif")]) == 0
+        out = capsys.readouterr().out
+        assert cli_main(["info", str(tmp_path / "res.tif"), "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+    [line] = [s for s in out.splitlines() if s.startswith("pixel size:")]
+    assert NON_SQUARE in line
+    assert info["pixel_size_um"] == pytest.approx(0.5)
+    assert info["metadata"]["pixel_size_yx_um"] == pytest.approx([0.25, 0.5])
+
+
+def test_write_ome_zarr_refuses_a_micrograph_with_non_square_pixels(tmp_path):
+    img = np.zeros((64, 48), np.uint8)
+    _non_square_files(tmp_path, img)
+    m, _ = _read_warned(tmp_path / "res.tif")
+    with pytest.raises(ValueError, match="not square"):
+        write_ome_zarr(m, tmp_path / "out.ome.zarr")
+    assert not (tmp_path / "out.ome.zarr").exists()

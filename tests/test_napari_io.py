@@ -169,3 +169,53 @@ def test_two_channel_image_opens_as_one_2d_layer_per_channel(make_napari_viewer,
         np.testing.assert_allclose(layer.scale, (0.25, 0.25))
         assert layer_pixel_size_um(layer) == pytest.approx(0.25)
         np.testing.assert_array_equal(np.asarray(layer.data), img[i])
+
+
+def _non_square_tiff(tmp_path):
+    import tifffile
+
+    img = np.arange(40 * 30, dtype=np.uint16).reshape(40, 30)
+    path = tmp_path / "ns.tif"  # X 0.5 µm (20000 px/cm), Y 0.25 µm
+    tifffile.imwrite(path, img, resolution=(20000, 40000), resolutionunit="CENTIMETER")
+    return path, img
+
+
+def test_reader_gives_non_square_pixels_their_aspect(tmp_path):
+    """A file with 0.5 x 0.25 µm pixels opened with scale (0.5, 0.5): squashed by half."""
+    path, img = _non_square_tiff(tmp_path)
+    with pytest.warns(UserWarning, match="pixels are not square"):
+        [(data, kwargs, _)] = get_reader(str(path))(str(path))
+    np.testing.assert_array_equal(np.asarray(data), img)
+    assert kwargs["scale"] == pytest.approx((0.25, 0.5))  # (y, x)
+    assert kwargs["units"] == ("micrometer", "micrometer")
+    assert kwargs["metadata"]["pixel_size_um"] == pytest.approx(0.5)  # X, the reader's rule
+    assert kwargs["metadata"]["pixel_size_yx_um"] == pytest.approx([0.25, 0.5])
+    # no single pixel size for the widgets' µm figures (as image_data for the file)
+    assert layer_pixel_size_um(kwargs) is None
+
+
+def test_writer_refuses_non_square_layers(tmp_path):
+    """A layer with scale (0.5, 0.25) was saved with 0.25 µm for both directions."""
+    from napari_srmat._napari_io import layer_non_square, write_image
+
+    img = np.zeros((16, 16), np.uint8)
+    meta = {"scale": (0.5, 0.25), "units": ("micrometer", "micrometer"), "rgb": False,
+            "metadata": {}}
+    assert layer_non_square(meta) == (0.5, 0.25)
+    assert layer_pixel_size_um(meta) is None
+    with pytest.raises(ValueError, match=r"not square \(scale Y 0.5, X 0.25\)"):
+        write_image(str(tmp_path / "ns.zarr"), img, meta)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="not square"):  # no unit: the aspect still counts
+        write_image(str(tmp_path / "ns.zarr"), img, {"scale": (2.0, 1.0), "rgb": False})
+    # a layer read from a non-square file (scale and metadata as the reader sets them)
+    path, _ = _non_square_tiff(tmp_path)
+    with pytest.warns(UserWarning):
+        [(data, kwargs, _)] = get_reader(str(path))(str(path))
+    with pytest.raises(ValueError, match="not square"):
+        write_image(str(tmp_path / "again.zarr"), data, kwargs)
+    # square layers are written as before
+    square = {**meta, "scale": (0.25, 0.25)}
+    assert layer_non_square(square) is None
+    [written] = write_image(str(tmp_path / "sq.zarr"), img, square)
+    assert written.endswith("sq.zarr")

@@ -635,3 +635,41 @@ def test_channel_first_images_are_refused_naming_the_argument(tmp_path):
     assert read_image(tmp_path / "d.ome.zarr").shape == (64, 64, 3)
     with pytest.raises(ValueError, match=r"boundary mask has shape \(3, 64, 64\)"):
         measure_intercepts(np.zeros((3, 64, 64), bool))
+
+
+def test_non_square_pixels_give_no_single_pixel_size(tmp_path):
+    """image_data, read_array and read_mask give no pixel size for a file whose pixels
+    are not square (they gave its X size, as if square); read_mask says why."""
+    from napari_srmat.io import (
+        SQUARE_PIXEL_TOLERANCE,
+        image_data,
+        pixel_size_note,
+        pixels_square,
+        read_image,
+    )
+
+    assert SQUARE_PIXEL_TOLERANCE == 0.01
+    assert pixels_square(0.5, 0.5) and pixels_square(0.504, 0.5)
+    assert not pixels_square(0.25, 0.5) and not pixels_square(0.5, 0.25)
+    m = np.zeros((40, 40), np.uint8)
+    m[::10] = 255
+    tifffile.imwrite(tmp_path / "ns.tif", m, resolution=(20000, 40000),
+                     resolutionunit="CENTIMETER")
+    tifffile.imwrite(tmp_path / "sq.tif", m, resolution=(20000, 20000),
+                     resolutionunit="CENTIMETER")
+    with pytest.warns(UserWarning, match="pixels are not square"):
+        ns = read_image(tmp_path / "ns.tif")
+    assert ns.pixel_size_um == pytest.approx(0.5)  # the X size, recorded as before
+    assert image_data(ns)[1] is None
+    assert "X 0.5 µm, Y 0.25 µm" in pixel_size_note(ns)
+    notes: list = []
+    with pytest.warns(UserWarning, match="pixels are not square"):
+        mask, px = read_mask(tmp_path / "ns.tif", return_pixel_size=True, notes=notes)
+    assert px is None and mask.sum() == 160
+    assert len(notes) == 1 and "pixels are not square" in notes[0]
+    sq = read_image(tmp_path / "sq.tif")
+    assert image_data(sq)[1] == pytest.approx(0.5) and pixel_size_note(sq) is None
+    notes = []
+    assert read_mask(tmp_path / "sq.tif", return_pixel_size=True, notes=notes)[1] == \
+        pytest.approx(0.5)
+    assert notes == []

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um"]
+__all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um",
+           "layer_non_square"]
 
 from .io._read import MICROSCOPE_SUFFIXES
 
@@ -82,7 +83,11 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         ``data`` is a Dask array, or a list of Dask arrays (level 0 first) for
         multiscale files. ``kwargs`` holds ``name``, ``rgb``, ``multiscale``,
         ``metadata`` (with ``pixel_size_um`` and ``path``) and, when the pixel size is
-        known, ``scale`` and ``units`` in micrometres. An image whose channels are not
+        known, ``scale`` and ``units`` in micrometres. A file whose pixels are not square
+        opens with its ``(Y, X)`` sizes as the scale (the right aspect);
+        ``metadata["pixel_size_um"]`` is the X size and ``metadata["pixel_size_yx_um"]``
+        both, as :func:`napari_srmat.io.read_image` gives them (the widgets then use no
+        pixel size: :func:`layer_pixel_size_um`). An image whose channels are not
         RGB or RGBA (e.g. two channels) gets ``channel_axis=2``: napari opens one 2-D
         layer per channel.
     """
@@ -109,8 +114,7 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             kwargs["multiscale"] = False
             data = levels[0]
         if mic.pixel_size_um:
-            px = float(mic.pixel_size_um)
-            kwargs["scale"] = (px, px)
+            kwargs["scale"] = mic.pixel_size_yx_um  # (px, px) for square pixels
             kwargs["units"] = _units_um()
         if mic.axes == "YXC" and not rgb:
             # channels that are not RGB(A) (two channels, five, ...): one 2-D layer per
@@ -126,8 +130,12 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
 def layer_pixel_size_um(layer: Any) -> float | None:
     """Pixel size in µm of a napari layer: the one rule for layers (widgets and writer).
 
-    ``metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry when the
-    layer's last unit is a length (micrometres as the reader sets them; nanometres,
+    None when the layer's pixels are not square (``metadata["pixel_size_yx_um"]`` as the
+    reader sets it, or a ``scale`` whose last two entries differ by more than
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`): as for files
+    (:func:`napari_srmat.io.image_data`), such an image has no single pixel size.
+    Otherwise ``metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry when
+    the layer's last unit is a length (micrometres as the reader sets them; nanometres,
     millimetres, ... converted with the file readers' unit table); otherwise None
     (unknown). A ``scale`` without a length unit is *not* taken as a pixel size: its unit
     is unknown (napari's default unit is "pixel"), and a guessed pixel size would flow
@@ -144,12 +152,39 @@ def layer_pixel_size_um(layer: Any) -> float | None:
     -------
     float or None
     """
+    if layer_non_square(layer) is not None:
+        return None
     md, scale, units = _layer_scale_parts(layer)
     px = (md or {}).get("pixel_size_um")
     if px:
         return float(px)
     factor = _length_unit_um(units)
     return float(scale[-1]) * factor if factor and scale is not None and len(scale) else None
+
+
+def layer_non_square(layer: Any) -> tuple[float, float] | None:
+    """``(Y, X)`` pixel sizes of a layer whose pixels are not square, else None.
+
+    Either ``metadata["pixel_size_yx_um"]`` (set by the reader for such a file), or the
+    last two ``scale`` entries (any unit, none too), when they differ by more than
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`.
+
+    Examples
+    --------
+    >>> layer_non_square({"scale": (0.5, 0.25)})
+    (0.5, 0.25)
+    >>> layer_non_square({"scale": (0.5, 0.5)})
+    """
+    from .io._pixel import pixels_square
+
+    md, scale, _ = _layer_scale_parts(layer)
+    pair = (md or {}).get("pixel_size_yx_um")
+    if pair is None and scale is not None and len(scale) >= 2:
+        pair = scale[-2:]
+    if pair is None or len(pair) != 2:
+        return None
+    y, x = (float(v) for v in pair)
+    return None if pixels_square(y, x) else (y, x)
 
 
 def layer_unitless_scale(layer: Any) -> float | None:
@@ -200,6 +235,12 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     meta : dict
         Layer attributes; ``rgb``, ``scale``, ``units`` and ``metadata`` are used.
 
+    Raises
+    ------
+    ValueError
+        A stack, or a layer whose pixels are not square (:func:`layer_non_square`):
+        it is refused rather than saved with one pixel size for both directions.
+
     Returns
     -------
     list of str
@@ -219,6 +260,12 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
             f"napari-srmat writes 2-D grey or RGB images only; got a layer of shape "
             f"{tuple(data.shape)} (rgb={meta.get('rgb')})"
         )
+    non_square = layer_non_square(meta)
+    if non_square is not None:
+        raise ValueError(
+            f"the layer's pixels are not square (scale Y {non_square[0]:.6g}, X "
+            f"{non_square[1]:.6g}): napari-srmat writes one pixel size for both directions; "
+            "resample the layer to square pixels first")
     if not str(path).endswith(".zarr"):
         path = f"{path}.zarr"
     written = write_ome_zarr(

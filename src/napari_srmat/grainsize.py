@@ -817,14 +817,15 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
 
 # ------------------------------------------------------------ measurement
 def _as_input(image: Any, pixel_size_um: float | None):
-    """(array, levels, pixel size) of an array or a Micrograph."""
-    from .io import Micrograph
+    """(array, levels, pixel size) of an array or a Micrograph (its pixel size by the rule
+    of :func:`napari_srmat.io.image_data`: none when its pixels are not square)."""
+    from .io import Micrograph, image_data
 
     levels = None
     if isinstance(image, Micrograph):
         levels = list(image.levels) or [image.data]
         if pixel_size_um is None:
-            pixel_size_um = image.pixel_size_um
+            _, pixel_size_um = image_data(image)
         image = image.data
     image = _image_array(image)
     if min(image.shape[:2]) < 3:
@@ -926,6 +927,9 @@ def measure_grain_size_job(
     if pattern in ("random", "grid"):  # before the model runs, not after
         n_lines = check_n_lines(n_lines)
     margin = check_margin(margin)
+    from .io import pixel_size_note
+
+    note = pixel_size_note(image) if pixel_size_um is None else None
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": True}
@@ -942,7 +946,8 @@ def measure_grain_size_job(
             m = as_bool_mask(m, threshold=threshold, name="boundary mask")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")
-        return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"))
+        return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"),
+                                note)
 
     from .io import check_pixel_values, looks_binary
 
@@ -988,7 +993,7 @@ def measure_grain_size_job(
     out.probability = prob
     out.boundaries = binary
     _check_scale(out, auto)
-    return _note_pixel_size(out)
+    return _note_pixel_size(out, note)
 
 
 def _input_warnings(model, image: np.ndarray) -> list[str]:
@@ -1047,10 +1052,12 @@ def _calibration_warnings(model, threshold: float | None) -> list[str]:
             "only"]
 
 
-def _note_pixel_size(out: GrainSizeResult) -> GrainSizeResult:
+def _note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:
+    """Say why µm and G are missing: ``note`` (the input's pixels are not square,
+    :func:`napari_srmat.io.pixel_size_note`) or no pixel size at all."""
     if out.pixel_size_um is None:
-        out.warnings.append("no pixel size (from the file or given): ℓ̄ in µm and ASTM G "
-                            "are not reported")
+        out.warnings.append(note or "no pixel size (from the file or given): ℓ̄ in µm and "
+                            "ASTM G are not reported")
     return out
 
 

@@ -75,8 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     pixel_sizes = []
     for path in args.masks:
         with naming_file(path):  # which of the masks an error is about
+            notes: list[str] = []  # why the file's pixel size is withheld, if it is
             mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
-                                      return_pixel_size=True)
+                                      return_pixel_size=True, notes=notes)
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
             px = args.pixel_size_um if args.pixel_size_um is not None else file_px
             res = measure_intercepts(
@@ -92,6 +93,8 @@ def _run(args: argparse.Namespace) -> int:
         pixel_sizes.append(px)
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
+        if px is None:
+            res.warnings.extend(notes)
         shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)

@@ -21,13 +21,19 @@ def _handler(args: argparse.Namespace) -> int:
         print_json(info)
         return 0 if check is None or check["ok"] else 2
     px = info["pixel_size_um"]
+    pixel_line = f"{px:.6g} um" if px is not None else "unknown"
+    pair = info["metadata"].get("pixel_size_yx_um")
+    if pair is not None:  # the reader's rule: X is the pixel size, Y recorded
+        from ..io._pixel import non_square_message
+
+        pixel_line = non_square_message(*pair)
     lines = [
         f"file:        {info['path']}",
         f"format:      {info['format']}",
         f"shape:       {tuple(info['shape'])}  ({info['axes']})",
         f"dtype:       {info['dtype']}",
         f"chunks:      {tuple(info['chunks'])}",
-        f"pixel size:  {f'{px:.6g} um' if px is not None else 'unknown'}",
+        f"pixel size:  {pixel_line}",
         f"levels:      {info['n_levels']}  "
         + ", ".join("x".join(str(s) for s in shp[:2]) for shp in info["level_shapes"]),
         f"size:        {info['size_bytes'] / 2**20:.1f} MiB uncompressed",

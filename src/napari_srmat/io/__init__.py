@@ -16,7 +16,14 @@ from ._float import (
     to_uint8,
 )
 from ._mask import MaskError, as_bool_mask, check_threshold, read_array, read_mask
-from ._pixel import PixelSizeError, check_pixel_size, pixel_size_from_line
+from ._pixel import (
+    SQUARE_PIXEL_TOLERANCE,
+    PixelSizeError,
+    check_pixel_size,
+    non_square_message,
+    pixel_size_from_line,
+    pixels_square,
+)
 from ._read import (
     DEFAULT_CHUNK,
     MICROSCOPE_SUFFIXES,
@@ -25,6 +32,7 @@ from ._read import (
     check_channels_last,
     image_data,
     image_info,
+    pixel_size_note,
     read_image,
     read_window,
     read_with_bioio,
@@ -47,6 +55,7 @@ __all__ = [
     "Micrograph",
     "OmeZarrStreamWriter",
     "PixelSizeError",
+    "SQUARE_PIXEL_TOLERANCE",
     "StreamMismatchError",
     "as_bool_mask",
     "check_threshold",
@@ -57,6 +66,9 @@ __all__ = [
     "check_pixel_size",
     "check_replaceable_store",
     "pixel_size_from_line",
+    "pixel_size_note",
+    "pixels_square",
+    "non_square_message",
     "default_n_levels",
     "all_finite",
     "as_rgb",

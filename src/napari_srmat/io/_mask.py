@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import check_number
 from ._float import all_finite, to_float01
+from ._pixel import non_square_message
 from ._read import ImageReadError, image_data, path_arg, read_image
 
 __all__ = ["MaskError", "as_bool_mask", "check_threshold", "read_array", "read_mask"]
@@ -159,7 +160,7 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
 
 
 def read_array(path: str | os.PathLike, *, what: str = "image",
-               return_pixel_size: bool = False):
+               return_pixel_size: bool = False, notes: list | None = None):
     """Read a small image file fully into memory as a NumPy array.
 
     Every format :func:`~napari_srmat.io.read_image` reads (PNG, JPEG, TIFF, Zarr,
@@ -171,7 +172,12 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     what : str
         Word used in error messages ("mask", "probability map").
     return_pixel_size : bool
-        Also return the file's pixel size in µm (None when unknown, always for ``.npy``).
+        Also return the file's pixel size in µm (None when unknown, always for ``.npy``,
+        and for a file whose pixels are not square: the rule of
+        :func:`~napari_srmat.io.image_data`).
+    notes : list, optional
+        Receives the line that says why a file's pixel size is withheld (pixels not
+        square), for a caller's report.
 
     Returns
     -------
@@ -204,12 +210,15 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
         except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
             raise ImageReadError(f"cannot read {what} {path}: "
                                  f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
-        px = mic.pixel_size_um
+        _, px = image_data(mic, name=what, intensity=False, channels_first=True)
+        if not mic.square_pixels and notes is not None:
+            notes.append(non_square_message(*mic.pixel_size_yx_um))
     return (arr, px) if return_pixel_size else arr
 
 
 def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
-              name: str = "mask", return_pixel_size: bool = False):
+              name: str = "mask", return_pixel_size: bool = False,
+              notes: list | None = None):
     """Read a mask file as a boolean ``(H, W)`` array (the rule of :func:`as_bool_mask`).
 
     Parameters
@@ -221,7 +230,10 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     name : str
         Name used in error messages.
     return_pixel_size : bool
-        Also return the file's pixel size in µm (None when unknown).
+        Also return the file's pixel size in µm (None when unknown or when the pixels
+        are not square, as :func:`read_array`).
+    notes : list, optional
+        As :func:`read_array`.
 
     Returns
     -------
@@ -236,7 +248,7 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     path = path_arg(path, "read_mask", example="mask.png",
                     hint="an array needs no reading: pass it as the mask "
                     "(measure_intercepts, napari_srmat.io.as_bool_mask)")
-    arr, px = read_array(path, what=name, return_pixel_size=True)
+    arr, px = read_array(path, what=name, return_pixel_size=True, notes=notes)
     try:
         mask = as_bool_mask(arr, threshold=threshold, name=name)
     except MaskError as exc:

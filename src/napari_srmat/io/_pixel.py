@@ -6,7 +6,8 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["PixelSizeError", "check_pixel_size", "pixel_size_from_line"]
+__all__ = ["PixelSizeError", "check_pixel_size", "pixel_size_from_line",
+           "SQUARE_PIXEL_TOLERANCE", "pixels_square", "non_square_message"]
 
 
 class PixelSizeError(ValueError):
@@ -16,6 +17,40 @@ class PixelSizeError(ValueError):
 #: Pixel sizes (µm) outside this range are typing errors, not micrographs (10 pm to
 #: 10 cm per pixel); beyond it the figures overflow or print hundreds of digits.
 PIXEL_SIZE_RANGE_UM = (1e-5, 1e5)
+
+
+#: Relative difference of a file's Y and X pixel sizes above which its pixels are not
+#: square (1 %): the library has one pixel size (the X size), so such an image is
+#: measured in pixels only (ℓ̄ in µm and ASTM G are not reported; docs/io.md).
+SQUARE_PIXEL_TOLERANCE = 0.01
+
+
+def pixels_square(y_um: float, x_um: float) -> bool:
+    """Whether pixels of ``y_um`` by ``x_um`` are square (within :data:`SQUARE_PIXEL_TOLERANCE`).
+
+    Examples
+    --------
+    >>> pixels_square(0.5, 0.5), pixels_square(0.501, 0.5), pixels_square(0.25, 0.5)
+    (True, True, False)
+    """
+    y, x = float(y_um), float(x_um)
+    return abs(y - x) <= SQUARE_PIXEL_TOLERANCE * max(abs(y), abs(x))
+
+
+def non_square_message(y_um: float, x_um: float) -> str:
+    """The one line that says an image's pixels are not square and what follows from it.
+
+    The reader's warning, ``srmat info`` and the warnings of the measurements that
+    withhold µm figures for such an image all say this.
+
+    Examples
+    --------
+    >>> non_square_message(0.25, 0.5)
+    'pixels are not square (X 0.5 µm, Y 0.25 µm): ℓ̄ in µm and ASTM G are not ...'
+    """
+    return (f"pixels are not square (X {float(x_um):.6g} µm, Y {float(y_um):.6g} µm): "
+            "ℓ̄ in µm and ASTM G are not reported (pixel_size_um is the X size); resample "
+            "to square pixels first")
 
 
 def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None:

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_number
+from ._pixel import non_square_message, pixels_square
 
 __all__ = [
     "ImageReadError",
     "Micrograph",
     "image_data",
+    "pixel_size_note",
     "read_image",
     "image_info",
     "verify_image_job",
@@ -95,11 +97,13 @@ class Micrograph:
     axes : str
         ``"YX"`` or ``"YXC"``.
     pixel_size_um : float or None
-        Pixel size of level 0 in micrometres, if the file records one.
+        Pixel size of level 0 in micrometres, if the file records one: the X size when
+        the file gives different X and Y sizes (see :attr:`pixel_size_yx_um`).
     path : Path
         The file or store that was read.
     metadata : dict
-        Format-specific extras (``format``, source axes, units, ...).
+        Format-specific extras (``format``, source axes, units, ...);
+        ``pixel_size_yx_um`` = ``[Y, X]`` when the pixels are not square.
     """
 
     data: Any
@@ -125,6 +129,24 @@ class Micrograph:
     def format(self) -> str:
         return str(self.metadata.get("format", ""))
 
+    @property
+    def pixel_size_yx_um(self) -> tuple[float, float] | None:
+        """``(Y, X)`` pixel sizes in µm: the file's two sizes when they differ by more
+        than :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`, else
+        ``(pixel_size_um, pixel_size_um)``; None when unknown."""
+        pair = self.metadata.get("pixel_size_yx_um")
+        if pair is not None and len(pair) == 2:
+            return float(pair[0]), float(pair[1])
+        px = self.pixel_size_um
+        return None if px is None else (float(px), float(px))
+
+    @property
+    def square_pixels(self) -> bool:
+        """False when the file gives different Y and X pixel sizes (:func:`image_data`
+        then gives no pixel size: lengths in µm would be wrong in one direction)."""
+        pair = self.pixel_size_yx_um
+        return pair is None or pixels_square(*pair)
+
 
 def image_data(image: Any, *, name: str = "image", intensity: bool = True,
                channels_first: bool = False) -> tuple[Any, float | None]:
@@ -140,7 +162,9 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
       them.
 
     Pixels are bool, integer or float: complex, object, string and other dtypes are
-    refused. The pixel size is None except for a Micrograph. Channels are last: a 3-D
+    refused. The pixel size is None except for a Micrograph with square pixels: one
+    whose file gives different Y and X sizes (:attr:`Micrograph.square_pixels`) has no
+    single pixel size, so lengths in µm are not derived from it. Channels are last: a 3-D
     array whose last axis is longer than 4 and whose first is at most 4, such as
     ``(3, H, W)`` from a channel-first reader, is refused (:func:`check_channels_last`;
     the channel rule would read it as a 3-row image). Other dimensions are not checked
@@ -184,6 +208,17 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
     return arr, px
 
 
+def pixel_size_note(image: Any) -> str | None:
+    """Why :func:`image_data` gives no pixel size for ``image`` although its file has
+    one (a :class:`Micrograph` whose pixels are not square), else None.
+
+    The line measurements put in their ``warnings`` when they withhold µm and ASTM G.
+    """
+    if isinstance(image, Micrograph) and not image.square_pixels:
+        return non_square_message(*image.pixel_size_yx_um)
+    return None
+
+
 def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
     """ValueError for a channel-first shape: 3-D, last axis > 4 and first axis <= 4.
 
@@ -207,7 +242,8 @@ def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
 
 def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | None]:
     if isinstance(image, Micrograph):
-        return _pixel_dtype(image.data, name), image.pixel_size_um
+        px = image.pixel_size_um if image.square_pixels else None
+        return _pixel_dtype(image.data, name), px
     if image is None:
         raise TypeError(f"{name} is None: expected an image array (numpy, Dask, Zarr) or "
                         "a Micrograph")
@@ -296,6 +332,18 @@ def _dpi_to_um(dpi: float | None) -> float | None:
     if dpi is None or any(abs(dpi - d) < 0.05 for d in _DEFAULT_DPI):
         return None
     return 25400.0 / dpi
+
+
+def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None
+                 ) -> float | None:
+    """The one rule for a file's X and Y pixel sizes: the X size is ``pixel_size_um``;
+    a Y size that differs (pixels not square) is recorded as
+    ``meta["pixel_size_yx_um"] = [Y, X]`` and warned about once by :func:`read_image`."""
+    if x_um is not None and y_um is not None and not pixels_square(y_um, x_um):
+        meta["pixel_size_yx_um"] = [float(y_um), float(x_um)]
+        meta.setdefault("read_warnings", []).append(
+            f"{path}: {non_square_message(y_um, x_um)}")
+    return x_um
 
 
 def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK) -> tuple[int, int]:
@@ -450,14 +498,16 @@ def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
     return np.ascontiguousarray(arr), meta
 
 
-def _pil_pixel_size(info: dict) -> float | None:
+def _pil_pixel_size(info: dict) -> tuple[float | None, float | None]:
+    """``(X, Y)`` pixel sizes (µm) of a PNG's ``pHYs`` (as Pillow's ``dpi``)."""
     dpi = info.get("dpi")
     if dpi is None:
-        return None
+        return None, None
     try:
-        return _dpi_to_um(float(dpi[0]))
+        x, y = float(dpi[0]), float(dpi[-1])
     except (TypeError, ValueError, IndexError):
-        return None
+        return None, None
+    return _dpi_to_um(x), _dpi_to_um(y)
 
 
 def _png_16bit_colour(path: Path) -> bool:
@@ -532,14 +582,16 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     data = da.from_array(arr, chunks=_chunks_for(arr.shape, chunks, 2 if arr.ndim == 3 else None))
     meta.update({"format": fmt_name, "dpi": info.get("dpi")})
     if turned:
-        meta["read_warnings"] = [turned]
+        meta.setdefault("read_warnings", []).append(turned)
+    # JFIF density is a print resolution (scanners write 150/300 dpi), not a specimen
+    # calibration: only PNG pHYs (and TIFF tags) are trusted.
+    pixel_size = (_pixel_sizes(meta, path, *_pil_pixel_size(info)) if fmt_name == "png"
+                  else None)
     return Micrograph(
         data=data,
         levels=[data],
         axes=axes,
-        # JFIF density is a print resolution (scanners write 150/300 dpi), not a
-        # specimen calibration: only PNG pHYs (and TIFF tags) are trusted.
-        pixel_size_um=_pil_pixel_size(info) if fmt_name == "png" else None,
+        pixel_size_um=pixel_size,
         path=path,
         metadata=meta,
     )
@@ -548,56 +600,64 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
 # --------------------------------------------------------------------------- TIFF
 
 
-def _ome_pixel_size(xml: str | None) -> float | None:
+def _ome_pixel_size(xml: str | None) -> tuple[float | None, float | None]:
+    """``(X, Y)`` pixel sizes (µm) of OME-XML ``PhysicalSizeX``/``Y`` and their units."""
     if not xml:
-        return None
+        return None, None
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
-        return None
+        return None, None
     for el in root.iter():
         if el.tag.rsplit("}", 1)[-1] == "Pixels":
-            size = _valid_size(el.get("PhysicalSizeX"))
-            if size is None:
-                return None
-            factor = _unit_factor(el.get("PhysicalSizeXUnit", "µm"))
-            return None if factor is None else size * factor
-    return None
+            sizes = []
+            for ax in "XY":
+                size = _valid_size(el.get(f"PhysicalSize{ax}"))
+                factor = _unit_factor(el.get(f"PhysicalSize{ax}Unit", "µm"))
+                sizes.append(None if size is None or factor is None else size * factor)
+            return sizes[0], sizes[1]
+    return None, None
 
 
-def _tiff_pixel_size(tif, page=None) -> tuple[float | None, str | None]:
-    """Pixel size (µm) and where it came from (``page``: the image's first page)."""
+def _tag_ratio(page, name: str) -> float | None:
+    """A TIFF RATIONAL tag (``XResolution``, ``YResolution``) as a float, else None."""
+    tag = page.tags.get(name)
+    if tag is None:
+        return None
+    try:
+        num, den = tag.value
+        return num / den if den else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _tiff_pixel_size(tif, page=None) -> tuple[float | None, float | None, str | None]:
+    """``(X, Y)`` pixel sizes (µm) and where they came from (``page``: the image's first
+    page). Y follows the same rules as X (None where X is None)."""
     if tif.is_ome:
-        size = _ome_pixel_size(tif.ome_metadata)
+        size, size_y = _ome_pixel_size(tif.ome_metadata)
         if size is not None:
-            return size, "ome"
+            return size, size_y, "ome"
     if page is None:
         page = tif.pages.first if hasattr(tif.pages, "first") else tif.pages[0]
-    xres_tag = page.tags.get("XResolution")
-    xres = None
-    if xres_tag is not None:
-        try:
-            num, den = xres_tag.value
-            xres = num / den if den else None
-        except (TypeError, ValueError):
-            xres = None
+    xres, yres = _tag_ratio(page, "XResolution"), _tag_ratio(page, "YResolution")
     ij = tif.imagej_metadata if tif.is_imagej else None
     if ij and ij.get("unit") and xres:
         factor = _unit_factor(ij.get("unit"))
         if factor == _UNIT_TO_UM["inch"] and xres > 0:  # dots per inch: as the TIFF tags,
             size = _dpi_to_um(xres)  # the 72/96 dpi software defaults are no calibration
-            return size, ("imagej" if size else None)
+            return size, (_dpi_to_um(yres) if size else None), ("imagej" if size else None)
         if factor is not None and xres > 0:
-            return factor / xres, "imagej"
+            return factor / xres, (factor / yres if yres and yres > 0 else None), "imagej"
     unit_tag = page.tags.get("ResolutionUnit")
     unit = int(unit_tag.value) if unit_tag is not None else 2
-    if xres and unit == 2:  # inch
-        size = _dpi_to_um(xres)
-        return size, ("tiff-resolution" if size else None)
-    if xres and unit == 3:  # centimetre: 72 dpi saved as 28.35 px/cm is the same default
-        size = _dpi_to_um(xres * 2.54)
-        return size, ("tiff-resolution" if size else None)
-    return None, None
+    # centimetre: 72 dpi saved as 28.35 px/cm is the same default as in inches
+    per_inch = {2: 1.0, 3: 2.54}.get(unit)
+    if xres and per_inch:
+        size = _dpi_to_um(xres * per_inch)
+        size_y = _dpi_to_um(yres * per_inch) if size and yres else None
+        return size, size_y, ("tiff-resolution" if size else None)
+    return None, None, None
 
 
 def _tiff_has_alpha(page) -> bool:
@@ -701,7 +761,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             n_levels = len(series.levels)
             first_page = series.pages[0] if series.pages else None
             colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
-            pixel_size, px_source = _tiff_pixel_size(
+            pixel_size, pixel_size_y, px_source = _tiff_pixel_size(
                 tif, first_page if series_index else None)
             meta = {
                 "format": "ome-tiff" if tif.is_ome else ("bigtiff" if tif.is_bigtiff else "tiff"),
@@ -719,8 +779,9 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     except Exception as exc:  # tifffile raises many types on corrupt input
         raise ImageReadError(f"{path}: cannot read TIFF ({exc or type(exc).__name__})") from None
 
+    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y)
     if several:
-        meta["read_warnings"] = [several]
+        meta.setdefault("read_warnings", []).insert(0, several)
     if colours[0] == "alpha":
         meta["alpha_dropped"] = True
     elif colours[0] is not None:
@@ -786,6 +847,7 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
             data, axes = img.get_image_dask_data("YX", T=0, C=0, Z=0), "YX"
         px = img.physical_pixel_sizes
         pixel_size = _valid_size(float(px.X)) if px.X is not None else None
+        pixel_size_y = _valid_size(float(px.Y)) if px.Y is not None else None
         meta = {"format": f"bioio ({type(img.reader).__module__.split('.')[0]})",
                 "source_axes": dims.order, "scenes": len(img.scenes),
                 "pixel_size_source": "physical_pixel_sizes" if pixel_size else None}
@@ -797,6 +859,7 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
                              f"plugin for {path.suffix} is {plugin}") from None
     arr, axes = _normalize_axes(data, axes, str(path))
     arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if axes == "YXC" else None))
+    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y)
     return Micrograph(data=arr, levels=[arr], axes=axes, pixel_size_um=pixel_size,
                       path=path, metadata=meta)
 
@@ -885,15 +948,18 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
             ) from None
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
         levels.append(arr)
-    pixel_size = None
     scale = _scale_of(datasets[0].get("coordinateTransformations"))
     global_scale = _scale_of(ms.get("coordinateTransformations"))
-    if scale is not None and "x" in names:
-        xi = names.index("x")
-        value = scale[xi] * (global_scale[xi] if global_scale else 1.0)
-        factor = _unit_factor(units.get("x"))
-        if units.get("x") is not None and factor is not None:
-            pixel_size = _valid_size(value * factor)
+    sizes = {}
+    for ax in "xy":
+        sizes[ax] = None
+        if scale is not None and ax in names and names.index(ax) < len(scale):
+            i = names.index(ax)
+            value = scale[i] * (global_scale[i] if global_scale and i < len(global_scale)
+                                else 1.0)
+            factor = _unit_factor(units.get(ax))
+            if units.get(ax) is not None and factor is not None:
+                sizes[ax] = _valid_size(value * factor)
     attrs = dict(group.attrs)
     meta = {
         "format": "ome-zarr",
@@ -902,6 +968,7 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
         "zarr_format": int(getattr(group.metadata, "zarr_format", 2)),
         "name": ms.get("name"),
     }
+    pixel_size = _pixel_sizes(meta, path, sizes["x"], sizes["y"])
     if "srmat" in attrs:
         meta["srmat"] = attrs["srmat"]
     return Micrograph(
@@ -977,6 +1044,10 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
         channel-first stores moved to channels-last), ``pixel_size_um`` comes from
         OME metadata, ImageJ metadata, TIFF resolution tags (inch/cm; the 72/96 dpi
         defaults are ignored), OME-Zarr ``coordinateTransformations`` or PNG ``pHYs``.
+        Where the file gives different X and Y sizes (more than 1 % apart,
+        :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`) ``pixel_size_um`` is the
+        X size, ``metadata["pixel_size_yx_um"]`` holds ``[Y, X]``, a ``UserWarning``
+        says so once, and measurements report no µm figures for it.
 
     Raises
     ------

@@ -647,6 +647,12 @@ def _as_yx_c(data, axes: str | None):
     from ._read import Micrograph, image_data
 
     if isinstance(data, Micrograph):
+        if not data.square_pixels:  # one pixel size is written, for both directions
+            y, x = data.pixel_size_yx_um
+            raise ValueError(
+                f"the image's pixels are not square (X {x:.6g} µm, Y {y:.6g} µm): an "
+                "OME-Zarr is written with one pixel size for both directions; resample it "
+                "to square pixels first")
         pixel = data.pixel_size_um
         axes = axes or data.axes
         data = data.data
@@ -695,7 +701,8 @@ def write_ome_zarr(
     path : path-like
         Destination directory (conventionally ``*.ome.zarr``).
     pixel_size_um : float, optional
-        Level-0 pixel size (defaults to the Micrograph's).
+        Level-0 pixel size (defaults to the Micrograph's; a Micrograph whose pixels are
+        not square is refused with a ValueError rather than written square).
     axes : {"YX", "YXC", "CYX"}, optional
         Layout of ``data``; inferred from its dimensionality by default.
     n_levels : int, optional

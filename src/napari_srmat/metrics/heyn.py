@@ -1148,7 +1148,7 @@ def measure_intercepts(
         boundaries).
     pixel_size_um : float, optional
         Pixel size; enables ``mean_intercept_um`` and ``astm_g`` (default: the
-        Micrograph's).
+        Micrograph's; none, with a warning, when its pixels are not square).
     twins : array (H, W), optional
         Annealing-twin boundary mask (twin traces, possibly painted a few pixels wide;
         they may or may not also be in ``mask``).
@@ -1179,8 +1179,9 @@ def measure_intercepts(
     >>> round(measure_intercepts(m, pattern="grid", n_lines=5, margin=0).mean_intercept_px)
     20
     """
-    from ..io import image_data
+    from ..io import image_data, pixel_size_note
 
+    note = pixel_size_note(mask) if pixel_size_um is None else None
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
         pixel_size_um = file_px
@@ -1194,7 +1195,7 @@ def measure_intercepts(
             f"must be at least {MIN_MASK_SIDE} x {MIN_MASK_SIDE} px"
         )
     pixel_size_um = check_pixel_size(pixel_size_um)
-    warnings_: list[str] = []
+    warnings_: list[str] = [note] if note else []
     grey = _mid_grey_fraction(mask)
     if grey > MAX_MASK_GREY_FRACTION:
         warnings_.append(
