@@ -327,7 +327,7 @@ def test_degenerate_is_a_json_bool_in_every_result_and_repr_is_short():
     assert len(repr(measure_intercepts(grid))) < 800  # no per-line arrays
 
 
-def test_a_micrograph_given_as_the_mask_is_warned(tmp_path):
+def test_a_micrograph_given_as_the_mask_is_warned(tmp_path, capsys):
     """A grey uint8 micrograph passed to measure_intercepts was binarized > 127 and
     measured without a word; a 0/255 mask, also saved as JPEG, is not warned."""
     import imageio.v3 as iio
@@ -345,6 +345,22 @@ def test_a_micrograph_given_as_the_mask_is_warned(tmp_path):
     assert len(np.unique(jpeg)) > 2  # JPEG noise
     for m in (mask, jpeg):
         assert not any("micrograph" in w for w in measure_intercepts(m).warnings)
+    # the same from a file: read_mask (srmat heyn) says so too, in the rows' warnings
+    import json
+
+    from napari_srmat.cli import main
+
+    iio.imwrite(tmp_path / "scan.png", grey)
+    with pytest.warns(UserWarning, match="scan.png: .*looks like a micrograph"):
+        from napari_srmat.io import read_mask
+
+        read_mask(tmp_path / "scan.png")
+    capsys.readouterr()
+    assert main(["heyn", str(tmp_path / "scan.png"), str(tmp_path / "mask.jpg"),
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["per_image"]
+    warned = [any("looks like a micrograph" in w for w in r["warnings"]) for r in rows]
+    assert warned == [True, False]
 
 
 def test_mid_grey_check_reads_a_lazy_mask_once_and_in_bounded_memory(monkeypatch):
@@ -354,7 +370,7 @@ def test_mid_grey_check_reads_a_lazy_mask_once_and_in_bounded_memory(monkeypatch
 
     import dask.array as da
 
-    from napari_srmat.metrics.heyn import _mid_grey_fraction
+    from napari_srmat.io import mid_grey_fraction
 
     m = np.zeros((2000, 1000), np.uint8)
     m[:, 3::10] = 255
@@ -373,10 +389,10 @@ def test_mid_grey_check_reads_a_lazy_mask_once_and_in_bounded_memory(monkeypatch
     r = measure_intercepts(lazy, pattern="grid", n_lines=5)
     assert Counted.reads == lazy.npartitions  # each block once
     assert r.mean_intercept_px == measure_intercepts(m, pattern="grid", n_lines=5).mean_intercept_px
-    monkeypatch.setattr("napari_srmat.metrics.heyn._GREY_BLOCK_PX", 1 << 16)
+    monkeypatch.setattr("napari_srmat.io._mask._GREY_BLOCK_PX", 1 << 16)
     tracemalloc.start()
     try:
-        assert _mid_grey_fraction(m) == 0.125  # the 500 x 500 grey corner
+        assert mid_grey_fraction(m) == 0.125  # the 500 x 500 grey corner
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -608,3 +608,20 @@ def test_a_failed_simple_measurement_clears_the_last_numbers(make_napari_viewer,
     assert panel.status.text().startswith("failed: the image has NaN or Inf pixels")
     assert panel.intercept_label.text() == panel.g_label.text() == "–"
     assert panel.detail_label.text() == panel.warning_label.text() == ""
+
+
+def test_a_micrograph_layer_measured_as_a_mask_is_warned(make_napari_viewer):
+    """A grey micrograph chosen as the boundary mask was binarized > 127 and measured
+    without a word (srmat heyn and the library now say so; so does the layer rule)."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.layers import layer_data_mask
+
+    grey = generate_microstructure((128, 128), mean_grain_size_px=16, seed=0).image[..., 0]
+    with pytest.warns(UserWarning, match="layer 'scan': .*looks like a micrograph"):
+        layer_data_mask(grey, kind="image", metadata={}, name="scan")
+    mask = np.where(generate_microstructure((128, 128), seed=0).boundaries, 255, 0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer_data_mask(mask.astype(np.uint8), kind="image", metadata={}, name="mask")

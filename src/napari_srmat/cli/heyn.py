@@ -57,7 +57,7 @@ def _finite(rows: list[dict]) -> list[float]:
 
 def _run(args: argparse.Namespace) -> int:
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn
-    from ..io import read_mask
+    from ..io import read_array, read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
 
     if args.pattern == "segments" and not args.segments:
@@ -76,8 +76,13 @@ def _run(args: argparse.Namespace) -> int:
     for path in args.masks:
         with naming_file(path):  # which of the masks an error is about
             notes: list[str] = []  # why the file's pixel size is withheld, if it is
-            mask, file_px = read_mask(path, threshold=args.threshold, name="boundary mask",
-                                      return_pixel_size=True, notes=notes)
+            if args.threshold is None:  # the mask rule, and its warnings, in the result
+                mask, file_px = read_array(path, what="boundary mask",
+                                           return_pixel_size=True, notes=notes)
+            else:
+                mask, file_px = read_mask(path, threshold=args.threshold,
+                                          name="boundary mask", return_pixel_size=True,
+                                          notes=notes)
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
             px = args.pixel_size_um if args.pixel_size_um is not None else file_px
             res = measure_intercepts(

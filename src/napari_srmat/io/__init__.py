@@ -15,7 +15,16 @@ from ._float import (
     to_float01,
     to_uint8,
 )
-from ._mask import MaskError, as_bool_mask, check_threshold, read_array, read_mask
+from ._mask import (
+    MAX_MASK_GREY_FRACTION,
+    MaskError,
+    as_bool_mask,
+    check_threshold,
+    micrograph_as_mask_note,
+    mid_grey_fraction,
+    read_array,
+    read_mask,
+)
 from ._pixel import (
     SQUARE_PIXEL_TOLERANCE,
     PixelSizeError,
@@ -80,6 +89,9 @@ __all__ = [
     "read_grey_or_rgb_float",
     "read_image",
     "read_mask",
+    "MAX_MASK_GREY_FRACTION",
+    "micrograph_as_mask_note",
+    "mid_grey_fraction",
     "read_window",
     "read_with_bioio",
     "to_float01",

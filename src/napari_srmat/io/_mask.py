@@ -18,7 +18,8 @@ from ._float import all_finite, to_float01
 from ._pixel import non_square_message
 from ._read import ImageReadError, image_data, path_arg, read_image
 
-__all__ = ["MaskError", "as_bool_mask", "check_threshold", "read_array", "read_mask"]
+__all__ = ["MAX_MASK_GREY_FRACTION", "MaskError", "as_bool_mask", "check_threshold",
+           "micrograph_as_mask_note", "mid_grey_fraction", "read_array", "read_mask"]
 
 
 class MaskError(ValueError):
@@ -216,6 +217,53 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     return (arr, px) if return_pixel_size else arr
 
 
+#: Largest fraction of a ``uint8`` mask's pixels that may be mid-grey (between 10 % and
+#: 90 % of full scale) before it is said to look like a micrograph
+#: (:func:`micrograph_as_mask_note`): 0/255 masks, also saved as JPEG, have almost none.
+MAX_MASK_GREY_FRACTION = 0.25
+
+#: Pixels per block of :func:`mid_grey_fraction` (bounded temporaries).
+_GREY_BLOCK_PX = 1 << 20
+
+
+def mid_grey_fraction(mask: Any) -> float:
+    """Fraction of a ``uint8`` mask's values between 10 % and 90 % of full scale (0 for
+    other dtypes): about 0 for 0/255 masks, also JPEG-saved ones; most of a micrograph.
+
+    Counted in blocks of rows (the comparisons of the whole mask at once took twice its
+    size in temporaries).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mid_grey_fraction(np.array([[0, 255], [128, 250]], np.uint8))
+    0.25
+    """
+    if np.dtype(getattr(mask, "dtype", np.float64)) != np.uint8:
+        return 0.0
+    a = np.asarray(mask)
+    if a.size == 0:
+        return 0.0
+    rows = max(1, _GREY_BLOCK_PX // max(1, a[0].size))
+    n = 0
+    for y in range(0, a.shape[0], rows):
+        b = a[y:y + rows]
+        n += int(np.count_nonzero((b > 25) & (b < 230)))
+    return n / a.size
+
+
+def micrograph_as_mask_note(mask: Any) -> str | None:
+    """A warning line when a ``uint8`` image given as a boundary mask looks like a
+    micrograph (:data:`MAX_MASK_GREY_FRACTION`): the mask rule would binarize it
+    ``> 127`` and measure its bright pixels as boundaries. None for masks."""
+    grey = mid_grey_fraction(mask)
+    if grey <= MAX_MASK_GREY_FRACTION:
+        return None
+    return (f"{100 * grey:.0f}% of the mask's pixels are mid-grey: it looks like a "
+            "micrograph, not a boundary mask (its pixels above 127 were taken as boundary); "
+            "measure a micrograph with measure_grain_size (srmat grain-size)")
+
+
 def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
               name: str = "mask", return_pixel_size: bool = False,
               notes: list | None = None):
@@ -233,7 +281,8 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
         Also return the file's pixel size in µm (None when unknown or when the pixels
         are not square, as :func:`read_array`).
     notes : list, optional
-        As :func:`read_array`.
+        As :func:`read_array`. A file that looks like a micrograph
+        (:func:`micrograph_as_mask_note`) is a ``UserWarning``.
 
     Returns
     -------
@@ -249,6 +298,10 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
                     hint="an array needs no reading: pass it as the mask "
                     "(measure_intercepts, napari_srmat.io.as_bool_mask)")
     arr, px = read_array(path, what=name, return_pixel_size=True, notes=notes)
+    if threshold is None and (note := micrograph_as_mask_note(arr)) is not None:
+        import warnings
+
+        warnings.warn(f"{path.name}: {note}", UserWarning, stacklevel=2)
     try:
         mask = as_bool_mask(arr, threshold=threshold, name=name)
     except MaskError as exc:

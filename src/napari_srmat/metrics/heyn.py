@@ -82,11 +82,6 @@ MIN_MASK_SIDE = 3
 #: would otherwise report one "intersection" per line and a plausible-looking G).
 MAX_BOUNDARY_FRACTION = 0.5
 
-#: Largest fraction of a ``uint8`` mask's pixels that may be mid-grey (between 10 % and
-#: 90 % of full scale) before :func:`measure_intercepts` warns that it looks like a
-#: micrograph: 0/255 masks, also saved as JPEG, have almost none.
-MAX_MASK_GREY_FRACTION = 0.25
-
 PATTERNS = ("random", "grid", "circles", "segments")
 
 #: The Heyn protocol defaults (library, CLI, widgets, benchmarks): random test lines
@@ -975,29 +970,6 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
                   cat(il_all, float), cat(ip_all, np.int64), in_image)
 
 
-def _mid_grey_fraction(mask: Any) -> float:
-    """Fraction of a ``uint8`` mask's values between 10 % and 90 % of full scale (0 for
-    other dtypes): about 0 for 0/255 masks, also JPEG-saved ones; most of a micrograph.
-
-    Counted in blocks of rows: the comparisons of the whole mask at once took twice its
-    size in temporaries."""
-    if np.dtype(getattr(mask, "dtype", np.float64)) != np.uint8:
-        return 0.0
-    a = np.asarray(mask)
-    if a.size == 0:
-        return 0.0
-    rows = max(1, _GREY_BLOCK_PX // max(1, a[0].size))
-    n = 0
-    for y in range(0, a.shape[0], rows):
-        b = a[y:y + rows]
-        n += int(np.count_nonzero((b > 25) & (b < 230)))
-    return n / a.size
-
-
-#: Pixels per block of :func:`_mid_grey_fraction` (bounded temporaries).
-_GREY_BLOCK_PX = 1 << 20
-
-
 def _as_mask(mask: Any) -> np.ndarray:
     """The boundary mask as bool (the rule of :func:`napari_srmat.io.as_bool_mask`),
     HeynError on bad input."""
@@ -1196,12 +1168,10 @@ def measure_intercepts(
         )
     pixel_size_um = check_pixel_size(pixel_size_um)
     warnings_: list[str] = [note] if note else []
-    grey = _mid_grey_fraction(mask)
-    if grey > MAX_MASK_GREY_FRACTION:
-        warnings_.append(
-            f"{100 * grey:.0f}% of the mask's pixels are mid-grey: it looks like a "
-            "micrograph, not a boundary mask (its pixels above 127 were taken as boundary); "
-            "measure a micrograph with measure_grain_size (srmat grain-size)")
+    from ..io import micrograph_as_mask_note
+
+    if (note := micrograph_as_mask_note(mask)) is not None:
+        warnings_.append(note)
     fraction = np.count_nonzero(m) / m.size
     degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
     if degenerate:

@@ -638,7 +638,7 @@ def layer_data_mask(data, *, kind: str, metadata: dict | None, name: str,
 
     Used directly by workers, which hold a snapshot of the layer rather than the layer.
     """
-    from ..io import as_bool_mask
+    from ..io import as_bool_mask, micrograph_as_mask_note
 
     data = np.asarray(data)
     if data.ndim != 2:
@@ -650,6 +650,10 @@ def layer_data_mask(data, *, kind: str, metadata: dict | None, name: str,
         return data > 0
     if threshold is None and np.issubdtype(data.dtype, np.floating):
         threshold = (metadata or {}).get("threshold", 0.5)
+    if threshold is None and (note := micrograph_as_mask_note(data)) is not None:
+        import warnings  # a notification in napari, from a worker thread too
+
+        warnings.warn(f"layer {name!r}: {note}", UserWarning, stacklevel=2)
     return as_bool_mask(data, threshold=threshold, name=f"layer {name!r}")
 
 
