@@ -163,6 +163,7 @@ def test_bad_training_input(tmp_path):
         train_boundaries(_cfg(tmp_path, train_images=nan_images, train_masks=masks))
     assert not (tmp_path / "run").exists()
     for bad, match in [({"crop": 0}, "crop must be at least"), ({"epochs": 0}, "epochs"),
+                       ({"resume": "no"}, "resume must be True or False"),
                        ({"pretrain_epochs": -1}, "pretrain_epochs"),
                        ({"steps_per_epoch": 0}, "steps_per_epoch"),
                        ({"lr": float("inf")}, "learning rate"),

@@ -191,6 +191,7 @@ def test_bad_training_config(tmp_path, image_dir):
     with pytest.raises(SRError, match="no training data"):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, data=[])), quiet=True)
     for bad, match in [({"patch": 0}, "patch"), ({"synthetic": -1}, "synthetic"),
+                       ({"resume": "no"}, "resume must be True or False"),
                        ({"time_limit_s": -1.0}, "time_limit_s"),
                        ({"time_limit_s": float("nan")}, "time_limit_s"),
                        ({"lr": float("inf")}, "learning rate"), ({"lr": -1e-3}, "learning rate"),

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
+from ..errors import check_flag
 from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import check_output_dir, prepare_output_dir
@@ -191,6 +192,7 @@ def train_boundaries_job(config, *, stop=None):
         raise ValueError("input_norm='channels' cannot be combined with photometric "
                          "augmentation; choose one")
     check_learning_rate(cfg.lr)
+    check_flag("resume", cfg.resume)  # "no" is truthy: it would resume
     set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     use_amp = bool(cfg.amp and device.startswith("cuda"))

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
+from ..errors import check_flag
 from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, read_array, to_float01, to_uint8
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
@@ -152,6 +153,7 @@ class SRTrainConfig:
 
         if self.model not in TRAINABLE_MODELS:
             raise SRError(f"can only train {TRAINABLE_MODELS}, not {self.model!r}")
+        check_flag("resume", self.resume, error=SRError)  # "no" is truthy: it would resume
         if self.scale not in (2, 4):
             raise SRError(f"scale must be 2 or 4, got {self.scale}")
         if self.patch < self.scale * 4 or self.patch % (self.scale * 4):
