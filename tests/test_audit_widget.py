@@ -344,8 +344,30 @@ def test_keys_do_nothing_while_the_dock_is_hidden(make_napari_viewer, qtbot, tmp
     dock.title.hide_button.click()
     assert dock.isHidden()
     _press(viewer, "r")
-    assert _decisions(path) == 0 and told and "audit panel is hidden" in told[-1]
+    assert _decisions(path) == 0 and told and "audit panel is not in view" in told[-1]
     dock.show()
+    _press(viewer, "r")
+    assert _decisions(path) == 1
+
+
+def test_keys_do_nothing_while_the_dock_is_behind_another_tab(make_napari_viewer, qtbot,
+                                                              tmp_path, monkeypatch):
+    """A dock tabbed behind another dock is not hidden for Qt: the keys went on
+    recording verdicts with the panel out of sight."""
+    from qtpy.QtWidgets import QApplication, QLabel
+
+    told = []
+    monkeypatch.setattr("napari.utils.notifications.show_info", told.append)
+    viewer = make_napari_viewer(show=True)
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    dock = viewer.window.add_dock_widget(w, name="audit", area="right")
+    viewer.window.add_dock_widget(QLabel("other"), name="other", area="right", tabify=True)
+    QApplication.processEvents()
+    assert w.visibleRegion().isEmpty()  # the other dock's tab is in front
+    _press(viewer, "r")
+    assert _decisions(path) == 0 and "not in view" in told[-1]
+    dock.raise_()
+    QApplication.processEvents()
     _press(viewer, "r")
     assert _decisions(path) == 1
 

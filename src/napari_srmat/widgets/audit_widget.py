@@ -109,8 +109,10 @@ def _qt_alive(widget) -> bool:
     return True
 
 
-def _in_hidden_dock(widget) -> bool:
-    """Whether ``widget`` sits in a dock the user hid (napari's "hide this panel")."""
+def _out_of_sight(widget) -> bool:
+    """Whether ``widget`` cannot be seen: in a dock the user hid (napari's "hide this
+    panel"), or, in a window on screen, wholly covered (a dock tabbed behind another, a
+    workbench tab not selected)."""
     from qtpy.QtWidgets import QDockWidget
 
     w = widget
@@ -118,7 +120,7 @@ def _in_hidden_dock(widget) -> bool:
         if isinstance(w, QDockWidget) and w.isHidden():
             return True
         w = w.parentWidget()
-    return False
+    return widget.window().isVisible() and widget.visibleRegion().isEmpty()
 
 
 def _session_name(image_name: str) -> str:
@@ -380,11 +382,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             def handler(viewer, act=act):
                 if self._shut:  # a press that reached a closed widget: nothing
                     return
-                if _in_hidden_dock(self):  # hidden, not closed: no verdict unseen
+                if _out_of_sight(self):  # hidden or covered, not closed: no verdict unseen
                     from napari.utils.notifications import show_info
 
-                    show_info("napari-srmat: the audit panel is hidden; show it (Window "
-                              "menu) to review with the keys")
+                    show_info("napari-srmat: the audit panel is not in view (hidden, or "
+                              "behind another tab); bring it forward to review with the keys")
                     return
                 act()
 
