@@ -219,3 +219,38 @@ def test_writer_refuses_non_square_layers(tmp_path):
     assert layer_non_square(square) is None
     [written] = write_image(str(tmp_path / "sq.zarr"), img, square)
     assert written.endswith("sq.zarr")
+
+
+def test_a_large_single_level_image_opens_with_display_levels(make_napari_viewer, tmp_path,
+                                                               monkeypatch):
+    """napari drew a single-level image larger than its texture limit as one downsampled
+    texture: zooming in never showed its full resolution. It now opens as a multiscale
+    layer of strided views; jobs, measurements and the writer still take level 0."""
+    import napari_srmat._napari_io as nio
+    from napari_srmat.widgets.layers import micrograph_data
+
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_MIN_SIDE", 256)  # a small file in the test
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_TOP_SIDE", 64)
+    img = np.random.default_rng(3).integers(0, 255, (300, 200, 3), dtype=np.uint8)
+    path = tmp_path / "mosaic.png"
+    PIL.fromarray(img).save(path, dpi=(25400 / 0.5, 25400 / 0.5))
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(path), plugin=PLUGIN)
+    assert layer.multiscale and layer.rgb
+    assert [tuple(lv.shape) for lv in layer.data] == [(300, 200, 3), (150, 100, 3),
+                                                       (75, 50, 3), (38, 25, 3)]
+    np.testing.assert_array_equal(np.asarray(layer.data[2]), img[::4, ::4])
+    np.testing.assert_array_equal(np.asarray(micrograph_data(layer)), img)
+    assert layer_pixel_size_um(layer) == pytest.approx(0.5)
+    data, meta, _ = layer.as_layer_data_tuple()
+    [written] = npe2.write(str(tmp_path / "copy"), [(data, meta, "image")],
+                           plugin_name=PLUGIN)
+    from napari_srmat.io import read_image
+
+    back = read_image(written)
+    np.testing.assert_array_equal(np.asarray(back.data), img)
+    assert back.pixel_size_um == pytest.approx(0.5)
+    # at most DISPLAY_PYRAMID_MIN_SIDE: one level, as before
+    PIL.fromarray(img[:200]).save(tmp_path / "small.png")
+    [small] = viewer.open(str(tmp_path / "small.png"), plugin=PLUGIN)
+    assert not small.multiscale

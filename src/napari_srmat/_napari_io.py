@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um",
-           "layer_non_square"]
+           "layer_non_square", "display_levels"]
 
 from .io._read import MICROSCOPE_SUFFIXES
 
@@ -24,6 +24,40 @@ READ_SUFFIXES = (".tif", ".tiff", ".btf", ".png", ".jpg", ".jpeg", ".zarr",
                  *MICROSCOPE_SUFFIXES)
 
 LayerData = tuple[Any, dict, str]
+
+#: A single-level image whose larger side exceeds this opens as a multiscale layer
+#: (:func:`display_levels`): napari draws a non-multiscale image that large as one
+#: downsampled texture, so zooming in never showed its full resolution.
+DISPLAY_PYRAMID_MIN_SIDE = 8192
+#: :func:`display_levels` halves until the larger side is at most this.
+DISPLAY_PYRAMID_TOP_SIDE = 2048
+
+
+def display_levels(level0) -> list:
+    """Lazy display levels of a large single-level image: ``level0`` and every second,
+    fourth, ... pixel of it (strided views, nothing read) until the larger side is at
+    most :data:`DISPLAY_PYRAMID_TOP_SIDE`; ``[level0]`` for an image whose sides are at
+    most :data:`DISPLAY_PYRAMID_MIN_SIDE`.
+
+    The coarse levels are for display only: every measurement and job reads level 0
+    (the widgets' ``micrograph_data``), as for the pyramid of an OME-Zarr file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [lv.shape for lv in display_levels(np.zeros((9000, 100), np.uint8))]
+    [(9000, 100), (4500, 50), (2250, 25), (1125, 13)]
+    >>> len(display_levels(np.zeros((4000, 4000, 3), np.uint8)))
+    1
+    """
+    levels = [level0]
+    if max(level0.shape[:2]) <= DISPLAY_PYRAMID_MIN_SIDE:
+        return levels
+    step = 1
+    while max(-(-n // step) for n in level0.shape[:2]) > DISPLAY_PYRAMID_TOP_SIDE:
+        step *= 2
+        levels.append(level0[::step, ::step])
+    return levels
 
 
 def _is_zarr_dir(path: Path) -> bool:
@@ -81,15 +115,16 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     -------
     list of (data, kwargs, "image")
         ``data`` is a Dask array, or a list of Dask arrays (level 0 first) for
-        multiscale files. ``kwargs`` holds ``name``, ``rgb``, ``multiscale``,
-        ``metadata`` (with ``pixel_size_um`` and ``path``) and, when the pixel size is
-        known, ``scale`` and ``units`` in micrometres. A file whose pixels are not square
-        opens with its ``(Y, X)`` sizes as the scale (the right aspect);
-        ``metadata["pixel_size_um"]`` is the X size and ``metadata["pixel_size_yx_um"]``
-        both, as :func:`napari_srmat.io.read_image` gives them (the widgets then use no
-        pixel size: :func:`layer_pixel_size_um`). An image whose channels are not
-        RGB or RGBA (e.g. two channels) gets ``channel_axis=2``: napari opens one 2-D
-        layer per channel.
+        multiscale files and for single-level images larger than
+        :data:`DISPLAY_PYRAMID_MIN_SIDE` (:func:`display_levels`). ``kwargs`` holds
+        ``name``, ``rgb``, ``multiscale``, ``metadata`` (with ``pixel_size_um`` and
+        ``path``) and, when the pixel size is known, ``scale`` and ``units`` in
+        micrometres. A file whose pixels are not square opens with its ``(Y, X)`` sizes
+        as the scale (the right aspect); ``metadata["pixel_size_um"]`` is the X size and
+        ``metadata["pixel_size_yx_um"]`` both, as :func:`napari_srmat.io.read_image`
+        gives them (the widgets then use no pixel size: :func:`layer_pixel_size_um`). An
+        image whose channels are not RGB or RGBA (e.g. two channels) gets
+        ``channel_axis=2``: napari opens one 2-D layer per channel.
     """
     from .io import read_image
 
@@ -107,6 +142,10 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             "rgb": rgb,
             "metadata": meta,
         }
+        if len(levels) == 1:  # a large single-level image: display levels
+            levels = display_levels(levels[0])
+            if len(levels) > 1:
+                meta["display_levels"] = True  # strided views of level 0, not a file's
         if len(levels) > 1:
             kwargs["multiscale"] = True
             data: Any = levels
