@@ -673,3 +673,24 @@ def test_non_square_pixels_give_no_single_pixel_size(tmp_path):
     assert read_mask(tmp_path / "sq.tif", return_pixel_size=True, notes=notes)[1] == \
         pytest.approx(0.5)
     assert notes == []
+
+
+def test_an_implausible_pixel_size_in_a_file_is_unknown_with_a_warning(tmp_path):
+    """A PNG calibrated at 1 px per metre (a broken pHYs) read as a 1e6 µm pixel, and
+    every measurement of it then refused (pixel size out of range) instead of giving ℓ̄
+    in px."""
+    from PIL import Image
+
+    from napari_srmat import measure_intercepts
+    from napari_srmat.io import read_image
+
+    m = np.zeros((64, 64), np.uint8)
+    m[:, 5::10] = 255
+    p = tmp_path / "mask.png"
+    Image.fromarray(m).save(p, dpi=(0.0254, 0.0254))  # 1 px per metre
+    with pytest.warns(UserWarning, match=r"pixel size \(1e\+06 µm\) is outside.*unknown"):
+        mic = read_image(p)
+    assert mic.pixel_size_um is None
+    res = measure_intercepts(mic)  # px figures; before: refused (out-of-range size)
+    assert res.mean_intercept_px is not None and res.mean_intercept_px > 10
+    assert res.mean_intercept_um is None

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_number
-from ._pixel import non_square_message, pixels_square
+from ._pixel import PIXEL_SIZE_RANGE_UM, non_square_message, pixels_square
 
 __all__ = [
     "ImageReadError",
@@ -338,7 +338,18 @@ def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None
                  ) -> float | None:
     """The one rule for a file's X and Y pixel sizes: the X size is ``pixel_size_um``;
     a Y size that differs (pixels not square) is recorded as
-    ``meta["pixel_size_yx_um"] = [Y, X]`` and warned about once by :func:`read_image`."""
+    ``meta["pixel_size_yx_um"] = [Y, X]`` and warned about once by :func:`read_image`.
+    A size outside :data:`~napari_srmat.io._pixel.PIXEL_SIZE_RANGE_UM` (1 px per metre,
+    say) is a broken calibration: unknown, with a warning, instead of a refusal by every
+    measurement later."""
+    lo, hi = PIXEL_SIZE_RANGE_UM
+    for size in (x_um, y_um):
+        if size is not None and not lo <= size <= hi:
+            meta.setdefault("read_warnings", []).append(
+                f"{path}: the file's pixel size ({size:g} µm) is outside {lo:g}-{hi:g} µm, "
+                "not a micrograph's: it is treated as unknown; give the pixel size "
+                "(pixel_size_um= / --pixel-size-um / the Pixel size widget)")
+            return None
     if x_um is not None and y_um is not None and not pixels_square(y_um, x_um):
         meta["pixel_size_yx_um"] = [float(y_um), float(x_um)]
         meta.setdefault("read_warnings", []).append(
@@ -1014,9 +1025,10 @@ def _read_zarr(path: Path, chunks) -> Micrograph:
     src_axes = attrs.get("axes") if isinstance(attrs.get("axes"), str) else None
     src_axes = src_axes or _guess_axes(tuple(zarr_arr.shape))
     arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
-    pixel_size = _valid_size(attrs.get("pixel_size_um"))
     meta = {"format": "zarr", "source_axes": src_axes,
             "zarr_format": int(getattr(zarr_arr.metadata, "zarr_format", 2))}
+    pixel_size = _valid_size(attrs.get("pixel_size_um"))
+    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size)
     return Micrograph(data=arr, levels=[arr], axes=axes, pixel_size_um=pixel_size, path=path,
                       metadata=meta)
 
