@@ -254,3 +254,12 @@ def test_a_large_single_level_image_opens_with_display_levels(make_napari_viewer
     PIL.fromarray(img[:200]).save(tmp_path / "small.png")
     [small] = viewer.open(str(tmp_path / "small.png"), plugin=PLUGIN)
     assert not small.multiscale
+
+
+def test_layer_names_drop_the_ome_ending():
+    """A layer opened from scan.ome.zarr or scan.ome.tif was named "scan.ome"."""
+    from napari_srmat._napari_io import _layer_name
+
+    assert [_layer_name(p) for p in ("a/scan.ome.zarr", "scan.ome.tif", "scan.png",
+                                     "b/.ome.zarr", "x.OME.TIFF")] == [
+        "scan", "scan", "scan", ".ome", "x"]

@@ -100,6 +100,13 @@ def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Callabl
     return read_micrograph
 
 
+def _layer_name(path: str | os.PathLike) -> str:
+    """A layer's name from its file: the name without its endings (``scan.ome.zarr``,
+    ``scan.ome.tif`` and ``scan.png`` all give ``scan``)."""
+    stem = Path(path).stem
+    return stem[:-len(".ome")] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
+
+
 def _units_um() -> tuple[str, str]:
     return ("micrometer", "micrometer")
 
@@ -138,7 +145,7 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         meta["pixel_size_um"] = mic.pixel_size_um
         meta["path"] = str(p)
         kwargs: dict[str, Any] = {
-            "name": Path(p).stem,
+            "name": _layer_name(p),
             "rgb": rgb,
             "metadata": meta,
         }
