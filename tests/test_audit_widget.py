@@ -165,7 +165,7 @@ def test_audit_boxes_lie_over_the_feature_in_world_coordinates(make_napari_viewe
         for data, kwargs, _ in read_micrograph([tmp_path / "lr.ome.zarr",
                                                tmp_path / "sr.ome.zarr"]):
             viewer.add_image(data, **kwargs)
-        lr_name, sr_name = "lr.ome", "sr.ome"
+        lr_name, sr_name = "lr", "sr"  # the reader drops ".ome"
     else:
         lr_layer = viewer.add_image(lr, name="lr", scale=(1.0, 1.0),
                                     metadata={"pixel_size_um": 1.0})
