@@ -694,3 +694,32 @@ def test_an_implausible_pixel_size_in_a_file_is_unknown_with_a_warning(tmp_path)
     res = measure_intercepts(mic)  # px figures; before: refused (out-of-range size)
     assert res.mean_intercept_px is not None and res.mean_intercept_px > 10
     assert res.mean_intercept_um is None
+
+
+def test_a_given_pixel_size_that_differs_from_the_files_is_told(tmp_path, capsys):
+    """--pixel-size-um 0.25 on a file calibrated at 0.5 µm halved every µm figure and
+    moved G by 2 without a word (the given size wins, as before, but is now told)."""
+    import json
+
+    from PIL import Image
+
+    from napari_srmat import measure_grain_size, measure_intercepts
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    m = np.zeros((128, 128), np.uint8)
+    m[:, 5::10] = 255
+    p = tmp_path / "m.png"
+    Image.fromarray(m).save(p, dpi=(25400 / 0.5, 25400 / 0.5))
+    mic = read_image(p)
+    assert mic.pixel_size_um == pytest.approx(0.5)
+    told = "the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used"
+    for res in (measure_intercepts(mic, pixel_size_um=0.25),
+                measure_grain_size(mic, mask=True, pixel_size_um=0.25)):
+        assert told in res.warnings and res.pixel_size_um == 0.25
+    for agreeing in (None, 0.5, 0.502):  # the file's own, or within 1 %
+        res = measure_grain_size(mic, mask=True, pixel_size_um=agreeing)
+        assert not any("the file records" in w for w in res.warnings)
+    capsys.readouterr()
+    assert main(["heyn", str(p), "--pixel-size-um", "0.25", "--json"]) == 0
+    assert any(told in w for w in json.loads(capsys.readouterr().out)["warnings"])

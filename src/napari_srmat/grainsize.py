@@ -929,7 +929,7 @@ def measure_grain_size_job(
     margin = check_margin(margin)
     from .io import pixel_size_note
 
-    note = pixel_size_note(image) if pixel_size_um is None else None
+    note = pixel_size_note(image, given=pixel_size_um)
     arr, levels, px = _as_input(image, pixel_size_um)
     heyn_kw = {"pattern": pattern, "n_lines": n_lines, "seed": seed, "margin": margin,
                "skeletonize": True}
@@ -1053,11 +1053,14 @@ def _calibration_warnings(model, threshold: float | None) -> list[str]:
 
 
 def _note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:
-    """Say why µm and G are missing: ``note`` (the input's pixels are not square,
-    :func:`napari_srmat.io.pixel_size_note`) or no pixel size at all."""
+    """Say what the pixel size is based on (:func:`napari_srmat.io.pixel_size_note`):
+    why µm and G are missing (the input's pixels are not square, or no pixel size at
+    all), or that a given pixel size differs from the file's."""
     if out.pixel_size_um is None:
         out.warnings.append(note or "no pixel size (from the file or given): ℓ̄ in µm and "
                             "ASTM G are not reported")
+    elif note:
+        out.warnings.append(note)
     return out
 
 

@@ -100,6 +100,11 @@ def _run(args: argparse.Namespace) -> int:
         # keys srmat heyn always had (kept for existing users)
         if px is None:
             res.warnings.extend(notes)
+        elif args.pixel_size_um is not None and file_px is not None:
+            from ..io import given_pixel_size_message
+
+            if (differs := given_pixel_size_message(args.pixel_size_um, file_px)) is not None:
+                res.warnings.append(differs)
         shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)

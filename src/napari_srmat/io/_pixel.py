@@ -37,6 +37,26 @@ def pixels_square(y_um: float, x_um: float) -> bool:
     return abs(y - x) <= SQUARE_PIXEL_TOLERANCE * max(abs(y), abs(x))
 
 
+def given_pixel_size_message(given_um: float, recorded_um: float) -> str | None:
+    """A warning line when a pixel size the user gives differs from the one the file
+    records (by more than :data:`SQUARE_PIXEL_TOLERANCE`): the given one is used, and a
+    typo in it would change every µm figure and G without a word. None when they agree.
+
+    Examples
+    --------
+    >>> given_pixel_size_message(0.5, 0.5) is None
+    True
+    >>> given_pixel_size_message(0.25, 0.5)
+    'the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used'
+    """
+    g, r = float(given_um), float(recorded_um)
+    if pixels_square(g, r):
+        return None
+    ratio = max(g, r) / min(g, r)
+    return (f"the file records {r:.6g} µm per pixel; the given {g:.6g} µm "
+            f"({ratio:.3g}x {'larger' if g > r else 'smaller'}) was used")
+
+
 def non_square_message(y_um: float, x_um: float) -> str:
     """The one line that says an image's pixels are not square and what follows from it.
 

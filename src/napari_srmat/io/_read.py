@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_number
-from ._pixel import PIXEL_SIZE_RANGE_UM, non_square_message, pixels_square
+from ._pixel import (
+    PIXEL_SIZE_RANGE_UM,
+    check_pixel_size,
+    given_pixel_size_message,
+    non_square_message,
+    pixels_square,
+)
 
 __all__ = [
     "ImageReadError",
@@ -208,13 +214,22 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
     return arr, px
 
 
-def pixel_size_note(image: Any) -> str | None:
-    """Why :func:`image_data` gives no pixel size for ``image`` although its file has
-    one (a :class:`Micrograph` whose pixels are not square), else None.
+def pixel_size_note(image: Any, given: float | None = None) -> str | None:
+    """What a measurement says about its pixel size, else None.
 
-    The line measurements put in their ``warnings`` when they withhold µm and ASTM G.
+    Without ``given``: why :func:`image_data` gives no pixel size for ``image`` although
+    its file has one (a :class:`Micrograph` whose pixels are not square), the line
+    measurements put in their ``warnings`` when they withhold µm and ASTM G. With
+    ``given`` (the user's pixel size, which wins): that it differs from the one the
+    file records (:func:`~napari_srmat.io._pixel.given_pixel_size_message`).
     """
-    if isinstance(image, Micrograph) and not image.square_pixels:
+    if not isinstance(image, Micrograph):
+        return None
+    given = check_pixel_size(given)
+    if given is not None:
+        recorded = image.pixel_size_um if image.square_pixels else None
+        return None if recorded is None else given_pixel_size_message(given, recorded)
+    if not image.square_pixels:
         return non_square_message(*image.pixel_size_yx_um)
     return None
 

@@ -1153,7 +1153,7 @@ def measure_intercepts(
     """
     from ..io import image_data, pixel_size_note
 
-    note = pixel_size_note(mask) if pixel_size_um is None else None
+    note = pixel_size_note(mask, given=pixel_size_um)
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
         pixel_size_um = file_px
