@@ -1042,8 +1042,7 @@ def _read_zarr(path: Path, chunks) -> Micrograph:
     arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
     meta = {"format": "zarr", "source_axes": src_axes,
             "zarr_format": int(getattr(zarr_arr.metadata, "zarr_format", 2))}
-    pixel_size = _valid_size(attrs.get("pixel_size_um"))
-    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size)
+    pixel_size = _pixel_sizes(meta, path, _valid_size(attrs.get("pixel_size_um")), None)
     return Micrograph(data=arr, levels=[arr], axes=axes, pixel_size_um=pixel_size, path=path,
                       metadata=meta)
 

@@ -1153,7 +1153,7 @@ def measure_intercepts(
     """
     from ..io import image_data, pixel_size_note
 
-    note = pixel_size_note(mask, given=pixel_size_um)
+    pixel_note = pixel_size_note(mask, given=pixel_size_um)
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
         pixel_size_um = file_px
@@ -1167,11 +1167,9 @@ def measure_intercepts(
             f"must be at least {MIN_MASK_SIDE} x {MIN_MASK_SIDE} px"
         )
     pixel_size_um = check_pixel_size(pixel_size_um)
-    warnings_: list[str] = [note] if note else []
     from ..io import micrograph_as_mask_note
 
-    if (note := micrograph_as_mask_note(mask)) is not None:
-        warnings_.append(note)
+    warnings_: list[str] = [n for n in (pixel_note, micrograph_as_mask_note(mask)) if n]
     fraction = np.count_nonzero(m) / m.size
     degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
     if degenerate:

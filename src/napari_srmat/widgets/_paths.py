@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["layer_file", "absolute_output_path", "writable_folder"]
+__all__ = ["layer_file", "layer_folder", "absolute_output_path", "writable_folder"]
 
 
 def layer_file(layer) -> Path | None:
@@ -27,6 +27,12 @@ def layer_file(layer) -> Path | None:
         if p and "://" not in str(p):
             return Path(p).expanduser().absolute()
     return None
+
+
+def layer_folder(layer) -> Path | None:
+    """The folder of :func:`layer_file` (where outputs made from the layer go), if any."""
+    f = layer_file(layer)
+    return None if f is None else f.parent
 
 
 def writable_folder(folder: Path | None) -> bool:

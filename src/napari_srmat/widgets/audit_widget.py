@@ -65,9 +65,6 @@ KEYS = {"r": "real", "h": "hallucinated", "u": "unsure", "n": "next", "p": "prev
 
 _COLORS = {"real": "lime", "hallucinated": "red", "unsure": "yellow", None: "magenta"}
 
-#: Names of the boundary-overlay Image layers the widget adds (never LR/SR choices).
-_OVERLAY_NAMES = ("SR boundaries", "LR-up boundaries")
-
 
 #: Audit widgets that took the review keys, the latest last (weak: a widget dropped
 #: without being closed never holds them back).
@@ -300,15 +297,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     # ----------------------------------------------------------------- layers
     def _image_layers(self):
         """The Image layers the user can choose as LR / SR: micrographs, not the boundary
-        overlays this widget adds nor the other analysis maps (:func:`is_micrograph_layer`)."""
+        overlays this widget adds (``kind`` "boundary overlay") nor the other analysis
+        maps (:func:`is_micrograph_layer`)."""
         import napari
 
-        from .layers import OWN_LAYER_KEY, is_micrograph_layer
+        from .layers import is_micrograph_layer
 
         return [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Image)
-                and is_micrograph_layer(lay)
-                and lay.metadata.get(OWN_LAYER_KEY) not in _OVERLAY_NAMES
-                and lay not in self.overlay_layers.values()]
+                and is_micrograph_layer(lay)]
 
     def _refresh_layers(self, *_) -> None:
         layers = self._image_layers()

@@ -21,7 +21,7 @@ from ..estimates import plan_super_resolution
 from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from ._paths import absolute_output_path, layer_file
+from ._paths import absolute_output_path, layer_folder
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
@@ -180,8 +180,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         opts = self.options()
         if opts["out"] is not None:
             # never napari's working folder: beside the input's file, else home; shown
-            src = layer_file(layer)
-            out = absolute_output_path(opts["out"], beside=src.parent if src else None)
+            out = absolute_output_path(opts["out"], beside=layer_folder(layer))
             self.output.setText(str(out))
             opts["out"] = str(out)
         opts["pixel_size_um"] = layer_pixel_size_um(layer)

@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
 from ..sr.registry import TRAINABLE_MODELS
-from ._paths import absolute_output_path, layer_file
+from ._paths import absolute_output_path, layer_folder
 from ._qt import LayerCombo
 from ._worker import ProgressForwarder, ShutDownWhenClosedMixin, start_job, user_action
 from .layers import WidgetInputError, is_micrograph_layer, layer_image_data, micrograph_data
@@ -376,8 +376,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             # never napari's working folder: beside the data folder (or the image
             # layer's file), else home; the field shows where the job writes
             if from_layers:
-                src = layer_file(self.image_layer.value)
-                beside = src.parent if src else None
+                beside = layer_folder(self.image_layer.value)
             else:
                 beside = Path(o["data"]).expanduser().absolute().parent if o["data"] else None
             out = absolute_output_path(o["out"], beside=beside)
