@@ -238,6 +238,32 @@ def test_tiff_alpha_is_dropped_as_for_png(tmp_path, rng):
     assert read_image(png).shape == read_image(tmp_path / "rgba.tif").shape
 
 
+def test_channels_that_are_not_grey_or_rgb_are_told_once(tmp_path, rng):
+    """A two-detector TIFF (two channels, no alpha marked) was measured and
+    super-resolved from channel 0 without a word (the channel rule takes channel 0 of
+    an ``(H, W, 2)`` image, and the first three of four or more)."""
+    two = tmp_path / "two.tif"
+    tifffile.imwrite(two, rng.integers(0, 255, (30, 40, 2), dtype=np.uint8),
+                     photometric="minisblack", planarconfig="contig")
+    with pytest.warns(UserWarning, match=r"two.tif: 2 channels .* only channel 0 is used"):
+        m = read_image(two)
+    assert m.shape == (30, 40, 2) and len(m.metadata["read_warnings"]) == 1
+    five = tmp_path / "five.tif"
+    tifffile.imwrite(five, rng.integers(0, 255, (30, 40, 5), dtype=np.uint8),
+                     photometric="minisblack", planarconfig="contig")
+    with pytest.warns(UserWarning, match=r"5 channels .* channels 0-2 are used as RGB"):
+        read_image(five)
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, _rgb(rng, 30, 40), photometric="rgb")
+    marked = tmp_path / "grey_alpha.tif"  # a marked alpha is dropped: nothing to tell
+    tifffile.imwrite(marked, rng.integers(0, 255, (30, 40, 2), dtype=np.uint8),
+                     photometric="minisblack", extrasamples=["unassalpha"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(rgb).shape == (30, 40, 3)
+        assert read_image(marked).shape == (30, 40)
+
+
 @pytest.mark.parametrize("mode", ["P", "CMYK", "miniswhite"])
 def test_tiff_palette_cmyk_and_white_is_zero_read_as_they_look(tmp_path, rng, mode):
     """A palette TIFF was read as its colour indices (a grey image of numbers), a CMYK

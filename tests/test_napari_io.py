@@ -6,6 +6,7 @@ import importlib
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -162,10 +163,13 @@ def test_two_channel_image_opens_as_one_2d_layer_per_channel(make_napari_viewer,
     g.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
         {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 250, 250]}]}]}]
     viewer = make_napari_viewer()
-    layers = viewer.open(str(path), plugin=PLUGIN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # split into grey layers: no channel note
+        layers = viewer.open(str(path), plugin=PLUGIN)
     assert len(layers) == 2
     for i, layer in enumerate(layers):
         assert layer.ndim == 2 and not layer.rgb
+        assert not layer.metadata.get("read_warnings")
         np.testing.assert_allclose(layer.scale, (0.25, 0.25))
         assert layer_pixel_size_um(layer) == pytest.approx(0.25)
         np.testing.assert_array_equal(np.asarray(layer.data), img[i])

@@ -9,6 +9,7 @@ as an OME-Zarr pyramid through :func:`napari_srmat.io.write_ome_zarr`.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,26 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         ``channel_axis=2``: napari opens one 2-D layer per channel.
     """
     from .io import read_image
+    from .io._float import channel_rule_note
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     out: list[LayerData] = []
     for p in paths:
-        mic = read_image(p)
+        with warnings.catch_warnings(record=True) as told:
+            warnings.simplefilter("always")
+            mic = read_image(p)
         levels = list(mic.levels) or [mic.data]
         rgb = mic.axes == "YXC" and int(levels[0].shape[-1]) in (3, 4)
         meta = dict(mic.metadata or {})
+        # channels split into layers are each grey: the reader's channel note does not apply
+        split = mic.axes == "YXC" and not rgb
+        dropped = channel_rule_note(levels[0].shape, source=str(p)) if split else None
+        if dropped:
+            meta["read_warnings"] = [m for m in meta["read_warnings"] if m != dropped]
+        for warning in told:
+            if str(warning.message) != dropped:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                       warning.lineno)
         meta["pixel_size_um"] = mic.pixel_size_um
         meta["path"] = str(p)
         kwargs: dict[str, Any] = {

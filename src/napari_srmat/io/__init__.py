@@ -8,6 +8,7 @@ from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float
 from ._float import (
     all_finite,
     as_rgb,
+    channel_rule_note,
     check_pixel_values,
     float_bit_depth_divisor,
     grey_or_rgb,
@@ -83,6 +84,7 @@ __all__ = [
     "default_n_levels",
     "all_finite",
     "as_rgb",
+    "channel_rule_note",
     "grey_or_rgb",
     "image_data",
     "image_info",

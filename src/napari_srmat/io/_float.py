@@ -6,6 +6,7 @@ through :func:`to_float01` (and :func:`to_uint8` for the way back to 8-bit files
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,31 @@ def grey_or_rgb(arr: Any) -> np.ndarray:
     if a.ndim == 3:
         a = a[..., 0] if a.shape[2] in (1, 2) else a[..., :3]
     return a
+
+
+def channel_rule_note(shape: Sequence[int], *, source: str = "the image") -> str | None:
+    """What :func:`grey_or_rgb` drops from an image whose channels are not grey or RGB.
+
+    A file's alpha is dropped when it is read, so channels left over are data: two
+    channels (two detectors, or an alpha the file does not mark) become channel 0, four
+    or more become the first three as RGB. That is silent in :func:`grey_or_rgb`; the
+    readers tell it once with this line. ``None`` for ``(H, W)``, ``(H, W, 1)`` and
+    ``(H, W, 3)``.
+
+    Examples
+    --------
+    >>> channel_rule_note((64, 64, 3)) is None
+    True
+    >>> channel_rule_note((64, 64, 2), source="a.tif").split(";")[0]
+    'a.tif: 2 channels that are not grey or RGB'
+    """
+    if len(shape) != 3 or int(shape[2]) in (1, 3):
+        return None
+    n = int(shape[2])
+    used = "only channel 0 is used (as grey)" if n == 2 else "channels 0-2 are used as RGB"
+    return (f"{source}: {n} channels that are not grey or RGB; {used} by measurements, "
+            "super-resolution and boundaries; save the channel you want as its own image "
+            "to use another")
 
 
 def _is_lazy(arr: Any) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_number
+from ._float import channel_rule_note
 from ._pixel import (
     PIXEL_SIZE_RANGE_UM,
     check_pixel_size,
@@ -1094,6 +1095,10 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     with warnings.catch_warnings(), _quiet_tifffile():  # the readers' libraries' own
         warnings.simplefilter("ignore")  # warnings and log lines are noise here
         micrograph = _read_by_format(path, fmt, chunks)
+    channels = channel_rule_note(micrograph.data.shape if micrograph.axes == "YXC" else (),
+                                 source=str(path))
+    if channels:
+        micrograph.metadata.setdefault("read_warnings", []).append(channels)
     for message in micrograph.metadata.get("read_warnings", ()):
         warnings.warn(message, UserWarning, stacklevel=2)
     return micrograph
