@@ -818,8 +818,14 @@ def _t_regression(prob, params):
     return _clip_t(float(params["intercept"]) + float(np.dot(params["coef"], _features(prob))))
 
 
-def _grid_t():
-    return [{"threshold": float(t)} for t in np.round(np.arange(0.05, 0.951, 0.01), 3)]
+def _one_param_grid(name: str, values: np.ndarray, decimals: int) -> Callable:
+    """The ``grid`` of a rule with one parameter: ``name`` over ``values`` rounded to
+    ``decimals`` (the one shape of :attr:`ThresholdRule.grid` for one-parameter rules)."""
+    values = np.round(values, decimals)
+    return lambda: [{name: float(v)} for v in values]
+
+
+_grid_t = _one_param_grid("threshold", np.arange(0.05, 0.951, 0.01), 3)
 
 
 def _grid_hysteresis():
@@ -895,24 +901,20 @@ RULES: dict[str, ThresholdRule] = {r.name: r for r in (
                   threshold=_t_global, grid=_grid_t, objective="pooled"),
     ThresholdRule("quantile", "top fraction q of each image's pixels, q fitted for l",
                   threshold=_t_quantile, adaptive=True,
-                  grid=lambda: [{"q": float(q)} for q in np.round(np.geomspace(0.02, 0.4, 60),
-                                                                   5)]),
+                  grid=_one_param_grid("q", np.geomspace(0.02, 0.4, 60), 5)),
     ThresholdRule("density", "t_i gives the skeleton density of the calibration truth",
                   threshold=_t_density, fit=_fit_density, adaptive=True),
     ThresholdRule("mass", "fraction alpha * mean(prob_i) of each image's pixels",
                   threshold=_t_mass, adaptive=True,
-                  grid=lambda: [{"alpha": float(a)} for a in np.round(np.geomspace(0.2, 3.0, 60),
-                                                                       5)]),
+                  grid=_one_param_grid("alpha", np.geomspace(0.2, 3.0, 60), 5)),
     ThresholdRule("otsu", "Otsu threshold of each probability map", threshold=_t_otsu,
                   fit=lambda table, idx: {}, adaptive=True),
     ThresholdRule("otsu_scaled", "c * Otsu threshold of each map, c fitted for l",
                   threshold=_t_otsu_scaled, adaptive=True,
-                  grid=lambda: [{"c": float(c)} for c in np.round(np.arange(0.4, 1.81, 0.025),
-                                                                   3)]),
+                  grid=_one_param_grid("c", np.arange(0.4, 1.81, 0.025), 3)),
     ThresholdRule("relative", "c * 99th percentile of each map, c fitted for l",
                   threshold=_t_relative, adaptive=True,
-                  grid=lambda: [{"c": float(c)} for c in np.round(np.arange(0.1, 1.001, 0.0125),
-                                                                   4)]),
+                  grid=_one_param_grid("c", np.arange(0.1, 1.001, 0.0125), 4)),
     ThresholdRule("regression", "t_i regressed on the map's mean, p95 and Otsu threshold",
                   threshold=_t_regression, fit=_fit_regression, adaptive=True),
     ThresholdRule("hysteresis", "hysteresis thresholds low/high fitted for l",
