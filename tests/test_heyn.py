@@ -95,8 +95,12 @@ def test_circles_pattern_geometry_and_known_count():
     assert closed.all() and len(paths) == 3
     radii = [np.hypot(*(p - p.mean(axis=0)).T).mean() for p in paths]
     assert radii[0] == pytest.approx(200, rel=0.01)
-    assert radii[1] / radii[0] == pytest.approx(0.5, rel=0.01)
-    assert radii[2] / radii[0] == pytest.approx(166.7 / 500, rel=0.01)
+    # E112 Abrams: three concentric, *equally spaced* circles of 500 mm in all (diameters
+    # 79.58, 53.05, 26.53 mm: circumferences 250, 166.7, 83.3 mm, radii 3 : 2 : 1)
+    assert radii[1] / radii[0] == pytest.approx(53.05 / 79.58, rel=0.01)
+    assert radii[2] / radii[0] == pytest.approx(26.53 / 79.58, rel=0.01)
+    assert radii[0] - radii[1] == pytest.approx(radii[1] - radii[2], rel=0.01)
+    assert sum(radii) / radii[0] == pytest.approx(500 / 250, rel=0.01)
     # a single vertical line through the centre: every circle crosses it twice
     m = np.zeros(shape, bool)
     m[:, 200] = True

@@ -126,3 +126,25 @@ def test_report_tab_writes_both_measurements(make_napari_viewer, qtbot, tmp_path
                     timeout=60000)
     assert panel.last_path.read_bytes().startswith(b"%PDF")
     assert is_our_report(panel.last_path)
+
+
+def test_iso643_index_is_not_labelled_astm():
+    """Under the ISO 643 rule the summary's ``astm_g`` holds the ISO 643 index
+    (m = 8 · 2^G, 0.046 below the E112 G of the same N_A); the report and the widget's
+    summary table called it "ASTM grain size G"."""
+    from napari_srmat.metrics.planimetric import iso643_g_from_grains_per_mm2
+    from napari_srmat.report import specimen_summary_rows
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=2)
+    kw = dict(pixel_size_um=0.5, method="planimetric")
+    iso = measure_specimen([ms.boundaries, ms.boundaries[::-1]], rule="iso643", **kw)
+    s = iso["summary"]
+    assert s["astm_g"] == pytest.approx(iso643_g_from_grains_per_mm2(s["grains_per_mm2"]))
+    labels = dict((v, k) for k, v in specimen_summary_rows(s) if isinstance(v, float))
+    label = labels[s["astm_g"]]
+    assert "ISO 643" in label and "ASTM" not in label
+    text = report_html(report_from_specimen(iso, histograms=False))
+    assert "ASTM grain size G" not in text and "ISO 643 grain size index G" in text
+    e112 = measure_specimen([ms.boundaries, ms.boundaries[::-1]], rule="e112", **kw)
+    assert ("ASTM grain size G", e112["summary"]["astm_g"]) in specimen_summary_rows(
+        e112["summary"])

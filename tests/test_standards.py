@@ -628,3 +628,27 @@ def test_specimen_json_has_the_documented_keys():
     assert nopx["images"][0]["astm_g"] is None and nopx["images"][0]["grains_per_mm2"] is None
     assert nopx["summary"]["astm_g"] is None
     assert nopx["summary"]["relative_accuracy_pct"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_specimen_intervals_have_no_impossible_ends():
+    """Two planimetric fields of N_A 100 and 300 mm⁻²: mean 200, half-width
+    t(0.975, 1) · s / √2 = 12.706 · 141.4 / 1.414 = 1270.6. The lower end of the N_A interval
+    would be -1070 grains per mm²; as for ℓ̄ (and G) of the intercept method it is
+    withheld (null) rather than reported as a negative count."""
+    def fld(v, method):
+        key = "intersections_per_mm" if method == "intercept" else "grains_per_mm2"
+        return {"method": method, "rule": "e112", "pixel_size_um": 1.0, key: v,
+                "n_intersections": 80, "n_grains_equivalent": 90, "grain_areas_um2": [],
+                "warnings": []}
+
+    sp = summarize_fields([fld(100.0, "planimetric"), fld(300.0, "planimetric")])
+    assert sp["mean"] == 200.0 and sp["ci95_half_width"] == pytest.approx(1270.62, abs=0.01)
+    assert sp["grains_per_mm2_ci95"] == [None, pytest.approx(1470.62, abs=0.01)]
+    assert sp["astm_g_ci95"][0] is None
+    si = summarize_fields([fld(100.0, "intercept"), fld(300.0, "intercept")])
+    assert si["mean_intercept_um_ci95"] == [pytest.approx(1000 / 1470.62), None]
+    assert si["astm_g_ci95"][0] is None
+    # an interval inside the positive numbers is kept as it is, [low, high]
+    ok = summarize_fields([fld(v, "planimetric") for v in (190.0, 200.0, 210.0)])
+    lo, hi = ok["grains_per_mm2_ci95"]
+    assert 0 < lo < 200 < hi and lo + hi == pytest.approx(400)

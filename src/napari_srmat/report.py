@@ -48,6 +48,7 @@ __all__ = [
     "REPORT_FORMATS",
     "report_from_specimen",
     "specimen_summary_rows",
+    "grain_size_number_label",
     "report_from_heyn",
     "overlay_figure",
     "write_report",
@@ -251,6 +252,23 @@ SPECIMEN_SUMMARY_EXTRA = (
 )
 
 
+def grain_size_number_label(standard: Any) -> str:
+    """How a summary's ``astm_g`` is named for a reader: under the ISO 643 rule it holds
+    the ISO 643 index (``m = 8 * 2**G``, 0.046 below the E112 G of the same N_A), not an
+    ASTM number.
+
+    Examples
+    --------
+    >>> grain_size_number_label("ISO 643 planimetric: inside + edge/2 + corner/4")
+    'ISO 643 grain size index G'
+    >>> grain_size_number_label("ASTM E112 planimetric (Jeffries): inside + edge/2")
+    'ASTM grain size G'
+    """
+    if str(standard or "").startswith("ISO 643"):
+        return "ISO 643 grain size index G"
+    return "ASTM grain size G"
+
+
 def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
     """(label, value) rows of a specimen summary (``measure_specimen(...)["summary"]``).
 
@@ -261,7 +279,7 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
         ("standard", s.get("standard")),
         ("method", s.get("method")),
         ("fields", s.get("n_fields")),
-        ("ASTM grain size G", s.get("astm_g")),
+        (grain_size_number_label(s.get("standard")), s.get("astm_g")),
         ("G, 95 % confidence interval", s.get("astm_g_ci95")),
     ]
     rows += [(label, s[key]) for key, label in SPECIMEN_SUMMARY_EXTRA if key in s]

@@ -8,7 +8,6 @@ import sys
 
 from . import (
     DEVICE_HELP,
-    PATTERN_HELP,
     UserError,
     error_line,
     lines_arg,
@@ -51,8 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="µm per pixel (overrides the file's)")
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
-    p.add_argument("--pattern", default="random", choices=("random", "grid", "circles"),
-                   help=PATTERN_HELP)
+    p.add_argument("--pattern", default=None, choices=("random", "grid", "circles"),
+                   help="test lines laid over the boundaries: random lines, a grid (rows and "
+                        "columns) or circles (default random; with --method grid, which also "
+                        "gives the anisotropy index)")
     p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
                    help="random lines / grid lines per axis")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
@@ -118,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
                         "images, not --mask")
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
+    if args.pattern is None:
+        args.pattern = "grid" if args.method else "random"
     twins = _per_image(args.twins, args.images, "--twins")
     exclusions = _per_image(args.exclusions, args.images, "--exclusions")
     model = None
@@ -256,25 +259,30 @@ def _per_image(paths, images, flag: str) -> list:
 def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> dict:
     """The standards' measurement (metrics.standards) of one field: the user's mask, or
     the model's binarised boundaries at the inference scale."""
-    from ..io import read_mask, read_window
+    from ..io import pixel_size_note, read_mask, read_window
     from ..metrics.standards import measure_field
 
     px = res.pixel_size_um
     if args.mask:
         arr = mic.data
+        # as read: measure_field applies the mask rule (io.as_bool_mask), as --mask alone
+        # and srmat heyn do
         boundaries = read_window(arr, 0, arr.shape[0], 0, arr.shape[1])
-        if boundaries.ndim == 3:
-            boundaries = boundaries.max(axis=2)
-        boundaries = boundaries > 0
     else:
         boundaries = res.boundaries   # the map the grain size was measured on
         px = None if px is None else px / res.inference_scale
-    return measure_field(
+    field = measure_field(
         boundaries, pixel_size_um=px, method=args.method, rule=args.rule,
+        pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
         skeletonize=not args.mask,
         twins=None if twins_path is None else read_mask(twins_path),
         exclusion=None if exclusion_path is None else read_mask(exclusion_path),
         name=name)
+    # why the file's pixel size was not used (non-square pixels), or that the given one
+    # differs from it: the field's JSON says so, not only the stderr lines
+    if (note := pixel_size_note(mic, given=args.pixel_size_um)) is not None:
+        field["warnings"].insert(0, note)
+    return field
 
 
 def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:

@@ -21,9 +21,10 @@ Patterns
     the margin box (``2 * n_lines`` lines; the TBM evaluation protocol is 50 + 50
     with a 5% margin).
 ``"circles"``
-    Three concentric circles centred in the image whose circumferences are in the
-    ratio 500 : 250 : 166.7 (the ASTM E112 Abrams three-circle pattern), the largest
-    inscribed in the margin box.
+    The ASTM E112 Abrams three-circle pattern: three concentric, equally spaced circles
+    centred in the image whose circumferences are in the ratio 250 : 166.7 : 83.3 (500
+    mm in all on the standard's pattern; diameters 79.58, 53.05 and 26.53 mm, radii
+    3 : 2 : 1), the largest inscribed in the margin box.
 ``"segments"``
     Explicit test lines: an ``(M, 2, 2)`` array ``[[r0, c0], [r1, c1]]`` or a list of
     ``(K, 2)`` polylines (see :func:`load_segments`).
@@ -94,8 +95,10 @@ MAX_N_LINES = 100_000
 HEYN_SEED = 1234
 HEYN_MARGIN = 0.05
 
-#: Circumferences of the E112 Abrams three-circle pattern (mm): radii are proportional.
-ABRAMS_CIRCUMFERENCES = (500.0, 250.0, 166.7)
+#: Circumferences of the E112 Abrams three-circle pattern (mm): three concentric, equally
+#: spaced circles of 500 mm in all (diameters 79.58, 53.05 and 26.53 mm); radii are
+#: proportional.
+ABRAMS_CIRCUMFERENCES = (250.0, 166.7, 83.3)
 
 
 class HeynError(ValueError):

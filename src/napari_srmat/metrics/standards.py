@@ -547,7 +547,11 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
             )
         else:
             out["grains_per_mm2"] = mean
-            out["grains_per_mm2_ci95"] = [mean - half, mean + half] if math.isfinite(half) else None
+            # a non-positive lower end (few, scattered fields) is withheld, as for ℓ̄
+            out["grains_per_mm2_ci95"] = (
+                [mean - half if mean > half else None, mean + half]
+                if math.isfinite(half) else None
+            )
     elif not has_um:
         warnings_.append("no pixel size: grain size numbers (G) are not reported")
     anis = [f.get("anisotropy_index") for f in fields if f.get("anisotropy_index") is not None]
