@@ -384,3 +384,24 @@ def test_residual_floor_adapts(pair):
     assert flagged_auto < 0.2 * area
     with pytest.raises(ValueError, match="residual_floor"):
         find_candidates(lr, hr, scale=4, residual_floor="sometimes")
+
+
+@pytest.mark.parametrize("other_px", [None, 0.5])
+def test_report_density_column_has_one_unit(tmp_path, other_px):
+    """Images that do not share one known pixel size: every row of the density column is
+    per megapixel (a row in mm per mm^2 under a 'px per MP' header was 250x off)."""
+    _, _, a = _session(tmp_path)
+    _, _, b = _session(tmp_path)
+    a.pixel_size_um, b.pixel_size_um = 0.25, other_px
+    for s in (a, b):
+        s.decide("hallucinated", save=False)
+    res = write_report([a, b], tmp_path / "rep.md", thumbnails=False)
+    per_mp = 10.0 / (64 * 64 / 1e6)  # candidate 1: 10 px of new boundary on a 64 x 64 SR
+    rows = [r for r in (tmp_path / "rep.md").read_text().splitlines() if r.startswith("| ")]
+    assert "px per MP" in rows[0]
+    for row in rows[1:4]:  # image 1, image 2, pooled
+        assert float(row.split("|")[7]) == pytest.approx(per_mp, rel=1e-3)
+    text = (tmp_path / "rep.md").read_text()
+    assert "do not share one known pixel size" in text and "Pixel size unknown" not in text
+    assert res["per_image"][0]["hallucinated_per_mm2"] == pytest.approx(10 * 0.25e-3 / (
+        64 * 64 * 0.25e-3 ** 2))

@@ -42,8 +42,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     -------
     dict
         ``counts`` per verdict (+ ``unreviewed``), ``hallucinated_length_px``,
-        ``area_px``, ``hallucinated_per_mm2`` (mm of boundary per mm^2) or
-        ``hallucinated_px_per_megapixel``, ``hallucinated_fraction`` of all boundary
+        ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
+        boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
+        all boundary
         length (None when unknown), and ``length_from_bbox_estimate`` (number of added
         regions whose length is the bbox diagonal).
     """
@@ -85,8 +86,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     if px:
         area_mm2 = area_px * (px * 1e-3) ** 2
         out["hallucinated_per_mm2"] = hall_len * px * 1e-3 / area_mm2 if area_mm2 else None
-    else:
-        out["hallucinated_px_per_megapixel"] = hall_len / (area_px / 1e6) if area_px else None
+    # always given: the unit of a report whose images do not share one pixel size
+    out["hallucinated_px_per_megapixel"] = hall_len / (area_px / 1e6) if area_px else None
     tot = session.total_boundary_length_px
     out["hallucinated_fraction"] = (hall_len / tot) if tot else None
     return out
@@ -103,8 +104,7 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         px = pxs.pop()
         out["pixel_size_um"] = px
         out["hallucinated_per_mm2"] = hall * px * 1e-3 / (area * (px * 1e-3) ** 2)
-    else:
-        out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
+    out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
     tots = [s["total_boundary_length_px"] for s in summaries]
     out["hallucinated_fraction"] = (hall / sum(tots)) if all(tots) else None
     return out
@@ -196,6 +196,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     if per_mm2:
         lines.append(f"Pixel size: {pooled['pixel_size_um']:g} um (SR grid). Hallucinated "
                      "boundary density in mm of boundary per mm^2.")
+    elif any(sm["pixel_size_um"] is not None for sm in summaries):
+        sizes = ", ".join("unknown" if sm["pixel_size_um"] is None
+                          else f"{sm['pixel_size_um']:g} um" for sm in summaries)
+        lines.append(f"The images do not share one known pixel size ({sizes}): "
+                     "hallucinated boundary density is given in SR pixels of boundary "
+                     "length **per megapixel** (not per mm^2) for every image.")
     else:
         lines.append("Pixel size unknown: hallucinated boundary density is given in SR "
                      "pixels of boundary length **per megapixel** (not per mm^2).")
@@ -204,7 +210,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
 
     def _row(name, s):
         c = s["counts"]
-        dens = s.get("hallucinated_per_mm2", s.get("hallucinated_px_per_megapixel"))
+        # one unit per column: the pooled row's (per mm^2 only when every image has it)
+        dens = s["hallucinated_per_mm2" if per_mm2 else "hallucinated_px_per_megapixel"]
         frac = s.get("hallucinated_fraction")
         return (f"| {name} | {c['real']} | {c['hallucinated']} | {c['unsure']} | "
                 f"{c['unreviewed']} | {s['hallucinated_length_px']:.0f} | "
