@@ -405,3 +405,27 @@ def test_report_density_column_has_one_unit(tmp_path, other_px):
     assert "do not share one known pixel size" in text and "Pixel size unknown" not in text
     assert res["per_image"][0]["hallucinated_per_mm2"] == pytest.approx(10 * 0.25e-3 / (
         64 * 64 * 0.25e-3 ** 2))
+
+
+def test_session_file_named_csv_is_refused(tmp_path, capsys):
+    """A session saved as 'audit.csv' had its JSON replaced by the CSV log at once: the
+    next decision failed ('not an audit session file') and the session was lost."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr, sr, s = _session(tmp_path)
+    with pytest.raises(ValueError, match=r"ends in \.csv"):
+        s.save(tmp_path / "audit.csv")
+    assert not (tmp_path / "audit.csv").exists()
+    s.save(tmp_path / "audit.json")
+    s.decide("real")
+    assert AuditSession.load(tmp_path / "audit.json").decisions[1].verdict == "real"
+    # the CLI refuses it before the search, in one line
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(sr).save(tmp_path / "sr.png")
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(tmp_path / "out.CSV"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "ends in .csv" in err and "Traceback" not in err
+    assert not (tmp_path / "out.CSV").exists()

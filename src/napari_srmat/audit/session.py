@@ -33,6 +33,7 @@ __all__ = [
     "AddedRegion",
     "AuditSession",
     "checksum",
+    "check_session_path",
 ]
 
 SCHEMA = "napari-srmat/audit-session"
@@ -59,6 +60,29 @@ def _is_session_csv(path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
 VERDICTS = ("real", "hallucinated", "unsure")
+
+
+def check_session_path(path) -> Path:
+    """Refuse a path an audit session cannot be saved to: empty, a folder, or a ``.csv``
+    name (the session's CSV goes beside the JSON as ``PATH.csv``: the two would be one
+    file, each save replacing the JSON by the CSV).
+
+    Examples
+    --------
+    >>> check_session_path("audit.json").name
+    'audit.json'
+    >>> check_session_path("audit.csv")
+    Traceback (most recent call last):
+    ...
+    ValueError: session file 'audit.csv' ends in .csv, the name of the CSV log written ...
+    """
+    path = Path(path)
+    if not str(path) or str(path) == "." or path.is_dir():
+        raise ValueError(f"not a file path to save the audit session to: {str(path)!r}")
+    if path.suffix.lower() == ".csv":  # also on case-insensitive file systems
+        raise ValueError(f"session file {str(path)!r} ends in .csv, the name of the CSV log "
+                         "written beside the session: give a .json file name")
+    return path
 
 
 class AuditFileError(ValueError):
@@ -388,8 +412,7 @@ class AuditSession:
         from ..outputs import OutputExistsError, check_output_location
 
         path = Path(path if path is not None else self.path or "")
-        if not str(path) or path.is_dir():
-            raise ValueError(f"not a file path to save the audit session to: {str(path)!r}")
+        check_session_path(path)
         check_output_location(path)
         csv_path = path.with_suffix(".csv")
         for p, ours in ((path, is_audit_session_file), (csv_path, _is_session_csv)):

@@ -14,14 +14,14 @@ __all__ = ["register"]
 
 def _candidates(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, find_candidates_job
-    from ..audit.session import is_audit_session_file
+    from ..audit.session import check_session_path, is_audit_session_file
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
 
     for p in (args.lr, args.sr):
         if not Path(p).exists():
             raise FileNotFoundError(f"no such image: {p}")
-    out = Path(args.out)
+    out = check_session_path(args.out)  # before the search, not after it
     inputs = [args.lr, args.sr, args.sr_std]
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
     check_not_input(out.with_suffix(".csv"), inputs)

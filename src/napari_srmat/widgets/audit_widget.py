@@ -525,12 +525,13 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         """Whether a new session may be saved to ``path``; raises for a path that can never
         take it, asks (``self.ask``) before replacing a session that holds decisions.
         ``by`` names what would replace it, ``refused`` starts the status line of a no."""
-        from ..audit.session import _is_session_csv, is_audit_session_file
+        from ..audit.session import _is_session_csv, check_session_path, is_audit_session_file
         from .layers import WidgetInputError
 
         if path.is_dir():
             raise WidgetInputError(f"session file {str(path)!r} is a folder: give a .json "
                                    "file name")
+        check_session_path(path)
         self._check_not_used_elsewhere(path)
         for p, ours in ((path, is_audit_session_file), (path.with_suffix(".csv"),
                                                         _is_session_csv)):
