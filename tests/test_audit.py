@@ -429,3 +429,23 @@ def test_session_file_named_csv_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "ends in .csv" in err and "Traceback" not in err
     assert not (tmp_path / "out.CSV").exists()
+
+
+def test_write_report_never_replaces_a_users_file(tmp_path):
+    """write_report('notes.md') replaced a user's file (only the CLI checked)."""
+    from napari_srmat.outputs import OutputExistsError
+
+    _, _, s = _session(tmp_path)
+    s.save(tmp_path / "audit.json")
+    notes = tmp_path / "notes.md"
+    notes.write_text("my notes\n")
+    with pytest.raises(OutputExistsError, match="not written by napari-srmat"):
+        write_report(s, notes, thumbnails=False)
+    assert notes.read_text() == "my notes\n"
+    with pytest.raises(ValueError, match="input"):  # the session itself
+        write_report(s, tmp_path / "audit.json", thumbnails=False)
+    assert AuditSession.load(tmp_path / "audit.json").candidates
+    write_report(s, tmp_path / "rep.md", thumbnails=False)
+    s.decide("hallucinated")
+    res = write_report(s, tmp_path / "rep.md", thumbnails=False)  # ours: regenerated
+    assert res["pooled"]["counts"]["hallucinated"] == 1

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_text
-from ..outputs import prepare_output_dir
+from ..outputs import check_output_file, prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
 from .session import VERDICTS, AuditSession
 
@@ -160,7 +160,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     ----------
     session_or_sessions : AuditSession or sequence of AuditSession
     path : path-like
-        The ``.md`` file (written atomically).
+        The ``.md`` file (written atomically). An existing report of napari-srmat is
+        replaced; any other existing file, and the sessions' files and images, are
+        refused (:class:`~napari_srmat.outputs.OutputExistsError`).
     pixel_size_um : float, optional
         SR pixel size for lengths per mm^2; without it (and none in the sessions)
         lengths are given per megapixel, and the report says so.
@@ -186,7 +188,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         raise ValueError("write_report needs at least one audit session")
     if images is not None and len(images) != len(sessions):
         raise ValueError(f"images has {len(images)} entries for {len(sessions)} sessions")
-    path = Path(path)
+    # the write protocol: our own report is regenerated from the sessions; any other file
+    # (a user's notes.md, a session, an image) is never replaced
+    inputs = [s.path for s in sessions]
+    inputs += [s.images.get(k, {}).get("path") for s in sessions for k in ("lr", "sr")]
+    path = check_output_file(path, inputs=inputs, overwrite=True, ours=is_audit_report_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     thumb_dir = path.with_name(path.stem + "_thumbs")
     summaries = [summarize(s, pixel_size_um) for s in sessions]

@@ -67,12 +67,9 @@ def _candidates(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, write_report
-    from ..audit.report import is_audit_report_file
-    from ..outputs import check_output_file
 
     sessions = [AuditSession.load(p) for p in args.audit]
-    # our own report is regenerated from the sessions; anything else is never replaced
-    check_output_file(args.out, inputs=args.audit, overwrite=True, ours=is_audit_report_file)
+    # write_report regenerates our own report and never replaces anything else
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)
     if args.json:
