@@ -449,3 +449,37 @@ def test_write_report_never_replaces_a_users_file(tmp_path):
     s.decide("hallucinated")
     res = write_report(s, tmp_path / "rep.md", thumbnails=False)  # ours: regenerated
     assert res["pooled"]["counts"]["hallucinated"] == 1
+
+
+def test_session_takes_the_sr_files_pixel_size(tmp_path, capsys):
+    """AuditSession.create(Micrograph, ...) raised "'Micrograph' object is not
+    subscriptable"; from paths, and in `srmat audit candidates`, the SR file's pixel size
+    was dropped, so the report was per megapixel although the file knew it."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image, write_ome_zarr
+
+    _, _, s = _session(tmp_path)
+    sr, _ = _grains((64, 64))
+    lr = (resolve_degrade()(sr, 4) * 255).round().astype(np.uint8)
+    s = AuditSession.create(lr, sr, s.candidates)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(sr, tmp_path / "sr.ome.zarr", pixel_size_um=0.25)
+    lr_m, sr_m = read_image(tmp_path / "lr.ome.zarr"), read_image(tmp_path / "sr.ome.zarr")
+    a = AuditSession.create(lr_m, sr_m, s.candidates)
+    assert a.pixel_size_um == 0.25
+    assert a.images["sr"]["sha256"] == s.images["sr"]["sha256"]  # the pixels' checksum
+    a.save(tmp_path / "a.json")
+    AuditSession.load(tmp_path / "a.json", lr=lr_m, sr=sr_m)  # a Micrograph resumes too
+    b = AuditSession.create(tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr", s.candidates)
+    assert b.pixel_size_um == 0.25
+    assert AuditSession.create(lr_m, sr_m, s.candidates, pixel_size_um=0.3).pixel_size_um \
+        == 0.3  # the user's wins
+    out = tmp_path / "cli.json"
+    rc = main(["audit", "candidates", str(tmp_path / "lr.ome.zarr"),
+               str(tmp_path / "sr.ome.zarr"), "--out", str(out), "--quiet"])
+    assert rc == 0 and json.loads(out.read_text())["pixel_size_um"] == 0.25
+    rc = main(["audit", "candidates", str(tmp_path / "lr.ome.zarr"),
+               str(tmp_path / "sr.ome.zarr"), "--out", str(out), "--quiet", "--overwrite",
+               "--pixel-size-um", "0.5"])
+    assert rc == 0 and json.loads(out.read_text())["pixel_size_um"] == 0.5
+    assert "the file records 0.25 µm per pixel" in capsys.readouterr().err

@@ -773,3 +773,55 @@ def test_a_deleted_panel_never_gets_the_keys_back(make_napari_viewer, qtbot, tmp
     from app_model.types import KeyBinding
 
     assert KeyBinding.from_str("R") not in viewer.keymap
+
+
+def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The widget's sessions had no pixel size even when the SR layer had one (reports
+    per megapixel only), and the session (checksums: every pixel of both images) was
+    built on the GUI thread after the search."""
+    import threading
+
+    import napari_srmat.audit.detector as detector
+    import napari_srmat.audit.session as session_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer = make_napari_viewer()
+    viewer.add_image(lr, name="lr", metadata={"pixel_size_um": 1.0})
+    viewer.add_image(sr, name="sr", metadata={"pixel_size_um": 0.25})
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+
+    def found(*args, stop=None, **kwargs):
+        return cands
+        yield
+
+    threads = []
+    checksum = session_mod.checksum
+
+    def recording_checksum(data):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return checksum(data)
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    monkeypatch.setattr(session_mod, "checksum", recording_checksum)
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.session_path_edit.setText(str(tmp_path / "px.json"))
+    w.find_candidates()
+    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert threads == [False, False]  # both checksums off the GUI thread
+    assert w.session.pixel_size_um == 0.25
+    assert AuditSession.load(tmp_path / "px.json").pixel_size_um == 0.25
+    # a layer whose pixels are not square has no pixel size: the report is in px
+    viewer.layers["sr"].metadata["pixel_size_yx_um"] = [0.25, 0.5]
+    w.session_path_edit.setText(str(tmp_path / "nonsquare.json"))
+    w.find_candidates()
+    qtbot.waitUntil(lambda: (tmp_path / "nonsquare.json").exists(), timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert AuditSession.load(tmp_path / "nonsquare.json").pixel_size_um is None

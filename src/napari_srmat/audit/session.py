@@ -123,6 +123,17 @@ def checksum(data) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _image_pixels(image, name: str):
+    """``(pixels, pixel size or None)`` of an image argument: a path is read, a
+    :class:`~napari_srmat.io.Micrograph` gives its data and (square) pixel size
+    (:func:`napari_srmat.io.image_data`), an array stays as it is."""
+    from ..io import image_data, read_image
+
+    if isinstance(image, str | os.PathLike):
+        image = read_image(image)
+    return image_data(image, name=name)
+
+
 @dataclass
 class Decision:
     """A reviewer's verdict on one candidate (or added region)."""
@@ -248,7 +259,9 @@ class AuditSession:
         sr_model : dict, optional
             ``{"name": ..., "settings": {...}}``.
         pixel_size_um : float, optional
-            SR pixel size.
+            SR pixel size; default the one ``sr`` records (a
+            :class:`~napari_srmat.io.Micrograph` or a file with square pixels), else
+            unknown (the report then gives densities per megapixel).
         """
         from ..io import check_pixel_size
 
@@ -257,9 +270,9 @@ class AuditSession:
         for key, arr, pth in (("lr", lr, lr_path), ("sr", sr, sr_path)):
             if isinstance(arr, str | os.PathLike):
                 pth = arr if pth is None else pth
-                from ..audit.report import _read_image  # local: avoids io import at load
-
-                arr = _read_image(arr)
+            arr, px = _image_pixels(arr, key)
+            if key == "sr" and pixel_size_um is None:
+                pixel_size_um = px  # the SR file's own (square pixels only), else unknown
             images[key] = {"sha256": checksum(arr), "shape": [int(s) for s in arr.shape],
                            "path": None if pth is None else str(Path(pth).resolve())}
         sr_shape = images["sr"]["shape"][:2]
@@ -502,10 +515,7 @@ class AuditSession:
         for key, img in (("lr", lr), ("sr", sr)):
             if img is None:
                 continue
-            if isinstance(img, str | os.PathLike):
-                from .report import _read_image
-
-                img = _read_image(img)
+            img, _ = _image_pixels(img, key)
             got = checksum(img)
             want = s.images[key]["sha256"]
             if got != want:

@@ -486,11 +486,25 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         path = self.session_path()
         if not self._session_path_ok(path):
             return
+        from .._napari_io import layer_pixel_size_um
 
-        def _done(cands) -> None:
-            if cands is None or self._shut:  # stopped, or the dock closed meanwhile
+        # the SR layer's pixel size (None when unknown or not square: the report is in px)
+        pixel_size_um = layer_pixel_size_um(searched[1])
+        reviewer = self.reviewer_edit.text()
+
+        def job(token):
+            cands = yield from find_candidates_job(lr, sr, stop=token, **kwargs)
+            if cands is None:
+                return None
+            # in the worker too: the checksums read every pixel of both images
+            return AuditSession.create(lr, sr, cands, reviewer=reviewer,
+                                       pixel_size_um=pixel_size_um)
+
+        def _done(session) -> None:
+            if session is None or self._shut:  # stopped, or the dock closed meanwhile
                 return
-            session = AuditSession.create(lr, sr, cands, reviewer=self.reviewer_edit.text())
+            if self.reviewer_edit.text():
+                session.reviewer = self.reviewer_edit.text()
             try:
                 # shown on the layers searched, whatever the lists show now
                 # (by their names now: a layer renamed during the search is still it)
@@ -517,8 +531,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                    "; the review keys act on another audit panel: click a candidate or "
                    "a review button to review here"))
 
-        self._start_single_job(
-            lambda token: find_candidates_job(lr, sr, stop=token, **kwargs), on_result=_done)
+        self._start_single_job(job, on_result=_done)
 
     def _session_path_ok(self, path: Path, *, by: str = "A new search",
                          refused: str = "not started") -> bool:
