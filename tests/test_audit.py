@@ -483,3 +483,25 @@ def test_session_takes_the_sr_files_pixel_size(tmp_path, capsys):
                "--pixel-size-um", "0.5"])
     assert rc == 0 and json.loads(out.read_text())["pixel_size_um"] == 0.5
     assert "the file records 0.25 µm per pixel" in capsys.readouterr().err
+
+
+def test_report_links_and_cells_survive_spaces_and_line_breaks(tmp_path):
+    """A report named 'my report.md' linked its thumbnails as '(my report_thumbs/...)',
+    which Markdown does not read as a link (no pictures); a note with a line break
+    ended its table row in the middle."""
+    import re
+    from urllib.parse import unquote
+
+    lr = np.zeros((16, 16), np.uint8)
+    sr = np.zeros((64, 64), np.uint8)
+    cands = [Candidate(id=1, bbox=[4, 4, 20, 20], score=50.0, kind="new_boundary",
+                       new_boundary_length_px=10.0)]
+    s = AuditSession.create(lr, sr, cands)
+    s.decide("hallucinated", note="twin?\nor a | scratch", save=False)
+    folder = tmp_path / "Prüfung µm"
+    write_report(s, folder / "my report.md", images=[(lr, sr)])
+    text = (folder / "my report.md").read_text(encoding="utf-8")
+    links = re.findall(r"!\[c1\]\(([^)\s]+)\)", text)
+    assert len(links) == 1 and (folder / unquote(links[0])).is_file()
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | 1 |"))
+    assert "twin? or a / scratch" in row and row.endswith("|")

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -136,6 +137,11 @@ def _thumb(lr_up: np.ndarray, sr: np.ndarray, bbox, path: Path, size: int = 160)
     canvas.paste(tiles[1], (tiles[0].size[0] + 4, 0))
     with atomic_path(path) as tmp:
         canvas.save(tmp, format="PNG")
+
+
+def _cell(text: str) -> str:
+    """``text`` as one Markdown table cell: a ``|`` or a line break would end the row."""
+    return " ".join(str(text).replace("|", "/").split())
 
 
 #: First line of every audit report (how an existing report is recognised as ours).
@@ -269,14 +275,16 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
             if lr is not None and rank <= max_thumbnails:
                 tp = thumb_dir / f"s{i + 1}_c{c.id}.png"
                 _thumb(lr_up, sr_f, c.bbox, tp)
-                img_md = f"![c{c.id}]({thumb_dir.name}/{tp.name})"
-            note = (d.note if d else "").replace("|", "/")
+                # percent-encoded: a link with a space ("my report_thumbs/...") is no
+                # link in Markdown, and the picture was not shown
+                img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
+            note = _cell(d.note if d else "")
             lines.append(f"| {rank} | {c.id} | {c.kind} | {c.score:.1f} | "
                          f"{c.new_boundary_length_px:.0f} | {d.verdict if d else '-'} | "
                          f"{note} | {img_md} |")
         for r in s.added_regions:
             lines.append(f"| added | r{r.id} | reviewer | - | {r.estimated_length_px:.0f} | "
-                         f"{r.verdict} | {r.note.replace('|', '/')} | |")
+                         f"{r.verdict} | {_cell(r.note)} | |")
         lines.append("")
     atomic_write_text(path, "\n".join(lines) + "\n")
     return {"per_image": summaries, "pooled": pooled, "report": str(path)}
