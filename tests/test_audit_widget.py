@@ -15,6 +15,13 @@ from napari_srmat.audit import AuditSession, Candidate  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
+def _load(w, qtbot, path):
+    """Load a session as the button does (checked in a worker) and wait for it."""
+    w.load_session(path)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=30_000)
+    return w.session
+
+
 def _press(viewer, key):
     """Trigger the viewer key binding for ``key`` (as a key press would)."""
     from app_model.types import KeyBinding
@@ -95,7 +102,7 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     qtbot.addWidget(w2)
     w2.lr_combo.setCurrentText("lr")
     w2.sr_combo.setCurrentText("sr")
-    s = w2.load_session(path)
+    s = _load(w2, qtbot, path)
     assert len(s.decisions) == 3 and s.position == w.session.position
     assert w2.progress_label.text() == "3/3 reviewed"
 
@@ -397,7 +404,7 @@ def test_search_results_go_on_the_searched_layers_and_loading_writes_nothing(
     other = viewer.add_image(np.zeros((64, 64), np.uint8), name="other", scale=(3.0, 3.0))
     before = path.read_bytes(), path.stat().st_mtime_ns
     bak = sorted(p.name for p in tmp_path.iterdir())
-    w.load_session(path)
+    _load(w, qtbot, path)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == bak
     w.session_path_edit.setText(str(tmp_path / "new.json"))
@@ -693,7 +700,7 @@ def test_two_panels_never_share_a_session_file(make_napari_viewer, qtbot, tmp_pa
     assert second.session is None and _decisions(path) == 1
     # once the first panel is closed, the file is free to resume
     first.shut_down()
-    second.load_session(path)
+    _load(second, qtbot, path)
     assert second.session.n_reviewed == 1
 
 
@@ -825,3 +832,43 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
     qtbot.waitUntil(lambda: (tmp_path / "nonsquare.json").exists(), timeout=30_000)
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
     assert AuditSession.load(tmp_path / "nonsquare.json").pixel_size_um is None
+
+
+def test_loading_a_session_checks_the_images_in_the_worker(make_napari_viewer, qtbot,
+                                                           tmp_path, monkeypatch):
+    """Load session… computed the checksums of both layers (every pixel) on the GUI
+    thread: napari froze for the whole read of a large SR image. A session of other
+    images (same shapes, other pixels) is still refused, in one line."""
+    import threading
+
+    import napari_srmat.audit.session as session_mod
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    w.shut_down()
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    w2 = AuditWidget(viewer)
+    qtbot.addWidget(w2)
+    w2.lr_combo.setCurrentText("lr")
+    w2.sr_combo.setCurrentText("sr")
+    threads = []
+    checksum = session_mod.checksum
+
+    def recording_checksum(data):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return checksum(data)
+
+    monkeypatch.setattr(session_mod, "checksum", recording_checksum)
+    assert _load(w2, qtbot, path) is not None
+    assert threads == [False, False]
+    assert w2.status.text().startswith("session loaded: 0/3 reviewed")
+    # other pixels, same names and shapes: refused, nothing shown
+    w3 = AuditWidget(viewer)
+    qtbot.addWidget(w3)
+    w2.shut_down()
+    viewer.layers["sr"].data = viewer.layers["sr"].data[::-1].copy()
+    w3.lr_combo.setCurrentText("lr")
+    w3.sr_combo.setCurrentText("sr")
+    assert _load(w3, qtbot, path) is None
+    assert "SR image does not match the audited one" in w3.status.text()

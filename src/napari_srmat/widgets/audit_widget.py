@@ -586,29 +586,39 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         start = str(Path(self.session_path_edit.text() or self._default_path()).parent)
         path, _ = QFileDialog.getOpenFileName(self, "Audit session", start, "JSON (*.json)")
         if path:
-            try:
-                self.load_session(path)
-            except AuditFileError:
-                pass  # load_session told the user
+            self.load_session(path)  # a bad or mismatched file is told by the job
 
-    def load_session(self, path) -> AuditSession:
-        """Resume a saved session; checks it against the selected LR/SR layers."""
-        from napari.utils.notifications import show_error
+    def load_session(self, path):
+        """Resume a saved session, checked against the selected LR/SR layers.
 
-        from ..errors import error_message
+        The file is read and the layers' checksums (every pixel of both images) are
+        computed in a worker (this widget's one job); the session is shown when they
+        match. A file that cannot be read or does not match the layers is told in a
+        notification and the status line. Returns the worker.
+        """
+        from ..jobs import Log
 
+        self._ensure_idle("a candidate search is running; stop it first")
+        names = (self.lr_combo.currentText(), self.sr_combo.currentText())
         lr = sr = None
-        if self.lr_combo.currentText() and self.sr_combo.currentText():
-            lr = self._layer_data(self.lr_combo.currentText())
-            sr = self._layer_data(self.sr_combo.currentText())
-        self._check_not_used_elsewhere(Path(path))
-        try:
-            session = AuditSession.load(path, lr=lr, sr=sr)
-        except AuditFileError as exc:
-            show_error(f"napari-srmat: {error_message(exc)}")
-            raise
-        self.set_session(session, path, save=False)  # loading writes nothing
-        return session
+        if names[0] and names[1]:
+            lr = self._layer_data(names[0])
+            sr = self._layer_data(names[1])
+        path = Path(path)
+        self._check_not_used_elsewhere(path)
+
+        def job(token):
+            yield Log(f"checking {path.name} against the selected layers")
+            return AuditSession.load(path, lr=lr, sr=sr)
+
+        def _done(session) -> None:
+            if session is None or self._shut:
+                return
+            self.set_session(session, path, save=False,  # loading writes nothing
+                             layer_names=names if all(names) else None)
+            self.status.setText(f"session loaded: {session.progress_text()}")
+
+        return self._start_single_job(job, on_result=_done)
 
     # ----------------------------------------------------------------- session
     def set_session(self, session: AuditSession, path=None, *, save: bool = True,
