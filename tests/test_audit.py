@@ -505,3 +505,24 @@ def test_report_links_and_cells_survive_spaces_and_line_breaks(tmp_path):
     assert len(links) == 1 and (folder / unquote(links[0])).is_file()
     row = next(line for line in text.splitlines() if line.startswith("| 1 | 1 |"))
     assert "twin? or a / scratch" in row and row.endswith("|")
+
+
+def test_a_save_never_replaces_decisions_another_program_saved(tmp_path):
+    """Two napari windows (or two reviewers) on one session file: each decision saved the
+    whole session over the other's, and the other's decisions were silently lost."""
+    _, _, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    a, b = AuditSession.load(path), AuditSession.load(path)
+    a.decide("real")  # a's first save: the file is as a read it
+    a.decide("unsure")
+    with pytest.raises(AuditFileError, match="changed by another program"):
+        b.decide("hallucinated", candidate_id=3)
+    assert {k: d.verdict for k, d in AuditSession.load(path).decisions.items()} == {
+        1: "real", 2: "unsure"}
+    b = AuditSession.load(path)  # read again: its saves go on
+    b.decide("hallucinated", candidate_id=3)
+    assert len(AuditSession.load(path).decisions) == 3
+    b.save(tmp_path / "copy.json")  # another file: no conflict
+    b.decide("real", candidate_id=4)
+    assert len(AuditSession.load(tmp_path / "copy.json").decisions) == 4

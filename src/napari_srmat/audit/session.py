@@ -123,6 +123,10 @@ def checksum(data) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _image_pixels(image, name: str):
     """``(pixels, pixel size or None)`` of an image argument: a path is read, a
     :class:`~napari_srmat.io.Micrograph` gives its data and (square) pixel size
@@ -237,6 +241,9 @@ class AuditSession:
     created: str = field(default_factory=_now)
     modified: str = field(default_factory=_now)
     path: Path | None = None
+    #: SHA-256 of the file at :attr:`path` as this session last read or wrote it: a save
+    #: over a file another program changed since then is refused (its work would be lost)
+    _file_digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -432,6 +439,14 @@ class AuditSession:
             if p.exists() and not ours(p):
                 raise OutputExistsError(f"{p} exists and is not an audit session file written "
                                         "by napari-srmat; it will not be replaced")
+        if (self._file_digest is not None and self.path is not None and path.exists()
+                and path.absolute() == Path(self.path).absolute()
+                and _digest(path.read_bytes()) != self._file_digest):
+            raise AuditFileError(
+                f"{path} was changed by another program (another napari window, a second "
+                "reviewer, srmat audit candidates) since this session read or saved it; "
+                "saving would replace its decisions: load it again, or save this session "
+                "to another file")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.modified = _now()
         text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
@@ -441,8 +456,8 @@ class AuditSession:
             shutil.copy2(path, tmp)
             os.replace(tmp, bak)
         atomic_write_text(path, text)
+        self.path, self._file_digest = path, _digest(text.encode("utf-8"))
         atomic_write_text(csv_path, self.to_csv())
-        self.path = path
         return path
 
     @classmethod
@@ -505,7 +520,8 @@ class AuditSession:
         """
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
             d = json.loads(text)
         except FileNotFoundError:
             raise
@@ -522,5 +538,5 @@ class AuditSession:
                 raise AuditFileError(
                     f"{path}: the {key.upper()} image does not match the audited one "
                     f"(checksum {got[:19]}... != recorded {want[:19]}...)")
-        s.path = path
+        s.path, s._file_digest = path, _digest(raw)
         return s
