@@ -526,3 +526,21 @@ def test_a_save_never_replaces_decisions_another_program_saved(tmp_path):
     b.save(tmp_path / "copy.json")  # another file: no conflict
     b.decide("real", candidate_id=4)
     assert len(AuditSession.load(tmp_path / "copy.json").decisions) == 4
+
+
+def test_pooled_fraction_counts_an_image_without_boundaries(tmp_path):
+    """A featureless image (no boundary at all, total length 0) made the pooled
+    'fraction of all boundary length' n/a for the whole report."""
+    from napari_srmat.audit import CandidateList
+
+    _, _, s = _session(tmp_path)  # 1000 px of boundary
+    s.decide("hallucinated", save=False)  # 10 px
+    lr = np.zeros((16, 16), np.uint8)
+    empty = AuditSession.create(lr, np.zeros((64, 64), np.uint8),
+                                CandidateList([], total_boundary_length_px=0.0, scale=4))
+    res = write_report([s, empty], tmp_path / "r.md", thumbnails=False)
+    assert res["pooled"]["hallucinated_fraction"] == pytest.approx(10 / 1000)
+    assert res["per_image"][1]["hallucinated_fraction"] is None
+    unknown = AuditSession.create(lr, np.zeros((64, 64), np.uint8), [])  # no total
+    assert write_report([s, unknown], tmp_path / "r.md", thumbnails=False)[
+        "pooled"]["hallucinated_fraction"] is None

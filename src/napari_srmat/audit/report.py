@@ -107,7 +107,9 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         out["hallucinated_per_mm2"] = hall * px * 1e-3 / (area * (px * 1e-3) ** 2)
     out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
     tots = [s["total_boundary_length_px"] for s in summaries]
-    out["hallucinated_fraction"] = (hall / sum(tots)) if all(tots) else None
+    # a 0 is known (an image without boundaries); None is not
+    known = None not in tots and sum(tots) > 0
+    out["hallucinated_fraction"] = (hall / sum(tots)) if known else None
     return out
 
 
