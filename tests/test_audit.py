@@ -544,3 +544,15 @@ def test_pooled_fraction_counts_an_image_without_boundaries(tmp_path):
     unknown = AuditSession.create(lr, np.zeros((64, 64), np.uint8), [])  # no total
     assert write_report([s, unknown], tmp_path / "r.md", thumbnails=False)[
         "pooled"]["hallucinated_fraction"] is None
+
+
+def test_added_region_is_clipped_to_the_sr_image(tmp_path):
+    """A rectangle drawn beside or across the edge of the SR image was logged as is: its
+    bbox diagonal, outside the image, counted as hallucinated boundary length."""
+    _, _, s = _session(tmp_path)  # SR 64 x 64
+    r = s.add_region([50, -10, 90, 20], save=False)
+    assert r.bbox == [50, 0, 64, 20]
+    assert r.estimated_length_px == pytest.approx(np.hypot(14, 20))
+    with pytest.raises(ValueError, match="no area inside the SR image"):
+        s.add_region([70, 5, 90, 20], save=False)
+    assert len(s.added_regions) == 1

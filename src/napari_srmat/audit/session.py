@@ -368,7 +368,20 @@ class AuditSession:
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
                    length_px: float | None = None, reviewer: str | None = None,
                    save: bool = True) -> AddedRegion:
-        """Add a region the detector missed (``bbox`` ``[x0, y0, x1, y1]``, SR pixels)."""
+        """Add a region the detector missed (``bbox`` ``[x0, y0, x1, y1]``, SR pixels).
+
+        The box is clipped to the SR image; one with no area inside it is refused
+        (``ValueError``): its bbox diagonal would count as hallucinated length.
+        """
+        bbox = [int(v) for v in bbox]
+        if len(self.sr_shape) == 2 and len(bbox) == 4:
+            h, w = (int(v) for v in self.sr_shape)
+            clipped = [min(max(bbox[0], 0), w), min(max(bbox[1], 0), h),
+                       min(max(bbox[2], 0), w), min(max(bbox[3], 0), h)]
+            if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                raise ValueError(f"region {bbox} ([x0, y0, x1, y1], SR px) has no area inside "
+                                 f"the SR image ({h} x {w} px): draw it over the image")
+            bbox = clipped
         new_id = max([r.id for r in self.added_regions], default=0) + 1
         r = AddedRegion(id=new_id, bbox=list(bbox), verdict=verdict, note=note,
                         length_px=length_px,
