@@ -556,3 +556,27 @@ def test_added_region_is_clipped_to_the_sr_image(tmp_path):
     with pytest.raises(ValueError, match="no area inside the SR image"):
         s.add_region([70, 5, 90, 20], save=False)
     assert len(s.added_regions) == 1
+
+
+def test_report_thumbnails_only_of_the_audited_images(tmp_path):
+    """The report drew its thumbnails from the files the session names even when they had
+    been replaced since the audit (same names, other pixels): crops the reviewer never
+    saw, beside the verdicts."""
+    from PIL import Image
+
+    lr = np.random.default_rng(0).integers(0, 255, (16, 16), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(sr).save(tmp_path / "sr.png")
+    cands = [Candidate(id=1, bbox=[4, 4, 20, 20], score=50.0, kind="new_boundary",
+                       new_boundary_length_px=10.0)]
+    s = AuditSession.create(tmp_path / "lr.png", tmp_path / "sr.png", cands)
+    write_report(s, tmp_path / "r.md")
+    assert "![c1]" in (tmp_path / "r.md").read_text()
+    Image.fromarray(255 - sr).save(tmp_path / "sr.png")  # replaced after the audit
+    write_report(s, tmp_path / "r.md")
+    text = (tmp_path / "r.md").read_text()
+    assert "![c1]" not in text
+    assert "thumbnails skipped: the SR image is not the audited one" in text
+    write_report(s, tmp_path / "r.md", images=[(lr, 255 - sr)])  # given: checked too
+    assert "![c1]" not in (tmp_path / "r.md").read_text()

@@ -18,7 +18,7 @@ import numpy as np
 from .._atomic import atomic_path, atomic_write_text
 from ..outputs import check_output_file, prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
-from .session import VERDICTS, AuditSession
+from .session import VERDICTS, AuditSession, checksum
 
 __all__ = ["summarize", "write_report"]
 
@@ -250,6 +250,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                      "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + ".", ""]
         lr = sr = None
         if thumbnails:
+            skipped = "images not available"
             try:
                 if images is not None:
                     lr, sr = images[i]
@@ -257,11 +258,20 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                     lp, sp = s.images["lr"].get("path"), s.images["sr"].get("path")
                     if lp and sp and os.path.exists(lp) and os.path.exists(sp):
                         lr, sr = _read_image(lp), _read_image(sp)
+                # crops of other pixels (a file replaced since the audit) beside the
+                # verdicts would show what the reviewer never saw
+                changed = [] if lr is None else [
+                    key.upper() for key, arr in (("lr", lr), ("sr", sr))
+                    if checksum(arr) != s.images.get(key, {}).get("sha256")]
+                if changed:
+                    skipped = (f"the {' and '.join(changed)} image is not the audited one "
+                               "(its checksum differs from the session's)")
+                    lr = sr = None
             except Exception as exc:  # noqa: BLE001 - thumbnails are optional
-                lines += [f"(thumbnails skipped: {exc})", ""]
+                skipped = str(exc)
                 lr = sr = None
             if lr is None:
-                lines += ["(thumbnails skipped: images not available)", ""]
+                lines += [f"(thumbnails skipped: {skipped})", ""]
         if lr is not None:
             sr_f = _channels_last(np.asarray(sr))
             lr_up = _channels_last(upscale_bicubic(np.asarray(lr), s.scale))[
