@@ -67,7 +67,8 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert viewer.layers["sr"].visible and not viewer.layers["lr"].visible
     # boundary overlays around the current candidate
     w.overlay_check.setChecked(True)
-    assert "SR boundaries" in viewer.layers and "LR-up boundaries" in viewer.layers
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    assert "SR boundaries" in viewer.layers
     assert viewer.layers["SR boundaries"].data.ndim == 2
     w.overlay_check.setChecked(False)
     assert not viewer.layers["SR boundaries"].visible
@@ -256,7 +257,7 @@ def test_overlays_are_not_layer_choices_and_sr_removal_is_told(make_napari_viewe
     viewer = make_napari_viewer()
     w, _ = _session_widget(viewer, qtbot, tmp_path)
     w.overlay_check.setChecked(True)
-    assert "SR boundaries" in viewer.layers
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
     choices = [w.sr_combo.itemText(i) for i in range(w.sr_combo.count())]
     assert choices == ["lr", "sr"]
     # nor are the analysis maps the other docks add (a grain-area colouring was offered)
@@ -872,3 +873,36 @@ def test_loading_a_session_checks_the_images_in_the_worker(make_napari_viewer, q
     w3.sr_combo.setCurrentText("sr")
     assert _load(w3, qtbot, path) is None
     assert "SR image does not match the audited one" in w3.status.text()
+
+
+def test_boundary_overlay_is_computed_in_a_worker_and_the_latest_wins(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The overlay's boundary maps were computed on the GUI thread at every key press (a
+    large candidate's crop froze napari for seconds). Now in a worker; a result that
+    arrives after the reviewer moved on is not shown over the new candidate."""
+    import threading
+
+    import napari_srmat.audit.detector as detector
+
+    viewer = make_napari_viewer()
+    w, _ = _session_widget(viewer, qtbot, tmp_path)
+    threads = []
+    boundary_map = detector.default_boundary_map
+
+    def recording_map(image):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return boundary_map(image)
+
+    monkeypatch.setattr(detector, "default_boundary_map", recording_map)
+    w.overlay_check.setChecked(True)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    assert threads and not any(threads)
+    first = tuple(viewer.layers["SR boundaries"].translate)
+    seq = w._overlay_seq
+    _press(viewer, "n")  # candidate 2, 30 px to the right
+    qtbot.waitUntil(lambda: tuple(viewer.layers["SR boundaries"].translate) != first,
+                    timeout=30_000)
+    moved = tuple(viewer.layers["SR boundaries"].translate)
+    w._show_overlay(seq, (np.zeros((4, 4), np.float32),) * 2, (0, 0))  # a late result
+    assert tuple(viewer.layers["SR boundaries"].translate) == moved
+    assert viewer.layers["SR boundaries"].data.shape != (4, 4)
