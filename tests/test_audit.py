@@ -384,3 +384,199 @@ def test_residual_floor_adapts(pair):
     assert flagged_auto < 0.2 * area
     with pytest.raises(ValueError, match="residual_floor"):
         find_candidates(lr, hr, scale=4, residual_floor="sometimes")
+
+
+@pytest.mark.parametrize("other_px", [None, 0.5])
+def test_report_density_column_has_one_unit(tmp_path, other_px):
+    """Images that do not share one known pixel size: every row of the density column is
+    per megapixel (a row in mm per mm^2 under a 'px per MP' header was 250x off)."""
+    _, _, a = _session(tmp_path)
+    _, _, b = _session(tmp_path)
+    a.pixel_size_um, b.pixel_size_um = 0.25, other_px
+    for s in (a, b):
+        s.decide("hallucinated", save=False)
+    res = write_report([a, b], tmp_path / "rep.md", thumbnails=False)
+    per_mp = 10.0 / (64 * 64 / 1e6)  # candidate 1: 10 px of new boundary on a 64 x 64 SR
+    rows = [r for r in (tmp_path / "rep.md").read_text().splitlines() if r.startswith("| ")]
+    assert "px per MP" in rows[0]
+    for row in rows[1:4]:  # image 1, image 2, pooled
+        assert float(row.split("|")[7]) == pytest.approx(per_mp, rel=1e-3)
+    text = (tmp_path / "rep.md").read_text()
+    assert "do not share one known pixel size" in text and "Pixel size unknown" not in text
+    assert res["per_image"][0]["hallucinated_per_mm2"] == pytest.approx(10 * 0.25e-3 / (
+        64 * 64 * 0.25e-3 ** 2))
+
+
+def test_session_file_named_csv_is_refused(tmp_path, capsys):
+    """A session saved as 'audit.csv' had its JSON replaced by the CSV log at once: the
+    next decision failed ('not an audit session file') and the session was lost."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr, sr, s = _session(tmp_path)
+    with pytest.raises(ValueError, match=r"ends in \.csv"):
+        s.save(tmp_path / "audit.csv")
+    assert not (tmp_path / "audit.csv").exists()
+    s.save(tmp_path / "audit.json")
+    s.decide("real")
+    assert AuditSession.load(tmp_path / "audit.json").decisions[1].verdict == "real"
+    # the CLI refuses it before the search, in one line
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(sr).save(tmp_path / "sr.png")
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(tmp_path / "out.CSV"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "ends in .csv" in err and "Traceback" not in err
+    assert not (tmp_path / "out.CSV").exists()
+
+
+def test_write_report_never_replaces_a_users_file(tmp_path):
+    """write_report('notes.md') replaced a user's file (only the CLI checked)."""
+    from napari_srmat.outputs import OutputExistsError
+
+    _, _, s = _session(tmp_path)
+    s.save(tmp_path / "audit.json")
+    notes = tmp_path / "notes.md"
+    notes.write_text("my notes\n")
+    with pytest.raises(OutputExistsError, match="not written by napari-srmat"):
+        write_report(s, notes, thumbnails=False)
+    assert notes.read_text() == "my notes\n"
+    with pytest.raises(ValueError, match="input"):  # the session itself
+        write_report(s, tmp_path / "audit.json", thumbnails=False)
+    assert AuditSession.load(tmp_path / "audit.json").candidates
+    write_report(s, tmp_path / "rep.md", thumbnails=False)
+    s.decide("hallucinated")
+    res = write_report(s, tmp_path / "rep.md", thumbnails=False)  # ours: regenerated
+    assert res["pooled"]["counts"]["hallucinated"] == 1
+
+
+def test_session_takes_the_sr_files_pixel_size(tmp_path, capsys):
+    """AuditSession.create(Micrograph, ...) raised "'Micrograph' object is not
+    subscriptable"; from paths, and in `srmat audit candidates`, the SR file's pixel size
+    was dropped, so the report was per megapixel although the file knew it."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image, write_ome_zarr
+
+    _, _, s = _session(tmp_path)
+    sr, _ = _grains((64, 64))
+    lr = (resolve_degrade()(sr, 4) * 255).round().astype(np.uint8)
+    s = AuditSession.create(lr, sr, s.candidates)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(sr, tmp_path / "sr.ome.zarr", pixel_size_um=0.25)
+    lr_m, sr_m = read_image(tmp_path / "lr.ome.zarr"), read_image(tmp_path / "sr.ome.zarr")
+    a = AuditSession.create(lr_m, sr_m, s.candidates)
+    assert a.pixel_size_um == 0.25
+    assert a.images["sr"]["sha256"] == s.images["sr"]["sha256"]  # the pixels' checksum
+    a.save(tmp_path / "a.json")
+    AuditSession.load(tmp_path / "a.json", lr=lr_m, sr=sr_m)  # a Micrograph resumes too
+    b = AuditSession.create(tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr", s.candidates)
+    assert b.pixel_size_um == 0.25
+    assert AuditSession.create(lr_m, sr_m, s.candidates, pixel_size_um=0.3).pixel_size_um \
+        == 0.3  # the user's wins
+    out = tmp_path / "cli.json"
+    rc = main(["audit", "candidates", str(tmp_path / "lr.ome.zarr"),
+               str(tmp_path / "sr.ome.zarr"), "--out", str(out), "--quiet"])
+    assert rc == 0 and json.loads(out.read_text())["pixel_size_um"] == 0.25
+    rc = main(["audit", "candidates", str(tmp_path / "lr.ome.zarr"),
+               str(tmp_path / "sr.ome.zarr"), "--out", str(out), "--quiet", "--overwrite",
+               "--pixel-size-um", "0.5"])
+    assert rc == 0 and json.loads(out.read_text())["pixel_size_um"] == 0.5
+    assert "the file records 0.25 µm per pixel" in capsys.readouterr().err
+
+
+def test_report_links_and_cells_survive_spaces_and_line_breaks(tmp_path):
+    """A report named 'my report.md' linked its thumbnails as '(my report_thumbs/...)',
+    which Markdown does not read as a link (no pictures); a note with a line break
+    ended its table row in the middle."""
+    import re
+    from urllib.parse import unquote
+
+    lr = np.zeros((16, 16), np.uint8)
+    sr = np.zeros((64, 64), np.uint8)
+    cands = [Candidate(id=1, bbox=[4, 4, 20, 20], score=50.0, kind="new_boundary",
+                       new_boundary_length_px=10.0)]
+    s = AuditSession.create(lr, sr, cands)
+    s.decide("hallucinated", note="twin?\nor a | scratch", save=False)
+    folder = tmp_path / "Prüfung µm"
+    write_report(s, folder / "my report.md", images=[(lr, sr)])
+    text = (folder / "my report.md").read_text(encoding="utf-8")
+    links = re.findall(r"!\[c1\]\(([^)\s]+)\)", text)
+    assert len(links) == 1 and (folder / unquote(links[0])).is_file()
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | 1 |"))
+    assert "twin? or a / scratch" in row and row.endswith("|")
+
+
+def test_a_save_never_replaces_decisions_another_program_saved(tmp_path):
+    """Two napari windows (or two reviewers) on one session file: each decision saved the
+    whole session over the other's, and the other's decisions were silently lost."""
+    _, _, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    a, b = AuditSession.load(path), AuditSession.load(path)
+    a.decide("real")  # a's first save: the file is as a read it
+    a.decide("unsure")
+    with pytest.raises(AuditFileError, match="changed by another program"):
+        b.decide("hallucinated", candidate_id=3)
+    assert {k: d.verdict for k, d in AuditSession.load(path).decisions.items()} == {
+        1: "real", 2: "unsure"}
+    b = AuditSession.load(path)  # read again: its saves go on
+    b.decide("hallucinated", candidate_id=3)
+    assert len(AuditSession.load(path).decisions) == 3
+    b.save(tmp_path / "copy.json")  # another file: no conflict
+    b.decide("real", candidate_id=4)
+    assert len(AuditSession.load(tmp_path / "copy.json").decisions) == 4
+
+
+def test_pooled_fraction_counts_an_image_without_boundaries(tmp_path):
+    """A featureless image (no boundary at all, total length 0) made the pooled
+    'fraction of all boundary length' n/a for the whole report."""
+    from napari_srmat.audit import CandidateList
+
+    _, _, s = _session(tmp_path)  # 1000 px of boundary
+    s.decide("hallucinated", save=False)  # 10 px
+    lr = np.zeros((16, 16), np.uint8)
+    empty = AuditSession.create(lr, np.zeros((64, 64), np.uint8),
+                                CandidateList([], total_boundary_length_px=0.0, scale=4))
+    res = write_report([s, empty], tmp_path / "r.md", thumbnails=False)
+    assert res["pooled"]["hallucinated_fraction"] == pytest.approx(10 / 1000)
+    assert res["per_image"][1]["hallucinated_fraction"] is None
+    unknown = AuditSession.create(lr, np.zeros((64, 64), np.uint8), [])  # no total
+    assert write_report([s, unknown], tmp_path / "r.md", thumbnails=False)[
+        "pooled"]["hallucinated_fraction"] is None
+
+
+def test_added_region_is_clipped_to_the_sr_image(tmp_path):
+    """A rectangle drawn beside or across the edge of the SR image was logged as is: its
+    bbox diagonal, outside the image, counted as hallucinated boundary length."""
+    _, _, s = _session(tmp_path)  # SR 64 x 64
+    r = s.add_region([50, -10, 90, 20], save=False)
+    assert r.bbox == [50, 0, 64, 20]
+    assert r.estimated_length_px == pytest.approx(np.hypot(14, 20))
+    with pytest.raises(ValueError, match="no area inside the SR image"):
+        s.add_region([70, 5, 90, 20], save=False)
+    assert len(s.added_regions) == 1
+
+
+def test_report_thumbnails_only_of_the_audited_images(tmp_path):
+    """The report drew its thumbnails from the files the session names even when they had
+    been replaced since the audit (same names, other pixels): crops the reviewer never
+    saw, beside the verdicts."""
+    from PIL import Image
+
+    lr = np.random.default_rng(0).integers(0, 255, (16, 16), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(sr).save(tmp_path / "sr.png")
+    cands = [Candidate(id=1, bbox=[4, 4, 20, 20], score=50.0, kind="new_boundary",
+                       new_boundary_length_px=10.0)]
+    s = AuditSession.create(tmp_path / "lr.png", tmp_path / "sr.png", cands)
+    write_report(s, tmp_path / "r.md")
+    assert "![c1]" in (tmp_path / "r.md").read_text()
+    Image.fromarray(255 - sr).save(tmp_path / "sr.png")  # replaced after the audit
+    write_report(s, tmp_path / "r.md")
+    text = (tmp_path / "r.md").read_text()
+    assert "![c1]" not in text
+    assert "thumbnails skipped: the SR image is not the audited one" in text
+    write_report(s, tmp_path / "r.md", images=[(lr, 255 - sr)])  # given: checked too
+    assert "![c1]" not in (tmp_path / "r.md").read_text()

@@ -15,6 +15,13 @@ from napari_srmat.audit import AuditSession, Candidate  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
+def _load(w, qtbot, path):
+    """Load a session as the button does (checked in a worker) and wait for it."""
+    w.load_session(path)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=30_000)
+    return w.session
+
+
 def _press(viewer, key):
     """Trigger the viewer key binding for ``key`` (as a key press would)."""
     from app_model.types import KeyBinding
@@ -60,7 +67,8 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert viewer.layers["sr"].visible and not viewer.layers["lr"].visible
     # boundary overlays around the current candidate
     w.overlay_check.setChecked(True)
-    assert "SR boundaries" in viewer.layers and "LR-up boundaries" in viewer.layers
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    assert "SR boundaries" in viewer.layers
     assert viewer.layers["SR boundaries"].data.ndim == 2
     w.overlay_check.setChecked(False)
     assert not viewer.layers["SR boundaries"].visible
@@ -95,7 +103,7 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     qtbot.addWidget(w2)
     w2.lr_combo.setCurrentText("lr")
     w2.sr_combo.setCurrentText("sr")
-    s = w2.load_session(path)
+    s = _load(w2, qtbot, path)
     assert len(s.decisions) == 3 and s.position == w.session.position
     assert w2.progress_label.text() == "3/3 reviewed"
 
@@ -249,7 +257,7 @@ def test_overlays_are_not_layer_choices_and_sr_removal_is_told(make_napari_viewe
     viewer = make_napari_viewer()
     w, _ = _session_widget(viewer, qtbot, tmp_path)
     w.overlay_check.setChecked(True)
-    assert "SR boundaries" in viewer.layers
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
     choices = [w.sr_combo.itemText(i) for i in range(w.sr_combo.count())]
     assert choices == ["lr", "sr"]
     # nor are the analysis maps the other docks add (a grain-area colouring was offered)
@@ -397,7 +405,7 @@ def test_search_results_go_on_the_searched_layers_and_loading_writes_nothing(
     other = viewer.add_image(np.zeros((64, 64), np.uint8), name="other", scale=(3.0, 3.0))
     before = path.read_bytes(), path.stat().st_mtime_ns
     bak = sorted(p.name for p in tmp_path.iterdir())
-    w.load_session(path)
+    _load(w, qtbot, path)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == bak
     w.session_path_edit.setText(str(tmp_path / "new.json"))
@@ -693,7 +701,7 @@ def test_two_panels_never_share_a_session_file(make_napari_viewer, qtbot, tmp_pa
     assert second.session is None and _decisions(path) == 1
     # once the first panel is closed, the file is free to resume
     first.shut_down()
-    second.load_session(path)
+    _load(second, qtbot, path)
     assert second.session.n_reviewed == 1
 
 
@@ -773,3 +781,128 @@ def test_a_deleted_panel_never_gets_the_keys_back(make_napari_viewer, qtbot, tmp
     from app_model.types import KeyBinding
 
     assert KeyBinding.from_str("R") not in viewer.keymap
+
+
+def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The widget's sessions had no pixel size even when the SR layer had one (reports
+    per megapixel only), and the session (checksums: every pixel of both images) was
+    built on the GUI thread after the search."""
+    import threading
+
+    import napari_srmat.audit.detector as detector
+    import napari_srmat.audit.session as session_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer = make_napari_viewer()
+    viewer.add_image(lr, name="lr", metadata={"pixel_size_um": 1.0})
+    viewer.add_image(sr, name="sr", metadata={"pixel_size_um": 0.25})
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+
+    def found(*args, stop=None, **kwargs):
+        return cands
+        yield
+
+    threads = []
+    checksum = session_mod.checksum
+
+    def recording_checksum(data):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return checksum(data)
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    monkeypatch.setattr(session_mod, "checksum", recording_checksum)
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.session_path_edit.setText(str(tmp_path / "px.json"))
+    w.find_candidates()
+    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert threads == [False, False]  # both checksums off the GUI thread
+    assert w.session.pixel_size_um == 0.25
+    assert AuditSession.load(tmp_path / "px.json").pixel_size_um == 0.25
+    # a layer whose pixels are not square has no pixel size: the report is in px
+    viewer.layers["sr"].metadata["pixel_size_yx_um"] = [0.25, 0.5]
+    w.session_path_edit.setText(str(tmp_path / "nonsquare.json"))
+    w.find_candidates()
+    qtbot.waitUntil(lambda: (tmp_path / "nonsquare.json").exists(), timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert AuditSession.load(tmp_path / "nonsquare.json").pixel_size_um is None
+
+
+def test_loading_a_session_checks_the_images_in_the_worker(make_napari_viewer, qtbot,
+                                                           tmp_path, monkeypatch):
+    """Load session… computed the checksums of both layers (every pixel) on the GUI
+    thread: napari froze for the whole read of a large SR image. A session of other
+    images (same shapes, other pixels) is still refused, in one line."""
+    import threading
+
+    import napari_srmat.audit.session as session_mod
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    w.shut_down()
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    w2 = AuditWidget(viewer)
+    qtbot.addWidget(w2)
+    w2.lr_combo.setCurrentText("lr")
+    w2.sr_combo.setCurrentText("sr")
+    threads = []
+    checksum = session_mod.checksum
+
+    def recording_checksum(data):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return checksum(data)
+
+    monkeypatch.setattr(session_mod, "checksum", recording_checksum)
+    assert _load(w2, qtbot, path) is not None
+    assert threads == [False, False]
+    assert w2.status.text().startswith("session loaded: 0/3 reviewed")
+    # other pixels, same names and shapes: refused, nothing shown
+    w3 = AuditWidget(viewer)
+    qtbot.addWidget(w3)
+    w2.shut_down()
+    viewer.layers["sr"].data = viewer.layers["sr"].data[::-1].copy()
+    w3.lr_combo.setCurrentText("lr")
+    w3.sr_combo.setCurrentText("sr")
+    assert _load(w3, qtbot, path) is None
+    assert "SR image does not match the audited one" in w3.status.text()
+
+
+def test_boundary_overlay_is_computed_in_a_worker_and_the_latest_wins(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The overlay's boundary maps were computed on the GUI thread at every key press (a
+    large candidate's crop froze napari for seconds). Now in a worker; a result that
+    arrives after the reviewer moved on is not shown over the new candidate."""
+    import threading
+
+    import napari_srmat.audit.detector as detector
+
+    viewer = make_napari_viewer()
+    w, _ = _session_widget(viewer, qtbot, tmp_path)
+    threads = []
+    boundary_map = detector.default_boundary_map
+
+    def recording_map(image):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return boundary_map(image)
+
+    monkeypatch.setattr(detector, "default_boundary_map", recording_map)
+    w.overlay_check.setChecked(True)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    assert threads and not any(threads)
+    first = tuple(viewer.layers["SR boundaries"].translate)
+    seq = w._overlay_seq
+    _press(viewer, "n")  # candidate 2, 30 px to the right
+    qtbot.waitUntil(lambda: tuple(viewer.layers["SR boundaries"].translate) != first,
+                    timeout=30_000)
+    moved = tuple(viewer.layers["SR boundaries"].translate)
+    w._show_overlay(seq, (np.zeros((4, 4), np.float32),) * 2, (0, 0))  # a late result
+    assert tuple(viewer.layers["SR boundaries"].translate) == moved
+    assert viewer.layers["SR boundaries"].data.shape != (4, 4)

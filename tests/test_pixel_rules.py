@@ -377,9 +377,10 @@ def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
     assert np.array_equal(np.asarray(stored.data), np.asarray(want.data))
     small = CNNSR(n_blocks=1, n_feats=8)  # plan_rescan runs 8 SRs: a small network
     for image, same in ((np.dstack([grey, alpha]), grey), (rgba, rgb)):
-        plan = srmat.plan_rescan(image, small, roi_px=8)
+        # budget 0.25 of 16 x 24 px holds one 8 px block (the default 0.1 cannot)
+        plan = srmat.plan_rescan(image, small, roi_px=8, budget=0.25)
         assert np.array_equal(plan.uncertainty,
-                              srmat.plan_rescan(same, small, roi_px=8).uncertainty)
+                              srmat.plan_rescan(same, small, roi_px=8, budget=0.25).uncertainty)
     with pytest.raises(ChannelError, match="the image has 5"):
         srmat.super_resolve(np.dstack([rgba, grey]), model)
 

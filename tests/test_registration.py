@@ -155,3 +155,26 @@ def test_a_scale_at_the_limit_of_the_search_is_flagged(fixed, tmp_path):
     Image.fromarray(to_uint8(fixed)).save(tmp_path / "hr.png")
     with pytest.warns(RegistrationWarning, match=r"upper limit of the scales searched \(1-8"):
         assert main(["register", str(tmp_path / "hr.png"), str(tmp_path / "lr.png")]) == 0
+
+
+def test_poor_match_and_pixel_size_mismatch_are_warned(fixed, tmp_path, capsys):
+    """`srmat register HR LR` (swapped) printed scale 4.9, offset (-1008, -389), ssim 0.26
+    with exit 0 and no word; the pixel sizes the files record (LR 1 µm, HR 0.25 µm)
+    were never compared with the scale found."""
+    from napari_srmat.io import write_ome_zarr
+    from napari_srmat.sr.registration import RegistrationWarning
+    from napari_srmat.synth import generate_microstructure
+
+    hr = generate_microstructure((256, 256), seed=0).image
+    lr = hr[::4, ::4]
+    with pytest.warns(RegistrationWarning, match=r"poor match \(ssim 0\.\d+ < 0\.3\)"):
+        assert register_images(hr, lr).ssim < 0.3
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(hr, tmp_path / "hr.ome.zarr", pixel_size_um=0.25)
+    write_ome_zarr(hr, tmp_path / "hr_wrong.ome.zarr", pixel_size_um=0.5)
+    assert main(["register", str(tmp_path / "lr.ome.zarr"), str(tmp_path / "hr.ome.zarr"),
+                 "--scale", "4"]) == 0
+    assert "warning" not in capsys.readouterr().err  # agreeing pixel sizes: nothing to say
+    with pytest.warns(RegistrationWarning, match=r"differs from the 2 the pixel sizes"):
+        assert main(["register", str(tmp_path / "lr.ome.zarr"),
+                     str(tmp_path / "hr_wrong.ome.zarr"), "--scale", "4"]) == 0

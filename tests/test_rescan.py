@@ -306,3 +306,23 @@ def test_cli_checks_the_image_before_loading_the_model(half_structured, tmp_path
     assert main(["plan-rescan", str(path), "--scale", "1"]) == 2
     assert "scale must be an integer >= 2" in capsys.readouterr().err
     assert not loads
+
+
+def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_path, capsys):
+    """A 64 x 64 px LR image, 32 px blocks and the default budget 0.1 (410 px²): no block
+    could ever be chosen, and the plan said '0 rescan rectangle(s) ... saves 93.8 % of a
+    full HR scan's time' as if the SR were reliable everywhere."""
+    from PIL import Image
+
+    from napari_srmat.sr import SRError
+
+    small = half_structured[:64, :64]
+    with pytest.raises(SRError, match=r"budget 0\.1 .* cannot hold one 32 x 32 px block"):
+        plan_rescan(small, "bicubic", budget=0.1, roi_px=32)
+    assert plan_rescan(small, "bicubic", budget=0.25, roi_px=32).budget == 0.25  # one fits
+    # an edge block cut by the border is smaller: 70 px = 2 blocks of 32 + one of 6
+    plan_rescan(half_structured[:70, :70], "bicubic", budget=0.01, roi_px=32)
+    Image.fromarray(small).save(tmp_path / "lr.png")
+    assert main(["plan-rescan", str(tmp_path / "lr.png"), "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot hold one 32 x 32 px block" in err and err.count("\n") == 1

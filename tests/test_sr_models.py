@@ -111,7 +111,7 @@ def test_model_argument_that_is_neither_a_name_nor_a_model():
     from napari_srmat.sr import super_resolve
     from napari_srmat.sr.rescan import plan_rescan
 
-    image = np.zeros((64, 64), np.float32)
+    image = np.zeros((128, 128), np.float32)  # 0.1 of it holds a 32 px block
     for call in (lambda: super_resolve(image, 3), lambda: plan_rescan(image, 3.0),
                  lambda: load_model(["cnn"])):
         with pytest.raises(TypeError, match=r"^model must be an SR model name \(bicubic, .*"

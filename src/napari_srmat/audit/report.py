@@ -11,13 +11,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_text
-from ..outputs import prepare_output_dir
+from ..outputs import check_output_file, prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
-from .session import VERDICTS, AuditSession
+from .session import VERDICTS, AuditSession, checksum
 
 __all__ = ["summarize", "write_report"]
 
@@ -42,8 +43,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     -------
     dict
         ``counts`` per verdict (+ ``unreviewed``), ``hallucinated_length_px``,
-        ``area_px``, ``hallucinated_per_mm2`` (mm of boundary per mm^2) or
-        ``hallucinated_px_per_megapixel``, ``hallucinated_fraction`` of all boundary
+        ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
+        boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
+        all boundary
         length (None when unknown), and ``length_from_bbox_estimate`` (number of added
         regions whose length is the bbox diagonal).
     """
@@ -85,8 +87,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     if px:
         area_mm2 = area_px * (px * 1e-3) ** 2
         out["hallucinated_per_mm2"] = hall_len * px * 1e-3 / area_mm2 if area_mm2 else None
-    else:
-        out["hallucinated_px_per_megapixel"] = hall_len / (area_px / 1e6) if area_px else None
+    # always given: the unit of a report whose images do not share one pixel size
+    out["hallucinated_px_per_megapixel"] = hall_len / (area_px / 1e6) if area_px else None
     tot = session.total_boundary_length_px
     out["hallucinated_fraction"] = (hall_len / tot) if tot else None
     return out
@@ -103,10 +105,11 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         px = pxs.pop()
         out["pixel_size_um"] = px
         out["hallucinated_per_mm2"] = hall * px * 1e-3 / (area * (px * 1e-3) ** 2)
-    else:
-        out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
+    out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
     tots = [s["total_boundary_length_px"] for s in summaries]
-    out["hallucinated_fraction"] = (hall / sum(tots)) if all(tots) else None
+    # a 0 is known (an image without boundaries); None is not
+    known = None not in tots and sum(tots) > 0
+    out["hallucinated_fraction"] = (hall / sum(tots)) if known else None
     return out
 
 
@@ -138,6 +141,11 @@ def _thumb(lr_up: np.ndarray, sr: np.ndarray, bbox, path: Path, size: int = 160)
         canvas.save(tmp, format="PNG")
 
 
+def _cell(text: str) -> str:
+    """``text`` as one Markdown table cell: a ``|`` or a line break would end the row."""
+    return " ".join(str(text).replace("|", "/").split())
+
+
 #: First line of every audit report (how an existing report is recognised as ours).
 REPORT_TITLE = "# Hallucination audit report"
 
@@ -160,7 +168,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     ----------
     session_or_sessions : AuditSession or sequence of AuditSession
     path : path-like
-        The ``.md`` file (written atomically).
+        The ``.md`` file (written atomically). An existing report of napari-srmat is
+        replaced; any other existing file, and the sessions' files and images, are
+        refused (:class:`~napari_srmat.outputs.OutputExistsError`).
     pixel_size_um : float, optional
         SR pixel size for lengths per mm^2; without it (and none in the sessions)
         lengths are given per megapixel, and the report says so.
@@ -186,7 +196,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         raise ValueError("write_report needs at least one audit session")
     if images is not None and len(images) != len(sessions):
         raise ValueError(f"images has {len(images)} entries for {len(sessions)} sessions")
-    path = Path(path)
+    # the write protocol: our own report is regenerated from the sessions; any other file
+    # (a user's notes.md, a session, an image) is never replaced
+    inputs = [s.path for s in sessions]
+    inputs += [s.images.get(k, {}).get("path") for s in sessions for k in ("lr", "sr")]
+    path = check_output_file(path, inputs=inputs, overwrite=True, ours=is_audit_report_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     thumb_dir = path.with_name(path.stem + "_thumbs")
     summaries = [summarize(s, pixel_size_um) for s in sessions]
@@ -196,6 +210,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     if per_mm2:
         lines.append(f"Pixel size: {pooled['pixel_size_um']:g} um (SR grid). Hallucinated "
                      "boundary density in mm of boundary per mm^2.")
+    elif any(sm["pixel_size_um"] is not None for sm in summaries):
+        sizes = ", ".join("unknown" if sm["pixel_size_um"] is None
+                          else f"{sm['pixel_size_um']:g} um" for sm in summaries)
+        lines.append(f"The images do not share one known pixel size ({sizes}): "
+                     "hallucinated boundary density is given in SR pixels of boundary "
+                     "length **per megapixel** (not per mm^2) for every image.")
     else:
         lines.append("Pixel size unknown: hallucinated boundary density is given in SR "
                      "pixels of boundary length **per megapixel** (not per mm^2).")
@@ -204,7 +224,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
 
     def _row(name, s):
         c = s["counts"]
-        dens = s.get("hallucinated_per_mm2", s.get("hallucinated_px_per_megapixel"))
+        # one unit per column: the pooled row's (per mm^2 only when every image has it)
+        dens = s["hallucinated_per_mm2" if per_mm2 else "hallucinated_px_per_megapixel"]
         frac = s.get("hallucinated_fraction")
         return (f"| {name} | {c['real']} | {c['hallucinated']} | {c['unsure']} | "
                 f"{c['unreviewed']} | {s['hallucinated_length_px']:.0f} | "
@@ -229,6 +250,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                      "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + ".", ""]
         lr = sr = None
         if thumbnails:
+            skipped = "images not available"
             try:
                 if images is not None:
                     lr, sr = images[i]
@@ -236,11 +258,20 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                     lp, sp = s.images["lr"].get("path"), s.images["sr"].get("path")
                     if lp and sp and os.path.exists(lp) and os.path.exists(sp):
                         lr, sr = _read_image(lp), _read_image(sp)
+                # crops of other pixels (a file replaced since the audit) beside the
+                # verdicts would show what the reviewer never saw
+                changed = [] if lr is None else [
+                    key.upper() for key, arr in (("lr", lr), ("sr", sr))
+                    if checksum(arr) != s.images.get(key, {}).get("sha256")]
+                if changed:
+                    skipped = (f"the {' and '.join(changed)} image is not the audited one "
+                               "(its checksum differs from the session's)")
+                    lr = sr = None
             except Exception as exc:  # noqa: BLE001 - thumbnails are optional
-                lines += [f"(thumbnails skipped: {exc})", ""]
+                skipped = str(exc)
                 lr = sr = None
             if lr is None:
-                lines += ["(thumbnails skipped: images not available)", ""]
+                lines += [f"(thumbnails skipped: {skipped})", ""]
         if lr is not None:
             sr_f = _channels_last(np.asarray(sr))
             lr_up = _channels_last(upscale_bicubic(np.asarray(lr), s.scale))[
@@ -256,14 +287,16 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
             if lr is not None and rank <= max_thumbnails:
                 tp = thumb_dir / f"s{i + 1}_c{c.id}.png"
                 _thumb(lr_up, sr_f, c.bbox, tp)
-                img_md = f"![c{c.id}]({thumb_dir.name}/{tp.name})"
-            note = (d.note if d else "").replace("|", "/")
+                # percent-encoded: a link with a space ("my report_thumbs/...") is no
+                # link in Markdown, and the picture was not shown
+                img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
+            note = _cell(d.note if d else "")
             lines.append(f"| {rank} | {c.id} | {c.kind} | {c.score:.1f} | "
                          f"{c.new_boundary_length_px:.0f} | {d.verdict if d else '-'} | "
                          f"{note} | {img_md} |")
         for r in s.added_regions:
             lines.append(f"| added | r{r.id} | reviewer | - | {r.estimated_length_px:.0f} | "
-                         f"{r.verdict} | {r.note.replace('|', '/')} | |")
+                         f"{r.verdict} | {_cell(r.note)} | |")
         lines.append("")
     atomic_write_text(path, "\n".join(lines) + "\n")
     return {"per_image": summaries, "pooled": pooled, "report": str(path)}

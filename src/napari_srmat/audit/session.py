@@ -33,6 +33,7 @@ __all__ = [
     "AddedRegion",
     "AuditSession",
     "checksum",
+    "check_session_path",
 ]
 
 SCHEMA = "napari-srmat/audit-session"
@@ -59,6 +60,29 @@ def _is_session_csv(path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
 VERDICTS = ("real", "hallucinated", "unsure")
+
+
+def check_session_path(path) -> Path:
+    """Refuse a path an audit session cannot be saved to: empty, a folder, or a ``.csv``
+    name (the session's CSV goes beside the JSON as ``PATH.csv``: the two would be one
+    file, each save replacing the JSON by the CSV).
+
+    Examples
+    --------
+    >>> check_session_path("audit.json").name
+    'audit.json'
+    >>> check_session_path("audit.csv")
+    Traceback (most recent call last):
+    ...
+    ValueError: session file 'audit.csv' ends in .csv, the name of the CSV log written ...
+    """
+    path = Path(path)
+    if not str(path) or str(path) == "." or path.is_dir():
+        raise ValueError(f"not a file path to save the audit session to: {str(path)!r}")
+    if path.suffix.lower() == ".csv":  # also on case-insensitive file systems
+        raise ValueError(f"session file {str(path)!r} ends in .csv, the name of the CSV log "
+                         "written beside the session: give a .json file name")
+    return path
 
 
 class AuditFileError(ValueError):
@@ -97,6 +121,21 @@ def checksum(data) -> str:
         block = np.ascontiguousarray(np.asarray(data[y:y + step]) if shape else np.asarray(data))
         h.update(block.tobytes())
     return "sha256:" + h.hexdigest()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _image_pixels(image, name: str):
+    """``(pixels, pixel size or None)`` of an image argument: a path is read, a
+    :class:`~napari_srmat.io.Micrograph` gives its data and (square) pixel size
+    (:func:`napari_srmat.io.image_data`), an array stays as it is."""
+    from ..io import image_data, read_image
+
+    if isinstance(image, str | os.PathLike):
+        image = read_image(image)
+    return image_data(image, name=name)
 
 
 @dataclass
@@ -202,6 +241,9 @@ class AuditSession:
     created: str = field(default_factory=_now)
     modified: str = field(default_factory=_now)
     path: Path | None = None
+    #: SHA-256 of the file at :attr:`path` as this session last read or wrote it: a save
+    #: over a file another program changed since then is refused (its work would be lost)
+    _file_digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -224,7 +266,9 @@ class AuditSession:
         sr_model : dict, optional
             ``{"name": ..., "settings": {...}}``.
         pixel_size_um : float, optional
-            SR pixel size.
+            SR pixel size; default the one ``sr`` records (a
+            :class:`~napari_srmat.io.Micrograph` or a file with square pixels), else
+            unknown (the report then gives densities per megapixel).
         """
         from ..io import check_pixel_size
 
@@ -233,9 +277,9 @@ class AuditSession:
         for key, arr, pth in (("lr", lr, lr_path), ("sr", sr, sr_path)):
             if isinstance(arr, str | os.PathLike):
                 pth = arr if pth is None else pth
-                from ..audit.report import _read_image  # local: avoids io import at load
-
-                arr = _read_image(arr)
+            arr, px = _image_pixels(arr, key)
+            if key == "sr" and pixel_size_um is None:
+                pixel_size_um = px  # the SR file's own (square pixels only), else unknown
             images[key] = {"sha256": checksum(arr), "shape": [int(s) for s in arr.shape],
                            "path": None if pth is None else str(Path(pth).resolve())}
         sr_shape = images["sr"]["shape"][:2]
@@ -324,7 +368,20 @@ class AuditSession:
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
                    length_px: float | None = None, reviewer: str | None = None,
                    save: bool = True) -> AddedRegion:
-        """Add a region the detector missed (``bbox`` ``[x0, y0, x1, y1]``, SR pixels)."""
+        """Add a region the detector missed (``bbox`` ``[x0, y0, x1, y1]``, SR pixels).
+
+        The box is clipped to the SR image; one with no area inside it is refused
+        (``ValueError``): its bbox diagonal would count as hallucinated length.
+        """
+        bbox = [int(v) for v in bbox]
+        if len(self.sr_shape) == 2 and len(bbox) == 4:
+            h, w = (int(v) for v in self.sr_shape)
+            clipped = [min(max(bbox[0], 0), w), min(max(bbox[1], 0), h),
+                       min(max(bbox[2], 0), w), min(max(bbox[3], 0), h)]
+            if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                raise ValueError(f"region {bbox} ([x0, y0, x1, y1], SR px) has no area inside "
+                                 f"the SR image ({h} x {w} px): draw it over the image")
+            bbox = clipped
         new_id = max([r.id for r in self.added_regions], default=0) + 1
         r = AddedRegion(id=new_id, bbox=list(bbox), verdict=verdict, note=note,
                         length_px=length_px,
@@ -388,14 +445,21 @@ class AuditSession:
         from ..outputs import OutputExistsError, check_output_location
 
         path = Path(path if path is not None else self.path or "")
-        if not str(path) or path.is_dir():
-            raise ValueError(f"not a file path to save the audit session to: {str(path)!r}")
+        check_session_path(path)
         check_output_location(path)
         csv_path = path.with_suffix(".csv")
         for p, ours in ((path, is_audit_session_file), (csv_path, _is_session_csv)):
             if p.exists() and not ours(p):
                 raise OutputExistsError(f"{p} exists and is not an audit session file written "
                                         "by napari-srmat; it will not be replaced")
+        if (self._file_digest is not None and self.path is not None and path.exists()
+                and path.absolute() == Path(self.path).absolute()
+                and _digest(path.read_bytes()) != self._file_digest):
+            raise AuditFileError(
+                f"{path} was changed by another program (another napari window, a second "
+                "reviewer, srmat audit candidates) since this session read or saved it; "
+                "saving would replace its decisions: load it again, or save this session "
+                "to another file")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.modified = _now()
         text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
@@ -405,8 +469,8 @@ class AuditSession:
             shutil.copy2(path, tmp)
             os.replace(tmp, bak)
         atomic_write_text(path, text)
+        self.path, self._file_digest = path, _digest(text.encode("utf-8"))
         atomic_write_text(csv_path, self.to_csv())
-        self.path = path
         return path
 
     @classmethod
@@ -469,7 +533,8 @@ class AuditSession:
         """
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
             d = json.loads(text)
         except FileNotFoundError:
             raise
@@ -479,15 +544,12 @@ class AuditSession:
         for key, img in (("lr", lr), ("sr", sr)):
             if img is None:
                 continue
-            if isinstance(img, str | os.PathLike):
-                from .report import _read_image
-
-                img = _read_image(img)
+            img, _ = _image_pixels(img, key)
             got = checksum(img)
             want = s.images[key]["sha256"]
             if got != want:
                 raise AuditFileError(
                     f"{path}: the {key.upper()} image does not match the audited one "
                     f"(checksum {got[:19]}... != recorded {want[:19]}...)")
-        s.path = path
+        s.path, s._file_digest = path, _digest(raw)
         return s

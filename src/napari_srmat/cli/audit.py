@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 from . import float_arg, int_arg, pixel_size_arg, print_json
@@ -14,22 +15,30 @@ __all__ = ["register"]
 
 def _candidates(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, find_candidates_job
-    from ..audit.session import is_audit_session_file
+    from ..audit.session import check_session_path, is_audit_session_file
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
 
     for p in (args.lr, args.sr):
         if not Path(p).exists():
             raise FileNotFoundError(f"no such image: {p}")
-    out = Path(args.out)
+    out = check_session_path(args.out)  # before the search, not after it
     inputs = [args.lr, args.sr, args.sr_std]
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
     check_not_input(out.with_suffix(".csv"), inputs)
     import numpy as np
 
-    from ..io import read_image
+    from ..io import image_data, pixel_size_note, read_image
 
-    lr, sr = (np.asarray(read_image(p).data) for p in (args.lr, args.sr))
+    sr_file = read_image(args.sr)
+    lr, sr = np.asarray(read_image(args.lr).data), np.asarray(sr_file.data)
+    # the SR file's pixel size unless --pixel-size-um is given (pixels that are not
+    # square: unknown, the report is in px); the note says which was used and why
+    pixel_size_um = (args.pixel_size_um if args.pixel_size_um is not None
+                     else image_data(sr_file, name="sr")[1])
+    note = pixel_size_note(sr_file, given=args.pixel_size_um)
+    if note:
+        print(f"srmat audit candidates: note: {note}", file=sys.stderr)
     std = np.asarray(read_image(args.sr_std).data) if args.sr_std else None
     boundary_fn = None
     threshold = 0.5
@@ -52,7 +61,7 @@ def _candidates(args: argparse.Namespace) -> int:
     session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
                                   lr_path=args.lr, sr_path=args.sr,
                                   sr_model={"name": args.sr_model} if args.sr_model else None,
-                                  pixel_size_um=args.pixel_size_um)
+                                  pixel_size_um=pixel_size_um)
     session.save(out)
     result = cands.to_dict()
     result["session"] = str(out)
@@ -67,12 +76,9 @@ def _candidates(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, write_report
-    from ..audit.report import is_audit_report_file
-    from ..outputs import check_output_file
 
     sessions = [AuditSession.load(p) for p in args.audit]
-    # our own report is regenerated from the sessions; anything else is never replaced
-    check_output_file(args.out, inputs=args.audit, overwrite=True, ours=is_audit_report_file)
+    # write_report regenerates our own report and never replaces anything else
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)
     if args.json:
@@ -105,7 +111,8 @@ def register(subparsers) -> None:
     c.add_argument("--reviewer", default="", help="reviewer name")
     c.add_argument("--sr-model", default=None, help="name of the SR model (recorded)")
     c.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
-                   default=None, help="SR pixel size in um (--pixel-size: old name)")
+                   default=None, help="SR pixel size in um (default: the SR file's; "
+                   "--pixel-size: old name)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print one JSON object")

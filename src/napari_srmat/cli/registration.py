@@ -27,16 +27,14 @@ def register(subparsers) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ..io import read_image
     from ..sr.registration import register_images
     from . import UserError
 
     if args.fixed_scale and args.scale is None:
         raise UserError("--fixed-scale needs --scale")
-    moving = np.asarray(read_image(args.moving).data)
-    fixed = np.asarray(read_image(args.fixed).data)
+    # Micrographs: the pixel sizes the files record are checked against the scale found
+    moving, fixed = read_image(args.moving), read_image(args.fixed)
     reg = register_images(moving, fixed, scale=args.scale, fit_scale=not args.fixed_scale)
     result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict()}
     if args.json:

@@ -70,6 +70,12 @@ REFINE_MAX_PX = 384
 BLUR_PER_SCALE = 0.4
 #: Smallest overlap (MOVING px per side).
 MIN_OVERLAP_PX = 16
+#: A registration whose SSIM is below this is no match (unrelated or swapped images:
+#: warned; ``sr.pairs`` refuses such a pair).
+MIN_MATCH_SSIM = 0.3
+#: Relative difference between the scale found and the ratio of the pixel sizes the
+#: two images record above which a warning names both.
+PIXEL_SIZE_SCALE_TOLERANCE = 0.05
 
 
 class RegistrationError(SRError):
@@ -118,16 +124,18 @@ class Registration:
         }
 
 
-def _lum(img: Any, name: str) -> np.ndarray:
+def _lum(img: Any, name: str) -> tuple[np.ndarray, float | None]:
+    """Luminance in [0, 1] and the pixel size the image records (None: unknown)."""
     from ..audit.detector import _channels_last, _luminance
     from ..io import check_pixel_values, image_data
 
-    arr = np.asarray(image_data(img, name=name)[0])
+    arr, px = image_data(img, name=name)
+    arr = np.asarray(arr)
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise RegistrationError(f"{name}: expected a non-empty (H, W) or (H, W, C) image, "
                                 f"got shape {arr.shape}")
     check_pixel_values(arr, name=name)  # 8-bit values in an int64 array read as ~1e-17
-    return _luminance(_channels_last(arr)).astype(np.float32)
+    return _luminance(_channels_last(arr)).astype(np.float32), px
 
 
 def _resize(img: np.ndarray, factor: float) -> tuple[np.ndarray, tuple[float, float]]:
@@ -288,6 +296,14 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     -------
     Registration
 
+    Warns
+    -----
+    RegistrationWarning
+        The correlation peaked at a limit of the scales searched; the SSIM of the match
+        is below :data:`MIN_MATCH_SSIM`; or the scale found differs by more than
+        :data:`PIXEL_SIZE_SCALE_TOLERANCE` from the ratio of the pixel sizes both images
+        record (:class:`~napari_srmat.io.Micrograph` inputs).
+
     Raises
     ------
     RegistrationError
@@ -302,7 +318,7 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     >>> reg.scale, reg.offset_px, reg.ssim  # doctest: +SKIP
     (4.0, (37.25, 21.5), 0.93)
     """
-    m, f = _lum(moving, "moving"), _lum(fixed, "fixed")
+    (m, m_px), (f, f_px) = _lum(moving, "moving"), _lum(fixed, "fixed")
     for name, lum in (("moving", m), ("fixed", f)):
         if not all_finite(lum):
             raise RegistrationError(f"the {name} image has NaN or infinite pixels")
@@ -400,9 +416,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         if -res.fun > quality:
             s, (oy, ox) = unpack(res.x)
             quality = float(-res.fun)
-    if at_limit:
-        import warnings
+    import warnings
 
+    if at_limit:
         edge = "upper" if best[1] > math.sqrt(lo * hi) else "lower"
         warnings.warn(
             f"the scale found, {s:.4g}, is at or beyond the {edge} limit of the scales "
@@ -410,6 +426,18 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             "maximum inside them; check the order (moving = the low-resolution image, fixed = "
             "the high-resolution one) or give the approximate scale",
             RegistrationWarning, stacklevel=2)
+    elif quality < MIN_MATCH_SSIM:  # a scale and offset printed as if they were found
+        warnings.warn(
+            f"poor match (ssim {quality:.2f} < {MIN_MATCH_SSIM}): the images may not show the "
+            "same area, or are given the other way round (moving = the low-resolution image, "
+            "fixed = the high-resolution one); the scale and offset are not to be trusted",
+            RegistrationWarning, stacklevel=2)
+    if m_px is not None and f_px is not None and \
+            abs(s / (m_px / f_px) - 1) > PIXEL_SIZE_SCALE_TOLERANCE:
+        warnings.warn(
+            f"the scale found, {s:.4g}, differs from the {m_px / f_px:.4g} the pixel sizes "
+            f"the images record give (moving {m_px:g} µm, fixed {f_px:g} µm): one pixel "
+            "size or the registration is wrong", RegistrationWarning, stacklevel=2)
     return Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
                         ncc=float(ncc), moving_shape=tuple(m.shape),
                         fixed_shape=tuple(f.shape))

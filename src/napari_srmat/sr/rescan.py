@@ -397,9 +397,17 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
     if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 8:
         raise SRError(f"LR image must be (H, W) or (H, W, C), at least 8 px, got {lr.shape}")
     check_pixel_values(lr, name="lr")
-    if roi_px > max(lr.shape[:2]):
+    h, w = (int(v) for v in lr.shape[:2])
+    if roi_px > max(h, w):
         raise SRError(f"ROI block size {roi_px} px is larger than the image "
-                      f"({lr.shape[0]} x {lr.shape[1]} px)")
+                      f"({h} x {w} px)")
+    # the smallest block (an edge block is cut by the image's border) must fit the budget,
+    # else the plan could never hold a rectangle and would say it saves time
+    smallest = min(roi_px, h % roi_px or roi_px) * min(roi_px, w % roi_px or roi_px)
+    if budget * h * w < smallest:
+        raise SRError(f"budget {budget:g} of the {h} x {w} px image ({budget * h * w:.0f} "
+                      f"px²) cannot hold one {roi_px} x {roi_px} px block: raise the budget "
+                      "or make the blocks smaller (roi_px, --roi-size)")
     return lr, budget, dwell_ratio, roi_px, scale
 
 

@@ -231,6 +231,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.grid_check = QCheckBox("side by side")
         self.overlay_check = QCheckBox("boundary overlay")
         self.overlay_layers: dict = {}
+        self._overlay_seq = 0  # the latest overlay request; older results are not shown
+        self._overlay_worker = None
         btns = {name: QPushButton(f"{name} [{key}]") for key, name in KEYS.items()}
         self.add_region_btn = QPushButton("Add missed region (Shapes rectangle)")
 
@@ -449,6 +451,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         """Stop the search and the blink, give the review keys back (the dock is going
         away); a widget shut down never takes the keys again."""
         self._shut = True
+        self._overlay_seq += 1  # an overlay still being computed is not shown
         self._blink_timer.stop()
         self.auto_blink.setChecked(False)
         self.stop()
@@ -486,11 +489,25 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         path = self.session_path()
         if not self._session_path_ok(path):
             return
+        from .._napari_io import layer_pixel_size_um
 
-        def _done(cands) -> None:
-            if cands is None or self._shut:  # stopped, or the dock closed meanwhile
+        # the SR layer's pixel size (None when unknown or not square: the report is in px)
+        pixel_size_um = layer_pixel_size_um(searched[1])
+        reviewer = self.reviewer_edit.text()
+
+        def job(token):
+            cands = yield from find_candidates_job(lr, sr, stop=token, **kwargs)
+            if cands is None:
+                return None
+            # in the worker too: the checksums read every pixel of both images
+            return AuditSession.create(lr, sr, cands, reviewer=reviewer,
+                                       pixel_size_um=pixel_size_um)
+
+        def _done(session) -> None:
+            if session is None or self._shut:  # stopped, or the dock closed meanwhile
                 return
-            session = AuditSession.create(lr, sr, cands, reviewer=self.reviewer_edit.text())
+            if self.reviewer_edit.text():
+                session.reviewer = self.reviewer_edit.text()
             try:
                 # shown on the layers searched, whatever the lists show now
                 # (by their names now: a layer renamed during the search is still it)
@@ -517,20 +534,20 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                    "; the review keys act on another audit panel: click a candidate or "
                    "a review button to review here"))
 
-        self._start_single_job(
-            lambda token: find_candidates_job(lr, sr, stop=token, **kwargs), on_result=_done)
+        self._start_single_job(job, on_result=_done)
 
     def _session_path_ok(self, path: Path, *, by: str = "A new search",
                          refused: str = "not started") -> bool:
         """Whether a new session may be saved to ``path``; raises for a path that can never
         take it, asks (``self.ask``) before replacing a session that holds decisions.
         ``by`` names what would replace it, ``refused`` starts the status line of a no."""
-        from ..audit.session import _is_session_csv, is_audit_session_file
+        from ..audit.session import _is_session_csv, check_session_path, is_audit_session_file
         from .layers import WidgetInputError
 
         if path.is_dir():
             raise WidgetInputError(f"session file {str(path)!r} is a folder: give a .json "
                                    "file name")
+        check_session_path(path)
         self._check_not_used_elsewhere(path)
         for p, ours in ((path, is_audit_session_file), (path.with_suffix(".csv"),
                                                         _is_session_csv)):
@@ -572,29 +589,39 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         start = str(Path(self.session_path_edit.text() or self._default_path()).parent)
         path, _ = QFileDialog.getOpenFileName(self, "Audit session", start, "JSON (*.json)")
         if path:
-            try:
-                self.load_session(path)
-            except AuditFileError:
-                pass  # load_session told the user
+            self.load_session(path)  # a bad or mismatched file is told by the job
 
-    def load_session(self, path) -> AuditSession:
-        """Resume a saved session; checks it against the selected LR/SR layers."""
-        from napari.utils.notifications import show_error
+    def load_session(self, path):
+        """Resume a saved session, checked against the selected LR/SR layers.
 
-        from ..errors import error_message
+        The file is read and the layers' checksums (every pixel of both images) are
+        computed in a worker (this widget's one job); the session is shown when they
+        match. A file that cannot be read or does not match the layers is told in a
+        notification and the status line. Returns the worker.
+        """
+        from ..jobs import Log
 
+        self._ensure_idle("a candidate search is running; stop it first")
+        names = (self.lr_combo.currentText(), self.sr_combo.currentText())
         lr = sr = None
-        if self.lr_combo.currentText() and self.sr_combo.currentText():
-            lr = self._layer_data(self.lr_combo.currentText())
-            sr = self._layer_data(self.sr_combo.currentText())
-        self._check_not_used_elsewhere(Path(path))
-        try:
-            session = AuditSession.load(path, lr=lr, sr=sr)
-        except AuditFileError as exc:
-            show_error(f"napari-srmat: {error_message(exc)}")
-            raise
-        self.set_session(session, path, save=False)  # loading writes nothing
-        return session
+        if names[0] and names[1]:
+            lr = self._layer_data(names[0])
+            sr = self._layer_data(names[1])
+        path = Path(path)
+        self._check_not_used_elsewhere(path)
+
+        def job(token):
+            yield Log(f"checking {path.name} against the selected layers")
+            return AuditSession.load(path, lr=lr, sr=sr)
+
+        def _done(session) -> None:
+            if session is None or self._shut:
+                return
+            self.set_session(session, path, save=False,  # loading writes nothing
+                             layer_names=names if all(names) else None)
+            self.status.setText(f"session loaded: {session.progress_text()}")
+
+        return self._start_single_job(job, on_result=_done)
 
     # ----------------------------------------------------------------- session
     def set_session(self, session: AuditSession, path=None, *, save: bool = True,
@@ -706,26 +733,24 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     def _update_overlay(self) -> None:
         """Boundary skeleton of SR (magenta) and LR-up boundary band (cyan) around the
-        current candidate (computed on a crop, so it stays cheap on large images)."""
+        current candidate: computed on a crop in a worker thread (the crop of a large
+        candidate took seconds on the GUI thread at every key), shown when it is done,
+        unless the reviewer has moved on meanwhile (the latest request wins)."""
+        self._overlay_seq += 1  # results of earlier requests are stale from now on
         s = self.session
         if not self.overlay_check.isChecked() or s is None or s.current is None:
-            for lay in self.overlay_layers.values():
-                lay.visible = False
+            self._hide_overlays()
             return
-        from skimage.morphology import skeletonize
-
-        from ..audit.detector import default_boundary_map, upscale_bicubic
-        from .layers import OWN_LAYER_KEY
-
         # the layers the session was shown on, not whatever the combos now name
         layers = self.viewer.layers
         if (self.sr_layer is None or self.sr_layer not in layers or self.lr_up_layer is None
                 or self.lr_up_layer not in layers):
-            for lay in self.overlay_layers.values():
-                lay.visible = False
+            self._hide_overlays()
             self.status.setText("boundary overlay: the LR or SR layer of this session was "
                                 "removed from the viewer")
             return
+        from napari.qt.threading import create_worker
+
         sr = self.sr_layer.data[0] if self.sr_layer.multiscale else self.sr_layer.data
         lr = self.lr_up_layer.data[0] if self.lr_up_layer.multiscale else self.lr_up_layer.data
         sc = s.scale
@@ -734,25 +759,39 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         cy0 = max(0, (y0 - pad) // sc * sc)
         cx0 = max(0, (x0 - pad) // sc * sc)
         cy1, cx1 = min(sr.shape[0], y1 + pad), min(sr.shape[1], x1 + pad)
-        sr_c = np.asarray(sr[cy0:cy1, cx0:cx1])
-        lr_c = np.asarray(lr[cy0 // sc:-(-cy1 // sc), cx0 // sc:-(-cx1 // sc)])
-        b_sr = skeletonize(default_boundary_map(sr_c) >= 0.5)
-        lr_up = upscale_bicubic(lr_c, sc)[:b_sr.shape[0], :b_sr.shape[1]]
-        b_lr = default_boundary_map(lr_up) >= 0.25
-        for name, data, color in (("SR boundaries", b_sr, "magenta"),
-                                  ("LR-up boundaries", b_lr, "cyan")):
+        seq = self._overlay_seq
+        worker = create_worker(_overlay_maps, sr, lr, sc, (cy0, cy1, cx0, cx1))
+        worker.returned.connect(lambda maps: self._show_overlay(seq, maps, (cy0, cx0)))
+        worker.errored.connect(lambda exc: self.status.setText(
+            f"boundary overlay: {error_message(exc)}"))
+        self._overlay_worker = worker  # a reference while it runs
+        worker.start()
+
+    def _hide_overlays(self) -> None:
+        for lay in self.overlay_layers.values():
+            lay.visible = False
+
+    def _show_overlay(self, seq: int, maps, corner) -> None:
+        """Show a worker's overlay maps, if they are still the latest asked for."""
+        if (seq != self._overlay_seq or self._shut or not self.overlay_check.isChecked()
+                or self.sr_layer is None or self.sr_layer not in self.viewer.layers):
+            return
+        from .layers import OWN_LAYER_KEY
+
+        for name, data, color in (("SR boundaries", maps[0], "magenta"),
+                                  ("LR-up boundaries", maps[1], "cyan")):
             lay = self.overlay_layers.get(name)
             if lay is None or lay not in self.viewer.layers:
-                lay = self.viewer.add_image(data.astype(np.float32), name=name,
-                                            colormap=color, blending="additive",
-                                            opacity=0.7, metadata={OWN_LAYER_KEY: name,
-                                                                   "kind": "boundary overlay"})
+                lay = self.viewer.add_image(data, name=name, colormap=color,
+                                            blending="additive", opacity=0.7,
+                                            metadata={OWN_LAYER_KEY: name,
+                                                      "kind": "boundary overlay"})
                 self.overlay_layers[name] = lay
             else:
-                lay.data = data.astype(np.float32)
+                lay.data = data
             scale, _ = self._sr_transform()
             lay.scale = scale
-            lay.translate = tuple(self._sr_to_world((cy0, cx0)))
+            lay.translate = tuple(self._sr_to_world(corner))
             lay.visible = True
         self._activate_sr()
 
@@ -842,6 +881,22 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                               verdict=verdict, note=self.note_edit.text(), save=True)
         self.status.setText(f"added region r{region.id} {region.bbox}")
         return region
+
+
+def _overlay_maps(sr, lr, scale: int, box) -> tuple[np.ndarray, np.ndarray]:
+    """(SR boundary skeleton, LR-up boundary band) as float32 maps of the SR crop ``box``
+    = (y0, y1, x0, x1) (worker thread: reads the crops and computes the maps)."""
+    from skimage.morphology import skeletonize
+
+    from ..audit.detector import default_boundary_map, upscale_bicubic
+
+    cy0, cy1, cx0, cx1 = box
+    sr_c = np.asarray(sr[cy0:cy1, cx0:cx1])
+    lr_c = np.asarray(lr[cy0 // scale:-(-cy1 // scale), cx0 // scale:-(-cx1 // scale)])
+    b_sr = skeletonize(default_boundary_map(sr_c) >= 0.5)
+    lr_up = upscale_bicubic(lr_c, scale)[:b_sr.shape[0], :b_sr.shape[1]]
+    b_lr = default_boundary_map(lr_up) >= 0.25
+    return b_sr.astype(np.float32), b_lr.astype(np.float32)
 
 
 def _key_binding(key: str):
