@@ -115,4 +115,6 @@ def _plan(args: argparse.Namespace) -> int:
               f"{plan.uncertainty_description})")
         for r, s in zip(plan.rois, plan.scores):
             print(f"  [y0, x0, y1, x1] = {r}  uncertainty {s:.4g}")
+        for note in plan.warnings:
+            print(f"srmat plan-rescan: warning: {note}", file=sys.stderr)
     return 0

@@ -56,6 +56,7 @@ from .base import SRError, SRModel
 
 __all__ = [
     "check_plan_inputs",
+    "plan_notes",
     "RescanPlan",
     "plan_rescan",
     "plan_rescan_job",
@@ -125,6 +126,10 @@ class RescanPlan:
         Fraction of LR pixels with structure (not featureless).
     uncertainty : ndarray or None
         The LR-grid uncertainty map (not in :meth:`to_dict`).
+    warnings : list of str
+        Why a plan proposes no rectangle when that is not because the SR is right: the
+        image has no structure, or the uncertainty source cannot vary for this model
+        (:func:`plan_notes`).
     """
 
     rois: list[list[int]]
@@ -142,6 +147,7 @@ class RescanPlan:
     lr_shape: list[int]
     structure_fraction: float
     uncertainty: np.ndarray | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (without the uncertainty map)."""
@@ -368,6 +374,45 @@ def _merge_blocks(chosen: np.ndarray, shape: tuple[int, int], roi_px: int) -> li
     return rects
 
 
+def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model_name: str,
+               source: str) -> list[str]:
+    """Why a plan holds no rectangle, when the reason is not that the SR is reliable.
+
+    Parameters
+    ----------
+    n_rois : int
+        Rectangles proposed.
+    structured_blocks : int
+        Blocks with enough structure (:data:`MIN_STRUCTURE_FRACTION`).
+    uncertain_blocks : int
+        Of those, blocks whose mean uncertainty is above :data:`MIN_UNCERTAINTY`.
+    model_name, source : str
+        The SR model and the uncertainty source used.
+
+    Returns
+    -------
+    list of str
+        Empty when rectangles were proposed, or when structured blocks had uncertainty.
+
+    Examples
+    --------
+    >>> plan_notes(0, 12, 0, "bicubic", "flips")[0].split(":")[0]
+    "bicubic's SR does not change under flips"
+    >>> plan_notes(3, 12, 5, "cnn", "flips")
+    []
+    """
+    if n_rois or uncertain_blocks:
+        return []
+    if not structured_blocks:
+        return ["the image has no structure above its noise in any block (featureless): "
+                "no rescan region is proposed"]
+    varies = "under flips" if source == "flips" else "between samples"
+    return [f"{model_name}'s SR does not change {varies}: this uncertainty cannot show where "
+            "it is wrong, so no rescan region is proposed and the time saved assumes the SR "
+            "is right everywhere; plan with a learned model (or source 'samples' with a "
+            "stochastic one)"]
+
+
 def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
                       scale: int | None) -> tuple[np.ndarray, float, float, int, int | None]:
     """The checks of :func:`plan_rescan_job` that need no model (cheap: run them before
@@ -500,6 +545,9 @@ def plan_rescan_job(
     roi_area = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in rects)
     roi_fraction = roi_area / float(h * w)
     ratio = rescan_time_ratio(roi_fraction, model.scale, dwell_ratio)
+    structured_blocks = s_sum / valid >= MIN_STRUCTURE_FRACTION
+    notes = plan_notes(len(rects), int(structured_blocks.sum()), int(eligible.sum()),
+                       model.name, used_source)
     return RescanPlan(
         rois=[[int(v) for v in r] for r in rects],
         scores=scores,
@@ -516,6 +564,7 @@ def plan_rescan_job(
         lr_shape=[int(h), int(w)],
         structure_fraction=float(structured.mean()),
         uncertainty=unc,
+        warnings=notes,
     )
 
 

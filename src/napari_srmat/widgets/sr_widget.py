@@ -236,7 +236,8 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.status.setText(
             f"rescan plan: {len(plan.rois)} rectangle(s), {plan.roi_fraction:.1%} of the "
             f"area; time {plan.time_ratio:.2f} x a full HR scan "
-            f"(uncertainty: {plan.uncertainty_source})")
+            f"(uncertainty: {plan.uncertainty_source})"
+            + "".join(f"; {note}" for note in plan.warnings))
 
     def _start_single_job(self, make_generator, *, on_result):
         worker = super()._start_single_job(make_generator, on_result=on_result)
