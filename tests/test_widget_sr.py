@@ -79,6 +79,33 @@ def test_scripted_sr_to_ome_zarr_matches_world_extent(make_napari_viewer, tmp_pa
     assert (tmp_path / "sr.zarr").is_dir()
 
 
+def test_rerun_into_a_store_and_back_replaces_the_result_layer(make_napari_viewer, qtbot,
+                                                              tmp_path):
+    """Run in memory, then again into an output store: the store's pyramid was given to the
+    single-level result layer, which raised in the result callback and showed nothing (and
+    a uint8 store kept the float result's [0, 1] contrast limits: a white layer). The
+    layer is replaced by one of the new form; back in memory likewise."""
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(200, 240))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="4", device="cpu")
+    for out, multiscale, dtype, limits in (("", False, np.float32, (0, 1)),
+                                           (str(tmp_path / "sr.zarr"), True, np.uint8, (0, 255)),
+                                           ("", False, np.float32, (0, 1))):
+        w.last_layer = None
+        configure(w, output=out)
+        w.run()
+        qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+        sr = w.last_layer
+        assert [x.name for x in viewer.layers] == ["lr", "lr SR x4"]
+        assert viewer.layers["lr SR x4"] is sr
+        assert sr.multiscale is multiscale and sr.dtype == dtype
+        np.testing.assert_allclose(sr.contrast_limits, limits)
+        level0 = sr.data[0] if multiscale else sr.data
+        assert level0.shape == (800, 960, 3)
+
+
 def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsys):
     viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
     w = SuperResolutionWidget(viewer)

@@ -201,14 +201,30 @@ def _own_layer(viewer, name: str):
     return None
 
 
+def _same_image_form(layer, data, kwargs: dict) -> bool:
+    """Whether image ``data`` can replace ``layer.data`` in place: the same multiscale
+    form, colour (rgb) and dtype. napari re-derives none of these on a data change (a
+    pyramid given to a single-level layer raised; a uint8 result kept the [0, 1] contrast
+    limits of a float one and showed white)."""
+    multiscale = kwargs.get("multiscale")
+    if multiscale is None:
+        multiscale = isinstance(data, (list, tuple))
+    level0 = data[0] if multiscale else data
+    if bool(multiscale) != bool(layer.multiscale) or np.dtype(level0.dtype) != layer.dtype:
+        return False
+    return "rgb" not in kwargs or bool(kwargs["rgb"]) == bool(layer.rgb)
+
+
 def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
-    """Replace the data of our layer ``name`` if it exists (same type), else add a new
-    layer (marked as ours, :data:`OWN_LAYER_KEY`)."""
+    """Replace the data of our layer ``name`` if it exists (same type; for images also the
+    same multiscale form, rgb and dtype), else add a new layer (marked as ours,
+    :data:`OWN_LAYER_KEY`), in place of an old one of another form."""
     given = "metadata" in kwargs
     meta = {**(kwargs.pop("metadata", None) or {}), OWN_LAYER_KEY: name}
     layer = _own_layer(viewer, name)
     if layer is not None:
-        if layer._type_string == kind:
+        if layer._type_string == kind and (kind != "image"
+                                           or _same_image_form(layer, data, kwargs)):
             layer.data = data
             for key in ("scale", "translate"):  # each change refreshes the layer: skip equal
                 if key in kwargs and not np.allclose(getattr(layer, key)[-len(kwargs[key]):],
