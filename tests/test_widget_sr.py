@@ -106,6 +106,31 @@ def test_rerun_into_a_store_and_back_replaces_the_result_layer(make_napari_viewe
         assert level0.shape == (800, 960, 3)
 
 
+def test_a_12_bit_camera_image_is_not_shown_black(make_napari_viewer, qtbot):
+    """A 12-bit image in uint16 (values up to 4095) super-resolved in memory is a float
+    result up to 4095 / 65535 = 0.06; its layer had fixed contrast limits (0, 1) and showed
+    black. It takes the input layer's limits, mapped like its pixels (/ 65535); an 8-bit
+    RGB input keeps (0, 1)."""
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    grey = viewer.add_image(rng.integers(400, 4096, (40, 48)).astype(np.uint16), name="cam")
+    rgb = viewer.add_image(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), rgb=True,
+                           name="rgb")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    for layer, limits in ((grey, np.asarray(grey.contrast_limits) / 65535), (rgb, (0, 1))):
+        w.last_layer = None
+        configure(w, layer, model="bicubic", scale="2", device="cpu")
+        w.run()
+        qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+        sr = w.last_layer
+        assert sr.dtype == np.float32
+        np.testing.assert_allclose(sr.contrast_limits, limits, rtol=1e-6)
+    assert float(np.percentile(viewer.layers["cam SR x2"].data, 99)) > \
+        0.5 * viewer.layers["cam SR x2"].contrast_limits[1]
+
+
 def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsys):
     viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
     w = SuperResolutionWidget(viewer)

@@ -395,8 +395,27 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         **_units_kwargs(layer),
     )
     if np.issubdtype(level0.dtype, np.floating):
-        kwargs["contrast_limits"] = (0.0, 1.0)
+        kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
     return _upsert_layer(viewer, name or f"{layer.name} SR x{factor}", "image", data, **kwargs)
+
+
+def _float_result_contrast_limits(layer) -> tuple[float, float]:
+    """Contrast limits of a float [0, 1] result made from image ``layer``.
+
+    An integer layer's own limits, mapped by the pixel value rule
+    (:func:`napari_srmat.io.to_float01`: divided by the dtype's maximum), so the result
+    looks like its input: with fixed limits (0, 1) a 12-bit camera image in uint16
+    (values up to 4095 / 65535 = 0.06) was shown black. Float layers: (0, 1).
+    """
+    from ..io import to_float01
+
+    dtype = np.dtype(layer.dtype)
+    if not np.issubdtype(dtype, np.integer):
+        return (0.0, 1.0)
+    info = np.iinfo(dtype)
+    limits = np.clip(np.asarray(layer.contrast_limits, dtype=float), info.min, info.max)
+    lo, hi = (float(v) for v in to_float01(limits.astype(dtype)))
+    return (lo, hi) if hi > lo else (0.0, 1.0)
 
 
 def rescan_rectangles(plan) -> list[np.ndarray]:
