@@ -272,6 +272,38 @@ def test_plan_rescan_adds_shapes_layer_with_time_estimate(make_napari_viewer, qt
         np.testing.assert_allclose(world.max(0), hi, atol=1e-9)
 
 
+def test_plan_rescan_offers_a_0_255_float_layer_divided_by_255(make_napari_viewer, qtbot):
+    """Run asked about a float layer holding 0..255 values, Plan rescan did not: its job
+    refused the layer with a message for Python users. It asks too: No starts nothing,
+    Yes plans exactly what the 8-bit layer gives."""
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0).image.copy()
+    img[:, 48:] = 128
+    layer = viewer.add_image(img, rgb=True, name="lr")
+    floats = viewer.add_image(img.astype(np.float32), rgb=True, name="as floats")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, floats, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    assert w.plan_rescan() is None and w.worker is None
+    assert len(asked) == 1 and "divided by 255" in asked[0]
+    assert w.status.text().startswith("not started")
+    plans = []
+    w.ask = lambda title, text: True
+    for source in (floats, layer):
+        w.rescan_plan = None
+        configure(w, source)
+        w.plan_rescan()
+        qtbot.waitUntil(lambda: w.rescan_plan is not None, timeout=120_000)
+        qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=10_000)
+        plans.append(w.rescan_plan)
+    assert plans[0].rois == plans[1].rois and len(plans[0].rois) > 0
+    assert plans[0].roi_fraction == pytest.approx(plans[1].roi_fraction)
+
+
 def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_path,
                                                  monkeypatch):
     """refsr picks its reference from the widget's folder (the CLI's rule and messages);

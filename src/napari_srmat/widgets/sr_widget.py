@@ -219,11 +219,16 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._ensure_idle("a job is already running")
         opts = self.options()
         image = micrograph_data(layer)
+        # the planner super-resolves the layer: the same offer as Run for 0-255 floats
+        go, divisor = self.confirm_float_divisor(layer.name, image, "super-resolved")
+        if not go:
+            return None
         self._job_layer = layer
         budget, dwell = self.budget.value(), self.dwell.value()
         return self._start_single_job(
             lambda stop: plan_rescan_job(
-                image, opts["model"], checkpoint=opts["checkpoint"], scale=opts["scale"],
+                divided_by(image, divisor), opts["model"], checkpoint=opts["checkpoint"],
+                scale=opts["scale"],
                 budget=budget, dwell_ratio=dwell, device=opts["device"], tile=opts["tile"],
                 overlap=opts["overlap"], batch_size=opts["batch_size"], stop=stop),
             on_result=self._on_plan)
