@@ -348,6 +348,43 @@ def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_
     assert "applies to the refsr model only, not bicubic" in shown[1]
 
 
+def test_plan_rescan_with_refsr_uses_the_reference_folder(make_napari_viewer, qtbot, tmp_path,
+                                                          monkeypatch):
+    """Plan rescan ignored the Reference folder: a refsr plan always failed ("refsr needs a
+    reference image: set_reference(image) ..."). It picks the reference as Run does."""
+    from PIL import Image
+
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.registry import save_model_checkpoint
+    from napari_srmat.synth import generate_microstructure
+
+    ckpt = tmp_path / "refsr"
+    save_model_checkpoint(load_model("refsr", scale=2, pretrained=False, device="cpu",
+                                     n_feats=8, n_blocks=1, t_feats=8, v_feats=2), ckpt)
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for i, size in enumerate((10, 40)):
+        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
+        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(64, 64))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="refsr", checkpoint=str(ckpt), scale="2", tile=128,
+              device="cpu")
+    w.plan_rescan()  # no reference folder
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=60_000)
+    assert w.rescan_plan is None and len(shown) == 1
+    assert "refsr needs a reference folder" in shown[0]
+    w.reference.setText(str(refs))
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_plan is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=10_000)
+    assert w.rescan_plan.model == "refsr" and w.rescan_plan.scale == 2 and len(shown) == 1
+
+
 def test_a_stack_is_refused_not_super_resolved_as_channels(make_napari_viewer, qtbot):
     """A 3-plane stack (3, 48, 40) was super-resolved as a 3 x 48 image with 40 channels
     (a (6, 96, 40) 'SR' layer, without a word); now refused before any job."""

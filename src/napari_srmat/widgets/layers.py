@@ -49,6 +49,7 @@ __all__ = [
     "super_resolution_job",
     "add_super_resolution_result",
     "add_super_resolution",
+    "rescan_plan_job",
     "rescan_rectangles",
     "add_rescan_plan",
     "BoundaryMaps",
@@ -321,14 +322,9 @@ def super_resolution_job(
     numpy array, path, or None
         The SR image (or the OME-Zarr path); None when stopped.
     """
-    from ..sr import load_model, super_resolve_job
-    from ..sr.refsr import use_reference
+    from ..sr import super_resolve_job
 
-    yield Log(f"loading SR model {model or '(default)'} x{scale}")
-    sr_model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
-    picked = use_reference(sr_model, image, reference, option="a reference folder")
-    if picked is not None:
-        yield Log(f"reference {picked['reference']} (similarity {picked['similarity']:.3f})")
+    sr_model = yield from _load_sr_model(image, model, checkpoint, scale, device, reference)
     result = yield from super_resolve_job(
         image,
         sr_model,
@@ -342,6 +338,59 @@ def super_resolution_job(
     if stop is not None and stop.stop_requested:
         return None
     return result
+
+
+def _load_sr_model(image, model, checkpoint, scale, device, reference
+                   ) -> Generator[Event, Any, Any]:
+    """Load the SR model of a widget job and give it its reference (``refsr``) picked for
+    ``image`` from the ``reference`` folder (job generator; returns the model)."""
+    from ..sr import load_model
+    from ..sr.refsr import use_reference
+
+    yield Log(f"loading SR model {model or '(default)'} x{scale}")
+    sr_model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
+    picked = use_reference(sr_model, image, reference, option="a reference folder")
+    if picked is not None:
+        yield Log(f"reference {picked['reference']} (similarity {picked['similarity']:.3f})")
+    return sr_model
+
+
+def rescan_plan_job(
+    image,
+    *,
+    model: str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    scale: int = 4,
+    device: str = "auto",
+    reference: str | os.PathLike | None = None,
+    stop: StopToken | None = None,
+    **plan_options: Any,
+) -> Generator[Event, Any, Any]:
+    """Load an SR model as :func:`super_resolution_job` does and plan a rescan of
+    ``image`` with it (job generator).
+
+    Parameters
+    ----------
+    image : array-like
+        The LR acquisition, ``(H, W)`` or ``(H, W, C)``.
+    model, checkpoint, scale, device, reference
+        As for :func:`super_resolution_job` (a ``refsr`` model takes its reference from
+        the ``reference`` folder, as in a run).
+    stop : StopToken, optional
+    **plan_options
+        ``budget``, ``dwell_ratio``, ``tile``, ``overlap``, ``batch_size``, ... of
+        :func:`napari_srmat.sr.rescan.plan_rescan_job`.
+
+    Returns
+    -------
+    RescanPlan or None
+        None when stopped.
+    """
+    from ..sr.rescan import plan_rescan_job
+
+    sr_model = yield from _load_sr_model(image, model, checkpoint, scale, device, reference)
+    return (yield from plan_rescan_job(image, sr_model, scale=scale, stop=stop,
+                                       **plan_options))
 
 
 def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str | None = None,

@@ -31,6 +31,7 @@ from .layers import (
     is_micrograph_layer,
     layer_pixel_size_um,
     micrograph_data,
+    rescan_plan_job,
     super_resolution_job,
 )
 
@@ -211,8 +212,6 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     def plan_rescan(self):
         """Plan a rescan of the selected layer (in a worker); return the worker."""
-        from ..sr.rescan import plan_rescan_job
-
         layer = self.layer_combo.value
         if layer is None:
             raise WidgetInputError("select the LR image layer to plan a rescan for")
@@ -226,11 +225,11 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._job_layer = layer
         budget, dwell = self.budget.value(), self.dwell.value()
         return self._start_single_job(
-            lambda stop: plan_rescan_job(
-                divided_by(image, divisor), opts["model"], checkpoint=opts["checkpoint"],
-                scale=opts["scale"],
-                budget=budget, dwell_ratio=dwell, device=opts["device"], tile=opts["tile"],
-                overlap=opts["overlap"], batch_size=opts["batch_size"], stop=stop),
+            lambda stop: rescan_plan_job(
+                divided_by(image, divisor), model=opts["model"], checkpoint=opts["checkpoint"],
+                scale=opts["scale"], device=opts["device"], reference=opts["reference"],
+                budget=budget, dwell_ratio=dwell, tile=opts["tile"], overlap=opts["overlap"],
+                batch_size=opts["batch_size"], stop=stop),
             on_result=self._on_plan)
 
     def _on_plan(self, plan) -> None:
