@@ -177,6 +177,42 @@ def test_cli_plan_rescan(half_structured, tmp_path, capsys):
     assert "srmat plan-rescan: warning: bicubic's SR does not change under flips" in captured.err
 
 
+def test_cli_plan_rescan_with_refsr_takes_a_reference_folder(half_structured, tmp_path,
+                                                            capsys):
+    """refsr could not plan a rescan: the run failed telling the user to pass
+    --reference DIR, which plan-rescan did not have. It takes one, as `srmat sr run`
+    does (same rule and messages), and reports the reference picked."""
+    from PIL import Image
+
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.registry import save_model_checkpoint
+    from napari_srmat.synth import generate_microstructure
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    ckpt = tmp_path / "refsr"
+    save_model_checkpoint(load_model("refsr", scale=2, pretrained=False, device="cpu",
+                                     n_feats=8, n_blocks=1, t_feats=8, v_feats=2), ckpt)
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for i, size in enumerate((10, 40)):
+        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
+        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    base = ["plan-rescan", str(path), "--model", "refsr", "--checkpoint", str(ckpt),
+            "--scale", "2", "--roi-size", str(ROI), "--device", "cpu"]
+    assert main(base) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "srmat plan-rescan: error: refsr needs --reference DIR (HR micrographs of the same "
+        "material)")
+    assert main([*base, "--reference", str(refs), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"] == "refsr" and out["scale"] == 2
+    assert out["reference"] in {str(p) for p in refs.iterdir()}
+    assert 0 < out["reference_similarity"] <= 1
+    assert main(["plan-rescan", str(path), "--reference", str(refs)]) == 2
+    assert "--reference DIR applies to the refsr model only" in capsys.readouterr().err
+
+
 def test_sample_spread_of_a_stochastic_model():
     from napari_srmat.sr import load_model
     from napari_srmat.synth import generate_microstructure

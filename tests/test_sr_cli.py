@@ -147,6 +147,19 @@ def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):
     s = _json(capsys)
     assert s["scale"] == 2 and s["checkpoint"].endswith("best")
     assert tuple(read_image(out).data.shape) == (40, 48, 3)
+    # the training folder itself given as the checkpoint: the message names its models
+    assert main(["sr", str(small_png), str(tmp_path / "sr2.zarr"), "--checkpoint",
+                 str(ckpt)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"srmat sr run: error: checkpoint {ckpt} has no model.safetensors; it is a training "
+        f"folder: use {ckpt / 'best'} or {ckpt / 'last'}")
+    # without --json, the last line says what best/ is (it read "(val PSNR None)")
+    rc = main(["sr", "train", "--data", str(small_png.parent), "--model", "cnn", "--scale",
+               "2", "--train-steps", "2", "--batch-size", "2", "--patch", "16", "--out",
+               str(tmp_path / "ck2"), "--threads", "1", "--device", "cpu"])
+    assert rc == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"best checkpoint: {tmp_path / 'ck2' / 'best'} (nothing validated: the final model)")
 
 
 def test_steps_flags_have_one_meaning_each(capsys):

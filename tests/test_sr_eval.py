@@ -229,6 +229,9 @@ def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
     cap = capsys.readouterr()
     out = json.loads(cap.out)
     assert "brightness" in cap.err and out["domain_shift"]["shifted"]
+    # named like every command's warnings (it was a bare "warning: ...")
+    assert [ln for ln in cap.err.splitlines() if "brightness" in ln][0].startswith(
+        "srmat sr eval: warning: ")
     assert out["degradation"] == {"recipe": {"mode": "bicubic"}, "source": "--degradation"}
     assert out["border"] == 2 and out["maps"]["ldl_map"] == str(ldl)
     assert tuple(read_image(ldl).data.shape) == (96, 96)

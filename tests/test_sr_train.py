@@ -167,6 +167,35 @@ def test_validation_resume_and_stop(tmp_path, image_dir):
     assert res3["step"] == 5
 
 
+def test_a_new_run_replaces_an_earlier_runs_checkpoints(tmp_path, image_dir):
+    """A second run into the same folder (the shipped weights' fine-tunes re-enter their
+    folder) used to end cleanly and report ``best/``, which still held the first run's
+    model when nothing was validated, and to skip its own ``last/`` when the first run's
+    had the same step count: the new model was lost. Its own checkpoints are written.
+    A stopped run resumed without validation ends with ``best/`` at its final step."""
+    out = tmp_path / "run"
+    cfg = _cfg(tmp_path, image_dir, steps=2)
+    run_job(train_sr_job(cfg), quiet=True)
+    first = {n: (out / n / "model.safetensors").read_bytes() for n in ("best", "last")}
+    res = run_job(train_sr_job(dict(cfg, seed=7)), quiet=True)
+    assert res["best"] == str(out / "best") and res["last"] == str(out / "last")
+    for name in ("best", "last"):
+        config = json.loads((out / name / "config.json").read_text())
+        assert config["training"]["seed"] == 7 and config["training"]["step"] == 2, name
+        assert (out / name / "model.safetensors").read_bytes() != first[name], name
+    assert (out / "best" / "model.safetensors").read_bytes() == \
+        (out / "last" / "model.safetensors").read_bytes()  # no validation: the final model
+
+    token = StopToken()
+    drive_and_stop(train_sr_job(dict(cfg, out=str(tmp_path / "s"), steps=6), stop=token),
+                   token, 3)
+    run_job(train_sr_job(dict(cfg, out=str(tmp_path / "s"), steps=6, resume=True)),
+            quiet=True)
+    for name in ("best", "last"):
+        config = json.loads((tmp_path / "s" / name / "config.json").read_text())
+        assert config["training"]["step"] == 6, name
+
+
 def test_resume_refuses_other_settings(tmp_path, image_dir):
     """resume continues only a run started with the same settings: more steps are fine,
     another loss, noise or data is refused in one line and the saved state is kept."""

@@ -79,6 +79,58 @@ def test_scripted_sr_to_ome_zarr_matches_world_extent(make_napari_viewer, tmp_pa
     assert (tmp_path / "sr.zarr").is_dir()
 
 
+def test_rerun_into_a_store_and_back_replaces_the_result_layer(make_napari_viewer, qtbot,
+                                                              tmp_path):
+    """Run in memory, then again into an output store: the store's pyramid was given to the
+    single-level result layer, which raised in the result callback and showed nothing (and
+    a uint8 store kept the float result's [0, 1] contrast limits: a white layer). The
+    layer is replaced by one of the new form; back in memory likewise."""
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(200, 240))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="4", device="cpu")
+    for out, multiscale, dtype, limits in (("", False, np.float32, (0, 1)),
+                                           (str(tmp_path / "sr.zarr"), True, np.uint8, (0, 255)),
+                                           ("", False, np.float32, (0, 1))):
+        w.last_layer = None
+        configure(w, output=out)
+        w.run()
+        qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+        sr = w.last_layer
+        assert [x.name for x in viewer.layers] == ["lr", "lr SR x4"]
+        assert viewer.layers["lr SR x4"] is sr
+        assert sr.multiscale is multiscale and sr.dtype == dtype
+        np.testing.assert_allclose(sr.contrast_limits, limits)
+        level0 = sr.data[0] if multiscale else sr.data
+        assert level0.shape == (800, 960, 3)
+
+
+def test_a_12_bit_camera_image_is_not_shown_black(make_napari_viewer, qtbot):
+    """A 12-bit image in uint16 (values up to 4095) super-resolved in memory is a float
+    result up to 4095 / 65535 = 0.06; its layer had fixed contrast limits (0, 1) and showed
+    black. It takes the input layer's limits, mapped like its pixels (/ 65535); an 8-bit
+    RGB input keeps (0, 1)."""
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    grey = viewer.add_image(rng.integers(400, 4096, (40, 48)).astype(np.uint16), name="cam")
+    rgb = viewer.add_image(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), rgb=True,
+                           name="rgb")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    for layer, limits in ((grey, np.asarray(grey.contrast_limits) / 65535), (rgb, (0, 1))):
+        w.last_layer = None
+        configure(w, layer, model="bicubic", scale="2", device="cpu")
+        w.run()
+        qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+        sr = w.last_layer
+        assert sr.dtype == np.float32
+        np.testing.assert_allclose(sr.contrast_limits, limits, rtol=1e-6)
+    assert float(np.percentile(viewer.layers["cam SR x2"].data, 99)) > \
+        0.5 * viewer.layers["cam SR x2"].contrast_limits[1]
+
+
 def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsys):
     viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
     w = SuperResolutionWidget(viewer)
@@ -220,6 +272,38 @@ def test_plan_rescan_adds_shapes_layer_with_time_estimate(make_napari_viewer, qt
         np.testing.assert_allclose(world.max(0), hi, atol=1e-9)
 
 
+def test_plan_rescan_offers_a_0_255_float_layer_divided_by_255(make_napari_viewer, qtbot):
+    """Run asked about a float layer holding 0..255 values, Plan rescan did not: its job
+    refused the layer with a message for Python users. It asks too: No starts nothing,
+    Yes plans exactly what the 8-bit layer gives."""
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0).image.copy()
+    img[:, 48:] = 128
+    layer = viewer.add_image(img, rgb=True, name="lr")
+    floats = viewer.add_image(img.astype(np.float32), rgb=True, name="as floats")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, floats, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or False
+    assert w.plan_rescan() is None and w.worker is None
+    assert len(asked) == 1 and "divided by 255" in asked[0]
+    assert w.status.text().startswith("not started")
+    plans = []
+    w.ask = lambda title, text: True
+    for source in (floats, layer):
+        w.rescan_plan = None
+        configure(w, source)
+        w.plan_rescan()
+        qtbot.waitUntil(lambda: w.rescan_plan is not None, timeout=120_000)
+        qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=10_000)
+        plans.append(w.rescan_plan)
+    assert plans[0].rois == plans[1].rois and len(plans[0].rois) > 0
+    assert plans[0].roi_fraction == pytest.approx(plans[1].roi_fraction)
+
+
 def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_path,
                                                  monkeypatch):
     """refsr picks its reference from the widget's folder (the CLI's rule and messages);
@@ -262,6 +346,43 @@ def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert w.last_layer is None and len(shown) == 2
     assert "applies to the refsr model only, not bicubic" in shown[1]
+
+
+def test_plan_rescan_with_refsr_uses_the_reference_folder(make_napari_viewer, qtbot, tmp_path,
+                                                          monkeypatch):
+    """Plan rescan ignored the Reference folder: a refsr plan always failed ("refsr needs a
+    reference image: set_reference(image) ..."). It picks the reference as Run does."""
+    from PIL import Image
+
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.registry import save_model_checkpoint
+    from napari_srmat.synth import generate_microstructure
+
+    ckpt = tmp_path / "refsr"
+    save_model_checkpoint(load_model("refsr", scale=2, pretrained=False, device="cpu",
+                                     n_feats=8, n_blocks=1, t_feats=8, v_feats=2), ckpt)
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for i, size in enumerate((10, 40)):
+        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
+        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(64, 64))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="refsr", checkpoint=str(ckpt), scale="2", tile=128,
+              device="cpu")
+    w.plan_rescan()  # no reference folder
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=60_000)
+    assert w.rescan_plan is None and len(shown) == 1
+    assert "refsr needs a reference folder" in shown[0]
+    w.reference.setText(str(refs))
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_plan is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=10_000)
+    assert w.rescan_plan.model == "refsr" and w.rescan_plan.scale == 2 and len(shown) == 1
 
 
 def test_a_stack_is_refused_not_super_resolved_as_channels(make_napari_viewer, qtbot):

@@ -60,7 +60,12 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
         path = path.parent
     for name in (WEIGHTS_NAME, CONFIG_NAME):
         if not (path / name).is_file():
-            raise CheckpointError(f"checkpoint {path} has no {name}")
+            # the --out folder of a training run holds its checkpoints in best/ and last/
+            inside = [str(path / d) for d in ("best", "last")
+                      if all((path / d / n).is_file() for n in (WEIGHTS_NAME, CONFIG_NAME))]
+            hint = (f"; it is a training folder: use {' or '.join(inside)}" if inside
+                    else "")
+            raise CheckpointError(f"checkpoint {path} has no {name}{hint}")
     return path
 
 

@@ -74,6 +74,9 @@ def register(subparsers) -> None:
                         f"{DEFAULT_OVERLAP}, raised to the model's receptive field), as in "
                         "`srmat sr run`")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--reference", default=None, metavar="DIR",
+                   help="refsr: folder of HR reference micrographs of the same material (at "
+                        "the output pixel size); the closest one by texture embedding is used")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.set_defaults(func=_plan)
 
@@ -83,6 +86,7 @@ def _plan(args: argparse.Namespace) -> int:
     from ..io import read_image
     from ..jobs import Stopped, run_job
     from ..sr import load_model
+    from ..sr.refsr import use_reference
     from ..sr.rescan import check_plan_inputs, plan_rescan_job
 
     check_tile_flags(args.tile, args.overlap)  # before reading or loading anything
@@ -93,6 +97,7 @@ def _plan(args: argparse.Namespace) -> int:
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
+    reference = use_reference(model, lr, args.reference, option="--reference DIR")
     stopped = []
     plan = run_job(
         plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
@@ -105,6 +110,9 @@ def _plan(args: argparse.Namespace) -> int:
         print("srmat plan-rescan: stopped before completion", file=sys.stderr)
         return 1
     result = {"input": str(args.lr), **plan.to_dict()}
+    if reference is not None:  # as `srmat sr run --reference` reports it
+        result["reference"] = reference["reference"]
+        result["reference_similarity"] = reference["similarity"]
     if args.json:
         print_json(result)
     else:

@@ -314,7 +314,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res)
     else:
-        print(f"best checkpoint: {res['best']} (val PSNR {res['best_psnr']})", file=sys.stderr)
+        score = (f"val PSNR {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
+                 else "nothing validated: the final model")
+        print(f"best checkpoint: {res['best']} ({score})", file=sys.stderr)
     return 1 if stopped else 0
 
 

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import UserError, print_json
+from . import UserError, command_name, print_json
 
 __all__ = ["add_eval_parser"]
 
@@ -134,7 +134,7 @@ def _eval(args: argparse.Namespace) -> int:
         summary["psnr_y"], summary["identical"] = None, True
     warning = result["domain_shift"]["warning"]
     if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"{command_name(args)}: warning: {warning}", file=sys.stderr)
     if args.json:
         print_json(summary)
     else:

@@ -609,12 +609,16 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     out = prepare_output_dir(cfg.out, "sr_training")
     step, best, history = 0, -math.inf, []
     state_dir, last_dir, best_dir = out / "train_state", out / "last", out / "best"
+    # the step of the ``last`` checkpoint of this run (a resumed one: the one it continues);
+    # None: a ``last`` or ``best`` in OUT is an earlier run's, replaced by this run's own
+    last_step = None
     if cfg.resume and state_dir.is_dir():
         step, best, history = _load_train_state(state_dir, model, opt, settings)
         if last_dir.is_dir():
             from ..checkpoint import load_checkpoint
 
             ema.load_state_dict(load_checkpoint(last_dir)[0])
+            last_step = _ckpt_step(last_dir)
         yield Log(f"resumed from {state_dir} at step {step}")
         sampler.rng = np.random.default_rng(cfg.seed + step)
         rng = np.random.default_rng(cfg.seed + 1 + step)
@@ -646,9 +650,11 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         yield from validate(0)
 
     def save_last(s: int):
+        nonlocal last_step
         info = dict(training_info, step=s, val=last_val)
         _save_train_state(state_dir, model, opt, s, best, history, settings)
         save_model_checkpoint(ema, last_dir, training=info, half=cfg.half)
+        last_step = s
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
 
     stopped = False
@@ -702,10 +708,11 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
             yield save_last(step)
 
     ema.net.eval()
-    if not (last_dir.is_dir() and _ckpt_step(last_dir) == step):
+    if last_step != step:
         yield save_last(step)
-    if not val_images and not best_dir.exists():
-        # without validation, "best" is the final model
+    if best == -math.inf:
+        # nothing validated (no validation images, or stopped before the first
+        # validation): "best" is the final model, never one an earlier run left in OUT
         save_model_checkpoint(ema, best_dir, training=dict(training_info, step=step),
                               half=cfg.half)
     result = {

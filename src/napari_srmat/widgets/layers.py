@@ -49,6 +49,7 @@ __all__ = [
     "super_resolution_job",
     "add_super_resolution_result",
     "add_super_resolution",
+    "rescan_plan_job",
     "rescan_rectangles",
     "add_rescan_plan",
     "BoundaryMaps",
@@ -201,14 +202,30 @@ def _own_layer(viewer, name: str):
     return None
 
 
+def _same_image_form(layer, data, kwargs: dict) -> bool:
+    """Whether image ``data`` can replace ``layer.data`` in place: the same multiscale
+    form, colour (rgb) and dtype. napari re-derives none of these on a data change (a
+    pyramid given to a single-level layer raised; a uint8 result kept the [0, 1] contrast
+    limits of a float one and showed white)."""
+    multiscale = kwargs.get("multiscale")
+    if multiscale is None:
+        multiscale = isinstance(data, (list, tuple))
+    level0 = data[0] if multiscale else data
+    if bool(multiscale) != bool(layer.multiscale) or np.dtype(level0.dtype) != layer.dtype:
+        return False
+    return "rgb" not in kwargs or bool(kwargs["rgb"]) == bool(layer.rgb)
+
+
 def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
-    """Replace the data of our layer ``name`` if it exists (same type), else add a new
-    layer (marked as ours, :data:`OWN_LAYER_KEY`)."""
+    """Replace the data of our layer ``name`` if it exists (same type; for images also the
+    same multiscale form, rgb and dtype), else add a new layer (marked as ours,
+    :data:`OWN_LAYER_KEY`), in place of an old one of another form."""
     given = "metadata" in kwargs
     meta = {**(kwargs.pop("metadata", None) or {}), OWN_LAYER_KEY: name}
     layer = _own_layer(viewer, name)
     if layer is not None:
-        if layer._type_string == kind:
+        if layer._type_string == kind and (kind != "image"
+                                           or _same_image_form(layer, data, kwargs)):
             layer.data = data
             for key in ("scale", "translate"):  # each change refreshes the layer: skip equal
                 if key in kwargs and not np.allclose(getattr(layer, key)[-len(kwargs[key]):],
@@ -305,14 +322,9 @@ def super_resolution_job(
     numpy array, path, or None
         The SR image (or the OME-Zarr path); None when stopped.
     """
-    from ..sr import load_model, super_resolve_job
-    from ..sr.refsr import use_reference
+    from ..sr import super_resolve_job
 
-    yield Log(f"loading SR model {model or '(default)'} x{scale}")
-    sr_model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
-    picked = use_reference(sr_model, image, reference, option="a reference folder")
-    if picked is not None:
-        yield Log(f"reference {picked['reference']} (similarity {picked['similarity']:.3f})")
+    sr_model = yield from _load_sr_model(image, model, checkpoint, scale, device, reference)
     result = yield from super_resolve_job(
         image,
         sr_model,
@@ -326,6 +338,59 @@ def super_resolution_job(
     if stop is not None and stop.stop_requested:
         return None
     return result
+
+
+def _load_sr_model(image, model, checkpoint, scale, device, reference
+                   ) -> Generator[Event, Any, Any]:
+    """Load the SR model of a widget job and give it its reference (``refsr``) picked for
+    ``image`` from the ``reference`` folder (job generator; returns the model)."""
+    from ..sr import load_model
+    from ..sr.refsr import use_reference
+
+    yield Log(f"loading SR model {model or '(default)'} x{scale}")
+    sr_model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
+    picked = use_reference(sr_model, image, reference, option="a reference folder")
+    if picked is not None:
+        yield Log(f"reference {picked['reference']} (similarity {picked['similarity']:.3f})")
+    return sr_model
+
+
+def rescan_plan_job(
+    image,
+    *,
+    model: str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    scale: int = 4,
+    device: str = "auto",
+    reference: str | os.PathLike | None = None,
+    stop: StopToken | None = None,
+    **plan_options: Any,
+) -> Generator[Event, Any, Any]:
+    """Load an SR model as :func:`super_resolution_job` does and plan a rescan of
+    ``image`` with it (job generator).
+
+    Parameters
+    ----------
+    image : array-like
+        The LR acquisition, ``(H, W)`` or ``(H, W, C)``.
+    model, checkpoint, scale, device, reference
+        As for :func:`super_resolution_job` (a ``refsr`` model takes its reference from
+        the ``reference`` folder, as in a run).
+    stop : StopToken, optional
+    **plan_options
+        ``budget``, ``dwell_ratio``, ``tile``, ``overlap``, ``batch_size``, ... of
+        :func:`napari_srmat.sr.rescan.plan_rescan_job`.
+
+    Returns
+    -------
+    RescanPlan or None
+        None when stopped.
+    """
+    from ..sr.rescan import plan_rescan_job
+
+    sr_model = yield from _load_sr_model(image, model, checkpoint, scale, device, reference)
+    return (yield from plan_rescan_job(image, sr_model, scale=scale, stop=stop,
+                                       **plan_options))
 
 
 def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str | None = None,
@@ -379,8 +444,27 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         **_units_kwargs(layer),
     )
     if np.issubdtype(level0.dtype, np.floating):
-        kwargs["contrast_limits"] = (0.0, 1.0)
+        kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
     return _upsert_layer(viewer, name or f"{layer.name} SR x{factor}", "image", data, **kwargs)
+
+
+def _float_result_contrast_limits(layer) -> tuple[float, float]:
+    """Contrast limits of a float [0, 1] result made from image ``layer``.
+
+    An integer layer's own limits, mapped by the pixel value rule
+    (:func:`napari_srmat.io.to_float01`: divided by the dtype's maximum), so the result
+    looks like its input: with fixed limits (0, 1) a 12-bit camera image in uint16
+    (values up to 4095 / 65535 = 0.06) was shown black. Float layers: (0, 1).
+    """
+    from ..io import to_float01
+
+    dtype = np.dtype(layer.dtype)
+    if not np.issubdtype(dtype, np.integer):
+        return (0.0, 1.0)
+    info = np.iinfo(dtype)
+    limits = np.clip(np.asarray(layer.contrast_limits, dtype=float), info.min, info.max)
+    lo, hi = (float(v) for v in to_float01(limits.astype(dtype)))
+    return (lo, hi) if hi > lo else (0.0, 1.0)
 
 
 def rescan_rectangles(plan) -> list[np.ndarray]:

@@ -31,6 +31,7 @@ from .layers import (
     is_micrograph_layer,
     layer_pixel_size_um,
     micrograph_data,
+    rescan_plan_job,
     super_resolution_job,
 )
 
@@ -211,21 +212,24 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     def plan_rescan(self):
         """Plan a rescan of the selected layer (in a worker); return the worker."""
-        from ..sr.rescan import plan_rescan_job
-
         layer = self.layer_combo.value
         if layer is None:
             raise WidgetInputError("select the LR image layer to plan a rescan for")
         self._ensure_idle("a job is already running")
         opts = self.options()
         image = micrograph_data(layer)
+        # the planner super-resolves the layer: the same offer as Run for 0-255 floats
+        go, divisor = self.confirm_float_divisor(layer.name, image, "super-resolved")
+        if not go:
+            return None
         self._job_layer = layer
         budget, dwell = self.budget.value(), self.dwell.value()
         return self._start_single_job(
-            lambda stop: plan_rescan_job(
-                image, opts["model"], checkpoint=opts["checkpoint"], scale=opts["scale"],
-                budget=budget, dwell_ratio=dwell, device=opts["device"], tile=opts["tile"],
-                overlap=opts["overlap"], batch_size=opts["batch_size"], stop=stop),
+            lambda stop: rescan_plan_job(
+                divided_by(image, divisor), model=opts["model"], checkpoint=opts["checkpoint"],
+                scale=opts["scale"], device=opts["device"], reference=opts["reference"],
+                budget=budget, dwell_ratio=dwell, tile=opts["tile"], overlap=opts["overlap"],
+                batch_size=opts["batch_size"], stop=stop),
             on_result=self._on_plan)
 
     def _on_plan(self, plan) -> None:
