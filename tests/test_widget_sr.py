@@ -369,7 +369,7 @@ def test_plan_rescan_with_refsr_uses_the_reference_folder(make_napari_viewer, qt
         Image.fromarray(img).save(refs / f"ref_{size}.png")
     shown = []
     monkeypatch.setattr(worker_mod, "show_error", shown.append)
-    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(64, 64))
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
     configure(w, layer, model="refsr", checkpoint=str(ckpt), scale="2", tile=128,
