@@ -501,7 +501,8 @@ def _resolve(checkpoint) -> Path:
         if not (path / "model.safetensors").is_file():
             raise CheckpointError(
                 f"no shipped default UAED weights in {path}; train them with "
-                "scripts/train_uaed_weights.sh or pass checkpoint=PATH"
+                "scripts/train_uaed_weights.sh or give a checkpoint folder (--checkpoint, "
+                "the widget's Checkpoint field, checkpoint=PATH)"
             )
         return path
     path = Path(checkpoint)

@@ -209,7 +209,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
             f"no shipped weights for {name!r} x{scale}: the network is untrained"
             + (" (its output equals bicubic)" if name in ("cnn", "onestep", "cgan", "refsr")
                else "")
-            + "; train one with `srmat sr train` and pass checkpoint=",
+            + "; train one with `srmat sr train` and give its best/ folder as the checkpoint "
+            "(--checkpoint, the widget's Checkpoint field, checkpoint=)",
             UserWarning,
             stacklevel=2,
         )
