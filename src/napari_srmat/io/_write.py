@@ -25,6 +25,7 @@ from ..outputs import (
     OutputLock,
     OutputMismatchError,
     check_not_input,
+    check_not_reserved,
     check_output_location,
     check_replaceable,
     identity_differences,
@@ -260,6 +261,7 @@ class OmeZarrStreamWriter:
         self.resumed = False
         self.complete = False
         check_not_input(self.path, inputs)
+        check_not_reserved(self.path)
         check_output_location(self.path)
         self._lock = OutputLock(self.path).acquire() if lock else None
         try:
