@@ -127,6 +127,20 @@ def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
     assert not out.exists() and not (tmp_path / "o.ome.zarr.lock").exists()
 
 
+@pytest.mark.slow
+def test_task_error_on_local_workers_prints_no_worker_traceback(image, capfd):
+    """A failing task made each ``local:N`` worker print a "Compute Failed" block with the
+    task's traceback onto the user's terminal, above the one-line error of srmat."""
+    def wrong_shape(batch):
+        return batch  # not upscaled
+
+    with pytest.raises(ValueError, match="expected"):  # workers started under capfd
+        run_job(tiled_apply_job(image, wrong_shape, out_channels=3, scheduler="local:1",
+                                **KW), quiet=True)
+    err = capfd.readouterr().err
+    assert "Compute Failed" not in err and "Traceback" not in err, err
+
+
 @pytest.fixture
 def python_ctrl_c():
     """Python's own Ctrl-C handler during the test, whatever the suite inherited: a suite

@@ -53,6 +53,41 @@ def test_sr_run_writes_readable_ome_zarr(small_png, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
 
 
+def test_sr_run_keeps_non_square_pixel_sizes_per_axis(tmp_path, capsys):
+    """A TIFF with 0.5 (X) x 0.25 (Y) µm pixels gave an SR store with no pixel size at
+    all: the calibration was lost. Now level 0 has (Y, X) / scale per axis and every
+    level its 2**k multiple, read back as non-square by the readers."""
+    import tifffile
+
+    from napari_srmat.io import OmeZarrStreamWriter, read_image
+
+    img = (np.random.default_rng(1).random((40, 30)) * 255).astype(np.uint8)
+    src = tmp_path / "ns.tif"  # X 0.5 µm (20000 px/cm), Y 0.25 µm
+    tifffile.imwrite(src, img, resolution=(20000, 40000), resolutionunit="CENTIMETER")
+    out = tmp_path / "ns_x2.ome.zarr"
+    with pytest.warns(UserWarning, match="not square"):
+        rc = main(["sr", str(src), str(out), "--model", "bicubic", "--scale", "2"])
+    assert rc == 0
+    with pytest.warns(UserWarning, match=r"not square \(X 0.25 µm, Y 0.125 µm\)"):
+        m = read_image(out)
+    assert m.pixel_size_yx_um == pytest.approx((0.125, 0.25))
+    attrs = json.loads((out / ".zattrs").read_text())
+    ms = attrs["multiscales"][0]
+    assert [a.get("unit") for a in ms["axes"]] == ["micrometer", "micrometer"]
+    scales = [d["coordinateTransformations"][0]["scale"] for d in ms["datasets"]]
+    assert scales == [[0.125 * 2**k, 0.25 * 2**k] for k in range(len(scales))]
+    assert attrs["srmat"]["pixel_size_yx_um"] == [0.125, 0.25]
+    # a square pair is one size (the readers' rule: X); a broken one is refused
+    w = OmeZarrStreamWriter(tmp_path / "sq.ome.zarr", (8, 8), np.uint8, chunks=(8, 8),
+                            pixel_size_um=(0.5, 0.5))
+    w.write_block((0, 0), None, np.zeros((8, 8), np.uint8))
+    w.finalize()
+    assert read_image(tmp_path / "sq.ome.zarr").pixel_size_um == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="pixel_size_um"):
+        OmeZarrStreamWriter(tmp_path / "bad.ome.zarr", (8, 8), np.uint8, chunks=(8, 8),
+                            pixel_size_um=(0.5, -1.0))
+
+
 def test_sr_run_speed_is_over_the_tiles_computed_by_this_run(tmp_path, capsys):
     """A repeated `srmat sr run` on a complete OUTPUT reported megapixels/s of the whole
     image over the time it took to find that nothing was left to do (faster than the run

@@ -567,3 +567,22 @@ def test_predict_boundaries_refuses_a_string_overwrite_flag(tmp_path):
         predict_boundaries(img, model, tile=64, overlap=16, out=out, previews=False,
                            resume="yes")
     np.testing.assert_array_equal(np.asarray(read_image(out / "prob.ome.zarr").data), before)
+
+
+@pytest.mark.parametrize("suffix", [".partial", ".lock", ".PARTIAL"])
+def test_output_named_like_another_outputs_bookkeeping_is_refused(tmp_path, capsys, suffix):
+    """``srmat sr run a.png x.ome.zarr.partial`` wrote a complete store where a run into
+    ``x.ome.zarr`` builds its result: ``srmat sr run b.png x.ome.zarr --no-resume`` then
+    deleted it (and a resumed run moved it onto ``x.ome.zarr``)."""
+    from napari_srmat.outputs import OutputError
+    from napari_srmat.sr import super_resolve
+
+    img = np.zeros((16, 16), np.uint8)
+    out = tmp_path / f"x.ome.zarr{suffix}"
+    with pytest.raises(OutputError, match="kept for the bookkeeping of the output x.ome.zarr"):
+        super_resolve(img, "bicubic", scale=2, out=out)
+    png = _png(tmp_path / "a.png")
+    assert main(["sr", "run", str(png), str(out), "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "kept for the bookkeeping" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]

@@ -44,6 +44,7 @@ __all__ = [
     "OutputError",
     "OutputExistsError",
     "check_store_name",
+    "check_not_reserved",
     "OutputLockedError",
     "OutputMismatchError",
     "OutputLock",
@@ -392,6 +393,30 @@ IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif",
                        ".npy")
 
 
+#: suffixes the write protocol gives the siblings of an output ``OUT``: ``OUT.partial``
+#: (the store being built) and ``OUT.lock``
+RESERVED_SUFFIXES = (".partial", ".lock")
+
+
+def check_not_reserved(out: str | os.PathLike) -> None:
+    """Refuse an output named like the bookkeeping of another output: ``x.zarr.partial``
+    is where a run into ``x.zarr`` builds its result (a later ``--no-resume`` run into
+    ``x.zarr`` would delete it, a resumed one would move it onto ``x.zarr``) and
+    ``x.zarr.lock`` its lock file.
+
+    Raises
+    ------
+    OutputError
+        ``out`` ends in one of :data:`RESERVED_SUFFIXES` (any case).
+    """
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix in RESERVED_SUFFIXES:
+        raise OutputError(f"{out}: names ending in {suffix} are kept for the bookkeeping of "
+                          f"the output {path.name[: -len(suffix)] or path.name}; choose "
+                          "another name")
+
+
 def check_store_name(out: str | os.PathLike) -> None:
     """Refuse to name an OME-Zarr store (a folder) like an image file: ``out.png`` would be
     a folder that no image viewer opens as a PNG.
@@ -415,6 +440,7 @@ def check_store_name(out: str | os.PathLike) -> None:
     ...
     napari_srmat.outputs.OutputError: scan_x4.png: ... e.g. scan_x4.ome.zarr
     """
+    check_not_reserved(out)
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix in IMAGE_FILE_SUFFIXES:

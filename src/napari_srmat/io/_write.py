@@ -25,6 +25,7 @@ from ..outputs import (
     OutputLock,
     OutputMismatchError,
     check_not_input,
+    check_not_reserved,
     check_output_location,
     check_replaceable,
     identity_differences,
@@ -34,7 +35,7 @@ from ..outputs import (
     write_marker,
 )
 from ._float import all_finite
-from ._pixel import check_pixel_size
+from ._pixel import PixelSizeError, check_pixel_size, pixels_square
 from ._read import _spatial_chunks, path_arg
 
 __all__ = [
@@ -115,7 +116,22 @@ def _norm_axes(axes: str | None, ndim: int) -> str:
     return axes
 
 
-def _ome_axes(axes: str, pixel_size_um: float | None) -> list[dict]:
+def _pixel_size_yx(value: Any) -> float | tuple[float, float] | None:
+    """A stream writer's ``pixel_size_um``: None, one size (square pixels), or ``(Y, X)``
+    (each checked by :func:`check_pixel_size`); a pair that is square within
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` is its X size, the readers'
+    rule (:attr:`napari_srmat.io.Micrograph.pixel_size_um`)."""
+    if isinstance(value, tuple | list) or (isinstance(value, np.ndarray) and value.ndim):
+        if len(value) != 2:
+            raise PixelSizeError(f"pixel_size_um must be one size or a (Y, X) pair, got "
+                                 f"{value!r}")
+        y = check_pixel_size(value[0], name="pixel_size_um (Y)")
+        x = check_pixel_size(value[1], name="pixel_size_um (X)")
+        return x if pixels_square(y, x) else (y, x)
+    return check_pixel_size(value)
+
+
+def _ome_axes(axes: str, pixel_size_um: float | tuple | None) -> list[dict]:
     out = [{"name": "c", "type": "channel"}] if axes == "YXC" else []
     for name in ("y", "x"):
         ax = {"name": name, "type": "space"}
@@ -147,8 +163,10 @@ class OmeZarrStreamWriter:
         channel axis is one chunk). Blocks are indexed on this grid.
     axes : {"YX", "YXC"}, optional
         Defaults from ``len(shape)``.
-    pixel_size_um : float, optional
-        Pixel size of level 0 (written as the ``scale`` transform, unit micrometer).
+    pixel_size_um : float or (float, float), optional
+        Pixel size of level 0 (written as the ``scale`` transform, unit micrometer), or
+        ``(Y, X)`` for pixels that are not square (a per-axis ``scale``, which
+        :func:`~napari_srmat.io.read_image` and the napari reader read back as such).
     attrs : dict, optional
         Extra JSON attributes stored under ``attrs["srmat"]`` (e.g. the SR model and
         its settings). Part of the identity.
@@ -224,7 +242,7 @@ class OmeZarrStreamWriter:
         if len(chunks) < 2 or any(c <= 0 for c in chunks[:2]):
             raise ValueError(f"chunks must give two positive spatial sizes, got {chunks}")
         self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
-        self.pixel_size_um = check_pixel_size(pixel_size_um)
+        self.pixel_size_um = _pixel_size_yx(pixel_size_um)
         self.attrs = dict(attrs or {})
         self.overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)
@@ -243,6 +261,7 @@ class OmeZarrStreamWriter:
         self.resumed = False
         self.complete = False
         check_not_input(self.path, inputs)
+        check_not_reserved(self.path)
         check_output_location(self.path)
         self._lock = OutputLock(self.path).acquire() if lock else None
         try:
@@ -459,11 +478,11 @@ class OmeZarrStreamWriter:
             if level.name.isdigit() and level.name != "0":
                 shutil.rmtree(level)
         _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
-        scale0 = self.pixel_size_um if self.pixel_size_um is not None else 1.0
+        px = self.pixel_size_um
+        y0, x0 = (1.0, 1.0) if px is None else px if isinstance(px, tuple) else (px, px)
         datasets = []
         for lv in range(n_levels):
-            s = scale0 * 2**lv
-            scale = ([1.0] if self.axes == "YXC" else []) + [s, s]
+            scale = ([1.0] if self.axes == "YXC" else []) + [y0 * 2**lv, x0 * 2**lv]
             datasets.append(
                 {"path": str(lv), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
             )
@@ -479,7 +498,10 @@ class OmeZarrStreamWriter:
                         "metadata": {"method": "2x2 mean", "creator": "napari-srmat"},
                     }
                 ],
-                "srmat": {**self.attrs, "pixel_size_um": self.pixel_size_um},
+                # the readers' rule: pixel_size_um is the X size, [Y, X] when not square
+                "srmat": {**self.attrs, "pixel_size_um": x0 if px is not None else None,
+                          **({"pixel_size_yx_um": [y0, x0]} if isinstance(px, tuple)
+                             else {})},
             }
         )
         write_marker(self.partial, self.kind, identity=self.identity, complete=True)

@@ -237,7 +237,9 @@ def dask_client(scheduler) -> Iterator[Any]:
                     n_workers=n, threads_per_worker=1, processes=True,
                     dashboard_address=":0"))
             ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
-            yield stack.enter_context(distributed.Client(cluster, set_as_default=False))
+            client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
+            client.register_plugin(_quiet_task_errors())
+            yield client
         return
     try:
         client = distributed.Client(text, timeout=SCHEDULER_CONNECT_TIMEOUT,
@@ -259,6 +261,36 @@ def dask_client(scheduler) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+def _not_our_task_error(record) -> bool:
+    """Logging filter: False for a worker's "Compute Failed" record of a napari-srmat
+    task (keys ``srmat-...``)."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    return not (str(record.msg).startswith("Compute Failed") and args
+                and str(args[0]).startswith("srmat-"))
+
+
+def _quiet_task_errors():
+    """Worker plugin of ``local:N`` clusters: the workers share the user's terminal, and
+    a failing task printed a multi-line "Compute Failed" block with its traceback there
+    (one per worker) above the one-line error the starting process reports for it
+    (the task's exception, re-raised there). Workers of clusters started elsewhere keep
+    their logs (they go to the cluster's log files)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietTaskErrors(WorkerPlugin):
+        name = "srmat-quiet-task-errors"
+        idempotent = True
+
+        def setup(self, worker) -> None:
+            import logging
+
+            logger = logging.getLogger("distributed.worker")
+            if _not_our_task_error not in logger.filters:
+                logger.addFilter(_not_our_task_error)
+
+    return QuietTaskErrors()
 
 
 #: A scheduler address dask can connect to: optional protocol, host (name, IPv4 or

@@ -1144,7 +1144,9 @@ def tiled_apply_job(
     resume : bool
         Continue a matching ``out.partial`` (else start over).
     pixel_size_um : float, optional
-        Input pixel size; the output gets ``pixel_size_um / scale``.
+        Input pixel size; the output gets ``pixel_size_um / scale`` (default: the
+        Micrograph's; one whose pixels are not square gives the store its ``(Y, X)``
+        sizes / ``scale``, a per-axis OME-Zarr scale).
     attrs : dict, optional
         Extra metadata stored in the OME-Zarr (``attrs["srmat"]``), e.g. the model.
     n_levels : int, optional
@@ -1232,6 +1234,12 @@ def tiled_apply_job(
         raise TilingError("whole_image runs fn in this process: not with a scheduler")
     if pixel_size_um is None:
         pixel_size_um = px
+    # the output's pixel size: the input's / scale; (Y, X) for a Micrograph whose pixels
+    # are not square (image_data gives it no single size), kept per axis in the store
+    out_px: float | tuple[float, float] | None = (
+        None if pixel_size_um is None else pixel_size_um / geom.scale)
+    if out_px is None and _is_micrograph(image) and not image.square_pixels:
+        out_px = tuple(v / geom.scale for v in image.pixel_size_yx_um)
     shape = _out_shape(src, geom, co)
     out_bytes = int(np.prod(shape, dtype=np.float64)) * odt.itemsize
     writer = None
@@ -1258,7 +1266,7 @@ def tiled_apply_job(
             writer = OmeZarrStreamWriter(
                 out, shape, odt, chunks=(geom.chunk, geom.chunk),
                 axes="YX" if len(shape) == 2 else "YXC",
-                pixel_size_um=None if pixel_size_um is None else pixel_size_um / geom.scale,
+                pixel_size_um=out_px,
                 attrs=meta, resume=resume, overwrite=overwrite,
                 identity={"input": input_identity(image)}, kind=kind,
                 inputs=[_input_path(image)],
