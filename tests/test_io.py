@@ -669,10 +669,27 @@ def test_srmat_info_says_pixels_are_not_square(tmp_path, capsys):
     assert info["metadata"]["pixel_size_yx_um"] == pytest.approx([0.25, 0.5])
 
 
-def test_write_ome_zarr_refuses_a_micrograph_with_non_square_pixels(tmp_path):
+def test_write_ome_zarr_keeps_non_square_pixels_per_axis(tmp_path):
+    """A Micrograph whose pixels are not square was refused (an OME-Zarr held one pixel
+    size); its (Y, X) sizes are now written as a per-axis scale and read back as such."""
     img = np.zeros((64, 48), np.uint8)
+    img[::8] = 255
     _non_square_files(tmp_path, img)
     m, _ = _read_warned(tmp_path / "res.tif")
-    with pytest.raises(ValueError, match="not square"):
-        write_ome_zarr(m, tmp_path / "out.ome.zarr")
-    assert not (tmp_path / "out.ome.zarr").exists()
+    p = write_ome_zarr(m, tmp_path / "out.ome.zarr", n_levels=2)
+    back, told = _read_warned(p)
+    assert back.pixel_size_yx_um == pytest.approx((0.25, 0.5)) and not back.square_pixels
+    assert len(told) == 1 and NON_SQUARE in told[0]
+    np.testing.assert_array_equal(np.asarray(back.data), img)
+    scales = [d["coordinateTransformations"][0]["scale"]
+              for d in zarr.open_group(str(p), mode="r").attrs["multiscales"][0]["datasets"]]
+    assert scales == [pytest.approx([0.25, 0.5]), pytest.approx([0.5, 1.0])]
+    # a pair given explicitly; a nearly square pair is one size (the readers' rule)
+    p2 = write_ome_zarr(img, tmp_path / "pair.ome.zarr", pixel_size_um=(0.3, 0.6))
+    with pytest.warns(UserWarning, match="not square"):
+        assert read_image(p2).pixel_size_yx_um == pytest.approx((0.3, 0.6))
+    p3 = write_ome_zarr(img, tmp_path / "near.ome.zarr", pixel_size_um=(0.5, 0.501))
+    near = read_image(p3)
+    assert near.square_pixels and near.pixel_size_um == pytest.approx(0.501)
+    with pytest.raises(ValueError, match=r"\(Y, X\) pair"):
+        write_ome_zarr(img, tmp_path / "three.ome.zarr", pixel_size_um=(0.5, 0.5, 0.5))

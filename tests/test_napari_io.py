@@ -198,26 +198,33 @@ def test_reader_gives_non_square_pixels_their_aspect(tmp_path):
     assert layer_pixel_size_um(kwargs) is None
 
 
-def test_writer_refuses_non_square_layers(tmp_path):
-    """A layer with scale (0.5, 0.25) was saved with 0.25 µm for both directions."""
+def test_writer_keeps_non_square_layers_per_axis(tmp_path):
+    """A layer with scale (0.5, 0.25) was saved with 0.25 µm for both directions (then
+    refused); a length unit now gives the store a per-axis scale, read back as such."""
     from napari_srmat._napari_io import layer_non_square, write_image
+    from napari_srmat.io import read_image
 
     img = np.zeros((16, 16), np.uint8)
     meta = {"scale": (0.5, 0.25), "units": ("micrometer", "micrometer"), "rgb": False,
             "metadata": {}}
     assert layer_non_square(meta) == (0.5, 0.25)
     assert layer_pixel_size_um(meta) is None
-    with pytest.raises(ValueError, match=r"not square \(scale Y 0.5, X 0.25\)"):
-        write_image(str(tmp_path / "ns.zarr"), img, meta)
-    assert not list(tmp_path.iterdir())
-    with pytest.raises(ValueError, match="not square"):  # no unit: the aspect still counts
-        write_image(str(tmp_path / "ns.zarr"), img, {"scale": (2.0, 1.0), "rgb": False})
+    [written] = write_image(str(tmp_path / "ns.zarr"), img, meta)
+    with pytest.warns(UserWarning, match="not square"):
+        assert read_image(written).pixel_size_yx_um == pytest.approx((0.5, 0.25))
+    # no unit: the aspect cannot be written in µm, and is not silently lost
+    with pytest.raises(ValueError, match=r"not square \(scale Y 2, X 1\) .* no length unit"):
+        write_image(str(tmp_path / "nounit.zarr"), img, {"scale": (2.0, 1.0), "rgb": False})
+    assert not (tmp_path / "nounit.zarr").exists()
     # a layer read from a non-square file (scale and metadata as the reader sets them)
     path, _ = _non_square_tiff(tmp_path)
     with pytest.warns(UserWarning):
         [(data, kwargs, _)] = get_reader(str(path))(str(path))
-    with pytest.raises(ValueError, match="not square"):
-        write_image(str(tmp_path / "again.zarr"), data, kwargs)
+    [again] = write_image(str(tmp_path / "again.zarr"), data, kwargs)
+    with pytest.warns(UserWarning, match="not square"):
+        back = read_image(again)
+    assert back.pixel_size_yx_um == pytest.approx((0.25, 0.5))
+    np.testing.assert_array_equal(np.asarray(back.data), np.asarray(data))
     # square layers are written as before
     square = {**meta, "scale": (0.25, 0.25)}
     assert layer_non_square(square) is None

@@ -724,3 +724,32 @@ def test_a_given_pixel_size_that_differs_from_the_files_is_told(tmp_path, capsys
     capsys.readouterr()
     assert main(["heyn", str(p), "--pixel-size-um", "0.25", "--json"]) == 0
     assert any(told in w for w in json.loads(capsys.readouterr().out)["warnings"])
+
+
+def test_boundary_maps_of_non_square_pixels_keep_both_sizes(tmp_path):
+    """``predict_boundaries(micrograph, out=...)`` of a file with 0.25 µm (Y) x 0.5 µm
+    (X) pixels wrote prob/uncertainty stores calibrated 0.5 µm in both directions."""
+    import warnings
+
+    import torch
+
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.infer import load_boundary_model, predict_boundaries
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "ck", UAEDNet("tiny").state_dict(),
+                    {**default_arch_config("tiny"), "threshold": 0.5})
+    model = load_boundary_model(tmp_path / "ck", device="cpu")
+    img = (np.random.default_rng(1).random((64, 48)) * 255).astype(np.uint8)
+    path = tmp_path / "ns.tif"  # 20000 px/cm in X (0.5 µm), 40000 in Y (0.25 µm)
+    tifffile.imwrite(path, img, resolution=(20000, 40000), resolutionunit="CENTIMETER")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reader's one "not square" line
+        mic = read_image(path)
+        for _ in range(2):  # the second run finds the same identity: complete, reused
+            paths = predict_boundaries(mic, model, tile=64, overlap=16,
+                                       out=tmp_path / "maps", previews=False)
+        maps = [read_image(p) for p in paths[:2]]
+    for m in maps:
+        assert m.pixel_size_yx_um == pytest.approx((0.25, 0.5)) and not m.square_pixels

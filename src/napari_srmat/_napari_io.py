@@ -246,6 +246,33 @@ def layer_non_square(layer: Any) -> tuple[float, float] | None:
     return None if pixels_square(y, x) else (y, x)
 
 
+def layer_pixel_size_yx_um(layer: Any) -> tuple[float, float] | None:
+    """``(Y, X)`` pixel sizes in µm of a layer whose pixels are not square, else None.
+
+    ``metadata["pixel_size_yx_um"]`` (as the reader sets it), else the last two
+    ``scale`` entries when the layer's unit is a length (converted as in
+    :func:`layer_pixel_size_um`); None for square pixels and for a scale without a
+    length unit (its unit is unknown).
+
+    Examples
+    --------
+    >>> layer_pixel_size_yx_um({"scale": (0.5, 0.25), "units": ("mm", "mm")})
+    (500.0, 250.0)
+    >>> layer_pixel_size_yx_um({"scale": (0.5, 0.25)}) is None  # no unit
+    True
+    """
+    if layer_non_square(layer) is None:
+        return None
+    md, scale, units = _layer_scale_parts(layer)
+    pair = (md or {}).get("pixel_size_yx_um")
+    if pair is not None and len(pair) == 2:
+        return float(pair[0]), float(pair[1])
+    factor = _length_unit_um(units)
+    if not factor:
+        return None
+    return float(scale[-2]) * factor, float(scale[-1]) * factor
+
+
 def layer_unitless_scale(layer: Any) -> float | None:
     """The last ``scale`` entry of a layer that has one (≠ 1) but no length unit, else None.
 
@@ -297,8 +324,9 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     Raises
     ------
     ValueError
-        A stack, or a layer whose pixels are not square (:func:`layer_non_square`):
-        it is refused rather than saved with one pixel size for both directions.
+        A stack, or a layer whose pixels are not square (:func:`layer_non_square`) and
+        whose scale has no length unit. Non-square pixels in µm (or another length) are
+        written per axis (:func:`layer_pixel_size_yx_um`).
 
     Returns
     -------
@@ -319,15 +347,17 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
             f"napari-srmat writes 2-D grey or RGB images only; got a layer of shape "
             f"{tuple(data.shape)} (rgb={meta.get('rgb')})"
         )
+    pixel_size: float | tuple[float, float] | None = layer_pixel_size_um(meta)
     non_square = layer_non_square(meta)
     if non_square is not None:
-        raise ValueError(
-            f"the layer's pixels are not square (scale Y {non_square[0]:.6g}, X "
-            f"{non_square[1]:.6g}): napari-srmat writes one pixel size for both directions; "
-            "resample the layer to square pixels first")
+        pixel_size = layer_pixel_size_yx_um(meta)  # per axis, as the store's scale
+        if pixel_size is None:
+            raise ValueError(
+                f"the layer's pixels are not square (scale Y {non_square[0]:.6g}, X "
+                f"{non_square[1]:.6g}) and its scale has no length unit: the store could "
+                "not keep that aspect; set the layer's units to micrometres (or resample "
+                "it to square pixels) first")
     if not str(path).endswith(".zarr"):
         path = f"{path}.zarr"
-    written = write_ome_zarr(
-        data, path, pixel_size_um=layer_pixel_size_um(meta), axes=axes, overwrite=True
-    )
+    written = write_ome_zarr(data, path, pixel_size_um=pixel_size, axes=axes, overwrite=True)
     return [str(written)]

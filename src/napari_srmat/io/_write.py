@@ -223,7 +223,7 @@ class OmeZarrStreamWriter:
         *,
         chunks: Sequence[int],
         axes: str | None = None,
-        pixel_size_um: float | None = None,
+        pixel_size_um: float | tuple[float, float] | None = None,
         attrs: dict | None = None,
         resume: bool = True,
         overwrite: bool = False,
@@ -669,13 +669,8 @@ def _as_yx_c(data, axes: str | None):
     from ._read import Micrograph, image_data
 
     if isinstance(data, Micrograph):
-        if not data.square_pixels:  # one pixel size is written, for both directions
-            y, x = data.pixel_size_yx_um
-            raise ValueError(
-                f"the image's pixels are not square (X {x:.6g} µm, Y {y:.6g} µm): an "
-                "OME-Zarr is written with one pixel size for both directions; resample it "
-                "to square pixels first")
-        pixel = data.pixel_size_um
+        # pixels that are not square keep both sizes (a per-axis OME-Zarr scale)
+        pixel = data.pixel_size_um if data.square_pixels else data.pixel_size_yx_um
         axes = axes or data.axes
         data = data.data
     if axes is not None and not isinstance(axes, str):
@@ -704,7 +699,7 @@ def write_ome_zarr(
     data,
     path: str | os.PathLike,
     *,
-    pixel_size_um: float | None = None,
+    pixel_size_um: float | tuple[float, float] | None = None,
     axes: str | None = None,
     n_levels: int | None = None,
     chunks: int | Sequence[int] | None = None,
@@ -722,9 +717,10 @@ def write_ome_zarr(
         Dask input is written block by block, so it may be larger than memory.
     path : path-like
         Destination directory (conventionally ``*.ome.zarr``).
-    pixel_size_um : float, optional
-        Level-0 pixel size (defaults to the Micrograph's; a Micrograph whose pixels are
-        not square is refused with a ValueError rather than written square).
+    pixel_size_um : float or (float, float), optional
+        Level-0 pixel size, or ``(Y, X)`` sizes for pixels that are not square (written
+        as a per-axis ``scale``). Defaults to the Micrograph's (both sizes when its
+        pixels are not square).
     axes : {"YX", "YXC", "CYX"}, optional
         Layout of ``data``; inferred from its dimensionality by default.
     n_levels : int, optional
@@ -759,7 +755,7 @@ def write_ome_zarr(
             f"{path}: write_ome_zarr writes an OME-Zarr folder, not a "
             f"{path.suffix} file; give a path ending in .zarr (e.g. "
             f"{path.with_suffix('.ome.zarr').name})")
-    pixel_size_um = check_pixel_size(pixel_size_um)
+    pixel_size_um = _pixel_size_yx(pixel_size_um)
     if n_levels is not None:  # checked before the blocks are written, not after
         n_levels = check_number("n_levels", n_levels, lo=1, integer=True)
     chunks = _spatial_chunks(chunks, 1024)
