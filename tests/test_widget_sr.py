@@ -79,6 +79,31 @@ def test_scripted_sr_to_ome_zarr_matches_world_extent(make_napari_viewer, tmp_pa
     assert (tmp_path / "sr.zarr").is_dir()
 
 
+def test_sr_of_a_non_square_layer_keeps_both_pixel_sizes(make_napari_viewer, qtbot, tmp_path):
+    """A layer with 0.4 x 0.8 µm pixels (as the reader opens such a file) was super-resolved
+    into a store with no pixel size at all; the store now has (0.2, 0.4) at x2."""
+    import warnings
+
+    from napari_srmat.io import read_image
+
+    viewer = make_napari_viewer()
+    img = np.random.default_rng(0).integers(0, 255, (48, 40), dtype=np.uint8)
+    layer = viewer.add_image(img, name="ns", scale=(0.4, 0.8),
+                             units=("micrometer", "micrometer"))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="2", device="cpu",
+              output=str(tmp_path / "sr.ome.zarr"))
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reader's "not square" line
+        sr = read_image(tmp_path / "sr.ome.zarr")
+    assert sr.shape[:2] == (96, 80)
+    assert sr.pixel_size_yx_um == pytest.approx((0.2, 0.4)) and not sr.square_pixels
+
+
 def test_rerun_into_a_store_and_back_replaces_the_result_layer(make_napari_viewer, qtbot,
                                                               tmp_path):
     """Run in memory, then again into an output store: the store's pyramid was given to the

@@ -273,6 +273,21 @@ def layer_pixel_size_yx_um(layer: Any) -> tuple[float, float] | None:
     return float(scale[-2]) * factor, float(scale[-1]) * factor
 
 
+def layer_store_pixel_size(layer: Any) -> float | tuple[float, float] | None:
+    """The pixel size a store written from a layer records: one size
+    (:func:`layer_pixel_size_um`), ``(Y, X)`` sizes for pixels that are not square
+    (:func:`layer_pixel_size_yx_um`), or None (unknown).
+
+    Examples
+    --------
+    >>> layer_store_pixel_size({"scale": (0.5, 0.25), "units": ("um", "um")})
+    (0.5, 0.25)
+    >>> layer_store_pixel_size({"metadata": {"pixel_size_um": 0.3}})
+    0.3
+    """
+    return layer_pixel_size_yx_um(layer) or layer_pixel_size_um(layer)
+
+
 def layer_unitless_scale(layer: Any) -> float | None:
     """The last ``scale`` entry of a layer that has one (≠ 1) but no length unit, else None.
 
@@ -347,16 +362,14 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
             f"napari-srmat writes 2-D grey or RGB images only; got a layer of shape "
             f"{tuple(data.shape)} (rgb={meta.get('rgb')})"
         )
-    pixel_size: float | tuple[float, float] | None = layer_pixel_size_um(meta)
+    pixel_size = layer_store_pixel_size(meta)  # per axis for pixels that are not square
     non_square = layer_non_square(meta)
-    if non_square is not None:
-        pixel_size = layer_pixel_size_yx_um(meta)  # per axis, as the store's scale
-        if pixel_size is None:
-            raise ValueError(
-                f"the layer's pixels are not square (scale Y {non_square[0]:.6g}, X "
-                f"{non_square[1]:.6g}) and its scale has no length unit: the store could "
-                "not keep that aspect; set the layer's units to micrometres (or resample "
-                "it to square pixels) first")
+    if non_square is not None and pixel_size is None:
+        raise ValueError(
+            f"the layer's pixels are not square (scale Y {non_square[0]:.6g}, X "
+            f"{non_square[1]:.6g}) and its scale has no length unit: the store could not "
+            "keep that aspect; set the layer's units to micrometres (or resample it to "
+            "square pixels) first")
     if not str(path).endswith(".zarr"):
         path = f"{path}.zarr"
     written = write_ome_zarr(data, path, pixel_size_um=pixel_size, axes=axes, overwrite=True)

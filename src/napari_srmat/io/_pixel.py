@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["PixelSizeError", "check_pixel_size", "pixel_size_from_line",
+__all__ = ["PixelSizeError", "check_pixel_size", "check_pixel_size_yx", "pixel_size_from_line",
            "SQUARE_PIXEL_TOLERANCE", "pixels_square", "non_square_message"]
 
 
@@ -111,6 +111,38 @@ def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None
         raise PixelSizeError(f"{name} must be between {lo:g} and {hi:g} micrometres per "
                              f"pixel, got {value!r}")
     return v
+
+
+def check_pixel_size_yx(value: Any, *, name: str = "pixel_size_um"
+                        ) -> float | tuple[float, float] | None:
+    """A pixel size that may be given per axis: None, one size, or ``(Y, X)`` sizes.
+
+    Each size goes through :func:`check_pixel_size`. A pair that is square within
+    :data:`SQUARE_PIXEL_TOLERANCE` becomes its X size (the readers' rule,
+    :attr:`napari_srmat.io.Micrograph.pixel_size_um`); writers of stores take the result
+    as their ``scale`` (one size, or a per-axis pair).
+
+    Raises
+    ------
+    PixelSizeError
+        A bad size, or a sequence that is not a pair.
+
+    Examples
+    --------
+    >>> check_pixel_size_yx((0.25, 0.5))
+    (0.25, 0.5)
+    >>> check_pixel_size_yx([0.5, 0.501])
+    0.501
+    >>> check_pixel_size_yx(0.5)
+    0.5
+    """
+    if isinstance(value, tuple | list) or (hasattr(value, "ndim") and value.ndim):
+        if len(value) != 2:
+            raise PixelSizeError(f"{name} must be one size or a (Y, X) pair, got {value!r}")
+        y = check_pixel_size(value[0], name=f"{name} (Y)")
+        x = check_pixel_size(value[1], name=f"{name} (X)")
+        return x if pixels_square(y, x) else (y, x)
+    return check_pixel_size(value, name=name)
 
 
 def pixel_size_from_line(start: Any, end: Any, known_length_um: Any) -> float:

@@ -35,7 +35,7 @@ from ..outputs import (
     write_marker,
 )
 from ._float import all_finite
-from ._pixel import PixelSizeError, check_pixel_size, pixels_square
+from ._pixel import check_pixel_size_yx
 from ._read import _spatial_chunks, path_arg
 
 __all__ = [
@@ -114,21 +114,6 @@ def _norm_axes(axes: str | None, ndim: int) -> str:
     if axes not in ("YX", "YXC") or len(axes) != ndim:
         raise ValueError(f"axes must be 'YX' (2-D) or 'YXC' (3-D), got {axes!r} for {ndim}-D data")
     return axes
-
-
-def _pixel_size_yx(value: Any) -> float | tuple[float, float] | None:
-    """A stream writer's ``pixel_size_um``: None, one size (square pixels), or ``(Y, X)``
-    (each checked by :func:`check_pixel_size`); a pair that is square within
-    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` is its X size, the readers'
-    rule (:attr:`napari_srmat.io.Micrograph.pixel_size_um`)."""
-    if isinstance(value, tuple | list) or (isinstance(value, np.ndarray) and value.ndim):
-        if len(value) != 2:
-            raise PixelSizeError(f"pixel_size_um must be one size or a (Y, X) pair, got "
-                                 f"{value!r}")
-        y = check_pixel_size(value[0], name="pixel_size_um (Y)")
-        x = check_pixel_size(value[1], name="pixel_size_um (X)")
-        return x if pixels_square(y, x) else (y, x)
-    return check_pixel_size(value)
 
 
 def _ome_axes(axes: str, pixel_size_um: float | tuple | None) -> list[dict]:
@@ -242,7 +227,7 @@ class OmeZarrStreamWriter:
         if len(chunks) < 2 or any(c <= 0 for c in chunks[:2]):
             raise ValueError(f"chunks must give two positive spatial sizes, got {chunks}")
         self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
-        self.pixel_size_um = _pixel_size_yx(pixel_size_um)
+        self.pixel_size_um = check_pixel_size_yx(pixel_size_um)
         self.attrs = dict(attrs or {})
         self.overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)
@@ -755,7 +740,7 @@ def write_ome_zarr(
             f"{path}: write_ome_zarr writes an OME-Zarr folder, not a "
             f"{path.suffix} file; give a path ending in .zarr (e.g. "
             f"{path.with_suffix('.ome.zarr').name})")
-    pixel_size_um = _pixel_size_yx(pixel_size_um)
+    pixel_size_um = check_pixel_size_yx(pixel_size_um)
     if n_levels is not None:  # checked before the blocks are written, not after
         n_levels = check_number("n_levels", n_levels, lo=1, integer=True)
     chunks = _spatial_chunks(chunks, 1024)

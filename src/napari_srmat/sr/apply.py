@@ -59,7 +59,7 @@ def super_resolve_job(
     out: str | os.PathLike | None = None,
     stop: StopToken | None = None,
     resume: bool = True,
-    pixel_size_um: float | None = None,
+    pixel_size_um: float | tuple[float, float] | None = None,
     overwrite: bool = False,
     scheduler=None,
     worker_device: str = "auto",
@@ -106,8 +106,9 @@ def super_resolve_job(
     resume : bool
         Resume a partial OME-Zarr output (only one made from the same input with the
         same model, weights and settings; otherwise refused, naming the difference).
-    pixel_size_um : float, optional
-        Input pixel size; the output's is ``pixel_size_um / scale``.
+    pixel_size_um : float or (float, float), optional
+        Input pixel size, or ``(Y, X)`` sizes for pixels that are not square; the
+        output's is ``pixel_size_um / scale`` (per axis).
     overwrite : bool
         Replace an existing OME-Zarr output written by napari-srmat from another
         input or with other settings (anything else is never replaced). Without it

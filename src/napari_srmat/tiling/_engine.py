@@ -1093,7 +1093,7 @@ def tiled_apply_job(
     out_dtype=None,
     stop: StopToken | None = None,
     resume: bool = True,
-    pixel_size_um: float | None = None,
+    pixel_size_um: float | tuple[float, float] | None = None,
     attrs: dict | None = None,
     n_levels: int | None = None,
     overwrite: bool = False,
@@ -1143,8 +1143,9 @@ def tiled_apply_job(
         returns None, leaving only ``out.partial`` for a later resume.
     resume : bool
         Continue a matching ``out.partial`` (else start over).
-    pixel_size_um : float, optional
-        Input pixel size; the output gets ``pixel_size_um / scale`` (default: the
+    pixel_size_um : float or (float, float), optional
+        Input pixel size, or ``(Y, X)`` sizes; the output gets ``pixel_size_um / scale``
+        (default: the
         Micrograph's; one whose pixels are not square gives the store its ``(Y, X)``
         sizes / ``scale``, a per-axis OME-Zarr scale).
     attrs : dict, optional
@@ -1221,10 +1222,10 @@ def tiled_apply_job(
     TilingError
         Bad arguments or ``fn`` returning a wrong shape.
     """
-    from ..io import check_pixel_size
+    from ..io._pixel import check_pixel_size_yx
     from ..outputs import check_free_space
 
-    pixel_size_um = check_pixel_size(pixel_size_um)
+    pixel_size_um = check_pixel_size_yx(pixel_size_um)
     if chunk_fn is not None and (not callable(chunk_fn) or int(chunk_context) < 0):
         raise TilingError("chunk_fn must be callable and chunk_context >= 0")
     src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
@@ -1237,7 +1238,9 @@ def tiled_apply_job(
     # the output's pixel size: the input's / scale; (Y, X) for a Micrograph whose pixels
     # are not square (image_data gives it no single size), kept per axis in the store
     out_px: float | tuple[float, float] | None = (
-        None if pixel_size_um is None else pixel_size_um / geom.scale)
+        None if pixel_size_um is None
+        else tuple(v / geom.scale for v in pixel_size_um) if isinstance(pixel_size_um, tuple)
+        else pixel_size_um / geom.scale)
     if out_px is None and _is_micrograph(image) and not image.square_pixels:
         out_px = tuple(v / geom.scale for v in image.pixel_size_yx_um)
     shape = _out_shape(src, geom, co)

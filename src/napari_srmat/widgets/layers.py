@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._napari_io import layer_pixel_size_um, layer_unitless_scale
+from .._napari_io import layer_pixel_size_um, layer_store_pixel_size, layer_unitless_scale
 from ..jobs import Event, Log, Progress, StopToken, run_job
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_TILE
@@ -41,6 +41,7 @@ __all__ = [
     "layer_image_data",
     "micrograph_data",
     "layer_pixel_size_um",
+    "layer_store_pixel_size",
     "unitless_scale_hint",
     "common_pixel_size_um",
     "show_colorbar",
@@ -288,7 +289,7 @@ def super_resolution_job(
     batch_size: int = 4,
     device: str = "auto",
     out: str | os.PathLike | None = None,
-    pixel_size_um: float | None = None,
+    pixel_size_um: float | tuple[float, float] | None = None,
     reference: str | os.PathLike | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, Any]:
@@ -310,8 +311,9 @@ def super_resolution_job(
         ``"auto"``, ``"cpu"``, ``"cuda"``...
     out : path, optional
         Stream the result into this OME-Zarr store instead of memory.
-    pixel_size_um : float, optional
-        Input pixel size, recorded (divided by ``scale``) in the OME-Zarr output.
+    pixel_size_um : float or (float, float), optional
+        Input pixel size (or ``(Y, X)`` sizes), recorded (divided by ``scale``) in the
+        OME-Zarr output.
     reference : path, optional
         Folder of HR micrographs of the same material for a reference-based model
         (``refsr``); the best match is picked (:func:`napari_srmat.sr.refsr.use_reference`).
@@ -519,7 +521,7 @@ def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int 
         super_resolution_job(
             layer_image_data(layer), model=model, checkpoint=checkpoint, scale=scale,
             tile=tile, overlap=overlap, batch_size=batch_size, device=device, out=out,
-            pixel_size_um=layer_pixel_size_um(layer),
+            pixel_size_um=layer_store_pixel_size(layer),  # (Y, X) when not square
         ),
         quiet=True,
     )

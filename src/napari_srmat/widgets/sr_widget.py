@@ -29,7 +29,7 @@ from .layers import (
     add_rescan_plan,
     add_super_resolution_result,
     is_micrograph_layer,
-    layer_pixel_size_um,
+    layer_store_pixel_size,
     micrograph_data,
     rescan_plan_job,
     super_resolution_job,
@@ -184,7 +184,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             out = absolute_output_path(opts["out"], beside=layer_folder(layer))
             self.output.setText(str(out))
             opts["out"] = str(out)
-        opts["pixel_size_um"] = layer_pixel_size_um(layer)
+        opts["pixel_size_um"] = layer_store_pixel_size(layer)  # (Y, X) when not square
         image = micrograph_data(layer)
         plan = plan_super_resolution(image.shape, scale=opts["scale"], model=opts["model"],
                                      dtype=image.dtype, device=opts["device"],
