@@ -93,3 +93,23 @@ def drive_and_stop(gen, stop, when):
                 stop.request_stop()
     except StopIteration as end:
         return events, end.value
+
+
+def tiny_refsr_and_references(tmp_path):
+    """A small untrained ``refsr`` x2 checkpoint and a folder of two synthetic HR
+    references (grains of 10 and 40 px): ``(checkpoint_dir, reference_dir)``."""
+    from PIL import Image
+
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.registry import save_model_checkpoint
+    from napari_srmat.synth import generate_microstructure
+
+    ckpt = tmp_path / "refsr"
+    save_model_checkpoint(load_model("refsr", scale=2, pretrained=False, device="cpu",
+                                     n_feats=8, n_blocks=1, t_feats=8, v_feats=2), ckpt)
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for i, size in enumerate((10, 40)):
+        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
+        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    return ckpt, refs

@@ -783,12 +783,27 @@ def test_a_deleted_panel_never_gets_the_keys_back(make_napari_viewer, qtbot, tmp
     assert KeyBinding.from_str("R") not in viewer.keymap
 
 
+def _record_threads(monkeypatch, module, name: str) -> list[bool]:
+    """Replace ``module.name`` by a wrapper that records, per call, whether it ran on the
+    GUI (main) thread; returns that list."""
+    import threading
+
+    on_main: list[bool] = []
+    original = getattr(module, name)
+
+    def recording(*args, **kwargs):
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return on_main
+
+
 def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
         make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """The widget's sessions had no pixel size even when the SR layer had one (reports
     per megapixel only), and the session (checksums: every pixel of both images) was
     built on the GUI thread after the search."""
-    import threading
 
     import napari_srmat.audit.detector as detector
     import napari_srmat.audit.session as session_mod
@@ -806,15 +821,8 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
         return cands
         yield
 
-    threads = []
-    checksum = session_mod.checksum
-
-    def recording_checksum(data):
-        threads.append(threading.current_thread() is threading.main_thread())
-        return checksum(data)
-
     monkeypatch.setattr(detector, "find_candidates_job", found)
-    monkeypatch.setattr(session_mod, "checksum", recording_checksum)
+    threads = _record_threads(monkeypatch, session_mod, "checksum")
     w = AuditWidget(viewer)
     qtbot.addWidget(w)
     w.lr_combo.setCurrentText("lr")
@@ -840,7 +848,6 @@ def test_loading_a_session_checks_the_images_in_the_worker(make_napari_viewer, q
     """Load session… computed the checksums of both layers (every pixel) on the GUI
     thread: napari froze for the whole read of a large SR image. A session of other
     images (same shapes, other pixels) is still refused, in one line."""
-    import threading
 
     import napari_srmat.audit.session as session_mod
 
@@ -853,14 +860,7 @@ def test_loading_a_session_checks_the_images_in_the_worker(make_napari_viewer, q
     qtbot.addWidget(w2)
     w2.lr_combo.setCurrentText("lr")
     w2.sr_combo.setCurrentText("sr")
-    threads = []
-    checksum = session_mod.checksum
-
-    def recording_checksum(data):
-        threads.append(threading.current_thread() is threading.main_thread())
-        return checksum(data)
-
-    monkeypatch.setattr(session_mod, "checksum", recording_checksum)
+    threads = _record_threads(monkeypatch, session_mod, "checksum")
     assert _load(w2, qtbot, path) is not None
     assert threads == [False, False]
     assert w2.status.text().startswith("session loaded: 0/3 reviewed")
@@ -880,20 +880,12 @@ def test_boundary_overlay_is_computed_in_a_worker_and_the_latest_wins(
     """The overlay's boundary maps were computed on the GUI thread at every key press (a
     large candidate's crop froze napari for seconds). Now in a worker; a result that
     arrives after the reviewer moved on is not shown over the new candidate."""
-    import threading
 
     import napari_srmat.audit.detector as detector
 
     viewer = make_napari_viewer()
     w, _ = _session_widget(viewer, qtbot, tmp_path)
-    threads = []
-    boundary_map = detector.default_boundary_map
-
-    def recording_map(image):
-        threads.append(threading.current_thread() is threading.main_thread())
-        return boundary_map(image)
-
-    monkeypatch.setattr(detector, "default_boundary_map", recording_map)
+    threads = _record_threads(monkeypatch, detector, "default_boundary_map")
     w.overlay_check.setChecked(True)
     qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
     assert threads and not any(threads)

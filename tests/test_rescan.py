@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _helpers import tiny_refsr_and_references
 
 pytest.importorskip("torch")
 
@@ -184,20 +185,9 @@ def test_cli_plan_rescan_with_refsr_takes_a_reference_folder(half_structured, tm
     does (same rule and messages), and reports the reference picked."""
     from PIL import Image
 
-    from napari_srmat.sr import load_model
-    from napari_srmat.sr.registry import save_model_checkpoint
-    from napari_srmat.synth import generate_microstructure
-
     path = tmp_path / "lr.png"
     Image.fromarray(half_structured).save(path)
-    ckpt = tmp_path / "refsr"
-    save_model_checkpoint(load_model("refsr", scale=2, pretrained=False, device="cpu",
-                                     n_feats=8, n_blocks=1, t_feats=8, v_feats=2), ckpt)
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for i, size in enumerate((10, 40)):
-        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
-        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    ckpt, refs = tiny_refsr_and_references(tmp_path)
     base = ["plan-rescan", str(path), "--model", "refsr", "--checkpoint", str(ckpt),
             "--scale", "2", "--roi-size", str(ROI), "--device", "cpu"]
     assert main(base) == 2

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from _helpers import add_gigapixel_mosaic, configure
+from _helpers import add_gigapixel_mosaic, configure, tiny_refsr_and_references
 from qtpy.QtCore import QTimer  # noqa: E402
 
 from napari_srmat.widgets.layers import (  # noqa: E402
@@ -333,22 +333,9 @@ def test_refsr_takes_its_reference_from_a_folder(make_napari_viewer, qtbot, tmp_
                                                  monkeypatch):
     """refsr picks its reference from the widget's folder (the CLI's rule and messages);
     without a folder, or with one for another model, the user gets one line and no layer."""
-    from PIL import Image
-
     import napari_srmat.widgets._worker as worker_mod
-    from napari_srmat.sr import load_model
-    from napari_srmat.sr.registry import save_model_checkpoint
-    from napari_srmat.synth import generate_microstructure
 
-    ckpt = tmp_path / "refsr"
-    model = load_model("refsr", scale=2, pretrained=False, device="cpu", n_feats=8,
-                       n_blocks=1, t_feats=8, v_feats=2)
-    save_model_checkpoint(model, ckpt)
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for i, size in enumerate((10, 40)):
-        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
-        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    ckpt, refs = tiny_refsr_and_references(tmp_path)
     shown = []
     monkeypatch.setattr(worker_mod, "show_error", shown.append)
     viewer, layer = _viewer_with_input(make_napari_viewer)
@@ -377,21 +364,9 @@ def test_plan_rescan_with_refsr_uses_the_reference_folder(make_napari_viewer, qt
                                                           monkeypatch):
     """Plan rescan ignored the Reference folder: a refsr plan always failed ("refsr needs a
     reference image: set_reference(image) ..."). It picks the reference as Run does."""
-    from PIL import Image
-
     import napari_srmat.widgets._worker as worker_mod
-    from napari_srmat.sr import load_model
-    from napari_srmat.sr.registry import save_model_checkpoint
-    from napari_srmat.synth import generate_microstructure
 
-    ckpt = tmp_path / "refsr"
-    save_model_checkpoint(load_model("refsr", scale=2, pretrained=False, device="cpu",
-                                     n_feats=8, n_blocks=1, t_feats=8, v_feats=2), ckpt)
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for i, size in enumerate((10, 40)):
-        img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
-        Image.fromarray(img).save(refs / f"ref_{size}.png")
+    ckpt, refs = tiny_refsr_and_references(tmp_path)
     shown = []
     monkeypatch.setattr(worker_mod, "show_error", shown.append)
     viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
