@@ -30,6 +30,7 @@ from ..outputs import (
     check_replaceable,
     identity_differences,
     is_ours,
+    json_ready,
     only_creation_debris,
     read_marker,
     write_marker,
@@ -95,16 +96,6 @@ def default_n_levels(shape_yx: Sequence[int], min_side: int = _MIN_LEVEL_SIDE) -
         h, w = (h + 1) // 2, (w + 1) // 2
         n += 1
     return n
-
-
-def _json_default(obj: Any):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
 
 
 def _norm_axes(axes: str | None, ndim: int) -> str:
@@ -234,7 +225,7 @@ class OmeZarrStreamWriter:
         self.kind = kind
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.grid = tuple(-(-s // c) for s, c in zip(self.shape[:2], self.chunks))
-        self.identity = json.loads(json.dumps({
+        self.identity = json_ready({
             "shape": list(self.shape),
             "dtype": self.dtype.str,
             "chunks": list(self.chunks),
@@ -242,7 +233,7 @@ class OmeZarrStreamWriter:
             "pixel_size_um": self.pixel_size_um,
             "attrs": self.attrs,
             **(identity or {}),
-        }, sort_keys=True, default=_json_default))
+        })
         self.resumed = False
         self.complete = False
         check_not_input(self.path, inputs)

@@ -23,14 +23,16 @@ import numpy as np
 
 from ..io import as_rgb, to_float01
 from .base import SRError
+from .registration import MIN_MATCH_SSIM
 
 __all__ = ["AlignedPair", "read_pairs_csv", "align_pair", "load_pairs", "PairSampler",
            "PAIR_SCALE_TOLERANCE", "PAIR_MIN_SSIM"]
 
 #: A registered scale more than this far (relative) from the training scale is refused.
 PAIR_SCALE_TOLERANCE = 0.05
-#: Pairs whose registration SSIM is below this are refused (not the same area).
-PAIR_MIN_SSIM = 0.3
+#: Pairs whose registration SSIM is below this are refused (not the same area): the
+#: registration's own poor-match limit.
+PAIR_MIN_SSIM = MIN_MATCH_SSIM
 
 
 @dataclass
