@@ -48,6 +48,16 @@ def test_sr_run_writes_readable_ome_zarr(small_png, tmp_path, capsys):
     s2 = _json(capsys)
     assert tuple(read_image(out2).data.shape) == (80, 96, 3)
     assert s2["model"] in ("cnn", "onestep")
+    assert summary["warnings"] == [] and s2["warnings"] == []
+    # a warning printed on stderr is in the JSON too (it was only on stderr): cnn x2 has
+    # no shipped weights
+    with pytest.warns(UserWarning, match="no shipped weights") as printed:  # still shown
+        rc = main(["sr", "run", "--model", "cnn", "--scale", "2", str(small_png),
+                   str(tmp_path / "x2.zarr"), "--json"])
+    assert rc == 0
+    told = _json(capsys)["warnings"]
+    assert len(told) == 1 and told[0].startswith("no shipped weights for 'cnn' x2")
+    assert [" ".join(str(w.message).split()) for w in printed] == told
     # existing output is refused without --overwrite
     assert main(["sr", str(small_png), str(out), "--model", "bicubic"]) == 2
     assert "exists" in capsys.readouterr().err

@@ -317,6 +317,26 @@ def naming_file(path: str | os.PathLike) -> Iterator[None]:
         raise
 
 
+@contextlib.contextmanager
+def told_warnings() -> Iterator[list[str]]:
+    """Collect the one-line text of every warning printed inside the block (they are still
+    printed as ``srmat CMD: warning: ...``), for a ``--json`` result's ``warnings`` key."""
+    import warnings
+
+    told: list[str] = []
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        told.append(" ".join(str(message).split()))
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield told
+    finally:
+        warnings.showwarning = shown
+
+
 def print_json(obj: Any) -> None:
     """Print one JSON object to stdout (numpy scalars and arrays converted).
 

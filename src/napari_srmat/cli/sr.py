@@ -35,6 +35,7 @@ from . import (
     lr_arg,
     print_json,
     seed_arg,
+    told_warnings,
 )
 
 __all__ = ["register", "build_sr_parser"]
@@ -188,6 +189,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    with told_warnings() as told:  # printed as they come, and listed in the JSON
+        return _run_told(args, told)
+
+
+def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..io import check_replaceable_store, read_image
     from ..jobs import Progress, Stopped, run_job
     from ..outputs import check_not_input, check_output_location, check_store_name
@@ -267,6 +273,7 @@ def _run(args: argparse.Namespace) -> int:
     if reference is not None:
         summary["reference"] = reference["reference"]
         summary["reference_similarity"] = reference["similarity"]
+    summary["warnings"] = list(told)
     if args.json:
         print_json(summary)
     elif not computed:
