@@ -306,6 +306,14 @@ def test_report(tmp_path, pair):
         exp_len / cands.total_boundary_length_px)
     thumbs = list((tmp_path / "rep_thumbs").glob("*.png"))
     assert len(thumbs) == len(cands)
+    # the report again with fewer thumbnails: the ones it no longer links are gone (they
+    # stayed beside it); a file of the user's in the folder is not touched
+    assert len(cands) > 1
+    (tmp_path / "rep_thumbs" / "mine.png").write_bytes(b"not ours")
+    write_report(s, tmp_path / "rep.md", images=[(lr, sr)], max_thumbnails=1)
+    left = sorted(p.name for p in (tmp_path / "rep_thumbs").glob("*.png"))
+    assert left == sorted([f"s1_c{cands[0].id}.png", "mine.png"])
+    assert f"rep_thumbs/s1_c{cands[0].id}.png" in (tmp_path / "rep.md").read_text()
     res2 = write_report([s, s], tmp_path / "rep2.md", pixel_size_um=0.5, thumbnails=False)
     px = 0.5e-3
     area = 2 * sr.shape[0] * sr.shape[1] * px * px

@@ -203,6 +203,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     path = check_output_file(path, inputs=inputs, overwrite=True, ours=is_audit_report_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     thumb_dir = path.with_name(path.stem + "_thumbs")
+    written: set[str] = set()  # thumbnails this report links
     summaries = [summarize(s, pixel_size_um) for s in sessions]
     pooled = _pool(summaries)
     per_mm2 = "hallucinated_per_mm2" in pooled
@@ -287,6 +288,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
             if lr is not None and rank <= max_thumbnails:
                 tp = thumb_dir / f"s{i + 1}_c{c.id}.png"
                 _thumb(lr_up, sr_f, c.bbox, tp)
+                written.add(tp.name)
                 # percent-encoded: a link with a space ("my report_thumbs/...") is no
                 # link in Markdown, and the picture was not shown
                 img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
@@ -299,4 +301,21 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                          f"{r.verdict} | {_cell(r.note)} | |")
         lines.append("")
     atomic_write_text(path, "\n".join(lines) + "\n")
+    _remove_unlinked_thumbnails(thumb_dir, written)
     return {"per_image": summaries, "pooled": pooled, "report": str(path)}
+
+
+def _remove_unlinked_thumbnails(thumb_dir: Path, written: set[str]) -> None:
+    """Drop thumbnails of an earlier report that this one no longer links (other
+    candidates, fewer images, thumbnails off): only our own ``s<N>_c<ID>.png`` files in
+    our own thumbnail folder (its marker, :func:`~napari_srmat.outputs.read_marker`)."""
+    import re
+
+    from ..outputs import read_marker
+
+    marker = read_marker(thumb_dir) if thumb_dir.is_dir() else None
+    if marker is None or marker.get("kind") != "audit_thumbnails":
+        return
+    for old in thumb_dir.glob("s*_c*.png"):
+        if re.fullmatch(r"s\d+_c\d+\.png", old.name) and old.name not in written:
+            old.unlink(missing_ok=True)
