@@ -52,19 +52,20 @@ def fake_predictions(
 def configure(widget, layer=None, **values) -> None:
     """Set a widget's input layer and its controls by attribute name: a combo box gets
     the text (``setCurrentText``), a line edit the text (``setText``), a spin box the
-    value (``setValue``); e.g. ``configure(w, layer, model="cnn", tile=48)``."""
+    value (``setValue``), a check box the state (``setChecked``); e.g.
+    ``configure(w, layer, model="cnn", tile=48)``."""
     if layer is not None:
         widget.layer_combo.value = layer
     for name, value in values.items():
         control = getattr(widget, name)
-        for setter, getter in (("setCurrentText", "currentText"), ("setText", "text"),
-                               ("setValue", "value")):
+        for setter, getter in (("setChecked", "isChecked"), ("setCurrentText", "currentText"),
+                               ("setText", "text"), ("setValue", "value")):
             if hasattr(control, setter):
                 getattr(control, setter)(value)
                 assert getattr(control, getter)() == value, f"{name} did not take {value!r}"
                 break
         else:
-            raise TypeError(f"{name} is not a combo box, line edit or spin box")
+            raise TypeError(f"{name} is not a combo box, line edit, spin box or check box")
 
 
 def add_gigapixel_mosaic(viewer):

@@ -219,6 +219,32 @@ def test_refused_output_is_one_notification_with_the_cli_message(make_napari_vie
     assert sorted(p.name for p in notes.iterdir()) == ["lab-book.txt"]
 
 
+def test_an_earlier_result_is_replaced_only_when_ticked(make_napari_viewer, qtbot, tmp_path,
+                                                        monkeypatch):
+    """Rerunning into an SR store with other settings told the GUI user to "pass overwrite
+    (--overwrite)", which the widget had no way to do; it has a checkbox now, and the
+    message names it."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.io import read_image
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    store = tmp_path / "sr.ome.zarr"
+    assert w.options()["overwrite"] is False
+    for scale, overwrite, shape in (("4", False, (192, 160)), ("2", False, (192, 160)),
+                                    ("2", True, (96, 80))):
+        w.last_layer = None
+        configure(w, layer, model="bicubic", scale=scale, device="cpu", output=str(store),
+                  overwrite=overwrite)
+        w.run()
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+        assert read_image(store).shape[:2] == shape
+    assert len(shown) == 1 and "Replace an earlier result" in shown[0]
+
+
 def test_default_model_is_named(make_napari_viewer, qtbot):
     from napari_srmat.sr import DEFAULT_MODEL
 

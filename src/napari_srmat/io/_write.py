@@ -262,7 +262,8 @@ class OmeZarrStreamWriter:
                     return
                 raise OutputExistsError(
                     f"{self.path} exists and was made differently ({'; '.join(diffs)}); "
-                    "pass overwrite (--overwrite) to replace it")
+                    "pass overwrite (--overwrite; in the Super-resolution widget: Replace an "
+                    "earlier result) to replace it")
         if self.partial.exists():
             old = self._read_manifest()
             marker = read_marker(self.partial)

@@ -291,6 +291,7 @@ def super_resolution_job(
     out: str | os.PathLike | None = None,
     pixel_size_um: float | tuple[float, float] | None = None,
     reference: str | os.PathLike | None = None,
+    overwrite: bool = False,
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, Any]:
     """Load an SR model and super-resolve ``image`` (job generator).
@@ -317,6 +318,9 @@ def super_resolution_job(
     reference : path, optional
         Folder of HR micrographs of the same material for a reference-based model
         (``refsr``); the best match is picked (:func:`napari_srmat.sr.refsr.use_reference`).
+    overwrite : bool
+        Replace an earlier SR result in ``out`` made with other settings (never a folder
+        napari-srmat did not write).
     stop : StopToken, optional
 
     Returns
@@ -336,6 +340,7 @@ def super_resolution_job(
         batch_size=batch_size,
         stop=stop,
         pixel_size_um=pixel_size_um,
+        overwrite=overwrite,
     )
     if stop is not None and stop.stop_requested:
         return None

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -135,6 +136,11 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         form.addRow("Batch size", self.batch)
         form.addRow("Device", self.device)
         form.addRow("Output store", _path_row(self.output, "Output OME-Zarr", directory=False))
+        self.overwrite = QCheckBox("Replace an earlier result in the output store")
+        self.overwrite.setToolTip("an SR store made with other settings is replaced (never a "
+                                  "folder napari-srmat did not write); off: such a store is "
+                                  "refused, the same settings resume or reuse it")
+        form.addRow("", self.overwrite)
         self.budget = QDoubleSpinBox()
         self.budget.setRange(0.01, 1.0)
         self.budget.setSingleStep(0.05)
@@ -169,6 +175,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             "device": self.device.currentText(),
             "out": self.output.text().strip() or None,
             "reference": self.reference.text().strip() or None,
+            "overwrite": self.overwrite.isChecked(),
         }
 
     # ------------------------------------------------------------------ actions
