@@ -391,6 +391,25 @@ def test_cli_mask_matches_heyn_schema(tmp_path, capsys):
     assert row["mean_intercept_ci95_px"][0] < row["mean_intercept_px"]
 
 
+def test_cli_json_rows_keep_what_reading_the_file_told(tmp_path, capsys):
+    """What reading a file tells (here: which of a TIFF's images was read) was printed on
+    stderr only: a batch job reading the JSON never saw it. It is in the image's row."""
+    import tifffile
+
+    from napari_srmat.io import read_image
+
+    ms = generate_microstructure((64, 64), mean_grain_size_px=12, seed=3)
+    p = tmp_path / "two images.tif"
+    with tifffile.TiffWriter(p) as tif:  # a small preview beside the micrograph
+        tif.write(ms.boundaries.astype(np.uint8)[::4, ::4] * 255)
+        tif.write(ms.boundaries.astype(np.uint8) * 255)
+    with pytest.warns(UserWarning, match="reading image 2, the largest"):
+        read_image(p)
+    rows = _run_json(capsys, ["grain-size", str(p), "--mask", "--json"])["images"]
+    told = [w for w in rows[0]["warnings"] if "the TIFF holds 2 images" in w]
+    assert len(told) == 1 and told[0].startswith("the TIFF holds 2 images")  # path in row
+
+
 def test_cli_image_text_and_errors(tmp_path, capsys):
     ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
     p = tmp_path / "img.png"
