@@ -248,3 +248,20 @@ def test_init_checkpoint_fine_tunes_from_given_weights(tmp_path):
     with pytest.raises(ValueError, match="encoder"):
         run_job(train_boundaries_job(_cfg(tmp_path / "c", encoder="small",
                                           init_checkpoint="default")), quiet=True)
+
+
+@pytest.mark.parametrize("change", [{"encoder": "small"}, {"lr": 5e-2, "seed": 3},
+                                    {"crop": None, "batch_size": 1}])
+def test_resume_with_other_settings_is_refused(tmp_path, change):
+    # the encoder raised an internal state_dict error; lr, seed, crop... were silently
+    # mixed into the earlier run
+    from napari_srmat.outputs import OutputMismatchError
+
+    train_boundaries(_cfg(tmp_path, epochs=1, scale_augment=(0.8, 1.25)))
+    with pytest.raises(OutputMismatchError, match="cannot resume .*other settings"):
+        train_boundaries(_cfg(tmp_path, epochs=2, resume=True, scale_augment=(0.8, 1.25),
+                              **change))
+    # the same settings (more epochs, another thread count) still resume
+    res = train_boundaries(_cfg(tmp_path, epochs=2, resume=True, num_threads=1,
+                                scale_augment=(0.8, 1.25)))
+    assert [h["epoch"] for h in res.history] == [0, 1]

@@ -17,7 +17,12 @@ from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_t
 from ..errors import check_flag
 from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
-from ..outputs import check_output_dir, prepare_output_dir
+from ..outputs import (
+    OutputMismatchError,
+    check_output_dir,
+    identity_differences,
+    prepare_output_dir,
+)
 from .config import MIN_TRAIN_CROP, BoundaryTrainConfig
 from .data import (
     INPUT_NORMS,
@@ -76,6 +81,27 @@ def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
             raise BoundaryDataError(f"{what} pair {i}: mask {mm.shape} vs image {img.shape[1:]}")
         out.append(BoundarySample(img, mm, f"{what}-{i}"))
     return out
+
+
+#: Settings a resumed run may change: how long it runs, where, how fast, how many
+#: checkpoints it keeps (``init_checkpoint``: resume takes precedence over it).
+RESUME_MAY_CHANGE = ("epochs", "resume", "device", "num_threads", "amp", "top_k", "out",
+                     "init_checkpoint")
+
+
+def _resume_differences(stored: dict | None, cfg: BoundaryTrainConfig) -> list[str]:
+    """Settings of ``cfg`` that differ from those a run was started with (``stored``:
+    the ``training`` entry of its ``last`` checkpoint); empty when it may be resumed."""
+    if not isinstance(stored, dict):
+        return ["no record of the settings it was trained with"]
+
+    def comparable(d: dict) -> dict:
+        d = {k: v for k, v in d.items() if k not in RESUME_MAY_CHANGE}
+        if d.get("data_root") is not None:
+            d["data_root"] = str(Path(d["data_root"]).expanduser().resolve())
+        return d
+
+    return identity_differences(comparable(stored), comparable(cfg.to_json()))
 
 
 def _ema_update(ema, model, decay: float) -> None:
@@ -266,6 +292,13 @@ def train_boundaries_job(config, *, stop=None):
             raise ValueError(f"{out / 'last'} was trained with input_norm "
                              f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
                              "setting or start a new run")
+        diffs = _resume_differences(lconf.get("training"), cfg)
+        if diffs:
+            raise OutputMismatchError(
+                f"cannot resume {out / 'last'}: it was trained with other settings ("
+                f"{'; '.join(diffs[:4])}{'; ...' if len(diffs) > 4 else ''}); resume it with "
+                "the same settings (only epochs, device, threads, AMP and top-k may change) "
+                "or choose a new output folder")
         model.load_state_dict(state)
         ema.load_state_dict(load_file(str(out / "last" / "ema.safetensors"), device=device))
         tinfo = json.loads((out / "last" / "training_state.json").read_text())
