@@ -265,3 +265,26 @@ def test_resume_with_other_settings_is_refused(tmp_path, change):
     res = train_boundaries(_cfg(tmp_path, epochs=2, resume=True, num_threads=1,
                                 scale_augment=(0.8, 1.25)))
     assert [h["epoch"] for h in res.history] == [0, 1]
+
+
+def test_new_run_into_an_earlier_runs_folder(tmp_path):
+    # the earlier run's top-k checkpoints stayed beside the new run's, and a new run
+    # stopped before its first epoch reported the earlier run's best as its own
+    train_boundaries(_cfg(tmp_path, epochs=3, top_k=3))
+    run = tmp_path / "run"
+    assert len(list((run / "top").iterdir())) == 3
+    token = StopToken()
+    token.request_stop()
+    stopped = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4), stop=token),
+                      quiet=True)
+    assert stopped.stopped and stopped.best_checkpoint is None
+    assert len(list((run / "top").iterdir())) == 3  # nothing of the earlier run lost yet
+    events = []
+    res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4)), quiet=True,
+                  on_event=events.append)
+    assert any("earlier training run" in getattr(e, "message", "") for e in events)
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000"]
+    state = json.loads((run / "last" / "training_state.json").read_text())
+    assert [t[1] for t in state["top"]] == [0]
+    assert len(json.loads((run / "history.json").read_text())) == 1
+    assert res.best_checkpoint == str(run / "best")

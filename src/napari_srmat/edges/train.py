@@ -104,6 +104,20 @@ def _resume_differences(stored: dict | None, cfg: BoundaryTrainConfig) -> list[s
     return identity_differences(comparable(stored), comparable(cfg.to_json()))
 
 
+def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
+    """Remove what an earlier run left in run folder ``out`` (its top-k checkpoints not
+    in ``keep``, its ``best`` unless this run wrote one, its history): a new run's
+    folder then holds one run's checkpoints, never a mix."""
+    keep_paths = {Path(k).resolve() for k in keep}
+    if (out / "top").is_dir():
+        for d in (out / "top").iterdir():
+            if d.is_dir() and d.name.startswith("epoch-") and d.resolve() not in keep_paths:
+                shutil.rmtree(d, ignore_errors=True)
+    if not keep_best and (out / "best").is_dir():
+        shutil.rmtree(out / "best", ignore_errors=True)
+    (out / "history.json").unlink(missing_ok=True)
+
+
 def _ema_update(ema, model, decay: float) -> None:
     import torch
 
@@ -284,6 +298,10 @@ def train_boundaries_job(config, *, stop=None):
     history: list[dict] = []
     top: list[tuple[float, int, str]] = []
     best_ap, best_thr = -1.0, 0.5
+    # a new run into the folder of an earlier one: its checkpoints are not this run's
+    # (they are removed once this run has its first state, see below)
+    earlier_run = out is not None and not (cfg.resume and (out / "last").is_dir()) and any(
+        (out / n).exists() for n in ("last", "best", "top", "history.json"))
     if out is not None and cfg.resume and (out / "last").is_dir():
         from safetensors.torch import load_file
 
@@ -310,6 +328,9 @@ def train_boundaries_job(config, *, stop=None):
         top = [tuple(t) for t in tinfo.get("top", [])]
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
         yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
+    elif earlier_run:
+        yield Log(f"{out} holds an earlier training run; this new run replaces it (pass "
+                  "resume to continue that one instead)", level="warning")
 
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = total_epochs * steps_per_epoch
@@ -336,7 +357,8 @@ def train_boundaries_job(config, *, stop=None):
             if stop is not None and stop.stop_requested:
                 yield Stopped(f"stopped at epoch {epoch}, step {step}")
                 return TrainResult(
-                    str(out / "best") if out is not None and (out / "best").is_dir() else None,
+                    str(out / "best") if out is not None and not earlier_run
+                    and (out / "best").is_dir() else None,
                     best_ap, best_thr, epoch, history, stopped=True,
                 )
             idx = [order[(step * cfg.batch_size + k) % len(order)] for k in range(cfg.batch_size)]
@@ -428,6 +450,9 @@ def train_boundaries_job(config, *, stop=None):
                 "epoch": epoch, "history": history, "top": top, "best_ap": best_ap,
                 "best_thr": best_thr, "optimizer_shapes": oshapes,
             }, indent=2))
+        if earlier_run:  # this run's state is written: the earlier run's checkpoints go
+            _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
+            earlier_run = False
     best = str(out / "best") if out is not None and (out / "best").is_dir() else None
     if out is not None:
         (out / "history.json").write_text(json.dumps(history, indent=2))
