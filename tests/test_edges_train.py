@@ -288,3 +288,16 @@ def test_new_run_into_an_earlier_runs_folder(tmp_path):
     assert [t[1] for t in state["top"]] == [0]
     assert len(json.loads((run / "history.json").read_text())) == 1
     assert res.best_checkpoint == str(run / "best")
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_validation_masks_without_boundaries_or_background(tmp_path, value):
+    # the run trained a whole epoch and then stopped with "no boundary (positive)
+    # pixels were accumulated", without saying which data
+    imgs, masks = _arrays(2, seed=5)
+    flat = [np.full_like(m, value) for m in masks]
+    events = []
+    with pytest.raises(BoundaryDataError, match="validation masks .*undefined"):
+        run_job(train_boundaries_job(_cfg(tmp_path, val_images=imgs, val_masks=flat)),
+                quiet=True, on_event=events.append)
+    assert not any(isinstance(e, Progress) for e in events)
