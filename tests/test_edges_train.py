@@ -301,3 +301,11 @@ def test_validation_masks_without_boundaries_or_background(tmp_path, value):
         run_job(train_boundaries_job(_cfg(tmp_path, val_images=imgs, val_masks=flat)),
                 quiet=True, on_event=events.append)
     assert not any(isinstance(e, Progress) for e in events)
+
+
+def test_top_k(tmp_path):
+    # top_k=0 failed after the first epoch with "min() arg is an empty sequence"
+    res = train_boundaries(_cfg(tmp_path, epochs=1, top_k=0))
+    assert res.best_checkpoint and not (tmp_path / "run" / "top").exists()
+    with pytest.raises(ValueError, match="top_k must be"):
+        train_boundaries(_cfg(tmp_path, epochs=1, top_k=-1))

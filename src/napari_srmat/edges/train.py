@@ -231,6 +231,9 @@ def train_boundaries_job(config, *, stop=None):
         raise ValueError(f"epochs and batch_size must be >= 1 and pretrain_epochs >= 0, got "
                          f"{cfg.epochs}, {cfg.batch_size} and {cfg.pretrain_epochs} (with no "
                          "epoch there is no checkpoint to keep)")
+    if not isinstance(cfg.top_k, int) or isinstance(cfg.top_k, bool) or cfg.top_k < 0:
+        raise ValueError(f"top_k must be a whole number >= 0 (0: keep only best and last), "
+                         f"got {cfg.top_k!r}")
     if cfg.steps_per_epoch is not None and cfg.steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1 (None: one pass over the images), "
                          f"got {cfg.steps_per_epoch}")
@@ -436,7 +439,7 @@ def train_boundaries_job(config, *, stop=None):
         ema_state = ema.state_dict()
         if not pretraining:
             ckdir = out / "top" / f"epoch-{epoch:03d}"
-            if len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top):
+            if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
                 save_checkpoint(ckdir, ema_state, ckpt_config)
                 top.append((vm["ap"], epoch, str(ckdir)))
                 top.sort(key=lambda t: -t[0])
