@@ -309,3 +309,18 @@ def test_top_k(tmp_path):
     assert res.best_checkpoint and not (tmp_path / "run" / "top").exists()
     with pytest.raises(ValueError, match="top_k must be"):
         train_boundaries(_cfg(tmp_path, epochs=1, top_k=-1))
+
+
+@pytest.mark.parametrize("folder", ["images", "masks"])
+def test_two_files_of_one_stem_are_refused(tmp_path, folder):
+    # im0.png and im0.jpg: one of the masks was silently dropped, or two images were
+    # trained against one mask
+    from PIL import Image
+
+    from napari_srmat.edges.data import list_image_mask_pairs
+
+    root = _write_dataset(tmp_path / "data")
+    d = root / "train" / folder
+    Image.open(d / "im0.png").convert("RGB").save(d / "im0.jpg")
+    with pytest.raises(BoundaryDataError, match="two files with stem 'im0'"):
+        list_image_mask_pairs(root / "train" / "images", root / "train" / "masks")

@@ -364,12 +364,20 @@ def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list
     Raises
     ------
     BoundaryDataError
-        If a folder is missing, empty, or an image has no mask.
+        If a folder is missing, empty, holds two files of one stem, or an image has
+        no mask.
     """
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
     for d in (images_dir, masks_dir):
         if not d.is_dir():
             raise BoundaryDataError(f"folder not found: {d}")
+    for d in (images_dir, masks_dir):
+        stems: dict[str, Path] = {}
+        for f in _list_files(d):
+            if f.stem in stems:
+                raise BoundaryDataError(f"{d}: two files with stem {f.stem!r} ({stems[f.stem].name}"
+                                        f", {f.name}): images and masks pair by stem; keep one")
+            stems[f.stem] = f
     masks = {p.stem: p for p in _list_files(masks_dir)}
     images = _list_files(images_dir)
     if not images:
