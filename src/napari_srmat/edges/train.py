@@ -28,6 +28,7 @@ from .data import (
     INPUT_NORMS,
     BoundaryDataError,
     BoundarySample,
+    check_has_boundaries,
     load_split,
     normalize_channels,
     parse_photometric,
@@ -116,20 +117,6 @@ def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
     if not keep_best and (out / "best").is_dir():
         shutil.rmtree(out / "best", ignore_errors=True)
     (out / "history.json").unlink(missing_ok=True)
-
-
-def _check_validation_masks(val: list[BoundarySample]) -> None:
-    """Refuse validation masks that leave AP or ROC-AUC undefined (no boundary or no
-    background pixel at all), before any training (it failed after the first epoch)."""
-    n_pos = sum(int(np.count_nonzero(s.mask)) for s in val)
-    n_all = sum(int(s.mask.size) for s in val)
-    if n_pos == 0 or n_pos == n_all:
-        what = "no boundary" if n_pos == 0 else "only boundary (no background)"
-        raise BoundaryDataError(
-            f"the validation masks ({len(val)}: {', '.join(s.name for s in val[:3])}"
-            f"{', ...' if len(val) > 3 else ''}) have {what} pixels, so validation AP and "
-            "ROC-AUC are undefined: check that the masks mark the boundaries (non-zero) "
-            "and give validation images that show some")
 
 
 def _ema_update(ema, model, decay: float) -> None:
@@ -272,7 +259,7 @@ def train_boundaries_job(config, *, stop=None):
     if not val:
         yield Log("no validation data: validating on the training images", level="warning")
         val = train
-    _check_validation_masks(val)
+    check_has_boundaries(val, "validation")
     synth = []
     if cfg.pretrain_synthetic > 0 and cfg.pretrain_epochs > 0:
         h, w = train[0].image.shape[1:]
