@@ -324,3 +324,12 @@ def test_two_files_of_one_stem_are_refused(tmp_path, folder):
     Image.open(d / "im0.png").convert("RGB").save(d / "im0.jpg")
     with pytest.raises(BoundaryDataError, match="two files with stem 'im0'"):
         list_image_mask_pairs(root / "train" / "images", root / "train" / "masks")
+
+
+def test_training_masks_without_boundaries_and_no_validation(tmp_path):
+    # a GUI user training on one image layer with an empty mask layer: the message
+    # names the training masks, not "validation masks" they never gave
+    imgs, masks = _arrays(1)
+    with pytest.raises(BoundaryDataError, match="the training .* masks .* no boundary"):
+        train_boundaries(dict(train_images=imgs, train_masks=[np.zeros_like(masks[0])],
+                              out=str(tmp_path / "run"), epochs=1, crop=32, device="cpu"))

@@ -259,7 +259,8 @@ def train_boundaries_job(config, *, stop=None):
     if not val:
         yield Log("no validation data: validating on the training images", level="warning")
         val = train
-    check_has_boundaries(val, "validation")
+    check_has_boundaries(val, "validation" if val is not train
+                         else "training (no validation data: also validated on)")
     synth = []
     if cfg.pretrain_synthetic > 0 and cfg.pretrain_epochs > 0:
         h, w = train[0].image.shape[1:]
