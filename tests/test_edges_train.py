@@ -333,3 +333,23 @@ def test_training_masks_without_boundaries_and_no_validation(tmp_path):
     with pytest.raises(BoundaryDataError, match="the training .* masks .* no boundary"):
         train_boundaries(dict(train_images=imgs, train_masks=[np.zeros_like(masks[0])],
                               out=str(tmp_path / "run"), epochs=1, crop=32, device="cpu"))
+
+
+def test_resume_from_another_working_folder(tmp_path, monkeypatch):
+    # the top-k list kept the first run's relative paths: resumed from another folder,
+    # an evicted checkpoint was removed relative to *that* folder (another run's files)
+    first, other = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    other.mkdir()
+    monkeypatch.chdir(first)
+    train_boundaries(_cfg(tmp_path, epochs=1, out="run", top_k=1))
+    decoy = other / "run" / "top" / "epoch-000"
+    decoy.mkdir(parents=True)
+    (decoy / "keep.txt").write_text("another run's file")
+    monkeypatch.chdir(other)
+    run = first / "run"
+    train_boundaries(_cfg(tmp_path, epochs=3, out=str(run), top_k=1, resume=True))
+    assert (decoy / "keep.txt").is_file()
+    state = json.loads((run / "last" / "training_state.json").read_text())
+    assert [Path(t[2]).parent for t in state["top"]] == [run / "top"]
+    assert len(list((run / "top").iterdir())) == 1

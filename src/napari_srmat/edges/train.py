@@ -331,7 +331,10 @@ def train_boundaries_job(config, *, stop=None):
         )
         start_epoch = int(tinfo["epoch"]) + 1
         history = tinfo.get("history", [])
-        top = [tuple(t) for t in tinfo.get("top", [])]
+        # stored as written (a relative --out is relative to the first run's working
+        # folder): re-rooted in this run's folder, so that an evicted one is removed here
+        top = [(float(ap), int(ep), str(out / "top" / Path(p).name))
+               for ap, ep, p in tinfo.get("top", [])]
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
         yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
     elif earlier_run:
