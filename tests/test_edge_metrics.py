@@ -179,3 +179,18 @@ def test_plot_pr_roc_writes_png(tmp_path, scored):
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_evaluate_maps_masks_without_boundaries_say_which():
+    # both failed with "no boundary (positive) pixels were accumulated", which named
+    # neither the test nor the validation masks
+    rng = np.random.default_rng(0)
+    prob = [rng.random((20, 20)) for _ in range(2)]
+    good = [rng.random((20, 20)) > 0.8 for _ in range(2)]
+    empty = [np.zeros((20, 20), bool) for _ in range(2)]
+    with pytest.raises(EdgeMetricsError, match="ground-truth masks .* no boundary"):
+        evaluate_maps(prob, empty)
+    with pytest.raises(EdgeMetricsError, match="ground-truth masks .* no boundary"):
+        evaluate_maps(prob, empty, threshold=0.5)
+    with pytest.raises(EdgeMetricsError, match="validation masks .* no boundary"):
+        evaluate_maps(prob, good, val_prob_maps=prob, val_masks=empty)

@@ -343,3 +343,23 @@ def test_export_with_calibrated_thresholds(tmp_path):
     plain.tta = "none"
     assert plain.threshold == cfg["threshold_none"]
     assert plain.heyn_threshold == cfg["threshold_heyn"]
+
+
+def test_evaluate_boundaries_refuses_masks_without_boundaries(tmp_path, default_model):
+    # empty validation masks failed after predicting every image, with "no boundary
+    # (positive) pixels were accumulated" (which split?)
+    from PIL import Image
+
+    from napari_srmat.edges.data import BoundaryDataError
+    from napari_srmat.edges.evaluate import evaluate_boundaries_job
+
+    test = _write_pairs(tmp_path / "test", 2, 10)
+    val = _write_pairs(tmp_path / "val", 2, 20)
+    for p in (val / "masks").iterdir():
+        Image.fromarray(np.zeros_like(np.asarray(Image.open(p)))).save(p)
+    events = []
+    with pytest.raises(BoundaryDataError, match="validation masks .* no boundary pixels"):
+        run_job(evaluate_boundaries_job(
+            test / "images", test / "masks", model=default_model, val_images=val / "images",
+            val_masks=val / "masks"), quiet=True, on_event=events.append)
+    assert not any(isinstance(e, Progress) for e in events)  # refused before predicting

@@ -248,3 +248,108 @@ def test_init_checkpoint_fine_tunes_from_given_weights(tmp_path):
     with pytest.raises(ValueError, match="encoder"):
         run_job(train_boundaries_job(_cfg(tmp_path / "c", encoder="small",
                                           init_checkpoint="default")), quiet=True)
+
+
+@pytest.mark.parametrize("change", [{"encoder": "small"}, {"lr": 5e-2, "seed": 3},
+                                    {"crop": None, "batch_size": 1}])
+def test_resume_with_other_settings_is_refused(tmp_path, change):
+    # the encoder raised an internal state_dict error; lr, seed, crop... were silently
+    # mixed into the earlier run
+    from napari_srmat.outputs import OutputMismatchError
+
+    train_boundaries(_cfg(tmp_path, epochs=1, scale_augment=(0.8, 1.25)))
+    with pytest.raises(OutputMismatchError, match="cannot resume .*other settings"):
+        train_boundaries(_cfg(tmp_path, epochs=2, resume=True, scale_augment=(0.8, 1.25),
+                              **change))
+    # the same settings (more epochs, another thread count) still resume
+    res = train_boundaries(_cfg(tmp_path, epochs=2, resume=True, num_threads=1,
+                                scale_augment=(0.8, 1.25)))
+    assert [h["epoch"] for h in res.history] == [0, 1]
+
+
+def test_new_run_into_an_earlier_runs_folder(tmp_path):
+    # the earlier run's top-k checkpoints stayed beside the new run's, and a new run
+    # stopped before its first epoch reported the earlier run's best as its own
+    train_boundaries(_cfg(tmp_path, epochs=3, top_k=3))
+    run = tmp_path / "run"
+    assert len(list((run / "top").iterdir())) == 3
+    token = StopToken()
+    token.request_stop()
+    stopped = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4), stop=token),
+                      quiet=True)
+    assert stopped.stopped and stopped.best_checkpoint is None
+    assert len(list((run / "top").iterdir())) == 3  # nothing of the earlier run lost yet
+    events = []
+    res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4)), quiet=True,
+                  on_event=events.append)
+    assert any("earlier training run" in getattr(e, "message", "") for e in events)
+    assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000"]
+    state = json.loads((run / "last" / "training_state.json").read_text())
+    assert [t[1] for t in state["top"]] == [0]
+    assert len(json.loads((run / "history.json").read_text())) == 1
+    assert res.best_checkpoint == str(run / "best")
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_validation_masks_without_boundaries_or_background(tmp_path, value):
+    # the run trained a whole epoch and then stopped with "no boundary (positive)
+    # pixels were accumulated", without saying which data
+    imgs, masks = _arrays(2, seed=5)
+    flat = [np.full_like(m, value) for m in masks]
+    events = []
+    with pytest.raises(BoundaryDataError, match="validation masks .*undefined"):
+        run_job(train_boundaries_job(_cfg(tmp_path, val_images=imgs, val_masks=flat)),
+                quiet=True, on_event=events.append)
+    assert not any(isinstance(e, Progress) for e in events)
+
+
+def test_top_k(tmp_path):
+    # top_k=0 failed after the first epoch with "min() arg is an empty sequence"
+    res = train_boundaries(_cfg(tmp_path, epochs=1, top_k=0))
+    assert res.best_checkpoint and not (tmp_path / "run" / "top").exists()
+    with pytest.raises(ValueError, match="top_k must be"):
+        train_boundaries(_cfg(tmp_path, epochs=1, top_k=-1))
+
+
+@pytest.mark.parametrize("folder", ["images", "masks"])
+def test_two_files_of_one_stem_are_refused(tmp_path, folder):
+    # im0.png and im0.jpg: one of the masks was silently dropped, or two images were
+    # trained against one mask
+    from PIL import Image
+
+    from napari_srmat.edges.data import list_image_mask_pairs
+
+    root = _write_dataset(tmp_path / "data")
+    d = root / "train" / folder
+    Image.open(d / "im0.png").convert("RGB").save(d / "im0.jpg")
+    with pytest.raises(BoundaryDataError, match="two files with stem 'im0'"):
+        list_image_mask_pairs(root / "train" / "images", root / "train" / "masks")
+
+
+def test_training_masks_without_boundaries_and_no_validation(tmp_path):
+    # a GUI user training on one image layer with an empty mask layer: the message
+    # names the training masks, not "validation masks" they never gave
+    imgs, masks = _arrays(1)
+    with pytest.raises(BoundaryDataError, match="the training .* masks .* no boundary"):
+        train_boundaries(dict(train_images=imgs, train_masks=[np.zeros_like(masks[0])],
+                              out=str(tmp_path / "run"), epochs=1, crop=32, device="cpu"))
+
+
+def test_resume_from_another_working_folder(tmp_path, monkeypatch):
+    # the top-k list kept the first run's relative paths: resumed from another folder,
+    # an evicted checkpoint was removed relative to *that* folder (another run's files)
+    first, other = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    other.mkdir()
+    monkeypatch.chdir(first)
+    train_boundaries(_cfg(tmp_path, epochs=1, out="run", top_k=1))
+    decoy = other / "run" / "top" / "epoch-000"
+    decoy.mkdir(parents=True)
+    (decoy / "keep.txt").write_text("another run's file")
+    monkeypatch.chdir(other)
+    run = first / "run"
+    train_boundaries(_cfg(tmp_path, epochs=3, out=str(run), top_k=1, resume=True))
+    assert (decoy / "keep.txt").is_file()
+    state = json.loads((run / "last" / "training_state.json").read_text())
+    assert [Path(t[2]).parent for t in state["top"]] == [run / "top"]
+    assert len(list((run / "top").iterdir())) == 1

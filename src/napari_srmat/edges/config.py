@@ -21,7 +21,8 @@ class BoundaryTrainConfig:
     in-memory lists (``train_images``/``train_masks``, ``val_images``/``val_masks``:
     arrays as napari layers hold them). ``out`` is the run directory: ``out/best``
     (best validation AP, loadable by ``load_boundary_model(out)``), ``out/last``
-    (with the optimiser state, for ``resume``) and ``out/top/epoch-NNN`` (top-k).
+    (with the optimiser state, for ``resume``) and ``out/top/epoch-NNN`` (the ``top_k``
+    best by validation AP; 0: none).
     ``init_checkpoint`` starts from the weights of a checkpoint of the same encoder
     (``"default"``: the shipped weights) instead of a random initialisation, i.e.
     fine-tuning; ``resume`` takes precedence over it.

@@ -16,6 +16,7 @@ __all__ = [
     "to_model_image",
     "check_model_image_shape",
     "load_split",
+    "check_has_boundaries",
     "synthetic_samples",
     "dilate_boundaries",
     "random_crop_augment",
@@ -364,12 +365,20 @@ def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list
     Raises
     ------
     BoundaryDataError
-        If a folder is missing, empty, or an image has no mask.
+        If a folder is missing, empty, holds two files of one stem, or an image has
+        no mask.
     """
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
     for d in (images_dir, masks_dir):
         if not d.is_dir():
             raise BoundaryDataError(f"folder not found: {d}")
+    for d in (images_dir, masks_dir):
+        stems: dict[str, Path] = {}
+        for f in _list_files(d):
+            if f.stem in stems:
+                raise BoundaryDataError(f"{d}: two files with stem {f.stem!r} ({stems[f.stem].name}"
+                                        f", {f.name}): images and masks pair by stem; keep one")
+            stems[f.stem] = f
     masks = {p.stem: p for p in _list_files(masks_dir)}
     images = _list_files(images_dir)
     if not images:
@@ -397,6 +406,33 @@ def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
             )
         out.append(BoundarySample(img, m, ip.stem))
     return out
+
+
+def check_has_boundaries(samples: list[BoundarySample], what: str) -> None:
+    """Refuse masks with no boundary or no background pixel at all (AP, ROC-AUC and the
+    max-F1 threshold are undefined on them), before any training or prediction.
+
+    Parameters
+    ----------
+    samples : list of BoundarySample
+        The image/mask pairs of one split.
+    what : str
+        The split, for the message (``"validation"``, ``"test"``).
+
+    Raises
+    ------
+    BoundaryDataError
+        Naming the split and its first images.
+    """
+    n_pos = sum(int(np.count_nonzero(s.mask)) for s in samples)
+    n_all = sum(int(s.mask.size) for s in samples)
+    if samples and (n_pos == 0 or n_pos == n_all):
+        kind = "no boundary" if n_pos == 0 else "only boundary (no background)"
+        names = ", ".join(s.name for s in samples[:3]) + (", ..." if len(samples) > 3 else "")
+        raise BoundaryDataError(
+            f"the {what} masks ({len(samples)}: {names}) have {kind} pixels, so AP, ROC-AUC "
+            "and the max-F1 threshold are undefined: check that the masks mark the "
+            "boundaries (non-zero) and give images that show some")
 
 
 def load_split(root: str | Path, split: str) -> list[BoundarySample]:

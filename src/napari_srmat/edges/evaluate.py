@@ -29,7 +29,7 @@ from ..checkpoint import write_json
 from ..jobs import Log, Progress, Stopped, run_job
 from ..metrics.edges import EdgeHistogram, evaluate_maps, plot_pr_roc, threshold_warnings
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
-from .data import BoundarySample, list_image_mask_pairs, load_pairs
+from .data import BoundarySample, check_has_boundaries, list_image_mask_pairs, load_pairs
 
 __all__ = [
     "sobel_boundary_probability",
@@ -343,6 +343,8 @@ def evaluate_boundaries_job(
         raise ValueError("give both val_images and val_masks, or neither")
     if val_images is not None:
         val = load_pairs(list_image_mask_pairs(val_images, val_masks))
+    check_has_boundaries(test, "test")
+    check_has_boundaries(val, "validation")
     if model is None:
         model = load_boundary_model(checkpoint, tta=tta, threshold_rule=threshold_rule)
     else:

@@ -17,12 +17,18 @@ from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_t
 from ..errors import check_flag
 from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
-from ..outputs import check_output_dir, prepare_output_dir
+from ..outputs import (
+    OutputMismatchError,
+    check_output_dir,
+    identity_differences,
+    prepare_output_dir,
+)
 from .config import MIN_TRAIN_CROP, BoundaryTrainConfig
 from .data import (
     INPUT_NORMS,
     BoundaryDataError,
     BoundarySample,
+    check_has_boundaries,
     load_split,
     normalize_channels,
     parse_photometric,
@@ -76,6 +82,41 @@ def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
             raise BoundaryDataError(f"{what} pair {i}: mask {mm.shape} vs image {img.shape[1:]}")
         out.append(BoundarySample(img, mm, f"{what}-{i}"))
     return out
+
+
+#: Settings a resumed run may change: how long it runs, where, how fast, how many
+#: checkpoints it keeps (``init_checkpoint``: resume takes precedence over it).
+RESUME_MAY_CHANGE = ("epochs", "resume", "device", "num_threads", "amp", "top_k", "out",
+                     "init_checkpoint")
+
+
+def _resume_differences(stored: dict | None, cfg: BoundaryTrainConfig) -> list[str]:
+    """Settings of ``cfg`` that differ from those a run was started with (``stored``:
+    the ``training`` entry of its ``last`` checkpoint); empty when it may be resumed."""
+    if not isinstance(stored, dict):
+        return ["no record of the settings it was trained with"]
+
+    def comparable(d: dict) -> dict:
+        d = {k: v for k, v in d.items() if k not in RESUME_MAY_CHANGE}
+        if d.get("data_root") is not None:
+            d["data_root"] = str(Path(d["data_root"]).expanduser().resolve())
+        return d
+
+    return identity_differences(comparable(stored), comparable(cfg.to_json()))
+
+
+def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
+    """Remove what an earlier run left in run folder ``out`` (its top-k checkpoints not
+    in ``keep``, its ``best`` unless this run wrote one, its history): a new run's
+    folder then holds one run's checkpoints, never a mix."""
+    keep_paths = {Path(k).resolve() for k in keep}
+    if (out / "top").is_dir():
+        for d in (out / "top").iterdir():
+            if d.is_dir() and d.name.startswith("epoch-") and d.resolve() not in keep_paths:
+                shutil.rmtree(d, ignore_errors=True)
+    if not keep_best and (out / "best").is_dir():
+        shutil.rmtree(out / "best", ignore_errors=True)
+    (out / "history.json").unlink(missing_ok=True)
 
 
 def _ema_update(ema, model, decay: float) -> None:
@@ -177,6 +218,9 @@ def train_boundaries_job(config, *, stop=None):
         raise ValueError(f"epochs and batch_size must be >= 1 and pretrain_epochs >= 0, got "
                          f"{cfg.epochs}, {cfg.batch_size} and {cfg.pretrain_epochs} (with no "
                          "epoch there is no checkpoint to keep)")
+    if not isinstance(cfg.top_k, int) or isinstance(cfg.top_k, bool) or cfg.top_k < 0:
+        raise ValueError(f"top_k must be a whole number >= 0 (0: keep only best and last), "
+                         f"got {cfg.top_k!r}")
     if cfg.steps_per_epoch is not None and cfg.steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1 (None: one pass over the images), "
                          f"got {cfg.steps_per_epoch}")
@@ -215,6 +259,8 @@ def train_boundaries_job(config, *, stop=None):
     if not val:
         yield Log("no validation data: validating on the training images", level="warning")
         val = train
+    check_has_boundaries(val, "validation" if val is not train
+                         else "training (no validation data: also validated on)")
     synth = []
     if cfg.pretrain_synthetic > 0 and cfg.pretrain_epochs > 0:
         h, w = train[0].image.shape[1:]
@@ -258,6 +304,10 @@ def train_boundaries_job(config, *, stop=None):
     history: list[dict] = []
     top: list[tuple[float, int, str]] = []
     best_ap, best_thr = -1.0, 0.5
+    # a new run into the folder of an earlier one: its checkpoints are not this run's
+    # (they are removed once this run has its first state, see below)
+    earlier_run = out is not None and not (cfg.resume and (out / "last").is_dir()) and any(
+        (out / n).exists() for n in ("last", "best", "top", "history.json"))
     if out is not None and cfg.resume and (out / "last").is_dir():
         from safetensors.torch import load_file
 
@@ -266,6 +316,13 @@ def train_boundaries_job(config, *, stop=None):
             raise ValueError(f"{out / 'last'} was trained with input_norm "
                              f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
                              "setting or start a new run")
+        diffs = _resume_differences(lconf.get("training"), cfg)
+        if diffs:
+            raise OutputMismatchError(
+                f"cannot resume {out / 'last'}: it was trained with other settings ("
+                f"{'; '.join(diffs[:4])}{'; ...' if len(diffs) > 4 else ''}); resume it with "
+                "the same settings (only epochs, device, threads, AMP and top-k may change) "
+                "or choose a new output folder")
         model.load_state_dict(state)
         ema.load_state_dict(load_file(str(out / "last" / "ema.safetensors"), device=device))
         tinfo = json.loads((out / "last" / "training_state.json").read_text())
@@ -274,9 +331,15 @@ def train_boundaries_job(config, *, stop=None):
         )
         start_epoch = int(tinfo["epoch"]) + 1
         history = tinfo.get("history", [])
-        top = [tuple(t) for t in tinfo.get("top", [])]
+        # stored as written (a relative --out is relative to the first run's working
+        # folder): re-rooted in this run's folder, so that an evicted one is removed here
+        top = [(float(ap), int(ep), str(out / "top" / Path(p).name))
+               for ap, ep, p in tinfo.get("top", [])]
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
         yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
+    elif earlier_run:
+        yield Log(f"{out} holds an earlier training run; this new run replaces it (pass "
+                  "resume to continue that one instead)", level="warning")
 
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = total_epochs * steps_per_epoch
@@ -303,7 +366,8 @@ def train_boundaries_job(config, *, stop=None):
             if stop is not None and stop.stop_requested:
                 yield Stopped(f"stopped at epoch {epoch}, step {step}")
                 return TrainResult(
-                    str(out / "best") if out is not None and (out / "best").is_dir() else None,
+                    str(out / "best") if out is not None and not earlier_run
+                    and (out / "best").is_dir() else None,
                     best_ap, best_thr, epoch, history, stopped=True,
                 )
             idx = [order[(step * cfg.batch_size + k) % len(order)] for k in range(cfg.batch_size)]
@@ -366,7 +430,7 @@ def train_boundaries_job(config, *, stop=None):
         ema_state = ema.state_dict()
         if not pretraining:
             ckdir = out / "top" / f"epoch-{epoch:03d}"
-            if len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top):
+            if cfg.top_k > 0 and (len(top) < cfg.top_k or vm["ap"] > min(t[0] for t in top)):
                 save_checkpoint(ckdir, ema_state, ckpt_config)
                 top.append((vm["ap"], epoch, str(ckdir)))
                 top.sort(key=lambda t: -t[0])
@@ -395,6 +459,9 @@ def train_boundaries_job(config, *, stop=None):
                 "epoch": epoch, "history": history, "top": top, "best_ap": best_ap,
                 "best_thr": best_thr, "optimizer_shapes": oshapes,
             }, indent=2))
+        if earlier_run:  # this run's state is written: the earlier run's checkpoints go
+            _remove_earlier_run(out, keep=[t[2] for t in top], keep_best=best_ap >= 0)
+            earlier_run = False
     best = str(out / "best") if out is not None and (out / "best").is_dir() else None
     if out is not None:
         (out / "history.json").write_text(json.dumps(history, indent=2))

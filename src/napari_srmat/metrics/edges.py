@@ -424,6 +424,10 @@ def evaluate_maps_job(
         hist.merge(h)
         done += 1
         yield Progress(done, total, "histograms")
+    if hist.n_pos == 0:
+        raise EdgeMetricsError(
+            f"the ground-truth masks ({len(gts)}) have no boundary pixels, so AP and F1 are "
+            "undefined: check that the masks mark the boundaries (non-zero)")
     source = "given"
     if threshold is None:
         if vprobs:
@@ -435,6 +439,11 @@ def evaluate_maps_job(
                 vh.update(p, g)
                 done += 1
                 yield Progress(done, total, "validation")
+            if vh.n_pos == 0:
+                raise EdgeMetricsError(
+                    f"the validation masks ({len(vgts)}) have no boundary pixels, so no "
+                    "max-F1 threshold can be chosen on them: check the masks, or give a "
+                    "threshold")
             threshold, _ = vh.best_f1()
             source = "validation max-F1"
         else:
