@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write_text
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
 from ..errors import check_flag
@@ -464,7 +465,7 @@ def train_boundaries_job(config, *, stop=None):
             earlier_run = False
     best = str(out / "best") if out is not None and (out / "best").is_dir() else None
     if out is not None:
-        (out / "history.json").write_text(json.dumps(history, indent=2))
+        atomic_write_text(out / "history.json", json.dumps(history, indent=2))
     return TrainResult(best, best_ap, best_thr, total_epochs, history)
 
 
