@@ -408,6 +408,10 @@ def test_cli_json_rows_keep_what_reading_the_file_told(tmp_path, capsys):
     rows = _run_json(capsys, ["grain-size", str(p), "--mask", "--json"])["images"]
     told = [w for w in rows[0]["warnings"] if "the TIFF holds 2 images" in w]
     assert len(told) == 1 and told[0].startswith("the TIFF holds 2 images")  # path in row
+    # srmat heyn (the same measurement on masks) keeps it the same way
+    for extra in ([], ["--threshold", "0.5"]):
+        rows = _run_json(capsys, ["heyn", str(p), "--skeletonize", "--json", *extra])
+        assert rows["per_image"][0]["warnings"] == told
 
 
 def test_cli_image_text_and_errors(tmp_path, capsys):

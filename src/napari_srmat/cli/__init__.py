@@ -337,6 +337,28 @@ def told_warnings() -> Iterator[list[str]]:
         warnings.showwarning = shown
 
 
+@contextlib.contextmanager
+def notes_of_reading(path: str | os.PathLike) -> Iterator[list[str]]:
+    """Collect what reading ``path`` tells (the read warnings name the file:
+    ``"PATH: the TIFF holds 2 images ..."``), without the path, for the image's row of
+    ``--json`` instead of printing it at once; other warnings are shown as usual. The
+    list is filled when the block ends."""
+    import warnings
+    from pathlib import Path
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield notes
+    prefix = f"{Path(path)}: "
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, UserWarning) and text.startswith(prefix):
+            notes.append(text[len(prefix):])
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def print_json(obj: Any) -> None:
     """Print one JSON object to stdout (numpy scalars and arrays converted).
 

@@ -13,6 +13,7 @@ from . import (
     lines_arg,
     margin_arg,
     naming_file,
+    notes_of_reading,
     pixel_size_arg,
     print_json,
     seed_arg,
@@ -198,10 +199,12 @@ def _worker_model(checkpoint, device, tta, threshold_rule, key):
 def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
     """Measure one image: ``(row, warnings, standards field or None)``."""
     from ..grainsize import measure_grain_size_job
+    from ..io import read_image
     from ..jobs import run_job
 
     with naming_file(path):  # which of several images an error is about
-        mic, read_notes = _read_with_notes(path)
+        with notes_of_reading(path) as read_notes:
+            mic = read_image(path)
         res = run_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
@@ -213,25 +216,6 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
         if args.method:
             field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
-
-
-def _read_with_notes(path) -> tuple:
-    """``read_image(path)`` and its read warnings (which TIFF image, channels, EXIF
-    orientation, ...), kept for the image's ``warnings`` instead of printed at once: in
-    ``--json`` they were on stderr only. Other warnings are shown as usual."""
-    import warnings
-
-    from ..io import read_image
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        mic = read_image(path)
-    notes = list(mic.metadata.get("read_warnings", ()))
-    for w in caught:
-        if str(w.message) not in notes:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    prefix = f"{path}: "  # the row names the image already
-    return mic, [m[len(prefix):] if m.startswith(prefix) else m for m in notes]
 
 
 def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:

@@ -13,6 +13,7 @@ from . import (
     lines_arg,
     margin_arg,
     naming_file,
+    notes_of_reading,
     pixel_size_arg,
     print_json,
     seed_arg,
@@ -76,13 +77,14 @@ def _run(args: argparse.Namespace) -> int:
     for path in args.masks:
         with naming_file(path):  # which of the masks an error is about
             notes: list[str] = []  # why the file's pixel size is withheld, if it is
-            if args.threshold is None:  # the mask rule, and its warnings, in the result
-                mask, file_px = read_array(path, what="boundary mask",
-                                           return_pixel_size=True, notes=notes)
-            else:
-                mask, file_px = read_mask(path, threshold=args.threshold,
-                                          name="boundary mask", return_pixel_size=True,
-                                          notes=notes)
+            with notes_of_reading(path) as read_notes:  # kept for the row (--json)
+                if args.threshold is None:  # the mask rule, and its warnings, in the result
+                    mask, file_px = read_array(path, what="boundary mask",
+                                               return_pixel_size=True, notes=notes)
+                else:
+                    mask, file_px = read_mask(path, threshold=args.threshold,
+                                              name="boundary mask", return_pixel_size=True,
+                                              notes=notes)
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
             px = args.pixel_size_um if args.pixel_size_um is not None else file_px
             res = measure_intercepts(
@@ -105,6 +107,8 @@ def _run(args: argparse.Namespace) -> int:
 
             if (differs := given_pixel_size_message(args.pixel_size_um, file_px)) is not None:
                 res.warnings.append(differs)
+        # what reading the file told, first (once: a non-square note is there too)
+        res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
         shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)
