@@ -790,16 +790,12 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
 
     in_path = image.path if isinstance(image, Micrograph) else None
     if pixel_size_um is None and isinstance(image, Micrograph):
-        # pixels that are not square keep both sizes (a per-axis scale in the maps)
-        pixel_size_um = (image.pixel_size_um if image.square_pixels
-                         else tuple(image.pixel_size_yx_um))
+        pixel_size_um = image.store_pixel_size  # (Y, X) when not square: per-axis maps
     check_not_input(out, [in_path])
     check_output_location(out)
     identity = {"input": input_identity(image), "weights_sha256": model.weights_digest(),
                 "encoder": model.config.get("encoder"), "tta": model.tta, "tile": int(tile),
-                "overlap": int(overlap),
-                "pixel_size_um": (list(pixel_size_um) if isinstance(pixel_size_um, tuple)
-                                  else pixel_size_um)}
+                "overlap": int(overlap), "pixel_size_um": pixel_size_um}
     if model.input_norm != "none":  # absent otherwise: folders made before keep their identity
         identity["input_norm"] = model.input_norm
     if gain != 1.0:  # a dim image (absent otherwise: folders made before keep their identity)
@@ -855,9 +851,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         res = yield from tiled_apply_job(
             image, make_fn(), scale=1, out_channels=2,
             tile=tile, overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
-            out_dtype=np.float32, stop=stop, resume=True,
-            # a (Y, X) pair: the engine takes it from the Micrograph itself
-            pixel_size_um=None if isinstance(pixel_size_um, tuple) else pixel_size_um,
+            out_dtype=np.float32, stop=stop, resume=True, pixel_size_um=pixel_size_um,
             attrs=attrs, kind="boundaries_stacked", scheduler=scheduler,
         )
         if res is None:  # stopped: the tiling engine already yielded Stopped

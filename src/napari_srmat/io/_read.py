@@ -148,6 +148,12 @@ class Micrograph:
         return None if px is None else (float(px), float(px))
 
     @property
+    def store_pixel_size(self) -> float | tuple[float, float] | None:
+        """The pixel size a store written from this image records: :attr:`pixel_size_um`,
+        or the ``(Y, X)`` sizes when the pixels are not square (a per-axis scale)."""
+        return self.pixel_size_um if self.square_pixels else self.pixel_size_yx_um
+
+    @property
     def square_pixels(self) -> bool:
         """False when the file gives different Y and X pixel sizes (:func:`image_data`
         then gives no pixel size: lengths in µm would be wrong in one direction)."""

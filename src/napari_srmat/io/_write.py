@@ -646,8 +646,7 @@ def _as_yx_c(data, axes: str | None):
     from ._read import Micrograph, image_data
 
     if isinstance(data, Micrograph):
-        # pixels that are not square keep both sizes (a per-axis OME-Zarr scale)
-        pixel = data.pixel_size_um if data.square_pixels else data.pixel_size_yx_um
+        pixel = data.store_pixel_size  # (Y, X) when not square: a per-axis scale
         axes = axes or data.axes
         data = data.data
     if axes is not None and not isinstance(axes, str):

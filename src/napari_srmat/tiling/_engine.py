@@ -1145,9 +1145,8 @@ def tiled_apply_job(
         Continue a matching ``out.partial`` (else start over).
     pixel_size_um : float or (float, float), optional
         Input pixel size, or ``(Y, X)`` sizes; the output gets ``pixel_size_um / scale``
-        (default: the
-        Micrograph's; one whose pixels are not square gives the store its ``(Y, X)``
-        sizes / ``scale``, a per-axis OME-Zarr scale).
+        (default: the Micrograph's :attr:`~napari_srmat.io.Micrograph.store_pixel_size`,
+        per axis when its pixels are not square).
     attrs : dict, optional
         Extra metadata stored in the OME-Zarr (``attrs["srmat"]``), e.g. the model.
     n_levels : int, optional
@@ -1233,16 +1232,12 @@ def tiled_apply_job(
     whole = bool(whole_image) and geom.ny == 1 and geom.nx == 1 and chunk_fn is None
     if whole and scheduler is not None:
         raise TilingError("whole_image runs fn in this process: not with a scheduler")
-    if pixel_size_um is None:
-        pixel_size_um = px
-    # the output's pixel size: the input's / scale; (Y, X) for a Micrograph whose pixels
-    # are not square (image_data gives it no single size), kept per axis in the store
-    out_px: float | tuple[float, float] | None = (
-        None if pixel_size_um is None
-        else tuple(v / geom.scale for v in pixel_size_um) if isinstance(pixel_size_um, tuple)
-        else pixel_size_um / geom.scale)
-    if out_px is None and _is_micrograph(image) and not image.square_pixels:
-        out_px = tuple(v / geom.scale for v in image.pixel_size_yx_um)
+    if pixel_size_um is None:  # the input's; (Y, X) for a Micrograph whose pixels are
+        # not square (image_data gives it no single size), kept per axis in the store
+        pixel_size_um = image.store_pixel_size if _is_micrograph(image) else px
+    out_px = (None if pixel_size_um is None
+              else tuple(v / geom.scale for v in pixel_size_um)
+              if isinstance(pixel_size_um, tuple) else pixel_size_um / geom.scale)
     shape = _out_shape(src, geom, co)
     out_bytes = int(np.prod(shape, dtype=np.float64)) * odt.itemsize
     writer = None
