@@ -248,6 +248,44 @@ def test_a_partial_output_is_resumed_only_with_the_same_input(tmp_path, capsys):
     np.testing.assert_array_equal(_pixels(out), _pixels(tmp_path / "ref.zarr"))
 
 
+def test_a_moved_checkpoint_resumes_and_other_weights_do_not(tmp_path, capsys):
+    # the checkpoint's path is recorded but not compared: its weights' hash decides
+    import torch
+
+    from napari_srmat.sr import load_model, super_resolve_job
+    from napari_srmat.sr.registry import save_model_checkpoint
+
+    a = _png(tmp_path / "a.png", 1, 96)
+    first, moved, other = tmp_path / "ckpt", tmp_path / "moved", tmp_path / "other"
+    torch.manual_seed(0)
+    model = load_model("cnn", scale=2, pretrained=False, device="cpu")
+    save_model_checkpoint(model, first)
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.add_(0.01)
+    save_model_checkpoint(model, other)
+    out = tmp_path / "out.zarr"
+    token = StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 1:
+            token.request_stop()
+
+    run_job(super_resolve_job(read_image(a), load_model("cnn", checkpoint=str(first),
+                                                        device="cpu"), tile=64, overlap=24,
+                              out=out, stop=token), quiet=True, on_event=stop_early)
+    assert Path(f"{out}.partial").is_dir() and not out.exists()
+    first.rename(moved)
+    args = [*SR, a, out, "--model", "cnn", "--tile", "64", "--overlap", "24", "--checkpoint"]
+    rc, _, err = _run([*args, other], capsys)
+    assert rc == 2 and "attrs.weights_sha256" in err and "attrs.checkpoint" not in err
+    rc, _, err = _run([*args, moved], capsys)
+    assert rc == 0 and "resuming" in err
+    assert _run([*SR, a, tmp_path / "ref.zarr", "--model", "cnn", "--tile", "64", "--overlap",
+                 "24", "--checkpoint", moved], capsys)[0] == 0
+    np.testing.assert_array_equal(_pixels(out), _pixels(tmp_path / "ref.zarr"))
+
+
 def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):
     a, b = _png(tmp_path / "a.png", 1, 64), _png(tmp_path / "b.png", 2, 64)
     out = tmp_path / "pred"

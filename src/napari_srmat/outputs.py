@@ -242,15 +242,17 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-#: Identity keys that are recorded but not compared (a moved input is the same input).
-INFORMATIONAL_KEYS = ("input.file.path",)
+#: Identity keys that are recorded but not compared: where a file lies, when its content
+#: hash is part of the same identity (a moved input, a moved SR checkpoint, whose
+#: ``attrs.weights_sha256`` decides, a refsr reference, whose ``reference_sha256`` does).
+INFORMATIONAL_KEYS = ("input.file.path", "attrs.checkpoint", "attrs.options.reference")
 
 
 def identity_differences(stored: Mapping | None, requested: Mapping) -> list[str]:
     """Human-readable differences between two identities (empty list: the same work).
 
-    Keys listed in :data:`INFORMATIONAL_KEYS` (the input's path) are not compared:
-    the content hash decides whether an input is the same.
+    Keys listed in :data:`INFORMATIONAL_KEYS` (paths of the input, the checkpoint and
+    a reference) are not compared: the content hashes decide whether they are the same.
 
     Parameters
     ----------
