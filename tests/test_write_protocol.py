@@ -624,3 +624,40 @@ def test_output_named_like_another_outputs_bookkeeping_is_refused(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "kept for the bookkeeping" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("command", ["sr", "edges"])
+def test_links_and_foreign_files_beside_the_output_are_refused_untouched(tmp_path, capsys,
+                                                                         command):
+    # OUT.partial and OUT.lock are built, truncated and removed by a run: never through a
+    # symbolic link, never a file napari-srmat did not write
+    a = _png(tmp_path / "a.png", 1, 48)
+    out = tmp_path / "out.zarr"
+    argv = ([*SR, a, out, *FAST] if command == "sr"
+            else ["edges", "predict", a, "--out", out, "--tile", "64", "--overlap", "16",
+                  "--tta", "none", "--device", "cpu"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    partial, lock = Path(f"{out}.partial"), Path(f"{out}.lock")
+    for target in (elsewhere, tmp_path / "missing"):  # an empty folder, a dangling link
+        partial.symlink_to(target)
+        rc, _, err = _run(argv, capsys)
+        assert rc == 2 and _one_error_line(err) and "symbolic link" in err
+        assert partial.is_symlink() and not out.exists()
+        partial.unlink()
+    assert elsewhere.is_dir() and not any(elsewhere.iterdir())
+    lock.symlink_to(precious)
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err) and "symbolic link" in err
+    assert precious.read_text() == "keep me" and lock.is_symlink()
+    lock.unlink()
+    lock.write_text("my notes on the lock-in amplifier")
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err) and "not written by napari-srmat" in err
+    assert lock.read_text() == "my notes on the lock-in amplifier" and not out.exists()
+    lock.unlink()
+    rc, _, err = _run(argv, capsys)
+    assert rc == 0 and out.exists() and not lock.exists()
+    assert "warning" not in err  # (the two-channel staging store once drew a channel note)

@@ -716,6 +716,38 @@ def _now_iso() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+#: A lock file of ours is one short JSON line; anything longer is someone else's file.
+_MAX_LOCK_BYTES = 4096
+
+
+def _is_lock_record(content: bytes) -> bool:
+    """True for an empty file (created, not yet written) or the JSON a lock writes."""
+    if not content:
+        return True
+    if len(content) > _MAX_LOCK_BYTES:
+        return False
+    try:
+        info = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(info, dict) and {"pid", "host"} <= set(info)
+
+
+def check_partial_not_link(partial: str | os.PathLike) -> None:
+    """Refuse a staging path ``OUT.partial`` that is a symbolic link: a run builds its
+    output there and may remove it, which must never reach through a link.
+
+    Raises
+    ------
+    OutputError
+        ``partial`` is a symbolic link (dangling or not).
+    """
+    if Path(partial).is_symlink():
+        raise OutputError(f"{partial} is a symbolic link; napari-srmat builds its output "
+                          "there itself and will not write through or remove a link: remove "
+                          "the link or choose another output")
+
+
 class OutputLock:
     """Exclusive lock on an output path: ``PATH.lock`` with the owner's pid and host.
 
@@ -765,7 +797,14 @@ class OutputLock:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(10):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a link: the lock is truncated, written and removed
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise OutputError(f"{self.path} is a symbolic link, not a lock of "
+                                      "napari-srmat; it will not be touched: remove it or "
+                                      "choose another output") from None
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -782,6 +821,11 @@ class OutputLock:
             if not same:  # the previous owner removed the file meanwhile: retry
                 os.close(fd)
                 continue
+            if not _is_lock_record(os.pread(fd, _MAX_LOCK_BYTES + 1, 0)):
+                os.close(fd)
+                raise OutputError(f"{self.path} exists and was not written by napari-srmat; "
+                                  "it will not be touched: move it away or choose another "
+                                  "output")
             info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now_iso(),
                     "command": _command_line()}
             os.ftruncate(fd, 0)

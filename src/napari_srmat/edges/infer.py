@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -774,6 +775,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         OutputMismatchError,
         check_not_input,
         check_output_location,
+        check_partial_not_link,
         check_replaceable,
         identity_differences,
         only_creation_debris,
@@ -820,6 +822,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 raise OutputExistsError(f"{out} exists and was made differently "
                                         f"({'; '.join(diffs)}); pass overwrite (--overwrite) "
                                         "to replace it")
+        check_partial_not_link(staging)
         if staging.exists():
             marker = read_marker(staging)
             if marker is None:
@@ -857,7 +860,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         if res is None:  # stopped: the tiling engine already yielded Stopped
             yield Log("prediction stopped; rerun with the same out to resume")
             return None
-        data = read_image(res).data
+        with warnings.catch_warnings():  # our own two-channel store: the channel rule's
+            warnings.simplefilter("ignore")  # note on reading it is not for the user
+            data = read_image(res).data
         p_arr, u_arr = data[..., 0], data[..., 1]
         yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
         for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):

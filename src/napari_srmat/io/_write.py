@@ -27,6 +27,7 @@ from ..outputs import (
     check_not_input,
     check_not_reserved,
     check_output_location,
+    check_partial_not_link,
     check_replaceable,
     identity_differences,
     is_ours,
@@ -264,6 +265,7 @@ class OmeZarrStreamWriter:
                     f"{self.path} exists and was made differently ({'; '.join(diffs)}); "
                     "pass overwrite (--overwrite; in the Super-resolution widget: Replace an "
                     "earlier result) to replace it")
+        check_partial_not_link(self.partial)
         if self.partial.exists():
             old = self._read_manifest()
             marker = read_marker(self.partial)
