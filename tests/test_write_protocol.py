@@ -286,6 +286,51 @@ def test_a_moved_checkpoint_resumes_and_other_weights_do_not(tmp_path, capsys):
     np.testing.assert_array_equal(_pixels(out), _pixels(tmp_path / "ref.zarr"))
 
 
+def test_a_sampled_input_hash_is_backed_by_the_modification_time(tmp_path, capsys,
+                                                                  monkeypatch):
+    # files above FILE_FULL_HASH_BYTES are hashed in sampled blocks: a change between them
+    # must still be refused on resume, so their identity also holds the modification time
+    import napari_srmat.outputs as outputs
+    from napari_srmat.outputs import path_fingerprint
+    from napari_srmat.sr import super_resolve_job
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(3 * outputs.FILE_SAMPLE_BLOCK * outputs.FILE_SAMPLE_BLOCKS))
+    monkeypatch.setattr(outputs, "FILE_FULL_HASH_BYTES", big.stat().st_size - 1)
+    before = path_fingerprint(big)
+    with open(big, "r+b") as fh:  # a byte no sampled block reads
+        fh.seek(outputs.FILE_SAMPLE_BLOCK + 12345)
+        fh.write(b"\1")
+    os.utime(big, ns=(1, 1_700_000_000_123_456_789))
+    after = path_fingerprint(big)
+    assert after["sha256"] == before["sha256"]  # what the sampled hash alone would miss
+    assert identity_differences(before, after) == [
+        "modified: stored '" + before["modified"] + "' != requested "
+        "'2023-11-14T22:13:20.123456789Z'"]
+    assert "modified" not in path_fingerprint(_png(tmp_path / "small.png"))
+    # the same on a resume, with a small input and a small limit
+    monkeypatch.setattr(outputs, "FILE_FULL_HASH_BYTES", 1000)
+    a = _png(tmp_path / "a.png", 1, 96)
+    out = tmp_path / "out.zarr"
+    token = StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 1:
+            token.request_stop()
+
+    run_job(super_resolve_job(read_image(a), "bicubic", tile=32, overlap=8, out=out,
+                              stop=token), quiet=True, on_event=stop_early)
+    args = ["--model", "bicubic", "--tile", "32", "--overlap", "8"]
+    st = a.stat()
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    rc, _, err = _run([*SR, a, out, *args], capsys)
+    assert rc == 2 and "input.file.modified" in err and _one_error_line(err)
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+    moved = a.rename(tmp_path / "moved.png")  # a move keeps the time: resumed
+    rc, _, err = _run([*SR, moved, out, *args], capsys)
+    assert rc == 0 and "resuming" in err
+
+
 def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):
     a, b = _png(tmp_path / "a.png", 1, 64), _png(tmp_path / "b.png", 2, 64)
     out = tmp_path / "pred"

@@ -167,7 +167,7 @@ def _file_digest(path: Path, h) -> None:
                 h.update(block)
             return
         for k in range(FILE_SAMPLE_BLOCKS):
-            fh.seek((size - FILE_SAMPLE_BLOCK) * k // (FILE_SAMPLE_BLOCKS - 1))
+            fh.seek(max(size - FILE_SAMPLE_BLOCK, 0) * k // (FILE_SAMPLE_BLOCKS - 1))
             h.update(fh.read(FILE_SAMPLE_BLOCK))
 
 
@@ -187,27 +187,44 @@ def path_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"path": str, "size": int, "sha256": str}``.
+        ``{"path": str, "size": int, "sha256": str}``, and ``"modified"`` (the latest
+        modification time, ISO 8601 in UTC, nanoseconds) when the hash is sampled: a
+        change outside the sampled blocks still changes the identity (a file moved with
+        ``mv`` keeps its time; a plain ``cp`` gives a new one).
     """
     path = Path(path)
     h = _sha()
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != MARKER_NAME)
-        total = 0
-        for p in files:
-            size = p.stat().st_size
-            total += size
-            h.update(f"{p.relative_to(path).as_posix()}\0{size}\0".encode())
+        stats = [p.stat() for p in files]
+        for p, st in zip(files, stats):
+            h.update(f"{p.relative_to(path).as_posix()}\0{st.st_size}\0".encode())
         meta = [p for p in files if p.name.startswith(".z") or p.suffix == ".json"]
         rest = [p for p in files if p not in set(meta)]
         step = max(1, len(rest) // DIR_SAMPLE_FILES)
-        for p in meta + rest[::step][:DIR_SAMPLE_FILES]:
+        hashed = meta + rest[::step][:DIR_SAMPLE_FILES]
+        for p in hashed:
             _file_digest(p, h)
-        size = total
+        size = sum(st.st_size for st in stats)
+        sampled = len(hashed) < len(files) or any(
+            st.st_size > FILE_FULL_HASH_BYTES for st in stats)
+        modified = max((st.st_mtime_ns for st in stats), default=0)
     else:
-        size = path.stat().st_size
+        st = path.stat()
+        size, modified = st.st_size, st.st_mtime_ns
         _file_digest(path, h)
-    return {"path": str(path.resolve()), "size": int(size), "sha256": h.hexdigest()[:32]}
+        sampled = size > FILE_FULL_HASH_BYTES
+    found = {"path": str(path.resolve()), "size": int(size), "sha256": h.hexdigest()[:32]}
+    if sampled:
+        found["modified"] = _iso_ns(modified)
+    return found
+
+
+def _iso_ns(ns: int) -> str:
+    """``2026-12-03T19:57:18.123456789Z`` from nanoseconds since the epoch."""
+    seconds, rest = divmod(int(ns), 10**9)
+    stamp = _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{rest:09d}Z"
 
 
 # --------------------------------------------------------------------------- identity
