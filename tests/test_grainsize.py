@@ -601,3 +601,24 @@ def test_non_square_pixels_give_px_figures_and_no_um(tmp_path, capsys):
     assert any(said in w for w in hy["warnings"])
     assert hy_sq["astm_g"] is not None and not any("not square" in w
                                                    for w in hy_sq["warnings"])
+
+
+def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
+    # E112: about 50 intersections a field or more; the one schema of srmat heyn /
+    # grain-size carries the advice, with the count it saw
+    from napari_srmat.grainsize import few_intersections_note, grain_size_from_heyn
+    from napari_srmat.metrics.standards import MIN_COUNT_PER_FIELD
+
+    mask = np.zeros((200, 200), bool)
+    mask[:, 5::40] = True  # vertical boundaries only: 5 crossings per horizontal line
+    few = measure_intercepts(mask, pattern="grid", n_lines=4, margin=0)
+    many = measure_intercepts(mask, pattern="grid", n_lines=40, margin=0)
+    assert few.intersection_count < MIN_COUNT_PER_FIELD <= many.intersection_count
+    assert grain_size_from_heyn(few).warnings == [few_intersections_note(
+        few.intersection_count)]
+    assert grain_size_from_heyn(many).warnings == []
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "mask.png")
+    assert main(["heyn", str(tmp_path / "mask.png"), "--pattern", "grid", "--lines", "4",
+                 "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["per_image"][0]
+    assert row["warnings"] == [few_intersections_note(row["intersection_count"])]

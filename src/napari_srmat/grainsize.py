@@ -84,6 +84,7 @@ from .metrics.heyn import (
     finite_or_none,
     measure_intercepts,
 )
+from .metrics.standards import MIN_COUNT_PER_FIELD
 from .tiling._engine import BOUNDARY_TILE
 
 __all__ = [
@@ -98,6 +99,7 @@ __all__ = [
     "resample",
     "intercept_interval",
     "grain_size_from_heyn",
+    "few_intersections_note",
     "SCHEMA_KEYS",
     "TARGET_INTERCEPT_PX",
     "RELIABLE_INTERCEPT_PX",
@@ -472,6 +474,8 @@ def grain_size_from_heyn(
             warns.append("no 95% interval: " + (
                 "the model's uncertainty range is not known"
                 if math.isfinite(res.ci95_half_width_px) else "fewer than two test lines"))
+    if mean_inf is not None and res.intersection_count < MIN_COUNT_PER_FIELD:
+        warns.append(few_intersections_note(res.intersection_count))
     k = 1.0 / float(inference_scale)
     mean = None if mean_inf is None else mean_inf * k
     out = GrainSizeResult(
@@ -490,6 +494,20 @@ def grain_size_from_heyn(
     )
     _add_physical(out)
     return out
+
+
+def few_intersections_note(count: float) -> str:
+    """The E112 advice for a field with fewer than
+    :data:`~napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD` intersections.
+
+    Examples
+    --------
+    >>> few_intersections_note(31.5).split(":")[0]
+    'only 31.5 intersections'
+    """
+    return (f"only {count:g} intersections: E112 asks for about {MIN_COUNT_PER_FIELD} or more "
+            "per field; use more or longer test lines, a larger field or a lower "
+            "magnification")
 
 
 def _add_physical(out: GrainSizeResult) -> None:
