@@ -57,6 +57,21 @@ def _pixels(path: Path) -> np.ndarray:
     return np.asarray(read_image(path).data)
 
 
+def _stopped_after_one_tile(image: Path, model, out: Path, **kwargs):
+    """Super-resolve ``image`` into ``out`` and stop after the first tile: leaves
+    ``out.partial`` for a resume (returns the job's result: None)."""
+    from napari_srmat.sr import super_resolve_job
+
+    token = StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 1:
+            token.request_stop()
+
+    return run_job(super_resolve_job(read_image(image), model, out=out, stop=token, **kwargs),
+                   quiet=True, on_event=stop_early)
+
+
 def _tree(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
             if p.is_file()}
@@ -224,18 +239,10 @@ def test_a_complete_output_is_reused_only_for_the_same_input_and_settings(tmp_pa
 
 
 def test_a_partial_output_is_resumed_only_with_the_same_input(tmp_path, capsys):
-    from napari_srmat.sr import super_resolve_job
 
     a, b = _png(tmp_path / "a.png", 1, 96), _png(tmp_path / "b.png", 2, 96)
     out = tmp_path / "out.zarr"
-    token = StopToken()
-
-    def stop_early(ev):
-        if isinstance(ev, Progress) and ev.done >= 1:
-            token.request_stop()
-
-    res = run_job(super_resolve_job(read_image(a), "bicubic", tile=32, overlap=8, out=out,
-                                    stop=token), quiet=True, on_event=stop_early)
+    res = _stopped_after_one_tile(a, "bicubic", out, tile=32, overlap=8)
     assert res is None and Path(f"{out}.partial").is_dir() and not out.exists()
     rc, _, err = _run([*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"],
                       capsys)
@@ -252,7 +259,7 @@ def test_a_moved_checkpoint_resumes_and_other_weights_do_not(tmp_path, capsys):
     # the checkpoint's path is recorded but not compared: its weights' hash decides
     import torch
 
-    from napari_srmat.sr import load_model, super_resolve_job
+    from napari_srmat.sr import load_model
     from napari_srmat.sr.registry import save_model_checkpoint
 
     a = _png(tmp_path / "a.png", 1, 96)
@@ -265,15 +272,8 @@ def test_a_moved_checkpoint_resumes_and_other_weights_do_not(tmp_path, capsys):
             p.add_(0.01)
     save_model_checkpoint(model, other)
     out = tmp_path / "out.zarr"
-    token = StopToken()
-
-    def stop_early(ev):
-        if isinstance(ev, Progress) and ev.done >= 1:
-            token.request_stop()
-
-    run_job(super_resolve_job(read_image(a), load_model("cnn", checkpoint=str(first),
-                                                        device="cpu"), tile=64, overlap=24,
-                              out=out, stop=token), quiet=True, on_event=stop_early)
+    _stopped_after_one_tile(a, load_model("cnn", checkpoint=str(first), device="cpu"), out,
+                            tile=64, overlap=24)
     assert Path(f"{out}.partial").is_dir() and not out.exists()
     first.rename(moved)
     args = [*SR, a, out, "--model", "cnn", "--tile", "64", "--overlap", "24", "--checkpoint"]
@@ -292,7 +292,6 @@ def test_a_sampled_input_hash_is_backed_by_the_modification_time(tmp_path, capsy
     # must still be refused on resume, so their identity also holds the modification time
     import napari_srmat.outputs as outputs
     from napari_srmat.outputs import path_fingerprint
-    from napari_srmat.sr import super_resolve_job
 
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(3 * outputs.FILE_SAMPLE_BLOCK * outputs.FILE_SAMPLE_BLOCKS))
@@ -312,14 +311,7 @@ def test_a_sampled_input_hash_is_backed_by_the_modification_time(tmp_path, capsy
     monkeypatch.setattr(outputs, "FILE_FULL_HASH_BYTES", 1000)
     a = _png(tmp_path / "a.png", 1, 96)
     out = tmp_path / "out.zarr"
-    token = StopToken()
-
-    def stop_early(ev):
-        if isinstance(ev, Progress) and ev.done >= 1:
-            token.request_stop()
-
-    run_job(super_resolve_job(read_image(a), "bicubic", tile=32, overlap=8, out=out,
-                              stop=token), quiet=True, on_event=stop_early)
+    _stopped_after_one_tile(a, "bicubic", out, tile=32, overlap=8)
     args = ["--model", "bicubic", "--tile", "32", "--overlap", "8"]
     st = a.stat()
     os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
@@ -576,18 +568,10 @@ def test_an_unfinished_output_is_not_read_as_an_image(tmp_path, capsys):
     written) blocks as pixels. It is now refused, with how to finish it; the finished
     output reads as before."""
     from napari_srmat.io import ImageReadError, image_info
-    from napari_srmat.sr import super_resolve_job
 
     a = _png(tmp_path / "a.png", 1, 96)
     out = tmp_path / "out.zarr"
-    token = StopToken()
-
-    def stop_early(ev):
-        if isinstance(ev, Progress) and ev.done >= 1:
-            token.request_stop()
-
-    res = run_job(super_resolve_job(read_image(a), "bicubic", tile=32, overlap=8, out=out,
-                                    stop=token), quiet=True, on_event=stop_early)
+    res = _stopped_after_one_tile(a, "bicubic", out, tile=32, overlap=8)
     partial = Path(f"{out}.partial")
     assert res is None and partial.is_dir()
     for path in (partial, partial / "0"):
