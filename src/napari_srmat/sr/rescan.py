@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -130,6 +131,11 @@ PLAN_CSV_COLUMNS = ("rank", "y0_px", "x0_px", "y1_px", "x1_px", "y0_um", "x0_um"
                     "x1_um", "uncertainty")
 #: Keys that mark a JSON file as a rescan plan (:func:`is_rescan_plan_file`).
 _PLAN_JSON_KEYS = frozenset({"rois", "scores", "time_ratio", "uncertainty_source"})
+#: A JSON file larger than this is not a plan (a plan of 10^5 rectangles is ~30 MiB): it
+#: is not read whole to find out.
+_PLAN_JSON_MAX_BYTES = 64 * 2**20
+#: Characters of a CSV read to find the plan's header.
+_PLAN_CSV_HEAD_CHARS = 4096
 
 
 @dataclass
@@ -740,14 +746,15 @@ def is_rescan_plan_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a rescan plan napari-srmat wrote (:func:`write_rescan_plan`):
     a CSV starting with the plan's header, or a JSON object with the plan's keys."""
     path = Path(path)
+    is_json = path.suffix.lower() == ".json"
     try:
+        if is_json and path.stat().st_size > _PLAN_JSON_MAX_BYTES:
+            return False
         with path.open(encoding="utf-8") as fh:
-            head = fh.read(1_000_000 if path.suffix.lower() == ".json" else 4096)
+            head = fh.read() if is_json else fh.read(_PLAN_CSV_HEAD_CHARS)
     except (OSError, UnicodeDecodeError):
         return False
-    if path.suffix.lower() == ".json":
-        import json
-
+    if is_json:
         try:
             data = json.loads(head)
         except ValueError:
