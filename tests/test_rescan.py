@@ -13,9 +13,14 @@ pytest.importorskip("torch")
 from napari_srmat.cli import main  # noqa: E402
 from napari_srmat.jobs import Progress, Stopped, StopToken, run_job  # noqa: E402
 from napari_srmat.sr.rescan import (  # noqa: E402
+    NO_PIXEL_SIZE_NOTE,
+    PLAN_CSV_COLUMNS,
+    RescanPlan,
     _merge_blocks,
+    plan_pixel_size,
     plan_rescan,
     plan_rescan_job,
+    rescan_plan_csv,
     rescan_time_ratio,
     structure_map,
 )
@@ -106,9 +111,10 @@ def test_flat_image_and_flip_equivariant_model_give_no_rectangles(half_structure
     assert len(plan.warnings) == 1
     assert "bicubic's SR does not change under flips" in plan.warnings[0]
     assert plan.to_dict()["warnings"] == plan.warnings
-    # a plan with rectangles needs no such note
-    assert plan_rescan(half_structured, "cnn", budget=0.5, roi_px=ROI, device="cpu"
-                       ).warnings == []
+    # a plan with rectangles needs no such note (with a pixel size: else it says that its
+    # rectangles are in pixels only)
+    assert plan_rescan(half_structured, "cnn", budget=0.5, roi_px=ROI, device="cpu",
+                       pixel_size_um=0.5).warnings == []
 
 
 def test_merge_blocks_covers_exactly_the_chosen_blocks():
@@ -364,3 +370,204 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     assert main(["plan-rescan", str(tmp_path / "lr.png"), "--model", "bicubic"]) == 2
     err = capsys.readouterr().err
     assert "cannot hold one 32 x 32 px block" in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ rectangles in µm
+
+#: A pixel size that is a binary fraction: the rectangles in µm are exact products.
+PX = 0.25
+
+
+@pytest.fixture(scope="module")
+def array_plan(half_structured):
+    """A plan with rectangles of the bare array: no pixel size."""
+    return plan_rescan(half_structured, "cnn", budget=0.3, roi_px=ROI, device="cpu")
+
+
+def _tiff(path, image, px_per_cm_yx):
+    """``image`` as a TIFF recording its pixel size (Y, X pixels per cm)."""
+    import warnings
+
+    import tifffile
+
+    from napari_srmat.io import read_image
+
+    tifffile.imwrite(path, image, resolution=(px_per_cm_yx[1], px_per_cm_yx[0]),
+                     resolutionunit="CENTIMETER")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reader's "pixels are not square" note
+        return read_image(path)
+
+
+def _hand_plan(rois, pixel_size_um):
+    n = len(rois)
+    return RescanPlan(rois, [0.5 / (k + 1) for k in range(n)], 0.2, 0.3, 0.7, 4, 0.25, 1.0,
+                      ROI, "flips", "", "cnn", [SIZE, SIZE], 0.5,
+                      pixel_size_um=pixel_size_um)
+
+
+def test_rectangles_in_um_from_a_given_pixel_size(half_structured, array_plan):
+    plan = plan_rescan(half_structured, "cnn", budget=0.3, roi_px=ROI, device="cpu",
+                       pixel_size_um=PX)
+    assert plan.rois == array_plan.rois  # the pixel size changes no rectangle
+    assert plan.pixel_size_um == PX and plan.warnings == []
+    # from the image's top-left corner (the outer edge of pixel 0): y0 * p, ..., y1 * p
+    assert plan.rois_um == [[v * PX for v in roi] for roi in plan.rois]
+    assert plan.roi_area_mm2 == _area(plan.rois) * PX * PX / 1e6
+    d = plan.to_dict()
+    assert d["pixel_size_um"] == PX and d["rois_um"] == plan.rois_um
+    assert d["roi_area_mm2"] == plan.roi_area_mm2
+    json.dumps(d)
+
+
+def test_rectangles_in_um_are_rounded_and_per_axis():
+    # 0.1 µm is no binary fraction: 3 * 0.1 is 0.30000000000000004 without the rounding
+    assert _hand_plan([[3, 0, 9, 33]], 0.1).rois_um == [[0.3, 0.0, 0.9, 3.3]]
+    # non-square pixels: Y sizes on y0/y1, X sizes on x0/x1
+    plan = _hand_plan([[16, 32, 48, 96], [0, 0, 16, 16]], (0.25, 0.5))
+    assert plan.rois_um == [[4.0, 16.0, 12.0, 48.0], [0.0, 0.0, 4.0, 8.0]]
+    assert plan.roi_area_mm2 == (32 * 64 + 16 * 16) * 0.25 * 0.5 / 1e6
+    assert plan.to_dict()["pixel_size_um"] == [0.25, 0.5]  # as JSON: [Y, X]
+    assert _hand_plan([], 0.5).rois_um == [] and _hand_plan([], 0.5).roi_area_mm2 == 0.0
+
+
+def test_non_square_pixels_of_the_file_give_rectangles_per_axis(half_structured, tmp_path,
+                                                                array_plan):
+    mic = _tiff(tmp_path / "ns.tif", half_structured, (40000, 20000))  # Y 0.25, X 0.5 µm
+    assert mic.pixel_size_yx_um == (0.25, 0.5)
+    plan = plan_rescan(mic, "cnn", budget=0.3, roi_px=ROI, device="cpu")
+    assert plan.rois == array_plan.rois and plan.warnings == []
+    assert plan.pixel_size_um == (0.25, 0.5)
+    assert plan.rois_um == [[y0 * 0.25, x0 * 0.5, y1 * 0.25, x1 * 0.5]
+                            for y0, x0, y1, x1 in plan.rois]
+    assert plan.to_dict()["pixel_size_um"] == [0.25, 0.5]
+
+
+def test_unknown_pixel_size_gives_no_um_and_says_so(array_plan):
+    assert array_plan.rois and array_plan.pixel_size_um is None
+    assert array_plan.rois_um is None and array_plan.roi_area_mm2 is None
+    assert array_plan.warnings == [NO_PIXEL_SIZE_NOTE]
+    assert "LR pixels only" in NO_PIXEL_SIZE_NOTE and "--pixel-size-um" in NO_PIXEL_SIZE_NOTE
+    d = array_plan.to_dict()
+    assert d["pixel_size_um"] is None and d["rois_um"] is None and d["roi_area_mm2"] is None
+    assert d["warnings"] == [NO_PIXEL_SIZE_NOTE]
+    rows = rescan_plan_csv(array_plan).splitlines()
+    assert rows[0] == ",".join(PLAN_CSV_COLUMNS) and len(rows) == len(array_plan.rois) + 1
+    assert all(r.split(",")[5:9] == [""] * 4 for r in rows[1:])  # no µm cells
+
+
+def test_given_pixel_size_wins_over_the_file_with_a_warning(half_structured, tmp_path):
+    from napari_srmat.io import PixelSizeError
+
+    sq = _tiff(tmp_path / "sq.tif", half_structured, (20000, 20000))  # 0.5 µm
+    ns = _tiff(tmp_path / "ns.tif", half_structured, (40000, 20000))  # Y 0.25, X 0.5 µm
+    assert plan_pixel_size(sq) == (0.5, [])
+    assert plan_pixel_size(sq, 0.5) == (0.5, [])  # the same: nothing to say
+    assert plan_pixel_size(sq, 0.25) == (0.25, [
+        "the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used"])
+    assert plan_pixel_size(ns, 0.5) == (0.5, [
+        "the file records (Y, X) = (0.25, 0.5) µm per pixel; the given 0.5 µm was used"])
+    assert plan_pixel_size(ns, (0.25, 0.5)) == ((0.25, 0.5), [])
+    assert plan_pixel_size(half_structured, [0.5, 0.501]) == (0.501, [])  # square: one
+    for bad in (0, -1.0, float("nan"), float("inf"), "0.5", True, (0.5, 0.5, 0.5)):
+        with pytest.raises(PixelSizeError):
+            plan_pixel_size(half_structured, bad)
+    # refused before the model is loaded or anything is super-resolved
+    with pytest.raises(PixelSizeError, match="pixel_size_um"):
+        plan_rescan(half_structured, "no-such-model", pixel_size_um=0)
+
+
+def _csv_rows(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_cli_writes_the_plan_as_csv_and_json(half_structured, tmp_path, capsys):
+    _tiff(tmp_path / "lr.tif", half_structured, (20000, 20000))  # 0.5 µm per pixel
+    lr = str(tmp_path / "lr.tif")
+    base = ["plan-rescan", lr, "--budget", "0.3", "--roi-size", str(ROI), "--device", "cpu"]
+    # JSON: the same object as --json prints, the file's pixel size
+    assert main([*base, "--json", "--out", str(tmp_path / "plan.json")]) == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert json.loads((tmp_path / "plan.json").read_text(encoding="utf-8")) == printed
+    assert f"wrote {tmp_path / 'plan.json'}" in captured.err
+    assert printed["pixel_size_um"] == 0.5 and printed["input"] == lr
+    assert printed["rois"] and printed["rois_um"] == [[v * 0.5 for v in r]
+                                                      for r in printed["rois"]]
+    assert printed["roi_area_mm2"] == _area(printed["rois"]) * 0.25 / 1e6
+    # CSV with a given pixel size: it wins, with a warning that the file records another
+    assert main([*base, "--pixel-size-um", "0.25", "--out", str(tmp_path / "plan.csv")]) == 0
+    captured = capsys.readouterr()
+    said = "the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used"
+    assert f"srmat plan-rescan: warning: {said}" in captured.err
+    assert "LR pixel size 0.25 µm" in captured.out
+    text = (tmp_path / "plan.csv").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == ("rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,"
+                                    "uncertainty")
+    rows = _csv_rows(tmp_path / "plan.csv")
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(printed["rois"]) + 1))
+    assert [[int(r[k]) for k in ("y0_px", "x0_px", "y1_px", "x1_px")] for r in rows
+            ] == printed["rois"]  # the same plan: the pixel size changes no rectangle
+    assert [[float(r[k]) for k in ("y0_um", "x0_um", "y1_um", "x1_um")] for r in rows
+            ] == [[v * 0.25 for v in roi] for roi in printed["rois"]]
+    assert [float(r["uncertainty"]) for r in rows] == printed["scores"]
+    # --json with a given size: the warning is in the JSON too
+    assert main([*base, "--model", "bicubic", "--pixel-size-um", "0.25", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["warnings"][0] == said and out["pixel_size_um"] == 0.25
+
+
+def test_cli_refuses_to_overwrite_and_bad_outputs_in_one_line(half_structured, tmp_path,
+                                                              capsys, monkeypatch):
+    from PIL import Image
+
+    from napari_srmat import sr
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size", str(ROI)]
+    plan_csv = tmp_path / "plan.csv"
+    assert main([*base, "--out", str(plan_csv)]) == 0
+    capsys.readouterr()
+    before = plan_csv.read_bytes()
+    assert before.decode().splitlines() == [",".join(PLAN_CSV_COLUMNS)]  # bicubic: none
+    (tmp_path / "notes.csv").write_text("my,own\n1,2\n")
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(sr, "load_model", lambda *a, **k: pytest.fail(
+        "a refused output must be refused before any work"))
+    for out, extra, said in (
+            (plan_csv, [], "exists (pass --overwrite to replace it)"),
+            (tmp_path / "notes.csv", ["--overwrite"], "was not written by napari-srmat"),
+            (tmp_path / "plan.txt", [], "a rescan plan is written as .csv or .json, not .txt"),
+            (tmp_path / "plan", [], "not a name without a suffix"),
+            (tmp_path / "folder.json", ["--overwrite"], "is a folder; give a file name"),
+            (tmp_path / "file" / "plan.csv", [], "is a file, not a folder")):
+        assert main([*base, "--out", str(out), *extra]) == 2, out
+        err = capsys.readouterr().err
+        assert err.startswith("srmat plan-rescan: error: ") and err.count("\n") == 1, err
+        assert said in err and "Traceback" not in err
+    assert plan_csv.read_bytes() == before
+    assert (tmp_path / "notes.csv").read_text() == "my,own\n1,2\n"
+    monkeypatch.undo()
+    # --overwrite replaces an earlier plan (here by the JSON of a plan with rectangles)
+    plan_json = tmp_path / "plan.json"
+    plan_json.write_text(json.dumps({"rois": [], "scores": [], "time_ratio": 0.1,
+                                     "uncertainty_source": "flips"}))
+    assert main([*base, "--model", "cnn", "--device", "cpu", "--budget", "0.3",
+                 "--pixel-size-um", "0.5", "--out", str(plan_json), "--overwrite"]) == 0
+    capsys.readouterr()
+    written = json.loads(plan_json.read_text(encoding="utf-8"))
+    assert written["rois"] and written["rois_um"] == [[v * 0.5 for v in r]
+                                                      for r in written["rois"]]
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left nothing behind
+    # a bad --pixel-size-um: argparse's one line naming the flag, exit 2
+    for bad in ("0", "-1", "nan", "inf", "abc"):
+        with pytest.raises(SystemExit) as exc:
+            main([*base, "--pixel-size-um", bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --pixel-size-um:" in err and err.count("\n") == 1

@@ -510,3 +510,79 @@ def test_analysis_maps_are_not_offered_as_micrographs(make_napari_viewer, qtbot)
     for dock, combo in zip(docks, combos):
         qtbot.addWidget(dock)
         assert [combo.native.itemText(i) for i in range(combo.native.count())] == ["scan"]
+
+
+def test_plan_rescan_gives_the_rectangles_in_um_and_saves_the_plan(make_napari_viewer, qtbot,
+                                                                   tmp_path):
+    """The plan had no pixel size: its rectangles were in LR pixels only. The layer's µm
+    scale (here not square: Y 0.25, X 0.5 µm) is the plan's pixel size; each rectangle is
+    in µm from the image's top-left corner in the Shapes layer's features and metadata,
+    the status gives the area in mm², and "Save plan…" writes the CSV / JSON."""
+    from napari_srmat.outputs import OutputExistsError
+    from napari_srmat.sr.rescan import rescan_plan_csv
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0).image.copy()
+    img[:, 48:] = 128
+    yx = (0.25, 0.5)
+    translate = (5.0, 7.0)
+    layer = viewer.add_image(img, rgb=True, name="lr", scale=yx, translate=translate,
+                             units=("um", "um"))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    assert not w.save_plan_btn.isEnabled()  # nothing to save yet
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    plan, shapes = w.rescan_plan, w.rescan_layer
+    assert plan.rois and plan.pixel_size_um == yx and plan.warnings == []
+    expect = [[y0 * yx[0], x0 * yx[1], y1 * yx[0], x1 * yx[1]] for y0, x0, y1, x1 in plan.rois]
+    assert plan.rois_um == expect
+    assert shapes.metadata["rescan_plan"]["rois_um"] == expect
+    assert shapes.metadata["rescan_plan"]["pixel_size_um"] == list(yx)
+    features = shapes.features
+    assert list(features["rank"]) == list(range(1, len(plan.rois) + 1))
+    np.testing.assert_array_equal(
+        features[["y0_um", "x0_um", "y1_um", "x1_um"]].to_numpy(), np.array(expect))
+    # the features are the rectangles' world extent from the image's top-left corner
+    corner = np.array(translate) - 0.5 * np.array(yx)
+    for rect, um in zip(shapes.data, expect):
+        world = np.array([shapes.data_to_world(v) for v in rect])
+        np.testing.assert_allclose(world.min(0) - corner, um[:2], atol=1e-9)
+        np.testing.assert_allclose(world.max(0) - corner, um[2:], atol=1e-9)
+    assert f"{plan.roi_area_mm2:.4g} mm²" in w.status.text()
+    assert "(Y, X) = (0.25, 0.5) µm" in w.status.text()
+    # Save plan: CSV / JSON; an earlier plan is replaced, another file never
+    qtbot.waitUntil(lambda: w.save_plan_btn.isEnabled(), timeout=10_000)
+    out = w.save_rescan_plan(tmp_path / "plan.csv")
+    assert out.read_text(encoding="utf-8") == rescan_plan_csv(plan)
+    assert w.save_rescan_plan(tmp_path / "plan.csv") == out  # ours: replaced
+    import json
+
+    saved = json.loads(w.save_rescan_plan(tmp_path / "plan.json").read_text(encoding="utf-8"))
+    assert saved["rois_um"] == expect and saved["pixel_size_um"] == list(yx)
+    (tmp_path / "mine.csv").write_text("a,b\n")
+    with pytest.raises(OutputExistsError, match="not written by napari-srmat"):
+        w.save_rescan_plan(tmp_path / "mine.csv")
+    assert (tmp_path / "mine.csv").read_text() == "a,b\n"
+
+
+def test_plan_rescan_without_a_pixel_size_says_so(make_napari_viewer, qtbot):
+    """A layer whose scale has no length unit: no µm (NaN features), and the status says
+    that the rectangles are in pixels only and how to give a pixel size."""
+    from napari_srmat.sr.rescan import NO_PIXEL_SIZE_NOTE
+    from napari_srmat.synth import generate_microstructure
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0).image
+    layer = viewer.add_image(img, rgb=True, name="lr", scale=(0.8, 0.8))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    plan = w.rescan_plan
+    assert plan.rois and plan.pixel_size_um is None and plan.rois_um is None
+    assert np.isnan(w.rescan_layer.features["y0_um"].to_numpy()).all()
+    assert NO_PIXEL_SIZE_NOTE in w.status.text() and "mm²" not in w.status.text()

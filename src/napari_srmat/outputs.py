@@ -41,6 +41,7 @@ from .errors import check_flag
 __all__ = [
     "MARKER_NAME",
     "json_ready",
+    "json_text",
     "OutputError",
     "OutputExistsError",
     "check_store_name",
@@ -249,6 +250,49 @@ def json_ready(obj: Any) -> Any:
     {'a': [1, [0, 1]], 'b': 0.5}
     """
     return json.loads(json.dumps(obj, sort_keys=True, default=_json_default))
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as strict, indented JSON text (a final newline): what ``srmat ... --json``
+    prints and the JSON files written from the same results hold.
+
+    Numpy scalars and arrays become Python values, paths strings; a non-finite number
+    (NaN, +-inf), which Python's ``json`` would write as ``NaN``/``Infinity`` (not JSON;
+    ``jq`` and most parsers refuse it), becomes ``null``.
+
+    Raises
+    ------
+    TypeError
+        A value that is not JSON data.
+
+    Examples
+    --------
+    >>> print(json_text({"ratio": float("inf"), "v": (1.5, np.float32(2))}), end="")
+    {
+      "ratio": null,
+      "v": [
+        1.5,
+        2.0
+      ]
+    }
+    """
+    import math
+
+    from .checkpoint import _json_default as plain
+
+    def strict(o: Any) -> Any:
+        if isinstance(o, float):
+            return o if math.isfinite(o) else None
+        if isinstance(o, dict):
+            return {k: strict(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [strict(v) for v in o]
+        return o
+
+    def default(o: Any) -> Any:
+        return strict(plain(o))
+
+    return json.dumps(strict(obj), indent=2, default=default, allow_nan=False) + "\n"
 
 
 def _json_default(obj: Any) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import math
 import os
 import sys
@@ -377,22 +376,9 @@ def print_json(obj: Any) -> None:
       ]
     }
     """
-    from ..checkpoint import _json_default
+    from ..outputs import json_text
 
-    def strict(o: Any) -> Any:
-        if isinstance(o, float):
-            return o if math.isfinite(o) else None
-        if isinstance(o, dict):
-            return {k: strict(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [strict(v) for v in o]
-        return o
-
-    def default(o: Any) -> Any:
-        return strict(_json_default(o))
-
-    sys.stdout.write(json.dumps(strict(obj), indent=2, default=default, allow_nan=False)
-                     + "\n")
+    sys.stdout.write(json_text(obj))
     sys.stdout.flush()
 
 

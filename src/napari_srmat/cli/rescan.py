@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import DEVICE_HELP, check_tile_flags, int_arg, print_json
+from . import DEVICE_HELP, check_tile_flags, int_arg, pixel_size_arg, print_json
 
 __all__ = ["register"]
 
@@ -47,8 +47,19 @@ def register(subparsers) -> None:
         description="Propose rescan rectangles [y0, x0, y1, x1] (LR px, half-open) covering "
                     "at most BUDGET of the image where the SR is least certain (never in "
                     "featureless areas), and the time ratio t_SER/t_HR = r/s^2 + "
-                    "A_roi/A_total.")
+                    "A_roi/A_total. With the LR pixel size (the file's unless "
+                    "--pixel-size-um is given) the rectangles are also given in µm from the "
+                    "image's top-left corner; --out writes the plan as CSV or JSON. See "
+                    "docs/rescan.md.")
     p.add_argument("lr", help="the low-resolution acquisition (image file or Zarr)")
+    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
+                   help="LR µm per pixel (overrides the file's) for the rectangles in µm")
+    p.add_argument("--out", default=None, metavar="PLAN",
+                   help="write the plan to PLAN.csv (one row per rectangle: rank, LR px, "
+                        "µm, uncertainty) or PLAN.json (what --json prints), atomically")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out written by srmat plan-rescan (never "
+                        "another file)")
     p.add_argument("--scale", type=int, default=None,
                    help="SR magnification s = HR px per LR px (2 or 4; default the model's)")
     p.add_argument("--budget", type=_fraction, default=DEFAULT_BUDGET, metavar="F",
@@ -83,14 +94,24 @@ def register(subparsers) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
 
-    from ..io import read_image
+    from ..io import pixel_size_text, read_image
     from ..jobs import Stopped, run_job
     from ..sr import load_model
     from ..sr.refsr import use_reference
-    from ..sr.rescan import check_plan_inputs, plan_rescan_job
+    from ..sr.rescan import (
+        check_plan_inputs,
+        check_rescan_plan_file,
+        plan_pixel_size,
+        plan_rescan_job,
+        write_rescan_plan,
+    )
 
     check_tile_flags(args.tile, args.overlap)  # before reading or loading anything
+    if args.out is not None:  # a refused output before any work, again when written
+        check_rescan_plan_file(args.out, inputs=[args.lr], overwrite=args.overwrite)
     mg = read_image(args.lr)
+    # the given size wins, with a warning when the file records another
+    pixel_size, pixel_notes = plan_pixel_size(mg, args.pixel_size_um)
     # the checks that need no model, before a (possibly slow) model load
     lr = check_plan_inputs(mg.data, args.budget, args.dwell_ratio, args.roi_px, args.scale)[0]
     # loaded here (as plan_rescan_job would) to check --tile against its receptive field
@@ -103,16 +124,21 @@ def _plan(args: argparse.Namespace) -> int:
         plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
                         dwell_ratio=args.dwell_ratio, source=args.source,
                         n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
-                        overlap=args.overlap),
+                        overlap=args.overlap, pixel_size_um=pixel_size),
         quiet=args.json,
         on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
     if plan is None or stopped:
         print("srmat plan-rescan: stopped before completion", file=sys.stderr)
         return 1
+    plan.warnings[:0] = pixel_notes  # the plan was given the array and the size
     result = {"input": str(args.lr), **plan.to_dict()}
     if reference is not None:  # as `srmat sr run --reference` reports it
         result["reference"] = reference["reference"]
         result["reference_similarity"] = reference["similarity"]
+    if args.out is not None:
+        written = write_rescan_plan(plan, args.out, overwrite=args.overwrite,
+                                    inputs=[args.lr], record=result)
+        print(f"wrote {written}", file=sys.stderr)
     if args.json:
         print_json(result)
     else:
@@ -121,8 +147,15 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"{len(plan.rois)} rescan rectangle(s), roi_fraction {plan.roi_fraction:.3f}, "
               f"time_ratio {plan.time_ratio:.3f}, {saving} (uncertainty: "
               f"{plan.uncertainty_description})")
-        for r, s in zip(plan.rois, plan.scores):
-            print(f"  [y0, x0, y1, x1] = {r}  uncertainty {s:.4g}")
+        if plan.pixel_size_um is not None:
+            print(f"LR pixel size {pixel_size_text(plan.pixel_size_um)} µm; rectangles in "
+                  f"µm from the image's top-left corner; {plan.roi_area_mm2:.4g} mm² to "
+                  "rescan")
+        rois_um = plan.rois_um or [None] * len(plan.rois)
+        for r, um, s in zip(plan.rois, rois_um, plan.scores):
+            where = "" if um is None else f" = {[float(f'{v:.6g}') for v in um]} µm"
+            print(f"  [y0, x0, y1, x1] = {r} px{where}  uncertainty {s:.4g}")
         for note in plan.warnings:
             print(f"srmat plan-rescan: warning: {note}", file=sys.stderr)
     return 0
+

@@ -34,6 +34,8 @@ from ._pixel import (
     given_pixel_size_message,
     non_square_message,
     pixel_size_from_line,
+    pixel_size_text,
+    pixel_size_yx,
     pixels_square,
 )
 from ._read import (
@@ -83,6 +85,8 @@ __all__ = [
     "pixels_square",
     "non_square_message",
     "given_pixel_size_message",
+    "pixel_size_yx",
+    "pixel_size_text",
     "default_n_levels",
     "all_finite",
     "as_rgb",

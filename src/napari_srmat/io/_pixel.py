@@ -7,7 +7,8 @@ import numbers
 from typing import Any
 
 __all__ = ["PixelSizeError", "check_pixel_size", "check_pixel_size_yx", "pixel_size_from_line",
-           "SQUARE_PIXEL_TOLERANCE", "pixels_square", "non_square_message"]
+           "SQUARE_PIXEL_TOLERANCE", "pixels_square", "non_square_message", "pixel_size_yx",
+           "pixel_size_text"]
 
 
 class PixelSizeError(ValueError):
@@ -37,10 +38,14 @@ def pixels_square(y_um: float, x_um: float) -> bool:
     return abs(y - x) <= SQUARE_PIXEL_TOLERANCE * max(abs(y), abs(x))
 
 
-def given_pixel_size_message(given_um: float, recorded_um: float) -> str | None:
+def given_pixel_size_message(given_um: float | tuple[float, float],
+                             recorded_um: float | tuple[float, float]) -> str | None:
     """A warning line when a pixel size the user gives differs from the one the file
-    records (by more than :data:`SQUARE_PIXEL_TOLERANCE`): the given one is used, and a
-    typo in it would change every µm figure and G without a word. None when they agree.
+    records (by more than :data:`SQUARE_PIXEL_TOLERANCE`, on either axis): the given one
+    is used, and a typo in it would change every µm figure and G without a word. None
+    when they agree.
+
+    Each size is one number or ``(Y, X)`` sizes (:func:`check_pixel_size_yx`'s forms).
 
     Examples
     --------
@@ -48,13 +53,52 @@ def given_pixel_size_message(given_um: float, recorded_um: float) -> str | None:
     True
     >>> given_pixel_size_message(0.25, 0.5)
     'the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used'
+    >>> given_pixel_size_message(0.5, (0.25, 0.5))
+    'the file records (Y, X) = (0.25, 0.5) µm per pixel; the given 0.5 µm was used'
     """
-    g, r = float(given_um), float(recorded_um)
-    if pixels_square(g, r):
+    (gy, gx), (ry, rx) = pixel_size_yx(given_um), pixel_size_yx(recorded_um)
+    if pixels_square(gy, ry) and pixels_square(gx, rx):
         return None
-    ratio = max(g, r) / min(g, r)
-    return (f"the file records {r:.6g} µm per pixel; the given {g:.6g} µm "
-            f"({ratio:.3g}x {'larger' if g > r else 'smaller'}) was used")
+    if gy == gx and ry == rx:  # one size each: say how far apart they are
+        g, r = gx, rx
+        ratio = max(g, r) / min(g, r)
+        return (f"the file records {r:.6g} µm per pixel; the given {g:.6g} µm "
+                f"({ratio:.3g}x {'larger' if g > r else 'smaller'}) was used")
+    return (f"the file records {pixel_size_text(recorded_um)} µm per pixel; the given "
+            f"{pixel_size_text(given_um)} µm was used")
+
+
+def pixel_size_text(value: float | tuple[float, float]) -> str:
+    """A pixel size (µm, without the unit) as printed: ``0.5`` for one size,
+    ``(Y, X) = (0.25, 0.5)`` for ``(Y, X)`` sizes that differ.
+
+    Examples
+    --------
+    >>> pixel_size_text(0.5), pixel_size_text((0.25, 0.5))
+    ('0.5', '(Y, X) = (0.25, 0.5)')
+    """
+    y_um, x_um = pixel_size_yx(value)
+    if y_um == x_um:
+        return f"{x_um:.6g}"
+    return f"(Y, X) = ({y_um:.6g}, {x_um:.6g})"
+
+
+def pixel_size_yx(value: float | tuple[float, float] | None) -> tuple[float, float] | None:
+    """``(Y, X)`` sizes of a pixel size given as one size or a pair (the forms of
+    :func:`check_pixel_size_yx` and :attr:`napari_srmat.io.Micrograph.store_pixel_size`);
+    None stays None. The value is not checked (give it through
+    :func:`check_pixel_size_yx` first).
+
+    Examples
+    --------
+    >>> pixel_size_yx(0.5), pixel_size_yx((0.25, 0.5)), pixel_size_yx(None)
+    ((0.5, 0.5), (0.25, 0.5), None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, tuple | list) or (hasattr(value, "ndim") and value.ndim):
+        return float(value[0]), float(value[1])
+    return float(value), float(value)
 
 
 def non_square_message(y_um: float, x_um: float) -> str:

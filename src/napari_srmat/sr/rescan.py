@@ -34,6 +34,15 @@ decreasing mean uncertainty while their total area stays within
 the same columns in consecutive block rows merge into rectangles. Rectangles are
 ``[y0, x0, y1, x1]`` in LR pixels, half-open (``y1``, ``x1`` excluded), disjoint.
 
+Micrometres
+-----------
+With the LR pixel size (one size, or ``(Y, X)`` sizes when the pixels are not square;
+given, else the one the image's file records) each rectangle is also given in µm from
+the image's top-left corner (the outer edge of pixel ``(0, 0)``): ``[y0 * py, x0 * px,
+y1 * py, x1 * px]`` (:attr:`RescanPlan.rois_um`), and the area to rescan in mm². Without
+one the rectangles are in LR pixels only and the plan says so in its warnings.
+:func:`write_rescan_plan` writes the plan as CSV (one row per rectangle) or JSON.
+
 Time
 ----
 ``time_ratio = t_SER / t_HR = dwell_ratio / scale**2 + roi_fraction`` with
@@ -43,20 +52,33 @@ off while ``time_ratio < 1``.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import csv
+import io
+import json
+import os
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import check_number
+from ..io import Micrograph, check_pixel_size_yx, given_pixel_size_message, pixel_size_yx
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .base import SRError, SRModel
 
 __all__ = [
     "check_plan_inputs",
     "plan_notes",
+    "plan_pixel_size",
+    "rescan_plan_csv",
+    "is_rescan_plan_file",
+    "check_rescan_plan_file",
+    "write_rescan_plan",
+    "PLAN_FILE_SUFFIXES",
+    "PLAN_CSV_COLUMNS",
     "RescanPlan",
     "plan_rescan",
     "plan_rescan_job",
@@ -96,6 +118,24 @@ NOISE_FACTOR = 1.0
 MIN_STRUCTURE_FRACTION = 0.1
 #: Blocks whose mean uncertainty is at most this are never proposed.
 MIN_UNCERTAINTY = 1e-4
+#: Decimals of the rectangles in µm (1 pm: far below any stage's step; without rounding
+#: 3 px of 0.1 µm would be 0.30000000000000004 µm).
+UM_DECIMALS = 6
+#: µm² per mm².
+UM2_PER_MM2 = 1e6
+#: Suffixes of a rescan plan file: a CSV table of the rectangles, or the plan's JSON.
+PLAN_FILE_SUFFIXES = (".csv", ".json")
+#: Columns of the CSV plan (:func:`rescan_plan_csv`): rank 1 is the most uncertain
+#: rectangle; the µm cells are empty when the pixel size is unknown.
+PLAN_CSV_COLUMNS = ("rank", "y0_px", "x0_px", "y1_px", "x1_px", "y0_um", "x0_um", "y1_um",
+                    "x1_um", "uncertainty")
+#: Keys that mark a JSON file as a rescan plan (:func:`is_rescan_plan_file`).
+_PLAN_JSON_KEYS = frozenset({"rois", "scores", "time_ratio", "uncertainty_source"})
+#: A JSON file larger than this is not a plan (a plan of 10^5 rectangles is ~30 MiB): it
+#: is not read whole to find out.
+_PLAN_JSON_MAX_BYTES = 64 * 2**20
+#: Characters of a CSV read to find the plan's header.
+_PLAN_CSV_HEAD_CHARS = 4096
 
 
 @dataclass
@@ -129,7 +169,14 @@ class RescanPlan:
     warnings : list of str
         Why a plan proposes no rectangle when that is not because the SR is right: the
         image has no structure, or the uncertainty source cannot vary for this model
-        (:func:`plan_notes`).
+        (:func:`plan_notes`); that the rectangles are in pixels only (no pixel size), or
+        that the given pixel size differs from the file's (:func:`plan_pixel_size`).
+    pixel_size_um : float or (float, float) or None
+        LR pixel size in µm: one size, or ``(Y, X)`` sizes when the pixels are not square
+        (:func:`napari_srmat.io.check_pixel_size_yx`); None when unknown.
+    rois_um, roi_area_mm2
+        The rectangles in µm and their area in mm² (properties; None without a pixel
+        size).
     """
 
     rois: list[list[int]]
@@ -148,11 +195,51 @@ class RescanPlan:
     structure_fraction: float
     uncertainty: np.ndarray | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)
+    pixel_size_um: float | tuple[float, float] | None = None
+
+    @property
+    def rois_um(self) -> list[list[float]] | None:
+        """``[y0, x0, y1, x1]`` of each rectangle (same order as :attr:`rois`) in µm from
+        the image's top-left corner (the outer edge of the first pixel), rounded to
+        :data:`UM_DECIMALS`; None when the pixel size is unknown.
+
+        Examples
+        --------
+        >>> plan = RescanPlan([[0, 32, 32, 96]], [0.1], 0.25, 0.31, 0.69, 4, 0.25, 1.0,
+        ...                   32, "flips", "", "cnn", [128, 128], 0.5,
+        ...                   pixel_size_um=(0.25, 0.5))
+        >>> plan.rois_um
+        [[0.0, 16.0, 8.0, 48.0]]
+        """
+        yx = pixel_size_yx(self.pixel_size_um)
+        if yx is None:
+            return None
+        py, px = yx
+        return [[round(y0 * py, UM_DECIMALS), round(x0 * px, UM_DECIMALS),
+                 round(y1 * py, UM_DECIMALS), round(x1 * px, UM_DECIMALS)]
+                for y0, x0, y1, x1 in self.rois]
+
+    @property
+    def roi_area_mm2(self) -> float | None:
+        """Area of the rectangles in mm² (None when the pixel size is unknown)."""
+        yx = pixel_size_yx(self.pixel_size_um)
+        if yx is None:
+            return None
+        area_px = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in self.rois)
+        return area_px * yx[0] * yx[1] / UM2_PER_MM2
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (without the uncertainty map)."""
+        """JSON-ready dictionary (without the uncertainty map).
+
+        ``pixel_size_um`` is one number, or ``[Y, X]`` when the pixels are not square;
+        ``rois_um`` and ``roi_area_mm2`` are null when it is unknown.
+        """
         d = asdict(self)
         d.pop("uncertainty")
+        px = self.pixel_size_um
+        d["pixel_size_um"] = list(px) if isinstance(px, tuple | list) else px
+        d["rois_um"] = self.rois_um
+        d["roi_area_mm2"] = self.roi_area_mm2
         d["pays_off"] = self.time_ratio < 1.0
         return d
 
@@ -413,6 +500,60 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
             "stochastic one)"]
 
 
+#: The plan's warning when the LR pixel size is unknown.
+NO_PIXEL_SIZE_NOTE = (
+    "the LR image records no pixel size: the rescan rectangles are in LR pixels only "
+    "(rois_um is null); give the pixel size (pixel_size_um= / --pixel-size-um / a layer "
+    "scale in µm) for the rectangles in µm from the image's top-left corner")
+
+
+def plan_pixel_size(lr: Any, pixel_size_um: Any = None
+                    ) -> tuple[float | tuple[float, float] | None, list[str]]:
+    """The LR pixel size of a plan, and what the plan says about it.
+
+    The rule of the measurements: a given pixel size wins, with a warning when it differs
+    from the one the file records (:func:`napari_srmat.io.given_pixel_size_message`);
+    without one, a :class:`~napari_srmat.io.Micrograph`'s
+    (:attr:`~napari_srmat.io.Micrograph.store_pixel_size`: ``(Y, X)`` when the pixels are
+    not square, which the rectangles in µm take per axis); an array has none.
+
+    Parameters
+    ----------
+    lr : Micrograph or array-like
+        The LR image.
+    pixel_size_um : float or (float, float), optional
+        The given pixel size (µm; one size or ``(Y, X)``), checked by
+        :func:`napari_srmat.io.check_pixel_size_yx`.
+
+    Returns
+    -------
+    pixel_size_um : float or (float, float) or None
+    notes : list of str
+        The warning that the given size differs from the file's, if it does.
+
+    Raises
+    ------
+    napari_srmat.io.PixelSizeError
+        A bad given pixel size.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plan_pixel_size(np.zeros((8, 8)), 0.5)
+    (0.5, [])
+    >>> plan_pixel_size(np.zeros((8, 8)))
+    (None, [])
+    """
+    given = check_pixel_size_yx(pixel_size_um)
+    recorded = lr.store_pixel_size if isinstance(lr, Micrograph) else None
+    if given is None:
+        return recorded, []
+    if recorded is None:
+        return given, []
+    note = given_pixel_size_message(given, recorded)
+    return given, [] if note is None else [note]
+
+
 def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
                       scale: int | None) -> tuple[np.ndarray, float, float, int, int | None]:
     """The checks of :func:`plan_rescan_job` that need no model (cheap: run them before
@@ -471,6 +612,7 @@ def plan_rescan_job(
     tile: int = DEFAULT_PLAN_TILE,
     overlap: int | None = None,
     batch_size: int = 4,
+    pixel_size_um: float | tuple[float, float] | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, None, RescanPlan | None]:
     """Plan a scan-enhance-rescan acquisition (job generator).
@@ -497,6 +639,9 @@ def plan_rescan_job(
         Side of the candidate blocks in LR pixels.
     device, tile, overlap, batch_size
         Model device and tiling of the SR runs.
+    pixel_size_um : float or (float, float), optional
+        LR pixel size in µm (one size, or ``(Y, X)``) for the rectangles in µm; default:
+        the one a Micrograph's file records (:func:`plan_pixel_size`).
     stop : StopToken, optional
 
     Returns
@@ -508,9 +653,12 @@ def plan_rescan_job(
     ------
     SRError
         Bad budget, dwell ratio, block size, source or image.
+    napari_srmat.io.PixelSizeError
+        A bad pixel size.
     """
     from .registry import load_model
 
+    pixel_size_um, pixel_notes = plan_pixel_size(lr, pixel_size_um)
     lr, budget, dwell_ratio, roi_px, scale = check_plan_inputs(lr, budget, dwell_ratio,
                                                                roi_px, scale)
     if not isinstance(model, SRModel):  # a name or None; anything else: load_model's error
@@ -546,8 +694,10 @@ def plan_rescan_job(
     roi_fraction = roi_area / float(h * w)
     ratio = rescan_time_ratio(roi_fraction, model.scale, dwell_ratio)
     structured_blocks = s_sum / valid >= MIN_STRUCTURE_FRACTION
-    notes = plan_notes(len(rects), int(structured_blocks.sum()), int(eligible.sum()),
-                       model.name, used_source)
+    notes = pixel_notes + plan_notes(len(rects), int(structured_blocks.sum()),
+                                     int(eligible.sum()), model.name, used_source)
+    if rects and pixel_size_um is None:  # no rectangle: nothing to give in µm
+        notes.append(NO_PIXEL_SIZE_NOTE)
     return RescanPlan(
         rois=[[int(v) for v in r] for r in rects],
         scores=scores,
@@ -565,7 +715,128 @@ def plan_rescan_job(
         structure_fraction=float(structured.mean()),
         uncertainty=unc,
         warnings=notes,
+        pixel_size_um=pixel_size_um,
     )
+
+
+def rescan_plan_csv(plan: RescanPlan) -> str:
+    """The plan's rectangles as CSV text: a header (:data:`PLAN_CSV_COLUMNS`) and one row
+    per rectangle, most uncertain first (rank 1); the µm cells are empty when the pixel
+    size is unknown.
+
+    Examples
+    --------
+    >>> plan = RescanPlan([[0, 32, 32, 96]], [0.125], 0.25, 0.31, 0.69, 4, 0.25, 1.0,
+    ...                   32, "flips", "", "cnn", [128, 128], 0.5, pixel_size_um=0.5)
+    >>> print(rescan_plan_csv(plan), end="")
+    rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,uncertainty
+    1,0,32,32,96,0.0,16.0,16.0,48.0,0.125
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(PLAN_CSV_COLUMNS)
+    rois_um = plan.rois_um
+    for rank, (roi, score) in enumerate(zip(plan.rois, plan.scores), start=1):
+        um = rois_um[rank - 1] if rois_um is not None else [""] * 4
+        writer.writerow([rank, *roi, *um, repr(float(score))])
+    return buf.getvalue()
+
+
+def is_rescan_plan_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a rescan plan napari-srmat wrote (:func:`write_rescan_plan`):
+    a CSV starting with the plan's header, or a JSON object with the plan's keys."""
+    path = Path(path)
+    is_json = path.suffix.lower() == ".json"
+    try:
+        if is_json and path.stat().st_size > _PLAN_JSON_MAX_BYTES:
+            return False
+        with path.open(encoding="utf-8") as fh:
+            head = fh.read() if is_json else fh.read(_PLAN_CSV_HEAD_CHARS)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if is_json:
+        try:
+            data = json.loads(head)
+        except ValueError:
+            return False
+        return isinstance(data, dict) and _PLAN_JSON_KEYS <= set(data)
+    return head.splitlines()[:1] == [",".join(PLAN_CSV_COLUMNS)]
+
+
+def check_rescan_plan_file(path: str | os.PathLike, *,
+                           inputs: Iterable[str | os.PathLike | None] = (),
+                           overwrite: bool = False) -> Path:
+    """Check a rescan plan file before planning (and again before writing it).
+
+    The write protocol of single-file outputs
+    (:func:`napari_srmat.outputs.check_output_file`): never one of ``inputs``, never a
+    folder; an existing file is replaced only with ``overwrite`` and only when it is a
+    plan napari-srmat wrote (:func:`is_rescan_plan_file`).
+
+    Parameters
+    ----------
+    path : path-like
+        ``*.csv`` or ``*.json`` (:data:`PLAN_FILE_SUFFIXES`, any case).
+    inputs : iterable of path-like
+        Files it must not be (the LR image).
+    overwrite : bool
+        Whether an earlier plan may be replaced.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputError
+        Another suffix, or an output that may not be written.
+    """
+    from ..outputs import OutputError, check_output_file
+
+    path = Path(path)
+    if path.suffix.lower() not in PLAN_FILE_SUFFIXES:
+        raise OutputError(f"{path}: a rescan plan is written as "
+                          f"{' or '.join(PLAN_FILE_SUFFIXES)}, not "
+                          f"{path.suffix or 'a name without a suffix'}")
+    return check_output_file(path, inputs=inputs, overwrite=overwrite,
+                             ours=is_rescan_plan_file)
+
+
+def write_rescan_plan(plan: RescanPlan, path: str | os.PathLike, *, overwrite: bool = False,
+                      inputs: Iterable[str | os.PathLike | None] = (),
+                      record: Mapping[str, Any] | None = None) -> Path:
+    """Write a plan as CSV (:func:`rescan_plan_csv`) or JSON, atomically.
+
+    Parameters
+    ----------
+    plan : RescanPlan
+    path : path-like
+        ``*.csv`` or ``*.json``; missing folders are created.
+    overwrite, inputs
+        As for :func:`check_rescan_plan_file`.
+    record : mapping, optional
+        What the JSON holds (default :meth:`RescanPlan.to_dict`; ``srmat plan-rescan``
+        gives what its ``--json`` prints: the plan with the input's name). Not for CSV.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputError
+        As :func:`check_rescan_plan_file`.
+    """
+    from .._atomic import atomic_write_text
+    from ..outputs import json_text
+
+    path = check_rescan_plan_file(path, inputs=inputs, overwrite=overwrite)
+    if path.suffix.lower() == ".json":
+        text = json_text(dict(plan.to_dict() if record is None else record))
+    else:
+        text = rescan_plan_csv(plan)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(path, text)
 
 
 @plain_version(plan_rescan_job)

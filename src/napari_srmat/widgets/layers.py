@@ -53,6 +53,7 @@ __all__ = [
     "rescan_plan_job",
     "rescan_rectangles",
     "add_rescan_plan",
+    "rescan_features",
     "BoundaryMaps",
     "BoundaryLayers",
     "boundaries_job",
@@ -484,12 +485,30 @@ def rescan_rectangles(plan) -> list[np.ndarray]:
             for y0, x0, y1, x1 in plan.rois]
 
 
+#: Per-rectangle columns of a rescan plan's Shapes layer (``features``): the
+#: rectangle in µm from the image's top-left corner (NaN when the pixel size is unknown).
+RESCAN_UM_FEATURES = ("y0_um", "x0_um", "y1_um", "x1_um")
+
+
+def rescan_features(plan) -> dict[str, np.ndarray]:
+    """Per-rectangle features of a rescan plan's Shapes layer: ``rank`` (1 = most
+    uncertain), ``uncertainty`` (mean) and the corners in µm (:data:`RESCAN_UM_FEATURES`,
+    NaN when the plan has no pixel size), in the order of ``plan.rois``."""
+    n = len(plan.rois)
+    um = np.asarray(plan.rois_um, float) if plan.rois_um is not None else np.full((n, 4),
+                                                                                  np.nan)
+    um = um.reshape(n, 4)
+    return {"rank": np.arange(1, n + 1), "uncertainty": np.asarray(plan.scores, float),
+            **{key: um[:, k] for k, key in enumerate(RESCAN_UM_FEATURES)}}
+
+
 def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     """Show a :class:`~napari_srmat.sr.rescan.RescanPlan` as a Shapes layer on ``layer``.
 
     The rectangles sit on the LR layer's pixels (its scale and translate); the layer's
-    metadata holds the plan (``rescan_plan``: ROIs, ``roi_fraction``, ``time_ratio``,
-    the uncertainty source) and each shape its mean uncertainty.
+    metadata holds the plan (``rescan_plan``: ROIs in px and in µm, ``pixel_size_um``,
+    ``roi_fraction``, ``time_ratio``, the uncertainty source) and each shape its rank,
+    mean uncertainty and corners in µm (:func:`rescan_features`).
 
     Returns
     -------
@@ -501,7 +520,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
         edge_width=1, scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
         metadata={"rescan_plan": plan.to_dict(), "source_layer": layer.name,
                   OWN_LAYER_KEY: name},
-        properties={"uncertainty": np.asarray(plan.scores, float)}, ndim=2,
+        features=rescan_features(plan), ndim=2,
     )
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 from typing import Any
 
 from qtpy.QtWidgets import (
@@ -19,10 +21,11 @@ from qtpy.QtWidgets import (
 )
 
 from ..estimates import plan_super_resolution
+from ..io import pixel_size_text
 from ..sr import DEFAULT_MODEL
-from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO
+from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, write_rescan_plan
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from ._paths import absolute_output_path, layer_folder
+from ._paths import absolute_output_path, layer_file, layer_folder
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
@@ -74,8 +77,11 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     "Plan rescan" (:meth:`plan_rescan`) runs the scan-enhance-rescan planner
     (:func:`napari_srmat.sr.rescan.plan_rescan_job`) with the same model settings on
-    the input layer (the fast LR acquisition) and adds the rescan rectangles as a
-    Shapes layer; the status line gives the area fraction and the time ratio.
+    the input layer (the fast LR acquisition) at its pixel size (the layer's µm scale,
+    ``(Y, X)`` when not square) and adds the rescan rectangles as a Shapes layer on the
+    layer's pixels (its features give each rectangle in µm); the status line gives the
+    area fraction, the time ratio and the area in mm². "Save plan…"
+    (:meth:`save_rescan_plan`) writes the plan as CSV or JSON.
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -87,6 +93,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         #: The Shapes layer and the plan of the last "Plan rescan".
         self.rescan_layer = None
         self.rescan_plan = None
+        self._plan_layer = None
         #: ``ask_store(plan) -> path or None`` for results too large for memory
         #: (None: a file dialog; scripts and tests replace it). ``ask``: see
         #: :meth:`SingleJobMixin.confirm_plan`.
@@ -159,7 +166,15 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.plan_btn.setToolTip("propose rectangles to rescan at high resolution where the "
                                  "SR of this layer is least certain (a Shapes layer)")
         self.plan_btn.clicked.connect(user_action(self.plan_rescan, self.status))
-        lay.insertWidget(1, self.plan_btn)
+        self.save_plan_btn = QPushButton("Save plan…")
+        self.save_plan_btn.setToolTip("save the last rescan plan: CSV (one row per "
+                                      "rectangle, in LR px and µm) or JSON")
+        self.save_plan_btn.setEnabled(False)  # until there is a plan
+        self.save_plan_btn.clicked.connect(user_action(self._save_plan_dialog, self.status))
+        plan_row = QHBoxLayout()
+        plan_row.addWidget(self.plan_btn)
+        plan_row.addWidget(self.save_plan_btn)
+        lay.insertLayout(1, plan_row)
 
     # ------------------------------------------------------------------ options
     def options(self) -> dict[str, Any]:
@@ -231,24 +246,61 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return None
         self._job_layer = layer
         budget, dwell = self.budget.value(), self.dwell.value()
+        pixel_size = layer_store_pixel_size(layer)  # (Y, X) when not square; None: unknown
         return self._start_single_job(
             lambda stop: rescan_plan_job(
                 divided_by(image, divisor), model=opts["model"], checkpoint=opts["checkpoint"],
                 scale=opts["scale"], device=opts["device"], reference=opts["reference"],
                 budget=budget, dwell_ratio=dwell, tile=opts["tile"], overlap=opts["overlap"],
-                batch_size=opts["batch_size"], stop=stop),
+                batch_size=opts["batch_size"], pixel_size_um=pixel_size, stop=stop),
             on_result=self._on_plan)
 
     def _on_plan(self, plan) -> None:
         if plan is None:
             return
         self.rescan_plan = plan
+        self._plan_layer = self._job_layer
         self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan)
+        self.save_plan_btn.setEnabled(True)
+        area = ("" if plan.roi_area_mm2 is None else
+                f" ({plan.roi_area_mm2:.4g} mm² at {pixel_size_text(plan.pixel_size_um)} µm "
+                "per LR pixel; each rectangle in µm in the layer's features)")
         self.status.setText(
             f"rescan plan: {len(plan.rois)} rectangle(s), {plan.roi_fraction:.1%} of the "
-            f"area; time {plan.time_ratio:.2f} x a full HR scan "
+            f"area{area}; time {plan.time_ratio:.2f} x a full HR scan "
             f"(uncertainty: {plan.uncertainty_source})"
             + "".join(f"; {note}" for note in plan.warnings))
+
+    def save_rescan_plan(self, path: str | os.PathLike) -> Path:
+        """Write the last rescan plan to ``path`` (``.csv`` or ``.json``, atomically; see
+        :func:`napari_srmat.sr.rescan.write_rescan_plan`).
+
+        An earlier plan file is replaced, never another file (as the grain-size exports);
+        a relative path goes beside the LR layer's file (else the home folder).
+
+        Raises
+        ------
+        WidgetInputError
+            No plan yet.
+        napari_srmat.outputs.OutputError
+            Not ``.csv``/``.json``, or a file napari-srmat did not write.
+        """
+        if self.rescan_plan is None:
+            raise WidgetInputError("nothing to save yet: plan a rescan first")
+        layer = self._plan_layer
+        out = absolute_output_path(path, beside=layer_folder(layer))
+        source = layer_file(layer)
+        written = write_rescan_plan(self.rescan_plan, out, overwrite=True, inputs=[source])
+        self.status.setText(f"saved the rescan plan to {written}")
+        return written
+
+    def _save_plan_dialog(self) -> None:
+        folder = layer_folder(self._plan_layer) or Path.home()
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the rescan plan", str(folder / "rescan_plan.csv"),
+            "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self.save_rescan_plan(path)
 
     def _start_single_job(self, make_generator, *, on_result):
         worker = super()._start_single_job(make_generator, on_result=on_result)
