@@ -110,11 +110,12 @@ def non_square_message(y_um: float, x_um: float) -> str:
     Examples
     --------
     >>> non_square_message(0.25, 0.5)
-    'pixels are not square (X 0.5 µm, Y 0.25 µm): ℓ̄ in µm and ASTM G are not ...'
+    'pixels are not square (X 0.5 µm, Y 0.25 µm): grain-size measurements give ℓ̄ ...'
     """
     return (f"pixels are not square (X {float(x_um):.6g} µm, Y {float(y_um):.6g} µm): "
-            "ℓ̄ in µm and ASTM G are not reported (pixel_size_um is the X size); resample "
-            "to square pixels first")
+            "grain-size measurements give ℓ̄ in px only, without µm and ASTM G "
+            "(pixel_size_um is the X size), until it is resampled to square pixels; "
+            "super-resolution, boundaries and rescan plans keep both sizes")
 
 
 def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None:
