@@ -771,11 +771,11 @@ def test_a_deleted_panel_never_gets_the_keys_back(make_napari_viewer, qtbot, tmp
     from qtpy.QtCore import QEvent
     from qtpy.QtWidgets import QApplication
 
-    from napari_srmat.widgets.audit_widget import _qt_alive
+    from napari_srmat.widgets._worker import qt_alive
 
     parent.deleteLater()  # its child, the first panel, goes with it (no shut_down)
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert not _qt_alive(dead) and not dead._shut
+    assert not qt_alive(dead) and not dead._shut
     live.shut_down()  # raised here; and the keys went to the dead panel
     assert not dead.holds_keys
     from app_model.types import KeyBinding

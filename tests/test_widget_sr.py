@@ -510,3 +510,25 @@ def test_analysis_maps_are_not_offered_as_micrographs(make_napari_viewer, qtbot)
     for dock, combo in zip(docks, combos):
         qtbot.addWidget(dock)
         assert [combo.native.itemText(i) for i in range(combo.native.count())] == ["scan"]
+
+
+def test_closing_the_viewer_while_a_job_runs_stops_it_quietly(make_napari_viewer, qtbot,
+                                                              monkeypatch):
+    """``viewer.close()`` deletes the docks without closing them: the job ran on and its
+    progress, error and end reached the deleted progress bar and status label ("wrapped
+    C/C++ object of type QProgressBar has been deleted" in the Qt event loop). The job is
+    now asked to stop when the widget is deleted, and nothing more reaches it."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown, relayed = [], []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    monkeypatch.setattr(worker_mod, "relay_error", relayed.append)
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
+    _, w = viewer.window.add_plugin_dock_widget("napari-srmat", "Super-resolution")
+    configure(w, layer, model="cnn", scale="2", tile=48, overlap=8, batch=1, device="cpu")
+    worker = w.run()
+    token = w.token
+    with qtbot.waitSignal(worker.finished, timeout=60_000):  # delivered (and dropped)
+        viewer.close()
+    assert token.stop_requested
+    assert shown == [] and relayed == []
