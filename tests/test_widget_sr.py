@@ -512,6 +512,29 @@ def test_analysis_maps_are_not_offered_as_micrographs(make_napari_viewer, qtbot)
         assert [combo.native.itemText(i) for i in range(combo.native.count())] == ["scan"]
 
 
+def test_a_second_run_before_the_thread_starts_is_refused(make_napari_viewer, qtbot):
+    """``run()`` twice in a row started two jobs: the busy check asked the worker whether it
+    ran, which it does only once its thread has picked it up; the first job could then no
+    longer be cancelled. The widget is busy from the start of a job to its processed end."""
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="2", device="cpu")
+    first = w.run()
+    with pytest.raises(WidgetInputError, match="already running"):
+        w.run()
+    with pytest.raises(WidgetInputError, match="already running"):
+        w.plan_rescan()
+    assert w.worker is first
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.last_layer is not None
+    w.last_layer = None
+    w.run()  # idle again once the end is processed
+    qtbot.waitUntil(lambda: w.last_layer is not None and w.run_btn.isEnabled(), timeout=60_000)
+
+
 def test_closing_the_viewer_while_a_job_runs_stops_it_quietly(make_napari_viewer, qtbot,
                                                               monkeypatch):
     """``viewer.close()`` deletes the docks without closing them: the job ran on and its

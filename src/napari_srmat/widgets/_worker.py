@@ -319,7 +319,9 @@ class SingleJobMixin:
         """Raise ``WidgetInputError(busy_message)`` while a job of this widget runs."""
         from .layers import WidgetInputError
 
-        if self.worker is not None and self.worker.is_running:
+        # a started worker is not ``is_running`` until its thread picks it up: until the
+        # job's end is processed here, as the buttons show it
+        if getattr(self, "_job_on", False):
             raise WidgetInputError(busy_message)
 
     def _start_single_job(
@@ -338,6 +340,7 @@ class SingleJobMixin:
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self._job_outcome = None
+        self._job_on = True
         token = StopToken()
 
         def _result(result) -> None:
@@ -376,6 +379,7 @@ class SingleJobMixin:
             self.status.setText("stopping…")
 
     def _on_finished(self) -> None:
+        self._job_on = False
         self.run_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)
         stopped = self.token is not None and self.token.stop_requested
