@@ -396,6 +396,36 @@ def test_simple_tab_refuses_a_stack(make_napari_viewer):
     assert w.simple.worker is None and w.simple.result is None
 
 
+def test_simple_tab_refuses_or_asks_before_a_gigapixel_mosaic(make_napari_viewer, qtbot,
+                                                              monkeypatch):
+    """The Simple tab started measuring a lazy 24000 x 24000 RGB mosaic at once: the job
+    reads the whole micrograph as float32 (6.4 GiB, then the model's maps), and Cancel
+    took half a minute to act. Like the Boundaries tool it now refuses what does not fit
+    in memory (one line, the buttons usable) and asks before a long job."""
+    from _helpers import add_gigapixel_mosaic
+
+    from napari_srmat import device, estimates
+
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = add_gigapixel_mosaic(viewer)
+    asked = []
+    panel.ask = lambda title, text: asked.append(text) or False
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 8 * 2**30)
+    panel.run_btn.click()
+    assert panel.status.text().startswith("grain-size measurement")
+    assert "does not fit in memory: measure a region" in panel.status.text()
+    assert panel.worker is None and not asked and panel.run_btn.isEnabled()
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
+    monkeypatch.setattr(estimates, "CONFIRM_SECONDS", 0)  # long on any CPU
+    monkeypatch.setattr(device, "resolve_device", lambda name: "cpu")  # a time, not None
+    assert panel.run() is None  # asked, answered No
+    assert len(asked) == 1 and "grain-size measurement" in asked[0]
+    assert panel.worker is None and panel.status.text().startswith("not started")
+
+
 def test_mask_tab_controls_explain_themselves(make_napari_viewer):
     """Each option of the mask tab has a tooltip in the metallurgist's words (no
     metadata['threshold']), and the pixel size is reported in µm per pixel."""

@@ -29,6 +29,7 @@ __all__ = [
     "JobPlan",
     "plan_super_resolution",
     "plan_boundaries",
+    "plan_grain_size",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
     "CONFIRM_SECONDS",
@@ -168,3 +169,34 @@ def plan_boundaries(shape, *, tta: str = "none", device: str = "auto") -> JobPla
     seconds = _cpu_seconds(h * w / 1e6, rate, device)
     what = "boundary prediction" + (" with 8x test-time augmentation" if tta == "d4" else "")
     return JobPlan(what, int(out), seconds, False)
+
+
+def plan_grain_size(shape, *, device: str = "auto") -> JobPlan:
+    """Estimate a grain-size measurement of a micrograph (the *Simple* tab,
+    :func:`napari_srmat.grainsize.measure_grain_size_job`).
+
+    The whole micrograph is held as float32 and the boundary model's maps are computed
+    on it (counted at the input's scale, as :func:`plan_boundaries`), so ``output_bytes``
+    is that working memory; the time is the boundary model's.
+
+    Parameters
+    ----------
+    shape : tuple
+        Input ``(H, W)`` or ``(H, W, C)``.
+    device : str
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> plan = plan_grain_size((24000, 24000, 3), device="cpu")
+    >>> plan.fits_in_memory(available=16 * 2**30), round(plan.output_bytes / 2**30)
+    (False, 11)
+    """
+    h, w = int(shape[0]), int(shape[1])
+    c = int(shape[2]) if len(shape) > 2 else 1
+    maps = plan_boundaries((h, w), device=device)
+    return JobPlan("grain-size measurement (boundary model)",
+                   int(h * w * c * 4 + maps.output_bytes), maps.seconds, False)
