@@ -268,7 +268,8 @@ def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatc
     w.ask = lambda title, text: asked.append(text) or False
     # too large for memory and no store given: refused with the estimate, nothing started
     w.ask_store = lambda plan: None
-    with pytest.raises(WidgetInputError, match=r"25\.7 GiB.*does not fit in memory"):
+    # (in memory the result is float32: 103 GiB; a store keeps the uint8 input's 25.7 GiB)
+    with pytest.raises(WidgetInputError, match=r"103\.0 GiB.*does not fit in memory"):
         w.run()
     assert w.worker is None and not asked
     # a store is chosen: the job is routed there, then the long-job question is asked
@@ -277,9 +278,29 @@ def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatc
     assert w.run() is None  # the user answered No
     assert w.output.text() == str(store)
     assert len(asked) == 1 and "written to the output store" in asked[0]
+    assert "result 25.7 GiB" in asked[0]
     assert " h on this CPU" in asked[0]
     assert w.worker is None and "not started" in w.status.text()
     assert not store.exists()
+
+
+def test_an_in_memory_result_is_estimated_as_the_float32_it_is(make_napari_viewer,
+                                                                monkeypatch):
+    """The estimate counted an in-memory result in the input's dtype (a uint8 mosaic at x2:
+    6.4 GiB, "fits" in 16 GiB), but in memory the result is float32 (25.7 GiB): the job
+    started and failed in the worker. Now the store is offered before anything starts."""
+    from napari_srmat import estimates
+    from napari_srmat.widgets._common import WidgetInputError
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
+    viewer = make_napari_viewer()
+    w = SuperResolutionWidget(viewer)
+    configure(w, add_gigapixel_mosaic(viewer), model="bicubic", scale="2", device="cpu")
+    offered = []
+    w.ask_store = lambda plan: offered.append(plan) or None
+    with pytest.raises(WidgetInputError, match=r"result 25\.7 GiB.*does not fit in memory"):
+        w.run()
+    assert len(offered) == 1 and w.worker is None
 
 
 def test_small_job_starts_without_asking(make_napari_viewer, qtbot):

@@ -129,7 +129,8 @@ def plan_super_resolution(shape, *, scale: int, model: str | None = None,
     model : str, optional
         Registry name (None: the default model).
     dtype : dtype
-        Input (= output) dtype.
+        Input dtype: a store's dtype; a result held in memory is
+        :data:`~napari_srmat.sr.apply.IN_MEMORY_DTYPE` (float32) whatever the input.
     device : str
     to_disk : bool
         Streamed to an OME-Zarr store.
@@ -139,11 +140,13 @@ def plan_super_resolution(shape, *, scale: int, model: str | None = None,
     JobPlan
     """
     from .sr import DEFAULT_MODEL
+    from .sr.apply import IN_MEMORY_DTYPE
 
     name = model or DEFAULT_MODEL
     h, w = int(shape[0]), int(shape[1])
     c = int(shape[2]) if len(shape) > 2 else 1
-    out = h * scale * w * scale * c * np.dtype(dtype).itemsize
+    out_dtype = np.dtype(dtype if to_disk else IN_MEMORY_DTYPE)
+    out = h * scale * w * scale * c * out_dtype.itemsize
     mpx = h * w / 1e6 * (scale / 4.0) ** 2
     seconds = _cpu_seconds(mpx, SR_CPU_LR_MEGAPIXELS_PER_S.get(name), device)
     return JobPlan(f"super-resolution x{scale} ({name})", int(out), seconds, to_disk)
