@@ -655,3 +655,31 @@ def test_a_micrograph_layer_measured_as_a_mask_is_warned(make_napari_viewer):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         layer_data_mask(mask.astype(np.uint8), kind="image", metadata={}, name="mask")
+
+
+def test_a_report_into_a_missing_folder_names_the_folder(make_napari_viewer, qtbot, tmp_path,
+                                                         monkeypatch):
+    """A report (or export) into a folder that does not exist failed with "No such file or
+    directory" on a hidden temporary name ('.r.html.7bab01f4.tmp') the user never gave;
+    the line now names the missing folder, and the panel is ready again."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = viewer.add_labels(_voronoi_mask(), name="b")
+    w.run()
+    qtbot.waitUntil(lambda: w.measurement is not None and w.run_btn.isEnabled(),
+                    timeout=60_000)
+    missing = tmp_path / "no such folder"
+    w.report.source.setCurrentText("Boundary mask")
+    w.report.export_report(missing / "r.html")
+    qtbot.waitUntil(w.report.run_btn.isEnabled, timeout=60_000)
+    message = f"cannot write {missing / 'r.html'}: the folder {missing} does not exist"
+    assert w.report.status.text() == f"failed: {message}"
+    assert shown == [f"napari-srmat: {message}"]
+    with pytest.raises(FileNotFoundError, match="the folder .* does not exist"):
+        w.export_csv(missing / "h.csv")
+    assert not missing.exists()
