@@ -379,3 +379,18 @@ def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer
     w.enqueue(spec)
     w.stop()
     qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+
+
+def test_a_data_folder_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, tmp_path):
+    """A file typed as the UAED data folder failed with "data root not found: FILE", a
+    file the user can see is there; the line now says it is a file, not a folder."""
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a data set")
+    spec = _uaed_spec(notes, tmp_path / "run")
+    w.enqueue(spec)
+    qtbot.waitUntil(lambda: spec.status == "failed" and not w.is_running, timeout=60_000)
+    assert w.status.text() == (f"UAED training: failed: data root {notes} is a file, not a "
+                               "folder of <split>/images,masks")
+    assert w.run_btn.isEnabled() and not w.stop_btn.isEnabled()
