@@ -131,14 +131,18 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     assert (tmp_path / "found.json").exists()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
                     timeout=10000)
-    # SingleJobMixin: a second search while one runs is refused, not started twice
-    from types import SimpleNamespace
-
+    # SingleJobMixin: a second search while one runs (its thread perhaps not started
+    # yet) is refused, not started twice
     from napari_srmat.widgets.layers import WidgetInputError
 
-    w.worker = SimpleNamespace(is_running=True)
+    w.find_candidates(tile=64)
+    first = w.worker
     with pytest.raises(WidgetInputError, match="candidate search is running"):
         w.find_candidates(tile=64)
+    assert w.worker is first
+    w.stop()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
+                    timeout=10000)
 
 
 def _feature_images(tmp_path):
