@@ -576,3 +576,25 @@ def test_closing_the_viewer_while_a_job_runs_stops_it_quietly(make_napari_viewer
         viewer.close()
     assert token.stop_requested
     assert shown == [] and relayed == []
+
+
+def test_a_reference_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, tmp_path,
+                                                    monkeypatch):
+    """A reference micrograph file typed where refsr wants its folder failed with
+    "reference folder not found: FILE", a file the user can see is there."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    ckpt, refs = tiny_refsr_and_references(tmp_path)
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    one = refs / "ref_10.png"
+    configure(w, layer, model="refsr", checkpoint=str(ckpt), scale="2", device="cpu",
+              reference=str(one))
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    message = f"reference {one} is a file, not a folder of HR micrographs"
+    assert w.status.text() == f"failed: {message}"
+    assert shown == [f"napari-srmat: {message}"] and w.last_layer is None
