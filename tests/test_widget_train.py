@@ -394,3 +394,24 @@ def test_a_data_folder_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot,
     assert w.status.text() == (f"UAED training: failed: data root {notes} is a file, not a "
                                "folder of <split>/images,masks")
     assert w.run_btn.isEnabled() and not w.stop_btn.isEnabled()
+
+
+def test_closing_the_viewer_stops_the_job_and_starts_no_queued_one(make_napari_viewer, qtbot,
+                                                                   data_root, tmp_path):
+    """``viewer.close()`` deletes the docks without closing them: the training ran on, its
+    events reached the deleted progress bar and plot, and its end started the next queued
+    job on a widget no one could see. Now the job is asked to stop when the widget is
+    deleted and nothing more reaches it, so the queue goes no further."""
+    viewer = make_napari_viewer()
+    w = TrainEvaluateWidget(viewer)
+    viewer.window.add_dock_widget(w, name="train")
+    spec = _uaed_spec(data_root, tmp_path / "run", epochs=50)
+    queued = _uaed_spec(data_root, tmp_path / "run2", epochs=1)
+    w.enqueue(spec)
+    w.enqueue(queued)
+    worker, token = w.worker, w.token
+    qtbot.waitUntil(lambda: w.progress.value() >= 1, timeout=60_000)  # training started
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        viewer.close()
+    assert token.stop_requested
+    assert queued.status == "queued" and not (tmp_path / "run2").exists()
