@@ -683,3 +683,27 @@ def test_a_report_into_a_missing_folder_names_the_folder(make_napari_viewer, qtb
     with pytest.raises(FileNotFoundError, match="the folder .* does not exist"):
         w.export_csv(missing / "h.csv")
     assert not missing.exists()
+
+
+def test_mask_tab_refuses_a_map_that_does_not_fit_in_memory(make_napari_viewer, qtbot,
+                                                            monkeypatch):
+    """The Boundary mask tab read a lazy probability map of any size whole in its worker
+    (a 60000² float32 map: 13 GiB, then two masks): napari could be killed for memory,
+    and with it the session. It is refused with one line before any job."""
+    import dask.array as da
+
+    from napari_srmat import estimates
+
+    viewer = make_napari_viewer()
+    pyramid = [da.zeros((60000 // 4**i,) * 2, dtype=np.float32, chunks=4096)
+               for i in range(5)]
+    layer = viewer.add_image(pyramid, multiscale=True, name="map")  # as an OME-Zarr opens
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
+    w.run_btn.click()
+    assert w.status.text() == ("measuring layer 'map' needs 20.1 GiB of memory (16.0 GiB "
+                               "available): measure a region of it (add e.g. "
+                               "layer.data[:8192, :8192] as a layer)")
+    assert w.worker is None and w.run_btn.isEnabled()

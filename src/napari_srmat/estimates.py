@@ -30,6 +30,7 @@ __all__ = [
     "plan_super_resolution",
     "plan_boundaries",
     "plan_grain_size",
+    "plan_mask_measurement",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
     "CONFIRM_SECONDS",
@@ -203,3 +204,32 @@ def plan_grain_size(shape, *, device: str = "auto") -> JobPlan:
     maps = plan_boundaries((h, w), device=device)
     return JobPlan("grain-size measurement (boundary model)",
                    int(h * w * c * 4 + maps.output_bytes), maps.seconds, False)
+
+
+def plan_mask_measurement(shape, dtype=np.float32) -> JobPlan:
+    """Estimate a Heyn measurement of a boundary layer (the *Boundary mask* tab).
+
+    The whole layer is read into memory (its ``dtype``), thresholded to a boolean mask and
+    thinned to a second one; ``output_bytes`` is that working memory. No time is
+    estimated (no model runs).
+
+    Parameters
+    ----------
+    shape : tuple
+        Layer ``(H, W)``.
+    dtype : dtype
+        The layer's dtype (a probability map: float32; a mask: uint8 or bool).
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> plan = plan_mask_measurement((60000, 60000), np.float32)
+    >>> plan.fits_in_memory(available=16 * 2**30), round(plan.output_bytes / 2**30)
+    (False, 20)
+    """
+    h, w = int(shape[0]), int(shape[1])
+    return JobPlan("Heyn measurement of a boundary map",
+                   int(h * w * (np.dtype(dtype).itemsize + 2)), None, False)
