@@ -303,3 +303,25 @@ def test_a_regular_grid_of_grains_is_measured(make_napari_viewer, qtbot, monkeyp
     assert shown == [] and not panel.status.text().startswith("failed")
     assert res.report["summary"]["n_fields"] == 1
     assert set(res.histograms) == {"grid"}
+
+
+def test_a_field_that_does_not_fit_in_memory_is_refused(make_napari_viewer, qtbot,
+                                                        monkeypatch):
+    """Each field is read whole in the worker: a lazy gigapixel map (60000², float32) would
+    fill the memory. It is refused with one line before any job, as in the mask tab."""
+    import dask.array as da
+
+    from napari_srmat import estimates
+
+    viewer = make_napari_viewer()
+    pyramid = [da.zeros((60000 // 4**i,) * 2, dtype=np.float32, chunks=4096)
+               for i in range(5)]
+    viewer.add_image(pyramid, multiscale=True, name="map")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(["map"])
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
+    panel.run_btn.click()
+    assert panel.status.text().startswith("measuring layer 'map' needs 20.1 GiB of memory")
+    assert panel.worker is None and panel.run_btn.isEnabled()

@@ -52,7 +52,7 @@ from ._common import (
     unitless_scale_hint,
 )
 from ._layout import hbox_row, vertical_scroll
-from ._snapshot import as_mask, snapshot
+from ._snapshot import as_mask, check_mask_fits, snapshot
 from ._worker import (
     ProgressForwarder,
     ShutDownWhenClosedMixin,
@@ -152,21 +152,6 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
     if result is None:  # stopped
         return None
     return result, mask, described
-
-
-def _check_mask_fits(source) -> None:
-    """Refuse a boundary layer whose measurement does not fit in memory
-    (:func:`~napari_srmat.estimates.plan_mask_measurement`): the job reads it whole, and a
-    lazy gigapixel map would fill the memory."""
-    from .. import estimates
-    from ..outputs import format_bytes
-
-    plan = estimates.plan_mask_measurement(np.shape(source.data)[:2], source.data.dtype)
-    if not plan.fits_in_memory():
-        raise WidgetInputError(
-            f"measuring layer {source.name!r} needs {format_bytes(plan.output_bytes)} of "
-            f"memory ({format_bytes(estimates.available_memory_bytes())} available): "
-            "measure a region of it (add e.g. layer.data[:8192, :8192] as a layer)")
 
 
 def _with_interval(value, interval, unit: str = "") -> str:
@@ -474,7 +459,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if corrections is layer:
             raise WidgetInputError("the corrections layer cannot be the boundary layer itself")
         source = snapshot(layer)
-        _check_mask_fits(source)
+        check_mask_fits(source)
         edits = None if corrections is None else layer_image_data(corrections)
         self._job = (layer, segments, opts)
         # the last measurement is not this one's: a failed run must not leave it to the
