@@ -131,14 +131,18 @@ def test_widget_finds_candidates_in_worker(make_napari_viewer, tmp_path, qtbot):
     assert (tmp_path / "found.json").exists()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
                     timeout=10000)
-    # SingleJobMixin: a second search while one runs is refused, not started twice
-    from types import SimpleNamespace
-
+    # SingleJobMixin: a second search while one runs (its thread perhaps not started
+    # yet) is refused, not started twice
     from napari_srmat.widgets.layers import WidgetInputError
 
-    w.worker = SimpleNamespace(is_running=True)
+    w.find_candidates(tile=64)
+    first = w.worker
     with pytest.raises(WidgetInputError, match="candidate search is running"):
         w.find_candidates(tile=64)
+    assert w.worker is first
+    w.stop()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled() and not w.cancel_btn.isEnabled(),
+                    timeout=10000)
 
 
 def _feature_images(tmp_path):
@@ -771,11 +775,11 @@ def test_a_deleted_panel_never_gets_the_keys_back(make_napari_viewer, qtbot, tmp
     from qtpy.QtCore import QEvent
     from qtpy.QtWidgets import QApplication
 
-    from napari_srmat.widgets.audit_widget import _qt_alive
+    from napari_srmat.widgets._worker import qt_alive
 
     parent.deleteLater()  # its child, the first panel, goes with it (no shut_down)
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert not _qt_alive(dead) and not dead._shut
+    assert not qt_alive(dead) and not dead._shut
     live.shut_down()  # raised here; and the keys went to the dead panel
     assert not dead.holds_keys
     from app_model.types import KeyBinding

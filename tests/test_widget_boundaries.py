@@ -307,3 +307,34 @@ def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot
     from_floats = np.asarray(w.maps.prob)
     reference = _predicted(viewer, eight_bit, qtbot, tiny_checkpoint)
     np.testing.assert_allclose(from_floats, np.asarray(reference.maps.prob), atol=1e-6)
+
+
+def test_a_slider_mask_of_the_previous_prediction_is_not_shown_over_a_new_one(
+        make_napari_viewer, qtbot, tiny_checkpoint, monkeypatch):
+    """Moving the slider while a new prediction ran thresholded the previous maps in a
+    worker; when the new prediction arrived first at that same threshold, the late mask
+    of the previous image replaced the new boundaries. A mask is shown only over the maps
+    it was made from."""
+    import threading
+    from dataclasses import replace
+
+    import napari_srmat.widgets.boundaries_widget as bw
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    gate = threading.Event()
+    real = bw.threshold_boundaries
+    monkeypatch.setattr(bw, "threshold_boundaries",
+                        lambda *a, **k: gate.wait(10) and real(*a, **k))
+    stale = w.set_threshold(0.6)  # thresholds the current maps in a worker (held)
+    # meanwhile a new prediction (every pixel boundary) arrives, its operating point the
+    # threshold asked for
+    new = replace(w.maps, prob=np.ones_like(np.asarray(w.maps.prob)), threshold=0.6)
+    fresh = np.ones(np.shape(new.prob), bool)
+    w._on_result((new, fresh, True, None))
+    with qtbot.waitSignal(stale.finished, timeout=10_000):
+        gate.set()  # the previous maps' mask is delivered now, late
+    assert not w.threshold_pending
+    np.testing.assert_array_equal(viewer.layers["scan boundaries"].data > 0, fresh)

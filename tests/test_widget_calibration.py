@@ -61,6 +61,25 @@ def test_typed_pixel_size_sets_scale_units_metadata_and_derived(make_napari_view
         np.testing.assert_allclose(a, b, atol=1e-9)
 
 
+def test_a_layer_of_non_square_pixels_keeps_its_overlays_when_made_square(make_napari_viewer):
+    """A layer of 0.4 x 0.8 µm pixels given one pixel size was stretched by the X ratio
+    on both axes: its origin moved in Y and its SR output (2x finer) no longer lay on it.
+    Rows and columns now each keep their own ratio."""
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((50, 60), np.float32), name="scan", scale=(0.4, 0.8),
+                           translate=(4.0, 8.0))
+    sr = viewer.add_image(np.zeros((100, 120), np.float32), name="scan SR x2",
+                          scale=(0.2, 0.4), translate=(3.9, 7.8),
+                          metadata={"source_layer": "scan"})
+    w = CalibrationWidget(viewer)
+    w.layer_combo.value = img
+    w.apply(1.0)
+    np.testing.assert_allclose(img.scale, (1.0, 1.0))
+    np.testing.assert_allclose(img.translate, (10.0, 10.0))  # the same pixel 0 origin
+    np.testing.assert_allclose(sr.scale, (0.5, 0.5))          # still 2x finer
+    np.testing.assert_allclose(sr.translate, (9.75, 9.75))    # still pixel-centre aligned
+
+
 def test_calibrate_from_drawn_line(make_napari_viewer):
     viewer = make_napari_viewer()
     img = viewer.add_image(np.zeros((200, 300), np.float32), name="micrograph")

@@ -396,6 +396,36 @@ def test_simple_tab_refuses_a_stack(make_napari_viewer):
     assert w.simple.worker is None and w.simple.result is None
 
 
+def test_simple_tab_refuses_or_asks_before_a_gigapixel_mosaic(make_napari_viewer, qtbot,
+                                                              monkeypatch):
+    """The Simple tab started measuring a lazy 24000 x 24000 RGB mosaic at once: the job
+    reads the whole micrograph as float32 (6.4 GiB, then the model's maps), and Cancel
+    took half a minute to act. Like the Boundaries tool it now refuses what does not fit
+    in memory (one line, the buttons usable) and asks before a long job."""
+    from _helpers import add_gigapixel_mosaic
+
+    from napari_srmat import device, estimates
+
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = add_gigapixel_mosaic(viewer)
+    asked = []
+    panel.ask = lambda title, text: asked.append(text) or False
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 8 * 2**30)
+    panel.run_btn.click()
+    assert panel.status.text().startswith("grain-size measurement")
+    assert "does not fit in memory: measure a region" in panel.status.text()
+    assert panel.worker is None and not asked and panel.run_btn.isEnabled()
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
+    monkeypatch.setattr(estimates, "CONFIRM_SECONDS", 0)  # long on any CPU
+    monkeypatch.setattr(device, "resolve_device", lambda name: "cpu")  # a time, not None
+    assert panel.run() is None  # asked, answered No
+    assert len(asked) == 1 and "grain-size measurement" in asked[0]
+    assert panel.worker is None and panel.status.text().startswith("not started")
+
+
 def test_mask_tab_controls_explain_themselves(make_napari_viewer):
     """Each option of the mask tab has a tooltip in the metallurgist's words (no
     metadata['threshold']), and the pixel size is reported in µm per pixel."""
@@ -625,3 +655,55 @@ def test_a_micrograph_layer_measured_as_a_mask_is_warned(make_napari_viewer):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         layer_data_mask(mask.astype(np.uint8), kind="image", metadata={}, name="mask")
+
+
+def test_a_report_into_a_missing_folder_names_the_folder(make_napari_viewer, qtbot, tmp_path,
+                                                         monkeypatch):
+    """A report (or export) into a folder that does not exist failed with "No such file or
+    directory" on a hidden temporary name ('.r.html.7bab01f4.tmp') the user never gave;
+    the line now names the missing folder, and the panel is ready again."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = viewer.add_labels(_voronoi_mask(), name="b")
+    w.run()
+    qtbot.waitUntil(lambda: w.measurement is not None and w.run_btn.isEnabled(),
+                    timeout=60_000)
+    missing = tmp_path / "no such folder"
+    w.report.source.setCurrentText("Boundary mask")
+    w.report.export_report(missing / "r.html")
+    qtbot.waitUntil(w.report.run_btn.isEnabled, timeout=60_000)
+    message = f"cannot write {missing / 'r.html'}: the folder {missing} does not exist"
+    assert w.report.status.text() == f"failed: {message}"
+    assert shown == [f"napari-srmat: {message}"]
+    with pytest.raises(FileNotFoundError, match="the folder .* does not exist"):
+        w.export_csv(missing / "h.csv")
+    assert not missing.exists()
+
+
+def test_mask_tab_refuses_a_map_that_does_not_fit_in_memory(make_napari_viewer, qtbot,
+                                                            monkeypatch):
+    """The Boundary mask tab read a lazy probability map of any size whole in its worker
+    (a 60000² float32 map: 13 GiB, then two masks): napari could be killed for memory,
+    and with it the session. It is refused with one line before any job."""
+    import dask.array as da
+
+    from napari_srmat import estimates
+
+    viewer = make_napari_viewer()
+    pyramid = [da.zeros((60000 // 4**i,) * 2, dtype=np.float32, chunks=4096)
+               for i in range(5)]
+    layer = viewer.add_image(pyramid, multiscale=True, name="map")  # as an OME-Zarr opens
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
+    w.run_btn.click()
+    assert w.status.text() == ("measuring layer 'map' needs 20.1 GiB of memory (16.0 GiB "
+                               "available): measure a region of it (add e.g. "
+                               "layer.data[:8192, :8192] as a layer)")
+    assert w.worker is None and w.run_btn.isEnabled()

@@ -276,3 +276,52 @@ def test_a_field_renamed_while_measured_keeps_its_overlays(make_napari_viewer, q
     html = report.last_path.read_text()
     assert "<td>boundary layer</td><td>field 1</td>" in html
     assert "<td>boundary layer kind</td><td>boundaries</td>" in html
+
+
+@pytest.mark.parametrize("method", ["intercept", "planimetric"])
+def test_a_regular_grid_of_grains_is_measured(make_napari_viewer, qtbot, monkeypatch, method):
+    """A boundary mask of equal square grains (every intercept 8 px, but for rounding:
+    7.0 and 7.000000000000001 after the line clipping) failed with numpy's "Too many bins
+    for data range. Cannot create 46 finite-sized bins." while drawing the histograms:
+    no result at all. Such values now share one histogram bin, as equal values do."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    grid = np.zeros((64, 64), np.uint8)
+    grid[::8] = 1
+    grid[:, ::8] = 1
+    viewer.add_labels(grid, name="grid")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(["grid"])
+    panel.method.setCurrentText(method)
+    res = _measure(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10_000)
+    assert shown == [] and not panel.status.text().startswith("failed")
+    assert res.report["summary"]["n_fields"] == 1
+    assert set(res.histograms) == {"grid"}
+
+
+def test_a_field_that_does_not_fit_in_memory_is_refused(make_napari_viewer, qtbot,
+                                                        monkeypatch):
+    """Each field is read whole in the worker: a lazy gigapixel map (60000², float32) would
+    fill the memory. It is refused with one line before any job, as in the mask tab."""
+    import dask.array as da
+
+    from napari_srmat import estimates
+
+    viewer = make_napari_viewer()
+    pyramid = [da.zeros((60000 // 4**i,) * 2, dtype=np.float32, chunks=4096)
+               for i in range(5)]
+    viewer.add_image(pyramid, multiscale=True, name="map")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(["map"])
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
+    panel.run_btn.click()
+    assert panel.status.text().startswith("measuring layer 'map' needs 20.1 GiB of memory")
+    assert panel.worker is None and panel.run_btn.isEnabled()

@@ -268,7 +268,8 @@ def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatc
     w.ask = lambda title, text: asked.append(text) or False
     # too large for memory and no store given: refused with the estimate, nothing started
     w.ask_store = lambda plan: None
-    with pytest.raises(WidgetInputError, match=r"25\.7 GiB.*does not fit in memory"):
+    # (in memory the result is float32: 103 GiB; a store keeps the uint8 input's 25.7 GiB)
+    with pytest.raises(WidgetInputError, match=r"103\.0 GiB.*does not fit in memory"):
         w.run()
     assert w.worker is None and not asked
     # a store is chosen: the job is routed there, then the long-job question is asked
@@ -277,9 +278,29 @@ def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatc
     assert w.run() is None  # the user answered No
     assert w.output.text() == str(store)
     assert len(asked) == 1 and "written to the output store" in asked[0]
+    assert "result 25.7 GiB" in asked[0]
     assert " h on this CPU" in asked[0]
     assert w.worker is None and "not started" in w.status.text()
     assert not store.exists()
+
+
+def test_an_in_memory_result_is_estimated_as_the_float32_it_is(make_napari_viewer,
+                                                                monkeypatch):
+    """The estimate counted an in-memory result in the input's dtype (a uint8 mosaic at x2:
+    6.4 GiB, "fits" in 16 GiB), but in memory the result is float32 (25.7 GiB): the job
+    started and failed in the worker. Now the store is offered before anything starts."""
+    from napari_srmat import estimates
+    from napari_srmat.widgets._common import WidgetInputError
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
+    viewer = make_napari_viewer()
+    w = SuperResolutionWidget(viewer)
+    configure(w, add_gigapixel_mosaic(viewer), model="bicubic", scale="2", device="cpu")
+    offered = []
+    w.ask_store = lambda plan: offered.append(plan) or None
+    with pytest.raises(WidgetInputError, match=r"result 25\.7 GiB.*does not fit in memory"):
+        w.run()
+    assert len(offered) == 1 and w.worker is None
 
 
 def test_small_job_starts_without_asking(make_napari_viewer, qtbot):
@@ -586,3 +607,70 @@ def test_plan_rescan_without_a_pixel_size_says_so(make_napari_viewer, qtbot):
     assert plan.rois and plan.pixel_size_um is None and plan.rois_um is None
     assert np.isnan(w.rescan_layer.features["y0_um"].to_numpy()).all()
     assert NO_PIXEL_SIZE_NOTE in w.status.text() and "mm²" not in w.status.text()
+
+
+def test_a_second_run_before_the_thread_starts_is_refused(make_napari_viewer, qtbot):
+    """``run()`` twice in a row started two jobs: the busy check asked the worker whether it
+    ran, which it does only once its thread has picked it up; the first job could then no
+    longer be cancelled. The widget is busy from the start of a job to its processed end."""
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="2", device="cpu")
+    first = w.run()
+    with pytest.raises(WidgetInputError, match="already running"):
+        w.run()
+    with pytest.raises(WidgetInputError, match="already running"):
+        w.plan_rescan()
+    assert w.worker is first
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.last_layer is not None
+    w.last_layer = None
+    w.run()  # idle again once the end is processed
+    qtbot.waitUntil(lambda: w.last_layer is not None and w.run_btn.isEnabled(), timeout=60_000)
+
+
+def test_closing_the_viewer_while_a_job_runs_stops_it_quietly(make_napari_viewer, qtbot,
+                                                              monkeypatch):
+    """``viewer.close()`` deletes the docks without closing them: the job ran on and its
+    progress, error and end reached the deleted progress bar and status label ("wrapped
+    C/C++ object of type QProgressBar has been deleted" in the Qt event loop). The job is
+    now asked to stop when the widget is deleted, and nothing more reaches it."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown, relayed = [], []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    monkeypatch.setattr(worker_mod, "relay_error", relayed.append)
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
+    _, w = viewer.window.add_plugin_dock_widget("napari-srmat", "Super-resolution")
+    configure(w, layer, model="cnn", scale="2", tile=48, overlap=8, batch=1, device="cpu")
+    worker = w.run()
+    token = w.token
+    with qtbot.waitSignal(worker.finished, timeout=60_000):  # delivered (and dropped)
+        viewer.close()
+    assert token.stop_requested
+    assert shown == [] and relayed == []
+
+
+def test_a_reference_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, tmp_path,
+                                                    monkeypatch):
+    """A reference micrograph file typed where refsr wants its folder failed with
+    "reference folder not found: FILE", a file the user can see is there."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    ckpt, refs = tiny_refsr_and_references(tmp_path)
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    one = refs / "ref_10.png"
+    configure(w, layer, model="refsr", checkpoint=str(ckpt), scale="2", device="cpu",
+              reference=str(one))
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    message = f"reference {one} is a file, not a folder of HR micrographs"
+    assert w.status.text() == f"failed: {message}"
+    assert shown == [f"napari-srmat: {message}"] and w.last_layer is None

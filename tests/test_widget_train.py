@@ -379,3 +379,39 @@ def test_training_without_an_output_folder_is_refused_at_once(make_napari_viewer
     w.enqueue(spec)
     w.stop()
     qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+
+
+def test_a_data_folder_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, tmp_path):
+    """A file typed as the UAED data folder failed with "data root not found: FILE", a
+    file the user can see is there; the line now says it is a file, not a folder."""
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a data set")
+    spec = _uaed_spec(notes, tmp_path / "run")
+    w.enqueue(spec)
+    qtbot.waitUntil(lambda: spec.status == "failed" and not w.is_running, timeout=60_000)
+    assert w.status.text() == (f"UAED training: failed: data root {notes} is a file, not a "
+                               "folder of <split>/images,masks")
+    assert w.run_btn.isEnabled() and not w.stop_btn.isEnabled()
+
+
+def test_closing_the_viewer_stops_the_job_and_starts_no_queued_one(make_napari_viewer, qtbot,
+                                                                   data_root, tmp_path):
+    """``viewer.close()`` deletes the docks without closing them: the training ran on, its
+    events reached the deleted progress bar and plot, and its end started the next queued
+    job on a widget no one could see. Now the job is asked to stop when the widget is
+    deleted and nothing more reaches it, so the queue goes no further."""
+    viewer = make_napari_viewer()
+    w = TrainEvaluateWidget(viewer)
+    viewer.window.add_dock_widget(w, name="train")
+    spec = _uaed_spec(data_root, tmp_path / "run", epochs=50)
+    queued = _uaed_spec(data_root, tmp_path / "run2", epochs=1)
+    w.enqueue(spec)
+    w.enqueue(queued)
+    worker, token = w.worker, w.token
+    qtbot.waitUntil(lambda: w.progress.value() >= 1, timeout=60_000)  # training started
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        viewer.close()
+    assert token.stop_requested
+    assert queued.status == "queued" and not (tmp_path / "run2").exists()

@@ -31,6 +31,14 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _check_folder(path: Path) -> None:
+    """Refuse ``path`` in a folder that does not exist, naming the folder (the error of
+    the write would name the temporary file, a name the user never gave)."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not "
+                                "exist")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
@@ -47,6 +55,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         The destination path.
     """
     path = Path(path)
+    _check_folder(path)
     # not tempfile.mkstemp: its files are private (0600); this one gets the usual
     # permissions (0666 minus the umask), like any file the user writes
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -77,6 +86,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
+    _check_folder(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
     try:
         yield tmp

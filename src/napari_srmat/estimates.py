@@ -29,6 +29,8 @@ __all__ = [
     "JobPlan",
     "plan_super_resolution",
     "plan_boundaries",
+    "plan_grain_size",
+    "plan_mask_measurement",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
     "CONFIRM_SECONDS",
@@ -128,7 +130,8 @@ def plan_super_resolution(shape, *, scale: int, model: str | None = None,
     model : str, optional
         Registry name (None: the default model).
     dtype : dtype
-        Input (= output) dtype.
+        Input dtype: a store's dtype; a result held in memory is
+        :data:`~napari_srmat.sr.apply.IN_MEMORY_DTYPE` (float32) whatever the input.
     device : str
     to_disk : bool
         Streamed to an OME-Zarr store.
@@ -138,11 +141,13 @@ def plan_super_resolution(shape, *, scale: int, model: str | None = None,
     JobPlan
     """
     from .sr import DEFAULT_MODEL
+    from .sr.apply import IN_MEMORY_DTYPE
 
     name = model or DEFAULT_MODEL
     h, w = int(shape[0]), int(shape[1])
     c = int(shape[2]) if len(shape) > 2 else 1
-    out = h * scale * w * scale * c * np.dtype(dtype).itemsize
+    out_dtype = np.dtype(dtype if to_disk else IN_MEMORY_DTYPE)
+    out = h * scale * w * scale * c * out_dtype.itemsize
     mpx = h * w / 1e6 * (scale / 4.0) ** 2
     seconds = _cpu_seconds(mpx, SR_CPU_LR_MEGAPIXELS_PER_S.get(name), device)
     return JobPlan(f"super-resolution x{scale} ({name})", int(out), seconds, to_disk)
@@ -168,3 +173,63 @@ def plan_boundaries(shape, *, tta: str = "none", device: str = "auto") -> JobPla
     seconds = _cpu_seconds(h * w / 1e6, rate, device)
     what = "boundary prediction" + (" with 8x test-time augmentation" if tta == "d4" else "")
     return JobPlan(what, int(out), seconds, False)
+
+
+def plan_grain_size(shape, *, device: str = "auto") -> JobPlan:
+    """Estimate a grain-size measurement of a micrograph (the *Simple* tab,
+    :func:`napari_srmat.grainsize.measure_grain_size_job`).
+
+    The whole micrograph is held as float32 and the boundary model's maps are computed
+    on it (counted at the input's scale, as :func:`plan_boundaries`), so ``output_bytes``
+    is that working memory; the time is the boundary model's.
+
+    Parameters
+    ----------
+    shape : tuple
+        Input ``(H, W)`` or ``(H, W, C)``.
+    device : str
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> plan = plan_grain_size((24000, 24000, 3), device="cpu")
+    >>> plan.fits_in_memory(available=16 * 2**30), round(plan.output_bytes / 2**30)
+    (False, 11)
+    """
+    h, w = int(shape[0]), int(shape[1])
+    c = int(shape[2]) if len(shape) > 2 else 1
+    maps = plan_boundaries((h, w), device=device)
+    return JobPlan("grain-size measurement (boundary model)",
+                   int(h * w * c * 4 + maps.output_bytes), maps.seconds, False)
+
+
+def plan_mask_measurement(shape, dtype=np.float32) -> JobPlan:
+    """Estimate a Heyn measurement of a boundary layer (the *Boundary mask* tab).
+
+    The whole layer is read into memory (its ``dtype``), thresholded to a boolean mask and
+    thinned to a second one; ``output_bytes`` is that working memory. No time is
+    estimated (no model runs).
+
+    Parameters
+    ----------
+    shape : tuple
+        Layer ``(H, W)``.
+    dtype : dtype
+        The layer's dtype (a probability map: float32; a mask: uint8 or bool).
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> plan = plan_mask_measurement((60000, 60000), np.float32)
+    >>> plan.fits_in_memory(available=16 * 2**30), round(plan.output_bytes / 2**30)
+    (False, 20)
+    """
+    h, w = int(shape[0]), int(shape[1])
+    return JobPlan("Heyn measurement of a boundary map",
+                   int(h * w * (np.dtype(dtype).itemsize + 2)), None, False)

@@ -250,7 +250,9 @@ def train_boundaries_job(config, *, stop=None):
     if cfg.data_root is not None:
         root = Path(cfg.data_root)
         if not root.is_dir():
-            raise BoundaryDataError(f"data root not found: {root}")
+            raise BoundaryDataError(
+                f"data root {root} is a file, not a folder of <split>/images,masks"
+                if root.exists() else f"data root not found: {root}")
         if not train:
             train = load_split(root, "train")
         if not val and (root / "val").is_dir():

@@ -368,6 +368,18 @@ def _figure(figsize):
     return Figure(figsize=figsize, layout="constrained")
 
 
+
+def _bin_edges(v: np.ndarray, bins: int | str) -> np.ndarray:
+    """``np.histogram_bin_edges(v, bins)``; values equal but for rounding (a regular
+    grid's intercepts: 7.0 and 7.000000000000001) go into one bin, as numpy puts equal
+    values: it refuses to split so narrow a range ("Too many bins for data range")."""
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo <= 1e-9 * max(abs(lo), abs(hi), 1.0):
+        mid = (lo + hi) / 2
+        return np.array([mid - 0.5, mid + 0.5])
+    return np.histogram_bin_edges(v, bins=bins)
+
+
 def histogram_figure(
     values: Sequence[float] | np.ndarray,
     *,
@@ -416,10 +428,9 @@ def histogram_figure(
         fig = ax.figure
     if v.size:
         if log:
-            edges = np.histogram_bin_edges(np.log10(v), bins=bins)
-            edges = 10.0**edges
+            edges = 10.0 ** _bin_edges(np.log10(v), bins)
         else:
-            edges = np.histogram_bin_edges(v, bins=bins)
+            edges = _bin_edges(v, bins)
         ax.hist(v, bins=edges, color="#4c72b0", edgecolor="white", linewidth=0.5)
         if log:
             ax.set_xscale("log")

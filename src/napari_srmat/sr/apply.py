@@ -15,10 +15,15 @@ from ..jobs import Event, Log, StopToken, plain_version, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import SRError, SRModel
 
-__all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "SR_OUTPUT_KIND"]
+__all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "SR_OUTPUT_KIND",
+           "IN_MEMORY_DTYPE"]
 
 #: Marker kind of an ``srmat sr run`` / :func:`super_resolve` OME-Zarr store.
 SR_OUTPUT_KIND = "super_resolution"
+
+#: dtype of an SR result held in memory (values in [0, 1]); a result streamed to a store
+#: keeps the input's dtype.
+IN_MEMORY_DTYPE = np.float32
 
 
 def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
@@ -215,7 +220,7 @@ def super_resolve_job(
         overlap=overlap,
         batch_size=int(batch_size),
         out=None if out is None else Path(out),
-        out_dtype=np.float32 if out is None else None,
+        out_dtype=IN_MEMORY_DTYPE if out is None else None,
         stop=stop,
         resume=resume,
         overwrite=overwrite,

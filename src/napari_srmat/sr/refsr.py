@@ -408,7 +408,8 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
 
     d = Path(folder)
     if not d.is_dir():
-        raise SRError(f"reference folder not found: {d}")
+        raise SRError(f"reference {d} is a file, not a folder of HR micrographs"
+                      if d.exists() else f"reference folder not found: {d}")
     files = sorted(f for f in d.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SRError(f"no reference images (PNG/JPEG/TIFF) in {d}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from .layers import WidgetInputError, layer_data_mask, layer_image_data
 
-__all__ = ["LayerSnapshot", "snapshot", "as_mask"]
+__all__ = ["LayerSnapshot", "snapshot", "as_mask", "check_mask_fits"]
 
 
 @dataclass
@@ -44,6 +44,27 @@ def snapshot(layer) -> LayerSnapshot:
                          kind=layer._type_string, metadata=dict(layer.metadata or {}),
                          scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
                          units=tuple(str(u) for u in layer.units[-2:]))
+
+
+def check_mask_fits(src: LayerSnapshot) -> None:
+    """Refuse a boundary layer whose measurement does not fit in memory
+    (:func:`~napari_srmat.estimates.plan_mask_measurement`): :func:`as_mask` reads it
+    whole in the worker, and a lazy gigapixel map would fill the memory.
+
+    Raises
+    ------
+    WidgetInputError
+        Naming the memory needed and available.
+    """
+    from .. import estimates
+    from ..outputs import format_bytes
+
+    plan = estimates.plan_mask_measurement(np.shape(src.data)[:2], src.data.dtype)
+    if not plan.fits_in_memory():
+        raise WidgetInputError(
+            f"measuring layer {src.name!r} needs {format_bytes(plan.output_bytes)} of "
+            f"memory ({format_bytes(estimates.available_memory_bytes())} available): "
+            "measure a region of it (add e.g. layer.data[:8192, :8192] as a layer)")
 
 
 def as_mask(src: LayerSnapshot, shape: tuple[int, ...] | None = None,

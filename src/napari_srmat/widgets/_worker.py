@@ -18,7 +18,8 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButt
 from ..errors import error_message, is_user_error
 from ..jobs import EtaEstimator, Event, Progress, Stopped, StopToken, format_duration
 
-__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no", "user_action"]
+__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no", "user_action",
+           "qt_alive"]
 
 
 class _Failed:
@@ -38,6 +39,16 @@ def relay_error(exc: BaseException) -> None:
     notification_manager.receive_error(type(exc), exc, exc.__traceback__)
 
 
+def qt_alive(widget) -> bool:
+    """Whether a widget's Qt object still exists (its parent may have deleted it: a
+    closed viewer deletes its docks without closing them)."""
+    try:
+        widget.objectName()
+    except RuntimeError:  # wrapped C/C++ object has been deleted
+        return False
+    return True
+
+
 def start_job(
     make_generator: Callable[[StopToken], Generator[Event, Any, Any]],
     *,
@@ -46,6 +57,7 @@ def start_job(
     on_error: Callable[[BaseException], None] | None = None,
     on_finished: Callable[[], None] | None = None,
     token: StopToken | None = None,
+    owner=None,
 ) -> tuple[GeneratorWorker, StopToken]:
     """Start a job in a background thread.
 
@@ -59,6 +71,10 @@ def start_job(
         exception (after a notification is shown) and the end of the job.
     token : StopToken, optional
         Use this token instead of creating one.
+    owner : QWidget, optional
+        The widget showing the job. When Qt deletes it (``viewer.close()`` deletes the
+        docks without closing them) the job is asked to stop, and nothing more reaches
+        the callbacks, which would touch its deleted controls.
 
     Returns
     -------
@@ -76,6 +92,12 @@ def start_job(
             return _FAILED
         return result
 
+    def _gone() -> bool:
+        if owner is None or qt_alive(owner):
+            return False
+        token.request_stop()
+        return True
+
     def _errored(exc: BaseException) -> None:
         # the user's errors as the CLI's one line; internal errors through napari's
         # notification manager, which keeps the traceback
@@ -87,22 +109,30 @@ def start_job(
             on_error(exc)
 
     def _yielded(event) -> None:
+        if _gone():
+            return
         if isinstance(event, _Failed):
             _errored(event.exc)
         elif on_event is not None:
             on_event(event)
 
     def _returned(result) -> None:
-        if result is not _FAILED and on_result is not None:
+        if result is not _FAILED and on_result is not None and not _gone():
             on_result(result)
+
+    def _finished() -> None:
+        if on_finished is not None and not _gone():
+            on_finished()
 
     worker = _run()
     # a job's exception never reaches the worker's own ``errored`` relay (napari would
     # show it a second time, with its type name): it arrives as a _Failed event
     worker.yielded.connect(_yielded)
     worker.returned.connect(_returned)
-    if on_finished is not None:
-        worker.finished.connect(on_finished)
+    worker.finished.connect(_finished)
+    if owner is not None:
+        # stop at the next tile when the widget is deleted, before any event arrives
+        owner.destroyed.connect(lambda *_: token.request_stop())
     worker.start()
     return worker, token
 
@@ -289,7 +319,9 @@ class SingleJobMixin:
         """Raise ``WidgetInputError(busy_message)`` while a job of this widget runs."""
         from .layers import WidgetInputError
 
-        if self.worker is not None and self.worker.is_running:
+        # a started worker is not ``is_running`` until its thread picks it up: until the
+        # job's end is processed here, as the buttons show it
+        if getattr(self, "_job_on", False):
             raise WidgetInputError(busy_message)
 
     def _start_single_job(
@@ -308,6 +340,7 @@ class SingleJobMixin:
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self._job_outcome = None
+        self._job_on = True
         token = StopToken()
 
         def _result(result) -> None:
@@ -324,6 +357,7 @@ class SingleJobMixin:
             on_error=self._on_job_error,
             on_finished=self._on_finished,
             token=token,
+            owner=self,
         )
         return self.worker
 
@@ -345,6 +379,7 @@ class SingleJobMixin:
             self.status.setText("stopping…")
 
     def _on_finished(self) -> None:
+        self._job_on = False
         self.run_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)
         stopped = self.token is not None and self.token.stop_requested

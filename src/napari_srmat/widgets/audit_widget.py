@@ -54,6 +54,7 @@ from ._worker import (
     ShutDownWhenClosedMixin,
     SingleJobMixin,
     ask_yes_no,
+    qt_alive,
     user_action,
 )
 
@@ -95,15 +96,6 @@ def default_session_path(sr_layer=None, lr_layer=None) -> Path:
             name = Path(name).stem
         return f.parent / _session_name(name)
     return Path.home().absolute() / _session_name(sr_layer.name if sr_layer is not None else "")
-
-
-def _qt_alive(widget) -> bool:
-    """Whether a widget's Qt object still exists (its parent may have deleted it)."""
-    try:
-        widget.objectName()
-    except RuntimeError:  # wrapped C/C++ object has been deleted
-        return False
-    return True
 
 
 def _out_of_sight(widget) -> bool:
@@ -410,7 +402,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         open)."""
         alive = [ref() for ref in _KEY_TAKERS]
         return [w for w in alive if w is not None and w is not self and not w._shut
-                and w.viewer is self.viewer and _qt_alive(w)]
+                and w.viewer is self.viewer and qt_alive(w)]
 
     def _register(self) -> None:
         """Note this widget, now showing a session, as the latest of the viewer's panels."""

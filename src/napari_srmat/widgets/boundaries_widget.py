@@ -48,10 +48,11 @@ TTA_CHOICES = {"checkpoint default": None, "none (fast)": "none",
 def _threshold_worker(maps, threshold: float, skeletonize: bool):
     """Threshold (and thin) the map off the GUI thread, and its error map at that threshold.
 
-    Returns (threshold, skel, mask, error map or None).
+    Returns (maps, threshold, skel, mask, error map or None): the maps thresholded, so
+    that a mask of an earlier prediction is never shown over a newer one.
     """
     mask = threshold_boundaries(maps.prob, threshold, skeletonize=skeletonize)
-    return threshold, skeletonize, mask, maps.error_map(threshold)
+    return maps, threshold, skeletonize, mask, maps.error_map(threshold)
 
 
 class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
@@ -180,9 +181,9 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         return self._requested is not None and self._requested != self._shown
 
     def _show_mask(self, result) -> None:
-        threshold, skel, mask, error = result
-        if (threshold, skel) != self._requested or self.layers is None:
-            return  # a newer request is on its way
+        maps, threshold, skel, mask, error = result
+        if maps is not self.maps or (threshold, skel) != self._requested or self.layers is None:
+            return  # a newer request (or prediction) is on its way, or already shown
         self.layers.boundaries.data = mask
         if self.layers.boundaries not in self.viewer.layers:  # deleted: bring it back
             self.viewer.add_layer(self.layers.boundaries)

@@ -40,9 +40,6 @@ def derived_layers(viewer, layer) -> list:
     return out
 
 
-def _world_per_px(layer) -> float:
-    return float(layer.scale[-1])
-
 
 def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool = True,
                          scale_bar: bool = True) -> list:
@@ -72,18 +69,22 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
         raise WidgetInputError(str(exc)) from None
     if px is None:
         raise WidgetInputError("give a pixel size in µm per pixel")
-    ratio = px / _world_per_px(layer)
+    # per axis (Y, X): a layer of non-square pixels (0.4 x 0.8) made square stretches its
+    # rows and its columns by different factors, and its derived layers with them
+    ratios = tuple(px / float(s) for s in layer.scale[-2:])
     changed = [layer]
     others = derived_layers(viewer, layer) if derived else []
     ndim = layer.ndim
     layer.scale = tuple(layer.scale[:-2]) + (px, px)
     layer.translate = tuple(layer.translate[:-2]) + tuple(
-        t * ratio for t in layer.translate[-2:])
+        t * r for t, r in zip(layer.translate[-2:], ratios))
     layer.units = (UM_UNIT,) * ndim
     layer.metadata = dict(layer.metadata or {}, pixel_size_um=px)
     for lay in others:
-        lay.scale = tuple(lay.scale[:-2]) + tuple(s * ratio for s in lay.scale[-2:])
-        lay.translate = tuple(lay.translate[:-2]) + tuple(t * ratio for t in lay.translate[-2:])
+        lay.scale = tuple(lay.scale[:-2]) + tuple(
+            s * r for s, r in zip(lay.scale[-2:], ratios))
+        lay.translate = tuple(lay.translate[:-2]) + tuple(
+            t * r for t, r in zip(lay.translate[-2:], ratios))
         lay.units = (UM_UNIT,) * lay.ndim
         meta = dict(lay.metadata or {})
         if meta.get("pixel_size_um"):

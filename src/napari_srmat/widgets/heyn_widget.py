@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..estimates import plan_grain_size
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
@@ -51,7 +52,7 @@ from ._common import (
     unitless_scale_hint,
 )
 from ._layout import hbox_row, vertical_scroll
-from ._snapshot import as_mask, snapshot
+from ._snapshot import as_mask, check_mask_fits, snapshot
 from ._worker import (
     ProgressForwarder,
     ShutDownWhenClosedMixin,
@@ -214,6 +215,14 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             raise WidgetInputError("select a micrograph (an image layer)")
         px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
+        plan = plan_grain_size(data.shape)
+        if not plan.fits_in_memory():
+            # the job reads the whole micrograph: a lazy mosaic would fill the memory
+            raise WidgetInputError(
+                f"{plan.summary()} That does not fit in memory: measure a region of it "
+                "(add e.g. layer.data[:4096, :4096] as a layer)")
+        if not self.confirm_plan(plan):
+            return None
         go, divisor = self.confirm_float_divisor(layer.name, data)
         if not go:
             return None
@@ -450,6 +459,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if corrections is layer:
             raise WidgetInputError("the corrections layer cannot be the boundary layer itself")
         source = snapshot(layer)
+        check_mask_fits(source)
         edits = None if corrections is None else layer_image_data(corrections)
         self._job = (layer, segments, opts)
         # the last measurement is not this one's: a failed run must not leave it to the

@@ -54,7 +54,7 @@ from ._common import (
     show_colorbar,
 )
 from ._layout import hbox_row
-from ._snapshot import LayerSnapshot, as_mask, snapshot
+from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export
 
@@ -396,6 +396,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         layers = [self.viewer.layers[n] for n in names]
         shapes = {tuple(np.shape(layer_image_data(lay))) for lay in layers}
         sources = [snapshot(lay) for lay in layers]
+        for src in sources:  # each field is read whole in the worker
+            check_mask_fits(src)
         shape = next(iter(shapes))[:2]
         twins = self._mask_input(self.twins_combo, shape, "twin")
         exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -208,9 +207,12 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             opts["out"] = str(out)
         opts["pixel_size_um"] = layer_store_pixel_size(layer)  # (Y, X) when not square
         image = micrograph_data(layer)
-        plan = plan_super_resolution(image.shape, scale=opts["scale"], model=opts["model"],
-                                     dtype=image.dtype, device=opts["device"],
-                                     to_disk=opts["out"] is not None)
+        def plan_for(to_disk: bool):
+            return plan_super_resolution(image.shape, scale=opts["scale"],
+                                         model=opts["model"], dtype=image.dtype,
+                                         device=opts["device"], to_disk=to_disk)
+
+        plan = plan_for(opts["out"] is not None)
         if not plan.to_disk and not plan.fits_in_memory():
             store = (self.ask_store or self._ask_store_dialog)(plan)
             if not store:
@@ -219,7 +221,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                     "(.zarr) to stream the result to disk")
             self.output.setText(str(store))
             opts["out"] = str(store)
-            plan = dataclasses.replace(plan, to_disk=True)
+            plan = plan_for(True)  # a store keeps the input's dtype
         if not self.confirm_plan(plan):
             return None
         go, divisor = self.confirm_float_divisor(layer.name, image, "super-resolved")

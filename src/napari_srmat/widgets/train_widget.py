@@ -478,6 +478,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             on_result=self._on_result,
             on_error=self._on_error,
             on_finished=self._on_finished,
+            owner=self,
         )
         self._refresh_queue()
 
