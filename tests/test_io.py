@@ -693,3 +693,43 @@ def test_write_ome_zarr_keeps_non_square_pixels_per_axis(tmp_path):
     assert near.square_pixels and near.pixel_size_um == pytest.approx(0.501)
     with pytest.raises(ValueError, match=r"\(Y, X\) pair"):
         write_ome_zarr(img, tmp_path / "three.ome.zarr", pixel_size_um=(0.5, 0.5, 0.5))
+
+
+@pytest.mark.parametrize("multiscales, told", [
+    ("garbage", 'expected a list of objects, got "garbage"'),
+    (["garbage"], "expected a list of objects"),
+    ({"a": 1}, "expected a list of objects"),
+    ([{"datasets": [1, 2]}], "'datasets' must be objects with a 'path'"),
+    ([{"axes": [1, 2], "datasets": [{"path": "0"}]}], "'axes' must be names or objects"),
+    ([{"axes": ["y", "x"], "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": "x"}]}]}],
+     "bad 'coordinateTransformations'"),
+    ([{"datasets": [{"path": "missing"}]}], "dataset 'missing' is missing"),
+])
+def test_damaged_multiscales_metadata_is_a_read_error(tmp_path, multiscales, told):
+    """An OME-Zarr whose 'multiscales' attribute was not a list of objects (or whose
+    datasets, axes or transformations were of the wrong kind) crashed every command that
+    read it: `srmat info` said 'internal error: AttributeError: 'str' object has no
+    attribute 'get'' (exit 1), a missing dataset 'internal error: KeyError'. It is the
+    file's fault: one ImageReadError naming the file, exit 2."""
+    for key in ("multiscales", "ome"):  # NGFF 0.4 (Zarr v2) and 0.5 (under "ome")
+        path = tmp_path / f"{key}.ome.zarr"
+        g = zarr.open_group(str(path), mode="w", zarr_format=2)
+        g.create_array("0", shape=(16, 16), dtype="u1")
+        g.attrs[key] = multiscales if key == "multiscales" else {
+            "version": "0.5", "multiscales": multiscales}
+        with pytest.raises(ImageReadError) as info:
+            read_image(path)
+        assert str(path) in str(info.value) and told in str(info.value)
+        assert cli_main(["info", str(path)]) == 2
+
+
+def test_scale_transformations_given_by_path_are_not_damage(tmp_path):
+    """NGFF lets a transformation name a file of values ("path") instead of "scale": such
+    a store is read (without a pixel size), not refused as damaged."""
+    path = tmp_path / "p.ome.zarr"
+    g = zarr.open_group(str(path), mode="w", zarr_format=2)
+    g.create_array("0", shape=(16, 16), dtype="u1")
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": ["y", "x"], "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "path": "s"}]}]}]
+    assert read_image(path).data.shape == (16, 16)
