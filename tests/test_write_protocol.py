@@ -423,15 +423,41 @@ def test_nan_and_inf_are_refused_never_written(tmp_path, capsys):
         tiled_apply(img, lambda b: b)
     tifffile.imwrite(tmp_path / "nan.tif", img)
     rc, _, err = _run([*SR, tmp_path / "nan.tif", tmp_path / "o.zarr", *FAST], capsys)
-    assert rc == 2 and "NaN or Inf" in err
-    assert not (tmp_path / "o.zarr").exists()
-    # a model that returns NaN: nothing written
+    assert rc == 2 and "NaN or Inf" in err and _one_error_line(err)
+    # nothing left behind: the partial could never be finished with this input
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.tif"]
+    # a model that returns NaN: nothing written, nothing left
     good = np.random.default_rng(1).random((64, 64)).astype(np.float32)
     with pytest.raises(TilingError, match="model returned NaN"):
         tiled_apply(good, lambda b: b * np.nan, out=tmp_path / "m.zarr", tile=32, overlap=4)
-    assert not (tmp_path / "m.zarr").exists()
-    done = Path(f"{tmp_path / 'm.zarr'}.partial") / ".srmat_done"
-    assert not any(done.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.tif"]
+
+
+def test_a_run_refused_on_its_input_leaves_no_partial(tmp_path, capsys):
+    """`srmat sr run nan.tif out.ome.zarr` and `srmat edges predict nan.tif --out b` said
+    the input has NaN pixels (exit 2) but left `out.ome.zarr.partial` (`b.partial`) behind:
+    a partial no rerun could finish (the same input fails the same way, a fixed one is
+    another input). A partial an earlier run wrote is kept (a failure while resuming it),
+    and so is one stopped by a system error or an interrupt (tested with the faults)."""
+    import tifffile
+
+    from napari_srmat.outputs import discarded_when_refused
+
+    img = np.random.default_rng(0).random((40, 40)).astype(np.float32)
+    img[30, 5] = np.inf
+    tifffile.imwrite(tmp_path / "inf.tif", img)
+    rc, _, err = _run(["edges", "predict", tmp_path / "inf.tif", "--out", tmp_path / "b",
+                       "--device", "cpu", "--tile", "64", "--overlap", "8"], capsys)
+    assert rc == 2 and "NaN or Inf" in err and _one_error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inf.tif"]
+    # an earlier run's partial (created=False) and other errors keep the partial
+    kept = tmp_path / "kept.partial"
+    kept.mkdir()
+    for created, exc in ((False, ValueError("bad input")), (True, OSError(28, "disk full")),
+                         (True, RuntimeError("bug")), (True, KeyboardInterrupt())):
+        with pytest.raises(type(exc)), discarded_when_refused(kept, created=created):
+            raise exc
+        assert kept.is_dir()
 
 
 # --------------------------------------------------------------------------- CLI errors

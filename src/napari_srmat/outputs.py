@@ -30,7 +30,7 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ __all__ = [
     "write_marker",
     "prepare_output_dir",
     "only_creation_debris",
+    "discarded_when_refused",
     "check_output_file",
     "save_figure_png",
     "check_figure_file",
@@ -589,6 +590,51 @@ def only_creation_debris(path: str | os.PathLike, names: Iterable[str] = ()) -> 
     prefixes = tuple(f".{n}." for n in (MARKER_NAME, *names))
     return all(e.is_file() and e.name.startswith(prefixes) and e.name.endswith(".tmp")
                for e in os.scandir(path))
+
+
+@contextlib.contextmanager
+def discarded_when_refused(partial: str | os.PathLike, *, created: bool) -> Iterator[None]:
+    """Delete the partial output ``partial`` when the block fails on its input or
+    parameters and this run created it; re-raise the error.
+
+    A partial is kept for a rerun of the same command to resume, but an error that is
+    the input's or the parameters' (NaN pixels, a model returning a wrong shape, an
+    output that cannot fit: :func:`napari_srmat.errors.is_user_error`, an OS error
+    excepted) recurs on every rerun with the same input and parameters, and a rerun
+    with other ones may not resume it: such a partial could never be finished and would
+    be left behind as debris. Interruptions, system errors (a full disk: free space and
+    rerun) and internal errors keep it, and so does a failure while resuming a partial
+    an earlier run wrote.
+
+    Parameters
+    ----------
+    partial : path-like
+        The partial folder this run writes (``OUT.partial``).
+    created : bool
+        Whether this run created it (not resumed from an earlier run).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "out.partial"
+    >>> p.mkdir()
+    >>> try:
+    ...     with discarded_when_refused(p, created=True):
+    ...         raise ValueError("the input has NaN pixels")
+    ... except ValueError:
+    ...     pass
+    >>> p.exists()
+    False
+    """
+    from ._atomic import remove_tree_marker_last
+    from .errors import is_user_error
+
+    try:
+        yield
+    except Exception as exc:
+        if created and is_user_error(exc) and not isinstance(exc, OSError):
+            remove_tree_marker_last(partial)
+        raise
 
 
 def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
