@@ -612,3 +612,14 @@ def test_output_named_like_another_outputs_bookkeeping_is_refused(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "kept for the bookkeeping" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_edges_predict_does_not_warn_about_its_own_intermediate_store(tmp_path, capsys):
+    """Every `srmat edges predict` printed `warning: out.partial/stacked.ome.zarr: 2
+    channels that are not grey or RGB; only channel 0 is used ...`: the reader's channel
+    rule told about the command's own (prob, uncertainty) store, not about the user's
+    image."""
+    rc, _, err = _run(["edges", "predict", _png(tmp_path / "in.png"), "--out",
+                       tmp_path / "b", "--device", "cpu", "--tile", "64", "--overlap", "8"],
+                      capsys)
+    assert rc == 0 and "warning" not in err and "not grey or RGB" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -860,7 +861,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             if res is None:  # stopped: the tiling engine already yielded Stopped
                 yield Log("prediction stopped; rerun with the same out to resume")
                 return None
-            data = read_image(res).data
+            with warnings.catch_warnings():  # our own two-channel store (prob,
+                warnings.simplefilter("ignore", UserWarning)  # uncertainty), not an image:
+                data = read_image(res).data  # no "2 channels that are not grey" warning
             p_arr, u_arr = data[..., 0], data[..., 1]
             yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
             for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):
