@@ -177,10 +177,30 @@ def _run(args: argparse.Namespace) -> int:
                             threshold_rule=model.threshold_rule,
                             threshold_params=model.threshold_params)
         print_json({"images": rows, "errors": errors, "settings": settings})
+        _check_measured(rows, rc)
         return rc
     for row in rows:
         print(describe(row))
+    _check_measured(rows, rc)
     return rc
+
+
+def _check_measured(rows: list[dict], rc: int) -> None:
+    """Refuse (exit 2, after the per-image results were printed) a run in which no image
+    gave a grain size (every ``mean_intercept_px`` None: no boundary crossed, a map that
+    is not a boundary map, too coarse for the model), the rule of ``srmat heyn``
+    (``heyn._check_measured``): an exit 0 would let a script carry on as if the
+    specimen were measured. Images that could not be read already exit non-zero (``rc``).
+
+    Raises
+    ------
+    UserError
+        When every row has no grain size and ``rc`` is 0.
+    """
+    if rc or not rows or any(row["mean_intercept_px"] is not None for row in rows):
+        return
+    which = "the image gives no" if len(rows) == 1 else f"none of the {len(rows)} images gives a"
+    raise UserError(f"no grain size measured: {which} mean intercept (see the warnings)")
 
 
 def _boundary_model(checkpoint, device, tta, threshold_rule):
