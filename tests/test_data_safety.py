@@ -749,6 +749,9 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
      "argument --overlap: an integer >= 0, got -1"),
     (["demo", "--out", "{out}", "--stages", ","], "no demo stage"),
     (["demo", "--out", "{out}", "--size", "100000000"], "--size must be between 32 and 4096"),
+    # refused only after the demo folder and its micrograph were written
+    (["demo", "--out", "{out}", "--size", "64", "--device", "bogus"],
+     "srmat demo: error: unknown device 'bogus'"),
     (["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}2",
       "--max-images", "-1"], "argument --max-images: an integer >= 1, got -1"),
 ])
