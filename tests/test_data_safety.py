@@ -772,6 +772,24 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
 
 
+@pytest.mark.parametrize("extra, message", [
+    ([], "folder not found: "),  # no train/ split in --data
+    (["--sr-model", "bogus"], "unknown SR model 'bogus'"),
+])
+def test_sr_vs_original_failing_on_its_data_or_model_leaves_no_folder(tmp_path, capsys,
+                                                                      extra, message):
+    """`srmat experiment sr-vs-original --data EMPTY --out OUT` said 'folder not found:
+    EMPTY/train/images' (exit 2) but left OUT behind (its marker only): the folder was
+    created before the data and the SR model were loaded."""
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    rc = main(["experiment", "sr-vs-original", "--data", str(data), "--out",
+               str(tmp_path / "out"), "--device", "cpu", *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["sr", "run", "{image}", "{out}", "--model", "bicubic", "--tile", "0"],
      "srmat sr run: error: argument --tile: an integer >= 1, got 0"),
