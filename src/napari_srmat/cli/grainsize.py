@@ -35,6 +35,7 @@ def _scale_arg(text: str) -> float | None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+    from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 
     p = sub.add_parser(
         "grain-size",
@@ -72,8 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "triple points, planimetric Jeffries count, distributions, several "
                         "fields with 95%% CI and %%RA; docs/standards.md). Output: one field "
                         "per image and a specimen summary")
-    p.add_argument("--rule", choices=("e112", "iso643", "e1382"), default="e112",
-                   help="planimetric counting rule (with --method)")
+    p.add_argument("--rule", choices=PLANIMETRIC_RULES, default=None,
+                   help=f"planimetric counting rule (with --method; default "
+                        f"{PLANIMETRIC_RULES[0]})")
     p.add_argument("--twins", nargs="+", default=None, metavar="MASK",
                    help="annealing-twin masks, excluded from the counts (with --method "
                         "--mask; one for all images or one per image)")
@@ -113,6 +115,7 @@ def describe(row: dict) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from ..jobs import run_job
+    from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 
     if args.mask and (args.checkpoint or args.tta or args.threshold_rule
                       or args.inference_scale is not None):
@@ -120,6 +123,9 @@ def _run(args: argparse.Namespace) -> int:
                         "images, not --mask")
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
+    if args.rule is not None and not args.method:  # it would be ignored without a word
+        raise UserError("--rule is the counting rule of --method: give --method too")
+    args.rule = args.rule or PLANIMETRIC_RULES[0]
     if args.pattern is None:
         args.pattern = "grid" if args.method else "random"
     twins = _per_image(args.twins, args.images, "--twins")
