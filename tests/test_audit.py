@@ -275,6 +275,39 @@ def test_session_bad_verdict_and_ids(tmp_path):
         s.decide("real", candidate_id=99)
 
 
+@pytest.mark.parametrize("key, value, told", [
+    ("decisions", [1], "'list' object has no attribute 'items'"),
+    ("total_boundary_length_px", "x", "total_boundary_length_px must be a number >= 0"),
+    ("scale", -3, "scale must be an integer >= 1, got -3"),
+    ("sr_shape", "x", "sr_shape must be [height, width]"),
+    ("pixel_size_um", -1, "pixel_size_um must be a finite positive number"),
+    ("position", -1, "position must be an integer >= 0"),
+])
+def test_malformed_session_fields_are_one_error_naming_the_file(tmp_path, capsys, key, value,
+                                                                told):
+    """A session JSON with "decisions": [1] or a text total_boundary_length_px crashed
+    `srmat audit report` ('internal error: AttributeError' / 'TypeError', exit 1); a
+    negative scale, a text sr_shape or a negative pixel size failed later without naming
+    the file ('negative dimensions are not allowed'). All are a malformed session."""
+    from napari_srmat.cli import main
+
+    _, _, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    d = json.loads(path.read_text())
+    d[key] = value
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(AuditFileError) as info:
+        AuditSession.load(bad)
+    assert str(info.value).startswith(f"{bad}: malformed audit session: ")
+    assert told in str(info.value)
+    rc = main(["audit", "report", str(bad), "--out", str(tmp_path / "r.md")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and told in err and "Traceback" not in err
+    assert not (tmp_path / "r.md").exists()
+
+
 def test_corrupt_and_mismatched_files(tmp_path):
     lr, sr, s = _session(tmp_path)
     path = tmp_path / "audit.json"
