@@ -494,6 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if argv is None and not args.debug:  # the console: warnings on one line, no source
         _one_line_warnings(where)
+        _quiet_pending_task_debris()
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
@@ -558,6 +559,30 @@ def _stdout_closed() -> bool:
     os.dup2(devnull, fd)
     os.close(devnull)
     return True
+
+
+#: What asyncio logs, at exit, of each read zarr still had in flight when one of them
+#: failed (a damaged chunk): ``Task was destroyed but it is pending!`` and the task.
+PENDING_TASK_DEBRIS = "Task was destroyed but it is pending"
+
+
+class _PendingTaskDebris:
+    """A logging filter that drops asyncio's :data:`PENDING_TASK_DEBRIS` records."""
+
+    def filter(self, record) -> bool:
+        return PENDING_TASK_DEBRIS not in record.getMessage()
+
+
+def _quiet_pending_task_debris() -> None:
+    """Keep the error of a damaged Zarr chunk one line: zarr reads chunks as concurrent
+    asyncio tasks, and when one fails the others are left pending; at exit asyncio logs
+    each of them with its repr (a dozen lines after the error). They are debris of the
+    failed read, not news; ``srmat --debug`` keeps them."""
+    import logging
+
+    log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _PendingTaskDebris) for f in log.filters):
+        log.addFilter(_PendingTaskDebris())
 
 
 def _one_line_warnings(where: str | Callable[[], str]) -> None:
