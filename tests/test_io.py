@@ -733,3 +733,24 @@ def test_scale_transformations_given_by_path_are_not_damage(tmp_path):
     g.attrs["multiscales"] = [{"version": "0.4", "axes": ["y", "x"], "datasets": [
         {"path": "0", "coordinateTransformations": [{"type": "scale", "path": "s"}]}]}]
     assert read_image(path).data.shape == (16, 16)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, "U3"])
+def test_files_whose_pixels_are_not_numbers_are_a_read_error(tmp_path, capsys, dtype):
+    """A Zarr array (or .npy mask) of complex numbers or text was read, and the pixel rule
+    refused it later as a programming error: `srmat heyn`/`sr run` said 'internal error:
+    TypeError: ... has dtype complex64' (exit 1). It is the file's fault: one
+    ImageReadError naming the file, exit 2."""
+    from napari_srmat.io import read_mask
+
+    z = zarr.open_array(str(tmp_path / "a.zarr"), mode="w", shape=(16, 16), dtype=dtype,
+                        zarr_format=2)
+    np.save(tmp_path / "m.npy", np.zeros((16, 16), dtype))
+    for path, read in ((tmp_path / "a.zarr", read_image), (tmp_path / "m.npy", read_mask)):
+        with pytest.raises(ImageReadError, match=f"^{path}: pixels of dtype .* are not an "
+                           "image"):
+            read(path)
+        assert cli_main(["heyn", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "internal error" not in err and str(path) in err
+    assert z.shape == (16, 16)

@@ -305,6 +305,16 @@ def _pixel_dtype(arr: Any, name: str) -> Any:
     return arr
 
 
+def check_file_pixels(path: Path, dtype: Any) -> None:
+    """Refuse a file whose pixels are not bool, integer or float (:data:`_PIXEL_KINDS`):
+    the file's fault, an :class:`ImageReadError` naming it (an array of such values
+    passed in code is a ``TypeError``, :func:`_pixel_dtype`)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in _PIXEL_KINDS:
+        raise ImageReadError(f"{path}: pixels of dtype {dtype} are not an image (bool, "
+                             "integer or float; complex, string and other dtypes are not)")
+
+
 def path_arg(path: Any, func: str, *, example: str = "scan.tif",
              hint: str = "pass an array straight to the analysis functions "
              "(super_resolve, measure_grain_size, ...)") -> Path:
@@ -1140,7 +1150,8 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     Raises
     ------
     ImageReadError
-        If the file is missing, truncated, corrupt or of an unsupported kind.
+        If the file is missing, truncated, corrupt or of an unsupported kind, or its
+        pixels are not bool, integer or float (a Zarr array of complex numbers or text).
     TypeError
         ``path`` is not a ``str`` or path-like (e.g. an array: it needs no reading).
 
@@ -1156,6 +1167,7 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     with warnings.catch_warnings(), _quiet_tifffile():  # the readers' libraries' own
         warnings.simplefilter("ignore")  # warnings and log lines are noise here
         micrograph = _read_by_format(path, fmt, chunks)
+    check_file_pixels(path, micrograph.data.dtype)
     channels = channel_rule_note(micrograph.data.shape if micrograph.axes == "YXC" else (),
                                  source=str(path))
     if channels:
