@@ -336,6 +336,36 @@ def test_a_second_run_into_the_same_output_is_refused(tmp_path, capsys):
     rc, _, err = _run([*SR, inp, out, *FAST], capsys)
     assert rc == 0, err
     assert out.is_dir() and not Path(f"{out}.lock").exists()
+    # an empty one (killed between creating and writing it) too
+    out2 = tmp_path / "out2.zarr"
+    Path(f"{out2}.lock").write_text("")
+    assert _run([*SR, inp, out2, *FAST], capsys)[0] == 0
+    assert not Path(f"{out2}.lock").exists()
+
+
+def test_a_file_of_the_users_named_like_the_lock_is_never_touched(tmp_path, capsys):
+    """`srmat sr run in.png out.ome.zarr` beside a file of the user's named
+    out.ome.zarr.lock truncated it, wrote its owner record into it and deleted it on
+    release; a folder of that name failed with 'out.ome.zarr.lock: Is a directory' (exit 1).
+    The lock is taken only over a lock file of ours."""
+    inp = _png(tmp_path / "in.png")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    (tmp_path / "f.zarr.lock").write_text("my notes on the run")
+    (tmp_path / "d.zarr.lock").mkdir()
+    (tmp_path / "d.zarr.lock" / "a.txt").write_text("mine")
+    (tmp_path / "l.zarr.lock").symlink_to(notes)
+    (tmp_path / "j.zarr.lock").write_text(json.dumps({"mine": 1}))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for name in ("f", "d", "l", "j"):
+        out = tmp_path / f"{name}.zarr"
+        rc, _, err = _run([*SR, inp, out, *FAST], capsys)
+        assert rc == 2 and _one_error_line(err), name
+        assert (f"{out}.lock exists and was not written by napari-srmat" in err), name
+        assert not out.exists() and not Path(f"{out}.partial").exists()
+        with pytest.raises(OutputError, match="was not written by napari-srmat"):
+            OutputLock(out).acquire()
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 # --------------------------------------------------------------------------- 5: OS errors

@@ -808,6 +808,7 @@ class OutputLock:
         if self._fd is not None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_ours()
         for _ in range(10):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -834,6 +835,30 @@ class OutputLock:
             self._fd = fd
             return self
         raise OutputLockedError(f"could not lock {self.target}: the lock file keeps changing")
+
+    def _check_ours(self) -> None:
+        """Refuse a ``PATH.lock`` that is not a lock file of ours: the lock is opened for
+        writing (truncated and rewritten) and removed on release, so a file of the user's
+        that happens to have the name (or a folder, or a link to another file) would be
+        lost. Ours is a regular file holding our owner record, or empty (a process killed
+        between creating and writing it)."""
+        path = self.path
+        if not (path.exists() or path.is_symlink()):
+            return
+        ours = False
+        if path.is_file() and not path.is_symlink():
+            try:
+                text = path.read_text()
+                info = json.loads(text) if text.strip() else {}
+                ours = not text.strip() or (isinstance(info, dict)
+                                            and {"pid", "host"} <= info.keys())
+            except (OSError, ValueError):
+                ours = False
+        if not ours:
+            raise OutputError(
+                f"{path} exists and was not written by napari-srmat (the lock of the output "
+                f"{self.target.name}); it will not be touched: move it away or choose "
+                "another output")
 
     def release(self) -> None:
         if self._fd is None:
