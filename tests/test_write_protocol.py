@@ -653,3 +653,21 @@ def test_edges_predict_does_not_warn_about_its_own_intermediate_store(tmp_path, 
                        tmp_path / "b", "--device", "cpu", "--tile", "64", "--overlap", "8"],
                       capsys)
     assert rc == 0 and "warning" not in err and "not grey or RGB" not in err
+
+
+def test_a_file_of_the_users_named_like_the_partial_is_refused_in_one_line(tmp_path, capsys):
+    """A file (not a folder) of the user's named out.zarr.partial made `srmat sr run` and
+    `srmat edges predict` fail with 'out.zarr.partial: Not a directory' (exit 1, an
+    internal-looking system error); it is refused as not ours, and left as it was."""
+    inp = _png(tmp_path / "in.png")
+    (tmp_path / "a.zarr.partial").write_text("mine")
+    (tmp_path / "b.partial").write_text("mine")
+    for argv, staging in (([*SR, inp, tmp_path / "a.zarr", *FAST], "a.zarr.partial"),
+                          (["edges", "predict", inp, "--out", tmp_path / "b", "--tile", "64",
+                            "--overlap", "16", "--device", "cpu"], "b.partial")):
+        rc, _, err = _run(argv, capsys)
+        assert rc == 2 and _one_error_line(err)
+        assert f"{staging} exists and was not written by napari-srmat" in err
+        assert (tmp_path / staging).read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zarr.partial", "b.partial",
+                                                          "in.png"]

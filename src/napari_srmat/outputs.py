@@ -585,8 +585,12 @@ def only_creation_debris(path: str | os.PathLike, names: Iterable[str] = ()) -> 
     """Whether folder ``path`` is empty or holds only temporary files of our marker (and
     of the bookkeeping files ``names``): what a run killed while creating it leaves.
 
-    Such a folder is ours to start over; anything else in it makes it the user's.
+    Such a folder is ours to start over; anything else in it makes it the user's, and so
+    does ``path`` being a file rather than a folder.
     """
+    path = Path(path)
+    if not path.is_dir():
+        return False
     prefixes = tuple(f".{n}." for n in (MARKER_NAME, *names))
     return all(e.is_file() and e.name.startswith(prefixes) and e.name.endswith(".tmp")
                for e in os.scandir(path))
