@@ -206,3 +206,24 @@ def test_asyncio_debris_of_a_failed_zarr_read_is_not_printed(caplog):
         assert [r.getMessage() for r in caplog.records] == ["Unclosed client session"]
     finally:
         log.filters[:] = before
+
+
+@pytest.mark.parametrize("argv, line", [
+    ([], "srmat: error: give COMMAND: demo, info, synth, heyn, grain-size, eval-maps, sr, "
+         "plan-rescan, register, edges, experiment or audit (see `srmat --help`)"),
+    (["edges"], "srmat edges: error: give ACTION: train, pretrain, predict or eval "
+                "(see `srmat edges --help`)"),
+    (["audit"], "srmat audit: error: give ACTION: candidates or report "
+                "(see `srmat audit --help`)"),
+    (["experiment"], "srmat experiment: error: give NAME: sr-vs-original or three-arm "
+                     "(see `srmat experiment --help`)"),
+    (["sr"], "srmat sr: error: give ACTION: run, train, models or eval "
+             "(see `srmat sr --help`)"),
+])
+def test_a_command_without_its_action_is_one_error_line(capsys, argv, line):
+    """`srmat edges` (audit, experiment, srmat alone) printed the whole help on stdout and
+    exited 2 with nothing on stderr; `srmat sr` printed it on stderr: a script saw a
+    failure without an error. Now one line on stderr, as argparse's errors."""
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == line + "\n"

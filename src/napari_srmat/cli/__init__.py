@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
-           "error_line", "check_tile_flags", "command_name"]
+           "error_line", "check_tile_flags", "command_name", "missing_action"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -274,6 +274,34 @@ def threshold_rule_arg(parser: argparse.ArgumentParser) -> None:
                              f"global); one of {', '.join(RULES)}")
 
 
+def missing_action(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command given without its action or subcommand (``srmat edges``,
+    ``srmat``): one error line naming the choices, with a pointer to ``--help``, exit 2,
+    as argparse's own errors (it printed the whole help instead, on stdout for some
+    commands and on stderr for others, and no error line).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser (with its subparsers added).
+
+    Returns
+    -------
+    callable
+        ``args -> 2``, for ``parser.set_defaults(func=...)``.
+    """
+
+    def handler(args: argparse.Namespace | None = None) -> int:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        names = list(sub.choices)
+        listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+        print(f"{parser.prog}: error: give {sub.metavar or 'an action'}: {listed} "
+              f"(see `{parser.prog} --help`)", file=sys.stderr)
+        return 2
+
+    return handler
+
+
 def seed_arg(text: str) -> int:
     """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
     error names the flag."""
@@ -486,8 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+        return missing_action(parser)(args)
 
     def where() -> str:  # read when needed: `srmat sr` names its action once it parses it
         return command_name(args)
