@@ -170,6 +170,33 @@ def test_bad_numbers_are_refused(kw, match):
         find_candidates(np.zeros((32, 32), np.uint8), np.zeros((64, 64), np.uint8), **kw)
 
 
+@pytest.mark.parametrize("which", ["lr", "sr"])
+def test_nan_pixels_are_told_as_nan_not_as_a_mismatched_pair(pair, which, tmp_path, capsys):
+    """With Inf and -Inf pixels (or many NaN) the data-consistency floor estimated first
+    came out above 1 and `srmat audit candidates` said 'degrade(sr) does not match lr
+    anywhere ... is sr the super-resolution of this lr?', after a warning 'invalid value
+    encountered in reduce': the estimate refuses such pixels as the tile loop does."""
+    import tifffile
+
+    from napari_srmat.cli import main
+
+    lr, hr, _ = pair
+    kw = {"lr": lr.astype(np.float32) / 255, "sr": hr.astype(np.float32) / 255}
+    kw[which][:, :8] = np.inf
+    kw[which][:, 8:16] = -np.inf
+    with pytest.raises(AuditInputError, match=f"^{which} has NaN or Inf pixels"):
+        find_candidates(kw["lr"], kw["sr"])
+    for name, arr in kw.items():
+        tifffile.imwrite(tmp_path / f"{name}.tif", arr)
+    rc = main(["audit", "candidates", str(tmp_path / "lr.tif"), str(tmp_path / "sr.tif"),
+               "--out", str(tmp_path / "a.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and "warning" not in err
+    assert err.splitlines()[-1].startswith(
+        f"srmat audit candidates: error: {which} has NaN or Inf pixels")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.tif", "sr.tif"]
+
+
 def test_scale_must_be_an_integer_and_an_inconsistent_pair_is_named():
     """scale=2.5 / "4" / 0 were cast with int() ("sr shape ... is not lr shape ... x scale
     2", a scale the user did not give); an SR that matches its LR nowhere (a mask
@@ -246,6 +273,39 @@ def test_session_bad_verdict_and_ids(tmp_path):
         s.decide("maybe")
     with pytest.raises(ValueError, match="no candidate"):
         s.decide("real", candidate_id=99)
+
+
+@pytest.mark.parametrize("key, value, told", [
+    ("decisions", [1], "'list' object has no attribute 'items'"),
+    ("total_boundary_length_px", "x", "total_boundary_length_px must be a number >= 0"),
+    ("scale", -3, "scale must be an integer >= 1, got -3"),
+    ("sr_shape", "x", "sr_shape must be [height, width]"),
+    ("pixel_size_um", -1, "pixel_size_um must be a finite positive number"),
+    ("position", -1, "position must be an integer >= 0"),
+])
+def test_malformed_session_fields_are_one_error_naming_the_file(tmp_path, capsys, key, value,
+                                                                told):
+    """A session JSON with "decisions": [1] or a text total_boundary_length_px crashed
+    `srmat audit report` ('internal error: AttributeError' / 'TypeError', exit 1); a
+    negative scale, a text sr_shape or a negative pixel size failed later without naming
+    the file ('negative dimensions are not allowed'). All are a malformed session."""
+    from napari_srmat.cli import main
+
+    _, _, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    d = json.loads(path.read_text())
+    d[key] = value
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(AuditFileError) as info:
+        AuditSession.load(bad)
+    assert str(info.value).startswith(f"{bad}: malformed audit session: ")
+    assert told in str(info.value)
+    rc = main(["audit", "report", str(bad), "--out", str(tmp_path / "r.md")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and told in err and "Traceback" not in err
+    assert not (tmp_path / "r.md").exists()
 
 
 def test_corrupt_and_mismatched_files(tmp_path):

@@ -749,6 +749,9 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
      "argument --overlap: an integer >= 0, got -1"),
     (["demo", "--out", "{out}", "--stages", ","], "no demo stage"),
     (["demo", "--out", "{out}", "--size", "100000000"], "--size must be between 32 and 4096"),
+    # refused only after the demo folder and its micrograph were written
+    (["demo", "--out", "{out}", "--size", "64", "--device", "bogus"],
+     "srmat demo: error: unknown device 'bogus'"),
     (["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}2",
       "--max-images", "-1"], "argument --max-images: an integer >= 1, got -1"),
 ])
@@ -767,6 +770,24 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "folder not found: "),  # no train/ split in --data
+    (["--sr-model", "bogus"], "unknown SR model 'bogus'"),
+])
+def test_sr_vs_original_failing_on_its_data_or_model_leaves_no_folder(tmp_path, capsys,
+                                                                      extra, message):
+    """`srmat experiment sr-vs-original --data EMPTY --out OUT` said 'folder not found:
+    EMPTY/train/images' (exit 2) but left OUT behind (its marker only): the folder was
+    created before the data and the SR model were loaded."""
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    rc = main(["experiment", "sr-vs-original", "--data", str(data), "--out",
+               str(tmp_path / "out"), "--device", "cpu", *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -102,11 +102,21 @@ def test_pretraining_learns_and_its_checkpoint_starts_a_boundary_run(tmp_path):
 
 
 def test_pretraining_refuses_bad_input_and_writes_nothing(tmp_path):
+    import dask.array as da
+
     with pytest.raises(ValueError, match="no images"):
         jobs.run_job(masked_pretrain_job({"images": [], "out": str(tmp_path / "a")}))
     with pytest.raises(ValueError, match="smaller than the crop"):
         jobs.run_job(masked_pretrain_job({"images": _images(1, 16), "out": str(tmp_path / "b"),
                                           "crop": 32, "patch": 8}))
+    # NaN or Inf pixels (here outside most crops: refused whatever the seed draws)
+    nan = _images(1, 64)[0].astype(np.float32) / 255
+    nan[63, 63] = np.nan
+    for images in ([nan], [da.from_array(nan, chunks=16)]):
+        with pytest.raises(ValueError, match="^image 0 has NaN or infinite pixels"):
+            jobs.run_job(masked_pretrain_job({"images": images, "out": str(tmp_path / "n"),
+                                              "crop": 32, "patch": 8}))
+    assert not (tmp_path / "n").exists()
     (tmp_path / "exists").mkdir()
     with pytest.raises(ValueError, match="already exists"):
         jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / "exists")}))

@@ -465,6 +465,32 @@ def test_cli_bad_image_among_good_ones_keeps_the_good_results(tmp_path, capsys, 
         assert all("ℓ̄ = " in line for line in lines)
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_exits_2_when_no_image_gives_a_grain_size(tmp_path, capsys, as_json):
+    """`srmat grain-size black.png` printed 'black.png: no grain size reported (see the
+    warnings)' and exited 0, so a script carried on as if the specimen were measured
+    (`srmat heyn` of the same empty mask exits 2). The rows are still printed, then one
+    error line; a set in which some images give a grain size is measured (exit 0)."""
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((96, 96), np.uint8)).save(empty)
+    ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=1)
+    good = tmp_path / "m.png"
+    Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(good)
+    flag = ["--json"] if as_json else []
+    assert main(["grain-size", "--mask", str(empty), str(empty), *flag]) == 2
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert errors == ["srmat grain-size: error: no grain size measured: none of the 2 images "
+                      "gives a mean intercept (see the warnings)"]
+    assert err.splitlines()[-1] == errors[0] and "Traceback" not in err
+    if as_json:
+        assert [r["mean_intercept_px"] for r in json.loads(out)["images"]] == [None, None]
+    else:
+        assert out.count("no grain size reported") == 2
+    assert main(["grain-size", "--mask", str(empty), str(good), *flag]) == 0
+    capsys.readouterr()
+
+
 def test_cli_json_errors_empty_when_all_measured(tmp_path, capsys):
     ms = generate_microstructure((96, 96), mean_grain_size_px=16, seed=1)
     p = tmp_path / "m.png"

@@ -152,3 +152,21 @@ def test_method_field_says_why_its_pixel_size_was_not_used(tmp_path, capsys):
     f = json.loads(capsys.readouterr().out)["images"][0]
     assert f["astm_g"] is None and f["pixel_size_um"] is None
     assert any("pixels are not square (X 0.5 µm, Y 0.25 µm)" in w for w in f["warnings"])
+
+
+def test_rule_without_method_is_refused_not_ignored(tmp_path, capsys):
+    """`srmat grain-size m.png --mask --rule iso643` measured the mean intercept and
+    ignored the counting rule without a word (its default hid whether it was given)."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[::8] = mask[:, ::8] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    assert main(["grain-size", str(tmp_path / "m.png"), "--mask", "--rule", "iso643"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("srmat grain-size: error: --rule is the counting rule of "
+                                 "--method: give --method too\n")
+    args = ["grain-size", str(tmp_path / "m.png"), "--mask", "--method", "planimetric",
+            "--pixel-size-um", "1", "--json"]
+    assert main(args) == 0  # the default rule: e112
+    assert json.loads(capsys.readouterr().out)["images"][0]["standard"].startswith("ASTM E112")
+    assert main([*args, "--rule", "iso643"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"][0]["standard"].startswith("ISO 643")

@@ -401,3 +401,39 @@ def test_mid_grey_check_reads_a_lazy_mask_once_and_in_bounded_memory(monkeypatch
     finally:
         tracemalloc.stop()
     assert peak < m.nbytes // 2
+
+
+def test_bad_segment_files_are_one_error_naming_the_file(tmp_path, capsys):
+    """`srmat heyn --pattern segments --segments` of a folder said 'segments file not
+    found', of a binary file `'utf-8' codec can't decode byte 0x89` (no file named), of
+    `{"segments": 5}` 'internal error: TypeError: 'int' object is not iterable' (exit 1),
+    and a bad polyline did not say which file it was in."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    (tmp_path / "dir.json").mkdir()
+    (tmp_path / "bin.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (tmp_path / "bin.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (tmp_path / "five.json").write_text('{"segments": 5}')
+    (tmp_path / "text.json").write_text('"segments"')
+    (tmp_path / "poly.json").write_text('[[["a", "b"], [1, 1]]]')
+    cases = {"dir.json": "is a folder, not a segments file (.json or .csv)",
+             "bin.json": "not a text file", "bin.csv": "not a text file",
+             "five.json": "segments must be a list of polylines",
+             "text.json": "segments must be a list of polylines",
+             "poly.json": "segment 0 is not numeric"}
+    mask = np.zeros((32, 32), np.uint8)
+    mask[::4] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    for name, told in cases.items():
+        path = tmp_path / name
+        with pytest.raises(HeynError) as info:
+            load_segments(path)
+        assert str(info.value).startswith(str(path)) and told in str(info.value), name
+        rc = main(["heyn", str(tmp_path / "m.png"), "--pattern", "segments", "--segments",
+                   str(path)])
+        err = capsys.readouterr().err
+        assert rc == 2 and err == f"srmat heyn: error: {info.value}\n", name
+    with pytest.raises(FileNotFoundError, match="segments file not found"):
+        load_segments(tmp_path / "missing.json")

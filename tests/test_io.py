@@ -693,3 +693,64 @@ def test_write_ome_zarr_keeps_non_square_pixels_per_axis(tmp_path):
     assert near.square_pixels and near.pixel_size_um == pytest.approx(0.501)
     with pytest.raises(ValueError, match=r"\(Y, X\) pair"):
         write_ome_zarr(img, tmp_path / "three.ome.zarr", pixel_size_um=(0.5, 0.5, 0.5))
+
+
+@pytest.mark.parametrize("multiscales, told", [
+    ("garbage", 'expected a list of objects, got "garbage"'),
+    (["garbage"], "expected a list of objects"),
+    ({"a": 1}, "expected a list of objects"),
+    ([{"datasets": [1, 2]}], "'datasets' must be objects with a 'path'"),
+    ([{"axes": [1, 2], "datasets": [{"path": "0"}]}], "'axes' must be names or objects"),
+    ([{"axes": ["y", "x"], "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": "x"}]}]}],
+     "bad 'coordinateTransformations'"),
+    ([{"datasets": [{"path": "missing"}]}], "dataset 'missing' is missing"),
+])
+def test_damaged_multiscales_metadata_is_a_read_error(tmp_path, multiscales, told):
+    """An OME-Zarr whose 'multiscales' attribute was not a list of objects (or whose
+    datasets, axes or transformations were of the wrong kind) crashed every command that
+    read it: `srmat info` said 'internal error: AttributeError: 'str' object has no
+    attribute 'get'' (exit 1), a missing dataset 'internal error: KeyError'. It is the
+    file's fault: one ImageReadError naming the file, exit 2."""
+    for key in ("multiscales", "ome"):  # NGFF 0.4 (Zarr v2) and 0.5 (under "ome")
+        path = tmp_path / f"{key}.ome.zarr"
+        g = zarr.open_group(str(path), mode="w", zarr_format=2)
+        g.create_array("0", shape=(16, 16), dtype="u1")
+        g.attrs[key] = multiscales if key == "multiscales" else {
+            "version": "0.5", "multiscales": multiscales}
+        with pytest.raises(ImageReadError) as info:
+            read_image(path)
+        assert str(path) in str(info.value) and told in str(info.value)
+        assert cli_main(["info", str(path)]) == 2
+
+
+def test_scale_transformations_given_by_path_are_not_damage(tmp_path):
+    """NGFF lets a transformation name a file of values ("path") instead of "scale": such
+    a store is read (without a pixel size), not refused as damaged."""
+    path = tmp_path / "p.ome.zarr"
+    g = zarr.open_group(str(path), mode="w", zarr_format=2)
+    g.create_array("0", shape=(16, 16), dtype="u1")
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": ["y", "x"], "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "path": "s"}]}]}]
+    assert read_image(path).data.shape == (16, 16)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, "U3"])
+def test_files_whose_pixels_are_not_numbers_are_a_read_error(tmp_path, capsys, dtype):
+    """A Zarr array (or .npy mask) of complex numbers or text was read, and the pixel rule
+    refused it later as a programming error: `srmat heyn`/`sr run` said 'internal error:
+    TypeError: ... has dtype complex64' (exit 1). It is the file's fault: one
+    ImageReadError naming the file, exit 2."""
+    from napari_srmat.io import read_mask
+
+    z = zarr.open_array(str(tmp_path / "a.zarr"), mode="w", shape=(16, 16), dtype=dtype,
+                        zarr_format=2)
+    np.save(tmp_path / "m.npy", np.zeros((16, 16), dtype))
+    for path, read in ((tmp_path / "a.zarr", read_image), (tmp_path / "m.npy", read_mask)):
+        with pytest.raises(ImageReadError, match=f"^{path}: pixels of dtype .* are not an "
+                           "image"):
+            read(path)
+        assert cli_main(["heyn", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "internal error" not in err and str(path) in err
+    assert z.shape == (16, 16)

@@ -179,6 +179,34 @@ def test_cli_json_is_strict_json_without_nan_or_infinity(tmp_path, capsys):
         "a": None, "b": [1.0, None], "c": [None]}
 
 
+@pytest.mark.parametrize("which", ["hr", "sr", "lr"])
+def test_nan_or_inf_pixels_are_refused_not_scored(tmp_path, capsys, which):
+    """`srmat sr eval nan.tif nan.tif` printed psnr_y nan, ssim_y nan, ... and exited 0:
+    a float image with NaN or Inf pixels has no fidelity; it is refused (exit 2, one
+    line naming which image), as every other command refuses such pixels."""
+    import tifffile
+
+    from napari_srmat.cli import main
+
+    img = _micrograph(64)[..., 0].astype(np.float32)
+    bad = img.copy()
+    bad[4, 8] = np.nan if which != "sr" else np.inf  # on the LR grid too
+    for name, arr in (("good", img), ("bad", bad), ("lr_good", img[::4, ::4]),
+                      ("lr_bad", bad[::4, ::4])):
+        tifffile.imwrite(tmp_path / f"{name}.tif", arr)
+    hr, sr = ("bad" if which == "hr" else "good"), ("bad" if which == "sr" else "good")
+    argv = ["sr", "eval", str(tmp_path / f"{hr}.tif"), str(tmp_path / f"{sr}.tif")]
+    if which == "lr":
+        argv += ["--lr", str(tmp_path / "lr_bad.tif")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"srmat sr eval: error: {which} has NaN or Inf pixels")
+    with pytest.raises(ValueError, match=f"^{which} has NaN or Inf pixels"):
+        m.evaluate_sr_pair(bad if which == "hr" else img, bad if which == "sr" else img, 4,
+                           lr=bad[::4, ::4] if which == "lr" else None)
+
+
 def test_evaluation_records_the_degradation_recipe_and_checks_shapes():
     hr = _micrograph()
     recipe = {"recipe": {"mode": "classical"}, "source": "--degradation"}

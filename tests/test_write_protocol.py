@@ -411,6 +411,36 @@ def test_a_second_run_into_the_same_output_is_refused(tmp_path, capsys):
     rc, _, err = _run([*SR, inp, out, *FAST], capsys)
     assert rc == 0, err
     assert out.is_dir() and not Path(f"{out}.lock").exists()
+    # an empty one (killed between creating and writing it) too
+    out2 = tmp_path / "out2.zarr"
+    Path(f"{out2}.lock").write_text("")
+    assert _run([*SR, inp, out2, *FAST], capsys)[0] == 0
+    assert not Path(f"{out2}.lock").exists()
+
+
+def test_a_file_of_the_users_named_like_the_lock_is_never_touched(tmp_path, capsys):
+    """`srmat sr run in.png out.ome.zarr` beside a file of the user's named
+    out.ome.zarr.lock truncated it, wrote its owner record into it and deleted it on
+    release; a folder of that name failed with 'out.ome.zarr.lock: Is a directory' (exit 1).
+    The lock is taken only over a lock file of ours."""
+    inp = _png(tmp_path / "in.png")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    (tmp_path / "f.zarr.lock").write_text("my notes on the run")
+    (tmp_path / "d.zarr.lock").mkdir()
+    (tmp_path / "d.zarr.lock" / "a.txt").write_text("mine")
+    (tmp_path / "l.zarr.lock").symlink_to(notes)
+    (tmp_path / "j.zarr.lock").write_text(json.dumps({"mine": 1}))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for name in ("f", "d", "l", "j"):
+        out = tmp_path / f"{name}.zarr"
+        rc, _, err = _run([*SR, inp, out, *FAST], capsys)
+        assert rc == 2 and _one_error_line(err), name
+        assert (f"{out}.lock exists and was not written by napari-srmat" in err), name
+        assert not out.exists() and not Path(f"{out}.partial").exists()
+        with pytest.raises(OutputError, match="was not written by napari-srmat"):
+            OutputLock(out).acquire()
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 # --------------------------------------------------------------------------- 5: OS errors
@@ -498,15 +528,41 @@ def test_nan_and_inf_are_refused_never_written(tmp_path, capsys):
         tiled_apply(img, lambda b: b)
     tifffile.imwrite(tmp_path / "nan.tif", img)
     rc, _, err = _run([*SR, tmp_path / "nan.tif", tmp_path / "o.zarr", *FAST], capsys)
-    assert rc == 2 and "NaN or Inf" in err
-    assert not (tmp_path / "o.zarr").exists()
-    # a model that returns NaN: nothing written
+    assert rc == 2 and "NaN or Inf" in err and _one_error_line(err)
+    # nothing left behind: the partial could never be finished with this input
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.tif"]
+    # a model that returns NaN: nothing written, nothing left
     good = np.random.default_rng(1).random((64, 64)).astype(np.float32)
     with pytest.raises(TilingError, match="model returned NaN"):
         tiled_apply(good, lambda b: b * np.nan, out=tmp_path / "m.zarr", tile=32, overlap=4)
-    assert not (tmp_path / "m.zarr").exists()
-    done = Path(f"{tmp_path / 'm.zarr'}.partial") / ".srmat_done"
-    assert not any(done.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.tif"]
+
+
+def test_a_run_refused_on_its_input_leaves_no_partial(tmp_path, capsys):
+    """`srmat sr run nan.tif out.ome.zarr` and `srmat edges predict nan.tif --out b` said
+    the input has NaN pixels (exit 2) but left `out.ome.zarr.partial` (`b.partial`) behind:
+    a partial no rerun could finish (the same input fails the same way, a fixed one is
+    another input). A partial an earlier run wrote is kept (a failure while resuming it),
+    and so is one stopped by a system error or an interrupt (tested with the faults)."""
+    import tifffile
+
+    from napari_srmat.outputs import discarded_when_refused
+
+    img = np.random.default_rng(0).random((40, 40)).astype(np.float32)
+    img[30, 5] = np.inf
+    tifffile.imwrite(tmp_path / "inf.tif", img)
+    rc, _, err = _run(["edges", "predict", tmp_path / "inf.tif", "--out", tmp_path / "b",
+                       "--device", "cpu", "--tile", "64", "--overlap", "8"], capsys)
+    assert rc == 2 and "NaN or Inf" in err and _one_error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inf.tif"]
+    # an earlier run's partial (created=False) and other errors keep the partial
+    kept = tmp_path / "kept.partial"
+    kept.mkdir()
+    for created, exc in ((False, ValueError("bad input")), (True, OSError(28, "disk full")),
+                         (True, RuntimeError("bug")), (True, KeyboardInterrupt())):
+        with pytest.raises(type(exc)), discarded_when_refused(kept, created=created):
+            raise exc
+        assert kept.is_dir()
 
 
 # --------------------------------------------------------------------------- CLI errors
@@ -690,3 +746,32 @@ def test_links_and_foreign_files_beside_the_output_are_refused_untouched(tmp_pat
     rc, _, err = _run(argv, capsys)
     assert rc == 0 and out.exists() and not lock.exists()
     assert "warning" not in err  # (the two-channel staging store once drew a channel note)
+
+
+def test_edges_predict_does_not_warn_about_its_own_intermediate_store(tmp_path, capsys):
+    """Every `srmat edges predict` printed `warning: out.partial/stacked.ome.zarr: 2
+    channels that are not grey or RGB; only channel 0 is used ...`: the reader's channel
+    rule told about the command's own (prob, uncertainty) store, not about the user's
+    image."""
+    rc, _, err = _run(["edges", "predict", _png(tmp_path / "in.png"), "--out",
+                       tmp_path / "b", "--device", "cpu", "--tile", "64", "--overlap", "8"],
+                      capsys)
+    assert rc == 0 and "warning" not in err and "not grey or RGB" not in err
+
+
+def test_a_file_of_the_users_named_like_the_partial_is_refused_in_one_line(tmp_path, capsys):
+    """A file (not a folder) of the user's named out.zarr.partial made `srmat sr run` and
+    `srmat edges predict` fail with 'out.zarr.partial: Not a directory' (exit 1, an
+    internal-looking system error); it is refused as not ours, and left as it was."""
+    inp = _png(tmp_path / "in.png")
+    (tmp_path / "a.zarr.partial").write_text("mine")
+    (tmp_path / "b.partial").write_text("mine")
+    for argv, staging in (([*SR, inp, tmp_path / "a.zarr", *FAST], "a.zarr.partial"),
+                          (["edges", "predict", inp, "--out", tmp_path / "b", "--tile", "64",
+                            "--overlap", "16", "--device", "cpu"], "b.partial")):
+        rc, _, err = _run(argv, capsys)
+        assert rc == 2 and _one_error_line(err)
+        assert f"{staging} exists and was not written by napari-srmat" in err
+        assert (tmp_path / staging).read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zarr.partial", "b.partial",
+                                                          "in.png"]

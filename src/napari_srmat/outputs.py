@@ -30,7 +30,7 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ __all__ = [
     "write_marker",
     "prepare_output_dir",
     "only_creation_debris",
+    "discarded_when_refused",
     "check_output_file",
     "save_figure_png",
     "check_figure_file",
@@ -647,11 +648,60 @@ def only_creation_debris(path: str | os.PathLike, names: Iterable[str] = ()) -> 
     """Whether folder ``path`` is empty or holds only temporary files of our marker (and
     of the bookkeeping files ``names``): what a run killed while creating it leaves.
 
-    Such a folder is ours to start over; anything else in it makes it the user's.
+    Such a folder is ours to start over; anything else in it makes it the user's, and so
+    does ``path`` being a file rather than a folder.
     """
+    path = Path(path)
+    if not path.is_dir():
+        return False
     prefixes = tuple(f".{n}." for n in (MARKER_NAME, *names))
     return all(e.is_file() and e.name.startswith(prefixes) and e.name.endswith(".tmp")
                for e in os.scandir(path))
+
+
+@contextlib.contextmanager
+def discarded_when_refused(partial: str | os.PathLike, *, created: bool) -> Iterator[None]:
+    """Delete the partial output ``partial`` when the block fails on its input or
+    parameters and this run created it; re-raise the error.
+
+    A partial is kept for a rerun of the same command to resume, but an error that is
+    the input's or the parameters' (NaN pixels, a model returning a wrong shape, an
+    output that cannot fit: :func:`napari_srmat.errors.is_user_error`, an OS error
+    excepted) recurs on every rerun with the same input and parameters, and a rerun
+    with other ones may not resume it: such a partial could never be finished and would
+    be left behind as debris. Interruptions, system errors (a full disk: free space and
+    rerun) and internal errors keep it, and so does a failure while resuming a partial
+    an earlier run wrote.
+
+    Parameters
+    ----------
+    partial : path-like
+        The partial folder this run writes (``OUT.partial``).
+    created : bool
+        Whether this run created it (not resumed from an earlier run).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "out.partial"
+    >>> p.mkdir()
+    >>> try:
+    ...     with discarded_when_refused(p, created=True):
+    ...         raise ValueError("the input has NaN pixels")
+    ... except ValueError:
+    ...     pass
+    >>> p.exists()
+    False
+    """
+    from ._atomic import remove_tree_marker_last
+    from .errors import is_user_error
+
+    try:
+        yield
+    except Exception as exc:
+        if created and is_user_error(exc) and not isinstance(exc, OSError):
+            remove_tree_marker_last(partial)
+        raise
 
 
 def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
@@ -857,6 +907,7 @@ class OutputLock:
         if self._fd is not None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_ours()
         for _ in range(10):
             try:  # never through a link: the lock is truncated, written and removed
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -882,8 +933,8 @@ class OutputLock:
             if not same:  # the previous owner removed the file meanwhile: retry
                 os.close(fd)
                 continue
-            if not _is_lock_record(os.pread(fd, _MAX_LOCK_BYTES + 1, 0)):
-                os.close(fd)
+            if not _is_lock_record(os.pread(fd, _MAX_LOCK_BYTES + 1, 0)):  # replaced since
+                os.close(fd)  # _check_ours looked
                 raise OutputError(f"{self.path} exists and was not written by napari-srmat; "
                                   "it will not be touched: move it away or choose another "
                                   "output")
@@ -895,6 +946,28 @@ class OutputLock:
             self._fd = fd
             return self
         raise OutputLockedError(f"could not lock {self.target}: the lock file keeps changing")
+
+    def _check_ours(self) -> None:
+        """Refuse a ``PATH.lock`` that is not a lock file of ours: the lock is opened for
+        writing (truncated and rewritten) and removed on release, so a file of the user's
+        that happens to have the name (or a folder, or a link to another file) would be
+        lost. Ours is a regular file holding our owner record, or empty (a process killed
+        between creating and writing it)."""
+        path = self.path
+        if not (path.exists() or path.is_symlink()):
+            return
+        ours = False
+        if path.is_file() and not path.is_symlink():
+            try:
+                with path.open("rb") as fh:
+                    ours = _is_lock_record(fh.read(_MAX_LOCK_BYTES + 1))
+            except OSError:
+                ours = False
+        if not ours:
+            raise OutputError(
+                f"{path} exists and was not written by napari-srmat (the lock of the output "
+                f"{self.target.name}); it will not be touched: move it away or choose "
+                "another output")
 
     def release(self) -> None:
         if self._fd is None:

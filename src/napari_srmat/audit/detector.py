@@ -435,6 +435,18 @@ def _residual_rms(lr_t: np.ndarray, sr_t: np.ndarray, scale: int, degrade_fn: Ca
     return np.sqrt(np.mean((deg[:h, :w] - lr_t[:h, :w]) ** 2, axis=2))
 
 
+def _check_finite(tiles: dict[str, Any], rows: tuple[int, int],
+                  cols: tuple[int, int]) -> None:
+    """Refuse NaN or Inf pixels in the windows ``tiles`` (``name -> array or None``) read
+    around SR ``rows`` x ``cols``: the one rule of the floor estimate and the tile loop
+    (a NaN made the floor estimate blame the pairing: 'degrade(sr) does not match lr')."""
+    for name, t in tiles.items():
+        if t is not None and not all_finite(t):
+            raise AuditInputError(
+                f"{name} has NaN or Inf pixels (around SR rows {rows[0]}:{rows[1]}, columns "
+                f"{cols[0]}:{cols[1]}): replace them first (e.g. numpy.nan_to_num)")
+
+
 def estimate_residual_floor(lr, sr, scale: int, *, degrade_fn=None, min_floor: float = 0.01,
                             k: float = 4.0, strip: int = 512, halo: int = 32) -> float:
     """Image-adaptive data-consistency floor: ``max(min_floor, median + k * 1.4826 * MAD)``.
@@ -472,6 +484,7 @@ def estimate_residual_floor(lr, sr, scale: int, *, degrade_fn=None, min_floor: f
         py0, py1 = max(y0 - halo, 0), min(y1 + halo, H)
         sr_t = _channels_last(np.asarray(sr[py0:py1]))
         lr_t = _channels_last(np.asarray(lr[py0 // scale:py1 // scale]))
+        _check_finite({"sr": sr_t, "lr": lr_t}, (py0, py1), (0, int(sr.shape[1])))
         r = _residual_rms(lr_t, sr_t, scale, degrade_fn)
         a = (y0 - py0) // scale
         r = r[a:a + (y1 - y0) // scale]
@@ -694,11 +707,7 @@ def find_candidates_job(
             lr_t = _channels_last(_crop(lr, py0 // scale, py1 // scale,
                                         px0 // scale, px1 // scale))
             std_t = None if sr_std is None else to_float01(_crop(sr_std, py0, py1, px0, px1))
-            for name, t in (("sr", sr_t), ("lr", lr_t), ("sr_std", std_t)):
-                if t is not None and not all_finite(t):
-                    raise AuditInputError(
-                        f"{name} has NaN or Inf pixels (around SR rows {py0}:{py1}, columns "
-                        f"{px0}:{px1}): replace them first (e.g. numpy.nan_to_num)")
+            _check_finite({"sr": sr_t, "lr": lr_t, "sr_std": std_t}, (py0, py1), (px0, px1))
             m = _tile_maps(lr_t, sr_t, std_t, p, boundary_fn, degrade_fn)
             mask = m["mask"]
             linked = ndi.binary_dilation(mask, structure=link) if link is not None else mask

@@ -483,6 +483,9 @@ class AuditSession:
             raise AuditFileError(
                 f"{source}: unsupported schema_version {ver!r} (this version reads "
                 f"{SCHEMA_VERSION})")
+        from ..errors import check_number
+        from ..io import check_pixel_size
+
         try:
             cands = [Candidate.from_dict(c) for c in d["candidates"]]
             decisions = {int(k): Decision(**v) for k, v in d.get("decisions", {}).items()}
@@ -491,17 +494,25 @@ class AuditSession:
             for key in ("lr", "sr"):
                 if not str(images[key]["sha256"]).startswith("sha256:"):
                     raise ValueError(f"bad checksum for {key}")
+            sr_shape = list(d.get("sr_shape") or images["sr"]["shape"][:2])
+            if len(sr_shape) != 2:
+                raise ValueError(f"sr_shape must be [height, width], got {sr_shape!r}")
+            length = d.get("total_boundary_length_px")
             s = cls(reviewer=str(d.get("reviewer", "")), images=images,
-                    scale=int(d.get("scale", 1)), candidates=cands, decisions=decisions,
-                    added_regions=regions, position=int(d.get("position", 0)),
+                    scale=check_number("scale", d.get("scale", 1), lo=1, integer=True),
+                    candidates=cands, decisions=decisions, added_regions=regions,
+                    position=check_number("position", d.get("position", 0), lo=0,
+                                          integer=True),
                     sr_model=dict(d.get("sr_model") or {}),
                     detector=dict(d.get("detector") or {}),
-                    total_boundary_length_px=d.get("total_boundary_length_px"),
-                    sr_shape=list(d.get("sr_shape") or images["sr"]["shape"][:2]),
-                    pixel_size_um=d.get("pixel_size_um"),
+                    total_boundary_length_px=None if length is None else check_number(
+                        "total_boundary_length_px", length, lo=0),
+                    sr_shape=[check_number("sr_shape", v, lo=1, integer=True)
+                              for v in sr_shape],
+                    pixel_size_um=check_pixel_size(d.get("pixel_size_um")),
                     created=str(d.get("created", _now())),
                     modified=str(d.get("modified", _now())))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AuditFileError(f"{source}: malformed audit session: {exc}") from exc
         ids = {c.id for c in cands}
         if len(ids) != len(cands):

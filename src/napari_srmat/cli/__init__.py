@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
-           "error_line", "check_tile_flags", "command_name"]
+           "error_line", "check_tile_flags", "command_name", "missing_action"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -273,6 +273,34 @@ def threshold_rule_arg(parser: argparse.ArgumentParser) -> None:
                              f"global); one of {', '.join(RULES)}")
 
 
+def missing_action(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command given without its action or subcommand (``srmat edges``,
+    ``srmat``): one error line naming the choices, with a pointer to ``--help``, exit 2,
+    as argparse's own errors (it printed the whole help instead, on stdout for some
+    commands and on stderr for others, and no error line).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser (with its subparsers added).
+
+    Returns
+    -------
+    callable
+        ``args -> 2``, for ``parser.set_defaults(func=...)``.
+    """
+
+    def handler(args: argparse.Namespace | None = None) -> int:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        names = list(sub.choices)
+        listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+        print(f"{parser.prog}: error: give {sub.metavar or 'an action'}: {listed} "
+              f"(see `{parser.prog} --help`)", file=sys.stderr)
+        return 2
+
+    return handler
+
+
 def seed_arg(text: str) -> int:
     """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
     error names the flag."""
@@ -472,14 +500,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+        return missing_action(parser)(args)
 
     def where() -> str:  # read when needed: `srmat sr` names its action once it parses it
         return command_name(args)
 
     if argv is None and not args.debug:  # the console: warnings on one line, no source
         _one_line_warnings(where)
+        _quiet_pending_task_debris()
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
@@ -544,6 +572,30 @@ def _stdout_closed() -> bool:
     os.dup2(devnull, fd)
     os.close(devnull)
     return True
+
+
+#: What asyncio logs, at exit, of each read zarr still had in flight when one of them
+#: failed (a damaged chunk): ``Task was destroyed but it is pending!`` and the task.
+PENDING_TASK_DEBRIS = "Task was destroyed but it is pending"
+
+
+class _PendingTaskDebris:
+    """A logging filter that drops asyncio's :data:`PENDING_TASK_DEBRIS` records."""
+
+    def filter(self, record) -> bool:
+        return PENDING_TASK_DEBRIS not in record.getMessage()
+
+
+def _quiet_pending_task_debris() -> None:
+    """Keep the error of a damaged Zarr chunk one line: zarr reads chunks as concurrent
+    asyncio tasks, and when one fails the others are left pending; at exit asyncio logs
+    each of them with its repr (a dozen lines after the error). They are debris of the
+    failed read, not news; ``srmat --debug`` keeps them."""
+    import logging
+
+    log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _PendingTaskDebris) for f in log.filters):
+        log.addFilter(_PendingTaskDebris())
 
 
 def _one_line_warnings(where: str | Callable[[], str]) -> None:

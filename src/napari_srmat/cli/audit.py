@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from . import float_arg, int_arg, pixel_size_arg, print_json
+from . import float_arg, int_arg, missing_action, pixel_size_arg, print_json
 
 __all__ = ["register"]
 
@@ -127,11 +127,7 @@ def register(subparsers) -> None:
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_report)
 
-    def _help(args, p=p):
-        p.print_help()
-        return 2
-
-    p.set_defaults(func=_help)
+    p.set_defaults(func=missing_action(p))
 
 
 def _residual_floor(text: str) -> float | str:

@@ -12,6 +12,7 @@ from . import (
     check_tile_flags,
     int_arg,
     lr_arg,
+    missing_action,
     print_json,
     seed_arg,
     threshold_arg,
@@ -171,7 +172,7 @@ def register(subparsers) -> None:
                    help="print the report as one JSON object")
     e.set_defaults(func=_eval)
 
-    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+    p.set_defaults(func=missing_action(p))
 
 
 def _mask_ratio_arg(text: str) -> float:

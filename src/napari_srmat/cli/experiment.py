@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
-from . import DEVICE_HELP, UserError, int_arg, lr_arg, print_json, seed_arg
+from . import DEVICE_HELP, UserError, int_arg, lr_arg, missing_action, print_json, seed_arg
 from .edges import ENCODER_HELP
 
 __all__ = ["register"]
@@ -87,7 +87,7 @@ def register(subparsers) -> None:
     t.add_argument("--device", default="auto", help=DEVICE_HELP)
     t.add_argument("--json", action="store_true", help="print the table as JSON")
     t.set_defaults(func=_three_arm)
-    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+    p.set_defaults(func=missing_action(p))
 
 
 def _sr_vs_original(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ def _scale_arg(text: str) -> float | None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+    from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 
     p = sub.add_parser(
         "grain-size",
@@ -72,8 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "triple points, planimetric Jeffries count, distributions, several "
                         "fields with 95%% CI and %%RA; docs/standards.md). Output: one field "
                         "per image and a specimen summary")
-    p.add_argument("--rule", choices=("e112", "iso643", "e1382"), default="e112",
-                   help="planimetric counting rule (with --method)")
+    p.add_argument("--rule", choices=PLANIMETRIC_RULES, default=None,
+                   help=f"planimetric counting rule (with --method; default "
+                        f"{PLANIMETRIC_RULES[0]})")
     p.add_argument("--twins", nargs="+", default=None, metavar="MASK",
                    help="annealing-twin masks, excluded from the counts (with --method "
                         "--mask; one for all images or one per image)")
@@ -113,6 +115,7 @@ def describe(row: dict) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from ..jobs import run_job
+    from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 
     if args.mask and (args.checkpoint or args.tta or args.threshold_rule
                       or args.inference_scale is not None):
@@ -120,6 +123,9 @@ def _run(args: argparse.Namespace) -> int:
                         "images, not --mask")
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
+    if args.rule is not None and not args.method:  # it would be ignored without a word
+        raise UserError("--rule is the counting rule of --method: give --method too")
+    args.rule = args.rule or PLANIMETRIC_RULES[0]
     if args.pattern is None:
         args.pattern = "grid" if args.method else "random"
     twins = _per_image(args.twins, args.images, "--twins")
@@ -177,10 +183,30 @@ def _run(args: argparse.Namespace) -> int:
                             threshold_rule=model.threshold_rule,
                             threshold_params=model.threshold_params)
         print_json({"images": rows, "errors": errors, "settings": settings})
+        _check_measured(rows, rc)
         return rc
     for row in rows:
         print(describe(row))
+    _check_measured(rows, rc)
     return rc
+
+
+def _check_measured(rows: list[dict], rc: int) -> None:
+    """Refuse (exit 2, after the per-image results were printed) a run in which no image
+    gave a grain size (every ``mean_intercept_px`` None: no boundary crossed, a map that
+    is not a boundary map, too coarse for the model), the rule of ``srmat heyn``
+    (``heyn._check_measured``): an exit 0 would let a script carry on as if the
+    specimen were measured. Images that could not be read already exit non-zero (``rc``).
+
+    Raises
+    ------
+    UserError
+        When every row has no grain size and ``rc`` is 0.
+    """
+    if rc or not rows or any(row["mean_intercept_px"] is not None for row in rows):
+        return
+    which = "the image gives no" if len(rows) == 1 else f"none of the {len(rows)} images gives a"
+    raise UserError(f"no grain size measured: {which} mean intercept (see the warnings)")
 
 
 def _boundary_model(checkpoint, device, tta, threshold_rule):

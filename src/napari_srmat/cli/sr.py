@@ -33,6 +33,7 @@ from . import (
     float_arg,
     int_arg,
     lr_arg,
+    missing_action,
     print_json,
     seed_arg,
     told_warnings,
@@ -174,14 +175,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     argv = list(args.argv)
     parser = build_sr_parser()
     if not argv:
-        parser.print_help(sys.stderr)
-        return 2
+        return missing_action(parser)(args)
     if argv[0] not in (*ACTIONS, "-h", "--help"):
         argv = ["run", *argv]
     inner = parser.parse_args(argv)
     if not getattr(inner, "func", None):
-        parser.print_help()
-        return 2
+        return missing_action(parser)(inner)
     inner.command = "sr"
     # errors, warnings and interrupts of the action are told by `srmat sr ACTION`
     setattr(args, COMMAND_ATTR, command_name(inner))

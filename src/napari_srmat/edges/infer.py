@@ -777,6 +777,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         check_output_location,
         check_partial_not_link,
         check_replaceable,
+        discarded_when_refused,
         identity_differences,
         only_creation_debris,
         read_marker,
@@ -846,47 +847,49 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                     _remove_stacked(staging)
                     swap_into_place(staging, out)
                     return paths
+        created = not staging.exists()  # else resumed: an earlier run's work
         staging.mkdir(parents=True, exist_ok=True)
-        write_marker(staging, kind, identity=identity, complete=False)
-        attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
-                                  "model": model.config.get("encoder"),
-                                  "threshold": model.threshold}}
-        res = yield from tiled_apply_job(
-            image, make_fn(), scale=1, out_channels=2,
-            tile=tile, overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
-            out_dtype=np.float32, stop=stop, resume=True, pixel_size_um=pixel_size_um,
-            attrs=attrs, kind="boundaries_stacked", scheduler=scheduler,
-        )
-        if res is None:  # stopped: the tiling engine already yielded Stopped
-            yield Log("prediction stopped; rerun with the same out to resume")
-            return None
-        with warnings.catch_warnings():  # our own two-channel store: the channel rule's
-            warnings.simplefilter("ignore")  # note on reading it is not for the user
-            data = read_image(res).data
-        p_arr, u_arr = data[..., 0], data[..., 1]
-        yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
-        for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):
-            write_ome_zarr(arr, staging / name, pixel_size_um=pixel_size_um, axes="YX",
-                           overwrite=True)
-        if error_map:
-            yield Log(f"writing {ERROR_OUTPUT}")
-            t = model.image_threshold(_threshold_sample(p_arr))  # one per image
-            e_arr = p_arr.map_blocks(
-                lambda b: model.error_probability(np.asarray(b),
-                                                  predicted=np.asarray(b) >= t),
-                dtype=np.float32, meta=np.empty((0, 0), np.float32))
-            write_ome_zarr(e_arr, staging / ERROR_OUTPUT, pixel_size_um=pixel_size_um,
-                           axes="YX", overwrite=True)
-        h, w = p_arr.shape
-        if previews and h * w <= PREVIEW_MAX_PIXELS:
-            _save_preview(staging / BOUNDARY_OUTPUTS[2], np.asarray(p_arr), "gray")
-            _save_preview(staging / BOUNDARY_OUTPUTS[3], np.asarray(u_arr), "magma")
-        # complete before the intermediate store goes: a kill while deleting it leaves a
-        # complete staging (a rerun finishes the swap), never a half-deleted store that a
-        # rerun would take for finished tiles
-        write_marker(staging, kind, identity=identity, complete=True)
-        _remove_stacked(staging)
-        swap_into_place(staging, out)
+        with discarded_when_refused(staging, created=created):
+            write_marker(staging, kind, identity=identity, complete=False)
+            attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
+                                      "model": model.config.get("encoder"),
+                                      "threshold": model.threshold}}
+            res = yield from tiled_apply_job(
+                image, make_fn(), scale=1, out_channels=2,
+                tile=tile, overlap=overlap, batch_size=batch_size, out=staging / _STACKED,
+                out_dtype=np.float32, stop=stop, resume=True, pixel_size_um=pixel_size_um,
+                attrs=attrs, kind="boundaries_stacked", scheduler=scheduler,
+            )
+            if res is None:  # stopped: the tiling engine already yielded Stopped
+                yield Log("prediction stopped; rerun with the same out to resume")
+                return None
+            with warnings.catch_warnings():  # our own two-channel store (prob,
+                warnings.simplefilter("ignore", UserWarning)  # uncertainty), not an image:
+                data = read_image(res).data  # no "2 channels that are not grey" warning
+            p_arr, u_arr = data[..., 0], data[..., 1]
+            yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
+            for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):
+                write_ome_zarr(arr, staging / name, pixel_size_um=pixel_size_um, axes="YX",
+                               overwrite=True)
+            if error_map:
+                yield Log(f"writing {ERROR_OUTPUT}")
+                t = model.image_threshold(_threshold_sample(p_arr))  # one per image
+                e_arr = p_arr.map_blocks(
+                    lambda b: model.error_probability(np.asarray(b),
+                                                      predicted=np.asarray(b) >= t),
+                    dtype=np.float32, meta=np.empty((0, 0), np.float32))
+                write_ome_zarr(e_arr, staging / ERROR_OUTPUT, pixel_size_um=pixel_size_um,
+                               axes="YX", overwrite=True)
+            h, w = p_arr.shape
+            if previews and h * w <= PREVIEW_MAX_PIXELS:
+                _save_preview(staging / BOUNDARY_OUTPUTS[2], np.asarray(p_arr), "gray")
+                _save_preview(staging / BOUNDARY_OUTPUTS[3], np.asarray(u_arr), "magma")
+            # complete before the intermediate store goes: a kill while deleting it leaves a
+            # complete staging (a rerun finishes the swap), never a half-deleted store that a
+            # rerun would take for finished tiles
+            write_marker(staging, kind, identity=identity, complete=True)
+            _remove_stacked(staging)
+            swap_into_place(staging, out)
     return paths
 
 

@@ -82,11 +82,14 @@ def mask_patches(crop_chw: np.ndarray, patch: int, ratio: float,
 
 
 def _checked_image(i: int, image: Any, crop: int) -> Any:
-    """An input as it is (numpy, dask or zarr: nothing is read here) once its shape is
-    that of a micrograph at least ``crop`` px on both sides."""
+    """An input as it is (numpy, dask or zarr) once its shape is that of a micrograph at
+    least ``crop`` px on both sides and its pixels are finite (only a float image is read
+    for that, chunk by chunk: a NaN outside the random crops would otherwise pass or
+    fail by the seed; the fine-tuning refuses such images the same way)."""
+    from ..io import all_finite
     from .data import BoundaryDataError, check_model_image_shape
 
-    if not hasattr(image, "shape"):
+    if not (hasattr(image, "shape") and hasattr(image, "dtype")):
         image = np.asarray(image)
     shape = tuple(image.shape)
     try:
@@ -96,6 +99,8 @@ def _checked_image(i: int, image: Any, crop: int) -> Any:
     if min(shape[:2]) < crop:
         raise ValueError(f"image {i} ({shape[0]}x{shape[1]}) is smaller than the crop "
                          f"({crop} px)")
+    if np.issubdtype(np.dtype(image.dtype), np.inexact) and not all_finite(image):
+        raise BoundaryDataError(f"image {i} has NaN or infinite pixels")
     return image
 
 

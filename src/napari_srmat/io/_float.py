@@ -321,6 +321,8 @@ def all_finite(a: Any) -> bool:
     >>> import numpy as np
     >>> all_finite(np.array([0.0, 1.0])), all_finite(np.array([0.0, np.nan]))
     (True, False)
+    >>> all_finite(np.array([np.inf, -np.inf]))  # no "invalid value" RuntimeWarning
+    False
     """
     if not isinstance(a, np.ndarray) and hasattr(a, "chunks") and hasattr(a, "dtype"):
         if not np.issubdtype(np.dtype(a.dtype), np.floating):  # Dask or Zarr
@@ -332,7 +334,9 @@ def all_finite(a: Any) -> bool:
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.floating):
         return True
-    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf, an overflow: no warning
+        total = np.add.reduce(a, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
 def as_rgb(arr: Any) -> np.ndarray:

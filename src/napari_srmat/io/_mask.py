@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import check_number
 from ._float import all_finite, to_float01
 from ._pixel import non_square_message
-from ._read import ImageReadError, image_data, path_arg, read_image
+from ._read import ImageReadError, check_file_pixels, image_data, path_arg, read_image
 
 __all__ = ["MAX_MASK_GREY_FRACTION", "MaskError", "as_bool_mask", "check_threshold",
            "micrograph_as_mask_note", "mid_grey_fraction", "read_array", "read_mask"]
@@ -201,6 +201,7 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise ImageReadError(f"cannot read {what} {path}: {exc}") from None
+        check_file_pixels(path, arr.dtype)
     else:
         try:
             mic = read_image(path)

@@ -305,6 +305,16 @@ def _pixel_dtype(arr: Any, name: str) -> Any:
     return arr
 
 
+def check_file_pixels(path: Path, dtype: Any) -> None:
+    """Refuse a file whose pixels are not bool, integer or float (:data:`_PIXEL_KINDS`):
+    the file's fault, an :class:`ImageReadError` naming it (an array of such values
+    passed in code is a ``TypeError``, :func:`_pixel_dtype`)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in _PIXEL_KINDS:
+        raise ImageReadError(f"{path}: pixels of dtype {dtype} are not an image (bool, "
+                             "integer or float; complex, string and other dtypes are not)")
+
+
 def path_arg(path: Any, func: str, *, example: str = "scan.tif",
              hint: str = "pass an array straight to the analysis functions "
              "(super_resolve, measure_grain_size, ...)") -> Path:
@@ -935,15 +945,65 @@ def _open_zarr(path: Path):
         ) from None
 
 
-def _multiscales_attrs(group) -> tuple[dict | None, str | None]:
+def _multiscales_attrs(path: Path, group) -> tuple[dict | None, str | None]:
+    """The first OME-NGFF ``multiscales`` entry of ``group`` and its version (None, None
+    when the group has none), checked by :func:`_check_multiscales`."""
     attrs = dict(group.attrs)
-    if "ome" in attrs and isinstance(attrs["ome"], dict) and "multiscales" in attrs["ome"]:
-        ms = attrs["ome"]["multiscales"]
-        return (ms[0] if ms else None), str(attrs["ome"].get("version", "0.5"))
-    if "multiscales" in attrs and attrs["multiscales"]:
-        ms = attrs["multiscales"][0]
-        return ms, str(ms.get("version", "0.4"))
-    return None, None
+    ome = attrs.get("ome")
+    if isinstance(ome, dict) and "multiscales" in ome:
+        ms, version = ome["multiscales"], ome.get("version", "0.5")
+    elif attrs.get("multiscales"):
+        ms, version = attrs["multiscales"], None
+    else:
+        return None, None
+    if not ms:
+        return None, str(version)
+    ms = _check_multiscales(path, ms)
+    return ms, str(version if version is not None else ms.get("version", "0.4"))
+
+
+def _check_multiscales(path: Path, value: Any) -> dict:
+    """The first entry of an OME-NGFF ``multiscales`` attribute, refused with one
+    :class:`ImageReadError` naming the file when its structure is not the one the
+    specification gives (a list of objects whose ``datasets`` are objects with a
+    ``path``, ``axes`` names or objects with a ``name``, transformations objects with a
+    list of numbers as ``scale``, where given): a hand-edited or damaged store, not a crash."""
+
+    def bad(what: str) -> ImageReadError:
+        return ImageReadError(f"{path}: damaged OME-NGFF 'multiscales' metadata ({what}); "
+                              "rewrite the store's metadata or open the array inside it")
+
+    def transforms_ok(tr: Any) -> bool:
+        return tr is None or (isinstance(tr, list) and all(
+            isinstance(t, dict) and ("scale" not in t or (  # or a "path" to the values
+                isinstance(t["scale"], list)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                        for v in t["scale"])))
+            for t in tr))
+
+    if not isinstance(value, list) or not isinstance(value[0], dict):
+        raise bad(f"expected a list of objects, got {_short_json(value)}")
+    ms = value[0]
+    datasets = ms.get("datasets")
+    if datasets is not None and not (isinstance(datasets, list) and all(
+            isinstance(d, dict) and isinstance(d.get("path"), str) for d in datasets)):
+        raise bad(f"'datasets' must be objects with a 'path', got {_short_json(datasets)}")
+    axes = ms.get("axes")
+    if axes is not None and not (isinstance(axes, list) and all(
+            isinstance(a, str) or (isinstance(a, dict) and isinstance(a.get("name"), str))
+            for a in axes)):
+        raise bad(f"'axes' must be names or objects with a 'name', got {_short_json(axes)}")
+    for tr in [ms.get("coordinateTransformations")] + [
+            d.get("coordinateTransformations") for d in datasets or []]:
+        if not transforms_ok(tr):
+            raise bad(f"bad 'coordinateTransformations' {_short_json(tr)}")
+    return ms
+
+
+def _short_json(value: Any, limit: int = 60) -> str:
+    """``value`` as JSON text, cut to ``limit`` characters (for a one-line message)."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _scale_of(transforms: list | None) -> list[float] | None:
@@ -953,6 +1013,16 @@ def _scale_of(transforms: list | None) -> list[float] | None:
     return None
 
 
+def _dataset(path: Path, group, ds: dict):
+    """The array of one ``multiscales`` dataset, refused when the store lacks it."""
+    try:
+        return group[ds["path"]]
+    except KeyError:
+        raise ImageReadError(
+            f"{path}: OME-Zarr dataset {ds['path']!r} is missing (incomplete store?)"
+        ) from None
+
+
 def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Micrograph:
 
     axes_meta = ms.get("axes")
@@ -960,7 +1030,7 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
     if not datasets:
         raise ImageReadError(f"{path}: OME-Zarr multiscales lists no datasets")
     if axes_meta is None:  # NGFF <= 0.3: implicit tczyx
-        first = group[datasets[0]["path"]]
+        first = _dataset(path, group, datasets[0])
         axes_meta = [{"name": n} for n in "tczyx"[-first.ndim:]]
     names = []
     units: dict[str, str | None] = {}
@@ -973,12 +1043,7 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
     levels = []
     axes = "YX"
     for ds in datasets:
-        try:
-            zarr_arr = group[ds["path"]]
-        except KeyError:
-            raise ImageReadError(
-                f"{path}: OME-Zarr dataset {ds['path']!r} is missing (incomplete store?)"
-            ) from None
+        zarr_arr = _dataset(path, group, ds)
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
         levels.append(arr)
     scale = _scale_of(datasets[0].get("coordinateTransformations"))
@@ -1026,10 +1091,10 @@ def _read_zarr(path: Path, chunks) -> Micrograph:
 
     node = _open_zarr(path)
     if isinstance(node, zarr.Group):
-        ms, version = _multiscales_attrs(node)
+        ms, version = _multiscales_attrs(path, node)
         if ms is None and "0" in node and isinstance(node["0"], zarr.Group):
             # bioformats2raw layout: image 0 inside the top-level group
-            ms, version = _multiscales_attrs(node["0"])
+            ms, version = _multiscales_attrs(path, node["0"])
             if ms is not None:
                 node = node["0"]
         if ms is not None:
@@ -1085,7 +1150,8 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     Raises
     ------
     ImageReadError
-        If the file is missing, truncated, corrupt or of an unsupported kind.
+        If the file is missing, truncated, corrupt or of an unsupported kind, or its
+        pixels are not bool, integer or float (a Zarr array of complex numbers or text).
     TypeError
         ``path`` is not a ``str`` or path-like (e.g. an array: it needs no reading).
 
@@ -1101,6 +1167,7 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     with warnings.catch_warnings(), _quiet_tifffile():  # the readers' libraries' own
         warnings.simplefilter("ignore")  # warnings and log lines are noise here
         micrograph = _read_by_format(path, fmt, chunks)
+    check_file_pixels(path, micrograph.data.dtype)
     channels = channel_rule_note(micrograph.data.shape if micrograph.axes == "YXC" else (),
                                  source=str(path))
     if channels:

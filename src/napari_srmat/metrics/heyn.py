@@ -341,6 +341,9 @@ def _as_paths(segments: Any) -> list[np.ndarray]:
         items = list(segments)
     elif isinstance(segments, np.ndarray) and segments.ndim == 2 and segments.shape[1] == 4:
         items = [s.reshape(2, 2) for s in segments]
+    elif isinstance(segments, (str, bytes, dict)) or not hasattr(segments, "__iter__"):
+        raise HeynError("segments must be a list of polylines [[[r0, c0], [r1, c1], ...], "
+                        f"...], got {type(segments).__name__}")
     else:
         items = list(segments)
     paths = []
@@ -381,8 +384,23 @@ def load_segments(path: str | os.PathLike) -> list[np.ndarray]:
     list of (K, 2) arrays
     """
     path = Path(path)
+    if path.is_dir():
+        raise HeynError(f"{path} is a folder, not a segments file (.json or .csv)")
     if not path.is_file():
         raise FileNotFoundError(f"segments file not found: {path}")
+    try:
+        return _read_segments(path)
+    except UnicodeDecodeError:
+        raise HeynError(f"{path}: not a text file (a segments file is JSON or CSV "
+                        "text)") from None
+    except HeynError as exc:  # say which file the segments came from
+        if str(path) in str(exc):
+            raise
+        raise HeynError(f"{path}: {exc}") from None
+
+
+def _read_segments(path: Path) -> list[np.ndarray]:
+    """The segments of an existing ``.json`` / ``.csv`` file (:func:`load_segments`)."""
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:

@@ -82,6 +82,10 @@ def run_demo_job(
     from ..synth import generate_microstructure
 
     pixel_size_um = check_pixel_size(pixel_size_um)
+    if {"sr", "boundaries"} & set(steps):  # before the folder: a bad --device writes nothing
+        from ..device import resolve_device
+
+        device = resolve_device(device)
     out = prepare_output_dir(out_dir, "demo")
     total = 1 + len(steps)
     report: dict[str, Any] = {"output_dir": str(out.resolve()), "files": {}}

@@ -142,7 +142,7 @@ def run_sr_vs_original_job(
     from ..edges.evaluate import evaluate_probability_maps
     from ..edges.infer import load_boundary_model
     from ..metrics.edges import plot_pr_roc
-    from ..outputs import prepare_output_dir
+    from ..outputs import check_output_dir, prepare_output_dir
     from ..sr import load_model, super_resolve
 
     if scale < 1:
@@ -150,7 +150,7 @@ def run_sr_vs_original_job(
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be at least 1 (None: all), got {max_images}")
     if out is not None:  # refuse a bad folder before the long experiment
-        out = prepare_output_dir(out, "sr_vs_original", inputs=[data_root])
+        out = check_output_dir(out, "sr_vs_original", inputs=[data_root])
     from ..edges.train import _samples_from_arrays, train_boundaries_job, validate
 
     root = Path(data_root)
@@ -162,6 +162,8 @@ def run_sr_vs_original_job(
         sr_model = load_model(sr_model, scale=scale)
     if getattr(sr_model, "scale", scale) != scale:
         raise ValueError(f"SR model is x{sr_model.scale} but scale={scale}")
+    if out is not None:  # now: a run that fails on its data or model leaves no folder
+        out = prepare_output_dir(out, "sr_vs_original", inputs=[data_root])
     settings = {"data_root": str(root), "scale": scale, "epochs": epochs, "seed": seed,
                 "crop": crop, "encoder": encoder, "lr": lr, "train_crop": train_crop,
                 "batch_size": batch_size, "steps_per_epoch": steps_per_epoch,

@@ -1222,7 +1222,7 @@ def tiled_apply_job(
         Bad arguments or ``fn`` returning a wrong shape.
     """
     from ..io._pixel import check_pixel_size_yx
-    from ..outputs import check_free_space
+    from ..outputs import check_free_space, discarded_when_refused
 
     pixel_size_um = check_pixel_size_yx(pixel_size_um)
     if chunk_fn is not None and (not callable(chunk_fn) or int(chunk_context) < 0):
@@ -1272,39 +1272,46 @@ def tiled_apply_job(
     except BaseException:
         cluster.close()
         raise
+    # a partial this run created is not left behind by an error that every rerun repeats
+    refused = (contextlib.nullcontext() if writer is None else
+               discarded_when_refused(writer.partial,
+                                      created=not (writer.resumed or writer.complete)))
     try:
-        if writer is not None:
-            if writer.complete:
-                yield Log(f"{out} is already complete (same input and parameters): nothing to do")
-                return writer.finalize()
-            left = 1.0 - writer.n_done() / writer.n_blocks
-            # level 0 still to write plus the pyramid (a third of level 0)
-            space = check_free_space(out, int(out_bytes * (left + 1 / 3)),
-                                     what=f"output {Path(out).name}")
-            if out_bytes >= SIZE_LOG_BYTES:
-                yield Log(f"output {space}")
-            if writer.resumed:
-                yield Log(f"resuming {writer.partial}: {writer.n_done()} of {writer.n_blocks} "
-                          "chunks already written")
-        else:
-            space = check_free_space(None, out_bytes, what="in-memory result")
-            if out_bytes >= SIZE_LOG_BYTES:
-                yield Log(f"result {space}")
-            result = np.zeros(shape, odt)
-        if client is None:
-            result = yield from _run_chunks(src, runner, geom, co, odt, writer, result, stop,
-                                            chunk_fn, chunk_context, whole)
-        else:
-            from ._distributed import run_chunks_distributed
+        with refused:
+            if writer is not None:
+                if writer.complete:
+                    yield Log(f"{out} is already complete (same input and parameters): "
+                              "nothing to do")
+                    return writer.finalize()
+                left = 1.0 - writer.n_done() / writer.n_blocks
+                # level 0 still to write plus the pyramid (a third of level 0)
+                space = check_free_space(out, int(out_bytes * (left + 1 / 3)),
+                                         what=f"output {Path(out).name}")
+                if out_bytes >= SIZE_LOG_BYTES:
+                    yield Log(f"output {space}")
+                if writer.resumed:
+                    yield Log(f"resuming {writer.partial}: {writer.n_done()} of "
+                              f"{writer.n_blocks} chunks already written")
+            else:
+                space = check_free_space(None, out_bytes, what="in-memory result")
+                if out_bytes >= SIZE_LOG_BYTES:
+                    yield Log(f"result {space}")
+                result = np.zeros(shape, odt)
+            if client is None:
+                result = yield from _run_chunks(src, runner, geom, co, odt, writer, result,
+                                                stop, chunk_fn, chunk_context, whole)
+            else:
+                from ._distributed import run_chunks_distributed
 
-            yield Log(f"running the tiles on the dask cluster at {client.scheduler.address}")
-            result = yield from run_chunks_distributed(client, src, runner, geom, co, odt,
-                                                       writer, result, stop, chunk_fn,
-                                                       chunk_context)
-        if result is None or writer is None:
-            return result
-        yield Log(f"building pyramid of {out}")
-        return writer.finalize(n_levels)
+                yield Log("running the tiles on the dask cluster at "
+                          f"{client.scheduler.address}")
+                result = yield from run_chunks_distributed(client, src, runner, geom, co, odt,
+                                                           writer, result, stop, chunk_fn,
+                                                           chunk_context)
+            if result is None or writer is None:
+                return result
+            yield Log(f"building pyramid of {out}")
+            return writer.finalize(n_levels)
     finally:
         try:
             if writer is not None:
