@@ -735,7 +735,7 @@ def test_links_and_foreign_files_beside_the_output_are_refused_untouched(tmp_pat
     assert elsewhere.is_dir() and not any(elsewhere.iterdir())
     lock.symlink_to(precious)
     rc, _, err = _run(argv, capsys)
-    assert rc == 2 and _one_error_line(err) and "symbolic link" in err
+    assert rc == 2 and _one_error_line(err) and "not written by napari-srmat" in err
     assert precious.read_text() == "keep me" and lock.is_symlink()
     lock.unlink()
     lock.write_text("my notes on the lock-in amplifier")
