@@ -110,6 +110,9 @@ def test_report_tab_writes_both_measurements(make_napari_viewer, qtbot, tmp_path
     panel.sample_edits["specimen_id"].setText("S-7")
     panel.export_report(tmp_path / "spec.html")
     qtbot.waitUntil(lambda: panel.last_path is not None, timeout=60000)
+    # the written path comes with the job's result; the job is over once its end is
+    # processed (the button back): only then does the panel take another export
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10000)
     text = panel.last_path.read_text()
     assert "S-7" in text and "erased 1 false boundary" in text
     assert f"{w.specimen.result.report['summary']['astm_g']:.4g}" in text
