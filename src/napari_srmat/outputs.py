@@ -912,10 +912,8 @@ class OutputLock:
             try:  # never through a link: the lock is truncated, written and removed
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise OutputError(f"{self.path} is a symbolic link, not a lock of "
-                                      "napari-srmat; it will not be touched: remove it or "
-                                      "choose another output") from None
+                if exc.errno == errno.ELOOP:  # a link made since _check_ours looked
+                    raise self._not_ours() from None
                 raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -935,9 +933,7 @@ class OutputLock:
                 continue
             if not _is_lock_record(os.pread(fd, _MAX_LOCK_BYTES + 1, 0)):  # replaced since
                 os.close(fd)  # _check_ours looked
-                raise OutputError(f"{self.path} exists and was not written by napari-srmat; "
-                                  "it will not be touched: move it away or choose another "
-                                  "output")
+                raise self._not_ours()
             info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now_iso(),
                     "command": _command_line()}
             os.ftruncate(fd, 0)
@@ -964,10 +960,14 @@ class OutputLock:
             except OSError:
                 ours = False
         if not ours:
-            raise OutputError(
-                f"{path} exists and was not written by napari-srmat (the lock of the output "
-                f"{self.target.name}); it will not be touched: move it away or choose "
-                "another output")
+            raise self._not_ours()
+
+    def _not_ours(self) -> OutputError:
+        """The refusal of a ``PATH.lock`` that is not a lock file of ours."""
+        return OutputError(
+            f"{self.path} exists and was not written by napari-srmat (the lock of the output "
+            f"{self.target.name}); it will not be touched: move it away or choose another "
+            "output")
 
     def release(self) -> None:
         if self._fd is None:

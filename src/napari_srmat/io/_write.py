@@ -37,7 +37,7 @@ from ..outputs import (
     write_marker,
 )
 from ._float import all_finite
-from ._pixel import check_pixel_size_yx
+from ._pixel import check_pixel_size_yx, pixel_size_yx
 from ._read import _spatial_chunks, path_arg
 
 __all__ = [
@@ -458,7 +458,7 @@ class OmeZarrStreamWriter:
                 shutil.rmtree(level)
         _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
         px = self.pixel_size_um
-        y0, x0 = (1.0, 1.0) if px is None else px if isinstance(px, tuple) else (px, px)
+        y0, x0 = pixel_size_yx(px) or (1.0, 1.0)
         datasets = []
         for lv in range(n_levels):
             scale = ([1.0] if self.axes == "YXC" else []) + [y0 * 2**lv, x0 * 2**lv]

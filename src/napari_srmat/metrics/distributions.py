@@ -368,7 +368,6 @@ def _figure(figsize):
     return Figure(figsize=figsize, layout="constrained")
 
 
-
 def _bin_edges(v: np.ndarray, bins: int | str) -> np.ndarray:
     """``np.histogram_bin_edges(v, bins)``; values equal but for rounding (a regular
     grid's intercepts: 7.0 and 7.000000000000001) go into one bin, as numpy puts equal

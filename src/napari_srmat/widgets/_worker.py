@@ -271,13 +271,20 @@ class SingleJobMixin:
         self._forward = ProgressForwarder(self.progress, self.status)
         return lay
 
-    def confirm_plan(self, plan) -> bool:
+    def confirm_plan(self, plan, *, does_not_fit: str | None = None) -> bool:
         """Ask before a long job (:class:`~napari_srmat.estimates.JobPlan`); True = go.
 
         Short jobs start without asking. The question goes through ``self.ask``
         (``ask(title, text) -> bool``, a Yes/No dialog by default; scripts and tests may
-        replace it).
+        replace it). With ``does_not_fit`` (what to do instead), a plan that does not fit
+        in memory is refused first: ``WidgetInputError("<summary> That does not fit in
+        memory: <does_not_fit>")``.
         """
+        if does_not_fit is not None and not plan.fits_in_memory():
+            from .layers import WidgetInputError
+
+            raise WidgetInputError(
+                f"{plan.summary()} That does not fit in memory: {does_not_fit}")
         if not plan.is_long:
             return True
         ask = self.ask or ask_yes_no

@@ -218,11 +218,8 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         plan = plan_boundaries(image.shape,
                                tta=opts["tta"] or _checkpoint_tta(opts["checkpoint"]),
                                device=opts["device"])
-        if not plan.fits_in_memory():
-            raise WidgetInputError(
-                f"{plan.summary()} That does not fit in memory: run `srmat edges predict "
-                "IMAGE --out DIR` to stream the maps to disk, or work on a region")
-        if not self.confirm_plan(plan):
+        if not self.confirm_plan(plan, does_not_fit="run `srmat edges predict IMAGE --out "
+                                 "DIR` to stream the maps to disk, or work on a region"):
             return None
         go, divisor = self.confirm_float_divisor(layer.name, image, "predicted")
         if not go:

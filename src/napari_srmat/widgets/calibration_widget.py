@@ -40,6 +40,11 @@ def derived_layers(viewer, layer) -> list:
     return out
 
 
+def _stretched(values, ratios) -> tuple:
+    """``values`` (a layer's scale or translate) with its last two (Y, X) entries times
+    ``ratios``."""
+    return tuple(values[:-2]) + tuple(v * r for v, r in zip(values[-2:], ratios))
+
 
 def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool = True,
                          scale_bar: bool = True) -> list:
@@ -76,15 +81,12 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     others = derived_layers(viewer, layer) if derived else []
     ndim = layer.ndim
     layer.scale = tuple(layer.scale[:-2]) + (px, px)
-    layer.translate = tuple(layer.translate[:-2]) + tuple(
-        t * r for t, r in zip(layer.translate[-2:], ratios))
+    layer.translate = _stretched(layer.translate, ratios)
     layer.units = (UM_UNIT,) * ndim
     layer.metadata = dict(layer.metadata or {}, pixel_size_um=px)
     for lay in others:
-        lay.scale = tuple(lay.scale[:-2]) + tuple(
-            s * r for s, r in zip(lay.scale[-2:], ratios))
-        lay.translate = tuple(lay.translate[:-2]) + tuple(
-            t * r for t, r in zip(lay.translate[-2:], ratios))
+        lay.scale = _stretched(lay.scale, ratios)
+        lay.translate = _stretched(lay.translate, ratios)
         lay.units = (UM_UNIT,) * lay.ndim
         meta = dict(lay.metadata or {})
         if meta.get("pixel_size_um"):

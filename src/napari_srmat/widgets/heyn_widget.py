@@ -215,13 +215,9 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             raise WidgetInputError("select a micrograph (an image layer)")
         px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
-        plan = plan_grain_size(data.shape)
-        if not plan.fits_in_memory():
-            # the job reads the whole micrograph: a lazy mosaic would fill the memory
-            raise WidgetInputError(
-                f"{plan.summary()} That does not fit in memory: measure a region of it "
-                "(add e.g. layer.data[:4096, :4096] as a layer)")
-        if not self.confirm_plan(plan):
+        # the job reads the whole micrograph: a lazy mosaic would fill the memory
+        if not self.confirm_plan(plan_grain_size(data.shape), does_not_fit=(
+                "measure a region of it (add e.g. layer.data[:4096, :4096] as a layer)")):
             return None
         go, divisor = self.confirm_float_divisor(layer.name, data)
         if not go:
