@@ -329,6 +329,44 @@ def test_local_workers_ignore_ctrl_c(client):
     assert client.run(deaf_to_sigint) == states  # the same processes, alive
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+def test_restarted_local_worker_ignores_ctrl_c(python_ctrl_c):
+    """A ``local:N`` worker that dies (out of memory, killed) is started again by its
+    nanny after the cluster's start: it was not deaf to Ctrl-C, so a terminal's Ctrl-C
+    killed it mid-task. Every worker, the first ones and those started again, now
+    ignores SIGINT from its own start (a worker preload)."""
+    import os
+    import time
+
+    def pid_and_deaf():
+        import os
+        import signal
+
+        return os.getpid(), (signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+                             or signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+
+    with _distributed.dask_client("local:1") as c:
+        ((first, deaf),) = c.run(pid_and_deaf).values()
+        assert deaf
+        os.kill(first, signal.SIGKILL)  # the nanny starts a new worker process
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                states = list(c.run(pid_and_deaf).values())
+            except Exception:  # noqa: BLE001 - the worker is away meanwhile
+                states = []
+            if states and states[0][0] != first:
+                break
+            assert time.monotonic() < deadline, "the nanny did not restart the worker"
+            time.sleep(0.5)
+        ((second, deaf),) = states
+        assert deaf
+        os.kill(second, signal.SIGINT)
+        assert c.submit(sum, [1, 2, 3]).result(timeout=60) == 6
+        assert [pid for pid, _ in c.run(pid_and_deaf).values()] == [second]  # alive
+
+
 def test_scheduler_strings():
     assert _distributed.check_scheduler("local:3") == ("local:3", 3)
     assert _distributed.check_scheduler(" tcp://h:8786 ") == ("tcp://h:8786", None)

@@ -95,6 +95,10 @@ LOCAL_PREFIX = "local:"
 #: elsewhere.
 LOCAL_WORKER_ENV_DROP = ("MALLOC_TRIM_THRESHOLD_",)
 
+#: The module every ``local:N`` worker process runs at its start, also when its nanny
+#: starts it again after it died: it ignores SIGINT (a terminal's Ctrl-C) from then on.
+LOCAL_WORKER_PRELOAD = "napari_srmat.tiling._worker_setup"
+
 
 class SchedulerError(ValueError):
     """A ``scheduler`` that is not an address, ``local:N`` or a Client, or that cannot
@@ -141,7 +145,8 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
     cluster's start (which would leave it half started), and
     :meth:`_HeldInterrupt.deliver` hands a held press on to the previous handler. (It
     used to ignore SIGINT meanwhile, for the workers to inherit the ignore through
-    exec; a Ctrl-C while the workers started was then lost.)
+    exec; a Ctrl-C while the workers started was then lost.) A worker its nanny starts
+    again later ignores SIGINT through :data:`LOCAL_WORKER_PRELOAD`.
 
     Only from the main thread (a GUI job thread cannot change signal handlers; its
     workers are not in a terminal's group anyway): elsewhere nothing changes and nothing
@@ -235,7 +240,7 @@ def dask_client(scheduler) -> Iterator[Any]:
                 # whenever one arrives
                 cluster = stack.enter_context(distributed.LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True,
-                    dashboard_address=":0"))
+                    dashboard_address=":0", preload=[LOCAL_WORKER_PRELOAD]))
             ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
             client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
             client.register_plugin(_quiet_task_errors())
