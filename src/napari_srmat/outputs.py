@@ -58,6 +58,7 @@ __all__ = [
     "available_memory_bytes",
     "format_bytes",
     "identity_differences",
+    "nothing_to_resume",
     "is_ours",
     "read_marker",
     "write_marker",
@@ -642,6 +643,29 @@ def prepare_output_dir(out: str | os.PathLike, kind: str, *,
     if read_marker(out) is None:
         write_marker(out, kind, complete=False)
     return out
+
+
+def nothing_to_resume(out: str | os.PathLike | None, state: str) -> str:
+    """The line a job reports when asked to resume but ``out`` holds no ``state`` to
+    resume from: it starts a new run instead (staged workflows pass ``resume`` from
+    their first stage on), and says so rather than starting silently.
+
+    Parameters
+    ----------
+    out : path-like or None
+        The run's output folder (None: the run saves nothing).
+    state : str
+        What a resume continues from, e.g. ``"train_state"`` (a name inside ``out``).
+
+    Examples
+    --------
+    >>> nothing_to_resume("runs/a", "last")
+    'nothing to resume at runs/a (no last): starting a new run'
+    >>> nothing_to_resume(None, "last")
+    'nothing to resume (no output folder): starting a new run'
+    """
+    where = f" at {out} (no {state})" if out is not None else " (no output folder)"
+    return f"nothing to resume{where}: starting a new run"
 
 
 def only_creation_debris(path: str | os.PathLike, names: Iterable[str] = ()) -> bool:

@@ -623,6 +623,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         sampler.rng = np.random.default_rng(cfg.seed + step)
         rng = np.random.default_rng(cfg.seed + 1 + step)
         gen.manual_seed(cfg.seed + 2 + step)
+    elif cfg.resume:
+        from ..outputs import nothing_to_resume
+
+        yield Log(nothing_to_resume(out, state_dir.name), level="warning")
 
     bicubic_val = None
     if val_images:
