@@ -58,6 +58,7 @@ __all__ = [
     "available_memory_bytes",
     "format_bytes",
     "identity_differences",
+    "started_with",
     "nothing_to_resume",
     "is_ours",
     "read_marker",
@@ -344,6 +345,46 @@ def identity_differences(stored: Mapping | None, requested: Mapping) -> list[str
             diffs.append(f"{key}: stored {_short(a.get(key, '<missing>'))} != requested "
                          f"{_short(b.get(key, '<missing>'))}")
     return diffs
+
+
+def started_with(record: Mapping | None, requested: Mapping) -> dict[str, Any]:
+    """What a resumed output was started with, where this run's differs: the values of
+    the :data:`INFORMATIONAL_KEYS` (where the input, the checkpoint, the reference lay).
+
+    A resume compares content, not paths, so a moved checkpoint or input continues the
+    same output. The finished output records the paths of the run that finished it (its
+    identity, e.g. ``attrs.checkpoint``: the checkpoint the continuation loaded, which
+    is where it is now) and, under ``started_with``, the ones the output was started with
+    that differ from them: together, every path its pixels came from.
+
+    Parameters
+    ----------
+    record : mapping or None
+        The partial output's record (manifest or marker): its ``identity`` as the first
+        run wrote it, or a ``started_with`` an earlier resume carried over.
+    requested : mapping
+        This run's identity.
+
+    Returns
+    -------
+    dict
+        ``{identity key: the start's value}``; empty when nothing moved.
+
+    Examples
+    --------
+    >>> started_with({"identity": {"attrs": {"checkpoint": "/a", "scale": 4}}},
+    ...              {"attrs": {"checkpoint": "/b", "scale": 4}})
+    {'attrs.checkpoint': '/a'}
+    """
+    if not record:
+        return {}
+    first = _flatten(json_ready(record.get("identity") or {}))
+    earlier = record.get("started_with")
+    if isinstance(earlier, Mapping):
+        first.update(earlier)
+    now = _flatten(json_ready(requested))
+    return {key: first[key] for key in INFORMATIONAL_KEYS
+            if key in first and first[key] != now.get(key)}
 
 
 def _short(v: Any) -> str:

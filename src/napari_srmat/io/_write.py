@@ -34,6 +34,7 @@ from ..outputs import (
     json_ready,
     only_creation_debris,
     read_marker,
+    started_with,
     write_marker,
 )
 from ._float import all_finite
@@ -172,6 +173,11 @@ class OmeZarrStreamWriter:
         False): there is nothing to write and :meth:`finalize` returns ``PATH``.
     resumed : bool
         A matching ``PATH.partial`` is being continued.
+    started_with : dict
+        For a resumed partial, the paths it was started with that differ from this
+        run's (:func:`~napari_srmat.outputs.started_with`, e.g. a moved checkpoint):
+        the finished store records them under ``started_with`` (marker and
+        ``attrs["srmat"]``) beside this run's own.
 
     Raises
     ------
@@ -237,6 +243,7 @@ class OmeZarrStreamWriter:
         })
         self.resumed = False
         self.complete = False
+        self.started_with: dict[str, Any] = {}
         check_not_input(self.path, inputs)
         check_not_reserved(self.path)
         check_output_location(self.path)
@@ -296,6 +303,7 @@ class OmeZarrStreamWriter:
                     self.complete = True
                     return
                 self.resumed = True
+                self.started_with = started_with(old, self.identity)
             else:
                 shutil.rmtree(self.partial)
         disk_shape = self._disk_shape(self.shape)
@@ -459,6 +467,9 @@ class OmeZarrStreamWriter:
         _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
         px = self.pixel_size_um
         y0, x0 = pixel_size_yx(px) or (1.0, 1.0)
+        # the paths of the run that finished the store are its identity's; those it was
+        # started with, where they differ (a moved checkpoint), are kept beside them
+        started = {"started_with": self.started_with} if self.started_with else {}
         datasets = []
         for lv in range(n_levels):
             scale = ([1.0] if self.axes == "YXC" else []) + [y0 * 2**lv, x0 * 2**lv]
@@ -480,10 +491,11 @@ class OmeZarrStreamWriter:
                 # the readers' rule: pixel_size_um is the X size, [Y, X] when not square
                 "srmat": {**self.attrs, "pixel_size_um": x0 if px is not None else None,
                           **({"pixel_size_yx_um": [y0, x0]} if isinstance(px, tuple)
-                             else {})},
+                             else {}), **started},
             }
         )
-        write_marker(self.partial, self.kind, identity=self.identity, complete=True)
+        write_marker(self.partial, self.kind, identity=self.identity, complete=True,
+                     extra=started)
         # the finished store never carries the bookkeeping (a kill from here on leaves a
         # partial that a rerun only moves into place)
         _drop_bookkeeping(self.partial)
