@@ -289,6 +289,7 @@ def test_display_levels_are_lazy_and_made_as_the_stores_pyramid(monkeypatch, tmp
     assert reads == [] and all(isinstance(lv, da.Array) for lv in levels[1:])
     assert [lv.shape for lv in levels] == [(90, 75, 3), (45, 38, 3), (23, 19, 3)]
     assert levels[2].dtype == np.uint8
+    assert levels[1].chunksize[:2] == (32, 32)  # level 0's chunks: no ever smaller tasks
     np.testing.assert_array_equal(np.asarray(levels[2]), _half(_half(img)))
     store = read_image(write_ome_zarr(img, tmp_path / "x.ome.zarr", n_levels=3))
     assert len(store.levels) == len(levels) == 3

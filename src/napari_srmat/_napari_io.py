@@ -72,8 +72,14 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
 
     if reduce is None:
         reduce = "max" if level0.dtype == bool else "mean"
+    # a Dask level 0's chunk size is kept at every level (2x2 chunks become one), so a
+    # coarse level is not thousands of tiny tasks
+    chunks = getattr(level0, "chunksize", None)
     while max(levels[-1].shape[:2]) > DISPLAY_PYRAMID_TOP_SIDE:
-        levels.append(coarser_level(levels[-1], reduce=reduce))
+        level = coarser_level(levels[-1], reduce=reduce)
+        if chunks is not None:
+            level = level.rechunk({ax: min(chunks[ax], level.shape[ax]) for ax in (0, 1)})
+        levels.append(level)
     return levels
 
 
