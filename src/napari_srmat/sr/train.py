@@ -73,7 +73,8 @@ class SRTrainConfig:
     val_every, log_every, max_val_images
         Validation / logging interval (steps) and number of validation images.
     resume : bool
-        Continue from ``out/train_state`` if present.
+        Continue from ``out/train_state`` if present; without one, a new run (a
+        warning says so: :func:`napari_srmat.outputs.nothing_to_resume`).
     seed : int
     device : str
         ``"auto"`` (default: CUDA, then MPS, else CPU), ``"cpu"``, ``"cuda[:N]"``,
