@@ -353,3 +353,28 @@ def test_resume_from_another_working_folder(tmp_path, monkeypatch):
     state = json.loads((run / "last" / "training_state.json").read_text())
     assert [Path(t[2]).parent for t in state["top"]] == [run / "top"]
     assert len(list((run / "top").iterdir())) == 1
+
+
+def test_resume_with_nothing_to_resume_starts_a_new_run_and_says_so(tmp_path):
+    """resume=True without OUT/last started a new run without a word (and, into an
+    earlier run's folder, told the user to pass resume, which they had)."""
+    from napari_srmat.jobs import Log
+
+    events = []
+    res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, resume=True)), quiet=True,
+                  on_event=events.append)
+    assert len(res.history) == 1
+    logs = [(e.level, e.message) for e in events if isinstance(e, Log)]
+    out = tmp_path / "run"
+    assert ("warning", f"nothing to resume at {out} (no last): starting a new run") in logs
+    # an earlier run's folder without its last/: the new run replaces it, said once
+    import shutil
+
+    shutil.rmtree(out / "last")
+    events.clear()
+    run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, resume=True)), quiet=True,
+            on_event=events.append)
+    logs = [e.message for e in events if isinstance(e, Log) and e.level == "warning"]
+    assert [m for m in logs if "resume" in m] == [
+        f"nothing to resume at {out} (no last): starting a new run (it replaces the earlier "
+        "run's checkpoints there)"]

@@ -232,11 +232,76 @@ def test_writer_keeps_non_square_layers_per_axis(tmp_path):
     assert written.endswith("sq.zarr")
 
 
+def _half(a: np.ndarray) -> np.ndarray:
+    """Reference 2x2 mean of a uint8 image: odd sides extended by their edge, rounded half
+    to even (exact in float64)."""
+    a = np.pad(a, [(0, a.shape[0] % 2), (0, a.shape[1] % 2)] + [(0, 0)] * (a.ndim - 2),
+               mode="edge").astype(np.float64)
+    return np.round((a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) / 4
+                    ).astype(np.uint8)
+
+
+@pytest.mark.parametrize("column", range(8))
+def test_display_levels_keep_a_one_pixel_line_at_every_offset(monkeypatch, column):
+    """The display levels took every 2nd, 4th, ... pixel: a 1-px boundary vanished at
+    coarse levels unless its column was a multiple of the step (it flickered as the
+    view moved). Block means keep its trace at every offset; a mask keeps it whole."""
+    import napari_srmat._napari_io as nio
+
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_MIN_SIDE", 32)
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_TOP_SIDE", 8)
+    img = np.zeros((40, 64), np.uint8)
+    img[:, column] = 255
+    levels = nio.display_levels(img)
+    assert [lv.shape for lv in levels] == [(40, 64), (20, 32), (10, 16), (5, 8)]
+    coarse = np.asarray(levels[3])  # 8x: a striding at this offset kept it only at 0
+    assert coarse.dtype == np.uint8
+    assert (coarse[:, 0] == np.round(255 / 8)).all() and not coarse[:, 1:].any()
+    np.testing.assert_array_equal(coarse, _half(_half(_half(img))))
+    mask = nio.display_levels(img > 0)  # boolean: max, the line stays whole
+    assert np.asarray(mask[3]).dtype == bool
+    np.testing.assert_array_equal(np.asarray(mask[3]), np.tile(np.arange(8) == 0, (5, 1)))
+    labels = nio.display_levels((img > 0).astype(np.int32) * 7, reduce="max")
+    assert set(np.unique(np.asarray(labels[3]))) == {0, 7}  # never a label in between
+
+
+def test_display_levels_are_lazy_and_made_as_the_stores_pyramid(monkeypatch, tmp_path):
+    """Each level is a Dask graph over the one before (nothing read while opening); an
+    OME-Zarr store written by napari-srmat gets the same levels (one rule)."""
+    import dask.array as da
+
+    import napari_srmat._napari_io as nio
+    from napari_srmat.io import read_image, write_ome_zarr
+
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_MIN_SIDE", 64)
+    monkeypatch.setattr(nio, "DISPLAY_PYRAMID_TOP_SIDE", 24)
+    img = np.random.default_rng(4).integers(0, 256, (90, 75, 3), dtype=np.uint8)
+    reads = []
+
+    class Counted:  # an array that counts the reads of its pixels
+        shape, dtype, ndim = img.shape, img.dtype, img.ndim
+
+        def __getitem__(self, key):
+            reads.append(key)
+            return img[key]
+
+    levels = nio.display_levels(da.from_array(Counted(), chunks=(32, 32, 3)))
+    assert reads == [] and all(isinstance(lv, da.Array) for lv in levels[1:])
+    assert [lv.shape for lv in levels] == [(90, 75, 3), (45, 38, 3), (23, 19, 3)]
+    assert levels[2].dtype == np.uint8
+    assert levels[1].chunksize[:2] == (32, 32)  # level 0's chunks: no ever smaller tasks
+    np.testing.assert_array_equal(np.asarray(levels[2]), _half(_half(img)))
+    store = read_image(write_ome_zarr(img, tmp_path / "x.ome.zarr", n_levels=3))
+    assert len(store.levels) == len(levels) == 3
+    for shown, stored in zip(levels, store.levels):
+        np.testing.assert_array_equal(np.asarray(shown), np.asarray(stored))
+
+
 def test_a_large_single_level_image_opens_with_display_levels(make_napari_viewer, tmp_path,
                                                                monkeypatch):
     """napari drew a single-level image larger than its texture limit as one downsampled
     texture: zooming in never showed its full resolution. It now opens as a multiscale
-    layer of strided views; jobs, measurements and the writer still take level 0."""
+    layer of lazy 2x2-mean levels; jobs, measurements and the writer still take level 0."""
     import napari_srmat._napari_io as nio
     from napari_srmat.widgets.layers import micrograph_data
 
@@ -250,7 +315,7 @@ def test_a_large_single_level_image_opens_with_display_levels(make_napari_viewer
     assert layer.multiscale and layer.rgb
     assert [tuple(lv.shape) for lv in layer.data] == [(300, 200, 3), (150, 100, 3),
                                                        (75, 50, 3), (38, 25, 3)]
-    np.testing.assert_array_equal(np.asarray(layer.data[2]), img[::4, ::4])
+    np.testing.assert_array_equal(np.asarray(layer.data[2]), _half(_half(img)))
     np.testing.assert_array_equal(np.asarray(micrograph_data(layer)), img)
     assert layer_pixel_size_um(layer) == pytest.approx(0.5)
     data, meta, _ = layer.as_layer_data_tuple()

@@ -245,3 +245,23 @@ def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err == "srmat: interrupted\n"
     with pytest.raises(KeyboardInterrupt):  # --debug: the traceback
         cli.main(["--debug", "sr", "run", "in.png", "out.zarr"])
+
+
+def test_sr_train_resume_with_nothing_to_resume_says_it_starts_a_new_run(small_png, tmp_path,
+                                                                          capsys):
+    """--resume into a folder without OUT/train_state started a new run without a word;
+    it still starts one (the staged workflows pass --resume from their first stage on)
+    and says so in one line. A real resume does not print it."""
+    ckpt = tmp_path / "ckpt"
+    args = ["sr", "train", "--data", str(small_png.parent), "--model", "cnn", "--scale", "2",
+            "--batch-size", "2", "--patch", "16", "--out", str(ckpt), "--threads", "1",
+            "--device", "cpu", "--resume", "--json"]
+    assert main([*args, "--train-steps", "2"]) == 0
+    captured = capsys.readouterr()
+    line = f"[warning] nothing to resume at {ckpt} (no train_state): starting a new run"
+    assert line in captured.err.splitlines()
+    assert json.loads(captured.out)["step"] == 2
+    assert main([*args, "--train-steps", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "nothing to resume" not in captured.err and "resumed from" in captured.err
+    assert json.loads(captured.out)["step"] == 3

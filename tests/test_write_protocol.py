@@ -286,6 +286,51 @@ def test_a_moved_checkpoint_resumes_and_other_weights_do_not(tmp_path, capsys):
     np.testing.assert_array_equal(_pixels(out), _pixels(tmp_path / "ref.zarr"))
 
 
+def test_a_store_resumed_with_a_moved_checkpoint_records_both_paths(tmp_path, capsys):
+    """A partial resumed after its checkpoint moved (same weights: the same output) was
+    finished recording only the path of the last run: the path it was started with was
+    lost. The store records the path the finishing run loaded (attrs.checkpoint, where
+    the checkpoint is now) and the one it was started with (started_with); a rerun on
+    the complete store changes nothing (it describes the run that made its pixels)."""
+    import torch
+
+    from napari_srmat.io import read_image
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.registry import save_model_checkpoint
+
+    a = _png(tmp_path / "a.png", 1, 96)
+    first, second, third = tmp_path / "ckpt", tmp_path / "moved", tmp_path / "again"
+    torch.manual_seed(0)
+    save_model_checkpoint(load_model("cnn", scale=2, pretrained=False, device="cpu"), first)
+    out = tmp_path / "out.zarr"
+    _stopped_after_one_tile(a, load_model("cnn", checkpoint=str(first), device="cpu"), out,
+                            tile=64, overlap=24)
+    first.rename(second)  # resumed from the new place, stopped again
+    _stopped_after_one_tile(a, load_model("cnn", checkpoint=str(second), device="cpu"), out,
+                            tile=64, overlap=24)
+    assert Path(f"{out}.partial").is_dir() and not out.exists()
+    second.rename(third)
+    args = [*SR, a, out, "--model", "cnn", "--tile", "64", "--overlap", "24", "--checkpoint"]
+    rc, _, err = _run([*args, third], capsys)
+    assert rc == 0 and f"started with attrs.checkpoint {first}" in err
+    marker = json.loads((out / MARKER_NAME).read_text())
+    assert marker["identity"]["attrs"]["checkpoint"] == str(third)
+    assert marker["started_with"] == {"attrs.checkpoint": str(first)}
+    srmat = read_image(out).metadata["srmat"]
+    assert srmat["checkpoint"] == str(third)
+    assert srmat["started_with"] == {"attrs.checkpoint": str(first)}
+    # the complete store rerun with the checkpoint moved again: nothing done or rewritten
+    third.rename(first)
+    before = _tree(out)
+    rc, _, err = _run([*args, first], capsys)
+    assert rc == 0 and "already complete" in err and _tree(out) == before
+    # a run that was never resumed records no started_with
+    plain = tmp_path / "plain.zarr"
+    assert _run([*SR, a, plain, *args[4:], first], capsys)[0] == 0
+    np.testing.assert_array_equal(_pixels(plain), _pixels(out))
+    assert "started_with" not in json.loads((plain / MARKER_NAME).read_text())
+
+
 def test_a_sampled_input_hash_is_backed_by_the_modification_time(tmp_path, capsys,
                                                                   monkeypatch):
     # files above FILE_FULL_HASH_BYTES are hashed in sampled blocks: a change between them
@@ -342,6 +387,31 @@ def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):
     assert _run(["edges", "predict", b, "--out", out, "--overwrite", *args], capsys)[0] == 0
     assert not np.array_equal(_pixels(out / "prob.ome.zarr"), prob)
     assert not any(p.name.endswith((".partial", ".lock", ".old")) for p in tmp_path.iterdir())
+
+
+def test_edges_predict_resumed_from_a_moved_input_records_both_paths(tmp_path):
+    """As for SR stores: a staging resumed with its input moved (same pixels) records the
+    input path of the run that finished it and the one it was started with."""
+    from napari_srmat.edges import load_boundary_model, predict_boundaries_job
+
+    a = _png(tmp_path / "a.png", 1, 96)
+    model = load_boundary_model(device="cpu", tta="none")
+    out, token = tmp_path / "pred", StopToken()
+
+    def stop_early(ev):
+        if isinstance(ev, Progress) and ev.done >= 1:
+            token.request_stop()
+
+    kw = dict(tile=32, overlap=8)
+    assert run_job(predict_boundaries_job(read_image(a), model, out=out, stop=token, **kw),
+                   quiet=True, on_event=stop_early) is None
+    assert Path(f"{out}.partial").is_dir() and not out.exists()
+    moved = a.rename(tmp_path / "moved.png")
+    run_job(predict_boundaries_job(read_image(moved), model, out=out, **kw), quiet=True)
+    marker = json.loads((out / MARKER_NAME).read_text())
+    assert marker["complete"]
+    assert marker["identity"]["input"]["file"]["path"] == str(moved.resolve())
+    assert marker["started_with"] == {"input.file.path": str(a.resolve())}
 
 
 def test_identity_differences_names_each_key():

@@ -34,14 +34,28 @@ DISPLAY_PYRAMID_MIN_SIDE = 8192
 DISPLAY_PYRAMID_TOP_SIDE = 2048
 
 
-def display_levels(level0) -> list:
-    """Lazy display levels of a large single-level image: ``level0`` and every second,
-    fourth, ... pixel of it (strided views, nothing read) until the larger side is at
-    most :data:`DISPLAY_PYRAMID_TOP_SIDE`; ``[level0]`` for an image whose sides are at
-    most :data:`DISPLAY_PYRAMID_MIN_SIDE`.
+def display_levels(level0, *, reduce: str | None = None) -> list:
+    """Lazy display levels of a large single-level image: ``level0`` and its 2x, 4x, ...
+    coarser levels, each made from the one before by
+    :func:`napari_srmat.io.coarser_level` (the rule of the pyramid our OME-Zarr stores
+    get), until the larger side is at most :data:`DISPLAY_PYRAMID_TOP_SIDE`;
+    ``[level0]`` for an image whose sides are at most :data:`DISPLAY_PYRAMID_MIN_SIDE`.
+
+    Strided levels (every 2nd, 4th, ... pixel) aliased: a boundary 1-3 px wide vanished
+    or flickered when zoomed out. A 2x2 block mean keeps its trace in an image; a mask
+    or label image (``reduce="max"``) keeps it whole. The levels are Dask graphs (nothing
+    is read until napari draws a region of one), so they cost nothing up front.
 
     The coarse levels are for display only: every measurement and job reads level 0
     (the widgets' ``micrograph_data``), as for the pyramid of an OME-Zarr file.
+
+    Parameters
+    ----------
+    level0 : array-like
+        ``(H, W)`` or ``(H, W, C)``.
+    reduce : {"mean", "max"}, optional
+        How a 2x2 block becomes a pixel (:data:`napari_srmat.io.LEVEL_REDUCTIONS`);
+        default ``"max"`` for a boolean mask, ``"mean"`` for an image.
 
     Examples
     --------
@@ -54,10 +68,18 @@ def display_levels(level0) -> list:
     levels = [level0]
     if max(level0.shape[:2]) <= DISPLAY_PYRAMID_MIN_SIDE:
         return levels
-    step = 1
-    while max(-(-n // step) for n in level0.shape[:2]) > DISPLAY_PYRAMID_TOP_SIDE:
-        step *= 2
-        levels.append(level0[::step, ::step])
+    from .io import coarser_level
+
+    if reduce is None:
+        reduce = "max" if level0.dtype == bool else "mean"
+    # a Dask level 0's chunk size is kept at every level (2x2 chunks become one), so a
+    # coarse level is not thousands of tiny tasks
+    chunks = getattr(level0, "chunksize", None)
+    while max(levels[-1].shape[:2]) > DISPLAY_PYRAMID_TOP_SIDE:
+        level = coarser_level(levels[-1], reduce=reduce)
+        if chunks is not None:
+            level = level.rechunk({ax: min(chunks[ax], level.shape[ax]) for ax in (0, 1)})
+        levels.append(level)
     return levels
 
 
@@ -165,7 +187,7 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         if len(levels) == 1:  # a large single-level image: display levels
             levels = display_levels(levels[0])
             if len(levels) > 1:
-                meta["display_levels"] = True  # strided views of level 0, not a file's
+                meta["display_levels"] = True  # made from level 0 (lazily), not a file's
         if len(levels) > 1:
             kwargs["multiscale"] = True
             data: Any = levels

@@ -58,6 +58,8 @@ __all__ = [
     "available_memory_bytes",
     "format_bytes",
     "identity_differences",
+    "started_with",
+    "nothing_to_resume",
     "is_ours",
     "read_marker",
     "write_marker",
@@ -343,6 +345,46 @@ def identity_differences(stored: Mapping | None, requested: Mapping) -> list[str
             diffs.append(f"{key}: stored {_short(a.get(key, '<missing>'))} != requested "
                          f"{_short(b.get(key, '<missing>'))}")
     return diffs
+
+
+def started_with(record: Mapping | None, requested: Mapping) -> dict[str, Any]:
+    """What a resumed output was started with, where this run's differs: the values of
+    the :data:`INFORMATIONAL_KEYS` (where the input, the checkpoint, the reference lay).
+
+    A resume compares content, not paths, so a moved checkpoint or input continues the
+    same output. The finished output records the paths of the run that finished it (its
+    identity, e.g. ``attrs.checkpoint``: the checkpoint the continuation loaded, which
+    is where it is now) and, under ``started_with``, the ones the output was started with
+    that differ from them: together, every path its pixels came from.
+
+    Parameters
+    ----------
+    record : mapping or None
+        The partial output's record (manifest or marker): its ``identity`` as the first
+        run wrote it, or a ``started_with`` an earlier resume carried over.
+    requested : mapping
+        This run's identity.
+
+    Returns
+    -------
+    dict
+        ``{identity key: the start's value}``; empty when nothing moved.
+
+    Examples
+    --------
+    >>> started_with({"identity": {"attrs": {"checkpoint": "/a", "scale": 4}}},
+    ...              {"attrs": {"checkpoint": "/b", "scale": 4}})
+    {'attrs.checkpoint': '/a'}
+    """
+    if not record:
+        return {}
+    first = _flatten(json_ready(record.get("identity") or {}))
+    earlier = record.get("started_with")
+    if isinstance(earlier, Mapping):
+        first.update(earlier)
+    now = _flatten(json_ready(requested))
+    return {key: first[key] for key in INFORMATIONAL_KEYS
+            if key in first and first[key] != now.get(key)}
 
 
 def _short(v: Any) -> str:
@@ -642,6 +684,29 @@ def prepare_output_dir(out: str | os.PathLike, kind: str, *,
     if read_marker(out) is None:
         write_marker(out, kind, complete=False)
     return out
+
+
+def nothing_to_resume(out: str | os.PathLike | None, state: str) -> str:
+    """The line a job reports when asked to resume but ``out`` holds no ``state`` to
+    resume from: it starts a new run instead (staged workflows pass ``resume`` from
+    their first stage on), and says so rather than starting silently.
+
+    Parameters
+    ----------
+    out : path-like or None
+        The run's output folder (None: the run saves nothing).
+    state : str
+        What a resume continues from, e.g. ``"train_state"`` (a name inside ``out``).
+
+    Examples
+    --------
+    >>> nothing_to_resume("runs/a", "last")
+    'nothing to resume at runs/a (no last): starting a new run'
+    >>> nothing_to_resume(None, "last")
+    'nothing to resume (no output folder): starting a new run'
+    """
+    where = f" at {out} (no {state})" if out is not None else " (no output folder)"
+    return f"nothing to resume{where}: starting a new run"
 
 
 def only_creation_debris(path: str | os.PathLike, names: Iterable[str] = ()) -> bool:

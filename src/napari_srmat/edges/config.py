@@ -25,7 +25,8 @@ class BoundaryTrainConfig:
     best by validation AP; 0: none).
     ``init_checkpoint`` starts from the weights of a checkpoint of the same encoder
     (``"default"``: the shipped weights) instead of a random initialisation, i.e.
-    fine-tuning; ``resume`` takes precedence over it.
+    fine-tuning; ``resume`` takes precedence over it. ``resume`` without ``out/last`` is a
+    new run (a warning says so: :func:`napari_srmat.outputs.nothing_to_resume`).
     ``photometric_augment`` adds robustness augmentation of the training crops:
     ``""`` (off, the default), ``"all"``, or a comma-separated subset of
     ``color`` (brightness/contrast/saturation/hue jitter), ``gamma``, ``blur``,

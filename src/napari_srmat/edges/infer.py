@@ -781,6 +781,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         identity_differences,
         only_creation_debris,
         read_marker,
+        started_with,
         write_marker,
     )
     from ..tiling import input_identity, tiled_apply_job
@@ -809,6 +810,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                                    "threshold_rule": model.threshold_rule,
                                    "threshold_params": model.threshold_params}
     staging = out.with_name(out.name + ".partial")
+    # a resumed staging's paths that differ from this run's (a moved input): kept in its
+    # marker beside this run's (outputs.started_with)
+    started: dict = {}
     with OutputLock(out):
         _remove_stale_swaps(out)
         if out.exists():
@@ -843,6 +847,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                     shutil.rmtree(staging)
                 else:
                     remove_temp_files(staging)  # of writes a kill interrupted
+                    moved = started_with(marker, identity)
+                    started = {"started_with": moved} if moved else {}
                 if resume and marker.get("complete"):  # killed after finishing: finish the swap
                     _remove_stacked(staging)
                     swap_into_place(staging, out)
@@ -850,7 +856,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         created = not staging.exists()  # else resumed: an earlier run's work
         staging.mkdir(parents=True, exist_ok=True)
         with discarded_when_refused(staging, created=created):
-            write_marker(staging, kind, identity=identity, complete=False)
+            write_marker(staging, kind, identity=identity, complete=False, extra=started)
             attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
                                       "model": model.config.get("encoder"),
                                       "threshold": model.threshold}}
@@ -887,7 +893,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             # complete before the intermediate store goes: a kill while deleting it leaves a
             # complete staging (a rerun finishes the swap), never a half-deleted store that a
             # rerun would take for finished tiles
-            write_marker(staging, kind, identity=identity, complete=True)
+            write_marker(staging, kind, identity=identity, complete=True, extra=started)
             _remove_stacked(staging)
             swap_into_place(staging, out)
     return paths

@@ -22,6 +22,7 @@ from ..outputs import (
     OutputMismatchError,
     check_output_dir,
     identity_differences,
+    nothing_to_resume,
     prepare_output_dir,
 )
 from .config import MIN_TRAIN_CROP, BoundaryTrainConfig
@@ -340,6 +341,10 @@ def train_boundaries_job(config, *, stop=None):
                for ap, ep, p in tinfo.get("top", [])]
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
         yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
+    elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
+        replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
+                    else "")
+        yield Log(nothing_to_resume(out, "last") + replaces, level="warning")
     elif earlier_run:
         yield Log(f"{out} holds an earlier training run; this new run replaces it (pass "
                   "resume to continue that one instead)", level="warning")

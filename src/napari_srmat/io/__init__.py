@@ -53,9 +53,11 @@ from ._read import (
     verify_image_job,
 )
 from ._write import (
+    LEVEL_REDUCTIONS,
     OmeZarrStreamWriter,
     StreamMismatchError,
     check_replaceable_store,
+    coarser_level,
     default_n_levels,
     write_ome_zarr,
 )
@@ -88,6 +90,8 @@ __all__ = [
     "pixel_size_yx",
     "pixel_size_text",
     "default_n_levels",
+    "coarser_level",
+    "LEVEL_REDUCTIONS",
     "all_finite",
     "as_rgb",
     "channel_rule_note",

@@ -34,6 +34,7 @@ from ..outputs import (
     json_ready,
     only_creation_debris,
     read_marker,
+    started_with,
     write_marker,
 )
 from ._float import all_finite
@@ -47,6 +48,8 @@ __all__ = [
     "write_ome_zarr",
     "default_n_levels",
     "check_replaceable_store",
+    "coarser_level",
+    "LEVEL_REDUCTIONS",
 ]
 
 _MANIFEST = ".srmat_stream.json"
@@ -172,6 +175,11 @@ class OmeZarrStreamWriter:
         False): there is nothing to write and :meth:`finalize` returns ``PATH``.
     resumed : bool
         A matching ``PATH.partial`` is being continued.
+    started_with : dict
+        For a resumed partial, the paths it was started with that differ from this
+        run's (:func:`~napari_srmat.outputs.started_with`, e.g. a moved checkpoint):
+        the finished store records them under ``started_with`` (marker and
+        ``attrs["srmat"]``) beside this run's own.
 
     Raises
     ------
@@ -237,6 +245,7 @@ class OmeZarrStreamWriter:
         })
         self.resumed = False
         self.complete = False
+        self.started_with: dict[str, Any] = {}
         check_not_input(self.path, inputs)
         check_not_reserved(self.path)
         check_output_location(self.path)
@@ -296,6 +305,7 @@ class OmeZarrStreamWriter:
                     self.complete = True
                     return
                 self.resumed = True
+                self.started_with = started_with(old, self.identity)
             else:
                 shutil.rmtree(self.partial)
         disk_shape = self._disk_shape(self.shape)
@@ -459,6 +469,9 @@ class OmeZarrStreamWriter:
         _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
         px = self.pixel_size_um
         y0, x0 = pixel_size_yx(px) or (1.0, 1.0)
+        # the paths of the run that finished the store are its identity's; those it was
+        # started with, where they differ (a moved checkpoint), are kept beside them
+        started = {"started_with": self.started_with} if self.started_with else {}
         datasets = []
         for lv in range(n_levels):
             scale = ([1.0] if self.axes == "YXC" else []) + [y0 * 2**lv, x0 * 2**lv]
@@ -480,10 +493,11 @@ class OmeZarrStreamWriter:
                 # the readers' rule: pixel_size_um is the X size, [Y, X] when not square
                 "srmat": {**self.attrs, "pixel_size_um": x0 if px is not None else None,
                           **({"pixel_size_yx_um": [y0, x0]} if isinstance(px, tuple)
-                             else {})},
+                             else {}), **started},
             }
         )
-        write_marker(self.partial, self.kind, identity=self.identity, complete=True)
+        write_marker(self.partial, self.kind, identity=self.identity, complete=True,
+                     extra=started)
         # the finished store never carries the bookkeeping (a kill from here on leaves a
         # partial that a rerun only moves into place)
         _drop_bookkeeping(self.partial)
@@ -562,6 +576,80 @@ def _drop_bookkeeping(path: Path) -> None:
 #: Level chunks at least this large (px) are not doubled when building the pyramid.
 _PYRAMID_BIG_CHUNK = 2048
 
+#: How :func:`coarser_level` reduces a 2x2 block: ``"mean"`` for images (intensities:
+#: the block's average, no aliasing) and ``"max"`` for masks and labels (a 1-px
+#: boundary survives at every level, and a label level holds only labels of its block,
+#: never an average that is another label).
+LEVEL_REDUCTIONS = ("mean", "max")
+
+
+def _pad_to_even(src, yx: tuple[int, int]):
+    """Dask array ``src`` with an odd-length side along ``yx`` extended by its edge."""
+    import dask.array as da
+
+    pad = [(0, 0)] * src.ndim
+    for ax in yx:
+        pad[ax] = (0, src.shape[ax] % 2)
+    return da.pad(src, pad, mode="edge") if any(p[1] for p in pad) else src
+
+
+def coarser_level(level, *, reduce: str = "mean", yx: tuple[int, int] = (0, 1)):
+    """The next coarser pyramid level of ``level``: each 2x2 block reduced to one pixel.
+
+    The one rule for a pyramid level of napari-srmat: the levels an OME-Zarr store gets
+    (:meth:`OmeZarrStreamWriter.finalize`, :func:`write_ome_zarr`) and the display levels
+    of a large single-level image (:func:`napari_srmat._napari_io.display_levels`). A
+    side of odd length is first extended by its last row/column (edge), so the level
+    covers the whole image (sizes ``ceil(n / 2)``). Lazy: a Dask graph, nothing read.
+
+    Parameters
+    ----------
+    level : array-like
+        NumPy, Dask or Zarr array (channels, if any, outside ``yx``).
+    reduce : {"mean", "max"}
+        :data:`LEVEL_REDUCTIONS`. ``"mean"`` keeps the dtype: integers are averaged in
+        float (uint8/uint16 exactly, in integers) and rounded half to even, clipped to
+        the dtype; floats are averaged in float32.
+    yx : (int, int)
+        The spatial axes.
+
+    Returns
+    -------
+    dask.array.Array
+        Of ``level``'s dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> line = np.zeros((4, 5), np.uint8)
+    >>> line[:, 1] = 200  # one pixel wide: every second column misses it
+    >>> coarser_level(line).compute()
+    array([[100,   0,   0],
+           [100,   0,   0]], dtype=uint8)
+    >>> coarser_level(line > 0, reduce="max").compute().astype(int)
+    array([[1, 0, 0],
+           [1, 0, 0]])
+    """
+    import dask.array as da
+
+    if reduce not in LEVEL_REDUCTIONS:
+        raise ValueError(f"reduce must be one of {LEVEL_REDUCTIONS}, got {reduce!r}")
+    src = level if isinstance(level, da.Array) else da.from_array(
+        level, chunks=getattr(level, "chunks", None) or "auto")
+    dtype = np.dtype(src.dtype)
+    src = _pad_to_even(src, yx)
+    factors = {yx[0]: 2, yx[1]: 2}
+    if reduce == "max":
+        return da.coarsen(np.max, src, factors)
+    if dtype.kind == "u" and dtype.itemsize <= 2:
+        # the rounded mean in integers: no float32 copy of the level
+        return da.coarsen(_rounded_mean_uint, src, factors).astype(dtype)
+    small = da.coarsen(np.mean, src.astype(np.float32), factors)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        small = da.clip(da.round(small), info.min, info.max)
+    return small.astype(dtype)
+
 
 def _rounded_mean_uint(x: np.ndarray, axis=None) -> np.ndarray:
     """Mean over ``axis`` (4 values: a 2x2 block) of uint8/uint16, rounded half to even.
@@ -602,28 +690,15 @@ def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> 
     yx = (1, 2) if axes == "YXC" else (0, 1)
     prev = group["0"]
     for lv in range(1, n_levels):
-        src = da.from_array(prev, chunks=prev.chunks)
-        pad = [(0, 0)] * src.ndim
-        for ax in yx:
-            pad[ax] = (0, src.shape[ax] % 2)
-        if any(p[1] for p in pad):
-            src = da.pad(src, pad, mode="edge")
+        # coarser_level's edge padding, done before the rechunk below
+        src = _pad_to_even(da.from_array(prev, chunks=prev.chunks), yx)
         # blocks of 2 chunks (-> one output chunk) while chunks are small; large chunks
         # (e.g. 3840 px from 1024-px SR tiles) are coarsened one chunk at a time, so a
         # task's float32 copy stays ~chunk^2*C*4 bytes instead of 4x that per worker
         rechunk = {ax: max(2, (min(chunks[i] * 2 if chunks[i] < _PYRAMID_BIG_CHUNK
                                    else chunks[i], src.shape[ax]) // 2) * 2)
                    for i, ax in enumerate(yx)}
-        src = src.rechunk(rechunk)
-        if dtype.kind == "u" and dtype.itemsize <= 2:
-            # the same rounded mean in integers: no float32 copy of the level
-            small = da.coarsen(_rounded_mean_uint, src, {yx[0]: 2, yx[1]: 2})
-        else:
-            small = da.coarsen(np.mean, src.astype(np.float32), {yx[0]: 2, yx[1]: 2})
-            if np.issubdtype(dtype, np.integer):
-                info = np.iinfo(dtype)
-                small = da.clip(da.round(small), info.min, info.max)
-        small = small.astype(dtype)
+        small = coarser_level(src.rechunk(rechunk), reduce="mean", yx=yx)
         lchunks = list(small.shape)
         for i, ax in enumerate(yx):
             lchunks[ax] = min(chunks[i], small.shape[ax])

@@ -73,7 +73,8 @@ class SRTrainConfig:
     val_every, log_every, max_val_images
         Validation / logging interval (steps) and number of validation images.
     resume : bool
-        Continue from ``out/train_state`` if present.
+        Continue from ``out/train_state`` if present; without one, a new run (a
+        warning says so: :func:`napari_srmat.outputs.nothing_to_resume`).
     seed : int
     device : str
         ``"auto"`` (default: CUDA, then MPS, else CPU), ``"cpu"``, ``"cuda[:N]"``,
@@ -623,6 +624,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         sampler.rng = np.random.default_rng(cfg.seed + step)
         rng = np.random.default_rng(cfg.seed + 1 + step)
         gen.manual_seed(cfg.seed + 2 + step)
+    elif cfg.resume:
+        from ..outputs import nothing_to_resume
+
+        yield Log(nothing_to_resume(out, state_dir.name), level="warning")
 
     bicubic_val = None
     if val_images:

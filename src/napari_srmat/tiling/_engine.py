@@ -1292,6 +1292,9 @@ def tiled_apply_job(
                 if writer.resumed:
                     yield Log(f"resuming {writer.partial}: {writer.n_done()} of "
                               f"{writer.n_blocks} chunks already written")
+                    for key, value in writer.started_with.items():
+                        yield Log(f"{writer.partial} was started with {key} {value}: "
+                                  "recorded as started_with beside this run's")
             else:
                 space = check_free_space(None, out_bytes, what="in-memory result")
                 if out_bytes >= SIZE_LOG_BYTES:
