@@ -23,6 +23,7 @@ from ._mask import (
     check_threshold,
     micrograph_as_mask_note,
     mid_grey_fraction,
+    open_mask_file,
     read_array,
     read_mask,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "image_data",
     "image_info",
     "list_pairs",
+    "open_mask_file",
     "read_array",
     "read_grey_or_rgb_float",
     "read_image",
