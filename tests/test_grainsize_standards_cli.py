@@ -86,7 +86,8 @@ def test_method_with_a_bad_field_withholds_the_specimen_summary(tmp_path, capsys
     doc = json.loads(out)
     assert doc["summary"] is None and len(doc["images"]) == 1
     assert [e["path"] for e in doc["errors"]] == [str(bad)]
-    assert f"srmat grain-size: error: {bad}: " in err
+    # told by the mask reader of srmat heyn (io.open_mask_file), naming the file
+    assert f"srmat grain-size: error: cannot read boundary mask: {bad}: " in err
     assert main(argv) == 2
     out = capsys.readouterr().out
     assert "specimen: not summarised (1 of 2 fields could not be measured)" in out
