@@ -290,7 +290,7 @@ def _check_region_masks(args: argparse.Namespace) -> None:
     Raises
     ------
     FileNotFoundError, ValueError
-        The first bad file, named (``twin mask not found: PATH``).
+        The first bad file, named (``PATH: twin mask not found``).
     """
     from ..io import read_mask
 

@@ -168,6 +168,16 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     raise MaskError(f"{name} has unsupported dtype {m.dtype}")
 
 
+def _cannot_read(path, what: str, exc: BaseException) -> str:
+    """``PATH: cannot read WHAT: REASON`` (one line; the reason without the path when it
+    starts with it): a file's error starts with its path, as every per-file error of the
+    commands that read several files (``srmat heyn``, ``srmat grain-size``)."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if reason.startswith(f"{path}: "):
+        reason = reason[len(f"{path}: "):]
+    return f"{path}: cannot read {what}: {reason}"
+
+
 def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph:
     """Open a mask (or probability-map) file lazily: the one rule for which files hold
     masks, used by :func:`read_array` / :func:`read_mask` (``srmat heyn``,
@@ -197,18 +207,18 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
     """
     path = path_arg(path, "open_mask_file", example="mask.png")
     if not path.exists():
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise FileNotFoundError(f"{path}: {what} not found")
     if path.suffix.lower() != ".npy":
         try:
             return read_image(path)
         except ImageReadError as exc:
-            raise ImageReadError(f"cannot read {what}: {exc}") from None
+            raise ImageReadError(_cannot_read(path, what, exc)) from None
     import dask.array as da
 
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise ImageReadError(f"cannot read {what} {path}: {exc}") from None
+        raise ImageReadError(_cannot_read(path, what, exc)) from None
     check_file_pixels(path, arr.dtype)
     data = da.from_array(arr, chunks=-1) if arr.ndim else da.from_array(np.asarray(arr))
     axes = {2: "YX", 3: "YXC"}.get(arr.ndim, "")
@@ -253,8 +263,7 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     try:
         arr = np.asarray(mic.data.compute())
     except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
-        raise ImageReadError(f"cannot read {what} {path}: "
-                             f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
+        raise ImageReadError(_cannot_read(path, what, exc)) from None
     _, px = image_data(mic, name=what, intensity=False, channels_first=True)
     if not mic.square_pixels and notes is not None:
         notes.append(non_square_message(*mic.pixel_size_yx_um))
