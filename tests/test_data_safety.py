@@ -728,7 +728,7 @@ def test_damaged_files_are_named_in_one_line(tmp_path, capsys):
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(good)
     (tmp_path / "train" / "b.png").write_bytes(good.read_bytes()[:60])
     rc = main(["sr", "train", "--data", str(tmp_path / "train"), "--out", str(tmp_path / "run"),
-               "--steps", "1"])
+               "--steps", "1", "--patch", "32"])  # a.png holds a patch: b.png is reached
     err = capsys.readouterr().err
     assert rc == 2 and "b.png" in err and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("srmat sr train: error:")

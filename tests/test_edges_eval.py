@@ -363,3 +363,51 @@ def test_evaluate_boundaries_refuses_masks_without_boundaries(tmp_path, default_
             test / "images", test / "masks", model=default_model, val_images=val / "images",
             val_masks=val / "masks"), quiet=True, on_event=events.append)
     assert not any(isinstance(e, Progress) for e in events)  # refused before predicting
+
+
+@pytest.mark.parametrize("side", [1, 3])
+def test_cli_predict_refuses_an_image_below_the_least_side(tmp_path, capsys, side):
+    """`srmat edges predict` on a 1 x 1 (3 x 3) PNG wrote probability maps and exit 0; an
+    input below io.MIN_IMAGE_SIDE is refused before the model loads, naming the file,
+    and no output folder is made."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import MIN_IMAGE_SIDE
+
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.full((side, side), 90, np.uint8)).save(tiny)
+    out = tmp_path / "pred"
+    assert main(["edges", "predict", str(tiny), "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"srmat edges predict: error: {tiny}: image is {side} x {side} px, smaller "
+                   f"than the smallest image side napari-srmat takes ({MIN_IMAGE_SIDE} px)"]
+    assert not out.exists() and not (tmp_path / "pred.partial").exists()
+    # the library refuses it too (the widgets and notebooks call it)
+    with pytest.raises(ValueError, match=f"image is {side} x {side} px"):
+        predict_boundaries(np.full((side, side), 90, np.uint8), load_boundary_model(
+            device="cpu"))
+
+
+def test_cli_predict_input_errors_name_the_file(tmp_path, capsys):
+    """NaN pixels (found as the tiles are read) and values the float rule would misread
+    were told without the file's name; every input error now starts with it."""
+    import tifffile
+
+    from napari_srmat.cli import main
+
+    rng = np.random.default_rng(1)
+    nan = rng.random((40, 40)).astype(np.float32)
+    nan[7, 9] = np.inf
+    for name, pixels, says in (
+            ("nan.tif", nan, "the input has NaN or Inf pixels"),
+            ("bright.tif", (rng.random((40, 40)) * 3).astype(np.float32),
+             "is a float image with values in")):
+        path = tmp_path / name
+        tifffile.imwrite(path, pixels)
+        assert main(["edges", "predict", str(path), "--out", str(tmp_path / f"{name}.out"),
+                     "--device", "cpu"]) == 2
+        err = [line for line in capsys.readouterr().err.strip().splitlines()
+               if not line.startswith("[progress]")]
+        assert len(err) == 1 and err[0].startswith(
+            f"srmat edges predict: error: {path}: ") and says in err[0], err

@@ -199,6 +199,7 @@ def test_fine_tuning_keeps_the_input_norm_of_its_start():
     with pytest.raises(ValueError, match="input_norm"):
         run_job(train_boundaries_job({"train_images": [m.image], "train_masks": [m.boundaries],
                                       "epochs": 1, "encoder": "tiny", "device": "cpu",
+                                      "crop": 64,  # the 64 px image holds a crop
                                       "input_norm": "channels", "init_checkpoint": "default"}),
                 quiet=True)
 

@@ -378,3 +378,26 @@ def test_resume_with_nothing_to_resume_starts_a_new_run_and_says_so(tmp_path):
     assert [m for m in logs if "resume" in m] == [
         f"nothing to resume at {out} (no last): starting a new run (it replaces the earlier "
         "run's checkpoints there)"]
+
+
+def test_cli_train_refuses_a_crop_larger_than_the_training_images(tmp_path, capsys):
+    """`srmat edges train --crop 64` on 40 px images trained on 40 px crops without a word;
+    it is refused before training, naming the smallest image, its size and the crop, and
+    no run folder is made. The library refuses in-memory images alike."""
+    from napari_srmat.cli import main
+
+    root = _write_dataset(tmp_path / "data", size=40)
+    out = tmp_path / "run"
+    rc = main(["edges", "train", "--data", str(root), "--epochs", "1", "--encoder", "tiny",
+               "--crop", "64", "--steps-per-epoch", "1", "--threads", "1", "--device", "cpu",
+               "--out", str(out)])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"srmat edges train: error: training image im0 of {root / 'train' / 'images'}"
+                   " is 40 x 40 px, smaller than the training crop (64 px)"]
+    assert not out.exists()
+    imgs, masks = _arrays(2, size=40)
+    imgs[1], masks[1] = imgs[1][:, :36], masks[1][:, :36]  # the smallest is named
+    with pytest.raises(ValueError, match=r"training image train-1 is 40 x 36 px, smaller than "
+                                         r"the training crop \(48 px\)"):
+        train_boundaries(_cfg(tmp_path, train_images=imgs, train_masks=masks, crop=48))

@@ -170,3 +170,56 @@ def test_rule_without_method_is_refused_not_ignored(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["images"][0]["standard"].startswith("ASTM E112")
     assert main([*args, "--rule", "iso643"]) == 0
     assert json.loads(capsys.readouterr().out)["images"][0]["standard"].startswith("ISO 643")
+
+
+@pytest.mark.parametrize("flag", ["--twins", "--exclusions"])
+@pytest.mark.parametrize("bad", ["missing.png", "broken.png"])
+def test_region_mask_files_are_checked_before_any_image_is_measured(tmp_path, capsys,
+                                                                   monkeypatch, flag, bad):
+    """A missing or unreadable --twins / --exclusions file was told only after every
+    image had been measured (minutes with the model), once per image; it is now refused
+    before any measurement, in one line naming the file."""
+    import napari_srmat.grainsize as grainsize
+
+    paths = [str(tmp_path / f"f{seed}.png") for seed in (1, 2)]
+    for seed, path in zip((1, 2), paths):
+        _mask_file(path, seed)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    measured = []
+    real = grainsize.measure_grain_size_job
+    monkeypatch.setattr(grainsize, "measure_grain_size_job",
+                        lambda *a, **k: measured.append(1) or real(*a, **k))
+    rc = main(["grain-size", *paths, "--mask", "--method", "intercept", flag,
+               str(tmp_path / bad)])
+    out, err = capsys.readouterr()
+    assert rc == 2 and measured == [] and out == ""
+    which = "twin mask" if flag == "--twins" else "exclusion mask"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"srmat grain-size: error: {tmp_path / bad}: ")
+    assert which in lines[0]
+    assert ("not found" if bad == "missing.png" else "cannot read") in lines[0]
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".png"])
+def test_heyn_and_grain_size_mask_read_the_same_mask_files(tmp_path, capsys, suffix):
+    """`srmat heyn` read .npy masks and `srmat grain-size --mask` refused them ("not a
+    PNG, JPEG, TIFF or Zarr store"): both read a mask file by one rule
+    (io.open_mask_file) and measure the same mean intercept from a .npy and a PNG."""
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=4)
+    path = tmp_path / f"m{suffix}"
+    if suffix == ".npy":
+        np.save(path, ms.boundaries)
+    else:
+        Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(path)
+    common = ["--pattern", "grid", "--lines", "10", "--pixel-size-um", "0.5", "--json"]
+    assert main(["heyn", str(path), *common]) == 0
+    heyn = json.loads(capsys.readouterr().out)
+    assert main(["grain-size", str(path), "--mask", *common]) == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    assert row["path"] == str(path) and row["mean_intercept_px"] is not None
+    # the same measurement (srmat grain-size --mask thins the mask first, as
+    # srmat heyn --skeletonize); the boundaries are 1 px wide already
+    assert main(["heyn", str(path), *common, "--skeletonize"]) == 0
+    thinned = json.loads(capsys.readouterr().out)
+    assert row["mean_intercept_px"] == pytest.approx(thinned["mean_intercept_px"])
+    assert heyn["mean_intercept_px"] == pytest.approx(thinned["mean_intercept_px"], rel=0.05)

@@ -265,3 +265,96 @@ def test_sr_train_resume_with_nothing_to_resume_says_it_starts_a_new_run(small_p
     captured = capsys.readouterr()
     assert "nothing to resume" not in captured.err and "resumed from" in captured.err
     assert json.loads(captured.out)["step"] == 3
+
+
+def _one_error_line(capsys, command):
+    """The one stderr line of a refused command (no traceback)."""
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith(f"{command}: error: ")]
+    assert len(errors) == 1 and "Traceback" not in "\n".join(err), err
+    return errors[0]
+
+
+@pytest.mark.parametrize("side", [1, 2, 3])
+def test_sr_run_refuses_an_image_below_the_least_side(tmp_path, capsys, side):
+    """`srmat sr run` on a 1 x 1 (2 x 2, 3 x 3) PNG wrote a 4 x 4 (...) store and exit 0:
+    an input below io.MIN_IMAGE_SIDE is refused before the job, naming the file; nothing
+    is written."""
+    from PIL import Image
+
+    from napari_srmat.io import MIN_IMAGE_SIDE
+
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.full((side, side), 128, np.uint8)).save(tiny)
+    out = tmp_path / "o.zarr"
+    assert main(["sr", "run", str(tiny), str(out), "--model", "bicubic"]) == 2
+    line = _one_error_line(capsys, "srmat sr run")
+    assert line == (f"srmat sr run: error: {tiny}: image is {side} x {side} px, smaller than "
+                    f"the smallest image side napari-srmat takes ({MIN_IMAGE_SIDE} px)")
+    assert not out.exists() and not (tmp_path / "o.zarr.partial").exists()
+    # the least side itself is taken
+    ok = tmp_path / "ok.png"
+    Image.fromarray(np.full((MIN_IMAGE_SIDE, MIN_IMAGE_SIDE), 128, np.uint8)).save(ok)
+    assert main(["sr", "run", str(ok), str(out), "--model", "bicubic", "--json"]) == 0
+    assert _json(capsys)["output_shape"] == [4 * MIN_IMAGE_SIDE] * 2
+
+
+def test_sr_run_input_errors_name_the_file(tmp_path, capsys):
+    """The input errors of `srmat sr run` (values the float rule would misread, NaN
+    pixels found as the tiles are read, channels the model does not take) did not say
+    which file they were about; they now start with its path, as those of `srmat
+    grain-size`. An error of the output does not name the input."""
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    nan = rng.random((32, 32)).astype(np.float32)
+    nan[3, 5] = np.nan
+    cases = {
+        "nan.tif": (nan, "the input has NaN or Inf pixels"),
+        "bright.tif": ((rng.random((32, 32)) * 3).astype(np.float32),
+                       "is a float image with values in"),
+        "negative.tif": (rng.integers(-5, 5, (32, 32)).astype(np.int32),
+                         "negative values would be negative intensities"),
+    }
+    for name, (pixels, says) in cases.items():
+        path = tmp_path / name
+        tifffile.imwrite(path, pixels)
+        assert main(["sr", "run", str(path), str(tmp_path / f"{name}.zarr"),
+                     "--model", "bicubic"]) == 2, name
+        line = _one_error_line(capsys, "srmat sr run")
+        assert line.startswith(f"srmat sr run: error: {path}: ") and says in line, line
+    # an output error is the output's: not put on the input file
+    good = tmp_path / "good.png"
+    from PIL import Image
+
+    Image.fromarray((rng.random((32, 32)) * 255).astype(np.uint8)).save(good)
+    mine = tmp_path / "mine.zarr"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert main(["sr", "run", str(good), str(mine), "--model", "bicubic"]) == 2
+    line = _one_error_line(capsys, "srmat sr run")
+    assert str(good) not in line and str(mine) in line
+
+
+def test_sr_train_refuses_images_smaller_than_the_patch(tmp_path, capsys):
+    """`srmat sr train --patch 32` on a 20 x 24 px image trained on reflect-padded crops
+    (mostly mirror copies) without a word; the image is refused before training, naming
+    it, its size and the patch, and no checkpoint folder is made."""
+    from PIL import Image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((64, 64)) * 255).astype(np.uint8)).save(data / "big.png")
+    Image.fromarray((rng.random((20, 24)) * 255).astype(np.uint8)).save(data / "small.png")
+    ckpt = tmp_path / "ckpt"
+    argv = ["sr", "train", "--data", str(data), "--model", "cnn", "--scale", "2",
+            "--train-steps", "1", "--batch-size", "1", "--out", str(ckpt), "--threads", "1",
+            "--device", "cpu"]
+    assert main([*argv, "--patch", "32"]) == 2
+    assert _one_error_line(capsys, "srmat sr train") == (
+        f"srmat sr train: error: training image {data / 'small.png'} is 20 x 24 px, smaller "
+        "than the training patch (32 px)")
+    assert not ckpt.exists()
+    assert main([*argv, "--patch", "16", "--json"]) == 0  # every image holds a patch
+    assert _json(capsys)["step"] == 1

@@ -177,6 +177,7 @@ def test_training_from_layers(make_napari_viewer, qtbot, tmp_path):
     assert not w.mask_layer.native.isEnabled()
     w.steps.setValue(2)
     w.batch.setValue(2)
+    w.crop.setValue(32)  # the HR patch: the 64 px layer holds it (a larger one is refused)
     w.out.setText(str(tmp_path / "sr"))
     w.extra.setText('{"val_every": 1000, "num_threads": 1}')
     w.checkpoint.setText("default")  # fine-tune the shipped x4 cnn on the layer

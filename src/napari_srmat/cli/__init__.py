@@ -314,18 +314,24 @@ def seed_arg(text: str) -> int:
 
 
 @contextlib.contextmanager
-def naming_file(path: str | os.PathLike) -> Iterator[None]:
-    """Say which of several input files an error is about: the message of an exception
-    raised inside gets ``path: `` in front, unless it names the path already.
+def naming_file(path: str | os.PathLike,
+                only: tuple[type[BaseException], ...] = (Exception,)) -> Iterator[None]:
+    """Say which input file an error is about: the message of an exception raised inside
+    gets ``path: `` in front, unless it names the path already.
 
-    The one rule of the commands that take several files (``srmat heyn``,
-    ``srmat grain-size``). The exception keeps its type (so its exit code); OS errors
-    are told as ``path: reason`` by :func:`napari_srmat.errors.error_message` anyway.
+    The one rule of the commands that read input files (``srmat heyn``,
+    ``srmat grain-size``, ``srmat sr run``, ``srmat edges predict``). The exception keeps
+    its type (so its exit code); OS errors are told as ``path: reason`` by
+    :func:`napari_srmat.errors.error_message` anyway.
 
     Parameters
     ----------
     path : str or os.PathLike
         The input file being read or measured.
+    only : tuple of exception types
+        The errors named (default all): around a job that also writes an output, only
+        those of the input (e.g. :class:`napari_srmat.tiling.NonFiniteInputError`), so
+        that an error of the output is not put on the input file.
 
     Examples
     --------
@@ -338,7 +344,7 @@ def naming_file(path: str | os.PathLike) -> Iterator[None]:
     """
     try:
         yield
-    except Exception as exc:
+    except only as exc:
         if exc.args and isinstance(exc.args[0], str) and str(path) not in exc.args[0]:
             exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
         raise

@@ -13,6 +13,7 @@ from . import (
     int_arg,
     lr_arg,
     missing_action,
+    naming_file,
     print_json,
     seed_arg,
     threshold_arg,
@@ -57,7 +58,8 @@ def register(subparsers) -> None:
                    help="training crops per optimiser step (default %(default)s)")
     t.add_argument("--crop", type=int_arg(MIN_TRAIN_CROP), default=d.crop,
                    help=f"side of the random training crops in px (default %(default)s, "
-                        f"at least {MIN_TRAIN_CROP})")
+                        f"at least {MIN_TRAIN_CROP}); every training image must be at "
+                        "least this large")
     t.add_argument("--steps-per-epoch", type=int_arg(1), default=d.steps_per_epoch,
                    metavar="N", help="optimiser steps per epoch (default: one pass over the "
                                      "training images, their number / --batch-size rounded up)")
@@ -251,10 +253,16 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..edges.infer import BOUNDARY_OUTPUTS, load_boundary_model, predict_boundaries_job
+    from ..edges.infer import (
+        BOUNDARY_OUTPUTS,
+        check_boundary_input,
+        load_boundary_model,
+        predict_boundaries_job,
+    )
     from ..io import read_image
     from ..jobs import Stopped, run_job
     from ..outputs import check_not_input, check_output_location
+    from ..tiling import NonFiniteInputError
 
     check_tile_flags(args.tile, args.overlap)  # the engine's rule, with the flags' names
     out = Path(args.out)
@@ -264,15 +272,18 @@ def _predict(args: argparse.Namespace) -> int:
         from ..tiling._distributed import check_scheduler
 
         check_scheduler(args.scheduler)
-    mic = read_image(args.image)
+    with naming_file(args.image):  # an error of the input names its file
+        mic = read_image(args.image)
+        check_boundary_input(mic)  # before the model loads: shape, size, values
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
     stopped = []
-    res = run_job(predict_boundaries_job(
-        mic, model, tile=args.tile, overlap=args.overlap, out=out,
-        overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
-        scheduler=args.scheduler, worker_device=args.device,
-    ), on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
+    with naming_file(args.image, only=(NonFiniteInputError,)):  # found as tiles are read
+        res = run_job(predict_boundaries_job(
+            mic, model, tile=args.tile, overlap=args.overlap, out=out,
+            overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
+            scheduler=args.scheduler, worker_device=args.device,
+        ), on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
     if res is None or stopped:
         raise UserError("prediction stopped; rerun the same command to resume")
     prob_path, unc_path = res[:2]

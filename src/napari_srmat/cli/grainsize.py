@@ -130,6 +130,7 @@ def _run(args: argparse.Namespace) -> int:
         args.pattern = "grid" if args.method else "random"
     twins = _per_image(args.twins, args.images, "--twins")
     exclusions = _per_image(args.exclusions, args.images, "--exclusions")
+    _check_region_masks(args)  # before any image is measured
     model = None
     if not args.mask and args.scheduler is None:
         model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
@@ -225,12 +226,13 @@ def _worker_model(checkpoint, device, tta, threshold_rule, key):
 def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
     """Measure one image: ``(row, warnings, standards field or None)``."""
     from ..grainsize import measure_grain_size_job
-    from ..io import read_image
+    from ..io import open_mask_file, read_image
     from ..jobs import run_job
 
     with naming_file(path):  # which of several images an error is about
         with notes_of_reading(path) as read_notes:
-            mic = read_image(path)
+            # a mask file is read by the rule of srmat heyn (.npy too)
+            mic = open_mask_file(path, what="boundary mask") if args.mask else read_image(path)
         res = run_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
@@ -274,6 +276,29 @@ def _measure_remote(args, key, item) -> tuple:
     return _measure_or_error(args, model, *item)
 
 
+#: Name of each region-mask flag's masks in messages (``read_mask``'s ``name``).
+REGION_MASKS = {"twins": "twin mask", "exclusions": "exclusion mask"}
+
+
+def _check_region_masks(args: argparse.Namespace) -> None:
+    """Read every ``--twins`` / ``--exclusions`` file once before any image is measured,
+    so that a missing, unreadable or invalid one (the rule of
+    :func:`napari_srmat.io.read_mask`) is told at once, not after the measurement of the
+    images (minutes with the model). They are read again, one by one, as each field is
+    measured (a cluster's workers read them there), so none is held in memory.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        The first bad file, named (``PATH: twin mask not found``).
+    """
+    from ..io import read_mask
+
+    for attr, name in REGION_MASKS.items():
+        for path in dict.fromkeys(getattr(args, attr) or []):
+            read_mask(path, name=name)
+
+
 def _per_image(paths, images, flag: str) -> list:
     """One mask path per image (a single path serves all), or Nones."""
     if not paths:
@@ -305,8 +330,10 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
         boundaries, pixel_size_um=px, method=args.method, rule=args.rule,
         pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
         skeletonize=not args.mask,
-        twins=None if twins_path is None else read_mask(twins_path),
-        exclusion=None if exclusion_path is None else read_mask(exclusion_path),
+        twins=None if twins_path is None else read_mask(twins_path,
+                                                        name=REGION_MASKS["twins"]),
+        exclusion=None if exclusion_path is None else read_mask(
+            exclusion_path, name=REGION_MASKS["exclusions"]),
         name=name)
     # why the file's pixel size was not used (non-square pixels), or that the given one
     # differs from it: the field's JSON says so, not only the stderr lines

@@ -34,6 +34,7 @@ from . import (
     int_arg,
     lr_arg,
     missing_action,
+    naming_file,
     print_json,
     seed_arg,
     told_warnings,
@@ -133,7 +134,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help=argparse.SUPPRESS)
     t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size,
                    help="HR crops per optimiser step (default %(default)s)")
-    t.add_argument("--patch", type=int_arg(1), default=d.patch, help="HR crop size")
+    t.add_argument("--patch", type=int_arg(1), default=d.patch,
+                   help="HR crop size in px, a multiple of 4 x --scale (default %(default)s); "
+                        "every --data image must be at least this large")
     t.add_argument("--lr", type=lr_arg, default=d.lr,
                    help="learning rate (default %(default)s)")
     t.add_argument("--val-every", type=int_arg(1), default=d.val_every,
@@ -197,7 +200,8 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..jobs import Progress, Stopped, run_job
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
-    from ..sr.apply import SR_OUTPUT_KIND
+    from ..sr.apply import SR_OUTPUT_KIND, check_sr_input
+    from ..tiling import NonFiniteInputError
 
     out = Path(args.output)
     # refuse a bad OUTPUT before loading anything; the writer re-checks under its lock
@@ -218,7 +222,9 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
-    mg = read_image(args.input)
+    with naming_file(args.input):  # an error of the input names its file
+        mg = read_image(args.input)
+        check_sr_input(mg, model)  # before the job: size, values, channels
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
     stopped, tiles = [], []
@@ -229,13 +235,14 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
         elif isinstance(event, Progress) and event.stage == "tiles":
             tiles[:] = [event]  # the last one: tiles done, in all, and resumed
 
-    result = run_job(
-        super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
-                          batch_size=args.batch_size, out=out, resume=not args.no_resume,
-                          overwrite=args.overwrite, scheduler=args.scheduler,
-                          worker_device=args.device, whole_image=args.whole_image),
-        on_event=on_event,
-    )
+    with naming_file(args.input, only=(NonFiniteInputError,)):  # found as tiles are read
+        result = run_job(
+            super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
+                              batch_size=args.batch_size, out=out, resume=not args.no_resume,
+                              overwrite=args.overwrite, scheduler=args.scheduler,
+                              worker_device=args.device, whole_image=args.whole_image),
+            on_event=on_event,
+        )
     seconds = time.perf_counter() - t0
     if result is None or stopped:
         print(f"{command_name(args)}: stopped before completion", file=sys.stderr)

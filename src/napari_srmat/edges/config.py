@@ -39,6 +39,9 @@ class BoundaryTrainConfig:
     resampled to ``crop`` px, so the model sees grains of ``low``-``high`` times their
     size in the data and cannot learn one grain size as a prior
     (:func:`napari_srmat.edges.data.random_crop_augment`).
+    ``crop`` is the side of the random training crops (None: whole images, at least
+    :data:`MIN_TRAIN_CROP`); every training image must be at least that large on both
+    sides (the smallest one is named otherwise), so that no crop is smaller than asked.
     ``input_norm`` = ``"channels"`` shifts and scales each channel of every image to a
     fixed mean and spread over the whole image before cropping
     (:func:`napari_srmat.edges.data.normalize_channels`); the checkpoint records it and

@@ -29,6 +29,7 @@ __all__ = [
     "default_checkpoint_path",
     "predict_boundaries_job",
     "predict_boundaries",
+    "check_boundary_input",
     "DEFAULT_THRESHOLD_RULE",
     "DEFAULT_TTA",
     "BoundaryThresholds",
@@ -616,6 +617,41 @@ PREVIEW_MAX_PIXELS = 4096 * 4096
 _STACKED = "stacked.ome.zarr"
 
 
+def check_boundary_input(image: Any) -> Any:
+    """The input rule of :func:`predict_boundaries_job`, checked without running the model:
+    an ``(H, W)`` or ``(H, W, C)`` image with 1 to 4 channels, at least
+    :data:`napari_srmat.io.MIN_IMAGE_SIDE` px per side (both checked before any pixel is
+    read), and values the float rule reads (:func:`napari_srmat.io.check_pixel_values`).
+    ``srmat edges predict`` checks a file with it before the job starts, so that an error
+    names the file. NaN/Inf pixels are found by the tiling engine as it reads the tiles.
+
+    Parameters
+    ----------
+    image : Micrograph or array-like
+        The input.
+
+    Returns
+    -------
+    Micrograph or array
+        What is tiled (a Micrograph keeps its file).
+
+    Raises
+    ------
+    ValueError
+        A shape the model cannot take (:class:`~napari_srmat.edges.data.BoundaryDataError`),
+        an image too small (:class:`napari_srmat.io.ImageSizeError`), values the float rule
+        would misread.
+    """
+    from ..io import Micrograph, check_image_side, check_pixel_values, image_data
+    from .data import check_model_image_shape
+
+    arr, _ = image_data(image)
+    check_model_image_shape(arr.shape)  # before any pixel is read
+    check_image_side(arr.shape)
+    check_pixel_values(arr)
+    return image if isinstance(image, Micrograph) else arr
+
+
 def predict_boundaries_job(
     image,
     model: BoundaryModel | None = None,
@@ -691,9 +727,8 @@ def predict_boundaries_job(
         given; ``None`` if stopped.
     """
     from ..errors import check_flag
-    from ..io import Micrograph, check_pixel_size, check_pixel_values, image_data
+    from ..io import check_pixel_size
     from ..tiling import tiled_apply_job
-    from .data import check_model_image_shape
 
     pixel_size_um = check_pixel_size(pixel_size_um)  # also when no out uses it
     if out is not None:  # "no" is truthy: it would replace the folder the user meant to keep
@@ -701,10 +736,7 @@ def predict_boundaries_job(
         resume = check_flag("resume", resume)
     model = as_boundary_model(model)
 
-    arr, _ = image_data(image)
-    check_model_image_shape(arr.shape)  # before any pixel is read
-    check_pixel_values(arr)
-    a = image if isinstance(image, Micrograph) else arr  # a Micrograph keeps its file
+    a = check_boundary_input(image)
     if error_map:
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError

@@ -248,6 +248,7 @@ def train_boundaries_job(config, *, stop=None):
     # ---- data
     train = _samples_from_arrays(cfg.train_images, cfg.train_masks, "train")
     val = _samples_from_arrays(cfg.val_images, cfg.val_masks, "val")
+    train_dir = None  # where the training images were read from, for messages
     if cfg.data_root is not None:
         root = Path(cfg.data_root)
         if not root.is_dir():
@@ -256,10 +257,18 @@ def train_boundaries_job(config, *, stop=None):
                 if root.exists() else f"data root not found: {root}")
         if not train:
             train = load_split(root, "train")
+            train_dir = root / "train" / "images"
         if not val and (root / "val").is_dir():
             val = load_split(root, "val")
     if not train:
         raise BoundaryDataError("no training data: give data_root or train_images/train_masks")
+    if cfg.crop is not None:  # the crops would be smaller than asked (or zoomed up)
+        from ..io import check_image_side
+
+        small = min(train, key=lambda t: min(t.image.shape[1:]))
+        check_image_side(small.image.shape[1:], name=f"training image {small.name}" + (
+            f" of {train_dir}" if train_dir is not None else ""), minimum=cfg.crop,
+            what="the training crop")
     if not val:
         yield Log("no validation data: validating on the training images", level="warning")
         val = train

@@ -16,10 +16,18 @@ import numpy as np
 from ..errors import check_number
 from ._float import all_finite, to_float01
 from ._pixel import non_square_message
-from ._read import ImageReadError, check_file_pixels, image_data, path_arg, read_image
+from ._read import (
+    ImageReadError,
+    Micrograph,
+    check_file_pixels,
+    image_data,
+    path_arg,
+    read_image,
+)
 
 __all__ = ["MAX_MASK_GREY_FRACTION", "MaskError", "as_bool_mask", "check_threshold",
-           "micrograph_as_mask_note", "mid_grey_fraction", "read_array", "read_mask"]
+           "micrograph_as_mask_note", "mid_grey_fraction", "open_mask_file", "read_array",
+           "read_mask"]
 
 
 class MaskError(ValueError):
@@ -160,6 +168,64 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     raise MaskError(f"{name} has unsupported dtype {m.dtype}")
 
 
+def _cannot_read(path, what: str, exc: BaseException) -> str:
+    """``PATH: cannot read WHAT: REASON`` (one line; the reason without the path when it
+    starts with it): a file's error starts with its path, as every per-file error of the
+    commands that read several files (``srmat heyn``, ``srmat grain-size``)."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if reason.startswith(f"{path}: "):
+        reason = reason[len(f"{path}: "):]
+    return f"{path}: cannot read {what}: {reason}"
+
+
+def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph:
+    """Open a mask (or probability-map) file lazily: the one rule for which files hold
+    masks, used by :func:`read_array` / :func:`read_mask` (``srmat heyn``,
+    ``srmat eval-maps``, training data) and by ``srmat grain-size --mask``.
+
+    Every format :func:`~napari_srmat.io.read_image` reads (PNG, JPEG, TIFF, Zarr,
+    OME-Zarr -- e.g. the output of ``srmat edges predict``), plus ``.npy`` (memory-mapped,
+    no pixel size).
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        Word used in error messages ("mask", "boundary mask", "probability map").
+
+    Returns
+    -------
+    Micrograph
+        Its ``data`` as stored (dtype and channels), unread.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ImageReadError
+        If the file cannot be decoded.
+    """
+    path = path_arg(path, "open_mask_file", example="mask.png")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    if path.suffix.lower() != ".npy":
+        try:
+            return read_image(path)
+        except ImageReadError as exc:
+            raise ImageReadError(_cannot_read(path, what, exc)) from None
+    import dask.array as da
+
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(_cannot_read(path, what, exc)) from None
+    check_file_pixels(path, arr.dtype)
+    data = da.from_array(arr, chunks=-1) if arr.ndim else da.from_array(np.asarray(arr))
+    axes = {2: "YX", 3: "YXC"}.get(arr.ndim, "")
+    return Micrograph(data=data, levels=[data], axes=axes, path=path,
+                      metadata={"format": "npy"})
+
+
 def read_array(path: str | os.PathLike, *, what: str = "image",
                return_pixel_size: bool = False, notes: list | None = None):
     """Read a small image file fully into memory as a NumPy array.
@@ -193,28 +259,14 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
         If the file cannot be decoded.
     """
     path = path_arg(path, "read_array", example="mask.png")
-    if not path.exists():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    px = None
-    if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ImageReadError(f"cannot read {what} {path}: {exc}") from None
-        check_file_pixels(path, arr.dtype)
-    else:
-        try:
-            mic = read_image(path)
-        except ImageReadError as exc:
-            raise ImageReadError(f"cannot read {what}: {exc}") from None
-        try:
-            arr = np.asarray(mic.data.compute())
-        except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
-            raise ImageReadError(f"cannot read {what} {path}: "
-                                 f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
-        _, px = image_data(mic, name=what, intensity=False, channels_first=True)
-        if not mic.square_pixels and notes is not None:
-            notes.append(non_square_message(*mic.pixel_size_yx_um))
+    mic = open_mask_file(path, what=what)
+    try:
+        arr = np.asarray(mic.data.compute())
+    except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
+        raise ImageReadError(_cannot_read(path, what, exc)) from None
+    _, px = image_data(mic, name=what, intensity=False, channels_first=True)
+    if not mic.square_pixels and notes is not None:
+        notes.append(non_square_message(*mic.pixel_size_yx_um))
     return (arr, px) if return_pixel_size else arr
 
 

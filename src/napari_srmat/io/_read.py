@@ -28,7 +28,10 @@ from ._pixel import (
 
 __all__ = [
     "ImageReadError",
+    "ImageSizeError",
+    "MIN_IMAGE_SIDE",
     "Micrograph",
+    "check_image_side",
     "image_data",
     "pixel_size_note",
     "read_image",
@@ -260,6 +263,56 @@ def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
     if len(shape) == 3 and shape[2] > 4 and shape[0] <= 4:
         raise ValueError(f"{name} has shape {shape}, channels first: images are (H, W) or "
                          f"(H, W, C) with C <= 4; pass numpy.moveaxis({name}, 0, -1)")
+
+
+#: Smallest side (px) of an image given to a model (``super_resolve``,
+#: ``predict_boundaries``; ``srmat sr run``, ``srmat edges predict`` and the widgets):
+#: below it the input is not a micrograph (a 1 x 1 or 3 x 3 file, a wrong crop or axis),
+#: and the models would see mostly their own padding (the boundary model pads each side
+#: to a multiple of its encoder's stride, 16 to 32 px). No real micrograph is this small.
+MIN_IMAGE_SIDE = 8
+
+
+class ImageSizeError(ValueError):
+    """An image smaller than an operation needs (:func:`check_image_side`)."""
+
+
+def check_image_side(shape: Sequence[int], *, name: str = "image",
+                     minimum: int = MIN_IMAGE_SIDE,
+                     what: str = "the smallest image side napari-srmat takes") -> None:
+    """The one rule for an image too small for what is done with it: both sides of
+    ``shape`` (``(H, W[, C])``) at least ``minimum`` px.
+
+    Used for model inputs (:data:`MIN_IMAGE_SIDE`) and for training images against the
+    training patch or crop, so that the message has one form everywhere.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        ``(H, W)`` or ``(H, W, C)``.
+    name : str
+        The image, in the message (a path, ``"training image a.png"``).
+    minimum : int
+        The least side in px.
+    what : str
+        What ``minimum`` is, in the message.
+
+    Raises
+    ------
+    ImageSizeError
+        One line naming ``name``, its size, ``what`` and ``minimum``.
+
+    Examples
+    --------
+    >>> check_image_side((512, 512))
+    >>> check_image_side((1, 1))
+    Traceback (most recent call last):
+    ...
+    napari_srmat.io._read.ImageSizeError: image is 1 x 1 px, smaller than the smallest image side napari-srmat takes (8 px)
+    """  # noqa: E501
+    h, w = (int(v) for v in tuple(shape)[:2])
+    if min(h, w) < minimum:
+        raise ImageSizeError(f"{name} is {h} x {w} px, smaller than {what} ({minimum} px)")
 
 
 def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | None]:

@@ -15,8 +15,8 @@ from ..jobs import Event, Log, StopToken, plain_version, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import SRError, SRModel
 
-__all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "SR_OUTPUT_KIND",
-           "IN_MEMORY_DTYPE"]
+__all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "check_sr_input",
+           "SR_OUTPUT_KIND", "IN_MEMORY_DTYPE"]
 
 #: Marker kind of an ``srmat sr run`` / :func:`super_resolve` OME-Zarr store.
 SR_OUTPUT_KIND = "super_resolution"
@@ -51,6 +51,70 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
     if tile <= 2 * overlap:
         raise ValueError(f"tile ({tile}) must be larger than 2 * overlap ({2 * overlap})")
     return overlap
+
+
+def check_sr_input(image: Any, model: SRModel) -> tuple[Any, tuple[int, ...], int]:
+    """The input rule of :func:`super_resolve_job`, checked without running the model.
+
+    ``(H, W)`` or ``(H, W, C)`` pixels of at least :data:`napari_srmat.io.MIN_IMAGE_SIDE`
+    px per side, values the float rule reads (:func:`napari_srmat.io.check_pixel_values`)
+    and channels the model takes (grey + alpha and RGBA drop their alpha, the rule of
+    :func:`napari_srmat.io.grey_or_rgb`). ``srmat sr run`` checks a file with it before
+    the job starts, so that an error names the file. NaN/Inf pixels are found by the
+    tiling engine as it reads the tiles.
+
+    Parameters
+    ----------
+    image : Micrograph or array-like
+        The input.
+    model : SRModel
+        The loaded model.
+
+    Returns
+    -------
+    image : Micrograph or array
+        The input to tile (a Micrograph keeps its file and pixel size; alpha dropped).
+    shape : tuple of int
+        Its shape.
+    channels : int
+        Its number of channels (1 for ``(H, W)``).
+
+    Raises
+    ------
+    ValueError
+        Another number of dimensions, an image too small
+        (:class:`napari_srmat.io.ImageSizeError`), values the float rule would misread.
+    ChannelError
+        Channels the model does not take.
+    """
+    from ..io import Micrograph, check_image_side, check_pixel_values, grey_or_rgb, image_data
+
+    arr, _ = image_data(image)
+    shape = tuple(int(v) for v in arr.shape)
+    if len(shape) not in (2, 3):
+        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
+    check_image_side(shape)
+    check_pixel_values(arr)
+    channels = n_image = 1 if len(shape) == 2 else shape[2]
+    if channels in (2, 4) and (model.channel_agnostic or channels != model.in_channels):
+        # the channel rule (io.grey_or_rgb), for every model (lazily): grey + alpha ->
+        # grey, RGBA -> RGB; only a network made for 2 or 4 channels gets them
+        arr = grey_or_rgb(arr)
+        if isinstance(image, Micrograph):
+            image = dataclasses.replace(image, data=arr, levels=[arr],
+                                        axes="YX" if arr.ndim == 2 else "YXC")
+        shape = tuple(int(v) for v in arr.shape)
+        channels = 1 if len(shape) == 2 else shape[2]
+    if not model.channel_agnostic and channels not in (1, model.in_channels):
+        from .base import ChannelError
+
+        raise ChannelError(
+            f"{model.name} takes {model.in_channels} or 1 channel(s) (grey + alpha and "
+            f"RGBA drop their alpha); the image has {n_image}"
+        )
+    if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
+        image = arr
+    return image, shape, channels
 
 
 def super_resolve_job(
@@ -156,32 +220,7 @@ def super_resolve_job(
         raise SRError(f"scale {scale} does not match the loaded model's x{model.scale}: "
                       "load the model at that scale or leave scale out")
     overlap = resolve_overlap(model, overlap, int(tile))
-    from ..io import Micrograph, check_pixel_values, grey_or_rgb, image_data
-
-    arr, _ = image_data(image)
-    shape = tuple(int(v) for v in arr.shape)
-    if len(shape) not in (2, 3):
-        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
-    check_pixel_values(arr)
-    channels = n_image = 1 if len(shape) == 2 else shape[2]
-    if channels in (2, 4) and (model.channel_agnostic or channels != model.in_channels):
-        # the channel rule (io.grey_or_rgb), for every model (lazily): grey + alpha ->
-        # grey, RGBA -> RGB; only a network made for 2 or 4 channels gets them
-        arr = grey_or_rgb(arr)
-        if isinstance(image, Micrograph):
-            image = dataclasses.replace(image, data=arr, levels=[arr],
-                                        axes="YX" if arr.ndim == 2 else "YXC")
-        shape = tuple(int(v) for v in arr.shape)
-        channels = 1 if len(shape) == 2 else shape[2]
-    if not model.channel_agnostic and channels not in (1, model.in_channels):
-        from .base import ChannelError
-
-        raise ChannelError(
-            f"{model.name} takes {model.in_channels} or 1 channel(s) (grey + alpha and "
-            f"RGBA drop their alpha); the image has {n_image}"
-        )
-    if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
-        image = arr
+    image, shape, channels = check_sr_input(image, model)
     attrs = {  # stored by the writer under the store's attrs["srmat"]
         "operation": "super_resolution",
         "model": model.name,

@@ -31,7 +31,15 @@ import numpy as np
 
 from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
 from ..errors import check_flag
-from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, read_array, to_float01, to_uint8
+from ..io import (
+    IMAGE_SUFFIXES,
+    all_finite,
+    as_rgb,
+    check_image_side,
+    read_array,
+    to_float01,
+    to_uint8,
+)
 from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -214,7 +222,8 @@ class _LazyImage:
         return _to_uint8_rgb(np.asarray(self.arr[item]))
 
 
-def load_training_images(sources: list, exclude: list[str] | None = None) -> list:
+def load_training_images(sources: list, exclude: list[str] | None = None,
+                         patch: int | None = None) -> list:
     """Collect training images from folders, files, Zarr stores and arrays.
 
     Parameters
@@ -225,6 +234,10 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
         ``(H, W, C)`` such as napari layer data (numpy, Dask or Zarr: cropped lazily).
     exclude : list of str, optional
         File-name stems to skip (e.g. ``["scan_13"]``).
+    patch : int, optional
+        The training patch (HR crop side): an image with a smaller side is refused
+        (:func:`napari_srmat.io.check_image_side`), as it is read, since its crops would
+        be mostly reflect padding.
 
     Returns
     -------
@@ -235,14 +248,21 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
     ------
     SRError
         A source does not exist or holds no images.
+    ImageSizeError
+        An image smaller than ``patch``, named with its size.
     """
     exclude = set(exclude or [])
     images: list = []
+
+    def check_size(shape, name: str) -> None:
+        if patch is not None:
+            check_image_side(shape, name=name, minimum=int(patch), what="the training patch")
     for src in sources:
         if not isinstance(src, (str, os.PathLike)):
             shape = tuple(getattr(src, "shape", ()))
             if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
                 raise SRError(f"training array must be (H, W) or (H, W, 1|3|4), got {shape}")
+            check_size(shape, "training image (an array or layer)")
             if not all_finite(src):  # every pixel, chunk by chunk: not only the crops drawn
                 raise SRError("training image (an array or layer) has NaN or infinite pixels")
             images.append(_LazyImage(src))
@@ -253,6 +273,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
         if p.is_dir() and (p.suffix == ".zarr" or (p / ".zattrs").exists()
                            or (p / "zarr.json").exists()):
             arr = _open_zarr(p)
+            check_size(arr.shape, f"training image {p}")
             if not all_finite(arr):
                 raise SRError(f"training image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
@@ -264,6 +285,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None) -> lis
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
             arr = read_array(f, what="training image")
+            check_size(arr.shape, f"training image {f}")
             if not all_finite(arr):
                 raise SRError(f"training image {f} has NaN or infinite pixels")
             images.append(_to_uint8_rgb(arr))
@@ -292,7 +314,8 @@ class PatchSampler:
     images : list
         uint8 ``(H, W, 3)`` arrays or lazy wrappers.
     patch : int
-        Crop size; smaller images are reflect-padded.
+        Crop size; smaller images are reflect-padded (:func:`train_sr_job` refuses
+        ``data`` images smaller than its patch: :func:`load_training_images`).
     seed : int
     labels : list, optional
         Region labels ``(H, W)`` per image (None where unknown), cropped with the image
@@ -539,7 +562,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     check_output_dir(cfg.out, "sr_training")  # created once the inputs have loaded
     t0 = time.monotonic()
 
-    images = load_training_images(cfg.data, cfg.exclude) if cfg.data else []
+    images = load_training_images(cfg.data, cfg.exclude, patch=cfg.patch) if cfg.data else []
     labels: list = [None] * len(images)
     synth, synth_labels = _synthetic_images(cfg.synthetic, cfg.synthetic_size, cfg.seed,
                                             with_labels=True)

@@ -100,6 +100,11 @@ class TilingError(ValueError):
     """Invalid tiling arguments or a ``fn`` that returns the wrong shape."""
 
 
+class NonFiniteInputError(TilingError):
+    """NaN or Inf input pixels, found as the tiles are read (an error of the input, which
+    a command names by its file)."""
+
+
 # --------------------------------------------------------------------------- geometry
 
 
@@ -540,7 +545,7 @@ def _check_finite(raw: np.ndarray, ylo: int, xlo: int) -> None:
     bad = ~np.isfinite(raw)
     if bad.any():
         pos = np.argwhere(bad)[0]
-        raise TilingError(
+        raise NonFiniteInputError(
             f"the input has NaN or Inf pixels ({int(bad.sum())} in rows {ylo}:"
             f"{ylo + raw.shape[0]}, first at row {ylo + int(pos[0])}, column "
             f"{xlo + int(pos[1])}): replace them first (e.g. numpy.nan_to_num) - "
