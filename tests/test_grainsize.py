@@ -534,7 +534,7 @@ def test_bad_test_line_settings_are_refused_before_the_model_runs(model, monkeyp
     import napari_srmat.grainsize as gs
     from napari_srmat.metrics.heyn import HeynError
 
-    monkeypatch.setattr(gs, "automatic_inference_scale",
+    monkeypatch.setattr(gs, "_automatic_scale",  # the job's scale estimate
                         lambda *a, **k: pytest.fail("the model must not run"))
     img = generate_microstructure((64, 64), mean_grain_size_px=16, seed=0).image
     for kw, match in [({"n_lines": 0}, "n_lines"), ({"n_lines": 2.5}, "n_lines"),
