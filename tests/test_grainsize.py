@@ -534,7 +534,7 @@ def test_bad_test_line_settings_are_refused_before_the_model_runs(model, monkeyp
     import napari_srmat.grainsize as gs
     from napari_srmat.metrics.heyn import HeynError
 
-    monkeypatch.setattr(gs, "automatic_inference_scale",
+    monkeypatch.setattr(gs, "_automatic_scale",  # the job's scale estimate
                         lambda *a, **k: pytest.fail("the model must not run"))
     img = generate_microstructure((64, 64), mean_grain_size_px=16, seed=0).image
     for kw, match in [({"n_lines": 0}, "n_lines"), ({"n_lines": 2.5}, "n_lines"),
@@ -648,3 +648,28 @@ def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
                  "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["per_image"][0]
     assert row["warnings"] == [few_intersections_note(row["intersection_count"])]
+
+
+def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model):
+    """``plan_grain_size`` (the Simple tab's memory check) counted the micrograph and the
+    boundary maps at the input's scale, but a coarse micrograph is up-sampled before the
+    model (here more than x2, at most ``MAX_INFERENCE_SCALE``): the run held several
+    times what was estimated. The plan now holds for the largest scale the automatic
+    choice may pick, and for a given scale at that scale."""
+    from napari_srmat.estimates import plan_grain_size
+
+    ms = generate_microstructure((384, 384), mean_grain_size_px=56, seed=3)
+    coarse = resample(ms.image.astype(np.float32) / 255, 0.3)
+    r = measure_grain_size(coarse, model=model)
+    assert r.inference_scale > 2
+    channels = coarse.shape[2] if coarse.ndim == 3 else 1
+    up_px = r.probability.size  # pixels at the inference scale
+    held = (coarse.size * 4                      # the micrograph as float32
+            + up_px * channels * 4               # up-sampled for the model
+            + 2 * r.probability.nbytes           # probability and uncertainty maps
+            + r.boundaries.nbytes)               # the binarised boundaries
+    assert plan_grain_size(coarse.shape).output_bytes >= held
+    assert plan_grain_size(coarse.shape, inference_scale=r.inference_scale).output_bytes >= held
+    # at the input's scale the rule is what it was: the micrograph and the maps
+    assert plan_grain_size(coarse.shape, inference_scale=1).output_bytes == \
+        coarse.size * 4 + coarse.shape[0] * coarse.shape[1] * 9

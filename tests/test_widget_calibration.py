@@ -230,9 +230,52 @@ def test_a_rectangle_is_not_taken_for_the_calibration_line(make_napari_viewer, q
     w.shapes_combo.value = shapes
     w.known_length.setText("50")
     w.line_btn.click()
-    assert w.status.text() == ("the last shape in 'scale bar' is a rectangle, not a line: "
-                               "draw a line (line tool) over the known length")
+    assert w.status.text() == ("the last shape in 'scale bar' is a rectangle, not a line or "
+                               "a path: draw a line (line tool) or a path (path tool) over "
+                               "the known length")
     assert layer_pixel_size_um(img) is None
     shapes.add_lines(np.array([[175.0, 20.0], [175.0, 220.0]]))  # now a line, last
     w.line_btn.click()
     assert layer_pixel_size_um(img) == pytest.approx(0.25)
+
+
+def test_a_path_is_measured_along_its_vertices(make_napari_viewer, qtbot):
+    """A path (polyline) drawn along a bent or segmented scale was measured from its
+    first to its last vertex: an L-shaped path of 120 + 80 px read as 144 px, so 'From
+    line' applied a pixel size 39 % too large. Its length is now the sum of its segments,
+    as a 2-point line's is its one segment (also on a layer with non-square pixels)."""
+    viewer = make_napari_viewer()
+    img = viewer.add_image(np.zeros((200, 300), np.float32), name="micrograph")
+    path = np.array([[150.0, 20.0], [150.0, 140.0], [70.0, 140.0]])  # 120 + 80 px
+    shapes = viewer.add_shapes([path], shape_type="path", name="scale path")
+    w = CalibrationWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = img
+    w.shapes_combo.value = shapes
+    w.known_length.setText("50")
+    w.line_btn.click()
+    assert layer_pixel_size_um(img) == pytest.approx(50.0 / 200.0)
+    # the same path over a layer of 0.5 x 2 µm pixels (world units): its vertices are
+    # taken to the layer's pixels first, segment by segment (60 + 40 px, and 120 / 2)
+    aniso = viewer.add_image(np.zeros((200, 300), np.float32), name="aniso",
+                             scale=(0.5, 2.0))
+    world = np.array([[30.0, 0.0], [30.0, 120.0], [10.0, 120.0]])  # 60 px + 40 px
+    shapes2 = viewer.add_shapes([world], shape_type="path", name="aniso path")
+    w.layer_combo.value = aniso
+    w.shapes_combo.value = shapes2
+    w.known_length.setText("50")
+    w.line_btn.click()
+    assert layer_pixel_size_um(aniso) == pytest.approx(50.0 / 100.0)
+
+
+def test_pixel_size_from_path_rule():
+    from napari_srmat.io import pixel_size_from_path
+
+    assert pixel_size_from_path([(0, 0), (0, 30), (40, 30)], 140.0) == pytest.approx(2.0)
+    # a 2-point path is the line rule
+    assert pixel_size_from_path([(0, 0), (30, 40)], 100.0) == \
+        pixel_size_from_line((0, 0), (30, 40), 100.0)
+    with pytest.raises(PixelSizeError, match="shorter than one pixel"):
+        pixel_size_from_path([(5, 5), (5, 5.3), (5, 5.6)], 10.0)
+    with pytest.raises(PixelSizeError, match="at least two points"):
+        pixel_size_from_path([(5, 5)], 10.0)

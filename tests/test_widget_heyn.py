@@ -418,7 +418,8 @@ def test_simple_tab_refuses_or_asks_before_a_gigapixel_mosaic(make_napari_viewer
     assert panel.status.text().startswith("grain-size measurement")
     assert "does not fit in memory: measure a region" in panel.status.text()
     assert panel.worker is None and not asked and panel.run_btn.isEnabled()
-    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
+    # planned at the largest automatic inference scale (x3.25): 125 GiB
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 512 * 2**30)
     monkeypatch.setattr(estimates, "CONFIRM_SECONDS", 0)  # long on any CPU
     monkeypatch.setattr(device, "resolve_device", lambda name: "cpu")  # a time, not None
     assert panel.run() is None  # asked, answered No
@@ -707,3 +708,85 @@ def test_mask_tab_refuses_a_map_that_does_not_fit_in_memory(make_napari_viewer, 
                                "available): measure a region of it (add e.g. "
                                "layer.data[:8192, :8192] as a layer)")
     assert w.worker is None and w.run_btn.isEnabled()
+
+
+def test_simple_tab_memory_check_counts_the_automatic_up_sampling(make_napari_viewer, qtbot,
+                                                                  monkeypatch):
+    """The Simple tab's memory check counted the micrograph and the boundary maps at the
+    micrograph's own scale, but the measurement up-samples a coarse micrograph (up to
+    x3.25) before the model: a micrograph whose run needs about 10x the estimate
+    started. The check now plans for the largest scale the run may pick."""
+    from napari_srmat import estimates
+    from napari_srmat.grainsize import MAX_INFERENCE_SCALE
+
+    viewer = make_napari_viewer()
+    img = np.zeros((512, 512, 3), np.uint8)
+    img[::2] = 255  # never measured: refused before any job
+    layer = viewer.add_image(img, rgb=True, name="coarse")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = layer
+    at_own_scale = 512 * 512 * (3 * 4 + 9)  # the micrograph as float32 and the maps
+    up_sampled = MAX_INFERENCE_SCALE ** 2 * at_own_scale  # the same at x3.25
+    available = 4 * at_own_scale  # the old estimate fits in half of it, x3.25 does not
+    assert at_own_scale <= estimates.MEMORY_FRACTION * available < up_sampled
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: available)
+    panel.run_btn.click()
+    assert panel.status.text().startswith("grain-size measurement (boundary model, "
+                                          "inference scale up to x3.25)")
+    assert "does not fit in memory: measure a region" in panel.status.text()
+    assert panel.worker is None and panel.run_btn.isEnabled()
+
+
+def test_cancel_during_the_scale_estimate_ends_the_job_promptly(make_napari_viewer, qtbot,
+                                                                monkeypatch):
+    """On a large image without a grain pattern the Simple tab's scale estimate runs
+    level after level (an autocorrelation each, then 2x2 block means of the whole image):
+    seconds to a minute during which Cancel did nothing, the stop request being looked at
+    only after the estimate. It is now checked between the levels: the job ends after the
+    level under way, well before the estimate would have ended."""
+    import threading
+    import time
+
+    from napari_srmat import estimates, grainsize
+
+    img = np.random.default_rng(0).random((6000, 6000), dtype=np.float32)
+    started, cancelled = threading.Event(), threading.Event()
+    calls = {"test": 0, "job": 0}
+    real_acf = grainsize._acf_half_length
+
+    def acf(window):
+        length = real_acf(window)
+        if threading.current_thread() is threading.main_thread():
+            calls["test"] += 1
+        else:
+            calls["job"] += 1
+            if not started.is_set():  # the job's first level done, it waits for the
+                started.set()         # click: no race between Cancel and the next level
+                cancelled.wait(20)
+        return length
+
+    monkeypatch.setattr(grainsize, "_acf_half_length", acf)
+    t0 = time.perf_counter()
+    grainsize.automatic_inference_scale(img)  # the whole estimate, for comparison
+    uncancelled = time.perf_counter() - t0
+    assert calls["test"] >= 3  # several levels: noise has no correlation length
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2**40)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(img, name="noise")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = layer
+    panel.run_btn.click()
+    qtbot.waitUntil(started.is_set, timeout=60000)
+    panel.cancel_btn.click()
+    t_cancel = time.perf_counter()
+    cancelled.set()
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=120000)
+    latency = time.perf_counter() - t_cancel
+    assert panel.status.text() == "stopped"
+    assert panel.result is None and panel.g_label.text() == "–"
+    assert calls["job"] == 1  # the estimate's other levels never ran
+    assert latency < uncancelled / 4, (latency, uncancelled)

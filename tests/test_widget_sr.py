@@ -156,7 +156,35 @@ def test_a_12_bit_camera_image_is_not_shown_black(make_napari_viewer, qtbot):
         0.5 * viewer.layers["cam SR x2"].contrast_limits[1]
 
 
+def _run_queue_wait_s() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux
+    ``/proc/thread-self/schedstat``, second field); 0.0 where that is not available."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsys):
+    """The event loop keeps ticking (a 10 ms timer) while the SR tiles are computed, and
+    Cancel stops a run.
+
+    A gap between two ticks is the GUI thread running (computing on it: the defect this
+    test is for), blocked (the GIL held by the worker, I/O), or runnable but not given a
+    CPU: the last is the machine's load (other processes on a shared 2-core box, the
+    job's own threads), and it made this test fail once (a 791 ms gap with both cores
+    loaded by other tests, 84 ms alone). Each gap is therefore counted without the time
+    the GUI thread waited on the kernel's run queue in it (its ``schedstat``, read at
+    every tick on the GUI thread), and that must stay under the limit. A raised limit
+    would hide a GUI-thread stall as long as the load is; an idle-loop baseline measured
+    beside the run would not see the load at the moment of the gap. Computing or blocking
+    on the GUI thread is still counted, whatever the load: its CPU time and its sleeping
+    time are not run-queue time (checked by hand: 12 busy processes on the 2 cores, max
+    gap 55 ms, 16 ms without the waits; a 600 ms busy loop put into the progress
+    callback, 505 ms counted: fails). Where ``schedstat`` is missing the raw gaps are
+    checked, as before.
+    """
     viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
@@ -164,11 +192,11 @@ def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsy
     # timer tick, which would leave nothing to measure
     configure(w, layer, model="cnn", scale="4", tile=48, overlap=8, batch=1, device="cpu")
 
-    ticks: list[float] = []
+    ticks: list[tuple[float, float]] = []  # (wall clock, run-queue wait so far) per tick
     result_at: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.timeout.connect(lambda: ticks.append((time.perf_counter(), _run_queue_wait_s())))
 
     for _attempt in range(2):  # the first run also imports/loads the model: warm-up
         ticks.clear()
@@ -179,12 +207,16 @@ def test_cancel_and_event_loop_stays_responsive(make_napari_viewer, qtbot, capsy
         qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=120_000)
         timer.stop()
         assert w.last_layer is not None
-    t = np.array(ticks)
-    gaps = np.diff(t)[t[1:] <= result_at[-1]]  # while the tiles are computed
-    stall_ms = 1000 * gaps.max()
+    t, waited = np.array(ticks).T
+    during = t[1:] <= result_at[-1]  # while the tiles are computed
+    gaps = np.diff(t)[during]
+    stalls = gaps - np.diff(waited)[during]  # without the waits for a CPU
+    stall_ms = 1000 * stalls.max()
     with capsys.disabled():
-        print(f"\n[SR event-loop] {gaps.size} ticks during the job, max gap {stall_ms:.1f} ms")
-    # 10 ms timer; the bound is generous for a loaded, shared 2-core CI box
+        print(f"\n[SR event-loop] {gaps.size} ticks during the job, max gap "
+              f"{1000 * gaps.max():.1f} ms, max gap without run-queue waits {stall_ms:.1f} ms")
+    assert gaps.size > 10  # the job was watched, not over before the first ticks
+    # 10 ms timer; the bound is generous (84 ms max gap alone on a 2-core box)
     assert stall_ms < 500
 
     # cancel: a run stopped at once stops before all tiles are done and adds no layer

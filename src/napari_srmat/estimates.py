@@ -175,18 +175,25 @@ def plan_boundaries(shape, *, tta: str = "none", device: str = "auto") -> JobPla
     return JobPlan(what, int(out), seconds, False)
 
 
-def plan_grain_size(shape, *, device: str = "auto") -> JobPlan:
+def plan_grain_size(shape, *, inference_scale: float | None = None,
+                    device: str = "auto") -> JobPlan:
     """Estimate a grain-size measurement of a micrograph (the *Simple* tab,
     :func:`napari_srmat.grainsize.measure_grain_size_job`).
 
-    The whole micrograph is held as float32 and the boundary model's maps are computed
-    on it (counted at the input's scale, as :func:`plan_boundaries`), so ``output_bytes``
-    is that working memory; the time is the boundary model's.
+    The whole micrograph is held as float32, resampled by the inference scale before the
+    model, and the boundary model's maps are computed at that scale (as
+    :func:`plan_boundaries` counts them); ``output_bytes`` is that working memory and the
+    time is the boundary model's at that scale. The automatic scale is only known once the
+    job has read the micrograph, so without ``inference_scale`` the plan is for the
+    largest scale it may pick (:data:`~napari_srmat.grainsize.MAX_INFERENCE_SCALE`, a
+    coarse micrograph up-sampled): an upper bound of the run's memory.
 
     Parameters
     ----------
     shape : tuple
         Input ``(H, W)`` or ``(H, W, C)``.
+    inference_scale : float, optional
+        The scale the job is given (None: the automatic choice, planned at its largest).
     device : str
 
     Returns
@@ -196,14 +203,25 @@ def plan_grain_size(shape, *, device: str = "auto") -> JobPlan:
     Examples
     --------
     >>> plan = plan_grain_size((24000, 24000, 3), device="cpu")
-    >>> plan.fits_in_memory(available=16 * 2**30), round(plan.output_bytes / 2**30)
-    (False, 11)
+    >>> plan.fits_in_memory(available=64 * 2**30), round(plan.output_bytes / 2**30)
+    (False, 125)
+    >>> round(plan_grain_size((24000, 24000, 3), inference_scale=1).output_bytes / 2**30)
+    11
     """
+    from .grainsize import MAX_INFERENCE_SCALE
+
     h, w = int(shape[0]), int(shape[1])
     c = int(shape[2]) if len(shape) > 2 else 1
-    maps = plan_boundaries((h, w), device=device)
-    return JobPlan("grain-size measurement (boundary model)",
-                   int(h * w * c * 4 + maps.output_bytes), maps.seconds, False)
+    scale = MAX_INFERENCE_SCALE if inference_scale is None else float(inference_scale)
+    # the sizes grainsize.resample gives
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    resampled = 0 if scale == 1 else sh * sw * c * 4  # at scale 1 the model reads it as is
+    maps = plan_boundaries((sh, sw), device=device)
+    what = "grain-size measurement (boundary model" + (
+        f", inference scale up to x{scale:g})" if inference_scale is None
+        else f" at inference scale {scale:g})")
+    return JobPlan(what, int(h * w * c * 4 + resampled + maps.output_bytes), maps.seconds,
+                   False)
 
 
 def plan_mask_measurement(shape, dtype=np.float32) -> JobPlan:

@@ -74,7 +74,7 @@ import numpy as np
 
 from .errors import check_number
 from .io import check_pixel_size
-from .jobs import Event, Log, Progress, StopToken, plain_version, run_job
+from .jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .metrics.heyn import (
     HEYN_MARGIN,
     HEYN_N_LINES,
@@ -659,12 +659,16 @@ def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | No
     return _intercept_estimate(_image_array(image), window)
 
 
-def _intercept_estimate(arr: Any, window: int, first: np.ndarray | None = None
-                        ) -> float | None:
+def _intercept_estimate(arr: Any, window: int, first: np.ndarray | None = None,
+                        stop: StopToken | None = None) -> float | None:
     """:func:`estimate_intercept_px` of an array; ``first``: its central window at full
-    resolution when already read."""
+    resolution when already read. With ``stop``, a stop request ends it between its
+    steps (each level is an autocorrelation of a window, then 2x2 block means of the whole
+    image for the next): it then returns None, and the caller checks the token."""
     factor = 1
     while True:
+        if stop is not None and stop.stop_requested:
+            return None
         h, w = arr.shape[:2]
         win = first if factor == 1 and first is not None else _central_window(arr, window)
         length = _acf_half_length(win)
@@ -672,6 +676,8 @@ def _intercept_estimate(arr: Any, window: int, first: np.ndarray | None = None
         big = length is None or length * ACF_TO_INTERCEPT * ACF_MIN_GRAINS > min(win.shape[:2])
         if not big or min(h, w) <= window:
             return est
+        if stop is not None and stop.stop_requested:
+            return None
         arr = _block_mean2(arr)
         factor *= 2
 
@@ -827,8 +833,17 @@ def automatic_inference_scale(image: Any) -> tuple[float, float | None, float | 
     True
     """
     arr, _, _ = _as_input(image, None)
+    return _automatic_scale(arr)
+
+
+def _automatic_scale(arr: Any, stop: StopToken | None = None
+                     ) -> tuple[float, float | None, float | None] | None:
+    """:func:`automatic_inference_scale` of an input array; None when ``stop`` was
+    requested before it finished (it is checked between the estimate's levels)."""
     window = _central_window(arr, ACF_WINDOW)  # read once for both estimates
-    estimate = _intercept_estimate(arr, ACF_WINDOW, first=window)
+    estimate = _intercept_estimate(arr, ACF_WINDOW, first=window, stop=stop)
+    if stop is not None and stop.stop_requested:
+        return None
     sharpness = _window_sharpness(window)
     return choose_inference_scale(estimate, sharpness=sharpness), estimate, sharpness
 
@@ -979,14 +994,21 @@ def measure_grain_size_job(
 
     model = as_boundary_model(model)
     warns = _calibration_warnings(model, threshold)
-    automatic, estimate, sharpness = automatic_inference_scale(arr)
+    if stop is not None and stop.stop_requested:
+        yield Stopped("grain-size measurement stopped before the scale estimate")
+        return None
+    # the estimate (seconds to a minute on a large image without a grain pattern: every
+    # level of it) honours a stop request between its levels
+    chosen = _automatic_scale(arr, stop)
+    if chosen is None:
+        yield Stopped("grain-size measurement stopped during the scale estimate")
+        return None
+    automatic, estimate, sharpness = chosen
     auto = inference_scale is None
     scale = automatic if auto else float(inference_scale)
     if auto and estimate is None:
         warns.append("the grain size could not be estimated from the image (no "
                      "autocorrelation length): measured at the input's scale")
-    if stop is not None and stop.stop_requested:
-        return None
     yield Log(f"boundary model at inference scale {scale:g} (estimated ℓ̄ "
               f"{'?' if estimate is None else f'{estimate:.1f}'} px, sharpness "
               f"{'?' if sharpness is None else f'{sharpness:.2f}'})")

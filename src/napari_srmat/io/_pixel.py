@@ -7,8 +7,8 @@ import numbers
 from typing import Any
 
 __all__ = ["PixelSizeError", "check_pixel_size", "check_pixel_size_yx", "pixel_size_from_line",
-           "SQUARE_PIXEL_TOLERANCE", "pixels_square", "non_square_message", "pixel_size_yx",
-           "pixel_size_text"]
+           "pixel_size_from_path", "SQUARE_PIXEL_TOLERANCE", "pixels_square",
+           "non_square_message", "pixel_size_yx", "pixel_size_text"]
 
 
 class PixelSizeError(ValueError):
@@ -194,7 +194,8 @@ def pixel_size_from_line(start: Any, end: Any, known_length_um: Any) -> float:
     """Pixel size from a line drawn over a feature of known length.
 
     Draw a line along a stage micrometer's divisions or the micrograph's own scale bar;
-    its length in pixels and the length it covers give the pixel size.
+    its length in pixels and the length it covers give the pixel size. The 2-point case
+    of :func:`pixel_size_from_path`.
 
     Parameters
     ----------
@@ -218,6 +219,40 @@ def pixel_size_from_line(start: Any, end: Any, known_length_um: Any) -> float:
     >>> pixel_size_from_line((10, 10), (10, 210), 50.0)
     0.25
     """
+    return pixel_size_from_path([start, end], known_length_um)
+
+
+def pixel_size_from_path(vertices: Any, known_length_um: Any) -> float:
+    """Pixel size from a line or path (polyline) drawn over a feature of known length.
+
+    The path's length is the sum of its segments' lengths in pixels (a 2-point path is a
+    line: its one segment), so a path drawn along the divisions of a bent or segmented
+    scale counts every division.
+
+    Parameters
+    ----------
+    vertices : sequence of (row, col)
+        The path's vertices in order, in the image's pixel coordinates (at least two;
+        extra leading coordinates, e.g. a plane index, are ignored).
+    known_length_um : float
+        The length the path covers, in micrometres.
+
+    Returns
+    -------
+    float
+        Micrometres per pixel (checked by :func:`check_pixel_size`).
+
+    Raises
+    ------
+    PixelSizeError
+        If the known length is not a finite positive number, the path has fewer than two
+        vertices, or it is shorter than one pixel.
+
+    Examples
+    --------
+    >>> pixel_size_from_path([(10, 10), (10, 110), (110, 110)], 50.0)
+    0.25
+    """
     if known_length_um is None:
         raise PixelSizeError("give the known length of the line in µm")
     ok = isinstance(known_length_um, numbers.Real) and not isinstance(known_length_um, bool)
@@ -225,9 +260,10 @@ def pixel_size_from_line(start: Any, end: Any, known_length_um: Any) -> float:
     if not (math.isfinite(known) and known > 0):
         raise PixelSizeError("the known length must be a finite positive number of "
                              f"micrometres (the scale bar's length), got {known_length_um!r}")
-    p0 = [float(v) for v in start][-2:]
-    p1 = [float(v) for v in end][-2:]
-    length_px = math.hypot(p1[0] - p0[0], p1[1] - p0[1])
+    points = [[float(v) for v in p][-2:] for p in vertices]
+    if len(points) < 2:
+        raise PixelSizeError("a calibration line needs at least two points")
+    length_px = sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(points, points[1:]))
     if not (math.isfinite(length_px) and length_px >= 1.0):
         raise PixelSizeError("the calibration line is shorter than one pixel: draw it along "
                              "the whole scale bar or micrometer division")

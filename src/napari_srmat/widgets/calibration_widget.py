@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButton, QWidget
 
-from ..io import PixelSizeError, check_pixel_size, pixel_size_from_line
+from ..io import PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um, unitless_scale_hint
 from ._layout import hbox_row
 from ._worker import user_action
@@ -102,9 +102,9 @@ class CalibrationWidget(QWidget):
     """See, type or calibrate the pixel size of an image layer (µm per pixel).
 
     *Type it*: enter µm/px and press *Apply*. *Calibrate*: draw a line (Shapes layer,
-    line tool) over a known length, enter that length in µm and press *From line*; the
-    pixel size is computed (shown) and applied. ``apply(px)`` and
-    ``calibrate_from_line()`` do the same from a script.
+    line tool; or a path, measured along its vertices) over a known length, enter that
+    length in µm and press *From line*; the pixel size is computed (shown) and applied.
+    ``apply(px)`` and ``calibrate_from_line()`` do the same from a script.
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -177,7 +177,8 @@ class CalibrationWidget(QWidget):
         return changed
 
     def calibrate_from_line(self) -> float:
-        """Pixel size from the last line of the Shapes layer and the known length; applied."""
+        """Pixel size from the last line or path of the Shapes layer and the known length
+        (a path's length is along its vertices); applied."""
         layer = self._layer()
         shapes = self.shapes_combo.value
         if shapes is None or len(shapes.data) == 0:
@@ -192,13 +193,13 @@ class CalibrationWidget(QWidget):
         if kind not in ("line", "path"):  # a closed shape's first and last corners are
             # one side of it (a rectangle's height), not the length the user means
             raise WidgetInputError(f"the last shape in {shapes.name!r} is a {kind}, not a "
-                                   "line: draw a line (line tool) over the known length")
-        verts = shapes.data[-1]
-        # the line's ends in the image layer's pixel coordinates
-        p0 = layer.world_to_data(shapes.data_to_world(verts[0]))
-        p1 = layer.world_to_data(shapes.data_to_world(verts[-1]))
+                                   "line or a path: draw a line (line tool) or a path "
+                                   "(path tool) over the known length")
+        # the line's (or path's) vertices in the image layer's pixel coordinates: a path
+        # is measured along its segments, not from its first to its last vertex
+        verts = [layer.world_to_data(shapes.data_to_world(v)) for v in shapes.data[-1]]
         try:
-            px = pixel_size_from_line(p0, p1, known)
+            px = pixel_size_from_path(verts, known)
         except PixelSizeError as exc:
             raise WidgetInputError(str(exc)) from None
         self.apply(px)
