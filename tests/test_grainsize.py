@@ -650,13 +650,15 @@ def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
     assert row["warnings"] == [few_intersections_note(row["intersection_count"])]
 
 
-def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model):
+def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model, monkeypatch):
     """``plan_grain_size`` (the Simple tab's memory check) counted the micrograph and the
     boundary maps at the input's scale, but a coarse micrograph is up-sampled before the
     model (here more than x2, at most ``MAX_INFERENCE_SCALE``): the run held several
-    times what was estimated. The plan now holds for the largest scale the automatic
-    choice may pick, and for a given scale at that scale."""
-    from napari_srmat.estimates import plan_grain_size
+    times what was estimated, unchecked. The plan at the run's scale bounds what the run
+    holds, and the job checks it once the automatic scale is known, refusing in one line
+    before the model runs when it does not fit."""
+    from napari_srmat import outputs
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_grain_size
 
     ms = generate_microstructure((384, 384), mean_grain_size_px=56, seed=3)
     coarse = resample(ms.image.astype(np.float32) / 255, 0.3)
@@ -668,8 +670,18 @@ def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model):
             + up_px * channels * 4               # up-sampled for the model
             + 2 * r.probability.nbytes           # probability and uncertainty maps
             + r.boundaries.nbytes)               # the binarised boundaries
-    assert plan_grain_size(coarse.shape).output_bytes >= held
-    assert plan_grain_size(coarse.shape, inference_scale=r.inference_scale).output_bytes >= held
-    # at the input's scale the rule is what it was: the micrograph and the maps
-    assert plan_grain_size(coarse.shape, inference_scale=1).output_bytes == \
-        coarse.size * 4 + coarse.shape[0] * coarse.shape[1] * 9
+    at_scale = plan_grain_size(coarse.shape, inference_scale=r.inference_scale).output_bytes
+    assert at_scale >= held
+    # without a scale (the automatic one is not known yet): the input's own scale, the
+    # micrograph and the maps, as the rule was
+    own = coarse.size * 4 + coarse.shape[0] * coarse.shape[1] * 9
+    assert plan_grain_size(coarse.shape).output_bytes == own
+    assert plan_grain_size(coarse.shape, inference_scale=1).output_bytes == own
+    # memory for the own-scale plan but not for the up-sampled run: refused in the job
+    available = int(at_scale / MEMORY_FRACTION) - 1
+    monkeypatch.setattr(outputs, "available_memory_bytes", lambda: available)
+    with pytest.raises(GrainSizeError, match=r"^at inference scale [0-9.]+ \(a coarse "
+                       r"micrograph, up-sampled for the model\) the measurement needs "):
+        measure_grain_size(coarse, model=model)
+    monkeypatch.setattr(outputs, "available_memory_bytes", lambda: available + 1)
+    assert measure_grain_size(coarse, model=model).mean_intercept_px == r.mean_intercept_px

@@ -418,8 +418,7 @@ def test_simple_tab_refuses_or_asks_before_a_gigapixel_mosaic(make_napari_viewer
     assert panel.status.text().startswith("grain-size measurement")
     assert "does not fit in memory: measure a region" in panel.status.text()
     assert panel.worker is None and not asked and panel.run_btn.isEnabled()
-    # planned at the largest automatic inference scale (x3.25): 125 GiB
-    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 512 * 2**30)
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
     monkeypatch.setattr(estimates, "CONFIRM_SECONDS", 0)  # long on any CPU
     monkeypatch.setattr(device, "resolve_device", lambda name: "cpu")  # a time, not None
     assert panel.run() is None  # asked, answered No
@@ -714,29 +713,34 @@ def test_simple_tab_memory_check_counts_the_automatic_up_sampling(make_napari_vi
                                                                   monkeypatch):
     """The Simple tab's memory check counted the micrograph and the boundary maps at the
     micrograph's own scale, but the measurement up-samples a coarse micrograph (up to
-    x3.25) before the model: a micrograph whose run needs about 10x the estimate
-    started. The check now plans for the largest scale the run may pick."""
-    from napari_srmat import estimates
-    from napari_srmat.grainsize import MAX_INFERENCE_SCALE
+    x3.25) before the model: a run needing about 10x the estimate started. The scale is
+    only known once the job has estimated it (seconds: not on the GUI thread), so the job
+    checks the memory again at that scale and refuses, in one line, before the model
+    runs; the micrograph's own-scale plan still lets it start."""
+    from napari_srmat import estimates, outputs
+    from napari_srmat.grainsize import resample
+    from napari_srmat.synth import generate_microstructure
 
     viewer = make_napari_viewer()
-    img = np.zeros((512, 512, 3), np.uint8)
-    img[::2] = 255  # never measured: refused before any job
-    layer = viewer.add_image(img, rgb=True, name="coarse")
+    ms = generate_microstructure((384, 384), mean_grain_size_px=56, seed=3)
+    coarse = resample(ms.image.astype(np.float32) / 255, 0.3)  # ~17 px grains: x2 or more
+    layer = viewer.add_image(coarse, name="coarse")
     w = GrainSizeWidget(viewer)
     qtbot.addWidget(w)
     panel = w.simple
     panel.image_combo.value = layer
-    at_own_scale = 512 * 512 * (3 * 4 + 9)  # the micrograph as float32 and the maps
-    up_sampled = MAX_INFERENCE_SCALE ** 2 * at_own_scale  # the same at x3.25
-    available = 4 * at_own_scale  # the old estimate fits in half of it, x3.25 does not
-    assert at_own_scale <= estimates.MEMORY_FRACTION * available < up_sampled
+    at_own_scale = estimates.plan_grain_size(coarse.shape).output_bytes
+    at_two = estimates.plan_grain_size(coarse.shape, inference_scale=2).output_bytes
+    available = int(3 * at_own_scale)  # the own-scale plan fits in half, x2 does not
+    assert at_own_scale <= estimates.MEMORY_FRACTION * available < at_two
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: available)
+    monkeypatch.setattr(outputs, "available_memory_bytes", lambda: available)
     panel.run_btn.click()
-    assert panel.status.text().startswith("grain-size measurement (boundary model, "
-                                          "inference scale up to x3.25)")
-    assert "does not fit in memory: measure a region" in panel.status.text()
-    assert panel.worker is None and panel.run_btn.isEnabled()
+    assert panel.worker is not None  # started: the own-scale plan fits
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=120_000)
+    assert "the measurement needs" in panel.status.text()
+    assert "measure a region of it" in panel.status.text()
+    assert panel.result is None and panel.intercept_label.text() == "–"
 
 
 def test_cancel_during_the_scale_estimate_ends_the_job_promptly(make_napari_viewer, qtbot,

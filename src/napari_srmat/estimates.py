@@ -184,16 +184,18 @@ def plan_grain_size(shape, *, inference_scale: float | None = None,
     model, and the boundary model's maps are computed at that scale (as
     :func:`plan_boundaries` counts them); ``output_bytes`` is that working memory and the
     time is the boundary model's at that scale. The automatic scale is only known once the
-    job has read the micrograph, so without ``inference_scale`` the plan is for the
-    largest scale it may pick (:data:`~napari_srmat.grainsize.MAX_INFERENCE_SCALE`, a
-    coarse micrograph up-sampled): an upper bound of the run's memory.
+    job has read the micrograph (seconds on a large one), so without ``inference_scale``
+    the plan is for the input's own scale, the usual case; the job checks the memory again
+    at the scale it chose when that scale is larger (an up-sampled coarse micrograph; up
+    to :data:`~napari_srmat.grainsize.MAX_INFERENCE_SCALE`) and refuses before the model
+    runs when it does not fit.
 
     Parameters
     ----------
     shape : tuple
         Input ``(H, W)`` or ``(H, W, C)``.
     inference_scale : float, optional
-        The scale the job is given (None: the automatic choice, planned at its largest).
+        The scale the job is given (None: the automatic choice, planned at scale 1).
     device : str
 
     Returns
@@ -204,21 +206,19 @@ def plan_grain_size(shape, *, inference_scale: float | None = None,
     --------
     >>> plan = plan_grain_size((24000, 24000, 3), device="cpu")
     >>> plan.fits_in_memory(available=64 * 2**30), round(plan.output_bytes / 2**30)
-    (False, 125)
-    >>> round(plan_grain_size((24000, 24000, 3), inference_scale=1).output_bytes / 2**30)
-    11
+    (True, 11)
+    >>> round(plan_grain_size((24000, 24000, 3), inference_scale=3.25).output_bytes / 2**30)
+    125
     """
-    from .grainsize import MAX_INFERENCE_SCALE
-
     h, w = int(shape[0]), int(shape[1])
     c = int(shape[2]) if len(shape) > 2 else 1
-    scale = MAX_INFERENCE_SCALE if inference_scale is None else float(inference_scale)
+    scale = 1.0 if inference_scale is None else float(inference_scale)
     # the sizes grainsize.resample gives
     sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
     resampled = 0 if scale == 1 else sh * sw * c * 4  # at scale 1 the model reads it as is
     maps = plan_boundaries((sh, sw), device=device)
     what = "grain-size measurement (boundary model" + (
-        f", inference scale up to x{scale:g})" if inference_scale is None
+        ", automatic inference scale)" if inference_scale is None
         else f" at inference scale {scale:g})")
     return JobPlan(what, int(h * w * c * 4 + resampled + maps.output_bytes), maps.seconds,
                    False)

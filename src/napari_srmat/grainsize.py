@@ -930,6 +930,25 @@ def _binary(prob: np.ndarray, model, threshold: float | None):
             model.threshold_rule)
 
 
+def _check_memory_at_scale(shape: tuple, scale: float,
+                           available: int | None = None) -> None:
+    """Refuse (:class:`GrainSizeError`) a measurement of a ``shape`` micrograph at
+    inference ``scale`` whose working memory
+    (:func:`napari_srmat.estimates.plan_grain_size`) does not fit in ``available`` bytes
+    (None: the memory available now)."""
+    from .estimates import plan_grain_size
+    from .outputs import available_memory_bytes, format_bytes
+
+    plan = plan_grain_size(shape, inference_scale=scale, device="cpu")
+    avail = available_memory_bytes() if available is None else available
+    if not plan.fits_in_memory(available=avail):
+        raise GrainSizeError(
+            f"at inference scale {scale:g} (a coarse micrograph, up-sampled for the model) "
+            f"the measurement needs {format_bytes(plan.output_bytes)} of memory, "
+            f"{format_bytes(avail)} available: measure a region of it, or super-resolve it "
+            "first and measure regions of the result")
+
+
 def measure_grain_size_job(
     image: Any,
     *,
@@ -1012,6 +1031,8 @@ def measure_grain_size_job(
     yield Log(f"boundary model at inference scale {scale:g} (estimated ℓ̄ "
               f"{'?' if estimate is None else f'{estimate:.1f}'} px, sharpness "
               f"{'?' if sharpness is None else f'{sharpness:.2f}'})")
+    if scale > 1:  # beyond what a plan made before the scale was known counts
+        _check_memory_at_scale(arr.shape, scale)
     x = _resampled(levels, scale)
     if min(x.shape[:2]) < 3:
         raise GrainSizeError(f"the image is {min(arr.shape[:2])} px at its smallest; at "
