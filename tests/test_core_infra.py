@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -285,11 +286,19 @@ def test_cli_help_and_version(capsys):
     assert "srmat" in capsys.readouterr().out
 
 
-def test_json_default_handles_numpy():
-    from napari_srmat.checkpoint import _json_default
+def test_json_value_handles_numpy_and_one_rule_serves_both_writers():
+    """One JSON rule (``checkpoint.json_value``): strict for the project's JSON files,
+    and ``outputs.json_ready`` the same for what it knows, ``str`` for the rest."""
+    from napari_srmat.checkpoint import json_value
+    from napari_srmat.outputs import json_ready
 
-    text = json.dumps({"a": np.float32(1.5), "b": np.arange(3)}, default=_json_default)
-    assert json.loads(text) == {"a": 1.5, "b": [0, 1, 2]}
+    value = {"a": np.float32(1.5), "b": np.arange(3), "p": Path("x") / "y"}
+    text = json.dumps(value, default=json_value)
+    assert json.loads(text) == {"a": 1.5, "b": [0, 1, 2], "p": str(Path("x") / "y")}
+    assert json_ready(value) == json.loads(text)
+    with pytest.raises(TypeError):
+        json.dumps({"s": {1, 2}}, default=json_value)
+    assert json_ready({"s": complex(1, 2)}) == {"s": "(1+2j)"}
 
 
 def test_eta_estimator_times_real_work_not_skipped_work():

@@ -332,10 +332,24 @@ def state_dict_digest(state: dict) -> str:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default))
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=json_value))
 
 
-def _json_default(o):
+def json_value(o: Any) -> Any:
+    """The JSON value of a value ``json`` does not know (its ``default=``): the one rule
+    for the project's JSON files (numpy scalars and arrays to Python, paths to strings).
+
+    Raises
+    ------
+    TypeError
+        Anything else (:func:`napari_srmat.outputs.json_ready` writes it as its ``str``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> json.dumps({"n": np.int64(3), "a": np.arange(2), "p": Path("x")}, default=json_value)
+    '{"n": 3, "a": [0, 1], "p": "x"}'
+    """
     import numpy as np
 
     if isinstance(o, np.generic):

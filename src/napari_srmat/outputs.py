@@ -281,7 +281,7 @@ def json_text(obj: Any) -> str:
     """
     import math
 
-    from .checkpoint import _json_default as plain
+    from .checkpoint import json_value as plain
 
     def strict(o: Any) -> Any:
         if isinstance(o, float):
@@ -299,11 +299,12 @@ def json_text(obj: Any) -> str:
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
+    from .checkpoint import json_value
+
+    try:
+        return json_value(obj)
+    except TypeError:
+        return str(obj)
 
 
 #: Identity keys that are recorded but not compared: where a file lies, when its content
