@@ -358,3 +358,15 @@ def test_sr_train_refuses_images_smaller_than_the_patch(tmp_path, capsys):
     assert not ckpt.exists()
     assert main([*argv, "--patch", "16", "--json"]) == 0  # every image holds a patch
     assert _json(capsys)["step"] == 1
+
+
+def test_sr_train_refuses_synthetic_images_smaller_than_the_patch():
+    """Synthetic training images (``synthetic_size``) smaller than the patch were trained
+    on reflect-padded crops, as small data images were; refused in the config like them."""
+    from napari_srmat.sr.train import SRError, SRTrainConfig
+
+    with pytest.raises(SRError, match=r"^synthetic images of 64 px are smaller than the "
+                                      r"training patch \(96 px\)$"):
+        SRTrainConfig(synthetic=2, synthetic_size=64, patch=96).validate()
+    SRTrainConfig(synthetic=2, synthetic_size=96, patch=96).validate()
+    SRTrainConfig(synthetic=0, synthetic_size=64, patch=96, data=["x"]).validate()

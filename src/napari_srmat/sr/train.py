@@ -171,6 +171,9 @@ class SRTrainConfig:
             raise SRError("steps and batch_size must be >= 1")
         if self.synthetic < 0:
             raise SRError(f"synthetic must be >= 0 images, got {self.synthetic}")
+        if self.synthetic and self.synthetic_size < self.patch:  # as data images are
+            raise SRError(f"synthetic images of {self.synthetic_size} px are smaller than "
+                          f"the training patch ({self.patch} px)")
         if self.time_limit_s is not None and not (
                 math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
             raise SRError(f"time_limit_s must be a positive number of seconds, got "
