@@ -154,3 +154,111 @@ def test_boundary_model_argument_takes_a_checkpoint_path_and_names_itself():
             fn(img, model=3)
         with pytest.raises(CheckpointError, match="checkpoint not found: cnn"):
             fn(img, model="cnn")
+
+
+def _flag_calls():
+    """One call per yes/no argument of the notebook API, with tiny inputs."""
+    img = np.zeros((32, 32), np.uint8)
+    img[:, ::8] = 255
+    prob = np.zeros((16, 16), np.float32)
+    mask = np.zeros((16, 16), bool)
+    mask[:, ::4] = True
+    return [
+        ("skeletonize", lambda v: napari_srmat.binarize_boundaries(prob, 0.5, skeletonize=v)),
+        ("skeletonize", lambda v: napari_srmat.measure_intercepts(mask, skeletonize=v)),
+        ("exclude_twins", lambda v: napari_srmat.measure_intercepts(mask, exclude_twins=v)),
+        ("triple_points", lambda v: napari_srmat.measure_intercepts(mask, triple_points=v)),
+        ("fit_scale", lambda v: napari_srmat.register_images(img, img, fit_scale=v)),
+        ("refine", lambda v: napari_srmat.register_images(img, img, refine=v)),
+        ("whole_image", lambda v: napari_srmat.super_resolve(img, "bicubic", whole_image=v)),
+        ("previews", lambda v: napari_srmat.predict_boundaries(img, previews=v)),
+        ("error_map", lambda v: napari_srmat.predict_boundaries(img, error_map=v)),
+        ("rgb", lambda v: napari_srmat.generate_microstructure((32, 32), mean_grain_size_px=8,
+                                                               rgb=v)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_flag_calls())))
+def test_yes_no_arguments_refuse_strings(index):
+    """A string is truthy: ``error_map="no"`` returned a third map, ``rgb="no"`` a colour
+    image, ``skeletonize="no"`` thinned the mask (another mean intercept), ``fit_scale`` /
+    ``refine`` / ``whole_image`` / ``previews="no"`` did what was declined, all without a
+    word. Every yes/no argument of the notebook API takes True or False only
+    (``errors.check_flag``), refused before any pixel is read."""
+    name, call = _flag_calls()[index]
+    with pytest.raises(ValueError, match=rf"^{name} must be True or False, got 'no'$"):
+        call("no")
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(tile=256.5), r"^tile must be an integer, got 256.5$"),
+    (dict(overlap=float("nan")), r"^overlap must be an integer, got nan$"),
+    (dict(overlap=2.5), r"^overlap must be an integer, got 2.5$"),
+    (dict(batch_size=2.5), r"^batch_size must be an integer >= 1, got 2.5$"),
+])
+def test_super_resolve_refuses_fractional_tiling_numbers(kw, match):
+    """``tile=256.5`` / ``batch_size=2.5`` were cast with int() (tile=1.5 was then reported
+    as "tile (1) must be larger ..."), and ``overlap=nan`` failed inside int() with "cannot
+    convert float NaN to integer", naming no argument. Whole numbers given as floats
+    (``tile=512.0``) still work."""
+    from napari_srmat.sr import SRError
+
+    image = np.zeros((8, 12))
+    with pytest.raises(SRError, match=match):
+        napari_srmat.super_resolve(image, "bicubic", **kw)
+    assert napari_srmat.super_resolve(image, "bicubic", tile=512.0, batch_size=2.0
+                                      ).shape == (32, 48)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(area_weight=float("nan")), r"^area_weight must be a number >= 0, got nan$"),
+    (dict(prior_weight=-1), r"^prior_weight must be a number >= 0, got -1$"),
+    (dict(boundary_threshold=2), r"^boundary_threshold must be a number in \[0, 1\], got 2$"),
+    (dict(lr_threshold_factor=float("nan")), r"^lr_threshold_factor must be a number >= 0"),
+    (dict(support_energy_floor=0), r"^support_energy_floor must be a number > 0, got 0$"),
+    (dict(min_support_deficit=float("nan")), r"^min_support_deficit must be a number >= 0"),
+    (dict(min_new_length_px=-1), r"^min_new_length_px must be a number >= 0, got -1$"),
+    (dict(new_kind_min_px=float("nan")), r"^new_kind_min_px must be a number >= 0, got nan$"),
+    (dict(link_px=2.5), r"^link_px must be an integer >= 0, got 2.5$"),
+    (dict(halo=-1), r"^halo must be an integer >= 0, got -1$"),
+    (dict(tile=20.5), r"^tile must be an integer >= 16, got 20.5$"),
+])
+def test_hallucination_search_refuses_bad_score_options(kw, match):
+    """The score options of find_hallucination_candidates were cast with float() / int()
+    unchecked: ``area_weight=nan`` listed every suspicious piece (NaN compares False
+    against ``min_score``), a negative weight or length turned a rule around, ``link_px=2.5``
+    became 2 and ``halo=-1`` 0, silently."""
+    from napari_srmat.audit import AuditInputError
+
+    lr = np.zeros((16, 16), np.uint8)
+    lr[:, ::4] = 255
+    sr = napari_srmat.super_resolve(lr, "bicubic", scale=2)
+    with pytest.raises(AuditInputError, match=match):
+        napari_srmat.find_hallucination_candidates(lr, sr, **kw)
+    with pytest.raises(TypeError, match=r"^boundary_fn must be a callable .* got str$"):
+        napari_srmat.find_hallucination_candidates(lr, sr, boundary_fn="uaed")
+
+
+def test_predict_boundaries_checks_the_worker_device_name():
+    """super_resolve refused ``worker_device="tpu"``; predict_boundaries took it (and used
+    it only with a scheduler). Both check the name by the same rule
+    (``device.check_device_name``)."""
+    img = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ValueError, match=r"^unknown worker_device 'tpu'; use auto, cpu"):
+        napari_srmat.predict_boundaries(img, worker_device="tpu")
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(mean_grain_size_px="12"), r"^mean_grain_size_px must be a number >= 4, got '12'$"),
+    (dict(mean_grain_size_px=12, size_spread="0.5"),
+     r"^size_spread must be in \[0.0, 1.0\], got '0.5'$"),
+    (dict(mean_grain_size_px=12, noise=True), r"^noise must be in \[0.0, 1.0\], got True$"),
+])
+def test_generate_microstructure_refuses_non_numbers(kw, match):
+    """``mean_grain_size_px="12"`` failed with "'>=' not supported between instances of
+    'str' and 'int'" (no argument named), ``size_spread="0.5"`` and ``noise=True`` were
+    taken as 0.5 and 1.0."""
+    from napari_srmat.synth import SynthError
+
+    with pytest.raises(SynthError, match=match):
+        napari_srmat.generate_microstructure((48, 48), **kw)

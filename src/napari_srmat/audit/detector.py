@@ -45,6 +45,7 @@ non-locality of skeletonisation.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
@@ -647,10 +648,26 @@ def find_candidates_job(
             f"sr shape {(H, W)} is not lr shape {(h, w)} x scale {scale}")
     if sr_std is not None and tuple(sr_std.shape[:2]) != (H, W):
         raise AuditInputError(f"sr_std shape {tuple(sr_std.shape)} != sr shape {(H, W)}")
-    if tile < 16:
-        raise AuditInputError(f"tile must be >= 16, got {tile}")
+    tile = check_number("tile", tile, lo=16, integer=True, error=AuditInputError)
     tile = int(math.ceil(tile / scale) * scale)
-    halo = int(math.ceil(max(halo, 0) / scale) * scale)
+    halo = check_number("halo", halo, lo=0, integer=True, error=AuditInputError)
+    halo = int(math.ceil(halo / scale) * scale)
+    # the score's options: NaN compares False (area_weight=nan kept every candidate),
+    # a negative weight or length turns a rule around, 2.5 px was cast with int()
+    _num = functools.partial(check_number, error=AuditInputError)
+    boundary_threshold = _num("boundary_threshold", boundary_threshold, lo=0, hi=1)
+    lr_threshold_factor = _num("lr_threshold_factor", lr_threshold_factor, lo=0)
+    support_energy_floor = _num("support_energy_floor", support_energy_floor, lo=0,
+                                lo_open=True)
+    min_support_deficit = _num("min_support_deficit", min_support_deficit, lo=0)
+    link_px = _num("link_px", link_px, lo=0, integer=True)
+    prior_weight = _num("prior_weight", prior_weight, lo=0)
+    area_weight = _num("area_weight", area_weight, lo=0)
+    min_new_length_px = _num("min_new_length_px", min_new_length_px, lo=0)
+    new_kind_min_px = _num("new_kind_min_px", new_kind_min_px, lo=0)
+    if boundary_fn is not None and not callable(boundary_fn):
+        raise TypeError(f"boundary_fn must be a callable (image -> boundary map in [0, 1]) "
+                        f"or None (the default map), got {type(boundary_fn).__name__}")
     boundary_fn = default_boundary_map if boundary_fn is None else boundary_fn
     degrade_fn = resolve_degrade(degrade_fn)
     if isinstance(residual_floor, str):

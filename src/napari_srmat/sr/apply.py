@@ -34,10 +34,14 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
     ValueError
         If the overlap is negative or the tile is too small for the needed overlap.
     """
+    from ..errors import check_number
+
     need = int(model.receptive_field)
+    # whole pixels: tile=1.5 was cast to 1 and overlap=nan failed inside int()
+    tile = check_number("tile", tile, integer=True, error=SRError)
     if overlap is None:
         overlap = max(DEFAULT_OVERLAP, need)
-    overlap = int(overlap)
+    overlap = check_number("overlap", overlap, integer=True, error=SRError)
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0 px, got {overlap}")
     if overlap < need:
@@ -146,6 +150,7 @@ def super_resolve_job(
     tiles (same chunk grid, store and progress; recorded as ``attrs["fast_path"]``).
     """
     from ..device import check_device_name
+    from ..errors import check_number
     from ..tiling import tiled_apply_job
     from .registry import load_model
 
@@ -155,7 +160,10 @@ def super_resolve_job(
     elif scale is not None and int(scale) != int(model.scale):
         raise SRError(f"scale {scale} does not match the loaded model's x{model.scale}: "
                       "load the model at that scale or leave scale out")
-    overlap = resolve_overlap(model, overlap, int(tile))
+    overlap = resolve_overlap(model, overlap, tile)
+    tile = int(tile)
+    # batch_size=2.5 was cast to 2; 4.0 stays accepted
+    batch_size = check_number("batch_size", batch_size, lo=1, integer=True, error=SRError)
     from ..io import Micrograph, check_pixel_values, grey_or_rgb, image_data
 
     arr, _ = image_data(image)
@@ -218,7 +226,7 @@ def super_resolve_job(
         out_channels=channels,
         tile=int(tile),
         overlap=overlap,
-        batch_size=int(batch_size),
+        batch_size=batch_size,
         out=None if out is None else Path(out),
         out_dtype=IN_MEMORY_DTYPE if out is None else None,
         stop=stop,
