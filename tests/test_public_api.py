@@ -262,3 +262,26 @@ def test_generate_microstructure_refuses_non_numbers(kw, match):
 
     with pytest.raises(SynthError, match=match):
         napari_srmat.generate_microstructure((48, 48), **kw)
+
+
+def test_image_arguments_take_torch_tensors_and_xarray(tmp_path):
+    """A PyTorch tensor failed in every function with "Cannot interpret 'torch.uint8' as a
+    data type" (a numpy message naming no argument), and write_ome_zarr of an xarray
+    DataArray with dask's "You must specify a chunks= keyword argument". A CPU tensor is
+    read as its numpy array; one that cannot be (requires grad, on a GPU) is a TypeError
+    naming the argument and ``.detach().cpu().numpy()``."""
+    torch = pytest.importorskip("torch")
+    grey = np.zeros((16, 16), np.uint8)
+    grey[:, ::4] = 255
+    ref = napari_srmat.super_resolve(grey, "bicubic", scale=2)
+    np.testing.assert_array_equal(
+        napari_srmat.super_resolve(torch.from_numpy(grey), "bicubic", scale=2), ref)
+    mask = torch.from_numpy(grey > 0)
+    assert napari_srmat.measure_intercepts(mask).mean_intercept_px == \
+        napari_srmat.measure_intercepts(grey > 0).mean_intercept_px > 0
+    with pytest.raises(TypeError, match=r"^image has dtype torch.float32, not a numpy dtype.*"
+                       r"image\.detach\(\)\.cpu\(\)\.numpy\(\)"):
+        napari_srmat.super_resolve(torch.rand(16, 16, requires_grad=True), "bicubic")
+    xr = pytest.importorskip("xarray")
+    path = napari_srmat.write_ome_zarr(xr.DataArray(grey, dims=("y", "x")), tmp_path / "x.zarr")
+    np.testing.assert_array_equal(napari_srmat.read_image(path).data.compute(), grey)

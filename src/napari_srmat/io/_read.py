@@ -166,7 +166,8 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
     """The one rule for image-like inputs: ``(array, pixel size)`` of what a caller passed.
 
     * a :class:`Micrograph`: its level-0 ``data`` (lazy) and its ``pixel_size_um``;
-    * an array with ``shape`` and ``dtype`` (numpy, Dask, Zarr): itself, unread;
+    * an array with ``shape`` and ``dtype`` (numpy, Dask, Zarr, xarray): itself, unread;
+      one whose dtype is not numpy's (a PyTorch CPU tensor): its numpy array;
     * nested lists or tuples: a numpy array. Python integers have no bit depth, so
       integer lists become ``uint8`` when all values are in 0-255 and ``uint16`` when
       in 0-65535 (not ``int64``, which the float rule would divide by 2**63 - 1);
@@ -273,7 +274,7 @@ def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | No
         raise TypeError(f"{name} is a path ({str(image)!r}): read it first, e.g. "
                         "napari_srmat.read_image(path)")
     if hasattr(image, "shape") and hasattr(image, "dtype"):
-        return _pixel_dtype(image, name), None
+        return _pixel_dtype(_numpy_dtyped(image, name), name), None
     try:
         arr = np.asarray(image)
     except ValueError as exc:  # ragged nested lists
@@ -294,6 +295,26 @@ def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | No
 
 #: dtype kinds of pixels: bool, unsigned and signed integers, floats.
 _PIXEL_KINDS = "buif"
+
+
+def _numpy_dtyped(arr: Any, name: str) -> Any:
+    """``arr`` itself when its dtype is numpy's (numpy, Dask, Zarr, xarray), else its numpy
+    copy (a PyTorch CPU tensor: it failed with "Cannot interpret 'torch.uint8' as a data
+    type"), else a TypeError naming ``name``."""
+    try:
+        np.dtype(arr.dtype)
+        return arr
+    except TypeError:
+        pass
+    try:
+        out = np.asarray(arr)
+    except Exception:  # a GPU tensor, one that requires grad, ...
+        out = None
+    if out is None or out.shape != tuple(arr.shape):
+        raise TypeError(f"{name} has dtype {arr.dtype}, not a numpy dtype, and is not "
+                        f"readable as a numpy array: pass one (for a PyTorch tensor, "
+                        f"{name}.detach().cpu().numpy())") from None
+    return out
 
 
 def _pixel_dtype(arr: Any, name: str) -> Any:

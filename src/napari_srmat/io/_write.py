@@ -666,7 +666,9 @@ def _as_yx_c(data, axes: str | None):
         if isinstance(data, np.ndarray):
             data = da.from_array(data, chunks=(1024,) * min(2, data.ndim) + data.shape[2:])
         else:
-            data = da.from_array(data, chunks=getattr(data, "chunks", "auto"))
+            # an xarray DataArray of numpy data has chunks None ("You must specify a
+            # chunks= keyword argument")
+            data = da.from_array(data, chunks=getattr(data, "chunks", None) or "auto")
     if cyx:
         data = da.moveaxis(data, 0, -1)
         axes = "YXC"
