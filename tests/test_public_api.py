@@ -285,3 +285,30 @@ def test_image_arguments_take_torch_tensors_and_xarray(tmp_path):
     xr = pytest.importorskip("xarray")
     path = napari_srmat.write_ome_zarr(xr.DataArray(grey, dims=("y", "x")), tmp_path / "x.zarr")
     np.testing.assert_array_equal(napari_srmat.read_image(path).data.compute(), grey)
+
+
+def test_empty_or_folder_only_paths_are_refused_by_name(tmp_path, monkeypatch):
+    """``Path("")`` is the current folder: ``read_image("")`` said ". is a folder", and
+    ``write_ome_zarr(x, "", overwrite=True)`` / ``super_resolve(x, out="")`` /
+    ``predict_boundaries(x, out=".")`` failed inside pathlib with "PosixPath('.') has an
+    empty name". An empty path, and an output that names no entry of its own, are refused
+    in one line; nothing in the current folder is touched."""
+    from napari_srmat.outputs import OutputError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("keep")
+    image = np.zeros((8, 8), np.uint8)
+    for fn in (napari_srmat.read_image, napari_srmat.read_mask):
+        with pytest.raises(ValueError, match=rf"^path is empty; {fn.__name__} takes a path"):
+            fn("")
+    with pytest.raises(ValueError, match=r"^path is empty; write_ome_zarr takes a path"):
+        napari_srmat.write_ome_zarr(image, "", overwrite=True)
+    names_no_entry = r"^output path '.*' names no file or folder of its own"
+    for out in ("", ".", ".."):
+        with pytest.raises(OutputError, match=names_no_entry):
+            napari_srmat.super_resolve(image, "bicubic", out=out, overwrite=True)
+        with pytest.raises(OutputError, match=names_no_entry):
+            napari_srmat.predict_boundaries(image, out=out, overwrite=True)
+    with pytest.raises(OutputError, match=names_no_entry):
+        napari_srmat.write_ome_zarr(image, ".", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]

@@ -342,9 +342,14 @@ def path_arg(path: Any, func: str, *, example: str = "scan.tif",
     """The one rule for file arguments: a ``str`` or path-like as a :class:`Path`.
 
     Anything else (an array, a Micrograph, None, bytes) is a TypeError naming ``func``
-    and what was given, instead of pathlib's "expected str, bytes or os.PathLike object".
+    and what was given, instead of pathlib's "expected str, bytes or os.PathLike object";
+    an empty string is a ValueError (``Path("")`` is the current folder: ``read_image("")``
+    said ". is a folder").
     """
     if isinstance(path, str | os.PathLike):
+        if not os.fspath(path):
+            raise ValueError(f"path is empty; {func} takes a path (a file or a Zarr store), "
+                             f"e.g. {func}({example!r})")
         return Path(path)
     if isinstance(path, Micrograph):
         kind = "a Micrograph (already read)"

@@ -224,6 +224,7 @@ class OmeZarrStreamWriter:
         self.overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)
         self.kind = kind
+        check_output_location(self.path)  # before with_name: out="" names no entry
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.grid = tuple(-(-s // c) for s, c in zip(self.shape[:2], self.chunks))
         self.identity = json_ready({
@@ -239,7 +240,6 @@ class OmeZarrStreamWriter:
         self.complete = False
         check_not_input(self.path, inputs)
         check_not_reserved(self.path)
-        check_output_location(self.path)
         self._lock = OutputLock(self.path).acquire() if lock else None
         try:
             self._open(resume)
