@@ -312,3 +312,15 @@ def test_empty_or_folder_only_paths_are_refused_by_name(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match=names_no_entry):
         napari_srmat.write_ome_zarr(image, ".", overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8,
+                    reason="long double is float64 on this platform")
+def test_write_ome_zarr_refuses_long_double_before_writing(tmp_path):
+    """A float128 (numpy.longdouble) array failed inside zarr with "No Zarr data type found
+    that matches dtype('float128')"; it is a TypeError naming the dtypes OME-Zarr stores,
+    and nothing is created."""
+    with pytest.raises(TypeError, match=r"^pixels of dtype float128 cannot be stored in "
+                       r"OME-Zarr \(float16, float32 or float64\)"):
+        napari_srmat.write_ome_zarr(np.zeros((8, 8), np.longdouble), tmp_path / "x.zarr")
+    assert list(tmp_path.iterdir()) == []

@@ -214,6 +214,11 @@ class OmeZarrStreamWriter:
         if len(self.shape) not in (2, 3) or any(s <= 0 for s in self.shape):
             raise ValueError(f"shape must be (H, W) or (H, W, C) with positive sizes, got {shape}")
         self.dtype = np.dtype(dtype)
+        if self.dtype.kind == "f" and self.dtype.itemsize > 8:  # zarr: "No Zarr data type
+            # found that matches dtype('float128')"
+            raise TypeError(f"pixels of dtype {self.dtype} cannot be stored in OME-Zarr "
+                            "(float16, float32 or float64): convert them first, e.g. "
+                            "data.astype(numpy.float64)")
         self.axes = _norm_axes(axes, len(self.shape))
         chunks = tuple(int(c) for c in chunks)
         if len(chunks) < 2 or any(c <= 0 for c in chunks[:2]):
