@@ -324,3 +324,23 @@ def test_write_ome_zarr_refuses_long_double_before_writing(tmp_path):
                        r"OME-Zarr \(float16, float32 or float64\)"):
         napari_srmat.write_ome_zarr(np.zeros((8, 8), np.longdouble), tmp_path / "x.zarr")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_masked_arrays_with_masked_pixels_are_refused():
+    """A numpy masked array was read through np.asarray, which drops the mask: the masked
+    pixels (a scale bar, a label) were measured like the others without a word. One with
+    masked pixels is refused, naming ``.filled`` and ``exclusion=``; one without is
+    its data."""
+    mask = np.zeros((32, 32), bool)
+    mask[:, ::6] = True
+    hidden = np.ma.masked_array(mask, mask=np.zeros_like(mask))
+    hidden[:8] = np.ma.masked
+    with pytest.raises(ValueError, match=r"^boundary mask is a masked array with masked "
+                       r"pixels: .*\.filled\(value\) \(measure_intercepts leaves a region "
+                       r"out with exclusion=\)$"):
+        napari_srmat.measure_intercepts(hidden)
+    with pytest.raises(ValueError, match=r"^image is a masked array with masked pixels"):
+        napari_srmat.super_resolve(hidden.astype(np.float32), "bicubic")
+    plain = np.ma.masked_array(mask)
+    assert napari_srmat.measure_intercepts(plain).mean_intercept_px == \
+        napari_srmat.measure_intercepts(mask).mean_intercept_px

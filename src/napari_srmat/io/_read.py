@@ -167,7 +167,8 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
 
     * a :class:`Micrograph`: its level-0 ``data`` (lazy) and its ``pixel_size_um``;
     * an array with ``shape`` and ``dtype`` (numpy, Dask, Zarr, xarray): itself, unread;
-      one whose dtype is not numpy's (a PyTorch CPU tensor): its numpy array;
+      one whose dtype is not numpy's (a PyTorch CPU tensor): its numpy array; a numpy
+      masked array with masked pixels is refused (they would be read like the others);
     * nested lists or tuples: a numpy array. Python integers have no bit depth, so
       integer lists become ``uint8`` when all values are in 0-255 and ``uint16`` when
       in 0-65535 (not ``int64``, which the float rule would divide by 2**63 - 1);
@@ -273,6 +274,13 @@ def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | No
     if isinstance(image, str | os.PathLike):
         raise TypeError(f"{name} is a path ({str(image)!r}): read it first, e.g. "
                         "napari_srmat.read_image(path)")
+    if isinstance(image, np.ma.MaskedArray):  # np.asarray drops the mask: the masked
+        # pixels were measured as if they were not (silently)
+        if np.ma.is_masked(image):
+            raise ValueError(f"{name} is a masked array with masked pixels: they would be "
+                             f"read like the others; pass {name}.filled(value) "
+                             "(measure_intercepts leaves a region out with exclusion=)")
+        image = np.ma.getdata(image)
     if hasattr(image, "shape") and hasattr(image, "dtype"):
         return _pixel_dtype(_numpy_dtyped(image, name), name), None
     try:
