@@ -344,3 +344,19 @@ def test_masked_arrays_with_masked_pixels_are_refused():
     plain = np.ma.masked_array(mask)
     assert napari_srmat.measure_intercepts(plain).mean_intercept_px == \
         napari_srmat.measure_intercepts(mask).mean_intercept_px
+
+
+def test_write_ome_zarr_refuses_more_levels_than_halvings(tmp_path):
+    """``n_levels=100`` on a 40 x 50 image wrote 100 levels, 94 of them the same 1 x 1 px
+    level, each recorded at twice the previous pixel size. At most the levels down to
+    1 x 1 px are written; more is refused before the store is created."""
+    import zarr
+
+    image = np.zeros((40, 50), np.uint8)
+    with pytest.raises(ValueError, match=r"^n_levels must be at most 7 for a 40 x 50 px "
+                       r"image \(halved until it is 1 x 1 px\), got 100$"):
+        napari_srmat.write_ome_zarr(image, tmp_path / "a.zarr", n_levels=100)
+    assert not (tmp_path / "a.zarr").exists()
+    group = zarr.open_group(napari_srmat.write_ome_zarr(image, tmp_path / "b.zarr",
+                                                        n_levels=7), mode="r")
+    assert group["6"].shape == (1, 1)

@@ -709,7 +709,8 @@ def write_ome_zarr(
     axes : {"YX", "YXC", "CYX"}, optional
         Layout of ``data``; inferred from its dimensionality by default.
     n_levels : int, optional
-        Pyramid levels (default: 2x mean downsampling until the smallest side <= 512).
+        Pyramid levels (default: 2x mean downsampling until the smallest side <= 512); at
+        most the number of halvings to 1 x 1 px plus one.
     chunks : int or tuple, optional
         Spatial chunk size on disk (default 1024).
     overwrite : bool
@@ -745,6 +746,12 @@ def write_ome_zarr(
         n_levels = check_number("n_levels", n_levels, lo=1, integer=True)
     chunks = _spatial_chunks(chunks, 1024)
     arr, axes, pixel = _as_yx_c(data, axes)
+    if n_levels is not None:  # n_levels=100 wrote 94 copies of a 1 x 1 level
+        most = 1 + (max(arr.shape[:2]) - 1).bit_length()  # halvings until 1 x 1 px
+        if n_levels > most:
+            raise ValueError(f"n_levels must be at most {most} for a {arr.shape[0]} x "
+                             f"{arr.shape[1]} px image (halved until it is 1 x 1 px), got "
+                             f"{n_levels}")
     if pixel_size_um is None:
         pixel_size_um = pixel
     if not check_flag("overwrite", overwrite) and Path(path).exists():
