@@ -360,3 +360,18 @@ def test_write_ome_zarr_refuses_more_levels_than_halvings(tmp_path):
     group = zarr.open_group(napari_srmat.write_ome_zarr(image, tmp_path / "b.zarr",
                                                         n_levels=7), mode="r")
     assert group["6"].shape == (1, 1)
+
+
+def test_read_image_refuses_a_store_without_pixels(tmp_path):
+    """A Zarr array of shape (0, 32) was read as a (0, 32) image (and by read_mask as an
+    empty mask); it is an ImageReadError naming the file and the shape."""
+    import zarr
+
+    from napari_srmat.io import ImageReadError
+
+    path = tmp_path / "empty.zarr"
+    zarr.open_array(str(path), mode="w", shape=(0, 32), dtype="u1")
+    for fn in (napari_srmat.read_image, napari_srmat.read_mask):
+        with pytest.raises(ImageReadError, match=r"empty\.zarr: the image has no pixels "
+                           r"\(shape \(0, 32\)\)$"):
+            fn(path)

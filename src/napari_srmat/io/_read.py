@@ -1184,8 +1184,9 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     Raises
     ------
     ImageReadError
-        If the file is missing, truncated, corrupt or of an unsupported kind, or its
-        pixels are not bool, integer or float (a Zarr array of complex numbers or text).
+        If the file is missing, truncated, corrupt or of an unsupported kind, has no
+        pixels, or its pixels are not bool, integer or float (a Zarr array of complex
+        numbers or text).
     TypeError
         ``path`` is not a ``str`` or path-like (e.g. an array: it needs no reading).
 
@@ -1202,6 +1203,9 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
         warnings.simplefilter("ignore")  # warnings and log lines are noise here
         micrograph = _read_by_format(path, fmt, chunks)
     check_file_pixels(path, micrograph.data.dtype)
+    if 0 in micrograph.data.shape[:2]:  # a Zarr array of shape (0, W) was read as an image
+        raise ImageReadError(f"{path}: the image has no pixels (shape "
+                             f"{tuple(int(n) for n in micrograph.data.shape)})")
     channels = channel_rule_note(micrograph.data.shape if micrograph.axes == "YXC" else (),
                                  source=str(path))
     if channels:
