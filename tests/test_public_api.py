@@ -375,3 +375,31 @@ def test_read_image_refuses_a_store_without_pixels(tmp_path):
         with pytest.raises(ImageReadError, match=r"empty\.zarr: the image has no pixels "
                            r"\(shape \(0, 32\)\)$"):
             fn(path)
+
+
+def test_hallucination_search_checks_what_the_callbacks_return():
+    """What boundary_fn / degrade_fn returned was used unchecked: boundary_fn=
+    predict_boundaries (a (probability, uncertainty) tuple) failed inside numpy ("setting
+    an array element with a sequence"), NaN read as "no boundary" and 0-255 values as
+    boundary everywhere, silently; a degrade_fn of the wrong shape failed in numpy
+    broadcasting and NaN residuals were dropped from the floor estimate."""
+    from napari_srmat.audit import AuditInputError, default_boundary_map
+
+    lr = np.zeros((16, 16), np.uint8)
+    lr[:, ::4] = 255
+    sr = napari_srmat.super_resolve(lr, "bicubic", scale=2)
+    find = napari_srmat.find_hallucination_candidates
+    for fn, match in (
+            (lambda im: (default_boundary_map(im), None),
+             r"^boundary_fn must return one \(H, W\) map, got a tuple of 2 \(predict_boundaries"),
+            (lambda im: default_boundary_map(im) * 255,
+             r"^boundary_fn must return boundary strengths in \[0, 1\], got values in "),
+            (lambda im: np.full(im.shape[:2], np.nan), r"^boundary_fn returned NaN or Inf")):
+        with pytest.raises(AuditInputError, match=match):
+            find(lr, sr, boundary_fn=fn)
+    shape = r"^degrade_fn must return the LR image of an SR tile: shape \(16, 16\) for an SR "
+    with pytest.raises(AuditInputError, match=shape + r"tile \(32, 32\) at scale 2; got \(3, 3\)"):
+        find(lr, sr, degrade_fn=lambda im, s: np.zeros((3, 3)))
+    with pytest.raises(AuditInputError, match=r"^degrade_fn returned NaN or Inf values$"):
+        find(lr, sr, degrade_fn=lambda im, s: np.full((16, 16), np.nan))
+    assert find(lr, sr, boundary_fn=default_boundary_map).scale == 2
