@@ -403,3 +403,16 @@ def test_hallucination_search_checks_what_the_callbacks_return():
     with pytest.raises(AuditInputError, match=r"^degrade_fn returned NaN or Inf values$"):
         find(lr, sr, degrade_fn=lambda im, s: np.full((16, 16), np.nan))
     assert find(lr, sr, boundary_fn=default_boundary_map).scale == 2
+
+
+def test_super_resolve_checks_the_scale_given_with_a_loaded_model():
+    """With a loaded model, ``scale`` was compared through int(): ``scale=2.5`` and
+    ``scale="2"`` ran a x2 model without a word, ``scale=nan`` failed inside int()."""
+    from napari_srmat.sr import ScaleError, load_model
+
+    model = load_model("bicubic", scale=2)
+    image = np.zeros((8, 8))
+    for bad in (2.5, "2", float("nan")):
+        with pytest.raises(ScaleError, match=r"^scale must be an integer >= 1, got "):
+            napari_srmat.super_resolve(image, model, scale=bad)
+    assert napari_srmat.super_resolve(image, model, scale=2.0).shape == (16, 16)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..jobs import Event, Log, StopToken, plain_version, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from .base import SRError, SRModel
+from .base import ScaleError, SRError, SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "SR_OUTPUT_KIND",
            "IN_MEMORY_DTYPE"]
@@ -157,7 +157,8 @@ def super_resolve_job(
     worker_device = check_device_name(worker_device, field="worker_device")  # by name
     if not isinstance(model, SRModel):  # a name or None; anything else: load_model's error
         model = load_model(model, scale=scale)
-    elif scale is not None and int(scale) != int(model.scale):
+    elif scale is not None and check_number(  # 2.5 was int() 2: taken for a x2 model
+            "scale", scale, lo=1, integer=True, error=ScaleError) != int(model.scale):
         raise SRError(f"scale {scale} does not match the loaded model's x{model.scale}: "
                       "load the model at that scale or leave scale out")
     overlap = resolve_overlap(model, overlap, tile)
