@@ -161,10 +161,10 @@ def super_resolve_job(
             "scale", scale, lo=1, integer=True, error=ScaleError) != int(model.scale):
         raise SRError(f"scale {scale} does not match the loaded model's x{model.scale}: "
                       "load the model at that scale or leave scale out")
-    overlap = resolve_overlap(model, overlap, tile)
-    tile = int(tile)
-    # batch_size=2.5 was cast to 2; 4.0 stays accepted
+    # whole numbers: tile=1.5 was cast to 1 and batch_size=2.5 to 2 (4.0 stays accepted)
+    tile = check_number("tile", tile, integer=True, error=SRError)
     batch_size = check_number("batch_size", batch_size, lo=1, integer=True, error=SRError)
+    overlap = resolve_overlap(model, overlap, int(tile))
     from ..io import Micrograph, check_pixel_values, grey_or_rgb, image_data
 
     arr, _ = image_data(image)
@@ -227,7 +227,7 @@ def super_resolve_job(
         out_channels=channels,
         tile=int(tile),
         overlap=overlap,
-        batch_size=batch_size,
+        batch_size=int(batch_size),
         out=None if out is None else Path(out),
         out_dtype=IN_MEMORY_DTYPE if out is None else None,
         stop=stop,
