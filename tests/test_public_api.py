@@ -372,9 +372,10 @@ def test_read_image_refuses_a_store_without_pixels(tmp_path):
     path = tmp_path / "empty.zarr"
     zarr.open_array(str(path), mode="w", shape=(0, 32), dtype="u1")
     for fn in (napari_srmat.read_image, napari_srmat.read_mask):
-        with pytest.raises(ImageReadError, match=r"empty\.zarr: the image has no pixels "
-                           r"\(shape \(0, 32\)\)$"):
+        with pytest.raises(ImageReadError, match=r"the image has no pixels "
+                           r"\(shape \(0, 32\)\)$") as exc:
             fn(path)
+        assert str(path) in str(exc.value)
 
 
 def test_hallucination_search_checks_what_the_callbacks_return():
