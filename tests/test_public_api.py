@@ -154,3 +154,266 @@ def test_boundary_model_argument_takes_a_checkpoint_path_and_names_itself():
             fn(img, model=3)
         with pytest.raises(CheckpointError, match="checkpoint not found: cnn"):
             fn(img, model="cnn")
+
+
+def _flag_calls():
+    """One call per yes/no argument of the notebook API, with tiny inputs."""
+    img = np.zeros((32, 32), np.uint8)
+    img[:, ::8] = 255
+    prob = np.zeros((16, 16), np.float32)
+    mask = np.zeros((16, 16), bool)
+    mask[:, ::4] = True
+    return [
+        ("skeletonize", lambda v: napari_srmat.binarize_boundaries(prob, 0.5, skeletonize=v)),
+        ("skeletonize", lambda v: napari_srmat.measure_intercepts(mask, skeletonize=v)),
+        ("exclude_twins", lambda v: napari_srmat.measure_intercepts(mask, exclude_twins=v)),
+        ("triple_points", lambda v: napari_srmat.measure_intercepts(mask, triple_points=v)),
+        ("fit_scale", lambda v: napari_srmat.register_images(img, img, fit_scale=v)),
+        ("refine", lambda v: napari_srmat.register_images(img, img, refine=v)),
+        ("whole_image", lambda v: napari_srmat.super_resolve(img, "bicubic", whole_image=v)),
+        ("previews", lambda v: napari_srmat.predict_boundaries(img, previews=v)),
+        ("error_map", lambda v: napari_srmat.predict_boundaries(img, error_map=v)),
+        ("rgb", lambda v: napari_srmat.generate_microstructure((32, 32), mean_grain_size_px=8,
+                                                               rgb=v)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_flag_calls())))
+def test_yes_no_arguments_refuse_strings(index):
+    """A string is truthy: ``error_map="no"`` returned a third map, ``rgb="no"`` a colour
+    image, ``skeletonize="no"`` thinned the mask (another mean intercept), ``fit_scale`` /
+    ``refine`` / ``whole_image`` / ``previews="no"`` did what was declined, all without a
+    word. Every yes/no argument of the notebook API takes True or False only
+    (``errors.check_flag``), refused before any pixel is read."""
+    name, call = _flag_calls()[index]
+    with pytest.raises(ValueError, match=rf"^{name} must be True or False, got 'no'$"):
+        call("no")
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(tile=256.5), r"^tile must be an integer, got 256.5$"),
+    (dict(overlap=float("nan")), r"^overlap must be an integer, got nan$"),
+    (dict(overlap=2.5), r"^overlap must be an integer, got 2.5$"),
+    (dict(batch_size=2.5), r"^batch_size must be an integer >= 1, got 2.5$"),
+])
+def test_super_resolve_refuses_fractional_tiling_numbers(kw, match):
+    """``tile=256.5`` / ``batch_size=2.5`` were cast with int() (tile=1.5 was then reported
+    as "tile (1) must be larger ..."), and ``overlap=nan`` failed inside int() with "cannot
+    convert float NaN to integer", naming no argument. Whole numbers given as floats
+    (``tile=512.0``) still work."""
+    from napari_srmat.sr import SRError
+
+    image = np.zeros((8, 12))
+    with pytest.raises(SRError, match=match):
+        napari_srmat.super_resolve(image, "bicubic", **kw)
+    assert napari_srmat.super_resolve(image, "bicubic", tile=512.0, batch_size=2.0
+                                      ).shape == (32, 48)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(area_weight=float("nan")), r"^area_weight must be a number >= 0, got nan$"),
+    (dict(prior_weight=-1), r"^prior_weight must be a number >= 0, got -1$"),
+    (dict(boundary_threshold=2), r"^boundary_threshold must be a number in \[0, 1\], got 2$"),
+    (dict(lr_threshold_factor=float("nan")), r"^lr_threshold_factor must be a number >= 0"),
+    (dict(support_energy_floor=0), r"^support_energy_floor must be a number > 0, got 0$"),
+    (dict(min_support_deficit=float("nan")), r"^min_support_deficit must be a number >= 0"),
+    (dict(min_new_length_px=-1), r"^min_new_length_px must be a number >= 0, got -1$"),
+    (dict(new_kind_min_px=float("nan")), r"^new_kind_min_px must be a number >= 0, got nan$"),
+    (dict(link_px=2.5), r"^link_px must be an integer >= 0, got 2.5$"),
+    (dict(halo=-1), r"^halo must be an integer >= 0, got -1$"),
+    (dict(tile=20.5), r"^tile must be an integer >= 16, got 20.5$"),
+])
+def test_hallucination_search_refuses_bad_score_options(kw, match):
+    """The score options of find_hallucination_candidates were cast with float() / int()
+    unchecked: ``area_weight=nan`` listed every suspicious piece (NaN compares False
+    against ``min_score``), a negative weight or length turned a rule around, ``link_px=2.5``
+    became 2 and ``halo=-1`` 0, silently."""
+    from napari_srmat.audit import AuditInputError
+
+    lr = np.zeros((16, 16), np.uint8)
+    lr[:, ::4] = 255
+    sr = napari_srmat.super_resolve(lr, "bicubic", scale=2)
+    with pytest.raises(AuditInputError, match=match):
+        napari_srmat.find_hallucination_candidates(lr, sr, **kw)
+    with pytest.raises(TypeError, match=r"^boundary_fn must be a callable .* got str$"):
+        napari_srmat.find_hallucination_candidates(lr, sr, boundary_fn="uaed")
+
+
+def test_predict_boundaries_checks_the_worker_device_name():
+    """super_resolve refused ``worker_device="tpu"``; predict_boundaries took it (and used
+    it only with a scheduler). Both check the name by the same rule
+    (``device.check_device_name``)."""
+    img = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ValueError, match=r"^unknown worker_device 'tpu'; use auto, cpu"):
+        napari_srmat.predict_boundaries(img, worker_device="tpu")
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(mean_grain_size_px="12"), r"^mean_grain_size_px must be a number >= 4, got '12'$"),
+    (dict(mean_grain_size_px=12, size_spread="0.5"),
+     r"^size_spread must be in \[0.0, 1.0\], got '0.5'$"),
+    (dict(mean_grain_size_px=12, noise=True), r"^noise must be in \[0.0, 1.0\], got True$"),
+])
+def test_generate_microstructure_refuses_non_numbers(kw, match):
+    """``mean_grain_size_px="12"`` failed with "'>=' not supported between instances of
+    'str' and 'int'" (no argument named), ``size_spread="0.5"`` and ``noise=True`` were
+    taken as 0.5 and 1.0."""
+    from napari_srmat.synth import SynthError
+
+    with pytest.raises(SynthError, match=match):
+        napari_srmat.generate_microstructure((48, 48), **kw)
+
+
+def test_image_arguments_take_torch_tensors_and_xarray(tmp_path):
+    """A PyTorch tensor failed in every function with "Cannot interpret 'torch.uint8' as a
+    data type" (a numpy message naming no argument), and write_ome_zarr of an xarray
+    DataArray with dask's "You must specify a chunks= keyword argument". A CPU tensor is
+    read as its numpy array; one that cannot be (requires grad, on a GPU) is a TypeError
+    naming the argument and ``.detach().cpu().numpy()``."""
+    torch = pytest.importorskip("torch")
+    grey = np.zeros((16, 16), np.uint8)
+    grey[:, ::4] = 255
+    ref = napari_srmat.super_resolve(grey, "bicubic", scale=2)
+    np.testing.assert_array_equal(
+        napari_srmat.super_resolve(torch.from_numpy(grey), "bicubic", scale=2), ref)
+    mask = torch.from_numpy(grey > 0)
+    assert napari_srmat.measure_intercepts(mask).mean_intercept_px == \
+        napari_srmat.measure_intercepts(grey > 0).mean_intercept_px > 0
+    with pytest.raises(TypeError, match=r"^image has dtype torch.float32, not a numpy dtype.*"
+                       r"image\.detach\(\)\.cpu\(\)\.numpy\(\)"):
+        napari_srmat.super_resolve(torch.rand(16, 16, requires_grad=True), "bicubic")
+    xr = pytest.importorskip("xarray")
+    path = napari_srmat.write_ome_zarr(xr.DataArray(grey, dims=("y", "x")), tmp_path / "x.zarr")
+    np.testing.assert_array_equal(napari_srmat.read_image(path).data.compute(), grey)
+
+
+def test_empty_or_folder_only_paths_are_refused_by_name(tmp_path, monkeypatch):
+    """``Path("")`` is the current folder: ``read_image("")`` said ". is a folder", and
+    ``write_ome_zarr(x, "", overwrite=True)`` / ``super_resolve(x, out="")`` /
+    ``predict_boundaries(x, out=".")`` failed inside pathlib with "PosixPath('.') has an
+    empty name". An empty path, and an output that names no entry of its own, are refused
+    in one line; nothing in the current folder is touched."""
+    from napari_srmat.outputs import OutputError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("keep")
+    image = np.zeros((8, 8), np.uint8)
+    for fn in (napari_srmat.read_image, napari_srmat.read_mask):
+        with pytest.raises(ValueError, match=rf"^path is empty; {fn.__name__} takes a path"):
+            fn("")
+    with pytest.raises(ValueError, match=r"^path is empty; write_ome_zarr takes a path"):
+        napari_srmat.write_ome_zarr(image, "", overwrite=True)
+    names_no_entry = r"^output path '.*' names no file or folder of its own"
+    for out in ("", ".", ".."):
+        with pytest.raises(OutputError, match=names_no_entry):
+            napari_srmat.super_resolve(image, "bicubic", out=out, overwrite=True)
+        with pytest.raises(OutputError, match=names_no_entry):
+            napari_srmat.predict_boundaries(image, out=out, overwrite=True)
+    with pytest.raises(OutputError, match=names_no_entry):
+        napari_srmat.write_ome_zarr(image, ".", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8,
+                    reason="long double is float64 on this platform")
+def test_write_ome_zarr_refuses_long_double_before_writing(tmp_path):
+    """A float128 (numpy.longdouble) array failed inside zarr with "No Zarr data type found
+    that matches dtype('float128')"; it is a TypeError naming the dtypes OME-Zarr stores,
+    and nothing is created."""
+    with pytest.raises(TypeError, match=r"^pixels of dtype float128 cannot be stored in "
+                       r"OME-Zarr \(float16, float32 or float64\)"):
+        napari_srmat.write_ome_zarr(np.zeros((8, 8), np.longdouble), tmp_path / "x.zarr")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_masked_arrays_with_masked_pixels_are_refused():
+    """A numpy masked array was read through np.asarray, which drops the mask: the masked
+    pixels (a scale bar, a label) were measured like the others without a word. One with
+    masked pixels is refused, naming ``.filled`` and ``exclusion=``; one without is
+    its data."""
+    mask = np.zeros((32, 32), bool)
+    mask[:, ::6] = True
+    hidden = np.ma.masked_array(mask, mask=np.zeros_like(mask))
+    hidden[:8] = np.ma.masked
+    with pytest.raises(ValueError, match=r"^boundary mask is a masked array with masked "
+                       r"pixels: .*\.filled\(value\) \(measure_intercepts leaves a region "
+                       r"out with exclusion=\)$"):
+        napari_srmat.measure_intercepts(hidden)
+    with pytest.raises(ValueError, match=r"^image is a masked array with masked pixels"):
+        napari_srmat.super_resolve(hidden.astype(np.float32), "bicubic")
+    plain = np.ma.masked_array(mask)
+    assert napari_srmat.measure_intercepts(plain).mean_intercept_px == \
+        napari_srmat.measure_intercepts(mask).mean_intercept_px
+
+
+def test_write_ome_zarr_refuses_more_levels_than_halvings(tmp_path):
+    """``n_levels=100`` on a 40 x 50 image wrote 100 levels, 94 of them the same 1 x 1 px
+    level, each recorded at twice the previous pixel size. At most the levels down to
+    1 x 1 px are written; more is refused before the store is created."""
+    import zarr
+
+    image = np.zeros((40, 50), np.uint8)
+    with pytest.raises(ValueError, match=r"^n_levels must be at most 7 for a 40 x 50 px "
+                       r"image \(halved until it is 1 x 1 px\), got 100$"):
+        napari_srmat.write_ome_zarr(image, tmp_path / "a.zarr", n_levels=100)
+    assert not (tmp_path / "a.zarr").exists()
+    group = zarr.open_group(napari_srmat.write_ome_zarr(image, tmp_path / "b.zarr",
+                                                        n_levels=7), mode="r")
+    assert group["6"].shape == (1, 1)
+
+
+def test_read_image_refuses_a_store_without_pixels(tmp_path):
+    """A Zarr array of shape (0, 32) was read as a (0, 32) image (and by read_mask as an
+    empty mask); it is an ImageReadError naming the file and the shape."""
+    import zarr
+
+    from napari_srmat.io import ImageReadError
+
+    path = tmp_path / "empty.zarr"
+    zarr.open_array(str(path), mode="w", shape=(0, 32), dtype="u1")
+    for fn in (napari_srmat.read_image, napari_srmat.read_mask):
+        with pytest.raises(ImageReadError, match=r"the image has no pixels "
+                           r"\(shape \(0, 32\)\)$") as exc:
+            fn(path)
+        assert str(path) in str(exc.value)
+
+
+def test_hallucination_search_checks_what_the_callbacks_return():
+    """What boundary_fn / degrade_fn returned was used unchecked: boundary_fn=
+    predict_boundaries (a (probability, uncertainty) tuple) failed inside numpy ("setting
+    an array element with a sequence"), NaN read as "no boundary" and 0-255 values as
+    boundary everywhere, silently; a degrade_fn of the wrong shape failed in numpy
+    broadcasting and NaN residuals were dropped from the floor estimate."""
+    from napari_srmat.audit import AuditInputError, default_boundary_map
+
+    lr = np.zeros((16, 16), np.uint8)
+    lr[:, ::4] = 255
+    sr = napari_srmat.super_resolve(lr, "bicubic", scale=2)
+    find = napari_srmat.find_hallucination_candidates
+    for fn, match in (
+            (lambda im: (default_boundary_map(im), None),
+             r"^boundary_fn must return one \(H, W\) map, got a tuple of 2 \(predict_boundaries"),
+            (lambda im: default_boundary_map(im) * 255,
+             r"^boundary_fn must return boundary strengths in \[0, 1\], got values in "),
+            (lambda im: np.full(im.shape[:2], np.nan), r"^boundary_fn returned NaN or Inf")):
+        with pytest.raises(AuditInputError, match=match):
+            find(lr, sr, boundary_fn=fn)
+    shape = r"^degrade_fn must return the LR image of an SR tile: shape \(16, 16\) for an SR "
+    with pytest.raises(AuditInputError, match=shape + r"tile \(32, 32\) at scale 2; got \(3, 3\)"):
+        find(lr, sr, degrade_fn=lambda im, s: np.zeros((3, 3)))
+    with pytest.raises(AuditInputError, match=r"^degrade_fn returned NaN or Inf values$"):
+        find(lr, sr, degrade_fn=lambda im, s: np.full((16, 16), np.nan))
+    assert find(lr, sr, boundary_fn=default_boundary_map).scale == 2
+
+
+def test_super_resolve_checks_the_scale_given_with_a_loaded_model():
+    """With a loaded model, ``scale`` was compared through int(): ``scale=2.5`` and
+    ``scale="2"`` ran a x2 model without a word, ``scale=nan`` failed inside int()."""
+    from napari_srmat.sr import ScaleError, load_model
+
+    model = load_model("bicubic", scale=2)
+    image = np.zeros((8, 8))
+    for bad in (2.5, "2", float("nan")):
+        with pytest.raises(ScaleError, match=r"^scale must be an integer >= 1, got "):
+            napari_srmat.super_resolve(image, model, scale=bad)
+    assert napari_srmat.super_resolve(image, model, scale=2.0).shape == (16, 16)

@@ -562,8 +562,14 @@ def check_output_location(out: str | os.PathLike) -> None:
     Raises
     ------
     OutputError
-        A parent is a file, or the nearest existing parent folder is not writable.
+        A path that names no new entry (``""``, ``"."``, ``".."``, ``"/"``), a parent that
+        is a file, or a nearest existing parent folder that is not writable.
     """
+    if Path(out).name in ("", ".."):  # out="" is the current folder: it failed with
+        # pathlib's "PosixPath('.') has an empty name"
+        raise OutputError(f"output path {str(out)!r} names no file or folder of its own (it "
+                          "is the current, a parent or the root folder): give a new name, "
+                          "e.g. result.ome.zarr")
     out = Path(out)
     parent = _nearest_existing_parent(out)
     if not parent.is_dir():

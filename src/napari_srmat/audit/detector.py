@@ -45,6 +45,7 @@ non-locality of skeletonisation.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
@@ -73,6 +74,8 @@ __all__ = [
 ]
 
 KINDS = ("new_boundary", "data_inconsistency", "sample_spread")
+#: Rounding slack around [0, 1] allowed in what a ``boundary_fn`` returns.
+BOUNDARY_MAP_SLACK = 1e-4
 
 
 class AuditInputError(ValueError):
@@ -200,6 +203,47 @@ def _channels_last(a: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         a = a[..., None]
     return a
+
+
+def _degraded(degrade_fn: Callable, sr_t: np.ndarray, scale: int,
+              lr_shape: tuple[int, ...]) -> np.ndarray:
+    """``degrade_fn(sr_t, scale)`` as ``(h, w, C)`` float32, checked: the LR grid of the
+    tile, finite (a wrong shape failed in numpy broadcasting; NaN values were taken as
+    no residual, silently)."""
+    out = degrade_fn(sr_t, scale)
+    got = getattr(out, "shape", type(out).__name__)
+    deg = _channels_last(out) if getattr(out, "ndim", 0) in (2, 3) else None
+    if deg is None or deg.shape[:2] != tuple(lr_shape[:2]):
+        raise AuditInputError(f"degrade_fn must return the LR image of an SR tile: shape "
+                              f"{tuple(lr_shape[:2])} for an SR tile {sr_t.shape[:2]} at "
+                              f"scale {scale}; got {got}")
+    if not all_finite(deg):
+        raise AuditInputError("degrade_fn returned NaN or Inf values")
+    return deg
+
+
+def _boundary_map(boundary_fn: Callable, image: np.ndarray) -> np.ndarray:
+    """``boundary_fn(image)`` as float32, checked: one finite ``(H, W)`` map in [0, 1] (a
+    tuple failed inside numpy, NaN read as "no boundary" and 0-255 values as boundary
+    everywhere, silently)."""
+    out = boundary_fn(image)
+    H, W = image.shape[:2]
+    if isinstance(out, tuple):
+        raise AuditInputError(
+            f"boundary_fn must return one (H, W) map, got a tuple of {len(out)} "
+            "(predict_boundaries returns (probability, uncertainty): pass "
+            "lambda image: predict_boundaries(image)[0])")
+    b = np.asarray(out, dtype=np.float32)
+    if b.shape != (H, W):
+        raise AuditInputError(
+            f"boundary_fn must return an (H, W) map; got {b.shape} for an SR tile {(H, W)}")
+    if not all_finite(b):
+        raise AuditInputError("boundary_fn returned NaN or Inf values")
+    lo, hi = float(b.min()), float(b.max())
+    if lo < -BOUNDARY_MAP_SLACK or hi > 1 + BOUNDARY_MAP_SLACK:
+        raise AuditInputError(f"boundary_fn must return boundary strengths in [0, 1], got "
+                              f"values in {lo:g}..{hi:g}")
+    return b
 
 
 def _luminance(a: np.ndarray) -> np.ndarray:
@@ -388,7 +432,7 @@ def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Param
 
     s = p.scale
     # (a) data consistency on the LR grid
-    deg = _channels_last(degrade_fn(sr, s))
+    deg = _degraded(degrade_fn, sr, s, lr.shape)
     lr_f = lr
     if deg.shape[2] != lr_f.shape[2]:
         deg, lr_f = deg.mean(axis=2, keepdims=True), lr_f.mean(axis=2, keepdims=True)
@@ -406,11 +450,8 @@ def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Param
     u = upscale_bicubic(u_lr, s)[:H, :W]
     u = np.clip(u, 0.0, 1.0)
     # (b) boundary evidence on the SR grid
-    b_sr = np.asarray(boundary_fn(sr), dtype=np.float32)
-    b_lr = np.asarray(boundary_fn(upscale_bicubic(lr, s)[:H, :W]), dtype=np.float32)
-    if b_sr.shape != (H, W) or b_lr.shape != (H, W):
-        raise AuditInputError(
-            f"boundary_fn must return an (H, W) map; got {b_sr.shape} for an SR tile {(H, W)}")
+    b_sr = _boundary_map(boundary_fn, sr)
+    b_lr = _boundary_map(boundary_fn, upscale_bicubic(lr, s)[:H, :W])
     skel = skeletonize(b_sr >= p.boundary_threshold)
     lr_band = b_lr >= p.boundary_threshold * p.lr_threshold_factor
     if p.tolerance_px > 0:
@@ -428,7 +469,7 @@ def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Param
 
 
 def _residual_rms(lr_t: np.ndarray, sr_t: np.ndarray, scale: int, degrade_fn: Callable):
-    deg = _channels_last(degrade_fn(sr_t, scale))
+    deg = _degraded(degrade_fn, sr_t, scale, lr_t.shape)
     if deg.shape[2] != lr_t.shape[2]:
         deg, lr_t = deg.mean(axis=2, keepdims=True), lr_t.mean(axis=2, keepdims=True)
     h, w = min(deg.shape[0], lr_t.shape[0]), min(deg.shape[1], lr_t.shape[1])
@@ -647,10 +688,26 @@ def find_candidates_job(
             f"sr shape {(H, W)} is not lr shape {(h, w)} x scale {scale}")
     if sr_std is not None and tuple(sr_std.shape[:2]) != (H, W):
         raise AuditInputError(f"sr_std shape {tuple(sr_std.shape)} != sr shape {(H, W)}")
-    if tile < 16:
-        raise AuditInputError(f"tile must be >= 16, got {tile}")
+    tile = check_number("tile", tile, lo=16, integer=True, error=AuditInputError)
     tile = int(math.ceil(tile / scale) * scale)
-    halo = int(math.ceil(max(halo, 0) / scale) * scale)
+    halo = check_number("halo", halo, lo=0, integer=True, error=AuditInputError)
+    halo = int(math.ceil(halo / scale) * scale)
+    # the score's options: NaN compares False (area_weight=nan kept every candidate),
+    # a negative weight or length turns a rule around, 2.5 px was cast with int()
+    _num = functools.partial(check_number, error=AuditInputError)
+    boundary_threshold = _num("boundary_threshold", boundary_threshold, lo=0, hi=1)
+    lr_threshold_factor = _num("lr_threshold_factor", lr_threshold_factor, lo=0)
+    support_energy_floor = _num("support_energy_floor", support_energy_floor, lo=0,
+                                lo_open=True)
+    min_support_deficit = _num("min_support_deficit", min_support_deficit, lo=0)
+    link_px = _num("link_px", link_px, lo=0, integer=True)
+    prior_weight = _num("prior_weight", prior_weight, lo=0)
+    area_weight = _num("area_weight", area_weight, lo=0)
+    min_new_length_px = _num("min_new_length_px", min_new_length_px, lo=0)
+    new_kind_min_px = _num("new_kind_min_px", new_kind_min_px, lo=0)
+    if boundary_fn is not None and not callable(boundary_fn):
+        raise TypeError(f"boundary_fn must be a callable (image -> boundary map in [0, 1]) "
+                        f"or None (the default map), got {type(boundary_fn).__name__}")
     boundary_fn = default_boundary_map if boundary_fn is None else boundary_fn
     degrade_fn = resolve_degrade(degrade_fn)
     if isinstance(residual_floor, str):

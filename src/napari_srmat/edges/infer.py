@@ -726,11 +726,17 @@ def predict_boundaries_job(
         ``(H, W)`` float32 numpy arrays, or the OME-Zarr paths when ``out`` is
         given; ``None`` if stopped.
     """
+    from ..device import check_device_name
     from ..errors import check_flag
     from ..io import check_pixel_size
     from ..tiling import tiled_apply_job
 
     pixel_size_um = check_pixel_size(pixel_size_um)  # also when no out uses it
+    # "no" is truthy: error_map="no" returned a third map; "tpu" was accepted unused (as
+    # super_resolve, the worker device is checked by name without a scheduler too)
+    previews = check_flag("previews", previews)
+    error_map = check_flag("error_map", error_map)
+    worker_device = check_device_name(worker_device, field="worker_device")
     if out is not None:  # "no" is truthy: it would replace the folder the user meant to keep
         overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)

@@ -169,7 +169,9 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
     """The one rule for image-like inputs: ``(array, pixel size)`` of what a caller passed.
 
     * a :class:`Micrograph`: its level-0 ``data`` (lazy) and its ``pixel_size_um``;
-    * an array with ``shape`` and ``dtype`` (numpy, Dask, Zarr): itself, unread;
+    * an array with ``shape`` and ``dtype`` (numpy, Dask, Zarr, xarray): itself, unread;
+      one whose dtype is not numpy's (a PyTorch CPU tensor): its numpy array; a numpy
+      masked array with masked pixels is refused (they would be read like the others);
     * nested lists or tuples: a numpy array. Python integers have no bit depth, so
       integer lists become ``uint8`` when all values are in 0-255 and ``uint16`` when
       in 0-65535 (not ``int64``, which the float rule would divide by 2**63 - 1);
@@ -325,8 +327,15 @@ def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | No
     if isinstance(image, str | os.PathLike):
         raise TypeError(f"{name} is a path ({str(image)!r}): read it first, e.g. "
                         "napari_srmat.read_image(path)")
+    if isinstance(image, np.ma.MaskedArray):  # np.asarray drops the mask: the masked
+        # pixels were measured as if they were not (silently)
+        if np.ma.is_masked(image):
+            raise ValueError(f"{name} is a masked array with masked pixels: they would be "
+                             f"read like the others; pass {name}.filled(value) "
+                             "(measure_intercepts leaves a region out with exclusion=)")
+        image = np.ma.getdata(image)
     if hasattr(image, "shape") and hasattr(image, "dtype"):
-        return _pixel_dtype(image, name), None
+        return _pixel_dtype(_numpy_dtyped(image, name), name), None
     try:
         arr = np.asarray(image)
     except ValueError as exc:  # ragged nested lists
@@ -347,6 +356,26 @@ def _image_data(image: Any, name: str, intensity: bool) -> tuple[Any, float | No
 
 #: dtype kinds of pixels: bool, unsigned and signed integers, floats.
 _PIXEL_KINDS = "buif"
+
+
+def _numpy_dtyped(arr: Any, name: str) -> Any:
+    """``arr`` itself when its dtype is numpy's (numpy, Dask, Zarr, xarray), else its numpy
+    copy (a PyTorch CPU tensor: it failed with "Cannot interpret 'torch.uint8' as a data
+    type"), else a TypeError naming ``name``."""
+    try:
+        np.dtype(arr.dtype)
+        return arr
+    except TypeError:
+        pass
+    try:
+        out = np.asarray(arr)
+    except Exception:  # a GPU tensor, one that requires grad, ...
+        out = None
+    if out is None or out.shape != tuple(arr.shape):
+        raise TypeError(f"{name} has dtype {arr.dtype}, not a numpy dtype, and is not "
+                        f"readable as a numpy array: pass one (for a PyTorch tensor, "
+                        f"{name}.detach().cpu().numpy())") from None
+    return out
 
 
 def _pixel_dtype(arr: Any, name: str) -> Any:
@@ -374,9 +403,14 @@ def path_arg(path: Any, func: str, *, example: str = "scan.tif",
     """The one rule for file arguments: a ``str`` or path-like as a :class:`Path`.
 
     Anything else (an array, a Micrograph, None, bytes) is a TypeError naming ``func``
-    and what was given, instead of pathlib's "expected str, bytes or os.PathLike object".
+    and what was given, instead of pathlib's "expected str, bytes or os.PathLike object";
+    an empty string is a ValueError (``Path("")`` is the current folder: ``read_image("")``
+    said ". is a folder").
     """
     if isinstance(path, str | os.PathLike):
+        if not os.fspath(path):
+            raise ValueError(f"path is empty; {func} takes a path (a file or a Zarr store), "
+                             f"e.g. {func}({example!r})")
         return Path(path)
     if isinstance(path, Micrograph):
         kind = "a Micrograph (already read)"
@@ -1203,8 +1237,9 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     Raises
     ------
     ImageReadError
-        If the file is missing, truncated, corrupt or of an unsupported kind, or its
-        pixels are not bool, integer or float (a Zarr array of complex numbers or text).
+        If the file is missing, truncated, corrupt or of an unsupported kind, has no
+        pixels, or its pixels are not bool, integer or float (a Zarr array of complex
+        numbers or text).
     TypeError
         ``path`` is not a ``str`` or path-like (e.g. an array: it needs no reading).
 
@@ -1221,6 +1256,9 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
         warnings.simplefilter("ignore")  # warnings and log lines are noise here
         micrograph = _read_by_format(path, fmt, chunks)
     check_file_pixels(path, micrograph.data.dtype)
+    if 0 in micrograph.data.shape[:2]:  # a Zarr array of shape (0, W) was read as an image
+        raise ImageReadError(f"{path}: the image has no pixels (shape "
+                             f"{tuple(int(n) for n in micrograph.data.shape)})")
     channels = channel_rule_note(micrograph.data.shape if micrograph.axes == "YXC" else (),
                                  source=str(path))
     if channels:

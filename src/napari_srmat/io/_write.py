@@ -222,6 +222,11 @@ class OmeZarrStreamWriter:
         if len(self.shape) not in (2, 3) or any(s <= 0 for s in self.shape):
             raise ValueError(f"shape must be (H, W) or (H, W, C) with positive sizes, got {shape}")
         self.dtype = np.dtype(dtype)
+        if self.dtype.kind == "f" and self.dtype.itemsize > 8:  # zarr: "No Zarr data type
+            # found that matches dtype('float128')"
+            raise TypeError(f"pixels of dtype {self.dtype} cannot be stored in OME-Zarr "
+                            "(float16, float32 or float64): convert them first, e.g. "
+                            "data.astype(numpy.float64)")
         self.axes = _norm_axes(axes, len(self.shape))
         chunks = tuple(int(c) for c in chunks)
         if len(chunks) < 2 or any(c <= 0 for c in chunks[:2]):
@@ -232,6 +237,7 @@ class OmeZarrStreamWriter:
         self.overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)
         self.kind = kind
+        check_output_location(self.path)  # before with_name: out="" names no entry
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.grid = tuple(-(-s // c) for s, c in zip(self.shape[:2], self.chunks))
         self.identity = json_ready({
@@ -248,7 +254,6 @@ class OmeZarrStreamWriter:
         self.started_with: dict[str, Any] = {}
         check_not_input(self.path, inputs)
         check_not_reserved(self.path)
-        check_output_location(self.path)
         self._lock = OutputLock(self.path).acquire() if lock else None
         try:
             self._open(resume)
@@ -741,7 +746,9 @@ def _as_yx_c(data, axes: str | None):
         if isinstance(data, np.ndarray):
             data = da.from_array(data, chunks=(1024,) * min(2, data.ndim) + data.shape[2:])
         else:
-            data = da.from_array(data, chunks=getattr(data, "chunks", "auto"))
+            # an xarray DataArray of numpy data has chunks None ("You must specify a
+            # chunks= keyword argument")
+            data = da.from_array(data, chunks=getattr(data, "chunks", None) or "auto")
     if cyx:
         data = da.moveaxis(data, 0, -1)
         axes = "YXC"
@@ -777,7 +784,8 @@ def write_ome_zarr(
     axes : {"YX", "YXC", "CYX"}, optional
         Layout of ``data``; inferred from its dimensionality by default.
     n_levels : int, optional
-        Pyramid levels (default: 2x mean downsampling until the smallest side <= 512).
+        Pyramid levels (default: 2x mean downsampling until the smallest side <= 512); at
+        most the number of halvings to 1 x 1 px plus one.
     chunks : int or tuple, optional
         Spatial chunk size on disk (default 1024).
     overwrite : bool
@@ -813,6 +821,12 @@ def write_ome_zarr(
         n_levels = check_number("n_levels", n_levels, lo=1, integer=True)
     chunks = _spatial_chunks(chunks, 1024)
     arr, axes, pixel = _as_yx_c(data, axes)
+    if n_levels is not None:  # n_levels=100 wrote 94 copies of a 1 x 1 level
+        most = 1 + (max(arr.shape[:2]) - 1).bit_length()  # halvings until 1 x 1 px
+        if n_levels > most:
+            raise ValueError(f"n_levels must be at most {most} for a {arr.shape[0]} x "
+                             f"{arr.shape[1]} px image (halved until it is 1 x 1 px), got "
+                             f"{n_levels}")
     if pixel_size_um is None:
         pixel_size_um = pixel
     if not check_flag("overwrite", overwrite) and Path(path).exists():

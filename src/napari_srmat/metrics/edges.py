@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_number
+from ..errors import check_flag, check_number
 from ..io import all_finite, as_bool_mask, to_float01
 from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
 from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
@@ -341,20 +341,23 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     Raises
     ------
     EdgeMetricsError
-        Not 2-D, a threshold outside [0, 1], or NaN/Inf values.
+        Not 2-D, a threshold outside [0, 1], NaN/Inf values, or ``skeletonize`` not
+        True or False.
     """
     from ..io import check_pixel_values, image_data
 
     prob, _ = image_data(prob, name="prob")
+    # checked before any pixel is read (a 4-D Dask array was computed first)
+    if not (len(prob.shape) == 2 or (len(prob.shape) == 3 and prob.shape[-1] == 1)):
+        raise EdgeMetricsError(f"probability map must be 2-D, got shape {tuple(prob.shape)}")
+    threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, error=EdgeMetricsError)
+    skeletonize = check_flag("skeletonize", skeletonize, error=EdgeMetricsError)  # "no"
     check_pixel_values(prob, name="prob")
     if hasattr(prob, "compute") and not isinstance(prob, np.ndarray):
         prob = prob.compute()
     p = _to_prob(np.asarray(prob))
-    if p.ndim == 3 and p.shape[-1] == 1:
+    if p.ndim == 3:
         p = p[..., 0]
-    if p.ndim != 2:
-        raise EdgeMetricsError(f"probability map must be 2-D, got shape {p.shape}")
-    threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, error=EdgeMetricsError)
     if not all_finite(p):  # NaN compares False: it would silently be "no boundary"
         raise EdgeMetricsError("prob has NaN or Inf values: replace them first (e.g. "
                                "numpy.nan_to_num)")

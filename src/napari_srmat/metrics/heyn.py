@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import check_number
+from ..errors import check_flag, check_number
 from ..io import check_pixel_size
 
 __all__ = [
@@ -1174,6 +1174,10 @@ def measure_intercepts(
     """
     from ..io import image_data, pixel_size_note
 
+    # "no" is truthy: it would skeletonize / merge twins / weight triple points
+    skeletonize = check_flag("skeletonize", skeletonize, error=HeynError)
+    exclude_twins = check_flag("exclude_twins", exclude_twins, error=HeynError)
+    triple_points = check_flag("triple_points", triple_points, error=HeynError)
     pixel_note = pixel_size_note(mask, given=pixel_size_um)
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..jobs import Event, Log, StopToken, plain_version, run_job
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from .base import SRError, SRModel
+from .base import ScaleError, SRError, SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "check_sr_input",
            "SR_OUTPUT_KIND", "IN_MEMORY_DTYPE"]
@@ -34,10 +34,14 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
     ValueError
         If the overlap is negative or the tile is too small for the needed overlap.
     """
+    from ..errors import check_number
+
     need = int(model.receptive_field)
+    # whole pixels: tile=1.5 was cast to 1 and overlap=nan failed inside int()
+    tile = check_number("tile", tile, integer=True, error=SRError)
     if overlap is None:
         overlap = max(DEFAULT_OVERLAP, need)
-    overlap = int(overlap)
+    overlap = check_number("overlap", overlap, integer=True, error=SRError)
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0 px, got {overlap}")
     if overlap < need:
@@ -210,15 +214,20 @@ def super_resolve_job(
     tiles (same chunk grid, store and progress; recorded as ``attrs["fast_path"]``).
     """
     from ..device import check_device_name
+    from ..errors import check_number
     from ..tiling import tiled_apply_job
     from .registry import load_model
 
     worker_device = check_device_name(worker_device, field="worker_device")  # by name
     if not isinstance(model, SRModel):  # a name or None; anything else: load_model's error
         model = load_model(model, scale=scale)
-    elif scale is not None and int(scale) != int(model.scale):
+    elif scale is not None and check_number(  # 2.5 was int() 2: taken for a x2 model
+            "scale", scale, lo=1, integer=True, error=ScaleError) != int(model.scale):
         raise SRError(f"scale {scale} does not match the loaded model's x{model.scale}: "
                       "load the model at that scale or leave scale out")
+    # whole numbers: tile=1.5 was cast to 1 and batch_size=2.5 to 2 (4.0 stays accepted)
+    tile = check_number("tile", tile, integer=True, error=SRError)
+    batch_size = check_number("batch_size", batch_size, lo=1, integer=True, error=SRError)
     overlap = resolve_overlap(model, overlap, int(tile))
     image, shape, channels = check_sr_input(image, model)
     attrs = {  # stored by the writer under the store's attrs["srmat"]

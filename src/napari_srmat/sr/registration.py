@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..errors import check_number
+from ..errors import check_flag, check_number
 from ..io import all_finite
 from .base import SRError
 
@@ -318,6 +318,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     >>> reg.scale, reg.offset_px, reg.ssim  # doctest: +SKIP
     (4.0, (37.25, 21.5), 0.93)
     """
+    # "no" is truthy: it would fit the scale / refine
+    fit_scale = check_flag("fit_scale", fit_scale, error=RegistrationError)
+    refine = check_flag("refine", refine, error=RegistrationError)
     (m, m_px), (f, f_px) = _lum(moving, "moving"), _lum(fixed, "fixed")
     for name, lum in (("moving", m), ("fixed", f)):
         if not all_finite(lum):

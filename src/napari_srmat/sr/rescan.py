@@ -365,9 +365,9 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
         raise SRError(f"{model.name!r} is deterministic: its samples do not differ; "
                       "use source 'flips'")
     lr = np.asarray(lr)
-    runs = len(_FLIPS) if source == "flips" else int(n_samples)
-    if runs < 2:
-        raise SRError("the sample spread needs at least 2 samples")
+    # n_samples=2.5 was cast to 2 (the sample spread needs at least 2)
+    runs = len(_FLIPS) if source == "flips" else check_number(
+        "n_samples", n_samples, lo=2, integer=True, error=SRError)
     total = mean = m2 = None
     seed0 = model.options.get("seed", 0)
     try:

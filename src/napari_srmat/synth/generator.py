@@ -33,13 +33,14 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import check_number
+from ..errors import check_flag, check_number
 
 __all__ = [
     "SynthError",
@@ -142,8 +143,10 @@ def _make_params(
     if len(sides) != 2:
         raise SynthError(f"shape must be (H, W) with positive integer sides (pixels), got {shape}")
     shape = sides
-    if not (mean_grain_size_px >= 4):
-        raise SynthError(f"mean_grain_size_px must be >= 4, got {mean_grain_size_px}")
+    # "12" failed inside ">=" (a TypeError naming no argument); inf is refused below
+    if not (isinstance(mean_grain_size_px, numbers.Real) and mean_grain_size_px == math.inf):
+        mean_grain_size_px = check_number("mean_grain_size_px", mean_grain_size_px, lo=4,
+                                          error=SynthError)
     if not mean_grain_size_px <= max(shape):  # also inf; the cell grid grows with it
         raise SynthError(f"mean_grain_size_px must be at most the image's larger side "
                          f"({max(shape)} px), got {mean_grain_size_px}")
@@ -163,8 +166,10 @@ def _make_params(
         "boundary_darkness": (boundary_darkness, 0.0, 1.0),
     }
     for name, (val, lo, hi) in checks.items():
-        if not (lo <= float(val) <= hi):
-            raise SynthError(f"{name} must be in [{lo}, {hi}], got {val}")
+        # a number: float("0.5") and float(True) were taken, float("x") failed unnamed
+        bad = isinstance(val, bool) or not isinstance(val, numbers.Real)
+        if bad or not (lo <= float(val) <= hi):
+            raise SynthError(f"{name} must be in [{lo}, {hi}], got {val!r}")
     try:  # a whole number of pixels: 2.5 was cast with int()
         check_number("boundary_width", boundary_width, lo=1, hi=16, integer=True)
     except ValueError:
@@ -796,6 +801,7 @@ def _params_from(shape, kw) -> _Params:
     from ..io import check_pixel_size
 
     check_pixel_size(kw.get("pixel_size_um"))
+    check_flag("rgb", kw["rgb"], error=SynthError)  # "no" is truthy: it rendered colour
     return _make_params(
         shape,
         kw["mean_grain_size_px"],

@@ -1234,7 +1234,11 @@ def tiled_apply_job(
         raise TilingError("chunk_fn must be callable and chunk_context >= 0")
     src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
                                             batch_size, out_dtype, chunk_size)
-    whole = bool(whole_image) and geom.ny == 1 and geom.nx == 1 and chunk_fn is None
+    from ..errors import check_flag
+
+    # "no" is truthy: it would run the bare model on the whole image
+    whole_image = check_flag("whole_image", whole_image, error=TilingError)
+    whole = whole_image and geom.ny == 1 and geom.nx == 1 and chunk_fn is None
     if whole and scheduler is not None:
         raise TilingError("whole_image runs fn in this process: not with a scheduler")
     if pixel_size_um is None:  # the input's; (Y, X) for a Micrograph whose pixels are
