@@ -175,6 +175,9 @@ def _flag_calls():
         ("error_map", lambda v: napari_srmat.predict_boundaries(img, error_map=v)),
         ("rgb", lambda v: napari_srmat.generate_microstructure((32, 32), mean_grain_size_px=8,
                                                                rgb=v)),
+        # checked before the file is looked at: it need not exist
+        ("return_pixel_size", lambda v: napari_srmat.read_mask("unread.png",
+                                                               return_pixel_size=v)),
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_number
+from ..errors import check_flag, check_number
 from ._float import all_finite, to_float01
 from ._pixel import non_square_message
 from ._read import (
@@ -350,6 +350,10 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     path = path_arg(path, "read_mask", example="mask.png",
                     hint="an array needs no reading: pass it as the mask "
                     "(measure_intercepts, napari_srmat.io.as_bool_mask)")
+    return_pixel_size = check_flag("return_pixel_size", return_pixel_size)
+    if notes is not None and not isinstance(notes, list):  # notes.append(...) below
+        raise TypeError(f"notes must be a list (read notes are appended to it), got "
+                        f"{type(notes).__name__}")
     arr, px = read_array(path, what=name, return_pixel_size=True, notes=notes)
     if threshold is None and (note := micrograph_as_mask_note(arr)) is not None:
         import warnings
