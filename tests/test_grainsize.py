@@ -685,3 +685,20 @@ def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model, monkeypatc
         measure_grain_size(coarse, model=model)
     monkeypatch.setattr(outputs, "available_memory_bytes", lambda: available + 1)
     assert measure_grain_size(coarse, model=model).mean_intercept_px == r.mean_intercept_px
+
+
+def test_an_image_resampled_below_the_models_least_side_is_named_as_resampled(model):
+    """A 24 px micrograph at inference scale 0.25 is 6 px for the model: the model's own
+    refusal ("image is 6 x 6 px, smaller than the smallest image side ...") named a size
+    the user never gave. The measurement refuses it first, naming both sizes and the
+    scale; at a scale that keeps 8 px it is measured."""
+    from napari_srmat.io import MIN_IMAGE_SIDE
+
+    ms = generate_microstructure((24, 24), mean_grain_size_px=20, seed=1)
+    with pytest.raises(GrainSizeError, match=r"^the image is 24 px at its smallest; at "
+                       r"inference scale 0.25 it would be 6 px, under the 8 px the "
+                       r"boundary model takes$"):
+        measure_grain_size(ms.image, model=model, inference_scale=0.25)
+    assert MIN_IMAGE_SIDE == 8
+    r = measure_grain_size(ms.image, model=model, inference_scale=0.5)
+    assert r.boundaries.shape == (12, 12)

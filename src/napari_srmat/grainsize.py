@@ -73,7 +73,7 @@ from typing import Any
 import numpy as np
 
 from .errors import check_number
-from .io import check_pixel_size
+from .io import MIN_IMAGE_SIDE, check_pixel_size
 from .jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .metrics.heyn import (
     HEYN_MARGIN,
@@ -1034,9 +1034,10 @@ def measure_grain_size_job(
     if scale > 1:  # beyond what a plan made before the scale was known counts
         _check_memory_at_scale(arr.shape, scale)
     x = _resampled(levels, scale)
-    if min(x.shape[:2]) < 3:
+    if min(x.shape[:2]) < MIN_IMAGE_SIDE:  # the model's least input, named as resampled
         raise GrainSizeError(f"the image is {min(arr.shape[:2])} px at its smallest; at "
-                             f"inference scale {scale:g} it would be under 3 px")
+                             f"inference scale {scale:g} it would be {min(x.shape[:2])} px, "
+                             f"under the {MIN_IMAGE_SIDE} px the boundary model takes")
     warns.extend(_input_warnings(model, x))
     prob = yield from _predict(x, model, stop)
     if prob is None:
