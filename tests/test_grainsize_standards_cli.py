@@ -223,3 +223,21 @@ def test_heyn_and_grain_size_mask_read_the_same_mask_files(tmp_path, capsys, suf
     thinned = json.loads(capsys.readouterr().out)
     assert row["mean_intercept_px"] == pytest.approx(thinned["mean_intercept_px"])
     assert heyn["mean_intercept_px"] == pytest.approx(thinned["mean_intercept_px"], rel=0.05)
+
+
+def test_region_mask_warning_is_said_once_per_field(tmp_path, capsys, recwarn):
+    """The early read of the --twins files (before any image is measured) printed the
+    mask reader's "looks like a micrograph" warning once more than the fields' reads:
+    three times for two fields. It is said once per field measured."""
+    paths = [str(tmp_path / f"f{seed}.png") for seed in (1, 2)]
+    for seed, path in zip((1, 2), paths):
+        _mask_file(path, seed)
+    micrograph = generate_microstructure((256, 256), mean_grain_size_px=24, seed=5).image
+    grey = micrograph if micrograph.ndim == 2 else micrograph[..., 0]
+    Image.fromarray(grey).save(tmp_path / "twins.png")  # mid-grey: "looks like a micrograph"
+    rc = main(["grain-size", *paths, "--mask", "--method", "intercept", "--twins",
+               str(tmp_path / "twins.png")])
+    err = capsys.readouterr().err
+    said = [w for w in recwarn if "mid-grey" in str(w.message)]  # pytest holds them
+    assert rc == 0, err
+    assert len(said) == 2, [str(w.message) for w in said]

@@ -360,13 +360,32 @@ def test_sr_train_refuses_images_smaller_than_the_patch(tmp_path, capsys):
     assert _json(capsys)["step"] == 1
 
 
-def test_sr_train_refuses_synthetic_images_smaller_than_the_patch():
-    """Synthetic training images (``synthetic_size``) smaller than the patch were trained
-    on reflect-padded crops, as small data images were; refused in the config like them."""
-    from napari_srmat.sr.train import SRError, SRTrainConfig
+@pytest.mark.parametrize("command", [["sr", "run", "./missing.png", "out.ome.zarr"],
+                                     ["edges", "predict", "./missing.png", "--out", "maps"]])
+def test_input_file_given_with_dot_slash_is_named_once(command, tmp_path, capsys,
+                                                       monkeypatch):
+    """``srmat sr run ./missing.png`` said "./missing.png: missing.png: no such file": the
+    file was named as given and as pathlib writes it. It is named once."""
+    monkeypatch.chdir(tmp_path)
+    assert main(command) != 0
+    line = _one_error_line(capsys, f"srmat {command[0]} {command[1]}")
+    assert line.endswith(": error: missing.png: no such file or directory"), line
+    assert line.count("missing.png") == 1
 
-    with pytest.raises(SRError, match=r"^synthetic images of 64 px are smaller than the "
-                                      r"training patch \(96 px\)$"):
-        SRTrainConfig(synthetic=2, synthetic_size=64, patch=96).validate()
-    SRTrainConfig(synthetic=2, synthetic_size=96, patch=96).validate()
-    SRTrainConfig(synthetic=0, synthetic_size=64, patch=96, data=["x"]).validate()
+
+def test_sr_run_refuses_a_bad_input_before_loading_the_model(tmp_path, capsys, monkeypatch):
+    """`srmat sr run` loaded the model (seconds for a diffusion model, a checkpoint read)
+    before it looked at the input's size and values; a 3 x 3 file is refused first."""
+    from PIL import Image
+
+    import napari_srmat.sr as sr
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(sr, "load_model", no_model)
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "t3.png")
+    assert main(["sr", "run", str(tmp_path / "t3.png"), str(tmp_path / "o.ome.zarr")]) == 2
+    assert _one_error_line(capsys, "srmat sr run").endswith(
+        "t3.png: image is 3 x 3 px, smaller than the smallest image side napari-srmat takes "
+        "(8 px)")

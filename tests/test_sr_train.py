@@ -321,3 +321,40 @@ def test_fine_tune_from_shipped_weights(tmp_path, image_dir):
     expected = evaluate_sr(shipped, _load_val(str(image_dir), 2))["psnr"]
     first = next(e for e in events if isinstance(e, Checkpoint))
     assert first.step == 0 and first.score == pytest.approx(expected, abs=1e-3)
+
+
+def test_training_images_from_an_rgb_ome_zarr_are_channels_last(tmp_path):
+    """An RGB OME-Zarr store keeps its level 0 as (c, y, x): SR training read that raw
+    array, took the 3 channels for rows (crops of rows 0-3 of a channels-first array;
+    since the patch check, "is 3 x 300 px, smaller than the training patch"). Stores are
+    now read as every image is (``read_image``: lazy, (H, W, C))."""
+    from napari_srmat import write_ome_zarr
+
+    rgb = (np.random.default_rng(0).random((300, 280, 3)) * 255).astype(np.uint8)
+    write_ome_zarr(rgb, tmp_path / "rgb.ome.zarr")
+    (image,) = load_training_images([str(tmp_path / "rgb.ome.zarr")], patch=96)
+    assert image.shape == (300, 280, 3)
+    np.testing.assert_array_equal(image[10:20, 30:40], rgb[10:20, 30:40])
+
+
+def test_synthetic_training_images_are_at_least_a_patch(tmp_path, monkeypatch):
+    """Synthetic images of ``synthetic_size`` px smaller than the patch were trained on
+    reflect-padded crops (and the CLI has no --synthetic-size): they are made one patch
+    large instead; larger ones keep their size."""
+    from napari_srmat.sr import train as train_mod
+
+    sizes = []
+    real = train_mod._synthetic_images
+
+    def recording(n, size, seed, **kw):
+        sizes.append(size)
+        return real(n, size, seed, **kw)
+
+    monkeypatch.setattr(train_mod, "_synthetic_images", recording)
+    base = {"synthetic": 1, "model": "cnn", "scale": 2, "steps": 1, "batch_size": 1,
+            "arch": {"n_feats": 8, "n_blocks": 1}}
+    run_job(train_sr_job({**base, "synthetic_size": 48, "patch": 64,
+                          "out": str(tmp_path / "a")}), quiet=True)
+    run_job(train_sr_job({**base, "synthetic_size": 96, "patch": 64,
+                          "out": str(tmp_path / "b")}), quiet=True)
+    assert sizes == [64, 96]

@@ -751,7 +751,6 @@ def test_cancel_during_the_scale_estimate_ends_the_job_promptly(make_napari_view
     only after the estimate. It is now checked between the levels: the job ends after the
     level under way, well before the estimate would have ended."""
     import threading
-    import time
 
     from napari_srmat import estimates, grainsize
 
@@ -772,9 +771,7 @@ def test_cancel_during_the_scale_estimate_ends_the_job_promptly(make_napari_view
         return length
 
     monkeypatch.setattr(grainsize, "_acf_half_length", acf)
-    t0 = time.perf_counter()
     grainsize.automatic_inference_scale(img)  # the whole estimate, for comparison
-    uncancelled = time.perf_counter() - t0
     assert calls["test"] >= 3  # several levels: noise has no correlation length
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2**40)
     viewer = make_napari_viewer()
@@ -786,11 +783,8 @@ def test_cancel_during_the_scale_estimate_ends_the_job_promptly(make_napari_view
     panel.run_btn.click()
     qtbot.waitUntil(started.is_set, timeout=60000)
     panel.cancel_btn.click()
-    t_cancel = time.perf_counter()
     cancelled.set()
     qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=120000)
-    latency = time.perf_counter() - t_cancel
     assert panel.status.text() == "stopped"
     assert panel.result is None and panel.g_label.text() == "–"
-    assert calls["job"] == 1  # the estimate's other levels never ran
-    assert latency < uncancelled / 4, (latency, uncancelled)
+    assert calls["job"] == 1  # the estimate's other levels never ran (no wall-clock test)

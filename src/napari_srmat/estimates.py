@@ -210,11 +210,12 @@ def plan_grain_size(shape, *, inference_scale: float | None = None,
     >>> round(plan_grain_size((24000, 24000, 3), inference_scale=3.25).output_bytes / 2**30)
     125
     """
+    from .grainsize import resampled_shape
+
     h, w = int(shape[0]), int(shape[1])
     c = int(shape[2]) if len(shape) > 2 else 1
     scale = 1.0 if inference_scale is None else float(inference_scale)
-    # the sizes grainsize.resample gives
-    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    sh, sw = resampled_shape((h, w), scale)
     resampled = 0 if scale == 1 else sh * sw * c * 4  # at scale 1 the model reads it as is
     maps = plan_boundaries((sh, sw), device=device)
     what = "grain-size measurement (boundary model" + (

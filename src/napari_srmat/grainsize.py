@@ -97,6 +97,7 @@ __all__ = [
     "choose_inference_scale",
     "automatic_inference_scale",
     "resample",
+    "resampled_shape",
     "intercept_interval",
     "grain_size_from_heyn",
     "few_intersections_note",
@@ -568,6 +569,19 @@ def _float_image(arr: Any) -> np.ndarray:
     return out
 
 
+def resampled_shape(shape: tuple, scale: float) -> tuple[int, int]:
+    """The ``(H, W)`` an image of ``shape`` has once resampled by ``scale``: the one rule
+    of :func:`resample`, of the measurement's pyramid reads and of its memory plan
+    (:func:`napari_srmat.estimates.plan_grain_size`).
+
+    Examples
+    --------
+    >>> resampled_shape((100, 60, 3), 0.25), resampled_shape((3, 3), 0.1)
+    ((25, 15), (1, 1))
+    """
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
 def resample(image: np.ndarray, scale: float) -> np.ndarray:
     """Resample an image by ``scale`` (:func:`napari_srmat.edges.data.resize_bilinear`).
 
@@ -594,8 +608,7 @@ def resample(image: np.ndarray, scale: float) -> np.ndarray:
         return image
     from .edges.data import resize_bilinear
 
-    h, w = image.shape[:2]
-    shape = (max(1, round(h * scale)), max(1, round(w * scale))) + image.shape[2:]
+    shape = resampled_shape(image.shape, scale) + image.shape[2:]
     return resize_bilinear(image, shape).astype(np.float32, copy=False)
 
 
@@ -879,8 +892,7 @@ def _resampled(levels: list, scale: float) -> np.ndarray:
             best = lv
     f = best.shape[0] / h0
     arr = _float_image(read_window(best, 0, best.shape[0], 0, best.shape[1]))
-    target = (max(1, round(levels[0].shape[0] * scale)), max(1, round(levels[0].shape[1] * scale)))
-    if arr.shape[:2] == target:
+    if arr.shape[:2] == resampled_shape(levels[0].shape, scale):
         return arr
     return resample(arr, scale / f) if abs(scale / f - 1) > 1e-9 else arr
 
@@ -936,7 +948,7 @@ def _check_memory_at_scale(shape: tuple, scale: float,
     inference ``scale`` whose working memory
     (:func:`napari_srmat.estimates.plan_grain_size`) does not fit in ``available`` bytes
     (None: the memory available now)."""
-    from .estimates import plan_grain_size
+    from .estimates import MEMORY_FRACTION, plan_grain_size
     from .outputs import available_memory_bytes, format_bytes
 
     plan = plan_grain_size(shape, inference_scale=scale, device="cpu")
@@ -944,9 +956,9 @@ def _check_memory_at_scale(shape: tuple, scale: float,
     if not plan.fits_in_memory(available=avail):
         raise GrainSizeError(
             f"at inference scale {scale:g} (a coarse micrograph, up-sampled for the model) "
-            f"the measurement needs {format_bytes(plan.output_bytes)} of memory, "
-            f"{format_bytes(avail)} available: measure a region of it, or super-resolve it "
-            "first and measure regions of the result")
+            f"the measurement needs {format_bytes(plan.output_bytes)} of memory, more than "
+            f"{MEMORY_FRACTION:.0%} of the {format_bytes(avail)} available: measure a region "
+            "of it, or super-resolve it first and measure regions of the result")
 
 
 def measure_grain_size_job(

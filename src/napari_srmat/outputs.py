@@ -705,6 +705,11 @@ def nothing_to_resume(out: str | os.PathLike | None, state: str) -> str:
     state : str
         What a resume continues from, e.g. ``"train_state"`` (a name inside ``out``).
 
+    Returns
+    -------
+    str
+        One line for a warning (the jobs yield it as a ``Log`` at level ``"warning"``).
+
     Examples
     --------
     >>> nothing_to_resume("runs/a", "last")

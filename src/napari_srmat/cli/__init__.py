@@ -21,6 +21,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import error_message, is_user_error
@@ -341,11 +342,20 @@ def naming_file(path: str | os.PathLike,
     ... except ValueError as exc:
     ...     print(exc)
     a.png: mask is too small
+    >>> try:
+    ...     with naming_file("./a.png"):
+    ...         raise ValueError("a.png: no such file or directory")
+    ... except ValueError as exc:
+    ...     print(exc)
+    a.png: no such file or directory
     """
     try:
         yield
     except only as exc:
-        if exc.args and isinstance(exc.args[0], str) and str(path) not in exc.args[0]:
+        # named already as given or as pathlib writes it ("./a.png" is "a.png")
+        names = {str(path), str(Path(path))}
+        if exc.args and isinstance(exc.args[0], str) and not any(
+                name in exc.args[0] for name in names):
             exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
         raise
 

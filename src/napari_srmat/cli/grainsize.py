@@ -292,11 +292,15 @@ def _check_region_masks(args: argparse.Namespace) -> None:
     FileNotFoundError, ValueError
         The first bad file, named (``PATH: twin mask not found``).
     """
+    import warnings
+
     from ..io import read_mask
 
-    for attr, name in REGION_MASKS.items():
-        for path in dict.fromkeys(getattr(args, attr) or []):
-            read_mask(path, name=name)
+    with warnings.catch_warnings():  # said when each field reads its mask, not twice
+        warnings.simplefilter("ignore")
+        for attr, name in REGION_MASKS.items():
+            for path in dict.fromkeys(getattr(args, attr) or []):
+                read_mask(path, name=name)
 
 
 def _per_image(paths, images, flag: str) -> list:

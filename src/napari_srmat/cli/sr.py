@@ -219,12 +219,14 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     if args.no_color_fix:
         options["color_fix"] = "none"
     check_tile_flags(args.tile, args.overlap)  # before loading the model
+    with naming_file(args.input):  # an error of the input names its file
+        mg = read_image(args.input)
+        check_sr_input(mg)  # before loading the model: dimensions, size, values
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
-    with naming_file(args.input):  # an error of the input names its file
-        mg = read_image(args.input)
-        check_sr_input(mg, model)  # before the job: size, values, channels
+    with naming_file(args.input):
+        check_sr_input(mg, model)  # before the job: the channels the model takes
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
     stopped, tiles = [], []

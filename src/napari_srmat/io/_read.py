@@ -311,7 +311,14 @@ def check_image_side(shape: Sequence[int], *, name: str = "image",
     Traceback (most recent call last):
     ...
     napari_srmat.io._read.ImageSizeError: image is 1 x 1 px, smaller than the smallest image side napari-srmat takes (8 px)
+    >>> check_image_side((50,))
+    Traceback (most recent call last):
+    ...
+    napari_srmat.io._read.ImageSizeError: image has shape (50,): an image is (H, W) or (H, W, C)
     """  # noqa: E501
+    if len(tuple(shape)) < 2:
+        raise ImageSizeError(f"{name} has shape {tuple(int(v) for v in shape)}: an image is "
+                             "(H, W) or (H, W, C)")
     h, w = (int(v) for v in tuple(shape)[:2])
     if min(h, w) < minimum:
         raise ImageSizeError(f"{name} is {h} x {w} px, smaller than {what} ({minimum} px)")

@@ -581,10 +581,11 @@ def _drop_bookkeeping(path: Path) -> None:
 #: Level chunks at least this large (px) are not doubled when building the pyramid.
 _PYRAMID_BIG_CHUNK = 2048
 
-#: How :func:`coarser_level` reduces a 2x2 block: ``"mean"`` for images (intensities:
-#: the block's average, no aliasing) and ``"max"`` for masks and labels (a 1-px
-#: boundary survives at every level, and a label level holds only labels of its block,
-#: never an average that is another label).
+#: How :func:`coarser_level` reduces a 2x2 block: ``"mean"`` for intensities (the
+#: block's average, no aliasing; what the written pyramids use) and ``"max"`` for masks
+#: and labels when the caller knows it has one (a 1-px boundary survives at every level,
+#: and a label level holds only labels of its block, never an average that is another
+#: label; the display levels use it for boolean arrays).
 LEVEL_REDUCTIONS = ("mean", "max")
 
 

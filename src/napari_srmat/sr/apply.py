@@ -57,7 +57,8 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
     return overlap
 
 
-def check_sr_input(image: Any, model: SRModel) -> tuple[Any, tuple[int, ...], int]:
+def check_sr_input(image: Any, model: SRModel | None = None
+                   ) -> tuple[Any, tuple[int, ...], int]:
     """The input rule of :func:`super_resolve_job`, checked without running the model.
 
     ``(H, W)`` or ``(H, W, C)`` pixels of at least :data:`napari_srmat.io.MIN_IMAGE_SIDE`
@@ -71,8 +72,9 @@ def check_sr_input(image: Any, model: SRModel) -> tuple[Any, tuple[int, ...], in
     ----------
     image : Micrograph or array-like
         The input.
-    model : SRModel
-        The loaded model.
+    model : SRModel, optional
+        The loaded model. None: only what needs no model (dimensions, size, values), so
+        that a bad file is refused before a model is loaded.
 
     Returns
     -------
@@ -100,6 +102,8 @@ def check_sr_input(image: Any, model: SRModel) -> tuple[Any, tuple[int, ...], in
     check_image_side(shape)
     check_pixel_values(arr)
     channels = n_image = 1 if len(shape) == 2 else shape[2]
+    if model is None:
+        return image, shape, channels
     if channels in (2, 4) and (model.channel_agnostic or channels != model.in_channels):
         # the channel rule (io.grey_or_rgb), for every model (lazily): grey + alpha ->
         # grey, RGBA -> RGB; only a network made for 2 or 4 channels gets them

@@ -37,6 +37,7 @@ from ..io import (
     as_rgb,
     check_image_side,
     read_array,
+    read_image,
     to_float01,
     to_uint8,
 )
@@ -71,7 +72,8 @@ class SRTrainConfig:
     exclude : list of str
         File-name stems to leave out (e.g. held-out test scans).
     synthetic : int
-        Number of synthetic micrographs (``synthetic_size`` px) to add.
+        Number of synthetic micrographs (``synthetic_size`` px, at least ``patch``) to
+        add.
     val : str, optional
         Folder of validation HR images.
     steps, batch_size, patch
@@ -171,9 +173,6 @@ class SRTrainConfig:
             raise SRError("steps and batch_size must be >= 1")
         if self.synthetic < 0:
             raise SRError(f"synthetic must be >= 0 images, got {self.synthetic}")
-        if self.synthetic and self.synthetic_size < self.patch:  # as data images are
-            raise SRError(f"synthetic images of {self.synthetic_size} px are smaller than "
-                          f"the training patch ({self.patch} px)")
         if self.time_limit_s is not None and not (
                 math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
             raise SRError(f"time_limit_s must be a positive number of seconds, got "
@@ -200,22 +199,9 @@ def _to_uint8_rgb(arr: np.ndarray) -> np.ndarray:
     return to_uint8(as_rgb(arr))
 
 
-def _open_zarr(path: Path):
-    import zarr
-
-    node = zarr.open(str(path), mode="r")
-    if hasattr(node, "shape"):
-        return node
-    for key in ("0", "s0"):
-        try:
-            return node[key]
-        except KeyError:
-            continue
-    raise SRError(f"{path}: Zarr group has no level-0 array ('0')")
-
-
 class _LazyImage:
-    """A Zarr array cropped on demand (converted to uint8 RGB per crop)."""
+    """A lazy (Dask or Zarr) ``(H, W[, C])`` array cropped on demand (converted to uint8
+    RGB per crop)."""
 
     def __init__(self, arr) -> None:
         self.arr = arr
@@ -275,7 +261,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
             raise SRError(f"training source not found: {p}")
         if p.is_dir() and (p.suffix == ".zarr" or (p / ".zattrs").exists()
                            or (p / "zarr.json").exists()):
-            arr = _open_zarr(p)
+            arr = read_image(p).data  # lazy, (H, W[, C]) whatever the store's axis order
             check_size(arr.shape, f"training image {p}")
             if not all_finite(arr):
                 raise SRError(f"training image {p} has NaN or infinite pixels")
@@ -567,8 +553,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     images = load_training_images(cfg.data, cfg.exclude, patch=cfg.patch) if cfg.data else []
     labels: list = [None] * len(images)
-    synth, synth_labels = _synthetic_images(cfg.synthetic, cfg.synthetic_size, cfg.seed,
-                                            with_labels=True)
+    # at least a patch: a smaller image's crops would be mostly reflect padding
+    synth, synth_labels = _synthetic_images(cfg.synthetic, max(cfg.synthetic_size, cfg.patch),
+                                            cfg.seed, with_labels=True)
     images += synth
     pair_sampler = None
     structure = cfg.noise == "structure"
