@@ -201,6 +201,7 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
     from ..sr.apply import SR_OUTPUT_KIND, check_sr_input
+    from ..sr.base import ChannelError
     from ..tiling import NonFiniteInputError
 
     out = Path(args.output)
@@ -225,8 +226,6 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
-    with naming_file(args.input):
-        check_sr_input(mg, model)  # before the job: the channels the model takes
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
     stopped, tiles = [], []
@@ -237,7 +236,9 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
         elif isinstance(event, Progress) and event.stage == "tiles":
             tiles[:] = [event]  # the last one: tiles done, in all, and resumed
 
-    with naming_file(args.input, only=(NonFiniteInputError,)):  # found as tiles are read
+    # errors of the input the job finds: channels the model does not take (its first
+    # check, before anything is written), NaN/Inf as the tiles are read
+    with naming_file(args.input, only=(ChannelError, NonFiniteInputError)):
         result = run_job(
             super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                               batch_size=args.batch_size, out=out, resume=not args.no_resume,
