@@ -32,6 +32,7 @@ __all__ = [
     "plan_grain_size",
     "plan_mask_measurement",
     "plan_registration",
+    "plan_microstructure",
     "check_in_memory",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
@@ -288,6 +289,32 @@ def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
     return JobPlan("registration", int(total), None, False)
 
 
+def plan_microstructure(shape) -> JobPlan:
+    """Estimate a synthetic micrograph rendered in memory
+    (:func:`napari_srmat.synth.generate_microstructure`).
+
+    The labels (int32), the boundaries (bool) and the RGB image (uint8) are held whole,
+    and the labels are sorted once more to count the grains; ``output_bytes`` is that
+    memory. No time is estimated.
+
+    Parameters
+    ----------
+    shape : tuple
+        ``(H, W)``.
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> round(plan_microstructure((100000, 100000)).output_bytes / 2**30)
+    112
+    """
+    h, w = int(shape[0]), int(shape[1])
+    return JobPlan("synthetic micrograph", int(h * w * (4 + 1 + 3 + 4)), None, False)
+
+
 def check_in_memory(plan: JobPlan, func: str, *, advice: str,
                     error: type[Exception] = MemoryError,
                     available: int | None = None) -> None:
@@ -322,11 +349,13 @@ def check_in_memory(plan: JobPlan, func: str, *, advice: str,
     ...     check_in_memory(plan_mask_measurement((60000, 60000)), "measure_intercepts",
     ...                     advice="measure fields of it", available=16 * 2**30)
     ... except MemoryError as e:
-    ...     print(str(e)[:64])
-    measure_intercepts: Heyn measurement of a boundary map needs 20.
+    ...     print(*str(e).split(", "), sep=" |")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    measure_intercepts needs 20.1 GiB of memory |more than 50% of the 16.0 GiB
+    available: measure fields of it
     """
     avail = available_memory_bytes() if available is None else available
     if not plan.fits_in_memory(available=avail):
-        raise error(f"{func}: {plan.what} needs {format_bytes(plan.output_bytes)} of memory, "
+        raise error(f"{func} needs {format_bytes(plan.output_bytes)} of memory, "
                     f"more than {MEMORY_FRACTION:.0%} of the {format_bytes(avail)} "
                     f"available: {advice}")
