@@ -462,7 +462,8 @@ def test_whole_array_functions_refuse_what_memory_cannot_hold(monkeypatch):
 
 
 @pytest.mark.parametrize("call", ["super_resolve", "predict_boundaries", "write_ome_zarr",
-                                  "measure_grain_size mask"])
+                                  "measure_grain_size mask", "find_hallucination_candidates",
+                                  "plan_rescan"])
 @pytest.mark.parametrize("stop", ["yes", 1])
 def test_a_stop_that_is_no_stop_token_is_refused(call, stop, tmp_path):
     """A junk stop= failed with AttributeError ('str' object has no attribute
@@ -479,11 +480,14 @@ def test_a_stop_that_is_no_stop_token_is_refused(call, stop, tmp_path):
             img, tmp_path / f"{type(s).__name__}.ome.zarr", stop=s),
         "measure_grain_size mask": lambda s: napari_srmat.measure_grain_size(
             img > 0.5, mask=True, stop=s),
+        "find_hallucination_candidates": lambda s: napari_srmat.find_hallucination_candidates(
+            img[::2, ::2], img, stop=s),
+        "plan_rescan": lambda s: napari_srmat.plan_rescan(img, "bicubic", scale=2, stop=s),
     }[call]
     with pytest.raises(TypeError, match=r"^stop must be None or a napari_srmat\.jobs\."
                        r"StopToken, got (?:'yes' \(str\)|1 \(int\))$"):
         run(stop)
-    if call != "predict_boundaries":  # a StopToken is taken (the model run is not needed)
+    if call not in ("predict_boundaries", "plan_rescan"):  # a StopToken is taken
         run(StopToken())
 
 
