@@ -420,3 +420,84 @@ def test_super_resolve_checks_the_scale_given_with_a_loaded_model():
         with pytest.raises(ScaleError, match=r"^scale must be an integer >= 1, got "):
             napari_srmat.super_resolve(image, model, scale=bad)
     assert napari_srmat.super_resolve(image, model, scale=2.0).shape == (16, 16)
+
+
+def _unreadable(shape, dtype):
+    """A Dask array of ``shape`` whose pixels cannot be computed: the test fails, rather
+    than allocating, if anything reads them."""
+    import dask.array as da
+
+    def boom(block):
+        raise AssertionError("a pixel of the huge Dask array was computed")
+
+    return da.zeros(shape, chunks=4096, dtype=dtype).map_blocks(boom, dtype=dtype)
+
+
+def test_whole_array_functions_refuse_what_memory_cannot_hold(monkeypatch):
+    """binarize_boundaries and measure_intercepts on a 200000² Dask map, and
+    generate_microstructure with that shape, failed with numpy's "Unable to allocate N
+    GiB" after part of the work; they are refused from the shape and dtype (the estimates
+    rules), in one line naming the function, the bytes, the memory and what to do."""
+    from napari_srmat import estimates
+    from napari_srmat.metrics.edges import EdgeMetricsError
+    from napari_srmat.metrics.heyn import HeynError
+    from napari_srmat.synth.generator import SynthError
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
+    side = 200000
+    tail = r"of memory, more than 50% of the 64\.0 GiB available: "
+    with pytest.raises(EdgeMetricsError, match=r"^binarize_boundaries needs 223\.5 GiB "
+                       + tail + "binarize fields or crops of it$"):
+        napari_srmat.binarize_boundaries(_unreadable((side, side), np.float32), 0.5)
+    with pytest.raises(HeynError, match=r"^measure_intercepts needs 111\.8 GiB " + tail
+                       + "measure fields or crops of it$"):
+        napari_srmat.measure_intercepts(_unreadable((side, side), np.uint8))
+    with pytest.raises(SynthError, match=r"^generate_microstructure needs 447\.0 GiB " + tail
+                       + "render it lazily"):
+        napari_srmat.generate_microstructure((side, side))
+    # what fits is not refused (the same rule, the patched memory)
+    m = np.zeros((64, 64), np.uint8)
+    m[:, ::8] = 255
+    assert napari_srmat.binarize_boundaries(m, 0.5, skeletonize=False).sum() == 8 * 64
+
+
+@pytest.mark.parametrize("call", ["super_resolve", "predict_boundaries", "write_ome_zarr",
+                                  "measure_grain_size mask", "find_hallucination_candidates",
+                                  "plan_rescan"])
+@pytest.mark.parametrize("stop", ["yes", 1])
+def test_a_stop_that_is_no_stop_token_is_refused(call, stop, tmp_path):
+    """A junk stop= failed with AttributeError ('str' object has no attribute
+    'stop_requested') in the tiled functions and the writer, and was ignored on the mask
+    path; the one rule (jobs.check_stop) refuses it naming stop."""
+    from napari_srmat.jobs import StopToken
+
+    img = np.zeros((32, 32), np.float32)
+    img[:, ::8] = 1.0
+    run = {
+        "super_resolve": lambda s: napari_srmat.super_resolve(img, "bicubic", stop=s),
+        "predict_boundaries": lambda s: napari_srmat.predict_boundaries(img, stop=s),
+        "write_ome_zarr": lambda s: napari_srmat.write_ome_zarr(
+            img, tmp_path / f"{type(s).__name__}.ome.zarr", stop=s),
+        "measure_grain_size mask": lambda s: napari_srmat.measure_grain_size(
+            img > 0.5, mask=True, stop=s),
+        "find_hallucination_candidates": lambda s: napari_srmat.find_hallucination_candidates(
+            img[::2, ::2], img, stop=s),
+        "plan_rescan": lambda s: napari_srmat.plan_rescan(img, "bicubic", scale=2, stop=s),
+    }[call]
+    with pytest.raises(TypeError, match=r"^stop must be None or a napari_srmat\.jobs\."
+                       r"StopToken, got (?:'yes' \(str\)|1 \(int\))$"):
+        run(stop)
+    if call not in ("predict_boundaries", "plan_rescan"):  # a StopToken is taken
+        run(StopToken())
+
+
+@pytest.mark.parametrize("func", ["super_resolve", "predict_boundaries"])
+@pytest.mark.parametrize("out, kind", [(5, "an int"), (b"x.ome.zarr", "a bytes")])
+def test_an_out_that_is_no_path_names_out(func, out, kind):
+    """out=5 or out=b"..." gave pathlib's TypeError ("expected str, bytes or os.PathLike
+    object, not int"), which names no argument; the path rule now names out."""
+    img = np.zeros((32, 32), np.float32)
+    args = (img, "bicubic") if func == "super_resolve" else (img,)
+    with pytest.raises(TypeError, match=rf"^out is {kind}; {func} takes out=None \(the result "
+                       r"in memory\) or the path of an OME-Zarr store to write"):
+        getattr(napari_srmat, func)(*args, out=out)

@@ -178,3 +178,47 @@ def test_poor_match_and_pixel_size_mismatch_are_warned(fixed, tmp_path, capsys):
     with pytest.warns(RegistrationWarning, match=r"differs from the 2 the pixel sizes"):
         assert main(["register", str(tmp_path / "lr.ome.zarr"),
                      str(tmp_path / "hr_wrong.ome.zarr"), "--scale", "4"]) == 0
+
+
+def test_small_swapped_pair_is_warned_and_an_overview_is_not(fixed):
+    """A 128 px HR image given as moving and its 64 px LR as fixed (swapped) returned
+    scale 4.3, ssim 0.72 and no warning: FIXED covered 15 MOVING pixels, a spurious
+    match. The other order matching better is warned now; an HR field inside an LR
+    overview (moving larger than fixed too) still registers without a warning."""
+    import warnings
+
+    from napari_srmat.audit.detector import bicubic_degrade
+    from napari_srmat.sr.registration import RegistrationWarning
+    from napari_srmat.synth import generate_microstructure
+
+    hr = generate_microstructure((128, 128), mean_grain_size_px=16, seed=0, rgb=False).image
+    with pytest.warns(RegistrationWarning, match="other order matches better.*are they swapped"):
+        register_images(hr, hr[::2, ::2].copy())
+    lr = bicubic_degrade(fixed, 4)  # 96 px overview, larger than the 80 px HR field
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = register_images(lr, fixed[100:180, 120:200])
+    assert reg.scale == pytest.approx(4, rel=5e-3)
+    np.testing.assert_allclose(reg.offset_px, (-100, -120), atol=0.5)
+
+
+def _unreadable(shape, dtype=np.uint8):
+    """A Dask array of ``shape`` whose pixels cannot be computed (the test fails, rather
+    than allocating, if anything reads them)."""
+    import dask.array as da
+
+    def boom(block):
+        raise AssertionError("a pixel of the huge Dask array was computed")
+
+    return da.zeros(shape, chunks=4096, dtype=dtype).map_blocks(boom, dtype=dtype)
+
+
+def test_huge_dask_inputs_are_refused_before_anything_is_read(monkeypatch):
+    """register_images on 100000² and 200000² Dask arrays computed about 10 GB before
+    failing; it is refused from the shapes and dtypes, naming the memory."""
+    from napari_srmat import estimates
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
+    with pytest.raises(RegistrationError, match=r"register_images needs "
+                       r"419\.1 GiB of memory, more than 50% of the 64\.0 GiB available"):
+        register_images(_unreadable((100000, 100000)), _unreadable((200000, 200000)))

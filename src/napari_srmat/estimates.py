@@ -31,6 +31,9 @@ __all__ = [
     "plan_boundaries",
     "plan_grain_size",
     "plan_mask_measurement",
+    "plan_registration",
+    "plan_microstructure",
+    "check_in_memory",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
     "CONFIRM_SECONDS",
@@ -252,3 +255,107 @@ def plan_mask_measurement(shape, dtype=np.float32) -> JobPlan:
     h, w = int(shape[0]), int(shape[1])
     return JobPlan("Heyn measurement of a boundary map",
                    int(h * w * (np.dtype(dtype).itemsize + 2)), None, False)
+
+
+def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
+                      fixed_dtype=np.uint8) -> JobPlan:
+    """Estimate a registration (:func:`napari_srmat.sr.registration.register_images`).
+
+    Both images are read whole (their dtypes), converted to float32 and reduced to a
+    float32 luminance; ``output_bytes`` is that working memory. No time is estimated.
+
+    Parameters
+    ----------
+    moving_shape, fixed_shape : tuple
+        ``(H, W)`` or ``(H, W, C)`` of the two images.
+    moving_dtype, fixed_dtype : dtype
+        Their dtypes.
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> plan = plan_registration((100000, 100000), (200000, 200000))
+    >>> plan.fits_in_memory(available=64 * 2**30), round(plan.output_bytes / 2**30)
+    (False, 419)
+    """
+    total = 0
+    for shape, dtype in ((moving_shape, moving_dtype), (fixed_shape, fixed_dtype)):
+        h, w = int(shape[0]), int(shape[1])
+        c = int(shape[2]) if len(shape) > 2 else 1
+        total += h * w * (c * (np.dtype(dtype).itemsize + 4) + 4)
+    return JobPlan("registration", int(total), None, False)
+
+
+def plan_microstructure(shape) -> JobPlan:
+    """Estimate a synthetic micrograph rendered in memory
+    (:func:`napari_srmat.synth.generate_microstructure`).
+
+    The labels (int32), the boundaries (bool) and the RGB image (uint8) are held whole,
+    and the labels are sorted once more to count the grains; ``output_bytes`` is that
+    memory. No time is estimated.
+
+    Parameters
+    ----------
+    shape : tuple
+        ``(H, W)``.
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> round(plan_microstructure((100000, 100000)).output_bytes / 2**30)
+    112
+    """
+    h, w = int(shape[0]), int(shape[1])
+    return JobPlan("synthetic micrograph", int(h * w * (4 + 1 + 3 + 4)), None, False)
+
+
+def check_in_memory(plan: JobPlan, func: str, *, advice: str,
+                    error: type[Exception] = MemoryError,
+                    available: int | None = None) -> None:
+    """Refuse a job held in memory whose working memory does not fit.
+
+    The one rule of the notebook API for whole-array functions given arrays larger than
+    memory (a Dask or Zarr mosaic): refused before anything is read, in one line naming
+    the function, the bytes it needs, the memory available and what to do, instead of
+    numpy's "Unable to allocate" after part of the work.
+
+    Parameters
+    ----------
+    plan : JobPlan
+        The estimate (only shapes and dtypes went into it).
+    func : str
+        The function's name, e.g. ``"binarize_boundaries"``.
+    advice : str
+        What to do instead, e.g. ``"measure fields or crops of it"``.
+    error : type
+        The exception raised (default :class:`MemoryError`).
+    available : int, optional
+        Bytes available (None: :func:`~napari_srmat.outputs.available_memory_bytes`).
+
+    Raises
+    ------
+    error
+        ``plan.output_bytes`` is more than :data:`MEMORY_FRACTION` of ``available``.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_in_memory(plan_mask_measurement((60000, 60000)), "measure_intercepts",
+    ...                     advice="measure fields of it", available=16 * 2**30)
+    ... except MemoryError as e:
+    ...     print(*str(e).split(", "), sep=" |")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    measure_intercepts needs 20.1 GiB of memory |more than 50% of the 16.0 GiB
+    available: measure fields of it
+    """
+    avail = available_memory_bytes() if available is None else available
+    if not plan.fits_in_memory(available=avail):
+        raise error(f"{func} needs {format_bytes(plan.output_bytes)} of memory, "
+                    f"more than {MEMORY_FRACTION:.0%} of the {format_bytes(avail)} "
+                    f"available: {advice}")

@@ -976,6 +976,9 @@ def measure_grain_size_job(
     stop: StopToken | None = None,
 ) -> Generator[Event, Any, GrainSizeResult | None]:
     """Job version of :func:`measure_grain_size` (yields progress, returns the result)."""
+    from .jobs import check_stop
+
+    stop = check_stop(stop)  # the mask path never polls it: "yes" was ignored there
     if pattern not in ("random", "grid", "circles"):
         raise GrainSizeError(f"unknown pattern {pattern!r}; choose random, grid or circles")
     if not isinstance(mask, (bool, np.bool_)):

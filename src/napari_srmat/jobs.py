@@ -44,6 +44,7 @@ __all__ = [
     "Checkpoint",
     "Stopped",
     "StopToken",
+    "check_stop",
     "JobCancelled",
     "run_job",
     "plain_version",
@@ -152,6 +153,43 @@ class StopToken:
 
     def __bool__(self) -> bool:  # pragma: no cover - convenience
         return self.stop_requested
+
+
+def check_stop(stop: Any) -> Any:
+    """The one rule of a ``stop=`` argument: None or a :class:`StopToken`.
+
+    Jobs poll ``stop.stop_requested``; an object that has it (a :class:`StopToken`, or a
+    token of the same shape, such as the distributed runner's) is accepted, anything
+    else refused here rather than with an AttributeError once the job has started (or,
+    where nothing polled it, ignored).
+
+    Parameters
+    ----------
+    stop : StopToken or None
+
+    Returns
+    -------
+    StopToken or None
+        ``stop`` itself.
+
+    Raises
+    ------
+    TypeError
+        Neither None nor an object with a ``stop_requested`` attribute.
+
+    Examples
+    --------
+    >>> check_stop(None) is None, isinstance(check_stop(StopToken()), StopToken)
+    (True, True)
+    >>> check_stop("yes")
+    Traceback (most recent call last):
+    ...
+    TypeError: stop must be None or a napari_srmat.jobs.StopToken, got 'yes' (str)
+    """
+    if stop is None or hasattr(stop, "stop_requested"):
+        return stop
+    raise TypeError(f"stop must be None or a napari_srmat.jobs.StopToken, got {stop!r:.60} "
+                    f"({type(stop).__name__})")
 
 
 JobGenerator = Generator[Event, None, T]

@@ -54,6 +54,7 @@ __all__ = [
     "check_not_input",
     "check_replaceable",
     "check_output_location",
+    "check_out_arg",
     "check_free_space",
     "available_memory_bytes",
     "format_bytes",
@@ -554,6 +555,23 @@ def check_store_name(out: str | os.PathLike) -> None:
         raise OutputError(f"{out}: the output is an OME-Zarr store (a folder), not a "
                           f"{suffix[1:].upper()} file; give a name ending in .ome.zarr, e.g. "
                           f"{path.with_suffix('.ome.zarr')}")
+
+
+def check_out_arg(out: Any, func: str) -> Any:
+    """Refuse an ``out=`` of a job writing an OME-Zarr store that is no path.
+
+    The path rule (:func:`napari_srmat.io.path_arg`) naming ``out``: ``out=5`` or
+    ``out=b"x"`` failed with pathlib's TypeError, which names no argument. None and
+    paths are returned as given (an empty or folder-only path is
+    :func:`check_output_location`'s to refuse).
+    """
+    if out is None or isinstance(out, str | os.PathLike):
+        return out
+    from .io._read import path_arg
+
+    return path_arg(out, func, name="out", example="result.ome.zarr",
+                    takes="out=None (the result in memory) or the path of an OME-Zarr "
+                    "store to write", hint="a str or pathlib.Path (not bytes)")
 
 
 def check_output_location(out: str | os.PathLike) -> None:

@@ -668,6 +668,9 @@ def find_candidates_job(
     CandidateList or None
         Candidates sorted by score (descending); ``None`` when stopped.
     """
+    from ..jobs import check_stop
+
+    stop = check_stop(stop)
     lr = _as_array_2d3d(lr, "lr")
     sr = _as_array_2d3d(sr, "sr")
     sr_std = None if sr_std is None else _as_array_2d3d(sr_std, "sr_std")

@@ -729,6 +729,8 @@ def predict_boundaries_job(
     from ..device import check_device_name
     from ..errors import check_flag
     from ..io import check_pixel_size
+    from ..jobs import check_stop
+    from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
 
     pixel_size_um = check_pixel_size(pixel_size_um)  # also when no out uses it
@@ -737,6 +739,8 @@ def predict_boundaries_job(
     previews = check_flag("previews", previews)
     error_map = check_flag("error_map", error_map)
     worker_device = check_device_name(worker_device, field="worker_device")
+    stop = check_stop(stop)
+    out = check_out_arg(out, "predict_boundaries")
     if out is not None:  # "no" is truthy: it would replace the folder the user meant to keep
         overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)

@@ -406,27 +406,30 @@ def check_file_pixels(path: Path, dtype: Any) -> None:
 
 def path_arg(path: Any, func: str, *, example: str = "scan.tif",
              hint: str = "pass an array straight to the analysis functions "
-             "(super_resolve, measure_grain_size, ...)") -> Path:
+             "(super_resolve, measure_grain_size, ...)", name: str = "path",
+             takes: str = "a path (a file or a Zarr store)") -> Path:
     """The one rule for file arguments: a ``str`` or path-like as a :class:`Path`.
 
-    Anything else (an array, a Micrograph, None, bytes) is a TypeError naming ``func``
-    and what was given, instead of pathlib's "expected str, bytes or os.PathLike object";
-    an empty string is a ValueError (``Path("")`` is the current folder: ``read_image("")``
-    said ". is a folder").
+    Anything else (an array, a Micrograph, None, bytes, a number) is a TypeError naming
+    the argument (``name``), ``func`` and what was given, instead of pathlib's "expected
+    str, bytes or os.PathLike object"; an empty string is a ValueError (``Path("")`` is
+    the current folder: ``read_image("")`` said ". is a folder"). ``takes`` says what the
+    argument accepts; the example is ``func(example)``, or ``func(..., name=example)``
+    for an argument other than ``path``.
     """
+    call = f"{func}({example!r})" if name == "path" else f"{func}(..., {name}={example!r})"
     if isinstance(path, str | os.PathLike):
         if not os.fspath(path):
-            raise ValueError(f"path is empty; {func} takes a path (a file or a Zarr store), "
-                             f"e.g. {func}({example!r})")
+            raise ValueError(f"{name} is empty; {func} takes {takes}, e.g. {call}")
         return Path(path)
     if isinstance(path, Micrograph):
         kind = "a Micrograph (already read)"
     elif hasattr(path, "shape") and hasattr(path, "dtype"):
         kind = "an array"
     else:
-        kind = "None" if path is None else f"a {type(path).__name__}"
-    raise TypeError(f"path is {kind}; {func} takes a path (a file or a Zarr store), "
-                    f"e.g. {func}({example!r}); {hint}")
+        tname = type(path).__name__
+        kind = "None" if path is None else f"a{'n' * (tname[:1] in 'aeiou')} {tname}"
+    raise TypeError(f"{name} is {kind}; {func} takes {takes}, e.g. {call}; {hint}")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -807,8 +807,10 @@ def write_ome_zarr(
     """
     import dask
 
-    from ..jobs import JobCancelled
+    from ..jobs import JobCancelled, check_stop
     from ._data import IMAGE_SUFFIXES
+
+    stop = check_stop(stop)
 
     path = path_arg(path, "write_ome_zarr", example="scan.ome.zarr",
                     hint="the image comes first: write_ome_zarr(data, path)")

@@ -341,8 +341,10 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     Raises
     ------
     EdgeMetricsError
-        Not 2-D, a threshold outside [0, 1], NaN/Inf values, or ``skeletonize`` not
-        True or False.
+        Not 2-D, a threshold outside [0, 1], NaN/Inf values, ``skeletonize`` not
+        True or False, or a map too large to hold in memory
+        (:func:`napari_srmat.estimates.plan_mask_measurement`; checked from its shape
+        and dtype before any pixel is read).
     """
     from ..io import check_pixel_values, image_data
 
@@ -352,6 +354,11 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
         raise EdgeMetricsError(f"probability map must be 2-D, got shape {tuple(prob.shape)}")
     threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, error=EdgeMetricsError)
     skeletonize = check_flag("skeletonize", skeletonize, error=EdgeMetricsError)  # "no"
+    from ..estimates import check_in_memory, plan_mask_measurement
+
+    # read whole: a map larger than memory is refused before any pixel is read
+    check_in_memory(plan_mask_measurement(prob.shape, prob.dtype), "binarize_boundaries",
+                    advice="binarize fields or crops of it", error=EdgeMetricsError)
     check_pixel_values(prob, name="prob")
     if hasattr(prob, "compute") and not isinstance(prob, np.ndarray):
         prob = prob.compute()

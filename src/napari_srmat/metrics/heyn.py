@@ -1182,6 +1182,11 @@ def measure_intercepts(
     mask, file_px = image_data(mask, name="boundary mask", intensity=False)
     if pixel_size_um is None:
         pixel_size_um = file_px
+    if len(mask.shape) >= 2:  # read whole: refused before any pixel is read
+        from ..estimates import check_in_memory, plan_mask_measurement
+
+        check_in_memory(plan_mask_measurement(mask.shape, mask.dtype), "measure_intercepts",
+                        advice="measure fields or crops of it", error=HeynError)
     if not isinstance(mask, np.ndarray) and np.dtype(mask.dtype) == np.uint8:
         # read once (Dask, Zarr): the mask rule and the mid-grey check both read it
         mask = np.asarray(mask.compute() if hasattr(mask, "compute") else mask)

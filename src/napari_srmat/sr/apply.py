@@ -219,10 +219,14 @@ def super_resolve_job(
     """
     from ..device import check_device_name
     from ..errors import check_number
+    from ..jobs import check_stop
+    from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
     from .registry import load_model
 
     worker_device = check_device_name(worker_device, field="worker_device")  # by name
+    stop = check_stop(stop)
+    out = check_out_arg(out, "super_resolve")
     if not isinstance(model, SRModel):  # a name or None; anything else: load_model's error
         model = load_model(model, scale=scale)
     elif scale is not None and check_number(  # 2.5 was int() 2: taken for a x2 model

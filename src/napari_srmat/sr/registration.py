@@ -124,18 +124,18 @@ class Registration:
         }
 
 
-def _lum(img: Any, name: str) -> tuple[np.ndarray, float | None]:
-    """Luminance in [0, 1] and the pixel size the image records (None: unknown)."""
+def _lum(arr: Any, name: str) -> np.ndarray:
+    """Luminance in [0, 1] of an image's array (as :func:`~napari_srmat.io.image_data`
+    gives it: perhaps lazy)."""
     from ..audit.detector import _channels_last, _luminance
-    from ..io import check_pixel_values, image_data
+    from ..io import check_pixel_values
 
-    arr, px = image_data(img, name=name)
     arr = np.asarray(arr)
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise RegistrationError(f"{name}: expected a non-empty (H, W) or (H, W, C) image, "
                                 f"got shape {arr.shape}")
     check_pixel_values(arr, name=name)  # 8-bit values in an int64 array read as ~1e-17
-    return _luminance(_channels_last(arr)).astype(np.float32), px
+    return _luminance(_channels_last(arr)).astype(np.float32)
 
 
 def _resize(img: np.ndarray, factor: float) -> tuple[np.ndarray, tuple[float, float]]:
@@ -299,7 +299,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     Warns
     -----
     RegistrationWarning
-        The correlation peaked at a limit of the scales searched; the SSIM of the match
+        The correlation peaked at a limit of the scales searched; MOVING is larger than
+        FIXED at every scale searched and the other order matches better (the two
+        swapped); the SSIM of the match
         is below :data:`MIN_MATCH_SSIM`; or the scale found differs by more than
         :data:`PIXEL_SIZE_SCALE_TOLERANCE` from the ratio of the pixel sizes both images
         record (:class:`~napari_srmat.io.Micrograph` inputs).
@@ -308,7 +310,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     ------
     RegistrationError
         Images too small, uniform or with NaN pixels, neither contains the other at any
-        searched scale, or bad options.
+        searched scale, bad options, or images too large to hold in memory
+        (:func:`napari_srmat.estimates.plan_registration`; checked before anything is
+        read).
     ValueError
         Pixel values the float rule would misread (e.g. a float image in 0..255).
 
@@ -321,7 +325,16 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     # "no" is truthy: it would fit the scale / refine
     fit_scale = check_flag("fit_scale", fit_scale, error=RegistrationError)
     refine = check_flag("refine", refine, error=RegistrationError)
-    (m, m_px), (f, f_px) = _lum(moving, "moving"), _lum(fixed, "fixed")
+    from ..estimates import check_in_memory, plan_registration
+    from ..io import image_data
+
+    (m, m_px), (f, f_px) = image_data(moving, name="moving"), image_data(fixed, name="fixed")
+    if all(np.ndim(a) in (2, 3) for a in (m, f)):  # both read whole: refused before that
+        check_in_memory(plan_registration(np.shape(m), np.shape(f), m.dtype, f.dtype),
+                        "register_images", error=RegistrationError,
+                        advice="register crops of them (the LR one and the HR field it "
+                        "covers)")
+    m, f = _lum(m, "moving"), _lum(f, "fixed")
     for name, lum in (("moving", m), ("fixed", f)):
         if not all_finite(lum):
             raise RegistrationError(f"the {name} image has NaN or infinite pixels")
@@ -362,6 +375,16 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         raise RegistrationError(
             f"cannot register: at scales {lo:.3g}-{hi:.3g} neither image contains the other "
             f"(moving {m.shape}, fixed {f.shape}){_swapped_hint(m.shape, f.shape, lo)}")
+    swapped = None
+    if _swapped_hint(m.shape, f.shape, lo):
+        # FIXED lies inside MOVING at every scale: an HR field in an LR overview, or the
+        # two swapped. A small swapped pair found a spurious match of the few MOVING
+        # pixels FIXED covers (128 px HR as moving, 64 px LR as fixed: scale 4.3, ssim
+        # 0.72, no word); the other order matching better is what tells them apart.
+        other = _search(fk, mk, grid)
+        if other is not None and other[0] > best[0]:
+            swapped = (f"the other order matches better (ncc {other[0]:.2f} at scale "
+                       f"{other[1]:.3g}, against {best[0]:.2f} at {best[1]:.3g})")
     # the correlation peaked on the first or last scale searched: not a maximum, the true
     # scale is probably outside the range (e.g. MOVING and FIXED swapped gave 7.995 for
     # 0.25, with an offset of -2398 px, and nothing said so)
@@ -434,6 +457,11 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             f"poor match (ssim {quality:.2f} < {MIN_MATCH_SSIM}): the images may not show the "
             "same area, or are given the other way round (moving = the low-resolution image, "
             "fixed = the high-resolution one); the scale and offset are not to be trusted",
+            RegistrationWarning, stacklevel=2)
+    elif swapped is not None:
+        warnings.warn(
+            f"{swapped}: are they swapped? (moving = the low-resolution image, fixed = the "
+            "high-resolution one); the scale and offset are not to be trusted",
             RegistrationWarning, stacklevel=2)
     if m_px is not None and f_px is not None and \
             abs(s / (m_px / f_px) - 1) > PIXEL_SIZE_SCALE_TOLERANCE:

@@ -656,8 +656,10 @@ def plan_rescan_job(
     napari_srmat.io.PixelSizeError
         A bad pixel size.
     """
+    from ..jobs import check_stop
     from .registry import load_model
 
+    stop = check_stop(stop)
     pixel_size_um, pixel_notes = plan_pixel_size(lr, pixel_size_um)
     lr, budget, dwell_ratio, roi_px, scale = check_plan_inputs(lr, budget, dwell_ratio,
                                                                roi_px, scale)

@@ -732,6 +732,12 @@ def generate_microstructure(
     -------
     Microstructure
 
+    Raises
+    ------
+    SynthError
+        A parameter out of range, or a ``shape`` too large to hold in memory
+        (:func:`napari_srmat.estimates.plan_microstructure`; checked before rendering).
+
     Examples
     --------
     >>> ms = generate_microstructure((128, 128), mean_grain_size_px=16, seed=1)
@@ -740,6 +746,11 @@ def generate_microstructure(
     """
     kw = _synth_kwargs(locals())
     p = _params_from(shape, kw)
+    from ..estimates import check_in_memory, plan_microstructure
+
+    check_in_memory(plan_microstructure(p.shape), "generate_microstructure",
+                    advice="render it lazily (napari_srmat.synth.lazy_microstructure: a "
+                    "Dask array, rendered by chunks)", error=SynthError)
     labels, boundaries, image = _render_tiled(p)
     if not rgb:
         image = _to_grey(image)
