@@ -23,6 +23,7 @@ from napari_srmat.io import (
     to_uint8,
     write_ome_zarr,
 )
+from napari_srmat.io._float import NEGATIVE_FLOAT_FRACTION, NEGATIVE_FLOAT_TOLERANCE
 from napari_srmat.metrics.heyn import measure_intercepts
 
 EXPECTED = np.array([[False, True, False], [True, False, False], [False, False, True]])
@@ -417,7 +418,10 @@ def test_pixel_values_the_float_rule_would_misread_are_refused():
     (``img.astype(int)``) was divided by 2**63 - 1: black."""
     import napari_srmat as srmat
 
-    check_pixel_values(np.array([[-0.2, 1.3]]))  # interpolation overshoot passes
+    overshoot = np.full((32, 32), 0.5)
+    overshoot[0, :] = -0.2  # a dark edge's undershoot (3 % of the pixels), a bright one's
+    overshoot[-1, :] = 1.3
+    check_pixel_values(overshoot)  # interpolation overshoot passes
     check_pixel_values(np.array([[0, 255]], np.uint8))  # integers always pass
     da = pytest.importorskip("dask.array")
     with pytest.raises(ValueError, match=r"lr is a float image with values in 0\.\.255"):
@@ -753,3 +757,32 @@ def test_boundary_maps_of_non_square_pixels_keep_both_sizes(tmp_path):
         maps = [read_image(p) for p in paths[:2]]
     for m in maps:
         assert m.pixel_size_yx_um == pytest.approx((0.25, 0.5)) and not m.square_pixels
+
+
+def test_zero_centred_float_images_are_refused():
+    """A float image shifted to zero mean (``img / 255 - 0.5``) lies inside the overshoot
+    slack [-0.5, 1.5]: it was read with every dark pixel as a negative intensity, without
+    an error. Real overshoot (bicubic SR of a dark-bounded micrograph) still passes."""
+    import napari_srmat as srmat
+
+    ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
+    right = ms.image.astype(np.float32) / 255
+    centred = right - 0.5
+    assert centred.min() >= -0.5 and centred.max() <= 0.5  # inside the slack
+    for call in (lambda: srmat.super_resolve(centred, "bicubic"),
+                 lambda: srmat.predict_boundaries(centred),
+                 lambda: srmat.measure_grain_size(centred)):
+        with pytest.raises(ValueError, match=r"image is a float image with values in "
+                                             r"-0\.\d+\.\.0\.\d+, \d+% of them negative.*"
+                                             r"zero-centred"):
+            call()
+    check_pixel_values(centred + 0.5)
+    from skimage.transform import rescale
+
+    lines = np.ones((64, 64), np.float32)  # 3 px black lines on white: a third black
+    for k in range(3):
+        lines[k::16] = lines[:, k::16] = 0
+    overshoot = rescale(lines, 4, order=3, clip=False)  # cubic spline, not clipped
+    undershoot = np.mean(overshoot < -NEGATIVE_FLOAT_TOLERANCE)
+    assert 0.05 < undershoot < NEGATIVE_FLOAT_FRACTION
+    check_pixel_values(overshoot)
