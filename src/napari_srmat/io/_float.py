@@ -18,12 +18,12 @@ __all__ = ["all_finite", "as_rgb", "check_pixel_values", "float_bit_depth_diviso
 #: (interpolation and SR outputs overshoot a little; a 0-255 float image reaches 255).
 FLOAT_SLACK = 0.5
 #: A float image with more than this fraction of its sampled pixels below
-#: ``-NEGATIVE_FLOAT_TOLERANCE`` is refused by :func:`check_pixel_values`: overshoot of an
-#: interpolation or SR output touches pixels at dark edges (none in bicubic x4 copies of
-#: TBM micrographs; 11-17 % in a cubic-spline x4 copy of a grid of 2-4 px black lines on
-#: white, 23-44 % black), a zero-centred image (``img / 255 - 0.5``, inside the slack)
-#: more than 25 % of them in 33 of 34 TBM and scan images (median about 57 %), and would
-#: be read with every dark pixel as a negative intensity.
+#: ``-NEGATIVE_FLOAT_TOLERANCE`` is refused by :func:`check_pixel_values`: a zero-centred
+#: image (``img / 255 - 0.5``, inside the slack) would be read with every dark pixel as a
+#: negative intensity. ``studies/zero_centred_check.py``: 78 of 84 zero-centred
+#: tbm/train+val regions and unsplit scans have more (median 57 %); a cubic-spline x4
+#: copy, not clipped, of a TBM region at most 0.001 %, of a grid of 2-4 px
+#: black lines on white at most 17 %.
 NEGATIVE_FLOAT_FRACTION = 0.25
 #: How far below 0 a float pixel counts as negative for :data:`NEGATIVE_FLOAT_FRACTION`.
 NEGATIVE_FLOAT_TOLERANCE = 0.02
