@@ -439,6 +439,7 @@ def test_whole_array_functions_refuse_what_memory_cannot_hold(monkeypatch):
     GiB" after part of the work; they are refused from the shape and dtype (the estimates
     rules), in one line naming the function, the bytes, the memory and what to do."""
     from napari_srmat import estimates
+    from napari_srmat.grainsize import GrainSizeError
     from napari_srmat.metrics.edges import EdgeMetricsError
     from napari_srmat.metrics.heyn import HeynError
     from napari_srmat.synth.generator import SynthError
@@ -446,19 +447,54 @@ def test_whole_array_functions_refuse_what_memory_cannot_hold(monkeypatch):
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
     side = 200000
     tail = r"of memory, more than 50% of the 64\.0 GiB available: "
-    with pytest.raises(EdgeMetricsError, match=r"^binarize_boundaries needs 223\.5 GiB "
+    with pytest.raises(EdgeMetricsError, match=r"^binarize_boundaries needs 298\.0 GiB "
                        + tail + "binarize fields or crops of it$"):
         napari_srmat.binarize_boundaries(_unreadable((side, side), np.float32), 0.5)
-    with pytest.raises(HeynError, match=r"^measure_intercepts needs 111\.8 GiB " + tail
+    with pytest.raises(HeynError, match=r"^measure_intercepts needs 186\.3 GiB " + tail
                        + "measure fields or crops of it$"):
         napari_srmat.measure_intercepts(_unreadable((side, side), np.uint8))
     with pytest.raises(SynthError, match=r"^generate_microstructure needs 447\.0 GiB " + tail
                        + "render it lazily"):
         napari_srmat.generate_microstructure((side, side))
+    with pytest.raises(GrainSizeError, match=r"^measure_grain_size needs 186\.3 GiB " + tail
+                       + "measure fields or crops of it$"):  # before the mask is read
+        napari_srmat.measure_grain_size(_unreadable((side, side), np.uint8), mask=True)
     # what fits is not refused (the same rule, the patched memory)
     m = np.zeros((64, 64), np.uint8)
     m[:, ::8] = 255
     assert napari_srmat.binarize_boundaries(m, 0.5, skeletonize=False).sum() == 8 * 64
+
+
+def test_a_mask_already_in_memory_is_not_counted_twice(monkeypatch):
+    """measure_intercepts counted a numpy mask's own bytes as if it were read again:
+    a 60000² bool mask held in memory (3.4 GiB) was refused as "needs 10.1 GiB" with
+    16.9 GiB available, though measuring it took 0.02 GiB more. Held arrays count only
+    the working memory; lazy ones their read as well; twin exclusion its label maps."""
+    from napari_srmat import estimates
+    from napari_srmat.estimates import plan_mask_measurement
+
+    side = 60000
+    held = plan_mask_measurement((side, side), bool, held=True).output_bytes
+    lazy = plan_mask_measurement((side, side), bool).output_bytes
+    assert lazy - held == side * side  # the read of a bool map: 1 B/px
+    assert plan_mask_measurement((side, side), np.uint8, to_float=True).output_bytes \
+        - plan_mask_measurement((side, side), np.uint8).output_bytes \
+        == side * side * estimates.FLOAT_COPY_BYTES_PER_PX
+    assert plan_mask_measurement((side, side), bool, held=True, twins=True).output_bytes \
+        - held == side * side * estimates.TWIN_LABEL_BYTES_PER_PX
+    # a held mask is measured where the same mask as a Dask array (read whole) is not
+    import dask.array as da
+
+    from napari_srmat.metrics.heyn import HeynError
+
+    m = np.zeros((64, 64), bool)
+    m[:, ::8] = True
+    small = plan_mask_measurement(m.shape, bool, held=True).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2 * small)
+    assert napari_srmat.measure_intercepts(m, pattern="grid", n_lines=4, margin=0
+                                           ).n_intersections > 0
+    with pytest.raises(HeynError, match="^measure_intercepts needs 20.0 KiB of memory"):
+        napari_srmat.measure_intercepts(da.from_array(m, chunks=32), pattern="grid")
 
 
 @pytest.mark.parametrize("call", ["super_resolve", "predict_boundaries", "write_ome_zarr",
@@ -489,6 +525,11 @@ def test_a_stop_that_is_no_stop_token_is_refused(call, stop, tmp_path):
         run(stop)
     if call not in ("predict_boundaries", "plan_rescan"):  # a StopToken is taken
         run(StopToken())
+    # the class instead of an instance has the attribute (a property object, truthy):
+    # the job stopped at once and returned None without an error
+    with pytest.raises(TypeError, match=r"got <class 'napari_srmat\.jobs\.StopToken'> "
+                                        r"\(type\)$"):
+        run(StopToken)
 
 
 @pytest.mark.parametrize("func", ["super_resolve", "predict_boundaries"])
@@ -498,6 +539,11 @@ def test_an_out_that_is_no_path_names_out(func, out, kind):
     object, not int"), which names no argument; the path rule now names out."""
     img = np.zeros((32, 32), np.float32)
     args = (img, "bicubic") if func == "super_resolve" else (img,)
+    # predict_boundaries writes a folder of stores: its hint must not name one store
+    what = (r"the path of an OME-Zarr store to write, e\.g\. super_resolve\(\.\.\., "
+            r"out='result\.ome\.zarr'\)" if func == "super_resolve" else
+            r"the path of an output folder \(prob\.ome\.zarr, uncertainty\.ome\.zarr\), "
+            r"e\.g\. predict_boundaries\(\.\.\., out='edges_out'\)")
     with pytest.raises(TypeError, match=rf"^out is {kind}; {func} takes out=None \(the result "
-                       r"in memory\) or the path of an OME-Zarr store to write"):
+                       rf"in memory\) or {what}"):
         getattr(napari_srmat, func)(*args, out=out)

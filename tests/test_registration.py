@@ -220,5 +220,5 @@ def test_huge_dask_inputs_are_refused_before_anything_is_read(monkeypatch):
 
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
     with pytest.raises(RegistrationError, match=r"register_images needs "
-                       r"419\.1 GiB of memory, more than 50% of the 64\.0 GiB available"):
+                       r"1\.8 TiB of memory, more than 50% of the 64\.0 GiB available"):
         register_images(_unreadable((100000, 100000)), _unreadable((200000, 200000)))

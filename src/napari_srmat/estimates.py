@@ -34,6 +34,9 @@ __all__ = [
     "plan_registration",
     "plan_microstructure",
     "check_in_memory",
+    "MASK_WORK_BYTES_PER_PX",
+    "FLOAT_COPY_BYTES_PER_PX",
+    "TWIN_LABEL_BYTES_PER_PX",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
     "CONFIRM_SECONDS",
@@ -228,12 +231,33 @@ def plan_grain_size(shape, *, inference_scale: float | None = None,
                    False)
 
 
-def plan_mask_measurement(shape, dtype=np.float32) -> JobPlan:
-    """Estimate a Heyn measurement of a boundary layer (the *Boundary mask* tab).
+#: Working memory of a Heyn measurement or a binarisation besides its input, per pixel:
+#: the bool mask, its skeleton and their temporaries (measured 2-4 B/px with
+#: tracemalloc on 2000-3000 px maps, ``measure_intercepts`` and ``binarize_boundaries``).
+MASK_WORK_BYTES_PER_PX = 4
+#: A probability map that is not float becomes a float32 copy first (``to_float01``: a
+#: cast, a division and a copy; ``binarize_boundaries`` of uint8/uint16/bool maps
+#: measured 5-9 B/px in all, held in memory).
+FLOAT_COPY_BYTES_PER_PX = 8
+#: ``measure_intercepts(..., twins=)`` with ``exclude_twins``: the grain label maps of
+#: :func:`napari_srmat.metrics.grainmap.merge_twins` (measured 58 B/px in all on a
+#: 2000² synthetic micrograph).
+TWIN_LABEL_BYTES_PER_PX = 56
 
-    The whole layer is read into memory (its ``dtype``), thresholded to a boolean mask and
-    thinned to a second one; ``output_bytes`` is that working memory. No time is
-    estimated (no model runs).
+
+def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
+                          to_float: bool = False, twins: bool = False,
+                          exclusion: bool = False) -> JobPlan:
+    """Estimate a Heyn measurement of a boundary layer (the *Boundary mask* tab,
+    :func:`napari_srmat.measure_intercepts`) or a binarisation of a probability map
+    (:func:`napari_srmat.binarize_boundaries`).
+
+    A lazy input is read into memory whole (its ``dtype``; a numpy array already held,
+    ``held``, costs nothing more), perhaps converted to float32 (``to_float``), then
+    thresholded to a boolean mask and thinned to a second one
+    (:data:`MASK_WORK_BYTES_PER_PX`); twin exclusion adds grain label maps
+    (:data:`TWIN_LABEL_BYTES_PER_PX`), an exclusion mask a boolean copy.
+    ``output_bytes`` is that working memory. No time is estimated (no model runs).
 
     Parameters
     ----------
@@ -241,6 +265,13 @@ def plan_mask_measurement(shape, dtype=np.float32) -> JobPlan:
         Layer ``(H, W)``.
     dtype : dtype
         The layer's dtype (a probability map: float32; a mask: uint8 or bool).
+    held : bool
+        The input is a numpy array already in memory (not counted again).
+    to_float : bool
+        A map that is not float is converted to float32 first
+        (:data:`FLOAT_COPY_BYTES_PER_PX`; ``binarize_boundaries``).
+    twins, exclusion : bool
+        Twin boundaries excluded / an exclusion mask given (``measure_intercepts``).
 
     Returns
     -------
@@ -250,19 +281,31 @@ def plan_mask_measurement(shape, dtype=np.float32) -> JobPlan:
     --------
     >>> plan = plan_mask_measurement((60000, 60000), np.float32)
     >>> plan.fits_in_memory(available=16 * 2**30), round(plan.output_bytes / 2**30)
-    (False, 20)
+    (False, 27)
+    >>> round(plan_mask_measurement((60000, 60000), bool, held=True).output_bytes / 2**30)
+    13
     """
     h, w = int(shape[0]), int(shape[1])
-    return JobPlan("Heyn measurement of a boundary map",
-                   int(h * w * (np.dtype(dtype).itemsize + 2)), None, False)
+    dtype = np.dtype(dtype)
+    per_px = MASK_WORK_BYTES_PER_PX + (0 if held else dtype.itemsize)
+    if to_float and not np.issubdtype(dtype, np.floating):
+        per_px += FLOAT_COPY_BYTES_PER_PX
+    per_px += TWIN_LABEL_BYTES_PER_PX * bool(twins) + 2 * bool(exclusion)
+    return JobPlan("Heyn measurement of a boundary map", int(h * w * per_px), None, False)
 
 
 def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
-                      fixed_dtype=np.uint8) -> JobPlan:
+                      fixed_dtype=np.uint8, *, held: tuple[bool, bool] = (False, False)
+                      ) -> JobPlan:
     """Estimate a registration (:func:`napari_srmat.sr.registration.register_images`).
 
-    Both images are read whole (their dtypes), converted to float32 and reduced to a
-    float32 luminance; ``output_bytes`` is that working memory. No time is estimated.
+    Each image is read whole (its dtype; an array already in memory, ``held``, is not
+    counted again), converted to float32 (``to_float01``: about 8 B/px per channel with
+    its temporaries) and reduced to a float32 luminance (4 B/px kept, 8-16 B/px of
+    temporaries); the refinement keeps up to
+    :data:`~napari_srmat.sr.registration.REFINE_BLUR_CACHE` blurred float32 copies of
+    FIXED. ``output_bytes`` is the sum of these (an upper bound: the temporaries of the
+    two images do not coexist). No time is estimated.
 
     Parameters
     ----------
@@ -270,6 +313,8 @@ def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
         ``(H, W)`` or ``(H, W, C)`` of the two images.
     moving_dtype, fixed_dtype : dtype
         Their dtypes.
+    held : (bool, bool)
+        Whether MOVING / FIXED are numpy arrays already in memory.
 
     Returns
     -------
@@ -279,28 +324,38 @@ def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
     --------
     >>> plan = plan_registration((100000, 100000), (200000, 200000))
     >>> plan.fits_in_memory(available=64 * 2**30), round(plan.output_bytes / 2**30)
-    (False, 419)
+    (False, 1872)
     """
+    from .sr.registration import REFINE_BLUR_CACHE
+
     total = 0
-    for shape, dtype in ((moving_shape, moving_dtype), (fixed_shape, fixed_dtype)):
+    for shape, dtype, is_held, blurred in ((moving_shape, moving_dtype, held[0], 0),
+                                           (fixed_shape, fixed_dtype, held[1],
+                                            REFINE_BLUR_CACHE)):
         h, w = int(shape[0]), int(shape[1])
         c = int(shape[2]) if len(shape) > 2 else 1
-        total += h * w * (c * (np.dtype(dtype).itemsize + 4) + 4)
+        read = 0 if is_held else c * np.dtype(dtype).itemsize
+        luminance = 4 + (16 if c >= 3 else 8)
+        total += h * w * (read + 8 * c + luminance + 4 * blurred)
     return JobPlan("registration", int(total), None, False)
 
 
-def plan_microstructure(shape) -> JobPlan:
+def plan_microstructure(shape, *, rgb: bool = True) -> JobPlan:
     """Estimate a synthetic micrograph rendered in memory
     (:func:`napari_srmat.synth.generate_microstructure`).
 
     The labels (int32), the boundaries (bool) and the RGB image (uint8) are held whole,
-    and the labels are sorted once more to count the grains; ``output_bytes`` is that
-    memory. No time is estimated.
+    and the labels are sorted once more to count the grains; a grey image (``rgb=False``)
+    is computed from the RGB one in float64 (about 24 B/px of temporaries; measured 32
+    B/px in all against 6 for RGB). ``output_bytes`` is that memory. No time is
+    estimated.
 
     Parameters
     ----------
     shape : tuple
         ``(H, W)``.
+    rgb : bool
+        Colour (default) or grey.
 
     Returns
     -------
@@ -310,9 +365,12 @@ def plan_microstructure(shape) -> JobPlan:
     --------
     >>> round(plan_microstructure((100000, 100000)).output_bytes / 2**30)
     112
+    >>> round(plan_microstructure((100000, 100000), rgb=False).output_bytes / 2**30)
+    335
     """
     h, w = int(shape[0]), int(shape[1])
-    return JobPlan("synthetic micrograph", int(h * w * (4 + 1 + 3 + 4)), None, False)
+    return JobPlan("synthetic micrograph", int(h * w * (4 + 1 + 3 + 4 + 24 * (not rgb))),
+                   None, False)
 
 
 def check_in_memory(plan: JobPlan, func: str, *, advice: str,
@@ -351,7 +409,7 @@ def check_in_memory(plan: JobPlan, func: str, *, advice: str,
     ... except MemoryError as e:
     ...     print(*str(e).split(", "), sep=" |")
     ... # doctest: +NORMALIZE_WHITESPACE
-    measure_intercepts needs 20.1 GiB of memory |more than 50% of the 16.0 GiB
+    measure_intercepts needs 26.8 GiB of memory |more than 50% of the 16.0 GiB
     available: measure fields of it
     """
     avail = available_memory_bytes() if available is None else available

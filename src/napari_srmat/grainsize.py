@@ -1003,6 +1003,14 @@ def measure_grain_size_job(
     if mask:
         if inference_scale not in (None, 1, 1.0):
             raise GrainSizeError("inference_scale is for images; a mask is measured as it is")
+        from .estimates import check_in_memory, plan_mask_measurement
+
+        # read whole below: a mask larger than memory is refused before any pixel is read
+        check_in_memory(plan_mask_measurement(arr.shape, arr.dtype,
+                                              held=isinstance(arr, np.ndarray),
+                                              to_float=threshold is not None),
+                        "measure_grain_size", advice="measure fields or crops of it",
+                        error=GrainSizeError)
         yield Progress(0, 1, stage="intercepts")
         from .io import read_window
 

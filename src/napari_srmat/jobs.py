@@ -175,7 +175,8 @@ def check_stop(stop: Any) -> Any:
     Raises
     ------
     TypeError
-        Neither None nor an object with a ``stop_requested`` attribute.
+        Neither None nor an object with a ``stop_requested`` attribute (a class, such
+        as ``StopToken`` instead of ``StopToken()``, is refused).
 
     Examples
     --------
@@ -186,7 +187,9 @@ def check_stop(stop: Any) -> Any:
     ...
     TypeError: stop must be None or a napari_srmat.jobs.StopToken, got 'yes' (str)
     """
-    if stop is None or hasattr(stop, "stop_requested"):
+    # the StopToken class itself has the attribute (a property object, truthy: the job
+    # stopped at once, without an error)
+    if stop is None or (hasattr(stop, "stop_requested") and not isinstance(stop, type)):
         return stop
     raise TypeError(f"stop must be None or a napari_srmat.jobs.StopToken, got {stop!r:.60} "
                     f"({type(stop).__name__})")

@@ -557,21 +557,23 @@ def check_store_name(out: str | os.PathLike) -> None:
                           f"{path.with_suffix('.ome.zarr')}")
 
 
-def check_out_arg(out: Any, func: str) -> Any:
-    """Refuse an ``out=`` of a job writing an OME-Zarr store that is no path.
+def check_out_arg(out: Any, func: str, *, what: str = "the path of an OME-Zarr store to "
+                  "write", example: str = "result.ome.zarr") -> Any:
+    """Refuse an ``out=`` of a job that is no path.
 
     The path rule (:func:`napari_srmat.io.path_arg`) naming ``out``: ``out=5`` or
     ``out=b"x"`` failed with pathlib's TypeError, which names no argument. None and
     paths are returned as given (an empty or folder-only path is
-    :func:`check_output_location`'s to refuse).
+    :func:`check_output_location`'s to refuse). ``what`` and ``example`` say what the
+    function writes (an OME-Zarr store by default; ``predict_boundaries`` a folder).
     """
     if out is None or isinstance(out, str | os.PathLike):
         return out
     from .io._read import path_arg
 
-    return path_arg(out, func, name="out", example="result.ome.zarr",
-                    takes="out=None (the result in memory) or the path of an OME-Zarr "
-                    "store to write", hint="a str or pathlib.Path (not bytes)")
+    return path_arg(out, func, name="out", example=example,
+                    takes=f"out=None (the result in memory) or {what}",
+                    hint="a str or pathlib.Path (not bytes)")
 
 
 def check_output_location(out: str | os.PathLike) -> None:

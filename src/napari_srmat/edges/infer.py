@@ -740,7 +740,8 @@ def predict_boundaries_job(
     error_map = check_flag("error_map", error_map)
     worker_device = check_device_name(worker_device, field="worker_device")
     stop = check_stop(stop)
-    out = check_out_arg(out, "predict_boundaries")
+    out = check_out_arg(out, "predict_boundaries", what="the path of an output folder "
+                        "(prob.ome.zarr, uncertainty.ome.zarr)", example="edges_out")
     if out is not None:  # "no" is truthy: it would replace the folder the user meant to keep
         overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)

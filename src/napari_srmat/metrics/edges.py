@@ -357,8 +357,10 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     from ..estimates import check_in_memory, plan_mask_measurement
 
     # read whole: a map larger than memory is refused before any pixel is read
-    check_in_memory(plan_mask_measurement(prob.shape, prob.dtype), "binarize_boundaries",
-                    advice="binarize fields or crops of it", error=EdgeMetricsError)
+    check_in_memory(plan_mask_measurement(prob.shape, prob.dtype, to_float=True,
+                                          held=isinstance(prob, np.ndarray)),
+                    "binarize_boundaries", advice="binarize fields or crops of it",
+                    error=EdgeMetricsError)
     check_pixel_values(prob, name="prob")
     if hasattr(prob, "compute") and not isinstance(prob, np.ndarray):
         prob = prob.compute()

@@ -1185,8 +1185,12 @@ def measure_intercepts(
     if len(mask.shape) >= 2:  # read whole: refused before any pixel is read
         from ..estimates import check_in_memory, plan_mask_measurement
 
-        check_in_memory(plan_mask_measurement(mask.shape, mask.dtype), "measure_intercepts",
-                        advice="measure fields or crops of it", error=HeynError)
+        plan = plan_mask_measurement(mask.shape, mask.dtype,
+                                     held=isinstance(mask, np.ndarray),
+                                     twins=twins is not None and exclude_twins,
+                                     exclusion=exclusion is not None)
+        check_in_memory(plan, "measure_intercepts", advice="measure fields or crops of it",
+                        error=HeynError)
     if not isinstance(mask, np.ndarray) and np.dtype(mask.dtype) == np.uint8:
         # read once (Dask, Zarr): the mask rule and the mid-grey check both read it
         mask = np.asarray(mask.compute() if hasattr(mask, "compute") else mask)

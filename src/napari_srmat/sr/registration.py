@@ -68,6 +68,10 @@ COARSE_MAX_PX = 256
 REFINE_MAX_PX = 384
 #: Anti-aliasing blur of FIXED before it is sampled on MOVING's grid (sigma / scale).
 BLUR_PER_SCALE = 0.4
+#: At most this many blurred copies of FIXED (one per scale, rounded to 0.01, that the
+#: SSIM refinement visits: up to 6 seen at x6) are kept at once; the oldest goes first.
+#: :func:`napari_srmat.estimates.plan_registration` counts them.
+REFINE_BLUR_CACHE = 6
 #: Smallest overlap (MOVING px per side).
 MIN_OVERLAP_PX = 16
 #: A registration whose SSIM is below this is no match (unrelated or swapped images:
@@ -330,7 +334,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
 
     (m, m_px), (f, f_px) = image_data(moving, name="moving"), image_data(fixed, name="fixed")
     if all(np.ndim(a) in (2, 3) for a in (m, f)):  # both read whole: refused before that
-        check_in_memory(plan_registration(np.shape(m), np.shape(f), m.dtype, f.dtype),
+        check_in_memory(plan_registration(np.shape(m), np.shape(f), m.dtype, f.dtype,
+                                          held=(isinstance(m, np.ndarray),
+                                                isinstance(f, np.ndarray))),
                         "register_images", error=RegistrationError,
                         advice="register crops of them (the LR one and the HR field it "
                         "covers)")
@@ -414,6 +420,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     def sampled(sc: float, off: tuple[float, float]) -> np.ndarray:
         key = round(sc, 2)  # the anti-aliasing blur hardly depends on small changes
         if key not in blur_cache:
+            if len(blur_cache) >= REFINE_BLUR_CACHE:  # bounded: each is FIXED's size
+                blur_cache.pop(next(iter(blur_cache)))
             blur_cache[key] = ndi.gaussian_filter(f, BLUR_PER_SCALE * key, mode="nearest") \
                 if key > 1 else f
         return resample_fixed(blur_cache[key], crop.shape, sc, off, origin=(r0, c0),

@@ -748,7 +748,7 @@ def generate_microstructure(
     p = _params_from(shape, kw)
     from ..estimates import check_in_memory, plan_microstructure
 
-    check_in_memory(plan_microstructure(p.shape), "generate_microstructure",
+    check_in_memory(plan_microstructure(p.shape, rgb=rgb), "generate_microstructure",
                     advice="render it lazily (napari_srmat.synth.lazy_microstructure: a "
                     "Dask array, rendered by chunks)", error=SynthError)
     labels, boundaries, image = _render_tiled(p)

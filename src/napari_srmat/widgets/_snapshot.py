@@ -59,7 +59,9 @@ def check_mask_fits(src: LayerSnapshot) -> None:
     from .. import estimates
     from ..outputs import format_bytes
 
-    plan = estimates.plan_mask_measurement(np.shape(src.data)[:2], src.data.dtype)
+    plan = estimates.plan_mask_measurement(np.shape(src.data)[:2], src.data.dtype,
+                                           held=isinstance(src.data, np.ndarray),
+                                           to_float=True)
     if not plan.fits_in_memory():
         raise WidgetInputError(
             f"measuring layer {src.name!r} needs {format_bytes(plan.output_bytes)} of "
