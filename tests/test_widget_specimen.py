@@ -323,5 +323,5 @@ def test_a_field_that_does_not_fit_in_memory_is_refused(make_napari_viewer, qtbo
     panel.select_fields(["map"])
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
     panel.run_btn.click()
-    assert panel.status.text().startswith("measuring layer 'map' needs 20.1 GiB of memory")
+    assert panel.status.text().startswith("measuring layer 'map' needs 26.8 GiB of memory")
     assert panel.worker is None and panel.run_btn.isEnabled()
