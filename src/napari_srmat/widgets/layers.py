@@ -426,9 +426,13 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     multiscale = False
     data = result
     if isinstance(result, (str, os.PathLike)):
+        import warnings
+
         from ..io import read_image
 
-        mic = read_image(result)
+        with warnings.catch_warnings():  # the store just written: its notes (pixels not
+            warnings.simplefilter("ignore")  # square, ...) are the input layer's, known
+            mic = read_image(result)
         levels = list(mic.levels)  # level 0 first, never empty
         multiscale = len(levels) > 1
         data = levels if multiscale else levels[0]
