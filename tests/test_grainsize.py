@@ -384,11 +384,15 @@ def test_cli_mask_matches_heyn_schema(tmp_path, capsys):
         # srmat heyn keeps its own keys
         assert b["n_intersections"] == a["n_intercepts"]
         assert "ci95_half_width_px" in b and "ci95_px" not in b
-    # no pixel size: nulls
+    # no pixel size: nulls, and both rows say why (heyn's row had no warning)
     gs2 = _run_json(capsys, ["grain-size", paths[0], "--mask", "--json"])
     row = gs2["images"][0]
     assert row["mean_intercept_um"] is None and row["astm_g"] is None
     assert row["mean_intercept_ci95_px"][0] < row["mean_intercept_px"]
+    hy2 = _run_json(capsys, ["heyn", paths[0], "--skeletonize", "--json"])["per_image"][0]
+    for k in SCHEMA_KEYS:
+        assert row[k] == pytest.approx(hy2[k]) if k != "warnings" else row[k] == hy2[k]
+    assert any("no pixel size" in w for w in hy2["warnings"])
 
 
 def test_cli_json_rows_keep_what_reading_the_file_told(tmp_path, capsys):
@@ -405,13 +409,14 @@ def test_cli_json_rows_keep_what_reading_the_file_told(tmp_path, capsys):
         tif.write(ms.boundaries.astype(np.uint8) * 255)
     with pytest.warns(UserWarning, match="reading image 2, the largest"):
         read_image(p)
-    rows = _run_json(capsys, ["grain-size", str(p), "--mask", "--json"])["images"]
-    told = [w for w in rows[0]["warnings"] if "the TIFF holds 2 images" in w]
+    gs = _run_json(capsys, ["grain-size", str(p), "--mask", "--json"])["images"]
+    told = [w for w in gs[0]["warnings"] if "the TIFF holds 2 images" in w]
     assert len(told) == 1 and told[0].startswith("the TIFF holds 2 images")  # path in row
+    assert gs[0]["warnings"][0] == told[0]  # first, then the measurement's (no pixel size)
     # srmat heyn (the same measurement on masks) keeps it the same way
     for extra in ([], ["--threshold", "0.5"]):
         rows = _run_json(capsys, ["heyn", str(p), "--skeletonize", "--json", *extra])
-        assert rows["per_image"][0]["warnings"] == told
+        assert rows["per_image"][0]["warnings"] == gs[0]["warnings"]
 
 
 def test_cli_image_text_and_errors(tmp_path, capsys):

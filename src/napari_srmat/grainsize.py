@@ -1129,13 +1129,18 @@ def _calibration_warnings(model, threshold: float | None) -> list[str]:
             "only"]
 
 
+#: The warning of a measurement that has no pixel size at all (µm and G are ``None``);
+#: ``srmat grain-size`` and ``srmat heyn`` rows carry it alike.
+NO_PIXEL_SIZE_NOTE = ("no pixel size (from the file or given): ℓ̄ in µm and ASTM G are not "
+                      "reported")
+
+
 def _note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:
     """Say what the pixel size is based on (:func:`napari_srmat.io.pixel_size_note`):
     why µm and G are missing (the input's pixels are not square, or no pixel size at
     all), or that a given pixel size differs from the file's."""
     if out.pixel_size_um is None:
-        out.warnings.append(note or "no pixel size (from the file or given): ℓ̄ in µm and "
-                            "ASTM G are not reported")
+        out.warnings.append(note or NO_PIXEL_SIZE_NOTE)
     elif note:
         out.warnings.append(note)
     return out

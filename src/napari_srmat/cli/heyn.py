@@ -57,7 +57,7 @@ def _finite(rows: list[dict]) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn
+    from ..grainsize import NO_PIXEL_SIZE_NOTE, SCHEMA_KEYS, grain_size_from_heyn
     from ..io import read_array, read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
 
@@ -100,8 +100,8 @@ def _run(args: argparse.Namespace) -> int:
         pixel_sizes.append(px)
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
-        if px is None:
-            res.warnings.extend(notes)
+        if px is None:  # why µm and G are null: the file's note, else none at all
+            res.warnings.extend(notes or [NO_PIXEL_SIZE_NOTE])
         elif args.pixel_size_um is not None and file_px is not None:
             from ..io import given_pixel_size_message
 
