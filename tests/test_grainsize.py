@@ -637,7 +637,11 @@ def test_non_square_pixels_give_px_figures_and_no_um(tmp_path, capsys):
 def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
     # E112: about 50 intersections a field or more; the one schema of srmat heyn /
     # grain-size carries the advice, with the count it saw
-    from napari_srmat.grainsize import few_intersections_note, grain_size_from_heyn
+    from napari_srmat.grainsize import (
+        NO_PIXEL_SIZE_NOTE,
+        few_intersections_note,
+        grain_size_from_heyn,
+    )
     from napari_srmat.metrics.standards import MIN_COUNT_PER_FIELD
 
     mask = np.zeros((200, 200), bool)
@@ -652,7 +656,16 @@ def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
     assert main(["heyn", str(tmp_path / "mask.png"), "--pattern", "grid", "--lines", "4",
                  "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["per_image"][0]
-    assert row["warnings"] == [few_intersections_note(row["intersection_count"])]
+    assert row["warnings"] == [few_intersections_note(row["intersection_count"]),
+                               NO_PIXEL_SIZE_NOTE]
+    # srmat grain-size --mask: the same warnings, in the same order
+    assert main(["grain-size", str(tmp_path / "mask.png"), "--mask", "--pattern", "grid",
+                 "--lines", "4", "--margin", "0", "--json"]) == 0
+    gs_row = json.loads(capsys.readouterr().out)["images"][0]
+    assert main(["heyn", str(tmp_path / "mask.png"), "--pattern", "grid", "--lines", "4",
+                 "--margin", "0", "--skeletonize", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["per_image"][0]["warnings"] == \
+        gs_row["warnings"]
 
 
 def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model, monkeypatch):

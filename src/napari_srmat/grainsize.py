@@ -1013,7 +1013,7 @@ def measure_grain_size_job(
             m = as_bool_mask(m, threshold=threshold, name="boundary mask")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")
-        return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"),
+        return note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"),
                                 note)
 
     from .io import check_pixel_values, looks_binary
@@ -1070,7 +1070,7 @@ def measure_grain_size_job(
     out.probability = prob
     out.boundaries = binary
     _check_scale(out, auto)
-    return _note_pixel_size(out, note)
+    return note_pixel_size(out, note)
 
 
 def _input_warnings(model, image: np.ndarray) -> list[str]:
@@ -1135,10 +1135,12 @@ NO_PIXEL_SIZE_NOTE = ("no pixel size (from the file or given): ℓ̄ in µm and 
                       "reported")
 
 
-def _note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:
+def note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:
     """Say what the pixel size is based on (:func:`napari_srmat.io.pixel_size_note`):
     why µm and G are missing (the input's pixels are not square, or no pixel size at
-    all), or that a given pixel size differs from the file's."""
+    all: :data:`NO_PIXEL_SIZE_NOTE`), or that a given pixel size differs from the
+    file's; after the measurement's own warnings. The one rule of ``srmat grain-size``
+    and ``srmat heyn`` rows."""
     if out.pixel_size_um is None:
         out.warnings.append(note or NO_PIXEL_SIZE_NOTE)
     elif note:
