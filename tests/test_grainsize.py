@@ -395,6 +395,39 @@ def test_cli_mask_matches_heyn_schema(tmp_path, capsys):
     assert any("no pixel size" in w for w in hy2["warnings"])
 
 
+def test_cli_mask_threshold_binarizes_probability_maps(tmp_path, capsys):
+    """``measure_grain_size(mask=True, threshold=)`` measures a probability map and the
+    error for a map without a threshold says "give a threshold", but ``srmat grain-size``
+    had no ``--threshold``: a ``srmat edges predict`` map could not be measured with it."""
+    from scipy import ndimage
+
+    from napari_srmat.io import read_image, write_ome_zarr
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=4)
+    prob = ndimage.gaussian_filter(ms.boundaries.astype(np.float32), 1.0) * 2.5
+    p = tmp_path / "prob.ome.zarr"
+    write_ome_zarr(np.clip(prob, 0, 1), p, pixel_size_um=0.5)
+    api = measure_grain_size(read_image(p), mask=True, threshold=0.3).to_dict()
+    out = _run_json(capsys, ["grain-size", str(p), "--mask", "--threshold", "0.3", "--json"])
+    row = out["images"][0]
+    hy = _run_json(capsys, ["heyn", str(p), "--skeletonize", "--threshold", "0.3",
+                            "--json"])["per_image"][0]
+    assert api["mean_intercept_px"] is not None and api["astm_g"] is not None
+    for k in SCHEMA_KEYS:
+        assert row[k] == pytest.approx(api[k]) if k != "warnings" else row[k] == api[k]
+        assert hy[k] == pytest.approx(api[k]) if k != "warnings" else hy[k] == api[k]
+    assert out["settings"]["threshold"] == 0.3
+    # the standards' field is measured on the same binarized (thinned) map
+    field = _run_json(capsys, ["grain-size", str(p), "--mask", "--threshold", "0.3",
+                               "--method", "intercept", "--json"])["images"][0]
+    assert field["astm_g"] == pytest.approx(api["astm_g"], abs=0.5)
+    # without a threshold the map is refused (exit 2), and images take no --threshold
+    assert main(["grain-size", str(p), "--mask", "--json"]) == 2
+    assert "give a threshold" in capsys.readouterr().err
+    assert main(["grain-size", str(p), "--threshold", "0.3"]) == 2
+    assert "--threshold" in capsys.readouterr().err
+
+
 def test_cli_json_rows_keep_what_reading_the_file_told(tmp_path, capsys):
     """What reading a file tells (here: which of a TIFF's images was read) was printed on
     stderr only: a batch job reading the JSON never saw it. It is in the image's row."""
