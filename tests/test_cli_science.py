@@ -84,6 +84,32 @@ def test_synth_and_demo_files_carry_their_pixel_size(tmp_path, capsys):
     assert read_image(tmp_path / "odd.png").pixel_size_um == pytest.approx(0.3217, rel=1e-6)
 
 
+def test_heyn_pools_masks_of_one_calibration_read_from_different_formats(tmp_path, capsys):
+    """Two masks of one 0.3217 µm calibration, a PNG (pHYs: whole pixels per metre) and
+    an OME-Zarr, read 1e-8 apart: ``srmat heyn`` withheld the pooled µm and G ("different
+    or unknown pixel sizes"). Sizes within the library's 1 % are one size."""
+    from napari_srmat.io import png_bytes, read_image, write_ome_zarr
+    from napari_srmat.synth import generate_microstructure
+
+    masks = [generate_microstructure((128, 128), mean_grain_size_px=16, seed=s).boundaries
+             for s in (0, 1)]
+    png, zarr_ = tmp_path / "a.png", tmp_path / "b.ome.zarr"
+    png.write_bytes(png_bytes(masks[0].astype(np.uint8) * 255, 0.3217))
+    write_ome_zarr(masks[1].astype(np.uint8) * 255, zarr_, pixel_size_um=0.3217)
+    assert read_image(png).pixel_size_um != read_image(zarr_).pixel_size_um  # 1e-8 apart
+    out = run_json(capsys, ["heyn", str(png), str(zarr_), "--json"])
+    assert out["pixel_size_um"] == pytest.approx(0.3217)
+    assert out["mean_intercept_um"] == pytest.approx(out["mean_intercept_px"] * 0.3217)
+    assert out["astm_g"] is not None
+    assert not any("different or unknown" in w for w in out["warnings"])
+    # sizes 2x apart are still refused a pooled µm figure
+    write_ome_zarr(masks[1].astype(np.uint8) * 255, tmp_path / "c.ome.zarr",
+                   pixel_size_um=0.6434)
+    out = run_json(capsys, ["heyn", str(png), str(tmp_path / "c.ome.zarr"), "--json"])
+    assert out["mean_intercept_um"] is None and out["astm_g"] is None
+    assert any("different or unknown" in w for w in out["warnings"])
+
+
 def test_heyn_cli_json(synth_dir, capsys):
     out, data = synth_dir
     masks = sorted(str(p) for p in out.glob("*_mask.png"))

@@ -154,7 +154,15 @@ def _run(args: argparse.Namespace) -> int:
     else:
         out["ci95_half_width_px"] = per_image[0]["ci95_half_width_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
-    pooled_px = pixel_sizes[0] if len(set(pixel_sizes)) == 1 else None
+    # one pixel size for all: equal within the library's tolerance (io.pixels_square, the
+    # rule of given_pixel_size_message), so that one calibration read from a PNG's pHYs
+    # (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two
+    from ..io import pixels_square
+
+    first = pixel_sizes[0]
+    same = first is not None and all(p is not None and pixels_square(p, first)
+                                     for p in pixel_sizes)
+    pooled_px = first if same else None
     if pooled_px is None and any(p is not None for p in pixel_sizes):
         warnings.append("the masks have different or unknown pixel sizes: pooled um and G "
                         "withheld (give --pixel-size-um)")
