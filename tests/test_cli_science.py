@@ -48,6 +48,68 @@ def test_synth_writes_files(synth_dir):
     assert [p.name for p in out.glob(".*")] == [".srmat_output.json"]
 
 
+def test_synth_and_demo_files_carry_their_pixel_size(tmp_path, capsys):
+    """``srmat synth --pixel-size-um`` recorded the size in <name>.json only, and the demo
+    (0.5 µm) in its report only: their PNGs had no pHYs, so ``srmat grain-size`` /
+    ``read_image`` of them gave ℓ̄ in px only, with no µm and no G. The files now carry it
+    (``io.png_bytes``), and the µm figure of a measurement agrees with the truth's."""
+    from napari_srmat.io import png_bytes, read_image
+    from napari_srmat.studies.demo import run_demo
+
+    out = tmp_path / "syn"
+    data = run_json(capsys, ["synth", str(out), "--size", "128", "--grain-size", "16",
+                             "--pixel-size-um", "0.5", "--json"])
+    item = data["images"][0]
+    files = item["files"]
+    for key in ("image", "mask", "labels"):
+        assert read_image(out / files[key]).pixel_size_um == pytest.approx(0.5)
+    row = run_json(capsys, ["grain-size", str(out / files["mask"]), "--mask",
+                            "--json"])["images"][0]
+    assert row["pixel_size_um"] == pytest.approx(0.5)
+    assert row["mean_intercept_um"] == pytest.approx(row["mean_intercept_px"] * 0.5)
+    assert row["mean_intercept_ci95_um"][0] < item["mean_intercept_um"] \
+        < row["mean_intercept_ci95_um"][1]
+    # without the flag: no pHYs, as before
+    run_json(capsys, ["synth", str(tmp_path / "plain"), "--size", "32", "--grain-size", "8",
+                      "--json"])
+    assert read_image(tmp_path / "plain" / "synth_0000_image.png").pixel_size_um is None
+    # the demo's PNGs
+    report = run_demo(tmp_path / "demo", size=96, mean_grain_size_px=16, pixel_size_um=0.5,
+                      steps=("heyn",))
+    for key in ("micrograph", "true_boundaries"):
+        assert read_image(tmp_path / "demo" / report["files"][key]).pixel_size_um == 0.5
+    # an odd size survives the pHYs rounding (integer pixels per metre) within 1e-6
+    with open(tmp_path / "odd.png", "wb") as fh:
+        fh.write(png_bytes(np.zeros((8, 8), np.uint8), 0.3217))
+    assert read_image(tmp_path / "odd.png").pixel_size_um == pytest.approx(0.3217, rel=1e-6)
+
+
+def test_heyn_pools_masks_of_one_calibration_read_from_different_formats(tmp_path, capsys):
+    """Two masks of one 0.3217 µm calibration, a PNG (pHYs: whole pixels per metre) and
+    an OME-Zarr, read 1e-8 apart: ``srmat heyn`` withheld the pooled µm and G ("different
+    or unknown pixel sizes"). Sizes within the library's 1 % are one size."""
+    from napari_srmat.io import png_bytes, read_image, write_ome_zarr
+    from napari_srmat.synth import generate_microstructure
+
+    masks = [generate_microstructure((128, 128), mean_grain_size_px=16, seed=s).boundaries
+             for s in (0, 1)]
+    png, zarr_ = tmp_path / "a.png", tmp_path / "b.ome.zarr"
+    png.write_bytes(png_bytes(masks[0].astype(np.uint8) * 255, 0.3217))
+    write_ome_zarr(masks[1].astype(np.uint8) * 255, zarr_, pixel_size_um=0.3217)
+    assert read_image(png).pixel_size_um != read_image(zarr_).pixel_size_um  # 1e-8 apart
+    out = run_json(capsys, ["heyn", str(png), str(zarr_), "--json"])
+    assert out["pixel_size_um"] == pytest.approx(0.3217)
+    assert out["mean_intercept_um"] == pytest.approx(out["mean_intercept_px"] * 0.3217)
+    assert out["astm_g"] is not None
+    assert not any("different or unknown" in w for w in out["warnings"])
+    # sizes 2x apart are still refused a pooled µm figure
+    write_ome_zarr(masks[1].astype(np.uint8) * 255, tmp_path / "c.ome.zarr",
+                   pixel_size_um=0.6434)
+    out = run_json(capsys, ["heyn", str(png), str(tmp_path / "c.ome.zarr"), "--json"])
+    assert out["mean_intercept_um"] is None and out["astm_g"] is None
+    assert any("different or unknown" in w for w in out["warnings"])
+
+
 def test_heyn_cli_json(synth_dir, capsys):
     out, data = synth_dir
     masks = sorted(str(p) for p in out.glob("*_mask.png"))

@@ -14,15 +14,16 @@ import pytest
 
 import napari_srmat
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(napari_srmat.__path__,
-                                                           prefix="napari_srmat.")
-                 if not m.name.startswith("napari_srmat.widgets")  # Qt: the GUI tests
-                 and not m.name.endswith("__main__"))  # importing it runs the CLI
+MODULES = sorted(["napari_srmat"]  # the package's own docstring: the notebook example
+                 + [m.name for m in pkgutil.walk_packages(napari_srmat.__path__,
+                                                          prefix="napari_srmat.")
+                    if not m.name.startswith("napari_srmat.widgets")  # Qt: the GUI tests
+                    and not m.name.endswith("__main__")])  # importing it runs the CLI
 
 
 def test_every_core_module_is_collected():
     # the walk must see the core library, or the parametrised test below checks nothing
-    for name in ("napari_srmat.io._float", "napari_srmat.metrics.heyn",
+    for name in ("napari_srmat", "napari_srmat.io._float", "napari_srmat.metrics.heyn",
                  "napari_srmat.edges.thresholds", "napari_srmat.grainsize"):
         assert name in MODULES
 

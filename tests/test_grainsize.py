@@ -384,11 +384,48 @@ def test_cli_mask_matches_heyn_schema(tmp_path, capsys):
         # srmat heyn keeps its own keys
         assert b["n_intersections"] == a["n_intercepts"]
         assert "ci95_half_width_px" in b and "ci95_px" not in b
-    # no pixel size: nulls
+    # no pixel size: nulls, and both rows say why (heyn's row had no warning)
     gs2 = _run_json(capsys, ["grain-size", paths[0], "--mask", "--json"])
     row = gs2["images"][0]
     assert row["mean_intercept_um"] is None and row["astm_g"] is None
     assert row["mean_intercept_ci95_px"][0] < row["mean_intercept_px"]
+    hy2 = _run_json(capsys, ["heyn", paths[0], "--skeletonize", "--json"])["per_image"][0]
+    for k in SCHEMA_KEYS:
+        assert row[k] == pytest.approx(hy2[k]) if k != "warnings" else row[k] == hy2[k]
+    assert any("no pixel size" in w for w in hy2["warnings"])
+
+
+def test_cli_mask_threshold_binarizes_probability_maps(tmp_path, capsys):
+    """``measure_grain_size(mask=True, threshold=)`` measures a probability map and the
+    error for a map without a threshold says "give a threshold", but ``srmat grain-size``
+    had no ``--threshold``: a ``srmat edges predict`` map could not be measured with it."""
+    from scipy import ndimage
+
+    from napari_srmat.io import read_image, write_ome_zarr
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=4)
+    prob = ndimage.gaussian_filter(ms.boundaries.astype(np.float32), 1.0) * 2.5
+    p = tmp_path / "prob.ome.zarr"
+    write_ome_zarr(np.clip(prob, 0, 1), p, pixel_size_um=0.5)
+    api = measure_grain_size(read_image(p), mask=True, threshold=0.3).to_dict()
+    out = _run_json(capsys, ["grain-size", str(p), "--mask", "--threshold", "0.3", "--json"])
+    row = out["images"][0]
+    hy = _run_json(capsys, ["heyn", str(p), "--skeletonize", "--threshold", "0.3",
+                            "--json"])["per_image"][0]
+    assert api["mean_intercept_px"] is not None and api["astm_g"] is not None
+    for k in SCHEMA_KEYS:
+        assert row[k] == pytest.approx(api[k]) if k != "warnings" else row[k] == api[k]
+        assert hy[k] == pytest.approx(api[k]) if k != "warnings" else hy[k] == api[k]
+    assert out["settings"]["threshold"] == 0.3
+    # the standards' field is measured on the same binarized (thinned) map
+    field = _run_json(capsys, ["grain-size", str(p), "--mask", "--threshold", "0.3",
+                               "--method", "intercept", "--json"])["images"][0]
+    assert field["astm_g"] == pytest.approx(api["astm_g"], abs=0.5)
+    # without a threshold the map is refused (exit 2), and images take no --threshold
+    assert main(["grain-size", str(p), "--mask", "--json"]) == 2
+    assert "give a threshold" in capsys.readouterr().err
+    assert main(["grain-size", str(p), "--threshold", "0.3"]) == 2
+    assert "--threshold" in capsys.readouterr().err
 
 
 def test_cli_json_rows_keep_what_reading_the_file_told(tmp_path, capsys):
@@ -405,13 +442,14 @@ def test_cli_json_rows_keep_what_reading_the_file_told(tmp_path, capsys):
         tif.write(ms.boundaries.astype(np.uint8) * 255)
     with pytest.warns(UserWarning, match="reading image 2, the largest"):
         read_image(p)
-    rows = _run_json(capsys, ["grain-size", str(p), "--mask", "--json"])["images"]
-    told = [w for w in rows[0]["warnings"] if "the TIFF holds 2 images" in w]
+    gs = _run_json(capsys, ["grain-size", str(p), "--mask", "--json"])["images"]
+    told = [w for w in gs[0]["warnings"] if "the TIFF holds 2 images" in w]
     assert len(told) == 1 and told[0].startswith("the TIFF holds 2 images")  # path in row
+    assert gs[0]["warnings"][0] == told[0]  # first, then the measurement's (no pixel size)
     # srmat heyn (the same measurement on masks) keeps it the same way
     for extra in ([], ["--threshold", "0.5"]):
         rows = _run_json(capsys, ["heyn", str(p), "--skeletonize", "--json", *extra])
-        assert rows["per_image"][0]["warnings"] == told
+        assert rows["per_image"][0]["warnings"] == gs[0]["warnings"]
 
 
 def test_cli_image_text_and_errors(tmp_path, capsys):
@@ -632,7 +670,11 @@ def test_non_square_pixels_give_px_figures_and_no_um(tmp_path, capsys):
 def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
     # E112: about 50 intersections a field or more; the one schema of srmat heyn /
     # grain-size carries the advice, with the count it saw
-    from napari_srmat.grainsize import few_intersections_note, grain_size_from_heyn
+    from napari_srmat.grainsize import (
+        NO_PIXEL_SIZE_NOTE,
+        few_intersections_note,
+        grain_size_from_heyn,
+    )
     from napari_srmat.metrics.standards import MIN_COUNT_PER_FIELD
 
     mask = np.zeros((200, 200), bool)
@@ -647,7 +689,16 @@ def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
     assert main(["heyn", str(tmp_path / "mask.png"), "--pattern", "grid", "--lines", "4",
                  "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["per_image"][0]
-    assert row["warnings"] == [few_intersections_note(row["intersection_count"])]
+    assert row["warnings"] == [few_intersections_note(row["intersection_count"]),
+                               NO_PIXEL_SIZE_NOTE]
+    # srmat grain-size --mask: the same warnings, in the same order
+    assert main(["grain-size", str(tmp_path / "mask.png"), "--mask", "--pattern", "grid",
+                 "--lines", "4", "--margin", "0", "--json"]) == 0
+    gs_row = json.loads(capsys.readouterr().out)["images"][0]
+    assert main(["heyn", str(tmp_path / "mask.png"), "--pattern", "grid", "--lines", "4",
+                 "--margin", "0", "--skeletonize", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["per_image"][0]["warnings"] == \
+        gs_row["warnings"]
 
 
 def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model, monkeypatch):

@@ -98,6 +98,39 @@ def test_sr_run_keeps_non_square_pixel_sizes_per_axis(tmp_path, capsys):
                             pixel_size_um=(0.5, -1.0))
 
 
+def test_sr_run_and_edges_predict_take_a_pixel_size(small_png, tmp_path, capsys):
+    """``super_resolve(pixel_size_um=)`` and ``predict_boundaries(pixel_size_um=)`` record
+    a pixel size in their stores, but ``srmat sr run`` and ``srmat edges predict`` had no
+    ``--pixel-size-um``: a PNG without one (the TBM images) gave outputs without a pixel
+    size, which ``srmat grain-size`` then measured in px only. The flags give it, as the
+    API does; one that differs from the file's is told."""
+    from napari_srmat.io import read_image
+    from napari_srmat.sr import super_resolve
+
+    out = tmp_path / "x2.ome.zarr"
+    assert main(["sr", "run", str(small_png), str(out), "--model", "bicubic", "--scale", "2",
+                 "--pixel-size-um", "0.5", "--json"]) == 0
+    assert _json(capsys)["warnings"] == []
+    api = super_resolve(read_image(small_png), "bicubic", scale=2, pixel_size_um=0.5,
+                        out=tmp_path / "api_x2.ome.zarr")
+    assert read_image(out).pixel_size_um == read_image(api).pixel_size_um == 0.25
+    # the output (0.25 µm recorded) again, with another size: used, and told
+    with pytest.warns(UserWarning, match="the file records 0.25 µm per pixel; the given 0.2"):
+        assert main(["sr", "run", str(out), str(tmp_path / "x4.ome.zarr"), "--model",
+                     "bicubic", "--scale", "2", "--pixel-size-um", "0.2", "--json"]) == 0
+    assert "the given 0.2" in _json(capsys)["warnings"][0]
+    assert read_image(tmp_path / "x4.ome.zarr").pixel_size_um == pytest.approx(0.1)
+    # the boundary maps
+    assert main(["edges", "predict", str(small_png), "--out", str(tmp_path / "maps"),
+                 "--tile", "32", "--overlap", "8", "--pixel-size-um", "0.5", "--json"]) == 0
+    capsys.readouterr()
+    for name in ("prob.ome.zarr", "uncertainty.ome.zarr"):
+        assert read_image(tmp_path / "maps" / name).pixel_size_um == 0.5
+    with pytest.raises(SystemExit) as bad:  # argparse: one line naming the flag
+        main(["sr", "run", str(small_png), str(tmp_path / "bad.zarr"), "--pixel-size-um", "0"])
+    assert bad.value.code == 2 and "--pixel-size-um" in capsys.readouterr().err
+
+
 def test_sr_run_speed_is_over_the_tiles_computed_by_this_run(tmp_path, capsys):
     """A repeated `srmat sr run` on a complete OUTPUT reported megapixels/s of the whole
     image over the time it took to find that nothing was left to do (faster than the run

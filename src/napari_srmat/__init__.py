@@ -33,8 +33,10 @@ Examples
 >>> import napari_srmat as srmat
 >>> ms = srmat.generate_microstructure((256, 256), mean_grain_size_px=24, seed=0)
 >>> res = srmat.measure_grain_size(ms.boundaries, mask=True, pixel_size_um=0.5)
->>> round(res.mean_intercept_px / ms.mean_intercept_px, 1)  # doctest: +SKIP
+>>> round(res.mean_intercept_px / ms.mean_intercept_px, 1)
 1.0
+>>> res.mean_intercept_um == res.mean_intercept_px * 0.5, res.warnings
+(True, [])
 
 See ``examples/notebook_api.py`` for the whole chain.
 """

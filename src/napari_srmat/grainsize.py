@@ -1021,7 +1021,7 @@ def measure_grain_size_job(
             m = as_bool_mask(m, threshold=threshold, name="boundary mask")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")
-        return _note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"),
+        return note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"),
                                 note)
 
     from .io import check_pixel_values, looks_binary
@@ -1078,7 +1078,7 @@ def measure_grain_size_job(
     out.probability = prob
     out.boundaries = binary
     _check_scale(out, auto)
-    return _note_pixel_size(out, note)
+    return note_pixel_size(out, note)
 
 
 def _input_warnings(model, image: np.ndarray) -> list[str]:
@@ -1137,13 +1137,20 @@ def _calibration_warnings(model, threshold: float | None) -> list[str]:
             "only"]
 
 
-def _note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:
+#: The warning of a measurement that has no pixel size at all (µm and G are ``None``);
+#: ``srmat grain-size`` and ``srmat heyn`` rows carry it alike.
+NO_PIXEL_SIZE_NOTE = ("no pixel size (from the file or given): ℓ̄ in µm and ASTM G are not "
+                      "reported")
+
+
+def note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:
     """Say what the pixel size is based on (:func:`napari_srmat.io.pixel_size_note`):
     why µm and G are missing (the input's pixels are not square, or no pixel size at
-    all), or that a given pixel size differs from the file's."""
+    all: :data:`NO_PIXEL_SIZE_NOTE`), or that a given pixel size differs from the
+    file's; after the measurement's own warnings. The one rule of ``srmat grain-size``
+    and ``srmat heyn`` rows."""
     if out.pixel_size_um is None:
-        out.warnings.append(note or "no pixel size (from the file or given): ℓ̄ in µm and "
-                            "ASTM G are not reported")
+        out.warnings.append(note or NO_PIXEL_SIZE_NOTE)
     elif note:
         out.warnings.append(note)
     return out

@@ -14,10 +14,12 @@ from . import (
     lr_arg,
     missing_action,
     naming_file,
+    pixel_size_arg,
     print_json,
     seed_arg,
     threshold_arg,
     threshold_rule_arg,
+    warn_given_pixel_size,
 )
 
 __all__ = ["register"]
@@ -122,6 +124,9 @@ def register(subparsers) -> None:
     pr = sub.add_parser("predict", help="boundary probability + uncertainty of an image")
     pr.add_argument("image", help="micrograph (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
     pr.add_argument("--out", required=True, help="output directory")
+    pr.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
+                    help="µm per pixel (overrides the file's), recorded in the maps, as "
+                         "predict_boundaries(pixel_size_um=)")
     pr.add_argument("--checkpoint", default=None, help="default: shipped weights")
     pr.add_argument("--tile", type=int_arg(1), default=BOUNDARY_TILE,
                     help="largest tile side in px, context included (default %(default)s; "
@@ -275,6 +280,7 @@ def _predict(args: argparse.Namespace) -> int:
     with naming_file(args.image):  # an error of the input names its file
         mic = read_image(args.image)
         check_boundary_input(mic)  # before the model loads: shape, size, values
+    warn_given_pixel_size(mic, args.pixel_size_um)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
     stopped = []
@@ -283,6 +289,7 @@ def _predict(args: argparse.Namespace) -> int:
             mic, model, tile=args.tile, overlap=args.overlap, out=out,
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
             scheduler=args.scheduler, worker_device=args.device,
+            pixel_size_um=args.pixel_size_um,
         ), on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
     if res is None or stopped:
         raise UserError("prediction stopped; rerun the same command to resume")

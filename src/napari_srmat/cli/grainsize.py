@@ -17,6 +17,7 @@ from . import (
     pixel_size_arg,
     print_json,
     seed_arg,
+    threshold_arg,
     threshold_rule_arg,
 )
 
@@ -52,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="µm per pixel (overrides the file's)")
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
+    p.add_argument("--threshold", type=threshold_arg, default=None,
+                   help="with --mask: binarize probability maps (e.g. prob.ome.zarr of `srmat "
+                   "edges predict`) at this level in [0, 1], as `srmat heyn --threshold` and "
+                   "measure_grain_size(mask=True, threshold=); masks need none")
     p.add_argument("--pattern", default=None, choices=("random", "grid", "circles"),
                    help="test lines laid over the boundaries: random lines, a grid (rows and "
                         "columns) or circles (default random; with --method grid, which also "
@@ -121,6 +126,9 @@ def _run(args: argparse.Namespace) -> int:
                       or args.inference_scale is not None):
         raise UserError("--checkpoint, --tta, --threshold-rule and --inference-scale are for "
                         "images, not --mask")
+    if args.threshold is not None and not args.mask:
+        raise UserError("--threshold binarizes probability maps given with --mask; images are "
+                        "binarized by the model's operating point (--threshold-rule)")
     if (args.twins or args.exclusions) and not (args.method and args.mask):
         raise UserError("--twins and --exclusions need --method and --mask (masks you bring)")
     if args.rule is not None and not args.method:  # it would be ignored without a word
@@ -179,6 +187,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
                     "seed": args.seed, "margin": args.margin}
+        if args.mask:
+            settings["threshold"] = args.threshold
         if model is not None:
             settings.update(checkpoint=model.path, tta=model.tta, threshold=model.threshold,
                             threshold_rule=model.threshold_rule,
@@ -236,7 +246,7 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
         res = run_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
-            inference_scale=args.inference_scale,
+            inference_scale=args.inference_scale, threshold=args.threshold,
         ), quiet=args.json or args.scheduler is not None)
         # what reading the file told, in the image's row (once: a non-square note is there)
         res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
@@ -327,13 +337,18 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
         # as read: measure_field applies the mask rule (io.as_bool_mask), as --mask alone
         # and srmat heyn do
         boundaries = read_window(arr, 0, arr.shape[0], 0, arr.shape[1])
+        if args.threshold is not None:  # a probability map, binarized as for ℓ̄
+            from ..io import as_bool_mask
+
+            boundaries = as_bool_mask(boundaries, threshold=args.threshold,
+                                      name="boundary mask")
     else:
         boundaries = res.boundaries   # the map the grain size was measured on
         px = None if px is None else px / res.inference_scale
     field = measure_field(
         boundaries, pixel_size_um=px, method=args.method, rule=args.rule,
         pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
-        skeletonize=not args.mask,
+        skeletonize=not args.mask or args.threshold is not None,  # maps have wide lines
         twins=None if twins_path is None else read_mask(twins_path,
                                                         name=REGION_MASKS["twins"]),
         exclusion=None if exclusion_path is None else read_mask(

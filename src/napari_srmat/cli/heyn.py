@@ -57,7 +57,7 @@ def _finite(rows: list[dict]) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn
+    from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
     from ..io import read_array, read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
 
@@ -100,16 +100,18 @@ def _run(args: argparse.Namespace) -> int:
         pixel_sizes.append(px)
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
+        note = None  # why µm and G are null (the file's reason), or a given size differs
         if px is None:
-            res.warnings.extend(notes)
+            note = "; ".join(notes) or None
         elif args.pixel_size_um is not None and file_px is not None:
             from ..io import given_pixel_size_message
 
-            if (differs := given_pixel_size_message(args.pixel_size_um, file_px)) is not None:
-                res.warnings.append(differs)
+            note = given_pixel_size_message(args.pixel_size_um, file_px)
+        gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
         # what reading the file told, first (once: a non-square note is there too)
-        res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
-        shared = grain_size_from_heyn(res, pixel_size_um=px).to_dict()
+        gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]
+        res.warnings = list(gs.warnings)
+        shared = gs.to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)
         total_l += res.total_length_px
@@ -152,7 +154,15 @@ def _run(args: argparse.Namespace) -> int:
     else:
         out["ci95_half_width_px"] = per_image[0]["ci95_half_width_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
-    pooled_px = pixel_sizes[0] if len(set(pixel_sizes)) == 1 else None
+    # one pixel size for all: equal within the library's tolerance (io.pixels_square, the
+    # rule of given_pixel_size_message), so that one calibration read from a PNG's pHYs
+    # (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two
+    from ..io import pixels_square
+
+    first = pixel_sizes[0]
+    same = first is not None and all(p is not None and pixels_square(p, first)
+                                     for p in pixel_sizes)
+    pooled_px = first if same else None
     if pooled_px is None and any(p is not None for p in pixel_sizes):
         warnings.append("the masks have different or unknown pixel sizes: pooled um and G "
                         "withheld (give --pixel-size-um)")

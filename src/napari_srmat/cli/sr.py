@@ -35,9 +35,11 @@ from . import (
     lr_arg,
     missing_action,
     naming_file,
+    pixel_size_arg,
     print_json,
     seed_arg,
     told_warnings,
+    warn_given_pixel_size,
 )
 
 __all__ = ["register", "build_sr_parser"]
@@ -67,6 +69,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="super-resolve an image into an OME-Zarr (default action)")
     r.add_argument("input", help="image (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
     r.add_argument("output", help="output OME-Zarr directory")
+    r.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
+                   help="µm per input pixel (overrides the file's); the output records it "
+                        "divided by the scale, as super_resolve(pixel_size_um=)")
     r.add_argument("--model", default=None,
                    help="registry name (see `srmat sr models`); default: shipped default")
     r.add_argument("--checkpoint", default=None,
@@ -223,6 +228,7 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     with naming_file(args.input):  # an error of the input names its file
         mg = read_image(args.input)
         check_sr_input(mg)  # before loading the model: dimensions, size, values
+    warn_given_pixel_size(mg, args.pixel_size_um)
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
@@ -243,7 +249,8 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
             super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                               batch_size=args.batch_size, out=out, resume=not args.no_resume,
                               overwrite=args.overwrite, scheduler=args.scheduler,
-                              worker_device=args.device, whole_image=args.whole_image),
+                              worker_device=args.device, whole_image=args.whole_image,
+                              pixel_size_um=args.pixel_size_um),
             on_event=on_event,
         )
     seconds = time.perf_counter() - t0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 
 import numpy as np
@@ -33,25 +32,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="boundary width in px, 1-16 (default 2)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="µm per pixel, recorded in <name>.json with the intercept in µm "
-                        "(default: none)")
+                        "and in the image, mask and label files (default: none)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--overwrite", action="store_true",
                    help="replace images this command wrote before under the same names")
     p.set_defaults(func=_run)
 
 
-def _png_bytes(arr: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _run(args: argparse.Namespace) -> int:
     import tifffile
 
     from .._atomic import atomic_path, atomic_write_bytes, atomic_write_text
+    from ..io import png_bytes
     from ..outputs import prepare_output_dir, write_marker
     from ..synth import generate_microstructure
 
@@ -68,11 +60,13 @@ def _run(args: argparse.Namespace) -> int:
         seed = args.seed + i
         ms = generate_microstructure((args.size, args.size), seed=seed, **_params(args))
         name = f"synth_{seed:04d}"
-        atomic_write_bytes(out / f"{name}_image.png", _png_bytes(ms.image))
+        px = args.pixel_size_um  # in the PNGs too, read back by every srmat command
+        atomic_write_bytes(out / f"{name}_image.png", png_bytes(ms.image, px))
         mask = (ms.boundaries.astype(np.uint8)) * 255
-        atomic_write_bytes(out / f"{name}_mask.png", _png_bytes(mask))
+        atomic_write_bytes(out / f"{name}_mask.png", png_bytes(mask, px))
         with atomic_path(out / f"{name}_labels.tif") as tmp:
-            tifffile.imwrite(tmp, ms.labels)
+            tifffile.imwrite(tmp, ms.labels, **({} if px is None else {
+                "resolution": (1e4 / px, 1e4 / px), "resolutionunit": "CENTIMETER"}))
         truth = ms.to_dict()
         info = {
             "name": name,

@@ -64,6 +64,7 @@ from ._write import (
     check_replaceable_store,
     coarser_level,
     default_n_levels,
+    png_bytes,
     write_ome_zarr,
 )
 
@@ -121,5 +122,6 @@ __all__ = [
     "to_float01",
     "to_uint8",
     "verify_image_job",
+    "png_bytes",
     "write_ome_zarr",
 ]

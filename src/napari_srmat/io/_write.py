@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -46,6 +47,7 @@ __all__ = [
     "PartialBlockWriter",
     "StreamMismatchError",
     "write_ome_zarr",
+    "png_bytes",
     "default_n_levels",
     "check_replaceable_store",
     "coarser_level",
@@ -59,6 +61,41 @@ _MIN_LEVEL_SIDE = 512
 #: levels ``0``, ``1``, ... and the stream's bookkeeping.
 _STORE_ENTRIES = (".zattrs", ".zgroup", ".zmetadata", "zarr.json", _MANIFEST, _DONE_DIR,
                   *(str(level) for level in range(64)))
+
+
+def png_bytes(image: np.ndarray, pixel_size_um: float | None = None) -> bytes:
+    """Encode an 8-bit ``(H, W)`` or ``(H, W, 3|4)`` array as PNG, with its pixel size
+    as ``pHYs`` (pixels per metre), which :func:`~napari_srmat.io.read_image` reads back:
+    the one way napari-srmat writes a PNG that has a pixel size.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``uint8`` (or bool) pixels.
+    pixel_size_um : float, optional
+        µm per pixel (:func:`~napari_srmat.io.check_pixel_size`); None writes no ``pHYs``.
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> data = png_bytes(np.zeros((4, 4), np.uint8), pixel_size_um=0.5)
+    >>> [round(v) for v in Image.open(io.BytesIO(data)).info["dpi"]]  # 2e6 px per metre
+    [50800, 50800]
+    """
+    from PIL import Image
+
+    from ._pixel import check_pixel_size
+
+    pixel_size_um = check_pixel_size(pixel_size_um)
+    buf = io.BytesIO()
+    kw = {} if pixel_size_um is None else {"dpi": (25400.0 / pixel_size_um,) * 2}
+    Image.fromarray(np.asarray(image)).save(buf, format="PNG", **kw)
+    return buf.getvalue()
 
 
 def check_replaceable_store(path: str | os.PathLike, kind: str) -> None:

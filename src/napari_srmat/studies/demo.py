@@ -22,18 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path, atomic_write_text
-from ..io import to_uint8
+from .._atomic import atomic_write_bytes, atomic_write_text
+from ..io import png_bytes, to_uint8
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = ["run_demo_job", "run_demo"]
 
 
-def _save_png(path: Path, array: np.ndarray) -> None:
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
+def _save_png(path: Path, array: np.ndarray, pixel_size_um: float | None = None) -> None:
+    atomic_write_bytes(path, png_bytes(array, pixel_size_um))
 
 
 def run_demo_job(
@@ -97,8 +94,9 @@ def run_demo_job(
     micro = generate_microstructure(
         (size, size), mean_grain_size_px=mean_grain_size_px, seed=seed
     )
-    _save_png(out / "micrograph.png", micro.image)
-    _save_png(out / "true_boundaries.png", micro.boundaries.astype(np.uint8) * 255)
+    _save_png(out / "micrograph.png", micro.image, pixel_size_um)
+    _save_png(out / "true_boundaries.png", micro.boundaries.astype(np.uint8) * 255,
+              pixel_size_um)
     report["files"].update(micrograph="micrograph.png", true_boundaries="true_boundaries.png")
     report["synthetic"] = {
         "shape": list(micro.image.shape),
@@ -142,7 +140,7 @@ def run_demo_job(
         from ..io import read_image
 
         sr_image = np.asarray(read_image(result).data)
-        _save_png(out / "super_resolved.png", to_uint8(sr_image))
+        _save_png(out / "super_resolved.png", to_uint8(sr_image), pixel_size_um / scale)
         report["files"].update(super_resolved="super_resolved.png", super_resolved_zarr=store.name)
         report["super_resolution"] = {
             "model": model.name,
@@ -170,9 +168,11 @@ def run_demo_job(
 
         edges = skeletonize(model.binarize(prob))
         threshold = model.image_threshold(prob)
-        _save_png(out / "boundary_probability.png", to_uint8(prob))
-        _save_png(out / "uncertainty.png", to_uint8(sigma / max(float(sigma.max()), 1e-6)))
-        _save_png(out / "predicted_boundaries.png", edges.astype(np.uint8) * 255)
+        _save_png(out / "boundary_probability.png", to_uint8(prob), pixel_size_um)
+        _save_png(out / "uncertainty.png", to_uint8(sigma / max(float(sigma.max()), 1e-6)),
+                  pixel_size_um)
+        _save_png(out / "predicted_boundaries.png", edges.astype(np.uint8) * 255,
+                  pixel_size_um)
         hist = EdgeHistogram()
         hist.update(prob, micro.boundaries)
         err = heyn_error([edges], [micro.boundaries], pattern="random", n_lines=HEYN_N_LINES,
