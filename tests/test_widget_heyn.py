@@ -788,3 +788,44 @@ def test_cancel_during_the_scale_estimate_ends_the_job_promptly(make_napari_view
     assert panel.status.text() == "stopped"
     assert panel.result is None and panel.g_label.text() == "–"
     assert calls["job"] == 1  # the estimate's other levels never ran (no wall-clock test)
+
+
+def test_simple_tab_measures_a_pyramid_as_the_cli_does(make_napari_viewer, qtbot, tmp_path):
+    """The Simple tab passed level 0 of a multiscale layer, the CLI and the API measure the
+    file's pyramid (resampled from the smallest level with the resolution needed): a x4
+    SR store read 21.25 µm in the widget, 21.67 µm with srmat grain-size. The layer's own
+    levels are measured now; the display levels the reader makes of a large single-level
+    file are not (the CLI reads that file as one level)."""
+    from napari_srmat import grainsize
+    from napari_srmat.io import read_image, write_ome_zarr
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.layers import file_pyramid
+
+    ms = generate_microstructure((768, 768), mean_grain_size_px=96, seed=3)
+    path = tmp_path / "coarse.ome.zarr"
+    write_ome_zarr(ms.image, path, pixel_size_um=0.5)
+    mic = read_image(path)
+    assert mic.n_levels > 1
+    ref = grainsize.measure_grain_size(mic)
+    assert ref.inference_scale < 0.5  # read from a coarser level than level 0
+    level0 = grainsize.measure_grain_size(mic.data, pixel_size_um=0.5)
+    assert level0.mean_intercept_um != ref.mean_intercept_um  # the levels matter here
+
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="napari-srmat")
+    assert layer.multiscale and len(file_pyramid(layer)) == mic.n_levels
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = layer
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120000)
+    res = panel.result
+    assert res.inference_scale == ref.inference_scale
+    assert res.mean_intercept_um == pytest.approx(ref.mean_intercept_um, rel=1e-9)
+    assert res.mean_intercept_ci95_um == pytest.approx(ref.mean_intercept_ci95_um, rel=1e-9)
+    assert res.warnings == ref.warnings
+    # display levels of a single-level image are no file pyramid
+    big = viewer.add_image([ms.image, ms.image[::2, ::2]], multiscale=True, rgb=True,
+                           metadata={"display_levels": True})
+    assert file_pyramid(big) is None and file_pyramid(viewer.add_image(ms.image)) is None

@@ -62,6 +62,7 @@ from ._worker import (
 )
 from .layers import (
     WIDGET_PATTERNS,
+    file_pyramid,
     is_micrograph_layer,
     micrograph_data,
     show_grain_size_overlays,
@@ -106,13 +107,16 @@ def _typed_pixel_size(text: str) -> float | None:
         raise WidgetInputError(str(exc)) from None
 
 
-def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, stop=None):
+def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=None,
+                          stop=None):
     """Load the shipped boundary model, then :func:`measure_grain_size_job` (worker thread).
 
     ``divide_by`` (255 or 65535, the user's answer to
     :func:`~napari_srmat.io.float_bit_depth_divisor`) divides a float image held in
     0..255 / 0..65535 first, as :func:`~napari_srmat.io.to_float01` divides the integer
-    image; the result's warnings say so.
+    image; the result's warnings say so. ``levels`` (the layer's own pyramid,
+    :func:`~napari_srmat.widgets.layers.file_pyramid`, level 0 being ``image``) are
+    measured as the API measures a file's pyramid (not with ``divide_by``: level 0 only).
     """
     from ..edges import load_boundary_model
     from ..grainsize import measure_grain_size_job
@@ -121,6 +125,12 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, stop=Non
     if divide_by:
         image = divided_by(image, divide_by)
         yield Log(f"pixel values divided by {divide_by}")
+    elif levels is not None and len(levels) > 1:
+        from ..io import Micrograph
+
+        image = Micrograph(data=image, levels=list(levels),
+                           axes="YXC" if np.ndim(image) == 3 else "YX",
+                           pixel_size_um=pixel_size_um)
     yield Log("loading the boundary model (shipped default)")
     model = load_boundary_model()
     result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
@@ -232,7 +242,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self._measured_layer = layer
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
-                                               stop=stop),
+                                               levels=file_pyramid(layer), stop=stop),
             on_result=self._on_result)
 
     def _on_result(self, result) -> None:

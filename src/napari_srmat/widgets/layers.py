@@ -87,6 +87,24 @@ def layer_image_data(layer) -> Any:
     return data
 
 
+def file_pyramid(layer) -> list | None:
+    """The pyramid levels (level 0 first) of a multiscale layer whose levels are its own
+    (an OME-Zarr or pyramidal TIFF as the reader opens it, or a list of levels a script
+    added), as :func:`napari_srmat.io.read_image` gives them to the CLI and the API;
+    None for a single-level layer and for the display levels the reader makes of a
+    large single-level file (``metadata["display_levels"]``: the CLI reads that file as
+    one level).
+
+    :func:`napari_srmat.measure_grain_size` resamples from the smallest level that has
+    the resolution it needs: with level 0 alone the Simple tab read a x4 SR store 2 %
+    apart from ``srmat grain-size`` on the same file.
+    """
+    if not getattr(layer, "multiscale", False) or \
+            (getattr(layer, "metadata", None) or {}).get("display_levels"):
+        return None
+    return list(layer.data)
+
+
 def micrograph_data(layer) -> Any:
     """Level-0 data of an image layer holding one 2-D micrograph, grey or RGB(A).
 
