@@ -788,3 +788,42 @@ def test_cancel_during_the_scale_estimate_ends_the_job_promptly(make_napari_view
     assert panel.status.text() == "stopped"
     assert panel.result is None and panel.g_label.text() == "–"
     assert calls["job"] == 1  # the estimate's other levels never ran (no wall-clock test)
+
+
+def test_a_renamed_or_duplicated_result_layer_is_kept_by_the_next_run(make_napari_viewer,
+                                                                     qtbot):
+    """A metallurgist renames the intersections and test lines of a first measurement
+    ("seed 0 ...") to keep them beside the next run, and duplicates one: the next run adds
+    its own layers and leaves theirs as they were (they were found by the metadata key
+    alone and overwritten with the new run's points and lines)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    first = _run(qtbot, w)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    kept_points = first.points_layer.data.copy()
+    kept_lines = first.lines_layer.data.copy()
+    first.points_layer.name = "seed 0 intersections"
+    first.lines_layer.name = "seed 0 test lines"
+    from napari.layers._layer_actions import _duplicate_layer  # the "Duplicate" menu item
+
+    viewer.layers.selection = {first.points_layer}
+    _duplicate_layer(viewer.layers)
+    copy = viewer.layers["seed 0 intersections copy"]
+    w.seed.setValue(8)
+    second = _run(qtbot, w)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    assert second.points_layer is not first.points_layer and second.points_layer is not copy
+    assert second.lines_layer is not first.lines_layer
+    np.testing.assert_array_equal(viewer.layers["seed 0 intersections"].data, kept_points)
+    np.testing.assert_array_equal(viewer.layers["seed 0 intersections copy"].data, kept_points)
+    np.testing.assert_array_equal(viewer.layers["seed 0 test lines"].data, kept_lines)
+    assert second.points_layer.name == "gb intersections"
+    assert not np.array_equal(second.points_layer.data, kept_points)
+    # the run after that updates its own layers again, nothing more is added
+    n_layers = len(viewer.layers)
+    w.seed.setValue(9)
+    third = _run(qtbot, w)
+    assert third.points_layer is second.points_layer and len(viewer.layers) == n_layers

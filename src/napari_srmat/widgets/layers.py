@@ -178,7 +178,8 @@ def _units_kwargs_2d(layer) -> dict:
 #: ``metadata`` key of the layers napari-srmat adds; its value is the name the layer was
 #: added under. Only such a layer is updated or replaced by a later run; a user's layer
 #: of the same name (a hand-drawn boundary map, say) is never touched, and the new layer
-#: gets napari's next free name ("NAME [1]"), which later runs find by this key.
+#: gets napari's next free name ("NAME [1]"), which later runs find by this key. A layer
+#: of ours the user renamed is theirs from then on (:func:`_own_layer`).
 OWN_LAYER_KEY = "napari_srmat_layer"
 
 
@@ -197,9 +198,18 @@ def is_micrograph_layer(layer) -> bool:
 
 
 def _own_layer(viewer, name: str):
-    """The layer napari-srmat added under ``name`` (:data:`OWN_LAYER_KEY`), or None."""
+    """The layer napari-srmat added under ``name`` (:data:`OWN_LAYER_KEY`) that still
+    bears it (or napari's next free name, ``"NAME [1]"``), or None.
+
+    A result layer the user renamed ("run 1 boundaries", to keep it beside the next
+    run) or duplicated ("... copy") is theirs: a later run adds a new layer instead of
+    replacing its data (until 2026-12-04 it was found by the key alone and overwritten).
+    """
+    import re
+
+    bears = re.compile(re.escape(name) + r"( \[\d+\])?")
     for layer in viewer.layers:
-        if layer.metadata.get(OWN_LAYER_KEY) == name:
+        if layer.metadata.get(OWN_LAYER_KEY) == name and bears.fullmatch(layer.name):
             return layer
     return None
 
