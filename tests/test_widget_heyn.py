@@ -827,3 +827,34 @@ def test_a_renamed_or_duplicated_result_layer_is_kept_by_the_next_run(make_napar
     w.seed.setValue(9)
     third = _run(qtbot, w)
     assert third.points_layer is second.points_layer and len(viewer.layers) == n_layers
+
+
+@pytest.mark.parametrize("theirs", ["points", "small labels"])
+def test_new_corrections_layer_never_takes_another_layer_of_that_name(make_napari_viewer,
+                                                                      qtbot, theirs):
+    """A layer of the user's already called "gb corrections" (points they marked, a
+    Labels layer of another size): *New corrections layer* handed it to the paint tool
+    ("'paint' is not a valid Mode" for Points) or chose the wrong-sized labels, which the
+    next Measure refused. Now a new corrections layer is added beside it, chosen, and a
+    second click finds that one again; the user's layer is left as it was."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    if theirs == "points":
+        mine = viewer.add_points(np.array([[5.0, 5.0]]), name="gb corrections")
+    else:
+        mine = viewer.add_labels(np.zeros((50, 50), np.uint8), name="gb corrections")
+    mode = mine.mode
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.new_corrections_btn.click()
+    corr = w.corrections_combo.value
+    assert corr is not None and corr is not mine, w.status.text()
+    assert corr.name == "gb corrections [1]" and corr.mode == "paint"
+    assert corr.data.shape == layer.data.shape
+    assert mine.mode == mode and mine in viewer.layers
+    w.new_corrections_btn.click()  # the same corrections layer again, no third one
+    assert w.corrections_combo.value is corr and len(viewer.layers) == 3
+    w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    assert w.measurement is not None, w.status.text()
