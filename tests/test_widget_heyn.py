@@ -858,3 +858,44 @@ def test_new_corrections_layer_never_takes_another_layer_of_that_name(make_napar
     w.run_btn.click()
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
     assert w.measurement is not None, w.status.text()
+
+
+def test_the_first_run_does_not_import_torch_on_the_gui_thread(make_napari_viewer, qtbot,
+                                                               monkeypatch):
+    """The first click of *Measure grain size*, Boundaries' or Super-resolution's *Run*
+    (device "auto") froze napari for seconds (2.3 s measured): the job's time estimate
+    resolved the device, importing torch on the GUI thread. Now the estimate finds the
+    device without torch while it is not loaded (no GPU driver: the CPU), and the time is
+    still estimated: each long job still asks first."""
+    import threading
+
+    from napari_srmat import device, estimates
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.boundaries_widget import BoundariesWidget
+    from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+
+    on_gui_thread = []
+    real = device.resolve_device
+
+    def spy(name="auto"):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real(name)
+
+    monkeypatch.setattr(device, "resolve_device", spy)
+    # napari just started, on a CPU-only PC
+    monkeypatch.setattr(device, "torch_loaded", lambda: False, raising=False)
+    monkeypatch.setattr(device, "_gpu_may_exist", lambda: False, raising=False)
+    monkeypatch.setattr(estimates, "CONFIRM_SECONDS", 0)  # every estimated job asks
+    viewer = make_napari_viewer()
+    viewer.add_image(generate_microstructure((128, 128), seed=0).image, name="m")
+    grain, bnd, sr = (GrainSizeWidget(viewer), BoundariesWidget(viewer),
+                      SuperResolutionWidget(viewer))
+    asked = []
+    for widget, panel in ((grain, grain.simple), (bnd, bnd), (sr, sr)):
+        qtbot.addWidget(widget)
+        panel.ask = lambda title, text: asked.append(text) or False
+        panel.run_btn.click()
+        assert panel.status.text().startswith("not started"), panel.status.text()
+        assert panel.run_btn.isEnabled()
+    assert len(asked) == 3 and all("on this CPU" in text for text in asked), asked
+    assert True not in on_gui_thread
