@@ -62,6 +62,7 @@ __all__ = [
     "add_boundary_layers",
     "boundary_mask",
     "shapes_to_segments",
+    "rasterise_shapes",
     "HeynMeasurement",
     "heyn_statistics",
     "measure_heyn",
@@ -796,16 +797,32 @@ def shapes_to_segments(shapes_layer, target_layer) -> list[np.ndarray]:
     as drawn, rectangles and polygons closed, ellipses sampled at 64 points. Vertices
     go through world coordinates, so differently scaled/translated layers match.
     """
-    out = []
-    for kind, verts in zip(shapes_layer.shape_type, shapes_layer.data):
-        v = np.asarray(verts, dtype=float)[:, -2:]
-        v = _shape_vertices(kind, v)
-        pts = []
-        for p in v:
-            world = shapes_layer.data_to_world(p)
-            pts.append(np.asarray(target_layer.world_to_data(world), dtype=float)[-2:])
-        out.append(np.asarray(pts))
-    return out
+    return [_in_layer_data(shapes_layer, _shape_vertices(kind, np.asarray(verts, float)[:, -2:]),
+                           target_layer)
+            for kind, verts in zip(shapes_layer.shape_type, shapes_layer.data)]
+
+
+def _in_layer_data(shapes_layer, vertices: np.ndarray, target_layer) -> np.ndarray:
+    """``(K, 2)`` vertices of ``shapes_layer`` in ``target_layer`` data (row, col)
+    coordinates, through world coordinates."""
+    return np.asarray([np.asarray(target_layer.world_to_data(shapes_layer.data_to_world(p)),
+                                  dtype=float)[-2:] for p in vertices]).reshape(-1, 2)
+
+
+def rasterise_shapes(shapes_layer, target_layer, shape: tuple[int, int]) -> np.ndarray:
+    """Bool ``shape`` mask of the shapes drawn in ``shapes_layer`` (rectangles, ellipses,
+    polygons; lines and paths one pixel wide) over the pixels of ``target_layer``.
+
+    The vertices go through world coordinates (as :func:`shapes_to_segments`), so
+    shapes drawn over a layer with a scale (a calibrated field, µm) or a translate cover
+    the pixels they are drawn over, not those at the same numbers in its data.
+    """
+    from napari.layers import Shapes
+
+    data = [_in_layer_data(shapes_layer, np.asarray(verts, float)[:, -2:], target_layer)
+            for verts in shapes_layer.data]
+    moved = Shapes(data, shape_type=list(shapes_layer.shape_type), ndim=2)
+    return np.asarray(moved.to_labels(labels_shape=tuple(shape))) > 0
 
 
 @dataclass
