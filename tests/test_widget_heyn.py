@@ -899,3 +899,24 @@ def test_the_first_run_does_not_import_torch_on_the_gui_thread(make_napari_viewe
         assert panel.run_btn.isEnabled()
     assert len(asked) == 3 and all("on this CPU" in text for text in asked), asked
     assert True not in on_gui_thread
+
+
+def test_a_boundary_layer_removed_while_measured_gets_no_overlays(make_napari_viewer,
+                                                                  qtbot):
+    """The boundary layer deleted while the mask tab measured it: its intersections and
+    test lines were still added, over nothing, under its name (the Simple tab already
+    skipped them). Now the numbers are shown (and exportable) and no layer is added."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.run()
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    assert len(viewer.layers) == 0, [lay.name for lay in viewer.layers]
+    ref = heyn.measure_intercepts(_voronoi_mask(), n_lines=w.n_lines.value(),
+                                  seed=w.seed.value())
+    assert w.measurement is not None and w.measurement.points_layer is None
+    assert w.measurement.stats["n_intersections"] == ref.n_intersections
+    assert w.status.text().startswith("ℓ̄ =") and w.csv_btn.isEnabled()

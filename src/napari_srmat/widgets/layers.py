@@ -1003,9 +1003,15 @@ def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
 
 def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
                           source: dict | None = None) -> HeynMeasurement:
-    """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers."""
+    """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers.
+
+    A ``boundary_layer`` no longer in the viewer (removed while it was measured) gets no
+    overlays: they would be drawn over nothing, under its name.
+    """
     meas = HeynMeasurement(result=result, stats=heyn_statistics(result),
                            source=dict(source or {}, layer=boundary_layer.name))
+    if boundary_layer not in viewer.layers:
+        return meas
     # the layer's geometry and units; source_layer: calibrating it rescales the overlays
     geo = dict(scale=tuple(boundary_layer.scale[-2:]),
                translate=tuple(boundary_layer.translate[-2:]),
