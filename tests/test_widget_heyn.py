@@ -829,3 +829,135 @@ def test_simple_tab_measures_a_pyramid_as_the_cli_does(make_napari_viewer, qtbot
     big = viewer.add_image([ms.image, ms.image[::2, ::2]], multiscale=True, rgb=True,
                            metadata={"display_levels": True})
     assert file_pyramid(big) is None and file_pyramid(viewer.add_image(ms.image)) is None
+
+
+def test_a_renamed_or_duplicated_result_layer_is_kept_by_the_next_run(make_napari_viewer,
+                                                                     qtbot):
+    """A metallurgist renames the intersections and test lines of a first measurement
+    ("seed 0 ...") to keep them beside the next run, and duplicates one: the next run adds
+    its own layers and leaves theirs as they were (they were found by the metadata key
+    alone and overwritten with the new run's points and lines)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    first = _run(qtbot, w)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    kept_points = first.points_layer.data.copy()
+    kept_lines = first.lines_layer.data.copy()
+    first.points_layer.name = "seed 0 intersections"
+    first.lines_layer.name = "seed 0 test lines"
+    from napari.layers._layer_actions import _duplicate_layer  # the "Duplicate" menu item
+
+    viewer.layers.selection = {first.points_layer}
+    _duplicate_layer(viewer.layers)
+    copy = viewer.layers["seed 0 intersections copy"]
+    w.seed.setValue(8)
+    second = _run(qtbot, w)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    assert second.points_layer is not first.points_layer and second.points_layer is not copy
+    assert second.lines_layer is not first.lines_layer
+    np.testing.assert_array_equal(viewer.layers["seed 0 intersections"].data, kept_points)
+    np.testing.assert_array_equal(viewer.layers["seed 0 intersections copy"].data, kept_points)
+    np.testing.assert_array_equal(viewer.layers["seed 0 test lines"].data, kept_lines)
+    assert second.points_layer.name == "gb intersections"
+    assert not np.array_equal(second.points_layer.data, kept_points)
+    # the run after that updates its own layers again, nothing more is added
+    n_layers = len(viewer.layers)
+    w.seed.setValue(9)
+    third = _run(qtbot, w)
+    assert third.points_layer is second.points_layer and len(viewer.layers) == n_layers
+
+
+@pytest.mark.parametrize("theirs", ["points", "small labels"])
+def test_new_corrections_layer_never_takes_another_layer_of_that_name(make_napari_viewer,
+                                                                      qtbot, theirs):
+    """A layer of the user's already called "gb corrections" (points they marked, a
+    Labels layer of another size): *New corrections layer* handed it to the paint tool
+    ("'paint' is not a valid Mode" for Points) or chose the wrong-sized labels, which the
+    next Measure refused. Now a new corrections layer is added beside it, chosen, and a
+    second click finds that one again; the user's layer is left as it was."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    if theirs == "points":
+        mine = viewer.add_points(np.array([[5.0, 5.0]]), name="gb corrections")
+    else:
+        mine = viewer.add_labels(np.zeros((50, 50), np.uint8), name="gb corrections")
+    mode = mine.mode
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.new_corrections_btn.click()
+    corr = w.corrections_combo.value
+    assert corr is not None and corr is not mine, w.status.text()
+    assert corr.name == "gb corrections [1]" and corr.mode == "paint"
+    assert corr.data.shape == layer.data.shape
+    assert mine.mode == mode and mine in viewer.layers
+    w.new_corrections_btn.click()  # the same corrections layer again, no third one
+    assert w.corrections_combo.value is corr and len(viewer.layers) == 3
+    w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    assert w.measurement is not None, w.status.text()
+
+
+def test_the_first_run_does_not_import_torch_on_the_gui_thread(make_napari_viewer, qtbot,
+                                                               monkeypatch):
+    """The first click of *Measure grain size*, Boundaries' or Super-resolution's *Run*
+    (device "auto") froze napari for seconds (2.3 s measured): the job's time estimate
+    resolved the device, importing torch on the GUI thread. Now the estimate finds the
+    device without torch while it is not loaded (no GPU driver: the CPU), and the time is
+    still estimated: each long job still asks first."""
+    import threading
+
+    from napari_srmat import device, estimates
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.boundaries_widget import BoundariesWidget
+    from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+
+    on_gui_thread = []
+    real = device.resolve_device
+
+    def spy(name="auto"):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real(name)
+
+    monkeypatch.setattr(device, "resolve_device", spy)
+    # napari just started, on a CPU-only PC
+    monkeypatch.setattr(device, "torch_loaded", lambda: False, raising=False)
+    monkeypatch.setattr(device, "_gpu_may_exist", lambda: False, raising=False)
+    monkeypatch.setattr(estimates, "CONFIRM_SECONDS", 0)  # every estimated job asks
+    viewer = make_napari_viewer()
+    viewer.add_image(generate_microstructure((128, 128), seed=0).image, name="m")
+    grain, bnd, sr = (GrainSizeWidget(viewer), BoundariesWidget(viewer),
+                      SuperResolutionWidget(viewer))
+    asked = []
+    for widget, panel in ((grain, grain.simple), (bnd, bnd), (sr, sr)):
+        qtbot.addWidget(widget)
+        panel.ask = lambda title, text: asked.append(text) or False
+        panel.run_btn.click()
+        assert panel.status.text().startswith("not started"), panel.status.text()
+        assert panel.run_btn.isEnabled()
+    assert len(asked) == 3 and all("on this CPU" in text for text in asked), asked
+    assert True not in on_gui_thread
+
+
+def test_a_boundary_layer_removed_while_measured_gets_no_overlays(make_napari_viewer,
+                                                                  qtbot):
+    """The boundary layer deleted while the mask tab measured it: its intersections and
+    test lines were still added, over nothing, under its name (the Simple tab already
+    skipped them). Now the numbers are shown (and exportable) and no layer is added."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = layer
+    w.run()
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=20000)
+    assert len(viewer.layers) == 0, [lay.name for lay in viewer.layers]
+    ref = heyn.measure_intercepts(_voronoi_mask(), n_lines=w.n_lines.value(),
+                                  seed=w.seed.value())
+    assert w.measurement is not None and w.measurement.points_layer is None
+    assert w.measurement.stats["n_intersections"] == ref.n_intersections
+    assert w.status.text().startswith("ℓ̄ =") and w.csv_btn.isEnabled()

@@ -325,3 +325,31 @@ def test_a_field_that_does_not_fit_in_memory_is_refused(make_napari_viewer, qtbo
     panel.run_btn.click()
     assert panel.status.text().startswith("measuring layer 'map' needs 26.8 GiB of memory")
     assert panel.worker is None and panel.run_btn.isEnabled()
+
+
+def test_exclusions_drawn_over_a_calibrated_field_cover_the_pixels_drawn_over(
+        make_napari_viewer, qtbot):
+    """A scratch outlined over a calibrated field (0.5 µm/px, translated) was rasterised
+    at the same numbers in the field's pixel data: a rectangle over the field's top-left
+    quarter (world 10..60 µm) excluded pixels 10..60, a sixteenth of the field somewhere
+    else, and the report counted the scratch as grains. The outline now goes through
+    world coordinates, as the Heyn tab's drawn test lines do: the report equals the
+    library's with the quarter the user outlined excluded."""
+    viewer = make_napari_viewer()
+    ms = _micro(4, shape=(200, 200))
+    viewer.add_labels(ms.boundaries.astype(np.uint8), name="gb", scale=(PX, PX),
+                      translate=(10.0, 10.0), units=("um", "um"))
+    shapes = viewer.add_shapes([np.array([[10.0, 10.0], [59.75, 59.75]])],
+                               shape_type="rectangle", name="scratch")  # world µm
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    panel = widget.specimen
+    panel.select_fields(["gb"])
+    panel.exclusions_combo.value = shapes
+    res = _measure(qtbot, panel)
+    excl = np.zeros(ms.boundaries.shape, bool)
+    excl[:100, :100] = True  # data pixels 0..99: world 10..59.5 µm
+    ref = measure_specimen([{"boundaries": ms.boundaries, "exclusion": excl}], names=["gb"],
+                           pixel_size_um=PX)
+    assert res.report["images"][0]["measured_area_px"] == ref["images"][0]["measured_area_px"]
+    assert res.report == ref

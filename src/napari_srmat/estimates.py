@@ -113,10 +113,10 @@ def _cores() -> int:
 def _cpu_seconds(megapixels: float, mpx_per_s: float | None, device: str) -> float | None:
     if mpx_per_s is None or device not in ("cpu", "auto"):
         return None
-    if device == "auto":
-        from .device import resolve_device
+    if device == "auto":  # never imports torch (seconds, on the GUI thread of a widget)
+        from .device import auto_device_if_known
 
-        if resolve_device("auto") != "cpu":
+        if auto_device_if_known() != "cpu":
             return None
     speedup = min(_cores(), 16) / REFERENCE_CORES
     return megapixels / (mpx_per_s * max(speedup, 0.5))

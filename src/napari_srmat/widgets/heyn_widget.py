@@ -164,6 +164,26 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
     return result, mask, described
 
 
+def _corrections_layer(viewer, boundary_name: str, shape: tuple[int, ...]):
+    """The corrections layer to paint for boundary layer ``boundary_name``, or None.
+
+    A Labels layer of the map's shape, called ``"<boundary_name> corrections"`` or added
+    as that map's corrections (``metadata`` kind and ``source_layer``). Another layer of
+    that name (a Points layer, an image, labels of another size) is not one: it was
+    handed to the paint tool ("'paint' is not a valid Mode", its attributes changed) or
+    chosen as corrections that could never apply.
+    """
+    def fits(lay) -> bool:
+        return lay._type_string == "labels" and np.shape(layer_image_data(lay)) == shape
+
+    name = f"{boundary_name} corrections"
+    if name in viewer.layers and fits(viewer.layers[name]):
+        return viewer.layers[name]
+    return next((lay for lay in viewer.layers if fits(lay)
+                 and (lay.metadata or {}).get("kind") == "boundary corrections"
+                 and lay.metadata.get("source_layer") == boundary_name), None)
+
+
 def _with_interval(value, interval, unit: str = "") -> str:
     if value is None:
         return "–"
@@ -496,9 +516,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if len(shape) != 2:
             raise WidgetInputError(f"layer {layer.name!r} is not a 2-D boundary map")
         name = f"{layer.name} corrections"
-        if name in self.viewer.layers:
-            corr = self.viewer.layers[name]
-        else:
+        corr = _corrections_layer(self.viewer, layer.name, shape)
+        if corr is None:  # napari names it "NAME [1]" when another layer holds the name
             corr = self.viewer.add_labels(
                 np.zeros(shape, np.uint8), name=name, scale=tuple(layer.scale[-2:]),
                 translate=tuple(layer.translate[-2:]), opacity=0.8,

@@ -62,6 +62,7 @@ __all__ = [
     "add_boundary_layers",
     "boundary_mask",
     "shapes_to_segments",
+    "rasterise_shapes",
     "HeynMeasurement",
     "heyn_statistics",
     "measure_heyn",
@@ -196,7 +197,8 @@ def _units_kwargs_2d(layer) -> dict:
 #: ``metadata`` key of the layers napari-srmat adds; its value is the name the layer was
 #: added under. Only such a layer is updated or replaced by a later run; a user's layer
 #: of the same name (a hand-drawn boundary map, say) is never touched, and the new layer
-#: gets napari's next free name ("NAME [1]"), which later runs find by this key.
+#: gets napari's next free name ("NAME [1]"), which later runs find by this key. A layer
+#: of ours the user renamed is theirs from then on (:func:`_own_layer`).
 OWN_LAYER_KEY = "napari_srmat_layer"
 
 
@@ -215,9 +217,18 @@ def is_micrograph_layer(layer) -> bool:
 
 
 def _own_layer(viewer, name: str):
-    """The layer napari-srmat added under ``name`` (:data:`OWN_LAYER_KEY`), or None."""
+    """The layer napari-srmat added under ``name`` (:data:`OWN_LAYER_KEY`) that still
+    bears it (or napari's next free name, ``"NAME [1]"``), or None.
+
+    A result layer the user renamed ("run 1 boundaries", to keep it beside the next
+    run) or duplicated ("... copy") is theirs: a later run adds a new layer instead of
+    replacing its data (until 2026-12-04 it was found by the key alone and overwritten).
+    """
+    import re
+
+    bears = re.compile(re.escape(name) + r"( \[\d+\])?")
     for layer in viewer.layers:
-        if layer.metadata.get(OWN_LAYER_KEY) == name:
+        if layer.metadata.get(OWN_LAYER_KEY) == name and bears.fullmatch(layer.name):
             return layer
     return None
 
@@ -808,16 +819,32 @@ def shapes_to_segments(shapes_layer, target_layer) -> list[np.ndarray]:
     as drawn, rectangles and polygons closed, ellipses sampled at 64 points. Vertices
     go through world coordinates, so differently scaled/translated layers match.
     """
-    out = []
-    for kind, verts in zip(shapes_layer.shape_type, shapes_layer.data):
-        v = np.asarray(verts, dtype=float)[:, -2:]
-        v = _shape_vertices(kind, v)
-        pts = []
-        for p in v:
-            world = shapes_layer.data_to_world(p)
-            pts.append(np.asarray(target_layer.world_to_data(world), dtype=float)[-2:])
-        out.append(np.asarray(pts))
-    return out
+    return [_in_layer_data(shapes_layer, _shape_vertices(kind, np.asarray(verts, float)[:, -2:]),
+                           target_layer)
+            for kind, verts in zip(shapes_layer.shape_type, shapes_layer.data)]
+
+
+def _in_layer_data(shapes_layer, vertices: np.ndarray, target_layer) -> np.ndarray:
+    """``(K, 2)`` vertices of ``shapes_layer`` in ``target_layer`` data (row, col)
+    coordinates, through world coordinates."""
+    return np.asarray([np.asarray(target_layer.world_to_data(shapes_layer.data_to_world(p)),
+                                  dtype=float)[-2:] for p in vertices]).reshape(-1, 2)
+
+
+def rasterise_shapes(shapes_layer, target_layer, shape: tuple[int, int]) -> np.ndarray:
+    """Bool ``shape`` mask of the shapes drawn in ``shapes_layer`` (rectangles, ellipses,
+    polygons; lines and paths one pixel wide) over the pixels of ``target_layer``.
+
+    The vertices go through world coordinates (as :func:`shapes_to_segments`), so
+    shapes drawn over a layer with a scale (a calibrated field, µm) or a translate cover
+    the pixels they are drawn over, not those at the same numbers in its data.
+    """
+    from napari.layers import Shapes
+
+    data = [_in_layer_data(shapes_layer, np.asarray(verts, float)[:, -2:], target_layer)
+            for verts in shapes_layer.data]
+    moved = Shapes(data, shape_type=list(shapes_layer.shape_type), ndim=2)
+    return np.asarray(moved.to_labels(labels_shape=tuple(shape))) > 0
 
 
 @dataclass
@@ -998,9 +1025,15 @@ def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
 
 def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
                           source: dict | None = None) -> HeynMeasurement:
-    """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers."""
+    """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers.
+
+    A ``boundary_layer`` no longer in the viewer (removed while it was measured) gets no
+    overlays: they would be drawn over nothing, under its name.
+    """
     meas = HeynMeasurement(result=result, stats=heyn_statistics(result),
                            source=dict(source or {}, layer=boundary_layer.name))
+    if boundary_layer not in viewer.layers:
+        return meas
     # the layer's geometry and units; source_layer: calibrating it rescales the overlays
     geo = dict(scale=tuple(boundary_layer.scale[-2:]),
                translate=tuple(boundary_layer.translate[-2:]),

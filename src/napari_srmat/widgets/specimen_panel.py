@@ -51,6 +51,7 @@ from ._common import (
     _upsert_layer,
     common_pixel_size_um,
     layer_image_data,
+    rasterise_shapes,
     show_colorbar,
 )
 from ._layout import hbox_row
@@ -361,15 +362,16 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             item = self.fields_list.item(i)
             item.setSelected(item.text() in names)
 
-    def _mask_input(self, combo: LayerCombo, shape: tuple[int, int], what: str):
+    def _mask_input(self, combo: LayerCombo, shape: tuple[int, int], what: str, field):
         layer = combo.value
         if layer is None:
             return None
         if layer._type_string == "shapes":
             if len(layer.data) == 0:
                 raise WidgetInputError(f"the {what} Shapes layer {layer.name!r} is empty")
-            # rasterising drawn shapes is cheap (polygons over one field)
-            return np.asarray(layer.to_labels(labels_shape=shape)) > 0
+            # rasterising drawn shapes is cheap (polygons over one field), over the pixels
+            # of the field they were drawn on (its scale and translate)
+            return rasterise_shapes(layer, field, shape)
         return snapshot(layer)
 
     def pixel_size_um(self, layers=None) -> float | None:
@@ -399,8 +401,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for src in sources:  # each field is read whole in the worker
             check_mask_fits(src)
         shape = next(iter(shapes))[:2]
-        twins = self._mask_input(self.twins_combo, shape, "twin")
-        exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion")
+        twins = self._mask_input(self.twins_combo, shape, "twin", layers[0])
+        exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion", layers[0])
         if (twins is not None or exclusion is not None) and len(shapes) > 1:
             raise WidgetInputError("twin/exclusion layers need field layers of one size")
         px = self.pixel_size_um(layers)
