@@ -786,3 +786,23 @@ def test_zero_centred_float_images_are_refused():
     undershoot = np.mean(overshoot < -NEGATIVE_FLOAT_TOLERANCE)
     assert 0.05 < undershoot < NEGATIVE_FLOAT_FRACTION
     check_pixel_values(overshoot)
+
+
+def test_a_float_probability_map_in_0_255_is_refused_by_the_mask_rule():
+    """A float boundary map held in 0..255 was thresholded as it was: almost every pixel
+    >= 0.5, then refused downstream as "66 % boundary" without the reason (the Boundary
+    mask tab, srmat heyn --threshold). The mask rule applies the float rule first."""
+    import napari_srmat as srmat
+
+    prob = np.zeros((64, 64), np.float32)
+    prob[:, ::8] = 0.9
+    prob[:, 1::8] = 0.3
+    good = as_bool_mask(prob, threshold=0.5)
+    assert good.sum() == 8 * 64
+    for scaled in (prob * 255, prob - 0.5):
+        with pytest.raises(MaskError, match=r"^boundary map is a float image with values in "
+                                            r"-?[\d.]+\.\.[\d.]+.*float images must be in "
+                                            r"\[0, 1\]"):
+            as_bool_mask(scaled, threshold=0.5, name="boundary map")
+        with pytest.raises(ValueError, match="float images must be in"):
+            srmat.measure_grain_size(scaled, mask=True, threshold=0.5)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_flag, check_number
-from ._float import all_finite, to_float01
+from ._float import all_finite, check_pixel_values, to_float01
 from ._pixel import non_square_message
 from ._read import (
     ImageReadError,
@@ -152,6 +152,10 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
         # wider, keep the integer rule below)
         if np.issubdtype(m.dtype, np.floating) or (
                 m.dtype in (np.uint8, np.uint16) and m.max(initial=0) > 1):
+            try:  # the float rule: a float map in 0..255 was "boundary" almost everywhere
+                check_pixel_values(m, name=name)
+            except ValueError as exc:
+                raise MaskError(str(exc)) from None
             return to_float01(m) >= t
     if np.issubdtype(m.dtype, np.integer):
         if m.dtype == np.uint8 and m.max(initial=0) > 1:
