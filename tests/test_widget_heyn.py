@@ -961,3 +961,28 @@ def test_a_boundary_layer_removed_while_measured_gets_no_overlays(make_napari_vi
     assert w.measurement is not None and w.measurement.points_layer is None
     assert w.measurement.stats["n_intersections"] == ref.n_intersections
     assert w.status.text().startswith("ℓ̄ =") and w.csv_btn.isEnabled()
+
+
+def test_a_non_square_layer_says_why_it_has_no_pixel_size(make_napari_viewer, qtbot):
+    """A layer with 0.4 x 0.8 µm pixels has no pixel size for the grain-size tabs (as such
+    a file in the library); the Simple tab said "unknown: type it" and Calibration
+    "unknown" without the reason. Both say the pixels are not square now; a square
+    layer with a unitless scale keeps its own hint."""
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+
+    viewer = make_napari_viewer()
+    img = np.zeros((32, 32), np.uint8)
+    ns = viewer.add_image(img, name="ns", scale=(0.4, 0.8), units=("micrometer",) * 2)
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    cal = CalibrationWidget(viewer)
+    qtbot.addWidget(cal)
+    w.simple.image_combo.value = ns
+    cal.layer_combo.value = ns
+    reason = "its pixels are not square (Y 0.4, X 0.8 per px)"
+    assert w.simple.pixel_size.toolTip() == f"layer 'ns': {reason}: ℓ̄ is given in px " \
+        "only, without µm and G, until it is resampled to square pixels"
+    assert reason in cal.current.text() and cal.current.text().startswith("unknown")
+    plain = viewer.add_image(img, name="plain", scale=(0.5, 0.5))
+    w.simple.image_combo.value = plain
+    assert "has no length unit" in w.simple.pixel_size.toolTip()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from ..io import PixelSizeError, check_pixel_size, pixel_size_from_path
-from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um, unitless_scale_hint
+from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
 
@@ -146,7 +146,7 @@ class CalibrationWidget(QWidget):
             self.current.setText("no image layer")
             return
         px = layer_pixel_size_um(layer)
-        hint = unitless_scale_hint(layer)
+        hint = pixel_size_hint(layer)
         self.current.setText(f"{px:g} µm/px" if px else
                              "unknown: grain sizes are reported in px only (no µm, no G)"
                              + (f"; {hint}" if hint else ""))

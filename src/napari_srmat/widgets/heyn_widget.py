@@ -47,9 +47,9 @@ from ._common import (
     heyn_job,
     layer_image_data,
     layer_pixel_size_um,
+    pixel_size_hint,
     prepare_heyn,
     show_heyn_measurement,
-    unitless_scale_hint,
 )
 from ._layout import hbox_row, vertical_scroll
 from ._snapshot import as_mask, check_mask_fits, snapshot
@@ -234,7 +234,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         px = layer_pixel_size_um(layer) if layer is not None else None
         self.pixel_size.setPlaceholderText(
             f"{px:g} µm/px (from layer)" if px else "µm/px (unknown: type it for µm and G)")
-        hint = "" if px else unitless_scale_hint(layer)
+        hint = "" if px else pixel_size_hint(layer)
         self.pixel_size.setToolTip(f"layer {layer.name!r}: {hint}" if hint else "")
 
     def run(self):
@@ -280,7 +280,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.detail_label.setText(
             f"{d['n_intercepts']} intercepts, inference scale {d['inference_scale']:g}")
         layer = getattr(self, "_measured_layer", None)
-        hint = unitless_scale_hint(layer) if d["mean_intercept_um"] is None else ""
+        hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
                                                               if hint else [])))
         if layer is not None and layer in self.viewer.layers:

@@ -28,7 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from .._napari_io import layer_pixel_size_um, layer_store_pixel_size, layer_unitless_scale
+from .._napari_io import (
+    layer_non_square,
+    layer_pixel_size_um,
+    layer_store_pixel_size,
+    layer_unitless_scale,
+)
 from ..jobs import Event, Log, Progress, StopToken, run_job
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_TILE
@@ -42,7 +47,7 @@ __all__ = [
     "micrograph_data",
     "layer_pixel_size_um",
     "layer_store_pixel_size",
-    "unitless_scale_hint",
+    "pixel_size_hint",
     "common_pixel_size_um",
     "show_colorbar",
     "show_test_lines",
@@ -131,14 +136,22 @@ def micrograph_data(layer) -> Any:
                            + hint)
 
 
-def unitless_scale_hint(layer) -> str:
-    """A hint for a layer whose scale has no length unit (``""`` when there is none).
+def pixel_size_hint(layer) -> str:
+    """Why a layer gives no pixel size, and what to do (``""`` when there is nothing to say).
 
-    ``viewer.add_image(img, scale=(0.5, 0.5))`` gives a scale in napari's default unit
-    "pixel", which is never taken as µm (:func:`layer_pixel_size_um`); the hint says how
-    to use it if it is one.
+    * pixels that are not square (:func:`~napari_srmat._napari_io.layer_non_square`):
+      the widgets use no pixel size for them, as the library for such files;
+    * a scale without a length unit: ``viewer.add_image(img, scale=(0.5, 0.5))`` gives a
+      scale in napari's default unit "pixel", which is never taken as µm
+      (:func:`layer_pixel_size_um`); the hint says how to use it if it is one.
     """
-    scale = layer_unitless_scale(layer) if layer is not None else None
+    if layer is None:
+        return ""
+    yx = layer_non_square(layer)
+    if yx is not None:
+        return (f"its pixels are not square (Y {yx[0]:g}, X {yx[1]:g} per px): ℓ̄ is given "
+                "in px only, without µm and G, until it is resampled to square pixels")
+    scale = layer_unitless_scale(layer)
     if scale is None:
         return ""
     return (f"its scale {scale:g} has no length unit; if that is µm/px, type it or set the "
