@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import UserError, command_name, print_json
+from . import UserError, command_name, naming_file, print_json
 
 __all__ = ["add_eval_parser"]
 
@@ -90,6 +90,7 @@ def _write_map(path: str, image, inputs) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from ..io import ImageSizeError
     from ..metrics.sr import degradation_recipe, evaluate_sr_pair
 
     recipe = None
@@ -118,8 +119,9 @@ def _eval(args: argparse.Namespace) -> int:
         raise UserError(f"--scale must be >= 1, got {scale}")
     if recipe is None:
         recipe = degradation_recipe(sr_attrs)
-    result, maps = evaluate_sr_pair(hr, sr, scale, lr=lr, degradation=recipe,
-                                    return_maps=True)
+    with naming_file(f"{args.hr} and {args.sr}", only=(ImageSizeError,)):  # too small
+        result, maps = evaluate_sr_pair(hr, sr, scale, lr=lr, degradation=recipe,
+                                        return_maps=True)
     written = {}
     if args.ldl_map:
         written["ldl_map"] = _write_map(args.ldl_map, maps["ldl"], inputs)
