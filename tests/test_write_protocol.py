@@ -160,6 +160,24 @@ def test_synth_bad_parameter_creates_nothing_and_names_the_flag(tmp_path, capsys
     assert not out.exists()
 
 
+def test_synth_size_that_does_not_fit_in_memory_creates_nothing(tmp_path, capsys,
+                                                               monkeypatch):
+    """`srmat synth OUT --size 100000` created OUT (with an incomplete marker) and then
+    failed with the library's memory message (``generate_microstructure needs 111.8 GiB
+    ... render it lazily (napari_srmat.synth.lazy_microstructure ...)``); the memory rule
+    is now checked with the other parameters, before OUT is created, naming --size."""
+    from napari_srmat import estimates
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2 * 2**30)
+    out = tmp_path / "new"
+    rc, _, err = _run(["synth", out, "--size", "30000"], capsys)
+    assert rc == 2 and _one_error_line(err)
+    assert err.startswith("srmat synth: error: --size 30000 needs "), err
+    assert "generate_microstructure" not in err and "smaller --size" in err
+    assert not out.exists()
+    assert _run(["synth", out, "--size", "64", "--grain-size", "8"], capsys)[0] == 0
+
+
 def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
     inp = _png(tmp_path / "in.png")
     before = inp.read_bytes()
