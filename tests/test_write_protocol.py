@@ -584,6 +584,28 @@ def test_corrupt_zarr_chunk_is_a_clear_error_and_info_verify_finds_it(tmp_path, 
     assert rc == 2 and "cannot read input pixels" in err and "--verify" in err
 
 
+@pytest.mark.parametrize("command", ["sr", "edges"])
+def test_corrupt_zarr_chunk_of_the_input_names_the_file(tmp_path, capsys, command):
+    """A damaged chunk found as the job reads the input: `srmat sr run` told
+    ``cannot read input pixels rows ...`` without the file, and `srmat edges predict`
+    an internal error (the codec's RuntimeError from the whole-image sample of its
+    exposure check, exit 1). Both are the input's error now, naming it (exit 2)."""
+    path = tmp_path / "in.zarr"
+    z = zarr.open_array(path, mode="w", shape=(512, 512), chunks=(256, 256),
+                        dtype="uint8", zarr_format=2)
+    z[:] = np.arange(512 * 512, dtype=np.uint32).reshape(512, 512) % 251
+    chunk = path / "1.1"
+    chunk.write_bytes(b"\x00garbage" + chunk.read_bytes()[8:])
+    out = tmp_path / "out"
+    argv = ([*SR, path, out, *FAST] if command == "sr" else
+            ["edges", "predict", path, "--out", out, "--device", "cpu", "--tta", "none"])
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err), err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"srmat {'sr run' if command == 'sr' else 'edges predict'}: "
+                           f"error: {path}: cannot read input pixels"), line
+
+
 # --------------------------------------------------------------------------- 6: sizes
 
 

@@ -259,7 +259,7 @@ def _predict(args: argparse.Namespace) -> int:
         load_boundary_model,
         predict_boundaries_job,
     )
-    from ..io import read_image
+    from ..io import ImageReadError, read_image
     from ..jobs import Stopped, run_job
     from ..outputs import check_not_input, check_output_location
     from ..tiling import NonFiniteInputError
@@ -278,7 +278,8 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
     stopped = []
-    with naming_file(args.image, only=(NonFiniteInputError,)):  # found as tiles are read
+    # found as the input is read: NaN/Inf pixels, a damaged chunk
+    with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
         res = run_job(predict_boundaries_job(
             mic, model, tile=args.tile, overlap=args.overlap, out=out,
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
