@@ -606,6 +606,38 @@ def test_corrupt_zarr_chunk_of_the_input_names_the_file(tmp_path, capsys, comman
                            f"error: {path}: cannot read input pixels"), line
 
 
+@pytest.mark.parametrize("command", ["plan-rescan", "register-moving", "register-fixed",
+                                     "audit", "audit-std", "sr-eval-hr", "sr-eval-sr"])
+def test_corrupt_zarr_chunk_read_whole_is_the_input_s_error(tmp_path, capsys, command):
+    """Commands that read a whole input into memory (plan-rescan, register, audit
+    candidates, sr eval) let the codec's RuntimeError of a damaged chunk through: an
+    ``internal error`` (exit 1) naming no file. They read through io.read_window now: one
+    line naming the damaged file, exit 2."""
+    bad = tmp_path / "bad.zarr"
+    z = zarr.open_array(bad, mode="w", shape=(64, 64), chunks=(32, 32), dtype="uint8",
+                        zarr_format=2)
+    z[:] = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) % 251
+    chunk = bad / "1.1"
+    chunk.write_bytes(b"\x00garbage" + chunk.read_bytes()[8:])
+    good = _png(tmp_path / "good.png", size=64)
+    argv = {
+        "plan-rescan": ["plan-rescan", bad, "--model", "bicubic", "--scale", "2"],
+        "register-moving": ["register", bad, good],
+        "register-fixed": ["register", good, bad],
+        "audit": ["audit", "candidates", good, bad, "--out", tmp_path / "a.json"],
+        "audit-std": ["audit", "candidates", good, good, "--sr-std", bad, "--out",
+                      tmp_path / "a.json"],
+        "sr-eval-hr": ["sr", "eval", bad, good],
+        "sr-eval-sr": ["sr", "eval", good, bad],
+    }[command]
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err), err
+    line = err.strip().splitlines()[-1]
+    assert "internal error" not in line and f"{bad}" in line
+    assert "cannot read input pixels" in line
+    assert not (tmp_path / "a.json").exists()
+
+
 # --------------------------------------------------------------------------- 6: sizes
 
 

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from ..io import read_image
+    from ..io import ImageReadError, read_image
     from ..sr.registration import RegistrationError, register_images
     from . import UserError
 
@@ -37,7 +37,7 @@ def _register(args: argparse.Namespace) -> int:
     moving, fixed = read_image(args.moving), read_image(args.fixed)
     try:
         reg = register_images(moving, fixed, scale=args.scale, fit_scale=not args.fixed_scale)
-    except RegistrationError as exc:  # "the moving image is uniform": which file
+    except (RegistrationError, ImageReadError) as exc:  # "the moving image ...": which file
         message = str(exc)
         for role, path in (("moving", args.moving), ("fixed", args.fixed)):
             message = message.replace(f"the {role} image ", f"the {role} image {path} ", 1)

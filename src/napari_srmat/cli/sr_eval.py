@@ -70,11 +70,12 @@ def _parse_degradation(text: str) -> dict:
 
 
 def _read(path: str):
-    from ..io import grey_or_rgb, read_image, to_float01
+    from ..io import grey_or_rgb, read_image, read_window, to_float01
 
-    mg = read_image(path)
-    return to_float01(grey_or_rgb(mg.data.compute() if hasattr(mg.data, "compute")
-                                  else mg.data)), mg.metadata.get("srmat") or {}
+    with naming_file(path):  # a damaged chunk: ImageReadError naming the file
+        mg = read_image(path)
+        pixels = read_window(mg.data, 0, mg.data.shape[0], 0, mg.data.shape[1])
+    return to_float01(grey_or_rgb(pixels)), mg.metadata.get("srmat") or {}
 
 
 def _write_map(path: str, image, inputs) -> str:
