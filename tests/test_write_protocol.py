@@ -178,6 +178,24 @@ def test_synth_size_that_does_not_fit_in_memory_creates_nothing(tmp_path, capsys
     assert _run(["synth", out, "--size", "64", "--grain-size", "8"], capsys)[0] == 0
 
 
+@pytest.mark.parametrize("command", ["sr", "edges"])
+@pytest.mark.parametrize("given", ["", "."])
+def test_an_output_path_naming_no_entry_is_told_as_such(tmp_path, capsys, monkeypatch,
+                                                         command, given):
+    """`srmat sr run in.png ""` (and `edges predict --out ""`) was told as ``output .
+    contains the input in.png``: the empty path, made a pathlib.Path, is the current
+    folder. The location rule (check_output_location) comes first now, on the path as
+    typed."""
+    monkeypatch.chdir(tmp_path)
+    _png(tmp_path / "in.png")
+    argv = ([*SR, "in.png", given, *FAST] if command == "sr" else
+            ["edges", "predict", "in.png", "--out", given, "--device", "cpu"])
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err)
+    assert f"output path {given!r} names no file or folder of its own" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
 def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
     inp = _png(tmp_path / "in.png")
     before = inp.read_bytes()

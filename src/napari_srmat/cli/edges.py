@@ -266,8 +266,9 @@ def _predict(args: argparse.Namespace) -> int:
 
     check_tile_flags(args.tile, args.overlap)  # the engine's rule, with the flags' names
     out = Path(args.out)
+    # the location first, as typed: "" was told as "output . contains the input"
+    check_output_location(args.out)
     check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
-    check_output_location(out)
     if args.scheduler is not None:
         from ..tiling._distributed import check_scheduler
 

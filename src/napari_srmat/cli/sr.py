@@ -206,9 +206,10 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
 
     out = Path(args.output)
     # refuse a bad OUTPUT before loading anything; the writer re-checks under its lock
+    # the location first, as typed: "" was told as "output . contains the input"
+    check_output_location(args.output)
     check_not_input(out, [args.input])
     check_store_name(out)
-    check_output_location(out)
     check_replaceable_store(out, SR_OUTPUT_KIND)
     if args.scheduler is not None:
         from ..tiling._distributed import check_scheduler
