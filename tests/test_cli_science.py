@@ -240,4 +240,23 @@ def test_eval_maps_cli_errors(tmp_path, capsys):
     assert "no mask" in err and "img1" in err and "Traceback" not in err
     Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "masks" / "img1.png")
     assert main(_eval_maps_argv(tmp_path)) == 2
-    assert "differ in shape" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # both files are named (it was the stem alone: "img1: probability map ...")
+    assert "differ in shape" in err and err.count("\n") == 1
+    assert str(tmp_path / "masks" / "img1.png") in err and str(tmp_path / "prob") in err
+
+
+@pytest.mark.parametrize("bins", ["0", "1", "abc", "2.5", str(2**21)])
+def test_eval_maps_bad_bins_named_before_any_map_is_read(tmp_path, capsys, monkeypatch, bins):
+    """--bins 0 was read as a bare int and refused only after every map had been read, as
+    ``n_bins must be between ...`` (a library name); the rule of check_n_bins is now the
+    flag's type, told by argparse naming --bins before anything is read."""
+    import napari_srmat.cli.evalmaps as evalmaps
+
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 1)
+    monkeypatch.setattr(evalmaps, "_pairs", lambda *a: pytest.fail("maps read"))
+    with pytest.raises(SystemExit) as exc:
+        main(_eval_maps_argv(tmp_path, "--bins", bins))
+    assert exc.value.code == 2
+    assert "argument --bins: the number of bins must be between 2 and" in (
+        capsys.readouterr().err)

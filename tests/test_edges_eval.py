@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -411,3 +412,25 @@ def test_cli_predict_input_errors_name_the_file(tmp_path, capsys):
                if not line.startswith("[progress]")]
         assert len(err) == 1 and err[0].startswith(
             f"srmat edges predict: error: {path}: ") and says in err[0], err
+
+
+def test_load_pairs_errors_name_the_paths(tmp_path):
+    """An image and its mask share their file name, and a mask of another size was told
+    as ``mask s0.png is (3, 3) but image s0.png is (96, 96)`` (the same name twice, no
+    folder); NaN pixels as ``image s0.png ...``. Both now name the paths."""
+    import tifffile
+    from PIL import Image
+
+    from napari_srmat.edges.data import BoundaryDataError, list_image_mask_pairs, load_pairs
+
+    root = _write_pairs(tmp_path / "set", 1, 3)
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(root / "masks" / "s0.png")
+    with pytest.raises(BoundaryDataError) as exc:
+        load_pairs(list_image_mask_pairs(root / "images", root / "masks"))
+    assert str(exc.value) == (f"mask {root / 'masks' / 's0.png'} is (3, 3) but image "
+                              f"{root / 'images' / 's0.png'} is (96, 96)")
+    nan = np.full((16, 16), np.nan, np.float32)
+    tifffile.imwrite(tmp_path / "nan.tif", nan)
+    with pytest.raises(BoundaryDataError, match="^" + re.escape(
+            f"{tmp_path / 'nan.tif'}: image has NaN or infinite pixels")):
+        load_pairs([(tmp_path / "nan.tif", root / "masks" / "s0.png")])

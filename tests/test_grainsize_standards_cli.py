@@ -241,3 +241,19 @@ def test_region_mask_warning_is_said_once_per_field(tmp_path, capsys, recwarn):
     said = [w for w in recwarn if "mid-grey" in str(w.message)]  # pytest holds them
     assert rc == 0, err
     assert len(said) == 2, [str(w.message) for w in said]
+
+
+@pytest.mark.parametrize("flag", ["--twins", "--exclusions"])
+def test_region_mask_of_another_shape_is_told_naming_its_file(tmp_path, capsys, flag):
+    """A --twins / --exclusions mask of another shape than the field was told as
+    ``IMAGE: twin mask has shape (3, 3), expected (256, 256)``: the image's file was
+    named, not the mask's that is wrong. Both are named now."""
+    _mask_file(tmp_path / "m.png", 4)
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "small.png")
+    rc = main(["grain-size", str(tmp_path / "m.png"), "--mask", "--method", "intercept",
+               flag, str(tmp_path / "small.png")])
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "error:" in x)
+    assert rc == 2
+    assert f"{tmp_path / 'small.png'}: " in line and "has shape (3, 3)" in line
+    assert str(tmp_path / "m.png") in line

@@ -122,6 +122,31 @@ def test_cli_register(fixed, tmp_path, capsys):
     assert "no.png" in capsys.readouterr().err
 
 
+def test_cli_register_names_the_file_and_the_flag(fixed, tmp_path, capsys, monkeypatch):
+    """A uniform image was refused as ``the moving image is uniform`` naming no file, and
+    ``--scale 0`` as ``scale must be ...`` only after both images were read; the file is
+    named now, and --scale is refused by argparse naming the flag, before any read."""
+    from PIL import Image
+
+    import napari_srmat.io as io
+
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "flat.png")
+    Image.fromarray(to_uint8(fixed)).save(tmp_path / "hr.png")
+    assert main(["register", str(tmp_path / "flat.png"), str(tmp_path / "hr.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"the moving image {tmp_path / 'flat.png'} is uniform" in err
+    assert err.count("\n") == 1
+    assert main(["register", str(tmp_path / "hr.png"), str(tmp_path / "flat.png")]) == 2
+    assert f"the fixed image {tmp_path / 'flat.png'} is uniform" in capsys.readouterr().err
+    monkeypatch.setattr(io, "read_image", lambda *a, **k: pytest.fail("read before --scale"))
+    for bad in ("0", "nan", "-2"):
+        with pytest.raises(SystemExit) as exc:
+            main(["register", str(tmp_path / "hr.png"), str(tmp_path / "hr.png"),
+                  "--scale", bad])
+        assert exc.value.code == 2
+        assert "argument --scale: scale must be a number in" in capsys.readouterr().err
+
+
 def test_swapped_images_are_named_as_such(fixed):
     """moving and fixed given the other way round failed with "the images barely
     overlap" only; the message now asks whether they are swapped."""

@@ -346,10 +346,27 @@ def test_cli_checks_the_image_before_loading_the_model(half_structured, tmp_path
     side = max(half_structured.shape[:2])
     assert main(["plan-rescan", str(path), "--roi-size", str(side + 1)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("srmat plan-rescan: error: ROI block size") and err.count("\n") == 1
-    assert main(["plan-rescan", str(path), "--scale", "1"]) == 2
-    assert "scale must be an integer >= 2" in capsys.readouterr().err
+    assert err.startswith(f"srmat plan-rescan: error: {path}: ROI block size")
+    assert err.count("\n") == 1
+    # --scale is refused by argparse, naming the flag (it was "scale must be ...")
+    with pytest.raises(SystemExit) as exc:
+        main(["plan-rescan", str(path), "--scale", "1"])
+    assert exc.value.code == 2
+    assert "argument --scale: an integer >= 2, got 1" in capsys.readouterr().err
     assert not loads
+
+
+def test_cli_names_the_lr_file_of_an_image_error(tmp_path, capsys):
+    """A 3 x 3 px LR image was refused as ``LR image must be (H, W) or (H, W, C), at least
+    8 px, got (3, 3)``, naming no file; the error names it now."""
+    from PIL import Image
+
+    path = tmp_path / "tiny lr.png"
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(path)
+    assert main(["plan-rescan", str(path), "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"srmat plan-rescan: error: {path}: LR image must be")
+    assert err.count("\n") == 1
 
 
 def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_path, capsys):

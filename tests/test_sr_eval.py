@@ -294,3 +294,34 @@ def test_cli_sr_eval_reads_scale_and_recipe_from_sr_run_output(tmp_path, capsys)
     assert res["degradation"]["recipe"] == {"mode": "bicubic"}
     assert "checkpoint" in res["degradation"]["source"]
     assert res["lr_source"] == "given" and 25 < res["psnr_y"] < 60
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3, 4, 8])
+def test_too_small_pair_is_refused_with_its_own_size(scale):
+    """A pair too small to evaluate was refused with the shape left after cropping to a
+    multiple of the scale (``image (0, 0) is too small to crop a 4 px border`` for a 3 x 3
+    image), or by SSIM's window (``got (4, 4)`` for 12 x 12): it is now refused with its
+    own size and the least one, which is exactly the smallest side evaluated."""
+    from napari_srmat.io import ImageSizeError
+
+    rng = np.random.default_rng(0)
+    least = scale * math.ceil((m.SSIM_MIN_SIDE + 2 * scale) / scale)
+    small = rng.random((least - 1, least + 5))
+    with pytest.raises(ImageSizeError, match=rf"each image is {least - 1} x {least + 5} px, "
+                                             rf".*x{scale}.*\({least} px\)"):
+        m.evaluate_sr_pair(small, small, scale)
+    fits = rng.random((least, least))
+    assert m.evaluate_sr_pair(fits, fits, scale)["scale"] == scale
+
+
+def test_cli_too_small_pair_names_the_files(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    path = tmp_path / "three.png"
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(path)
+    assert main(["sr", "eval", str(path), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"srmat sr eval: error: {path} and {path}: each image is 3 x 3 px")
+    assert "(0, 0)" not in err and err.count("\n") == 1

@@ -160,6 +160,42 @@ def test_synth_bad_parameter_creates_nothing_and_names_the_flag(tmp_path, capsys
     assert not out.exists()
 
 
+def test_synth_size_that_does_not_fit_in_memory_creates_nothing(tmp_path, capsys,
+                                                               monkeypatch):
+    """`srmat synth OUT --size 100000` created OUT (with an incomplete marker) and then
+    failed with the library's memory message (``generate_microstructure needs 111.8 GiB
+    ... render it lazily (napari_srmat.synth.lazy_microstructure ...)``); the memory rule
+    is now checked with the other parameters, before OUT is created, naming --size."""
+    from napari_srmat import estimates
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2 * 2**30)
+    out = tmp_path / "new"
+    rc, _, err = _run(["synth", out, "--size", "30000"], capsys)
+    assert rc == 2 and _one_error_line(err)
+    assert err.startswith("srmat synth: error: --size 30000 needs "), err
+    assert "generate_microstructure" not in err and "smaller --size" in err
+    assert not out.exists()
+    assert _run(["synth", out, "--size", "64", "--grain-size", "8"], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("command", ["sr", "edges"])
+@pytest.mark.parametrize("given", ["", "."])
+def test_an_output_path_naming_no_entry_is_told_as_such(tmp_path, capsys, monkeypatch,
+                                                         command, given):
+    """`srmat sr run in.png ""` (and `edges predict --out ""`) was told as ``output .
+    contains the input in.png``: the empty path, made a pathlib.Path, is the current
+    folder. The location rule (check_output_location) comes first now, on the path as
+    typed."""
+    monkeypatch.chdir(tmp_path)
+    _png(tmp_path / "in.png")
+    argv = ([*SR, "in.png", given, *FAST] if command == "sr" else
+            ["edges", "predict", "in.png", "--out", given, "--device", "cpu"])
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err)
+    assert f"output path {given!r} names no file or folder of its own" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
 def test_output_that_is_or_contains_the_input_is_refused(tmp_path, capsys):
     inp = _png(tmp_path / "in.png")
     before = inp.read_bytes()
@@ -564,6 +600,60 @@ def test_corrupt_zarr_chunk_is_a_clear_error_and_info_verify_finds_it(tmp_path, 
     assert "rows 256:512 columns 256:512" in out
     rc, _, err = _run([*SR, tmp_path / "in.zarr", tmp_path / "out.zarr", *FAST], capsys)
     assert rc == 2 and "cannot read input pixels" in err and "--verify" in err
+
+
+@pytest.mark.parametrize("command", ["sr", "edges"])
+def test_corrupt_zarr_chunk_of_the_input_names_the_file(tmp_path, capsys, command):
+    """A damaged chunk found as the job reads the input: `srmat sr run` told
+    ``cannot read input pixels rows ...`` without the file, and `srmat edges predict`
+    an internal error (the codec's RuntimeError from the whole-image sample of its
+    exposure check, exit 1). Both are the input's error now, naming it (exit 2)."""
+    path = tmp_path / "in.zarr"
+    z = zarr.open_array(path, mode="w", shape=(512, 512), chunks=(256, 256),
+                        dtype="uint8", zarr_format=2)
+    z[:] = np.arange(512 * 512, dtype=np.uint32).reshape(512, 512) % 251
+    chunk = path / "1.1"
+    chunk.write_bytes(b"\x00garbage" + chunk.read_bytes()[8:])
+    out = tmp_path / "out"
+    argv = ([*SR, path, out, *FAST] if command == "sr" else
+            ["edges", "predict", path, "--out", out, "--device", "cpu", "--tta", "none"])
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err), err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"srmat {'sr run' if command == 'sr' else 'edges predict'}: "
+                           f"error: {path}: cannot read input pixels"), line
+
+
+@pytest.mark.parametrize("command", ["plan-rescan", "register-moving", "register-fixed",
+                                     "audit", "audit-std", "sr-eval-hr", "sr-eval-sr"])
+def test_corrupt_zarr_chunk_read_whole_is_the_input_s_error(tmp_path, capsys, command):
+    """Commands that read a whole input into memory (plan-rescan, register, audit
+    candidates, sr eval) let the codec's RuntimeError of a damaged chunk through: an
+    ``internal error`` (exit 1) naming no file. They read through io.read_window now: one
+    line naming the damaged file, exit 2."""
+    bad = tmp_path / "bad.zarr"
+    z = zarr.open_array(bad, mode="w", shape=(64, 64), chunks=(32, 32), dtype="uint8",
+                        zarr_format=2)
+    z[:] = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) % 251
+    chunk = bad / "1.1"
+    chunk.write_bytes(b"\x00garbage" + chunk.read_bytes()[8:])
+    good = _png(tmp_path / "good.png", size=64)
+    argv = {
+        "plan-rescan": ["plan-rescan", bad, "--model", "bicubic", "--scale", "2"],
+        "register-moving": ["register", bad, good],
+        "register-fixed": ["register", good, bad],
+        "audit": ["audit", "candidates", good, bad, "--out", tmp_path / "a.json"],
+        "audit-std": ["audit", "candidates", good, good, "--sr-std", bad, "--out",
+                      tmp_path / "a.json"],
+        "sr-eval-hr": ["sr", "eval", bad, good],
+        "sr-eval-sr": ["sr", "eval", good, bad],
+    }[command]
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err), err
+    line = err.strip().splitlines()[-1]
+    assert "internal error" not in line and f"{bad}" in line
+    assert "cannot read input pixels" in line
+    assert not (tmp_path / "a.json").exists()
 
 
 # --------------------------------------------------------------------------- 6: sizes

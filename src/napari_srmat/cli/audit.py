@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from . import float_arg, int_arg, missing_action, pixel_size_arg, print_json
+from . import float_arg, int_arg, missing_action, naming_file, pixel_size_arg, print_json
 
 __all__ = ["register"]
 
@@ -26,12 +26,16 @@ def _candidates(args: argparse.Namespace) -> int:
     inputs = [args.lr, args.sr, args.sr_std]
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
     check_not_input(out.with_suffix(".csv"), inputs)
-    import numpy as np
 
-    from ..io import image_data, pixel_size_note, read_image
+    from ..io import image_data, pixel_size_note, read_image, read_window
+
+    def pixels(path, mg=None):  # a damaged chunk: ImageReadError naming the file
+        with naming_file(path):
+            data = (mg or read_image(path)).data
+            return read_window(data, 0, data.shape[0], 0, data.shape[1])
 
     sr_file = read_image(args.sr)
-    lr, sr = np.asarray(read_image(args.lr).data), np.asarray(sr_file.data)
+    lr, sr = pixels(args.lr), pixels(args.sr, sr_file)
     # the SR file's pixel size unless --pixel-size-um is given (pixels that are not
     # square: unknown, the report is in px); the note says which was used and why
     pixel_size_um = (args.pixel_size_um if args.pixel_size_um is not None
@@ -39,7 +43,7 @@ def _candidates(args: argparse.Namespace) -> int:
     note = pixel_size_note(sr_file, given=args.pixel_size_um)
     if note:
         print(f"srmat audit candidates: note: {note}", file=sys.stderr)
-    std = np.asarray(read_image(args.sr_std).data) if args.sr_std else None
+    std = pixels(args.sr_std) if args.sr_std else None
     boundary_fn = None
     threshold = 0.5
     if args.uaed:

@@ -264,15 +264,16 @@ def _predict(args: argparse.Namespace) -> int:
         load_boundary_model,
         predict_boundaries_job,
     )
-    from ..io import read_image
+    from ..io import ImageReadError, read_image
     from ..jobs import Stopped, run_job
     from ..outputs import check_not_input, check_output_location
     from ..tiling import NonFiniteInputError
 
     check_tile_flags(args.tile, args.overlap)  # the engine's rule, with the flags' names
     out = Path(args.out)
+    # the location first, as typed: "" was told as "output . contains the input"
+    check_output_location(args.out)
     check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
-    check_output_location(out)
     if args.scheduler is not None:
         from ..tiling._distributed import check_scheduler
 
@@ -284,7 +285,8 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
     stopped = []
-    with naming_file(args.image, only=(NonFiniteInputError,)):  # found as tiles are read
+    # found as the input is read: NaN/Inf pixels, a damaged chunk
+    with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
         res = run_job(predict_boundaries_job(
             mic, model, tile=args.tile, overlap=args.overlap, out=out,
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"random lines / grid lines per axis (default {HEYN_N_LINES})")
     p.add_argument("--seed", type=seed_arg, default=HEYN_SEED,
                    help=f"seed of the random pattern (default {HEYN_SEED})")
-    p.add_argument("--bins", type=int, default=1024, help="histogram bins")
+    p.add_argument("--bins", type=_bins_arg, default=1024,
+                   help="histogram bins (default %(default)s)")
     p.add_argument("--plot", default=None, help="write PR + ROC curves to this PNG")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a --plot that napari-srmat wrote before")
@@ -68,6 +69,22 @@ def _list(folder: str) -> dict[str, Path]:
     return files
 
 
+def _bins_arg(text: str) -> int:
+    """argparse ``type=`` of ``--bins``: the rule of
+    :func:`napari_srmat.metrics.edges.check_n_bins`, checked before any map is read and
+    reported with the flag."""
+    from ..metrics.edges import check_n_bins
+
+    try:
+        value: object = int(text)
+    except ValueError:
+        value = text
+    try:
+        return check_n_bins(value, field="the number of bins")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
     from ..io import read_array, read_mask
 
@@ -87,7 +104,8 @@ def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
             p = p[..., 0]
         m = read_mask(masks[stem], name="ground-truth mask")
         if p.shape != m.shape:
-            raise UserError(f"{stem}: probability map {p.shape} and mask {m.shape} differ in shape")
+            raise UserError(f"probability map {pf} {p.shape} and mask {masks[stem]} "
+                            f"{m.shape} differ in shape")
         if p.dtype.kind == "f" and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
             raise UserError(f"{pf}: float probabilities must be in [0, 1]")
         names.append(stem)

@@ -328,6 +328,8 @@ def _per_image(paths, images, flag: str) -> list:
 def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> dict:
     """The standards' measurement (metrics.standards) of one field: the user's mask, or
     the model's binarised boundaries at the inference scale."""
+    import numpy as np
+
     from ..io import pixel_size_note, read_mask, read_window
     from ..metrics.standards import measure_field
 
@@ -345,14 +347,16 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
     else:
         boundaries = res.boundaries   # the map the grain size was measured on
         px = None if px is None else px / res.inference_scale
+    # a region mask of another shape is refused naming its file, not only the image's
+    shape = tuple(np.shape(boundaries)[:2])
     field = measure_field(
         boundaries, pixel_size_um=px, method=args.method, rule=args.rule,
         pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
         skeletonize=not args.mask or args.threshold is not None,  # maps have wide lines
-        twins=None if twins_path is None else read_mask(twins_path,
-                                                        name=REGION_MASKS["twins"]),
+        twins=None if twins_path is None else read_mask(
+            twins_path, name=REGION_MASKS["twins"], shape=shape),
         exclusion=None if exclusion_path is None else read_mask(
-            exclusion_path, name=REGION_MASKS["exclusions"]),
+            exclusion_path, name=REGION_MASKS["exclusions"], shape=shape),
         name=name)
     # why the file's pixel size was not used (non-square pixels), or that the given one
     # differs from it: the field's JSON says so, not only the stderr lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import print_json
+from . import _checked_number_arg, print_json
 
 __all__ = ["register"]
 
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
                     "maximising correlation, refined by SSIM; ssim is the match quality.")
     p.add_argument("moving", help="image to place (e.g. the LR acquisition)")
     p.add_argument("fixed", help="reference image (e.g. the HR scan)")
-    p.add_argument("--scale", type=float, default=None,
+    p.add_argument("--scale", type=_scale_arg, default=None,
                    help="approximate scale (searched within +-10%%); default: search 1-8")
     p.add_argument("--fixed-scale", action="store_true", dest="fixed_scale",
                    help="take --scale as exact; find only the offset")
@@ -27,15 +27,22 @@ def register(subparsers) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from ..io import read_image
-    from ..sr.registration import register_images
+    from ..io import ImageReadError, read_image
+    from ..sr.registration import RegistrationError, register_images
     from . import UserError
 
     if args.fixed_scale and args.scale is None:
         raise UserError("--fixed-scale needs --scale")
     # Micrographs: the pixel sizes the files record are checked against the scale found
     moving, fixed = read_image(args.moving), read_image(args.fixed)
-    reg = register_images(moving, fixed, scale=args.scale, fit_scale=not args.fixed_scale)
+    try:
+        reg = register_images(moving, fixed, scale=args.scale, fit_scale=not args.fixed_scale)
+    except (RegistrationError, ImageReadError) as exc:  # "the moving image ...": which file
+        message = str(exc)
+        for role, path in (("moving", args.moving), ("fixed", args.fixed)):
+            message = message.replace(f"the {role} image ", f"the {role} image {path} ", 1)
+        exc.args = (message, *exc.args[1:])
+        raise
     result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict()}
     if args.json:
         print_json(result)
@@ -44,3 +51,15 @@ def _register(args: argparse.Namespace) -> int:
         print(f"scale {reg.scale:.4f} (FIXED px per MOVING px), offset_px "
               f"({oy:.2f}, {ox:.2f}), ssim {reg.ssim:.3f}")
     return 0
+
+
+def _scale_arg(text: str) -> float:
+    """argparse ``type=`` of ``--scale``: the rule of
+    :func:`napari_srmat.sr.registration.register_images` (a number in
+    :data:`~napari_srmat.sr.registration.SCALE_LIMITS`), checked before the images are
+    read and reported with the flag."""
+    from ..errors import check_number
+    from ..sr.registration import SCALE_LIMITS
+
+    return _checked_number_arg(text, lambda v: check_number(
+        "scale", v, lo=SCALE_LIMITS[0], hi=SCALE_LIMITS[1]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import DEVICE_HELP, check_tile_flags, int_arg, pixel_size_arg, print_json
+from . import DEVICE_HELP, check_tile_flags, int_arg, naming_file, pixel_size_arg, print_json
 
 __all__ = ["register"]
 
@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out written by srmat plan-rescan (never "
                         "another file)")
-    p.add_argument("--scale", type=int, default=None,
+    p.add_argument("--scale", type=int_arg(2), default=None,
                    help="SR magnification s = HR px per LR px (2 or 4; default the model's)")
     p.add_argument("--budget", type=_fraction, default=DEFAULT_BUDGET, metavar="F",
                    help=f"largest fraction of the image to rescan (default {DEFAULT_BUDGET})")
@@ -109,11 +109,13 @@ def _plan(args: argparse.Namespace) -> int:
     check_tile_flags(args.tile, args.overlap)  # before reading or loading anything
     if args.out is not None:  # a refused output before any work, again when written
         check_rescan_plan_file(args.out, inputs=[args.lr], overwrite=args.overwrite)
-    mg = read_image(args.lr)
-    # the given size wins, with a warning when the file records another
-    pixel_size, pixel_notes = plan_pixel_size(mg, args.pixel_size_um)
-    # the checks that need no model, before a (possibly slow) model load
-    lr = check_plan_inputs(mg.data, args.budget, args.dwell_ratio, args.roi_px, args.scale)[0]
+    with naming_file(args.lr):  # an image too small, with NaN pixels, ...: which file
+        mg = read_image(args.lr)
+        # the given size wins, with a warning when the file records another
+        pixel_size, pixel_notes = plan_pixel_size(mg, args.pixel_size_um)
+        # the checks that need no model, before a (possibly slow) model load
+        lr = check_plan_inputs(mg.data, args.budget, args.dwell_ratio, args.roi_px,
+                               args.scale)[0]
     # loaded here (as plan_rescan_job would) to check --tile against its receptive field
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device)

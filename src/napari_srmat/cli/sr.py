@@ -201,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_told(args: argparse.Namespace, told: list[str]) -> int:
-    from ..io import check_replaceable_store, read_image
+    from ..io import ImageReadError, check_replaceable_store, read_image
     from ..jobs import Progress, Stopped, run_job
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
@@ -211,9 +211,10 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
 
     out = Path(args.output)
     # refuse a bad OUTPUT before loading anything; the writer re-checks under its lock
+    # the location first, as typed: "" was told as "output . contains the input"
+    check_output_location(args.output)
     check_not_input(out, [args.input])
     check_store_name(out)
-    check_output_location(out)
     check_replaceable_store(out, SR_OUTPUT_KIND)
     if args.scheduler is not None:
         from ..tiling._distributed import check_scheduler
@@ -243,8 +244,8 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
             tiles[:] = [event]  # the last one: tiles done, in all, and resumed
 
     # errors of the input the job finds: channels the model does not take (its first
-    # check, before anything is written), NaN/Inf as the tiles are read
-    with naming_file(args.input, only=(ChannelError, NonFiniteInputError)):
+    # check, before anything is written), NaN/Inf or a damaged chunk as the tiles are read
+    with naming_file(args.input, only=(ChannelError, NonFiniteInputError, ImageReadError)):
         result = run_job(
             super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
                               batch_size=args.batch_size, out=out, resume=not args.no_resume,

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import UserError, command_name, print_json
+from . import UserError, command_name, naming_file, print_json
 
 __all__ = ["add_eval_parser"]
 
@@ -70,11 +70,12 @@ def _parse_degradation(text: str) -> dict:
 
 
 def _read(path: str):
-    from ..io import grey_or_rgb, read_image, to_float01
+    from ..io import grey_or_rgb, read_image, read_window, to_float01
 
-    mg = read_image(path)
-    return to_float01(grey_or_rgb(mg.data.compute() if hasattr(mg.data, "compute")
-                                  else mg.data)), mg.metadata.get("srmat") or {}
+    with naming_file(path):  # a damaged chunk: ImageReadError naming the file
+        mg = read_image(path)
+        pixels = read_window(mg.data, 0, mg.data.shape[0], 0, mg.data.shape[1])
+    return to_float01(grey_or_rgb(pixels)), mg.metadata.get("srmat") or {}
 
 
 def _write_map(path: str, image, inputs) -> str:
@@ -90,6 +91,7 @@ def _write_map(path: str, image, inputs) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from ..io import ImageSizeError
     from ..metrics.sr import degradation_recipe, evaluate_sr_pair
 
     recipe = None
@@ -118,8 +120,9 @@ def _eval(args: argparse.Namespace) -> int:
         raise UserError(f"--scale must be >= 1, got {scale}")
     if recipe is None:
         recipe = degradation_recipe(sr_attrs)
-    result, maps = evaluate_sr_pair(hr, sr, scale, lr=lr, degradation=recipe,
-                                    return_maps=True)
+    with naming_file(f"{args.hr} and {args.sr}", only=(ImageSizeError,)):  # too small
+        result, maps = evaluate_sr_pair(hr, sr, scale, lr=lr, degradation=recipe,
+                                        return_maps=True)
     written = {}
     if args.ldl_map:
         written["ldl_map"] = _write_map(args.ldl_map, maps["ldl"], inputs)

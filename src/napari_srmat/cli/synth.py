@@ -109,8 +109,11 @@ def _params(args: argparse.Namespace) -> dict:
 
 
 def _check_params(args: argparse.Namespace) -> None:
-    """Refuse rendering parameters out of range before anything is created, naming the
-    flag (the library's rule, :func:`napari_srmat.synth.check_microstructure_params`)."""
+    """Refuse rendering parameters out of range, and a --size whose rendering does not fit
+    in memory, before anything is created, naming the flag (the library's rules,
+    :func:`napari_srmat.synth.check_microstructure_params` and
+    :func:`napari_srmat.estimates.check_in_memory`)."""
+    from ..estimates import check_in_memory, plan_microstructure
     from ..synth import SynthError, check_microstructure_params
 
     try:
@@ -121,6 +124,11 @@ def _check_params(args: argparse.Namespace) -> None:
             if message.startswith(name):
                 message = flag + message[len(name):]
         raise UserError(message) from None
+    # the renderer's memory rule (generate_microstructure), told with the flag: it was
+    # told after the folder was created, naming the library function and its lazy twin
+    check_in_memory(plan_microstructure((args.size, args.size)), f"--size {args.size}",
+                    advice="give a smaller --size (each image is rendered whole in memory)",
+                    error=UserError)
 
 
 def _files_of(name: str) -> list[str]:

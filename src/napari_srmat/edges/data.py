@@ -397,12 +397,13 @@ def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
     out = []
     for ip, mp in pairs:
         img = to_model_image(_read_image(ip))
+        # the paths, not the names: an image and its mask share the name (a.png)
         if not all_finite(img):
-            raise BoundaryDataError(f"image {ip.name} has NaN or infinite pixels")
+            raise BoundaryDataError(f"{ip}: image has NaN or infinite pixels")
         m = _read_mask(mp)
         if m.shape != img.shape[1:]:
             raise BoundaryDataError(
-                f"mask {mp.name} is {m.shape} but image {ip.name} is {img.shape[1:]}"
+                f"mask {mp} is {m.shape} but image {ip} is {img.shape[1:]}"
             )
         out.append(BoundarySample(img, m, ip.stem))
     return out

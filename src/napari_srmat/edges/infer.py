@@ -401,15 +401,17 @@ def _whole_image_sample(image) -> np.ndarray:
     converted; a Micrograph is sampled on its smallest pyramid level that still has
     :data:`~napari_srmat.edges.data.STATS_MAX_PIXELS` pixels (a strided read of level 0
     would touch every chunk of a large store)."""
-    from ..io import Micrograph
+    from ..io import Micrograph, read_window
     from .data import STATS_MAX_PIXELS, stats_step, to_model_image
 
     if isinstance(image, Micrograph):
         levels = list(image.levels) or [image.data]
         big = [lv for lv in levels if lv.shape[0] * lv.shape[1] >= STATS_MAX_PIXELS]
         image = min(big, key=lambda lv: lv.shape[0] * lv.shape[1]) if big else levels[0]
-    step = stats_step(*image.shape[:2])
-    return to_model_image(np.asarray(image[::step, ::step]))
+    h, w = image.shape[:2]
+    # read_window: a damaged chunk is an ImageReadError (it was the codec's RuntimeError,
+    # told as an internal error)
+    return to_model_image(read_window(image, 0, h, 0, w, step=stats_step(h, w)))
 
 
 def _normalize_batch(x, input_stats):

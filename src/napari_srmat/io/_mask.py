@@ -323,7 +323,7 @@ def micrograph_as_mask_note(mask: Any) -> str | None:
 
 def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
               name: str = "mask", return_pixel_size: bool = False,
-              notes: list | None = None):
+              notes: list | None = None, shape: tuple[int, int] | None = None):
     """Read a mask file as a boolean ``(H, W)`` array (the rule of :func:`as_bool_mask`).
 
     Parameters
@@ -340,6 +340,9 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     notes : list, optional
         As :func:`read_array`. A file that looks like a micrograph
         (:func:`micrograph_as_mask_note`) is a ``UserWarning``.
+    shape : tuple, optional
+        Required ``(H, W)`` (the rule of :func:`as_bool_mask`); a mask of another shape
+        is refused naming the file (``PATH: twin mask has shape ..., expected ...``).
 
     Returns
     -------
@@ -364,7 +367,7 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
 
         warnings.warn(f"{path.name}: {note}", UserWarning, stacklevel=2)
     try:
-        mask = as_bool_mask(arr, threshold=threshold, name=name)
+        mask = as_bool_mask(arr, threshold=threshold, name=name, shape=shape)
     except MaskError as exc:
         raise MaskError(f"{path}: {exc}") from None
     return (mask, px) if return_pixel_size else mask

@@ -1424,11 +1424,21 @@ def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop
             "bad": bad}
 
 
-def read_window(array, ylo: int, yhi: int, xlo: int, xhi: int) -> np.ndarray:
-    """Pixels ``[ylo:yhi, xlo:xhi]`` of a numpy / dask / zarr array, as numpy.
+def read_window(array, ylo: int, yhi: int, xlo: int, xhi: int, *,
+                step: int = 1) -> np.ndarray:
+    """Pixels ``[ylo:yhi:step, xlo:xhi:step]`` of a numpy / dask / zarr array, as numpy.
 
     The one place lazy pixels are read for processing: a decoding or I/O failure
     (corrupt chunk, missing file) becomes one clear :class:`ImageReadError`.
+
+    Parameters
+    ----------
+    array : array-like
+        ``(H, W[, C])`` pixels.
+    ylo, yhi, xlo, xhi : int
+        The window.
+    step : int
+        Every ``step``-th row and column (a strided sample of the window).
 
     Raises
     ------
@@ -1436,7 +1446,7 @@ def read_window(array, ylo: int, yhi: int, xlo: int, xhi: int) -> np.ndarray:
         The pixels cannot be read or decoded.
     """
     try:
-        raw = array[ylo:yhi, xlo:xhi]
+        raw = array[ylo:yhi:step, xlo:xhi:step]
         if hasattr(raw, "compute"):
             raw = raw.compute()
         return np.asarray(raw)

@@ -29,6 +29,7 @@ from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 __all__ = [
     "EdgeMetricsError",
     "EdgeHistogram",
+    "check_n_bins",
     "binarize_boundaries",
     "evaluate_maps",
     "evaluate_maps_job",
@@ -60,6 +61,45 @@ class _Counts:
 MAX_BINS = 1 << 20
 
 
+def check_n_bins(n_bins: Any, field: str = "n_bins") -> int:
+    """The one rule for the number of histogram bins of :class:`EdgeHistogram` (also
+    ``srmat eval-maps --bins``): an integer between 2 and :data:`MAX_BINS`.
+
+    Parameters
+    ----------
+    n_bins : int
+        The number of bins.
+    field : str
+        Its name in the message.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    EdgeMetricsError
+        Out of range, or not a number.
+
+    Examples
+    --------
+    >>> check_n_bins(1024)
+    1024
+    >>> check_n_bins(0)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.metrics.edges.EdgeMetricsError: n_bins must be between 2 and 1048576, got 0
+    """
+    try:
+        value = int(n_bins)
+    except (TypeError, ValueError, OverflowError):
+        raise EdgeMetricsError(f"{field} must be between 2 and {MAX_BINS}, got {n_bins!r}"
+                               ) from None
+    if not 2 <= value <= MAX_BINS:
+        raise EdgeMetricsError(f"{field} must be between 2 and {MAX_BINS}, got {value}")
+    return value
+
+
 class EdgeHistogram:
     """Streaming positive/negative probability histograms.
 
@@ -78,9 +118,7 @@ class EdgeHistogram:
     """
 
     def __init__(self, n_bins: int = 1024) -> None:
-        n_bins = int(n_bins)
-        if not 2 <= n_bins <= MAX_BINS:
-            raise EdgeMetricsError(f"n_bins must be between 2 and {MAX_BINS}, got {n_bins}")
+        n_bins = check_n_bins(n_bins)
         self.n_bins = n_bins
         self.pos = np.zeros(n_bins, np.int64)
         self.neg = np.zeros(n_bins, np.int64)

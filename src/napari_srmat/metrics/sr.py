@@ -67,6 +67,8 @@ Y_OFFSET = 16.0
 Y_WEIGHTS = (65.481, 128.553, 24.966)
 #: Standard deviation (px) of the Gaussian SSIM window (Wang et al. 2004; 11x11 window).
 SSIM_SIGMA = 1.5
+#: Least side (px) of the images :func:`ssim` compares (its 11 x 11 window).
+SSIM_MIN_SIDE = 11
 #: Side (px) of the window of the LDL local residual variance (Liang et al. 2022).
 LDL_WINDOW = 7
 #: The LDL patch-level weight is ``var(residual) ** (1 / LDL_GAMMA)``.
@@ -272,8 +274,9 @@ def ssim(reference: np.ndarray, test: np.ndarray, data_range: float = 1.0) -> fl
     b = np.asarray(test, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"ssim needs two (H, W) images of one shape, got {a.shape}, {b.shape}")
-    if min(a.shape) < 11:
-        raise ValueError(f"ssim needs images of at least 11x11 px, got {a.shape}")
+    if min(a.shape) < SSIM_MIN_SIDE:
+        raise ValueError(f"ssim needs images of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} px, "
+                         f"got {a.shape}")
     return float(structural_similarity(a, b, data_range=float(data_range),
                                        gaussian_weights=True, sigma=SSIM_SIGMA,
                                        use_sample_covariance=False))
@@ -532,6 +535,13 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
     if a.shape != b.shape:
         raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} (the SR image "
                          "must be the HR reference's size)")
+    # cropped to a multiple of s, less an s px border, then compared by SSIM: a smaller
+    # image was refused with the shape left after cropping ("image (0, 0) is too small")
+    from ..io import check_image_side
+
+    check_image_side(a.shape, name="each image", minimum=s * math.ceil(
+        (SSIM_MIN_SIDE + 2 * s) / s), what=f"the least side evaluated at x{s} (a multiple "
+        f"of {s} px, less a {s} px border, holding the {SSIM_MIN_SIDE} px SSIM window)")
     h, w = a.shape[0] // s * s, a.shape[1] // s * s
     a, b = a[:h, :w], b[:h, :w]
     ya, yb = shave(rgb_to_y(a), s), shave(rgb_to_y(b), s)

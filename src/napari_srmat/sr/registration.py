@@ -132,8 +132,13 @@ def _lum(arr: Any, name: str) -> np.ndarray:
     """Luminance in [0, 1] of an image's array (as :func:`~napari_srmat.io.image_data`
     gives it: perhaps lazy)."""
     from ..audit.detector import _channels_last, _luminance
-    from ..io import check_pixel_values
+    from ..io import ImageReadError, check_pixel_values, read_window
 
+    if not isinstance(arr, np.ndarray) and len(np.shape(arr)) >= 2:  # lazy: a damaged
+        try:  # chunk is the file's error, not the codec's RuntimeError
+            arr = read_window(arr, 0, arr.shape[0], 0, arr.shape[1])
+        except ImageReadError as exc:
+            raise ImageReadError(f"the {name} image cannot be read: {exc}") from exc
     arr = np.asarray(arr)
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise RegistrationError(f"{name}: expected a non-empty (H, W) or (H, W, C) image, "

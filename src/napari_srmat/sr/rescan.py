@@ -577,9 +577,12 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
     roi_px = check_number("roi_px (LR px)", roi_px, lo=4, integer=True, error=SRError)
     if scale is not None:  # int(2.5) would plan at x2 without a word
         scale = check_number("scale", scale, lo=2, integer=True, error=SRError)
-    from ..io import check_pixel_values, image_data
+    from ..io import check_pixel_values, image_data, read_window
 
-    lr = np.asarray(image_data(lr, name="lr")[0])
+    lr = image_data(lr, name="lr")[0]
+    if not isinstance(lr, np.ndarray) and len(np.shape(lr)) >= 2:  # lazy: ImageReadError
+        lr = read_window(lr, 0, lr.shape[0], 0, lr.shape[1])  # for a damaged chunk
+    lr = np.asarray(lr)
     if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 8:
         raise SRError(f"LR image must be (H, W) or (H, W, C), at least 8 px, got {lr.shape}")
     check_pixel_values(lr, name="lr")
