@@ -48,6 +48,34 @@ def test_synth_writes_files(synth_dir):
     assert [p.name for p in out.glob(".*")] == [".srmat_output.json"]
 
 
+@pytest.mark.parametrize("px", [1e-4, 264.6, 352.75, 3e4])
+def test_a_pixel_size_no_png_can_carry_is_refused_before_anything_is_written(px, tmp_path,
+                                                                            capsys):
+    """PNG pHYs holds whole pixels per metre in 32 bits: 1e-4 µm overflowed (internal
+    error after the folder was made), 264.6 / 352.75 µm landed on 96 / 72 dpi (read back
+    as no pixel size), 3e4 µm rounded 1 % off. synth and demo refuse such a size first;
+    every size a PNG carries reads back within 1 %."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import png_bytes, read_image
+    from napari_srmat.io._write import png_pixel_size
+    from napari_srmat.studies.demo import run_demo
+
+    assert png_pixel_size(px) is None
+    out = tmp_path / "syn"
+    assert main(["synth", str(out), "--size", "32", "--pixel-size-um", f"{px:g}"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be stored in a PNG" in err and err.count("\n") == 1
+    assert not out.exists()
+    with pytest.raises(ValueError, match="cannot be stored in a PNG"):
+        run_demo(tmp_path / "demo", size=96, pixel_size_um=px * 4 if px < 1 else px,
+                 steps=("sr",) if px < 1 else ("heyn",))
+    assert not (tmp_path / "demo").exists()
+    for ok in (2.5e-4, 0.3217, 100.0, 9000.0):
+        path = tmp_path / f"{ok:g}.png"
+        path.write_bytes(png_bytes(np.zeros((8, 8), np.uint8), ok))
+        assert read_image(path).pixel_size_um == pytest.approx(ok, rel=0.01)
+
+
 def test_synth_and_demo_files_carry_their_pixel_size(tmp_path, capsys):
     """``srmat synth --pixel-size-um`` recorded the size in <name>.json only, and the demo
     (0.5 µm) in its report only: their PNGs had no pHYs, so ``srmat grain-size`` /

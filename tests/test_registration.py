@@ -93,10 +93,10 @@ def test_pixel_values_and_scale_options_follow_the_package_rules(fixed):
     hr = to_uint8(fixed)[..., 0]
     lr = hr[::4, ::4]
     assert register_images(lr, hr).scale == pytest.approx(4.0, abs=0.02)
-    with pytest.raises(ValueError, match=r"^moving is an int64 image with values in .*"
+    with pytest.raises(ValueError, match=r"^the moving image is an int64 image with values in .*"
                        r"pass it as uint8"):
         register_images(lr.astype(np.int64), hr)
-    with pytest.raises(ValueError, match=r"^fixed is a float image with values in"):
+    with pytest.raises(ValueError, match=r"^the fixed image is a float image with values in"):
         register_images(lr, hr.astype(np.float32))
     with pytest.raises(RegistrationError, match=r"^scale must be a number in \[0.0625, 16\], "
                        r"got '4'$"):
@@ -138,6 +138,13 @@ def test_cli_register_names_the_file_and_the_flag(fixed, tmp_path, capsys, monke
     assert err.count("\n") == 1
     assert main(["register", str(tmp_path / "hr.png"), str(tmp_path / "flat.png")]) == 2
     assert f"the fixed image {tmp_path / 'flat.png'} is uniform" in capsys.readouterr().err
+    # the float rule's refusal names the file too (it said "moving is a float image ...")
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "centred.tif", fixed.astype(np.float32) - 0.5)
+    assert main(["register", str(tmp_path / "centred.tif"), str(tmp_path / "hr.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"the moving image {tmp_path / 'centred.tif'} is a float image" in err, err
     monkeypatch.setattr(io, "read_image", lambda *a, **k: pytest.fail("read before --scale"))
     for bad in ("0", "nan", "-2"):
         with pytest.raises(SystemExit) as exc:

@@ -1021,8 +1021,10 @@ def measure_grain_size_job(
             m = as_bool_mask(m, threshold=threshold, name="boundary mask")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")
-        return note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px, mode="mask"),
-                                note)
+        out = grain_size_from_heyn(res, pixel_size_um=px, mode="mask")
+        if threshold is not None:  # the binarisation is part of the result, as for images
+            out.threshold, out.threshold_rule = float(threshold), "fixed"
+        return note_pixel_size(out, note)
 
     from .io import check_pixel_values, looks_binary
 

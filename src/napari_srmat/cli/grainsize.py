@@ -55,8 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
     p.add_argument("--threshold", type=threshold_arg, default=None,
                    help="with --mask: binarize probability maps (e.g. prob.ome.zarr of `srmat "
-                   "edges predict`) at this level in [0, 1], as `srmat heyn --threshold` and "
-                   "measure_grain_size(mask=True, threshold=); masks need none")
+                   "edges predict`) at this level in [0, 1], then thin them, as `srmat heyn "
+                   "--threshold --skeletonize` and measure_grain_size(mask=True, threshold=); "
+                   "masks need none")
     p.add_argument("--pattern", default=None, choices=("random", "grid", "circles"),
                    help="test lines laid over the boundaries: random lines, a grid (rows and "
                         "columns) or circles (default random; with --method grid, which also "

@@ -37,7 +37,8 @@ def _register(args: argparse.Namespace) -> int:
     moving, fixed = read_image(args.moving), read_image(args.fixed)
     try:
         reg = register_images(moving, fixed, scale=args.scale, fit_scale=not args.fixed_scale)
-    except (RegistrationError, ImageReadError) as exc:  # "the moving image ...": which file
+    # "the moving image ...": which file (registration errors, the float rule's ValueError)
+    except (RegistrationError, ImageReadError, ValueError) as exc:
         message = str(exc)
         for role, path in (("moving", args.moving), ("fixed", args.fixed)):
             message = message.replace(f"the {role} image ", f"the {role} image {path} ", 1)

@@ -52,6 +52,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise UserError("--n must be at least 1")
     _check_params(args)  # before the folder is created
+    from ..io._write import check_png_pixel_size
+
+    try:
+        check_png_pixel_size(args.pixel_size_um, field="--pixel-size-um")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     out = prepare_output_dir(args.out_dir, "synthetic")
     for i in range(args.n):  # nothing is written before every name is free
         _check_names_free(out, f"synth_{args.seed + i:04d}", args.overwrite)

@@ -164,6 +164,10 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     if np.issubdtype(m.dtype, np.floating):
         binary = (m == 0) | (m == 1)
         if not binary.all():
+            try:  # a 0/255 float mask: "divide by 255", as with a threshold (not a loop
+                check_pixel_values(m, name=name)  # of "give a threshold" and back)
+            except ValueError as exc:
+                raise MaskError(str(exc)) from None
             raise MaskError(
                 f"{name} is a float map with values other than 0 and 1 (a probability "
                 "map?): give a threshold to binarize it"

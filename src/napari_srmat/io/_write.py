@@ -63,6 +63,54 @@ _STORE_ENTRIES = (".zattrs", ".zgroup", ".zmetadata", "zarr.json", _MANIFEST, _D
                   *(str(level) for level in range(64)))
 
 
+#: PNG ``pHYs`` holds whole pixels per metre in an unsigned 32-bit field.
+PNG_MAX_PIXELS_PER_METRE = 2**32 - 1
+
+
+def png_pixel_size(pixel_size_um: float) -> float | None:
+    """The pixel size (µm) a PNG written with ``pixel_size_um`` reads back as, or None
+    where a PNG cannot carry it.
+
+    ``pHYs`` stores whole pixels per metre (32 bits): below about 2.3e-4 µm the count
+    overflows, and above about 1e4 µm its rounding moves the size by more than
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`; a size that lands on 72 or
+    96 dpi (352.8 or 264.6 µm) reads back as no pixel size, since the readers take
+    those for software defaults.
+
+    Examples
+    --------
+    >>> png_pixel_size(0.5), png_pixel_size(1e-4), png_pixel_size(264.6)
+    (0.5, None, None)
+    """
+    from ._pixel import SQUARE_PIXEL_TOLERANCE
+    from ._read import _dpi_to_um
+
+    per_metre = round(1e6 / float(pixel_size_um))
+    if not 1 <= per_metre <= PNG_MAX_PIXELS_PER_METRE:
+        return None
+    stored = _dpi_to_um(per_metre * 0.0254)
+    if stored is None or abs(stored / pixel_size_um - 1) > SQUARE_PIXEL_TOLERANCE:
+        return None
+    return 1e6 / per_metre
+
+
+def check_png_pixel_size(pixel_size_um: float | None, *, field: str = "pixel_size_um"
+                         ) -> None:
+    """Refuse a pixel size a PNG cannot carry (:func:`png_pixel_size`), in one line naming
+    ``field``; None passes.
+
+    Raises
+    ------
+    ValueError
+    """
+    if pixel_size_um is not None and png_pixel_size(pixel_size_um) is None:
+        raise ValueError(
+            f"{field} {pixel_size_um:g} µm cannot be stored in a PNG (its pHYs chunk holds "
+            "whole pixels per metre, up to 2^32 - 1, and 72 or 96 dpi read as a software "
+            "default, not a calibration): give a size between 2.4e-4 and 1e4 µm, away "
+            "from 264.6 and 352.8 µm")
+
+
 def png_bytes(image: np.ndarray, pixel_size_um: float | None = None) -> bytes:
     """Encode an 8-bit ``(H, W)`` or ``(H, W, 3|4)`` array as PNG, with its pixel size
     as ``pHYs`` (pixels per metre), which :func:`~napari_srmat.io.read_image` reads back:
@@ -79,6 +127,11 @@ def png_bytes(image: np.ndarray, pixel_size_um: float | None = None) -> bytes:
     -------
     bytes
 
+    Raises
+    ------
+    ValueError
+        A pixel size a PNG cannot carry (:func:`check_png_pixel_size`).
+
     Examples
     --------
     >>> import io
@@ -92,6 +145,7 @@ def png_bytes(image: np.ndarray, pixel_size_um: float | None = None) -> bytes:
     from ._pixel import check_pixel_size
 
     pixel_size_um = check_pixel_size(pixel_size_um)
+    check_png_pixel_size(pixel_size_um)
     buf = io.BytesIO()
     kw = {} if pixel_size_um is None else {"dpi": (25400.0 / pixel_size_um,) * 2}
     Image.fromarray(np.asarray(image)).save(buf, format="PNG", **kw)

@@ -192,12 +192,14 @@ def spectral_error_split(hr: np.ndarray, sr: np.ndarray, scale: int) -> dict[str
 def _float_image(image: Any, name: str) -> np.ndarray:
     """``(H, W)`` or ``(H, W, C)`` float64 in [0, 1] (the package's float and channel rules);
     NaN or Inf pixels are refused (every metric of the image would be NaN)."""
-    from ..io import grey_or_rgb, to_float01
+    from ..io import check_pixel_values, grey_or_rgb, to_float01
 
     raw = np.asarray(image)
     if np.issubdtype(raw.dtype, np.inexact) and not np.isfinite(raw).all():
         raise ValueError(f"{name} has NaN or Inf pixels: replace them first (e.g. "
                          "numpy.nan_to_num); every fidelity figure of it would be NaN")
+    # a float image in 0..255 or zero-centred gave a PSNR of -8 dB or 41 dB, silently
+    check_pixel_values(raw, name=name)
     arr = to_float01(grey_or_rgb(raw), dtype=np.float64)
     if arr.ndim not in (2, 3):
         raise ValueError(f"{name} must be (H, W) or (H, W, C), got shape {arr.shape}")

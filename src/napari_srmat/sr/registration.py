@@ -143,7 +143,9 @@ def _lum(arr: Any, name: str) -> np.ndarray:
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise RegistrationError(f"{name}: expected a non-empty (H, W) or (H, W, C) image, "
                                 f"got shape {arr.shape}")
-    check_pixel_values(arr, name=name)  # 8-bit values in an int64 array read as ~1e-17
+    # 8-bit values in an int64 array read as ~1e-17; "the moving image ..." names the file
+    # in srmat register
+    check_pixel_values(arr, name=f"the {name} image")
     return _luminance(_channels_last(arr)).astype(np.float32)
 
 

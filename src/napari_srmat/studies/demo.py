@@ -79,6 +79,14 @@ def run_demo_job(
     from ..synth import generate_microstructure
 
     pixel_size_um = check_pixel_size(pixel_size_um)
+    from ..io._write import check_png_pixel_size
+
+    # every PNG carries its pixel size, the SR one at pixel_size_um / scale: a size no PNG
+    # can carry is refused before anything runs (it failed after the SR stage)
+    check_png_pixel_size(pixel_size_um)
+    if "sr" in steps and pixel_size_um is not None:
+        check_png_pixel_size(pixel_size_um / scale, field="the SR image's pixel size "
+                             f"(pixel_size_um / {scale})")
     if {"sr", "boundaries"} & set(steps):  # before the folder: a bad --device writes nothing
         from ..device import resolve_device
 
