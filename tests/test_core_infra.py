@@ -315,3 +315,44 @@ def test_eta_estimator_times_real_work_not_skipped_work():
     assert eta.update(Progress(0, 5, stage="pyramid"), now=81.0) is None
     assert eta.update(Progress(1, 5, stage="pyramid"), now=83.0) == 8.0
     assert format_duration(59) == "59 s" and format_duration(7200) == "2.0 h"
+
+
+def test_the_device_guess_without_torch(monkeypatch):
+    """What the widgets' time estimate assumes before torch is imported: a torch that
+    another thread is still importing is not loaded (import torch would block the GUI
+    thread on its lock); a CPU-only torch wheel runs on the CPU whatever driver the
+    machine has (it returned "unknown", so a multi-hour CPU job started without asking);
+    CUDA_VISIBLE_DEVICES="" hides NVIDIA devices; WSL's /dev/dxg is an NVIDIA driver."""
+    import sys
+    import types
+
+    from napari_srmat import device
+
+    built = device._torch_build_gpus()
+    import torch
+
+    assert built is not None
+    assert ("cuda" in built) == (torch.version.cuda is not None)
+    assert ("hip" in built) == (getattr(torch.version, "hip", None) is not None)
+
+    half = types.ModuleType("torch")
+    half.__spec__ = types.SimpleNamespace(_initializing=True)
+    monkeypatch.setitem(sys.modules, "torch", half)
+    assert not device.torch_loaded()
+    half.__spec__ = types.SimpleNamespace(_initializing=False)
+    assert device.torch_loaded()
+
+    if sys.platform == "darwin":
+        return
+    exists = {"/dev/dxg"}
+    monkeypatch.setattr(device.os.path, "exists", lambda p: p in exists)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(device, "_torch_build_gpus", lambda: {"cuda"})
+    assert device._gpu_may_exist()  # WSL with a CUDA torch
+    monkeypatch.setattr(device, "_torch_build_gpus", lambda: set())
+    assert not device._gpu_may_exist()  # a CPU wheel
+    monkeypatch.setattr(device, "_torch_build_gpus", lambda: None)
+    assert device._gpu_may_exist()  # build unknown: the driver counts
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not device._gpu_may_exist()

@@ -986,3 +986,39 @@ def test_a_non_square_layer_says_why_it_has_no_pixel_size(make_napari_viewer, qt
     plain = viewer.add_image(img, name="plain", scale=(0.5, 0.5))
     w.simple.image_combo.value = plain
     assert "has no length unit" in w.simple.pixel_size.toolTip()
+
+
+def test_first_runs_leave_torch_unimported_in_a_fresh_process(tmp_path):
+    """In a fresh napari (torch not yet imported), the first Run of the Simple tab,
+    Boundaries and Super-resolution must not import torch on the GUI thread: Boundaries
+    still did (1.9 s), reading its checkpoint's TTA through edges.infer. The jobs are not
+    started here; only what Run does on the GUI thread is measured."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "first_run.py"
+    script.write_text("""
+import sys
+import numpy as np
+import napari
+from napari_srmat import device
+from napari_srmat.widgets.boundaries_widget import BoundariesWidget
+from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+from napari_srmat.synth import generate_microstructure
+
+device._gpu_may_exist = lambda: False  # a CPU-only PC: the estimate needs no torch
+viewer = napari.Viewer(show=False)
+viewer.add_image(generate_microstructure((128, 128), seed=0).image, name="m")
+grain = GrainSizeWidget(viewer)
+started = []
+for panel in (grain.simple, BoundariesWidget(viewer), SuperResolutionWidget(viewer)):
+    panel._start_single_job = lambda *a, **k: started.append(1)
+    panel.ask = lambda title, text: True
+    panel.run()
+print("started", len(started), "torch", "torch" in sys.modules)
+viewer.close()
+""")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert "started 3 torch False" in proc.stdout, proc.stdout + proc.stderr

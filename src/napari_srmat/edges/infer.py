@@ -6,7 +6,6 @@ import functools
 import os
 import shutil
 import warnings
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..checkpoint import (
 )
 from ..jobs import Log, plain_version, run_job
 from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE
+from ._weights import DEFAULT_WEIGHTS, default_checkpoint_path  # noqa: F401 (re-exported)
 from .model import UAEDNet, build_uaed
 from .thresholds import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA, TTA_MODES, BoundaryThresholds
 
@@ -35,16 +35,10 @@ __all__ = [
     "BoundaryThresholds",
 ]
 
-DEFAULT_WEIGHTS = "uaed_default"
 #: The operating point used when none is asked for (defined in edges.thresholds): the
 #: threshold rule of :meth:`BoundaryModel.binarize` ...
 # ... and DEFAULT_TTA (defined in edges.thresholds, beside BoundaryThresholds): the TTA
 # mode of checkpoints whose config does not name one.
-
-
-def default_checkpoint_path() -> Path:
-    """Directory of the shipped default weights (``napari_srmat/weights/uaed_default``)."""
-    return Path(str(resources.files("napari_srmat") / "weights" / DEFAULT_WEIGHTS))
 
 
 class BoundaryModel:

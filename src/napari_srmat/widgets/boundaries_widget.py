@@ -266,7 +266,7 @@ def _checkpoint_tta(checkpoint) -> str:
     import json
     from pathlib import Path
 
-    from ..edges.infer import default_checkpoint_path
+    from ..edges._weights import default_checkpoint_path  # not edges.infer: it loads torch
 
     path = Path(checkpoint) if checkpoint else default_checkpoint_path()
     try:
