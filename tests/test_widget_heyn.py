@@ -983,6 +983,8 @@ def test_a_non_square_layer_says_why_it_has_no_pixel_size(make_napari_viewer, qt
     assert w.simple.pixel_size.toolTip() == f"layer 'ns': {reason}: ℓ̄ is given in px " \
         "only, without µm and G, until it is resampled to square pixels"
     assert reason in cal.current.text() and cal.current.text().startswith("unknown")
+    # the placeholder beside it no longer invites a size (it would be taken as square)
+    assert w.simple.pixel_size.placeholderText() == "µm/px (pixels not square: ℓ̄ in px)"
     plain = viewer.add_image(img, name="plain", scale=(0.5, 0.5))
     w.simple.image_combo.value = plain
     assert "has no length unit" in w.simple.pixel_size.toolTip()

@@ -353,3 +353,72 @@ def test_exclusions_drawn_over_a_calibrated_field_cover_the_pixels_drawn_over(
                            pixel_size_um=PX)
     assert res.report["images"][0]["measured_area_px"] == ref["images"][0]["measured_area_px"]
     assert res.report == ref
+
+
+def test_a_scratch_drawn_over_the_second_of_two_fields_is_excluded_there(
+        make_napari_viewer, qtbot):
+    """Drawn exclusions were rasterised over the first field only and applied to every
+    field: a scratch outlined over the second of two fields laid side by side fell outside
+    the first one's pixels and was excluded nowhere (both 40000 px measured). Each field
+    now gets what was drawn over it."""
+    viewer = make_napari_viewer()
+    a, b = _micro(4, shape=(200, 200)), _micro(5, shape=(200, 200))
+    viewer.add_labels(a.boundaries.astype(np.uint8), name="f1", scale=(PX, PX),
+                      units=("um", "um"))
+    viewer.add_labels(b.boundaries.astype(np.uint8), name="f2", scale=(PX, PX),
+                      translate=(0.0, 100.0), units=("um", "um"))
+    shapes = viewer.add_shapes([np.array([[0.0, 100.0], [49.75, 149.75]])],
+                               shape_type="rectangle", name="scratch")  # f2's top-left
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    panel = widget.specimen
+    panel.select_fields(["f1", "f2"])
+    panel.exclusions_combo.value = shapes
+    res = _measure(qtbot, panel)
+    excl = np.zeros(b.boundaries.shape, bool)
+    excl[:100, :100] = True
+    ref = measure_specimen([{"boundaries": a.boundaries},
+                            {"boundaries": b.boundaries, "exclusion": excl}],
+                           names=["f1", "f2"], pixel_size_um=PX)
+    areas = [f["measured_area_px"] for f in res.report["images"]]
+    assert areas == [40000, 30000]
+    assert res.report == ref
+
+
+def test_a_field_deleted_while_measured_gets_no_overlays(make_napari_viewer, qtbot):
+    """The field layer deleted while the specimen tab measured it: its grain-area map and
+    intercepts were still added, over nothing (the mask tab skips them). Its numbers stay
+    in the tables."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_micro(1).boundaries.astype(np.uint8), name="f1")
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    panel = widget.specimen
+    panel.select_fields(["f1"])
+    panel.run()
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10000)
+    assert [lay.name for lay in viewer.layers] == []
+    assert panel.table.rowCount() == 1
+
+
+def test_a_labels_field_is_not_counted_with_a_float_copy(monkeypatch):
+    """check_mask_fits counted a float32 copy (8 B/px) for every non-float layer: a 20000²
+    uint8 Labels layer held in memory was refused as needing 4.5 GiB with 8 GiB
+    available, though measuring it allocates under 4 B/px. The copy is counted only for
+    an image layer binarized at a threshold."""
+    from napari_srmat import estimates
+    from napari_srmat.widgets._common import WidgetInputError
+    from napari_srmat.widgets._snapshot import LayerSnapshot, check_mask_fits
+
+    data = np.zeros((20000, 20000), np.uint8)
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 4 * 2**30)
+    labels = LayerSnapshot(name="gb", data=data, kind="labels", metadata={},
+                           scale=(1, 1), translate=(0, 0))
+    check_mask_fits(labels)  # 1.5 GiB: fits in half of 4 GiB
+    image = LayerSnapshot(name="p", data=data, kind="image", metadata={}, scale=(1, 1),
+                          translate=(0, 0))
+    check_mask_fits(image)  # an 8-bit mask: no float copy
+    with pytest.raises(WidgetInputError, match=r"needs 4\.5 GiB of memory"):
+        check_mask_fits(image, threshold=0.5)  # an 8-bit probability map: float32 copy

@@ -46,10 +46,12 @@ def snapshot(layer) -> LayerSnapshot:
                          units=tuple(str(u) for u in layer.units[-2:]))
 
 
-def check_mask_fits(src: LayerSnapshot) -> None:
+def check_mask_fits(src: LayerSnapshot, threshold: float | None = None) -> None:
     """Refuse a boundary layer whose measurement does not fit in memory
     (:func:`~napari_srmat.estimates.plan_mask_measurement`): :func:`as_mask` reads it
-    whole in the worker, and a lazy gigapixel map would fill the memory.
+    whole in the worker, and a lazy gigapixel map would fill the memory. A float copy is
+    counted only where the mask rule makes one: an image layer binarized at a given
+    ``threshold`` (a Labels layer is ``data > 0``, an 8-bit mask ``> 127``).
 
     Raises
     ------
@@ -61,7 +63,8 @@ def check_mask_fits(src: LayerSnapshot) -> None:
 
     plan = estimates.plan_mask_measurement(np.shape(src.data)[:2], src.data.dtype,
                                            held=isinstance(src.data, np.ndarray),
-                                           to_float=True)
+                                           to_float=src.kind != "labels"
+                                           and threshold is not None)
     if not plan.fits_in_memory():
         raise WidgetInputError(
             f"measuring layer {src.name!r} needs {format_bytes(plan.output_bytes)} of "

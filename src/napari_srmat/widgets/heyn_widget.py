@@ -232,8 +232,14 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
     def _layer_changed(self, *_) -> None:
         layer = self.image_combo.value
         px = layer_pixel_size_um(layer) if layer is not None else None
+        from .._napari_io import layer_non_square
+
+        # pixels not square: a typed size would be taken as square, so none is invited
         self.pixel_size.setPlaceholderText(
-            f"{px:g} µm/px (from layer)" if px else "µm/px (unknown: type it for µm and G)")
+            f"{px:g} µm/px (from layer)" if px else
+            "µm/px (pixels not square: ℓ̄ in px)" if layer is not None
+            and layer_non_square(layer) is not None else
+            "µm/px (unknown: type it for µm and G)")
         hint = "" if px else pixel_size_hint(layer)
         self.pixel_size.setToolTip(f"layer {layer.name!r}: {hint}" if hint else "")
 
@@ -485,7 +491,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if corrections is layer:
             raise WidgetInputError("the corrections layer cannot be the boundary layer itself")
         source = snapshot(layer)
-        check_mask_fits(source)
+        check_mask_fits(source, opts["threshold"])
         edits = None if corrections is None else layer_image_data(corrections)
         self._job = (layer, segments, opts)
         # the last measurement is not this one's: a failed run must not leave it to the

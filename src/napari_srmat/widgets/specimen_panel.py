@@ -134,7 +134,9 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
     """Worker side of the specimen tab: masks, fields, measurement, display maps.
 
     ``twins`` / ``exclusion`` are a layer snapshot or an already rasterised mask of the
-    fields' layer shape (the same for every source layer). ``options`` go to
+    fields' layer shape (the same for every source layer), or a dict of rasterised masks
+    by source layer name (drawn shapes, rasterised over each field's own pixels: fields
+    laid side by side get what was drawn over each). ``options`` go to
     :func:`napari_srmat.metrics.standards.measure_field`.
     """
     from ..metrics.distributions import distributions_figure
@@ -145,6 +147,8 @@ def specimen_job(sources: list[LayerSnapshot], *, grid: tuple[int, int] = (1, 1)
         mask = as_mask(src, what="boundary layer")
         extra = {}
         for key, value in (("twins", twins), ("exclusion", exclusion)):
+            if isinstance(value, dict):
+                value = value[src.name]
             if value is None:
                 continue
             m = (as_mask(value, mask.shape, what=f"{key} layer")
@@ -362,7 +366,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             item = self.fields_list.item(i)
             item.setSelected(item.text() in names)
 
-    def _mask_input(self, combo: LayerCombo, shape: tuple[int, int], what: str, field):
+    def _mask_input(self, combo: LayerCombo, shape: tuple[int, int], what: str, fields):
         layer = combo.value
         if layer is None:
             return None
@@ -370,8 +374,10 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             if len(layer.data) == 0:
                 raise WidgetInputError(f"the {what} Shapes layer {layer.name!r} is empty")
             # rasterising drawn shapes is cheap (polygons over one field), over the pixels
-            # of the field they were drawn on (its scale and translate)
-            return rasterise_shapes(layer, field, shape)
+            # of each field (its scale and translate): a scratch drawn over the second of
+            # two fields laid side by side fell outside the first one's pixels, and was
+            # applied to neither
+            return {field.name: rasterise_shapes(layer, field, shape) for field in fields}
         return snapshot(layer)
 
     def pixel_size_um(self, layers=None) -> float | None:
@@ -401,8 +407,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for src in sources:  # each field is read whole in the worker
             check_mask_fits(src)
         shape = next(iter(shapes))[:2]
-        twins = self._mask_input(self.twins_combo, shape, "twin", layers[0])
-        exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion", layers[0])
+        twins = self._mask_input(self.twins_combo, shape, "twin", layers)
+        exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion", layers)
         if (twins is not None or exclusion is not None) and len(shapes) > 1:
             raise WidgetInputError("twin/exclusion layers need field layers of one size")
         px = self.pixel_size_um(layers)
@@ -431,6 +437,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             return
         self.result = result
         for src, layer in zip(self._job_sources, self._job_layers):
+            if layer not in self.viewer.layers:  # deleted while measured: its numbers are
+                continue  # in the tables, its overlays would lie over nothing
             geo = src.geometry
             areas = result.area_maps[src.name]
             # named after the field layer as it is called now (renamed while the job ran:
