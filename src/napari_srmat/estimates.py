@@ -347,7 +347,7 @@ def plan_microstructure(shape, *, rgb: bool = True) -> JobPlan:
     The labels (int32), the boundaries (bool) and the RGB image (uint8) are held whole,
     and the labels are sorted once more to count the grains; a grey image (``rgb=False``)
     is computed from the RGB one in float64 (about 24 B/px of temporaries; measured 32
-    B/px in all against 6 for RGB). ``output_bytes`` is that memory. No time is
+    B/px in all against 8 kept for RGB). ``output_bytes`` is that memory. No time is
     estimated.
 
     Parameters
