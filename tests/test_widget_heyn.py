@@ -703,7 +703,7 @@ def test_mask_tab_refuses_a_map_that_does_not_fit_in_memory(make_napari_viewer, 
     w.layer_combo.value = layer
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
     w.run_btn.click()
-    assert w.status.text() == ("measuring layer 'map' needs 26.8 GiB of memory (16.0 GiB "
+    assert w.status.text() == ("measuring layer 'map' needs 53.6 GiB of memory (16.0 GiB "
                                "available): measure a region of it (add e.g. "
                                "layer.data[:8192, :8192] as a layer)")
     assert w.worker is None and w.run_btn.isEnabled()

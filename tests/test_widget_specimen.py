@@ -323,7 +323,7 @@ def test_a_field_that_does_not_fit_in_memory_is_refused(make_napari_viewer, qtbo
     panel.select_fields(["map"])
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 16 * 2**30)
     panel.run_btn.click()
-    assert panel.status.text().startswith("measuring layer 'map' needs 26.8 GiB of memory")
+    assert panel.status.text().startswith("measuring layer 'map' needs 53.6 GiB of memory")
     assert panel.worker is None and panel.run_btn.isEnabled()
 
 
@@ -413,12 +413,12 @@ def test_a_labels_field_is_not_counted_with_a_float_copy(monkeypatch):
     from napari_srmat.widgets._snapshot import LayerSnapshot, check_mask_fits
 
     data = np.zeros((20000, 20000), np.uint8)
-    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 4 * 2**30)
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 8 * 2**30)
     labels = LayerSnapshot(name="gb", data=data, kind="labels", metadata={},
                            scale=(1, 1), translate=(0, 0))
-    check_mask_fits(labels)  # 1.5 GiB: fits in half of 4 GiB
+    check_mask_fits(labels)  # 3.0 GiB: fits in half of 8 GiB
     image = LayerSnapshot(name="p", data=data, kind="image", metadata={}, scale=(1, 1),
                           translate=(0, 0))
     check_mask_fits(image)  # an 8-bit mask: no float copy
-    with pytest.raises(WidgetInputError, match=r"needs 4\.5 GiB of memory"):
+    with pytest.raises(WidgetInputError, match=r"needs 6\.0 GiB of memory"):
         check_mask_fits(image, threshold=0.5)  # an 8-bit probability map: float32 copy

@@ -35,6 +35,9 @@ __all__ = [
     "plan_microstructure",
     "check_in_memory",
     "MASK_WORK_BYTES_PER_PX",
+    "RENDER_BYTES_PER_PX",
+    "MASK_CONVERT_BYTES_PER_PX",
+    "LAZY_READ_COPIES",
     "FLOAT_COPY_BYTES_PER_PX",
     "TWIN_LABEL_BYTES_PER_PX",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
@@ -232,9 +235,15 @@ def plan_grain_size(shape, *, inference_scale: float | None = None,
 
 
 #: Working memory of a Heyn measurement or a binarisation besides its input, per pixel:
-#: the bool mask, its skeleton and their temporaries (measured 2-4 B/px with
-#: tracemalloc on 2000-3000 px maps, ``measure_intercepts`` and ``binarize_boundaries``).
-MASK_WORK_BYTES_PER_PX = 4
+#: the bool mask, its skeleton and their temporaries (``benchmarks/bench_memory_plans.py``:
+#: 4.5 B/px added per pixel for a bool mask held in memory).
+MASK_WORK_BYTES_PER_PX = 5
+#: A mask that is not bool is compared into one first (uint8 0/255, labels; with the
+#: mid-grey check): about 3 B/px more (9.2 B/px in all for a lazy uint8 mask).
+MASK_CONVERT_BYTES_PER_PX = 3
+#: A lazy input (Dask, Zarr) is read whole: its chunks and the array they are joined
+#: into are held at once, twice its bytes.
+LAZY_READ_COPIES = 2
 #: A probability map that is not float becomes a float32 copy first (``to_float01``: a
 #: cast, a division and a copy; ``binarize_boundaries`` of uint8/uint16/bool maps
 #: measured 5-9 B/px in all, held in memory).
@@ -252,12 +261,15 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
     :func:`napari_srmat.measure_intercepts`) or a binarisation of a probability map
     (:func:`napari_srmat.binarize_boundaries`).
 
-    A lazy input is read into memory whole (its ``dtype``; a numpy array already held,
-    ``held``, costs nothing more), perhaps converted to float32 (``to_float``), then
-    thresholded to a boolean mask and thinned to a second one
+    A lazy input is read into memory whole (:data:`LAZY_READ_COPIES` times its
+    ``dtype``'s bytes; a numpy array already held, ``held``, costs nothing more),
+    perhaps converted to float32 (``to_float``), compared into a boolean mask
+    (:data:`MASK_CONVERT_BYTES_PER_PX` unless bool) and thinned to a second one
     (:data:`MASK_WORK_BYTES_PER_PX`); twin exclusion adds grain label maps
     (:data:`TWIN_LABEL_BYTES_PER_PX`), an exclusion mask a boolean copy.
-    ``output_bytes`` is that working memory. No time is estimated (no model runs).
+    ``output_bytes`` is that working memory, checked against what the functions
+    allocate by ``benchmarks/bench_memory_plans.py`` (1 to 3 times it). No time is
+    estimated (no model runs).
 
     Parameters
     ----------
@@ -281,13 +293,15 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
     --------
     >>> plan = plan_mask_measurement((60000, 60000), np.float32)
     >>> plan.fits_in_memory(available=16 * 2**30), round(plan.output_bytes / 2**30)
-    (False, 27)
+    (False, 54)
     >>> round(plan_mask_measurement((60000, 60000), bool, held=True).output_bytes / 2**30)
-    13
+    17
     """
     h, w = int(shape[0]), int(shape[1])
     dtype = np.dtype(dtype)
-    per_px = MASK_WORK_BYTES_PER_PX + (0 if held else dtype.itemsize)
+    per_px = MASK_WORK_BYTES_PER_PX + (0 if held else LAZY_READ_COPIES * dtype.itemsize)
+    if dtype != np.dtype(bool):
+        per_px += MASK_CONVERT_BYTES_PER_PX
     if to_float and not np.issubdtype(dtype, np.floating):
         per_px += FLOAT_COPY_BYTES_PER_PX
     per_px += TWIN_LABEL_BYTES_PER_PX * bool(twins) + 2 * bool(exclusion)
@@ -340,15 +354,27 @@ def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
     return JobPlan("registration", int(total), None, False)
 
 
+#: Peak memory per pixel of rendering a synthetic micrograph (labels, boundaries, the RGB
+#: image and the renderer's temporaries; ``benchmarks/bench_memory_plans.py``: 25-32
+#: B/px added per pixel over three runs).
+RENDER_BYTES_PER_PX = 36
+#: What is kept after rendering (int32 labels, bool boundaries, uint8 RGB, and the
+#: labels sorted once more to count the grains), to which a grey image adds its float64
+#: temporaries (:data:`GREY_BYTES_PER_PX`).
+KEPT_BYTES_PER_PX = 12
+#: The float64 luminance of a grey synthetic image and its temporaries (grey images
+#: measured 27-36 B/px added per pixel in all, ``benchmarks/bench_memory_plans.py``).
+GREY_BYTES_PER_PX = 28
+
+
 def plan_microstructure(shape, *, rgb: bool = True) -> JobPlan:
     """Estimate a synthetic micrograph rendered in memory
     (:func:`napari_srmat.synth.generate_microstructure`).
 
-    The labels (int32), the boundaries (bool) and the RGB image (uint8) are held whole,
-    and the labels are sorted once more to count the grains; a grey image (``rgb=False``)
-    is computed from the RGB one in float64 (about 24 B/px of temporaries; measured 32
-    B/px in all against 8 kept for RGB). ``output_bytes`` is that memory. No time is
-    estimated.
+    The rendering peaks at :data:`RENDER_BYTES_PER_PX`; a grey image
+    (``rgb=False``) is then computed from the RGB one in float64 while the rest is kept
+    (:data:`KEPT_BYTES_PER_PX` + :data:`GREY_BYTES_PER_PX`). ``output_bytes`` is the
+    larger of the two. No time is estimated.
 
     Parameters
     ----------
@@ -364,12 +390,13 @@ def plan_microstructure(shape, *, rgb: bool = True) -> JobPlan:
     Examples
     --------
     >>> round(plan_microstructure((100000, 100000)).output_bytes / 2**30)
-    112
-    >>> round(plan_microstructure((100000, 100000), rgb=False).output_bytes / 2**30)
     335
+    >>> round(plan_microstructure((100000, 100000), rgb=False).output_bytes / 2**30)
+    373
     """
     h, w = int(shape[0]), int(shape[1])
-    return JobPlan("synthetic micrograph", int(h * w * (4 + 1 + 3 + 4 + 24 * (not rgb))),
+    grey = 0 if rgb else KEPT_BYTES_PER_PX + GREY_BYTES_PER_PX
+    return JobPlan("synthetic micrograph", int(h * w * max(RENDER_BYTES_PER_PX, grey)),
                    None, False)
 
 
@@ -409,7 +436,7 @@ def check_in_memory(plan: JobPlan, func: str, *, advice: str,
     ... except MemoryError as e:
     ...     print(*str(e).split(", "), sep=" |")
     ... # doctest: +NORMALIZE_WHITESPACE
-    measure_intercepts needs 26.8 GiB of memory |more than 50% of the 16.0 GiB
+    measure_intercepts needs 53.6 GiB of memory |more than 50% of the 16.0 GiB
     available: measure fields of it
     """
     avail = available_memory_bytes() if available is None else available
