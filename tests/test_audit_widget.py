@@ -902,3 +902,33 @@ def test_boundary_overlay_is_computed_in_a_worker_and_the_latest_wins(
     w._show_overlay(seq, (np.zeros((4, 4), np.float32),) * 2, (0, 0))  # a late result
     assert tuple(viewer.layers["SR boundaries"].translate) == moved
     assert viewer.layers["SR boundaries"].data.shape != (4, 4)
+
+
+def test_added_region_is_clamped_to_the_sr_image(make_napari_viewer, tmp_path, qtbot):
+    """A rectangle drawn past the SR image's right/bottom edge gives a region inside the
+    image; one entirely outside it is refused in one line (the session's rule,
+    :meth:`AuditSession.add_region`, reached through the widget)."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=5.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+    w.set_session(AuditSession.create(lr, sr, cands), tmp_path / "a.json")
+    # world coordinates are LR pixels; SR rows 100..140, columns 110..150 of 128 x 128
+    viewer.add_shapes([np.array([[100, 110], [140, 150]]) * 0.25 - 0.375],
+                      shape_type="rectangle", name="past the edge")
+    assert w.add_region_from_shapes().bbox == [110, 100, 128, 128]
+    viewer.add_shapes([np.array([[200, 200], [240, 250]]) * 0.25 - 0.375],
+                      shape_type="rectangle", name="outside")
+    w.add_region_btn.click()
+    assert "no area inside the SR image" in w.status.text()
+    assert "\n" not in w.status.text()
+    assert [r.bbox for r in w.session.added_regions] == [[110, 100, 128, 128]]

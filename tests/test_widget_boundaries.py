@@ -265,24 +265,71 @@ def test_a_stack_is_refused_not_read_as_channels(make_napari_viewer, qtbot, shap
     assert w.worker is None
 
 
-def test_slider_brings_back_a_removed_boundaries_layer(make_napari_viewer, qtbot,
-                                                       tiny_checkpoint):
-    """After the user deleted '<layer> boundaries', moving the threshold slider updated
-    the deleted layer: nothing appeared, without a word. Now the layer comes back with
-    the new threshold."""
+@pytest.mark.parametrize("gone", ["boundaries", "cleared"])
+def test_slider_never_brings_back_a_deleted_layer(make_napari_viewer, qtbot,
+                                                  tiny_checkpoint, gone):
+    """After the user deleted '<layer> boundaries' (or cleared the layer list, the
+    probability map with it), moving the threshold slider added the boundaries layer
+    back by itself. A deleted layer comes back with a new Run only; the slider says so
+    in one line."""
     viewer = make_napari_viewer()
     layer = viewer.add_image(_image(), rgb=True, name="scan")
     w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
-    viewer.layers.remove("scan boundaries")
+    if gone == "cleared":
+        viewer.layers.clear()
+    else:
+        viewer.layers.remove("scan boundaries")
+    names = [lay.name for lay in viewer.layers]
+    w.slider.setValue(600)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    assert [lay.name for lay in viewer.layers] == names
+    assert w.status.text().startswith("threshold not applied: the ")
+    assert "\n" not in w.status.text()
+    # a new Run adds the layers again, and the slider drives them
+    if gone == "cleared":
+        layer = viewer.add_image(_image(), rgb=True, name="scan")
+        w.layer_combo.value = layer
+    w.run()
+    qtbot.waitUntil(lambda: "scan boundaries" in viewer.layers, timeout=60_000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
     p = np.asarray(viewer.layers["scan boundary probability"].data)
     w.set_threshold(0.6)
     qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
-    assert "scan boundaries" in viewer.layers
-    bnd = viewer.layers["scan boundaries"]
     expect = np.asarray(binarize_boundaries(p, 0.6, skeletonize=True), bool)
-    np.testing.assert_array_equal(bnd.data > 0, expect)
-    assert bnd.metadata["threshold"] == pytest.approx(0.6)
+    np.testing.assert_array_equal(viewer.layers["scan boundaries"].data > 0, expect)
+
+
+def test_slider_leaves_a_renamed_boundaries_layer_alone(make_napari_viewer, qtbot,
+                                                        tiny_checkpoint, monkeypatch):
+    """A '<layer> boundaries' layer the user renamed ("run 1", to keep it) is theirs, as
+    for the other result layers: the slider kept writing its masks into it, also one
+    thresholded while the layer was renamed."""
+    import threading
+
+    import napari_srmat.widgets.boundaries_widget as bw
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    kept = viewer.layers["scan boundaries"]
+    before = np.array(kept.data)
+    gate = threading.Event()
+    real = bw.threshold_boundaries
+    monkeypatch.setattr(bw, "threshold_boundaries",
+                        lambda *a, **k: gate.wait(10) and real(*a, **k))
+    late = w.set_threshold(0.6)  # on its way (held) when the user renames the layer
+    kept.name = "run 1"
+    meta = dict(kept.metadata)
+    with qtbot.waitSignal(late.finished, timeout=10_000):
+        gate.set()
+    assert not w.threshold_pending
+    assert w.set_threshold(0.7) is None  # later moves start nothing
+    np.testing.assert_array_equal(kept.data, before)
+    assert kept.metadata == meta
+    assert "scan boundaries" not in viewer.layers
+    assert "'scan boundaries' was removed or renamed" in w.status.text()
 
 
 def test_a_0_255_float_layer_is_offered_divided_by_255(make_napari_viewer, qtbot,

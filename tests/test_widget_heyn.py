@@ -268,6 +268,38 @@ def test_corrections_layer_paints_and_erases_before_measuring(make_napari_viewer
         w.run()
 
 
+def test_corrections_painted_while_measuring_do_not_reach_the_running_job(
+        make_napari_viewer, qtbot, monkeypatch):
+    """The job held a reference to the corrections layer's array, which napari paints in
+    place: strokes made while a measurement ran reached it halfway. It measures the
+    corrections as they were when Measure was clicked."""
+    import threading
+
+    import napari_srmat.widgets.heyn_widget as hw
+    from napari_srmat.metrics.edits import ADD_BOUNDARY
+
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=9)
+    broken = mask.copy()
+    broken[:, 90:110] = False
+    layer = viewer.add_labels(broken.astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    corr = w.add_corrections_layer()
+    edits = np.zeros(mask.shape, np.uint8)
+    edits[:, 90:110][mask[:, 90:110]] = ADD_BOUNDARY
+    corr.data = edits
+    gate = threading.Event()
+    real = hw.as_mask
+    monkeypatch.setattr(hw, "as_mask", lambda *a, **k: gate.wait(10) and real(*a, **k))
+    w.run()
+    corr.data[:] = 0  # the user erases the strokes (in place, as painting does) meanwhile
+    gate.set()
+    qtbot.waitUntil(lambda: w.measurement is not None, timeout=20_000)
+    np.testing.assert_array_equal(w.measured_mask, mask)
+    assert "painted" in w.measurement.source["edits"][0]
+
+
 def test_controls_follow_the_pattern(make_napari_viewer):
     viewer = make_napari_viewer()
     w = GrainSizeWidget(viewer)

@@ -849,7 +849,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             self.toggle_blink()
 
     def add_region_from_shapes(self, layer=None, *, verdict: str = "hallucinated"):
-        """Add the last rectangle of a Shapes layer as a region the detector missed."""
+        """Add the last rectangle of a Shapes layer as a region the detector missed.
+
+        The box is clipped to the SR image and one entirely outside it refused, by
+        :meth:`~napari_srmat.audit.AuditSession.add_region` (the one rule).
+        """
         import napari
 
         s = self.session

@@ -23,11 +23,13 @@ from ._layout import hbox_row
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by
 from .layers import (
+    OWN_LAYER_KEY,
     BoundaryLayers,
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
     is_micrograph_layer,
+    is_own_layer,
     micrograph_data,
     threshold_boundaries,
 )
@@ -61,7 +63,9 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     Adds ``<layer> boundary probability`` (magma, additive), ``<layer> uncertainty``
     (viridis, hidden) and ``<layer> boundaries`` (thresholded + skeletonized Labels)
     layers with the input's scale/translate. The threshold slider re-thresholds the
-    probability map live. ``run()`` returns the worker; ``stop()`` cancels.
+    probability map live, into the plugin's own ``boundaries`` layer only (not one the
+    user deleted or renamed, nor after the probability layer is gone: a new Run adds the
+    layers again). ``run()`` returns the worker; ``stop()`` cancels.
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -166,7 +170,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             self.slider.setValue(round(threshold * SLIDER_STEPS))
             self.threshold_label.setText(f"{threshold:.3f}")
             self.slider.blockSignals(False)
-        if self.maps is None or self.layers is None:
+        if self.maps is None or self._slider_target() is None:
             return None
         skel = self.skeletonize.isChecked()
         self._requested = (float(threshold), skel)
@@ -175,6 +179,25 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         worker.start()
         return worker
 
+    def _slider_target(self):
+        """The ``boundaries`` layer the slider writes into, or None (the reason in the
+        status line).
+
+        Only while the probability map it thresholds and the boundaries layer are still
+        the plugin's (in the viewer, under their names: :func:`is_own_layer`): a deleted
+        one is re-created by a new Run only, a renamed one is the user's.
+        """
+        if self.layers is None:
+            return None
+        for role, lay in (("probability map", self.layers.probability),
+                          ("boundaries layer", self.layers.boundaries)):
+            if not is_own_layer(self.viewer, lay):
+                name = (lay.metadata or {}).get(OWN_LAYER_KEY, lay.name)
+                self.status.setText(f"threshold not applied: the {role} {name!r} was "
+                                    "removed or renamed (Run again for new layers)")
+                return None
+        return self.layers.boundaries
+
     @property
     def threshold_pending(self) -> bool:
         """Whether a requested threshold is not shown in the ``boundaries`` layer yet."""
@@ -182,14 +205,19 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     def _show_mask(self, result) -> None:
         maps, threshold, skel, mask, error = result
-        if maps is not self.maps or (threshold, skel) != self._requested or self.layers is None:
+        if maps is not self.maps or (threshold, skel) != self._requested:
             return  # a newer request (or prediction) is on its way, or already shown
-        self.layers.boundaries.data = mask
-        if self.layers.boundaries not in self.viewer.layers:  # deleted: bring it back
-            self.viewer.add_layer(self.layers.boundaries)
-        if error is not None and self.layers.error is not None:
-            self.layers.error.data = error
-        for lay in (self.layers.probability, self.layers.boundaries, self.layers.error):
+        target = self._slider_target()  # deleted or renamed while thresholding?
+        if target is None:
+            self._requested = self._shown  # nothing left to show it in
+            return
+        target.data = mask
+        error_layer = self.layers.error
+        if not is_own_layer(self.viewer, error_layer):
+            error_layer = None
+        if error is not None and error_layer is not None:
+            error_layer.data = error
+        for lay in (self.layers.probability, target, error_layer):
             if lay is not None:
                 lay.metadata = dict(lay.metadata, threshold=threshold, skeletonize=skel)
         self._shown = (threshold, skel)

@@ -52,7 +52,7 @@ from ._common import (
     show_heyn_measurement,
 )
 from ._layout import hbox_row, vertical_scroll
-from ._snapshot import as_mask, check_mask_fits, snapshot
+from ._snapshot import as_mask, check_mask_fits, painted_data, snapshot
 from ._worker import (
     ProgressForwarder,
     ShutDownWhenClosedMixin,
@@ -492,7 +492,9 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             raise WidgetInputError("the corrections layer cannot be the boundary layer itself")
         source = snapshot(layer)
         check_mask_fits(source, opts["threshold"])
-        edits = None if corrections is None else layer_image_data(corrections)
+        # the corrections as they are now: painting them while the job runs changes the
+        # layer's array in place
+        edits = None if corrections is None else painted_data(corrections)
         self._job = (layer, segments, opts)
         # the last measurement is not this one's: a failed run must not leave it to the
         # exports and the report (they would file it as the layer measured now)

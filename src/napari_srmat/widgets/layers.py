@@ -237,13 +237,30 @@ def _own_layer(viewer, name: str):
     run) or duplicated ("... copy") is theirs: a later run adds a new layer instead of
     replacing its data (until 2026-12-04 it was found by the key alone and overwritten).
     """
-    import re
-
-    bears = re.compile(re.escape(name) + r"( \[\d+\])?")
     for layer in viewer.layers:
-        if layer.metadata.get(OWN_LAYER_KEY) == name and bears.fullmatch(layer.name):
+        if _bears_own_name(layer, name):
             return layer
     return None
+
+
+def _bears_own_name(layer, name: str) -> bool:
+    """Whether ``layer`` was added by napari-srmat under ``name`` and still bears it (or
+    napari's next free name, ``"NAME [1]"``): the rule of :func:`_own_layer`."""
+    import re
+
+    return (layer.metadata.get(OWN_LAYER_KEY) == name
+            and re.fullmatch(re.escape(name) + r"( \[\d+\])?", layer.name) is not None)
+
+
+def is_own_layer(viewer, layer) -> bool:
+    """Whether ``layer`` is still napari-srmat's to update: in ``viewer`` and bearing the
+    name it was added under (:func:`_own_layer`'s rule). A widget holding a result layer
+    writes into it only while this holds: one the user deleted is not brought back, and
+    one they renamed is theirs."""
+    if layer is None or layer not in viewer.layers:
+        return False
+    name = (layer.metadata or {}).get(OWN_LAYER_KEY)
+    return isinstance(name, str) and _bears_own_name(layer, name)
 
 
 def _same_image_form(layer, data, kwargs: dict) -> bool:
