@@ -192,8 +192,9 @@ def test_nan_pixels_are_told_as_nan_not_as_a_mismatched_pair(pair, which, tmp_pa
                "--out", str(tmp_path / "a.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err and "warning" not in err
-    assert err.splitlines()[-1].startswith(
-        f"srmat audit candidates: error: {which} has NaN or Inf pixels")
+    assert err.splitlines()[-1].startswith(  # the file named after its role
+        f"srmat audit candidates: error: {which} {tmp_path / (which + '.tif')} has NaN or Inf "
+        "pixels")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.tif", "sr.tif"]
 
 
@@ -648,3 +649,47 @@ def test_report_thumbnails_only_of_the_audited_images(tmp_path):
     assert "thumbnails skipped: the SR image is not the audited one" in text
     write_report(s, tmp_path / "r.md", images=[(lr, 255 - sr)])  # given: checked too
     assert "![c1]" not in (tmp_path / "r.md").read_text()
+
+
+def _grey_png(path, side, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random((side, side)) * 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("extra, std_side, told", [
+    (["--scale", "3"], None, "sr {sr} shape (32, 32) is not lr {lr} shape (8, 8) x scale 3"),
+    ([], 16, "sr_std {std} shape (16, 16) != sr {sr} shape (32, 32)"),
+])
+def test_cli_candidates_shape_errors_name_the_files(tmp_path, capsys, extra, std_side, told):
+    """The shape errors named roles ("sr shape ... is not lr shape ..."), not files."""
+    from napari_srmat.cli import main
+
+    lr, sr = _grey_png(tmp_path / "lr.png", 8), _grey_png(tmp_path / "sr.png", 32, 1)
+    std = _grey_png(tmp_path / "std.png", std_side, 2) if std_side else None
+    argv = ["audit", "candidates", lr, sr, "--out", str(tmp_path / "a.json"), "--quiet",
+            *extra, *(["--sr-std", std] if std else [])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"srmat audit candidates: error: {told.format(lr=lr, sr=sr, std=std)}\n"
+
+
+def test_cli_candidates_refuses_images_under_the_least_side(tmp_path, capsys):
+    """A 3 x 3 LR and its 9 x 9 SR were audited ("0 candidate(s)"); other commands refuse
+    an image under io.MIN_IMAGE_SIDE (io.check_image_side), and so does this one."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import MIN_IMAGE_SIDE
+
+    lr = _grey_png(tmp_path / "lr.png", 3)
+    Image.fromarray(np.kron(np.asarray(Image.open(lr)), np.ones((3, 3), np.uint8))).save(
+        tmp_path / "sr.png")
+    out = tmp_path / "a.json"
+    assert main(["audit", "candidates", lr, str(tmp_path / "sr.png"), "--out", str(out),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{lr} is 3 x 3 px, smaller than" in err
+    assert f"({MIN_IMAGE_SIDE} px)" in err and not out.exists()

@@ -227,3 +227,19 @@ def test_a_command_without_its_action_is_one_error_line(capsys, argv, line):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and err == line + "\n"
+
+
+@pytest.mark.parametrize("argv, argument", [
+    (["info", ""], "file"),
+    (["heyn", ""], "MASK"),
+    (["grain-size", ""], "IMAGE"),
+    (["sr", "run", "", "out.ome.zarr"], "input"),
+    (["audit", "candidates", "lr.png", "", "--out", "a.json"], "sr"),
+    (["sr", "eval", "hr.png", "sr.png", "--lr", ""], "--lr"),
+])
+def test_an_empty_input_path_names_the_argument_not_the_library(capsys, argv, argument):
+    """``srmat info ""`` said the library's "path is empty; read_image takes a path ...
+    e.g. read_image('scan.tif')"; the CLI names its own argument (input_path_arg)."""
+    line = _exit_line(capsys, argv)
+    assert f"error: argument {argument}: the path is empty" in line
+    assert "read_image" not in line and "read_array" not in line

@@ -288,3 +288,18 @@ def test_eval_maps_bad_bins_named_before_any_map_is_read(tmp_path, capsys, monke
     assert exc.value.code == 2
     assert "argument --bins: the number of bins must be between 2 and" in (
         capsys.readouterr().err)
+
+
+def test_eval_maps_empty_plot_path_is_refused_not_skipped(tmp_path, capsys, monkeypatch):
+    """``--plot ""`` was false-y and quietly wrote no plot (exit 0); it names no file and
+    is refused, naming the flag, before any map is read (the rule of
+    :func:`napari_srmat.outputs.check_output_location`)."""
+    import napari_srmat.cli.evalmaps as evalmaps
+
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 1)
+    monkeypatch.setattr(evalmaps, "_pairs", lambda *a: pytest.fail("maps read"))
+    assert main(_eval_maps_argv(tmp_path, "--plot", "")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "srmat eval-maps: error: --plot: output path '' names no file")
+    assert "e.g. figure.png" in err

@@ -325,3 +325,46 @@ def test_cli_too_small_pair_names_the_files(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"srmat sr eval: error: {path} and {path}: each image is 3 x 3 px")
     assert "(0, 0)" not in err and err.count("\n") == 1
+
+
+def test_cli_sr_eval_shape_errors_name_the_files(tmp_path, capsys):
+    """The shape errors named "HR"/"SR"/"LR", not the files the user gave."""
+    from napari_srmat.cli import main
+
+    hr = _micrograph()
+    hr_p, small_p = _png(tmp_path / "hr.png", hr), _png(tmp_path / "small.png", hr[:64])
+    lr_p = _png(tmp_path / "lr.png", hr[:5, :5])
+    assert main(["sr", "eval", hr_p, small_p]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"srmat sr eval: error: HR {hr_p} and SR {small_p} shapes differ: ")
+    assert main(["sr", "eval", hr_p, hr_p, "--lr", lr_p]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"srmat sr eval: error: LR {lr_p} (5, 5) x4 does not match HR {hr_p} and SR {hr_p}")
+
+
+@pytest.mark.parametrize("scale", ["0", "-2", "2.5", "x"])
+def test_cli_sr_eval_bad_scale_is_refused_before_reading(tmp_path, capsys, scale):
+    """--scale 0 was checked only after both images were read; it is argparse's now,
+    naming the flag (the missing files are not even looked at)."""
+    from napari_srmat.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["sr", "eval", str(tmp_path / "no-hr.png"), str(tmp_path / "no-sr.png"),
+              "--scale", scale])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --scale: an integer >= 1" in err
+
+
+def test_cli_sr_eval_empty_map_path_is_refused_not_skipped(tmp_path, capsys):
+    """``--ldl-map ""`` was false-y and quietly wrote no map; it is refused, naming the
+    flag, before anything is computed."""
+    from napari_srmat.cli import main
+
+    hr_p = _png(tmp_path / "hr.png", _micrograph())
+    assert main(["sr", "eval", hr_p, hr_p, "--ldl-map", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "srmat sr eval: error: --ldl-map: output path '' names no file")

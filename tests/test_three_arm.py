@@ -274,3 +274,18 @@ def test_sr_lr_arms_at_a_given_inference_scale(model, micrographs, result):
     assert [m.inference_scale for m in fixed.arms["SR(LR) bicubic"]] == [1.0, 1.0]
     assert [m.inference_scale for m in fixed.arms["HR (native region)"]] == \
         [m.inference_scale for m in result.arms["HR (native region)"]]
+
+
+def test_cli_folder_without_images_and_masks_says_which_are_missing(tmp_path, capsys):
+    """It said "FOLDER/images: folder not found (expected ROOT/FOLDER/images and masks)";
+    now it names the missing folder(s) plainly."""
+    folder = tmp_path / "nodir"
+    folder.mkdir()
+    assert main(["experiment", "three-arm", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ROOT" not in err
+    assert f"error: {folder / 'images'} and {folder / 'masks'} not found: " in err
+    (folder / "images").mkdir()
+    assert main(["experiment", "three-arm", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {folder / 'masks'} not found: {folder} must hold" in err

@@ -576,8 +576,15 @@ def check_out_arg(out: Any, func: str, *, what: str = "the path of an OME-Zarr s
                     hint="a str or pathlib.Path (not bytes)")
 
 
-def check_output_location(out: str | os.PathLike) -> None:
+def check_output_location(out: str | os.PathLike, *, example: str = "result.ome.zarr") -> None:
     """Refuse an output whose folder cannot be created or written.
+
+    Parameters
+    ----------
+    out : path-like
+        The output, as given (``""`` is refused, not taken as the current folder).
+    example : str
+        A name of the kind of output, suggested when ``out`` names none.
 
     Raises
     ------
@@ -588,8 +595,8 @@ def check_output_location(out: str | os.PathLike) -> None:
     if Path(out).name in ("", ".."):  # out="" is the current folder: it failed with
         # pathlib's "PosixPath('.') has an empty name"
         raise OutputError(f"output path {str(out)!r} names no file or folder of its own (it "
-                          "is the current, a parent or the root folder): give a new name, "
-                          "e.g. result.ome.zarr")
+                          f"is the current, a parent or the root folder): give a new name, "
+                          f"e.g. {example}")
     out = Path(out)
     parent = _nearest_existing_parent(out)
     if not parent.is_dir():
@@ -802,7 +809,8 @@ def discarded_when_refused(partial: str | os.PathLike, *, created: bool) -> Iter
 
 
 def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
-                      overwrite: bool = False, ours=None) -> Path:
+                      overwrite: bool = False, ours=None,
+                      example: str = "result.json") -> Path:
     """Check a single-file output (JSON session, report) before writing it.
 
     Parameters
@@ -817,6 +825,8 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
     ours : callable, optional
         ``ours(path) -> bool`` recognising a file napari-srmat wrote; an existing file
         that fails it is never replaced.
+    example : str
+        A file name of the kind written, suggested when ``out`` names no file.
 
     Raises
     ------
@@ -825,9 +835,10 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
     """
     if overwrite is not None:
         overwrite = check_flag("overwrite", overwrite, error=OutputError)
+    # the location first, as given: "" was told as "output path '.' ..." (the Path of "")
+    check_output_location(out, example=example)
     out = Path(out)
     check_not_input(out, inputs)
-    check_output_location(out)
     if out.exists() or out.is_symlink():
         if out.is_dir():
             raise OutputExistsError(f"{out} is a folder; give a file name")
@@ -1140,10 +1151,12 @@ def check_figure_file(path: str | os.PathLike, *, kind: str,
     OutputError
         When the figure may not be written there.
     """
+    # "" names no file: told so, not as "'': figures are written as PNG"
+    check_output_location(path, example="figure.png")
     if not str(path).lower().endswith(".png"):
         raise OutputError(f"{path}: figures are written as PNG; give a .png file name")
     return check_output_file(path, inputs=inputs, overwrite=overwrite,
-                             ours=lambda p: is_our_figure(p, kind))
+                             ours=lambda p: is_our_figure(p, kind), example="figure.png")
 
 
 def is_our_figure(path: str | os.PathLike, kind: str | None = None) -> bool:

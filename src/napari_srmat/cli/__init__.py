@@ -19,15 +19,17 @@ import contextlib
 import importlib
 import math
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
-           "error_line", "check_tile_flags", "command_name", "missing_action"]
+           "error_line", "check_tile_flags", "command_name", "missing_action",
+           "input_path_arg", "naming_roles"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -357,6 +359,65 @@ def naming_file(path: str | os.PathLike,
         if exc.args and isinstance(exc.args[0], str) and not any(
                 name in exc.args[0] for name in names):
             exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
+        raise
+
+
+def input_path_arg(text: str) -> str:
+    """argparse ``type=`` of an input file argument: refuse an empty path, naming the
+    argument as typed (``srmat info: error: argument file: the path is empty``), instead
+    of the library's ``read_image('scan.tif')`` wording (:func:`napari_srmat.io.path_arg`).
+
+    Examples
+    --------
+    >>> input_path_arg("a.png")
+    'a.png'
+    >>> input_path_arg("")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: the path is empty: give an image file or Zarr store
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty: give an image file or Zarr store")
+    return text
+
+
+@contextlib.contextmanager
+def naming_roles(roles: Mapping[str, str | os.PathLike | None],
+                 only: tuple[type[BaseException], ...] = (ValueError,)) -> Iterator[None]:
+    """Say which file each role named in an error is: the library tells its images by
+    role (``sr shape (256, 256) is not lr shape (64, 64) x scale 3``, ``HR and SR shapes
+    differ``); inside the block, each role of ``roles`` standing as a word (not part of a
+    name or path) in such a message gets its file after it
+    (``sr b.png shape ... lr a.png shape ...``).
+
+    The one rule of the commands that pass several images to one library call
+    (``srmat audit candidates``, ``srmat sr eval``); the exception keeps its type.
+
+    Parameters
+    ----------
+    roles : mapping of str to path-like or None
+        Role as the library writes it (case-sensitive) to its file; None: not given.
+    only : tuple of exception types
+        The errors whose message is rewritten (default ``ValueError``).
+
+    Examples
+    --------
+    >>> try:
+    ...     with naming_roles({"lr": "a.png", "sr": "b.png", "sr_std": None}):
+    ...         raise ValueError("sr shape (9, 9) is not lr shape (2, 2) x scale 4")
+    ... except ValueError as exc:
+    ...     print(exc)
+    sr b.png shape (9, 9) is not lr a.png shape (2, 2) x scale 4
+    """
+    try:
+        yield
+    except only as exc:
+        given = {role: str(path) for role, path in roles.items() if path is not None}
+        if given and exc.args and isinstance(exc.args[0], str):
+            words = "|".join(re.escape(r) for r in sorted(given, key=len, reverse=True))
+            exc.args = (re.sub(rf"(?<![\w/.-])({words})(?![\w/.-])",
+                               lambda m: f"{m.group(1)} {given[m.group(1)]}", exc.args[0]),
+                        *exc.args[1:])
         raise
 
 

@@ -8,13 +8,23 @@ import math
 import sys
 from pathlib import Path
 
-from . import float_arg, int_arg, missing_action, naming_file, pixel_size_arg, print_json
+from . import (
+    float_arg,
+    input_path_arg,
+    int_arg,
+    missing_action,
+    naming_file,
+    naming_roles,
+    pixel_size_arg,
+    print_json,
+)
 
 __all__ = ["register"]
 
 
 def _candidates(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, find_candidates_job
+    from ..audit.detector import AuditInputError
     from ..audit.session import check_session_path, is_audit_session_file
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
@@ -27,7 +37,7 @@ def _candidates(args: argparse.Namespace) -> int:
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
     check_not_input(out.with_suffix(".csv"), inputs)
 
-    from ..io import image_data, pixel_size_note, read_image, read_window
+    from ..io import check_image_side, image_data, pixel_size_note, read_image, read_window
 
     def pixels(path, mg=None):  # a damaged chunk: ImageReadError naming the file
         with naming_file(path):
@@ -36,6 +46,8 @@ def _candidates(args: argparse.Namespace) -> int:
 
     sr_file = read_image(args.sr)
     lr, sr = pixels(args.lr), pixels(args.sr, sr_file)
+    for path, image in ((args.lr, lr), (args.sr, sr)):  # the rule of the other commands
+        check_image_side(image.shape, name=path)
     # the SR file's pixel size unless --pixel-size-um is given (pixels that are not
     # square: unknown, the report is in px); the note says which was used and why
     pixel_size_um = (args.pixel_size_um if args.pixel_size_um is not None
@@ -56,12 +68,15 @@ def _candidates(args: argparse.Namespace) -> int:
         def boundary_fn(img, model=model):
             return predict_boundaries(img, model)[0]
 
-    cands = run_job(find_candidates_job(
-        lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
-        tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score,
-        boundary_threshold=threshold,
-        residual_floor=args.residual_floor),
-        quiet=args.quiet)
+    # the library tells its images by role ("sr shape ... is not lr shape ..."): which file
+    roles = {"lr": args.lr, "sr": args.sr, "sr_std": args.sr_std}
+    with naming_roles(roles, only=(AuditInputError,)):
+        cands = run_job(find_candidates_job(
+            lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
+            tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score,
+            boundary_threshold=threshold,
+            residual_floor=args.residual_floor),
+            quiet=args.quiet)
     session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
                                   lr_path=args.lr, sr_path=args.sr,
                                   sr_model={"name": args.sr_model} if args.sr_model else None,
@@ -98,12 +113,13 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("audit", help="audit SR output for hallucinated boundaries")
     sub = p.add_subparsers(dest="audit_command", metavar="ACTION")
     c = sub.add_parser("candidates", help="rank suspicious regions of an SR image")
-    c.add_argument("lr", help="LR input image")
-    c.add_argument("sr", help="super-resolved image")
+    c.add_argument("lr", type=input_path_arg, help="LR input image")
+    c.add_argument("sr", type=input_path_arg, help="super-resolved image")
     c.add_argument("--out", required=True, help="audit session JSON to write (atomic)")
     c.add_argument("--scale", type=int_arg(1), default=None,
                    help="SR factor (default: from shapes)")
-    c.add_argument("--sr-std", default=None, help="per-pixel std over diffusion samples")
+    c.add_argument("--sr-std", type=input_path_arg, default=None,
+                   help="per-pixel std over diffusion samples")
     c.add_argument("--tolerance", type=float_arg(0), default=4.0,
                    help="boundary tolerance (SR px)")
     c.add_argument("--tile", type=int_arg(16), default=512, help="tile size (SR px, >= 16)")

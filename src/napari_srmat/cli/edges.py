@@ -10,6 +10,7 @@ from . import (
     UserError,
     _checked_number_arg,
     check_tile_flags,
+    input_path_arg,
     int_arg,
     lr_arg,
     missing_action,
@@ -92,7 +93,8 @@ def register(subparsers) -> None:
     pt = sub.add_parser(
         "pretrain", help="self-supervised pretraining on unlabeled micrographs (masked "
                          "image modelling); train from it with --init-checkpoint")
-    pt.add_argument("images", nargs="+", help="unlabeled micrographs (PNG/JPEG/TIFF/OME-Zarr)")
+    pt.add_argument("images", nargs="+", type=input_path_arg,
+                    help="unlabeled micrographs (PNG/JPEG/TIFF/OME-Zarr)")
     pt.add_argument("--out", required=True, help="checkpoint folder to create")
     pt.add_argument("--steps", type=int_arg(1), default=m.steps,
                     help="optimiser steps (default %(default)s)")
@@ -122,7 +124,8 @@ def register(subparsers) -> None:
     pt.set_defaults(func=_pretrain)
 
     pr = sub.add_parser("predict", help="boundary probability + uncertainty of an image")
-    pr.add_argument("image", help="micrograph (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
+    pr.add_argument("image", type=input_path_arg,
+                    help="micrograph (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
     pr.add_argument("--out", required=True, help="output directory")
     pr.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                     help="µm per pixel (overrides the file's), recorded in the maps, as "

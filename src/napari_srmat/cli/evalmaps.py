@@ -8,7 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import PATTERN_HELP, UserError, lines_arg, print_json, seed_arg, threshold_arg
+from . import (
+    PATTERN_HELP,
+    UserError,
+    lines_arg,
+    naming_file,
+    print_json,
+    seed_arg,
+    threshold_arg,
+)
 
 _EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
 
@@ -120,12 +128,14 @@ def _run(args: argparse.Namespace) -> int:
 
     if (args.val_prob is None) != (args.val_masks is None):
         raise UserError("--val-prob and --val-masks go together")
-    if args.plot:  # refused before the evaluation, checked again when written
+    # refused before the evaluation ("" too: it names no file), checked again when written
+    if args.plot is not None:
         from ..metrics.edges import PR_ROC_FIGURE
         from ..outputs import check_figure_file
 
-        check_figure_file(args.plot, kind=PR_ROC_FIGURE, overwrite=args.overwrite,
-                          inputs=[args.prob, args.masks, args.val_prob, args.val_masks])
+        with naming_file("--plot"):
+            check_figure_file(args.plot, kind=PR_ROC_FIGURE, overwrite=args.overwrite,
+                              inputs=[args.prob, args.masks, args.val_prob, args.val_masks])
     names, probs, masks = _pairs(args.prob, args.masks)
     vprobs = vmasks = None
     if args.val_prob is not None:
@@ -147,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         quiet=args.json,
     )
     hist = res.pop("_histogram")
-    if args.plot:
+    if args.plot is not None:
         res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot,
                                       overwrite=args.overwrite))
     if args.json:  # (without --json, run_job has printed them as [warning] lines)
@@ -168,6 +178,6 @@ def _run(args: argparse.Namespace) -> int:
         )
     else:
         print("Heyn: no valid grain-size comparison (see the warnings)")
-    if args.plot:
+    if args.plot is not None:
         print(f"curves written to {res['plot']}")
     return 0

@@ -141,13 +141,14 @@ def _three_arm(args: argparse.Namespace) -> int:
         raise UserError("--sr-models: give at least one SR model")
     sr_of_native = None if args.sr_of_native.lower() == "none" else args.sr_of_native
     pairs = list_pairs(folder.parent, folder.name)
-    if args.report and args.plot and Path(args.report).resolve() == Path(args.plot).resolve():
+    if (args.report is not None and args.plot is not None
+            and Path(args.report).resolve() == Path(args.plot).resolve()):
         raise UserError("--report and --plot must be two different files")
     inputs = [folder, args.checkpoint]
-    if args.report:
+    if args.report is not None:  # "" is refused, not skipped
         check_output_file(args.report, inputs=inputs, overwrite=args.overwrite,
                           ours=is_three_arm_report)
-    if args.plot:
+    if args.plot is not None:
         check_figure_file(args.plot, kind=REPORT_KIND, inputs=inputs,
                           overwrite=args.overwrite)
     model = load_boundary_model(args.checkpoint, device=args.device)
@@ -159,12 +160,12 @@ def _three_arm(args: argparse.Namespace) -> int:
                      quiet=args.json)
     if result is None:
         raise UserError("experiment stopped")
-    if args.report:
+    if args.report is not None:
         write_three_arm_report(result, args.report, folder=str(folder),
                                checkpoint=model.path and str(model.path),
                                threshold_rule=model.threshold_rule, tta=model.tta,
                                scale=THREE_ARM_SCALE)
-    if args.plot:
+    if args.plot is not None:
         plot_three_arm(result, args.plot, title=f"three-arm experiment: {folder.name} "
                        f"({len(pairs)} images)", overwrite=args.overwrite)
     table = result.table()

@@ -10,6 +10,7 @@ from . import (
     DEVICE_HELP,
     UserError,
     error_line,
+    input_path_arg,
     lines_arg,
     margin_arg,
     naming_file,
@@ -49,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--mask the inputs are boundary masks (no model: the measurement of `srmat heyn`). "
         "See docs/grain_size.md.",
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="micrographs (or masks with --mask)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", type=input_path_arg,
+                   help="micrographs (or masks with --mask)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="µm per pixel (overrides the file's)")
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import (
     UserError,
+    input_path_arg,
     lines_arg,
     margin_arg,
     naming_file,
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "boundary crossings and report the mean lineal intercept per image and pooled over "
         "all images; with --pixel-size-um also in micrometres and as ASTM grain size G.",
     )
-    p.add_argument("masks", nargs="+", metavar="MASK", help="boundary mask images")
+    p.add_argument("masks", nargs="+", metavar="MASK", type=input_path_arg,
+                   help="boundary mask images")
     p.add_argument("--pattern", default="random", choices=("random", "grid", "circles", "segments"),
                    help="test lines laid over the boundaries: random lines, a grid (rows "
                         "and columns), circles or your own (--segments) (default %(default)s)")

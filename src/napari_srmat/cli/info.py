@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import print_json
+from . import input_path_arg, print_json
 
 __all__ = ["register"]
 
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
         description="Print shape, dtype, chunks, axes, pixel size and pyramid levels of an "
         "image without loading its pixels.",
     )
-    p.add_argument("file", help="image file or Zarr store")
+    p.add_argument("file", type=input_path_arg, help="image file or Zarr store")
     p.add_argument("--verify", action="store_true",
                    help="decode every chunk of every level and report damaged ones (exit 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

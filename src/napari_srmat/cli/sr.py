@@ -31,6 +31,7 @@ from . import (
     check_tile_flags,
     command_name,
     float_arg,
+    input_path_arg,
     int_arg,
     lr_arg,
     missing_action,
@@ -67,7 +68,8 @@ def build_sr_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="sr_action", metavar="ACTION")
 
     r = sub.add_parser("run", help="super-resolve an image into an OME-Zarr (default action)")
-    r.add_argument("input", help="image (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
+    r.add_argument("input", type=input_path_arg,
+                   help="image (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
     r.add_argument("output", help="output OME-Zarr directory")
     r.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="µm per input pixel (overrides the file's); the output records it "

@@ -14,7 +14,15 @@ import json
 import sys
 from pathlib import Path
 
-from . import UserError, command_name, naming_file, print_json
+from . import (
+    UserError,
+    command_name,
+    input_path_arg,
+    int_arg,
+    naming_file,
+    naming_roles,
+    print_json,
+)
 
 __all__ = ["add_eval_parser"]
 
@@ -26,12 +34,13 @@ DEGRADATION_NAMES = ("bicubic", "classical", "realesrgan")
 def add_eval_parser(sub) -> argparse.ArgumentParser:
     """Add the ``eval`` action to the ``srmat sr`` sub-parsers."""
     e = sub.add_parser("eval", help="fidelity of an SR image against its HR reference")
-    e.add_argument("hr", help="HR reference image")
-    e.add_argument("sr", help="super-resolved image (e.g. the OME-Zarr of `srmat sr run`)")
-    e.add_argument("--scale", type=int, default=None,
+    e.add_argument("hr", type=input_path_arg, help="HR reference image")
+    e.add_argument("sr", type=input_path_arg,
+                   help="super-resolved image (e.g. the OME-Zarr of `srmat sr run`)")
+    e.add_argument("--scale", type=int_arg(1), default=None,
                    help="magnification, also the border cropped (default: the SR output's "
                         "recorded scale, else the LR's size ratio, else 4)")
-    e.add_argument("--lr", default=None,
+    e.add_argument("--lr", type=input_path_arg, default=None,
                    help="the LR input the SR image was made from (default: HR degraded "
                         "by antialiased bicubic downsampling)")
     e.add_argument("--degradation", default=None, metavar="RECIPE",
@@ -98,14 +107,15 @@ def _eval(args: argparse.Namespace) -> int:
     if args.degradation is not None:
         recipe = {"recipe": _parse_degradation(args.degradation), "source": "--degradation"}
     inputs = [p for p in (args.hr, args.sr, args.lr) if p]
-    if (args.ldl_map and args.noref_map
+    if (args.ldl_map is not None and args.noref_map is not None
             and Path(args.ldl_map).absolute() == Path(args.noref_map).absolute()):
         raise UserError("--ldl-map and --noref-map must be different files")
-    for p in (args.ldl_map, args.noref_map):
-        if p:  # refuse a bad output before computing anything
+    for flag, p in (("--ldl-map", args.ldl_map), ("--noref-map", args.noref_map)):
+        if p is not None:  # refuse a bad output ("" too) before computing anything
             from ..outputs import check_output_file
 
-            check_output_file(p, inputs=inputs, overwrite=None)  # no --overwrite here
+            with naming_file(flag):  # no --overwrite here
+                check_output_file(p, inputs=inputs, overwrite=None, example="map.tif")
     hr, _ = _read(args.hr)
     sr, sr_attrs = _read(args.sr)
     lr = _read(args.lr)[0] if args.lr else None
@@ -116,17 +126,19 @@ def _eval(args: argparse.Namespace) -> int:
         scale, scale_source = sr.shape[0] // lr.shape[0], "LR size ratio"
     if scale is None:
         scale, scale_source = 4, "default"
-    if scale < 1:
-        raise UserError(f"--scale must be >= 1, got {scale}")
+    if scale < 1:  # --scale is checked by argparse, before any image is read
+        raise UserError(f"the scale from the {scale_source} must be >= 1, got {scale}")
     if recipe is None:
         recipe = degradation_recipe(sr_attrs)
-    with naming_file(f"{args.hr} and {args.sr}", only=(ImageSizeError,)):  # too small
+    # which files: too small; and shapes told by role ("HR and SR shapes differ")
+    with naming_file(f"{args.hr} and {args.sr}", only=(ImageSizeError,)), \
+            naming_roles({"HR": args.hr, "SR": args.sr, "LR": args.lr}):
         result, maps = evaluate_sr_pair(hr, sr, scale, lr=lr, degradation=recipe,
                                         return_maps=True)
     written = {}
-    if args.ldl_map:
+    if args.ldl_map is not None:
         written["ldl_map"] = _write_map(args.ldl_map, maps["ldl"], inputs)
-    if args.noref_map:
+    if args.noref_map is not None:
         written["noref_map"] = _write_map(args.noref_map, maps["ldl_noref"], inputs)
     summary = {"hr": str(args.hr), "sr": str(args.sr), "lr": args.lr,
                **result, "scale_source": scale_source, "maps": written,

@@ -59,9 +59,10 @@ def list_pairs(root: str | os.PathLike, split: str) -> list[tuple[Path, Path]]:
     """
     base = Path(root) / split
     img_dir, mask_dir = base / "images", base / "masks"
-    for d in (img_dir, mask_dir):
-        if not d.is_dir():
-            raise ImageReadError(f"{d}: folder not found (expected ROOT/{split}/images and masks)")
+    missing = [str(d) for d in (img_dir, mask_dir) if not d.is_dir()]
+    if missing:  # which of the two, plainly (it said "expected ROOT/SPLIT/images and masks")
+        raise ImageReadError(f"{' and '.join(missing)} not found: {base} must hold the "
+                             "folders images/ and masks/ (pairs matched by file stem)")
 
     def _images(d: Path) -> dict[str, Path]:
         out: dict[str, Path] = {}

@@ -535,8 +535,8 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
     a = _float_image(hr, "hr")
     b = _float_image(sr, "sr")
     if a.shape != b.shape:
-        raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} (the SR image "
-                         "must be the HR reference's size)")
+        raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} (the "
+                         "super-resolved image must be the size of its reference)")
     # cropped to a multiple of s, less an s px border, then compared by SSIM: a smaller
     # image was refused with the shape left after cropping ("image (0, 0) is too small")
     from ..io import check_image_side
@@ -557,7 +557,7 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
     else:
         low = _float_image(lr, "lr")
         if low.shape[0] * s != h or low.shape[1] * s != w:
-            raise ValueError(f"LR {low.shape[:2]} x{s} does not match HR/SR {(h, w)}")
+            raise ValueError(f"LR {low.shape[:2]} x{s} does not match HR and SR {(h, w)}")
         lr_source = "given"
     low, back = _degraded_back(low, b, s, degrade)
     noref = _noref_from_back(low, back, s, LDL_WINDOW, LDL_GAMMA)
