@@ -87,7 +87,11 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             "pseudo": {"photometric_augment": ""},
             # self-supervised: the plain recipe started from a masked-image-modelling
             # pretraining on the scans in no split (SSL below)
-            "ssl": {"photometric_augment": ""}}
+            "ssl": {"photometric_augment": ""},
+            # the plain and augmented recipes with a GPU lease's budget (batches of 16,
+            # 50 steps per epoch, epochs sized to the lease): benchmarks/cv_uaed_gpu.py
+            "gpu_long": {"photometric_augment": ""},
+            "gpu_aug": {"photometric_augment": "all"}}
 
 #: Pseudo-labeled variants: the teacher variant (same fold), its TTA mode, and how many
 #: 256 px regions of each unlabeled scan are added. The unlabeled scans are the

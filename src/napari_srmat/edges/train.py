@@ -126,12 +126,17 @@ def _ema_update(ema, model, decay: float) -> None:
 
     with torch.no_grad():
         msd = model.state_dict()
+        floats, sources = [], []
         for k, v in ema.state_dict().items():
-            src = msd[k]
             if v.dtype.is_floating_point:
-                v.mul_(decay).add_(src.detach(), alpha=1 - decay)
+                floats.append(v)
+                sources.append(msd[k].detach())
             else:
-                v.copy_(src)
+                v.copy_(msd[k])
+        # one fused update for all weights (a loop launched 2 kernels per tensor: on a
+        # GPU that cost more than the small model's step)
+        torch._foreach_mul_(floats, decay)
+        torch._foreach_add_(floats, sources, alpha=1 - decay)
 
 
 def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray:
