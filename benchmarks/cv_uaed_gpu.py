@@ -119,7 +119,8 @@ def _step_time(variant: str, settings: dict, train, val) -> tuple[float, float]:
     net = build_uaed(default_arch_config(settings["encoder"])).to(dev)
     ema = copy.deepcopy(net)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    scaler = torch.amp.GradScaler("cuda", enabled=dev.startswith("cuda"))
+    use_amp = bool(settings["amp"]) and dev.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     photometric = parse_photometric(VARIANTS[variant].get("photometric_augment", ""))
     rng = np.random.default_rng(0)
     t0 = 0.0
@@ -135,7 +136,7 @@ def _step_time(variant: str, settings: dict, train, val) -> tuple[float, float]:
             crops = [(photometric_augment(c[0], rng, photometric), c[1]) for c in crops]
         x = torch.from_numpy(np.stack([c[0] for c in crops])).to(dev)
         y = torch.from_numpy(np.stack([c[1][None] for c in crops]).astype(np.float32)).to(dev)
-        with torch.autocast("cuda", enabled=dev.startswith("cuda")):
+        with torch.autocast("cuda", enabled=use_amp):
             logit, sigma = net(x)
         loss, _ = uaed_loss(logit, sigma, y, epoch=0, n_epochs=1)
         opt.zero_grad(set_to_none=True)
