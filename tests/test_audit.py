@@ -693,3 +693,20 @@ def test_cli_candidates_refuses_images_under_the_least_side(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{lr} is 3 x 3 px, smaller than" in err
     assert f"({MIN_IMAGE_SIDE} px)" in err and not out.exists()
+
+
+def test_cli_candidates_without_an_integer_scale_names_the_flag(tmp_path, capsys):
+    """An LR/SR pair whose sizes are no integer multiple was told to 'pass scale=' (the
+    library's keyword) on the command line, where the option is --scale."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (20, 20), dtype=np.uint8)).save(tmp_path / "lr.png")
+    Image.fromarray(rng.integers(0, 255, (50, 50), dtype=np.uint8)).save(tmp_path / "sr.png")
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(tmp_path / "a.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--scale" in err and "cannot infer an integer scale" in err
+    assert "Traceback" not in err and not (tmp_path / "a.json").exists()

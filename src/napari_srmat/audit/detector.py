@@ -683,7 +683,8 @@ def find_candidates_job(
             raise AuditInputError(
                 f"cannot infer an integer scale from lr {(h, w)} and sr {(H, W)}; "
                 + ("sr is smaller than lr: are they swapped? (lr = the low-resolution input, "
-                   "sr = its super-resolved version)" if H < h and W < w else "pass scale="))
+                   "sr = its super-resolved version)" if H < h and W < w
+                   else "give the integer scale between them (scale=; --scale in the CLI)"))
         scale = H // h
     scale = check_number("scale", scale, lo=1, integer=True, error=AuditInputError)
     if H != h * scale or W != w * scale:
