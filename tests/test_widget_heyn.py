@@ -300,6 +300,30 @@ def test_corrections_painted_while_measuring_do_not_reach_the_running_job(
     assert "painted" in w.measurement.source["edits"][0]
 
 
+def test_boundary_labels_painted_while_measuring_do_not_reach_the_running_job(
+        make_napari_viewer, qtbot, monkeypatch):
+    """The job read the boundary Labels layer's own array, which napari paints in place:
+    a stroke made while the measurement ran was measured (or half of it). It measures
+    the layer as it was when Measure was clicked, like its corrections layer."""
+    import threading
+
+    import napari_srmat.widgets.heyn_widget as hw
+
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=9)
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    gate = threading.Event()
+    real = hw.as_mask
+    monkeypatch.setattr(hw, "as_mask", lambda *a, **k: gate.wait(10) and real(*a, **k))
+    w.run()
+    layer.data[:, 90:110] = 1  # the user paints a band meanwhile (in place)
+    gate.set()
+    qtbot.waitUntil(lambda: w.measurement is not None, timeout=20_000)
+    np.testing.assert_array_equal(w.measured_mask, mask)
+
+
 def test_controls_follow_the_pattern(make_napari_viewer):
     viewer = make_napari_viewer()
     w = GrainSizeWidget(viewer)

@@ -39,8 +39,14 @@ class LayerSnapshot:
 
 
 def snapshot(layer) -> LayerSnapshot:
-    """Data reference, type, metadata, scale and translate of ``layer`` (no copy)."""
-    return LayerSnapshot(name=layer.name, data=layer_image_data(layer),
+    """Data reference, type, metadata, scale and translate of ``layer``.
+
+    No copy, except of a Labels layer held in memory: napari paints those in place, so a
+    boundary layer painted while its measurement ran reached the job halfway; it is
+    copied as :func:`painted_data` copies a corrections layer.
+    """
+    data = painted_data(layer) if layer._type_string == "labels" else layer_image_data(layer)
+    return LayerSnapshot(name=layer.name, data=data,
                          kind=layer._type_string, metadata=dict(layer.metadata or {}),
                          scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
                          units=tuple(str(u) for u in layer.units[-2:]))
