@@ -401,3 +401,38 @@ def test_cli_train_refuses_a_crop_larger_than_the_training_images(tmp_path, caps
     with pytest.raises(ValueError, match=r"training image train-1 is 40 x 36 px, smaller than "
                                          r"the training crop \(48 px\)"):
         train_boundaries(_cfg(tmp_path, train_images=imgs, train_masks=masks, crop=48))
+
+
+def test_ema_update_blends_weights_and_copies_counters():
+    """The EMA of the weights (one fused update for all tensors): every float tensor
+    becomes decay * ema + (1 - decay) * model, integer buffers (batch-norm counters) are
+    copied, and the model is not touched."""
+    import copy
+
+    from napari_srmat.edges.model import build_uaed, default_arch_config
+    from napari_srmat.edges.train import _ema_update
+
+    torch.manual_seed(0)
+    model = build_uaed(default_arch_config("tiny"))
+    ema = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+        for b in model.buffers():
+            if not b.dtype.is_floating_point:
+                b.fill_(7)
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    model_state = {k: v.clone() for k, v in model.state_dict().items()}
+    _ema_update(ema, model, 0.9)
+    after = ema.state_dict()
+    n_float = n_int = 0
+    for k, v in after.items():
+        if v.dtype.is_floating_point:
+            torch.testing.assert_close(v, 0.9 * before[k] + 0.1 * model_state[k])
+            n_float += 1
+        else:
+            assert torch.equal(v, model_state[k]) and int(v.max()) == 7
+            n_int += 1
+    assert n_float > 10 and n_int > 0
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, model_state[k])
