@@ -645,7 +645,13 @@ def evaluate_study(work: Path, samples, folds, variants) -> dict:
         report["training"][variant] = {
             **VARIANTS[variant], "upscaled_by": UPSCALED.get(variant),
             "pseudo_labels": PSEUDO.get(variant),
-            "cpu_min_per_fold": _spread([m["cpu_s"] / 60 for m in metas])}
+            "cpu_min_per_fold": _spread([m["cpu_s"] / 60 for m in metas]),
+            # as trained (benchmarks/cv_uaed_gpu.py's variants differ from the CPU
+            # settings of "train_settings" below: batch, steps, epochs, device)
+            "settings": {k: v for k, v in metas[0]["settings"].items() if k != "train_names"}}
+        if "wall_s" in metas[0]:
+            report["training"][variant]["wall_min_per_fold"] = _spread(
+                [m["wall_s"] / 60 for m in metas])
         vsamples = variant_samples(work, variant, samples)
         for tta in ttas(variant):
             _log(f"evaluating {variant} / tta {tta}")

@@ -12,6 +12,12 @@ of epochs); it is recorded in each fold's ``train_meta.json``, and ``--epochs N`
 repeats a run without the timing. One model per variant is also trained on tbm/train
 (validated on tbm/val: the recipe of the shipped weights), the candidate shipped model.
 
+Measured on the one lease it ran on (an H200, 16 cores): one process per model
+time-slices the GPU. A step of ``gpu_long`` took 21 ms in a process alone, about 90 ms
+with 8 processes and about 300 ms with all 22, so every model got 20 epochs (1 000 steps)
+in 6.3 minutes. The model is bound by kernel launches; a later lease should train several
+models inside one process (stacked weights, CUDA graphs) rather than more processes.
+
 Stages:
 
 ``train`` (the GPU machine)
