@@ -55,9 +55,7 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
         ``(H, W)`` or ``(H, W, C)``.
     reduce : {"mean", "max"}, optional
         How a 2x2 block becomes a pixel (:data:`napari_srmat.io.LEVEL_REDUCTIONS`);
-        default ``"max"`` for a mask (:func:`napari_srmat.io.looks_binary`: boolean, or
-        two values such as a 0/255 PNG, whose 1-px boundaries a mean faded to 64, 16, ...
-        level by level), ``"mean"`` for an image.
+        default ``"max"`` for a boolean mask, ``"mean"`` for an image.
 
     Examples
     --------
@@ -72,10 +70,8 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
         return levels
     from .io import coarser_level
 
-    if reduce is None:  # a 0/255 boundary mask saved as 8-bit is a mask too
-        from .io import looks_binary
-
-        reduce = "max" if looks_binary(level0) else "mean"
+    if reduce is None:
+        reduce = "max" if level0.dtype == bool else "mean"
     # a Dask level 0's chunk size is kept at every level (2x2 chunks become one), so a
     # coarse level is not thousands of tiny tasks
     chunks = getattr(level0, "chunksize", None)
