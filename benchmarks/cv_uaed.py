@@ -783,6 +783,10 @@ def main(argv=None) -> int:
     for k, f in enumerate(folds):
         _log(f"fold {k}: {len(f)} images, scans {sorted({scan_id(n) for n in f})}")
     if args.stage in ("all", "train"):
+        gpu = [v for v in args.variants if v.startswith("gpu_")]
+        if gpu:  # trained here they would be the CPU plain recipe under a GPU name
+            raise SystemExit(f"{gpu}: train them with benchmarks/cv_uaed_gpu.py; this "
+                             "script evaluates them (--stage eval)")
         run_training(args, work, samples, folds)
     if args.stage in ("all", "eval"):
         report = evaluate_study(work, samples, folds, args.variants)

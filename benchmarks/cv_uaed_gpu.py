@@ -8,9 +8,11 @@ batches of 16 crops, 50 steps per epoch and as many epochs as fit ``--budget-s``
 seconds, all models at once, one process each, on one GPU. The epoch count is sized
 once from the step time all processes measure together after a barrier (the slowest
 process's time is used by every process, so every model of a run gets the same number
-of epochs); it is recorded in each fold's ``train_meta.json``, and ``--epochs N``
-repeats a run without the timing. One model per variant is also trained on tbm/train
-(validated on tbm/val: the recipe of the shipped weights), the candidate shipped model.
+of epochs), at least 20; it is recorded in each fold's ``train_meta.json``, and
+``--epochs N`` repeats a run without the timing. A model stopped by ``--hard-stop-s``
+is recorded as not done, and ``--stage predict`` refuses it. One model per variant is
+also trained on tbm/train (validated on tbm/val: the recipe of the shipped weights), the
+candidate shipped model.
 
 Measured on the one lease it ran on (an H200, 16 cores): one process per model
 time-slices the GPU. A step of ``gpu_long`` took 21 ms in a process alone, about 90 ms
@@ -27,11 +29,21 @@ Stages:
 ``predict`` (any machine)
     the out-of-fold maps ``fold-K/oof.npz`` (TTA none and d4) of the stored weights, in
     the layout ``benchmarks/cv_uaed.py --stage eval`` reads.
+``summary`` (any machine)
+    every model's training record (epochs, done, wall seconds, timed step seconds) as
+    one JSON (``--out``).
+``probe`` (the GPU machine)
+    the step time of ``--processes`` processes of one variant timed at once.
 
-Rerun (the GPU run of docs/boundaries.md, "Training with a GPU lease's budget")::
+Rerun (the GPU run of docs/boundaries.md, "A GPU lease's training budget": it ran with
+``--budget-s 360 --hard-stop-s 450``, whose timing gave 16 epochs, raised to the floor of
+20; ``--epochs 20`` repeats it without the timing)::
 
     python benchmarks/cv_uaed_gpu.py --stage train --data DATA --work out/cv_uaed_gpu \\
-        --budget-s 330 --pack $OUT              # on the GPU machine; DATA: train + val
+        --epochs 20 --pack $OUT     # on the GPU machine; DATA: train + val
+    python benchmarks/cv_uaed_gpu.py --stage probe --variant gpu_long --processes 8
+    python benchmarks/cv_uaed_gpu.py --stage summary --work out/cv_uaed_gpu \\
+        --out benchmarks/cv_uaed_gpu_training.json
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/cv_uaed_gpu.py --stage predict \\
         --work out/cv_uaed_gpu
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/cv_uaed.py --stage eval \\
@@ -181,6 +193,7 @@ def run_one(args) -> int:
     name = f"{tag}-{variant}-{fold}"
     fdir = work / tag / variant / ("final" if fold is None else f"fold-{fold}")
     fdir.mkdir(parents=True, exist_ok=True)
+    (fdir / "oof.npz").unlink(missing_ok=True)  # an earlier model's maps
     torch.set_num_threads(1)
     train, val, held, folds = _samples(Path(args.data), tag, fold)
     if folds is not None:
@@ -199,7 +212,9 @@ def run_one(args) -> int:
         (sync / f"ready-{name}").write_text("")
         _wait_for([sync / f"ready-{j}" for j in args.all_names.split(",")], 60)
         step_s, val_s = _step_time(variant, gpu_settings(seed, 1, args.device), train, val)
-        (sync / f"time-{name}.json").write_text(json.dumps([step_s, val_s]))
+        tmp = sync / f"time-{name}.{os.getpid()}.partial"
+        tmp.write_text(json.dumps([step_s, val_s]))
+        tmp.replace(sync / f"time-{name}.json")  # whole, for the processes polling it
         times = [sync / f"time-{j}.json" for j in args.all_names.split(",")]
         _wait_for(times, 60)
         got = [json.loads(p.read_text()) for p in times if p.is_file()]
@@ -255,6 +270,9 @@ def train_all(args) -> int:
     """Start every job at once, wait, and pack the weights."""
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    for p in (work / "sync").glob("*"):  # an earlier run's barrier and timings
+        if p.name.startswith(("ready-", "time-")):
+            p.unlink()
     jobs = _jobs(SEEDS)[: args.only]
     names = [f"{t}-{v}-{k}" for v, t, k in jobs]
     t_start = time.time()
@@ -307,15 +325,59 @@ def predict_all(args) -> int:
         folds = json.loads((tag_dir / "folds.json").read_text())
         for variant in GPU_VARIANTS:
             for k, held in enumerate(folds):
-                if (tag_dir / variant / f"fold-{k}" / "run").is_dir():
+                fdir = tag_dir / variant / f"fold-{k}"
+                if (fdir / "run").is_dir():
+                    meta = json.loads((fdir / "train_meta.json").read_text())
+                    if not meta.get("done"):
+                        raise SystemExit(f"{fdir} stopped after {meta.get('epochs_done')} of "
+                                         f"{meta['settings']['epochs'] + 4} epochs: its "
+                                         "maps would not be the recipe's; train it again")
                     _log(f"{tag_dir.name} {variant} fold {k}: out-of-fold maps")
                     predict_fold(tag_dir, variant, k, [by_name[n] for n in held])
     return 0
 
 
+def summary(args) -> int:
+    """Every model's training record as one JSON."""
+    work = Path(args.work)
+    records = {}
+    for meta_path in sorted(work.glob("*/*/*/train_meta.json")):
+        meta = json.loads(meta_path.read_text())
+        records[str(meta_path.parent.relative_to(work))] = {
+            "epochs": meta["settings"]["epochs"], "epochs_done": meta.get("epochs_done"),
+            "done": meta.get("done"), "wall_s": meta.get("wall_s"),
+            "device": meta.get("device"), "timing": meta.get("timing"),
+            "settings": {k: v for k, v in meta["settings"].items() if k != "train_names"}}
+    Path(args.out).write_text(json.dumps({"script": "benchmarks/cv_uaed_gpu.py --stage summary",
+                                          "models": records}, indent=1))
+    _log(f"{len(records)} models -> {args.out}")
+    return 0
+
+
+def probe(args) -> int:
+    """Step time of ``--processes`` processes of ``--variant`` timed at once (fold 0 of
+    seed 0's training images), printed as JSON lines."""
+    if args.one_probe:
+        from napari_srmat.edges.cv import scan_folds  # noqa: F401  (imports as a job does)
+
+        train, val, _, _ = _samples(Path(args.data), "s0", 0)
+        step_s, val_s = _step_time(args.variant, gpu_settings(0, 1, args.device), train, val)
+        print(json.dumps({"variant": args.variant, "processes": args.processes,
+                          "step_ms": round(step_s * 1e3, 1), "val_s": round(val_s, 3)}),
+              flush=True)
+        return 0
+    cmd = [sys.executable, __file__, "--stage", "probe", "--one-probe", "--data", args.data,
+           "--variant", args.variant, "--processes", str(args.processes),
+           "--device", args.device]
+    procs = [subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"})
+             for _ in range(args.processes)]
+    return max(p.wait() for p in procs)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--stage", choices=("train", "predict"), default="train")
+    ap.add_argument("--stage", choices=("train", "predict", "summary", "probe"),
+                    default="train")
     ap.add_argument("--data", default="../shared/data/tbm",
                     help="TBM root; only train/ and val/ are read")
     ap.add_argument("--work", default="out/cv_uaed_gpu")
@@ -325,6 +387,11 @@ def main(argv=None) -> int:
                     help="seconds from the start after which training is stopped")
     ap.add_argument("--epochs", type=int, default=None, help="epochs (no timing)")
     ap.add_argument("--pack", default=None, help="folder for the tar files")
+    ap.add_argument("--out", default="benchmarks/cv_uaed_gpu_training.json",
+                    help="summary: the JSON written")
+    ap.add_argument("--variant", default="gpu_long", choices=GPU_VARIANTS, help="probe")
+    ap.add_argument("--processes", type=int, default=1, help="probe: processes at once")
+    ap.add_argument("--one-probe", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--device", default="cuda", help="cpu: a dry run of the script")
     ap.add_argument("--steps-per-epoch", type=int, default=None, help="(a dry run)")
     ap.add_argument("--only", type=int, default=None, help="the first N jobs (a dry run)")
@@ -337,6 +404,10 @@ def main(argv=None) -> int:
         return run_one(args)
     if args.stage == "predict":
         return predict_all(args)
+    if args.stage == "summary":
+        return summary(args)
+    if args.stage == "probe":
+        return probe(args)
     return train_all(args)
 
 

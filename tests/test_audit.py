@@ -695,9 +695,9 @@ def test_cli_candidates_refuses_images_under_the_least_side(tmp_path, capsys):
     assert f"({MIN_IMAGE_SIDE} px)" in err and not out.exists()
 
 
-def test_cli_candidates_without_an_integer_scale_names_the_flag(tmp_path, capsys):
-    """An LR/SR pair whose sizes are no integer multiple was told to 'pass scale=' (the
-    library's keyword) on the command line, where the option is --scale."""
+def test_cli_candidates_without_an_integer_scale_says_what_to_do(tmp_path, capsys):
+    """An LR/SR pair whose sizes are no integer multiple was told to 'pass scale=', which
+    cannot help (a given scale fails the next check); it is told to crop or resize."""
     from PIL import Image
 
     from napari_srmat.cli import main
@@ -708,5 +708,6 @@ def test_cli_candidates_without_an_integer_scale_names_the_flag(tmp_path, capsys
     rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
                "--out", str(tmp_path / "a.json"), "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and "--scale" in err and "cannot infer an integer scale" in err
+    assert rc == 2 and "cannot infer an integer scale" in err and "crop or resize" in err
+    assert "pass scale" not in err
     assert "Traceback" not in err and not (tmp_path / "a.json").exists()

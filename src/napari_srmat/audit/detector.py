@@ -684,7 +684,8 @@ def find_candidates_job(
                 f"cannot infer an integer scale from lr {(h, w)} and sr {(H, W)}; "
                 + ("sr is smaller than lr: are they swapped? (lr = the low-resolution input, "
                    "sr = its super-resolved version)" if H < h and W < w
-                   else "give the integer scale between them (scale=; --scale in the CLI)"))
+                   else "sr must be lr enlarged by one integer factor on both axes: crop "
+                   "or resize one of them"))
         scale = H // h
     scale = check_number("scale", scale, lo=1, integer=True, error=AuditInputError)
     if H != h * scale or W != w * scale:

@@ -135,8 +135,9 @@ def _ema_update(ema, model, decay: float) -> None:
                 v.copy_(msd[k])
         # one fused update for all weights (a loop launched 2 kernels per tensor: on a
         # GPU that cost more than the small model's step)
-        torch._foreach_mul_(floats, decay)
-        torch._foreach_add_(floats, sources, alpha=1 - decay)
+        if floats:  # (the fused calls refuse an empty list)
+            torch._foreach_mul_(floats, decay)
+            torch._foreach_add_(floats, sources, alpha=1 - decay)
 
 
 def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray:

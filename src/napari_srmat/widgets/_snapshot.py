@@ -7,6 +7,7 @@ metadata, scale) on the GUI thread and threshold it in the worker with :func:`as
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from .layers import WidgetInputError, layer_data_mask, layer_image_data
 
-__all__ = ["LayerSnapshot", "snapshot", "painted_data", "as_mask", "check_mask_fits"]
+__all__ = ["LayerSnapshot", "snapshot", "frozen", "painted_data", "as_mask", "check_mask_fits"]
 
 
 @dataclass
@@ -39,14 +40,9 @@ class LayerSnapshot:
 
 
 def snapshot(layer) -> LayerSnapshot:
-    """Data reference, type, metadata, scale and translate of ``layer``.
-
-    No copy, except of a Labels layer held in memory: napari paints those in place, so a
-    boundary layer painted while its measurement ran reached the job halfway; it is
-    copied as :func:`painted_data` copies a corrections layer.
-    """
-    data = painted_data(layer) if layer._type_string == "labels" else layer_image_data(layer)
-    return LayerSnapshot(name=layer.name, data=data,
+    """Data reference, type, metadata, scale and translate of ``layer`` (no copy; see
+    :func:`frozen` for a layer the user paints)."""
+    return LayerSnapshot(name=layer.name, data=layer_image_data(layer),
                          kind=layer._type_string, metadata=dict(layer.metadata or {}),
                          scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
                          units=tuple(str(u) for u in layer.units[-2:]))
@@ -66,6 +62,19 @@ def painted_data(layer) -> Any:
     return data.copy() if isinstance(data, np.ndarray) else data
 
 
+def frozen(src: LayerSnapshot) -> LayerSnapshot:
+    """``src`` with its data as they are now, for a worker: a Labels layer held in memory
+    is copied (as :func:`painted_data` copies a corrections layer), other data are kept.
+
+    napari paints a Labels layer in place, so a boundary layer painted while its
+    measurement ran reached the job halfway. Call it after :func:`check_mask_fits`, which
+    counts this copy: a layer too large to measure is refused before it is copied.
+    """
+    if src.kind != "labels" or not isinstance(src.data, np.ndarray):
+        return src
+    return dataclasses.replace(src, data=src.data.copy())
+
+
 def check_mask_fits(src: LayerSnapshot, threshold: float | None = None) -> None:
     """Refuse a boundary layer whose measurement does not fit in memory
     (:func:`~napari_srmat.estimates.plan_mask_measurement`): :func:`as_mask` reads it
@@ -81,8 +90,10 @@ def check_mask_fits(src: LayerSnapshot, threshold: float | None = None) -> None:
     from .. import estimates
     from ..outputs import format_bytes
 
+    # a Labels layer in memory is copied by :func:`frozen`: counted as one more array
+    held = isinstance(src.data, np.ndarray) and src.kind != "labels"
     plan = estimates.plan_mask_measurement(np.shape(src.data)[:2], src.data.dtype,
-                                           held=isinstance(src.data, np.ndarray),
+                                           held=held,
                                            to_float=src.kind != "labels"
                                            and threshold is not None)
     if not plan.fits_in_memory():

@@ -52,7 +52,7 @@ from ._common import (
     show_heyn_measurement,
 )
 from ._layout import hbox_row, vertical_scroll
-from ._snapshot import as_mask, check_mask_fits, painted_data, snapshot
+from ._snapshot import as_mask, check_mask_fits, frozen, painted_data, snapshot
 from ._worker import (
     ProgressForwarder,
     ShutDownWhenClosedMixin,
@@ -492,6 +492,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             raise WidgetInputError("the corrections layer cannot be the boundary layer itself")
         source = snapshot(layer)
         check_mask_fits(source, opts["threshold"])
+        source = frozen(source)  # a Labels layer painted meanwhile must not reach the job
         # the corrections as they are now: painting them while the job runs changes the
         # layer's array in place
         edits = None if corrections is None else painted_data(corrections)

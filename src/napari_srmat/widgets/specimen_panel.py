@@ -55,7 +55,7 @@ from ._common import (
     show_colorbar,
 )
 from ._layout import hbox_row
-from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, snapshot
+from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export
 
@@ -378,7 +378,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             # two fields laid side by side fell outside the first one's pixels, and was
             # applied to neither
             return {field.name: rasterise_shapes(layer, field, shape) for field in fields}
-        return snapshot(layer)
+        return frozen(snapshot(layer))  # a Labels layer painted meanwhile: as it is now
 
     def pixel_size_um(self, layers=None) -> float | None:
         """Typed pixel size, else the field layers' common one
@@ -406,6 +406,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         sources = [snapshot(lay) for lay in layers]
         for src in sources:  # each field is read whole in the worker
             check_mask_fits(src)
+        sources = [frozen(src) for src in sources]  # painted fields: as they are now
         shape = next(iter(shapes))[:2]
         twins = self._mask_input(self.twins_combo, shape, "twin", layers)
         exclusion = self._mask_input(self.exclusions_combo, shape, "exclusion", layers)
