@@ -250,19 +250,28 @@ def test_display_levels_keep_a_one_pixel_line_at_every_offset(monkeypatch, colum
 
     monkeypatch.setattr(nio, "DISPLAY_PYRAMID_MIN_SIDE", 32)
     monkeypatch.setattr(nio, "DISPLAY_PYRAMID_TOP_SIDE", 8)
-    img = np.zeros((40, 64), np.uint8)
+    img = np.full((40, 64), 12, np.uint8)  # an image: the line on a grey background
     img[:, column] = 255
     levels = nio.display_levels(img)
     assert [lv.shape for lv in levels] == [(40, 64), (20, 32), (10, 16), (5, 8)]
     coarse = np.asarray(levels[3])  # 8x: a striding at this offset kept it only at 0
     assert coarse.dtype == np.uint8
-    assert (coarse[:, 0] == np.round(255 / 8)).all() and not coarse[:, 1:].any()
+    assert (coarse[:, 0] == np.round(12 + (255 - 12) / 8)).all()
+    assert (coarse[:, 1:] == 12).all()
     np.testing.assert_array_equal(coarse, _half(_half(_half(img))))
-    mask = nio.display_levels(img > 0)  # boolean: max, the line stays whole
+    line = np.tile(np.arange(8) == 0, (5, 1))
+    mask = nio.display_levels(img == 255)  # boolean: max, the line stays whole
     assert np.asarray(mask[3]).dtype == bool
-    np.testing.assert_array_equal(np.asarray(mask[3]), np.tile(np.arange(8) == 0, (5, 1)))
-    labels = nio.display_levels((img > 0).astype(np.int32) * 7, reduce="max")
+    np.testing.assert_array_equal(np.asarray(mask[3]), line)
+    labels = nio.display_levels((img == 255).astype(np.int32) * 7, reduce="max")
     assert set(np.unique(np.asarray(labels[3]))) == {0, 7}  # never a label in between
+    # a mask saved as 0/255 (or 0/1, or as floats) is shown whole as well: its line
+    # faded to 255/8 = 32 at this level
+    for saved in (np.uint8(255), np.uint8(1), np.float32(1.0)):
+        as_saved = (img == 255) * saved
+        shown = np.asarray(nio.display_levels(as_saved)[3])
+        assert shown.dtype == as_saved.dtype
+        np.testing.assert_array_equal(shown, line * saved)
 
 
 def test_display_levels_are_lazy_and_made_as_the_stores_pyramid(monkeypatch, tmp_path):
@@ -295,6 +304,25 @@ def test_display_levels_are_lazy_and_made_as_the_stores_pyramid(monkeypatch, tmp
     assert len(store.levels) == len(levels) == 3
     for shown, stored in zip(levels, store.levels):
         np.testing.assert_array_equal(np.asarray(shown), np.asarray(stored))
+
+
+def test_a_mask_saved_as_0_255_keeps_its_lines_in_a_written_pyramid(tmp_path):
+    """The pyramid of an OME-Zarr store holding a 0/255 mask takes each block's max (its
+    1-px lines faded to 255/4 per level); an image with a 0 in it keeps the mean."""
+    from napari_srmat.io import read_image, write_ome_zarr
+
+    mask = np.zeros((64, 48), np.uint8)
+    mask[:, 5] = 255
+    mask[17, :] = 255
+    levels = read_image(write_ome_zarr(mask, tmp_path / "m.ome.zarr", n_levels=3)).levels
+    coarse = np.asarray(levels[2])
+    assert coarse.dtype == np.uint8 and set(np.unique(coarse)) == {0, 255}
+    np.testing.assert_array_equal(coarse > 0, np.asarray(levels[0]).reshape(
+        16, 4, 12, 4).max(axis=(1, 3)) > 0)
+    image = mask // 2
+    image[0, 0] = 9  # a third value: an image, averaged
+    levels = read_image(write_ome_zarr(image, tmp_path / "i.ome.zarr", n_levels=2)).levels
+    np.testing.assert_array_equal(np.asarray(levels[1]), _half(image))
 
 
 def test_a_large_single_level_image_opens_with_display_levels(make_napari_viewer, tmp_path,

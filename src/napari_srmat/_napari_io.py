@@ -53,9 +53,11 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
     ----------
     level0 : array-like
         ``(H, W)`` or ``(H, W, C)``.
-    reduce : {"mean", "max"}, optional
+    reduce : {"mean", "max", "auto"}, optional
         How a 2x2 block becomes a pixel (:data:`napari_srmat.io.LEVEL_REDUCTIONS`);
-        default ``"max"`` for a boolean mask, ``"mean"`` for an image.
+        default ``"max"`` for a boolean mask, ``"auto"`` for anything else (the max of
+        a chunk holding only 0 and one other value, e.g. a mask saved as 0/255, decided
+        when napari draws it; the mean elsewhere).
 
     Examples
     --------
@@ -71,7 +73,7 @@ def display_levels(level0, *, reduce: str | None = None) -> list:
     from .io import coarser_level
 
     if reduce is None:
-        reduce = "max" if level0.dtype == bool else "mean"
+        reduce = "max" if level0.dtype == bool else "auto"
     # a Dask level 0's chunk size is kept at every level (2x2 chunks become one), so a
     # coarse level is not thousands of tiny tasks
     chunks = getattr(level0, "chunksize", None)

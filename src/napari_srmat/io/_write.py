@@ -673,11 +673,15 @@ def _drop_bookkeeping(path: Path) -> None:
 _PYRAMID_BIG_CHUNK = 2048
 
 #: How :func:`coarser_level` reduces a 2x2 block: ``"mean"`` for intensities (the
-#: block's average, no aliasing; what the written pyramids use) and ``"max"`` for masks
-#: and labels when the caller knows it has one (a 1-px boundary survives at every level,
-#: and a label level holds only labels of its block, never an average that is another
-#: label; the display levels use it for boolean arrays).
-LEVEL_REDUCTIONS = ("mean", "max")
+#: block's average, no aliasing), ``"max"`` for masks and labels when the caller knows
+#: it has one (a 1-px boundary survives at every level, and a label level holds only
+#: labels of its block, never an average that is another label; the display levels
+#: use it for boolean arrays) and ``"auto"`` (what the written pyramids and the display
+#: levels of other arrays use): ``"max"`` for a chunk holding only 0 and one other
+#: value (a mask saved as 0/255 or 0/1 integers or floats: its lines faded to 1/4 of
+#: their value per level), ``"mean"`` for any other chunk. Decided per chunk when the
+#: chunk is computed: nothing is read to choose.
+LEVEL_REDUCTIONS = ("mean", "max", "auto")
 
 
 def _pad_to_even(src, yx: tuple[int, int]):
@@ -703,10 +707,11 @@ def coarser_level(level, *, reduce: str = "mean", yx: tuple[int, int] = (0, 1)):
     ----------
     level : array-like
         NumPy, Dask or Zarr array (channels, if any, outside ``yx``).
-    reduce : {"mean", "max"}
+    reduce : {"mean", "max", "auto"}
         :data:`LEVEL_REDUCTIONS`. ``"mean"`` keeps the dtype: integers are averaged in
         float (uint8/uint16 exactly, in integers) and rounded half to even, clipped to
-        the dtype; floats are averaged in float32.
+        the dtype; floats are averaged in float32. ``"auto"``: ``"max"`` in a chunk of
+        two values, 0 and one other (a mask), ``"mean"`` elsewhere.
     yx : (int, int)
         The spatial axes.
 
@@ -726,6 +731,12 @@ def coarser_level(level, *, reduce: str = "mean", yx: tuple[int, int] = (0, 1)):
     >>> coarser_level(line > 0, reduce="max").compute().astype(int)
     array([[1, 0, 0],
            [1, 0, 0]])
+    >>> coarser_level(line, reduce="auto").compute()  # 0 and 200 only: a mask
+    array([[200,   0,   0],
+           [200,   0,   0]], dtype=uint8)
+    >>> coarser_level(line + 10, reduce="auto").compute()  # no 0: an image
+    array([[110,  10,  10],
+           [110,  10,  10]], dtype=uint8)
     """
     import dask.array as da
 
@@ -738,6 +749,8 @@ def coarser_level(level, *, reduce: str = "mean", yx: tuple[int, int] = (0, 1)):
     factors = {yx[0]: 2, yx[1]: 2}
     if reduce == "max":
         return da.coarsen(np.max, src, factors)
+    if reduce == "auto":
+        return da.coarsen(_mean_or_mask_max, src, factors)
     if dtype.kind == "u" and dtype.itemsize <= 2:
         # the rounded mean in integers: no float32 copy of the level
         return da.coarsen(_rounded_mean_uint, src, factors).astype(dtype)
@@ -746,6 +759,28 @@ def coarser_level(level, *, reduce: str = "mean", yx: tuple[int, int] = (0, 1)):
         info = np.iinfo(dtype)
         small = da.clip(da.round(small), info.min, info.max)
     return small.astype(dtype)
+
+
+def _block_mean(x: np.ndarray, axis) -> np.ndarray:
+    """``coarser_level``'s ``"mean"`` of one chunk (``x`` reshaped by ``da.coarsen``)."""
+    if x.dtype.kind == "u" and x.dtype.itemsize <= 2:
+        return _rounded_mean_uint(x, axis)
+    small = np.mean(x.astype(np.float32), axis=axis)
+    if np.issubdtype(x.dtype, np.integer):
+        info = np.iinfo(x.dtype)
+        small = np.clip(np.round(small), info.min, info.max)
+    return small.astype(x.dtype)
+
+
+def _mean_or_mask_max(x: np.ndarray, axis=None) -> np.ndarray:
+    """``coarser_level``'s ``"auto"`` of one chunk: its max if it holds only 0 and one
+    other value (a mask), else its mean. A chunk of one value is the same either way."""
+    if x.size == 0 or x.dtype == bool or x.min() != 0:
+        return np.max(x, axis=axis) if x.dtype == bool else _block_mean(x, axis)
+    top = x.max()
+    if np.count_nonzero(x) == np.count_nonzero(x == top):
+        return np.max(x, axis=axis)
+    return _block_mean(x, axis)
 
 
 def _rounded_mean_uint(x: np.ndarray, axis=None) -> np.ndarray:
@@ -795,7 +830,7 @@ def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> 
         rechunk = {ax: max(2, (min(chunks[i] * 2 if chunks[i] < _PYRAMID_BIG_CHUNK
                                    else chunks[i], src.shape[ax]) // 2) * 2)
                    for i, ax in enumerate(yx)}
-        small = coarser_level(src.rechunk(rechunk), reduce="mean", yx=yx)
+        small = coarser_level(src.rechunk(rechunk), reduce="auto", yx=yx)
         lchunks = list(small.shape)
         for i, ax in enumerate(yx):
             lchunks[ax] = min(chunks[i], small.shape[ax])
