@@ -220,6 +220,37 @@ def test_heyn_error_pairs_images():
         heyn_error([np.zeros((5, 5))], [np.zeros((6, 5))])
 
 
+def _grid_mask(period: int) -> np.ndarray:
+    m = np.zeros((256, 256), bool)
+    m[:, period // 2::period] = True
+    m[period // 2::period, :] = True
+    return m
+
+
+def test_heyn_error_averages_both_sides_over_the_same_images():
+    """Each side was averaged over its own images: a prediction that missed every
+    boundary of one image read as 54 % too *short* (its other image alone against both
+    true images), or as exact (0 %) when the images had the same truth."""
+    fine, coarse, empty = _grid_mask(16), _grid_mask(64), np.zeros((256, 256), bool)
+    l_fine = measure_intercepts(fine, pattern="grid").mean_intercept_px
+    for truth in (coarse, fine):
+        out = heyn_error([fine, empty], [fine, truth], pattern="grid")
+        assert out["heyn_pred_px"] == pytest.approx(l_fine)
+        assert out["heyn_gt_px"] == pytest.approx(l_fine)  # image 1 on both sides
+        assert out["heyn_error_pct"] == pytest.approx(0.0)
+        assert any("left out of the predicted and the true mean" in w and "1" in w
+                   for w in out["warnings"])
+    # the truth's own empty image: left out of both as well
+    out = heyn_error([fine, coarse], [fine, empty], pattern="grid")
+    assert out["heyn_pred_px"] == pytest.approx(l_fine)
+    assert any("left out of the true and the predicted mean" in w for w in out["warnings"])
+    # nothing paired: no figure, the truth still reported over its images
+    out = heyn_error([empty], [coarse], pattern="grid")
+    assert out["heyn_pred_px"] is None and out["heyn_error_pct"] is None
+    assert out["heyn_gt_px"] == pytest.approx(
+        measure_intercepts(coarse, pattern="grid").mean_intercept_px)
+
+
 # ------------------------------------------------------------------ bad input
 def test_bad_input_raises_clear_errors(tmp_path):
     with pytest.raises(HeynError, match="2-D"):

@@ -1346,8 +1346,11 @@ def summarize_heyn_rows(rows: Sequence[dict], names: Sequence[str] | None = None
     """Set-level Heyn figures from per-image :func:`compare_intercepts` rows.
 
     The one rule of every Heyn comparison (``heyn_error``, ``evaluate_maps``, the UAED
-    evaluation): the set's ℓ̄ are the means over images of each image's ℓ̄; images
-    without intersections are left out of that mean (with a warning); if any image's
+    evaluation): the set's ℓ̄ are the means over images of each image's ℓ̄, the
+    predicted and the true mean over the same images: an image without intersections on
+    either side is left out of both (with a warning; averaging each side over its own
+    images compared different sets, and a prediction that missed every boundary of one
+    image could read as too short, or as exact); if any image's
     predicted or true map is not a boundary map, or ``withhold`` gives reasons (e.g. a
     constant probability map), the predicted ℓ̄, the difference and the error are
     ``None`` instead of a number that looks valid.
@@ -1382,14 +1385,17 @@ def summarize_heyn_rows(rows: Sequence[dict], names: Sequence[str] | None = None
     none_gt = [n for n, r in zip(names, rows) if r["gt_px"] is None and not r["gt_degenerate"]]
     if none_pred:
         warns.append(f"no test line crosses a predicted boundary in {_names(none_pred)}: "
-                     "left out of the mean predicted intercept")
+                     "left out of the predicted and the true mean intercept")
     if none_gt:
         warns.append(f"no test line crosses a true boundary in {_names(none_gt)}: left out of "
-                     "the mean true intercept")
-    pv = [r["pred_px"] for r in rows if r["pred_px"] is not None]
+                     "the true and the predicted mean intercept")
+    paired = [r for r in rows if r["pred_px"] is not None and r["gt_px"] is not None]
     gv = [r["gt_px"] for r in rows if r["gt_px"] is not None]
+    pred = (float(np.mean([r["pred_px"] for r in paired]))
+            if paired and not (bad_pred or bad_gt or withhold) else None)
+    if pred is not None:  # the truth over the same images as the prediction
+        gv = [r["gt_px"] for r in paired]
     gt = float(np.mean(gv)) if gv and not bad_gt else None
-    pred = float(np.mean(pv)) if pv and not (bad_pred or bad_gt or withhold) else None
     delta = err = None
     if pred is not None and gt is not None and gt > 0:
         delta = pred - gt
@@ -1403,8 +1409,9 @@ def heyn_error(pred_masks: Any, gt_masks: Any, **kw: Any) -> dict:
 
     Each image is measured with the same test lines (same ``pattern``/``seed``), and the
     per-image mean intercepts are averaged over the set: ``heyn_pred_px`` and
-    ``heyn_gt_px`` are **means over images of each image's ℓ̄** (images where no
-    intersection is found are skipped in that mean, with a warning). See
+    ``heyn_gt_px`` are **means over images of each image's ℓ̄**, over the same images
+    (an image where no intersection is found, predicted or true, is left out of both,
+    with a warning). See
     :func:`summarize_heyn_rows` for when figures are withheld (``None``).
 
     Parameters
