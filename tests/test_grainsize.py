@@ -665,6 +665,21 @@ def test_non_square_pixels_give_px_figures_and_no_um(tmp_path, capsys):
     assert any(said in w for w in hy["warnings"])
     assert hy_sq["astm_g"] is not None and not any("not square" in w
                                                    for w in hy_sq["warnings"])
+    # a given size is used for both directions: its rows named the file's (Y, X) sizes
+    # nowhere and still said "ℓ̄ in px only" (measure_intercepts said nothing at all)
+    for given, told in ((0.5, "the given 0.5 µm was used"),
+                        (0.25, "the given 0.25 µm was used")):
+        recorded = "the file records (Y, X) = (0.25, 0.5) µm per pixel"
+        for warned in (
+            measure_intercepts(ns, pattern="grid", n_lines=9, pixel_size_um=given).warnings,
+            measure_grain_size(ns, mask=True, pixel_size_um=given).warnings,
+            _run_json(capsys, ["grain-size", str(tmp_path / "ns.tif"), "--mask", "--json",
+                               "--pixel-size-um", str(given)])["images"][0]["warnings"],
+            _run_json(capsys, ["heyn", str(tmp_path / "ns.tif"), "--skeletonize", "--json",
+                               "--pixel-size-um", str(given)])["per_image"][0]["warnings"],
+        ):
+            assert f"{recorded}; {told}" in warned
+            assert not any("not square" in w for w in warned)
 
 
 def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):

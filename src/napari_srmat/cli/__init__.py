@@ -457,13 +457,18 @@ def warn_given_pixel_size(image: object, given: float | None) -> None:
 
 
 @contextlib.contextmanager
-def notes_of_reading(path: str | os.PathLike) -> Iterator[list[str]]:
+def notes_of_reading(path: str | os.PathLike, *, pixel_size_given: bool = False
+                     ) -> Iterator[list[str]]:
     """Collect what reading ``path`` tells (the read warnings name the file:
     ``"PATH: the TIFF holds 2 images ..."``), without the path, for the image's row of
     ``--json`` instead of printing it at once; other warnings are shown as usual. The
-    list is filled when the block ends."""
+    list is filled when the block ends. With ``pixel_size_given`` (a ``--pixel-size-um``),
+    the note that a non-square file's pixel size is withheld is left out: the given size
+    is used, and :func:`napari_srmat.io.pixel_size_note` names the file's sizes."""
     import warnings
     from pathlib import Path
+
+    from ..io._pixel import NON_SQUARE_PREFIX
 
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -473,7 +478,8 @@ def notes_of_reading(path: str | os.PathLike) -> Iterator[list[str]]:
     for w in caught:
         text = str(w.message)
         if issubclass(w.category, UserWarning) and text.startswith(prefix):
-            notes.append(text[len(prefix):])
+            if not (pixel_size_given and text[len(prefix):].startswith(NON_SQUARE_PREFIX)):
+                notes.append(text[len(prefix):])
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 

@@ -243,7 +243,8 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
     from ..jobs import run_job
 
     with naming_file(path):  # which of several images an error is about
-        with notes_of_reading(path) as read_notes:
+        with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
+                              ) as read_notes:
             # a mask file is read by the rule of srmat heyn (.npy too)
             mic = open_mask_file(path, what="boundary mask") if args.mask else read_image(path)
         res = run_job(measure_grain_size_job(

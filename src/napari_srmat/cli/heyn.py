@@ -79,7 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     for path in args.masks:
         with naming_file(path):  # which of the masks an error is about
             notes: list[str] = []  # why the file's pixel size is withheld, if it is
-            with notes_of_reading(path) as read_notes:  # kept for the row (--json)
+            with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
+                                  ) as read_notes:  # kept for the row (--json)
                 if args.threshold is None:  # the mask rule, and its warnings, in the result
                     mask, file_px = read_array(path, what="boundary mask",
                                                return_pixel_size=True, notes=notes)
@@ -105,10 +106,12 @@ def _run(args: argparse.Namespace) -> int:
         note = None  # why µm and G are null (the file's reason), or a given size differs
         if px is None:
             note = "; ".join(notes) or None
-        elif args.pixel_size_um is not None and file_px is not None:
-            from ..io import given_pixel_size_message
+        elif args.pixel_size_um is not None and (file_px is not None or notes):
+            # the file's size (Y, X sizes of non-square pixels) differs from the given one
+            from ..io import open_mask_file, pixel_size_note
 
-            note = given_pixel_size_message(args.pixel_size_um, file_px)
+            note = pixel_size_note(open_mask_file(path, what="boundary mask"),
+                                   given=args.pixel_size_um)
         gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
         # what reading the file told, first (once: a non-square note is there too)
         gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]

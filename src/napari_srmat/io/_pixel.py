@@ -101,6 +101,11 @@ def pixel_size_yx(value: float | tuple[float, float] | None) -> tuple[float, flo
     return float(value), float(value)
 
 
+#: How :func:`non_square_message` begins (the reader's note that a file's pixel size is
+#: withheld; a pixel size the user gives replaces it, and its note).
+NON_SQUARE_PREFIX = "pixels are not square "
+
+
 def non_square_message(y_um: float, x_um: float) -> str:
     """The one line that says an image's pixels are not square and what follows from it.
 
@@ -112,7 +117,7 @@ def non_square_message(y_um: float, x_um: float) -> str:
     >>> non_square_message(0.25, 0.5)
     'pixels are not square (X 0.5 µm, Y 0.25 µm): grain-size measurements give ℓ̄ ...'
     """
-    return (f"pixels are not square (X {float(x_um):.6g} µm, Y {float(y_um):.6g} µm): "
+    return (f"{NON_SQUARE_PREFIX}(X {float(x_um):.6g} µm, Y {float(y_um):.6g} µm): "
             "grain-size measurements give ℓ̄ in px only, without µm and ASTM G "
             "(pixel_size_um is the X size), until it is resampled to square pixels; "
             "super-resolution, boundaries and rescan plans keep both sizes")

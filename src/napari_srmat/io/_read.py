@@ -238,8 +238,8 @@ def pixel_size_note(image: Any, given: float | None = None) -> str | None:
     if not isinstance(image, Micrograph):
         return None
     given = check_pixel_size(given)
-    if given is not None:
-        recorded = image.pixel_size_um if image.square_pixels else None
+    if given is not None:  # a non-square file's (Y, X) sizes are named: given one used
+        recorded = image.pixel_size_um if image.square_pixels else image.pixel_size_yx_um
         return None if recorded is None else given_pixel_size_message(given, recorded)
     if not image.square_pixels:
         return non_square_message(*image.pixel_size_yx_um)
