@@ -652,3 +652,41 @@ def test_specimen_intervals_have_no_impossible_ends():
     ok = summarize_fields([fld(v, "planimetric") for v in (190.0, 200.0, 210.0)])
     lo, hi = ok["grains_per_mm2_ci95"]
     assert 0 < lo < 200 < hi and lo + hi == pytest.approx(400)
+
+
+def test_field_specimen_and_count_take_a_files_pixel_size(tmp_path):
+    """measure_field, measure_specimen and planimetric gave a Micrograph no pixel size
+    ("no pixel size", no G) where measure_intercepts, measure_grain_size and the CLI took
+    the file's; a file with non-square pixels says why it has none."""
+    import warnings
+
+    import tifffile
+
+    from napari_srmat.io import read_image
+    from napari_srmat.metrics.standards import measure_specimen
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=16, seed=3)
+    mask = ms.boundaries.astype(np.uint8) * 255
+    tifffile.imwrite(tmp_path / "sq.tif", mask, resolution=(20000, 20000),
+                     resolutionunit="CENTIMETER")  # 0.5 µm
+    tifffile.imwrite(tmp_path / "ns.tif", mask, resolution=(20000, 40000),
+                     resolutionunit="CENTIMETER")  # X 0.5, Y 0.25 µm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sq, ns = read_image(tmp_path / "sq.tif"), read_image(tmp_path / "ns.tif")
+    as_array = measure_field(mask, pixel_size_um=0.5)
+    field = measure_field(sq)
+    assert field["pixel_size_um"] == 0.5 and field["astm_g"] == as_array["astm_g"]
+    assert field["grains_per_mm2"] == as_array["grains_per_mm2"]
+    counted = planimetric(sq)
+    assert counted.pixel_size_um == 0.5
+    assert counted.astm_g == planimetric(mask, pixel_size_um=0.5).astm_g
+    assert measure_specimen([sq, sq])["images"][0]["pixel_size_um"] == 0.5
+    said = "pixels are not square (X 0.5 µm, Y 0.25 µm)"
+    field_ns, counted_ns = measure_field(ns), planimetric(ns)
+    assert field_ns["astm_g"] is None and counted_ns.astm_g is None
+    assert said in field_ns["warnings"][0] and said in counted_ns.warnings[0]
+    given = measure_field(ns, pixel_size_um=0.5)  # the user's size wins, and is named
+    assert given["astm_g"] == as_array["astm_g"]
+    assert given["warnings"][0] == ("the file records (Y, X) = (0.25, 0.5) µm per pixel; "
+                                    "the given 0.5 µm was used")

@@ -322,6 +322,38 @@ def _field_box(shape, margin: float) -> tuple[int, int, int, int]:
     return r0, h - r0, c0, w - c0
 
 
+def field_pixel_size(boundaries: Any, labels: Any, pixel_size_um: float | None
+                     ) -> tuple[Any, Any, float | None, str | None]:
+    """A field's inputs as arrays, its pixel size and the note about it.
+
+    A :class:`~napari_srmat.io.Micrograph` (boundary mask or label map) gives its
+    file's pixel size when none is given (the one rule, :func:`napari_srmat.io.image_data`:
+    none for non-square pixels) and the note that says why it was withheld or that a
+    given size differs (:func:`napari_srmat.io.pixel_size_note`), as
+    :func:`~napari_srmat.metrics.heyn.measure_intercepts` does; arrays pass unchanged.
+
+    Returns
+    -------
+    boundaries, labels, pixel_size_um, note
+    """
+    from ..io import Micrograph, image_data, pixel_size_note
+
+    pixel_size_um = check_pixel_size(pixel_size_um)
+    note = None
+    if isinstance(boundaries, Micrograph) or isinstance(labels, Micrograph):
+        source = boundaries if boundaries is not None else labels
+        note = pixel_size_note(source, given=pixel_size_um)
+        arr, file_px = image_data(source, name="boundary mask" if boundaries is not None
+                                  else "label map", intensity=False)
+        if boundaries is not None:
+            boundaries = arr
+        else:
+            labels = arr
+        if pixel_size_um is None:
+            pixel_size_um = file_px
+    return boundaries, labels, pixel_size_um, note
+
+
 def grain_map(
     boundaries: Any = None,
     *,
@@ -439,7 +471,8 @@ def planimetric(
     """
     if rule not in RULES:
         raise PlanimetricError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
-    pixel_size_um = check_pixel_size(pixel_size_um)
+    boundaries, labels, pixel_size_um, note = field_pixel_size(boundaries, labels,
+                                                              pixel_size_um)
     grains, _, n_merged = grain_map(
         boundaries, labels=labels, twins=twins, exclude_twins=exclude_twins,
         min_grain_px=min_grain_px,
@@ -459,7 +492,7 @@ def planimetric(
     cls = classify_grains(grains, measured, corners)
     inside, edge, corner = cls["inside"], cls["edge"], cls["corner"]
     areas = cls["area_px"][inside].astype(float)
-    warnings_: list[str] = []
+    warnings_: list[str] = [] if note is None else [note]
     if rule == "e112":
         n_eq = inside.size + 0.5 * edge.size
         area = float(n_meas)

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from ..io import check_pixel_size
 from ..jobs import Event, Progress, Stopped, StopToken, run_job
 from .distributions import ala_grains, duplex_test
 from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
@@ -43,6 +42,7 @@ from .heyn import (
 from .planimetric import (
     STANDARD_OF_RULE,
     astm_g_from_grains_per_mm2,
+    field_pixel_size,
     grain_map,
     grains_per_mm2_from_astm_g,
     iso643_g_from_grains_per_mm2,
@@ -319,7 +319,8 @@ def _measure_field(
 ) -> tuple[dict, np.ndarray, Any]:
     """:func:`measure_field` plus the grain label map and the Heyn result behind it."""
     _method_check(method)
-    pixel_size_um = check_pixel_size(pixel_size_um)
+    boundaries, labels, pixel_size_um, note = field_pixel_size(boundaries, labels,
+                                                              pixel_size_um)
     grains, bnd, n_merged = grain_map(
         boundaries, labels=labels, twins=twins, exclude_twins=exclude_twins,
         min_grain_px=min_grain_px,
@@ -334,7 +335,7 @@ def _measure_field(
                      exclusion=exclusion, margin=field_margin, min_grain_px=1)
     twins_excluded = None if twins is None else bool(exclude_twins)
     px = pixel_size_um
-    warnings_ = [f"intercept: {w}" for w in hr.warnings]
+    warnings_ = ([] if note is None else [note]) + [f"intercept: {w}" for w in hr.warnings]
     if hr.degenerate:
         # not a boundary map: no grain count either (it would count specks)
         warnings_.append("planimetric: not a boundary map, no grain count is reported")
