@@ -150,6 +150,7 @@ def test_method_field_says_why_its_pixel_size_was_not_used(tmp_path, capsys):
         assert main(["grain-size", str(tmp_path / "ns.tif"), "--mask", "--method",
                      "intercept", "--json"]) == 0
     f = json.loads(capsys.readouterr().out)["images"][0]
+    assert f["path"] == str(tmp_path / "ns.tif")  # as the rows without --method
     assert f["astm_g"] is None and f["pixel_size_um"] is None
     assert any("pixels are not square (X 0.5 µm, Y 0.25 µm)" in w for w in f["warnings"])
 

@@ -257,6 +257,7 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
         field = None
         if args.method:
             field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
+            field["path"] = str(path)  # as every image row of the command has
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
 
 
