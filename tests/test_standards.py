@@ -234,6 +234,34 @@ def test_triple_point_counts_one_and_a_half():
                              np.array([1, 1, 1])).tolist() == [True, False, False]
 
 
+def test_a_line_end_touching_a_boundary_scores_half_an_intersection():
+    """E112: a line end is not an intersection unless it touches a boundary, when it
+    scores 1/2. A segment drawn from one boundary to the next scored P = 2 (l = 8 px for
+    a 16 px grain); the run count (triple_points=False, the TBM protocol) is unchanged."""
+    m = np.zeros((64, 64), bool)
+    m[:, 8] = m[:, 24] = True
+    m[:, 40:44] = True  # a wide boundary: an end anywhere inside it touches it
+    cases = [  # segment, E112 P, intercepts N, run count
+        ([[10, 8], [10, 24]], 1.0, 1.0, 2),  # boundary to boundary: one whole grain
+        ([[10, 0], [10, 8]], 0.5, 0.5, 1),  # from inside a grain to a boundary
+        ([[10, 10], [10, 41]], 1.5, 1.5, 2),  # ends inside the wide boundary
+        ([[10, 2], [10, 60]], 3.0, 3.0, 3),  # both ends inside grains: plain crossings
+    ]
+    segs = np.array([c[0] for c in cases], float)
+    e112 = measure_intercepts(m, pattern="segments", segments=segs, triple_points=True)
+    runs = measure_intercepts(m, pattern="segments", segments=segs)
+    assert e112.per_line_intersections.tolist() == [c[1] for c in cases]
+    assert e112.per_line_intercepts.tolist() == [c[2] for c in cases]
+    assert runs.per_line_intersections.tolist() == [c[3] for c in cases]
+    assert e112.n_line_end_touches == 4 and runs.n_line_end_touches == 0
+    assert e112.intersection_at_line_end.sum() == 4
+    one = measure_intercepts(m, pattern="segments", segments=segs[:1], triple_points=True)
+    assert one.mean_intercept_px == pytest.approx(16.0)  # the grain's width
+    # closed circles have no ends: nothing changes there
+    c1 = measure_intercepts(m, pattern="circles", triple_points=True)
+    assert c1.n_line_end_touches == 0
+
+
 def test_triple_point_rule_reduces_the_digital_undercount():
     # on a tessellation with exactly known ℓ̄, counting runs misses crossings near
     # junctions (ℓ̄ reads high); the 1.5 rule brings the grid estimate closer
@@ -244,8 +272,9 @@ def test_triple_point_rule_reduces_the_digital_undercount():
     err_runs = abs(runs.mean_intercept_px / ms.mean_intercept_px - 1)
     err_e112 = abs(e112.mean_intercept_px / ms.mean_intercept_px - 1)
     assert err_e112 < err_runs and err_e112 < 0.03
+    assert e112.n_line_end_touches > 0  # grid lines end on boundaries at the border
     assert e112.intersection_count == pytest.approx(
-        e112.n_intersections + 0.5 * e112.n_triple_points)
+        e112.n_intersections + 0.5 * e112.n_triple_points - 0.5 * e112.n_line_end_touches)
 
 
 def test_intercept_counts_half_at_line_ends_and_lengths():

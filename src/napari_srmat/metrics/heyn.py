@@ -561,20 +561,28 @@ class HeynResult:
         :data:`MAX_BOUNDARY_FRACTION` of its pixels are boundary): no figure is reported.
     per_line_intersections : ndarray of float
         E112 intersection count P of each line: every crossing counts 1, a crossing at a
-        triple point 1.5 (with ``triple_points=True``; otherwise equal to
-        ``per_line_count``).
+        triple point 1.5 and a boundary touched by a line end 0.5 (with
+        ``triple_points=True``; otherwise equal to ``per_line_count``).
     per_line_intercepts : ndarray of float
         E112 intercept count N of each line: grain segments between two crossings count
         1, a segment ending at a line end (inside a grain) counts 1/2.
     intersection_count, intercept_count : float
         ΣP and ΣN over all lines.
     n_triple_points : int
-        Crossings found at a junction of three or more grains (0 unless
-        ``triple_points=True``).
+        Crossings found at a junction of three or more grains, away from line ends (0
+        unless ``triple_points=True``).
+    n_line_end_touches : int
+        Boundaries touched by a line end, scored 0.5 (0 unless ``triple_points=True``):
+        ``intersection_count = n_intersections + 0.5 n_triple_points - 0.5
+        n_line_end_touches``.
     triple_points : bool
-        Whether the 1.5 rule was applied; ℓ̄ is then ``ΣL / ΣP``.
+        Whether E112's scoring (1.5 at triple points, 0.5 at line ends) was applied; ℓ̄ is
+        then ``ΣL / ΣP``.
     intersection_is_triple : ndarray of bool
-        For each row of ``intersections``: found at a triple point.
+        For each row of ``intersections``: found at a triple point (scored 1.5).
+    intersection_at_line_end : ndarray of bool
+        For each row of ``intersections``: a line end lies on it (scored 0.5 with
+        ``triple_points=True``).
     intercepts_px : ndarray of float
         Lengths of the complete intercepts (between two consecutive crossings of a line;
         the partial ones at line ends are left out), for the distribution (ASTM E1382).
@@ -615,6 +623,7 @@ class HeynResult:
     intersection_count: float = 0.0
     intercept_count: float = 0.0
     n_triple_points: int = 0
+    n_line_end_touches: int = 0
     triple_points: bool = False
     intercepts_px: np.ndarray | None = field(default=None, repr=False)
     line_angles_deg: np.ndarray | None = field(default=None, repr=False)
@@ -623,6 +632,7 @@ class HeynResult:
     twins_excluded: bool | None = None
     excluded_length_px: float = 0.0
     intersection_is_triple: np.ndarray | None = field(default=None, repr=False)
+    intersection_at_line_end: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.per_line_intersections is None:
@@ -658,6 +668,7 @@ class HeynResult:
             "intersection_count": float(self.intersection_count),
             "intercept_count": float(self.intercept_count),
             "n_triple_points": int(self.n_triple_points),
+            "n_line_end_touches": int(self.n_line_end_touches),
             "triple_points": bool(self.triple_points),
             "n_complete_intercepts": int(len(self.intercepts_px)),
             "mean_intercept_by_direction_px": (
@@ -814,6 +825,7 @@ class _Trace(NamedTuple):
     intersections: np.ndarray  # (K, 2) centre pixel of each run
     run_path: np.ndarray  # path of each run
     run_triple: np.ndarray  # whether each run is at a triple point (all False if not asked)
+    run_at_end: np.ndarray  # whether each run holds an open line's (or piece's) end pixel
     intercepts: np.ndarray  # E112 intercept count N per path (float)
     intercept_lengths: np.ndarray  # lengths of the complete intercepts (px)
     intercept_path: np.ndarray  # path of each complete intercept
@@ -867,7 +879,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     path_est = np.bincount(seg_path, weights=est, minlength=n_all)
     counts = np.zeros(n_all, np.int64)
     intercepts = np.zeros(n_all)
-    inters, run_paths, run_r, run_c, run_len = [], [], [], [], []
+    inters, run_paths, run_r, run_c, run_len, run_end = [], [], [], [], [], []
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
@@ -939,6 +951,9 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
         run_r.append(r_)
         run_c.append(c_)
         run_len.append(e0 - s0 + 1)
+        # a run holding a line end: the end touches that boundary (E112: half a crossing)
+        run_end.append(~piece_closed[run_piece] & (
+            (s0 == piece_offs[run_piece]) | (e0 == piece_offs[run_piece + 1] - 1)))
         # intercepts: complete ones between consecutive crossings, half ones at line ends
         piece_len = blen[piece_path]
         if s0.size:
@@ -987,7 +1002,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
 
         triple = triple_point_runs(m, cat(run_r, np.int64), cat(run_c, np.int64),
                                    cat(run_len, np.int64))
-    return _Trace(counts, lengths, inter, rp, triple, intercepts,
+    return _Trace(counts, lengths, inter, rp, triple, cat(run_end, bool), intercepts,
                   cat(il_all, float), cat(ip_all, np.int64), in_image)
 
 
@@ -1154,9 +1169,13 @@ def measure_intercepts(
         there: their length is reduced by the part that falls on the exclusion, and the
         pieces' ends are line ends for the intercept count.
     triple_points : bool
-        Apply the E112 rule that a crossing at a junction of three grains counts 1.5
-        (:func:`napari_srmat.metrics.grainmap.triple_point_runs`); ℓ̄ is then ``ΣL / ΣP``
-        with these counts. Off by default (ℓ̄ = ΣL / number of crossings, as before).
+        Score intersections by ASTM E112: a crossing at a junction of three grains
+        counts 1.5 (:func:`napari_srmat.metrics.grainmap.triple_point_runs`) and a
+        boundary that a line's end touches (the end pixel lies on it) counts 0.5
+        (E112: a line end is not an intersection unless it touches a boundary, when it
+        scores half; a line drawn from one boundary to the next has P = 1, not 2); ℓ̄ is
+        then ``ΣL / ΣP`` with these counts. Off by default (ℓ̄ = ΣL / number of
+        crossings, every boundary run counting 1: the protocol of the TBM benchmark).
 
     Returns
     -------
@@ -1239,8 +1258,12 @@ def measure_intercepts(
     tr = _measure_paths(m, paths, closed, tilted, measured=measured,
                         triple_points=triple_points)
     counts, lengths, inter = tr.counts, tr.lengths, tr.intersections
-    p_line = counts + 0.5 * np.bincount(tr.run_path, weights=tr.run_triple,
-                                        minlength=len(paths))
+    p_line = counts.astype(float)
+    at_end = tr.run_at_end if triple_points else np.zeros_like(tr.run_at_end)
+    is_triple = tr.run_triple & ~at_end  # a line end's boundary scores 0.5 either way
+    if triple_points:  # E112's scoring: 1.5 at a triple point, 0.5 at a line end
+        score = np.where(at_end, -0.5, 0.5 * is_triple)
+        p_line += np.bincount(tr.run_path, weights=score, minlength=len(paths))
     n_tot = int(counts.sum())
     p_tot = float(p_line.sum())
     l_tot = float(lengths.sum())
@@ -1289,7 +1312,8 @@ def measure_intercepts(
         per_line_intercepts=tr.intercepts,
         intersection_count=p_tot,
         intercept_count=float(tr.intercepts.sum()),
-        n_triple_points=int(tr.run_triple.sum()),
+        n_triple_points=int(is_triple.sum()),
+        n_line_end_touches=int(at_end.sum()),
         triple_points=bool(triple_points),
         intercepts_px=tr.intercept_lengths,
         line_angles_deg=angles,
@@ -1297,7 +1321,8 @@ def measure_intercepts(
         anisotropy_index=aniso,
         twins_excluded=twins_excluded,
         excluded_length_px=max(excluded, 0.0),
-        intersection_is_triple=tr.run_triple,
+        intersection_is_triple=is_triple,
+        intersection_at_line_end=tr.run_at_end,
     )
     if pixel_size_um is not None:
         res.pixel_size_um = pixel_size_um
