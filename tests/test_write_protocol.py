@@ -908,6 +908,41 @@ def test_links_and_foreign_files_beside_the_output_are_refused_untouched(tmp_pat
     assert "warning" not in err  # (the two-channel staging store once drew a channel note)
 
 
+@pytest.mark.parametrize("command", ["sr", "edges"])
+def test_an_output_that_is_a_link_is_never_replaced_nor_what_it_points_to(tmp_path, capsys,
+                                                                         command):
+    """Replacing OUT when it was a symbolic link to an earlier result renamed the link
+    aside and emptied the folder it pointed to (the clean-up followed the link), leaving
+    a store marked complete with no pixels; the leftover link emptied it again on every
+    later run into OUT."""
+    from napari_srmat._atomic import remove_tree_marker_last
+
+    a, b = _png(tmp_path / "a.png", 1, 48), _png(tmp_path / "b.png", 2, 48)
+
+    def argv(image, out, *extra):
+        if command == "sr":
+            return [*SR, image, out, *FAST, *extra]
+        return ["edges", "predict", image, "--out", out, "--tile", "64", "--overlap", "16",
+                "--tta", "none", "--device", "cpu", *extra]
+
+    result = tmp_path / "run_a.zarr"
+    assert _run(argv(a, result), capsys)[0] == 0
+    before = _tree(result)
+    latest = tmp_path / "latest.zarr"
+    latest.symlink_to(result.name)
+    for extra in (["--overwrite"], []):  # replaced, or refused as made differently
+        rc, _, err = _run(argv(b, latest, *extra), capsys)
+        assert rc == 2 and _one_error_line(err) and "symbolic link" in err
+        assert latest.is_symlink() and _tree(result) == before
+    # a link renamed aside by an earlier version: left alone, and so is its target
+    stale = tmp_path / ".result.zarr.0123abcd.old"
+    stale.symlink_to(result.name)
+    assert _run(argv(b, tmp_path / "result.zarr"), capsys)[0] == 0
+    assert stale.is_symlink() and _tree(result) == before
+    remove_tree_marker_last(stale)  # the clean-up removes a link, not what it points to
+    assert not stale.is_symlink() and _tree(result) == before
+
+
 def test_edges_predict_does_not_warn_about_its_own_intermediate_store(tmp_path, capsys):
     """Every `srmat edges predict` printed `warning: out.partial/stacked.ome.zarr: 2
     channels that are not grey or RGB; only channel 0 is used ...`: the reader's channel

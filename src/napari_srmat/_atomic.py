@@ -137,6 +137,8 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
     (:func:`napari_srmat.outputs.check_replaceable`).
     """
     staging, path = Path(staging), Path(path)
+    if path.is_symlink():  # callers refuse it first (check_replaceable); never through it
+        raise FileExistsError(f"{path} is a symbolic link; it will not be replaced")
     if path.exists():
         old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
         os.replace(path, old)
@@ -157,7 +159,11 @@ def remove_tree_marker_last(path: str | os.PathLike) -> None:
     """Delete the folder ``path``, its marker files last, ignoring errors: a process
     killed part-way leaves a folder that the next writer still recognises as ours and
     removes (a plain ``rmtree`` may delete the marker first and leave debris no one
-    may touch)."""
+    may touch). A symbolic link is removed, never what it points to."""
+    if os.path.islink(path):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
     with contextlib.suppress(OSError):
         for entry in os.scandir(path):
             if entry.name in _MARKER_FILES:
@@ -168,6 +174,18 @@ def remove_tree_marker_last(path: str | os.PathLike) -> None:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_swaps(path: str | os.PathLike) -> None:
+    """Delete our own ``.NAME.*.old`` copies that a run killed while replacing ``path``
+    left (:func:`swap_into_place`). A symbolic link there (an earlier version renamed a
+    linked output aside) is left alone: it is the user's, and what it points to too."""
+    from .outputs import is_ours
+
+    path = Path(path)
+    for old in path.parent.glob(f".{path.name}.*.old"):
+        if not old.is_symlink() and is_ours(old):
+            remove_tree_marker_last(old)
 
 
 #: Temporary files of interrupted atomic writes: ``.NAME.<8 hex>.tmp[.SUFFIX]`` of

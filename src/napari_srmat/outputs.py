@@ -621,10 +621,14 @@ def check_replaceable(out: str | os.PathLike, *, kinds: Iterable[str] | None = N
     Raises
     ------
     OutputExistsError
-        ``out`` is a file, a folder without our marker, an output of another kind,
-        or a folder that also holds other files.
+        ``out`` is a symbolic link (dangling or not), a file, a folder without our
+        marker, an output of another kind, or a folder that also holds other files.
     """
     out = Path(out)
+    if out.is_symlink():  # replacing it removed the files of the folder it points to
+        raise OutputExistsError(
+            f"{out} is a symbolic link (to {os.readlink(out)}); napari-srmat will not "
+            "replace a link or what it points to: give the real path, or another output")
     if not out.exists():
         return
     if not out.is_dir():

@@ -853,7 +853,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     # marker beside this run's (outputs.started_with)
     started: dict = {}
     with OutputLock(out):
-        _remove_stale_swaps(out)
+        from .._atomic import remove_stale_swaps
+
+        remove_stale_swaps(out)
         if out.exists():
             check_replaceable(out, kinds=[kind], allowed_entries=(*BOUNDARY_OUTPUTS,
                                                                   ERROR_OUTPUT))
@@ -958,16 +960,6 @@ def _remove_stacked(staging: Path) -> None:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-
-
-def _remove_stale_swaps(out: Path) -> None:
-    """Delete our own ``.OUT.*.old`` copies left by a run killed while replacing ``out``."""
-    from .._atomic import remove_tree_marker_last
-    from ..outputs import is_ours
-
-    for old in out.parent.glob(f".{out.name}.*.old"):
-        if is_ours(old):
-            remove_tree_marker_last(old)
 
 
 def _save_preview(path: Path, arr: np.ndarray, cmap: str) -> None:

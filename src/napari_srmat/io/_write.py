@@ -15,8 +15,8 @@ import numpy as np
 
 from .._atomic import (
     atomic_write_text,
+    remove_stale_swaps,
     remove_temp_files,
-    remove_tree_marker_last,
     swap_into_place,
 )
 from ..errors import check_flag, check_number
@@ -31,7 +31,6 @@ from ..outputs import (
     check_partial_not_link,
     check_replaceable,
     identity_differences,
-    is_ours,
     json_ready,
     only_creation_debris,
     read_marker,
@@ -429,9 +428,7 @@ class OmeZarrStreamWriter:
 
     def _remove_stale_swaps(self) -> None:
         """Delete our own ``.PATH.*.old`` left by a run killed while swapping."""
-        for old in self.path.parent.glob(f".{self.path.name}.*.old"):
-            if is_ours(old):
-                remove_tree_marker_last(old)
+        remove_stale_swaps(self.path)
 
     def close(self) -> None:
         """Release the lock (the partial store stays for a later resume)."""
