@@ -429,3 +429,25 @@ def test_a_float_scale_loads_the_shipped_weights(recwarn):
     for bad in (2.5, "4", True):
         with pytest.raises(SRError, match="scale must be an integer"):
             load_model("cnn", scale=bad)
+
+
+def test_a_model_without_shipped_weights_is_the_same_network_every_time():
+    """cnn x2 (no shipped weights) got new random weights at every load: its weights'
+    hash, part of an output's identity, never matched itself, so rerunning the same
+    command was "made differently" and a stopped run could never be resumed. The
+    global random state is left as it was."""
+    import warnings
+
+    import torch
+
+    from napari_srmat.sr import load_model
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no shipped weights"
+        for name in ("cnn", "onestep", "cgan"):
+            a, b = load_model(name, scale=2), load_model(name, scale=2)
+            assert a.weights_digest() == b.weights_digest(), name
+    assert torch.equal(torch.rand(3), expected_next)

@@ -204,7 +204,7 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         shipped = shipped_weights_dir(name, scale) if isinstance(scale, int) else None
         if shipped is not None:
             return _from_checkpoint(shipped, name, scale, device, options)
-        model = cls(scale=scale, device=device, **options)
+        model = _untrained(cls, scale=scale, device=device, **options)
         warnings.warn(
             f"no shipped weights for {name!r} x{scale}: the network is untrained"
             + (" (its output equals bicubic)" if name in ("cnn", "onestep", "cgan", "refsr")
@@ -216,6 +216,24 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         )
         return model
     return cls(scale=scale, device=device, **options)
+
+
+#: Seed of the initial weights of a trainable model used without weights (no shipped
+#: ones for its scale): two runs make the same network, so its weights' hash, part of an
+#: output's identity, matches itself (random weights made every rerun "made
+#: differently", and a stopped run could never be resumed). Training seeds its own.
+UNTRAINED_INIT_SEED = 0
+
+
+def _untrained(cls, **kwargs) -> SRModel:
+    """``cls(**kwargs)`` initialised from :data:`UNTRAINED_INIT_SEED`; the global random
+    state is left as it was."""
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(UNTRAINED_INIT_SEED)
+        return cls(**kwargs)
 
 
 def save_model_checkpoint(model: TorchSRModel, path: str | os.PathLike, *,
