@@ -145,6 +145,40 @@ def test_synth_never_writes_over_a_user_s_file_nor_silently_over_its_own(tmp_pat
         assert rc == 2 and "at most the image's larger side" in err and _one_error_line(err)
 
 
+def test_synth_interrupted_part_way_finishes_on_the_same_command(tmp_path, capsys,
+                                                                 monkeypatch):
+    """Ctrl-C after a set's image and before its record: the image was taken for the
+    user's ("napari-srmat did not write it"), the seed was blocked for good, also with
+    --overwrite. The record is written first, marked unfinished."""
+    import napari_srmat.io as srmat_io
+
+    out = tmp_path / "synth"
+    base = ["synth", out, "--size", "32", "--grain-size", "8", "--n", "2"]
+    real, calls = srmat_io.png_bytes, []
+
+    def interrupted_at_the_second_file(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:  # the first set's mask
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(srmat_io, "png_bytes", interrupted_at_the_second_file)
+    rc, _, err = _run(base, capsys)
+    assert rc == 130 and "interrupted" in err
+    monkeypatch.setattr(srmat_io, "png_bytes", real)
+    assert (out / "synth_0000_image.png").exists() and not (out / "synth_0000_mask.png").exists()
+    assert json.loads((out / "synth_0000.json").read_text())["unfinished"] is True
+    rc, _, err = _run(base, capsys)  # the same command finishes, without --overwrite
+    assert rc == 0, err
+    record = json.loads((out / "synth_0000.json").read_text())
+    assert "unfinished" not in record and record["n_grains"] > 0
+    assert {f"synth_000{i}_{k}" for i in (0, 1) for k in ("image.png", "mask.png",
+                                                          "labels.tif")} <= set(_tree(out))
+    assert json.loads((out / MARKER_NAME).read_text())["complete"] is True
+    rc, _, err = _run(base, capsys)  # a finished set: only when asked
+    assert rc == 2 and "--overwrite" in err
+
+
 @pytest.mark.parametrize("flag, value", [
     ("--grain-size", "0"), ("--grain-size", "1000"), ("--size-spread", "-3"),
     ("--missing-boundary-fraction", "2"), ("--boundary-width", "-1"),

@@ -66,6 +66,12 @@ def _run(args: argparse.Namespace) -> int:
         seed = args.seed + i
         ms = generate_microstructure((args.size, args.size), seed=seed, **_params(args))
         name = f"synth_{seed:04d}"
+        files = {"image": f"{name}_image.png", "mask": f"{name}_mask.png",
+                 "labels": f"{name}_labels.tif"}
+        # the record first, marked unfinished: files of a set interrupted part-way are
+        # known as ours (they were taken for the user's, and the seed was blocked for good)
+        atomic_write_text(out / f"{name}.json", json.dumps(
+            {"name": name, "seed": seed, "files": files, PENDING_KEY: True}, indent=2))
         px = args.pixel_size_um  # in the PNGs too, read back by every srmat command
         atomic_write_bytes(out / f"{name}_image.png", png_bytes(ms.image, px))
         mask = (ms.boundaries.astype(np.uint8)) * 255
@@ -79,11 +85,7 @@ def _run(args: argparse.Namespace) -> int:
             "seed": seed,
             **{k: truth[k] for k in ("shape", "mean_intercept_px", "mean_intercept_definition",
                                      "n_grains", "pixel_size_um", "mean_intercept_um")},
-            "files": {
-                "image": f"{name}_image.png",
-                "mask": f"{name}_mask.png",
-                "labels": f"{name}_labels.tif",
-            },
+            "files": files,
             "params": truth["params"],
         }
         atomic_write_text(out / f"{name}.json", json.dumps(info, indent=2))
@@ -137,6 +139,11 @@ def _check_params(args: argparse.Namespace) -> None:
                     error=UserError)
 
 
+#: Key of a synthetic image's record while its files are being written (a record that
+#: still has it belongs to a set interrupted part-way: replaced by the next run).
+PENDING_KEY = "unfinished"
+
+
 def _files_of(name: str) -> list[str]:
     """The files one synthetic image is written to (its record last)."""
     return [f"{name}_image.png", f"{name}_mask.png", f"{name}_labels.tif", f"{name}.json"]
@@ -144,19 +151,21 @@ def _files_of(name: str) -> list[str]:
 
 def _check_names_free(out, name: str, overwrite: bool) -> None:
     """Refuse to write ``name``'s files over a file napari-srmat did not write (its
-    record ``name.json`` lists what it wrote), and over its own without ``--overwrite``."""
+    record ``name.json`` lists what it wrote), and over its own without ``--overwrite``
+    unless the record says they were being written when a run stopped."""
     existing = [f for f in _files_of(name) if (out / f).exists()]
     if not existing:
         return
     try:
         record = json.loads((out / f"{name}.json").read_text())
         ours = {*record["files"].values(), f"{name}.json"}
+        unfinished = record.get(PENDING_KEY) is True
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        ours = set()
+        ours, unfinished = set(), False
     foreign = [f for f in existing if f not in ours]
     if foreign:
         raise UserError(f"{out / foreign[0]} exists and napari-srmat did not write it; it "
                         "will not be replaced: choose another folder or seed")
-    if not overwrite:
+    if not overwrite and not unfinished:
         raise UserError(f"{out} already holds {name} (pass --overwrite to replace it, or "
                         "choose another --seed)")
