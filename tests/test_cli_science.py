@@ -303,3 +303,25 @@ def test_eval_maps_empty_plot_path_is_refused_not_skipped(tmp_path, capsys, monk
     assert err.count("\n") == 1 and err.startswith(
         "srmat eval-maps: error: --plot: output path '' names no file")
     assert "e.g. figure.png" in err
+
+
+def test_a_demo_rerun_never_mixes_two_runs_in_its_folder(tmp_path, capsys):
+    """A rerun with another seed and size rewrote the micrograph, then stopped at the
+    earlier run's store ("made differently; pass --overwrite", a flag demo does not have),
+    leaving the old report beside the new micrograph; a run of fewer stages kept the
+    earlier previews. The earlier run's files go first; the user's other files stay."""
+    from napari_srmat.io import read_image
+
+    out = tmp_path / "demo"
+    base = ["demo", "--out", str(out), "--stages", "heyn,sr"]
+    assert main([*base, "--size", "64"]) == 0
+    (out / "my_notes.txt").write_text("mine")
+    assert main([*base, "--size", "80", "--seed", "3"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["synthetic"]["shape"][:2] == [80, 80] and report["synthetic"]["seed"] == 3
+    assert read_image(out / "super_resolved.zarr").data.shape[:2] == (320, 320)
+    assert main(["demo", "--out", str(out), "--stages", "heyn", "--size", "64"]) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "micrograph.png", "my_notes.txt", "report.json", "report.md", "true_boundaries.png"]
+    assert (out / "my_notes.txt").read_text() == "mine"
+    capsys.readouterr()

@@ -29,6 +29,33 @@ from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 __all__ = ["run_demo_job", "run_demo"]
 
 
+#: Files the demo writes into its folder, and its super-resolved store: a run first
+#: removes those of an earlier run (only these names, in a folder marked as a demo), so
+#: the folder never mixes two runs (a rerun with another seed or size rewrote the
+#: micrograph, then stopped at the earlier run's store "made differently", or kept the
+#: earlier previews beside the new micrograph when it ran fewer stages).
+DEMO_FILES = ("micrograph.png", "true_boundaries.png", "super_resolved.png",
+              "boundary_probability.png", "uncertainty.png", "predicted_boundaries.png",
+              "report.json", "report.md")
+DEMO_STORE = "super_resolved.zarr"
+
+
+def _clear_earlier_run(out: Path) -> None:
+    """Remove the files of an earlier demo run from its folder ``out`` (files of other
+    names, and a store napari-srmat did not write, are left as they are)."""
+    import contextlib
+
+    from .._atomic import remove_tree_marker_last
+    from ..outputs import is_ours
+
+    for name in DEMO_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    store = out / DEMO_STORE
+    if store.is_dir() and not store.is_symlink() and is_ours(store):
+        remove_tree_marker_last(store)
+
+
 def _save_png(path: Path, array: np.ndarray, pixel_size_um: float | None = None) -> None:
     atomic_write_bytes(path, png_bytes(array, pixel_size_um))
 
@@ -50,7 +77,8 @@ def run_demo_job(
     Parameters
     ----------
     out_dir : path-like
-        Output folder (created; existing files of the same names are replaced atomically).
+        Output folder (created), new, empty or an earlier demo's: that run's files
+        (:data:`DEMO_FILES`, :data:`DEMO_STORE`) are removed first, others are kept.
     size : int
         Side of the synthetic micrograph in pixels.
     mean_grain_size_px : float
@@ -92,6 +120,7 @@ def run_demo_job(
 
         device = resolve_device(device)
     out = prepare_output_dir(out_dir, "demo")
+    _clear_earlier_run(out)
     total = 1 + len(steps)
     report: dict[str, Any] = {"output_dir": str(out.resolve()), "files": {}}
 
@@ -138,7 +167,7 @@ def run_demo_job(
 
         t0 = time.perf_counter()
         model = load_model(None, scale=scale, device=device)
-        store = out / "super_resolved.zarr"
+        store = out / DEMO_STORE
         result = yield from super_resolve_job(
             micro.image, model, out=store, pixel_size_um=pixel_size_um, stop=stop
         )
