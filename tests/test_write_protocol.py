@@ -446,8 +446,11 @@ def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [MARKER_NAME, "prob.ome.zarr", "uncertainty.ome.zarr", "prob.png", "uncertainty.png"])
     prob = _pixels(out / "prob.ome.zarr")
-    rc, _, err = _run(["edges", "predict", a, "--out", out, *args], capsys)
-    assert rc == 0 and "already complete" in err
+    rc, said, err = _run(["edges", "predict", a, "--out", out, *args], capsys)
+    assert rc == 0 and "already complete" in err and "nothing written" in err
+    assert "wrote" not in said  # it printed "wrote ..." although it wrote nothing
+    rc, said, _ = _run(["edges", "predict", a, "--out", out, *args, "--json"], capsys)
+    assert rc == 0 and json.loads(said)["nothing_to_do"] is True
     rc, _, err = _run(["edges", "predict", b, "--out", out, *args], capsys)
     assert rc == 2 and "input.pixels" in err
     rc, _, err = _run(["edges", "predict", a, "--out", out, *args[:-2], "--tta", "d4"],

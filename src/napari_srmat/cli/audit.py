@@ -125,7 +125,7 @@ def register(subparsers) -> None:
     c.add_argument("--tile", type=int_arg(16), default=512, help="tile size (SR px, >= 16)")
     c.add_argument("--min-score", type=float_arg(), default=10.0, help="drop candidates below")
     c.add_argument("--residual-floor", type=_residual_floor, default="auto",
-                   help="data-consistency floor: 'auto' (adaptive) or a number in [0, 1]")
+                   help="data-consistency floor: 'auto' (adaptive) or a number in (0, 1]")
     c.add_argument("--uaed", default=None, metavar="CKPT",
                    help="use the UAED boundary model ('default' or a checkpoint)")
     c.add_argument("--reviewer", default="", help="reviewer name")

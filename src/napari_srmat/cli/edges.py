@@ -262,13 +262,14 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..edges.infer import (
+        ALREADY_COMPLETE,
         BOUNDARY_OUTPUTS,
         check_boundary_input,
         load_boundary_model,
         predict_boundaries_job,
     )
     from ..io import ImageReadError, read_image
-    from ..jobs import Stopped, run_job
+    from ..jobs import Log, Stopped, run_job
     from ..outputs import check_not_input, check_output_location
     from ..tiling import NonFiniteInputError
 
@@ -287,7 +288,14 @@ def _predict(args: argparse.Namespace) -> int:
     warn_given_pixel_size(mic, args.pixel_size_um)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
-    stopped = []
+    stopped, complete = [], []
+
+    def note(event) -> None:
+        if isinstance(event, Stopped):
+            stopped.append(event)
+        elif isinstance(event, Log) and event.message.endswith(ALREADY_COMPLETE):
+            complete.append(event)
+
     # found as the input is read: NaN/Inf pixels, a damaged chunk
     with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
         res = run_job(predict_boundaries_job(
@@ -295,7 +303,7 @@ def _predict(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
             scheduler=args.scheduler, worker_device=args.device,
             pixel_size_um=args.pixel_size_um,
-        ), on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
+        ), on_event=note)
     if res is None or stopped:
         raise UserError("prediction stopped; rerun the same command to resume")
     prob_path, unc_path = res[:2]
@@ -311,9 +319,10 @@ def _predict(args: argparse.Namespace) -> int:
         report["previews"] = [str(p) for p in previews]
         report["prob_mean"] = float(np.asarray(read_image(prob_path).data).mean())
         report["uncertainty_mean"] = float(np.asarray(read_image(unc_path).data).mean())
+    report["nothing_to_do"] = bool(complete)
     if args.json:
         print_json(report)
-    else:
+    elif not complete:  # (the job said it was complete: nothing was written)
         print(f"wrote {prob_path} and {unc_path}")
     return 0
 

@@ -613,6 +613,11 @@ PREVIEW_MAX_PIXELS = 4096 * 4096
 _STACKED = "stacked.ome.zarr"
 
 
+#: What :func:`predict_boundaries_job` logs (after the output's path) when its output
+#: is already complete for the same input, model and settings: nothing is written.
+ALREADY_COMPLETE = "is already complete (same input, model and settings): nothing written"
+
+
 def check_boundary_input(image: Any) -> Any:
     """The input rule of :func:`predict_boundaries_job`, checked without running the model:
     an ``(H, W)`` or ``(H, W, C)`` image with 1 to 4 channels, at least
@@ -863,7 +868,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             diffs = identity_differences(marker.get("identity") if marker else None, identity)
             if not overwrite:
                 if not diffs and marker.get("complete"):
-                    yield Log(f"{out} is already complete (same input, model and settings)")
+                    yield Log(f"{out} {ALREADY_COMPLETE}")
                     return paths
                 raise OutputExistsError(f"{out} exists and was made differently "
                                         f"({'; '.join(diffs)}); pass overwrite (--overwrite) "
