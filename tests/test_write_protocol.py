@@ -317,8 +317,15 @@ def test_a_partial_output_is_resumed_only_with_the_same_input(tmp_path, capsys):
     rc, _, err = _run([*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"],
                       capsys)
     assert rc == 2 and "started from another input" in err and "input.pixels" in err
-    rc, _, err = _run([*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8",
-                       "--no-resume"], capsys)
+    note = Path(f"{out}.partial") / "my_note.txt"  # a file of the user's put in there
+    note.write_text("mine")
+    start_over = [*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8",
+                  "--no-resume"]
+    rc, _, err = _run(start_over, capsys)  # starting over removed it with the staging
+    assert rc == 2 and _one_error_line(err) and "my_note.txt" in err
+    assert note.read_text() == "mine"
+    note.unlink()
+    rc, _, err = _run(start_over, capsys)
     assert rc == 0
     assert _run([*SR, b, tmp_path / "ref.zarr", "--model", "bicubic", "--tile", "32",
                  "--overlap", "8"], capsys)[0] == 0

@@ -194,6 +194,12 @@ def remove_stale_swaps(path: str | os.PathLike) -> None:
 _TEMP_FILE = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[^.]+)?$|\.[0-9a-f]{32}\.partial$")
 
 
+def is_temp_file(name: str) -> bool:
+    """Whether ``name`` is a temporary file of an interrupted atomic write (ours, or
+    zarr's own); see :func:`remove_temp_files`."""
+    return _TEMP_FILE.search(name) is not None
+
+
 def remove_temp_files(folder: str | os.PathLike) -> int:
     """Delete the temporary files of interrupted atomic writes anywhere under ``folder``.
 
@@ -209,7 +215,7 @@ def remove_temp_files(folder: str | os.PathLike) -> int:
     n = 0
     for parent, _, files in os.walk(folder):
         for name in files:
-            if _TEMP_FILE.search(name):
+            if is_temp_file(name):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(parent, name))
                     n += 1

@@ -51,6 +51,9 @@ __all__ = [
     "OutputLock",
     "array_fingerprint",
     "path_fingerprint",
+    "files_fingerprint",
+    "input_differences",
+    "check_no_earlier_run",
     "check_not_input",
     "check_replaceable",
     "check_output_location",
@@ -201,25 +204,77 @@ def path_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     h = _sha()
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != MARKER_NAME)
-        stats = [p.stat() for p in files]
-        for p, st in zip(files, stats):
-            h.update(f"{p.relative_to(path).as_posix()}\0{st.st_size}\0".encode())
-        meta = [p for p in files if p.name.startswith(".z") or p.suffix == ".json"]
-        rest = [p for p in files if p not in set(meta)]
-        step = max(1, len(rest) // DIR_SAMPLE_FILES)
-        hashed = meta + rest[::step][:DIR_SAMPLE_FILES]
-        for p in hashed:
-            _file_digest(p, h)
-        size = sum(st.st_size for st in stats)
-        sampled = len(hashed) < len(files) or any(
-            st.st_size > FILE_FULL_HASH_BYTES for st in stats)
-        modified = max((st.st_mtime_ns for st in stats), default=0)
+        size, sampled, modified = _files_digest(path, files, h)
     else:
         st = path.stat()
         size, modified = st.st_size, st.st_mtime_ns
         _file_digest(path, h)
         sampled = size > FILE_FULL_HASH_BYTES
     found = {"path": str(path.resolve()), "size": int(size), "sha256": h.hexdigest()[:32]}
+    if sampled:
+        found["modified"] = _iso_ns(modified)
+    return found
+
+
+def _files_digest(root: Path, files: list[Path], h) -> tuple[int, bool, int]:
+    """Hash the names (relative to ``root``) and sizes of ``files``, the content of their
+    metadata files and of up to :data:`DIR_SAMPLE_FILES` others into ``h``; returns the
+    total size, whether the content was sampled and the latest modification time (ns)."""
+    stats = [p.stat() for p in files]
+    for p, st in zip(files, stats):
+        h.update(f"{p.relative_to(root).as_posix()}\0{st.st_size}\0".encode())
+    meta = [p for p in files if p.name.startswith(".z") or p.suffix == ".json"]
+    rest = [p for p in files if p not in set(meta)]
+    step = max(1, len(rest) // DIR_SAMPLE_FILES)
+    hashed = meta + rest[::step][:DIR_SAMPLE_FILES]
+    for p in hashed:
+        _file_digest(p, h)
+    size = sum(st.st_size for st in stats)
+    sampled = len(hashed) < len(files) or any(st.st_size > FILE_FULL_HASH_BYTES for st in stats)
+    modified = max((st.st_mtime_ns for st in stats), default=0)
+    return size, sampled, modified
+
+
+def files_fingerprint(root: str | os.PathLike, files: Iterable[str | os.PathLike]
+                      ) -> dict[str, Any]:
+    """Identity of a set of input files inside a folder (the images a training run reads).
+
+    The rule of :func:`path_fingerprint` for a folder, applied to the files given rather
+    than to all the folder holds: their names relative to ``root`` and sizes, the content
+    of up to :data:`DIR_SAMPLE_FILES` of them (all of them when there are no more) and,
+    when the content is sampled, the latest modification time.
+
+    Parameters
+    ----------
+    root : path-like
+        The folder the files were found in (recorded resolved).
+    files : iterable of path-like
+        Files inside ``root``.
+
+    Returns
+    -------
+    dict
+        ``{"path": str, "files": int, "size": int, "sha256": str}`` and ``"modified"``
+        when the hash is sampled.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.png").write_bytes(b"1234")
+    >>> fp = files_fingerprint(d, [d / "a.png"])
+    >>> fp["files"], fp["size"], fp["path"] == str(d.resolve())
+    (1, 4, True)
+    >>> _ = (d / "a.png").write_bytes(b"4321")
+    >>> files_fingerprint(d, [d / "a.png"])["sha256"] == fp["sha256"]
+    False
+    """
+    root = Path(root)
+    files = sorted(Path(f) for f in files)
+    h = _sha()
+    size, sampled, modified = _files_digest(root, files, h)
+    found = {"path": str(root.resolve()), "files": len(files), "size": int(size),
+             "sha256": h.hexdigest()[:32]}
     if sampled:
         found["modified"] = _iso_ns(modified)
     return found
@@ -387,6 +442,118 @@ def started_with(record: Mapping | None, requested: Mapping) -> dict[str, Any]:
     now = _flatten(json_ready(requested))
     return {key: first[key] for key in INFORMATIONAL_KEYS
             if key in first and first[key] != now.get(key)}
+
+
+def input_differences(what: str, stored: Mapping | str | None,
+                      requested: Mapping | None) -> list[str]:
+    """Whether a run may resume with this input: where it lies and what it holds.
+
+    Identities are those of :func:`path_fingerprint`, :func:`files_fingerprint` (a
+    resolved ``"path"`` and the content: ``size``, ``sha256``, ...) or of an in-memory
+    array (``{"array": description, "sha256": ...}``). The same folder given by a
+    relative or an absolute path is the same input; another folder, or the same one
+    whose files changed, is not.
+
+    A record written by an older version holds only the input as it was typed (a
+    ``str``): an absolute path is compared with the resolved one (the files are not:
+    the caller says so), a relative one is refused, since the folder it was relative to
+    is unknown; an array's description is compared as text.
+
+    Parameters
+    ----------
+    what : str
+        The input as the user names it (``"--data"``, ``"training data"``).
+    stored : mapping, str or None
+        The identity the run recorded (None: it had no such input).
+    requested : mapping or None
+        This run's identity (None: no such input).
+
+    Returns
+    -------
+    list of str
+        One phrase per difference; empty when the input is the same.
+
+    Examples
+    --------
+    >>> a = {"path": "/d/et", "files": 2, "size": 10, "sha256": "aa"}
+    >>> input_differences("--data", a, dict(a))
+    []
+    >>> input_differences("--data", a, dict(a, path="/e/et"))
+    ['--data: /e/et, the run was started with /d/et']
+    >>> print(*input_differences("--data", a, dict(a, files=3, size=14, sha256="bb")))
+    --data: the files in /d/et changed since ... (then 2 files, 10 B; now 3 files, 14 B)
+    >>> print(*input_differences("--data", "et", a))
+    --data: the run recorded it only as 'et', relative to ...: which folder that was is unknown
+    """
+    def name(identity: Mapping | str | None) -> str:
+        if identity is None:
+            return "none"
+        if isinstance(identity, str):
+            return identity
+        return str(identity.get("path") or identity.get("array") or "an input")
+
+    if stored is None and requested is None:
+        return []
+    if stored is None or requested is None:
+        return [f"{what}: {name(requested)}, the run was started with {name(stored)}"]
+    if isinstance(stored, str):  # an older record: the input as typed
+        if requested.get("path") is None:  # an array: its description
+            same = stored == requested.get("array")
+        elif not Path(stored).expanduser().is_absolute():
+            return [f"{what}: the run recorded it only as {stored!r}, relative to the folder "
+                    "it was started from (an older version): which folder that was is unknown"]
+        else:
+            same = str(_resolved(stored)) == requested["path"]
+        return [] if same else [f"{what}: {name(requested)}, the run was started with {stored}"]
+    if stored.get("path") != requested.get("path") or \
+            stored.get("array") != requested.get("array"):
+        return [f"{what}: {name(requested)}, the run was started with {name(stored)}"]
+    if json_ready(stored) == json_ready(requested):
+        return []
+    if requested.get("path") is None:
+        return [f"{what}: other pixels than the run was started with"]
+
+    def holds(identity: Mapping) -> str:
+        n = identity.get("files")
+        return (f"{n} file{'s' if n != 1 else ''}, " if n is not None else "") + \
+            format_bytes(identity.get("size") or 0)
+
+    which = "files in" if "files" in requested else "file"
+    return [f"{what}: the {which} {requested['path']} changed since the run was started "
+            f"(then {holds(stored)}; now {holds(requested)})"]
+
+
+def check_no_earlier_run(out: str | os.PathLike, summary: str | None, *,
+                         overwrite: bool) -> None:
+    """Refuse a new training run into a folder that holds an earlier one (its trained
+    model would be replaced) unless ``overwrite`` says to start over.
+
+    Parameters
+    ----------
+    out : path-like
+        The run folder.
+    summary : str or None
+        What the earlier run there holds (``"3 epochs, best val AP 0.81"``); None when
+        the folder holds no run.
+    overwrite : bool
+        Start over: the new run replaces the earlier one.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` holds a run and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> check_no_earlier_run("run", None, overwrite=False)
+    >>> check_no_earlier_run("run", "2 epochs", overwrite=False)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.outputs.OutputExistsError: run holds a training run (2 epochs); pass ...
+    """
+    if summary is not None and not check_flag("overwrite", overwrite, error=OutputError):
+        raise OutputExistsError(f"{out} holds a training run ({summary}); pass --resume to "
+                                "continue it or --overwrite to start over")
 
 
 def _short(v: Any) -> str:
@@ -954,6 +1121,36 @@ def _is_lock_record(content: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(info, dict) and {"pid", "host"} <= set(info)
+
+
+def check_staging_holds_only_ours(staging: str | os.PathLike, names: Iterable[str]) -> None:
+    """Refuse to delete a staging folder of ours (``OUT.partial``) that also holds files
+    napari-srmat did not write: a run that starts over (``resume=False``) removed a
+    note the user had put there with it.
+
+    Parameters
+    ----------
+    staging : path-like
+        The staging folder (it exists and is ours: its manifest or marker says so).
+    names : iterable of str
+        The entries a staging of this kind holds (besides :data:`MARKER_NAME` and the
+        temporary files of interrupted atomic writes).
+
+    Raises
+    ------
+    OutputError
+        Naming the first foreign entries.
+    """
+    from ._atomic import is_temp_file
+
+    allowed = {*names, MARKER_NAME}
+    foreign = sorted(e.name for e in os.scandir(staging)
+                     if e.name not in allowed and not is_temp_file(e.name))
+    if foreign:
+        raise OutputError(
+            f"{staging} also holds files napari-srmat did not write "
+            f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); it will not be "
+            "removed to start over: move them away")
 
 
 def check_partial_not_link(partial: str | os.PathLike) -> None:

@@ -821,6 +821,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         check_output_location,
         check_partial_not_link,
         check_replaceable,
+        check_staging_holds_only_ours,
         discarded_when_refused,
         identity_differences,
         only_creation_debris,
@@ -890,6 +891,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                         f"({'; '.join(diffs)}); rerun with the original input and settings "
                         "to resume it, or pass resume=False (--no-resume) to start over")
                 if not resume:
+                    check_staging_holds_only_ours(staging, (
+                        *BOUNDARY_OUTPUTS, ERROR_OUTPUT, _STACKED, f"{_STACKED}.partial",
+                        f"{_STACKED}.lock"))
                     shutil.rmtree(staging)
                 else:
                     remove_temp_files(staging)  # of writes a kill interrupted

@@ -30,6 +30,7 @@ from ..outputs import (
     check_output_location,
     check_partial_not_link,
     check_replaceable,
+    check_staging_holds_only_ours,
     identity_differences,
     json_ready,
     only_creation_debris,
@@ -402,6 +403,7 @@ class OmeZarrStreamWriter:
                 self.resumed = True
                 self.started_with = started_with(old, self.identity)
             else:
+                check_staging_holds_only_ours(self.partial, _STORE_ENTRIES)
                 shutil.rmtree(self.partial)
         disk_shape = self._disk_shape(self.shape)
         disk_chunks = self._disk_shape((*self.chunks, self.shape[2] if len(self.shape) == 3 else 1))
