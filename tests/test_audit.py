@@ -380,6 +380,21 @@ def test_report(tmp_path, pair):
     area = 2 * sr.shape[0] * sr.shape[1] * px * px
     assert res2["pooled"]["hallucinated_per_mm2"] == pytest.approx(2 * exp_len * px / area)
     assert "per mm^2" in (tmp_path / "rep2.md").read_text()
+    # a region the reviewer added has its own column: the candidates' hallucinated count
+    # beside a length that also held the added regions read as one region making it all
+    s.add_region([2, 2, 20, 20], length_px=25.0)
+    res3 = write_report(s, tmp_path / "rep3.md", thumbnails=False)
+    assert res3["pooled"]["counts"]["hallucinated"] == 1
+    assert res3["pooled"]["added_regions"]["hallucinated"] == 1
+    assert res3["pooled"]["hallucinated_length_px"] == pytest.approx(exp_len + 25.0)
+    text = (tmp_path / "rep3.md").read_text()
+    [header] = [ln for ln in text.splitlines() if ln.startswith("| image |")]
+    [pooled_row] = [ln for ln in text.splitlines() if ln.startswith("| **pooled**")]
+    heads = [c.strip() for c in header.split("|")[1:-1]]
+    cells = dict(zip(heads, (c.strip() for c in pooled_row.split("|")[1:-1])))
+    assert cells["candidates hallucinated"] == "1" and cells["candidates real"] == "1"
+    assert cells["reviewer-added hallucinated"] == "1"
+    assert cells["halluc. length px"] == f"{exp_len + 25.0:.0f}"
 
 
 def test_cli_candidates_and_report(tmp_path, pair, capsys):
@@ -469,7 +484,7 @@ def test_report_density_column_has_one_unit(tmp_path, other_px):
     rows = [r for r in (tmp_path / "rep.md").read_text().splitlines() if r.startswith("| ")]
     assert "px per MP" in rows[0]
     for row in rows[1:4]:  # image 1, image 2, pooled
-        assert float(row.split("|")[7]) == pytest.approx(per_mp, rel=1e-3)
+        assert float(row.split("|")[8]) == pytest.approx(per_mp, rel=1e-3)
     text = (tmp_path / "rep.md").read_text()
     assert "do not share one known pixel size" in text and "Pixel size unknown" not in text
     assert res["per_image"][0]["hallucinated_per_mm2"] == pytest.approx(10 * 0.25e-3 / (

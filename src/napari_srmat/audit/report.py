@@ -96,11 +96,13 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
 
 def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     counts = {k: sum(s["counts"][k] for s in summaries) for k in (*VERDICTS, "unreviewed")}
+    added = {k: sum(s["added_regions"][k] for s in summaries) for k in VERDICTS}
     hall = sum(s["hallucinated_length_px"] for s in summaries)
     area = sum(s["area_px"] for s in summaries)
     pxs = {s["pixel_size_um"] for s in summaries}
     out: dict[str, Any] = {"n_images": len(summaries), "counts": counts,
-                           "hallucinated_length_px": hall, "area_px": area}
+                           "added_regions": added, "hallucinated_length_px": hall,
+                           "area_px": area}
     if len(pxs) == 1 and None not in pxs:
         px = pxs.pop()
         out["pixel_size_um"] = px
@@ -229,13 +231,18 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         dens = s["hallucinated_per_mm2" if per_mm2 else "hallucinated_px_per_megapixel"]
         frac = s.get("hallucinated_fraction")
         return (f"| {name} | {c['real']} | {c['hallucinated']} | {c['unsure']} | "
-                f"{c['unreviewed']} | {s['hallucinated_length_px']:.0f} | "
+                f"{c['unreviewed']} | {s['added_regions']['hallucinated']} | "
+                f"{s['hallucinated_length_px']:.0f} | "
                 f"{'n/a' if dens is None else f'{dens:.4g}'} | "
                 f"{'n/a' if frac is None else f'{100 * frac:.2f}%'} |")
 
     unit = "per mm^2" if per_mm2 else "px per MP"
-    lines += [f"| image | real | hallucinated | unsure | unreviewed | halluc. length px | "
-              f"halluc. {unit} | halluc. fraction |", "|---|---|---|---|---|---|---|---|"]
+    # the verdict columns count the detector's candidates; the reviewer's own regions have
+    # a column of their own (the length and density include both: a count of candidates
+    # only beside a length of both read as one region making the length of three)
+    lines += ["| image | candidates real | candidates hallucinated | candidates unsure | "
+              "unreviewed | reviewer-added hallucinated | halluc. length px | "
+              f"halluc. {unit} | halluc. fraction |", "|---|---|---|---|---|---|---|---|---|"]
     for i, sm in enumerate(summaries):
         name = Path(sm["sr_image"]).name if sm["sr_image"] else f"image {i + 1}"
         lines.append(_row(name, sm))
