@@ -707,6 +707,8 @@ def test_field_specimen_and_count_take_a_files_pixel_size(tmp_path):
     field = measure_field(sq)
     assert field["pixel_size_um"] == 0.5 and field["astm_g"] == as_array["astm_g"]
     assert field["grains_per_mm2"] == as_array["grains_per_mm2"]
+    # E112 N under HeynResult's name: "n_intercepts" is the grain-size schema's crossings
+    assert "n_intercepts" not in field and field["intercept_count"] > 0
     counted = planimetric(sq)
     assert counted.pixel_size_um == 0.5
     assert counted.astm_g == planimetric(mask, pixel_size_um=0.5).astm_g

@@ -366,7 +366,7 @@ def _measure_field(
         "n_crossings": hr.n_intersections,
         "n_triple_points": hr.n_triple_points,
         "n_line_end_touches": hr.n_line_end_touches,
-        "n_intercepts": hr.intercept_count,
+        "intercept_count": hr.intercept_count,
         "intersections_per_px": n_l_px,
         "mean_intercept_px": hr.mean_intercept_px,
         "intercepts_px": hr.intercepts_px,
