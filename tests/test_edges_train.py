@@ -275,13 +275,13 @@ def test_new_run_into_an_earlier_runs_folder(tmp_path):
     assert len(list((run / "top").iterdir())) == 3
     token = StopToken()
     token.request_stop()
-    stopped = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4), stop=token),
-                      quiet=True)
+    stopped = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4, overwrite=True),
+                                           stop=token), quiet=True)
     assert stopped.stopped and stopped.best_checkpoint is None
     assert len(list((run / "top").iterdir())) == 3  # nothing of the earlier run lost yet
     events = []
-    res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4)), quiet=True,
-                  on_event=events.append)
+    res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, seed=4, overwrite=True)),
+                  quiet=True, on_event=events.append)
     assert any("earlier training run" in getattr(e, "message", "") for e in events)
     assert sorted(p.name for p in (run / "top").iterdir()) == ["epoch-000"]
     state = json.loads((run / "last" / "training_state.json").read_text())
@@ -436,3 +436,117 @@ def test_ema_update_blends_weights_and_copies_counters():
     assert n_float > 10 and n_int > 0
     for k, v in model.state_dict().items():
         assert torch.equal(v, model_state[k])
+
+
+def _other_dataset(root: Path) -> Path:
+    """A dataset laid out like :func:`_write_dataset`'s, with other training images."""
+    from PIL import Image
+
+    _write_dataset(root)
+    first = root / "train" / "images" / "im0.png"
+    Image.fromarray(255 - np.asarray(Image.open(first))).save(first)
+    return root
+
+
+def test_resume_refuses_other_data_given_by_the_same_name(tmp_path, monkeypatch):
+    """The run recorded ``data_root`` as typed ("et") and compared that text: resumed from
+    another folder holding another dataset called ``et``, it continued on that one (the
+    original folder given by its absolute path was refused); files changed in the same
+    folder were accepted too. The resolved folder and its files decide now."""
+    from napari_srmat.outputs import OutputMismatchError
+
+    first, other = tmp_path / "a", tmp_path / "b"
+    _write_dataset(first / "et")
+    _other_dataset(other / "et")
+    run = tmp_path / "run"
+    kw = dict(train_images=None, train_masks=None, val_images=None, val_masks=None,
+              out=str(run), epochs=1)
+    monkeypatch.chdir(first)
+    train_boundaries(_cfg(tmp_path, data_root="et", **kw))
+    state = (run / "last" / "training_state.json").read_text()
+    monkeypatch.chdir(other)
+    with pytest.raises(OutputMismatchError, match=(
+            rf"trained on other data \(training data: {other / 'et'}, the run was started "
+            rf"with {first / 'et'}; validation data: ")):
+        train_boundaries(_cfg(tmp_path, data_root="et", resume=True, **dict(kw, epochs=2)))
+    assert (run / "last" / "training_state.json").read_text() == state
+    # the same folder by its absolute path resumes
+    res = train_boundaries(_cfg(tmp_path, data_root=str(first / "et"), resume=True,
+                                **dict(kw, epochs=2)))
+    assert [h["epoch"] for h in res.history] == [0, 1]
+    record = json.loads((run / "last" / "config.json").read_text())["training"]
+    assert record["data_root"] == str(first / "et")
+    assert record["data"]["train"]["files"] == 6 and record["data"]["val"]["files"] == 4
+    # a validation image changed in the same folder: "best" would compare other scores
+    from PIL import Image
+
+    val0 = first / "et" / "val" / "images" / "im0.png"
+    Image.fromarray(255 - np.asarray(Image.open(val0))).save(val0)
+    with pytest.raises(OutputMismatchError, match=(
+            rf"validation data: the files in {first / 'et'} changed since the run was "
+            r"started \(then 4 files, .*; now 4 files, .*\)")):
+        train_boundaries(_cfg(tmp_path, data_root=str(first / "et"), resume=True,
+                              **dict(kw, epochs=3)))
+
+
+def test_resume_of_a_run_recording_its_data_folder_only_as_typed(tmp_path, monkeypatch):
+    """A run an older version wrote records ``data_root`` as typed and no fingerprint: an
+    absolute folder is compared as a path (and a warning says the files were not), a
+    relative one is refused, since which folder it was relative to is unknown."""
+    from napari_srmat.jobs import Log
+    from napari_srmat.outputs import OutputMismatchError
+
+    root = _write_dataset(tmp_path / "et")
+    run = tmp_path / "run"
+    kw = dict(train_images=None, train_masks=None, val_images=None, val_masks=None,
+              out=str(run), data_root=str(root))
+    train_boundaries(_cfg(tmp_path, epochs=1, **kw))
+    config_file = run / "last" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["training"]["data"]
+    config["training"]["data_root"] = "et"
+    config_file.write_text(json.dumps(config))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputMismatchError, match=(
+            "training data: the run recorded it only as 'et', relative to the folder it was "
+            "started from .*: which folder that was is unknown")):
+        train_boundaries(_cfg(tmp_path, epochs=2, resume=True, **dict(kw, data_root="et")))
+    config["training"]["data_root"] = str(root)
+    config_file.write_text(json.dumps(config))
+    events = []
+    res = run_job(train_boundaries_job(_cfg(tmp_path, epochs=2, resume=True, **kw)),
+                  quiet=True, on_event=events.append)
+    assert [h["epoch"] for h in res.history] == [0, 1]
+    assert ("warning", f"{run / 'last'} records no fingerprint of its data (an older version "
+            "wrote it): only where the data lay was compared, not their files") in [
+        (e.level, e.message) for e in events if isinstance(e, Log)]
+
+
+def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, capsys):
+    """A rerun without --resume into a finished run's folder replaced its trained model
+    (best/, top/, history.json) without a word; it is refused in one line unless
+    --overwrite, and the earlier run is left as it was."""
+    from napari_srmat.cli import main
+    from napari_srmat.outputs import OutputExistsError
+
+    root = _write_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    args = ["edges", "train", "--data", str(root), "--encoder", "tiny", "--crop", "32",
+            "--steps-per-epoch", "1", "--threads", "1", "--device", "cpu", "--out", str(run)]
+    assert main([*args, "--epochs", "2"]) == 0
+    capsys.readouterr()
+    best = (run / "best" / "model.safetensors").read_bytes()
+    history = (run / "history.json").read_text()
+    ap = json.loads((run / "best" / "config.json").read_text())
+    summary = f"2 epochs, best val AP {ap['val_ap']:.4f} at epoch {ap['epoch'] + 1}"
+    assert main([*args, "--epochs", "1", "--seed", "3"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"srmat edges train: error: {run} holds a training run ({summary}); pass --resume "
+        "to continue it or --overwrite to start over"]
+    assert (run / "best" / "model.safetensors").read_bytes() == best
+    assert (run / "history.json").read_text() == history
+    with pytest.raises(OutputExistsError, match="holds a training run"):  # the library too
+        train_boundaries(dict(data_root=str(root), out=str(run), epochs=1, crop=32,
+                              steps_per_epoch=1, device="cpu"))
+    assert main([*args, "--epochs", "1", "--seed", "3", "--overwrite"]) == 0
+    assert len(json.loads((run / "history.json").read_text())) == 1

@@ -212,7 +212,7 @@ def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):
     from napari_srmat.io import read_image
 
     ckpt = tmp_path / "ckpt"
-    rc = main(["sr", "train", "--data", str(small_png.parent), "--model", "cnn", "--scale",
+    rc = main(["sr", "train", "--data", str(small_png), "--model", "cnn", "--scale",
                "2", "--train-steps", "3", "--batch-size", "2", "--patch", "16", "--out", str(ckpt),
                "--threads", "1", "--device", "cpu", "--json"])
     assert rc == 0
@@ -232,7 +232,7 @@ def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):
         f"srmat sr run: error: checkpoint {ckpt} has no model.safetensors; it is a training "
         f"folder: use {ckpt / 'best'} or {ckpt / 'last'}")
     # without --json, the last line says what best/ is (it read "(val PSNR None)")
-    rc = main(["sr", "train", "--data", str(small_png.parent), "--model", "cnn", "--scale",
+    rc = main(["sr", "train", "--data", str(small_png), "--model", "cnn", "--scale",
                "2", "--train-steps", "2", "--batch-size", "2", "--patch", "16", "--out",
                str(tmp_path / "ck2"), "--threads", "1", "--device", "cpu"])
     assert rc == 0
@@ -286,7 +286,7 @@ def test_sr_train_resume_with_nothing_to_resume_says_it_starts_a_new_run(small_p
     it still starts one (the staged workflows pass --resume from their first stage on)
     and says so in one line. A real resume does not print it."""
     ckpt = tmp_path / "ckpt"
-    args = ["sr", "train", "--data", str(small_png.parent), "--model", "cnn", "--scale", "2",
+    args = ["sr", "train", "--data", str(small_png), "--model", "cnn", "--scale", "2",
             "--batch-size", "2", "--patch", "16", "--out", str(ckpt), "--threads", "1",
             "--device", "cpu", "--resume", "--json"]
     assert main([*args, "--train-steps", "2"]) == 0

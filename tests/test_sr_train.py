@@ -168,16 +168,16 @@ def test_validation_resume_and_stop(tmp_path, image_dir):
 
 
 def test_a_new_run_replaces_an_earlier_runs_checkpoints(tmp_path, image_dir):
-    """A second run into the same folder (the shipped weights' fine-tunes re-enter their
-    folder) used to end cleanly and report ``best/``, which still held the first run's
-    model when nothing was validated, and to skip its own ``last/`` when the first run's
+    """A second run into the same folder (``overwrite``; the shipped weights' fine-tunes
+    re-enter their folder) used to end cleanly and report ``best/``, which still held the
+    first run's model when nothing was validated, and to skip its own ``last/`` when the first run's
     had the same step count: the new model was lost. Its own checkpoints are written.
     A stopped run resumed without validation ends with ``best/`` at its final step."""
     out = tmp_path / "run"
     cfg = _cfg(tmp_path, image_dir, steps=2)
     run_job(train_sr_job(cfg), quiet=True)
     first = {n: (out / n / "model.safetensors").read_bytes() for n in ("best", "last")}
-    res = run_job(train_sr_job(dict(cfg, seed=7)), quiet=True)
+    res = run_job(train_sr_job(dict(cfg, seed=7, overwrite=True)), quiet=True)
     assert res["best"] == str(out / "best") and res["last"] == str(out / "last")
     for name in ("best", "last"):
         config = json.loads((out / name / "config.json").read_text())
@@ -307,7 +307,8 @@ def test_fine_tune_from_checkpoint_with_mse(tmp_path, image_dir):
     with pytest.raises(SRError, match="loss"):
         run_job(train_sr_job(dict(cfg, loss="huber")), quiet=True)
     with pytest.raises(SRError, match="no shipped weights"):  # none ship for x2
-        run_job(train_sr_job(dict(cfg, init_checkpoint="default")), quiet=True)
+        run_job(train_sr_job(dict(cfg, init_checkpoint="default", out=str(tmp_path / "y"))),
+                quiet=True)
 
 
 def test_fine_tune_from_shipped_weights(tmp_path, image_dir):
@@ -358,3 +359,122 @@ def test_synthetic_training_images_are_at_least_a_patch(tmp_path, monkeypatch):
     run_job(train_sr_job({**base, "synthetic_size": 96, "patch": 64,
                           "out": str(tmp_path / "b")}), quiet=True)
     assert sizes == [64, 96]
+
+
+def test_a_synth_folder_trains_on_its_micrographs_only(tmp_path):
+    """``srmat synth`` writes a boundary mask and a label TIFF beside each micrograph:
+    ``sr train --data`` on its folder counted 3 training images per micrograph and
+    validated on the masks (bicubic PSNR inf). Its records say which file is the image."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.jobs import Log, Metric
+
+    synth = tmp_path / "trdata"
+    assert main(["synth", str(synth), "--size", "64", "--n", "2"]) == 0
+    images = load_training_images([str(synth)])
+    assert len(images) == 2
+    micrograph = np.asarray(Image.open(synth / "synth_0000_image.png").convert("RGB"))
+    assert np.array_equal(images[0], micrograph)
+    # an image of the user's in the same folder is still a training image
+    Image.fromarray(_texture(64, 64, 3)).save(synth / "mine.png")
+    assert len(load_training_images([str(synth)])) == 3
+    (synth / "mine.png").unlink()
+    events = []
+    run_job(train_sr_job(dict(model="cnn", scale=2, out=str(tmp_path / "run"),
+                              data=[str(synth)], val=str(synth), steps=1, batch_size=2,
+                              patch=32, val_every=1, arch={"n_feats": 8, "n_blocks": 2},
+                              num_threads=1)), quiet=True, on_event=events.append)
+    assert "2 training images (0 synthetic)" in [e.message for e in events
+                                                 if isinstance(e, Log)]
+    bicubic = next(e for e in events if isinstance(e, Metric) and "bicubic_psnr" in e.values)
+    assert np.isfinite(bicubic.values["bicubic_psnr"])
+
+
+def test_resume_refuses_other_images_given_by_the_same_name(tmp_path, image_dir,
+                                                          monkeypatch):
+    """--data / --val were recorded as typed and compared as text: resumed from another
+    folder holding other images under the same name, the run continued on them (the
+    original folder given by its absolute path was refused), and files changed in the
+    folder were accepted. The resolved folders and their files decide now."""
+    import shutil
+
+    from PIL import Image
+
+    first, other = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(image_dir, first / "hr")
+    shutil.copytree(image_dir, other / "hr")
+    Image.fromarray(_texture(64, 72, 5)).save(other / "hr" / "img_0.png")
+    monkeypatch.chdir(first)
+    cfg = _cfg(tmp_path, image_dir, data=["hr"], val="hr", val_every=2, max_val_images=2,
+               steps=2)
+    run_job(train_sr_job(cfg), quiet=True)
+    state = (tmp_path / "run" / "train_state" / "config.json").read_text()
+    monkeypatch.chdir(other)
+    with pytest.raises(SRError, match=(
+            rf"started with other images \(data: {other / 'hr'}, the run was started with "
+            rf"{first / 'hr'}; val: {other / 'hr'}, the run was started with {first / 'hr'}\)"
+            ": train into another --out, or pass --overwrite to start over")):
+        run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
+    assert (tmp_path / "run" / "train_state" / "config.json").read_text() == state
+    res = run_job(train_sr_job(dict(cfg, data=[str(first / "hr")], val=str(first / "hr"),
+                                    steps=4, resume=True)), quiet=True)
+    assert res["step"] == 4
+    training = json.loads((tmp_path / "run" / "last" / "config.json").read_text())["training"]
+    assert training["data"] == [str(first / "hr")]
+    assert training["inputs"]["val"]["path"] == str(first / "hr")
+    # a validation image changed in the same folder ("best" would compare other scores)
+    Image.fromarray(_texture(64, 72, 6)).save(first / "hr" / "grey.png")
+    with pytest.raises(SRError, match=(
+            rf"val: the files in {first / 'hr'} changed since the run was started \(then 2 "
+            r"files, .*; now 2 files, .*\)")):
+        run_job(train_sr_job(dict(cfg, data=[str(first / "hr")], val=str(first / "hr"),
+                                  steps=6, resume=True)), quiet=True)
+    # an older version's state: its sources as typed; absolute ones are compared as paths
+    config_file = tmp_path / "run" / "train_state" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["settings"]["inputs"]
+    config["settings"].update(data=["hr"], val=None)
+    config_file.write_text(json.dumps(config))
+    monkeypatch.chdir(first)
+    older = dict(cfg, val=None, steps=6, resume=True)
+    with pytest.raises(SRError, match=(
+            "data: the run recorded it only as 'hr', relative to the folder it was started "
+            "from .*: which folder that was is unknown")):
+        run_job(train_sr_job(older), quiet=True)
+    config["settings"]["data"] = [str(first / "hr")]
+    config_file.write_text(json.dumps(config))
+    events = []
+    assert run_job(train_sr_job(older), quiet=True, on_event=events.append)["step"] == 6
+    assert any(getattr(e, "level", None) == "warning" and "records no fingerprint of its "
+               "images" in e.message for e in events)
+
+
+def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, image_dir, capsys):
+    """A rerun without --resume into a run's folder replaced its trained model; it is
+    refused in one line unless --overwrite. An output inside the data folder is refused,
+    as ``edges train`` refuses it."""
+    from napari_srmat.cli import main
+
+    run = tmp_path / "run"
+    args = ["sr", "train", "--data", str(image_dir), "--exclude", "held_out", "--model",
+            "cnn", "--scale", "2", "--patch", "32", "--batch-size", "2", "--train-steps", "2",
+            "--threads", "1", "--device", "cpu", "--out", str(run)]
+    assert main(args) == 0
+    capsys.readouterr()
+    best = (run / "best" / "model.safetensors").read_bytes()
+    assert main([*args, "--seed", "3"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"srmat sr train: error: {run} holds a training run (2 steps, nothing validated); "
+        "pass --resume to continue it or --overwrite to start over"]
+    assert (run / "best" / "model.safetensors").read_bytes() == best
+    with pytest.raises(OutputError, match="holds a training run"):  # the library too
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=2)), quiet=True)
+    assert main([*args, "--seed", "3", "--overwrite"]) == 0
+    assert (run / "best" / "model.safetensors").read_bytes() != best
+    inside = image_dir / "run"
+    assert main([*args[:-1], str(inside)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"srmat sr train: error: output {inside} lies inside the input {image_dir}: choose "
+        "another output")
+    assert not inside.exists()

@@ -53,7 +53,11 @@ def register(subparsers) -> None:
                         "before the labelled ones (default %(default)s)")
     t.add_argument("--encoder", default=d.encoder, help=ENCODER_HELP)
     t.add_argument("--out", default="uaed_run", help="run directory (best/ is the checkpoint)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/last")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/last (the same data and settings)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start over in an OUT that holds an earlier run (its checkpoints are "
+                        "replaced once the first epoch is saved)")
     t.add_argument("--lr", type=lr_arg, default=d.lr,
                    help="AdamW learning rate, cosine-decayed towards 5%% of it over the epochs "
                         "(default %(default)s; 1e-3 suits short CPU runs)")
@@ -208,6 +212,7 @@ def _train(args: argparse.Namespace) -> int:
         pretrain_synthetic=args.pretrain_synthetic, pretrain_epochs=args.pretrain_epochs,
         lr=args.lr, batch_size=args.batch_size, crop=args.crop,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, resume=args.resume,
+        overwrite=args.overwrite,
         device=args.device, num_threads=args.threads, photometric_augment=args.augment,
         input_norm=args.input_norm, init_checkpoint=args.init_checkpoint,
     )

@@ -161,7 +161,11 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="fine-tune: start from a checkpoint directory of the same model, "
                         "or 'default' for the shipped weights")
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state (the same data and settings)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start over in an OUT that holds an earlier run (its checkpoints are "
+                        "replaced)")
     t.add_argument("--time-limit", type=float_arg(0, above=True), default=None, metavar="S",
                    help="stop (with checkpoints) after S seconds (default: no limit)")
     t.add_argument("--seed", type=seed_arg, default=d.seed,
@@ -328,7 +332,8 @@ def _train(args: argparse.Namespace) -> int:
         steps=args.train_steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
         val_every=args.val_every, degradation={"mode": args.degradation},
         loss=args.loss, init_checkpoint=args.init, noise=args.noise,
-        resume=args.resume, seed=args.seed, device=_device(args.device),
+        resume=args.resume, overwrite=args.overwrite, seed=args.seed,
+        device=_device(args.device),
         num_threads=args.threads, time_limit_s=args.time_limit,
         pairs=args.pairs, register_pairs=not args.pairs_aligned,
     )

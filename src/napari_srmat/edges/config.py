@@ -27,6 +27,17 @@ class BoundaryTrainConfig:
     (``"default"``: the shipped weights) instead of a random initialisation, i.e.
     fine-tuning; ``resume`` takes precedence over it. ``resume`` without ``out/last`` is a
     new run (a warning says so: :func:`napari_srmat.outputs.nothing_to_resume`).
+    ``resume`` continues only a run of the same settings and the same data: the
+    checkpoints record ``data_root`` resolved and a fingerprint of the image and mask
+    files read (``training.data``, :func:`napari_srmat.outputs.files_fingerprint`), so
+    the same folder given by another (relative or absolute) path resumes, another
+    folder or changed files do not. A run written by an older version records only
+    ``data_root`` as typed: an absolute one is compared as a resolved path (its files
+    cannot be; a warning says so), a relative one is refused (the folder it was
+    relative to is unknown).
+    A new run (no ``resume``) into ``out`` holding an earlier run (``last``, ``best``,
+    ``top`` or ``history.json``) is refused unless ``overwrite`` is True; the new run
+    then replaces the earlier one's checkpoints once its first epoch is saved.
     ``photometric_augment`` adds robustness augmentation of the training crops:
     ``""`` (off, the default), ``"all"``, or a comma-separated subset of
     ``color`` (brightness/contrast/saturation/hue jitter), ``gamma``, ``blur``,
@@ -84,6 +95,7 @@ class BoundaryTrainConfig:
     seed: int = 0
     top_k: int = 3
     resume: bool = False
+    overwrite: bool = False
     device: str = "auto"
     num_threads: int | None = None
     init_checkpoint: str | None = None

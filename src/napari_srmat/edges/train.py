@@ -20,8 +20,12 @@ from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
 from ..outputs import (
     OutputMismatchError,
+    array_fingerprint,
+    check_no_earlier_run,
     check_output_dir,
+    files_fingerprint,
     identity_differences,
+    input_differences,
     nothing_to_resume,
     prepare_output_dir,
 )
@@ -31,7 +35,8 @@ from .data import (
     BoundaryDataError,
     BoundarySample,
     check_has_boundaries,
-    load_split,
+    list_image_mask_pairs,
+    load_pairs,
     normalize_channels,
     parse_photometric,
     photometric_augment,
@@ -88,23 +93,98 @@ def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
 
 #: Settings a resumed run may change: how long it runs, where, how fast, how many
 #: checkpoints it keeps (``init_checkpoint``: resume takes precedence over it).
-RESUME_MAY_CHANGE = ("epochs", "resume", "device", "num_threads", "amp", "top_k", "out",
-                     "init_checkpoint")
+RESUME_MAY_CHANGE = ("epochs", "resume", "overwrite", "device", "num_threads", "amp",
+                     "top_k", "out", "init_checkpoint")
+#: Entries of the recorded settings that say which data were trained on: compared by
+#: :func:`_data_differences` (content and resolved path), not as settings.
+DATA_KEYS = ("data_root", "data")
 
 
-def _resume_differences(stored: dict | None, cfg: BoundaryTrainConfig) -> list[str]:
-    """Settings of ``cfg`` that differ from those a run was started with (``stored``:
-    the ``training`` entry of its ``last`` checkpoint); empty when it may be resumed."""
+def _split_files(root: Path, split: str) -> list[tuple[Path, Path]]:
+    """The image/mask pairs of ``ROOT/SPLIT/{images,masks}``."""
+    return list_image_mask_pairs(root / split / "images", root / split / "masks")
+
+
+def _files_identity(root: Path, pairs: list[tuple[Path, Path]]) -> dict:
+    """Identity of a split read from ``root``: its resolved path and a fingerprint of
+    its image and mask files (:func:`napari_srmat.outputs.files_fingerprint`)."""
+    return files_fingerprint(root, [f for pair in pairs for f in pair])
+
+
+def _arrays_identity(samples: list[BoundarySample]) -> dict:
+    """Identity of a split given as arrays: their number and a hash of their pixels."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for s in samples:
+        h.update(array_fingerprint(s.image).encode())
+        h.update(array_fingerprint(s.mask).encode())
+    return {"array": f"<{len(samples)} arrays>", "sha256": h.hexdigest()[:32]}
+
+
+def _training_record(cfg: BoundaryTrainConfig, data: dict) -> dict:
+    """The ``training`` entry of the checkpoints: the settings, ``data_root`` resolved
+    and the identity of the data (``data``: ``{"train": ..., "val": ...}``)."""
+    record = cfg.to_json()
+    if cfg.data_root is not None:
+        record["data_root"] = str(Path(cfg.data_root).expanduser().resolve())
+    record["data"] = data
+    return record
+
+
+def _data_differences(stored: dict, data: dict) -> tuple[list[str], bool]:
+    """How the data of this run differ from those of the run recorded in ``stored``
+    (the ``training`` entry of its ``last`` checkpoint), and whether that record is an
+    older version's, which holds no fingerprint of its data: its ``data_root`` as typed
+    is then compared (:func:`napari_srmat.outputs.input_differences`), not the files."""
+    recorded = stored.get("data")
+    if isinstance(recorded, dict):
+        return (input_differences("training data", recorded.get("train"), data["train"])
+                + input_differences("validation data", recorded.get("val"), data["val"]),
+                False)
+    root = stored.get("data_root")
+    if root is None:  # arrays: only their number is recorded (compared as a setting)
+        return [], True
+    return input_differences("training data", str(root), data["train"]), True
+
+
+def _resume_differences(stored: dict | None, record: dict) -> list[str]:
+    """Settings of this run (``record``: its :func:`_training_record`) that differ from
+    those a run was started with (``stored``: the ``training`` entry of its ``last``
+    checkpoint), the data excepted (:func:`_data_differences`); empty when it may be
+    resumed."""
     if not isinstance(stored, dict):
         return ["no record of the settings it was trained with"]
 
     def comparable(d: dict) -> dict:
-        d = {k: v for k, v in d.items() if k not in RESUME_MAY_CHANGE}
-        if d.get("data_root") is not None:
-            d["data_root"] = str(Path(d["data_root"]).expanduser().resolve())
-        return d
+        return {k: v for k, v in d.items() if k not in RESUME_MAY_CHANGE + DATA_KEYS}
 
-    return identity_differences(comparable(stored), comparable(cfg.to_json()))
+    return identity_differences(comparable(stored), comparable(record))
+
+
+def _earlier_run(out: Path) -> str | None:
+    """What the training run in folder ``out`` holds, in words (``"3 epochs, best val AP
+    0.8123 at epoch 2"``); None when ``out`` holds none."""
+    found = [n for n in ("last", "best", "top", "history.json") if (out / n).exists()]
+    if not found:
+        return None
+    parts = []
+    try:
+        epochs = int(json.loads((out / "last" / "training_state.json").read_text())["epoch"]
+                     ) + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        try:
+            epochs = len(json.loads((out / "history.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            epochs = None
+    if epochs:
+        parts.append(f"{epochs} epoch{'s' if epochs != 1 else ''}")
+    try:
+        best = json.loads((out / "best" / "config.json").read_text())
+        parts.append(f"best val AP {float(best['val_ap']):.4f} at epoch {int(best['epoch']) + 1}")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return ", ".join(parts) or ", ".join(found)
 
 
 def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
@@ -245,15 +325,22 @@ def train_boundaries_job(config, *, stop=None):
                          "augmentation; choose one")
     check_learning_rate(cfg.lr)
     check_flag("resume", cfg.resume)  # "no" is truthy: it would resume
+    check_flag("overwrite", cfg.overwrite)
     set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     use_amp = bool(cfg.amp and device.startswith("cuda"))
     if cfg.out:  # refused now, created once the data have loaded
         check_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root])
+        if not cfg.resume:  # (resume without a last: a new run, said so below)
+            check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
+                                 overwrite=cfg.overwrite)
 
     # ---- data
     train = _samples_from_arrays(cfg.train_images, cfg.train_masks, "train")
     val = _samples_from_arrays(cfg.val_images, cfg.val_masks, "val")
+    # what the run trains and validates on, recorded and compared on resume
+    data = {"train": _arrays_identity(train) if train else None,
+            "val": _arrays_identity(val) if val else None}
     train_dir = None  # where the training images were read from, for messages
     if cfg.data_root is not None:
         root = Path(cfg.data_root)
@@ -262,12 +349,17 @@ def train_boundaries_job(config, *, stop=None):
                 f"data root {root} is a file, not a folder of <split>/images,masks"
                 if root.exists() else f"data root not found: {root}")
         if not train:
-            train = load_split(root, "train")
+            pairs = _split_files(root, "train")
+            train = load_pairs(pairs)
+            data["train"] = _files_identity(root, pairs)
             train_dir = root / "train" / "images"
         if not val and (root / "val").is_dir():
-            val = load_split(root, "val")
+            pairs = _split_files(root, "val")
+            val = load_pairs(pairs)
+            data["val"] = _files_identity(root, pairs)
     if not train:
         raise BoundaryDataError("no training data: give data_root or train_images/train_masks")
+    training_record = _training_record(cfg, data)
     if cfg.crop is not None:  # the crops would be smaller than asked (or zoomed up)
         from ..io import check_image_side
 
@@ -335,7 +427,19 @@ def train_boundaries_job(config, *, stop=None):
             raise ValueError(f"{out / 'last'} was trained with input_norm "
                              f"{lconf.get('input_norm', 'none')!r}; resume it with the same "
                              "setting or start a new run")
-        diffs = _resume_differences(lconf.get("training"), cfg)
+        stored = lconf.get("training")
+        data_diffs, older = _data_differences(stored, data) if isinstance(stored, dict) \
+            else ([], False)
+        if data_diffs:
+            raise OutputMismatchError(
+                f"cannot resume {out / 'last'}: it was trained on other data ("
+                f"{'; '.join(data_diffs)}); resume it with the same data, or pass "
+                "--overwrite to start over, or choose a new output folder")
+        if older:
+            yield Log(f"{out / 'last'} records no fingerprint of its data (an older version "
+                      "wrote it): only where the data lay was compared, not their files",
+                      level="warning")
+        diffs = _resume_differences(stored, training_record)
         if diffs:
             raise OutputMismatchError(
                 f"cannot resume {out / 'last'}: it was trained with other settings ("
@@ -360,9 +464,9 @@ def train_boundaries_job(config, *, stop=None):
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
                     else "")
         yield Log(nothing_to_resume(out, "last") + replaces, level="warning")
-    elif earlier_run:
-        yield Log(f"{out} holds an earlier training run; this new run replaces it (pass "
-                  "resume to continue that one instead)", level="warning")
+    elif earlier_run:  # overwrite (checked before the data loaded)
+        yield Log(f"{out} holds an earlier training run; this new run replaces it "
+                  "(overwrite)", level="warning")
 
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = total_epochs * steps_per_epoch
@@ -446,7 +550,7 @@ def train_boundaries_job(config, *, stop=None):
             "val_ap": vm["ap"],
             "val_roc_auc": vm["roc_auc"],
             "epoch": epoch,
-            "training": cfg.to_json(),
+            "training": training_record,
             "input_norm": cfg.input_norm,
             "prob_definition": "sigmoid(mu)",
         }

@@ -84,7 +84,19 @@ class SRTrainConfig:
         Validation / logging interval (steps) and number of validation images.
     resume : bool
         Continue from ``out/train_state`` if present; without one, a new run (a
-        warning says so: :func:`napari_srmat.outputs.nothing_to_resume`).
+        warning says so: :func:`napari_srmat.outputs.nothing_to_resume`). Only a run of
+        the same settings and data is continued: the state records each ``data``
+        source and ``val`` resolved, with a fingerprint of the files read
+        (:func:`napari_srmat.outputs.files_fingerprint`; arrays: a hash of their
+        pixels), so the same folder given by another (relative or absolute) path
+        resumes, another folder or changed files do not. A state written by an older
+        version records the sources only as typed: absolute paths are compared
+        resolved (their files cannot be; a warning says so), relative ones are refused
+        (the folder they were relative to is unknown).
+    overwrite : bool
+        Start over in an ``out`` that holds an earlier run (``train_state``, ``last``
+        or ``best``): without it (and without ``resume``) such a run is refused, so a
+        trained model is never replaced by mistake.
     seed : int
     device : str
         ``"auto"`` (default: CUDA, then MPS, else CPU), ``"cpu"``, ``"cuda[:N]"``,
@@ -144,6 +156,7 @@ class SRTrainConfig:
     log_every: int = 25
     max_val_images: int = 16
     resume: bool = False
+    overwrite: bool = False
     seed: int = 0
     device: str = "auto"
     num_threads: int | None = None
@@ -165,6 +178,7 @@ class SRTrainConfig:
         if self.model not in TRAINABLE_MODELS:
             raise SRError(f"can only train {TRAINABLE_MODELS}, not {self.model!r}")
         check_flag("resume", self.resume, error=SRError)  # "no" is truthy: it would resume
+        check_flag("overwrite", self.overwrite, error=SRError)
         if self.scale not in (2, 4):
             raise SRError(f"scale must be 2 or 4, got {self.scale}")
         if self.patch < self.scale * 4 or self.patch % (self.scale * 4):
@@ -218,7 +232,9 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
     Parameters
     ----------
     sources : list of path-like or array
-        Folders (searched for PNG/JPEG/TIFF, non-recursive), image files, Zarr
+        Folders (searched for PNG/JPEG/TIFF, non-recursive; in a folder written by
+        ``srmat synth`` only the micrographs, not the masks and labels its records list
+        beside them), image files, Zarr
         stores (``*.zarr`` directories, read lazily), or in-memory arrays ``(H, W)`` /
         ``(H, W, C)`` such as napari layer data (numpy, Dask or Zarr: cropped lazily).
     exclude : list of str, optional
@@ -259,17 +275,14 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
         p = Path(src)
         if not p.exists():
             raise SRError(f"training source not found: {p}")
-        if p.is_dir() and (p.suffix == ".zarr" or (p / ".zattrs").exists()
-                           or (p / "zarr.json").exists()):
+        if _is_store(p):
             arr = read_image(p).data  # lazy, (H, W[, C]) whatever the store's axis order
             check_size(arr.shape, f"training image {p}")
             if not all_finite(arr):
                 raise SRError(f"training image {p} has NaN or infinite pixels")
             images.append(_LazyImage(arr))
             continue
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) \
-            if p.is_dir() else [p]
-        files = [f for f in files if f.stem not in exclude]
+        files = _folder_images(p, exclude) if p.is_dir() else [p]
         if not files:
             raise SRError(f"no images (PNG/JPEG/TIFF) in {p}")
         for f in files:
@@ -279,6 +292,54 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
                 raise SRError(f"training image {f} has NaN or infinite pixels")
             images.append(_to_uint8_rgb(arr))
     return images
+
+
+def _synthetic_set_companions(folder: Path) -> set[str]:
+    """Names of the files of ``folder`` that a ``srmat synth`` set wrote beside its
+    micrographs: each ``NAME.json`` record lists its files (``{"image": ..., "mask":
+    ..., "labels": ...}``); every one but the image is ground truth, not a micrograph."""
+    companions: set[str] = set()
+    for record in folder.glob("*.json"):
+        try:
+            files = json.loads(record.read_text()).get("files")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(files, dict) and "image" in files:
+            companions.update(str(v) for k, v in files.items() if k != "image")
+    return companions
+
+
+def _folder_images(folder: Path, exclude: set[str] | list[str] = ()) -> list[Path]:
+    """The images of ``folder`` that are training images (non-recursive, sorted): PNG /
+    JPEG / TIFF files, less the ``exclude`` stems and, in a folder made by ``srmat
+    synth``, the boundary masks and grain labels written beside each micrograph."""
+    companions = _synthetic_set_companions(folder)
+    return sorted(f for f in folder.iterdir()
+                  if f.suffix.lower() in IMAGE_SUFFIXES and f.stem not in set(exclude)
+                  and f.name not in companions)
+
+
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` is a Zarr / OME-Zarr store (read as one image)."""
+    return path.is_dir() and (path.suffix == ".zarr" or (path / ".zattrs").exists()
+                              or (path / "zarr.json").exists())
+
+
+def _source_identity(src, exclude=(), limit: int | None = None) -> dict:
+    """What a training or validation source holds, recorded and compared on resume:
+    for a folder its resolved path and a fingerprint of the images read from it (the
+    first ``limit``), for a file or Zarr store its
+    :func:`~napari_srmat.outputs.path_fingerprint`, for an array its description and a
+    hash of its pixels."""
+    from ..outputs import array_fingerprint, files_fingerprint, path_fingerprint
+
+    if not isinstance(src, (str, os.PathLike)):
+        return {"array": f"<array {tuple(getattr(src, 'shape', ()))}>",
+                "sha256": array_fingerprint(src)}
+    p = Path(src)
+    if p.is_dir() and not _is_store(p):
+        return files_fingerprint(p, _folder_images(p, exclude)[:limit])
+    return path_fingerprint(p)
 
 
 def _synthetic_images(n: int, size: int, seed: int, *, with_labels: bool = False):
@@ -422,8 +483,11 @@ def _load_val(folder: str | None, limit: int) -> list[np.ndarray]:
 #: Settings a resumed training may change (how long and where it runs, how often it
 #: reports, the checkpoint's precision); every other setting must equal the interrupted
 #: run's, or ``resume`` is refused.
-RESUME_MAY_CHANGE = ("steps", "val_every", "log_every", "resume", "device", "num_threads",
-                     "time_limit_s", "half")
+RESUME_MAY_CHANGE = ("steps", "val_every", "log_every", "resume", "overwrite", "device",
+                     "num_threads", "time_limit_s", "half")
+#: Entries of the recorded settings that say which images were trained and validated on:
+#: compared by :func:`_data_differences` (resolved paths and content), not as settings.
+DATA_KEYS = ("data", "val", "inputs")
 
 
 def _resume_settings(training_info: dict) -> dict:
@@ -432,17 +496,48 @@ def _resume_settings(training_info: dict) -> dict:
     return json.loads(json.dumps(kept, sort_keys=True, default=str))
 
 
-def _check_resume(path: Path, saved: dict | None, settings: dict) -> None:
-    """Refuse to continue a training state started with other settings."""
+def _data_differences(saved: dict, settings: dict) -> tuple[list[str], bool]:
+    """How the images of this run (``settings["inputs"]``) differ from those a training
+    state was started with, and whether its record is an older version's: that holds
+    the ``data`` sources and ``val`` only as typed, compared as resolved paths (arrays:
+    by their description), not by content
+    (:func:`napari_srmat.outputs.input_differences`)."""
+    from ..outputs import input_differences
+
+    inputs = settings["inputs"]
+    older = not isinstance(saved.get("inputs"), dict)
+    recorded = {"data": saved.get("data") or [], "val": saved.get("val")} if older \
+        else saved["inputs"]
+    data, stored = inputs["data"], list(recorded.get("data") or [])
+    if len(stored) != len(data):
+        return [f"data: {len(data)} source{'s' if len(data) != 1 else ''}, the run was "
+                f"started with {len(stored)}"], older
+    diffs = [d for k, (a, b) in enumerate(zip(stored, data))
+             for d in input_differences(f"data source {k + 1}" if len(data) > 1 else "data",
+                                        a, b)]
+    return diffs + input_differences("val", recorded.get("val"), inputs["val"]), older
+
+
+def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
+    """Refuse to continue a training state started with other settings or other images;
+    return the warnings to give (a state an older version wrote: its files were not
+    compared)."""
+    again = "train into another --out, or pass --overwrite to start over"
     if saved is None:
         raise SRError(f"{path} does not record the settings it was started with (an older "
-                      "version wrote it): train into another --out, or without --resume")
-    diff = [k for k in sorted(set(saved) | set(settings)) if saved.get(k) != settings.get(k)]
+                      f"version wrote it): {again}")
+    data_diffs, older = _data_differences(saved, settings)
+    if data_diffs:
+        raise SRError(f"{path} was started with other images ({'; '.join(data_diffs)}): "
+                      f"{again}")
+    diff = [k for k in sorted(set(saved) | set(settings))
+            if k not in DATA_KEYS and saved.get(k) != settings.get(k)]
     if diff:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {settings.get(k)!r}" for k in diff[:3])
         more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
-        raise SRError(f"{path} was started with other settings ({shown}{more}): train "
-                      "into another --out, or without --resume")
+        raise SRError(f"{path} was started with other settings ({shown}{more}): {again}")
+    return [f"{path} records no fingerprint of its images (an older version wrote it): "
+            "only where they lay was compared, not their files"] if older else []
 
 
 def _save_train_state(path: Path, model, opt, step: int, best: float, history: list,
@@ -475,11 +570,14 @@ def _scalar(v):
     return torch.tensor(float(v))
 
 
-def _load_train_state(path: Path, model, opt, settings: dict) -> tuple[int, float, list]:
+def _load_train_state(path: Path, model, opt, settings: dict
+                      ) -> tuple[int, float, list, list[str]]:
+    """Load a training state into ``model`` and ``opt``: its step, best PSNR, history and
+    the warnings of :func:`_check_resume`."""
     from ..checkpoint import load_checkpoint
 
     tensors, config = load_checkpoint(path)
-    _check_resume(path, config.get("settings"), settings)
+    warnings = _check_resume(path, config.get("settings"), settings)
     model.net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict] = {}
     for k, v in tensors.items():
@@ -491,7 +589,27 @@ def _load_train_state(path: Path, model, opt, settings: dict) -> tuple[int, floa
     if load_extra is not None:
         load_extra({k[6:]: v for k, v in tensors.items() if k.startswith("extra.")})
     return int(config["step"]), float(config.get("best_psnr", -math.inf)), \
-        list(config.get("history", []))
+        list(config.get("history", [])), warnings
+
+
+def _earlier_run(out: Path) -> str | None:
+    """What the training run in folder ``out`` holds, in words (``"200 steps, best val
+    PSNR 31.20 dB"``); None when ``out`` holds none (no ``train_state``, ``last`` or
+    ``best``)."""
+    found = [n for n in ("train_state", "last", "best") if (out / n).is_dir()]
+    if not found:
+        return None
+    step = best = None
+    try:
+        state = json.loads((out / "train_state" / "config.json").read_text())
+        step, best = int(state["step"]), float(state.get("best_psnr", -math.inf))
+    except (OSError, ValueError, KeyError, TypeError):
+        step = _ckpt_step(out / "last")
+    parts = [f"{step} step{'s' if step != 1 else ''}"] if step is not None else []
+    if best is not None:
+        parts.append(f"best val PSNR {best:.2f} dB" if math.isfinite(best)
+                     else "nothing validated")
+    return ", ".join(parts) or ", ".join(found)
 
 
 def _lr_at(step: int, cfg: SRTrainConfig) -> float:
@@ -546,9 +664,12 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     check_learning_rate(cfg.lr)
     set_cpu_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
-    from ..outputs import check_output_dir, prepare_output_dir
+    from ..outputs import check_no_earlier_run, check_output_dir, prepare_output_dir
 
-    check_output_dir(cfg.out, "sr_training")  # created once the inputs have loaded
+    inputs = [d for d in cfg.data if isinstance(d, (str, os.PathLike))] + [cfg.val, cfg.pairs]
+    check_output_dir(cfg.out, "sr_training", inputs=inputs)  # created once inputs loaded
+    if not cfg.resume:  # (resume without a train_state: a new run, said so below)
+        check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)), overwrite=cfg.overwrite)
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude, patch=cfg.patch) if cfg.data else []
@@ -617,17 +738,24 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     if pair_sampler is not None:  # LR inputs are real acquisitions, not degradations
         training_info["lr_source"] = "pairs"
         training_info["pair_registrations"] = [p.registration for p in pair_sampler.pairs]
-    training_info["data"] = [d if isinstance(d, (str, os.PathLike)) else
-                             f"<array {tuple(getattr(d, 'shape', ()))}>" for d in cfg.data]
+    # the images trained and validated on: resolved paths, and their fingerprints,
+    # compared on resume
+    data_ids = [_source_identity(d, cfg.exclude) for d in cfg.data]
+    training_info["data"] = [i.get("path") or i.get("array") for i in data_ids]
+    val_id = _source_identity(cfg.val, limit=cfg.max_val_images) if cfg.val else None
+    training_info["val"] = val_id["path"] if val_id else None
+    training_info["inputs"] = {"data": data_ids, "val": val_id}
     settings = _resume_settings(training_info)
-    out = prepare_output_dir(cfg.out, "sr_training")
+    out = prepare_output_dir(cfg.out, "sr_training", inputs=inputs)
     step, best, history = 0, -math.inf, []
     state_dir, last_dir, best_dir = out / "train_state", out / "last", out / "best"
     # the step of the ``last`` checkpoint of this run (a resumed one: the one it continues);
     # None: a ``last`` or ``best`` in OUT is an earlier run's, replaced by this run's own
     last_step = None
     if cfg.resume and state_dir.is_dir():
-        step, best, history = _load_train_state(state_dir, model, opt, settings)
+        step, best, history, warnings = _load_train_state(state_dir, model, opt, settings)
+        for warning in warnings:
+            yield Log(warning, level="warning")
         if last_dir.is_dir():
             from ..checkpoint import load_checkpoint
 
