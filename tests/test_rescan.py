@@ -223,6 +223,35 @@ def test_sample_spread_of_a_stochastic_model():
     assert model.options["seed"] == 0  # the run seed is restored
 
 
+def test_onestep_without_noise_is_planned_from_flips():
+    """Every UNet SR model counted as stochastic, so the shipped onestep (noise_std 0:
+    identical samples) was planned from its sample spread, which is 0 everywhere: no
+    rescan rectangle and the largest time saving, told to "plan with a learned model".
+    With input noise it draws samples that differ."""
+    from napari_srmat.sr import SRError, load_model
+    from napari_srmat.sr.rescan import sr_uncertainty_job
+    from napari_srmat.synth import generate_microstructure
+
+    onestep = load_model("onestep", device="cpu")
+    assert onestep.arch["noise_std"] == 0 and not onestep.stochastic
+    coarse = generate_microstructure((256, 384), mean_grain_size_px=80, seed=5, rgb=False,
+                                     texture=0, scratches=0, noise=0, inclusions=0).image
+    fine = generate_microstructure((64, 64), mean_grain_size_px=6, seed=6, rgb=False,
+                                   boundary_width=1, noise=0, scratches=0).image
+    hr = coarse.copy()
+    hr[64:128, 256:320] = fine  # detail the LR loses
+    lr = hr.reshape(64, 4, 96, 4).mean((1, 3)).round().astype(np.uint8)
+    plan = plan_rescan(lr, onestep, budget=0.1, roi_px=16)
+    assert plan.uncertainty_source == "flips" and plan.rois
+    r0, c0, r1, c1 = plan.rois[0]  # the lost detail (LR rows 16-32, cols 64-80) first
+    assert r0 < 32 and r1 > 16 and c0 < 80 and c1 > 64
+    with pytest.raises(SRError, match="deterministic"):
+        run_job(sr_uncertainty_job(lr, onestep, source="samples"), quiet=True)
+    noisy = load_model("onestep", scale=2, pretrained=False, device="cpu", noise_std=0.5,
+                       block_out_channels=[8, 16], norm_num_groups=4)
+    assert noisy.stochastic
+
+
 def test_cli_defaults_are_the_library_defaults():
     import inspect
 

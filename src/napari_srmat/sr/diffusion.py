@@ -434,6 +434,13 @@ class OneStepSR(_UNetSR):
             loss = loss + distill_weight * F.l1_loss(pred, target)
         return loss
 
-    def _forward(self, x, generators):
+    @property
+    def stochastic(self) -> bool:
+        """Whether its output depends on drawn noise: only with ``noise_std > 0`` (the
+        shipped ``onestep`` has 0, so its "samples" are identical and a rescan plan
+        from their spread proposed no rectangle at all)."""
+        return self.arch["noise_std"] > 0
+
+    def _forward(self, x, generators=None):
         y, up = self.train_forward(x, generators)
         return self._color_fix(y.float(), up)
