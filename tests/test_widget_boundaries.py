@@ -385,3 +385,21 @@ def test_a_slider_mask_of_the_previous_prediction_is_not_shown_over_a_new_one(
         gate.set()  # the previous maps' mask is delivered now, late
     assert not w.threshold_pending
     np.testing.assert_array_equal(viewer.layers["scan boundaries"].data > 0, fresh)
+
+
+def test_an_input_layer_deleted_while_predicting_gets_no_result(make_napari_viewer, qtbot,
+                                                                tiny_checkpoint):
+    """The probability, uncertainty and boundary layers were added over an image that no
+    longer existed (the grain-size tabs already skipped this), and the status said done."""
+    from napari_srmat.widgets.boundaries_widget import BoundariesWidget
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image((256, 256)), rgb=True, name="scan", scale=(0.5, 0.5))
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, checkpoint=str(tiny_checkpoint), device="cpu", tile=64, overlap=16)
+    w.run()
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert len(viewer.layers) == 0 and w.layers is None
+    assert "'scan' was removed while the job ran" in w.status.text()

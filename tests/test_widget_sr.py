@@ -279,6 +279,28 @@ def test_an_earlier_result_is_replaced_only_when_ticked(make_napari_viewer, qtbo
         qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
         assert read_image(store).shape[:2] == shape
     assert len(shown) == 1 and "Replace an earlier result" in shown[0]
+    # the x4 layer read the store that now holds the x2 result (under its x4 name and
+    # scale; napari failed to draw it once the chunks changed): it is removed, and said
+    assert [lyr.name for lyr in viewer.layers] == ["lr", "lr SR x2"]
+    assert "removed 'lr SR x4' (it read the replaced store)" in w.status.text()
+    w.run()  # the same settings again: nothing replaced, nothing removed
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert [lyr.name for lyr in viewer.layers] == ["lr", "lr SR x2"]
+    assert "removed" not in w.status.text()
+
+
+def test_an_input_layer_deleted_while_super_resolving_gets_no_result(make_napari_viewer,
+                                                                      qtbot):
+    """The result was added over a layer that no longer existed, named after it."""
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="bicubic", scale="2", device="cpu")
+    w.run()
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert len(viewer.layers) == 0
+    assert "was removed while the job ran" in w.status.text()
 
 
 def test_default_model_is_named(make_napari_viewer, qtbot):

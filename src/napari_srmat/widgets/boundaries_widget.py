@@ -28,6 +28,7 @@ from .layers import (
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
+    input_removed_note,
     is_micrograph_layer,
     is_own_layer,
     micrograph_data,
@@ -267,6 +268,9 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     def _on_result(self, result) -> None:
         if result is None:
+            return
+        if self._job_layer not in self.viewer.layers:  # its maps would lie over nothing
+            self.status.setText(input_removed_note(self._job_layer))
             return
         maps, mask, skel, error = result
         self.maps = maps

@@ -24,6 +24,7 @@ import math
 import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -460,6 +461,43 @@ def rescan_plan_job(
                                        **plan_options))
 
 
+def input_removed_note(layer) -> str:
+    """The status line of a widget whose input layer was deleted while its job ran: no
+    result layer is added (it would lie over nothing, named after a layer that is gone)."""
+    return (f"the input layer {getattr(layer, 'name', '')!r} was removed while the job ran: "
+            "no result layer was added")
+
+
+def store_stamp(path: str | os.PathLike | None) -> int | None:
+    """When the output store at ``path`` was last written (its marker's modification
+    time, ns), None when there is none: a store replaced by a job has a new stamp."""
+    if path is None:
+        return None
+    from ..outputs import MARKER_NAME
+
+    try:
+        return (Path(path) / MARKER_NAME).stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def remove_layers_reading(viewer, path: str | os.PathLike, *, keep: str | None = None
+                          ) -> list[str]:
+    """Remove the layers that read the store at ``path`` (``metadata["path"]``: the
+    plugin's reader and result layers), but the plugin's own layer named ``keep`` (the
+    result layer about to be given the new data), for a store a job has just replaced:
+    they showed another result under their old name and scale, or failed to draw when
+    its chunks changed. Returns their names."""
+    target = Path(path).resolve()
+    kept = _own_layer(viewer, keep) if keep is not None else None
+    stale = [lyr for lyr in list(viewer.layers) if lyr is not kept
+             and (lyr.metadata or {}).get("path")
+             and Path(lyr.metadata["path"]).resolve() == target]
+    for lyr in stale:
+        viewer.layers.remove(lyr)
+    return [lyr.name for lyr in stale]
+
+
 def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str | None = None,
                                 model_name: str | None = None):
     """Add an SR result as an image layer aligned with ``layer`` in world coordinates.
@@ -516,7 +554,12 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     )
     if np.issubdtype(level0.dtype, np.floating):
         kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
-    return _upsert_layer(viewer, name or f"{layer.name} SR x{factor}", "image", data, **kwargs)
+    return _upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data, **kwargs)
+
+
+def sr_layer_name(layer, factor: int) -> str:
+    """The name of the SR result layer of ``layer`` (``"<input> SR x<factor>"``)."""
+    return f"{layer.name} SR x{int(factor)}"
 
 
 def _float_result_contrast_limits(layer) -> tuple[float, float]:

@@ -31,10 +31,14 @@ from .layers import (
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
+    input_removed_note,
     is_micrograph_layer,
     layer_store_pixel_size,
     micrograph_data,
+    remove_layers_reading,
     rescan_plan_job,
+    sr_layer_name,
+    store_stamp,
     super_resolution_job,
 )
 
@@ -98,6 +102,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         #: :meth:`SingleJobMixin.confirm_plan`.
         self.ask_store = None
         self._job_layer = None
+        self._job_store_stamp: int | None = None
         self._job_scale = 4
 
         self.layer_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
@@ -230,6 +235,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._job_layer = layer
         self._job_scale = opts["scale"]
         self._job_model = opts["model"]
+        self._job_store_stamp = store_stamp(opts["out"])  # a replaced store gets a new one
         return self._start_single_job(
             lambda stop: super_resolution_job(divided_by(image, divisor), stop=stop, **opts),
             on_result=self._on_result)
@@ -327,8 +333,19 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def _on_result(self, result) -> None:
         if result is None:
             return
+        dropped: list[str] = []
+        if isinstance(result, (str, os.PathLike)) and \
+                self._job_store_stamp not in (None, store_stamp(result)):
+            # the store was replaced: layers reading it show another result, or fail
+            dropped = remove_layers_reading(
+                self.viewer, result, keep=sr_layer_name(self._job_layer, self._job_scale))
+        if self._job_layer not in self.viewer.layers:
+            self.status.setText(input_removed_note(self._job_layer))
+            return
         self.last_layer = add_super_resolution_result(
             self.viewer, self._job_layer, result, self._job_scale,
             model_name=self._job_model,
         )
-        self.status.setText(f"done: {self.last_layer.name}")
+        gone = (f"; removed {', '.join(repr(n) for n in dropped)} (it read the replaced "
+                "store)" if dropped else "")
+        self.status.setText(f"done: {self.last_layer.name}{gone}")
