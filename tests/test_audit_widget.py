@@ -56,8 +56,10 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert tuple(viewer.layers["lr"].scale) == (1.0, 1.0)
     assert tuple(viewer.layers["sr"].scale) == (0.25, 0.25)
     assert tuple(viewer.layers["sr"].translate) == (-0.375, -0.375)
-    # camera centred on the first candidate: SR (row 30, col 20) in world coordinates
-    assert tuple(viewer.camera.center[-2:]) == pytest.approx((-0.375 + 7.5, -0.375 + 5.0))
+    # camera centred on the first candidate: the middle of SR rows 20-39, columns 10-29
+    # (data (29.5, 19.5)) in world coordinates
+    assert tuple(viewer.camera.center[-2:]) == pytest.approx((-0.375 + 7.375,
+                                                             -0.375 + 4.875))
     # the boxes go through the SR layer's transform
     assert tuple(w.boxes_layer.scale) == (0.25, 0.25)
     # blink swaps visibility
@@ -76,7 +78,8 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     w.note_edit.setText("clear twin")
     _press(viewer, "r")
     assert w.progress_label.text() == "1/3 reviewed"
-    assert tuple(viewer.camera.center[-2:]) == pytest.approx((-0.375 + 7.5, -0.375 + 12.5))
+    assert tuple(viewer.camera.center[-2:]) == pytest.approx((-0.375 + 7.375,
+                                                             -0.375 + 12.375))
     _press(viewer, "h")
     _press(viewer, "p")
     assert w.session.position == 1
@@ -88,10 +91,12 @@ def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     assert verdicts == {"1": "real", "2": "hallucinated", "3": "unsure"}
     assert saved["decisions"]["1"]["note"] == "clear twin"
     assert saved["decisions"]["1"]["reviewer"] == "cara"
-    # a missed region from a Shapes rectangle
-    # drawn in world coordinates (µm-free here: LR pixels); stored in SR pixels
-    viewer.add_shapes([np.array([[5, 6], [15, 26]]) * 0.25 - 0.375], shape_type="rectangle",
-                      name="missed")
+    # a missed region from a Shapes rectangle drawn on the outer edges of SR rows 5-14,
+    # columns 6-25, in world coordinates (µm-free here: LR pixels); stored in SR pixels
+    # (the corners were floored as if pixels began at their centres: one more row and
+    # column on the top and left)
+    viewer.add_shapes([(np.array([[5, 6], [15, 26]]) - 0.5) * 0.25 - 0.375],
+                      shape_type="rectangle", name="missed")
     region = w.add_region_from_shapes()
     assert region.bbox == [6, 5, 26, 15]
     assert len(json.loads(path.read_text())["added_regions"]) == 1
@@ -208,6 +213,9 @@ def test_audit_boxes_lie_over_the_feature_in_world_coordinates(make_napari_viewe
         assert np.all(lo <= f) and np.all(f <= hi), (lo, hi, f)
     np.testing.assert_allclose(feat_lr, feat_sr, atol=0.5)
     assert np.all(hi - lo == pytest.approx([4.0, 4.0]))  # 16 SR px = 4 µm
+    # on the outer edges of its pixels (it sat half an SR pixel down and right of them)
+    np.testing.assert_allclose(lo, np.asarray(sr_layer.data_to_world((79.5, 119.5)))[-2:],
+                               atol=1e-9)
     # the camera looks at the feature
     np.testing.assert_allclose(viewer.camera.center[-2:], (lo + hi) / 2, atol=1e-6)
 
@@ -923,7 +931,7 @@ def test_added_region_is_clamped_to_the_sr_image(make_napari_viewer, tmp_path, q
                        new_boundary_length_px=12.0)]
     w.set_session(AuditSession.create(lr, sr, cands), tmp_path / "a.json")
     # world coordinates are LR pixels; SR rows 100..140, columns 110..150 of 128 x 128
-    viewer.add_shapes([np.array([[100, 110], [140, 150]]) * 0.25 - 0.375],
+    viewer.add_shapes([(np.array([[100, 110], [140, 150]]) - 0.5) * 0.25 - 0.375],
                       shape_type="rectangle", name="past the edge")
     assert w.add_region_from_shapes().bbox == [110, 100, 128, 128]
     viewer.add_shapes([np.array([[200, 200], [240, 250]]) * 0.25 - 0.375],

@@ -658,8 +658,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.lr_up_layer = self._layer(lr_name) if lr_name != sr_name else None
         if self.lr_up_layer is not None and self.sr_layer is not None:
             align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
-        rects = [np.array([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], float)
-                 for c in s.candidates]
+        rects = [bbox_corners(c.bbox) for c in s.candidates]
         colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]
                   for c in s.candidates]
         if self.boxes_layer is not None and self.boxes_layer in self.viewer.layers:
@@ -715,7 +714,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.queue.setCurrentRow(s.position)
         self.queue.blockSignals(False)
         x0, y0, x1, y1 = c.bbox
-        self.viewer.camera.center = tuple(self._sr_to_world(((y0 + y1) / 2, (x0 + x1) / 2)))
+        self.viewer.camera.center = tuple(self._sr_to_world(bbox_corners(c.bbox).mean(axis=0)))
         ch, cw = self.viewer.canvas.size  # (h, w), the public canvas model (napari >= 0.9)
         # bbox plus context, in world units
         span = max(y1 - y0, x1 - x0, 8) * 3.0 * max(self._sr_transform()[0])
@@ -871,12 +870,30 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         world = np.asarray([layer.data_to_world(p) for p in np.asarray(layer.data[-1])])[:, -2:]
         scale, translate = self._sr_transform()
         pts = (world - np.asarray(translate)) / np.asarray(scale)
-        y0, x0 = np.floor(pts.min(axis=0)).astype(int)
-        y1, x1 = np.ceil(pts.max(axis=0)).astype(int)
+        # pixel i covers [i - 1/2, i + 1/2] (napari puts its centre at i): the pixels the
+        # rectangle reaches into (flooring the corners took one pixel more on the top and
+        # left sides)
+        y0, x0 = np.floor(pts.min(axis=0) + 0.5).astype(int)
+        y1, x1 = np.ceil(pts.max(axis=0) + 0.5).astype(int)
         region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
                               verdict=verdict, note=self.note_edit.text(), save=True)
         self.status.setText(f"added region r{region.id} {region.bbox}")
         return region
+
+
+def bbox_corners(bbox) -> np.ndarray:
+    """The outer corners ``[[y0, x0], [y1, x1]]`` (data coordinates) of the pixels of a
+    box ``[x0, y0, x1, y1]`` (half-open pixel ranges): napari puts the centre of pixel
+    ``i`` at ``i``, so the box's edges lie half a pixel before ``x0`` and ``y0`` (drawn
+    from the corner indices, a box sat half a pixel down and right of its pixels).
+
+    Examples
+    --------
+    >>> bbox_corners([10, 20, 30, 40]).tolist()
+    [[19.5, 9.5], [39.5, 29.5]]
+    """
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    return np.array([[y0, x0], [y1, x1]]) - 0.5
 
 
 def _overlay_maps(sr, lr, scale: int, box) -> tuple[np.ndarray, np.ndarray]:
