@@ -282,6 +282,43 @@ def test_tiff_palette_cmyk_and_white_is_zero_read_as_they_look(tmp_path, rng, mo
     np.testing.assert_array_equal(np.asarray(m.data), shown)
 
 
+def test_a_bool_mask_saved_by_tifffile_is_read_as_written(tmp_path):
+    """tifffile writes every bool array as 1-bit white-is-zero; the white-is-zero rule
+    inverted it, so a boundary mask became its complement (97 % "boundary")."""
+    from napari_srmat.io import read_mask
+
+    mask = np.zeros((64, 64), bool)
+    mask[32, :] = True
+    mask[:, 20] = True
+    tifffile.imwrite(tmp_path / "mask.tif", mask)
+    assert tifffile.TiffFile(tmp_path / "mask.tif").pages[0].photometric == 0  # miniswhite
+    np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "mask.tif").data) > 0, mask)
+    np.testing.assert_array_equal(read_mask(tmp_path / "mask.tif"), mask)
+
+
+def test_tiff_pixel_size_of_the_image_read_and_of_every_unit(tmp_path):
+    """An OME-TIFF holding an overview before the micrograph gave the overview's pixel
+    size (20x too large) or none; ResolutionUnit mm / µm (which tifffile writes) gave
+    none without a word; an OME unit not known gave none without a word."""
+    g, thumb = np.zeros((256, 320), np.uint16), np.zeros((32, 40), np.uint16)
+    for name, overview in (("a", {"PhysicalSizeX": 10.0, "PhysicalSizeY": 10.0}), ("b", {})):
+        with tifffile.TiffWriter(tmp_path / f"{name}.ome.tif", ome=True) as tw:
+            tw.write(thumb, metadata={"axes": "YX", **overview})
+            tw.write(g, metadata={"axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5})
+        with pytest.warns(UserWarning, match="holds 2 images"):
+            m = read_image(tmp_path / f"{name}.ome.tif")
+        assert m.shape == (256, 320) and m.pixel_size_um == pytest.approx(0.5)
+    for unit, res in (("MILLIMETER", 2000), ("MICROMETER", 2)):
+        tifffile.imwrite(tmp_path / f"{unit}.tif", g[:64, :80], resolution=(res, res),
+                         resolutionunit=unit)
+        assert read_image(tmp_path / f"{unit}.tif").pixel_size_um == pytest.approx(0.5)
+    tifffile.imwrite(tmp_path / "ft.ome.tif", g[:64, :80], ome=True, metadata={
+        "axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5,
+        "PhysicalSizeXUnit": "ft", "PhysicalSizeYUnit": "ft"})
+    with pytest.warns(UserWarning, match="unit 'ft' is not a length unit"):
+        assert read_image(tmp_path / "ft.ome.tif").pixel_size_um is None
+
+
 def test_jpeg_exif_orientation_is_told_and_pixels_read_as_stored(tmp_path):
     """A camera held upright writes sideways pixels and EXIF orientation 6. The pixels
     are read as stored (as napari's own reader, scikit-image and ImageJ read them, so a
@@ -473,6 +510,31 @@ def test_plain_zarr_array(tmp_path, rng):
     m = read_image(tmp_path / "plain.zarr", chunks=64)
     assert m.format == "zarr" and m.axes == "YXC" and m.data.chunks[0][0] == 64
     np.testing.assert_array_equal(m.data.compute(), a)
+
+
+def test_plain_zarr_arrays_of_more_than_4_planes(tmp_path):
+    """Every 3-D array whose ends were both longer than 4 was read channel-first: a
+    (10, H, W) Z-stack became a 10-channel image and an (H, W, 5) array a W x 5 px image
+    of H channels. The shorter end axis is the extra one; axis names are used."""
+    from napari_srmat.io import ImageReadError
+
+    stack = zarr.create_array(tmp_path / "z.zarr", shape=(10, 64, 80), dtype="u1")
+    stack[:] = 1
+    with pytest.raises(ImageReadError, match="a stack of 10 focal planes"):
+        read_image(tmp_path / "z.zarr")
+    a = np.arange(64 * 80 * 5, dtype=np.uint32).reshape(64, 80, 5).astype(np.uint8)
+    last = zarr.create_array(tmp_path / "c.zarr", shape=a.shape, dtype="u1")
+    last[:] = a
+    with pytest.warns(UserWarning, match="5 channels"):
+        m = read_image(tmp_path / "c.zarr")
+    assert m.shape == (64, 80, 5)
+    np.testing.assert_array_equal(np.asarray(m.data), a)
+    named = zarr.create_array(tmp_path / "n.zarr", shape=(5, 64, 80), dtype="u1",
+                              dimension_names=("c", "y", "x"))
+    named[:] = np.moveaxis(a, 2, 0)
+    with pytest.warns(UserWarning, match="5 channels"):
+        m = read_image(tmp_path / "n.zarr")
+    np.testing.assert_array_equal(np.asarray(m.data), a)
 
 
 # --------------------------------------------------------------------------- stream writer

@@ -740,23 +740,39 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
 # --------------------------------------------------------------------------- TIFF
 
 
-def _ome_pixel_size(xml: str | None) -> tuple[float | None, float | None]:
-    """``(X, Y)`` pixel sizes (µm) of OME-XML ``PhysicalSizeX``/``Y`` and their units."""
+def _unknown_unit_note(path, unit: str) -> str:
+    """The read warning of a pixel size whose length unit is not known (it was dropped
+    without a word)."""
+    return (f"{path}: the pixel size's unit {unit!r} is not a length unit napari-srmat "
+            "knows: no pixel size (give it: pixel_size_um= / --pixel-size-um / the Pixel "
+            "size widget)")
+
+
+def _ome_pixel_size(xml: str | None, image: int = 0, unknown: list | None = None
+                    ) -> tuple[float | None, float | None]:
+    """``(X, Y)`` pixel sizes (µm) of OME-XML ``PhysicalSizeX``/``Y`` and their units, of
+    its ``image``-th image (tifffile's series, in the order of the OME ``Image``
+    elements: a file may hold an overview or label image before the micrograph, whose
+    size was taken for the micrograph's). Units it does not know are appended to
+    ``unknown``."""
     if not xml:
         return None, None
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
         return None, None
-    for el in root.iter():
-        if el.tag.rsplit("}", 1)[-1] == "Pixels":
-            sizes = []
-            for ax in "XY":
-                size = _valid_size(el.get(f"PhysicalSize{ax}"))
-                factor = _unit_factor(el.get(f"PhysicalSize{ax}Unit", "µm"))
-                sizes.append(None if size is None or factor is None else size * factor)
-            return sizes[0], sizes[1]
-    return None, None
+    pixels = [el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Pixels"]
+    if image >= len(pixels):
+        return None, None
+    el, sizes = pixels[image], []
+    for ax in "XY":
+        size = _valid_size(el.get(f"PhysicalSize{ax}"))
+        unit = el.get(f"PhysicalSize{ax}Unit", "µm")
+        factor = _unit_factor(unit)
+        if size is not None and factor is None and unknown is not None:
+            unknown.append(unit)
+        sizes.append(None if size is None or factor is None else size * factor)
+    return sizes[0], sizes[1]
 
 
 def _tag_ratio(page, name: str) -> float | None:
@@ -771,11 +787,13 @@ def _tag_ratio(page, name: str) -> float | None:
         return None
 
 
-def _tiff_pixel_size(tif, page=None) -> tuple[float | None, float | None, str | None]:
+def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = None
+                     ) -> tuple[float | None, float | None, str | None]:
     """``(X, Y)`` pixel sizes (µm) and where they came from (``page``: the image's first
-    page). Y follows the same rules as X (None where X is None)."""
+    page; ``series``: the image read, for OME-XML; units not known are appended to
+    ``unknown``). Y follows the same rules as X (None where X is None)."""
     if tif.is_ome:
-        size, size_y = _ome_pixel_size(tif.ome_metadata)
+        size, size_y = _ome_pixel_size(tif.ome_metadata, series, unknown)
         if size is not None:
             return size, size_y, "ome"
     if page is None:
@@ -791,8 +809,10 @@ def _tiff_pixel_size(tif, page=None) -> tuple[float | None, float | None, str | 
             return factor / xres, (factor / yres if yres and yres > 0 else None), "imagej"
     unit_tag = page.tags.get("ResolutionUnit")
     unit = int(unit_tag.value) if unit_tag is not None else 2
-    # centimetre: 72 dpi saved as 28.35 px/cm is the same default as in inches
-    per_inch = {2: 1.0, 3: 2.54}.get(unit)
+    # centimetre: 72 dpi saved as 28.35 px/cm is the same default as in inches;
+    # millimetre and micrometre (TIFF/EP units 4 and 5, which tifffile writes) were
+    # dropped without a word
+    per_inch = {2: 1.0, 3: 2.54, 4: 25.4, 5: 25400.0}.get(unit)
     if xres and per_inch:
         size = _dpi_to_um(xres * per_inch)
         size_y = _dpi_to_um(yres * per_inch) if size and yres else None
@@ -811,7 +831,9 @@ def _tiff_has_alpha(page) -> bool:
 def _tiff_colour_rule(page) -> tuple[str | None, Any]:
     """How the stored samples of a TIFF page become grey or RGB pixels, as Pillow (and
     every viewer) shows them: ``("palette", lut)``, ``("cmyk", None)``,
-    ``("miniswhite", max value)``, ``("alpha", None)`` or ``(None, None)`` (as stored)."""
+    ``("miniswhite", max value)``, ``("alpha", None)`` or ``(None, None)`` (as stored).
+    A 1-bit white-is-zero page is read as stored: ``tifffile.imwrite(path, mask)`` of a
+    bool mask writes one, and inverting it turned a boundary mask into its complement."""
     if page is None:
         return None, None
     photometric = int(getattr(page, "photometric", -1))
@@ -825,6 +847,8 @@ def _tiff_colour_rule(page) -> tuple[str | None, Any]:
         return "cmyk", None
     if photometric == 0 and spp == 1:
         bits = int(getattr(page, "bitspersample", 8))
+        if bits == 1:  # a bilevel mask (tifffile writes every bool array so): as stored,
+            return None, None  # 1 = set, as tifffile, ImageJ and scikit-image read it
         return "miniswhite", (1 << bits) - 1
     if _tiff_has_alpha(page):
         return "alpha", None
@@ -901,8 +925,9 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             n_levels = len(series.levels)
             first_page = series.pages[0] if series.pages else None
             colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
+            unknown_units: list[str] = []
             pixel_size, pixel_size_y, px_source = _tiff_pixel_size(
-                tif, first_page if series_index else None)
+                tif, first_page if series_index else None, series_index, unknown_units)
             meta = {
                 "format": "ome-tiff" if tif.is_ome else ("bigtiff" if tif.is_bigtiff else "tiff"),
                 "source_axes": src_axes,
@@ -920,6 +945,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         raise ImageReadError(f"{path}: cannot read TIFF ({exc or type(exc).__name__})") from None
 
     pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y)
+    for unit in dict.fromkeys(unknown_units):
+        meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if several:
         meta.setdefault("read_warnings", []).insert(0, several)
     if colours[0] == "alpha":
@@ -1145,7 +1172,8 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
         levels.append(arr)
     scale = _scale_of(datasets[0].get("coordinateTransformations"))
     global_scale = _scale_of(ms.get("coordinateTransformations"))
-    sizes = {}
+    sizes: dict[str, float | None] = {}
+    unknown_units: list[str] = []
     for ax in "xy":
         sizes[ax] = None
         if scale is not None and ax in names and names.index(ax) < len(scale):
@@ -1155,6 +1183,8 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
             factor = _unit_factor(units.get(ax))
             if units.get(ax) is not None and factor is not None:
                 sizes[ax] = _valid_size(value * factor)
+            elif units.get(ax) is not None and str(units[ax]) not in unknown_units:
+                unknown_units.append(str(units[ax]))
     attrs = dict(group.attrs)
     meta = {
         "format": "ome-zarr",
@@ -1164,6 +1194,8 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
         "name": ms.get("name"),
     }
     pixel_size = _pixel_sizes(meta, path, sizes["x"], sizes["y"])
+    for unit in unknown_units:
+        meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if "srmat" in attrs:
         meta["srmat"] = attrs["srmat"]
     return Micrograph(
@@ -1173,6 +1205,18 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
 
 
 def _guess_axes(shape: tuple[int, ...]) -> str:
+    """Axes of a Zarr array that names none: a 3-D array is channels-last or -first when
+    that axis has at most 4 entries; otherwise its shorter end axis is the extra one,
+    channels when last, a stack when first (``"ZYX"``, refused by the stack rule: a
+    (10, H, W) Z-stack was read as a 10-channel image, and an (H, W, 5) array as a
+    W x 5 px image with H channels).
+
+    Examples
+    --------
+    >>> [_guess_axes(s) for s in [(8, 9), (8, 9, 3), (3, 8, 9), (10, 128, 150),
+    ...                           (128, 150, 5)]]
+    ['YX', 'YXC', 'CYX', 'ZYX', 'YXC']
+    """
     if len(shape) == 2:
         return "YX"
     if len(shape) == 3:
@@ -1180,7 +1224,27 @@ def _guess_axes(shape: tuple[int, ...]) -> str:
             return "YXC"
         if shape[0] <= 4:
             return "CYX"
+        return "YXC" if shape[2] < shape[0] else "ZYX"
     return "TZCYX"[-len(shape):] if len(shape) <= 5 else "Q" * len(shape)
+
+
+#: Axis names of Zarr v3 ``dimension_names`` / xarray's ``_ARRAY_DIMENSIONS`` read as axes.
+_DIMENSION_AXES = {"y": "Y", "x": "X", "c": "C", "channel": "C", "channels": "C",
+                   "z": "Z", "t": "T", "time": "T"}
+
+
+def _named_axes(zarr_arr, attrs: dict) -> str | None:
+    """The axes a Zarr array names itself (Zarr v3 ``dimension_names``, or xarray's
+    ``_ARRAY_DIMENSIONS`` attribute), when every name is one of
+    :data:`_DIMENSION_AXES`; else None (then guessed)."""
+    names = getattr(getattr(zarr_arr, "metadata", None), "dimension_names", None) \
+        or attrs.get("_ARRAY_DIMENSIONS")
+    if not names or len(names) != len(zarr_arr.shape) or any(n is None for n in names):
+        return None
+    axes = [_DIMENSION_AXES.get(str(n).strip().lower()) for n in names]
+    if None in axes or len(set(axes)) != len(axes) or not {"Y", "X"} <= set(axes):
+        return None
+    return "".join(axes)
 
 
 def _read_zarr(path: Path, chunks) -> Micrograph:
@@ -1207,7 +1271,7 @@ def _read_zarr(path: Path, chunks) -> Micrograph:
     zarr_arr = node
     attrs = dict(zarr_arr.attrs)
     src_axes = attrs.get("axes") if isinstance(attrs.get("axes"), str) else None
-    src_axes = src_axes or _guess_axes(tuple(zarr_arr.shape))
+    src_axes = src_axes or _named_axes(zarr_arr, attrs) or _guess_axes(tuple(zarr_arr.shape))
     arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
     meta = {"format": "zarr", "source_axes": src_axes,
             "zarr_format": int(getattr(zarr_arr.metadata, "zarr_format", 2))}
