@@ -107,7 +107,8 @@ def control(noise: float, steps: int, workdir: Path) -> dict:
         Image.fromarray(v).save(val_dir / f"{i}.png")
     cfg = dict(model="cnn", scale=4, out=str(workdir / "run"), data=train, val=str(val_dir),
                steps=steps, batch_size=12, patch=96, lr=5e-4, ema=0.998, val_every=250,
-               arch={"n_feats": 32, "n_blocks": 8}, num_threads=1, seed=0)
+               arch={"n_feats": 32, "n_blocks": 8}, num_threads=1, seed=0,
+               overwrite=True)  # a rerun trains again
     res = run_job(train_sr_job(cfg), quiet=True)
     model = load_model(checkpoint=res["best"], device="cpu")
     out = compare([t.astype(np.float32) / 255 for t in test], model)

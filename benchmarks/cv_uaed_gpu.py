@@ -235,7 +235,8 @@ def run_one(args) -> int:
     cfg = dict(settings, train_images=[s.image.transpose(1, 2, 0) for s in train],
                train_masks=[s.mask for s in train],
                val_images=[s.image.transpose(1, 2, 0) for s in val],
-               val_masks=[s.mask for s in val], out=str(fdir / "train"), top_k=0)
+               val_masks=[s.mask for s in val], out=str(fdir / "train"), top_k=0,
+               overwrite=True)  # a rerun of the stage trains again
     stop = StopToken()
     deadline = args.t_start + args.hard_stop_s
     t0, c0 = time.time(), time.process_time()

@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     ap.add_argument("--synthetic", type=int, default=20)
     ap.add_argument("--out", default=None)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="start over in an OUT that holds an earlier run")
     ap.add_argument("--init", default=None, metavar="CHECKPOINT",
                     help="fine-tune from a checkpoint directory, or 'default' (shipped weights)")
     ap.add_argument("--loss", default="l1", choices=PIXEL_LOSSES)
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
         degradation=DEGRADATION if args.degradation == "classical" else {"mode": "bicubic"},
         init_checkpoint=args.init, loss=args.loss,
         num_threads=args.threads,
-        time_limit_s=args.time_limit, resume=args.resume, seed=0,
+        time_limit_s=args.time_limit, resume=args.resume, overwrite=args.overwrite, seed=0,
     )
     result = run_job(train_sr_job(config), quiet=False)
     result.pop("history", None)

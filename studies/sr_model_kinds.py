@@ -127,7 +127,7 @@ def _run_dataset(name: str, train_dir: Path, val_dir: Path, budget_s: float, n_v
     out["models"]["bicubic"]["eval_s"] = time.perf_counter() - t0
     for kind in kinds:
         cfg = dict(TRAIN, model=kind, out=str(work / f"{name}_{kind}"), data=[str(train_dir)],
-                   time_limit_s=budget_s)
+                   time_limit_s=budget_s, overwrite=True)  # a rerun trains again
         res = run_job(train_sr_job(cfg), quiet=True)
         model = load_model(checkpoint=res["last"], device="cpu")
         t0 = time.perf_counter()

@@ -211,11 +211,14 @@ def test_sr_vs_original_experiment_small(tmp_path, capsys):
     assert red.shape == (30, 30) and 60 <= red.sum() <= 3 * 30 + 6  # thin line, 3 px wide
 
     root = _write_dataset(tmp_path / "data", n=(2, 1, 2), size=32)
-    rc = main(["experiment", "sr-vs-original", "--data", str(root), "--scale", "2",
-               "--sr-model", "bicubic", "--epochs", "1", "--steps-per-epoch", "1",
-               "--train-crop", "32", "--device", "cpu", "--out", str(tmp_path / "exp"),
-               "--json"])
-    assert rc == 0
+    argv = ["experiment", "sr-vs-original", "--data", str(root), "--scale", "2",
+            "--sr-model", "bicubic", "--epochs", "1", "--steps-per-epoch", "1",
+            "--train-crop", "32", "--device", "cpu", "--out", str(tmp_path / "exp"), "--json"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    # the same command again redoes the experiment in its own run folders (training's
+    # refusal of a rerun told it to pass --resume or --overwrite, flags it has not)
+    assert main(argv) == 0
     rep = json.loads(capsys.readouterr().out)
     for arm in ("original", "sr"):
         assert {"ap", "roc_auc", "heyn_pred_px", "heyn_gt_px", "heyn_error_pct"} <= set(rep[arm])

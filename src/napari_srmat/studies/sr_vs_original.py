@@ -203,6 +203,7 @@ def run_sr_vs_original_job(
             pretrain_synthetic=pretrain_synthetic, batch_size=batch_size, crop=train_crop,
             steps_per_epoch=steps_per_epoch, lr=lr, seed=seed, device=device,
             init_checkpoint=init_checkpoint,
+            overwrite=True,  # the experiment's own run folders: a rerun trains again
         )
         yield Log(f"training UAED on the {label} images")
         res = yield from train_boundaries_job(cfg, stop=stop)
