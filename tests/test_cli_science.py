@@ -325,3 +325,23 @@ def test_a_demo_rerun_never_mixes_two_runs_in_its_folder(tmp_path, capsys):
         "micrograph.png", "my_notes.txt", "report.json", "report.md", "true_boundaries.png"]
     assert (out / "my_notes.txt").read_text() == "mine"
     capsys.readouterr()
+
+
+def test_a_demo_stopped_while_super_resolving_reruns_with_other_settings(tmp_path, capsys):
+    """A staging of the earlier run's SR store (stopped part-way) made the rerun fail
+    with "pass resume=False (--no-resume)", a flag demo does not have."""
+    from napari_srmat.jobs import Progress, StopToken, run_job
+    from napari_srmat.sr import super_resolve_job
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--stages", "heyn", "--size", "64"]) == 0
+    token = StopToken()
+    image = np.random.default_rng(0).integers(0, 255, (96, 96, 3), dtype=np.uint8)
+    run_job(super_resolve_job(image, "bicubic", out=out / "super_resolved.zarr", tile=32,
+                              overlap=8, stop=token), quiet=True,
+            on_event=lambda e: token.request_stop() if isinstance(e, Progress)
+            and e.done >= 1 else None)
+    assert (out / "super_resolved.zarr.partial").is_dir()
+    assert main(["demo", "--out", str(out), "--stages", "heyn,sr", "--size", "64"]) == 0
+    assert json.loads((out / "report.json").read_text())["super_resolution"]["scale"] == 4
+    capsys.readouterr()

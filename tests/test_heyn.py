@@ -230,25 +230,22 @@ def _grid_mask(period: int) -> np.ndarray:
 def test_heyn_error_averages_both_sides_over_the_same_images():
     """Each side was averaged over its own images: a prediction that missed every
     boundary of one image read as 54 % too *short* (its other image alone against both
-    true images), or as exact (0 %) when the images had the same truth."""
+    true images), or as exact (0 %) when the images had the same truth. Its ℓ̄ is
+    unbounded there: no predicted figure is reported for the set."""
     fine, coarse, empty = _grid_mask(16), _grid_mask(64), np.zeros((256, 256), bool)
-    l_fine = measure_intercepts(fine, pattern="grid").mean_intercept_px
-    for truth in (coarse, fine):
+    l_fine, l_coarse = (measure_intercepts(m, pattern="grid").mean_intercept_px
+                        for m in (fine, coarse))
+    for truth, l_truth in ((coarse, l_coarse), (fine, l_fine)):
         out = heyn_error([fine, empty], [fine, truth], pattern="grid")
-        assert out["heyn_pred_px"] == pytest.approx(l_fine)
-        assert out["heyn_gt_px"] == pytest.approx(l_fine)  # image 1 on both sides
-        assert out["heyn_error_pct"] == pytest.approx(0.0)
-        assert any("left out of the predicted and the true mean" in w and "1" in w
-                   for w in out["warnings"])
-    # the truth's own empty image: left out of both as well
+        assert out["heyn_pred_px"] is None and out["heyn_error_pct"] is None
+        assert out["heyn_gt_px"] == pytest.approx((l_fine + l_truth) / 2)  # every truth
+        assert any("unbounded" in w and "1" in w for w in out["warnings"])
+    # the truth's own empty image: left out of both means
     out = heyn_error([fine, coarse], [fine, empty], pattern="grid")
     assert out["heyn_pred_px"] == pytest.approx(l_fine)
+    assert out["heyn_gt_px"] == pytest.approx(l_fine)
+    assert out["heyn_error_pct"] == pytest.approx(0.0)
     assert any("left out of the true and the predicted mean" in w for w in out["warnings"])
-    # nothing paired: no figure, the truth still reported over its images
-    out = heyn_error([empty], [coarse], pattern="grid")
-    assert out["heyn_pred_px"] is None and out["heyn_error_pct"] is None
-    assert out["heyn_gt_px"] == pytest.approx(
-        measure_intercepts(coarse, pattern="grid").mean_intercept_px)
 
 
 # ------------------------------------------------------------------ bad input

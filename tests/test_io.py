@@ -308,6 +308,19 @@ def test_tiff_pixel_size_of_the_image_read_and_of_every_unit(tmp_path):
         with pytest.warns(UserWarning, match="holds 2 images"):
             m = read_image(tmp_path / f"{name}.ome.tif")
         assert m.shape == (256, 320) and m.pixel_size_um == pytest.approx(0.5)
+    # an overview listed in the OME-XML without data in this file (one file of a set):
+    # tifffile makes no series of it, so it is no image to count
+    tifffile.imwrite(tmp_path / "m.ome.tif", g[:48, :64], ome=True, metadata={
+        "axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5, "Name": "micrograph"})
+    with tifffile.TiffFile(tmp_path / "m.ome.tif") as tif:
+        xml = tif.ome_metadata
+    at = xml.index("<Image ")
+    xml = (xml[:at] + '<Image ID="Image:9" Name="overview"><Pixels ID="Pixels:9" '
+           'DimensionOrder="XYCZT" Type="uint16" SizeX="10" SizeY="10" SizeC="1" SizeZ="1" '
+           'SizeT="1" PhysicalSizeX="20" PhysicalSizeY="20"/></Image>' + xml[at:])
+    tifffile.imwrite(tmp_path / "m2.ome.tif", g[:48, :64], description=xml.encode(),
+                     metadata=None)
+    assert read_image(tmp_path / "m2.ome.tif").pixel_size_um == pytest.approx(0.5)
     for unit, res in (("MILLIMETER", 2000), ("MICROMETER", 2)):
         tifffile.imwrite(tmp_path / f"{unit}.tif", g[:64, :80], resolution=(res, res),
                          resolutionunit=unit)
@@ -317,6 +330,14 @@ def test_tiff_pixel_size_of_the_image_read_and_of_every_unit(tmp_path):
         "PhysicalSizeXUnit": "ft", "PhysicalSizeYUnit": "ft"})
     with pytest.warns(UserWarning, match="unit 'ft' is not a length unit"):
         assert read_image(tmp_path / "ft.ome.tif").pixel_size_um is None
+    # the resolution tags give a size: no word about the unit's
+    tifffile.imwrite(tmp_path / "ft2.ome.tif", g[:64, :80], ome=True,
+                     resolution=(20000, 20000), resolutionunit="CENTIMETER", metadata={
+                         "axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5,
+                         "PhysicalSizeXUnit": "ft", "PhysicalSizeYUnit": "ft"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(tmp_path / "ft2.ome.tif").pixel_size_um == pytest.approx(0.5)
 
 
 def test_jpeg_exif_orientation_is_told_and_pixels_read_as_stored(tmp_path):

@@ -414,7 +414,8 @@ def test_resume_refuses_other_images_given_by_the_same_name(tmp_path, image_dir,
     with pytest.raises(SRError, match=(
             rf"started with other images \(data: {other / 'hr'}, the run was started with "
             rf"{first / 'hr'}; val: {other / 'hr'}, the run was started with {first / 'hr'}\)"
-            ": train into another --out, or pass --overwrite to start over")):
+            ": train into another --out, or rerun without --resume and with --overwrite "
+            "to start over")):
         run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
     assert (tmp_path / "run" / "train_state" / "config.json").read_text() == state
     res = run_job(train_sr_job(dict(cfg, data=[str(first / "hr")], val=str(first / "hr"),

@@ -974,10 +974,17 @@ def test_an_output_that_is_a_link_is_never_replaced_nor_what_it_points_to(tmp_pa
     before = _tree(result)
     latest = tmp_path / "latest.zarr"
     latest.symlink_to(result.name)
-    for extra in (["--overwrite"], []):  # replaced, or refused as made differently
-        rc, _, err = _run(argv(b, latest, *extra), capsys)
-        assert rc == 2 and _one_error_line(err) and "symbolic link" in err
-        assert latest.is_symlink() and _tree(result) == before
+    rc, _, err = _run(argv(b, latest, "--overwrite"), capsys)  # it would be replaced
+    assert rc == 2 and _one_error_line(err) and "symbolic link" in err
+    assert latest.is_symlink() and _tree(result) == before
+    rc, _, err = _run(argv(b, latest), capsys)  # refused as made differently
+    assert rc == 2 and _one_error_line(err) and latest.is_symlink() and _tree(result) == before
+    rc, _, err = _run(argv(a, latest), capsys)  # complete: read through the link, kept
+    assert rc == 0 and "already complete" in err and _tree(result) == before
+    dangling = tmp_path / "gone.zarr"
+    dangling.symlink_to("nowhere.zarr")  # would be written through the link
+    rc, _, err = _run(argv(a, dangling), capsys)
+    assert rc == 2 and "symbolic link" in err and not (tmp_path / "nowhere.zarr").exists()
     # a link renamed aside by an earlier version: left alone, and so is its target
     stale = tmp_path / ".result.zarr.0123abcd.old"
     stale.symlink_to(result.name)
@@ -1014,3 +1021,22 @@ def test_a_file_of_the_users_named_like_the_partial_is_refused_in_one_line(tmp_p
         assert (tmp_path / staging).read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zarr.partial", "b.partial",
                                                           "in.png"]
+
+
+def test_a_stagings_own_working_files_are_not_taken_for_the_users(tmp_path):
+    """A boundary run killed while writing prob.ome.zarr leaves its staging, lock and
+    swapped-out copy inside OUT.partial: starting over (--no-resume) refused them as
+    "files napari-srmat did not write"."""
+    from napari_srmat.edges.infer import BOUNDARY_OUTPUTS
+    from napari_srmat.outputs import check_staging_holds_only_ours
+
+    staging = tmp_path / "out.partial"
+    staging.mkdir()
+    (staging / MARKER_NAME).write_text("{}")
+    (staging / "prob.ome.zarr.partial").mkdir()
+    (staging / "prob.ome.zarr.lock").write_text("{}")
+    (staging / ".prob.ome.zarr.0123abcd.old").mkdir()
+    check_staging_holds_only_ours(staging, BOUNDARY_OUTPUTS)
+    (staging / "prob.ome.zarr.notes").write_text("mine")
+    with pytest.raises(OutputError, match="prob.ome.zarr.notes"):
+        check_staging_holds_only_ours(staging, BOUNDARY_OUTPUTS)

@@ -788,14 +788,10 @@ def check_replaceable(out: str | os.PathLike, *, kinds: Iterable[str] | None = N
     Raises
     ------
     OutputExistsError
-        ``out`` is a symbolic link (dangling or not), a file, a folder without our
-        marker, an output of another kind, or a folder that also holds other files.
+        ``out`` is a file, a folder without our marker, an output of another kind,
+        or a folder that also holds other files.
     """
     out = Path(out)
-    if out.is_symlink():  # replacing it removed the files of the folder it points to
-        raise OutputExistsError(
-            f"{out} is a symbolic link (to {os.readlink(out)}); napari-srmat will not "
-            "replace a link or what it points to: give the real path, or another output")
     if not out.exists():
         return
     if not out.is_dir():
@@ -1123,6 +1119,23 @@ def _is_lock_record(content: bytes) -> bool:
     return isinstance(info, dict) and {"pid", "host"} <= set(info)
 
 
+def check_not_replacing_link(out: str | os.PathLike) -> None:
+    """Refuse to (re)write an output ``out`` that is a symbolic link: replacing it went
+    through the link and emptied the folder it pointed to. Reading a complete output
+    through a link, and writing into a linked folder, stay allowed.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` is a symbolic link (dangling or not).
+    """
+    out = Path(out)
+    if out.is_symlink():
+        raise OutputExistsError(
+            f"{out} is a symbolic link (to {os.readlink(out)}); napari-srmat will not "
+            "replace a link or what it points to: give the real path, or another output")
+
+
 def check_staging_holds_only_ours(staging: str | os.PathLike, names: Iterable[str]) -> None:
     """Refuse to delete a staging folder of ours (``OUT.partial``) that also holds files
     napari-srmat did not write: a run that starts over (``resume=False``) removed a
@@ -1133,19 +1146,28 @@ def check_staging_holds_only_ours(staging: str | os.PathLike, names: Iterable[st
     staging : path-like
         The staging folder (it exists and is ours: its manifest or marker says so).
     names : iterable of str
-        The entries a staging of this kind holds (besides :data:`MARKER_NAME` and the
-        temporary files of interrupted atomic writes).
+        The entries a staging of this kind holds (besides :data:`MARKER_NAME`, the
+        temporary files of interrupted atomic writes and each entry's own ``.partial``,
+        ``.lock`` and swapped-out ``.NAME.*.old``, which a kill leaves behind).
 
     Raises
     ------
     OutputError
         Naming the first foreign entries.
     """
+    import re
+
     from ._atomic import is_temp_file
 
-    allowed = {*names, MARKER_NAME}
+    names = list(names)
+    # each output's own working files too: its staging, lock and a swapped-out copy
+    allowed = {*names, MARKER_NAME, *(f"{n}.partial" for n in names),
+               *(f"{n}.lock" for n in names)}
+    swapped = re.compile("|".join(rf"^\.{re.escape(n)}\.[0-9a-f]{{8}}\.old$" for n in names)
+                         or "$^")
     foreign = sorted(e.name for e in os.scandir(staging)
-                     if e.name not in allowed and not is_temp_file(e.name))
+                     if e.name not in allowed and not is_temp_file(e.name)
+                     and not swapped.match(e.name))
     if foreign:
         raise OutputError(
             f"{staging} also holds files napari-srmat did not write "

@@ -818,6 +818,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         OutputLock,
         OutputMismatchError,
         check_not_input,
+        check_not_replacing_link,
         check_output_location,
         check_partial_not_link,
         check_replaceable,
@@ -874,6 +875,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 raise OutputExistsError(f"{out} exists and was made differently "
                                         f"({'; '.join(diffs)}); pass overwrite (--overwrite) "
                                         "to replace it")
+        check_not_replacing_link(out)  # (re)written from here on: never a link
         check_partial_not_link(staging)
         if staging.exists():
             marker = read_marker(staging)

@@ -433,8 +433,9 @@ def train_boundaries_job(config, *, stop=None):
         if data_diffs:
             raise OutputMismatchError(
                 f"cannot resume {out / 'last'}: it was trained on other data ("
-                f"{'; '.join(data_diffs)}); resume it with the same data, or pass "
-                "--overwrite to start over, or choose a new output folder")
+                f"{'; '.join(data_diffs)}); resume it with the same data, or rerun "
+                "without --resume and with --overwrite to start over, or choose a new output "
+                "folder")
         if older:
             yield Log(f"{out / 'last'} records no fingerprint of its data (an older version "
                       "wrote it): only where the data lay was compared, not their files",

@@ -748,8 +748,28 @@ def _unknown_unit_note(path, unit: str) -> str:
             "size widget)")
 
 
-def _ome_pixel_size(xml: str | None, image: int = 0, unknown: list | None = None
-                    ) -> tuple[float | None, float | None]:
+def _ome_pixels_of(root, image: int, name: str | None):
+    """The OME ``Pixels`` element of tifffile's series ``image`` (named ``name``):
+    tifffile makes series only of the ``Image`` elements with data in the file
+    (``TiffData``), in order; a name that one of them alone has decides."""
+    def local(el) -> str:
+        return el.tag.rsplit("}", 1)[-1]
+
+    images = []
+    for img in (el for el in root.iter() if local(el) == "Image"):
+        pixels = next((el for el in img if local(el) == "Pixels"), None)
+        if pixels is not None:
+            has_data = any(local(el) == "TiffData" for el in pixels)
+            images.append((img.get("Name"), pixels, has_data))
+    with_data = [i for i in images if i[2]] or images
+    named = [i for i in with_data if name and i[0] == name]
+    if len(named) == 1:
+        return named[0][1]
+    return with_data[image][1] if image < len(with_data) else None
+
+
+def _ome_pixel_size(xml: str | None, image: int = 0, unknown: list | None = None,
+                    name: str | None = None) -> tuple[float | None, float | None]:
     """``(X, Y)`` pixel sizes (µm) of OME-XML ``PhysicalSizeX``/``Y`` and their units, of
     its ``image``-th image (tifffile's series, in the order of the OME ``Image``
     elements: a file may hold an overview or label image before the micrograph, whose
@@ -761,10 +781,10 @@ def _ome_pixel_size(xml: str | None, image: int = 0, unknown: list | None = None
         root = ET.fromstring(xml)
     except ET.ParseError:
         return None, None
-    pixels = [el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Pixels"]
-    if image >= len(pixels):
+    el = _ome_pixels_of(root, image, name)
+    if el is None:
         return None, None
-    el, sizes = pixels[image], []
+    sizes = []
     for ax in "XY":
         size = _valid_size(el.get(f"PhysicalSize{ax}"))
         unit = el.get(f"PhysicalSize{ax}Unit", "µm")
@@ -787,13 +807,14 @@ def _tag_ratio(page, name: str) -> float | None:
         return None
 
 
-def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = None
+def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = None,
+                     series_name: str | None = None
                      ) -> tuple[float | None, float | None, str | None]:
     """``(X, Y)`` pixel sizes (µm) and where they came from (``page``: the image's first
     page; ``series``: the image read, for OME-XML; units not known are appended to
     ``unknown``). Y follows the same rules as X (None where X is None)."""
     if tif.is_ome:
-        size, size_y = _ome_pixel_size(tif.ome_metadata, series, unknown)
+        size, size_y = _ome_pixel_size(tif.ome_metadata, series, unknown, series_name)
         if size is not None:
             return size, size_y, "ome"
     if page is None:
@@ -927,7 +948,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
             unknown_units: list[str] = []
             pixel_size, pixel_size_y, px_source = _tiff_pixel_size(
-                tif, first_page if series_index else None, series_index, unknown_units)
+                tif, first_page if series_index else None, series_index, unknown_units,
+                getattr(series, "name", None))
             meta = {
                 "format": "ome-tiff" if tif.is_ome else ("bigtiff" if tif.is_bigtiff else "tiff"),
                 "source_axes": src_axes,
@@ -945,7 +967,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         raise ImageReadError(f"{path}: cannot read TIFF ({exc or type(exc).__name__})") from None
 
     pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y)
-    for unit in dict.fromkeys(unknown_units):
+    for unit in dict.fromkeys(unknown_units) if pixel_size is None else ():
         meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if several:
         meta.setdefault("read_warnings", []).insert(0, several)

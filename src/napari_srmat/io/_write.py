@@ -26,6 +26,7 @@ from ..outputs import (
     OutputLock,
     OutputMismatchError,
     check_not_input,
+    check_not_replacing_link,
     check_not_reserved,
     check_output_location,
     check_partial_not_link,
@@ -357,6 +358,8 @@ class OmeZarrStreamWriter:
 
         self._remove_stale_swaps()
         if self.path.exists() or self.path.is_symlink():
+            if not self.path.exists():  # a dangling link: it would be written through
+                check_not_replacing_link(self.path)
             check_replaceable_store(self.path, self.kind)
             marker = read_marker(self.path)
             stored = marker.get("identity") if marker else None
@@ -370,6 +373,7 @@ class OmeZarrStreamWriter:
                     f"{self.path} exists and was made differently ({'; '.join(diffs)}); "
                     "pass overwrite (--overwrite; in the Super-resolution widget: Replace an "
                     "earlier result) to replace it")
+        check_not_replacing_link(self.path)  # (re)written from here on: never a link
         check_partial_not_link(self.partial)
         if self.partial.exists():
             old = self._read_manifest()
@@ -582,7 +586,10 @@ class OmeZarrStreamWriter:
                         "axes": _ome_axes(self.axes, self.pixel_size_um),
                         "datasets": datasets,
                         "type": "mean",
-                        "metadata": {"method": "2x2 mean", "creator": "napari-srmat"},
+                        # (coarser_level's "auto": the max in a chunk of 0 and one value)
+                        "metadata": {"method": "2x2 mean (max in a chunk holding only 0 "
+                                               "and one other value: a mask)",
+                                     "creator": "napari-srmat"},
                     }
                 ],
                 # the readers' rule: pixel_size_um is the X size, [Y, X] when not square

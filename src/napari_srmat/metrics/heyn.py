@@ -1372,10 +1372,11 @@ def summarize_heyn_rows(rows: Sequence[dict], names: Sequence[str] | None = None
 
     The one rule of every Heyn comparison (``heyn_error``, ``evaluate_maps``, the UAED
     evaluation): the set's ℓ̄ are the means over images of each image's ℓ̄, the
-    predicted and the true mean over the same images: an image without intersections on
-    either side is left out of both (with a warning; averaging each side over its own
-    images compared different sets, and a prediction that missed every boundary of one
-    image could read as too short, or as exact); if any image's
+    predicted and the true mean over the same images. A prediction without
+    intersections where the truth has some (its ℓ̄ unbounded: every boundary missed)
+    withholds the predicted figures (averaged over the other images only, such a
+    prediction read as too short, or as exact); an image whose truth has no
+    intersections is left out of both means (with a warning); if any image's
     predicted or true map is not a boundary map, or ``withhold`` gives reasons (e.g. a
     constant probability map), the predicted ℓ̄, the difference and the error are
     ``None`` instead of a number that looks valid.
@@ -1408,18 +1409,24 @@ def summarize_heyn_rows(rows: Sequence[dict], names: Sequence[str] | None = None
     none_pred = [n for n, r in zip(names, rows)
                  if r["pred_px"] is None and not r["pred_degenerate"]]
     none_gt = [n for n, r in zip(names, rows) if r["gt_px"] is None and not r["gt_degenerate"]]
-    if none_pred:
+    missed = [n for n, r in zip(names, rows) if r["pred_px"] is None
+              and not r["pred_degenerate"] and r["gt_px"] is not None]
+    if missed:
+        warns.append(f"no test line crosses a predicted boundary in {_names(missed)}, whose "
+                     "truth has boundaries: its predicted grain size is unbounded, so no "
+                     "predicted mean intercept or Heyn error is reported for the set")
+    elif none_pred:
         warns.append(f"no test line crosses a predicted boundary in {_names(none_pred)}: "
-                     "left out of the predicted and the true mean intercept")
+                     "left out of the mean intercepts")
     if none_gt:
         warns.append(f"no test line crosses a true boundary in {_names(none_gt)}: left out of "
                      "the true and the predicted mean intercept")
+    # the truth's images: those with a true ℓ̄; the prediction is averaged over the same
+    # ones (a prediction's ℓ̄ where the truth has none is left out)
     paired = [r for r in rows if r["pred_px"] is not None and r["gt_px"] is not None]
     gv = [r["gt_px"] for r in rows if r["gt_px"] is not None]
     pred = (float(np.mean([r["pred_px"] for r in paired]))
-            if paired and not (bad_pred or bad_gt or withhold) else None)
-    if pred is not None:  # the truth over the same images as the prediction
-        gv = [r["gt_px"] for r in paired]
+            if paired and not (bad_pred or bad_gt or withhold or missed) else None)
     gt = float(np.mean(gv)) if gv and not bad_gt else None
     delta = err = None
     if pred is not None and gt is not None and gt > 0:
@@ -1435,8 +1442,8 @@ def heyn_error(pred_masks: Any, gt_masks: Any, **kw: Any) -> dict:
     Each image is measured with the same test lines (same ``pattern``/``seed``), and the
     per-image mean intercepts are averaged over the set: ``heyn_pred_px`` and
     ``heyn_gt_px`` are **means over images of each image's ℓ̄**, over the same images
-    (an image where no intersection is found, predicted or true, is left out of both,
-    with a warning). See
+    (an image whose truth has no intersection is left out of both, with a warning; a
+    prediction with none where the truth has some withholds the predicted figures). See
     :func:`summarize_heyn_rows` for when figures are withheld (``None``).
 
     Parameters

@@ -522,7 +522,8 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
     """Refuse to continue a training state started with other settings or other images;
     return the warnings to give (a state an older version wrote: its files were not
     compared)."""
-    again = "train into another --out, or pass --overwrite to start over"
+    again = ("train into another --out, or rerun without --resume and with --overwrite to "
+             "start over")
     if saved is None:
         raise SRError(f"{path} does not record the settings it was started with (an older "
                       f"version wrote it): {again}")

@@ -168,8 +168,11 @@ def run_demo_job(
         t0 = time.perf_counter()
         model = load_model(None, scale=scale, device=device)
         store = out / DEMO_STORE
+        # resume=False: a run stopped here left a staging of other settings, which a
+        # resume would refuse (naming --no-resume, a flag demo does not have)
         result = yield from super_resolve_job(
-            micro.image, model, out=store, pixel_size_um=pixel_size_um, stop=stop
+            micro.image, model, out=store, pixel_size_um=pixel_size_um, stop=stop,
+            resume=False,
         )
         if stopped():
             yield Stopped("demo stopped during super-resolution")
