@@ -370,13 +370,20 @@ def test_resume_with_nothing_to_resume_starts_a_new_run_and_says_so(tmp_path):
     logs = [(e.level, e.message) for e in events if isinstance(e, Log)]
     out = tmp_path / "run"
     assert ("warning", f"nothing to resume at {out} (no last): starting a new run") in logs
-    # an earlier run's folder without its last/: the new run replaces it, said once
+    # an earlier run's folder without its last/: resume cannot continue it, and the new
+    # run replaced its trained model with a warning only; refused unless overwrite
     import shutil
 
+    from napari_srmat.outputs import OutputExistsError
+
     shutil.rmtree(out / "last")
+    best = (out / "best" / "model.safetensors").read_bytes()
+    with pytest.raises(OutputExistsError, match="cannot be resumed .* --overwrite"):
+        run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, resume=True)), quiet=True)
+    assert (out / "best" / "model.safetensors").read_bytes() == best
     events.clear()
-    run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, resume=True)), quiet=True,
-            on_event=events.append)
+    run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, resume=True, overwrite=True)),
+            quiet=True, on_event=events.append)
     logs = [e.message for e in events if isinstance(e, Log) and e.level == "warning"]
     assert [m for m in logs if "resume" in m] == [
         f"nothing to resume at {out} (no last): starting a new run (it replaces the earlier "

@@ -473,6 +473,16 @@ def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, image_dir, capsys):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=2)), quiet=True)
     assert main([*args, "--seed", "3", "--overwrite"]) == 0
     assert (run / "best" / "model.safetensors").read_bytes() != best
+    # --resume where the state is gone (best/ alone): a new run replaced best/ with a
+    # warning only; refused unless --overwrite
+    import shutil
+
+    shutil.rmtree(run / "train_state")
+    best = (run / "best" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2
+    assert "cannot be resumed (its state is missing)" in capsys.readouterr().err
+    assert (run / "best" / "model.safetensors").read_bytes() == best
     inside = image_dir / "run"
     assert main([*args[:-1], str(inside)]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (

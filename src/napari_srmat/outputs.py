@@ -524,7 +524,7 @@ def input_differences(what: str, stored: Mapping | str | None,
 
 
 def check_no_earlier_run(out: str | os.PathLike, summary: str | None, *,
-                         overwrite: bool) -> None:
+                         overwrite: bool, resumable: bool = True) -> None:
     """Refuse a new training run into a folder that holds an earlier one (its trained
     model would be replaced) unless ``overwrite`` says to start over.
 
@@ -537,6 +537,10 @@ def check_no_earlier_run(out: str | os.PathLike, summary: str | None, *,
         the folder holds no run.
     overwrite : bool
         Start over: the new run replaces the earlier one.
+    resumable : bool
+        Whether the earlier run can be resumed (it holds its state); a run asked to
+        resume one that cannot be (a ``best/`` left without its state) is refused too:
+        it started a new run over the trained model with a warning only.
 
     Raises
     ------
@@ -552,6 +556,11 @@ def check_no_earlier_run(out: str | os.PathLike, summary: str | None, *,
     napari_srmat.outputs.OutputExistsError: run holds a training run (2 epochs); pass ...
     """
     if summary is not None and not check_flag("overwrite", overwrite, error=OutputError):
+        if not resumable:
+            raise OutputExistsError(
+                f"{out} holds a training run ({summary}) that cannot be resumed (its state "
+                "is missing): pass --overwrite to start over there, or choose another "
+                "output folder")
         raise OutputExistsError(f"{out} holds a training run ({summary}); pass --resume to "
                                 "continue it or --overwrite to start over")
 

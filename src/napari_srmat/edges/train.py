@@ -331,9 +331,10 @@ def train_boundaries_job(config, *, stop=None):
     use_amp = bool(cfg.amp and device.startswith("cuda"))
     if cfg.out:  # refused now, created once the data have loaded
         check_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root])
-        if not cfg.resume:  # (resume without a last: a new run, said so below)
+        resumable = (Path(cfg.out) / "last").is_dir()
+        if not (cfg.resume and resumable):  # resume into an empty folder: a new run
             check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
-                                 overwrite=cfg.overwrite)
+                                 overwrite=cfg.overwrite, resumable=not cfg.resume)
 
     # ---- data
     train = _samples_from_arrays(cfg.train_images, cfg.train_masks, "train")

@@ -669,8 +669,10 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     inputs = [d for d in cfg.data if isinstance(d, (str, os.PathLike))] + [cfg.val, cfg.pairs]
     check_output_dir(cfg.out, "sr_training", inputs=inputs)  # created once inputs loaded
-    if not cfg.resume:  # (resume without a train_state: a new run, said so below)
-        check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)), overwrite=cfg.overwrite)
+    resumable = (Path(cfg.out) / "train_state").is_dir()
+    if not (cfg.resume and resumable):  # resume into an empty folder: a new run
+        check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)), overwrite=cfg.overwrite,
+                             resumable=not cfg.resume)
     t0 = time.monotonic()
 
     images = load_training_images(cfg.data, cfg.exclude, patch=cfg.patch) if cfg.data else []
