@@ -489,3 +489,29 @@ def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, image_dir, capsys):
         f"srmat sr train: error: output {inside} lies inside the input {image_dir}: choose "
         "another output")
     assert not inside.exists()
+
+
+def test_resume_compares_where_the_init_checkpoint_lies(tmp_path, image_dir, monkeypatch):
+    """init_checkpoint (and teacher, pairs) were compared as typed: resumed from another
+    folder, the same relative name meant other weights and the run continued."""
+    import shutil
+
+    base = _cfg(tmp_path, image_dir, steps=2, out=str(tmp_path / "w"))
+    run_job(train_sr_job(base), quiet=True)
+    first, other = tmp_path / "a", tmp_path / "b"
+    for folder, seed in ((first, 0), (other, 5)):
+        folder.mkdir()
+        if seed == 0:
+            shutil.copytree(tmp_path / "w" / "last", folder / "init")
+        else:  # other weights under the same name
+            run_job(train_sr_job(dict(base, out=str(tmp_path / "w5"), seed=seed)), quiet=True)
+            shutil.copytree(tmp_path / "w5" / "last", folder / "init")
+    monkeypatch.chdir(first)
+    cfg = _cfg(tmp_path, image_dir, steps=2, init_checkpoint="init")
+    run_job(train_sr_job(cfg), quiet=True)
+    monkeypatch.chdir(other)
+    with pytest.raises(SRError, match="init_checkpoint"):
+        run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
+    res = run_job(train_sr_job(dict(cfg, steps=4, resume=True,
+                                    init_checkpoint=str(first / "init"))), quiet=True)
+    assert res is not None

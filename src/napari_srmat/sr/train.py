@@ -738,6 +738,11 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     training_info = {f.name: getattr(cfg, f.name) for f in fields(cfg)
                      if f.name not in ("out", "data")}
     training_info["device"] = device  # the resolved device, not "auto"
+    for key in ("teacher", "init_checkpoint", "pairs"):  # compared on resume: where they
+        value = training_info.get(key)  # lie, not the text typed (a relative name from
+        if isinstance(value, (str, os.PathLike)) and value != "default" \
+                and Path(value).exists():  # another folder named other weights)
+            training_info[key] = str(Path(value).expanduser().resolve())
     if pair_sampler is not None:  # LR inputs are real acquisitions, not degradations
         training_info["lr_source"] = "pairs"
         training_info["pair_registrations"] = [p.registration for p in pair_sampler.pairs]
