@@ -810,7 +810,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn()``
     gives the tile function, called only once tiles are to be computed (a complete folder
     costs no read of the input)."""
-    from .._atomic import remove_temp_files, swap_into_place
+    from .._atomic import remove_stale_swaps, remove_temp_files, swap_into_place
     from ..io import read_image, write_ome_zarr
     from ..outputs import (
         OutputError,
@@ -860,8 +860,6 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     # marker beside this run's (outputs.started_with)
     started: dict = {}
     with OutputLock(out):
-        from .._atomic import remove_stale_swaps
-
         remove_stale_swaps(out)
         if out.exists():
             check_replaceable(out, kinds=[kind], allowed_entries=(*BOUNDARY_OUTPUTS,
@@ -893,9 +891,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                         f"({'; '.join(diffs)}); rerun with the original input and settings "
                         "to resume it, or pass resume=False (--no-resume) to start over")
                 if not resume:
-                    check_staging_holds_only_ours(staging, (
-                        *BOUNDARY_OUTPUTS, ERROR_OUTPUT, _STACKED, f"{_STACKED}.partial",
-                        f"{_STACKED}.lock"))
+                    # (each output's own .partial / .lock / .old are allowed with it)
+                    check_staging_holds_only_ours(staging, (*BOUNDARY_OUTPUTS, ERROR_OUTPUT,
+                                                            _STACKED))
                     shutil.rmtree(staging)
                 else:
                     remove_temp_files(staging)  # of writes a kill interrupted

@@ -356,7 +356,7 @@ class OmeZarrStreamWriter:
     def _open(self, resume: bool) -> None:
         import zarr
 
-        self._remove_stale_swaps()
+        remove_stale_swaps(self.path)  # our own .PATH.*.old left by a kill while swapping
         if self.path.exists() or self.path.is_symlink():
             if not self.path.exists():  # a dangling link: it would be written through
                 check_not_replacing_link(self.path)
@@ -431,10 +431,6 @@ class OmeZarrStreamWriter:
                 chunk_key_encoding={"name": "v2", "separator": "/"},
             )
             (self.partial / _DONE_DIR).mkdir()
-
-    def _remove_stale_swaps(self) -> None:
-        """Delete our own ``.PATH.*.old`` left by a run killed while swapping."""
-        remove_stale_swaps(self.path)
 
     def close(self) -> None:
         """Release the lock (the partial store stays for a later resume)."""
@@ -750,26 +746,19 @@ def coarser_level(level, *, reduce: str = "mean", yx: tuple[int, int] = (0, 1)):
         raise ValueError(f"reduce must be one of {LEVEL_REDUCTIONS}, got {reduce!r}")
     src = level if isinstance(level, da.Array) else da.from_array(
         level, chunks=getattr(level, "chunks", None) or "auto")
-    dtype = np.dtype(src.dtype)
     src = _pad_to_even(src, yx)
     factors = {yx[0]: 2, yx[1]: 2}
     if reduce == "max":
         return da.coarsen(np.max, src, factors)
     if reduce == "auto":
         return da.coarsen(_mean_or_mask_max, src, factors)
-    if dtype.kind == "u" and dtype.itemsize <= 2:
-        # the rounded mean in integers: no float32 copy of the level
-        return da.coarsen(_rounded_mean_uint, src, factors).astype(dtype)
-    small = da.coarsen(np.mean, src.astype(np.float32), factors)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        small = da.clip(da.round(small), info.min, info.max)
-    return small.astype(dtype)
+    return da.coarsen(_block_mean, src, factors)
 
 
-def _block_mean(x: np.ndarray, axis) -> np.ndarray:
+def _block_mean(x: np.ndarray, axis=None) -> np.ndarray:
     """``coarser_level``'s ``"mean"`` of one chunk (``x`` reshaped by ``da.coarsen``)."""
     if x.dtype.kind == "u" and x.dtype.itemsize <= 2:
+        # the rounded mean in integers: no float32 copy of the chunk
         return _rounded_mean_uint(x, axis)
     small = np.mean(x.astype(np.float32), axis=axis)
     if np.issubdtype(x.dtype, np.integer):

@@ -1258,12 +1258,12 @@ def measure_intercepts(
     tr = _measure_paths(m, paths, closed, tilted, measured=measured,
                         triple_points=triple_points)
     counts, lengths, inter = tr.counts, tr.lengths, tr.intersections
-    p_line = counts.astype(float)
-    at_end = tr.run_at_end if triple_points else np.zeros_like(tr.run_at_end)
-    is_triple = tr.run_triple & ~at_end  # a line end's boundary scores 0.5 either way
-    if triple_points:  # E112's scoring: 1.5 at a triple point, 0.5 at a line end
-        score = np.where(at_end, -0.5, 0.5 * is_triple)
-        p_line += np.bincount(tr.run_path, weights=score, minlength=len(paths))
+    # E112's scoring (triple_points): 1.5 at a triple point, 0.5 at a line end (which
+    # wins); run_triple is all False without it
+    at_end = tr.run_at_end & bool(triple_points)
+    is_triple = tr.run_triple & ~at_end
+    p_line = counts + np.bincount(tr.run_path, weights=0.5 * is_triple - 0.5 * at_end,
+                                  minlength=len(paths))
     n_tot = int(counts.sum())
     p_tot = float(p_line.sum())
     l_tot = float(lengths.sum())
