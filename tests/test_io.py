@@ -296,6 +296,27 @@ def test_a_bool_mask_saved_by_tifffile_is_read_as_written(tmp_path):
     np.testing.assert_array_equal(read_mask(tmp_path / "mask.tif"), mask)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_an_imagej_inverting_lut_mask_is_read_as_stored(tmp_path, dtype):
+    """ImageJ saves a binary mask with its inverting LUT (the default, "black
+    background" off) as white-is-zero with the boundary stored as 255: the display
+    inversion read every such mask as its complement (~90 % "boundary", "not a boundary
+    map"). A mask is its stored values; the image stays as viewers show it."""
+    from napari_srmat.io import open_mask_file, read_mask
+
+    mask = np.zeros((64, 64), bool)
+    mask[::16, :] = True
+    mask[:, 5::16] = True
+    stored = mask.astype(dtype) * np.iinfo(dtype).max
+    path = tmp_path / "ij_mask.tif"
+    tifffile.imwrite(path, stored, photometric="miniswhite", imagej=dtype == np.uint8)
+    np.testing.assert_array_equal(read_mask(path), mask)
+    opened = open_mask_file(path)
+    np.testing.assert_array_equal(np.asarray(opened.data), stored)
+    assert "photometric" not in opened.metadata
+    np.testing.assert_array_equal(np.asarray(read_image(path).data), ~stored)  # as shown
+
+
 def test_tiff_pixel_size_of_the_image_read_and_of_every_unit(tmp_path):
     """An OME-TIFF holding an overview before the micrograph gave the overview's pixel
     size (20x too large) or none; ResolutionUnit mm / µm (which tifffile writes) gave

@@ -8,6 +8,7 @@ planimetric measurements, the grain-size widget -- goes through :func:`as_bool_m
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -186,6 +187,27 @@ def _cannot_read(path, what: str, exc: BaseException) -> str:
     return f"{path}: cannot read {what}: {reason}"
 
 
+def _stored_samples(mic: Micrograph) -> Micrograph:
+    """A white-is-zero TIFF's samples as stored: a mask is its stored values.
+
+    :func:`~napari_srmat.io.read_image` inverts white-is-zero grey for display, as
+    viewers show it; a binary mask saved with ImageJ's inverting LUT (its default,
+    "black background" off) stores the boundary as 255 and is shown black on white, so
+    the inverted pixels made every such mask its complement. ImageJ, tifffile and
+    scikit-image read the stored values, as 1-bit white-is-zero masks already were."""
+    top = mic.metadata.get("white_is_zero_max")
+    if top is None:
+        return mic
+
+    def undo(level):
+        return ~level if level.dtype == bool else (top - level).astype(level.dtype)
+
+    levels = [undo(level) for level in mic.levels]
+    metadata = {k: v for k, v in mic.metadata.items()
+                if k not in ("photometric", "white_is_zero_max")}
+    return dataclasses.replace(mic, data=levels[0], levels=levels, metadata=metadata)
+
+
 def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph:
     """Open a mask (or probability-map) file lazily: the one rule for which files hold
     masks, used by :func:`read_array` / :func:`read_mask` (``srmat heyn``,
@@ -218,7 +240,7 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
         raise FileNotFoundError(f"{path}: {what} not found")
     if path.suffix.lower() != ".npy":
         try:
-            return read_image(path)
+            return _stored_samples(read_image(path))
         except ImageReadError as exc:
             raise ImageReadError(_cannot_read(path, what, exc)) from None
     import dask.array as da

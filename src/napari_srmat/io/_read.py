@@ -975,6 +975,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         meta["alpha_dropped"] = True
     elif colours[0] is not None:
         meta["photometric"] = colours[0]  # converted as Pillow converts it
+        if colours[0] == "miniswhite":  # what a mask reader needs to undo it
+            meta["white_is_zero_max"] = int(colours[1])
     levels = []
     axes = "YX"
     for level in range(n_levels):
