@@ -12,8 +12,9 @@ bicubic downsampling. Checkpoints in ``out``:
 
 * ``last/`` and ``best/`` (best validation PSNR): model checkpoints (EMA weights)
   loadable with ``load_model(checkpoint=...)``;
-* ``train_state/``: raw weights + AdamW state (safetensors) and the step, used by
-  ``resume=True``.
+* ``train_state/``: raw weights, AdamW state, float32 EMA weights, the random
+  generators' states (safetensors + JSON) and the step, used by ``resume=True`` (a
+  resumed run continues exactly as an uninterrupted one).
 """
 
 from __future__ import annotations
@@ -542,10 +543,19 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
 
 
 def _save_train_state(path: Path, model, opt, step: int, best: float, history: list,
-                      settings: dict) -> None:
+                      settings: dict, *, ema=None, rngs: dict | None = None,
+                      generator=None) -> None:
+    """Write the training state: raw weights, AdamW state, and what makes a resumed run
+    continue exactly as an uninterrupted one: the float32 EMA weights (``last`` may be
+    fp16), the states of the numpy generators ``rngs`` (JSON) and of the torch
+    ``generator``."""
     from ..checkpoint import save_checkpoint
 
     tensors = {f"model.{k}": v for k, v in model.net.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v for k, v in ema.net.state_dict().items()})
+    if generator is not None:
+        tensors["rng.torch"] = generator.get_state()
     sd = opt.state_dict()
     for pid, st in sd["state"].items():
         for key, val in st.items():
@@ -562,6 +572,8 @@ def _save_train_state(path: Path, model, opt, step: int, best: float, history: l
         "history": history[-200:],
         "settings": settings,
     }
+    if rngs is not None:
+        config["rng"] = {name: r.bit_generator.state for name, r in rngs.items()}
     save_checkpoint(path, tensors, config, overwrite=True)
 
 
@@ -571,10 +583,13 @@ def _scalar(v):
     return torch.tensor(float(v))
 
 
-def _load_train_state(path: Path, model, opt, settings: dict
-                      ) -> tuple[int, float, list, list[str]]:
-    """Load a training state into ``model`` and ``opt``: its step, best PSNR, history and
-    the warnings of :func:`_check_resume`."""
+def _load_train_state(path: Path, model, opt, settings: dict, *, ema=None,
+                      rngs: dict | None = None, generator=None
+                      ) -> tuple[int, float, list, list[str], bool]:
+    """Load a training state into ``model`` and ``opt`` (and, where it holds them, the
+    EMA weights into ``ema``, the generator states into ``rngs`` / ``generator``): its
+    step, best PSNR, history, the warnings of :func:`_check_resume` and whether the EMA
+    and generators were restored (a state of an older version holds neither)."""
     from ..checkpoint import load_checkpoint
 
     tensors, config = load_checkpoint(path)
@@ -589,8 +604,19 @@ def _load_train_state(path: Path, model, opt, settings: dict
     load_extra = getattr(model, "load_extra_train_state", None)
     if load_extra is not None:
         load_extra({k[6:]: v for k, v in tensors.items() if k.startswith("extra.")})
+    saved_rngs = config.get("rng")
+    exact = (isinstance(saved_rngs, dict) and "rng.torch" in tensors
+             and any(k.startswith("ema.") for k in tensors)
+             and set(rngs or {}) <= set(saved_rngs))
+    if exact:
+        if ema is not None:
+            ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        for name, r in (rngs or {}).items():
+            r.bit_generator.state = saved_rngs[name]
+        if generator is not None:
+            generator.set_state(tensors["rng.torch"])
     return int(config["step"]), float(config.get("best_psnr", -math.inf)), \
-        list(config.get("history", [])), warnings
+        list(config.get("history", [])), warnings, exact
 
 
 def _earlier_run(out: Path) -> str | None:
@@ -761,18 +787,25 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     # None: a ``last`` or ``best`` in OUT is an earlier run's, replaced by this run's own
     last_step = None
     if cfg.resume and state_dir.is_dir():
-        step, best, history, warnings = _load_train_state(state_dir, model, opt, settings)
+        step, best, history, warnings, exact = _load_train_state(
+            state_dir, model, opt, settings, ema=ema,
+            rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
         for warning in warnings:
             yield Log(warning, level="warning")
         if last_dir.is_dir():
-            from ..checkpoint import load_checkpoint
+            if not exact:  # an older version's state: the EMA as ``last`` stored it
+                from ..checkpoint import load_checkpoint
 
-            ema.load_state_dict(load_checkpoint(last_dir)[0])
+                ema.load_state_dict(load_checkpoint(last_dir)[0])
             last_step = _ckpt_step(last_dir)
         yield Log(f"resumed from {state_dir} at step {step}")
-        sampler.rng = np.random.default_rng(cfg.seed + step)
-        rng = np.random.default_rng(cfg.seed + 1 + step)
-        gen.manual_seed(cfg.seed + 2 + step)
+        if not exact:  # no generator states recorded: new streams from the step
+            yield Log(f"{state_dir} records no random-generator state (an older version "
+                      "wrote it): the resumed run draws other crops than an uninterrupted "
+                      "one would", level="warning")
+            sampler.rng = np.random.default_rng(cfg.seed + step)
+            rng = np.random.default_rng(cfg.seed + 1 + step)
+            gen.manual_seed(cfg.seed + 2 + step)
     elif cfg.resume:
         from ..outputs import nothing_to_resume
 
@@ -806,7 +839,8 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     def save_last(s: int):
         nonlocal last_step
         info = dict(training_info, step=s, val=last_val)
-        _save_train_state(state_dir, model, opt, s, best, history, settings)
+        _save_train_state(state_dir, model, opt, s, best, history, settings, ema=ema,
+                          rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
         save_model_checkpoint(ema, last_dir, training=info, half=cfg.half)
         last_step = s
         return Checkpoint(str(last_dir), step=s, score=last_val.get("psnr"))
