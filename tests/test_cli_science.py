@@ -274,6 +274,17 @@ def test_eval_maps_cli_errors(tmp_path, capsys):
     assert str(tmp_path / "masks" / "img1.png") in err and str(tmp_path / "prob") in err
 
 
+def test_eval_maps_text_report_without_background_pixels(tmp_path, capsys):
+    """Masks that are boundary everywhere have no ROC-AUC (``None`` in the JSON); the
+    text report formatted it as a number and ended in an internal TypeError."""
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 1)
+    Image.fromarray(np.full((96, 96), 255, np.uint8)).save(tmp_path / "masks" / "img0.png")
+    assert main(_eval_maps_argv(tmp_path)) == 0
+    captured = capsys.readouterr()
+    assert "ROC-AUC n/a (no background pixels)" in captured.out
+    assert "internal error" not in captured.err
+
+
 @pytest.mark.parametrize("bins", ["0", "1", "abc", "2.5", str(2**21)])
 def test_eval_maps_bad_bins_named_before_any_map_is_read(tmp_path, capsys, monkeypatch, bins):
     """--bins 0 was read as a bare int and refused only after every map had been read, as

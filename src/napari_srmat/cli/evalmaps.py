@@ -166,8 +166,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res)
         return 0
+    # no ROC-AUC where the masks have no background pixel (None in the JSON)
+    auc = "n/a (no background pixels)" if res["roc_auc"] is None else f"{res['roc_auc']:.4f}"
     print(
-        f"{res['n_images']} images: AP {res['ap']:.4f}, ROC-AUC {res['roc_auc']:.4f}, "
+        f"{res['n_images']} images: AP {res['ap']:.4f}, ROC-AUC {auc}, "
         f"F1 {res['f1']:.4f} (P {res['precision']:.3f}, R {res['recall']:.3f}) at threshold "
         f"{res['threshold']:.4f} [{res['threshold_source']}]"
     )
