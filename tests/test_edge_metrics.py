@@ -109,6 +109,26 @@ def test_streaming_equals_one_shot_and_dask(scored):
     assert merged.average_precision() == whole.average_precision()
 
 
+def test_dask_colour_masks_binarised_like_in_memory(scored):
+    """A lazy (Dask) map or mask took a colour mask's first channel only: green or blue
+    annotations (RGB, RGBA) were counted as no boundary at all. Each block is now
+    binarised by ``as_bool_mask`` (alpha dropped, any colour channel), as in memory."""
+    import dask.array as da
+
+    scores, labels = scored
+    whole = EdgeHistogram(64).update(scores, labels)
+    for channel, n_channels in ((1, 3), (2, 4)):
+        colour = np.zeros(labels.shape + (n_channels,), np.uint8)
+        colour[labels, channel] = 255
+        if n_channels == 4:
+            colour[..., 3] = 255  # opaque everywhere
+        for mask in (colour, da.from_array(colour, chunks=(40, 50, n_channels))):
+            h = EdgeHistogram(64).update(da.from_array(scores, chunks=(37, 61)), mask)
+            assert np.array_equal(h.pos, whole.pos) and np.array_equal(h.neg, whole.neg)
+    with pytest.raises(EdgeMetricsError, match="differ in shape"):
+        EdgeHistogram(8).update(da.from_array(scores), colour[:10])
+
+
 def test_curves_are_monotone_and_complete(scored):
     scores, labels = scored
     h = EdgeHistogram(256).update(scores, labels)

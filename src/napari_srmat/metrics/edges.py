@@ -185,11 +185,11 @@ class EdgeHistogram:
         if p.ndim == 3 and p.shape[-1] == 1:
             p = p[..., 0]
         m = mask if _is_dask(mask) else da.from_array(np.asarray(mask))
-        if m.ndim == 3 and m.shape[-1] in (1, 3, 4):
-            m = m[..., 0]
-        if p.shape != m.shape:
+        if p.shape != m.shape[:2] or m.ndim not in (2, 3):
             raise EdgeMetricsError(f"probability map {p.shape} and mask {m.shape} differ in shape")
-        m = m.rechunk(p.chunks)
+        # colour masks keep their channels: each block is binarised by as_bool_mask, as
+        # in memory (alpha dropped, any colour channel; not the first channel alone)
+        m = m.rechunk(p.chunks + ((m.shape[2],),) if m.ndim == 3 else p.chunks)
         v = None
         if valid is not None:
             v = (valid if _is_dask(valid) else da.from_array(np.asarray(valid))).rechunk(p.chunks)
