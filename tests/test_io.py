@@ -107,7 +107,7 @@ def test_imagej_inch_follows_the_dpi_rule(tmp_path):
     """Fiji keeps a 72 dpi JPEG's 'calibration' in inches: ImageJ unit=inch at 72 dpi
     was read as 352.8 µm per pixel where the same TIFF tags are ignored as a default."""
     a = np.zeros((20, 30), np.uint8)
-    for dpi, px in ((72, None), (96, None), (300, 25400 / 300)):
+    for dpi, px in ((72, None), (96, None), (300, None), (5080, 5.0)):
         p = tmp_path / f"ij_inch_{dpi}.tif"
         tifffile.imwrite(p, a, imagej=True, resolution=(dpi, dpi), metadata={"unit": "inch"})
         plain = tmp_path / f"inch_{dpi}.tif"
@@ -121,7 +121,7 @@ def test_dpi_defaults_saved_in_centimetres_are_ignored(tmp_path):
     352.8 um pixel where the same default in inches is ignored."""
     a = np.zeros((20, 30), np.uint8)
     for px_per_cm, px in ((72 / 2.54, None), (28.35, None), (96 / 2.54, None),
-                          (300 / 2.54, 25400 / 300), (40000, 0.25)):
+                          (300 / 2.54, None), (40000, 0.25)):
         p = tmp_path / "cm.tif"
         tifffile.imwrite(p, a, resolution=(px_per_cm, px_per_cm), resolutionunit="CENTIMETER")
         assert read_image(p).pixel_size_um == (None if px is None else pytest.approx(px))
@@ -392,6 +392,51 @@ def test_jpeg(tmp_path, rng):
     assert m.format == "jpeg" and m.shape == (64, 48, 3) and m.dtype == np.uint8
     assert np.abs(m.data.compute().astype(int) - 120).max() <= 2
     assert m.pixel_size_um is None  # JFIF dpi is a print resolution
+
+
+def test_one_dpi_rule_for_every_format(tmp_path, capsys):
+    """A 300 dpi PNG or TIFF export was read as 84.67 µm per pixel (every ℓ̄ in µm and G
+    wrong, without a word) while the same 300 dpi in a JPEG was ignored, and a JPEG from
+    software that writes its calibration in JFIF lost it. One rule now: a conventional
+    print or scan resolution (PRINT_RESOLUTIONS_DPI, in inches or centimetres) is no
+    calibration, said so where the pixel size is missing; any other is one, in every
+    format; mm and µm units are lengths given on purpose."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import pixel_size_note, read_mask
+    from napari_srmat.io._read import PRINT_RESOLUTIONS_DPI
+
+    a = np.zeros((64, 64), np.uint8)
+    a[:, 5::16] = 255
+    a[5::16, :] = 255
+    files = {}
+    for dpi in (150, 300, 2400, 508, 50800):
+        for suffix in ("png", "jpg"):
+            files[dpi, suffix] = p = tmp_path / f"{dpi}.{suffix}"
+            Image.fromarray(a).save(p, dpi=(dpi, dpi), **({"quality": 100} if suffix == "jpg"
+                                                        else {}))
+        files[dpi, "tif"] = p = tmp_path / f"{dpi}.tif"
+        tifffile.imwrite(p, a, resolution=(dpi / 2.54, dpi / 2.54), resolutionunit="CENTIMETER")
+    for (dpi, _), p in files.items():
+        m = read_image(p)
+        if dpi not in PRINT_RESOLUTIONS_DPI:  # 508 dpi: a 50 µm calibration
+            assert m.pixel_size_um == pytest.approx(25400 / dpi, rel=1e-3), p
+            assert pixel_size_note(m) is None
+        else:
+            assert m.pixel_size_um is None, p
+            assert m.metadata["print_resolution_dpi"] == dpi
+            assert f"records {dpi} dpi, a print or screen resolution" in pixel_size_note(m)
+    # a length in µm (TIFF/EP unit 5) is not a dpi, however large the pixel
+    tifffile.imwrite(tmp_path / "um.tif", a, resolution=(0.05, 0.05),
+                     resolutionunit="MICROMETER")
+    assert read_image(tmp_path / "um.tif").pixel_size_um == pytest.approx(20.0)
+    # the measurements say why µm and G are missing
+    notes: list[str] = []
+    read_mask(files[300, "png"], notes=notes)
+    assert notes == [pixel_size_note(read_image(files[300, "png"]))]
+    assert main(["heyn", str(files[300, "tif"]), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["per_image"][0]
+    assert row["mean_intercept_um"] is None and row["mean_intercept_px"] > 0
+    assert "records 300 dpi, a print or screen resolution" in " ".join(row["warnings"])
 
 
 # --------------------------------------------------------------------------- errors

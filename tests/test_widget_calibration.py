@@ -216,6 +216,24 @@ def test_unitless_layer_scale_is_offered_as_a_hint_not_used(make_napari_viewer):
     assert simple.pixel_size.toolTip() == ""
 
 
+def test_a_print_resolution_is_named_where_the_pixel_size_is_missing(make_napari_viewer,
+                                                                     tmp_path):
+    """A 300 dpi export opens without a pixel size (the reader's print-resolution rule);
+    the calibration widget says why instead of a bare "unknown"."""
+    from PIL import Image
+
+    from napari_srmat._napari_io import get_reader
+
+    path = tmp_path / "export.png"
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(path, dpi=(300, 300))
+    viewer = make_napari_viewer()
+    for data, kwargs, _ in get_reader(str(path))(str(path)):
+        viewer.add_image(data, **kwargs)
+    w = CalibrationWidget(viewer)
+    assert w.current.text().startswith("unknown")
+    assert "records 300 dpi, a print or screen resolution" in w.current.text()
+
+
 def test_a_rectangle_is_not_taken_for_the_calibration_line(make_napari_viewer, qtbot):
     """A rectangle drawn round the scale bar (instead of a line along it) was read from
     its first to its last corner: one short side. 'From line' applied a pixel size 20

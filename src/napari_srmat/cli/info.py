@@ -22,6 +22,9 @@ def _handler(args: argparse.Namespace) -> int:
         return 0 if check is None or check["ok"] else 2
     px = info["pixel_size_um"]
     pixel_line = f"{px:.6g} um" if px is not None else "unknown"
+    dpi = info["metadata"].get("print_resolution_dpi")
+    if px is None and dpi is not None:  # the reader's rule: no calibration
+        pixel_line = f"unknown (the file records {dpi} dpi, a print or screen resolution)"
     pair = info["metadata"].get("pixel_size_yx_um")
     if pair is not None:  # the reader's rule: X is the pixel size, Y recorded
         from ..io._pixel import non_square_message

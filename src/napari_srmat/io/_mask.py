@@ -16,13 +16,13 @@ import numpy as np
 
 from ..errors import check_flag, check_number
 from ._float import all_finite, check_pixel_values, to_float01
-from ._pixel import non_square_message
 from ._read import (
     ImageReadError,
     Micrograph,
     check_file_pixels,
     image_data,
     path_arg,
+    pixel_size_note,
     read_image,
 )
 
@@ -273,8 +273,8 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
         and for a file whose pixels are not square: the rule of
         :func:`~napari_srmat.io.image_data`).
     notes : list, optional
-        Receives the line that says why a file's pixel size is withheld (pixels not
-        square), for a caller's report.
+        Receives the line that says why a file gives no pixel size although it records
+        one (pixels not square, or a print resolution only), for a caller's report.
 
     Returns
     -------
@@ -295,8 +295,8 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
         raise ImageReadError(_cannot_read(path, what, exc)) from None
     _, px = image_data(mic, name=what, intensity=False, channels_first=True)
-    if not mic.square_pixels and notes is not None:
-        notes.append(non_square_message(*mic.pixel_size_yx_um))
+    if notes is not None and (why := pixel_size_note(mic)) is not None:
+        notes.append(why)  # pixels not square, or a print resolution only
     return (arr, px) if return_pixel_size else arr
 
 

@@ -75,8 +75,15 @@ _UNIT_TO_UM = {
     "in": 25400.0,
 }
 
-# Resolutions that are software defaults, not calibrations (dots per inch).
-_DEFAULT_DPI = (72.0, 96.0)
+#: Print, screen and scan resolutions (dots per inch): stored in inches or centimetres
+#: (TIFF tags, ImageJ ``unit=inch``, PNG ``pHYs``, JPEG JFIF density), one of these is
+#: what image editors (72 / 96 dpi defaults, 150 / 300 / 600 dpi exports) and flatbed
+#: scanners write -- the size of a dot on paper, not the specimen's calibration -- and
+#: gives no pixel size (:func:`pixel_size_note` says why). A micrograph's calibration is
+#: tens of thousands of dots per inch (0.5 µm/px = 50 800 dpi); other values, sizes in mm
+#: or µm units (TIFF/EP) and OME/ImageJ lengths are taken as they are.
+PRINT_RESOLUTIONS_DPI = (72, 75, 96, 100, 120, 144, 150, 180, 200, 240, 250, 300, 350, 360,
+                         400, 480, 600, 720, 800, 1200, 1440, 2400)
 
 _PIL_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _TIFF_SUFFIXES = {".tif", ".tiff", ".btf", ".tf8", ".tf2"}
@@ -230,7 +237,8 @@ def pixel_size_note(image: Any, given: float | None = None) -> str | None:
     """What a measurement says about its pixel size, else None.
 
     Without ``given``: why :func:`image_data` gives no pixel size for ``image`` although
-    its file has one (a :class:`Micrograph` whose pixels are not square), the line
+    its file has one (a :class:`Micrograph` whose pixels are not square, or whose file
+    records only a print resolution: :data:`PRINT_RESOLUTIONS_DPI`), the line
     measurements put in their ``warnings`` when they withhold µm and ASTM G. With
     ``given`` (the user's pixel size, which wins): that it differs from the one the
     file records (:func:`~napari_srmat.io._pixel.given_pixel_size_message`).
@@ -243,7 +251,7 @@ def pixel_size_note(image: Any, given: float | None = None) -> str | None:
         return None if recorded is None else given_pixel_size_message(given, recorded)
     if not image.square_pixels:
         return non_square_message(*image.pixel_size_yx_um)
-    return None
+    return _print_resolution_note(image)
 
 
 def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
@@ -456,11 +464,45 @@ def _valid_size(value: float | None) -> float | None:
     return value
 
 
-def _dpi_to_um(dpi: float | None) -> float | None:
+def _is_print_resolution(dpi: float) -> bool:
+    """One of :data:`PRINT_RESOLUTIONS_DPI` (within 0.05 dpi: 300 dpi saved as 118.11
+    px/cm is 299.9994): a print or scan setting, not a calibration."""
+    return any(abs(dpi - d) < 0.05 for d in PRINT_RESOLUTIONS_DPI)
+
+
+def _dpi_to_um(dpi: float | None, meta: dict | None = None) -> float | None:
+    """Pixel size (µm) of a resolution in dots per inch; None for a print resolution
+    (:func:`_is_print_resolution`), whose value is recorded as
+    ``meta["print_resolution_dpi"]`` for :func:`_print_resolution_note`."""
     dpi = _valid_size(dpi)
-    if dpi is None or any(abs(dpi - d) < 0.05 for d in _DEFAULT_DPI):
+    if dpi is None:
+        return None
+    if _is_print_resolution(dpi):
+        if meta is not None:
+            meta.setdefault("print_resolution_dpi", int(round(dpi)))
         return None
     return 25400.0 / dpi
+
+
+def _print_resolution_note(image: Any) -> str | None:
+    """Why a file gives no pixel size although it records a resolution: a print or scan
+    resolution (:data:`PRINT_RESOLUTIONS_DPI`), or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mic = Micrograph(data=np.zeros((2, 2)), metadata={"print_resolution_dpi": 300})
+    >>> _print_resolution_note(mic)[:58]
+    'no pixel size: the file records 300 dpi, a print or screen'
+    """
+    if not isinstance(image, Micrograph) or image.pixel_size_um is not None:
+        return None
+    dpi = image.metadata.get("print_resolution_dpi")
+    if dpi is None:
+        return None
+    return (f"no pixel size: the file records {dpi} dpi, a print or screen resolution, not "
+            "the specimen's calibration; give the pixel size (pixel_size_um= / "
+            "--pixel-size-um / the Pixel size widget) for lengths in µm and ASTM G")
 
 
 def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None
@@ -638,8 +680,9 @@ def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
     return np.ascontiguousarray(arr), meta
 
 
-def _pil_pixel_size(info: dict) -> tuple[float | None, float | None]:
-    """``(X, Y)`` pixel sizes (µm) of a PNG's ``pHYs`` (as Pillow's ``dpi``)."""
+def _pil_pixel_size(info: dict, meta: dict) -> tuple[float | None, float | None]:
+    """``(X, Y)`` pixel sizes (µm) of Pillow's ``dpi`` (a PNG's ``pHYs``, a JPEG's JFIF
+    density in inches or centimetres), by the rule of :func:`_dpi_to_um`."""
     dpi = info.get("dpi")
     if dpi is None:
         return None, None
@@ -647,7 +690,8 @@ def _pil_pixel_size(info: dict) -> tuple[float | None, float | None]:
         x, y = float(dpi[0]), float(dpi[-1])
     except (TypeError, ValueError, IndexError):
         return None, None
-    return _dpi_to_um(x), _dpi_to_um(y)
+    size = _dpi_to_um(x, meta)
+    return size, (_dpi_to_um(y) if size else None)
 
 
 def _png_16bit_colour(path: Path) -> bool:
@@ -723,10 +767,9 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     meta.update({"format": fmt_name, "dpi": info.get("dpi")})
     if turned:
         meta.setdefault("read_warnings", []).append(turned)
-    # JFIF density is a print resolution (scanners write 150/300 dpi), not a specimen
-    # calibration: only PNG pHYs (and TIFF tags) are trusted.
-    pixel_size = (_pixel_sizes(meta, path, *_pil_pixel_size(info)) if fmt_name == "png"
-                  else None)
+    # one rule for every format's dots per inch: print resolutions (scanners write JFIF
+    # 150 / 300 dpi, editors PNG 300 dpi) are no calibration
+    pixel_size = _pixel_sizes(meta, path, *_pil_pixel_size(info, meta))
     return Micrograph(
         data=data,
         levels=[data],
@@ -808,11 +851,12 @@ def _tag_ratio(page, name: str) -> float | None:
 
 
 def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = None,
-                     series_name: str | None = None
+                     series_name: str | None = None, meta: dict | None = None
                      ) -> tuple[float | None, float | None, str | None]:
     """``(X, Y)`` pixel sizes (µm) and where they came from (``page``: the image's first
     page; ``series``: the image read, for OME-XML; units not known are appended to
-    ``unknown``). Y follows the same rules as X (None where X is None)."""
+    ``unknown``; a print resolution is recorded in ``meta``, :func:`_dpi_to_um`). Y
+    follows the same rules as X (None where X is None)."""
     if tif.is_ome:
         size, size_y = _ome_pixel_size(tif.ome_metadata, series, unknown, series_name)
         if size is not None:
@@ -824,19 +868,23 @@ def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = Non
     if ij and ij.get("unit") and xres:
         factor = _unit_factor(ij.get("unit"))
         if factor == _UNIT_TO_UM["inch"] and xres > 0:  # dots per inch: as the TIFF tags,
-            size = _dpi_to_um(xres)  # the 72/96 dpi software defaults are no calibration
+            size = _dpi_to_um(xres, meta)  # print resolutions are no calibration
             return size, (_dpi_to_um(yres) if size else None), ("imagej" if size else None)
         if factor is not None and xres > 0:
             return factor / xres, (factor / yres if yres and yres > 0 else None), "imagej"
     unit_tag = page.tags.get("ResolutionUnit")
     unit = int(unit_tag.value) if unit_tag is not None else 2
-    # centimetre: 72 dpi saved as 28.35 px/cm is the same default as in inches;
-    # millimetre and micrometre (TIFF/EP units 4 and 5, which tifffile writes) were
-    # dropped without a word
+    # centimetre: 300 dpi saved as 118.11 px/cm is the same print resolution as in
+    # inches; millimetre and micrometre (TIFF/EP units 4 and 5, which tifffile writes)
+    # are lengths given on purpose: taken as they are
     per_inch = {2: 1.0, 3: 2.54, 4: 25.4, 5: 25400.0}.get(unit)
     if xres and per_inch:
-        size = _dpi_to_um(xres * per_inch)
-        size_y = _dpi_to_um(yres * per_inch) if size and yres else None
+        if unit in (2, 3):
+            size = _dpi_to_um(xres * per_inch, meta)
+            size_y = _dpi_to_um(yres * per_inch) if size and yres else None
+        else:
+            size = 25400.0 / (xres * per_inch)
+            size_y = 25400.0 / (yres * per_inch) if yres and yres > 0 else None
         return size, size_y, ("tiff-resolution" if size else None)
     return None, None, None
 
@@ -947,10 +995,12 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             first_page = series.pages[0] if series.pages else None
             colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
             unknown_units: list[str] = []
+            resolution: dict = {}
             pixel_size, pixel_size_y, px_source = _tiff_pixel_size(
                 tif, first_page if series_index else None, series_index, unknown_units,
-                getattr(series, "name", None))
+                getattr(series, "name", None), resolution)
             meta = {
+                **resolution,
                 "format": "ome-tiff" if tif.is_ome else ("bigtiff" if tif.is_bigtiff else "tiff"),
                 "source_axes": src_axes,
                 "imagej": bool(tif.is_imagej),

@@ -74,9 +74,9 @@ def png_pixel_size(pixel_size_um: float) -> float | None:
 
     ``pHYs`` stores whole pixels per metre (32 bits): below about 2.3e-4 µm the count
     overflows, and above about 1e4 µm its rounding moves the size by more than
-    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`; a size that lands on 72 or
-    96 dpi (352.8 or 264.6 µm) reads back as no pixel size, since the readers take
-    those for software defaults.
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`; a size that lands on a
+    print resolution (:data:`~napari_srmat.io._read.PRINT_RESOLUTIONS_DPI`: 352.8 or
+    264.6 µm are 72 or 96 dpi, 84.67 µm is 300 dpi) reads back as no pixel size.
 
     Examples
     --------
@@ -105,11 +105,16 @@ def check_png_pixel_size(pixel_size_um: float | None, *, field: str = "pixel_siz
     ValueError
     """
     if pixel_size_um is not None and png_pixel_size(pixel_size_um) is None:
+        from ._read import _is_print_resolution
+
+        dpi = 25400.0 / float(pixel_size_um)
+        why = (f"it is {round(dpi)} dpi, a print resolution, read back as no calibration"
+               if _is_print_resolution(dpi) else
+               "its pHYs chunk holds whole pixels per metre, up to 2^32 - 1")
         raise ValueError(
-            f"{field} {pixel_size_um:g} µm cannot be stored in a PNG (its pHYs chunk holds "
-            "whole pixels per metre, up to 2^32 - 1, and 72 or 96 dpi read as a software "
-            "default, not a calibration): give a size between 2.4e-4 and 1e4 µm, away "
-            "from 264.6 and 352.8 µm")
+            f"{field} {pixel_size_um:g} µm cannot be stored in a PNG ({why}): give a size "
+            "between 2.4e-4 and 1e4 µm that is not a print resolution (25400 / dpi µm for "
+            "72, 96, 150, 300, 600, ... dpi)")
 
 
 def png_bytes(image: np.ndarray, pixel_size_um: float | None = None) -> bytes:

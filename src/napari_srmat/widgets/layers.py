@@ -142,6 +142,9 @@ def pixel_size_hint(layer) -> str:
 
     * pixels that are not square (:func:`~napari_srmat._napari_io.layer_non_square`):
       the widgets use no pixel size for them, as the library for such files;
+    * a file that records only a print resolution (300 dpi:
+      :data:`napari_srmat.io._read.PRINT_RESOLUTIONS_DPI`), which the reader does not
+      take as a calibration;
     * a scale without a length unit: ``viewer.add_image(img, scale=(0.5, 0.5))`` gives a
       scale in napari's default unit "pixel", which is never taken as µm
       (:func:`layer_pixel_size_um`); the hint says how to use it if it is one.
@@ -152,6 +155,10 @@ def pixel_size_hint(layer) -> str:
     if yx is not None:
         return (f"its pixels are not square (Y {yx[0]:g}, X {yx[1]:g} per px): ℓ̄ is given "
                 "in px only, without µm and G, until it is resampled to square pixels")
+    dpi = (getattr(layer, "metadata", None) or {}).get("print_resolution_dpi")
+    if dpi is not None and layer_pixel_size_um(layer) is None:
+        return (f"its file records {dpi} dpi, a print or screen resolution, not the "
+                "specimen's calibration: type the pixel size or set it in Calibration")
     scale = layer_unitless_scale(layer)
     if scale is None:
         return ""
