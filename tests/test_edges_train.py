@@ -115,6 +115,23 @@ def test_training_events_and_checkpoint(tmp_path):
     assert m.threshold == pytest.approx(cfg["threshold"])
 
 
+def test_best_without_an_output_folder_is_a_labelled_epoch(tmp_path):
+    """Without ``out`` the result's best val AP and threshold could be a synthetic
+    pretraining epoch's (with ``out``, ``best/`` is chosen among the labelled epochs only):
+    the same run reported another model's scores. Both now follow the one criterion."""
+    imgs, masks = _arrays(3, 64)
+    cfg = _cfg(tmp_path, train_images=imgs, train_masks=masks, pretrain_synthetic=2,
+               pretrain_epochs=1, epochs=1, seed=0)
+    saved = train_boundaries(cfg)
+    unsaved = train_boundaries(dict(cfg, out=None))
+    assert [h["phase"] for h in unsaved.history] == ["pretrain", "train"]
+    assert unsaved.history == [dict(h, elapsed_s=u["elapsed_s"])
+                               for h, u in zip(saved.history, unsaved.history)]
+    labelled = unsaved.history[1]
+    assert unsaved.best_val_ap == saved.best_val_ap == labelled["val_ap"]
+    assert unsaved.threshold == saved.threshold == labelled["threshold"]
+
+
 def test_stop_mid_training(tmp_path):
     token = StopToken()
     gen = train_boundaries_job(_cfg(tmp_path, epochs=3), stop=token)

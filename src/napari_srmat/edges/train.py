@@ -542,8 +542,8 @@ def train_boundaries_job(config, *, stop=None):
         yield Metric(epoch, {"loss": rec["loss"]}, split="train")
         yield Metric(epoch, {"ap": vm["ap"], "roc_auc": vm["roc_auc"], "f1": vm["f1"]},
                      split="val")
-        if out is None:
-            if vm["ap"] > best_ap:
+        if out is None:  # the best is chosen among the labelled epochs, as for best/
+            if not pretraining and vm["ap"] > best_ap:
                 best_ap, best_thr = vm["ap"], vm["threshold"]
             continue
         ckpt_config = {
