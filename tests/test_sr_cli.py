@@ -177,6 +177,28 @@ def test_sr_run_speed_is_over_the_tiles_computed_by_this_run(tmp_path, capsys):
     assert "already complete" in err and "nothing left to do" in err and "wrote" not in err
 
 
+def test_sr_run_json_reports_the_tile_the_store_was_written_with(tmp_path, capsys):
+    """`srmat sr run --tile 1000` on a 300 x 260 image wrote its store with a 336 px tile
+    (a small image uses the smallest tile with the same grid) and --json said 1000: the
+    tile is now the one used (the store's tiling attrs), with the one asked for beside."""
+    from PIL import Image
+
+    from napari_srmat.io import read_image
+
+    rng = np.random.default_rng(1)
+    src = tmp_path / "a.png"
+    Image.fromarray((rng.random((300, 260)) * 255).astype(np.uint8)).save(src)
+    out = tmp_path / "a.ome.zarr"
+    argv = ["sr", "run", str(src), str(out), "--model", "bicubic", "--scale", "2",
+            "--tile", "1000", "--device", "cpu", "--json"]
+    for _ in range(2):  # written, then complete already: the same report
+        assert main(argv) == 0
+        d = _json(capsys)
+        used = read_image(out).metadata["srmat"]["tiling"]
+        assert d["tile"] == used["tile"] < 1000 and d["tile_requested"] == 1000
+        assert d["overlap"] == used["overlap"]
+
+
 @pytest.mark.parametrize("name", ["out.png", "out.TIF", "scan.tiff", "x.jpg"])
 def test_sr_run_output_named_like_an_image_file_is_refused(small_png, tmp_path, capsys, name):
     """`srmat sr run in.png out.png` wrote an OME-Zarr folder called out.png, which no

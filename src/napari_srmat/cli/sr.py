@@ -271,14 +271,18 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     total = tiles[-1].total if tiles else 0
     computed = tiles[-1].done - tiles[-1].resumed if tiles else 0
     share = computed / total if total else 0.0
+    used = read_image(result).metadata.get("srmat", {}).get("tiling", {})
     summary = {
         "input": str(args.input),
         "output": str(result),
         "model": model.name,
         "scale": model.scale,
         "checkpoint": model.checkpoint,
-        "tile": args.tile,
-        "overlap": max(args.overlap, model.receptive_field),
+        # the tile the store was written with (a small image uses a smaller one; the
+        # store's tiling attrs), and the one asked for
+        "tile": used.get("tile", args.tile),
+        "tile_requested": args.tile,
+        "overlap": used.get("overlap", max(args.overlap, model.receptive_field)),
         "input_shape": list(in_shape),
         "output_shape": list(out_shape),
         "seconds": seconds,

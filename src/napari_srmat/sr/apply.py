@@ -256,7 +256,7 @@ def super_resolve_job(
         # grey level): part of the identity, so a store is never finished by the other path
         attrs["fast_path"] = chunk_fn.backend
     yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> "
-              f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile {tile}, "
+              f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile up to {tile}, "
               f"overlap {overlap}")
     fn = model.predict
     if scheduler is not None:
