@@ -315,6 +315,25 @@ def test_heyn_calibrated_threshold_recovers_the_true_intercept():
     assert high[0] == 0.5 and high[1] > 5 * max(err, 0.5)
 
 
+def test_heyn_calibrated_threshold_reads_masks_by_the_one_mask_rule():
+    """8-bit masks with a faint background (a JPEG-saved 0/255 mask: 3 and 250) were read
+    as "non-zero is boundary" here, all boundary, so no threshold was found, while the
+    histogram of the same call (and evaluate_maps) read them as ``> 127``. Both follow
+    :func:`napari_srmat.io.as_bool_mask` now."""
+    from napari_srmat.edges.data import synthetic_samples
+    from napari_srmat.edges.evaluate import heyn_calibrated_threshold
+
+    probs, clean, faint = [], [], []
+    for seed in range(2):
+        m = synthetic_samples(1, (128, 128), seed=seed, mean_grain_size_px=24,
+                              boundary_width=1)[0].mask.astype(bool)
+        probs.append(np.where(m, 0.8, 0.1).astype(np.float32))
+        clean.append(m)
+        faint.append(np.where(m, 250, 3).astype(np.uint8))
+    assert heyn_calibrated_threshold(probs, faint) == heyn_calibrated_threshold(probs, clean)
+    assert heyn_calibrated_threshold(probs, faint)[0] is not None
+
+
 def test_export_with_calibrated_thresholds(tmp_path):
     import os
 

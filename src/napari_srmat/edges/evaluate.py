@@ -26,6 +26,7 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import write_json
+from ..io import as_bool_mask
 from ..jobs import Log, Progress, Stopped, run_job
 from ..metrics.edges import EdgeHistogram, evaluate_maps, plot_pr_roc, threshold_warnings
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
@@ -199,7 +200,8 @@ def heyn_calibrated_threshold(
     Parameters
     ----------
     probs, masks : list of arrays
-        Validation probability maps and boundary masks.
+        Validation probability maps and boundary masks (binarised by
+        :func:`napari_srmat.io.as_bool_mask`).
     thresholds : array, optional
         Candidates (default 0.05, 0.075, ..., 0.95).
     return_warnings : bool
@@ -215,7 +217,8 @@ def heyn_calibrated_threshold(
     if thresholds is None:
         thresholds = np.round(np.arange(0.05, 0.951, 0.025), 3)
     thresholds = np.asarray(thresholds, dtype=float)
-    gts = [np.asarray(m, bool) for m in masks]
+    # the one mask rule (0/255 masks ``> 127``), as the histogram reads them
+    gts = [as_bool_mask(m, name=f"mask {i}") for i, m in enumerate(masks)]
     hist = _pooled_histogram(probs, gts)
     best_t, best_e = None, None
     for t in thresholds:
