@@ -128,6 +128,34 @@ def test_task_error_is_raised_and_lock_released(client, image, tmp_path):
 
 
 @pytest.mark.slow
+def test_run_survives_its_only_worker_dying(image, tmp_path):
+    """A worker that dies mid-task (killed, out of memory) is started again by its nanny
+    and its task runs again. The model used to be scattered once: when every worker that
+    held it had died (the one worker of ``local:1`` here; both of ``local:2`` after one
+    restart each) it was lost for good and the run failed with an internal error
+    ("FuturesCancelledError: ... already forgotten")."""
+    model = load_model("bicubic", scale=4)
+    ref = tiled_apply(image, model.predict, out_channels=3, **KW)
+    flag = tmp_path / "died-once"
+    predict = model.predict
+
+    def dies_once(batch):
+        import os
+
+        if not flag.exists():
+            flag.touch()
+            os._exit(1)  # the worker process dies mid-task
+        return predict(batch)
+
+    out = tmp_path / "o.ome.zarr"
+    with _distributed.dask_client("local:1") as c:
+        path, _ = _events(tiled_apply_job(image, dies_once, out_channels=3, out=out,
+                                          scheduler=c, **KW))
+    assert flag.exists() and path == out
+    np.testing.assert_array_equal(read_image(out).data.compute(), ref)
+
+
+@pytest.mark.slow
 def test_task_error_on_local_workers_prints_no_worker_traceback(image, capfd):
     """A failing task made each ``local:N`` worker print a "Compute Failed" block with the
     task's traceback onto the user's terminal, above the one-line error of srmat."""

@@ -455,6 +455,11 @@ def _owned_task(raw, box, k, shape_info, params, fn, stop=None):
     return own, spills, list(eng.runner.messages)
 
 
+def _identity(value):
+    """``value`` (a task whose result is ``value``: recomputed where it is lost)."""
+    return value
+
+
 def _part(res, i: int):
     """Item ``i`` of an owned task's result (None when the task was stopped)."""
     return None if res is None else res[i]
@@ -650,8 +655,11 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     dependents = {kk: sum(1 for k in todo if kk in sources[k]) for kk in need_owned}
     resumed = done  # tiles of chunks an earlier run wrote (skipped)
     yield Progress(done, total, stage="tiles", resumed=resumed)
-    fn_future = client.scatter(runner.fn if chunk_fn is None else chunk_fn, hash=False,
-                               broadcast=True)
+    # a task, not scattered data: the scheduler keeps how to make it, so it is made again
+    # when every worker holding it has died (scattered, it was lost for good and the
+    # run failed with "FuturesCancelledError ... already forgotten")
+    fn_future = client.submit(_identity, runner.fn if chunk_fn is None else chunk_fn,
+                              pure=False, priority=1, key=f"srmat-fn-{token}")
     window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
     spill_futures: dict = {}
     inflight: dict = {}  # assemble future -> chunk
