@@ -205,6 +205,12 @@ def test_evaluate_boundaries_outputs(tmp_path, default_model):
                                threshold=0.9, baseline=False)
     assert rep2["threshold"] == 0.9 and rep2["threshold_source"] == "given"
     assert "sobel" not in rep2
+    # a rerun into the same folder without the baseline left the earlier run's
+    # per_image_sobel.csv beside a report that has none (of other images)
+    evaluate_boundaries(val / "images", val / "masks", model=default_model, threshold=0.9,
+                        baseline=False, out_dir=tmp_path / "out")
+    assert "sobel" not in json.loads((tmp_path / "out" / "report.json").read_text())
+    assert not (tmp_path / "out" / "per_image_sobel.csv").exists()
     with pytest.raises(ValueError, match="no mask"):
         (tmp_path / "test" / "masks" / "s1.png").unlink()
         evaluate_boundaries(test / "images", test / "masks", model=default_model)

@@ -310,7 +310,8 @@ def evaluate_boundaries_job(
     threshold : float, optional
         Fixed UAED threshold (overrides validation and the checkpoint's value).
     out_dir : path-like, optional
-        Writes ``report.json``, ``per_image.csv`` (+ ``per_image_sobel.csv``),
+        Writes ``report.json``, ``per_image.csv`` (+ ``per_image_sobel.csv`` with the
+        baseline; without it, one an earlier evaluation left there is removed),
         ``pr.png`` and ``roc.png``.
     baseline : bool
         Also evaluate :func:`sobel_boundary_probability` (reported under ``"sobel"``).
@@ -414,6 +415,8 @@ def evaluate_boundaries_job(
         _write_csv(out / "per_image.csv", rows)
         if baseline:
             _write_csv(out / "per_image_sobel.csv", srows)
+        else:  # an earlier evaluation's into this folder (ours): not this run's baseline
+            (out / "per_image_sobel.csv").unlink(missing_ok=True)
         plot_pr_roc(hists, out / "pr.png", roc_path=out / "roc.png")
         write_json(out / "report.json", report)
         report["outputs"] = {"report": str(out / "report.json"),
