@@ -149,6 +149,12 @@ def test_stop_mid_training(tmp_path):
     assert len(res.history) == 1  # only the first epoch finished
     assert not list((tmp_path / "run").glob(".*partial"))
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
+    # counted as the progress bar counts ("epoch 2/3"; it said "epoch 1, step 1"), and
+    # saying which epoch the checkpoint holds
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].stage == "epoch 2/3"
+    assert events[-1].message == (f"stopped in epoch 2/3 before step 2/2; "
+                                  f"{tmp_path / 'run' / 'last'} holds epoch 1")
 
 
 def test_resume_continues(tmp_path):

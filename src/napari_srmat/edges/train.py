@@ -493,7 +493,12 @@ def train_boundaries_job(config, *, stop=None):
         losses = []
         for step in range(steps_per_epoch):
             if stop is not None and stop.stop_requested:
-                yield Stopped(f"stopped at epoch {epoch}, step {step}")
+                # counted as the progress shows them (from 1), with what is kept
+                kept = ("no output folder: nothing was saved" if out is None
+                        else f"{out / 'last'} holds epoch {epoch}" if epoch > 0
+                        else "no epoch finished: nothing was saved")
+                yield Stopped(f"stopped in epoch {epoch + 1}/{total_epochs} before step "
+                              f"{step + 1}/{steps_per_epoch}; {kept}")
                 return TrainResult(
                     str(out / "best") if out is not None and not earlier_run
                     and (out / "best").is_dir() else None,
