@@ -156,6 +156,34 @@ def test_run_survives_its_only_worker_dying(image, tmp_path):
 
 
 @pytest.mark.slow
+def test_workers_dying_at_every_try_is_one_clear_line(image, tmp_path):
+    """Workers that die at every try of a task (dask's KilledWorker) end the run with a
+    system error saying so and how to resume, not as an internal error of napari-srmat;
+    the partial and its chunks are kept, the lock released."""
+    import dask
+
+    from napari_srmat.cli import error_line
+    from napari_srmat.errors import is_user_error
+
+    def always_dies(batch):
+        import os
+
+        os._exit(1)
+
+    out = tmp_path / "o.ome.zarr"
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            _distributed.dask_client("local:1") as c, \
+            pytest.raises(_distributed.WorkersDiedError) as info:
+        run_job(tiled_apply_job(image, always_dies, out_channels=3, out=out, scheduler=c,
+                                **KW), quiet=True)
+    line = error_line("srmat sr run", info.value)
+    assert "internal error" not in line and "died" in line and "rerun" in line, line
+    assert not is_user_error(info.value)  # exit 1, a system error
+    assert (tmp_path / "o.ome.zarr.partial").is_dir() and not out.exists()
+    assert not (tmp_path / "o.ome.zarr.lock").exists()
+
+
+@pytest.mark.slow
 def test_task_error_on_local_workers_prints_no_worker_traceback(image, capfd):
     """A failing task made each ``local:N`` worker print a "Compute Failed" block with the
     task's traceback onto the user's terminal, above the one-line error of srmat."""

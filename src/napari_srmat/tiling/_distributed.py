@@ -66,6 +66,7 @@ from ._engine import (
 
 __all__ = [
     "SchedulerError",
+    "WorkersDiedError",
     "SCHEDULER_CONNECT_TIMEOUT",
     "SCHEDULER_STOP_TIMEOUT",
     "check_scheduler",
@@ -103,6 +104,27 @@ LOCAL_WORKER_PRELOAD = "napari_srmat.tiling._worker_setup"
 class SchedulerError(ValueError):
     """A ``scheduler`` that is not an address, ``local:N`` or a Client, or that cannot
     be reached."""
+
+
+class WorkersDiedError(OSError):
+    """The cluster's workers died (killed, out of memory) every time they ran a task, as
+    often as dask tries it again (``distributed.scheduler.allowed-failures`` + 1): a
+    system error, told in one line (not as an internal error of napari-srmat)."""
+
+
+def _result(future, after: str = "") -> Any:
+    """``future.result()`` (a task's error is raised here), with dask's ``KilledWorker``
+    told as a :class:`WorkersDiedError` (``after``: what the user may rerun, appended to
+    the message)."""
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker as exc:
+        tries = exc.allowed_failures + 1 if isinstance(exc.allowed_failures, int) else "all"
+        raise WorkersDiedError(
+            f"the dask workers died each time they ran task {exc.task} ({tries} tries; "
+            "out of memory, or killed? see the workers' logs)" + after) from exc
 
 
 # --------------------------------------------------------------------------- client
@@ -667,6 +689,8 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     n_msgs_seen: set = set()
     t_start, eta_said, done_before = time.perf_counter(), False, done
     queue = list(need_owned)
+    rerun = ("" if writer is None else f": the chunks written are kept in {writer.partial}, "
+             "rerun the same command to resume")
     try:
         while queue or inflight:
             while queue and len(inflight) + len(extra) < window:
@@ -724,11 +748,11 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                 if fut in extra:
                     extra.discard(fut)
                     if fut.status == "error":
-                        fut.result()
+                        _result(fut, rerun)
                     continue
                 k, msgs = inflight.pop(fut)
-                value = fut.result()  # raises the task's error here
-                for msg in (msgs.result() if msgs is not None else None) or []:
+                value = _result(fut, rerun)  # raises the task's error here
+                for msg in (_result(msgs, rerun) if msgs is not None else None) or []:
                     if (k, msg) not in n_msgs_seen:
                         n_msgs_seen.add((k, msg))
                         yield Log(msg, level="warning")
@@ -818,7 +842,7 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
                 except TimeoutError:
                     continue
                 for fut in finished:
-                    results[inflight.pop(fut)] = fut.result()
+                    results[inflight.pop(fut)] = _result(fut)
                     done += 1
                     yield Progress(done, len(items), stage=stage)
             return results
