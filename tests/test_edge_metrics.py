@@ -201,6 +201,36 @@ def test_plot_pr_roc_writes_png(tmp_path, scored):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def test_drawn_pr_curve_is_the_curve_whose_area_is_the_ap(scored):
+    """The PR curve was drawn as a post-step over ascending recall: each point's
+    precision was held up to the next point's recall (precision 1.0 up to recall 1.0
+    where only 0.67 is reached there), and nothing was drawn below the first recall. It
+    now holds each precision over the recall that point adds, from recall 0, so the
+    area under the drawn line is the AP the legend states; the ROC line is the curve."""
+    from matplotlib.figure import Figure
+
+    from napari_srmat.metrics.edges import _draw_curves
+
+    small = EdgeHistogram(4).update(np.array([[0.9, 0.6, 0.6, 0.1]]), np.array([[1, 1, 0, 0]]))
+    scores, labels = scored
+    for h in (small, EdgeHistogram(64).update(scores, labels)):
+        fig = Figure()
+        pr, roc = fig.add_subplot(121), fig.add_subplot(122)
+        _draw_curves(pr, {"m": h}, "pr")
+        _draw_curves(roc, {"m": h}, "roc")
+        x, y = pr.lines[0].get_xydata().T
+        assert pr.lines[0].get_drawstyle() == "default" and x[0] == 0.0
+        assert np.trapezoid(y, x) == pytest.approx(h.average_precision(), abs=1e-12)
+        fx, fy = roc.lines[0].get_xydata().T
+        assert np.trapezoid(fy, fx) == pytest.approx(h.roc_auc(), abs=1e-12)
+    fig = Figure()
+    ax = fig.add_subplot()
+    _draw_curves(ax, {"m": small}, "pr")
+    x, y = ax.lines[0].get_xydata().T
+    # recall 0.5 at precision 1, recall 1 at precision 2/3 at best: nothing above that
+    assert np.all(y[x > 0.5] <= 2 / 3 + 1e-12)
+
+
 def test_evaluate_maps_masks_without_boundaries_say_which():
     # both failed with "no boundary (positive) pixels were accumulated", which named
     # neither the test nor the validation masks

@@ -626,7 +626,10 @@ def _draw_curves(ax, histograms_by_name: Mapping[str, EdgeHistogram], kind: str)
     for name, h in histograms_by_name.items():
         if kind == "pr":
             p, r, _ = h.pr_curve()
-            ax.step(r, p, where="post", label=f"{name} (AP {h.average_precision():.3f})")
+            # each point's precision over the recall it adds, (R_{k-1}, R_k], from
+            # recall 0: the area under the line is the AP of the legend
+            xs = np.column_stack([np.concatenate([[0.0], r[:-1]]), r]).ravel()
+            ax.plot(xs, np.repeat(p, 2), label=f"{name} (AP {h.average_precision():.3f})")
         elif h.n_neg:
             fpr, tpr, _ = h.roc_curve()
             ax.plot(fpr, tpr, label=f"{name} (AUC {h.roc_auc():.3f})")
