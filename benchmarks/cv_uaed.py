@@ -91,7 +91,10 @@ VARIANTS = {"plain": {"photometric_augment": ""},
             # the plain and augmented recipes with a GPU lease's budget (batches of 16,
             # 50 steps per epoch, epochs sized to the lease): benchmarks/cv_uaed_gpu.py
             "gpu_long": {"photometric_augment": ""},
-            "gpu_aug": {"photometric_augment": "all"}}
+            "gpu_aug": {"photometric_augment": "all"},
+            # gpu_aug with batches of 64: a lease's launch-bound steps carry 4x the crops
+            # (studies/gpu_aug_big_decision.py, committed before any such model existed)
+            "gpu_aug_big": {"photometric_augment": "all", "batch_size": 64}}
 
 #: Pseudo-labeled variants: the teacher variant (same fold), its TTA mode, and how many
 #: 256 px regions of each unlabeled scan are added. The unlabeled scans are the

@@ -69,8 +69,11 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from cv_uaed import VARIANTS, list_images, predict_fold, train_settings  # noqa: E402
 
 #: The GPU variants (also in ``cv_uaed.VARIANTS``): the plain recipe and the recipe with
-#: photometric augmentation, each with the GPU budget.
-GPU_VARIANTS = ("gpu_long", "gpu_aug")
+#: photometric augmentation, each with the GPU budget, and the latter with batches of 64
+#: (``gpu_aug_big``: the next lease's run, ``studies/gpu_aug_big_decision.py``).
+GPU_VARIANTS = ("gpu_long", "gpu_aug", "gpu_aug_big")
+#: What ``--stage train`` trains by default: the run of session 24's lease.
+DEFAULT_TRAIN_VARIANTS = ("gpu_long", "gpu_aug")
 #: What the GPU budget changes in ``cv_uaed.train_settings`` (besides the epochs).
 GPU_SETTINGS = {"batch_size": 16, "steps_per_epoch": 50, "device": "cuda", "amp": False}
 #: (fp32: the small model is bound by kernel launches, not arithmetic, and float16
@@ -87,17 +90,19 @@ def _log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def gpu_settings(seed: int, epochs: int, device: str = "cuda") -> dict:
-    """``cv_uaed.train_settings`` of a seed with the GPU budget (``device="cpu"``: a dry
-    run of this script)."""
+def gpu_settings(seed: int, epochs: int, device: str = "cuda", variant: str | None = None
+                 ) -> dict:
+    """``cv_uaed.train_settings`` of a seed with the GPU budget and ``variant``'s own
+    settings (its batch size, augmentation; ``device="cpu"``: a dry run of this script)."""
     args = argparse.Namespace(pretrain_synthetic=32, pretrain_epochs=4, epochs=epochs, seed=seed)
-    return {**train_settings(args), **GPU_SETTINGS, "device": device}
+    return {**train_settings(args), **GPU_SETTINGS, "device": device,
+            **(VARIANTS[variant] if variant else {})}
 
 
-def _jobs(seeds) -> list[tuple[str, str, int | None]]:
+def _jobs(seeds, variants=DEFAULT_TRAIN_VARIANTS) -> list[tuple[str, str, int | None]]:
     """(variant, seed tag, fold) of every model: the folds of each seed, then the finals."""
-    jobs = [(v, f"s{s}", k) for s in seeds for v in GPU_VARIANTS for k in range(5)]
-    return jobs + [(v, "final", None) for v in GPU_VARIANTS]
+    jobs = [(v, f"s{s}", k) for s in seeds for v in variants for k in range(5)]
+    return jobs + [(v, "final", None) for v in variants]
 
 
 def _samples(data: Path, tag: str, fold: int | None):
@@ -211,7 +216,8 @@ def run_one(args) -> int:
     if epochs is None:
         (sync / f"ready-{name}").write_text("")
         _wait_for([sync / f"ready-{j}" for j in args.all_names.split(",")], 60)
-        step_s, val_s = _step_time(variant, gpu_settings(seed, 1, args.device), train, val)
+        step_s, val_s = _step_time(variant, gpu_settings(seed, 1, args.device, variant),
+                                   train, val)
         tmp = sync / f"time-{name}.{os.getpid()}.partial"
         tmp.write_text(json.dumps([step_s, val_s]))
         tmp.replace(sync / f"time-{name}.json")  # whole, for the processes polling it
@@ -227,7 +233,7 @@ def run_one(args) -> int:
                   "budget_left_s": round(left, 1)}
         _log(f"{name}: {step_s * 1e3:.1f} ms/step (worst {worst_step * 1e3:.1f}), "
              f"{epochs} epochs")
-    settings = {**gpu_settings(seed, epochs, args.device), **VARIANTS[variant]}
+    settings = gpu_settings(seed, epochs, args.device, variant)
     if args.steps_per_epoch is not None:  # a dry run
         settings["steps_per_epoch"] = args.steps_per_epoch
     meta = {"settings": {**settings, "train_names": [s.name for s in train]},
@@ -274,7 +280,7 @@ def train_all(args) -> int:
     for p in (work / "sync").glob("*"):  # an earlier run's barrier and timings
         if p.name.startswith(("ready-", "time-")):
             p.unlink()
-    jobs = _jobs(SEEDS)[: args.only]
+    jobs = _jobs(args.seeds, args.variants)[: args.only]
     names = [f"{t}-{v}-{k}" for v, t, k in jobs]
     t_start = time.time()
     procs = []
@@ -362,7 +368,8 @@ def probe(args) -> int:
         from napari_srmat.edges.cv import scan_folds  # noqa: F401  (imports as a job does)
 
         train, val, _, _ = _samples(Path(args.data), "s0", 0)
-        step_s, val_s = _step_time(args.variant, gpu_settings(0, 1, args.device), train, val)
+        step_s, val_s = _step_time(args.variant, gpu_settings(0, 1, args.device, args.variant),
+                                   train, val)
         print(json.dumps({"variant": args.variant, "processes": args.processes,
                           "step_ms": round(step_s * 1e3, 1), "val_s": round(val_s, 3)}),
               flush=True)
@@ -387,6 +394,10 @@ def main(argv=None) -> int:
     ap.add_argument("--hard-stop-s", type=float, default=440.0,
                     help="seconds from the start after which training is stopped")
     ap.add_argument("--epochs", type=int, default=None, help="epochs (no timing)")
+    ap.add_argument("--variants", type=lambda t: tuple(t.split(",")),
+                    default=DEFAULT_TRAIN_VARIANTS, help="train: variants, comma-separated")
+    ap.add_argument("--seeds", type=lambda t: tuple(int(x) for x in t.split(",")),
+                    default=SEEDS, help="train: fold seeds of the repetitions")
     ap.add_argument("--pack", default=None, help="folder for the tar files")
     ap.add_argument("--out", default="benchmarks/cv_uaed_gpu_training.json",
                     help="summary: the JSON written")
@@ -401,6 +412,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-jobs", default="1", help=argparse.SUPPRESS)
     ap.add_argument("--all-names", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.variants) - set(GPU_VARIANTS))
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown}; choose from {', '.join(GPU_VARIANTS)}")
     if args.one is not None:
         return run_one(args)
     if args.stage == "predict":
