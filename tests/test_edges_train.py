@@ -583,3 +583,15 @@ def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, capsys):
                               steps_per_epoch=1, device="cpu"))
     assert main([*args, "--epochs", "1", "--seed", "3", "--overwrite"]) == 0
     assert len(json.loads((run / "history.json").read_text())) == 1
+
+
+def test_synthetic_pretraining_images_fit_small_training_images():
+    """The pretraining images take the first training image's size; their random grain
+    size (0.6-1.5x the mean) could exceed a small image's side, and training failed by
+    seed with "mean_grain_size_px must be at most the image's larger side (40 px), got
+    44.9", a size nobody typed. It is now capped at the image's side."""
+    from napari_srmat.edges.data import synthetic_samples
+
+    for seed in (4, 6):  # each draws a grain size above 40 px (44.4, 44.7)
+        samples = synthetic_samples(3, (40, 40), seed=seed, mean_grain_size_px=30.0)
+        assert all(s.image.shape == (3, 40, 40) and s.mask.any() for s in samples)

@@ -471,7 +471,9 @@ def synthetic_samples(
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
-        size = float(mean_grain_size_px * rng.uniform(0.6, 1.5))
+        # at most the image's larger side (the generator's limit): small training images
+        # failed by seed with a SynthError about a grain size nobody typed
+        size = min(float(mean_grain_size_px * rng.uniform(0.6, 1.5)), float(max(shape)))
         ms = generate_microstructure(shape, mean_grain_size_px=size, seed=seed + i,
                                      boundary_darkness=float(rng.uniform(0.0, 0.3)))
         img, b = ms.image, ms.boundaries

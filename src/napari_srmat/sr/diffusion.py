@@ -281,13 +281,16 @@ class DDPMSR(_UNetSR):
 
         up = bicubic_upsample(lr, self.scale)
         x0 = (hr - up) * self.arch["res_scale"]
+        # drawn where the generator lives, then moved: training passes a CPU generator,
+        # which torch refuses for a draw on CUDA (the numbers are the same on any device)
+        draw = generator.device if generator is not None else x0.device
         if noise_regions is not None:
             noise = structure_noise(hr, noise_regions, strength=noise_strength,
                                     generator=generator).to(x0.dtype)
         else:
-            noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+            noise = torch.randn(x0.shape, generator=generator, device=draw).to(x0.device)
         t = torch.randint(0, self.train_scheduler.config.num_train_timesteps, (x0.shape[0],),
-                          generator=generator, device=x0.device)
+                          generator=generator, device=draw).to(x0.device)
         noisy = self.train_scheduler.add_noise(x0, noise, t)
         pred = self.net(torch.cat([noisy, up * 2 - 1], dim=1), t).sample
         return F.mse_loss(pred, noise)
