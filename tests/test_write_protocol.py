@@ -631,6 +631,26 @@ def test_os_errors_are_one_line_and_keep_the_partial(tmp_path, capsys, monkeypat
     assert rc == 2 and "not writable" in err
 
 
+@pytest.mark.parametrize("argv", [["synth", "--size", "32", "--grain-size", "8"],
+                                  ["demo", "--stages", "heyn", "--size", "64", "--out"]])
+def test_existing_folder_output_that_is_not_writable_is_named(tmp_path, capsys,
+                                                              monkeypatch, argv):
+    """An existing OUT folder that cannot be written (a read-only folder given as the
+    output of `srmat synth` / `srmat demo` / a training run) failed on the marker's
+    temporary file: ``OUT/..srmat_output.json.1a2b.tmp: Permission denied`` (exit 1).
+    It is refused before anything is written, naming the folder (exit 2)."""
+    out = tmp_path / "ro"
+    out.mkdir()
+    real = os.access
+    # simulated (the tests may run as root): only the output folder is read-only
+    monkeypatch.setattr("napari_srmat.outputs.os.access",
+                        lambda p, mode, **k: Path(p) != out and real(p, mode, **k))
+    rc, _, err = _run([*argv, out], capsys)
+    assert rc == 2 and _one_error_line(err)
+    assert f"cannot write {out}: folder {out} is not writable" in err
+    assert list(out.iterdir()) == []
+
+
 def test_corrupt_zarr_chunk_is_a_clear_error_and_info_verify_finds_it(tmp_path, capsys):
     z = zarr.open_array(tmp_path / "in.zarr", mode="w", shape=(512, 512), chunks=(256, 256),
                         dtype="uint8", zarr_format=2)

@@ -849,13 +849,18 @@ def check_output_dir(out: str | os.PathLike, kind: str, *,
     Raises
     ------
     OutputError
-        When the folder may not be written.
+        When the folder may not be written (also an existing folder that is not
+        writable).
     """
     out = Path(out)
     check_not_input(out, inputs)
     check_output_location(out)
     if out.exists() and not (out.is_dir() and only_creation_debris(out)):
         check_replaceable(out, kinds=[kind])
+    # the command writes into the folder itself (its marker first): an existing folder
+    # that cannot be written failed on the marker's temporary file, naming that file
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {out}: folder {out} is not writable")
     return out
 
 
