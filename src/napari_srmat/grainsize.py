@@ -1253,7 +1253,7 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
         Resample by this factor before the model instead of choosing it (no re-pick,
         no withholding; warnings still say when it is outside the reliable range); at
         most :data:`INFERENCE_SCALE_LIMIT`.
-    threshold : float, optional
+    threshold : float in (0, 1), optional
         A fixed binarisation threshold (default: the model's operating point, its
         ``threshold_rule`` applied region by region,
         :func:`napari_srmat.edges.thresholds.binarize_by_region`; by default
@@ -1271,7 +1271,24 @@ def measure_grain_size(image: Any, **kwargs: Any) -> GrainSizeResult:
     Raises
     ------
     GrainSizeError
-        Not an image, too small, NaN pixels, unknown pattern, bad scale or threshold.
+        Not an ``(H, W)`` / ``(H, W, C)`` image, too small, NaN pixels, unknown pattern,
+        ``mask`` not True or False, bad scale or threshold, or an image that holds only
+        two values (a mask given without ``mask=True``).
+    HeynError
+        ``n_lines`` or ``margin`` out of range, or (``mask=True``) a mask the mask rule
+        refuses, e.g. a probability map without ``threshold``
+        (:func:`~napari_srmat.metrics.heyn.measure_intercepts`).
+    PixelSizeError
+        ``pixel_size_um`` not a finite positive number.
+    TypeError
+        ``image`` is None, a path (read it with :func:`~napari_srmat.io.read_image`) or
+        not numeric (:func:`napari_srmat.io.image_data`); ``stop`` not a StopToken; a
+        misspelt keyword.
+    ValueError
+        Pixel values the float rule would misread (a float image in 0..255, a
+        zero-centred one, 8-bit values in an ``int64`` array:
+        :func:`napari_srmat.io.check_pixel_values`) or a channels-first ``(C, H, W)``
+        array. All the errors above are ``ValueError`` subclasses except ``TypeError``.
 
     Examples
     --------

@@ -383,6 +383,11 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
         True or False, or a map too large to hold in memory
         (:func:`napari_srmat.estimates.plan_mask_measurement`; checked from its shape
         and dtype before any pixel is read).
+    TypeError
+        ``prob`` is None, a path or not numeric (:func:`napari_srmat.io.image_data`).
+    ValueError
+        Values the float rule would misread, e.g. a float map in 0..255
+        (:func:`napari_srmat.io.check_pixel_values`).
     """
     from ..io import check_pixel_values, image_data
 
