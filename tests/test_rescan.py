@@ -398,6 +398,24 @@ def test_cli_names_the_lr_file_of_an_image_error(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
+def test_cli_names_the_lr_file_with_nan_pixels(tmp_path, capsys):
+    """NaN pixels are found as the SR runs read the tiles: the error was ``the input has
+    NaN or Inf pixels ...`` without the file (`srmat sr run` and `srmat edges predict`
+    name it); it names it now."""
+    import tifffile
+
+    lr = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    lr[10, 10] = np.nan
+    path = tmp_path / "lr nän.tif"
+    tifffile.imwrite(path, lr)
+    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size", "16",
+                 "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"srmat plan-rescan: error: {path}: the input has NaN or Inf")
+    assert err.count("\n") == 1
+
+
 def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_path, capsys):
     """A 64 x 64 px LR image, 32 px blocks and the default budget 0.1 (410 px²): no block
     could ever be chosen, and the plan said '0 rescan rectangle(s) ... saves 93.8 % of a

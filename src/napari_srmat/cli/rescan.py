@@ -94,7 +94,7 @@ def register(subparsers) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
 
-    from ..io import pixel_size_text, read_image
+    from ..io import ImageReadError, pixel_size_text, read_image
     from ..jobs import Stopped, run_job
     from ..sr import load_model
     from ..sr.refsr import use_reference
@@ -105,6 +105,7 @@ def _plan(args: argparse.Namespace) -> int:
         plan_rescan_job,
         write_rescan_plan,
     )
+    from ..tiling import NonFiniteInputError
 
     check_tile_flags(args.tile, args.overlap)  # before reading or loading anything
     if args.out is not None:  # a refused output before any work, again when written
@@ -122,13 +123,15 @@ def _plan(args: argparse.Namespace) -> int:
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     reference = use_reference(model, lr, args.reference, option="--reference DIR")
     stopped = []
-    plan = run_job(
-        plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
-                        dwell_ratio=args.dwell_ratio, source=args.source,
-                        n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
-                        overlap=args.overlap, pixel_size_um=pixel_size),
-        quiet=args.json,
-        on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
+    # found as the SR runs read the tiles: NaN/Inf pixels, a damaged chunk (which file)
+    with naming_file(args.lr, only=(NonFiniteInputError, ImageReadError)):
+        plan = run_job(
+            plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
+                            dwell_ratio=args.dwell_ratio, source=args.source,
+                            n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
+                            overlap=args.overlap, pixel_size_um=pixel_size),
+            quiet=args.json,
+            on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
     if plan is None or stopped:
         print("srmat plan-rescan: stopped before completion", file=sys.stderr)
         return 1
