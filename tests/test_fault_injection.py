@@ -373,6 +373,46 @@ def test_killed_just_before_the_swap_is_only_moved_into_place(tmp_path, monkeypa
     assert not names & {".srmat_done", ".srmat_stream.json"}
 
 
+def test_killed_between_the_swap_renames_keeps_a_complete_output(tmp_path, monkeypatch):
+    """A run replacing ``OUT`` (overwrite) killed between the two renames of
+    ``swap_into_place`` leaves the earlier output at ``.OUT.*.old`` and the new, complete
+    one in ``OUT.partial``. A rerun with other settings (the original command, say) used
+    to delete the ``.old`` copy first and then refuse the partial: neither output was
+    left at ``OUT``. The interrupted swap is now finished first (the replacement the
+    killed run was told to make), and the rerun is judged against it."""
+    import napari_srmat._atomic as atomic
+    from napari_srmat.outputs import OutputExistsError
+
+    out = tmp_path / "o.ome.zarr"
+    w = _writer(out, attrs={"v": 1})
+    _fill(w)
+    w.finalize()
+    w = _writer(out, attrs={"v": 2}, overwrite=True)
+    _fill(w)
+    real_replace = os.replace
+
+    class Killed(BaseException):
+        pass
+
+    def replace(a, b, *args, **kwargs):
+        real_replace(a, b, *args, **kwargs)
+        if str(b).endswith(".old"):
+            raise Killed  # after OUT went aside, before OUT.partial took its place
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(Killed):
+        w.finalize()
+    monkeypatch.undo()
+    w.close()
+    assert not out.exists() and len(list(tmp_path.glob(".o.ome.zarr.*.old"))) == 1
+    with pytest.raises(OutputExistsError, match="made differently"):
+        _writer(out, attrs={"v": 1})  # the original settings: refused, nothing deleted
+    assert out.is_dir() and not (tmp_path / "o.ome.zarr.partial").exists()
+    assert not list(tmp_path.glob(".o.ome.zarr.*.old"))
+    w = _writer(out, attrs={"v": 2})
+    assert w.complete and w.finalize() == out  # the killed run's output, complete
+
+
 def test_old_copy_stays_recognisable_while_deleted(tmp_path, monkeypatch):
     """A kill at any point while ``swap_into_place`` deletes the replaced output leaves a
     ``.OUT.*.old`` that still carries its marker, so the next writer removes it (a plain
