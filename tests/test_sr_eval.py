@@ -201,7 +201,8 @@ def test_nan_or_inf_pixels_are_refused_not_scored(tmp_path, capsys, which):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(f"srmat sr eval: error: {which} has NaN or Inf pixels")
+    bad_p = tmp_path / ("lr_bad.tif" if which == "lr" else "bad.tif")
+    assert err.startswith(f"srmat sr eval: error: {which} {bad_p} has NaN or Inf pixels")
     with pytest.raises(ValueError, match=f"^{which} has NaN or Inf pixels"):
         m.evaluate_sr_pair(bad if which == "hr" else img, bad if which == "sr" else img, 4,
                            lr=bad[::4, ::4] if which == "lr" else None)
@@ -343,6 +344,33 @@ def test_cli_sr_eval_shape_errors_name_the_files(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith(
         f"srmat sr eval: error: LR {lr_p} (5, 5) x4 does not match HR {hr_p} and SR {hr_p}")
 
+
+
+@pytest.mark.parametrize("bad", ["nan", "0-255"])
+@pytest.mark.parametrize("role", ["hr", "sr", "lr"])
+def test_cli_sr_eval_pixel_value_errors_name_the_file(tmp_path, capsys, role, bad):
+    """NaN pixels or a float image in 0..255 were told by the argument's name only
+    (``hr has NaN or Inf pixels``); the file is named after it, as for the shape errors."""
+    import tifffile
+
+    from napari_srmat.cli import main
+
+    hr = _micrograph().astype(np.float32)  # in [0.2, 0.8]
+    hr_p = _png(tmp_path / "hr.png", _micrograph())
+    lr_p = _png(tmp_path / "lr.png", _micrograph()[::4, ::4])
+    broken = hr[::4, ::4].copy() if role == "lr" else hr.copy()
+    if bad == "nan":
+        broken[3, 3] = np.nan
+    else:
+        broken *= 255
+    bad_p = tmp_path / "bad image.tif"
+    tifffile.imwrite(bad_p, broken)
+    files = {"hr": hr_p, "sr": hr_p, "lr": lr_p, role: str(bad_p)}
+    assert main(["sr", "eval", files["hr"], files["sr"], "--lr", files["lr"], "--scale", "4",
+                 "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"srmat sr eval: error: {role} {bad_p} ")
 
 @pytest.mark.parametrize("scale", ["0", "-2", "2.5", "x"])
 def test_cli_sr_eval_bad_scale_is_refused_before_reading(tmp_path, capsys, scale):

@@ -130,9 +130,11 @@ def _eval(args: argparse.Namespace) -> int:
         raise UserError(f"the scale from the {scale_source} must be >= 1, got {scale}")
     if recipe is None:
         recipe = degradation_recipe(sr_attrs)
-    # which files: too small; and shapes told by role ("HR and SR shapes differ")
+    # which files: too small; and shapes told by role ("HR and SR shapes differ"), pixel
+    # values by the argument's name ("hr has NaN or Inf pixels")
+    roles = {"HR": args.hr, "SR": args.sr, "LR": args.lr}
     with naming_file(f"{args.hr} and {args.sr}", only=(ImageSizeError,)), \
-            naming_roles({"HR": args.hr, "SR": args.sr, "LR": args.lr}):
+            naming_roles({**roles, **{role.lower(): path for role, path in roles.items()}}):
         result, maps = evaluate_sr_pair(hr, sr, scale, lr=lr, degradation=recipe,
                                         return_maps=True)
     written = {}
