@@ -274,6 +274,25 @@ def test_eval_maps_cli_errors(tmp_path, capsys):
     assert str(tmp_path / "masks" / "img1.png") in err and str(tmp_path / "prob") in err
 
 
+@pytest.mark.parametrize("folder", ["prob", "vprob"])
+def test_eval_maps_nan_map_names_its_file(tmp_path, capsys, folder):
+    """A probability map with a NaN pixel was refused as ``prob has NaN or Inf values``
+    (which of the files?), and as a validation map it was used without its NaN pixels;
+    both name the file now (exit 2, stdout empty with --json)."""
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 2)
+    _write_maps(tmp_path / "vprob", tmp_path / "vmasks", 2, seed=1)
+    bad = tmp_path / folder / "img1.npy"
+    p = np.load(bad)
+    p[5, 5] = np.nan
+    np.save(bad, p)
+    argv = _eval_maps_argv(tmp_path, "--val-prob", str(tmp_path / "vprob"),
+                           "--val-masks", str(tmp_path / "vmasks"), "--json")
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"srmat eval-maps: error: {bad}: probability map has NaN or Inf")
+
+
 def test_eval_maps_text_report_without_background_pixels(tmp_path, capsys):
     """Masks that are boundary everywhere have no ROC-AUC (``None`` in the JSON); the
     text report formatted it as a number and ended in an internal TypeError."""

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from . import (
     PATTERN_HELP,
     UserError,
@@ -94,7 +92,7 @@ def _bins_arg(text: str) -> int:
 
 
 def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
-    from ..io import read_array, read_mask
+    from ..io import all_finite, read_array, read_mask
 
     probs = _list(prob_dir)
     masks = _list(mask_dir)
@@ -114,7 +112,10 @@ def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
         if p.shape != m.shape:
             raise UserError(f"probability map {pf} {p.shape} and mask {masks[stem]} "
                             f"{m.shape} differ in shape")
-        if p.dtype.kind == "f" and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
+        if not all_finite(p):  # refused later without the file, or dropped (validation)
+            raise UserError(f"{pf}: probability map has NaN or Inf values: replace them "
+                            "first (e.g. numpy.nan_to_num)")
+        if p.dtype.kind == "f" and (p.min() < 0 or p.max() > 1):
             raise UserError(f"{pf}: float probabilities must be in [0, 1]")
         names.append(stem)
         pl.append(p)
