@@ -726,3 +726,62 @@ def test_cli_candidates_without_an_integer_scale_says_what_to_do(tmp_path, capsy
     assert rc == 2 and "cannot infer an integer scale" in err and "crop or resize" in err
     assert "pass scale" not in err
     assert "Traceback" not in err and not (tmp_path / "a.json").exists()
+
+
+def test_a_replaced_reviewed_session_is_kept_past_the_next_decision(tmp_path, capsys):
+    """A new session saved over a reviewed one (a new search in the widget, `srmat audit
+    candidates --overwrite`, `AuditSession.create(...).save(path)`) left the review only
+    in PATH.bak, which the first decision of the new session replaced by the new empty
+    session: the review was gone. It is now kept under its own name, never rotated."""
+    from napari_srmat.audit.session import replaced_session_path
+
+    lr, sr, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    s.decide("real")
+    s.decide("hallucinated")
+    s.add_region([1, 2, 11, 12])
+    assert s.kept_replaced is None  # its own saves keep nothing more than the .bak
+    reviewed = path.read_bytes()
+    kept = replaced_session_path(path)
+    assert kept.name.startswith("audit.json.") and kept.name.endswith("Z.bak")
+    new = AuditSession.create(lr, sr, s.candidates)
+    new.created = "2026-12-05T08:00:00+00:00"  # another run
+    new.save(path)
+    assert new.kept_replaced == kept and kept.read_bytes() == reviewed
+    new.decide("unsure")
+    new.decide("unsure")
+    assert kept.read_bytes() == reviewed  # never rotated
+    assert len(json.loads((tmp_path / "audit.json.bak").read_text())["decisions"]) == 1
+    # a third run over the second keeps the second under its own name, the first stays
+    third = AuditSession.create(lr, sr, s.candidates)
+    third.save(path)
+    assert third.kept_replaced.name == "audit.json.20261205T080000Z.bak"
+    assert kept.read_bytes() == reviewed
+    # an unreviewed session replaced: only the usual .bak
+    fourth = AuditSession.create(lr, sr, s.candidates)
+    fourth.created = "2026-12-06T08:00:00+00:00"
+    fourth.save(tmp_path / "other.json")
+    AuditSession.create(lr, sr, s.candidates).save(tmp_path / "other.json")
+    assert sorted(p.name for p in tmp_path.glob("other.json*")) == ["other.json",
+                                                                    "other.json.bak"]
+
+    # the CLI's --overwrite says where the review went
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(np.kron(lr, np.ones((4, 4, 1), np.uint8))).save(tmp_path / "sr.png")
+    out = tmp_path / "cli.json"
+    args = ["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+            "--out", str(out), "--quiet", "--min-score", "0"]
+    assert main(args) == 0
+    s = AuditSession.load(out)
+    s.add_region([1, 2, 11, 12])
+    capsys.readouterr()
+    assert main([*args, "--overwrite"]) == 0
+    err = capsys.readouterr().err
+    kept = list(tmp_path.glob("cli.json.*Z.bak"))
+    assert len(kept) == 1 and f"is kept as {kept[0]}" in err
+    assert len(json.loads(kept[0].read_text())["added_regions"]) == 1

@@ -328,7 +328,7 @@ def test_find_candidates_checks_the_session_file_before_searching(make_napari_vi
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60000)
     text = w.status.text()
-    assert text.endswith(f"session saved to {path}"), text
+    assert f"session saved to {path} (the reviewed session it replaced is kept as " in text
     n = len(w.session.candidates)
     assert text.startswith(f"{n} candidate" if n else "no candidates"), text
     assert json.loads(path.read_text())["decisions"] == {}
@@ -940,3 +940,39 @@ def test_added_region_is_clamped_to_the_sr_image(make_napari_viewer, tmp_path, q
     assert "no area inside the SR image" in w.status.text()
     assert "\n" not in w.status.text()
     assert [r.bbox for r in w.session.added_regions] == [[110, 100, 128, 128]]
+
+
+def test_a_search_over_a_reviewed_session_keeps_it_past_the_next_key(make_napari_viewer,
+                                                                     qtbot, tmp_path,
+                                                                     monkeypatch):
+    """The widget asked before a new search replaced a reviewed session and said "the
+    previous version is kept as audit.json.bak"; the first key pressed in the new session
+    copied the new, empty session over that .bak: the review was gone. It is now kept
+    under its own name, which the dialog and the status line give."""
+    import napari_srmat.audit.detector as detector
+
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    _press(viewer, "h")
+    _press(viewer, "r")
+    reviewed = path.read_bytes()
+    cands = list(w.session.candidates)
+
+    def found(*args, stop=None, **kwargs):
+        return cands
+        yield
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    asked = []
+    w.ask = lambda title, text: asked.append(text) or True
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled() and w.session.decisions == {},
+                    timeout=30_000)
+    kept = list(tmp_path.glob("audit.json.*Z.bak"))
+    assert len(kept) == 1 and kept[0].read_bytes() == reviewed
+    assert f"kept as {kept[0].name}" in asked[-1]
+    assert f"kept as {kept[0].name}" in w.status.text()
+    _press(viewer, "u")
+    _press(viewer, "u")
+    assert len(json.loads(path.read_text())["decisions"]) == 2
+    assert kept[0].read_bytes() == reviewed

@@ -3,7 +3,9 @@
 An :class:`AuditSession` is saved as JSON (schema ``napari-srmat/audit-session``,
 version :data:`SCHEMA_VERSION`) plus a CSV beside it (one row per candidate and
 added region). Saves are atomic and keep the previous version as ``PATH.bak``; a
-failed load or save never touches the original file.
+reviewed session of another run that a save replaces is kept as ``PATH.<created>.bak``
+(:func:`replaced_session_path`), never rotated. A failed load or save never touches the
+original file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write_text
+from .._atomic import atomic_write_bytes, atomic_write_text
 from .detector import Candidate
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "AuditSession",
     "checksum",
     "check_session_path",
+    "replaced_session_path",
 ]
 
 SCHEMA = "napari-srmat/audit-session"
@@ -60,6 +63,53 @@ def _is_session_csv(path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
 VERDICTS = ("real", "hallucinated", "unsure")
+
+
+def _holds_review(raw: bytes) -> bool:
+    """Whether session JSON ``raw`` holds decisions or added regions."""
+    try:
+        d = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(d, dict) and bool(d.get("decisions") or d.get("added_regions"))
+
+
+def replaced_session_path(path) -> Path:
+    """The name a reviewed session at ``path`` is kept under when a save of another
+    session replaces it: ``PATH.<its created time, UTC>.bak`` (``audit.json.
+    20261204T170658Z.bak``), with ``-2``, ``-3``... when that name holds another file.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "audit.json"
+    >>> _ = p.write_text(json.dumps({"created": "2026-12-04T17:06:58+00:00"}))
+    >>> replaced_session_path(p).name
+    'audit.json.20261204T170658Z.bak'
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        created = _dt.datetime.fromisoformat(str(json.loads(raw.decode("utf-8"))["created"]))
+        if created.tzinfo is not None:
+            created = created.astimezone(_dt.UTC)
+        stamp = created.strftime("%Y%m%dT%H%M%SZ")
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+        stamp = _digest(raw)[:12]
+    for k in range(1, 1000):
+        kept = path.with_name(f"{path.name}.{stamp}{'' if k == 1 else f'-{k}'}.bak")
+        if not kept.exists() or kept.read_bytes() == raw:
+            return kept
+    raise FileExistsError(f"too many kept copies of {path} ({kept.name})")
+
+
+def _keep_replaced(path: Path, raw: bytes) -> Path:
+    """Keep ``raw`` (the reviewed session at ``path`` a save replaces) as
+    :func:`replaced_session_path`; return that path."""
+    kept = replaced_session_path(path)
+    if not kept.exists():
+        atomic_write_bytes(kept, raw)
+    return kept
 
 
 def check_session_path(path) -> Path:
@@ -244,6 +294,9 @@ class AuditSession:
     #: SHA-256 of the file at :attr:`path` as this session last read or wrote it: a save
     #: over a file another program changed since then is refused (its work would be lost)
     _file_digest: str | None = field(default=None, init=False, repr=False, compare=False)
+    #: Where the last :meth:`save` kept the reviewed session of another run it replaced
+    #: (:func:`replaced_session_path`), else None
+    kept_replaced: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -432,6 +485,11 @@ class AuditSession:
     def save(self, path=None) -> Path:
         """Save atomically as JSON (+ CSV beside it); the previous JSON becomes ``PATH.bak``.
 
+        A file this session did not write last (another session's: a new search over a
+        reviewed session, a session saved over another) that holds decisions or added
+        regions is also kept as :func:`replaced_session_path` (``PATH.<created>.bak``),
+        which no later save replaces; :attr:`kept_replaced` then names it.
+
         Parameters
         ----------
         path : path-like, optional
@@ -463,7 +521,18 @@ class AuditSession:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.modified = _now()
         text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
+        self.kept_replaced = None
         if path.exists():
+            old = path.read_bytes()
+            ours = (self._file_digest is not None and self.path is not None
+                    and path.absolute() == Path(self.path).absolute()
+                    and _digest(old) == self._file_digest)
+            if not ours and _holds_review(old):
+                # another session's reviewed file (a new search, --overwrite, a session
+                # saved over another): kept under its own name, which later saves never
+                # rotate (the .bak would be this session's previous save at its first
+                # decision, and the review gone)
+                self.kept_replaced = _keep_replaced(path, old)
             bak = path.with_name(path.name + ".bak")
             tmp = bak.with_name(f".{bak.name}.tmp")
             shutil.copy2(path, tmp)

@@ -82,6 +82,9 @@ def _candidates(args: argparse.Namespace) -> int:
                                   sr_model={"name": args.sr_model} if args.sr_model else None,
                                   pixel_size_um=pixel_size_um)
     session.save(out)
+    if session.kept_replaced is not None:
+        print(f"srmat audit candidates: note: the reviewed session {out} held is kept as "
+              f"{session.kept_replaced}", file=sys.stderr)
     result = cands.to_dict()
     result["session"] = str(out)
     if args.json:

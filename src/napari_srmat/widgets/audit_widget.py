@@ -522,6 +522,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 (f"{n} candidate{'s' if n != 1 else ''} to review" if n else
                  "no candidates: the detector found nothing suspicious")
                 + f"; session saved to {path}"
+                + ("" if session.kept_replaced is None else
+                   f" (the reviewed session it replaced is kept as "
+                   f"{session.kept_replaced.name})")
                 + ("" if self.holds_keys or not n else
                    "; the review keys act on another audit panel: click a candidate or "
                    "a review button to review here"))
@@ -554,11 +557,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return True  # ours but unreadable: nothing a reviewer could resume
         if not old.decisions and not old.added_regions:
             return True
+        from ..audit.session import replaced_session_path
+
         ask = self.ask or ask_yes_no
         reviewed = f"{old.n_reviewed} decisions, {len(old.added_regions)} added regions"
         if ask("Replace the audit session?",
                f"{path} holds a reviewed audit session ({reviewed}). {by} replaces "
-               f"it (the previous version is kept as {path.name}.bak).\n\nReplace it?"):
+               f"it (the reviewed session is kept as {replaced_session_path(path).name})."
+               "\n\nReplace it?"):
             return True
         self.status.setText(f"{refused}: {path} holds a reviewed session; load it with "
                             "Load session… or choose another session file")
@@ -804,6 +810,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._fill_queue()
         self._recolor()
         self.go_to(s.position)
+        if s.kept_replaced is not None:  # this first save replaced a reviewed session
+            self.status.setText(f"the reviewed session {s.path.name} held is kept as "
+                                f"{s.kept_replaced.name}")
 
     def _recolor(self) -> None:
         s = self.session
