@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     lr = viewer.add_image(crop, name=name, rgb=crop.ndim == 3, metadata=meta, scale=scale)
 
     sr = add_super_resolution(viewer, lr, model=args.model, scale=args.scale,
-                              checkpoint=args.sr_checkpoint, tile=128, overlap=16)
+                              checkpoint=args.sr_checkpoint, tile=128)
     maps = add_boundary_layers(viewer, sr, checkpoint=args.boundary_checkpoint)
     maps.uncertainty.visible = True
     heyn = add_heyn_measurement(viewer, maps.boundaries, pattern="random",

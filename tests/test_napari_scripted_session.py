@@ -65,3 +65,22 @@ def test_scripted_session_without_display_is_one_line(tmp_path):
     assert res.returncode == 2
     assert "no display" in res.stderr and "xvfb-run" in res.stderr
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_scripted_session_default_model_runs_without_warnings(qapp, tmp_path, capsys):
+    """The example asked the shipped ``cnn`` for a 16 px overlap, under its 21 px receptive
+    field: every default run printed ``UserWarning: overlap 16 < receptive field 21 of
+    'cnn': enlarged to 21``, teaching an overlap the engine then refused to use."""
+    import warnings
+
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure((48, 48), mean_grain_size_px=12, seed=2)
+    PIL.fromarray(ms.image).save(tmp_path / "m.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        rc = _load_example().main(["--image", str(tmp_path / "m.png"), "--crop", "0",
+                                   "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sr_shape"] == [192, 192, 3]
