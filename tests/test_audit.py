@@ -785,3 +785,57 @@ def test_a_replaced_reviewed_session_is_kept_past_the_next_decision(tmp_path, ca
     kept = list(tmp_path.glob("cli.json.*Z.bak"))
     assert len(kept) == 1 and f"is kept as {kept[0]}" in err
     assert len(json.loads(kept[0].read_text())["added_regions"]) == 1
+
+
+def test_a_failed_save_records_nothing_and_keeps_the_position(tmp_path, monkeypatch):
+    """decide() recorded the verdict and moved to the next candidate before saving: when
+    the save failed (a folder in the .bak's place, the CSV log held by another program,
+    a full disk), the session had moved on and the next verdict went to a candidate the
+    reviewer never saw; a failed add_region and its retry saved the region twice; a CSV
+    that could not be written left the JSON already replaced."""
+    import napari_srmat.audit.session as session_mod
+
+    _, _, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    s.decide("real")
+    original = path.read_bytes()
+    blocker = tmp_path / "audit.json.bak"
+    blocker.unlink()
+    blocker.mkdir()
+    (blocker / "x").write_text("")  # a non-empty folder: the .bak cannot be replaced
+    with pytest.raises(OSError):
+        s.decide("hallucinated", note="seen")
+    assert s.position == 1 and set(s.decisions) == {1}
+    with pytest.raises(OSError):
+        s.decide("unsure", candidate_id=1)  # a changed verdict is not lost either
+    assert s.decisions[1].verdict == "real"
+    with pytest.raises(OSError):
+        s.add_region([1, 2, 11, 12])
+    assert s.added_regions == []
+    assert path.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    (blocker / "x").unlink()
+    blocker.rmdir()
+    s.add_region([1, 2, 11, 12])  # the retry adds it once
+    s.decide("hallucinated")
+    saved = AuditSession.load(path)
+    assert len(saved.added_regions) == 1 and saved.position == 2
+    assert {k: d.verdict for k, d in saved.decisions.items()} == {1: "real", 2: "hallucinated"}
+
+    # the CSV log cannot be written after the JSON was: the JSON is put back
+    original = path.read_bytes()
+    real = session_mod.atomic_write_text
+
+    def csv_held(p, text, *a, **k):
+        if str(p).endswith(".csv"):
+            raise PermissionError(13, "Permission denied", str(p))
+        return real(p, text, *a, **k)
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", csv_held)
+    with pytest.raises(PermissionError):
+        s.decide("unsure")
+    assert path.read_bytes() == original and s.position == 2 and 3 not in s.decisions
+    monkeypatch.setattr(session_mod, "atomic_write_text", real)
+    s.decide("unsure")  # the session goes on saving over its own file
+    assert len(AuditSession.load(path).decisions) == 3

@@ -976,3 +976,28 @@ def test_a_search_over_a_reviewed_session_keeps_it_past_the_next_key(make_napari
     _press(viewer, "u")
     assert len(json.loads(path.read_text())["decisions"]) == 2
     assert kept[0].read_bytes() == reviewed
+
+
+def test_a_decision_that_is_not_saved_leaves_the_candidate_on_screen(make_napari_viewer,
+                                                                     qtbot, tmp_path):
+    """A key whose save failed (the CSV log replaced by a file of the user's) left the
+    screen on the candidate while the session had moved to the next one: the following
+    keys gave verdicts to candidates never shown. Now the decision is not recorded, the
+    queue and camera stay on the candidate shown, and the note typed is kept."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    center = tuple(viewer.camera.center)
+    (tmp_path / "audit.csv").write_text("my notes\n")
+    w.note_edit.setText("looks like a twin")
+    _press(viewer, "h")
+    assert "is not an audit session file" in w.status.text()
+    assert w.session.position == 0 and w.queue.currentRow() == 0
+    assert w.session.decisions == {} and w.progress_label.text() == "0/3 reviewed"
+    assert tuple(viewer.camera.center) == center
+    assert w.note_edit.text() == "looks like a twin"
+    (tmp_path / "audit.csv").unlink()
+    _press(viewer, "r")  # the retry, on the candidate still shown
+    saved = json.loads(path.read_text())["decisions"]
+    assert {k: d["verdict"] for k, d in saved.items()} == {"1": "real"}
+    assert saved["1"]["note"] == "looks like a twin"
+    assert w.session.position == 1 and w.queue.currentRow() == 1

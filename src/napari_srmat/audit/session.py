@@ -411,11 +411,22 @@ class AuditSession:
             raise ValueError(f"no candidate with id {candidate_id}")
         d = Decision(verdict=verdict, reviewer=self.reviewer if reviewer is None else reviewer,
                      note=note)
+        before, position = self.decisions.get(int(candidate_id)), self.position
         self.decisions[int(candidate_id)] = d
         if advance:
             self.next()
         if save and self.path is not None:
-            self.save(self.path)
+            try:
+                self.save(self.path)
+            except BaseException:
+                # not saved: not recorded, and the queue stays on the candidate (the next
+                # verdict would otherwise go to one the reviewer never saw)
+                if before is None:
+                    del self.decisions[int(candidate_id)]
+                else:
+                    self.decisions[int(candidate_id)] = before
+                self.position = position
+                raise
         return d
 
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
@@ -441,7 +452,11 @@ class AuditSession:
                         reviewer=self.reviewer if reviewer is None else reviewer)
         self.added_regions.append(r)
         if save and self.path is not None:
-            self.save(self.path)
+            try:
+                self.save(self.path)
+            except BaseException:
+                self.added_regions.remove(r)  # not saved: not added (a retry adds it once)
+                raise
         return r
 
     # ----------------------------------------------------------- persistence
@@ -519,9 +534,15 @@ class AuditSession:
                 "saving would replace its decisions: load it again, or save this session "
                 "to another file")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.modified = _now()
-        text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
+        modified, self.modified = self.modified, _now()
+        try:
+            text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
+            csv_text = self.to_csv()
+        except BaseException:
+            self.modified = modified
+            raise
         self.kept_replaced = None
+        old = None
         if path.exists():
             old = path.read_bytes()
             ours = (self._file_digest is not None and self.path is not None
@@ -535,11 +556,29 @@ class AuditSession:
                 self.kept_replaced = _keep_replaced(path, old)
             bak = path.with_name(path.name + ".bak")
             tmp = bak.with_name(f".{bak.name}.tmp")
-            shutil.copy2(path, tmp)
-            os.replace(tmp, bak)
-        atomic_write_text(path, text)
+            try:
+                shutil.copy2(path, tmp)
+                os.replace(tmp, bak)
+            except BaseException:
+                self.modified = modified
+                tmp.unlink(missing_ok=True)
+                raise
+        try:
+            atomic_write_text(path, text)
+            try:
+                atomic_write_text(csv_path, csv_text)
+            except BaseException:
+                # the CSV log could not be written (open in another program, disk full):
+                # the JSON goes back to what it was, so the save is all or nothing
+                if old is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    atomic_write_bytes(path, old)
+                raise
+        except BaseException:
+            self.modified = modified
+            raise
         self.path, self._file_digest = path, _digest(text.encode("utf-8"))
-        atomic_write_text(csv_path, self.to_csv())
         return path
 
     @classmethod

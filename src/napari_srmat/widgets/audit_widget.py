@@ -799,17 +799,28 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return
         if self.reviewer_edit.text():
             s.reviewer = self.reviewer_edit.text()
-        if s.path is None:  # a session shown without a file: its first save
+        first = s.path is None
+        if first:  # a session shown without a file: its first save
             path = self.session_path()
             if not self._session_path_ok(path, by="This session",
                                          refused="decision not recorded"):
                 return
             s.path = path
             self._path_is_default = False
-        s.decide(verdict, note=self.note_edit.text(), advance=True, save=True)
-        self._fill_queue()
-        self._recolor()
-        self.go_to(s.position)
+        note, saved = self.note_edit.text(), False
+        try:
+            s.decide(verdict, note=note, advance=True, save=True)
+            saved = True
+        finally:
+            # saved or not, the screen shows the session's state: a failed save leaves
+            # the queue on the candidate shown (the session rolled the decision back)
+            if not saved and first:  # not saved there: the next decision checks again
+                s.path = None
+            self._fill_queue()
+            self._recolor()
+            self.go_to(s.position)
+            if not saved:
+                self.note_edit.setText(note)  # the reviewer's note is kept for the retry
         if s.kept_replaced is not None:  # this first save replaced a reviewed session
             self.status.setText(f"the reviewed session {s.path.name} held is kept as "
                                 f"{s.kept_replaced.name}")
