@@ -1001,3 +1001,46 @@ def test_a_decision_that_is_not_saved_leaves_the_candidate_on_screen(make_napari
     assert {k: d["verdict"] for k, d in saved.items()} == {"1": "real"}
     assert saved["1"]["note"] == "looks like a twin"
     assert w.session.position == 1 and w.queue.currentRow() == 1
+
+
+def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_viewer, qtbot,
+                                                                  tmp_path, monkeypatch):
+    """A save failing with an OSError (a full disk, a log held by another program, here a
+    folder in the backup's place) escaped from the key handler and from the search's
+    result slot as a traceback, with an empty status line, though the docs say a
+    decision that cannot be saved is told in the status line."""
+    import napari_srmat.audit.detector as detector
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    bak = tmp_path / "audit.json.bak"
+    bak.mkdir()
+    (bak / "x").write_text("")
+    _press(viewer, "h")
+    text = w.status.text()
+    assert text.startswith("the decision (not recorded) was not saved: ") and "\n" not in text
+    assert "audit.json.bak" in text and len(shown) == 1 and text in shown[0]
+    assert w.session.decisions == {} and w.queue.currentRow() == 0
+    viewer.add_shapes([np.array([[5, 6], [15, 26]]) * 0.25], shape_type="rectangle")
+    w.add_region_btn.click()
+    assert w.status.text().startswith("the region (not added) was not saved: ")
+    assert w.session.added_regions == []
+
+    # a search whose session cannot be saved: told, and the old session stays shown
+    old = w.session
+    cands = [Candidate(id=9, bbox=[1, 2, 11, 12], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=1.0)]
+
+    def found(*args, stop=None, **kwargs):
+        return cands
+        yield
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled() and "could not" in w.status.text(),
+                    timeout=30_000)
+    assert w.status.text().startswith(f"the session could not be saved to {path}: ")
+    assert w.session is old and w.queue.count() == 3

@@ -24,6 +24,7 @@ to ``<SR image name>_audit.json`` beside the SR image's file (see
 
 from __future__ import annotations
 
+import contextlib
 import re
 import weakref
 from pathlib import Path
@@ -110,6 +111,19 @@ def _out_of_sight(widget) -> bool:
             return True
         w = w.parentWidget()
     return widget.window().isVisible() and widget.visibleRegion().isEmpty()
+
+
+@contextlib.contextmanager
+def _told_if_not_saved(what: str):
+    """An ``OSError`` of saving the session (a full disk, a log held by another program,
+    a folder in a backup's place) as one line for the status line and a notification
+    (a ``WidgetInputError`` naming the file), not a traceback out of a key handler."""
+    from .layers import WidgetInputError
+
+    try:
+        yield
+    except OSError as exc:
+        raise WidgetInputError(f"{what} was not saved: {error_message(exc)}") from exc
 
 
 def _session_name(image_name: str) -> str:
@@ -509,11 +523,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                     lay.name if lay in self.viewer.layers else "" for lay in searched),
                     take_keys=False)
             except Exception as exc:
-                if not is_user_error(exc):
+                if not (is_user_error(exc) or isinstance(exc, OSError)):
                     raise
                 from napari.utils.notifications import show_error
 
-                message = f"the session could not be saved: {error_message(exc)}"
+                message = f"the session could not be saved to {path}: {error_message(exc)}"
                 show_error(f"napari-srmat: {message}")
                 self.status.setText(message)
                 return
@@ -630,13 +644,13 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         candidates belong to (default: the layers the lists show). ``take_keys`` False
         (a search that finished in the background): the review keys move here only if
         no other audit panel holds them."""
-        self.session = session
         if path is not None:
             path = Path(path).expanduser().absolute()
-            if save:
+            if save:  # first: a session that cannot be saved is not shown (nor judged)
                 session.save(path)
             self._path_is_default = False
             self.session_path_edit.setText(str(path))
+        self.session = session
         if session.reviewer and not self.reviewer_edit.text():
             self.reviewer_edit.setText(session.reviewer)
         self._setup_display(layer_names)
@@ -809,7 +823,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             self._path_is_default = False
         note, saved = self.note_edit.text(), False
         try:
-            s.decide(verdict, note=note, advance=True, save=True)
+            with _told_if_not_saved("the decision (not recorded)"):
+                s.decide(verdict, note=note, advance=True, save=True)
             saved = True
         finally:
             # saved or not, the screen shows the session's state: a failed save leaves
@@ -895,8 +910,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         # left sides)
         y0, x0 = np.floor(pts.min(axis=0) + 0.5).astype(int)
         y1, x1 = np.ceil(pts.max(axis=0) + 0.5).astype(int)
-        region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
-                              verdict=verdict, note=self.note_edit.text(), save=True)
+        with _told_if_not_saved("the region (not added)"):
+            region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
+                                  verdict=verdict, note=self.note_edit.text(), save=True)
         self.status.setText(f"added region r{region.id} {region.bbox}")
         return region
 
