@@ -469,6 +469,27 @@ def test_cli_image_text_and_errors(tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("scale", ["1e9", "17", "0", "nan"])
+def test_cli_inference_scale_beyond_the_library_limit_is_the_flags_error(tmp_path, capsys,
+                                                                          monkeypatch, scale):
+    """--inference-scale 1e9 passed argparse (any finite number > 0) and was refused per
+    image by the library as ``img.png: inference_scale must be a number in (0, 16]``,
+    after the file was read, with its JSON row as an error; it is argparse's error now,
+    naming the flag, before any image is read (the library's one rule)."""
+    import napari_srmat.cli.grainsize as cli_gs
+
+    def no_reading(*a, **k):
+        raise AssertionError("an image was read before --inference-scale was checked")
+
+    monkeypatch.setattr(cli_gs, "_run", no_reading)
+    with pytest.raises(SystemExit) as exc:
+        main(["grain-size", str(tmp_path / "img.png"), "--inference-scale", scale, "--json"])
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "argument --inference-scale: the inference scale must be a number in (0, 16]" in err
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_cli_bad_image_among_good_ones_keeps_the_good_results(tmp_path, capsys, as_json):
     """One unreadable file among several stopped srmat grain-size at that file: the images

@@ -111,6 +111,7 @@ __all__ = [
     "is_scale_warning",
     "MAX_INFERENCE_SCALE",
     "INFERENCE_SCALE_LIMIT",
+    "check_inference_scale",
     "MIN_NATIVE_SHARPNESS",
     "MAX_NATIVE_SHARPNESS",
     "native_sharp",
@@ -167,6 +168,24 @@ MAX_INFERENCE_SCALE = 3.25
 #: :data:`MAX_INFERENCE_SCALE`): beyond it a small image becomes a huge one held in memory
 #: (a 16 px image at 1000 is 16000 px square, gigabytes).
 INFERENCE_SCALE_LIMIT = 16.0
+
+
+def check_inference_scale(value: Any, *, field: str = "inference_scale") -> float:
+    """The one rule of a given inference scale: a number in (0,
+    :data:`INFERENCE_SCALE_LIMIT`] (``measure_grain_size(inference_scale=)``,
+    ``srmat grain-size --inference-scale``).
+
+    Examples
+    --------
+    >>> check_inference_scale(2)
+    2.0
+    >>> check_inference_scale(1e9)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.grainsize.GrainSizeError: inference_scale must be a number in (0, 16], got 1000000000.0
+    """  # noqa: E501
+    return float(check_number(field, value, lo=0.0, lo_open=True, hi=INFERENCE_SCALE_LIMIT,
+                              error=GrainSizeError))
 
 #: Scales within this relative distance of 1 are not applied (no needless interpolation).
 SCALE_TOLERANCE = 0.15
@@ -984,8 +1003,7 @@ def measure_grain_size_job(
     if not isinstance(mask, (bool, np.bool_)):
         raise GrainSizeError(f"mask must be True or False, not {mask!r}")
     if inference_scale is not None:
-        inference_scale = check_number("inference_scale", inference_scale, lo=0.0, lo_open=True,
-                                       hi=INFERENCE_SCALE_LIMIT, error=GrainSizeError)
+        inference_scale = check_inference_scale(inference_scale)
     if threshold is not None:
         threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, lo_open=True,
                                  hi_open=True, error=GrainSizeError)

@@ -30,9 +30,12 @@ def _scale_arg(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+    from ..grainsize import check_inference_scale
+
+    try:  # the library's rule, before any image is read (1e9 was refused per image)
+        return check_inference_scale(value, field="the inference scale")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
