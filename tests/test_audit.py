@@ -429,6 +429,33 @@ def test_cli_candidates_and_report(tmp_path, pair, capsys):
     assert main(["audit", "report", str(bad), "--out", str(tmp_path / "x.md")]) == 2
 
 
+def test_cli_candidates_refuses_a_users_csv_before_the_search(tmp_path, capsys, monkeypatch):
+    """The session's CSV log goes beside it (OUT.csv); a file of the user's under that
+    name was found only when the search had ended (minutes on a large SR image), then
+    refused. It is refused first now, and left as it was."""
+    from PIL import Image
+
+    import napari_srmat.audit as audit
+    from napari_srmat.cli import main
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(tmp_path / "lr.png")
+    Image.fromarray(rng.integers(0, 255, (128, 128), dtype=np.uint8)).save(tmp_path / "sr.png")
+    mine = tmp_path / "audit.csv"
+    mine.write_text("my own notes\n")
+
+    def no_search(*a, **k):
+        raise AssertionError("the search ran before the outputs were checked")
+
+    monkeypatch.setattr(audit, "find_candidates_job", no_search)
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(tmp_path / "audit.json"), "--json", "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert f"{mine} exists and is not an audit session file" in err
+    assert mine.read_text() == "my own notes\n" and not (tmp_path / "audit.json").exists()
+
+
 @pytest.mark.realdata
 def test_real_images(shared_data):
     from PIL import Image

@@ -36,6 +36,7 @@ __all__ = [
     "AuditSession",
     "checksum",
     "check_session_path",
+    "check_session_files",
     "replaced_session_path",
 ]
 
@@ -133,6 +134,29 @@ def check_session_path(path) -> Path:
         raise ValueError(f"session file {str(path)!r} ends in .csv, the name of the CSV log "
                          "written beside the session: give a .json file name")
     return path
+
+
+def check_session_files(path) -> Path:
+    """Refuse to save a session at ``path`` over a file napari-srmat did not write: the
+    JSON itself or the CSV log beside it (``PATH.csv``); return the CSV's path.
+
+    The rule of :meth:`AuditSession.save`, also checked by ``srmat audit candidates``
+    before its search (a user's ``PATH.csv`` was found only when the search had ended).
+
+    Raises
+    ------
+    OutputExistsError
+        Either file exists and is not an audit session file or log of ours.
+    """
+    from ..outputs import OutputExistsError
+
+    path = Path(path)
+    csv_path = path.with_suffix(".csv")
+    for p, ours in ((path, is_audit_session_file), (csv_path, _is_session_csv)):
+        if p.exists() and not ours(p):
+            raise OutputExistsError(f"{p} exists and is not an audit session file written "
+                                    "by napari-srmat; it will not be replaced")
+    return csv_path
 
 
 class AuditFileError(ValueError):
@@ -515,16 +539,12 @@ class AuditSession:
         Path
             The JSON path.
         """
-        from ..outputs import OutputExistsError, check_output_location
+        from ..outputs import check_output_location
 
         path = Path(path if path is not None else self.path or "")
         check_session_path(path)
         check_output_location(path)
-        csv_path = path.with_suffix(".csv")
-        for p, ours in ((path, is_audit_session_file), (csv_path, _is_session_csv)):
-            if p.exists() and not ours(p):
-                raise OutputExistsError(f"{p} exists and is not an audit session file written "
-                                        "by napari-srmat; it will not be replaced")
+        csv_path = check_session_files(path)
         if (self._file_digest is not None and self.path is not None and path.exists()
                 and path.absolute() == Path(self.path).absolute()
                 and _digest(path.read_bytes()) != self._file_digest):

@@ -25,7 +25,11 @@ __all__ = ["register"]
 def _candidates(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, find_candidates_job
     from ..audit.detector import AuditInputError
-    from ..audit.session import check_session_path, is_audit_session_file
+    from ..audit.session import (
+        check_session_files,
+        check_session_path,
+        is_audit_session_file,
+    )
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
 
@@ -36,6 +40,7 @@ def _candidates(args: argparse.Namespace) -> int:
     inputs = [args.lr, args.sr, args.sr_std]
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
     check_not_input(out.with_suffix(".csv"), inputs)
+    check_session_files(out)  # a user's OUT.csv too, not only once the search has ended
 
     from ..io import check_image_side, image_data, pixel_size_note, read_image, read_window
 
