@@ -170,8 +170,10 @@ def _box_world_bounds(layer):
 @pytest.mark.parametrize("source", ["reader", "sr_widget"])
 def test_audit_boxes_lie_over_the_feature_in_world_coordinates(make_napari_viewer, tmp_path,
                                                                 qtbot, source):
-    """LR/SR opened by the plugin's reader (pixel sizes) or made by the SR widget: the
-    layers keep their transforms, world extents agree and a box covers its feature."""
+    """LR/SR opened by the plugin's reader (pixel sizes) or made by the SR widget: world
+    extents agree and a box covers its feature. An SR file has no translation (`srmat sr
+    run` writes none): it opened 1.5 SR px (x4) down and right of its LR, which the
+    half-LR-pixel tolerance accepted; it is now moved to sr_world_transform of the LR."""
     from napari_srmat._napari_io import read_micrograph
     from napari_srmat.widgets.audit_widget import AuditWidget, layer_world_extent
     from napari_srmat.widgets.layers import add_super_resolution_result
@@ -199,19 +201,21 @@ def test_audit_boxes_lie_over_the_feature_in_world_coordinates(make_napari_viewe
     cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
                      new_boundary_length_px=16.0)
     w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json")
-    # nothing moved, and both layers cover the same world extent (within half an SR pixel)
+    if source == "reader":
+        assert before[3] == (0.0, 0.0)
+        before = (*before[:3], (-0.375, -0.375))  # (1/4 - 1)/2 LR px of 1 µm
     assert (tuple(lr_layer.scale), tuple(lr_layer.translate), tuple(sr_layer.scale),
             tuple(sr_layer.translate)) == before
     (lr_lo, lr_hi), (sr_lo, sr_hi) = layer_world_extent(lr_layer), layer_world_extent(sr_layer)
-    np.testing.assert_allclose(lr_hi - lr_lo, sr_hi - sr_lo, atol=1e-9)
-    np.testing.assert_allclose(lr_lo, sr_lo, atol=0.5)
+    np.testing.assert_allclose(lr_hi, sr_hi, atol=1e-9)
+    np.testing.assert_allclose(lr_lo, sr_lo, atol=1e-9)
     # the box lies over the bright square of both layers (world coordinates)
     lo, hi = _box_world_bounds(w.boxes_layer)
     feat_lr = np.asarray(lr_layer.data_to_world((21.5, 31.5)))[-2:]  # LR square centre
     feat_sr = np.asarray(sr_layer.data_to_world((87.5, 127.5)))[-2:]  # SR square centre
     for f in (feat_lr, feat_sr):
         assert np.all(lo <= f) and np.all(f <= hi), (lo, hi, f)
-    np.testing.assert_allclose(feat_lr, feat_sr, atol=0.5)
+    np.testing.assert_allclose(feat_lr, feat_sr, atol=1e-9)
     assert np.all(hi - lo == pytest.approx([4.0, 4.0]))  # 16 SR px = 4 µm
     # on the outer edges of its pixels (it sat half an SR pixel down and right of them)
     np.testing.assert_allclose(lo, np.asarray(sr_layer.data_to_world((79.5, 119.5)))[-2:],
@@ -1044,3 +1048,22 @@ def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_vi
                     timeout=30_000)
     assert w.status.text().startswith(f"the session could not be saved to {path}: ")
     assert w.session is old and w.queue.count() == 3
+
+
+@pytest.mark.parametrize("sr_translate, moved", [
+    ((0.0, 0.0), True),  # an SR file without a translation: 1.5 SR px off
+    ((-0.375, -0.375), False),  # where sr_world_transform puts it
+    ((-0.375 + 0.2, -0.375 - 0.1), False),  # registered by the user: kept
+    ((3.0, -2.0), True),  # far off (the documented rule)
+])
+def test_align_sr_layer_corrects_the_untranslated_sr_file_only(make_napari_viewer,
+                                                               sr_translate, moved):
+    from napari_srmat.widgets.audit_widget import align_sr_layer
+
+    viewer = make_napari_viewer()
+    lr = viewer.add_image(np.zeros((8, 10), np.uint8), scale=(1.0, 1.0))
+    sr = viewer.add_image(np.zeros((32, 40), np.uint8), scale=(0.25, 0.25),
+                          translate=sr_translate)
+    assert align_sr_layer(lr, sr, 4) is moved
+    assert tuple(sr.translate) == ((-0.375, -0.375) if moved else sr_translate)
+    assert tuple(sr.scale) == (0.25, 0.25)

@@ -137,11 +137,14 @@ def _safe_name(name: str) -> str:
 
 
 def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
-    """Place ``sr_layer`` over ``lr_layer`` unless their world extents already agree.
+    """Place ``sr_layer`` where :func:`sr_world_transform` of ``lr_layer`` puts it.
 
-    Layers opened with pixel sizes (LR 1 µm, SR 0.25 µm) or made by the SR widget are
-    aligned already and left alone. Otherwise (e.g. two PNGs at scale 1) the SR layer
-    gets :func:`sr_world_transform` of the LR layer's transform.
+    An SR layer already there (within half an SR pixel: made by the SR widget) is left
+    alone, and so is one placed deliberately less than half an LR pixel from there (a
+    registration). An SR file opened with its pixel size but no translation (``srmat sr
+    run`` writes none) has its first pixel centred on the LR's first pixel: its content
+    sits ``(s - 1)/(2s)`` LR px (1.5 SR px at x4) down and right of the LR's; it is moved,
+    as is any SR layer whose extent is farther off (two PNGs, both at scale 1).
 
     Returns
     -------
@@ -150,8 +153,17 @@ def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
     """
     lr_lo, lr_hi = layer_world_extent(lr_layer)
     sr_lo, sr_hi = layer_world_extent(sr_layer)
-    tol = 0.5 * float(np.max(np.abs(lr_layer.scale[-2:])))  # half an LR pixel
-    if np.allclose(lr_lo, sr_lo, atol=tol) and np.allclose(lr_hi, sr_hi, atol=tol):
+
+    def agree(tol: float) -> bool:
+        return bool(np.allclose(lr_lo, sr_lo, atol=tol) and np.allclose(lr_hi, sr_hi, atol=tol))
+
+    half_sr = 0.5 * float(np.max(np.abs(sr_layer.scale[-2:])))
+    if agree(half_sr):
+        return False
+    # the pixel-0 centres on one point: the SR file's own, untranslated place
+    untranslated = np.allclose(np.asarray(sr_layer.translate[-2:], float),
+                               np.asarray(lr_layer.translate[-2:], float), atol=half_sr)
+    if agree(0.5 * float(np.max(np.abs(lr_layer.scale[-2:])))) and not untranslated:
         return False
     scale, translate = sr_world_transform(lr_layer.scale[-2:], lr_layer.translate[-2:], factor)
     sr_layer.scale = scale
@@ -664,9 +676,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def _setup_display(self, layer_names: tuple[str, str] | None = None) -> None:
         """Candidate boxes over the SR layer, in the SR layer's own world coordinates.
 
-        The LR and SR layers keep their scale/translate (from the reader's pixel sizes or
-        the SR widget); only when their world extents disagree (two plain PNGs, both at
-        scale 1) is the SR layer placed over the LR one the way the SR widget does.
+        The LR layer keeps its scale/translate; the SR layer is placed over it the way the
+        SR widget places its output, unless it is there already or was placed by the
+        user within half an LR pixel of it (:func:`align_sr_layer`, the rule).
         ``layer_names`` = (LR, SR); default the layers the lists show.
         """
         s = self.session
