@@ -866,3 +866,22 @@ def test_a_failed_save_records_nothing_and_keeps_the_position(tmp_path, monkeypa
     monkeypatch.setattr(session_mod, "atomic_write_text", real)
     s.decide("unsure")  # the session goes on saving over its own file
     assert len(AuditSession.load(path).decisions) == 3
+
+
+def test_cli_candidates_takes_the_sr_model_the_sr_file_records(tmp_path):
+    """`srmat audit candidates` recorded no SR model unless --sr-model was given, though
+    an `srmat sr run` store records the model (and its settings) that made it."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import write_ome_zarr
+    from napari_srmat.sr import super_resolve
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr")
+    super_resolve(lr, "bicubic", out=tmp_path / "sr.ome.zarr")
+    args = ["audit", "candidates", str(tmp_path / "lr.ome.zarr"), str(tmp_path / "sr.ome.zarr"),
+            "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a.json")]) == 0
+    model = AuditSession.load(tmp_path / "a.json").sr_model
+    assert model["name"] == "bicubic" and model["settings"]["scale"] == 4
+    assert main([*args, "--out", str(tmp_path / "b.json"), "--sr-model", "mine"]) == 0
+    assert AuditSession.load(tmp_path / "b.json").sr_model == {"name": "mine"}

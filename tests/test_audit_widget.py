@@ -1067,3 +1067,48 @@ def test_align_sr_layer_corrects_the_untranslated_sr_file_only(make_napari_viewe
     assert align_sr_layer(lr, sr, 4) is moved
     assert tuple(sr.translate) == ((-0.375, -0.375) if moved else sr_translate)
     assert tuple(sr.scale) == (0.25, 0.25)
+
+
+def test_a_search_records_the_image_files_and_the_sr_model(make_napari_viewer, qtbot,
+                                                           tmp_path, monkeypatch):
+    """Sessions made in the widget recorded no image paths (reports said "image 1" and
+    drew no thumbnails) and no SR model, though the layers came from files and the SR
+    store records the model that made it."""
+    import napari_srmat.audit.detector as detector
+    from napari_srmat._napari_io import read_micrograph
+    from napari_srmat.audit import write_report
+    from napari_srmat.io import write_ome_zarr
+    from napari_srmat.sr import super_resolve
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    super_resolve(lr, "bicubic", out=tmp_path / "sr.ome.zarr")
+    viewer = make_napari_viewer()
+    for data, kwargs, _ in read_micrograph([tmp_path / "lr.ome.zarr",
+                                           tmp_path / "sr.ome.zarr"]):
+        viewer.add_image(data, **kwargs)
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+
+    def found(*args, stop=None, **kwargs):
+        return cands
+        yield
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.find_candidates()
+    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    saved = AuditSession.load(tmp_path / "sr_audit.json")
+    assert saved.images["lr"]["path"] == str((tmp_path / "lr.ome.zarr").resolve())
+    assert saved.images["sr"]["path"] == str((tmp_path / "sr.ome.zarr").resolve())
+    assert saved.sr_model["name"] == "bicubic" and saved.sr_model["settings"]["scale"] == 4
+    write_report(saved, tmp_path / "report.md")
+    text = (tmp_path / "report.md").read_text()
+    assert "## sr.ome.zarr" in text and "SR model: bicubic" in text
+    assert (tmp_path / "report_thumbs" / "s1_c1.png").exists()

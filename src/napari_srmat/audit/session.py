@@ -38,6 +38,7 @@ __all__ = [
     "check_session_path",
     "check_session_files",
     "replaced_session_path",
+    "sr_model_from_metadata",
 ]
 
 SCHEMA = "napari-srmat/audit-session"
@@ -64,6 +65,35 @@ def _is_session_csv(path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
 VERDICTS = ("real", "hallucinated", "unsure")
+
+
+def sr_model_from_metadata(metadata) -> dict[str, Any] | None:
+    """The SR model an SR image records, as a session's ``sr_model``; None if none.
+
+    ``metadata`` is a :class:`~napari_srmat.io.Micrograph`'s or a napari layer's:
+    ``metadata["srmat"]`` of a store written by ``srmat sr run`` / ``super_resolve``
+    (``{"name": model, "settings": {scale, tile, overlap, checkpoint, options,
+    weights_sha256}}``), else ``metadata["sr_model"]`` of an SR widget layer.
+
+    Examples
+    --------
+    >>> sr_model_from_metadata({"srmat": {"operation": "super_resolution",
+    ...                                    "model": "cnn", "scale": 4}})
+    {'name': 'cnn', 'settings': {'scale': 4}}
+    >>> sr_model_from_metadata({"sr_model": "bicubic"})
+    {'name': 'bicubic'}
+    >>> sr_model_from_metadata({}) is None
+    True
+    """
+    meta = metadata if isinstance(metadata, dict) else {}
+    attrs = meta.get("srmat")
+    if (isinstance(attrs, dict) and attrs.get("operation") == "super_resolution"
+            and isinstance(attrs.get("model"), str)):
+        keys = ("scale", "tile", "overlap", "checkpoint", "options", "weights_sha256")
+        return {"name": attrs["model"], "settings": {k: attrs[k] for k in keys if k in attrs}}
+    if isinstance(meta.get("sr_model"), str) and meta["sr_model"]:
+        return {"name": meta["sr_model"]}
+    return None
 
 
 def _holds_review(raw: bytes) -> bool:

@@ -29,6 +29,7 @@ def _candidates(args: argparse.Namespace) -> int:
         check_session_files,
         check_session_path,
         is_audit_session_file,
+        sr_model_from_metadata,
     )
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
@@ -84,7 +85,8 @@ def _candidates(args: argparse.Namespace) -> int:
             quiet=args.quiet)
     session = AuditSession.create(lr, sr, cands, reviewer=args.reviewer or "",
                                   lr_path=args.lr, sr_path=args.sr,
-                                  sr_model={"name": args.sr_model} if args.sr_model else None,
+                                  sr_model=({"name": args.sr_model} if args.sr_model else
+                                            sr_model_from_metadata(sr_file.metadata)),
                                   pixel_size_um=pixel_size_um)
     session.save(out)
     if session.kept_replaced is not None:
@@ -137,7 +139,9 @@ def register(subparsers) -> None:
     c.add_argument("--uaed", default=None, metavar="CKPT",
                    help="use the UAED boundary model ('default' or a checkpoint)")
     c.add_argument("--reviewer", default="", help="reviewer name")
-    c.add_argument("--sr-model", default=None, help="name of the SR model (recorded)")
+    c.add_argument("--sr-model", default=None,
+                   help="name of the SR model (recorded; default: the one the SR file "
+                   "records, e.g. an srmat sr run store)")
     c.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
                    default=None, help="SR pixel size in um (default: the SR file's; "
                    "--pixel-size: old name)")

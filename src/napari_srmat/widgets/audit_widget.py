@@ -508,9 +508,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if not self._session_path_ok(path):
             return
         from .._napari_io import layer_pixel_size_um
+        from ..audit.session import sr_model_from_metadata
 
         # the SR layer's pixel size (None when unknown or not square: the report is in px)
         pixel_size_um = layer_pixel_size_um(searched[1])
+        # the files the layers came from and the SR model the SR image records: reports
+        # name the image and draw thumbnails from the files
+        lr_path, sr_path = (layer_file(lay) for lay in searched)
+        sr_model = sr_model_from_metadata(dict(searched[1].metadata))
         reviewer = self.reviewer_edit.text()
 
         def job(token):
@@ -519,6 +524,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 return None
             # in the worker too: the checksums read every pixel of both images
             return AuditSession.create(lr, sr, cands, reviewer=reviewer,
+                                       lr_path=lr_path, sr_path=sr_path, sr_model=sr_model,
                                        pixel_size_um=pixel_size_um)
 
         def _done(session) -> None:
