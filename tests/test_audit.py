@@ -885,3 +885,42 @@ def test_cli_candidates_takes_the_sr_model_the_sr_file_records(tmp_path):
     assert model["name"] == "bicubic" and model["settings"]["scale"] == 4
     assert main([*args, "--out", str(tmp_path / "b.json"), "--sr-model", "mine"]) == 0
     assert AuditSession.load(tmp_path / "b.json").sr_model == {"name": "mine"}
+
+
+def test_report_reads_and_upscales_only_the_thumbnail_windows(tmp_path, monkeypatch, pair):
+    """`srmat audit report` read both whole images as float32 and bicubic-upscaled the
+    whole LR to draw the thumbnails, even for a session without candidates (a 6144^2 RGB
+    SR: 87 s and 2.1 GB). Now only each thumbnail's windows are read and upscaled (the
+    same pixels as the whole-image upscale), and nothing is read without candidates."""
+    import napari_srmat.audit.report as report_mod
+    import napari_srmat.io as io_mod
+    from napari_srmat.audit.detector import upscale_bicubic
+    from napari_srmat.io import write_ome_zarr
+
+    lr, hr, _ = pair  # 48 x 48 -> 192 x 192 RGB
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr")
+    write_ome_zarr(hr, tmp_path / "sr.ome.zarr")
+    cands = [Candidate(id=1, bbox=[0, 2, 20, 30], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=5.0),
+             Candidate(id=2, bbox=[100, 90, 130, 120], score=8.0, kind="new_boundary",
+                       new_boundary_length_px=5.0)]
+    s = AuditSession.create(tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr", cands)
+    upscaled = []
+    real_up = report_mod.upscale_bicubic
+    monkeypatch.setattr(report_mod, "upscale_bicubic",
+                        lambda im, sc: upscaled.append(im.shape) or real_up(im, sc))
+    write_report(s, tmp_path / "r.md")
+    assert len(upscaled) == 2 and all(sh[0] < 48 and sh[1] < 48 for sh in upscaled)
+    # the crops are those of the whole-image upscale
+    full = upscale_bicubic(lr, 4)
+    for c in cands:
+        lr_c, sr_c, (cx0, cy0) = report_mod._thumb_crops(lr, hr, 4, c.bbox)
+        h, w = lr_c.shape[:2]
+        np.testing.assert_allclose(lr_c, full[cy0:cy0 + h, cx0:cx0 + w], atol=1 / 255)
+        np.testing.assert_array_equal(sr_c, hr[cy0:cy0 + h, cx0:cx0 + w] / np.float32(255))
+    # a session without candidates reads no image
+    empty = AuditSession.create(tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr", [])
+    read = []
+    monkeypatch.setattr(io_mod, "read_image", lambda *a, **k: read.append(a) or 1 / 0)
+    write_report(empty, tmp_path / "r.md")
+    assert read == [] and "thumbnails skipped" not in (tmp_path / "r.md").read_text()

@@ -23,11 +23,18 @@ from .session import VERDICTS, AuditSession, checksum
 __all__ = ["summarize", "write_report"]
 
 
-def _read_image(path) -> np.ndarray:
-    """Read an image file as a numpy array."""
+def _read_image(path):
+    """An image file's pixels, lazily (level 0 of :func:`~napari_srmat.io.read_image`):
+    thumbnails read only their windows."""
     from ..io import read_image
 
-    return np.asarray(read_image(path).data)
+    return read_image(path).data
+
+
+#: LR pixels read around a thumbnail's window: the cubic spline of
+#: :func:`upscale_bicubic` is not local, but its influence falls by 0.27 per pixel
+#: (under 1e-6 of a grey level after 12), so the crop upscales as the whole image did
+_UPSCALE_MARGIN_LR = 12
 
 
 def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict[str, Any]:
@@ -115,17 +122,39 @@ def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _thumb(lr_up: np.ndarray, sr: np.ndarray, bbox, path: Path, size: int = 160) -> None:
-    from PIL import Image, ImageDraw
+def _thumb_crops(lr, sr, scale: int, bbox) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """(LR-upscaled crop, SR crop, (x, y) of the crop's corner in SR px) of a candidate's
+    thumbnail, as ``(h, w, C)`` float32 with one ``C``: only these windows are read
+    (:func:`~napari_srmat.io.read_window`) and only the LR window is upscaled."""
+    from ..io import read_window
 
     H, W = sr.shape[:2]
     x0, y0, x1, y1 = bbox
     pad = max(8, (max(x1 - x0, y1 - y0)) // 2)
     cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
     cx1, cy1 = min(W, x1 + pad), min(H, y1 + pad)
+    sr_c = _channels_last(read_window(sr, cy0, cy1, cx0, cx1))
+    h, w = lr.shape[:2]
+    m = _UPSCALE_MARGIN_LR
+    ly0, lx0 = max(0, cy0 // scale - m), max(0, cx0 // scale - m)
+    ly1, lx1 = min(h, -(-cy1 // scale) + m), min(w, -(-cx1 // scale) + m)
+    up = _channels_last(upscale_bicubic(read_window(lr, ly0, ly1, lx0, lx1), scale))
+    lr_c = up[cy0 - ly0 * scale:cy1 - ly0 * scale, cx0 - lx0 * scale:cx1 - lx0 * scale]
+    if lr_c.shape[2] != sr_c.shape[2]:
+        lr_c, sr_c = lr_c.mean(2, keepdims=True), sr_c.mean(2, keepdims=True)
+    return lr_c, sr_c, (cx0, cy0)
+
+
+def _thumb(lr_up: np.ndarray, sr: np.ndarray, corner, bbox, path: Path,
+           size: int = 160) -> None:
+    """Draw the thumbnail of crops :func:`_thumb_crops` made (corner: their ``(x, y)``)."""
+    from PIL import Image, ImageDraw
+
+    x0, y0, x1, y1 = bbox
+    cx0, cy0 = corner
     tiles = []
     for img in (lr_up, sr):
-        crop = np.clip(img[cy0:cy1, cx0:cx1], 0, 1)
+        crop = np.clip(img, 0, 1)
         if crop.shape[2] == 1:
             crop = np.repeat(crop, 3, axis=2)
         im = Image.fromarray((crop[..., :3] * 255).astype(np.uint8))
@@ -257,11 +286,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                   + (f" ({sm['length_from_bbox_estimate']} with length estimated from the "
                      "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + ".", ""]
         lr = sr = None
-        if thumbnails:
+        if thumbnails and s.candidates and max_thumbnails > 0:  # no images read for none
             skipped = "images not available"
             try:
                 if images is not None:
-                    lr, sr = images[i]
+                    lr, sr = (a if hasattr(a, "shape") else np.asarray(a) for a in images[i])
                 else:
                     lp, sp = s.images["lr"].get("path"), s.images["sr"].get("path")
                     if lp and sp and os.path.exists(lp) and os.path.exists(sp):
@@ -281,11 +310,6 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
             if lr is None:
                 lines += [f"(thumbnails skipped: {skipped})", ""]
         if lr is not None:
-            sr_f = _channels_last(np.asarray(sr))
-            lr_up = _channels_last(upscale_bicubic(np.asarray(lr), s.scale))[
-                :sr_f.shape[0], :sr_f.shape[1]]
-            if lr_up.shape[2] != sr_f.shape[2]:
-                lr_up, sr_f = lr_up.mean(2, keepdims=True), sr_f.mean(2, keepdims=True)
             prepare_output_dir(thumb_dir, "audit_thumbnails")
         lines += ["| rank | id | kind | score | new boundary px | verdict | note | LR-up / SR |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -294,7 +318,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
             img_md = ""
             if lr is not None and rank <= max_thumbnails:
                 tp = thumb_dir / f"s{i + 1}_c{c.id}.png"
-                _thumb(lr_up, sr_f, c.bbox, tp)
+                _thumb(*_thumb_crops(lr, sr, s.scale, c.bbox), c.bbox, tp)
                 written.add(tp.name)
                 # percent-encoded: a link with a space ("my report_thumbs/...") is no
                 # link in Markdown, and the picture was not shown
