@@ -497,6 +497,52 @@ def test_edges_killed_while_deleting_intermediate_store(tmp_path, monkeypatch):
     assert F.compare_outputs(tmp_path / "ref", out) == []
 
 
+@pytest.mark.parametrize("rerun", ["other settings", "no resume"])
+def test_edges_killed_between_the_swap_renames_keeps_a_complete_output(tmp_path, monkeypatch,
+                                                                       rerun):
+    """The boundary outputs' twin of the SR stores' swap crash: ``edges predict
+    --overwrite`` killed between the two renames left the earlier folder as ``.OUT.*.old``
+    and the new, complete one in ``OUT.partial``. A rerun removed the ``.old`` copy first;
+    with other settings it then refused the staging, with ``--no-resume`` it discarded
+    it: no output at ``OUT`` either way. The interrupted swap is now finished first
+    (``_atomic.finish_interrupted_swap``, the one rule of both)."""
+    import napari_srmat._atomic as atomic
+    from napari_srmat.edges import load_boundary_model, predict_boundaries_job
+    from napari_srmat.jobs import run_job
+    from napari_srmat.outputs import OutputExistsError
+    from napari_srmat.synth import generate_microstructure
+
+    img = generate_microstructure((48, 40), mean_grain_size_px=12, seed=1).image
+    model = load_boundary_model(device="cpu", tta="none")
+    out = tmp_path / "run"
+    run_job(predict_boundaries_job(img, model, out=out, tile=32, overlap=8), quiet=True)
+    run_job(predict_boundaries_job(img, model, out=tmp_path / "ref", tile=40, overlap=8),
+            quiet=True)
+    real_replace = os.replace
+
+    class Killed(BaseException):
+        pass
+
+    def replace(a, b, *args, **kwargs):
+        real_replace(a, b, *args, **kwargs)
+        if str(b).endswith(".old"):
+            raise Killed  # after OUT went aside, before OUT.partial took its place
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(Killed):
+        run_job(predict_boundaries_job(img, model, out=out, tile=40, overlap=8,
+                                       overwrite=True), quiet=True)
+    monkeypatch.undo()
+    assert not out.exists() and len(list(tmp_path.glob(".run.*.old"))) == 1
+    kw = {"tile": 32, "overlap": 8}  # the first run's settings
+    if rerun == "no resume":
+        kw["resume"] = False
+    with pytest.raises(OutputExistsError, match="made differently"):
+        run_job(predict_boundaries_job(img, model, out=out, **kw), quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref", "run"]
+    assert F.compare_outputs(tmp_path / "ref", out) == []  # the killed run's output
+
+
 def test_edges_staging_killed_while_being_created(tmp_path):
     from napari_srmat.edges import load_boundary_model, predict_boundaries_job
     from napari_srmat.jobs import run_job

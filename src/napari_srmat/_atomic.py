@@ -176,6 +176,41 @@ def remove_tree_marker_last(path: str | os.PathLike) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def finish_interrupted_swap(staging: str | os.PathLike, path: str | os.PathLike, kind: str,
+                            prepare=None) -> bool:
+    """Finish a replacement a kill interrupted between the two renames of
+    :func:`swap_into_place`, before anything else looks at ``path``.
+
+    The state: ``path`` missing, the earlier output aside as our ``.NAME.*.old``, and
+    the new one complete in ``staging`` (its marker of ``kind`` says so). The new one is
+    moved into place (after ``prepare(staging)`` drops its working files) before
+    :func:`remove_stale_swaps` removes the ``.old`` copy, whatever the rerun asks for: a
+    rerun with other settings used to delete the earlier output and then refuse (or,
+    with ``--no-resume``, discard) the staging, leaving neither at ``path``. The one
+    rule of the SR stores and the boundary outputs.
+
+    Returns
+    -------
+    bool
+        Whether a swap was finished.
+    """
+    from .outputs import is_ours, read_marker
+
+    staging, path = Path(staging), Path(path)
+    if path.exists() or path.is_symlink() or staging.is_symlink() or not staging.is_dir():
+        return False
+    if not any(not old.is_symlink() and is_ours(old)
+               for old in path.parent.glob(f".{path.name}.*.old")):
+        return False
+    marker = read_marker(staging)
+    if not marker or not marker.get("complete") or marker.get("kind") != kind:
+        return False
+    if prepare is not None:
+        prepare(staging)
+    swap_into_place(staging, path)
+    return True
+
+
 def remove_stale_swaps(path: str | os.PathLike) -> None:
     """Delete our own ``.NAME.*.old`` copies that a run killed while replacing ``path``
     left (:func:`swap_into_place`). A symbolic link there (an earlier version renamed a

@@ -810,7 +810,12 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn()``
     gives the tile function, called only once tiles are to be computed (a complete folder
     costs no read of the input)."""
-    from .._atomic import remove_stale_swaps, remove_temp_files, swap_into_place
+    from .._atomic import (
+        finish_interrupted_swap,
+        remove_stale_swaps,
+        remove_temp_files,
+        swap_into_place,
+    )
     from ..io import read_image, write_ome_zarr
     from ..outputs import (
         OutputError,
@@ -860,6 +865,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     # marker beside this run's (outputs.started_with)
     started: dict = {}
     with OutputLock(out):
+        # a kill between the swap's renames: the new folder goes into place before the
+        # earlier one (aside as .old) is removed, whatever this run asks for
+        finish_interrupted_swap(staging, out, kind, _remove_stacked)
         remove_stale_swaps(out)
         if out.exists():
             check_replaceable(out, kinds=[kind], allowed_entries=(*BOUNDARY_OUTPUTS,

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._atomic import (
     atomic_write_text,
+    finish_interrupted_swap,
     remove_stale_swaps,
     remove_temp_files,
     swap_into_place,
@@ -33,7 +34,6 @@ from ..outputs import (
     check_replaceable,
     check_staging_holds_only_ours,
     identity_differences,
-    is_ours,
     json_ready,
     only_creation_debris,
     read_marker,
@@ -440,25 +440,17 @@ class OmeZarrStreamWriter:
             (self.partial / _DONE_DIR).mkdir()
 
     def _finish_interrupted_swap(self) -> None:
-        """Finish a replacement that a kill interrupted between the two renames of
-        :func:`~napari_srmat._atomic.swap_into_place`: ``PATH`` missing, the earlier
-        output aside as our ``.PATH.*.old`` and the new one, complete (its bookkeeping
-        dropped), in ``PATH.partial``. The new one is moved into place before the
-        ``.old`` copy is removed, whatever this run asks for (it is then judged against
-        it): a rerun with other settings used to delete the earlier output and then
-        refuse the partial, leaving neither at ``PATH``."""
-        if self.path.exists() or self.path.is_symlink() or self.partial.is_symlink() \
-                or not self.partial.is_dir() or (self.partial / _MANIFEST).exists():
+        """A complete store left in ``PATH.partial`` by a kill between the swap's two
+        renames goes into place first (:func:`~napari_srmat._atomic.finish_interrupted_swap`);
+        a partial still holding its bookkeeping (the manifest) was not being swapped."""
+        if (self.partial / _MANIFEST).exists():
             return
-        if not any(not old.is_symlink() and is_ours(old)
-                   for old in self.path.parent.glob(f".{self.path.name}.*.old")):
-            return
-        marker = read_marker(self.partial)
-        if not marker or not marker.get("complete") or marker.get("kind") != self.kind:
-            return
-        remove_temp_files(self.partial)
-        _drop_bookkeeping(self.partial)
-        swap_into_place(self.partial, self.path)
+
+        def prepare(staging: Path) -> None:
+            remove_temp_files(staging)
+            _drop_bookkeeping(staging)
+
+        finish_interrupted_swap(self.partial, self.path, self.kind, prepare)
 
     def close(self) -> None:
         """Release the lock (the partial store stays for a later resume)."""
