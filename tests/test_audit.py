@@ -458,23 +458,27 @@ def test_cli_candidates_refuses_a_users_csv_before_the_search(tmp_path, capsys, 
 
 @pytest.mark.realdata
 def test_real_images(shared_data):
+    """Injected false boundaries on real regions (tbm/val: tbm/test is opened only by
+    studies/final_test_table.py) are found; the true SR of the HR image gives none."""
     from PIL import Image
 
-    imgs = sorted((shared_data / "tbm" / "test" / "images").glob("*.png"))[:3]
+    imgs = sorted((shared_data / "tbm" / "val" / "images").glob("*.png"))
     deg = resolve_degrade()
     n_inj = n_hit = n_perfect = 0
     for p in imgs:
         hr = np.asarray(Image.open(p).convert("RGB"))
-        m = np.asarray(Image.open(shared_data / "tbm" / "test" / "masks" / p.name))
+        m = np.asarray(Image.open(shared_data / "tbm" / "val" / "masks" / p.name))
         m = m[..., 0] if m.ndim == 3 else m
         lr = deg(hr, 4)
         n_perfect += len(find_candidates(lr, hr, scale=4))
         sr, lines = inject_false_boundaries(hr, m > 127, n_lines=4, seed=11)
+        if not lines:  # grains too small for a false line inside one
+            continue
         cands = find_candidates(lr, sr, scale=4)
         n_inj += len(lines)
         n_hit += round(recall_at(cands, lines, 2 * len(lines)) * len(lines))
     assert n_perfect <= 1
-    assert n_hit / n_inj >= 0.9
+    assert n_inj >= 5 and n_hit / n_inj >= 0.9
 
 
 def test_residual_floor_adapts(pair):

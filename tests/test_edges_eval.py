@@ -155,13 +155,15 @@ def test_sobel_baseline_on_a_step():
 def test_sobel_floor_on_tbm(shared_data):
     from napari_srmat.edges.data import load_split
 
-    test = load_split(shared_data / "tbm", "test")
-    probs = [sobel_boundary_probability(s.image.transpose(1, 2, 0)) for s in test]
-    summary, _, _ = evaluate_probability_maps(probs, [s.mask for s in test], 0.3)
-    # the documented floor: AP ~0.42, ROC-AUC ~0.80
+    # tbm/val: tbm/test is opened only by studies/final_test_table.py
+    val = load_split(shared_data / "tbm", "val")
+    probs = [sobel_boundary_probability(s.image.transpose(1, 2, 0)) for s in val]
+    summary, _, _ = evaluate_probability_maps(probs, [s.mask for s in val], 0.3)
+    # the floor a learned model must beat: AP 0.43, ROC-AUC 0.75 on tbm/val (tbm/test's
+    # documented floor: AP ~0.42, ROC-AUC ~0.80)
     assert 0.35 < summary["ap"] < 0.5
-    assert 0.75 < summary["roc_auc"] < 0.85
-    assert summary["heyn_gt_px"] == pytest.approx(34.3, abs=2.5)
+    assert 0.70 < summary["roc_auc"] < 0.80
+    assert summary["heyn_gt_px"] == pytest.approx(23.8, abs=1.5)
 
 
 def _write_pairs(root: Path, n: int, seed: int, size=96):

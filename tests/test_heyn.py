@@ -305,18 +305,20 @@ def test_segments_loaders(tmp_path):
 
 # ------------------------------------------------------------------ real data
 @pytest.mark.realdata
-def test_real_test_masks_grid_protocol(shared_data):
+def test_real_val_masks_grid_protocol(shared_data):
+    """The grid protocol on the hand-drawn tbm/val masks (a regression check of the
+    measurement; tbm/test is opened only by studies/final_test_table.py)."""
     from PIL import Image
 
-    files = sorted((shared_data / "tbm" / "test" / "masks").glob("*.png"))
-    assert files
+    files = sorted((shared_data / "tbm" / "val" / "masks").glob("*.png"))
+    assert len(files) == 6
     vals = [
         measure_intercepts(
             np.asarray(Image.open(f)), pattern="grid", n_lines=50, margin=0.05, skeletonize=True
         ).mean_intercept_px
         for f in files
     ]
-    assert np.mean(vals) == pytest.approx(34.3, abs=1.0)
+    assert np.mean(vals) == pytest.approx(23.9, abs=1.0)
 
 
 def test_fast_engine_matches_reference_rasterizer():
