@@ -5,7 +5,7 @@ synthetic sample), super-resolves it, overlays UAED boundary probability and
 uncertainty on the SR image, and measures the Heyn mean lineal intercept on the
 thresholded boundaries. Runs headless (``napari.Viewer(show=False)``)::
 
-    python examples/scripted_session.py                 # scan_13 (or synthetic)
+    python examples/scripted_session.py                 # scan_14 (or synthetic)
     python examples/scripted_session.py --image my.tif --pixel-size-um 0.5 --show
     python examples/scripted_session.py --screenshot session.png --json
     xvfb-run -a python examples/scripted_session.py --json   # on a server without a display
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SCAN = HERE.parent.parent / "shared" / "data" / "scans" / "scan_13.jpg"
+SCAN = HERE.parent.parent / "shared" / "data" / "scans" / "scan_14.jpg"
 
 
 def _crop(layer, size: int):
@@ -63,7 +63,7 @@ def _has_display() -> bool:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=None,
-                        help="micrograph to open (default: scan_13, else synthetic)")
+                        help="micrograph to open (default: scan_14, else synthetic)")
     parser.add_argument("--crop", type=int, default=256,
                         help="central crop side in px before SR (0 = whole image)")
     parser.add_argument("--model", default=None, help="SR model name (default: shipped)")
