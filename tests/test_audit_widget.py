@@ -1112,3 +1112,32 @@ def test_a_search_records_the_image_files_and_the_sr_model(make_napari_viewer, q
     text = (tmp_path / "report.md").read_text()
     assert "## sr.ome.zarr" in text and "SR model: bicubic" in text
     assert (tmp_path / "report_thumbs" / "s1_c1.png").exists()
+
+
+def test_boundary_overlay_shows_the_rule_the_search_used(make_napari_viewer, qtbot, tmp_path):
+    """The overlay always drew the default map at fixed thresholds (0.5, LR 0.25) and no
+    tolerance band, whatever the search used (a boundary_threshold of its own, UAED),
+    so it did not show what made a pixel "new boundary". It now applies the session's
+    settings through the detector's own rule, and says so when it cannot (UAED)."""
+    from napari_srmat.audit.detector import _channels_last, boundary_evidence, upscale_bicubic
+
+    viewer = make_napari_viewer()
+    w, _ = _session_widget(viewer, qtbot, tmp_path)
+    s = w.session
+    settings = {"boundary_threshold": 0.3, "lr_threshold_factor": 0.8, "tolerance_px": 2.0}
+    s.detector = {"boundary_fn": "default_boundary_map", **settings}
+    w.overlay_check.setChecked(True)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    sr_lay, lr_lay = viewer.layers["SR boundaries"], viewer.layers["LR-up boundaries"]
+    (y0, x0), (h, w_) = np.round(np.asarray(sr_lay.translate) / 0.25 + 1.5).astype(int), \
+        sr_lay.data.shape
+    sr = _channels_last(viewer.layers["sr"].data[y0:y0 + h, x0:x0 + w_])
+    lr = viewer.layers["lr"].data[y0 // 4:-(-(y0 + h) // 4), x0 // 4:-(-(x0 + w_) // 4)]
+    want = boundary_evidence(sr, _channels_last(upscale_bicubic(lr, 4))[:h, :w_], **settings)
+    np.testing.assert_array_equal(sr_lay.data, want[0])
+    np.testing.assert_array_equal(lr_lay.data, want[1])
+    # a search with UAED: the overlay cannot redraw that map, and its name says so
+    s.detector = {"boundary_fn": "uaed", "boundary_threshold": 0.2, "tolerance_px": 4.0}
+    _press(viewer, "n")
+    qtbot.waitUntil(lambda: "not the search's uaed" in sr_lay.name, timeout=30_000)
+    assert lr_lay.name == "LR-up boundaries (default map, not the search's uaed)"

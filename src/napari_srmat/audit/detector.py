@@ -68,6 +68,7 @@ __all__ = [
     "resolve_degrade",
     "default_boundary_map",
     "upscale_bicubic",
+    "boundary_evidence",
     "estimate_residual_floor",
     "find_candidates",
     "find_candidates_job",
@@ -425,11 +426,41 @@ def _disk(r: float) -> np.ndarray:
     return (yy * yy + xx * xx) <= r * r + 1e-9
 
 
+def boundary_evidence(sr: np.ndarray, lr_up: np.ndarray, *,
+                      boundary_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                      boundary_threshold: float = 0.5, lr_threshold_factor: float = 0.5,
+                      tolerance_px: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """The detector's boundary evidence (b): the SR boundary skeleton and the LR band.
+
+    Parameters
+    ----------
+    sr : ndarray
+        SR pixels ``(H, W[, C])`` in [0, 1].
+    lr_up : ndarray
+        The LR upscaled onto the same grid (:func:`upscale_bicubic`).
+    boundary_fn, boundary_threshold, lr_threshold_factor, tolerance_px
+        As in :func:`find_candidates_job` (``boundary_fn`` None: :func:`default_boundary_map`).
+
+    Returns
+    -------
+    skeleton, band : ndarray of bool
+        Skeleton of ``boundary_fn(sr) >= boundary_threshold``, and
+        ``boundary_fn(lr_up) >= boundary_threshold * lr_threshold_factor`` dilated by a
+        disk of radius ``tolerance_px``; "new boundary" pixels are ``skeleton & ~band``.
+    """
+    from skimage.morphology import skeletonize
+
+    boundary_fn = default_boundary_map if boundary_fn is None else boundary_fn
+    skel = skeletonize(_boundary_map(boundary_fn, sr) >= boundary_threshold)
+    band = _boundary_map(boundary_fn, lr_up) >= boundary_threshold * lr_threshold_factor
+    if tolerance_px > 0:
+        band = ndi.binary_dilation(band, structure=_disk(tolerance_px))
+    return skel, band
+
+
 def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Params,
                boundary_fn: Callable, degrade_fn: Callable) -> dict[str, np.ndarray]:
     """Evidence maps on one (halo-padded) tile; arrays on the SR grid of ``sr``."""
-    from skimage.morphology import skeletonize
-
     s = p.scale
     # (a) data consistency on the LR grid
     deg = _degraded(degrade_fn, sr, s, lr.shape)
@@ -450,12 +481,10 @@ def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Param
     u = upscale_bicubic(u_lr, s)[:H, :W]
     u = np.clip(u, 0.0, 1.0)
     # (b) boundary evidence on the SR grid
-    b_sr = _boundary_map(boundary_fn, sr)
-    b_lr = _boundary_map(boundary_fn, upscale_bicubic(lr, s)[:H, :W])
-    skel = skeletonize(b_sr >= p.boundary_threshold)
-    lr_band = b_lr >= p.boundary_threshold * p.lr_threshold_factor
-    if p.tolerance_px > 0:
-        lr_band = ndi.binary_dilation(lr_band, structure=_disk(p.tolerance_px))
+    skel, lr_band = boundary_evidence(
+        sr, upscale_bicubic(lr, s)[:H, :W], boundary_fn=boundary_fn,
+        boundary_threshold=p.boundary_threshold, lr_threshold_factor=p.lr_threshold_factor,
+        tolerance_px=p.tolerance_px)
     new = skel & ~lr_band
     # (c) sample spread
     if std is not None:

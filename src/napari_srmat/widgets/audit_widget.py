@@ -789,8 +789,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         cx0 = max(0, (x0 - pad) // sc * sc)
         cy1, cx1 = min(sr.shape[0], y1 + pad), min(sr.shape[1], x1 + pad)
         seq = self._overlay_seq
-        worker = create_worker(_overlay_maps, sr, lr, sc, (cy0, cy1, cx0, cx1))
-        worker.returned.connect(lambda maps: self._show_overlay(seq, maps, (cy0, cx0)))
+        settings, note = overlay_rule(s.detector)
+        worker = create_worker(_overlay_maps, sr, lr, sc, (cy0, cy1, cx0, cx1), settings)
+        worker.returned.connect(
+            lambda maps: self._show_overlay(seq, maps, (cy0, cx0), note))
         worker.errored.connect(lambda exc: self.status.setText(
             f"boundary overlay: {error_message(exc)}"))
         self._overlay_worker = worker  # a reference while it runs
@@ -800,8 +802,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         for lay in self.overlay_layers.values():
             lay.visible = False
 
-    def _show_overlay(self, seq: int, maps, corner) -> None:
-        """Show a worker's overlay maps, if they are still the latest asked for."""
+    def _show_overlay(self, seq: int, maps, corner, note: str | None = None) -> None:
+        """Show a worker's overlay maps, if they are still the latest asked for; ``note``
+        (:func:`overlay_rule`) is added to the layer names."""
         if (seq != self._overlay_seq or self._shut or not self.overlay_check.isChecked()
                 or self.sr_layer is None or self.sr_layer not in self.viewer.layers):
             return
@@ -810,14 +813,16 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         for name, data, color in (("SR boundaries", maps[0], "magenta"),
                                   ("LR-up boundaries", maps[1], "cyan")):
             lay = self.overlay_layers.get(name)
+            shown = name if note is None else f"{name} ({note})"
             if lay is None or lay not in self.viewer.layers:
-                lay = self.viewer.add_image(data, name=name, colormap=color,
+                lay = self.viewer.add_image(data, name=shown, colormap=color,
                                             blending="additive", opacity=0.7,
                                             metadata={OWN_LAYER_KEY: name,
                                                       "kind": "boundary overlay"})
                 self.overlay_layers[name] = lay
             else:
                 lay.data = data
+                lay.name = shown
             scale, _ = self._sr_transform()
             lay.scale = scale
             lay.translate = tuple(self._sr_to_world(corner))
@@ -950,19 +955,42 @@ def bbox_corners(bbox) -> np.ndarray:
     return np.array([[y0, x0], [y1, x1]]) - 0.5
 
 
-def _overlay_maps(sr, lr, scale: int, box) -> tuple[np.ndarray, np.ndarray]:
-    """(SR boundary skeleton, LR-up boundary band) as float32 maps of the SR crop ``box``
-    = (y0, y1, x0, x1) (worker thread: reads the crops and computes the maps)."""
-    from skimage.morphology import skeletonize
+#: Settings of the detector's boundary rule (:func:`~napari_srmat.audit.detector.
+#: boundary_evidence`) a session records and the overlay applies.
+_OVERLAY_SETTINGS = ("boundary_threshold", "lr_threshold_factor", "tolerance_px")
 
-    from ..audit.detector import default_boundary_map, upscale_bicubic
+
+def overlay_rule(detector: dict) -> tuple[dict, str | None]:
+    """The boundary rule the overlay of a session shows: ``(settings, note)``.
+
+    The session's own settings (threshold, LR factor, tolerance band) with the default
+    boundary map when the search used it. A search with another map (UAED, a custom
+    ``boundary_fn``) cannot be redrawn without that model: the overlay then shows the
+    default map at its own thresholds with the search's tolerance, and ``note`` says so
+    (it goes into the layer names).
+    """
+    fn = detector.get("boundary_fn", "default_boundary_map")
+    settings = {k: float(detector[k]) for k in _OVERLAY_SETTINGS if k in detector}
+    if fn == "default_boundary_map":
+        return settings, None
+    return ({k: v for k, v in settings.items() if k == "tolerance_px"},
+            f"default map, not the search's {fn}")
+
+
+def _overlay_maps(sr, lr, scale: int, box, settings: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(SR boundary skeleton, LR-up boundary band) as float32 maps of the SR crop ``box``
+    = (y0, y1, x0, x1), by the detector's rule (:func:`~napari_srmat.audit.detector.
+    boundary_evidence`, ``settings`` from :func:`overlay_rule`); worker thread: reads the
+    crops and computes the maps."""
+    from ..audit.detector import _channels_last, boundary_evidence, upscale_bicubic
+    from ..io import read_window
 
     cy0, cy1, cx0, cx1 = box
-    sr_c = np.asarray(sr[cy0:cy1, cx0:cx1])
-    lr_c = np.asarray(lr[cy0 // scale:-(-cy1 // scale), cx0 // scale:-(-cx1 // scale)])
-    b_sr = skeletonize(default_boundary_map(sr_c) >= 0.5)
-    lr_up = upscale_bicubic(lr_c, scale)[:b_sr.shape[0], :b_sr.shape[1]]
-    b_lr = default_boundary_map(lr_up) >= 0.25
+    sr_c = _channels_last(read_window(sr, cy0, cy1, cx0, cx1))
+    lr_c = read_window(lr, cy0 // scale, -(-cy1 // scale), cx0 // scale, -(-cx1 // scale))
+    lr_up = _channels_last(upscale_bicubic(lr_c, scale))[:sr_c.shape[0], :sr_c.shape[1]]
+    b_sr, b_lr = boundary_evidence(sr_c, lr_up, **(settings or {}))
     return b_sr.astype(np.float32), b_lr.astype(np.float32)
 
 
