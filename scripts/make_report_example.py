@@ -9,7 +9,6 @@ report is what the grain-size widget's *Report* tab and napari_srmat.report writ
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from napari_srmat.metrics.standards import field_grid, measure_specimen
@@ -22,7 +21,11 @@ PIXEL_SIZE_UM = 0.5
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pdf", action="store_true", help="write the PDF beside the HTML")
+    pdf = ap.parse_args(argv).pdf  # --help used to rewrite the committed report
     ms = generate_microstructure((288, 288), mean_grain_size_px=16, seed=11)
     windows = field_grid(ms.boundaries.shape, 2, 2)
     spec = measure_specimen([ms.boundaries[w] for w in windows], method="intercept",
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         provenance={"boundary map": "exact synthetic boundaries (napari_srmat.synth, seed 11)",
                     "true mean intercept (px)": round(ms.mean_intercept_px, 3)})
     OUT.mkdir(parents=True, exist_ok=True)
-    for suffix in (".html", ".pdf") if "--pdf" in argv else (".html",):
+    for suffix in (".html", ".pdf") if pdf else (".html",):
         path = write_report(rep, OUT / f"grain_size_report{suffix}", overwrite=True)
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KB")
 

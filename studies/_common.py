@@ -29,6 +29,15 @@ GT_LINES = 500
 FOLD_MODELS_C = 1.4
 
 
+def no_options(doc: str | None) -> None:
+    """The command line of a study that takes no options: ``--help`` prints what it does
+    and exits, any argument is refused (``--help`` used to start the study and overwrite
+    its committed result file)."""
+    import argparse
+
+    argparse.ArgumentParser(description=(doc or "").split("\n\n")[0]).parse_args()
+
+
 def tbm_pairs(every_train: int = 1) -> list[tuple[str, Path, Path]]:
     """(split, image, mask) of tbm/val and every ``every_train``-th tbm/train image."""
     from napari_srmat.io import list_pairs

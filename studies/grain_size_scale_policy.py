@@ -165,4 +165,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from _common import no_options
+
+    no_options(__doc__)
     sys.exit(main())

@@ -50,4 +50,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from _common import no_options
+
+    no_options(__doc__)
     main()

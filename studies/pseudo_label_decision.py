@@ -77,4 +77,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from _common import no_options
+
+    no_options(__doc__)
     raise SystemExit(main())

@@ -94,4 +94,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from _common import no_options
+
+    no_options(__doc__)
     raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""The study and figure scripts' command lines: ``--help`` says what a script does and
+runs nothing (it started some studies, which then overwrote their committed results)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted([*ROOT.glob("studies/*.py"), *ROOT.glob("scripts/*.py"),
+                  *ROOT.glob("benchmarks/*.py")])
+
+
+@pytest.mark.parametrize("script", [p for p in SCRIPTS if not p.name.startswith("_")],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_help_runs_nothing(script, tmp_path):
+    results = ROOT / "studies" / "results"
+    before = {p: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    proc = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin",
+                               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.lstrip().startswith("usage:")
+    assert {p: p.stat().st_mtime_ns for p in results.glob("*.json")} == before
