@@ -230,9 +230,9 @@ def test_nan_pixels_are_refused(pair, which):
 # ------------------------------------------------------------------- session
 
 
-def _session(tmp_path, n=5):
+def _session(tmp_path, n=5, fill=0):
     lr = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
-    sr = np.zeros((64, 64, 3), np.uint8)
+    sr = np.full((64, 64, 3), fill, np.uint8)
     cands = [Candidate(id=i + 1, bbox=[i, i, i + 10, i + 8], score=100.0 - 10 * i,
                        kind="new_boundary", new_boundary_length_px=10.0 + i) for i in range(n)]
     s = AuditSession.create(lr, sr, cands, reviewer="ana", sr_model={"name": "bicubic"})
@@ -375,7 +375,10 @@ def test_report(tmp_path, pair):
     left = sorted(p.name for p in (tmp_path / "rep_thumbs").glob("*.png"))
     assert left == sorted([f"s1_c{cands[0].id}.png", "mine.png"])
     assert f"rep_thumbs/s1_c{cands[0].id}.png" in (tmp_path / "rep.md").read_text()
-    res2 = write_report([s, s], tmp_path / "rep2.md", pixel_size_um=0.5, thumbnails=False)
+    # the same numbers for another image (one image twice is refused)
+    s2 = AuditSession.from_dict(json.loads(json.dumps(s.to_dict())))
+    s2.images["sr"]["sha256"] = "sha256:" + "0" * 64
+    res2 = write_report([s, s2], tmp_path / "rep2.md", pixel_size_um=0.5, thumbnails=False)
     px = 0.5e-3
     area = 2 * sr.shape[0] * sr.shape[1] * px * px
     assert res2["pooled"]["hallucinated_per_mm2"] == pytest.approx(2 * exp_len * px / area)
@@ -506,7 +509,7 @@ def test_report_density_column_has_one_unit(tmp_path, other_px):
     """Images that do not share one known pixel size: every row of the density column is
     per megapixel (a row in mm per mm^2 under a 'px per MP' header was 250x off)."""
     _, _, a = _session(tmp_path)
-    _, _, b = _session(tmp_path)
+    _, _, b = _session(tmp_path, fill=1)  # another image
     a.pixel_size_um, b.pixel_size_um = 0.25, other_px
     for s in (a, b):
         s.decide("hallucinated", save=False)
@@ -928,3 +931,23 @@ def test_report_reads_and_upscales_only_the_thumbnail_windows(tmp_path, monkeypa
     monkeypatch.setattr(io_mod, "read_image", lambda *a, **k: read.append(a) or 1 / 0)
     write_report(empty, tmp_path / "r.md")
     assert read == [] and "thumbnails skipped" not in (tmp_path / "r.md").read_text()
+
+
+def test_report_refuses_one_image_twice(tmp_path, capsys):
+    """`srmat audit report a.json a.json` (or two sessions of one SR image) pooled that
+    image's area and hallucinated length twice, silently."""
+    from napari_srmat.cli import main
+
+    lr, sr, s = _session(tmp_path)
+    s.save(tmp_path / "a.json")
+    other = AuditSession.create(lr, sr, s.candidates)
+    other.save(tmp_path / "b.json")
+    for args in (["a.json", "a.json"], ["a.json", "b.json"]):
+        rc = main(["audit", "report", *(str(tmp_path / a) for a in args),
+                   "--out", str(tmp_path / "r.md")])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+        assert f"{tmp_path / args[1]} audits the same SR image as {tmp_path / 'a.json'}" in err
+    assert not (tmp_path / "r.md").exists()
+    with pytest.raises(ValueError, match="session 2 audits the same SR image as session 1"):
+        write_report([_session(tmp_path)[2], _session(tmp_path)[2]], tmp_path / "r.md")

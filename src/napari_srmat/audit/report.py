@@ -172,6 +172,11 @@ def _thumb(lr_up: np.ndarray, sr: np.ndarray, corner, bbox, path: Path,
         canvas.save(tmp, format="PNG")
 
 
+def _session_name(session: AuditSession, index: int) -> str:
+    """The session's file, else "session N" (1-based)."""
+    return str(session.path) if session.path is not None else f"session {index + 1}"
+
+
 def _cell(text: str) -> str:
     """``text`` as one Markdown table cell: a ``|`` or a line break would end the row."""
     return " ".join(str(text).replace("|", "/").split())
@@ -227,6 +232,16 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         raise ValueError("write_report needs at least one audit session")
     if images is not None and len(images) != len(sessions):
         raise ValueError(f"images has {len(images)} entries for {len(sessions)} sessions")
+    seen: dict[str, int] = {}
+    for i, s in enumerate(sessions):  # one image twice: its area and lengths pooled twice
+        key = s.images.get("sr", {}).get("sha256")
+        if key is not None and key in seen:
+            j = seen[key]
+            raise ValueError(
+                f"{_session_name(s, i)} audits the same SR image as "
+                f"{_session_name(sessions[j], j)} (checksum {key[:19]}...): the pooled row "
+                "would count that image twice; give each image's session once")
+        seen[key] = i
     # the write protocol: our own report is regenerated from the sessions; any other file
     # (a user's notes.md, a session, an image) is never replaced
     inputs = [s.path for s in sessions]
