@@ -44,6 +44,12 @@ def test_all_names_resolve_to_the_library_functions():
     assert napari_srmat.measure_grain_size is grainsize.measure_grain_size
     assert napari_srmat.find_hallucination_candidates is audit.find_candidates
     assert set(napari_srmat.__all__) <= set(dir(napari_srmat))
+    # tab completion offers the API, not the helpers the package imports for itself
+    shown = {n for n in dir(napari_srmat) if not n.startswith("__")}
+    assert not shown & {"Any", "annotations", "importlib", "_API"}
+    assert shown - set(napari_srmat.__all__) <= {"io", "sr", "edges", "audit", "metrics",
+                                                  "tiling", "synth", "widgets", "weights",
+                                                  "cli", "studies"}
     with pytest.raises(AttributeError):
         napari_srmat.not_a_function  # noqa: B018
 

@@ -78,4 +78,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public API, the subpackages loaded and the dunders: not the helpers this file
+    # imports (``Any``, ``importlib``, ``annotations`` showed in tab completion)
+    own = {n for n, v in globals().items() if n.startswith("__") or (
+        getattr(v, "__name__", "").startswith(f"{__name__}.") and hasattr(v, "__path__"))}
+    return sorted(own | set(__all__))
