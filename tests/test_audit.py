@@ -951,3 +951,20 @@ def test_report_refuses_one_image_twice(tmp_path, capsys):
     assert not (tmp_path / "r.md").exists()
     with pytest.raises(ValueError, match="session 2 audits the same SR image as session 1"):
         write_report([_session(tmp_path)[2], _session(tmp_path)[2]], tmp_path / "r.md")
+
+
+def test_cli_candidates_refuses_one_file_as_lr_and_sr(tmp_path, capsys):
+    """`srmat audit candidates a.png a.png` searched an image against itself (the widget
+    refuses one layer as both); now one line, exit 2, nothing written."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "link.png").symlink_to(tmp_path / "a.png")
+    for sr in ("a.png", "link.png"):
+        rc = main(["audit", "candidates", str(tmp_path / "a.png"), str(tmp_path / sr),
+                   "--out", str(tmp_path / "s.json"), "--quiet"])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and "are the same file" in err
+    assert not (tmp_path / "s.json").exists()

@@ -37,6 +37,9 @@ def _candidates(args: argparse.Namespace) -> int:
     for p in (args.lr, args.sr):
         if not Path(p).exists():
             raise FileNotFoundError(f"no such image: {p}")
+    if Path(args.lr).samefile(args.sr):  # the widget's rule for one layer as both
+        raise ValueError(f"the LR and SR images are the same file ({args.sr}): give the "
+                         "low-resolution scan as LR and its super-resolved image as SR")
     out = check_session_path(args.out)  # before the search, not after it
     inputs = [args.lr, args.sr, args.sr_std]
     check_output_file(out, inputs=inputs, overwrite=args.overwrite, ours=is_audit_session_file)
