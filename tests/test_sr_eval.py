@@ -396,3 +396,19 @@ def test_cli_sr_eval_empty_map_path_is_refused_not_skipped(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         "srmat sr eval: error: --ldl-map: output path '' names no file")
+
+
+@pytest.mark.parametrize("name", ["ldl.png", "ldl.jpg", "ldl"])
+def test_cli_sr_eval_map_named_as_another_format_is_refused(tmp_path, capsys, name):
+    """``--ldl-map ldl.png`` wrote a float32 TIFF under a .png name (no viewer opened it
+    as one); the name must end in .tif/.tiff, refused before anything is computed, as
+    ``--plot`` refuses a name that is not .png."""
+    from napari_srmat.cli import main
+
+    hr_p = _png(tmp_path / "hr.png", _micrograph())
+    assert main(["sr", "eval", hr_p, hr_p, "--ldl-map", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "written as a float32 TIFF" in err and ".tif" in err
+    assert not (tmp_path / name).exists()
+    assert main(["sr", "eval", hr_p, hr_p, "--ldl-map", str(tmp_path / "ldl.TIFF")]) == 0
+    assert (tmp_path / "ldl.TIFF").is_file()

@@ -991,7 +991,8 @@ def discarded_when_refused(partial: str | os.PathLike, *, created: bool) -> Iter
 
 def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
                       overwrite: bool = False, ours=None,
-                      example: str = "result.json") -> Path:
+                      example: str = "result.json",
+                      suffixes: tuple[tuple[str, ...], str] | None = None) -> Path:
     """Check a single-file output (JSON session, report) before writing it.
 
     Parameters
@@ -1008,6 +1009,10 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
         that fails it is never replaced.
     example : str
         A file name of the kind written, suggested when ``out`` names no file.
+    suffixes : (tuple of str, str), optional
+        The name endings the file may have and the format's name, e.g.
+        ``((".tif", ".tiff"), "TIFF")``: another ending is refused (a TIFF written under
+        ``map.png`` opened as no PNG).
 
     Raises
     ------
@@ -1018,6 +1023,9 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
         overwrite = check_flag("overwrite", overwrite, error=OutputError)
     # the location first, as given: "" was told as "output path '.' ..." (the Path of "")
     check_output_location(out, example=example)
+    if suffixes is not None and not str(out).lower().endswith(suffixes[0]):
+        raise OutputError(f"{out}: written as {suffixes[1]}; give a name ending in "
+                          f"{' or '.join(suffixes[0])}")
     out = Path(out)
     check_not_input(out, inputs)
     if out.exists() or out.is_symlink():
@@ -1388,12 +1396,9 @@ def check_figure_file(path: str | os.PathLike, *, kind: str,
     OutputError
         When the figure may not be written there.
     """
-    # "" names no file: told so, not as "'': figures are written as PNG"
-    check_output_location(path, example="figure.png")
-    if not str(path).lower().endswith(".png"):
-        raise OutputError(f"{path}: figures are written as PNG; give a .png file name")
     return check_output_file(path, inputs=inputs, overwrite=overwrite,
-                             ours=lambda p: is_our_figure(p, kind), example="figure.png")
+                             ours=lambda p: is_our_figure(p, kind), example="figure.png",
+                             suffixes=((".png",), "PNG"))
 
 
 def is_our_figure(path: str | os.PathLike, kind: str | None = None) -> bool:

@@ -87,13 +87,17 @@ def _read(path: str):
     return to_float01(grey_or_rgb(pixels)), mg.metadata.get("srmat") or {}
 
 
+#: The maps of --ldl-map / --noref-map are float TIFFs.
+MAP_SUFFIXES = ((".tif", ".tiff"), "a float32 TIFF")
+
+
 def _write_map(path: str, image, inputs) -> str:
     import tifffile
 
     from .._atomic import atomic_path
     from ..outputs import check_output_file
 
-    out = check_output_file(path, inputs=inputs, overwrite=None)
+    out = check_output_file(path, inputs=inputs, overwrite=None, suffixes=MAP_SUFFIXES)
     with atomic_path(out) as tmp:
         tifffile.imwrite(tmp, image)
     return str(out)
@@ -115,7 +119,8 @@ def _eval(args: argparse.Namespace) -> int:
             from ..outputs import check_output_file
 
             with naming_file(flag):  # no --overwrite here
-                check_output_file(p, inputs=inputs, overwrite=None, example="map.tif")
+                check_output_file(p, inputs=inputs, overwrite=None, example="map.tif",
+                                  suffixes=MAP_SUFFIXES)
     hr, _ = _read(args.hr)
     sr, sr_attrs = _read(args.sr)
     lr = _read(args.lr)[0] if args.lr else None
