@@ -1141,3 +1141,32 @@ def test_boundary_overlay_shows_the_rule_the_search_used(make_napari_viewer, qtb
     _press(viewer, "n")
     qtbot.waitUntil(lambda: "not the search's uaed" in sr_lay.name, timeout=30_000)
     assert lr_lay.name == "LR-up boundaries (default map, not the search's uaed)"
+
+
+def test_load_session_needs_the_lr_and_sr_layers(make_napari_viewer, qtbot, tmp_path,
+                                                 monkeypatch):
+    """Load session… with no image layers chosen skipped the checksum check and showed the
+    session over nothing: the keys then recorded verdicts on candidates never seen."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.layers import WidgetInputError
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    lr = np.zeros((32, 32), np.uint8)
+    path = tmp_path / "a.json"
+    AuditSession.create(lr, np.zeros((128, 128), np.uint8), [Candidate(
+        id=1, bbox=[1, 2, 30, 40], score=5, kind="new_boundary",
+        new_boundary_length_px=3)]).save(path)
+    original = path.read_bytes()
+    viewer = make_napari_viewer()
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    with pytest.raises(WidgetInputError, match="choose them as the LR and SR layers first"):
+        w.load_session(path)
+    w.load_btn.click()  # told before the file dialog opens
+    assert "choose them as the LR and SR layers first" in w.status.text() and len(shown) == 1
+    viewer.add_image(lr, name="lr")  # one layer cannot be both
+    with pytest.raises(WidgetInputError, match="choose them as the LR and SR layers first"):
+        w.load_session(path)
+    assert w.session is None and w.worker is None and path.read_bytes() == original

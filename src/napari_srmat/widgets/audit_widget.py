@@ -289,7 +289,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             btn.clicked.connect(user_action(lambda name=name: self._action(name), self.status))
         self.run_btn.clicked.connect(user_action(self.find_candidates, self.status))
         self.cancel_btn.clicked.connect(self.stop)
-        self.load_btn.clicked.connect(user_action(self._load_dialog))
+        self.load_btn.clicked.connect(user_action(self._load_dialog, self.status))
         self.queue.currentRowChanged.connect(self._on_row)
         self.auto_blink.toggled.connect(
             lambda on: self._blink_timer.start() if on else self._blink_timer.stop())
@@ -615,7 +615,21 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                     f"{target} is the session of another open audit panel; review there, "
                     "or choose another session file")
 
+    def _layers_to_check(self) -> tuple[str, str]:
+        """The (LR, SR) layer names a session to load is checked against; refused when
+        one is not chosen or both are one layer (a session shown over no image, or over
+        other ones, would record verdicts on pixels the reviewer cannot see)."""
+        from .layers import WidgetInputError
+
+        names = (self.lr_combo.currentText(), self.sr_combo.currentText())
+        if not (names[0] and names[1]) or names[0] == names[1]:
+            raise WidgetInputError("a session is checked against its images: open the "
+                                   "low-resolution scan and its super-resolved image and "
+                                   "choose them as the LR and SR layers first")
+        return names
+
     def _load_dialog(self) -> None:
+        self._layers_to_check()  # before the file dialog
         start = str(Path(self.session_path_edit.text() or self._default_path()).parent)
         path, _ = QFileDialog.getOpenFileName(self, "Audit session", start, "JSON (*.json)")
         if path:
@@ -632,11 +646,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         from ..jobs import Log
 
         self._ensure_idle("a candidate search is running; stop it first")
-        names = (self.lr_combo.currentText(), self.sr_combo.currentText())
-        lr = sr = None
-        if names[0] and names[1]:
-            lr = self._layer_data(names[0])
-            sr = self._layer_data(names[1])
+        names = self._layers_to_check()
+        lr = self._layer_data(names[0])
+        sr = self._layer_data(names[1])
         path = Path(path)
         self._check_not_used_elsewhere(path)
 
@@ -648,7 +660,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             if session is None or self._shut:
                 return
             self.set_session(session, path, save=False,  # loading writes nothing
-                             layer_names=names if all(names) else None)
+                             layer_names=names)
             self.status.setText(f"session loaded: {session.progress_text()}")
 
         return self._start_single_job(job, on_result=_done)
