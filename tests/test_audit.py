@@ -968,3 +968,22 @@ def test_cli_candidates_refuses_one_file_as_lr_and_sr(tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 2 and err.count("\n") == 1 and "are the same file" in err
     assert not (tmp_path / "s.json").exists()
+
+
+def test_cli_uaed_records_the_boundary_model(tmp_path):
+    """`srmat audit candidates --uaed ...` recorded "boundary_fn": "boundary_fn" (the name
+    of the CLI's local function): the session did not say which map the search used."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(np.kron(lr, np.ones((4, 4, 1), np.uint8))).save(tmp_path / "sr.png")
+    assert main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+                 "--out", str(tmp_path / "a.json"), "--uaed", "default", "--quiet"]) == 0
+    det = AuditSession.load(tmp_path / "a.json").detector
+    assert det["boundary_fn"] == "uaed"
+    model = det["boundary_model"]
+    assert Path(model["checkpoint"]).name == "uaed_default"
+    assert model["threshold"] == det["boundary_threshold"] and model["tta"]

@@ -74,8 +74,10 @@ def _candidates(args: argparse.Namespace) -> int:
 
         threshold = float(model.threshold)
 
-        def boundary_fn(img, model=model):
+        def uaed(img, model=model):  # its name is the session's detector "boundary_fn"
             return predict_boundaries(img, model)[0]
+
+        boundary_fn = uaed
 
     # the library tells its images by role ("sr shape ... is not lr shape ..."): which file
     roles = {"lr": args.lr, "sr": args.sr, "sr_std": args.sr_std}
@@ -91,6 +93,10 @@ def _candidates(args: argparse.Namespace) -> int:
                                   sr_model=({"name": args.sr_model} if args.sr_model else
                                             sr_model_from_metadata(sr_file.metadata)),
                                   pixel_size_um=pixel_size_um)
+    if args.uaed:  # which UAED: the weights and the operating point the search used
+        session.detector["boundary_model"] = {
+            "checkpoint": str(model.path) if model.path else args.uaed,
+            "tta": model.tta, "threshold": threshold}
     session.save(out)
     if session.kept_replaced is not None:
         print(f"srmat audit candidates: note: the reviewed session {out} held is kept as "
