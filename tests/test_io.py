@@ -317,6 +317,21 @@ def test_an_imagej_inverting_lut_mask_is_read_as_stored(tmp_path, dtype):
     np.testing.assert_array_equal(np.asarray(read_image(path).data), ~stored)  # as shown
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_a_white_is_zero_tiff_the_reader_does_not_invert_is_read_as_stored(tmp_path, dtype):
+    """Only unsigned/bool white-is-zero grey is inverted for display; a float (a
+    probability map) or signed one is shown as stored, so a mask reader must not
+    'undo' an inversion that never happened (it read 0.9 as 4.29e9, or overflowed)."""
+    from napari_srmat.io import open_mask_file
+
+    stored = np.zeros((16, 16), dtype)
+    stored[4, :] = 1
+    path = tmp_path / "wiz.tif"
+    tifffile.imwrite(path, stored, photometric="miniswhite")
+    np.testing.assert_array_equal(np.asarray(read_image(path).data), stored)
+    np.testing.assert_array_equal(np.asarray(open_mask_file(path).data), stored)
+
+
 def test_tiff_pixel_size_of_the_image_read_and_of_every_unit(tmp_path):
     """An OME-TIFF holding an overview before the micrograph gave the overview's pixel
     size (20x too large) or none; ResolutionUnit mm / µm (which tifffile writes) gave

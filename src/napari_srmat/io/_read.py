@@ -1025,8 +1025,6 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         meta["alpha_dropped"] = True
     elif colours[0] is not None:
         meta["photometric"] = colours[0]  # converted as Pillow converts it
-        if colours[0] == "miniswhite":  # what a mask reader needs to undo it
-            meta["white_is_zero_max"] = int(colours[1])
     levels = []
     axes = "YX"
     for level in range(n_levels):
@@ -1042,8 +1040,10 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 f"({exc or type(exc).__name__})"
             ) from None
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
-        arr, axes = _tiff_colours(arr, axes, colours)
-        levels.append(arr)
+        shown, axes = _tiff_colours(arr, axes, colours)
+        if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
+            meta["white_is_zero_max"] = int(colours[1])  # reader needs to undo it
+        levels.append(shown)
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
         metadata=meta,
