@@ -212,7 +212,9 @@ def test_scale_must_be_an_integer_and_an_inconsistent_pair_is_named():
     mask = np.zeros((128, 128), bool)
     mask[::6] = mask[:, ::6] = True
     with pytest.raises(AuditInputError, match=r"^degrade\(sr\) does not match lr anywhere .*"
-                       r"residual_floor='auto'.* is sr the super-resolution of this lr"):
+                       r"residual_floor='auto'.* is sr the super-resolution of this lr"
+                       r".*\(A fixed floor searches anyway: residual_floor in Python, "
+                       r"--residual-floor in srmat audit candidates\.\)$"):
         find_candidates(mask[::4, ::4], mask)
 
 

@@ -755,7 +755,9 @@ def find_candidates_job(
             raise AuditInputError(
                 f"degrade(sr) does not match lr anywhere (the estimated data-consistency "
                 f"floor, residual_floor='auto', is {residual_floor:.3g} > 1): is sr the "
-                f"super-resolution of this lr at scale {scale}? Else pass residual_floor=")
+                f"super-resolution of this lr at scale {scale}? (A fixed floor searches "
+                f"anyway: residual_floor in Python, --residual-floor in srmat audit "
+                f"candidates.)")
     if not (0 < float(residual_floor) <= 1 and 0 < float(std_floor) <= 1):
         raise AuditInputError(f"residual_floor and std_floor must be in (0, 1] (image units), "
                               f"got {residual_floor} and {std_floor}")
