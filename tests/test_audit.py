@@ -989,3 +989,29 @@ def test_cli_uaed_records_the_boundary_model(tmp_path):
     model = det["boundary_model"]
     assert Path(model["checkpoint"]).name == "uaed_default"
     assert model["threshold"] == det["boundary_threshold"] and model["tta"]
+
+
+def test_report_of_an_unreviewed_session_says_n_a_not_0(tmp_path):
+    """A session whose candidates were not reviewed at all reported a hallucinated length
+    of 0 and 0.00 % (read as "no hallucination found"); it is n/a, and the pooled row
+    leaves that image out of the length, density and fraction."""
+    _, _, todo = _session(tmp_path)
+    res = write_report(todo, tmp_path / "r.md", thumbnails=False)
+    row = [ln for ln in (tmp_path / "r.md").read_text().splitlines()
+           if ln.startswith("| image 1 |")][0]
+    assert [c.strip() for c in row.split("|")[7:10]] == ["n/a", "n/a", "n/a"]
+    for key in ("hallucinated_length_px", "hallucinated_px_per_megapixel",
+                "hallucinated_fraction"):
+        assert res["per_image"][0][key] is None and res["pooled"][key] is None
+    _, _, done = _session(tmp_path, fill=1)
+    done.decide("hallucinated", save=False)
+    alone = write_report(done, tmp_path / "r.md", thumbnails=False)["pooled"]
+    both = write_report([done, todo], tmp_path / "r.md", thumbnails=False)["pooled"]
+    for key in ("hallucinated_length_px", "hallucinated_px_per_megapixel",
+                "hallucinated_fraction"):
+        assert both[key] == pytest.approx(alone[key])
+    assert both["n_images"] == 2 and both["counts"]["unreviewed"] == 4 + 5
+    # no candidates at all: nothing suspicious found, a known 0
+    empty = AuditSession.create(np.zeros((16, 16), np.uint8), np.zeros((64, 64), np.uint8), [])
+    assert write_report(empty, tmp_path / "r.md", thumbnails=False)["pooled"][
+        "hallucinated_length_px"] == 0

@@ -54,7 +54,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
         boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
         all boundary
         length (None when unknown), and ``length_from_bbox_estimate`` (number of added
-        regions whose length is the bbox diagonal).
+        regions whose length is the bbox diagonal). The length, densities and fraction
+        are None while the session has candidates and neither a verdict nor an added
+        region (unknown, not 0); the pooled row leaves such images out of them.
     """
     from ..io import check_pixel_size
 
@@ -79,18 +81,27 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     counts["unreviewed"] = len(session.candidates) - session.n_reviewed
     h, w = (session.sr_shape + [0, 0])[:2]
     area_px = float(h) * float(w)
+    # candidates and not one verdict or region: the hallucinated length is not known
+    # (0 would read as "no hallucination found")
+    known = not (session.candidates and session.n_reviewed == 0
+                 and not session.added_regions)
     out: dict[str, Any] = {
         "sr_image": session.images.get("sr", {}).get("path"),
         "reviewer": session.reviewer,
         "n_candidates": len(session.candidates),
         "counts": counts,
         "added_regions": added,
-        "hallucinated_length_px": hall_len,
+        "hallucinated_length_px": hall_len if known else None,
         "area_px": area_px,
         "total_boundary_length_px": session.total_boundary_length_px,
         "pixel_size_um": px,
         "length_from_bbox_estimate": est,
     }
+    if not known:
+        if px:
+            out["hallucinated_per_mm2"] = None
+        out["hallucinated_px_per_megapixel"] = out["hallucinated_fraction"] = None
+        return out
     if px:
         area_mm2 = area_px * (px * 1e-3) ** 2
         out["hallucinated_per_mm2"] = hall_len * px * 1e-3 / area_mm2 if area_mm2 else None
@@ -104,16 +115,22 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
 def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     counts = {k: sum(s["counts"][k] for s in summaries) for k in (*VERDICTS, "unreviewed")}
     added = {k: sum(s["added_regions"][k] for s in summaries) for k in VERDICTS}
+    n_images = len(summaries)
+    pxs = {s["pixel_size_um"] for s in summaries}  # one unit for every row, or per MP
+    # lengths, areas and boundary totals of the images with a known hallucinated length
+    # (an image with candidates and no verdict yet is left out: n/a, not 0)
+    summaries = [s for s in summaries if s["hallucinated_length_px"] is not None]
     hall = sum(s["hallucinated_length_px"] for s in summaries)
     area = sum(s["area_px"] for s in summaries)
-    pxs = {s["pixel_size_um"] for s in summaries}
-    out: dict[str, Any] = {"n_images": len(summaries), "counts": counts,
-                           "added_regions": added, "hallucinated_length_px": hall,
+    out: dict[str, Any] = {"n_images": n_images, "counts": counts,
+                           "added_regions": added,
+                           "hallucinated_length_px": hall if summaries else None,
                            "area_px": area}
     if len(pxs) == 1 and None not in pxs:
         px = pxs.pop()
         out["pixel_size_um"] = px
-        out["hallucinated_per_mm2"] = hall * px * 1e-3 / (area * (px * 1e-3) ** 2)
+        out["hallucinated_per_mm2"] = (hall * px * 1e-3 / (area * (px * 1e-3) ** 2)
+                                       if area else None)
     out["hallucinated_px_per_megapixel"] = hall / (area / 1e6) if area else None
     tots = [s["total_boundary_length_px"] for s in summaries]
     # a 0 is known (an image without boundaries); None is not
@@ -272,11 +289,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     def _row(name, s):
         c = s["counts"]
         # one unit per column: the pooled row's (per mm^2 only when every image has it)
-        dens = s["hallucinated_per_mm2" if per_mm2 else "hallucinated_px_per_megapixel"]
+        dens = s.get("hallucinated_per_mm2" if per_mm2 else "hallucinated_px_per_megapixel")
         frac = s.get("hallucinated_fraction")
+        length = s["hallucinated_length_px"]  # None: candidates, none reviewed yet
         return (f"| {name} | {c['real']} | {c['hallucinated']} | {c['unsure']} | "
                 f"{c['unreviewed']} | {s['added_regions']['hallucinated']} | "
-                f"{s['hallucinated_length_px']:.0f} | "
+                f"{'n/a' if length is None else f'{length:.0f}'} | "
                 f"{'n/a' if dens is None else f'{dens:.4g}'} | "
                 f"{'n/a' if frac is None else f'{100 * frac:.2f}%'} |")
 
