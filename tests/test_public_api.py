@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -47,9 +48,15 @@ def test_all_names_resolve_to_the_library_functions():
     # tab completion offers the API, not the helpers the package imports for itself
     shown = {n for n in dir(napari_srmat) if not n.startswith("__")}
     assert not shown & {"Any", "annotations", "importlib", "_API"}
-    assert shown - set(napari_srmat.__all__) <= {"io", "sr", "edges", "audit", "metrics",
-                                                  "tiling", "synth", "widgets", "weights",
-                                                  "cli", "studies"}
+    # and the public submodules loaded, packages or not: ``napari_srmat.gr<TAB>`` after
+    # ``import napari_srmat.grainsize`` (hidden while only packages were shown)
+    importlib.import_module("napari_srmat._atomic")
+    importlib.import_module("napari_srmat.jobs")
+
+    shown = {n for n in dir(napari_srmat) if not n.startswith("__")}
+    assert {"grainsize", "jobs", "io", "sr"} <= shown and "_atomic" not in shown
+    assert all(getattr(napari_srmat, n).__name__ == f"napari_srmat.{n}"
+               for n in shown - set(napari_srmat.__all__))
     with pytest.raises(AttributeError):
         napari_srmat.not_a_function  # noqa: B018
 

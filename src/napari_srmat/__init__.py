@@ -78,8 +78,10 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    # the public API, the subpackages loaded and the dunders: not the helpers this file
-    # imports (``Any``, ``importlib``, ``annotations`` showed in tab completion)
+    # the public API, the public submodules loaded (``grainsize`` once imported, as
+    # ``io``) and the dunders: not the helpers this file imports (``Any``, ``importlib``,
+    # ``annotations`` showed in tab completion) nor private modules (``_atomic``)
     own = {n for n, v in globals().items() if n.startswith("__") or (
-        getattr(v, "__name__", "").startswith(f"{__name__}.") and hasattr(v, "__path__"))}
+        isinstance(v, type(importlib)) and v.__name__.startswith(f"{__name__}.")
+        and not n.startswith("_"))}
     return sorted(own | set(__all__))
