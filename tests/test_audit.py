@@ -1015,3 +1015,30 @@ def test_report_of_an_unreviewed_session_says_n_a_not_0(tmp_path):
     empty = AuditSession.create(np.zeros((16, 16), np.uint8), np.zeros((64, 64), np.uint8), [])
     assert write_report(empty, tmp_path / "r.md", thumbnails=False)["pooled"][
         "hallucinated_length_px"] == 0
+
+
+def test_session_regions_once_removable_and_candidates_of_this_sr_image(tmp_path):
+    """add_region took the same box twice (a double click), an added region could not be
+    removed, and create() took a CandidateList found on another SR image."""
+    from napari_srmat.audit import CandidateList
+
+    lr, sr, s = _session(tmp_path)
+    path = tmp_path / "a.json"
+    s.save(path)
+    s.add_region([1, 2, 11, 12])
+    with pytest.raises(ValueError, match=r"already added \(r1\)"):
+        s.add_region([1, 2, 11, 12])
+    s.add_region([20, 2, 31, 12])
+    assert s.remove_region().id == 2 and [r.id for r in s.added_regions] == [1]
+    assert [r["id"] for r in json.loads(path.read_text())["added_regions"]] == [1]
+    with pytest.raises(ValueError, match="no added region r7"):
+        s.remove_region(7)
+    s.remove_region(1)
+    with pytest.raises(ValueError, match="no added region to remove"):
+        s.remove_region()
+    other = CandidateList(s.candidates, sr_shape=(96, 64), scale=4)
+    with pytest.raises(ValueError, match=r"found on an SR image of 96 x 64 px, not on this "
+                       r"one \(64 x 64 px\)"):
+        AuditSession.create(lr, sr, other)
+    assert len(AuditSession.create(lr, sr, CandidateList(s.candidates, sr_shape=(64, 64),
+                                                         scale=4)).candidates) == 5

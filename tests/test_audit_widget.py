@@ -1170,3 +1170,23 @@ def test_load_session_needs_the_lr_and_sr_layers(make_napari_viewer, qtbot, tmp_
     with pytest.raises(WidgetInputError, match="choose them as the LR and SR layers first"):
         w.load_session(path)
     assert w.session is None and w.worker is None and path.read_bytes() == original
+
+
+def test_an_added_region_is_added_once_and_can_be_removed(make_napari_viewer, qtbot,
+                                                          tmp_path):
+    """A second click on "Add missed region" added the same rectangle again (its length
+    counted twice in the report), and an added region could not be taken back."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    viewer.add_shapes([(np.array([[5, 6], [15, 26]]) - 0.5) * 0.25 - 0.375],
+                      shape_type="rectangle", name="missed")
+    w.add_region_btn.click()
+    w.add_region_btn.click()
+    assert w.status.text() == ("region [6, 5, 26, 15] is already added (r1): draw another "
+                               "rectangle, or remove r1 first")
+    assert len(json.loads(path.read_text())["added_regions"]) == 1
+    w.remove_region_btn.click()
+    assert w.status.text() == "removed region r1 [6, 5, 26, 15]"
+    assert json.loads(path.read_text())["added_regions"] == []
+    w.remove_region_btn.click()
+    assert w.status.text() == "no added region to remove"

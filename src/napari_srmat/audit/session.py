@@ -390,6 +390,12 @@ class AuditSession:
             images[key] = {"sha256": checksum(arr), "shape": [int(s) for s in arr.shape],
                            "path": None if pth is None else str(Path(pth).resolve())}
         sr_shape = images["sr"]["shape"][:2]
+        found_on = [int(v) for v in getattr(candidates, "sr_shape", ()) or ()]
+        if any(found_on) and found_on != sr_shape:  # a CandidateList of another image
+            raise ValueError(
+                f"the candidates were found on an SR image of {found_on[0]} x {found_on[1]} "
+                f"px, not on this one ({sr_shape[0]} x {sr_shape[1]} px): give the SR image "
+                "the search ran on")
         scale = int(getattr(candidates, "scale", 0) or
                     max(1, sr_shape[0] // max(1, images["lr"]["shape"][0])))
         cands = sorted(candidates, key=lambda c: -c.score)
@@ -500,6 +506,10 @@ class AuditSession:
                 raise ValueError(f"region {bbox} ([x0, y0, x1, y1], SR px) has no area inside "
                                  f"the SR image ({h} x {w} px): draw it over the image")
             bbox = clipped
+        same = next((r for r in self.added_regions if r.bbox == bbox), None)
+        if same is not None:  # a second click on the button: counted twice
+            raise ValueError(f"region {bbox} is already added (r{same.id}): draw another "
+                             f"rectangle, or remove r{same.id} first")
         new_id = max([r.id for r in self.added_regions], default=0) + 1
         r = AddedRegion(id=new_id, bbox=list(bbox), verdict=verdict, note=note,
                         length_px=length_px,
@@ -510,6 +520,31 @@ class AuditSession:
                 self.save(self.path)
             except BaseException:
                 self.added_regions.remove(r)  # not saved: not added (a retry adds it once)
+                raise
+        return r
+
+    def remove_region(self, region_id: int | None = None, *,
+                      save: bool = True) -> AddedRegion:
+        """Remove an added region (default: the last one added) and save.
+
+        Raises ``ValueError`` when there is none (or no region ``region_id``); a failed
+        save keeps the region.
+        """
+        if not self.added_regions:
+            raise ValueError("no added region to remove")
+        if region_id is None:
+            r = self.added_regions[-1]
+        else:
+            r = next((x for x in self.added_regions if x.id == int(region_id)), None)
+            if r is None:
+                raise ValueError(f"no added region r{region_id}")
+        i = self.added_regions.index(r)
+        del self.added_regions[i]
+        if save and self.path is not None:
+            try:
+                self.save(self.path)
+            except BaseException:
+                self.added_regions.insert(i, r)
                 raise
         return r
 

@@ -253,6 +253,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._overlay_worker = None
         btns = {name: QPushButton(f"{name} [{key}]") for key, name in KEYS.items()}
         self.add_region_btn = QPushButton("Add missed region (Shapes rectangle)")
+        self.remove_region_btn = QPushButton("Remove last added region")
 
         form = QFormLayout()
         form.addRow("LR layer", self.lr_combo)
@@ -281,7 +282,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         row.addWidget(self.grid_check)
         row.addWidget(self.overlay_check)
         lay.addLayout(row)
-        lay.addWidget(self.add_region_btn)
+        row = QHBoxLayout()
+        row.addWidget(self.add_region_btn)
+        row.addWidget(self.remove_region_btn)
+        lay.addLayout(row)
         lay.addWidget(QLabel("Keys: r real, h hallucinated, u unsure, n/p next/previous, "
                              "b blink"))
 
@@ -297,6 +301,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.overlay_check.toggled.connect(lambda _on: self._update_overlay())
         self.add_region_btn.clicked.connect(
             user_action(self.add_region_from_shapes, self.status))
+        self.remove_region_btn.clicked.connect(
+            user_action(self.remove_last_region, self.status))
         self._forward = ProgressForwarder(self.progress, self.status)
 
         self.session_path_edit.textEdited.connect(self._path_edited)
@@ -949,6 +955,18 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
                                   verdict=verdict, note=self.note_edit.text(), save=True)
         self.status.setText(f"added region r{region.id} {region.bbox}")
+        return region
+
+
+    def remove_last_region(self):
+        """Remove the region added last (a wrong rectangle, a second click) and save
+        (:meth:`~napari_srmat.audit.AuditSession.remove_region`)."""
+        s = self.session
+        if s is None:
+            raise ValueError("no audit session: find candidates or load a session first")
+        with _told_if_not_saved("the removal (region kept)"):
+            region = s.remove_region(save=True)
+        self.status.setText(f"removed region r{region.id} {region.bbox}")
         return region
 
 
