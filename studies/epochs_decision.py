@@ -57,8 +57,5 @@ def main(argv=None) -> int:
         extra=lambda: {"diagnostics": {v: bias_diagnostics(v) for v in ("plain", CANDIDATE)}})
 
 
-if __name__ == "__main__":
-    from _common import no_options
-
-    no_options(__doc__)
+if __name__ == "__main__":  # its own options (and --help): main's parser
     raise SystemExit(main())

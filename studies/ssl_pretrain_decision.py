@@ -41,8 +41,5 @@ def main(argv=None) -> int:
                                "ssl_pretrain_decision")
 
 
-if __name__ == "__main__":
-    from _common import no_options
-
-    no_options(__doc__)
+if __name__ == "__main__":  # its own options (and --help): main's parser
     raise SystemExit(main())

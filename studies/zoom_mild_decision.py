@@ -46,8 +46,5 @@ def main(argv=None) -> int:
                                "zoom_mild_decision")
 
 
-if __name__ == "__main__":
-    from _common import no_options
-
-    no_options(__doc__)
+if __name__ == "__main__":  # its own options (and --help): main's parser
     raise SystemExit(main())

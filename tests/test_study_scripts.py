@@ -26,3 +26,21 @@ def test_help_runs_nothing(script, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.lstrip().startswith("usage:")
     assert {p: p.stat().st_mtime_ns for p in results.glob("*.json")} == before
+
+
+#: Scripts whose main already parsed options (and --help): no_options in front of it
+#: refused every one of them ("unrecognized arguments: --work ...").
+OWN_OPTIONS = {"studies/cldice_decision.py": "--work", "studies/epochs_decision.py": "--work",
+               "studies/ssl_pretrain_decision.py": "--work",
+               "studies/zoom_mild_decision.py": "--work",
+               "studies/pseudo_label_decision.py": "--out-root"}
+
+
+@pytest.mark.parametrize("script, option", OWN_OPTIONS.items())
+def test_a_script_with_options_keeps_them(script, option, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / script), "--help"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin",
+                               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert option in proc.stdout
