@@ -707,8 +707,9 @@ def test_corrupt_zarr_chunk_read_whole_is_the_input_s_error(tmp_path, capsys, co
         "register-moving": ["register", bad, good],
         "register-fixed": ["register", good, bad],
         "audit": ["audit", "candidates", good, bad, "--out", tmp_path / "a.json"],
-        "audit-std": ["audit", "candidates", good, good, "--sr-std", bad, "--out",
-                      tmp_path / "a.json"],
+        # a copy as SR: one file as both LR and SR is refused before --sr-std is read
+        "audit-std": ["audit", "candidates", good, _png(tmp_path / "copy.png", size=64),
+                      "--sr-std", bad, "--out", tmp_path / "a.json"],
         "sr-eval-hr": ["sr", "eval", bad, good],
         "sr-eval-sr": ["sr", "eval", good, bad],
     }[command]
