@@ -41,6 +41,7 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -680,8 +681,11 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     # a task, not scattered data: the scheduler keeps how to make it, so it is made again
     # when every worker holding it has died (scattered, it was lost for good and the
     # run failed with "FuturesCancelledError ... already forgotten")
-    fn_future = client.submit(_identity, runner.fn if chunk_fn is None else chunk_fn,
-                              pure=False, priority=1, key=f"srmat-fn-{token}")
+    with warnings.catch_warnings():  # a large in-memory network travels with its task
+        # once (by design: it is what makes it again); dask warns about any graph > 10 MB
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        fn_future = client.submit(_identity, runner.fn if chunk_fn is None else chunk_fn,
+                                  pure=False, priority=1, key=f"srmat-fn-{token}")
     window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
     spill_futures: dict = {}
     inflight: dict = {}  # assemble future -> chunk
