@@ -54,12 +54,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from _common import RESULTS, better_by_more_than_one_std, save
 from _common import paired_with_means as _paired
+from gpu_budget_decision import BENCHMARKS, _bench, _study
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 CANDIDATE = "gpu_aug_big"
 #: Per repetition (its tag in the study result names): the benchmark JSON of the ``plain``
 #: fold models (None: no per-fold AP in their own folds), that of the candidate, and
@@ -71,15 +70,6 @@ REPETITIONS = {"": ("cv_uaed.json", "cv_uaed_gpu_big_s0.json", False),
 EARLIER = ("gpu_aug", {"": "cv_uaed_gpu_s0.json", "s1": "cv_uaed_gpu_s1.json"})
 MAX_AP_LOSS = 0.01
 OPERATING_POINT = ("otsu_scaled", "none")
-
-
-def _study(variant: str, tag: str) -> dict:
-    name = ("" if variant == "plain" else f"_{variant}") + (f"_{tag}" if tag else "")
-    return json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
-
-
-def _bench(file: str, variant: str) -> dict:
-    return json.loads((BENCHMARKS / file).read_text())["results"][f"{variant}/none"]
 
 
 def _policies(variant: str, tag: str) -> tuple[list, list]:
