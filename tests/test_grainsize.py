@@ -789,3 +789,53 @@ def test_an_image_resampled_below_the_models_least_side_is_named_as_resampled(mo
     assert MIN_IMAGE_SIDE == 8
     r = measure_grain_size(ms.image, model=model, inference_scale=0.5)
     assert r.boundaries.shape == (12, 12)
+
+
+def test_a_micrograph_too_large_for_memory_is_refused_before_it_is_read(
+        model, monkeypatch, tmp_path, capsys):
+    """``srmat grain-size`` of a 60000² RGB mosaic (no --mask) estimated the grain size
+    for minutes, reading the whole mosaic level by level, then read it whole as float32
+    and ran out of memory: the memory check ran only for an up-sampled run (scale > 1).
+    Now the plan the Simple tab refuses with (``plan_grain_size`` at the input's scale, or
+    at the scale given) is checked before the mosaic is read (only the pixel-value
+    sample of ``check_pixel_values``), in one line naming the memory and what to do; the
+    mask path (``--mask``) already did so."""
+    import dask.array as da
+
+    from napari_srmat import grainsize, outputs
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_grain_size
+
+    tile = generate_microstructure((256, 256), seed=2).image
+    lazy = da.tile(da.from_array(tile, chunks=(256, 256, 3)), (8, 8, 1))
+
+    def estimate(*args, **kwargs):  # the first step that reads the whole mosaic
+        raise AssertionError("the scale estimate ran")
+
+    monkeypatch.setattr(grainsize, "_automatic_scale", estimate)
+    need = plan_grain_size(lazy.shape).output_bytes
+    monkeypatch.setattr(outputs, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) - 1)
+    with pytest.raises(GrainSizeError, match=r"^measure_grain_size needs [0-9.]+ MiB of "
+                       r"memory, more than 50% of the [0-9.]+ MiB available: measure "
+                       r"fields or crops of it$"):
+        measure_grain_size(lazy, model=model)
+    # a given scale is planned at that scale (0.5: a smaller copy for the model)
+    half = plan_grain_size(lazy.shape, inference_scale=0.5).output_bytes
+    assert half < need
+    monkeypatch.setattr(outputs, "available_memory_bytes",
+                        lambda: int(half / MEMORY_FRACTION) - 1)
+    with pytest.raises(GrainSizeError, match=r"^measure_grain_size needs"):
+        measure_grain_size(lazy, model=model, inference_scale=0.5)
+    # the command line: one line naming the file, exit 2
+    path = tmp_path / "mosaic.zarr"
+    da.to_zarr(da.from_array(tile, chunks=(128, 128, 3)), str(path))
+    small = plan_grain_size(tile.shape).output_bytes
+    monkeypatch.setattr(outputs, "available_memory_bytes",
+                        lambda: int(small / MEMORY_FRACTION) - 1)
+    assert main(["grain-size", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"srmat grain-size: error: {path}: measure_grain_size needs ")
+    assert len(err.splitlines()) == 1
+    # with memory for it, measured as before
+    monkeypatch.undo()
+    assert measure_grain_size(tile, model=model).mean_intercept_px > 0

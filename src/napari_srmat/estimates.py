@@ -194,10 +194,10 @@ def plan_grain_size(shape, *, inference_scale: float | None = None,
     :func:`plan_boundaries` counts them); ``output_bytes`` is that working memory and the
     time is the boundary model's at that scale. The automatic scale is only known once the
     job has read the micrograph (seconds on a large one), so without ``inference_scale``
-    the plan is for the input's own scale, the usual case; the job checks the memory again
-    at the scale it chose when that scale is larger (an up-sampled coarse micrograph; up
-    to :data:`~napari_srmat.grainsize.MAX_INFERENCE_SCALE`) and refuses before the model
-    runs when it does not fit.
+    the plan is for the input's own scale, the usual case. The job checks this plan before
+    it reads the micrograph, and again at the scale it chose when that scale is larger (an
+    up-sampled coarse micrograph; up to :data:`~napari_srmat.grainsize.MAX_INFERENCE_SCALE`),
+    refusing before the model runs when it does not fit.
 
     Parameters
     ----------

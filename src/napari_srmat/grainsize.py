@@ -961,23 +961,29 @@ def _binary(prob: np.ndarray, model, threshold: float | None):
             model.threshold_rule)
 
 
-def _check_memory_at_scale(shape: tuple, scale: float,
+def _check_memory_at_scale(shape: tuple, scale: float | None,
                            available: int | None = None) -> None:
     """Refuse (:class:`GrainSizeError`) a measurement of a ``shape`` micrograph at
-    inference ``scale`` whose working memory
+    inference ``scale`` (None: the automatic one, planned at the input's scale as the
+    Simple tab plans it) whose working memory
     (:func:`napari_srmat.estimates.plan_grain_size`) does not fit in ``available`` bytes
-    (None: the memory available now)."""
+    (None: the memory available now). The job checks it before any pixel is read, and
+    again once the automatic scale is known when that scale up-samples."""
     from .estimates import MEMORY_FRACTION, plan_grain_size
     from .outputs import available_memory_bytes, format_bytes
 
     plan = plan_grain_size(shape, inference_scale=scale, device="cpu")
     avail = available_memory_bytes() if available is None else available
     if not plan.fits_in_memory(available=avail):
+        need = (f"{format_bytes(plan.output_bytes)} of memory, more than "
+                f"{MEMORY_FRACTION:.0%} of the {format_bytes(avail)} available")
+        if scale is None or scale <= 1:  # the words of the mask path (check_in_memory)
+            raise GrainSizeError(f"measure_grain_size needs {need}: measure fields or "
+                                 "crops of it")
         raise GrainSizeError(
             f"at inference scale {scale:g} (a coarse micrograph, up-sampled for the model) "
-            f"the measurement needs {format_bytes(plan.output_bytes)} of memory, more than "
-            f"{MEMORY_FRACTION:.0%} of the {format_bytes(avail)} available: measure a region "
-            "of it, or super-resolve it first and measure regions of the result")
+            f"the measurement needs {need}: measure a region of it, or super-resolve it "
+            "first and measure regions of the result")
 
 
 def measure_grain_size_job(
@@ -1056,6 +1062,9 @@ def measure_grain_size_job(
 
     model = as_boundary_model(model)
     warns = _calibration_warnings(model, threshold)
+    # read whole below (the scale estimate reads every level of a large one first): a
+    # micrograph larger than memory is refused before any pixel is read
+    _check_memory_at_scale(arr.shape, inference_scale)
     if stop is not None and stop.stop_requested:
         yield Stopped("grain-size measurement stopped before the scale estimate")
         return None
