@@ -467,3 +467,50 @@ def test_bad_segment_files_are_one_error_naming_the_file(tmp_path, capsys):
         assert rc == 2 and err == f"srmat heyn: error: {info.value}\n", name
     with pytest.raises(FileNotFoundError, match="segments file not found"):
         load_segments(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("threshold", [None, "0.5"])
+def test_srmat_heyn_refuses_a_mask_too_large_for_memory_before_reading_it(
+        tmp_path, monkeypatch, capsys, threshold):
+    """`srmat heyn` of a 60000² Zarr mask read it whole (3.6 GB, then the measurement's
+    working memory) before ``measure_intercepts`` could refuse it: it ran until memory ran
+    out, where `srmat grain-size --mask` of the same file refused in one line at once. Now
+    it is refused before any pixel is read, in one line naming the file, the memory and
+    what to do, by the rule of ``measure_intercepts`` (``plan_mask_measurement``)."""
+    import zarr
+
+    from napari_srmat import estimates
+    from napari_srmat.cli import main
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_mask_measurement
+
+    path = tmp_path / "mosaic.zarr"
+    z = zarr.open(str(path), mode="w", shape=(256, 256), chunks=(64, 64), dtype="uint8")
+    m = np.zeros((256, 256), np.uint8)
+    m[:, 3::10] = 255
+    m[::10, :] = 255
+    z[:] = m
+    reads = []
+    real = zarr.Array.__getitem__
+
+    def counted(self, key):
+        out = real(self, key)
+        if np.size(out):  # not the empty reads that probe the dtype
+            reads.append(key)
+        return out
+
+    monkeypatch.setattr(zarr.Array, "__getitem__", counted)
+    need = plan_mask_measurement(m.shape, m.dtype, to_float=threshold is not None).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) - 1)
+    args = ["heyn", str(path)] + ([] if threshold is None else ["--threshold", threshold])
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"srmat heyn: error: {path}: measure_intercepts needs ")
+    assert err.endswith("available: measure fields or crops of it")
+    assert reads == []
+    # with the memory for it: measured as before
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) + 1)
+    assert main(args + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mean_intercept_px"] > 0

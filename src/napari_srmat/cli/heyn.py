@@ -58,6 +58,21 @@ def _finite(rows: list[dict]) -> list[float]:
     return [r["mean_intercept_px"] for r in rows if r["mean_intercept_px"] is not None]
 
 
+def _check_fits_in_memory(path, *, threshold: bool) -> None:
+    """Refuse a mask whose measurement does not fit in memory before any pixel is read:
+    the rule of :func:`~napari_srmat.metrics.heyn.measure_intercepts` for the lazy file
+    (read whole below, then thresholded with ``--threshold``), which can only count the
+    array it is given once it is read."""
+    from ..estimates import check_in_memory, plan_mask_measurement
+    from ..io import open_mask_file
+    from ..metrics.heyn import HeynError
+
+    data = open_mask_file(path, what="boundary mask").data
+    check_in_memory(plan_mask_measurement(data.shape, data.dtype, to_float=threshold),
+                    "measure_intercepts", advice="measure fields or crops of it",
+                    error=HeynError)
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
     from ..io import read_array, read_mask
@@ -78,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     pixel_sizes = []
     for path in args.masks:
         with naming_file(path):  # which of the masks an error is about
+            _check_fits_in_memory(path, threshold=args.threshold is not None)
             notes: list[str] = []  # why the file's pixel size is withheld, if it is
             with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
                                   ) as read_notes:  # kept for the row (--json)
