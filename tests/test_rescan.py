@@ -635,3 +635,47 @@ def test_cli_refuses_to_overwrite_and_bad_outputs_in_one_line(half_structured, t
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert "argument --pixel-size-um:" in err and err.count("\n") == 1
+
+
+def test_plan_rescan_refuses_an_lr_too_large_for_memory_before_reading_it(
+        tmp_path, monkeypatch, capsys):
+    """`srmat plan-rescan` of a 20000² RGB LR read the whole LR (peak 2.5 GB), then the
+    tiling engine refused the in-memory SR result with advice the command cannot follow
+    ("write it to an OME-Zarr store instead (out=PATH / an output path)"); a 60000² LR ran
+    out of memory while being read. It is now refused before any pixel is read, in one
+    line naming the memory and what to do (plan a crop)."""
+    import dask.array as da
+    import zarr
+
+    from napari_srmat import estimates
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_super_resolution
+    from napari_srmat.sr import SRError
+    from napari_srmat.sr.rescan import check_plan_inputs
+
+    lr = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    reads = []
+
+    def tracked(block):
+        reads.append(block.shape)
+        return block
+
+    lazy = da.from_array(lr, chunks=32).map_blocks(tracked)
+    reads.clear()  # dask's probes of the output type
+    need = plan_super_resolution(lr.shape, scale=4).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) - 1)
+    with pytest.raises(SRError, match=r"^plan_rescan needs [0-9.]+ KiB of memory, more than "
+                       r"50% of the [0-9.]+ MiB available: plan a region of it \(a crop "
+                       r"of the LR image\)$"):
+        check_plan_inputs(lazy, 0.1, 1.0, 16, 4)
+    assert reads == []
+    path = tmp_path / "lr.zarr"
+    zarr.open(str(path), mode="w", shape=lr.shape, chunks=(32, 32, 3), dtype="uint8")[:] = lr
+    assert main(["plan-rescan", str(path), "--scale", "4", "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"srmat plan-rescan: error: {path}: plan_rescan needs ")
+    assert len(err.splitlines()) == 1
+    # with the memory for it: checked as before
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) + 1)
+    assert check_plan_inputs(lazy, 0.1, 1.0, 16, 4)[0].shape == lr.shape

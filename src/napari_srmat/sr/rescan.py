@@ -580,6 +580,14 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
     from ..io import check_pixel_values, image_data, read_window
 
     lr = image_data(lr, name="lr")[0]
+    if len(np.shape(lr)) >= 2:  # the SR runs are held in memory: refused before any read
+        from ..estimates import check_in_memory, plan_super_resolution
+
+        # one in-memory SR result (the engine's own check, at the first SR run, after the
+        # whole LR was read); without a scale at the least one, x2
+        check_in_memory(plan_super_resolution(np.shape(lr), scale=scale or 2),
+                        "plan_rescan", advice="plan a region of it (a crop of the LR image)",
+                        error=SRError)
     if not isinstance(lr, np.ndarray) and len(np.shape(lr)) >= 2:  # lazy: ImageReadError
         lr = read_window(lr, 0, lr.shape[0], 0, lr.shape[1])  # for a damaged chunk
     lr = np.asarray(lr)
