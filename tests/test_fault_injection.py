@@ -24,6 +24,7 @@ The harness is ``tests/_faults.py``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -373,22 +374,12 @@ def test_killed_just_before_the_swap_is_only_moved_into_place(tmp_path, monkeypa
     assert not names & {".srmat_done", ".srmat_stream.json"}
 
 
-def test_killed_between_the_swap_renames_keeps_a_complete_output(tmp_path, monkeypatch):
-    """A run replacing ``OUT`` (overwrite) killed between the two renames of
-    ``swap_into_place`` leaves the earlier output at ``.OUT.*.old`` and the new, complete
-    one in ``OUT.partial``. A rerun with other settings (the original command, say) used
-    to delete the ``.old`` copy first and then refuse the partial: neither output was
-    left at ``OUT``. The interrupted swap is now finished first (the replacement the
-    killed run was told to make), and the rerun is judged against it."""
+@contextlib.contextmanager
+def _killed_between_the_swap_renames(monkeypatch):
+    """The block is killed after ``swap_into_place`` renamed OUT aside (``.OUT.*.old``)
+    and before ``OUT.partial`` took its place."""
     import napari_srmat._atomic as atomic
-    from napari_srmat.outputs import OutputExistsError
 
-    out = tmp_path / "o.ome.zarr"
-    w = _writer(out, attrs={"v": 1})
-    _fill(w)
-    w.finalize()
-    w = _writer(out, attrs={"v": 2}, overwrite=True)
-    _fill(w)
     real_replace = os.replace
 
     class Killed(BaseException):
@@ -397,12 +388,31 @@ def test_killed_between_the_swap_renames_keeps_a_complete_output(tmp_path, monke
     def replace(a, b, *args, **kwargs):
         real_replace(a, b, *args, **kwargs)
         if str(b).endswith(".old"):
-            raise Killed  # after OUT went aside, before OUT.partial took its place
+            raise Killed
 
     monkeypatch.setattr(atomic.os, "replace", replace)
     with pytest.raises(Killed):
-        w.finalize()
+        yield
     monkeypatch.undo()
+
+
+def test_killed_between_the_swap_renames_keeps_a_complete_output(tmp_path, monkeypatch):
+    """A run replacing ``OUT`` (overwrite) killed between the two renames of
+    ``swap_into_place`` leaves the earlier output at ``.OUT.*.old`` and the new, complete
+    one in ``OUT.partial``. A rerun with other settings (the original command, say) used
+    to delete the ``.old`` copy first and then refuse the partial: neither output was
+    left at ``OUT``. The interrupted swap is now finished first (the replacement the
+    killed run was told to make), and the rerun is judged against it."""
+    from napari_srmat.outputs import OutputExistsError
+
+    out = tmp_path / "o.ome.zarr"
+    w = _writer(out, attrs={"v": 1})
+    _fill(w)
+    w.finalize()
+    w = _writer(out, attrs={"v": 2}, overwrite=True)
+    _fill(w)
+    with _killed_between_the_swap_renames(monkeypatch):
+        w.finalize()
     w.close()
     assert not out.exists() and len(list(tmp_path.glob(".o.ome.zarr.*.old"))) == 1
     with pytest.raises(OutputExistsError, match="made differently"):
@@ -506,7 +516,6 @@ def test_edges_killed_between_the_swap_renames_keeps_a_complete_output(tmp_path,
     with other settings it then refused the staging, with ``--no-resume`` it discarded
     it: no output at ``OUT`` either way. The interrupted swap is now finished first
     (``_atomic.finish_interrupted_swap``, the one rule of both)."""
-    import napari_srmat._atomic as atomic
     from napari_srmat.edges import load_boundary_model, predict_boundaries_job
     from napari_srmat.jobs import run_job
     from napari_srmat.outputs import OutputExistsError
@@ -518,21 +527,9 @@ def test_edges_killed_between_the_swap_renames_keeps_a_complete_output(tmp_path,
     run_job(predict_boundaries_job(img, model, out=out, tile=32, overlap=8), quiet=True)
     run_job(predict_boundaries_job(img, model, out=tmp_path / "ref", tile=40, overlap=8),
             quiet=True)
-    real_replace = os.replace
-
-    class Killed(BaseException):
-        pass
-
-    def replace(a, b, *args, **kwargs):
-        real_replace(a, b, *args, **kwargs)
-        if str(b).endswith(".old"):
-            raise Killed  # after OUT went aside, before OUT.partial took its place
-
-    monkeypatch.setattr(atomic.os, "replace", replace)
-    with pytest.raises(Killed):
+    with _killed_between_the_swap_renames(monkeypatch):
         run_job(predict_boundaries_job(img, model, out=out, tile=40, overlap=8,
                                        overwrite=True), quiet=True)
-    monkeypatch.undo()
     assert not out.exists() and len(list(tmp_path.glob(".run.*.old"))) == 1
     kw = {"tile": 32, "overlap": 8}  # the first run's settings
     if rerun == "no resume":
