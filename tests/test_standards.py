@@ -721,3 +721,41 @@ def test_field_specimen_and_count_take_a_files_pixel_size(tmp_path):
     assert given["astm_g"] == as_array["astm_g"]
     assert given["warnings"][0] == ("the file records (Y, X) = (0.25, 0.5) µm per pixel; "
                                     "the given 0.5 µm was used")
+
+
+def test_a_field_too_large_for_memory_is_refused_by_the_standards_plan(monkeypatch):
+    """``srmat grain-size --mask --method`` and the Specimen tab checked a field with the
+    Heyn plan (8 B/px for a 0/255 mask), but ``measure_field`` builds grain label maps
+    too (54-59 B/px measured): a 10000² mask passed the check and went past 4.5 GB, a
+    20000² one would have filled a 24 GB machine. The field's own plan
+    (``plan_mask_measurement(..., field=True)``) now refuses it before it is read."""
+    import dask.array as da
+
+    from napari_srmat import estimates
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_mask_measurement
+
+    m = np.zeros((256, 256), np.uint8)
+    m[:, 5::20] = 255
+    m[5::20, :] = 255
+    heyn = plan_mask_measurement(m.shape, m.dtype).output_bytes
+    field = plan_mask_measurement(m.shape, m.dtype, field=True).output_bytes
+    assert field >= 6 * heyn
+    reads = []
+
+    def tracked(block):
+        reads.append(block.shape)
+        return block
+
+    lazy = da.from_array(m, chunks=128).map_blocks(tracked)
+    reads.clear()
+    # memory for the Heyn measurement, not for the field's
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(heyn / MEMORY_FRACTION) * 2)
+    with pytest.raises(ValueError, match=r"^measure_field needs [0-9.]+ [KMG]iB of memory, "
+                       r"more than 50% of the [0-9.]+ [KMG]iB available: measure fields or "
+                       r"crops of it$"):
+        measure_field(lazy, pixel_size_um=1.0, n_lines=10)
+    assert reads == []
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(field / MEMORY_FRACTION) + 1)
+    assert measure_field(m, pixel_size_um=1.0, n_lines=10)["n_grains_inside"] > 50

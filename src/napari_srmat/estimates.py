@@ -40,6 +40,7 @@ __all__ = [
     "LAZY_READ_COPIES",
     "FLOAT_COPY_BYTES_PER_PX",
     "TWIN_LABEL_BYTES_PER_PX",
+    "STANDARDS_FIELD_BYTES_PER_PX",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
     "CONFIRM_SECONDS",
@@ -252,11 +253,16 @@ FLOAT_COPY_BYTES_PER_PX = 8
 #: :func:`napari_srmat.metrics.grainmap.merge_twins` (measured 58 B/px in all on a
 #: 2000² synthetic micrograph).
 TWIN_LABEL_BYTES_PER_PX = 56
+#: :func:`napari_srmat.metrics.standards.measure_field` (``srmat grain-size --method``, the
+#: Specimen tab): grain label map, planimetric counts and intercepts with triple points
+#: (measured 54-59 B/px in all, either method, on 1500² and 3000² 0/255 masks held in
+#: memory; the Heyn plan alone counted 8 B/px of it and a 10000² field exceeded 4.5 GB).
+STANDARDS_FIELD_BYTES_PER_PX = 56
 
 
 def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
                           to_float: bool = False, twins: bool = False,
-                          exclusion: bool = False) -> JobPlan:
+                          exclusion: bool = False, field: bool = False) -> JobPlan:
     """Estimate a Heyn measurement of a boundary layer (the *Boundary mask* tab,
     :func:`napari_srmat.measure_intercepts`) or a binarisation of a probability map
     (:func:`napari_srmat.binarize_boundaries`).
@@ -284,6 +290,9 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
         (:data:`FLOAT_COPY_BYTES_PER_PX`; ``binarize_boundaries``).
     twins, exclusion : bool
         Twin boundaries excluded / an exclusion mask given (``measure_intercepts``).
+    field : bool
+        The standards' measurement of a field (``measure_field``: grain label map,
+        planimetric count; :data:`STANDARDS_FIELD_BYTES_PER_PX`).
 
     Returns
     -------
@@ -305,6 +314,7 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
     if to_float and not np.issubdtype(dtype, np.floating):
         per_px += FLOAT_COPY_BYTES_PER_PX
     per_px += TWIN_LABEL_BYTES_PER_PX * bool(twins) + 2 * bool(exclusion)
+    per_px += STANDARDS_FIELD_BYTES_PER_PX * bool(field)
     return JobPlan("Heyn measurement of a boundary map", int(h * w * per_px), None, False)
 
 

@@ -33,6 +33,7 @@ from .heyn import (
     HEYN_MARGIN,
     HEYN_N_LINES,
     HEYN_SEED,
+    HeynError,
     astm_grain_size_number,
     confidence_interval,
     finite_or_none,
@@ -321,6 +322,15 @@ def _measure_field(
     _method_check(method)
     boundaries, labels, pixel_size_um, note = field_pixel_size(boundaries, labels,
                                                               pixel_size_um)
+    source = boundaries if boundaries is not None else labels
+    if len(np.shape(source)) >= 2:  # read whole below: refused before any pixel is read
+        from ..estimates import check_in_memory, plan_mask_measurement
+
+        check_in_memory(plan_mask_measurement(
+            np.shape(source)[:2], np.dtype(source.dtype), held=isinstance(source, np.ndarray),
+            twins=twins is not None and exclude_twins, exclusion=exclusion is not None,
+            field=True), "measure_field", advice="measure fields or crops of it",
+            error=HeynError)  # a ValueError: its line reaches users (MemoryError's not)
     grains, bnd, n_merged = grain_map(
         boundaries, labels=labels, twins=twins, exclude_twins=exclude_twins,
         min_grain_px=min_grain_px,

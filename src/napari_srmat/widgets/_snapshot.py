@@ -75,12 +75,14 @@ def frozen(src: LayerSnapshot) -> LayerSnapshot:
     return dataclasses.replace(src, data=src.data.copy())
 
 
-def check_mask_fits(src: LayerSnapshot, threshold: float | None = None) -> None:
+def check_mask_fits(src: LayerSnapshot, threshold: float | None = None, *,
+                    field: bool = False) -> None:
     """Refuse a boundary layer whose measurement does not fit in memory
     (:func:`~napari_srmat.estimates.plan_mask_measurement`): :func:`as_mask` reads it
     whole in the worker, and a lazy gigapixel map would fill the memory. A float copy is
     counted only where the mask rule makes one: an image layer binarized at a given
-    ``threshold`` (a Labels layer is ``data > 0``, an 8-bit mask ``> 127``).
+    ``threshold`` (a Labels layer is ``data > 0``, an 8-bit mask ``> 127``); ``field``:
+    the standards' measurement (the Specimen tab, its grain label maps).
 
     Raises
     ------
@@ -95,7 +97,7 @@ def check_mask_fits(src: LayerSnapshot, threshold: float | None = None) -> None:
     plan = estimates.plan_mask_measurement(np.shape(src.data)[:2], src.data.dtype,
                                            held=held,
                                            to_float=src.kind != "labels"
-                                           and threshold is not None)
+                                           and threshold is not None, field=field)
     if not plan.fits_in_memory():
         raise WidgetInputError(
             f"measuring layer {src.name!r} needs {format_bytes(plan.output_bytes)} of "

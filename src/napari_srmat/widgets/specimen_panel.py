@@ -405,7 +405,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         shapes = {tuple(np.shape(layer_image_data(lay))) for lay in layers}
         sources = [snapshot(lay) for lay in layers]
         for src in sources:  # each field is read whole in the worker
-            check_mask_fits(src)
+            check_mask_fits(src, field=True)
         sources = [frozen(src) for src in sources]  # painted fields: as they are now
         shape = next(iter(shapes))[:2]
         twins = self._mask_input(self.twins_combo, shape, "twin", layers)
