@@ -1042,3 +1042,44 @@ def test_session_regions_once_removable_and_candidates_of_this_sr_image(tmp_path
         AuditSession.create(lr, sr, other)
     assert len(AuditSession.create(lr, sr, CandidateList(s.candidates, sr_shape=(64, 64),
                                                          scale=4)).candidates) == 5
+
+
+def test_an_audit_too_large_for_memory_is_refused_before_reading(pair, tmp_path, capsys,
+                                                                   monkeypatch):
+    """srmat audit candidates read both images whole with no memory check: a 60000² SR
+    image ran out of memory after minutes of reading (helper-89). The search's memory
+    (estimates.plan_audit) is now checked before any pixel is read, by the library and
+    the command alike; arrays already in memory are not counted twice."""
+    import dask.array as da
+    from PIL import Image
+
+    import napari_srmat.estimates as estimates
+    from napari_srmat.audit.detector import AuditInputError
+    from napari_srmat.cli import main
+    from napari_srmat.estimates import AUDIT_WORK_BYTES_PER_SR_PX, MEMORY_FRACTION
+
+    lr, hr, _ = pair
+    work = hr.shape[0] * hr.shape[1] * AUDIT_WORK_BYTES_PER_SR_PX
+    whole = work + lr.nbytes + hr.nbytes
+    # enough for the work on arrays in memory, not for reading lazy images whole
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int((work + 1) / MEMORY_FRACTION) + 1)
+    assert whole > work + 1
+    find_candidates(lr, hr, scale=4)  # numpy arrays: only the work is counted
+    with pytest.raises(AuditInputError, match="find_candidates needs .* audit a region"):
+        find_candidates(da.from_array(lr), da.from_array(hr), scale=4)
+    from napari_srmat.io import to_uint8
+
+    Image.fromarray(to_uint8(lr)).save(tmp_path / "lr.png")
+    Image.fromarray(to_uint8(hr)).save(tmp_path / "sr.png")
+    read = []
+    import napari_srmat.io as io_mod
+
+    real_read_window = io_mod.read_window
+    monkeypatch.setattr(io_mod, "read_window", lambda *a, **k: read.append(a) or
+                        real_read_window(*a, **k))
+    assert main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+                 "--out", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "audit a region" in err and "needs" in err
+    assert read == [] and not (tmp_path / "a.json").exists()

@@ -364,6 +364,37 @@ def plan_registration(moving_shape, fixed_shape, moving_dtype=np.uint8,
     return JobPlan("registration", int(total), None, False)
 
 
+#: Working memory per SR pixel of the audit search besides the images themselves (its
+#: float32 luminance and the data-consistency floor's temporaries: a 5000² LR and
+#: 20000² RGB SR peaked at 2.58 GiB, about 6.9 B per SR pixel with the 3 B/px image).
+AUDIT_WORK_BYTES_PER_SR_PX = 4
+
+
+def plan_audit(lr_shape, sr_shape, lr_dtype=np.uint8, sr_dtype=np.uint8, *,
+               std_shape=None, std_dtype=np.float32,
+               held: tuple[bool, bool, bool] = (False, False, False)) -> JobPlan:
+    """Estimate an audit search (:func:`napari_srmat.audit.find_candidates`), which holds
+    the LR, the SR and (if given) the SR standard-deviation images whole (not counted
+    where ``held``: numpy arrays already in memory), plus
+    :data:`AUDIT_WORK_BYTES_PER_SR_PX` per SR pixel. No time is estimated.
+
+    Examples
+    --------
+    >>> plan = plan_audit((15000, 15000, 3), (60000, 60000, 3))
+    >>> round(plan.output_bytes / 2**30, 1)
+    24.1
+    """
+    def nbytes(shape, dtype) -> int:
+        return int(np.prod([int(n) for n in shape])) * np.dtype(dtype).itemsize
+
+    total = (0 if held[0] else nbytes(lr_shape, lr_dtype)) + (
+        0 if held[1] else nbytes(sr_shape, sr_dtype))
+    total += int(sr_shape[0]) * int(sr_shape[1]) * AUDIT_WORK_BYTES_PER_SR_PX
+    if std_shape is not None and not held[2]:
+        total += nbytes(std_shape, std_dtype)
+    return JobPlan("audit search", int(total), None, False)
+
+
 #: Peak memory per pixel of rendering a synthetic micrograph (labels, boundaries, the RGB
 #: image and the renderer's temporaries; ``benchmarks/bench_memory_plans.py``: 25-32
 #: B/px added per pixel over three runs).

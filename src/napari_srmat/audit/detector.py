@@ -606,6 +606,34 @@ def _as_array_2d3d(a, name: str):
     return a
 
 
+def check_audit_memory(lr, sr, sr_std=None) -> None:
+    """Refuse, before any pixel is read, an audit of images whose whole-image search does
+    not fit in memory (:func:`napari_srmat.estimates.plan_audit`; arrays, Dask/Zarr or
+    Micrographs): a 60000² SR image ran out of memory after minutes of reading. The one
+    rule of :func:`find_candidates_job` and ``srmat audit candidates``.
+
+    Raises
+    ------
+    AuditInputError
+        One line: the memory needed and available, and to audit a region.
+    """
+    from ..estimates import check_in_memory, plan_audit
+    from ..io import Micrograph
+
+    def lazy(a):
+        return a.data if isinstance(a, Micrograph) else a  # a Micrograph's level 0
+
+    lr, sr = lazy(lr), lazy(sr)
+    std = None if sr_std is None else lazy(sr_std)
+    plan = plan_audit(lr.shape, sr.shape, lr.dtype, sr.dtype,
+                      std_shape=None if std is None else std.shape,
+                      std_dtype=np.float32 if std is None else std.dtype,
+                      held=tuple(isinstance(a, np.ndarray) for a in (lr, sr, std)))
+    check_in_memory(plan, "find_candidates", error=AuditInputError,
+                    advice="audit a region of it (crop the LR image and the same area of "
+                    "the SR image)")
+
+
 def _crop(a, y0, y1, x0, x1) -> np.ndarray:
     return np.asarray(a[y0:y1, x0:x1])
 
@@ -700,6 +728,7 @@ def find_candidates_job(
     from ..jobs import check_stop
 
     stop = check_stop(stop)
+    check_audit_memory(lr, sr, sr_std)
     lr = _as_array_2d3d(lr, "lr")
     sr = _as_array_2d3d(sr, "sr")
     sr_std = None if sr_std is None else _as_array_2d3d(sr_std, "sr_std")

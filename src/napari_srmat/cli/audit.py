@@ -24,7 +24,7 @@ __all__ = ["register"]
 
 def _candidates(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, find_candidates_job
-    from ..audit.detector import AuditInputError
+    from ..audit.detector import AuditInputError, check_audit_memory
     from ..audit.session import (
         check_session_files,
         check_session_path,
@@ -54,7 +54,9 @@ def _candidates(args: argparse.Namespace) -> int:
             return read_window(data, 0, data.shape[0], 0, data.shape[1])
 
     sr_file = read_image(args.sr)
-    lr, sr = pixels(args.lr), pixels(args.sr, sr_file)
+    lr_file = read_image(args.lr)
+    check_audit_memory(lr_file, sr_file, read_image(args.sr_std) if args.sr_std else None)
+    lr, sr = pixels(args.lr, lr_file), pixels(args.sr, sr_file)
     for path, image in ((args.lr, lr), (args.sr, sr)):  # the rule of the other commands
         check_image_side(image.shape, name=path)
     # the SR file's pixel size unless --pixel-size-um is given (pixels that are not
