@@ -620,10 +620,13 @@ def check_audit_memory(lr, sr, sr_std=None) -> None:
     from ..estimates import check_in_memory, plan_audit
     from ..io import Micrograph
 
-    def lazy(a):
-        return a.data if isinstance(a, Micrograph) else a  # a Micrograph's level 0
+    def lazy(a):  # a Micrograph's level 0; None for what is no array (a list, a path,
+        a = a.data if isinstance(a, Micrograph) else a  # None: refused or converted later)
+        return a if hasattr(a, "shape") and hasattr(a, "dtype") else None
 
     lr, sr = lazy(lr), lazy(sr)
+    if lr is None or sr is None:
+        return
     std = None if sr_std is None else lazy(sr_std)
     plan = plan_audit(lr.shape, sr.shape, lr.dtype, sr.dtype,
                       std_shape=None if std is None else std.shape,
