@@ -514,3 +514,28 @@ def test_srmat_heyn_refuses_a_mask_too_large_for_memory_before_reading_it(
                         lambda: int(need / MEMORY_FRACTION) + 1)
     assert main(args + ["--json"]) == 0
     assert json.loads(capsys.readouterr().out)["mean_intercept_px"] > 0
+
+
+def test_cli_tells_what_reading_told_once(tmp_path, capsys):
+    """The memory check before reading (f5377ca) opened the file once more and its read
+    warnings ("the TIFF holds 2 images ...") were shown twice, once outside the --json
+    row; they are told once, by the read that fills the row."""
+    import json
+    import warnings
+
+    import tifffile
+
+    from napari_srmat.cli import main
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[::8] = 255
+    with tifffile.TiffWriter(tmp_path / "two.tif") as tif:
+        tif.write(np.zeros((16, 16), np.uint8))
+        tif.write(mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing escapes the command's own reporting
+        assert main(["heyn", str(tmp_path / "two.tif"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    row = json.loads(out)["per_image"][0]
+    assert sum("holds 2 images" in w for w in row["warnings"]) == 1
+    assert err.count("holds 2 images") == 1

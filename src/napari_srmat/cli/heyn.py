@@ -63,11 +63,15 @@ def _check_fits_in_memory(path, *, threshold: bool) -> None:
     the rule of :func:`~napari_srmat.metrics.heyn.measure_intercepts` for the lazy file
     (read whole below, then thresholded with ``--threshold``), which can only count the
     array it is given once it is read."""
+    import warnings
+
     from ..estimates import check_in_memory, plan_mask_measurement
     from ..io import open_mask_file
     from ..metrics.heyn import HeynError
 
-    data = open_mask_file(path, what="boundary mask").data
+    with warnings.catch_warnings():  # what reading tells is told by the read below (once,
+        warnings.simplefilter("ignore", UserWarning)  # and into the --json row)
+        data = open_mask_file(path, what="boundary mask").data
     check_in_memory(plan_mask_measurement(data.shape, data.dtype, to_float=threshold),
                     "measure_intercepts", advice="measure fields or crops of it",
                     error=HeynError)
