@@ -30,6 +30,17 @@ def _press(viewer, key):
     func(viewer)
 
 
+
+def _search_finds(monkeypatch, cands) -> None:
+    """The widget's search finds ``cands`` at once (a job generator without progress)."""
+    from napari_srmat.audit import detector
+
+    def found(*args, stop=None, **kwargs):
+        return cands
+        yield
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+
 def test_widget_session_end_to_end(make_napari_viewer, tmp_path, qtbot):
     from napari_srmat.widgets.audit_widget import AuditWidget
 
@@ -726,7 +737,6 @@ def test_a_background_search_leaves_the_keys_where_the_user_reviews(
     """A search finishing in one panel took the review keys from the panel the user was
     reviewing in: the next r / h recorded a verdict in the new session, for a candidate
     the user was not looking at. It now leaves them, and says how to take them."""
-    import napari_srmat.audit.detector as detector
     from napari_srmat.widgets.audit_widget import AuditWidget
 
     viewer = make_napari_viewer()
@@ -734,11 +744,7 @@ def test_a_background_search_leaves_the_keys_where_the_user_reviews(
     cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=9.0 - i,
                        kind="new_boundary", new_boundary_length_px=12.0) for i in range(2)]
 
-    def found(*args, stop=None, **kwargs):
-        return cands
-        yield  # a job generator that finds `cands` at once
-
-    monkeypatch.setattr(detector, "find_candidates_job", found)
+    _search_finds(monkeypatch, cands)
     searching = AuditWidget(viewer)
     qtbot.addWidget(searching)
     searching.lr_combo.setCurrentText("lr")
@@ -821,7 +827,6 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
     per megapixel only), and the session (checksums: every pixel of both images) was
     built on the GUI thread after the search."""
 
-    import napari_srmat.audit.detector as detector
     import napari_srmat.audit.session as session_mod
     from napari_srmat.widgets.audit_widget import AuditWidget
 
@@ -833,11 +838,7 @@ def test_search_session_has_the_sr_pixel_size_and_is_built_in_the_worker(
     cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
                        new_boundary_length_px=12.0)]
 
-    def found(*args, stop=None, **kwargs):
-        return cands
-        yield
-
-    monkeypatch.setattr(detector, "find_candidates_job", found)
+    _search_finds(monkeypatch, cands)
     threads = _record_threads(monkeypatch, session_mod, "checksum")
     w = AuditWidget(viewer)
     qtbot.addWidget(w)
@@ -953,7 +954,6 @@ def test_a_search_over_a_reviewed_session_keeps_it_past_the_next_key(make_napari
     previous version is kept as audit.json.bak"; the first key pressed in the new session
     copied the new, empty session over that .bak: the review was gone. It is now kept
     under its own name, which the dialog and the status line give."""
-    import napari_srmat.audit.detector as detector
 
     viewer = make_napari_viewer()
     w, path = _session_widget(viewer, qtbot, tmp_path)
@@ -962,11 +962,7 @@ def test_a_search_over_a_reviewed_session_keeps_it_past_the_next_key(make_napari
     reviewed = path.read_bytes()
     cands = list(w.session.candidates)
 
-    def found(*args, stop=None, **kwargs):
-        return cands
-        yield
-
-    monkeypatch.setattr(detector, "find_candidates_job", found)
+    _search_finds(monkeypatch, cands)
     asked = []
     w.ask = lambda title, text: asked.append(text) or True
     w.run_btn.click()
@@ -1013,7 +1009,6 @@ def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_vi
     folder in the backup's place) escaped from the key handler and from the search's
     result slot as a traceback, with an empty status line, though the docs say a
     decision that cannot be saved is told in the status line."""
-    import napari_srmat.audit.detector as detector
     import napari_srmat.widgets._worker as worker_mod
 
     shown = []
@@ -1038,11 +1033,7 @@ def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_vi
     cands = [Candidate(id=9, bbox=[1, 2, 11, 12], score=9.0, kind="new_boundary",
                        new_boundary_length_px=1.0)]
 
-    def found(*args, stop=None, **kwargs):
-        return cands
-        yield
-
-    monkeypatch.setattr(detector, "find_candidates_job", found)
+    _search_finds(monkeypatch, cands)
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and "could not" in w.status.text(),
                     timeout=30_000)
@@ -1074,7 +1065,6 @@ def test_a_search_records_the_image_files_and_the_sr_model(make_napari_viewer, q
     """Sessions made in the widget recorded no image paths (reports said "image 1" and
     drew no thumbnails) and no SR model, though the layers came from files and the SR
     store records the model that made it."""
-    import napari_srmat.audit.detector as detector
     from napari_srmat._napari_io import read_micrograph
     from napari_srmat.audit import write_report
     from napari_srmat.io import write_ome_zarr
@@ -1090,11 +1080,7 @@ def test_a_search_records_the_image_files_and_the_sr_model(make_napari_viewer, q
     cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
                        new_boundary_length_px=12.0)]
 
-    def found(*args, stop=None, **kwargs):
-        return cands
-        yield
-
-    monkeypatch.setattr(detector, "find_candidates_job", found)
+    _search_finds(monkeypatch, cands)
     from napari_srmat.widgets.audit_widget import AuditWidget
 
     w = AuditWidget(viewer)
