@@ -48,14 +48,14 @@ def _candidates(args: argparse.Namespace) -> int:
 
     from ..io import check_image_side, image_data, pixel_size_note, read_image, read_window
 
-    def pixels(path, mg=None):  # a damaged chunk: ImageReadError naming the file
+    def pixels(path, mg):  # a damaged chunk: ImageReadError naming the file
         with naming_file(path):
-            data = (mg or read_image(path)).data
-            return read_window(data, 0, data.shape[0], 0, data.shape[1])
+            return read_window(mg.data, 0, mg.data.shape[0], 0, mg.data.shape[1])
 
     sr_file = read_image(args.sr)
     lr_file = read_image(args.lr)
-    check_audit_memory(lr_file, sr_file, read_image(args.sr_std) if args.sr_std else None)
+    std_file = read_image(args.sr_std) if args.sr_std else None
+    check_audit_memory(lr_file, sr_file, std_file)
     lr, sr = pixels(args.lr, lr_file), pixels(args.sr, sr_file)
     for path, image in ((args.lr, lr), (args.sr, sr)):  # the rule of the other commands
         check_image_side(image.shape, name=path)
@@ -66,7 +66,7 @@ def _candidates(args: argparse.Namespace) -> int:
     note = pixel_size_note(sr_file, given=args.pixel_size_um)
     if note:
         print(f"srmat audit candidates: note: {note}", file=sys.stderr)
-    std = pixels(args.sr_std) if args.sr_std else None
+    std = pixels(args.sr_std, std_file) if args.sr_std else None
     boundary_fn = None
     threshold = 0.5
     if args.uaed:
