@@ -552,6 +552,20 @@ def test_ala_grain_flag():
     assert any("duplex grain size (ASTM E1181) is likely" in w for w in f["warnings"])
 
 
+def test_ala_and_duplex_leave_out_the_same_unusable_areas():
+    """duplex_test and ala_grains share one rule for the areas they count: NaN,
+    infinite, zero and negative areas are left out (an infinite one is not the ALA
+    grain, and counts as no grain)."""
+    good = [100.0] * 40 + [2000.0]
+    bad = [math.nan, math.inf, -math.inf, 0.0, -50.0]
+    ala, ref = ala_grains(good + bad), ala_grains(good)
+    assert ala["largest_area"] == ref["largest_area"] == 2000.0
+    assert ala["n_coarse"] == ref["n_coarse"] == 1
+    assert duplex_test(good + bad)["n_grains"] == len(good)
+    assert ala_grains(bad)["largest_area"] is None
+    assert duplex_test(bad)["n_grains"] == 0
+
+
 def test_histogram_figures_do_not_touch_pyplot():
     import sys
 

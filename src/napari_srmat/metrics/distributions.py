@@ -59,6 +59,14 @@ _LOG2_10 = 3.321928
 _E112_NA = 2.954
 
 
+def _grain_areas(areas: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The grain areas :func:`duplex_test` and :func:`ala_grains` take into account: the
+    finite positive values of ``areas`` (float64, in their order); NaN, infinite, zero
+    and negative areas are left out."""
+    a = np.asarray(areas, float)
+    return a[np.isfinite(a) & (a > 0)]
+
+
 # ------------------------------------------------------------------ mixture
 def _normal_logpdf(x, mu, var):
     return -0.5 * (np.log(2 * np.pi * var) + (x - mu) ** 2 / var)
@@ -218,8 +226,7 @@ def duplex_test(
     >>> duplex_test(fine)["bimodal"], duplex_test(np.concatenate([fine, coarse]))["bimodal"]
     (False, True)
     """
-    a = np.asarray(areas, float)
-    a = a[np.isfinite(a) & (a > 0)]
+    a = _grain_areas(areas)
     test = (
         f"Gaussian mixture of 1-3 components on log(area) chosen by BIC; bimodal when it "
         f"beats one Gaussian by more than {min_delta_bic:g} in BIC and its density has two "
@@ -330,8 +337,7 @@ def ala_grains(
     >>> r["flag"], r["n_coarse"], round(r["ala_g"], 2)
     (True, 1, 6.01)
     """
-    a = np.asarray(areas, float)
-    a = a[np.isfinite(a) & (a > 0)]
+    a = _grain_areas(areas)
     rule = (
         f"coarse grain: area >= {2 ** min_g_difference:g}x the mean grain area "
         f"({min_g_difference:g} G coarser); ALA flagged when coarse grains cover < "
