@@ -539,3 +539,35 @@ def test_cli_tells_what_reading_told_once(tmp_path, capsys):
     row = json.loads(out)["per_image"][0]
     assert sum("holds 2 images" in w for w in row["warnings"]) == 1
     assert err.count("holds 2 images") == 1
+
+
+@pytest.mark.parametrize("extra", [[], ["--threshold", "0.5"], ["--pixel-size-um", "2"]])
+def test_srmat_heyn_decodes_each_mask_once(tmp_path, monkeypatch, capsys, extra):
+    """`srmat heyn` opened each mask twice, once for the memory check (f5377ca) and once
+    to read it (three times with a --pixel-size-um other than the file's): a large PNG or
+    TIFF was decoded two or three times. Each file is opened once, checked, and read
+    from that; the figures are those of measure_intercepts on the file's pixels."""
+    import tifffile
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import _read, read_mask
+
+    m = stripes((96, 96), 8).astype(np.uint8) * 255
+    paths = [tmp_path / "a.png", tmp_path / "b.tif"]
+    Image.fromarray(m).save(paths[0], dpi=(25400, 25400))  # 1 µm per pixel
+    tifffile.imwrite(paths[1], m.T.copy())
+    opened = []
+    real = _read._read_by_format
+    monkeypatch.setattr(_read, "_read_by_format",
+                        lambda path, *a, **k: opened.append(path) or real(path, *a, **k))
+    assert main(["heyn", *map(str, paths), "--pattern", "grid", "--lines", "7", "--json",
+                 *extra]) == 0
+    assert sorted(opened) == sorted(paths)  # one decode per file
+    rows = json.loads(capsys.readouterr().out)["per_image"]
+    for path, row in zip(paths, rows):
+        expected = measure_intercepts(read_mask(path), pattern="grid", n_lines=7)
+        assert row["mean_intercept_px"] == pytest.approx(expected.mean_intercept_px)
+        assert row["n_intersections"] == expected.n_intersections
+    if extra[:1] == ["--pixel-size-um"]:  # the file's own size is still compared
+        assert any("records 1 µm per pixel" in w for w in rows[0]["warnings"])

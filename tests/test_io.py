@@ -315,6 +315,10 @@ def test_an_imagej_inverting_lut_mask_is_read_as_stored(tmp_path, dtype):
     np.testing.assert_array_equal(np.asarray(opened.data), stored)
     assert "photometric" not in opened.metadata
     np.testing.assert_array_equal(np.asarray(read_image(path).data), ~stored)  # as shown
+    # a file already opened is read from (not opened again), by the same rule: the
+    # stored values also from the Micrograph read_image shows inverted
+    for mic in (opened, read_image(path)):
+        np.testing.assert_array_equal(read_mask(mic), mask)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int16])

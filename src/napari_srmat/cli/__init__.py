@@ -456,6 +456,37 @@ def warn_given_pixel_size(image: object, given: float | None) -> None:
         warnings.warn(note, UserWarning, stacklevel=2)
 
 
+def check_mask_fits(mask: Any, func: str, **plan: bool) -> None:
+    """Refuse a mask file whose measurement does not fit in memory, before any pixel is
+    read: the rule of the library's whole-array functions
+    (:func:`napari_srmat.estimates.check_in_memory` of
+    :func:`~napari_srmat.estimates.plan_mask_measurement`) for the lazy file, which the
+    commands read whole (``srmat heyn``; ``srmat grain-size --mask`` and its
+    ``--twins`` / ``--exclusions`` masks).
+
+    Parameters
+    ----------
+    mask : Micrograph
+        The file as :func:`napari_srmat.io.open_mask_file` opened it (unread); read from
+        it afterwards, not opened again.
+    func : str
+        What needs the memory, in the message (e.g. ``"measure_intercepts"``).
+    **plan : bool
+        ``to_float``, ``twins``, ``exclusion``, ``field`` of ``plan_mask_measurement``.
+
+    Raises
+    ------
+    napari_srmat.metrics.heyn.HeynError
+        One line naming ``func``, the memory needed and available, and what to do.
+    """
+    from ..estimates import check_in_memory, plan_mask_measurement
+    from ..metrics.heyn import HeynError
+
+    data = mask.data
+    check_in_memory(plan_mask_measurement(data.shape, data.dtype, **plan), func,
+                    advice="measure fields or crops of it", error=HeynError)
+
+
 @contextlib.contextmanager
 def notes_of_reading(path: str | os.PathLike, *, pixel_size_given: bool = False
                      ) -> Iterator[list[str]]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import (
     UserError,
+    check_mask_fits,
     input_path_arg,
     lines_arg,
     margin_arg,
@@ -58,28 +59,9 @@ def _finite(rows: list[dict]) -> list[float]:
     return [r["mean_intercept_px"] for r in rows if r["mean_intercept_px"] is not None]
 
 
-def _check_fits_in_memory(path, *, threshold: bool) -> None:
-    """Refuse a mask whose measurement does not fit in memory before any pixel is read:
-    the rule of :func:`~napari_srmat.metrics.heyn.measure_intercepts` for the lazy file
-    (read whole below, then thresholded with ``--threshold``), which can only count the
-    array it is given once it is read."""
-    import warnings
-
-    from ..estimates import check_in_memory, plan_mask_measurement
-    from ..io import open_mask_file
-    from ..metrics.heyn import HeynError
-
-    with warnings.catch_warnings():  # what reading tells is told by the read below (once,
-        warnings.simplefilter("ignore", UserWarning)  # and into the --json row)
-        data = open_mask_file(path, what="boundary mask").data
-    check_in_memory(plan_mask_measurement(data.shape, data.dtype, to_float=threshold),
-                    "measure_intercepts", advice="measure fields or crops of it",
-                    error=HeynError)
-
-
 def _run(args: argparse.Namespace) -> int:
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
-    from ..io import read_array, read_mask
+    from ..io import open_mask_file, read_array, read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
 
     if args.pattern == "segments" and not args.segments:
@@ -97,15 +79,19 @@ def _run(args: argparse.Namespace) -> int:
     pixel_sizes = []
     for path in args.masks:
         with naming_file(path):  # which of the masks an error is about
-            _check_fits_in_memory(path, threshold=args.threshold is not None)
             notes: list[str] = []  # why the file's pixel size is withheld, if it is
             with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
                                   ) as read_notes:  # kept for the row (--json)
+                # opened (a PNG or TIFF decoded) once: checked, then read from it
+                mic = open_mask_file(path, what="boundary mask")
+                # read whole below: too large for memory is refused before any pixel is
+                # read, by measure_intercepts' rule (which sees only the array it is given)
+                check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
                 if args.threshold is None:  # the mask rule, and its warnings, in the result
-                    mask, file_px = read_array(path, what="boundary mask",
+                    mask, file_px = read_array(mic, what="boundary mask",
                                                return_pixel_size=True, notes=notes)
                 else:
-                    mask, file_px = read_mask(path, threshold=args.threshold,
+                    mask, file_px = read_mask(mic, threshold=args.threshold,
                                               name="boundary mask", return_pixel_size=True,
                                               notes=notes)
             # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
@@ -128,10 +114,9 @@ def _run(args: argparse.Namespace) -> int:
             note = "; ".join(notes) or None
         elif args.pixel_size_um is not None and (file_px is not None or notes):
             # the file's size (Y, X sizes of non-square pixels) differs from the given one
-            from ..io import open_mask_file, pixel_size_note
+            from ..io import pixel_size_note
 
-            note = pixel_size_note(open_mask_file(path, what="boundary mask"),
-                                   given=args.pixel_size_um)
+            note = pixel_size_note(mic, given=args.pixel_size_um)
         gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
         # what reading the file told, first (once: a non-square note is there too)
         gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]

@@ -256,6 +256,14 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
                       metadata={"format": "npy"})
 
 
+def _opened(path: Any, func: str, what: str, **hint: str) -> Micrograph:
+    """The mask file ``path`` opened by :func:`open_mask_file`, or ``path`` itself when it
+    is a file's Micrograph already (its samples as stored)."""
+    if isinstance(path, Micrograph) and path.path is not None:
+        return _stored_samples(path)
+    return open_mask_file(path_arg(path, func, example="mask.png", **hint), what=what)
+
+
 def read_array(path: str | os.PathLike, *, what: str = "image",
                return_pixel_size: bool = False, notes: list | None = None):
     """Read a small image file fully into memory as a NumPy array.
@@ -265,7 +273,9 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
 
     Parameters
     ----------
-    path : path-like
+    path : path-like or Micrograph
+        The file, or what :func:`open_mask_file` returned for it: read from that, not
+        opened (a PNG or TIFF decoded) again, e.g. after its size was checked.
     what : str
         Word used in error messages ("mask", "probability map").
     return_pixel_size : bool
@@ -288,8 +298,8 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     ImageReadError
         If the file cannot be decoded.
     """
-    path = path_arg(path, "read_array", example="mask.png")
-    mic = open_mask_file(path, what=what)
+    mic = _opened(path, "read_array", what)
+    path = mic.path
     try:
         arr = np.asarray(mic.data.compute())
     except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
@@ -354,8 +364,9 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
 
     Parameters
     ----------
-    path : path-like
-        Any format :func:`read_array` reads.
+    path : path-like or Micrograph
+        Any format :func:`read_array` reads, or what :func:`open_mask_file` returned
+        for it (read from that, not opened again).
     threshold : float, optional
         Level for probability maps (float or 8/16-bit maps that are not 0/1 masks).
     name : str
@@ -380,14 +391,14 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     TypeError
         ``path`` is not a ``str`` or path-like (e.g. an array).
     """
-    path = path_arg(path, "read_mask", example="mask.png",
-                    hint="an array needs no reading: pass it as the mask "
-                    "(measure_intercepts, napari_srmat.io.as_bool_mask)")
     return_pixel_size = check_flag("return_pixel_size", return_pixel_size)
     if notes is not None and not isinstance(notes, list):  # notes.append(...) below
         raise TypeError(f"notes must be a list (read notes are appended to it), got "
                         f"{type(notes).__name__}")
-    arr, px = read_array(path, what=name, return_pixel_size=True, notes=notes)
+    mic = _opened(path, "read_mask", name, hint="an array needs no reading: pass it as "
+                  "the mask (measure_intercepts, napari_srmat.io.as_bool_mask)")
+    path = mic.path
+    arr, px = read_array(mic, what=name, return_pixel_size=True, notes=notes)
     if threshold is None and (note := micrograph_as_mask_note(arr)) is not None:
         import warnings
 
