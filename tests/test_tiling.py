@@ -489,3 +489,32 @@ def test_oom_sub_tiles_get_nested_ids(rng):
     seen.clear()
     b = tiled_apply(img, small_only, scale=2, tile=64, overlap=4, batch_size=1)
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_tile_batches_is_the_one_batching_rule(rng):
+    """_Engine.tile_batches batches the tiles of a chunk for the local engine and the
+    cluster tasks alike: ``batch_size`` tiles per fn call in the order given, and once
+    stop is requested one (None, None) and no further fn call."""
+    from napari_srmat.tiling._engine import _Engine, _setup
+
+    calls = []
+
+    def fn(batch, tile_ids):
+        calls.append(list(tile_ids))
+        return batch * 2.0
+
+    img = rng.random((100, 100)).astype(np.float32)
+    src, geom, runner, co, odt, _ = _setup(img, fn, 1, None, 32, 4, 3, None)
+    eng = _Engine(src, runner, geom, co, odt)
+    tiles = [(j, i) for j in range(geom.ny) for i in range(geom.nx)][:7]
+    win = src.read(*eng.window_for([t[0] for t in tiles], [t[1] for t in tiles]))
+    got = list(eng.tile_batches(win, tiles, 3))
+    assert [batch for batch, _ in got] == calls == [tiles[:3], tiles[3:6], tiles[6:]]
+    assert [outs.shape[0] for _, outs in got] == [3, 3, 1]
+    calls.clear()
+    stop = StopToken()
+    batches = eng.tile_batches(win, tiles, 3, stop)
+    assert next(batches)[0] == tiles[:3]
+    stop.request_stop()
+    assert next(batches) == (None, None)
+    assert list(batches) == [] and calls == [tiles[:3]]

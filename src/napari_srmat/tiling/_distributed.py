@@ -461,16 +461,11 @@ def _owned_task(raw, box, k, shape_info, params, fn, stop=None):
     win = _Window(raw, y0, x0, yi - ylo, xi - xlo, eng.src.grey)
     tys, txs = _owned(g, k)
     owned = [(j, i) for j in tys for i in txs]  # chunk_gen's order
-    batch_size = eng.runner.batch_size
-    for start in range(0, len(owned), batch_size):
-        if stop is not None and stop.stop_requested:
+    for batch, outs in eng.tile_batches(win, owned, eng.runner.batch_size, stop):
+        if batch is None:  # stopped
             return None
-        batch = owned[start : start + batch_size]
-        outs = eng.compute_tiles(win, batch)
         for t, out in zip(batch, outs):
-            targets = [(a, c) for a in g.chunks_of_tile(t[0], g.H)
-                       for c in g.chunks_of_tile(t[1], g.W)]
-            for kk, ys, xs, part in eng.pieces(t, out, targets):
+            for kk, ys, xs, part in eng.pieces(t, out, g.chunks_of_tile_yx(t)):
                 if kk == k:
                     own.append((ys, xs, part))
                 else:

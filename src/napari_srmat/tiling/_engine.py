@@ -260,6 +260,12 @@ class _Geometry:
         e = min(a + self.s + self.b, size)
         return list(range(a // self.chunk_lr, (e - 1) // self.chunk_lr + 1))
 
+    def chunks_of_tile_yx(self, t: tuple[int, int]) -> list[tuple[int, int]]:
+        """The chunks ``(ky, kx)`` tile ``t = (j, i)`` contributes to, row-major (the
+        product of :meth:`chunks_of_tile` along Y and along X)."""
+        return [(a, c) for a in self.chunks_of_tile(t[0], self.H)
+                for c in self.chunks_of_tile(t[1], self.W)]
+
     def tile_sum(self, profile: np.ndarray, size: int, dtype) -> np.ndarray:
         """Sum over the tiles along one axis of ``profile`` (one tile's value per output
         pixel), each placed at its tile's output position (length ``size*scale``)."""
@@ -810,6 +816,38 @@ class _Engine:
         ids = [(int(j), int(i)) for j, i in tiles]  # grid index: fn's tile_ids
         return self.runner(batch, ids)
 
+    def tile_batches(self, win: _Window | None, tiles: list[tuple[int, int]], batch_size: int,
+                     stop: StopToken | None = None
+                     ) -> Generator[tuple[list | None, np.ndarray | None], None, None]:
+        """Compute ``tiles`` (:meth:`compute_tiles` on ``win``) ``batch_size`` at a time.
+
+        The one batching rule of the chunk computations (local engine and cluster
+        tasks), so that both call ``fn`` with the same batches.
+
+        Parameters
+        ----------
+        win : _Window or None
+            The input window holding every tile (None only when ``tiles`` is empty).
+        tiles : list of (int, int)
+            Tile indices ``(j, i)``, computed in this order.
+        batch_size : int
+            Tiles per :meth:`compute_tiles` call (the last batch may be smaller).
+        stop : StopToken, optional
+            Checked before each batch.
+
+        Yields
+        ------
+        (list, ndarray) or (None, None)
+            ``(batch, outputs)`` per batch; ``(None, None)`` once, and nothing more is
+            computed, when ``stop`` is requested before a batch (the caller stops).
+        """
+        for start in range(0, len(tiles), batch_size):
+            if stop is not None and stop.stop_requested:
+                yield None, None
+                return
+            batch = tiles[start : start + batch_size]
+            yield batch, self.compute_tiles(win, batch)
+
     def pieces(self, tile_idx, out, targets) -> list[tuple[Any, tuple, tuple, np.ndarray]]:
         """Split a weighted tile output into pieces for the chunks ``targets``."""
         res = []
@@ -893,11 +931,9 @@ class _Engine:
         todo = missing + owned
         win = self.src.read(*self.window_for([t[0] for t in todo], [t[1] for t in todo])) \
             if todo else None
-        for start in range(0, len(missing), batch_size):
-            if stop is not None and stop.stop_requested:
+        for batch, outs in self.tile_batches(win, missing, batch_size, stop):
+            if batch is None:  # stopped
                 return None
-            batch = missing[start : start + batch_size]
-            outs = self.compute_tiles(win, batch)
             for t, out in zip(batch, outs):
                 for _, ys, xs, part in self.pieces(t, out, [(ky, kx)]):
                     contributions.append((t, ys, xs, part))
@@ -905,15 +941,12 @@ class _Engine:
         for _, ys, xs, part in contributions:
             acc[:, ys[0] : ys[1], xs[0] : xs[1]] += part
         del contributions
-        for start in range(0, len(owned), batch_size):
-            if stop is not None and stop.stop_requested:
+        for batch, outs in self.tile_batches(win, owned, batch_size, stop):
+            if batch is None:  # stopped
                 return None
-            batch = owned[start : start + batch_size]
-            outs = self.compute_tiles(win, batch)
             for t, out in zip(batch, outs):
-                targets = [(a, c) for a in g.chunks_of_tile(t[0], g.H)
-                           for c in g.chunks_of_tile(t[1], g.W)]
-                targets = [k for k in targets if k == (ky, kx) or spill_targets(k)]
+                targets = [k for k in g.chunks_of_tile_yx(t)
+                           if k == (ky, kx) or spill_targets(k)]
                 for k, ys, xs, src, wyy, wxx in self.piece_views(t, out, targets):
                     if k == (ky, kx):
                         r = sole.get(t)
