@@ -1,0 +1,53 @@
+"""Numbers that README.md and docs/ quote from committed result files agree with them.
+
+A table row or sentence of a page that says it comes from ``benchmarks/*.json`` or
+``studies/results/*.json`` is compared with that file: each quoted number must be the
+file's value rounded to the digits the page prints. Was: docs/super_resolution.md gave
+the bicubic, lanczos and cnn speeds of an older run than bench_sr_models.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBER = re.compile(r"[+-−]?\d+(?:\.\d+)?")
+
+
+def _page(name: str) -> str:
+    return (ROOT / "docs" / name).read_text(encoding="utf-8")
+
+
+def _result(path: str) -> dict:
+    return json.loads((ROOT / path).read_text(encoding="utf-8"))
+
+
+def _row(page: str, first_cell: str) -> list[str]:
+    """The cells after the first of the one table row of ``page`` that starts with it."""
+    rows = [ln for ln in page.splitlines()
+            if ln.startswith("|") and ln.split("|")[1].strip().strip("*") == first_cell]
+    assert len(rows) == 1, f"{first_cell!r}: {len(rows)} table rows"
+    return [c.strip().strip("*") for c in rows[0].strip("|").split("|")[1:]]
+
+
+def _quotes(text: str, value: float) -> bool:
+    """Whether ``text`` (a number as the page prints it) is ``value`` rounded to its digits."""
+    text = text.replace("−", "-")
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-12
+
+
+@pytest.mark.parametrize("model, first_cell", [
+    ("bicubic", "bicubic"), ("lanczos", "lanczos"), ("cnn", "cnn (shipped default)"),
+    ("onestep", "onestep (shipped)")])
+def test_sr_model_table_is_bench_sr_models_json(model, first_cell):
+    row = _row(_page("super_resolution.md"), first_cell)
+    m = _result("benchmarks/bench_sr_models.json")["models"][model]
+    keys = ("psnr", "psnr_gain_db", "ssim", "oob_captured", "lr_megapixels_per_s",
+            "speed_ratio_vs_bicubic")
+    for cell, key in zip(row, keys, strict=True):
+        assert _quotes(cell, m[key]), (first_cell, key, cell, m[key])
