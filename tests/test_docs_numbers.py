@@ -51,3 +51,19 @@ def test_sr_model_table_is_bench_sr_models_json(model, first_cell):
             "speed_ratio_vs_bicubic")
     for cell, key in zip(row, keys, strict=True):
         assert _quotes(cell, m[key]), (first_cell, key, cell, m[key])
+
+
+def test_audit_sr_model_rows_are_bench_audit_json():
+    # Was: the onestep row said 20 s of SR for the 9 images; the file has 89 s
+    page = _page("audit.md")
+    models = _result("benchmarks/bench_audit.json")["sr_models"]
+    for name in ("bicubic", "lanczos"):
+        row = _row(page, name)
+        per_image, max_score = NUMBER.findall(row[0])
+        assert _quotes(per_image, models[name]["candidates_per_image"])
+        assert _quotes(max_score, models[name]["max_score"])
+    row = _row(page, "onestep (shipped `sr_onestep_x4` weights; re-measured 2026-11-23 with "
+                     "the fine-tuned weights)")
+    assert _quotes(row[0], models["onestep"]["candidates_per_image"])
+    seconds = re.search(r"(\d+) s of SR for the 9 images", row[2])
+    assert seconds and _quotes(seconds.group(1), models["onestep"]["sr_seconds"])
