@@ -152,3 +152,22 @@ def test_speed_512_reasonable():
     t = time.perf_counter()
     generate_microstructure((512, 512))
     assert time.perf_counter() - t < 5.0  # well under a second when the machine is idle
+
+
+def test_lazy_rendering_takes_the_eager_defaults():
+    """lazy_microstructure renders the image generate_microstructure renders for the same
+    parameters; its defaults are the eager ones (written once, generator._RENDER_DEFAULTS),
+    so calls that leave them out agree as well, and record the same parameters."""
+    import inspect
+
+    def keyword_defaults(fn):
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    eager, lazy = keyword_defaults(generate_microstructure), keyword_defaults(lazy_microstructure)
+    assert set(lazy) - set(eager) == {"chunks"}
+    assert {k: lazy[k] for k in eager} == eager
+    e = generate_microstructure((96, 80))
+    lz = lazy_microstructure((96, 80), chunks=40)
+    assert np.array_equal(lz.image.compute(), e.image)
+    assert {k: v for k, v in lz.params.items() if k != "chunks"} == e.params

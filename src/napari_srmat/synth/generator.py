@@ -643,29 +643,11 @@ class LazyMicrostructure:
         return true_mean_intercept(self.labels)
 
 
-# Rendering keyword arguments shared by generate_microstructure and lazy_microstructure,
-# in the order they are recorded in ``params``.
-_SYNTH_KWARGS = (
-    "mean_grain_size_px",
-    "seed",
-    "size_spread",
-    "curvature",
-    "rgb",
-    "texture",
-    "scratches",
-    "noise",
-    "blur",
-    "inclusions",
-    "missing_boundary_fraction",
-    "boundary_width",
-    "boundary_darkness",
-    "pixel_size_um",
-)
-
-
 def _synth_kwargs(arguments: dict) -> dict:
-    """The rendering keyword arguments out of a caller's ``locals()``, in a fixed order."""
-    return {k: arguments[k] for k in _SYNTH_KWARGS}
+    """The rendering keyword arguments (those of :data:`_RENDER_DEFAULTS`) out of a
+    caller's ``locals()``, in the order of :func:`generate_microstructure`'s signature
+    (the order they are recorded in ``params``)."""
+    return {k: arguments[k] for k in _RENDER_DEFAULTS}
 
 
 def _common_doc_params(kw: dict) -> dict:
@@ -768,6 +750,16 @@ def generate_microstructure(
     )
 
 
+#: The rendering keyword arguments shared by :func:`generate_microstructure` and
+#: :func:`lazy_microstructure` and their defaults, written once, in the signature of
+#: :func:`generate_microstructure` (keyword-only arguments, in order):
+#: :func:`lazy_microstructure` (which renders the same image for the same parameters) and
+#: :func:`check_microstructure_params` take theirs from here.
+_RENDER_DEFAULTS: dict[str, Any] = {
+    name: prm.default for name, prm in inspect.signature(generate_microstructure).parameters.items()
+    if prm.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def check_microstructure_params(shape: tuple[int, int] = (512, 512), **kwargs: Any) -> None:
     """Check parameters of :func:`generate_microstructure` without rendering anything.
 
@@ -797,13 +789,10 @@ def check_microstructure_params(shape: tuple[int, int] = (512, 512), **kwargs: A
     ...
     napari_srmat.synth.generator.SynthError: boundary_width must be in 1..16, got 0
     """
-    defaults = {name: prm.default for name, prm in
-                inspect.signature(generate_microstructure).parameters.items()
-                if prm.kind is inspect.Parameter.KEYWORD_ONLY}
-    unknown = set(kwargs) - set(defaults)
+    unknown = set(kwargs) - set(_RENDER_DEFAULTS)
     if unknown:
         raise TypeError(f"unknown synthetic microstructure parameter(s): {sorted(unknown)}")
-    _params_from(shape, {**defaults, **kwargs})
+    _params_from(shape, {**_RENDER_DEFAULTS, **kwargs})
 
 
 def _to_grey(img: np.ndarray) -> np.ndarray:
@@ -837,20 +826,20 @@ def lazy_microstructure(
     shape: tuple[int, int],
     *,
     chunks: int | tuple[int, int] = (1024, 1024),
-    seed: int = 0,
-    mean_grain_size_px: float = 32,
-    size_spread: float = 0.3,
-    curvature: float = 0.1,
-    rgb: bool = True,
-    texture: float = 0.15,
-    scratches: float = 0.25,
-    noise: float = 0.02,
-    blur: float = 0.8,
-    inclusions: float = 0.1,
-    missing_boundary_fraction: float = 0.0,
-    boundary_width: int = 2,
-    boundary_darkness: float = 0.45,
-    pixel_size_um: float | None = None,
+    seed: int = _RENDER_DEFAULTS["seed"],
+    mean_grain_size_px: float = _RENDER_DEFAULTS["mean_grain_size_px"],
+    size_spread: float = _RENDER_DEFAULTS["size_spread"],
+    curvature: float = _RENDER_DEFAULTS["curvature"],
+    rgb: bool = _RENDER_DEFAULTS["rgb"],
+    texture: float = _RENDER_DEFAULTS["texture"],
+    scratches: float = _RENDER_DEFAULTS["scratches"],
+    noise: float = _RENDER_DEFAULTS["noise"],
+    blur: float = _RENDER_DEFAULTS["blur"],
+    inclusions: float = _RENDER_DEFAULTS["inclusions"],
+    missing_boundary_fraction: float = _RENDER_DEFAULTS["missing_boundary_fraction"],
+    boundary_width: int = _RENDER_DEFAULTS["boundary_width"],
+    boundary_darkness: float = _RENDER_DEFAULTS["boundary_darkness"],
+    pixel_size_um: float | None = _RENDER_DEFAULTS["pixel_size_um"],
 ) -> LazyMicrostructure:
     """The same microstructure as :func:`generate_microstructure`, as lazy Dask arrays.
 
