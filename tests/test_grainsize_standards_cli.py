@@ -258,3 +258,43 @@ def test_region_mask_of_another_shape_is_told_naming_its_file(tmp_path, capsys, 
     assert rc == 2
     assert f"{tmp_path / 'small.png'}: " in line and "has shape (3, 3)" in line
     assert str(tmp_path / "m.png") in line
+
+
+def test_a_field_too_large_for_memory_is_refused_before_any_measurement(tmp_path, capsys,
+                                                                        monkeypatch):
+    """`srmat grain-size --mask --method` measured the mean intercept (the Heyn plan
+    fitted) before measure_field refused the field (its label maps, 56 B/px more): a
+    field too large did the work first, then refused it. The field's plan (the file read
+    whole, the standards' measurement) is checked before any measurement."""
+    import napari_srmat.grainsize as grainsize
+    import napari_srmat.metrics.standards as standards
+    from napari_srmat import estimates
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_mask_measurement
+
+    path = tmp_path / "f.png"
+    _mask_file(path, 1)
+    measured = []
+    for module, func in ((grainsize, "measure_grain_size_job"), (grainsize,
+                         "measure_intercepts"), (standards, "measure_field")):
+        real = getattr(module, func)
+        monkeypatch.setattr(module, func, lambda *a, _r=real, _f=func, **k:
+                            measured.append(_f) or _r(*a, **k))
+    # enough for the mean intercept, not for the field held in memory (measure_field's
+    # own check): the ℓ̄ was measured, then the field refused
+    need = plan_mask_measurement((256, 256), np.uint8, held=True, field=True).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) - 1)
+    args = ["grain-size", str(path), "--mask", "--method", "intercept", "--json"]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    lines = [x for x in err.splitlines() if "error:" in x]
+    assert measured == [] and len(lines) == 1, (measured, lines)
+    assert lines[0].startswith(f"srmat grain-size: error: {path}: measure_field needs ")
+    assert json.loads(out)["errors"][0]["path"] == str(path)
+    # with the memory for the file read whole and the field: measured as before
+    need = plan_mask_measurement((256, 256), np.uint8, field=True).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) + 1)
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["images"][0]["mean_intercept_px"] > 0
+

@@ -9,6 +9,7 @@ import sys
 from . import (
     DEVICE_HELP,
     UserError,
+    check_mask_fits,
     error_line,
     input_path_arg,
     lines_arg,
@@ -250,6 +251,10 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
                               ) as read_notes:
             # a mask file is read by the rule of srmat heyn (.npy too)
             mic = open_mask_file(path, what="boundary mask") if args.mask else read_image(path)
+        if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
+            check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
+                            twins=twins_path is not None,
+                            exclusion=exclusion_path is not None, field=True)
         res = run_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
