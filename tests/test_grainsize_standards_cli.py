@@ -298,3 +298,50 @@ def test_a_field_too_large_for_memory_is_refused_before_any_measurement(tmp_path
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["images"][0]["mean_intercept_px"] > 0
 
+
+@pytest.mark.parametrize("flag", ["--twins", "--exclusions"])
+def test_a_region_mask_too_large_for_memory_is_refused_before_it_is_read(tmp_path, capsys,
+                                                                          monkeypatch, flag):
+    """--twins / --exclusions masks were read whole (before any image, and again for
+    each field) without the memory check the images and boundary masks get: a mask
+    larger than memory ran out of it. It is refused before any pixel is read, in one
+    line naming the file, by the rule of `srmat heyn` (cli.check_mask_fits)."""
+    import zarr
+
+    import napari_srmat.grainsize as grainsize
+    from napari_srmat import estimates
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_mask_measurement
+
+    _mask_file(tmp_path / "f.png", 1)
+    region = tmp_path / "region.zarr"
+    zarr.open(str(region), mode="w", shape=(256, 256), chunks=(64, 64), dtype="uint8")[:] = 0
+    reads, measured = [], []
+    real_get = zarr.Array.__getitem__
+
+    def counted(self, key):
+        pixels = real_get(self, key)
+        if np.size(pixels):  # not the empty reads that probe the dtype
+            reads.append(key)
+        return pixels
+
+    monkeypatch.setattr(zarr.Array, "__getitem__", counted)
+    real = grainsize.measure_grain_size_job
+    monkeypatch.setattr(grainsize, "measure_grain_size_job",
+                        lambda *a, **k: measured.append(1) or real(*a, **k))
+    need = plan_mask_measurement((256, 256), np.uint8).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) - 1)
+    args = ["grain-size", str(tmp_path / "f.png"), "--mask", "--method", "intercept", flag,
+            str(region)]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    which = "twin mask" if flag == "--twins" else "exclusion mask"
+    assert out == "" and reads == [] and measured == []
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"srmat grain-size: error: {region}: reading the {which} needs "), lines
+    assert lines[0].endswith("available: measure fields or crops of it")
+    # with the memory for it (and the field): measured as before
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2**40)
+    assert main(args) == 0
+    assert reads and measured == [1]

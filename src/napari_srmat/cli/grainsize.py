@@ -307,8 +307,10 @@ def _check_region_masks(args: argparse.Namespace) -> None:
     """Read every ``--twins`` / ``--exclusions`` file once before any image is measured,
     so that a missing, unreadable or invalid one (the rule of
     :func:`napari_srmat.io.read_mask`) is told at once, not after the measurement of the
-    images (minutes with the model). They are read again, one by one, as each field is
-    measured (a cluster's workers read them there), so none is held in memory.
+    images (minutes with the model); one too large for memory is refused before it is
+    read (:func:`napari_srmat.cli.check_mask_fits`). They are read again, one by one, as
+    each field is measured (a cluster's workers read them there), so none is held in
+    memory.
 
     Raises
     ------
@@ -317,13 +319,16 @@ def _check_region_masks(args: argparse.Namespace) -> None:
     """
     import warnings
 
-    from ..io import read_mask
+    from ..io import open_mask_file, read_mask
 
     with warnings.catch_warnings():  # said when each field reads its mask, not twice
         warnings.simplefilter("ignore")
         for attr, name in REGION_MASKS.items():
             for path in dict.fromkeys(getattr(args, attr) or []):
-                read_mask(path, name=name)
+                mic = open_mask_file(path, what=name)
+                with naming_file(path):
+                    check_mask_fits(mic, f"reading the {name}")
+                read_mask(mic, name=name)
 
 
 def _per_image(paths, images, flag: str) -> list:
