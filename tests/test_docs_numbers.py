@@ -67,3 +67,26 @@ def test_audit_sr_model_rows_are_bench_audit_json():
     assert _quotes(row[0], models["onestep"]["candidates_per_image"])
     seconds = re.search(r"(\d+) s of SR for the 9 images", row[2])
     assert seconds and _quotes(seconds.group(1), models["onestep"]["sr_seconds"])
+
+
+def test_too_coarse_paragraph_is_grain_size_calibration_json():
+    # Was: +0.12 at 4-6 px, +0.07 at 6-8 px and "within ±0.045 above", the numbers of an
+    # earlier run; the committed file has +0.16, +0.09 and +0.069 at 15-20 px
+    text = " ".join(_page("grain_size.md").split())
+    summary = _result("studies/results/grain_size_calibration.json")["summary"]
+    bins = {k: v["minus_u1_q10_50_90"][1] for k, v in summary["error_by_input_px"].items()}
+    m = re.search(r"median ln-ratio (\S+) for inputs with ℓ̄ of 4-6 px, (\S+) at 6-8 px, "
+                  r"(\S+) to (\S+) at 8-15 px", text)
+    assert m, "the too-coarse derivation is not where the test looks"
+    assert _quotes(m.group(1), bins["4-6"]) and _quotes(m.group(2), bins["6-8"])
+    low, high = sorted(bins[k] for k in ("8-10", "10-12", "12-15"))[::2]
+    assert _quotes(m.group(3), low) and _quotes(m.group(4), high)
+    m = re.search(r"bin rule \(median within 0\.05\) then reads (\d+) px \(`min_input_rule_px`\), "
+                  r"from one bin of (\d+) inputs \(15-20 px, (\S+)\)", text)
+    assert m and _quotes(m.group(1), summary["min_input_rule_px"])
+    assert int(m.group(2)) == summary["error_by_input_px"]["15-20"]["n"]
+    assert _quotes(m.group(3).rstrip(")"), bins["15-20"])
+    from napari_srmat.grainsize import MIN_INPUT_INTERCEPT_PX
+
+    assert summary["min_input_intercept_px"] == MIN_INPUT_INTERCEPT_PX  # the stated limit
+    assert f"`MIN_INPUT_INTERCEPT_PX` = {MIN_INPUT_INTERCEPT_PX:g} px" in text
