@@ -90,3 +90,20 @@ def test_too_coarse_paragraph_is_grain_size_calibration_json():
 
     assert summary["min_input_intercept_px"] == MIN_INPUT_INTERCEPT_PX  # the stated limit
     assert f"`MIN_INPUT_INTERCEPT_PX` = {MIN_INPUT_INTERCEPT_PX:g} px" in text
+
+
+def test_standards_speed_is_bench_standards_json():
+    # Was: 0.13 s / 0.22 s / 0.7 s, an earlier run; the file (rerun 2026-12-04) has
+    # 0.106 / 0.197 / 0.623 s
+    text = " ".join(_page("standards.md").split())
+    timing = _result("benchmarks/bench_standards.json")["timing_cpu_s"]
+    m = re.search(r"4096² mask with 1000 random lines (\S+) s \(.*?; (\S+) s with "
+                  r"`triple_points=True`\); `planimetric` of a 2048² mask (\S+) s .*?"
+                  r"`measure_field` of a 1024² mask \(both methods, distributions\) (\S+) s",
+                  text)
+    assert m, "the speed paragraph is not where the test looks"
+    keys = ("measure_intercepts_4096_random1000",
+            "measure_intercepts_4096_random1000_triple_points", "planimetric_2048",
+            "measure_field_1024")
+    for quoted, key in zip(m.groups(), keys, strict=True):
+        assert _quotes(quoted, timing[key]), (key, quoted, timing[key])
