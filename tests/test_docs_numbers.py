@@ -107,3 +107,18 @@ def test_standards_speed_is_bench_standards_json():
             "measure_field_1024")
     for quoted, key in zip(m.groups(), keys, strict=True):
         assert _quotes(quoted, timing[key]), (key, quoted, timing[key])
+
+
+def test_pages_name_the_shipped_tta_mode_as_the_default():
+    # Was: docs/boundaries.md called `--tta d4` "the shipped default"; the shipped
+    # checkpoint and edges.infer.DEFAULT_TTA use "none" since "An operating point per image"
+    from napari_srmat.edges.infer import DEFAULT_TTA
+
+    shipped = json.loads((ROOT / "src/napari_srmat/weights/uaed_default/config.json")
+                         .read_text(encoding="utf-8"))["tta"]
+    assert shipped == DEFAULT_TTA
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for page in pages:
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        for mode in re.findall(r"`--tta (\w+)`,? (?:the )?(?:shipped )?default\)", text):
+            assert mode == DEFAULT_TTA, f"{page.name}: --tta {mode} called the default"
