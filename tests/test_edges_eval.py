@@ -461,3 +461,42 @@ def test_load_pairs_errors_name_the_paths(tmp_path):
     with pytest.raises(BoundaryDataError, match="^" + re.escape(
             f"{tmp_path / 'nan.tif'}: image has NaN or infinite pixels")):
         load_pairs([(tmp_path / "nan.tif", root / "masks" / "s0.png")])
+
+
+@pytest.mark.parametrize("norm", [False, True])
+def test_cli_predict_reads_each_input_sample_once(tmp_path, capsys, monkeypatch,
+                                                  default_model, norm):
+    """`srmat edges predict` read its input's samples twice: the value sample of a float
+    image (the command's check before the model loads, then the job's), and with a
+    checkpoint that normalises its input the whole-image sample (exposure_gain read it
+    for a gain of 1, then input_stats). Each is read once; the maps are unchanged."""
+    import tifffile
+
+    import napari_srmat.edges.infer as infer
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.cli import main
+    from napari_srmat.io import _float, read_image
+
+    img, _ = _micrograph(96, seed=2)
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, img[..., 0].astype(np.float32) / 255)
+    args = []
+    model = default_model
+    if norm:
+        ckpt = tmp_path / "norm_ckpt"
+        save_checkpoint(ckpt, default_model.net.state_dict(),
+                        {**default_model.config, "input_norm": "channels"})
+        args = ["--checkpoint", str(ckpt)]
+        model = load_boundary_model(ckpt, device="cpu")
+    read = []
+    for module, name in ((_float, "_value_sample"), (infer, "_whole_image_sample")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k:
+                            read.append(_n) or _r(*a, **k))
+    assert main(["edges", "predict", str(path), "--out", str(tmp_path / "out"), "--tile",
+                 "64", "--overlap", "16", "--device", "cpu", "--json", *args]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert sorted(read) == ["_value_sample", "_whole_image_sample"]
+    prob = np.asarray(read_image(rep["prob"]).data)
+    expected = predict_boundaries(tifffile.imread(path), model, tile=64, overlap=16)[0]
+    np.testing.assert_allclose(prob, expected, atol=1e-6)

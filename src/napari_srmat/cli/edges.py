@@ -288,8 +288,8 @@ def _predict(args: argparse.Namespace) -> int:
 
         check_scheduler(args.scheduler)
     with naming_file(args.image):  # an error of the input names its file
-        mic = read_image(args.image)
-        check_boundary_input(mic)  # before the model loads: shape, size, values
+        # before the model loads: shape, size, values (the job does not check them again)
+        mic = check_boundary_input(read_image(args.image))
     warn_given_pixel_size(mic, args.pixel_size_um)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
@@ -307,7 +307,7 @@ def _predict(args: argparse.Namespace) -> int:
             mic, model, tile=args.tile, overlap=args.overlap, out=out,
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
             scheduler=args.scheduler, worker_device=args.device,
-            pixel_size_um=args.pixel_size_um,
+            pixel_size_um=args.pixel_size_um, checked=True,
         ), on_event=note)
     if res is None or stopped:
         raise UserError("prediction stopped; rerun the same command to resume")

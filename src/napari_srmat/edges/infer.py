@@ -264,6 +264,8 @@ class BoundaryModel:
         normalisation, which removes the exposure itself). Large images are sampled on a
         regular grid. Pass it to :meth:`predict` as ``gain`` so every tile is brightened
         alike."""
+        if self.input_norm != "none":  # known without the sample (:meth:`input_stats`
+            return 1.0  # reads it for such a model: it was read twice)
         return self._gain_of_sample(_whole_image_sample(image))
 
     def _gain_of_sample(self, sample: np.ndarray) -> float:
@@ -669,6 +671,7 @@ def predict_boundaries_job(
     stop=None,
     scheduler=None,
     worker_device: str = "auto",
+    checked: bool = False,
 ):
     """Boundary probability and uncertainty of a whole image, tile by tile (job).
 
@@ -720,6 +723,10 @@ def predict_boundaries_job(
         a file system the workers see at the same path.
     worker_device : str
         Device of the model on the workers (default ``"auto"``).
+    checked : bool
+        ``image`` is what :func:`check_boundary_input` returned for it (``srmat edges
+        predict`` checks its file before the model loads): not checked again, so its
+        value sample is not read twice.
 
     Returns
     -------
@@ -739,6 +746,7 @@ def predict_boundaries_job(
     # super_resolve, the worker device is checked by name without a scheduler too)
     previews = check_flag("previews", previews)
     error_map = check_flag("error_map", error_map)
+    checked = check_flag("checked", checked)
     worker_device = check_device_name(worker_device, field="worker_device")
     stop = check_stop(stop)
     out = check_out_arg(out, "predict_boundaries", what="the path of an output folder "
@@ -748,7 +756,7 @@ def predict_boundaries_job(
         resume = check_flag("resume", resume)
     model = as_boundary_model(model)
 
-    a = check_boundary_input(image)
+    a = image if checked else check_boundary_input(image)
     if error_map:
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError
