@@ -314,6 +314,14 @@ def test_default_model_is_named(make_napari_viewer, qtbot):
     assert w.options()["model"] == "bicubic"
 
 
+def test_default_batch_size_is_the_named_one(make_napari_viewer, qtbot):
+    from napari_srmat.tiling import DEFAULT_BATCH_SIZE
+
+    w = SuperResolutionWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    assert w.options()["batch_size"] == DEFAULT_BATCH_SIZE
+
+
 def test_big_job_asks_first_and_routes_to_a_store(make_napari_viewer, monkeypatch, tmp_path):
     from napari_srmat import estimates
     from napari_srmat.widgets._common import WidgetInputError

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
-from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from . import (
     COMMAND_ATTR,
     DEVICE_HELP,
@@ -86,8 +86,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
     r.add_argument("--overlap", type=int_arg(0), default=DEFAULT_OVERLAP,
                    help=f"LR context per tile side (default {DEFAULT_OVERLAP}, raised to the "
                         "model's receptive field)")
-    r.add_argument("--batch-size", type=int_arg(1), default=4,
-                   help="tiles per forward pass (default 4; lower it if memory runs out)")
+    r.add_argument("--batch-size", type=int_arg(1), default=DEFAULT_BATCH_SIZE,
+                   help=f"tiles per forward pass (default {DEFAULT_BATCH_SIZE}; lower it if "
+                        "memory runs out)")
     r.add_argument("--device", default="auto", help=DEVICE_HELP)
     r.add_argument("--sampling-steps", type=int, default=None, dest="sampling_steps",
                    metavar="N", help="sampling (denoising) steps of diffusion models")

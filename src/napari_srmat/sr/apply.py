@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..jobs import Event, Log, StopToken, plain_version, run_job
-from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import ScaleError, SRError, SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "check_sr_input",
@@ -132,7 +132,7 @@ def super_resolve_job(
     scale: int | None = None,
     tile: int = DEFAULT_TILE,
     overlap: int | None = DEFAULT_OVERLAP,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     out: str | os.PathLike | None = None,
     stop: StopToken | None = None,
     resume: bool = True,

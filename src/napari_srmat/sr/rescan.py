@@ -67,6 +67,7 @@ from scipy import ndimage as ndi
 from ..errors import check_number
 from ..io import Micrograph, check_pixel_size_yx, given_pixel_size_message, pixel_size_yx
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
+from ..tiling import DEFAULT_BATCH_SIZE
 from .base import SRError, SRModel
 
 __all__ = [
@@ -330,7 +331,7 @@ def _one_of(job: Generator[Event, None, Any], k: int, runs: int, stage: str
 
 def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
                        n_samples: int = DEFAULT_SAMPLES, tile: int = DEFAULT_PLAN_TILE,
-                       overlap: int | None = None, batch_size: int = 4,
+                       overlap: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                        stop: StopToken | None = None
                        ) -> Generator[Event, None, tuple[np.ndarray, str] | None]:
     """Per-LR-pixel uncertainty of ``model``'s SR of ``lr`` (job generator).
@@ -622,7 +623,7 @@ def plan_rescan_job(
     device: str = "auto",
     tile: int = DEFAULT_PLAN_TILE,
     overlap: int | None = None,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     pixel_size_um: float | tuple[float, float] | None = None,
     stop: StopToken | None = None,
 ) -> Generator[Event, None, RescanPlan | None]:

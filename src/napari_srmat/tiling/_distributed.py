@@ -50,6 +50,7 @@ import numpy as np
 from ..io import read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration
 from ._engine import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE,
     _accepts_tile_ids,
@@ -551,7 +552,7 @@ def tiled_apply_dask(
     out_channels: int | None = None,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     out_dtype=None,
     chunk_size: int | None = None,
 ):

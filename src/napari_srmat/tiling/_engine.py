@@ -49,6 +49,7 @@ from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration, ru
 __all__ = [
     "DEFAULT_TILE",
     "DEFAULT_OVERLAP",
+    "DEFAULT_BATCH_SIZE",
     "BATCH_OUTPUT_BUDGET",
     "TilingError",
     "effective_tile",
@@ -72,6 +73,11 @@ TARGET_CHUNK = 1024
 DEFAULT_TILE = 1024
 #: Default context per tile side (input pixels).
 DEFAULT_OVERLAP = 32
+#: Default number of tiles per ``fn`` call (the batch size) of the engine and of the
+#: super-resolution built on it (``sr.super_resolve``, the rescan plan, ``srmat sr run``,
+#: the SR widget); capped by :func:`effective_batch_size` and halved on out-of-memory
+#: errors.
+DEFAULT_BATCH_SIZE = 4
 #: Default tile side and context of the UAED boundary model (``edges.predict_boundaries``,
 #: ``srmat edges predict``, the boundaries widget, ``srmat grain-size``). 512 px: out of
 #: fold the same accuracy as 256 px tiles (AP 0.582 both, per-image ℓ̄ error 9.38 vs
@@ -901,7 +907,7 @@ class _Engine:
         have_piece: Callable[[tuple[int, int]], bool] = lambda t: False,
         spill: Callable[[tuple[int, int], list], None] | None = None,
         spill_targets: Callable[[tuple[int, int]], bool] = lambda k: False,
-        batch_size: int = 4,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         stop: StopToken | None = None,
     ) -> Generator[int, None, np.ndarray | None]:
         """Compute chunk ``(ky, kx)``; yields numbers of owned tiles finished."""
@@ -1126,7 +1132,7 @@ def tiled_apply_job(
     out_channels: int | None = None,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     out: str | os.PathLike | None = None,
     out_dtype=None,
     stop: StopToken | None = None,

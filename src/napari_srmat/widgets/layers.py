@@ -37,7 +37,13 @@ from .._napari_io import (
 )
 from ..jobs import Event, Log, Progress, StopToken, run_job
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
-from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import (
+    BOUNDARY_OVERLAP,
+    BOUNDARY_TILE,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
+)
 
 __all__ = [
     "WidgetInputError",
@@ -354,7 +360,7 @@ def super_resolution_job(
     scale: int = 4,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "auto",
     out: str | os.PathLike | None = None,
     pixel_size_um: float | tuple[float, float] | None = None,
@@ -643,7 +649,8 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
 def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int = 4,
                          checkpoint=None, tile: int = DEFAULT_TILE,
                          overlap: int = DEFAULT_OVERLAP,
-                         batch_size: int = 4, device: str = "auto", out=None,
+                         batch_size: int = DEFAULT_BATCH_SIZE, device: str = "auto",
+                         out=None,
                          name: str | None = None):
     """Super-resolve an image layer and add the aligned result (synchronous).
 

@@ -23,7 +23,7 @@ from ..estimates import plan_super_resolution
 from ..io import pixel_size_text
 from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, write_rescan_plan
-from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from ._paths import absolute_output_path, layer_file, layer_folder
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
@@ -126,7 +126,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.overlap.setValue(DEFAULT_OVERLAP)
         self.batch = QSpinBox()
         self.batch.setRange(1, 64)
-        self.batch.setValue(4)
+        self.batch.setValue(DEFAULT_BATCH_SIZE)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.output = QLineEdit()
