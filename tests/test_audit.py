@@ -991,6 +991,39 @@ def test_cli_uaed_records_the_boundary_model(tmp_path):
     assert model["threshold"] == det["boundary_threshold"] and model["tta"]
 
 
+def test_cli_device_is_where_the_uaed_model_runs(tmp_path, capsys, monkeypatch):
+    """README: every command takes `--device auto|cpu|cuda`; `srmat audit candidates`, the
+    one that runs the UAED model with --uaed, had none (argparse: unrecognized arguments).
+    It now reaches the model; a device it cannot use is refused before any image is read,
+    and --device without --uaed is refused rather than ignored."""
+    from PIL import Image
+
+    import napari_srmat.edges as edges
+    from napari_srmat.cli import main
+
+    lr = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(np.kron(lr, np.ones((4, 4, 1), np.uint8))).save(tmp_path / "sr.png")
+    real, devices = edges.load_boundary_model, []
+
+    def spy(*args, **kwargs):
+        devices.append(kwargs.get("device"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(edges, "load_boundary_model", spy)
+    cmd = ["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+           "--out", str(tmp_path / "a.json"), "--quiet"]
+    assert main([*cmd, "--uaed", "default", "--device", "cpu"]) == 0
+    assert devices == ["cpu"]
+    capsys.readouterr()
+    for extra, words in ((["--uaed", "default", "--device", "gpu"], "unknown --device"),
+                         (["--device", "cpu"], "--device is where the UAED model")):
+        rc = main([*cmd, "--overwrite", *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and words in err, err
+    assert devices == ["cpu"]  # refused before the model was loaded
+
+
 def test_report_of_an_unreviewed_session_says_n_a_not_0(tmp_path):
     """A session whose candidates were not reviewed at all reported a hallucinated length
     of 0 and 0.00 % (read as "no hallucination found"); it is n/a, and the pooled row

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from . import (
+    DEVICE_HELP,
+    UserError,
     float_arg,
     input_path_arg,
     int_arg,
@@ -34,6 +36,13 @@ def _candidates(args: argparse.Namespace) -> int:
     from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
 
+    if args.uaed:  # a device the model cannot use: refused before any image is read
+        from ..device import check_device_name, resolve_device
+
+        resolve_device(check_device_name(args.device, field="--device"))
+    elif args.device != "auto":  # refused rather than ignored
+        raise UserError("--device is where the UAED model of --uaed runs; the default "
+                        "boundary detector needs no device: give --uaed or leave --device out")
     for p in (args.lr, args.sr):
         if not Path(p).exists():
             raise FileNotFoundError(f"no such image: {p}")
@@ -72,7 +81,8 @@ def _candidates(args: argparse.Namespace) -> int:
     if args.uaed:
         from ..edges import load_boundary_model, predict_boundaries
 
-        model = load_boundary_model(None if args.uaed == "default" else args.uaed)
+        model = load_boundary_model(None if args.uaed == "default" else args.uaed,
+                                    device=args.device)
 
         threshold = float(model.threshold)
 
@@ -149,6 +159,8 @@ def register(subparsers) -> None:
                    help="data-consistency floor: 'auto' (adaptive) or a number in (0, 1]")
     c.add_argument("--uaed", default=None, metavar="CKPT",
                    help="use the UAED boundary model ('default' or a checkpoint)")
+    c.add_argument("--device", default="auto",
+                   help="with --uaed: " + DEVICE_HELP.replace("the model", "its model"))
     c.add_argument("--reviewer", default="", help="reviewer name")
     c.add_argument("--sr-model", default=None,
                    help="name of the SR model (recorded; default: the one the SR file "
