@@ -73,15 +73,17 @@ def test_training_defaults_come_from_the_configs():
 
 def test_tile_batch_size_default_is_named():
     """Tiles per fn call: one named default (tiling.DEFAULT_BATCH_SIZE) for the engine,
-    the inference built on it and ``srmat sr run``."""
+    the super-resolution and boundary inference built on it and ``srmat sr run``."""
     from napari_srmat.cli.sr import build_sr_parser
+    from napari_srmat.edges import predict_boundaries_job
     from napari_srmat.sr import super_resolve_job
     from napari_srmat.sr.rescan import plan_rescan_job, sr_uncertainty_job
     from napari_srmat.tiling import DEFAULT_BATCH_SIZE, tiled_apply_dask, tiled_apply_job
     from napari_srmat.widgets.layers import add_super_resolution, super_resolution_job
 
-    for fn in (tiled_apply_job, tiled_apply_dask, super_resolve_job, plan_rescan_job,
-               sr_uncertainty_job, super_resolution_job, add_super_resolution):
+    for fn in (tiled_apply_job, tiled_apply_dask, super_resolve_job, predict_boundaries_job,
+               plan_rescan_job, sr_uncertainty_job, super_resolution_job,
+               add_super_resolution):
         assert _defaults(fn)["batch_size"] == DEFAULT_BATCH_SIZE, fn.__name__
     args = build_sr_parser().parse_args(["run", "x.png", "o.zarr"])
     assert args.batch_size == DEFAULT_BATCH_SIZE

@@ -18,7 +18,7 @@ from ..checkpoint import (
     resolve_checkpoint_dir,
 )
 from ..jobs import Log, plain_version, run_job
-from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE
+from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_BATCH_SIZE
 from ._weights import DEFAULT_WEIGHTS, default_checkpoint_path  # noqa: F401 (re-exported)
 from .model import UAEDNet, build_uaed
 from .thresholds import DEFAULT_THRESHOLD_RULE, DEFAULT_TTA, TTA_MODES, BoundaryThresholds
@@ -661,7 +661,7 @@ def predict_boundaries_job(
     *,
     tile: int = BOUNDARY_TILE,
     overlap: int = BOUNDARY_OVERLAP,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     out=None,
     overwrite: bool = False,
     resume: bool = True,

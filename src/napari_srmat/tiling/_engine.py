@@ -74,9 +74,9 @@ DEFAULT_TILE = 1024
 #: Default context per tile side (input pixels).
 DEFAULT_OVERLAP = 32
 #: Default number of tiles per ``fn`` call (the batch size) of the engine and of the
-#: super-resolution built on it (``sr.super_resolve``, the rescan plan, ``srmat sr run``,
-#: the SR widget); capped by :func:`effective_batch_size` and halved on out-of-memory
-#: errors.
+#: inference built on it (``sr.super_resolve``, ``edges.predict_boundaries``, the rescan
+#: plan, ``srmat sr run``, the SR widget); capped by :func:`effective_batch_size` and
+#: halved on out-of-memory errors.
 DEFAULT_BATCH_SIZE = 4
 #: Default tile side and context of the UAED boundary model (``edges.predict_boundaries``,
 #: ``srmat edges predict``, the boundaries widget, ``srmat grain-size``). 512 px: out of
