@@ -114,3 +114,21 @@ def tiny_refsr_and_references(tmp_path):
         img = generate_microstructure((96, 96), seed=i, mean_grain_size_px=size).image
         Image.fromarray(img).save(refs / f"ref_{size}.png")
     return ckpt, refs
+
+
+def count_zarr_reads(monkeypatch) -> list:
+    """The keys of the Zarr pixel reads from now on (a list filled as they happen; not
+    the empty reads that probe a store's dtype): a memory refusal reads none."""
+    import zarr
+
+    reads: list = []
+    real = zarr.Array.__getitem__
+
+    def counted(self, key):
+        pixels = real(self, key)
+        if np.size(pixels):
+            reads.append(key)
+        return pixels
+
+    monkeypatch.setattr(zarr.Array, "__getitem__", counted)
+    return reads

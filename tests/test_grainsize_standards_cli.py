@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _helpers import count_zarr_reads
 from PIL import Image
 
 from napari_srmat.cli import main
@@ -315,16 +316,7 @@ def test_a_region_mask_too_large_for_memory_is_refused_before_it_is_read(tmp_pat
     _mask_file(tmp_path / "f.png", 1)
     region = tmp_path / "region.zarr"
     zarr.open(str(region), mode="w", shape=(256, 256), chunks=(64, 64), dtype="uint8")[:] = 0
-    reads, measured = [], []
-    real_get = zarr.Array.__getitem__
-
-    def counted(self, key):
-        pixels = real_get(self, key)
-        if np.size(pixels):  # not the empty reads that probe the dtype
-            reads.append(key)
-        return pixels
-
-    monkeypatch.setattr(zarr.Array, "__getitem__", counted)
+    reads, measured = count_zarr_reads(monkeypatch), []
     real = grainsize.measure_grain_size_job
     monkeypatch.setattr(grainsize, "measure_grain_size_job",
                         lambda *a, **k: measured.append(1) or real(*a, **k))

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from _helpers import count_zarr_reads
 from _heyn_oracle import _count_runs, rasterize_paths
 
 from napari_srmat.metrics.heyn import (
@@ -489,16 +490,7 @@ def test_srmat_heyn_refuses_a_mask_too_large_for_memory_before_reading_it(
     m[:, 3::10] = 255
     m[::10, :] = 255
     z[:] = m
-    reads = []
-    real = zarr.Array.__getitem__
-
-    def counted(self, key):
-        out = real(self, key)
-        if np.size(out):  # not the empty reads that probe the dtype
-            reads.append(key)
-        return out
-
-    monkeypatch.setattr(zarr.Array, "__getitem__", counted)
+    reads = count_zarr_reads(monkeypatch)
     need = plan_mask_measurement(m.shape, m.dtype, to_float=threshold is not None).output_bytes
     monkeypatch.setattr(estimates, "available_memory_bytes",
                         lambda: int(need / MEMORY_FRACTION) - 1)
