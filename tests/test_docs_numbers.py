@@ -138,3 +138,17 @@ def test_heyn_tbm_means_are_the_result_files():
         assert _quotes(quoted, sum(values) / len(values)), (split, quoted)
     truth = _result("studies/results/final_test_table.json")["true_l_px"]
     assert _quotes(m.group(3), sum(truth) / len(truth))
+
+
+def test_boundaries_test_and_train_means_are_the_result_files():
+    # Was: "against 26.8 px for train"; the ×1 rows of the calibration (500 lines, the
+    # lines of the test figure) give 26.7 px
+    text = " ".join(_page("boundaries.md").split())
+    m = re.search(r"tbm/test's mean is (\S+) px with these lines against (\S+) px for train, "
+                  r"the ×1 rows of `studies/results/grain_size_calibration.json`", text)
+    assert m, "the sentence is not where the test looks"
+    truth = _result("studies/results/final_test_table.json")["true_l_px"]
+    assert _quotes(m.group(1), sum(truth) / len(truth))
+    train = [r["gt_um"] for r in _result("studies/results/grain_size_calibration.json")["rows"]
+             if r["split"] == "train" and r["u"] == 1.0]  # pixel size 1/u: µm = px at ×1
+    assert len(train) == 57 and _quotes(m.group(2), sum(train) / len(train))
