@@ -500,3 +500,29 @@ def test_cli_predict_reads_each_input_sample_once(tmp_path, capsys, monkeypatch,
     prob = np.asarray(read_image(rep["prob"]).data)
     expected = predict_boundaries(tifffile.imread(path), model, tile=64, overlap=16)[0]
     np.testing.assert_allclose(prob, expected, atol=1e-6)
+
+
+def test_cli_eval_device_is_where_the_model_runs(tmp_path, capsys, monkeypatch):
+    """README: every command that runs a model takes `--device`; `srmat edges eval` had
+    none (argparse: unrecognized arguments). It reaches the model; a device it cannot
+    use is refused in one line before any image is read or the model is loaded."""
+    import napari_srmat.edges.infer as infer
+    from napari_srmat.cli import main
+
+    test = _write_pairs(tmp_path / "test", 1, 30, size=64)
+    real, devices = infer.load_boundary_model, []
+
+    def spy(*args, **kwargs):
+        devices.append(kwargs.get("device"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(infer, "load_boundary_model", spy)
+    cmd = ["edges", "eval", "--images", str(test / "images"), "--masks", str(test / "masks"),
+           "--no-baseline", "--json"]
+    assert main([*cmd, "--device", "cpu"]) == 0
+    assert devices == ["cpu"]
+    capsys.readouterr()
+    rc = main([*cmd, "--device", "gpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "unknown device 'gpu'" in err, err
+    assert devices == ["cpu"]

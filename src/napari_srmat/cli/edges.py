@@ -178,6 +178,7 @@ def register(subparsers) -> None:
     e.add_argument("--tta", choices=("none", "d4"), default=None,
                    help="test-time augmentation (default: the checkpoint's setting)")
     threshold_rule_arg(e)
+    e.add_argument("--device", default="auto", help=DEVICE_HELP)
     e.add_argument("--no-baseline", action="store_true", help="skip the Sobel baseline")
     e.add_argument("--out", default=None,
                    help="folder to write report.json, per_image.csv (and "
@@ -342,6 +343,7 @@ def _eval(args: argparse.Namespace) -> int:
         args.images, args.masks, checkpoint=args.checkpoint, val_images=args.val_images,
         val_masks=args.val_masks, threshold=args.threshold, out_dir=args.out,
         baseline=not args.no_baseline, tta=args.tta, threshold_rule=args.threshold_rule,
+        device=args.device,
     ))
     if report is None:
         raise UserError("evaluation stopped")

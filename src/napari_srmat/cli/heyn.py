@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Lay test lines over each boundary mask (nonzero = boundary; PNG, TIFF, "
         "NPY, Zarr/OME-Zarr, the rule of napari_srmat.io.as_bool_mask), count "
         "boundary crossings and report the mean lineal intercept per image and pooled over "
-        "all images; with --pixel-size-um also in micrometres and as ASTM grain size G.",
+        "all images; with a pixel size (the file's own, or --pixel-size-um) also in "
+        "micrometres and as ASTM grain size G.",
     )
     p.add_argument("masks", nargs="+", metavar="MASK", type=input_path_arg,
                    help="boundary mask images")

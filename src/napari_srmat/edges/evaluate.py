@@ -293,6 +293,7 @@ def evaluate_boundaries_job(
     baseline: bool = True,
     tta: str | None = None,
     threshold_rule: str | None = None,
+    device: str = "auto",
     stop=None,
 ):
     """Evaluate a UAED model (and the Sobel baseline) on a folder of images/masks (job).
@@ -321,6 +322,9 @@ def evaluate_boundaries_job(
         Operating-point rule judged under ``"operating_point"`` (default: the model's,
         :data:`napari_srmat.edges.infer.DEFAULT_THRESHOLD_RULE` where the checkpoint
         stores its parameters).
+    device : str
+        Where the loaded model runs (``"auto"``, ``"cpu"``, ``"cuda"``, ...; the rule of
+        :func:`napari_srmat.device.resolve_device`). Ignored if ``model`` is given.
     stop : StopToken, optional
         Checked between images.
 
@@ -335,9 +339,12 @@ def evaluate_boundaries_job(
         :data:`napari_srmat.edges.thresholds.HEYN_KW`, per-image ℓ̄ and thresholds);
         ``None`` if stopped.
     """
+    from ..device import check_device_name, resolve_device
     from ..outputs import prepare_output_dir
     from .infer import load_boundary_model
 
+    if model is None:  # a device the model cannot use: refused before any image is read
+        resolve_device(check_device_name(device))
     if out_dir is not None:  # refuse a bad folder before the long evaluation
         prepare_output_dir(out_dir, "boundary_evaluation",
                            inputs=[images_dir, masks_dir, val_images, val_masks])
@@ -350,7 +357,8 @@ def evaluate_boundaries_job(
     check_has_boundaries(test, "test")
     check_has_boundaries(val, "validation")
     if model is None:
-        model = load_boundary_model(checkpoint, tta=tta, threshold_rule=threshold_rule)
+        model = load_boundary_model(checkpoint, device=device, tta=tta,
+                                    threshold_rule=threshold_rule)
     else:
         if tta is not None:
             model.tta = tta
