@@ -304,7 +304,7 @@ def test_eval_maps_text_report_without_background_pixels(tmp_path, capsys):
     assert "internal error" not in captured.err
 
 
-@pytest.mark.parametrize("bins", ["0", "1", "abc", "2.5", str(2**21)])
+@pytest.mark.parametrize("bins", ["0", "1", "abc", "2.5", "2.7", str(2**21)])
 def test_eval_maps_bad_bins_named_before_any_map_is_read(tmp_path, capsys, monkeypatch, bins):
     """--bins 0 was read as a bare int and refused only after every map had been read, as
     ``n_bins must be between ...`` (a library name); the rule of check_n_bins is now the
@@ -316,8 +316,27 @@ def test_eval_maps_bad_bins_named_before_any_map_is_read(tmp_path, capsys, monke
     with pytest.raises(SystemExit) as exc:
         main(_eval_maps_argv(tmp_path, "--bins", bins))
     assert exc.value.code == 2
-    assert "argument --bins: the number of bins must be between 2 and" in (
-        capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert "argument --bins: the number of bins must be an integer in [2, 1048576], got " in err
+    assert "Traceback" not in err
+
+
+def test_eval_maps_integer_bins_reach_the_histogram(tmp_path, capsys, monkeypatch):
+    """--bins as argparse passes it (text) and an integral '16.0' keep working under the
+    one integer rule (check_number refuses strings and non-integers): the histogram gets
+    that many bins."""
+    import napari_srmat.metrics.edges as edges
+
+    seen = []
+    real = edges.EdgeHistogram.__init__
+    monkeypatch.setattr(edges.EdgeHistogram, "__init__",
+                        lambda self, n_bins=1024: seen.append(n_bins) or real(self, n_bins))
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 1)
+    for text in ("12", "16.0"):
+        seen.clear()
+        run_json(capsys, _eval_maps_argv(tmp_path, "--bins", text, "--json"))
+        assert seen and set(seen) == {int(float(text))}
+        assert all(type(n) is int for n in seen)
 
 
 def test_eval_maps_empty_plot_path_is_refused_not_skipped(tmp_path, capsys, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -64,6 +65,28 @@ def test_fine_bins_approach_raw_scores(scored):
         exact_ap(scores.ravel(), labels.ravel()), abs=2e-3
     )
     assert h.roc_auc() == pytest.approx(exact_auc(scores.ravel(), labels.ravel()), abs=1e-3)
+
+
+@pytest.mark.parametrize("n_bins", [2.7, 2.5, "12", True, float("nan")])
+def test_non_integer_bins_are_refused_not_truncated(n_bins):
+    """check_n_bins took int(n_bins): 2.7 became 2 bins and the text "12" was accepted,
+    unlike every other integer option (napari_srmat.errors.check_number, integer=True)."""
+    from napari_srmat.metrics.edges import check_n_bins
+
+    msg = "n_bins must be an integer in [2, 1048576], got "
+    with pytest.raises(EdgeMetricsError, match=re.escape(msg)):
+        check_n_bins(n_bins)
+    with pytest.raises(EdgeMetricsError, match=re.escape(msg)):
+        EdgeHistogram(n_bins)
+
+
+def test_integral_bins_pass_as_int():
+    from napari_srmat.metrics.edges import check_n_bins
+
+    for value in (12, 12.0, np.int64(12), np.float32(12)):
+        n = check_n_bins(value)
+        assert n == 12 and type(n) is int
+    assert EdgeHistogram(np.int64(3)).pos.shape == (3,)
 
 
 def test_bins_match_threshold_comparison_exactly():

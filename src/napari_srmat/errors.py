@@ -12,6 +12,12 @@ import numpy as np
 __all__ = ["check_flag", "check_number", "is_user_error", "error_message"]
 
 
+def _bound(b: float) -> str:
+    """A bound as the message prints it: exact when integral (``:g`` made the bins' bound
+    1048576 read ``1.04858e+06``), ``:g`` otherwise."""
+    return str(int(b)) if float(b).is_integer() and abs(b) < 2**53 else f"{b:g}"
+
+
 def check_number(field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
                  integer: bool = False, lo_open: bool = False, hi_open: bool = False,
                  error: type[ValueError] = ValueError) -> Any:
@@ -50,11 +56,11 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
     kind = "an integer" if integer else "a number"
     rng = ""
     if lo is not None and hi is not None:
-        rng = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        rng = f" in {'(' if lo_open else '['}{_bound(lo)}, {_bound(hi)}{')' if hi_open else ']'}"
     elif lo is not None:
-        rng = f" {'>' if lo_open else '>='} {lo:g}"
+        rng = f" {'>' if lo_open else '>='} {_bound(lo)}"
     elif hi is not None:
-        rng = f" {'<' if hi_open else '<='} {hi:g}"
+        rng = f" {'<' if hi_open else '<='} {_bound(hi)}"
     bad = error(f"{field} must be {kind}{rng}, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise bad

@@ -75,6 +75,33 @@ def lines_arg(text: str) -> int:
     and reported with the flag."""
     from ..metrics.heyn import check_n_lines
 
+    return checked_integer_arg(
+        text, lambda v: check_n_lines(v, field="the number of test lines"))
+
+
+def checked_integer_arg(text: str, check: Callable[[Any], int]) -> int:
+    """``check`` of the number ``text`` stands for, for an integer flag whose rule is a
+    library check (:func:`napari_srmat.errors.check_number` with ``integer=True``):
+    ``'10'`` reaches it as ``10`` and ``'2.5'`` as ``2.5`` (for the rule to refuse), text
+    that is no number as itself; the rule's ValueError becomes argparse's error naming
+    the flag.
+
+    Parameters
+    ----------
+    text : str
+        The flag's value as typed.
+    check : callable
+        The rule: value -> int, raising ValueError.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        The rule's message.
+    """
     value: Any = text
     for kind in (int, float):  # '10' -> 10, '2.5' -> 2.5 (refused by the rule)
         try:
@@ -83,7 +110,7 @@ def lines_arg(text: str) -> int:
         except ValueError:
             pass
     try:
-        return check_n_lines(value, field="the number of test lines")
+        return check(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

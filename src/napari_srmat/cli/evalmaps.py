@@ -9,6 +9,7 @@ from pathlib import Path
 from . import (
     PATTERN_HELP,
     UserError,
+    checked_integer_arg,
     lines_arg,
     naming_file,
     print_json,
@@ -81,14 +82,7 @@ def _bins_arg(text: str) -> int:
     reported with the flag."""
     from ..metrics.edges import check_n_bins
 
-    try:
-        value: object = int(text)
-    except ValueError:
-        value = text
-    try:
-        return check_n_bins(value, field="the number of bins")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return checked_integer_arg(text, lambda v: check_n_bins(v, field="the number of bins"))
 
 
 def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:

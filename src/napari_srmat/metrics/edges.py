@@ -63,11 +63,13 @@ MAX_BINS = 1 << 20
 
 def check_n_bins(n_bins: Any, field: str = "n_bins") -> int:
     """The one rule for the number of histogram bins of :class:`EdgeHistogram` (also
-    ``srmat eval-maps --bins``): an integer between 2 and :data:`MAX_BINS`.
+    ``srmat eval-maps --bins``): an integer in ``[2, MAX_BINS]`` (the rule of
+    :func:`napari_srmat.errors.check_number`: ``2.7`` and ``"12"`` are refused, ``12.0``
+    passes).
 
     Parameters
     ----------
-    n_bins : int
+    n_bins : Any
         The number of bins.
     field : str
         Its name in the message.
@@ -79,25 +81,18 @@ def check_n_bins(n_bins: Any, field: str = "n_bins") -> int:
     Raises
     ------
     EdgeMetricsError
-        Out of range, or not a number.
+        Out of range, not an integer, or not a number.
 
     Examples
     --------
     >>> check_n_bins(1024)
     1024
-    >>> check_n_bins(0)
+    >>> check_n_bins(2.7)
     Traceback (most recent call last):
     ...
-    napari_srmat.metrics.edges.EdgeMetricsError: n_bins must be between 2 and 1048576, got 0
+    napari_srmat.metrics.edges.EdgeMetricsError: n_bins must be an integer in [2, 1048576], got 2.7
     """
-    try:
-        value = int(n_bins)
-    except (TypeError, ValueError, OverflowError):
-        raise EdgeMetricsError(f"{field} must be between 2 and {MAX_BINS}, got {n_bins!r}"
-                               ) from None
-    if not 2 <= value <= MAX_BINS:
-        raise EdgeMetricsError(f"{field} must be between 2 and {MAX_BINS}, got {value}")
-    return value
+    return check_number(field, n_bins, lo=2, hi=MAX_BINS, integer=True, error=EdgeMetricsError)
 
 
 class EdgeHistogram:
