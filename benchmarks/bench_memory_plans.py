@@ -50,15 +50,18 @@ def main() -> None:
         prob = np.where(ms.boundaries, np.float32(0.8), np.float32(0.1))
         twins = np.zeros_like(ms.boundaries)
         twins[:, ::37] = True
-        return {"bool": ms.boundaries, "u8": ms.boundaries.astype(np.uint8) * 255,
+        u8 = ms.boundaries.astype(np.uint8) * 255
+        return {"bool": ms.boundaries, "u8": u8,
+                "u8_rgba": np.dstack([u8, u8, u8, np.full_like(u8, 255)]),
                 "prob": prob, "u8_prob": (prob * 255).astype(np.uint8), "twins": twins,
                 "n": n}
 
     def lazy(a):
         return da.from_array(a, chunks=1024)
 
-    def plan(dtype, **kw):  # bytes per pixel: the plans are linear in the pixels
-        return estimates.plan_mask_measurement((1000, 1000), dtype, **kw).output_bytes / 1e6
+    def plan(dtype, channels=(), **kw):  # bytes per pixel: the plans are linear in the pixels
+        return estimates.plan_mask_measurement((1000, 1000, *channels), dtype,
+                                               **kw).output_bytes / 1e6
 
     cases = {
         "measure_intercepts bool held": (
@@ -67,6 +70,12 @@ def main() -> None:
         "measure_intercepts uint8 lazy": (
             lambda x: srmat.measure_intercepts(lazy(x["u8"]), skeletonize=True),
             plan(np.uint8)),
+        "measure_intercepts RGBA uint8 lazy": (
+            lambda x: srmat.measure_intercepts(lazy(x["u8_rgba"]), skeletonize=True),
+            plan(np.uint8, channels=(4,))),
+        "measure_intercepts RGBA uint8 held": (
+            lambda x: srmat.measure_intercepts(x["u8_rgba"], skeletonize=True),
+            plan(np.uint8, channels=(4,), held=True)),
         "measure_intercepts bool held, twins excluded": (
             lambda x: srmat.measure_intercepts(x["bool"], twins=x["twins"]),
             plan(bool, held=True, twins=True)),

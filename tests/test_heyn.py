@@ -563,3 +563,82 @@ def test_srmat_heyn_decodes_each_mask_once(tmp_path, monkeypatch, capsys, extra)
         assert row["n_intersections"] == expected.n_intersections
     if extra[:1] == ["--pixel-size-um"]:  # the file's own size is still compared
         assert any("records 1 µm per pixel" in w for w in rows[0]["warnings"])
+
+
+def test_srmat_heyn_counts_a_colour_masks_channels_in_its_memory_plan(
+        tmp_path, monkeypatch, capsys):
+    """plan_mask_measurement (cli.check_mask_fits) looked only at height and width: an
+    RGBA mask file, read with its four channels and turned into a bool mask per colour
+    channel, was planned as a grey one, so a mask that did not fit was read anyway. The
+    channels are counted as the reader holds them: with memory for the grey mask only,
+    the RGBA one is refused before any pixel is read; with memory for its plan, it is
+    measured as its grey mask is (the mask rule's channel rule)."""
+    import zarr
+
+    from napari_srmat import estimates
+    from napari_srmat.cli import main
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_mask_measurement
+
+    m = np.zeros((256, 256), np.uint8)
+    m[:, 3::10] = 255
+    m[::10, :] = 255
+    rgba = np.dstack([m, np.zeros_like(m), np.zeros_like(m), np.full_like(m, 255)])
+    path = tmp_path / "rgba.zarr"
+    zarr.open(str(path), mode="w", shape=rgba.shape, chunks=(64, 64, 4),
+              dtype="uint8")[:] = rgba
+    np.save(tmp_path / "grey.npy", m)
+    reads = count_zarr_reads(monkeypatch)
+    grey_need = plan_mask_measurement(m.shape, m.dtype).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(grey_need / MEMORY_FRACTION) + 1)
+    assert main(["heyn", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and reads == []
+    assert err.startswith(f"srmat heyn: error: {path}: measure_intercepts needs ")
+    need = plan_mask_measurement(rgba.shape, rgba.dtype).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) + 1)
+    results = []
+    for p in (path, tmp_path / "grey.npy"):
+        assert main(["heyn", str(p), "--json"]) == 0
+        results.append(json.loads(capsys.readouterr().out)["mean_intercept_px"])
+    assert reads and results[0] == results[1] > 0
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_colour_mask_plan_covers_what_reading_it_allocates(tmp_path, channels):
+    """The memory a colour mask file takes to read and turn into a bool mask (read_mask,
+    as srmat heyn --threshold and the --twins / --exclusions masks are read; traced
+    allocations) is within its plan; the plan of its height and width alone, the old
+    count, was below it for an RGB(A) mask (float32, 0/1)."""
+    import tracemalloc
+    import warnings
+
+    import zarr
+
+    from napari_srmat.estimates import plan_mask_measurement
+    from napari_srmat.io import open_mask_file, read_mask
+
+    side = 512
+    m = np.zeros((side, side), np.float32)
+    m[:, ::7] = 1
+    a = np.repeat(m[..., None], channels, axis=-1)
+    if channels in (2, 4):
+        a[..., -1] = 1  # opaque alpha
+    path = tmp_path / "mask.zarr"
+    zarr.open(str(path), mode="w", shape=a.shape, chunks=(128, 128, channels),
+              dtype=a.dtype)[:] = a
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # grey+alpha: "2 channels that are not grey..."
+        mic = open_mask_file(path)
+    read_mask(mic)  # once untraced: first-use allocations of the readers are not the mask's
+    tracemalloc.start()
+    try:
+        mask = read_mask(mic)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(mask, m > 0)
+    assert plan_mask_measurement(a.shape, a.dtype).output_bytes >= peak
+    if channels > 2:
+        assert plan_mask_measurement(a.shape[:2], a.dtype).output_bytes < peak

@@ -773,3 +773,40 @@ def test_a_field_too_large_for_memory_is_refused_by_the_standards_plan(monkeypat
     monkeypatch.setattr(estimates, "available_memory_bytes",
                         lambda: int(field / MEMORY_FRACTION) + 1)
     assert measure_field(m, pixel_size_um=1.0, n_lines=10)["n_grains_inside"] > 50
+
+
+def test_a_colour_fields_plan_counts_its_channels(monkeypatch):
+    """measure_field planned a mask from its height and width alone (``np.shape()[:2]``):
+    a lazy RGB mask, read with its three channels and turned into a bool mask per
+    channel, was planned as a grey one. With memory for the grey field only, the RGB
+    field is refused before it is read; with memory for its plan it is measured as the
+    grey one (the mask rule's channel rule)."""
+    import dask.array as da
+
+    from napari_srmat import estimates
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_mask_measurement
+
+    m = np.zeros((256, 256), np.uint8)
+    m[:, 5::20] = 255
+    m[5::20, :] = 255
+    rgb = np.dstack([m, m, np.zeros_like(m)])
+    reads = []
+
+    def tracked(block):
+        reads.append(block.shape)
+        return block
+
+    lazy = da.from_array(rgb, chunks=(128, 128, 3)).map_blocks(tracked)
+    reads.clear()
+    grey = plan_mask_measurement(m.shape, m.dtype, field=True).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(grey / MEMORY_FRACTION) + 1)
+    with pytest.raises(ValueError, match=r"^measure_field needs "):
+        measure_field(lazy, pixel_size_um=1.0, n_lines=10)
+    assert reads == []
+    need = plan_mask_measurement(rgb.shape, rgb.dtype, field=True).output_bytes
+    monkeypatch.setattr(estimates, "available_memory_bytes",
+                        lambda: int(need / MEMORY_FRACTION) + 1)
+    got = measure_field(lazy, pixel_size_um=1.0, n_lines=10)
+    want = measure_field(m, pixel_size_um=1.0, n_lines=10)
+    assert got["n_grains_inside"] == want["n_grains_inside"] > 50

@@ -253,6 +253,12 @@ FLOAT_COPY_BYTES_PER_PX = 8
 #: :func:`napari_srmat.metrics.grainmap.merge_twins` (measured 58 B/px in all on a
 #: 2000² synthetic micrograph).
 TWIN_LABEL_BYTES_PER_PX = 56
+#: A colour mask ``(H, W, C)`` (RGB, RGBA, grey+alpha) is read with all its ``C``
+#: channels; each colour channel the mask rule keeps
+#: (:func:`napari_srmat.io._mask.kept_colour_channels`) becomes a bool mask of its own,
+#: and these are stacked to be OR-ed into one: about 2 B/px per kept channel (measured on
+#: 1000² and 2000² RGB(A) and grey+alpha masks, uint8 and bool, held and lazy).
+MASK_CHANNEL_BYTES_PER_PX = 2
 #: :func:`napari_srmat.metrics.standards.measure_field` (``srmat grain-size --method``, the
 #: Specimen tab): grain label map, planimetric counts and intercepts with triple points
 #: (measured 54-59 B/px in all, either method, on 1500² and 3000² 0/255 masks held in
@@ -273,6 +279,8 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
     (:data:`MASK_CONVERT_BYTES_PER_PX` unless bool) and thinned to a second one
     (:data:`MASK_WORK_BYTES_PER_PX`); twin exclusion adds grain label maps
     (:data:`TWIN_LABEL_BYTES_PER_PX`), an exclusion mask a boolean copy.
+    A colour mask ``(H, W, C)`` is read with its ``C`` channels and each colour
+    channel the mask rule keeps becomes a bool mask (:data:`MASK_CHANNEL_BYTES_PER_PX`).
     ``output_bytes`` is that working memory, checked against what the functions
     allocate by ``benchmarks/bench_memory_plans.py`` (1 to 3 times it). No time is
     estimated (no model runs).
@@ -280,7 +288,7 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
     Parameters
     ----------
     shape : tuple
-        Layer ``(H, W)``.
+        Layer ``(H, W)``, or ``(H, W, C)`` for a mask with 1-4 channels (RGB, RGBA, ...).
     dtype : dtype
         The layer's dtype (a probability map: float32; a mask: uint8 or bool).
     held : bool
@@ -306,9 +314,15 @@ def plan_mask_measurement(shape, dtype=np.float32, *, held: bool = False,
     >>> round(plan_mask_measurement((60000, 60000), bool, held=True).output_bytes / 2**30)
     17
     """
+    from .io._mask import kept_colour_channels
+
     h, w = int(shape[0]), int(shape[1])
+    # channels last, as the mask rule reads them (a 3-D shape otherwise is refused there)
+    c = int(shape[2]) if len(shape) == 3 and 1 <= int(shape[2]) <= 4 else 1
     dtype = np.dtype(dtype)
-    per_px = MASK_WORK_BYTES_PER_PX + (0 if held else LAZY_READ_COPIES * dtype.itemsize)
+    per_px = MASK_WORK_BYTES_PER_PX + (0 if held else LAZY_READ_COPIES * dtype.itemsize * c)
+    if c > 1:
+        per_px += MASK_CHANNEL_BYTES_PER_PX * kept_colour_channels(c)
     if dtype != np.dtype(bool):
         per_px += MASK_CONVERT_BYTES_PER_PX
     if to_float and not np.issubdtype(dtype, np.floating):

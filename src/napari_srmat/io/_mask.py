@@ -35,10 +35,16 @@ class MaskError(ValueError):
     """A mask that cannot be turned into a boolean ``(H, W)`` array (shape, values)."""
 
 
+def kept_colour_channels(n_channels: int) -> int:
+    """How many of a ``(H, W, C)`` mask's ``C`` channels the mask rule reads as colour
+    (alpha dropped): 1 of grey(+alpha), 3 of RGB(A). Also the memory plan's count
+    (:func:`napari_srmat.estimates.plan_mask_measurement`)."""
+    return 1 if n_channels in (1, 2) else 3
+
+
 def _colour_channels(m: np.ndarray) -> np.ndarray:
-    """``(H, W, C)`` -> ``(H, W, C')`` without alpha: grey(+alpha) keeps channel 0, RGB(A)
-    keeps channels 0-2."""
-    return m[..., :1] if m.shape[-1] in (1, 2) else m[..., :3]
+    """``(H, W, C)`` -> ``(H, W, C')`` without alpha (:func:`kept_colour_channels`)."""
+    return m[..., :kept_colour_channels(m.shape[-1])]
 
 
 def check_threshold(threshold: Any, *, field: str = "threshold") -> float:

@@ -327,7 +327,7 @@ def _measure_field(
         from ..estimates import check_in_memory, plan_mask_measurement
 
         check_in_memory(plan_mask_measurement(
-            np.shape(source)[:2], np.dtype(source.dtype), held=isinstance(source, np.ndarray),
+            np.shape(source), np.dtype(source.dtype), held=isinstance(source, np.ndarray),
             twins=twins is not None and exclude_twins, exclusion=exclusion is not None,
             field=True), "measure_field", advice="measure fields or crops of it",
             error=HeynError)  # a ValueError: its line reaches users (MemoryError's not)
