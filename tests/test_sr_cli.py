@@ -444,3 +444,69 @@ def test_sr_run_refuses_a_bad_input_before_loading_the_model(tmp_path, capsys, m
     assert _one_error_line(capsys, "srmat sr run").endswith(
         "t3.png: image is 3 x 3 px, smaller than the smallest image side napari-srmat takes "
         "(8 px)")
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_sr_run_reads_the_value_sample_once(tmp_path, capsys, monkeypatch, channels):
+    """`srmat sr run` read a float image's value sample twice: the command's check before
+    the model loads (check_sr_input) and the job's. The command passes the job its input
+    marked as checked (napari_srmat.io._checked), so it is read once (counted at the
+    reader); the job still applies the model's part of the rule (grey + alpha -> grey),
+    and the pixels equal super_resolve's of the same array."""
+    import tifffile
+    import zarr
+
+    import napari_srmat.io._float as _float
+    from napari_srmat.io import read_image
+    from napari_srmat.sr import load_model, super_resolve
+
+    rng = np.random.default_rng(3)
+    img = rng.random((40, 48) if channels == 1 else (40, 48, channels)).astype(np.float32)
+    if channels == 1:
+        path = tmp_path / "in.tif"
+        tifffile.imwrite(path, img)
+    else:  # kept as (H, W, 2) by the reader (a TIFF's extra sample is dropped there)
+        path = tmp_path / "in.zarr"
+        zarr.open(str(path), mode="w", shape=img.shape, chunks=(20, 24, channels),
+                  dtype="float32")[:] = img
+    read = []
+    real = _float._value_sample
+    monkeypatch.setattr(_float, "_value_sample",
+                        lambda *a, **k: read.append(1) or real(*a, **k))
+    out = tmp_path / "out.ome.zarr"
+    assert main(["sr", "run", str(path), str(out), "--model", "bicubic", "--scale", "2",
+                 "--tile", "32", "--overlap", "8", "--device", "cpu", "--json"]) == 0
+    capsys.readouterr()
+    assert len(read) == 1
+    got = np.asarray(read_image(out).data)
+    want = super_resolve(img, load_model("bicubic", scale=2, device="cpu"), tile=32,
+                         overlap=8)
+    assert got.shape == (80, 96) == want.shape[:2]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_a_check_is_skipped_only_for_input_that_passed_it():
+    """The job skips its input rule only for input marked by running that rule: the
+    marker cannot be made without the rule, one rule's marker is not another's, and
+    predict_boundaries_job has no public flag to skip its check (its ``checked=True``
+    skipped it for any input)."""
+    import inspect
+
+    from napari_srmat.edges import predict_boundaries_job
+    from napari_srmat.edges.infer import check_boundary_input
+    from napari_srmat.io._checked import Checked, checked, passed
+    from napari_srmat.sr import super_resolve
+    from napari_srmat.sr.apply import check_sr_input
+
+    bad = np.full((16, 16), 200.0, np.float32)  # a float image beyond [0, 1]
+    with pytest.raises(TypeError, match="made by napari_srmat.io._checked.checked"):
+        Checked(bad, check_sr_input, (bad, bad.shape, 1), object())
+    with pytest.raises(ValueError, match="float image with values in 200..200"):
+        checked(check_sr_input, bad)
+    good = np.full((16, 16), 0.5, np.float32)
+    marked = checked(check_boundary_input, good)
+    assert passed(marked, check_boundary_input) is marked
+    assert passed(marked, check_sr_input) is None and passed(good, check_sr_input) is None
+    assert "checked" not in inspect.signature(predict_boundaries_job).parameters
+    with pytest.raises(ValueError, match="float image with values in 200..200"):
+        super_resolve(bad, "bicubic", scale=2)

@@ -275,6 +275,7 @@ def _predict(args: argparse.Namespace) -> int:
         predict_boundaries_job,
     )
     from ..io import ImageReadError, read_image
+    from ..io._checked import checked
     from ..jobs import Log, Stopped, run_job
     from ..outputs import check_not_input, check_output_location
     from ..tiling import NonFiniteInputError
@@ -289,8 +290,10 @@ def _predict(args: argparse.Namespace) -> int:
 
         check_scheduler(args.scheduler)
     with naming_file(args.image):  # an error of the input names its file
-        # before the model loads: shape, size, values (the job does not check them again)
-        mic = check_boundary_input(read_image(args.image))
+        mic = read_image(args.image)
+        # before the model loads: shape, size, values (marked: the job does not check
+        # them again, napari_srmat.io._checked)
+        given = checked(check_boundary_input, mic)
     warn_given_pixel_size(mic, args.pixel_size_um)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
@@ -305,10 +308,10 @@ def _predict(args: argparse.Namespace) -> int:
     # found as the input is read: NaN/Inf pixels, a damaged chunk
     with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
         res = run_job(predict_boundaries_job(
-            mic, model, tile=args.tile, overlap=args.overlap, out=out,
+            given, model, tile=args.tile, overlap=args.overlap, out=out,
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
             scheduler=args.scheduler, worker_device=args.device,
-            pixel_size_um=args.pixel_size_um, checked=True,
+            pixel_size_um=args.pixel_size_um,
         ), on_event=note)
     if res is None or stopped:
         raise UserError("prediction stopped; rerun the same command to resume")

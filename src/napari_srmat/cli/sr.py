@@ -209,6 +209,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..io import ImageReadError, check_replaceable_store, read_image
+    from ..io._checked import checked
     from ..jobs import Progress, Stopped, run_job
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
@@ -235,7 +236,9 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     check_tile_flags(args.tile, args.overlap)  # before loading the model
     with naming_file(args.input):  # an error of the input names its file
         mg = read_image(args.input)
-        check_sr_input(mg)  # before loading the model: dimensions, size, values
+        # before loading the model: dimensions, size, values (marked: the job checks only
+        # the model's channels, napari_srmat.io._checked)
+        given = checked(check_sr_input, mg)
     warn_given_pixel_size(mg, args.pixel_size_um)
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
@@ -254,7 +257,7 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     # check, before anything is written), NaN/Inf or a damaged chunk as the tiles are read
     with naming_file(args.input, only=(ChannelError, NonFiniteInputError, ImageReadError)):
         result = run_job(
-            super_resolve_job(mg, model, tile=args.tile, overlap=args.overlap,
+            super_resolve_job(given, model, tile=args.tile, overlap=args.overlap,
                               batch_size=args.batch_size, out=out, resume=not args.no_resume,
                               overwrite=args.overwrite, scheduler=args.scheduler,
                               worker_device=args.device, whole_image=args.whole_image,

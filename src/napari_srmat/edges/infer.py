@@ -671,7 +671,6 @@ def predict_boundaries_job(
     stop=None,
     scheduler=None,
     worker_device: str = "auto",
-    checked: bool = False,
 ):
     """Boundary probability and uncertainty of a whole image, tile by tile (job).
 
@@ -723,10 +722,6 @@ def predict_boundaries_job(
         a file system the workers see at the same path.
     worker_device : str
         Device of the model on the workers (default ``"auto"``).
-    checked : bool
-        ``image`` is what :func:`check_boundary_input` returned for it (``srmat edges
-        predict`` checks its file before the model loads): not checked again, so its
-        value sample is not read twice.
 
     Returns
     -------
@@ -737,6 +732,7 @@ def predict_boundaries_job(
     from ..device import check_device_name
     from ..errors import check_flag
     from ..io import check_pixel_size
+    from ..io._checked import passed
     from ..jobs import check_stop
     from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
@@ -746,7 +742,6 @@ def predict_boundaries_job(
     # super_resolve, the worker device is checked by name without a scheduler too)
     previews = check_flag("previews", previews)
     error_map = check_flag("error_map", error_map)
-    checked = check_flag("checked", checked)
     worker_device = check_device_name(worker_device, field="worker_device")
     stop = check_stop(stop)
     out = check_out_arg(out, "predict_boundaries", what="the path of an output folder "
@@ -756,7 +751,10 @@ def predict_boundaries_job(
         resume = check_flag("resume", resume)
     model = as_boundary_model(model)
 
-    a = image if checked else check_boundary_input(image)
+    # input that passed check_boundary_input already (srmat edges predict checks its file
+    # before the model loads, napari_srmat.io._checked): its value sample is read once
+    given = passed(image, check_boundary_input)
+    a = given.value if given is not None else check_boundary_input(image)
     if error_map:
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError

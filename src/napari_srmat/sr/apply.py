@@ -65,8 +65,10 @@ def check_sr_input(image: Any, model: SRModel | None = None
     px per side, values the float rule reads (:func:`napari_srmat.io.check_pixel_values`)
     and channels the model takes (grey + alpha and RGBA drop their alpha, the rule of
     :func:`napari_srmat.io.grey_or_rgb`). ``srmat sr run`` checks a file with it before
-    the job starts, so that an error names the file. NaN/Inf pixels are found by the
-    tiling engine as it reads the tiles.
+    the job starts, so that an error names the file, and passes the job the input marked
+    as checked (``napari_srmat.io._checked.checked(check_sr_input, image)``): with it,
+    only the model's part (channels) is checked, so the value sample is read once. NaN/Inf
+    pixels are found by the tiling engine as it reads the tiles.
 
     Parameters
     ----------
@@ -94,14 +96,21 @@ def check_sr_input(image: Any, model: SRModel | None = None
         Channels the model does not take.
     """
     from ..io import Micrograph, check_image_side, check_pixel_values, grey_or_rgb, image_data
+    from ..io._checked import passed
 
-    arr, _ = image_data(image)
-    shape = tuple(int(v) for v in arr.shape)
-    if len(shape) not in (2, 3):
-        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
-    check_image_side(shape)
-    check_pixel_values(arr)
-    channels = n_image = 1 if len(shape) == 2 else shape[2]
+    given = passed(image, check_sr_input)
+    if given is not None:  # passed this rule already: dimensions, size and values
+        image, shape, channels = given.value
+        arr, _ = image_data(image)
+    else:
+        arr, _ = image_data(image)
+        shape = tuple(int(v) for v in arr.shape)
+        if len(shape) not in (2, 3):
+            raise ValueError(f"image must be (H, W) or (H, W, C), got shape {shape}")
+        check_image_side(shape)
+        check_pixel_values(arr)
+        channels = 1 if len(shape) == 2 else shape[2]
+    n_image = channels
     if model is None:
         return image, shape, channels
     if channels in (2, 4) and (model.channel_agnostic or channels != model.in_channels):
