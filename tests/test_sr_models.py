@@ -172,6 +172,21 @@ def test_pickle_and_missing_checkpoints_refused(tmp_path):
         load_model(checkpoint=d)
 
 
+def test_a_weights_file_of_another_name_is_not_swapped_for_model_safetensors(tmp_path):
+    """``--checkpoint ck/other.safetensors`` loaded ``ck/model.safetensors`` (the file's
+    folder) without a word: the user's weights were never used."""
+    path = save_model_checkpoint(tiny("cnn", scale=2), tmp_path / "ck")
+    other = randomize(tiny("cnn", scale=2), seed=1)
+    save_model_checkpoint(other, tmp_path / "other")
+    (tmp_path / "other" / "model.safetensors").rename(path / "other.safetensors")
+    with pytest.raises(CheckpointError, match="other.safetensors"):
+        load_model(checkpoint=path / "other.safetensors")
+    # the file named model.safetensors still names its checkpoint
+    same = load_model(checkpoint=path / "model.safetensors")
+    assert same.weights_digest() == load_model(checkpoint=path).weights_digest()
+    assert same.weights_digest() != other.weights_digest()
+
+
 def test_ddpm_uncertainty():
     m = randomize(tiny("ddpm", scale=2), std=0.02)
     x = smooth_batch(1, 3, 8, 8)

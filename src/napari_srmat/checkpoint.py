@@ -44,7 +44,8 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
     Raises
     ------
     CheckpointError
-        If the path does not exist, is a pickle file, or lacks the two files.
+        If the path does not exist, is a pickle file, a ``.safetensors`` file of another
+        name than ``model.safetensors``, or lacks the two files.
     """
     path = Path(path)
     if path.suffix.lower() in PICKLE_SUFFIXES:
@@ -57,6 +58,12 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
     if path.is_file():
         if path.suffix != ".safetensors":
             raise CheckpointError(f"{path} is not a .safetensors file or checkpoint directory")
+        if path.name != WEIGHTS_NAME:
+            # its folder's model.safetensors was loaded instead, without a word
+            raise CheckpointError(
+                f"{path}: a checkpoint's weights are read from {WEIGHTS_NAME} beside its "
+                f"{CONFIG_NAME}, not from {path.name}; give the checkpoint folder (a folder "
+                f"of its own holding {path.name} renamed to {WEIGHTS_NAME} and its config)")
         path = path.parent
     for name in (WEIGHTS_NAME, CONFIG_NAME):
         if not (path / name).is_file():
