@@ -178,6 +178,55 @@ def test_checkpoint_config_sections_must_be_objects(tmp_path, section):
         load_model(checkpoint=ck, device="cpu")
 
 
+def test_a_checkpoint_without_its_scale_is_refused_not_run_at_x4(tmp_path, small_png, capsys):
+    """A config.json without "scale" was taken as x4: a x2 ddpm (whose weights are the
+    same at every scale) super-resolved x4 without a word."""
+    from napari_srmat.checkpoint import CheckpointError
+
+    ck = _tiny_sr_checkpoint(tmp_path, "ddpm")
+    cfg = json.loads((ck / "config.json").read_text())
+    assert cfg.pop("scale") == 2
+    (ck / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="no 'scale'"):
+        load_model(checkpoint=ck, device="cpu")
+    out = tmp_path / "o.zarr"
+    rc = main(["sr", "run", str(small_png), str(out), "--checkpoint", str(ck)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no 'scale'" in err and "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("section, field", [("arch", "res_scal"),
+                                            ("options", "num_inference_step")])
+def test_a_misspelt_config_field_is_refused_not_left_at_its_default(tmp_path, section, field):
+    from napari_srmat.checkpoint import CheckpointError
+
+    ck = _tiny_sr_checkpoint(tmp_path, "ddpm")
+    _edit_config(ck, **{f"{section}__{field}": 2})
+    with pytest.raises(CheckpointError, match=f"config.json '{section}'.*'{field}'"):
+        load_model(checkpoint=ck, device="cpu")
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("ddpm", {"num_inference_step": 3}, "ddpm has no option 'num_inference_step'"),
+    ("cnn", {"n_feat": 16}, "cnn has no option 'n_feat'"),
+    ("cnn", {"color_fix": "none"}, "color_fix applies to onestep, ddpm, diffusers-local only"),
+    ("bicubic", {"seed": 1}, "bicubic does not take it"),
+])
+def test_misspelt_or_foreign_model_options_are_refused(name, options, message):
+    """load_model("ddpm", num_inference_step=3) sampled the default 20 steps, and an option
+    of another model was dropped, without a word."""
+    with pytest.raises(ValueError, match=message):
+        load_model(name, scale=2, device="cpu", pretrained=False, **options)
+
+
+def test_cli_no_color_fix_of_a_model_without_one_is_refused(small_png, tmp_path, capsys):
+    out = tmp_path / "o.zarr"
+    rc = main(["sr", "run", str(small_png), str(out), "--model", "bicubic", "--no-color-fix"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--no-color-fix" in err and "bicubic does not take it" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 @pytest.mark.parametrize("name, changes, field", [
     ("cnn", {"arch__n_feats": 100_000}, "n_feats"),
     ("cnn", {"arch__n_blocks": 10_000}, "n_blocks"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import errors
 from ..checkpoint import (
+    CONFIG_NAME,
     CheckpointError,
     load_checked_weights,
     read_checkpoint_config,
@@ -72,13 +73,43 @@ def shipped_weights_dir(name: str, scale: int) -> Path | None:
     return d if (d / "model.safetensors").is_file() and (d / "config.json").is_file() else None
 
 
-def _check_options(name: str, options: dict[str, Any]) -> None:
-    """Refuse options that the model would silently ignore (sampling steps of a CNN)."""
+#: Options every model's constructor takes from :func:`load_model` itself, not from
+#: ``**options``.
+_LOADER_ARGS = frozenset({"self", "scale", "device"})
+#: The command-line flag of an option, for the messages.
+_OPTION_FLAGS = {"color_fix": "--no-color-fix / color_fix"}
+
+
+def _model_options(name: str) -> frozenset[str]:
+    """The options (architecture and inference) model ``name`` takes: the keyword
+    arguments of its constructor, as ``**options`` of :func:`load_model` or in a
+    checkpoint's ``config.json`` (``arch``, ``options``, ``in_channels``)."""
+    import inspect
+
+    params = inspect.signature(_classes()[name].__init__).parameters.values()
+    return frozenset(p.name for p in params
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) - _LOADER_ARGS
+
+
+def _check_options(name: str, options: dict[str, Any], *, where: str = "") -> None:
+    """Refuse options that the model would silently ignore: sampling steps of a CNN, a
+    misspelt option (``num_inference_step``), an option of another model."""
     classes = _classes()
     if "num_inference_steps" in options and not classes[name].has_sampling_steps:
         diffusion = ", ".join(n for n, c in classes.items() if c.has_sampling_steps)
-        raise SRError(f"--sampling-steps / num_inference_steps applies to diffusion models "
-                      f"({diffusion}) only; {name} has no sampling steps")
+        raise SRError(f"{where}--sampling-steps / num_inference_steps applies to diffusion "
+                      f"models ({diffusion}) only; {name} has no sampling steps")
+    unknown = sorted(set(options) - _model_options(name))
+    if not unknown:
+        return
+    key = unknown[0]
+    others = [n for n in classes if n != name and key in _model_options(n)]
+    if others:
+        flag = key if where else _OPTION_FLAGS.get(key, key)
+        raise SRError(f"{where}{flag} applies to {', '.join(others)} only; {name} does not "
+                      "take it")
+    raise SRError(f"{where}{name} has no option {', '.join(map(repr, unknown))}; its options: "
+                  f"{', '.join(sorted(_model_options(name)))}")
 
 
 def _resolve_device(device: str | None) -> str:
@@ -97,8 +128,12 @@ def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
     if name is not None and name != ck_name:
         raise CheckpointError(f"checkpoint {path} holds a {ck_name!r} model, not {name!r}")
     _check_options(ck_name, options)
+    if "scale" not in config:  # x4 was assumed: a x2 ddpm/cgan (same weights) ran at x4
+        raise CheckpointError(f"checkpoint {ckpt}: {CONFIG_NAME} has no 'scale' (the "
+                              "magnification its weights were trained for): add it, e.g. "
+                              '"scale": 2')
     try:
-        ck_scale = check_number("scale", config.get("scale", 4), lo=1, integer=True)
+        ck_scale = check_number("scale", config["scale"], lo=1, integer=True)
     except SRError as exc:
         raise CheckpointError(f"checkpoint {ckpt}: {exc}") from None
     if scale is not None and int(scale) != ck_scale:
@@ -109,6 +144,10 @@ def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
         if not isinstance(part, dict):
             raise CheckpointError(f"checkpoint {ckpt}: config.json {section!r} must be a JSON "
                                   f"object, got {part!r}")
+        try:  # a misspelt field ("res_scal") left the default in place without a word
+            _check_options(ck_name, part, where=f"config.json {section!r}: ")
+        except SRError as exc:
+            raise CheckpointError(f"checkpoint {ckpt}: {exc}") from None
         kwargs.update(part)
     kwargs.update(options)
     cls = _classes()[ck_name]
@@ -169,9 +208,11 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         Bad name, scale or channels (all ``ValueError``).
     SRError
         Invalid options: ``num_inference_steps`` outside [1, 1000] (or given to a model
-        without sampling steps), non-finite or out-of-range architecture numbers.
+        without sampling steps), non-finite or out-of-range architecture numbers, an
+        option the model does not take (misspelt, or another model's).
     CheckpointError
-        Missing, pickle or mismatching checkpoint; a config that is not a JSON object or
+        Missing, pickle or mismatching checkpoint; a config that is not a JSON object,
+        has no ``scale``, has ``arch``/``options`` fields the model does not take, or
         describes another architecture than its weights (checked before allocating,
         see :func:`napari_srmat.checkpoint.load_checked_weights`).
     """
