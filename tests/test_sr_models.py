@@ -430,6 +430,42 @@ def test_diffusers_local_round_trip(tmp_path):
         load_model("diffusers-local", checkpoint=tmp_path)
 
 
+@pytest.mark.slow
+def test_diffusers_local_damaged_or_other_pipelines_are_one_line_errors(tmp_path, capsys):
+    """A component config missing a field ended `srmat sr run` in 'internal error:
+    IndexError' (exit 1), and a text-to-image pipeline loaded, then failed on the first
+    tile with a message about its class labels."""
+    import shutil
+
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    path = _tiny_upscale_pipeline(tmp_path / "pipe")
+    damaged = shutil.copytree(path, tmp_path / "damaged")
+    vae = json.loads((damaged / "vae" / "config.json").read_text())
+    del vae["block_out_channels"]
+    (damaged / "vae" / "config.json").write_text(json.dumps(vae))
+    other = shutil.copytree(path, tmp_path / "text2img")
+    index = json.loads((other / "model_index.json").read_text())
+    index["_class_name"] = "StableDiffusionPipeline"
+    (other / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_model("diffusers-local", checkpoint=damaged, device="cpu")
+    with pytest.raises(CheckpointError, match="not an upscaling pipeline"):
+        load_model("diffusers-local", checkpoint=other, device="cpu")
+    img = tmp_path / "lr.png"
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(img)
+    for ck, message in ((damaged, "cannot load diffusers pipeline"),
+                        (other, "not an upscaling pipeline")):
+        out = tmp_path / f"{ck.name}.zarr"
+        rc = main(["sr", "run", str(img), str(out), "--model", "diffusers-local",
+                   "--checkpoint", str(ck), "--sampling-steps", "1"])
+        err = capsys.readouterr().err
+        assert rc == 2 and message in err and "internal error" not in err, err
+        assert not out.exists()
+
+
 def test_a_float_scale_loads_the_shipped_weights(recwarn):
     """scale=4.0 missed the shipped x4 weights (an ``isinstance(scale, int)`` test) and
     gave an untrained network, whose output equals bicubic, with only a warning."""

@@ -19,6 +19,15 @@ from .colorfix import color_fix
 __all__ = ["DiffusersLocalSR"]
 
 _PICKLE = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
+#: Arguments :meth:`DiffusersLocalSR._forward` gives the pipeline (those of
+#: ``StableDiffusionUpscalePipeline``): a pipeline whose call names none of them is
+#: another kind (a text-to-image pipeline swallows them in ``**kwargs``).
+PIPELINE_CALL_ARGS = ("prompt", "negative_prompt", "image", "num_inference_steps",
+                      "noise_level", "guidance_scale", "generator", "output_type")
+#: What loading a damaged or hand-edited pipeline folder raises inside diffusers (a
+#: component config without a field: IndexError/KeyError; a wrong type: TypeError).
+_LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                RuntimeError)
 
 
 def _check_pipeline_dir(path: Path, allow_pickle: bool) -> bool:
@@ -39,6 +48,20 @@ def _check_pipeline_dir(path: Path, allow_pickle: bool) -> bool:
         )
     has_st = not pickle_only
     return has_st
+
+
+def _check_upscaler(pipe: Any, path: Path) -> None:
+    """Refuse a pipeline that is not an upscaler (its call lacks
+    :data:`PIPELINE_CALL_ARGS`): a text-to-image pipeline loaded and then failed on the
+    first tile with a message about its own internals, or ignored the image."""
+    import inspect
+
+    params = inspect.signature(pipe.__call__).parameters
+    missing = [a for a in PIPELINE_CALL_ARGS if a not in params]
+    if missing:
+        raise CheckpointError(
+            f"{path} holds a {type(pipe).__name__}, not an upscaling pipeline such as "
+            f"StableDiffusionUpscalePipeline (its call takes no {', '.join(missing)})")
 
 
 class DiffusersLocalSR(SRModel):
@@ -95,8 +118,10 @@ class DiffusersLocalSR(SRModel):
         kwargs["use_safetensors"] = True if has_st else None if allow_pickle else True
         try:
             pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs)
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"cannot load diffusers pipeline from {path}: {exc}") from exc
+        except _LOAD_ERRORS as exc:
+            raise CheckpointError(f"cannot load diffusers pipeline from {path}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        _check_upscaler(pipe, path)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(device)
         vae_factor = int(getattr(pipe, "vae_scale_factor", 4) or 4)
