@@ -117,6 +117,27 @@ def test_flat_image_and_flip_equivariant_model_give_no_rectangles(half_structure
                        pixel_size_um=0.5).warnings == []
 
 
+def test_a_dim_12_bit_image_is_not_taken_for_featureless(half_structured):
+    """The same micrograph saved as 12-bit camera data in a 16-bit file (values x16, its
+    brightest pixels at 6 % of full scale) was planned as 'featureless': no rectangle,
+    and a plan saying it saves 94 % of the time. The thresholds now see it brightened by
+    the boundary model's exposure rule (the SR model sees it as it is)."""
+    from napari_srmat.edges.data import exposure_gain
+
+    dim = half_structured.astype(np.uint16) * 16
+    plan = plan_rescan(dim, "cnn", budget=0.3, roi_px=ROI, device="cpu", pixel_size_um=0.5)
+    expected = exposure_gain(np.moveaxis(dim / 65535.0, -1, 0))
+    assert plan.exposure_gain == pytest.approx(expected) and plan.exposure_gain > 10
+    assert plan.warnings == [] and plan.rois
+    assert plan.structure_fraction > 0.4  # the grains of the left half
+    cover = _raster(plan.rois, (SIZE, SIZE))
+    assert cover[:, SIZE // 2 + ROI:].sum() == 0  # still never in the flat half
+    assert plan.to_dict()["exposure_gain"] == plan.exposure_gain
+    # an image of the usual brightness is planned as before
+    assert plan_rescan(half_structured, "cnn", budget=0.3, roi_px=ROI,
+                       device="cpu").exposure_gain == 1.0
+
+
 def test_merge_blocks_covers_exactly_the_chosen_blocks():
     rng = np.random.default_rng(3)
     shape = (70, 45)  # partial blocks at the bottom / right edges

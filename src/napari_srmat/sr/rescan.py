@@ -24,7 +24,11 @@ luminance (Gaussian derivative, sigma 1 px, then a Gaussian mean of sigma 2 px)
 exceeds ``max(FEATURELESS_GRADIENT, NOISE_FACTOR * noise sigma)`` (noise sigma by
 :func:`noise_sigma`). A candidate block is eligible only
 when at least ``MIN_STRUCTURE_FRACTION`` of its pixels have structure and its
-mean uncertainty is above ``MIN_UNCERTAINTY``.
+mean uncertainty is above ``MIN_UNCERTAINTY``. Both thresholds are for an image of the
+usual brightness: a dim image (12-bit camera data in a 16-bit file) is brightened by the
+exposure rule of the boundary model (:func:`napari_srmat.edges.data.exposure_gain` of
+the LR image, :attr:`RescanPlan.exposure_gain`) before the gradient and the
+uncertainty are compared with them; the SR model sees the image as it is.
 
 Rectangles
 ----------
@@ -175,6 +179,9 @@ class RescanPlan:
     pixel_size_um : float or (float, float) or None
         LR pixel size in µm: one size, or ``(Y, X)`` sizes when the pixels are not square
         (:func:`napari_srmat.io.check_pixel_size_yx`); None when unknown.
+    exposure_gain : float
+        The gain of a dim LR image before the structure and uncertainty thresholds (1
+        for an image of the usual brightness; see the module docstring).
     rois_um, roi_area_mm2
         The rectangles in µm and their area in mm² (properties; None without a pixel
         size).
@@ -197,6 +204,7 @@ class RescanPlan:
     uncertainty: np.ndarray | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)
     pixel_size_um: float | tuple[float, float] | None = None
+    exposure_gain: float = 1.0
 
     @property
     def rois_um(self) -> list[list[float]] | None:
@@ -275,13 +283,16 @@ def _luminance(img: np.ndarray) -> np.ndarray:
     return _luminance(_channels_last(img))
 
 
-def structure_map(lr: np.ndarray) -> tuple[np.ndarray, float]:
+def structure_map(lr: np.ndarray, gain: float = 1.0) -> tuple[np.ndarray, float]:
     """Boolean map of LR pixels with structure, and the threshold used.
 
     Parameters
     ----------
     lr : ndarray
         ``(H, W)`` or ``(H, W, C)`` image.
+    gain : float
+        Factor of the luminance (the exposure gain of a dim image, see the module
+        docstring).
 
     Returns
     -------
@@ -290,7 +301,7 @@ def structure_map(lr: np.ndarray) -> tuple[np.ndarray, float]:
     threshold : float
         ``max(FEATURELESS_GRADIENT, NOISE_FACTOR * noise sigma)``.
     """
-    lum = _luminance(lr)
+    lum = _luminance(lr) * np.float32(gain)
     grad = ndi.gaussian_gradient_magnitude(lum, 1.0, mode="reflect")
     grad = ndi.gaussian_filter(grad, 2.0, mode="reflect")
     sigma = noise_sigma(lum)
@@ -687,7 +698,13 @@ def plan_rescan_job(
     if res is None:
         return None
     unc, used_source = res
-    structured, _thr = structure_map(lr)
+    from ..audit.detector import _channels_last
+    from ..edges.data import exposure_gain
+
+    # the thresholds are for the usual brightness: a 12-bit image in a 16-bit file was
+    # "featureless" (its gradients and SR spread 16 x smaller), no rectangle proposed
+    gain = exposure_gain(np.moveaxis(_channels_last(lr), -1, 0))
+    structured, _thr = structure_map(lr, gain)
     h, w = lr.shape[:2]
     ny, nx = -(-h // roi_px), -(-w // roi_px)
     pad = ((0, ny * roi_px - h), (0, nx * roi_px - w))
@@ -697,7 +714,7 @@ def plan_rescan_job(
     s_sum = np.pad(structured.astype(np.float64), pad).reshape(ny, roi_px, nx, roi_px).sum(
         axis=(1, 3))
     score = u_sum / valid
-    eligible = (s_sum / valid >= MIN_STRUCTURE_FRACTION) & (score > MIN_UNCERTAINTY)
+    eligible = (s_sum / valid >= MIN_STRUCTURE_FRACTION) & (score * gain > MIN_UNCERTAINTY)
     chosen = _select_blocks(score, eligible, (h, w), roi_px, budget * h * w)
     rects = _merge_blocks(chosen, (h, w), roi_px)
     scores = [float(unc[y0:y1, x0:x1].mean()) for y0, x0, y1, x1 in rects]
@@ -730,6 +747,7 @@ def plan_rescan_job(
         uncertainty=unc,
         warnings=notes,
         pixel_size_um=pixel_size_um,
+        exposure_gain=gain,
     )
 
 
