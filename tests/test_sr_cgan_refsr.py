@@ -321,3 +321,38 @@ def test_refsr_refuses_a_cluster_before_touching_the_output(tmp_path):
     with pytest.raises(SRError, match="without --scheduler"):
         super_resolve(img, m, out=out, scheduler="local:1")
     assert not out.exists() and not (tmp_path / "o.zarr.partial").exists()
+
+
+def test_refsr_reference_candidates_follow_the_float_rule_and_are_named(tmp_path, capsys):
+    """A 0-1000 float TIFF in the reference folder was picked and used as it was (read as
+    white); a candidate too small to embed stopped the run with 'image 50x1 is too small'
+    naming no file."""
+    import shutil
+
+    import tifffile
+    from _helpers import tiny_refsr_and_references
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    ckpt, refs = tiny_refsr_and_references(tmp_path)
+    m = load_model(checkpoint=ckpt, device="cpu")
+    lr = _micrograph("fine", 2, 48)
+    bright = np.random.default_rng(0).random((96, 96)).astype(np.float32) * 1000
+    with pytest.raises(ValueError, match="reference is a float image"):
+        m.set_reference(bright)
+    for name, bad, message in (("bright.tif", bright, "float"),
+                               ("thin.tif", np.zeros((50, 1), np.uint8), "too small")):
+        folder = shutil.copytree(refs, tmp_path / f"refs_{name}")
+        tifffile.imwrite(folder / name, bad)
+        with pytest.raises(SRError, match=f"reference {folder / name}: .*{message}"):
+            m.use_reference_dir(lr, folder)
+        lr_file = tmp_path / "lr.png"
+        Image.fromarray(lr).save(lr_file)
+        out = tmp_path / f"{name}.zarr"
+        rc = main(["sr", "run", str(lr_file), str(out), "--checkpoint", str(ckpt),
+                   "--reference", str(folder)])
+        err = capsys.readouterr().err
+        assert rc == 2 and name in err and "Traceback" not in err and not out.exists(), err
+    # the folder of good references still gives the same pick
+    assert m.use_reference_dir(lr, refs)["reference"].startswith(str(refs))

@@ -138,9 +138,11 @@ def _attend(q, k, v, exclude=None):
 
 
 def _hr_rgb(image: Any) -> np.ndarray:
-    """An image as float32 ``(H, W, 3)`` in [0, 1] (grey repeated; the io rules)."""
-    from ..io import as_rgb, to_float01
+    """An image as float32 ``(H, W, 3)`` in [0, 1] (grey repeated; the io rules, the
+    float rule included: a 0-1000 float reference was used as it was)."""
+    from ..io import as_rgb, check_pixel_values, to_float01
 
+    check_pixel_values(image, name="reference")
     return to_float01(as_rgb(image))
 
 
@@ -155,13 +157,14 @@ def _centre_crop(a: np.ndarray, side: int, multiple: int = 1) -> np.ndarray:
 
 
 def _read_centre(path: str | os.PathLike, side: int) -> np.ndarray:
-    """The central ``side x side`` window of an image file (read lazily, never whole)."""
-    from ..io import grey_or_rgb, read_image, to_float01
+    """The central ``side x side`` window of an image file (read lazily, never whole), as
+    stored (:func:`_hr_rgb` applies the io rules)."""
+    from ..io import read_image
 
     data = read_image(path).data
     h, w = (int(v) for v in data.shape[:2])
     y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return to_float01(grey_or_rgb(np.asarray(data[y:y + side, x:x + side])))
+    return np.asarray(data[y:y + side, x:x + side])
 
 
 def _nchw(a: np.ndarray, device: str):
@@ -402,7 +405,8 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
     Raises
     ------
     SRError
-        The folder does not exist or holds no images.
+        The folder does not exist or holds no images; a candidate that cannot be a
+        reference (too small, values the float rule refuses, unreadable), naming it.
     """
     from ..io import IMAGE_SUFFIXES
 
@@ -420,7 +424,12 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
     crop = np.asarray(image[y:y + EMBED_MAX_PX, x:x + EMBED_MAX_PX])
     e = _embed_lr(model, crop)
     side = EMBED_MAX_PX * model.scale
-    scores = {str(f): float(e @ _embed_hr(model, _read_centre(f, side))) for f in files}
+    scores = {}
+    for f in files:
+        try:  # an error of one candidate (too small, float 0-255, unreadable) names it
+            scores[str(f)] = float(e @ _embed_hr(model, _read_centre(f, side)))
+        except (ValueError, OSError) as exc:
+            raise SRError(f"reference {f}: {exc}") from None
     best = max(files, key=lambda f: (scores[str(f)], -files.index(f)))
     return best, scores
 
