@@ -356,3 +356,25 @@ def test_refsr_reference_candidates_follow_the_float_rule_and_are_named(tmp_path
         assert rc == 2 and name in err and "Traceback" not in err and not out.exists(), err
     # the folder of good references still gives the same pick
     assert m.use_reference_dir(lr, refs)["reference"].startswith(str(refs))
+
+
+def test_a_float_lr_input_of_refsr_is_named_the_image_not_the_reference(tmp_path):
+    """The float rule of the references (80c67f3) was applied to the LR input's
+    embedding too, under the name 'reference': a 0-255 float LR (a napari layer, a
+    library array) with good references was refused as 'reference is a float image',
+    sending the user to the reference folder."""
+    from _helpers import tiny_refsr_and_references
+
+    from napari_srmat.sr.refsr import embedding_similarity
+
+    ckpt, refs = tiny_refsr_and_references(tmp_path)
+    m = load_model(checkpoint=ckpt, device="cpu")
+    lr = _micrograph("fine", 2, 48).astype(np.float32)  # 0-255 as float
+    good_ref = _micrograph("fine", 3, 96)
+    for call in (lambda: m.use_reference_dir(lr, refs),
+                 lambda: embedding_similarity(m, lr, good_ref)):
+        with pytest.raises(ValueError, match=r"^image is a float image") as info:
+            call()
+        assert "reference" not in str(info.value)
+    # the same pixels as [0, 1] floats are the LR they were
+    assert m.use_reference_dir(lr / 255, refs)["reference"].startswith(str(refs))

@@ -137,12 +137,13 @@ def _attend(q, k, v, exclude=None):
     return v[idx], conf
 
 
-def _hr_rgb(image: Any) -> np.ndarray:
+def _hr_rgb(image: Any, name: str = "reference") -> np.ndarray:
     """An image as float32 ``(H, W, 3)`` in [0, 1] (grey repeated; the io rules, the
-    float rule included: a 0-1000 float reference was used as it was)."""
+    float rule included: a 0-1000 float reference was used as it was); ``name``: what
+    an error calls it (the LR input is ``"image"``, not a reference)."""
     from ..io import as_rgb, check_pixel_values, to_float01
 
-    check_pixel_values(image, name="reference")
+    check_pixel_values(image, name=name)
     return to_float01(as_rgb(image))
 
 
@@ -368,7 +369,7 @@ def embedding_similarity(model: RefSR, image: Any, reference: Any) -> float:
 
 
 def _embed_lr(model: RefSR, image: Any) -> np.ndarray:
-    a = _centre_crop(_hr_rgb(image), EMBED_MAX_PX)
+    a = _centre_crop(_hr_rgb(image, name="image"), EMBED_MAX_PX)  # the LR input
     return model.embed(a.transpose(2, 0, 1)[None])[0]
 
 
