@@ -80,6 +80,43 @@ def test_a_layer_of_non_square_pixels_keeps_its_overlays_when_made_square(make_n
     np.testing.assert_allclose(sr.translate, (9.75, 9.75))    # still pixel-centre aligned
 
 
+def test_a_file_of_non_square_pixels_calibrated_square_has_that_pixel_size(
+        make_napari_viewer, tmp_path):
+    """A TIFF of 0.25 x 0.5 µm pixels opened with the plugin's reader and given 0.4 µm
+    in the widget kept the reader's metadata["pixel_size_yx_um"]: the layer still had no
+    pixel size ("pixels not square", no µm or G) and saving it wrote 0.25 x 0.5 µm."""
+    import warnings
+
+    import npe2
+    import tifffile
+
+    from napari_srmat.io import read_image
+
+    path = tmp_path / "ns.tif"  # X 0.5 µm (20000 px/cm), Y 0.25 µm
+    img = np.arange(40 * 30, dtype=np.uint16).reshape(40, 30)
+    tifffile.imwrite(path, img, resolution=(20000, 40000), resolutionunit="CENTIMETER")
+    viewer = make_napari_viewer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "pixels are not square"
+        [layer] = viewer.open(str(path), plugin="napari-srmat")
+    assert layer_pixel_size_um(layer) is None
+    # an SR output of it, carrying the reader's per-axis sizes (2x finer)
+    sr = viewer.add_image(np.zeros((80, 60), np.float32), name="ns SR x2",
+                          scale=(0.125, 0.25), units=("micrometer", "micrometer"),
+                          metadata={"source_layer": "ns", "pixel_size_um": 0.25,
+                                    "pixel_size_yx_um": [0.125, 0.25]})
+    w = CalibrationWidget(viewer)
+    w.layer_combo.value = layer
+    w.apply(0.4)
+    assert layer_pixel_size_um(layer) == pytest.approx(0.4)
+    assert layer_pixel_size_um(sr) == pytest.approx(0.2)
+    data, meta, _ = layer.as_layer_data_tuple()
+    [written] = npe2.write(str(tmp_path / "calibrated.zarr"), [(data, meta, "image")],
+                           plugin_name="napari-srmat")
+    back = read_image(written)
+    assert back.pixel_size_yx_um == pytest.approx((0.4, 0.4))
+
+
 def test_calibrate_from_drawn_line(make_napari_viewer):
     viewer = make_napari_viewer()
     img = viewer.add_image(np.zeros((200, 300), np.float32), name="micrograph")

@@ -46,6 +46,21 @@ def _stretched(values, ratios) -> tuple:
     return tuple(values[:-2]) + tuple(v * r for v, r in zip(values[-2:], ratios))
 
 
+def _recorded_sizes(metadata, scale) -> dict:
+    """``metadata`` with the pixel sizes a layer at ``scale`` (µm) records: ``pixel_size_um``
+    the X size and, for pixels that are not square, ``pixel_size_yx_um`` (as the reader
+    sets them); a stale per-axis pair would win over the new scale
+    (:func:`napari_srmat._napari_io.layer_non_square`)."""
+    from ..io._pixel import pixels_square
+
+    meta = dict(metadata or {}, pixel_size_um=float(scale[-1]))
+    meta.pop("pixel_size_yx_um", None)
+    y, x = (float(v) for v in scale[-2:])
+    if not pixels_square(y, x):
+        meta["pixel_size_yx_um"] = [y, x]
+    return meta
+
+
 def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool = True,
                          scale_bar: bool = True) -> list:
     """Set ``layer``'s pixel size (µm/px) everywhere the plugin reads it.
@@ -83,14 +98,14 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     layer.scale = tuple(layer.scale[:-2]) + (px, px)
     layer.translate = _stretched(layer.translate, ratios)
     layer.units = (UM_UNIT,) * ndim
-    layer.metadata = dict(layer.metadata or {}, pixel_size_um=px)
+    layer.metadata = _recorded_sizes(layer.metadata, layer.scale)
     for lay in others:
         lay.scale = _stretched(lay.scale, ratios)
         lay.translate = _stretched(lay.translate, ratios)
         lay.units = (UM_UNIT,) * lay.ndim
         meta = dict(lay.metadata or {})
-        if meta.get("pixel_size_um"):
-            meta["pixel_size_um"] = float(lay.scale[-1])
+        if meta.get("pixel_size_um") or meta.get("pixel_size_yx_um"):
+            meta = _recorded_sizes(meta, lay.scale)
         lay.metadata = meta
         changed.append(lay)
     if scale_bar:
