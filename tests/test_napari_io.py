@@ -109,6 +109,17 @@ def test_write_rgb_multiscale_layer_and_open_in_viewer(make_napari_viewer, tmp_p
     assert str(opened.units[-1]) == "micrometer"
 
 
+def test_writer_takes_a_zarr_ending_in_any_case(tmp_path):
+    """Saving to "scan.ZARR" (napari matches the writer's .zarr case-insensitively) wrote
+    "scan.ZARR.zarr"; a name without the ending still gets it."""
+    layer = [(np.zeros((8, 8), np.uint8), {"rgb": False}, "image")]
+    assert npe2.write(str(tmp_path / "scan.ZARR"), layer, plugin_name=PLUGIN) == [
+        str(tmp_path / "scan.ZARR")]
+    assert npe2.write(str(tmp_path / "plain"), layer, plugin_name=PLUGIN) == [
+        str(tmp_path / "plain.zarr")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.zarr", "scan.ZARR"]
+
+
 def test_writer_rejects_stacks(tmp_path):
     from napari_srmat._napari_io import write_image
 

@@ -394,7 +394,7 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
             f"{non_square[1]:.6g}) and its scale has no length unit: the store could not "
             "keep that aspect; set the layer's units to micrometres (or resample it to "
             "square pixels) first")
-    if not str(path).endswith(".zarr"):
+    if not str(path).lower().endswith(".zarr"):  # as napari matched it: "scan.ZARR" too
         path = f"{path}.zarr"
     written = write_ome_zarr(data, path, pixel_size_um=pixel_size, axes=axes, overwrite=True)
     return [str(written)]
