@@ -77,6 +77,33 @@ def test_read_png_lazily_as_rgb(tmp_path):
     np.testing.assert_array_equal(np.asarray(data), img)
 
 
+def test_png_and_jpeg_above_pillows_pixel_limit_open(tmp_path, monkeypatch):
+    """A stitched PNG/JPEG mosaic above Pillow's decompression-bomb limit (179 MP, here
+    lowered to 1000 px) was refused: "image too large for Pillow (... could be
+    decompression bomb DOS attack)". It opens; what the decode needs is checked against
+    the memory available instead, and Pillow's limit is left as it was."""
+    import napari_srmat.outputs as outputs
+    from napari_srmat.io import ImageReadError
+
+    monkeypatch.setattr(PIL, "MAX_IMAGE_PIXELS", 1000)
+    img = np.random.default_rng(5).integers(0, 255, (60, 70, 3), dtype=np.uint8)
+    PIL.fromarray(img).save(tmp_path / "mosaic.png")
+    PIL.fromarray(img[..., 0]).save(tmp_path / "mosaic.jpg", quality=95)
+    [(data, kwargs, _)] = npe2.read([str(tmp_path / "mosaic.png")], stack=False,
+                                    plugin_name=PLUGIN)
+    np.testing.assert_array_equal(np.asarray(data), img)
+    assert kwargs["rgb"] is True
+    [(data, kwargs, _)] = npe2.read([str(tmp_path / "mosaic.jpg")], stack=False,
+                                    plugin_name=PLUGIN)
+    assert data.shape == (60, 70) and kwargs["rgb"] is False
+    assert PIL.MAX_IMAGE_PIXELS == 1000
+    # too large for the memory left: one line naming the file and what to do
+    monkeypatch.setattr(outputs, "available_memory_bytes", lambda: 30_000)
+    with pytest.raises(ImageReadError, match=r"mosaic\.png: decoding this 70 x 60 PNG image "
+                                             r"needs .* of memory, .* available .* tiled TIFF"):
+        get_reader(str(tmp_path / "mosaic.png"))(str(tmp_path / "mosaic.png"))
+
+
 def test_write_read_roundtrip_multiscale_with_pixel_size(tmp_path):
     rng = np.random.default_rng(1)
     img = rng.integers(0, 4000, (1100, 1040), dtype=np.uint16)

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import threading
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -95,6 +96,10 @@ MICROSCOPE_SUFFIXES = {".czi": "bioio-czi", ".nd2": "bioio-nd2", ".lif": "bioio-
                        ".vsi": "bioio-bioformats", ".lsm": "bioio-tifffile",
                        ".oib": "bioio-bioformats", ".oir": "bioio-bioformats",
                        ".ims": "bioio-imaris"}
+
+
+#: Serialises the swap of Pillow's global pixel limit (:func:`_open_pil`).
+_PIL_LIMIT_LOCK = threading.Lock()
 
 
 class ImageReadError(ValueError):
@@ -741,12 +746,51 @@ def _exif_orientation_warning(im, path: Path) -> str | None:
             "and ImageJ do), so masks drawn on the stored image line up")
 
 
+def _open_pil(path: Path):
+    """``Image.open(path)`` without Pillow's decompression-bomb limit (179 megapixels).
+
+    The limit guards web services against small files that decode to huge images; it
+    refused a metallurgist's own stitched PNG/JPEG mosaic (13 500 x 13 500 px) as "could
+    be decompression bomb DOS attack". What a decode needs is checked against the memory
+    available instead (:func:`_check_pil_memory`).
+    """
+    from PIL import Image
+
+    with _PIL_LIMIT_LOCK:  # the limit is Pillow's global: restored for other callers
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def _check_pil_memory(im, path: Path, fmt: str) -> None:
+    """Refuse a PNG/JPEG whose decode (done whole, at open) cannot fit in memory.
+
+    The estimate is twice the decoded pixels (Pillow's copy and the array made from it),
+    4 bytes per pixel for colour (Pillow's RGB layout), the band width for grey.
+    """
+    from ..outputs import available_memory_bytes, format_bytes
+
+    band = 4 if im.mode in ("I", "F") else 2 if im.mode.startswith("I;16") else 1
+    per_pixel = band * (4 if len(im.getbands()) > 1 or im.mode == "P" else 1)
+    need = 2 * im.size[0] * im.size[1] * per_pixel
+    free = available_memory_bytes()
+    if need > free:
+        raise ImageReadError(
+            f"{path}: decoding this {im.size[0]} x {im.size[1]} {fmt.upper()} image needs "
+            f"{format_bytes(need)} of memory, {format_bytes(free)} available (PNG and JPEG "
+            "are decoded whole); convert it to a tiled TIFF or OME-Zarr, read chunk by chunk")
+
+
 def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     import dask.array as da
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with _open_pil(path) as im:
+            _check_pil_memory(im, path, fmt)
             info = dict(im.info)
             fmt_name = (im.format or fmt).lower()
             if fmt_name == "png" and _png_16bit_colour(path):
@@ -755,6 +799,8 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
                 im.load()
                 arr, meta = _pil_to_array(im, str(path))
             turned = _exif_orientation_warning(im, path)
+    except ImageReadError:
+        raise
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: image too large for Pillow ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
