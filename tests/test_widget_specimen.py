@@ -423,3 +423,69 @@ def test_a_labels_field_is_not_counted_with_a_float_copy(monkeypatch):
     check_mask_fits(image)  # an 8-bit mask: no float copy
     with pytest.raises(WidgetInputError, match=r"needs 6\.0 GiB of memory"):
         check_mask_fits(image, threshold=0.5)  # an 8-bit probability map: float32 copy
+
+
+class _CountedStack:
+    """A lazy (dask) source that counts the reads of its pixels."""
+
+    def __init__(self, shape, dtype=np.uint8):
+        self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), len(shape)
+        self.reads = 0
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return np.zeros(self.shape, self.dtype)[key]
+
+    def lazy(self, chunks):
+        import dask.array as da
+
+        return da.from_array(self, chunks=chunks,
+                             meta=np.empty((0,) * self.ndim, self.dtype))
+
+
+def test_a_stack_field_is_refused_by_its_shape_before_it_is_read(make_napari_viewer):
+    """A z-stack (or time series) Labels field was listed, planned from its first two axes
+    ((3, 64) of a (3, 64, 64) stack: a few bytes) and read whole in the worker before it
+    was refused as not 2-D; a lazy stack was computed. Run now refuses it by its shape,
+    no job started, no pixel read."""
+    src = _CountedStack((3, 64, 64))
+    viewer = make_napari_viewer()
+    viewer.add_labels(src.lazy((1, 64, 64)), name="stack")  # napari reads the plane shown
+    panel = GrainSizeWidget(viewer).specimen
+    panel.select_fields(["stack"])
+    shown = src.reads
+    with pytest.raises(WidgetInputError, match=r"layer 'stack' has shape \(3, 64, 64\); "
+                                               r"a 2-D boundary mask"):
+        panel.run()
+    assert panel.worker is None and src.reads == shown
+
+
+def test_a_layer_that_is_not_2d_is_refused_by_shape_before_a_plan_or_a_read(monkeypatch):
+    """check_mask_fits planned a layer from np.shape(data)[:2]: a (Z, H, W) stack as a
+    Z x H image (passed), a colour (H, W, 4) layer as grey (the library's plan counts its
+    channels), and a memory message hid the real reason; the worker's layer_data_mask then
+    read the whole layer (np.asarray: a lazy one computed) before refusing it as not 2-D.
+    Both now refuse by the shape (one rule, check_mask_layer_shape) before any plan or
+    read; a 2-D layer is planned with its whole shape (plan_mask_measurement)."""
+    from napari_srmat import estimates
+    from napari_srmat.widgets._snapshot import LayerSnapshot, as_mask, check_mask_fits
+
+    seen = []
+    plan = estimates.plan_mask_measurement
+    monkeypatch.setattr(estimates, "plan_mask_measurement",
+                        lambda shape, *a, **k: seen.append(tuple(shape)) or plan(shape, *a, **k))
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 64 * 2**30)
+    for shape in [(4, 20000, 20000), (20000, 20000, 4), (20000, 20000, 2)]:
+        src = _CountedStack(shape, np.float32)
+        snap = LayerSnapshot(name="m", data=src.lazy((1, 4096, 4096)[-len(shape):]),
+                             kind="image", metadata={}, scale=(1, 1), translate=(0, 0))
+        for refuse in (check_mask_fits, as_mask):
+            with pytest.raises(WidgetInputError,
+                               match=rf"layer 'm' has shape \({shape[0]}, {shape[1]}, "):
+                refuse(snap)
+        assert src.reads == 0 and seen == []
+    src = _CountedStack((20000, 20000), np.float32)
+    snap = LayerSnapshot(name="m", data=src.lazy((4096, 4096)), kind="image", metadata={},
+                         scale=(1, 1), translate=(0, 0))
+    check_mask_fits(snap)
+    assert seen == [(20000, 20000)] and src.reads == 0

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import WidgetInputError, layer_data_mask, layer_image_data
+from .layers import WidgetInputError, check_mask_layer_shape, layer_data_mask, layer_image_data
 
 __all__ = ["LayerSnapshot", "snapshot", "frozen", "painted_data", "as_mask", "check_mask_fits"]
 
@@ -82,19 +82,24 @@ def check_mask_fits(src: LayerSnapshot, threshold: float | None = None, *,
     whole in the worker, and a lazy gigapixel map would fill the memory. A float copy is
     counted only where the mask rule makes one: an image layer binarized at a given
     ``threshold`` (a Labels layer is ``data > 0``, an 8-bit mask ``> 127``); ``field``:
-    the standards' measurement (the Specimen tab, its grain label maps).
+    the standards' measurement (the Specimen tab, its grain label maps). A layer that is
+    not 2-D is refused first, by its shape
+    (:func:`~napari_srmat.widgets.layers.check_mask_layer_shape`); the plan is given the
+    layer's whole shape, as the library's is.
 
     Raises
     ------
     WidgetInputError
-        Naming the memory needed and available.
+        Naming the layer's shape, or the memory needed and available.
     """
     from .. import estimates
     from ..outputs import format_bytes
 
+    shape = np.shape(src.data)
+    check_mask_layer_shape(shape, src.name)
     # a Labels layer in memory is copied by :func:`frozen`: counted as one more array
     held = isinstance(src.data, np.ndarray) and src.kind != "labels"
-    plan = estimates.plan_mask_measurement(np.shape(src.data)[:2], src.data.dtype,
+    plan = estimates.plan_mask_measurement(shape, src.data.dtype,
                                            held=held,
                                            to_float=src.kind != "labels"
                                            and threshold is not None, field=field)

@@ -49,6 +49,7 @@ __all__ = [
     "WidgetInputError",
     "ANALYSIS_MAP_KINDS",
     "is_micrograph_layer",
+    "check_mask_layer_shape",
     "layer_data_mask",
     "layer_image_data",
     "micrograph_data",
@@ -862,20 +863,43 @@ def boundary_mask(layer, threshold: float | None = None) -> np.ndarray:
                            metadata=layer.metadata, name=layer.name, threshold=threshold)
 
 
+def check_mask_layer_shape(shape: Sequence[int], name: str) -> None:
+    """Refuse a boundary layer that is not 2-D, by its shape alone (no pixel read).
+
+    The widgets' boundary layers are 2-D single-channel maps: an RGB layer, or a stack
+    napari shows plane by plane (a z or time series), is refused before it is read.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The layer's data shape (``np.shape`` of its level-0 data).
+    name : str
+        The layer's name, in the message.
+
+    Raises
+    ------
+    WidgetInputError
+        One line naming the layer and its shape.
+    """
+    if len(shape) != 2:
+        raise WidgetInputError(
+            f"layer {name!r} has shape {tuple(shape)}; a 2-D boundary mask or "
+            "probability map is needed (not an RGB image or a stack)"
+        )
+
+
 def layer_data_mask(data, *, kind: str, metadata: dict | None, name: str,
                     threshold: float | None = None) -> np.ndarray:
     """The rule of :func:`boundary_mask` on a layer's data, type and metadata.
 
     Used directly by workers, which hold a snapshot of the layer rather than the layer.
+    A layer that is not 2-D is refused by its shape before any pixel is read
+    (:func:`check_mask_layer_shape`).
     """
     from ..io import as_bool_mask, micrograph_as_mask_note
 
+    check_mask_layer_shape(np.shape(data), name)
     data = np.asarray(data)
-    if data.ndim != 2:
-        raise WidgetInputError(
-            f"layer {name!r} has shape {data.shape}; a 2-D boundary mask or "
-            "probability map is needed (not an RGB image)"
-        )
     if kind == "labels":
         return data > 0
     if threshold is None and np.issubdtype(data.dtype, np.floating):
@@ -1067,12 +1091,7 @@ def prepare_heyn(boundary_layer, *, pattern: str = "random", threshold: float | 
         mask = boundary_mask(boundary_layer, threshold)
     else:
         mask = None
-        shape = np.shape(layer_image_data(boundary_layer))
-        if len(shape) != 2:
-            raise WidgetInputError(
-                f"layer {boundary_layer.name!r} has shape {shape}; a 2-D boundary mask or "
-                "probability map is needed (not an RGB image)"
-            )
+        check_mask_layer_shape(np.shape(layer_image_data(boundary_layer)), boundary_layer.name)
     segments = None
     if pattern == "segments":
         if shapes_layer is None or len(shapes_layer.data) == 0:
