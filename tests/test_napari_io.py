@@ -147,6 +147,57 @@ def test_writer_takes_a_zarr_ending_in_any_case(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.zarr", "scan.ZARR"]
 
 
+def test_a_layer_saved_and_reopened_keeps_its_place(make_napari_viewer, tmp_path):
+    """An SR layer sits 3/8 of an input pixel up-left of its own pixel grid (translate,
+    so that it covers its input). Saved through napari and reopened, it lost its
+    translate: 1.5 SR px off its input. The store now records it (an NGFF translation,
+    each coarser level's shifted by its own half pixel) and the reader gives it back;
+    another tool's translation in nanometres is read in µm."""
+    import zarr
+
+    from napari_srmat.io import ImageReadError, read_image
+    from napari_srmat.widgets.layers import sr_world_transform
+
+    viewer = make_napari_viewer()
+    scale, translate = sr_world_transform((0.5, 0.5), (3.0, 4.0), 4)
+    sr = np.random.default_rng(6).integers(0, 255, (1100, 1040), dtype=np.uint8)
+    layer = viewer.add_image(sr, scale=scale, translate=translate,
+                             units=("micrometer", "micrometer"))
+    data, meta, _ = layer.as_layer_data_tuple()
+    [written] = npe2.write(str(tmp_path / "sr.zarr"), [(data, meta, "image")],
+                           plugin_name=PLUGIN)
+    [back] = viewer.open(written, plugin=PLUGIN)
+    np.testing.assert_allclose(back.scale, scale)
+    np.testing.assert_allclose(back.translate, translate)  # (2.8125, 3.8125)
+    np.testing.assert_array_equal(np.asarray(back.data[0]), sr)
+    level1 = zarr.open_group(written, mode="r").attrs["multiscales"][0]["datasets"][1]
+    assert level1["coordinateTransformations"][1]["translation"] == pytest.approx(
+        [translate[0] + 0.125 / 2, translate[1] + 0.125 / 2])
+    # a layer without a pixel size (unit-less scale) is saved as before, in place 0
+    plain = viewer.add_image(sr[:64, :64], translate=(5.0, 5.0))
+    data, meta, _ = plain.as_layer_data_tuple()
+    [written] = npe2.write(str(tmp_path / "plain.zarr"), [(data, meta, "image")],
+                           plugin_name=PLUGIN)
+    assert "origin_um" not in read_image(written).metadata
+    # another tool's store: translation in nanometres (global translation added)
+    path = tmp_path / "other.ome.zarr"
+    g = zarr.open_group(str(path), mode="w", zarr_format=2)
+    g.create_array("0", data=sr[:32, :32])
+    axes = [{"name": n, "type": "space", "unit": "nanometer"} for n in "yx"]
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
+        {"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [250, 250]},
+            {"type": "translation", "translation": [1000, 2000]}]}],
+        "coordinateTransformations": [{"type": "translation", "translation": [0, 500]}]}]
+    [(_, kwargs, _)] = npe2.read([str(path)], stack=False, plugin_name=PLUGIN)
+    assert kwargs["translate"] == pytest.approx((1.0, 2.5))
+    ms = g.attrs["multiscales"]
+    ms[0]["datasets"][0]["coordinateTransformations"][1]["translation"] = ["a", 1]
+    g.attrs["multiscales"] = ms
+    with pytest.raises(ImageReadError, match="damaged OME-NGFF"):
+        read_image(path)
+
+
 def test_writer_rejects_stacks(tmp_path):
     from napari_srmat._napari_io import write_image
 

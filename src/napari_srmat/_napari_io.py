@@ -151,7 +151,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         :data:`DISPLAY_PYRAMID_MIN_SIDE` (:func:`display_levels`). ``kwargs`` holds
         ``name``, ``rgb``, ``multiscale``, ``metadata`` (with ``pixel_size_um`` and
         ``path``) and, when the pixel size is known, ``scale`` and ``units`` in
-        micrometres. A file whose pixels are not square opens with its ``(Y, X)`` sizes
+        micrometres, and ``translate`` (µm) for an OME-Zarr store with a translation
+        (``metadata["origin_um"]``, e.g. a layer saved by :func:`write_image`). A file
+        whose pixels are not square opens with its ``(Y, X)`` sizes
         as the scale (the right aspect); ``metadata["pixel_size_um"]`` is the X size and
         ``metadata["pixel_size_yx_um"]`` both, as :func:`napari_srmat.io.read_image`
         gives them (the widgets then use no pixel size: :func:`layer_pixel_size_um`). An
@@ -199,6 +201,8 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         if mic.pixel_size_um:
             kwargs["scale"] = mic.pixel_size_yx_um  # (px, px) for square pixels
             kwargs["units"] = _units_um()
+            if meta.get("origin_um"):  # an OME-Zarr translation (the writer's below)
+                kwargs["translate"] = tuple(meta["origin_um"])
         if mic.axes == "YXC" and not rgb:
             # channels that are not RGB(A) (two channels, five, ...): one 2-D layer per
             # channel; as one layer napari would show a 3-D stack sliced along the rows
@@ -347,6 +351,22 @@ def _length_unit_um(units: Any) -> float | None:
     return _unit_factor(str(units[-1]))
 
 
+def _layer_origin_um(meta: Mapping, pixel_size: float | tuple[float, float] | None
+                     ) -> tuple[float, float] | None:
+    """``(Y, X)`` position in µm of a layer's pixel ``(0, 0)``: its ``translate`` in
+    pixels (``translate / scale``) times the pixel size; None without a pixel size or
+    without a translate."""
+    from .io import pixel_size_yx
+
+    translate = meta.get("translate")
+    if pixel_size is None or translate is None or len(translate) < 2:
+        return None
+    scale = meta.get("scale")
+    scale = scale[-2:] if scale is not None and len(scale) >= 2 else (1.0, 1.0)
+    return tuple(float(t) / float(s) * p for t, s, p in
+                 zip(translate[-2:], scale, pixel_size_yx(pixel_size)))
+
+
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
     """Write an image layer as a multiscale OME-Zarr store (atomic).
 
@@ -358,7 +378,10 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     data : array or list of arrays
         Layer data; for multiscale layers level 0 is written and the pyramid rebuilt.
     meta : dict
-        Layer attributes; ``rgb``, ``scale``, ``units`` and ``metadata`` are used.
+        Layer attributes; ``rgb``, ``scale``, ``units``, ``translate`` and ``metadata``
+        are used. A layer with a pixel size keeps its ``translate`` (its place, e.g. an
+        SR layer's half-pixel offset over its input) as the store's translation, which
+        the reader gives back.
 
     Raises
     ------
@@ -394,7 +417,9 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
             f"{non_square[1]:.6g}) and its scale has no length unit: the store could not "
             "keep that aspect; set the layer's units to micrometres (or resample it to "
             "square pixels) first")
+    origin = _layer_origin_um(meta, pixel_size)
     if not str(path).lower().endswith(".zarr"):  # as napari matched it: "scan.ZARR" too
         path = f"{path}.zarr"
-    written = write_ome_zarr(data, path, pixel_size_um=pixel_size, axes=axes, overwrite=True)
+    written = write_ome_zarr(data, path, pixel_size_um=pixel_size, origin_um=origin, axes=axes,
+                             overwrite=True)
     return [str(written)]

@@ -1219,10 +1219,10 @@ def _check_multiscales(path: Path, value: Any) -> dict:
 
     def transforms_ok(tr: Any) -> bool:
         return tr is None or (isinstance(tr, list) and all(
-            isinstance(t, dict) and ("scale" not in t or (  # or a "path" to the values
-                isinstance(t["scale"], list)
+            isinstance(t, dict) and all(key not in t or (  # or a "path" to the values
+                isinstance(t[key], list)
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                        for v in t["scale"])))
+                        for v in t[key])) for key in ("scale", "translation"))
             for t in tr))
 
     if not isinstance(value, list) or not isinstance(value[0], dict):
@@ -1250,11 +1250,39 @@ def _short_json(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _scale_of(transforms: list | None) -> list[float] | None:
+def _scale_of(transforms: list | None, kind: str = "scale") -> list[float] | None:
+    """The values of the first ``kind`` ("scale" or "translation") transform, or None."""
     for tr in transforms or []:
-        if tr.get("type") == "scale" and "scale" in tr:
-            return [float(v) for v in tr["scale"]]
+        if tr.get("type") == kind and isinstance(tr.get(kind), list):
+            return [float(v) for v in tr[kind]]
     return None
+
+
+def _origin_um(names: list[str], units: dict, ds_transforms, ms_transforms
+               ) -> list[float] | None:
+    """``(Y, X)`` world position in µm of pixel ``(0, 0)``'s centre: level 0's
+    ``translation`` (times the global scale) plus the global ``translation``; None
+    without one, at ``(0, 0)``, or for an axis whose unit is not a known length."""
+    translation = _scale_of(ds_transforms, "translation")
+    global_scale = _scale_of(ms_transforms)
+    global_translation = _scale_of(ms_transforms, "translation")
+    if translation is None and global_translation is None:
+        return None
+    def at(values, i: int, default: float) -> float:
+        return values[i] if values is not None and i < len(values) else default
+
+    origin = []
+    for ax in "yx":
+        factor = _unit_factor(units.get(ax)) if units.get(ax) is not None else None
+        if factor is None or ax not in names:
+            return None
+        i = names.index(ax)
+        value = (at(translation, i, 0.0) * at(global_scale, i, 1.0)
+                 + at(global_translation, i, 0.0))
+        if not math.isfinite(value):
+            return None
+        origin.append(value * factor)
+    return origin if any(origin) else None
 
 
 def _dataset(path: Path, group, ds: dict):
@@ -1318,6 +1346,10 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
         meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if "srmat" in attrs:
         meta["srmat"] = attrs["srmat"]
+    origin = _origin_um(names, units, datasets[0].get("coordinateTransformations"),
+                        ms.get("coordinateTransformations")) if pixel_size else None
+    if origin:
+        meta["origin_um"] = origin
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
         metadata=meta,

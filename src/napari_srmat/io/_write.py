@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -219,6 +220,31 @@ def _ome_axes(axes: str, pixel_size_um: float | tuple | None) -> list[dict]:
     return out
 
 
+def _check_origin(origin_um, pixel_size_um) -> tuple[float, float] | None:
+    """``origin_um`` as a ``(Y, X)`` pair of finite floats; None for None or ``(0, 0)``.
+
+    Raises
+    ------
+    ValueError
+        Not a pair of finite numbers, or given without a pixel size (the translation is
+        in µm, as the scale).
+    """
+    if origin_um is None:
+        return None
+    try:
+        y, x = (float(v) for v in origin_um)
+    except (TypeError, ValueError):
+        raise ValueError(f"origin_um must be a (Y, X) pair of numbers in µm, got "
+                         f"{origin_um!r}") from None
+    if not (math.isfinite(y) and math.isfinite(x)):
+        raise ValueError(f"origin_um must be finite, got {origin_um!r}")
+    if y == 0 and x == 0:
+        return None
+    if pixel_size_um is None:
+        raise ValueError("origin_um needs pixel_size_um (both are in µm)")
+    return y, x
+
+
 class OmeZarrStreamWriter:
     """Write level 0 of an OME-Zarr image block by block, resumably.
 
@@ -245,6 +271,11 @@ class OmeZarrStreamWriter:
         Pixel size of level 0 (written as the ``scale`` transform, unit micrometer), or
         ``(Y, X)`` for pixels that are not square (a per-axis ``scale``, which
         :func:`~napari_srmat.io.read_image` and the napari reader read back as such).
+    origin_um : (float, float), optional
+        ``(Y, X)`` world position in µm of the centre of pixel ``(0, 0)`` (a napari
+        layer's ``translate``), written as a ``translation`` transform (the coarser
+        levels' shifted by their own half pixel) and read back as
+        ``metadata["origin_um"]``; needs ``pixel_size_um``. None or ``(0, 0)``: none.
     attrs : dict, optional
         Extra JSON attributes stored under ``attrs["srmat"]`` (e.g. the SR model and
         its settings). Part of the identity.
@@ -307,6 +338,7 @@ class OmeZarrStreamWriter:
         chunks: Sequence[int],
         axes: str | None = None,
         pixel_size_um: float | tuple[float, float] | None = None,
+        origin_um: Sequence[float] | None = None,
         attrs: dict | None = None,
         resume: bool = True,
         overwrite: bool = False,
@@ -331,6 +363,7 @@ class OmeZarrStreamWriter:
             raise ValueError(f"chunks must give two positive spatial sizes, got {chunks}")
         self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
         self.pixel_size_um = check_pixel_size_yx(pixel_size_um)
+        self.origin_um = _check_origin(origin_um, self.pixel_size_um)
         self.attrs = dict(attrs or {})
         self.overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)
@@ -345,6 +378,7 @@ class OmeZarrStreamWriter:
             "axes": self.axes,
             "pixel_size_um": self.pixel_size_um,
             "attrs": self.attrs,
+            **({"origin_um": list(self.origin_um)} if self.origin_um else {}),
             **(identity or {}),
         })
         self.resumed = False
@@ -588,11 +622,14 @@ class OmeZarrStreamWriter:
         # started with, where they differ (a moved checkpoint), are kept beside them
         started = {"started_with": self.started_with} if self.started_with else {}
         datasets = []
+        lead = [1.0] if self.axes == "YXC" else []
         for lv in range(n_levels):
-            scale = ([1.0] if self.axes == "YXC" else []) + [y0 * 2**lv, x0 * 2**lv]
-            datasets.append(
-                {"path": str(lv), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-            )
+            transforms = [{"type": "scale", "scale": lead + [y0 * 2**lv, x0 * 2**lv]}]
+            if self.origin_um:  # a level-lv pixel's centre: (2**lv - 1) / 2 px further
+                half = (2**lv - 1) / 2
+                transforms.append({"type": "translation", "translation": [0.0] * len(lead) + [
+                    self.origin_um[0] + half * y0, self.origin_um[1] + half * x0]})
+            datasets.append({"path": str(lv), "coordinateTransformations": transforms})
         self._group.attrs.update(
             {
                 "multiscales": [
@@ -902,6 +939,7 @@ def write_ome_zarr(
     path: str | os.PathLike,
     *,
     pixel_size_um: float | tuple[float, float] | None = None,
+    origin_um: Sequence[float] | None = None,
     axes: str | None = None,
     n_levels: int | None = None,
     chunks: int | Sequence[int] | None = None,
@@ -923,6 +961,9 @@ def write_ome_zarr(
         Level-0 pixel size, or ``(Y, X)`` sizes for pixels that are not square (written
         as a per-axis ``scale``). Defaults to the Micrograph's (both sizes when its
         pixels are not square).
+    origin_um : (float, float), optional
+        ``(Y, X)`` position in µm of the centre of pixel ``(0, 0)`` (a napari layer's
+        ``translate``; :class:`OmeZarrStreamWriter`).
     axes : {"YX", "YXC", "CYX"}, optional
         Layout of ``data``; inferred from its dimensionality by default.
     n_levels : int, optional
@@ -982,6 +1023,7 @@ def write_ome_zarr(
         chunks=chunks,
         axes=axes,
         pixel_size_um=pixel_size_um,
+        origin_um=origin_um,
         resume=False,
         overwrite=overwrite,
     )
