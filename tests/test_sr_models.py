@@ -502,3 +502,40 @@ def test_a_model_without_shipped_weights_is_the_same_network_every_time():
             a, b = load_model(name, scale=2), load_model(name, scale=2)
             assert a.weights_digest() == b.weights_digest(), name
     assert torch.equal(torch.rand(3), expected_next)
+
+
+def test_in_channels_of_a_checkpoint_is_its_own_and_refused_clearly_when_different(tmp_path):
+    """load_model(checkpoint=..., in_channels=1), load_model("cnn", in_channels=1) (the
+    shipped weights) and a config.json whose 'arch' names in_channels all failed with the
+    constructor's "got multiple values for keyword argument 'in_channels'", even when the
+    values agreed. The checkpoint's in_channels is one rule now: the same value is
+    accepted, another one refused naming both."""
+    grey = randomize(tiny("cnn", scale=2, in_channels=1))
+    path = save_model_checkpoint(grey, tmp_path / "grey")
+    x = smooth_batch(1, 1, 16, 16)
+    same = load_model(checkpoint=path, in_channels=1, device="cpu")
+    assert same.in_channels == 1
+    np.testing.assert_allclose(same.predict(x), grey.predict(x), atol=1e-6)
+    with pytest.raises(ChannelError, match=r"holds a model of grey input \(in_channels 1\); "
+                                           r"in_channels=3 was requested") as err:
+        load_model(checkpoint=path, in_channels=3)
+    assert "multiple values" not in str(err.value)
+    with pytest.raises(ChannelError, match=r"of RGB input \(in_channels 3\); "
+                                           r"in_channels=1 was requested"):
+        load_model("cnn", in_channels=1)  # the shipped x4 weights
+    assert load_model("cnn", in_channels=3, device="cpu").in_channels == 3
+    # config.json naming it in 'arch' too: the same value loads, another is one line
+    cfg_path = path / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["arch"]["in_channels"] = 1
+    cfg_path.write_text(json.dumps(cfg))
+    np.testing.assert_allclose(load_model(checkpoint=path, device="cpu").predict(x),
+                               grey.predict(x), atol=1e-6)
+    del cfg["in_channels"]  # 'arch' alone says it
+    cfg_path.write_text(json.dumps(cfg))
+    assert load_model(checkpoint=path, device="cpu").in_channels == 1
+    cfg["in_channels"], cfg["arch"]["in_channels"] = 1, 3
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"in_channels differs within it \(config\.json: "
+                                              r"1, config\.json 'arch': 3\)"):
+        load_model(checkpoint=path)

@@ -15,7 +15,15 @@ from ..checkpoint import (
     read_checkpoint_config,
     save_checkpoint,
 )
-from .base import ScaleError, SRError, SRModel, TorchSRModel, UnknownModelError, check_number
+from .base import (
+    ChannelError,
+    ScaleError,
+    SRError,
+    SRModel,
+    TorchSRModel,
+    UnknownModelError,
+    check_number,
+)
 
 __all__ = [
     "available_models",
@@ -118,6 +126,43 @@ def _resolve_device(device: str | None) -> str:
     return resolve_device(device)
 
 
+#: Input channels of a checkpoint whose config.json does not say (the RGB default).
+DEFAULT_CHECKPOINT_IN_CHANNELS = 3
+
+
+def _channels_word(n: Any) -> str:
+    return {1: "grey", 3: "RGB"}.get(n, f"{n}-channel")
+
+
+def _checkpoint_in_channels(path, ckpt, config: dict, requested: Any) -> Any:
+    """The input channels of a checkpoint's network, one rule for the three places that
+    name them: its config.json's ``in_channels`` (default
+    :data:`DEFAULT_CHECKPOINT_IN_CHANNELS`), the same field in its ``arch`` / ``options``
+    (accepted where they agree) and ``in_channels=`` given to :func:`load_model`
+    (``requested``: the weights fix it; the same value is accepted).
+
+    All were passed to the model's constructor, which refused them as "got multiple
+    values for keyword argument 'in_channels'", even when they agreed.
+    """
+    named = {f"{CONFIG_NAME} {where}": part["in_channels"]
+             for where, part in (("", config), ("'arch'", config.get("arch")),
+                                 ("'options'", config.get("options")))
+             if isinstance(part, dict) and "in_channels" in part}
+    if any(v != w for v in named.values() for w in named.values()):
+        raise CheckpointError(
+            f"checkpoint {ckpt}: in_channels differs within it ("
+            + ", ".join(f"{where.strip()}: {v!r}" for where, v in named.items())
+            + "): keep the one its weights were trained with")
+    stored = next(iter(named.values()), DEFAULT_CHECKPOINT_IN_CHANNELS)
+    if requested is not None and requested != stored:
+        raise ChannelError(
+            f"checkpoint {path} holds a model of {_channels_word(stored)} input "
+            f"(in_channels {stored!r}); in_channels={requested!r} was requested: the "
+            "checkpoint's weights fix it (leave in_channels out; another channel count "
+            "needs its own weights, or pretrained=False for an untrained network)")
+    return stored
+
+
 def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
     ckpt, config = read_checkpoint_config(path)
     ck_name = config.get("model")
@@ -149,9 +194,10 @@ def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
         except SRError as exc:
             raise CheckpointError(f"checkpoint {ckpt}: {exc}") from None
         kwargs.update(part)
-    kwargs.update(options)
+    in_channels = _checkpoint_in_channels(path, ckpt, config, options.get("in_channels"))
+    kwargs.pop("in_channels", None)
+    kwargs.update({k: v for k, v in options.items() if k != "in_channels"})
     cls = _classes()[ck_name]
-    in_channels = config.get("in_channels", 3)
 
     def build(dev: str) -> TorchSRModel:
         return cls(scale=ck_scale, device=dev, in_channels=in_channels, **kwargs)
@@ -205,14 +251,17 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         :func:`~napari_srmat.sr.super_resolve` and ``plan_rescan``, which load through
         this function anything that is not an :class:`SRModel`).
     UnknownModelError, ScaleError, ChannelError
-        Bad name, scale or channels (all ``ValueError``).
+        Bad name, scale or channels (all ``ValueError``); a checkpoint's (or the
+        shipped weights') scale and ``in_channels`` are its own: another one given is
+        refused, the same one accepted.
     SRError
         Invalid options: ``num_inference_steps`` outside [1, 1000] (or given to a model
         without sampling steps), non-finite or out-of-range architecture numbers, an
         option the model does not take (misspelt, or another model's).
     CheckpointError
         Missing, pickle or mismatching checkpoint; a config that is not a JSON object,
-        has no ``scale``, has ``arch``/``options`` fields the model does not take, or
+        has no ``scale``, names two different ``in_channels`` (top level,
+        ``arch``, ``options``), has ``arch``/``options`` fields the model does not take, or
         describes another architecture than its weights (checked before allocating,
         see :func:`napari_srmat.checkpoint.load_checked_weights`).
     """
