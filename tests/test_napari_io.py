@@ -198,6 +198,82 @@ def test_a_layer_saved_and_reopened_keeps_its_place(make_napari_viewer, tmp_path
         read_image(path)
 
 
+def _feature_centroid(layer) -> np.ndarray:
+    """Intensity-weighted (row, column) data coordinates of a layer's bright pixels."""
+    data = np.asarray(layer.data[0] if layer.multiscale else layer.data, float)
+    rows, cols = np.indices(data.shape)
+    return np.array([(rows * data).sum(), (cols * data).sum()]) / data.sum()
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("pixel_size", [None, 0.5])
+def test_an_sr_run_output_opens_over_its_input(make_napari_viewer, tmp_path, factor,
+                                               pixel_size):
+    """`srmat sr run` wrote no place: opened beside its input, the x4 output lay 1.5 SR
+    px down-right of it (with a pixel size), or at 4 times its size (without one). It
+    now records the half-pixel shift plus the input's own translation (µm; without a
+    pixel size a unit-less scale 1/s and translation in input pixels), so a feature at
+    input pixel (r, c) has one world position in both layers, which the audit widget
+    then leaves where they are; `srmat edges predict` on the output keeps its place."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import write_ome_zarr
+    from napari_srmat.widgets.audit_widget import align_sr_layer
+
+    img = np.zeros((20, 24), np.uint8)
+    img[7, 13] = 255  # the feature, far from the borders
+    if pixel_size is None:
+        source = tmp_path / "in.png"
+        PIL.fromarray(img).save(source)
+    else:  # a store with a pixel size and its own translation
+        source = write_ome_zarr(img, tmp_path / "in.ome.zarr", pixel_size_um=pixel_size,
+                                origin_um=(3.0, -2.0))
+    out = tmp_path / "sr.ome.zarr"
+    assert main(["sr", "run", str(source), str(out), "--model", "bicubic", "--scale",
+                 str(factor)]) == 0
+    viewer = make_napari_viewer()
+    [lr] = viewer.open(str(source), plugin=PLUGIN)
+    [sr] = viewer.open(str(out), plugin=PLUGIN)
+    lr_world = np.asarray(lr.data_to_world(_feature_centroid(lr)))
+    np.testing.assert_allclose(np.asarray(sr.data_to_world(_feature_centroid(sr))),
+                               lr_world, atol=1e-6)
+    translate = tuple(sr.translate)
+    assert not align_sr_layer(lr, sr, factor)  # the store's place: not corrected again
+    assert tuple(sr.translate) == translate
+    # a map at scale 1 of the SR output (edges predict) keeps its input's place
+    assert main(["edges", "predict", str(out), "--out", str(tmp_path / "edges")]) == 0
+    [prob] = viewer.open(str(tmp_path / "edges" / "prob.ome.zarr"), plugin=PLUGIN)
+    np.testing.assert_allclose(prob.scale, sr.scale)
+    np.testing.assert_allclose(prob.translate, sr.translate)
+
+
+def test_an_sr_store_without_its_place_is_still_complete(tmp_path):
+    """The place is not part of an SR store's identity: a store written before it was
+    recorded (here: the same store with its translation removed) is still the same
+    work, reused as it is, not refused as made differently (nor rewritten). Checked by
+    hand too: a partial and a complete store of the code before resume and are reused."""
+    import json
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    source = tmp_path / "in.png"
+    PIL.fromarray(np.arange(96, dtype=np.uint8).reshape(8, 12)).save(source)
+    out = tmp_path / "sr.ome.zarr"
+    argv = ["sr", "run", str(source), str(out), "--model", "bicubic", "--scale", "4",
+            "--pixel-size-um", "0.5"]
+    assert main(argv) == 0
+    assert read_image(out).metadata["origin_um"] == pytest.approx([-0.1875, -0.1875])
+    attrs = json.loads((out / ".zattrs").read_text())
+    for ds in attrs["multiscales"][0]["datasets"]:
+        ds["coordinateTransformations"] = ds["coordinateTransformations"][:1]
+    (out / ".zattrs").write_text(json.dumps(attrs))
+    marker = json.loads((out / ".srmat_output.json").read_text())
+    marker["identity"].pop("origin_um", None)  # as written before: no place in it
+    (out / ".srmat_output.json").write_text(json.dumps(marker))
+    assert main(argv) == 0
+    assert "origin_um" not in read_image(out).metadata
+
+
 def test_writer_rejects_stacks(tmp_path):
     from napari_srmat._napari_io import write_image
 

@@ -152,7 +152,11 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
         ``name``, ``rgb``, ``multiscale``, ``metadata`` (with ``pixel_size_um`` and
         ``path``) and, when the pixel size is known, ``scale`` and ``units`` in
         micrometres, and ``translate`` (µm) for an OME-Zarr store with a translation
-        (``metadata["origin_um"]``, e.g. a layer saved by :func:`write_image`). A file
+        (``metadata["origin_um"]``, e.g. a layer saved by :func:`write_image` or an
+        ``srmat sr run`` output). Without a pixel size, an OME-Zarr store with unit-less
+        ``scale`` / ``translation`` transforms (``metadata["unitless_grid"]``: an SR
+        output of an image without one, in its input's pixels) gets them as its
+        ``scale`` and ``translate``, with no unit. A file
         whose pixels are not square opens with its ``(Y, X)`` sizes
         as the scale (the right aspect); ``metadata["pixel_size_um"]`` is the X size and
         ``metadata["pixel_size_yx_um"]`` both, as :func:`napari_srmat.io.read_image`
@@ -203,6 +207,9 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
             kwargs["units"] = _units_um()
             if meta.get("origin_um"):  # an OME-Zarr translation (the writer's below)
                 kwargs["translate"] = tuple(meta["origin_um"])
+        elif meta.get("unitless_grid"):  # no pixel size: e.g. an SR store's place over
+            kwargs["scale"] = tuple(meta["unitless_grid"]["scale"])  # its input's pixels
+            kwargs["translate"] = tuple(meta["unitless_grid"]["origin"])
         if mic.axes == "YXC" and not rgb:
             # channels that are not RGB(A) (two channels, five, ...): one 2-D layer per
             # channel; as one layer napari would show a 3-D stack sliced along the rows

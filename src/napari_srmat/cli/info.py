@@ -37,6 +37,7 @@ def _handler(args: argparse.Namespace) -> int:
         f"dtype:       {info['dtype']}",
         f"chunks:      {tuple(info['chunks'])}",
         f"pixel size:  {pixel_line}",
+        *_position_lines(info["metadata"]),
         f"levels:      {info['n_levels']}  "
         + ", ".join("x".join(str(s) for s in shp[:2]) for shp in info["level_shapes"]),
         f"size:        {info['size_bytes'] / 2**20:.1f} MiB uncompressed",
@@ -49,6 +50,21 @@ def _handler(args: argparse.Namespace) -> int:
                      f"{b['columns'][0]}:{b['columns'][1]}: {b['error']}")
     print("\n".join(lines))
     return 0 if check is None or check["ok"] else 2
+
+
+def _position_lines(meta: dict) -> list[str]:
+    """Where pixel ``(0, 0)``'s centre lies (an OME-Zarr translation, e.g. of an SR
+    output over its input), when the file records a place."""
+    origin, grid = meta.get("origin_um"), meta.get("unitless_grid")
+    if origin:
+        return [f"position:    pixel (0, 0) centred at (Y, X) = ({origin[0]:.6g}, "
+                f"{origin[1]:.6g}) um"]
+    if grid:
+        (sy, sx), (oy, ox) = grid["scale"], grid["origin"]
+        return [f"position:    pixel (0, 0) centred at (Y, X) = ({oy:.6g}, {ox:.6g}), "
+                f"scale ({sy:.6g}, {sx:.6g}), no unit (e.g. the pixels of the image it "
+                "was computed from)"]
+    return []
 
 
 def register(subparsers) -> None:

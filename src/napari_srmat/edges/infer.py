@@ -935,12 +935,16 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 return None
             with warnings.catch_warnings():  # our own two-channel store (prob,
                 warnings.simplefilter("ignore", UserWarning)  # uncertainty), not an image:
-                data = read_image(res).data  # no "2 channels that are not grey" warning
+                stacked = read_image(res)  # no "2 channels that are not grey" warning
+            data = stacked.data
+            # the input's place, which the stacked store carries (tiling._output_place)
+            place = {k: stacked.metadata[k] for k in ("origin_um", "unitless_grid")
+                     if k in stacked.metadata}
             p_arr, u_arr = data[..., 0], data[..., 1]
             yield Log("writing prob.ome.zarr and uncertainty.ome.zarr")
             for arr, name in ((p_arr, BOUNDARY_OUTPUTS[0]), (u_arr, BOUNDARY_OUTPUTS[1])):
                 write_ome_zarr(arr, staging / name, pixel_size_um=pixel_size_um, axes="YX",
-                               overwrite=True)
+                               overwrite=True, **place)
             if error_map:
                 yield Log(f"writing {ERROR_OUTPUT}")
                 t = model.image_threshold(_threshold_sample(p_arr))  # one per image
@@ -949,7 +953,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                                                       predicted=np.asarray(b) >= t),
                     dtype=np.float32, meta=np.empty((0, 0), np.float32))
                 write_ome_zarr(e_arr, staging / ERROR_OUTPUT, pixel_size_um=pixel_size_um,
-                               axes="YX", overwrite=True)
+                               axes="YX", overwrite=True, **place)
             h, w = p_arr.shape
             if previews and h * w <= PREVIEW_MAX_PIXELS:
                 _save_preview(staging / BOUNDARY_OUTPUTS[2], np.asarray(p_arr), "gray")

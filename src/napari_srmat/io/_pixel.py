@@ -101,6 +101,28 @@ def pixel_size_yx(value: float | tuple[float, float] | None) -> tuple[float, flo
     return float(value), float(value)
 
 
+def finer_grid(scale: Any, origin: Any, factor: float
+               ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Pixel size and pixel-``(0, 0)`` centre of a ``factor``-times finer grid covering
+    the same area as a grid of pixel size ``scale`` whose pixel ``(0, 0)`` is centred at
+    ``origin`` (per axis, any unit): the one placement rule of a super-resolved image.
+
+    Pixel ``i`` of the coarse grid covers ``[i - 1/2, i + 1/2]`` in its index units; fine
+    pixel ``j`` covers ``[j/f - 1/2, (j + 1)/f - 1/2]``, centred at ``(j + 1/2)/f - 1/2``,
+    so the fine grid has pixel size ``scale / f`` and origin
+    ``origin + scale * (1/f - 1) / 2``: ``(s - 1)/(2s)`` of a coarse pixel up-left of
+    ``origin`` (3/8 px, 1.5 fine px at x4; unchanged at ``f = 1``).
+
+    Examples
+    --------
+    >>> finer_grid((0.5, 0.5), (0.0, 0.0), 4)
+    ((0.125, 0.125), (-0.1875, -0.1875))
+    """
+    s = [float(v) for v in scale]
+    return (tuple(v / factor for v in s),
+            tuple(float(t) + v * (1.0 / factor - 1.0) / 2.0 for t, v in zip(origin, s)))
+
+
 #: How :func:`non_square_message` begins (the reader's note that a file's pixel size is
 #: withheld; a pixel size the user gives replaces it, and its note).
 NON_SQUARE_PREFIX = "pixels are not square "

@@ -1258,11 +1258,13 @@ def _scale_of(transforms: list | None, kind: str = "scale") -> list[float] | Non
     return None
 
 
-def _origin_um(names: list[str], units: dict, ds_transforms, ms_transforms
-               ) -> list[float] | None:
+def _origin_um(names: list[str], units: dict, ds_transforms, ms_transforms,
+               unitless: bool = False) -> list[float] | None:
     """``(Y, X)`` world position in µm of pixel ``(0, 0)``'s centre: level 0's
     ``translation`` (times the global scale) plus the global ``translation``; None
-    without one, at ``(0, 0)``, or for an axis whose unit is not a known length."""
+    without one, at ``(0, 0)``, or for an axis whose unit is not a known length
+    (``unitless``: the position in the store's own unit-less coordinates, None for an
+    axis with a unit)."""
     translation = _scale_of(ds_transforms, "translation")
     global_scale = _scale_of(ms_transforms)
     global_translation = _scale_of(ms_transforms, "translation")
@@ -1273,7 +1275,9 @@ def _origin_um(names: list[str], units: dict, ds_transforms, ms_transforms
 
     origin = []
     for ax in "yx":
-        factor = _unit_factor(units.get(ax)) if units.get(ax) is not None else None
+        unit = units.get(ax)
+        factor = (1.0 if unit is None else None) if unitless else (
+            _unit_factor(unit) if unit is not None else None)
         if factor is None or ax not in names:
             return None
         i = names.index(ax)
@@ -1321,13 +1325,16 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
     scale = _scale_of(datasets[0].get("coordinateTransformations"))
     global_scale = _scale_of(ms.get("coordinateTransformations"))
     sizes: dict[str, float | None] = {}
+    values: dict[str, float] = {}  # the scale as it is, in the axes' unit or none
     unknown_units: list[str] = []
     for ax in "xy":
         sizes[ax] = None
+        values[ax] = 1.0
         if scale is not None and ax in names and names.index(ax) < len(scale):
             i = names.index(ax)
             value = scale[i] * (global_scale[i] if global_scale and i < len(global_scale)
                                 else 1.0)
+            values[ax] = value
             factor = _unit_factor(units.get(ax))
             if units.get(ax) is not None and factor is not None:
                 sizes[ax] = _valid_size(value * factor)
@@ -1346,10 +1353,18 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
         meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if "srmat" in attrs:
         meta["srmat"] = attrs["srmat"]
-    origin = _origin_um(names, units, datasets[0].get("coordinateTransformations"),
-                        ms.get("coordinateTransformations")) if pixel_size else None
+    transforms = (names, units, datasets[0].get("coordinateTransformations"),
+                  ms.get("coordinateTransformations"))
+    origin = _origin_um(*transforms) if pixel_size else None
     if origin:
         meta["origin_um"] = origin
+    elif not pixel_size and all(units.get(ax) is None and ax in names for ax in "yx"):
+        # no unit: the store's own coordinates (an SR output's: its input's pixels)
+        grid = {"scale": [values["y"], values["x"]],
+                "origin": _origin_um(*transforms, unitless=True) or [0.0, 0.0]}
+        if grid != {"scale": [1.0, 1.0], "origin": [0.0, 0.0]} and all(
+                math.isfinite(v) and v > 0 for v in grid["scale"]):
+            meta["unitless_grid"] = grid
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
         metadata=meta,

@@ -220,6 +220,17 @@ def _ome_axes(axes: str, pixel_size_um: float | tuple | None) -> list[dict]:
     return out
 
 
+def _yx_pair(name: str, value) -> tuple[float, float]:
+    """``value`` as a ``(Y, X)`` pair of finite floats (ValueError otherwise)."""
+    try:
+        y, x = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a (Y, X) pair of numbers, got {value!r}") from None
+    if not (math.isfinite(y) and math.isfinite(x)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return y, x
+
+
 def _check_origin(origin_um, pixel_size_um) -> tuple[float, float] | None:
     """``origin_um`` as a ``(Y, X)`` pair of finite floats; None for None or ``(0, 0)``.
 
@@ -231,18 +242,41 @@ def _check_origin(origin_um, pixel_size_um) -> tuple[float, float] | None:
     """
     if origin_um is None:
         return None
-    try:
-        y, x = (float(v) for v in origin_um)
-    except (TypeError, ValueError):
-        raise ValueError(f"origin_um must be a (Y, X) pair of numbers in µm, got "
-                         f"{origin_um!r}") from None
-    if not (math.isfinite(y) and math.isfinite(x)):
-        raise ValueError(f"origin_um must be finite, got {origin_um!r}")
+    y, x = _yx_pair("origin_um (µm)", origin_um)
     if y == 0 and x == 0:
         return None
     if pixel_size_um is None:
-        raise ValueError("origin_um needs pixel_size_um (both are in µm)")
+        raise ValueError("origin_um needs pixel_size_um (both are in µm); without a pixel "
+                         "size give unitless_grid")
     return y, x
+
+
+def _check_unitless_grid(grid, pixel_size_um) -> dict | None:
+    """``grid`` as ``{"scale": (Y, X), "origin": (Y, X)}`` of finite floats (the scale
+    positive); None for None or the identity grid (scale 1, origin 0).
+
+    Raises
+    ------
+    ValueError
+        Not such a mapping, or given with a pixel size (then ``origin_um``).
+    """
+    if grid is None:
+        return None
+    try:
+        scale, origin = grid["scale"], grid["origin"]
+    except (TypeError, KeyError):
+        raise ValueError(f"unitless_grid must be a mapping with 'scale' and 'origin', got "
+                         f"{grid!r}") from None
+    scale, origin = _yx_pair("unitless_grid scale", scale), _yx_pair("unitless_grid origin",
+                                                                     origin)
+    if min(scale) <= 0:
+        raise ValueError(f"unitless_grid scale must be positive, got {scale}")
+    if scale == (1.0, 1.0) and origin == (0.0, 0.0):
+        return None
+    if pixel_size_um is not None:
+        raise ValueError("unitless_grid is for a store without a pixel size; with one give "
+                         "origin_um")
+    return {"scale": scale, "origin": origin}
 
 
 class OmeZarrStreamWriter:
@@ -276,6 +310,19 @@ class OmeZarrStreamWriter:
         layer's ``translate``), written as a ``translation`` transform (the coarser
         levels' shifted by their own half pixel) and read back as
         ``metadata["origin_um"]``; needs ``pixel_size_um``. None or ``(0, 0)``: none.
+    unitless_grid : dict, optional
+        For a store without a pixel size: ``{"scale": (Y, X), "origin": (Y, X)}``, its
+        pixel size and the centre of its pixel ``(0, 0)`` in the unit-less coordinates
+        of the image it was computed from (a x4 SR output of an image at scale 1 and
+        origin 0: ``(0.25, 0.25)``, ``(-0.375, -0.375)``), written as unit-less
+        ``scale`` and ``translation`` transforms and read back as
+        ``metadata["unitless_grid"]`` (the napari reader's layer ``scale`` and
+        ``translate``). None or scale 1, origin 0: none.
+
+        Neither ``origin_um`` nor ``unitless_grid`` is part of the identity: they place
+        the pixels, they do not decide them (an SR output's follows from its input and
+        scale, which are), so a store made before they were written resumes, or is
+        reused, as it was.
     attrs : dict, optional
         Extra JSON attributes stored under ``attrs["srmat"]`` (e.g. the SR model and
         its settings). Part of the identity.
@@ -339,6 +386,7 @@ class OmeZarrStreamWriter:
         axes: str | None = None,
         pixel_size_um: float | tuple[float, float] | None = None,
         origin_um: Sequence[float] | None = None,
+        unitless_grid: dict | None = None,
         attrs: dict | None = None,
         resume: bool = True,
         overwrite: bool = False,
@@ -364,6 +412,7 @@ class OmeZarrStreamWriter:
         self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
         self.pixel_size_um = check_pixel_size_yx(pixel_size_um)
         self.origin_um = _check_origin(origin_um, self.pixel_size_um)
+        self.unitless_grid = _check_unitless_grid(unitless_grid, self.pixel_size_um)
         self.attrs = dict(attrs or {})
         self.overwrite = check_flag("overwrite", overwrite)
         resume = check_flag("resume", resume)
@@ -378,7 +427,6 @@ class OmeZarrStreamWriter:
             "axes": self.axes,
             "pixel_size_um": self.pixel_size_um,
             "attrs": self.attrs,
-            **({"origin_um": list(self.origin_um)} if self.origin_um else {}),
             **(identity or {}),
         })
         self.resumed = False
@@ -617,7 +665,9 @@ class OmeZarrStreamWriter:
                 shutil.rmtree(level)
         _build_pyramid(self._group, self.axes, self.dtype, n_levels, self.chunks)
         px = self.pixel_size_um
-        y0, x0 = pixel_size_yx(px) or (1.0, 1.0)
+        grid = self.unitless_grid or {}
+        y0, x0 = pixel_size_yx(px) or grid.get("scale") or (1.0, 1.0)
+        origin = self.origin_um or grid.get("origin")
         # the paths of the run that finished the store are its identity's; those it was
         # started with, where they differ (a moved checkpoint), are kept beside them
         started = {"started_with": self.started_with} if self.started_with else {}
@@ -625,10 +675,10 @@ class OmeZarrStreamWriter:
         lead = [1.0] if self.axes == "YXC" else []
         for lv in range(n_levels):
             transforms = [{"type": "scale", "scale": lead + [y0 * 2**lv, x0 * 2**lv]}]
-            if self.origin_um:  # a level-lv pixel's centre: (2**lv - 1) / 2 px further
+            if origin:  # a level-lv pixel's centre: (2**lv - 1) / 2 px further
                 half = (2**lv - 1) / 2
                 transforms.append({"type": "translation", "translation": [0.0] * len(lead) + [
-                    self.origin_um[0] + half * y0, self.origin_um[1] + half * x0]})
+                    origin[0] + half * y0, origin[1] + half * x0]})
             datasets.append({"path": str(lv), "coordinateTransformations": transforms})
         self._group.attrs.update(
             {
@@ -940,6 +990,7 @@ def write_ome_zarr(
     *,
     pixel_size_um: float | tuple[float, float] | None = None,
     origin_um: Sequence[float] | None = None,
+    unitless_grid: dict | None = None,
     axes: str | None = None,
     n_levels: int | None = None,
     chunks: int | Sequence[int] | None = None,
@@ -964,6 +1015,9 @@ def write_ome_zarr(
     origin_um : (float, float), optional
         ``(Y, X)`` position in µm of the centre of pixel ``(0, 0)`` (a napari layer's
         ``translate``; :class:`OmeZarrStreamWriter`).
+    unitless_grid : dict, optional
+        Without a pixel size: ``{"scale": (Y, X), "origin": (Y, X)}`` in unit-less
+        coordinates (:class:`OmeZarrStreamWriter`).
     axes : {"YX", "YXC", "CYX"}, optional
         Layout of ``data``; inferred from its dimensionality by default.
     n_levels : int, optional
@@ -1024,6 +1078,7 @@ def write_ome_zarr(
         axes=axes,
         pixel_size_um=pixel_size_um,
         origin_um=origin_um,
+        unitless_grid=unitless_grid,
         resume=False,
         overwrite=overwrite,
     )

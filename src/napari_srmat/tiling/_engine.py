@@ -1190,7 +1190,11 @@ def tiled_apply_job(
     pixel_size_um : float or (float, float), optional
         Input pixel size, or ``(Y, X)`` sizes; the output gets ``pixel_size_um / scale``
         (default: the Micrograph's :attr:`~napari_srmat.io.Micrograph.store_pixel_size`,
-        per axis when its pixels are not square).
+        per axis when its pixels are not square). The output also records its place
+        over the input (:func:`_output_place`: ``(s - 1)/(2s)`` input px up-left, plus
+        a Micrograph's own translation), in µm, or without a pixel size in the input's
+        pixels (a unit-less scale ``1/s`` and translation), so that napari shows it over
+        its input.
     attrs : dict, optional
         Extra metadata stored in the OME-Zarr (``attrs["srmat"]``), e.g. the model.
     n_levels : int, optional
@@ -1313,6 +1317,7 @@ def tiled_apply_job(
                 out, shape, odt, chunks=(geom.chunk, geom.chunk),
                 axes="YX" if len(shape) == 2 else "YXC",
                 pixel_size_um=out_px,
+                **_output_place(image, pixel_size_um, geom.scale),
                 attrs=meta, resume=resume, overwrite=overwrite,
                 identity={"input": input_identity(image)}, kind=kind,
                 inputs=[_input_path(image)],
@@ -1374,6 +1379,25 @@ def tiled_apply_job(
 def _input_path(image) -> Path | None:
     path = getattr(image, "path", None) if _is_micrograph(image) else None
     return None if path is None else Path(path)
+
+
+def _output_place(image, pixel_size_um, scale: int) -> dict:
+    """Where an output's pixels lie, as :class:`~napari_srmat.io.OmeZarrStreamWriter`
+    takes it: the input's place (a Micrograph's ``metadata["origin_um"]`` or
+    ``["unitless_grid"]``; an array's: origin 0 at scale 1) on the ``scale``-times finer
+    grid (:func:`~napari_srmat.io._pixel.finer_grid`: an SR output sits
+    ``(s - 1)/(2s)`` input px up-left of its input's grid, so that it covers its input;
+    a map at ``scale`` 1 keeps its input's place). ``origin_um`` with the input pixel
+    size ``pixel_size_um``, else ``unitless_grid`` in the input's coordinates."""
+    from ..io._pixel import finer_grid, pixel_size_yx
+
+    meta = (image.metadata if _is_micrograph(image) else None) or {}
+    if pixel_size_um is not None:
+        origin = meta.get("origin_um") or (0.0, 0.0)
+        return {"origin_um": finer_grid(pixel_size_yx(pixel_size_um), origin, scale)[1]}
+    grid = meta.get("unitless_grid") or {"scale": (1.0, 1.0), "origin": (0.0, 0.0)}
+    scale_yx, origin = finer_grid(grid["scale"], grid["origin"], scale)
+    return {"unitless_grid": {"scale": scale_yx, "origin": origin}}
 
 
 def _is_micrograph(image) -> bool:

@@ -141,10 +141,13 @@ def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
 
     An SR layer already there (within half an SR pixel: made by the SR widget) is left
     alone, and so is one placed deliberately less than half an LR pixel from there (a
-    registration). An SR file opened with its pixel size but no translation (``srmat sr
-    run`` writes none) has its first pixel centred on the LR's first pixel: its content
-    sits ``(s - 1)/(2s)`` LR px (1.5 SR px at x4) down and right of the LR's; it is moved,
-    as is any SR layer whose extent is farther off (two PNGs, both at scale 1).
+    registration); so is an ``srmat sr run`` store, which records its place (a
+    translation, :func:`napari_srmat.io._pixel.finer_grid`) that the reader gives the
+    layer. An SR file opened with its pixel size but no translation (a store written
+    before 2026-12-04, another tool's) has its first pixel centred on the LR's first
+    pixel: its content sits ``(s - 1)/(2s)`` LR px (1.5 SR px at x4) down and right of
+    the LR's; it is moved, as is any SR layer whose extent is farther off (two PNGs,
+    both at scale 1).
 
     Returns
     -------

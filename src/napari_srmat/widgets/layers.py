@@ -333,7 +333,8 @@ def sr_world_transform(
         scale_sr = scale / f
         translate_sr = translate + scale * (1/f - 1) / 2
 
-    and the SR layer covers exactly the same world extent as the input.
+    and the SR layer covers exactly the same world extent as the input
+    (:func:`napari_srmat.io._pixel.finer_grid`, the rule ``srmat sr run``'s stores follow).
 
     Parameters
     ----------
@@ -346,11 +347,11 @@ def sr_world_transform(
     -------
     scale_sr, translate_sr : tuple of float
     """
+    from ..io._pixel import finer_grid
+
     if factor <= 0:
         raise WidgetInputError(f"SR factor must be positive, got {factor}")
-    s = np.asarray(scale, dtype=float)
-    t = np.asarray(translate, dtype=float)
-    return tuple((s / factor).tolist()), tuple((t + s * (1.0 / factor - 1.0) / 2.0).tolist())
+    return finer_grid(scale, translate, factor)
 
 
 def super_resolution_job(
