@@ -466,6 +466,37 @@ def test_diffusers_local_damaged_or_other_pipelines_are_one_line_errors(tmp_path
         assert not out.exists()
 
 
+@pytest.mark.slow
+def test_diffusers_local_whole_image_of_any_size_and_no_load_bars(tmp_path, capsys):
+    """`srmat sr run --model diffusers-local --whole-image` on a 37 x 41 image was refused
+    ("pipeline returned (144, 160) for input (37, 41); expected x4": the pipeline resizes
+    its input down to a multiple of 4), and loading the pipeline drew diffusers'
+    "Loading pipeline components..." bar on stderr. The input is now padded to the
+    pipeline's multiple and the output cropped back; the bars are off while loading only."""
+    import diffusers.utils.logging as dlog
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    path = _tiny_upscale_pipeline(tmp_path / "pipe")
+    img = tmp_path / "lr.png"
+    rgb = np.random.default_rng(1).integers(0, 255, (37, 41, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(img)
+    capsys.readouterr()
+    out = tmp_path / "sr.zarr"
+    rc = main(["sr", "run", str(img), str(out), "--model", "diffusers-local",
+               "--checkpoint", str(path), "--whole-image", "--sampling-steps", "1"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert read_image(out).data.shape == (148, 164, 3)
+    assert "Loading pipeline components" not in err and "Loading weights" not in err, err
+    assert dlog.is_progress_bar_enabled()  # restored after the load
+    # the model itself: any size in, exactly x4 out
+    m = load_model("diffusers-local", checkpoint=path, device="cpu", num_inference_steps=1)
+    assert m.predict(smooth_batch(1, 3, 13, 10)).shape == (1, 3, 52, 40)
+
+
 def test_a_float_scale_loads_the_shipped_weights(recwarn):
     """scale=4.0 missed the shipped x4 weights (an ``isinstance(scale, int)`` test) and
     gave an untrained network, whose output equals bicubic, with only a warning."""

@@ -7,6 +7,8 @@ are refused unless ``allow_pickle=True`` is passed explicitly.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from ..checkpoint import CheckpointError
 from .base import ScaleError, SRModel, check_inference_steps, check_number
 from .classic import bicubic_upsample
 from .colorfix import color_fix
+from .diffusion import _pad_to_multiple
 
 __all__ = ["DiffusersLocalSR"]
 
@@ -62,6 +65,39 @@ def _check_upscaler(pipe: Any, path: Path) -> None:
         raise CheckpointError(
             f"{path} holds a {type(pipe).__name__}, not an upscaling pipeline such as "
             f"StableDiffusionUpscalePipeline (its call takes no {', '.join(missing)})")
+
+
+@contextlib.contextmanager
+def _no_load_progress_bars():
+    """Switch off diffusers' and transformers' progress bars ("Loading pipeline
+    components...", "Loading weights") for the ``with`` block only, restoring each
+    library's setting afterwards: they wrote tqdm bars to the CLI's stderr on every load."""
+    import importlib
+
+    switched = []
+    for name in ("diffusers.utils.logging", "transformers.utils.logging"):
+        try:
+            lib = importlib.import_module(name)
+        except ImportError:  # transformers is optional to diffusers
+            continue
+        if lib.is_progress_bar_enabled():
+            lib.disable_progress_bar()
+            switched.append(lib)
+    try:
+        yield
+    finally:
+        for lib in switched:
+            lib.enable_progress_bar()
+
+
+def _pipeline_multiple(pipe: Any) -> int:
+    """The side an upscaling pipeline's input must be a multiple of: its image
+    processor's (``vae_scale_factor``, to which it resizes the input down) and its UNet's
+    (2 per down block), so that the output is exactly ``scale`` times the input."""
+    vae = int(getattr(pipe, "vae_scale_factor", 1) or 1)
+    unet = getattr(getattr(pipe, "unet", None), "config", None)
+    blocks = len(getattr(unet, "block_out_channels", None) or (0,))
+    return math.lcm(vae, 2 ** max(blocks - 1, 0))
 
 
 class DiffusersLocalSR(SRModel):
@@ -117,7 +153,8 @@ class DiffusersLocalSR(SRModel):
         kwargs: dict[str, Any] = {"local_files_only": True}
         kwargs["use_safetensors"] = True if has_st else None if allow_pickle else True
         try:
-            pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs)
+            with _no_load_progress_bars():
+                pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs)
         except _LOAD_ERRORS as exc:
             raise CheckpointError(f"cannot load diffusers pipeline from {path}: "
                                   f"{type(exc).__name__}: {exc}") from exc
@@ -129,6 +166,9 @@ class DiffusersLocalSR(SRModel):
             raise ScaleError(f"pipeline {path} magnifies x{vae_factor}, not x{self.scale}")
         self.checkpoint = str(path)
         self.receptive_field = 16
+        #: inputs are reflect-padded (bottom, right) to a multiple of this and the
+        #: output cropped back: the pipeline resized other sizes down (37 x 41 -> 36 x 40)
+        self._multiple = _pipeline_multiple(pipe)
         self.options = {"prompt": prompt, "negative_prompt": negative_prompt,
                         "num_inference_steps": int(num_inference_steps),
                         "noise_level": int(noise_level), "guidance_scale": float(guidance_scale),
@@ -137,21 +177,23 @@ class DiffusersLocalSR(SRModel):
     def _forward(self, x, generators):
         o = self.options
         b = x.shape[0]
+        h, w = x.shape[-2:]
+        x_p, _ = _pad_to_multiple(x, self._multiple)
         out = self.pipe(
             prompt=[o["prompt"]] * b,
             negative_prompt=None if o["negative_prompt"] is None else [o["negative_prompt"]] * b,
-            image=x,
+            image=x_p,
             num_inference_steps=o["num_inference_steps"],
             noise_level=o["noise_level"],
             guidance_scale=o["guidance_scale"],
             generator=list(generators),
             output_type="pt",
         ).images
+        s = self.scale
         y = out.to(x.device).float()
-        up = bicubic_upsample(x, self.scale)
-        if tuple(y.shape[-2:]) != tuple(up.shape[-2:]):
+        if tuple(y.shape[-2:]) != (x_p.shape[-2] * s, x_p.shape[-1] * s):
             raise ScaleError(
-                f"pipeline returned {tuple(y.shape[-2:])} for input {tuple(x.shape[-2:])}; "
-                f"expected x{self.scale}"
+                f"pipeline returned {tuple(y.shape[-2:])} for input {tuple(x_p.shape[-2:])}; "
+                f"expected x{s}"
             )
-        return color_fix(y, up, o["color_fix"])
+        return color_fix(y[..., :h * s, :w * s], bicubic_upsample(x, s), o["color_fix"])
