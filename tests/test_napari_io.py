@@ -64,6 +64,31 @@ def test_reader_declines_what_it_cannot_read(tmp_path):
     assert get_reader([str(tmp_path / "notes.txt"), str(tmp_path / "x.png")]) is None
 
 
+def test_reader_declines_a_folder_it_may_not_read(tmp_path, monkeypatch):
+    """A folder without read permission made get_reader raise PermissionError (from
+    looking for Zarr metadata in it) instead of returning None for napari's next reader.
+    Simulated (the tests may run as root): looking inside the folder is refused."""
+    from pathlib import Path
+
+    locked = tmp_path / "locked"  # a Zarr store by its content, not its name
+    locked.mkdir()
+    (locked / ".zattrs").write_text("{}")
+    assert get_reader(str(locked)) is not None
+    is_file, is_dir = Path.is_file, Path.is_dir
+
+    def refuse(method):
+        def check(self):
+            if locked in self.parents:
+                raise PermissionError(13, "Permission denied", str(self))
+            return method(self)
+        return check
+
+    monkeypatch.setattr(Path, "is_file", refuse(is_file))
+    monkeypatch.setattr(Path, "is_dir", refuse(is_dir))
+    assert get_reader(str(locked)) is None
+    assert get_reader([str(locked), str(locked / ".zattrs")]) is None
+
+
 def test_read_png_lazily_as_rgb(tmp_path):
     img = np.random.default_rng(0).integers(0, 255, (120, 90, 3), dtype=np.uint8)
     PIL.fromarray(img).save(tmp_path / "m.png")

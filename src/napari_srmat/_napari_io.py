@@ -96,11 +96,16 @@ def _is_zarr_dir(path: Path) -> bool:
 
 
 def _claims(path: str | os.PathLike) -> bool:
+    """Whether the reader takes ``path``; False for what it may not look at (a folder
+    without read permission raised PermissionError from napari's reader lookup)."""
     p = Path(path)
-    if not p.exists():
+    try:
+        if not p.exists():
+            return False
+        if p.is_dir():
+            return _is_zarr_dir(p)
+    except OSError:
         return False
-    if p.is_dir():
-        return _is_zarr_dir(p)
     return p.suffix.lower() in READ_SUFFIXES
 
 
@@ -117,7 +122,7 @@ def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Callabl
     callable or None
         ``reader(path) -> list[LayerData]`` when every path has a supported suffix
         (or is a Zarr directory) and exists; None otherwise so napari tries other
-        readers.
+        readers, also for a path it may not look into (no permission).
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     if not paths or not all(_claims(p) for p in paths):
