@@ -198,12 +198,14 @@ def test_a_layer_saved_and_reopened_keeps_its_place(make_napari_viewer, tmp_path
     level1 = zarr.open_group(written, mode="r").attrs["multiscales"][0]["datasets"][1]
     assert level1["coordinateTransformations"][1]["translation"] == pytest.approx(
         [translate[0] + 0.125 / 2, translate[1] + 0.125 / 2])
-    # a layer without a pixel size (unit-less scale) is saved as before, in place 0
+    # a layer without a pixel size keeps its place unit-less (no µm origin)
     plain = viewer.add_image(sr[:64, :64], translate=(5.0, 5.0))
     data, meta, _ = plain.as_layer_data_tuple()
     [written] = npe2.write(str(tmp_path / "plain.zarr"), [(data, meta, "image")],
                            plugin_name=PLUGIN)
     assert "origin_um" not in read_image(written).metadata
+    assert read_image(written).metadata["unitless_grid"] == {"scale": [1.0, 1.0],
+                                                             "origin": [5.0, 5.0]}
     # another tool's store: translation in nanometres (global translation added)
     path = tmp_path / "other.ome.zarr"
     g = zarr.open_group(str(path), mode="w", zarr_format=2)
@@ -269,6 +271,40 @@ def test_an_sr_run_output_opens_over_its_input(make_napari_viewer, tmp_path, fac
     [prob] = viewer.open(str(tmp_path / "edges" / "prob.ome.zarr"), plugin=PLUGIN)
     np.testing.assert_allclose(prob.scale, sr.scale)
     np.testing.assert_allclose(prob.translate, sr.translate)
+
+
+def test_a_layer_without_a_pixel_size_saved_and_reopened_keeps_its_place(make_napari_viewer,
+                                                                          tmp_path):
+    """An SR layer of an image without a pixel size (unit-less scale 1/4 and translate
+    -3/8 over its input's pixels) saved through napari reopened at scale 1, translate 0:
+    4 times its input's size, off its input. The writer now records them as the store's
+    unit-less grid (write_ome_zarr's unitless_grid), which the reader gives back; a
+    feature keeps its world position. That scale (metadata["unitless_grid"]) is then no
+    pixel-size hint: the widgets suggested "0.25" as µm/px."""
+    from napari_srmat.widgets.layers import pixel_size_hint, sr_world_transform
+
+    viewer = make_napari_viewer()
+    lr = viewer.add_image(np.zeros((20, 24), np.uint8))
+    scale, translate = sr_world_transform(lr.scale, lr.translate, 4)
+    img = np.zeros((80, 96), np.uint8)
+    img[29:31, 53:55] = 255  # the feature: input pixel (7, 13)
+    sr = viewer.add_image(img, scale=scale, translate=translate)
+    assert layer_pixel_size_um(sr) is None
+    world = np.asarray(sr.data_to_world(_feature_centroid(sr)))
+    np.testing.assert_allclose(world, (7.0, 13.0))
+    data, meta, _ = sr.as_layer_data_tuple()
+    [written] = npe2.write(str(tmp_path / "sr.zarr"), [(data, meta, "image")],
+                           plugin_name=PLUGIN)
+    [back] = viewer.open(written, plugin=PLUGIN)
+    np.testing.assert_allclose(back.scale, scale)
+    np.testing.assert_allclose(back.translate, translate)
+    np.testing.assert_allclose(np.asarray(back.data_to_world(_feature_centroid(back))), world)
+    assert layer_pixel_size_um(back) is None
+    assert back.metadata["unitless_grid"]["scale"] == pytest.approx([0.25, 0.25])
+    assert layer_unitless_scale(back) is None and pixel_size_hint(back) == ""
+    # a unit-less scale typed by hand is still a hint
+    typed = viewer.add_image(img, scale=(0.25, 0.25))
+    assert "0.25" in pixel_size_hint(typed)
 
 
 def test_an_sr_store_without_its_place_is_still_complete(tmp_path):

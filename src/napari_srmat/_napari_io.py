@@ -332,16 +332,22 @@ def layer_unitless_scale(layer: Any) -> float | None:
     """The last ``scale`` entry of a layer that has one (≠ 1) but no length unit, else None.
 
     Such a scale may be a pixel size typed without units (``viewer.add_image(img,
-    scale=(0.5, 0.5))``): widgets show it as a hint, never use it as µm.
+    scale=(0.5, 0.5))``): widgets show it as a hint, never use it as µm. Not the scale of
+    a layer whose ``metadata["unitless_grid"]`` says where it lies (a store's grid, e.g.
+    an SR output's 1/s in its input's pixels, :func:`read_micrograph`): that is no pixel
+    size, and a hint "0.25 µm/px?" would mislead.
 
     Examples
     --------
     >>> layer_unitless_scale({"scale": (0.5, 0.5), "units": ("pixel", "pixel")})
     0.5
     >>> layer_unitless_scale({"scale": (0.5, 0.5), "units": ("micrometer", "micrometer")})
+    >>> layer_unitless_scale({"scale": (0.25, 0.25), "metadata": {"unitless_grid": {}}})
     """
     md, scale, units = _layer_scale_parts(layer)
-    if (md or {}).get("pixel_size_um") or _length_unit_um(units) or scale is None:
+    md = md or {}
+    if (md.get("pixel_size_um") or "unitless_grid" in md or _length_unit_um(units)
+            or scale is None):
         return None
     if len(scale) == 0 or float(scale[-1]) == 1.0:
         return None
@@ -363,20 +369,24 @@ def _length_unit_um(units: Any) -> float | None:
     return _unit_factor(str(units[-1]))
 
 
-def _layer_origin_um(meta: Mapping, pixel_size: float | tuple[float, float] | None
-                     ) -> tuple[float, float] | None:
-    """``(Y, X)`` position in µm of a layer's pixel ``(0, 0)``: its ``translate`` in
-    pixels (``translate / scale``) times the pixel size; None without a pixel size or
-    without a translate."""
+def _layer_place(meta: Mapping, pixel_size: float | tuple[float, float] | None) -> dict:
+    """Where a layer's pixel ``(0, 0)`` lies, as :func:`napari_srmat.io.write_ome_zarr`
+    records it: ``{"origin_um": (Y, X)}`` (its ``translate`` in pixels, ``translate /
+    scale``, times the pixel size) with a pixel size; without one ``{"unitless_grid":
+    {"scale": ..., "origin": ...}}``, its unit-less ``scale`` and ``translate`` (an SR
+    layer's over its input's pixels), which the reader gives back to the layer. Empty
+    without a translate (with a pixel size) or a scale and translate (without one)."""
     from .io import pixel_size_yx
 
-    translate = meta.get("translate")
-    if pixel_size is None or translate is None or len(translate) < 2:
-        return None
-    scale = meta.get("scale")
-    scale = scale[-2:] if scale is not None and len(scale) >= 2 else (1.0, 1.0)
-    return tuple(float(t) / float(s) * p for t, s, p in
-                 zip(translate[-2:], scale, pixel_size_yx(pixel_size)))
+    translate, scale = meta.get("translate"), meta.get("scale")
+    translate = tuple(translate[-2:]) if translate is not None and len(translate) >= 2 else None
+    scale = tuple(scale[-2:]) if scale is not None and len(scale) >= 2 else (1.0, 1.0)
+    if pixel_size is None:
+        return {"unitless_grid": {"scale": scale, "origin": translate or (0.0, 0.0)}}
+    if translate is None:
+        return {}
+    return {"origin_um": tuple(float(t) / float(s) * p for t, s, p in
+                               zip(translate, scale, pixel_size_yx(pixel_size)))}
 
 
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
@@ -391,9 +401,10 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
         Layer data; for multiscale layers level 0 is written and the pyramid rebuilt.
     meta : dict
         Layer attributes; ``rgb``, ``scale``, ``units``, ``translate`` and ``metadata``
-        are used. A layer with a pixel size keeps its ``translate`` (its place, e.g. an
-        SR layer's half-pixel offset over its input) as the store's translation, which
-        the reader gives back.
+        are used. A layer keeps its place (e.g. an SR layer's over its input): with a
+        pixel size its ``translate`` as the store's translation in µm, without one its
+        unit-less ``scale`` and ``translate`` (``unitless_grid``); the reader gives them
+        back.
 
     Raises
     ------
@@ -429,9 +440,8 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
             f"{non_square[1]:.6g}) and its scale has no length unit: the store could not "
             "keep that aspect; set the layer's units to micrometres (or resample it to "
             "square pixels) first")
-    origin = _layer_origin_um(meta, pixel_size)
     if not str(path).lower().endswith(".zarr"):  # as napari matched it: "scan.ZARR" too
         path = f"{path}.zarr"
-    written = write_ome_zarr(data, path, pixel_size_um=pixel_size, origin_um=origin, axes=axes,
-                             overwrite=True)
+    written = write_ome_zarr(data, path, pixel_size_um=pixel_size, axes=axes, overwrite=True,
+                             **_layer_place(meta, pixel_size))
     return [str(written)]
