@@ -447,7 +447,32 @@ def test_pixel_values_the_float_rule_would_misread_are_refused():
     # 12-bit data: the hint must not be uint8, which would wrap 4095 to 255
     with pytest.raises(ValueError, match=r"pass it as uint16 \(image.astype\(np.uint16\)\)"):
         check_pixel_values(np.array([[0, 4095]], np.uint32))
-    check_pixel_values(np.array([[0, 70000]], np.int32))  # genuinely wider than 16 bits
+
+def test_wide_integer_images_read_as_black_are_refused_with_their_bit_depth():
+    """17-bit camera data in uint32 (max 131071) passed the <= 65535 rule and was divided
+    by 2**32 - 1: super_resolve saw a black image and returned garbage (correlation 0.01
+    with bicubic of the data). A 32/64-bit image under 1/256 of its dtype's maximum is
+    refused, naming its bit depth; one that uses the dtype's range is read as before."""
+    import napari_srmat as srmat
+
+    ms = srmat.generate_microstructure((64, 64), mean_grain_size_px=12, seed=0)
+    seventeen = ms.image[..., 0].astype(np.uint32) * 514  # 0..131070: 17-bit data
+    for call in (lambda: check_pixel_values(seventeen),
+                 lambda: srmat.super_resolve(seventeen, "cnn"),
+                 lambda: srmat.measure_grain_size(seventeen)):
+        with pytest.raises(ValueError, match=r"uint32 image with values in \d+\.\.\d+: .*"
+                                             r"read as black.*17 bits.*image / 131071"):
+            call()
+    with pytest.raises(ValueError, match=r"int32 image .*18 bits.*image >> 2"):
+        check_pixel_values(np.array([[0, 200000]], np.int32))
+    full = seventeen << np.uint32(15)  # the same data scaled to the dtype's range
+    check_pixel_values(full)
+    np.testing.assert_allclose(srmat.super_resolve(full, "bicubic"),
+                               srmat.super_resolve(seventeen / 131070, "bicubic"), atol=1e-4)
+    edge = np.array([[0, 2 ** 24]], np.uint32)  # 1/256 of full scale: accepted
+    check_pixel_values(edge)
+    with pytest.raises(ValueError, match="read as black"):
+        check_pixel_values(np.array([[0, 2 ** 24 - 1]], np.uint32))
 
 
 def test_signed_images_with_negative_values_are_refused():

@@ -38,6 +38,11 @@ PIXEL_CHECK_WINDOW = 512
 PIXEL_CHECK_GRID = 4
 #: Side of each grid window of :data:`PIXEL_CHECK_GRID`.
 PIXEL_CHECK_GRID_WINDOW = 64
+#: A 32/64-bit integer image (divided by its dtype's maximum, which no camera reaches)
+#: whose sampled values all lie below this fraction of that maximum is refused by
+#: :func:`check_pixel_values`: all of it would read darker than one grey level of an
+#: 8-bit image (17-bit camera data in ``uint32``: 3e-5 of full scale, black).
+WIDE_INT_MIN_FULL_SCALE = 1 / 256
 
 
 def to_float01(arr: Any, *, dtype: Any = np.float32, out: np.ndarray | None = None
@@ -170,8 +175,10 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
       ``img / 255 - 0.5``, lies inside the slack);
     * integers are divided by their dtype's maximum, so 8- or 16-bit values held in a
       32/64-bit integer array (``img.astype(int)``, ``np.array(..., dtype=int)``) would
-      be read as black (255 / (2**63 - 1)): such an array whose values are all at most
-      65535 is refused (pass ``uint8`` or ``uint16``);
+      be read as black (255 / (2**63 - 1)), and so would 17- to 24-bit camera data in
+      ``uint32``: such an array whose values all lie below
+      :data:`WIDE_INT_MIN_FULL_SCALE` (1/256) of the dtype's maximum is refused, naming
+      the fix (``uint8`` / ``uint16``, or floats divided by the data's full scale);
     * signed integers (``int8`` ... ``int64``) are divided by their positive maximum
       (``int16`` / 32767), so a negative value would become a negative intensity (and
       unsigned 16-bit data read as ``int16`` wraps to negative above 32767): a signed
@@ -240,12 +247,20 @@ def check_pixel_values(image: Any, *, name: str = "image") -> None:
                          f"images are divided by their dtype's maximum ({np.iinfo(dtype).max})"
                          ", so negative values would be negative intensities; pass "
                          f"non-negative pixels ({hint}a float image rescaled to [0, 1])")
-    if wide_int and hi <= 65535:
-        target = "uint8" if hi <= 255 else "uint16"
+    top = np.iinfo(dtype).max if wide_int else 0
+    if wide_int and hi < top * WIDE_INT_MIN_FULL_SCALE:
+        if hi <= 65535:
+            target = "uint8" if hi <= 255 else "uint16"
+            fix = f"pass it as {target} (image.astype(np.{target}))"
+        else:  # wider than 16 bits: only the user knows the full scale; name the bit depth
+            bits = int(hi).bit_length()
+            fix = (f"its values need {bits} bits: pass it as floats divided by its full scale "
+                   f"(image / {2 ** bits - 1} for {bits}-bit data), or as uint16 "
+                   f"((image >> {bits - 16}).astype(np.uint16))")
         raise ValueError(f"{name} is an {dtype.name} image with values in {lo}..{hi}: integer "
-                         f"images are divided by their dtype's maximum ({np.iinfo(dtype).max}"
-                         f"), so it would read as black; pass it as {target} "
-                         f"(image.astype(np.{target}))")
+                         f"images are divided by their dtype's maximum ({top}), so it would "
+                         f"read as black (under {WIDE_INT_MIN_FULL_SCALE:.2%} of full scale); "
+                         f"{fix}")
 
 
 def float_bit_depth_divisor(image: Any) -> int | None:
