@@ -121,7 +121,7 @@ def test_a_dim_12_bit_image_is_not_taken_for_featureless(half_structured):
     """The same micrograph saved as 12-bit camera data in a 16-bit file (values x16, its
     brightest pixels at 6 % of full scale) was planned as 'featureless': no rectangle,
     and a plan saying it saves 94 % of the time. The thresholds now see it brightened by
-    the boundary model's exposure rule (the SR model sees it as it is)."""
+    the boundary model's exposure rule (the SR model sees it brightened by it too)."""
     from napari_srmat.edges.data import exposure_gain
 
     dim = half_structured.astype(np.uint16) * 16
@@ -136,6 +136,30 @@ def test_a_dim_12_bit_image_is_not_taken_for_featureless(half_structured):
     # an image of the usual brightness is planned as before
     assert plan_rescan(half_structured, "cnn", budget=0.3, roi_px=ROI,
                        device="cpu").exposure_gain == 1.0
+
+
+def test_every_flip_of_a_dim_image_is_super_resolved_with_one_exposure_gain(
+        half_structured, monkeypatch):
+    """super_resolve brightens a dim image by the exposure rule, computed on a grid
+    sample: a flipped copy of a large LR is sampled on other pixels, so each flip
+    could get its own gain, which would show as SR spread. The planner computes the
+    gain of the LR once and passes it to every run."""
+    import napari_srmat.sr.apply as apply
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.rescan import _FLIPS, sr_uncertainty_job
+
+    real, seen = apply.super_resolve_job, []
+
+    def spy(image, model, **kwargs):
+        seen.append(kwargs.get("exposure_gain"))
+        return real(image, model, **kwargs)
+
+    monkeypatch.setattr(apply, "super_resolve_job", spy)
+    dim = half_structured.astype(np.uint16) * 16
+    model = load_model("cnn", device="cpu")
+    unc, source = run_job(sr_uncertainty_job(dim, model), quiet=True)
+    assert source == "flips" and len(seen) == len(_FLIPS) > 1
+    assert seen == [apply.sr_exposure_gain(dim, model)] * len(seen) and seen[0] > 10
 
 
 def test_merge_blocks_covers_exactly_the_chosen_blocks():

@@ -275,7 +275,8 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     total = tiles[-1].total if tiles else 0
     computed = tiles[-1].done - tiles[-1].resumed if tiles else 0
     share = computed / total if total else 0.0
-    used = read_image(result).metadata.get("srmat", {}).get("tiling", {})
+    recorded = read_image(result).metadata.get("srmat", {})
+    used = recorded.get("tiling", {})
     summary = {
         "input": str(args.input),
         "output": str(result),
@@ -300,6 +301,8 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
                                     / max(seconds, 1e-9) if computed else None),
         "device": model.device,
         "scheduler": args.scheduler,
+        # the gain a dim image was seen with (the store's; 1: none), as plan-rescan's
+        "exposure_gain": float(recorded.get("exposure_gain", 1.0)),
     }
     if reference is not None:
         summary["reference"] = reference["reference"]

@@ -271,9 +271,7 @@ class BoundaryModel:
     def _gain_of_sample(self, sample: np.ndarray) -> float:
         if self.input_norm != "none":
             return 1.0
-        from .data import exposure_gain
-
-        return exposure_gain(sample, max_pixels=sample[0].size)
+        return _sample_exposure_gain(sample)
 
     def input_report(self, image) -> dict[str, float]:
         """What this model sees of a whole ``(H, W)`` / ``(H, W, C)`` image, from one
@@ -408,6 +406,35 @@ def _whole_image_sample(image) -> np.ndarray:
     # read_window: a damaged chunk is an ImageReadError (it was the codec's RuntimeError,
     # told as an internal error)
     return to_model_image(read_window(image, 0, h, 0, w, step=stats_step(h, w)))
+
+
+def _sample_exposure_gain(sample: np.ndarray) -> float:
+    """:func:`napari_srmat.edges.data.exposure_gain` of a :func:`_whole_image_sample`."""
+    from .data import exposure_gain
+
+    return exposure_gain(sample, max_pixels=sample[0].size)
+
+
+def image_exposure_gain(image) -> float:
+    """The exposure rule's gain of a whole ``(H, W)`` / ``(H, W, C)`` image.
+
+    :func:`napari_srmat.edges.data.exposure_gain` of the image's one whole-image sample
+    (:func:`_whole_image_sample`: a regular grid, a Micrograph's smallest pyramid level
+    that has enough pixels), as the boundary model computes it
+    (:meth:`BoundaryModel.exposure_gain` of a model without input normalisation). The
+    SR models use it too (:func:`napari_srmat.sr.super_resolve_job`).
+
+    Parameters
+    ----------
+    image : array-like or Micrograph
+        numpy, Dask or Zarr pixels (any dtype of the float rule).
+
+    Returns
+    -------
+    float
+        1.0 for an image of the usual brightness, > 1 for a dim one.
+    """
+    return _sample_exposure_gain(_whole_image_sample(image))
 
 
 def _normalize_batch(x, input_stats):

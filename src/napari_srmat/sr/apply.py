@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import warnings
 from collections.abc import Generator
@@ -16,6 +17,7 @@ from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import ScaleError, SRError, SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "check_sr_input",
+           "sr_exposure_gain",
            "SR_OUTPUT_KIND", "IN_MEMORY_DTYPE"]
 
 #: Marker kind of an ``srmat sr run`` / :func:`super_resolve` OME-Zarr store.
@@ -134,6 +136,35 @@ def check_sr_input(image: Any, model: SRModel | None = None
     return image, shape, channels
 
 
+def sr_exposure_gain(image: Any, model: SRModel) -> float:
+    """The exposure gain ``model`` sees ``image`` with (:meth:`SRModel.predict`'s ``gain``).
+
+    A network sees an integer image scaled by its dtype's maximum, so 12-bit camera data
+    in a 16-bit file reaches only 1/16 of the brightness it was trained on (``cnn`` x4
+    on tbm/val: 0.68 dB below the same data in 8 bit, ``studies/sr_12bit_gain.py``). Such
+    an image is brightened by the boundary model's exposure rule
+    (:func:`napari_srmat.edges.infer.image_exposure_gain`: 1 for an image of the usual
+    brightness). Interpolations (``model.exposure_invariant``) get 1.
+
+    Parameters
+    ----------
+    image : array-like or Micrograph
+        The input, after :func:`check_sr_input`.
+    model : SRModel
+        The model.
+
+    Returns
+    -------
+    float
+        1.0, or the gain (> 1) of a dim image.
+    """
+    if model.exposure_invariant:
+        return 1.0
+    from ..edges.infer import image_exposure_gain
+
+    return image_exposure_gain(image)
+
+
 def super_resolve_job(
     image: Any,
     model: SRModel | str | None = None,
@@ -150,6 +181,7 @@ def super_resolve_job(
     scheduler=None,
     worker_device: str = "auto",
     whole_image: bool = False,
+    exposure_gain: float | None = None,
 ) -> Generator[Event, None, Any]:
     """Super-resolve an image tile by tile (job generator).
 
@@ -162,7 +194,11 @@ def super_resolve_job(
         is super-resolved as grey (an ``(H*s, W*s)`` result) and RGBA as RGB (alpha
         dropped; only a network made for 2 or 4 channels keeps them). Other channel
         counts go to the model as they are: channel-agnostic models (``bicubic``,
-        ``lanczos``) take any, the others 1 or their ``in_channels``. A
+        ``lanczos``) take any, the others 1 or their ``in_channels``. A dim image
+        (12-bit data in ``uint16``) is seen by a network brightened by the exposure
+        rule (:func:`sr_exposure_gain`), the output divided back: the result stays on the
+        input's scale and dtype, and a store records the gain
+        (``attrs["srmat"]["exposure_gain"]``, absent for gain 1). A
         :class:`~napari_srmat.io.Micrograph`
         also gives its pixel size and its file (recorded in the output's identity,
         and never overwritten).
@@ -213,6 +249,10 @@ def super_resolve_job(
         itself (the bare model's output, border included) instead of on a reflect-padded
         tile (``tiled_apply_job``'s ``whole_image``; no effect on larger images, on the
         interpolation fast path, or with ``scheduler``, which it cannot be combined with).
+    exposure_gain : float, optional
+        The gain the network sees the image with; None (default): the exposure rule's
+        (:func:`sr_exposure_gain`). A caller running several copies of one image
+        (``plan_rescan``'s flips) passes one gain for all of them.
 
     Returns
     -------
@@ -264,10 +304,17 @@ def super_resolve_job(
         # the fast path's pixels may differ from the torch path's by rounding (at most one
         # grey level): part of the identity, so a store is never finished by the other path
         attrs["fast_path"] = chunk_fn.backend
+    gain = (sr_exposure_gain(image, model) if exposure_gain is None else
+            check_number("exposure_gain", exposure_gain, lo=1.0, error=SRError))
+    if gain != 1.0:  # only then: stores of other images keep their identity and resume
+        attrs["exposure_gain"] = gain
     yield Log(f"super-resolution {model.name} x{model.scale}: {shape} -> "
               f"{(shape[0] * model.scale, shape[1] * model.scale)}, tile up to {tile}, "
               f"overlap {overlap}")
-    fn = model.predict
+    if gain != 1.0:
+        yield Log(f"the image is dim for {model.name}: it sees it brightened x{gain:.3g}, "
+                  "the output divided back (docs/super_resolution.md, 'Dim images')")
+    fn = model.predict if gain == 1.0 else functools.partial(model.predict, gain=gain)
     if scheduler is not None:
         from .remote import RemoteModel
 
@@ -275,7 +322,7 @@ def super_resolve_job(
             raise SRError(f"{model.name} runs on this machine only (its reference image is "
                           "not sent to cluster workers): run it without --scheduler")
 
-        fn = RemoteModel(model, device=worker_device)
+        fn = RemoteModel(model, device=worker_device, gain=gain)
     result = yield from tiled_apply_job(
         image,
         fn,

@@ -174,6 +174,9 @@ class SRModel:
     stochastic: bool = False
     #: True for models with a number of sampling steps (``num_inference_steps``).
     has_sampling_steps: bool = False
+    #: True for models whose output scales with their input (the interpolations):
+    #: :func:`~napari_srmat.sr.super_resolve_job` gives them no exposure gain.
+    exposure_invariant: bool = False
 
     def __init__(self, scale: int = 4, device: str = "cpu", in_channels: int = 3) -> None:
         scale = _check_scale(scale, self.supported_scales, self.name)
@@ -206,7 +209,7 @@ class SRModel:
         raise NotImplementedError
 
     # -- public -------------------------------------------------------------------
-    def predict(self, batch, *, tile_ids: Sequence[Any] | None = None):
+    def predict(self, batch, *, tile_ids: Sequence[Any] | None = None, gain: float = 1.0):
         """Super-resolve a batch.
 
         Parameters
@@ -222,11 +225,18 @@ class SRModel:
             on the other tiles of its batch. Default: the sample's index in the batch,
             so ``predict(batch)`` equals ``predict(batch[k:k+1], tile_ids=[k])`` for
             each ``k``. Deterministic models ignore it.
+        gain : float
+            Exposure gain of a dim image (the whole image's,
+            :func:`napari_srmat.edges.infer.image_exposure_gain`): the network sees
+            ``batch * gain`` (not clipped) and its output, clipped to [0, 1] as always,
+            is divided by ``gain`` again, so the result stays on the input's scale, in
+            [0, 1 / gain]. 1 (the default) leaves the batch as it is.
 
         Returns
         -------
         numpy.ndarray or torch.Tensor
-            ``(B, C, h*scale, w*scale)`` float32 in [0, 1], of the input's type.
+            ``(B, C, h*scale, w*scale)`` float32 in [0, 1] (in [0, 1 / gain] with a
+            gain), of the input's type.
 
         Raises
         ------
@@ -241,9 +251,15 @@ class SRModel:
         x = to_tensor(batch, self.device)
         x, n_in = self._adapt_channels(x)
         ids = self._tile_ids(tile_ids, x.shape[0])
+        gain = float(gain)
+        if gain != 1.0:
+            x = x * gain
         with torch.no_grad(), self._autocast():
             y = self._forward(x, self._generators(ids)) if self.stochastic else self._forward(x)
-        y = self._restore_channels(y.float().clamp_(0.0, 1.0), n_in)
+        y = y.float().clamp_(0.0, 1.0)
+        if gain != 1.0:  # the brightened image's [0, 1], on the input's scale
+            y = y / gain
+        y = self._restore_channels(y, n_in)
         return y if is_torch else y.cpu().numpy()
 
     __call__ = predict

@@ -148,6 +148,7 @@ class BicubicSR(SRModel):
     name = "bicubic"
     supported_scales = (2, 3, 4, 8)
     channel_agnostic = True
+    exposure_invariant = True
 
     def __init__(self, scale: int = 4, device: str = "cpu", **_: object) -> None:
         super().__init__(scale=scale, device=device, in_channels=3)
@@ -169,6 +170,7 @@ class LanczosSR(SRModel):
     name = "lanczos"
     supported_scales = (2, 3, 4, 8)
     channel_agnostic = True
+    exposure_invariant = True
 
     def __init__(self, scale: int = 4, device: str = "cpu", a: int = 3, **_: object) -> None:
         super().__init__(scale=scale, device=device, in_channels=3)

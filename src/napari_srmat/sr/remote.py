@@ -61,6 +61,9 @@ class RemoteModel(WorkerModel):
         options and weights digest are recorded).
     device : str
         Device on the workers (default :data:`WORKER_DEVICE`).
+    gain : float
+        The whole image's exposure gain (:func:`napari_srmat.sr.apply.sr_exposure_gain`),
+        passed with every batch (1: none).
 
     Notes
     -----
@@ -68,7 +71,8 @@ class RemoteModel(WorkerModel):
     same path; shipped weights are found in the workers' own installation.
     """
 
-    def __init__(self, model: SRModel, device: str = WORKER_DEVICE) -> None:
+    def __init__(self, model: SRModel, device: str = WORKER_DEVICE, gain: float = 1.0
+                 ) -> None:
         options = {k: v for k, v in model.options.items()
                    if v is None or isinstance(v, (bool, int, float, str))}
         # a network without a checkpoint cannot be rebuilt elsewhere: ship its weights
@@ -80,4 +84,5 @@ class RemoteModel(WorkerModel):
                   "device": device, "in_channels": int(model.in_channels),
                   "arch": dict(getattr(model, "arch", {}) or {}), "state": state}
         super().__init__(build_sr_model, kwargs, "predict", model.weights_digest(),
-                         describe=f"{model.name} x{model.scale}")
+                         describe=f"{model.name} x{model.scale}",
+                         call_kwargs={"gain": float(gain)} if gain != 1.0 else None)

@@ -28,7 +28,9 @@ mean uncertainty is above ``MIN_UNCERTAINTY``. Both thresholds are for an image 
 usual brightness: a dim image (12-bit camera data in a 16-bit file) is brightened by the
 exposure rule of the boundary model (:func:`napari_srmat.edges.data.exposure_gain` of
 the LR image, :attr:`RescanPlan.exposure_gain`) before the gradient and the
-uncertainty are compared with them; the SR model sees the image as it is.
+uncertainty are compared with them. The SR model sees such an image brightened by the
+same rule too (:func:`napari_srmat.sr.apply.sr_exposure_gain`, one gain for every
+flipped or sampled run), its output divided back.
 
 Rectangles
 ----------
@@ -382,6 +384,11 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
         "n_samples", n_samples, lo=2, integer=True, error=SRError)
     total = mean = m2 = None
     seed0 = model.options.get("seed", 0)
+    # one exposure gain for every run: a flipped copy of a large LR is sampled on other
+    # pixels, and a gain differing between the runs would show as spread
+    from .apply import sr_exposure_gain
+
+    gain = sr_exposure_gain(lr, model)
     try:
         for k in range(runs):
             if stop is not None and stop.stop_requested:
@@ -395,7 +402,8 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
                 inp = lr
             sr = yield from _one_of(
                 super_resolve_job(np.ascontiguousarray(inp), model, tile=tile,
-                                  overlap=overlap, batch_size=batch_size, stop=stop),
+                                  overlap=overlap, batch_size=batch_size, stop=stop,
+                                  exposure_gain=gain),
                 k, runs, f"SR {k + 1}/{runs} ({source})")
             if sr is None:  # stopped: the tiling engine has said so (Stopped)
                 return None
