@@ -740,3 +740,58 @@ def test_a_reference_that_is_a_file_is_told_as_such(make_napari_viewer, qtbot, t
     message = f"reference {one} is a file, not a folder of HR micrographs"
     assert w.status.text() == f"failed: {message}"
     assert shown == [f"napari-srmat: {message}"] and w.last_layer is None
+
+
+@pytest.mark.parametrize("to_disk", [False, True])
+def test_an_sr_layer_without_a_pixel_size_is_no_pixel_size_hint(make_napari_viewer, qtbot,
+                                                                  tmp_path, to_disk):
+    """The SR layer of a layer without a pixel size (unit-less scale 1/4 over its input's
+    pixels) was hinted 'its scale 0.25 has no length unit; if that is µm/px, type it'
+    until saved and reopened: it now records the place its store records
+    (``unitless_grid``), and so do the boundary maps made from it; placement unchanged."""
+    import warnings
+
+    from napari_srmat.io import read_image
+    from napari_srmat.widgets.layers import BoundaryMaps, add_boundary_result, pixel_size_hint
+
+    viewer = make_napari_viewer()
+    img = np.random.default_rng(0).integers(0, 255, (48, 40), dtype=np.uint8)
+    layer = viewer.add_image(img, name="plain")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    out = str(tmp_path / "sr.ome.zarr") if to_disk else ""
+    configure(w, layer, model="bicubic", scale="4", device="cpu", output=out)
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    sr = w.last_layer
+    np.testing.assert_allclose(sr.scale[-2:], (0.25, 0.25))
+    lo_in, hi_in = _world_box(layer, (48, 40))
+    lo_sr, hi_sr = _world_box(sr, (192, 160))
+    np.testing.assert_allclose(lo_sr, lo_in, atol=1e-9)
+    np.testing.assert_allclose(hi_sr, hi_in, atol=1e-9)
+    grid = sr.metadata["unitless_grid"]
+    np.testing.assert_allclose(grid["scale"], sr.scale[-2:])
+    np.testing.assert_allclose(grid["origin"], sr.translate[-2:])
+    if to_disk:  # the store's own place, as the reader gives it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stored = read_image(out).metadata["unitless_grid"]
+        np.testing.assert_allclose(grid["scale"], stored["scale"])
+        np.testing.assert_allclose(grid["origin"], stored["origin"])
+    assert pixel_size_hint(sr) == ""
+    zeros = np.zeros((192, 160), np.float32)
+    maps = add_boundary_result(viewer, sr, BoundaryMaps(prob=zeros, uncertainty=zeros,
+                                                        threshold=0.5))
+    for lay in (maps.probability, maps.uncertainty, maps.boundaries):
+        assert pixel_size_hint(lay) == "", lay.name
+        np.testing.assert_allclose(lay.scale[-2:], sr.scale[-2:])
+    # a layer with a pixel size gives its SR layer one, and no unit-less grid
+    layer.scale, layer.units = (0.8, 0.8), ("micrometer", "micrometer")
+    configure(w, layer, output="")
+    w.last_layer = None
+    w.run()
+    qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    assert "unitless_grid" not in w.last_layer.metadata
+    np.testing.assert_allclose(w.last_layer.scale[-2:], (0.2, 0.2))

@@ -389,6 +389,34 @@ def _layer_place(meta: Mapping, pixel_size: float | tuple[float, float] | None) 
                                zip(translate, scale, pixel_size_yx(pixel_size)))}
 
 
+def derived_layer_grid(source: Any, scale: Sequence[float], translate: Sequence[float]
+                       ) -> dict:
+    """The ``metadata`` entry placing a layer made from layer ``source`` (its SR result,
+    a map of it) at ``scale`` / ``translate``, as its store would record it and the reader
+    give it back: ``{"unitless_grid": {"scale": ..., "origin": ...}}`` (:func:`_layer_place`
+    and write_ome_zarr's rule, the identity grid dropped) when ``source`` has no pixel size
+    (:func:`layer_store_pixel_size`), else ``{}`` (the layer has one, in µm). Its unit-less
+    scale is then a grid over ``source``'s pixels, not hinted as a pixel size
+    (:func:`layer_unitless_scale`).
+
+    Examples
+    --------
+    >>> derived_layer_grid({"scale": (1.0, 1.0)}, (0.25, 0.25), (-0.375, -0.375))
+    {'unitless_grid': {'scale': (0.25, 0.25), 'origin': (-0.375, -0.375)}}
+    >>> derived_layer_grid({"scale": (1.0, 1.0)}, (1.0, 1.0), (0.0, 0.0))
+    {}
+    >>> derived_layer_grid({"metadata": {"pixel_size_um": 0.8}}, (0.2, 0.2), (-0.3, -0.3))
+    {}
+    """
+    from .io._write import _check_unitless_grid
+
+    if layer_store_pixel_size(source) is not None:
+        return {}
+    place = _layer_place({"scale": scale, "translate": translate}, None)
+    grid = _check_unitless_grid(place["unitless_grid"], None)
+    return {"unitless_grid": grid} if grid else {}
+
+
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
     """Write an image layer as a multiscale OME-Zarr store (atomic).
 

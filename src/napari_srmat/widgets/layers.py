@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._napari_io import (
+    derived_layer_grid,
     layer_non_square,
     layer_pixel_size_um,
     layer_store_pixel_size,
@@ -560,6 +561,7 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         "sr_model": model_name,
         "source_layer": layer.name,
         "pixel_size_um": px / factor if px else None,
+        **derived_layer_grid(layer, scale, translate),
     }
     if isinstance(result, (str, os.PathLike)):
         meta["path"] = str(result)
@@ -802,7 +804,8 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                **_units_kwargs(layer))
     px = layer_pixel_size_um(layer)
     meta = {"source_layer": layer.name, "pixel_size_um": px, "threshold": thr,
-            "model_threshold": maps.threshold, "skeletonize": skeletonize}
+            "model_threshold": maps.threshold, "skeletonize": skeletonize,
+            **derived_layer_grid(layer, geo["scale"], geo["translate"])}
     prob = _upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
                          blending="additive", contrast_limits=(0.0, 1.0),
                          metadata=dict(meta, kind="boundary probability"), **geo)
@@ -1171,7 +1174,8 @@ def show_grain_size_overlays(viewer, image_layer, result) -> HeynMeasurement | N
     boundaries = _upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
         np.asarray(result.boundaries, dtype=np.uint8), opacity=0.7, scale=scale,
-        translate=translate, metadata={"source_layer": image_layer.name},
+        translate=translate, metadata={"source_layer": image_layer.name,
+                                       **derived_layer_grid(image_layer, scale, translate)},
         **_units_kwargs_2d(image_layer))
     return show_heyn_measurement(viewer, boundaries, result.heyn,
                                  source={"inference_scale": result.inference_scale})
