@@ -339,12 +339,12 @@ def evaluate_boundaries_job(
         :data:`napari_srmat.edges.thresholds.HEYN_KW`, per-image ℓ̄ and thresholds);
         ``None`` if stopped.
     """
-    from ..device import check_device_name, resolve_device
+    from ..device import resolve_device
     from ..outputs import prepare_output_dir
     from .infer import load_boundary_model
 
     if model is None:  # a device the model cannot use: refused before any image is read
-        resolve_device(check_device_name(device))
+        resolve_device(device)
     if out_dir is not None:  # refuse a bad folder before the long evaluation
         prepare_output_dir(out_dir, "boundary_evaluation",
                            inputs=[images_dir, masks_dir, val_images, val_masks])
