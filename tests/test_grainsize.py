@@ -187,6 +187,35 @@ def test_a_boundary_mask_measured_as_a_micrograph_is_refused(model):
         measure_grain_size(ms.boundaries, mask="yes")
 
 
+def test_a_boundary_map_of_edges_predict_measured_as_a_micrograph_is_refused(
+        tmp_path, capsys):
+    """`srmat grain-size prob.ome.zarr` (the map of `srmat edges predict`, without
+    --mask) ran the boundary model on the probability map: on a real scan it read ℓ̄
+    10.5 px where the map itself measures 31 px, with only a 'coarse' warning. Each of
+    the folder's maps is now refused in one line naming the --mask --threshold route,
+    which still measures it; the same file outside such a folder is an image."""
+    from napari_srmat.io import read_image, write_ome_zarr
+
+    ms = generate_microstructure((96, 96), mean_grain_size_px=24, seed=5)
+    Image.fromarray(ms.image).save(tmp_path / "in.png")
+    out = tmp_path / "maps"
+    assert main(["edges", "predict", str(tmp_path / "in.png"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    for name in ("prob.ome.zarr", "uncertainty.ome.zarr", "prob.png"):
+        with pytest.raises(GrainSizeError, match=f"{name} is a boundary map.*--mask"):
+            measure_grain_size(read_image(out / name))
+    assert main(["grain-size", str(out / "prob.ome.zarr")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--mask --threshold" in err[0] and "Traceback" not in err[0]
+    assert main(["grain-size", str(out / "prob.ome.zarr"), "--mask", "--threshold",
+                 "0.5"]) == 0  # measured as a mask: not refused as a boundary map
+    assert "is a boundary map" not in capsys.readouterr().err
+    # a micrograph that happens to be called prob.ome.zarr, outside such a folder, is one
+    elsewhere = tmp_path / "mine" / "prob.ome.zarr"
+    write_ome_zarr(ms.image, elsewhere)
+    assert measure_grain_size(read_image(elsewhere)).mean_intercept_px > 0
+
+
 def test_mask_mode_scale_invariant_in_um():
     """Pure geometry (no model): one synthetic structure rendered at x0.5 ... x4 (the
     generator is scale-free) gives the same ℓ̄ in µm within 5 % where ℓ̄ >= 40 px

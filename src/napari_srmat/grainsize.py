@@ -1050,8 +1050,15 @@ def measure_grain_size_job(
             out.threshold, out.threshold_rule = float(threshold), "fixed"
         return note_pixel_size(out, note)
 
+    from .edges.infer import boundary_map_name
     from .io import check_pixel_values, looks_binary
 
+    if (map_name := boundary_map_name(image)) is not None:
+        raise GrainSizeError(
+            f"{map_name} is a boundary map written by srmat edges predict, not a "
+            "micrograph: the boundary model run on it reads a wrong ℓ̄; measure the "
+            "micrograph, or the probability map as a mask (mask=True, threshold=T; "
+            "srmat grain-size prob.ome.zarr --mask --threshold T)")
     check_pixel_values(arr)
     if looks_binary(arr):
         raise GrainSizeError(

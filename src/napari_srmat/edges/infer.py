@@ -642,6 +642,33 @@ PREVIEW_MAX_PIXELS = 4096 * 4096
 _STACKED = "stacked.ome.zarr"
 
 
+def boundary_map_name(image: Any) -> str | None:
+    """The file name of the ``srmat edges predict`` map ``image`` was read from, else None.
+
+    A :class:`~napari_srmat.io.Micrograph` whose file is one of :data:`BOUNDARY_OUTPUTS`
+    or :data:`ERROR_OUTPUT` inside a folder marked as ``edges predict``'s output is a
+    boundary map, not a micrograph: the boundary model run on it measures nothing real.
+
+    Parameters
+    ----------
+    image : Any
+        What a measurement was given.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"prob.ome.zarr"``; None for arrays and other files.
+    """
+    from ..io import Micrograph
+    from ..outputs import read_marker
+
+    path = image.path if isinstance(image, Micrograph) else None
+    if path is None or Path(path).name not in (*BOUNDARY_OUTPUTS, ERROR_OUTPUT):
+        return None
+    marker = read_marker(Path(path).parent)
+    return Path(path).name if marker and marker.get("kind") == "boundaries" else None
+
+
 #: What :func:`predict_boundaries_job` logs (after the output's path) when its output
 #: is already complete for the same input, model and settings: nothing is written.
 ALREADY_COMPLETE = "is already complete (same input, model and settings): nothing written"
