@@ -724,3 +724,24 @@ def test_plan_rescan_refuses_an_lr_too_large_for_memory_before_reading_it(
     monkeypatch.setattr(estimates, "available_memory_bytes",
                         lambda: int(need / MEMORY_FRACTION) + 1)
     assert check_plan_inputs(lazy, 0.1, 1.0, 16, 4)[0].shape == lr.shape
+
+
+def test_a_print_resolution_is_named_as_no_pixel_size(tmp_path):
+    """A scan saved at 150 dpi (a print resolution, not a pixel size) was planned with
+    "the LR image records no pixel size", while `srmat info` and `srmat grain-size` say
+    the file records 150 dpi, a print resolution: the plan says the same, by the one
+    rule (io.pixel_size_note), and its no-pixel-size note no longer claims the file
+    records nothing."""
+    from PIL import Image
+
+    from napari_srmat.io import pixel_size_note, read_image
+
+    rgb = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "scan.jpg", dpi=(150, 150))
+    mic = read_image(tmp_path / "scan.jpg")
+    size, notes = plan_pixel_size(mic)
+    assert size is None and notes == [pixel_size_note(mic)]
+    assert "150 dpi" in notes[0]
+    assert plan_pixel_size(mic, 0.5) == (0.5, [])  # a given size: nothing to explain
+    assert plan_pixel_size(rgb) == (None, [])  # an array records nothing
+    assert "records no pixel size" not in NO_PIXEL_SIZE_NOTE

@@ -71,7 +71,13 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import check_number
-from ..io import Micrograph, check_pixel_size_yx, given_pixel_size_message, pixel_size_yx
+from ..io import (
+    Micrograph,
+    check_pixel_size_yx,
+    given_pixel_size_message,
+    pixel_size_note,
+    pixel_size_yx,
+)
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from ..tiling import DEFAULT_BATCH_SIZE
 from .base import SRError, SRModel
@@ -522,7 +528,8 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
 
 #: The plan's warning when the LR pixel size is unknown.
 NO_PIXEL_SIZE_NOTE = (
-    "the LR image records no pixel size: the rescan rectangles are in LR pixels only "
+    "no pixel size of the LR image (from the file or given): the rescan rectangles are "
+    "in LR pixels only "
     "(rois_um is null); give the pixel size (pixel_size_um= / --pixel-size-um / a layer "
     "scale in µm) for the rectangles in µm from the image's top-left corner")
 
@@ -549,7 +556,9 @@ def plan_pixel_size(lr: Any, pixel_size_um: Any = None
     -------
     pixel_size_um : float or (float, float) or None
     notes : list of str
-        The warning that the given size differs from the file's, if it does.
+        The warning that the given size differs from the file's, if it does; without a
+        pixel size, why the file's own figure is none (a print resolution such as
+        150 dpi, non-square pixels: :func:`napari_srmat.io.pixel_size_note`).
 
     Raises
     ------
@@ -566,8 +575,9 @@ def plan_pixel_size(lr: Any, pixel_size_um: Any = None
     """
     given = check_pixel_size_yx(pixel_size_um)
     recorded = lr.store_pixel_size if isinstance(lr, Micrograph) else None
-    if given is None:
-        return recorded, []
+    if given is None:  # why a file's print resolution (150 dpi) is no pixel size
+        note = pixel_size_note(lr) if recorded is None else None
+        return recorded, [] if note is None else [note]
     if recorded is None:
         return given, []
     note = given_pixel_size_message(given, recorded)
