@@ -795,3 +795,52 @@ def test_an_sr_layer_without_a_pixel_size_is_no_pixel_size_hint(make_napari_view
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
     assert "unitless_grid" not in w.last_layer.metadata
     np.testing.assert_allclose(w.last_layer.scale[-2:], (0.2, 0.2))
+
+
+def _feature_world(layer) -> np.ndarray:
+    """World (row, column) of the intensity-weighted centre of a layer's bright pixels."""
+    data = np.asarray(layer.data[0] if layer.multiscale else layer.data, float)
+    rows, cols = np.indices(data.shape)
+    centre = np.array([(rows * data).sum(), (cols * data).sum()]) / data.sum()
+    return np.asarray(layer.data_to_world(centre), float)[-2:]
+
+
+@pytest.mark.parametrize("driver", ["widget", "script"])
+@pytest.mark.parametrize("place", ["um", "unitless"])
+def test_a_store_of_a_translated_layer_reopens_over_its_input(make_napari_viewer, qtbot,
+                                                              tmp_path, driver, place):
+    """The SR widget and add_super_resolution gave the job the layer's bare array: the
+    store recorded its place over input pixel 0, so reopened it lay 5 x 7 µm off its
+    input at translate (5, 7) with 0.8 µm/px (and off a translated layer whose scale has
+    no unit). A feature of the reopened store now has its input's world position."""
+    import npe2
+
+    pm = npe2.PluginManager.instance()
+    if "napari-srmat" not in pm._manifests:
+        pm.discover()
+    viewer = make_napari_viewer()
+    img = np.zeros((20, 24), np.uint8)
+    img[7, 13] = 255  # the feature, far from the borders
+    if place == "um":
+        layer = viewer.add_image(img, name="lr", scale=(0.8, 0.8), translate=(5.0, 7.0),
+                                 metadata={"pixel_size_um": 0.8})
+    else:  # a scale typed without a unit: no pixel size, a place all the same
+        layer = viewer.add_image(img, name="lr", scale=(1.5, 1.5), translate=(3.0, -4.0))
+    out = tmp_path / "sr.ome.zarr"
+    if driver == "widget":
+        w = SuperResolutionWidget(viewer)
+        qtbot.addWidget(w)
+        configure(w, layer, model="bicubic", scale="4", device="cpu", output=str(out))
+        w.run()
+        qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+        shown = w.last_layer
+    else:
+        shown = add_super_resolution(viewer, layer, model="bicubic", scale=4, device="cpu",
+                                     out=out)
+    want = _feature_world(layer)
+    np.testing.assert_allclose(_feature_world(shown), want, atol=1e-6)
+    [reopened] = viewer.open(str(out), plugin="napari-srmat")
+    np.testing.assert_allclose(_feature_world(reopened), want, atol=1e-6)
+    np.testing.assert_allclose(reopened.scale[-2:], shown.scale[-2:])
+    np.testing.assert_allclose(reopened.translate[-2:], shown.translate[-2:])

@@ -389,6 +389,38 @@ def _layer_place(meta: Mapping, pixel_size: float | tuple[float, float] | None) 
                                zip(translate, scale, pixel_size_yx(pixel_size)))}
 
 
+def layer_place(layer: Any) -> dict:
+    """Where a layer's pixel ``(0, 0)`` lies, as a store written from it records it
+    (:func:`_layer_place` of its ``scale`` and ``translate`` with its
+    :func:`layer_store_pixel_size`): the napari writer's place, and the one a widget's job
+    gives the tiling engine (a Micrograph's ``metadata``) so that an SR store made from
+    the layer lies over it when reopened.
+
+    Parameters
+    ----------
+    layer : napari layer or Mapping
+        A layer, or its attributes as napari's writer passes them (``scale``,
+        ``translate``, ``units``, ``metadata``).
+
+    Returns
+    -------
+    dict
+        ``{"origin_um": (Y, X)}`` with a pixel size, ``{"unitless_grid": {"scale": ...,
+        "origin": ...}}`` without one, or ``{}``.
+
+    Examples
+    --------
+    >>> layer_place({"scale": (0.8, 0.8), "translate": (5.0, 7.0),
+    ...              "metadata": {"pixel_size_um": 0.8}})
+    {'origin_um': (5.0, 7.0)}
+    >>> layer_place({"scale": (1.5, 1.5), "translate": (3.0, -4.0)})
+    {'unitless_grid': {'scale': (1.5, 1.5), 'origin': (3.0, -4.0)}}
+    """
+    meta = layer if isinstance(layer, Mapping) else {"scale": layer.scale,
+                                                     "translate": layer.translate}
+    return _layer_place(meta, layer_store_pixel_size(layer))
+
+
 def derived_layer_grid(source: Any, scale: Sequence[float], translate: Sequence[float]
                        ) -> dict:
     """The ``metadata`` entry placing a layer made from layer ``source`` (its SR result,
@@ -471,5 +503,5 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     if not str(path).lower().endswith(".zarr"):  # as napari matched it: "scan.ZARR" too
         path = f"{path}.zarr"
     written = write_ome_zarr(data, path, pixel_size_um=pixel_size, axes=axes, overwrite=True,
-                             **_layer_place(meta, pixel_size))
+                             **layer_place(meta))
     return [str(written)]

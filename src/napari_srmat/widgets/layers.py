@@ -33,6 +33,7 @@ from .._napari_io import (
     derived_layer_grid,
     layer_non_square,
     layer_pixel_size_um,
+    layer_place,
     layer_store_pixel_size,
     layer_unitless_scale,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "layer_image_data",
     "micrograph_data",
     "layer_pixel_size_um",
+    "layer_place",
     "layer_store_pixel_size",
     "pixel_size_hint",
     "common_pixel_size_um",
@@ -370,6 +372,7 @@ def super_resolution_job(
     reference: str | os.PathLike | None = None,
     overwrite: bool = False,
     stop: StopToken | None = None,
+    place: dict | None = None,
 ) -> Generator[Event, Any, Any]:
     """Load an SR model and super-resolve ``image`` (job generator).
 
@@ -399,6 +402,12 @@ def super_resolution_job(
         Replace an earlier SR result in ``out`` made with other settings (never a folder
         napari-srmat did not write).
     stop : StopToken, optional
+    place : dict, optional
+        Where the input's pixel ``(0, 0)`` lies, as its layer's store would record it
+        (:func:`napari_srmat._napari_io.layer_place`: ``{"origin_um": (Y, X)}`` with
+        ``pixel_size_um``, else ``{"unitless_grid": ...}``); the OME-Zarr output records
+        it on the ``scale``-times finer grid, so that reopened it lies over its input. Not
+        part of the output's identity. None: the input's pixel ``(0, 0)`` at the origin.
 
     Returns
     -------
@@ -408,6 +417,12 @@ def super_resolution_job(
     from ..sr import super_resolve_job
 
     sr_model = yield from _load_sr_model(image, model, checkpoint, scale, device, reference)
+    if place:  # the engine's input place: a Micrograph's (tiling._output_place)
+        from ..io import Micrograph
+
+        image = Micrograph(data=image, levels=[image],
+                           axes="YXC" if len(image.shape) == 3 else "YX",
+                           metadata=dict(place))
     result = yield from super_resolve_job(
         image,
         sr_model,
@@ -670,6 +685,7 @@ def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int 
             layer_image_data(layer), model=model, checkpoint=checkpoint, scale=scale,
             tile=tile, overlap=overlap, batch_size=batch_size, device=device, out=out,
             pixel_size_um=layer_store_pixel_size(layer),  # (Y, X) when not square
+            place=layer_place(layer),
         ),
         quiet=True,
     )

@@ -33,6 +33,7 @@ from .layers import (
     add_super_resolution_result,
     input_removed_note,
     is_micrograph_layer,
+    layer_place,
     layer_store_pixel_size,
     micrograph_data,
     remove_layers_reading,
@@ -211,6 +212,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             self.output.setText(str(out))
             opts["out"] = str(out)
         opts["pixel_size_um"] = layer_store_pixel_size(layer)  # (Y, X) when not square
+        opts["place"] = layer_place(layer)  # a store lies over its input when reopened
         image = micrograph_data(layer)
         def plan_for(to_disk: bool):
             return plan_super_resolution(image.shape, scale=opts["scale"],
