@@ -334,3 +334,44 @@ def test_pixel_size_from_path_rule():
         pixel_size_from_path([(5, 5), (5, 5.3), (5, 5.6)], 10.0)
     with pytest.raises(PixelSizeError, match="at least two points"):
         pixel_size_from_path([(5, 5)], 10.0)
+
+
+
+def test_a_pixel_size_set_drops_the_unitless_grid_of_the_layer_and_its_derived_layers(
+        make_napari_viewer, tmp_path):
+    """A layer without a pixel size opened from a store with a unit-less grid, and the SR
+    layer and boundary maps the widgets make from it, record ``unitless_grid``; given a
+    pixel size they were rescaled to µm but kept it: stale metadata saying they lie on a
+    grid without a pixel size. It is now dropped from each; their place still follows."""
+    import npe2
+
+    from napari_srmat.io import write_ome_zarr
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import (
+        BoundaryMaps,
+        add_boundary_result,
+        add_super_resolution_result,
+    )
+
+    pm = npe2.PluginManager.instance()
+    if "napari-srmat" not in pm._manifests:
+        pm.discover()
+    store = write_ome_zarr(np.zeros((24, 20), np.uint8), tmp_path / "in.ome.zarr",
+                           unitless_grid={"scale": (0.5, 0.5), "origin": (2.0, -1.0)})
+    viewer = make_napari_viewer()
+    [scan] = viewer.open(str(store), plugin="napari-srmat")
+    sr = add_super_resolution_result(viewer, scan, np.zeros((96, 80), np.float32), 4)
+    zeros = np.zeros((96, 80), np.float32)
+    maps = add_boundary_result(viewer, sr, BoundaryMaps(prob=zeros, uncertainty=zeros,
+                                                        threshold=0.5))
+    made = [scan, sr, maps.probability, maps.uncertainty, maps.boundaries]
+    assert all("unitless_grid" in lay.metadata for lay in made)  # without a pixel size
+    before = {lay.name: np.asarray(lay.data_to_world((0.0, 0.0))) for lay in made}
+    changed = set_layer_pixel_size(viewer, scan, 0.8)
+    assert {lay.name for lay in made} <= {lay.name for lay in changed}
+    for lay in made:
+        assert "unitless_grid" not in lay.metadata, lay.name
+        assert [str(u) for u in lay.units[-2:]] == ["micrometer", "micrometer"]
+        # still where it was over its input: world positions all times 0.8 / 0.5
+        np.testing.assert_allclose(np.asarray(lay.data_to_world((0.0, 0.0))),
+                                   before[lay.name] * 1.6, atol=1e-9)

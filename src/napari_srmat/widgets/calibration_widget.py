@@ -46,14 +46,24 @@ def _stretched(values, ratios) -> tuple:
     return tuple(values[:-2]) + tuple(v * r for v, r in zip(values[-2:], ratios))
 
 
+def _in_um(metadata) -> dict:
+    """``metadata`` of a layer now in µm, without ``unitless_grid`` (its place on a grid
+    without a pixel size: a store's, or one a widget made from a layer without one,
+    :func:`napari_srmat._napari_io.derived_layer_grid`), which would be stale."""
+    meta = dict(metadata or {})
+    meta.pop("unitless_grid", None)
+    return meta
+
+
 def _recorded_sizes(metadata, scale) -> dict:
     """``metadata`` with the pixel sizes a layer at ``scale`` (µm) records: ``pixel_size_um``
     the X size and, for pixels that are not square, ``pixel_size_yx_um`` (as the reader
     sets them); a stale per-axis pair would win over the new scale
-    (:func:`napari_srmat._napari_io.layer_non_square`)."""
+    (:func:`napari_srmat._napari_io.layer_non_square`); no ``unitless_grid``
+    (:func:`_in_um`)."""
     from ..io._pixel import pixels_square
 
-    meta = dict(metadata or {}, pixel_size_um=float(scale[-1]))
+    meta = dict(_in_um(metadata), pixel_size_um=float(scale[-1]))
     meta.pop("pixel_size_yx_um", None)
     y, x = (float(v) for v in scale[-2:])
     if not pixels_square(y, x):
@@ -74,7 +84,9 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
         Micrometres per pixel (checked).
     derived : bool
         Rescale the layers derived from it by the same factor (scale and translate), so
-        overlays stay on the image; their recorded ``pixel_size_um`` follows.
+        overlays stay on the image; their recorded ``pixel_size_um`` follows. The
+        ``metadata["unitless_grid"]`` of the layer and of these (their place on a grid
+        without a pixel size) is dropped: they are in µm now.
     scale_bar : bool
         Show napari's scale bar in µm.
 
@@ -103,7 +115,7 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
         lay.scale = _stretched(lay.scale, ratios)
         lay.translate = _stretched(lay.translate, ratios)
         lay.units = (UM_UNIT,) * lay.ndim
-        meta = dict(lay.metadata or {})
+        meta = _in_um(lay.metadata)
         if meta.get("pixel_size_um") or meta.get("pixel_size_yx_um"):
             meta = _recorded_sizes(meta, lay.scale)
         lay.metadata = meta
