@@ -267,3 +267,38 @@ def test_evaluate_maps_masks_without_boundaries_say_which():
         evaluate_maps(prob, empty, threshold=0.5)
     with pytest.raises(EdgeMetricsError, match="validation masks .* no boundary"):
         evaluate_maps(prob, good, val_prob_maps=prob, val_masks=empty)
+
+
+def test_validation_maps_of_misread_values_are_refused_naming_the_file(tmp_path, capsys):
+    """A validation map of 8-bit values in an int64 TIFF (or floats in 0..255) chose the
+    threshold silently (int64: every pixel read as ~0, threshold 0, F1 0.37, exit 0):
+    the histogram now applies the float rule, as binarize_boundaries does, and
+    `srmat eval-maps` names the file."""
+    import tifffile
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    probs, masks = fake_predictions(2, size=96)
+    for bad in (np.round(probs[1] * 255).astype(np.int64), probs[1] * 255.0):
+        with pytest.raises(ValueError, match="0..255"):
+            EdgeHistogram().update(bad, masks[1])
+        with pytest.raises(ValueError, match="0..255"):
+            evaluate_maps([probs[0]], [masks[0]], val_prob_maps=[bad], val_masks=[masks[1]])
+    ok = evaluate_maps([probs[0]], [masks[0]], val_prob_maps=[probs[1]], val_masks=[masks[1]])
+    assert 0 < ok["threshold"] < 1
+    for split, i in (("test", 0), ("val", 1)):
+        (tmp_path / split / "prob").mkdir(parents=True)
+        (tmp_path / split / "masks").mkdir()
+        Image.fromarray((masks[i] > 0).astype(np.uint8) * 255).save(
+            tmp_path / split / "masks" / "a.png")
+        tifffile.imwrite(tmp_path / split / "prob" / "a.tif",
+                         np.round(probs[i] * 255).astype(np.int64 if split == "val" else np.uint8))
+    argv = ["eval-maps", "--prob", str(tmp_path / "test" / "prob"),
+            "--masks", str(tmp_path / "test" / "masks"),
+            "--val-prob", str(tmp_path / "val" / "prob"),
+            "--val-masks", str(tmp_path / "val" / "masks")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "0..255" in err
+    assert str(tmp_path / "val" / "prob" / "a.tif") in err

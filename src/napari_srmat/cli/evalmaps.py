@@ -86,7 +86,7 @@ def _bins_arg(text: str) -> int:
 
 
 def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
-    from ..io import all_finite, read_array, read_mask
+    from ..io import all_finite, check_pixel_values, read_array, read_mask
 
     probs = _list(prob_dir)
     masks = _list(mask_dir)
@@ -109,6 +109,8 @@ def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
         if not all_finite(p):  # refused later without the file, or dropped (validation)
             raise UserError(f"{pf}: probability map has NaN or Inf values: replace them "
                             "first (e.g. numpy.nan_to_num)")
+        with naming_file(pf):  # which file: the job's own check cannot say
+            check_pixel_values(p, name="probability map")
         if p.dtype.kind == "f" and (p.min() < 0 or p.max() > 1):
             raise UserError(f"{pf}: float probabilities must be in [0, 1]")
         names.append(stem)

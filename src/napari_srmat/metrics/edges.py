@@ -149,10 +149,26 @@ class EdgeHistogram:
         -------
         EdgeHistogram
             ``self``, for chaining.
+
+        Raises
+        ------
+        ValueError
+            Values the float rule would misread (:func:`napari_srmat.io.
+            check_pixel_values`: a float map in 0..255, 8-bit values in an int64 array),
+            checked on the whole map before anything is counted.
         """
+        from ..io import check_pixel_values
+
+        # as binarize_boundaries: an int64 map of 0..255 read as ~0 gave threshold 0
+        check_pixel_values(prob, name="prob")
         if _is_dask(prob) or _is_dask(mask):
             self._update_dask(prob, mask, valid)
-            return self
+        else:
+            self._add(prob, mask, valid)
+        return self
+
+    def _add(self, prob: Any, mask: Any, valid: Any) -> None:
+        """:meth:`update` of an in-memory map whose values are checked."""
         p = np.asarray(prob)
         m = np.asarray(mask)
         if p.ndim == 3 and p.shape[-1] == 1:
@@ -170,7 +186,6 @@ class EdgeHistogram:
         mb = mb.ravel()
         self.pos += np.bincount(idx[mb], minlength=self.n_bins)
         self.neg += np.bincount(idx[~mb], minlength=self.n_bins)
-        return self
 
     def _update_dask(self, prob, mask, valid) -> None:
         import dask
@@ -193,7 +208,7 @@ class EdgeHistogram:
                 [v.blocks[block]] if v is not None else []
             )
             arrs = dask.compute(*parts)
-            self.update(arrs[0], arrs[1], arrs[2] if v is not None else None)
+            self._add(arrs[0], arrs[1], arrs[2] if v is not None else None)
 
     def merge(self, other: EdgeHistogram) -> EdgeHistogram:
         """Add the counts of another histogram with the same ``n_bins``."""
