@@ -569,6 +569,33 @@ def test_dim_12bit_image_is_super_resolved_brightened_by_the_exposure_rule(tmp_p
     assert np.array_equal(srmat.super_resolve(lr8, model, overlap=24), direct)
 
 
+def test_a_dark_field_image_keeps_its_bright_particles():
+    """A dark-field micrograph is dark except for a few bright particles, so its 99.5th
+    percentile is dim and the exposure rule gave it gain ~18: the network's output,
+    clipped to [0, 1] and divided back, put the 8-bit particles (255) at 14. The SR gain
+    now stops where the brightest sampled value reaches 1: such an image gets gain 1 and
+    its particles stay bright; a dim image without them is still brightened, as far as
+    its brightest value allows."""
+    import napari_srmat as srmat
+    from napari_srmat.edges.infer import image_exposure_gain
+    from napari_srmat.sr import load_model
+    from napari_srmat.sr.apply import sr_exposure_gain
+
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 12, (64, 64)).astype(np.uint8)  # the dark field
+    dark[30:34, 40:44] = 255  # a bright particle: 0.4 % of the pixels
+    model = load_model("cnn")
+    assert image_exposure_gain(dark) > 10  # the boundary model's rule: dim
+    assert sr_exposure_gain(dark, model) == 1.0
+    out = srmat.super_resolve(dark, model, overlap=24)
+    assert out[120:136, 160:176].max() > 0.9  # the particle, x4
+    # a dim image (values to 40) with a pixel at 60: brightened until that reaches 1
+    dim = (rng.random((64, 64)) * 40).astype(np.uint8)
+    dim[0, 0] = 60
+    assert image_exposure_gain(dim) > 255 / 60
+    assert sr_exposure_gain(dim, model) == pytest.approx(255 / 60)
+
+
 def test_cluster_workers_get_the_exposure_gain():
     """``--scheduler`` runs the model on dask workers (sr.remote.RemoteModel): they must
     see a dim image with the same gain as this process, or a cluster run's pixels would

@@ -415,26 +415,38 @@ def _sample_exposure_gain(sample: np.ndarray) -> float:
     return exposure_gain(sample, max_pixels=sample[0].size)
 
 
-def image_exposure_gain(image) -> float:
+def image_exposure_gain(image, *, keep_brightest: bool = False) -> float:
     """The exposure rule's gain of a whole ``(H, W)`` / ``(H, W, C)`` image.
 
     :func:`napari_srmat.edges.data.exposure_gain` of the image's one whole-image sample
     (:func:`_whole_image_sample`: a regular grid, a Micrograph's smallest pyramid level
     that has enough pixels), as the boundary model computes it
     (:meth:`BoundaryModel.exposure_gain` of a model without input normalisation). The
-    SR models use it too (:func:`napari_srmat.sr.super_resolve_job`).
+    SR models use it too (:func:`napari_srmat.sr.super_resolve_job`), with
+    ``keep_brightest``.
 
     Parameters
     ----------
     image : array-like or Micrograph
         numpy, Dask or Zarr pixels (any dtype of the float rule).
+    keep_brightest : bool
+        Limit the gain to ``1 / brightest sampled value``, so that nothing the image
+        holds is brightened past 1 (and clipped there by a model's [0, 1] output): a
+        dark-field micrograph whose few bright particles reach full scale (its 99.5th
+        percentile is dark) gets 1; 12-bit data in a 16-bit file (brightest at most
+        4095/65535) at most 16.
 
     Returns
     -------
     float
         1.0 for an image of the usual brightness, > 1 for a dim one.
     """
-    return _sample_exposure_gain(_whole_image_sample(image))
+    sample = _whole_image_sample(image)
+    gain = _sample_exposure_gain(sample)
+    if keep_brightest and gain > 1.0:
+        brightest = float(np.nanmax(sample))  # > 0: the rule gives 1 to a black image
+        gain = max(1.0, min(gain, 1.0 / brightest))
+    return gain
 
 
 def _normalize_batch(x, input_stats):

@@ -144,7 +144,10 @@ def sr_exposure_gain(image: Any, model: SRModel) -> float:
     on tbm/val: 0.68 dB below the same data in 8 bit, ``studies/sr_12bit_gain.py``). Such
     an image is brightened by the boundary model's exposure rule
     (:func:`napari_srmat.edges.infer.image_exposure_gain`: 1 for an image of the usual
-    brightness). Interpolations (``model.exposure_invariant``) get 1.
+    brightness), at most until its brightest sampled value reaches 1 (``keep_brightest``:
+    a model's output is clipped to [0, 1], so a larger gain would dim the bright
+    particles of a dark-field micrograph to 1/gain). Interpolations
+    (``model.exposure_invariant``) get 1.
 
     Parameters
     ----------
@@ -162,7 +165,7 @@ def sr_exposure_gain(image: Any, model: SRModel) -> float:
         return 1.0
     from ..edges.infer import image_exposure_gain
 
-    return image_exposure_gain(image)
+    return image_exposure_gain(image, keep_brightest=True)
 
 
 def super_resolve_job(
