@@ -289,3 +289,26 @@ def test_cli_folder_without_images_and_masks_says_which_are_missing(tmp_path, ca
     assert main(["experiment", "three-arm", str(folder)]) == 2
     err = capsys.readouterr().err
     assert f"error: {folder / 'masks'} not found: {folder} must hold" in err
+
+
+def test_cli_image_of_misread_values_is_refused_naming_the_file(tmp_path, micrographs,
+                                                                  capsys):
+    """An 8-bit micrograph saved as an int64 TIFF was read as black (the float rule
+    divides by the int64 maximum): every arm refused, a table of 100 % errors, exit 0.
+    read_grey_or_rgb_float applies the float rule and names the file."""
+    import tifffile
+
+    from napari_srmat.io import read_grey_or_rgb_float
+
+    root = _folder(tmp_path, micrographs)
+    bad = root / "images" / "r1.tif"
+    (root / "images" / "r1.png").unlink()
+    tifffile.imwrite(bad, np.asarray(micrographs[0][1], np.int64))
+    with pytest.raises(ValueError, match="int64 image with values in"):
+        read_grey_or_rgb_float(bad)
+    assert read_grey_or_rgb_float(root / "images" / "r0.png").max() > 0.5
+    assert main(["experiment", "three-arm", str(root), "--sr-models", "bicubic",
+                 "--sr-of-native", "none", "--json"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 1 and f"error: {bad}: image is an int64" in err[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._float import grey_or_rgb, to_float01
+from ._float import check_pixel_values, grey_or_rgb, to_float01
 from ._read import ImageReadError, read_image
 
 __all__ = ["read_grey_or_rgb_float", "list_pairs", "IMAGE_SUFFIXES"]
@@ -33,8 +33,16 @@ def read_grey_or_rgb_float(path: str | os.PathLike) -> np.ndarray:
     ------
     ImageReadError
         If the file cannot be read or has an unsupported channel count.
+    ValueError
+        Values the float rule would misread (:func:`~napari_srmat.io.check_pixel_values`:
+        8-bit values in an int64 TIFF, floats in 0..255), naming the file.
     """
-    return to_float01(grey_or_rgb(read_image(path).data.compute()))
+    pixels = grey_or_rgb(read_image(path).data.compute())
+    try:  # an int64 TIFF of 0..255 read as black: every grain-size arm refused, exit 0
+        check_pixel_values(pixels, name="image")
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return to_float01(pixels)
 
 
 def list_pairs(root: str | os.PathLike, split: str) -> list[tuple[Path, Path]]:
