@@ -142,6 +142,12 @@ def test_bad_inputs_are_value_errors(model, micrographs):
         run(images[:1], [np.zeros_like(masks[0])])
     with pytest.raises(ValueError, match="NaN"):  # was cast to 0 with a RuntimeWarning
         run([np.where(masks[0], np.nan, 0.5)], masks[:1])
+    # which image of a folder (it said "the image has NaN ...")
+    with pytest.raises(ValueError, match="^b: the image has NaN"):
+        run([images[0], np.where(masks[1], np.nan, 0.5)], masks, names=["a", "b"])
+    with pytest.raises(ValueError, match="^c: the image has NaN"):
+        run_job(measure_arms_job(np.where(masks[1], np.nan, 0.5), name="c", model=model,
+                                 sr_models=("bicubic",), sr_of_native=None), quiet=True)
     with pytest.raises(ValueError, match="same name"):
         run(images[:1], masks[:1], sr_models=("bicubic", "bicubic"), sr_of_native=None)
     with pytest.raises(ValueError, match="not x4"):

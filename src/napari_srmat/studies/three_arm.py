@@ -278,12 +278,12 @@ def _on_native_grid(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return resize_bilinear(np.asarray(prob, np.float32), tuple(shape))
 
 
-def _rgb_uint8(image: Any) -> np.ndarray:
+def _rgb_uint8(image: Any, name: str) -> np.ndarray:
     from ..io import all_finite, as_rgb, to_uint8
 
     a = np.asarray(image)
-    if not all_finite(a):
-        raise ValueError("the image has NaN or infinite pixels")
+    if not all_finite(a):  # which of the folder's images
+        raise ValueError(f"{name}: the image has NaN or infinite pixels")
     return np.ascontiguousarray(to_uint8(as_rgb(a)))
 
 
@@ -352,7 +352,7 @@ def three_arm_job(
     truth: list[float] = []
     total = len(images) * len(arm_list)
     for i, (image, mask, name) in enumerate(zip(images, masks, names)):
-        rgb = _rgb_uint8(image)
+        rgb = _rgb_uint8(image, name)
         m = as_bool_mask(np.asarray(mask), name=f"mask of {name}")
         if m.shape != rgb.shape[:2]:
             raise ValueError(f"{name}: image {rgb.shape[:2]} and mask {m.shape} differ in size")
@@ -419,7 +419,7 @@ def measure_arms_job(
 
     loaded, arm_list = _load_sr_models(sr_models, sr_of_native, scale, device)
     model = load_boundary_model() if model is None else model
-    rgb = _crop_to_scale(_rgb_uint8(image), scale, name)
+    rgb = _crop_to_scale(_rgb_uint8(image, name), scale, name)
     measured = yield from _arms_of_image(
         rgb, name=name, loaded=loaded, arm_list=arm_list, sr_models=sr_models,
         sr_of_native=sr_of_native, model=model, scale=scale,
