@@ -152,7 +152,7 @@ def _as_measured(image, name: str):
     pixels of its x4-reduced copy."""
     from napari_srmat.studies.three_arm import THREE_ARM_SCALE, _crop_to_scale, _rgb_uint8
 
-    return _crop_to_scale(_rgb_uint8(image), THREE_ARM_SCALE, name)
+    return _crop_to_scale(_rgb_uint8(image, name), THREE_ARM_SCALE, name)
 
 
 def measure_at(model, image, scale: float) -> dict:
