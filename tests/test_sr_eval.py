@@ -212,8 +212,14 @@ def test_evaluation_records_the_degradation_recipe_and_checks_shapes():
     hr = _micrograph()
     recipe = {"recipe": {"mode": "classical"}, "source": "--degradation"}
     assert m.evaluate_sr_pair(hr, hr, 4, degradation=recipe)["degradation"] == recipe
-    with pytest.raises(ValueError, match="shapes differ"):
+    with pytest.raises(ValueError, match="shapes differ.*must be the size of its reference"):
         m.evaluate_sr_pair(hr, hr[:64], 4)
+    # a grey HR and a colour SR of the same size were told "must be the size of its
+    # reference"
+    grey, colour = (hr, np.repeat(hr[..., None], 3, -1)) if hr.ndim == 2 else (hr[..., 0], hr)
+    for pair in ((grey, colour), (colour, grey)):
+        with pytest.raises(ValueError, match=r"differ: .*\(one is grey, the other colour"):
+            m.evaluate_sr_pair(*pair, 4)
     assert m.degradation_recipe({"model": "bicubic", "checkpoint": None}) is None
     rec = m.degradation_recipe({"model": "cnn", "degradation": {"mode": "realesrgan"}})
     assert rec["recipe"] == {"mode": "realesrgan"}

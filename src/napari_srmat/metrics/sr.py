@@ -534,9 +534,11 @@ def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
     a = _float_image(hr, "hr")
     b = _float_image(sr, "sr")
-    if a.shape != b.shape:
-        raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} (the "
-                         "super-resolved image must be the size of its reference)")
+    if a.shape != b.shape:  # a grey HR and a colour SR of the same size: not "the size"
+        why = ("one is grey, the other colour: give both in grey or both in colour"
+               if a.shape[:2] == b.shape[:2] else
+               "the super-resolved image must be the size of its reference")
+        raise ValueError(f"HR and SR shapes differ: {a.shape} vs {b.shape} ({why})")
     # cropped to a multiple of s, less an s px border, then compared by SSIM: a smaller
     # image was refused with the shape left after cropping ("image (0, 0) is too small")
     from ..io import check_image_side
