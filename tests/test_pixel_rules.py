@@ -311,7 +311,7 @@ def test_rgb_converters_follow_the_rgb_rule():
         assert np.array_equal(_rgb(image), want), name
         assert np.array_equal(_hr_rgb(image), want), name
         assert np.array_equal(_to_uint8_rgb(image), want_u8), name
-        assert np.array_equal(_rgb_uint8(image), want_u8), name
+        assert np.array_equal(_rgb_uint8(image, name), want_u8), name
         got = _channels_last(image)  # audit keeps grey as one channel
         assert np.array_equal(got, want[..., :1] if image.ndim == 2 or image.shape[2] == 2
                               else want), name
