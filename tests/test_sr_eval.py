@@ -352,6 +352,23 @@ def test_cli_sr_eval_shape_errors_name_the_files(tmp_path, capsys):
 
 
 
+def test_cli_sr_eval_lr_of_the_sr_size_is_refused_unless_scale_1(tmp_path, capsys):
+    """An --lr of the SR image's size (the HR given by mistake) was evaluated silently at
+    x1 ("LR size ratio"); it is refused naming both files and sizes, unless --scale 1."""
+    from napari_srmat.cli import main
+
+    hr = _micrograph()
+    hr_p, sr_p = _png(tmp_path / "hr.png", hr), _png(tmp_path / "sr.png", hr + 0.05)
+    assert main(["sr", "eval", hr_p, sr_p, "--lr", hr_p, "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"LR {hr_p} (96 x 96 px) is the size of SR {sr_p} (96 x 96 px)" in err
+    assert "--scale 1" in err
+    assert main(["sr", "eval", hr_p, sr_p, "--lr", hr_p, "--scale", "1", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["scale"] == 1 and res["scale_source"] == "--scale"
+
+
 @pytest.mark.parametrize("bad", ["nan", "0-255"])
 @pytest.mark.parametrize("role", ["hr", "sr", "lr"])
 def test_cli_sr_eval_pixel_value_errors_name_the_file(tmp_path, capsys, role, bad):

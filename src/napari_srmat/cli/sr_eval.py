@@ -103,6 +103,10 @@ def _write_map(path: str, image, inputs) -> str:
     return str(out)
 
 
+def _size(image) -> str:
+    return f"{image.shape[0]} x {image.shape[1]} px"
+
+
 def _eval(args: argparse.Namespace) -> int:
     from ..io import ImageSizeError
     from ..metrics.sr import degradation_recipe, evaluate_sr_pair
@@ -129,6 +133,10 @@ def _eval(args: argparse.Namespace) -> int:
         scale, scale_source = int(sr_attrs["scale"]), "sr output metadata"
     if scale is None and lr is not None and lr.shape[0] and sr.shape[0] % lr.shape[0] == 0:
         scale, scale_source = sr.shape[0] // lr.shape[0], "LR size ratio"
+        if scale == 1:  # almost surely the HR given as --lr by mistake
+            raise UserError(
+                f"LR {args.lr} ({_size(lr)}) is the size of SR {args.sr} ({_size(sr)}): "
+                "that is a x1 evaluation; give --scale 1 if it is meant")
     if scale is None:
         scale, scale_source = 4, "default"
     if scale < 1:  # --scale is checked by argparse, before any image is read
