@@ -318,3 +318,25 @@ def test_cli_image_of_misread_values_is_refused_naming_the_file(tmp_path, microg
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert captured.out == "" and len(err) == 1 and f"error: {bad}: image is an int64" in err[0]
+
+
+@pytest.mark.parametrize("flags", [["--sr-models", "bicubic,bogus"],
+                                   ["--sr-models", "bicubic", "--sr-of-native", "bogus"]])
+def test_cli_unknown_sr_model_is_refused_before_any_load(tmp_path, micrographs, capsys,
+                                                         monkeypatch, flags):
+    """An unknown --sr-models / --sr-of-native name was told only after the boundary model
+    was loaded and every image read; it is refused first, naming the flag, one line."""
+    import napari_srmat.edges
+    import napari_srmat.io
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("loaded before the SR model names were checked")
+
+    monkeypatch.setattr(napari_srmat.edges, "load_boundary_model", must_not_run)
+    monkeypatch.setattr(napari_srmat.io, "read_grey_or_rgb_float", must_not_run)
+    root = _folder(tmp_path, micrographs)
+    assert main(["experiment", "three-arm", str(root), *flags, "--json"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 1
+    assert f"error: {flags[-2]}: unknown SR model 'bogus'; available: bicubic" in err[0]

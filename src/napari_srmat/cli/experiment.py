@@ -7,7 +7,16 @@ import argparse
 from pathlib import Path
 
 from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_SR_MODELS
-from . import DEVICE_HELP, UserError, int_arg, lr_arg, missing_action, print_json, seed_arg
+from . import (
+    DEVICE_HELP,
+    UserError,
+    int_arg,
+    lr_arg,
+    missing_action,
+    naming_file,
+    print_json,
+    seed_arg,
+)
 from .edges import ENCODER_HELP
 
 __all__ = ["register"]
@@ -140,6 +149,12 @@ def _three_arm(args: argparse.Namespace) -> int:
     if not sr_models:
         raise UserError("--sr-models: give at least one SR model")
     sr_of_native = None if args.sr_of_native.lower() == "none" else args.sr_of_native
+    from ..sr.registry import check_model_name
+
+    for flag, names in (("--sr-models", sr_models), ("--sr-of-native", [sr_of_native])):
+        for name in filter(None, names):  # before the boundary model and images load
+            with naming_file(flag):
+                check_model_name(name)
     pairs = list_pairs(folder.parent, folder.name)
     if (args.report is not None and args.plot is not None
             and Path(args.report).resolve() == Path(args.plot).resolve()):

@@ -27,6 +27,7 @@ from .base import (
 
 __all__ = [
     "available_models",
+    "check_model_name",
     "load_model",
     "save_model_checkpoint",
     "shipped_weights_dir",
@@ -73,6 +74,24 @@ def available_models() -> list[str]:
         "refsr"]``.
     """
     return list(_classes())
+
+
+def check_model_name(name: str) -> None:
+    """Refuse a name :func:`load_model` does not know, without loading anything.
+
+    Parameters
+    ----------
+    name : str
+        An SR registry name (see :func:`available_models`).
+
+    Raises
+    ------
+    UnknownModelError
+        ``name`` is not one of :func:`available_models` (the message lists them).
+    """
+    names = available_models()
+    if name not in names:
+        raise UnknownModelError(f"unknown SR model {name!r}; available: {', '.join(names)}")
 
 
 def shipped_weights_dir(name: str, scale: int) -> Path | None:
@@ -273,10 +292,8 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         raise TypeError(f"model must be an SR model name ({', '.join(classes)}), a loaded "
                         "SRModel (napari_srmat.sr.load_model(name)) or None (the shipped "
                         f"default), got {type(name).__name__}")
-    if name is not None and name not in classes:
-        raise UnknownModelError(
-            f"unknown SR model {name!r}; available: {', '.join(classes)}"
-        )
+    if name is not None:
+        check_model_name(name)
     if name is not None:
         _check_options(name, options)
     if name == "diffusers-local":
