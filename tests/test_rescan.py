@@ -127,15 +127,44 @@ def test_a_dim_12_bit_image_is_not_taken_for_featureless(half_structured):
     dim = half_structured.astype(np.uint16) * 16
     plan = plan_rescan(dim, "cnn", budget=0.3, roi_px=ROI, device="cpu", pixel_size_um=0.5)
     expected = exposure_gain(np.moveaxis(dim / 65535.0, -1, 0))
-    assert plan.exposure_gain == pytest.approx(expected) and plan.exposure_gain > 10
+    assert plan.threshold_exposure_gain == pytest.approx(expected) and expected > 10
     assert plan.warnings == [] and plan.rois
     assert plan.structure_fraction > 0.4  # the grains of the left half
     cover = _raster(plan.rois, (SIZE, SIZE))
     assert cover[:, SIZE // 2 + ROI:].sum() == 0  # still never in the flat half
-    assert plan.to_dict()["exposure_gain"] == plan.exposure_gain
+    assert plan.to_dict()["threshold_exposure_gain"] == plan.threshold_exposure_gain
     # an image of the usual brightness is planned as before
-    assert plan_rescan(half_structured, "cnn", budget=0.3, roi_px=ROI,
-                       device="cpu").exposure_gain == 1.0
+    usual = plan_rescan(half_structured, "cnn", budget=0.3, roi_px=ROI, device="cpu")
+    assert usual.threshold_exposure_gain == usual.exposure_gain == 1.0
+
+
+def test_a_dark_field_plan_reports_the_gain_its_sr_runs_used(half_structured,
+                                                             monkeypatch):
+    """A dark-field LR (dark background, a few particles at 255) was planned with SR runs
+    at gain 1 (the SR gain stops where the brightest value reaches 1), but the plan
+    reported the uncapped gain of the thresholds (~16) as exposure_gain. It reports the
+    SR runs' gain as exposure_gain and the thresholds' as threshold_exposure_gain."""
+    import napari_srmat.sr.apply as apply
+    from napari_srmat.edges.data import exposure_gain
+    from napari_srmat.sr import load_model
+
+    real, seen = apply.super_resolve_job, []
+
+    def spy(image, model, **kwargs):
+        seen.append(kwargs.get("exposure_gain"))
+        return real(image, model, **kwargs)
+
+    monkeypatch.setattr(apply, "super_resolve_job", spy)
+    dark = (half_structured * 0.06).astype(np.uint8)
+    dark[20:23, 20:23] = dark[90:92, 30:32] = 255  # the bright particles
+    model = load_model("cnn", device="cpu")
+    plan = plan_rescan(dark, model, budget=0.3, roi_px=ROI, pixel_size_um=0.5)
+    threshold_gain = exposure_gain(np.moveaxis(dark / 255.0, -1, 0))
+    assert len(set(seen)) == 1 and plan.exposure_gain == seen[0] == 1.0
+    assert plan.threshold_exposure_gain == pytest.approx(threshold_gain) and threshold_gain > 5
+    d = plan.to_dict()
+    assert (d["exposure_gain"], d["threshold_exposure_gain"]) == (
+        plan.exposure_gain, plan.threshold_exposure_gain)
 
 
 def test_every_flip_of_a_dim_image_is_super_resolved_with_one_exposure_gain(

@@ -27,10 +27,12 @@ when at least ``MIN_STRUCTURE_FRACTION`` of its pixels have structure and its
 mean uncertainty is above ``MIN_UNCERTAINTY``. Both thresholds are for an image of the
 usual brightness: a dim image (12-bit camera data in a 16-bit file) is brightened by the
 exposure rule of the boundary model (:func:`napari_srmat.edges.data.exposure_gain` of
-the LR image, :attr:`RescanPlan.exposure_gain`) before the gradient and the
+the LR image, :attr:`RescanPlan.threshold_exposure_gain`) before the gradient and the
 uncertainty are compared with them. The SR model sees such an image brightened by the
-same rule too (:func:`napari_srmat.sr.apply.sr_exposure_gain`, one gain for every
-flipped or sampled run), its output divided back.
+same rule too, at most until its brightest value reaches 1
+(:func:`napari_srmat.sr.apply.sr_exposure_gain`, :attr:`RescanPlan.exposure_gain`, one
+gain for every flipped or sampled run), its output divided back: the two differ for a
+dark-field image (its bright particles at full scale: SR gain 1) and for interpolations.
 
 Rectangles
 ----------
@@ -188,8 +190,14 @@ class RescanPlan:
         LR pixel size in µm: one size, or ``(Y, X)`` sizes when the pixels are not square
         (:func:`napari_srmat.io.check_pixel_size_yx`); None when unknown.
     exposure_gain : float
-        The gain of a dim LR image before the structure and uncertainty thresholds (1
-        for an image of the usual brightness; see the module docstring).
+        The gain every SR run brightened the LR by, its output divided back
+        (:func:`napari_srmat.sr.apply.sr_exposure_gain`, as ``srmat sr run`` reports it:
+        1 for an image of the usual brightness, for a dark-field image whose particles
+        reach full scale and for interpolations).
+    threshold_exposure_gain : float
+        The gain of a dim LR image before the structure and uncertainty thresholds (the
+        boundary model's exposure rule, not capped: 1 for an image of the usual
+        brightness; see the module docstring).
     rois_um, roi_area_mm2
         The rectangles in µm and their area in mm² (properties; None without a pixel
         size).
@@ -213,6 +221,7 @@ class RescanPlan:
     warnings: list[str] = field(default_factory=list)
     pixel_size_um: float | tuple[float, float] | None = None
     exposure_gain: float = 1.0
+    threshold_exposure_gain: float = 1.0
 
     @property
     def rois_um(self) -> list[list[float]] | None:
@@ -351,7 +360,7 @@ def _one_of(job: Generator[Event, None, Any], k: int, runs: int, stage: str
 def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
                        n_samples: int = DEFAULT_SAMPLES, tile: int = DEFAULT_PLAN_TILE,
                        overlap: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                       stop: StopToken | None = None
+                       stop: StopToken | None = None, exposure_gain: float | None = None
                        ) -> Generator[Event, None, tuple[np.ndarray, str] | None]:
     """Per-LR-pixel uncertainty of ``model``'s SR of ``lr`` (job generator).
 
@@ -368,6 +377,9 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
     tile, overlap, batch_size
         Tiling of :func:`napari_srmat.sr.super_resolve_job`.
     stop : StopToken, optional
+    exposure_gain : float, optional
+        The gain every run brightens the LR by (default
+        :func:`napari_srmat.sr.apply.sr_exposure_gain` of ``lr`` and ``model``).
 
     Returns
     -------
@@ -394,7 +406,7 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
     # pixels, and a gain differing between the runs would show as spread
     from .apply import sr_exposure_gain
 
-    gain = sr_exposure_gain(lr, model)
+    gain = sr_exposure_gain(lr, model) if exposure_gain is None else exposure_gain
     try:
         for k in range(runs):
             if stop is not None and stop.stop_requested:
@@ -710,9 +722,12 @@ def plan_rescan_job(
         raise SRError(f"scale {scale} differs from the model's x{model.scale}")
     yield Log(f"rescan plan: {model.name} x{model.scale}, budget {budget:g}, "
               f"blocks {roi_px} px")
+    from .apply import sr_exposure_gain
+
+    sr_gain = sr_exposure_gain(lr, model)  # the one gain of every SR run, reported
     res = yield from sr_uncertainty_job(lr, model, source=source, n_samples=n_samples,
                                         tile=tile, overlap=overlap, batch_size=batch_size,
-                                        stop=stop)
+                                        stop=stop, exposure_gain=sr_gain)
     if res is None:
         return None
     unc, used_source = res
@@ -720,7 +735,9 @@ def plan_rescan_job(
     from ..edges.data import exposure_gain
 
     # the thresholds are for the usual brightness: a 12-bit image in a 16-bit file was
-    # "featureless" (its gradients and SR spread 16 x smaller), no rectangle proposed
+    # "featureless" (its gradients and SR spread 16 x smaller), no rectangle proposed.
+    # Not the SR gain: that one is capped so the model's [0, 1] output clips nothing (and
+    # is 1 for interpolations); the spread is on the LR's scale whatever the SR gain was
     gain = exposure_gain(np.moveaxis(_channels_last(lr), -1, 0))
     structured, _thr = structure_map(lr, gain)
     h, w = lr.shape[:2]
@@ -765,7 +782,8 @@ def plan_rescan_job(
         uncertainty=unc,
         warnings=notes,
         pixel_size_um=pixel_size_um,
-        exposure_gain=gain,
+        exposure_gain=sr_gain,
+        threshold_exposure_gain=gain,
     )
 
 
