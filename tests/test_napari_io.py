@@ -129,6 +129,31 @@ def test_png_and_jpeg_above_pillows_pixel_limit_open(tmp_path, monkeypatch):
         get_reader(str(tmp_path / "mosaic.png"))(str(tmp_path / "mosaic.png"))
 
 
+def test_memory_check_of_a_16_bit_colour_png_counts_its_real_bytes(tmp_path, monkeypatch):
+    """A 16-bit RGB PNG was sized from Pillow's mode (8-bit RGB, 4 B/px) while imagecodecs
+    decodes it at 6 B/px: with the memory between the two needs it was decoded anyway.
+    The check now sizes it by the file's bit depth and channels; an 8-bit RGB PNG of the
+    same size still fits that memory."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    import napari_srmat.outputs as outputs
+    from napari_srmat.io import ImageReadError, read_image
+
+    h, w = 30, 40
+    rgb16 = np.random.default_rng(6).integers(0, 65535, (h, w, 3), dtype=np.uint16)
+    p16, p8 = tmp_path / "rgb16.png", tmp_path / "rgb8.png"
+    p16.write_bytes(imagecodecs.png_encode(rgb16))
+    PIL.fromarray((rgb16 >> 8).astype(np.uint8)).save(p8)
+    old_need, true_need = 2 * h * w * 4, 2 * h * w * 6  # twice: decoded + its copy
+    monkeypatch.setattr(outputs, "available_memory_bytes",
+                        lambda: (old_need + true_need) // 2)
+    assert read_image(p8).shape == (h, w, 3)
+    with pytest.raises(ImageReadError, match=r"rgb16\.png: decoding this 40 x 30 PNG image "
+                                             r"needs 14\.1 KiB of memory"):
+        read_image(p16)
+    monkeypatch.setattr(outputs, "available_memory_bytes", lambda: true_need)
+    np.testing.assert_array_equal(np.asarray(read_image(p16).data), rgb16)
+
+
 def test_write_read_roundtrip_multiscale_with_pixel_size(tmp_path):
     rng = np.random.default_rng(1)
     img = rng.integers(0, 4000, (1100, 1040), dtype=np.uint16)

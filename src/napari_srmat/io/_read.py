@@ -699,12 +699,20 @@ def _pil_pixel_size(info: dict, meta: dict) -> tuple[float | None, float | None]
     return size, (_dpi_to_um(y) if size else None)
 
 
-def _png_16bit_colour(path: Path) -> bool:
-    """A 16-bit RGB, RGBA or grey + alpha PNG (IHDR bit depth 16, colour type 2, 6 or 4):
-    Pillow reads those as 8 bits per channel (it keeps the high bytes only)."""
+#: Channels of the PNG colour types (IHDR byte 25) Pillow reads as 8 bits per channel
+#: when their bit depth is 16: RGB, grey + alpha, RGBA.
+_PNG16_COLOUR_CHANNELS = {2: 3, 4: 2, 6: 4}
+
+
+def _png_16bit_colour(path: Path) -> int:
+    """The channels of a 16-bit RGB, RGBA or grey + alpha PNG (IHDR bit depth 16, colour
+    type 2, 6 or 4), 0 for any other file: Pillow reads those as 8 bits per channel (it
+    keeps the high bytes only), imagecodecs at 2 bytes per channel."""
     with open(path, "rb") as fh:
         head = fh.read(26)
-    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6)
+    if len(head) < 26 or head[12:16] != b"IHDR" or head[24] != 16:
+        return 0
+    return _PNG16_COLOUR_CHANNELS.get(head[25], 0)
 
 
 def _png16_to_array(path: Path, mode: str) -> tuple[np.ndarray, dict]:
@@ -769,12 +777,17 @@ def _check_pil_memory(im, path: Path, fmt: str) -> None:
     """Refuse a PNG/JPEG whose decode (done whole, at open) cannot fit in memory.
 
     The estimate is twice the decoded pixels (Pillow's copy and the array made from it),
-    4 bytes per pixel for colour (Pillow's RGB layout), the band width for grey.
+    4 bytes per pixel for colour (Pillow's RGB layout), the band width for grey; a 16-bit
+    colour PNG, decoded by imagecodecs (:func:`_png16_to_array`), 2 bytes per channel of
+    the file (6 for RGB: Pillow's mode says 8-bit RGB).
     """
     from ..outputs import available_memory_bytes, format_bytes
 
     band = 4 if im.mode in ("I", "F") else 2 if im.mode.startswith("I;16") else 1
     per_pixel = band * (4 if len(im.getbands()) > 1 or im.mode == "P" else 1)
+    png16_channels = _png_16bit_colour(path) if (im.format or fmt).lower() == "png" else 0
+    if png16_channels:
+        per_pixel = 2 * png16_channels
     need = 2 * im.size[0] * im.size[1] * per_pixel
     free = available_memory_bytes()
     if need > free:
