@@ -38,6 +38,22 @@ def no_options(doc: str | None) -> None:
     argparse.ArgumentParser(description=(doc or "").split("\n\n")[0]).parse_args()
 
 
+def fold_models_args(doc: str | None, argv=None, *, stages: tuple[str, ...] = ()):
+    """The command line of a study of the ``plain`` fold models of
+    ``benchmarks/cv_uaed.py``: ``--work`` (their folder) and, with ``stages``, a required
+    ``--stage``; ``benchmarks/`` is put on ``sys.path`` for ``cv_uaed``'s helpers."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    ap.add_argument("--work", type=Path, required=True,
+                    help="work folder of benchmarks/cv_uaed.py with plain fold models")
+    if stages:
+        ap.add_argument("--stage", choices=stages, required=True)
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    return args
+
+
 def tbm_pairs(every_train: int = 1) -> list[tuple[str, Path, Path]]:
     """(split, image, mask) of tbm/val and every ``every_train``-th tbm/train image."""
     from napari_srmat.io import list_pairs

@@ -41,14 +41,13 @@ Writes studies/results/adabn_exploration.json or studies/results/adabn_decision.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, paired_with_means, save
+from _common import DATA, fold_models_args, paired_with_means, save
 
 EXPLORE_ALPHAS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: The blend tested by the decision, fixed from the seed-8 exploration before any seed-9
@@ -136,12 +135,7 @@ def per_scan_signed(result: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, required=True,
-                    help="work folder of benchmarks/cv_uaed.py with plain fold models")
-    ap.add_argument("--stage", choices=("explore", "decide"), required=True)
-    args = ap.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    args = fold_models_args(__doc__, argv, stages=("explore", "decide"))
     from cv_uaed import _oof_maps, list_images
     from exposure_decision import evaluate
 

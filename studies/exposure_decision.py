@@ -31,13 +31,18 @@ Writes studies/results/exposure_decision.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, better_by_more_than_one_std, paired_with_means, save
+from _common import (
+    DATA,
+    better_by_more_than_one_std,
+    fold_models_args,
+    paired_with_means,
+    save,
+)
 
 RULE = "otsu_scaled"
 MAX_CORRELATION_LOSS = 0.05
@@ -117,11 +122,7 @@ def decision_checks(ref: dict, cand: dict) -> tuple[dict, dict, dict]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, required=True,
-                    help="work folder of benchmarks/cv_uaed.py with plain fold models")
-    args = ap.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    args = fold_models_args(__doc__, argv)
     from cv_uaed import _oof_maps, list_images
 
     from napari_srmat.edges.data import load_pairs

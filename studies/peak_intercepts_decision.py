@@ -44,13 +44,10 @@ studies/results/peak_intercepts_decision.json.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
-from _common import DATA, paired_with_means, save
+from _common import DATA, fold_models_args, paired_with_means, save
 
 #: Prominence grid (map units; for ``rel`` a fraction of the image's 99th percentile).
 THETAS = tuple(np.round(np.arange(0.02, 0.801, 0.02), 3))
@@ -181,12 +178,7 @@ def compare(ref: dict, cand: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, required=True,
-                    help="work folder of benchmarks/cv_uaed.py with plain fold models")
-    ap.add_argument("--stage", choices=("explore", "decide"), required=True)
-    args = ap.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    args = fold_models_args(__doc__, argv, stages=("explore", "decide"))
     from adabn_decision import per_scan_signed
     from cv_uaed import _oof_maps, list_images
     from exposure_decision import evaluate
