@@ -731,14 +731,14 @@ def plan_rescan_job(
     if res is None:
         return None
     unc, used_source = res
-    from ..audit.detector import _channels_last
-    from ..edges.data import exposure_gain
+    from ..edges.infer import image_exposure_gain
 
     # the thresholds are for the usual brightness: a 12-bit image in a 16-bit file was
     # "featureless" (its gradients and SR spread 16 x smaller), no rectangle proposed.
     # Not the SR gain: that one is capped so the model's [0, 1] output clips nothing (and
-    # is 1 for interpolations); the spread is on the LR's scale whatever the SR gain was
-    gain = exposure_gain(np.moveaxis(_channels_last(lr), -1, 0))
+    # is 1 for interpolations); the spread is on the LR's scale whatever the SR gain was.
+    # The boundary model's whole-image rule, uncapped (its one sample of the image)
+    gain = image_exposure_gain(lr)
     structured, _thr = structure_map(lr, gain)
     h, w = lr.shape[:2]
     ny, nx = -(-h // roi_px), -(-w // roi_px)
