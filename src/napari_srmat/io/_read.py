@@ -773,19 +773,19 @@ def _open_pil(path: Path):
             Image.MAX_IMAGE_PIXELS = limit
 
 
-def _check_pil_memory(im, path: Path, fmt: str) -> None:
+def _check_pil_memory(im, path: Path, fmt: str, png16_channels: int = 0) -> None:
     """Refuse a PNG/JPEG whose decode (done whole, at open) cannot fit in memory.
 
     The estimate is twice the decoded pixels (Pillow's copy and the array made from it),
     4 bytes per pixel for colour (Pillow's RGB layout), the band width for grey; a 16-bit
-    colour PNG, decoded by imagecodecs (:func:`_png16_to_array`), 2 bytes per channel of
-    the file (6 for RGB: Pillow's mode says 8-bit RGB).
+    colour PNG (``png16_channels``, :func:`_png_16bit_colour`), decoded by imagecodecs
+    (:func:`_png16_to_array`), 2 bytes per channel of the file (6 for RGB: Pillow's mode
+    says 8-bit RGB).
     """
     from ..outputs import available_memory_bytes, format_bytes
 
     band = 4 if im.mode in ("I", "F") else 2 if im.mode.startswith("I;16") else 1
     per_pixel = band * (4 if len(im.getbands()) > 1 or im.mode == "P" else 1)
-    png16_channels = _png_16bit_colour(path) if (im.format or fmt).lower() == "png" else 0
     if png16_channels:
         per_pixel = 2 * png16_channels
     need = 2 * im.size[0] * im.size[1] * per_pixel
@@ -803,10 +803,11 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
 
     try:
         with _open_pil(path) as im:
-            _check_pil_memory(im, path, fmt)
-            info = dict(im.info)
             fmt_name = (im.format or fmt).lower()
-            if fmt_name == "png" and _png_16bit_colour(path):
+            png16_channels = _png_16bit_colour(path) if fmt_name == "png" else 0
+            _check_pil_memory(im, path, fmt, png16_channels)
+            info = dict(im.info)
+            if png16_channels:
                 arr, meta = _png16_to_array(path, im.mode)
             else:
                 im.load()
