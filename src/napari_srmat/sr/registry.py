@@ -294,7 +294,6 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
                         f"default), got {type(name).__name__}")
     if name is not None:
         check_model_name(name)
-    if name is not None:
         _check_options(name, options)
     if name == "diffusers-local":
         path = checkpoint if checkpoint is not None else options.pop("path", None)
