@@ -1,7 +1,9 @@
-"""Benchmark SR models on the TBM test split: PSNR/SSIM vs bicubic and CPU speed.
+"""Benchmark SR models on the TBM val split: PSNR/SSIM vs bicubic and CPU speed.
 
-HR = the 256x256 test images, LR = their antialiased bicubic x``scale``
-downsampling (torch). PSNR on RGB in [0, 1], SSIM (scikit-image, channel_axis=-1).
+HR = the 256x256 images of ``--data`` (default tbm/val, where the SR weights were
+selected; docs/super_resolution.md's final table used ``--data`` tbm/test), LR = their
+antialiased bicubic x``scale`` downsampling (torch). PSNR on RGB in [0, 1], SSIM
+(scikit-image, channel_axis=-1).
 Speed = LR megapixels per second of ``model.predict`` (one image per call, after a
 warm-up), measured in the same run as bicubic so ratios are comparable. Also
 compares tiled vs untiled output of one model (``--tiled-model``).
@@ -14,7 +16,7 @@ nothing above it: a model beats it only by predicting out-of-band detail.
 
 Usage::
 
-    python benchmarks/bench_sr_models.py --json > sr_bench.json
+    python benchmarks/bench_sr_models.py --json > benchmarks/bench_sr_models_val.json
     python benchmarks/bench_sr_models.py --models bicubic cnn --threads 1
 """
 
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tbm" / "test" / "images"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tbm" / "val" / "images"
 
 
 def _load(folder: Path) -> list[np.ndarray]:

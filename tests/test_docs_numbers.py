@@ -53,6 +53,18 @@ def test_sr_model_table_is_bench_sr_models_json(model, first_cell):
         assert _quotes(cell, m[key]), (first_cell, key, cell, m[key])
 
 
+def test_sr_val_sentence_is_bench_sr_models_val_json():
+    text = " ".join(_page("super_resolution.md").split())
+    m = re.search(r"bicubic (\S+) dB, lanczos (\S+) dB, `cnn` (\S+) dB, `onestep` (\S+) dB "
+                  r"and the band-limited oracle (\S+) dB", text)
+    assert m, "the val sentence is not where the test looks"
+    models = _result("benchmarks/bench_sr_models_val.json")["models"]
+    assert _quotes(m.group(1), models["bicubic"]["psnr"])
+    for cell, name in zip(m.groups()[1:], ("lanczos", "cnn", "onestep", "band-limited oracle"),
+                          strict=True):
+        assert _quotes(cell, models[name]["psnr_gain_db"]), (name, cell)
+
+
 def test_audit_sr_model_rows_are_bench_audit_json():
     # Was: the onestep row said 20 s of SR for the 9 images; the file has 89 s
     page = _page("audit.md")
