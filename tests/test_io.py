@@ -413,6 +413,70 @@ def test_jpeg(tmp_path, rng):
     assert m.pixel_size_um is None  # JFIF dpi is a print resolution
 
 
+def _jpeg_with_exif(path, exif_tags: dict, dpi=None) -> None:
+    """A JPEG whose EXIF holds ``exif_tags`` (Pillow writes JFIF density units 0, an
+    aspect ratio, unless ``dpi`` is given)."""
+    exif = Image.Exif()
+    for tag, value in exif_tags.items():
+        exif[tag] = value
+    extra = {} if dpi is None else {"dpi": dpi}
+    Image.fromarray(np.zeros((32, 40), np.uint8)).save(path, exif=exif.tobytes(), **extra)
+
+
+def test_jpeg_exif_resolution_follows_the_tiff_rule(tmp_path):
+    """A JPEG's EXIF resolution came through Pillow's ``dpi``, which reads ResolutionUnit
+    1 (no absolute unit) as inches and drops YResolution: 20000 px per no-unit was read
+    as 1.27 µm per pixel, and 0.5 x 0.25 µm pixels as square 0.5 µm (ℓ̄ in µm and G
+    wrong along Y, without a word); an EXIF without a unit (inches, as in TIFF) lost its
+    calibration. The EXIF now follows the TIFF tags' rule."""
+    x, y, unit = 0x011A, 0x011B, 0x0128
+    cases = {"unit1": ({x: 20000.0, y: 20000.0, unit: 1}, None, None),
+             "cm": ({x: 20000.0, y: 20000.0, unit: 3}, 0.5, None),
+             "no_unit_tag": ({x: 50800.0, y: 50800.0}, 0.5, None),
+             "non_square": ({x: 20000.0, y: 40000.0, unit: 3}, 0.5, [0.25, 0.5]),
+             "print": ({x: 300.0, y: 300.0, unit: 2}, None, None)}
+    for name, (tags, px, yx) in cases.items():
+        p = tmp_path / f"{name}.jpg"
+        _jpeg_with_exif(p, tags)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = read_image(p)
+        assert m.pixel_size_um == (None if px is None else pytest.approx(px)), name
+        assert m.metadata.get("pixel_size_yx_um") == (
+            None if yx is None else pytest.approx(yx)), name
+        assert any("not square" in str(w.message) for w in caught) == (yx is not None)
+        tifffile.imwrite(tmp_path / f"{name}.tif", np.zeros((32, 40), np.uint8),
+                         resolution=(tags[x], tags[y]),
+                         resolutionunit=tags.get(unit, 2))
+        assert m.pixel_size_yx_um == read_image(tmp_path / f"{name}.tif").pixel_size_yx_um
+
+
+def test_jpeg_jfif_and_exif_calibrations_that_disagree_give_no_pixel_size(tmp_path):
+    """The JFIF density was taken and a different EXIF calibration ignored without a
+    word; which of the two is right is unknown: no pixel size, one warning naming both.
+    Agreeing ones, and an EXIF print resolution beside a JFIF calibration, are not
+    ambiguous."""
+    x, y, unit = 0x011A, 0x011B, 0x0128
+    exif_um = {x: 30000.0, y: 30000.0, unit: 3}  # 1/3 µm per pixel
+    cases = {"disagree": (50800, exif_um, None, "0.5 µm per pixel, its EXIF 0.333333 µm"),
+             "print_jfif": (96, exif_um, None, "96 dpi (a print or screen resolution), "
+                                                "its EXIF 0.333333 µm"),
+             "agree": (50800, {x: 20000.0, y: 20000.0, unit: 3}, pytest.approx(0.5), None),
+             "print_exif": (50800, {x: 72.0, y: 72.0, unit: 2}, pytest.approx(0.5), None)}
+    for name, (dpi, tags, px, said) in cases.items():
+        p = tmp_path / f"{name}.jpg"
+        _jpeg_with_exif(p, tags, dpi=(dpi, dpi))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = read_image(p)
+        assert m.pixel_size_um == px, name
+        texts = [str(w.message) for w in caught if "JFIF" in str(w.message)]
+        if said is None:
+            assert texts == [], name
+        else:
+            assert len(texts) == 1 and said in texts[0] and "give it" in texts[0], texts
+
+
 def test_one_dpi_rule_for_every_format(tmp_path, capsys):
     """A 300 dpi PNG or TIFF export was read as 84.67 µm per pixel (every ℓ̄ in µm and G
     wrong, without a word) while the same 300 dpi in a JPEG was ignored, and a JPEG from

@@ -24,6 +24,7 @@ from ._pixel import (
     check_pixel_size,
     given_pixel_size_message,
     non_square_message,
+    pixel_size_text,
     pixels_square,
 )
 
@@ -489,6 +490,44 @@ def _dpi_to_um(dpi: float | None, meta: dict | None = None) -> float | None:
     return 25400.0 / dpi
 
 
+#: Micrometres per TIFF / EXIF ``ResolutionUnit`` (the unit of ``XResolution`` and
+#: ``YResolution``): 2 inch, 3 centimetre, and TIFF/EP's 4 millimetre and 5 micrometre
+#: (tifffile writes them). 1 (no absolute unit: an aspect ratio) and others are absent:
+#: no pixel size.
+_RESOLUTION_UNIT_UM = {2: 25400.0, 3: 10000.0, 4: 1000.0, 5: 1.0}
+
+
+def _resolution_um(xres: Any, yres: Any, unit: Any, meta: dict | None = None
+                   ) -> tuple[float | None, float | None]:
+    """The one rule for TIFF-style resolutions (TIFF tags, a JPEG's EXIF, ImageJ
+    ``unit=inch``): ``(X, Y)`` pixel sizes (µm) of ``xres`` / ``yres`` pixels per
+    ``unit`` (:data:`_RESOLUTION_UNIT_UM`; no unit, 1, gives none).
+
+    Inches and centimetres follow the print rule of :func:`_dpi_to_um` (300 dpi saved as
+    118.11 px/cm is the same print resolution as in inches; recorded in ``meta``);
+    millimetres and micrometres are lengths given on purpose, taken as they are. Y is
+    None where X is None or ``yres`` is missing (then square).
+
+    Examples
+    --------
+    >>> _resolution_um(20000, 40000, 3)
+    (0.5, 0.25)
+    >>> _resolution_um(20000, 20000, 1), _resolution_um(300, 300, 2)
+    ((None, None), (None, None))
+    """
+    try:
+        um = _RESOLUTION_UNIT_UM.get(int(unit))
+    except (TypeError, ValueError):
+        um = None
+    xres, yres = _valid_size(xres), _valid_size(yres)
+    if xres is None or um is None:
+        return None, None
+    if int(unit) in (2, 3):  # dots per inch (or cm): the print rule
+        size = _dpi_to_um(xres * 25400.0 / um, meta)
+        return size, (_dpi_to_um(yres * 25400.0 / um) if size and yres else None)
+    return um / xres, (um / yres if yres else None)
+
+
 def _print_resolution_note(image: Any) -> str | None:
     """Why a file gives no pixel size although it records a resolution: a print or scan
     resolution (:data:`PRINT_RESOLUTIONS_DPI`), or None.
@@ -686,8 +725,8 @@ def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
 
 
 def _pil_pixel_size(info: dict, meta: dict) -> tuple[float | None, float | None]:
-    """``(X, Y)`` pixel sizes (µm) of Pillow's ``dpi`` (a PNG's ``pHYs``, a JPEG's JFIF
-    density in inches or centimetres), by the rule of :func:`_dpi_to_um`."""
+    """``(X, Y)`` pixel sizes (µm) of Pillow's ``dpi`` (a PNG's ``pHYs``, a BMP's pixels
+    per metre), by the rule of :func:`_dpi_to_um` (a JPEG's: :func:`_jpeg_pixel_size`)."""
     dpi = info.get("dpi")
     if dpi is None:
         return None, None
@@ -697,6 +736,61 @@ def _pil_pixel_size(info: dict, meta: dict) -> tuple[float | None, float | None]
         return None, None
     size = _dpi_to_um(x, meta)
     return size, (_dpi_to_um(y) if size else None)
+
+
+#: EXIF tags (of IFD0) of a JPEG's resolution: XResolution, YResolution, ResolutionUnit.
+_EXIF_RESOLUTION_TAGS = (0x011A, 0x011B, 0x0128)
+
+
+def _exif_resolution(im) -> tuple[Any, Any, Any] | None:
+    """``(XResolution, YResolution, ResolutionUnit)`` of an image's EXIF (the unit
+    defaults to inches, as in TIFF), None without an ``XResolution`` or with a damaged
+    EXIF block."""
+    try:
+        exif = im.getexif()
+        xtag, ytag, utag = _EXIF_RESOLUTION_TAGS
+        if xtag not in exif:
+            return None
+        return exif.get(xtag), exif.get(ytag), exif.get(utag, 2)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block records nothing
+        return None
+
+
+def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
+                     ) -> tuple[float | None, float | None]:
+    """``(X, Y)`` pixel sizes (µm) of a JPEG: its JFIF density when in inches or
+    centimetres, else its EXIF resolution (:func:`_exif_resolution`), both by the rule
+    of :func:`_resolution_um` (Pillow's ``dpi`` read an EXIF resolution without a unit
+    as dots per inch, and only its X).
+
+    When the JFIF density is used and the EXIF records another calibration (a print
+    resolution on one side, or sizes more than
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` apart), which is right is
+    unknown: no pixel size, and a read warning naming both.
+    """
+    unit, density = info.get("jfif_unit"), info.get("jfif_density")
+    exif_meta: dict = {}
+    from_exif = _resolution_um(*exif, exif_meta) if exif else (None, None)
+    if unit not in (1, 2) or not density:  # 0: an aspect ratio
+        meta.update(exif_meta)
+        return from_exif
+    jfif_meta: dict = {}
+    jfif = _resolution_um(density[0], density[-1], {1: 2, 2: 3}[unit], jfif_meta)
+    if from_exif[0] is not None and (jfif[0] is None or not (
+            pixels_square(jfif[0], from_exif[0])
+            and pixels_square(jfif[1] or jfif[0], from_exif[1] or from_exif[0]))):
+        def said(sizes, dpi) -> str:
+            if sizes[0] is None:
+                return f"{dpi} dpi (a print or screen resolution)"
+            return f"{pixel_size_text((sizes[1] or sizes[0], sizes[0]))} µm per pixel"
+
+        meta.setdefault("read_warnings", []).append(
+            f"{path}: its JFIF header records {said(jfif, jfif_meta.get('print_resolution_dpi'))}"
+            f", its EXIF {said(from_exif, None)}: which is right is unknown, so it has no "
+            "pixel size; give it (pixel_size_um= / --pixel-size-um / the Pixel size widget)")
+        return None, None
+    meta.update(jfif_meta)
+    return jfif
 
 
 #: Channels of the PNG colour types (IHDR byte 25) Pillow reads as 8 bits per channel
@@ -813,6 +907,7 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
                 im.load()
                 arr, meta = _pil_to_array(im, str(path))
             turned = _exif_orientation_warning(im, path)
+            exif = _exif_resolution(im) if fmt == "jpeg" else None
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
@@ -829,7 +924,9 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
         meta.setdefault("read_warnings", []).append(turned)
     # one rule for every format's dots per inch: print resolutions (scanners write JFIF
     # 150 / 300 dpi, editors PNG 300 dpi) are no calibration
-    pixel_size = _pixel_sizes(meta, path, *_pil_pixel_size(info, meta))
+    sizes = (_jpeg_pixel_size(info, exif, path, meta) if fmt == "jpeg"
+             else _pil_pixel_size(info, meta))
+    pixel_size = _pixel_sizes(meta, path, *sizes)
     return Micrograph(
         data=data,
         levels=[data],
@@ -928,25 +1025,13 @@ def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = Non
     if ij and ij.get("unit") and xres:
         factor = _unit_factor(ij.get("unit"))
         if factor == _UNIT_TO_UM["inch"] and xres > 0:  # dots per inch: as the TIFF tags,
-            size = _dpi_to_um(xres, meta)  # print resolutions are no calibration
-            return size, (_dpi_to_um(yres) if size else None), ("imagej" if size else None)
+            size, size_y = _resolution_um(xres, yres, 2, meta)  # print resolutions are
+            return size, size_y, ("imagej" if size else None)  # no calibration
         if factor is not None and xres > 0:
             return factor / xres, (factor / yres if yres and yres > 0 else None), "imagej"
     unit_tag = page.tags.get("ResolutionUnit")
-    unit = int(unit_tag.value) if unit_tag is not None else 2
-    # centimetre: 300 dpi saved as 118.11 px/cm is the same print resolution as in
-    # inches; millimetre and micrometre (TIFF/EP units 4 and 5, which tifffile writes)
-    # are lengths given on purpose: taken as they are
-    per_inch = {2: 1.0, 3: 2.54, 4: 25.4, 5: 25400.0}.get(unit)
-    if xres and per_inch:
-        if unit in (2, 3):
-            size = _dpi_to_um(xres * per_inch, meta)
-            size_y = _dpi_to_um(yres * per_inch) if size and yres else None
-        else:
-            size = 25400.0 / (xres * per_inch)
-            size_y = 25400.0 / (yres * per_inch) if yres and yres > 0 else None
-        return size, size_y, ("tiff-resolution" if size else None)
-    return None, None, None
+    size, size_y = _resolution_um(xres, yres, int(unit_tag.value) if unit_tag else 2, meta)
+    return size, size_y, ("tiff-resolution" if size else None)
 
 
 def _tiff_has_alpha(page) -> bool:
