@@ -129,6 +129,20 @@ def test_counting_rules_on_a_checkerboard():
     assert one.n_equivalent == 1.0 and one.n_grains_corner == 1
 
 
+@pytest.mark.parametrize("rule", ["e112", "iso643"])
+def test_a_grain_wholly_inside_the_field_at_its_corner_counts_one(rule):
+    # 8 x 8 squares of 10 px; a margin of 10 px puts the field's edges on the squares'
+    # boundaries: the field holds 6 x 6 whole squares, none cut, the corner ones included
+    lab = (np.arange(80)[:, None] // 10) * 8 + np.arange(80)[None, :] // 10 + 1
+    r = planimetric(labels=lab, rule=rule, margin=0.125)
+    assert (r.n_grains_inside, r.n_grains_edge, r.n_grains_corner) == (36, 0, 0)
+    assert r.n_equivalent == 36 and r.grains_per_px2 == pytest.approx(0.01)
+    # the field's corners 4 px inside the squares: those four are cut, a quarter each
+    r = planimetric(labels=lab, rule=rule, margin=0.075)  # round(6) px: rows 6..74
+    assert (r.n_grains_inside, r.n_grains_edge, r.n_grains_corner) == (36, 28, 4)
+    assert r.n_equivalent == 36 + 24 / 2 + (4 / 2 if rule == "e112" else 4 / 4)
+
+
 def test_boundary_pixels_are_shared_out_to_the_nearest_grain():
     m = np.zeros((20, 30), bool)
     m[:, 9] = True  # 1 px boundary

@@ -173,7 +173,8 @@ def classify_grains(
     measured : ndarray of bool (H, W)
         The measured area.
     corners : list of (row, col), optional
-        Corner pixels of the field rectangle; a grain holding one is a corner grain.
+        Corner pixels of the field rectangle; an edge grain holding one is a corner grain
+        (a grain wholly inside the field that holds one is an inside grain).
 
     Returns
     -------
@@ -201,7 +202,9 @@ def classify_grains(
     edge = has & ~inside
     n_corners = np.zeros(n + 1, np.int64)
     for r, c in corners or []:
-        if measured[r, c] and grains[r, c] > 0:
+        # a grain wholly inside the field (its boundary on the field's edges) is not cut
+        # by the corner: it counts 1, not 1/4
+        if measured[r, c] and edge[grains[r, c]]:
             n_corners[grains[r, c]] += 1
     corner = n_corners > 0
     return {
