@@ -649,6 +649,25 @@ def test_specimen_advice_few_fields_and_small_counts():
     assert one["astm_g_ci95"] is None and any("no confidence" in a for a in one["advice"])
 
 
+@pytest.mark.parametrize("vals", [[1000.0, 1100.0], [950.0, 1000.0, 1100.0],
+                                  [900.0, 1000.0, 1100.0, 1200.0], [100.0, 900.0]])
+def test_advised_number_of_fields_reaches_the_relative_accuracy(vals):
+    # the advice "about k fields in all would bring it to 10 %": with the same mean and
+    # standard deviation, k fields (Student t of k - 1) give %RA <= 10 and k - 1 do not
+    fields = [{"method": "planimetric", "rule": "e112", "pixel_size_um": 1.0,
+               "grains_per_mm2": v, "n_grains_inside": 80, "n_grains_equivalent": 90,
+               "grain_areas_um2": [], "warnings": []} for v in vals]
+    s = summarize_fields(fields)
+    (line,) = [a for a in s["advice"] if "measure more fields" in a]
+    k = int(line.split("about ")[1].split(" fields")[0])
+    cv = np.std(vals, ddof=1) / np.mean(vals)
+
+    def ra(m):
+        return 100 * stats.t.ppf(0.975, m - 1) * cv / math.sqrt(m)
+
+    assert k > len(vals) and ra(k) <= 10 < ra(k - 1)
+
+
 def test_specimen_json_has_the_documented_keys():
     ms = synth((256, 256), h=20, seed=9)
     tw = twin_traces(ms.labels, ms.boundaries, n=3)

@@ -584,7 +584,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
         advice.append(f"only {n} fields: E112 asks for at least {MIN_FIELDS} fields chosen at "
                       "random over the specimen")
     if math.isfinite(ra) and ra > RA_LIMIT_PCT:
-        need = math.ceil(n * (ra / RA_LIMIT_PCT) ** 2)
+        need = _fields_needed(n, ra)
         advice.append(
             f"relative accuracy {ra:.1f}% is above {RA_LIMIT_PCT:g}%: measure more fields "
             f"(about {need} fields in all would bring it to {RA_LIMIT_PCT:g}%)"
@@ -602,6 +602,33 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
     out["advice"] = advice
     out["warnings"] = warnings_
     return _clean(out)
+
+
+def _fields_needed(n: int, ra: float, target: float = RA_LIMIT_PCT) -> int:
+    """The fewest fields whose %RA would be at most ``target`` if the standard deviation
+    and the mean of the field values stayed those of the ``n`` measured (%RA ``ra``).
+
+    %RA of k fields is ``100 t(0.975, k-1) s / (sqrt(k) mean)``: both the t quantile
+    and the square root change with k (``n (ra / target)**2`` keeps the t of n fields,
+    and with 2 or 3 fields overstates the need several times over).
+    """
+    from scipy.special import stdtrit
+
+    t_n = stdtrit(n - 1, 0.975)
+
+    def ra_of(k: int) -> float:
+        return ra * stdtrit(k - 1, 0.975) / t_n * math.sqrt(n / k)
+
+    # ra_of(n) = ra > target; at n (ra / target)**2 fields, t(k-1) <= t(n-1) already
+    # brings it to target or below: bisect between them (ra_of falls with k)
+    lo, hi = n, max(n + 1, math.ceil(n * (ra / target) ** 2))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ra_of(mid) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 @dataclass
