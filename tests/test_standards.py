@@ -566,6 +566,34 @@ def test_ala_grain_flag():
     assert any("duplex grain size (ASTM E1181) is likely" in w for w in f["warnings"])
 
 
+@pytest.mark.parametrize("rule", ["e112", "e1382"])
+def test_specimen_ala_uses_the_jeffries_mean_grain_area(rule):
+    # 10 px squares with one 30 x 30 grain (900 px², 9x a square): the Jeffries mean grain
+    # area (edge grains 1/2) is 113 px², so the big grain is < 8x it: not coarse. The
+    # specimen's ALA must say what the field's says, not compare with the mean of the
+    # inside grains' areas (102.5 px²: 8.8x)
+    lab = (np.arange(200)[:, None] // 10) * 20 + np.arange(200)[None, :] // 10 + 1
+    lab[80:110, 80:110] = lab.max() + 1
+    out = measure_specimen([{"labels": lab}], pixel_size_um=1.0, method="planimetric",
+                           rule=rule)
+    field, summary = out["images"][0]["ala"], out["summary"]["ala"]
+    for key in ("largest_area", "area_ratio", "n_coarse", "coarse_area_fraction", "flag"):
+        assert summary[key] == pytest.approx(field[key]), key
+    jeffries = 1 / out["images"][0]["grains_per_px2"]
+    assert summary["area_ratio"] == pytest.approx(900 / jeffries)
+    assert (summary["flag"], summary["n_coarse"]) == ((False, 0) if rule == "e112" else (True, 1))
+    # two fields: the mean grain area is the pooled count's (area / N summed over both)
+    two = measure_specimen([{"labels": lab}, {"labels": lab[:, :150]}], pixel_size_um=2.0,
+                           method="planimetric", rule=rule)
+    f1, f2 = two["images"]
+    counted = sum(f["n_grains_equivalent"] / f["grains_per_mm2"] * 1e6 for f in (f1, f2))
+    mean_area = counted / (f1["n_grains_equivalent"] + f2["n_grains_equivalent"])
+    assert two["summary"]["ala"]["area_ratio"] == pytest.approx(900 * 4 / mean_area)
+    assert two["summary"]["ala"]["coarse_area_fraction"] == pytest.approx(
+        900 * 4 * two["summary"]["ala"]["n_coarse"]
+        / ((f1["measured_area_mm2"] + f2["measured_area_mm2"]) * 1e6))
+
+
 def test_ala_and_duplex_leave_out_the_same_unusable_areas():
     """duplex_test and ala_grains share one rule for the areas they count: NaN,
     infinite, zero and negative areas are left out (an infinite one is not the ALA

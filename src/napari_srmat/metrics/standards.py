@@ -571,7 +571,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
     area_key = "grain_areas_um2" if has_um else "grain_areas_px2"
     pooled = [a for f in fields for a in (f.get(area_key) or [])]
     out["duplex"] = duplex_test(pooled)
-    out["ala"] = ala_grains(pooled, area_to_mm2=1e-6 if has_um else None)
+    mean_area, measured_area = _pooled_areas(fields, has_um)
+    out["ala"] = ala_grains(pooled, mean_area=mean_area, measured_area=measured_area,
+                            area_to_mm2=1e-6 if has_um else None)
     if out["duplex"].get("warning"):
         warnings_.append(out["duplex"]["warning"])
     # E112 advice
@@ -602,6 +604,28 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
     out["advice"] = advice
     out["warnings"] = warnings_
     return _clean(out)
+
+
+def _pooled_areas(fields: Sequence[dict], has_um: bool) -> tuple[float | None, float | None]:
+    """Mean grain area and measured area of several fields, for their ALA grains.
+
+    As for one field (:func:`measure_field`): the mean grain area is ``1 / N_A`` of the
+    Jeffries count, here pooled (the area each field's count N was divided by, summed,
+    over the summed N), and the measured area is the fields' (µm² with a pixel size,
+    else px²). None where a field lacks its count (``ala_grains`` then takes the mean
+    and the sum of the grain areas).
+    """
+    na_key, area_key, to_unit = (("grains_per_mm2", "measured_area_mm2", 1e6) if has_um
+                                 else ("grains_per_px2", "measured_area_px", 1.0))
+    counted = n = measured = 0.0
+    for f in fields:
+        n_a, n_eq, meas = f.get(na_key), f.get("n_grains_equivalent"), f.get(area_key)
+        if not (n_a and n_eq and meas):
+            return None, None
+        counted += n_eq / n_a * to_unit
+        n += n_eq
+        measured += meas * to_unit
+    return (counted / n, measured) if n > 0 else (None, None)
 
 
 def _fields_needed(n: int, ra: float, target: float = RA_LIMIT_PCT) -> int:
