@@ -734,6 +734,21 @@ def test_specimen_json_has_the_documented_keys():
     assert nopx["summary"]["relative_accuracy_pct"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_one_calibration_read_from_png_and_tiff_is_one_pixel_size():
+    # 0.3 µm in a PNG's pHYs is 3333333 whole pixels per metre: 0.30000003 µm; a TIFF
+    # of the same calibration reads 0.3. Fields of both are one pixel size (the tolerance
+    # of io.pixels_square, as srmat heyn pools them); 0.3 and 0.33 µm are not
+    masks = [synth((192, 192), h=20, seed=s).boundaries for s in (11, 12)]
+
+    def warns(sizes):
+        fields = [measure_field(m, pixel_size_um=p, n_lines=10) for m, p in zip(masks, sizes)]
+        return "the fields have different pixel sizes" in summarize_fields(fields)["warnings"]
+
+    assert not warns([1e6 / 3333333, 0.3])
+    assert warns([0.3, 0.33]) and warns([0.3, None])
+    assert not warns([None, None])
+
+
 def test_specimen_intervals_have_no_impossible_ends():
     """Two planimetric fields of N_A 100 and 300 mm⁻²: mean 200, half-width
     t(0.975, 1) · s / √2 = 12.706 · 141.4 / 1.414 = 1270.6. The lower end of the N_A interval

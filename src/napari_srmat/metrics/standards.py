@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import pixels_square
 from ..jobs import Event, Progress, Stopped, StopToken, run_job
 from .distributions import ala_grains, duplex_test
 from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
@@ -511,10 +512,13 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
     method = method or fields[0].get("method", "intercept")
     _method_check(method)
     rule = fields[0].get("rule", "e112")
-    px_sizes = {f.get("pixel_size_um") for f in fields}
+    px_sizes = [f.get("pixel_size_um") for f in fields]
     has_um = None not in px_sizes
     warnings_: list[str] = []
-    if len(px_sizes) > 1:
+    # one calibration read from a PNG's pHYs (whole pixels per metre) and from a TIFF
+    # differs in the 8th digit: equal within the library's tolerance (as srmat heyn)
+    if (not has_um and any(p is not None for p in px_sizes)) or (
+            has_um and not all(pixels_square(p, px_sizes[0]) for p in px_sizes)):
         warnings_.append("the fields have different pixel sizes")
     if method == "intercept":
         key, key_px = "intersections_per_mm", "intersections_per_px"
