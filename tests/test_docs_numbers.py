@@ -81,6 +81,25 @@ def test_audit_sr_model_rows_are_bench_audit_json():
     assert seconds and _quotes(seconds.group(1), models["onestep"]["sr_seconds"])
 
 
+def test_audit_val_recheck_is_bench_audit_val_json():
+    page = _page("audit.md")
+    files = ("bench_audit_val.json", "bench_audit_val_floor0.02.json",
+             "bench_audit_val_floor0.01.json")
+    sweeps = [_result(f"benchmarks/{name}")["contrast_sweep"] for name in files]
+    imperfect = [_result(f"benchmarks/{name}")["imperfect_sr"] for name in files]
+    recall_row = _row(page, "contrast 0.3 / 0.15 / 0.08, recall@2n")
+    false_row = _row(page, "JPEG q75 / noise σ 0.02 / sharpened bicubic / shifted 1 px, "
+                           "candidates per image")
+    for cells, sweep, cell_false, honest in zip(recall_row, sweeps, false_row, imperfect,
+                                                 strict=True):
+        for text, contrast in zip(NUMBER.findall(cells), ("0.3", "0.15", "0.08"), strict=True):
+            assert _quotes(text, 100 * sweep[contrast]["recall_at_2n"]), (contrast, text)
+        for text, kind in zip(NUMBER.findall(cell_false),
+                              ("jpeg_q75", "noise_0.02", "bicubic_unsharp", "shift_1px"),
+                              strict=True):
+            assert _quotes(text, honest[kind]["candidates_per_image"]), (kind, text)
+
+
 def test_too_coarse_paragraph_is_grain_size_calibration_json():
     # Was: +0.12 at 4-6 px, +0.07 at 6-8 px and "within ±0.045 above", the numbers of an
     # earlier run; the committed file has +0.16, +0.09 and +0.069 at 15-20 px
