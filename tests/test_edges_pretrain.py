@@ -238,3 +238,14 @@ def test_lazy_images_are_read_crop_by_crop_with_the_same_result(tmp_path):
     assert sum(len(x.reads) for x in lazy) == 4 * 2  # one window per crop, nothing else
     assert np.array_equal(outs["numpy"], outs["dask"])
     assert np.array_equal(outs["numpy"], outs["lazy"])
+
+
+def test_pretraining_whose_last_step_diverges_writes_no_checkpoint(tmp_path):
+    """lr=1e9: the loss of the last step is finite (huge), its update makes the weights
+    NaN; the checkpoint was written with them (exit 0). Refused, nothing written."""
+    out = tmp_path / "p"
+    with pytest.raises(ValueError, match="training diverged|training loss became"):
+        jobs.run_job(masked_pretrain_job(MaskedPretrainConfig(
+            images=_images(2), out=str(out), steps=2, batch_size=2, crop=32, patch=16,
+            lr=1e9, num_threads=1)))
+    assert not out.exists()

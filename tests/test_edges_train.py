@@ -595,3 +595,17 @@ def test_synthetic_pretraining_images_fit_small_training_images():
     for seed in (4, 6):  # each draws a grain size above 40 px (44.4, 44.7)
         samples = synthetic_samples(3, (40, 40), seed=seed, mean_grain_size_px=30.0)
         assert all(s.image.shape == (3, 40, 40) and s.mask.any() for s in samples)
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_a_diverging_last_step_is_told_and_saves_nothing(tmp_path, steps):
+    """lr=1e9: every loss is finite until the epoch's last step, whose update makes the
+    weights NaN (or so large that the maps overflow). Validation then counted no
+    finite pixel and the run failed with 'no boundary (positive) pixels were
+    accumulated', about masks that have boundaries. It says the training diverged."""
+    with pytest.raises(ValueError, match="training diverged|training loss became") as err:
+        train_boundaries(_cfg(tmp_path, epochs=2, steps_per_epoch=steps, lr=1e9))
+    assert "learning rate" in str(err.value)
+    out = tmp_path / "run"
+    assert not any((out / name).exists() for name in ("last", "best", "history.json"))
+    assert not list(out.glob("top/*"))

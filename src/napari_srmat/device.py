@@ -7,7 +7,7 @@ import os
 import sys
 
 __all__ = ["resolve_device", "auto_device_if_known", "set_cpu_threads", "check_learning_rate",
-           "finite_loss"]
+           "finite_loss", "check_finite_weights"]
 
 
 def finite_loss(loss, step: int) -> float:
@@ -30,6 +30,37 @@ def finite_loss(loss, step: int) -> float:
         raise ValueError(f"the training loss became {value} at step {step}: check the "
                          "training images for NaN or infinite pixels, and the learning rate")
     return value
+
+
+def check_finite_weights(*models, step: int) -> None:
+    """Refuse weights that the last optimisation step made NaN or infinite.
+
+    :func:`finite_loss` checks each loss before its step, so a step that diverges (a
+    far too high learning rate) is only seen at the next one; after the last step
+    before a checkpoint nothing looks, and the run saved NaN weights or failed on them
+    with an unrelated message. Called before a checkpoint is validated or written.
+
+    Parameters
+    ----------
+    *models : torch.nn.Module
+        The networks to check (e.g. the trained one and its EMA).
+    step : int
+        The step just taken (counted from 1), for the message.
+
+    Raises
+    ------
+    ValueError
+        A weight or buffer is NaN or infinite.
+    """
+    import torch
+
+    with torch.no_grad():
+        for model in models:
+            for tensor in model.state_dict().values():
+                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                    raise ValueError(f"the training diverged at step {step}: the weights "
+                                     "became NaN or infinite; lower the learning rate "
+                                     "(no checkpoint was written from them)")
 
 
 def set_cpu_threads(num_threads: int | None) -> None:

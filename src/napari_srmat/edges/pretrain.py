@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
+from ..device import (
+    check_finite_weights,
+    check_learning_rate,
+    finite_loss,
+    resolve_device,
+    set_cpu_threads,
+)
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped
 from .config import MaskedPretrainConfig
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
@@ -231,6 +237,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         yield Progress(step + 1, cfg.steps, "masked pretraining")
         if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
             yield Metric(step, {"loss": float(np.mean(losses[-100:]))}, split="pretrain")
+    check_finite_weights(model, step=cfg.steps)  # the last step is checked by no loss
     config_json = {**arch, "threshold": 0.5, "input_norm": "none",
                    "prob_definition": "sigmoid(mu)", "purpose": INIT_ONLY,
                    "pretraining": {"kind": "masked_image_modelling", **cfg.to_json(),

@@ -14,7 +14,13 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
+from ..device import (
+    check_finite_weights,
+    check_learning_rate,
+    finite_loss,
+    resolve_device,
+    set_cpu_threads,
+)
 from ..errors import check_flag
 from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
@@ -237,12 +243,24 @@ def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray
 
 def validate(model, samples: list[BoundarySample], device: str) -> dict[str, float]:
     """Pixel AP, ROC-AUC, best F1 and its threshold on ``samples`` (images as the network
-    takes them, see :func:`predict_probability`)."""
+    takes them, see :func:`predict_probability`).
+
+    Raises
+    ------
+    ValueError
+        A probability map has NaN or infinite values (a diverged model).
+    """
     from ..metrics.edges import EdgeHistogram
 
     hist = EdgeHistogram()
     for s in samples:
-        hist.update(predict_probability(model, s.image, device), s.mask)
+        prob = predict_probability(model, s.image, device)
+        if not np.isfinite(prob).all():  # the histogram would skip them: "no boundary
+            # (positive) pixels were accumulated", or scores of the finite pixels only
+            raise ValueError(f"the training diverged: the model's boundary probabilities "
+                             f"on validation image {s.name} are NaN or infinite; lower the "
+                             "learning rate")
+        hist.update(prob, s.mask)
     t, f1 = hist.best_f1()
     return {"ap": float(hist.average_precision()), "roc_auc": float(hist.roc_auc()),
             "f1": float(f1), "threshold": float(t)}
@@ -538,6 +556,9 @@ def train_boundaries_job(config, *, stop=None):
             losses.append(loss_value)
             yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
                            f"{'pretrain' if pretraining else 'epoch'} {epoch + 1}/{total_epochs}")
+        # the epoch's last step is checked by no loss: NaN weights failed validation with
+        # "no boundary (positive) pixels were accumulated"
+        check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)
         vm = validate(ema, val, device)
         rec = {"epoch": epoch, "phase": "pretrain" if pretraining else "train",
                "loss": float(np.mean(losses)), "lr": lr, "val_ap": vm["ap"],
