@@ -375,3 +375,44 @@ def test_a_pixel_size_set_drops_the_unitless_grid_of_the_layer_and_its_derived_l
         # still where it was over its input: world positions all times 0.8 / 0.5
         np.testing.assert_allclose(np.asarray(lay.data_to_world((0.0, 0.0))),
                                    before[lay.name] * 1.6, atol=1e-9)
+
+
+def test_a_renamed_layer_keeps_its_overlays_when_calibrated(make_napari_viewer, qtbot):
+    """A metallurgist measured a layer, renamed it to the sample's ID and calibrated it:
+    its intersections, test lines and corrections stayed at the old scale (twice the
+    image's size at 0.5 µm/px), since the link was the name. And a new layer given the
+    old name, calibrated, rescaled the first layer's overlays. The link is the layer
+    itself now."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0)
+    scan = viewer.add_labels(ms.boundaries.astype(np.uint8), name="scan")
+    g = GrainSizeWidget(viewer)
+    qtbot.addWidget(g)
+    g.layer_combo.value = scan
+    g.run()
+    qtbot.waitUntil(lambda: g.measurement is not None, timeout=30_000)
+    corrections = g.add_corrections_layer()
+    overlays = [g.measurement.points_layer, g.measurement.lines_layer, corrections]
+    scan.name = "sample A-17"
+    # the painted corrections are found again, not a second layer added
+    assert g.add_corrections_layer() is corrections
+    newcomer = viewer.add_labels(np.zeros((96, 96), np.uint8), name="scan")
+    w = CalibrationWidget(viewer)
+    qtbot.addWidget(w)
+    w.layer_combo.value = newcomer
+    assert w.apply(2.0) == [newcomer]  # the old name is not the measured layer's
+    for lay in overlays:
+        np.testing.assert_allclose(lay.scale[-2:], (1.0, 1.0))
+    w.layer_combo.value = scan
+    changed = w.apply(0.5)
+    assert changed[0] is scan and all(any(c is lay for c in changed) for lay in overlays)
+    for lay in overlays:
+        np.testing.assert_allclose(lay.scale[-2:], (0.5, 0.5))
+        assert str(lay.units[-1]) == "micrometer"
+    # the intersections still lie on the boundary pixels they were counted on
+    pts = g.measurement.points_layer
+    idx = np.array([scan.world_to_data(pts.data_to_world(p)) for p in pts.data])
+    np.testing.assert_allclose(idx, pts.data, atol=1e-9)

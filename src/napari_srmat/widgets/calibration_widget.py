@@ -6,9 +6,9 @@ metallurgist sees it, types it, or calibrates it by drawing a line over a known 
 (a stage micrometer's divisions or the micrograph's scale bar). Applying it sets the
 layer's ``scale``, ``units`` and ``metadata["pixel_size_um"]`` — what every widget
 reads (:func:`~napari_srmat.widgets._common.layer_pixel_size_um`) — rescales the layers
-derived from it (boundary maps, SR outputs, measurement overlays, which record
-``metadata["source_layer"]``) so that they stay aligned, and turns napari's scale bar
-on in µm.
+derived from it (boundary maps, SR outputs, measurement overlays, which record the
+layer they were made from: :func:`~napari_srmat.widgets.layers.source_metadata`, kept
+through renames) so that they stay aligned, and turns napari's scale bar on in µm.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..io import PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
+from .layers import is_derived_from
 
 __all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UNIT"]
 
@@ -27,15 +28,16 @@ UM_UNIT = "micrometer"
 
 
 def derived_layers(viewer, layer) -> list:
-    """Layers made from ``layer`` (``metadata["source_layer"]`` chains), not ``layer``."""
-    out, frontier = [], {layer.name}
+    """Layers made from ``layer`` (:func:`~napari_srmat.widgets.layers.is_derived_from`
+    chains: its boundary maps, their overlays...), not ``layer``."""
+    out, frontier = [], [layer]
     while frontier:
-        nxt = set()
+        nxt = []
         for lay in viewer.layers:
-            src = (lay.metadata or {}).get("source_layer") or (lay.metadata or {}).get("source")
-            if src in frontier and lay is not layer and lay not in out:
+            if lay is not layer and lay not in out and any(is_derived_from(lay, src)
+                                                           for src in frontier):
                 out.append(lay)
-                nxt.add(lay.name)
+                nxt.append(lay)
         frontier = nxt
     return out
 

@@ -63,9 +63,11 @@ from ._worker import (
 from .layers import (
     WIDGET_PATTERNS,
     file_pyramid,
+    is_derived_from,
     is_micrograph_layer,
     micrograph_data,
     show_grain_size_overlays,
+    source_metadata,
 )
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
@@ -164,24 +166,25 @@ def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
     return result, mask, described
 
 
-def _corrections_layer(viewer, boundary_name: str, shape: tuple[int, ...]):
-    """The corrections layer to paint for boundary layer ``boundary_name``, or None.
+def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
+    """The corrections layer to paint for ``boundary_layer``, or None.
 
-    A Labels layer of the map's shape, called ``"<boundary_name> corrections"`` or added
-    as that map's corrections (``metadata`` kind and ``source_layer``). Another layer of
-    that name (a Points layer, an image, labels of another size) is not one: it was
-    handed to the paint tool ("'paint' is not a valid Mode", its attributes changed) or
-    chosen as corrections that could never apply.
+    A Labels layer of the map's shape, called ``"<boundary layer> corrections"`` or added
+    as that map's corrections (``metadata`` kind, and made from it:
+    :func:`~napari_srmat.widgets.layers.is_derived_from`, which a rename of either layer
+    keeps). Another layer of that name (a Points layer, an image, labels of another
+    size) is not one: it was handed to the paint tool ("'paint' is not a valid Mode", its
+    attributes changed) or chosen as corrections that could never apply.
     """
     def fits(lay) -> bool:
         return lay._type_string == "labels" and np.shape(layer_image_data(lay)) == shape
 
-    name = f"{boundary_name} corrections"
+    name = f"{boundary_layer.name} corrections"
     if name in viewer.layers and fits(viewer.layers[name]):
         return viewer.layers[name]
     return next((lay for lay in viewer.layers if fits(lay)
                  and (lay.metadata or {}).get("kind") == "boundary corrections"
-                 and lay.metadata.get("source_layer") == boundary_name), None)
+                 and is_derived_from(lay, boundary_layer)), None)
 
 
 def _with_interval(value, interval, unit: str = "") -> str:
@@ -525,13 +528,13 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if len(shape) != 2:
             raise WidgetInputError(f"layer {layer.name!r} is not a 2-D boundary map")
         name = f"{layer.name} corrections"
-        corr = _corrections_layer(self.viewer, layer.name, shape)
+        corr = _corrections_layer(self.viewer, layer, shape)
         if corr is None:  # napari names it "NAME [1]" when another layer holds the name
             corr = self.viewer.add_labels(
                 np.zeros(shape, np.uint8), name=name, scale=tuple(layer.scale[-2:]),
                 translate=tuple(layer.translate[-2:]), opacity=0.8,
                 units=tuple(str(u) for u in layer.units[-2:]),
-                metadata={"kind": "boundary corrections", "source_layer": layer.name})
+                metadata={"kind": "boundary corrections", **source_metadata(layer)})
         corr.selected_label = ADD_BOUNDARY
         corr.brush_size = max(2, int(round(max(shape) / 300)))
         corr.mode = "paint"

@@ -233,6 +233,34 @@ def _units_kwargs_2d(layer) -> dict:
 OWN_LAYER_KEY = "napari_srmat_layer"
 
 
+#: ``metadata`` key of a layer napari-srmat made from another layer: that layer's napari
+#: ``unique_id`` (a string), beside its name (``source_layer``). The name alone broke the
+#: link when the user renamed the source ("scan" to the sample's ID): calibrating it
+#: left its boundary maps and overlays at the old scale, beside it; and calibrating a
+#: new layer that took the old name rescaled them (:func:`is_derived_from`).
+SOURCE_ID_KEY = "source_layer_id"
+
+
+def source_metadata(layer, key: str = "source_layer") -> dict[str, str]:
+    """``metadata`` entries linking a layer made from ``layer`` to it: its name under
+    ``key`` and its identity under :data:`SOURCE_ID_KEY` (:func:`is_derived_from`)."""
+    return {key: layer.name, SOURCE_ID_KEY: str(layer.unique_id)}
+
+
+def is_derived_from(derived, source) -> bool:
+    """Whether layer ``derived`` was made from layer ``source`` (:func:`source_metadata`).
+
+    By the source's identity when ``derived`` records one (renaming either layer keeps
+    the link; another layer later given the source's old name gets none), else by name
+    (``source_layer`` or ``source``: layers added by earlier versions or by scripts).
+    """
+    meta = derived.metadata or {}
+    recorded = meta.get(SOURCE_ID_KEY)
+    if recorded is not None:
+        return recorded == str(source.unique_id)
+    return (meta.get("source_layer") or meta.get("source")) == source.name
+
+
 #: ``metadata["kind"]`` of the image layers napari-srmat adds that are analysis maps, not
 #: micrographs: never offered where a micrograph is asked for (:func:`is_micrograph_layer`).
 ANALYSIS_MAP_KINDS = ("boundary probability", "uncertainty", "error probability",
@@ -574,7 +602,7 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     meta = {
         "sr_factor": int(factor),
         "sr_model": model_name,
-        "source_layer": layer.name,
+        **source_metadata(layer),
         "pixel_size_um": px / factor if px else None,
         **derived_layer_grid(layer, scale, translate),
     }
@@ -656,7 +684,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     kwargs: dict[str, Any] = dict(
         shape_type="rectangle", edge_color="yellow", face_color="transparent",
         edge_width=1, scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
-        metadata={"rescan_plan": plan.to_dict(), "source_layer": layer.name,
+        metadata={"rescan_plan": plan.to_dict(), **source_metadata(layer),
                   OWN_LAYER_KEY: name},
         features=rescan_features(plan), ndim=2,
     )
@@ -819,7 +847,7 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     geo = dict(scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
                **_units_kwargs(layer))
     px = layer_pixel_size_um(layer)
-    meta = {"source_layer": layer.name, "pixel_size_um": px, "threshold": thr,
+    meta = {**source_metadata(layer), "pixel_size_um": px, "threshold": thr,
             "model_threshold": maps.threshold, "skeletonize": skeletonize,
             **derived_layer_grid(layer, geo["scale"], geo["translate"])}
     prob = _upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
@@ -1163,7 +1191,7 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     # the layer's geometry and units; source_layer: calibrating it rescales the overlays
     geo = dict(scale=tuple(boundary_layer.scale[-2:]),
                translate=tuple(boundary_layer.translate[-2:]),
-               metadata={"source_layer": boundary_layer.name},
+               metadata=source_metadata(boundary_layer),
                **_units_kwargs_2d(boundary_layer))
     shape = layer_image_data(boundary_layer).shape
     pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
@@ -1190,7 +1218,7 @@ def show_grain_size_overlays(viewer, image_layer, result) -> HeynMeasurement | N
     boundaries = _upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
         np.asarray(result.boundaries, dtype=np.uint8), opacity=0.7, scale=scale,
-        translate=translate, metadata={"source_layer": image_layer.name,
+        translate=translate, metadata={**source_metadata(image_layer),
                                        **derived_layer_grid(image_layer, scale, translate)},
         **_units_kwargs_2d(image_layer))
     return show_heyn_measurement(viewer, boundaries, result.heyn,

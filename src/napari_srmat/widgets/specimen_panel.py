@@ -58,6 +58,7 @@ from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export
+from .layers import source_metadata
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
            "POOLED_FIELD"]
@@ -443,20 +444,21 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             geo = src.geometry
             areas = result.area_maps[src.name]
             # named after the field layer as it is called now (renamed while the job ran:
-            # the overlays still follow its calibration, which finds them by "source")
+            # the overlays still follow its calibration, which finds them by its identity)
             name = layer.name
             area_layer = _upsert_layer(
                 self.viewer, f"{name} grain area", "image", areas, colormap="turbo",
                 opacity=0.6, blending="translucent",
                 contrast_limits=result.area_limits[src.name],
-                metadata={"unit": result.area_unit, "source": name, "kind": "grain area",
+                metadata={"unit": result.area_unit, **source_metadata(layer, "source"),
+                          "kind": "grain area",
                           ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
             show_colorbar(area_layer, "bottom_left")
             pts = result.intersections[src.name]
             _upsert_layer(self.viewer, f"{name} intercepts", "points", pts,
                           face_color="yellow", border_color="black",
                           size=max(3.0, 0.008 * max(areas.shape)),
-                          metadata={"source": name}, **geo)
+                          metadata=source_metadata(layer, "source"), **geo)
         self._fill_tables()
         self.histogram_choice.blockSignals(True)
         self.histogram_choice.clear()
