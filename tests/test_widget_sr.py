@@ -303,6 +303,22 @@ def test_an_input_layer_deleted_while_super_resolving_gets_no_result(make_napari
     assert "was removed while the job ran" in w.status.text()
 
 
+def test_an_input_layer_deleted_while_planning_a_rescan_gets_no_plan(make_napari_viewer,
+                                                                     qtbot):
+    """Plan rescan added its rectangles (a "rescan plan" Shapes layer) over an LR layer
+    deleted while it planned, and offered to save that plan: like Run, it adds nothing."""
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(64, 64))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    w.plan_rescan()
+    viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: w.plan_btn.isEnabled(), timeout=120_000)
+    assert len(viewer.layers) == 0
+    assert w.rescan_plan is None and not w.save_plan_btn.isEnabled()
+    assert "was removed while the job ran" in w.status.text()
+
+
 def test_default_model_is_named(make_napari_viewer, qtbot):
     from napari_srmat.sr import DEFAULT_MODEL
 

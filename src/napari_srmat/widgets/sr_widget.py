@@ -268,6 +268,9 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def _on_plan(self, plan) -> None:
         if plan is None:
             return
+        if self._job_layer not in self.viewer.layers:  # its rectangles would lie over nothing
+            self.status.setText(input_removed_note(self._job_layer))
+            return
         self.rescan_plan = plan
         self._plan_layer = self._job_layer
         self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan)
