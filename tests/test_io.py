@@ -548,6 +548,34 @@ def test_truncated_and_garbage_files(tmp_path, rng):
     assert issubclass(ImageReadError, ValueError)
 
 
+def test_a_tiff_cut_inside_its_offsets_is_truncated_not_black(tmp_path, capsys):
+    """A TIFF cut inside its strip or tile offset array (a copy or download stopped
+    early) was read as a black image of the right size, the pixel size intact, and
+    `srmat info --verify` found every block readable; now it is refused as truncated."""
+    from napari_srmat.cli import main
+
+    a = np.full((256, 300), 200, np.uint8)
+    for name, layout in (("strips.tif", {"rowsperstrip": 8}),
+                         ("tiles.tif", {"tile": (32, 32)}),
+                         ("pyramid.tif", {"tile": (32, 32), "subifds": 1})):
+        whole = tmp_path / name
+        with tifffile.TiffWriter(whole) as tw:
+            tw.write(a, resolution=(20000, 20000), resolutionunit="CENTIMETER", **layout)
+            if "subifds" in layout:
+                tw.write(a[::2, ::2], subfiletype=1, tile=(32, 32))
+        tif = tifffile.TiffFile(whole)
+        offsets = tif.pages[0].tags["TileOffsets" if "tile" in layout else "StripOffsets"]
+        tif.close()
+        cut = tmp_path / f"cut_{name}"
+        cut.write_bytes(whole.read_bytes()[:offsets.valueoffset + 4])  # inside the array
+        with pytest.raises(ImageReadError, match="truncated or corrupt"):
+            read_image(cut)
+        assert main(["info", "--verify", str(cut)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "truncated or corrupt" in err
+        np.testing.assert_array_equal(read_image(whole).data.compute(), a)
+
+
 def test_zarr_errors(tmp_path):
     g = zarr.open_group(tmp_path / "two.zarr", mode="w")
     g.create_array("a", shape=(4, 4), dtype="u1")

@@ -1125,6 +1125,26 @@ def _largest_tiff_series(series: Sequence, path: Path) -> tuple[int, str | None]
                    f"image {index + 1}, the largest; the others are not read")
 
 
+def _tiff_data_error(path: Path, why: Any) -> ImageReadError:
+    """The one message of a TIFF whose pixel data cannot be read."""
+    return ImageReadError(f"{path}: cannot read TIFF pixel data, file truncated or corrupt "
+                          f"({why})")
+
+
+def _check_tiff_data_offsets(series, path: Path) -> None:
+    """Refuse a TIFF image (any level) whose first page has pixels but no data offsets.
+
+    A file cut inside its strip or tile offset array loses that tag (tifffile logs it and
+    drops it), and its pixels then read as zeros: a truncated download or copy was read
+    as a black image of the right size, and ``srmat info --verify`` found every block
+    readable.
+    """
+    for level in series.levels:
+        page = level.pages[0] if level.pages else None
+        if page is not None and math.prod(page.shape) and not len(page.dataoffsets):
+            raise _tiff_data_error(path, "its strip or tile offsets are missing")
+
+
 def _read_tiff(path: Path, chunks) -> Micrograph:
     import tifffile
     import zarr
@@ -1135,6 +1155,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 raise ImageReadError(f"{path}: TIFF contains no image series")
             series_index, several = _largest_tiff_series(tif.series, path)
             series = tif.series[series_index]
+            _check_tiff_data_offsets(series, path)
             src_axes = series.axes
             n_levels = len(series.levels)
             first_page = series.pages[0] if series.pages else None
@@ -1180,10 +1201,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             if level == 0 and zarr_arr.size:
                 zarr_arr[tuple(slice(-1, None) for _ in zarr_arr.shape)]
         except Exception as exc:
-            raise ImageReadError(
-                f"{path}: cannot read TIFF pixel data, file truncated or corrupt "
-                f"({exc or type(exc).__name__})"
-            ) from None
+            raise _tiff_data_error(path, exc or type(exc).__name__) from None
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
         shown, axes = _tiff_colours(arr, axes, colours)
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
