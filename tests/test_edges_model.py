@@ -278,3 +278,30 @@ def test_fp16_export_loads_as_float32(tmp_path):
         ref = torch.sigmoid(net(x)[0])
     prob, _ = m.predict(x)
     assert torch.allclose(prob, ref, atol=5e-3)
+
+
+def test_export_never_replaces_a_folder_or_file_of_the_users(tmp_path):
+    """``export SRC DST`` replaced DST whole: a folder of the user's lost every file in
+    it, a file was renamed to a hidden ``.DST.*.old``. Only a checkpoint folder (or an
+    empty one) is replaced."""
+    from napari_srmat.edges.export import export_checkpoint
+    from napari_srmat.outputs import OutputExistsError
+
+    _save_tiny(tmp_path / "ck")
+    mine = tmp_path / "mine"
+    (mine / "photos").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep")
+    (mine / "photos" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(OutputExistsError, match="not a checkpoint folder .*notes.txt"):
+        export_checkpoint(tmp_path / "ck", mine)
+    assert (mine / "notes.txt").read_text() == "keep" and (mine / "photos" / "a.jpg").exists()
+    (tmp_path / "file.txt").write_text("keep")
+    with pytest.raises(OutputExistsError, match="is a file"):
+        export_checkpoint(tmp_path / "ck", tmp_path / "file.txt")
+    assert (tmp_path / "file.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck", "file.txt", "mine"]
+    # an earlier export, or an empty folder, is replaced
+    (tmp_path / "empty").mkdir()
+    for dst in (tmp_path / "ck16", tmp_path / "ck16", tmp_path / "empty"):
+        export_checkpoint(tmp_path / "ck", dst, fp16=True)
+        assert load_boundary_model(dst, device="cpu").config["dtype"] == "float16"

@@ -18,6 +18,7 @@ from ._atomic import atomic_directory, atomic_path, atomic_write_text
 __all__ = [
     "CheckpointError",
     "save_checkpoint",
+    "check_replaceable_checkpoint",
     "load_checkpoint",
     "read_checkpoint_config",
     "weights_shapes",
@@ -106,6 +107,40 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
     return path
 
 
+def check_replaceable_checkpoint(path: str | os.PathLike) -> None:
+    """Refuse to replace ``path`` with a checkpoint unless it is one: a folder holding
+    only :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` (or nothing).
+
+    Replacing a folder deletes it whole: ``python -m napari_srmat.edges.export SRC DST``
+    into a folder of the user's (or a training run's folder) deleted everything in it.
+
+    Parameters
+    ----------
+    path : path-like
+        Where a checkpoint is to be written.
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputExistsError
+        ``path`` is a file, or a folder that holds anything else.
+    """
+    from .outputs import OutputExistsError
+
+    path = Path(path)
+    if path.is_symlink() or not path.exists():  # a link is refused where it is replaced
+        return
+    if not path.is_dir():
+        raise OutputExistsError(f"{path} is a file, not a checkpoint folder; it will not be "
+                                "replaced: choose another folder")
+    foreign = sorted(e.name for e in path.iterdir() if e.name not in (WEIGHTS_NAME,
+                                                                       CONFIG_NAME))
+    if foreign:
+        raise OutputExistsError(
+            f"{path} is not a checkpoint folder (it holds {', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); it will not be replaced: choose "
+            "another folder")
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     state_dict: dict[str, Any],
@@ -124,7 +159,9 @@ def save_checkpoint(
         JSON-serialisable model configuration; must include ``"model"`` (the
         registry name) so the loader can rebuild the network.
     overwrite : bool
-        Replace an existing checkpoint.
+        Replace an existing checkpoint (a folder holding nothing but a checkpoint's
+        files, :func:`check_replaceable_checkpoint`; any other folder or file is
+        refused).
 
     Returns
     -------
@@ -133,6 +170,8 @@ def save_checkpoint(
     """
     if "model" not in config:
         raise CheckpointError("config must name the model type under 'model'")
+    if overwrite:
+        check_replaceable_checkpoint(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     with atomic_directory(path, overwrite=overwrite) as tmp:
         write_safetensors(tmp / WEIGHTS_NAME, tensors, metadata={"format": "pt"})
