@@ -116,6 +116,31 @@ def test_imagej_inch_follows_the_dpi_rule(tmp_path):
             None if px is None else pytest.approx(px))
 
 
+def test_imagej_y_unit_converts_the_y_size(tmp_path):
+    """ImageJ writes ``yunit=`` when the Y unit differs from ``unit`` (X); the Y size was
+    converted with the X unit: square 0.5 µm pixels with Y in nm were 'not square (Y
+    500 µm)' and lost their µm figures, and X 0.5 µm by Y 0.5 nm was read as square."""
+    a = np.zeros((20, 30), np.uint8)
+    cases = {"square": ((2.0, 1 / 500), "nm", None),  # Y 500 nm = 0.5 µm
+             "not_square": ((2.0, 2.0), "nm", [0.0005, 0.5]),
+             "y_unit_unknown": ((2.0, 2.0), "pixel", None)}
+    for name, (resolution, yunit, yx) in cases.items():
+        p = tmp_path / f"{name}.tif"
+        tifffile.imwrite(p, a, imagej=True, resolution=resolution,
+                         metadata={"unit": "um", "yunit": yunit})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = read_image(p)
+        said = " ".join(str(w.message) for w in caught)
+        if name == "y_unit_unknown":  # no pixel size, the unit named
+            assert m.pixel_size_um is None and "unit 'pixel' is not a length unit" in said
+            continue
+        assert m.pixel_size_um == pytest.approx(0.5), name
+        assert m.metadata.get("pixel_size_yx_um") == (
+            None if yx is None else pytest.approx(yx)), name
+        assert ("not square" in said) == (yx is not None), name
+
+
 def test_dpi_defaults_saved_in_centimetres_are_ignored(tmp_path):
     """72 dpi written as 28.35 px/cm (image editors set to centimetres) was read as a
     352.8 um pixel where the same default in inches is ignored."""

@@ -1027,8 +1027,15 @@ def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = Non
         if factor == _UNIT_TO_UM["inch"] and xres > 0:  # dots per inch: as the TIFF tags,
             size, size_y = _resolution_um(xres, yres, 2, meta)  # print resolutions are
             return size, size_y, ("imagej" if size else None)  # no calibration
+        # ImageJ writes "yunit=" when the Y unit is not the X one ("unit")
+        yunit = ij.get("yunit") or ij.get("unit")
+        factor_y = _unit_factor(yunit)
+        if factor is not None and factor_y is None:  # Y in a unit not known: no size
+            if unknown is not None:
+                unknown.append(str(yunit))
+            return None, None, None
         if factor is not None and xres > 0:
-            return factor / xres, (factor / yres if yres and yres > 0 else None), "imagej"
+            return factor / xres, (factor_y / yres if yres and yres > 0 else None), "imagej"
     unit_tag = page.tags.get("ResolutionUnit")
     size, size_y = _resolution_um(xres, yres, int(unit_tag.value) if unit_tag else 2, meta)
     return size, size_y, ("tiff-resolution" if size else None)
