@@ -526,3 +526,22 @@ def test_cli_eval_device_is_where_the_model_runs(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "unknown device 'gpu'" in err, err
     assert devices == ["cpu"]
+
+
+def test_export_command_errors_are_one_line_and_dst_appears_only_when_complete(tmp_path,
+                                                                               capsys):
+    """``python -m napari_srmat.edges.export`` printed a traceback for a wrong SRC or
+    calibration folder, and exported DST before calibrating it: a calibration that
+    failed left an uncalibrated checkpoint at DST, looking finished."""
+    from napari_srmat.edges.export import main as export_main
+
+    src = str(load_boundary_model(device="cpu").path)
+    dst = tmp_path / "exported"
+    assert export_main([str(tmp_path / "nothing"), str(dst)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("python -m napari_srmat.edges.export: error: checkpoint not found")
+    assert "\n" not in err and "Traceback" not in err
+    assert export_main([src, str(dst), "--fp16", "--calibrate", str(tmp_path / "no_val")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "folder not found" in err and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

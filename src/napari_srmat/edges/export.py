@@ -218,7 +218,7 @@ def calibrate_error_model(checkpoint, val_root, *, modes: tuple[str, ...] = ("no
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m napari_srmat.edges.export", description=__doc__)
     p.add_argument("src")
     p.add_argument("dst", nargs="?", default=None)
     p.add_argument("--fp16", action="store_true")
@@ -237,6 +237,19 @@ def main(argv=None) -> int:
                    help="fit only the error model of checkpoint SRC on VAL_ROOT, in place "
                         "(no DST; weights untouched)")
     a = p.parse_args(argv)
+    try:
+        return _run(p, a)
+    except Exception as exc:  # the user's errors in one line, as srmat's (exit 2)
+        from ..errors import error_message, is_user_error
+
+        if not is_user_error(exc):
+            raise
+        print(f"{p.prog}: error: {error_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def _run(p: argparse.ArgumentParser, a: argparse.Namespace) -> int:
+    """:func:`main` once its arguments are parsed."""
     if a.error_model_only:
         if a.dst is not None or a.calibrate or a.fp16:
             p.error("--error-model-only takes SRC only (no DST, --calibrate or --fp16)")
@@ -255,17 +268,34 @@ def main(argv=None) -> int:
     in_place = Path(a.dst).exists() and _resolve(a.src).resolve() == Path(a.dst).resolve()
     if in_place and (a.fp16 or not a.calibrate):
         p.error("SRC = DST only recalibrates in place: give --calibrate, not --fp16")
-    out = Path(a.dst) if in_place else export_checkpoint(a.src, a.dst, fp16=a.fp16)
-    if a.calibrate:
-        rules = tuple(r for r in a.threshold_rules.split(",") if r)
-        keys = calibrate_thresholds(out, a.calibrate, tta=a.tta, rules=rules)
-        for warning in keys.get("warnings", []):
-            print(f"warning: {warning}", file=sys.stderr)
-        print(keys)
-        if a.error_model:
-            calibrate_error_model(out, a.calibrate)
+    out = Path(a.dst)
+    if in_place:
+        _calibrate(out, a)
+    else:
+        from .._atomic import atomic_directory
+        from ..checkpoint import check_replaceable_checkpoint
+
+        check_replaceable_checkpoint(out)  # refused before the calibration runs
+        # DST appears complete, calibrated, or not at all: a calibration that failed
+        # (or was interrupted) left an uncalibrated checkpoint there
+        with atomic_directory(out, overwrite=True) as staging:
+            export_checkpoint(a.src, staging, fp16=a.fp16)
+            _calibrate(staging, a)
     print(out)
     return 0
+
+
+def _calibrate(checkpoint: Path, a: argparse.Namespace) -> None:
+    """The calibrations that :func:`main`'s options ask for, of ``checkpoint``."""
+    if not a.calibrate:
+        return
+    rules = tuple(r for r in a.threshold_rules.split(",") if r)
+    keys = calibrate_thresholds(checkpoint, a.calibrate, tta=a.tta, rules=rules)
+    for warning in keys.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(keys)
+    if a.error_model:
+        calibrate_error_model(checkpoint, a.calibrate)
 
 
 if __name__ == "__main__":  # pragma: no cover
