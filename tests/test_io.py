@@ -907,7 +907,15 @@ def _non_square_files(tmp_path, img):
         {"name": "y", "type": "space", "unit": "micrometer"},
         {"name": "x", "type": "space", "unit": "micrometer"}], "datasets": [
         {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [0.25, 0.5]}]}]}]
-    return ["res.tif", "inch.tif", "ome.ome.tif", "ij.tif", "dpi.png", "scale.ome.zarr"]
+    # only x names its unit: y's scale is in it (it was ignored: square, the x size)
+    g = zarr.open_group(str(tmp_path / "x_unit.ome.zarr"), mode="w", zarr_format=2)
+    g.create_array("0", data=img, chunks=(32, 32))
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": [
+        {"name": "y", "type": "space"}, {"name": "x", "type": "space", "unit": "nanometer"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [250, 500]}]}]}]
+    return ["res.tif", "inch.tif", "ome.ome.tif", "ij.tif", "dpi.png", "scale.ome.zarr",
+            "x_unit.ome.zarr"]
 
 
 def test_non_square_pixels_keep_x_record_both_and_warn_once(tmp_path):

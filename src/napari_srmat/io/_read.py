@@ -1464,6 +1464,11 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
                 sizes[ax] = _valid_size(value * factor)
             elif units.get(ax) is not None and str(units[ax]) not in unknown_units:
                 unknown_units.append(str(units[ax]))
+    if sizes["x"] is not None and units.get("y") is None and sizes["y"] is None and (
+            names.index("y") < len(scale) if "y" in names else False):
+        # a y axis without a unit beside an x in a length unit: its scale is in x's unit
+        # (a y scale twice the x one was read as square pixels, the x size)
+        sizes["y"] = _valid_size(values["y"] * _unit_factor(units["x"]))
     attrs = dict(group.attrs)
     meta = {
         "format": "ome-zarr",
