@@ -601,6 +601,28 @@ def test_a_tiff_cut_inside_its_offsets_is_truncated_not_black(tmp_path, capsys):
         np.testing.assert_array_equal(read_image(whole).data.compute(), a)
 
 
+def test_a_tiff_compression_tifffile_does_not_know_is_named(tmp_path, capsys):
+    """A TIFF whose Compression tag holds a code tifffile does not know failed with
+    "cannot read TIFF ('int' object has no attribute 'name')", the reader's own slip;
+    the error now names the code."""
+    import struct
+
+    from napari_srmat.cli import main
+
+    p = tmp_path / "odd.tif"
+    tifffile.imwrite(p, np.zeros((16, 16), np.uint8), compression="zlib")
+    with tifffile.TiffFile(p) as tif:
+        at = tif.pages[0].tags["Compression"].valueoffset
+    data = bytearray(p.read_bytes())
+    data[at:at + 2] = struct.pack("<H", 9999)
+    p.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="9999") as info:
+        read_image(p)
+    assert "object has no attribute" not in str(info.value)
+    assert main(["info", str(p)]) == 2
+    assert "9999" in capsys.readouterr().err
+
+
 def test_zarr_errors(tmp_path):
     g = zarr.open_group(tmp_path / "two.zarr", mode="w")
     g.create_array("a", shape=(4, 4), dtype="u1")

@@ -1180,9 +1180,10 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 "bigtiff": bool(tif.is_bigtiff),
                 "pixel_size_source": px_source,
                 "tiff_series": series_index,
-                "compression": str(series.pages[0].compression.name)
-                if series.pages and series.pages[0] is not None
-                else None,
+                # a code tifffile does not know is a plain int (its decode fails below)
+                "compression": str(getattr(first_page.compression, "name",
+                                           first_page.compression))
+                if first_page is not None else None,
             }
     except ImageReadError:
         raise
