@@ -240,12 +240,15 @@ def test_lazy_images_are_read_crop_by_crop_with_the_same_result(tmp_path):
     assert np.array_equal(outs["numpy"], outs["lazy"])
 
 
-def test_pretraining_whose_last_step_diverges_writes_no_checkpoint(tmp_path):
-    """lr=1e9: the loss of the last step is finite (huge), its update makes the weights
-    NaN; the checkpoint was written with them (exit 0). Refused, nothing written."""
+@pytest.mark.parametrize("steps", [1, 2])
+def test_pretraining_whose_last_step_diverges_writes_no_checkpoint(tmp_path, steps):
+    """lr=1e9: the loss of the last step is finite, its update makes the weights NaN (or
+    so large that the network's outputs are NaN in eval mode); the checkpoint was
+    written with them (exit 0), and a training run from it failed. Refused, nothing
+    written."""
     out = tmp_path / "p"
     with pytest.raises(ValueError, match="training diverged|training loss became"):
         jobs.run_job(masked_pretrain_job(MaskedPretrainConfig(
-            images=_images(2), out=str(out), steps=2, batch_size=2, crop=32, patch=16,
+            images=_images(2), out=str(out), steps=steps, batch_size=2, crop=32, patch=16,
             lr=1e9, num_threads=1)))
     assert not out.exists()

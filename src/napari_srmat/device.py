@@ -32,7 +32,7 @@ def finite_loss(loss, step: int) -> float:
     return value
 
 
-def check_finite_weights(*models, step: int) -> None:
+def check_finite_weights(*models, step: int, inputs=None) -> None:
     """Refuse weights that the last optimisation step made NaN or infinite.
 
     :func:`finite_loss` checks each loss before its step, so a step that diverges (a
@@ -46,21 +46,33 @@ def check_finite_weights(*models, step: int) -> None:
         The networks to check (e.g. the trained one and its EMA).
     step : int
         The step just taken (counted from 1), for the message.
+    inputs : torch.Tensor, optional
+        A batch the first model is run on in eval mode (left in it): its outputs must
+        be finite too (weights finite but so large that the outputs overflow).
 
     Raises
     ------
     ValueError
-        A weight or buffer is NaN or infinite.
+        A weight or buffer, or an output, is NaN or infinite.
     """
     import torch
 
+    def finite(tensors) -> bool:
+        return all(bool(torch.isfinite(t).all()) for t in tensors
+                   if torch.is_tensor(t) and t.is_floating_point())
+
+    bad = None
     with torch.no_grad():
-        for model in models:
-            for tensor in model.state_dict().values():
-                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                    raise ValueError(f"the training diverged at step {step}: the weights "
-                                     "became NaN or infinite; lower the learning rate "
-                                     "(no checkpoint was written from them)")
+        if not all(finite(model.state_dict().values()) for model in models):
+            bad = "weights"
+        elif inputs is not None:
+            out = models[0].eval()(inputs)
+            if not finite(out if isinstance(out, tuple | list) else [out]):
+                bad = "outputs"
+    if bad is not None:
+        raise ValueError(f"the training diverged at step {step}: the model's {bad} became "
+                         "NaN or infinite; lower the learning rate (no checkpoint was "
+                         "written from them)")
 
 
 def set_cpu_threads(num_threads: int | None) -> None:
