@@ -609,3 +609,12 @@ def test_a_diverging_last_step_is_told_and_saves_nothing(tmp_path, steps):
     out = tmp_path / "run"
     assert not any((out / name).exists() for name in ("last", "best", "history.json"))
     assert not list(out.glob("top/*"))
+
+
+def test_a_learning_rate_adamw_cannot_step_with_is_refused(tmp_path):
+    """lr=1e38 is finite, but AdamW's first step (10 x the rate) overflows float32: the
+    run failed with torch's RuntimeError ('value cannot be converted to type float
+    without overflow'), an internal error. It is refused with the other bad rates."""
+    with pytest.raises(ValueError, match="learning rate must be .* at most"):
+        train_boundaries(_cfg(tmp_path, epochs=1, steps_per_epoch=1, lr=1e38))
+    assert not (tmp_path / "run").exists()

@@ -94,9 +94,16 @@ def set_cpu_threads(num_threads: int | None) -> None:
     torch.set_num_threads(int(num_threads))
 
 
+#: Largest learning rate a training run takes: AdamW's first step is 10 x the rate
+#: (its bias correction, ``1 - beta1``), and a step that float32 cannot hold stopped the
+#: run with torch's "value cannot be converted to type float without overflow".
+MAX_LEARNING_RATE = 3.4e37
+
+
 def check_learning_rate(lr: float) -> float:
     """A learning rate must be a finite number >= 0 (``inf`` trained to NaN losses and
-    saved the checkpoint anyway; 0 leaves the weights as they are, which tests use).
+    saved the checkpoint anyway; 0 leaves the weights as they are, which tests use) and
+    at most :data:`MAX_LEARNING_RATE`.
 
     Examples
     --------
@@ -107,8 +114,9 @@ def check_learning_rate(lr: float) -> float:
         value = float(lr)
     except (TypeError, ValueError):
         value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"the learning rate must be a finite number >= 0, got {lr!r}")
+    if not (math.isfinite(value) and 0 <= value <= MAX_LEARNING_RATE):
+        raise ValueError(f"the learning rate must be a finite number >= 0 and at most "
+                         f"{MAX_LEARNING_RATE:g}, got {lr!r}")
     return value
 
 
