@@ -726,16 +726,13 @@ def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
 
 def _pil_pixel_size(info: dict, meta: dict) -> tuple[float | None, float | None]:
     """``(X, Y)`` pixel sizes (µm) of Pillow's ``dpi`` (a PNG's ``pHYs``, a BMP's pixels
-    per metre), by the rule of :func:`_dpi_to_um` (a JPEG's: :func:`_jpeg_pixel_size`)."""
+    per metre): dots per inch by :func:`_resolution_um` (a JPEG's:
+    :func:`_jpeg_pixel_size`)."""
     dpi = info.get("dpi")
-    if dpi is None:
-        return None, None
     try:
-        x, y = float(dpi[0]), float(dpi[-1])
-    except (TypeError, ValueError, IndexError):
+        return _resolution_um(dpi[0], dpi[-1], 2, meta)
+    except (TypeError, IndexError):  # no dpi, or not a pair
         return None, None
-    size = _dpi_to_um(x, meta)
-    return size, (_dpi_to_um(y) if size else None)
 
 
 #: EXIF tags (of IFD0) of a JPEG's resolution: XResolution, YResolution, ResolutionUnit.
