@@ -545,6 +545,50 @@ def test_a_stop_that_is_no_stop_token_is_refused(call, stop, tmp_path):
         run(StopToken)
 
 
+@pytest.mark.parametrize("job", ["train_boundaries_job", "masked_pretrain_job",
+                                 "evaluate_boundaries_job", "evaluate_maps_job",
+                                 "train_sr_job"])
+@pytest.mark.parametrize("stop", ["yes", "class"])
+def test_training_and_evaluation_jobs_refuse_a_stop_that_is_no_stop_token(job, stop,
+                                                                          tmp_path):
+    """The training and evaluation jobs skipped jobs.check_stop: stop="yes" failed with
+    AttributeError once the data had loaded (the run folder already made), and the class
+    StopToken instead of StopToken() stopped the run at its first step as if asked."""
+    from PIL import Image
+
+    from napari_srmat.edges import evaluate_boundaries_job, train_boundaries_job
+    from napari_srmat.edges.pretrain import masked_pretrain_job
+    from napari_srmat.jobs import StopToken, run_job
+    from napari_srmat.metrics.edges import evaluate_maps_job
+    from napari_srmat.sr import train_sr_job
+
+    img = np.zeros((64, 64), np.uint8)
+    img[:, ::8] = 255
+    mask = img > 0
+    for d in ("images", "masks"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(img).save(tmp_path / "images" / "a.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "masks" / "a.png")
+    out = tmp_path / "out"
+    make = {
+        "train_boundaries_job": lambda s: train_boundaries_job(
+            {"train_images": [img], "train_masks": [mask], "out": str(out), "epochs": 1,
+             "steps_per_epoch": 1, "crop": 32, "device": "cpu"}, stop=s),
+        "masked_pretrain_job": lambda s: masked_pretrain_job(
+            {"images": [img], "out": str(out), "steps": 1, "crop": 32, "patch": 16}, stop=s),
+        "evaluate_boundaries_job": lambda s: evaluate_boundaries_job(
+            tmp_path / "images", tmp_path / "masks", out_dir=out, device="cpu", stop=s),
+        "evaluate_maps_job": lambda s: evaluate_maps_job([img], [mask], stop=s),
+        "train_sr_job": lambda s: train_sr_job(
+            {"data": [str(tmp_path / "images")], "out": str(out), "steps": 1,
+             "batch_size": 1, "patch": 32, "device": "cpu"}, stop=s),
+    }[job]
+    with pytest.raises(TypeError, match=r"^stop must be None or a napari_srmat\.jobs\."
+                                        r"StopToken, got "):
+        run_job(make("yes" if stop == "yes" else StopToken), quiet=True)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("func", ["super_resolve", "predict_boundaries"])
 @pytest.mark.parametrize("out, kind", [(5, "an int"), (b"x.ome.zarr", "a bytes")])
 def test_an_out_that_is_no_path_names_out(func, out, kind):

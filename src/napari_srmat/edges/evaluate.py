@@ -27,7 +27,7 @@ import numpy as np
 from .._atomic import atomic_write_text
 from ..checkpoint import write_json
 from ..io import as_bool_mask
-from ..jobs import Log, Progress, Stopped, run_job
+from ..jobs import Log, Progress, Stopped, check_stop, run_job
 from ..metrics.edges import EdgeHistogram, evaluate_maps, plot_pr_roc, threshold_warnings
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 from .data import BoundarySample, check_has_boundaries, list_image_mask_pairs, load_pairs
@@ -343,6 +343,7 @@ def evaluate_boundaries_job(
     from ..outputs import prepare_output_dir
     from .infer import load_boundary_model
 
+    stop = check_stop(stop)
     if model is None:  # a device the model cannot use: refused before any image is read
         resolve_device(device)
     if out_dir is not None:  # refuse a bad folder before the long evaluation

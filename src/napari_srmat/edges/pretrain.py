@@ -28,7 +28,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..jobs import Checkpoint, Log, Metric, Progress, Stopped
+from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, check_stop
 from .config import MaskedPretrainConfig
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
 
@@ -174,6 +174,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     from .data import random_crop_augment
 
     cfg = config if isinstance(config, MaskedPretrainConfig) else MaskedPretrainConfig(**config)
+    stop = check_stop(stop)
     if cfg.encoder not in ENCODER_PRESETS:
         raise ValueError(f"unknown encoder {cfg.encoder!r}; choose one of "
                          f"{sorted(ENCODER_PRESETS)}")

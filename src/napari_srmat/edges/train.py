@@ -23,7 +23,7 @@ from ..device import (
 )
 from ..errors import check_flag
 from ..io import all_finite, as_bool_mask
-from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, run_job
+from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, check_stop, run_job
 from ..outputs import (
     OutputMismatchError,
     array_fingerprint,
@@ -316,6 +316,7 @@ def train_boundaries_job(config, *, stop=None):
     import torch
 
     cfg = _as_config(config)
+    stop = check_stop(stop)  # "yes" failed after the data loaded; the class stopped at once
     if cfg.encoder not in ENCODER_PRESETS:
         raise ValueError(
             f"unknown encoder {cfg.encoder!r}; choose one of {sorted(ENCODER_PRESETS)}"

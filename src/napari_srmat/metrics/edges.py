@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import check_flag, check_number
 from ..io import all_finite, as_bool_mask, to_float01
-from ..jobs import Log, Metric, Progress, Stopped, StopToken, run_job
+from ..jobs import Log, Metric, Progress, Stopped, StopToken, check_stop, run_job
 from .heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 
 __all__ = [
@@ -459,6 +459,7 @@ def evaluate_maps_job(
     stop: StopToken | None = None,
 ) -> Iterator:
     """Job version of :func:`evaluate_maps` (yields progress; returns the dict)."""
+    stop = check_stop(stop)
     probs = _as_list(prob_maps, "probability maps")
     gts = _as_list(masks, "masks")
     if len(probs) != len(gts):

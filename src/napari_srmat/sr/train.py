@@ -42,7 +42,17 @@ from ..io import (
     to_float01,
     to_uint8,
 )
-from ..jobs import Checkpoint, Event, Log, Metric, Progress, Stopped, StopToken, run_job
+from ..jobs import (
+    Checkpoint,
+    Event,
+    Log,
+    Metric,
+    Progress,
+    Stopped,
+    StopToken,
+    check_stop,
+    run_job,
+)
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
 
@@ -688,6 +698,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     cfg = SRTrainConfig(**config) if isinstance(config, dict) else config
     cfg.validate()
+    stop = check_stop(stop)
     check_learning_rate(cfg.lr)
     set_cpu_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
