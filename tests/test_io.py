@@ -141,6 +141,25 @@ def test_imagej_y_unit_converts_the_y_size(tmp_path):
         assert ("not square" in said) == (yx is not None), name
 
 
+def test_imagej_free_text_units(tmp_path):
+    """ImageJ's unit is what the user typed in Set Scale, written with non-ASCII
+    characters escaped: "micrometers", "nanometers" and Greek "\\u03BCm" gave no pixel
+    size, and an unknown unit ("furlong") lost it without the warning OME files get."""
+    a = np.zeros((20, 30), np.uint8)
+    cases = {"micrometers": 0.5, "Nanometres": 0.0005, "millimeters": 500.0,
+             "\\u03BCm": 0.5, "\\u00B5m": 0.5, "micron": 0.5, "furlong": None,
+             "pixel": None}
+    for i, (unit, px) in enumerate(cases.items()):
+        p = tmp_path / f"u{i}.tif"
+        tifffile.imwrite(p, a, imagej=True, resolution=(2.0, 2.0), metadata={"unit": unit})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = read_image(p)
+        assert m.pixel_size_um == (None if px is None else pytest.approx(px)), unit
+        unknown = [str(w.message) for w in caught if "not a length unit" in str(w.message)]
+        assert len(unknown) == (unit == "furlong"), (unit, unknown)
+
+
 def test_dpi_defaults_saved_in_centimetres_are_ignored(tmp_path):
     """72 dpi written as 28.35 px/cm (image editors set to centimetres) was read as a
     352.8 um pixel where the same default in inches is ignored."""

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import warnings
 import xml.etree.ElementTree as ET
@@ -55,7 +56,6 @@ _UNIT_TO_UM = {
     "um": 1.0,
     "µm": 1.0,
     "\u03bcm": 1.0,
-    "\\u00b5m": 1.0,
     "nanometer": 1e-3,
     "nanometre": 1e-3,
     "nm": 1e-3,
@@ -449,12 +449,27 @@ def path_arg(path: Any, func: str, *, example: str = "scan.tif",
 # --------------------------------------------------------------------------- helpers
 
 
+#: Unit names that say the size has no length unit (ImageJ's uncalibrated "pixel").
+_NO_UNIT_NAMES = ("", "pixel", "pixels", "none")
+
+
 def _unit_factor(unit: str | None) -> float | None:
+    """Micrometres per ``unit`` (a name of :data:`_UNIT_TO_UM`, any case, or its plural:
+    ImageJ's free-text unit may be "micrometers"); 1 for None (µm, the OME default);
+    None for no length unit (:data:`_NO_UNIT_NAMES`) or one not known.
+
+    Examples
+    --------
+    >>> _unit_factor("Micrometers"), _unit_factor("nm"), _unit_factor("pixel")
+    (1.0, 0.001, None)
+    """
     if unit is None:
         return 1.0
     key = str(unit).strip().lower()
-    if key in ("", "pixel", "pixels", "none"):
+    if key in _NO_UNIT_NAMES:
         return None
+    if key not in _UNIT_TO_UM and key.endswith("s") and len(key) > 4:
+        key = key[:-1]  # "micrometers", "nanometres" ("ms" is not metres)
     return _UNIT_TO_UM.get(key, _UNIT_TO_UM.get(str(unit).strip()))
 
 
@@ -1004,6 +1019,18 @@ def _tag_ratio(page, name: str) -> float | None:
         return None
 
 
+def _imagej_text(value: Any) -> str:
+    """An ImageJ description value with ImageJ's escapes of non-ASCII characters
+    (``\\u00B5m``, ``\\u03BCm``) decoded, as ImageJ reads it back.
+
+    Examples
+    --------
+    >>> _imagej_text("\\u03BCm"), _imagej_text("micron")
+    ('μm', 'micron')
+    """
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), str(value))
+
+
 def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = None,
                      series_name: str | None = None, meta: dict | None = None
                      ) -> tuple[float | None, float | None, str | None]:
@@ -1020,12 +1047,16 @@ def _tiff_pixel_size(tif, page=None, series: int = 0, unknown: list | None = Non
     xres, yres = _tag_ratio(page, "XResolution"), _tag_ratio(page, "YResolution")
     ij = tif.imagej_metadata if tif.is_imagej else None
     if ij and ij.get("unit") and xres:
-        factor = _unit_factor(ij.get("unit"))
+        unit = _imagej_text(ij["unit"])
+        factor = _unit_factor(unit)
         if factor == _UNIT_TO_UM["inch"] and xres > 0:  # dots per inch: as the TIFF tags,
             size, size_y = _resolution_um(xres, yres, 2, meta)  # print resolutions are
             return size, size_y, ("imagej" if size else None)  # no calibration
+        if factor is None and unit.strip().lower() not in _NO_UNIT_NAMES and (
+                unknown is not None):  # said when no other size is found
+            unknown.append(unit)
         # ImageJ writes "yunit=" when the Y unit is not the X one ("unit")
-        yunit = ij.get("yunit") or ij.get("unit")
+        yunit = _imagej_text(ij.get("yunit") or unit)
         factor_y = _unit_factor(yunit)
         if factor is not None and factor_y is None:  # Y in a unit not known: no size
             if unknown is not None:
