@@ -545,3 +545,30 @@ def test_export_command_errors_are_one_line_and_dst_appears_only_when_complete(t
     err = capsys.readouterr().err.strip()
     assert "folder not found" in err and "\n" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_evaluation_failing_on_its_inputs_or_stopped_leaves_no_folder(tmp_path,
+                                                                      default_model):
+    """evaluate_boundaries_job made the --out folder (with its marker) before it read
+    anything: a mistyped test folder, masks of another size or a stop left an empty
+    folder behind. It is checked first and made once the results are in."""
+    from napari_srmat.edges.evaluate import evaluate_boundaries_job
+    from napari_srmat.jobs import Progress, StopToken
+
+    test = _write_pairs(tmp_path / "test", 2, 10, size=64)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="folder not found"):
+        run_job(evaluate_boundaries_job(tmp_path / "typo", test / "masks",
+                                        model=default_model, out_dir=out), quiet=True)
+    token = StopToken()
+    stopped = run_job(evaluate_boundaries_job(
+        test / "images", test / "masks", model=default_model, out_dir=out, baseline=False,
+        stop=token), quiet=True, on_event=lambda e: isinstance(e, Progress)
+        and token.request_stop())
+    assert stopped is None and not out.exists()
+    rep = run_job(evaluate_boundaries_job(test / "images", test / "masks",
+                                          model=default_model, out_dir=out, baseline=False),
+                  quiet=True)
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".srmat_output.json", "per_image.csv", "pr.png", "report.json", "roc.png"]
+    assert rep["outputs"]["report"] == str(out / "report.json")

@@ -340,15 +340,16 @@ def evaluate_boundaries_job(
         ``None`` if stopped.
     """
     from ..device import resolve_device
-    from ..outputs import prepare_output_dir
+    from ..outputs import check_output_dir, prepare_output_dir
     from .infer import load_boundary_model
 
     stop = check_stop(stop)
     if model is None:  # a device the model cannot use: refused before any image is read
         resolve_device(device)
-    if out_dir is not None:  # refuse a bad folder before the long evaluation
-        prepare_output_dir(out_dir, "boundary_evaluation",
-                           inputs=[images_dir, masks_dir, val_images, val_masks])
+    out_inputs = [images_dir, masks_dir, val_images, val_masks]
+    if out_dir is not None:  # refuse a bad folder before the long evaluation; it is
+        # made once the results are in (bad inputs or a stop left an empty one behind)
+        check_output_dir(out_dir, "boundary_evaluation", inputs=out_inputs)
     test = load_pairs(list_image_mask_pairs(images_dir, masks_dir))
     val: list[BoundarySample] = []
     if (val_images is None) != (val_masks is None):
@@ -420,7 +421,7 @@ def evaluate_boundaries_job(
         yield Log(w, level="warning")
     report["per_image"] = rows
     if out_dir is not None:
-        out = Path(out_dir)
+        out = prepare_output_dir(out_dir, "boundary_evaluation", inputs=out_inputs)
         _write_csv(out / "per_image.csv", rows)
         if baseline:
             _write_csv(out / "per_image_sobel.csv", srows)
