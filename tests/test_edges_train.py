@@ -618,3 +618,18 @@ def test_a_learning_rate_adamw_cannot_step_with_is_refused(tmp_path):
     with pytest.raises(ValueError, match="learning rate must be .* at most"):
         train_boundaries(_cfg(tmp_path, epochs=1, steps_per_epoch=1, lr=1e38))
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_with_fewer_epochs_than_done_says_so(tmp_path):
+    """Resumed with --epochs 1 after 2 epochs, the run trained nothing, said nothing and
+    reported epochs_done 1 beside a history of 2 epochs."""
+    from napari_srmat.jobs import Log
+
+    first = train_boundaries(_cfg(tmp_path, epochs=2))
+    events = []
+    again = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, resume=True)), quiet=True,
+                    on_event=events.append)
+    assert again.epochs_done == len(again.history) == 2 and again.history == first.history
+    assert not any(isinstance(e, Progress) for e in events)
+    assert any(isinstance(e, Log) and e.level == "warning" and "nothing to train" in e.message
+               for e in events)

@@ -491,6 +491,10 @@ def train_boundaries_job(config, *, stop=None):
 
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = total_epochs * steps_per_epoch
+    if start_epoch >= total_epochs:  # resumed with as many epochs as done, or fewer
+        yield Log(f"{out / 'last'} holds {start_epoch} epochs, the run asks for "
+                  f"{total_epochs}: nothing to train (give more epochs to continue it)",
+                  level="warning")
     t0 = time.time()
     for epoch in range(start_epoch, total_epochs):
         pretraining = epoch < n_pre
@@ -621,7 +625,8 @@ def train_boundaries_job(config, *, stop=None):
     best = str(out / "best") if out is not None and (out / "best").is_dir() else None
     if out is not None:
         atomic_write_text(out / "history.json", json.dumps(history, indent=2))
-    return TrainResult(best, best_ap, best_thr, total_epochs, history)
+    # a resumed run given fewer epochs than its last holds trains none and keeps them
+    return TrainResult(best, best_ap, best_thr, max(total_epochs, start_epoch), history)
 
 
 def train_boundaries(config, **kwargs) -> TrainResult:
