@@ -117,6 +117,10 @@ def test_widget_adds_probability_uncertainty_and_thresholded_layers(
     assert w.threshold == pytest.approx(THRESHOLD_D4, abs=1e-3)
     assert not w.heyn_btn.isEnabled()
     assert not np.allclose(np.asarray(viewer.layers["scan boundary probability"].data), p)
+    # the uncertainty layer, updated in place, shows the new map's range (it kept the first
+    # run's colour range, and its colour bar those numbers)
+    assert viewer.layers["scan uncertainty"] is unc
+    assert unc.contrast_limits[1] == pytest.approx(float(np.nanmax(np.asarray(unc.data))))
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
 
 

@@ -28,6 +28,18 @@ def _micro(seed: int, shape=(192, 192), size=18.0):
     return generate_microstructure(shape, mean_grain_size_px=size, seed=seed)
 
 
+def _one_field(make_napari_viewer, qtbot):
+    """A viewer with one field layer ``f1`` chosen in the specimen tab of a grain-size
+    widget: ``(viewer, layer, widget)`` (the caller holds the widget: qtbot does not, and
+    its panel goes with it)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_micro(1).boundaries.astype(np.uint8), name="f1")
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.specimen.select_fields(["f1"])
+    return viewer, layer, widget
+
+
 def _measure(qtbot, panel):
     panel.run()
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
@@ -390,12 +402,8 @@ def test_a_field_deleted_while_measured_gets_no_overlays(make_napari_viewer, qtb
     """The field layer deleted while the specimen tab measured it: its grain-area map and
     intercepts were still added, over nothing (the mask tab skips them). Its numbers stay
     in the tables."""
-    viewer = make_napari_viewer()
-    layer = viewer.add_labels(_micro(1).boundaries.astype(np.uint8), name="f1")
-    widget = GrainSizeWidget(viewer)
-    qtbot.addWidget(widget)
+    viewer, layer, widget = _one_field(make_napari_viewer, qtbot)
     panel = widget.specimen
-    panel.select_fields(["f1"])
     panel.run()
     viewer.layers.remove(layer)
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
@@ -489,3 +497,29 @@ def test_a_layer_that_is_not_2d_is_refused_by_shape_before_a_plan_or_a_read(monk
                          scale=(1, 1), translate=(0, 0))
     check_mask_fits(snap)
     assert seen == [(20000, 20000)] and src.reads == 0
+
+
+def test_a_grain_area_map_measured_again_after_calibration_is_coloured_by_its_areas(
+        make_napari_viewer, qtbot):
+    """A field measured in px², calibrated (0.25 µm/px) and measured again: the grain-area
+    layer held areas of 1.6-37 µm² but kept the colour range of the first run (26-593),
+    so every grain was drawn at the bottom of the colormap and the colour bar read
+    26-593 µm². The colour range now follows the areas shown."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer, field_layer, widget = _one_field(make_napari_viewer, qtbot)
+    panel = widget.specimen
+    panel.method.setCurrentText("planimetric")
+    first = _measure(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10_000)
+    areas = viewer.layers["f1 grain area"]
+    assert areas.metadata["unit"] == "px²"
+    np.testing.assert_allclose(areas.contrast_limits, first.area_limits["f1"])
+    set_layer_pixel_size(viewer, field_layer, 0.25)
+    second = _measure(qtbot, panel)
+    assert viewer.layers["f1 grain area"] is areas  # updated in place
+    assert areas.metadata["unit"] == "µm²"
+    shown = np.asarray(areas.data)
+    lo, hi = second.area_limits["f1"]
+    assert (lo, hi) == (shown[shown > 0].min(), shown.max())
+    np.testing.assert_allclose(areas.contrast_limits, (lo, hi))

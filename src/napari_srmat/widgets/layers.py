@@ -326,7 +326,13 @@ def _same_image_form(layer, data, kwargs: dict) -> bool:
 def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
     """Replace the data of our layer ``name`` if it exists (same type; for images also the
     same multiscale form, rgb and dtype), else add a new layer (marked as ours,
-    :data:`OWN_LAYER_KEY`), in place of an old one of another form."""
+    :data:`OWN_LAYER_KEY`), in place of an old one of another form.
+
+    A replaced layer takes the new ``scale``, ``translate``, ``units``, ``metadata`` and
+    ``contrast_limits`` (made from the new data: a grain-area map in µm² after a
+    calibration, the range of a new uncertainty map) when given; its other display
+    settings (colormap, opacity, visibility) stay as the user set them.
+    """
     given = "metadata" in kwargs
     meta = {**(kwargs.pop("metadata", None) or {}), OWN_LAYER_KEY: name}
     layer = _own_layer(viewer, name)
@@ -334,6 +340,8 @@ def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
         if layer._type_string == kind and (kind != "image"
                                            or _same_image_form(layer, data, kwargs)):
             layer.data = data
+            if "contrast_limits" in kwargs:
+                layer.contrast_limits = kwargs["contrast_limits"]
             for key in ("scale", "translate"):  # each change refreshes the layer: skip equal
                 if key in kwargs and not np.allclose(getattr(layer, key)[-len(kwargs[key]):],
                                                      kwargs[key]):
