@@ -633,3 +633,30 @@ def test_resume_with_fewer_epochs_than_done_says_so(tmp_path):
     assert not any(isinstance(e, Progress) for e in events)
     assert any(isinstance(e, Log) and e.level == "warning" and "nothing to train" in e.message
                for e in events)
+
+
+def test_large_validation_images_are_validated_tile_by_tile(monkeypatch):
+    """Validation ran each image through the network in one pass: a 4 MP image peaked at
+    3.4 GB on the CPU, so training on a large image layer (its own validation) ran out of
+    memory after the first epoch. Above the evaluation's whole-image limit it goes tile
+    by tile, as evaluate_boundaries predicts; the scores stay those of the whole image."""
+    import napari_srmat.edges.evaluate as evaluate
+    import napari_srmat.tiling as tiling
+    from napari_srmat.edges.data import BoundarySample
+    from napari_srmat.edges.model import build_uaed, default_arch_config
+    from napari_srmat.edges.train import validate
+
+    torch.manual_seed(0)
+    net = build_uaed(default_arch_config("tiny")).eval()
+    imgs, masks = _arrays(1, 300, seed=3)
+    sample = BoundarySample(to_model_image(np.asarray(imgs[0])[:, :260]),
+                            np.asarray(masks[0])[:, :260] > 0, "big")
+    whole = validate(net, [sample], "cpu")
+    sides = []
+    net.register_forward_pre_hook(lambda _, args: sides.append(max(args[0].shape[2:])))
+    monkeypatch.setattr(evaluate, "WHOLE_IMAGE_MAX_PIXELS", 128 * 128)
+    monkeypatch.setattr(tiling, "BOUNDARY_TILE", 128)
+    tiled = validate(net, [sample], "cpu")
+    assert sides and max(sides) <= 128
+    assert tiled["ap"] == pytest.approx(whole["ap"], abs=0.02)
+    assert tiled["roc_auc"] == pytest.approx(whole["roc_auc"], abs=0.02)

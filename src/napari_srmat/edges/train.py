@@ -241,9 +241,31 @@ def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray
         return torch.sigmoid(logit)[0, 0].float().cpu().numpy()
 
 
+def _tiled_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray:
+    """:func:`predict_probability` tile by tile (the boundary model's tiles, blended by
+    the tiling engine), for images too large for one forward pass."""
+    import torch
+
+    from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, tiled_apply
+
+    model.eval()
+
+    def probability(batch) -> np.ndarray:
+        with torch.no_grad():
+            logit, _ = model(torch.from_numpy(np.ascontiguousarray(batch)).to(device))
+            return torch.sigmoid(logit).float().cpu().numpy()
+
+    out = tiled_apply(np.ascontiguousarray(image_chw.transpose(1, 2, 0)), probability,
+                      out_channels=1, out_dtype=np.float32, tile=BOUNDARY_TILE,
+                      overlap=BOUNDARY_OVERLAP)
+    return out[..., 0] if out.ndim == 3 else out
+
+
 def validate(model, samples: list[BoundarySample], device: str) -> dict[str, float]:
     """Pixel AP, ROC-AUC, best F1 and its threshold on ``samples`` (images as the network
-    takes them, see :func:`predict_probability`).
+    takes them, see :func:`predict_probability`; images above
+    :data:`~napari_srmat.edges.evaluate.WHOLE_IMAGE_MAX_PIXELS` tile by tile, as the
+    evaluation predicts them).
 
     Raises
     ------
@@ -251,10 +273,14 @@ def validate(model, samples: list[BoundarySample], device: str) -> dict[str, flo
         A probability map has NaN or infinite values (a diverged model).
     """
     from ..metrics.edges import EdgeHistogram
+    from .evaluate import WHOLE_IMAGE_MAX_PIXELS
 
     hist = EdgeHistogram()
     for s in samples:
-        prob = predict_probability(model, s.image, device)
+        # one pass over a 4 MP image peaked at 3.4 GB (tiny encoder, CPU): a large image
+        # layer trained on (and so validated on) ran out of memory after its first epoch
+        whole = s.image.shape[1] * s.image.shape[2] <= WHOLE_IMAGE_MAX_PIXELS
+        prob = (predict_probability if whole else _tiled_probability)(model, s.image, device)
         if not np.isfinite(prob).all():  # the histogram would skip them: "no boundary
             # (positive) pixels were accumulated", or scores of the finite pixels only
             raise ValueError(f"the training diverged: the model's boundary probabilities "
