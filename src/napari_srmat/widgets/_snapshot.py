@@ -119,7 +119,7 @@ def as_mask(src: LayerSnapshot, shape: tuple[int, ...] | None = None,
     (default: the layer's).
     """
     if src.kind == "shapes":
-        raise WidgetInputError("internal: shapes are rasterised on the GUI thread")
+        raise WidgetInputError("internal: shapes reach the worker as DrawnShapes")
     mask = layer_data_mask(src.data, kind=src.kind, metadata=src.metadata, name=src.name,
                            threshold=threshold)
     if shape is not None and mask.shape != tuple(shape):
