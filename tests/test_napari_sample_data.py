@@ -55,3 +55,15 @@ def test_sample_layers_open_in_viewer(make_napari_viewer):
     assert mosaic.multiscale and mosaic.rgb
     assert mosaic.data[0].shape[0] >= 20000
     assert isinstance(mosaic.data[0], da.Array)
+
+
+def test_calibrating_the_sample_micrograph_keeps_its_true_boundaries_on_it(make_napari_viewer):
+    # Was: the true boundaries stayed at 1 px scale, twice the micrograph's size after a
+    # calibration at 0.5 um/px
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    image, boundaries = viewer.open_sample("napari-srmat", "micrograph")
+    changed = set_layer_pixel_size(viewer, image, 0.5)
+    assert any(lay is boundaries for lay in changed)
+    np.testing.assert_allclose(boundaries.scale[-2:], (0.5, 0.5))

@@ -15,6 +15,10 @@ MOSAIC_SIZE = 24000
 MOSAIC_CHUNK = 512
 
 
+#: Layer name of the sample micrograph (its true boundaries' ``source_layer``).
+MICROGRAPH_NAME = "synthetic micrograph"
+
+
 def synthetic_micrograph(
     shape: tuple[int, int] = (512, 512), mean_grain_size_px: float = 32.0, seed: int = 0
 ) -> list[LayerData]:
@@ -44,12 +48,15 @@ def synthetic_micrograph(
     return [
         (
             image,
-            {"name": "synthetic micrograph", "rgb": image.ndim == 3, "metadata": dict(meta)},
+            {"name": MICROGRAPH_NAME, "rgb": image.ndim == 3, "metadata": dict(meta)},
             "image",
         ),
         (
             np.asarray(ms.boundaries).astype(np.uint8),
-            {"name": "true boundaries", "opacity": 0.7, "metadata": dict(meta)},
+            # linked to the micrograph by its name (widgets.layers.is_derived_from): a
+            # calibration of the micrograph keeps this overlay on it
+            {"name": "true boundaries", "opacity": 0.7,
+             "metadata": dict(meta, source_layer=MICROGRAPH_NAME)},
             "labels",
         ),
     ]
