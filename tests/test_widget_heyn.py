@@ -69,6 +69,10 @@ def test_widget_numbers_equal_library(make_napari_viewer, qtbot, pattern):
     assert w.table.rowCount() == ref.n_lines
     assert int(w.table.item(0, 2).text()) == int(ref.per_line_count[0])
     assert w.summary.item(0, 1).text() == f"{ref.mean_intercept_px:.4g}"
+    # the status line gives the µm figure and G too (it gave px only)
+    assert w.status.text().startswith(
+        f"ℓ̄ = {ref.mean_intercept_px:.4g} px = {ref.mean_intercept_px * 0.5:.4g} µm, "
+        f"G {ref.astm_g:.3g} from {ref.n_intersections} intersections"), w.status.text()
 
 
 def test_probability_layer_threshold_and_typed_pixel_size(make_napari_viewer, qtbot):
