@@ -547,3 +547,15 @@ def test_resume_compares_where_the_init_checkpoint_lies(tmp_path, image_dir, mon
     res = run_job(train_sr_job(dict(cfg, steps=4, resume=True,
                                     init_checkpoint=str(first / "init"))), quiet=True)
     assert res is not None
+
+
+def test_a_diverged_model_is_told_and_not_saved(tmp_path, image_dir):
+    """lr=1e20: the loss of the step is finite (it is taken before the update), the update
+    leaves weights whose outputs are NaN; validation then gave PSNR NaN and the run
+    saved that model as last/ and train_state/ (and best/, 'the final model'), exit 0.
+    It says the training diverged and writes no checkpoint."""
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="^the training diverged at step 1: .*learning rate"):
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=1, lr=1e20, val=str(image_dir),
+                                  val_every=1)), quiet=True)
+    assert not any((out / name).exists() for name in ("best", "last", "train_state"))

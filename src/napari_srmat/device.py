@@ -7,7 +7,7 @@ import os
 import sys
 
 __all__ = ["resolve_device", "auto_device_if_known", "set_cpu_threads", "check_learning_rate",
-           "finite_loss", "check_finite_weights"]
+           "finite_loss", "check_finite_weights", "diverged_error"]
 
 
 def finite_loss(loss, step: int) -> float:
@@ -70,9 +70,22 @@ def check_finite_weights(*models, step: int, inputs=None) -> None:
             if not finite(out if isinstance(out, tuple | list) else [out]):
                 bad = "outputs"
     if bad is not None:
-        raise ValueError(f"the training diverged at step {step}: the model's {bad} became "
-                         "NaN or infinite; lower the learning rate (no checkpoint was "
-                         "written from them)")
+        raise diverged_error(f"the model's {bad}", step=step)
+
+
+def diverged_error(what: str, *, step: int | None = None) -> ValueError:
+    """The one message of a training run whose model diverged (``what`` became NaN or
+    infinite), for :func:`check_finite_weights` and the jobs that see it in their
+    validation scores.
+
+    Examples
+    --------
+    >>> str(diverged_error("the validation PSNR", step=3)).split(";")[0]
+    'the training diverged at step 3: the validation PSNR became NaN or infinite'
+    """
+    at = f" at step {step}" if step is not None else ""
+    return ValueError(f"the training diverged{at}: {what} became NaN or infinite; lower the "
+                      "learning rate (no checkpoint was written from it)")
 
 
 def set_cpu_threads(num_threads: int | None) -> None:

@@ -17,6 +17,7 @@ from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..device import (
     check_finite_weights,
     check_learning_rate,
+    diverged_error,
     finite_loss,
     resolve_device,
     set_cpu_threads,
@@ -283,9 +284,8 @@ def validate(model, samples: list[BoundarySample], device: str) -> dict[str, flo
         prob = (predict_probability if whole else _tiled_probability)(model, s.image, device)
         if not np.isfinite(prob).all():  # the histogram would skip them: "no boundary
             # (positive) pixels were accumulated", or scores of the finite pixels only
-            raise ValueError(f"the training diverged: the model's boundary probabilities "
-                             f"on validation image {s.name} are NaN or infinite; lower the "
-                             "learning rate")
+            raise diverged_error(f"the model's boundary probabilities on validation "
+                                 f"image {s.name}")
         hist.update(prob, s.mask)
     t, f1 = hist.best_f1()
     return {"ap": float(hist.average_precision()), "roc_auc": float(hist.roc_auc()),

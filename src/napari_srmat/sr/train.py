@@ -30,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from ..device import check_learning_rate, finite_loss, resolve_device, set_cpu_threads
+from ..device import (
+    check_finite_weights,
+    check_learning_rate,
+    diverged_error,
+    finite_loss,
+    resolve_device,
+    set_cpu_threads,
+)
 from ..errors import check_flag
 from ..io import (
     IMAGE_SUFFIXES,
@@ -832,8 +839,12 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     def validate(s: int):
         """Validate the EMA model; write ``best`` when it improves (events)."""
         nonlocal last_val, best
+        check_finite_weights(model.net, ema.net, step=s)
         ema.net.eval()
         last_val = evaluate_sr(ema, val_images)
+        if math.isnan(last_val["psnr"]):  # finite weights whose outputs overflow (a
+            # perfect reconstruction is +inf)
+            raise diverged_error("the validation PSNR", step=s)
         if bicubic_val:
             last_val["psnr_gain_db"] = last_val["psnr"] - bicubic_val["psnr"]
         yield Metric(s, dict(last_val), split="val")
@@ -849,6 +860,8 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     def save_last(s: int):
         nonlocal last_step
+        # the last step's loss is checked by nothing: a diverged model was saved
+        check_finite_weights(model.net, ema.net, step=s)
         info = dict(training_info, step=s, val=last_val)
         _save_train_state(state_dir, model, opt, s, best, history, settings, ema=ema,
                           rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
