@@ -521,6 +521,29 @@ def test_jpeg_jfif_and_exif_calibrations_that_disagree_give_no_pixel_size(tmp_pa
             assert len(texts) == 1 and said in texts[0] and "give it" in texts[0], texts
 
 
+def test_a_jfif_density_of_zero_leaves_the_exif_calibration(tmp_path):
+    """A JFIF header in inches or centimetres with a density of 0 (the JFIF spec forbids
+    it; some writers leave it) records no resolution, so the EXIF one stands: it was
+    taken for a second calibration, the file lost its pixel size and the warning said
+    "its JFIF header records None dpi (a print or screen resolution)"."""
+    x, y, unit = 0x011A, 0x011B, 0x0128
+    for jfif_unit in (1, 2):  # inch, cm
+        p = tmp_path / f"zero_{jfif_unit}.jpg"
+        _jpeg_with_exif(p, {x: 20000.0, y: 40000.0, unit: 3}, dpi=(50800, 50800))
+        data = bytearray(p.read_bytes())
+        at = data.index(b"JFIF\x00") + 7  # units, then X and Y density (2 bytes each)
+        data[at:at + 5] = bytes([jfif_unit, 0, 0, 0, 0])
+        p.write_bytes(bytes(data))
+        with Image.open(p) as im:  # what the reader sees: a unit, a density of 0
+            assert (im.info["jfif_unit"], im.info["jfif_density"]) == (jfif_unit, (0, 0))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = read_image(p)
+        assert m.pixel_size_um == pytest.approx(0.5)
+        assert m.metadata["pixel_size_yx_um"] == pytest.approx([0.25, 0.5])
+        assert not [w for w in caught if "JFIF" in str(w.message)]
+
+
 def test_one_dpi_rule_for_every_format(tmp_path, capsys):
     """A 300 dpi PNG or TIFF export was read as 84.67 µm per pixel (every ℓ̄ in µm and G
     wrong, without a word) while the same 300 dpi in a JPEG was ignored, and a JPEG from
@@ -948,15 +971,18 @@ def _non_square_files(tmp_path, img):
         {"name": "y", "type": "space", "unit": "micrometer"},
         {"name": "x", "type": "space", "unit": "micrometer"}], "datasets": [
         {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [0.25, 0.5]}]}]}]
-    # only x names its unit: y's scale is in it (it was ignored: square, the x size)
-    g = zarr.open_group(str(tmp_path / "x_unit.ome.zarr"), mode="w", zarr_format=2)
-    g.create_array("0", data=img, chunks=(32, 32))
-    g.attrs["multiscales"] = [{"version": "0.4", "axes": [
-        {"name": "y", "type": "space"}, {"name": "x", "type": "space", "unit": "nanometer"}],
-        "datasets": [{"path": "0", "coordinateTransformations": [
-            {"type": "scale", "scale": [250, 500]}]}]}]
+    # only x (or only y) names its unit: the other's scale is in it (x alone: y's was
+    # ignored, square pixels of the x size; y alone: no pixel size, no scale, no word)
+    for named in "xy":
+        g = zarr.open_group(str(tmp_path / f"{named}_unit.ome.zarr"), mode="w",
+                            zarr_format=2)
+        g.create_array("0", data=img, chunks=(32, 32))
+        g.attrs["multiscales"] = [{"version": "0.4", "axes": [
+            {"name": ax, "type": "space", **({"unit": "nanometer"} if ax == named else {})}
+            for ax in "yx"], "datasets": [{"path": "0", "coordinateTransformations": [
+                {"type": "scale", "scale": [250, 500]}]}]}]
     return ["res.tif", "inch.tif", "ome.ome.tif", "ij.tif", "dpi.png", "scale.ome.zarr",
-            "x_unit.ome.zarr"]
+            "x_unit.ome.zarr", "y_unit.ome.zarr"]
 
 
 def test_non_square_pixels_keep_x_record_both_and_warn_once(tmp_path):

@@ -771,9 +771,9 @@ def _exif_resolution(im) -> tuple[Any, Any, Any] | None:
 def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
                      ) -> tuple[float | None, float | None]:
     """``(X, Y)`` pixel sizes (µm) of a JPEG: its JFIF density when in inches or
-    centimetres, else its EXIF resolution (:func:`_exif_resolution`), both by the rule
-    of :func:`_resolution_um` (Pillow's ``dpi`` read an EXIF resolution without a unit
-    as dots per inch, and only its X).
+    centimetres (and not 0), else its EXIF resolution (:func:`_exif_resolution`), both
+    by the rule of :func:`_resolution_um` (Pillow's ``dpi`` read an EXIF resolution
+    without a unit as dots per inch, and only its X).
 
     When the JFIF density is used and the EXIF records another calibration (a print
     resolution on one side, or sizes more than
@@ -783,7 +783,8 @@ def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
     unit, density = info.get("jfif_unit"), info.get("jfif_density")
     exif_meta: dict = {}
     from_exif = _resolution_um(*exif, exif_meta) if exif else (None, None)
-    if unit not in (1, 2) or not density:  # 0: an aspect ratio
+    # unit 0: an aspect ratio; a density of 0 (which the JFIF spec forbids) records none
+    if unit not in (1, 2) or not density or _valid_size(density[0]) is None:
         meta.update(exif_meta)
         return from_exif
     jfif_meta: dict = {}
@@ -1493,11 +1494,13 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
                 sizes[ax] = _valid_size(value * factor)
             elif units.get(ax) is not None and str(units[ax]) not in unknown_units:
                 unknown_units.append(str(units[ax]))
-    if sizes["x"] is not None and units.get("y") is None and sizes["y"] is None and (
-            names.index("y") < len(scale) if "y" in names else False):
-        # a y axis without a unit beside an x in a length unit: its scale is in x's unit
-        # (a y scale twice the x one was read as square pixels, the x size)
-        sizes["y"] = _valid_size(values["y"] * _unit_factor(units["x"]))
+    for ax, other in (("y", "x"), ("x", "y")):
+        if sizes[other] is not None and units.get(ax) is None and sizes[ax] is None and (
+                ax in names and names.index(ax) < len(scale)):
+            # a spatial axis without a unit beside one in a length unit: its scale is in
+            # that unit (a y scale twice the x one was read as square pixels, the x size;
+            # a unit on y alone gave no pixel size and dropped the scales without a word)
+            sizes[ax] = _valid_size(values[ax] * _unit_factor(units[other]))
     attrs = dict(group.attrs)
     meta = {
         "format": "ome-zarr",
