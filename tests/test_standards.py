@@ -594,6 +594,24 @@ def test_specimen_ala_uses_the_jeffries_mean_grain_area(rule):
         / ((f1["measured_area_mm2"] + f2["measured_area_mm2"]) * 1e6))
 
 
+def test_specimen_ala_of_a_field_without_a_finite_count_falls_back_as_without_one():
+    # a field whose N_A is NaN (or infinite) has no count, as one whose N_A is None: the
+    # pooled ALA then compares with the mean of the grain areas. NaN made the pooled
+    # mean grain area NaN (no area ratio, no coarse grain) and infinity halved it
+    def field(n_a):
+        return {"method": "planimetric", "rule": "e112", "pixel_size_um": 1.0,
+                "grains_per_mm2": n_a, "n_grains_inside": 80, "n_grains_equivalent": 90,
+                "measured_area_mm2": 0.01, "grain_areas_um2": [100.0] * 400 + [2000.0],
+                "warnings": []}
+
+    without = summarize_fields([field(9000.0), field(None)])["ala"]
+    assert without["area_ratio"] == pytest.approx(2000 / np.mean([100.0] * 400 + [2000.0]))
+    for bad in (math.nan, math.inf):
+        ala = summarize_fields([field(9000.0), field(bad)])["ala"]
+        for key in ("area_ratio", "n_coarse", "coarse_area_fraction", "flag"):
+            assert ala[key] == pytest.approx(without[key]), (bad, key)
+
+
 def test_ala_and_duplex_leave_out_the_same_unusable_areas():
     """duplex_test and ala_grains share one rule for the areas they count: NaN,
     infinite, zero and negative areas are left out (an infinite one is not the ALA

@@ -616,16 +616,16 @@ def _pooled_areas(fields: Sequence[dict], has_um: bool) -> tuple[float | None, f
     As for one field (:func:`measure_field`): the mean grain area is ``1 / N_A`` of the
     Jeffries count, here pooled (the area each field's count N was divided by, summed,
     over the summed N), and the measured area is the fields' (µm² with a pixel size,
-    else px²). None where a field lacks its count (``ala_grains`` then takes the mean
-    and the sum of the grain areas).
+    else px²). None where a field lacks its count or its count is not finite
+    (``ala_grains`` then takes the mean and the sum of the grain areas).
     """
     na_key, area_key, to_unit = (("grains_per_mm2", "measured_area_mm2", 1e6) if has_um
                                  else ("grains_per_px2", "measured_area_px", 1.0))
     counted = n = measured = 0.0
     for f in fields:
         n_a, n_eq, meas = f.get(na_key), f.get("n_grains_equivalent"), f.get(area_key)
-        if not (n_a and n_eq and meas):
-            return None, None
+        if not all(v and math.isfinite(v) for v in (n_a, n_eq, meas)):
+            return None, None  # NaN or infinite too: no count (as the field values)
         counted += n_eq / n_a * to_unit
         n += n_eq
         measured += meas * to_unit
