@@ -660,3 +660,14 @@ def test_large_validation_images_are_validated_tile_by_tile(monkeypatch):
     assert sides and max(sides) <= 128
     assert tiled["ap"] == pytest.approx(whole["ap"], abs=0.02)
     assert tiled["roc_auc"] == pytest.approx(whole["roc_auc"], abs=0.02)
+
+
+def test_plain_training_overrides_do_not_change_the_callers_config(tmp_path):
+    """train_boundaries(cfg, seed=5, out=...) set the overrides on the caller's
+    BoundaryTrainConfig: a sweep's base config kept the last run's seed and folder."""
+    base = BoundaryTrainConfig(**_cfg(tmp_path, epochs=1, steps_per_epoch=1, out=None))
+    res = train_boundaries(base, seed=5, out=str(tmp_path / "s5"))
+    assert (base.seed, base.out) == (0, None)
+    assert res.best_checkpoint == str(tmp_path / "s5" / "best")
+    with pytest.raises(ValueError, match="unknown training option 'sed'"):
+        train_boundaries(base, sed=1)

@@ -7,7 +7,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -658,14 +658,16 @@ def train_boundaries_job(config, *, stop=None):
 def train_boundaries(config, **kwargs) -> TrainResult:
     """Plain (blocking) version of :func:`train_boundaries_job`.
 
-    ``kwargs`` override fields of ``config`` (which may be None).
+    ``kwargs`` override fields of ``config`` (which may be None) for this run; a
+    :class:`BoundaryTrainConfig` given is left as it is.
     """
     cfg = _as_config(config if config is not None else {})
-    for k, v in kwargs.items():
+    for k in kwargs:
         if not hasattr(cfg, k):
             raise ValueError(f"unknown training option {k!r}")
-        setattr(cfg, k, v)
-    return run_job(train_boundaries_job(cfg), quiet=True)
+    # a copy: the overrides were set on the caller's config (a sweep's base config
+    # kept the last run's seed and out)
+    return run_job(train_boundaries_job(replace(cfg, **kwargs)), quiet=True)
 
 
 __all__ += ["validate", "predict_probability", "CheckpointError"]
