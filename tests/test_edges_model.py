@@ -300,8 +300,11 @@ def test_export_never_replaces_a_folder_or_file_of_the_users(tmp_path):
         export_checkpoint(tmp_path / "ck", tmp_path / "file.txt")
     assert (tmp_path / "file.txt").read_text() == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck", "file.txt", "mine"]
-    # an earlier export, or an empty folder, is replaced
+    # an earlier export (also one a file browser looked into), or an empty folder, is
+    # replaced
     (tmp_path / "empty").mkdir()
     for dst in (tmp_path / "ck16", tmp_path / "ck16", tmp_path / "empty"):
+        if dst.is_dir() and any(dst.iterdir()):
+            (dst / ".DS_Store").write_bytes(b"finder")
         export_checkpoint(tmp_path / "ck", dst, fp16=True)
         assert load_boundary_model(dst, device="cpu").config["dtype"] == "float16"

@@ -107,9 +107,16 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
     return path
 
 
+#: Files a file browser writes into a folder it shows (macOS Finder, Windows Explorer):
+#: a checkpoint folder holding them is still a checkpoint folder (a training run whose
+#: ``best/`` was looked at in the Finder would otherwise stop at its next best epoch).
+FOLDER_METADATA_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
+
+
 def check_replaceable_checkpoint(path: str | os.PathLike) -> None:
     """Refuse to replace ``path`` with a checkpoint unless it is one: a folder holding
-    only :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` (or nothing).
+    only :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` (or nothing; file browsers'
+    :data:`FOLDER_METADATA_FILES` aside).
 
     Replacing a folder deletes it whole: ``python -m napari_srmat.edges.export SRC DST``
     into a folder of the user's (or a training run's folder) deleted everything in it.
@@ -132,8 +139,8 @@ def check_replaceable_checkpoint(path: str | os.PathLike) -> None:
     if not path.is_dir():
         raise OutputExistsError(f"{path} is a file, not a checkpoint folder; it will not be "
                                 "replaced: choose another folder")
-    foreign = sorted(e.name for e in path.iterdir() if e.name not in (WEIGHTS_NAME,
-                                                                       CONFIG_NAME))
+    foreign = sorted(e.name for e in path.iterdir()
+                     if e.name not in (WEIGHTS_NAME, CONFIG_NAME, *FOLDER_METADATA_FILES))
     if foreign:
         raise OutputExistsError(
             f"{path} is not a checkpoint folder (it holds {', '.join(foreign[:3])}"
