@@ -1065,7 +1065,9 @@ def _save_preview(path: Path, arr: np.ndarray, cmap: str) -> None:
     a = np.asarray(arr, np.float32)
     hi = float(np.nanmax(a)) if a.size else 1.0
     norm = a / hi if cmap != "gray" and hi > 0 else np.clip(a, 0, 1)
-    rgba = (matplotlib.colormaps[cmap](norm) * 255).astype(np.uint8)
+    # bytes=True: the colour table in uint8, looked up per pixel (the same bytes as
+    # (cmap(norm) * 255).astype(uint8) without two float64 RGBA copies of the map)
+    rgba = matplotlib.colormaps[cmap](norm, bytes=True)
     with atomic_path(path) as tmp:
         Image.fromarray(rgba[..., :3]).save(tmp, format="PNG")
 
