@@ -117,6 +117,68 @@ def test_acf_estimate_follows_scale():
     assert estimate_intercept_px(np.full((64, 64), 0.5, np.float32)) is None
 
 
+def _acf_half_length_of_whole_map(img: np.ndarray) -> float | None:
+    """The autocorrelation half-length as first written: every channel's spectrum at
+    once and the radial average over the whole fftshift-ed map (the reference)."""
+    a = img if img.ndim == 3 else img[..., None]
+    a = a - a.mean(axis=(0, 1))
+    h, w = a.shape[:2]
+    size = (2 * h, 2 * w)
+    power = (np.abs(np.fft.rfft2(a, s=size, axes=(0, 1))) ** 2).sum(-1)
+    acf = np.fft.irfft2(power, s=size)
+    overlap = np.fft.irfft2(np.abs(np.fft.rfft2(np.ones((h, w)), s=size)) ** 2, s=size)
+    acf = np.fft.fftshift(acf / np.maximum(overlap, 1.0))
+    yy, xx = np.indices(acf.shape)
+    r = np.rint(np.hypot(yy - h, xx - w)).astype(np.int64)
+    rmax = min(h, w) // 2
+    sel = r < rmax
+    prof = np.bincount(r[sel], acf[sel]) / np.maximum(np.bincount(r[sel]), 1)
+    if prof.size < 3 or prof[1] <= 0:
+        return None
+    p = prof / prof[1]
+    below = np.flatnonzero(p[1:] < 0.5)
+    if not below.size:
+        return None
+    i = int(below[0]) + 1
+    return float(i - 1 + (p[i - 1] - 0.5) / (p[i - 1] - p[i]))
+
+
+def test_acf_half_length_equals_the_whole_map_average_in_less_memory(shared_data):
+    """The autocorrelation behind the scale choice reads only the lags it averages and
+    one channel's spectrum at a time: the same number, bit for bit, as the radial average
+    of the whole map (RGB and grey, odd sizes, a window too small to halve, a real scan,
+    sizes alternating through the cached normalisation), with about half the memory (the
+    whole map took 20x the window's bytes, the peak of a whole-scan srmat grain-size)."""
+    import tracemalloc
+
+    from napari_srmat.grainsize import _acf_half_length, _acf_overlap, _central_window
+    from napari_srmat.io import read_image
+
+    rgb = generate_microstructure((300, 257), mean_grain_size_px=20, seed=4).image
+    rgb = rgb.astype(np.float32) / 255
+    rng = np.random.default_rng(0)
+    scan = read_image(shared_data / "scans" / "extra_0.jpg").data
+    windows = [rgb, rgb.mean(axis=2), rgb[:99, :130], rgb, rgb[:7, :5],
+               ndimage.gaussian_filter(rng.random((128, 160)), 3).astype(np.float32),
+               _central_window(scan, 512)]
+    for win in windows:
+        assert _acf_half_length(win) == _acf_half_length_of_whole_map(win)  # or both None
+    assert sum(_acf_half_length_of_whole_map(w) is not None for w in windows) >= 5
+
+    win = generate_microstructure((512, 512), mean_grain_size_px=24, seed=0).image
+    win = win.astype(np.float32) / 255
+    peaks = []
+    for fn in (_acf_half_length_of_whole_map, _acf_half_length):
+        _acf_overlap.cache_clear()  # the normalisation computed too
+        tracemalloc.start()
+        try:
+            fn(win)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < 14 * win.nbytes < peaks[0]
+
+
 @pytest.mark.parametrize("grain_px, window, n_reads", [(24, None, 1), (48, 128, 2)])
 def test_automatic_scale_reads_the_central_window_once(monkeypatch, grain_px, window,
                                                        n_reads):

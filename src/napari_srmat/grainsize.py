@@ -64,6 +64,7 @@ All constants are derived from tbm/train+val and synthetic micrographs only
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -632,18 +633,27 @@ def resample(image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _acf_half_length(img: np.ndarray) -> float | None:
-    """Lag (px) at which the radially averaged autocorrelation halves (from lag 1)."""
+    """Lag (px) at which the radially averaged autocorrelation halves (from lag 1).
+
+    Only the lags the radial average uses (``|dy|, |dx| <= min(h, w) // 2``) are taken
+    from the zero-padded autocorrelation, and the channels are transformed one at a time:
+    the values and their order are those of the whole ``fftshift``-ed map, with a quarter
+    of its index arrays and a third of the complex spectra in memory.
+    """
     a = img if img.ndim == 3 else img[..., None]
     a = a - a.mean(axis=(0, 1))
     h, w = a.shape[:2]
     size = (2 * h, 2 * w)
-    power = (np.abs(np.fft.rfft2(a, s=size, axes=(0, 1))) ** 2).sum(-1)
+    power = None  # summed over the channels in their order, as .sum(-1) of the stack
+    for c in range(a.shape[2]):
+        pc = np.abs(np.fft.rfft2(a[..., c], s=size)) ** 2
+        power = pc if power is None else power + pc
     acf = np.fft.irfft2(power, s=size)
-    overlap = np.fft.irfft2(np.abs(np.fft.rfft2(np.ones((h, w)), s=size)) ** 2, s=size)
-    acf = np.fft.fftshift(acf / np.maximum(overlap, 1.0))
-    yy, xx = np.indices(acf.shape)
-    r = np.rint(np.hypot(yy - h, xx - w)).astype(np.int64)
     rmax = min(h, w) // 2
+    lags = np.arange(-rmax, rmax + 1)  # rows / columns of the fftshift-ed map around lag 0
+    acf = acf[np.ix_(lags % size[0], lags % size[1])] / np.maximum(
+        _acf_overlap(h, w, rmax), 1.0)
+    r = np.rint(np.hypot(lags[:, None], lags[None, :])).astype(np.int64)
     sel = r < rmax
     prof = np.bincount(r[sel], acf[sel]) / np.maximum(np.bincount(r[sel]), 1)
     if prof.size < 3 or prof[1] <= 0:
@@ -654,6 +664,19 @@ def _acf_half_length(img: np.ndarray) -> float | None:
         return None
     i = int(below[0]) + 1
     return float(i - 1 + (p[i - 1] - 0.5) / (p[i - 1] - p[i]))
+
+
+@functools.lru_cache(maxsize=4)
+def _acf_overlap(h: int, w: int, rmax: int) -> np.ndarray:
+    """Pixel pairs of an ``h`` x ``w`` window at each lag ``|dy|, |dx| <= rmax`` (the
+    normalisation of :func:`_acf_half_length`, by the same zero-padded FFT), read-only;
+    kept for the next window of that size (the next level, the next image)."""
+    size = (2 * h, 2 * w)
+    overlap = np.fft.irfft2(np.abs(np.fft.rfft2(np.ones((h, w)), s=size)) ** 2, s=size)
+    lags = np.arange(-rmax, rmax + 1)
+    box = overlap[np.ix_(lags % size[0], lags % size[1])]
+    box.flags.writeable = False
+    return box
 
 
 def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | None:
