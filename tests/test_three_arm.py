@@ -340,3 +340,26 @@ def test_cli_unknown_sr_model_is_refused_before_any_load(tmp_path, micrographs, 
     err = captured.err.strip().splitlines()
     assert captured.out == "" and len(err) == 1
     assert f"error: {flags[-2]}: unknown SR model 'bogus'; available: bicubic" in err[0]
+
+
+def test_library_report_never_replaces_a_file_of_the_users(result, tmp_path):
+    """write_three_arm_report (the notebook call) wrote over any file: a user's notes.json,
+    or the measured image; it now follows the rule of the CLI's --report."""
+    from napari_srmat.outputs import OutputError
+    from napari_srmat.studies.three_arm import write_three_arm_report
+
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}')
+    with pytest.raises(OutputError, match="not written by napari-srmat"):
+        write_three_arm_report(result, notes, overwrite=True)
+    assert notes.read_text() == '{"mine": 1}'
+    image = tmp_path / "r0.png"
+    image.write_bytes(b"pixels")
+    with pytest.raises(OutputError, match="is the input"):
+        write_three_arm_report(result, image, inputs=[image])
+    assert image.read_bytes() == b"pixels"
+    report = write_three_arm_report(result, tmp_path / "three_arm.json")
+    assert is_three_arm_report(report)
+    with pytest.raises(OutputError, match="exists"):  # an earlier report: with overwrite
+        write_three_arm_report(result, report)
+    assert is_three_arm_report(write_three_arm_report(result, report, overwrite=True))

@@ -176,7 +176,8 @@ def _three_arm(args: argparse.Namespace) -> int:
     if result is None:
         raise UserError("experiment stopped")
     if args.report is not None:
-        write_three_arm_report(result, args.report, folder=str(folder),
+        write_three_arm_report(result, args.report, overwrite=args.overwrite, inputs=inputs,
+                               folder=str(folder),
                                checkpoint=model.path and str(model.path),
                                threshold_rule=model.threshold_rule, tta=model.tta,
                                scale=THREE_ARM_SCALE)

@@ -24,8 +24,10 @@ with the model that did not see it); :meth:`ThreeArmResult.summary` gives the ta
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import os
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -628,11 +630,39 @@ def is_three_arm_report(path) -> bool:
         return False
 
 
-def write_three_arm_report(result: ThreeArmResult, path, **context: Any):
-    """Write the result (:meth:`ThreeArmResult.to_dict` and ``context``) as JSON, atomically."""
+def write_three_arm_report(result: ThreeArmResult, path, *, overwrite: bool = False,
+                           inputs: Iterable[str | os.PathLike | None] = (),
+                           **context: Any) -> Path:
+    """Write the result (:meth:`ThreeArmResult.to_dict` and ``context``) as JSON, atomically.
+
+    Parameters
+    ----------
+    result : ThreeArmResult
+    path : path-like
+        The JSON file. An existing file is replaced only with ``overwrite`` and only when
+        it is a report of this function (:func:`is_three_arm_report`); a file napari-srmat
+        did not write never is (:func:`napari_srmat.outputs.check_output_file`).
+    overwrite : bool
+        Whether an earlier report may be replaced.
+    inputs : iterable of path-like
+        Paths the report must not be or lie in (the measured images, the checkpoint).
+    **context
+        Extra JSON entries (the folder, checkpoint, ...).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputError
+        When the report may not be written there.
+    """
     import json
 
     from .._atomic import atomic_write_text
+    from ..outputs import check_output_file
 
+    check_output_file(path, inputs=inputs, overwrite=overwrite, ours=is_three_arm_report)
     payload = {"kind": REPORT_KIND, **context, **result.to_dict()}
     return atomic_write_text(path, json.dumps(payload, indent=1, default=float) + "\n")
