@@ -376,6 +376,24 @@ def test_a_demo_rerun_never_mixes_two_runs_in_its_folder(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_a_demo_rerun_keeps_a_file_the_user_put_in_its_store(tmp_path, capsys):
+    """The rerun deleted the earlier run's super_resolved.zarr whole, with a file the user
+    had put in it; such a store is refused (check_replaceable_store), before anything of
+    the earlier run is removed."""
+    out = tmp_path / "demo"
+    base = ["demo", "--out", str(out), "--stages", "heyn,sr", "--size", "64"]
+    assert main(base) == 0
+    notes = out / "super_resolved.zarr" / "my_notes.txt"
+    notes.write_text("mine")
+    micrograph = (out / "micrograph.png").read_bytes()
+    capsys.readouterr()
+    assert main([*base, "--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "also holds files napari-srmat did not write" in err
+    assert notes.read_text() == "mine"
+    assert (out / "micrograph.png").read_bytes() == micrograph  # the earlier run is whole
+
+
 def test_a_demo_stopped_while_super_resolving_reruns_with_other_settings(tmp_path, capsys):
     """A staging of the earlier run's SR store (stopped part-way) made the rerun fail
     with "pass resume=False (--no-resume)", a flag demo does not have."""

@@ -42,17 +42,30 @@ DEMO_STORE = "super_resolved.zarr"
 
 def _clear_earlier_run(out: Path) -> None:
     """Remove the files of an earlier demo run from its folder ``out`` (files of other
-    names, and a store napari-srmat did not write, are left as they are)."""
+    names, and a store napari-srmat did not write, are left as they are).
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputExistsError
+        The store is ours but holds files of the user's, or is another command's
+        (:func:`napari_srmat.io.check_replaceable_store`); checked before anything is
+        removed.
+    """
     import contextlib
 
     from .._atomic import remove_tree_marker_last
+    from ..io import check_replaceable_store
     from ..outputs import is_ours
+    from ..sr.apply import SR_OUTPUT_KIND
 
+    store = out / DEMO_STORE
+    ours = store.is_dir() and not store.is_symlink() and is_ours(store)
+    if ours:  # a file the user put in it was deleted with the store
+        check_replaceable_store(store, SR_OUTPUT_KIND)
     for name in DEMO_FILES:
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()
-    store = out / DEMO_STORE
-    if store.is_dir() and not store.is_symlink() and is_ours(store):
+    if ours:
         remove_tree_marker_last(store)
 
 
