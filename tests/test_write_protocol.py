@@ -936,6 +936,20 @@ def test_output_named_like_another_outputs_bookkeeping_is_refused(tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+@pytest.mark.parametrize("name", ["sr.png", "sr.TIF"])
+def test_library_store_named_like_an_image_file_is_refused(tmp_path, name):
+    """``super_resolve(img, out="sr.png")`` (the notebook call; the SR widget's store
+    dialog) wrote an OME-Zarr folder called sr.png, which opens in no image viewer;
+    ``srmat sr run`` refused it, the library writer now does too (check_store_name)."""
+    from napari_srmat.outputs import OutputError
+    from napari_srmat.sr import super_resolve
+
+    img = np.zeros((16, 16), np.uint8)
+    with pytest.raises(OutputError, match="give a name ending in .ome.zarr"):
+        super_resolve(img, "bicubic", scale=2, out=tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", ["sr", "edges"])
 def test_links_and_foreign_files_beside_the_output_are_refused_untouched(tmp_path, capsys,
                                                                          command):

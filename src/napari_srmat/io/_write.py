@@ -29,11 +29,11 @@ from ..outputs import (
     OutputMismatchError,
     check_not_input,
     check_not_replacing_link,
-    check_not_reserved,
     check_output_location,
     check_partial_not_link,
     check_replaceable,
     check_staging_holds_only_ours,
+    check_store_name,
     identity_differences,
     json_ready,
     only_creation_debris,
@@ -433,7 +433,8 @@ class OmeZarrStreamWriter:
         self.complete = False
         self.started_with: dict[str, Any] = {}
         check_not_input(self.path, inputs)
-        check_not_reserved(self.path)
+        check_store_name(self.path)  # a folder "sr.png" (super_resolve(out=...)) opens
+        # in no image viewer; and never named like another output's bookkeeping
         self._lock = OutputLock(self.path).acquire() if lock else None
         try:
             self._open(resume)
