@@ -171,3 +171,27 @@ def test_lazy_rendering_takes_the_eager_defaults():
     lz = lazy_microstructure((96, 80), chunks=40)
     assert np.array_equal(lz.image.compute(), e.image)
     assert {k: v for k, v in lz.params.items() if k != "chunks"} == e.params
+
+
+def test_a_chunk_of_a_wide_mosaic_costs_what_a_chunk_costs():
+    """Rendering one chunk of the image took per-grain tables over whole rows of the
+    mosaic's grid (memory and time growing with its width: a 512 x 512 chunk of a 512 x
+    2,000,000 mosaic of 4 px grains held 11 GB); the chunk of a 200,000 px wide mosaic
+    now needs what the same chunk of a narrow one needs, and equals it."""
+    import tracemalloc
+
+    kw = dict(mean_grain_size_px=4, seed=3, boundary_width=1)
+    narrow = lazy_microstructure((64, 256), chunks=64, **kw).image[:, :64]
+    wide = lazy_microstructure((64, 200_000), chunks=64, **kw).image[:, :64]
+
+    def peak(arr):
+        tracemalloc.start()
+        try:
+            return arr.compute(scheduler="synchronous"), tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, small_peak = peak(narrow)
+    big, big_peak = peak(wide)
+    assert np.array_equal(small, big)
+    assert big_peak < 4 * small_peak + 2**20, (small_peak, big_peak)

@@ -439,14 +439,16 @@ def _render(r0, r1, c0, c1, p: _Params, *, image: bool = True):
     bnd_out = np.ascontiguousarray(bnd[inner])
     if not image:
         return labels_out, bnd_out, None
-    # per-cell tables over whole cell rows, so that a label maps to its table entry
-    # by one subtraction: label - 1 = (cy + 2) * stride + (cx + 2)
-    cy0, cy1, _, _ = _cell_window(R0, R1, C0, C1, p.h)
+    # per-cell tables over the cells that can own a pixel of the region (the winning
+    # seed is within two cells), indexed from the label: label - 1 = (cy + 2) * stride
+    # + (cx + 2). Whole cell rows made a chunk's cost grow with the image's width
+    cy0, cy1, cx0, cx1 = _cell_window(R0, R1, C0, C1, p.h)
     stride = p.ncx + 4
     cys = np.arange(cy0 - 2, cy1 + 3)
-    cxs = np.arange(-2, stride - 2)
+    cxs = np.arange(cx0 - 2, cx1 + 3)
     base, gy, gx, k0 = _grain_tables(cys[:, None], cxs[None, :], p)
-    idx = lab - np.int32(1 + (cys[0] + 2) * stride)
+    row, col = np.divmod(lab - np.int32(1), np.int32(stride))
+    idx = (row - np.int32(cys[0] + 2)) * np.int32(cxs.size) + (col - np.int32(cxs[0] + 2))
     rows = np.arange(R0, R1, dtype=np.float32)
     cols = np.arange(C0, C1, dtype=np.float32)
     if p.texture > 0:
