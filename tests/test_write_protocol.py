@@ -145,6 +145,27 @@ def test_synth_never_writes_over_a_user_s_file_nor_silently_over_its_own(tmp_pat
         assert rc == 2 and "at most the image's larger side" in err and _one_error_line(err)
 
 
+def test_synth_refuses_a_set_the_disk_cannot_hold_before_making_its_folder(
+        tmp_path, capsys, monkeypatch):
+    """--n had no bound: a set larger than the disk was started (and failed part-way), and
+    --n 100000000000 created the folder, then checked its names for ever. The set's label
+    TIFFs alone (int32, uncompressed) must fit in the free space, checked first."""
+    import shutil
+
+    out = tmp_path / "synth"
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda p: real(p)._replace(free=3 * 4 * 64 * 64 - 1))
+    rc, _, err = _run(["synth", out, "--size", "64", "--grain-size", "16", "--n", "3"],
+                      capsys)
+    assert rc == 2 and "free on" in err and _one_error_line(err) and not out.exists()
+    monkeypatch.setattr(shutil, "disk_usage", real)
+    rc, _, err = _run(["synth", out, "--size", "32", "--grain-size", "8", "--n",
+                       str(10**11)], capsys)
+    assert rc == 2 and "--n 100000000000" in err and _one_error_line(err)
+    assert not out.exists()
+
+
 def test_synth_interrupted_part_way_finishes_on_the_same_command(tmp_path, capsys,
                                                                  monkeypatch):
     """Ctrl-C after a set's image and before its record: the image was taken for the

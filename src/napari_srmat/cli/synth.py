@@ -137,6 +137,17 @@ def _check_params(args: argparse.Namespace) -> None:
     check_in_memory(plan_microstructure((args.size, args.size)), f"--size {args.size}",
                     advice="give a smaller --size (each image is rendered whole in memory)",
                     error=UserError)
+    # the set's disk space, before the folder and the check of its names (one per image:
+    # --n 100000000000 went on checking names for ever, after creating the folder)
+    from ..outputs import check_free_space
+
+    check_free_space(args.out_dir, args.n * _LABEL_TIFF_BYTES_PER_PX * args.size**2,
+                     what=f"set of --n {args.n} images (their int32 label TIFFs alone)")
+
+
+#: Bytes per pixel of a ``<name>_labels.tif`` (int32, written uncompressed): the least a
+#: synthetic image takes on disk.
+_LABEL_TIFF_BYTES_PER_PX = 4
 
 
 #: Key of a synthetic image's record while its files are being written (a record that
