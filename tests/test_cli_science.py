@@ -112,6 +112,29 @@ def test_synth_and_demo_files_carry_their_pixel_size(tmp_path, capsys):
     assert read_image(tmp_path / "odd.png").pixel_size_um == pytest.approx(0.3217, rel=1e-6)
 
 
+def test_demo_refuses_bad_parameters_before_clearing_the_earlier_run(tmp_path):
+    """run_demo with a grain size the generator refuses (larger than the micrograph, or
+    under 4 px) failed only after it had created the folder and removed the earlier
+    demo's results; pixel_size_um=None failed with a TypeError after writing two PNGs."""
+    from napari_srmat.io import PixelSizeError
+    from napari_srmat.studies.demo import run_demo
+    from napari_srmat.synth import SynthError
+
+    out = tmp_path / "demo"
+    run_demo(out, size=64, mean_grain_size_px=16, steps=("heyn",))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    for grain in (1000, 2):
+        with pytest.raises(SynthError, match="mean_grain_size_px"):
+            run_demo(out, size=64, mean_grain_size_px=grain, steps=("heyn",))
+        with pytest.raises(SynthError, match="mean_grain_size_px"):
+            run_demo(tmp_path / f"new{grain}", size=64, mean_grain_size_px=grain,
+                     steps=("heyn",))
+        assert not (tmp_path / f"new{grain}").exists()
+    with pytest.raises(PixelSizeError, match="pixel_size_um is required"):
+        run_demo(out, size=64, mean_grain_size_px=16, pixel_size_um=None, steps=("heyn",))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_heyn_pools_masks_of_one_calibration_read_from_different_formats(tmp_path, capsys):
     """Two masks of one 0.3217 µm calibration, a PNG (pHYs: whole pixels per metre) and
     an OME-Zarr, read 1e-8 apart: ``srmat heyn`` withheld the pooled µm and G ("different

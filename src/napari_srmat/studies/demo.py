@@ -97,7 +97,7 @@ def run_demo_job(
     mean_grain_size_px : float
         Mean grain size of the synthetic microstructure.
     pixel_size_um : float
-        Pixel size assigned to the synthetic micrograph, in µm.
+        Pixel size assigned to the synthetic micrograph, in µm (required).
     seed : int
         Random seed of the microstructure and the Heyn test lines.
     scale : int
@@ -114,12 +114,18 @@ def run_demo_job(
     dict
         The report also written to ``out_dir/report.json``.
     """
-    from ..io import check_pixel_size
+    from ..io import PixelSizeError, check_pixel_size
     from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED, measure_intercepts
     from ..outputs import prepare_output_dir
-    from ..synth import generate_microstructure
+    from ..synth import check_microstructure_params, generate_microstructure
 
     pixel_size_um = check_pixel_size(pixel_size_um)
+    if pixel_size_um is None:  # the report is in µm: None failed after the first files
+        raise PixelSizeError("pixel_size_um is required: the demo reports µm and ASTM G")
+    # before the folder is made and the earlier run's files removed (a bad grain size
+    # was refused after both)
+    check_microstructure_params((size, size), mean_grain_size_px=mean_grain_size_px,
+                                seed=seed)
     from ..io._write import check_png_pixel_size
 
     # every PNG carries its pixel size, the SR one at pixel_size_um / scale: a size no PNG
