@@ -112,6 +112,17 @@ def test_grey_and_bad_parameters():
         lazy_microstructure((64, 64), chunks=0)
 
 
+@pytest.mark.parametrize("chunks", [2.5, (2.5, 8), "a", (8, 8, 3), (8,), True, None])
+def test_lazy_chunks_that_are_not_two_whole_sides_are_refused_by_name(chunks):
+    """chunks=2.5 failed with "'float' object is not iterable" and "a" with int()'s
+    message, neither naming chunks; (2.5, 8) rendered 2-px chunks and (8, 8, 3) dropped
+    its third entry."""
+    with pytest.raises(SynthError, match=r"^chunks must be a positive int or \(int, int\)"):
+        lazy_microstructure((64, 64), chunks=chunks, mean_grain_size_px=16)
+    assert lazy_microstructure((64, 64), chunks=np.int64(40), mean_grain_size_px=16
+                               ).labels.chunks == ((40, 24), (40, 24))
+
+
 def test_whole_numbers_are_not_truncated():
     """shape=(64.5, 64), boundary_width=2.5 and seed=1.5 were cast with int() (a 64 px
     image, 2 px boundaries, seed 1) and shape=("64", 64) accepted; seed=None failed with

@@ -868,11 +868,16 @@ def lazy_microstructure(
 
     kw = _synth_kwargs(locals())
     p = _params_from(shape, kw)
-    if isinstance(chunks, (int, np.integer)):
-        chunks = (int(chunks), int(chunks))
-    chunks = tuple(int(c) for c in chunks)[:2]
-    if len(chunks) != 2 or min(chunks) < 1:
-        raise SynthError(f"chunks must be a positive int or (int, int), got {chunks}")
+    # whole numbers of pixels: 2.5 failed unnamed ("'float' object is not iterable"),
+    # (2.5, 3) was cast with int() and a third entry dropped
+    sides = (chunks, chunks) if isinstance(chunks, numbers.Real) else chunks
+    try:
+        sides = tuple(check_number("chunks", c, lo=1, integer=True) for c in sides)
+    except (TypeError, ValueError):
+        sides = ()
+    if len(sides) != 2:
+        raise SynthError(f"chunks must be a positive int or (int, int), got {chunks!r}")
+    chunks = sides
     H, W = p.shape
     norm = da.core.normalize_chunks(chunks, (H, W))
     ro = np.concatenate([[0], np.cumsum(norm[0])])
