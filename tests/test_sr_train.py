@@ -559,3 +559,40 @@ def test_a_diverged_model_is_told_and_not_saved(tmp_path, image_dir):
         run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=1, lr=1e20, val=str(image_dir),
                                   val_every=1)), quiet=True)
     assert not any((out / name).exists() for name in ("best", "last", "train_state"))
+
+
+@pytest.mark.parametrize("val", [False, True])
+def test_a_model_whose_outputs_diverged_is_not_saved_unvalidated(tmp_path, image_dir, val):
+    """lr=1e20, one step, no validation (or stopped before the step's validation): the
+    weights stay finite (~4e19) but the network's outputs are NaN; only the weights were
+    checked before last/, train_state/ and best/ ('the final model') were written, exit 0.
+    The outputs on the last batch are checked when no validation saw them."""
+    out = tmp_path / "run"
+    token = StopToken()
+    extra = dict(val=str(image_dir), val_every=5) if val else {}
+    with pytest.raises(ValueError, match="^the training diverged at step 1: the model's "
+                                         "outputs .*learning rate"):
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=2 if val else 1, lr=1e20,
+                                  **extra), stop=token), quiet=True,
+                on_event=lambda e: isinstance(e, Progress) and token.request_stop())
+    assert not any((out / name).exists() for name in ("best", "last", "train_state"))
+
+
+@pytest.mark.parametrize("folder", ["best", "last"])
+def test_a_run_whose_checkpoint_folder_holds_a_file_of_the_users_is_refused_at_once(
+        tmp_path, image_dir, folder):
+    """A file the user put into RUN/best or RUN/last is never replaced
+    (checkpoint.check_replaceable_checkpoint), but a resumed run found that out only at
+    its first save there, after training. It is refused before any step."""
+    from napari_srmat.outputs import OutputExistsError
+
+    run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=2)), quiet=True)
+    notes = tmp_path / "run" / folder / "notes.txt"
+    notes.write_text("mine")
+    events = []
+    with pytest.raises(OutputExistsError, match=f"{folder} is not a checkpoint folder "
+                                                ".*notes.txt"):
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=4, resume=True)), quiet=True,
+                on_event=events.append)
+    assert not any(isinstance(e, Progress) for e in events)
+    assert notes.read_text() == "mine"

@@ -32,7 +32,7 @@ def finite_loss(loss, step: int) -> float:
     return value
 
 
-def check_finite_weights(*models, step: int, inputs=None) -> None:
+def check_finite_weights(*models, step: int, inputs=None, predict=None) -> None:
     """Refuse weights that the last optimisation step made NaN or infinite.
 
     :func:`finite_loss` checks each loss before its step, so a step that diverges (a
@@ -49,6 +49,9 @@ def check_finite_weights(*models, step: int, inputs=None) -> None:
     inputs : torch.Tensor, optional
         A batch the first model is run on in eval mode (left in it): its outputs must
         be finite too (weights finite but so large that the outputs overflow).
+    predict : callable, optional
+        Runs ``inputs`` instead of the first model (e.g. an SR model's ``predict``,
+        whose network takes more than the image); it sets the mode itself.
 
     Raises
     ------
@@ -66,7 +69,7 @@ def check_finite_weights(*models, step: int, inputs=None) -> None:
         if not all(finite(model.state_dict().values()) for model in models):
             bad = "weights"
         elif inputs is not None:
-            out = models[0].eval()(inputs)
+            out = (predict or models[0].eval())(inputs)
             if not finite(out if isinstance(out, tuple | list) else [out]):
                 bad = "outputs"
     if bad is not None:

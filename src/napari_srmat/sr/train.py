@@ -766,8 +766,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     if cfg.model == "ddpm":
         ema.options["num_inference_steps"] = min(ema.options["num_inference_steps"], 10)
     ema.net.load_state_dict(model.net.state_dict())
-    if getattr(ema, "needs_reference", False) and val_images:
-        # refsr validates with a training HR image as its reference (never a val image)
+    if getattr(ema, "needs_reference", False):
+        # refsr validates with a training HR image as its reference (never a val image);
+        # the outputs of a last step no validation saw are checked with it too (save_last)
         ref = pair_sampler.pairs[0].hr if pair_sampler is not None else images[0]
         ema.set_reference(np.asarray(ref[:1024, :1024]), name="training image 0")
     for p in ema.net.parameters():
@@ -828,6 +829,12 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         from ..outputs import nothing_to_resume
 
         yield Log(nothing_to_resume(out, state_dir.name), level="warning")
+    if step < cfg.steps:  # a file of the user's in last/ or best/ stopped the run at its
+        # first save there, after the training: refused now
+        from ..checkpoint import check_replaceable_checkpoint
+
+        for folder in (last_dir, best_dir):
+            check_replaceable_checkpoint(folder)
 
     bicubic_val = None
     if val_images:
@@ -835,16 +842,19 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
         yield Metric(step, {f"bicubic_{k}": v for k, v in bicubic_val.items()}, split="val")
 
     last_val: dict[str, float] = {}
+    validated_step = None  # the step whose outputs validation saw
+    last_batch = None  # of this session's last step: its outputs are checked otherwise
 
     def validate(s: int):
         """Validate the EMA model; write ``best`` when it improves (events)."""
-        nonlocal last_val, best
+        nonlocal last_val, best, validated_step
         check_finite_weights(model.net, ema.net, step=s)
         ema.net.eval()
         last_val = evaluate_sr(ema, val_images)
         if math.isnan(last_val["psnr"]):  # finite weights whose outputs overflow (a
             # perfect reconstruction is +inf)
             raise diverged_error("the validation PSNR", step=s)
+        validated_step = s
         if bicubic_val:
             last_val["psnr_gain_db"] = last_val["psnr"] - bicubic_val["psnr"]
         yield Metric(s, dict(last_val), split="val")
@@ -860,8 +870,12 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     def save_last(s: int):
         nonlocal last_step
-        # the last step's loss is checked by nothing: a diverged model was saved
-        check_finite_weights(model.net, ema.net, step=s)
+        # the last step's loss is checked by nothing: a diverged model was saved; nor are
+        # its outputs without validation (no --val, or stopped before it): finite
+        # weights whose outputs are NaN (lr 1e20, one step) were saved
+        unseen = last_batch if validated_step != s else None
+        ema.net.eval()
+        check_finite_weights(ema.net, model.net, step=s, inputs=unseen, predict=ema.predict)
         info = dict(training_info, step=s, val=last_val)
         _save_train_state(state_dir, model, opt, s, best, history, settings, ema=ema,
                           rngs={"sampler": sampler.rng, "degrade": rng}, generator=gen)
@@ -909,6 +923,7 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
             for pe, pm in zip(ema.net.parameters(), model.net.parameters()):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
         running.append(loss_value)
+        last_batch = lr_img[:1]
         yield Progress(step, cfg.steps, stage=f"train {cfg.model}")
         if step % cfg.log_every == 0 or step == cfg.steps:
             mean_loss = float(np.mean(running))
