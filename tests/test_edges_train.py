@@ -669,5 +669,53 @@ def test_plain_training_overrides_do_not_change_the_callers_config(tmp_path):
     res = train_boundaries(base, seed=5, out=str(tmp_path / "s5"))
     assert (base.seed, base.out) == (0, None)
     assert res.best_checkpoint == str(tmp_path / "s5" / "best")
-    with pytest.raises(ValueError, match="unknown training option 'sed'"):
-        train_boundaries(base, sed=1)
+    # by the config's fields: a method's name failed with the constructor's TypeError
+    for option in ("sed", "to_json"):
+        with pytest.raises(ValueError, match=rf"^unknown training option\(s\): \['{option}'\]$"):
+            train_boundaries(base, **{option: 1})
+
+
+def test_a_diverged_model_on_a_large_validation_image_is_told_so(monkeypatch):
+    """A model whose maps are NaN (weights finite but so large that its outputs overflow)
+    on a validation image validated tile by tile stopped the run with the tiling
+    engine's 'the model returned NaN or Inf values ...: nothing was written for these
+    tiles', not that the training diverged (as for a smaller image)."""
+    import napari_srmat.edges.evaluate as evaluate
+    import napari_srmat.tiling as tiling
+    from napari_srmat.edges.data import BoundarySample
+    from napari_srmat.edges.model import build_uaed, default_arch_config
+    from napari_srmat.edges.train import validate
+
+    torch.manual_seed(0)
+    net = build_uaed(default_arch_config("tiny")).eval()
+    net.register_forward_hook(lambda _, __, out: (out[0] * float("nan"), out[1]))
+    imgs, masks = _arrays(1, 200, seed=3)
+    sample = BoundarySample(to_model_image(np.asarray(imgs[0])), np.asarray(masks[0]) > 0,
+                            "big")
+    for limit in (None, 96 * 96):  # the whole image, then tile by tile
+        if limit:
+            monkeypatch.setattr(evaluate, "WHOLE_IMAGE_MAX_PIXELS", limit)
+            monkeypatch.setattr(tiling, "BOUNDARY_TILE", 96)
+        with pytest.raises(ValueError, match="^the training diverged: the model's boundary "
+                                             "probabilities on validation image big .*"
+                                             "learning rate"):
+            validate(net, [sample], "cpu")
+
+
+def test_a_resumed_run_whose_best_holds_a_file_of_the_users_is_refused_at_once(tmp_path):
+    """A file the user put into RUN/best (notes beside the model) is never replaced
+    (checkpoint.check_replaceable_checkpoint), but a resumed run found that out only at
+    its next best epoch, after training it. It is refused before any step."""
+    from napari_srmat.outputs import OutputExistsError
+
+    train_boundaries(_cfg(tmp_path, epochs=1))
+    notes = tmp_path / "run" / "best" / "notes.txt"
+    notes.write_text("mine")
+    events = []
+    with pytest.raises(OutputExistsError, match="best is not a checkpoint folder .*notes.txt"):
+        run_job(train_boundaries_job(_cfg(tmp_path, epochs=3, resume=True)), quiet=True,
+                on_event=events.append)
+    assert not any(isinstance(e, Progress) for e in events)
+    assert notes.read_text() == "mine"
+    notes.unlink()  # once moved out, the run resumes
+    assert train_boundaries(_cfg(tmp_path, epochs=2, resume=True)).epochs_done == 2

@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write_text
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import (
+    CheckpointError,
+    check_replaceable_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from ..device import (
     check_finite_weights,
     check_learning_rate,
@@ -69,14 +74,19 @@ class TrainResult:
     stopped: bool = False
 
 
+def _check_options(names) -> None:
+    """Refuse names that are no :class:`BoundaryTrainConfig` field (its methods too:
+    ``to_json=...`` failed with a TypeError from the config's constructor)."""
+    unknown = set(names) - {f.name for f in fields(BoundaryTrainConfig)}
+    if unknown:
+        raise ValueError(f"unknown training option(s): {sorted(unknown)}")
+
+
 def _as_config(config) -> BoundaryTrainConfig:
     if isinstance(config, BoundaryTrainConfig):
         return config
     if isinstance(config, dict):
-        names = {f.name for f in fields(BoundaryTrainConfig)}
-        unknown = set(config) - names
-        if unknown:
-            raise ValueError(f"unknown training option(s): {sorted(unknown)}")
+        _check_options(config)
         return BoundaryTrainConfig(**config)
     raise TypeError("config must be a BoundaryTrainConfig or a dict")
 
@@ -242,9 +252,19 @@ def predict_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray
         return torch.sigmoid(logit)[0, 0].float().cpu().numpy()
 
 
-def _tiled_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray:
+def _finite_probability(prob: np.ndarray, name: str) -> np.ndarray:
+    """``prob``, refused when it holds NaN or infinite values (a diverged model): the
+    histogram would skip them ("no boundary (positive) pixels were accumulated", or
+    scores of the finite pixels only), the tiling engine blamed "a broken model"."""
+    if not np.isfinite(prob).all():
+        raise diverged_error(f"the model's boundary probabilities on validation image {name}")
+    return prob
+
+
+def _tiled_probability(model, image_chw: np.ndarray, device: str, name: str) -> np.ndarray:
     """:func:`predict_probability` tile by tile (the boundary model's tiles, blended by
-    the tiling engine), for images too large for one forward pass."""
+    the tiling engine), for images too large for one forward pass (``name``: the
+    image's, for :func:`_finite_probability`)."""
     import torch
 
     from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE, tiled_apply
@@ -254,7 +274,7 @@ def _tiled_probability(model, image_chw: np.ndarray, device: str) -> np.ndarray:
     def probability(batch) -> np.ndarray:
         with torch.no_grad():
             logit, _ = model(torch.from_numpy(np.ascontiguousarray(batch)).to(device))
-            return torch.sigmoid(logit).float().cpu().numpy()
+            return _finite_probability(torch.sigmoid(logit).float().cpu().numpy(), name)
 
     out = tiled_apply(np.ascontiguousarray(image_chw.transpose(1, 2, 0)), probability,
                       out_channels=1, out_dtype=np.float32, tile=BOUNDARY_TILE,
@@ -280,12 +300,10 @@ def validate(model, samples: list[BoundarySample], device: str) -> dict[str, flo
     for s in samples:
         # one pass over a 4 MP image peaked at 3.4 GB (tiny encoder, CPU): a large image
         # layer trained on (and so validated on) ran out of memory after its first epoch
-        whole = s.image.shape[1] * s.image.shape[2] <= WHOLE_IMAGE_MAX_PIXELS
-        prob = (predict_probability if whole else _tiled_probability)(model, s.image, device)
-        if not np.isfinite(prob).all():  # the histogram would skip them: "no boundary
-            # (positive) pixels were accumulated", or scores of the finite pixels only
-            raise diverged_error(f"the model's boundary probabilities on validation "
-                                 f"image {s.name}")
+        if s.image.shape[1] * s.image.shape[2] <= WHOLE_IMAGE_MAX_PIXELS:
+            prob = _finite_probability(predict_probability(model, s.image, device), s.name)
+        else:
+            prob = _tiled_probability(model, s.image, device, s.name)
         hist.update(prob, s.mask)
     t, f1 = hist.best_f1()
     return {"ap": float(hist.average_precision()), "roc_auc": float(hist.roc_auc()),
@@ -506,6 +524,9 @@ def train_boundaries_job(config, *, stop=None):
         top = [(float(ap), int(ep), str(out / "top" / Path(p).name))
                for ap, ep, p in tinfo.get("top", [])]
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
+        if start_epoch < total_epochs:  # a file of the user's in best/ stopped the run at
+            # its next best epoch, after hours of training: refused now
+            check_replaceable_checkpoint(out / "best")
         yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
@@ -662,9 +683,7 @@ def train_boundaries(config, **kwargs) -> TrainResult:
     :class:`BoundaryTrainConfig` given is left as it is.
     """
     cfg = _as_config(config if config is not None else {})
-    for k in kwargs:
-        if not hasattr(cfg, k):
-            raise ValueError(f"unknown training option {k!r}")
+    _check_options(kwargs)
     # a copy: the overrides were set on the caller's config (a sweep's base config
     # kept the last run's seed and out)
     return run_job(train_boundaries_job(replace(cfg, **kwargs)), quiet=True)
