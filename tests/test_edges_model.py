@@ -308,3 +308,31 @@ def test_export_never_replaces_a_folder_or_file_of_the_users(tmp_path):
             (dst / ".DS_Store").write_bytes(b"finder")
         export_checkpoint(tmp_path / "ck", dst, fp16=True)
         assert load_boundary_model(dst, device="cpu").config["dtype"] == "float16"
+
+
+def test_export_refuses_a_link_first_and_a_folder_named_like_a_checkpoint_file(tmp_path,
+                                                                               capsys):
+    """check_replaceable_checkpoint let a DST that is a symbolic link through: the export
+    ran (and calibrated) before the swap refused it, so a calibration error was reported
+    instead, minutes later. And a folder holding only a subfolder called config.json
+    counted as a checkpoint folder: the export deleted the files in that subfolder."""
+    from napari_srmat.edges.export import export_checkpoint
+    from napari_srmat.edges.export import main as export_main
+    from napari_srmat.outputs import OutputExistsError
+
+    _save_tiny(tmp_path / "ck")
+    _save_tiny(tmp_path / "target")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "target", target_is_directory=True)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert export_main([str(tmp_path / "ck"), str(link), "--calibrate",
+                        str(tmp_path / "no_val")]) == 2
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and err.count("\n") == 1, err
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == before
+    mine = tmp_path / "mine"
+    (mine / "config.json").mkdir(parents=True)
+    (mine / "config.json" / "notes.txt").write_text("keep")
+    with pytest.raises(OutputExistsError, match="not a checkpoint folder .*config.json"):
+        export_checkpoint(tmp_path / "ck", mine)
+    assert (mine / "config.json" / "notes.txt").read_text() == "keep"

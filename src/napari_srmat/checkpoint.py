@@ -129,18 +129,23 @@ def check_replaceable_checkpoint(path: str | os.PathLike) -> None:
     Raises
     ------
     napari_srmat.outputs.OutputExistsError
-        ``path`` is a file, or a folder that holds anything else.
+        ``path`` is a file, a symbolic link, or a folder that holds anything else
+        (a subfolder too, whatever its name).
     """
     from .outputs import OutputExistsError
 
     path = Path(path)
-    if path.is_symlink() or not path.exists():  # a link is refused where it is replaced
+    if path.is_symlink():  # refused here, not once the export (and calibration) ran
+        raise OutputExistsError(f"{path} is a symbolic link; it will not be replaced: choose "
+                                "another folder")
+    if not path.exists():
         return
     if not path.is_dir():
         raise OutputExistsError(f"{path} is a file, not a checkpoint folder; it will not be "
                                 "replaced: choose another folder")
-    foreign = sorted(e.name for e in path.iterdir()
-                     if e.name not in (WEIGHTS_NAME, CONFIG_NAME, *FOLDER_METADATA_FILES))
+    # by name and kind: a subfolder called config.json is not a checkpoint's file
+    foreign = sorted(e.name for e in path.iterdir() if not e.is_file()
+                     or e.name not in (WEIGHTS_NAME, CONFIG_NAME, *FOLDER_METADATA_FILES))
     if foreign:
         raise OutputExistsError(
             f"{path} is not a checkpoint folder (it holds {', '.join(foreign[:3])}"
