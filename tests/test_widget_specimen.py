@@ -523,6 +523,9 @@ def test_a_grain_area_map_measured_again_after_calibration_is_coloured_by_its_ar
     lo, hi = second.area_limits["f1"]
     assert (lo, hi) == (shown[shown > 0].min(), shown.max())
     np.testing.assert_allclose(areas.contrast_limits, (lo, hi))
+    # and the contrast slider spans them, as a new layer's (it kept 1.6-593: the areas
+    # on its first 6 %)
+    np.testing.assert_allclose(areas.contrast_limits_range, (lo, hi))
 
 
 def test_drawn_exclusions_are_rasterised_in_the_worker(make_napari_viewer, qtbot,
