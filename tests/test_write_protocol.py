@@ -164,6 +164,10 @@ def test_synth_refuses_a_set_the_disk_cannot_hold_before_making_its_folder(
                        str(10**11)], capsys)
     assert rc == 2 and "--n 100000000000" in err and _one_error_line(err)
     assert not out.exists()
+    # a --size far too large was told "use a larger mean_grain_size_px" (no such flag)
+    rc, _, err = _run(["synth", out, "--size", str(10**9)], capsys)
+    assert rc == 2 and f"--size {10**9} needs" in err and _one_error_line(err)
+    assert "mean_grain_size_px" not in err and not out.exists()
 
 
 def test_synth_interrupted_part_way_finishes_on_the_same_command(tmp_path, capsys,

@@ -124,6 +124,13 @@ def _check_params(args: argparse.Namespace) -> None:
     from ..estimates import check_in_memory, plan_microstructure
     from ..synth import SynthError, check_microstructure_params
 
+    # the renderer's memory rule (generate_microstructure), told with the flag: it was
+    # told after the folder was created, naming the library function and its lazy twin.
+    # First: a --size far too large was told "use a larger mean_grain_size_px" (the
+    # int32 label limit of the parameter rule)
+    check_in_memory(plan_microstructure((args.size, args.size)), f"--size {args.size}",
+                    advice="give a smaller --size (each image is rendered whole in memory)",
+                    error=UserError)
     try:
         check_microstructure_params((args.size, args.size), **_params(args))
     except SynthError as exc:
@@ -132,11 +139,6 @@ def _check_params(args: argparse.Namespace) -> None:
             if message.startswith(name):
                 message = flag + message[len(name):]
         raise UserError(message) from None
-    # the renderer's memory rule (generate_microstructure), told with the flag: it was
-    # told after the folder was created, naming the library function and its lazy twin
-    check_in_memory(plan_microstructure((args.size, args.size)), f"--size {args.size}",
-                    advice="give a smaller --size (each image is rendered whole in memory)",
-                    error=UserError)
     # the set's disk space, before the folder and the check of its names (one per image:
     # --n 100000000000 went on checking names for ever, after creating the folder)
     from ..outputs import check_free_space
