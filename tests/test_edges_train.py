@@ -719,3 +719,46 @@ def test_a_resumed_run_whose_best_holds_a_file_of_the_users_is_refused_at_once(t
     assert notes.read_text() == "mine"
     notes.unlink()  # once moved out, the run resumes
     assert train_boundaries(_cfg(tmp_path, epochs=2, resume=True)).epochs_done == 2
+
+
+@pytest.mark.parametrize("where, how", [
+    ("last", "resume"), ("last", "overwrite"), ("top", "overwrite"), ("best", "overwrite")])
+def test_a_file_of_the_users_in_a_runs_checkpoint_folders_is_refused_not_lost(tmp_path,
+                                                                              where, how):
+    """RUN/last is replaced whole every epoch, RUN/top/epoch-* removed whole when
+    evicted, and a new run (overwrite) removes an earlier run's best and top: a file the
+    user put in one of them (notes beside the model) was deleted. The run is refused
+    before its first step and the file kept."""
+    from napari_srmat.outputs import OutputExistsError
+
+    first = train_boundaries(_cfg(tmp_path, epochs=1, top_k=1))
+    folder = {"last": tmp_path / "run" / "last", "best": Path(first.best_checkpoint),
+              "top": next((tmp_path / "run" / "top").glob("epoch-*"))}[where]
+    notes = folder / "notes.txt"
+    notes.write_text("mine")
+    events = []
+    again = _cfg(tmp_path, epochs=3, top_k=1, **{how: True})
+    with pytest.raises(OutputExistsError, match="is not a checkpoint folder .*notes.txt"):
+        run_job(train_boundaries_job(again), quiet=True, on_event=events.append)
+    assert not any(isinstance(e, Progress) for e in events)
+    assert notes.read_text() == "mine"
+    notes.unlink()  # once moved out, the run goes on
+    assert train_boundaries(_cfg(tmp_path, epochs=2, top_k=1, **{how: True})).epochs_done == 2
+
+
+def test_a_file_put_into_last_during_a_run_stops_it_and_is_kept(tmp_path):
+    """A file dropped into RUN/last while the run trains: the next epoch's state does not
+    replace that folder (it would delete the file); the run stops saying why, and the
+    earlier state stays resumable."""
+    from napari_srmat.outputs import OutputExistsError
+
+    notes = tmp_path / "run" / "last" / "notes.txt"
+    job = train_boundaries_job(_cfg(tmp_path, epochs=3))
+    with pytest.raises(OutputExistsError, match="last is not a checkpoint folder .*notes.txt"):
+        for event in job:
+            if isinstance(event, Checkpoint) and (tmp_path / "run" / "last").is_dir() \
+                    and not notes.exists():
+                notes.write_text("mine")
+    assert notes.read_text() == "mine"
+    assert json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())[
+        "epoch"] == 0

@@ -113,10 +113,16 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
 FOLDER_METADATA_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 
-def check_replaceable_checkpoint(path: str | os.PathLike) -> None:
+#: Files of a training run's resumable state beside its checkpoint's (``RUN/last``).
+TRAINING_STATE_FILES = ("ema.safetensors", "optimizer.safetensors", "training_state.json")
+
+
+def check_replaceable_checkpoint(path: str | os.PathLike, *,
+                                 state_files: tuple[str, ...] = ()) -> None:
     """Refuse to replace ``path`` with a checkpoint unless it is one: a folder holding
     only :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` (or nothing; file browsers'
-    :data:`FOLDER_METADATA_FILES` aside).
+    :data:`FOLDER_METADATA_FILES` aside), and ``state_files`` where a training run's
+    resumable state is kept beside them (:data:`TRAINING_STATE_FILES`).
 
     Replacing a folder deletes it whole: ``python -m napari_srmat.edges.export SRC DST``
     into a folder of the user's (or a training run's folder) deleted everything in it.
@@ -125,6 +131,8 @@ def check_replaceable_checkpoint(path: str | os.PathLike) -> None:
     ----------
     path : path-like
         Where a checkpoint is to be written.
+    state_files : tuple of str
+        Other file names the folder may hold.
 
     Raises
     ------
@@ -145,7 +153,8 @@ def check_replaceable_checkpoint(path: str | os.PathLike) -> None:
                                 "replaced: choose another folder")
     # by name and kind: a subfolder called config.json is not a checkpoint's file
     foreign = sorted(e.name for e in path.iterdir() if not e.is_file()
-                     or e.name not in (WEIGHTS_NAME, CONFIG_NAME, *FOLDER_METADATA_FILES))
+                     or e.name not in (WEIGHTS_NAME, CONFIG_NAME, *FOLDER_METADATA_FILES,
+                                       *state_files))
     if foreign:
         raise OutputExistsError(
             f"{path} is not a checkpoint folder (it holds {', '.join(foreign[:3])}"

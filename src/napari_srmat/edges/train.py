@@ -14,6 +14,7 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import (
+    TRAINING_STATE_FILES,
     CheckpointError,
     check_replaceable_checkpoint,
     load_checkpoint,
@@ -202,6 +203,18 @@ def _earlier_run(out: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return ", ".join(parts) or ", ".join(found)
+
+
+def _check_run_checkpoints(out: Path) -> None:
+    """Refuse a run folder whose checkpoint folders hold a file a training run does not
+    write (:func:`~napari_srmat.checkpoint.check_replaceable_checkpoint`): ``last/`` is
+    replaced whole every epoch, ``top/epoch-*`` removed whole when evicted, and an
+    earlier run's are removed by a new one; a user's notes in one of them were lost."""
+    check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
+    check_replaceable_checkpoint(out / "best")
+    if (out / "top").is_dir():
+        for folder in sorted((out / "top").glob("epoch-*")):
+            check_replaceable_checkpoint(folder)
 
 
 def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
@@ -398,6 +411,7 @@ def train_boundaries_job(config, *, stop=None):
         if not (cfg.resume and resumable):  # resume into an empty folder: a new run
             check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
                                  overwrite=cfg.overwrite, resumable=not cfg.resume)
+            _check_run_checkpoints(Path(cfg.out))  # an earlier run's are removed
 
     # ---- data
     train = _samples_from_arrays(cfg.train_images, cfg.train_masks, "train")
@@ -525,8 +539,9 @@ def train_boundaries_job(config, *, stop=None):
                for ap, ep, p in tinfo.get("top", [])]
         best_ap, best_thr = float(tinfo.get("best_ap", -1)), float(tinfo.get("best_thr", 0.5))
         if start_epoch < total_epochs:  # a file of the user's in best/ stopped the run at
-            # its next best epoch, after hours of training: refused now
-            check_replaceable_checkpoint(out / "best")
+            # its next best epoch, after hours of training, and one in last/ was lost at
+            # the next epoch's end: refused now
+            _check_run_checkpoints(out)
         yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
@@ -642,6 +657,7 @@ def train_boundaries_job(config, *, stop=None):
                 top.append((vm["ap"], epoch, str(ckdir)))
                 top.sort(key=lambda t: -t[0])
                 for _, _, p in top[cfg.top_k:]:
+                    check_replaceable_checkpoint(p)  # a file put there since the start
                     shutil.rmtree(p, ignore_errors=True)
                 top = top[: cfg.top_k]
                 yield Checkpoint(str(ckdir), step=epoch, score=vm["ap"])
@@ -654,6 +670,9 @@ def train_boundaries_job(config, *, stop=None):
         from ..checkpoint import write_safetensors
 
         otensors, oshapes = _optimizer_state_tensors(opt)
+        # replaced whole: a file put there since the start is refused (the earlier
+        # state stays, resumable), not deleted
+        check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
         with atomic_directory(out / "last", overwrite=True) as tmp:
             save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
             for name in ("model.safetensors", "config.json"):
