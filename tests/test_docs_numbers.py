@@ -183,3 +183,27 @@ def test_boundaries_test_and_train_means_are_the_result_files():
     train = [r["gt_um"] for r in _result("studies/results/grain_size_calibration.json")["rows"]
              if r["split"] == "train" and r["u"] == 1.0]  # pixel size 1/u: µm = px at ×1
     assert len(train) == 57 and _quotes(m.group(2), sum(train) / len(train))
+
+
+def test_synthetic_anisotropy_paragraph_is_synth_anisotropy_json():
+    text = " ".join(_page("heyn.md").split())
+    summary = _result("studies/results/synth_anisotropy.json")["summary"]
+
+    def span(key):
+        values = [v for s in summary.values() for v in s[key]]
+        return min(values), max(values)
+
+    m = re.search(r"diagonals the label image's ℓ̄ is (\S+) to (\S+) % shorter", text)
+    assert m, "the anisotropy sentence is not where the test looks"
+    low, high = span("diagonals_vs_rows_and_columns_pct")
+    assert _quotes(m.group(1), -high) and _quotes(m.group(2), -low)
+    m = re.search(r"is (\S+) to (\S+) % below the reported value", text)
+    low, high = span("reported_vs_four_directions_pct")
+    assert m and _quotes(m.group(1), low) and _quotes(m.group(2), high)
+    m = re.search(r"reads (\S+) to (\S+) % \(16 px grains\), (\S+) to (\S+) % \(24 px\), "
+                  r"(\S+) to (\S+) % \(32 px\) and (\S+) to (\S+) % \(48 px\)", text)
+    assert m
+    cells = iter(m.groups())
+    for size in ("16.0", "24.0", "32.0", "48.0"):
+        low, high = summary[size]["mask_vs_reported_pct"]
+        assert _quotes(next(cells), low) and _quotes(next(cells), high), size
