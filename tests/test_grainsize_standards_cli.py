@@ -337,3 +337,45 @@ def test_a_region_mask_too_large_for_memory_is_refused_before_it_is_read(tmp_pat
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2**40)
     assert main(args) == 0
     assert reads and measured == [1]
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_method_that_measures_no_field_fails_as_without_method(tmp_path, capsys, json_flag):
+    """`srmat grain-size empty.png --mask --method intercept` printed `G = n/a` and exited
+    0, where the same command without --method (and `srmat heyn`) ends with `no grain size
+    measured` and exit 2: a batch script carried on as if the specimen were measured. The
+    summary's warnings and advice were printed as `srmat grain-size: MESSAGE`, without
+    the `warning:` of every other line."""
+    Image.fromarray(np.zeros((128, 128), np.uint8)).save(tmp_path / "empty.png")
+    args = ["grain-size", str(tmp_path / "empty.png"), "--mask", "--pixel-size-um", "1",
+            *json_flag]
+    assert main(args) == 2
+    capsys.readouterr()
+    assert main([*args, "--method", "intercept"]) == 2
+    out, err = capsys.readouterr()
+    if json_flag:  # the fields and the summary are still printed, as JSON
+        assert json.loads(out)["images"][0]["mean_intercept_px"] is None
+    else:
+        assert "G = n/a" in out
+    lines = [line for line in err.splitlines() if not line.startswith("[progress]")]
+    assert lines[-1] == ("srmat grain-size: error: no grain size measured: the field gives "
+                         "no valid N_L (see the warnings)")
+    assert "srmat grain-size: warning: 1 field(s) without a valid value are left out" in lines
+    assert all(line.split(": ")[1] in ("warning", "note", "error") for line in lines), lines
+    # a field that is measured still exits 0
+    _mask_file(tmp_path / "m.png", 5)
+    assert main(["grain-size", str(tmp_path / "m.png"), "--mask", "--method", "intercept",
+                 "--pixel-size-um", "1", *json_flag]) == 0
+
+
+def test_device_with_mask_is_refused_not_ignored(tmp_path, capsys):
+    """`srmat grain-size m.png --mask --device cuda` measured without a word about the
+    device no model uses, while --checkpoint, --tta, --threshold-rule and
+    --inference-scale are refused with --mask (and `srmat audit candidates` refuses
+    --device without --uaed)."""
+    _mask_file(tmp_path / "m.png", 6)
+    assert main(["grain-size", str(tmp_path / "m.png"), "--mask", "--device", "cpu"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        "srmat grain-size: error: --checkpoint, --tta, --threshold-rule, --inference-scale "
+        "and --device are for images (the model), not --mask\n")

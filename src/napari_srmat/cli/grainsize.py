@@ -129,10 +129,11 @@ def _run(args: argparse.Namespace) -> int:
     from ..jobs import run_job
     from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 
+    # refused rather than ignored (--device: the rule of `srmat audit candidates`)
     if args.mask and (args.checkpoint or args.tta or args.threshold_rule
-                      or args.inference_scale is not None):
-        raise UserError("--checkpoint, --tta, --threshold-rule and --inference-scale are for "
-                        "images, not --mask")
+                      or args.inference_scale is not None or args.device != "auto"):
+        raise UserError("--checkpoint, --tta, --threshold-rule, --inference-scale and "
+                        "--device are for images (the model), not --mask")
     if args.threshold is not None and not args.mask:
         raise UserError("--threshold binarizes probability maps given with --mask; images are "
                         "binarized by the model's operating point (--threshold-rule)")
@@ -391,10 +392,15 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
     summary = None
     if not errors:
         summary = summarize_fields(fields, method=args.method)
-        for w in summary.get("warnings", []) + summary.get("advice", []):
-            print(f"srmat grain-size: {w}", file=sys.stderr)
+        # one line each, as every command's (`srmat CMD: warning: ...`); E112's advice
+        # is a note
+        for kind in ("warning", "advice"):
+            for w in summary.get(f"{kind}s" if kind == "warning" else kind, []):
+                print(f"srmat grain-size: {'note' if kind == 'advice' else kind}: {w}",
+                      file=sys.stderr)
     if args.json:
         print_json({"images": fields, "errors": errors, "summary": summary})
+        _check_specimen_measured(summary)
         return 0
     for f in fields:
         g = f.get("astm_g")
@@ -408,4 +414,28 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
           + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and None not in ci else "")
           + (f", %RA {summary['relative_accuracy_pct']:.1f}"
              if summary.get("relative_accuracy_pct") is not None else ""))
+    _check_specimen_measured(summary)
     return 0
+
+
+def _check_specimen_measured(summary: dict | None) -> None:
+    """Refuse (exit 2, after the fields and the summary were printed) a ``--method`` run
+    in which no field gave a value (``summarize_fields``' mean is not finite: no
+    boundary crossed, an empty mask), the rule of :func:`_check_measured` and of
+    ``srmat heyn``: ``G = n/a`` with exit 0 let a script carry on as if the specimen
+    were measured. A withheld summary (``None``: a field could not be read) has its
+    exit code already.
+
+    Raises
+    ------
+    UserError
+        When no field gives a value.
+    """
+    import math
+
+    if summary is None or (summary["mean"] is not None and math.isfinite(summary["mean"])):
+        return
+    n = summary["n_fields"]
+    which = "the field gives no" if n == 1 else f"none of the {n} fields gives a"
+    quantity = summary["field_quantity"].split(",")[0]
+    raise UserError(f"no grain size measured: {which} valid {quantity} (see the warnings)")
