@@ -123,6 +123,31 @@ def test_ece_hand_computed():
     assert expected_calibration_error([0.0, 1.0], [False, True]) == 0.0
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_scores_that_are_not_numbers_are_refused_naming_them(bad):
+    # NaN gave "'list' argument must have no negative elements" (ECE) or a silent nan
+    # (ROC-AUC); inf was counted as a probability of 1
+    with pytest.raises(ValueError, match="prob contains NaN or infinite"):
+        expected_calibration_error([bad, 0.5], [True, False])
+    with pytest.raises(ValueError, match="prob contains NaN or infinite"):
+        reliability_curve([bad, 0.5], [True, False])
+    with pytest.raises(ValueError, match="score contains NaN or infinite"):
+        roc_auc([bad, 0.1, 0.3], [True, False, True])
+
+
+@pytest.mark.parametrize("n_bins", [0, -3, 2.5, True])
+def test_ece_bins_must_be_a_positive_integer(n_bins):
+    # 0 gave a numpy error, 2.5 was silently 2 bins
+    with pytest.raises(ValueError, match="n_bins must be an integer >= 1"):
+        expected_calibration_error([0.2, 0.5], [True, False], n_bins)
+
+
+def test_ece_of_nothing_is_not_a_perfect_calibration():
+    assert np.isnan(expected_calibration_error([], []))  # was 0.0
+    assert reliability_curve([], [], 3)["count"].tolist() == [0, 0, 0]
+    assert expected_calibration_error([0.25], [False], 1) == 0.25
+
+
 def test_roc_auc_ties_and_order():
     assert roc_auc([1, 2, 3, 4], [0, 0, 1, 1]) == 1.0
     assert roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75

@@ -410,18 +410,29 @@ def naive_error_probability(prob, threshold: float | None = None, *,
     return np.where(b, 1.0 - p, p).astype(np.float32)
 
 
+def _scored(name: str, values, label_name: str, labels) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as finite float64 and ``labels`` as bool, both flat and of one size
+    (ValueError naming them otherwise): the inputs of :func:`roc_auc` and
+    :func:`reliability_curve`."""
+    v = np.asarray(values, np.float64).ravel()
+    y = np.asarray(labels, bool).ravel()
+    if v.shape != y.shape:
+        raise ValueError(f"{name} and {label_name} sizes differ: {v.size} vs {y.size}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return v, y
+
+
 def roc_auc(score, label) -> float:
     """ROC-AUC of ``score`` as a detector of ``label`` (ties count one half).
 
     The Mann-Whitney statistic with mid-ranks, so it does not depend on the order of
-    tied scores. ``nan`` when ``label`` has one class only.
+    tied scores. ``nan`` when ``label`` has one class only; a score that is NaN or
+    infinite is refused (ValueError).
     """
     from scipy.stats import rankdata
 
-    s = np.asarray(score, np.float64).ravel()
-    y = np.asarray(label, bool).ravel()
-    if s.shape != y.shape:
-        raise ValueError(f"score and label sizes differ: {s.size} vs {y.size}")
+    s, y = _scored("score", score, "label", label)
     n1 = int(y.sum())
     n0 = y.size - n1
     if n1 == 0 or n0 == 0:
@@ -441,7 +452,7 @@ def reliability_curve(prob, outcome, n_bins: int = ECE_BINS) -> dict[str, np.nda
         Whether the event happened.
     n_bins : int
         Number of equal-width bins (bin ``i`` is ``[i/n, (i+1)/n)``, the last one
-        closed).
+        closed); an integer >= 1.
 
     Returns
     -------
@@ -449,11 +460,11 @@ def reliability_curve(prob, outcome, n_bins: int = ECE_BINS) -> dict[str, np.nda
         ``edges`` (n_bins + 1), ``count``, ``mean_predicted`` and ``frequency`` per bin
         (``nan`` for empty bins).
     """
-    p = np.clip(np.asarray(prob, np.float64).ravel(), 0.0, 1.0)
-    y = np.asarray(outcome, bool).ravel()
-    if p.shape != y.shape:
-        raise ValueError(f"prob and outcome sizes differ: {p.size} vs {y.size}")
-    n_bins = int(n_bins)
+    from ..errors import check_number
+
+    n_bins = check_number("n_bins", n_bins, lo=1, integer=True)
+    p, y = _scored("prob", prob, "outcome", outcome)
+    p = np.clip(p, 0.0, 1.0)
     idx = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
     count = np.bincount(idx, minlength=n_bins).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -464,8 +475,13 @@ def reliability_curve(prob, outcome, n_bins: int = ECE_BINS) -> dict[str, np.nda
 
 
 def expected_calibration_error(prob, outcome, n_bins: int = ECE_BINS) -> float:
-    """ECE: ``sum_b (n_b / N) |mean predicted_b - frequency_b|`` over equal-width bins."""
+    """ECE: ``sum_b (n_b / N) |mean predicted_b - frequency_b|`` over equal-width bins.
+
+    ``nan`` without any value (no data is not a perfect calibration).
+    """
     c = reliability_curve(prob, outcome, n_bins)
     n = c["count"]
+    if not n.sum():
+        return float("nan")
     ok = n > 0
     return float(np.sum(n[ok] / n.sum() * np.abs(c["mean_predicted"][ok] - c["frequency"][ok])))
