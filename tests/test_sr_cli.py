@@ -131,6 +131,27 @@ def test_sr_run_and_edges_predict_take_a_pixel_size(small_png, tmp_path, capsys)
     assert bad.value.code == 2 and "--pixel-size-um" in capsys.readouterr().err
 
 
+def test_edges_predict_json_lists_its_warnings_as_sr_run_does(tmp_path, capsys):
+    """`srmat edges predict --json` had no ``warnings`` key: a --pixel-size-um that
+    differs from the file's (recorded in the maps, every µm figure measured on them off
+    by the ratio) was told on stderr only, while `srmat sr run --json` lists the same
+    warning in its JSON for a script that reads stdout."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "cal.png"
+    Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(
+        src, dpi=(25400 / 0.5, 25400 / 0.5))
+    told = "the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used"
+    argv = ["edges", "predict", str(src), "--tile", "32", "--overlap", "8", "--device", "cpu",
+            "--json", "--out"]
+    with pytest.warns(UserWarning, match="the file records 0.5"):
+        assert main([*argv, str(tmp_path / "maps"), "--pixel-size-um", "0.25"]) == 0
+    assert _json(capsys)["warnings"] == [told]
+    assert main([*argv, str(tmp_path / "maps2"), "--pixel-size-um", "0.5"]) == 0
+    assert _json(capsys)["warnings"] == []
+
+
 def test_sr_run_speed_is_over_the_tiles_computed_by_this_run(tmp_path, capsys):
     """A repeated `srmat sr run` on a complete OUTPUT reported megapixels/s of the whole
     image over the time it took to find that nothing was left to do (faster than the run

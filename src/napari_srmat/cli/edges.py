@@ -20,6 +20,7 @@ from . import (
     seed_arg,
     threshold_arg,
     threshold_rule_arg,
+    told_warnings,
     warn_given_pixel_size,
 )
 
@@ -265,6 +266,11 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    with told_warnings() as told:  # printed as they come, and listed in the JSON
+        return _predict_told(args, told)
+
+
+def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     import numpy as np
 
     from ..edges.infer import (
@@ -329,6 +335,7 @@ def _predict(args: argparse.Namespace) -> int:
         report["prob_mean"] = float(np.asarray(read_image(prob_path).data).mean())
         report["uncertainty_mean"] = float(np.asarray(read_image(unc_path).data).mean())
     report["nothing_to_do"] = bool(complete)
+    report["warnings"] = list(told)  # as `srmat sr run --json`
     if args.json:
         print_json(report)
     elif not complete:  # (the job said it was complete: nothing was written)
