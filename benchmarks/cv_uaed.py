@@ -240,7 +240,7 @@ def ssl_init(work: Path, variant: str, data: Path, seed: int) -> str:
     try:
         run_job(masked_pretrain_job(MaskedPretrainConfig(
             images=[read_array(p) for p in scans], out=str(out), seed=seed,
-            num_threads=1, **SSL[variant])), quiet=True)
+            num_threads=1, device="cpu", **SSL[variant])), quiet=True)  # CPU seconds
     except (ValueError, FileExistsError):
         if (out / "config.json").is_file():  # another process finished it first
             return reuse()

@@ -252,3 +252,11 @@ def test_pretraining_whose_last_step_diverges_writes_no_checkpoint(tmp_path, ste
             images=_images(2), out=str(out), steps=steps, batch_size=2, crop=32, patch=16,
             lr=1e9, num_threads=1)))
     assert not out.exists()
+
+
+def test_pretraining_picks_its_device_as_training_does():
+    # Was "cpu": srmat edges pretrain (and the library) ran on the CPU of a GPU machine
+    # without a word, while every other model command defaults to "auto"
+    from napari_srmat.edges.config import BoundaryTrainConfig
+
+    assert MaskedPretrainConfig().device == BoundaryTrainConfig().device == "auto"

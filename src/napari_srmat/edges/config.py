@@ -155,7 +155,7 @@ class MaskedPretrainConfig:
     weight_decay: float = 5e-4
     seed: int = 0
     num_threads: int | None = None
-    device: str = "cpu"
+    device: str = "auto"  # as training (it was "cpu": on a GPU machine, silently the CPU)
 
     def to_json(self) -> dict[str, Any]:
         """The settings without the images (their number instead)."""
