@@ -670,6 +670,49 @@ def test_cli_operating_point_default_and_override(tmp_path, capsys):
     assert any("indicative only" in w for w in row["warnings"])
 
 
+@pytest.mark.parametrize("bad", ["abc", [0.1], [float("nan"), 0.2], [0.4, 0.2], [True, 0.3]])
+def test_a_checkpoints_own_model_term_is_checked_when_it_loads(tmp_path, capsys, monkeypatch,
+                                                               bad):
+    """A checkpoint's grain_size_log_error_95 was read after the model had run: "abc"
+    failed as "could not convert string to float" blamed on every image, [nan, 0.2]
+    gave no interval, and [0.4, 0.2] (low > high) an interval read from swapped
+    quantiles. It is refused when the checkpoint loads (and by the measurement of a
+    model whose config is changed after loading, before the model runs); a valid pair
+    is the interval's model term."""
+    import shutil
+
+    import napari_srmat.grainsize as gs
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.edges.infer import default_checkpoint_path, load_boundary_model
+
+    ck = tmp_path / "ck"
+    shutil.copytree(default_checkpoint_path(), ck)
+    cfg_path = ck / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["grain_size_log_error_95"] = [-0.3, 0.2]
+    cfg_path.write_text(json.dumps(cfg))
+    model = load_boundary_model(ck, device="cpu")
+    img = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5).image
+    r = measure_grain_size(img, model=model, inference_scale=1.0)
+    assert r.uncertainty["model_low"] == pytest.approx(0.2)
+    assert r.uncertainty["model_high"] == pytest.approx(0.3)
+    model.config["grain_size_log_error_95"] = bad
+    monkeypatch.setattr(gs, "_automatic_scale", lambda *a, **k: pytest.fail("the model ran"))
+    with pytest.raises(CheckpointError, match="'grain_size_log_error_95' must be two finite"):
+        measure_grain_size(img, model=model)
+    monkeypatch.undo()
+    cfg["grain_size_log_error_95"] = bad
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=f"checkpoint {ck}: config.json "
+                       "'grain_size_log_error_95' must be two finite numbers"):
+        load_boundary_model(ck, device="cpu")
+    p = tmp_path / "img.png"
+    Image.fromarray(img).save(p)
+    assert main(["grain-size", str(p), str(p), "--checkpoint", str(ck)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("grain_size_log_error_95") == 1 and "Traceback" not in err
+
+
 def test_inference_scale_nan_or_huge_is_refused_before_resampling(model):
     """A NaN scale failed inside the resampling ("cannot convert float NaN to integer");
     1000 on a 16 px image built a 16000 px square image (gigabytes) before the model."""

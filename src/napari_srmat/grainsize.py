@@ -120,6 +120,8 @@ __all__ = [
     "ACF_TO_INTERCEPT",
     "PIXEL_RESOLUTION_PX",
     "MODEL_LOG_ERROR_95",
+    "MODEL_LOG_ERROR_KEY",
+    "model_log_error_95",
     "MODEL_ERROR_OPERATING_POINT",
 ]
 
@@ -939,16 +941,65 @@ def _resampled(levels: list, scale: float) -> np.ndarray:
     return resample(arr, scale / f) if abs(scale / f - 1) > 1e-9 else arr
 
 
-def _model_range(model, mean_px: float | None, coarse: bool = False
+#: The checkpoint config key of a model's own :data:`MODEL_LOG_ERROR_95`.
+MODEL_LOG_ERROR_KEY = "grain_size_log_error_95"
+
+
+def model_log_error_95(config: Any, *, source: Any = None) -> tuple[float, float]:
+    """The model term of a boundary model's grain-size interval: its config's
+    ``grain_size_log_error_95`` (:data:`MODEL_LOG_ERROR_KEY`), else
+    :data:`MODEL_LOG_ERROR_95`.
+
+    Parameters
+    ----------
+    config : mapping
+        The checkpoint config (``model.config``).
+    source : path-like, optional
+        The checkpoint, named in the message.
+
+    Returns
+    -------
+    (float, float)
+        The 2.5 % and 97.5 % quantiles of ``ln(ℓ̄ / ℓ̄_true)``.
+
+    Raises
+    ------
+    napari_srmat.checkpoint.CheckpointError
+        A stored value that is not two finite numbers ``[low, high]`` with
+        ``low <= high``.
+
+    Examples
+    --------
+    >>> model_log_error_95({"grain_size_log_error_95": [-0.2, 0.3]})
+    (-0.2, 0.3)
+    """
+    if MODEL_LOG_ERROR_KEY not in config:
+        return MODEL_LOG_ERROR_95
+    value = config[MODEL_LOG_ERROR_KEY]
+    ok = (isinstance(value, (list, tuple)) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  for v in value) and value[0] <= value[1])
+    if not ok:
+        from .checkpoint import CheckpointError
+
+        where = "config.json" if source is None else f"checkpoint {source}: config.json"
+        raise CheckpointError(
+            f"{where} {MODEL_LOG_ERROR_KEY!r} must be two finite numbers [low, high] with "
+            f"low <= high (the 2.5 % and 97.5 % quantiles of ln(measured / true ℓ̄)), got "
+            f"{value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _model_range(log_error: tuple[float, float], mean_px: float | None, coarse: bool = False
                  ) -> tuple[float, float] | None:
-    """ℓ̄ values the model's calibrated error makes as plausible as ``mean_px`` (for a
-    coarse input, widened by :data:`COARSE_MODEL_LOG_ERROR_95`, which was measured
-    with the leave-scan-out TBM fold models and is applied to a checkpoint's own
-    ``grain_size_log_error_95`` as well: a lower bound of the coarse-input error)."""
+    """ℓ̄ values the model's calibrated error (``log_error``: :func:`model_log_error_95`)
+    makes as plausible as ``mean_px`` (for a coarse input, widened by
+    :data:`COARSE_MODEL_LOG_ERROR_95`, which was measured with the leave-scan-out TBM
+    fold models and is applied to a checkpoint's own ``grain_size_log_error_95`` as
+    well: a lower bound of the coarse-input error)."""
     if mean_px is None:
         return None
-    lo, hi = (float(v) for v in model.config.get("grain_size_log_error_95",
-                                                 MODEL_LOG_ERROR_95))
+    lo, hi = log_error
     if coarse:
         lo, hi = min(lo, COARSE_MODEL_LOG_ERROR_95[0]), max(hi, COARSE_MODEL_LOG_ERROR_95[1])
     return mean_px * math.exp(-hi), mean_px * math.exp(-lo)
@@ -1091,6 +1142,7 @@ def measure_grain_size_job(
     from .edges.infer import as_boundary_model
 
     model = as_boundary_model(model)
+    log_error = model_log_error_95(model.config, source=model.path)  # before the model runs
     warns = _calibration_warnings(model, threshold)
     # read whole below (the scale estimate reads every level of a large one first): a
     # micrograph larger than memory is refused before any pixel is read
@@ -1127,7 +1179,7 @@ def measure_grain_size_job(
     binary, thr, rule = _binary(prob, model, threshold)
     res = measure_intercepts(binary, **heyn_kw)
     out = grain_size_from_heyn(res, pixel_size_um=px, inference_scale=scale,
-                               model_range_px=_model_range(model, res.mean_intercept_px,
+                               model_range_px=_model_range(log_error, res.mean_intercept_px,
                                                            is_coarse(estimate)),
                                mode="image", warnings=warns)
     out.estimated_intercept_px = estimate
@@ -1182,7 +1234,7 @@ def _calibration_warnings(model, threshold: float | None) -> list[str]:
     threshold than those it was measured with)."""
     from .edges.infer import default_checkpoint_path
 
-    if "grain_size_log_error_95" in model.config and threshold is None:
+    if MODEL_LOG_ERROR_KEY in model.config and threshold is None:
         return []
     shipped = (model.path is not None and Path(model.path).resolve()
                == default_checkpoint_path().resolve())

@@ -622,6 +622,9 @@ def load_boundary_model(checkpoint=None, device: str = "auto",
         raise CheckpointError(f"{path} is a self-supervised pretraining, not a boundary "
                               "model: train from it (init_checkpoint) before predicting")
     thresholds = BoundaryThresholds.from_config(config, source=path)  # refuse bad ones now
+    from ..grainsize import model_log_error_95
+
+    model_log_error_95(config, source=path)  # the grain-size interval's model term, too
     # the architecture is checked against the weights file before anything is allocated
     state = load_checked_weights(
         path, lambda: build_uaed(config),
