@@ -319,7 +319,9 @@ def test_model_scale_consistency_synthetic(model):
         r = measure_grain_size(resample(img, s), model=model, pixel_size_um=1.0 / s)
         assert r.mean_intercept_um is not None, r.warnings
         lo, hi = r.mean_intercept_ci95_um
-        assert lo < r.mean_intercept_um < hi
+        # the truth, not the measurement (always inside its own interval): the model's
+        # ~+10 % here lies beyond the sampling and pixel terms alone
+        assert lo <= ms.mean_intercept_px <= hi, (s, lo, hi)
         values.append(r.mean_intercept_um)
         scales.append(r.inference_scale)
     assert max(values) / min(values) < 1.05, (values, scales)
