@@ -620,7 +620,8 @@ class Microstructure:
 
 #: What :attr:`Microstructure.mean_intercept_px` is (recorded with it).
 MEAN_INTERCEPT_DEFINITION = ("exact mean intercept of the label image along all rows and "
-                             "columns = pi*A/(2*L) with the Cauchy-Crofton boundary length")
+                             "columns = pi*A/(2*L) with L the two-direction Cauchy-Crofton "
+                             "boundary length (isotropic lines read 1-2 % less: docs/heyn.md)")
 
 
 @dataclass
