@@ -975,6 +975,20 @@ def test_library_store_named_like_an_image_file_is_refused(tmp_path, name):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name, advice", [("scan.ome.tiff", "scan.ome.zarr"),
+                                          ("scan.OME.TIF", "scan.ome.zarr"),
+                                          ("scan_x4.PNG", "scan_x4.ome.zarr")])
+def test_a_store_named_like_an_image_file_is_told_a_name_that_is_one(tmp_path, capsys, name,
+                                                                     advice):
+    """The refusal of a store named like an OME-TIFF advised ``scan.ome.ome.zarr`` (the
+    image suffix replaced, its ``.ome`` kept): the name given is the image's, as .ome.zarr."""
+    png = _png(tmp_path / "a.png")
+    assert main(["sr", "run", str(png), str(tmp_path / name), "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(f"e.g. {tmp_path / advice}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 @pytest.mark.parametrize("command", ["sr", "edges"])
 def test_links_and_foreign_files_beside_the_output_are_refused_untouched(tmp_path, capsys,
                                                                          command):

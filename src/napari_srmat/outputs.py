@@ -728,9 +728,11 @@ def check_store_name(out: str | os.PathLike) -> None:
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix in IMAGE_FILE_SUFFIXES:
+        stem = path.stem  # scan.ome.tif -> scan, not scan.ome.ome.zarr
+        stem = stem[:-4] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
         raise OutputError(f"{out}: the output is an OME-Zarr store (a folder), not a "
                           f"{suffix[1:].upper()} file; give a name ending in .ome.zarr, e.g. "
-                          f"{path.with_suffix('.ome.zarr')}")
+                          f"{path.with_name(stem + '.ome.zarr')}")
 
 
 def check_out_arg(out: Any, func: str, *, what: str = "the path of an OME-Zarr store to "
