@@ -151,7 +151,7 @@ def test_acf_half_length_equals_the_whole_map_average_in_less_memory(shared_data
     whole map took 20x the window's bytes, the peak of a whole-scan srmat grain-size)."""
     import tracemalloc
 
-    from napari_srmat.grainsize import _acf_half_length, _acf_overlap, _central_window
+    from napari_srmat.grainsize import _acf_half_length, _acf_overlap_cached, _central_window
     from napari_srmat.io import read_image
 
     rgb = generate_microstructure((300, 257), mean_grain_size_px=20, seed=4).image
@@ -169,7 +169,7 @@ def test_acf_half_length_equals_the_whole_map_average_in_less_memory(shared_data
     win = win.astype(np.float32) / 255
     peaks = []
     for fn in (_acf_half_length_of_whole_map, _acf_half_length):
-        _acf_overlap.cache_clear()  # the normalisation computed too
+        _acf_overlap_cached.cache_clear()  # the normalisation computed too
         tracemalloc.start()
         try:
             fn(win)
@@ -177,6 +177,27 @@ def test_acf_half_length_equals_the_whole_map_average_in_less_memory(shared_data
         finally:
             tracemalloc.stop()
     assert peaks[1] < 14 * win.nbytes < peaks[0]
+
+
+def test_acf_normalisation_of_a_window_larger_than_the_default_is_not_kept():
+    """The per-size normalisation kept for the next window (4 sizes) is that of windows up
+    to ACF_WINDOW: estimate_intercept_px(img, window=8192) kept 537 MB for the session
+    (8.7 MB here, 2x the window), and more per size."""
+    import tracemalloc
+
+    from napari_srmat.grainsize import ACF_WINDOW, _acf_half_length, _acf_overlap_cached
+
+    side = ACF_WINDOW + 16
+    win = np.random.default_rng(1).random((side, side)).astype(np.float32)
+    _acf_overlap_cached.cache_clear()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        _acf_half_length(win)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < win.nbytes / 4
 
 
 @pytest.mark.parametrize("grain_px, window, n_reads", [(24, None, 1), (48, 128, 2)])

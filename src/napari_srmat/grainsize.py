@@ -668,17 +668,33 @@ def _acf_half_length(img: np.ndarray) -> float | None:
     return float(i - 1 + (p[i - 1] - 0.5) / (p[i - 1] - p[i]))
 
 
-@functools.lru_cache(maxsize=4)
+#: Largest lag (px) whose autocorrelation normalisation is kept for the next window of its
+#: size: that of :data:`ACF_WINDOW` (8.4 MB an entry). A larger ``window=`` would keep
+#: ``(window + 1)² x 8`` bytes an entry for the session (537 MB at 8192 px).
+_ACF_CACHED_MAX_LAG = ACF_WINDOW // 2
+
+
 def _acf_overlap(h: int, w: int, rmax: int) -> np.ndarray:
     """Pixel pairs of an ``h`` x ``w`` window at each lag ``|dy|, |dx| <= rmax`` (the
     normalisation of :func:`_acf_half_length`, by the same zero-padded FFT), read-only;
-    kept for the next window of that size (the next level, the next image)."""
+    up to :data:`_ACF_CACHED_MAX_LAG` kept for the next window of that size (the next
+    level, the next image)."""
+    if rmax <= _ACF_CACHED_MAX_LAG:
+        return _acf_overlap_cached(h, w, rmax)
+    return _acf_overlap_box(h, w, rmax)
+
+
+def _acf_overlap_box(h: int, w: int, rmax: int) -> np.ndarray:
+    """:func:`_acf_overlap`, computed."""
     size = (2 * h, 2 * w)
     overlap = np.fft.irfft2(np.abs(np.fft.rfft2(np.ones((h, w)), s=size)) ** 2, s=size)
     lags = np.arange(-rmax, rmax + 1)
     box = overlap[np.ix_(lags % size[0], lags % size[1])]
     box.flags.writeable = False
     return box
+
+
+_acf_overlap_cached = functools.lru_cache(maxsize=4)(_acf_overlap_box)
 
 
 def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | None:
