@@ -736,6 +736,24 @@ def test_a_checkpoints_own_model_term_is_checked_when_it_loads(tmp_path, capsys,
     assert err.count("grain_size_log_error_95") == 1 and "Traceback" not in err
 
 
+def test_a_model_term_of_numpy_numbers_is_read_as_before():
+    """38626ab refused a model term of numpy numbers set on a loaded model (the result of
+    np.quantile, or a tuple of its float32 values) as 'must be two finite numbers',
+    where it had been read; numbers follow check_number, the one rule, and a pair of
+    anything else is still refused."""
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.grainsize import MODEL_LOG_ERROR_KEY, model_log_error_95
+
+    errors = np.array([-0.31, -0.05, 0.02, 0.24], np.float32)
+    q = np.quantile(errors, [0.025, 0.975])
+    assert model_log_error_95({MODEL_LOG_ERROR_KEY: q}) == tuple(q.tolist())
+    pair = (np.float32(-0.25), np.float32(0.5))
+    assert model_log_error_95({MODEL_LOG_ERROR_KEY: pair}) == (-0.25, 0.5)
+    for bad in (np.array(0.1), np.zeros((2, 2)), [[0.1], 0.2], np.array([0.3, np.nan])):
+        with pytest.raises(CheckpointError, match="must be two finite numbers"):
+            model_log_error_95({MODEL_LOG_ERROR_KEY: bad})
+
+
 def test_inference_scale_nan_or_huge_is_refused_before_resampling(model):
     """A NaN scale failed inside the resampling ("cannot convert float NaN to integer");
     1000 on a 16 px image built a 16000 px square image (gigabytes) before the model."""

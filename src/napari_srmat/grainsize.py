@@ -992,10 +992,16 @@ def model_log_error_95(config: Any, *, source: Any = None) -> tuple[float, float
     if MODEL_LOG_ERROR_KEY not in config:
         return MODEL_LOG_ERROR_95
     value = config[MODEL_LOG_ERROR_KEY]
-    ok = (isinstance(value, (list, tuple)) and len(value) == 2
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                  for v in value) and value[0] <= value[1])
-    if not ok:
+    if isinstance(value, np.ndarray):  # np.quantile's result, set on a loaded model
+        value = value.tolist()
+    pair = None
+    # numbers by the one rule (check_number: numpy's scalars too)
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        try:
+            pair = tuple(float(check_number(MODEL_LOG_ERROR_KEY, v)) for v in value)
+        except ValueError:
+            pair = None
+    if pair is None or pair[0] > pair[1]:
         from .checkpoint import CheckpointError
 
         where = "config.json" if source is None else f"checkpoint {source}: config.json"
@@ -1003,7 +1009,7 @@ def model_log_error_95(config: Any, *, source: Any = None) -> tuple[float, float
             f"{where} {MODEL_LOG_ERROR_KEY!r} must be two finite numbers [low, high] with "
             f"low <= high (the 2.5 % and 97.5 % quantiles of ln(measured / true ℓ̄)), got "
             f"{value!r}")
-    return float(value[0]), float(value[1])
+    return pair
 
 
 def _model_range(log_error: tuple[float, float], mean_px: float | None, coarse: bool = False
