@@ -746,6 +746,28 @@ def test_a_file_of_the_users_in_a_runs_checkpoint_folders_is_refused_not_lost(tm
     assert train_boundaries(_cfg(tmp_path, epochs=2, top_k=1, **{how: True})).epochs_done == 2
 
 
+@pytest.mark.parametrize("how", ["resume", "overwrite"])
+def test_a_file_of_the_users_beside_the_top_checkpoints_is_left_alone(tmp_path, how):
+    """RUN/top/epoch-notes.txt (a file) is never replaced nor removed by a run, which
+    refused it as 'a file, not a checkpoint folder'; a file named as a top checkpoint the
+    run writes (epoch-007) is still refused before the first step."""
+    from napari_srmat.outputs import OutputExistsError
+
+    train_boundaries(_cfg(tmp_path, epochs=1, top_k=1))
+    notes = tmp_path / "run" / "top" / "epoch-notes.txt"
+    notes.write_text("mine")
+    assert train_boundaries(_cfg(tmp_path, epochs=2, top_k=1, **{how: True})).epochs_done == 2
+    assert notes.read_text() == "mine"
+    named = tmp_path / "run" / "top" / "epoch-007"
+    named.write_text("mine")
+    events = []
+    with pytest.raises(OutputExistsError, match="epoch-007 is a file"):
+        run_job(train_boundaries_job(_cfg(tmp_path, epochs=3, top_k=1, **{how: True})),
+                quiet=True, on_event=events.append)
+    assert not any(isinstance(e, Progress) for e in events)
+    assert named.read_text() == "mine"
+
+
 def test_a_file_put_into_last_during_a_run_stops_it_and_is_kept(tmp_path):
     """A file dropped into RUN/last while the run trains: the next epoch's state does not
     replace that folder (it would delete the file); the run stops saying why, and the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import shutil
 import time
 from dataclasses import dataclass, fields, replace
@@ -212,9 +213,19 @@ def _check_run_checkpoints(out: Path) -> None:
     earlier run's are removed by a new one; a user's notes in one of them were lost."""
     check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
     check_replaceable_checkpoint(out / "best")
-    if (out / "top").is_dir():
-        for folder in sorted((out / "top").glob("epoch-*")):
-            check_replaceable_checkpoint(folder)
+    for entry in _top_entries(out):
+        check_replaceable_checkpoint(entry)
+
+
+def _top_entries(out: Path) -> list[Path]:
+    """The entries of ``out/top`` a run may replace or remove: folders (or links) called
+    ``epoch-*`` and anything named as a top checkpoint it writes (``epoch-NNN``); a file
+    such as ``top/epoch-notes.txt`` is neither, and is left alone (it was refused)."""
+    top = out / "top"
+    if not top.is_dir():
+        return []
+    return sorted(d for d in top.iterdir() if d.name.startswith("epoch-") and (
+        d.is_dir() or d.is_symlink() or re.fullmatch(r"epoch-\d+", d.name)))
 
 
 def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
@@ -222,10 +233,9 @@ def _remove_earlier_run(out: Path, *, keep: list[str], keep_best: bool) -> None:
     in ``keep``, its ``best`` unless this run wrote one, its history): a new run's
     folder then holds one run's checkpoints, never a mix."""
     keep_paths = {Path(k).resolve() for k in keep}
-    if (out / "top").is_dir():
-        for d in (out / "top").iterdir():
-            if d.is_dir() and d.name.startswith("epoch-") and d.resolve() not in keep_paths:
-                shutil.rmtree(d, ignore_errors=True)
+    for d in _top_entries(out):
+        if d.is_dir() and d.resolve() not in keep_paths:
+            shutil.rmtree(d, ignore_errors=True)
     if not keep_best and (out / "best").is_dir():
         shutil.rmtree(out / "best", ignore_errors=True)
     (out / "history.json").unlink(missing_ok=True)
