@@ -492,7 +492,11 @@ def test_jpeg_exif_resolution_follows_the_tiff_rule(tmp_path):
         tifffile.imwrite(tmp_path / f"{name}.tif", np.zeros((32, 40), np.uint8),
                          resolution=(tags[x], tags[y]),
                          resolutionunit=tags.get(unit, 2))
-        assert m.pixel_size_yx_um == read_image(tmp_path / f"{name}.tif").pixel_size_yx_um
+        with warnings.catch_warnings(record=True) as caught_tif:  # the same warning
+            warnings.simplefilter("always")
+            tif = read_image(tmp_path / f"{name}.tif")
+        assert m.pixel_size_yx_um == tif.pixel_size_yx_um
+        assert any("not square" in str(w.message) for w in caught_tif) == (yx is not None)
 
 
 def test_jpeg_jfif_and_exif_calibrations_that_disagree_give_no_pixel_size(tmp_path):
