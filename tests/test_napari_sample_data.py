@@ -67,3 +67,21 @@ def test_calibrating_the_sample_micrograph_keeps_its_true_boundaries_on_it(make_
     changed = set_layer_pixel_size(viewer, image, 0.5)
     assert any(lay is boundaries for lay in changed)
     np.testing.assert_allclose(boundaries.scale[-2:], (0.5, 0.5))
+
+
+def test_a_second_opening_of_the_sample_keeps_its_own_boundaries(make_napari_viewer):
+    # Was: linked by the name "synthetic micrograph", the second opening's boundaries
+    # stayed at scale 1 when its micrograph ("synthetic micrograph [1]") was calibrated,
+    # and followed the first micrograph's calibration instead
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    image1, boundaries1 = viewer.open_sample("napari-srmat", "micrograph")
+    image2, boundaries2 = viewer.open_sample("napari-srmat", "micrograph")
+    assert image2.name != image1.name
+    set_layer_pixel_size(viewer, image2, 0.5)
+    np.testing.assert_allclose(boundaries2.scale[-2:], (0.5, 0.5))
+    np.testing.assert_allclose(boundaries1.scale[-2:], (1.0, 1.0))
+    set_layer_pixel_size(viewer, image1, 2.0)
+    np.testing.assert_allclose(boundaries1.scale[-2:], (2.0, 2.0))
+    np.testing.assert_allclose(boundaries2.scale[-2:], (0.5, 0.5))

@@ -39,24 +39,30 @@ def synthetic_micrograph(
         An RGB image layer and a ``Labels`` layer (1 = true boundary pixel) whose
         ``metadata`` holds the true mean lineal intercept.
     """
+    import uuid
+
     from .synth import generate_microstructure
+    from .widgets.layers import LAYER_ID_KEY, SOURCE_ID_KEY
 
     ms = generate_microstructure(shape, mean_grain_size_px=mean_grain_size_px, seed=seed)
     meta = {"source": "napari_srmat.synth.generate_microstructure", "seed": seed,
             "true_mean_intercept_px": float(ms.mean_intercept_px)}
     image = np.asarray(ms.image)
+    token = uuid.uuid4().hex  # this opening's pair (napari gives ids only when it adds)
     return [
         (
             image,
-            {"name": MICROGRAPH_NAME, "rgb": image.ndim == 3, "metadata": dict(meta)},
+            {"name": MICROGRAPH_NAME, "rgb": image.ndim == 3,
+             "metadata": dict(meta, **{LAYER_ID_KEY: token})},
             "image",
         ),
         (
             np.asarray(ms.boundaries).astype(np.uint8),
-            # linked to the micrograph by its name (widgets.layers.is_derived_from): a
-            # calibration of the micrograph keeps this overlay on it
+            # linked to this opening's micrograph (widgets.layers.is_derived_from): a
+            # calibration of it keeps this overlay on it, not another opening's
             {"name": "true boundaries", "opacity": 0.7,
-             "metadata": dict(meta, source_layer=MICROGRAPH_NAME)},
+             "metadata": dict(meta, source_layer=MICROGRAPH_NAME,
+                              **{SOURCE_ID_KEY: token})},
             "labels",
         ),
     ]

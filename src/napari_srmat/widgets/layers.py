@@ -239,6 +239,12 @@ OWN_LAYER_KEY = "napari_srmat_layer"
 #: left its boundary maps and overlays at the old scale, beside it; and calibrating a
 #: new layer that took the old name rescaled them (:func:`is_derived_from`).
 SOURCE_ID_KEY = "source_layer_id"
+#: ``metadata`` key of an identity given to a layer before napari adds it (and gives it
+#: a ``unique_id``): layers made with it record that identity under
+#: :data:`SOURCE_ID_KEY`. The sample micrograph and its true boundaries are made
+#: together; linked by name, the boundaries of a second opening followed the first
+#: micrograph's calibration.
+LAYER_ID_KEY = "napari_srmat_layer_id"
 
 
 def source_metadata(layer, key: str = "source_layer") -> dict[str, str]:
@@ -256,8 +262,8 @@ def is_derived_from(derived, source) -> bool:
     """
     meta = derived.metadata or {}
     recorded = meta.get(SOURCE_ID_KEY)
-    if recorded is not None:
-        return recorded == str(source.unique_id)
+    if recorded is not None:  # napari's id, or one given before napari added the layer
+        return recorded in (str(source.unique_id), (source.metadata or {}).get(LAYER_ID_KEY))
     return (meta.get("source_layer") or meta.get("source")) == source.name
 
 
