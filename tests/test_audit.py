@@ -1116,3 +1116,19 @@ def test_an_audit_too_large_for_memory_is_refused_before_reading(pair, tmp_path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "audit a region" in err and "needs" in err
     assert read == [] and not (tmp_path / "a.json").exists()
+
+
+def test_report_tells_apart_sr_images_of_one_file_name(tmp_path):
+    """Two models' outputs saved as cnn/sr.png and ddpm/sr.png: the report's rows and
+    sections were both named 'sr.png' (which numbers were whose could not be told)."""
+    sessions = []
+    for k, model in enumerate(("cnn", "ddpm")):
+        s = _session(tmp_path, fill=k)[2]
+        s.images["sr"]["path"] = str(tmp_path / model / "sr.png")
+        s.decide("hallucinated" if k else "real", save=False)
+        sessions.append(s)
+    write_report(sessions, tmp_path / "rep.md", thumbnails=False)
+    lines = (tmp_path / "rep.md").read_text().splitlines()
+    rows = [r.split("|")[1].strip() for r in lines if r.startswith("| ")][1:4]
+    assert rows == ["cnn/sr.png", "ddpm/sr.png", "**pooled**"]
+    assert [r for r in lines if r.startswith("## ")] == ["## cnn/sr.png", "## ddpm/sr.png"]

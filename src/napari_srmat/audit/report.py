@@ -194,6 +194,30 @@ def _session_name(session: AuditSession, index: int) -> str:
     return str(session.path) if session.path is not None else f"session {index + 1}"
 
 
+def _image_names(paths: Sequence[str | None]) -> list[str]:
+    """The name of each SR image in a report: its file name, with as many of its folders
+    as tell it from the other images' (``cnn/sr.png`` beside ``ddpm/sr.png``: two rows
+    named ``sr.png`` could not be told apart); ``image N`` (1-based) for an image made in
+    memory.
+
+    Examples
+    --------
+    >>> _image_names(["/r/cnn/sr.png", "/r/ddpm/sr.png", "/r/x.png", None])
+    ['cnn/sr.png', 'ddpm/sr.png', 'x.png', 'image 4']
+    """
+    parts = [None if p is None else Path(p).parts for p in paths]
+    depth = [1] * len(paths)
+    while True:
+        names = [f"image {i + 1}" if pt is None else "/".join(pt[-d:]).lstrip("/")
+                 for i, (pt, d) in enumerate(zip(parts, depth))]
+        clash = [i for i, n in enumerate(names) if parts[i] is not None
+                 and names.count(n) > 1 and depth[i] < len(parts[i])]
+        if not clash:
+            return names
+        for i in clash:
+            depth[i] += 1
+
+
 def _cell(text: str) -> str:
     """``text`` as one Markdown table cell: a ``|`` or a line break would end the row."""
     return " ".join(str(text).replace("|", "/").split())
@@ -305,13 +329,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     lines += ["| image | candidates real | candidates hallucinated | candidates unsure | "
               "unreviewed | reviewer-added hallucinated | halluc. length px | "
               f"halluc. {unit} | halluc. fraction |", "|---|---|---|---|---|---|---|---|---|"]
-    for i, sm in enumerate(summaries):
-        name = Path(sm["sr_image"]).name if sm["sr_image"] else f"image {i + 1}"
+    names = _image_names([sm["sr_image"] for sm in summaries])
+    for name, sm in zip(names, summaries):
         lines.append(_row(name, sm))
     lines.append(_row("**pooled**", pooled))
     lines.append("")
-    for i, (s, sm) in enumerate(zip(sessions, summaries)):
-        name = Path(sm["sr_image"]).name if sm["sr_image"] else f"image {i + 1}"
+    for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
         lines += [f"## {name}", "",
                   f"Reviewer: {s.reviewer or 'n/a'}; SR model: "
                   f"{s.sr_model.get('name', 'n/a')}; {len(s.candidates)} candidates, "
