@@ -1176,3 +1176,41 @@ def test_an_added_region_is_added_once_and_can_be_removed(make_napari_viewer, qt
     assert json.loads(path.read_text())["added_regions"] == []
     w.remove_region_btn.click()
     assert w.status.text() == "no added region to remove"
+
+
+def test_a_session_whose_sr_layer_is_regenerated_takes_no_verdicts(make_napari_viewer, qtbot,
+                                                                   tmp_path):
+    """Running the SR widget again (another model) replaces the pixels of the 'lr SR x4'
+    layer in place; the audit panel went on recording verdicts on the old candidates
+    over the new image, in a session whose checksum is the old image's. Now a verdict or
+    an added region is refused with one line until a new search or a load."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.layers import add_super_resolution_result
+
+    viewer = make_napari_viewer()
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    lr_layer = viewer.add_image(lr, name="lr")
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    sr_layer = add_super_resolution_result(viewer, lr_layer, sr, 4, model_name="bicubic")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText(sr_layer.name)
+    cands = [Candidate(id=i + 1, bbox=[10 + 30 * i, 20, 30 + 30 * i, 40], score=50.0 - i,
+                       kind="new_boundary", new_boundary_length_px=12.0) for i in range(3)]
+    path = tmp_path / "audit.json"
+    w.set_session(AuditSession.create(lr, sr, cands), path)
+    _press(viewer, "h")
+    assert _decisions(path) == 1
+    again = add_super_resolution_result(viewer, lr_layer, 255 - sr, 4, model_name="cnn")
+    assert again is sr_layer  # the same layer, new pixels
+    _press(viewer, "r")
+    assert _decisions(path) == 1 and w.session.decisions.keys() == {1}
+    assert "changed since" in w.status.text() and w.status.text().count("\n") == 0
+    viewer.add_shapes([[[0, 0], [4, 4]]], shape_type="rectangle", name="missed")
+    with pytest.raises(ValueError, match="changed since"):
+        w.add_region_from_shapes()
+    assert json.loads(path.read_text())["added_regions"] == []
+    w.set_session(AuditSession.create(lr, 255 - sr, cands), tmp_path / "new.json")
+    _press(viewer, "r")  # a session of the new pixels takes verdicts again
+    assert _decisions(tmp_path / "new.json") == 1

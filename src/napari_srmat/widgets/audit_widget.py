@@ -219,6 +219,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.session: AuditSession | None = None
         self.lr_up_layer = None
         self.sr_layer = None
+        #: the name of a session layer whose pixels were replaced since it was shown
+        self._changed_layer: str | None = None
         self.boxes_layer = None
         self.worker = self.token = None
         self._blink_timer = QTimer(self)
@@ -483,6 +485,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.auto_blink.setChecked(False)
         self.stop()
         self._release_keys()
+        self._watch_pixels(False)
 
     def _layer_data(self, name: str) -> np.ndarray:
         if not name:
@@ -713,8 +716,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                                            self.sr_combo.currentText())
         # a layer not in the viewer (removed during the search) is none: never the
         # previous session's layer, whose place and blink would be this session's
+        self._watch_pixels(False)
         self.sr_layer = self._layer(sr_name)
         self.lr_up_layer = self._layer(lr_name) if lr_name != sr_name else None
+        self._watch_pixels(True)
         if self.lr_up_layer is not None and self.sr_layer is not None:
             align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
         rects = [bbox_corners(c.bbox) for c in s.candidates]
@@ -729,6 +734,41 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             scale=scale, translate=translate)
         self.boxes_layer.editable = False
         self._activate_sr()
+
+    def _watch_pixels(self, on: bool) -> None:
+        """Follow (``on``) or stop following the pixels of the session's LR and SR layers:
+        a layer whose data is replaced (the SR widget run again writes its new result
+        into the same layer) no longer shows the images the session's candidates and
+        checksums are of (:meth:`_check_images_unchanged`)."""
+        for lay in (self.sr_layer, self.lr_up_layer):
+            if lay is None:
+                continue
+            if on:
+                lay.events.data.connect(self._on_pixels_changed)
+            else:
+                lay.events.data.disconnect(self._on_pixels_changed)
+        self._changed_layer = None
+
+    def _on_pixels_changed(self, event) -> None:
+        if self._shut:
+            return
+        layer = getattr(event, "source", None)
+        self._changed_layer = getattr(layer, "name", None) or "an image"
+        self.status.setText(self._images_changed_message())
+
+    def _images_changed_message(self) -> str:
+        return (f"the pixels of layer {self._changed_layer!r} changed since this session was "
+                "made (a new SR result?): its candidates are not of this image, so verdicts "
+                "are not recorded; click Find candidates, or load the session with its "
+                "images")
+
+    def _check_images_unchanged(self) -> None:
+        """Refuse a verdict or an added region once the session's layers hold other
+        pixels than the session was made on (it would be logged against them)."""
+        from .layers import WidgetInputError
+
+        if self._changed_layer is not None:
+            raise WidgetInputError(self._images_changed_message())
 
     def _sr_transform(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """(scale, translate) of the SR layer's last two axes (identity without one)."""
@@ -855,6 +895,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         s = self.session
         if s is None or s.current is None:
             return
+        self._check_images_unchanged()
         if self.reviewer_edit.text():
             s.reviewer = self.reviewer_edit.text()
         first = s.path is None
@@ -937,6 +978,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         s = self.session
         if s is None:
             raise ValueError("no audit session: find candidates or load a session first")
+        self._check_images_unchanged()
         if layer is None:
             shapes = [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Shapes)
                       and lay is not self.boxes_layer and len(lay.data)]
