@@ -1132,3 +1132,18 @@ def test_report_tells_apart_sr_images_of_one_file_name(tmp_path):
     rows = [r.split("|")[1].strip() for r in lines if r.startswith("| ")][1:4]
     assert rows == ["cnn/sr.png", "ddpm/sr.png", "**pooled**"]
     assert [r for r in lines if r.startswith("## ")] == ["## cnn/sr.png", "## ddpm/sr.png"]
+
+
+def test_report_names_every_reviewer_of_the_verdicts(tmp_path):
+    """A session made by ana and resumed by bob: the report said 'Reviewer: ana' over
+    bob's verdicts (the per-candidate table names no reviewer)."""
+    s = _session(tmp_path)[2]
+    s.decide("real", save=False)
+    s.decide("hallucinated", reviewer="bob", save=False)
+    res = write_report(s, tmp_path / "rep.md", thumbnails=False)
+    assert res["per_image"][0]["reviewers"] == ["ana", "bob"]
+    assert "Reviewers: ana, bob;" in (tmp_path / "rep.md").read_text()
+    only_bob = _session(tmp_path)[2]
+    only_bob.add_region([1, 2, 11, 12], reviewer="bob", save=False)
+    write_report(only_bob, tmp_path / "rep.md", thumbnails=False)
+    assert "Reviewer: bob;" in (tmp_path / "rep.md").read_text()

@@ -49,7 +49,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     Returns
     -------
     dict
-        ``counts`` per verdict (+ ``unreviewed``), ``hallucinated_length_px``,
+        ``counts`` per verdict (+ ``unreviewed``), ``reviewers`` (who gave the
+        verdicts), ``hallucinated_length_px``,
         ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
         boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
         all boundary
@@ -88,6 +89,7 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     out: dict[str, Any] = {
         "sr_image": session.images.get("sr", {}).get("path"),
         "reviewer": session.reviewer,
+        "reviewers": _reviewers(session),
         "n_candidates": len(session.candidates),
         "counts": counts,
         "added_regions": added,
@@ -110,6 +112,17 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     tot = session.total_boundary_length_px
     out["hallucinated_fraction"] = (hall_len / tot) if tot else None
     return out
+
+
+def _reviewers(session: AuditSession) -> list[str]:
+    """Who gave the session's verdicts (candidates and added regions), in the order of
+    their first verdict; the session's reviewer when no verdict names one (a session
+    resumed by another reviewer holds verdicts of both)."""
+    records = [session.decisions[c.id] for c in session.candidates
+               if c.id in session.decisions] + list(session.added_regions)
+    names = [r.reviewer for r in sorted(records, key=lambda r: r.timestamp) if r.reviewer]
+    names = list(dict.fromkeys(names))
+    return names or ([session.reviewer] if session.reviewer else [])
 
 
 def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -336,7 +349,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     lines.append("")
     for i, (s, sm, name) in enumerate(zip(sessions, summaries, names)):
         lines += [f"## {name}", "",
-                  f"Reviewer: {s.reviewer or 'n/a'}; SR model: "
+                  f"Reviewer{'s' if len(sm['reviewers']) > 1 else ''}: "
+                  f"{_cell(', '.join(sm['reviewers'])) or 'n/a'}; SR model: "
                   f"{s.sr_model.get('name', 'n/a')}; {len(s.candidates)} candidates, "
                   f"{s.progress_text()}; {len(s.added_regions)} reviewer-added region(s)"
                   + (f" ({sm['length_from_bbox_estimate']} with length estimated from the "
