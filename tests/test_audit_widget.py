@@ -1214,3 +1214,21 @@ def test_a_session_whose_sr_layer_is_regenerated_takes_no_verdicts(make_napari_v
     w.set_session(AuditSession.create(lr, 255 - sr, cands), tmp_path / "new.json")
     _press(viewer, "r")  # a session of the new pixels takes verdicts again
     assert _decisions(tmp_path / "new.json") == 1
+
+
+def test_a_note_typed_for_an_added_region_is_not_stored_with_the_next_verdict(
+        make_napari_viewer, qtbot, tmp_path):
+    """The note field kept the note of a region just added, so the next key stored it
+    again with the verdict on the candidate shown ('missed line near the twin' on a
+    candidate judged real)."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    viewer.add_shapes([(np.array([[5, 6], [15, 26]]) - 0.5) * 0.25 - 0.375],
+                      shape_type="rectangle", name="missed")
+    w.note_edit.setText("missed line near the twin")
+    w.add_region_btn.click()
+    assert w.note_edit.text() == ""
+    _press(viewer, "r")
+    saved = json.loads(path.read_text())
+    assert saved["added_regions"][0]["note"] == "missed line near the twin"
+    assert saved["decisions"]["1"]["note"] == ""

@@ -818,8 +818,16 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         # bbox plus context, in world units
         span = max(y1 - y0, x1 - x0, 8) * 3.0 * max(self._sr_transform()[0])
         self.viewer.camera.zoom = max(min(ch, cw) / span, 0.01)
-        self.note_edit.setText(s.decisions[c.id].note if c.id in s.decisions else "")
+        self._show_note()
         self._update_overlay()
+
+    def _show_note(self) -> None:
+        """The note field shows the current candidate's note (empty when undecided): a
+        note is stored with one record, the verdict or the added region it was typed for."""
+        s = self.session
+        c = None if s is None else s.current
+        self.note_edit.setText(s.decisions[c.id].note if c is not None and c.id in s.decisions
+                               else "")
 
     def _update_overlay(self) -> None:
         """Boundary skeleton of SR (magenta) and LR-up boundary band (cyan) around the
@@ -999,6 +1007,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         with _told_if_not_saved("the region (not added)"):
             region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
                                   verdict=verdict, note=self.note_edit.text(), save=True)
+        self._show_note()  # the note went with the region, not also with the next verdict
         self.status.setText(f"added region r{region.id} {region.bbox}")
         return region
 
