@@ -66,6 +66,7 @@ __all__ = [
     "make_pattern",
     "load_segments",
     "confidence_interval",
+    "t_quantile_95",
     "compare_intercepts",
     "summarize_heyn_rows",
     "MIN_MASK_SIDE",
@@ -148,6 +149,20 @@ def finite_or_none(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def t_quantile_95(dof: int) -> float:
+    """The Student t quantile of a two-sided 95 % interval, ``t(0.975, dof)`` (the one
+    confidence level of the package's field statistics, ASTM E112 section 15).
+
+    Examples
+    --------
+    >>> round(t_quantile_95(4), 3)
+    2.776
+    """
+    from scipy.special import stdtrit  # Student t quantile (light import)
+
+    return float(stdtrit(dof, 0.975))
+
+
 def confidence_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     """Mean, 95% Student-t half-width and relative accuracy (%RA) of field values.
 
@@ -170,9 +185,7 @@ def confidence_interval(values: Sequence[float] | np.ndarray) -> tuple[float, fl
     mean = float(v.mean())
     if n < 2:
         return mean, math.nan, math.nan
-    from scipy.special import stdtrit  # Student t quantile (light import)
-
-    half = float(stdtrit(n - 1, 0.975) * v.std(ddof=1) / math.sqrt(n))
+    half = t_quantile_95(n - 1) * float(v.std(ddof=1)) / math.sqrt(n)
     ra = 100.0 * half / mean if mean != 0 else math.nan
     return mean, half, ra
 

@@ -40,6 +40,7 @@ from .heyn import (
     finite_or_none,
     mean_intercept_from_astm_g,
     measure_intercepts,
+    t_quantile_95,
 )
 from .planimetric import (
     STANDARD_OF_RULE,
@@ -640,12 +641,10 @@ def _fields_needed(n: int, ra: float, target: float = RA_LIMIT_PCT) -> int:
     and the square root change with k (``n (ra / target)**2`` keeps the t of n fields,
     and with 2 or 3 fields overstates the need several times over).
     """
-    from scipy.special import stdtrit
-
-    t_n = stdtrit(n - 1, 0.975)
+    t_n = t_quantile_95(n - 1)
 
     def ra_of(k: int) -> float:
-        return ra * stdtrit(k - 1, 0.975) / t_n * math.sqrt(n / k)
+        return ra * t_quantile_95(k - 1) / t_n * math.sqrt(n / k)
 
     # ra_of(n) = ra > target; at n (ra / target)**2 fields, t(k-1) <= t(n-1) already
     # brings it to target or below: bisect between them (ra_of falls with k)
