@@ -394,10 +394,9 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
         summary = summarize_fields(fields, method=args.method)
         # one line each, as every command's (`srmat CMD: warning: ...`); E112's advice
         # is a note
-        for kind in ("warning", "advice"):
-            for w in summary.get(f"{kind}s" if kind == "warning" else kind, []):
-                print(f"srmat grain-size: {'note' if kind == 'advice' else kind}: {w}",
-                      file=sys.stderr)
+        for key, tag in (("warnings", "warning"), ("advice", "note")):
+            for w in summary.get(key, []):
+                print(f"srmat grain-size: {tag}: {w}", file=sys.stderr)
     if args.json:
         print_json({"images": fields, "errors": errors, "summary": summary})
         _check_specimen_measured(summary)
