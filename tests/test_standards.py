@@ -519,6 +519,25 @@ def test_bimodal_vs_unimodal_constructed_data():
     assert np.exp(fit["means"]) == pytest.approx([80, 1500], rel=0.1)
 
 
+def test_a_few_specks_are_no_duplex_population():
+    # the docs' three-field example (docs/standards.md): 62 inside grains, two of them
+    # specks 7x smaller than the rest; 2 of 62 passed the 3 % bound and were reported
+    # as "a duplex grain size, the coarse one 97 % of the grains"
+    masks = [generate_microstructure((192, 192), seed=s).boundaries for s in (0, 1, 2)]
+    summary = measure_specimen(masks, pixel_size_um=0.5, method="intercept",
+                               pattern="grid", n_lines=50)["summary"]
+    assert summary["duplex"]["n_grains"] == 62
+    assert summary["duplex"]["bimodal"] is False
+    assert not any("E1181" in w for w in summary["warnings"])
+    # constructed: the same two populations, the smaller one 2 then 12 grains
+    rng = np.random.default_rng(0)
+    main = np.exp(rng.normal(np.log(230), 0.3, 60))
+    for n_small, bimodal in ((2, False), (12, True)):
+        areas = np.concatenate([main, np.exp(rng.normal(np.log(30), 0.1, n_small))])
+        assert duplex_test(areas)["bimodal"] is bimodal
+        assert duplex_test(areas, min_population=1)["bimodal"] is True
+
+
 def duplex_map(fine_width=256, h_coarse=48, seed=1):
     """Fine grains (h = 12) on the left, coarse ones on the right."""
     fine = synth((384, fine_width), h=12, seed=seed).labels
