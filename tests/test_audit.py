@@ -1147,3 +1147,73 @@ def test_report_names_every_reviewer_of_the_verdicts(tmp_path):
     only_bob.add_region([1, 2, 11, 12], reviewer="bob", save=False)
     write_report(only_bob, tmp_path / "rep.md", thumbnails=False)
     assert "Reviewer: bob;" in (tmp_path / "rep.md").read_text()
+
+
+def test_a_changed_verdict_is_appended_to_the_log_not_replaced(tmp_path, monkeypatch):
+    """ana judged candidate 1 real, bob changed it to hallucinated: the saved session
+    held only bob's verdict (a snapshot), so the audit trail lost who decided what
+    first. Every verdict, added and removed region is appended to the session's log
+    (time, reviewer); the current verdict is the latest; the report shows the change."""
+    import napari_srmat.audit.session as session_mod
+
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    s.decide("real", candidate_id=1, note="twin", advance=False)
+    s.decide("hallucinated", candidate_id=1, reviewer="bob", note="new line")
+    s.add_region([1, 2, 11, 12])
+    s.remove_region(reviewer="bob")
+    monkeypatch.setattr(session_mod, "atomic_write_text", _fail)
+    with pytest.raises(OSError):  # not saved: not in the log either
+        s.decide("unsure", candidate_id=1)
+    monkeypatch.undo()
+    r = AuditSession.load(path)
+    assert r.decisions[1].verdict == "hallucinated" and r.decisions[1].reviewer == "bob"
+    assert [(e["action"], e.get("candidate", e.get("id", e.get("region"))),
+             e.get("verdict"), e["reviewer"]) for e in r.log] == [
+        ("verdict", 1, "real", "ana"), ("verdict", 1, "hallucinated", "bob"),
+        ("add_region", 1, "hallucinated", "ana"), ("remove_region", 1, None, "bob")]
+    assert r.log[0]["note"] == "twin" and all(e["timestamp"] for e in r.log)
+    r.decide("real", candidate_id=2)  # a resumed session appends to the log it read
+    assert len(AuditSession.load(path).log) == 5
+    res = write_report(r, tmp_path / "rep.md", thumbnails=False)
+    assert res["per_image"][0]["verdicts_changed"] == 1
+    text = (tmp_path / "rep.md").read_text()
+    assert "1 verdict(s) changed" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | 1 |"))
+    assert f"hallucinated (changed; earlier: real (ana, {r.log[0]['timestamp']}))" in row
+    # a log that does not lead to the decisions (edited by hand) is refused
+    d = json.loads(path.read_text())
+    d["log"][1]["verdict"] = "unsure"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(AuditFileError, match="log does not lead to the decisions"):
+        AuditSession.load(bad)
+
+
+def _fail(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_a_session_of_schema_1_is_read_and_its_log_started(tmp_path):
+    """Sessions saved before the log (schema_version 1: current verdicts only) still
+    load; their log is rebuilt from the verdicts, the report says earlier changes are
+    not recorded, and the next save writes version 2 with the log."""
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    s.decide("real")
+    s.add_region([1, 2, 11, 12])
+    d = json.loads(path.read_text())
+    d["schema_version"] = 1
+    del d["log"], d["log_rebuilt"]
+    path.write_text(json.dumps(d))
+    old = AuditSession.load(path)
+    assert old.decisions[1].verdict == "real" and old.log_rebuilt
+    assert [e["action"] for e in old.log] == ["verdict", "add_region"]
+    old.decide("hallucinated", candidate_id=1)
+    saved = json.loads(path.read_text())
+    assert saved["schema_version"] == 2 and len(saved["log"]) == 3 and saved["log_rebuilt"]
+    write_report(AuditSession.load(path), tmp_path / "rep.md", thumbnails=False)
+    assert "changes made before it was resumed are not recorded" in (
+        tmp_path / "rep.md").read_text()

@@ -50,7 +50,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     -------
     dict
         ``counts`` per verdict (+ ``unreviewed``), ``reviewers`` (who gave the
-        verdicts), ``hallucinated_length_px``,
+        verdicts), ``verdicts_changed`` (candidates whose verdict the log shows changed),
+        ``hallucinated_length_px``,
         ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
         boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
         all boundary
@@ -90,6 +91,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
         "sr_image": session.images.get("sr", {}).get("path"),
         "reviewer": session.reviewer,
         "reviewers": _reviewers(session),
+        "verdicts_changed": sum(len(_earlier_verdicts(session, c.id)) > 0
+                                for c in session.candidates),
         "n_candidates": len(session.candidates),
         "counts": counts,
         "added_regions": added,
@@ -123,6 +126,17 @@ def _reviewers(session: AuditSession) -> list[str]:
     names = [r.reviewer for r in sorted(records, key=lambda r: r.timestamp) if r.reviewer]
     names = list(dict.fromkeys(names))
     return names or ([session.reviewer] if session.reviewer else [])
+
+
+def _earlier_verdicts(session: AuditSession, candidate_id: int) -> list[str]:
+    """The verdicts the log shows were given on a candidate before its current one
+    and differ from it, as ``verdict (reviewer, time)``, oldest first; none when its
+    verdict never changed (the same verdict given again, a note edited, is no change)."""
+    history = session.verdict_history(candidate_id)
+    if len({e["verdict"] for e in history}) < 2:
+        return []
+    return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']})"
+            for e in history[:-1]]
 
 
 def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -354,7 +368,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                   f"{s.sr_model.get('name', 'n/a')}; {len(s.candidates)} candidates, "
                   f"{s.progress_text()}; {len(s.added_regions)} reviewer-added region(s)"
                   + (f" ({sm['length_from_bbox_estimate']} with length estimated from the "
-                     "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + ".", ""]
+                     "bbox diagonal)" if sm["length_from_bbox_estimate"] else "") + "."
+                  + (f" {sm['verdicts_changed']} verdict(s) changed during the review (the "
+                     "table gives the earlier ones)." if sm["verdicts_changed"] else "")
+                  + (" The session was written by an older version that kept only the "
+                     "current verdicts: changes made before it was resumed are not "
+                     "recorded." if s.log_rebuilt else ""), ""]
         lr = sr = None
         if thumbnails and s.candidates and max_thumbnails > 0:  # no images read for none
             skipped = "images not available"
@@ -394,8 +413,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                 # link in Markdown, and the picture was not shown
                 img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
             note = _cell(d.note if d else "")
+            earlier = _earlier_verdicts(s, c.id)
+            verdict = (f"{d.verdict} (changed; earlier: {_cell('; '.join(earlier))})"
+                       if earlier else d.verdict if d else "-")
             lines.append(f"| {rank} | {c.id} | {c.kind} | {c.score:.1f} | "
-                         f"{c.new_boundary_length_px:.0f} | {d.verdict if d else '-'} | "
+                         f"{c.new_boundary_length_px:.0f} | {verdict} | "
                          f"{note} | {img_md} |")
         for r in s.added_regions:
             lines.append(f"| added | r{r.id} | reviewer | - | {r.estimated_length_px:.0f} | "

@@ -30,6 +30,7 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "VERDICTS",
+    "LOG_ACTIONS",
     "AuditFileError",
     "Decision",
     "AddedRegion",
@@ -42,7 +43,14 @@ __all__ = [
 ]
 
 SCHEMA = "napari-srmat/audit-session"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions :meth:`AuditSession.load` reads. Version 1 held the current verdicts only
+#: (a changed verdict replaced the first one); its log is rebuilt from them
+#: (:attr:`AuditSession.log_rebuilt`) and the next save writes version 2.
+READ_VERSIONS = (1, 2)
+#: Actions of the append-only log (:attr:`AuditSession.log`): a verdict on a candidate,
+#: a region added, a region taken back.
+LOG_ACTIONS = ("verdict", "add_region", "remove_region")
 #: Columns of the session CSV written beside the JSON.
 CSV_HEADER = ("source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
               "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp")
@@ -296,6 +304,48 @@ class AddedRegion:
                 "timestamp": self.timestamp}
 
 
+def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
+    """The log entry of verdict ``d`` on a candidate."""
+    return {"action": "verdict", "candidate": int(candidate_id), **d.to_dict()}
+
+
+def _rebuilt_log(decisions: dict[int, Decision],
+                 regions: list[AddedRegion]) -> list[dict[str, Any]]:
+    """The log of a version-1 session: its current verdicts and regions, by time."""
+    entries = [_verdict_entry(k, d) for k, d in decisions.items()]
+    entries += [{"action": "add_region", **r.to_dict()} for r in regions]
+    return sorted(entries, key=lambda e: e["timestamp"])
+
+
+def _checked_log(log, decisions: dict[int, Decision],
+                 regions: list[AddedRegion]) -> list[dict[str, Any]]:
+    """``log`` as read, checked against the current state it must lead to: the latest
+    verdict per candidate is :attr:`AuditSession.decisions`' own, and the regions added
+    and not removed are the added regions (``ValueError`` otherwise)."""
+    if not isinstance(log, list):
+        raise ValueError(f"log must be a list, got {type(log).__name__}")
+    latest: dict[int, dict[str, Any]] = {}
+    kept: dict[int, dict[str, Any]] = {}
+    for e in log:
+        action = e.get("action") if isinstance(e, dict) else None
+        if action not in LOG_ACTIONS:
+            raise ValueError(f"log entry {e!r}: action must be one of {LOG_ACTIONS}")
+        if action == "verdict":
+            fields = {k: v for k, v in e.items() if k not in ("action", "candidate")}
+            latest[int(e["candidate"])] = _verdict_entry(e["candidate"], Decision(**fields))
+        elif action == "add_region":
+            fields = {k: v for k, v in e.items() if k != "action"}
+            kept[int(e["id"])] = {"action": action, **AddedRegion(**fields).to_dict()}
+        else:
+            kept.pop(int(e["region"]), None)
+    if ({k: _verdict_entry(k, d) for k, d in decisions.items()} != latest
+            or [{"action": "add_region", **r.to_dict()} for r in regions]
+            != list(kept.values())):
+        raise ValueError("the log does not lead to the decisions and added regions the "
+                         "file holds (edited by hand?)")
+    return list(log)
+
+
 @dataclass
 class AuditSession:
     """State of one expert audit of one LR/SR image pair.
@@ -326,6 +376,15 @@ class AuditSession:
         ``[H, W]`` of the SR image.
     pixel_size_um : float or None
         SR pixel size.
+    log : list of dict
+        The append-only record of the review, oldest first: every verdict
+        (``{"action": "verdict", "candidate": id, "verdict", "reviewer", "note",
+        "timestamp"}``), added region (``"add_region"`` with the region's fields) and
+        removed region (``"remove_region"``, ``"region": id``, reviewer, timestamp). A
+        changed verdict is appended; :attr:`decisions` holds the latest per candidate.
+    log_rebuilt : bool
+        The log was rebuilt from a version-1 session's current verdicts: verdicts
+        changed before that are not in it.
     path : Path or None
         Where the session is saved (set by :meth:`save` / :meth:`load`).
     """
@@ -344,6 +403,8 @@ class AuditSession:
     pixel_size_um: float | None = None
     created: str = field(default_factory=_now)
     modified: str = field(default_factory=_now)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    log_rebuilt: bool = False
     path: Path | None = None
     #: SHA-256 of the file at :attr:`path` as this session last read or wrote it: a save
     #: over a file another program changed since then is refused (its work would be lost)
@@ -473,6 +534,7 @@ class AuditSession:
                      note=note)
         before, position = self.decisions.get(int(candidate_id)), self.position
         self.decisions[int(candidate_id)] = d
+        self.log.append(_verdict_entry(int(candidate_id), d))
         if advance:
             self.next()
         if save and self.path is not None:
@@ -485,9 +547,16 @@ class AuditSession:
                     del self.decisions[int(candidate_id)]
                 else:
                     self.decisions[int(candidate_id)] = before
+                self.log.pop()
                 self.position = position
                 raise
         return d
+
+    def verdict_history(self, candidate_id: int) -> list[dict[str, Any]]:
+        """The log's verdicts on candidate ``candidate_id``, oldest first (the last one is
+        :attr:`decisions`' own)."""
+        return [e for e in self.log
+                if e["action"] == "verdict" and e["candidate"] == int(candidate_id)]
 
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
                    length_px: float | None = None, reviewer: str | None = None,
@@ -515,17 +584,20 @@ class AuditSession:
                         length_px=length_px,
                         reviewer=self.reviewer if reviewer is None else reviewer)
         self.added_regions.append(r)
+        self.log.append({"action": "add_region", **r.to_dict()})
         if save and self.path is not None:
             try:
                 self.save(self.path)
             except BaseException:
                 self.added_regions.remove(r)  # not saved: not added (a retry adds it once)
+                self.log.pop()
                 raise
         return r
 
-    def remove_region(self, region_id: int | None = None, *,
+    def remove_region(self, region_id: int | None = None, *, reviewer: str | None = None,
                       save: bool = True) -> AddedRegion:
-        """Remove an added region (default: the last one added) and save.
+        """Remove an added region (default: the last one added) and save; the log keeps
+        it, and records who removed it (``reviewer``, default :attr:`reviewer`).
 
         Raises ``ValueError`` when there is none (or no region ``region_id``); a failed
         save keeps the region.
@@ -540,11 +612,15 @@ class AuditSession:
                 raise ValueError(f"no added region r{region_id}")
         i = self.added_regions.index(r)
         del self.added_regions[i]
+        self.log.append({"action": "remove_region", "region": r.id,
+                         "reviewer": self.reviewer if reviewer is None else reviewer,
+                         "timestamp": _now()})
         if save and self.path is not None:
             try:
                 self.save(self.path)
             except BaseException:
                 self.added_regions.insert(i, r)
+                self.log.pop()
                 raise
         return r
 
@@ -567,6 +643,8 @@ class AuditSession:
             "candidates": [c.to_dict() for c in self.candidates],
             "decisions": {str(k): v.to_dict() for k, v in sorted(self.decisions.items())},
             "added_regions": [r.to_dict() for r in self.added_regions],
+            "log": self.log,
+            "log_rebuilt": self.log_rebuilt,
         }
 
     def to_csv(self) -> str:
@@ -672,10 +750,10 @@ class AuditSession:
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise AuditFileError(f"{source}: not an audit session file (schema != {SCHEMA!r})")
         ver = d.get("schema_version")
-        if ver != SCHEMA_VERSION:
+        if ver not in READ_VERSIONS or isinstance(ver, bool):
             raise AuditFileError(
                 f"{source}: unsupported schema_version {ver!r} (this version reads "
-                f"{SCHEMA_VERSION})")
+                f"{', '.join(map(str, READ_VERSIONS))})")
         from ..errors import check_number
         from ..io import check_pixel_size
 
@@ -705,6 +783,12 @@ class AuditSession:
                     pixel_size_um=check_pixel_size(d.get("pixel_size_um")),
                     created=str(d.get("created", _now())),
                     modified=str(d.get("modified", _now())))
+            if ver == 1:  # current verdicts only: the log starts from them
+                s.log = _rebuilt_log(decisions, regions)
+                s.log_rebuilt = bool(s.log)
+            else:
+                s.log = _checked_log(d["log"], decisions, regions)
+                s.log_rebuilt = bool(d.get("log_rebuilt", False))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AuditFileError(f"{source}: malformed audit session: {exc}") from exc
         ids = {c.id for c in cands}
