@@ -1217,3 +1217,25 @@ def test_a_session_of_schema_1_is_read_and_its_log_started(tmp_path):
     write_report(AuditSession.load(path), tmp_path / "rep.md", thumbnails=False)
     assert "changes made before it was resumed are not recorded" in (
         tmp_path / "rep.md").read_text()
+
+
+def test_report_pixel_size_says_when_it_overrides_the_sessions(tmp_path, capsys):
+    """`srmat audit report --pixel-size-um 0.5` over a session that records 0.25 µm
+    replaced it without a word (every density 2x off on a typo). A one-line warning
+    says so, and the report notes which size was used; an agreeing size says nothing."""
+    from napari_srmat.cli import main
+
+    s = _session(tmp_path)[2]
+    s.pixel_size_um = 0.25
+    s.decide("hallucinated", save=False)
+    path = s.save(tmp_path / "audit.json")
+    rep = tmp_path / "rep.md"
+    assert main(["audit", "report", str(path), "--out", str(rep), "--pixel-size-um",
+                 "0.5", "--no-thumbnails"]) == 0
+    err = capsys.readouterr().err
+    told = f"the given pixel size 0.5 µm was used, not the one recorded in {path} (0.25 µm)"
+    assert err == f"srmat audit report: warning: {told}\n"
+    assert "Pixel size: 0.5 um (SR grid)." in rep.read_text() and told in rep.read_text()
+    assert main(["audit", "report", str(path), "--out", str(rep), "--pixel-size-um",
+                 "0.25", "--no-thumbnails"]) == 0
+    assert capsys.readouterr().err == "" and "Note:" not in rep.read_text()

@@ -20,7 +20,7 @@ from ..outputs import check_output_file, prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
 from .session import VERDICTS, AuditSession, checksum
 
-__all__ = ["summarize", "write_report"]
+__all__ = ["summarize", "write_report", "pixel_size_override"]
 
 
 def _read_image(path):
@@ -221,6 +221,33 @@ def _session_name(session: AuditSession, index: int) -> str:
     return str(session.path) if session.path is not None else f"session {index + 1}"
 
 
+def pixel_size_override(sessions: Sequence[AuditSession],
+                        pixel_size_um: float | None) -> str | None:
+    """The line that says a pixel size given for a report replaces the one sessions
+    record (by more than :data:`~napari_srmat.io.SQUARE_PIXEL_TOLERANCE`); None when
+    none is given or every session agrees with it (or records none).
+
+    Examples
+    --------
+    >>> s = AuditSession(pixel_size_um=0.25)
+    >>> pixel_size_override([s], 0.5)
+    'the given pixel size 0.5 µm was used, not the one recorded in session 1 (0.25 µm)'
+    >>> pixel_size_override([s], 0.25) is None
+    True
+    """
+    from ..io import given_pixel_size_message
+
+    if pixel_size_um is None:
+        return None
+    differ = [f"{_session_name(s, i)} ({s.pixel_size_um:g} µm)" for i, s in enumerate(sessions)
+              if s.pixel_size_um is not None
+              and given_pixel_size_message(pixel_size_um, s.pixel_size_um)]
+    if not differ:
+        return None
+    return (f"the given pixel size {pixel_size_um:g} µm was used, not the one recorded in "
+            + ", ".join(differ))
+
+
 def _image_names(paths: Sequence[str | None]) -> list[str]:
     """The name of each SR image in a report: its file name, with as many of its folders
     as tell it from the other images' (``cnn/sr.png`` beside ``ddpm/sr.png``: two rows
@@ -289,7 +316,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     Returns
     -------
     dict
-        ``{"per_image": [...], "pooled": {...}, "report": path}``.
+        ``{"per_image": [...], "pooled": {...}, "report": path, "pixel_size_note":
+        ...}``: the note is :func:`pixel_size_override`'s line (None when the given
+        pixel size agrees with the sessions'), which the report also gives.
     """
     from ..io import check_pixel_size
 
@@ -321,10 +350,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     summaries = [summarize(s, pixel_size_um) for s in sessions]
     pooled = _pool(summaries)
     per_mm2 = "hallucinated_per_mm2" in pooled
+    override = pixel_size_override(sessions, pixel_size_um)
     lines = [REPORT_TITLE, ""]
     if per_mm2:
         lines.append(f"Pixel size: {pooled['pixel_size_um']:g} um (SR grid). Hallucinated "
-                     "boundary density in mm of boundary per mm^2.")
+                     "boundary density in mm of boundary per mm^2."
+                     + (f" Note: {override}." if override else ""))
     elif any(sm["pixel_size_um"] is not None for sm in summaries):
         sizes = ", ".join("unknown" if sm["pixel_size_um"] is None
                           else f"{sm['pixel_size_um']:g} um" for sm in summaries)
@@ -425,7 +456,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         lines.append("")
     atomic_write_text(path, "\n".join(lines) + "\n")
     _remove_unlinked_thumbnails(thumb_dir, written)
-    return {"per_image": summaries, "pooled": pooled, "report": str(path)}
+    return {"per_image": summaries, "pooled": pooled, "report": str(path),
+            "pixel_size_note": override}
 
 
 def _remove_unlinked_thumbnails(thumb_dir: Path, written: set[str]) -> None:

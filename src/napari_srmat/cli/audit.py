@@ -131,6 +131,8 @@ def _report(args: argparse.Namespace) -> int:
     # write_report regenerates our own report and never replaces anything else
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)
+    if res["pixel_size_note"]:  # --pixel-size-um replaced a size the sessions record
+        print(f"srmat audit report: warning: {res['pixel_size_note']}", file=sys.stderr)
     if args.json:
         print_json(res)
     else:
