@@ -90,6 +90,40 @@ def test_run_counting_on_explicit_segment():
     assert sorted(r.intersections[:, 1].tolist()) == [6, 20, 22]
 
 
+def test_a_drawn_line_scores_a_touched_boundary_half_as_e112_asks():
+    """A line drawn from one boundary to another (E112): each end on a boundary scores 1/2,
+    a grain crossed whole is one intercept, and an end inside a grain a half intercept.
+    Before, a drawn line's touched ends counted 1 each, so a line across two 20 px grains
+    read ℓ̄ = 40 / 3 instead of 20; the generated patterns keep the benchmark's run count
+    unless triple_points=True."""
+    from napari_srmat.widgets.layers import heyn_statistics
+
+    m = np.zeros((40, 61), bool)
+    m[:, [10, 30, 50]] = True  # grains 20 px wide
+    ends_on = measure_intercepts(m, pattern="segments", segments=[[[20, 10], [20, 50]]])
+    assert ends_on.n_intersections == 3  # three boundary runs along the line
+    assert ends_on.n_line_end_touches == 2
+    assert ends_on.intersection_count == pytest.approx(0.5 + 1 + 0.5)
+    assert ends_on.intercept_count == pytest.approx(2)  # two whole grains
+    assert ends_on.mean_intercept_px == pytest.approx(40 / 2)
+    assert heyn_statistics(ends_on)["intersection_count"] == pytest.approx(2)
+    # ends inside grains: one crossing, two half intercepts (unchanged)
+    inside = measure_intercepts(m, pattern="segments", segments=[[[20, 15], [20, 45]]])
+    assert inside.intersection_count == pytest.approx(1)
+    assert inside.intercept_count == pytest.approx(0.5 + 0.5)
+    assert inside.mean_intercept_px == pytest.approx(30)
+    # one end on a boundary, the other in a grain
+    one = measure_intercepts(m, pattern="segments", segments=[[[20, 10], [20, 40]]])
+    assert one.intersection_count == pytest.approx(0.5 + 1)
+    assert one.intercept_count == pytest.approx(1 + 0.5)
+    # the same line as a grid line with its ends on boundaries: the benchmark's run count
+    grid = measure_intercepts(m[:, 10:51], pattern="grid", n_lines=1, margin=0)
+    assert grid.n_line_end_touches == 0
+    e112 = measure_intercepts(m[:, 10:51], pattern="grid", n_lines=1, margin=0,
+                              triple_points=True)
+    assert grid.per_line_intersections[0] - e112.per_line_intersections[0] == 1.0
+
+
 def test_circles_pattern_geometry_and_known_count():
     shape = (401, 401)
     paths, closed = make_pattern(shape, "circles", margin=0.0)

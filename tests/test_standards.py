@@ -251,7 +251,8 @@ def test_triple_point_counts_one_and_a_half():
 def test_a_line_end_touching_a_boundary_scores_half_an_intersection():
     """E112: a line end is not an intersection unless it touches a boundary, when it
     scores 1/2. A segment drawn from one boundary to the next scored P = 2 (l = 8 px for
-    a 16 px grain); the run count (triple_points=False, the TBM protocol) is unchanged."""
+    a 16 px grain). Drawn lines score their ends so also without triple_points (since
+    2026-12-05); their run count is still per_line_count."""
     m = np.zeros((64, 64), bool)
     m[:, 8] = m[:, 24] = True
     m[:, 40:44] = True  # a wide boundary: an end anywhere inside it touches it
@@ -266,8 +267,9 @@ def test_a_line_end_touching_a_boundary_scores_half_an_intersection():
     runs = measure_intercepts(m, pattern="segments", segments=segs)
     assert e112.per_line_intersections.tolist() == [c[1] for c in cases]
     assert e112.per_line_intercepts.tolist() == [c[2] for c in cases]
-    assert runs.per_line_intersections.tolist() == [c[3] for c in cases]
-    assert e112.n_line_end_touches == 4 and runs.n_line_end_touches == 0
+    assert runs.per_line_count.tolist() == [c[3] for c in cases]
+    assert runs.per_line_intersections.tolist() == [c[1] for c in cases]
+    assert e112.n_line_end_touches == 4 and runs.n_line_end_touches == 4
     assert e112.intersection_at_line_end.sum() == 4
     one = measure_intercepts(m, pattern="segments", segments=segs[:1], triple_points=True)
     assert one.mean_intercept_px == pytest.approx(16.0)  # the grain's width

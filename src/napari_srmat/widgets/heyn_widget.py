@@ -559,7 +559,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px"
         if st["mean_intercept_um"] is not None:  # the figure a lab reports, when calibrated
             text += f" = {_fmt(st['mean_intercept_um'])} µm, G {_fmt(st['astm_g'], 3)}"
-        text += f" from {st['n_intersections']} intersections"
+        text += f" from {st['intersection_count']:g} intersections"
         if edits:
             text += " (corrected map: " + "; ".join(edits) + ")"
         if st["warnings"]:

@@ -1078,7 +1078,9 @@ def heyn_statistics(result) -> dict:
     """Summary numbers of a ``HeynResult`` as shown in the widget and exported.
 
     All numbers come from :func:`napari_srmat.metrics.heyn.measure_intercepts`: the
-    pooled mean lineal intercept ``ℓ̄ = ΣL / ΣN``, the ASTM E112 grain size number, the
+    pooled mean lineal intercept ``ℓ̄ = ΣL / ΣP`` (``intersection_count`` P: the
+    ``n_intersections`` boundary crossings, a drawn line's end on a boundary counting
+    1/2), the ASTM E112 grain size number, the
     half-width of the 95 % confidence interval of ℓ̄ (``ci95_half_width_px`` /
     ``ci95_half_width_um``, Student t on the per-line intersection densities) and the
     relative accuracy ``%RA``. The interval ``ℓ̄ ± half-width`` is the ``[low, high]``
@@ -1092,6 +1094,8 @@ def heyn_statistics(result) -> dict:
     d: dict[str, Any] = {
         "n_lines": int(result.n_lines),
         "n_intersections": int(result.n_intersections),
+        # P, the count ℓ̄ = ΣL / P is made of (a drawn line's end on a boundary: 1/2)
+        "intersection_count": float(result.intersection_count),
         "total_length_px": float(result.total_length_px),
         "mean_intercept_px": mean,
         "mean_intercept_um": (None if result.mean_intercept_um is None
