@@ -1239,3 +1239,50 @@ def test_report_pixel_size_says_when_it_overrides_the_sessions(tmp_path, capsys)
     assert main(["audit", "report", str(path), "--out", str(rep), "--pixel-size-um",
                  "0.25", "--no-thumbnails"]) == 0
     assert capsys.readouterr().err == "" and "Note:" not in rep.read_text()
+
+
+def test_a_session_moved_with_its_images_finds_them(tmp_path, capsys):
+    """A project folder (images in img/, the session in log/) moved elsewhere: the
+    session kept the old absolute paths, so `srmat audit report` drew no thumbnail
+    ('images not available') and later saves kept recording where the images were. The
+    images are found relative to the session (only files with the audited pixels), the
+    recorded paths are updated with a note, and the verdicts are kept."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr, sr, s0 = _session(tmp_path)
+    sr = sr.copy()
+    sr[::7] = 200  # not one grey level: its thumbnails differ from another image's
+    a = tmp_path / "a"
+    (a / "img").mkdir(parents=True)
+    (a / "log").mkdir()
+    Image.fromarray(lr).save(a / "img" / "lr.png")
+    Image.fromarray(sr).save(a / "img" / "sr.png")
+    s = AuditSession.create(a / "img" / "lr.png", a / "img" / "sr.png", s0.candidates,
+                            reviewer="ana")
+    s.save(a / "log" / "audit.json")
+    s.decide("hallucinated")
+    b = tmp_path / "b"
+    a.rename(b)
+    rep = tmp_path / "rep.md"
+    assert main(["audit", "report", str(b / "log" / "audit.json"), "--out", str(rep)]) == 0
+    err = capsys.readouterr().err
+    moved = str((b / "img" / "sr.png").resolve())
+    assert err.count("srmat audit report: note: ") == 2 and moved in err
+    assert "thumbnails skipped" not in rep.read_text() and "![c1]" in rep.read_text()
+    r = AuditSession.load(b / "log" / "audit.json")
+    assert r.images["sr"]["path"] == moved and r.decisions[1].verdict == "hallucinated"
+    r.decide("real")  # the next save records where the images are now
+    assert json.loads((b / "log" / "audit.json").read_text())["images"]["sr"]["path"] == moved
+    # an image moved alone is taken where it is given (array + the file it came from)
+    (b / "img" / "sr.png").rename(tmp_path / "elsewhere.png")
+    r = AuditSession.load(b / "log" / "audit.json", sr=sr, sr_path=tmp_path / "elsewhere.png")
+    assert r.images["sr"]["path"] == str((tmp_path / "elsewhere.png").resolve())
+    assert len(r.relocated) == 1 and len(r.decisions) == 2
+    # another image where the SR image should be is not the audited one: not taken
+    Image.fromarray(np.zeros_like(sr)).save(b / "img" / "sr.png")
+    b.rename(tmp_path / "c")
+    r = AuditSession.load(tmp_path / "c" / "log" / "audit.json")
+    assert r.images["sr"]["path"] == moved and len(r.relocated) == 1  # the LR only
+    assert r.images["lr"]["path"] == str((tmp_path / "c" / "img" / "lr.png").resolve())

@@ -1232,3 +1232,38 @@ def test_a_note_typed_for_an_added_region_is_not_stored_with_the_next_verdict(
     saved = json.loads(path.read_text())
     assert saved["added_regions"][0]["note"] == "missed line near the twin"
     assert saved["decisions"]["1"]["note"] == ""
+
+
+def test_loading_a_session_whose_sr_file_moved_records_the_layers_file(
+        make_napari_viewer, qtbot, tmp_path):
+    """The SR store was moved after the audit and opened from its new place: the
+    resumed session kept the old path, so the report found no image and drew no
+    thumbnails. The layer's file (its pixels match the session) becomes the recorded
+    path, the status line says so, and the verdicts are kept."""
+    from napari_srmat._napari_io import read_micrograph
+    from napari_srmat.io import write_ome_zarr
+    from napari_srmat.sr import super_resolve
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    super_resolve(lr, "bicubic", out=tmp_path / "sr.ome.zarr")
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+    s = AuditSession.create(tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr", cands)
+    path = s.save(tmp_path / "audit.json")
+    s.decide("hallucinated")
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "sr.ome.zarr").rename(tmp_path / "moved" / "sr.ome.zarr")
+    viewer = make_napari_viewer()
+    for data, kwargs, _ in read_micrograph([tmp_path / "lr.ome.zarr",
+                                           tmp_path / "moved" / "sr.ome.zarr"]):
+        viewer.add_image(data, **kwargs)
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    loaded = _load(w, qtbot, path)
+    moved = str((tmp_path / "moved" / "sr.ome.zarr").resolve())
+    assert loaded.images["sr"]["path"] == moved and moved in w.status.text()
+    assert loaded.decisions[1].verdict == "hallucinated"

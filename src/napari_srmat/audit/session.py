@@ -304,6 +304,23 @@ class AddedRegion:
                 "timestamp": self.timestamp}
 
 
+def _with_relative_paths(d: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Session dictionary ``d`` to be saved at ``path``, each image with its path
+    relative to the session file's folder (``relative_path``): a session moved with its
+    images finds them there (:meth:`AuditSession.load`)."""
+    images = {}
+    for key, entry in d["images"].items():
+        entry = {k: v for k, v in entry.items() if k != "relative_path"}
+        if entry.get("path"):
+            try:
+                entry["relative_path"] = os.path.relpath(entry["path"],
+                                                         path.absolute().parent)
+            except ValueError:  # another drive (Windows): no relative path
+                pass
+        images[key] = entry
+    return {**d, "images": images}
+
+
 def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
     """The log entry of verdict ``d`` on a candidate."""
     return {"action": "verdict", "candidate": int(candidate_id), **d.to_dict()}
@@ -412,6 +429,10 @@ class AuditSession:
     #: Where the last :meth:`save` kept the reviewed session of another run it replaced
     #: (:func:`replaced_session_path`), else None
     kept_replaced: Path | None = field(default=None, init=False, repr=False, compare=False)
+    #: What :meth:`load` changed in :attr:`images`: one line per image found elsewhere
+    #: than its recorded path (moved with the session); empty when nothing moved
+    relocated: list[str] = field(default_factory=list, init=False, repr=False,
+                                 compare=False)
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -699,7 +720,8 @@ class AuditSession:
         path.parent.mkdir(parents=True, exist_ok=True)
         modified, self.modified = self.modified, _now()
         try:
-            text = json.dumps(self.to_dict(), indent=2)  # serialise first: fail before touching
+            # serialise first: fail before touching
+            text = json.dumps(_with_relative_paths(self.to_dict(), path), indent=2)
             csv_text = self.to_csv()
         except BaseException:
             self.modified = modified
@@ -801,7 +823,7 @@ class AuditSession:
         return s
 
     @classmethod
-    def load(cls, path, *, lr=None, sr=None) -> AuditSession:
+    def load(cls, path, *, lr=None, sr=None, lr_path=None, sr_path=None) -> AuditSession:
         """Load a saved session to resume it.
 
         Parameters
@@ -810,6 +832,17 @@ class AuditSession:
             Session JSON.
         lr, sr : array-like or path-like, optional
             The images being audited; their checksums must match the recorded ones.
+        lr_path, sr_path : path-like, optional
+            Files the ``lr``/``sr`` arrays came from (as in :meth:`create`).
+
+        Notes
+        -----
+        An image no longer at its recorded path (moved, with the session or alone) is
+        looked for where the session was saved relative to it, then by its file name
+        beside the session; a file given as ``lr``/``sr`` (or ``lr_path``/``sr_path``
+        with matching arrays) is used as it is. Only a file
+        with the audited pixels (checksum) is taken. Its path replaces the recorded one
+        (written by the next save) and :attr:`relocated` says so; the verdicts are kept.
 
         Raises
         ------
@@ -829,9 +862,11 @@ class AuditSession:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise AuditFileError(f"{path}: cannot read audit session JSON: {exc}") from exc
         s = cls.from_dict(d, source=str(path))
-        for key, img in (("lr", lr), ("sr", sr)):
+        for key, img, given in (("lr", lr, lr_path), ("sr", sr, sr_path)):
             if img is None:
                 continue
+            if isinstance(img, str | os.PathLike):
+                given = img
             img, _ = _image_pixels(img, key)
             got = checksum(img)
             want = s.images[key]["sha256"]
@@ -839,5 +874,45 @@ class AuditSession:
                 raise AuditFileError(
                     f"{path}: the {key.upper()} image does not match the audited one "
                     f"(checksum {got[:19]}... != recorded {want[:19]}...)")
+            if given is not None:  # the audited image itself, wherever it lies now
+                s._relocate(key, Path(given), "the image given")
+        for key in ("lr", "sr"):
+            s._find_moved_image(key, path)
         s.path, s._file_digest = path, _digest(raw)
         return s
+
+    def _relocate(self, key: str, found: Path, how: str) -> None:
+        """Record ``found`` (an image file with the audited pixels) as image ``key``'s
+        path when its recorded path is not there, with a line in :attr:`relocated`."""
+        entry = self.images[key]
+        recorded = entry.get("path")
+        if recorded and os.path.exists(recorded):
+            return
+        found = found.resolve()
+        if recorded and str(found) == recorded:
+            return
+        entry["path"] = str(found)
+        self.relocated.append(
+            f"the {key.upper()} image is not at its recorded path "
+            f"{recorded or '(none)'}: {found} ({how}, same checksum) is used")
+
+    def _find_moved_image(self, key: str, session_file: Path) -> None:
+        """Find image ``key`` moved with the session file: its path relative to the
+        session when last saved, else its file name beside the session, if the file
+        there holds the audited pixels (checksum)."""
+        entry = self.images[key]
+        recorded = entry.get("path")
+        if not recorded or os.path.exists(recorded):
+            return
+        folder = session_file.absolute().parent
+        tries = [folder / entry["relative_path"]] if entry.get("relative_path") else []
+        tries.append(folder / Path(recorded).name)
+        for found in dict.fromkeys(tries):
+            try:
+                same = found.is_file() and checksum(_image_pixels(found, key)[0]) == \
+                    entry["sha256"]
+            except Exception:  # noqa: BLE001 - not an image we can read: not it
+                same = False
+            if same:
+                self._relocate(key, found, "found relative to the session file")
+                return

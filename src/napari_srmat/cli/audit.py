@@ -128,6 +128,9 @@ def _report(args: argparse.Namespace) -> int:
     from ..audit import AuditSession, write_report
 
     sessions = [AuditSession.load(p) for p in args.audit]
+    for p, s in zip(args.audit, sessions):  # images moved with their session
+        for line in s.relocated:
+            print(f"srmat audit report: note: {p}: {line}", file=sys.stderr)
     # write_report regenerates our own report and never replaces anything else
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)

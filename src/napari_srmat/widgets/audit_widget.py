@@ -664,16 +664,20 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         path = Path(path)
         self._check_not_used_elsewhere(path)
 
+        # an image moved since the audit: the file its layer was opened from
+        lr_path, sr_path = (layer_file(self._layer(n)) for n in names)
+
         def job(token):
             yield Log(f"checking {path.name} against the selected layers")
-            return AuditSession.load(path, lr=lr, sr=sr)
+            return AuditSession.load(path, lr=lr, sr=sr, lr_path=lr_path, sr_path=sr_path)
 
         def _done(session) -> None:
             if session is None or self._shut:
                 return
             self.set_session(session, path, save=False,  # loading writes nothing
                              layer_names=names)
-            self.status.setText(f"session loaded: {session.progress_text()}")
+            self.status.setText("; ".join([f"session loaded: {session.progress_text()}",
+                                           *session.relocated]))
 
         return self._start_single_job(job, on_result=_done)
 
