@@ -58,8 +58,10 @@ def exact_jeffries(labels: np.ndarray, min_area: int = 1) -> tuple[int, int, flo
     """Jeffries count of a label map, computed independently of the library.
 
     Grains are the 4-connected pieces of each label (pieces smaller than ``min_area``
-    are left out); a piece touching the image border is an edge grain. Returns
-    (inside, edge, N_A per px²)."""
+    are left out); a piece touching the image border is an edge grain, counted 1/2,
+    except that the image's four corner pixels each count 1/4 for the piece holding it,
+    which is not counted 1/2 (ASTM E112-13 on a rectangle). Returns (inside, edge,
+    N_A per px²)."""
     pieces = cc_label(labels + 1, background=0, connectivity=1)
     areas = np.bincount(pieces.ravel())
     border = np.zeros(areas.size, bool)
@@ -67,7 +69,10 @@ def exact_jeffries(labels: np.ndarray, min_area: int = 1) -> tuple[int, int, flo
     ok = areas >= min_area
     ok[0] = False
     n_inside, n_edge = int((ok & ~border).sum()), int((ok & border).sum())
-    return n_inside, n_edge, (n_inside + 0.5 * n_edge) / labels.size
+    corner_pieces = [p for p in (pieces[0, 0], pieces[0, -1], pieces[-1, 0], pieces[-1, -1])
+                     if ok[p]]
+    n = n_inside + 0.5 * (n_edge - len(set(corner_pieces))) + 0.25 * len(corner_pieces)
+    return n_inside, n_edge, n / labels.size
 
 
 # ------------------------------------------------------------------ planimetric
@@ -112,11 +117,14 @@ def test_counting_rules_on_a_checkerboard():
     iso = planimetric(labels=lab, pixel_size_um=10.0, rule="iso643")
     e1382 = planimetric(labels=lab, pixel_size_um=10.0, rule="e1382")
     assert (e112.n_grains_inside, e112.n_grains_edge, e112.n_grains_corner) == (4, 12, 4)
-    assert e112.n_equivalent == 4 + 12 / 2 and e112.area_px == 1600
+    # E112-13 on a rectangle: the four corner grains count 1/4 each, not 1/2 (it counted
+    # 4 + 12 / 2, the circle's rule); ISO 643 counts alike, its G formula differs
+    assert e112.n_equivalent == 4 + 8 / 2 + 4 / 4 and e112.area_px == 1600
     assert iso.n_equivalent == 4 + 8 / 2 + 4 / 4
     assert e1382.n_equivalent == 4 and e1382.area_px == 400
     # 10 um pixels: the field is 0.16 mm², a square 0.01 mm²
-    assert e112.grains_per_mm2 == pytest.approx(10 / 0.16)
+    assert e112.grains_per_mm2 == pytest.approx(9 / 0.16)
+    assert iso.astm_g == pytest.approx(e112.astm_g - 0.046, abs=1e-3)
     assert e1382.grains_per_mm2 == pytest.approx(100.0)
     assert e1382.grain_areas_um2.tolist() == [10000.0] * 4
     assert "ISO 643" in iso.standard and "E1382" in e1382.standard
@@ -125,8 +133,9 @@ def test_counting_rules_on_a_checkerboard():
     r = planimetric(boundaries_from_labels(lab), min_grain_px=1)
     assert (r.n_grains_inside, r.n_grains_edge) == (4, 12)
     # one grain holding all four corners counts 4 x 1/4
-    one = planimetric(labels=np.ones((20, 20), int), rule="iso643")
-    assert one.n_equivalent == 1.0 and one.n_grains_corner == 1
+    for rule in ("e112", "iso643"):
+        one = planimetric(labels=np.ones((20, 20), int), rule=rule)
+        assert one.n_equivalent == 1.0 and one.n_grains_corner == 1
 
 
 @pytest.mark.parametrize("rule", ["e112", "iso643"])
@@ -140,7 +149,7 @@ def test_a_grain_wholly_inside_the_field_at_its_corner_counts_one(rule):
     # the field's corners 4 px inside the squares: those four are cut, a quarter each
     r = planimetric(labels=lab, rule=rule, margin=0.075)  # round(6) px: rows 6..74
     assert (r.n_grains_inside, r.n_grains_edge, r.n_grains_corner) == (36, 28, 4)
-    assert r.n_equivalent == 36 + 24 / 2 + (4 / 2 if rule == "e112" else 4 / 4)
+    assert r.n_equivalent == 36 + 24 / 2 + 4 / 4  # both rules count a rectangle so
 
 
 def test_boundary_pixels_are_shared_out_to_the_nearest_grain():

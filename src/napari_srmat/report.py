@@ -261,7 +261,8 @@ def grain_size_number_label(standard: Any) -> str:
     --------
     >>> grain_size_number_label("ISO 643 planimetric: inside + edge/2 + corner/4")
     'ISO 643 grain size index G'
-    >>> grain_size_number_label("ASTM E112 planimetric (Jeffries): inside + edge/2")
+    >>> grain_size_number_label("ASTM E112 planimetric (Jeffries), rectangle: inside + edge/2"
+    ...                         " + corner/4")
     'ASTM grain size G'
     """
     if str(standard or "").startswith("ISO 643"):

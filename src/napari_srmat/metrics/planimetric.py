@@ -4,13 +4,17 @@ Grains are counted in a measured area; the number of grains per unit area ``N_A`
 the grain size number. How grains cut by the edge of the measured area are counted is
 what distinguishes the rules (``rule=``):
 
-``"e112"`` (ASTM E112, Jeffries)
-    ``N = N_inside + N_edge / 2`` over the measured area: a grain cut by the edge lies
-    on average half inside. G = 3.321928 log10(N_A) - 2.954 (N_A per mm² at 1x).
+``"e112"`` (ASTM E112, Jeffries, on a rectangle)
+    A grain cut by the edge lies on average half inside and counts 1/2; the (up to
+    four) grains holding a corner of the rectangular field lie on average a quarter
+    inside and count 1/4 each, and are not counted as cut grains:
+    ``N = N_inside + (N_edge - N_corner) / 2 + N_corner / 4`` (:data:`RECTANGLE_RULES`;
+    E112-13's rectangle variant, ``N_inside + N_intercepted / 2 + 1`` with the four corner
+    grains left out of ``N_intercepted``; its ``N_inside + N_intercepted / 2`` is for a
+    circle). G = 3.321928 log10(N_A) - 2.954 (N_A per mm² at 1x).
 ``"iso643"`` (ISO 643, rectangle)
-    As E112, but the (up to four) grains containing a corner of the rectangular field
-    count 1/4 each: ``N = N_inside + N_edge / 2 + N_corner / 4``. G = 3.321928 log10(m) - 3
-    with m grains per mm² at 1x, i.e. ``m = 8 * 2**G``.
+    The same count as ``"e112"``. G = 3.321928 log10(m) - 3 with m grains per mm² at 1x,
+    i.e. ``m = 8 * 2**G``.
 ``"e1382"`` (ASTM E1382, image analysis)
     Grains touching the edge are left out and the area is reduced to the area of the
     grains counted: ``N_A = N_inside / sum(area of inside grains)``. G as E112.
@@ -50,6 +54,7 @@ __all__ = [
     "PlanimetricError",
     "PlanimetricResult",
     "RULES",
+    "RECTANGLE_RULES",
     "STANDARD_OF_RULE",
     "E112_NA_CONSTANT",
     "ISO643_M_CONSTANT",
@@ -78,9 +83,13 @@ MIN_GRAINS_PER_FIELD = 50
 
 RULES = ("e112", "iso643", "e1382")
 
+#: Rules that count a rectangular field by E112-13's rectangle variant (ISO 643 counts
+#: alike): inside 1, cut by an edge 1/2, holding a field corner 1/4 per corner.
+RECTANGLE_RULES = ("e112", "iso643")
+
 #: Name of the standard (and counting rule) reported with each rule.
 STANDARD_OF_RULE = {
-    "e112": "ASTM E112 planimetric (Jeffries): inside + edge/2",
+    "e112": "ASTM E112 planimetric (Jeffries), rectangle: inside + edge/2 + corner/4",
     "iso643": "ISO 643 planimetric: inside + edge/2 + corner/4",
     "e1382": "ASTM E1382 planimetric: edge grains excluded, area of counted grains",
 }
@@ -464,9 +473,9 @@ def planimetric(
 
     >>> lab = (np.arange(40)[:, None] // 10) * 4 + np.arange(40)[None, :] // 10 + 1
     >>> r = planimetric(labels=lab, pixel_size_um=1.0)
-    >>> r.n_grains_inside, r.n_grains_edge, r.n_equivalent
-    (4, 12, 10.0)
-    >>> planimetric(labels=lab, rule="iso643").n_equivalent   # 4 + 8/2 + 4/4
+    >>> r.n_grains_inside, r.n_grains_edge, r.n_equivalent   # 4 + 8/2 + 4/4
+    (4, 12, 9.0)
+    >>> planimetric(labels=lab, rule="iso643").n_equivalent
     9.0
     >>> r2 = planimetric(labels=lab, rule="e1382")
     >>> r2.n_equivalent, r2.area_px
@@ -496,10 +505,7 @@ def planimetric(
     inside, edge, corner = cls["inside"], cls["edge"], cls["corner"]
     areas = cls["area_px"][inside].astype(float)
     warnings_: list[str] = [] if note is None else [note]
-    if rule == "e112":
-        n_eq = inside.size + 0.5 * edge.size
-        area = float(n_meas)
-    elif rule == "iso643":
+    if rule in RECTANGLE_RULES:
         n_corner_w = 0.25 * cls["n_corners"][corner].sum()
         n_eq = inside.size + 0.5 * (edge.size - corner.size) + n_corner_w
         area = float(n_meas)

@@ -238,8 +238,9 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.method.addItems(METHODS)
         self.rule = QComboBox()
         self.rule.addItems(PLANIMETRIC_RULES)
-        self.rule.setToolTip("planimetric edge rule: e112 (edge grains 1/2), iso643 (corner "
-                             "grains 1/4), e1382 (edge grains left out, area shrunk)")
+        self.rule.setToolTip("planimetric edge rule: e112 and iso643 (edge grains 1/2, "
+                             "corner grains 1/4; their G formulas differ), e1382 (edge "
+                             "grains left out, area shrunk)")
         self.pattern = QComboBox()
         self.pattern.addItems(SPECIMEN_PATTERNS)
         self.n_lines = QSpinBox()
