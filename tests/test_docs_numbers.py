@@ -207,3 +207,27 @@ def test_synthetic_anisotropy_paragraph_is_synth_anisotropy_json():
     for size in ("16.0", "24.0", "32.0", "48.0"):
         low, high = summary[size]["mask_vs_reported_pct"]
         assert _quotes(next(cells), low) and _quotes(next(cells), high), size
+
+
+def test_example_report_is_what_the_library_writes_today():
+    # Was: docs/examples/grain_size_report.html (linked from session.md and the grain-size
+    # widget page) said G 11.08, l 6.88 um and 943.5 intersections in field 1; the library
+    # gives 10.99, 7.086 um and 916 for the same specimen since the counting rules changed
+    import importlib.util
+
+    from napari_srmat.report import _html_table
+
+    spec = importlib.util.spec_from_file_location(
+        "make_report_example", ROOT / "scripts" / "make_report_example.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    report = script.example_report()
+    committed = (ROOT / "docs" / "examples" / "grain_size_report.html").read_text(
+        encoding="utf-8")
+    tables = [_html_table(None, report.summary),
+              *(_html_table(headers, rows) for _title, headers, rows in report.tables)]
+    assert len(tables) >= 2  # the result and the per-field table
+    for table in tables:
+        assert table in committed, table
+    for warning in report.warnings:
+        assert warning in committed, warning
