@@ -912,6 +912,76 @@ def test_a_field_with_fewer_than_50_intersections_is_told_so(tmp_path, capsys):
         gs_row["warnings"]
 
 
+def _drawn_lines_with_counts(counts, width=200):
+    """A mask and drawn horizontal lines of equal length, line i crossing counts[i] short
+    boundaries (ends inside grains)."""
+    mask = np.zeros((10 * len(counts) + 10, width), bool)
+    segs = []
+    for i, k in enumerate(counts):
+        row = 10 * i + 5
+        for j in range(k):
+            c = 10 + (j + 1) * (width - 20) // (k + 1)
+            mask[row - 2:row + 3, c] = True
+        segs.append([[row, 2], [row, width - 3]])
+    return mask, segs
+
+
+def test_few_intersections_get_an_exact_asymmetric_interval():
+    """With few intersections the line-sampling term was ±r on a log scale: 20 crossings
+    on 10 lines of scattered density gave ℓ̄ x [0.47, 2.1] where the density's own
+    Student-t interval, inverted to ℓ̄ = 1 / d, is ℓ̄ x [0.57, 4.1]; two lines that agree
+    (identical densities) gave a sampling term of 0, an interval of the pixel term alone.
+    Below E112's 50 intersections the interval is now the inverted t interval, widened to
+    the exact Poisson interval of the count; an interval without an upper end is
+    withheld with a warning. From 50 on nothing changes."""
+    from scipy.stats import chi2, t
+
+    from napari_srmat.grainsize import PIXEL_RESOLUTION_PX, grain_size_from_heyn
+
+    def poisson_factors(p):  # ℓ̄ x [P / mu_hi, P / mu_lo], exact (Garwood)
+        return p / (chi2.ppf(0.975, 2 * p + 2) / 2), p / (chi2.ppf(0.025, 2 * p) / 2)
+
+    def measured(counts):
+        mask, segs = _drawn_lines_with_counts(counts)
+        res = measure_intercepts(mask, pattern="segments", segments=segs)
+        assert res.per_line_intersections.tolist() == counts
+        return res, grain_size_from_heyn(res)
+
+    # scattered densities: the exact interval of the mean density, inverted
+    counts = [0, 0, 4, 4, 0, 4, 4, 0, 4, 0]
+    res, r = measured(counts)
+    d = np.array(counts) / res.per_line_length_px
+    rel = t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size) / d.mean()
+    pix = PIXEL_RESOLUTION_PX / res.mean_intercept_px
+    lo, hi = r.mean_intercept_ci95_px
+    ell = res.mean_intercept_px
+    assert hi / ell == pytest.approx(math.exp(math.hypot(-math.log(1 - rel), pix)))
+    assert lo / ell == pytest.approx(math.exp(-math.hypot(math.log(1 + rel), pix)))
+    assert hi / ell > 1 / (1 - rel) > max(poisson_factors(20)[1], math.exp(rel))
+    # identical densities: the count's Poisson interval, not the pixel term alone
+    res, r = measured([1, 1])
+    lo, hi = r.mean_intercept_ci95_px
+    ell = res.mean_intercept_px
+    p_lo, p_hi = poisson_factors(2)
+    pix = PIXEL_RESOLUTION_PX / ell
+    assert res.ci95_half_width_px == 0.0
+    assert lo / ell == pytest.approx(math.exp(-math.hypot(math.log(1 / p_lo), pix)))
+    assert hi / ell == pytest.approx(math.exp(math.hypot(math.log(p_hi), pix)))
+    # the density interval reaches 0: no upper end, no interval, a warning saying so
+    res, r = measured([0] * 8 + [4, 4])
+    assert res.relative_accuracy_pct > 100
+    assert r.mean_intercept_ci95_px is None and r.mean_intercept_px is not None
+    assert any("no upper end" in w for w in r.warnings)
+    assert r.to_dict()["mean_intercept_ci95_px"] is None
+    # 50 intersections or more: the ±r term as before
+    res, r = measured([5] * 9 + [6])
+    rel = res.relative_accuracy_pct / 100
+    lo, hi = r.mean_intercept_ci95_px
+    ell = res.mean_intercept_px
+    half = math.hypot(rel, PIXEL_RESOLUTION_PX / ell)
+    assert (lo / ell, hi / ell) == pytest.approx((math.exp(-half), math.exp(half)))
+
+
 def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model, monkeypatch):
     """``plan_grain_size`` (the Simple tab's memory check) counted the micrograph and the
     boundary maps at the input's scale, but a coarse micrograph is up-sampled before the

@@ -46,7 +46,9 @@ Uncertainty
 The 95 % interval combines, on a log scale and in quadrature, three half-widths:
 
 * line sampling: the Student-t interval of the per-line intersection densities
-  (:func:`napari_srmat.metrics.heyn.measure_intercepts`, ASTM E112 §15);
+  (:func:`napari_srmat.metrics.heyn.measure_intercepts`, ASTM E112 §15); below E112's 50
+  intersections its exact, asymmetric inverse, at least the count's Poisson interval
+  (:func:`sampling_log_terms`);
 * pixel resolution: a boundary mask cannot resolve intercepts shorter than a boundary
   (:data:`PIXEL_RESOLUTION_PX` at the scale where crossings are counted);
 * the model: :data:`MODEL_LOG_ERROR_95`, the 2.5-97.5 % range of ``ln(ℓ̄ / ℓ̄_true)``
@@ -100,6 +102,8 @@ __all__ = [
     "resample",
     "resampled_shape",
     "intercept_interval",
+    "sampling_log_terms",
+    "has_few_intersections",
     "grain_size_from_heyn",
     "few_intersections_note",
     "SCHEMA_KEYS",
@@ -378,39 +382,115 @@ class GrainSizeResult:
 
 
 # --------------------------------------------------------------- intervals
+def has_few_intersections(count: float) -> bool:
+    """Whether a field's intersection count P is below E112's
+    :data:`~napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD`: the one rule of the
+    few-intersections warning (:func:`few_intersections_note`) and of the exact sampling
+    term of :func:`intercept_interval`.
+
+    Examples
+    --------
+    >>> has_few_intersections(4), has_few_intersections(50)
+    (True, False)
+    """
+    return count < MIN_COUNT_PER_FIELD
+
+
+def sampling_log_terms(relative_half: float, count: float | None = None) -> tuple[float, float]:
+    """Lower and upper log half-widths of the line-sampling term of ℓ̄'s 95 % interval.
+
+    ``relative_half`` is ``r = h / d̄``, the Student-t half-width of the mean per-line
+    intersection density over that mean (ASTM E112 §15; ``HeynResult.relative_accuracy_pct``
+    / 100). With many intersections the term is ``±r`` (the documented intervals were made
+    so; the exact ends below differ from it by about ``r² / 2``). With fewer than
+    :data:`~napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD` (``count``,
+    :func:`has_few_intersections`), the interval is the density's inverted, which ℓ̄ = 1 / d
+    makes asymmetric, ``ℓ̄ [1 / (1 + r), 1 / (1 - r)]`` (an infinite upper end once the
+    density interval reaches 0, ``r >= 1``), widened where needed to the exact (Garwood)
+    Poisson interval of the count, ``ℓ̄ [P / μ_hi, P / μ_lo]``: a few lines can agree by
+    chance (identical densities give ``r = 0``), and a count of P crossings is uncertain
+    by at least that much.
+
+    Parameters
+    ----------
+    relative_half : float
+        ``r`` (NaN when unknown: fewer than two lines).
+    count : float, optional
+        The intersection count P of the field; ``None`` for the ``±r`` term.
+
+    Returns
+    -------
+    (low, high) : (float, float)
+        ``ln(ℓ̄ / low end)`` and ``ln(high end / ℓ̄)``; ``high`` may be ``inf``.
+
+    Examples
+    --------
+    >>> sampling_log_terms(0.1), sampling_log_terms(0.1, count=200)
+    ((0.1, 0.1), (0.1, 0.1))
+    >>> [round(v, 3) for v in sampling_log_terms(0.8, count=4)]   # ℓ̄ x [0.39, 5.0]
+    [0.94, 1.609]
+    >>> [round(v, 3) for v in sampling_log_terms(0.0, count=4)]   # ℓ̄ x [0.39, 3.67]
+    [0.94, 1.3]
+    """
+    r = float(relative_half)
+    if count is None or not math.isfinite(r) or not has_few_intersections(count):
+        return r, r
+    from scipy.special import gammaincinv  # exact Poisson limits (light import)
+
+    p = max(float(count), 0.0)
+    lo_t = math.log1p(r)
+    hi_t = -math.log1p(-r) if r < 1 else math.inf
+    if p <= 0:
+        return lo_t, math.inf
+    mu_lo = float(gammaincinv(p, 0.025))  # chi2(0.025, 2P) / 2
+    mu_hi = float(gammaincinv(p + 1.0, 0.975))  # chi2(0.975, 2P + 2) / 2
+    hi_p = math.log(p / mu_lo) if mu_lo > 0 else math.inf
+    return max(lo_t, math.log(mu_hi / p)), max(hi_t, hi_p)
+
+
 def intercept_interval(
     mean_px: float,
     *,
     sampling_half_px: float,
     model_range_px: tuple[float | None, float | None] | None = None,
     pixel_resolution_px: float = PIXEL_RESOLUTION_PX,
+    intersection_count: float | None = None,
 ) -> tuple[tuple[float, float] | None, dict]:
     """95 % interval of ℓ̄ from line sampling, pixel resolution and the model band.
 
-    The three are combined in quadrature on a log scale: with ``s = h / ℓ̄`` (sampling),
-    ``p = pixel_resolution_px / ℓ̄``, ``m_lo = ln(ℓ̄ / min(band))`` and
-    ``m_hi = ln(max(band) / ℓ̄)`` (zero when the band does not reach below / above ℓ̄),
-    the interval is ``[ℓ̄ exp(-sqrt(s² + p² + m_lo²)), ℓ̄ exp(sqrt(s² + p² + m_hi²))]``.
+    The one rule that combines them: in quadrature on a log scale, with ``s_lo`` and
+    ``s_hi`` the line-sampling term (:func:`sampling_log_terms`: ``s_lo = s_hi = h / ℓ̄``
+    unless the field has few intersections), ``p = pixel_resolution_px / ℓ̄``,
+    ``m_lo = ln(ℓ̄ / min(band))`` and ``m_hi = ln(max(band) / ℓ̄)`` (zero when the band
+    does not reach below / above ℓ̄), the interval is
+    ``[ℓ̄ exp(-sqrt(s_lo² + p² + m_lo²)), ℓ̄ exp(sqrt(s_hi² + p² + m_hi²))]``.
 
     Parameters
     ----------
     mean_px : float
         ℓ̄ at the scale where crossings were counted.
     sampling_half_px : float
-        Half-width of the line-sampling 95 % interval (Student t), same pixels.
+        Half-width of the line-sampling 95 % interval (Student t), same pixels
+        (``HeynResult.ci95_half_width_px``: ``ℓ̄ r``).
     model_range_px : (float or None, float or None), optional
         The lowest and highest ℓ̄ (same pixels) the model's own uncertainty makes
         plausible at 95 %; ``None`` for no model term. An end that is ``None`` (not
         known) gives no interval.
     pixel_resolution_px : float
         Systematic counting uncertainty (px).
+    intersection_count : float, optional
+        The intersection count P (``HeynResult.intersection_count``): below
+        :data:`~napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD` the sampling term is
+        exact and asymmetric (:func:`sampling_log_terms`).
 
     Returns
     -------
     interval : (low, high) or None
-        ``None`` when a term is unknown (fewer than 2 lines, an invalid band end).
+        ``None`` when a term is unknown (fewer than 2 lines, an invalid band end);
+        ``high`` is ``inf`` when the sampling term has no upper bound.
     terms : dict
-        The relative half-widths ``sampling``, ``pixel``, ``model_low``, ``model_high``.
+        The relative (log) half-widths ``sampling`` (``h / ℓ̄``), ``sampling_low``,
+        ``sampling_high``, ``pixel``, ``model_low``, ``model_high``.
 
     Examples
     --------
@@ -422,6 +502,7 @@ def intercept_interval(
     if not (mean_px and mean_px > 0 and math.isfinite(mean_px)):
         return None, {}
     s = sampling_half_px / mean_px if math.isfinite(sampling_half_px) else math.nan
+    s_lo, s_hi = sampling_log_terms(s, intersection_count)
     p = pixel_resolution_px / mean_px
     m_lo = m_hi = 0.0
     ok = math.isfinite(s)
@@ -432,12 +513,13 @@ def intercept_interval(
         else:
             m_lo = max(0.0, math.log(mean_px / min(ends)))
             m_hi = max(0.0, math.log(max(ends) / mean_px))
-    terms = {"sampling": s, "pixel": p, "model_low": m_lo, "model_high": m_hi}
+    terms = {"sampling": s, "sampling_low": s_lo, "sampling_high": s_hi, "pixel": p,
+             "model_low": m_lo, "model_high": m_hi}
     if not ok:
         return None, terms
-    a = math.sqrt(s * s + p * p + m_lo * m_lo)
-    b = math.sqrt(s * s + p * p + m_hi * m_hi)
-    return (mean_px * math.exp(-a), mean_px * math.exp(b)), terms
+    a = math.sqrt(s_lo * s_lo + p * p + m_lo * m_lo)
+    b = math.sqrt(s_hi * s_hi + p * p + m_hi * m_hi)
+    return (mean_px * math.exp(-a), mean_px * math.exp(b) if math.isfinite(b) else math.inf), terms
 
 
 def _scaled(interval, factor):
@@ -490,16 +572,22 @@ def grain_size_from_heyn(
     mean_inf = res.mean_intercept_px
     interval = None
     terms: dict = {}
+    k = 1.0 / float(inference_scale)
     if mean_inf is not None:
         interval, terms = intercept_interval(
-            mean_inf, sampling_half_px=res.ci95_half_width_px, model_range_px=model_range_px)
+            mean_inf, sampling_half_px=res.ci95_half_width_px, model_range_px=model_range_px,
+            intersection_count=res.intersection_count)
         if interval is None:
             warns.append("no 95% interval: " + (
                 "the model's uncertainty range is not known"
                 if math.isfinite(res.ci95_half_width_px) else "fewer than two test lines"))
-    if mean_inf is not None and res.intersection_count < MIN_COUNT_PER_FIELD:
+        elif not math.isfinite(interval[1]):
+            warns.append(f"no 95% interval: it has no upper end (ℓ̄ ≥ {interval[0] * k:.3g} px "
+                         "at 95 %): the test lines' intersection densities scatter as much "
+                         "as their mean")
+            interval = None
+    if mean_inf is not None and has_few_intersections(res.intersection_count):
         warns.append(few_intersections_note(res.intersection_count))
-    k = 1.0 / float(inference_scale)
     mean = None if mean_inf is None else mean_inf * k
     out = GrainSizeResult(
         mean_intercept_px=mean,
