@@ -784,3 +784,26 @@ def test_a_file_put_into_last_during_a_run_stops_it_and_is_kept(tmp_path):
     assert notes.read_text() == "mine"
     assert json.loads((tmp_path / "run" / "last" / "training_state.json").read_text())[
         "epoch"] == 0
+
+
+def test_a_run_folder_takes_one_run_and_a_killed_checkpoint_write_is_cleaned(tmp_path):
+    """A second run into the folder of a running one was not refused, and a kill -9
+    during a checkpoint write left hidden .last.<hex>.partial / top/.epoch-NNN.<hex>.partial
+    copies that nothing removed. The run's lock refuses the second run in one line; a
+    run holding it removes its own stale staging folders, nothing else."""
+    from napari_srmat.outputs import OutputLock, OutputLockedError
+
+    train_boundaries(_cfg(tmp_path, epochs=1))
+    run = tmp_path / "run"
+    with OutputLock(run), pytest.raises(OutputLockedError, match=f"^{run} is being written"):
+        train_boundaries(_cfg(tmp_path, epochs=2, resume=True))
+    killed = [run / ".last.0a1b2c3d.partial", run / "top" / ".epoch-001.0a1b2c3d.partial"]
+    for k in killed:
+        (k / "ckpt").mkdir(parents=True)
+        (k / "ckpt" / "config.json").write_text("{}")
+        (k / "ema.safetensors").write_bytes(b"half")
+    mine = run / ".best.0a1b2c3d.partial" / "notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("mine")
+    train_boundaries(_cfg(tmp_path, epochs=2, resume=True))
+    assert not any(k.exists() for k in killed) and mine.read_text() == "mine"

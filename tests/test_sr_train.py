@@ -596,3 +596,38 @@ def test_a_run_whose_checkpoint_folder_holds_a_file_of_the_users_is_refused_at_o
                 on_event=events.append)
     assert not any(isinstance(e, Progress) for e in events)
     assert notes.read_text() == "mine"
+
+
+def test_a_run_folder_takes_one_run_and_a_killed_checkpoint_write_is_cleaned(
+        tmp_path, image_dir):
+    """A second run into the folder of a running one was not refused (both wrote its
+    checkpoints), and a kill -9 during a checkpoint write left a hidden
+    .last.<hex>.partial copy of the weights that nothing removed. A run holds the
+    folder's lock (RUN.lock, pid and host): a second is refused in one line before its
+    data load; a run that holds it removes the stale staging folders of its own
+    checkpoints, and nothing else."""
+    from napari_srmat.jobs import Log
+    from napari_srmat.outputs import OutputLock, OutputLockedError
+
+    run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=2)), quiet=True)
+    run = tmp_path / "run"
+    with OutputLock(run):  # another run is writing the folder
+        events = []
+        with pytest.raises(OutputLockedError, match=rf"^{run} is being written by process "
+                                                    rf"\d+ on .*; wait for it") as info:
+            run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=4, resume=True)),
+                    quiet=True, on_event=events.append)
+        assert "\n" not in str(info.value) and events == []
+    killed = run / ".last.0a1b2c3d.partial"  # what atomic_directory left at the kill
+    killed.mkdir()
+    (killed / "model.safetensors").write_bytes(b"half")
+    kept = [run / ".last.9f8e7d6c.partial", run / ".notes.0a1b2c3d.partial"]
+    for k in kept:  # a file no checkpoint write makes, another name: not ours to remove
+        k.mkdir()
+        (k / "mine.txt").write_text("mine")
+    events = []
+    run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=4, resume=True)), quiet=True,
+            on_event=events.append)
+    assert not killed.exists() and all((k / "mine.txt").exists() for k in kept)
+    assert any(isinstance(e, Log) and killed.name in e.message for e in events)
+    assert not (tmp_path / "run.lock").exists()  # released at the end

@@ -6,8 +6,12 @@ loading a pickle from an untrusted path can execute arbitrary code.
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 import json
 import os
+import re
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +23,7 @@ __all__ = [
     "CheckpointError",
     "save_checkpoint",
     "check_replaceable_checkpoint",
+    "remove_interrupted_checkpoint_writes",
     "load_checkpoint",
     "read_checkpoint_config",
     "weights_shapes",
@@ -115,6 +120,69 @@ FOLDER_METADATA_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 #: Files of a training run's resumable state beside its checkpoint's (``RUN/last``).
 TRAINING_STATE_FILES = ("ema.safetensors", "optimizer.safetensors", "training_state.json")
+
+
+#: Staging folder of a checkpoint write (:func:`napari_srmat._atomic.atomic_directory`):
+#: ``.NAME.<8 hex>.partial``, renamed onto ``NAME`` when complete; a kill leaves it
+_STAGING = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.partial$")
+#: What a checkpoint staging folder holds (an edges ``last`` also a ``ckpt`` folder,
+#: staged itself, whose files it moves up)
+_STAGING_ENTRIES = (WEIGHTS_NAME, CONFIG_NAME, *TRAINING_STATE_FILES, *FOLDER_METADATA_FILES,
+                    "ckpt")
+
+
+def _only_checkpoint_files(folder: Path) -> bool:
+    """Whether ``folder`` (a staging folder) holds only what a checkpoint write puts
+    there (:data:`_STAGING_ENTRIES`, nested staging folders, temporary files)."""
+    from ._atomic import is_temp_file
+
+    for entry in os.scandir(folder):
+        if entry.is_symlink():
+            return False
+        if entry.is_dir():
+            if not ((entry.name == "ckpt" or _STAGING.match(entry.name))
+                    and _only_checkpoint_files(Path(entry.path))):
+                return False
+        elif entry.name not in _STAGING_ENTRIES and not is_temp_file(entry.name):
+            return False
+    return True
+
+
+def remove_interrupted_checkpoint_writes(folder: str | os.PathLike,
+                                         names: tuple[str, ...]) -> list[Path]:
+    """Delete the staging folders that checkpoint writes killed part-way (kill -9, a
+    power cut) left in a training run's ``folder``: hidden ``.NAME.<8 hex>.partial``
+    folders, for a ``NAME`` matching one of ``names`` (glob patterns, e.g. ``"last"``,
+    ``"epoch-*"``), that hold only a checkpoint's files.
+
+    Only for a run that holds the folder's lock (:class:`napari_srmat.outputs.OutputLock`
+    on the run folder): no other run is writing them then. Anything else is left alone
+    (a symbolic link, another name, a folder with a file a checkpoint write does not
+    make), and so is the staging of a replacement interrupted between its two renames
+    (``NAME`` missing, its previous version aside as ``.NAME.*.old``: the two are all
+    that is left of it).
+
+    Returns
+    -------
+    list of Path
+        The folders deleted.
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in sorted(folder.iterdir()):
+        m = _STAGING.match(entry.name)
+        if (m is None or entry.is_symlink() or not entry.is_dir()
+                or not any(fnmatch.fnmatchcase(m["name"], n) for n in names)):
+            continue
+        target = folder / m["name"]
+        if not target.exists() and any(folder.glob(f".{glob.escape(m['name'])}.*.old")):
+            continue
+        if _only_checkpoint_files(entry):
+            shutil.rmtree(entry)
+            removed.append(entry)
+    return removed
 
 
 def check_replaceable_checkpoint(path: str | os.PathLike, *,

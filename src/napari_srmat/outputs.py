@@ -69,6 +69,8 @@ __all__ = [
     "write_marker",
     "prepare_output_dir",
     "only_creation_debris",
+    "lock_run_folder",
+    "holding",
     "discarded_when_refused",
     "check_output_file",
     "save_figure_png",
@@ -1341,6 +1343,33 @@ class OutputLock:
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         self.release()
+
+
+def lock_run_folder(held: contextlib.ExitStack, out: str | os.PathLike) -> OutputLock:
+    """The lock of a run folder ``out`` (``OUT.lock``: a training run's), released when
+    ``held`` closes. Taken at once when the folder's parent exists (a second run into the
+    folder is refused before its data load, and nothing is made for a run that fails on
+    its inputs); else by the caller's ``acquire()`` once the folder is made (a second
+    ``acquire()`` does nothing).
+
+    Raises
+    ------
+    OutputLockedError
+        Another run holds it.
+    """
+    lock = OutputLock(out)
+    held.callback(lock.release)
+    if Path(out).parent.is_dir():
+        lock.acquire()
+    return lock
+
+
+def holding(body: Any, *args: Any) -> Any:
+    """Run job generator ``body(*args, held)`` (its events and result) with an
+    ``ExitStack`` ``held`` that closes when the job ends, however it ends (the run
+    folder's lock, :func:`lock_run_folder`)."""
+    with contextlib.ExitStack() as held:
+        return (yield from body(*args, held))
 
 
 # --------------------------------------------------------------------------- figures

@@ -19,6 +19,7 @@ from ..checkpoint import (
     CheckpointError,
     check_replaceable_checkpoint,
     load_checkpoint,
+    remove_interrupted_checkpoint_writes,
     save_checkpoint,
 )
 from ..device import (
@@ -38,8 +39,10 @@ from ..outputs import (
     check_no_earlier_run,
     check_output_dir,
     files_fingerprint,
+    holding,
     identity_differences,
     input_differences,
+    lock_run_folder,
     nothing_to_resume,
     prepare_output_dir,
 )
@@ -379,7 +382,17 @@ def train_boundaries_job(config, *, stop=None):
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputLockedError
+        Another run is writing into ``out`` (its lock, ``OUT.lock``, is held).
     """
+    return (yield from holding(_train_boundaries, config, stop))
+
+
+def _train_boundaries(config, stop, held):
+    """The body of :func:`train_boundaries_job`; ``held`` holds the run folder's lock."""
     import torch
 
     cfg = _as_config(config)
@@ -415,8 +428,10 @@ def train_boundaries_job(config, *, stop=None):
     set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     use_amp = bool(cfg.amp and device.startswith("cuda"))
+    lock = None
     if cfg.out:  # refused now, created once the data have loaded
         check_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root])
+        lock = lock_run_folder(held, cfg.out)  # one run per folder
         resumable = (Path(cfg.out) / "last").is_dir()
         if not (cfg.resume and resumable):  # resume into an empty folder: a new run
             check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
@@ -499,6 +514,11 @@ def train_boundaries_job(config, *, stop=None):
     total_epochs = n_pre + cfg.epochs
     out = prepare_output_dir(cfg.out, "boundary_training",
                              inputs=[cfg.data_root]) if cfg.out else None
+    if out is not None:
+        lock.acquire()
+        for folder, names in ((out, ("last", "best")), (out / "top", ("epoch-*",))):
+            for partial in remove_interrupted_checkpoint_writes(folder, names):
+                yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
     start_epoch = 0
     history: list[dict] = []
     top: list[tuple[float, int, str]] = []

@@ -676,6 +676,10 @@ def _init_model(cfg: SRTrainConfig, checkpoint: str | None, device: str):
     return model
 
 
+#: The checkpoint folders of an SR training run's folder
+_RUN_CHECKPOINTS = ("last", "best", "train_state")
+
+
 def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
                  ) -> Generator[Event, None, dict]:
     """Train a ``cnn``, ``onestep``, ``ddpm``, ``cgan`` or ``refsr`` SR model (job generator).
@@ -698,7 +702,20 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     dict
         ``step``, ``best_psnr``, ``val`` (last validation), ``last``, ``best``,
         ``history`` (list of ``{"step", "loss"}``), ``stopped``, ``seconds``.
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputLockedError
+        Another run is writing into ``out`` (its lock, ``OUT.lock``, is held).
     """
+    from ..outputs import holding
+
+    return (yield from holding(_train_sr, config, stop))
+
+
+def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
+              held) -> Generator[Event, None, dict]:
+    """The body of :func:`train_sr_job`; ``held`` holds the run folder's lock."""
     import torch
 
     from .registry import load_model, save_model_checkpoint
@@ -709,10 +726,17 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     check_learning_rate(cfg.lr)
     set_cpu_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
-    from ..outputs import check_no_earlier_run, check_output_dir, prepare_output_dir
+    from ..checkpoint import remove_interrupted_checkpoint_writes
+    from ..outputs import (
+        check_no_earlier_run,
+        check_output_dir,
+        lock_run_folder,
+        prepare_output_dir,
+    )
 
     inputs = [d for d in cfg.data if isinstance(d, (str, os.PathLike))] + [cfg.val, cfg.pairs]
     check_output_dir(cfg.out, "sr_training", inputs=inputs)  # created once inputs loaded
+    lock = lock_run_folder(held, cfg.out)  # one run per folder
     resumable = (Path(cfg.out) / "train_state").is_dir()
     if not (cfg.resume and resumable):  # resume into an empty folder: a new run
         check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)), overwrite=cfg.overwrite,
@@ -800,6 +824,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
     training_info["inputs"] = {"data": data_ids, "val": val_id}
     settings = _resume_settings(training_info)
     out = prepare_output_dir(cfg.out, "sr_training", inputs=inputs)
+    lock.acquire()
+    for partial in remove_interrupted_checkpoint_writes(out, _RUN_CHECKPOINTS):
+        yield Log(f"removed {partial.name}, a checkpoint a killed run was writing")
     step, best, history = 0, -math.inf, []
     state_dir, last_dir, best_dir = out / "train_state", out / "last", out / "best"
     # the step of the ``last`` checkpoint of this run (a resumed one: the one it continues);
