@@ -124,6 +124,43 @@ def test_a_drawn_line_scores_a_touched_boundary_half_as_e112_asks():
     assert grid.per_line_intersections[0] - e112.per_line_intersections[0] == 1.0
 
 
+def test_srmat_heyn_pools_drawn_lines_by_the_count_their_rows_use(tmp_path, capsys):
+    """`srmat heyn --pattern segments`: each row's ℓ̄ scores a boundary touched by a line's
+    end 1/2 (E112), but the pooled ℓ̄ and the fields' N_L divided by the run count, so one
+    mask with a line across two 20 px grains read 20 px in its row and 13.33 px pooled.
+    The pooled figures now use the rows' count P (``intersection_count``)."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    m = np.zeros((40, 61), np.uint8)
+    m[:, [10, 30, 50]] = 255  # grains 20 px wide
+    Image.fromarray(m).save(tmp_path / "a.png")
+    Image.fromarray(np.ascontiguousarray(m[:, ::-1])).save(tmp_path / "b.png")
+    segs = tmp_path / "lines.json"
+    # ends on boundaries (P = 1/2 + 1 + 1/2 over 40 px), ends inside grains (P = 3 over 50)
+    segs.write_text(json.dumps([[[10, 10], [10, 50]], [[30, 5], [30, 55]]]))
+    args = ["--pattern", "segments", "--segments", str(segs)]
+    assert main(["heyn", str(tmp_path / "a.png"), *args, "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    row = one["per_image"][0]
+    assert row["n_intersections"] == 6 and row["intersection_count"] == 5
+    assert row["mean_intercept_px"] == pytest.approx(90 / 5)
+    assert one["mean_intercept_px"] == pytest.approx(row["mean_intercept_px"])
+    assert one["intersection_count"] == pytest.approx(5)
+    paths = [str(tmp_path / n) for n in ("a.png", "b.png")]
+    assert main(["heyn", *paths, *args, "--json"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    rows = two["per_image"]
+    assert two["mean_intercept_px"] == pytest.approx(
+        sum(r["total_length_px"] for r in rows) / sum(r["intersection_count"] for r in rows))
+    assert two["fields_mean_n_l_per_px"] == pytest.approx(
+        np.mean([r["intersection_count"] / r["total_length_px"] for r in rows]))
+    assert main(["heyn", paths[0], *args]) == 0
+    text = capsys.readouterr().out
+    assert "18.00 px (5 intersections" in text and "pooled: mean intercept 18.00 px" in text
+
+
 def test_circles_pattern_geometry_and_known_count():
     shape = (401, 401)
     paths, closed = make_pattern(shape, "circles", margin=0.0)

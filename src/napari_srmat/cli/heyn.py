@@ -75,7 +75,9 @@ def _run(args: argparse.Namespace) -> int:
 
         segments = load_segments(args.segments)
     per_image = []
-    total_l, total_n = 0.0, 0
+    # ΣL, the crossings and the count P ℓ̄ is made of (a drawn line's end on a boundary
+    # scores 1/2: metrics.heyn.scores_line_ends), pooled as each row's ℓ̄ = L / P
+    total_l, total_n, total_p = 0.0, 0, 0.0
     degenerate = []
     pixel_sizes = []
     for path in args.masks:
@@ -127,6 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         per_image.append(row)
         total_l += res.total_length_px
         total_n += res.n_intersections
+        total_p += res.intersection_count
         if res.degenerate:
             degenerate.append(str(path))
     warnings = [f"{r['path']}: {w}" for r in per_image for w in r["warnings"]]
@@ -136,13 +139,14 @@ def _run(args: argparse.Namespace) -> int:
                         "maps")
         pooled = math.nan
     else:
-        pooled = total_l / total_n if total_n else math.nan
+        pooled = total_l / total_p if total_n else math.nan
     valid = math.isfinite(pooled)
     out = {
         "pattern": args.pattern,
         "n_images": len(per_image),
         "mean_intercept_px": pooled if valid else None,
         "n_intersections": total_n,
+        "intersection_count": total_p,
         "total_length_px": total_l,
         "n_lines": sum(r["n_lines"] for r in per_image),
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
@@ -156,7 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     # field-to-field statistics (ASTM E112: one field = one image), on N_L = N / L
     if len(per_image) >= 2:
         nl = [
-            r["n_intersections"] / r["total_length_px"] for r in per_image if r["total_length_px"]
+            r["intersection_count"] / r["total_length_px"] for r in per_image
+            if r["total_length_px"]
         ]
         mean_nl, half, ra = confidence_interval(nl) if valid else (None, math.nan, math.nan)
         out["fields_mean_n_l_per_px"] = mean_nl
@@ -194,7 +199,8 @@ def _run(args: argparse.Namespace) -> int:
     for r in per_image:
         mi = r["mean_intercept_px"]
         txt = f"{mi:.2f} px" if mi is not None else "no valid mean intercept"
-        print(f"{r['path']}: {txt} ({r['n_intersections']} intersections, {r['n_lines']} lines)")
+        print(f"{r['path']}: {txt} ({r['intersection_count']:g} intersections, "
+              f"{r['n_lines']} lines)")
     if out["mean_intercept_px"] is not None:
         line = f"pooled: mean intercept {out['mean_intercept_px']:.2f} px"
         if out.get("ci95_half_width_px") is not None:
