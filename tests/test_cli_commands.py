@@ -235,7 +235,8 @@ def test_a_command_without_its_action_is_one_error_line(capsys, argv, line):
     (["grain-size", ""], "IMAGE"),
     (["sr", "run", "", "out.ome.zarr"], "input"),
     (["audit", "candidates", "lr.png", "", "--out", "a.json"], "sr"),
-    (["sr", "eval", "hr.png", "sr.png", "--lr", ""], "--lr"),
+    (["sr", "eval", "hr.png", "sr.png", "--lr-image", ""], "--lr-image"),
+    (["sr", "eval", "hr.png", "sr.png", "--lr", ""], "--lr"),  # its deprecated name
 ])
 def test_an_empty_input_path_names_the_argument_not_the_library(capsys, argv, argument):
     """``srmat info ""`` said the library's "path is empty; read_image takes a path ...

@@ -642,6 +642,10 @@ def test_cli_writes_the_plan_as_csv_and_json(half_structured, tmp_path, capsys):
     said = "the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used"
     assert f"srmat plan-rescan: warning: {said}" in captured.err
     assert "LR pixel size 0.25 µm" in captured.out
+    # the file written: a result line on stdout without --json (it was on stderr), a note
+    # on stderr with it (stdout holds the JSON object only)
+    assert captured.out.splitlines()[-1] == f"wrote {tmp_path / 'plan.csv'}"
+    assert "wrote" not in captured.err
     text = (tmp_path / "plan.csv").read_text(encoding="utf-8")
     assert text.splitlines()[0] == ("rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,"
                                     "uncertainty")

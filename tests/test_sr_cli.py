@@ -152,6 +152,17 @@ def test_edges_predict_json_lists_its_warnings_as_sr_run_does(tmp_path, capsys):
     assert _json(capsys)["warnings"] == []
 
 
+def test_sr_run_prints_its_result_on_stdout(small_png, tmp_path, capsys):
+    """`srmat sr run` printed its result line ("wrote OUT: ...") on stderr, where the
+    progress goes, unlike the other commands; it is on stdout."""
+    out = tmp_path / "o.zarr"
+    assert main(["sr", "run", str(small_png), str(out), "--model", "bicubic", "--tile", "16",
+                 "--overlap", "4"]) == 0
+    said, err = capsys.readouterr()
+    assert said.startswith(f"wrote {out}: (80, 96, 3) with bicubic x4 in ")
+    assert said.count("\n") == 1 and "wrote" not in err
+
+
 def test_sr_run_speed_is_over_the_tiles_computed_by_this_run(tmp_path, capsys):
     """A repeated `srmat sr run` on a complete OUTPUT reported megapixels/s of the whole
     image over the time it took to find that nothing was left to do (faster than the run
@@ -194,8 +205,9 @@ def test_sr_run_speed_is_over_the_tiles_computed_by_this_run(tmp_path, capsys):
     assert again["nothing_to_do"] is True and again["tiles_computed"] == 0
     assert again["megapixels_per_s"] is None and again["output_megapixels_per_s"] is None
     assert main(argv) == 0
-    err = capsys.readouterr().err
-    assert "already complete" in err and "nothing left to do" in err and "wrote" not in err
+    said, err = capsys.readouterr()  # the result on stdout (it was on stderr)
+    assert said == f"{out} was already complete (same input and settings): nothing left to do\n"
+    assert "wrote" not in said + err
 
 
 def test_sr_run_json_reports_the_tile_the_store_was_written_with(tmp_path, capsys):
@@ -279,8 +291,10 @@ def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):
                "2", "--train-steps", "2", "--batch-size", "2", "--patch", "16", "--out",
                str(tmp_path / "ck2"), "--threads", "1", "--device", "cpu"])
     assert rc == 0
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"best checkpoint: {tmp_path / 'ck2' / 'best'} (nothing validated: the final model)")
+    said, err = capsys.readouterr()  # the result on stdout (it was on stderr)
+    assert said == (f"best checkpoint: {tmp_path / 'ck2' / 'best'} (nothing validated: the "
+                    "final model)\n")
+    assert "best checkpoint" not in err
 
 
 def test_steps_flags_have_one_meaning_each(capsys):

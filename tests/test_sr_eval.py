@@ -197,7 +197,7 @@ def test_nan_or_inf_pixels_are_refused_not_scored(tmp_path, capsys, which):
     hr, sr = ("bad" if which == "hr" else "good"), ("bad" if which == "sr" else "good")
     argv = ["sr", "eval", str(tmp_path / f"{hr}.tif"), str(tmp_path / f"{sr}.tif")]
     if which == "lr":
-        argv += ["--lr", str(tmp_path / "lr_bad.tif")]
+        argv += ["--lr-image", str(tmp_path / "lr_bad.tif")]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -241,6 +241,29 @@ def test_sr_eval_is_its_own_action_not_sr_run():
     args = build_sr_parser().parse_args(["eval", "hr.png", "sr.png", "--scale", "2"])
     assert args.sr_action == "eval" and args.hr == "hr.png" and args.sr == "sr.png"
     assert args.scale == 2 and args.func.__name__ == "_eval"
+
+
+def test_sr_eval_names_the_lr_image_unlike_the_learning_rate(capsys):
+    """`--lr` was the LR image in `srmat sr eval` and the learning rate in the training
+    commands. The image is `--lr-image`; `--lr` still gives it, with a one-line note, and
+    is not in the help."""
+    import argparse
+
+    from napari_srmat.cli.sr import build_sr_parser
+
+    parser = build_sr_parser()
+    args = parser.parse_args(["eval", "hr.png", "sr.png", "--lr-image", "lr.png"])
+    assert args.lr_image == "lr.png" and capsys.readouterr().err == ""
+    old = parser.parse_args(["eval", "hr.png", "sr.png", "--lr", "lr.png"])
+    assert vars(old) == vars(args)
+    assert capsys.readouterr().err == (
+        "srmat sr eval: warning: --lr is deprecated here: give --lr-image (--lr is the "
+        "learning rate of the training commands)\n")
+    assert parser.parse_args(["eval", "hr.png", "sr.png"]).lr_image is None
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    shown = subs.choices["eval"].format_help()
+    assert "--lr-image LR" in shown and "--lr " not in shown
+    assert parser.parse_args(["train", "--out", "o", "--lr", "0.5"]).lr == 0.5
 
 
 def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
@@ -295,12 +318,21 @@ def test_cli_sr_eval_reads_scale_and_recipe_from_sr_run_output(tmp_path, capsys)
     # the shipped cnn: its checkpoint records the bicubic training degradation
     assert main(["sr", "run", lr_p, str(out), "--tile", "64", "--overlap", "21"]) == 0
     capsys.readouterr()
-    assert main(["sr", "eval", hr_p, str(out), "--lr", lr_p, "--json"]) == 0
-    res = json.loads(capsys.readouterr().out)
+    assert main(["sr", "eval", hr_p, str(out), "--lr-image", lr_p, "--json"]) == 0
+    said, err = capsys.readouterr()
+    res = json.loads(said)
     assert res["scale"] == 4 and res["scale_source"] == "sr output metadata"
     assert res["degradation"]["recipe"] == {"mode": "bicubic"}
     assert "checkpoint" in res["degradation"]["source"]
     assert res["lr_source"] == "given" and 25 < res["psnr_y"] < 60
+    assert "deprecated" not in err
+    # --lr (the learning rate of the training commands) still works, with a note
+    assert main(["sr", "eval", hr_p, str(out), "--lr", lr_p, "--json"]) == 0
+    said, err = capsys.readouterr()
+    assert json.loads(said) == res
+    assert err.splitlines()[0] == (
+        "srmat sr eval: warning: --lr is deprecated here: give --lr-image (--lr is the "
+        "learning rate of the training commands)")
 
 
 @pytest.mark.parametrize("scale", [1, 2, 3, 4, 8])
@@ -345,7 +377,7 @@ def test_cli_sr_eval_shape_errors_name_the_files(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         f"srmat sr eval: error: HR {hr_p} and SR {small_p} shapes differ: ")
-    assert main(["sr", "eval", hr_p, hr_p, "--lr", lr_p]) == 2
+    assert main(["sr", "eval", hr_p, hr_p, "--lr-image", lr_p]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         f"srmat sr eval: error: LR {lr_p} (5, 5) x4 does not match HR {hr_p} and SR {hr_p}")
@@ -359,12 +391,12 @@ def test_cli_sr_eval_lr_of_the_sr_size_is_refused_unless_scale_1(tmp_path, capsy
 
     hr = _micrograph()
     hr_p, sr_p = _png(tmp_path / "hr.png", hr), _png(tmp_path / "sr.png", hr + 0.05)
-    assert main(["sr", "eval", hr_p, sr_p, "--lr", hr_p, "--json"]) == 2
+    assert main(["sr", "eval", hr_p, sr_p, "--lr-image", hr_p, "--json"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
     assert f"LR {hr_p} (96 x 96 px) is the size of SR {sr_p} (96 x 96 px)" in err
     assert "--scale 1" in err
-    assert main(["sr", "eval", hr_p, sr_p, "--lr", hr_p, "--scale", "1", "--json"]) == 0
+    assert main(["sr", "eval", hr_p, sr_p, "--lr-image", hr_p, "--scale", "1", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["scale"] == 1 and res["scale_source"] == "--scale"
 
@@ -389,7 +421,7 @@ def test_cli_sr_eval_pixel_value_errors_name_the_file(tmp_path, capsys, role, ba
     bad_p = tmp_path / "bad image.tif"
     tifffile.imwrite(bad_p, broken)
     files = {"hr": hr_p, "sr": hr_p, "lr": lr_p, role: str(bad_p)}
-    assert main(["sr", "eval", files["hr"], files["sr"], "--lr", files["lr"], "--scale", "4",
+    assert main(["sr", "eval", files["hr"], files["sr"], "--lr-image", files["lr"], "--scale", "4",
                  "--json"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1

@@ -9,7 +9,11 @@ to stdout (progress goes to stderr).
 Errors that are the user's (bad file, bad option, refused output) are raised as
 :class:`UserError` or the library's ``ValueError``/``FileNotFoundError`` subclasses
 and printed as one clear line (exit 2); system errors (permissions, disk full) and
-internal errors also print one line (exit 1). ``srmat --debug ...`` shows tracebacks.
+internal errors also print one line (exit 1). A run that stops before completion, on
+Ctrl-C or because its job stopped on request (:func:`run_cli_job`), is one line too and
+exits with :data:`EXIT_INTERRUPTED`; a time budget the user gave that is reached
+(``srmat sr train --time-limit``) is a normal end (exit 0). A result goes to stdout,
+progress, notes, warnings and errors to stderr. ``srmat --debug ...`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
            "error_line", "check_tile_flags", "command_name", "missing_action",
-           "input_path_arg", "naming_roles"]
+           "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
+           "run_cli_job", "DeprecatedAlias"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -59,6 +64,99 @@ PATTERN_HELP = ("test lines laid over the boundaries: random lines, a grid (rows
 
 class UserError(Exception):
     """An error caused by the user's input; printed without a traceback."""
+
+
+#: Exit code of a run that stopped before completion: interrupted (Ctrl-C) or its job
+#: stopped on request. The shell's 128 + SIGINT, distinct from the user's errors (2) and
+#: system or internal errors (1).
+EXIT_INTERRUPTED = 130
+
+#: How to resume, in the line of a stopped command that resumes its partial output.
+RERUN_TO_RESUME = "rerun the same command to resume"
+
+#: How to resume, in the line of a stopped training command.
+RESUME_TRAINING = "rerun it with --resume to continue from what was kept"
+
+
+class Interrupted(KeyboardInterrupt):
+    """A command's job stopped before completion on request (:func:`run_cli_job`).
+
+    A :class:`KeyboardInterrupt`, so that it ends the command as a Ctrl-C does (no handler
+    of errors of one input takes it for one): :func:`main` prints
+    ``srmat CMD: interrupted (MESSAGE)`` and returns :data:`EXIT_INTERRUPTED`.
+    """
+
+
+def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
+                on_event: Callable[[Any], None] | None = None) -> Any:
+    """Drive a job generator for a command (:func:`napari_srmat.jobs.run_job`, progress
+    on stderr) and return its result; the one rule of a job that stops before completion.
+
+    Parameters
+    ----------
+    gen : generator
+        The job.
+    resume : str, optional
+        How the command resumes what the stopped job kept (e.g. :data:`RERUN_TO_RESUME`);
+        None for a command that does not resume.
+    quiet : bool
+        No progress (``--json`` of some commands).
+    on_event : callable, optional
+        Called with every event, as ``run_job``'s.
+
+    Returns
+    -------
+    object
+        The job's result.
+
+    Raises
+    ------
+    Interrupted
+        The job yielded :class:`napari_srmat.jobs.Stopped`: its message (what was kept)
+        and ``resume``.
+    """
+    from ..jobs import Stopped, run_job
+
+    stops: list[Stopped] = []
+
+    def note(event: Any) -> None:
+        if isinstance(event, Stopped):
+            stops.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    result = run_job(gen, quiet=quiet, on_event=note)
+    if stops:
+        raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
+    return result
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old option name that keeps working, hidden from ``--help``, with a one-line note
+    on stderr naming the option to give instead
+    (``srmat sr eval: warning: --lr is deprecated here: give --lr-image ...``).
+
+    Parameters
+    ----------
+    option_strings, dest, **kwargs
+        As :class:`argparse.Action` (``dest``: the new option's).
+    new : str
+        The option that replaces it.
+    why : str
+        Why, after the note (e.g. what else the old name means).
+    """
+
+    def __init__(self, option_strings, dest, *, new: str, why: str = "", **kwargs) -> None:
+        kwargs.setdefault("help", argparse.SUPPRESS)
+        kwargs.setdefault("default", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+        self.new, self.why = new, why
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        why = f" ({self.why})" if self.why else ""
+        print(f"{parser.prog}: warning: {option_string} is deprecated here: give "
+              f"{self.new}{why}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def pixel_size_arg(text: str) -> float:
@@ -645,7 +743,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Errors never print a traceback unless ``--debug`` is given: the user's errors
     (bad input, refused output) exit with 2, system errors (disk full, permissions)
-    and internal errors with 1, an interrupt with 130.
+    and internal errors with 1, an interrupt or a stopped job with
+    :data:`EXIT_INTERRUPTED`.
     """
     try:  # importing the subcommands (torch among them) takes seconds: Ctrl-C there too
         parser = build_parser()
@@ -653,7 +752,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "--debug" in (sys.argv[1:] if argv is None else argv):
             raise
         print("srmat: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         return missing_action(parser)(args)
@@ -670,17 +769,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug or not _stdout_closed():
             raise
         return 141  # the reader of stdout is gone (`| head`): quietly, like other tools
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a job stopped on request (Interrupted)
         if args.debug:
             raise
-        print(f"{where()}: interrupted (a partial output, if any, is kept for a rerun)",
+        print(f"{where()}: interrupted "
+              f"({exc if isinstance(exc, Interrupted) else UNTOLD_INTERRUPT})",
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # every error is one line (tracebacks with --debug)
         if args.debug:
             raise
         print(error_line(where(), exc), file=sys.stderr)
         return 2 if is_user_error(exc) else 1
+
+
+#: The line of a Ctrl-C, which tells nothing of what was kept.
+UNTOLD_INTERRUPT = "a partial output, if any, is kept for a rerun"
 
 
 def error_line(where: str, exc: BaseException) -> str:

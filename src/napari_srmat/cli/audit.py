@@ -19,6 +19,7 @@ from . import (
     naming_roles,
     pixel_size_arg,
     print_json,
+    run_cli_job,
 )
 
 __all__ = ["register"]
@@ -33,7 +34,6 @@ def _candidates(args: argparse.Namespace) -> int:
         is_audit_session_file,
         sr_model_from_metadata,
     )
-    from ..jobs import run_job
     from ..outputs import check_not_input, check_output_file
 
     if args.uaed:  # a device the model cannot use: refused before any image is read
@@ -94,7 +94,7 @@ def _candidates(args: argparse.Namespace) -> int:
     # the library tells its images by role ("sr shape ... is not lr shape ..."): which file
     roles = {"lr": args.lr, "sr": args.sr, "sr_std": args.sr_std}
     with naming_roles(roles, only=(AuditInputError,)):
-        cands = run_job(find_candidates_job(
+        cands = run_cli_job(find_candidates_job(
             lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
             tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score,
             boundary_threshold=threshold,

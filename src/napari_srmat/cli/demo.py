@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import DEVICE_HELP, pixel_size_arg, print_json, seed_arg
+from . import DEVICE_HELP, pixel_size_arg, print_json, run_cli_job, seed_arg
 
 #: Sides (px) of the demo's synthetic micrograph: it is a quick sample, not a benchmark.
 DEMO_MIN_SIZE, DEMO_MAX_SIZE = 32, 4096
@@ -39,7 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..jobs import run_job
     from ..studies.demo import run_demo_job
 
     steps = tuple(s.strip() for s in args.stages.split(",") if s.strip())
@@ -51,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     if not DEMO_MIN_SIZE <= args.size <= DEMO_MAX_SIZE:
         raise ValueError(f"--size must be between {DEMO_MIN_SIZE} and {DEMO_MAX_SIZE} px "
                          f"(the demo is a small sample), got {args.size}")
-    report = run_job(
+    report = run_cli_job(
         run_demo_job(
             args.out,
             size=args.size,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from . import (
     DEVICE_HELP,
+    RERUN_TO_RESUME,
+    RESUME_TRAINING,
     UserError,
     _checked_number_arg,
     check_tile_flags,
@@ -17,6 +19,7 @@ from . import (
     naming_file,
     pixel_size_arg,
     print_json,
+    run_cli_job,
     seed_arg,
     threshold_arg,
     threshold_rule_arg,
@@ -205,7 +208,6 @@ def _mask_ratio_arg(text: str) -> float:
 
 def _train(args: argparse.Namespace) -> int:
     from ..edges.train import BoundaryTrainConfig, train_boundaries_job
-    from ..jobs import Stopped, run_job
 
     if not Path(args.data).is_dir():
         raise UserError(f"--data {args.data}: folder not found")
@@ -218,12 +220,10 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device, num_threads=args.threads, photometric_augment=args.augment,
         input_norm=args.input_norm, init_checkpoint=args.init_checkpoint,
     )
-    stopped = []
-    res = run_job(train_boundaries_job(cfg),
-                  on_event=lambda ev: stopped.append(ev) if isinstance(ev, Stopped) else None)
+    res = run_cli_job(train_boundaries_job(cfg), resume=RESUME_TRAINING)
     report = {"best_checkpoint": res.best_checkpoint, "best_val_ap": res.best_val_ap,
               "threshold": res.threshold, "epochs_done": res.epochs_done,
-              "stopped": bool(stopped) or res.stopped, "history": res.history}
+              "stopped": res.stopped, "history": res.history}
     if args.json:
         print_json(report)
     else:
@@ -235,7 +235,6 @@ def _train(args: argparse.Namespace) -> int:
 def _pretrain(args: argparse.Namespace) -> int:
     from ..edges.pretrain import MaskedPretrainConfig, masked_pretrain_job
     from ..io import read_image
-    from ..jobs import run_job
     from ..outputs import check_not_input, check_output_location
 
     if args.crop % args.patch or args.crop == args.patch:
@@ -252,7 +251,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         mask_ratio=args.mask_ratio, lr=args.lr, seed=args.seed, device=args.device,
         num_threads=args.threads)
     losses = []
-    path = run_job(masked_pretrain_job(cfg), on_event=lambda ev: losses.append(
+    path = run_cli_job(masked_pretrain_job(cfg), on_event=lambda ev: losses.append(
         ev.values["loss"]) if getattr(ev, "split", None) == "pretrain" else None)
     if args.json:
         print_json({"checkpoint": path, "steps": args.steps, "images": len(images),
@@ -282,7 +281,7 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     )
     from ..io import ImageReadError, read_image
     from ..io._checked import checked
-    from ..jobs import Log, Stopped, run_job
+    from ..jobs import Log
     from ..outputs import check_not_input, check_output_location
     from ..tiling import NonFiniteInputError
 
@@ -303,24 +302,20 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     warn_given_pixel_size(mic, args.pixel_size_um)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
-    stopped, complete = [], []
+    complete = []
 
     def note(event) -> None:
-        if isinstance(event, Stopped):
-            stopped.append(event)
-        elif isinstance(event, Log) and event.message.endswith(ALREADY_COMPLETE):
+        if isinstance(event, Log) and event.message.endswith(ALREADY_COMPLETE):
             complete.append(event)
 
     # found as the input is read: NaN/Inf pixels, a damaged chunk
     with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
-        res = run_job(predict_boundaries_job(
+        res = run_cli_job(predict_boundaries_job(
             given, model, tile=args.tile, overlap=args.overlap, out=out,
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
             scheduler=args.scheduler, worker_device=args.device,
             pixel_size_um=args.pixel_size_um,
-        ), on_event=note)
-    if res is None or stopped:
-        raise UserError("prediction stopped; rerun the same command to resume")
+        ), on_event=note, resume=RERUN_TO_RESUME)
     prob_path, unc_path = res[:2]
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
               "threshold": model.threshold, "threshold_rule": model.threshold_rule,
@@ -345,18 +340,15 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from ..edges.evaluate import evaluate_boundaries_job
-    from ..jobs import run_job
 
     if (args.val_images is None) != (args.val_masks is None):
         raise UserError("give both --val-images and --val-masks, or neither")
-    report = run_job(evaluate_boundaries_job(
+    report = run_cli_job(evaluate_boundaries_job(
         args.images, args.masks, checkpoint=args.checkpoint, val_images=args.val_images,
         val_masks=args.val_masks, threshold=args.threshold, out_dir=args.out,
         baseline=not args.no_baseline, tta=args.tta, threshold_rule=args.threshold_rule,
         device=args.device,
     ))
-    if report is None:
-        raise UserError("evaluation stopped")
     if args.json:
         print_json(report)
     else:

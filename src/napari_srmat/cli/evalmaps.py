@@ -13,6 +13,7 @@ from . import (
     lines_arg,
     naming_file,
     print_json,
+    run_cli_job,
     seed_arg,
     threshold_arg,
 )
@@ -120,7 +121,6 @@ def _pairs(prob_dir: str, mask_dir: str) -> tuple[list[str], list, list]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..jobs import run_job
     from ..metrics.edges import evaluate_maps_job, plot_pr_roc
 
     if (args.val_prob is None) != (args.val_masks is None):
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     vprobs = vmasks = None
     if args.val_prob is not None:
         _, vprobs, vmasks = _pairs(args.val_prob, args.val_masks)
-    res = run_job(
+    res = run_cli_job(
         evaluate_maps_job(
             probs,
             masks,

@@ -15,6 +15,7 @@ from . import (
     missing_action,
     naming_file,
     print_json,
+    run_cli_job,
     seed_arg,
 )
 from .edges import ENCODER_HELP
@@ -100,7 +101,6 @@ def register(subparsers) -> None:
 
 
 def _sr_vs_original(args: argparse.Namespace) -> int:
-    from ..jobs import run_job
     from ..studies.sr_vs_original import run_sr_vs_original_job
 
     if not Path(args.data).is_dir():
@@ -110,15 +110,13 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
         from ..sr import load_model
 
         sr_model = load_model(args.sr_model, checkpoint=args.sr_checkpoint, scale=args.scale)
-    report = run_job(run_sr_vs_original_job(
+    report = run_cli_job(run_sr_vs_original_job(
         args.data, sr_model=sr_model, scale=args.scale, epochs=args.epochs, seed=args.seed,
         crop=args.crop, encoder=args.encoder, lr=args.lr, train_crop=args.train_crop,
         steps_per_epoch=args.steps_per_epoch, max_images=args.max_images,
         mask_mode=args.mask_mode, device=args.device, out=args.out,
         init_checkpoint=args.init_checkpoint,
     ))
-    if report is None:
-        raise UserError("experiment stopped")
     if args.json:
         report = {k: v for k, v in report.items()}
         for arm in ("original", "sr"):
@@ -132,7 +130,6 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
 def _three_arm(args: argparse.Namespace) -> int:
     from ..edges import load_boundary_model
     from ..io import list_pairs, read_grey_or_rgb_float, read_mask
-    from ..jobs import run_job
     from ..outputs import check_figure_file, check_output_file
     from ..studies.three_arm import (
         REPORT_KIND,
@@ -169,12 +166,10 @@ def _three_arm(args: argparse.Namespace) -> int:
     model = load_boundary_model(args.checkpoint, device=args.device)
     images = [read_grey_or_rgb_float(p) for p, _ in pairs]
     masks = [read_mask(m) for _, m in pairs]
-    result = run_job(three_arm_job(images, masks, names=[p.stem for p, _ in pairs],
+    result = run_cli_job(three_arm_job(images, masks, names=[p.stem for p, _ in pairs],
                                    model=model, sr_models=sr_models,
                                    sr_of_native=sr_of_native, device=args.device),
-                     quiet=args.json)
-    if result is None:
-        raise UserError("experiment stopped")
+                         quiet=args.json)
     if args.report is not None:
         write_three_arm_report(result, args.report, overwrite=args.overwrite, inputs=inputs,
                                folder=str(folder),

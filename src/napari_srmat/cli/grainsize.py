@@ -18,6 +18,7 @@ from . import (
     notes_of_reading,
     pixel_size_arg,
     print_json,
+    run_cli_job,
     seed_arg,
     threshold_arg,
     threshold_rule_arg,
@@ -126,7 +127,6 @@ def describe(row: dict) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..jobs import run_job
     from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 
     # refused rather than ignored (--device: the rule of `srmat audit candidates`)
@@ -154,23 +154,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.scheduler is None:
         results = [_measure_or_error(args, model, *item) for item in items]
     else:
-        from ..jobs import Stopped
         from ..tiling._distributed import check_scheduler, map_job
 
         check_scheduler(args.scheduler)
-        stopped = []
         key = None
         if args.checkpoint is not None and not args.mask:
             from ..outputs import path_fingerprint
 
             key = path_fingerprint(args.checkpoint)["sha256"]  # workers rebuild on a change
-        results = run_job(map_job(functools.partial(_measure_remote, args, key), items,
-                                  args.scheduler),
-                          quiet=args.json,
-                          on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
-        if results is None or stopped:
-            print("srmat grain-size: stopped before completion", file=sys.stderr)
-            return 1
+        results = run_cli_job(map_job(functools.partial(_measure_remote, args, key), items,
+                                      args.scheduler), quiet=args.json)
         if not args.mask:
             model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     rows, fields, errors, internal = [], [], [], False
@@ -245,7 +238,6 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
     """Measure one image: ``(row, warnings, standards field or None)``."""
     from ..grainsize import measure_grain_size_job
     from ..io import open_mask_file, read_image
-    from ..jobs import run_job
 
     with naming_file(path):  # which of several images an error is about
         with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
@@ -256,7 +248,7 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
             check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
                             twins=twins_path is not None,
                             exclusion=exclusion_path is not None, field=True)
-        res = run_job(measure_grain_size_job(
+        res = run_cli_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
             inference_scale=args.inference_scale, threshold=args.threshold,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from . import input_path_arg, print_json
+from . import input_path_arg, print_json, run_cli_job
 
 __all__ = ["register"]
 
 
 def _handler(args: argparse.Namespace) -> int:
     from ..io import image_info, verify_image_job
-    from ..jobs import run_job
 
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
-    check = run_job(verify_image_job(args.file), quiet=args.json) if args.verify else None
+    check = run_cli_job(verify_image_job(args.file), quiet=args.json) if args.verify else None
     if check is not None:
         info["verify"] = check
     if args.json:

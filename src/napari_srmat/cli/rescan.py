@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import DEVICE_HELP, check_tile_flags, int_arg, naming_file, pixel_size_arg, print_json
+from . import (
+    DEVICE_HELP,
+    check_tile_flags,
+    int_arg,
+    naming_file,
+    pixel_size_arg,
+    print_json,
+    run_cli_job,
+)
 
 __all__ = ["register"]
 
@@ -95,7 +103,6 @@ def register(subparsers) -> None:
 def _plan(args: argparse.Namespace) -> int:
 
     from ..io import ImageReadError, pixel_size_text, read_image
-    from ..jobs import Stopped, run_job
     from ..sr import load_model
     from ..sr.refsr import use_reference
     from ..sr.rescan import (
@@ -122,29 +129,26 @@ def _plan(args: argparse.Namespace) -> int:
                        device=args.device)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     reference = use_reference(model, lr, args.reference, option="--reference DIR")
-    stopped = []
     # found as the SR runs read the tiles: NaN/Inf pixels, a damaged chunk (which file)
     with naming_file(args.lr, only=(NonFiniteInputError, ImageReadError)):
-        plan = run_job(
+        plan = run_cli_job(
             plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
                             dwell_ratio=args.dwell_ratio, source=args.source,
                             n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
                             overlap=args.overlap, pixel_size_um=pixel_size),
-            quiet=args.json,
-            on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
-    if plan is None or stopped:
-        print("srmat plan-rescan: stopped before completion", file=sys.stderr)
-        return 1
+            quiet=args.json)
     plan.warnings[:0] = pixel_notes  # the plan was given the array and the size
     result = {"input": str(args.lr), **plan.to_dict()}
     if reference is not None:  # as `srmat sr run --reference` reports it
         result["reference"] = reference["reference"]
         result["reference_similarity"] = reference["similarity"]
+    written = None
     if args.out is not None:
         written = write_rescan_plan(plan, args.out, overwrite=args.overwrite,
                                     inputs=[args.lr], record=result)
-        print(f"wrote {written}", file=sys.stderr)
     if args.json:
+        if written is not None:  # a note: stdout holds the JSON object only
+            print(f"wrote {written}", file=sys.stderr)
         print_json(result)
     else:
         saving = (f"saves {plan.time_saved:.1%} of a full HR scan's time" if plan.time_ratio < 1
@@ -160,6 +164,8 @@ def _plan(args: argparse.Namespace) -> int:
         for r, um, s in zip(plan.rois, rois_um, plan.scores):
             where = "" if um is None else f" = {[float(f'{v:.6g}') for v in um]} µm"
             print(f"  [y0, x0, y1, x1] = {r} px{where}  uncertainty {s:.4g}")
+        if written is not None:
+            print(f"wrote {written}")
         for note in plan.warnings:
             print(f"srmat plan-rescan: warning: {note}", file=sys.stderr)
     return 0

@@ -7,7 +7,7 @@ Forms::
     srmat sr train --data DIR ... --model cnn --scale 4 --train-steps N --out CKPT_DIR
     srmat sr train --pairs PAIRS.csv --model cnn --scale 4 ... --out CKPT_DIR   (real LR/HR)
     srmat sr models
-    srmat sr eval HR SR [--scale s] [--lr LR] [--json]   (fidelity metrics, cli/sr_eval.py)
+    srmat sr eval HR SR [--scale s] [--lr-image LR] [--json]   (fidelity metrics, cli/sr_eval.py)
 
 ``sr`` takes the rest of the command line and dispatches it itself: a first word
 that is not ``run``/``train``/``models``/``eval`` means ``run``.
@@ -16,7 +16,6 @@ that is not ``run``/``train``/``models``/``eval`` means ``run``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from . import (
     COMMAND_ATTR,
     DEVICE_HELP,
+    RERUN_TO_RESUME,
+    RESUME_TRAINING,
     OneLineErrorParser,
     UserError,
     check_tile_flags,
@@ -38,6 +39,7 @@ from . import (
     naming_file,
     pixel_size_arg,
     print_json,
+    run_cli_job,
     seed_arg,
     told_warnings,
     warn_given_pixel_size,
@@ -210,7 +212,7 @@ def _run(args: argparse.Namespace) -> int:
 def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..io import ImageReadError, check_replaceable_store, read_image
     from ..io._checked import checked
-    from ..jobs import Progress, Stopped, run_job
+    from ..jobs import Progress
     from ..outputs import check_not_input, check_output_location, check_store_name
     from ..sr import load_model, super_resolve_job
     from ..sr.apply import SR_OUTPUT_KIND, check_sr_input
@@ -245,29 +247,24 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     reference = _use_reference(model, mg, args.reference)
     t0 = time.perf_counter()
-    stopped, tiles = [], []
+    tiles = []
 
     def on_event(event):
-        if isinstance(event, Stopped):
-            stopped.append(event)
-        elif isinstance(event, Progress) and event.stage == "tiles":
+        if isinstance(event, Progress) and event.stage == "tiles":
             tiles[:] = [event]  # the last one: tiles done, in all, and resumed
 
     # errors of the input the job finds: channels the model does not take (its first
     # check, before anything is written), NaN/Inf or a damaged chunk as the tiles are read
     with naming_file(args.input, only=(ChannelError, NonFiniteInputError, ImageReadError)):
-        result = run_job(
+        result = run_cli_job(
             super_resolve_job(given, model, tile=args.tile, overlap=args.overlap,
                               batch_size=args.batch_size, out=out, resume=not args.no_resume,
                               overwrite=args.overwrite, scheduler=args.scheduler,
                               worker_device=args.device, whole_image=args.whole_image,
                               pixel_size_um=args.pixel_size_um),
-            on_event=on_event,
+            on_event=on_event, resume=RERUN_TO_RESUME,
         )
     seconds = time.perf_counter() - t0
-    if result is None or stopped:
-        print(f"{command_name(args)}: stopped before completion", file=sys.stderr)
-        return 1
     in_shape = tuple(int(s) for s in mg.data.shape)
     out_shape = (in_shape[0] * model.scale, in_shape[1] * model.scale, *in_shape[2:])
     # the speed is over the tiles computed by this run: a complete OUTPUT (no tile
@@ -312,12 +309,12 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
         print_json(summary)
     elif not computed:
         print(f"{result} was already complete (same input and settings): nothing left to "
-              "do", file=sys.stderr)
+              "do")
     else:
         resumed = (f" ({total - computed} of {total} tiles written by an earlier run)"
                    if computed < total else "")
         print(f"wrote {result}: {out_shape} with {model.name} x{model.scale} "
-              f"in {seconds:.1f} s{resumed}", file=sys.stderr)
+              f"in {seconds:.1f} s{resumed}")
     return 0
 
 
@@ -329,7 +326,6 @@ def _use_reference(model, mg, folder: str | None) -> dict | None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..jobs import Stopped, run_job
     from ..sr.train import SRTrainConfig, train_sr_job
 
     if not args.data and args.synthetic <= 0 and not args.pairs:
@@ -348,9 +344,7 @@ def _train(args: argparse.Namespace) -> int:
         num_threads=args.threads, time_limit_s=args.time_limit,
         pairs=args.pairs, register_pairs=not args.pairs_aligned,
     )
-    stopped = []
-    res = run_job(train_sr_job(cfg),
-                  on_event=lambda e: stopped.append(e) if isinstance(e, Stopped) else None)
+    res = run_cli_job(train_sr_job(cfg), resume=RESUME_TRAINING)
     history = res.pop("history", [])
     res["final_loss"] = history[-1]["loss"] if history else None
     if args.json:
@@ -358,8 +352,8 @@ def _train(args: argparse.Namespace) -> int:
     else:
         score = (f"val PSNR {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
                  else "nothing validated: the final model")
-        print(f"best checkpoint: {res['best']} ({score})", file=sys.stderr)
-    return 1 if stopped else 0
+        print(f"best checkpoint: {res['best']} ({score})")
+    return 0
 
 
 def _device(device: str) -> str:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from . import (
+    DeprecatedAlias,
     UserError,
     command_name,
     input_path_arg,
@@ -40,9 +41,12 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--scale", type=int_arg(1), default=None,
                    help="magnification, also the border cropped (default: the SR output's "
                         "recorded scale, else the LR's size ratio, else 4)")
-    e.add_argument("--lr", type=input_path_arg, default=None,
+    e.add_argument("--lr-image", type=input_path_arg, default=None, metavar="LR",
                    help="the LR input the SR image was made from (default: HR degraded "
                         "by antialiased bicubic downsampling)")
+    # its old name: --lr is the learning rate of the training commands
+    e.add_argument("--lr", type=input_path_arg, dest="lr_image", action=DeprecatedAlias,
+                   new="--lr-image", why="--lr is the learning rate of the training commands")
     e.add_argument("--degradation", default=None, metavar="RECIPE",
                    help="how the LR input was made: bicubic, classical, realesrgan or a "
                         "JSON object (default: what the SR output's metadata records)")
@@ -114,7 +118,7 @@ def _eval(args: argparse.Namespace) -> int:
     recipe = None
     if args.degradation is not None:
         recipe = {"recipe": _parse_degradation(args.degradation), "source": "--degradation"}
-    inputs = [p for p in (args.hr, args.sr, args.lr) if p]
+    inputs = [p for p in (args.hr, args.sr, args.lr_image) if p]
     if (args.ldl_map is not None and args.noref_map is not None
             and Path(args.ldl_map).absolute() == Path(args.noref_map).absolute()):
         raise UserError("--ldl-map and --noref-map must be different files")
@@ -127,7 +131,7 @@ def _eval(args: argparse.Namespace) -> int:
                                   suffixes=MAP_SUFFIXES)
     hr, _ = _read(args.hr)
     sr, sr_attrs = _read(args.sr)
-    lr = _read(args.lr)[0] if args.lr else None
+    lr = _read(args.lr_image)[0] if args.lr_image else None
     scale, scale_source = args.scale, "--scale"
     if scale is None and sr_attrs.get("scale"):
         scale, scale_source = int(sr_attrs["scale"]), "sr output metadata"
@@ -135,7 +139,7 @@ def _eval(args: argparse.Namespace) -> int:
         scale, scale_source = sr.shape[0] // lr.shape[0], "LR size ratio"
         if scale == 1:  # almost surely the HR given as --lr by mistake
             raise UserError(
-                f"LR {args.lr} ({_size(lr)}) is the size of SR {args.sr} ({_size(sr)}): "
+                f"LR {args.lr_image} ({_size(lr)}) is the size of SR {args.sr} ({_size(sr)}): "
                 "that is a x1 evaluation; give --scale 1 if it is meant")
     if scale is None:
         scale, scale_source = 4, "default"
@@ -145,7 +149,7 @@ def _eval(args: argparse.Namespace) -> int:
         recipe = degradation_recipe(sr_attrs)
     # which files: too small; and shapes told by role ("HR and SR shapes differ"), pixel
     # values by the argument's name ("hr has NaN or Inf pixels")
-    roles = {"HR": args.hr, "SR": args.sr, "LR": args.lr}
+    roles = {"HR": args.hr, "SR": args.sr, "LR": args.lr_image}
     with naming_file(f"{args.hr} and {args.sr}", only=(ImageSizeError,)), \
             naming_roles({**roles, **{role.lower(): path for role, path in roles.items()}}):
         result, maps = evaluate_sr_pair(hr, sr, scale, lr=lr, degradation=recipe,
@@ -155,7 +159,7 @@ def _eval(args: argparse.Namespace) -> int:
         written["ldl_map"] = _write_map(args.ldl_map, maps["ldl"], inputs)
     if args.noref_map is not None:
         written["noref_map"] = _write_map(args.noref_map, maps["ldl_noref"], inputs)
-    summary = {"hr": str(args.hr), "sr": str(args.sr), "lr": args.lr,
+    summary = {"hr": str(args.hr), "sr": str(args.sr), "lr": args.lr_image,
                **result, "scale_source": scale_source, "maps": written,
                "sr_model": sr_attrs.get("model")}
     summary["degradation"] = recipe or {"recipe": None, "source": "unknown (not given, "

@@ -1,0 +1,164 @@
+"""How an ``srmat`` run that stops before completion ends (``napari_srmat.cli.run_cli_job``).
+
+One rule for every command: a job that stops on request (a :class:`Stopped` event) ends
+the command as a Ctrl-C does, exit ``EXIT_INTERRUPTED`` (130, distinct from bad input, 2,
+and errors, 1) with one line on stderr saying what was kept and, where the command
+resumes, how; nothing on stdout. A time budget the user gave that is reached is a normal
+end (exit 0, the result on stdout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import napari_srmat.jobs as jobs  # noqa: E402
+from napari_srmat import cli  # noqa: E402
+
+#: What the stopped job says it kept (the jobs' Stopped messages say it).
+KEPT = "stopped on request; 3 of 9 tiles kept in out.partial"
+
+
+@pytest.fixture()
+def stopping_jobs(monkeypatch):
+    """Every job the CLI starts stops at its first check, as a job does when a stop is
+    requested: it yields ``Stopped`` and returns None (before it does any work).
+
+    A module first imported meanwhile keeps this ``run_job`` (``from ..jobs import
+    run_job``): it is the real one again once the test is over."""
+    real = jobs.run_job
+    on = [True]
+
+    def stopped_at_once():
+        yield jobs.Stopped(KEPT)
+        return None
+
+    def run_job(gen, **kwargs):
+        if not on[0]:
+            return real(gen, **kwargs)
+        gen.close()  # never started
+        return real(stopped_at_once(), **kwargs)
+
+    monkeypatch.setattr(jobs, "run_job", run_job)
+    yield
+    on[0] = False
+
+
+def _png(path, shape, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random(shape) * 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def _pairs(root, n=1, size=64):
+    """``root/images`` and ``root/masks`` with ``n`` pairs (a grid of boundaries)."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    mask = np.zeros((size, size), np.uint8)
+    mask[::16], mask[:, ::16] = 255, 255
+    for i in range(n):
+        _png(root / "images" / f"r{i}.png", (size, size, 3), seed=i)
+        from PIL import Image
+
+        Image.fromarray(mask).save(root / "masks" / f"r{i}.png")
+    return root
+
+
+def _argv(name, tmp_path):
+    """The command line of each command that runs a job, on small inputs."""
+    img = _png(tmp_path / "a.png", (64, 64, 3))
+    out = str(tmp_path / "out")
+    if name == "sr run":
+        return ["sr", "run", img, out + ".zarr", "--model", "bicubic"]
+    if name == "sr train":
+        return ["sr", "train", "--data", img, "--model", "cnn", "--scale", "2",
+                "--train-steps", "2", "--patch", "16", "--out", out, "--device", "cpu"]
+    if name == "plan-rescan":
+        return ["plan-rescan", img, "--model", "bicubic", "--roi-size", "16",
+                "--device", "cpu"]
+    if name == "grain-size":
+        return ["grain-size", str(_pairs(tmp_path / "d") / "masks" / "r0.png"), "--mask"]
+    if name == "edges train":
+        return ["edges", "train", "--data", str(_pairs(tmp_path / "d")), "--device", "cpu"]
+    if name == "edges pretrain":
+        return ["edges", "pretrain", img, "--out", out, "--device", "cpu"]
+    if name == "edges predict":
+        return ["edges", "predict", img, "--out", out, "--tta", "none", "--device", "cpu"]
+    if name == "edges eval":
+        d = _pairs(tmp_path / "d")
+        return ["edges", "eval", "--images", str(d / "images"), "--masks", str(d / "masks"),
+                "--device", "cpu"]
+    if name == "eval-maps":
+        d = _pairs(tmp_path / "d")
+        return ["eval-maps", "--prob", str(d / "masks"), "--masks", str(d / "masks")]
+    if name == "experiment sr-vs-original":
+        return ["experiment", "sr-vs-original", "--data", str(_pairs(tmp_path / "d")),
+                "--out", out, "--device", "cpu"]
+    if name == "experiment three-arm":
+        return ["experiment", "three-arm", str(_pairs(tmp_path / "d")),
+                "--sr-models", "bicubic", "--sr-of-native", "none", "--device", "cpu"]
+    if name == "audit candidates":
+        sr = _png(tmp_path / "sr.png", (256, 256, 3), seed=1)
+        return ["audit", "candidates", img, sr, "--out", str(tmp_path / "s.json")]
+    if name == "demo":
+        return ["demo", "--out", out, "--stages", "heyn"]
+    if name == "info --verify":
+        return ["info", img, "--verify"]
+    raise AssertionError(name)
+
+
+#: The commands that resume what a stopped run kept, and how the line says to.
+RESUMES = {"sr run": cli.RERUN_TO_RESUME, "edges predict": cli.RERUN_TO_RESUME,
+           "sr train": cli.RESUME_TRAINING, "edges train": cli.RESUME_TRAINING}
+
+
+@pytest.mark.parametrize("name", [
+    "sr run", "sr train", "plan-rescan", "grain-size", "edges train", "edges pretrain",
+    "edges predict", "edges eval", "eval-maps", "experiment sr-vs-original",
+    "experiment three-arm", "audit candidates", "demo", "info --verify",
+])
+def test_a_stopped_job_ends_every_command_as_an_interrupt(tmp_path, capsys, stopping_jobs,
+                                                         name):
+    """A stopped job exited 1 (`sr run`, `sr train`, `plan-rescan`), 2 (`edges
+    predict/eval`, `experiment`: 'prediction stopped' as a user error), 0 with
+    "stopped": true (`edges train`) or with an internal error (the commands that did not
+    look: a None result). Now every command: exit 130 and one line."""
+    argv = _argv(name, tmp_path)
+    capsys.readouterr()
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED == 130
+    out, err = capsys.readouterr()
+    said = "; ".join(filter(None, (KEPT, RESUMES.get(name))))
+    command = "srmat " + name.removesuffix(" --verify")
+    assert out == ""
+    assert err.splitlines()[-1] == f"{command}: interrupted ({said})"
+    assert "error" not in err
+
+
+def test_a_stop_is_not_one_image_s_error(tmp_path, capsys, stopping_jobs):
+    """`srmat grain-size` goes on with the next image after an image's error; a stop ends
+    the run, as a Ctrl-C does, instead of being told per image."""
+    d = _pairs(tmp_path / "d", n=2)
+    assert cli.main(["grain-size", str(d / "masks" / "r0.png"), str(d / "masks" / "r1.png"),
+                     "--mask"]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"srmat grain-size: interrupted ({KEPT})"
+    assert not any("r1.png" in line for line in err)
+
+
+def test_a_reached_time_limit_is_a_normal_end(tmp_path, capsys):
+    """`srmat sr train --time-limit S`: the budget the user gave, reached, ends the run
+    with its checkpoints, exit 0 and the result on stdout; a warning line says so."""
+    img = _png(tmp_path / "a.png", (64, 64, 3))
+    out = tmp_path / "ck"
+    assert cli.main(["sr", "train", "--data", img, "--model", "cnn", "--scale", "2",
+                     "--train-steps", "100000", "--batch-size", "1", "--patch", "16",
+                     "--out", str(out), "--threads", "1", "--device", "cpu",
+                     "--time-limit", "0.5"]) == 0
+    said, err = capsys.readouterr()
+    assert said.startswith(f"best checkpoint: {out / 'best'} ")
+    assert "time limit" in err and "interrupted" not in err
+    assert (out / "last").is_dir()
