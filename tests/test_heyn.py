@@ -124,6 +124,38 @@ def test_a_drawn_line_scores_a_touched_boundary_half_as_e112_asks():
     assert grid.per_line_intersections[0] - e112.per_line_intersections[0] == 1.0
 
 
+def test_a_drawn_lines_table_export_and_report_give_the_count_l_is_made_of(tmp_path):
+    """The grain-size widget's mask tab with drawn lines: ℓ̄ = ΣL / ΣP scores a boundary
+    touched by a line's end 1/2, but its per-line table, CSV/JSON export and report gave
+    the run count (a line across two 20 px grains: ℓ̄ 20 px over 40 px of line, yet
+    "3 intersections"), so ΣL / Σcount no longer gave ℓ̄. They now give P."""
+    import csv
+
+    from napari_srmat.report import report_from_heyn
+    from napari_srmat.widgets.export import export_csv
+    from napari_srmat.widgets.layers import HeynMeasurement, heyn_statistics
+
+    m = np.zeros((40, 61), bool)
+    m[:, [10, 30, 50]] = True  # grains 20 px wide
+    res = measure_intercepts(m, pattern="segments",
+                             segments=[[[20, 10], [20, 50]], [[5, 15], [5, 45]]])
+    assert res.n_intersections == 4 and res.intersection_count == 3
+    meas = HeynMeasurement(res, heyn_statistics(res))
+    ell = res.mean_intercept_px
+    rows = meas.table_rows()
+    assert sum(r[1] for r in rows) / sum(r[2] for r in rows) == pytest.approx(ell)
+    per_line = meas.to_dict()["per_line"]
+    assert [r["count"] for r in per_line] == [2, 1]
+    table = [r for r in csv.reader(export_csv(tmp_path / "h.csv", meas).read_text()
+                                   .splitlines()) if not r[0].startswith("#")][1:]
+    assert sum(float(r[1]) for r in table) / sum(float(r[2]) for r in table) == \
+        pytest.approx(ell, rel=1e-5)
+    rep = report_from_heyn(meas.stats, per_line=rows)
+    assert dict(rep.summary)["intersections"] == pytest.approx(3)
+    lines = rep.tables[0][2]
+    assert sum(float(r[2]) for r in lines) == pytest.approx(3)
+
+
 def test_srmat_heyn_pools_drawn_lines_by_the_count_their_rows_use(tmp_path, capsys):
     """`srmat heyn --pattern segments`: each row's ℓ̄ scores a boundary touched by a line's
     end 1/2 (E112), but the pooled ℓ̄ and the fields' N_L divided by the run count, so one

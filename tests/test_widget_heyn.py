@@ -328,6 +328,24 @@ def test_boundary_labels_painted_while_measuring_do_not_reach_the_running_job(
     np.testing.assert_array_equal(w.measured_mask, mask)
 
 
+def test_a_drawn_lines_tables_give_the_count_l_is_made_of(make_napari_viewer):
+    """Drawn lines score a boundary touched by a line's end 1/2 (E112), but the mask tab's
+    summary and per-line tables gave the run count: a line across two 20 px grains read
+    ℓ̄ 20 px over 40 px of line next to "intersections 3". They give P (2) now."""
+    viewer = make_napari_viewer()
+    mask = np.zeros((40, 61), np.uint8)
+    mask[:, [10, 30, 50]] = 1
+    layer = viewer.add_labels(mask, name="gb")
+    shapes = viewer.add_shapes([np.array([[20.0, 10.0], [20.0, 50.0]])], shape_type=["line"])
+    w = GrainSizeWidget(viewer)
+    w.measurement = add_heyn_measurement(viewer, layer, pattern="shapes", shapes_layer=shapes)
+    w._fill_tables()
+    summary = {w.summary.item(i, 0).text(): w.summary.item(i, 1).text()
+               for i in range(w.summary.rowCount())}
+    assert summary["mean intercept ℓ̄ (px)"] == "20" and summary["intersections"] == "2"
+    assert w.table.item(0, 2).text() == "2"
+
+
 def test_controls_follow_the_pattern(make_napari_viewer):
     viewer = make_napari_viewer()
     w = GrainSizeWidget(viewer)

@@ -378,9 +378,11 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     ----------
     stats : dict
         ``mean_intercept_px``, ``mean_intercept_um``, ``astm_g``, ``ci95_px``,
-        ``ci95_um`` (``[low, high]`` pairs), ``relative_accuracy_pct``, ``n_intersections``,
+        ``ci95_um`` (``[low, high]`` pairs), ``relative_accuracy_pct``,
+        ``intersection_count`` (P of ℓ̄ = ΣL / ΣP; else ``n_intersections``),
         ``total_length_px``, ``n_lines``, ``pixel_size_um``, ``warnings`` (the widget's statistics).
     per_line : sequence of (line, length_px, count)
+        ``count``: the line's intersection count P (``HeynMeasurement.table_rows``).
     sample, image, boundaries, intersections, test_lines, provenance, edits, audit, title
         As for :func:`report_from_specimen`.
 
@@ -396,7 +398,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
         ("ℓ̄, 95 % confidence interval (px)", stats.get("ci95_px")),
         ("relative accuracy %RA", stats.get("relative_accuracy_pct")),
-        ("intersections", stats.get("n_intersections")),
+        ("intersections", stats.get("intersection_count", stats.get("n_intersections"))),
         ("total line length (px)", stats.get("total_length_px")),
         ("test lines", stats.get("n_lines")),
         ("pixel size (µm/px)", stats.get("pixel_size_um")),

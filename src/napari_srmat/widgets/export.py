@@ -90,7 +90,7 @@ def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(HEYN_CSV_HEADER.split(","))
     for i, length, count in measurement.table_rows():
-        w.writerow([i, f"{length:.6g}", count])
+        w.writerow([i, f"{length:.6g}", f"{count:g}"])
     for k, v in measurement.stats.items():
         v = _fmt(v)
         if isinstance(v, list):

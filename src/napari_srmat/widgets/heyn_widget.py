@@ -575,7 +575,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             ("95% CI of ℓ̄ (px)", st["ci95_px"]),
             ("95% CI of ℓ̄ (µm)", st["ci95_um"]),
             ("relative accuracy %RA", st["relative_accuracy_pct"]),
-            ("intersections", st["n_intersections"]),
+            ("intersections", f"{st['intersection_count']:g}"),  # the P of ℓ̄ = ΣL / ΣP
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
             ("pixel size (µm/px)", st["pixel_size_um"]),
@@ -589,7 +589,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         for i, (idx, length, count) in enumerate(per_line):
             self.table.setItem(i, 0, QTableWidgetItem(str(idx)))
             self.table.setItem(i, 1, QTableWidgetItem(f"{length:.1f}"))
-            self.table.setItem(i, 2, QTableWidgetItem(str(count)))
+            self.table.setItem(i, 2, QTableWidgetItem(f"{count:g}"))
 
     # ------------------------------------------------------------------ export
     def _need(self) -> HeynMeasurement:

@@ -1058,11 +1058,13 @@ class HeynMeasurement:
     lines_layer: Any = None
     source: dict = field(default_factory=dict)
 
-    def table_rows(self) -> list[tuple[int, float, int]]:
-        """``(line index, length px, intersections)`` per test line."""
+    def table_rows(self) -> list[tuple[int, float, float]]:
+        """``(line index, length px, intersections P)`` per test line: the count
+        ``ℓ̄ = ΣL / ΣP`` is made of (``per_line_intersections``: a drawn line's end on a
+        boundary counts 1/2, :func:`napari_srmat.metrics.heyn.scores_line_ends`)."""
         lengths = np.asarray(self.result.per_line_length_px, dtype=float)
-        counts = np.asarray(self.result.per_line_count, dtype=int)
-        return [(i, float(lengths[i]), int(counts[i])) for i in range(len(lengths))]
+        counts = np.asarray(self.result.per_line_intersections, dtype=float)
+        return [(i, float(lengths[i]), float(counts[i])) for i in range(len(lengths))]
 
     def to_dict(self) -> dict:
         d = dict(self.stats)
