@@ -961,6 +961,25 @@ def test_output_named_like_another_outputs_bookkeeping_is_refused(tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+@pytest.mark.parametrize("suffix", [".partial", ".lock"])
+def test_boundary_folder_named_like_another_outputs_bookkeeping_is_refused(tmp_path, capsys,
+                                                                          suffix):
+    """``srmat edges predict a.png --out e.partial`` wrote a complete folder where a run
+    into ``e`` builds its result: ``srmat edges predict b.png --out e --no-resume`` then
+    deleted it as its own unfinished staging (and a resumed run of a.png moved it onto
+    ``e``). The sr run rule (check_not_reserved) now holds for every output location."""
+    from napari_srmat.edges.infer import predict_boundaries
+    from napari_srmat.outputs import OutputError
+
+    out = tmp_path / f"e{suffix}"
+    with pytest.raises(OutputError, match="kept for the bookkeeping of the output e"):
+        predict_boundaries(np.zeros((16, 16), np.uint8), out=out)
+    png = _png(tmp_path / "a.png")
+    rc, _out, err = _run(["edges", "predict", png, "--out", out, "--device", "cpu"], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "kept for the bookkeeping" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 @pytest.mark.parametrize("name", ["sr.png", "sr.TIF"])
 def test_library_store_named_like_an_image_file_is_refused(tmp_path, name):
     """``super_resolve(img, out="sr.png")`` (the notebook call; the SR widget's store

@@ -769,14 +769,17 @@ def check_output_location(out: str | os.PathLike, *, example: str = "result.ome.
     Raises
     ------
     OutputError
-        A path that names no new entry (``""``, ``"."``, ``".."``, ``"/"``), a parent that
-        is a file, or a nearest existing parent folder that is not writable.
+        A path that names no new entry (``""``, ``"."``, ``".."``, ``"/"``), a name kept for
+        another output's bookkeeping (:func:`check_not_reserved`), a parent that is a
+        file, or a nearest existing parent folder that is not writable.
     """
     if Path(out).name in ("", ".."):  # out="" is the current folder: it failed with
         # pathlib's "PosixPath('.') has an empty name"
         raise OutputError(f"output path {str(out)!r} names no file or folder of its own (it "
                           f"is the current, a parent or the root folder): give a new name, "
                           f"e.g. {example}")
+    check_not_reserved(out)  # every output: an srmat edges predict folder e.partial was
+    # deleted by a later --no-resume run into e as its unfinished staging
     out = Path(out)
     parent = _nearest_existing_parent(out)
     if not parent.is_dir():
