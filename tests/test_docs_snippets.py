@@ -156,6 +156,8 @@ def test_python_block(block: Block, tmp_path_factory, monkeypatch):
 
 SRMAT = re.compile(r"(?<![\w/.-])srmat((?: +[^\s`]+)*)")
 FLAG = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
+#: a flag shown with its alternatives, ``--tta none|d4`` (placeholders are upper case)
+CHOICES = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*)[ =]\[?([\w.-]+(?:\|[\w.-]+)+)")
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict:
@@ -189,11 +191,13 @@ def _command_lines(page: Path):
             cmd, first = (stripped, k) if re.match(r"(OMP\S+ )?srmat ", stripped) else (None, None)
         if cmd is not None:
             yield first, cmd
-    for k, ln in enumerate(lines, 1):
-        if k not in in_fence:
-            for span in re.findall(r"`([^`]+)`", ln):
-                if span.startswith("srmat "):
-                    yield k, span
+        in_fence.update((start + 1, start + 2 + len(body)))  # the fence lines themselves
+    # inline spans may run over a line break (a synopsis in a paragraph)
+    prose = "\n".join("" if k in in_fence else ln for k, ln in enumerate(lines, 1))
+    for m in re.finditer(r"`([^`]+)`", prose):
+        span = " ".join(m.group(1).split())
+        if span.startswith("srmat "):
+            yield prose.count("\n", 0, m.start()) + 1, span
 
 
 def _check_command(cmd: str, root: argparse.ArgumentParser, sr_parser) -> list[str]:
@@ -218,8 +222,15 @@ def _check_command(cmd: str, root: argparse.ArgumentParser, sr_parser) -> list[s
             if acts and len(words) > 1 and words[1] in acts:
                 parser, path = acts[words[1]], [*path, words[1]]
     known = _options(parser)
-    return [f"{' '.join(path)} has no {flag}" for flag in FLAG.findall(m.group(1))
-            if flag not in known]
+    problems = [f"{' '.join(path)} has no {flag}" for flag in FLAG.findall(m.group(1))
+                if flag not in known]
+    actions = {o: action for action in parser._actions for o in action.option_strings}
+    for flag, values in CHOICES.findall(m.group(1)):  # `--tta none|d4`: each one is taken
+        choices = getattr(actions.get(flag), "choices", None)
+        problems += [f"{' '.join(path)} {flag} takes no {value!r} (it takes "
+                     f"{', '.join(map(str, choices))})" for value in values.split("|")
+                     if choices is not None and not value.isupper() and value not in choices]
+    return problems
 
 
 def test_srmat_commands_in_docs_use_existing_subcommands_and_flags():
@@ -286,3 +297,13 @@ def test_marker_parsing(tmp_path):
     assert _check_command("srmat heyn m.png --lines 5", root, None) == []
     assert _check_command("srmat heyn m.png --line 5", root, None) == ["srmat heyn has no --line"]
     assert _check_command("srmat hein m.png", root, None) == ["no subcommand 'hein'"]
+    p.add_argument("--pattern", choices=["random", "grid"])
+    assert _check_command("srmat heyn m.png --pattern random|grid|N", root, None) == []
+    assert _check_command("srmat heyn m.png [--pattern random|circles]", root, None) == [
+        "srmat heyn --pattern takes no 'circles' (it takes random, grid)"]
+    page.write_text("A synopsis `srmat heyn MASK\n[--line N]` over a line break.\n"
+                    "```bash\nsrmat heyn a.png\n```\nand `srmat heyn b.png`\n",
+                    encoding="utf-8")
+    assert list(_command_lines(page)) == [(4, "srmat heyn a.png"),
+                                          (1, "srmat heyn MASK [--line N]"),
+                                          (6, "srmat heyn b.png")]
