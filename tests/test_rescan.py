@@ -726,7 +726,7 @@ def test_plan_rescan_refuses_an_lr_too_large_for_memory_before_reading_it(
     import zarr
 
     from napari_srmat import estimates
-    from napari_srmat.estimates import MEMORY_FRACTION, plan_super_resolution
+    from napari_srmat.estimates import MEMORY_FRACTION, plan_rescan_planner
     from napari_srmat.sr import SRError
     from napari_srmat.sr.rescan import check_plan_inputs
 
@@ -739,10 +739,10 @@ def test_plan_rescan_refuses_an_lr_too_large_for_memory_before_reading_it(
 
     lazy = da.from_array(lr, chunks=32).map_blocks(tracked)
     reads.clear()  # dask's probes of the output type
-    need = plan_super_resolution(lr.shape, scale=4).output_bytes
+    need = plan_rescan_planner(lr.shape, scale=4).output_bytes
     monkeypatch.setattr(estimates, "available_memory_bytes",
                         lambda: int(need / MEMORY_FRACTION) - 1)
-    with pytest.raises(SRError, match=r"^plan_rescan needs [0-9.]+ KiB of memory, more than "
+    with pytest.raises(SRError, match=r"^plan_rescan needs [0-9.]+ [KM]iB of memory, more than "
                        r"50% of the [0-9.]+ MiB available: plan a region of it \(a crop "
                        r"of the LR image\)$"):
         check_plan_inputs(lazy, 0.1, 1.0, 16, 4)

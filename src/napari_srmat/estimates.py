@@ -28,6 +28,7 @@ from .outputs import available_memory_bytes, format_bytes
 __all__ = [
     "JobPlan",
     "plan_super_resolution",
+    "plan_rescan_planner",
     "plan_boundaries",
     "plan_grain_size",
     "plan_mask_measurement",
@@ -42,6 +43,8 @@ __all__ = [
     "TWIN_LABEL_BYTES_PER_PX",
     "STANDARDS_FIELD_BYTES_PER_PX",
     "SR_CPU_LR_MEGAPIXELS_PER_S",
+    "SR_RUN_COPIES",
+    "RESCAN_RUNNING_MAPS",
     "BOUNDARY_CPU_MEGAPIXELS_PER_S",
     "CONFIRM_SECONDS",
     "MEMORY_FRACTION",
@@ -66,6 +69,16 @@ CONFIRM_SECONDS = 10 * 60
 
 #: An in-memory result may use at most this fraction of the available memory.
 MEMORY_FRACTION = 0.5
+
+#: Copies of its result an in-memory SR run holds while the tiling engine assembles it
+#: (the result and the engine's channels-first accumulators; traced at its peak: 3 to 4
+#: copies, within :data:`MEMORY_FRACTION`'s margin).
+SR_RUN_COPIES = 2
+
+#: Float32 maps on the SR grid the scan-enhance-rescan planner keeps through its SR runs
+#: (:func:`napari_srmat.sr.rescan.sr_uncertainty_job`): the running mean and the sum of
+#: squared deviations of the SR luminance.
+RESCAN_RUNNING_MAPS = 2
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,44 @@ def plan_super_resolution(shape, *, scale: int, model: str | None = None,
     mpx = h * w / 1e6 * (scale / 4.0) ** 2
     seconds = _cpu_seconds(mpx, SR_CPU_LR_MEGAPIXELS_PER_S.get(name), device)
     return JobPlan(f"super-resolution x{scale} ({name})", int(out), seconds, to_disk)
+
+
+def plan_rescan_planner(shape, *, scale: int, model: str | None = None, runs: int = 4,
+                        device: str = "auto") -> JobPlan:
+    """Estimate the scan-enhance-rescan planner (:func:`napari_srmat.plan_rescan`).
+
+    It super-resolves the LR image ``runs`` times (4 flips, or the samples), one SR result
+    in memory at a time (:data:`SR_RUN_COPIES` copies while it is made), and keeps
+    :data:`RESCAN_RUNNING_MAPS` float32 maps on the SR grid through the runs.
+
+    Parameters
+    ----------
+    shape : tuple
+        LR ``(H, W)`` or ``(H, W, C)``.
+    scale : int
+        SR factor.
+    model : str, optional
+        Registry name (None: the default model).
+    runs : int
+        SR runs.
+    device : str
+
+    Returns
+    -------
+    JobPlan
+        ``output_bytes`` is the working memory.
+
+    Examples
+    --------
+    >>> plan = plan_rescan_planner((1000, 1000), scale=4, device="cpu")
+    >>> round(plan.output_bytes / 2**20)  # (2 copies of the grey SR result + 2 maps) x 61 MiB
+    244
+    """
+    sr = plan_super_resolution(shape, scale=scale, model=model, device=device)
+    maps = RESCAN_RUNNING_MAPS * int(shape[0]) * scale * int(shape[1]) * scale * 4
+    seconds = None if sr.seconds is None else runs * sr.seconds
+    return JobPlan(f"rescan plan: {runs} x {sr.what}",
+                   SR_RUN_COPIES * sr.output_bytes + maps, seconds)
 
 
 def plan_boundaries(shape, *, tta: str = "none", device: str = "auto") -> JobPlan:

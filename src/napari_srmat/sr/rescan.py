@@ -86,6 +86,7 @@ from .base import SRError, SRModel
 
 __all__ = [
     "check_plan_inputs",
+    "check_plan_memory",
     "plan_notes",
     "plan_pixel_size",
     "rescan_plan_csv",
@@ -426,20 +427,26 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
             if sr is None:  # stopped: the tiling engine has said so (Stopped)
                 return None
             lum = _luminance(np.asarray(sr))
+            del sr  # not held through the next run (rescan_memory_plan counts one)
             if source == "flips" and _FLIPS[k]:
                 lum = np.flip(lum, _FLIPS[k])
-            # Welford: mean and sum of squared deviations, one SR image in memory
+            # Welford: mean and sum of squared deviations, in place (one temporary map):
+            # m2 += delta * (lum - new mean) = delta**2 * (total - 1) / total
             if mean is None:
-                total, mean, m2 = 1, lum.copy(), np.zeros_like(lum)
+                total, mean, m2 = 1, np.ascontiguousarray(lum), np.zeros(lum.shape, lum.dtype)
             else:
                 total += 1
-                delta = lum - mean
-                mean += delta / total
-                m2 += delta * (lum - mean)
+                lum -= mean  # the deviation from the old mean
+                mean += lum / total
+                lum *= lum
+                lum *= (total - 1) / total
+                m2 += lum
+            del lum
     finally:
         if source == "samples":
             model.options["seed"] = seed0
-    std = np.sqrt(m2 / total)
+    m2 /= total
+    std = np.sqrt(m2, out=m2)
     s = model.scale
     h, w = lr.shape[:2]
     block = std[:h * s, :w * s].reshape(h, s, w, s).mean(axis=(1, 3))
@@ -596,6 +603,24 @@ def plan_pixel_size(lr: Any, pixel_size_um: Any = None
     return given, [] if note is None else [note]
 
 
+def check_plan_memory(shape: tuple[int, ...], scale: int) -> None:
+    """Refuse an LR image whose plan would not fit in memory, from its shape only.
+
+    The planner holds its SR runs in memory (the whole uncertainty map is needed):
+    :func:`napari_srmat.estimates.plan_rescan_planner` with
+    :func:`napari_srmat.estimates.check_in_memory`.
+
+    Raises
+    ------
+    SRError
+        In one line: the memory needed, the memory available, and to plan a crop.
+    """
+    from ..estimates import check_in_memory, plan_rescan_planner
+
+    check_in_memory(plan_rescan_planner(shape, scale=int(scale)), "plan_rescan",
+                    advice="plan a region of it (a crop of the LR image)", error=SRError)
+
+
 def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
                       scale: int | None) -> tuple[np.ndarray, float, float, int, int | None]:
     """The checks of :func:`plan_rescan_job` that need no model (cheap: run them before
@@ -623,13 +648,8 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
 
     lr = image_data(lr, name="lr")[0]
     if len(np.shape(lr)) >= 2:  # the SR runs are held in memory: refused before any read
-        from ..estimates import check_in_memory, plan_super_resolution
-
-        # one in-memory SR result (the engine's own check, at the first SR run, after the
-        # whole LR was read); without a scale at the least one, x2
-        check_in_memory(plan_super_resolution(np.shape(lr), scale=scale or 2),
-                        "plan_rescan", advice="plan a region of it (a crop of the LR image)",
-                        error=SRError)
+        # without a scale at the least one, x2 (again at the model's once it is loaded)
+        check_plan_memory(np.shape(lr), scale or 2)
     if not isinstance(lr, np.ndarray) and len(np.shape(lr)) >= 2:  # lazy: ImageReadError
         lr = read_window(lr, 0, lr.shape[0], 0, lr.shape[1])  # for a damaged chunk
     lr = np.asarray(lr)
@@ -720,6 +740,8 @@ def plan_rescan_job(
         model = load_model(model, checkpoint=checkpoint, scale=scale, device=device)
     if scale is not None and int(scale) != model.scale:
         raise SRError(f"scale {scale} differs from the model's x{model.scale}")
+    if scale is None:  # checked at x2 only: the model's (x4 by default) needs more
+        check_plan_memory(lr.shape, model.scale)
     yield Log(f"rescan plan: {model.name} x{model.scale}, budget {budget:g}, "
               f"blocks {roi_px} px")
     from .apply import sr_exposure_gain
