@@ -631,3 +631,18 @@ def test_a_run_folder_takes_one_run_and_a_killed_checkpoint_write_is_cleaned(
     assert not killed.exists() and all((k / "mine.txt").exists() for k in kept)
     assert any(isinstance(e, Log) and killed.name in e.message for e in events)
     assert not (tmp_path / "run.lock").exists()  # released at the end
+
+
+def test_a_run_through_a_link_to_a_running_folder_is_refused(tmp_path, image_dir):
+    """The lock was named after the path given: a second run given a symbolic link to
+    the folder of a running one (runlink -> run) locked runlink.lock and trained into
+    run/ beside it. The lock is the folder's own, whatever name it is reached by."""
+    from napari_srmat.outputs import OutputLock, OutputLockedError
+
+    run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=2)), quiet=True)
+    (tmp_path / "runlink").symlink_to("run")
+    with OutputLock(tmp_path / "run"), pytest.raises(OutputLockedError,
+                                                     match="is being written by process"):
+        run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=4, resume=True,
+                                  out=str(tmp_path / "runlink"))), quiet=True)
+    assert not (tmp_path / "runlink.lock").exists()

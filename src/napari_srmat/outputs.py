@@ -1353,14 +1353,15 @@ def lock_run_folder(held: contextlib.ExitStack, out: str | os.PathLike) -> Outpu
     ``held`` closes. Taken at once when the folder's parent exists (a second run into the
     folder is refused before its data load, and nothing is made for a run that fails on
     its inputs); else by the caller's ``acquire()`` once the folder is made (a second
-    ``acquire()`` does nothing).
+    ``acquire()`` does nothing). An ``out`` that is a symbolic link locks the folder it
+    points to (``run`` for ``runlink -> run``): one lock per folder, whatever its name.
 
     Raises
     ------
     OutputLockedError
         Another run holds it.
     """
-    lock = OutputLock(out)
+    lock = OutputLock(Path(out).resolve() if Path(out).is_symlink() else out)
     held.callback(lock.release)
     if Path(out).parent.is_dir():
         lock.acquire()
