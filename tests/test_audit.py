@@ -1286,3 +1286,28 @@ def test_a_session_moved_with_its_images_finds_them(tmp_path, capsys):
     r = AuditSession.load(tmp_path / "c" / "log" / "audit.json")
     assert r.images["sr"]["path"] == moved and len(r.relocated) == 1  # the LR only
     assert r.images["lr"]["path"] == str((tmp_path / "c" / "img" / "lr.png").resolve())
+
+
+def test_a_session_reached_through_a_linked_folder_finds_its_moved_images(tmp_path):
+    """A session saved through a folder link (a home folder that is a link, /home/ana ->
+    /data/ana) recorded its images relative to the link ('../../data/proj/img/sr.png', the
+    images' real paths against the link's), so once the project folder moved that path
+    led back to where the images had been and they were not found. The path is relative
+    to the session's real folder ('img/sr.png')."""
+    from PIL import Image
+
+    lr, sr, s0 = _session(tmp_path)
+    (tmp_path / "data" / "proj" / "img").mkdir(parents=True)
+    (tmp_path / "home").symlink_to("data")
+    proj = tmp_path / "home" / "proj"
+    Image.fromarray(lr).save(proj / "img" / "lr.png")
+    Image.fromarray(sr).save(proj / "img" / "sr.png")
+    s = AuditSession.create(proj / "img" / "lr.png", proj / "img" / "sr.png", s0.candidates)
+    s.save(proj / "audit.json")
+    assert json.loads((proj / "audit.json").read_text())["images"]["sr"][
+        "relative_path"] == str(Path("img", "sr.png"))
+    (tmp_path / "data" / "proj").rename(tmp_path / "data" / "moved")
+    r = AuditSession.load(tmp_path / "home" / "moved" / "audit.json")
+    assert len(r.relocated) == 2
+    assert r.images["sr"]["path"] == str(
+        (tmp_path / "data" / "moved" / "img" / "sr.png").resolve())

@@ -307,14 +307,16 @@ class AddedRegion:
 def _with_relative_paths(d: dict[str, Any], path: Path) -> dict[str, Any]:
     """Session dictionary ``d`` to be saved at ``path``, each image with its path
     relative to the session file's folder (``relative_path``): a session moved with its
-    images finds them there (:meth:`AuditSession.load`)."""
+    images finds them there (:meth:`AuditSession.load`). The folder's real path, as the
+    images' are (:meth:`AuditSession.create` resolves them): a folder reached through a
+    link gave a path that went out through the link and back to the old place."""
     images = {}
     for key, entry in d["images"].items():
         entry = {k: v for k, v in entry.items() if k != "relative_path"}
         if entry.get("path"):
             try:
                 entry["relative_path"] = os.path.relpath(entry["path"],
-                                                         path.absolute().parent)
+                                                         path.parent.resolve())
             except ValueError:  # another drive (Windows): no relative path
                 pass
         images[key] = entry
@@ -904,7 +906,7 @@ class AuditSession:
         recorded = entry.get("path")
         if not recorded or os.path.exists(recorded):
             return
-        folder = session_file.absolute().parent
+        folder = session_file.parent.resolve()  # as the save made the relative path
         tries = [folder / entry["relative_path"]] if entry.get("relative_path") else []
         tries.append(folder / Path(recorded).name)
         for found in dict.fromkeys(tries):
