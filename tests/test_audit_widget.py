@@ -1267,3 +1267,22 @@ def test_loading_a_session_whose_sr_file_moved_records_the_layers_file(
     moved = str((tmp_path / "moved" / "sr.ome.zarr").resolve())
     assert loaded.images["sr"]["path"] == moved and moved in w.status.text()
     assert loaded.decisions[1].verdict == "hallucinated"
+
+
+def test_regions_are_logged_under_the_reviewer_named_in_the_panel(make_napari_viewer, qtbot,
+                                                                   tmp_path):
+    """bob took over ana's panel (his name in the Reviewer field) and added a missed
+    region, then removed it: the session's log and added region named ana (the
+    reviewer of the last verdict), as only a verdict took the name typed."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    w.reviewer_edit.setText("ana")
+    _press(viewer, "r")
+    w.reviewer_edit.setText("bob")
+    viewer.add_shapes([(np.array([[5, 6], [15, 26]]) - 0.5) * 0.25 - 0.375],
+                      shape_type="rectangle", name="missed")
+    w.add_region_btn.click()
+    assert json.loads(path.read_text())["added_regions"][0]["reviewer"] == "bob"
+    w.remove_region_btn.click()
+    assert [(e["action"], e["reviewer"]) for e in json.loads(path.read_text())["log"]] == [
+        ("verdict", "ana"), ("add_region", "bob"), ("remove_region", "bob")]

@@ -908,8 +908,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if s is None or s.current is None:
             return
         self._check_images_unchanged()
-        if self.reviewer_edit.text():
-            s.reviewer = self.reviewer_edit.text()
+        self._sign(s)
         first = s.path is None
         if first:  # a session shown without a file: its first save
             path = self.session_path()
@@ -936,6 +935,12 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if s.kept_replaced is not None:  # this first save replaced a reviewed session
             self.status.setText(f"the reviewed session {s.path.name} held is kept as "
                                 f"{s.kept_replaced.name}")
+
+    def _sign(self, s: AuditSession) -> None:
+        """The name in the Reviewer field signs what is recorded next: a verdict, an
+        added or a removed region (the session's reviewer when the field is empty)."""
+        if self.reviewer_edit.text():
+            s.reviewer = self.reviewer_edit.text()
 
     def _recolor(self) -> None:
         s = self.session
@@ -1008,6 +1013,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         # left sides)
         y0, x0 = np.floor(pts.min(axis=0) + 0.5).astype(int)
         y1, x1 = np.ceil(pts.max(axis=0) + 0.5).astype(int)
+        self._sign(s)
         with _told_if_not_saved("the region (not added)"):
             region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
                                   verdict=verdict, note=self.note_edit.text(), save=True)
@@ -1022,6 +1028,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         s = self.session
         if s is None:
             raise ValueError("no audit session: find candidates or load a session first")
+        self._sign(s)
         with _told_if_not_saved("the removal (region kept)"):
             region = s.remove_region(save=True)
         self.status.setText(f"removed region r{region.id} {region.bbox}")
