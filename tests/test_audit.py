@@ -311,6 +311,28 @@ def test_malformed_session_fields_are_one_error_naming_the_file(tmp_path, capsys
     assert not (tmp_path / "r.md").exists()
 
 
+@pytest.mark.parametrize("field, value", [("relative_path", 5), ("path", ["sr.png"])])
+def test_an_image_path_that_is_not_text_is_a_malformed_session(tmp_path, capsys, field,
+                                                               value):
+    """A session edited by hand whose SR image's relative_path (or path) is not text,
+    the image being no longer at its path, crashed load and `srmat audit report`
+    ('internal error: TypeError', exit 1). It is a malformed session, in one line."""
+    from napari_srmat.cli import main
+
+    _, _, s = _session(tmp_path)
+    s.images["sr"]["path"] = str(tmp_path / "moved-away.png")
+    path = s.save(tmp_path / "audit.json")
+    d = json.loads(path.read_text())
+    d["images"]["sr"][field] = value
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    told = f"the sr image's {field} must be text, got {value!r}"
+    with pytest.raises(AuditFileError, match=f"^{bad}: malformed audit session: "):
+        AuditSession.load(bad)
+    rc = main(["audit", "report", str(bad), "--out", str(tmp_path / "r.md")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and told in err and "Traceback" not in err
+
 def test_corrupt_and_mismatched_files(tmp_path):
     lr, sr, s = _session(tmp_path)
     path = tmp_path / "audit.json"

@@ -789,6 +789,10 @@ class AuditSession:
             for key in ("lr", "sr"):
                 if not str(images[key]["sha256"]).startswith("sha256:"):
                     raise ValueError(f"bad checksum for {key}")
+                for name in ("path", "relative_path"):  # looked for by load, the report
+                    if not isinstance(images[key].get(name) or "", str):
+                        raise ValueError(f"the {key} image's {name} must be text, got "
+                                         f"{images[key][name]!r}")
             sr_shape = list(d.get("sr_shape") or images["sr"]["shape"][:2])
             if len(sr_shape) != 2:
                 raise ValueError(f"sr_shape must be [height, width], got {sr_shape!r}")
