@@ -247,6 +247,12 @@ def test_cli_plan_rescan(half_structured, tmp_path, capsys):
     assert 0 < out["roi_fraction"] <= 0.2
     assert out["time_ratio"] == pytest.approx(0.5 / 16 + out["roi_fraction"])
     assert all(len(r) == 4 for r in out["rois"])
+    # every key of the JSON is named in docs/rescan.md (budget, model, lr_shape, ... were
+    # not)
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "rescan.md").read_text(encoding="utf-8")
+    assert [key for key in out if f"`{key}`" not in doc] == []
     with pytest.raises(SystemExit) as exc:  # argparse: usage line, exit 2
         main(["plan-rescan", str(path), "--budget", "2"])
     assert exc.value.code == 2

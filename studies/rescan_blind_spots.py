@@ -1,0 +1,94 @@
+"""Where the scan-enhance-rescan planner's uncertainty does not see the SR fail.
+
+The planner (``napari_srmat.plan_rescan``) ranks LR blocks by the SR's disagreement
+under flips. Here the hard part of the image is known, in one half of it:
+
+* ``defocused``: the LR's right half blurred (Gaussian sigma 1.5 LR px, a fast scan out of
+  focus there), the HR truth sharp everywhere;
+* ``faint``: the right half's grain boundaries drawn faint (synthetic only: boundary
+  darkness 0.08 instead of 0.45; the grain size is hardest to measure there);
+* ``sharp``: nothing changed (the reference).
+
+For each: the true SR error (mean |SR - HR| of the luminance) and the mean uncertainty in
+each half, and the share of the plan's area in the right half. HR = 512 x 512 px
+(a synthetic micrograph, grains of 24 px; the scans ``scan_11`` and ``extra_5``, never
+the test scans 13/24/28, from pixel (100, 100)), LR = its area x4 downsampling, the
+shipped ``cnn`` x4, 16 px blocks, budget 0.25.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_blind_spots.py   # ~1 CPU-min
+
+Writes studies/results/rescan_blind_spots.json.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+from _common import DATA, save
+from PIL import Image
+
+from napari_srmat.sr import load_model, super_resolve
+from napari_srmat.sr.rescan import plan_rescan
+from napari_srmat.synth import generate_microstructure
+
+SCALE, SIDE, BLOCK, BUDGET = 4, 512, 16, 0.25
+DEFOCUS_SIGMA_LR_PX = 1.5
+SCANS = ("scan_11", "extra_5")
+
+
+def _luminance(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    f = a.astype(float) / 255 if a.dtype == np.uint8 else a.astype(float)
+    return f.mean(-1) if f.ndim == 3 else f
+
+
+def _halves(block_map: np.ndarray) -> list[float]:
+    half = block_map.shape[1] // 2
+    return [float(block_map[:, :half].mean()), float(block_map[:, half:].mean())]
+
+
+def measure(hr: np.ndarray, model, defocus: bool) -> dict:
+    lr = cv2.resize(hr, (SIDE // SCALE, SIDE // SCALE), interpolation=cv2.INTER_AREA)
+    if defocus:
+        half = lr.shape[1] // 2
+        lr[:, half:] = cv2.GaussianBlur(lr, (0, 0), DEFOCUS_SIGMA_LR_PX)[:, half:]
+    plan = plan_rescan(lr, model, budget=BUDGET, roi_px=BLOCK)
+    err = np.abs(_luminance(super_resolve(lr, model)) - _luminance(hr))
+    n = SIDE // SCALE // BLOCK
+    err_blocks = err.reshape(n, BLOCK * SCALE, n, BLOCK * SCALE).mean((1, 3))
+    unc_blocks = plan.uncertainty.reshape(n, BLOCK, n, BLOCK).mean((1, 3))
+    chosen = np.zeros(lr.shape[:2], bool)
+    for y0, x0, y1, x1 in plan.rois:
+        chosen[y0:y1, x0:x1] = True
+    return {"sr_error_left_right": _halves(err_blocks),
+            "uncertainty_left_right": _halves(unc_blocks),
+            "plan_share_right": float(chosen[:, lr.shape[1] // 2:].sum() / max(chosen.sum(), 1))}
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    model = load_model("cnn", scale=SCALE, device="cpu")
+    strong = generate_microstructure((SIDE, SIDE), mean_grain_size_px=24, seed=1).image
+    faint = generate_microstructure((SIDE, SIDE), mean_grain_size_px=24, seed=2,
+                                    boundary_darkness=0.08).image
+    spliced = strong.copy()
+    spliced[:, SIDE // 2:] = faint[:, SIDE // 2:]
+    rows = {"synthetic sharp": measure(strong, model, False),
+            "synthetic defocused": measure(strong, model, True),
+            "synthetic faint": measure(spliced, model, False)}
+    for name in SCANS:
+        scan = np.asarray(Image.open(DATA.parent / "scans" / f"{name}.jpg").convert("RGB"))
+        hr = np.ascontiguousarray(scan[100:100 + SIDE, 100:100 + SIDE])
+        rows[f"{name} sharp"] = measure(hr, model, False)
+        rows[f"{name} defocused"] = measure(hr, model, True)
+    for name, row in rows.items():
+        e, u = row["sr_error_left_right"], row["uncertainty_left_right"]
+        print(f"{name:22s} SR error {e[0]:.4f} / {e[1]:.4f}  uncertainty {u[0]:.2e} / "
+              f"{u[1]:.2e}  plan in the right half {row['plan_share_right']:.2f}")
+    save("rescan_blind_spots", {"rows": rows})
+
+
+if __name__ == "__main__":
+    main()
