@@ -1333,3 +1333,21 @@ def test_a_session_reached_through_a_linked_folder_finds_its_moved_images(tmp_pa
     assert len(r.relocated) == 2
     assert r.images["sr"]["path"] == str(
         (tmp_path / "data" / "moved" / "img" / "sr.png").resolve())
+
+
+def test_a_session_moved_with_its_zarr_stores_finds_them(tmp_path):
+    """A project folder with the session and its OME-Zarr stores (what `srmat sr run`
+    writes) moved elsewhere: load looked only for image *files*, so stores (folders)
+    were not found and the session kept the old paths. Stores are found as files are."""
+    from napari_srmat.io import write_ome_zarr
+
+    lr, sr, s0 = _session(tmp_path, fill=7)
+    a = tmp_path / "a"
+    write_ome_zarr(lr, a / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(sr, a / "sr.ome.zarr", pixel_size_um=0.25)
+    s = AuditSession.create(a / "lr.ome.zarr", a / "sr.ome.zarr", s0.candidates)
+    s.save(a / "audit.json")
+    a.rename(tmp_path / "b")
+    r = AuditSession.load(tmp_path / "b" / "audit.json")
+    assert len(r.relocated) == 2
+    assert r.images["sr"]["path"] == str((tmp_path / "b" / "sr.ome.zarr").resolve())

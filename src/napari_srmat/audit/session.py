@@ -846,7 +846,7 @@ class AuditSession:
         An image no longer at its recorded path (moved, with the session or alone) is
         looked for where the session was saved relative to it, then by its file name
         beside the session; a file given as ``lr``/``sr`` (or ``lr_path``/``sr_path``
-        with matching arrays) is used as it is. Only a file
+        with matching arrays) is used as it is. Only a file (or OME-Zarr store)
         with the audited pixels (checksum) is taken. Its path replaces the recorded one
         (written by the next save) and :attr:`relocated` says so; the verdicts are kept.
 
@@ -915,7 +915,8 @@ class AuditSession:
         tries.append(folder / Path(recorded).name)
         for found in dict.fromkeys(tries):
             try:
-                same = found.is_file() and checksum(_image_pixels(found, key)[0]) == \
+                # a file, or a folder: an OME-Zarr store
+                same = found.exists() and checksum(_image_pixels(found, key)[0]) == \
                     entry["sha256"]
             except Exception:  # noqa: BLE001 - not an image we can read: not it
                 same = False
