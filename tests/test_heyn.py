@@ -156,6 +156,24 @@ def test_a_drawn_lines_table_export_and_report_give_the_count_l_is_made_of(tmp_p
     assert sum(float(r[2]) for r in lines) == pytest.approx(3)
 
 
+def test_a_measurement_with_warnings_exports_as_csv(tmp_path):
+    """The Heyn widget's CSV export formatted every list of the summary as numbers, so a
+    measurement with a warning (no boundary crossed, few intersections) failed to export
+    ("Unknown format code 'g' for object of type 'str'")."""
+    from napari_srmat.widgets.export import export_csv
+    from napari_srmat.widgets.layers import HeynMeasurement, heyn_statistics
+
+    m = np.zeros((100, 100), bool)
+    m[:, 50] = True
+    for mask in (np.zeros_like(m), m):
+        res = measure_intercepts(mask, pattern="random", n_lines=3, seed=2)
+        meas = HeynMeasurement(res, heyn_statistics(res))
+        assert meas.stats["warnings"]
+        text = export_csv(tmp_path / "h.csv", meas).read_text()
+        row = [ln for ln in text.splitlines() if ln.startswith("# warnings,")]
+        assert row and meas.stats["warnings"][0] in row[0]
+
+
 def test_srmat_heyn_pools_drawn_lines_by_the_count_their_rows_use(tmp_path, capsys):
     """`srmat heyn --pattern segments`: each row's ℓ̄ scores a boundary touched by a line's
     end 1/2 (E112), but the pooled ℓ̄ and the fields' N_L divided by the run count, so one

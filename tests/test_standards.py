@@ -381,9 +381,36 @@ def test_ci95_names_pair_and_half_width():
     st = heyn_statistics(res)
     half, mean = res.ci95_half_width_px, res.mean_intercept_px
     assert st["ci95_half_width_px"] == half and np.isfinite(half)
-    assert st["ci95_px"] == pytest.approx((mean - half, mean + half))
     assert st["ci95_half_width_um"] == pytest.approx(half * 0.5)
-    assert st["ci95_um"] == pytest.approx(((mean - half) * 0.5, (mean + half) * 0.5))
+    lo, hi = st["ci95_px"]
+    assert lo < mean < hi
+    assert st["ci95_um"] == pytest.approx((lo * 0.5, hi * 0.5))
+
+
+def test_the_widgets_interval_is_srmat_heyns_for_the_same_mask():
+    """The Heyn widget's ``ci95_px`` pair and warnings are those of ``srmat heyn``'s row
+    (``grain_size_from_heyn``): it was ℓ̄ ± the E112 half-width, whose low end is below
+    zero once %RA exceeds 100 (4 crossings on 3 scattered lines)."""
+    from napari_srmat.grainsize import grain_size_from_heyn
+    from napari_srmat.widgets.layers import heyn_statistics
+
+    m = np.zeros((100, 100), bool)
+    m[:, 50] = True
+    m[20, :30] = True
+    for n_lines, seed in ((3, 2), (40, 0)):
+        res = measure_intercepts(m, pattern="random", n_lines=n_lines, seed=seed,
+                                 pixel_size_um=0.5)
+        row = grain_size_from_heyn(res, pixel_size_um=0.5)
+        st = heyn_statistics(res)
+        assert st["ci95_px"] == pytest.approx(row.mean_intercept_ci95_px)
+        assert st["ci95_um"] == pytest.approx(row.mean_intercept_ci95_um)
+        assert st["warnings"] == row.warnings
+        assert 0 < st["ci95_px"][0] < res.mean_intercept_px < st["ci95_px"][1]
+    few = measure_intercepts(m, pattern="random", n_lines=3, seed=2, pixel_size_um=0.5)
+    assert few.relative_accuracy_pct > 50 and few.intersection_count < 50
+    st = heyn_statistics(few)
+    assert any("intersections: E112 asks" in w for w in st["warnings"])
+    assert st["ci95_px"][1] - few.mean_intercept_px > few.mean_intercept_px - st["ci95_px"][0]
 
 
 # ------------------------------------------------------------------- exclusions

@@ -93,7 +93,8 @@ def export_csv(path: str | os.PathLike, measurement: HeynMeasurement) -> Path:
         w.writerow([i, f"{length:.6g}", f"{count:g}"])
     for k, v in measurement.stats.items():
         v = _fmt(v)
-        if isinstance(v, list):
-            v = ";".join("" if x is None else f"{x:.6g}" for x in v)
+        if isinstance(v, list):  # an interval's ends, or the warnings (text)
+            v = ";".join("" if x is None else x if isinstance(x, str) else f"{x:.6g}"
+                         for x in v)
         buf.write(f"# {k},{v}\n")
     return write_export(path, buf.getvalue())

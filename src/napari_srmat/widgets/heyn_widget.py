@@ -562,8 +562,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         text += f" from {st['intersection_count']:g} intersections"
         if edits:
             text += " (corrected map: " + "; ".join(edits) + ")"
-        if st["warnings"]:
-            text = "Warning: " + "; ".join(st["warnings"])
+        if st["warnings"]:  # after the figures, which stay readable (an E112 advice)
+            text += ". Warning: " + "; ".join(st["warnings"])
         self.status.setText(text)
 
     def _fill_tables(self) -> None:

@@ -1085,10 +1085,16 @@ def heyn_statistics(result) -> dict:
     1/2), the ASTM E112 grain size number, the
     half-width of the 95 % confidence interval of ℓ̄ (``ci95_half_width_px`` /
     ``ci95_half_width_um``, Student t on the per-line intersection densities) and the
-    relative accuracy ``%RA``. The interval ``ℓ̄ ± half-width`` is the ``[low, high]``
-    pair ``ci95_px`` (and ``ci95_um``, NaN without a pixel size): ``ci95_*`` is always a
-    pair, ``ci95_half_width_*`` always a half-width.
+    relative accuracy ``%RA`` (E112 section 15). The ``[low, high]`` pair ``ci95_px``
+    (and ``ci95_um``, NaN without a pixel size) is the interval ``srmat heyn`` and
+    ``srmat grain-size --mask`` give the same mask (``mean_intercept_ci95_px``,
+    :func:`napari_srmat.grainsize.grain_size_from_heyn`), with its warnings (few
+    intersections, an interval withheld): asymmetric with few intersections (until
+    2026-12-05 ``ℓ̄ ± half-width``, whose low end went below zero once %RA exceeded
+    100). ``ci95_*`` is always a pair, ``ci95_half_width_*`` always a half-width.
     """
+    from ..grainsize import grain_size_from_heyn
+
     # None (no valid measurement: see result.warnings) is shown as empty, never as a number
     mean = math.nan if result.mean_intercept_px is None else float(result.mean_intercept_px)
     half = float(result.ci95_half_width_px)
@@ -1105,15 +1111,18 @@ def heyn_statistics(result) -> dict:
         "astm_g": None if result.astm_g is None else float(result.astm_g),
         "ci95_half_width_px": half,
         "ci95_half_width_um": half * px if px else math.nan,
-        "ci95_px": (mean - half, mean + half),
+        "ci95_px": (math.nan, math.nan),
         "relative_accuracy_pct": float(result.relative_accuracy_pct),
         "pixel_size_um": None if px is None else float(px),
-        "warnings": list(result.warnings),
     }
-    if px:
-        d["ci95_um"] = ((mean - half) * px, (mean + half) * px)
-    else:
-        d["ci95_um"] = (math.nan, math.nan)
+    # the interval and warnings of `srmat heyn`'s row for the same mask (one rule)
+    shared = grain_size_from_heyn(result, pixel_size_um=px)
+    d["warnings"] = list(shared.warnings)
+    d["ci95_um"] = (math.nan, math.nan)
+    if shared.mean_intercept_ci95_px is not None:
+        d["ci95_px"] = tuple(float(v) for v in shared.mean_intercept_ci95_px)
+    if shared.mean_intercept_ci95_um is not None:
+        d["ci95_um"] = tuple(float(v) for v in shared.mean_intercept_ci95_um)
     return d
 
 
