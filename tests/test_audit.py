@@ -1351,3 +1351,21 @@ def test_a_session_moved_with_its_zarr_stores_finds_them(tmp_path):
     r = AuditSession.load(tmp_path / "b" / "audit.json")
     assert len(r.relocated) == 2
     assert r.images["sr"]["path"] == str((tmp_path / "b" / "sr.ome.zarr").resolve())
+
+
+def test_a_given_image_file_that_does_not_exist_is_not_recorded(tmp_path):
+    """The widget passes the file its layer was opened from; a layer whose file was
+    deleted or moved since it was opened replaced the session's recorded path by that
+    missing file, with a note that it 'is used' (and the next save took the relative path
+    from it). Only a file that exists is recorded."""
+    from PIL import Image
+
+    lr, sr, s0 = _session(tmp_path, fill=3)
+    (tmp_path / "img").mkdir()
+    Image.fromarray(sr).save(tmp_path / "img" / "sr.png")
+    s = AuditSession.create(lr, tmp_path / "img" / "sr.png", s0.candidates)
+    path = s.save(tmp_path / "audit.json")
+    recorded = s.images["sr"]["path"]
+    (tmp_path / "img").rename(tmp_path / "away")
+    r = AuditSession.load(path, sr=sr, sr_path=tmp_path / "gone" / "sr.png")
+    assert r.relocated == [] and r.images["sr"]["path"] == recorded

@@ -889,10 +889,11 @@ class AuditSession:
 
     def _relocate(self, key: str, found: Path, how: str) -> None:
         """Record ``found`` (an image file with the audited pixels) as image ``key``'s
-        path when its recorded path is not there, with a line in :attr:`relocated`."""
+        path when its recorded path is not there, with a line in :attr:`relocated`; not
+        when ``found`` is not there either (a layer's file deleted since it was opened)."""
         entry = self.images[key]
         recorded = entry.get("path")
-        if recorded and os.path.exists(recorded):
+        if (recorded and os.path.exists(recorded)) or not found.exists():
             return
         found = found.resolve()
         if recorded and str(found) == recorded:
