@@ -82,8 +82,11 @@ def _argv(name, tmp_path):
                 "--device", "cpu"]
     if name == "grain-size":
         return ["grain-size", str(_pairs(tmp_path / "d") / "masks" / "r0.png"), "--mask"]
-    if name == "edges train":
-        return ["edges", "train", "--data", str(_pairs(tmp_path / "d")), "--device", "cpu"]
+    if name == "edges train":  # ROOT/train/{images,masks}
+        _pairs(tmp_path / "d" / "train", size=128)
+        return ["edges", "train", "--data", str(tmp_path / "d"), "--out", out, "--epochs",
+                "1", "--steps-per-epoch", "1", "--batch-size", "1", "--crop", "128",
+                "--device", "cpu"]
     if name == "edges pretrain":
         return ["edges", "pretrain", img, "--out", out, "--device", "cpu"]
     if name == "edges predict":
@@ -162,3 +165,69 @@ def test_a_reached_time_limit_is_a_normal_end(tmp_path, capsys):
     assert said.startswith(f"best checkpoint: {out / 'best'} ")
     assert "time limit" in err and "interrupted" not in err
     assert (out / "last").is_dir()
+
+
+@pytest.fixture()
+def ctrl_c_in_jobs(monkeypatch):
+    """A Ctrl-C lands in every job the CLI starts, once it has done ``after`` tiles or
+    training steps (its first event when ``after`` is 0): the KeyboardInterrupt is raised
+    inside the job, where Python raises it, and the job's own clean-up runs. Set
+    ``after[0]``; None lets the jobs run to the end (a rerun)."""
+    real = jobs.run_job
+    after = [0]
+
+    def interrupted(gen):
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as end:
+                return end.value
+            yield event
+            done = getattr(event, "done", 0) if isinstance(event, jobs.Progress) else 0
+            if after[0] is not None and done >= after[0]:
+                gen.throw(KeyboardInterrupt())
+
+    def run_job(gen, **kwargs):
+        return real(gen if after[0] is None else interrupted(gen), **kwargs)
+
+    monkeypatch.setattr(jobs, "run_job", run_job)
+    return after
+
+
+@pytest.mark.parametrize("name", ["sr run", "sr train", "edges predict", "edges train",
+                                  "plan-rescan", "grain-size"])
+def test_a_ctrl_c_says_how_to_resume(tmp_path, capsys, ctrl_c_in_jobs, name):
+    """A Ctrl-C, the only stop a user can make, said 'a partial output, if any, is kept
+    for a rerun' in every command, without the commands' resume line that the stopped
+    job got (docs/safety.md: 'for the commands that resume, how'): after a Ctrl-C of
+    `srmat sr train` the rerun was refused (it takes --resume)."""
+    argv = _argv(name, tmp_path)
+    capsys.readouterr()
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED
+    out, err = capsys.readouterr()
+    said = (f"{cli.UNTOLD_KEPT}; {RESUMES[name]}" if name in RESUMES
+            else cli.UNTOLD_INTERRUPT)
+    assert out == "" and err.splitlines()[-1] == f"srmat {name}: interrupted ({said})"
+    assert "Traceback" not in err
+
+
+def test_sr_run_resumes_as_its_ctrl_c_line_says(tmp_path, capsys, ctrl_c_in_jobs):
+    """`srmat sr run` stopped by a Ctrl-C after 6 of 9 tiles: the line says to rerun the
+    same command, which then computes only the tiles left; with --no-resume the same
+    command starts over, so the line says to rerun without it."""
+    img = _png(tmp_path / "a.png", (512, 512))  # 9 tiles, 4 output chunks
+    out = tmp_path / "o.zarr"
+    argv = ["sr", "run", img, str(out), "--model", "bicubic", "--tile", "256", "--overlap",
+            "4", "--batch-size", "1"]
+    ctrl_c_in_jobs[0] = 6  # the first chunk is written
+    assert cli.main(argv + ["--no-resume"]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == (f"srmat sr run: interrupted ({cli.UNTOLD_KEPT}; "
+                   f"{cli.RERUN_WITHOUT_NO_RESUME})")
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"; {cli.RERUN_TO_RESUME})")
+    assert not out.exists() and (tmp_path / "o.zarr.partial").is_dir()
+    ctrl_c_in_jobs[0] = None
+    assert cli.main(argv) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out}: ") and "tiles written by an earlier run" in said

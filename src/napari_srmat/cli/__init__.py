@@ -74,12 +74,41 @@ EXIT_INTERRUPTED = 130
 #: How to resume, in the line of a stopped command that resumes its partial output.
 RERUN_TO_RESUME = "rerun the same command to resume"
 
+#: How to resume, in the line of a stopped command run with ``--no-resume`` (the same
+#: command starts over).
+RERUN_WITHOUT_NO_RESUME = "rerun without --no-resume to resume"
+
 #: How to resume, in the line of a stopped training command.
 RESUME_TRAINING = "rerun it with --resume to continue from what was kept"
 
+def rerun_to_resume(no_resume: bool) -> str:
+    """How a command that resumes its ``OUT.partial`` (``srmat sr run``, ``srmat edges
+    predict``) is resumed after a stop: the same command, unless it was given
+    ``--no-resume`` (which starts over).
+
+    Parameters
+    ----------
+    no_resume : bool
+        The command's ``--no-resume``.
+
+    Returns
+    -------
+    str
+        :data:`RERUN_TO_RESUME` or :data:`RERUN_WITHOUT_NO_RESUME`.
+    """
+    return RERUN_WITHOUT_NO_RESUME if no_resume else RERUN_TO_RESUME
+
+
+#: What a Ctrl-C kept, in its line (the job does not say).
+UNTOLD_KEPT = "a partial output, if any, is kept"
+
+#: The line of a Ctrl-C in a command that does not resume.
+UNTOLD_INTERRUPT = f"{UNTOLD_KEPT} for a rerun"
+
 
 class Interrupted(KeyboardInterrupt):
-    """A command's job stopped before completion on request (:func:`run_cli_job`).
+    """A command's job stopped before completion on request, or by a Ctrl-C in a command
+    that resumes (:func:`run_cli_job`).
 
     A :class:`KeyboardInterrupt`, so that it ends the command as a Ctrl-C does (no handler
     of errors of one input takes it for one): :func:`main` prints
@@ -97,8 +126,8 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     gen : generator
         The job.
     resume : str, optional
-        How the command resumes what the stopped job kept (e.g. :data:`RERUN_TO_RESUME`);
-        None for a command that does not resume.
+        How the command resumes what the stopped or interrupted (Ctrl-C) job kept (e.g.
+        :data:`RERUN_TO_RESUME`); None for a command that does not resume.
     quiet : bool
         No progress (``--json`` of some commands).
     on_event : callable, optional
@@ -113,7 +142,10 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     ------
     Interrupted
         The job yielded :class:`napari_srmat.jobs.Stopped`: its message (what was kept)
-        and ``resume``.
+        and ``resume``; or a Ctrl-C (KeyboardInterrupt) came during the job of a command
+        that resumes: :data:`UNTOLD_KEPT` and ``resume``.
+    KeyboardInterrupt
+        A Ctrl-C during the job of a command that does not resume.
     """
     from ..jobs import Stopped, run_job
 
@@ -125,7 +157,12 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         if on_event is not None:
             on_event(event)
 
-    result = run_job(gen, quiet=quiet, on_event=note)
+    try:
+        result = run_job(gen, quiet=quiet, on_event=note)
+    except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
+        if resume is None or isinstance(exc, Interrupted):
+            raise
+        raise Interrupted(f"{UNTOLD_KEPT}; {resume}") from exc
     if stops:
         raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
     return result
@@ -781,10 +818,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(error_line(where(), exc), file=sys.stderr)
         return 2 if is_user_error(exc) else 1
-
-
-#: The line of a Ctrl-C, which tells nothing of what was kept.
-UNTOLD_INTERRUPT = "a partial output, if any, is kept for a rerun"
 
 
 def error_line(where: str, exc: BaseException) -> str:

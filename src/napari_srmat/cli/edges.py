@@ -7,7 +7,6 @@ from pathlib import Path
 
 from . import (
     DEVICE_HELP,
-    RERUN_TO_RESUME,
     RESUME_TRAINING,
     UserError,
     _checked_number_arg,
@@ -19,6 +18,7 @@ from . import (
     naming_file,
     pixel_size_arg,
     print_json,
+    rerun_to_resume,
     run_cli_job,
     seed_arg,
     threshold_arg,
@@ -315,7 +315,7 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
             scheduler=args.scheduler, worker_device=args.device,
             pixel_size_um=args.pixel_size_um,
-        ), on_event=note, resume=RERUN_TO_RESUME)
+        ), on_event=note, resume=rerun_to_resume(args.no_resume))
     prob_path, unc_path = res[:2]
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
               "threshold": model.threshold, "threshold_rule": model.threshold_rule,

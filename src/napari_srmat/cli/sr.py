@@ -25,7 +25,6 @@ from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from . import (
     COMMAND_ATTR,
     DEVICE_HELP,
-    RERUN_TO_RESUME,
     RESUME_TRAINING,
     OneLineErrorParser,
     UserError,
@@ -39,6 +38,7 @@ from . import (
     naming_file,
     pixel_size_arg,
     print_json,
+    rerun_to_resume,
     run_cli_job,
     seed_arg,
     told_warnings,
@@ -262,7 +262,7 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
                               overwrite=args.overwrite, scheduler=args.scheduler,
                               worker_device=args.device, whole_image=args.whole_image,
                               pixel_size_um=args.pixel_size_um),
-            on_event=on_event, resume=RERUN_TO_RESUME,
+            on_event=on_event, resume=rerun_to_resume(args.no_resume),
         )
     seconds = time.perf_counter() - t0
     in_shape = tuple(int(s) for s in mg.data.shape)
