@@ -266,6 +266,22 @@ def test_sr_eval_names_the_lr_image_unlike_the_learning_rate(capsys):
     assert parser.parse_args(["train", "--out", "o", "--lr", "0.5"]).lr == 0.5
 
 
+@pytest.mark.parametrize("order", [("--lr", "--lr-image"), ("--lr-image", "--lr")])
+def test_sr_eval_refuses_the_lr_image_given_twice(capsys, order):
+    """`srmat sr eval HR SR --lr A --lr-image B` (a script that added the new name but kept
+    the old one) scored whichever came last, A or B by their order, silently. Both are one
+    option: refused in one line, exit 2."""
+    from napari_srmat.cli import main
+
+    argv = ["sr", "eval", "hr.png", "sr.png", order[0], "a.png", order[1], "b.png"]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error == (f"srmat sr eval: error: argument {order[1]}: not allowed with argument "
+                     f"{order[0]} (see `srmat sr eval --help`)")
+
+
 def test_cli_sr_eval_json_maps_and_errors(tmp_path, capsys):
     pytest.importorskip("torch")
     from napari_srmat.cli import main

@@ -41,12 +41,15 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--scale", type=int_arg(1), default=None,
                    help="magnification, also the border cropped (default: the SR output's "
                         "recorded scale, else the LR's size ratio, else 4)")
-    e.add_argument("--lr-image", type=input_path_arg, default=None, metavar="LR",
-                   help="the LR input the SR image was made from (default: HR degraded "
-                        "by antialiased bicubic downsampling)")
+    # one option under two names, refused together (the last one given would win)
+    lr_image = e.add_mutually_exclusive_group()
+    lr_image.add_argument("--lr-image", type=input_path_arg, default=None, metavar="LR",
+                          help="the LR input the SR image was made from (default: HR "
+                               "degraded by antialiased bicubic downsampling)")
     # its old name: --lr is the learning rate of the training commands
-    e.add_argument("--lr", type=input_path_arg, dest="lr_image", action=DeprecatedAlias,
-                   new="--lr-image", why="--lr is the learning rate of the training commands")
+    lr_image.add_argument("--lr", type=input_path_arg, dest="lr_image",
+                          action=DeprecatedAlias, new="--lr-image",
+                          why="--lr is the learning rate of the training commands")
     e.add_argument("--degradation", default=None, metavar="RECIPE",
                    help="how the LR input was made: bicubic, classical, realesrgan or a "
                         "JSON object (default: what the SR output's metadata records)")
