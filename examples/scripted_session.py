@@ -3,7 +3,11 @@
 Loads a micrograph (a scan from ``../shared/data/scans`` when present, else the
 synthetic sample), super-resolves it, overlays UAED boundary probability and
 uncertainty on the SR image, and measures the Heyn mean lineal intercept on the
-thresholded boundaries. Runs headless (``napari.Viewer(show=False)``)::
+thresholded boundaries. The model runs at the SR image's pixels, where its grains are
+larger than it is reliable at: the scale check's warning is printed (stderr; ``warnings``
+in ``--json``), and that Heyn figure is biased (ℓ̄ too short); for the grain size, use
+``srmat grain-size`` or the grain-size widget's Simple tab. Runs headless
+(``napari.Viewer(show=False)``)::
 
     python examples/scripted_session.py                 # scan_14 (or synthetic)
     python examples/scripted_session.py --image my.tif --pixel-size-um 0.5 --show
@@ -113,6 +117,11 @@ def main(argv=None) -> int:
                               checkpoint=args.sr_checkpoint, tile=128)
     maps = add_boundary_layers(viewer, sr, checkpoint=args.boundary_checkpoint)
     maps.uncertainty.visible = True
+    # the model ran at the SR layer's pixels: its scale check says when they are outside
+    # the grain sizes it is reliable at (an x4 SR output is), and what to run instead
+    scale = maps.probability.metadata.get("native_scale") or {}
+    if scale.get("warning"):
+        print(f"warning: {scale['warning']}", file=sys.stderr)
     heyn = add_heyn_measurement(viewer, maps.boundaries, pattern="random",
                                 n_lines=args.lines, skeletonize=False)
     summary = {
@@ -124,6 +133,8 @@ def main(argv=None) -> int:
         "heyn": {k: v for k, v in heyn.stats.items() if not isinstance(v, tuple)},
         # the Heyn numbers are in SR pixels; in input pixels divide by the scale
         "mean_intercept_input_px": heyn.stats["mean_intercept_px"] / args.scale,
+        "native_scale": scale,
+        "warnings": [scale["warning"]] if scale.get("warning") else [],
     }
     if args.screenshot:
         viewer.reset_view()

@@ -407,3 +407,37 @@ def test_an_input_layer_deleted_while_predicting_gets_no_result(make_napari_view
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert len(viewer.layers) == 0 and w.layers is None
     assert "'scan' was removed while the job ran" in w.status.text()
+
+
+def test_an_enlarged_input_is_warned_in_the_status_a_native_one_is_not(
+        make_napari_viewer, qtbot, tiny_checkpoint):
+    """The widget runs the model at the layer's pixels: on an x4 enlarged micrograph (as
+    an x4 SR layer) it said 'done' and nothing else, and a Heyn measurement of its
+    boundaries read ℓ̄ far too short. The status now carries the scale check's warning
+    (what to run instead), and every layer the input's scale check; the native
+    micrograph gets none. The scripting helper keeps it alike."""
+    from PIL import Image
+
+    from napari_srmat.grainsize import check_native_scale
+    from napari_srmat.synth import generate_microstructure
+
+    native = generate_microstructure((192, 192), mean_grain_size_px=40, seed=0).image
+    up = np.asarray(Image.fromarray(native[:64, :64]).resize((256, 256), Image.BICUBIC))
+    viewer = make_napari_viewer()
+    for name, image in (("native", native), ("up", up)):
+        layer = viewer.add_image(image, rgb=True, name=name)
+        w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+        qtbot.waitUntil(lambda w=w: w.run_btn.isEnabled(), timeout=10_000)
+        expected = check_native_scale(image)
+        for role in ("boundary probability", "uncertainty", "boundaries"):
+            assert viewer.layers[f"{name} {role}"].metadata["native_scale"] == \
+                expected.to_dict()
+        if name == "native":
+            assert expected.warning is None and "warning" not in w.status.text()
+        else:
+            assert expected.warning.startswith("grains look ~")
+            assert w.status.text().startswith("done (") and w.status.text().endswith(
+                f"; warning: {expected.warning}")
+    scripted = add_boundary_layers(viewer, viewer.layers["up"], checkpoint=tiny_checkpoint,
+                                   device="cpu", tile=64, overlap=16)
+    assert scripted.boundaries.metadata["native_scale"]["warning"] == expected.warning

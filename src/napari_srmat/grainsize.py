@@ -114,6 +114,9 @@ __all__ = [
     "COARSE_MODEL_LOG_ERROR_95",
     "is_coarse",
     "is_scale_warning",
+    "NativeScale",
+    "check_native_scale",
+    "native_scale_job",
     "MAX_INFERENCE_SCALE",
     "INFERENCE_SCALE_LIMIT",
     "check_inference_scale",
@@ -1009,6 +1012,146 @@ def _automatic_scale(arr: Any, stop: StopToken | None = None
     return choose_inference_scale(estimate, sharpness=sharpness), estimate, sharpness
 
 
+@dataclass(frozen=True)
+class NativeScale:
+    """Whether the boundary model run at an image's own pixels sees grains of a size it
+    is reliable at: the scale check of ``srmat edges predict``,
+    :func:`napari_srmat.edges.predict_boundaries` and the Boundaries widget, whose maps
+    (and a Heyn measurement of them: ``srmat heyn``, the grain-size widget's mask tab)
+    are made without resampling.
+
+    The rules are the whole measurement's (:func:`measure_grain_size`), applied to the
+    autocorrelation estimate of ℓ̄ at the image's own pixels instead of a measured ℓ̄
+    (no model is run): a warning for an input that the measurement calls coarse
+    (:func:`is_coarse`: below :data:`COARSE_INPUT_INTERCEPT_PX`; below
+    :data:`MIN_INPUT_INTERCEPT_PX` too coarse to measure), or whose estimate is above
+    :data:`RELIABLE_INTERCEPT_PX` where :func:`choose_inference_scale` (the estimate and
+    the sharpness, :func:`automatic_inference_scale`) would not run the model at the
+    image's own pixels (a native-sharp input up to 2x the target is measured there).
+    Between :data:`COARSE_INPUT_INTERCEPT_PX` and the reliable range the measurement
+    up-samples without a warning, and so this check says nothing: the estimate reads
+    0.66 x ℓ̄ on the synthetic micrographs, whose native images at the training size
+    (ℓ̄ 26 px) estimate 17-18 px and are measured right at their own pixels. Every
+    warning is a scale warning (:func:`is_scale_warning`). On a tbm/val region
+    (hand-drawn ℓ̄ 29.0 px) Heyn on the ``edges predict`` map read 26.7 px as it is (no
+    warning), 9.6 px (input px) on its x4 ``cnn`` SR and 118 px on its x4 reduced copy,
+    both warned (docs/boundaries.md, "Scale of the input").
+
+    Attributes
+    ----------
+    estimated_intercept_px : float or None
+        The autocorrelation estimate of ℓ̄ (px); None when it could not be made.
+    estimated_sharpness : float or None
+        :func:`estimate_sharpness` of the input.
+    suggested_inference_scale : float
+        The scale :func:`measure_grain_size` runs the model at (1: the image's own).
+    warning : str or None
+        One line: why maps at these pixels give a wrong ℓ̄ and what to do instead.
+    """
+
+    estimated_intercept_px: float | None
+    estimated_sharpness: float | None
+    suggested_inference_scale: float
+    warning: str | None = None
+
+    @classmethod
+    def of(cls, estimate_px: float | None, sharpness: float | None) -> NativeScale:
+        """The check of an input whose estimate and sharpness are these.
+
+        Examples
+        --------
+        >>> NativeScale.of(29.0, 0.54).warning is None   # a native tbm region
+        True
+        >>> NativeScale.of(40.0, 0.54).warning is None   # native-sharp: measured as it is
+        True
+        >>> NativeScale.of(17.0, 0.31).warning is None   # 15-20 px: no warning either
+        True
+        >>> s = NativeScale.of(104.0, 0.27)              # its x4 SR output
+        >>> s.suggested_inference_scale, is_scale_warning(s.warning)
+        (0.25, True)
+        >>> "super-resolve first" in NativeScale.of(6.0, 0.4).warning
+        True
+        """
+        scale = choose_inference_scale(estimate_px, sharpness=sharpness)
+        lo, hi = RELIABLE_INTERCEPT_PX
+        if not (is_coarse(estimate_px) or (estimate_px is not None and estimate_px > hi
+                                           and scale != 1.0)):
+            return cls(estimate_px, sharpness, scale)
+        seen = (f"grains look ~{estimate_px:.0f} px across in this image (autocorrelation "
+                "estimate")
+        measure = ("measure grain size with srmat grain-size / the grain-size widget's "
+                   f"Simple tab, which runs the model at ×{scale:g}")
+        if estimate_px < MIN_INPUT_INTERCEPT_PX:
+            text = (f"{seen}, < {MIN_INPUT_INTERCEPT_PX:g} px): too coarse for the boundary "
+                    "model and to measure; super-resolve first (srmat sr run)")
+        elif is_coarse(estimate_px):
+            text = (f"{seen}, < {COARSE_INPUT_INTERCEPT_PX:g} px): at these pixels the "
+                    "boundary model misses boundaries (ℓ̄ measured on its map reads too "
+                    f"long); super-resolve first (srmat sr run), or {measure}")
+        else:
+            text = (f"{seen}), above the {lo:g}-{hi:g} px the boundary model is reliable "
+                    "at: at these pixels it finds boundaries inside grains (ℓ̄ measured on "
+                    f"its map reads too short); {measure}, where it is reliable")
+        return cls(estimate_px, sharpness, scale, text)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict (NaN/inf become None)."""
+        return {"estimated_intercept_px": finite_or_none(self.estimated_intercept_px),
+                "estimated_sharpness": finite_or_none(self.estimated_sharpness),
+                "suggested_inference_scale": float(self.suggested_inference_scale),
+                "warning": self.warning}
+
+
+def check_native_scale(image: Any, *, stop: StopToken | None = None) -> NativeScale | None:
+    """:class:`NativeScale` of an image: is the boundary model reliable at its own pixels?
+
+    Reads what :func:`automatic_inference_scale` reads (central :data:`ACF_WINDOW`
+    windows: a lazy image is not loaded).
+
+    Parameters
+    ----------
+    image : array (H, W) or (H, W, C), or Micrograph
+        numpy, dask or zarr pixels.
+    stop : StopToken, optional
+        Checked between the estimate's levels.
+
+    Returns
+    -------
+    NativeScale or None
+        None when ``stop`` was requested before it finished. An image whose central
+        window has NaN/Inf pixels gets no estimate (the model's own input rule tells
+        them).
+
+    Examples
+    --------
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> img = generate_microstructure((512, 512), mean_grain_size_px=40, seed=0).image
+    >>> check_native_scale(img).warning is None
+    True
+    >>> w = check_native_scale(resample(img, 4)).warning   # x4 up-sampled
+    >>> w.startswith("grains look ~") and "srmat grain-size" in w
+    True
+    """
+    arr = _image_array(image)
+    try:
+        chosen = _automatic_scale(arr, stop)
+    except GrainSizeError:  # NaN/Inf in the window
+        return NativeScale(None, None, 1.0)
+    return None if chosen is None else NativeScale.of(chosen[1], chosen[2])
+
+
+def native_scale_job(image: Any, *, stop: StopToken | None = None
+                     ) -> Generator[Event, Any, NativeScale | None]:
+    """:func:`check_native_scale` as a step of a job: a stop request during the estimate
+    yields :class:`~napari_srmat.jobs.Stopped` and returns None. Its warning is left to
+    the caller (``predict_boundaries_job`` issues it as a ``UserWarning``, the
+    Boundaries widget shows it in its status line)."""
+    scale = check_native_scale(image, stop=stop)
+    if scale is None:
+        yield Stopped("boundary prediction stopped during the scale estimate")
+    return scale
+
+
 # ------------------------------------------------------------ measurement
 def _as_input(image: Any, pixel_size_um: float | None):
     """(array, levels, pixel size) of an array or a Micrograph (its pixel size by the rule
@@ -1382,7 +1525,8 @@ def _predict(x: np.ndarray, model, stop):
     from .edges import predict_boundaries_job
 
     result = yield from predict_boundaries_job(x, model, tile=MODEL_TILE,
-                                               overlap=MODEL_OVERLAP, stop=stop)
+                                               overlap=MODEL_OVERLAP, stop=stop,
+                                               scale_check=False)  # x is at its scale
     return None if result is None else result[0]
 
 

@@ -87,7 +87,8 @@ def _candidates(args: argparse.Namespace) -> int:
         threshold = float(model.threshold)
 
         def uaed(img, model=model):  # its name is the session's detector "boundary_fn"
-            return predict_boundaries(img, model)[0]
+            # maps for finding SR errors, not for a grain size: no scale check
+            return predict_boundaries(img, model, scale_check=False)[0]
 
         boundary_fn = uaed
 

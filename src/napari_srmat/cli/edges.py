@@ -270,19 +270,23 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
+    import dataclasses
+
     import numpy as np
 
     from ..edges.infer import (
         ALREADY_COMPLETE,
         BOUNDARY_OUTPUTS,
+        NATIVE_SCALE_KEY,
         check_boundary_input,
         load_boundary_model,
         predict_boundaries_job,
     )
+    from ..grainsize import NativeScale
     from ..io import ImageReadError, read_image
     from ..io._checked import checked
     from ..jobs import Log
-    from ..outputs import check_not_input, check_output_location
+    from ..outputs import check_not_input, check_output_location, read_marker
     from ..tiling import NonFiniteInputError
 
     check_tile_flags(args.tile, args.overlap)  # the engine's rule, with the flags' names
@@ -330,6 +334,11 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
         report["prob_mean"] = float(np.asarray(read_image(prob_path).data).mean())
         report["uncertainty_mean"] = float(np.asarray(read_image(unc_path).data).mean())
     report["nothing_to_do"] = bool(complete)
+    # the figures of the scale check the folder keeps (None in a folder made before it;
+    # its warning is among the told ones)
+    scale = (read_marker(out) or {}).get(NATIVE_SCALE_KEY) or {}
+    report.update({f.name: scale.get(f.name) for f in dataclasses.fields(NativeScale)
+                   if f.name != "warning"})
     report["warnings"] = list(told)  # as `srmat sr run --json`
     if args.json:
         print_json(report)

@@ -169,7 +169,8 @@ def _model_probs(model, samples: list[BoundarySample]) -> list[np.ndarray]:
         else:
             from .infer import predict_boundaries
 
-            prob, _ = predict_boundaries(s.image.transpose(1, 2, 0), model)
+            # evaluated at the scale of its masks: no grain-size scale check
+            prob, _ = predict_boundaries(s.image.transpose(1, 2, 0), model, scale_check=False)
             out.append(prob)
     return out
 

@@ -652,6 +652,9 @@ def _split_stacked(result: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 BOUNDARY_OUTPUTS = ("prob.ome.zarr", "uncertainty.ome.zarr", "prob.png", "uncertainty.png")
 #: The extra map of an ``edges predict`` folder made with ``error_map`` (``--error-map``).
 ERROR_OUTPUT = "error_probability.ome.zarr"
+#: The key of an ``edges predict`` folder's marker that keeps its scale check
+#: (:meth:`napari_srmat.grainsize.NativeScale.to_dict`; absent with ``scale_check=False``).
+NATIVE_SCALE_KEY = "native_scale"
 #: Images up to this many pixels also get PNG previews in the output folder.
 PREVIEW_MAX_PIXELS = 4096 * 4096
 _STACKED = "stacked.ome.zarr"
@@ -740,8 +743,17 @@ def predict_boundaries_job(
     stop=None,
     scheduler=None,
     worker_device: str = "auto",
+    scale_check: bool = True,
 ):
     """Boundary probability and uncertainty of a whole image, tile by tile (job).
+
+    The model runs at the image's own pixels. Where its grains are of a size the model
+    is not reliable at (a super-resolved image, a coarse one: the rule of
+    :class:`napari_srmat.grainsize.NativeScale`, the whole measurement's), a one-line
+    ``UserWarning`` says so and what to do (``srmat grain-size``, which runs the model at
+    a scale where it is reliable, or super-resolve first); with ``out`` the check is kept
+    in the folder's marker (``native_scale``). A grain size counted on these maps
+    (``srmat heyn``, the grain-size widget's mask tab) is only as good as that scale.
 
     Parameters
     ----------
@@ -791,6 +803,11 @@ def predict_boundaries_job(
         a file system the workers see at the same path.
     worker_device : str
         Device of the model on the workers (default ``"auto"``).
+    scale_check : bool
+        Estimate the grain size of the input (central windows only,
+        :func:`napari_srmat.grainsize.check_native_scale`) and warn when it is outside
+        what the model is reliable at; False for a caller that chose the scale itself
+        (:func:`napari_srmat.grainsize.measure_grain_size`) or checked it already.
 
     Returns
     -------
@@ -812,6 +829,7 @@ def predict_boundaries_job(
     previews = check_flag("previews", previews)
     error_map = check_flag("error_map", error_map)
     worker_device = check_device_name(worker_device, field="worker_device")
+    scale_check = check_flag("scale_check", scale_check)
     stop = check_stop(stop)
     out = check_out_arg(out, "predict_boundaries", what="the path of an output folder "
                         "(prob.ome.zarr, uncertainty.ome.zarr)", example="edges_out")
@@ -845,6 +863,8 @@ def predict_boundaries_job(
                   "before it (docs/grain_size.md, 'Exposure')")
     make_fn = functools.partial(_tile_function, model, a, scheduler, worker_device, gain)
     if out is None:
+        if scale_check and (yield from _native_scale_job(a, stop)) is None:
+            return None
         result = yield from tiled_apply_job(
             a, make_fn(), scale=1, out_channels=2, tile=tile, overlap=overlap,
             batch_size=batch_size, out=None, out_dtype=np.float32, stop=stop,
@@ -862,7 +882,28 @@ def predict_boundaries_job(
                                           resume=resume, pixel_size_um=pixel_size_um,
                                           previews=previews, error_map=error_map, stop=stop,
                                           make_fn=make_fn, scheduler=scheduler,
-                                          gain=gain))
+                                          gain=gain, scale_check=scale_check))
+
+
+def _native_scale_job(image, stop):
+    """:func:`napari_srmat.grainsize.check_native_scale` of the input, its warning issued
+    (:func:`_warn_scale`); None once it has yielded ``Stopped`` (a stop request during
+    the estimate)."""
+    from ..grainsize import native_scale_job
+
+    scale = yield from native_scale_job(image, stop=stop)
+    if scale is not None:
+        _warn_scale(scale.to_dict())
+    return scale
+
+
+def _warn_scale(scale: dict | None) -> None:
+    """Issue the warning of a :class:`~napari_srmat.grainsize.NativeScale` (as a dict,
+    also the one kept in an output folder's marker) as a one-line ``UserWarning``:
+    ``srmat edges predict`` prints it and lists it in ``--json``'s ``warnings``."""
+    text = scale.get("warning") if isinstance(scale, dict) else None
+    if isinstance(text, str) and text:
+        warnings.warn(text, UserWarning, stacklevel=3)
 
 
 def _tile_function(model, image, scheduler, worker_device, gain):
@@ -881,10 +922,10 @@ def _tile_function(model, image, scheduler, worker_device, gain):
 
 def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, overwrite,
                        resume, pixel_size_um, previews, stop, make_fn, error_map=False,
-                       scheduler=None, gain=1.0):
+                       scheduler=None, gain=1.0, scale_check=True):
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn()``
     gives the tile function, called only once tiles are to be computed (a complete folder
-    costs no read of the input)."""
+    costs no read of the input: the scale check kept in its marker is told again)."""
     from .._atomic import (
         finish_interrupted_swap,
         remove_stale_swaps,
@@ -938,7 +979,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     staging = out.with_name(out.name + ".partial")
     # a resumed staging's paths that differ from this run's (a moved input): kept in its
     # marker beside this run's (outputs.started_with)
-    started: dict = {}
+    extra: dict = {}  # and the scale check, once made
     with OutputLock(out):
         # a kill between the swap's renames: the new folder goes into place before the
         # earlier one (aside as .old) is removed, whatever this run asks for
@@ -952,6 +993,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             if not overwrite:
                 if not diffs and marker.get("complete"):
                     yield Log(f"{out} {ALREADY_COMPLETE}")
+                    _warn_scale(marker.get(NATIVE_SCALE_KEY))
                     return paths
                 raise OutputExistsError(f"{out} exists and was made differently "
                                         f"({'; '.join(diffs)}); pass overwrite (--overwrite) "
@@ -981,15 +1023,21 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 else:
                     remove_temp_files(staging)  # of writes a kill interrupted
                     moved = started_with(marker, identity)
-                    started = {"started_with": moved} if moved else {}
+                    extra = {"started_with": moved} if moved else {}
                 if resume and marker.get("complete"):  # killed after finishing: finish the swap
                     _remove_stacked(staging)
                     swap_into_place(staging, out)
+                    _warn_scale(marker.get(NATIVE_SCALE_KEY))
                     return paths
+        if scale_check:  # before anything is created: a stop here leaves the folder as it was
+            scale = yield from _native_scale_job(image, stop)
+            if scale is None:
+                return None
+            extra[NATIVE_SCALE_KEY] = scale.to_dict()
         created = not staging.exists()  # else resumed: an earlier run's work
         staging.mkdir(parents=True, exist_ok=True)
         with discarded_when_refused(staging, created=created):
-            write_marker(staging, kind, identity=identity, complete=False, extra=started)
+            write_marker(staging, kind, identity=identity, complete=False, extra=extra)
             attrs = {"napari_srmat": {"channels": ["prob", "uncertainty"],
                                       "model": model.config.get("encoder"),
                                       "threshold": model.threshold}}
@@ -1030,7 +1078,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             # complete before the intermediate store goes: a kill while deleting it leaves a
             # complete staging (a rerun finishes the swap), never a half-deleted store that a
             # rerun would take for finished tiles
-            write_marker(staging, kind, identity=identity, complete=True, extra=started)
+            write_marker(staging, kind, identity=identity, complete=True, extra=extra)
             _remove_stacked(staging)
             swap_into_place(staging, out)
     return paths

@@ -290,7 +290,10 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         f1 = maps.threshold if maps.f1_threshold is None else maps.f1_threshold
         rule = ("" if maps.threshold_rule == "global"
                 else f"operating point {maps.threshold_rule} {maps.threshold:.3f}, ")
-        self.status.setText(f"done (TTA {maps.tta}; {rule}max-F1 threshold {f1:.3f}{heyn})")
+        scale = maps.native_scale
+        warn = "" if scale is None or not scale.warning else f"; warning: {scale.warning}"
+        self.status.setText(f"done (TTA {maps.tta}; {rule}max-F1 threshold {f1:.3f}{heyn})"
+                            + warn)
 
 
 def _checkpoint_tta(checkpoint) -> str:

@@ -750,7 +750,9 @@ class BoundaryMaps:
     max-F1 threshold for rules that are not one threshold. ``f1_threshold`` is the
     max-F1 threshold on the validation split (the paper's protocol); ``heyn_threshold``
     (when the checkpoint has one for the TTA mode used) the one whose skeletons
-    reproduced the validation mean intercept best.
+    reproduced the validation mean intercept best. ``native_scale`` is the scale check
+    of the input (:class:`napari_srmat.grainsize.NativeScale`: its ``warning`` says when
+    the model, run at these pixels, is outside the grain sizes it is reliable at).
     """
 
     prob: Any
@@ -761,6 +763,7 @@ class BoundaryMaps:
     f1_threshold: float | None = None
     threshold_rule: str = "global"
     error_model: dict | None = None
+    native_scale: Any = None
 
     def error_map(self, threshold: float) -> np.ndarray | None:
         """P(pixel of ``prob >= threshold`` is wrong), or None without an error model.
@@ -798,7 +801,9 @@ def boundaries_job(
     """Load the UAED model and predict boundary probability + uncertainty (job generator).
 
     ``tta`` is the test-time augmentation (``"none"``, ``"d4"``; None: the
-    checkpoint's setting).
+    checkpoint's setting). The input's scale is checked first
+    (:func:`napari_srmat.grainsize.check_native_scale`, kept in
+    ``BoundaryMaps.native_scale``; its warning is also logged).
 
     Returns
     -------
@@ -806,10 +811,18 @@ def boundaries_job(
         None when stopped.
     """
     from ..edges import load_boundary_model, predict_boundaries_job
+    from ..grainsize import native_scale_job
 
     yield Log(f"loading boundary model {checkpoint or '(shipped default)'}")
     model = load_boundary_model(checkpoint, device=device, tta=tta)
-    res = yield from predict_boundaries_job(image, model, tile=tile, overlap=overlap, stop=stop)
+    # for the status line (a UserWarning in the worker thread would reach no one)
+    scale = yield from native_scale_job(image, stop=stop)
+    if scale is None:
+        return None
+    if scale.warning:
+        yield Log(scale.warning, level="warning")
+    res = yield from predict_boundaries_job(image, model, tile=tile, overlap=overlap, stop=stop,
+                                            scale_check=False)
     if res is None or (stop is not None and stop.stop_requested):
         return None
     prob, unc = res
@@ -818,7 +831,8 @@ def boundaries_job(
                         threshold=float(model.threshold if per_image is None else per_image),
                         heyn_threshold=model.heyn_threshold, tta=model.tta,
                         f1_threshold=float(model.threshold),
-                        threshold_rule=model.threshold_rule, error_model=model.error_model)
+                        threshold_rule=model.threshold_rule, error_model=model.error_model,
+                        native_scale=scale)
 
 
 def threshold_boundaries(prob, threshold: float, *, skeletonize: bool = True) -> np.ndarray:
@@ -853,7 +867,9 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     (in a worker thread: the GUI thread does not threshold or skeletonize). With an error
     model (``maps.error_model``) a fourth layer ``<layer> error probability`` (inferno,
     hidden) shows where the binarised map is likely wrong; ``error`` is that map when
-    the caller computed it already.
+    the caller computed it already. The input's scale check (``maps.native_scale``) is
+    kept in every layer's ``metadata["native_scale"]``
+    (:meth:`napari_srmat.grainsize.NativeScale.to_dict`: its ``warning`` and figures).
 
     Returns
     -------
@@ -867,6 +883,8 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     meta = {**source_metadata(layer), "pixel_size_um": px, "threshold": thr,
             "model_threshold": maps.threshold, "skeletonize": skeletonize,
             **derived_layer_grid(layer, geo["scale"], geo["translate"])}
+    if maps.native_scale is not None:
+        meta["native_scale"] = maps.native_scale.to_dict()
     prob = _upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
                          blending="additive", contrast_limits=(0.0, 1.0),
                          metadata=dict(meta, kind="boundary probability"), **geo)

@@ -1,0 +1,189 @@
+"""The boundary model run at an image's own pixels says when its grains are of a size it
+is not reliable at (``srmat edges predict``, ``predict_boundaries``; the rule of
+:class:`napari_srmat.grainsize.NativeScale`, the whole measurement's).
+
+Until then a x4 SR output went through ``srmat edges predict`` and Heyn without a word:
+on the synthetic sample micrograph (true ℓ̄ 26.8 px) 14.5 input px; on a tbm/val region (29.0 px)
+9.6 px; on its x4 reduced copy 118 px.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("torch")
+
+from napari_srmat.cli import main  # noqa: E402
+from napari_srmat.edges.infer import (  # noqa: E402
+    NATIVE_SCALE_KEY,
+    load_boundary_model,
+    predict_boundaries,
+    predict_boundaries_job,
+)
+from napari_srmat.grainsize import (  # noqa: E402
+    COARSE_INPUT_INTERCEPT_PX,
+    RELIABLE_INTERCEPT_PX,
+    check_native_scale,
+    choose_inference_scale,
+    is_scale_warning,
+)
+from napari_srmat.jobs import Stopped, StopToken, run_job  # noqa: E402
+from napari_srmat.outputs import read_marker  # noqa: E402
+from napari_srmat.synth import generate_microstructure  # noqa: E402
+
+
+def _resized(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` resized by ``factor`` (PIL bicubic, antialiased when reducing)."""
+    h, w = image.shape[:2]
+    size = (round(w * factor), round(h * factor))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+
+
+@pytest.fixture(scope="module")
+def native() -> np.ndarray:
+    """A synthetic micrograph whose grains the model is reliable at (true ℓ̄ 32.7 px)."""
+    return generate_microstructure((192, 192), mean_grain_size_px=40, seed=0).image
+
+
+def test_edges_predict_warns_on_an_enlarged_and_a_coarse_image_not_a_native_one(
+        tmp_path, capsys, native):
+    """`srmat edges predict` of the x4 enlarged copy (as an x4 SR output) and of the x4
+    reduced copy warns in one line on stderr and in --json's warnings, with what to do
+    (srmat grain-size; super-resolve first), and records the estimate in the JSON and
+    the folder's marker; the native image gets no warning. The maps are those of the
+    model without the check."""
+    runs = {}
+    for name, image in (("native", native), ("up4", _resized(native, 4)),
+                        ("down4", _resized(native, 0.25))):
+        Image.fromarray(image).save(tmp_path / f"{name}.png")
+        argv = ["edges", "predict", str(tmp_path / f"{name}.png"), "--out",
+                str(tmp_path / name), "--device", "cpu", "--json"]
+        assert main(argv) == 0
+        runs[name] = rep = json.loads(capsys.readouterr().out)
+        marker = read_marker(tmp_path / name)[NATIVE_SCALE_KEY]
+        assert marker["estimated_intercept_px"] == rep["estimated_intercept_px"]
+        assert marker["suggested_inference_scale"] == rep["suggested_inference_scale"] \
+            == choose_inference_scale(rep["estimated_intercept_px"],
+                                      sharpness=rep["estimated_sharpness"])
+        assert [marker["warning"]] == rep["warnings"] or (
+            marker["warning"] is None and rep["warnings"] == [])
+    assert runs["native"]["warnings"] == []
+    lo, hi = RELIABLE_INTERCEPT_PX
+    assert lo <= runs["native"]["estimated_intercept_px"] <= hi
+    [up] = runs["up4"]["warnings"]
+    assert is_scale_warning(up) and "srmat grain-size" in up and "too short" in up
+    assert runs["up4"]["suggested_inference_scale"] < 0.5
+    [down] = runs["down4"]["warnings"]
+    assert is_scale_warning(down) and "super-resolve first" in down
+    assert runs["down4"]["estimated_intercept_px"] < COARSE_INPUT_INTERCEPT_PX
+    # a rerun on the complete folder writes nothing and warns again
+    assert main(["edges", "predict", str(tmp_path / "up4.png"), "--out",
+                 str(tmp_path / "up4"), "--device", "cpu", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["nothing_to_do"] and again["warnings"] == [up]
+    # the console prints it in one line (a new folder: the same warning)
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "napari_srmat", "edges", "predict",
+                          str(tmp_path / "down4.png"), "--out", str(tmp_path / "d2"),
+                          "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    told = [line for line in res.stderr.splitlines() if ": warning: " in line]
+    assert told == [f"srmat edges predict: warning: {down}"]
+    # what is computed does not change
+    from napari_srmat.io import read_image
+
+    model = load_boundary_model(device="cpu")
+    expected = predict_boundaries(_resized(native, 0.25), model, scale_check=False)[0]
+    np.testing.assert_array_equal(np.asarray(read_image(runs["down4"]["prob"]).data),
+                                  expected)
+
+
+def test_predict_boundaries_warns_and_the_whole_measurement_does_not_check_twice(
+        monkeypatch, native):
+    """The library issues the warning (a UserWarning: a notebook sees it); the whole
+    measurement, which chose its own scale, runs the model without a second estimate."""
+    import napari_srmat.grainsize as grainsize
+
+    model = load_boundary_model(device="cpu")
+    up = _resized(native[:96, :96], 4)
+    with pytest.warns(UserWarning, match="^grains look ~.*srmat grain-size"):
+        predict_boundaries(up, model)
+    suggested = check_native_scale(up).suggested_inference_scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        predict_boundaries(native, model)  # no warning
+    calls = []
+    real = grainsize.check_native_scale
+    monkeypatch.setattr(grainsize, "check_native_scale",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        res = grainsize.measure_grain_size(up, model=model, pixel_size_um=1.0)
+    assert calls == [] and res.inference_scale == suggested < 1  # the scale it suggests
+
+
+def test_a_stop_during_the_scale_estimate_writes_nothing(tmp_path, native):
+    """A stop requested before the tiles: the job stops during the estimate, before the
+    output folder's staging is created."""
+    token = StopToken()
+    token.request_stop()
+    gen = predict_boundaries_job(native, load_boundary_model(device="cpu"),
+                                 out=tmp_path / "out", stop=token)
+    events = []
+    assert run_job(gen, quiet=True, on_event=events.append) is None
+    stops = [e for e in events if isinstance(e, Stopped)]
+    assert len(stops) == 1 and "scale estimate" in stops[0].message
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_the_check_reads_central_windows_of_a_lazy_gigapixel_image(monkeypatch):
+    """A 32768 x 32768 RGB image (3.2 GB) held lazily (dask): the check reads the
+    central window, and with grains too large for it 2x2-averaged windows around the
+    centre, never the whole image."""
+    import dask.array as da
+
+    import napari_srmat.grainsize as grainsize
+
+    monkeypatch.setattr(grainsize, "ACF_WINDOW", 128)  # grains > window / 8: 3 levels
+    tile = generate_microstructure((1024, 1024), mean_grain_size_px=48, seed=0).image
+    read, lock = [], threading.Lock()
+
+    def reading(block, block_info=None):
+        with lock:
+            read.append(block_info[0]["chunk-location"][:2])
+        return block
+
+    lazy = da.tile(da.from_array(tile, chunks=(512, 512, 3)), (32, 32, 1)).map_blocks(
+        reading, dtype=np.uint8)
+    assert lazy.shape == (32768, 32768, 3)
+    scale = check_native_scale(lazy)
+    assert scale.estimated_intercept_px is not None and scale.estimated_intercept_px > 16
+    assert 0 < len(set(read)) <= 16  # of 4096 blocks
+    centre = lazy.numblocks[0] // 2
+    assert all(abs(y - centre) <= 2 and abs(x - centre) <= 2 for y, x in read)
+
+
+def test_real_regions_as_they_are_enlarged_and_reduced(shared_data):
+    """tbm/val regions as they are get no warning; their x4 bicubic SR (srmat sr run
+    --model bicubic) and their x4 reduced copies all do (no model is run)."""
+    from napari_srmat.io import read_image
+    from napari_srmat.sr import super_resolve
+
+    paths = sorted((shared_data / "tbm" / "val" / "images").glob("*.png"))
+    assert paths
+    for path in paths:
+        region = np.asarray(read_image(path).data)[..., :3]
+        assert check_native_scale(region).warning is None, path.name
+        sr = super_resolve(region, model="bicubic", scale=4)  # float in [0, 1]
+        warned = check_native_scale(sr).warning
+        assert warned is not None and "srmat grain-size" in warned, path.name
+        coarse = check_native_scale(_resized(region, 0.25)).warning
+        assert coarse is not None and "super-resolve first" in coarse, path.name
