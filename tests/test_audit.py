@@ -483,6 +483,54 @@ def test_cli_candidates_refuses_a_users_csv_before_the_search(tmp_path, capsys, 
     assert mine.read_text() == "my own notes\n" and not (tmp_path / "audit.json").exists()
 
 
+def test_a_users_file_named_like_the_sessions_bak_is_not_replaced(tmp_path, capsys,
+                                                                   monkeypatch):
+    """A save keeps the previous JSON as PATH.bak; a file of the user's under that name
+    (not an audit session) was overwritten by the first decision (library, widget) or a
+    second search (`srmat audit candidates --overwrite`), with no word. It is refused as
+    a user's JSON or CSV is, before anything is written, and left as it was."""
+    import re
+
+    from PIL import Image
+
+    import napari_srmat.audit as audit
+    from napari_srmat.cli import main
+    from napari_srmat.outputs import OutputExistsError
+
+    _, _, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    mine = tmp_path / "audit.json.bak"
+    mine.write_text("my own notes\n")
+    with pytest.raises(OutputExistsError,
+                       match=f"^{re.escape(str(mine))} exists and is not an audit session"):
+        s.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json.bak"]
+    # a session saved before the file was put there: its next decision is refused
+    mine.unlink()
+    s.save(path)
+    mine.write_text("my own notes\n")
+    saved = path.read_bytes()
+    with pytest.raises(OutputExistsError):
+        s.decide("real")
+    assert not s.decisions and path.read_bytes() == saved
+    assert mine.read_text() == "my own notes\n"
+    # the CLI: refused before the search, in one line
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(tmp_path / "lr.png")
+    Image.fromarray(rng.integers(0, 255, (128, 128), dtype=np.uint8)).save(tmp_path / "sr.png")
+
+    def no_search(*a, **k):
+        raise AssertionError("the search ran before the outputs were checked")
+
+    monkeypatch.setattr(audit, "find_candidates_job", no_search)
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(path), "--overwrite", "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and err.count("\n") == 1
+    assert f"{mine} exists and is not an audit session file" in err
+    assert mine.read_text() == "my own notes\n" and path.read_bytes() == saved
+
+
 @pytest.mark.realdata
 def test_real_images(shared_data):
     """Injected false boundaries on real regions (tbm/val: tbm/test is opened only by

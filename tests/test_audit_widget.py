@@ -328,6 +328,14 @@ def test_find_candidates_checks_the_session_file_before_searching(make_napari_vi
     w.session_path_edit.setText(str(tmp_path))
     w.run_btn.click()
     assert w.worker is None and "is a folder" in w.status.text()
+    # a file of the user's where a save keeps the previous one (PATH.bak): refused first
+    # (it was found by the first decision after the search, and overwritten)
+    mine = tmp_path / "new.json.bak"
+    mine.write_text("my own notes\n")
+    w.session_path_edit.setText(str(tmp_path / "new.json"))
+    w.run_btn.click()
+    assert w.worker is None and mine.read_text() == "my own notes\n"
+    assert "new.json.bak exists and is not an audit session file" in shown[-1]
     # a reviewed session: asked first; "no" keeps it
     _press(viewer, "h")
     w.session_path_edit.setText(str(path))
@@ -1034,6 +1042,18 @@ def test_a_save_the_file_system_refuses_is_one_line_in_the_status(make_napari_vi
                        new_boundary_length_px=1.0)]
 
     _search_finds(monkeypatch, cands)
+    # (the folder in the backup's place is now refused before the search, as a file of
+    # the user's there is: a full disk stands for the save's OSError here)
+    w.run_btn.click()
+    assert w.worker is None and "audit.json.bak exists and is not" in shown[-1]
+    (bak / "x").unlink()
+    bak.rmdir()
+    import napari_srmat.audit.session as session_mod
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session_mod, "atomic_write_text", disk_full)
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.run_btn.isEnabled() and "could not" in w.status.text(),
                     timeout=30_000)

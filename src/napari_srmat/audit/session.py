@@ -38,6 +38,8 @@ __all__ = [
     "checksum",
     "check_session_path",
     "check_session_files",
+    "foreign_session_file",
+    "previous_save_path",
     "replaced_session_path",
     "sr_model_from_metadata",
 ]
@@ -174,9 +176,27 @@ def check_session_path(path) -> Path:
     return path
 
 
+def previous_save_path(path) -> Path:
+    """Where a save of the session at ``path`` keeps the previous JSON: ``PATH.bak``."""
+    path = Path(path)
+    return path.with_name(path.name + ".bak")
+
+
+def foreign_session_file(path) -> Path | None:
+    """The first file a save of the session at ``path`` writes that exists and is not
+    napari-srmat's: the JSON itself, the CSV log beside it (``PATH.csv``) or the previous
+    save (:func:`previous_save_path`); None when there is none."""
+    path = Path(path)
+    for p, ours in ((path, is_audit_session_file), (path.with_suffix(".csv"), _is_session_csv),
+                    (previous_save_path(path), is_audit_session_file)):
+        if p.exists() and not ours(p):
+            return p
+    return None
+
+
 def check_session_files(path) -> Path:
-    """Refuse to save a session at ``path`` over a file napari-srmat did not write: the
-    JSON itself or the CSV log beside it (``PATH.csv``); return the CSV's path.
+    """Refuse to save a session at ``path`` over a file napari-srmat did not write (a
+    :func:`foreign_session_file`); return the CSV log's path (``PATH.csv``).
 
     The rule of :meth:`AuditSession.save`, also checked by ``srmat audit candidates``
     before its search (a user's ``PATH.csv`` was found only when the search had ended).
@@ -184,17 +204,16 @@ def check_session_files(path) -> Path:
     Raises
     ------
     OutputExistsError
-        Either file exists and is not an audit session file or log of ours.
+        The JSON, the CSV log or the ``.bak`` exists and is not an audit session file or
+        log of ours.
     """
     from ..outputs import OutputExistsError
 
-    path = Path(path)
-    csv_path = path.with_suffix(".csv")
-    for p, ours in ((path, is_audit_session_file), (csv_path, _is_session_csv)):
-        if p.exists() and not ours(p):
-            raise OutputExistsError(f"{p} exists and is not an audit session file written "
-                                    "by napari-srmat; it will not be replaced")
-    return csv_path
+    foreign = foreign_session_file(path)
+    if foreign is not None:
+        raise OutputExistsError(f"{foreign} exists and is not an audit session file written "
+                                "by napari-srmat; it will not be replaced")
+    return Path(path).with_suffix(".csv")
 
 
 class AuditFileError(ValueError):
@@ -741,7 +760,7 @@ class AuditSession:
                 # rotate (the .bak would be this session's previous save at its first
                 # decision, and the review gone)
                 self.kept_replaced = _keep_replaced(path, old)
-            bak = path.with_name(path.name + ".bak")
+            bak = previous_save_path(path)
             tmp = bak.with_name(f".{bak.name}.tmp")
             try:
                 shutil.copy2(path, tmp)

@@ -580,7 +580,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         """Whether a new session may be saved to ``path``; raises for a path that can never
         take it, asks (``self.ask``) before replacing a session that holds decisions.
         ``by`` names what would replace it, ``refused`` starts the status line of a no."""
-        from ..audit.session import _is_session_csv, check_session_path, is_audit_session_file
+        from ..audit.session import check_session_path, foreign_session_file
         from .layers import WidgetInputError
 
         if path.is_dir():
@@ -588,11 +588,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                                    "file name")
         check_session_path(path)
         self._check_not_used_elsewhere(path)
-        for p, ours in ((path, is_audit_session_file), (path.with_suffix(".csv"),
-                                                        _is_session_csv)):
-            if p.exists() and not ours(p):
-                raise WidgetInputError(f"{p} exists and is not an audit session file written "
-                                       "by napari-srmat; choose another session file")
+        foreign = foreign_session_file(path)  # the JSON, its CSV log or its .bak
+        if foreign is not None:
+            raise WidgetInputError(f"{foreign} exists and is not an audit session file "
+                                   "written by napari-srmat; choose another session file")
         if not path.exists():
             return True
         try:
