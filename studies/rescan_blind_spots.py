@@ -1,27 +1,34 @@
-"""Where the scan-enhance-rescan planner's uncertainty does not see the SR fail.
+"""Where the scan-enhance-rescan planner's uncertainty does not see the SR fail, and
+the focus term that makes the plan see it (``DECISION_RULE``).
 
-The planner (``napari_srmat.plan_rescan``) ranks LR blocks by the SR's disagreement
-under flips. Here the hard part of the image is known, in one half of it:
+The planner (``napari_srmat.plan_rescan``) ranked LR blocks by the SR's disagreement
+under flips alone. Here the hard part of the image is known, in one half of it:
 
 * ``defocused``: the LR's right half blurred (Gaussian sigma 1.5 LR px, a fast scan out of
-  focus there), the HR truth sharp everywhere;
+  focus there; ``mild``: sigma 0.75), the HR truth sharp everywhere;
 * ``faint``: the right half's grain boundaries drawn faint (synthetic only: boundary
   darkness 0.08 instead of 0.45; the grain size is hardest to measure there);
 * ``sharp``: nothing changed (the reference).
 
 For each: the true SR error (mean |SR - HR| of the luminance) and the mean uncertainty in
-each half, and the share of the plan's area in the right half. HR = 512 x 512 px
-(a synthetic micrograph, grains of 24 px; the scans ``scan_11`` and ``extra_5``, never
-the test scans 13/24/28, from pixel (100, 100)), LR = its area x4 downsampling, the
-shipped ``cnn`` x4, 16 px blocks, budget 0.25.
+each half, the right half's share of the SR error, and for each ranking (``disagreement``:
+the planner before; ``A focus``: the planner now; ``B contrast``, ``A+B``) the share of
+the plan's area in the right half and the plan's SR-error capture (share of the image's
+SR error inside the planned area). HR = 512 x 512 px (a synthetic micrograph, grains of
+24 px; regions of the scans ``scan_11``, ``extra_5``, ``scan_15``, ``extra_1``, never the
+test scans 13/24/28, from pixel (100, 100)), LR = its area x4 downsampling, the shipped
+``cnn`` x4, 16 px blocks, budget 0.25. ``calibrate()`` gives the focus of the blocks of
+other regions (scan_10, extra_3, scan_14, extra_0), from which the focus constants were
+chosen.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_blind_spots.py   # ~1 CPU-min
+    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_blind_spots.py   # ~3 CPU-min
 
 Writes studies/results/rescan_blind_spots.json.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import cv2
@@ -30,7 +37,22 @@ from _common import DATA, save
 from PIL import Image
 
 from napari_srmat.sr import load_model, super_resolve
-from napari_srmat.sr.rescan import plan_rescan
+from napari_srmat.sr.rescan import (
+    FOCUS_THRESHOLD,
+    MIN_STRUCTURE_FRACTION,
+    MIN_UNCERTAINTY,
+    REASON_OUT_OF_FOCUS,
+    REASON_UNCERTAINTY,
+    _block_sums,
+    _choose_blocks,
+    _luminance,
+    _select_blocks,
+    block_focus,
+    out_of_focus_blocks,
+    plan_focus,
+    plan_rescan,
+    structure_map,
+)
 from napari_srmat.synth import generate_microstructure
 
 SCALE, SIDE, BLOCK, BUDGET = 4, 512, 16, 0.25
@@ -90,36 +112,188 @@ extra_4, extra_2 (FRESH) and those whole scans; the earlier cases are reported (
 pass (1) and (2) too). If A'' fails, nothing is adopted.
 """
 DEFOCUS_SIGMA_LR_PX = 1.5
-SCANS = ("scan_11", "extra_5")
 
 
-def _luminance(a: np.ndarray) -> np.ndarray:
+SIDE_LR = SIDE // SCALE
+MILD_SIGMA_LR_PX = 0.75
+SCANS = ("scan_11", "extra_5", "scan_15", "extra_1")
+#: Scans not looked at before A'' was written: its judged cases.
+FRESH = ("scan_17", "scan_18", "extra_4", "extra_2")
+CALIBRATION = {"scan_10": ((100, 100), (250, 250)), "extra_3": ((100, 100), (250, 250)),
+               "scan_14": ((100, 100), (250, 250)),
+               "extra_0": ((100, 100), (400, 600), (250, 250))}
+#: Largest drop of the capture on unchanged images the rule allows (absolute).
+CAPTURE_MARGIN = 0.01
+RANKINGS = ("disagreement", "A focus, block alone", "A' neighbourhood", "A'' windows",
+            "B contrast", "A''+B")
+#: Largest share of a whole in-focus scan's structured blocks check (3) allows out of focus.
+MAX_FALSE_FOCUS_SHARE = 0.02
+
+
+#: Where a region starts when not at (100, 100): extra_1 is only 563 px high.
+ORIGIN = {"extra_1": (40, 100)}
+
+
+def _region(name: str, y: int = 100, x: int = 100) -> np.ndarray:
+    scan = np.asarray(Image.open(DATA.parent / "scans" / f"{name}.jpg").convert("RGB"))
+    region = np.ascontiguousarray(scan[y:y + SIDE, x:x + SIDE])
+    if region.shape[:2] != (SIDE, SIDE):
+        raise ValueError(f"{name} has no {SIDE} px region at ({y}, {x})")
+    return region
+
+
+def _lr(hr: np.ndarray, sigma: float) -> np.ndarray:
+    lr = cv2.resize(hr, (SIDE_LR, SIDE_LR), interpolation=cv2.INTER_AREA)
+    if sigma:
+        half = lr.shape[1] // 2
+        lr[:, half:] = cv2.GaussianBlur(lr, (0, 0), sigma)[:, half:]
+    return lr
+
+
+def _blocks(lr: np.ndarray, gain: float = 1.0):
+    """The planner's block maps: valid px, structured blocks, focus (the library's)."""
+    structured, _ = structure_map(lr, gain)
+    valid = _block_sums(np.ones(lr.shape[:2], bool), BLOCK)
+    sblocks = _block_sums(structured, BLOCK) / valid >= MIN_STRUCTURE_FRACTION
+    return valid, sblocks, block_focus(_luminance(lr), BLOCK, sblocks)
+
+
+def rankings(lr: np.ndarray, plan) -> dict[str, np.ndarray]:
+    """Chosen block grid of each ranking, from the plan's own uncertainty map."""
+    gain = plan.threshold_exposure_gain
+    valid, sblocks, focus = _blocks(lr, gain)
+    score = _block_sums(plan.uncertainty, BLOCK) / valid
+    eligible = sblocks & (score * gain > MIN_UNCERTAINTY)
+    lum = _luminance(lr)
+    mean = _block_sums(lum, BLOCK) / valid
+    std = np.sqrt(np.maximum(_block_sums(lum * lum, BLOCK) / valid - mean ** 2, 0))
+    contrast = score / np.maximum(std, 0.01)
+    args = (lr.shape[:2], BLOCK, BUDGET * lr.shape[0] * lr.shape[1])
+
+    def focus_first(s, f, out_of_focus):
+        chosen = _choose_blocks(s, eligible, f, out_of_focus, *args)
+        return chosen[REASON_OUT_OF_FOCUS] | chosen[REASON_UNCERTAINTY]
+
+    alone = np.nan_to_num(focus, nan=np.inf) < FOCUS_THRESHOLD
+    structured, _ = structure_map(lr, gain)
+    window_focus, windows = plan_focus(lum, structured, BLOCK)  # the library's: A''
+    return {"disagreement": _select_blocks(score, eligible, *args)[0],
+            "A focus, block alone": focus_first(score, focus, alone),
+            "A' neighbourhood": focus_first(score, focus, out_of_focus_blocks(focus)),
+            "A'' windows": focus_first(score, window_focus, windows),
+            "B contrast": _select_blocks(contrast, eligible, *args)[0],
+            "A''+B": focus_first(contrast, window_focus, windows)}
+
+
+def _luminance01(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
     f = a.astype(float) / 255 if a.dtype == np.uint8 else a.astype(float)
     return f.mean(-1) if f.ndim == 3 else f
 
 
-def _halves(block_map: np.ndarray) -> list[float]:
-    half = block_map.shape[1] // 2
-    return [float(block_map[:, :half].mean()), float(block_map[:, half:].mean())]
-
-
-def measure(hr: np.ndarray, model, defocus: bool) -> dict:
-    lr = cv2.resize(hr, (SIDE // SCALE, SIDE // SCALE), interpolation=cv2.INTER_AREA)
-    if defocus:
-        half = lr.shape[1] // 2
-        lr[:, half:] = cv2.GaussianBlur(lr, (0, 0), DEFOCUS_SIGMA_LR_PX)[:, half:]
+def measure(hr: np.ndarray, model, sigma: float) -> dict:
+    lr = _lr(hr, sigma)
     plan = plan_rescan(lr, model, budget=BUDGET, roi_px=BLOCK)
-    err = np.abs(_luminance(super_resolve(lr, model)) - _luminance(hr))
-    n = SIDE // SCALE // BLOCK
-    err_blocks = err.reshape(n, BLOCK * SCALE, n, BLOCK * SCALE).mean((1, 3))
+    err = np.abs(_luminance01(super_resolve(lr, model)) - _luminance01(hr))
+    n = SIDE_LR // BLOCK
+    err_blocks = err.reshape(n, BLOCK * SCALE, n, BLOCK * SCALE).sum((1, 3))
     unc_blocks = plan.uncertainty.reshape(n, BLOCK, n, BLOCK).mean((1, 3))
-    chosen = np.zeros(lr.shape[:2], bool)
+    planned = np.zeros((n, n), bool)
     for y0, x0, y1, x1 in plan.rois:
-        chosen[y0:y1, x0:x1] = True
-    return {"sr_error_left_right": _halves(err_blocks),
-            "uncertainty_left_right": _halves(unc_blocks),
-            "plan_share_right": float(chosen[:, lr.shape[1] // 2:].sum() / max(chosen.sum(), 1))}
+        planned[y0 // BLOCK:y1 // BLOCK, x0 // BLOCK:x1 // BLOCK] = True
+    grids = rankings(lr, plan)
+    assert (grids["A'' windows"] == planned).all(), "the library's plan is not A''"
+    total = err_blocks.sum()
+    return {"sr_error_left_right": [float(err_blocks[:, :n // 2].mean() / (BLOCK * SCALE) ** 2),
+                                    float(err_blocks[:, n // 2:].mean() / (BLOCK * SCALE) ** 2)],
+            "uncertainty_left_right": [float(unc_blocks[:, :n // 2].mean()),
+                                       float(unc_blocks[:, n // 2:].mean())],
+            "sr_error_share_right": float(err_blocks[:, n // 2:].sum() / total),
+            "plan_reasons": {r: plan.reasons.count(r) for r in set(plan.reasons)},
+            "plan_warnings": plan.warnings,
+            **{name: {"plan_share_right": float(g[:, n // 2:].sum() / max(g.sum(), 1)),
+                      "capture": float(err_blocks[g].sum() / total),
+                      "area_fraction": float(g.mean())}
+               for name, g in grids.items()}}
+
+
+def calibrate() -> dict:
+    """Focus of the structured blocks of regions not judged: unchanged, and with the
+    LR's right half blurred (sigma 0.75, 1.0, 1.5)."""
+    out = {}
+    for name, places in CALIBRATION.items():
+        for y, x in places:
+            hr = _region(name, y, x)
+            row = {}
+            for sigma in (0, MILD_SIGMA_LR_PX, 1.0, DEFOCUS_SIGMA_LR_PX):
+                _, sblocks, focus = _blocks(_lr(hr, sigma))
+                half = focus.shape[1] // 2
+                right = focus[:, half:][sblocks[:, half:]]
+                key = "unchanged_min" if not sigma else f"blurred_{sigma:g}_median_max"
+                row[key] = (round(float(np.nanmin(focus[sblocks])), 3) if not sigma else
+                            [round(float(np.nanmedian(right)), 3),
+                             round(float(np.nanmax(right)), 3)])
+            out[f"{name} ({y}, {x})"] = row
+    return out
+
+
+def whole_scans(names) -> dict:
+    """Share of the structured blocks out of focus on whole scans taken as the LR (in
+    focus everywhere), A and A', and with their right half blurred (sigma 1.5), A'."""
+    out = {}
+    for name in names:
+        lr = np.asarray(Image.open(DATA.parent / "scans" / f"{name}.jpg").convert("RGB"))
+        blurred = lr.copy()
+        half = lr.shape[1] // 2
+        blurred[:, half:] = cv2.GaussianBlur(lr, (0, 0), DEFOCUS_SIGMA_LR_PX)[:, half:]
+        for roi in (16, 32):
+            row = {}
+            for key, img in (("in_focus", lr), ("right_half_blurred", blurred)):
+                structured, _ = structure_map(img)
+                valid = _block_sums(np.ones(img.shape[:2], bool), roi)
+                sblocks = _block_sums(structured, roi) / valid >= MIN_STRUCTURE_FRACTION
+                focus = block_focus(_luminance(img), roi, sblocks)
+                flagged = plan_focus(_luminance(img), structured, roi)[1]  # A''
+                right = slice(-(-half // roi), None)  # the blocks wholly in the right half
+                if key == "in_focus":
+                    alone = np.nan_to_num(focus, nan=np.inf) < FOCUS_THRESHOLD
+                    row["share_block_alone"] = float(alone.sum() / sblocks.sum())
+                    row["share_neighbourhood"] = float(out_of_focus_blocks(focus).sum()
+                                                       / sblocks.sum())
+                    row["share"] = float(flagged.sum() / sblocks.sum())
+                else:
+                    row["right_half_share"] = float(flagged[:, right].sum()
+                                                    / sblocks[:, right].sum())
+            out[f"{name} {roi} px"] = row
+    return out
+
+
+def verdict(rows: dict, whole: dict) -> dict:
+    """The DECISION_RULE's checks for each candidate (A'' on the earlier and the FRESH
+    cases); (3) on the whole scans that amended it (A: the calibration scans, A': the
+    judged ones) or judged it (A'': the FRESH ones)."""
+    unchanged = [k for k in rows if k.endswith(" sharp")]
+    defocused = [k for k in rows if k.endswith(" defocused") and "mildly" not in k]
+    judged = {"A focus, block alone": defocused, "A' neighbourhood": defocused,
+              "A'' windows": defocused, "B contrast": ["synthetic faint"],
+              "A''+B": [*defocused, "synthetic faint"]}
+    out = {}
+    for name, cases in judged.items():
+        share = {k: rows[k][name]["plan_share_right"] >= rows[k]["sr_error_share_right"]
+                 for k in cases}
+        capture = {k: rows[k][name]["capture"]
+                   >= rows[k]["disagreement"]["capture"] - CAPTURE_MARGIN
+                   for k in unchanged}
+        out[name] = {"share_check": share, "capture_check": capture,
+                     "passes": all(share.values()) and all(capture.values())}
+    for name, share, scans in (("A focus, block alone", "share_block_alone", CALIBRATION),
+                               ("A' neighbourhood", "share_neighbourhood", SCANS),
+                               ("A'' windows", "share", FRESH)):
+        whole_check = {k: v[share] <= MAX_FALSE_FOCUS_SHARE and v["right_half_share"] >= 0.5
+                       for k, v in whole.items() if k.split()[0] in scans}
+        out[name]["whole_scan_check"] = whole_check
+        out[name]["passes"] = out[name]["passes"] and all(whole_check.values())
+    return out
 
 
 def main() -> None:
@@ -130,19 +304,32 @@ def main() -> None:
                                     boundary_darkness=0.08).image
     spliced = strong.copy()
     spliced[:, SIDE // 2:] = faint[:, SIDE // 2:]
-    rows = {"synthetic sharp": measure(strong, model, False),
-            "synthetic defocused": measure(strong, model, True),
-            "synthetic faint": measure(spliced, model, False)}
-    for name in SCANS:
-        scan = np.asarray(Image.open(DATA.parent / "scans" / f"{name}.jpg").convert("RGB"))
-        hr = np.ascontiguousarray(scan[100:100 + SIDE, 100:100 + SIDE])
-        rows[f"{name} sharp"] = measure(hr, model, False)
-        rows[f"{name} defocused"] = measure(hr, model, True)
+    images = {"synthetic": strong,
+              **{name: _region(name, *ORIGIN.get(name, (100, 100)))
+                 for name in (*SCANS, *FRESH)}}
+    rows = {}
+    for name, hr in images.items():
+        rows[f"{name} sharp"] = measure(hr, model, 0)
+        rows[f"{name} defocused"] = measure(hr, model, DEFOCUS_SIGMA_LR_PX)
+        rows[f"{name} mildly defocused"] = measure(hr, model, MILD_SIGMA_LR_PX)
+    rows["synthetic faint"] = measure(spliced, model, 0)
     for name, row in rows.items():
         e, u = row["sr_error_left_right"], row["uncertainty_left_right"]
-        print(f"{name:22s} SR error {e[0]:.4f} / {e[1]:.4f}  uncertainty {u[0]:.2e} / "
-              f"{u[1]:.2e}  plan in the right half {row['plan_share_right']:.2f}")
-    save("rescan_blind_spots", {"rows": rows})
+        print(f"{name:28s} SR error {e[0]:.4f} / {e[1]:.4f} "
+              f"(right {row['sr_error_share_right']:.2f})  unc {u[0]:.2e} / {u[1]:.2e}  "
+              + "  ".join(
+                  f"{k}: right {row[k]['plan_share_right']:.2f} capture {row[k]['capture']:.3f}"
+                  for k in RANKINGS))
+    whole = whole_scans([*CALIBRATION, *SCANS, *FRESH])
+    for name, row in whole.items():
+        print(f"{name:16s} whole scan: out of focus {row['share_block_alone']:.3f} (A) "
+              f"{row['share_neighbourhood']:.3f} (A') {row['share']:.3f} (A''); right half "
+              f"blurred: {row['right_half_share']:.2f} (A'')")
+    checks = verdict(rows, whole)
+    print(json.dumps({k: v["passes"] for k, v in checks.items()}))
+    save("rescan_blind_spots", {"decision_rule": DECISION_RULE, "verdict": checks,
+                                "rows": rows, "whole_scans": whole,
+                                "calibration": calibrate()})
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ pytest.importorskip("torch")
 from napari_srmat.cli import main  # noqa: E402
 from napari_srmat.jobs import Progress, Stopped, StopToken, run_job  # noqa: E402
 from napari_srmat.sr.rescan import (  # noqa: E402
+    FOCUS_THRESHOLD,
     NO_PIXEL_SIZE_NOTE,
     PLAN_CSV_COLUMNS,
     RescanPlan,
     _merge_blocks,
+    out_of_focus_blocks,
     plan_pixel_size,
     plan_rescan,
     plan_rescan_job,
@@ -654,7 +656,7 @@ def test_cli_writes_the_plan_as_csv_and_json(half_structured, tmp_path, capsys):
     assert "wrote" not in captured.err
     text = (tmp_path / "plan.csv").read_text(encoding="utf-8")
     assert text.splitlines()[0] == ("rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,"
-                                    "uncertainty")
+                                    "uncertainty,reason,focus")
     rows = _csv_rows(tmp_path / "plan.csv")
     assert [int(r["rank"]) for r in rows] == list(range(1, len(printed["rois"]) + 1))
     assert [[int(r[k]) for k in ("y0_px", "x0_px", "y1_px", "x1_px")] for r in rows
@@ -662,6 +664,8 @@ def test_cli_writes_the_plan_as_csv_and_json(half_structured, tmp_path, capsys):
     assert [[float(r[k]) for k in ("y0_um", "x0_um", "y1_um", "x1_um")] for r in rows
             ] == [[v * 0.25 for v in roi] for roi in printed["rois"]]
     assert [float(r["uncertainty"]) for r in rows] == printed["scores"]
+    assert [r["reason"] for r in rows] == printed["reasons"]
+    assert [float(r["focus"]) if r["focus"] else None for r in rows] == printed["focus"]
     # --json with a given size: the warning is in the JSON too
     assert main([*base, "--model", "bicubic", "--pixel-size-um", "0.25", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -784,3 +788,100 @@ def test_a_print_resolution_is_named_as_no_pixel_size(tmp_path):
     assert plan_pixel_size(mic, 0.5) == (0.5, [])  # a given size: nothing to explain
     assert plan_pixel_size(rgb) == (None, [])  # an array records nothing
     assert "records no pixel size" not in NO_PIXEL_SIZE_NOTE
+
+
+def _x4_lr(seed: int = 1, defocus: bool = False):
+    """HR (256 x 512 synthetic micrograph) and its x4 LR by block mean (64 x 128), the LR's
+    right half out of focus (Gaussian of 1.5 LR px) with ``defocus``."""
+    from scipy import ndimage as ndi
+
+    from napari_srmat.synth import generate_microstructure
+
+    hr = generate_microstructure((256, 512), mean_grain_size_px=24, seed=seed).image
+    lr = hr.reshape(64, 4, 128, 4, 3).mean(axis=(1, 3))
+    if defocus:
+        lr[:, 64:] = ndi.gaussian_filter(lr, (1.5, 1.5, 0))[:, 64:]
+    return hr, np.clip(np.rint(lr), 0, 255).astype(np.uint8)
+
+
+def _captures(hr, lr, plan, budget):
+    """Share of the SR's total error |SR - HR| inside the plan's rectangles, and inside
+    the blocks the flip disagreement alone picks (the planner before the focus term)."""
+    from napari_srmat.sr import load_model, super_resolve
+    from napari_srmat.sr.rescan import MIN_STRUCTURE_FRACTION, MIN_UNCERTAINTY
+
+    err = np.abs(super_resolve(lr, load_model("cnn", scale=4, device="cpu")).mean(-1)
+                 - hr.mean(-1) / 255.0)
+    n_y, n_x = lr.shape[0] // ROI, lr.shape[1] // ROI
+    err_blocks = err.reshape(n_y, ROI * 4, n_x, ROI * 4).sum(axis=(1, 3))
+    score = plan.uncertainty.reshape(n_y, ROI, n_x, ROI).mean(axis=(1, 3))
+    structured = structure_map(lr)[0].reshape(n_y, ROI, n_x, ROI).mean(axis=(1, 3))
+    eligible = (structured >= MIN_STRUCTURE_FRACTION) & (score > MIN_UNCERTAINTY)
+    ranked = np.argsort(-np.where(eligible, score, -np.inf), axis=None, kind="stable")
+    before = ranked[:min(int(budget * n_y * n_x), int(eligible.sum()))]
+    planned = _raster(plan.rois, lr.shape[:2]).reshape(n_y, ROI, n_x, ROI).max(axis=(1, 3))
+    total = err_blocks.sum()
+    return err_blocks[planned > 0].sum() / total, err_blocks.ravel()[before].sum() / total
+
+
+def test_an_out_of_focus_region_gets_rectangles():
+    """The plan ranked blocks by the flip disagreement alone, and the SR of a blurred
+    input is smooth in every flip: with the LR's right half out of focus (SR error 4 x
+    the left's there) no rectangle went there. Out-of-focus blocks are now taken first,
+    with their reason; the plan holds more of the SR error than the disagreement alone."""
+    hr, lr = _x4_lr(defocus=True)
+    budget = 0.25
+    plan = plan_rescan(lr, "cnn", scale=4, budget=budget, roi_px=ROI, device="cpu")
+    cover = _raster(plan.rois, lr.shape[:2])
+    assert cover[:, 64:].sum() == _area(plan.rois) > 0  # all in the blurred half
+    assert set(plan.reasons) == {"out of focus"}
+    assert all(f is not None and f < FOCUS_THRESHOLD for f in plan.focus)
+    # the blurred half has more blocks than the budget holds: the plan says so
+    assert any("out of focus than the budget holds" in w for w in plan.warnings)
+    d = plan.to_dict()
+    assert d["reasons"] == plan.reasons and d["focus"] == plan.focus
+    capture, before = _captures(hr, lr, plan, budget)
+    assert capture > 2 * before
+
+
+def test_without_an_out_of_focus_region_the_plan_is_as_good_as_before():
+    """An image in focus everywhere: no block is taken for out of focus, and the plan
+    holds as much of the SR error as the flip disagreement alone did."""
+    hr, lr = _x4_lr()
+    budget = 0.25
+    plan = plan_rescan(lr, "cnn", scale=4, budget=budget, roi_px=ROI, device="cpu")
+    assert plan.rois and set(plan.reasons) == {"uncertainty"}
+    assert plan.scores == sorted(plan.scores, reverse=True)
+    capture, before = _captures(hr, lr, plan, budget)
+    assert capture >= before - 0.01
+
+
+def test_a_particle_alone_is_not_out_of_focus():
+    """A block holding one soft dark particle reads smooth like a blurred one: taken
+    alone, 2-10 % of the blocks of a scan in focus were out of focus. A block is out of
+    focus only with its neighbourhood."""
+    focus = np.full((5, 6), 0.8)
+    focus[2, 2] = focus[0, 5] = 0.05
+    focus[4, 0] = np.nan  # no structure
+    assert not out_of_focus_blocks(focus).any()
+    focus[:, 3:] = 0.1  # an area: its blocks, not the particle next to it
+    expect = np.zeros(focus.shape, bool)
+    expect[:, 3:] = True
+    np.testing.assert_array_equal(out_of_focus_blocks(focus), expect)
+
+
+def test_a_plan_csv_written_before_the_reason_column_is_still_a_plan(half_structured,
+                                                                     tmp_path, capsys):
+    """The reason and focus columns changed the header: --overwrite of a plan written
+    before must still replace it (and never another file)."""
+    from PIL import Image
+
+    path = tmp_path / "lr.png"
+    Image.fromarray(half_structured).save(path)
+    old = tmp_path / "plan.csv"
+    old.write_text("rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,uncertainty\n"
+                   "1,0,0,16,16,,,,,0.01\n", encoding="utf-8")
+    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size", str(ROI)]
+    assert main([*base, "--out", str(old), "--overwrite"]) == 0
+    assert old.read_text(encoding="utf-8").splitlines() == [",".join(PLAN_CSV_COLUMNS)]
+    capsys.readouterr()

@@ -615,6 +615,33 @@ def test_analysis_maps_are_not_offered_as_micrographs(make_napari_viewer, qtbot)
         assert [combo.native.itemText(i) for i in range(combo.native.count())] == ["scan"]
 
 
+def test_plan_rescan_shows_why_each_rectangle_is_proposed(make_napari_viewer, qtbot):
+    """The right half of the LR out of focus: its SR agrees with itself under flips, so
+    no rectangle went there. Rectangles now go there first, and the Shapes layer's
+    features say why (reason "out of focus", with the focus)."""
+    from scipy import ndimage as ndi
+
+    from napari_srmat.sr.rescan import FOCUS_THRESHOLD
+    from napari_srmat.synth import generate_microstructure
+
+    hr = generate_microstructure((256, 512), mean_grain_size_px=24, seed=1).image
+    lr = hr.reshape(64, 4, 128, 4, 3).mean(axis=(1, 3))
+    lr[:, 64:] = ndi.gaussian_filter(lr, (1.5, 1.5, 0))[:, 64:]
+    lr = np.clip(np.rint(lr), 0, 255).astype(np.uint8)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(lr, rgb=True, name="lr")
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    plan, features = w.rescan_plan, w.rescan_layer.features
+    assert plan.rois and all(x0 >= 64 for _, x0, _, _ in plan.rois)
+    assert list(features["reason"]) == plan.reasons == ["out of focus"] * len(plan.rois)
+    assert (features["focus"].to_numpy() < FOCUS_THRESHOLD).all()
+    assert w.rescan_layer.metadata["rescan_plan"]["reasons"] == plan.reasons
+
+
 def test_plan_rescan_gives_the_rectangles_in_um_and_saves_the_plan(make_napari_viewer, qtbot,
                                                                    tmp_path):
     """The plan had no pixel size: its rectangles were in LR pixels only. The layer's µm

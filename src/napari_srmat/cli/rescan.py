@@ -53,18 +53,19 @@ def register(subparsers) -> None:
         "plan-rescan",
         help="scan-enhance-rescan: where to rescan at high resolution after SR",
         description="Propose rescan rectangles [y0, x0, y1, x1] (LR px, half-open) covering "
-                    "at most BUDGET of the image where the SR is least certain (never in "
-                    "featureless areas), and the time ratio t_SER/t_HR = r/s^2 + "
-                    "A_roi/A_total. With the LR pixel size (the file's unless "
-                    "--pixel-size-um is given) the rectangles are also given in µm from the "
-                    "image's top-left corner; --out writes the plan as CSV or JSON. See "
-                    "docs/rescan.md.")
+                    "at most BUDGET of the image where the LR is out of focus, then where "
+                    "the SR is least certain (never in featureless areas), and the time "
+                    "ratio t_SER/t_HR = r/s^2 + A_roi/A_total. With the LR pixel size (the "
+                    "file's unless --pixel-size-um is given) the rectangles are also given "
+                    "in µm from the image's top-left corner; --out writes the plan as CSV or "
+                    "JSON. See docs/rescan.md.")
     p.add_argument("lr", help="the low-resolution acquisition (image file or Zarr)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help="LR µm per pixel (overrides the file's) for the rectangles in µm")
     p.add_argument("--out", default=None, metavar="PLAN",
                    help="write the plan to PLAN.csv (one row per rectangle: rank, LR px, "
-                        "µm, uncertainty) or PLAN.json (what --json prints), atomically")
+                        "µm, uncertainty, reason, focus) or PLAN.json (what --json prints), "
+                        "atomically")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out written by srmat plan-rescan (never "
                         "another file)")
@@ -161,9 +162,11 @@ def _plan(args: argparse.Namespace) -> int:
                   f"µm from the image's top-left corner; {plan.roi_area_mm2:.4g} mm² to "
                   "rescan")
         rois_um = plan.rois_um or [None] * len(plan.rois)
-        for r, um, s in zip(plan.rois, rois_um, plan.scores):
+        for r, um, s, why, f in zip(plan.rois, rois_um, plan.scores, plan.reasons,
+                                    plan.focus):
             where = "" if um is None else f" = {[float(f'{v:.6g}') for v in um]} µm"
-            print(f"  [y0, x0, y1, x1] = {r} px{where}  uncertainty {s:.4g}")
+            focus = "" if f is None else f", focus {f:.2f}"
+            print(f"  [y0, x0, y1, x1] = {r} px{where}  {why}: uncertainty {s:.4g}{focus}")
         if written is not None:
             print(f"wrote {written}")
         for note in plan.warnings:

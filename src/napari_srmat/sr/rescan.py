@@ -34,13 +34,31 @@ same rule too, at most until its brightest value reaches 1
 gain for every flipped or sampled run), its output divided back: the two differ for a
 dark-field image (its bright particles at full scale: SR gain 1) and for interpolations.
 
+Out of focus
+------------
+The SR of a blurred input is smooth in every flip (or sample), so an out-of-focus part
+of the LR scan gets the *least* uncertainty while its SR error is the largest
+(``studies/rescan_blind_spots.py``). The LR is therefore also cut into focus windows of
+``max(roi_px, FOCUS_WINDOW_PX)`` px, and each window with structure gets a *focus*:
+``(s - SMOOTH_SHARPNESS) / (level - SMOOTH_SHARPNESS)``, ``s`` its sharpness
+(:func:`napari_srmat.grainsize.estimate_sharpness`'s ``D(1)/D(2)`` of its LR pixels,
+0.25 for a smooth image) and ``level`` the :data:`FOCUS_LEVEL_QUANTILE` quantile of the
+structured windows' ``s`` (the image's own sharp level while up to half of it is out of
+focus; :func:`block_focus`). A window is *out of focus* when its focus and the median
+focus of the structured windows of its 3 x 3 neighbourhood (itself included) are both
+below :data:`FOCUS_THRESHOLD` (:func:`out_of_focus_blocks`): defocus spans an area, while
+a soft dark particle, or a cluster of them, also makes a small window read smooth. A
+block takes the focus of the window holding its centre (:func:`plan_focus`); a
+structured block in an out-of-focus window is proposed whatever its uncertainty.
+
 Rectangles
 ----------
-The LR image is cut into ``roi_px x roi_px`` blocks; eligible blocks are taken by
-decreasing mean uncertainty while their total area stays within
-``budget * H * W``; adjacent chosen blocks of a row merge into runs, and runs with
-the same columns in consecutive block rows merge into rectangles. Rectangles are
-``[y0, x0, y1, x1]`` in LR pixels, half-open (``y1``, ``x1`` excluded), disjoint.
+The LR image is cut into ``roi_px x roi_px`` blocks; out-of-focus blocks are taken first
+(least focus first), then eligible blocks by decreasing mean uncertainty, while their
+total area stays within ``budget * H * W``; adjacent chosen blocks of a row chosen for
+the same reason (:data:`RESCAN_REASONS`) merge into runs, and runs with the same columns
+in consecutive block rows merge into rectangles. Rectangles are ``[y0, x0, y1, x1]`` in
+LR pixels, half-open (``y1``, ``x1`` excluded), disjoint.
 
 Micrometres
 -----------
@@ -100,6 +118,9 @@ __all__ = [
     "plan_rescan_job",
     "rescan_time_ratio",
     "structure_map",
+    "block_focus",
+    "out_of_focus_blocks",
+    "plan_focus",
     "noise_sigma",
     "sr_uncertainty_job",
     "UNCERTAINTY_SOURCES",
@@ -108,6 +129,12 @@ __all__ = [
     "DEFAULT_DWELL_RATIO",
     "DEFAULT_PLAN_TILE",
     "DEFAULT_SAMPLES",
+    "FOCUS_LEVEL_QUANTILE",
+    "FOCUS_THRESHOLD",
+    "FOCUS_WINDOW_PX",
+    "RESCAN_REASONS",
+    "REASON_OUT_OF_FOCUS",
+    "REASON_UNCERTAINTY",
 ]
 
 #: Uncertainty sources: per-pixel spread of the SR under flips / over samples.
@@ -132,8 +159,33 @@ FEATURELESS_GRADIENT = 0.01
 NOISE_FACTOR = 1.0
 #: Fraction of a block's pixels that must have structure for it to be proposed.
 MIN_STRUCTURE_FRACTION = 0.1
-#: Blocks whose mean uncertainty is at most this are never proposed.
+#: Blocks whose mean uncertainty is at most this are never proposed for it.
 MIN_UNCERTAINTY = 1e-4
+#: Quantile of the structured blocks' sharpness taken as the image's sharp level (its
+#: sharp part's while up to half of the image is out of focus).
+FOCUS_LEVEL_QUANTILE = 0.75
+#: :func:`napari_srmat.grainsize.estimate_sharpness` of a smooth image (its structure
+#: function grows as ``k²``; that function's docstring): the focus' zero.
+SMOOTH_SHARPNESS = 0.25
+#: A structured block whose focus (:func:`block_focus`) is below this, and the median of
+#: its neighbourhood's too, is out of focus (:func:`out_of_focus_blocks`).
+#: Undegraded 16 px blocks of regions of scan_10, extra_3, scan_14, extra_0 read at least
+#: 0.38, an LR blurred with a Gaussian of 1.5 LR px at most 0.35
+#: (``studies/rescan_blind_spots.py``, ``DECISION_RULE``).
+FOCUS_THRESHOLD = 0.35
+#: Smallest side of the windows the focus is measured on (LR px): with 16 px windows
+#: clusters of dark particles read out of focus on up to 3.8 % of the blocks of a whole
+#: scan in focus (extra_5), with 32 px windows on at most 1.1 % of 12 scans
+#: (``studies/rescan_blind_spots.py``).
+FOCUS_WINDOW_PX = 32
+#: Why a rectangle is proposed (:attr:`RescanPlan.reasons`).
+REASON_OUT_OF_FOCUS = "out of focus"
+REASON_UNCERTAINTY = "uncertainty"
+RESCAN_REASONS = {
+    REASON_OUT_OF_FOCUS: "its LR is out of focus (focus below FOCUS_THRESHOLD of the "
+                         "image's sharp level): taken first, whatever the uncertainty",
+    REASON_UNCERTAINTY: "the SR is uncertain there (uncertainty_source)",
+}
 #: Decimals of the rectangles in µm (1 pm: far below any stage's step; without rounding
 #: 3 px of 0.1 µm would be 0.30000000000000004 µm).
 UM_DECIMALS = 6
@@ -141,10 +193,14 @@ UM_DECIMALS = 6
 UM2_PER_MM2 = 1e6
 #: Suffixes of a rescan plan file: a CSV table of the rectangles, or the plan's JSON.
 PLAN_FILE_SUFFIXES = (".csv", ".json")
-#: Columns of the CSV plan (:func:`rescan_plan_csv`): rank 1 is the most uncertain
-#: rectangle; the µm cells are empty when the pixel size is unknown.
+#: Columns of the CSV plan (:func:`rescan_plan_csv`): rank 1 is the first rectangle to
+#: rescan; the µm cells are empty when the pixel size is unknown, the focus cell when the
+#: rectangle's blocks have none.
 PLAN_CSV_COLUMNS = ("rank", "y0_px", "x0_px", "y1_px", "x1_px", "y0_um", "x0_um", "y1_um",
-                    "x1_um", "uncertainty")
+                    "x1_um", "uncertainty", "reason", "focus")
+#: Header of the plans written before the columns reason and focus (2026-12-05): still
+#: recognised as a plan (:func:`is_rescan_plan_file`), so --overwrite replaces one.
+_PLAN_CSV_COLUMNS_BEFORE_FOCUS = PLAN_CSV_COLUMNS[:-2]
 #: Keys that mark a JSON file as a rescan plan (:func:`is_rescan_plan_file`).
 _PLAN_JSON_KEYS = frozenset({"rois", "scores", "time_ratio", "uncertainty_source"})
 #: A JSON file larger than this is not a plan (a plan of 10^5 rectangles is ~30 MiB): it
@@ -161,7 +217,8 @@ class RescanPlan:
     Attributes
     ----------
     rois : list of list of int
-        ``[y0, x0, y1, x1]`` in LR pixels, half-open, disjoint, by decreasing score.
+        ``[y0, x0, y1, x1]`` in LR pixels, half-open, disjoint: the out-of-focus ones
+        first (least focus first), then the others by decreasing score.
     scores : list of float
         Mean uncertainty of each rectangle.
     roi_fraction : float
@@ -199,6 +256,13 @@ class RescanPlan:
         The gain of a dim LR image before the structure and uncertainty thresholds (the
         boundary model's exposure rule, not capped: 1 for an image of the usual
         brightness; see the module docstring).
+    reasons : list of str
+        Why each rectangle is proposed: :data:`REASON_OUT_OF_FOCUS` or
+        :data:`REASON_UNCERTAINTY` (:data:`RESCAN_REASONS`); default all the latter.
+    focus : list of float or None
+        Mean focus of each rectangle's blocks (:func:`block_focus`: 1 = the image's sharp
+        level, below :data:`FOCUS_THRESHOLD` out of focus); None where its blocks have
+        none. Default all None.
     rois_um, roi_area_mm2
         The rectangles in µm and their area in mm² (properties; None without a pixel
         size).
@@ -223,6 +287,14 @@ class RescanPlan:
     pixel_size_um: float | tuple[float, float] | None = None
     exposure_gain: float = 1.0
     threshold_exposure_gain: float = 1.0
+    reasons: list[str] = field(default_factory=list)
+    focus: list[float | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.reasons:
+            self.reasons = [REASON_UNCERTAINTY] * len(self.rois)
+        if not self.focus:
+            self.focus = [None] * len(self.rois)
 
     @property
     def rois_um(self) -> list[list[float]] | None:
@@ -342,6 +414,124 @@ def noise_sigma(lum: np.ndarray) -> float:
     return float(np.median(np.abs(res)) / (0.6745 * 6.0))
 
 
+def block_focus(lum: np.ndarray, roi_px: int, structured: np.ndarray) -> np.ndarray:
+    """Focus of each structured ``roi_px`` block of an LR luminance (module docstring).
+
+    ``(s - SMOOTH_SHARPNESS) / (level - SMOOTH_SHARPNESS)``: ``s`` the block's sharpness
+    (:func:`napari_srmat.grainsize.estimate_sharpness`'s measure), ``level`` the
+    :data:`FOCUS_LEVEL_QUANTILE` quantile of the structured blocks' ``s``. 1 is the
+    image's sharp level, 0 a smooth image; out of focus below :data:`FOCUS_THRESHOLD`.
+
+    Parameters
+    ----------
+    lum : ndarray
+        ``(H, W)`` luminance of the LR image.
+    roi_px : int
+        Block side (LR px); the last row and column of blocks may be cut by the border.
+    structured : ndarray of bool
+        ``(ceil(H / roi_px), ceil(W / roi_px))``: the blocks with structure.
+
+    Returns
+    -------
+    ndarray
+        float64 block grid; NaN for blocks without structure or sharpness (a block under
+        3 px, or constant), and everywhere when the sharp level is not above a smooth
+        image's.
+
+    Examples
+    --------
+    >>> from scipy import ndimage as ndi
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> hr = generate_microstructure((256, 512), mean_grain_size_px=24, rgb=False).image
+    >>> lum = hr.reshape(64, 4, 128, 4).mean(axis=(1, 3)) / 255  # a x4 LR scan
+    >>> lum[:, 64:] = ndi.gaussian_filter(lum, 1.5)[:, 64:]  # its right half out of focus
+    >>> focus = block_focus(lum, 16, np.ones((4, 8), bool))
+    >>> bool(focus[:, :4].min() >= FOCUS_THRESHOLD > focus[:, 4:].max())
+    True
+    """
+    from ..grainsize import _window_sharpness
+
+    sharpness = np.full(structured.shape, np.nan)
+    for j, i in zip(*np.nonzero(structured)):
+        s = _window_sharpness(lum[j * roi_px:(j + 1) * roi_px, i * roi_px:(i + 1) * roi_px])
+        if s is not None:
+            sharpness[j, i] = s
+    known = sharpness[np.isfinite(sharpness)]
+    level = np.quantile(known, FOCUS_LEVEL_QUANTILE) if known.size else np.nan
+    if not level > SMOOTH_SHARPNESS:
+        return np.full(structured.shape, np.nan)
+    return (sharpness - SMOOTH_SHARPNESS) / (level - SMOOTH_SHARPNESS)
+
+
+def out_of_focus_blocks(focus: np.ndarray) -> np.ndarray:
+    """Out-of-focus blocks of a :func:`block_focus` grid: the block's focus and the median
+    focus of the blocks with one (structured) in its 3 x 3 neighbourhood, itself
+    included, are both below :data:`FOCUS_THRESHOLD` (module docstring).
+
+    Examples
+    --------
+    >>> focus = np.full((4, 4), 0.9)
+    >>> focus[1, 1] = 0.1  # alone: a particle, not an area out of focus
+    >>> bool(out_of_focus_blocks(focus).any())
+    False
+    >>> focus[:, 2:] = 0.1  # two block columns
+    >>> out_of_focus_blocks(focus).astype(int)
+    array([[0, 0, 1, 1],
+           [0, 0, 1, 1],
+           [0, 0, 1, 1],
+           [0, 0, 1, 1]])
+    """
+    f = np.asarray(focus, np.float64)
+    padded = np.pad(f, 1, constant_values=np.nan)
+    ny, nx = f.shape
+    around = np.stack([padded[dy:dy + ny, dx:dx + nx] for dy in range(3) for dx in range(3)])
+    known = np.isfinite(around).any(axis=0)
+    median = np.full(f.shape, np.nan)
+    if known.any():
+        median[known] = np.nanmedian(around[:, known], axis=0)
+    low = np.nan_to_num(f, nan=np.inf) < FOCUS_THRESHOLD
+    return low & (np.nan_to_num(median, nan=np.inf) < FOCUS_THRESHOLD)
+
+
+def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Focus and out-of-focus flag of each ``roi_px`` block of an LR image (module
+    docstring): those of the focus window (``max(roi_px, FOCUS_WINDOW_PX)`` px) holding
+    the block's centre.
+
+    Parameters
+    ----------
+    lum : ndarray
+        ``(H, W)`` luminance of the LR image.
+    structured : ndarray of bool
+        ``(H, W)``: the pixels with structure (:func:`structure_map`).
+    roi_px : int
+        Block side (LR px).
+
+    Returns
+    -------
+    focus : ndarray
+        float64 block grid (:func:`block_focus` of the windows; NaN where none).
+    out_of_focus : ndarray of bool
+        Block grid: structured blocks in out-of-focus windows (:func:`out_of_focus_blocks`).
+    """
+    h, w = lum.shape
+    win = max(int(roi_px), FOCUS_WINDOW_PX)
+    windows = (_block_sums(structured, win) / _block_sums(np.ones((h, w), bool), win)
+               >= MIN_STRUCTURE_FRACTION)
+    focus = block_focus(lum, win, windows)
+    flagged = out_of_focus_blocks(focus)
+
+    def centres(n: int) -> np.ndarray:  # window of each block's centre (cut edge blocks too)
+        start = np.arange(-(-n // roi_px)) * roi_px
+        return ((start + np.minimum(start + roi_px, n)) // 2) // win
+
+    rows, cols = np.ix_(centres(h), centres(w))
+    blocks = (_block_sums(structured, roi_px) / _block_sums(np.ones((h, w), bool), roi_px)
+              >= MIN_STRUCTURE_FRACTION)
+    return focus[rows, cols], flagged[rows, cols] & blocks
+
+
 _FLIPS = ((), (0,), (1,), (0, 1))
 
 
@@ -454,8 +644,9 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
 
 
 def _select_blocks(score: np.ndarray, eligible: np.ndarray, shape: tuple[int, int],
-                   roi_px: int, budget_px: float) -> np.ndarray:
-    """Chosen blocks (bool grid): eligible ones by decreasing score within the budget."""
+                   roi_px: int, budget_px: float) -> tuple[np.ndarray, int]:
+    """Chosen blocks (bool grid): eligible ones by decreasing score within the budget,
+    and their area (px)."""
     h, w = shape
     ny, nx = score.shape
     heights = np.minimum(roi_px, h - np.arange(ny) * roi_px)
@@ -473,7 +664,35 @@ def _select_blocks(score: np.ndarray, eligible: np.ndarray, shape: tuple[int, in
             continue
         chosen[j, i] = True
         used += int(area[j, i])
-    return chosen
+    return chosen, used
+
+
+def _choose_blocks(score: np.ndarray, eligible: np.ndarray, focus: np.ndarray,
+                   out_of_focus: np.ndarray, shape: tuple[int, int], roi_px: int,
+                   budget_px: float) -> dict[str, np.ndarray]:
+    """The chosen blocks by reason: the ``out_of_focus`` blocks first, least ``focus``
+    first, then the other ``eligible`` blocks by decreasing ``score``, within the
+    budget."""
+    blurred, used = _select_blocks(-np.nan_to_num(focus, nan=np.inf), out_of_focus, shape,
+                                   roi_px, budget_px)
+    uncertain, _ = _select_blocks(score, eligible & ~blurred, shape, roi_px,
+                                  budget_px - used)
+    return {REASON_OUT_OF_FOCUS: blurred, REASON_UNCERTAINTY: uncertain}
+
+
+def _rect_focus(focus: np.ndarray, rect: list[int], roi_px: int) -> float | None:
+    """Mean focus of the blocks of a rectangle (None when they have none)."""
+    y0, x0, y1, x1 = rect
+    f = focus[y0 // roi_px:-(-y1 // roi_px), x0 // roi_px:-(-x1 // roi_px)]
+    return float(np.nanmean(f)) if np.isfinite(f).any() else None
+
+
+def _block_sums(a: np.ndarray, roi_px: int) -> np.ndarray:
+    """Sums of ``a`` (H, W) over ``roi_px`` blocks (the last ones cut by the border)."""
+    h, w = a.shape
+    ny, nx = -(-h // roi_px), -(-w // roi_px)
+    pad = ((0, ny * roi_px - h), (0, nx * roi_px - w))
+    return np.pad(a.astype(np.float64), pad).reshape(ny, roi_px, nx, roi_px).sum(axis=(1, 3))
 
 
 def _merge_blocks(chosen: np.ndarray, shape: tuple[int, int], roi_px: int) -> list[list[int]]:
@@ -763,27 +982,33 @@ def plan_rescan_job(
     gain = image_exposure_gain(lr)
     structured, _thr = structure_map(lr, gain)
     h, w = lr.shape[:2]
-    ny, nx = -(-h // roi_px), -(-w // roi_px)
-    pad = ((0, ny * roi_px - h), (0, nx * roi_px - w))
-    valid = np.pad(np.ones((h, w)), pad).reshape(ny, roi_px, nx, roi_px).sum(axis=(1, 3))
-    u_sum = np.pad(unc.astype(np.float64), pad).reshape(ny, roi_px, nx, roi_px).sum(
-        axis=(1, 3))
-    s_sum = np.pad(structured.astype(np.float64), pad).reshape(ny, roi_px, nx, roi_px).sum(
-        axis=(1, 3))
-    score = u_sum / valid
-    eligible = (s_sum / valid >= MIN_STRUCTURE_FRACTION) & (score * gain > MIN_UNCERTAINTY)
-    chosen = _select_blocks(score, eligible, (h, w), roi_px, budget * h * w)
-    rects = _merge_blocks(chosen, (h, w), roi_px)
-    scores = [float(unc[y0:y1, x0:x1].mean()) for y0, x0, y1, x1 in rects]
-    order = np.lexsort((np.arange(len(rects)), -np.asarray(scores, float)))
-    rects = [rects[i] for i in order]
-    scores = [scores[i] for i in order]
+    valid = _block_sums(np.ones((h, w), bool), roi_px)
+    score = _block_sums(unc, roi_px) / valid
+    structured_blocks = _block_sums(structured, roi_px) / valid >= MIN_STRUCTURE_FRACTION
+    eligible = structured_blocks & (score * gain > MIN_UNCERTAINTY)
+    focus, out_of_focus = plan_focus(_luminance(lr), structured, roi_px)
+    chosen = _choose_blocks(score, eligible, focus, out_of_focus, (h, w), roi_px,
+                            budget * h * w)
+    found = [(reason, rect, float(unc[rect[0]:rect[2], rect[1]:rect[3]].mean()),
+              _rect_focus(focus, rect, roi_px))
+             for reason, blocks in chosen.items()
+             for rect in _merge_blocks(blocks, (h, w), roi_px)]
+    # out of focus first, least focus first; then the most uncertain first
+    found.sort(key=lambda r: (r[0] != REASON_OUT_OF_FOCUS,
+                              r[3] if r[0] == REASON_OUT_OF_FOCUS else -r[2]))
+    reasons = [r[0] for r in found]
+    rects = [r[1] for r in found]
+    scores = [r[2] for r in found]
+    rect_focus = [r[3] for r in found]
     roi_area = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in rects)
     roi_fraction = roi_area / float(h * w)
     ratio = rescan_time_ratio(roi_fraction, model.scale, dwell_ratio)
-    structured_blocks = s_sum / valid >= MIN_STRUCTURE_FRACTION
     notes = pixel_notes + plan_notes(len(rects), int(structured_blocks.sum()),
                                      int(eligible.sum()), model.name, used_source)
+    left_out = int(out_of_focus.sum() - chosen[REASON_OUT_OF_FOCUS].sum())
+    if left_out:  # the budget could not hold them: the plan misses where SR is worst
+        notes.append(f"{left_out} more block(s) of {roi_px} px are out of focus than the "
+                     "budget holds: refocus, or raise the budget, to rescan them all")
     if rects and pixel_size_um is None:  # no rectangle: nothing to give in µm
         notes.append(NO_PIXEL_SIZE_NOTE)
     return RescanPlan(
@@ -806,29 +1031,34 @@ def plan_rescan_job(
         pixel_size_um=pixel_size_um,
         exposure_gain=sr_gain,
         threshold_exposure_gain=gain,
+        reasons=reasons,
+        focus=rect_focus,
     )
 
 
 def rescan_plan_csv(plan: RescanPlan) -> str:
     """The plan's rectangles as CSV text: a header (:data:`PLAN_CSV_COLUMNS`) and one row
-    per rectangle, most uncertain first (rank 1); the µm cells are empty when the pixel
-    size is unknown.
+    per rectangle in the plan's order (rank 1 first: out of focus, then most uncertain);
+    the µm cells are empty when the pixel size is unknown, the focus cell when the
+    rectangle has none.
 
     Examples
     --------
     >>> plan = RescanPlan([[0, 32, 32, 96]], [0.125], 0.25, 0.31, 0.69, 4, 0.25, 1.0,
     ...                   32, "flips", "", "cnn", [128, 128], 0.5, pixel_size_um=0.5)
     >>> print(rescan_plan_csv(plan), end="")
-    rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,uncertainty
-    1,0,32,32,96,0.0,16.0,16.0,48.0,0.125
+    rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,uncertainty,reason,focus
+    1,0,32,32,96,0.0,16.0,16.0,48.0,0.125,uncertainty,
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(PLAN_CSV_COLUMNS)
     rois_um = plan.rois_um
-    for rank, (roi, score) in enumerate(zip(plan.rois, plan.scores), start=1):
+    for rank, (roi, score, reason, focus) in enumerate(
+            zip(plan.rois, plan.scores, plan.reasons, plan.focus), start=1):
         um = rois_um[rank - 1] if rois_um is not None else [""] * 4
-        writer.writerow([rank, *roi, *um, repr(float(score))])
+        writer.writerow([rank, *roi, *um, repr(float(score)), reason,
+                         "" if focus is None else repr(float(focus))])
     return buf.getvalue()
 
 
@@ -850,7 +1080,8 @@ def is_rescan_plan_file(path: str | os.PathLike) -> bool:
         except ValueError:
             return False
         return isinstance(data, dict) and _PLAN_JSON_KEYS <= set(data)
-    return head.splitlines()[:1] == [",".join(PLAN_CSV_COLUMNS)]
+    return head.splitlines()[:1] in ([",".join(PLAN_CSV_COLUMNS)],
+                                     [",".join(_PLAN_CSV_COLUMNS_BEFORE_FOCUS)])
 
 
 def check_rescan_plan_file(path: str | os.PathLike, *,

@@ -674,14 +674,17 @@ RESCAN_UM_FEATURES = ("y0_um", "x0_um", "y1_um", "x1_um")
 
 
 def rescan_features(plan) -> dict[str, np.ndarray]:
-    """Per-rectangle features of a rescan plan's Shapes layer: ``rank`` (1 = most
-    uncertain), ``uncertainty`` (mean) and the corners in µm (:data:`RESCAN_UM_FEATURES`,
+    """Per-rectangle features of a rescan plan's Shapes layer: ``rank`` (1 = the first to
+    rescan), ``reason`` (``"out of focus"`` or ``"uncertainty"``), ``uncertainty`` (mean),
+    ``focus`` (mean, NaN where none) and the corners in µm (:data:`RESCAN_UM_FEATURES`,
     NaN when the plan has no pixel size), in the order of ``plan.rois``."""
     n = len(plan.rois)
     um = np.asarray(plan.rois_um, float) if plan.rois_um is not None else np.full((n, 4),
                                                                                   np.nan)
     um = um.reshape(n, 4)
-    return {"rank": np.arange(1, n + 1), "uncertainty": np.asarray(plan.scores, float),
+    return {"rank": np.arange(1, n + 1), "reason": np.asarray(plan.reasons, dtype=object),
+            "uncertainty": np.asarray(plan.scores, float),
+            "focus": np.array([np.nan if f is None else f for f in plan.focus], float),
             **{key: um[:, k] for k, key in enumerate(RESCAN_UM_FEATURES)}}
 
 
@@ -691,7 +694,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     The rectangles sit on the LR layer's pixels (its scale and translate); the layer's
     metadata holds the plan (``rescan_plan``: ROIs in px and in µm, ``pixel_size_um``,
     ``roi_fraction``, ``time_ratio``, the uncertainty source) and each shape its rank,
-    mean uncertainty and corners in µm (:func:`rescan_features`).
+    reason, mean uncertainty and focus, and corners in µm (:func:`rescan_features`).
 
     Returns
     -------
