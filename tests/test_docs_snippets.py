@@ -156,8 +156,9 @@ def test_python_block(block: Block, tmp_path_factory, monkeypatch):
 
 SRMAT = re.compile(r"(?<![\w/.-])srmat((?: +[^\s`]+)*)")
 FLAG = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
-#: a flag shown with its alternatives, ``--tta none|d4`` (placeholders are upper case)
-CHOICES = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*)[ =]\[?([\w.-]+(?:\|[\w.-]+)+)")
+#: a flag shown with its value or alternatives, ``--tta d4``, ``--tta=d4``, ``--tta none|d4``
+#: (placeholders are upper case)
+CHOICES = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*)[ =]\[?([\w.-]+(?:\|[\w.-]+)*)")
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict:
@@ -192,10 +193,11 @@ def _command_lines(page: Path):
         if cmd is not None:
             yield first, cmd
         in_fence.update((start + 1, start + 2 + len(body)))  # the fence lines themselves
-    # inline spans may run over a line break (a synopsis in a paragraph)
+    # inline spans may run over a line break (a synopsis in a paragraph), never over a
+    # blank line (the paragraph's end); a table cell escapes its pipes (\|)
     prose = "\n".join("" if k in in_fence else ln for k, ln in enumerate(lines, 1))
-    for m in re.finditer(r"`([^`]+)`", prose):
-        span = " ".join(m.group(1).split())
+    for m in re.finditer(r"`((?:[^`\n]|\n(?![ \t]*\n))+)`", prose):
+        span = " ".join(m.group(1).replace("\\|", "|").split())
         if span.startswith("srmat "):
             yield prose.count("\n", 0, m.start()) + 1, span
 
@@ -226,11 +228,22 @@ def _check_command(cmd: str, root: argparse.ArgumentParser, sr_parser) -> list[s
                 if flag not in known]
     actions = {o: action for action in parser._actions for o in action.option_strings}
     for flag, values in CHOICES.findall(m.group(1)):  # `--tta none|d4`: each one is taken
-        choices = getattr(actions.get(flag), "choices", None)
+        action = actions.get(flag)
+        if getattr(action, "choices", None) is None:  # a flag without choices takes any
+            continue
         problems += [f"{' '.join(path)} {flag} takes no {value!r} (it takes "
-                     f"{', '.join(map(str, choices))})" for value in values.split("|")
-                     if choices is not None and not value.isupper() and value not in choices]
+                     f"{', '.join(map(str, action.choices))})" for value in values.split("|")
+                     if not value.isupper() and not _takes(action, value)]
     return problems
+
+
+def _takes(action: argparse.Action, value: str) -> bool:
+    """Whether ``action`` accepts ``value`` as argparse would: converted by its type (the
+    ``2`` of int choices), then one of its choices."""
+    try:
+        return (action.type(value) if action.type else value) in action.choices
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        return False
 
 
 def test_srmat_commands_in_docs_use_existing_subcommands_and_flags():
@@ -301,9 +314,28 @@ def test_marker_parsing(tmp_path):
     assert _check_command("srmat heyn m.png --pattern random|grid|N", root, None) == []
     assert _check_command("srmat heyn m.png [--pattern random|circles]", root, None) == [
         "srmat heyn --pattern takes no 'circles' (it takes random, grid)"]
+    # one value, the commonest form (`--pattern circles`, `--pattern=circles`), is checked
+    # too, and a value the parser converts (`--scale 2|4` of int choices) is taken
+    for shown in ("--pattern circles", "--pattern=circles", "--pattern=grid|circles"):
+        assert _check_command(f"srmat heyn m.png {shown} --lines 5", root, None) == [
+            "srmat heyn --pattern takes no 'circles' (it takes random, grid)"], shown
+    assert _check_command("srmat heyn m.png --pattern=grid", root, None) == []
+    p.add_argument("--scale", type=int, choices=(2, 4))
+    assert _check_command("srmat heyn m.png --scale 2|4", root, None) == []
+    assert _check_command("srmat heyn m.png --scale=4 --pattern PATTERN", root, None) == []
+    assert _check_command("srmat heyn m.png --scale 3", root, None) == [
+        "srmat heyn --scale takes no '3' (it takes 2, 4)"]
     page.write_text("A synopsis `srmat heyn MASK\n[--line N]` over a line break.\n"
                     "```bash\nsrmat heyn a.png\n```\nand `srmat heyn b.png`\n",
                     encoding="utf-8")
     assert list(_command_lines(page)) == [(4, "srmat heyn a.png"),
                                           (1, "srmat heyn MASK [--line N]"),
                                           (6, "srmat heyn b.png")]
+    # a code span ends with its paragraph (CommonMark): a stray backtick in one paragraph
+    # paired with the next span's and hid every later command of the page; a table cell
+    # shows its pipes escaped (`--pattern grid\|circles` reads grid|circles)
+    page.write_text("A stray ` here.\n\nRun `srmat hein x`.\n\n"
+                    "| `srmat heyn m.png --pattern grid\\|circles` | table |\n",
+                    encoding="utf-8")
+    assert list(_command_lines(page)) == [(3, "srmat hein x"),
+                                          (5, "srmat heyn m.png --pattern grid|circles")]
