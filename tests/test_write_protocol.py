@@ -980,6 +980,40 @@ def test_boundary_folder_named_like_another_outputs_bookkeeping_is_refused(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+def test_an_output_named_like_a_swapped_out_copy_is_kept(tmp_path, capsys):
+    """A run replacing ``e`` renames the earlier one aside as ``.e.<8 hex>.old`` and
+    deletes it; the next run into ``e`` deleted every ``.e.*.old`` of ours, so
+    ``srmat edges predict a.png --out .e.v1.old`` (a complete boundary folder, or an SR
+    store ``.x.ome.zarr.v1.old``) was deleted by ``srmat edges predict b.png --out e``.
+    Only the swap's own name is taken for it now, and that name is refused as an
+    output (as ``e.partial`` is)."""
+    from napari_srmat.outputs import OutputError
+    from napari_srmat.sr import super_resolve
+
+    img = np.zeros((16, 16), np.uint8)
+    kept = tmp_path / ".x.ome.zarr.v1.old"
+    super_resolve(img, "bicubic", scale=2, out=kept)
+    assert kept.is_dir()
+    super_resolve(img, "bicubic", scale=2, out=tmp_path / "x.ome.zarr")
+    a, b = _png(tmp_path / "a.png"), _png(tmp_path / "b.png", seed=1)
+    rc, _out, err = _run(["edges", "predict", a, "--out", tmp_path / ".e.v1.old",
+                          "--device", "cpu"], capsys)
+    assert rc == 0, err
+    rc, _out, err = _run(["edges", "predict", b, "--out", tmp_path / "e", "--device", "cpu"],
+                         capsys)
+    assert rc == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".e.v1.old", ".x.ome.zarr.v1.old", "a.png", "b.png", "e", "x.ome.zarr"]
+    # the swap's own name: refused as an output, in one line
+    with pytest.raises(OutputError, match="kept for the bookkeeping of the output x.ome.zarr"):
+        super_resolve(img, "bicubic", scale=2, out=tmp_path / ".x.ome.zarr.0123abcd.old")
+    rc, _out, err = _run(["edges", "predict", a, "--out", tmp_path / ".e.0123abcd.old",
+                          "--device", "cpu"], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "kept for the bookkeeping of the output e" in err
+    assert not (tmp_path / ".e.0123abcd.old").exists()
+
+
 @pytest.mark.parametrize("name", ["sr.png", "sr.TIF"])
 def test_library_store_named_like_an_image_file_is_refused(tmp_path, name):
     """``super_resolve(img, out="sr.png")`` (the notebook call; the SR widget's store

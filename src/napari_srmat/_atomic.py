@@ -4,6 +4,7 @@ output that looks complete."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import shutil
@@ -140,7 +141,7 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
     if path.is_symlink():  # callers refuse it first (check_replaceable); never through it
         raise FileExistsError(f"{path} is a symbolic link; it will not be replaced")
     if path.exists():
-        old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+        old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")  # SWAPPED_OUT
         os.replace(path, old)
         os.replace(staging, path)
         remove_tree_marker_last(old)
@@ -148,6 +149,21 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
         os.replace(staging, path)
     _fsync_dir(path.parent)
     return path
+
+
+#: The name :func:`swap_into_place` gives the earlier ``NAME`` it renames aside:
+#: ``.NAME.<8 hex>.old`` (``of`` is ``NAME``); no other name is taken for one (until
+#: 2026-12-05 any ``.NAME.*.old`` of ours was, and an output ``.e.v1.old`` was deleted by
+#: the next run into ``e``).
+SWAPPED_OUT = re.compile(r"^\.(?P<of>.+)\.[0-9a-f]{8}\.old$")
+
+
+def swapped_out_copies(path: str | os.PathLike) -> list[Path]:
+    """The siblings of ``path`` named as :func:`swap_into_place` renames it aside
+    (:data:`SWAPPED_OUT`), ours or not."""
+    path = Path(path)
+    return [p for p in path.parent.glob(f".{glob.escape(path.name)}.*.old")
+            if (m := SWAPPED_OUT.match(p.name)) and m["of"] == path.name]
 
 
 #: Files that make a folder recognisably napari-srmat's (``outputs.MARKER_NAME`` and the
@@ -199,8 +215,7 @@ def finish_interrupted_swap(staging: str | os.PathLike, path: str | os.PathLike,
     staging, path = Path(staging), Path(path)
     if path.exists() or path.is_symlink() or staging.is_symlink() or not staging.is_dir():
         return False
-    if not any(not old.is_symlink() and is_ours(old)
-               for old in path.parent.glob(f".{path.name}.*.old")):
+    if not any(not old.is_symlink() and is_ours(old) for old in swapped_out_copies(path)):
         return False
     marker = read_marker(staging)
     if not marker or not marker.get("complete") or marker.get("kind") != kind:
@@ -217,8 +232,7 @@ def remove_stale_swaps(path: str | os.PathLike) -> None:
     linked output aside) is left alone: it is the user's, and what it points to too."""
     from .outputs import is_ours
 
-    path = Path(path)
-    for old in path.parent.glob(f".{path.name}.*.old"):
+    for old in swapped_out_copies(path):
         if not old.is_symlink() and is_ours(old):
             remove_tree_marker_last(old)
 

@@ -687,20 +687,28 @@ RESERVED_SUFFIXES = (".partial", ".lock")
 def check_not_reserved(out: str | os.PathLike) -> None:
     """Refuse an output named like the bookkeeping of another output: ``x.zarr.partial``
     is where a run into ``x.zarr`` builds its result (a later ``--no-resume`` run into
-    ``x.zarr`` would delete it, a resumed one would move it onto ``x.zarr``) and
-    ``x.zarr.lock`` its lock file.
+    ``x.zarr`` would delete it, a resumed one would move it onto ``x.zarr``),
+    ``x.zarr.lock`` its lock file and ``.x.zarr.<8 hex>.old`` the earlier ``x.zarr`` a
+    replacing run renames aside and deletes (:data:`napari_srmat._atomic.SWAPPED_OUT`).
 
     Raises
     ------
     OutputError
-        ``out`` ends in one of :data:`RESERVED_SUFFIXES` (any case).
+        ``out`` ends in one of :data:`RESERVED_SUFFIXES` (any case), or is named as a
+        swapped-out copy.
     """
+    from ._atomic import SWAPPED_OUT
+
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix in RESERVED_SUFFIXES:
         raise OutputError(f"{out}: names ending in {suffix} are kept for the bookkeeping of "
                           f"the output {path.name[: -len(suffix)] or path.name}; choose "
                           "another name")
+    swapped = SWAPPED_OUT.match(path.name)
+    if swapped:  # where a run replacing OUT puts the earlier one, and then deletes it
+        raise OutputError(f"{out}: names .NAME.<8 hex digits>.old are kept for the "
+                          f"bookkeeping of the output {swapped['of']}; choose another name")
 
 
 def check_store_name(out: str | os.PathLike) -> None:
@@ -1184,19 +1192,15 @@ def check_staging_holds_only_ours(staging: str | os.PathLike, names: Iterable[st
     OutputError
         Naming the first foreign entries.
     """
-    import re
-
-    from ._atomic import is_temp_file
+    from ._atomic import SWAPPED_OUT, is_temp_file
 
     names = list(names)
     # each output's own working files too: its staging, lock and a swapped-out copy
     allowed = {*names, MARKER_NAME, *(f"{n}.partial" for n in names),
                *(f"{n}.lock" for n in names)}
-    swapped = re.compile("|".join(rf"^\.{re.escape(n)}\.[0-9a-f]{{8}}\.old$" for n in names)
-                         or "$^")
     foreign = sorted(e.name for e in os.scandir(staging)
                      if e.name not in allowed and not is_temp_file(e.name)
-                     and not swapped.match(e.name))
+                     and not ((m := SWAPPED_OUT.match(e.name)) and m["of"] in names))
     if foreign:
         raise OutputError(
             f"{staging} also holds files napari-srmat did not write "
