@@ -65,3 +65,19 @@ def test_without_a_scale_memory_is_checked_at_the_models_scale(monkeypatch):
     # with the model's scale given, the same
     with pytest.raises(SRError, match="plan_rescan needs"):
         plan_rescan(lr, "bicubic", scale=4, roi_px=16)
+
+
+def test_the_cli_names_the_file_refused_at_the_models_scale(tmp_path, monkeypatch, capsys):
+    """`srmat plan-rescan LR` without --scale: the repeat check at the model's scale said
+    "error: plan_rescan needs ..." without the file the first check names."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr = (np.random.default_rng(0).random((96, 96)) * 255).astype(np.uint8)
+    path = tmp_path / "lr.png"
+    Image.fromarray(lr).save(path)
+    _smallest_memory_accepted(lr, 2, monkeypatch)  # enough at x2, not at x4
+    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size", "16"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: plan_rescan needs" in err[0], err

@@ -108,6 +108,7 @@ def _plan(args: argparse.Namespace) -> int:
     from ..sr.refsr import use_reference
     from ..sr.rescan import (
         check_plan_inputs,
+        check_plan_memory,
         check_rescan_plan_file,
         plan_pixel_size,
         plan_rescan_job,
@@ -128,6 +129,9 @@ def _plan(args: argparse.Namespace) -> int:
     # loaded here (as plan_rescan_job would) to check --tile against its receptive field
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device)
+    if args.scale is None:  # checked at x2 above; the model's scale (x4 by default) now
+        with naming_file(args.lr):  # which file, as the first check says
+            check_plan_memory(lr.shape, model.scale)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     reference = use_reference(model, lr, args.reference, option="--reference DIR")
     # found as the SR runs read the tiles: NaN/Inf pixels, a damaged chunk (which file)
