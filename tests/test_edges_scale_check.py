@@ -187,3 +187,64 @@ def test_real_regions_as_they_are_enlarged_and_reduced(shared_data):
         assert warned is not None and "srmat grain-size" in warned, path.name
         coarse = check_native_scale(_resized(region, 0.25)).warning
         assert coarse is not None and "super-resolve first" in coarse, path.name
+
+
+@pytest.mark.parametrize("kind", ["zarr", "numpy"])
+def test_the_check_of_a_zarr_or_numpy_image_reads_central_windows_only(monkeypatch, kind):
+    """A zarr array (which ``predict_boundaries(out=)`` streams tile by tile) or a numpy
+    image whose grains are large for the window: each level of the estimate reads only
+    the central region it averages, lazily. The 2x2 block means were those of the whole
+    image in float32 (dask inputs only were lazy): a zarr array was read whole into
+    memory, a numpy one copied whole as float32 (4 bytes a pixel and channel)."""
+    import tracemalloc
+
+    import zarr
+
+    import napari_srmat.grainsize as grainsize
+
+    monkeypatch.setattr(grainsize, "ACF_WINDOW", 128)  # grains > window / 8: 3 levels
+    tile = generate_microstructure((512, 512), mean_grain_size_px=48, seed=0).image
+    image = np.tile(tile, (8, 8, 1))  # 4096 x 4096 RGB
+    expected = check_native_scale(image).estimated_intercept_px
+    if kind == "zarr":
+        z = zarr.create_array(store=zarr.storage.MemoryStore(), shape=image.shape,
+                              chunks=(256, 256, 3), dtype=image.dtype)
+        z[:] = image
+
+        class Counted:  # the zarr array, counting the pixels read from it
+            def __init__(self, a):
+                self.a, self.shape, self.dtype, self.ndim = a, a.shape, a.dtype, a.ndim
+                self.chunks, self.read = a.chunks, 0
+
+            def __getitem__(self, key):
+                block = self.a[key]
+                self.read += block.size
+                return block
+
+        counted = Counted(z)
+        scale = check_native_scale(counted)
+        assert counted.read < image.size / 8
+    else:  # its peak memory: a float32 copy of it is 4 x image.size bytes
+        tracemalloc.start()
+        scale, (_, peak) = check_native_scale(image), tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < image.size
+    assert scale.estimated_intercept_px == expected and expected > 16
+
+
+def test_too_coarse_by_the_estimate_is_said_in_the_measurement_s_words(native):
+    """One warning for one rule: an image whose estimate is below MIN_INPUT_INTERCEPT_PX
+    gets the same line from the boundary maps' check as from the whole measurement (here
+    measured at a threshold no pixel reaches: no intercepts, so the estimate is what it
+    tells). They were two wordings of it ('too coarse for the boundary model and to
+    measure' / 'too coarse to measure')."""
+    from napari_srmat.grainsize import MIN_INPUT_INTERCEPT_PX, measure_grain_size
+
+    coarse = _resized(native, 0.25)
+    scale = check_native_scale(coarse)
+    assert scale.estimated_intercept_px < MIN_INPUT_INTERCEPT_PX
+    res = measure_grain_size(coarse, model=load_boundary_model(device="cpu"),
+                             threshold=0.9999999, pixel_size_um=1.0)
+    assert res.inference_intercept_px is None and res.probability.max() < 0.9999999
+    assert scale.warning in res.warnings
+

@@ -827,8 +827,9 @@ def _intercept_estimate(arr: Any, window: int, first: np.ndarray | None = None,
                         stop: StopToken | None = None) -> float | None:
     """:func:`estimate_intercept_px` of an array; ``first``: its central window at full
     resolution when already read. With ``stop``, a stop request ends it between its
-    steps (each level is an autocorrelation of a window, then 2x2 block means of the whole
-    image for the next): it then returns None, and the caller checks the token."""
+    steps (each level is the autocorrelation of a window read of the 2x2 block means of
+    the level before, :func:`_block_mean2`): it then returns None, and the caller checks
+    the token."""
     factor = 1
     while True:
         if stop is not None and stop.stop_requested:
@@ -847,16 +848,32 @@ def _intercept_estimate(arr: Any, window: int, first: np.ndarray | None = None,
 
 
 def _block_mean2(arr: Any) -> Any:
-    """2x2 block means of a numpy or dask image (lazy for dask)."""
-    h, w = (s // 2 * 2 for s in arr.shape[:2])
-    a = arr[:h, :w]
-    if hasattr(a, "compute"):
-        import dask.array as da
+    """2x2 block means of a numpy, dask or zarr image, lazily (dask): of the next level
+    the estimate computes only the central window it reads, from the central region of
+    the input, block by block (a zarr image is not read whole, a numpy one not copied
+    whole in float32). A numpy image is cut in blocks of :data:`ACF_WINDOW` px, a zarr
+    one in its chunks."""
+    import dask.array as da
 
-        a = a.astype(np.float32)
-        return da.coarsen(np.mean, a, {0: 2, 1: 2})
-    a = np.asarray(a, np.float32)
-    return a.reshape(h // 2, 2, w // 2, 2, *a.shape[2:]).mean(axis=(1, 3))
+    h, w = (s // 2 * 2 for s in arr.shape[:2])
+    if not hasattr(arr, "compute"):
+        block = (ACF_WINDOW, ACF_WINDOW, *arr.shape[2:])
+        arr = da.from_array(_Unread(arr), chunks=getattr(arr, "chunks", None) or block,
+                            name=False, lock=not isinstance(arr, np.ndarray))
+    return da.coarsen(np.mean, arr[:h, :w].astype(np.float32), {0: 2, 1: 2})
+
+
+class _Unread:
+    """The pixels of a numpy or zarr image for ``dask.array.from_array``, read where a
+    block is computed: from_array would copy a numpy image whole first (and hash it
+    without ``name=False``)."""
+
+    def __init__(self, arr: Any) -> None:
+        self.arr, self.shape, self.dtype = arr, tuple(arr.shape), np.dtype(arr.dtype)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.arr[key])
 
 
 def choose_inference_scale(intercept_px: float | None, *,
@@ -1077,13 +1094,11 @@ class NativeScale:
         if not (is_coarse(estimate_px) or (estimate_px is not None and estimate_px > hi
                                            and scale != 1.0)):
             return cls(estimate_px, sharpness, scale)
-        seen = (f"grains look ~{estimate_px:.0f} px across in this image (autocorrelation "
-                "estimate")
+        seen = _estimate_seen(estimate_px)
         measure = ("measure grain size with srmat grain-size / the grain-size widget's "
                    f"Simple tab, which runs the model at ×{scale:g}")
         if estimate_px < MIN_INPUT_INTERCEPT_PX:
-            text = (f"{seen}, < {MIN_INPUT_INTERCEPT_PX:g} px): too coarse for the boundary "
-                    "model and to measure; super-resolve first (srmat sr run)")
+            text = _too_coarse_by_estimate(estimate_px)
         elif is_coarse(estimate_px):
             text = (f"{seen}, < {COARSE_INPUT_INTERCEPT_PX:g} px): at these pixels the "
                     "boundary model misses boundaries (ℓ̄ measured on its map reads too "
@@ -1549,16 +1564,26 @@ def is_scale_warning(message: str) -> bool:
     return message.startswith(SCALE_WARNING_PREFIXES)
 
 
+def _estimate_seen(estimate_px: float) -> str:
+    """How a scale warning about the autocorrelation estimate begins (one of
+    :data:`SCALE_WARNING_PREFIXES`), left open for what follows in its parentheses."""
+    return f"grains look ~{estimate_px:.0f} px across in this image (autocorrelation estimate"
+
+
+def _too_coarse_by_estimate(estimate_px: float) -> str:
+    """The warning for an estimate below :data:`MIN_INPUT_INTERCEPT_PX`: the measurement's
+    (no intercepts to tell it otherwise) and the boundary maps' (:class:`NativeScale`)."""
+    return (f"{_estimate_seen(estimate_px)}, < {MIN_INPUT_INTERCEPT_PX:g} px): too coarse to "
+            "measure; super-resolve first (srmat sr run)")
+
+
 def _check_scale(out: GrainSizeResult, auto: bool) -> None:
     """Warnings (and withheld figures) for inputs outside the model's reliable scales."""
     inf = out.inference_intercept_px
     if inf is None:
         est = out.estimated_intercept_px
         if est is not None and est < MIN_INPUT_INTERCEPT_PX:
-            out.warnings.append(
-                f"grains look ~{est:.0f} px across in this image (autocorrelation estimate, "
-                f"< {MIN_INPUT_INTERCEPT_PX:g} px): too coarse to measure; super-resolve "
-                "first (srmat sr run)")
+            out.warnings.append(_too_coarse_by_estimate(est))
         return
     lo, hi = RELIABLE_INTERCEPT_PX
     if not lo <= inf <= hi:
