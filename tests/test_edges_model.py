@@ -310,6 +310,21 @@ def test_export_never_replaces_a_folder_or_file_of_the_users(tmp_path):
         assert load_boundary_model(dst, device="cpu").config["dtype"] == "float16"
 
 
+def test_export_refuses_a_name_kept_for_another_outputs_bookkeeping(tmp_path, capsys):
+    """Every output refuses names like ``x.partial`` / ``x.lock`` (8a1e973: a later run
+    into ``x`` deletes or moves them), but ``python -m napari_srmat.edges.export SRC
+    ck.partial`` wrote a checkpoint there."""
+    from napari_srmat.edges.export import main as export_main
+
+    _save_tiny(tmp_path / "ck")
+    for name in ("ck2.partial", "ck2.LOCK"):
+        assert export_main([str(tmp_path / "ck"), str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert "kept for the bookkeeping" in err and err.count("\n") == 1, err
+        assert not (tmp_path / name).exists()
+    assert export_main([str(tmp_path / "ck"), str(tmp_path / "ck2")]) == 0
+
+
 def test_export_refuses_a_link_first_and_a_folder_named_like_a_checkpoint_file(tmp_path,
                                                                                capsys):
     """check_replaceable_checkpoint let a DST that is a symbolic link through: the export
