@@ -248,3 +248,26 @@ def test_too_coarse_by_the_estimate_is_said_in_the_measurement_s_words(native):
     assert res.inference_intercept_px is None and res.probability.max() < 0.9999999
     assert scale.warning in res.warnings
 
+
+def test_the_demo_stopped_in_its_boundary_step_returns_its_report(monkeypatch, tmp_path):
+    """A stop requested while the demo loads the boundary model is seen by the scale
+    estimate, and predict_boundaries_job returns None: the demo unpacked it as the maps
+    (TypeError: cannot unpack non-iterable NoneType). It now stops with its report."""
+    import napari_srmat.edges as edges
+    from napari_srmat.studies.demo import run_demo_job
+
+    token, real = StopToken(), edges.load_boundary_model
+
+    def loading(*args, **kwargs):  # Stop clicked while the model loads
+        model = real(*args, **kwargs)
+        token.request_stop()
+        return model
+
+    monkeypatch.setattr(edges, "load_boundary_model", loading)
+    events = []
+    report = run_job(run_demo_job(tmp_path / "demo", steps=("boundaries",), device="cpu",
+                                  stop=token), quiet=True, on_event=events.append)
+    assert isinstance(report, dict) and "boundaries" not in report
+    assert any(isinstance(e, Stopped) and "boundary prediction" in e.message
+               for e in events)
+    assert not (tmp_path / "demo" / "boundary_probability.png").exists()

@@ -216,10 +216,11 @@ def run_demo_job(
         from ..metrics.heyn import heyn_error
 
         model = load_boundary_model(None, device=device)
-        prob, sigma = yield from predict_boundaries_job(micro.image, model, stop=stop)
-        if stopped():
+        maps = yield from predict_boundaries_job(micro.image, model, stop=stop)
+        if maps is None or stopped():  # None: stopped (the scale estimate, the tiles)
             yield Stopped("demo stopped during boundary prediction")
             return report
+        prob, sigma = maps
         prob = np.asarray(prob, dtype=np.float32)
         sigma = np.asarray(sigma, dtype=np.float32)
         # the model's default operating point (a threshold per image), as srmat grain-size
