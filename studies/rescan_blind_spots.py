@@ -110,6 +110,26 @@ takes its centre's window), as 32 px blocks did. A'' is judged by (1), (2) and (
 scans not looked at before it was written: regions at (100, 100) of scan_17, scan_18,
 extra_4, extra_2 (FRESH) and those whole scans; the earlier cases are reported (and must
 pass (1) and (2) too). If A'' fails, nothing is adopted.
+
+Third amendment, after A'' was adopted (bacad13), from a review and before the cases
+below were run: a soft particle alone in a featureless area is out of focus by A'' (the
+neighbourhood median counts the structured windows only, so a structured window without a
+structured neighbour is its own median). Seen on an LR (x4 block mean of a 512 x 1024 HR)
+whose left half is synthetic grains and right half flat grey 170 with one Gaussian dark
+particle (sigma 8 HR px, depth 110) at HR (416, 960): rank 1 of plan_rescan(cnn, x4,
+budget 0.1, 16 px blocks) is [96, 224, 112, 256], 'out of focus', focus 0.06. A''' = A''
+where a window is out of focus only when, besides, at least two structured windows of its
+3 x 3 neighbourhood (itself included) have focus < 0.35. A''' replaces A'' only if it
+passes (1) and (2) on every case above (the 9 defocused and 9 unchanged regions), (3) on
+the 12 whole scans above and on 4 scans not looked at (scan_19, scan_20, extra_6,
+extra_7), and
+  (4) on each 'particle alone' LR no block is out of focus (the plan, cnn x4, budget 0.1,
+      16 px blocks, has no 'out of focus' rectangle): HR 512 x 512, left half the
+      synthetic micrograph (seed 1), right half flat grey 170 with one such particle
+      centred at HR (448, 448), (416, 448), (320, 448), (448, 384), (384, 384); LR its
+      4 x 4 block mean.
+Reported, not judged: A'' on those LRs, and two such particles in neighbouring windows,
+at HR (448, 320) and (448, 448). If A''' fails, A'' stays and the limit is documented.
 """
 DEFOCUS_SIGMA_LR_PX = 1.5
 
