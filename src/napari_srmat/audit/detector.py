@@ -233,7 +233,8 @@ def _boundary_map(boundary_fn: Callable, image: np.ndarray) -> np.ndarray:
         raise AuditInputError(
             f"boundary_fn must return one (H, W) map, got a tuple of {len(out)} "
             "(predict_boundaries returns (probability, uncertainty): pass "
-            "lambda image: predict_boundaries(image)[0])")
+            "lambda image: predict_boundaries(image, scale_check=False)[0]; the scale "
+            "check's grain-size advice does not apply to an audit's tiles)")
     b = np.asarray(out, dtype=np.float32)
     if b.shape != (H, W):
         raise AuditInputError(
