@@ -39,7 +39,6 @@ from PIL import Image
 from napari_srmat.sr import load_model, super_resolve
 from napari_srmat.sr.rescan import (
     FOCUS_THRESHOLD,
-    MIN_STRUCTURE_FRACTION,
     MIN_UNCERTAINTY,
     REASON_OUT_OF_FOCUS,
     REASON_UNCERTAINTY,
@@ -48,6 +47,7 @@ from napari_srmat.sr.rescan import (
     _luminance,
     _select_blocks,
     block_focus,
+    has_structure,
     out_of_focus_blocks,
     plan_focus,
     plan_rescan,
@@ -174,7 +174,7 @@ def _blocks(lr: np.ndarray, gain: float = 1.0):
     """The planner's block maps: valid px, structured blocks, focus (the library's)."""
     structured, _ = structure_map(lr, gain)
     valid = _block_sums(np.ones(lr.shape[:2], bool), BLOCK)
-    sblocks = _block_sums(structured, BLOCK) / valid >= MIN_STRUCTURE_FRACTION
+    sblocks = has_structure(structured, BLOCK)
     return valid, sblocks, block_focus(_luminance(lr), BLOCK, sblocks)
 
 
@@ -229,7 +229,7 @@ def measure(hr: np.ndarray, model, sigma: float) -> dict:
             "uncertainty_left_right": [float(unc_blocks[:, :n // 2].mean()),
                                        float(unc_blocks[:, n // 2:].mean())],
             "sr_error_share_right": float(err_blocks[:, n // 2:].sum() / total),
-            "plan_reasons": {r: plan.reasons.count(r) for r in set(plan.reasons)},
+            "plan_reasons": {r: plan.reasons.count(r) for r in sorted(set(plan.reasons))},
             "plan_warnings": plan.warnings,
             **{name: {"plan_share_right": float(g[:, n // 2:].sum() / max(g.sum(), 1)),
                       "capture": float(err_blocks[g].sum() / total),
@@ -270,8 +270,7 @@ def whole_scans(names) -> dict:
             row = {}
             for key, img in (("in_focus", lr), ("right_half_blurred", blurred)):
                 structured, _ = structure_map(img)
-                valid = _block_sums(np.ones(img.shape[:2], bool), roi)
-                sblocks = _block_sums(structured, roi) / valid >= MIN_STRUCTURE_FRACTION
+                sblocks = has_structure(structured, roi)
                 focus = block_focus(_luminance(img), roi, sblocks)
                 flagged = plan_focus(_luminance(img), structured, roi)[1]  # A''
                 right = slice(-(-half // roi), None)  # the blocks wholly in the right half

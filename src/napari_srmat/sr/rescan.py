@@ -118,6 +118,7 @@ __all__ = [
     "plan_rescan_job",
     "rescan_time_ratio",
     "structure_map",
+    "has_structure",
     "block_focus",
     "out_of_focus_blocks",
     "plan_focus",
@@ -414,6 +415,35 @@ def noise_sigma(lum: np.ndarray) -> float:
     return float(np.median(np.abs(res)) / (0.6745 * 6.0))
 
 
+def has_structure(structured: np.ndarray, roi_px: int) -> np.ndarray:
+    """Which ``roi_px`` blocks have structure: at least :data:`MIN_STRUCTURE_FRACTION` of
+    their pixels (of an edge block cut by the border, of its pixels in the image) do.
+
+    Parameters
+    ----------
+    structured : ndarray of bool
+        ``(H, W)``: the pixels with structure (:func:`structure_map`).
+    roi_px : int
+        Block side (LR px).
+
+    Returns
+    -------
+    ndarray of bool
+        ``(ceil(H / roi_px), ceil(W / roi_px))`` block grid.
+
+    Examples
+    --------
+    >>> structured = np.zeros((15, 40), bool)  # the last block row is 5 px high
+    >>> structured[:2, :3] = True  # 6 of the first block's 100 px
+    >>> structured[10:12, 32:35] = True  # 6 of the last block's 50 px
+    >>> has_structure(structured, 10).astype(int)
+    array([[0, 0, 0, 0],
+           [0, 0, 0, 1]])
+    """
+    valid = _block_sums(np.ones(structured.shape, bool), roi_px)
+    return _block_sums(structured, roi_px) / valid >= MIN_STRUCTURE_FRACTION
+
+
 def block_focus(lum: np.ndarray, roi_px: int, structured: np.ndarray) -> np.ndarray:
     """Focus of each structured ``roi_px`` block of an LR luminance (module docstring).
 
@@ -517,9 +547,7 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int
     """
     h, w = lum.shape
     win = max(int(roi_px), FOCUS_WINDOW_PX)
-    windows = (_block_sums(structured, win) / _block_sums(np.ones((h, w), bool), win)
-               >= MIN_STRUCTURE_FRACTION)
-    focus = block_focus(lum, win, windows)
+    focus = block_focus(lum, win, has_structure(structured, win))
     flagged = out_of_focus_blocks(focus)
 
     def centres(n: int) -> np.ndarray:  # window of each block's centre (cut edge blocks too)
@@ -527,9 +555,7 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int
         return ((start + np.minimum(start + roi_px, n)) // 2) // win
 
     rows, cols = np.ix_(centres(h), centres(w))
-    blocks = (_block_sums(structured, roi_px) / _block_sums(np.ones((h, w), bool), roi_px)
-              >= MIN_STRUCTURE_FRACTION)
-    return focus[rows, cols], flagged[rows, cols] & blocks
+    return focus[rows, cols], flagged[rows, cols] & has_structure(structured, roi_px)
 
 
 _FLIPS = ((), (0,), (1,), (0, 1))
@@ -984,7 +1010,7 @@ def plan_rescan_job(
     h, w = lr.shape[:2]
     valid = _block_sums(np.ones((h, w), bool), roi_px)
     score = _block_sums(unc, roi_px) / valid
-    structured_blocks = _block_sums(structured, roi_px) / valid >= MIN_STRUCTURE_FRACTION
+    structured_blocks = has_structure(structured, roi_px)
     eligible = structured_blocks & (score * gain > MIN_UNCERTAINTY)
     focus, out_of_focus = plan_focus(_luminance(lr), structured, roi_px)
     chosen = _choose_blocks(score, eligible, focus, out_of_focus, (h, w), roi_px,
