@@ -12,16 +12,19 @@ under flips alone. Here the hard part of the image is known, in one half of it:
 
 For each: the true SR error (mean |SR - HR| of the luminance) and the mean uncertainty in
 each half, the right half's share of the SR error, and for each ranking (``disagreement``:
-the planner before; ``A focus``: the planner now; ``B contrast``, ``A+B``) the share of
+the planner before; ``A focus`` and its amendments, ``A'''`` the planner now;
+``B contrast``, ``A''+B``) the share of
 the plan's area in the right half and the plan's SR-error capture (share of the image's
 SR error inside the planned area). HR = 512 x 512 px (a synthetic micrograph, grains of
 24 px; regions of the scans ``scan_11``, ``extra_5``, ``scan_15``, ``extra_1``, never the
 test scans 13/24/28, from pixel (100, 100)), LR = its area x4 downsampling, the shipped
 ``cnn`` x4, 16 px blocks, budget 0.25. ``calibrate()`` gives the focus of the blocks of
 other regions (scan_10, extra_3, scan_14, extra_0), from which the focus constants were
-chosen.
+chosen. ``whole_scans()`` gives the blocks out of focus on whole scans taken as the LR,
+``particle_cases()`` the plans of LRs with one soft dark particle alone in a featureless
+area (check (4) of the third amendment).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_blind_spots.py   # ~3 CPU-min
+    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_blind_spots.py   # ~1 CPU-min
 
 Writes studies/results/rescan_blind_spots.json.
 """
@@ -139,13 +142,22 @@ MILD_SIGMA_LR_PX = 0.75
 SCANS = ("scan_11", "extra_5", "scan_15", "extra_1")
 #: Scans not looked at before A'' was written: its judged cases.
 FRESH = ("scan_17", "scan_18", "extra_4", "extra_2")
+#: Scans not looked at before A''' was written: whole, for its check (3).
+FRESH_A3 = ("scan_19", "scan_20", "extra_6", "extra_7")
 CALIBRATION = {"scan_10": ((100, 100), (250, 250)), "extra_3": ((100, 100), (250, 250)),
                "scan_14": ((100, 100), (250, 250)),
                "extra_0": ((100, 100), (400, 600), (250, 250))}
 #: Largest drop of the capture on unchanged images the rule allows (absolute).
 CAPTURE_MARGIN = 0.01
 RANKINGS = ("disagreement", "A focus, block alone", "A' neighbourhood", "A'' windows",
-            "B contrast", "A''+B")
+            "A''' two windows", "B contrast", "A''+B")
+#: Soft dark particle of check (4): Gaussian sigma (HR px), depth (grey levels) on flat
+#: grey, and the budget of its plans.
+PARTICLE_SIGMA_HR_PX, PARTICLE_DEPTH, PARTICLE_GREY, PARTICLE_BUDGET = 8, 110, 170, 0.1
+#: Centres (HR px) of the particles of each 'particle alone' LR: judged by (4)...
+PARTICLES_ALONE = ((448, 448), (416, 448), (320, 448), (448, 384), (384, 384))
+#: ... and reported: two in neighbouring windows.
+PARTICLE_PAIR = ((448, 320), (448, 448))
 #: Largest share of a whole in-focus scan's structured blocks check (3) allows out of focus.
 MAX_FALSE_FOCUS_SHARE = 0.02
 
@@ -196,11 +208,14 @@ def rankings(lr: np.ndarray, plan) -> dict[str, np.ndarray]:
 
     alone = np.nan_to_num(focus, nan=np.inf) < FOCUS_THRESHOLD
     structured, _ = structure_map(lr, gain)
-    window_focus, windows = plan_focus(lum, structured, BLOCK)  # the library's: A''
+    window_focus, windows = plan_focus(lum, structured, BLOCK, min_out_of_focus=1)  # A''
+    _, two_windows = plan_focus(lum, structured, BLOCK)  # the library's: A'''
     return {"disagreement": _select_blocks(score, eligible, *args)[0],
             "A focus, block alone": focus_first(score, focus, alone),
-            "A' neighbourhood": focus_first(score, focus, out_of_focus_blocks(focus)),
+            "A' neighbourhood": focus_first(score, focus,
+                                            out_of_focus_blocks(focus, min_out_of_focus=1)),
             "A'' windows": focus_first(score, window_focus, windows),
+            "A''' two windows": focus_first(score, window_focus, two_windows),
             "B contrast": _select_blocks(contrast, eligible, *args)[0],
             "A''+B": focus_first(contrast, window_focus, windows)}
 
@@ -222,7 +237,7 @@ def measure(hr: np.ndarray, model, sigma: float) -> dict:
     for y0, x0, y1, x1 in plan.rois:
         planned[y0 // BLOCK:y1 // BLOCK, x0 // BLOCK:x1 // BLOCK] = True
     grids = rankings(lr, plan)
-    assert (grids["A'' windows"] == planned).all(), "the library's plan is not A''"
+    assert (grids["A''' two windows"] == planned).all(), "the library's plan is not A'''"
     total = err_blocks.sum()
     return {"sr_error_left_right": [float(err_blocks[:, :n // 2].mean() / (BLOCK * SCALE) ** 2),
                                     float(err_blocks[:, n // 2:].mean() / (BLOCK * SCALE) ** 2)],
@@ -259,7 +274,8 @@ def calibrate() -> dict:
 
 def whole_scans(names) -> dict:
     """Share of the structured blocks out of focus on whole scans taken as the LR (in
-    focus everywhere), A and A', and with their right half blurred (sigma 1.5), A'."""
+    focus everywhere), A, A', A'' and A''', and with their right half blurred (sigma
+    1.5), A'' and A'''."""
     out = {}
     for name in names:
         lr = np.asarray(Image.open(DATA.parent / "scans" / f"{name}.jpg").convert("RGB"))
@@ -272,29 +288,73 @@ def whole_scans(names) -> dict:
                 structured, _ = structure_map(img)
                 sblocks = has_structure(structured, roi)
                 focus = block_focus(_luminance(img), roi, sblocks)
-                flagged = plan_focus(_luminance(img), structured, roi)[1]  # A''
+                flagged = plan_focus(_luminance(img), structured, roi,
+                                     min_out_of_focus=1)[1]  # A''
+                two = plan_focus(_luminance(img), structured, roi)[1]  # A'''
                 right = slice(-(-half // roi), None)  # the blocks wholly in the right half
                 if key == "in_focus":
                     alone = np.nan_to_num(focus, nan=np.inf) < FOCUS_THRESHOLD
+                    neighbourhood = out_of_focus_blocks(focus, min_out_of_focus=1)
                     row["share_block_alone"] = float(alone.sum() / sblocks.sum())
-                    row["share_neighbourhood"] = float(out_of_focus_blocks(focus).sum()
-                                                       / sblocks.sum())
+                    row["share_neighbourhood"] = float(neighbourhood.sum() / sblocks.sum())
                     row["share"] = float(flagged.sum() / sblocks.sum())
+                    row["share_two_windows"] = float(two.sum() / sblocks.sum())
                 else:
                     row["right_half_share"] = float(flagged[:, right].sum()
                                                     / sblocks[:, right].sum())
+                    row["right_half_share_two_windows"] = float(two[:, right].sum()
+                                                                / sblocks[:, right].sum())
             out[f"{name} {roi} px"] = row
     return out
 
 
-def verdict(rows: dict, whole: dict) -> dict:
-    """The DECISION_RULE's checks for each candidate (A'' on the earlier and the FRESH
-    cases); (3) on the whole scans that amended it (A: the calibration scans, A': the
-    judged ones) or judged it (A'': the FRESH ones)."""
+def particle_lr(centres) -> np.ndarray:
+    """LR (4 x 4 block mean) of an HR whose left half is the synthetic micrograph (seed 1)
+    and right half flat grey with a soft dark particle at each of ``centres``."""
+    hr = generate_microstructure((SIDE, SIDE), mean_grain_size_px=24, seed=1).image
+    hr = hr.astype(float)
+    yy, xx = np.mgrid[:SIDE, SIDE // 2:SIDE]
+    right = np.full(yy.shape, float(PARTICLE_GREY))
+    for y, x in centres:
+        right -= PARTICLE_DEPTH * np.exp(-((yy - y) ** 2 + (xx - x) ** 2)
+                                         / (2 * PARTICLE_SIGMA_HR_PX ** 2))
+    hr[:, SIDE // 2:] = right[..., None]
+    lr = hr.reshape(SIDE_LR, SCALE, SIDE_LR, SCALE, 3).mean(axis=(1, 3))
+    return np.clip(np.rint(lr), 0, 255).astype(np.uint8)
+
+
+def particle_cases(model) -> dict:
+    """Check (4): the plan of each 'particle alone' LR (PARTICLES_ALONE) and of the pair
+    (PARTICLE_PAIR, reported), and the blocks A'' and A''' take for out of focus."""
+    out = {}
+    for judged, centres in [*((True, (c,)) for c in PARTICLES_ALONE),
+                            (False, PARTICLE_PAIR)]:
+        lr = particle_lr(centres)
+        plan = plan_rescan(lr, model, budget=PARTICLE_BUDGET, roi_px=BLOCK)
+        structured, _ = structure_map(lr, plan.threshold_exposure_gain)
+        lum = _luminance(lr)
+        out[" + ".join(f"particle at {c}" for c in centres)] = {
+            "judged": judged,
+            "plan_out_of_focus_rectangles": plan.reasons.count(REASON_OUT_OF_FOCUS),
+            "plan_rank_1": ([plan.rois[0], plan.reasons[0], plan.focus[0]] if plan.rois
+                            else None),
+            "out_of_focus_blocks": {
+                "A'' windows": int(plan_focus(lum, structured, BLOCK,
+                                              min_out_of_focus=1)[1].sum()),
+                "A''' two windows": int(plan_focus(lum, structured, BLOCK)[1].sum())}}
+    return out
+
+
+def verdict(rows: dict, whole: dict, particles: dict) -> dict:
+    """The DECISION_RULE's checks for each candidate (A'' and A''' on the earlier and the
+    FRESH cases); (3) on the whole scans that amended it (A: the calibration scans, A': the
+    judged ones) or judged it (A'': the FRESH ones; A''': all, FRESH_A3 included); (4)
+    for A''' on the judged particle cases."""
     unchanged = [k for k in rows if k.endswith(" sharp")]
     defocused = [k for k in rows if k.endswith(" defocused") and "mildly" not in k]
     judged = {"A focus, block alone": defocused, "A' neighbourhood": defocused,
-              "A'' windows": defocused, "B contrast": ["synthetic faint"],
+              "A'' windows": defocused, "A''' two windows": defocused,
+              "B contrast": ["synthetic faint"],
               "A''+B": [*defocused, "synthetic faint"]}
     out = {}
     for name, cases in judged.items():
@@ -312,6 +372,14 @@ def verdict(rows: dict, whole: dict) -> dict:
                        for k, v in whole.items() if k.split()[0] in scans}
         out[name]["whole_scan_check"] = whole_check
         out[name]["passes"] = out[name]["passes"] and all(whole_check.values())
+    a3 = out["A''' two windows"]
+    a3["whole_scan_check"] = {k: v["share_two_windows"] <= MAX_FALSE_FOCUS_SHARE
+                              and v["right_half_share_two_windows"] >= 0.5
+                              for k, v in whole.items()}
+    a3["particle_check"] = {k: v["plan_out_of_focus_rectangles"] == 0
+                            for k, v in particles.items() if v["judged"]}
+    a3["passes"] = (a3["passes"] and all(a3["whole_scan_check"].values())
+                    and all(a3["particle_check"].values()))
     return out
 
 
@@ -339,16 +407,22 @@ def main() -> None:
               + "  ".join(
                   f"{k}: right {row[k]['plan_share_right']:.2f} capture {row[k]['capture']:.3f}"
                   for k in RANKINGS))
-    whole = whole_scans([*CALIBRATION, *SCANS, *FRESH])
+    whole = whole_scans([*CALIBRATION, *SCANS, *FRESH, *FRESH_A3])
     for name, row in whole.items():
         print(f"{name:16s} whole scan: out of focus {row['share_block_alone']:.3f} (A) "
-              f"{row['share_neighbourhood']:.3f} (A') {row['share']:.3f} (A''); right half "
-              f"blurred: {row['right_half_share']:.2f} (A'')")
-    checks = verdict(rows, whole)
+              f"{row['share_neighbourhood']:.3f} (A') {row['share']:.3f} (A'') "
+              f"{row['share_two_windows']:.3f} (A'''); right half blurred: "
+              f"{row['right_half_share']:.2f} (A'') "
+              f"{row['right_half_share_two_windows']:.2f} (A''')")
+    particles = particle_cases(model)
+    for name, row in particles.items():
+        print(f"{name}: out-of-focus rectangles {row['plan_out_of_focus_rectangles']}, "
+              f"blocks {row['out_of_focus_blocks']}")
+    checks = verdict(rows, whole, particles)
     print(json.dumps({k: v["passes"] for k, v in checks.items()}))
     save("rescan_blind_spots", {"decision_rule": DECISION_RULE, "verdict": checks,
                                 "rows": rows, "whole_scans": whole,
-                                "calibration": calibrate()})
+                                "calibration": calibrate(), "particle_alone": particles})
 
 
 if __name__ == "__main__":

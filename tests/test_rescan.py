@@ -870,6 +870,29 @@ def test_a_particle_alone_is_not_out_of_focus():
     np.testing.assert_array_equal(out_of_focus_blocks(focus), expect)
 
 
+def test_a_particle_alone_in_a_featureless_area_is_not_out_of_focus():
+    """Grains on the left, flat grey with one soft dark particle on the right: the
+    particle's window is the only structured one of its neighbourhood, so the median of
+    the neighbourhood was its own focus and the plan's rank 1 was the particle, 'out of
+    focus'. An area out of focus needs two structured windows out of focus now."""
+    from napari_srmat.sr.rescan import _luminance, plan_focus
+    from napari_srmat.synth import generate_microstructure
+
+    hr = generate_microstructure((512, 1024), mean_grain_size_px=24, seed=1).image
+    hr = hr.astype(float)
+    yy, xx = np.mgrid[:512, 512:1024]
+    hr[:, 512:] = (170 - 110 * np.exp(-((yy - 416) ** 2 + (xx - 960) ** 2) / 128))[..., None]
+    lr = np.clip(np.rint(hr.reshape(128, 4, 256, 4, 3).mean(axis=(1, 3))), 0, 255)
+    lr = lr.astype(np.uint8)
+    focus, out_of_focus = plan_focus(_luminance(lr), structure_map(lr)[0], ROI)
+    # the particle (LR 104, 240) has structure and reads as smooth as a blurred area
+    assert focus[104 // ROI, 240 // ROI] < FOCUS_THRESHOLD
+    assert np.isnan(focus[:, 128 // ROI:]).sum() > 0.9 * focus[:, 128 // ROI:].size
+    assert not out_of_focus.any()
+    plan = plan_rescan(lr, "cnn", scale=4, budget=0.1, roi_px=ROI, device="cpu")
+    assert plan.rois and "out of focus" not in plan.reasons
+
+
 def test_a_plan_csv_written_before_the_reason_column_is_still_a_plan(half_structured,
                                                                      tmp_path, capsys):
     """The reason and focus columns changed the header: --overwrite of a plan written

@@ -46,8 +46,10 @@ of the LR scan gets the *least* uncertainty while its SR error is the largest
 structured windows' ``s`` (the image's own sharp level while up to half of it is out of
 focus; :func:`block_focus`). A window is *out of focus* when its focus and the median
 focus of the structured windows of its 3 x 3 neighbourhood (itself included) are both
-below :data:`FOCUS_THRESHOLD` (:func:`out_of_focus_blocks`): defocus spans an area, while
-a soft dark particle, or a cluster of them, also makes a small window read smooth. A
+below :data:`FOCUS_THRESHOLD`, and at least :data:`MIN_OUT_OF_FOCUS_WINDOWS` of those
+windows are below it (:func:`out_of_focus_blocks`): defocus spans an area, while a soft
+dark particle, or a cluster of them, also makes a small window read smooth (and one alone
+in a featureless area would be its own median). A
 block takes the focus of the window holding its centre (:func:`plan_focus`); a
 structured block in an out-of-focus window is proposed whatever its uncertainty.
 
@@ -133,6 +135,7 @@ __all__ = [
     "FOCUS_LEVEL_QUANTILE",
     "FOCUS_THRESHOLD",
     "FOCUS_WINDOW_PX",
+    "MIN_OUT_OF_FOCUS_WINDOWS",
     "RESCAN_REASONS",
     "REASON_OUT_OF_FOCUS",
     "REASON_UNCERTAINTY",
@@ -179,6 +182,11 @@ FOCUS_THRESHOLD = 0.35
 #: scan in focus (extra_5), with 32 px windows on at most 1.1 % of 12 scans
 #: (``studies/rescan_blind_spots.py``).
 FOCUS_WINDOW_PX = 32
+#: Structured windows of a 3 x 3 neighbourhood, itself included, that must be out of
+#: focus for it to be (:func:`out_of_focus_blocks`): with 1, a soft particle alone in a
+#: featureless area was out of focus, its window the only structured one and so its own
+#: median (``studies/rescan_blind_spots.py``, ``DECISION_RULE``, A''').
+MIN_OUT_OF_FOCUS_WINDOWS = 2
 #: Why a rectangle is proposed (:attr:`RescanPlan.reasons`).
 REASON_OUT_OF_FOCUS = "out of focus"
 REASON_UNCERTAINTY = "uncertainty"
@@ -493,10 +501,25 @@ def block_focus(lum: np.ndarray, roi_px: int, structured: np.ndarray) -> np.ndar
     return (sharpness - SMOOTH_SHARPNESS) / (level - SMOOTH_SHARPNESS)
 
 
-def out_of_focus_blocks(focus: np.ndarray) -> np.ndarray:
+def out_of_focus_blocks(focus: np.ndarray, *,
+                        min_out_of_focus: int = MIN_OUT_OF_FOCUS_WINDOWS) -> np.ndarray:
     """Out-of-focus blocks of a :func:`block_focus` grid: the block's focus and the median
     focus of the blocks with one (structured) in its 3 x 3 neighbourhood, itself
-    included, are both below :data:`FOCUS_THRESHOLD` (module docstring).
+    included, are both below :data:`FOCUS_THRESHOLD`, and at least ``min_out_of_focus``
+    of those blocks are below it (module docstring).
+
+    Parameters
+    ----------
+    focus : ndarray
+        Block grid of focus values, NaN for the blocks without structure.
+    min_out_of_focus : int
+        Structured blocks of the neighbourhood, itself included, that must be below
+        :data:`FOCUS_THRESHOLD` (:data:`MIN_OUT_OF_FOCUS_WINDOWS`; 1 is the rule before
+        it, kept for ``studies/rescan_blind_spots.py``).
+
+    Returns
+    -------
+    ndarray of bool
 
     Examples
     --------
@@ -504,6 +527,11 @@ def out_of_focus_blocks(focus: np.ndarray) -> np.ndarray:
     >>> focus[1, 1] = 0.1  # alone: a particle, not an area out of focus
     >>> bool(out_of_focus_blocks(focus).any())
     False
+    >>> focus[:] = np.nan  # no structured neighbour: its own median, still alone
+    >>> focus[1, 1] = 0.1
+    >>> bool(out_of_focus_blocks(focus).any())
+    False
+    >>> focus[:] = 0.9
     >>> focus[:, 2:] = 0.1  # two block columns
     >>> out_of_focus_blocks(focus).astype(int)
     array([[0, 0, 1, 1],
@@ -520,10 +548,13 @@ def out_of_focus_blocks(focus: np.ndarray) -> np.ndarray:
     if known.any():
         median[known] = np.nanmedian(around[:, known], axis=0)
     low = np.nan_to_num(f, nan=np.inf) < FOCUS_THRESHOLD
-    return low & (np.nan_to_num(median, nan=np.inf) < FOCUS_THRESHOLD)
+    low_around = (np.nan_to_num(around, nan=np.inf) < FOCUS_THRESHOLD).sum(axis=0)
+    return (low & (np.nan_to_num(median, nan=np.inf) < FOCUS_THRESHOLD)
+            & (low_around >= min_out_of_focus))
 
 
-def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int
+def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int, *,
+               min_out_of_focus: int = MIN_OUT_OF_FOCUS_WINDOWS
                ) -> tuple[np.ndarray, np.ndarray]:
     """Focus and out-of-focus flag of each ``roi_px`` block of an LR image (module
     docstring): those of the focus window (``max(roi_px, FOCUS_WINDOW_PX)`` px) holding
@@ -537,6 +568,8 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int
         ``(H, W)``: the pixels with structure (:func:`structure_map`).
     roi_px : int
         Block side (LR px).
+    min_out_of_focus : int
+        As for :func:`out_of_focus_blocks`, of the windows.
 
     Returns
     -------
@@ -548,7 +581,7 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int
     h, w = lum.shape
     win = max(int(roi_px), FOCUS_WINDOW_PX)
     focus = block_focus(lum, win, has_structure(structured, win))
-    flagged = out_of_focus_blocks(focus)
+    flagged = out_of_focus_blocks(focus, min_out_of_focus=min_out_of_focus)
 
     def centres(n: int) -> np.ndarray:  # window of each block's centre (cut edge blocks too)
         start = np.arange(-(-n // roi_px)) * roi_px
