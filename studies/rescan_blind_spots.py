@@ -22,7 +22,8 @@ test scans 13/24/28, from pixel (100, 100)), LR = its area x4 downsampling, the 
 other regions (scan_10, extra_3, scan_14, extra_0), from which the focus constants were
 chosen. ``whole_scans()`` gives the blocks out of focus on whole scans taken as the LR,
 ``particle_cases()`` the plans of LRs with one soft dark particle alone in a featureless
-area (check (4) of the third amendment).
+area (check (4) of the third amendment), ``defocused_areas()`` how much of a small
+out-of-focus area, placed anywhere, the plan takes for out of focus.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_blind_spots.py   # ~1 CPU-min
 
@@ -42,6 +43,7 @@ from PIL import Image
 from napari_srmat.sr import load_model, super_resolve
 from napari_srmat.sr.rescan import (
     FOCUS_THRESHOLD,
+    FOCUS_WINDOW_PX,
     MIN_UNCERTAINTY,
     REASON_OUT_OF_FOCUS,
     REASON_UNCERTAINTY,
@@ -158,6 +160,11 @@ PARTICLE_SIGMA_HR_PX, PARTICLE_DEPTH, PARTICLE_GREY, PARTICLE_BUDGET = 8, 110, 1
 PARTICLES_ALONE = ((448, 448), (416, 448), (320, 448), (448, 384), (384, 384))
 #: ... and reported: two in neighbouring windows.
 PARTICLE_PAIR = ((448, 320), (448, 448))
+#: defocused_areas(): side of its LR, the blurred areas (LR px) and their offsets from
+#: the focus windows' grid (LR px).
+AREA_IMAGE_LR_PX = 256
+AREA_SIZES = ((96, 96), (100, 110), (127, 127), (128, 128), (160, 160))
+AREA_OFFSETS = tuple(range(0, 32, 4))
 #: Largest share of a whole in-focus scan's structured blocks check (3) allows out of focus.
 MAX_FALSE_FOCUS_SHARE = 0.02
 
@@ -345,6 +352,37 @@ def particle_cases(model) -> dict:
     return out
 
 
+def defocused_areas() -> dict:
+    """Reported, not judged (docs/rescan.md, limits): how much of a small out-of-focus area
+    the focus term flags. A synthetic LR (HR 1024 x 1024, seed 3, area x4) with one
+    rectangle of it blurred (sigma 1.5 LR px), of each of AREA_SIZES, placed at
+    (64 + o, 64 + o) for each offset o from the grid of the FOCUS_WINDOW_PX windows: of
+    each block size, the blocks wholly inside the area, those of them out of focus, and
+    the blocks out of focus outside it."""
+    side = 4 * AREA_IMAGE_LR_PX
+    hr = generate_microstructure((side, side), mean_grain_size_px=24, seed=3).image
+    lr = cv2.resize(hr, (AREA_IMAGE_LR_PX,) * 2, interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(lr, (0, 0), DEFOCUS_SIGMA_LR_PX)
+    out = {}
+    for h, w in AREA_SIZES:
+        for roi in (BLOCK, FOCUS_WINDOW_PX):
+            rows = []
+            for o in AREA_OFFSETS:
+                y0 = x0 = 2 * FOCUS_WINDOW_PX + o
+                img = lr.copy()
+                img[y0:y0 + h, x0:x0 + w] = blurred[y0:y0 + h, x0:x0 + w]
+                flagged = plan_focus(_luminance(img), structure_map(img)[0], roi)[1]
+                edges = np.arange(flagged.shape[0] + 1) * roi
+                rows_in = (edges[:-1] >= y0) & (edges[1:] <= y0 + h)
+                cols_in = (edges[:-1] >= x0) & (edges[1:] <= x0 + w)
+                inside = rows_in[:, None] & cols_in[None, :]
+                rows.append({"offset": o, "blocks_inside": int(inside.sum()),
+                             "flagged_inside": int((flagged & inside).sum()),
+                             "flagged_outside": int((flagged & ~inside).sum())})
+            out[f"{h} x {w} px, {roi} px blocks"] = rows
+    return out
+
+
 def verdict(rows: dict, whole: dict, particles: dict) -> dict:
     """The DECISION_RULE's checks for each candidate (A'' and A''' on the earlier and the
     FRESH cases); (3) on the whole scans that amended it (A: the calibration scans, A': the
@@ -422,7 +460,8 @@ def main() -> None:
     print(json.dumps({k: v["passes"] for k, v in checks.items()}))
     save("rescan_blind_spots", {"decision_rule": DECISION_RULE, "verdict": checks,
                                 "rows": rows, "whole_scans": whole,
-                                "calibration": calibrate(), "particle_alone": particles})
+                                "calibration": calibrate(), "particle_alone": particles,
+                                "defocused_areas": defocused_areas()})
 
 
 if __name__ == "__main__":
