@@ -176,13 +176,14 @@ def plan_super_resolution(shape, *, scale: int, model: str | None = None,
     return JobPlan(f"super-resolution x{scale} ({name})", int(out), seconds, to_disk)
 
 
-def plan_rescan_planner(shape, *, scale: int, model: str | None = None, runs: int = 4,
-                        device: str = "auto") -> JobPlan:
+def plan_rescan_planner(shape, *, scale: int, model: str | None = None,
+                        runs: int | None = None, device: str = "auto") -> JobPlan:
     """Estimate the scan-enhance-rescan planner (:func:`napari_srmat.plan_rescan`).
 
     It super-resolves the LR image ``runs`` times (4 flips, or the samples), one SR result
     in memory at a time (:data:`SR_RUN_COPIES` copies while it is made), and keeps
-    :data:`RESCAN_RUNNING_MAPS` float32 maps on the SR grid through the runs.
+    :data:`RESCAN_RUNNING_MAPS` maps on the SR grid through the runs, each the size of a
+    grey in-memory SR result (:func:`plan_super_resolution`).
 
     Parameters
     ----------
@@ -192,8 +193,9 @@ def plan_rescan_planner(shape, *, scale: int, model: str | None = None, runs: in
         SR factor.
     model : str, optional
         Registry name (None: the default model).
-    runs : int
-        SR runs.
+    runs : int, optional
+        SR runs (None: :data:`napari_srmat.sr.rescan.DEFAULT_SAMPLES`, as many as the
+        flips).
     device : str
 
     Returns
@@ -207,8 +209,12 @@ def plan_rescan_planner(shape, *, scale: int, model: str | None = None, runs: in
     >>> round(plan.output_bytes / 2**20)  # (2 copies of the grey SR result + 2 maps) x 61 MiB
     244
     """
+    from .sr.rescan import DEFAULT_SAMPLES
+
+    runs = DEFAULT_SAMPLES if runs is None else runs
     sr = plan_super_resolution(shape, scale=scale, model=model, device=device)
-    maps = RESCAN_RUNNING_MAPS * int(shape[0]) * scale * int(shape[1]) * scale * 4
+    grey = plan_super_resolution(tuple(shape[:2]), scale=scale, model=model, device=device)
+    maps = RESCAN_RUNNING_MAPS * grey.output_bytes
     seconds = None if sr.seconds is None else runs * sr.seconds
     return JobPlan(f"rescan plan: {runs} x {sr.what}",
                    SR_RUN_COPIES * sr.output_bytes + maps, seconds)
