@@ -7,7 +7,6 @@ loading a pickle from an untrusted path can execute arbitrary code.
 from __future__ import annotations
 
 import fnmatch
-import glob
 import json
 import os
 import re
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._atomic import atomic_directory, atomic_path, atomic_write_text
+from ._atomic import atomic_directory, atomic_path, atomic_write_text, swapped_out_copies
 
 __all__ = [
     "CheckpointError",
@@ -159,8 +158,8 @@ def remove_interrupted_checkpoint_writes(folder: str | os.PathLike,
     on the run folder): no other run is writing them then. Anything else is left alone
     (a symbolic link, another name, a folder with a file a checkpoint write does not
     make), and so is the staging of a replacement interrupted between its two renames
-    (``NAME`` missing, its previous version aside as ``.NAME.*.old``: the two are all
-    that is left of it).
+    (``NAME`` missing, its previous version aside as ``.NAME.<8 hex>.old``,
+    :func:`napari_srmat._atomic.swapped_out_copies`: the two are all that is left of it).
 
     Returns
     -------
@@ -177,7 +176,7 @@ def remove_interrupted_checkpoint_writes(folder: str | os.PathLike,
                 or not any(fnmatch.fnmatchcase(m["name"], n) for n in names)):
             continue
         target = folder / m["name"]
-        if not target.exists() and any(folder.glob(f".{glob.escape(m['name'])}.*.old")):
+        if not target.exists() and swapped_out_copies(target):
             continue
         if _only_checkpoint_files(entry):
             shutil.rmtree(entry)

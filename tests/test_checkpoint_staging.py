@@ -1,0 +1,29 @@
+"""Staging folders a killed checkpoint write left in a training run's folder."""
+
+from __future__ import annotations
+
+from napari_srmat.checkpoint import remove_interrupted_checkpoint_writes
+
+
+def _killed_write(folder, name):
+    staging = folder / f".{name}.0a1b2c3d.partial"
+    staging.mkdir()
+    (staging / "model.safetensors").write_bytes(b"half")
+    return staging
+
+
+def test_a_users_folder_named_like_an_old_checkpoint_does_not_keep_a_killed_write(tmp_path):
+    """The staging of a replacement killed between its two renames is kept (``last``
+    missing, the earlier one aside as ``.last.<8 hex>.old``: the two are all that is left
+    of it); a folder of the user's named ``.last.v1.old`` is not such a copy
+    (``_atomic.SWAPPED_OUT``, the name every other output goes by), but it made the run
+    keep its killed write for ever."""
+    killed = _killed_write(tmp_path, "last")
+    (tmp_path / ".last.v1.old").mkdir()  # the user's, not a swapped-out checkpoint
+    assert remove_interrupted_checkpoint_writes(tmp_path, ("last",)) == [killed]
+    assert not killed.exists() and (tmp_path / ".last.v1.old").is_dir()
+
+    killed = _killed_write(tmp_path, "last")
+    (tmp_path / ".last.9f8e7d6c.old").mkdir()  # a replacement killed between its renames
+    assert remove_interrupted_checkpoint_writes(tmp_path, ("last",)) == []
+    assert killed.is_dir()
