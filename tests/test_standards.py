@@ -752,6 +752,25 @@ def test_specimen_advice_few_fields_and_small_counts():
     assert one["astm_g_ci95"] is None and any("no confidence" in a for a in one["advice"])
 
 
+def test_a_fields_few_intersections_warning_is_the_measurements():
+    """`srmat grain-size --method intercept` of a field with few intersections gave two
+    warnings of one rule in two wordings: the image row's (E112 asks for about 50 ...)
+    and the field's own ('only 6 intersections (fewer than 50): ...'), counted apart. The
+    field now says the row's (``few_intersections_note``, ``has_few_intersections``)."""
+    from napari_srmat.grainsize import grain_size_from_heyn
+
+    mask = np.zeros((200, 200), bool)
+    mask[:, 5::40] = True  # vertical boundaries only: 5 crossings per horizontal line
+    for n_lines in (4, 40):
+        f = measure_field(mask, pixel_size_um=1.0, pattern="grid", n_lines=n_lines, margin=0)
+        res = measure_intercepts(mask, pattern="grid", n_lines=n_lines, margin=0)
+        row = grain_size_from_heyn(res, pixel_size_um=1.0)
+        told = [w for w in f["warnings"] if "intersections" in w]
+        assert told == [f"intercept: {w}" for w in row.warnings if "intersections" in w]
+        assert bool(told) == (n_lines == 4)
+    assert told == [] and f["n_intersections"] >= 50
+
+
 @pytest.mark.parametrize("vals", [[1000.0, 1100.0], [950.0, 1000.0, 1100.0],
                                   [900.0, 1000.0, 1100.0, 1200.0], [100.0, 900.0]])
 def test_advised_number_of_fields_reaches_the_relative_accuracy(vals):

@@ -87,7 +87,7 @@ from .metrics.heyn import (
     finite_or_none,
     measure_intercepts,
 )
-from .metrics.standards import MIN_COUNT_PER_FIELD
+from .metrics.standards import few_intersections_note, has_few_intersections
 from .tiling._engine import BOUNDARY_TILE
 
 __all__ = [
@@ -385,20 +385,6 @@ class GrainSizeResult:
 
 
 # --------------------------------------------------------------- intervals
-def has_few_intersections(count: float) -> bool:
-    """Whether a field's intersection count P is below E112's
-    :data:`~napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD`: the one rule of the
-    few-intersections warning (:func:`few_intersections_note`) and of the exact sampling
-    term of :func:`intercept_interval`.
-
-    Examples
-    --------
-    >>> has_few_intersections(4), has_few_intersections(50)
-    (True, False)
-    """
-    return count < MIN_COUNT_PER_FIELD
-
-
 def sampling_log_terms(relative_half: float, count: float | None = None) -> tuple[float, float]:
     """Lower and upper log half-widths of the line-sampling term of ℓ̄'s 95 % interval.
 
@@ -608,20 +594,6 @@ def grain_size_from_heyn(
     )
     _add_physical(out)
     return out
-
-
-def few_intersections_note(count: float) -> str:
-    """The E112 advice for a field with fewer than
-    :data:`~napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD` intersections.
-
-    Examples
-    --------
-    >>> few_intersections_note(31.5).split(":")[0]
-    'only 31.5 intersections'
-    """
-    return (f"only {count:g} intersections: E112 asks for about {MIN_COUNT_PER_FIELD} or more "
-            "per field; use more or longer test lines, a larger field or a lower "
-            "magnification")
 
 
 def _add_physical(out: GrainSizeResult) -> None:

@@ -56,6 +56,8 @@ __all__ = [
     "METHODS",
     "RA_LIMIT_PCT",
     "MIN_COUNT_PER_FIELD",
+    "has_few_intersections",
+    "few_intersections_note",
     "MIN_FIELDS",
     "INTERCEPT_STANDARD",
     "MM2_PER_IN2_AT_100X",
@@ -93,6 +95,34 @@ MM2_PER_IN2_AT_100X = 645.16 / 100.0**2
 
 
 # ----------------------------------------------------------------- conversions
+def has_few_intersections(count: float) -> bool:
+    """Whether a field's intersection count P is below E112's :data:`MIN_COUNT_PER_FIELD`:
+    the one rule of the few-intersections warning (:func:`few_intersections_note`, in
+    :func:`measure_field` and :func:`napari_srmat.grainsize.grain_size_from_heyn`) and of
+    the exact sampling term of :func:`napari_srmat.grainsize.intercept_interval`.
+
+    Examples
+    --------
+    >>> has_few_intersections(4), has_few_intersections(50)
+    (True, False)
+    """
+    return count < MIN_COUNT_PER_FIELD
+
+
+def few_intersections_note(count: float) -> str:
+    """The E112 advice for a field with fewer than :data:`MIN_COUNT_PER_FIELD`
+    intersections (:func:`has_few_intersections`).
+
+    Examples
+    --------
+    >>> few_intersections_note(31.5).split(":")[0]
+    'only 31.5 intersections'
+    """
+    return (f"only {count:g} intersections: E112 asks for about {MIN_COUNT_PER_FIELD} or more "
+            "per field; use more or longer test lines, a larger field or a lower "
+            "magnification")
+
+
 def grain_size_conversions(g: float) -> dict:
     """All E112 measures of grain size for a grain size number G.
 
@@ -357,11 +387,8 @@ def _measure_field(
     l_px = hr.total_length_px
     p = hr.intersection_count
     n_l_px = p / l_px if l_px > 0 and not hr.degenerate else None
-    if hr.mean_intercept_px is not None and p < MIN_COUNT_PER_FIELD:
-        warnings_.append(
-            f"intercept: only {p:g} intersections (fewer than {MIN_COUNT_PER_FIELD}): use "
-            "more or longer test lines, or a lower magnification"
-        )
+    if hr.mean_intercept_px is not None and has_few_intersections(p):
+        warnings_.append(f"intercept: {few_intersections_note(p)}")
     by_dir = hr.mean_intercept_by_direction_px
     out: dict[str, Any] = {
         "name": name,
