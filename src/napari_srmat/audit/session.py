@@ -323,19 +323,27 @@ class AddedRegion:
                 "timestamp": self.timestamp}
 
 
+def _relative_base(session_file: Path) -> Path:
+    """The folder the images' ``relative_path`` of a session file are relative to: its
+    folder's real path, as the images' are (:meth:`AuditSession.create` resolves them; a
+    folder reached through a link gave a path that went out through the link and back to
+    the old place). One rule for the save that writes them and the load that follows
+    them."""
+    return Path(session_file).parent.resolve()
+
+
 def _with_relative_paths(d: dict[str, Any], path: Path) -> dict[str, Any]:
     """Session dictionary ``d`` to be saved at ``path``, each image with its path
-    relative to the session file's folder (``relative_path``): a session moved with its
-    images finds them there (:meth:`AuditSession.load`). The folder's real path, as the
-    images' are (:meth:`AuditSession.create` resolves them): a folder reached through a
-    link gave a path that went out through the link and back to the old place."""
+    relative to the session file's folder (``relative_path``, from
+    :func:`_relative_base`): a session moved with its images finds them there
+    (:meth:`AuditSession.load`)."""
     images = {}
     for key, entry in d["images"].items():
         entry = {k: v for k, v in entry.items() if k != "relative_path"}
         if entry.get("path"):
             try:
                 entry["relative_path"] = os.path.relpath(entry["path"],
-                                                         path.parent.resolve())
+                                                         _relative_base(path))
             except ValueError:  # another drive (Windows): no relative path
                 pass
         images[key] = entry
@@ -930,7 +938,7 @@ class AuditSession:
         recorded = entry.get("path")
         if not recorded or os.path.exists(recorded):
             return
-        folder = session_file.parent.resolve()  # as the save made the relative path
+        folder = _relative_base(session_file)
         tries = [folder / entry["relative_path"]] if entry.get("relative_path") else []
         tries.append(folder / Path(recorded).name)
         for found in dict.fromkeys(tries):
