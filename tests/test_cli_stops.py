@@ -205,8 +205,8 @@ def test_a_ctrl_c_says_how_to_resume(tmp_path, capsys, ctrl_c_in_jobs, name):
     capsys.readouterr()
     assert cli.main(argv) == cli.EXIT_INTERRUPTED
     out, err = capsys.readouterr()
-    said = (f"{cli.UNTOLD_KEPT}; {RESUMES[name]}" if name in RESUMES
-            else cli.UNTOLD_INTERRUPT)
+    said = (f"{cli.CTRL_C_KEPT}; {RESUMES[name]}" if name in RESUMES
+            else cli.CTRL_C_NO_RESUME)
     assert out == "" and err.splitlines()[-1] == f"srmat {name}: interrupted ({said})"
     assert "Traceback" not in err
 
@@ -222,7 +222,7 @@ def test_sr_run_resumes_as_its_ctrl_c_line_says(tmp_path, capsys, ctrl_c_in_jobs
     ctrl_c_in_jobs[0] = 6  # the first chunk is written
     assert cli.main(argv + ["--no-resume"]) == cli.EXIT_INTERRUPTED
     err = capsys.readouterr().err.splitlines()[-1]
-    assert err == (f"srmat sr run: interrupted ({cli.UNTOLD_KEPT}; "
+    assert err == (f"srmat sr run: interrupted ({cli.CTRL_C_KEPT}; "
                    f"{cli.RERUN_WITHOUT_NO_RESUME})")
     assert cli.main(argv) == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"; {cli.RERUN_TO_RESUME})")

@@ -81,6 +81,7 @@ RERUN_WITHOUT_NO_RESUME = "rerun without --no-resume to resume"
 #: How to resume, in the line of a stopped training command.
 RESUME_TRAINING = "rerun it with --resume to continue from what was kept"
 
+
 def rerun_to_resume(no_resume: bool) -> str:
     """How a command that resumes its ``OUT.partial`` (``srmat sr run``, ``srmat edges
     predict``) is resumed after a stop: the same command, unless it was given
@@ -100,10 +101,10 @@ def rerun_to_resume(no_resume: bool) -> str:
 
 
 #: What a Ctrl-C kept, in its line (the job does not say).
-UNTOLD_KEPT = "a partial output, if any, is kept"
+CTRL_C_KEPT = "a partial output, if any, is kept"
 
-#: The line of a Ctrl-C in a command that does not resume.
-UNTOLD_INTERRUPT = f"{UNTOLD_KEPT} for a rerun"
+#: What the line of a Ctrl-C says in a command that does not resume.
+CTRL_C_NO_RESUME = f"{CTRL_C_KEPT} for a rerun"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -143,7 +144,7 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     Interrupted
         The job yielded :class:`napari_srmat.jobs.Stopped`: its message (what was kept)
         and ``resume``; or a Ctrl-C (KeyboardInterrupt) came during the job of a command
-        that resumes: :data:`UNTOLD_KEPT` and ``resume``.
+        that resumes: :data:`CTRL_C_KEPT` and ``resume``.
     KeyboardInterrupt
         A Ctrl-C during the job of a command that does not resume.
     """
@@ -162,7 +163,7 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
         if resume is None or isinstance(exc, Interrupted):
             raise
-        raise Interrupted(f"{UNTOLD_KEPT}; {resume}") from exc
+        raise Interrupted(f"{CTRL_C_KEPT}; {resume}") from exc
     if stops:
         raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
     return result
@@ -810,7 +811,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"{where()}: interrupted "
-              f"({exc if isinstance(exc, Interrupted) else UNTOLD_INTERRUPT})",
+              f"({exc if isinstance(exc, Interrupted) else CTRL_C_NO_RESUME})",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # every error is one line (tracebacks with --debug)
