@@ -808,15 +808,14 @@ def _captures(hr, lr, plan, budget):
     """Share of the SR's total error |SR - HR| inside the plan's rectangles, and inside
     the blocks the flip disagreement alone picks (the planner before the focus term)."""
     from napari_srmat.sr import load_model, super_resolve
-    from napari_srmat.sr.rescan import MIN_STRUCTURE_FRACTION, MIN_UNCERTAINTY
+    from napari_srmat.sr.rescan import MIN_UNCERTAINTY, has_structure
 
     err = np.abs(super_resolve(lr, load_model("cnn", scale=4, device="cpu")).mean(-1)
                  - hr.mean(-1) / 255.0)
     n_y, n_x = lr.shape[0] // ROI, lr.shape[1] // ROI
     err_blocks = err.reshape(n_y, ROI * 4, n_x, ROI * 4).sum(axis=(1, 3))
     score = plan.uncertainty.reshape(n_y, ROI, n_x, ROI).mean(axis=(1, 3))
-    structured = structure_map(lr)[0].reshape(n_y, ROI, n_x, ROI).mean(axis=(1, 3))
-    eligible = (structured >= MIN_STRUCTURE_FRACTION) & (score > MIN_UNCERTAINTY)
+    eligible = has_structure(structure_map(lr)[0], ROI) & (score > MIN_UNCERTAINTY)
     ranked = np.argsort(-np.where(eligible, score, -np.inf), axis=None, kind="stable")
     before = ranked[:min(int(budget * n_y * n_x), int(eligible.sum()))]
     planned = _raster(plan.rois, lr.shape[:2]).reshape(n_y, ROI, n_x, ROI).max(axis=(1, 3))
