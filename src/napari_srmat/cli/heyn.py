@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         "skeletonize": bool(args.skeletonize),
         "warnings": warnings,
     }
-    # field-to-field statistics (ASTM E112: one field = one image), on N_L = N / L
+    # field-to-field statistics (ASTM E112: one field = one image), on N_L = P / L
     if len(per_image) >= 2:
         nl = [
             r["intersection_count"] / r["total_length_px"] for r in per_image

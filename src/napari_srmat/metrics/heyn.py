@@ -5,7 +5,9 @@ rasterized into an ordered, 4-connected sequence of pixels (a "supercover" path:
 4-connected path cannot slip through an 8-connected one-pixel boundary), and every
 run of consecutive boundary pixels along it counts as **one** intersection, so a
 boundary drawn 5 px wide is counted once. The mean lineal intercept is the pooled
-ratio ``ℓ̄ = ΣL / ΣN`` of total test-line length to total number of intersections.
+ratio ``ℓ̄ = ΣL / ΣP`` of total test-line length to the intersection count P (the
+number of intersections, a drawn line's end on a boundary scoring 1/2:
+:func:`scores_line_ends`).
 
 Everything is vectorized: all lines are rasterized together and the mask is read
 with a single fancy-index gather, so a 10000 x 10000 mask with 1000 random lines
@@ -568,9 +570,9 @@ class HeynResult:
     Attributes
     ----------
     mean_intercept_px : float or None
-        Pooled ``ΣL / ΣN`` in pixels; ``None`` when there is no valid measurement (no
-        intersection was found, or the mask is not a boundary map): ``warnings`` says
-        why.
+        Pooled ``ΣL / ΣP`` (``intersection_count``) in pixels; ``None`` when there is
+        no valid measurement (no intersection was found, or the mask is not a boundary
+        map): ``warnings`` says why.
     n_intersections : int
         ΣN, boundary runs crossed by all test lines.
     total_length_px : float
