@@ -1184,8 +1184,9 @@ def check_staging_holds_only_ours(staging: str | os.PathLike, names: Iterable[st
         The staging folder (it exists and is ours: its manifest or marker says so).
     names : iterable of str
         The entries a staging of this kind holds (besides :data:`MARKER_NAME`, the
-        temporary files of interrupted atomic writes and each entry's own ``.partial``,
-        ``.lock`` and swapped-out ``.NAME.*.old``, which a kill leaves behind).
+        temporary files of interrupted atomic writes and each entry's own bookkeeping,
+        which a kill leaves behind: ``NAME`` + :data:`RESERVED_SUFFIXES` and its
+        swapped-out copy ``.NAME.<8 hex>.old``, :data:`napari_srmat._atomic.SWAPPED_OUT`).
 
     Raises
     ------
@@ -1196,8 +1197,7 @@ def check_staging_holds_only_ours(staging: str | os.PathLike, names: Iterable[st
 
     names = list(names)
     # each output's own working files too: its staging, lock and a swapped-out copy
-    allowed = {*names, MARKER_NAME, *(f"{n}.partial" for n in names),
-               *(f"{n}.lock" for n in names)}
+    allowed = {*names, MARKER_NAME, *(n + suffix for n in names for suffix in RESERVED_SUFFIXES)}
     foreign = sorted(e.name for e in os.scandir(staging)
                      if e.name not in allowed and not is_temp_file(e.name)
                      and not ((m := SWAPPED_OUT.match(e.name)) and m["of"] in names))
