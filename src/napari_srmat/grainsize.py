@@ -79,6 +79,7 @@ from .errors import check_number
 from .io import MIN_IMAGE_SIDE, check_pixel_size
 from .jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .metrics.heyn import (
+    CI95_TAILS,
     HEYN_MARGIN,
     HEYN_N_LINES,
     HEYN_SEED,
@@ -431,8 +432,9 @@ def sampling_log_terms(relative_half: float, count: float | None = None) -> tupl
     hi_t = -math.log1p(-r) if r < 1 else math.inf
     if p <= 0:
         return lo_t, math.inf
-    mu_lo = float(gammaincinv(p, 0.025))  # chi2(0.025, 2P) / 2
-    mu_hi = float(gammaincinv(p + 1.0, 0.975))  # chi2(0.975, 2P + 2) / 2
+    tail_lo, tail_hi = CI95_TAILS
+    mu_lo = float(gammaincinv(p, tail_lo))  # chi2(0.025, 2P) / 2
+    mu_hi = float(gammaincinv(p + 1.0, tail_hi))  # chi2(0.975, 2P + 2) / 2
     hi_p = math.log(p / mu_lo) if mu_lo > 0 else math.inf
     return max(lo_t, math.log(mu_hi / p)), max(hi_t, hi_p)
 

@@ -70,6 +70,7 @@ __all__ = [
     "load_segments",
     "confidence_interval",
     "t_quantile_95",
+    "CI95_TAILS",
     "scores_line_ends",
     "LINE_END_SCORED_PATTERNS",
     "compare_intercepts",
@@ -100,6 +101,11 @@ HEYN_N_LINES = 50
 MAX_N_LINES = 100_000
 HEYN_SEED = 1234
 HEYN_MARGIN = 0.05
+
+#: The two tail probabilities of the package's one confidence level, a two-sided 95 %
+#: interval (ASTM E112 section 15): :func:`t_quantile_95` and the exact Poisson term of
+#: :func:`napari_srmat.grainsize.sampling_log_terms`.
+CI95_TAILS = (0.025, 0.975)
 
 #: Patterns whose line ends are scored by E112 whatever ``triple_points`` says: a boundary
 #: touched by an end counts 1/2 (:func:`scores_line_ends`).
@@ -187,7 +193,7 @@ def t_quantile_95(dof: int) -> float:
     """
     from scipy.special import stdtrit  # Student t quantile (light import)
 
-    return float(stdtrit(dof, 0.975))
+    return float(stdtrit(dof, CI95_TAILS[1]))
 
 
 def confidence_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
