@@ -27,3 +27,12 @@ def test_a_users_folder_named_like_an_old_checkpoint_does_not_keep_a_killed_writ
     (tmp_path / ".last.9f8e7d6c.old").mkdir()  # a replacement killed between its renames
     assert remove_interrupted_checkpoint_writes(tmp_path, ("last",)) == []
     assert killed.is_dir()
+
+
+def test_the_staging_pattern_is_the_name_atomic_directory_gives(tmp_path):
+    """The cleanup finds killed writes by _atomic.STAGING_DIRECTORY: the name the writer
+    gives its staging folder, not a copy of it."""
+    from napari_srmat._atomic import STAGING_DIRECTORY, atomic_directory
+
+    with atomic_directory(tmp_path / "epoch-007") as staging:
+        assert STAGING_DIRECTORY.match(staging.name)["of"] == "epoch-007"

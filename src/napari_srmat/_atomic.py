@@ -98,6 +98,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+#: The staging folder :func:`atomic_directory` builds ``NAME`` in: ``.NAME.<8 hex>.partial``
+#: (``of`` is ``NAME``), renamed onto ``NAME`` when complete; a kill leaves it.
+STAGING_DIRECTORY = re.compile(r"^\.(?P<of>.+)\.[0-9a-f]{8}\.partial$")
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory; move it onto ``path`` when the block succeeds.
@@ -117,7 +122,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")  # STAGING_DIRECTORY
     tmp.mkdir()
     try:
         yield tmp

@@ -9,14 +9,19 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import re
 import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._atomic import atomic_directory, atomic_path, atomic_write_text, swapped_out_copies
+from ._atomic import (
+    STAGING_DIRECTORY,
+    atomic_directory,
+    atomic_path,
+    atomic_write_text,
+    swapped_out_copies,
+)
 
 __all__ = [
     "CheckpointError",
@@ -121,9 +126,6 @@ FOLDER_METADATA_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 TRAINING_STATE_FILES = ("ema.safetensors", "optimizer.safetensors", "training_state.json")
 
 
-#: Staging folder of a checkpoint write (:func:`napari_srmat._atomic.atomic_directory`):
-#: ``.NAME.<8 hex>.partial``, renamed onto ``NAME`` when complete; a kill leaves it
-_STAGING = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.partial$")
 #: What a checkpoint staging folder holds (an edges ``last`` also a ``ckpt`` folder,
 #: staged itself, whose files it moves up)
 _STAGING_ENTRIES = (WEIGHTS_NAME, CONFIG_NAME, *TRAINING_STATE_FILES, *FOLDER_METADATA_FILES,
@@ -139,7 +141,7 @@ def _only_checkpoint_files(folder: Path) -> bool:
         if entry.is_symlink():
             return False
         if entry.is_dir():
-            if not ((entry.name == "ckpt" or _STAGING.match(entry.name))
+            if not ((entry.name == "ckpt" or STAGING_DIRECTORY.match(entry.name))
                     and _only_checkpoint_files(Path(entry.path))):
                 return False
         elif entry.name not in _STAGING_ENTRIES and not is_temp_file(entry.name):
@@ -171,11 +173,11 @@ def remove_interrupted_checkpoint_writes(folder: str | os.PathLike,
     if not folder.is_dir():
         return removed
     for entry in sorted(folder.iterdir()):
-        m = _STAGING.match(entry.name)
+        m = STAGING_DIRECTORY.match(entry.name)
         if (m is None or entry.is_symlink() or not entry.is_dir()
-                or not any(fnmatch.fnmatchcase(m["name"], n) for n in names)):
+                or not any(fnmatch.fnmatchcase(m["of"], n) for n in names)):
             continue
-        target = folder / m["name"]
+        target = folder / m["of"]
         if not target.exists() and swapped_out_copies(target):
             continue
         if _only_checkpoint_files(entry):
