@@ -1417,3 +1417,25 @@ def test_a_given_image_file_that_does_not_exist_is_not_recorded(tmp_path):
     (tmp_path / "img").rename(tmp_path / "away")
     r = AuditSession.load(path, sr=sr, sr_path=tmp_path / "gone" / "sr.png")
     assert r.relocated == [] and r.images["sr"]["path"] == recorded
+
+
+def test_a_session_saved_as_another_sessions_backup_is_kept_when_that_backup_rotates(tmp_path):
+    """A reviewed session saved as audit.json.bak (a name a save of audit.json uses for its
+    previous version) was replaced by that save's rotation: ana's verdicts were gone. It
+    is now kept under its own name first (PATH.<created>.bak) and the save says so; the
+    session's own earlier saves rotate through PATH.bak as before."""
+    _, _, a = _session(tmp_path)
+    a.save(tmp_path / "audit.json.bak")
+    a.decide("hallucinated", note="ana's work")
+    _, _, b = _session(tmp_path, fill=1)
+    b.save(tmp_path / "audit.json")
+    b.decide("real")
+    kept = b.kept_replaced
+    assert kept is not None and kept.name.startswith("audit.json.2") and kept.name.endswith(".bak")
+    assert AuditSession.load(kept).decisions[1].note == "ana's work"
+    n_files = len(list(tmp_path.iterdir()))
+    for verdict in ("hallucinated", "real", "unsure"):  # b's own saves: nothing more kept
+        b.decide(verdict)
+        assert b.kept_replaced is None
+    assert len(list(tmp_path.iterdir())) == n_files
+    assert AuditSession.load(tmp_path / "audit.json.bak").decisions[1].verdict == "real"

@@ -129,7 +129,25 @@ def replaced_session_path(path) -> Path:
     'audit.json.20261204T170658Z.bak'
     """
     path = Path(path)
-    raw = path.read_bytes()
+    return _replaced_path(path, path.read_bytes())
+
+
+def _is_earlier_save(raw: bytes, session: AuditSession) -> bool:
+    """Whether session JSON ``raw`` is an earlier save of ``session``: created at the same
+    time, its log a beginning of the session's (the log only grows)."""
+    try:
+        d = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(d, dict) or d.get("created") != session.created:
+        return False
+    log = d.get("log")
+    ours = json.loads(json.dumps(session.log))  # as saved: tuples are lists
+    return isinstance(log, list) and log == ours[:len(log)]
+
+
+def _replaced_path(path: Path, raw: bytes) -> Path:
+    """:func:`replaced_session_path` of session JSON ``raw`` saved at ``path``."""
     try:
         created = _dt.datetime.fromisoformat(str(json.loads(raw.decode("utf-8"))["created"]))
         if created.tzinfo is not None:
@@ -147,7 +165,7 @@ def replaced_session_path(path) -> Path:
 def _keep_replaced(path: Path, raw: bytes) -> Path:
     """Keep ``raw`` (the reviewed session at ``path`` a save replaces) as
     :func:`replaced_session_path`; return that path."""
-    kept = replaced_session_path(path)
+    kept = _replaced_path(path, raw)
     if not kept.exists():
         atomic_write_bytes(kept, raw)
     return kept
@@ -769,6 +787,14 @@ class AuditSession:
                 # decision, and the review gone)
                 self.kept_replaced = _keep_replaced(path, old)
             bak = previous_save_path(path)
+            if bak.exists():
+                previous = bak.read_bytes()
+                if _holds_review(previous) and not _is_earlier_save(previous, self):
+                    # another session's review (one saved as PATH.bak): kept under its
+                    # own name first (the one it was kept under when it was replaced
+                    # at PATH, if it was: no second copy), not replaced by this rotation
+                    kept = _keep_replaced(path, previous)
+                    self.kept_replaced = self.kept_replaced or kept
             tmp = bak.with_name(f".{bak.name}.tmp")
             try:
                 shutil.copy2(path, tmp)
