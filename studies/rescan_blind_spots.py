@@ -37,7 +37,7 @@ import warnings
 
 import cv2
 import numpy as np
-from _common import DATA, save
+from _common import DATA, no_options, save
 from PIL import Image
 
 from napari_srmat.sr import load_model, super_resolve
@@ -465,4 +465,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    no_options(__doc__)  # --help says what this does and runs nothing
     main()
