@@ -156,6 +156,20 @@ def test_a_drawn_lines_table_export_and_report_give_the_count_l_is_made_of(tmp_p
     assert sum(float(r[2]) for r in lines) == pytest.approx(3)
 
 
+def test_a_drawn_line_of_no_length_is_refused():
+    """A click without a drag in a Shapes layer is a line whose points coincide; on a
+    boundary it scored 1/2 with no length of line (a line across two 20 px grains plus
+    such a point read l = 16 px instead of 20)."""
+    m = np.zeros((40, 61), bool)
+    m[:, [10, 30, 50]] = True
+    line = [[20, 10], [20, 50]]
+    assert measure_intercepts(m, pattern="segments", segments=[line]).mean_intercept_px \
+        == pytest.approx(20)
+    for point in ([[5, 30], [5, 30]], [[5, 12], [5, 12], [5, 12]]):
+        with pytest.raises(HeynError, match=r"^segment 1 has no length"):
+            measure_intercepts(m, pattern="segments", segments=[line, point])
+
+
 def test_a_measurement_with_warnings_exports_as_csv(tmp_path):
     """The Heyn widget's CSV export formatted every list of the summary as numbers, so a
     measurement with a warning (no boundary crossed, few intersections) failed to export

@@ -407,6 +407,10 @@ def _as_paths(segments: Any) -> list[np.ndarray]:
             )
         if not np.all(np.isfinite(arr)):
             raise HeynError(f"segment {i} has non-finite coordinates")
+        if not np.any(arr != arr[0]):  # a click without a drag: its end on a boundary
+            # would add 1/2 to P with no length of line
+            raise HeynError(f"segment {i} has no length (its points coincide at "
+                            f"{arr[0].tolist()}): delete it or draw it again")
         paths.append(arr)
     if not paths:
         raise HeynError("no segments given")
