@@ -1439,3 +1439,29 @@ def test_a_session_saved_as_another_sessions_backup_is_kept_when_that_backup_rot
         assert b.kept_replaced is None
     assert len(list(tmp_path.iterdir())) == n_files
     assert AuditSession.load(tmp_path / "audit.json.bak").decisions[1].verdict == "real"
+
+
+def test_a_hand_edited_log_with_text_ids_keeps_its_history(tmp_path):
+    """A session whose log was edited by hand with its candidate ids as text ("1", not 1:
+    the decisions' keys are text in JSON) loaded, but its history came out empty: the
+    changed verdict was not in verdict_history, nor marked in the report. The log's ids
+    are read as numbers, as the candidates' and the decisions' are."""
+    from napari_srmat.audit.report import summarize
+
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    s.decide("real", candidate_id=1, advance=False)
+    s.decide("hallucinated", candidate_id=1, reviewer="bob")
+    s.add_region([1, 2, 11, 12])
+    s.remove_region()
+    d = json.loads(path.read_text())
+    for e in d["log"]:
+        for key in ("candidate", "id", "region"):
+            if key in e:
+                e[key] = str(e[key])
+    path.write_text(json.dumps(d))
+    r = AuditSession.load(path)
+    assert [e["verdict"] for e in r.verdict_history(1)] == ["real", "hallucinated"]
+    assert summarize(r)["verdicts_changed"] == 1
+    assert r.log == s.log

@@ -324,6 +324,7 @@ class AddedRegion:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        self.id = int(self.id)
         self.bbox = [int(v) for v in self.bbox]
         if len(self.bbox) != 4 or self.bbox[2] < self.bbox[0] or self.bbox[3] < self.bbox[1]:
             raise ValueError(f"bbox must be [x0, y0, x1, y1] with x1>=x0, y1>=y0: {self.bbox}")
@@ -385,29 +386,35 @@ def _checked_log(log, decisions: dict[int, Decision],
                  regions: list[AddedRegion]) -> list[dict[str, Any]]:
     """``log`` as read, checked against the current state it must lead to: the latest
     verdict per candidate is :attr:`AuditSession.decisions`' own, and the regions added
-    and not removed are the added regions (``ValueError`` otherwise)."""
+    and not removed are the added regions (``ValueError`` otherwise). Returned with its
+    ids as numbers (``"7"`` of a log edited by hand is 7, as candidate and decision ids
+    are read: :meth:`AuditSession.verdict_history` found no verdict given as ``"7"``)."""
     if not isinstance(log, list):
         raise ValueError(f"log must be a list, got {type(log).__name__}")
     latest: dict[int, dict[str, Any]] = {}
     kept: dict[int, dict[str, Any]] = {}
+    read = []
     for e in log:
         action = e.get("action") if isinstance(e, dict) else None
         if action not in LOG_ACTIONS:
             raise ValueError(f"log entry {e!r}: action must be one of {LOG_ACTIONS}")
         if action == "verdict":
             fields = {k: v for k, v in e.items() if k not in ("action", "candidate")}
-            latest[int(e["candidate"])] = _verdict_entry(e["candidate"], Decision(**fields))
+            e = latest[int(e["candidate"])] = _verdict_entry(e["candidate"],
+                                                             Decision(**fields))
         elif action == "add_region":
             fields = {k: v for k, v in e.items() if k != "action"}
-            kept[int(e["id"])] = {"action": action, **AddedRegion(**fields).to_dict()}
+            e = kept[int(e["id"])] = {"action": action, **AddedRegion(**fields).to_dict()}
         else:
-            kept.pop(int(e["region"]), None)
+            e = {**e, "region": int(e["region"])}
+            kept.pop(e["region"], None)
+        read.append(e)
     if ({k: _verdict_entry(k, d) for k, d in decisions.items()} != latest
             or [{"action": "add_region", **r.to_dict()} for r in regions]
             != list(kept.values())):
         raise ValueError("the log does not lead to the decisions and added regions the "
                          "file holds (edited by hand?)")
-    return list(log)
+    return read
 
 
 @dataclass
