@@ -1465,3 +1465,33 @@ def test_a_hand_edited_log_with_text_ids_keeps_its_history(tmp_path):
     assert [e["verdict"] for e in r.verdict_history(1)] == ["real", "hallucinated"]
     assert summarize(r)["verdicts_changed"] == 1
     assert r.log == s.log
+
+
+def test_the_session_csv_carries_the_earlier_verdicts_after_its_columns(tmp_path):
+    """The session CSV held the current verdicts only: a verdict changed during the
+    review (ana: real, then bob: hallucinated) read as bob's alone in what an auditor
+    hands on; the history was in the JSON log only. The CSV has a last column,
+    earlier_verdicts, with the earlier verdicts of a changed one as the report gives them
+    (the columns before it are as they were), and a CSV of the earlier layout is still
+    the session's own (a save replaces it)."""
+    import csv
+
+    old_header = ("source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
+                  "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp")
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    first = s.decide("real", candidate_id=1, advance=False)
+    s.decide("hallucinated", candidate_id=1, reviewer="bob")
+    s.decide("unsure", candidate_id=2)
+    s.decide("unsure", candidate_id=2, note="again")  # the same verdict: no change
+    rows = list(csv.DictReader((tmp_path / "audit.csv").open(encoding="utf-8")))
+    assert tuple(rows[0])[:len(old_header)] == old_header
+    by_id = {r["id"]: r for r in rows if r["source"] == "detector"}
+    assert by_id["1"]["verdict"] == "hallucinated" and by_id["1"]["reviewer"] == "bob"
+    assert by_id["1"]["earlier_verdicts"] == f"real (ana, {first.timestamp})"
+    assert by_id["2"]["earlier_verdicts"] == by_id["3"]["earlier_verdicts"] == ""
+    # a CSV written before the column: still the session's, replaced by the next save
+    (tmp_path / "audit.csv").write_text(",".join(old_header) + "\n", encoding="utf-8")
+    s.decide("real", candidate_id=3)
+    assert "earlier_verdicts" in (tmp_path / "audit.csv").read_text(encoding="utf-8")

@@ -91,7 +91,7 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
         "sr_image": session.images.get("sr", {}).get("path"),
         "reviewer": session.reviewer,
         "reviewers": _reviewers(session),
-        "verdicts_changed": sum(len(_earlier_verdicts(session, c.id)) > 0
+        "verdicts_changed": sum(len(session.earlier_verdicts(c.id)) > 0
                                 for c in session.candidates),
         "n_candidates": len(session.candidates),
         "counts": counts,
@@ -126,17 +126,6 @@ def _reviewers(session: AuditSession) -> list[str]:
     names = [r.reviewer for r in sorted(records, key=lambda r: r.timestamp) if r.reviewer]
     names = list(dict.fromkeys(names))
     return names or ([session.reviewer] if session.reviewer else [])
-
-
-def _earlier_verdicts(session: AuditSession, candidate_id: int) -> list[str]:
-    """The verdicts the log shows were given on a candidate before its current one
-    and differ from it, as ``verdict (reviewer, time)``, oldest first; none when its
-    verdict never changed (the same verdict given again, a note edited, is no change)."""
-    history = session.verdict_history(candidate_id)
-    if len({e["verdict"] for e in history}) < 2:
-        return []
-    return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']})"
-            for e in history[:-1]]
 
 
 def _pool(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -444,7 +433,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                 # link in Markdown, and the picture was not shown
                 img_md = f"![c{c.id}]({quote(f'{thumb_dir.name}/{tp.name}')})"
             note = _cell(d.note if d else "")
-            earlier = _earlier_verdicts(s, c.id)
+            earlier = s.earlier_verdicts(c.id)
             verdict = (f"{d.verdict} (changed; earlier: {_cell('; '.join(earlier))})"
                        if earlier else d.verdict if d else "-")
             lines.append(f"| {rank} | {c.id} | {c.kind} | {c.score:.1f} | "

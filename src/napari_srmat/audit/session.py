@@ -53,9 +53,15 @@ READ_VERSIONS = (1, 2)
 #: Actions of the append-only log (:attr:`AuditSession.log`): a verdict on a candidate,
 #: a region added, a region taken back.
 LOG_ACTIONS = ("verdict", "add_region", "remove_region")
-#: Columns of the session CSV written beside the JSON.
+#: Columns of the session CSV written beside the JSON: new ones go at the end (users'
+#: scripts read the others). ``earlier_verdicts`` (since 2026-12-05): the verdicts given
+#: on a candidate before its current one, when it changed
+#: (:meth:`AuditSession.earlier_verdicts`, ``; ``-separated; empty when it never did).
 CSV_HEADER = ("source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
-              "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp")
+              "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp",
+              "earlier_verdicts")
+#: The CSV's columns before ``earlier_verdicts``: such a file is still the session's own.
+_CSV_HEADER_BEFORE_HISTORY = CSV_HEADER[:-1]
 
 
 def is_audit_session_file(path) -> bool:
@@ -71,7 +77,8 @@ def is_audit_session_file(path) -> bool:
 def _is_session_csv(path) -> bool:
     try:
         with open(path, encoding="utf-8") as fh:
-            return fh.readline().rstrip("\r\n") == ",".join(CSV_HEADER)
+            return fh.readline().rstrip("\r\n") in {
+                ",".join(CSV_HEADER), ",".join(_CSV_HEADER_BEFORE_HISTORY)}
     except (OSError, UnicodeDecodeError):
         return False
 VERDICTS = ("real", "hallucinated", "unsure")
@@ -633,6 +640,17 @@ class AuditSession:
         return [e for e in self.log
                 if e["action"] == "verdict" and e["candidate"] == int(candidate_id)]
 
+    def earlier_verdicts(self, candidate_id: int) -> list[str]:
+        """The verdicts the log shows were given on a candidate before its current one,
+        as ``verdict (reviewer, time)``, oldest first; none when its verdict never changed
+        (the same verdict given again, a note edited, is no change). The report's
+        "changed; earlier:" and the CSV's ``earlier_verdicts``."""
+        history = self.verdict_history(candidate_id)
+        if len({e["verdict"] for e in history}) < 2:
+            return []
+        return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']})"
+                for e in history[:-1]]
+
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
                    length_px: float | None = None, reviewer: str | None = None,
                    save: bool = True) -> AddedRegion:
@@ -723,7 +741,8 @@ class AuditSession:
         }
 
     def to_csv(self) -> str:
-        """One row per candidate and added region with its verdict."""
+        """One row per candidate and added region with its verdict (:data:`CSV_HEADER`),
+        and a candidate's earlier verdicts when it changed."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(CSV_HEADER)
@@ -732,11 +751,11 @@ class AuditSession:
             w.writerow(["detector", c.id, rank, *c.bbox, f"{c.score:.4f}", c.kind,
                         f"{c.new_boundary_length_px:.1f}", d.verdict if d else "",
                         d.reviewer if d else "", d.note if d else "",
-                        d.timestamp if d else ""])
+                        d.timestamp if d else "", "; ".join(self.earlier_verdicts(c.id))])
         for r in self.added_regions:
             w.writerow(["reviewer", r.id, "", *r.bbox, "", "added",
                         f"{r.estimated_length_px:.1f}", r.verdict, r.reviewer, r.note,
-                        r.timestamp])
+                        r.timestamp, ""])
         return buf.getvalue()
 
     def save(self, path=None) -> Path:
