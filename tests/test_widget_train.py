@@ -416,3 +416,33 @@ def test_closing_the_viewer_stops_the_job_and_starts_no_queued_one(make_napari_v
         viewer.close()
     assert token.stop_requested
     assert queued.status == "queued" and not (tmp_path / "run2").exists()
+
+
+def test_a_job_whose_worker_quits_releases_its_run_lock(qtbot, tmp_path):
+    """worker.quit() (a script driving napari: a widget's ``worker`` is public) ends
+    napari's loop without closing the job generator, so a training run's RUN.lock stayed
+    held until the worker was garbage-collected: the next run into the folder, from the
+    same napari, was refused ('being written by process <its own pid>'). start_job closes
+    the job when its worker finishes, however it finishes."""
+    import itertools
+
+    from napari_srmat.jobs import Progress
+    from napari_srmat.outputs import holding, lock_run_folder
+    from napari_srmat.widgets._worker import start_job
+
+    def job(stop, held):
+        lock_run_folder(held, tmp_path / "run")
+        for k in itertools.count():
+            yield Progress(k, 10**6)
+
+    lock = tmp_path / "run.lock"
+    worker = None
+
+    def first(event) -> None:
+        worker.quit()
+
+    worker, _ = start_job(lambda stop: holding(job, stop), on_event=first)
+    with qtbot.waitSignal(worker.finished, timeout=30000):
+        pass
+    qtbot.waitUntil(lambda: not lock.exists(), timeout=5000)
+    assert worker is not None  # the worker is still referenced: not collected

@@ -80,13 +80,17 @@ def start_job(
     -------
     worker, token
         The started worker and the token whose ``request_stop()`` stops the job.
+        ``worker.quit()`` also ends it, at its next event: the job generator is closed
+        when the worker finishes (its ``finally``, a run folder's lock, runs then).
     """
     token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
+    jobs: list[Generator[Event, Any, Any]] = []
 
     @thread_worker(start_thread=False)
     def _run():
         try:
-            result = yield from make_generator(token)
+            jobs.append(make_generator(token))
+            result = yield from jobs[0]
         except Exception as exc:  # told once, on the main thread (below)
             yield _Failed(exc)
             return _FAILED
@@ -121,6 +125,11 @@ def start_job(
             on_result(result)
 
     def _finished() -> None:
+        # worker.quit() ends napari's loop without closing the job: its clean-up (a
+        # training run's RUN.lock) would wait for the worker's garbage collection. The job
+        # is not running once its worker has finished; closing an ended one does nothing
+        for job in jobs:
+            job.close()
         if on_finished is not None and not _gone():
             on_finished()
 
