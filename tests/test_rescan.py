@@ -907,3 +907,30 @@ def test_a_plan_csv_written_before_the_reason_column_is_still_a_plan(half_struct
     assert main([*base, "--out", str(old), "--overwrite"]) == 0
     assert old.read_text(encoding="utf-8").splitlines() == [",".join(PLAN_CSV_COLUMNS)]
     capsys.readouterr()
+
+
+def test_the_plan_computes_the_lr_luminance_and_block_structure_once(half_structured,
+                                                                      monkeypatch):
+    """plan_rescan_job computed the LR's luminance twice (for the structure and for the
+    focus) and its block-structure grid twice (again in plan_focus): each is computed
+    once, and the plan is the same."""
+    import napari_srmat.sr.rescan as rescan
+
+    before = plan_rescan(half_structured, "bicubic", budget=0.5, roi_px=ROI)
+    lum_calls, grid_calls = [], []
+    luminance, has_structure = rescan._luminance, rescan.has_structure
+
+    def counted_luminance(img):
+        lum_calls.append(np.shape(img)[:2])
+        return luminance(img)
+
+    def counted_has_structure(structured, roi_px):
+        grid_calls.append(roi_px)
+        return has_structure(structured, roi_px)
+
+    monkeypatch.setattr(rescan, "_luminance", counted_luminance)
+    monkeypatch.setattr(rescan, "has_structure", counted_has_structure)
+    plan = plan_rescan(half_structured, "bicubic", budget=0.5, roi_px=ROI)
+    assert lum_calls.count(half_structured.shape[:2]) == 1
+    assert grid_calls.count(ROI) == 1
+    assert plan.rois == before.rois and plan.structure_fraction == before.structure_fraction

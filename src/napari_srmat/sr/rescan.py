@@ -400,7 +400,12 @@ def structure_map(lr: np.ndarray, gain: float = 1.0) -> tuple[np.ndarray, float]
     threshold : float
         ``max(FEATURELESS_GRADIENT, NOISE_FACTOR * noise sigma)``.
     """
-    lum = _luminance(lr) * np.float32(gain)
+    return _structure_of_luminance(_luminance(lr), gain)
+
+
+def _structure_of_luminance(lum: np.ndarray, gain: float) -> tuple[np.ndarray, float]:
+    """:func:`structure_map` of an LR image's luminance ``lum``."""
+    lum = lum * np.float32(gain)
     grad = ndi.gaussian_gradient_magnitude(lum, 1.0, mode="reflect")
     grad = ndi.gaussian_filter(grad, 2.0, mode="reflect")
     sigma = noise_sigma(lum)
@@ -554,8 +559,8 @@ def out_of_focus_blocks(focus: np.ndarray, *,
 
 
 def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int, *,
-               min_out_of_focus: int = MIN_OUT_OF_FOCUS_WINDOWS
-               ) -> tuple[np.ndarray, np.ndarray]:
+               min_out_of_focus: int = MIN_OUT_OF_FOCUS_WINDOWS,
+               blocks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Focus and out-of-focus flag of each ``roi_px`` block of an LR image (module
     docstring): those of the focus window (``max(roi_px, FOCUS_WINDOW_PX)`` px) holding
     the block's centre.
@@ -570,6 +575,8 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int, *,
         Block side (LR px).
     min_out_of_focus : int
         As for :func:`out_of_focus_blocks`, of the windows.
+    blocks : ndarray of bool, optional
+        :func:`has_structure` of ``structured`` and ``roi_px``, when already computed.
 
     Returns
     -------
@@ -588,7 +595,9 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int, *,
         return ((start + np.minimum(start + roi_px, n)) // 2) // win
 
     rows, cols = np.ix_(centres(h), centres(w))
-    return focus[rows, cols], flagged[rows, cols] & has_structure(structured, roi_px)
+    if blocks is None:
+        blocks = has_structure(structured, roi_px)
+    return focus[rows, cols], flagged[rows, cols] & blocks
 
 
 _FLIPS = ((), (0,), (1,), (0, 1))
@@ -1039,13 +1048,14 @@ def plan_rescan_job(
     # is 1 for interpolations); the spread is on the LR's scale whatever the SR gain was.
     # The boundary model's whole-image rule, uncapped (its one sample of the image)
     gain = image_exposure_gain(lr)
-    structured, _thr = structure_map(lr, gain)
+    lum = _luminance(lr)  # of the structure and the focus
+    structured, _thr = _structure_of_luminance(lum, gain)
     h, w = lr.shape[:2]
     valid = _block_sums(np.ones((h, w), bool), roi_px)
     score = _block_sums(unc, roi_px) / valid
     structured_blocks = has_structure(structured, roi_px)
     eligible = structured_blocks & (score * gain > MIN_UNCERTAINTY)
-    focus, out_of_focus = plan_focus(_luminance(lr), structured, roi_px)
+    focus, out_of_focus = plan_focus(lum, structured, roi_px, blocks=structured_blocks)
     chosen = _choose_blocks(score, eligible, focus, out_of_focus, (h, w), roi_px,
                             budget * h * w)
     found = [(reason, rect, float(unc[rect[0]:rect[2], rect[1]:rect[3]].mean()),
