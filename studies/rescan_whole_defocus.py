@@ -1,0 +1,154 @@
+"""An LR out of focus everywhere: the image's sharp level against an absolute threshold
+(``DECISION_RULE``), for the planner's warning that the whole image looks out of focus.
+
+The planner's focus term (``studies/rescan_blind_spots.py``) compares the LR's focus
+windows with the image's own sharp level (the FOCUS_LEVEL_QUANTILE quantile of their
+sharpness D(1)/D(2), 0.25 for a smooth image): an LR blurred everywhere has no sharp part
+to compare with, reads "in focus" and gets no warning. Here that level
+(``napari_srmat.sr.rescan._block_focus`` on the FOCUS_WINDOW_PX windows with structure)
+is measured on LRs in focus and blurred everywhere (Gaussian sigma 0.75, 1.0, 1.5 LR px):
+
+* calibration (the threshold is chosen here): synthetic micrographs (grains of 12, 24, 48
+  HR px, seeds 1 and 2, HR 1024 px) and 768 px regions at (100, 100) of scan_10,
+  extra_3, scan_14, extra_0, each as its area x4 downsampling;
+* judged: the tbm/val images and whole scans not used for calibration (never the test
+  scans 13/24/28, never tbm/test) taken as the LR at their own resolution, and 768 px
+  regions of those scans as x4 LRs.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_whole_defocus.py   # ~2 CPU-min
+
+Writes studies/results/rescan_whole_defocus.json.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+from _common import DATA, no_options, save
+from PIL import Image
+
+from napari_srmat.sr.rescan import (
+    FOCUS_WINDOW_PX,
+    _block_focus,
+    _luminance,
+    has_structure,
+    structure_map,
+)
+from napari_srmat.synth import generate_microstructure
+
+#: Written before the study was run.
+DECISION_RULE = """
+Quantity: level = the planner's sharp level of an LR (the 0.75 quantile of the sharpness
+D(1)/D(2) of its structured 32 px focus windows; NaN when none has one).
+Threshold T = the midpoint of (the largest level of a calibration LR blurred with sigma
+1.5 LR px, the smallest level of a calibration LR in focus), adopted only when the first
+is below the second (the calibration separates them). A plan then warns that the whole
+LR looks out of focus when its level is below T (or NaN while it has structure).
+Adopted when, besides, on the judged LRs
+  (1) no LR in focus (whole scans and tbm/val images at their own resolution, x4 regions)
+      has a level below T (a false warning on an image in focus), and
+  (2) at least 90 % of the judged LRs blurred with sigma 1.5 LR px have a level below T.
+Reported, not judged: sigma 0.75 and 1.0, and sigma 1.5 with Gaussian noise (0.01 of
+the range) added after the blur. If the rule fails, no threshold is adopted and the
+limit stays documented (docs/rescan.md, "What remains").
+"""
+SIGMAS = (0.75, 1.0, 1.5)
+JUDGED_SIGMA = 1.5
+NOISE = 0.01
+MIN_WARNED_SHARE = 0.9
+CALIBRATION_SCANS = ("scan_10", "extra_3", "scan_14", "extra_0")
+#: Never used here: the test scans.
+TEST_SCANS = ("scan_13", "scan_24", "scan_28")
+GRAIN_SIZES_HR_PX, SEEDS, SYNTH_SIDE = (12, 24, 48), (1, 2), 1024
+REGION_SIDE, SCALE = 768, 4
+
+
+def level(lr: np.ndarray) -> float:
+    """The planner's sharp level of an LR (``_block_focus`` of its focus windows)."""
+    structured, _ = structure_map(lr)
+    win = FOCUS_WINDOW_PX
+    return _block_focus(_luminance(lr), win, has_structure(structured, win))[1]
+
+
+def _x4(hr: np.ndarray) -> np.ndarray:
+    h, w = hr.shape[:2]
+    return cv2.resize(hr, (w // SCALE, h // SCALE), interpolation=cv2.INTER_AREA)
+
+
+def _scan(name: str) -> np.ndarray:
+    assert name not in TEST_SCANS
+    return np.asarray(Image.open(DATA.parent / "scans" / f"{name}.jpg").convert("RGB"))
+
+
+def _region(name: str) -> np.ndarray | None:
+    scan = _scan(name)[100:100 + REGION_SIDE, 100:100 + REGION_SIDE]
+    return scan if scan.shape[:2] == (REGION_SIDE, REGION_SIDE) else None
+
+
+def levels(lr: np.ndarray) -> dict:
+    """Level in focus, blurred with each of SIGMAS, and sigma 1.5 plus noise."""
+    rng = np.random.default_rng(0)
+    out = {"in_focus": level(lr)}
+    for sigma in SIGMAS:
+        out[f"sigma_{sigma:g}"] = level(cv2.GaussianBlur(lr, (0, 0), sigma))
+    blurred = cv2.GaussianBlur(lr, (0, 0), JUDGED_SIGMA).astype(float)
+    noisy = blurred + rng.normal(0, NOISE * 255, blurred.shape)
+    out[f"sigma_{JUDGED_SIGMA:g}_noise"] = level(np.clip(noisy, 0, 255).astype(np.uint8))
+    return {k: round(float(v), 4) for k, v in out.items()}
+
+
+def main() -> None:
+    calibration = {}
+    for size in GRAIN_SIZES_HR_PX:
+        for seed in SEEDS:
+            hr = generate_microstructure((SYNTH_SIDE, SYNTH_SIDE), mean_grain_size_px=size,
+                                         seed=seed).image
+            calibration[f"synthetic {size} px seed {seed} x4"] = levels(_x4(hr))
+    for name in CALIBRATION_SCANS:
+        calibration[f"{name} region x4"] = levels(_x4(_region(name)))
+    judged = {}
+    val = sorted((DATA / "val" / "images").glob("*.png"))
+    for p in val:
+        judged[f"tbm/val {p.name}"] = levels(np.asarray(Image.open(p).convert("RGB")))
+    scans = sorted(p.stem for p in (DATA.parent / "scans").glob("*.jpg")
+                   if p.stem not in (*TEST_SCANS, *CALIBRATION_SCANS))
+    for name in scans:
+        judged[f"{name} whole"] = levels(_scan(name))
+        region = _region(name)
+        if region is not None:
+            judged[f"{name} region x4"] = levels(_x4(region))
+    for rows in (calibration, judged):
+        for k, v in rows.items():
+            print(f"{k:34s} " + "  ".join(f"{a} {b:.3f}" for a, b in v.items()))
+    sharp_min = min(v["in_focus"] for v in calibration.values())
+    blurred_max = max(v[f"sigma_{JUDGED_SIGMA:g}"] for v in calibration.values())
+    separated = blurred_max < sharp_min
+    threshold = round((sharp_min + blurred_max) / 2, 3) if separated else None
+    verdict = {"calibration_in_focus_min": sharp_min,
+               "calibration_blurred_1.5_max": blurred_max, "separated": separated,
+               "threshold": threshold}
+    if separated:
+        false = [k for k, v in judged.items() if not v["in_focus"] >= threshold]
+        key = f"sigma_{JUDGED_SIGMA:g}"
+        warned = [k for k, v in judged.items() if not v[key] >= threshold]
+        verdict.update({
+            "judged_in_focus_below": false,
+            "judged_blurred_1.5_warned_share": len(warned) / len(judged),
+            **{f"judged_{s}_warned_share": sum(not v[s] >= threshold
+                                               for v in judged.values()) / len(judged)
+               for s in ("sigma_0.75", "sigma_1", "sigma_1.5_noise")},
+        })
+        verdict["adopted"] = (not false and verdict["judged_blurred_1.5_warned_share"]
+                              >= MIN_WARNED_SHARE)
+    else:
+        verdict["adopted"] = False
+    print(json.dumps(verdict, indent=1))
+    save("rescan_whole_defocus", {"decision_rule": DECISION_RULE, "verdict": verdict,
+                                  "calibration": calibration, "judged": judged})
+
+
+if __name__ == "__main__":
+    no_options(__doc__)  # --help says what this does and runs nothing
+    main()
