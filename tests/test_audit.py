@@ -1305,7 +1305,7 @@ def test_report_pixel_size_says_when_it_overrides_the_sessions(tmp_path, capsys)
     err = capsys.readouterr().err
     told = f"the given pixel size 0.5 µm was used, not the one recorded in {path} (0.25 µm)"
     assert err == f"srmat audit report: warning: {told}\n"
-    assert "Pixel size: 0.5 um (SR grid)." in rep.read_text() and told in rep.read_text()
+    assert "Pixel size: 0.5 µm (SR grid)." in rep.read_text() and told in rep.read_text()
     assert main(["audit", "report", str(path), "--out", str(rep), "--pixel-size-um",
                  "0.25", "--no-thumbnails"]) == 0
     assert capsys.readouterr().err == "" and "Note:" not in rep.read_text()

@@ -244,3 +244,46 @@ def test_an_empty_input_path_names_the_argument_not_the_library(capsys, argv, ar
     line = _exit_line(capsys, argv)
     assert f"error: argument {argument}: the path is empty" in line
     assert "read_image" not in line and "read_array" not in line
+
+
+#: "um" written as a unit (not the ``um`` of a flag or key such as --pixel-size-um)
+_UM_AS_UNIT = r"(?<![-_\w])um\b"
+
+
+def test_lengths_are_written_in_one_unit(tmp_path, capsys):
+    """`srmat heyn` and `srmat info` printed "um" where `srmat grain-size` printed "µm"
+    for the same lengths: every text output writes io.LENGTH_UNIT (JSON keys keep their
+    `_um`)."""
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    from napari_srmat.io import LENGTH_UNIT, write_ome_zarr
+    from napari_srmat.synth import generate_microstructure
+
+    mask = generate_microstructure((160, 160), mean_grain_size_px=16, seed=4).boundaries
+    a, b = tmp_path / "a.png", tmp_path / "b.npy"
+    Image.fromarray(mask.astype(np.uint8) * 255).save(a)
+    np.save(b, mask)
+    store = write_ome_zarr(np.zeros((16, 16), np.uint8), tmp_path / "s.ome.zarr",
+                           pixel_size_um=0.3)
+    said = {}
+    for name, argv in {
+        "heyn": ["heyn", str(a), "--pixel-size-um", "0.5"],
+        "grain-size": ["grain-size", str(a), "--mask", "--pixel-size-um", "0.5"],
+        "info": ["info", str(store)],
+    }.items():
+        assert main(argv) == 0
+        said[name] = capsys.readouterr().out
+    # the pooled line of srmat heyn and the row of srmat grain-size give ℓ̄ in the unit
+    assert re.search(rf"\d {LENGTH_UNIT}, ASTM G = ", said["heyn"])
+    assert re.search(rf"\d {LENGTH_UNIT} \[", said["grain-size"])
+    assert f"pixel size:  0.3 {LENGTH_UNIT}" in said["info"]
+    # the warning of masks with different pixel sizes (the .npy has none)
+    c = write_ome_zarr(mask.astype(np.uint8) * 255, tmp_path / "c.ome.zarr", pixel_size_um=0.5)
+    assert main(["heyn", str(c), str(b)]) == 0
+    err = capsys.readouterr().err
+    assert f"pooled {LENGTH_UNIT} and G withheld" in err
+    for text in (*said.values(), err):
+        assert not re.search(_UM_AS_UNIT, text), text

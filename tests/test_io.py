@@ -905,7 +905,7 @@ def test_cli_info(tmp_path, rng, capsys):
     assert info["shape"] == [64, 64, 3] and info["pixel_size_um"] == pytest.approx(0.3)
     assert info["n_levels"] == 1 and info["format"] == "ome-zarr" and info["axes"] == "YXC"
     assert cli_main(["info", str(p)]) == 0
-    assert "pixel size:  0.3 um" in capsys.readouterr().out
+    assert "pixel size:  0.3 µm" in capsys.readouterr().out
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"not an image at all")
     assert cli_main(["info", str(bad)]) == 2

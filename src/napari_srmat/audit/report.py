@@ -16,6 +16,7 @@ from urllib.parse import quote
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_text
+from ..io import LENGTH_UNIT
 from ..outputs import check_output_file, prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
 from .session import VERDICTS, AuditSession, checksum
@@ -228,13 +229,13 @@ def pixel_size_override(sessions: Sequence[AuditSession],
 
     if pixel_size_um is None:
         return None
-    differ = [f"{_session_name(s, i)} ({s.pixel_size_um:g} µm)" for i, s in enumerate(sessions)
-              if s.pixel_size_um is not None
+    differ = [f"{_session_name(s, i)} ({s.pixel_size_um:g} {LENGTH_UNIT})"
+              for i, s in enumerate(sessions) if s.pixel_size_um is not None
               and given_pixel_size_message(pixel_size_um, s.pixel_size_um)]
     if not differ:
         return None
-    return (f"the given pixel size {pixel_size_um:g} µm was used, not the one recorded in "
-            + ", ".join(differ))
+    return (f"the given pixel size {pixel_size_um:g} {LENGTH_UNIT} was used, not the one "
+            "recorded in " + ", ".join(differ))
 
 
 def _image_names(paths: Sequence[str | None]) -> list[str]:
@@ -342,12 +343,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     override = pixel_size_override(sessions, pixel_size_um)
     lines = [REPORT_TITLE, ""]
     if per_mm2:
-        lines.append(f"Pixel size: {pooled['pixel_size_um']:g} um (SR grid). Hallucinated "
-                     "boundary density in mm of boundary per mm^2."
+        lines.append(f"Pixel size: {pooled['pixel_size_um']:g} {LENGTH_UNIT} (SR grid). "
+                     "Hallucinated boundary density in mm of boundary per mm^2."
                      + (f" Note: {override}." if override else ""))
     elif any(sm["pixel_size_um"] is not None for sm in summaries):
         sizes = ", ".join("unknown" if sm["pixel_size_um"] is None
-                          else f"{sm['pixel_size_um']:g} um" for sm in summaries)
+                          else f"{sm['pixel_size_um']:g} {LENGTH_UNIT}" for sm in summaries)
         lines.append(f"The images do not share one known pixel size ({sizes}): "
                      "hallucinated boundary density is given in SR pixels of boundary "
                      "length **per megapixel** (not per mm^2) for every image.")

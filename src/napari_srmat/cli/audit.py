@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     UserError,
@@ -172,7 +173,7 @@ def register(subparsers) -> None:
                    help="name of the SR model (recorded; default: the one the SR file "
                    "records, e.g. an srmat sr run store)")
     c.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
-                   default=None, help="SR pixel size in um (default: the SR file's; "
+                   default=None, help=f"SR pixel size in {LENGTH_UNIT} (default: the SR file's; "
                    "--pixel-size: old name)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -182,7 +183,7 @@ def register(subparsers) -> None:
     r.add_argument("audit", nargs="+", help="audit session JSON file(s)")
     r.add_argument("--out", required=True, help="report .md")
     r.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
-                   default=None, help="SR pixel size in um (--pixel-size: old name)")
+                   default=None, help=f"SR pixel size in {LENGTH_UNIT} (--pixel-size: old name)")
     r.add_argument("--no-thumbnails", action="store_true",
                    help="leave out the PNG thumbnails of the candidates (<stem>_thumbs/)")
     r.add_argument("--json", action="store_true", help="print one JSON object")

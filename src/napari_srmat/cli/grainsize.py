@@ -6,6 +6,7 @@ import argparse
 import functools
 import sys
 
+from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     UserError,
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", type=input_path_arg,
                    help="micrographs (or masks with --mask)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
-                   help="µm per pixel (overrides the file's)")
+                   help=f"{LENGTH_UNIT} per pixel (overrides the file's)")
     p.add_argument("--mask", action="store_true", help="inputs are boundary masks (no model)")
     p.add_argument("--threshold", type=threshold_arg, default=None,
                    help="with --mask: binarize probability maps (e.g. prob.ome.zarr of `srmat "
@@ -118,7 +119,7 @@ def describe(row: dict) -> str:
                                       "px")]
     if row["mean_intercept_um"] is not None:
         parts.append(_fmt_interval(row["mean_intercept_um"], row["mean_intercept_ci95_um"],
-                                   "µm"))
+                                   LENGTH_UNIT))
         parts.append("G = " + _fmt_interval(row["astm_g"], row["astm_g_ci95"], ""))
     tail = f"{row['n_intercepts']} intercepts"
     if row["mode"] == "image":

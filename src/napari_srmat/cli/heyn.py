@@ -24,6 +24,7 @@ from . import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..io import LENGTH_UNIT
     from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
 
     p = sub.add_parser(
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="binarize probability maps (e.g. prob.ome.zarr of `srmat edges "
                    "predict`) at this level in [0, 1]; masks need none")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
-                   help="pixel size in um (default: from each file's metadata, if any)")
+                   help=f"pixel size in {LENGTH_UNIT} (default: from each file's metadata, if any)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 
@@ -173,15 +174,15 @@ def _run(args: argparse.Namespace) -> int:
     # one pixel size for all: equal within the library's tolerance (io.pixels_square, the
     # rule of given_pixel_size_message), so that one calibration read from a PNG's pHYs
     # (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two
-    from ..io import pixels_square
+    from ..io import LENGTH_UNIT, pixels_square
 
     first = pixel_sizes[0]
     same = first is not None and all(p is not None and pixels_square(p, first)
                                      for p in pixel_sizes)
     pooled_px = first if same else None
     if pooled_px is None and any(p is not None for p in pixel_sizes):
-        warnings.append("the masks have different or unknown pixel sizes: pooled um and G "
-                        "withheld (give --pixel-size-um)")
+        warnings.append("the masks have different or unknown pixel sizes: pooled "
+                        f"{LENGTH_UNIT} and G withheld (give --pixel-size-um)")
     # the µm keys are always there, null without one pixel size (as srmat grain-size)
     out["pixel_size_um"] = pooled_px
     out["mean_intercept_um"] = out["astm_g"] = None
@@ -207,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
             line += (f" ± {out['ci95_half_width_px']:.2f} "
                      f"(95% CI, %RA {out['relative_accuracy_pct']:.1f})")
         if out.get("astm_g") is not None:
-            line += f"; {out['mean_intercept_um']:.2f} um, ASTM G = {out['astm_g']:.2f}"
+            line += f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, ASTM G = {out['astm_g']:.2f}"
         print(line)
     _check_measured(out, degenerate, args.threshold)
     return 0

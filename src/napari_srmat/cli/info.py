@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from ..io import image_info, verify_image_job
+    from ..io import LENGTH_UNIT, image_info, verify_image_job
 
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
     check = run_cli_job(verify_image_job(args.file), quiet=args.json) if args.verify else None
@@ -20,7 +20,7 @@ def _handler(args: argparse.Namespace) -> int:
         print_json(info)
         return 0 if check is None or check["ok"] else 2
     px = info["pixel_size_um"]
-    pixel_line = f"{px:.6g} um" if px is not None else "unknown"
+    pixel_line = f"{px:.6g} {LENGTH_UNIT}" if px is not None else "unknown"
     dpi = info["metadata"].get("print_resolution_dpi")
     if px is None and dpi is not None:  # the reader's rule: no calibration
         pixel_line = f"unknown (the file records {dpi} dpi, a print or screen resolution)"
@@ -54,10 +54,12 @@ def _handler(args: argparse.Namespace) -> int:
 def _position_lines(meta: dict) -> list[str]:
     """Where pixel ``(0, 0)``'s centre lies (an OME-Zarr translation, e.g. of an SR
     output over its input), when the file records a place."""
+    from ..io import LENGTH_UNIT
+
     origin, grid = meta.get("origin_um"), meta.get("unitless_grid")
     if origin:
         return [f"position:    pixel (0, 0) centred at (Y, X) = ({origin[0]:.6g}, "
-                f"{origin[1]:.6g}) um"]
+                f"{origin[1]:.6g}) {LENGTH_UNIT}"]
     if grid:
         (sy, sx), (oy, ox) = grid["scale"], grid["origin"]
         return [f"position:    pixel (0, 0) centred at (Y, X) = ({oy:.6g}, {ox:.6g}), "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     check_tile_flags,
@@ -61,7 +62,8 @@ def register(subparsers) -> None:
                     "JSON. See docs/rescan.md.")
     p.add_argument("lr", help="the low-resolution acquisition (image file or Zarr)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
-                   help="LR µm per pixel (overrides the file's) for the rectangles in µm")
+                   help=f"LR {LENGTH_UNIT} per pixel (overrides the file's) for the "
+                   f"rectangles in {LENGTH_UNIT}")
     p.add_argument("--out", default=None, metavar="PLAN",
                    help="write the plan to PLAN.csv (one row per rectangle: rank, LR px, "
                         "µm, uncertainty, reason, focus) or PLAN.json (what --json prints), "
@@ -162,13 +164,13 @@ def _plan(args: argparse.Namespace) -> int:
               f"time_ratio {plan.time_ratio:.3f}, {saving} (uncertainty: "
               f"{plan.uncertainty_description})")
         if plan.pixel_size_um is not None:
-            print(f"LR pixel size {pixel_size_text(plan.pixel_size_um)} µm; rectangles in "
-                  f"µm from the image's top-left corner; {plan.roi_area_mm2:.4g} mm² to "
-                  "rescan")
+            print(f"LR pixel size {pixel_size_text(plan.pixel_size_um)} {LENGTH_UNIT}; "
+                  f"rectangles in {LENGTH_UNIT} from the image's top-left corner; "
+                  f"{plan.roi_area_mm2:.4g} mm² to rescan")
         rois_um = plan.rois_um or [None] * len(plan.rois)
         for r, um, s, why, f in zip(plan.rois, rois_um, plan.scores, plan.reasons,
                                     plan.focus):
-            where = "" if um is None else f" = {[float(f'{v:.6g}') for v in um]} µm"
+            where = "" if um is None else f" = {[float(f'{v:.6g}') for v in um]} {LENGTH_UNIT}"
             focus = "" if f is None else f", focus {f:.2f}"
             print(f"  [y0, x0, y1, x1] = {r} px{where}  {why}: uncertainty {s:.4g}{focus}")
         if written is not None:

@@ -28,6 +28,7 @@ from ._mask import (
     read_mask,
 )
 from ._pixel import (
+    LENGTH_UNIT,
     SQUARE_PIXEL_TOLERANCE,
     PixelSizeError,
     check_pixel_size,
@@ -80,6 +81,7 @@ __all__ = [
     "OmeZarrStreamWriter",
     "PixelSizeError",
     "SQUARE_PIXEL_TOLERANCE",
+    "LENGTH_UNIT",
     "StreamMismatchError",
     "as_bool_mask",
     "check_threshold",

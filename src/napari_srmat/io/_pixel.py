@@ -8,11 +8,17 @@ from typing import Any
 
 __all__ = ["PixelSizeError", "check_pixel_size", "check_pixel_size_yx", "pixel_size_from_line",
            "pixel_size_from_path", "SQUARE_PIXEL_TOLERANCE", "pixels_square",
-           "non_square_message", "pixel_size_yx", "pixel_size_text"]
+           "non_square_message", "pixel_size_yx", "pixel_size_text", "LENGTH_UNIT"]
 
 
 class PixelSizeError(ValueError):
     """A pixel size that is not a finite positive number."""
+
+
+#: The length unit as every human-readable output writes it (CLI lines, help, warnings,
+#: reports): "µm", never "um". JSON keys keep their ``_um`` suffix (users' scripts read
+#: them).
+LENGTH_UNIT = "µm"
 
 
 #: Pixel sizes (µm) outside this range are typing errors, not micrographs (10 pm to
@@ -62,10 +68,10 @@ def given_pixel_size_message(given_um: float | tuple[float, float],
     if gy == gx and ry == rx:  # one size each: say how far apart they are
         g, r = gx, rx
         ratio = max(g, r) / min(g, r)
-        return (f"the file records {r:.6g} µm per pixel; the given {g:.6g} µm "
-                f"({ratio:.3g}x {'larger' if g > r else 'smaller'}) was used")
-    return (f"the file records {pixel_size_text(recorded_um)} µm per pixel; the given "
-            f"{pixel_size_text(given_um)} µm was used")
+        return (f"the file records {r:.6g} {LENGTH_UNIT} per pixel; the given {g:.6g} "
+                f"{LENGTH_UNIT} ({ratio:.3g}x {'larger' if g > r else 'smaller'}) was used")
+    return (f"the file records {pixel_size_text(recorded_um)} {LENGTH_UNIT} per pixel; the "
+            f"given {pixel_size_text(given_um)} {LENGTH_UNIT} was used")
 
 
 def pixel_size_text(value: float | tuple[float, float]) -> str:
@@ -139,8 +145,9 @@ def non_square_message(y_um: float, x_um: float) -> str:
     >>> non_square_message(0.25, 0.5)
     'pixels are not square (X 0.5 µm, Y 0.25 µm): grain-size measurements give ℓ̄ ...'
     """
-    return (f"{NON_SQUARE_PREFIX}(X {float(x_um):.6g} µm, Y {float(y_um):.6g} µm): "
-            "grain-size measurements give ℓ̄ in px only, without µm and ASTM G "
+    return (f"{NON_SQUARE_PREFIX}(X {float(x_um):.6g} {LENGTH_UNIT}, Y {float(y_um):.6g} "
+            f"{LENGTH_UNIT}): grain-size measurements give ℓ̄ in px only, without "
+            f"{LENGTH_UNIT} and ASTM G "
             "(pixel_size_um is the X size), until it is resampled to square pixels; "
             "super-resolution, boundaries and rescan plans keep both sizes")
 
