@@ -887,3 +887,28 @@ def test_a_store_of_a_translated_layer_reopens_over_its_input(make_napari_viewer
     np.testing.assert_allclose(_feature_world(reopened), want, atol=1e-6)
     np.testing.assert_allclose(reopened.scale[-2:], shown.scale[-2:])
     np.testing.assert_allclose(reopened.translate[-2:], shown.translate[-2:])
+
+
+def test_the_rescan_plan_of_a_calibrated_layer_keeps_the_scale_bar_in_um(make_napari_viewer,
+                                                                          qtbot):
+    """The rescan plan's Shapes layer was added without the LR layer's units: over a
+    micrograph in µm napari warned "Inconsistent units across layers" and dropped the
+    viewer's units, so the scale bar lost its µm. It takes the layer's units now."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0).image.copy()
+    img[:, 48:] = 128
+    layer = viewer.add_image(img, rgb=True, name="lr")
+    set_layer_pixel_size(viewer, layer, 0.8)
+    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    assert len(w.rescan_layer.data) > 0
+    assert tuple(w.rescan_layer.units) == tuple(layer.units)
+    assert viewer.layers.units is not None  # the scale bar's unit
+    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2

@@ -704,6 +704,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     kwargs: dict[str, Any] = dict(
         shape_type="rectangle", edge_color="yellow", face_color="transparent",
         edge_width=1, scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
+        **_units_kwargs_2d(layer),  # without them napari drops the viewer's µm (scale bar)
         metadata={"rescan_plan": plan.to_dict(), **source_metadata(layer),
                   OWN_LAYER_KEY: name},
         features=rescan_features(plan), ndim=2,
