@@ -777,3 +777,32 @@ def test_colour_mask_plan_covers_what_reading_it_allocates(tmp_path, channels):
     assert plan_mask_measurement(a.shape, a.dtype).output_bytes >= peak
     if channels > 2:
         assert plan_mask_measurement(a.shape[:2], a.dtype).output_bytes < peak
+
+
+def test_count_keys_mean_the_same_in_heyn_and_field_outputs(tmp_path, capsys):
+    """`n_intersections` is the crossings in `srmat heyn --json` (and HeynResult.to_dict)
+    but P in measure_field rows (`srmat grain-size --method`): 3 and 2 for the same line
+    over the same mask. Both outputs now also carry `n_crossings` and
+    `intersection_count`, which mean the same in each (HeynResult.counts); the old key
+    keeps each output's meaning for existing scripts (docs/standards.md)."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.metrics.standards import measure_field
+
+    m = np.zeros((40, 61), np.uint8)
+    m[:, [10, 30, 50]] = 255  # grains 20 px wide, no triple points
+    Image.fromarray(m).save(tmp_path / "a.png")
+    lines = [[[10, 10], [10, 50]], [[30, 5], [30, 55]]]  # ends on boundaries; inside grains
+    (tmp_path / "lines.json").write_text(json.dumps(lines))
+    assert main(["heyn", str(tmp_path / "a.png"), "--pattern", "segments", "--segments",
+                 str(tmp_path / "lines.json"), "--json"]) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    field = measure_field(m > 0, pattern="segments", segments=np.array(lines, float))
+    # 6 boundary runs crossed; P = 1/2 + 1 + 1/2 + 3 (a line's end on a boundary: 1/2)
+    for out in (pooled, pooled["per_image"][0], field):
+        assert out["n_crossings"] == 6 and out["intersection_count"] == 5
+    assert pooled["per_image"][0]["intercept_count"] == field["intercept_count"]
+    # the old key, as each output had it
+    assert pooled["n_intersections"] == pooled["per_image"][0]["n_intersections"] == 6
+    assert field["n_intersections"] == 5

@@ -147,6 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         "n_images": len(per_image),
         "mean_intercept_px": pooled if valid else None,
         "n_intersections": total_n,
+        "n_crossings": total_n,  # the key that means the crossings everywhere (counts())
         "intersection_count": total_p,
         "total_length_px": total_l,
         "n_lines": sum(r["n_lines"] for r in per_image),

@@ -697,6 +697,34 @@ class HeynResult:
         if self.intersection_is_triple is None:
             self.intersection_is_triple = np.zeros(len(self.intersections), bool)
 
+    def counts(self) -> dict:
+        """The counts under the keys that mean the same in every JSON output
+        (``to_dict``, ``srmat heyn``, ``measure_field`` / ``srmat grain-size --method``).
+
+        ``n_crossings`` (boundary runs crossed), ``intersection_count`` (E112's P, the
+        count ℓ̄ = ΣL / ΣP is made of), ``intercept_count`` (E112's N),
+        ``n_triple_points`` and ``n_line_end_touches``. The older key
+        ``n_intersections`` is kept as each output had it: the crossings in the Heyn
+        outputs, P in ``measure_field`` rows (docs/standards.md).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.zeros((64, 64), bool); m[:, 10] = m[:, 30] = m[:, 50] = True
+        >>> res = measure_intercepts(m, pattern="segments",
+        ...                          segments=[[[32, 10], [32, 50]]])  # ends on boundaries
+        >>> c = res.counts()
+        >>> c["n_crossings"], c["intersection_count"], c["n_line_end_touches"]
+        (3, 2.0, 2)
+        """
+        return {
+            "n_crossings": int(self.n_intersections),
+            "intersection_count": float(self.intersection_count),
+            "intercept_count": float(self.intercept_count),
+            "n_triple_points": int(self.n_triple_points),
+            "n_line_end_touches": int(self.n_line_end_touches),
+        }
+
     def to_dict(self, *, arrays: bool = False) -> dict:
         """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).
 
@@ -716,10 +744,7 @@ class HeynResult:
             "pattern": self.pattern,
             "warnings": list(self.warnings),
             "degenerate": bool(self.degenerate),
-            "intersection_count": float(self.intersection_count),
-            "intercept_count": float(self.intercept_count),
-            "n_triple_points": int(self.n_triple_points),
-            "n_line_end_touches": int(self.n_line_end_touches),
+            **self.counts(),
             "triple_points": bool(self.triple_points),
             "n_complete_intercepts": int(len(self.intercepts_px)),
             "mean_intercept_by_direction_px": (

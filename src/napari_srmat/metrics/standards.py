@@ -401,11 +401,8 @@ def _measure_field(
         "pattern": pattern,
         "n_lines": hr.n_lines,
         "total_line_length_px": l_px,
-        "n_intersections": p,
-        "n_crossings": hr.n_intersections,
-        "n_triple_points": hr.n_triple_points,
-        "n_line_end_touches": hr.n_line_end_touches,
-        "intercept_count": hr.intercept_count,
+        "n_intersections": p,  # P here, the crossings in the Heyn outputs: see counts()
+        **hr.counts(),
         "intersections_per_px": n_l_px,
         "mean_intercept_px": hr.mean_intercept_px,
         "intercepts_px": hr.intercepts_px,
