@@ -1306,3 +1306,40 @@ def test_regions_are_logged_under_the_reviewer_named_in_the_panel(make_napari_vi
     w.remove_region_btn.click()
     assert [(e["action"], e["reviewer"]) for e in json.loads(path.read_text())["log"]] == [
         ("verdict", "ana"), ("add_region", "bob"), ("remove_region", "bob")]
+
+
+def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tmp_path,
+                                                          qtbot):
+    """The candidate boxes and boundary overlays were added without the SR layer's units:
+    over images in µm napari warned "Inconsistent units across layers" and the scale bar
+    lost its µm. And the boxes were linked to no layer: calibrating the LR (its SR layer
+    follows it) left them at the old scale, off their candidates. Both now follow the SR
+    layer."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import add_super_resolution_result
+
+    lr, sr = _feature_images(tmp_path)
+    viewer = make_napari_viewer()
+    lr_layer = viewer.add_image(lr, name="lr")
+    set_layer_pixel_size(viewer, lr_layer, 1.0)
+    sr_layer = add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
+                     new_boundary_length_px=16.0)
+    w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json")
+    w.overlay_check.setChecked(True)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    for layer in (w.boxes_layer, *w.overlay_layers.values()):
+        assert tuple(layer.units) == tuple(sr_layer.units), layer.name
+    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
+    set_layer_pixel_size(viewer, lr_layer, 0.5)
+    assert sr_layer.scale[-1] == 0.125
+    lo, hi = _box_world_bounds(w.boxes_layer)
+    np.testing.assert_allclose(lo, np.asarray(sr_layer.data_to_world((79.5, 119.5)))[-2:],
+                               atol=1e-9)
+    np.testing.assert_allclose(hi, np.asarray(sr_layer.data_to_world((95.5, 135.5)))[-2:],
+                               atol=1e-9)

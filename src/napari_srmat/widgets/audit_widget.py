@@ -734,7 +734,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.boxes_layer = self.viewer.add_shapes(
             rects, shape_type="rectangle", edge_color=colors or "magenta",
             face_color="transparent", edge_width=1, name="audit candidates",
-            scale=scale, translate=translate)
+            scale=scale, translate=translate, **self._over_sr())
         self.boxes_layer.editable = False
         self._activate_sr()
 
@@ -780,6 +780,18 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         sc = tuple(float(v) for v in self.sr_layer.scale[-2:])
         tr = tuple(float(v) for v in self.sr_layer.translate[-2:])
         return sc, tr
+
+    def _over_sr(self, metadata: dict | None = None) -> dict:
+        """``units`` and ``metadata`` of a layer drawn over the SR layer: its units (a
+        layer without them makes napari drop the viewer's µm, the scale bar's) and a link
+        to it, so that a calibration that rescales the SR layer rescales this one too
+        (:func:`~napari_srmat.widgets.layers.is_derived_from`)."""
+        from .layers import _units_kwargs_2d, source_metadata
+
+        if self.sr_layer is None or self.sr_layer not in self.viewer.layers:
+            return {"metadata": dict(metadata or {})}
+        return {**_units_kwargs_2d(self.sr_layer),
+                "metadata": {**(metadata or {}), **source_metadata(self.sr_layer)}}
 
     def _sr_to_world(self, yx) -> np.ndarray:
         scale, translate = self._sr_transform()
@@ -889,8 +901,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             if lay is None or lay not in self.viewer.layers:
                 lay = self.viewer.add_image(data, name=shown, colormap=color,
                                             blending="additive", opacity=0.7,
-                                            metadata={OWN_LAYER_KEY: name,
-                                                      "kind": "boundary overlay"})
+                                            **self._over_sr({OWN_LAYER_KEY: name,
+                                                             "kind": "boundary overlay"}))
                 self.overlay_layers[name] = lay
             else:
                 lay.data = data
