@@ -15,7 +15,7 @@ is measured on LRs in focus and blurred everywhere (Gaussian sigma 0.75, 1.0, 1.
   scans 13/24/28, never tbm/test) taken as the LR at their own resolution, and 768 px
   regions of those scans as x4 LRs.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_whole_defocus.py   # ~2 CPU-min
+    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_whole_defocus.py   # ~1 CPU-min
 
 Writes studies/results/rescan_whole_defocus.json.
 """

@@ -33,10 +33,13 @@ ROI = 16
 
 @pytest.fixture(scope="module")
 def half_structured():
-    """Grains in the left half, flat grey with faint noise in the right half."""
+    """Grains in the left half, flat grey with faint noise in the right half. In focus:
+    the generator's default blur (0.8 px) is an HR image's, which as an LR reads as out of
+    focus everywhere (test_an_lr_out_of_focus_everywhere_is_warned)."""
     from napari_srmat.synth import generate_microstructure
 
-    img = generate_microstructure((SIZE, SIZE), mean_grain_size_px=12, seed=0).image.copy()
+    img = generate_microstructure((SIZE, SIZE), mean_grain_size_px=12, seed=0,
+                                  blur=0.0).image.copy()
     rng = np.random.default_rng(0)
     img[:, SIZE // 2:] = 128
     noisy = img.astype(float) + rng.normal(0, 2.0, img.shape)
@@ -934,3 +937,27 @@ def test_the_plan_computes_the_lr_luminance_and_block_structure_once(half_struct
     assert lum_calls.count(half_structured.shape[:2]) == 1
     assert grid_calls.count(ROI) == 1
     assert plan.rois == before.rois and plan.structure_fraction == before.structure_fraction
+
+
+def test_an_lr_out_of_focus_everywhere_is_warned():
+    """The focus term compares the LR's windows with the image's own sharp level, so an
+    LR blurred everywhere read 'in focus' and its plan said nothing of it. The plan
+    warns when the sharp level is below WHOLE_IMAGE_SHARPNESS
+    (studies/rescan_whole_defocus.py); the same LR in focus, or half blurred (the focus
+    term's case), is not warned."""
+    from scipy import ndimage as ndi
+
+    from napari_srmat.sr.rescan import WHOLE_IMAGE_SHARPNESS
+
+    hr, lr = _x4_lr(seed=2)
+    blurred = np.clip(np.rint(ndi.gaussian_filter(lr.astype(float), (1.5, 1.5, 0))), 0,
+                      255).astype(np.uint8)
+    _, half = _x4_lr(seed=2, defocus=True)
+
+    def warned(img):
+        plan = plan_rescan(img, "bicubic", scale=4, budget=0.25, roi_px=ROI)
+        return [w for w in plan.warnings if "whole LR image looks out of focus" in w]
+
+    note = warned(blurred)
+    assert len(note) == 1 and f"below {WHOLE_IMAGE_SHARPNESS:g}" in note[0]
+    assert warned(lr) == [] and warned(half) == []

@@ -653,7 +653,9 @@ def test_plan_rescan_gives_the_rectangles_in_um_and_saves_the_plan(make_napari_v
     from napari_srmat.synth import generate_microstructure
 
     viewer = make_napari_viewer()
-    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0).image.copy()
+    # in focus (blur 0): the generator's default blur reads as an LR out of focus
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0,
+                                  blur=0.0).image.copy()
     img[:, 48:] = 128
     yx = (0.25, 0.5)
     translate = (5.0, 7.0)

@@ -51,7 +51,9 @@ windows are below it (:func:`out_of_focus_blocks`): defocus spans an area, while
 dark particle, or a cluster of them, also makes a small window read smooth (and one alone
 in a featureless area would be its own median). A
 block takes the focus of the window holding its centre (:func:`plan_focus`); a
-structured block in an out-of-focus window is proposed whatever its uncertainty.
+structured block in an out-of-focus window is proposed whatever its uncertainty. An LR
+out of focus everywhere has no sharp part to compare with: the plan warns when the sharp
+level itself is below :data:`WHOLE_IMAGE_SHARPNESS` (:func:`whole_image_focus_note`).
 
 Rectangles
 ----------
@@ -136,6 +138,8 @@ __all__ = [
     "FOCUS_THRESHOLD",
     "FOCUS_WINDOW_PX",
     "MIN_OUT_OF_FOCUS_WINDOWS",
+    "WHOLE_IMAGE_SHARPNESS",
+    "whole_image_focus_note",
     "RESCAN_REASONS",
     "REASON_OUT_OF_FOCUS",
     "REASON_UNCERTAINTY",
@@ -187,6 +191,15 @@ FOCUS_WINDOW_PX = 32
 #: featureless area was out of focus, its window the only structured one and so its own
 #: median (``studies/rescan_blind_spots.py``, ``DECISION_RULE``, A''').
 MIN_OUT_OF_FOCUS_WINDOWS = 2
+#: The image's sharp level (:func:`block_focus`'s, of the focus windows) below which the
+#: whole LR looks out of focus, which the focus term (relative to that level) cannot see:
+#: the plan warns (:func:`whole_image_focus_note`). The midpoint of the lowest level of
+#: 10 x4 LRs in focus (0.426; synthetic, scan_10, extra_3, scan_14, extra_0) and the
+#: highest of them blurred everywhere by 1.5 LR px (0.283); judged on 59 LRs of other
+#: scans and tbm/val: none in focus below it (lowest 0.373), all blurred by 0.75-1.5 px
+#: below it, but only 34 % of those with noise of 0.01 added after the blur
+#: (``studies/rescan_whole_defocus.py``, ``DECISION_RULE``).
+WHOLE_IMAGE_SHARPNESS = 0.354
 #: Why a rectangle is proposed (:attr:`RescanPlan.reasons`).
 REASON_OUT_OF_FOCUS = "out of focus"
 REASON_UNCERTAINTY = "uncertainty"
@@ -492,6 +505,14 @@ def block_focus(lum: np.ndarray, roi_px: int, structured: np.ndarray) -> np.ndar
     >>> bool(focus[:, :4].min() >= FOCUS_THRESHOLD > focus[:, 4:].max())
     True
     """
+    return _block_focus(lum, roi_px, structured)[0]
+
+
+def _block_focus(lum: np.ndarray, roi_px: int, structured: np.ndarray
+                 ) -> tuple[np.ndarray, float]:
+    """:func:`block_focus`, and the sharp level it is relative to (the
+    :data:`FOCUS_LEVEL_QUANTILE` quantile of the structured blocks' sharpness; NaN when
+    none has one)."""
     from ..grainsize import _window_sharpness
 
     sharpness = np.full(structured.shape, np.nan)
@@ -500,10 +521,10 @@ def block_focus(lum: np.ndarray, roi_px: int, structured: np.ndarray) -> np.ndar
         if s is not None:
             sharpness[j, i] = s
     known = sharpness[np.isfinite(sharpness)]
-    level = np.quantile(known, FOCUS_LEVEL_QUANTILE) if known.size else np.nan
+    level = float(np.quantile(known, FOCUS_LEVEL_QUANTILE)) if known.size else np.nan
     if not level > SMOOTH_SHARPNESS:
-        return np.full(structured.shape, np.nan)
-    return (sharpness - SMOOTH_SHARPNESS) / (level - SMOOTH_SHARPNESS)
+        return np.full(structured.shape, np.nan), level
+    return (sharpness - SMOOTH_SHARPNESS) / (level - SMOOTH_SHARPNESS), level
 
 
 def out_of_focus_blocks(focus: np.ndarray, *,
@@ -585,9 +606,17 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int, *,
     out_of_focus : ndarray of bool
         Block grid: structured blocks in out-of-focus windows (:func:`out_of_focus_blocks`).
     """
+    return _plan_focus(lum, structured, roi_px, min_out_of_focus=min_out_of_focus,
+                       blocks=blocks)[:2]
+
+
+def _plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int, *,
+                min_out_of_focus: int = MIN_OUT_OF_FOCUS_WINDOWS,
+                blocks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`plan_focus`, and the windows' sharp level (:func:`_block_focus`)."""
     h, w = lum.shape
     win = max(int(roi_px), FOCUS_WINDOW_PX)
-    focus = block_focus(lum, win, has_structure(structured, win))
+    focus, level = _block_focus(lum, win, has_structure(structured, win))
     flagged = out_of_focus_blocks(focus, min_out_of_focus=min_out_of_focus)
 
     def centres(n: int) -> np.ndarray:  # window of each block's centre (cut edge blocks too)
@@ -597,7 +626,7 @@ def plan_focus(lum: np.ndarray, structured: np.ndarray, roi_px: int, *,
     rows, cols = np.ix_(centres(h), centres(w))
     if blocks is None:
         blocks = has_structure(structured, roi_px)
-    return focus[rows, cols], flagged[rows, cols] & blocks
+    return focus[rows, cols], flagged[rows, cols] & blocks, level
 
 
 _FLIPS = ((), (0,), (1,), (0, 1))
@@ -832,6 +861,29 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
             "stochastic one)"]
 
 
+def whole_image_focus_note(level: float) -> list[str]:
+    """The plan's warning when the whole LR looks out of focus: its sharp level (of its
+    focus windows with structure, :func:`block_focus`) below
+    :data:`WHOLE_IMAGE_SHARPNESS`, or none measured.
+
+    Examples
+    --------
+    >>> whole_image_focus_note(0.45)
+    []
+    >>> whole_image_focus_note(0.27)[0].split(" (")[0]
+    'the whole LR image looks out of focus'
+    """
+    if level >= WHOLE_IMAGE_SHARPNESS:
+        return []
+    shown = "none measured" if not np.isfinite(level) else f"{level:.2f}"
+    return [f"the whole LR image looks out of focus (sharpness {shown}, below "
+            f"{WHOLE_IMAGE_SHARPNESS:g} of an LR in focus; 0.25 is a smooth image): the "
+            "focus term compares parts of the image with each other and cannot see a "
+            "defocus everywhere, and the SR is worst there; refocus and scan again before "
+            "trusting this plan (an image sampled far finer than its structure reads "
+            "smooth too)"]
+
+
 #: The plan's warning when the LR pixel size is unknown.
 NO_PIXEL_SIZE_NOTE = (
     "no pixel size of the LR image (from the file or given): the rescan rectangles are "
@@ -1055,7 +1107,8 @@ def plan_rescan_job(
     score = _block_sums(unc, roi_px) / valid
     structured_blocks = has_structure(structured, roi_px)
     eligible = structured_blocks & (score * gain > MIN_UNCERTAINTY)
-    focus, out_of_focus = plan_focus(lum, structured, roi_px, blocks=structured_blocks)
+    focus, out_of_focus, level = _plan_focus(lum, structured, roi_px,
+                                             blocks=structured_blocks)
     chosen = _choose_blocks(score, eligible, focus, out_of_focus, (h, w), roi_px,
                             budget * h * w)
     found = [(reason, rect, float(unc[rect[0]:rect[2], rect[1]:rect[3]].mean()),
@@ -1074,6 +1127,8 @@ def plan_rescan_job(
     ratio = rescan_time_ratio(roi_fraction, model.scale, dwell_ratio)
     notes = pixel_notes + plan_notes(len(rects), int(structured_blocks.sum()),
                                      int(eligible.sum()), model.name, used_source)
+    if structured_blocks.any():  # featureless: plan_notes says so
+        notes += whole_image_focus_note(level)
     left_out = int(out_of_focus.sum() - chosen[REASON_OUT_OF_FOCUS].sum())
     if left_out:  # the budget could not hold them: the plan misses where SR is worst
         notes.append(f"{left_out} more block(s) of {roi_px} px are out of focus than the "
