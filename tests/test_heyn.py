@@ -188,6 +188,31 @@ def test_a_measurement_with_warnings_exports_as_csv(tmp_path):
         assert row and meas.stats["warnings"][0] in row[0]
 
 
+def test_csv_export_warnings_read_back_whole(tmp_path):
+    """The Heyn widget's CSV export joined the warnings with ";" in one unquoted cell,
+    but a warning holds ";" and "," itself (E112's few-intersections advice): a reader
+    could not split them back. Each warning is now a row of its own, quoted by the csv
+    module (the specimen export's rule, widgets.export.write_summary_rows)."""
+    import csv
+
+    from napari_srmat.widgets.export import export_csv
+    from napari_srmat.widgets.layers import HeynMeasurement, heyn_statistics
+
+    m = np.zeros((100, 100), bool)
+    m[:, 50] = True
+    res = measure_intercepts(m, pattern="random", n_lines=3, seed=2)
+    meas = HeynMeasurement(res, heyn_statistics(res))
+    meas.stats["warnings"].append('a second one, with "quotes"; and more')
+    warnings = meas.stats["warnings"]
+    assert len(warnings) == 2 and ";" in warnings[0] and "," in warnings[0]
+    rows = list(csv.reader(export_csv(tmp_path / "h.csv", meas).read_text().splitlines()))
+    assert [r[1:] for r in rows if r[0] == "# warnings"] == [[w] for w in warnings]
+    # the interval's ends stay one cell; the table above loads as before
+    ci = [r[1] for r in rows if r[0] == "# ci95_px"]
+    assert [float(v) for v in ci[0].split(";")] == pytest.approx(list(meas.stats["ci95_px"]))
+    assert rows[0] == ["line", "length_px", "count"] and len(rows[1]) == 3
+
+
 def test_srmat_heyn_pools_drawn_lines_by_the_count_their_rows_use(tmp_path, capsys):
     """`srmat heyn --pattern segments`: each row's ℓ̄ scores a boundary touched by a line's
     end 1/2 (E112), but the pooled ℓ̄ and the fields' N_L divided by the run count, so one

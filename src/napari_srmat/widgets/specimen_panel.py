@@ -56,7 +56,7 @@ from ._common import (
 from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
-from .export import write_export
+from .export import write_export, write_summary_rows
 from .layers import DrawnShapes, drawn_shapes, source_metadata
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
@@ -535,9 +535,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for f in self.result.report["images"]:
             writer.writerow(["" if f.get(key) is None else f.get(key)
                              for _, key in self.CSV_COLUMNS])
-        for label, value in self.summary_rows():
-            text = format_value(value).replace("\n", " ")
-            buf.write(f"# {label},{text}\n")
+        write_summary_rows(buf, [(label, format_value(value).replace("\n", " "))
+                                 for label, value in self.summary_rows()])
         return write_export(path, buf.getvalue())
 
     def _export_dialog(self, kind: str) -> None:
