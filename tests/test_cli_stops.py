@@ -139,6 +139,7 @@ def test_a_stopped_job_ends_every_command_as_an_interrupt(tmp_path, capsys, stop
     assert out == ""
     assert err.splitlines()[-1] == f"{command}: interrupted ({said})"
     assert "error" not in err
+    assert err.count(KEPT) == 1, err  # told once (run_job's [stopped] line said it too)
 
 
 def test_a_stop_is_not_one_image_s_error(tmp_path, capsys, stopping_jobs):

@@ -205,6 +205,7 @@ def run_job(
     on_event: Callable[[Event], None] | None = None,
     raise_on_stop: bool = False,
     stream=None,
+    show_stopped: bool = True,
 ) -> T:
     """Drive a job generator to completion and return its result.
 
@@ -223,6 +224,10 @@ def run_job(
     stream : file-like, optional
         Where progress goes; defaults to ``sys.stderr`` so that ``--json`` output on
         stdout stays clean.
+    show_stopped : bool
+        Print a :class:`Stopped` event's ``[stopped]`` line (unless ``quiet``); False
+        where the caller tells the stop itself (``srmat``'s one ``interrupted`` line,
+        :func:`napari_srmat.cli.run_cli_job`).
 
     Returns
     -------
@@ -276,6 +281,8 @@ def run_job(
             elif isinstance(event, Checkpoint):
                 line = f"[checkpoint] {event.path}"
             elif isinstance(event, Stopped):
+                if not show_stopped:
+                    continue
                 line = f"[stopped] {event.message}"
             else:
                 continue

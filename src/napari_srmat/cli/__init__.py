@@ -159,7 +159,8 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
             on_event(event)
 
     try:
-        result = run_job(gen, quiet=quiet, on_event=note)
+        # the stop is told once, by main's "interrupted (MESSAGE)" line
+        result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False)
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
         if resume is None or isinstance(exc, Interrupted):
             raise
