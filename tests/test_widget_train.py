@@ -446,3 +446,36 @@ def test_a_job_whose_worker_quits_releases_its_run_lock(qtbot, tmp_path):
         pass
     qtbot.waitUntil(lambda: not lock.exists(), timeout=5000)
     assert worker is not None  # the worker is still referenced: not collected
+
+
+def test_a_job_whose_clean_up_fails_after_quit_still_ends(qtbot):
+    """Since start_job closes the job when its worker finishes, a job whose clean-up
+    raised when closed after worker.quit() (a partial output that could not be flushed:
+    a full disk) stopped _finished before on_finished: the widget stayed busy, its Run
+    button off, and the error escaped from the Qt slot. The failure is told as the job's
+    (on_error) and the end still follows."""
+    import itertools
+
+    from napari_srmat.jobs import Progress
+    from napari_srmat.widgets._worker import start_job
+
+    def job(stop):
+        try:
+            for k in itertools.count():
+                yield Progress(k, 10**6)
+        finally:
+            raise OSError(28, "No space left on device", "out.zarr.partial")
+
+    errors, ended = [], []
+    worker = None
+
+    def first(event) -> None:
+        worker.quit()
+
+    worker, _ = start_job(job, on_event=first, on_error=errors.append,
+                          on_finished=lambda: ended.append(True))
+    with qtbot.waitSignal(worker.finished, timeout=30000):
+        pass
+    qtbot.waitUntil(lambda: ended == [True], timeout=5000)
+    assert [type(e) for e in errors] == [OSError]
+    assert errors[0].filename == "out.zarr.partial"

@@ -81,7 +81,8 @@ def start_job(
     worker, token
         The started worker and the token whose ``request_stop()`` stops the job.
         ``worker.quit()`` also ends it, at its next event: the job generator is closed
-        when the worker finishes (its ``finally``, a run folder's lock, runs then).
+        when the worker finishes (its ``finally``, a run folder's lock, runs then; a
+        clean-up that raises reaches ``on_error``, and ``on_finished`` still follows).
     """
     token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
     jobs: list[Generator[Event, Any, Any]] = []
@@ -127,9 +128,14 @@ def start_job(
     def _finished() -> None:
         # worker.quit() ends napari's loop without closing the job: its clean-up (a
         # training run's RUN.lock) would wait for the worker's garbage collection. The job
-        # is not running once its worker has finished; closing an ended one does nothing
+        # is not running once its worker has finished; closing an ended one does nothing.
+        # A clean-up that fails is told as the job's failure, and the end still follows
+        # (a widget whose on_finished never ran stayed busy, its Run button off)
         for job in jobs:
-            job.close()
+            try:
+                job.close()
+            except Exception as exc:
+                _yielded(_Failed(exc))
         if on_finished is not None and not _gone():
             on_finished()
 
