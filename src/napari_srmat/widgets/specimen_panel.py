@@ -81,7 +81,7 @@ GRAIN_AREA_ROLE = "grain area"
 
 
 def _area_map(grains: np.ndarray, areas_per_px: float) -> np.ndarray:
-    """Float map where each grain's pixels hold its area (0 on boundaries)."""
+    """Float map where each grain's pixels hold its area (boundary pixels belong to a grain)."""
     g = np.asarray(grains)
     counts = np.bincount(g.ravel())
     counts[0] = 0
