@@ -614,3 +614,41 @@ def test_a_large_in_memory_function_runs_without_dasks_graph_warning(client, ima
         warnings.simplefilter("error")
         out, _ = _events(tiled_apply_job(image, heavy, out_channels=3, scheduler=client, **KW))
     assert out.shape == (240, 300, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+def test_ctrl_c_of_a_local_cluster_run_is_one_line(tmp_path):
+    """`srmat grain-size --scheduler local:2` stopped by a Ctrl-C printed, above its one
+    'interrupted' line, a dask warning per task cut short ('Async instruction ... ended
+    with CancelledError') from the workers, and at times "Couldn't gather keys" lines,
+    Client.__del__ and tornado tracebacks. Now the one line, exit 130."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from napari_srmat.cli import CTRL_C_NO_RESUME
+    from napari_srmat.synth import generate_microstructure
+
+    mask = generate_microstructure((256, 256), mean_grain_size_px=16, seed=1).boundaries
+    paths = []
+    for i in range(120):  # more than the cluster measures before the Ctrl-C
+        paths.append(str(tmp_path / f"m{i}.png"))
+        Image.fromarray(mask.astype(np.uint8) * 255).save(paths[-1])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_srmat", "grain-size", *paths, "--mask",
+         "--pixel-size-um", "0.5", "--scheduler", "local:2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stderr.readline()  # the cluster is up, the tasks queued
+        assert first.startswith("[progress] files: 0%"), first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    told = [ln for ln in err.splitlines() if not ln.startswith("[progress]")]
+    assert proc.returncode == 130 and out == ""
+    assert told == [f"srmat grain-size: interrupted ({CTRL_C_NO_RESUME})"], err

@@ -114,14 +114,60 @@ class WorkersDiedError(OSError):
     system error, told in one line (not as an internal error of napari-srmat)."""
 
 
+@contextlib.contextmanager
+def _ctrl_c_after_call() -> Iterator[None]:
+    """Hold a Ctrl-C pressed during a short blocking call into the dask client, and
+    deliver it (a KeyboardInterrupt, from the previous SIGINT handler) once the call
+    has returned.
+
+    A blocking client call (``distributed.wait``, ``Future.result``: distributed's
+    ``sync``) that a KeyboardInterrupt reaches before the client's event loop has
+    started it schedules a cancellation that fails there (a NameError), printed as a
+    ``tornado.application`` traceback above the command's one ``interrupted`` line.
+    Only calls that return soon are held (a poll of :data:`POLL_SECONDS`, the result of
+    a finished task), so a Ctrl-C still stops at once. Nothing is held outside the main
+    thread, or where SIGINT has no Python handler (ignored, or the default action).
+    """
+    import signal
+
+    previous = (signal.getsignal(signal.SIGINT)
+                if threading.current_thread() is threading.main_thread() else None)
+    if not callable(previous):
+        yield
+        return
+    held = _HeldInterrupt()
+    signal.signal(signal.SIGINT, held)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        held.deliver()
+
+
+def _poll(client, futures: list) -> set:
+    """The futures among ``futures`` that are finished, waiting up to
+    :data:`POLL_SECONDS` for the first (empty when none finished meanwhile); a Ctrl-C
+    meanwhile is raised after the wait (:func:`_ctrl_c_after_call`)."""
+    import distributed
+
+    try:
+        with _ctrl_c_after_call(), client.as_current():
+            return distributed.wait(futures, timeout=POLL_SECONDS,
+                                    return_when="FIRST_COMPLETED").done
+    except TimeoutError:
+        return set()
+
+
 def _result(future, after: str = "") -> Any:
     """``future.result()`` (a task's error is raised here), with dask's ``KilledWorker``
     told as a :class:`WorkersDiedError` (``after``: what the user may rerun, appended to
-    the message)."""
+    the message). A Ctrl-C while the result of a finished task is fetched is raised
+    after it (:func:`_ctrl_c_after_call`)."""
     from distributed import KilledWorker
 
     try:
-        return future.result()
+        with _ctrl_c_after_call() if future.done() else contextlib.nullcontext():
+            return future.result()
     except KilledWorker as exc:
         tries = exc.allowed_failures + 1 if isinstance(exc.allowed_failures, int) else "all"
         raise WorkersDiedError(
@@ -292,11 +338,25 @@ def dask_client(scheduler) -> Iterator[Any]:
         client.close()
 
 
-def _not_our_task_error(record) -> bool:
-    """Logging filter: False for a worker's "Compute Failed" record of a napari-srmat
-    task (keys ``srmat-...``)."""
+#: The loggers of a ``local:N`` worker that :func:`_not_told_by_srmat` filters.
+QUIET_WORKER_LOGGERS = ("distributed.worker", "distributed.worker.state_machine")
+
+
+def _not_told_by_srmat(record) -> bool:
+    """Logging filter of ``local:N`` workers: False for a record of what the starting
+    process tells itself, in one line.
+
+    A "Compute Failed" record of a napari-srmat task (keys ``srmat-...``): the task's
+    exception is re-raised there. "Async instruction for <Task cancelled ...> ended with
+    CancelledError": a task cut short as the cluster closes, which only the starting
+    process does (a Ctrl-C, a stop, another task's error; every task of a ``local:N``
+    cluster is the command's), and the command's ``interrupted`` or error line says so.
+    """
+    msg = str(record.msg)
+    if msg.startswith("Async instruction for") and msg.endswith("ended with CancelledError"):
+        return False
     args = record.args if isinstance(record.args, tuple) else ()
-    return not (str(record.msg).startswith("Compute Failed") and args
+    return not (msg.startswith("Compute Failed") and args
                 and str(args[0]).startswith("srmat-"))
 
 
@@ -304,8 +364,10 @@ def _quiet_task_errors():
     """Worker plugin of ``local:N`` clusters: the workers share the user's terminal, and
     a failing task printed a multi-line "Compute Failed" block with its traceback there
     (one per worker) above the one-line error the starting process reports for it
-    (the task's exception, re-raised there). Workers of clusters started elsewhere keep
-    their logs (they go to the cluster's log files)."""
+    (the task's exception, re-raised there); a Ctrl-C printed a warning line per task
+    cut short above the command's one ``interrupted`` line (:func:`_not_told_by_srmat`).
+    Workers of clusters started elsewhere keep their logs (they go to the cluster's log
+    files)."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class QuietTaskErrors(WorkerPlugin):
@@ -315,9 +377,10 @@ def _quiet_task_errors():
         def setup(self, worker) -> None:
             import logging
 
-            logger = logging.getLogger("distributed.worker")
-            if _not_our_task_error not in logger.filters:
-                logger.addFilter(_not_our_task_error)
+            for name in QUIET_WORKER_LOGGERS:
+                logger = logging.getLogger(name)
+                if _not_told_by_srmat not in logger.filters:
+                    logger.addFilter(_not_told_by_srmat)
 
     return QuietTaskErrors()
 
@@ -737,14 +800,7 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
                 yield Stopped(f"stopped after {done} of {total} tiles"
                               + (f"; partial output kept in {writer.partial}" if writer else ""))
                 return None
-            try:
-                with client.as_current():
-                    finished = distributed.wait(list(inflight) + list(extra),
-                                                timeout=POLL_SECONDS,
-                                                return_when="FIRST_COMPLETED").done
-            except TimeoutError:
-                continue
-            for fut in finished:
+            for fut in _poll(client, list(inflight) + list(extra)):
                 if fut in extra:
                     extra.discard(fut)
                     if fut.status == "error":
@@ -816,7 +872,6 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
         ``fn(item)`` in the order of ``items``; None when stopped. The first task error
         is raised (the others are cancelled).
     """
-    import distributed
 
     results: list = [None] * len(items)
     with dask_client(scheduler) as client:
@@ -835,13 +890,7 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
                 if stop is not None and stop.stop_requested:
                     yield Stopped(f"stopped after {done} of {len(items)} {stage}")
                     return None
-                try:
-                    with client.as_current():
-                        finished = distributed.wait(list(inflight), timeout=POLL_SECONDS,
-                                                    return_when="FIRST_COMPLETED").done
-                except TimeoutError:
-                    continue
-                for fut in finished:
+                for fut in _poll(client, list(inflight)):
                     results[inflight.pop(fut)] = _result(fut)
                     done += 1
                     yield Progress(done, len(items), stage=stage)

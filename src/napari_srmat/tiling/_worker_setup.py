@@ -6,6 +6,13 @@ The workers are started deaf to Ctrl-C (see
 preload makes every worker process, the first ones and those started again, ignore
 SIGINT from its own start, so that the starting process stops the cluster, not the
 terminal's Ctrl-C.
+
+It also makes a dask computation inside a task (a mask or an image window read through
+dask) run in the task's own thread (the synchronous scheduler), as the worker's one
+thread implies, instead of on the cluster through a client the worker would start for
+it: that client and its ``finalize`` tasks, cut short when the starting process closes
+the cluster on a Ctrl-C, printed "Couldn't gather keys" lines and a ``Client.__del__``
+traceback per worker above the command's one ``interrupted`` line.
 """
 
 from __future__ import annotations
@@ -13,14 +20,23 @@ from __future__ import annotations
 import signal
 import threading
 
+#: Where a dask computation inside a task of a ``local:N`` worker runs: in the task's
+#: thread (dask's ``scheduler`` setting in the worker process).
+TASK_COMPUTE_SCHEDULER = "synchronous"
+
 
 def dask_setup(worker) -> None:
-    """Ignore SIGINT in this worker process (called by dask when the worker starts).
+    """Ignore SIGINT in this worker process, and run a dask computation inside a task in
+    the task's thread (:data:`TASK_COMPUTE_SCHEDULER`); called by dask when the worker
+    starts.
 
     Parameters
     ----------
     worker : distributed.Worker
         The starting worker (unused).
     """
+    import dask
+
+    dask.config.set(scheduler=TASK_COMPUTE_SCHEDULER)  # for the worker process's life
     if threading.current_thread() is threading.main_thread():  # signals: main only
         signal.signal(signal.SIGINT, signal.SIG_IGN)
