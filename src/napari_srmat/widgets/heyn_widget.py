@@ -63,6 +63,7 @@ from ._worker import (
 from .layers import (
     WIDGET_PATTERNS,
     file_pyramid,
+    input_removed_note,
     is_derived_from,
     is_micrograph_layer,
     micrograph_data,
@@ -292,7 +293,11 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
                                                               if hint else [])))
-        if layer is not None and layer in self.viewer.layers:
+        if layer is not None and layer not in self.viewer.layers:
+            # its overlays would lie over nothing; the numbers, of the image read, stay
+            self.status.setText(input_removed_note(layer))
+            return
+        if layer is not None:
             show_grain_size_overlays(self.viewer, layer, result)
         self.status.setText("done" if d["mean_intercept_px"] is not None
                             else "no grain size reported (see the warning)")
