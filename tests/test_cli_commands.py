@@ -287,3 +287,44 @@ def test_lengths_are_written_in_one_unit(tmp_path, capsys):
     assert f"pooled {LENGTH_UNIT} and G withheld" in err
     for text in (*said.values(), err):
         assert not re.search(_UM_AS_UNIT, text), text
+
+
+@pytest.mark.parametrize("argv", [
+    ["synth", "{out}", "--n", "1", "--size", "64"],
+    ["demo", "--out", "{out}"],
+    ["edges", "predict", "{img}", "--out", "{out}", "--device", "cpu"],
+    ["edges", "pretrain", "{img}", "--out", "{out}", "--device", "cpu"],
+    ["edges", "train", "--data", "{data}", "--out", "{out}", "--device", "cpu"],
+    ["edges", "eval", "--images", "{data}/val/images", "--masks", "{data}/val/masks",
+     "--out", "{out}", "--device", "cpu"],
+    ["sr", "train", "--data", "{img}", "--out", "{out}", "--device", "cpu"],
+    ["experiment", "sr-vs-original", "--data", "{data}", "--out", "{out}", "--device",
+     "cpu"],
+])
+@pytest.mark.parametrize("name", ["x.png", "x.JPG", "x.ome.tif", "x.npy"])
+def test_an_output_folder_named_like_an_image_is_refused(tmp_path, capsys, argv, name):
+    """`srmat edges predict --out x.png` (and demo, synth, ...) made a folder named like
+    an image file: every output folder is refused so, in one line, before anything is
+    written (outputs.check_folder_name)."""
+    import numpy as np
+    from PIL import Image
+
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(img)
+    for split in ("train", "val"):
+        for sub in ("images", "masks"):
+            (tmp_path / "d" / split / sub).mkdir(parents=True)
+            Image.fromarray(np.zeros((64, 64), np.uint8)).save(
+                tmp_path / "d" / split / sub / "a.png")
+    out = tmp_path / name
+    argv = [a.format(out=out, img=img, data=tmp_path / "d") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out}: the output is a folder, not a " in err, err
+    assert not out.exists() and not list(tmp_path.glob("x.*"))
+
+
+def test_an_output_folder_may_be_named_zarr(tmp_path, capsys):
+    """.zarr names a folder format: an output folder so named is written."""
+    assert main(["synth", str(tmp_path / "s.zarr"), "--n", "1", "--size", "64"]) == 0
+    assert (tmp_path / "s.zarr").is_dir()

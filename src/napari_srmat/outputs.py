@@ -45,6 +45,7 @@ __all__ = [
     "OutputError",
     "OutputExistsError",
     "check_store_name",
+    "check_folder_name",
     "check_not_reserved",
     "OutputLockedError",
     "OutputMismatchError",
@@ -735,14 +736,60 @@ def check_store_name(out: str | os.PathLike) -> None:
     napari_srmat.outputs.OutputError: scan_x4.png: ... e.g. scan_x4.ome.zarr
     """
     check_not_reserved(out)
+    named = _named_like_an_image(out)
+    if named is not None:
+        kind, path = named
+        raise OutputError(f"{out}: the output is an OME-Zarr store (a folder), not a "
+                          f"{kind} file; give a name ending in .ome.zarr, e.g. "
+                          f"{path.with_name(path.name + '.ome.zarr')}")
+
+
+def _named_like_an_image(out: str | os.PathLike) -> tuple[str, Path] | None:
+    """``(KIND, the name without it)`` of a path ending in one of
+    :data:`IMAGE_FILE_SUFFIXES` (``scan.ome.tif`` -> ``("TIF", scan)``); None else."""
     path = Path(out)
     suffix = path.suffix.lower()
-    if suffix in IMAGE_FILE_SUFFIXES:
-        stem = path.stem  # scan.ome.tif -> scan, not scan.ome.ome.zarr
-        stem = stem[:-4] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
-        raise OutputError(f"{out}: the output is an OME-Zarr store (a folder), not a "
-                          f"{suffix[1:].upper()} file; give a name ending in .ome.zarr, e.g. "
-                          f"{path.with_name(stem + '.ome.zarr')}")
+    if suffix not in IMAGE_FILE_SUFFIXES:
+        return None
+    stem = path.stem  # scan.ome.tif -> scan, not scan.ome.ome.zarr
+    stem = stem[:-4] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
+    return suffix[1:].upper(), path.with_name(stem)
+
+
+def check_folder_name(out: str | os.PathLike) -> None:
+    """Refuse to name an output folder like an image or array file: ``srmat demo --out
+    x.png`` made a folder ``x.png`` that no image viewer opens (``.zarr`` is a folder
+    format and allowed).
+
+    The one rule of every output that is a folder (:func:`check_output_dir`, the
+    folders of ``srmat edges predict`` and ``srmat edges pretrain``); OME-Zarr stores
+    have :func:`check_store_name`.
+
+    Parameters
+    ----------
+    out : path-like
+        The folder to write.
+
+    Raises
+    ------
+    OutputError
+        ``out`` ends in one of :data:`IMAGE_FILE_SUFFIXES` (any case); the message gives
+        the name without it.
+
+    Examples
+    --------
+    >>> check_folder_name("run1"), check_folder_name("maps.zarr")
+    (None, None)
+    >>> check_folder_name("edges.PNG")
+    Traceback (most recent call last):
+    ...
+    napari_srmat.outputs.OutputError: edges.PNG: the output is a folder, not a PNG file; ...
+    """
+    named = _named_like_an_image(out)
+    if named is not None:
+        kind, path = named
+        raise OutputError(f"{out}: the output is a folder, not a {kind} file; give a "
+                          f"folder name without .{kind.lower()}, e.g. {path}")
 
 
 def check_out_arg(out: Any, func: str, *, what: str = "the path of an OME-Zarr store to "
@@ -764,7 +811,8 @@ def check_out_arg(out: Any, func: str, *, what: str = "the path of an OME-Zarr s
                     hint="a str or pathlib.Path (not bytes)")
 
 
-def check_output_location(out: str | os.PathLike, *, example: str = "result.ome.zarr") -> None:
+def check_output_location(out: str | os.PathLike, *, example: str = "result.ome.zarr",
+                          folder: bool = False) -> None:
     """Refuse an output whose folder cannot be created or written.
 
     Parameters
@@ -773,13 +821,17 @@ def check_output_location(out: str | os.PathLike, *, example: str = "result.ome.
         The output, as given (``""`` is refused, not taken as the current folder).
     example : str
         A name of the kind of output, suggested when ``out`` names none.
+    folder : bool
+        ``out`` is a folder of files (not a store or a file): named like an image file
+        it is refused too (:func:`check_folder_name`).
 
     Raises
     ------
     OutputError
         A path that names no new entry (``""``, ``"."``, ``".."``, ``"/"``), a name kept for
-        another output's bookkeeping (:func:`check_not_reserved`), a parent that is a
-        file, or a nearest existing parent folder that is not writable.
+        another output's bookkeeping (:func:`check_not_reserved`), a folder named like an
+        image file, a parent that is a file, or a nearest existing parent folder that is
+        not writable.
     """
     if Path(out).name in ("", ".."):  # out="" is the current folder: it failed with
         # pathlib's "PosixPath('.') has an empty name"
@@ -788,6 +840,8 @@ def check_output_location(out: str | os.PathLike, *, example: str = "result.ome.
                           f"e.g. {example}")
     check_not_reserved(out)  # every output: an srmat edges predict folder e.partial was
     # deleted by a later --no-resume run into e as its unfinished staging
+    if folder:
+        check_folder_name(out)
     out = Path(out)
     parent = _nearest_existing_parent(out)
     if not parent.is_dir():
@@ -869,7 +923,7 @@ def check_output_dir(out: str | os.PathLike, kind: str, *,
     """
     out = Path(out)
     check_not_input(out, inputs)
-    check_output_location(out)
+    check_output_location(out, folder=True)
     if out.exists() and not (out.is_dir() and only_creation_debris(out)):
         check_replaceable(out, kinds=[kind])
     # the command writes into the folder itself (its marker first): an existing folder

@@ -241,7 +241,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         raise UserError(f"--crop {args.crop} must be a multiple of --patch {args.patch}, at "
                         f"least 2 x --patch ({2 * args.patch})")
     check_not_input(args.out, args.images)
-    check_output_location(args.out)
+    check_output_location(args.out, folder=True)
     # lazy: only the random crops are read; a missing file and an existing --out are
     # refused by read_image and the job
     images = [read_image(path).data for path in args.images]
@@ -292,7 +292,7 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     check_tile_flags(args.tile, args.overlap)  # the engine's rule, with the flags' names
     out = Path(args.out)
     # the location first, as typed: "" was told as "output . contains the input"
-    check_output_location(args.out)
+    check_output_location(args.out, folder=True)
     check_not_input(out, [args.image])  # before loading anything; re-checked under the lock
     if args.scheduler is not None:
         from ..tiling._distributed import check_scheduler

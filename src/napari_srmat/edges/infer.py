@@ -963,7 +963,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     if pixel_size_um is None and isinstance(image, Micrograph):
         pixel_size_um = image.store_pixel_size  # (Y, X) when not square: per-axis maps
     check_not_input(out, [in_path])
-    check_output_location(out)
+    check_output_location(out, folder=True)
     identity = {"input": input_identity(image), "weights_sha256": model.weights_digest(),
                 "encoder": model.config.get("encoder"), "tta": model.tta, "tile": int(tile),
                 "overlap": int(overlap), "pixel_size_um": pixel_size_um}
