@@ -271,3 +271,31 @@ def test_the_demo_stopped_in_its_boundary_step_returns_its_report(monkeypatch, t
     assert any(isinstance(e, Stopped) and "boundary prediction" in e.message
                for e in events)
     assert not (tmp_path / "demo" / "boundary_probability.png").exists()
+
+
+def test_a_crop_of_a_few_grains_is_not_judged(shared_data):
+    """A small central crop of the x4 bicubic SR of a tbm/val region (grains ~100 px)
+    was misjudged: at 64 px its estimate read 20 px (no warning, and the measurement
+    up-sampled it x1.29 more), at 48 px 14 px ("super-resolve first" of an image that is
+    super-resolved already). Such a crop holds fewer than MIN_JUDGED_GRAINS grains by
+    its own estimate: it is left at its own scale with "not enough image to judge"."""
+    from napari_srmat.grainsize import MIN_JUDGED_GRAINS, measure_grain_size
+    from napari_srmat.io import read_image
+    from napari_srmat.sr import super_resolve
+
+    path = shared_data / "tbm" / "val" / "images" / "15-0-1024.png"
+    sr = super_resolve(np.asarray(read_image(path).data)[..., :3], model="bicubic", scale=4)
+    assert "srmat grain-size" in check_native_scale(sr).warning  # the whole SR image
+    for side in (48, 64):
+        y = (sr.shape[0] - side) // 2
+        crop = sr[y:y + side, y:y + side]
+        scale = check_native_scale(crop)
+        assert scale.warning.startswith("not enough image to judge"), scale.warning
+        assert is_scale_warning(scale.warning) and f"under the {MIN_JUDGED_GRAINS:g}" in \
+            scale.warning
+        assert scale.estimated_intercept_px is None and scale.suggested_inference_scale == 1
+    res = measure_grain_size(crop, model=load_boundary_model(device="cpu"))
+    assert res.inference_scale == 1 and res.estimated_intercept_px is None
+    [note] = [w for w in res.warnings if w.startswith("not enough image to judge")]
+    assert note.endswith("measured at the input's scale; measure a larger field of the "
+                         "micrograph")
