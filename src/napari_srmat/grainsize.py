@@ -788,7 +788,8 @@ def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | No
     (slope ``1 / ℓ̄`` at the origin). The lag at which it halves, times
     :data:`ACF_TO_INTERCEPT`, estimates ℓ̄: on tbm/train+val images resampled x0.5-x4,
     0.89-1.30 x the hand-drawn ℓ̄ for 80 % of them (median 1.00); on the synthetic
-    micrographs 0.66 x (flatter grains). It only chooses the model's
+    micrographs 0.66 x (their dark boundary lines and more regular grains; grey ones
+    0.58 x). It only chooses the model's
     scale; the reported ℓ̄ comes from the model.
 
     Parameters
@@ -1070,8 +1071,10 @@ class NativeScale:
     image's own pixels (a native-sharp input up to 2x the target is measured there).
     Between :data:`COARSE_INPUT_INTERCEPT_PX` and the reliable range the measurement
     up-samples without a warning, and so this check says nothing: the estimate reads
-    0.66 x ℓ̄ on the synthetic micrographs, whose native images at the training size
-    (ℓ̄ 26 px) estimate 17-18 px and are measured right at their own pixels. Every
+    0.65 x ℓ̄ on the synthetic micrographs, whose native RGB images at the training size
+    (ℓ̄ 24-27 px) mostly estimate 15-18 px and are measured right at their own pixels;
+    a few (5 of 73) estimate 14.8-15 px and are warned, grey ones about half
+    (docs/boundaries.md "Scale of the input", a known limitation). Every
     warning is a scale warning (:func:`is_scale_warning`). On a tbm/val region
     (hand-drawn ℓ̄ 29.0 px) Heyn on the ``edges predict`` map read 26.7 px as it is (no
     warning), 9.6 px (input px) on its x4 ``cnn`` SR and 118 px on its x4 reduced copy,
