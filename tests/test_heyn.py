@@ -814,6 +814,7 @@ def test_count_keys_mean_the_same_in_heyn_and_field_outputs(tmp_path, capsys):
 
     from napari_srmat.cli import main
     from napari_srmat.metrics.standards import measure_field
+    from napari_srmat.widgets.layers import heyn_statistics
 
     m = np.zeros((40, 61), np.uint8)
     m[:, [10, 30, 50]] = 255  # grains 20 px wide, no triple points
@@ -824,10 +825,12 @@ def test_count_keys_mean_the_same_in_heyn_and_field_outputs(tmp_path, capsys):
                  str(tmp_path / "lines.json"), "--json"]) == 0
     pooled = json.loads(capsys.readouterr().out)
     field = measure_field(m > 0, pattern="segments", segments=np.array(lines, float))
+    widget = heyn_statistics(measure_intercepts(m > 0, pattern="segments", segments=lines))
     # 6 boundary runs crossed; P = 1/2 + 1 + 1/2 + 3 (a line's end on a boundary: 1/2)
-    for out in (pooled, pooled["per_image"][0], field):
+    for out in (pooled, pooled["per_image"][0], field, widget):
         assert out["n_crossings"] == 6 and out["intersection_count"] == 5
     assert pooled["per_image"][0]["intercept_count"] == field["intercept_count"]
     # the old key, as each output had it
     assert pooled["n_intersections"] == pooled["per_image"][0]["n_intersections"] == 6
+    assert widget["n_intersections"] == 6
     assert field["n_intersections"] == 5
