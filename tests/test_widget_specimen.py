@@ -557,3 +557,31 @@ def test_drawn_exclusions_are_rasterised_in_the_worker(make_napari_viewer, qtbot
     ref = measure_specimen([{"boundaries": field_layer.data > 0, "exclusion": excl}],
                            names=["f1"])
     assert res.report == ref
+
+
+def test_a_field_calibrated_while_measured_gets_its_overlays_on_it(make_napari_viewer,
+                                                                  qtbot):
+    """A field calibrated while the specimen tab measured it: its grain-area map and
+    intercepts were drawn with the geometry taken at Run (scale 1 px, its old translate,
+    no unit), twice its size beside it, and napari warned of inconsistent units (the
+    scale bar lost its µm). They are drawn with the field's geometry when they arrive,
+    as the mask and Simple tabs draw theirs; the map keeps the unit it was measured in."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_micro(1).boundaries.astype(np.uint8), name="f1",
+                              translate=(10.0, 20.0))
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    panel = widget.specimen
+    panel.select_fields(["f1"])
+    panel.run()
+    set_layer_pixel_size(viewer, layer, PX)  # before the result: it comes on the GUI thread
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
+    areas, pts = viewer.layers["f1 grain area"], viewer.layers["f1 intercepts"]
+    for lay in (areas, pts):
+        np.testing.assert_allclose(lay.scale[-2:], layer.scale[-2:], err_msg=lay.name)
+        np.testing.assert_allclose(lay.translate[-2:], layer.translate[-2:], err_msg=lay.name)
+        assert tuple(lay.units) == tuple(layer.units), lay.name
+    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
+    assert areas.metadata["unit"] == "px²"  # measured before the calibration

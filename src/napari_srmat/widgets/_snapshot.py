@@ -28,15 +28,6 @@ class LayerSnapshot:
     metadata: dict
     scale: tuple
     translate: tuple
-    units: tuple | None = None
-
-    @property
-    def geometry(self) -> dict:
-        """``scale``, ``translate`` (and ``units``) for layers drawn over this one."""
-        geo = {"scale": self.scale, "translate": self.translate}
-        if self.units is not None:
-            geo["units"] = self.units
-        return geo
 
 
 def snapshot(layer) -> LayerSnapshot:
@@ -44,8 +35,7 @@ def snapshot(layer) -> LayerSnapshot:
     :func:`frozen` for a layer the user paints)."""
     return LayerSnapshot(name=layer.name, data=layer_image_data(layer),
                          kind=layer._type_string, metadata=dict(layer.metadata or {}),
-                         scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
-                         units=tuple(str(u) for u in layer.units[-2:]))
+                         scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]))
 
 
 def painted_data(layer) -> Any:

@@ -225,6 +225,26 @@ def _units_kwargs_2d(layer) -> dict:
     return {"units": tuple(str(u) for u in units[-2:])} if units is not None else {}
 
 
+def overlay_geometry(layer) -> dict[str, Any]:
+    """``scale``, ``translate`` and ``units`` (last two axes) of a 2-D layer drawn over
+    ``layer``, read from ``layer`` as it is now: a result drawn when its job ends takes
+    the place of the layer then (calibrated while the job ran: its new pixel size), not
+    the place it had at Run.
+
+    Parameters
+    ----------
+    layer : napari layer
+        The layer drawn over.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``viewer.add_*``.
+    """
+    return dict(scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
+                **_units_kwargs_2d(layer))
+
+
 #: ``metadata`` key of the layers napari-srmat adds; its value is the name the layer was
 #: added under. Only such a layer is updated or replaced by a later run; a user's layer
 #: of the same name (a hand-drawn boundary map, say) is never touched, and the new layer
@@ -703,8 +723,8 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     rects = rescan_rectangles(plan)
     kwargs: dict[str, Any] = dict(
         shape_type="rectangle", edge_color="yellow", face_color="transparent",
-        edge_width=1, scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
-        **_units_kwargs_2d(layer),  # without them napari drops the viewer's µm (scale bar)
+        edge_width=1,
+        **overlay_geometry(layer),  # its units too: without, napari drops the viewer's µm
         metadata={"rescan_plan": plan.to_dict(), **source_metadata(layer),
                   OWN_LAYER_KEY: name},
         features=rescan_features(plan), ndim=2,
@@ -1269,10 +1289,7 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     if boundary_layer not in viewer.layers:
         return meas
     # the layer's geometry and units; source_layer: calibrating it rescales the overlays
-    geo = dict(scale=tuple(boundary_layer.scale[-2:]),
-               translate=tuple(boundary_layer.translate[-2:]),
-               metadata=source_metadata(boundary_layer),
-               **_units_kwargs_2d(boundary_layer))
+    geo = dict(overlay_geometry(boundary_layer), metadata=source_metadata(boundary_layer))
     shape = layer_image_data(boundary_layer).shape
     pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
     meas.points_layer = _upsert_layer(

@@ -57,7 +57,7 @@ from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export, write_summary_rows
-from .layers import DrawnShapes, drawn_shapes, source_metadata
+from .layers import DrawnShapes, drawn_shapes, overlay_geometry, source_metadata
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
            "POOLED_FIELD"]
@@ -446,7 +446,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for src, layer in zip(self._job_sources, self._job_layers):
             if layer not in self.viewer.layers:  # deleted while measured: its numbers are
                 continue  # in the tables, its overlays would lie over nothing
-            geo = src.geometry
+            geo = overlay_geometry(layer)  # calibrated while measured: its place now
             areas = result.area_maps[src.name]
             # named after the field layer as it is called now (renamed while the job ran:
             # the overlays still follow its calibration, which finds them by its identity)
