@@ -961,3 +961,29 @@ def test_an_lr_out_of_focus_everywhere_is_warned():
     note = warned(blurred)
     assert len(note) == 1 and f"below {WHOLE_IMAGE_SHARPNESS:g}" in note[0]
     assert warned(lr) == [] and warned(half) == []
+
+
+def test_an_lr_whose_focus_windows_have_no_structure_is_not_called_out_of_focus():
+    """With blocks smaller than the focus windows, a sharp particle alone on flat grey
+    structures a 16 px block but none of the 32 px focus windows: no sharp level is
+    measured, and the plan told the user the whole image 'looks out of focus (sharpness
+    none measured ...)', to refocus and scan again. Nothing measured, nothing said; the
+    same particle blurred among grains (a level measured) is still warned."""
+    from scipy import ndimage as ndi
+
+    from napari_srmat.sr.rescan import FOCUS_WINDOW_PX, has_structure
+
+    def warned(img, roi_px):
+        plan = plan_rescan(img, "bicubic", scale=4, budget=0.25, roi_px=roi_px)
+        return [w for w in plan.warnings if "whole LR image looks out of focus" in w]
+
+    img = np.full((SIZE, SIZE), 128, np.uint8)
+    img[28:36, 28:36] = 40  # a sharp particle astride four focus windows
+    structured, _ = structure_map(img)
+    assert has_structure(structured, ROI).any()
+    assert not has_structure(structured, FOCUS_WINDOW_PX).any()
+    assert warned(img, ROI) == []
+    _, lr = _x4_lr(seed=2)
+    blurred = np.clip(np.rint(ndi.gaussian_filter(lr.astype(float), (1.5, 1.5, 0))), 0,
+                      255).astype(np.uint8)
+    assert len(warned(blurred, ROI)) == 1

@@ -864,7 +864,10 @@ def plan_notes(n_rois: int, structured_blocks: int, uncertain_blocks: int, model
 def whole_image_focus_note(level: float) -> list[str]:
     """The plan's warning when the whole LR looks out of focus: its sharp level (of its
     focus windows with structure, :func:`block_focus`) below
-    :data:`WHOLE_IMAGE_SHARPNESS`, or none measured.
+    :data:`WHOLE_IMAGE_SHARPNESS`.
+
+    A level of NaN (no focus window with structure and a sharpness: e.g. a lone particle
+    on flat grey with blocks smaller than the windows) measured nothing: no warning.
 
     Examples
     --------
@@ -872,15 +875,16 @@ def whole_image_focus_note(level: float) -> list[str]:
     []
     >>> whole_image_focus_note(0.27)[0].split(" (")[0]
     'the whole LR image looks out of focus'
+    >>> whole_image_focus_note(float("nan"))
+    []
     """
-    if level >= WHOLE_IMAGE_SHARPNESS:
+    if not level < WHOLE_IMAGE_SHARPNESS:  # in focus, or NaN: nothing measured
         return []
-    shown = "none measured" if not np.isfinite(level) else f"{level:.2f}"
-    return [f"the whole LR image looks out of focus (sharpness {shown}, below "
-            f"{WHOLE_IMAGE_SHARPNESS:g} of an LR in focus; 0.25 is a smooth image): the "
-            "focus term compares parts of the image with each other and cannot see a "
-            "defocus everywhere, and the SR is worst there; refocus and scan again before "
-            "trusting this plan (an image sampled far finer than its structure reads "
+    return [f"the whole LR image looks out of focus (sharpness {level:.2f}, below "
+            f"{WHOLE_IMAGE_SHARPNESS:g} of an LR in focus; {SMOOTH_SHARPNESS:g} is a smooth "
+            "image): the focus term compares parts of the image with each other and cannot "
+            "see a defocus everywhere, and the SR is worst there; refocus and scan again "
+            "before trusting this plan (an image sampled far finer than its structure reads "
             "smooth too)"]
 
 
