@@ -11,9 +11,10 @@ is measured on LRs in focus and blurred everywhere (Gaussian sigma 0.75, 1.0, 1.
 * calibration (the threshold is chosen here): synthetic micrographs (grains of 12, 24, 48
   HR px, seeds 1 and 2, HR 1024 px) and 768 px regions at (100, 100) of scan_10,
   extra_3, scan_14, extra_0, each as its area x4 downsampling;
-* judged: the tbm/val images and whole scans not used for calibration (never the test
-  scans 13/24/28, never tbm/test) taken as the LR at their own resolution, and 768 px
-  regions of those scans as x4 LRs.
+* judged: the tbm/val images and whole scans not used for calibration (nor a
+  byte-identical copy of one: extra_9 is scan_10; never the test scans 13/24/28, never
+  tbm/test) taken as the LR at their own resolution, and 768 px regions of those scans
+  as x4 LRs.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_whole_defocus.py   # ~1 CPU-min
 
@@ -112,8 +113,12 @@ def main() -> None:
     val = sorted((DATA / "val" / "images").glob("*.png"))
     for p in val:
         judged[f"tbm/val {p.name}"] = levels(np.asarray(Image.open(p).convert("RGB")))
+    # a byte-identical copy of a calibration scan (extra_9 is scan_10) is calibration data
+    calibration_files = {(DATA.parent / "scans" / f"{n}.jpg").read_bytes()
+                         for n in CALIBRATION_SCANS}
     scans = sorted(p.stem for p in (DATA.parent / "scans").glob("*.jpg")
-                   if p.stem not in (*TEST_SCANS, *CALIBRATION_SCANS))
+                   if p.stem not in (*TEST_SCANS, *CALIBRATION_SCANS)
+                   and p.read_bytes() not in calibration_files)
     for name in scans:
         judged[f"{name} whole"] = levels(_scan(name))
         region = _region(name)

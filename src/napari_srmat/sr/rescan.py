@@ -195,9 +195,9 @@ MIN_OUT_OF_FOCUS_WINDOWS = 2
 #: whole LR looks out of focus, which the focus term (relative to that level) cannot see:
 #: the plan warns (:func:`whole_image_focus_note`). The midpoint of the lowest level of
 #: 10 x4 LRs in focus (0.426; synthetic, scan_10, extra_3, scan_14, extra_0) and the
-#: highest of them blurred everywhere by 1.5 LR px (0.283); judged on 59 LRs of other
+#: highest of them blurred everywhere by 1.5 LR px (0.283); judged on 57 LRs of other
 #: scans and tbm/val: none in focus below it (lowest 0.373), all blurred by 0.75-1.5 px
-#: below it, but only 34 % of those with noise of 0.01 added after the blur
+#: below it, but only 33 % of those with noise of 0.01 added after the blur
 #: (``studies/rescan_whole_defocus.py``, ``DECISION_RULE``).
 WHOLE_IMAGE_SHARPNESS = 0.354
 #: Why a rectangle is proposed (:attr:`RescanPlan.reasons`).
