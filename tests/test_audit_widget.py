@@ -1343,3 +1343,48 @@ def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tm
                                atol=1e-9)
     np.testing.assert_allclose(hi, np.asarray(sr_layer.data_to_world((95.5, 135.5)))[-2:],
                                atol=1e-9)
+
+
+def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_viewer,
+                                                                tmp_path, qtbot):
+    """The boundary overlays are reused by the next session, which set their pixels and
+    place but kept the first session's SR layer as their source and its units: over a
+    second, calibrated pair (the first, in px, closed) napari warned of inconsistent
+    units (the scale bar lost its µm), and calibrating the second LR left them at the old
+    scale, off their candidate. A reused overlay takes the current SR layer's units and
+    link (AuditWidget._over_sr)."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import add_super_resolution_result
+
+    lr, sr = _feature_images(tmp_path)
+    viewer = make_napari_viewer()
+    lr1 = viewer.add_image(lr, name="lr1")  # no pixel size
+    sr1 = add_super_resolution_result(viewer, lr1, sr, 4, name="sr1")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
+                     new_boundary_length_px=16.0)
+    w.overlay_check.setChecked(True)
+    w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json",
+                  layer_names=("lr1", "sr1"))
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    overlays = dict(w.overlay_layers)
+    for layer in (sr1, lr1):
+        viewer.layers.remove(layer)
+    lr2 = viewer.add_image(lr.copy(), name="lr2")
+    set_layer_pixel_size(viewer, lr2, 2.0)  # SR 0.5 µm: not the first SR's 0.25
+    sr2 = add_super_resolution_result(viewer, lr2, sr.copy(), 4, name="sr2")
+    w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "b.json",
+                  layer_names=("lr2", "sr2"))
+    qtbot.waitUntil(lambda: all(lay.visible and tuple(lay.scale) == tuple(sr2.scale)
+                                for lay in overlays.values()), timeout=30_000)
+    assert w.overlay_layers == overlays  # the same layers, reused
+    for layer in overlays.values():
+        assert tuple(layer.units) == tuple(sr2.units), layer.name
+    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
+    corner = [np.asarray(lay.translate[-2:]) for lay in overlays.values()]
+    set_layer_pixel_size(viewer, lr2, 1.0)
+    for layer, before in zip(overlays.values(), corner):
+        np.testing.assert_allclose(layer.scale[-2:], sr2.scale[-2:], err_msg=layer.name)
+        np.testing.assert_allclose(layer.translate[-2:], 0.5 * before, err_msg=layer.name)

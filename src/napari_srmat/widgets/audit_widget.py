@@ -898,15 +898,16 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                                   ("LR-up boundaries", maps[1], "cyan")):
             lay = self.overlay_layers.get(name)
             shown = name if note is None else f"{name} ({note})"
+            over = self._over_sr({OWN_LAYER_KEY: name, "kind": "boundary overlay"})
             if lay is None or lay not in self.viewer.layers:
                 lay = self.viewer.add_image(data, name=shown, colormap=color,
-                                            blending="additive", opacity=0.7,
-                                            **self._over_sr({OWN_LAYER_KEY: name,
-                                                             "kind": "boundary overlay"}))
+                                            blending="additive", opacity=0.7, **over)
                 self.overlay_layers[name] = lay
             else:
                 lay.data = data
                 lay.name = shown
+                for key, value in over.items():  # an earlier session's SR: this one's now
+                    setattr(lay, key, value)
             scale, _ = self._sr_transform()
             lay.scale = scale
             lay.translate = tuple(self._sr_to_world(corner))
