@@ -328,3 +328,30 @@ def test_an_output_folder_may_be_named_zarr(tmp_path, capsys):
     """.zarr names a folder format: an output folder so named is written."""
     assert main(["synth", str(tmp_path / "s.zarr"), "--n", "1", "--size", "64"]) == 0
     assert (tmp_path / "s.zarr").is_dir()
+
+
+@pytest.mark.parametrize("encoding, unit", [("ascii", "um"), ("utf-8", "µm")])
+def test_a_console_without_mu_gets_um_not_an_error(tmp_path, encoding, unit):
+    """With io.LENGTH_UNIT ('µm') in srmat info's pixel size and in --help, a console
+    that cannot write it (LC_ALL=C without Python's UTF-8 mode, PYTHONIOENCODING=ascii)
+    got 'srmat info: error: 'ascii' codec can't encode ...' (exit 2) instead of the
+    result, and a traceback for `srmat heyn --help`. Such a console gets 'um'; the
+    others keep 'µm'."""
+    import os
+    import subprocess
+
+    import numpy as np
+
+    from napari_srmat.io import write_ome_zarr
+
+    store = write_ome_zarr(np.zeros((16, 16), np.uint8), tmp_path / "s.ome.zarr",
+                           pixel_size_um=0.3)
+    env = dict(os.environ, PYTHONIOENCODING=encoding, LC_ALL="C", PYTHONUTF8="0")
+    said = {}
+    for name, argv in {"info": ["info", str(store)], "help": ["heyn", "--help"]}.items():
+        done = subprocess.run([sys.executable, "-m", "napari_srmat", *argv], env=env,
+                              capture_output=True, timeout=300)
+        assert done.returncode == 0 and done.stderr == b"", done.stderr.decode(encoding)
+        said[name] = done.stdout.decode(encoding)
+    assert f"pixel size:  0.3 {unit}" in said["info"]
+    assert f"pixel size in {unit}" in " ".join(said["help"].split())

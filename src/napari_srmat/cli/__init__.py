@@ -785,6 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     and internal errors with 1, an interrupt or a stopped job with
     :data:`EXIT_INTERRUPTED`.
     """
+    if argv is None:  # the console, before any --help or error is printed
+        _ascii_console_fallback()
     try:  # importing the subcommands (torch among them) takes seconds: Ctrl-C there too
         parser = build_parser()
     except KeyboardInterrupt:
@@ -891,6 +893,58 @@ def _quiet_pending_task_debris() -> None:
     log = logging.getLogger("asyncio")
     if not any(isinstance(f, _PendingTaskDebris) for f in log.filters):
         log.addFilter(_PendingTaskDebris())
+
+
+#: How the non-ASCII characters of srmat's text (the unit "µm", "ℓ̄", "±", ...) are
+#: written to a console whose encoding lacks them (:func:`_ascii_console_fallback`);
+#: another character is written by its NFKD letters, else as a backslash escape.
+ASCII_SPELLINGS = {
+    "µ": "u", "μ": "u", "±": "+/-", "²": "^2", "³": "^3", "ℓ": "l", "\u0304": "",
+    "×": "x", "…": "...", "–": "-", "—": "-", "−": "-", "≈": "~", "≥": ">=", "≤": "<=",
+    "≠": "!=", "→": "->", "°": " deg", "·": ".", "∞": "inf", "½": "1/2",
+}
+#: The codec error handler of :func:`_ascii_console_fallback`.
+ASCII_ERRORS = "srmat-ascii-spelling"
+
+
+def _ascii_spelling(err: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the ASCII spelling (:data:`ASCII_SPELLINGS`) of the
+    characters an encoding lacks."""
+    import unicodedata
+
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    out = []
+    for ch in err.object[err.start:err.end]:
+        text = ASCII_SPELLINGS.get(ch)
+        if text is None:
+            text = (unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+                    or ch.encode("ascii", "backslashreplace").decode())
+        out.append(text)
+    return "".join(out), err.end
+
+
+def _ascii_console_fallback() -> None:
+    """Write what stdout's or stderr's encoding cannot (an ASCII console: ``LC_ALL=C``
+    without Python's UTF-8 mode, ``PYTHONIOENCODING=ascii``) in ASCII spellings
+    ("µm" as "um"), instead of failing on the first "µm" (an error instead of the
+    result, a traceback for ``--help``). Consoles that can write them are left alone."""
+    import codecs
+
+    try:
+        codecs.lookup_error(ASCII_ERRORS)
+    except LookupError:
+        codecs.register_error(ASCII_ERRORS, _ascii_spelling)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if not encoding or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            "".join(ASCII_SPELLINGS).encode(encoding)
+        except UnicodeEncodeError:
+            stream.reconfigure(errors=ASCII_ERRORS)
+        except LookupError:  # an encoding Python does not know: leave it
+            continue
 
 
 def _one_line_warnings(where: str | Callable[[], str]) -> None:
