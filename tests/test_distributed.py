@@ -423,6 +423,47 @@ def test_restarted_local_worker_ignores_ctrl_c(python_ctrl_c):
         assert [pid for pid, _ in c.run(pid_and_deaf).values()] == [second]  # alive
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+def test_ctrl_c_while_a_slow_result_comes_is_not_held(client, python_ctrl_c, monkeypatch):
+    """A Ctrl-C while the result of a finished task was fetched (a large chunk, a slow
+    link) was held until the whole result had come (c6dc10d). It is raised at once
+    once the call has started (here: a result that takes 3 s to arrive)."""
+    import os
+    import threading
+    import time
+
+    def arrive_slowly():  # built again in the starting process, slowly there only
+        import os
+        import time
+
+        if os.environ.get("SRMAT_TEST_SLOW_RESULT"):
+            time.sleep(3)
+        return "arrived"
+
+    class SlowResult:
+        def __reduce__(self):
+            return arrive_slowly, ()
+
+    fut = client.submit(SlowResult, pure=False)
+    with client.as_current():
+        distributed.wait([fut], timeout=60)
+    monkeypatch.setenv("SRMAT_TEST_SLOW_RESULT", "1")  # the workers do not see it
+    pressed = []
+    timer = threading.Timer(
+        0.5, lambda: (pressed.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _distributed._result(fut)
+    finally:
+        timer.cancel()
+    raised = time.monotonic()
+    assert pressed and raised - start < 3  # the result had not come yet
+    assert raised - pressed[0] < _distributed.CALL_START_SECONDS + 0.5
+
+
 def test_scheduler_strings():
     assert _distributed.check_scheduler("local:3") == ("local:3", 3)
     assert _distributed.check_scheduler(" tcp://h:8786 ") == ("tcp://h:8786", None)

@@ -114,19 +114,27 @@ class WorkersDiedError(OSError):
     system error, told in one line (not as an internal error of napari-srmat)."""
 
 
+#: Seconds a Ctrl-C pressed at the start of a blocking client call waits before it is
+#: raised (:func:`_ctrl_c_after_call`): time for the client's event loop to start the
+#: call, so that dask can cancel it.
+CALL_START_SECONDS = POLL_SECONDS
+
+
 @contextlib.contextmanager
 def _ctrl_c_after_call() -> Iterator[None]:
-    """Hold a Ctrl-C pressed during a short blocking call into the dask client, and
-    deliver it (a KeyboardInterrupt, from the previous SIGINT handler) once the call
-    has returned.
+    """Raise a Ctrl-C pressed during a blocking call into the dask client no sooner
+    than :data:`CALL_START_SECONDS` after the call began, and no later.
 
     A blocking client call (``distributed.wait``, ``Future.result``: distributed's
     ``sync``) that a KeyboardInterrupt reaches before the client's event loop has
     started it schedules a cancellation that fails there (a NameError), printed as a
-    ``tornado.application`` traceback above the command's one ``interrupted`` line.
-    Only calls that return soon are held (a poll of :data:`POLL_SECONDS`, the result of
-    a finished task), so a Ctrl-C still stops at once. Nothing is held outside the main
-    thread, or where SIGINT has no Python handler (ignored, or the default action).
+    ``tornado.application`` traceback above the command's one ``interrupted`` line. A
+    press that early waits until the loop has had that time; a later one is raised at
+    once, and the call is cancelled. (Holding the press until the call returned kept
+    it for as long as a finished task's result took to come: seconds for a large chunk
+    or a slow link, a whole task's rerun if the worker holding it died.) Nothing is
+    changed outside the main thread, or where SIGINT has no Python handler (ignored, or
+    the default action).
     """
     import signal
 
@@ -135,19 +143,23 @@ def _ctrl_c_after_call() -> Iterator[None]:
     if not callable(previous):
         yield
         return
-    held = _HeldInterrupt()
-    signal.signal(signal.SIGINT, held)
+    started = time.monotonic()
+
+    def after_start(signum, frame) -> None:
+        time.sleep(max(0.0, started + CALL_START_SECONDS - time.monotonic()))
+        previous(signum, frame)  # Python's: a KeyboardInterrupt here
+
+    signal.signal(signal.SIGINT, after_start)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        held.deliver()
 
 
 def _poll(client, futures: list) -> set:
     """The futures among ``futures`` that are finished, waiting up to
     :data:`POLL_SECONDS` for the first (empty when none finished meanwhile); a Ctrl-C
-    meanwhile is raised after the wait (:func:`_ctrl_c_after_call`)."""
+    meanwhile is raised as :func:`_ctrl_c_after_call` says."""
     import distributed
 
     try:
@@ -161,8 +173,8 @@ def _poll(client, futures: list) -> set:
 def _result(future, after: str = "") -> Any:
     """``future.result()`` (a task's error is raised here), with dask's ``KilledWorker``
     told as a :class:`WorkersDiedError` (``after``: what the user may rerun, appended to
-    the message). A Ctrl-C while the result of a finished task is fetched is raised
-    after it (:func:`_ctrl_c_after_call`)."""
+    the message). A Ctrl-C while the result of a finished task is fetched is raised as
+    :func:`_ctrl_c_after_call` says."""
     from distributed import KilledWorker
 
     try:
