@@ -299,3 +299,53 @@ def test_a_crop_of_a_few_grains_is_not_judged(shared_data):
     [note] = [w for w in res.warnings if w.startswith("not enough image to judge")]
     assert note.endswith("measured at the input's scale; measure a larger field of the "
                          "micrograph")
+
+
+def test_a_folder_completed_before_the_check_gets_it_on_a_rerun(tmp_path, capsys, native):
+    """`srmat edges predict` rerun on a folder it completed before the scale check existed
+    (its marker has no ``native_scale``) told nothing and reported the figures as null.
+    The rerun now checks the input, tells its warning, reports the figures and keeps the
+    check in the marker (the rest of the marker and the maps untouched)."""
+    image = tmp_path / "up4.png"
+    Image.fromarray(_resized(native, 4)).save(image)
+    out = tmp_path / "maps"
+    argv = ["edges", "predict", str(image), "--out", str(out), "--device", "cpu", "--json"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    [told] = first["warnings"]
+    assert is_scale_warning(told) and first["estimated_intercept_px"] is not None
+    marker_path = out / ".srmat_output.json"
+    old = read_marker(out)
+    old.pop(NATIVE_SCALE_KEY)  # as written before the check existed
+    marker_path.write_text(json.dumps(old, indent=1))
+    maps = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
+            and p != marker_path}
+    # a stop during that check leaves the folder as it was
+    from napari_srmat.io import read_image
+
+    token, events = StopToken(), []
+    token.request_stop()
+    assert run_job(predict_boundaries_job(read_image(image), load_boundary_model(device="cpu"),
+                                          out=out, stop=token),
+                   quiet=True, on_event=events.append) is None
+    assert any(isinstance(e, Stopped) and "scale estimate" in e.message for e in events)
+    assert read_marker(out) == old
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["nothing_to_do"] and again["warnings"] == [told]
+    for key in ("estimated_intercept_px", "estimated_sharpness", "suggested_inference_scale"):
+        assert again[key] == first[key], key
+    marker = read_marker(out)
+    assert marker.pop(NATIVE_SCALE_KEY)["warning"] == told and marker == old
+    assert maps == {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
+                    and p != marker_path}
+    # a third run reads it from the marker: the input's pixels are not read again
+    import napari_srmat.grainsize as grainsize
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the input was checked again")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(grainsize, "check_native_scale", unread)
+        assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [told]

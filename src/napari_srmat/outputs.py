@@ -68,6 +68,7 @@ __all__ = [
     "is_ours",
     "read_marker",
     "write_marker",
+    "add_to_marker",
     "prepare_output_dir",
     "only_creation_debris",
     "lock_run_folder",
@@ -615,6 +616,41 @@ def write_marker(path: str | os.PathLike, kind: str, *, identity: Mapping | None
         "identity": json_ready(identity) if identity is not None else None,
         **(dict(extra) if extra else {}),
     }
+    return atomic_write_text(Path(path) / MARKER_NAME, json.dumps(marker, indent=1))
+
+
+def add_to_marker(path: str | os.PathLike, fields: Mapping) -> Path:
+    """Add ``fields`` to the marker of the napari-srmat output ``path`` (atomically: a
+    kill leaves the marker as it was or with them), keeping all it says besides (the
+    command, time and identity of what made the output: nothing else is rewritten).
+
+    Parameters
+    ----------
+    path : path-like
+        An output directory with a marker (:func:`write_marker`).
+    fields : mapping
+        JSON fields to add or replace.
+
+    Raises
+    ------
+    OutputError
+        ``path`` has no readable napari-srmat marker.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> _ = write_marker(out, "demo")
+    >>> _ = add_to_marker(out, {"note": 1})
+    >>> read_marker(out)["note"], read_marker(out)["kind"]
+    (1, 'demo')
+    """
+    from ._atomic import atomic_write_text
+
+    marker = read_marker(path)
+    if marker is None:
+        raise OutputError(f"{path} has no napari-srmat marker to add to")
+    marker.update(json_ready(dict(fields)))
     return atomic_write_text(Path(path) / MARKER_NAME, json.dumps(marker, indent=1))
 
 

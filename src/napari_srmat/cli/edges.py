@@ -334,8 +334,8 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
         report["prob_mean"] = float(np.asarray(read_image(prob_path).data).mean())
         report["uncertainty_mean"] = float(np.asarray(read_image(unc_path).data).mean())
     report["nothing_to_do"] = bool(complete)
-    # the figures of the scale check the folder keeps (None in a folder made before it;
-    # its warning is among the told ones)
+    # the figures of the scale check the folder keeps (added by a rerun to a folder made
+    # before it; its warning is among the told ones)
     scale = (read_marker(out) or {}).get(NATIVE_SCALE_KEY) or {}
     report.update({f.name: scale.get(f.name) for f in dataclasses.fields(NativeScale)
                    if f.name != "warning"})

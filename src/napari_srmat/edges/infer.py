@@ -897,6 +897,25 @@ def _native_scale_job(image, stop):
     return scale
 
 
+def _kept_scale_job(folder: Path, marker: dict, image, stop, scale_check: bool):
+    """Tell the scale check of a complete output ``folder`` (or its complete staging),
+    whose ``marker`` is read: the one it keeps (``native_scale``), else (a folder made
+    before the check existed, or without it) with ``scale_check`` that of ``image``,
+    then added to its marker (:func:`napari_srmat.outputs.add_to_marker`: atomically,
+    nothing else rewritten). False once it has yielded ``Stopped`` (the folder is left
+    as it was)."""
+    if NATIVE_SCALE_KEY in marker or not scale_check:
+        _warn_scale(marker.get(NATIVE_SCALE_KEY))
+        return True
+    from ..outputs import add_to_marker
+
+    scale = yield from _native_scale_job(image, stop)
+    if scale is None:
+        return False
+    add_to_marker(folder, {NATIVE_SCALE_KEY: scale.to_dict()})
+    return True
+
+
 def _warn_scale(scale: dict | None) -> None:
     """Issue the warning of a :class:`~napari_srmat.grainsize.NativeScale` (as a dict,
     also the one kept in an output folder's marker) as a one-line ``UserWarning``:
@@ -925,7 +944,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                        scheduler=None, gain=1.0, scale_check=True):
     """The ``out`` branch of :func:`predict_boundaries_job` (write protocol); ``make_fn()``
     gives the tile function, called only once tiles are to be computed (a complete folder
-    costs no read of the input: the scale check kept in its marker is told again)."""
+    costs no read of the input: the scale check kept in its marker is told again; one
+    made before the check existed is checked then, :func:`_kept_scale_job`)."""
     from .._atomic import (
         finish_interrupted_swap,
         remove_stale_swaps,
@@ -993,8 +1013,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             if not overwrite:
                 if not diffs and marker.get("complete"):
                     yield Log(f"{out} {ALREADY_COMPLETE}")
-                    _warn_scale(marker.get(NATIVE_SCALE_KEY))
-                    return paths
+                    told = yield from _kept_scale_job(out, marker, image, stop, scale_check)
+                    return paths if told else None
                 raise OutputExistsError(f"{out} exists and was made differently "
                                         f"({'; '.join(diffs)}); pass overwrite (--overwrite) "
                                         "to replace it")
@@ -1025,9 +1045,11 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                     moved = started_with(marker, identity)
                     extra = {"started_with": moved} if moved else {}
                 if resume and marker.get("complete"):  # killed after finishing: finish the swap
+                    if not (yield from _kept_scale_job(staging, marker, image, stop,
+                                                       scale_check)):
+                        return None  # stopped: still complete, a rerun finishes the swap
                     _remove_stacked(staging)
                     swap_into_place(staging, out)
-                    _warn_scale(marker.get(NATIVE_SCALE_KEY))
                     return paths
         if scale_check:  # before anything is created: a stop here leaves the folder as it was
             scale = yield from _native_scale_job(image, stop)
