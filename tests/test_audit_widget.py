@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from napari_srmat.audit import AuditSession, Candidate  # noqa: E402
+from napari_srmat.audit import AddedRegion, AuditSession, Candidate  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -1388,3 +1388,131 @@ def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_view
     for layer, before in zip(overlays.values(), corner):
         np.testing.assert_allclose(layer.scale[-2:], sr2.scale[-2:], err_msg=layer.name)
         np.testing.assert_allclose(layer.translate[-2:], 0.5 * before, err_msg=layer.name)
+
+
+def _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, remove, *, pixel_size_um=None):
+    """An audit search on an LR (``pixel_size_um`` µm, else in px) and its x4 SR layer
+    (the SR widget's) finding one candidate over LR rows 20-23, columns 30-33, with the
+    layers ``remove`` names removed while it runs: (widget, LR layer, session file)."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import add_super_resolution_result
+
+    lr, sr = _feature_images(tmp_path)
+    lr_layer = viewer.add_image(lr, name="lr", translate=(3.0, -2.0))
+    if pixel_size_um is not None:
+        set_layer_pixel_size(viewer, lr_layer, pixel_size_um)
+    add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
+    _search_finds(monkeypatch, [Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0,
+                                          kind="new_boundary", new_boundary_length_px=16.0)])
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    path = tmp_path / "a.json"
+    w.session_path_edit.setText(str(path))
+    w._path_edited("")
+    w.run_btn.click()
+    for name in remove:  # before the search's result reaches the GUI thread
+        viewer.layers.remove(name)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=30_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    return w, lr_layer, path
+
+
+@pytest.mark.parametrize("pixel_size_um", [0.5, None], ids=["um", "px"])
+def test_without_its_sr_layer_a_session_is_placed_and_drawn_on_through_the_lr(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch, pixel_size_um):
+    """The SR layer removed during the search (the session is still shown): the boxes
+    were drawn at scale 1 in px (over an LR in µm napari warned of inconsistent units),
+    and a region drawn over LR pixels 20-23 x 30-33 at x4 was recorded as SR box
+    [30, 20, 34, 24], as if LR and SR pixels were one size, into the session, its CSV log
+    and the report. The SR grid is the LR's at the session's scale (sr_world_transform):
+    the boxes lie on it and a drawn region is converted through it."""
+    from napari_srmat.audit.report import write_report
+
+    viewer = make_napari_viewer()
+    w, lr_layer, path = _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, ["sr"],
+                                            pixel_size_um=pixel_size_um)
+    assert w.sr_layer is None and w.lr_up_layer is lr_layer
+    # the candidate's box covers its feature: the outer edges of LR rows 20-23, cols 30-33
+    lo, hi = _box_world_bounds(w.boxes_layer)
+    np.testing.assert_allclose(lo, np.asarray(lr_layer.data_to_world((19.5, 29.5)))[-2:])
+    np.testing.assert_allclose(hi, np.asarray(lr_layer.data_to_world((23.5, 33.5)))[-2:])
+    assert tuple(w.boxes_layer.units) == tuple(lr_layer.units)
+    assert viewer.layers.units is not None  # one unit: napari does not drop them
+    np.testing.assert_allclose(viewer.camera.center[-2:], (lo + hi) / 2)
+    # a missed region drawn over the same LR pixels, on a Shapes layer over the LR
+    viewer.add_shapes([np.array([[19.5, 29.5], [23.5, 33.5]])], shape_type="rectangle",
+                      name="missed", scale=lr_layer.scale, translate=lr_layer.translate,
+                      units=lr_layer.units)
+    w.add_region_btn.click()
+    saved = json.loads(path.read_text())
+    assert [r["bbox"] for r in saved["added_regions"]] == [[120, 80, 136, 96]]
+    assert saved["log"][-1]["action"] == "add_region"
+    assert saved["log"][-1]["bbox"] == [120, 80, 136, 96]
+    rows = path.with_suffix(".csv").read_text().splitlines()
+    assert rows[-1].startswith("reviewer,1,,120,80,136,96,")
+    # the report written afterwards: the region's length is its SR bbox diagonal (the
+    # one-LR-pixel-per-SR-pixel box gave a quarter of it) and the SR pixel size is the
+    # one the SR layer had at the search
+    drawn = AddedRegion(id=1, bbox=[120, 80, 136, 96])
+    row = write_report(AuditSession.load(path), tmp_path / "report.md")["per_image"][0]
+    assert row["hallucinated_length_px"] == pytest.approx(drawn.estimated_length_px)
+    assert row["pixel_size_um"] == (None if pixel_size_um is None else pixel_size_um / 4)
+    # a verdict (by candidate, no coordinates) is recorded as before
+    _press(viewer, "r")
+    assert json.loads(path.read_text())["decisions"]["1"]["verdict"] == "real"
+    # the LR layer removed too: no grid to read a drawn region on; it is refused in one
+    # line, nothing recorded, and verdicts still are
+    viewer.layers.remove(lr_layer)
+    viewer.layers["missed"].add_rectangles(np.array([[0.0, 0.0], [4.0, 4.0]]))
+    w.add_region_btn.click()
+    assert "region not added" in w.status.text() and "\n" not in w.status.text()
+    assert len(json.loads(path.read_text())["added_regions"]) == 1
+    _press(viewer, "h")
+    assert json.loads(path.read_text())["decisions"]["1"]["verdict"] == "hallucinated"
+
+
+def test_a_session_shown_without_its_lr_and_sr_layers_records_no_coordinates(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """Both layers removed during the search: the boxes were drawn at scale 1 in px and
+    a rectangle drawn anywhere was recorded as SR pixels one for one. With no layer to
+    read the SR grid from, no boxes are drawn and no region is recorded (one line in the
+    status); verdicts on the candidates, which need no coordinates, are."""
+    viewer = make_napari_viewer()
+    w, _, path = _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, ["sr", "lr"],
+                                     pixel_size_um=0.5)
+    assert w.sr_layer is None and w.lr_up_layer is None
+    assert "audit candidates" not in viewer.layers
+    assert "no LR or SR layer" in w.status.text()
+    viewer.add_shapes([np.array([[80.0, 120.0], [96.0, 136.0]])], shape_type="rectangle",
+                      name="missed")
+    w.add_region_btn.click()
+    assert "region not added" in w.status.text() and "\n" not in w.status.text()
+    assert json.loads(path.read_text())["added_regions"] == []
+    _press(viewer, "h")
+    assert json.loads(path.read_text())["decisions"]["1"]["verdict"] == "hallucinated"
+
+
+def test_sr_layer_removed_while_reviewing_leaves_boxes_and_regions_on_the_lr(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The SR layer removed during the review: a region drawn over LR pixels 20-23 x
+    30-33 was read at scale 1 (one SR pixel per world unit), and the boxes, linked to the
+    removed layer, stayed behind when the LR was calibrated. Both now go by the LR's SR
+    grid."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, lr_layer, path = _search_then_remove(viewer, qtbot, tmp_path, monkeypatch, [],
+                                            pixel_size_um=0.5)
+    viewer.layers.remove("sr")
+    set_layer_pixel_size(viewer, lr_layer, 2.0)
+    lo, hi = _box_world_bounds(w.boxes_layer)
+    np.testing.assert_allclose(lo, np.asarray(lr_layer.data_to_world((19.5, 29.5)))[-2:])
+    np.testing.assert_allclose(hi, np.asarray(lr_layer.data_to_world((23.5, 33.5)))[-2:])
+    assert viewer.layers.units is not None
+    viewer.add_shapes([np.array([[19.5, 29.5], [23.5, 33.5]])], shape_type="rectangle",
+                      name="missed", scale=lr_layer.scale, translate=lr_layer.translate,
+                      units=lr_layer.units)
+    assert w.add_region_from_shapes().bbox == [120, 80, 136, 96]

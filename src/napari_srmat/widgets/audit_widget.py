@@ -72,6 +72,11 @@ _COLORS = {"real": "lime", "hallucinated": "red", "unsure": "yellow", None: "mag
 #: without being closed never holds them back).
 _KEY_TAKERS: list[weakref.ref] = []
 
+#: Why a session shown without its images draws no boxes and adds no region: the SR
+#: grid its coordinates are in is read from its SR layer, else its LR layer
+#: (:meth:`AuditWidget._sr_transform`).
+_NO_GRID = "no LR or SR layer of this audit session is in the viewer"
+
 #: Endings stripped from an image file name to name its session file.
 _IMAGE_ENDINGS = (".ome.zarr", ".ome.tiff", ".ome.tif", ".zarr")
 
@@ -318,6 +323,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._listed: list = []  # the layers the LR / SR lists show, in their order
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
         # a renamed layer stays chosen under its new name
         self.viewer.layers.events.inserted.connect(
             lambda e: e.value.events.name.connect(self._refresh_layers))
@@ -569,6 +575,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 + ("" if session.kept_replaced is None else
                    f" (the reviewed session it replaced is kept as "
                    f"{session.kept_replaced.name})")
+                + ("" if self._sr_transform() is not None else
+                   f"; {self._not_drawn_message()}")
                 + ("" if self.holds_keys or not n else
                    "; the review keys act on another audit panel: click a candidate or "
                    "a review button to review here"))
@@ -712,7 +720,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         The LR layer keeps its scale/translate; the SR layer is placed over it the way the
         SR widget places its output, unless it is there already or was placed by the
         user within half an LR pixel of it (:func:`align_sr_layer`, the rule).
-        ``layer_names`` = (LR, SR); default the layers the lists show.
+        ``layer_names`` = (LR, SR); default the layers the lists show. Without the SR
+        layer (removed during the search) the boxes lie on the SR grid of the LR layer
+        (:meth:`_sr_transform`); without either, none are drawn (the status says so).
         """
         s = self.session
         lr_name, sr_name = layer_names or (self.lr_combo.currentText(),
@@ -730,13 +740,40 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                   for c in s.candidates]
         if self.boxes_layer is not None and self.boxes_layer in self.viewer.layers:
             self.viewer.layers.remove(self.boxes_layer)
-        scale, translate = self._sr_transform()
+        self.boxes_layer = None
+        if self._sr_transform() is None:  # boxes at scale 1 in px would lie anywhere
+            self.status.setText(self._not_drawn_message())
+            return
         self.boxes_layer = self.viewer.add_shapes(
             rects, shape_type="rectangle", edge_color=colors or "magenta",
-            face_color="transparent", edge_width=1, name="audit candidates",
-            scale=scale, translate=translate, **self._over_sr())
+            face_color="transparent", edge_width=1, name="audit candidates")
+        self._place_boxes()
         self.boxes_layer.editable = False
         self._activate_sr()
+
+    def _place_boxes(self) -> None:
+        """Put the candidate boxes on the SR grid (:meth:`_sr_transform`), with the units
+        of, and a link to, the layer it is read from (:meth:`_over_sr`)."""
+        scale, translate = self._sr_transform()
+        self.boxes_layer.scale = scale
+        self.boxes_layer.translate = translate
+        for key, value in self._over_sr().items():
+            setattr(self.boxes_layer, key, value)
+
+    def _on_layer_removed(self, event) -> None:
+        """The session's SR layer removed while it is reviewed: its boxes move onto the SR
+        grid of its LR layer, and follow that layer's calibration from now on."""
+        if (self._shut or self.session is None or event.value is not self.sr_layer
+                or self.boxes_layer is None or self.boxes_layer not in self.viewer.layers
+                or self._sr_transform() is None):
+            return
+        self._place_boxes()
+
+    @staticmethod
+    def _not_drawn_message() -> str:
+        return (f"{_NO_GRID}: its candidates are not drawn and no missed region can be "
+                "added; verdicts are recorded (load the session with its images to see "
+                "them)")
 
     def _watch_pixels(self, on: bool) -> None:
         """Follow (``on``) or stop following the pixels of the session's LR and SR layers:
@@ -773,25 +810,41 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if self._changed_layer is not None:
             raise WidgetInputError(self._images_changed_message())
 
-    def _sr_transform(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """(scale, translate) of the SR layer's last two axes (identity without one)."""
-        if self.sr_layer is None or self.sr_layer not in self.viewer.layers:
-            return (1.0, 1.0), (0.0, 0.0)
-        sc = tuple(float(v) for v in self.sr_layer.scale[-2:])
-        tr = tuple(float(v) for v in self.sr_layer.translate[-2:])
-        return sc, tr
+    def _grid_layer(self):
+        """The layer the session's SR grid is read from: its SR layer, else (removed) its
+        LR layer, else None."""
+        for lay in (self.sr_layer, self.lr_up_layer):
+            if lay is not None and lay in self.viewer.layers:
+                return lay
+        return None
+
+    def _sr_transform(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """(scale, translate), last two axes, of the SR pixels in world coordinates: the
+        SR layer's; while it is not in the viewer, the SR grid of the LR layer at the
+        session's scale (:func:`sr_world_transform`, the rule the SR layer is placed by);
+        None without either (SR pixels then have no place: nothing is drawn or read)."""
+        lay = self._grid_layer()
+        if lay is None:
+            return None
+        sc = tuple(float(v) for v in lay.scale[-2:])
+        tr = tuple(float(v) for v in lay.translate[-2:])
+        if lay is self.sr_layer:
+            return sc, tr
+        return sr_world_transform(sc, tr, self.session.scale)
 
     def _over_sr(self, metadata: dict | None = None) -> dict:
-        """``units`` and ``metadata`` of a layer drawn over the SR layer: its units (a
-        layer without them makes napari drop the viewer's µm, the scale bar's) and a link
-        to it, so that a calibration that rescales the SR layer rescales this one too
+        """``units`` and ``metadata`` of a layer drawn over the SR pixels: the units of the
+        layer their grid is read from (:meth:`_grid_layer`; a layer without them makes
+        napari drop the viewer's µm, the scale bar's) and a link to it, so that a
+        calibration that rescales that layer rescales this one too
         (:func:`~napari_srmat.widgets.layers.is_derived_from`)."""
         from .layers import _units_kwargs_2d, source_metadata
 
-        if self.sr_layer is None or self.sr_layer not in self.viewer.layers:
+        lay = self._grid_layer()
+        if lay is None:
             return {"metadata": dict(metadata or {})}
-        return {**_units_kwargs_2d(self.sr_layer),
-                "metadata": {**(metadata or {}), **source_metadata(self.sr_layer)}}
+        return {**_units_kwargs_2d(lay),
+                "metadata": {**(metadata or {}), **source_metadata(lay)}}
 
     def _sr_to_world(self, yx) -> np.ndarray:
         scale, translate = self._sr_transform()
@@ -828,11 +881,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.queue.setCurrentRow(s.position)
         self.queue.blockSignals(False)
         x0, y0, x1, y1 = c.bbox
-        self.viewer.camera.center = tuple(self._sr_to_world(bbox_corners(c.bbox).mean(axis=0)))
-        ch, cw = self.viewer.canvas.size  # (h, w), the public canvas model (napari >= 0.9)
-        # bbox plus context, in world units
-        span = max(y1 - y0, x1 - x0, 8) * 3.0 * max(self._sr_transform()[0])
-        self.viewer.camera.zoom = max(min(ch, cw) / span, 0.01)
+        grid = self._sr_transform()
+        if grid is not None:  # with no image of the session, nowhere to look
+            self.viewer.camera.center = tuple(
+                self._sr_to_world(bbox_corners(c.bbox).mean(axis=0)))
+            ch, cw = self.viewer.canvas.size  # (h, w), the public canvas model (napari >= 0.9)
+            # bbox plus context, in world units
+            span = max(y1 - y0, x1 - x0, 8) * 3.0 * max(grid[0])
+            self.viewer.camera.zoom = max(min(ch, cw) / span, 0.01)
         self._show_note()
         self._update_overlay()
 
@@ -999,8 +1055,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def add_region_from_shapes(self, layer=None, *, verdict: str = "hallucinated"):
         """Add the last rectangle of a Shapes layer as a region the detector missed.
 
-        The box is clipped to the SR image and one entirely outside it refused, by
-        :meth:`~napari_srmat.audit.AuditSession.add_region` (the one rule).
+        The rectangle is read in SR pixels through the SR layer, else (removed) through
+        the SR grid of the LR layer (:meth:`_sr_transform`); with neither in the viewer it
+        is refused. The box is clipped to the SR image and one entirely outside it
+        refused, by :meth:`~napari_srmat.audit.AuditSession.add_region` (the one rule).
         """
         import napari
 
@@ -1016,9 +1074,16 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             layer = shapes[-1]
         if not len(layer.data):
             raise ValueError(f"Shapes layer {layer.name!r} is empty")
+        grid = self._sr_transform()
+        if grid is None:  # SR pixels one for one with world units would be a wrong record
+            from .layers import WidgetInputError
+
+            raise WidgetInputError(f"region not added: {_NO_GRID}, so the rectangle cannot "
+                                   "be read in SR pixels; load the session with its images "
+                                   "and draw it again")
         # the drawn rectangle in SR pixel coordinates, through both layers' transforms
         world = np.asarray([layer.data_to_world(p) for p in np.asarray(layer.data[-1])])[:, -2:]
-        scale, translate = self._sr_transform()
+        scale, translate = grid
         pts = (world - np.asarray(translate)) / np.asarray(scale)
         # pixel i covers [i - 1/2, i + 1/2] (napari puts its centre at i): the pixels the
         # rectangle reaches into (flooring the corners took one pixel more on the top and
