@@ -349,3 +349,35 @@ def test_a_folder_completed_before_the_check_gets_it_on_a_rerun(tmp_path, capsys
         mp.setattr(grainsize, "check_native_scale", unread)
         assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["warnings"] == [told]
+
+
+def test_a_strip_of_many_grains_is_judged(shared_data):
+    """192 x 1024 strips of the x4 bicubic SR of the tbm/val regions (grains 80-108 px by
+    the whole SR's estimate) hold ~2 grains across their short side but ~5 across the
+    window the estimate reads, and their estimates are 0.65-1.13 x the whole's (15-0-0:
+    1.05 and 1.06 x). too_few_grains took the short side alone: every strip got 'not
+    enough image to judge' and the model run at scale 1, where it reads large grains
+    short, instead of down-sampled as the whole SR (x0.21-0.5 from the strip's estimate,
+    x0.24-0.33 from the whole's). The grains are now counted on the window read, as a
+    square (judged_side): the strips are judged; a square crop of that side of 15-0-0 is not."""
+    from napari_srmat.grainsize import too_few_grains
+    from napari_srmat.io import read_image
+    from napari_srmat.sr import super_resolve
+
+    paths = sorted((shared_data / "tbm" / "val" / "images").glob("*.png"))
+    assert paths
+    for path in paths:
+        sr = super_resolve(np.asarray(read_image(path).data)[..., :3], model="bicubic",
+                           scale=4)
+        whole = check_native_scale(sr)
+        assert "srmat grain-size" in whole.warning and whole.suggested_inference_scale < 0.5
+        c = (sr.shape[0] - 192) // 2
+        for strip in (sr[c:c + 192], sr[:, c:c + 192]):
+            scale = check_native_scale(strip)
+            assert scale.estimated_intercept_px is not None, (path.name, scale.warning)
+            assert "srmat grain-size" in scale.warning, path.name
+            assert scale.suggested_inference_scale < 2 * whole.suggested_inference_scale
+            if path.stem == "15-0-0":  # as close as that, but a square of its side is not
+                ratio = scale.estimated_intercept_px / whole.estimated_intercept_px
+                assert 1 / 1.3 < ratio < 1.3
+                assert too_few_grains((192, 192), scale.estimated_intercept_px)
