@@ -381,3 +381,17 @@ def test_a_strip_of_many_grains_is_judged(shared_data):
                 ratio = scale.estimated_intercept_px / whole.estimated_intercept_px
                 assert 1 / 1.3 < ratio < 1.3
                 assert too_few_grains((192, 192), scale.estimated_intercept_px)
+
+
+@pytest.mark.parametrize("side", [349, 347, 300])
+def test_the_too_few_grains_warning_never_says_as_many_as_it_needs(side):
+    """An image that holds 3.49 grains across by its estimate was told '~3.5 grains ...
+    under the 3.5 it needs' (the count rounded up to the rule): the count is rounded
+    down, so the warning never names as many grains as the rule asks for."""
+    import re
+
+    from napari_srmat.grainsize import MIN_JUDGED_GRAINS, _not_enough_image, too_few_grains
+
+    assert too_few_grains((side, side), 100.0)
+    [count] = re.findall(r"hold only ~([0-9.]+) grains", _not_enough_image((side, side), 100.0))
+    assert float(count) < MIN_JUDGED_GRAINS and float(count) <= side / 100.0

@@ -1082,8 +1082,9 @@ def _not_enough_image(shape: tuple, estimate_px: float) -> str:
     side = judged_side(shape)
     its = (f"its {side:.0f} px" if side == min(shape[:2]) else
            f"the window of it the estimate reads ({side:.0f} px square)")
+    grains = math.floor(10 * side / estimate_px) / 10  # down: never the count it needs
     return (f"not enough image to judge the grain scale: {its} hold only "
-            f"~{side / estimate_px:.1f} grains across by the autocorrelation estimate "
+            f"~{grains:.1f} grains across by the autocorrelation estimate "
             f"(~{estimate_px:.0f} px), under the {MIN_JUDGED_GRAINS:g} it needs (on fewer "
             "it reads short): no estimate")
 
