@@ -260,3 +260,18 @@ def test_pretraining_picks_its_device_as_training_does():
     from napari_srmat.edges.config import BoundaryTrainConfig
 
     assert MaskedPretrainConfig().device == BoundaryTrainConfig().device == "auto"
+
+
+@pytest.mark.parametrize("name", ["ck.png", "ck.ome.tif"])
+def test_pretraining_refuses_a_checkpoint_folder_named_like_an_image(tmp_path, name):
+    """masked_pretrain_job (Python) wrote its checkpoint folder under a name like an
+    image file (out="ck.png"): only `srmat edges pretrain` refused it. The job refuses
+    it too, before any step (outputs.check_folder_name, the rule of every output
+    folder)."""
+    from napari_srmat.outputs import OutputError
+
+    with pytest.raises(OutputError, match="the output is a folder, not a "):
+        jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / name),
+                                          "steps": 1, "batch_size": 1, "crop": 32,
+                                          "patch": 8, "num_threads": 1}), quiet=True)
+    assert not list(tmp_path.iterdir())

@@ -165,12 +165,17 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
         No images, an image smaller than the crop, a crop not a multiple of the
         patch or holding a single patch, steps / batch size / patch below 1, a mask
         ratio outside (0, 1), an unknown encoder, or an output that exists.
+    napari_srmat.outputs.OutputError
+        An output that cannot be written there (a ValueError too): a folder named like
+        an image file (``ck.png``), a name kept for bookkeeping, a parent that is a file
+        or not writable (:func:`napari_srmat.outputs.check_output_location`).
     BoundaryDataError
         An image that is not ``(H, W)`` or ``(H, W, C)`` with 1, 3 or 4 channels.
     """
     import torch
 
     from ..checkpoint import save_checkpoint
+    from ..outputs import check_output_location
     from .data import random_crop_augment
 
     cfg = config if isinstance(config, MaskedPretrainConfig) else MaskedPretrainConfig(**config)
@@ -191,6 +196,7 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
                          "smaller than the crop")
     if not cfg.out:
         raise ValueError("out (the checkpoint directory) is required")
+    check_output_location(cfg.out, folder=True)  # a folder named like an image, ...
     out = Path(cfg.out)
     if out.exists():
         raise ValueError(f"{out} already exists; choose a new checkpoint directory")
