@@ -834,3 +834,29 @@ def test_count_keys_mean_the_same_in_heyn_and_field_outputs(tmp_path, capsys):
     assert pooled["n_intersections"] == pooled["per_image"][0]["n_intersections"] == 6
     assert widget["n_intersections"] == 6
     assert field["n_intersections"] == 5
+
+
+def test_srmat_heyn_pooled_carries_every_count_key_summed(tmp_path, capsys):
+    """docs/standards.md says the keys of HeynResult.counts() mean the same in `srmat heyn
+    --json` per image and pooled, but the pooled object had n_crossings and
+    intersection_count only (KeyError on intercept_count, n_triple_points,
+    n_line_end_touches). It has every one, the sum of the images' rows."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    m = np.zeros((40, 61), np.uint8)
+    m[:, [10, 30, 50]] = 255
+    m[20, 10:31] = 255  # a boundary across: two triple points
+    Image.fromarray(m).save(tmp_path / "a.png")
+    Image.fromarray(m[:, ::-1].copy()).save(tmp_path / "b.png")
+    lines = [[[10, 10], [10, 50]], [[5, 20], [35, 20]]]  # ends on boundaries; across one
+    (tmp_path / "lines.json").write_text(json.dumps(lines))
+    assert main(["heyn", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--pattern",
+                 "segments", "--segments", str(tmp_path / "lines.json"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    keys = measure_intercepts(m > 0, pattern="segments", segments=lines).counts()
+    for key in keys:
+        assert out[key] == sum(r[key] for r in out["per_image"]), key
+    assert out["n_line_end_touches"] > 0 and out["intercept_count"] > 0
+    assert out["n_intersections"] == out["n_crossings"]

@@ -78,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
     per_image = []
     # ΣL, the crossings and the count P ℓ̄ is made of (a drawn line's end on a boundary
     # scores 1/2: metrics.heyn.scores_line_ends), pooled as each row's ℓ̄ = L / P
-    total_l, total_n, total_p = 0.0, 0, 0.0
+    total_l = 0.0
+    counts: dict = {}  # HeynResult.counts() summed over the images
     degenerate = []
     pixel_sizes = []
     for path in args.masks:
@@ -129,8 +130,8 @@ def _run(args: argparse.Namespace) -> int:
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)
         total_l += res.total_length_px
-        total_n += res.n_intersections
-        total_p += res.intersection_count
+        for key, value in res.counts().items():
+            counts[key] = counts.get(key, 0) + value
         if res.degenerate:
             degenerate.append(str(path))
     warnings = [f"{r['path']}: {w}" for r in per_image for w in r["warnings"]]
@@ -140,15 +141,15 @@ def _run(args: argparse.Namespace) -> int:
                         "maps")
         pooled = math.nan
     else:
-        pooled = total_l / total_p if total_n else math.nan
+        pooled = (total_l / counts["intersection_count"] if counts["n_crossings"]
+                  else math.nan)
     valid = math.isfinite(pooled)
     out = {
         "pattern": args.pattern,
         "n_images": len(per_image),
         "mean_intercept_px": pooled if valid else None,
-        "n_intersections": total_n,
-        "n_crossings": total_n,  # the key that means the crossings everywhere (counts())
-        "intersection_count": total_p,
+        "n_intersections": counts["n_crossings"],  # the crossings, as each image's row
+        **counts,  # the keys that mean the same in every output, summed
         "total_length_px": total_l,
         "n_lines": sum(r["n_lines"] for r in per_image),
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
