@@ -1345,6 +1345,23 @@ def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tm
                                atol=1e-9)
 
 
+def _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, layer_names):
+    """An audit widget showing a session of one candidate over the feature of
+    :func:`_feature_images` (SR box [120, 80, 136, 96]) on the layers ``layer_names``
+    (LR, SR), its boundary overlays drawn: (widget, candidate)."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
+                     new_boundary_length_px=16.0)
+    w.overlay_check.setChecked(True)
+    w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json",
+                  layer_names=layer_names)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    return w, cand
+
+
 def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_viewer,
                                                                 tmp_path, qtbot):
     """The boundary overlays are reused by the next session, which set their pixels and
@@ -1353,7 +1370,6 @@ def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_view
     units (the scale bar lost its µm), and calibrating the second LR left them at the old
     scale, off their candidate. A reused overlay takes the current SR layer's units and
     link (AuditWidget._over_sr)."""
-    from napari_srmat.widgets.audit_widget import AuditWidget
     from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
     from napari_srmat.widgets.layers import add_super_resolution_result
 
@@ -1361,14 +1377,7 @@ def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_view
     viewer = make_napari_viewer()
     lr1 = viewer.add_image(lr, name="lr1")  # no pixel size
     sr1 = add_super_resolution_result(viewer, lr1, sr, 4, name="sr1")
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
-                     new_boundary_length_px=16.0)
-    w.overlay_check.setChecked(True)
-    w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json",
-                  layer_names=("lr1", "sr1"))
-    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    w, cand = _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, ("lr1", "sr1"))
     overlays = dict(w.overlay_layers)
     for layer in (sr1, lr1):
         viewer.layers.remove(layer)
@@ -1516,3 +1525,37 @@ def test_sr_layer_removed_while_reviewing_leaves_boxes_and_regions_on_the_lr(
                       name="missed", scale=lr_layer.scale, translate=lr_layer.translate,
                       units=lr_layer.units)
     assert w.add_region_from_shapes().bbox == [120, 80, 136, 96]
+
+
+@pytest.mark.parametrize("pixel_size_um", [None, 0.5], ids=["px", "um"])
+def test_overlays_of_an_sr_layer_removed_while_reviewing_are_off_and_follow_the_lr(
+        make_napari_viewer, qtbot, tmp_path, pixel_size_um):
+    """The SR layer removed while its boundary overlays were shown: they stayed visible
+    until the next candidate (docs: the overlay is switched off) and stayed linked to the
+    removed layer, so calibrating the LR left them at the old scale, off their candidate
+    (at 0.25 where the LR's SR grid is now 0.5), and, over an LR in px, in px beside the
+    LR and boxes in µm: napari warned of inconsistent units (the scale bar lost its µm).
+    They are switched off at once and, as the boxes, lie on the LR's SR grid."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import add_super_resolution_result, sr_world_transform
+
+    lr, sr = _feature_images(tmp_path)
+    viewer = make_napari_viewer()
+    lr_layer = viewer.add_image(lr, name="lr")
+    if pixel_size_um is not None:
+        set_layer_pixel_size(viewer, lr_layer, pixel_size_um)
+    add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
+    w, _ = _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, ("lr", "sr"))
+    overlays = list(w.overlay_layers.values())
+    viewer.layers.remove("sr")
+    assert not any(lay.visible for lay in overlays)
+    assert "SR layer of this session was removed" in w.status.text()
+    set_layer_pixel_size(viewer, lr_layer, 2.0)
+    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
+    scale, translate = sr_world_transform(lr_layer.scale, lr_layer.translate, 4)
+    corner = np.array([48.0, 88.0])  # the crop around the candidate (32 px pad, LR px)
+    for lay in overlays:
+        np.testing.assert_allclose(lay.scale[-2:], scale, err_msg=lay.name)
+        np.testing.assert_allclose(lay.translate[-2:],
+                                   np.asarray(translate) + np.asarray(scale) * corner,
+                                   err_msg=lay.name)

@@ -260,6 +260,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.overlay_check = QCheckBox("boundary overlay")
         self.overlay_layers: dict = {}
         self._overlay_seq = 0  # the latest overlay request; older results are not shown
+        self._overlay_corner = None  # the SR pixel the overlays' first pixel is
         self._overlay_worker = None
         btns = {name: QPushButton(f"{name} [{key}]") for key, name in KEYS.items()}
         self.add_region_btn = QPushButton("Add missed region (Shapes rectangle)")
@@ -747,27 +748,37 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.boxes_layer = self.viewer.add_shapes(
             rects, shape_type="rectangle", edge_color=colors or "magenta",
             face_color="transparent", edge_width=1, name="audit candidates")
-        self._place_boxes()
+        self._place_on_sr_grid(self.boxes_layer)
         self.boxes_layer.editable = False
         self._activate_sr()
 
-    def _place_boxes(self) -> None:
-        """Put the candidate boxes on the SR grid (:meth:`_sr_transform`), with the units
-        of, and a link to, the layer it is read from (:meth:`_over_sr`)."""
-        scale, translate = self._sr_transform()
-        self.boxes_layer.scale = scale
-        self.boxes_layer.translate = translate
-        for key, value in self._over_sr().items():
-            setattr(self.boxes_layer, key, value)
+    def _place_on_sr_grid(self, layer, corner=(0.0, 0.0)) -> None:
+        """Put ``layer`` (the candidate boxes, a boundary overlay whose first pixel is SR
+        pixel ``corner``) on the SR grid (:meth:`_sr_transform`), with the units of, and a
+        link to, the layer that grid is read from (:meth:`_over_sr`)."""
+        scale, _ = self._sr_transform()
+        for key, value in self._over_sr(dict(layer.metadata or {})).items():
+            setattr(layer, key, value)
+        layer.scale = scale
+        layer.translate = tuple(self._sr_to_world(corner))
 
     def _on_layer_removed(self, event) -> None:
-        """The session's SR layer removed while it is reviewed: its boxes move onto the SR
-        grid of its LR layer, and follow that layer's calibration from now on."""
-        if (self._shut or self.session is None or event.value is not self.sr_layer
-                or self.boxes_layer is None or self.boxes_layer not in self.viewer.layers
-                or self._sr_transform() is None):
+        """The session's LR or SR layer removed while it is reviewed: the boundary
+        overlay is switched off (it is computed from both; the status says so). Without
+        the SR layer, the boxes and the overlay layers move onto the SR grid of the LR
+        layer, and follow that layer's calibration from now on."""
+        removed = event.value
+        if (self._shut or self.session is None
+                or not (removed is self.sr_layer or removed is self.lr_up_layer)):
             return
-        self._place_boxes()
+        self._update_overlay()
+        if removed is not self.sr_layer or self._sr_transform() is None:
+            return
+        if self.boxes_layer is not None and self.boxes_layer in self.viewer.layers:
+            self._place_on_sr_grid(self.boxes_layer)
+        for lay in self.overlay_layers.values():
+            if lay in self.viewer.layers and self._overlay_corner is not None:
+                self._place_on_sr_grid(lay, self._overlay_corner)
 
     @staticmethod
     def _not_drawn_message() -> str:
@@ -950,23 +961,23 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return
         from .layers import OWN_LAYER_KEY
 
+        self._overlay_corner = corner
         for name, data, color in (("SR boundaries", maps[0], "magenta"),
                                   ("LR-up boundaries", maps[1], "cyan")):
             lay = self.overlay_layers.get(name)
             shown = name if note is None else f"{name} ({note})"
-            over = self._over_sr({OWN_LAYER_KEY: name, "kind": "boundary overlay"})
+            meta = {OWN_LAYER_KEY: name, "kind": "boundary overlay"}
             if lay is None or lay not in self.viewer.layers:
                 lay = self.viewer.add_image(data, name=shown, colormap=color,
-                                            blending="additive", opacity=0.7, **over)
+                                            blending="additive", opacity=0.7,
+                                            **self._over_sr(meta))
                 self.overlay_layers[name] = lay
             else:
                 lay.data = data
                 lay.name = shown
-                for key, value in over.items():  # an earlier session's SR: this one's now
-                    setattr(lay, key, value)
-            scale, _ = self._sr_transform()
-            lay.scale = scale
-            lay.translate = tuple(self._sr_to_world(corner))
+                lay.metadata = meta
+            # an earlier session's overlay too: this session's SR grid, units and link
+            self._place_on_sr_grid(lay, corner)
             lay.visible = True
         self._activate_sr()
 
