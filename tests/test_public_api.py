@@ -137,6 +137,29 @@ def test_plain_versions_show_and_check_the_job_keywords():
         napari_srmat.find_hallucination_candidates(np.zeros((32, 32)))
 
 
+def test_every_public_function_says_what_it_returns():
+    """help() of super_resolve, predict_boundaries, find_hallucination_candidates and
+    plan_rescan showed the job's Parameters but no Returns section (the job's said it: an
+    array or the store's path, (prob, uncertainty), a CandidateList, a RescanPlan, None
+    when stopped), so a notebook user could not tell what came back. Every function of
+    __all__ has numpydoc Parameters and Returns sections."""
+    import inspect
+
+    from napari_srmat.jobs import _section
+
+    for name in napari_srmat.__all__:
+        if name == "__version__":
+            continue
+        doc = inspect.getdoc(getattr(napari_srmat, name))
+        for title in ("Parameters", "Returns"):
+            assert _section(doc, title) is not None, f"{name}: no {title} section"
+    doc = inspect.getdoc(napari_srmat.plan_rescan)
+    # numpydoc order: Parameters, Returns, Raises, then the function's own Examples
+    order = [doc.index(f"\n{t}\n---") for t in ("Parameters", "Returns", "Raises", "Examples")]
+    assert order == sorted(order)
+    assert "RescanPlan or None" in _section(doc, "Returns")
+
+
 def test_super_resolve_takes_the_scale_of_a_named_model():
     """super_resolve(image, "bicubic", scale=2) failed with "super_resolve_job() got an
     unexpected keyword argument 'scale'"; a loaded model's scale cannot be overridden."""

@@ -382,15 +382,23 @@ def _section(doc: str, title: str) -> str | None:
     return None
 
 
+#: Sections of a job's docstring that a plain version without its own takes over, in
+#: numpydoc order (before the plain version's own text: Examples, Notes).
+JOB_DOC_SECTIONS = ("Parameters", "Returns", "Raises")
+
+
 def _with_parameters(doc: str | None, job_doc: str | None) -> str | None:
-    """``doc`` with the job's Parameters section after its summary, unless it has one."""
-    if not doc or not job_doc or _section(doc, "Parameters") is not None:
+    """``doc`` with the job's Parameters, Returns and Raises sections
+    (:data:`JOB_DOC_SECTIONS`) after its summary, each unless ``doc`` has its own (the
+    plain version returns what the job returns)."""
+    if not doc or not job_doc:
         return doc
-    params = _section(job_doc, "Parameters")
-    if params is None:
+    taken = [_section(job_doc, title) for title in JOB_DOC_SECTIONS
+             if _section(doc, title) is None]
+    if not any(taken):
         return doc
     summary, _, rest = inspect.cleandoc(doc).partition("\n\n")
-    return "\n\n".join(part for part in (summary, params, rest) if part)
+    return "\n\n".join(part for part in (summary, *taken, rest) if part)
 
 
 def _is_terminal(stream) -> bool:
