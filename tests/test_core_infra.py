@@ -252,6 +252,23 @@ def test_checkpoint_missing_and_incomplete(tmp_path):
         save_checkpoint(tmp_path / "bad", {"w": torch.zeros(1)}, {"no_model": 1})
 
 
+@pytest.mark.parametrize("name", ["model.png", "sr.OME.TIF"])
+def test_a_checkpoint_folder_named_like_an_image_is_refused(tmp_path, name):
+    """save_checkpoint (and so save_model_checkpoint, export_checkpoint) wrote a checkpoint
+    folder named like an image file ("model.png"), which df53799 refuses for every other
+    output folder; it is refused by the same rule (outputs.check_folder_name), nothing
+    written."""
+    from napari_srmat.outputs import OutputError
+    from napari_srmat.sr import load_model, save_model_checkpoint
+
+    with pytest.raises(OutputError, match="the output is a folder, not a "):
+        save_checkpoint(tmp_path / name, {"w": torch.zeros(2)}, {"model": "x"})
+    with pytest.raises(OutputError, match="the output is a folder, not a "):
+        save_model_checkpoint(load_model("cnn", scale=2, device="cpu", pretrained=False,
+                                         n_feats=8, n_blocks=1), tmp_path / name)
+    assert not list(tmp_path.iterdir())
+
+
 def test_checkpoint_corrupt_config(tmp_path):
     ckpt = save_checkpoint(tmp_path / "ck", {"w": torch.zeros(2)}, {"model": "x"})
     (ckpt / "config.json").write_text("{not json")

@@ -505,6 +505,20 @@ def test_export_recalibrates_in_place_without_touching_the_weights(tmp_path):
         export_main([str(ck), str(ck), "--fp16", "--calibrate", str(val)])
 
 
+def test_export_refuses_a_destination_named_like_an_image(tmp_path, capsys):
+    """`python -m napari_srmat.edges.export SRC DST.png` wrote a checkpoint folder named
+    like an image (its staging, .DST.png.*.partial, passed save_checkpoint's rule): it
+    is refused in one line, exit 2, nothing written (outputs.check_folder_name)."""
+    from napari_srmat.edges.export import main as export_main
+
+    ck = tmp_path / "ck"
+    _save_tiny(ck)
+    assert export_main([str(ck), str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the output is a folder, not a PNG file" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
 # ------------------------------------------------------------- BoundaryThresholds
 def test_boundary_thresholds_round_trip_shipped_config():
     """The shipped config.json loads unchanged and writes back the same keys (issue 17)."""

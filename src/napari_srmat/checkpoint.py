@@ -257,9 +257,20 @@ def save_checkpoint(
     -------
     Path
         The checkpoint directory.
+
+    Raises
+    ------
+    CheckpointError
+        ``config`` names no model, or ``path`` holds something else (with ``overwrite``).
+    napari_srmat.outputs.OutputError
+        ``path`` is named like an image file (``model.png``: the rule of every output
+        folder, :func:`napari_srmat.outputs.check_folder_name`).
     """
+    from .outputs import check_folder_name
+
     if "model" not in config:
         raise CheckpointError("config must name the model type under 'model'")
+    check_folder_name(path)
     if overwrite:
         check_replaceable_checkpoint(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}

@@ -274,9 +274,10 @@ def _run(p: argparse.ArgumentParser, a: argparse.Namespace) -> int:
     else:
         from .._atomic import atomic_directory
         from ..checkpoint import check_replaceable_checkpoint
-        from ..outputs import check_not_reserved
+        from ..outputs import check_folder_name, check_not_reserved
 
         check_not_reserved(out)  # every output's rule: DST.partial is another's staging
+        check_folder_name(out)  # DST.png: its staging's name would pass save_checkpoint's
         check_replaceable_checkpoint(out)  # refused before the calibration runs
         # DST appears complete, calibrated, or not at all: a calibration that failed
         # (or was interrupted) left an uncalibrated checkpoint there
