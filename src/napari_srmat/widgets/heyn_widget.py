@@ -67,6 +67,7 @@ from .layers import (
     is_derived_from,
     is_micrograph_layer,
     micrograph_data,
+    overlay_geometry,
     show_grain_size_overlays,
     source_metadata,
 )
@@ -536,9 +537,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         corr = _corrections_layer(self.viewer, layer, shape)
         if corr is None:  # napari names it "NAME [1]" when another layer holds the name
             corr = self.viewer.add_labels(
-                np.zeros(shape, np.uint8), name=name, scale=tuple(layer.scale[-2:]),
-                translate=tuple(layer.translate[-2:]), opacity=0.8,
-                units=tuple(str(u) for u in layer.units[-2:]),
+                np.zeros(shape, np.uint8), name=name, opacity=0.8, **overlay_geometry(layer),
                 metadata={"kind": "boundary corrections", **source_metadata(layer)})
         corr.selected_label = ADD_BOUNDARY
         corr.brush_size = max(2, int(round(max(shape) / 300)))

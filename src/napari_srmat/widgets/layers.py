@@ -901,8 +901,7 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     """
     thr = maps.threshold if threshold is None else float(threshold)
     n_prob, n_unc, n_bnd = _names(layer.name)
-    geo = dict(scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
-               **_units_kwargs(layer))
+    geo = overlay_geometry(layer)
     px = layer_pixel_size_um(layer)
     meta = {**source_metadata(layer), "pixel_size_um": px, "threshold": thr,
             "model_threshold": maps.threshold, "skeletonize": skeletonize,
