@@ -1559,3 +1559,47 @@ def test_overlays_of_an_sr_layer_removed_while_reviewing_are_off_and_follow_the_
         np.testing.assert_allclose(lay.translate[-2:],
                                    np.asarray(translate) + np.asarray(scale) * corner,
                                    err_msg=lay.name)
+
+
+@pytest.mark.parametrize("change", ["rename", "remove"])
+def test_a_layer_renamed_or_removed_while_a_session_loads(make_napari_viewer, qtbot, tmp_path,
+                                                          change):
+    """A loaded session was shown on the layers *named* as when Load began (its
+    checksums are checked in the background): an SR layer renamed meanwhile was taken for
+    removed (no blink, 'the LR or SR layer of this session was removed' for the overlay,
+    the boxes read from the LR), and with both layers removed the status said 'session
+    loaded' without the search's 'no LR or SR layer ... not drawn'. As a finished
+    search: a renamed layer is still the session's, and a session without its layers
+    says it is not drawn."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    path = tmp_path / "s.json"
+    AuditSession.create(lr, sr, [Candidate(id=1, bbox=[8, 8, 24, 24], score=9.0,
+                                           kind="new_boundary",
+                                           new_boundary_length_px=16.0)]).save(path)
+    lr_layer = viewer.add_image(lr, name="lr")
+    sr_layer = viewer.add_image(sr, name="sr", scale=(0.25, 0.25), translate=(-0.375, -0.375))
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    w.load_session(path)
+    assert not w.run_btn.isEnabled()  # checking the layers
+    if change == "rename":
+        sr_layer.name = "sr (x4)"
+    else:
+        viewer.layers.remove(sr_layer)
+        viewer.layers.remove(lr_layer)
+    qtbot.waitUntil(lambda: w.session is not None, timeout=60_000)
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    if change == "rename":
+        assert w.sr_layer is sr_layer and w.lr_up_layer is lr_layer
+        w.toggle_blink()
+        assert not sr_layer.visible
+    else:
+        assert w.sr_layer is None and w.lr_up_layer is None
+        assert "session loaded" in w.status.text()
+        assert "no LR or SR layer" in w.status.text()

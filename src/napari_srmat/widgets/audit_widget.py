@@ -556,9 +556,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 # (by their names now: a layer renamed during the search is still it)
                 # a search finishing in the background does not take the keys from
                 # the panel the user is reviewing in
-                self.set_session(session, path, layer_names=tuple(
-                    lay.name if lay in self.viewer.layers else "" for lay in searched),
-                    take_keys=False)
+                self.set_session(session, path, layer_names=self._names_now(searched),
+                                 take_keys=False)
             except Exception as exc:
                 if not (is_user_error(exc) or isinstance(exc, OSError)):
                     raise
@@ -576,8 +575,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 + ("" if session.kept_replaced is None else
                    f" (the reviewed session it replaced is kept as "
                    f"{session.kept_replaced.name})")
-                + ("" if self._sr_transform() is not None else
-                   f"; {self._not_drawn_message()}")
+                + self._not_drawn_note()
                 + ("" if self.holds_keys or not n else
                    "; the review keys act on another audit panel: click a candidate or "
                    "a review button to review here"))
@@ -672,8 +670,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         path = Path(path)
         self._check_not_used_elsewhere(path)
 
+        checked = (self._layer(names[0]), self._layer(names[1]))
         # an image moved since the audit: the file its layer was opened from
-        lr_path, sr_path = (layer_file(self._layer(n)) for n in names)
+        lr_path, sr_path = (layer_file(lay) for lay in checked)
 
         def job(token):
             yield Log(f"checking {path.name} against the selected layers")
@@ -682,10 +681,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         def _done(session) -> None:
             if session is None or self._shut:
                 return
+            # on the layers checked, by their names now, as a finished search
             self.set_session(session, path, save=False,  # loading writes nothing
-                             layer_names=names)
+                             layer_names=self._names_now(checked))
             self.status.setText("; ".join([f"session loaded: {session.progress_text()}",
-                                           *session.relocated]))
+                                           *session.relocated]) + self._not_drawn_note())
 
         return self._start_single_job(job, on_result=_done)
 
@@ -779,6 +779,18 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         for lay in self.overlay_layers.values():
             if lay in self.viewer.layers and self._overlay_corner is not None:
                 self._place_on_sr_grid(lay, self._overlay_corner)
+
+    def _names_now(self, layers) -> tuple[str, ...]:
+        """The names now of the (LR, SR) layers a search or a load began on: a layer
+        renamed while it ran is still the session's; one removed is none (``""``), never
+        another layer that took its name."""
+        return tuple(lay.name if lay is not None and lay in self.viewer.layers else ""
+                     for lay in layers)
+
+    def _not_drawn_note(self) -> str:
+        """``"; <why>"`` for a status line when the session's boxes are not drawn (no LR
+        or SR layer of it in the viewer), else ``""``."""
+        return "" if self._sr_transform() is not None else f"; {self._not_drawn_message()}"
 
     @staticmethod
     def _not_drawn_message() -> str:
