@@ -231,6 +231,32 @@ def test_conversion_table_values_and_round_trips():
         astm_g_from(mean_intercept_um=10.0, grains_per_mm2=5.0)
 
 
+@pytest.mark.parametrize("g, message", [
+    (float("nan"), "got nan"), (float("inf"), "got inf"), (-float("inf"), "got -inf"),
+    (2000.0, "got 2000.0"), (-2000.0, "got -2000.0"), ("8", "got '8'"), (True, "got True")])
+def test_conversions_refuse_a_g_that_is_no_grain_size(g, message):
+    """grain_size_conversions(nan) said "grains per mm² must be positive to compute G" (no
+    such argument was given), +-inf and -2000 raised ZeroDivisionError, 2000 returned
+    infinitely many grains per mm² with a RuntimeWarning, and "8" and True were taken as
+    G 8 and 1. G is now checked first by the one number rule, in
+    ASTM_G_CONVERSION_RANGE (every relation finite), and so is the measure given to
+    astm_g_from (True was 1 µm)."""
+    from napari_srmat.metrics.standards import ASTM_G_CONVERSION_RANGE
+
+    lo, hi = ASTM_G_CONVERSION_RANGE
+    with pytest.raises(ValueError, match=rf"^g \(ASTM grain size number\) must be a number in "
+                       rf"\[{lo:g}, {hi:g}\], {message}$"):
+        grain_size_conversions(g)
+    with pytest.raises(ValueError, match=r"^g \(ASTM grain size number\) must be"):
+        grain_size_table([5.0, g])
+    for edge in (lo, hi):  # the range's ends convert to finite figures, and back
+        c = grain_size_conversions(edge)
+        assert all(math.isfinite(v) and v > 0 for k, v in c.items() if k not in ("g", "iso643_g"))
+        assert astm_g_from(mean_intercept_um=c["mean_intercept_um"]) == pytest.approx(edge)
+    with pytest.raises(ValueError, match=r"^mean_intercept_um must be a number > 0, got True$"):
+        astm_g_from(mean_intercept_um=True)
+
+
 # ------------------------------------------------------------- intercept extras
 def three_sectors(n=101):
     yy, xx = np.mgrid[:n, :n]

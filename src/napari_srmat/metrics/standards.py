@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import check_number
 from ..io import pixels_square
 from ..jobs import Event, Progress, Stopped, StopToken, run_job
 from .distributions import ala_grains, duplex_test
@@ -123,6 +124,12 @@ def few_intersections_note(count: float) -> str:
             "magnification")
 
 
+#: G values :func:`grain_size_conversions` converts: far beyond any grain (G 50 is a mean
+#: intercept of 11 pm, G -50 one of 9 km; E112's tables span 00 to 14), and every relation
+#: finite inside (outside it N_A overflowed to infinity or ℓ̄ divided by zero).
+ASTM_G_CONVERSION_RANGE = (-50.0, 50.0)
+
+
 def grain_size_conversions(g: float) -> dict:
     """All E112 measures of grain size for a grain size number G.
 
@@ -136,7 +143,7 @@ def grain_size_conversions(g: float) -> dict:
     Parameters
     ----------
     g : float
-        ASTM grain size number.
+        ASTM grain size number, in :data:`ASTM_G_CONVERSION_RANGE`.
 
     Returns
     -------
@@ -144,6 +151,12 @@ def grain_size_conversions(g: float) -> dict:
         ``g``, ``grains_per_mm2``, ``grains_per_in2_100x``, ``mean_grain_area_um2``,
         ``mean_grain_diameter_um``, ``mean_intercept_um``, ``intercepts_per_mm``,
         ``iso643_g`` (the ISO 643 G of the same N_A, 0.046 lower).
+
+    Raises
+    ------
+    ValueError
+        ``g`` is not a number in :data:`ASTM_G_CONVERSION_RANGE` (NaN, an infinity, a
+        string or a bool included).
 
     Examples
     --------
@@ -153,7 +166,8 @@ def grain_size_conversions(g: float) -> dict:
     >>> round(c["mean_intercept_um"], 1), round(c["grains_per_in2_100x"], 2)
     (56.6, 16.0)
     """
-    g = float(g)
+    lo, hi = ASTM_G_CONVERSION_RANGE
+    g = float(check_number("g (ASTM grain size number)", g, lo=lo, hi=hi))
     n_a = float(grains_per_mm2_from_astm_g(g))
     area_mm2 = 1.0 / n_a
     lbar_mm = float(mean_intercept_from_astm_g(g))
@@ -196,9 +210,7 @@ def astm_g_from(
     if len(given) != 1:
         raise ValueError(f"give exactly one measure of grain size, got {sorted(given) or 'none'}")
     (key, val), = given.items()
-    val = float(val)
-    if not (math.isfinite(val) and val > 0):
-        raise ValueError(f"{key} must be a finite positive number, got {val}")
+    val = float(check_number(key, val, lo=0, lo_open=True))  # True was 1 µm, "10" 10
     if key == "mean_intercept_um":
         return float(astm_grain_size_number(val / 1000.0))
     if key == "grains_per_mm2":
