@@ -28,7 +28,9 @@ Writes studies/results/rescan_whole_defocus.json.
 
 from __future__ import annotations
 
+import io
 import json
+from collections import defaultdict
 
 import cv2
 import numpy as np
@@ -117,6 +119,16 @@ CALIBRATION_SCANS = ("scan_10", "extra_3", "scan_14", "extra_0")
 TEST_SCANS = ("scan_13", "scan_24", "scan_28")
 GRAIN_SIZES_HR_PX, SEEDS, SYNTH_SIDE = (12, 24, 48), (1, 2), 1024
 REGION_SIDE, SCALE = 768, 4
+# AMENDMENT
+QUALITIES = (None, 90, 75, 50)  # None: as it is (no JPEG re-save)
+WHOLE_SCALES, REGION_SCALES, TBM_SCALES, SMALL_SCALES = (1, 2, 3, 4), (2, 3, 4), (1, 2), (3, 4)
+#: Calibration scans' regions at x4 are among the 10 calibration LRs above.
+CALIBRATION_REGION_SCALES = (2, 3)
+MAX_FALSE_ADOPTED, MAX_FALSE_SOFTENED = 0.01, 0.05
+TILES_PX, TILE_STEP = (16, 32, 48), 64
+SYNTH_DEFAULT_SEEDS = range(5)
+#: The threshold before the amendment, for comparison.
+ORIGINAL_THRESHOLD = 0.354
 
 
 def level(lr: np.ndarray) -> float:
@@ -126,9 +138,26 @@ def level(lr: np.ndarray) -> float:
     return _block_focus(_luminance(lr), win, has_structure(structured, win))[1]
 
 
-def _x4(hr: np.ndarray) -> np.ndarray:
+def _down(hr: np.ndarray, scale: int) -> np.ndarray:
+    """Area downsampling by ``scale`` (the image itself for 1)."""
+    if scale == 1:
+        return hr
     h, w = hr.shape[:2]
-    return cv2.resize(hr, (w // SCALE, h // SCALE), interpolation=cv2.INTER_AREA)
+    return cv2.resize(hr, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+
+
+def _x4(hr: np.ndarray) -> np.ndarray:
+    return _down(hr, SCALE)
+
+
+def _resave(lr: np.ndarray, quality: int | None) -> np.ndarray:
+    """``lr`` saved as JPEG of ``quality`` (PIL's default chroma subsampling) and read
+    back; ``lr`` itself for None."""
+    if quality is None:
+        return lr
+    buf = io.BytesIO()
+    Image.fromarray(lr).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
 
 
 def _scan(name: str) -> np.ndarray:
@@ -141,16 +170,156 @@ def _region(name: str) -> np.ndarray | None:
     return scan if scan.shape[:2] == (REGION_SIDE, REGION_SIDE) else None
 
 
-def levels(lr: np.ndarray) -> dict:
-    """Level in focus, blurred with each of SIGMAS, and sigma 1.5 plus noise."""
+def levels(lr: np.ndarray, quality: int | None = None) -> dict:
+    """Level in focus, blurred with each of SIGMAS, and sigma 1.5 plus noise; each
+    re-saved as JPEG of ``quality`` after the blur and noise (None: not re-saved)."""
     rng = np.random.default_rng(0)
-    out = {"in_focus": level(lr)}
+    out = {"in_focus": level(_resave(lr, quality))}
     for sigma in SIGMAS:
-        out[f"sigma_{sigma:g}"] = level(cv2.GaussianBlur(lr, (0, 0), sigma))
+        out[f"sigma_{sigma:g}"] = level(_resave(cv2.GaussianBlur(lr, (0, 0), sigma), quality))
     blurred = cv2.GaussianBlur(lr, (0, 0), JUDGED_SIGMA).astype(float)
-    noisy = blurred + rng.normal(0, NOISE * 255, blurred.shape)
-    out[f"sigma_{JUDGED_SIGMA:g}_noise"] = level(np.clip(noisy, 0, 255).astype(np.uint8))
+    noisy = np.clip(blurred + rng.normal(0, NOISE * 255, blurred.shape), 0, 255)
+    out[f"sigma_{JUDGED_SIGMA:g}_noise"] = level(_resave(noisy.astype(np.uint8), quality))
     return {k: round(float(v), 4) for k, v in out.items()}
+
+
+def _rows(name: str, kind: str, image: np.ndarray, scales) -> dict:
+    """AMENDMENT's rows of ``image``: each of ``scales``, as it is and re-saved."""
+    out = {}
+    for scale in scales:
+        lr = _down(image, scale)
+        for quality in QUALITIES:
+            key = f"{name} {kind} x{scale}" + (f" q{quality}" if quality else "")
+            out[key] = {"kind": kind, "scale": scale, "quality": quality,
+                        **levels(lr, quality)}
+    return out
+
+
+def _tbm(of_calibration: bool) -> list:
+    """tbm/train and tbm/val regions (``SCAN-Y-X.png``, never tbm/test) of the
+    calibration scans, or of the others."""
+    numbers = {n.removeprefix("scan_") for n in CALIBRATION_SCANS if n.startswith("scan_")}
+    return [p for split in ("train", "val")
+            for p in sorted((DATA / split / "images").glob("*.png"))
+            if (p.name.split("-")[0] in numbers) == of_calibration]
+
+
+def _breakdown(rows: dict, threshold: float) -> dict:
+    """Per kind, scale and quality: LRs, and those below ``threshold`` in focus and
+    blurred."""
+    groups = defaultdict(list)
+    for v in rows.values():
+        groups[f"{v['kind']} x{v['scale']} q{v['quality'] or 'none'}"].append(v)
+    keys = ("in_focus", *(f"sigma_{s:g}" for s in SIGMAS), f"sigma_{JUDGED_SIGMA:g}_noise")
+    return {g: {"n": len(vs), **{f"{k}_below": sum(not v[k] >= threshold for v in vs)
+                                 for k in keys}}
+            for g, vs in sorted(groups.items())}
+
+
+def _share_below(rows: dict, key: str, threshold: float) -> float:
+    return sum(not v[key] >= threshold for v in rows.values()) / len(rows)
+
+
+def amendment(calibration: dict, scans: list[str]) -> dict:
+    """The AMENDMENT's calibration, threshold, held-out verdict and reported cases;
+    ``calibration``: the 10 calibration LRs' rows as they are, ``scans``: the held-out
+    scans."""
+    c2 = {}
+    for size in GRAIN_SIZES_HR_PX:
+        for seed in SEEDS:
+            hr = generate_microstructure((SYNTH_SIDE, SYNTH_SIDE), mean_grain_size_px=size,
+                                         seed=seed).image
+            c2.update(_rows(f"synthetic {size} px seed {seed}", "synthetic", hr, (SCALE,)))
+    for name in CALIBRATION_SCANS:
+        c2.update(_rows(name, "whole", _scan(name), WHOLE_SCALES))
+        c2.update(_rows(name, "region", _region(name),
+                        (*CALIBRATION_REGION_SCALES, SCALE)))
+    # the rows as they are are the original calibration's
+    plain = {k: v for k, v in c2.items() if v["quality"] is None and v["scale"] == SCALE
+             and v["kind"] in ("synthetic", "region")}
+    assert sorted(round(v["in_focus"], 4) for v in plain.values()) == sorted(
+        v["in_focus"] for v in calibration.values())
+    held = {}
+    for name in scans:
+        held.update(_rows(name, "whole", _scan(name), WHOLE_SCALES))
+        region = _region(name)
+        if region is not None:
+            held.update(_rows(name, "region", region, REGION_SCALES))
+    tbm_held = _tbm(of_calibration=False)
+    for p in tbm_held:
+        held.update(_rows(f"tbm {p.name}", "tbm", np.asarray(Image.open(p).convert("RGB")),
+                          TBM_SCALES))
+    sharp_min = min(v["in_focus"] for v in c2.values())
+    blurred_max = max(v[f"sigma_{JUDGED_SIGMA:g}"] for v in c2.values())
+    separated = blurred_max < sharp_min
+    out = {"calibration_in_focus_min": sharp_min,
+           "calibration_in_focus_min_lr": min(c2, key=lambda k: c2[k]["in_focus"]),
+           "calibration_blurred_1.5_max": blurred_max,
+           "calibration_blurred_1.5_max_lr": max(
+               c2, key=lambda k: c2[k][f"sigma_{JUDGED_SIGMA:g}"]),
+           "separated": separated, "n_calibration": len(c2), "n_held_out": len(held),
+           "held_out_scans": scans, "held_out_tbm": [p.name for p in tbm_held]}
+    threshold = round((sharp_min + blurred_max) / 2, 3) if separated else None
+    out["threshold"] = threshold
+    # reported whatever the verdict: the threshold before, and T' where there is one
+    thresholds = {"original": ORIGINAL_THRESHOLD}
+    if threshold is not None:
+        thresholds["amended"] = threshold
+    if separated:
+        false = _share_below(held, "in_focus", threshold)
+        warned = _share_below(held, f"sigma_{JUDGED_SIGMA:g}", threshold)
+        out.update({
+            "held_out_false_share": false, "held_out_blurred_1.5_warned_share": warned,
+            "held_out_in_focus_below": {k: v["in_focus"] for k, v in held.items()
+                                        if not v["in_focus"] >= threshold},
+            **{f"held_out_{s}_warned_share": _share_below(held, s, threshold)
+               for s in ("sigma_0.75", "sigma_1", "sigma_1.5_noise")},
+        })
+        if warned >= MIN_WARNED_SHARE and false <= MAX_FALSE_ADOPTED:
+            out["outcome"] = "adopted"
+        elif warned >= MIN_WARNED_SHARE and false <= MAX_FALSE_SOFTENED:
+            out["outcome"] = "softened"
+        else:
+            out["outcome"] = "withdrawn"
+    else:
+        out["outcome"] = "withdrawn"
+    out["held_out_by_kind"] = {n: _breakdown(held, t) for n, t in thresholds.items()}
+    out["calibration_by_kind"] = {n: _breakdown(c2, t) for n, t in thresholds.items()}
+    # reported, not judged
+    small = {}
+    for p in tbm_held:
+        image = np.asarray(Image.open(p).convert("RGB"))
+        for scale in SMALL_SCALES:
+            small[f"tbm {p.name} x{scale}"] = {"kind": f"x{scale}", "level": float(level(
+                _down(image, scale)))}
+        for side in TILES_PX:
+            for y in range(0, image.shape[0] - side + 1, TILE_STEP):
+                for x in range(0, image.shape[1] - side + 1, TILE_STEP):
+                    small[f"tbm {p.name} tile {side} px ({y}, {x})"] = {
+                        "kind": f"tile {side} px",
+                        "level": float(level(image[y:y + side, x:x + side]))}
+    kinds = sorted({v["kind"] for v in small.values()})
+    out["small_lrs"] = {
+        n: {k: {"n": sum(v["kind"] == k for v in small.values()),
+                "below": sum(v["kind"] == k and v["level"] < t for v in small.values()),
+                "nan": sum(v["kind"] == k and bool(np.isnan(v["level"]))
+                           for v in small.values())}
+            for k in kinds}
+        for n, t in thresholds.items()}
+    calib_tbm = {}
+    for p in _tbm(of_calibration=True):
+        calib_tbm.update(_rows(f"tbm {p.name}", "tbm", np.asarray(Image.open(p).convert(
+            "RGB")), TBM_SCALES))
+    out["calibration_scans_tbm_by_kind"] = {n: _breakdown(calib_tbm, t)
+                                            for n, t in thresholds.items()}
+    synth = {}
+    for seed in SYNTH_DEFAULT_SEEDS:  # the sample micrograph is seed 0's
+        image = generate_microstructure((512, 512), seed=seed).image
+        synth[f"synth defaults seed {seed}"] = round(float(level(image)), 4)
+        synth[f"synth defaults seed {seed} x4"] = round(float(level(_x4(image))), 4)
+    out["synth_defaults"] = synth
+    out["held_out"], out["calibration"] = held, c2
+    return out
 
 
 def main() -> None:
@@ -203,8 +372,12 @@ def main() -> None:
     else:
         verdict["adopted"] = False
     print(json.dumps(verdict, indent=1))
+    amended = amendment(calibration, scans)
+    print(json.dumps({k: v for k, v in amended.items()
+                      if k not in ("held_out", "calibration")}, indent=1, default=float))
     save("rescan_whole_defocus", {"decision_rule": DECISION_RULE, "verdict": verdict,
-                                  "calibration": calibration, "judged": judged})
+                                  "calibration": calibration, "judged": judged,
+                                  "amendment_rule": AMENDMENT, "amendment": amended})
 
 
 if __name__ == "__main__":
