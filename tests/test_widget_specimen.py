@@ -423,11 +423,9 @@ def test_a_labels_field_is_not_counted_with_a_float_copy(monkeypatch):
 
     data = np.zeros((20000, 20000), np.uint8)
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 8 * 2**30)
-    labels = LayerSnapshot(name="gb", data=data, kind="labels", metadata={},
-                           scale=(1, 1), translate=(0, 0))
+    labels = LayerSnapshot(name="gb", data=data, kind="labels", metadata={})
     check_mask_fits(labels)  # 3.0 GiB: fits in half of 8 GiB
-    image = LayerSnapshot(name="p", data=data, kind="image", metadata={}, scale=(1, 1),
-                          translate=(0, 0))
+    image = LayerSnapshot(name="p", data=data, kind="image", metadata={})
     check_mask_fits(image)  # an 8-bit mask: no float copy
     with pytest.raises(WidgetInputError, match=r"needs 6\.0 GiB of memory"):
         check_mask_fits(image, threshold=0.5)  # an 8-bit probability map: float32 copy
@@ -486,15 +484,14 @@ def test_a_layer_that_is_not_2d_is_refused_by_shape_before_a_plan_or_a_read(monk
     for shape in [(4, 20000, 20000), (20000, 20000, 4), (20000, 20000, 2)]:
         src = _CountedStack(shape, np.float32)
         snap = LayerSnapshot(name="m", data=src.lazy((1, 4096, 4096)[-len(shape):]),
-                             kind="image", metadata={}, scale=(1, 1), translate=(0, 0))
+                             kind="image", metadata={})
         for refuse in (check_mask_fits, as_mask):
             with pytest.raises(WidgetInputError,
                                match=rf"layer 'm' has shape \({shape[0]}, {shape[1]}, "):
                 refuse(snap)
         assert src.reads == 0 and seen == []
     src = _CountedStack((20000, 20000), np.float32)
-    snap = LayerSnapshot(name="m", data=src.lazy((4096, 4096)), kind="image", metadata={},
-                         scale=(1, 1), translate=(0, 0))
+    snap = LayerSnapshot(name="m", data=src.lazy((4096, 4096)), kind="image", metadata={})
     check_mask_fits(snap)
     assert seen == [(20000, 20000)] and src.reads == 0
 

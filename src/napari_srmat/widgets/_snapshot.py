@@ -2,7 +2,9 @@
 
 Workers must not compute on the GUI thread, and must not poke at live layers from
 their own thread either: widgets take a :class:`LayerSnapshot` (data reference,
-metadata, scale) on the GUI thread and threshold it in the worker with :func:`as_mask`.
+metadata) on the GUI thread and threshold it in the worker with :func:`as_mask`. Its
+place is not copied: what a job draws over the layer takes the layer's place when the
+job ends (:func:`~napari_srmat.widgets.layers.overlay_geometry`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,13 @@ class LayerSnapshot:
     data: Any
     kind: str
     metadata: dict
-    scale: tuple
-    translate: tuple
 
 
 def snapshot(layer) -> LayerSnapshot:
-    """Data reference, type, metadata, scale and translate of ``layer`` (no copy; see
-    :func:`frozen` for a layer the user paints)."""
+    """Data reference, type and metadata of ``layer`` (no copy; see :func:`frozen` for a
+    layer the user paints)."""
     return LayerSnapshot(name=layer.name, data=layer_image_data(layer),
-                         kind=layer._type_string, metadata=dict(layer.metadata or {}),
-                         scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]))
+                         kind=layer._type_string, metadata=dict(layer.metadata or {}))
 
 
 def painted_data(layer) -> Any:
