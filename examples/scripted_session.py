@@ -146,7 +146,8 @@ def main(argv=None) -> int:
         print(f"{summary['image']}: SR {summary['sr_shape']}, mean intercept "
               f"{st['mean_intercept_px']:.2f} SR px = "
               f"{summary['mean_intercept_input_px']:.2f} input px "
-              f"({st['n_intersections']} intersections, %RA {st['relative_accuracy_pct']:.1f})")
+              f"({heyn.result.counts()['intersection_count']:g} intersections P, "
+              f"%RA {st['relative_accuracy_pct']:.1f})")
     if args.show:
         napari.run()
     else:
