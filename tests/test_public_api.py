@@ -137,6 +137,24 @@ def test_plain_versions_show_and_check_the_job_keywords():
         napari_srmat.find_hallucination_candidates(np.zeros((32, 32)))
 
 
+def test_every_public_function_shows_an_example():
+    """read_mask, binarize_boundaries, super_resolve, predict_boundaries and
+    find_hallucination_candidates had no Examples section (help() showed no call to copy
+    into a notebook). Each function of __all__ has one (test_docstring_examples runs
+    them), after its Parameters and Returns."""
+    import inspect
+
+    from napari_srmat.jobs import _section
+
+    for name in napari_srmat.__all__:
+        if name == "__version__":
+            continue
+        doc = inspect.getdoc(getattr(napari_srmat, name))
+        examples = _section(doc, "Examples")
+        assert examples is not None and ">>> " in examples, f"{name}: no Examples"
+        assert doc.index("\nExamples\n") > doc.index("\nReturns\n"), name
+
+
 def test_every_public_function_says_what_it_returns():
     """help() of super_resolve, predict_boundaries, find_hallucination_candidates and
     plan_rescan showed the job's Parameters but no Returns section (the job's said it: an

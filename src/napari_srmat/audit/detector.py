@@ -957,5 +957,16 @@ def find_candidates_job(
 
 @plain_version(find_candidates_job)
 def find_candidates(lr, sr, **kwargs) -> CandidateList:
-    """Plain version of :func:`find_candidates_job` (same parameters); returns the list."""
+    """Plain version of :func:`find_candidates_job` (same parameters); returns the list.
+
+    Examples
+    --------
+    >>> import napari_srmat as srmat
+    >>> lr = srmat.generate_microstructure((256, 256), seed=0).image[::4, ::4]
+    >>> cands = find_candidates(lr, srmat.super_resolve(lr, "bicubic", scale=4))
+    >>> type(cands).__name__, cands.scale   # the scale from the shapes
+    ('CandidateList', 4)
+    >>> len(cands)   # bicubic draws no boundary the LR does not hold
+    0
+    """
     return run_job(find_candidates_job(lr, sr, **kwargs), quiet=True)

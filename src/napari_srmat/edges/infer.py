@@ -1147,5 +1147,16 @@ def _save_preview(path: Path, arr: np.ndarray, cmap: str) -> None:
 
 @plain_version(predict_boundaries_job)
 def predict_boundaries(image, model: BoundaryModel | None = None, **kwargs):
-    """Plain version of :func:`predict_boundaries_job` (same arguments and result)."""
+    """Plain version of :func:`predict_boundaries_job` (same arguments and result).
+
+    Examples
+    --------
+    >>> import napari_srmat as srmat
+    >>> ms = srmat.generate_microstructure((128, 128), mean_grain_size_px=32, seed=0)
+    >>> prob, uncertainty = srmat.predict_boundaries(ms.image)   # the shipped model
+    >>> prob.shape, prob.dtype, uncertainty.shape
+    ((128, 128), dtype('float32'), (128, 128))
+    >>> bool(0 <= prob.min() and prob.max() <= 1)
+    True
+    """
     return run_job(predict_boundaries_job(image, model, **kwargs), quiet=True)

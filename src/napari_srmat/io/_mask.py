@@ -396,6 +396,22 @@ def read_mask(path: str | os.PathLike, *, threshold: float | None = None,
     FileNotFoundError, ImageReadError, MaskError
     TypeError
         ``path`` is not a ``str`` or path-like (e.g. an array).
+
+    Examples
+    --------
+    A 0/255 PNG (a diagonal boundary) and a probability map saved as 8-bit grey:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(folder / "mask.png")
+    >>> mask = read_mask(folder / "mask.png")
+    >>> mask.dtype, mask.shape, int(mask.sum())
+    (dtype('bool'), (8, 8), 8)
+    >>> Image.fromarray(np.full((8, 8), 153, np.uint8)).save(folder / "prob.png")
+    >>> bool(read_mask(folder / "prob.png", threshold=0.5).all())  # 153 / 255 = 0.6
+    True
     """
     return_pixel_size = check_flag("return_pixel_size", return_pixel_size)
     if notes is not None and not isinstance(notes, list):  # notes.append(...) below

@@ -398,6 +398,18 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     ValueError
         Values the float rule would misread, e.g. a float map in 0..255
         (:func:`napari_srmat.io.check_pixel_values`).
+
+    Examples
+    --------
+    A boundary two pixels wide, thinned to one:
+
+    >>> prob = np.zeros((9, 9), np.float32)
+    >>> prob[:, 3], prob[:, 4] = 0.6, 0.9
+    >>> int(binarize_boundaries(prob, 0.5, skeletonize=False).sum())
+    18
+    >>> mask = binarize_boundaries(prob, 0.5)
+    >>> mask.dtype, int(mask.sum(axis=1).max())
+    (dtype('bool'), 1)
     """
     from ..io import check_pixel_values, image_data
 

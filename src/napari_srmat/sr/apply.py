@@ -352,5 +352,17 @@ def super_resolve_job(
 
 @plain_version(super_resolve_job)
 def super_resolve(image: Any, model: SRModel | str | None = None, **kwargs) -> Any:
-    """Blocking version of :func:`super_resolve_job` (same arguments)."""
+    """Blocking version of :func:`super_resolve_job` (same arguments).
+
+    Examples
+    --------
+    >>> import napari_srmat as srmat
+    >>> lr = srmat.generate_microstructure((64, 64), seed=0).image
+    >>> sr = srmat.super_resolve(lr, "bicubic", scale=4)   # in memory
+    >>> sr.shape, sr.dtype
+    ((256, 256, 3), dtype('float32'))
+
+    With ``out=`` the result is streamed into an OME-Zarr store and its path returned
+    (rerun the same call to resume a stopped run).
+    """
     return run_job(super_resolve_job(image, model, **kwargs), quiet=True)
