@@ -1495,3 +1495,31 @@ def test_the_session_csv_carries_the_earlier_verdicts_after_its_columns(tmp_path
     (tmp_path / "audit.csv").write_text(",".join(old_header) + "\n", encoding="utf-8")
     s.decide("real", candidate_id=3)
     assert "earlier_verdicts" in (tmp_path / "audit.csv").read_text(encoding="utf-8")
+
+
+def test_verdicts_read_back_from_the_session_csv_can_be_given_again(tmp_path):
+    """The session CSV (handed on since 5113d27) gives its ids as text, as any CSV
+    reader does: decide("hallucinated", candidate_id="2") was refused with "no candidate
+    with id 2" although candidate 2 is there (the check compared the text with the
+    numbers; verdict_history, earlier_verdicts and remove_region read "2" as 2). The id
+    is read as a number once, as the session file's ids are."""
+    import csv
+
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    s.decide("hallucinated", candidate_id=2, reviewer="bob")
+    rows = [r for r in csv.DictReader((tmp_path / "audit.csv").open(encoding="utf-8"))
+            if r["verdict"]]
+    other = AuditSession.load(path)
+    other.decide("real", candidate_id=2, reviewer="ana")
+    for row in rows:  # bob's verdicts, as the CSV gives them, over ana's
+        other.decide(row["verdict"], candidate_id=row["id"], reviewer=row["reviewer"])
+    assert other.decisions[2].verdict == "hallucinated" and 2 in other.decisions
+    assert "2" not in other.decisions
+    assert [e["candidate"] for e in other.verdict_history(2)] == [2, 2, 2]
+    assert other.earlier_verdicts("2")[-1].startswith("real (ana, ")
+    with pytest.raises(ValueError, match="no candidate with id 9"):
+        other.decide("real", candidate_id="9")
+    with pytest.raises(ValueError, match="no candidate with id x2"):
+        other.decide("real", candidate_id="x2")

@@ -595,7 +595,8 @@ class AuditSession:
         ----------
         verdict : {"real", "hallucinated", "unsure"}
         candidate_id : int, optional
-            Defaults to the current candidate.
+            Defaults to the current candidate. Text is read as a number (``"7"``, the
+            ``id`` of a row of the session CSV).
         note : str
             Free-text note.
         reviewer : str, optional
@@ -610,13 +611,18 @@ class AuditSession:
             if cur is None:
                 raise ValueError("the candidate queue is empty")
             candidate_id = cur.id
-        if candidate_id not in {c.id for c in self.candidates}:
+        try:  # a number, as the session file's ids are read ("7" of a CSV row is 7)
+            number = int(candidate_id)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or number not in {c.id for c in self.candidates}:
             raise ValueError(f"no candidate with id {candidate_id}")
+        candidate_id = number
         d = Decision(verdict=verdict, reviewer=self.reviewer if reviewer is None else reviewer,
                      note=note)
-        before, position = self.decisions.get(int(candidate_id)), self.position
-        self.decisions[int(candidate_id)] = d
-        self.log.append(_verdict_entry(int(candidate_id), d))
+        before, position = self.decisions.get(candidate_id), self.position
+        self.decisions[candidate_id] = d
+        self.log.append(_verdict_entry(candidate_id, d))
         if advance:
             self.next()
         if save and self.path is not None:
@@ -626,9 +632,9 @@ class AuditSession:
                 # not saved: not recorded, and the queue stays on the candidate (the next
                 # verdict would otherwise go to one the reviewer never saw)
                 if before is None:
-                    del self.decisions[int(candidate_id)]
+                    del self.decisions[candidate_id]
                 else:
-                    self.decisions[int(candidate_id)] = before
+                    self.decisions[candidate_id] = before
                 self.log.pop()
                 self.position = position
                 raise
