@@ -755,6 +755,52 @@ def test_a_given_pixel_size_that_differs_from_the_files_is_told(tmp_path, capsys
     assert any(told in w for w in json.loads(capsys.readouterr().out)["warnings"])
 
 
+def test_the_api_that_writes_a_given_pixel_size_tells_a_different_one(tmp_path, capsys):
+    """``super_resolve(micrograph, pixel_size_um=0.25)`` and ``predict_boundaries`` of a
+    file calibrated at 0.5 µm wrote stores at half the file's scale without a word, while
+    ``srmat sr run`` / ``srmat edges predict --pixel-size-um 0.25`` (and the measurements
+    and plan_rescan, in their ``warnings``) told it: the warning was the commands' own.
+    The jobs warn now (a ``UserWarning``), and the commands tell it once, as before."""
+    import json
+    import warnings
+
+    from napari_srmat import predict_boundaries, super_resolve
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "cal.png"
+    Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(
+        p, dpi=(25400 / 0.5, 25400 / 0.5))
+    mic = read_image(p)
+    told = "the file records 0.5 µm per pixel; the given 0.25 µm (2x smaller) was used"
+    tiling = {"tile": 32, "overlap": 8}
+    calls = {
+        "super_resolve": lambda px, out: super_resolve(mic, "bicubic", scale=2,
+                                                       pixel_size_um=px, out=out),
+        "predict_boundaries": lambda px, out: predict_boundaries(
+            mic, pixel_size_um=px, out=out, scale_check=False, **tiling),
+    }
+    for name, call in calls.items():
+        with pytest.warns(UserWarning, match=told.replace("(", r"\(").replace(")", r"\)")):
+            call(0.25, tmp_path / f"{name}_given")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for agreeing in (None, 0.5, 0.502):  # the file's own, or within 1 %
+                call(agreeing, None)
+        assert not [w for w in caught if "the file records" in str(w.message)], name
+    capsys.readouterr()
+    for argv in (["sr", "run", str(p), str(tmp_path / "x2.ome.zarr"), "--model", "bicubic",
+                  "--scale", "2"],
+                 ["edges", "predict", str(p), "--out", str(tmp_path / "maps"), "--tile",
+                  "32", "--overlap", "8", "--device", "cpu"]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # a repeated warning is told each time
+            assert main([*argv, "--pixel-size-um", "0.25", "--json"]) == 0
+        assert [str(w.message) for w in caught].count(told) == 1, argv[0]
+        assert json.loads(capsys.readouterr().out)["warnings"].count(told) == 1, argv[0]
+
+
 def test_boundary_maps_of_non_square_pixels_keep_both_sizes(tmp_path):
     """``predict_boundaries(micrograph, out=...)`` of a file with 0.25 µm (Y) x 0.5 µm
     (X) pixels wrote prob/uncertainty stores calibrated 0.5 µm in both directions."""

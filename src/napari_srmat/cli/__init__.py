@@ -605,21 +605,6 @@ def told_warnings() -> Iterator[list[str]]:
         warnings.showwarning = shown
 
 
-def warn_given_pixel_size(image: object, given: float | None) -> None:
-    """Warn (a ``UserWarning``, printed as ``srmat CMD: warning: ...``) when a
-    ``--pixel-size-um`` differs from the one the input file records: the note
-    measurements put in their ``warnings`` (:func:`napari_srmat.io.pixel_size_note`),
-    for the commands that write the pixel size into their outputs."""
-    if given is None:
-        return
-    import warnings
-
-    from ..io import pixel_size_note
-
-    if (note := pixel_size_note(image, given=given)) is not None:
-        warnings.warn(note, UserWarning, stacklevel=2)
-
-
 def check_mask_fits(mask: Any, func: str, **plan: bool) -> None:
     """Refuse a mask file whose measurement does not fit in memory, before any pixel is
     read: the rule of the library's whole-array functions

@@ -24,7 +24,6 @@ from . import (
     threshold_arg,
     threshold_rule_arg,
     told_warnings,
-    warn_given_pixel_size,
 )
 
 __all__ = ["register"]
@@ -303,7 +302,6 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
         # before the model loads: shape, size, values (marked: the job does not check
         # them again, napari_srmat.io._checked)
         given = checked(check_boundary_input, mic)
-    warn_given_pixel_size(mic, args.pixel_size_um)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
     complete = []

@@ -42,7 +42,6 @@ from . import (
     run_cli_job,
     seed_arg,
     told_warnings,
-    warn_given_pixel_size,
 )
 
 __all__ = ["register", "build_sr_parser"]
@@ -241,7 +240,6 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
         # before loading the model: dimensions, size, values (marked: the job checks only
         # the model's channels, napari_srmat.io._checked)
         given = checked(check_sr_input, mg)
-    warn_given_pixel_size(mg, args.pixel_size_um)
     model = load_model(args.model, checkpoint=args.checkpoint, scale=args.scale,
                        device=args.device, **options)
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))

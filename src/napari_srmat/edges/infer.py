@@ -817,7 +817,7 @@ def predict_boundaries_job(
     """
     from ..device import check_device_name
     from ..errors import check_flag
-    from ..io import check_pixel_size
+    from ..io import check_pixel_size, warn_given_pixel_size
     from ..io._checked import passed
     from ..jobs import check_stop
     from ..outputs import check_out_arg
@@ -842,6 +842,8 @@ def predict_boundaries_job(
     # before the model loads, napari_srmat.io._checked): its value sample is read once
     given = passed(image, check_boundary_input)
     a = given.value if given is not None else check_boundary_input(image)
+    # written into the stores: told, as a CLI flag that differs from the file's is
+    warn_given_pixel_size(image if given is None else given.image, pixel_size_um)
     if error_map:
         if model.error_model is None:
             model.error_probability(np.zeros((1, 1), np.float32))  # raises the CheckpointError

@@ -57,6 +57,7 @@ from ._read import (
     read_window,
     read_with_bioio,
     verify_image_job,
+    warn_given_pixel_size,
 )
 from ._write import (
     LEVEL_REDUCTIONS,
@@ -96,6 +97,7 @@ __all__ = [
     "pixel_size_from_line",
     "pixel_size_from_path",
     "pixel_size_note",
+    "warn_given_pixel_size",
     "pixels_square",
     "non_square_message",
     "given_pixel_size_message",

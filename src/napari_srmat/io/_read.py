@@ -260,6 +260,24 @@ def pixel_size_note(image: Any, given: float | None = None) -> str | None:
     return _print_resolution_note(image)
 
 
+def warn_given_pixel_size(image: Any, given: float | tuple[float, float] | None) -> None:
+    """Warn (a ``UserWarning``) when a pixel size given for a :class:`Micrograph` differs
+    from the one its file records: the note measurements put in their ``warnings``
+    (:func:`pixel_size_note`), for the functions that write the given size into their
+    outputs (``super_resolve``, ``predict_boundaries``; ``srmat sr run`` and ``srmat
+    edges predict`` print it as ``warning:``).
+
+    Parameters
+    ----------
+    image : Micrograph or array-like
+        The input (nothing is said for an array, which records no pixel size).
+    given : float or (float, float), optional
+        The pixel size given (None: the file's own is used, nothing to say).
+    """
+    if given is not None and (note := pixel_size_note(image, given=given)) is not None:
+        warnings.warn(note, UserWarning, stacklevel=2)
+
+
 def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
     """ValueError for a channel-first shape: 3-D, last axis > 4 and first axis <= 4.
 

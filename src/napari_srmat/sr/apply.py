@@ -271,6 +271,7 @@ def super_resolve_job(
     """
     from ..device import check_device_name
     from ..errors import check_number
+    from ..io import warn_given_pixel_size
     from ..jobs import check_stop
     from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
@@ -290,6 +291,7 @@ def super_resolve_job(
     batch_size = check_number("batch_size", batch_size, lo=1, integer=True, error=SRError)
     overlap = resolve_overlap(model, overlap, int(tile))
     image, shape, channels = check_sr_input(image, model)
+    warn_given_pixel_size(image, pixel_size_um)  # written into the store: told, as a CLI flag
     attrs = {  # stored by the writer under the store's attrs["srmat"]
         "operation": "super_resolution",
         "model": model.name,
