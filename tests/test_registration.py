@@ -212,6 +212,31 @@ def test_poor_match_and_pixel_size_mismatch_are_warned(fixed, tmp_path, capsys):
                      str(tmp_path / "hr_wrong.ome.zarr"), "--scale", "4"]) == 0
 
 
+def test_register_json_lists_its_warnings(tmp_path, capsys):
+    """`srmat register --json` printed scale, offset and ssim only: its warnings (a poor
+    match whose "scale and offset are not to be trusted", a scale that contradicts the
+    files' pixel sizes) went to stderr, so a batch script reading stdout took a wrong
+    registration for a good one. They are listed under "warnings", as `srmat sr run
+    --json` and `srmat edges predict --json` list theirs; empty when there is none."""
+    from napari_srmat.io import write_ome_zarr
+    from napari_srmat.sr.registration import RegistrationWarning
+    from napari_srmat.synth import generate_microstructure
+
+    hr = generate_microstructure((256, 256), seed=0).image
+    write_ome_zarr(hr[::4, ::4], tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(hr, tmp_path / "hr.ome.zarr", pixel_size_um=0.25)
+    argv = ["register", str(tmp_path / "lr.ome.zarr"), str(tmp_path / "hr.ome.zarr"), "--json"]
+    assert main([*argv, "--scale", "4"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+    with pytest.warns(RegistrationWarning):  # the wrong scale, taken as exact
+        assert main([*argv, "--scale", "2", "--fixed-scale"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["scale"] == 2 and said["ssim"] < 0.3
+    assert [w.split(" (")[0] for w in said["warnings"]] == [
+        "poor match", "the scale found, 2, differs from the 4 the pixel sizes the images "
+        "record give"]
+
+
 def test_small_swapped_pair_is_warned_and_an_overview_is_not(fixed):
     """A 128 px HR image given as moving and its 64 px LR as fixed (swapped) returned
     scale 4.3, ssim 0.72 and no warning: FIXED covered 15 MOVING pixels, a spurious

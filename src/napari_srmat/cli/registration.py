@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import _checked_number_arg, print_json
+from . import _checked_number_arg, print_json, told_warnings
 
 __all__ = ["register"]
 
@@ -36,7 +36,11 @@ def _register(args: argparse.Namespace) -> int:
     # Micrographs: the pixel sizes the files record are checked against the scale found
     moving, fixed = read_image(args.moving), read_image(args.fixed)
     try:
-        reg = register_images(moving, fixed, scale=args.scale, fit_scale=not args.fixed_scale)
+        # its warnings (a poor match, a scale the pixel sizes contradict) are printed as
+        # they come and listed in the JSON, as `srmat sr run --json` lists its own
+        with told_warnings() as told:
+            reg = register_images(moving, fixed, scale=args.scale,
+                                  fit_scale=not args.fixed_scale)
     # "the moving image ...": which file (registration errors, the float rule's ValueError)
     except (RegistrationError, ImageReadError, ValueError) as exc:
         message = str(exc)
@@ -44,7 +48,8 @@ def _register(args: argparse.Namespace) -> int:
             message = message.replace(f"the {role} image ", f"the {role} image {path} ", 1)
         exc.args = (message, *exc.args[1:])
         raise
-    result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict()}
+    result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict(),
+              "warnings": list(told)}
     if args.json:
         print_json(result)
     else:
