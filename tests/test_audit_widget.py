@@ -1366,23 +1366,23 @@ def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_view
                                                                 tmp_path, qtbot):
     """The boundary overlays are reused by the next session, which set their pixels and
     place but kept the first session's SR layer as their source and its units: over a
-    second, calibrated pair (the first, in px, closed) napari warned of inconsistent
-    units (the scale bar lost its µm), and calibrating the second LR left them at the old
-    scale, off their candidate. A reused overlay takes the current SR layer's units and
-    link (AuditWidget._over_sr)."""
+    second pair in µm beside a first in nm, the overlays stayed in nm, and calibrating
+    the second LR left them at the old scale, off their candidate. A reused overlay
+    takes the current SR layer's units and link (AuditWidget._over_sr). (Until
+    2026-12-05 the first pair was closed here, in px: the overlays in px made napari
+    drop the viewer's µm. Closing a session's images now takes its overlays away:
+    test_a_session_whose_images_are_all_removed_draws_nothing_over_the_next_image.)"""
     from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
     from napari_srmat.widgets.layers import add_super_resolution_result
 
     lr, sr = _feature_images(tmp_path)
     viewer = make_napari_viewer()
-    lr1 = viewer.add_image(lr, name="lr1")  # no pixel size
-    sr1 = add_super_resolution_result(viewer, lr1, sr, 4, name="sr1")
+    lr1 = viewer.add_image(lr, name="lr1", scale=(1000.0, 1000.0), units=("nm", "nm"))
+    add_super_resolution_result(viewer, lr1, sr, 4, name="sr1")
     w, cand = _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, ("lr1", "sr1"))
     overlays = dict(w.overlay_layers)
-    for layer in (sr1, lr1):
-        viewer.layers.remove(layer)
     lr2 = viewer.add_image(lr.copy(), name="lr2")
-    set_layer_pixel_size(viewer, lr2, 2.0)  # SR 0.5 µm: not the first SR's 0.25
+    set_layer_pixel_size(viewer, lr2, 2.0)  # SR 0.5 µm: not the first SR's 250 nm
     sr2 = add_super_resolution_result(viewer, lr2, sr.copy(), 4, name="sr2")
     w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "b.json",
                   layer_names=("lr2", "sr2"))
@@ -1391,7 +1391,6 @@ def test_audit_overlays_of_a_second_session_follow_its_sr_layer(make_napari_view
     assert w.overlay_layers == overlays  # the same layers, reused
     for layer in overlays.values():
         assert tuple(layer.units) == tuple(sr2.units), layer.name
-    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
     corner = [np.asarray(lay.translate[-2:]) for lay in overlays.values()]
     set_layer_pixel_size(viewer, lr2, 1.0)
     for layer, before in zip(overlays.values(), corner):
@@ -1603,3 +1602,33 @@ def test_a_layer_renamed_or_removed_while_a_session_loads(make_napari_viewer, qt
         assert w.sr_layer is None and w.lr_up_layer is None
         assert "session loaded" in w.status.text()
         assert "no LR or SR layer" in w.status.text()
+
+
+def test_a_session_whose_images_are_all_removed_draws_nothing_over_the_next_image(
+        make_napari_viewer, qtbot, tmp_path):
+    """The LR and SR layers of the session shown both removed (the images closed): its
+    candidate boxes and boundary overlays stayed, over nothing, in the px of those
+    images, so a calibrated image opened next lost its µm (napari warned of inconsistent
+    units, viewer.layers.units None) until they were deleted by hand. As for a session
+    shown without its images (f79d8e6), nothing of it is drawn: they are taken away, the
+    status says why, and verdicts are still recorded."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import add_super_resolution_result
+
+    lr, sr = _feature_images(tmp_path)
+    viewer = make_napari_viewer()
+    lr_layer = viewer.add_image(lr, name="lr")  # no pixel size
+    add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
+    w, _ = _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, ("lr", "sr"))
+    viewer.layers.remove("sr")
+    assert "audit candidates" in viewer.layers  # on the LR's SR grid while it is there
+    viewer.layers.remove("lr")
+    assert [lay.name for lay in viewer.layers] == []
+    assert w.boxes_layer is None
+    assert "no LR or SR layer" in w.status.text()
+    new = viewer.add_image(lr.copy(), name="next")
+    set_layer_pixel_size(viewer, new, 0.5)
+    assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
+    _press(viewer, "h")
+    assert json.loads((tmp_path / "a.json").read_text())["decisions"]["1"]["verdict"] == (
+        "hallucinated")

@@ -766,13 +766,23 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         """The session's LR or SR layer removed while it is reviewed: the boundary
         overlay is switched off (it is computed from both; the status says so). Without
         the SR layer, the boxes and the overlay layers move onto the SR grid of the LR
-        layer, and follow that layer's calibration from now on."""
+        layer, and follow that layer's calibration from now on; without either, they are
+        taken away, as for a session shown without its images (:meth:`_setup_display`):
+        they would lie over nothing, in units of their own (a calibrated image opened
+        next would lose its µm)."""
         removed = event.value
         if (self._shut or self.session is None
                 or not (removed is self.sr_layer or removed is self.lr_up_layer)):
             return
         self._update_overlay()
-        if removed is not self.sr_layer or self._sr_transform() is None:
+        if self._sr_transform() is None:
+            for lay in (self.boxes_layer, *self.overlay_layers.values()):
+                if lay is not None and lay in self.viewer.layers:
+                    self.viewer.layers.remove(lay)
+            self.boxes_layer = None
+            self.status.setText(self._not_drawn_message())
+            return
+        if removed is not self.sr_layer:
             return
         if self.boxes_layer is not None and self.boxes_layer in self.viewer.layers:
             self._place_on_sr_grid(self.boxes_layer)
