@@ -1604,14 +1604,17 @@ def test_a_layer_renamed_or_removed_while_a_session_loads(make_napari_viewer, qt
         assert "no LR or SR layer" in w.status.text()
 
 
+@pytest.mark.parametrize("delete", ["one by one", "selection"])
 def test_a_session_whose_images_are_all_removed_draws_nothing_over_the_next_image(
-        make_napari_viewer, qtbot, tmp_path):
+        make_napari_viewer, qtbot, tmp_path, delete):
     """The LR and SR layers of the session shown both removed (the images closed): its
     candidate boxes and boundary overlays stayed, over nothing, in the px of those
     images, so a calibrated image opened next lost its µm (napari warned of inconsistent
     units, viewer.layers.units None) until they were deleted by hand. As for a session
     shown without its images (f79d8e6), nothing of it is drawn: they are taken away, the
-    status says why, and verdicts are still recorded."""
+    status says why, and verdicts are still recorded. Also when they are deleted
+    together with the images (Delete on a selection of every layer: napari removes them
+    one after the other)."""
     from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
     from napari_srmat.widgets.layers import add_super_resolution_result
 
@@ -1620,11 +1623,15 @@ def test_a_session_whose_images_are_all_removed_draws_nothing_over_the_next_imag
     lr_layer = viewer.add_image(lr, name="lr")  # no pixel size
     add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
     w, _ = _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, ("lr", "sr"))
-    viewer.layers.remove("sr")
-    assert "audit candidates" in viewer.layers  # on the LR's SR grid while it is there
-    viewer.layers.remove("lr")
+    if delete == "selection":
+        viewer.layers.selection = set(viewer.layers)
+        viewer.layers.remove_selected()
+    else:
+        viewer.layers.remove("sr")
+        assert "audit candidates" in viewer.layers  # on the LR's SR grid while it is there
+        viewer.layers.remove("lr")
+    qtbot.waitUntil(lambda: w.boxes_layer is None, timeout=5_000)
     assert [lay.name for lay in viewer.layers] == []
-    assert w.boxes_layer is None
     assert "no LR or SR layer" in w.status.text()
     new = viewer.add_image(lr.copy(), name="next")
     set_layer_pixel_size(viewer, new, 0.5)

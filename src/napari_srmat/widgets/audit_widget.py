@@ -776,10 +776,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return
         self._update_overlay()
         if self._sr_transform() is None:
-            for lay in (self.boxes_layer, *self.overlay_layers.values()):
-                if lay is not None and lay in self.viewer.layers:
-                    self.viewer.layers.remove(lay)
-            self.boxes_layer = None
+            # once napari's removal is done: a layer removed inside it broke its loop over
+            # the layers it removes (Delete on a selection holding them: "not in list")
+            from qtpy.QtCore import QTimer
+
+            QTimer.singleShot(0, self._take_display_away)
             self.status.setText(self._not_drawn_message())
             return
         if removed is not self.sr_layer:
@@ -789,6 +790,16 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         for lay in self.overlay_layers.values():
             if lay in self.viewer.layers and self._overlay_corner is not None:
                 self._place_on_sr_grid(lay, self._overlay_corner)
+
+    def _take_display_away(self) -> None:
+        """Remove the candidate boxes and boundary overlays of the session shown, when
+        none of its images is in the viewer (:meth:`_on_layer_removed`)."""
+        if self._shut or self._sr_transform() is not None:
+            return
+        for lay in (self.boxes_layer, *self.overlay_layers.values()):
+            if lay is not None and lay in self.viewer.layers:
+                self.viewer.layers.remove(lay)
+        self.boxes_layer = None
 
     def _names_now(self, layers) -> tuple[str, ...]:
         """The names now of the (LR, SR) layers a search or a load began on: a layer
