@@ -21,7 +21,7 @@ LRs, JPEG re-saves, small crops, the synthetic defaults): ``AMENDMENT`` broadens
 calibration to x1-x4 LRs of the calibration scans and their JPEG re-saves and judges the
 threshold it gives on held-out scans and tbm/train+val regions, written before it ran.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_whole_defocus.py   # ~9 CPU-min (AMENDMENT 8)
+    OMP_NUM_THREADS=1 PYTHONPATH=src python studies/rescan_whole_defocus.py   # ~9 CPU-min
 
 Writes studies/results/rescan_whole_defocus.json.
 """
