@@ -156,6 +156,39 @@ def test_method_field_says_why_its_pixel_size_was_not_used(tmp_path, capsys):
     assert any("pixels are not square (X 0.5 µm, Y 0.25 µm)" in w for w in f["warnings"])
 
 
+def test_a_micrographs_field_says_the_scale_its_pixels_are_at(tmp_path, capsys):
+    """`srmat grain-size IMAGE --method intercept` measures the model's map at the
+    inference scale (docs/standards.md), so its row's px figures and pixel size are in
+    inference pixels (ℓ̄ 33.9 px and 0.244 µm for a 0.5 µm image measured x2.05, whose
+    row without --method says 16.6 px), but the row did not say that scale: a script
+    reading ``mean_intercept_px`` took it for input pixels, twice the grain size. Each
+    field row now carries ``inference_scale`` (1.0 for --mask), the factor between its
+    pixels and the input's."""
+    import warnings
+
+    from napari_srmat.io import png_bytes
+
+    ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=0)
+    path = tmp_path / "fine.png"
+    path.write_bytes(png_bytes(ms.image, pixel_size_um=0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the scale warnings of a small, fine image
+        assert main(["grain-size", str(path), "--json"]) == 0
+        plain = json.loads(capsys.readouterr().out)["images"][0]
+        assert main(["grain-size", str(path), "--method", "intercept", "--json"]) == 0
+    field = json.loads(capsys.readouterr().out)["images"][0]
+    scale = plain["inference_scale"]
+    assert scale > 1.5 and field["inference_scale"] == scale
+    assert field["pixel_size_um"] * scale == pytest.approx(0.5)
+    # the same map at the same scale: ℓ̄ in input px within the patterns' difference
+    assert field["mean_intercept_px"] / scale == pytest.approx(plain["mean_intercept_px"],
+                                                               rel=0.25)
+    _mask_file(tmp_path / "m.png", 0)
+    assert main(["grain-size", str(tmp_path / "m.png"), "--mask", "--method", "intercept",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"][0]["inference_scale"] == 1.0
+
+
 def test_rule_without_method_is_refused_not_ignored(tmp_path, capsys):
     """`srmat grain-size m.png --mask --rule iso643` measured the mean intercept and
     ignored the counting rule without a word (its default hid whether it was given)."""

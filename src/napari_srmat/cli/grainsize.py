@@ -370,6 +370,9 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
         exclusion=None if exclusion_path is None else read_mask(
             exclusion_path, name=REGION_MASKS["exclusions"], shape=shape),
         name=name)
+    # the factor between the field's pixels and the input's: its px figures and pixel
+    # size are at the inference scale (a script read them as input pixels)
+    field["inference_scale"] = 1.0 if args.mask else float(res.inference_scale)
     # why the file's pixel size was not used (non-square pixels), or that the given one
     # differs from it: the field's JSON says so, not only the stderr lines
     if (note := pixel_size_note(mic, given=args.pixel_size_um)) is not None:
