@@ -914,3 +914,61 @@ def test_the_rescan_plan_of_a_calibrated_layer_keeps_the_scale_bar_in_um(make_na
     assert tuple(w.rescan_layer.units) == tuple(layer.units)
     assert viewer.layers.units is not None  # the scale bar's unit
     assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
+
+
+@pytest.mark.parametrize("when", ["after the plan", "while planning", "layer.scale"])
+def test_a_rescan_plan_of_an_lr_calibrated_anew_gives_its_um_at_the_new_calibration(
+        make_napari_viewer, qtbot, tmp_path, when):
+    """The LR layer calibrated anew (0.8 -> 0.4 µm/px) after its rescan plan was made, or
+    while it was made: the rectangles followed the new scale but their µm (the Shapes
+    layer's features and metadata, the widget's plan, the saved CSV) and the plan's
+    pixel size stayed at 0.8, twice what the boxes shown measure. The plan is made in LR
+    pixels; its µm are read at the LR layer's calibration now."""
+    from napari_srmat.sr.rescan import rescan_plan_csv
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0,
+                                  blur=0.0).image.copy()
+    img[:, 48:] = 128
+    layer = viewer.add_image(img, rgb=True, name="lr", scale=(0.8, 0.8), units=("um", "um"))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+
+    def calibrate():
+        if when == "layer.scale":
+            layer.scale = (0.4, 0.4)
+        else:
+            set_layer_pixel_size(viewer, layer, 0.4)
+
+    w.plan_rescan()
+    if when == "while planning":
+        calibrate()  # before the result: it is delivered on the GUI thread
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    qtbot.waitUntil(w.plan_btn.isEnabled, timeout=10_000)
+    if when != "while planning":
+        assert w.rescan_plan.pixel_size_um == 0.8
+        calibrate()
+    plan, shapes = w.rescan_plan, w.rescan_layer
+    assert plan.rois and plan.pixel_size_um == 0.4
+    expect = [[v * 0.4 for v in roi] for roi in plan.rois]
+    np.testing.assert_allclose(plan.rois_um, expect)
+    assert shapes.metadata["rescan_plan"]["pixel_size_um"] == 0.4
+    np.testing.assert_allclose(shapes.metadata["rescan_plan"]["rois_um"], expect)
+    np.testing.assert_allclose(
+        shapes.features[["y0_um", "x0_um", "y1_um", "x1_um"]].to_numpy(), expect)
+    assert "0.4 µm per LR pixel" in w.status.text()
+    out = w.save_rescan_plan(tmp_path / "plan.csv")
+    assert out.read_text(encoding="utf-8") == rescan_plan_csv(plan)
+    assert f"{expect[0][2]:g}" in out.read_text(encoding="utf-8")
+    # its rectangles deleted, then calibrated again: nothing follows the deleted layer,
+    # the saved plan still takes the LR's calibration
+    viewer.layers.remove(shapes)
+    set_layer_pixel_size(viewer, layer, 0.2)
+    import json
+
+    saved = json.loads(w.save_rescan_plan(tmp_path / "plan.json").read_text(encoding="utf-8"))
+    assert saved["pixel_size_um"] == 0.2 and saved["rois"] == plan.rois
+    np.testing.assert_allclose(saved["rois_um"], [[v * 0.2 for v in roi] for roi in plan.rois])

@@ -87,7 +87,7 @@ import io
 import json
 import os
 from collections.abc import Generator, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +355,40 @@ class RescanPlan:
             return None
         area_px = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in self.rois)
         return area_px * yx[0] * yx[1] / UM2_PER_MM2
+
+    def at_pixel_size(self, pixel_size_um: float | tuple[float, float] | None
+                      ) -> RescanPlan:
+        """This plan at another LR pixel size: the LR image calibrated anew after it was
+        planned (the same rectangles, :attr:`rois`, in LR pixels; their µm and mm² read at
+        ``pixel_size_um``, and :data:`NO_PIXEL_SIZE_NOTE` among the warnings when it is
+        None). Nothing else of the plan depends on the pixel size: the planner works in
+        pixels, the pixel size only gives the rectangles in µm.
+
+        Parameters
+        ----------
+        pixel_size_um : float or (float, float) or None
+            µm per LR pixel (one size or ``(Y, X)``; checked by
+            :func:`napari_srmat.io.check_pixel_size_yx`); None when unknown.
+
+        Returns
+        -------
+        RescanPlan
+            A new plan (this one unchanged).
+
+        Examples
+        --------
+        >>> plan = RescanPlan([[0, 32, 32, 96]], [0.1], 0.25, 0.31, 0.69, 4, 0.25, 1.0,
+        ...                   32, "flips", "", "cnn", [128, 128], 0.5, pixel_size_um=0.5)
+        >>> plan.at_pixel_size(0.25).rois_um
+        [[0.0, 8.0, 8.0, 24.0]]
+        >>> plan.at_pixel_size(None).warnings == [NO_PIXEL_SIZE_NOTE]
+        True
+        """
+        px = check_pixel_size_yx(pixel_size_um)
+        notes = [note for note in self.warnings if note != NO_PIXEL_SIZE_NOTE]
+        if self.rois and px is None:  # no rectangle: nothing to give in µm
+            notes.append(NO_PIXEL_SIZE_NOTE)
+        return replace(self, pixel_size_um=px, warnings=notes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (without the uncertainty map).
@@ -1144,9 +1178,7 @@ def plan_rescan_job(
     if left_out:  # the budget could not hold them: the plan misses where SR is worst
         notes.append(f"{left_out} more block(s) of {roi_px} px are out of focus than the "
                      "budget holds: refocus, or raise the budget, to rescan them all")
-    if rects and pixel_size_um is None:  # no rectangle: nothing to give in µm
-        notes.append(NO_PIXEL_SIZE_NOTE)
-    return RescanPlan(
+    return RescanPlan(  # at_pixel_size: the note of a plan without a pixel size
         rois=[[int(v) for v in r] for r in rects],
         scores=scores,
         roi_fraction=roi_fraction,
@@ -1168,7 +1200,7 @@ def plan_rescan_job(
         threshold_exposure_gain=gain,
         reasons=reasons,
         focus=rect_focus,
-    )
+    ).at_pixel_size(pixel_size_um)
 
 
 def rescan_plan_csv(plan: RescanPlan) -> str:

@@ -69,6 +69,7 @@ __all__ = [
     "rescan_plan_job",
     "rescan_rectangles",
     "add_rescan_plan",
+    "rescan_plan_on_layer",
     "rescan_features",
     "BoundaryMaps",
     "BoundaryLayers",
@@ -708,7 +709,41 @@ def rescan_features(plan) -> dict[str, np.ndarray]:
             **{key: um[:, k] for k, key in enumerate(RESCAN_UM_FEATURES)}}
 
 
-def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
+def rescan_plan_on_layer(plan, layer):
+    """``plan`` at the pixel size its LR ``layer`` has now
+    (:meth:`~napari_srmat.sr.rescan.RescanPlan.at_pixel_size` of
+    :func:`layer_store_pixel_size`): the rule of a plan's µm figures, as
+    :func:`overlay_geometry` is of its rectangles' place. A plan is made in LR pixels;
+    the LR layer calibrated anew (Calibration, or its ``scale``) after the plan was made,
+    or while it was made, gives its rectangles in µm at the calibration they are shown
+    at, not the one of Run."""
+    return plan.at_pixel_size(layer_store_pixel_size(layer))
+
+
+#: Events of an LR layer after which its rescan plan's µm are read anew
+#: (:func:`add_rescan_plan`): the pixel size is read from its scale, units and metadata.
+RESCAN_CALIBRATION_EVENTS = ("scale", "units", "metadata")
+
+
+def _show_plan_figures(shapes, plan) -> None:
+    """Put ``plan``'s figures into its Shapes layer: ``metadata["rescan_plan"]`` and the
+    µm features (:data:`RESCAN_UM_FEATURES`) of each rectangle, found by its ``rank`` (a
+    rectangle the user deleted or drew keeps its row as it is)."""
+    shapes.metadata = {**shapes.metadata, "rescan_plan": plan.to_dict()}
+    features = shapes.features.copy()
+    if not len(features):
+        return
+    um = rescan_features(plan)
+    rank = features["rank"].to_numpy(float)
+    ok = np.isfinite(rank) & (rank >= 1) & (rank <= len(plan.rois))
+    for key in RESCAN_UM_FEATURES:
+        column = features[key].to_numpy(float).copy()
+        column[ok] = um[key][rank[ok].astype(int) - 1]
+        features[key] = column
+    shapes.features = features
+
+
+def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", on_recalibrated=None):
     """Show a :class:`~napari_srmat.sr.rescan.RescanPlan` as a Shapes layer on ``layer``.
 
     The rectangles sit on the LR layer's pixels (its scale and translate); the layer's
@@ -716,10 +751,21 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     ``roi_fraction``, ``time_ratio``, the uncertainty source) and each shape its rank,
     reason, mean uncertainty and focus, and corners in µm (:func:`rescan_features`).
 
+    The µm figures are those of ``layer``'s pixel size now, and follow it while the
+    Shapes layer is in the viewer (:func:`rescan_plan_on_layer`): calibrating the LR layer
+    (its rectangles are rescaled with it) gives them at the new pixel size.
+
+    Parameters
+    ----------
+    on_recalibrated : callable, optional
+        Called with the plan at the new pixel size each time ``layer``'s calibration
+        changes while the Shapes layer is shown (a widget's plan and status).
+
     Returns
     -------
     napari.layers.Shapes
     """
+    plan = rescan_plan_on_layer(plan, layer)
     rects = rescan_rectangles(plan)
     kwargs: dict[str, Any] = dict(
         shape_type="rectangle", edge_color="yellow", face_color="transparent",
@@ -731,7 +777,26 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     )
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
-    return viewer.add_shapes(rects or None, name=name, **kwargs)
+    shapes = viewer.add_shapes(rects or None, name=name, **kwargs)
+    emitters = [getattr(layer.events, key) for key in RESCAN_CALIBRATION_EVENTS]
+
+    def recalibrated(_event=None) -> None:  # a few rectangles: on the GUI thread
+        nonlocal plan
+        if shapes not in viewer.layers:  # replaced or deleted: it follows nothing more
+            for emitter in emitters:
+                emitter.disconnect(recalibrated)
+            return
+        now = rescan_plan_on_layer(plan, layer)
+        if now.pixel_size_um == plan.pixel_size_um:
+            return
+        plan = now
+        _show_plan_figures(shapes, plan)
+        if on_recalibrated is not None:
+            on_recalibrated(plan)
+
+    for emitter in emitters:
+        emitter.connect(recalibrated)
+    return shapes
 
 
 def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int = 4,

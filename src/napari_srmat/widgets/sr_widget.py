@@ -38,6 +38,7 @@ from .layers import (
     micrograph_data,
     remove_layers_reading,
     rescan_plan_job,
+    rescan_plan_on_layer,
     sr_layer_name,
     store_stamp,
     super_resolution_job,
@@ -72,6 +73,18 @@ def _path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
     return row
 
 
+def _plan_summary(plan) -> str:
+    """The status line of a rescan plan: its rectangles, area (mm² at its pixel size),
+    time ratio, uncertainty source and warnings."""
+    area = ("" if plan.roi_area_mm2 is None else
+            f" ({plan.roi_area_mm2:.4g} mm² at {pixel_size_text(plan.pixel_size_um)} µm "
+            "per LR pixel; each rectangle in µm in the layer's features)")
+    return (f"rescan plan: {len(plan.rois)} rectangle(s), {plan.roi_fraction:.1%} of the "
+            f"area{area}; time {plan.time_ratio:.2f} x a full HR scan "
+            f"(uncertainty: {plan.uncertainty_source})"
+            + "".join(f"; {note}" for note in plan.warnings))
+
+
 class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     """Super-resolve an image layer (x2/x4) in a background thread.
 
@@ -98,6 +111,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.rescan_layer = None
         self.rescan_plan = None
         self._plan_layer = None
+        self._closed = False  # shut down (:meth:`shut_down`)
         #: ``ask_store(plan) -> path or None`` for results too large for memory
         #: (None: a file dialog; scripts and tests replace it). ``ask``: see
         #: :meth:`SingleJobMixin.confirm_plan`.
@@ -271,18 +285,24 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if self._job_layer not in self.viewer.layers:  # its rectangles would lie over nothing
             self.status.setText(input_removed_note(self._job_layer))
             return
+        # at the LR's pixel size now: calibrated while planned, its µm are at the new one
+        plan = rescan_plan_on_layer(plan, self._job_layer)
         self.rescan_plan = plan
         self._plan_layer = self._job_layer
-        self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan)
+        self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan,
+                                            on_recalibrated=self._on_plan_recalibrated)
         self.save_plan_btn.setEnabled(True)
-        area = ("" if plan.roi_area_mm2 is None else
-                f" ({plan.roi_area_mm2:.4g} mm² at {pixel_size_text(plan.pixel_size_um)} µm "
-                "per LR pixel; each rectangle in µm in the layer's features)")
-        self.status.setText(
-            f"rescan plan: {len(plan.rois)} rectangle(s), {plan.roi_fraction:.1%} of the "
-            f"area{area}; time {plan.time_ratio:.2f} x a full HR scan "
-            f"(uncertainty: {plan.uncertainty_source})"
-            + "".join(f"; {note}" for note in plan.warnings))
+        self.status.setText(_plan_summary(plan))
+
+    def _on_plan_recalibrated(self, plan) -> None:
+        """The LR layer of the plan shown was calibrated anew: the plan (saved by "Save
+        plan…") and the status take its µm at the new pixel size (the Shapes layer's
+        figures follow it without the widget: :func:`add_rescan_plan`)."""
+        if self._closed:  # the dock is gone: nothing to show it in
+            return
+        self.rescan_plan = plan
+        self.status.setText(f"{self._plan_layer.name!r} calibrated anew: "
+                            + _plan_summary(plan))
 
     def save_rescan_plan(self, path: str | os.PathLike) -> Path:
         """Write the last rescan plan to ``path`` (``.csv`` or ``.json``, atomically; see
@@ -303,7 +323,9 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         layer = self._plan_layer
         out = absolute_output_path(path, beside=layer_folder(layer))
         source = layer_file(layer)
-        written = write_rescan_plan(self.rescan_plan, out, overwrite=True, inputs=[source])
+        # at the LR's pixel size now, its rectangles' layer deleted or not
+        plan = rescan_plan_on_layer(self.rescan_plan, layer)
+        written = write_rescan_plan(plan, out, overwrite=True, inputs=[source])
         self.status.setText(f"saved the rescan plan to {written}")
         return written
 
@@ -327,6 +349,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def shut_down(self) -> None:
         """The dock is closing: stop the running job (SR or rescan plan); no result is
         added after the close."""
+        self._closed = True
         self._shut_down_job()
 
     def _ask_store_dialog(self, plan) -> str | None:
