@@ -868,6 +868,33 @@ def test_a_user_s_file_is_not_offered_to_overwrite(tmp_path, overwrite):
     assert plot.read_bytes() == b"the user's own picture"
 
 
+def test_a_python_caller_is_told_the_keyword_that_replaces_an_output(tmp_path, capsys):
+    """write_report and write_rescan_plan over an earlier output of theirs told a Python
+    caller 'exists (pass --overwrite to replace it)', a flag of srmat it does not have.
+    They now name the keyword (overwrite=True); srmat plan-rescan still names its flag."""
+    from napari_srmat.cli import error_line
+    from napari_srmat.outputs import OutputExistsError
+    from napari_srmat.report import report_from_heyn, write_report
+    from napari_srmat.sr.rescan import RescanPlan, write_rescan_plan
+
+    report = tmp_path / "report.html"
+    write_report(report_from_heyn({"mean_intercept_px": 10.0}), report)
+    plan = RescanPlan([[0, 32, 32, 96]], [0.1], 0.25, 0.31, 0.69, 4, 0.25, 1.0, 32,
+                      "flips", "", "cnn", [128, 128], 0.5)
+    plan_csv = tmp_path / "plan.csv"
+    write_rescan_plan(plan, plan_csv)
+    before = plan_csv.read_bytes(), report.read_bytes()
+    for write, out, obj in ((write_report, report, report_from_heyn({})),
+                            (write_rescan_plan, plan_csv, plan)):
+        with pytest.raises(OutputExistsError) as info:
+            write(obj, out)
+        assert str(info.value) == f"{out} exists (pass overwrite=True to replace it)"
+        assert error_line("srmat plan-rescan", info.value) == (
+            f"srmat plan-rescan: error: {out} exists (pass --overwrite to replace it)")
+    assert (plan_csv.read_bytes(), report.read_bytes()) == before
+    write_rescan_plan(plan, plan_csv, overwrite=True)  # the keyword named does replace it
+
+
 def test_an_unfinished_output_is_not_read_as_an_image(tmp_path, capsys):
     """OUT.partial of a stopped `srmat sr run` was read like any image: `srmat info`
     described it, and heyn / grain-size / audit would have measured its empty (not yet

@@ -44,6 +44,9 @@ __all__ = [
     "json_text",
     "OutputError",
     "OutputExistsError",
+    "OVERWRITE_KEYWORD",
+    "OVERWRITE_FLAG",
+    "exists_error",
     "check_store_name",
     "check_folder_name",
     "check_not_reserved",
@@ -104,7 +107,52 @@ class OutputError(ValueError):
 
 
 class OutputExistsError(OutputError, FileExistsError):
-    """The output exists and may not be replaced."""
+    """The output exists and may not be replaced.
+
+    Attributes
+    ----------
+    cli_message : str or None
+        The same refusal as an ``srmat`` command tells it (its flag where the message
+        names a Python keyword, :func:`exists_error`); None when the message is the same.
+    """
+
+    cli_message: str | None = None
+
+
+#: What replaces an existing output: the keyword a Python caller passes, and the flag of
+#: the ``srmat`` commands (:func:`exists_error`).
+OVERWRITE_KEYWORD = "overwrite=True"
+OVERWRITE_FLAG = "--overwrite"
+
+
+def exists_error(out: str | os.PathLike, *, holds: str = "exists") -> OutputExistsError:
+    """The refusal of an existing output that ``overwrite`` would replace, naming what the
+    caller can pass: ``overwrite=True`` in Python, ``--overwrite`` in an ``srmat`` command
+    (:attr:`OutputExistsError.cli_message`, told by the CLI instead of the message).
+
+    Parameters
+    ----------
+    out : path-like
+        The existing output.
+    holds : str
+        What is there, after the path (``"exists"``, ``"already exists"``).
+
+    Returns
+    -------
+    OutputExistsError
+        To raise.
+
+    Examples
+    --------
+    >>> exc = exists_error("plan.csv")
+    >>> str(exc)
+    'plan.csv exists (pass overwrite=True to replace it)'
+    >>> exc.cli_message
+    'plan.csv exists (pass --overwrite to replace it)'
+    """
+    exc = OutputExistsError(f"{out} {holds} (pass {OVERWRITE_KEYWORD} to replace it)")
+    exc.cli_message = f"{out} {holds} (pass {OVERWRITE_FLAG} to replace it)"
+    return exc
 
 
 class OutputLockedError(OutputError):
@@ -1143,7 +1191,7 @@ def check_output_file(out: str | os.PathLike, *, inputs: Iterable[str | os.PathL
             raise OutputExistsError(f"{out} was not written by napari-srmat; it will not be "
                                     "replaced: choose another output")
         if not overwrite:
-            raise OutputExistsError(f"{out} exists (pass --overwrite to replace it)")
+            raise exists_error(out)
     return out
 
 

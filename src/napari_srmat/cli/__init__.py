@@ -831,6 +831,8 @@ def error_line(where: str, exc: BaseException) -> str:
     'srmat heyn: error: a.png: too small'
     """
     message = error_message(exc)
+    if getattr(exc, "cli_message", None):  # the flag for the keyword a Python caller passes
+        message = " ".join(exc.cli_message.split())
     if message.startswith("internal error"):
         return f"{where}: {message} (rerun with `srmat --debug ...` for the traceback)"
     return f"{where}: error: {message}"

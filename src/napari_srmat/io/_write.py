@@ -34,6 +34,7 @@ from ..outputs import (
     check_replaceable,
     check_staging_holds_only_ours,
     check_store_name,
+    exists_error,
     identity_differences,
     json_ready,
     only_creation_debris,
@@ -1070,7 +1071,7 @@ def write_ome_zarr(
     if pixel_size_um is None:
         pixel_size_um = pixel
     if not check_flag("overwrite", overwrite) and Path(path).exists():
-        raise OutputExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+        raise exists_error(path, holds="already exists")
     writer = OmeZarrStreamWriter(
         path,
         arr.shape,
