@@ -1010,3 +1010,25 @@ def test_an_lr_whose_focus_windows_have_no_structure_is_not_called_out_of_focus(
     blurred = np.clip(np.rint(ndi.gaussian_filter(lr.astype(float), (1.5, 1.5, 0))), 0,
                       255).astype(np.uint8)
     assert len(warned(blurred, ROI)) == 1
+
+
+def test_plan_rescan_docstring_examples_run_on_a_generated_image():
+    """plan_rescan's Examples were all skipped (``+SKIP``) and used an ``lr`` they never
+    made: a notebook user copying them got a NameError, and no test could see it. They now
+    plan a generated image and show its rectangles, within 2 s (the model loaded once)."""
+    import doctest
+    import time
+
+    import napari_srmat.sr.rescan as module
+
+    test, = doctest.DocTestFinder().find(plan_rescan, "plan_rescan", module=module,
+                                         globs={})
+    assert "+SKIP" not in test.docstring
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS
+                                   | doctest.NORMALIZE_WHITESPACE)
+    start = time.perf_counter()
+    runner.run(test)
+    seconds = time.perf_counter() - start
+    result = runner.summarize(verbose=False)
+    assert result.attempted >= 5 and result.failed == 0, result
+    assert seconds < 2.0, seconds

@@ -1333,8 +1333,20 @@ def plan_rescan(lr: Any, model: Any = None, **kwargs) -> RescanPlan:
 
     Examples
     --------
-    >>> import napari_srmat as srmat  # doctest: +SKIP
-    >>> plan = srmat.plan_rescan(lr, scale=4, budget=0.1)  # doctest: +SKIP
-    >>> plan.rois, plan.time_ratio  # doctest: +SKIP
+    An LR of grains in its left half and flat grey in its right half: the plan rescans
+    where the SR is least sure, in the grains, within a quarter of the image.
+
+    >>> import napari_srmat as srmat
+    >>> from napari_srmat.synth import generate_microstructure
+    >>> lr = generate_microstructure((64, 64), mean_grain_size_px=12, blur=0.0).image.copy()
+    >>> lr[:, 32:] = 128
+    >>> plan = srmat.plan_rescan(lr, scale=4, budget=0.25, roi_px=16, device="cpu",
+    ...                          pixel_size_um=0.5)
+    >>> plan.rois  # (y0, x0, y1, x1) in LR pixels
+    [[32, 0, 64, 32]]
+    >>> plan.rois_um
+    [[16.0, 0.0, 32.0, 16.0]]
+    >>> plan.roi_fraction, plan.time_ratio  # the LR scan plus the rescan, as HR time
+    (0.25, 0.3125)
     """
     return run_job(plan_rescan_job(lr, model, **kwargs), quiet=True)
