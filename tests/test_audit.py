@@ -675,6 +675,29 @@ def test_session_takes_the_sr_files_pixel_size(tmp_path, capsys):
     assert "the file records 0.25 µm per pixel" in capsys.readouterr().err
 
 
+def test_candidates_json_lists_its_warnings(tmp_path, capsys):
+    """srmat audit candidates --json had no 'warnings': its pixel-size note (a given
+    --pixel-size-um the SR file contradicts) went to stderr only, so a batch script
+    reading stdout never saw it. It is now listed under 'warnings' (still printed), as
+    srmat register --json lists its own; empty when there is none."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import write_ome_zarr
+
+    sr, _ = _grains((64, 64))
+    lr = (resolve_degrade()(sr, 4) * 255).round().astype(np.uint8)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(sr, tmp_path / "sr.ome.zarr", pixel_size_um=0.25)
+    base = ["audit", "candidates", str(tmp_path / "lr.ome.zarr"),
+            str(tmp_path / "sr.ome.zarr"), "--quiet", "--json"]
+    assert main([*base, "--out", str(tmp_path / "a.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+    assert main([*base, "--out", str(tmp_path / "b.json"), "--pixel-size-um", "0.5"]) == 0
+    captured = capsys.readouterr()
+    warnings, = json.loads(captured.out)["warnings"]
+    assert warnings.startswith("the file records 0.25 µm per pixel")
+    assert f"srmat audit candidates: note: {warnings}" in " ".join(captured.err.split())
+
+
 def test_report_links_and_cells_survive_spaces_and_line_breaks(tmp_path):
     """A report named 'my report.md' linked its thumbnails as '(my report_thumbs/...)',
     which Markdown does not read as a link (no pictures); a note with a line break

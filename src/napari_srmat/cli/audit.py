@@ -21,12 +21,18 @@ from . import (
     pixel_size_arg,
     print_json,
     run_cli_job,
+    told_warnings,
 )
 
 __all__ = ["register"]
 
 
 def _candidates(args: argparse.Namespace) -> int:
+    with told_warnings() as told:  # printed as they come, and listed in the JSON
+        return _candidates_told(args, told)
+
+
+def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..audit import AuditSession, find_candidates_job
     from ..audit.detector import AuditInputError, check_audit_memory
     from ..audit.session import (
@@ -74,8 +80,9 @@ def _candidates(args: argparse.Namespace) -> int:
     pixel_size_um = (args.pixel_size_um if args.pixel_size_um is not None
                      else image_data(sr_file, name="sr")[1])
     note = pixel_size_note(sr_file, given=args.pixel_size_um)
-    if note:
+    if note:  # listed in the JSON's warnings too, as `srmat register --json` lists its own
         print(f"srmat audit candidates: note: {note}", file=sys.stderr)
+        told.append(" ".join(note.split()))
     std = pixels(args.sr_std, std_file) if args.sr_std else None
     boundary_fn = None
     threshold = 0.5
@@ -117,6 +124,7 @@ def _candidates(args: argparse.Namespace) -> int:
               f"{session.kept_replaced}", file=sys.stderr)
     result = cands.to_dict()
     result["session"] = str(out)
+    result["warnings"] = list(told)
     if args.json:
         print_json(result)
     else:
