@@ -1029,7 +1029,11 @@ def test_a_boundary_layer_removed_while_measured_gets_no_overlays(make_napari_vi
                                                                   qtbot):
     """The boundary layer deleted while the mask tab measured it: its intersections and
     test lines were still added, over nothing, under its name (the Simple tab already
-    skipped them). Now the numbers are shown (and exportable) and no layer is added."""
+    skipped them). Now the numbers are shown (and exportable) and no layer is added.
+    The status then gave ℓ̄ without a word, where the Simple tab says the input layer was
+    removed (302e160): it says so now (input_removed_note), before the figures."""
+    from napari_srmat.widgets.layers import input_removed_note
+
     viewer = make_napari_viewer()
     layer = viewer.add_labels(_voronoi_mask().astype(np.uint8), name="gb")
     w = GrainSizeWidget(viewer)
@@ -1043,7 +1047,8 @@ def test_a_boundary_layer_removed_while_measured_gets_no_overlays(make_napari_vi
                                   seed=w.seed.value())
     assert w.measurement is not None and w.measurement.points_layer is None
     assert w.measurement.stats["n_intersections"] == ref.n_intersections
-    assert w.status.text().startswith("ℓ̄ =") and w.csv_btn.isEnabled()
+    assert w.status.text().startswith(input_removed_note(layer)), w.status.text()
+    assert "ℓ̄ =" in w.status.text() and w.csv_btn.isEnabled()
 
 
 def test_a_non_square_layer_says_why_it_has_no_pixel_size(make_napari_viewer, qtbot):

@@ -582,3 +582,29 @@ def test_a_field_calibrated_while_measured_gets_its_overlays_on_it(make_napari_v
         assert tuple(lay.units) == tuple(layer.units), lay.name
     assert [str(u) for u in viewer.layers.units] == ["micrometer"] * 2
     assert areas.metadata["unit"] == "px²"  # measured before the calibration
+
+
+def test_a_field_removed_while_the_specimen_tab_measures_it_is_told(make_napari_viewer,
+                                                                    qtbot):
+    """One of two fields deleted while the specimen tab measured them: the status gave G
+    without a word (its overlays silently skipped), where the Simple tab says the input
+    layer was removed (302e160, input_removed_note). It names the removed field now; the
+    field left gets its overlays, and both fields' numbers stay in the tables."""
+    from napari_srmat.widgets.layers import input_removed_note
+
+    viewer = make_napari_viewer()
+    first = viewer.add_labels(_micro(1).boundaries.astype(np.uint8), name="f1")
+    viewer.add_labels(_micro(2).boundaries.astype(np.uint8), name="f2")
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    panel = widget.specimen
+    panel.select_fields(["f1", "f2"])
+    panel.run()
+    viewer.layers.remove(first)  # before the result: it is delivered on the GUI thread
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10000)
+    assert input_removed_note(first) in panel.status.text()
+    assert "G = " in panel.status.text() and "'f2'" not in panel.status.text()
+    assert sorted(lay.name for lay in viewer.layers) == ["f2", "f2 grain area",
+                                                         "f2 intercepts"]
+    assert panel.table.rowCount() == 2

@@ -28,10 +28,10 @@ from .layers import (
     WidgetInputError,
     add_boundary_result,
     boundaries_job,
-    input_removed_note,
     is_micrograph_layer,
     is_own_layer,
     micrograph_data,
+    removed_inputs_note,
     threshold_boundaries,
 )
 from .sr_widget import DEVICES, _path_row
@@ -269,8 +269,9 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def _on_result(self, result) -> None:
         if result is None:
             return
-        if self._job_layer not in self.viewer.layers:  # its maps would lie over nothing
-            self.status.setText(input_removed_note(self._job_layer))
+        # its maps would lie over nothing
+        if note := removed_inputs_note(self.viewer, [self._job_layer]):
+            self.status.setText(note)
             return
         maps, mask, skel, error = result
         self.maps = maps

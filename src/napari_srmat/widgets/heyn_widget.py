@@ -63,11 +63,11 @@ from ._worker import (
 from .layers import (
     WIDGET_PATTERNS,
     file_pyramid,
-    input_removed_note,
     is_derived_from,
     is_micrograph_layer,
     micrograph_data,
     overlay_geometry,
+    removed_inputs_note,
     show_grain_size_overlays,
     source_metadata,
 )
@@ -294,9 +294,9 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
                                                               if hint else [])))
-        if layer is not None and layer not in self.viewer.layers:
+        if note := removed_inputs_note(self.viewer, [layer]):
             # its overlays would lie over nothing; the numbers, of the image read, stay
-            self.status.setText(input_removed_note(layer))
+            self.status.setText(note)
             return
         if layer is not None:
             show_grain_size_overlays(self.viewer, layer, result)
@@ -568,7 +568,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             text += " (corrected map: " + "; ".join(edits) + ")"
         if st["warnings"]:  # after the figures, which stay readable (an E112 advice)
             text += ". Warning: " + "; ".join(st["warnings"])
-        self.status.setText(text)
+        # deleted while measured: no overlays (show_heyn_measurement), said first
+        self.status.setText(removed_inputs_note(self.viewer, [layer], text))
 
     def _fill_tables(self) -> None:
         st = self.measurement.stats

@@ -558,11 +558,33 @@ def rescan_plan_job(
                                        **plan_options))
 
 
-def input_removed_note(layer) -> str:
-    """The status line of a widget whose input layer was deleted while its job ran: no
-    result layer is added (it would lie over nothing, named after a layer that is gone)."""
-    return (f"the input layer {getattr(layer, 'name', '')!r} was removed while the job ran: "
-            "no result layer was added")
+def input_removed_note(*layers) -> str:
+    """The status line of a widget whose input layer (or layers: the fields of a specimen)
+    was deleted while its job ran: no result layer is added for it (it would lie over
+    nothing, named after a layer that is gone)."""
+    names = ", ".join(repr(getattr(layer, "name", "")) for layer in layers)
+    if len(layers) > 1:
+        return (f"the input layers {names} were removed while the job ran: no result layer "
+                "was added for them")
+    return f"the input layer {names} was removed while the job ran: no result layer was added"
+
+
+def removed_inputs_note(viewer, layers, text: str = "") -> str:
+    """A job's status line ``text`` told that some of its input ``layers`` (None is
+    skipped) are no longer in ``viewer``: their :func:`input_removed_note` first, then
+    ``text``; ``text`` alone when none was removed. The one test of a job whose input may
+    have been deleted while it ran: the numbers of what it read stay shown, nothing is
+    drawn over a layer gone, and the status says why.
+
+    Examples
+    --------
+    >>> removed_inputs_note(type("V", (), {"layers": []})(), [None], "done")
+    'done'
+    """
+    gone = [layer for layer in layers if layer is not None and layer not in viewer.layers]
+    if not gone:
+        return text
+    return "; ".join(part for part in (input_removed_note(*gone), text) if part)
 
 
 def store_stamp(path: str | os.PathLike | None) -> int | None:

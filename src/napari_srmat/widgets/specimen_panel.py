@@ -57,7 +57,13 @@ from ._layout import hbox_row
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export, write_summary_rows
-from .layers import DrawnShapes, drawn_shapes, overlay_geometry, source_metadata
+from .layers import (
+    DrawnShapes,
+    drawn_shapes,
+    overlay_geometry,
+    removed_inputs_note,
+    source_metadata,
+)
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
            "POOLED_FIELD"]
@@ -473,8 +479,10 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.json_btn.setEnabled(True)
         self.csv_btn.setEnabled(True)
         s = result.report["summary"]
-        self.status.setText(f"G = {format_value(s.get('astm_g'))} from {s['n_fields']} field(s)"
-                            + (f"; {s['advice'][0]}" if s.get("advice") else ""))
+        text = (f"G = {format_value(s.get('astm_g'))} from {s['n_fields']} field(s)"
+                + (f"; {s['advice'][0]}" if s.get("advice") else ""))
+        # fields deleted while measured: no overlays (above), said first
+        self.status.setText(removed_inputs_note(self.viewer, self._job_layers, text))
 
     def summary_rows(self) -> list[tuple[str, Any]]:
         """Rows of the specimen summary table (label, value)."""

@@ -31,12 +31,12 @@ from .layers import (
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
-    input_removed_note,
     is_micrograph_layer,
     layer_place,
     layer_store_pixel_size,
     micrograph_data,
     remove_layers_reading,
+    removed_inputs_note,
     rescan_plan_job,
     rescan_plan_on_layer,
     sr_layer_name,
@@ -282,8 +282,9 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def _on_plan(self, plan) -> None:
         if plan is None:
             return
-        if self._job_layer not in self.viewer.layers:  # its rectangles would lie over nothing
-            self.status.setText(input_removed_note(self._job_layer))
+        # its rectangles would lie over nothing
+        if note := removed_inputs_note(self.viewer, [self._job_layer]):
+            self.status.setText(note)
             return
         # at the LR's pixel size now: calibrated while planned, its µm are at the new one
         plan = rescan_plan_on_layer(plan, self._job_layer)
@@ -367,8 +368,8 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             # the store was replaced: layers reading it show another result, or fail
             dropped = remove_layers_reading(
                 self.viewer, result, keep=sr_layer_name(self._job_layer, self._job_scale))
-        if self._job_layer not in self.viewer.layers:
-            self.status.setText(input_removed_note(self._job_layer))
+        if note := removed_inputs_note(self.viewer, [self._job_layer]):
+            self.status.setText(note)
             return
         self.last_layer = add_super_resolution_result(
             self.viewer, self._job_layer, result, self._job_scale,
