@@ -448,6 +448,27 @@ def test_n_lines_must_be_an_integer():
         assert got.n_lines == 20 and got.n_intersections == ref.n_intersections
 
 
+def test_circles_refuse_an_n_lines_out_of_range(monkeypatch):
+    """The circles ignore n_lines, and accepted n_lines=-5 (or 0) without a word, although
+    random lines and the grid refuse it: a script's bad value passed until it switched
+    pattern. Every pattern now holds it to check_n_lines; measure_grain_size refuses it
+    before its model runs, as it does for random lines and the grid."""
+    import napari_srmat.grainsize as gs
+    from napari_srmat.grainsize import measure_grain_size
+
+    m = np.zeros((40, 40), bool)
+    m[:, 5::10] = True
+    for bad in (-5, 0):
+        with pytest.raises(HeynError, match=rf"n_lines must be an integer in \[1, .*got {bad}"):
+            measure_intercepts(m, pattern="circles", n_lines=bad)
+        monkeypatch.setattr(gs, "_automatic_scale",
+                            lambda *a, **k: pytest.fail("the model must not run"))
+        with pytest.raises(HeynError, match="n_lines"):
+            measure_grain_size(np.zeros((64, 64), np.uint8), model=object(),
+                               pattern="circles", n_lines=bad)
+    assert measure_intercepts(m, pattern="circles", n_lines=7).n_lines == 3  # ignored
+
+
 def test_segments_loaders(tmp_path):
     m = stripes((100, 100), 10)
     js = tmp_path / "s.json"

@@ -1428,8 +1428,7 @@ def measure_grain_size_job(
                                  hi_open=True, error=GrainSizeError)
     from .metrics.heyn import check_margin, check_n_lines
 
-    if pattern in ("random", "grid"):  # before the model runs, not after
-        n_lines = check_n_lines(n_lines)
+    n_lines = check_n_lines(n_lines)  # before the model runs, not after (every pattern)
     margin = check_margin(margin)
     from .io import pixel_size_note
 

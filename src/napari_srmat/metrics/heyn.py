@@ -319,7 +319,8 @@ def make_pattern(
     pattern : {"random", "grid", "circles", "segments"}
         See the module docstring.
     n_lines : int
-        Number of random lines, or of horizontal (and of vertical) grid lines.
+        Number of random lines, or of horizontal (and of vertical) grid lines; ignored by
+        the circles, but refused there too when out of :func:`check_n_lines`'s range.
     seed : int
         Seed of the random pattern.
     margin : float
@@ -348,9 +349,8 @@ def make_pattern(
         return paths, np.zeros(len(paths), bool)
     if segments is not None:
         raise HeynError(f'segments= is only used with pattern="segments", not {pattern!r}')
-    n_lines = (check_n_lines(n_lines) if pattern in ("random", "grid") else
-               check_number("n_lines", n_lines, integer=True, error=HeynError,
-                            hi=MAX_N_LINES))
+    # ignored by the circles, but held to the same rule: n_lines=-5 passed silently
+    n_lines = check_n_lines(n_lines)
     box = _margin_box(shape, margin)
     r0, r1, c0, c1 = box
     if pattern == "grid":
@@ -1218,8 +1218,8 @@ def measure_intercepts(
     pattern : {"random", "grid", "circles", "segments"}
         Test-line pattern (see the module docstring).
     n_lines : int
-        Random lines, or horizontal (= vertical) grid lines. Ignored for circles and
-        segments.
+        Random lines, or horizontal (= vertical) grid lines. Ignored for circles (but
+        refused when out of :func:`check_n_lines`'s range) and segments.
     seed : int
         Seed of the random pattern (same seed, same lines for every mask of a shape).
     segments : array, list or path, optional
