@@ -698,6 +698,34 @@ def test_candidates_json_lists_its_warnings(tmp_path, capsys):
     assert f"srmat audit candidates: note: {warnings}" in " ".join(captured.err.split())
 
 
+def test_a_negative_sr_std_is_refused(tmp_path, capsys):
+    """A negative sr_std (a signed map, e.g. a difference of two SR samples) was accepted
+    and read as no uncertainty at all: the search gave its candidates without a word. It
+    is now refused (AuditInputError; srmat audit candidates: one line naming the file);
+    a zero std still passes."""
+    from napari_srmat.audit.detector import AuditInputError
+    from napari_srmat.cli import main
+    from napari_srmat.io import write_ome_zarr
+
+    sr, _ = _grains((64, 64))
+    lr = (resolve_degrade()(sr, 4) * 255).round().astype(np.uint8)
+    find_candidates(lr, sr, scale=4, sr_std=np.zeros(sr.shape[:2], np.float32))
+    for std in (np.full(sr.shape[:2], -0.5, np.float32), np.full(sr.shape[:2], -3, np.int16)):
+        with pytest.raises(AuditInputError, match="sr_std has negative values"):
+            find_candidates(lr, sr, scale=4, sr_std=std)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr")
+    write_ome_zarr(sr, tmp_path / "sr.ome.zarr")
+    std_file = tmp_path / "std.ome.zarr"
+    write_ome_zarr(np.full(sr.shape[:2], -0.5, np.float32), std_file)
+    rc = main(["audit", "candidates", str(tmp_path / "lr.ome.zarr"),
+               str(tmp_path / "sr.ome.zarr"), "--sr-std", str(std_file), "--quiet",
+               "--out", str(tmp_path / "a.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"sr_std {std_file} has negative values" in err
+    assert not (tmp_path / "a.json").exists()
+
+
 def test_report_links_and_cells_survive_spaces_and_line_breaks(tmp_path):
     """A report named 'my report.md' linked its thumbnails as '(my report_thumbs/...)',
     which Markdown does not read as a link (no pictures); a note with a line break

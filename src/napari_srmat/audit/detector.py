@@ -518,6 +518,17 @@ def _check_finite(tiles: dict[str, Any], rows: tuple[int, int],
                 f"{cols[0]}:{cols[1]}): replace them first (e.g. numpy.nan_to_num)")
 
 
+def _check_std(std: Any, rows: tuple[int, int], cols: tuple[int, int]) -> None:
+    """Refuse negative values in the window ``std`` of ``sr_std`` read around SR ``rows`` x
+    ``cols``: a standard deviation is never negative, and a signed map (a difference of
+    two samples, a map stored with an offset) was read as no uncertainty at all."""
+    if std is not None and std.size and float(np.min(std)) < 0:
+        raise AuditInputError(
+            f"sr_std has negative values (around SR rows {rows[0]}:{rows[1]}, columns "
+            f"{cols[0]}:{cols[1]}); it is the per-pixel standard deviation of the SR "
+            "samples, never negative")
+
+
 def estimate_residual_floor(lr, sr, scale: int, *, degrade_fn=None, min_floor: float = 0.01,
                             k: float = 4.0, strip: int = 512, halo: int = 32) -> float:
     """Image-adaptive data-consistency floor: ``max(min_floor, median + k * 1.4826 * MAD)``.
@@ -684,7 +695,8 @@ def find_candidates_job(
     tolerance_px : float
         SR boundary pixels with an LR-up boundary within this distance are not "new".
     sr_std : array-like, optional
-        Per-pixel std over several diffusion samples, ``(H, W[, C])`` on the SR grid.
+        Per-pixel std over several diffusion samples, ``(H, W[, C])`` on the SR grid;
+        never negative (a negative value is refused: :class:`AuditInputError`).
     tile, halo : int
         Core tile size and halo (SR pixels; rounded up to multiples of ``scale``).
     boundary_threshold : float
@@ -834,6 +846,7 @@ def find_candidates_job(
                                         px0 // scale, px1 // scale))
             std_t = None if sr_std is None else to_float01(_crop(sr_std, py0, py1, px0, px1))
             _check_finite({"sr": sr_t, "lr": lr_t, "sr_std": std_t}, (py0, py1), (px0, px1))
+            _check_std(std_t, (py0, py1), (px0, px1))
             m = _tile_maps(lr_t, sr_t, std_t, p, boundary_fn, degrade_fn)
             mask = m["mask"]
             linked = ndi.binary_dilation(mask, structure=link) if link is not None else mask
