@@ -972,3 +972,23 @@ def test_a_rescan_plan_of_an_lr_calibrated_anew_gives_its_um_at_the_new_calibrat
     saved = json.loads(w.save_rescan_plan(tmp_path / "plan.json").read_text(encoding="utf-8"))
     assert saved["pixel_size_um"] == 0.2 and saved["rois"] == plan.rois
     np.testing.assert_allclose(saved["rois_um"], [[v * 0.2 for v in roi] for roi in plan.rois])
+
+
+def test_a_job_whose_worker_quits_is_told_stopped(make_napari_viewer, qtbot):
+    """A script ending a widget's job with ``worker.quit()`` (867e413: the job is closed
+    then): the status kept the last progress line ('tiles: 0/324') as if the job still
+    ran. It says 'stopped' now, as after Cancel, and nothing is added."""
+    from napari_srmat.jobs import Progress
+
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(128, 128))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=48, overlap=8, batch=1, device="cpu")
+    worker = w.run()
+    # after the widget has shown it (its own slot was connected first)
+    worker.yielded.connect(lambda event: isinstance(event, Progress) and worker.quit())
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
+    assert w.status.text() == "stopped", w.status.text()
+    assert w.last_layer is None and [lay.name for lay in viewer.layers] == ["lr"]

@@ -479,3 +479,19 @@ def test_a_job_whose_clean_up_fails_after_quit_still_ends(qtbot):
     qtbot.waitUntil(lambda: ended == [True], timeout=5000)
     assert [type(e) for e in errors] == [OSError]
     assert errors[0].filename == "out.zarr.partial"
+
+
+def test_a_training_whose_worker_quits_is_told_stopped(make_napari_viewer, qtbot,
+                                                       data_root, tmp_path):
+    """A script ending the running training with ``worker.quit()``: the job was listed as
+    'done' (no result came, and the widget took the end for a finished job). It is
+    'stopped' now, as after Stop."""
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    spec = _uaed_spec(data_root, tmp_path / "run", epochs=50)
+    w.enqueue(spec)
+    qtbot.waitUntil(lambda: w.progress.value() >= 1, timeout=60_000)  # training started
+    w.worker.quit()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert spec.status == "stopped"
+    assert w.status.text().endswith("stopped")

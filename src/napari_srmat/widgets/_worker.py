@@ -82,7 +82,9 @@ def start_job(
         The started worker and the token whose ``request_stop()`` stops the job.
         ``worker.quit()`` also ends it, at its next event: the job generator is closed
         when the worker finishes (its ``finally``, a run folder's lock, runs then; a
-        clean-up that raises reaches ``on_error``, and ``on_finished`` still follows).
+        clean-up that raises reaches ``on_error``, and ``on_finished`` still follows),
+        and the token is stopped before ``on_finished``, so a quit job ends as a stopped
+        one (no result; ``token.stop_requested`` is what the widgets' status reads).
     """
     token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
     jobs: list[Generator[Event, Any, Any]] = []
@@ -136,6 +138,8 @@ def start_job(
                 job.close()
             except Exception as exc:
                 _yielded(_Failed(exc))
+        if worker.abort_requested:  # quit: a stop, whose result, if any, never came
+            token.request_stop()
         if on_finished is not None and not _gone():
             on_finished()
 

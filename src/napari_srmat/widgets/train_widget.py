@@ -501,8 +501,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
     def _on_finished(self) -> None:
         spec = self.current
         if spec is not None:
-            if spec.status in ("running", "stopping"):
-                spec.status = "stopped" if spec.status == "stopping" else "done"
+            if spec.status in ("running", "stopping"):  # no result came
+                # Stop, or the token a worker.quit() stopped (start_job)
+                stopped = spec.status == "stopping" or (self.token is not None
+                                                        and self.token.stop_requested)
+                spec.status = "stopped" if stopped else "done"
             self.finished_jobs.append(spec)
             text = f"{spec.kind}: {spec.status}"
             if spec.status == "failed" and isinstance(spec.result, BaseException):
