@@ -1004,6 +1004,30 @@ def test_non_square_pixels_keep_x_record_both_and_warn_once(tmp_path):
         assert info["metadata"]["pixel_size_yx_um"] == pytest.approx([0.25, 0.5])
 
 
+def test_a_new_pixel_size_of_non_square_pixels_is_refused_not_ignored(tmp_path):
+    """m.pixel_size_um = 0.3 on a Micrograph whose file records non-square pixels was kept
+    and never used: its (Y, X) sizes win, so the image still measured in px only, without
+    a word. It is now refused (ValueError naming both sizes and what to do instead); the
+    same value, square pixels, and a Micrograph whose pair was removed take it as before."""
+    from napari_srmat.io import Micrograph, image_data
+
+    tifffile.imwrite(tmp_path / "rect.tif", np.zeros((32, 32), np.uint8),
+                     resolution=(20000, 40000), resolutionunit="CENTIMETER")
+    m, _ = _read_warned(tmp_path / "rect.tif")
+    assert not m.square_pixels
+    with pytest.raises(ValueError, match=r"pixels are not square \(Y 0\.25 µm, X 0\.5 µm\)"
+                       r".*give pixel_size_um= to the measurement"):
+        m.pixel_size_um = 0.3
+    assert m.pixel_size_um == pytest.approx(0.5) and image_data(m)[1] is None
+    m.pixel_size_um = m.pixel_size_um  # unchanged: nothing to refuse
+    m.metadata.pop("pixel_size_yx_um")
+    m.pixel_size_um = 0.3
+    assert image_data(m)[1] == 0.3 and m.square_pixels
+    square = Micrograph(np.zeros((4, 4)), pixel_size_um=0.5)
+    square.pixel_size_um = 0.2
+    assert image_data(square)[1] == 0.2
+
+
 def test_square_and_nearly_square_pixels_read_as_before(tmp_path):
     img = np.zeros((32, 32), np.uint8)
     tifffile.imwrite(tmp_path / "sq.tif", img, resolution=(20000, 20000),

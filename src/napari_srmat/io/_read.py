@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import check_number
 from ._float import channel_rule_note
 from ._pixel import (
+    LENGTH_UNIT,
     PIXEL_SIZE_RANGE_UM,
     check_pixel_size,
     given_pixel_size_message,
@@ -175,6 +176,37 @@ class Micrograph:
         then gives no pixel size: lengths in µm would be wrong in one direction)."""
         pair = self.pixel_size_yx_um
         return pair is None or pixels_square(*pair)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse a new :attr:`pixel_size_um` for pixels that are not square: the
+        ``(Y, X)`` sizes of :attr:`metadata` win over it, so ``m.pixel_size_um = 0.3`` was
+        kept and never used (the image still measured in px only).
+
+        Raises
+        ------
+        ValueError
+            A new ``pixel_size_um`` while ``metadata["pixel_size_yx_um"]`` holds two
+            sizes that differ.
+
+        Examples
+        --------
+        >>> m = Micrograph(np.zeros((4, 4)), pixel_size_um=0.5,
+        ...                metadata={"pixel_size_yx_um": [0.25, 0.5]})
+        >>> m.pixel_size_um = 0.3
+        Traceback (most recent call last):
+        ...
+        ValueError: this Micrograph's pixels are not square (Y 0.25 µm, X 0.5 µm): ...
+        """
+        if (name == "pixel_size_um" and "metadata" in self.__dict__  # not in __init__
+                and not self.square_pixels and value != self.pixel_size_um):
+            y, x = self.pixel_size_yx_um
+            raise ValueError(
+                f"this Micrograph's pixels are not square (Y {y:.6g} {LENGTH_UNIT}, X "
+                f"{x:.6g} {LENGTH_UNIT}): a new pixel_size_um would not be used; give "
+                "pixel_size_um= to the measurement instead (it wins over the file's "
+                "sizes), or first remove metadata['pixel_size_yx_um'] to calibrate it "
+                "anew with square pixels")
+        super().__setattr__(name, value)
 
 
 def image_data(image: Any, *, name: str = "image", intensity: bool = True,
