@@ -992,3 +992,35 @@ def test_a_job_whose_worker_quits_is_told_stopped(make_napari_viewer, qtbot):
     qtbot.waitUntil(w.run_btn.isEnabled, timeout=10_000)
     assert w.status.text() == "stopped", w.status.text()
     assert w.last_layer is None and [lay.name for lay in viewer.layers] == ["lr"]
+
+
+def test_an_earlier_rescan_plan_kept_by_a_rename_does_not_replace_the_last(
+        make_napari_viewer, qtbot):
+    """A plan's Shapes layer renamed (so a new plan does not replace it), then another LR
+    planned: calibrating the first LR anew gave its plan to the widget (the plan saved by
+    Save plan… and the status were the earlier one's). The earlier layer's µm follow its
+    LR; the widget keeps the last plan."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0,
+                                  blur=0.0).image.copy()
+    img[:, 48:] = 128
+    first = viewer.add_image(img, rgb=True, name="a", scale=(0.8, 0.8), units=("um", "um"))
+    second = viewer.add_image(img, rgb=True, name="b", scale=(0.5, 0.5), units=("um", "um"))
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    plans = []
+    for layer in (first, second):
+        configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+        w.rescan_layer = None
+        w.plan_rescan()
+        qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+        qtbot.waitUntil(w.plan_btn.isEnabled, timeout=10_000)
+        plans.append(w.rescan_layer)
+        w.rescan_layer.name = f"plan {layer.name}"  # kept by the next plan
+    status = w.status.text()
+    set_layer_pixel_size(viewer, first, 0.4)
+    assert plans[0].metadata["rescan_plan"]["pixel_size_um"] == 0.4
+    assert w.rescan_plan.pixel_size_um == 0.5 and w.status.text() == status

@@ -780,8 +780,9 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", on_recali
     Parameters
     ----------
     on_recalibrated : callable, optional
-        Called with the plan at the new pixel size each time ``layer``'s calibration
-        changes while the Shapes layer is shown (a widget's plan and status).
+        ``on_recalibrated(plan, shapes)``: called with the plan at the new pixel size and
+        the Shapes layer each time ``layer``'s calibration changes while that layer is
+        shown (a widget's plan and status).
 
     Returns
     -------
@@ -814,7 +815,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", on_recali
         plan = now
         _show_plan_figures(shapes, plan)
         if on_recalibrated is not None:
-            on_recalibrated(plan)
+            on_recalibrated(plan, shapes)
 
     for emitter in emitters:
         emitter.connect(recalibrated)

@@ -295,12 +295,12 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.save_plan_btn.setEnabled(True)
         self.status.setText(_plan_summary(plan))
 
-    def _on_plan_recalibrated(self, plan) -> None:
+    def _on_plan_recalibrated(self, plan, shapes) -> None:
         """The LR layer of the plan shown was calibrated anew: the plan (saved by "Save
         plan…") and the status take its µm at the new pixel size (the Shapes layer's
         figures follow it without the widget: :func:`add_rescan_plan`)."""
-        if self._closed:  # the dock is gone: nothing to show it in
-            return
+        if self._closed or shapes is not self.rescan_layer:  # the dock is gone, or an
+            return  # earlier plan's layer (renamed: kept by a new plan) follows its LR
         self.rescan_plan = plan
         self.status.setText(f"{self._plan_layer.name!r} calibrated anew: "
                             + _plan_summary(plan))
