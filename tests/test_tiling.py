@@ -144,6 +144,32 @@ def test_argument_validation(rng):
     assert issubclass(TilingError, ValueError)
 
 
+def test_whole_image_with_a_scheduler_is_refused_in_the_caller_s_words(rng, tmp_path,
+                                                                        capsys):
+    """whole_image with a scheduler on an image that fits one tile was refused as
+    'whole_image runs fn in this process: not with a scheduler': super_resolve's and
+    srmat sr run's callers have no fn (the engine's internal). Python callers are now
+    told the keywords (whole_image=True, scheduler=), srmat sr run its flags."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    img = rng.random((40, 40)).astype(np.float32)
+    with pytest.raises(TilingError) as info:
+        tiled_apply(img, lambda b: b, whole_image=True, scheduler="local:1")
+    said = str(info.value)
+    assert said.startswith("whole_image=True computes an image that fits one tile")
+    assert "scheduler=" in said and "fn" not in said.split()
+    Image.fromarray((img * 255).astype(np.uint8)).save(tmp_path / "small.png")
+    rc = main(["sr", "run", str(tmp_path / "small.png"), str(tmp_path / "sr.ome.zarr"),
+               "--model", "cnn", "--device", "cpu", "--whole-image",
+               "--scheduler", "local:1"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and err.startswith("srmat sr run: error: --whole-image computes"), err
+    assert "--scheduler (the cluster's workers" in err and "fn" not in err.split()
+    assert not (tmp_path / "sr.ome.zarr").exists()
+
+
 class FakeOOM(RuntimeError):
     pass
 

@@ -73,6 +73,13 @@ TARGET_CHUNK = 1024
 DEFAULT_TILE = 1024
 #: Default context per tile side (input pixels).
 DEFAULT_OVERLAP = 32
+#: The refusal of ``whole_image`` with a ``scheduler`` for an image that fits one tile,
+#: worded with the caller's names: ``whole_image=True`` / ``scheduler=`` in Python,
+#: ``--whole-image`` / ``--scheduler`` in ``srmat sr run``.
+WHOLE_IMAGE_WITH_SCHEDULER = (
+    "{whole} computes an image that fits one tile in this process, in one call; it cannot "
+    "be combined with {scheduler} (the cluster's workers compute the tiles): leave one "
+    "of them out")
 #: Default number of tiles per ``fn`` call (the batch size) of the engine and of the
 #: inference built on it (``sr.super_resolve``, ``edges.predict_boundaries``, the rescan
 #: plan, ``srmat sr run``, the SR widget); capped by :func:`effective_batch_size` and
@@ -1282,8 +1289,12 @@ def tiled_apply_job(
     # "no" is truthy: it would run the bare model on the whole image
     whole_image = check_flag("whole_image", whole_image, error=TilingError)
     whole = whole_image and geom.ny == 1 and geom.nx == 1 and chunk_fn is None
-    if whole and scheduler is not None:
-        raise TilingError("whole_image runs fn in this process: not with a scheduler")
+    if whole and scheduler is not None:  # told in the caller's words: srmat's flags
+        exc = TilingError(WHOLE_IMAGE_WITH_SCHEDULER.format(
+            whole="whole_image=True", scheduler="scheduler="))
+        exc.cli_message = WHOLE_IMAGE_WITH_SCHEDULER.format(whole="--whole-image",
+                                                            scheduler="--scheduler")
+        raise exc
     if pixel_size_um is None:  # the input's; (Y, X) for a Micrograph whose pixels are
         # not square (image_data gives it no single size), kept per axis in the store
         pixel_size_um = image.store_pixel_size if _is_micrograph(image) else px
