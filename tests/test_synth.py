@@ -112,6 +112,29 @@ def test_grey_and_bad_parameters():
         lazy_microstructure((64, 64), chunks=0)
 
 
+def test_python_and_srmat_synth_share_one_least_side(tmp_path, capsys):
+    """srmat synth refused --size below 16 px while generate_microstructure made 4 px
+    images (and lazy_microstructure a 4 x 64 one): two minimums for one generator. Both
+    now take MIN_SYNTH_SIDE (8 px, the library's least image side, io.MIN_IMAGE_SIDE)."""
+    from napari_srmat.cli import main
+    from napari_srmat.io import MIN_IMAGE_SIDE
+    from napari_srmat.synth import MIN_SYNTH_SIDE
+
+    assert MIN_SYNTH_SIDE == MIN_IMAGE_SIDE == 8
+    for shape in ((4, 4), (7, 64), (64, 7)):
+        with pytest.raises(SynthError, match=rf"^shape must have sides of at least 8 px, "
+                           rf"got \({shape[0]}, {shape[1]}\)$"):
+            generate_microstructure(shape, mean_grain_size_px=4)
+        with pytest.raises(SynthError, match="at least 8 px"):
+            lazy_microstructure(shape, mean_grain_size_px=4)
+    assert generate_microstructure((8, 8), mean_grain_size_px=4).image.shape == (8, 8, 3)
+    assert main(["synth", str(tmp_path / "s"), "--size", "8", "--grain-size", "4"]) == 0
+    capsys.readouterr()
+    assert main(["synth", str(tmp_path / "t"), "--size", "7", "--grain-size", "4"]) == 2
+    assert capsys.readouterr().err == "srmat synth: error: --size must be at least 8 px, got 7\n"
+    assert not (tmp_path / "t").exists()
+
+
 @pytest.mark.parametrize("chunks", [2.5, (2.5, 8), "a", (8, 8, 3), (8,), True, None])
 def test_lazy_chunks_that_are_not_two_whole_sides_are_refused_by_name(chunks):
     """chunks=2.5 failed with "'float' object is not iterable" and "a" with int()'s

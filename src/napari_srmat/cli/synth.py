@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from ..synth.generator import MIN_SYNTH_SIDE
 from . import UserError, pixel_size_arg, print_json, seed_arg
 
 
@@ -19,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(int32 grain ids) and <name>.json (true mean lineal intercept and parameters).",
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created if needed)")
-    p.add_argument("--size", type=int, default=512, help="image side in px (default 512)")
+    p.add_argument("--size", type=int, default=512,
+                   help=f"image side in px, at least {MIN_SYNTH_SIDE} (default 512)")
     p.add_argument("--grain-size", type=float, default=32.0, help="mean grain size in px")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the first image")
     p.add_argument("--n", type=int, default=1, help="number of images (seeds seed..seed+n-1)")
@@ -47,8 +49,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..outputs import prepare_output_dir, write_marker
     from ..synth import generate_microstructure
 
-    if args.size < 16:
-        raise UserError("--size must be at least 16 px")
+    if args.size < MIN_SYNTH_SIDE:  # generate_microstructure's minimum
+        raise UserError(f"--size must be at least {MIN_SYNTH_SIDE} px, got {args.size}")
     if args.n < 1:
         raise UserError("--n must be at least 1")
     _check_params(args)  # before the folder is created

@@ -8,6 +8,7 @@ a region is identical whatever the chunking.
 """
 
 from .generator import (
+    MIN_SYNTH_SIDE,
     LazyMicrostructure,
     Microstructure,
     SynthError,
@@ -19,6 +20,7 @@ from .generator import (
 )
 
 __all__ = [
+    "MIN_SYNTH_SIDE",
     "Microstructure",
     "LazyMicrostructure",
     "SynthError",

@@ -41,8 +41,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_flag, check_number
+from ..io._read import MIN_IMAGE_SIDE
 
 __all__ = [
+    "MIN_SYNTH_SIDE",
     "SynthError",
     "Microstructure",
     "LazyMicrostructure",
@@ -58,6 +60,13 @@ _MAX_CURVATURE = 0.2
 _SCRATCH_CELL = 256
 _INCLUSION_CELL = 64
 _STRIP_ELEMENTS = 262_144  # pixels per strip of the label search (cache-friendly)
+
+
+#: Smallest side (px) of a synthetic image, in Python (``shape``) and in ``srmat synth``
+#: (``--size``): the library's least image side
+#: (:data:`napari_srmat.io.MIN_IMAGE_SIDE`), below which the images it is made for
+#: could be measured or super-resolved by no operation of the library.
+MIN_SYNTH_SIDE = MIN_IMAGE_SIDE
 
 
 class SynthError(ValueError):
@@ -142,6 +151,9 @@ def _make_params(
         sides = ()
     if len(sides) != 2:
         raise SynthError(f"shape must be (H, W) with positive integer sides (pixels), got {shape}")
+    if min(sides) < MIN_SYNTH_SIDE:  # srmat synth's --size had its own minimum, 16 px
+        raise SynthError(f"shape must have sides of at least {MIN_SYNTH_SIDE} px, got "
+                         f"{sides}")
     shape = sides
     # "12" failed inside ">=" (a TypeError naming no argument); inf is refused below
     if not (isinstance(mean_grain_size_px, numbers.Real) and mean_grain_size_px == math.inf):
@@ -682,7 +694,7 @@ def generate_microstructure(
     Parameters
     ----------
     shape : (int, int)
-        Image size ``(H, W)``.
+        Image size ``(H, W)``, each side at least :data:`MIN_SYNTH_SIDE` (8) px.
     mean_grain_size_px : float
         Seed-grid spacing ``h`` (px): the mean grain area is about ``h²``. Rounded to an
         integer >= 4. The resulting mean intercept is about ``0.83 h`` (0.80-0.85 h at
@@ -774,7 +786,7 @@ def check_microstructure_params(shape: tuple[int, int] = (512, 512), **kwargs: A
     Parameters
     ----------
     shape : (int, int)
-        Image size ``(H, W)``.
+        Image size ``(H, W)``, each side at least :data:`MIN_SYNTH_SIDE` (8) px.
     **kwargs
         Keyword arguments of :func:`generate_microstructure`; the others take its
         defaults.
@@ -857,7 +869,7 @@ def lazy_microstructure(
     Parameters
     ----------
     shape : (int, int)
-        Full image size.
+        Full image size, each side at least :data:`MIN_SYNTH_SIDE` (8) px.
     chunks : int or (int, int)
         Chunk size of the Dask arrays.
     seed, mean_grain_size_px, ... :
