@@ -578,9 +578,11 @@ def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, capsys):
         "to continue it or --overwrite to start over"]
     assert (run / "best" / "model.safetensors").read_bytes() == best
     assert (run / "history.json").read_text() == history
-    with pytest.raises(OutputExistsError, match="holds a training run"):  # the library too
+    with pytest.raises(OutputExistsError) as info:  # the library too, in its keywords
         train_boundaries(dict(data_root=str(root), out=str(run), epochs=1, crop=32,
                               steps_per_epoch=1, device="cpu"))
+    assert str(info.value) == (f"{run} holds a training run ({summary}); pass resume=True "
+                               "to continue it or overwrite=True to start over")
     assert main([*args, "--epochs", "1", "--seed", "3", "--overwrite"]) == 0
     assert len(json.loads((run / "history.json").read_text())) == 1
 

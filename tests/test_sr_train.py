@@ -501,8 +501,11 @@ def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, image_dir, capsys):
         f"srmat sr train: error: {run} holds a training run (2 steps, nothing validated); "
         "pass --resume to continue it or --overwrite to start over"]
     assert (run / "best" / "model.safetensors").read_bytes() == best
-    with pytest.raises(OutputError, match="holds a training run"):  # the library too
+    with pytest.raises(OutputError) as info:  # the library too, in its keywords
         run_job(train_sr_job(_cfg(tmp_path, image_dir, steps=2)), quiet=True)
+    assert str(info.value) == (f"{run} holds a training run (2 steps, nothing validated); "
+                               "pass resume=True to continue it or overwrite=True to start "
+                               "over")
     assert main([*args, "--seed", "3", "--overwrite"]) == 0
     assert (run / "best" / "model.safetensors").read_bytes() != best
     # --resume where the state is gone (best/ alone): a new run replaced best/ with a

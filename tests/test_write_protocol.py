@@ -895,6 +895,34 @@ def test_a_python_caller_is_told_the_keyword_that_replaces_an_output(tmp_path, c
     write_rescan_plan(plan, plan_csv, overwrite=True)  # the keyword named does replace it
 
 
+def test_a_python_caller_is_told_the_keywords_that_resume_or_replace_a_run(tmp_path):
+    """A new training run into an earlier run's folder (train_sr_job, the boundary
+    training job, check_no_earlier_run) told a Python caller 'pass --resume to continue it
+    or --overwrite to start over', flags of srmat it does not have. It now names the
+    keywords; srmat's one-line error still names the flags."""
+    from napari_srmat.cli import error_line
+    from napari_srmat.outputs import OutputExistsError, check_no_earlier_run
+
+    run = tmp_path / "run"
+    told = {}
+    for resumable in (True, False):
+        with pytest.raises(OutputExistsError) as info:
+            check_no_earlier_run(run, "2 epochs", overwrite=False, resumable=resumable)
+        told[resumable] = str(info.value), error_line("srmat sr train", info.value)
+    assert told[True] == (
+        f"{run} holds a training run (2 epochs); pass resume=True to continue it or "
+        "overwrite=True to start over",
+        f"srmat sr train: error: {run} holds a training run (2 epochs); pass --resume to "
+        "continue it or --overwrite to start over")
+    assert told[False] == (
+        f"{run} holds a training run (2 epochs) that cannot be resumed (its state is "
+        "missing): pass overwrite=True to start over there, or choose another output folder",
+        f"srmat sr train: error: {run} holds a training run (2 epochs) that cannot be "
+        "resumed (its state is missing): pass --overwrite to start over there, or choose "
+        "another output folder")
+    check_no_earlier_run(run, "2 epochs", overwrite=True)  # the keyword named starts over
+
+
 def test_an_unfinished_output_is_not_read_as_an_image(tmp_path, capsys):
     """OUT.partial of a stopped `srmat sr run` was read like any image: `srmat info`
     described it, and heyn / grain-size / audit would have measured its empty (not yet

@@ -5,11 +5,15 @@ from __future__ import annotations
 import errno
 import math
 import numbers
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-__all__ = ["check_flag", "check_number", "is_user_error", "error_message"]
+__all__ = ["check_flag", "check_number", "is_user_error", "error_message", "Option",
+           "worded_error"]
+
+E = TypeVar("E", bound=BaseException)
 
 
 def _bound(b: float) -> str:
@@ -97,6 +101,60 @@ def check_flag(field: str, value: Any, *, error: type[ValueError] = ValueError) 
     if not isinstance(value, (bool, np.bool_)):
         raise error(f"{field} must be True or False, got {value!r}")
     return bool(value)
+
+
+class Option(NamedTuple):
+    """An option as a message names it (:func:`worded_error`).
+
+    Attributes
+    ----------
+    keyword : str
+        As a Python caller passes it (``"overwrite=True"``).
+    flag : str
+        As an ``srmat`` command takes it (``"--overwrite"``).
+    """
+
+    keyword: str
+    flag: str
+
+
+def worded_error(error: Callable[[str], E], template: str, **fields: Any) -> E:
+    """The one rule for a refusal that names what the caller can pass: a Python caller
+    is told the keyword (``overwrite=True``), an ``srmat`` command the flag
+    (``--overwrite``). The message names the keywords; ``exc.cli_message`` the flags,
+    told by :func:`napari_srmat.cli.error_line` instead of the message.
+
+    Parameters
+    ----------
+    error : type of exception
+        The exception to make (``OutputExistsError``, ``SRError``, ...).
+    template : str
+        The message, with a ``{name}`` field for each of ``fields``.
+    **fields
+        An :class:`Option` (worded for each caller) or any value (the same for both:
+        a path, which is not read as a template).
+
+    Returns
+    -------
+    exception
+        To raise; ``cli_message`` holds the command's words.
+
+    Examples
+    --------
+    >>> exc = worded_error(ValueError, "{out} exists (pass {overwrite} to replace it)",
+    ...                    out="a{1}.csv", overwrite=Option("overwrite=True", "--overwrite"))
+    >>> str(exc)
+    'a{1}.csv exists (pass overwrite=True to replace it)'
+    >>> exc.cli_message
+    'a{1}.csv exists (pass --overwrite to replace it)'
+    """
+    def words(cli: bool) -> str:
+        return template.format(**{k: (v.flag if cli else v.keyword)
+                                  if isinstance(v, Option) else v for k, v in fields.items()})
+
+    exc = error(words(False))
+    exc.cli_message = words(True)
+    return exc
 
 
 def is_user_error(exc: BaseException) -> bool:

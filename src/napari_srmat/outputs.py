@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import check_flag
+from .errors import Option, check_flag, worded_error
 
 __all__ = [
     "MARKER_NAME",
@@ -46,6 +46,8 @@ __all__ = [
     "OutputExistsError",
     "OVERWRITE_KEYWORD",
     "OVERWRITE_FLAG",
+    "OVERWRITE",
+    "RESUME",
     "exists_error",
     "check_store_name",
     "check_folder_name",
@@ -113,7 +115,8 @@ class OutputExistsError(OutputError, FileExistsError):
     ----------
     cli_message : str or None
         The same refusal as an ``srmat`` command tells it (its flag where the message
-        names a Python keyword, :func:`exists_error`); None when the message is the same.
+        names a Python keyword, :func:`napari_srmat.errors.worded_error`); None when the
+        message is the same.
     """
 
     cli_message: str | None = None
@@ -123,12 +126,18 @@ class OutputExistsError(OutputError, FileExistsError):
 #: the ``srmat`` commands (:func:`exists_error`).
 OVERWRITE_KEYWORD = "overwrite=True"
 OVERWRITE_FLAG = "--overwrite"
+#: The same as a :class:`~napari_srmat.errors.Option` of the refusals
+#: (:func:`napari_srmat.errors.worded_error`).
+OVERWRITE = Option(OVERWRITE_KEYWORD, OVERWRITE_FLAG)
+#: What continues a training run in its folder (:func:`check_no_earlier_run`).
+RESUME = Option("resume=True", "--resume")
 
 
 def exists_error(out: str | os.PathLike, *, holds: str = "exists") -> OutputExistsError:
     """The refusal of an existing output that ``overwrite`` would replace, naming what the
     caller can pass: ``overwrite=True`` in Python, ``--overwrite`` in an ``srmat`` command
-    (:attr:`OutputExistsError.cli_message`, told by the CLI instead of the message).
+    (:attr:`OutputExistsError.cli_message`, told by the CLI instead of the message;
+    :func:`napari_srmat.errors.worded_error`).
 
     Parameters
     ----------
@@ -150,9 +159,8 @@ def exists_error(out: str | os.PathLike, *, holds: str = "exists") -> OutputExis
     >>> exc.cli_message
     'plan.csv exists (pass --overwrite to replace it)'
     """
-    exc = OutputExistsError(f"{out} {holds} (pass {OVERWRITE_KEYWORD} to replace it)")
-    exc.cli_message = f"{out} {holds} (pass {OVERWRITE_FLAG} to replace it)"
-    return exc
+    return worded_error(OutputExistsError, "{out} {holds} (pass {overwrite} to replace it)",
+                        out=out, holds=holds, overwrite=OVERWRITE)
 
 
 class OutputLockedError(OutputError):
@@ -609,12 +617,14 @@ def check_no_earlier_run(out: str | os.PathLike, summary: str | None, *,
     """
     if summary is not None and not check_flag("overwrite", overwrite, error=OutputError):
         if not resumable:
-            raise OutputExistsError(
-                f"{out} holds a training run ({summary}) that cannot be resumed (its state "
-                "is missing): pass --overwrite to start over there, or choose another "
-                "output folder")
-        raise OutputExistsError(f"{out} holds a training run ({summary}); pass --resume to "
-                                "continue it or --overwrite to start over")
+            raise worded_error(
+                OutputExistsError,
+                "{out} holds a training run ({summary}) that cannot be resumed (its state "
+                "is missing): pass {overwrite} to start over there, or choose another "
+                "output folder", out=out, summary=summary, overwrite=OVERWRITE)
+        raise worded_error(OutputExistsError, "{out} holds a training run ({summary}); "
+                           "pass {resume} to continue it or {overwrite} to start over",
+                           out=out, summary=summary, resume=RESUME, overwrite=OVERWRITE)
 
 
 def _short(v: Any) -> str:

@@ -813,7 +813,7 @@ def error_line(where: str, exc: BaseException) -> str:
     """The one line that tells ``exc`` to the user: ``srmat CMD: error: message``, or for
     an internal error ``srmat CMD: internal error: ...`` with a pointer to ``--debug``.
     An error that names a Python keyword carries its words for the commands as
-    ``exc.cli_message`` (the flag instead: :func:`napari_srmat.outputs.exists_error`),
+    ``exc.cli_message`` (the flag instead: :func:`napari_srmat.errors.worded_error`),
     told here instead of its message.
 
     Parameters

@@ -1284,17 +1284,15 @@ def tiled_apply_job(
         raise TilingError("chunk_fn must be callable and chunk_context >= 0")
     src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
                                             batch_size, out_dtype, chunk_size)
-    from ..errors import check_flag
+    from ..errors import Option, check_flag, worded_error
 
     # "no" is truthy: it would run the bare model on the whole image
     whole_image = check_flag("whole_image", whole_image, error=TilingError)
     whole = whole_image and geom.ny == 1 and geom.nx == 1 and chunk_fn is None
-    if whole and scheduler is not None:  # told in the caller's words: srmat's flags
-        exc = TilingError(WHOLE_IMAGE_WITH_SCHEDULER.format(
-            whole="whole_image=True", scheduler="scheduler="))
-        exc.cli_message = WHOLE_IMAGE_WITH_SCHEDULER.format(whole="--whole-image",
-                                                            scheduler="--scheduler")
-        raise exc
+    if whole and scheduler is not None:  # in the caller's words (worded_error)
+        raise worded_error(TilingError, WHOLE_IMAGE_WITH_SCHEDULER,
+                           whole=Option("whole_image=True", "--whole-image"),
+                           scheduler=Option("scheduler=", "--scheduler"))
     if pixel_size_um is None:  # the input's; (Y, X) for a Micrograph whose pixels are
         # not square (image_data gives it no single size), kept per axis in the store
         pixel_size_um = image.store_pixel_size if _is_micrograph(image) else px
