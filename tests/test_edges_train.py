@@ -500,7 +500,9 @@ def test_resume_refuses_other_data_given_by_the_same_name(tmp_path, monkeypatch)
     monkeypatch.chdir(other)
     with pytest.raises(OutputMismatchError, match=(
             rf"trained on other data \(training data: {other / 'et'}, the run was started "
-            rf"with {first / 'et'}; validation data: ")):
+            rf"with {first / 'et'}; validation data: .*\); resume it with the same data, or "
+            "rerun with resume=False and overwrite=True to start over, or choose a new "
+            "output folder$")):
         train_boundaries(_cfg(tmp_path, data_root="et", resume=True, **dict(kw, epochs=2)))
     assert (run / "last" / "training_state.json").read_text() == state
     # the same folder by its absolute path resumes
@@ -520,6 +522,29 @@ def test_resume_refuses_other_data_given_by_the_same_name(tmp_path, monkeypatch)
             r"started \(then 4 files, .*; now 4 files, .*\)")):
         train_boundaries(_cfg(tmp_path, data_root=str(first / "et"), resume=True,
                               **dict(kw, epochs=3)))
+
+
+def test_srmat_edges_train_refuses_a_resume_on_other_data_in_its_flags(tmp_path, capsys):
+    """srmat edges train --resume on other data is refused in one line naming srmat's
+    flags (--resume, --overwrite); a Python caller is told the keywords
+    (test_resume_refuses_other_data_given_by_the_same_name)."""
+    from napari_srmat.cli import main
+
+    first, other = _write_dataset(tmp_path / "a"), _other_dataset(tmp_path / "b")
+    run = tmp_path / "run"
+    args = ["edges", "train", "--encoder", "tiny", "--crop", "32", "--steps-per-epoch", "1",
+            "--threads", "1", "--device", "cpu", "--out", str(run), "--epochs", "1"]
+    assert main([*args, "--data", str(first)]) == 0
+    state = (run / "last" / "training_state.json").read_text()
+    capsys.readouterr()
+    assert main([*args, "--data", str(other), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"srmat edges train: error: cannot resume {run / 'last'}: it was trained on other "
+        f"data (training data: {other}, the run was started with {first}"), err
+    assert err[0].endswith("resume it with the same data, or rerun without --resume and "
+                           "with --overwrite to start over, or choose a new output folder")
+    assert (run / "last" / "training_state.json").read_text() == state
 
 
 def test_resume_of_a_run_recording_its_data_folder_only_as_typed(tmp_path, monkeypatch):

@@ -446,8 +446,8 @@ def test_resume_refuses_other_images_given_by_the_same_name(tmp_path, image_dir,
     with pytest.raises(SRError, match=(
             rf"started with other images \(data: {other / 'hr'}, the run was started with "
             rf"{first / 'hr'}; val: {other / 'hr'}, the run was started with {first / 'hr'}\)"
-            ": train into another --out, or rerun without --resume and with --overwrite "
-            "to start over")):
+            ": train into another out folder \\(out=\\), or rerun with resume=False and "
+            "overwrite=True to start over$")):
         run_job(train_sr_job(dict(cfg, steps=4, resume=True)), quiet=True)
     assert (tmp_path / "run" / "train_state" / "config.json").read_text() == state
     res = run_job(train_sr_job(dict(cfg, data=[str(first / "hr")], val=str(first / "hr"),
@@ -481,6 +481,28 @@ def test_resume_refuses_other_images_given_by_the_same_name(tmp_path, image_dir,
     assert run_job(train_sr_job(older), quiet=True, on_event=events.append)["step"] == 6
     assert any(getattr(e, "level", None) == "warning" and "records no fingerprint of its "
                "images" in e.message for e in events)
+
+
+def test_srmat_sr_train_refuses_a_resume_of_other_settings_in_its_flags(tmp_path, image_dir,
+                                                                       capsys):
+    """srmat sr train --resume of a run started with other settings is refused in one
+    line naming srmat's flags (--out, --resume, --overwrite); a Python caller is told
+    the keywords (test_resume_refuses_other_images_given_by_the_same_name)."""
+    from napari_srmat.cli import main
+
+    run = tmp_path / "run"
+    args = ["sr", "train", "--data", str(image_dir), "--exclude", "held_out", "--model",
+            "cnn", "--scale", "2", "--patch", "32", "--batch-size", "2", "--train-steps", "2",
+            "--threads", "1", "--device", "cpu", "--out", str(run)]
+    assert main(args) == 0
+    state = (run / "train_state" / "config.json").read_text()
+    capsys.readouterr()
+    assert main([*args, "--resume", "--seed", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after an [info] line
+    assert err.startswith(f"srmat sr train: error: {run}"), err
+    assert err.endswith("other settings (seed: 0 -> 3): train into another --out, or "
+                        "rerun without --resume and with --overwrite to start over"), err
+    assert (run / "train_state" / "config.json").read_text() == state
 
 
 def test_new_run_into_a_run_folder_needs_overwrite(tmp_path, image_dir, capsys):

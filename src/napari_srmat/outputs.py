@@ -48,6 +48,7 @@ __all__ = [
     "OVERWRITE_FLAG",
     "OVERWRITE",
     "RESUME",
+    "START_OVER",
     "exists_error",
     "check_store_name",
     "check_folder_name",
@@ -131,6 +132,10 @@ OVERWRITE_FLAG = "--overwrite"
 OVERWRITE = Option(OVERWRITE_KEYWORD, OVERWRITE_FLAG)
 #: What continues a training run in its folder (:func:`check_no_earlier_run`).
 RESUME = Option("resume=True", "--resume")
+#: How a training run starts over in its folder, where its resume is refused: after
+#: "rerun".
+START_OVER = Option("with resume=False and overwrite=True",
+                    "without --resume and with --overwrite")
 
 
 def exists_error(out: str | os.PathLike, *, holds: str = "exists") -> OutputExistsError:

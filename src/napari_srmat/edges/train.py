@@ -30,10 +30,11 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import check_flag
+from ..errors import check_flag, worded_error
 from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, check_stop, run_job
 from ..outputs import (
+    START_OVER,
     OutputMismatchError,
     array_fingerprint,
     check_no_earlier_run,
@@ -539,11 +540,11 @@ def _train_boundaries(config, stop, held):
         data_diffs, older = _data_differences(stored, data) if isinstance(stored, dict) \
             else ([], False)
         if data_diffs:
-            raise OutputMismatchError(
-                f"cannot resume {out / 'last'}: it was trained on other data ("
-                f"{'; '.join(data_diffs)}); resume it with the same data, or rerun "
-                "without --resume and with --overwrite to start over, or choose a new output "
-                "folder")
+            raise worded_error(
+                OutputMismatchError, "cannot resume {last}: it was trained on other data "
+                "({diffs}); resume it with the same data, or rerun {start_over} to start "
+                "over, or choose a new output folder", last=out / "last",
+                diffs="; ".join(data_diffs), start_over=START_OVER)
         if older:
             yield Log(f"{out / 'last'} records no fingerprint of its data (an older version "
                       "wrote it): only where the data lay was compared, not their files",

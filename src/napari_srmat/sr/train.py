@@ -38,7 +38,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import check_flag
+from ..errors import Option, check_flag, worded_error
 from ..io import (
     IMAGE_SUFFIXES,
     all_finite,
@@ -540,21 +540,25 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
     """Refuse to continue a training state started with other settings or other images;
     return the warnings to give (a state an older version wrote: its files were not
     compared)."""
-    again = ("train into another --out, or rerun without --resume and with --overwrite to "
-             "start over")
+    from ..outputs import START_OVER
+
+    def refused(what: str) -> SRError:
+        return worded_error(SRError, "{path} {what}: train into another {out}, or rerun "
+                            "{start_over} to start over", path=path, what=what,
+                            out=Option("out folder (out=)", "--out"), start_over=START_OVER)
+
     if saved is None:
-        raise SRError(f"{path} does not record the settings it was started with (an older "
-                      f"version wrote it): {again}")
+        raise refused("does not record the settings it was started with (an older version "
+                      "wrote it)")
     data_diffs, older = _data_differences(saved, settings)
     if data_diffs:
-        raise SRError(f"{path} was started with other images ({'; '.join(data_diffs)}): "
-                      f"{again}")
+        raise refused(f"was started with other images ({'; '.join(data_diffs)})")
     diff = [k for k in sorted(set(saved) | set(settings))
             if k not in DATA_KEYS and saved.get(k) != settings.get(k)]
     if diff:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {settings.get(k)!r}" for k in diff[:3])
         more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
-        raise SRError(f"{path} was started with other settings ({shown}{more}): {again}")
+        raise refused(f"was started with other settings ({shown}{more})")
     return [f"{path} records no fingerprint of its images (an older version wrote it): "
             "only where they lay was compared, not their files"] if older else []
 
