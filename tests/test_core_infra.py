@@ -217,6 +217,26 @@ def test_atomic_directory_refuses_existing_without_overwrite(tmp_path):
     assert sorted(p.name for p in target.iterdir()) == ["x"]
 
 
+def test_an_existing_checkpoint_is_refused_in_the_caller_s_words(tmp_path):
+    """atomic_directory (save_checkpoint, save_model_checkpoint) worded its refusal
+    itself: 'pass overwrite=True' also in srmat's one-line error, and as a bare
+    FileExistsError, not the OutputExistsError of every other existing output. It is
+    now the one refusal of outputs.exists_error: the keyword in Python, --overwrite in
+    srmat's error line."""
+    from napari_srmat.cli import error_line
+    from napari_srmat.outputs import OutputExistsError
+
+    net = torch.nn.Conv2d(3, 4, 3)
+    ckpt = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv"})
+    before = sorted(p.name for p in ckpt.iterdir())
+    with pytest.raises(OutputExistsError) as info:
+        save_checkpoint(ckpt, net.state_dict(), {"model": "conv"}, overwrite=False)
+    assert str(info.value) == f"{ckpt} already exists (pass overwrite=True to replace it)"
+    assert error_line("srmat x", info.value) == (
+        f"srmat x: error: {ckpt} already exists (pass --overwrite to replace it)")
+    assert sorted(p.name for p in ckpt.iterdir()) == before
+
+
 def test_checkpoint_round_trip(tmp_path):
     net = torch.nn.Conv2d(3, 4, 3)
     ckpt = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv", "k": 3})

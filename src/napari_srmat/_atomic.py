@@ -113,14 +113,16 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
         Final directory (e.g. a Zarr store or a checkpoint folder).
     overwrite : bool
         Replace an existing ``path``. If False and ``path`` exists, raise
-        ``FileExistsError`` before anything is written.
+        :class:`~napari_srmat.outputs.OutputExistsError` (a ``FileExistsError``; the
+        refusal of :func:`~napari_srmat.outputs.exists_error`) before anything is written.
     """
     from .errors import check_flag
+    from .outputs import exists_error
 
     overwrite = check_flag("overwrite", overwrite)
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+        raise exists_error(path, holds="already exists")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")  # STAGING_DIRECTORY
     tmp.mkdir()
