@@ -309,17 +309,36 @@ def test_cli_sr_train_cgan_then_run(image_dir, tmp_path, capsys):
     assert tuple(read_image(out).data.shape) == (192, 192, 3)
 
 
-def test_refsr_refuses_a_cluster_before_touching_the_output(tmp_path):
-    """refsr's reference is not sent to dask workers: --scheduler is refused up front,
-    before OUT.partial exists."""
-    from napari_srmat.sr import super_resolve
+def test_refsr_refuses_a_cluster_before_touching_the_output(tmp_path, capsys):
+    """refsr's reference is not sent to dask workers: a scheduler is refused up front,
+    before OUT.partial exists, in the caller's words: super_resolve told a Python caller
+    'run it without --scheduler' (a flag of srmat); it now says scheduler=None, and
+    srmat sr run still names --scheduler."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
 
     m = load_model("refsr", scale=2, pretrained=False, device="cpu", **REFSR)
     m.set_reference(_micrograph("fine", 1, 64))
     out = tmp_path / "o.zarr"
     img = _micrograph("fine", 2, 48)
-    with pytest.raises(SRError, match="without --scheduler"):
+    with pytest.raises(SRError) as info:
         super_resolve(img, m, out=out, scheduler="local:1")
+    assert str(info.value) == (
+        "refsr runs on this machine only (its reference image is not sent to cluster "
+        "workers): run it with scheduler=None")
+    assert not out.exists() and not (tmp_path / "o.zarr.partial").exists()
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    Image.fromarray(_micrograph("fine", 1, 64)).save(refs / "ref.png")
+    Image.fromarray(img).save(tmp_path / "lr.png")
+    rc = main(["sr", "run", str(tmp_path / "lr.png"), str(out), "--model", "refsr",
+               "--checkpoint", str(save_model_checkpoint(m, tmp_path / "ck")),
+               "--reference", str(refs), "--device", "cpu", "--scheduler", "local:1"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and err == (
+        "srmat sr run: error: refsr runs on this machine only (its reference image is not "
+        "sent to cluster workers): run it without --scheduler"), err
     assert not out.exists() and not (tmp_path / "o.zarr.partial").exists()
 
 

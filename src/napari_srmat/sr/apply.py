@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import Option, worded_error
 from ..jobs import Event, Log, StopToken, plain_version, run_job
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from .base import ScaleError, SRError, SRModel
@@ -324,8 +325,10 @@ def super_resolve_job(
         from .remote import RemoteModel
 
         if getattr(model, "needs_reference", False):
-            raise SRError(f"{model.name} runs on this machine only (its reference image is "
-                          "not sent to cluster workers): run it without --scheduler")
+            raise worded_error(SRError, "{name} runs on this machine only (its reference "
+                               "image is not sent to cluster workers): run it {local}",
+                               name=model.name,
+                               local=Option("with scheduler=None", "without --scheduler"))
 
         fn = RemoteModel(model, device=worker_device, gain=gain)
     result = yield from tiled_apply_job(
