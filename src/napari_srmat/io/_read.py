@@ -24,6 +24,7 @@ from ._pixel import (
     LENGTH_UNIT,
     PIXEL_SIZE_RANGE_UM,
     check_pixel_size,
+    check_pixel_size_yx,
     given_pixel_size_message,
     non_square_message,
     pixel_size_text,
@@ -284,9 +285,8 @@ def pixel_size_note(image: Any, given: float | None = None) -> str | None:
     if not isinstance(image, Micrograph):
         return None
     given = check_pixel_size(given)
-    if given is not None:  # a non-square file's (Y, X) sizes are named: given one used
-        recorded = image.pixel_size_um if image.square_pixels else image.pixel_size_yx_um
-        return None if recorded is None else given_pixel_size_message(given, recorded)
+    if given is not None:
+        return _given_size_note(image, given)
     if not image.square_pixels:
         return non_square_message(*image.pixel_size_yx_um)
     return _print_resolution_note(image)
@@ -306,8 +306,18 @@ def warn_given_pixel_size(image: Any, given: float | tuple[float, float] | None)
     given : float or (float, float), optional
         The pixel size given (None: the file's own is used, nothing to say).
     """
-    if given is not None and (note := pixel_size_note(image, given=given)) is not None:
+    if given is None or not isinstance(image, Micrograph):
+        return
+    # a (Y, X) pair is given for non-square pixels (the writers' form, check_pixel_size_yx)
+    if (note := _given_size_note(image, check_pixel_size_yx(given))) is not None:
         warnings.warn(note, UserWarning, stacklevel=2)
+
+
+def _given_size_note(image: Micrograph, given: float | tuple[float, float]) -> str | None:
+    """That the ``given`` pixel size differs from the one ``image``'s file records (a
+    non-square file's ``(Y, X)`` sizes are named), else None."""
+    recorded = image.pixel_size_um if image.square_pixels else image.pixel_size_yx_um
+    return None if recorded is None else given_pixel_size_message(given, recorded)
 
 
 def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
