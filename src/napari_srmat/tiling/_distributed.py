@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -159,9 +160,12 @@ def _ctrl_c_after_call() -> Iterator[None]:
 def _poll(client, futures: list) -> set:
     """The futures among ``futures`` that are finished, waiting up to
     :data:`POLL_SECONDS` for the first (empty when none finished meanwhile); a Ctrl-C
-    meanwhile is raised as :func:`_ctrl_c_after_call` says."""
+    meanwhile is raised as :func:`_ctrl_c_after_call` says, one a finalizer dropped since
+    the last look first (:class:`_LostCtrlC`)."""
     import distributed
 
+    if isinstance(sys.unraisablehook, _LostCtrlC):
+        sys.unraisablehook.raise_lost()
     try:
         with _ctrl_c_after_call(), client.as_current():
             return distributed.wait(futures, timeout=POLL_SECONDS,
@@ -185,6 +189,54 @@ def _result(future, after: str = "") -> Any:
         raise WorkersDiedError(
             f"the dask workers died each time they ran task {exc.task} ({tries} tries; "
             "out of memory, or killed? see the workers' logs)" + after) from exc
+
+
+class _LostCtrlC:
+    """``sys.unraisablehook`` of the starting process while its client is open
+    (:func:`_ctrl_c_not_lost`): keeps a Ctrl-C that a finalizer dropped, for the job to
+    raise at its next look at the cluster (:func:`_poll`) or as the client closes.
+
+    Python raises a Ctrl-C's KeyboardInterrupt wherever the main thread is; inside a
+    finalizer it is not raised but printed ("Exception ignored in ...") and dropped. The
+    starting process drops the Future of every finished task (distributed's
+    ``Future.__del__`` tells the scheduler), and a Ctrl-C that came just then was lost:
+    the command ran on to its end. Any other unraisable error goes to the hook that was
+    there before.
+    """
+
+    def __init__(self, previous: Callable[[Any], None]) -> None:
+        self.previous = previous
+        self.lost = 0
+
+    def __call__(self, unraisable) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            self.lost += 1
+        else:
+            self.previous(unraisable)
+
+    def raise_lost(self) -> None:
+        """Raise the KeyboardInterrupt of a Ctrl-C a finalizer dropped, if any (once)."""
+        if self.lost:
+            self.lost = 0
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _ctrl_c_not_lost() -> Iterator[None]:
+    """Keep a Ctrl-C that a finalizer dropped while the block runs (:class:`_LostCtrlC`)
+    and raise it at the block's end if the job has not raised it before. Only in the main
+    thread (the one a Ctrl-C reaches): elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = _LostCtrlC(sys.unraisablehook)
+    sys.unraisablehook = kept
+    try:
+        yield
+    finally:
+        if sys.unraisablehook is kept:
+            sys.unraisablehook = kept.previous
+    kept.raise_lost()
 
 
 # --------------------------------------------------------------------------- client
@@ -297,7 +349,19 @@ def dask_client(scheduler) -> Iterator[Any]:
     SchedulerError
         Bad ``local:N``, or no scheduler answers at the address (or it has no worker)
         within :data:`SCHEDULER_CONNECT_TIMEOUT` seconds.
+
+    Notes
+    -----
+    A Ctrl-C that a finalizer dropped while the client is open is raised at the job's
+    next look at the cluster, or as the client closes (:func:`_ctrl_c_not_lost`).
     """
+    with _ctrl_c_not_lost(), _open_client(scheduler) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _open_client(scheduler) -> Iterator[Any]:
+    """The client of :func:`dask_client` (what it starts it closes)."""
     try:
         import distributed
     except ImportError as exc:  # pragma: no cover - distributed is a dependency
