@@ -715,7 +715,10 @@ def test_ctrl_c_of_a_local_cluster_run_is_one_line(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "napari_srmat", "grain-size", *paths, "--mask",
          "--pixel-size-um", "0.5", "--scheduler", "local:2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # as from a terminal: a suite started in the background of a shell (`bash
+        # scripts/test.sh &`) ignores SIGINT, and a command started from it would too
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = proc.stderr.readline()  # the cluster is up, the tasks queued
         assert first.startswith("[progress] files: 0%"), first
