@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from napari_srmat.audit import (
+    AddedRegion,
     AuditFileError,
     AuditInputError,
     AuditSession,
@@ -1572,5 +1573,40 @@ def test_verdicts_read_back_from_the_session_csv_can_be_given_again(tmp_path):
     assert other.earlier_verdicts("2")[-1].startswith("real (ana, ")
     with pytest.raises(ValueError, match="no candidate with id 9"):
         other.decide("real", candidate_id="9")
-    with pytest.raises(ValueError, match="no candidate with id x2"):
+    with pytest.raises(ValueError, match="candidate_id must be an integer, got 'x2'"):
         other.decide("real", candidate_id="x2")
+
+
+@pytest.mark.parametrize("bad", [2.5, "2.5", True, "true", np.float64(1.5)])
+def test_an_id_that_is_not_a_whole_number_is_refused_not_truncated(tmp_path, bad):
+    """A candidate or region id given as 2.5 or True (a script, a value read from a
+    spreadsheet) or written so in the session file was cast with int(): 2.5 decided
+    candidate 2, True candidate 1, and a file's "id": 2.5 loaded as candidate 2. Every id
+    is now read by one rule (check_id): a whole number, or its digits as text."""
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.add_region([1, 2, 11, 12], save=False)
+    s.save(path)
+    with pytest.raises(ValueError, match=r"candidate_id must be an integer, got "):
+        s.decide("real", candidate_id=bad)
+    assert s.decisions == {}
+    with pytest.raises(ValueError, match=r"region_id must be an integer, got "):
+        s.remove_region(bad)
+    assert len(s.added_regions) == 1
+    with pytest.raises(ValueError, match=r"must be an integer, got "):
+        AddedRegion(id=bad, bbox=[0, 0, 1, 1])
+    assert s.decide("real", candidate_id=" 2 ").verdict == "real"  # a CSV cell's text
+    good = json.loads(path.read_text(encoding="utf-8"))
+    plain = bad.item() if isinstance(bad, np.generic) else bad
+    for edit in ("candidate", "decision", "region", "log"):
+        d = json.loads(json.dumps(good))
+        if edit == "candidate":
+            d["candidates"][1]["id"] = plain
+        elif edit == "decision":
+            d["decisions"] = {str(plain): d["decisions"]["2"]}
+        elif edit == "region":
+            d["added_regions"][0]["id"] = plain
+        else:
+            d["log"][-1]["candidate"] = plain
+        with pytest.raises(AuditFileError, match="must be an integer, got "):
+            AuditSession.from_dict(d, source=edit)

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -63,6 +64,7 @@ __all__ = [
     "CandidateList",
     "AuditInputError",
     "KINDS",
+    "check_id",
     "degrade",
     "bicubic_degrade",
     "resolve_degrade",
@@ -81,6 +83,32 @@ BOUNDARY_MAP_SLACK = 1e-4
 
 class AuditInputError(ValueError):
     """Bad input to the audit detector (shapes, scale, dtypes)."""
+
+
+def check_id(value: Any, field: str = "id") -> int:
+    """The one rule for a candidate's or an added region's id, given or read from a file:
+    a whole number (:func:`~napari_srmat.errors.check_number`; ``7.0`` is 7), or its
+    digits as text (``"7"``, a cell of the session CSV). ``7.5``, ``True`` or ``"true"``
+    are refused (``int()`` read them as 7 and 1: a verdict on another candidate).
+
+    Examples
+    --------
+    >>> check_id(" 7 "), check_id(7.0)
+    (7, 7)
+    >>> check_id(7.5, "candidate_id")
+    Traceback (most recent call last):
+    ...
+    ValueError: candidate_id must be an integer, got 7.5
+    >>> check_id("true", "candidate_id")
+    Traceback (most recent call last):
+    ...
+    ValueError: candidate_id must be an integer, got 'true'
+    """
+    if isinstance(value, str):
+        if re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+            return int(value)
+        raise ValueError(f"{field} must be an integer, got {value!r}")
+    return check_number(field, value, integer=True)
 
 
 @dataclass
@@ -141,7 +169,7 @@ class Candidate:
             if kind not in KINDS:
                 raise ValueError(f"unknown kind {kind!r}")
             return cls(
-                id=int(d["id"]),
+                id=check_id(d["id"], "candidate id"),
                 bbox=bbox,
                 score=float(d["score"]),
                 kind=kind,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_bytes, atomic_write_text
-from .detector import Candidate
+from .detector import Candidate, check_id
 
 __all__ = [
     "SCHEMA",
@@ -331,7 +331,7 @@ class AddedRegion:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-        self.id = int(self.id)
+        self.id = check_id(self.id, "region id")
         self.bbox = [int(v) for v in self.bbox]
         if len(self.bbox) != 4 or self.bbox[2] < self.bbox[0] or self.bbox[3] < self.bbox[1]:
             raise ValueError(f"bbox must be [x0, y0, x1, y1] with x1>=x0, y1>=y0: {self.bbox}")
@@ -378,7 +378,8 @@ def _with_relative_paths(d: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def _verdict_entry(candidate_id: int, d: Decision) -> dict[str, Any]:
     """The log entry of verdict ``d`` on a candidate."""
-    return {"action": "verdict", "candidate": int(candidate_id), **d.to_dict()}
+    return {"action": "verdict", "candidate": check_id(candidate_id, "candidate id"),
+            **d.to_dict()}
 
 
 def _rebuilt_log(decisions: dict[int, Decision],
@@ -407,13 +408,14 @@ def _checked_log(log, decisions: dict[int, Decision],
             raise ValueError(f"log entry {e!r}: action must be one of {LOG_ACTIONS}")
         if action == "verdict":
             fields = {k: v for k, v in e.items() if k not in ("action", "candidate")}
-            e = latest[int(e["candidate"])] = _verdict_entry(e["candidate"],
-                                                             Decision(**fields))
+            e = _verdict_entry(e["candidate"], Decision(**fields))
+            latest[e["candidate"]] = e
         elif action == "add_region":
             fields = {k: v for k, v in e.items() if k != "action"}
-            e = kept[int(e["id"])] = {"action": action, **AddedRegion(**fields).to_dict()}
+            e = {"action": action, **AddedRegion(**fields).to_dict()}
+            kept[e["id"]] = e
         else:
-            e = {**e, "region": int(e["region"])}
+            e = {**e, "region": check_id(e["region"], "region id")}
             kept.pop(e["region"], None)
         read.append(e)
     if ({k: _verdict_entry(k, d) for k, d in decisions.items()} != latest
@@ -595,8 +597,9 @@ class AuditSession:
         ----------
         verdict : {"real", "hallucinated", "unsure"}
         candidate_id : int, optional
-            Defaults to the current candidate. Text is read as a number (``"7"``, the
-            ``id`` of a row of the session CSV).
+            Defaults to the current candidate. Read by :func:`~napari_srmat.audit.
+            detector.check_id`: text is read as a number (``"7"``, the ``id`` of a row of
+            the session CSV); ``7.5`` or ``True`` is refused (``ValueError``).
         note : str
             Free-text note.
         reviewer : str, optional
@@ -611,11 +614,10 @@ class AuditSession:
             if cur is None:
                 raise ValueError("the candidate queue is empty")
             candidate_id = cur.id
-        try:  # a number, as the session file's ids are read ("7" of a CSV row is 7)
-            number = int(candidate_id)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or number not in {c.id for c in self.candidates}:
+        # a number, as the session file's ids are read ("7" of a CSV row is 7; 7.5 and
+        # True are refused, never another candidate's verdict)
+        number = check_id(candidate_id, "candidate_id")
+        if number not in {c.id for c in self.candidates}:
             raise ValueError(f"no candidate with id {candidate_id}")
         candidate_id = number
         d = Decision(verdict=verdict, reviewer=self.reviewer if reviewer is None else reviewer,
@@ -643,8 +645,8 @@ class AuditSession:
     def verdict_history(self, candidate_id: int) -> list[dict[str, Any]]:
         """The log's verdicts on candidate ``candidate_id``, oldest first (the last one is
         :attr:`decisions`' own)."""
-        return [e for e in self.log
-                if e["action"] == "verdict" and e["candidate"] == int(candidate_id)]
+        number = check_id(candidate_id, "candidate_id")
+        return [e for e in self.log if e["action"] == "verdict" and e["candidate"] == number]
 
     def earlier_verdicts(self, candidate_id: int) -> list[str]:
         """The verdicts the log shows were given on a candidate before its current one,
@@ -706,7 +708,8 @@ class AuditSession:
         if region_id is None:
             r = self.added_regions[-1]
         else:
-            r = next((x for x in self.added_regions if x.id == int(region_id)), None)
+            number = check_id(region_id, "region_id")
+            r = next((x for x in self.added_regions if x.id == number), None)
             if r is None:
                 raise ValueError(f"no added region r{region_id}")
         i = self.added_regions.index(r)
@@ -868,7 +871,8 @@ class AuditSession:
 
         try:
             cands = [Candidate.from_dict(c) for c in d["candidates"]]
-            decisions = {int(k): Decision(**v) for k, v in d.get("decisions", {}).items()}
+            decisions = {check_id(k, "decision id"): Decision(**v)
+                         for k, v in d.get("decisions", {}).items()}
             regions = [AddedRegion(**r) for r in d.get("added_regions", [])]
             images = d["images"]
             for key in ("lr", "sr"):
