@@ -1523,9 +1523,9 @@ def test_the_session_csv_carries_the_earlier_verdicts_after_its_columns(tmp_path
     """The session CSV held the current verdicts only: a verdict changed during the
     review (ana: real, then bob: hallucinated) read as bob's alone in what an auditor
     hands on; the history was in the JSON log only. The CSV has a last column,
-    earlier_verdicts, with the earlier verdicts of a changed one as the report gives them
-    (the columns before it are as they were), and a CSV of the earlier layout is still
-    the session's own (a save replaces it)."""
+    earlier_verdicts, with the earlier verdicts of a changed one (a JSON list since
+    the cell's "; " was found ambiguous; the columns before it are as they were), and
+    a CSV of the earlier layout is still the session's own (a save replaces it)."""
     import csv
 
     old_header = ("source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
@@ -1541,7 +1541,8 @@ def test_the_session_csv_carries_the_earlier_verdicts_after_its_columns(tmp_path
     assert tuple(rows[0])[:len(old_header)] == old_header
     by_id = {r["id"]: r for r in rows if r["source"] == "detector"}
     assert by_id["1"]["verdict"] == "hallucinated" and by_id["1"]["reviewer"] == "bob"
-    assert by_id["1"]["earlier_verdicts"] == f"real (ana, {first.timestamp})"
+    assert json.loads(by_id["1"]["earlier_verdicts"]) == [
+        {"verdict": "real", "reviewer": "ana", "timestamp": first.timestamp}]
     assert by_id["2"]["earlier_verdicts"] == by_id["3"]["earlier_verdicts"] == ""
     # a CSV written before the column: still the session's, replaced by the next save
     (tmp_path / "audit.csv").write_text(",".join(old_header) + "\n", encoding="utf-8")
@@ -1610,3 +1611,35 @@ def test_an_id_that_is_not_a_whole_number_is_refused_not_truncated(tmp_path, bad
             d["log"][-1]["candidate"] = plain
         with pytest.raises(AuditFileError, match="must be an integer, got "):
             AuditSession.from_dict(d, source=edit)
+
+
+def test_earlier_verdicts_in_the_csv_are_read_back_whatever_the_reviewer_names(tmp_path):
+    """The CSV's earlier_verdicts joined its entries with "; ": a reviewer named
+    "ana; bob" (or "x, y)") gave a cell no reader could split back into its verdicts. The
+    cell is now a JSON list of {verdict, reviewer, timestamp} (read by
+    csv_earlier_verdicts), and a cell of the earlier "; " form is still read."""
+    import csv
+
+    from napari_srmat.audit.session import csv_earlier_verdicts
+
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    s.decide("real", candidate_id=1, reviewer="ana; bob", advance=False)
+    s.decide("unsure", candidate_id=1, reviewer="x, y) z", advance=False)
+    s.decide("hallucinated", candidate_id=1, reviewer="eve")
+    rows = list(csv.DictReader((tmp_path / "audit.csv").open(encoding="utf-8")))
+    cell = next(r for r in rows if r["id"] == "1")["earlier_verdicts"]
+    want = [{k: e[k] for k in ("verdict", "reviewer", "timestamp")}
+            for e in s.verdict_history(1)[:-1]]
+    assert csv_earlier_verdicts(cell) == want
+    assert [e["reviewer"] for e in want] == ["ana; bob", "x, y) z"]
+    assert next(r for r in rows if r["id"] == "2")["earlier_verdicts"] == ""
+    assert csv_earlier_verdicts("") == []
+    # a cell of a CSV written before (2026-12-05): "verdict (reviewer, time)"; "; "
+    old = "real (ana, 2026-12-05T08:00:00+00:00); unsure (n/a, 2026-12-05T08:01:00+00:00)"
+    assert csv_earlier_verdicts(old) == [
+        {"verdict": "real", "reviewer": "ana", "timestamp": "2026-12-05T08:00:00+00:00"},
+        {"verdict": "unsure", "reviewer": "", "timestamp": "2026-12-05T08:01:00+00:00"}]
+    with pytest.raises(ValueError, match="not an earlier_verdicts cell"):
+        csv_earlier_verdicts("maybe")

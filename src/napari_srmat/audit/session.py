@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "checksum",
     "check_session_path",
     "check_session_files",
+    "csv_earlier_verdicts",
     "foreign_session_file",
     "previous_save_path",
     "replaced_session_path",
@@ -55,13 +57,56 @@ READ_VERSIONS = (1, 2)
 LOG_ACTIONS = ("verdict", "add_region", "remove_region")
 #: Columns of the session CSV written beside the JSON: new ones go at the end (users'
 #: scripts read the others). ``earlier_verdicts`` (since 2026-12-05): the verdicts given
-#: on a candidate before its current one, when it changed
-#: (:meth:`AuditSession.earlier_verdicts`, ``; ``-separated; empty when it never did).
+#: on a candidate before its current one, when it changed, oldest first, as a JSON list
+#: of ``{"verdict", "reviewer", "timestamp"}`` (since 2026-12-05 too; first written as
+#: ``verdict (reviewer, time)`` joined by ``; ``, which a reviewer name holding ``; ``
+#: made ambiguous); empty when it never changed. :func:`csv_earlier_verdicts` reads
+#: either form.
 CSV_HEADER = ("source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
               "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp",
               "earlier_verdicts")
 #: The CSV's columns before ``earlier_verdicts``: such a file is still the session's own.
 _CSV_HEADER_BEFORE_HISTORY = CSV_HEADER[:-1]
+
+
+#: The fields of an earlier verdict in the CSV's ``earlier_verdicts`` cell.
+_EARLIER_FIELDS = ("verdict", "reviewer", "timestamp")
+#: An entry of an ``earlier_verdicts`` cell of the first form (``verdict (reviewer, time)``;
+#: ``n/a`` for no reviewer): the time holds no ", ".
+_OLD_EARLIER = re.compile(r"(\w+) \((.*), ([^,]*)\)")
+
+
+def csv_earlier_verdicts(cell: str) -> list[dict[str, str]]:
+    """The earlier verdicts an ``earlier_verdicts`` cell of the session CSV holds
+    (:data:`CSV_HEADER`), oldest first, as ``{"verdict", "reviewer", "timestamp"}``.
+
+    The cell is a JSON list of them; a cell of a CSV written in the first form
+    (``real (ana, time); unsure (n/a, time)``) is read too, split at ``"; "`` (a reviewer
+    name holding ``"; "`` could not be told from two entries there). ``ValueError`` for
+    text of neither form.
+
+    Examples
+    --------
+    >>> csv_earlier_verdicts('[{"verdict": "real", "reviewer": "a; b", "timestamp": "t"}]')
+    [{'verdict': 'real', 'reviewer': 'a; b', 'timestamp': 't'}]
+    >>> csv_earlier_verdicts("real (ana, 2026-12-05T08:00:00+00:00)")[0]["reviewer"]
+    'ana'
+    """
+    cell = cell.strip()
+    if not cell:
+        return []
+    try:
+        if cell.startswith("["):
+            entries = json.loads(cell)
+        else:  # the first form
+            entries = [dict(zip(_EARLIER_FIELDS, _OLD_EARLIER.fullmatch(part).groups()))
+                       for part in cell.split("; ")]
+            entries = [{**e, "reviewer": "" if e["reviewer"] == "n/a" else e["reviewer"]}
+                       for e in entries]
+        return [{k: str(e[k]) for k in _EARLIER_FIELDS} for e in entries]
+    except (ValueError, AttributeError, TypeError, KeyError) as exc:
+        raise ValueError(f"not an earlier_verdicts cell of an audit session CSV: "
+                         f"{cell[:80]!r}") from exc
 
 
 def is_audit_session_file(path) -> bool:
@@ -760,12 +805,22 @@ class AuditSession:
             w.writerow(["detector", c.id, rank, *c.bbox, f"{c.score:.4f}", c.kind,
                         f"{c.new_boundary_length_px:.1f}", d.verdict if d else "",
                         d.reviewer if d else "", d.note if d else "",
-                        d.timestamp if d else "", "; ".join(self.earlier_verdicts(c.id))])
+                        d.timestamp if d else "", self._earlier_verdicts_cell(c.id)])
         for r in self.added_regions:
             w.writerow(["reviewer", r.id, "", *r.bbox, "", "added",
                         f"{r.estimated_length_px:.1f}", r.verdict, r.reviewer, r.note,
                         r.timestamp, ""])
         return buf.getvalue()
+
+    def _earlier_verdicts_cell(self, candidate_id: int) -> str:
+        """The CSV's ``earlier_verdicts`` cell of a candidate (:data:`CSV_HEADER`): the
+        verdicts of :meth:`earlier_verdicts` as a JSON list of ``{"verdict", "reviewer",
+        "timestamp"}``; empty when the verdict never changed."""
+        if not self.earlier_verdicts(candidate_id):
+            return ""
+        return json.dumps([{k: e[k] for k in _EARLIER_FIELDS}
+                           for e in self.verdict_history(candidate_id)[:-1]],
+                          ensure_ascii=False)
 
     def save(self, path=None) -> Path:
         """Save atomically as JSON (+ CSV beside it); the previous JSON becomes ``PATH.bak``.
