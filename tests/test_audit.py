@@ -1643,3 +1643,43 @@ def test_earlier_verdicts_in_the_csv_are_read_back_whatever_the_reviewer_names(t
         {"verdict": "unsure", "reviewer": "", "timestamp": "2026-12-05T08:01:00+00:00"}]
     with pytest.raises(ValueError, match="not an earlier_verdicts cell"):
         csv_earlier_verdicts("maybe")
+
+
+@pytest.mark.parametrize("form", ["bom_crlf", "semicolon", "cp1252"])
+def test_a_session_csv_re_saved_by_excel_is_the_session_s_own_and_kept(tmp_path, form):
+    """The session CSV opened and saved in Excel (UTF-8 BOM, CRLF line ends, ';' between
+    columns in some locales, or the local code page) was not recognised as the session's
+    own: every later save was refused ("exists and is not an audit session file written
+    by napari-srmat"), so no verdict could be recorded. It is now the session's own
+    (its header read through a BOM, CRLF and ';'), and the save keeps the re-saved file
+    (it may hold the reviewer's edits) as audit.csv.<digest>.bak before it replaces it."""
+    import csv
+
+    from napari_srmat.audit.session import check_session_files, foreign_session_file
+
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    s.decide("real", candidate_id=1, note="zwilling é")
+    log = tmp_path / "audit.csv"
+    rows = list(csv.reader(log.open(encoding="utf-8", newline="")))
+    buf = __import__("io").StringIO()
+    csv.writer(buf, delimiter=";" if form == "semicolon" else ",",
+               lineterminator="\r\n").writerows(rows)
+    resaved = (buf.getvalue().encode("cp1252") if form == "cp1252"
+               else b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
+    log.write_bytes(resaved)
+    assert foreign_session_file(path) is None
+    assert check_session_files(path) == log
+    s.decide("hallucinated", candidate_id=2)
+    assert s.kept_csv is not None and s.kept_csv.read_bytes() == resaved
+    assert s.kept_csv.name.startswith("audit.csv.") and s.kept_csv.name.endswith(".bak")
+    assert s.kept_csv_note() == ("the CSV log audit.csv had been re-saved by another "
+                                 f"program (a spreadsheet?); it is kept as {s.kept_csv.name}")
+    assert log.read_text(encoding="utf-8").startswith("source,id,rank,")
+    s.decide("unsure", candidate_id=3)  # its own CSV again: nothing more kept
+    assert s.kept_csv is None
+    assert len(list(tmp_path.glob("audit.csv.*.bak"))) == 1
+    # a file that is not the session's CSV is still refused
+    log.write_text("name;score\r\nmine;1\r\n", encoding="utf-8-sig")
+    assert foreign_session_file(path) == log

@@ -1639,3 +1639,18 @@ def test_a_session_whose_images_are_all_removed_draws_nothing_over_the_next_imag
     _press(viewer, "h")
     assert json.loads((tmp_path / "a.json").read_text())["decisions"]["1"]["verdict"] == (
         "hallucinated")
+
+
+def test_a_session_csv_re_saved_by_excel_takes_the_next_verdict(make_napari_viewer, qtbot,
+                                                                 tmp_path):
+    """The session CSV re-saved by Excel (BOM, CRLF) refused every verdict of the widget
+    ("... is not an audit session file written by napari-srmat"); the verdict is now
+    recorded and the status says where the re-saved CSV is kept."""
+    viewer = make_napari_viewer()
+    w, path = _session_widget(viewer, qtbot, tmp_path)
+    log = path.with_suffix(".csv")
+    log.write_bytes(b"\xef\xbb\xbf" + log.read_bytes().replace(b"\n", b"\r\n"))
+    w.decide("real")
+    assert AuditSession.load(path).decisions[1].verdict == "real"
+    assert w.status.text() == (f"the CSV log audit.csv had been re-saved by another program "
+                               f"(a spreadsheet?); it is kept as {w.session.kept_csv.name}")

@@ -119,13 +119,26 @@ def is_audit_session_file(path) -> bool:
     return isinstance(d, dict) and d.get("schema") == SCHEMA
 
 
+#: The first line of the session CSV as :meth:`AuditSession.to_csv` writes it (and wrote
+#: it before ``earlier_verdicts``): a file that starts otherwise and is still the
+#: session's (:func:`_is_session_csv`) was re-saved by another program.
+_OWN_CSV_STARTS = tuple((",".join(h) + "\n").encode() for h in (CSV_HEADER,
+                                                               _CSV_HEADER_BEFORE_HISTORY))
+
+
 def _is_session_csv(path) -> bool:
+    """Whether ``path`` is an audit session's CSV log: its first line holds the session
+    CSV's columns, also as a spreadsheet re-saves it (Excel: a UTF-8 BOM, CRLF line ends,
+    ``;`` between the columns in some locales, its local code page)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.readline().rstrip("\r\n") in {
-                ",".join(CSV_HEADER), ",".join(_CSV_HEADER_BEFORE_HISTORY)}
-    except (OSError, UnicodeDecodeError):
+        with open(path, "rb") as fh:
+            first = fh.readline(1 << 16)
+    except OSError:
         return False
+    # the columns are ASCII: any code page the program saved in reads them
+    text = first.removeprefix(b"\xef\xbb\xbf").decode("ascii", "replace").rstrip("\r\n")
+    return any(tuple(next(csv.reader([text], delimiter=sep))) in
+               (CSV_HEADER, _CSV_HEADER_BEFORE_HISTORY) for sep in (",", ";"))
 VERDICTS = ("real", "hallucinated", "unsure")
 
 
@@ -537,6 +550,9 @@ class AuditSession:
     #: Where the last :meth:`save` kept the reviewed session of another run it replaced
     #: (:func:`replaced_session_path`), else None
     kept_replaced: Path | None = field(default=None, init=False, repr=False, compare=False)
+    #: Where the last :meth:`save` kept the session's CSV log it replaced when another
+    #: program had re-saved it (a spreadsheet: ``PATH.csv.<digest>.bak``), else None
+    kept_csv: Path | None = field(default=None, init=False, repr=False, compare=False)
     #: What :meth:`load` changed in :attr:`images`: one line per image found elsewhere
     #: than its recorded path (moved with the session); empty when nothing moved
     relocated: list[str] = field(default_factory=list, init=False, repr=False,
@@ -822,13 +838,24 @@ class AuditSession:
                            for e in self.verdict_history(candidate_id)[:-1]],
                           ensure_ascii=False)
 
+    def kept_csv_note(self) -> str | None:
+        """The line that says where the last :meth:`save` kept the CSV log another
+        program had re-saved (:attr:`kept_csv`); None when it kept none."""
+        if self.kept_csv is None:
+            return None
+        return (f"the CSV log {self.kept_csv.name.rsplit('.', 2)[0]} had been re-saved "
+                f"by another program (a spreadsheet?); it is kept as {self.kept_csv.name}")
+
     def save(self, path=None) -> Path:
         """Save atomically as JSON (+ CSV beside it); the previous JSON becomes ``PATH.bak``.
 
         A file this session did not write last (another session's: a new search over a
         reviewed session, a session saved over another) that holds decisions or added
         regions is also kept as :func:`replaced_session_path` (``PATH.<created>.bak``),
-        which no later save replaces; :attr:`kept_replaced` then names it.
+        which no later save replaces; :attr:`kept_replaced` then names it. The CSV log
+        re-saved by another program (a spreadsheet: BOM, CRLF, ``;``; still the
+        session's own) is kept as ``PATH.csv.<digest>.bak`` before it is written anew;
+        :attr:`kept_csv` names it (:meth:`kept_csv_note`).
 
         Parameters
         ----------
@@ -863,7 +890,13 @@ class AuditSession:
         except BaseException:
             self.modified = modified
             raise
-        self.kept_replaced = None
+        self.kept_replaced = self.kept_csv = None
+        if csv_path.exists():
+            previous_csv = csv_path.read_bytes()
+            if not previous_csv.startswith(_OWN_CSV_STARTS):
+                # the session's CSV re-saved by another program (a spreadsheet): it may
+                # hold the reviewer's edits, which the CSV written from the session lacks
+                self.kept_csv = _keep_replaced(csv_path, previous_csv)
         old = None
         if path.exists():
             old = path.read_bytes()

@@ -575,6 +575,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 + ("" if session.kept_replaced is None else
                    f" (the reviewed session it replaced is kept as "
                    f"{session.kept_replaced.name})")
+                + _kept_csv_note(session)
                 + self._not_drawn_note()
                 + ("" if self.holds_keys or not n else
                    "; the review keys act on another audit panel: click a candidate or "
@@ -1046,7 +1047,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 self.note_edit.setText(note)  # the reviewer's note is kept for the retry
         if s.kept_replaced is not None:  # this first save replaced a reviewed session
             self.status.setText(f"the reviewed session {s.path.name} held is kept as "
-                                f"{s.kept_replaced.name}")
+                                f"{s.kept_replaced.name}" + _kept_csv_note(s))
+        elif s.kept_csv is not None:
+            self.status.setText(_kept_csv_note(s).removeprefix("; "))
 
     def _sign(self, s: AuditSession) -> None:
         """The name in the Reviewer field signs what is recorded next: a verdict, an
@@ -1139,7 +1142,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             region = s.add_region([max(x0, 0), max(y0, 0), max(x1, 0), max(y1, 0)],
                                   verdict=verdict, note=self.note_edit.text(), save=True)
         self._show_note()  # the note went with the region, not also with the next verdict
-        self.status.setText(f"added region r{region.id} {region.bbox}")
+        self.status.setText(f"added region r{region.id} {region.bbox}" + _kept_csv_note(s))
         return region
 
 
@@ -1152,8 +1155,17 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._sign(s)
         with _told_if_not_saved("the removal (region kept)"):
             region = s.remove_region(save=True)
-        self.status.setText(f"removed region r{region.id} {region.bbox}")
+        self.status.setText(f"removed region r{region.id} {region.bbox}"
+                            + _kept_csv_note(s))
         return region
+
+
+def _kept_csv_note(session: AuditSession) -> str:
+    """``"; <where>"`` for a status line when the last save kept the session's CSV log
+    re-saved by another program (:meth:`~napari_srmat.audit.AuditSession.kept_csv_note`),
+    else ``""``."""
+    note = session.kept_csv_note()
+    return f"; {note}" if note else ""
 
 
 def bbox_corners(bbox) -> np.ndarray:
