@@ -66,14 +66,21 @@ def test_our_checks_name_the_full_command(tmp_path, capsys):
 @pytest.fixture()
 def console(monkeypatch):
     """main() as the console runs it (argv from sys.argv: one-line warnings); the
-    warnings hook it installs is put back afterwards."""
+    warnings hook it installs and the Ctrl-C handler it sets for the process's exit
+    are put back afterwards."""
+    import signal
+
     monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    before = signal.getsignal(signal.SIGINT)
 
     def run(argv):
         monkeypatch.setattr(sys, "argv", ["srmat", *argv])
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            return main()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                return main()
+        finally:
+            signal.signal(signal.SIGINT, before)
 
     return run
 

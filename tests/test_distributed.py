@@ -838,3 +838,70 @@ def test_ctrl_c_of_a_local_cluster_run_is_one_line(tmp_path):
     assert proc.returncode == 130 and out == ""
     assert told == [f"srmat grain-size: interrupted ({CTRL_C_NO_RESUME})"], err
 
+
+#: The child of test_ctrl_c_at_the_exit_of_a_cluster_run_keeps_its_results: srmat (the
+#: console's main) with a pause at a phase of the interpreter's exit, told on stderr.
+_PAUSED_AT_EXIT = """
+import atexit, os, sys, time
+from napari_srmat.cli import main
+
+class PausedInTeardown:  # a module global: dropped as the interpreter tears down
+    def __init__(self, write, sleep):
+        self.write, self.sleep = write, sleep
+    def __del__(self):
+        self.write(2, b"paused\\n")
+        self.sleep(2)
+
+def paused_at_exit():
+    os.write(2, b"paused\\n")
+    time.sleep(2)
+
+if sys.argv[1] == "atexit":
+    atexit.register(paused_at_exit)
+else:
+    kept = PausedInTeardown(os.write, time.sleep)
+sys.argv[1:2] = []
+sys.exit(main())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["atexit", "teardown"])
+def test_ctrl_c_at_the_exit_of_a_cluster_run_keeps_its_results(tmp_path, phase):
+    """A Ctrl-C after `srmat grain-size --scheduler local:1` had printed its results,
+    while the interpreter exited (atexit handlers: a traceback 'Exception ignored in
+    atexit callback ... KeyboardInterrupt'; the modules' teardown, where Python's SIGINT
+    handler is gone: killed by SIGINT, exit -2), gave another code than the command's.
+    The command had ended: its results stand and its exit code is 0, with nothing more
+    on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from napari_srmat.synth import generate_microstructure
+
+    mask = generate_microstructure((64, 64), mean_grain_size_px=12, seed=1).boundaries
+    paths = [str(tmp_path / f"m{i}.png") for i in range(2)]
+    for p in paths:
+        Image.fromarray(mask.astype(np.uint8) * 255).save(p)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_AT_EXIT, phase, "grain-size", *paths, "--mask",
+         "--pixel-size-um", "0.5", "--scheduler", "local:1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's
+    try:
+        told = []
+        while not told or told[-1] != "paused\n":
+            told.append(proc.stderr.readline())
+            assert told[-1], "".join(told)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    told = [ln for ln in "".join(told[:-1]).splitlines() + err.splitlines()
+            if not ln.startswith("[progress]")]
+    assert proc.returncode == 0 and told == [], (proc.returncode, told)
+    assert [ln.split(":")[0] for ln in out.splitlines()] == paths

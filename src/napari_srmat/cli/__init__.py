@@ -769,7 +769,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     (bad input, refused output) exit with 2, system errors (disk full, permissions)
     and internal errors with 1, an interrupt or a stopped job with
     :data:`EXIT_INTERRUPTED`.
+
+    As the console's entry (``argv`` None: ``srmat``, ``python -m napari_srmat``) the
+    command ends the process: a Ctrl-C while the interpreter then exits is ignored
+    (:func:`_ctrl_c_after_the_command`) and the exit code is the command's.
     """
+    try:
+        return _command(argv)
+    finally:
+        if argv is None:
+            _ctrl_c_after_the_command()
+
+
+def _ctrl_c_after_the_command() -> None:
+    """Ignore SIGINT for the rest of the process, once the command has returned its exit
+    code (only from the main thread, which holds Python's handler).
+
+    The interpreter's exit after a command takes a while (a ``--scheduler`` run's
+    atexit handlers, the teardown of torch's and dask's modules). A Ctrl-C then changed
+    the code of a command that had already told its results: a KeyboardInterrupt
+    traceback from an atexit handler ('Exception ignored in atexit callback'), or, once
+    Python had put SIGINT back to its default action for the teardown, the process
+    killed by it (exit -2 / 130 in a shell) after an exit 0. An ignored SIGINT stays
+    ignored through the teardown.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _command(argv: Sequence[str] | None) -> int:
+    """The command of :func:`main` (its exit code)."""
     if argv is None:  # the console, before any --help or error is printed
         _ascii_console_fallback()
     try:  # importing the subcommands (torch among them) takes seconds: Ctrl-C there too
