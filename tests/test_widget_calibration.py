@@ -416,3 +416,35 @@ def test_a_renamed_layer_keeps_its_overlays_when_calibrated(make_napari_viewer, 
     pts = g.measurement.points_layer
     idx = np.array([scan.world_to_data(pts.data_to_world(p)) for p in pts.data])
     np.testing.assert_allclose(idx, pts.data, atol=1e-9)
+
+
+def test_a_scale_set_by_hand_is_the_pixel_size_every_widget_reads(make_napari_viewer,
+                                                                  tmp_path):
+    """A file of 0.8 µm/px opened with the reader, then given 0.4 µm by hand (the layer
+    controls or the console: ``layer.scale``): the scale bar and the layer showed 0.4 µm,
+    but the widgets read the reader's ``metadata["pixel_size_um"]`` (0.8), so the grain
+    sizes and plans were twice what the layer shows. A layer whose scale is a length is
+    its pixel size; the metadata edited in place (which napari cannot tell) is not."""
+    import tifffile
+
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    path = tmp_path / "scan.tif"  # 0.8 µm/px: 12500 px/cm
+    tifffile.imwrite(path, np.zeros((40, 30), np.uint8), resolution=(12500, 12500),
+                     resolutionunit="CENTIMETER")
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(path), plugin="napari-srmat")
+    cal = CalibrationWidget(viewer)
+    grain = GrainSizeWidget(viewer)
+    grain.simple.image_combo.value = layer
+    assert cal.current.text() == "0.8 µm/px"
+    layer.scale = (0.4, 0.4)
+    assert layer_pixel_size_um(layer) == pytest.approx(0.4)
+    assert cal.current.text() == "0.4 µm/px"
+    assert grain.simple.pixel_size.placeholderText() == "0.4 µm/px (from layer)"
+    layer.metadata["pixel_size_um"] = 0.2  # no event: not what the layer shows
+    assert layer_pixel_size_um(layer) == pytest.approx(0.4)
+    layer.scale = (400.0, 800.0)  # nm, not square now: no single pixel size
+    layer.units = ("nm", "nm")
+    assert layer_pixel_size_um(layer) is None
+    assert cal.current.text().startswith("unknown")

@@ -229,17 +229,21 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
 def layer_pixel_size_um(layer: Any) -> float | None:
     """Pixel size in µm of a napari layer: the one rule for layers (widgets and writer).
 
-    None when the layer's pixels are not square (``metadata["pixel_size_yx_um"]`` as the
-    reader sets it, or a ``scale`` whose last two entries differ by more than
-    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`): as for files
+    What the layer shows is its pixel size: a layer whose last unit is a length
+    (micrometres as the reader and the Calibration widget set them; nanometres,
+    millimetres, ... converted with the file readers' unit table) has its ``scale`` as
+    pixel size (:func:`_shown_pixel_size_yx`), whatever its metadata records: a scale
+    set by hand (layer controls, console) is what napari's scale bar shows and what
+    every widget reads, and its ``scale`` / ``units`` events tell them (an in-place edit
+    of ``metadata`` tells nothing). A layer without a length unit has
+    ``metadata["pixel_size_um"]`` (a script's ``viewer.add_image(img,
+    metadata=...)``), otherwise None (unknown). A ``scale`` without a length unit is
+    *not* taken as a pixel size: its unit is unknown (napari's default unit is "pixel"),
+    and a guessed pixel size would flow into written files and grain-size numbers
+    (:func:`layer_unitless_scale` gives it, for a hint).
+
+    None when the layer's pixels are not square (:func:`layer_non_square`): as for files
     (:func:`napari_srmat.io.image_data`), such an image has no single pixel size.
-    Otherwise ``metadata["pixel_size_um"]`` wins; otherwise the last ``scale`` entry when
-    the layer's last unit is a length (micrometres as the reader sets them; nanometres,
-    millimetres, ... converted with the file readers' unit table); otherwise None
-    (unknown). A ``scale`` without a length unit is *not* taken as a pixel size: its unit
-    is unknown (napari's default unit is "pixel"), and a guessed pixel size would flow
-    into written files and grain-size numbers (:func:`layer_unitless_scale` gives it, for
-    a hint).
 
     Parameters
     ----------
@@ -253,20 +257,39 @@ def layer_pixel_size_um(layer: Any) -> float | None:
     """
     if layer_non_square(layer) is not None:
         return None
-    md, scale, units = _layer_scale_parts(layer)
-    px = (md or {}).get("pixel_size_um")
-    if px:
-        return float(px)
+    shown = _shown_pixel_size_yx(layer)
+    if shown is not None:
+        return shown[1]
+    px = (_layer_scale_parts(layer)[0] or {}).get("pixel_size_um")
+    return float(px) if px else None
+
+
+def _shown_pixel_size_yx(layer: Any) -> tuple[float, float] | None:
+    """``(Y, X)`` µm per pixel of a layer whose last unit is a length: its last two
+    ``scale`` entries, converted (what napari shows); None without a length unit.
+
+    Examples
+    --------
+    >>> _shown_pixel_size_yx({"scale": (400.0, 800.0), "units": ("nm", "nm"),
+    ...                       "metadata": {"pixel_size_um": 0.8}})
+    (0.4, 0.8)
+    >>> _shown_pixel_size_yx({"scale": (0.5, 0.5), "metadata": {"pixel_size_um": 0.8}})
+    """
+    _, scale, units = _layer_scale_parts(layer)
     factor = _length_unit_um(units)
-    return float(scale[-1]) * factor if factor and scale is not None and len(scale) else None
+    if not factor or scale is None or len(scale) < 2:
+        return None
+    return float(scale[-2]) * factor, float(scale[-1]) * factor
 
 
 def layer_non_square(layer: Any) -> tuple[float, float] | None:
     """``(Y, X)`` pixel sizes of a layer whose pixels are not square, else None.
 
-    Either ``metadata["pixel_size_yx_um"]`` (set by the reader for such a file), or the
-    last two ``scale`` entries (any unit, none too), when they differ by more than
-    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`.
+    The sizes shown (:func:`_shown_pixel_size_yx`, a scale in a length unit), else
+    ``metadata["pixel_size_yx_um"]`` (set by the reader for such a file), else the last
+    two ``scale`` entries without a unit, when they differ by more than
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` (the rule of
+    :func:`layer_pixel_size_um`).
 
     Examples
     --------
@@ -277,7 +300,7 @@ def layer_non_square(layer: Any) -> tuple[float, float] | None:
     from .io._pixel import pixels_square
 
     md, scale, _ = _layer_scale_parts(layer)
-    pair = (md or {}).get("pixel_size_yx_um")
+    pair = _shown_pixel_size_yx(layer) or (md or {}).get("pixel_size_yx_um")
     if pair is None and scale is not None and len(scale) >= 2:
         pair = scale[-2:]
     if pair is None or len(pair) != 2:
@@ -289,10 +312,10 @@ def layer_non_square(layer: Any) -> tuple[float, float] | None:
 def layer_pixel_size_yx_um(layer: Any) -> tuple[float, float] | None:
     """``(Y, X)`` pixel sizes in µm of a layer whose pixels are not square, else None.
 
-    ``metadata["pixel_size_yx_um"]`` (as the reader sets it), else the last two
-    ``scale`` entries when the layer's unit is a length (converted as in
-    :func:`layer_pixel_size_um`); None for square pixels and for a scale without a
-    length unit (its unit is unknown).
+    The last two ``scale`` entries when the layer's unit is a length (converted as in
+    :func:`layer_pixel_size_um`, whose rule this is), else
+    ``metadata["pixel_size_yx_um"]`` (as the reader sets it); None for square pixels and
+    for a scale without a length unit (its unit is unknown).
 
     Examples
     --------
@@ -303,14 +326,11 @@ def layer_pixel_size_yx_um(layer: Any) -> tuple[float, float] | None:
     """
     if layer_non_square(layer) is None:
         return None
-    md, scale, units = _layer_scale_parts(layer)
-    pair = (md or {}).get("pixel_size_yx_um")
-    if pair is not None and len(pair) == 2:
-        return float(pair[0]), float(pair[1])
-    factor = _length_unit_um(units)
-    if not factor:
-        return None
-    return float(scale[-2]) * factor, float(scale[-1]) * factor
+    shown = _shown_pixel_size_yx(layer)
+    if shown is not None:
+        return shown
+    pair = (_layer_scale_parts(layer)[0] or {}).get("pixel_size_yx_um")
+    return (float(pair[0]), float(pair[1])) if pair is not None and len(pair) == 2 else None
 
 
 def layer_store_pixel_size(layer: Any) -> float | tuple[float, float] | None:

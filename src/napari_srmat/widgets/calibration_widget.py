@@ -4,8 +4,9 @@ The pixel size of an image layer is read from its file (the plugin's reader puts
 into the layer ``scale`` with micrometre ``units``) or is unknown. Here the
 metallurgist sees it, types it, or calibrates it by drawing a line over a known length
 (a stage micrometer's divisions or the micrograph's scale bar). Applying it sets the
-layer's ``scale``, ``units`` and ``metadata["pixel_size_um"]`` — what every widget
-reads (:func:`~napari_srmat.widgets._common.layer_pixel_size_um`) — rescales the layers
+layer's ``scale`` and ``units`` — what the layer shows and every widget reads
+(:func:`~napari_srmat.widgets._common.layer_pixel_size_um`; a scale set by hand too) —
+and ``metadata["pixel_size_um"]``, its record, rescales the layers
 derived from it (boundary maps, SR outputs, measurement overlays, which record the
 layer they were made from: :func:`~napari_srmat.widgets.layers.source_metadata`, kept
 through renames) so that they stay aligned, and turns napari's scale bar on in µm.
