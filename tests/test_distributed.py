@@ -363,6 +363,39 @@ def test_ctrl_c_pending_at_the_start_leaves_nothing_patched(monkeypatch, python_
     assert len(_FakeCluster.made) == 1 and _FakeCluster.made[0].closed
 
 
+def test_ctrl_c_while_local_workers_close_is_raised_once_they_are_closed(
+        monkeypatch, python_ctrl_c):
+    """A Ctrl-C while `--scheduler local:N` closed its cluster at the end of a run was
+    raised inside the close: the cluster was left to dask's atexit handler, which
+    closed it 10 s later (`srmat grain-size --scheduler local:1`, pressed 0.05-0.25 s
+    after its last progress line: exit 130 after 10.2-10.4 s). The press is held until
+    the cluster has closed, then raised: the same one line, at once."""
+    import os
+
+    class ClosedWhilePressed(_FakeCluster):
+        def __init__(self, **kwargs):
+            self.closed = False
+            self.made.append(self)
+
+        def __exit__(self, *exc):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the workers close
+            sum(range(1000))  # the handler runs
+            self.closed = True
+
+    class PluginClient(_FakeClient):
+        def register_plugin(self, plugin):
+            pass
+
+    monkeypatch.setattr(distributed, "LocalCluster", ClosedWhilePressed)
+    monkeypatch.setattr(distributed, "Client", PluginClient)
+    _FakeCluster.made.clear()
+    with pytest.raises(KeyboardInterrupt):
+        with _distributed.dask_client("local:2"):
+            pass  # the run ends
+    assert len(_FakeCluster.made) == 1 and _FakeCluster.made[0].closed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
 def test_local_workers_ignore_ctrl_c(client):

@@ -352,12 +352,38 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
-    previous = signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
-    patched = installed = False
+    patched = False
     try:  # both swaps inside: a press pending at the swap raises, and both are undone
         if blocking:
             util.spawnv_passfds = spawn_sigint_blocked
             patched = True
+        with _ctrl_c_held() as held:
+            yield held
+    finally:
+        if patched:
+            util.spawnv_passfds = spawn
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[_HeldInterrupt]:
+    """Count the Ctrl-C presses while the block runs instead of raising them
+    (:class:`_HeldInterrupt`, whose ``deliver()`` the caller calls once it can be
+    stopped); the SIGINT handler before is back at the block's end. Only in the main
+    thread, where SIGINT has a handler set from Python; elsewhere nothing changes and
+    nothing is held.
+
+    Yields
+    ------
+    _HeldInterrupt
+        The presses held.
+    """
+    import signal
+
+    held = _HeldInterrupt()
+    previous = (signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
+                if threading.current_thread() is threading.main_thread() else None)
+    installed = False
+    try:  # a press pending at the swap raises here, with nothing left swapped
         if previous is not None:
             signal.signal(signal.SIGINT, held)
             installed = True
@@ -365,8 +391,6 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
     finally:
         if installed:  # a press still pending reaches `held` first
             signal.signal(signal.SIGINT, previous)
-        if patched:
-            util.spawnv_passfds = spawn
 
 
 @contextlib.contextmanager
@@ -434,7 +458,15 @@ def _open_client(scheduler) -> Iterator[Any]:
             ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
             client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
             client.register_plugin(_quiet_task_errors())
-            yield client
+            try:
+                yield client
+            finally:
+                # a Ctrl-C while the cluster closes is held until it has closed: raised
+                # inside the close, it left the cluster to dask's atexit handler, which
+                # closed it 10 s later
+                with _ctrl_c_held() as ctrl_c:
+                    stack.close()
+                ctrl_c.deliver()
         return
     try:
         client = distributed.Client(text, timeout=SCHEDULER_CONNECT_TIMEOUT,
