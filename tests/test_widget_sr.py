@@ -1024,3 +1024,41 @@ def test_an_earlier_rescan_plan_kept_by_a_rename_does_not_replace_the_last(
     set_layer_pixel_size(viewer, first, 0.4)
     assert plans[0].metadata["rescan_plan"]["pixel_size_um"] == 0.4
     assert w.rescan_plan.pixel_size_um == 0.5 and w.status.text() == status
+
+
+def test_a_rescan_plan_follows_its_lr_without_its_rectangles_and_is_dropped_with_the_lr(
+        make_napari_viewer, qtbot, tmp_path):
+    """The plan's rectangles (Shapes layer) deleted, then the LR calibrated anew: the
+    widget's plan and status kept the old pixel size (0.8) while Save plan… wrote 0.4. The
+    LR layer deleted: the widget kept the plan and still saved and reported it, for a layer
+    no longer in the viewer. The widget's plan is now read at its LR's calibration, and is
+    dropped (Save plan… off, said in the status) with its LR layer."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets._common import WidgetInputError
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0,
+                                  blur=0.0).image.copy()
+    img[:, 48:] = 128
+    layer = viewer.add_image(img, rgb=True, name="lr", scale=(0.8, 0.8), units=("um", "um"),
+                             metadata={"pixel_size_um": 0.8})
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, model="cnn", scale="4", tile=96, device="cpu", budget=0.25)
+    w.plan_rescan()
+    qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
+    qtbot.waitUntil(w.plan_btn.isEnabled, timeout=10_000)
+    assert w.rescan_plan.pixel_size_um == 0.8
+    viewer.layers.remove(w.rescan_layer)
+    set_layer_pixel_size(viewer, layer, 0.4)
+    assert w.rescan_plan.pixel_size_um == 0.4
+    assert "0.4 µm per LR pixel" in w.status.text()
+    layer.scale = (0.2, 0.2)  # by hand: what the layer shows
+    assert w.rescan_plan.pixel_size_um == 0.2
+    viewer.layers.remove(layer)
+    assert w.rescan_plan is None and not w.save_plan_btn.isEnabled()
+    assert "'lr' was removed" in w.status.text()
+    with pytest.raises(WidgetInputError, match="plan a rescan first"):
+        w.save_rescan_plan(tmp_path / "plan.csv")
+    assert not (tmp_path / "plan.csv").exists()

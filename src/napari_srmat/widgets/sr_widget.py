@@ -28,6 +28,7 @@ from ._paths import absolute_output_path, layer_file, layer_folder
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
+    RESCAN_CALIBRATION_EVENTS,
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
@@ -107,10 +108,12 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.worker = None
         self.token = None
         self.last_layer = None
-        #: The Shapes layer and the plan of the last "Plan rescan".
+        #: The Shapes layer of the last "Plan rescan" (its plan: :attr:`rescan_plan`).
         self.rescan_layer = None
-        self.rescan_plan = None
+        self._plan = None  # the last plan as made; its LR layer:
         self._plan_layer = None
+        self._plan_px = None  # the pixel size its status line gives
+        napari_viewer.layers.events.removed.connect(self._layer_removed)
         self._closed = False  # shut down (:meth:`shut_down`)
         #: ``ask_store(plan) -> path or None`` for results too large for memory
         #: (None: a file dialog; scripts and tests replace it). ``ask``: see
@@ -286,24 +289,61 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if note := removed_inputs_note(self.viewer, [self._job_layer]):
             self.status.setText(note)
             return
-        # at the LR's pixel size now: calibrated while planned, its µm are at the new one
-        plan = rescan_plan_on_layer(plan, self._job_layer)
-        self.rescan_plan = plan
-        self._plan_layer = self._job_layer
-        self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan,
-                                            on_recalibrated=self._on_plan_recalibrated)
+        self._follow_plan_layer(False)  # an earlier plan's LR
+        self._plan, self._plan_layer = plan, self._job_layer
+        self._follow_plan_layer(True)
+        plan = self.rescan_plan  # at the LR's pixel size now: calibrated while planned
+        self._plan_px = plan.pixel_size_um
+        self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan)
         self.save_plan_btn.setEnabled(True)
         self.status.setText(_plan_summary(plan))
 
-    def _on_plan_recalibrated(self, plan, shapes) -> None:
-        """The LR layer of the plan shown was calibrated anew: the plan (saved by "Save
-        plan…") and the status take its µm at the new pixel size (the Shapes layer's
-        figures follow it without the widget: :func:`add_rescan_plan`)."""
-        if self._closed or shapes is not self.rescan_layer:  # the dock is gone, or an
-            return  # earlier plan's layer (renamed: kept by a new plan) follows its LR
-        self.rescan_plan = plan
+    @property
+    def rescan_plan(self):
+        """The last rescan plan at the pixel size its LR layer has now
+        (:func:`~napari_srmat.widgets.layers.rescan_plan_on_layer`: calibrated anew, by
+        Calibration or its ``scale``, its µm follow, its rectangles' layer deleted or
+        not); None before a plan and once that LR layer is removed."""
+        if self._plan is None:
+            return None
+        return rescan_plan_on_layer(self._plan, self._plan_layer)
+
+    @rescan_plan.setter
+    def rescan_plan(self, plan) -> None:
+        if plan is None:
+            self._follow_plan_layer(False)
+        self._plan = plan
+
+    def _follow_plan_layer(self, follow: bool) -> None:
+        """(Dis)connect the plan's LR layer's calibration events (the status follows)."""
+        if self._plan_layer is None:
+            return
+        for key in RESCAN_CALIBRATION_EVENTS:
+            emitter = getattr(self._plan_layer.events, key)
+            emitter.disconnect(self._plan_recalibrated)
+            if follow:
+                emitter.connect(self._plan_recalibrated)
+
+    def _plan_recalibrated(self, _event=None) -> None:
+        """The LR layer of the last plan was calibrated anew: the status gives the plan's
+        µm at the new pixel size (the plan, :attr:`rescan_plan`, is read at it; an earlier
+        plan's Shapes layer, renamed, follows its own LR: :func:`add_rescan_plan`)."""
+        plan = self.rescan_plan
+        if self._closed or plan is None or plan.pixel_size_um == self._plan_px:
+            return
+        self._plan_px = plan.pixel_size_um
         self.status.setText(f"{self._plan_layer.name!r} calibrated anew: "
                             + _plan_summary(plan))
+
+    def _layer_removed(self, event) -> None:
+        """The last plan's LR layer removed: the plan is dropped (its µm can follow
+        nothing; Save plan… would save a plan of a layer no longer shown)."""
+        if self._closed or self._plan is None or event.value is not self._plan_layer:
+            return
+        self.rescan_plan = None
+        self.save_plan_btn.setEnabled(False)
+        self.status.setText(f"rescan plan dropped: its LR layer {self._plan_layer.name!r} "
+                            "was removed")
 
     def save_rescan_plan(self, path: str | os.PathLike) -> Path:
         """Write the last rescan plan to ``path`` (``.csv`` or ``.json``, atomically; see
@@ -324,8 +364,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         layer = self._plan_layer
         out = absolute_output_path(path, beside=layer_folder(layer))
         source = layer_file(layer)
-        # at the LR's pixel size now, its rectangles' layer deleted or not
-        plan = rescan_plan_on_layer(self.rescan_plan, layer)
+        plan = self.rescan_plan  # at the LR's pixel size now
         written = write_rescan_plan(plan, out, overwrite=True, inputs=[source])
         self.status.setText(f"saved the rescan plan to {written}")
         return written
@@ -352,6 +391,8 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         added after the close."""
         self._closed = True
         self._shut_down_job()
+        self._follow_plan_layer(False)
+        self.viewer.layers.events.removed.disconnect(self._layer_removed)
 
     def _ask_store_dialog(self, plan) -> str | None:
         path, _ = QFileDialog.getSaveFileName(
