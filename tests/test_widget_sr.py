@@ -278,7 +278,8 @@ def test_an_earlier_result_is_replaced_only_when_ticked(make_napari_viewer, qtbo
         w.run()
         qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
         assert read_image(store).shape[:2] == shape
-    assert len(shown) == 1 and "Replace an earlier result" in shown[0]
+    assert len(shown) == 1 and f"tick '{w.overwrite.text()}' to replace it" in shown[0]
+    assert "overwrite=True" not in shown[0] and "--overwrite" not in shown[0]
     # the x4 layer read the store that now holds the x2 result (under its x4 name and
     # scale; napari failed to draw it once the chunks changed): it is removed, and said
     assert [lyr.name for lyr in viewer.layers] == ["lr", "lr SR x2"]

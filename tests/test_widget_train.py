@@ -495,3 +495,42 @@ def test_a_training_whose_worker_quits_is_told_stopped(make_napari_viewer, qtbot
     qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
     assert spec.status == "stopped"
     assert w.status.text().endswith("stopped")
+
+
+def test_a_refused_training_names_the_widget_s_controls(make_napari_viewer, qtbot,
+                                                        data_root, tmp_path, monkeypatch):
+    """A training into the output folder of an earlier run was refused with 'pass
+    resume=True to continue it or overwrite=True to start over': a Python caller's
+    keywords, which the widget's user cannot pass (the widget had no such control). The
+    widget has Resume and Overwrite checkboxes now, and the refusal names them."""
+    import napari_srmat.widgets._worker as worker_mod
+
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.data.setText(str(data_root))
+    w.out.setText(str(tmp_path / "run"))
+    w.model.setCurrentText("tiny")
+    w.steps.setValue(1)
+    w.batch.setValue(2)
+    w.crop.setValue(32)
+    w.device.setCurrentText("cpu")
+    w.extra.setText('{"steps_per_epoch": 1, "num_threads": 1}')
+    def train():
+        spec = w.current_spec()
+        w.enqueue(spec)
+        qtbot.waitUntil(lambda: spec.status in ("done", "failed") and not w.is_running,
+                        timeout=120_000)
+        return spec
+
+    assert train().status == "done"
+    assert train().status == "failed" and len(shown) == 1
+    resume, overwrite = w.resume.text(), w.overwrite.text()
+    assert f"tick '{resume}' to continue it or tick '{overwrite}' to start over" in shown[0]
+    assert "resume=True" not in shown[0] and "--resume" not in shown[0]
+    assert f"tick '{resume}'" in w.status.text()
+    w.resume.setChecked(True)  # as the message says
+    spec = train()
+    assert spec.status == "done", spec.result

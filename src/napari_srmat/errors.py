@@ -112,17 +112,25 @@ class Option(NamedTuple):
         As a Python caller passes it (``"overwrite=True"``).
     flag : str
         As an ``srmat`` command takes it (``"--overwrite"``).
+    gui : str or None
+        What a widget's user does instead, naming the control as the widget labels it
+        (``"tick 'Overwrite'"``): a template's ``pass {name}`` reads it alone (it says
+        its own verb). None: the option has no control (a widget tells the keyword).
     """
 
     keyword: str
     flag: str
+    gui: str | None = None
 
 
 def worded_error(error: Callable[[str], E], template: str, **fields: Any) -> E:
     """The one rule for a refusal that names what the caller can pass: a Python caller
     is told the keyword (``overwrite=True``), an ``srmat`` command the flag
-    (``--overwrite``). The message names the keywords; ``exc.cli_message`` the flags,
-    told by :func:`napari_srmat.cli.error_line` instead of the message.
+    (``--overwrite``), a widget's user the control (``tick 'Overwrite'``). The message
+    names the keywords; ``exc.cli_message`` the flags, told by
+    :func:`napari_srmat.cli.error_line` instead of the message; ``exc.gui_message`` the
+    controls (:attr:`Option.gui`), told by the widgets (:func:`error_message` with
+    ``gui=True``).
 
     Parameters
     ----------
@@ -137,23 +145,31 @@ def worded_error(error: Callable[[str], E], template: str, **fields: Any) -> E:
     Returns
     -------
     exception
-        To raise; ``cli_message`` holds the command's words.
+        To raise; ``cli_message`` holds the command's words, ``gui_message`` a widget's.
 
     Examples
     --------
     >>> exc = worded_error(ValueError, "{out} exists (pass {overwrite} to replace it)",
-    ...                    out="a{1}.csv", overwrite=Option("overwrite=True", "--overwrite"))
+    ...                    out="a{1}.csv", overwrite=Option("overwrite=True", "--overwrite",
+    ...                                                     "tick 'Overwrite'"))
     >>> str(exc)
     'a{1}.csv exists (pass overwrite=True to replace it)'
     >>> exc.cli_message
     'a{1}.csv exists (pass --overwrite to replace it)'
+    >>> exc.gui_message
+    "a{1}.csv exists (tick 'Overwrite' to replace it)"
     """
-    def words(cli: bool) -> str:
-        return template.format(**{k: (v.flag if cli else v.keyword)
-                                  if isinstance(v, Option) else v for k, v in fields.items()})
+    def words(pick: Callable[[Option], str], text: str = template) -> str:
+        return text.format(**{k: pick(v) if isinstance(v, Option) else v
+                              for k, v in fields.items()})
 
-    exc = error(words(False))
-    exc.cli_message = words(True)
+    gui_template = template
+    for k, v in fields.items():
+        if isinstance(v, Option) and v.gui:  # its words say their verb
+            gui_template = gui_template.replace(f"pass {{{k}}}", f"{{{k}}}")
+    exc = error(words(lambda o: o.keyword))
+    exc.cli_message = words(lambda o: o.flag)
+    exc.gui_message = words(lambda o: o.gui or o.keyword, gui_template)
     return exc
 
 
@@ -171,12 +187,14 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, ValueError | FileNotFoundError | FileExistsError | CheckpointError)
 
 
-def error_message(exc: BaseException) -> str:
+def error_message(exc: BaseException, *, gui: bool = False) -> str:
     """One line describing ``exc`` for the user (no traceback).
 
     User errors and OS errors are their message (an OS error as ``path: reason``,
     with a hint when the disk is full); other errors are marked as internal with
-    their type, to be reported with the traceback (``srmat --debug``).
+    their type, to be reported with the traceback (``srmat --debug``). With ``gui``
+    (a widget tells it), a refusal worded by :func:`worded_error` names the widgets'
+    controls (``exc.gui_message``) instead of the Python keywords.
 
     Examples
     --------
@@ -185,7 +203,7 @@ def error_message(exc: BaseException) -> str:
     >>> error_message(RuntimeError("bad\\nstate"))
     'internal error: RuntimeError: bad state'
     """
-    text = str(exc) or type(exc).__name__
+    text = (gui and getattr(exc, "gui_message", None)) or str(exc) or type(exc).__name__
     if isinstance(exc, OSError):
         if exc.filename and exc.strerror:
             text = f"{exc.filename}: {exc.strerror}"

@@ -47,9 +47,13 @@ __all__ = [
     "OVERWRITE_KEYWORD",
     "OVERWRITE_FLAG",
     "OVERWRITE",
+    "OVERWRITE_CONTROL",
+    "OUTPUT_FOLDER_CONTROL",
     "RESUME",
+    "RESUME_CONTROL",
     "START_OVER",
     "exists_error",
+    "made_differently_error",
     "check_store_name",
     "check_folder_name",
     "check_not_reserved",
@@ -127,15 +131,22 @@ class OutputExistsError(OutputError, FileExistsError):
 #: the ``srmat`` commands (:func:`exists_error`).
 OVERWRITE_KEYWORD = "overwrite=True"
 OVERWRITE_FLAG = "--overwrite"
+#: The widgets' checkboxes of these options, as labelled (Super-resolution: Overwrite;
+#: Train & evaluate: Resume, Overwrite), which their refusals name.
+OVERWRITE_CONTROL = "Overwrite"
+RESUME_CONTROL = "Resume"
+#: The Train & evaluate widget's field of a training's output folder.
+OUTPUT_FOLDER_CONTROL = "Output folder"
 #: The same as a :class:`~napari_srmat.errors.Option` of the refusals
 #: (:func:`napari_srmat.errors.worded_error`).
-OVERWRITE = Option(OVERWRITE_KEYWORD, OVERWRITE_FLAG)
+OVERWRITE = Option(OVERWRITE_KEYWORD, OVERWRITE_FLAG, f"tick '{OVERWRITE_CONTROL}'")
 #: What continues a training run in its folder (:func:`check_no_earlier_run`).
-RESUME = Option("resume=True", "--resume")
+RESUME = Option("resume=True", "--resume", f"tick '{RESUME_CONTROL}'")
 #: How a training run starts over in its folder, where its resume is refused: after
 #: "rerun".
 START_OVER = Option("with resume=False and overwrite=True",
-                    "without --resume and with --overwrite")
+                    "without --resume and with --overwrite",
+                    f"with '{RESUME_CONTROL}' unticked and '{OVERWRITE_CONTROL}' ticked")
 
 
 def exists_error(out: str | os.PathLike, *, holds: str = "exists") -> OutputExistsError:
@@ -166,6 +177,22 @@ def exists_error(out: str | os.PathLike, *, holds: str = "exists") -> OutputExis
     """
     return worded_error(OutputExistsError, "{out} {holds} (pass {overwrite} to replace it)",
                         out=out, holds=holds, overwrite=OVERWRITE)
+
+
+def made_differently_error(out: str | os.PathLike, diffs: list[str]) -> OutputExistsError:
+    """The refusal of an existing store made with other settings or inputs (``diffs``,
+    :func:`identity_differences`), which ``overwrite`` would replace: worded for each
+    caller as :func:`exists_error` (``overwrite=True``, ``--overwrite``, the widgets'
+    Overwrite checkbox).
+
+    Examples
+    --------
+    >>> made_differently_error("sr.zarr", ["scale: 4 -> 2"]).gui_message
+    "sr.zarr exists and was made differently (scale: 4 -> 2); tick 'Overwrite' to replace it"
+    """
+    return worded_error(OutputExistsError, "{out} exists and was made differently ({diffs}); "
+                        "pass {overwrite} to replace it", out=out, diffs="; ".join(diffs),
+                        overwrite=OVERWRITE)
 
 
 class OutputLockedError(OutputError):

@@ -957,7 +957,6 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     from ..io import read_image, write_ome_zarr
     from ..outputs import (
         OutputError,
-        OutputExistsError,
         OutputLock,
         OutputMismatchError,
         check_not_input,
@@ -968,6 +967,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         check_staging_holds_only_ours,
         discarded_when_refused,
         identity_differences,
+        made_differently_error,
         only_creation_debris,
         read_marker,
         started_with,
@@ -1017,9 +1017,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                     yield Log(f"{out} {ALREADY_COMPLETE}")
                     told = yield from _kept_scale_job(out, marker, image, stop, scale_check)
                     return paths if told else None
-                raise OutputExistsError(f"{out} exists and was made differently "
-                                        f"({'; '.join(diffs)}); pass overwrite (--overwrite) "
-                                        "to replace it")
+                raise made_differently_error(out, diffs)
         check_not_replacing_link(out)  # (re)written from here on: never a link
         check_partial_not_link(staging)
         if staging.exists():

@@ -24,7 +24,6 @@ from .._atomic import (
 from ..errors import check_flag, check_number
 from ..outputs import (
     OutputError,
-    OutputExistsError,
     OutputLock,
     OutputMismatchError,
     check_not_input,
@@ -37,6 +36,7 @@ from ..outputs import (
     exists_error,
     identity_differences,
     json_ready,
+    made_differently_error,
     only_creation_debris,
     read_marker,
     started_with,
@@ -460,10 +460,7 @@ class OmeZarrStreamWriter:
                     self.complete = True
                     _drop_bookkeeping(self.path)  # left if killed right after the rename
                     return
-                raise OutputExistsError(
-                    f"{self.path} exists and was made differently ({'; '.join(diffs)}); "
-                    "pass overwrite (--overwrite; in the Super-resolution widget: Replace an "
-                    "earlier result) to replace it")
+                raise made_differently_error(self.path, diffs)
         check_not_replacing_link(self.path)  # (re)written from here on: never a link
         check_partial_not_link(self.partial)
         if self.partial.exists():

@@ -540,12 +540,14 @@ def _check_resume(path: Path, saved: dict | None, settings: dict) -> list[str]:
     """Refuse to continue a training state started with other settings or other images;
     return the warnings to give (a state an older version wrote: its files were not
     compared)."""
-    from ..outputs import START_OVER
+    from ..outputs import OUTPUT_FOLDER_CONTROL, START_OVER
 
     def refused(what: str) -> SRError:
         return worded_error(SRError, "{path} {what}: train into another {out}, or rerun "
                             "{start_over} to start over", path=path, what=what,
-                            out=Option("out folder (out=)", "--out"), start_over=START_OVER)
+                            out=Option("out folder (out=)", "--out",
+                                       f"output folder ('{OUTPUT_FOLDER_CONTROL}')"),
+                            start_over=START_OVER)
 
     if saved is None:
         raise refused("does not record the settings it was started with (an older version "

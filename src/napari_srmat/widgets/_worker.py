@@ -109,7 +109,7 @@ def start_job(
         # the user's errors as the CLI's one line; internal errors through napari's
         # notification manager, which keeps the traceback
         if is_user_error(exc):
-            show_error(f"napari-srmat: {error_message(exc)}")
+            show_error(f"napari-srmat: {error_message(exc, gui=True)}")
         else:
             relay_error(exc)
         if on_error is not None:
@@ -172,7 +172,7 @@ def user_action(action: Callable[[], Any], status=None) -> Callable[..., None]:
         except Exception as exc:
             if not is_user_error(exc):
                 raise
-            message = error_message(exc)
+            message = error_message(exc, gui=True)
             show_error(f"napari-srmat: {message}")
             if status is not None:
                 status.setText(message)
@@ -396,7 +396,7 @@ class SingleJobMixin:
 
     def _on_job_error(self, exc: BaseException) -> None:
         self._job_outcome = "error"
-        self.status.setText(f"failed: {error_message(exc)}")
+        self.status.setText(f"failed: {error_message(exc, gui=True)}")
 
     def stop(self) -> None:
         """Ask the running job to stop at the next tile."""

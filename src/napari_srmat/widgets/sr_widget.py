@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
 
 from ..estimates import plan_super_resolution
 from ..io import pixel_size_text
+from ..outputs import OVERWRITE_CONTROL
 from ..sr import DEFAULT_MODEL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, write_rescan_plan
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
@@ -165,11 +166,11 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         form.addRow("Batch size", self.batch)
         form.addRow("Device", self.device)
         form.addRow("Output store", _path_row(self.output, "Output OME-Zarr", directory=False))
-        self.overwrite = QCheckBox("Replace an earlier result in the output store")
+        self.overwrite = QCheckBox(OVERWRITE_CONTROL)  # the label its refusal names
         self.overwrite.setToolTip("an SR store made with other settings is replaced (never a "
                                   "folder napari-srmat did not write); off: such a store is "
                                   "refused, the same settings resume or reuse it")
-        form.addRow("", self.overwrite)
+        form.addRow("Earlier result in it", self.overwrite)
         self.budget = QDoubleSpinBox()
         self.budget.setRange(0.01, 1.0)
         self.budget.setSingleStep(0.05)

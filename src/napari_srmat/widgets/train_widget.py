@@ -19,6 +19,7 @@ from typing import Any
 
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -36,6 +37,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..jobs import Checkpoint, Event, Log, Metric, StopToken
+from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ._paths import absolute_output_path, layer_folder
 from ._qt import LayerCombo
@@ -123,6 +125,8 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
             "batch_size": int(o.get("batch_size", d.batch_size)),
             "patch": int(o.get("crop", d.patch)), "device": o.get("device", d.device),
             "init_checkpoint": o.get("checkpoint") or None,
+            "resume": bool(o.get("resume", d.resume)),
+            "overwrite": bool(o.get("overwrite", d.overwrite)),
         }
         _check_options(extra, {f.name for f in fields(d)}, "SR training")
         cfg.update(extra)
@@ -137,6 +141,8 @@ def make_job(spec: JobSpec) -> Callable[[StopToken], Generator[Event, Any, Any]]
             "lr": float(o.get("lr", d.lr)), "batch_size": int(o.get("batch_size", d.batch_size)),
             "crop": int(o.get("crop", d.crop or 0)) or None, "device": o.get("device", d.device),
             "init_checkpoint": o.get("checkpoint") or None,
+            "resume": bool(o.get("resume", d.resume)),
+            "overwrite": bool(o.get("overwrite", d.overwrite)),
         }
         if data is None:
             mask = o.get("mask")
@@ -231,6 +237,12 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.out = QLineEdit()
         self.out.setPlaceholderText("output folder (checkpoints / report); a bare name goes "
                                     "beside the data")
+        self.resume = QCheckBox(RESUME_CONTROL)
+        self.resume.setToolTip("training: continue the run in the output folder from its "
+                               "last state (the same settings and data)")
+        self.overwrite = QCheckBox(OVERWRITE_CONTROL)
+        self.overwrite.setToolTip("training: start over, replacing the run in the output "
+                                  "folder")
         self.extra = QLineEdit()
         self.extra.setPlaceholderText('extra options as JSON, e.g. {"steps_per_epoch": 10}')
 
@@ -278,7 +290,11 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.form.addRow("SR scale", self.scale)
         self.form.addRow("Device", self.device)
         self.form.addRow("Checkpoint", _path_row(self.checkpoint, "Checkpoint"))
-        self.form.addRow("Output folder", _path_row(self.out, "Output folder"))
+        self.form.addRow(OUTPUT_FOLDER_CONTROL, _path_row(self.out, OUTPUT_FOLDER_CONTROL))
+        runs = QHBoxLayout()
+        runs.addWidget(self.resume)
+        runs.addWidget(self.overwrite)
+        self.form.addRow("Earlier run there", runs)
         self.form.addRow("Extra (JSON)", self.extra)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_btn)
@@ -325,6 +341,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             self.crop.setValue(d.crop or 0)
             self.crop_label.setText("Crop (px)")
         self.model.setEnabled(kind != UAED_EVAL)
+        for box in (self.resume, self.overwrite):
+            box.setEnabled(kind != UAED_EVAL)
         for w in (self.steps, self.lr, self.batch, self.crop, self.scale):
             w.setEnabled(kind != UAED_EVAL)
         self.scale.setEnabled(kind == SR_TRAIN)
@@ -383,6 +401,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             self.out.setText(str(out))
             o["out"] = str(out)
         o["checkpoint"] = self.checkpoint.text().strip() or None
+        if kind in (SR_TRAIN, UAED_TRAIN):
+            o.update(resume=self.resume.isChecked(), overwrite=self.overwrite.isChecked())
         if kind == SR_TRAIN:
             o.update(model=self.model.currentText(), steps=self.steps.value(),
                      scale=int(self.scale.currentText()))
@@ -457,9 +477,9 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             spec.status = "failed"
             spec.result = exc
             self.finished_jobs.append(spec)
-            show_error(f"napari-srmat: {error_message(exc)}")
+            show_error(f"napari-srmat: {error_message(exc, gui=True)}")
             # the why stays in view (the status showed the previous job's outcome)
-            self.status.setText(f"{spec.kind}: failed: {error_message(exc)}")
+            self.status.setText(f"{spec.kind}: failed: {error_message(exc, gui=True)}")
             self._refresh_queue()
             self._start_next()
             return
@@ -511,7 +531,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             if spec.status == "failed" and isinstance(spec.result, BaseException):
                 from ..errors import error_message
 
-                text += f": {error_message(spec.result)}"  # the why stays in view
+                text += f": {error_message(spec.result, gui=True)}"  # the why stays in view
             self.status.setText(text)
         self.current = None
         self._refresh_queue()
