@@ -1357,7 +1357,8 @@ def test_report_pixel_size_says_when_it_overrides_the_sessions(tmp_path, capsys)
     err = capsys.readouterr().err
     told = f"the given pixel size 0.5 µm was used, not the one recorded in {path} (0.25 µm)"
     assert err == f"srmat audit report: warning: {told}\n"
-    assert "Pixel size: 0.5 µm (SR grid)." in rep.read_text() and told in rep.read_text()
+    assert ("Pixel size: 0.5 µm (SR grid; given for this report)." in rep.read_text()
+            and told in rep.read_text())
     assert main(["audit", "report", str(path), "--out", str(rep), "--pixel-size-um",
                  "0.25", "--no-thumbnails"]) == 0
     assert capsys.readouterr().err == "" and "Note:" not in rep.read_text()
@@ -1683,3 +1684,36 @@ def test_a_session_csv_re_saved_by_excel_is_the_session_s_own_and_kept(tmp_path,
     # a file that is not the session's CSV is still refused
     log.write_text("name;score\r\nmine;1\r\n", encoding="utf-8-sig")
     assert foreign_session_file(path) == log
+
+
+def test_the_summary_and_report_say_which_pixel_size_they_used(tmp_path):
+    """A session keeps the SR pixel size of its search (or of the SR layer's last
+    calibration in the Audit widget); an image calibrated anew elsewhere since is not
+    seen by summarize / write_report, and nothing said which size the lengths were in.
+    The summary now names it (pixel_size_from) and the report's pixel size line says
+    where it came from."""
+    from napari_srmat.audit import summarize
+    from napari_srmat.audit.report import PIXEL_SIZE_GIVEN, PIXEL_SIZE_RECORDED
+
+    s = _session(tmp_path)[2]
+    s.decide("hallucinated", save=False)
+    assert summarize(s)["pixel_size_from"] is None
+    s.pixel_size_um = 0.25
+    assert summarize(s)["pixel_size_from"] == "session"
+    assert summarize(s, 0.5)["pixel_size_from"] == "given"
+    write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert (f"Pixel size: 0.25 µm (SR grid; {PIXEL_SIZE_RECORDED})."
+            in (tmp_path / "r.md").read_text(encoding="utf-8"))
+    assert PIXEL_SIZE_RECORDED == ("as the session records it: the SR image's at the "
+                                   "candidate search, or its last calibration in the "
+                                   "Audit widget")
+    write_report(s, tmp_path / "r.md", 0.5, thumbnails=False)
+    assert (f"Pixel size: 0.5 µm (SR grid; {PIXEL_SIZE_GIVEN})."
+            in (tmp_path / "r.md").read_text(encoding="utf-8"))
+    # recalibrate: the Audit widget's way in (saved with it; a failed save keeps it)
+    s.save(tmp_path / "audit.json")
+    assert s.recalibrate(0.125) and not s.recalibrate(0.125)
+    assert AuditSession.load(tmp_path / "audit.json").pixel_size_um == 0.125
+    with pytest.raises(ValueError, match="pixel"):
+        s.recalibrate(-1.0)
+    assert s.pixel_size_um == 0.125

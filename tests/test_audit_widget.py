@@ -1308,19 +1308,16 @@ def test_regions_are_logged_under_the_reviewer_named_in_the_panel(make_napari_vi
         ("verdict", "ana"), ("add_region", "bob"), ("remove_region", "bob")]
 
 
-def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tmp_path,
-                                                          qtbot):
-    """The candidate boxes and boundary overlays were added without the SR layer's units:
-    over images in µm napari warned "Inconsistent units across layers" and the scale bar
-    lost its µm. And the boxes were linked to no layer: calibrating the LR (its SR layer
-    follows it) left them at the old scale, off their candidates. Both now follow the SR
-    layer."""
+def _calibrated_session(viewer, qtbot, tmp_path):
+    """An audit widget over the LR of :func:`_feature_images` at 1 µm/px and its SR layer
+    (0.25 µm/px, following the LR's calibration); returns it, both layers and the
+    candidate over the feature (SR box [120, 80, 136, 96], 16 px of new boundary), and the
+    (LR, SR) images."""
     from napari_srmat.widgets.audit_widget import AuditWidget
     from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
     from napari_srmat.widgets.layers import add_super_resolution_result
 
     lr, sr = _feature_images(tmp_path)
-    viewer = make_napari_viewer()
     lr_layer = viewer.add_image(lr, name="lr")
     set_layer_pixel_size(viewer, lr_layer, 1.0)
     sr_layer = add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
@@ -1330,7 +1327,21 @@ def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tm
     w.sr_combo.setCurrentText("sr")
     cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
                      new_boundary_length_px=16.0)
-    w.set_session(AuditSession.create(lr, sr, [cand]), tmp_path / "a.json")
+    return w, lr_layer, sr_layer, cand, (lr, sr)
+
+
+def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tmp_path,
+                                                          qtbot):
+    """The candidate boxes and boundary overlays were added without the SR layer's units:
+    over images in µm napari warned "Inconsistent units across layers" and the scale bar
+    lost its µm. And the boxes were linked to no layer: calibrating the LR (its SR layer
+    follows it) left them at the old scale, off their candidates. Both now follow the SR
+    layer."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, lr_layer, sr_layer, cand, images = _calibrated_session(viewer, qtbot, tmp_path)
+    w.set_session(AuditSession.create(*images, [cand]), tmp_path / "a.json")
     w.overlay_check.setChecked(True)
     qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
     for layer in (w.boxes_layer, *w.overlay_layers.values()):
@@ -1654,3 +1665,37 @@ def test_a_session_csv_re_saved_by_excel_takes_the_next_verdict(make_napari_view
     assert AuditSession.load(path).decisions[1].verdict == "real"
     assert w.status.text() == (f"the CSV log audit.csv had been re-saved by another program "
                                f"(a spreadsheet?); it is kept as {w.session.kept_csv.name}")
+
+
+@pytest.mark.parametrize("how", ["calibration", "layer scale and metadata"])
+def test_an_sr_layer_calibrated_anew_gives_the_audit_its_new_pixel_size(
+        make_napari_viewer, qtbot, tmp_path, how):
+    """The session kept the SR pixel size of the search: calibrating the LR (its SR
+    layer follows it) or the SR layer afterwards left the saved session, its summary and
+    the report at the old size (reproduced: SR 0.25 -> 0.125 µm/px, pixel_size_um 0.25,
+    hallucinated mm/mm² half of what the image shown measures). The session now follows
+    the SR layer's calibration (audit_pixel_size_on_layer), saved at once."""
+    from napari_srmat.audit import summarize, write_report
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, lr_layer, sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    path = tmp_path / "a.json"
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), path)
+    w.decide("hallucinated")
+    assert AuditSession.load(path).pixel_size_um == 0.25
+    if how == "calibration":
+        set_layer_pixel_size(viewer, lr_layer, 0.5)
+        assert w.status.text() == ("the session's pixel size is now 0.125 µm, the SR layer "
+                                   "'sr''s (it was 0.25 µm)")
+    else:  # the SR layer's own, as a script sets it
+        sr_layer.metadata = {**sr_layer.metadata, "pixel_size_um": 0.125}
+        sr_layer.scale = (0.125, 0.125)
+    assert w.session.pixel_size_um == 0.125
+    saved = AuditSession.load(path)
+    assert saved.pixel_size_um == 0.125
+    h, wd = sr.shape[:2]
+    want = 16.0 * 0.125e-3 / (h * wd * (0.125e-3) ** 2)
+    assert summarize(saved)["hallucinated_per_mm2"] == pytest.approx(want)
+    write_report(saved, tmp_path / "r.md", thumbnails=False)
+    assert "Pixel size: 0.125 µm" in (tmp_path / "r.md").read_text(encoding="utf-8")

@@ -52,7 +52,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     dict
         ``counts`` per verdict (+ ``unreviewed``), ``reviewers`` (who gave the
         verdicts), ``verdicts_changed`` (candidates whose verdict the log shows changed),
-        ``hallucinated_length_px``,
+        ``pixel_size_um`` and ``pixel_size_from`` (``"given"``: ``pixel_size_um`` here;
+        ``"session"``: the session's, recorded at its candidate search or the SR layer's
+        last calibration in the Audit widget; None: unknown), ``hallucinated_length_px``,
         ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
         boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
         all boundary
@@ -101,6 +103,8 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
         "area_px": area_px,
         "total_boundary_length_px": session.total_boundary_length_px,
         "pixel_size_um": px,
+        "pixel_size_from": None if px is None else
+        "given" if pixel_size_um is not None else "session",
         "length_from_bbox_estimate": est,
     }
     if not known:
@@ -116,6 +120,14 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     tot = session.total_boundary_length_px
     out["hallucinated_fraction"] = (hall_len / tot) if tot else None
     return out
+
+
+#: Where the report's pixel size came from, in its pixel size line: given to the report,
+#: or as the sessions record it (an image calibrated anew since, outside the Audit
+#: widget, is not seen: the line says which size was used).
+PIXEL_SIZE_GIVEN = "given for this report"
+PIXEL_SIZE_RECORDED = ("as the session records it: the SR image's at the candidate search, "
+                       "or its last calibration in the Audit widget")
 
 
 def _reviewers(session: AuditSession) -> list[str]:
@@ -343,7 +355,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     override = pixel_size_override(sessions, pixel_size_um)
     lines = [REPORT_TITLE, ""]
     if per_mm2:
-        lines.append(f"Pixel size: {pooled['pixel_size_um']:g} {LENGTH_UNIT} (SR grid). "
+        lines.append(f"Pixel size: {pooled['pixel_size_um']:g} {LENGTH_UNIT} (SR grid; "
+                     + (PIXEL_SIZE_GIVEN if pixel_size_um is not None else
+                        PIXEL_SIZE_RECORDED) + "). "
                      "Hallucinated boundary density in mm of boundary per mm^2."
                      + (f" Note: {override}." if override else ""))
     elif any(sm["pixel_size_um"] is not None for sm in summaries):

@@ -703,6 +703,32 @@ class AuditSession:
                 raise
         return d
 
+    def recalibrate(self, pixel_size_um: float | None, *, save: bool = True) -> bool:
+        """Take the SR pixel size the image has now (calibrated anew since the search:
+        the Audit widget follows its SR layer), and save it to :attr:`path` (when set and
+        ``save``); a failed save keeps the previous size. The candidates are in SR pixels:
+        only :attr:`pixel_size_um`, read by the report's µm and mm², changes.
+
+        Returns
+        -------
+        bool
+            Whether the pixel size changed.
+        """
+        from ..io import check_pixel_size
+
+        px = check_pixel_size(pixel_size_um)
+        before = self.pixel_size_um
+        if px == before:
+            return False
+        self.pixel_size_um = px
+        if save and self.path is not None:
+            try:
+                self.save(self.path)
+            except BaseException:
+                self.pixel_size_um = before
+                raise
+        return True
+
     def verdict_history(self, candidate_id: int) -> list[dict[str, Any]]:
         """The log's verdicts on candidate ``candidate_id``, oldest first (the last one is
         :attr:`decisions`' own)."""

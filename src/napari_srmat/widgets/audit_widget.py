@@ -48,6 +48,7 @@ from qtpy.QtWidgets import (
 
 from ..audit.session import AuditFileError, AuditSession
 from ..errors import error_message, is_user_error
+from ..io import LENGTH_UNIT
 from ._common import sr_world_transform
 from ._paths import layer_file, writable_folder
 from ._worker import (
@@ -558,6 +559,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 # the panel the user is reviewing in
                 self.set_session(session, path, layer_names=self._names_now(searched),
                                  take_keys=False)
+                self._recalibrate(save=True)  # calibrated while the search ran
             except Exception as exc:
                 if not (is_user_error(exc) or isinstance(exc, OSError)):
                     raise
@@ -685,8 +687,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             # on the layers checked, by their names now, as a finished search
             self.set_session(session, path, save=False,  # loading writes nothing
                              layer_names=self._names_now(checked))
+            # the SR layer's calibration now, written by the next save
+            recalibrated = self._recalibrate(save=False)
             self.status.setText("; ".join([f"session loaded: {session.progress_text()}",
-                                           *session.relocated]) + self._not_drawn_note())
+                                           *session.relocated, *filter(None, [recalibrated])])
+                                + self._not_drawn_note())
 
         return self._start_single_job(job, on_result=_done)
 
@@ -734,9 +739,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._watch_pixels(False)
         self.sr_layer = self._layer(sr_name)
         self.lr_up_layer = self._layer(lr_name) if lr_name != sr_name else None
-        self._watch_pixels(True)
         if self.lr_up_layer is not None and self.sr_layer is not None:
             align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
+        # followed once placed: placing it is no calibration of the user's (a loaded
+        # session is not saved by it)
+        self._watch_pixels(True)
         rects = [bbox_corners(c.bbox) for c in s.candidates]
         colors = [_COLORS[s.decisions[c.id].verdict if c.id in s.decisions else None]
                   for c in s.candidates]
@@ -825,14 +832,57 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         a layer whose data is replaced (the SR widget run again writes its new result
         into the same layer) no longer shows the images the session's candidates and
         checksums are of (:meth:`_check_images_unchanged`)."""
+        from .layers import CALIBRATION_EVENTS
+
         for lay in (self.sr_layer, self.lr_up_layer):
             if lay is None:
                 continue
-            if on:
-                lay.events.data.connect(self._on_pixels_changed)
-            else:
-                lay.events.data.disconnect(self._on_pixels_changed)
+            # the SR layer's calibration: the session's pixel size (_on_recalibrated)
+            events = ["data"] + (list(CALIBRATION_EVENTS) if lay is self.sr_layer else [])
+            for key in events:
+                handler = self._on_pixels_changed if key == "data" else self._on_recalibrated
+                emitter = getattr(lay.events, key)
+                if on:
+                    emitter.connect(handler)
+                else:
+                    emitter.disconnect(handler)
         self._changed_layer = None
+
+    def _recalibrate(self, *, save: bool) -> str:
+        """Give the session the pixel size its SR layer has now
+        (:func:`~napari_srmat.widgets.layers.audit_pixel_size_on_layer`, the rule), saved
+        with it when ``save`` (a failed save keeps the previous size and is told as a
+        :class:`WidgetInputError`); return the status line's words when it changed, else
+        ``""``. Read when the SR layer's calibration changes and before each record (a
+        metadata value changed in place emits no event)."""
+        from .layers import audit_pixel_size_on_layer
+
+        s, lay = self.session, self.sr_layer
+        if s is None or lay is None or lay not in self.viewer.layers:
+            return ""  # without its SR layer the session keeps the size it has
+        before = s.pixel_size_um
+        with _told_if_not_saved("the new pixel size (the session keeps its previous one)"):
+            if not s.recalibrate(audit_pixel_size_on_layer(s, lay), save=save):
+                return ""
+
+        def size(px):
+            return "unknown" if px is None else f"{px:g} {LENGTH_UNIT}"
+
+        return (f"the session's pixel size is now {size(s.pixel_size_um)}, the SR layer "
+                f"{lay.name!r}'s (it was {size(before)})")
+
+    def _on_recalibrated(self, _event=None) -> None:
+        """The SR layer calibrated anew while its session is shown: the session's pixel
+        size follows it, and is saved (:meth:`_recalibrate`)."""
+        if self._shut or self.session is None or self._changed_layer is not None:
+            return
+        try:
+            note = self._recalibrate(save=True)
+        except (ValueError, OSError) as exc:  # a file changed by another program, ...
+            self.status.setText(error_message(exc))
+            return
+        if note:
+            self.status.setText(note)
 
     def _on_pixels_changed(self, event) -> None:
         if self._shut:
@@ -1053,9 +1103,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     def _sign(self, s: AuditSession) -> None:
         """The name in the Reviewer field signs what is recorded next: a verdict, an
-        added or a removed region (the session's reviewer when the field is empty)."""
+        added or a removed region (the session's reviewer when the field is empty); it
+        is saved with the SR layer's pixel size now (:meth:`_recalibrate`)."""
         if self.reviewer_edit.text():
             s.reviewer = self.reviewer_edit.text()
+        self._recalibrate(save=False)
 
     def _recolor(self) -> None:
         s = self.session

@@ -56,6 +56,7 @@ __all__ = [
     "layer_image_data",
     "micrograph_data",
     "layer_pixel_size_um",
+    "audit_pixel_size_on_layer",
     "layer_place",
     "layer_store_pixel_size",
     "pixel_size_hint",
@@ -742,9 +743,38 @@ def rescan_plan_on_layer(plan, layer):
     return plan.at_pixel_size(layer_store_pixel_size(layer))
 
 
-#: Events of an LR layer after which its rescan plan's µm are read anew
-#: (:func:`add_rescan_plan`): the pixel size is read from its scale, units and metadata.
-RESCAN_CALIBRATION_EVENTS = ("scale", "units", "metadata")
+#: Events of a layer after which its pixel size is read anew (a calibration: the pixel
+#: size is read from its scale, units and metadata): by a rescan plan of an LR layer
+#: (:func:`add_rescan_plan`) and the audit session of an SR layer (the Audit widget).
+CALIBRATION_EVENTS = ("scale", "units", "metadata")
+#: :data:`CALIBRATION_EVENTS` of an LR layer after which its rescan plan's µm are read anew.
+RESCAN_CALIBRATION_EVENTS = CALIBRATION_EVENTS
+
+
+def audit_pixel_size_on_layer(session, layer) -> float | None:
+    """The SR pixel size an audit ``session`` measures in while its SR ``layer`` is shown:
+    the layer's now (:func:`layer_pixel_size_um`), as :func:`rescan_plan_on_layer` is for a
+    plan: an SR layer calibrated anew (Calibration, its ``scale`` or metadata) after the
+    search gives the session's µm and mm² at the new pixel size. None for pixels that are
+    not square (no single size: lengths in px, as at the search); the session's recorded
+    size while the layer has no calibration at all (an image opened without one, under a
+    session given its size by ``srmat audit candidates --pixel-size-um``).
+
+    Examples
+    --------
+    >>> from napari_srmat.audit import AuditSession
+    >>> s = AuditSession(pixel_size_um=0.25)
+    >>> audit_pixel_size_on_layer(s, {"metadata": {"pixel_size_um": 0.125}})
+    0.125
+    >>> audit_pixel_size_on_layer(s, {"scale": (1.0, 1.0)})
+    0.25
+    >>> audit_pixel_size_on_layer(s, {"metadata": {"pixel_size_yx_um": [0.25, 0.5]}}) is None
+    True
+    """
+    px = layer_pixel_size_um(layer)
+    if px is None and layer_non_square(layer) is None:
+        return session.pixel_size_um
+    return px
 
 
 def _show_plan_figures(shapes, plan) -> None:
