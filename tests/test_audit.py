@@ -1614,6 +1614,57 @@ def test_an_id_that_is_not_a_whole_number_is_refused_not_truncated(tmp_path, bad
             AuditSession.from_dict(d, source=edit)
 
 
+@pytest.mark.parametrize("bad", [7.5, "7.5", True, "true", np.float64(7.5), None])
+def test_a_bbox_coordinate_that_is_not_a_whole_number_is_refused_not_truncated(tmp_path, bad):
+    """A box coordinate written as 7.5 or true in the session file (a candidate's, an
+    added region's, an added region in the log) or given so to AddedRegion / Candidate /
+    add_region was cast with int(): 7.5 loaded as 7, True as 1, without a word. Every box
+    is now read by one rule (check_bbox: each coordinate by check_id's rule, then the
+    order and range the writer keeps)."""
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.add_region([1, 2, 11, 12], save=False)
+    s.save(path)
+    good = json.loads(path.read_text(encoding="utf-8"))
+    plain = bad.item() if isinstance(bad, np.generic) else bad
+    for edit in ("candidate", "region", "log"):
+        d = json.loads(json.dumps(good))
+        box = (d["candidates"][1] if edit == "candidate" else
+               d["added_regions"][0] if edit == "region" else d["log"][-1])["bbox"]
+        box[2] = plain
+        with pytest.raises(AuditFileError, match=r"malformed audit session: .*bbox must be "
+                           r"\[x0, y0, x1, y1\] in whole SR pixels, got "):
+            AuditSession.from_dict(d, source=edit)
+    with pytest.raises(ValueError, match=r"bbox must be \[x0, y0, x1, y1\] in whole SR pixels"):
+        AddedRegion(id=1, bbox=[0, 0, bad, 9])
+    with pytest.raises(ValueError, match=r"bbox must be \[x0, y0, x1, y1\] in whole SR pixels"):
+        Candidate(id=1, bbox=[0, 0, bad, 9], score=1.0, kind="new_boundary",
+                  new_boundary_length_px=1.0)
+    with pytest.raises(ValueError, match=r"bbox must be \[x0, y0, x1, y1\] in whole SR pixels"):
+        s.add_region([20, 20, bad, 30], save=False)
+    assert len(s.added_regions) == 1
+    assert AddedRegion(id=1, bbox=["0", " 2", 7.0, np.int64(9)]).bbox == [0, 2, 7, 9]
+
+
+@pytest.mark.parametrize("box", [[5, 5, 5, 9], [5, 9, 8, 5], [-1, 0, 4, 4], [0, 0, 4],
+                                 "1234", [0, 0, 65, 8]])
+def test_a_bbox_the_writer_never_writes_is_refused_in_a_session_file(tmp_path, box):
+    """The writer writes boxes with area inside the SR image (the detector's, add_region's
+    clipped and refused without area); a file's box of no area, reversed, negative, of
+    three numbers, a text or past the image (64 x 64 px here) was taken (its diagonal
+    counted as hallucinated length; "1234" read as [1, 2, 3, 4])."""
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.add_region([1, 2, 11, 12], save=False)
+    s.save(path)
+    good = json.loads(path.read_text(encoding="utf-8"))
+    for edit in ("candidate", "region"):
+        d = json.loads(json.dumps(good))
+        (d["candidates"][1] if edit == "candidate" else d["added_regions"][0])["bbox"] = box
+        with pytest.raises(AuditFileError, match=r"malformed audit session: .*bbox"):
+            AuditSession.from_dict(d, source=edit)
+
+
 def test_earlier_verdicts_in_the_csv_are_read_back_whatever_the_reviewer_names(tmp_path):
     """The CSV's earlier_verdicts joined its entries with "; ": a reviewer named
     "ana; bob" (or "x, y)") gave a cell no reader could split back into its verdicts. The

@@ -48,7 +48,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -65,6 +65,8 @@ __all__ = [
     "AuditInputError",
     "KINDS",
     "check_id",
+    "bbox_coordinates",
+    "check_bbox",
     "degrade",
     "bicubic_degrade",
     "resolve_degrade",
@@ -86,10 +88,11 @@ class AuditInputError(ValueError):
 
 
 def check_id(value: Any, field: str = "id") -> int:
-    """The one rule for a candidate's or an added region's id, given or read from a file:
-    a whole number (:func:`~napari_srmat.errors.check_number`; ``7.0`` is 7), or its
-    digits as text (``"7"``, a cell of the session CSV). ``7.5``, ``True`` or ``"true"``
-    are refused (``int()`` read them as 7 and 1: a verdict on another candidate).
+    """The one rule for a candidate's or an added region's id (and each coordinate of a
+    box, :func:`bbox_coordinates`), given or read from a file: a whole number
+    (:func:`~napari_srmat.errors.check_number`; ``7.0`` is 7), or its digits as text
+    (``"7"``, a cell of the session CSV). ``7.5``, ``True`` or ``"true"`` are refused
+    (``int()`` read them as 7 and 1: a verdict on another candidate).
 
     Examples
     --------
@@ -109,6 +112,63 @@ def check_id(value: Any, field: str = "id") -> int:
             return int(value)
         raise ValueError(f"{field} must be an integer, got {value!r}")
     return check_number(field, value, integer=True)
+
+
+def bbox_coordinates(value: Any, field: str = "bbox") -> list[int]:
+    """The four numbers of a box ``[x0, y0, x1, y1]`` (SR pixels), each read by
+    :func:`check_id`'s rule (``7.0`` and ``"7"`` are 7; ``7.5`` or ``True`` are refused:
+    ``int()`` read them as 7 and 1). Their order is :func:`check_bbox`'s.
+
+    Raises
+    ------
+    ValueError
+        Not four whole numbers (a text such as ``"1234"`` is no box).
+
+    Examples
+    --------
+    >>> bbox_coordinates(["1", 2.0, 3, 4])
+    [1, 2, 3, 4]
+    >>> bbox_coordinates([0, 0, 7.5, 9], "region bbox")
+    Traceback (most recent call last):
+    ...
+    ValueError: region bbox must be [x0, y0, x1, y1] in whole SR pixels, got [0, 0, 7.5, 9]
+    """
+    bad = ValueError(f"{field} must be [x0, y0, x1, y1] in whole SR pixels, got {value!r}")
+    if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+        raise bad
+    values = list(value)
+    if len(values) != 4:
+        raise bad
+    try:
+        return [check_id(v, field) for v in values]
+    except ValueError:
+        raise bad from None
+
+
+def check_bbox(value: Any, field: str = "bbox", shape=None) -> list[int]:
+    """The one rule for a candidate's or an added region's box, given or read from a
+    session file: :func:`bbox_coordinates`, with ``0 <= x0 < x1`` and ``0 <= y0 < y1``
+    (``x1``, ``y1`` exclusive), and inside ``shape`` ``(H, W)`` when given: the boxes the
+    detector and :meth:`~napari_srmat.audit.AuditSession.add_region` write (a box of no
+    area would count its diagonal as hallucinated length).
+
+    Examples
+    --------
+    >>> check_bbox([0, 2, 10, 12], shape=(64, 64))
+    [0, 2, 10, 12]
+    >>> check_bbox([5, 5, 5, 9])
+    Traceback (most recent call last):
+    ...
+    ValueError: bbox must be [x0, y0, x1, y1] with 0 <= x0 < x1, 0 <= y0 < y1 (SR pixels; x1, y1 exclusive), got [5, 5, 5, 9]
+    """  # noqa: E501
+    x0, y0, x1, y1 = box = bbox_coordinates(value, field)
+    h, w = (None, None) if shape is None else (int(shape[0]), int(shape[1]))
+    if not (0 <= x0 < x1 and 0 <= y0 < y1) or (w is not None and (x1 > w or y1 > h)):
+        within = "" if w is None else f" <= {w}"
+        raise ValueError(f"{field} must be [x0, y0, x1, y1] with 0 <= x0 < x1{within}, "
+                         f"0 <= y0 < y1{'' if h is None else f' <= {h}'} (SR pixels; x1, y1 "
+                         f"exclusive), got {value!r}")
+    return box
 
 
 @dataclass
@@ -149,6 +209,10 @@ class Candidate:
     mean_spread: float = 0.0
     n_pixels: int = 0
 
+    def __post_init__(self) -> None:
+        self.id = check_id(self.id, "candidate id")
+        self.bbox = check_bbox(self.bbox, "candidate bbox")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         d = asdict(self)
@@ -162,15 +226,12 @@ class Candidate:
     def from_dict(cls, d: dict[str, Any]) -> Candidate:
         """Inverse of :meth:`to_dict`; raises ``ValueError`` on a malformed record."""
         try:
-            bbox = [int(v) for v in d["bbox"]]
-            if len(bbox) != 4 or bbox[2] < bbox[0] or bbox[3] < bbox[1]:
-                raise ValueError(f"bad bbox {d['bbox']!r}")
             kind = str(d.get("kind", "new_boundary"))
             if kind not in KINDS:
                 raise ValueError(f"unknown kind {kind!r}")
             return cls(
-                id=check_id(d["id"], "candidate id"),
-                bbox=bbox,
+                id=d["id"],  # both read by the rules of __post_init__
+                bbox=d["bbox"],
                 score=float(d["score"]),
                 kind=kind,
                 new_boundary_length_px=float(d.get("new_boundary_length_px", 0.0)),

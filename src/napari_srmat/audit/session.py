@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_bytes, atomic_write_text
-from .detector import Candidate, check_id
+from .detector import Candidate, bbox_coordinates, check_bbox, check_id
 
 __all__ = [
     "SCHEMA",
@@ -390,9 +390,7 @@ class AddedRegion:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         self.id = check_id(self.id, "region id")
-        self.bbox = [int(v) for v in self.bbox]
-        if len(self.bbox) != 4 or self.bbox[2] < self.bbox[0] or self.bbox[3] < self.bbox[1]:
-            raise ValueError(f"bbox must be [x0, y0, x1, y1] with x1>=x0, y1>=y0: {self.bbox}")
+        self.bbox = check_bbox(self.bbox, "region bbox")
 
     @property
     def estimated_length_px(self) -> float:
@@ -754,8 +752,8 @@ class AuditSession:
         The box is clipped to the SR image; one with no area inside it is refused
         (``ValueError``): its bbox diagonal would count as hallucinated length.
         """
-        bbox = [int(v) for v in bbox]
-        if len(self.sr_shape) == 2 and len(bbox) == 4:
+        bbox = bbox_coordinates(bbox, "region bbox")  # 7.5 is refused, not cut to 7
+        if len(self.sr_shape) == 2:
             h, w = (int(v) for v in self.sr_shape)
             clipped = [min(max(bbox[0], 0), w), min(max(bbox[1], 0), h),
                        min(max(bbox[2], 0), w), min(max(bbox[3], 0), h)]
@@ -999,6 +997,10 @@ class AuditSession:
             sr_shape = list(d.get("sr_shape") or images["sr"]["shape"][:2])
             if len(sr_shape) != 2:
                 raise ValueError(f"sr_shape must be [height, width], got {sr_shape!r}")
+            sr_shape = [check_number("sr_shape", v, lo=1, integer=True) for v in sr_shape]
+            for what, boxed in (("candidate", cands), ("region", regions)):
+                for b in boxed:  # inside the image, as the detector and add_region write
+                    check_bbox(b.bbox, f"{what} {b.id} bbox", sr_shape)
             length = d.get("total_boundary_length_px")
             s = cls(reviewer=str(d.get("reviewer", "")), images=images,
                     scale=check_number("scale", d.get("scale", 1), lo=1, integer=True),
@@ -1009,8 +1011,7 @@ class AuditSession:
                     detector=dict(d.get("detector") or {}),
                     total_boundary_length_px=None if length is None else check_number(
                         "total_boundary_length_px", length, lo=0),
-                    sr_shape=[check_number("sr_shape", v, lo=1, integer=True)
-                              for v in sr_shape],
+                    sr_shape=sr_shape,
                     pixel_size_um=check_pixel_size(d.get("pixel_size_um")),
                     created=str(d.get("created", _now())),
                     modified=str(d.get("modified", _now())))
