@@ -34,6 +34,32 @@ def _micrograph(size=160, seed=0):
     return (s.image.transpose(1, 2, 0) * 255).astype(np.uint8), s.mask
 
 
+def test_missing_default_weights_name_the_checkpoint_for_each_caller(tmp_path, monkeypatch,
+                                                                    capsys):
+    """Without the shipped UAED weights the refusal named the checkpoint of all three
+    callers at once ('--checkpoint, the widget's Checkpoint field, checkpoint=PATH'); now
+    the keyword in Python, the flag in srmat, the field in a widget (errors.worded_error)."""
+    from PIL import Image
+
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.cli import main
+    from napari_srmat.edges import infer
+
+    monkeypatch.setattr(infer, "default_checkpoint_path", lambda: tmp_path / "none")
+    with pytest.raises(CheckpointError, match="no shipped default UAED weights") as e:
+        load_boundary_model(device="cpu")
+    assert str(e.value).endswith("give a checkpoint folder: pass checkpoint=PATH")
+    assert e.value.gui_message.endswith("give a checkpoint folder: choose a folder in "
+                                        "'Checkpoint'")
+    Image.fromarray(_micrograph(64)[0]).save(tmp_path / "in.png")
+    assert main(["edges", "predict", str(tmp_path / "in.png"), "--out",
+                 str(tmp_path / "maps")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.endswith("give a checkpoint folder: pass --checkpoint PATH\n")
+    assert not (tmp_path / "maps").exists()
+
+
 def test_default_weights_load(default_model):
     assert default_model.encoder == "tiny"
     assert 0 < default_model.threshold < 1

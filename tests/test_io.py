@@ -841,8 +841,12 @@ def test_stream_writer_resume_and_mismatch(tmp_path, rng):
         w.write_block(b, (ys, xs), a[ys, xs])
     del w  # crash
     assert not p.exists() and (tmp_path / "s.ome.zarr.partial").exists()
-    with pytest.raises(StreamMismatchError, match="attrs.model: stored .x. != requested .y."):
+    with pytest.raises(StreamMismatchError, match="attrs.model: stored .x. != requested .y.") \
+            as e:
         OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(64, 64), attrs={"model": "y"})
+    # the keyword in Python, the flag in srmat (both at once before)
+    assert str(e.value).endswith("or pass resume=False to start over")
+    assert e.value.cli_message.endswith("or pass --no-resume to start over")
     with pytest.raises(StreamMismatchError, match="chunks"):
         OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(32, 32), attrs={"model": "x"})
     w = OmeZarrStreamWriter(p, a.shape, a.dtype, chunks=(64, 64), attrs={"model": "x"})

@@ -188,8 +188,13 @@ def refsr_run(tmp_path_factory, image_dir):
 def test_refsr_needs_a_reference_and_has_shapes():
     m = load_model("refsr", scale=4, pretrained=False, device="cpu", **REFSR)
     x = np.random.default_rng(0).random((2, 3, 10, 12), dtype=np.float32)
-    with pytest.raises(SRError, match="reference"):
+    with pytest.raises(SRError, match="reference") as e:
         m.predict(x)
+    # worded for each caller (errors.worded_error), not "(CLI: --reference DIR)" in Python
+    assert str(e.value) == ("refsr needs a reference image: call set_reference(image) or "
+                            "use_reference_dir(image, DIR)")
+    assert e.value.cli_message == "refsr needs a reference image: give --reference DIR"
+    assert e.value.gui_message == "refsr needs a reference image: choose a folder in 'Reference'"
     m.set_reference(_micrograph("fine", 1, 64))
     y = m.predict(x)
     assert y.shape == (2, 3, 40, 48) and y.dtype == np.float32

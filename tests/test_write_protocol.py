@@ -342,6 +342,7 @@ def test_a_partial_output_is_resumed_only_with_the_same_input(tmp_path, capsys):
     rc, _, err = _run([*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8"],
                       capsys)
     assert rc == 2 and "started from another input" in err and "input.pixels" in err
+    assert "or pass --no-resume to start over" in err and "resume=False" not in err  # flag
     note = Path(f"{out}.partial") / "my_note.txt"  # a file of the user's put in there
     note.write_text("mine")
     start_over = [*SR, b, out, "--model", "bicubic", "--tile", "32", "--overlap", "8",

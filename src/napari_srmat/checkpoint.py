@@ -22,6 +22,7 @@ from ._atomic import (
     atomic_write_text,
     swapped_out_copies,
 )
+from .errors import Option
 
 __all__ = [
     "CheckpointError",
@@ -37,8 +38,17 @@ __all__ = [
     "state_dict_digest",
     "WEIGHTS_NAME",
     "CONFIG_NAME",
+    "CHECKPOINT_CONTROL",
+    "CHECKPOINT",
 ]
 
+#: The widgets' field of a model's checkpoint folder, as labelled (Super-resolution,
+#: Boundaries).
+CHECKPOINT_CONTROL = "Checkpoint"
+#: How a caller gives a model's checkpoint folder, as a message names it
+#: (:func:`napari_srmat.errors.worded_error`).
+CHECKPOINT = Option("checkpoint=PATH", "--checkpoint PATH",
+                    f"choose a folder in '{CHECKPOINT_CONTROL}'")
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}

@@ -52,7 +52,9 @@ __all__ = [
     "RESUME",
     "RESUME_CONTROL",
     "START_OVER",
+    "NO_RESUME",
     "exists_error",
+    "started_differently_error",
     "made_differently_error",
     "check_store_name",
     "check_folder_name",
@@ -201,6 +203,33 @@ class OutputLockedError(OutputError):
 
 class OutputMismatchError(OutputError):
     """An existing or partial output was made from another input or other parameters."""
+
+
+#: What discards an unfinished output (``OUT.partial``) to start it over, where its
+#: resume is refused (:func:`started_differently_error`); no widget has the control.
+NO_RESUME = Option("resume=False", "--no-resume")
+
+
+def started_differently_error(staging: str | os.PathLike, diffs: list[str], *,
+                              error: type[OutputMismatchError] = OutputMismatchError
+                              ) -> OutputMismatchError:
+    """The refusal to resume an unfinished output ``staging`` started from another input
+    or with other settings (``diffs``, :func:`identity_differences`), naming what starts
+    it over: ``resume=False`` in Python, ``--no-resume`` in an ``srmat`` command
+    (:func:`napari_srmat.errors.worded_error`).
+
+    Examples
+    --------
+    >>> exc = started_differently_error("sr.zarr.partial", ["scale: 4 -> 2"])
+    >>> str(exc).endswith("to resume it, or pass resume=False to start over")
+    True
+    >>> exc.cli_message.endswith("or pass --no-resume to start over")
+    True
+    """
+    return worded_error(error, "{staging} was started from another input or with other "
+                        "settings ({diffs}); rerun with the original input and settings to "
+                        "resume it, or pass {start_over} to start over", staging=staging,
+                        diffs="; ".join(diffs), start_over=NO_RESUME)
 
 
 # --------------------------------------------------------------------------- fingerprints

@@ -12,11 +12,13 @@ from typing import Any
 import numpy as np
 
 from ..checkpoint import (
+    CHECKPOINT,
     CheckpointError,
     load_checked_weights,
     read_checkpoint_config,
     resolve_checkpoint_dir,
 )
+from ..errors import worded_error
 from ..jobs import Log, plain_version, run_job
 from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_BATCH_SIZE
 from ._weights import DEFAULT_WEIGHTS, default_checkpoint_path  # noqa: F401 (re-exported)
@@ -538,11 +540,10 @@ def _resolve(checkpoint) -> Path:
     if checkpoint is None:
         path = default_checkpoint_path()
         if not (path / "model.safetensors").is_file():
-            raise CheckpointError(
-                f"no shipped default UAED weights in {path}; train them with "
-                "scripts/train_uaed_weights.sh or give a checkpoint folder (--checkpoint, "
-                "the widget's Checkpoint field, checkpoint=PATH)"
-            )
+            raise worded_error(
+                CheckpointError, "no shipped default UAED weights in {path}; train them with "
+                "scripts/train_uaed_weights.sh or give a checkpoint folder: pass "
+                "{checkpoint}", path=path, checkpoint=CHECKPOINT)
         return path
     path = Path(checkpoint)
     # a training run directory: use its best checkpoint
@@ -958,7 +959,6 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     from ..outputs import (
         OutputError,
         OutputLock,
-        OutputMismatchError,
         check_not_input,
         check_not_replacing_link,
         check_output_location,
@@ -970,6 +970,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
         made_differently_error,
         only_creation_debris,
         read_marker,
+        started_differently_error,
         started_with,
         write_marker,
     )
@@ -1031,10 +1032,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             else:
                 diffs = identity_differences(marker.get("identity"), identity)
                 if resume and diffs:
-                    raise OutputMismatchError(
-                        f"{staging} was started from another input or with other settings "
-                        f"({'; '.join(diffs)}); rerun with the original input and settings "
-                        "to resume it, or pass resume=False (--no-resume) to start over")
+                    raise started_differently_error(staging, diffs)
                 if not resume:
                     # (each output's own .partial / .lock / .old are allowed with it)
                     check_staging_holds_only_ours(staging, (*BOUNDARY_OUTPUTS, ERROR_OUTPUT,

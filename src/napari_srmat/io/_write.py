@@ -39,6 +39,7 @@ from ..outputs import (
     made_differently_error,
     only_creation_debris,
     read_marker,
+    started_differently_error,
     started_with,
     write_marker,
 )
@@ -481,11 +482,8 @@ class OmeZarrStreamWriter:
             if resume and old:
                 diffs = identity_differences(old.get("identity"), self.identity)
                 if diffs:
-                    raise StreamMismatchError(
-                        f"{self.partial} was started from another input or with other "
-                        f"parameters ({'; '.join(diffs)}); rerun with the original input "
-                        "and parameters to resume it, or pass resume=False (--no-resume) "
-                        "to start over")
+                    raise started_differently_error(self.partial, diffs,
+                                                    error=StreamMismatchError)
                 remove_temp_files(self.partial)  # of writes a kill interrupted
                 if finished:  # killed just before the swap: finish it
                     _drop_bookkeeping(self.partial)

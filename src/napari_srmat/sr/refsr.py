@@ -38,12 +38,21 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import Option, worded_error
 from .base import SRError, TorchSRModel, check_number, pixel_loss_fn, to_tensor
 from .classic import bicubic_upsample
 from .cnn import residual_block
 
 __all__ = ["RefSR", "build_refsr", "pick_reference", "use_reference", "embedding_similarity",
-           "MAX_REFERENCE_KEYS", "QUERY_CHUNK", "CONTRAST_WEIGHT", "EMBED_MAX_PX"]
+           "MAX_REFERENCE_KEYS", "QUERY_CHUNK", "CONTRAST_WEIGHT", "EMBED_MAX_PX",
+           "REFERENCE_CONTROL", "REFERENCE"]
+
+#: The Super-resolution widget's field of the reference folder, as labelled.
+REFERENCE_CONTROL = "Reference"
+#: How a refsr model is given its reference, for each caller
+#: (:func:`napari_srmat.errors.worded_error`).
+REFERENCE = Option("call set_reference(image) or use_reference_dir(image, DIR)",
+                   "give --reference DIR", f"choose a folder in '{REFERENCE_CONTROL}'")
 
 #: Most reference positions (keys) the attention searches: larger references are
 #: centre-cropped to ``sqrt(MAX_REFERENCE_KEYS) * scale`` HR px per side.
@@ -259,8 +268,8 @@ class RefSR(TorchSRModel):
         from .degrade import bicubic_downsample
 
         if self._ref is None:
-            raise SRError("refsr needs a reference image: set_reference(image) or "
-                          "use_reference_dir(image, DIR) (CLI: --reference DIR)")
+            raise worded_error(SRError, "refsr needs a reference image: {reference}",
+                               reference=REFERENCE)
         key = (self.options.get("reference_sha256"), str(self.device),
                tuple(p._version for p in self.net.parameters()))
         if self._bank is None or key != self._bank_key:

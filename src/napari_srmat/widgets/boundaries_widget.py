@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..checkpoint import CHECKPOINT_CONTROL
 from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
@@ -115,7 +116,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
-        form.addRow("Checkpoint", _path_row(self.checkpoint, "UAED checkpoint directory"))
+        form.addRow(CHECKPOINT_CONTROL, _path_row(self.checkpoint, "UAED checkpoint directory"))
         form.addRow("Device", self.device)
         form.addRow("Tile (px)", self.tile)
         form.addRow("Overlap (px)", self.overlap)

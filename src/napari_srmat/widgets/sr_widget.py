@@ -19,10 +19,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..checkpoint import CHECKPOINT_CONTROL
 from ..estimates import plan_super_resolution
 from ..io import pixel_size_text
 from ..outputs import OVERWRITE_CONTROL
 from ..sr import DEFAULT_MODEL
+from ..sr.refsr import REFERENCE_CONTROL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, write_rescan_plan
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from ._paths import absolute_output_path, layer_file, layer_folder
@@ -158,8 +160,9 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
         form.addRow("Model", self.model)
-        form.addRow("Checkpoint", _path_row(self.checkpoint, "Checkpoint directory"))
-        form.addRow("Reference", _path_row(self.reference, "Reference micrographs folder"))
+        form.addRow(CHECKPOINT_CONTROL, _path_row(self.checkpoint, "Checkpoint directory"))
+        form.addRow(REFERENCE_CONTROL,  # the labels their refusals name
+                    _path_row(self.reference, "Reference micrographs folder"))
         form.addRow("Scale", self.scale)
         form.addRow("Tile (LR px)", self.tile)
         form.addRow("Overlap (LR px)", self.overlap)
