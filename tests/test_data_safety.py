@@ -30,15 +30,23 @@ def small_png(tmp_path):
 # ------------------------------------------------------------ 1. sampling steps
 @pytest.mark.parametrize("steps", [0, -3, 1001, 2.5, True, "10"])
 def test_ddpm_sampling_steps_are_validated_by_the_library(steps):
-    with pytest.raises(ValueError, match="num_inference_steps"):
+    """Worded for each caller (errors.worded_error): the keyword in Python, the flag in
+    srmat (test_cli_sr_steps_errors_name_the_flag); both at once before."""
+    with pytest.raises(ValueError, match="^num_inference_steps must be an integer") as e:
         load_model("ddpm", scale=2, device="cpu", pretrained=False,
                    num_inference_steps=steps, **TINY_DDPM)
+    assert "--sampling-steps" not in str(e.value)
+    assert e.value.cli_message.startswith("--sampling-steps must be an integer in [1, 1000]")
 
 
 def test_ddpm_steps_cannot_exceed_the_training_schedule():
-    with pytest.raises(ValueError, match="num_train_timesteps"):
+    with pytest.raises(ValueError, match="num_train_timesteps") as e:
         load_model("ddpm", scale=2, device="cpu", pretrained=False, num_train_timesteps=50,
                    num_inference_steps=100, **TINY_DDPM)
+    assert str(e.value) == ("num_inference_steps = 100 exceeds the model's "
+                            "num_train_timesteps (50)")
+    assert e.value.cli_message == "--sampling-steps = 100 exceeds the model's " \
+                                  "num_train_timesteps (50)"
     m = load_model("ddpm", scale=2, device="cpu", pretrained=False, num_inference_steps=1,
                    **TINY_DDPM)
     assert m.options["num_inference_steps"] == 1
@@ -52,8 +60,10 @@ def test_diffusers_local_sampling_steps_are_validated_first(tmp_path):
 
 @pytest.mark.parametrize("name", ["bicubic", "lanczos", "cnn", "onestep"])
 def test_sampling_steps_refused_for_models_without_them(name):
-    with pytest.raises(ValueError, match=f"{name} has no sampling steps"):
+    with pytest.raises(ValueError, match=f"{name} has no sampling steps") as e:
         load_model(name, scale=2, device="cpu", pretrained=False, num_inference_steps=5)
+    assert str(e.value).startswith("num_inference_steps applies to diffusion models")
+    assert e.value.cli_message.startswith("--sampling-steps applies to diffusion models")
 
 
 def test_sampling_steps_refused_for_a_cnn_checkpoint(tmp_path):
@@ -70,12 +80,13 @@ def test_cli_sr_steps_errors_name_the_flag(small_png, tmp_path, capsys):
                "--sampling-steps", "0"])
     err = capsys.readouterr().err
     assert rc == 2 and "srmat sr run: error:" in err and "--sampling-steps" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "num_inference_steps" not in err  # the flag only
     # the old name --steps is a hidden alias of --sampling-steps
     rc = main(["sr", "run", str(small_png), str(tmp_path / "b.zarr"), "--model", "bicubic",
                "--steps", "5"])
     err = capsys.readouterr().err
     assert rc == 2 and "--sampling-steps" in err and "bicubic has no sampling steps" in err
+    assert "num_inference_steps" not in err
     assert not (tmp_path / "b.zarr").exists()
 
 
@@ -215,8 +226,9 @@ def test_a_misspelt_config_field_is_refused_not_left_at_its_default(tmp_path, se
 def test_misspelt_or_foreign_model_options_are_refused(name, options, message):
     """load_model("ddpm", num_inference_step=3) sampled the default 20 steps, and an option
     of another model was dropped, without a word."""
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as e:
         load_model(name, scale=2, device="cpu", pretrained=False, **options)
+    assert "--" not in str(e.value)  # a Python caller is told its keyword, not a flag
 
 
 def test_cli_no_color_fix_of_a_model_without_one_is_refused(small_png, tmp_path, capsys):
@@ -224,6 +236,7 @@ def test_cli_no_color_fix_of_a_model_without_one_is_refused(small_png, tmp_path,
     rc = main(["sr", "run", str(small_png), str(out), "--model", "bicubic", "--no-color-fix"])
     err = capsys.readouterr().err
     assert rc == 2 and "--no-color-fix" in err and "bicubic does not take it" in err
+    assert "color_fix applies" not in err  # the flag only (both were named)
     assert "Traceback" not in err and not out.exists()
 
 

@@ -510,8 +510,9 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     from napari_srmat.sr import SRError
 
     small = half_structured[:64, :64]
-    with pytest.raises(SRError, match=r"budget 0\.1 .* cannot hold one 32 x 32 px block"):
+    with pytest.raises(SRError, match=r"budget 0\.1 .* cannot hold one 32 x 32 px block") as e:
         plan_rescan(small, "bicubic", budget=0.1, roi_px=32)
+    assert str(e.value).endswith("make the blocks smaller (roi_px)")  # not also the flag
     assert plan_rescan(small, "bicubic", budget=0.25, roi_px=32).budget == 0.25  # one fits
     # an edge block cut by the border is smaller: 70 px = 2 blocks of 32 + one of 6
     plan_rescan(half_structured[:70, :70], "bicubic", budget=0.01, roi_px=32)
@@ -519,6 +520,8 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     assert main(["plan-rescan", str(tmp_path / "lr.png"), "--model", "bicubic"]) == 2
     err = capsys.readouterr().err
     assert "cannot hold one 32 x 32 px block" in err and err.count("\n") == 1
+    assert err.endswith("make the blocks smaller (--roi-size)\n")  # not also the keyword
+    assert f"error: {tmp_path / 'lr.png'}: budget" in err  # the file, in the flag's words too
 
 
 # ------------------------------------------------------------------ rectangles in µm

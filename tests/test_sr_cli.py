@@ -57,6 +57,8 @@ def test_sr_run_writes_readable_ome_zarr(small_png, tmp_path, capsys):
     assert rc == 0
     told = _json(capsys)["warnings"]
     assert len(told) == 1 and told[0].startswith("no shipped weights for 'cnn' x2")
+    # one wording for every caller, not the keyword, flag and field of all three at once
+    assert told[0].endswith("give its best/ folder as the model's checkpoint")
     assert [" ".join(str(w.message).split()) for w in printed] == told
     # existing output is refused without --overwrite
     assert main(["sr", str(small_png), str(out), "--model", "bicubic"]) == 2

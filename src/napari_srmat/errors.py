@@ -22,7 +22,8 @@ def _bound(b: float) -> str:
     return str(int(b)) if float(b).is_integer() and abs(b) < 2**53 else f"{b:g}"
 
 
-def check_number(field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+def check_number(field: str | Option, value: Any, *, lo: float | None = None,
+                 hi: float | None = None,
                  integer: bool = False, lo_open: bool = False, hi_open: bool = False,
                  error: type[ValueError] = ValueError) -> Any:
     """The one rule for a numeric option or argument; return it as ``int``/``float``.
@@ -32,8 +33,10 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
 
     Parameters
     ----------
-    field : str
-        Name used in the message.
+    field : str or Option
+        Name used in the message; an :class:`Option` names it for each caller
+        (:func:`worded_error`: ``num_inference_steps`` in Python, ``--sampling-steps``
+        in an ``srmat`` command).
     value : Any
         The value to check.
     lo, hi : float, optional
@@ -65,7 +68,9 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
         rng = f" {'>' if lo_open else '>='} {_bound(lo)}"
     elif hi is not None:
         rng = f" {'<' if hi_open else '<='} {_bound(hi)}"
-    bad = error(f"{field} must be {kind}{rng}, got {value!r}")
+    rule = f" must be {kind}{rng}, got {value!r}"
+    bad = (worded_error(error, "{field}{rule}", field=field, rule=rule)
+           if isinstance(field, Option) else error(f"{field}{rule}"))
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise bad
     v = float(value)

@@ -32,8 +32,8 @@ from typing import Any
 from ..errors import error_message, is_user_error
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
-           "error_line", "check_tile_flags", "command_name", "missing_action",
-           "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
+           "error_line", "command_error_message", "check_tile_flags", "command_name",
+           "missing_action", "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
            "run_cli_job", "DeprecatedAlias"]
 
 #: Modules in this package that contribute subcommands, in help order.
@@ -523,6 +523,9 @@ def naming_file(path: str | os.PathLike,
         if exc.args and isinstance(exc.args[0], str) and not any(
                 name in exc.args[0] for name in names):
             exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
+            for words in ("cli_message", "gui_message"):  # its words for each caller too
+                if getattr(exc, words, None):
+                    setattr(exc, words, f"{path}: {getattr(exc, words)}")
         raise
 
 
@@ -865,12 +868,27 @@ def error_line(where: str, exc: BaseException) -> str:
     >>> error_line("srmat heyn", ValueError("a.png: too small"))
     'srmat heyn: error: a.png: too small'
     """
-    message = error_message(exc)
-    if getattr(exc, "cli_message", None):  # the flag for the keyword a Python caller passes
-        message = " ".join(exc.cli_message.split())
+    message = command_error_message(exc)
     if message.startswith("internal error"):
         return f"{where}: {message} (rerun with `srmat --debug ...` for the traceback)"
     return f"{where}: error: {message}"
+
+
+def command_error_message(exc: BaseException) -> str:
+    """The message of ``exc`` as a command tells it: :func:`napari_srmat.errors.error_message`,
+    or the flags' words of a refusal that names what a caller passes (``exc.cli_message``,
+    :func:`napari_srmat.errors.worded_error`), for :func:`error_line` and a ``--json``
+    result's errors.
+
+    Examples
+    --------
+    >>> from napari_srmat.outputs import exists_error
+    >>> command_error_message(exists_error("plan.csv"))
+    'plan.csv exists (pass --overwrite to replace it)'
+    """
+    if getattr(exc, "cli_message", None):  # the flag for the keyword a Python caller passes
+        return " ".join(exc.cli_message.split())
+    return error_message(exc)
 
 
 def _stdout_closed() -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "tile_seed",
     "randn",
     "MAX_INFERENCE_STEPS",
+    "SAMPLING_STEPS",
     "check_inference_steps",
     "check_number",
 ]
@@ -110,10 +111,14 @@ def randn(shape: Sequence[int], generator=None, device="cpu"):
 #: Most sampling steps a diffusion model accepts (``num_inference_steps``, ``srmat sr
 #: --steps``): the DDPM training schedule has 1000 steps; more is a typo.
 MAX_INFERENCE_STEPS = 1000
+#: The sampling steps as a message names them: ``num_inference_steps`` in Python,
+#: ``--sampling-steps`` in ``srmat sr`` (:func:`napari_srmat.errors.worded_error`; no
+#: widget has the control).
+SAMPLING_STEPS = errors.Option("num_inference_steps", "--sampling-steps")
 
 
-def check_number(field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
-                 integer: bool = False, lo_open: bool = False) -> Any:
+def check_number(field: str | errors.Option, value: Any, *, lo: float | None = None,
+                 hi: float | None = None, integer: bool = False, lo_open: bool = False) -> Any:
     """:func:`napari_srmat.errors.check_number` raising :class:`SRError` (options and
     config fields of the SR models)."""
     return errors.check_number(field, value, lo=lo, hi=hi, integer=integer, lo_open=lo_open,
@@ -122,8 +127,7 @@ def check_number(field: str, value: Any, *, lo: float | None = None, hi: float |
 
 def check_inference_steps(steps: Any, *, max_steps: int = MAX_INFERENCE_STEPS) -> int:
     """Check ``num_inference_steps`` (``srmat sr --sampling-steps``): an int in [1, max_steps]."""
-    return check_number("num_inference_steps (--sampling-steps)", steps, lo=1, hi=max_steps,
-                        integer=True)
+    return check_number(SAMPLING_STEPS, steps, lo=1, hi=max_steps, integer=True)
 
 
 #: Pixel losses the trainable models accept (``SRTrainConfig.loss``, ``--loss``).

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import worded_error
 from .base import (
+    SAMPLING_STEPS,
     SRError,
     TorchSRModel,
     check_inference_steps,
@@ -253,8 +255,9 @@ class DDPMSR(_UNetSR):
         arch["res_scale"] = check_number("res_scale", res_scale, lo=0, lo_open=True)
         steps = check_inference_steps(num_inference_steps)
         if steps > arch["num_train_timesteps"]:
-            raise SRError(f"num_inference_steps (--sampling-steps) = {steps} exceeds the model's "
-                          f"num_train_timesteps ({arch['num_train_timesteps']})")
+            raise worded_error(SRError, "{steps} = {n} exceeds the model's num_train_timesteps "
+                               "({max_n})", steps=SAMPLING_STEPS, n=steps,
+                               max_n=arch["num_train_timesteps"])
         options = {"num_inference_steps": steps,
                    "seed": check_number("seed", seed, integer=True),
                    "color_fix": color_fix, "eta": check_number("eta", eta, lo=0, hi=1)}

@@ -16,6 +16,7 @@ from ..checkpoint import (
     save_checkpoint,
 )
 from .base import (
+    SAMPLING_STEPS,
     ChannelError,
     ScaleError,
     SRError,
@@ -103,8 +104,9 @@ def shipped_weights_dir(name: str, scale: int) -> Path | None:
 #: Options every model's constructor takes from :func:`load_model` itself, not from
 #: ``**options``.
 _LOADER_ARGS = frozenset({"self", "scale", "device"})
-#: The command-line flag of an option, for the messages.
-_OPTION_FLAGS = {"color_fix": "--no-color-fix / color_fix"}
+#: An option as the messages name it, where its flag differs from its name
+#: (:func:`napari_srmat.errors.worded_error`).
+_OPTION_WORDS = {"color_fix": errors.Option("color_fix", "--no-color-fix")}
 
 
 def _model_options(name: str) -> frozenset[str]:
@@ -124,17 +126,20 @@ def _check_options(name: str, options: dict[str, Any], *, where: str = "") -> No
     classes = _classes()
     if "num_inference_steps" in options and not classes[name].has_sampling_steps:
         diffusion = ", ".join(n for n, c in classes.items() if c.has_sampling_steps)
-        raise SRError(f"{where}--sampling-steps / num_inference_steps applies to diffusion "
-                      f"models ({diffusion}) only; {name} has no sampling steps")
+        raise errors.worded_error(
+            SRError, "{where}{steps} applies to diffusion models ({diffusion}) only; {name} "
+            "has no sampling steps", where=where, diffusion=diffusion, name=name,
+            steps="num_inference_steps" if where else SAMPLING_STEPS)
     unknown = sorted(set(options) - _model_options(name))
     if not unknown:
         return
     key = unknown[0]
     others = [n for n in classes if n != name and key in _model_options(n)]
     if others:
-        flag = key if where else _OPTION_FLAGS.get(key, key)
-        raise SRError(f"{where}{flag} applies to {', '.join(others)} only; {name} does not "
-                      "take it")
+        raise errors.worded_error(
+            SRError, "{where}{option} applies to {others} only; {name} does not take it",
+            where=where, others=", ".join(others), name=name,
+            option=key if where else _OPTION_WORDS.get(key, key))
     raise SRError(f"{where}{name} has no option {', '.join(map(repr, unknown))}; its options: "
                   f"{', '.join(sorted(_model_options(name)))}")
 
@@ -315,8 +320,10 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
             f"no shipped weights for {name!r} x{scale}: the network is untrained"
             + (" (its output equals bicubic)" if name in ("cnn", "onestep", "cgan", "refsr")
                else "")
-            + "; train one with `srmat sr train` and give its best/ folder as the checkpoint "
-            "(--checkpoint, the widget's Checkpoint field, checkpoint=)",
+            # every caller (Python, srmat, widget) knows what its checkpoint is: no keyword,
+            # flag or field, which would be another caller's
+            + "; train one with `srmat sr train` and give its best/ folder as the model's "
+            "checkpoint",
             UserWarning,
             stacklevel=2,
         )

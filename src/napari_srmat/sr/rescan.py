@@ -94,7 +94,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..errors import check_number
+from ..errors import Option, check_number, worded_error
 from ..io import (
     Micrograph,
     check_pixel_size_yx,
@@ -153,6 +153,9 @@ UNCERTAINTY_SOURCES = {
 }
 #: Side of the candidate blocks (LR pixels).
 DEFAULT_ROI_PX = 32
+#: The block side as a message names it: ``roi_px`` in Python, ``--roi-size`` in ``srmat
+#: sr rescan`` (:func:`napari_srmat.errors.worded_error`; no widget has the control).
+ROI_SIZE = Option("roi_px", "--roi-size")
 #: Default largest fraction of the image to rescan.
 DEFAULT_BUDGET = 0.1
 #: Default LR dwell time per pixel / HR dwell time per pixel.
@@ -1048,9 +1051,11 @@ def check_plan_inputs(lr, budget: float, dwell_ratio: float, roi_px: int,
     # else the plan could never hold a rectangle and would say it saves time
     smallest = min(roi_px, h % roi_px or roi_px) * min(roi_px, w % roi_px or roi_px)
     if budget * h * w < smallest:
-        raise SRError(f"budget {budget:g} of the {h} x {w} px image ({budget * h * w:.0f} "
-                      f"px²) cannot hold one {roi_px} x {roi_px} px block: raise the budget "
-                      "or make the blocks smaller (roi_px, --roi-size)")
+        raise worded_error(
+            SRError, "budget {budget:g} of the {h} x {w} px image ({area:.0f} px²) cannot hold "
+            "one {roi} x {roi} px block: raise the budget or make the blocks smaller "
+            "({roi_size})", budget=budget, h=h, w=w, area=budget * h * w, roi=roi_px,
+            roi_size=ROI_SIZE)
     return lr, budget, dwell_ratio, roi_px, scale
 
 
