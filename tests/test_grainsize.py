@@ -263,8 +263,13 @@ def test_a_boundary_mask_measured_as_a_micrograph_is_refused(model):
     ``mask`` value was taken as True."""
     ms = generate_microstructure((128, 128), mean_grain_size_px=24, seed=3)
     for binary in (ms.boundaries, ms.boundaries.astype(np.uint8) * 255):
-        with pytest.raises(GrainSizeError, match="only two pixel values.*mask=True"):
+        with pytest.raises(GrainSizeError, match="only two pixel values.*mask=True") as e:
             measure_grain_size(binary, model=model)
+        # worded for each caller: the keyword here, the flag in srmat, the tab in a widget
+        assert str(e.value).endswith("to measure a boundary mask, pass mask=True")
+        assert e.value.cli_message.endswith("to measure a boundary mask, pass --mask")
+        assert e.value.gui_message.endswith(
+            "to measure a boundary mask, use the 'Boundary mask' tab")
     assert measure_grain_size(ms.boundaries, mask=True).mean_intercept_px > 0
     with pytest.raises(GrainSizeError, match="mask must be True or False"):
         measure_grain_size(ms.boundaries, mask="yes")
@@ -285,11 +290,18 @@ def test_a_boundary_map_of_edges_predict_measured_as_a_micrograph_is_refused(
     assert main(["edges", "predict", str(tmp_path / "in.png"), "--out", str(out)]) == 0
     capsys.readouterr()
     for name in ("prob.ome.zarr", "uncertainty.ome.zarr", "prob.png"):
-        with pytest.raises(GrainSizeError, match=f"{name} is a boundary map.*--mask"):
+        with pytest.raises(GrainSizeError, match=f"{name} is a boundary map.*mask=True") as e:
             measure_grain_size(read_image(out / name))
-    assert main(["grain-size", str(out / "prob.ome.zarr")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+        # the keywords in Python, the flags in srmat (both at once before)
+        assert str(e.value).endswith("as a mask (pass mask=True, threshold=T)")
+    assert main(["grain-size", str(out / "prob.ome.zarr"), "--json"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert len(err) == 1 and "--mask --threshold" in err[0] and "Traceback" not in err[0]
+    assert err[0].endswith("as a mask (pass --mask --threshold T)")
+    # the JSON's error in the command's words too (it told mask=True, threshold=T)
+    told = json.loads(captured.out)["errors"][0]["error"]
+    assert told.endswith("(pass --mask --threshold T)") and told in err[0]
     assert main(["grain-size", str(out / "prob.ome.zarr"), "--mask", "--threshold",
                  "0.5"]) == 0  # measured as a mask: not refused as a boundary map
     assert "is a boundary map" not in capsys.readouterr().err

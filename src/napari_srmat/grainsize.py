@@ -75,7 +75,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import check_number
+from .errors import Option, check_number, worded_error
 from .io import MIN_IMAGE_SIDE, check_pixel_size
 from .jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .metrics.heyn import (
@@ -295,6 +295,15 @@ SCHEMA_KEYS = (
     "inference_scale",
     "warnings",
 )
+
+
+#: The grain-size widget's tab that measures a boundary mask, as labelled.
+MASK_TAB = "Boundary mask"
+#: How a caller measures a boundary mask, as a message names it
+#: (:func:`napari_srmat.errors.worded_error`).
+MASK = Option("mask=True", "--mask", f"use the '{MASK_TAB}' tab")
+#: The same for a probability map, binarised at a threshold T (no widget measures one).
+MASK_AT_THRESHOLD = Option("mask=True, threshold=T", "--mask --threshold T")
 
 
 class GrainSizeError(ValueError):
@@ -1466,17 +1475,17 @@ def measure_grain_size_job(
     from .io import check_pixel_values, looks_binary
 
     if (map_name := boundary_map_name(image)) is not None:
-        raise GrainSizeError(
-            f"{map_name} is a boundary map written by srmat edges predict, not a "
-            "micrograph: the boundary model run on it reads a wrong ℓ̄; measure the "
-            "micrograph, or the probability map as a mask (mask=True, threshold=T; "
-            "srmat grain-size prob.ome.zarr --mask --threshold T)")
+        raise worded_error(
+            GrainSizeError, "{map_name} is a boundary map written by srmat edges predict, "
+            "not a micrograph: the boundary model run on it reads a wrong ℓ̄; measure the "
+            "micrograph, or the probability map as a mask (pass {as_mask})",
+            map_name=map_name, as_mask=MASK_AT_THRESHOLD)
     check_pixel_values(arr)
     if looks_binary(arr):
-        raise GrainSizeError(
-            "the image holds only two pixel values, like a boundary mask: the boundary "
-            "model needs a micrograph; to measure a boundary mask, pass mask=True "
-            "(srmat grain-size --mask)")
+        raise worded_error(
+            GrainSizeError, "the image holds only two pixel values, like a boundary mask: "
+            "the boundary model needs a micrograph; to measure a boundary mask, pass {mask}",
+            mask=MASK)
     from .edges.infer import as_boundary_model
 
     model = as_boundary_model(model)

@@ -11,6 +11,7 @@ from . import (
     DEVICE_HELP,
     UserError,
     check_mask_fits,
+    command_error_message,
     error_line,
     input_path_arg,
     lines_arg,
@@ -272,7 +273,7 @@ def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     Without a cluster the error is printed at once (one line naming the image), so that
     the user sees it while the other images are measured. ``--debug`` raises it.
     """
-    from ..errors import error_message, is_user_error
+    from ..errors import is_user_error
 
     try:
         return (*_measure_one(args, model, path, twins_path, exclusion_path), None)
@@ -282,7 +283,7 @@ def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
         line = error_line("srmat grain-size", exc)
         if args.scheduler is None:
             print(line, file=sys.stderr)
-        return None, [], None, (line, error_message(exc), is_user_error(exc))
+        return None, [], None, (line, command_error_message(exc), is_user_error(exc))
 
 
 def _measure_remote(args, key, item) -> tuple:

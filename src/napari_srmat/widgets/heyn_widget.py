@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..estimates import plan_grain_size
+from ..grainsize import MASK_TAB
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
@@ -419,7 +420,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         lay.addWidget(self.table)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.simple, "Simple")
-        self.tabs.addTab(self.mask_tab, "Boundary mask")
+        self.tabs.addTab(self.mask_tab, MASK_TAB)  # the tab its refusals name
         self.specimen_tab = vertical_scroll(self.specimen)
         self.tabs.addTab(self.specimen_tab, "Specimen (E112)")
         self.report = ReportPanel(napari_viewer, self)
