@@ -1024,7 +1024,6 @@ def test_report_reads_and_upscales_only_the_thumbnail_windows(tmp_path, monkeypa
     SR: 87 s and 2.1 GB). Now only each thumbnail's windows are read and upscaled (the
     same pixels as the whole-image upscale), and nothing is read without candidates."""
     import napari_srmat.audit.report as report_mod
-    import napari_srmat.io as io_mod
     from napari_srmat.audit.detector import upscale_bicubic
     from napari_srmat.io import write_ome_zarr
 
@@ -1049,10 +1048,11 @@ def test_report_reads_and_upscales_only_the_thumbnail_windows(tmp_path, monkeypa
         h, w = lr_c.shape[:2]
         np.testing.assert_allclose(lr_c, full[cy0:cy0 + h, cx0:cx0 + w], atol=1 / 255)
         np.testing.assert_array_equal(sr_c, hr[cy0:cy0 + h, cx0:cx0 + w] / np.float32(255))
-    # a session without candidates reads no image
+    # a session without candidates reads no image for thumbnails (the SR file's
+    # calibration is still looked at, its metadata only: sr_file_pixel_size)
     empty = AuditSession.create(tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr", [])
     read = []
-    monkeypatch.setattr(io_mod, "read_image", lambda *a, **k: read.append(a) or 1 / 0)
+    monkeypatch.setattr(report_mod, "_read_image", lambda *a, **k: read.append(a) or 1 / 0)
     write_report(empty, tmp_path / "r.md")
     assert read == [] and "thumbnails skipped" not in (tmp_path / "r.md").read_text()
 
@@ -1735,6 +1735,93 @@ def test_a_session_csv_re_saved_by_excel_is_the_session_s_own_and_kept(tmp_path,
     # a file that is not the session's CSV is still refused
     log.write_text("name;score\r\nmine;1\r\n", encoding="utf-8-sig")
     assert foreign_session_file(path) == log
+
+
+def test_the_report_follows_the_sr_files_calibration_now(tmp_path, capsys, monkeypatch):
+    """A session keeps the SR pixel size of its search; the SR file calibrated anew since
+    (re-saved at 0.125 µm, same pixels) was not seen by write_report / srmat audit report:
+    its µm and mm² stayed at 0.25 µm without a word. The report now follows the file, as
+    the Audit widget follows its SR layer (its size now; the recorded one while it has
+    none; a given --pixel-size-um wins), and says so in one line (a UserWarning; one
+    stderr line in the CLI)."""
+    import shutil
+    import warnings
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import write_ome_zarr
+
+    sr, _ = _grains((64, 64))
+    lr = (resolve_degrade()(sr, 4) * 255).round().astype(np.uint8)
+    lr_p, sr_p = tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr"
+    write_ome_zarr(lr, lr_p, pixel_size_um=1.0)
+    write_ome_zarr(sr, sr_p, pixel_size_um=0.25)
+    cands = [Candidate(id=1, bbox=[4, 4, 20, 20], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=40.0)]
+    s = AuditSession.create(lr_p, sr_p, cands)
+    assert s.pixel_size_um == 0.25
+    s.save(tmp_path / "a.json")
+    s.decide("hallucinated")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the file as recorded: nothing to say
+        res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert res["per_image"][0]["pixel_size_from"] == "session"
+    shutil.rmtree(sr_p)
+    write_ome_zarr(sr, sr_p, pixel_size_um=0.125)  # calibrated anew, same pixels
+    s = AuditSession.load(tmp_path / "a.json")
+    with pytest.warns(UserWarning, match=r"SR image file .*sr.ome.zarr records 0.125 µm per "
+                      r"pixel now, the session records 0.25 µm: the file's 0.125 µm was "
+                      r"used") as rec:
+        res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert len(rec) == 1
+    sm = res["per_image"][0]
+    assert (sm["pixel_size_um"], sm["pixel_size_from"]) == (0.125, "file")
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "Pixel size: 0.125 µm (SR grid; " in text and str(rec[0].message) in text
+    assert s.pixel_size_um == 0.25  # the session itself is not changed by a report
+    res = write_report(s, tmp_path / "r.md", 0.5, thumbnails=False)  # given: it wins
+    assert res["per_image"][0]["pixel_size_um"] == 0.5
+    import signal
+    import sys
+
+    # as the console runs it (argv from sys.argv: one-line warnings); its hooks put back
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    monkeypatch.setattr(sys, "argv", ["srmat", "audit", "report", str(tmp_path / "a.json"),
+                                      "--out", str(tmp_path / "c.md"), "--no-thumbnails",
+                                      "--json"])
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            rc = main()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 0 and len(err) == 1
+    assert err[0].startswith("srmat audit report: warning: the SR image file ")
+    assert "the file's 0.125 µm was used" in err[0]
+    # a file with other pixels is not the audited image: its calibration is not taken
+    shutil.rmtree(sr_p)
+    write_ome_zarr(255 - sr, sr_p, pixel_size_um=0.125)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert res["per_image"][0]["pixel_size_um"] == 0.25
+    # a file with no calibration now: the recorded size (the widget's rule)
+    shutil.rmtree(sr_p)
+    write_ome_zarr(sr, sr_p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert res["per_image"][0]["pixel_size_um"] == 0.25
+    # pixels not square now: no one size, lengths in SR px (the widget's rule)
+    shutil.rmtree(sr_p)
+    write_ome_zarr(sr, sr_p, pixel_size_um=(0.125, 0.25))
+    with pytest.warns(UserWarning, match=r"records pixels that are not square now \(\(Y, X\) "
+                      r"= \(0.125, 0.25\) µm\), the session records 0.25 µm") as rec:
+        res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert len(rec) == 1  # one line: reading the file says nothing more
+    assert res["per_image"][0]["pixel_size_um"] is None
+    assert "per_mm2" not in str(res["pooled"])
 
 
 def test_the_summary_and_report_say_which_pixel_size_they_used(tmp_path):

@@ -8,6 +8,7 @@ and pooled, with PNG thumbnails (LR-upscaled | SR crops) of every candidate.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,12 @@ from urllib.parse import quote
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_text
-from ..io import LENGTH_UNIT
+from ..io import LENGTH_UNIT, pixel_size_text
 from ..outputs import check_output_file, prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
 from .session import VERDICTS, AuditSession, checksum
 
-__all__ = ["summarize", "write_report", "pixel_size_override"]
+__all__ = ["summarize", "write_report", "pixel_size_override", "sr_file_pixel_size"]
 
 
 def _read_image(path):
@@ -38,7 +39,8 @@ def _read_image(path):
 _UPSCALE_MARGIN_LR = 12
 
 
-def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict[str, Any]:
+def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
+              pixel_size_from: str = "given") -> dict[str, Any]:
     """Numbers of one session.
 
     Parameters
@@ -46,6 +48,10 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     session : AuditSession
     pixel_size_um : float, optional
         SR pixel size; overrides the session's.
+    pixel_size_from : {"given", "file"}
+        Where ``pixel_size_um`` comes from: given for the report, or the SR file's
+        calibration now (:func:`sr_file_pixel_size`; then None is a file whose pixels are
+        not square: lengths in px, not the session's size).
 
     Returns
     -------
@@ -53,8 +59,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
         ``counts`` per verdict (+ ``unreviewed``), ``reviewers`` (who gave the
         verdicts), ``verdicts_changed`` (candidates whose verdict the log shows changed),
         ``pixel_size_um`` and ``pixel_size_from`` (``"given"``: ``pixel_size_um`` here;
-        ``"session"``: the session's, recorded at its candidate search or the SR layer's
-        last calibration in the Audit widget; None: unknown), ``hallucinated_length_px``,
+        ``"file"``: the SR file's now; ``"session"``: the session's, recorded at its
+        candidate search or the SR layer's last calibration in the Audit widget; None:
+        unknown), ``hallucinated_length_px``,
         ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
         boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
         all boundary
@@ -65,8 +72,12 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
     """
     from ..io import check_pixel_size
 
-    px = check_pixel_size(pixel_size_um if pixel_size_um is not None
-                          else session.pixel_size_um)
+    if pixel_size_from not in ("given", "file"):
+        raise ValueError(f"pixel_size_from must be 'given' or 'file', got {pixel_size_from!r}")
+    if pixel_size_um is None and pixel_size_from == "given":
+        pixel_size_from = "session"
+    px = check_pixel_size(session.pixel_size_um if pixel_size_from == "session"
+                          else pixel_size_um)
     counts = {v: 0 for v in VERDICTS}
     hall_len = 0.0
     for c in session.candidates:
@@ -103,8 +114,7 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
         "area_px": area_px,
         "total_boundary_length_px": session.total_boundary_length_px,
         "pixel_size_um": px,
-        "pixel_size_from": None if px is None else
-        "given" if pixel_size_um is not None else "session",
+        "pixel_size_from": None if px is None else pixel_size_from,
         "length_from_bbox_estimate": est,
     }
     if not known:
@@ -128,6 +138,51 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None) -> dict
 PIXEL_SIZE_GIVEN = "given for this report"
 PIXEL_SIZE_RECORDED = ("as the session records it: the SR image's at the candidate search, "
                        "or its last calibration in the Audit widget")
+#: ... or the SR image file's calibration now, where it differs from the session's
+#: (:func:`sr_file_pixel_size`; the note says which file and both sizes).
+PIXEL_SIZE_FILE = ("the SR image file's calibration now, which differs from the one the "
+                   "session records")
+
+
+def sr_file_pixel_size(session: AuditSession) -> tuple[float | None, str] | None:
+    """``(pixel size, note)`` when the session's SR file is calibrated otherwise now than
+    the session records (by more than :data:`~napari_srmat.io.SQUARE_PIXEL_TOLERANCE`;
+    re-saved with a new calibration since the search): the size the report measures in
+    by the Audit widget's rule for its SR layer
+    (:meth:`~napari_srmat.audit.AuditSession.pixel_size_followed`: the file's; None for
+    pixels not square; the recorded one while the file has none) and the one line that
+    says so. None when there is nothing to follow: no recorded path, the file gone or
+    unreadable, the same size, no calibration, or other pixels than the audited ones
+    (checksum: another image's calibration is not this one's).
+    """
+    from ..io import pixels_square, read_image
+
+    path = session.images.get("sr", {}).get("path")
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        with warnings.catch_warnings():  # what reading tells (pixels not square): the note
+            warnings.simplefilter("ignore")
+            image = read_image(path)
+    except Exception:  # noqa: BLE001 - unreadable now: the session's size (thumbnails say)
+        return None
+    square = image.square_pixels
+    now = session.pixel_size_followed(image.pixel_size_um if square else None, square=square)
+    before = session.pixel_size_um
+    if now == before or (None not in (now, before) and pixels_square(now, before)):
+        return None
+    try:
+        if checksum(image.data) != session.images["sr"].get("sha256"):
+            return None
+    except Exception:  # noqa: BLE001 - as unreadable
+        return None
+    was = "no pixel size" if before is None else f"{before:g} {LENGTH_UNIT}"
+    if now is None:
+        return None, (f"the SR image file {path} records pixels that are not square now "
+                      f"({pixel_size_text(image.pixel_size_yx_um)} {LENGTH_UNIT}), the "
+                      f"session records {was}: its lengths are in SR pixels")
+    return now, (f"the SR image file {path} records {now:g} {LENGTH_UNIT} per pixel now, the "
+                 f"session records {was}: the file's {now:g} {LENGTH_UNIT} was used")
 
 
 def _reviewers(session: AuditSession) -> list[str]:
@@ -305,8 +360,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         replaced; any other existing file, and the sessions' files and images, are
         refused (:class:`~napari_srmat.outputs.OutputExistsError`).
     pixel_size_um : float, optional
-        SR pixel size for lengths per mm^2; without it (and none in the sessions)
-        lengths are given per megapixel, and the report says so.
+        SR pixel size for lengths per mm^2; without it, each session's, or its SR file's
+        where that file (the audited pixels) is calibrated otherwise now
+        (:func:`sr_file_pixel_size`, the Audit widget's rule for its SR layer: a
+        ``UserWarning`` and the report's note say so); with none, lengths are given per
+        megapixel, and the report says so.
     images : sequence of (lr, sr), optional
         Image arrays per session for the thumbnails; by default the files recorded in
         the sessions are read (thumbnails are skipped, with a note, when absent).
@@ -319,8 +377,10 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     -------
     dict
         ``{"per_image": [...], "pooled": {...}, "report": path, "pixel_size_note":
-        ...}``: the note is :func:`pixel_size_override`'s line (None when the given
-        pixel size agrees with the sessions'), which the report also gives.
+        ..., "sr_file_note": ...}``: the notes are :func:`pixel_size_override`'s line
+        (None when the given pixel size agrees with the sessions') and the SR files'
+        calibrated anew (:func:`sr_file_pixel_size`, joined by "; "; None when none is),
+        which the report also gives.
     """
     from ..io import check_pixel_size
 
@@ -349,26 +409,34 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     path.parent.mkdir(parents=True, exist_ok=True)
     thumb_dir = path.with_name(path.stem + "_thumbs")
     written: set[str] = set()  # thumbnails this report links
-    summaries = [summarize(s, pixel_size_um) for s in sessions]
+    # a given size wins; else each SR file calibrated anew since its session is followed
+    follow = ([None] * len(sessions) if pixel_size_um is not None
+              else [sr_file_pixel_size(s) for s in sessions])
+    summaries = [summarize(s, pixel_size_um) if f is None else
+                 summarize(s, f[0], pixel_size_from="file") for s, f in zip(sessions, follow)]
     pooled = _pool(summaries)
     per_mm2 = "hallucinated_per_mm2" in pooled
     override = pixel_size_override(sessions, pixel_size_um)
+    file_note = "; ".join(f[1] for f in follow if f is not None) or None
+    if file_note:
+        warnings.warn(file_note, UserWarning, stacklevel=2)
+    note = override or file_note
+    said = f" Note: {note}." if note else ""
     lines = [REPORT_TITLE, ""]
     if per_mm2:
         lines.append(f"Pixel size: {pooled['pixel_size_um']:g} {LENGTH_UNIT} (SR grid; "
                      + (PIXEL_SIZE_GIVEN if pixel_size_um is not None else
-                        PIXEL_SIZE_RECORDED) + "). "
-                     "Hallucinated boundary density in mm of boundary per mm^2."
-                     + (f" Note: {override}." if override else ""))
+                        PIXEL_SIZE_FILE if file_note else PIXEL_SIZE_RECORDED) + "). "
+                     "Hallucinated boundary density in mm of boundary per mm^2." + said)
     elif any(sm["pixel_size_um"] is not None for sm in summaries):
         sizes = ", ".join("unknown" if sm["pixel_size_um"] is None
                           else f"{sm['pixel_size_um']:g} {LENGTH_UNIT}" for sm in summaries)
         lines.append(f"The images do not share one known pixel size ({sizes}): "
                      "hallucinated boundary density is given in SR pixels of boundary "
-                     "length **per megapixel** (not per mm^2) for every image.")
+                     "length **per megapixel** (not per mm^2) for every image." + said)
     else:
         lines.append("Pixel size unknown: hallucinated boundary density is given in SR "
-                     "pixels of boundary length **per megapixel** (not per mm^2).")
+                     "pixels of boundary length **per megapixel** (not per mm^2)." + said)
     lines += ["", "Boundary lengths are skeleton-pixel counts on the SR grid; the fraction is "
               "relative to all boundary length found by the detector's boundary map.", ""]
 
@@ -461,7 +529,7 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     atomic_write_text(path, "\n".join(lines) + "\n")
     _remove_unlinked_thumbnails(thumb_dir, written)
     return {"per_image": summaries, "pooled": pooled, "report": str(path),
-            "pixel_size_note": override}
+            "pixel_size_note": override, "sr_file_note": file_note}
 
 
 def _remove_unlinked_thumbnails(thumb_dir: Path, written: set[str]) -> None:

@@ -727,6 +727,30 @@ class AuditSession:
                 raise
         return True
 
+    def pixel_size_followed(self, pixel_size_um: float | None, *,
+                            square: bool = True) -> float | None:
+        """The one rule for the SR pixel size the session measures in when its SR image
+        is seen again with its calibration now (its layer in the Audit widget,
+        :func:`~napari_srmat.widgets.layers.audit_pixel_size_on_layer`; its file in a
+        report, :func:`~napari_srmat.audit.report.sr_file_pixel_size`): the image's
+        ``pixel_size_um``; None for pixels that are not square (``square`` False: no one
+        size, lengths in px); :attr:`pixel_size_um` (recorded) while the image has no
+        calibration at all.
+
+        Examples
+        --------
+        >>> s = AuditSession(pixel_size_um=0.25)
+        >>> s.pixel_size_followed(0.125), s.pixel_size_followed(None)
+        (0.125, 0.25)
+        >>> s.pixel_size_followed(None, square=False) is None
+        True
+        """
+        from ..io import check_pixel_size
+
+        if not square:
+            return None
+        return self.pixel_size_um if pixel_size_um is None else check_pixel_size(pixel_size_um)
+
     def verdict_history(self, candidate_id: int) -> list[dict[str, Any]]:
         """The log's verdicts on candidate ``candidate_id``, oldest first (the last one is
         :attr:`decisions`' own)."""

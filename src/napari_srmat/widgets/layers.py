@@ -758,7 +758,8 @@ def audit_pixel_size_on_layer(session, layer) -> float | None:
     search gives the session's µm and mm² at the new pixel size. None for pixels that are
     not square (no single size: lengths in px, as at the search); the session's recorded
     size while the layer has no calibration at all (an image opened without one, under a
-    session given its size by ``srmat audit candidates --pixel-size-um``).
+    session given its size by ``srmat audit candidates --pixel-size-um``): the rule of
+    :meth:`~napari_srmat.audit.AuditSession.pixel_size_followed`, a report's for the SR file.
 
     Examples
     --------
@@ -771,10 +772,8 @@ def audit_pixel_size_on_layer(session, layer) -> float | None:
     >>> audit_pixel_size_on_layer(s, {"metadata": {"pixel_size_yx_um": [0.25, 0.5]}}) is None
     True
     """
-    px = layer_pixel_size_um(layer)
-    if px is None and layer_non_square(layer) is None:
-        return session.pixel_size_um
-    return px
+    return session.pixel_size_followed(layer_pixel_size_um(layer),
+                                       square=layer_non_square(layer) is None)
 
 
 def _show_plan_figures(shapes, plan) -> None:
