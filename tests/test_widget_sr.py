@@ -6,7 +6,12 @@ import time
 
 import numpy as np
 import pytest
-from _helpers import add_gigapixel_mosaic, configure, tiny_refsr_and_references
+from _helpers import (
+    add_gigapixel_mosaic,
+    configure,
+    drive_and_stop,
+    tiny_refsr_and_references,
+)
 from qtpy.QtCore import QTimer  # noqa: E402
 
 from napari_srmat.widgets.layers import (  # noqa: E402
@@ -288,6 +293,54 @@ def test_an_earlier_result_is_replaced_only_when_ticked(make_napari_viewer, qtbo
     qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
     assert [lyr.name for lyr in viewer.layers] == ["lr", "lr SR x2"]
     assert "removed" not in w.status.text()
+
+
+def test_a_partial_store_started_differently_is_started_over_when_ticked(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A store left unfinished by a stopped x4 run, rerun at x2 into the same path: the
+    widget told the user to "pass resume=False to start over", a keyword the widget has
+    no control for, and ticking Overwrite refused it the same way (nothing could be
+    done from the widget). Now the refusal names the checkbox and ticking it starts the
+    store over (never deleting a file napari-srmat did not write), as `srmat sr run
+    --overwrite`."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.io import read_image
+    from napari_srmat.jobs import StopToken
+    from napari_srmat.sr import load_model, super_resolve_job
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    shown = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    store, partial = tmp_path / "sr.ome.zarr", tmp_path / "sr.ome.zarr.partial"
+    stop = StopToken()
+    _, res = drive_and_stop(super_resolve_job(layer.data, load_model("bicubic", scale=4,
+                                                                    device="cpu"),
+                                              tile=16, overlap=4, out=store, stop=stop),
+                            stop, lambda event: event.done > 0)
+    assert res is None and partial.is_dir() and not store.exists()
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+
+    def run() -> None:
+        w.run()
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+
+    configure(w, layer, model="bicubic", scale="2", device="cpu", output=str(store))
+    run()  # Overwrite unticked: refused, the partial kept
+    assert len(shown) == 1 and "was started from another input or with other" in shown[0]
+    assert shown[0].endswith(f"to resume it, or tick '{w.overwrite.text()}' to start over")
+    assert "resume=False" not in shown[0] and "--no-resume" not in shown[0]
+    assert partial.is_dir() and not store.exists() and w.last_layer is None
+    note = partial / "my_note.txt"  # a file of the user's put in there
+    note.write_text("mine")
+    configure(w, overwrite=True)
+    run()  # ticked: starting over would delete it with the partial: refused
+    assert len(shown) == 2 and "my_note.txt" in shown[1] and note.read_text() == "mine"
+    note.unlink()
+    run()  # ticked: started over at x2
+    assert len(shown) == 2 and not partial.exists()
+    assert read_image(store).shape[:2] == (96, 80)
+    assert w.last_layer is not None and w.last_layer.name == "lr SR x2"
 
 
 def test_an_input_layer_deleted_while_super_resolving_gets_no_result(make_napari_viewer,

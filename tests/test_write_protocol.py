@@ -333,6 +333,55 @@ def test_a_complete_output_is_reused_only_for_the_same_input_and_settings(tmp_pa
     assert marker["identity"]["input"]["file"]["path"] == str(b.resolve())
 
 
+@pytest.mark.parametrize("command", ["sr run", "edges predict"])
+def test_overwrite_starts_over_a_partial_output_started_differently(tmp_path, capsys,
+                                                                    command):
+    """``srmat sr run --overwrite`` (and ``edges predict --overwrite``) into an OUT whose
+    OUT.partial was started with other settings was refused ("pass --no-resume"):
+    --overwrite, which replaces an output of ours made differently, did not replace an
+    unfinished one, and the Super-resolution widget's Overwrite (its only control) did
+    the same. It now starts it over; a file napari-srmat did not write in it is never
+    deleted, and without --overwrite the refusal stays."""
+    from napari_srmat.edges import load_boundary_model, predict_boundaries_job
+
+    a = _png(tmp_path / "a.png", 1, 96)
+    out = tmp_path / "out.zarr"
+    partial = Path(f"{out}.partial")
+    if command == "sr run":
+        _stopped_after_one_tile(a, "bicubic", out, tile=32, overlap=8)
+        argv = [*SR, a, out, "--model", "bicubic", "--tile", "48", "--overlap", "8"]
+        ref = [*SR, a, tmp_path / "ref.zarr", *argv[4:]]
+    else:
+        token = StopToken()
+
+        def stop_early(ev):
+            if isinstance(ev, Progress) and ev.done >= 1:
+                token.request_stop()
+
+        model = load_boundary_model(device="cpu", tta="none")
+        assert run_job(predict_boundaries_job(read_image(a), model, out=out, tile=32,
+                                              overlap=8, stop=token),
+                       quiet=True, on_event=stop_early) is None
+        argv = ["edges", "predict", a, "--out", out, "--tta", "none", "--tile", "48",
+                "--overlap", "8", "--device", "cpu"]
+        ref = [*argv[:3], "--out", tmp_path / "ref.zarr", *argv[5:]]
+    assert partial.is_dir() and not out.exists()
+    rc, _, err = _run(argv, capsys)
+    assert rc == 2 and _one_error_line(err) and "was started from another input" in err
+    assert err.endswith("or pass --no-resume to start over\n") and partial.is_dir()
+    note = partial / "my_note.txt"  # a file of the user's put in there
+    note.write_text("mine")
+    rc, _, err = _run([*argv, "--overwrite"], capsys)
+    assert rc == 2 and _one_error_line(err) and "my_note.txt" in err
+    assert note.read_text() == "mine"
+    note.unlink()
+    assert _run([*argv, "--overwrite"], capsys)[0] == 0
+    assert not partial.exists()
+    assert _run(ref, capsys)[0] == 0
+    name = "" if command == "sr run" else "prob.ome.zarr"
+    np.testing.assert_array_equal(_pixels(out / name), _pixels(tmp_path / "ref.zarr" / name))
+
+
 def test_a_partial_output_is_resumed_only_with_the_same_input(tmp_path, capsys):
 
     a, b = _png(tmp_path / "a.png", 1, 96), _png(tmp_path / "b.png", 2, 96)

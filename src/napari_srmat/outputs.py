@@ -206,8 +206,10 @@ class OutputMismatchError(OutputError):
 
 
 #: What discards an unfinished output (``OUT.partial``) to start it over, where its
-#: resume is refused (:func:`started_differently_error`); no widget has the control.
-NO_RESUME = Option("resume=False", "--no-resume")
+#: resume is refused (:func:`started_differently_error`). A widget's user ticks
+#: Overwrite: ``overwrite`` also starts over a partial output of ours made differently
+#: (the SR store writer, edges predict), as ``--overwrite`` does.
+NO_RESUME = Option("resume=False", "--no-resume", f"tick '{OVERWRITE_CONTROL}'")
 
 
 def started_differently_error(staging: str | os.PathLike, diffs: list[str], *,
@@ -215,8 +217,8 @@ def started_differently_error(staging: str | os.PathLike, diffs: list[str], *,
                               ) -> OutputMismatchError:
     """The refusal to resume an unfinished output ``staging`` started from another input
     or with other settings (``diffs``, :func:`identity_differences`), naming what starts
-    it over: ``resume=False`` in Python, ``--no-resume`` in an ``srmat`` command
-    (:func:`napari_srmat.errors.worded_error`).
+    it over: ``resume=False`` in Python, ``--no-resume`` in an ``srmat`` command, the
+    widgets' Overwrite checkbox (:data:`NO_RESUME`, :func:`napari_srmat.errors.worded_error`).
 
     Examples
     --------
@@ -224,6 +226,8 @@ def started_differently_error(staging: str | os.PathLike, diffs: list[str], *,
     >>> str(exc).endswith("to resume it, or pass resume=False to start over")
     True
     >>> exc.cli_message.endswith("or pass --no-resume to start over")
+    True
+    >>> exc.gui_message.endswith("to resume it, or tick 'Overwrite' to start over")
     True
     """
     return worded_error(error, "{staging} was started from another input or with other "

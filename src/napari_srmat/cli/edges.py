@@ -150,7 +150,8 @@ def register(subparsers) -> None:
     threshold_rule_arg(pr)
     pr.add_argument("--overwrite", action="store_true",
                     help="replace an existing OUT folder written by `edges predict` with "
-                         "other input or settings (never anything else)")
+                         "other input or settings, and start over an OUT.partial started "
+                         "with them (never anything else)")
     pr.add_argument("--no-resume", action="store_true",
                     help="start over instead of resuming OUT.partial")
     pr.add_argument("--error-map", action="store_true",

@@ -100,8 +100,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="disable the wavelet colour fix of generative models")
     r.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT written by srmat with other input or "
-                        "settings (never anything else); without it the same command on a "
-                        "complete OUTPUT does nothing")
+                        "settings, and start over an OUTPUT.partial started with them (never "
+                        "anything else); without it the same command on a complete OUTPUT "
+                        "does nothing")
     r.add_argument("--no-resume", action="store_true",
                    help="start over instead of resuming OUTPUT.partial")
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",

@@ -781,7 +781,8 @@ def predict_boundaries_job(
         same call on a complete folder returns it as it is.
     resume : bool
         Continue an interrupted ``OUT.partial`` made with the same input, model and
-        settings (otherwise refused, naming the difference); False starts over.
+        settings (otherwise refused, naming the difference, or started over with
+        ``overwrite``); False starts over.
     pixel_size_um : float, optional
         Stored in the OME-Zarr metadata (default: the Micrograph's); checked by
         :func:`napari_srmat.io.check_pixel_size` even without ``out``.
@@ -1031,9 +1032,9 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                 shutil.rmtree(staging)  # a run killed right after creating it
             else:
                 diffs = identity_differences(marker.get("identity"), identity)
-                if resume and diffs:
+                if resume and diffs and not overwrite:  # overwrite: start it over
                     raise started_differently_error(staging, diffs)
-                if not resume:
+                if not resume or diffs:
                     # (each output's own .partial / .lock / .old are allowed with it)
                     check_staging_holds_only_ours(staging, (*BOUNDARY_OUTPUTS, ERROR_OUTPUT,
                                                             _STACKED))
@@ -1042,7 +1043,8 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                     remove_temp_files(staging)  # of writes a kill interrupted
                     moved = started_with(marker, identity)
                     extra = {"started_with": moved} if moved else {}
-                if resume and marker.get("complete"):  # killed after finishing: finish the swap
+                if resume and not diffs and marker.get("complete"):  # killed after
+                    # finishing: finish the swap
                     if not (yield from _kept_scale_job(staging, marker, image, stop,
                                                        scale_check)):
                         return None  # stopped: still complete, a rerun finishes the swap

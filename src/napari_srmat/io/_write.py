@@ -332,8 +332,9 @@ class OmeZarrStreamWriter:
         Reuse a ``PATH.partial`` made with the same identity; if False, a partial
         store of ours is deleted and the work starts over.
     overwrite : bool
-        Allow :meth:`finalize` to replace an existing ``PATH`` (only a store that
-        napari-srmat wrote; anything else is never replaced).
+        Allow :meth:`finalize` to replace an existing ``PATH``, and start over a
+        ``PATH.partial`` made with another identity (only a store that napari-srmat
+        wrote; anything else is never replaced or deleted).
     identity : dict, optional
         What else decides the pixels (input fingerprint, model weights, ...). With
         shape, dtype, chunks, axes, pixel size and ``attrs`` it forms the identity
@@ -367,8 +368,8 @@ class OmeZarrStreamWriter:
         ``PATH`` exists with another identity and ``overwrite`` is False (the message
         names the differences).
     StreamMismatchError
-        ``resume`` and ``PATH.partial`` has another identity (the message names the
-        differences).
+        ``resume``, ``PATH.partial`` has another identity (the message names the
+        differences) and ``overwrite`` is False.
     OutputLockedError
         Another process writes the same store.
 
@@ -479,11 +480,11 @@ class OmeZarrStreamWriter:
                 old = {}  # a run killed while creating it: start over
             elif old is not None and not (self.partial / _DONE_DIR).is_dir():
                 old = {}  # created by a run killed before its store was set up: start over
-            if resume and old:
-                diffs = identity_differences(old.get("identity"), self.identity)
-                if diffs:
-                    raise started_differently_error(self.partial, diffs,
-                                                    error=StreamMismatchError)
+            diffs = identity_differences(old.get("identity"), self.identity) if old else []
+            if resume and diffs and not self.overwrite:  # overwrite: start it over
+                raise started_differently_error(self.partial, diffs,
+                                                error=StreamMismatchError)
+            if resume and old and not diffs:
                 remove_temp_files(self.partial)  # of writes a kill interrupted
                 if finished:  # killed just before the swap: finish it
                     _drop_bookkeeping(self.partial)
