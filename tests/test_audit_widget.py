@@ -1667,6 +1667,32 @@ def test_a_session_csv_re_saved_by_excel_takes_the_next_verdict(make_napari_view
                                f"(a spreadsheet?); it is kept as {w.session.kept_csv.name}")
 
 
+def test_an_sr_layer_calibration_the_session_cannot_take_is_told_in_the_widget_s_words(
+        make_napari_viewer, qtbot, tmp_path):
+    """An SR layer calibrated to a pixel size no session takes (1e-6 µm: outside the range
+    of check_pixel_size) was told in the status line as a Python caller's refusal:
+    'pixel_size_um must be between 1e-05 and 100000 micrometres per pixel, got 1e-06', a
+    keyword the widget's user has nowhere to give. It now names the SR layer, says what
+    to do and that the session keeps its size; a verdict is refused with the same words
+    (the audit widget tells every error with error_message(exc, gui=True))."""
+    from napari_srmat.widgets._worker import user_action
+
+    viewer = make_napari_viewer()
+    w, _, sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    path = tmp_path / "a.json"
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), path)
+    sr_layer.scale = (1e-6, 1e-6)
+    told = w.status.text()
+    assert told.startswith("the SR layer 'sr''s pixel size must be between 1e-05 and "
+                           "100000 micrometres per pixel, got 1e-06")
+    assert "the session keeps 0.25 µm" in told
+    assert "pixel_size_um" not in told and "--" not in told and "=" not in told
+    assert w.session.pixel_size_um == 0.25 and AuditSession.load(path).pixel_size_um == 0.25
+    w.status.setText("")
+    user_action(lambda: w._action("real"), w.status)()  # the 'real' button's slot
+    assert w.status.text() == told and w.session.decisions == {}
+
+
 @pytest.mark.parametrize("how", ["calibration", "layer scale and metadata"])
 def test_an_sr_layer_calibrated_anew_gives_the_audit_its_new_pixel_size(
         make_napari_viewer, qtbot, tmp_path, how):

@@ -155,7 +155,7 @@ def sr_file_pixel_size(session: AuditSession) -> tuple[float | None, str] | None
     unreadable, the same size, no calibration, or other pixels than the audited ones
     (checksum: another image's calibration is not this one's).
     """
-    from ..io import pixels_square, read_image
+    from ..io import PixelSizeError, check_pixel_size, pixels_square, read_image
 
     path = session.images.get("sr", {}).get("path")
     if not path or not os.path.exists(path):
@@ -167,7 +167,11 @@ def sr_file_pixel_size(session: AuditSession) -> tuple[float | None, str] | None
     except Exception:  # noqa: BLE001 - unreadable now: the session's size (thumbnails say)
         return None
     square = image.square_pixels
-    now = session.pixel_size_followed(image.pixel_size_um if square else None, square=square)
+    try:  # a size no session takes is none to follow
+        now = check_pixel_size(session.pixel_size_followed(
+            image.pixel_size_um if square else None, square=square))
+    except PixelSizeError:
+        return None
     before = session.pixel_size_um
     if now == before or (None not in (now, before) and pixels_square(now, before)):
         return None

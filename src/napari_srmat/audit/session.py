@@ -735,7 +735,8 @@ class AuditSession:
         report, :func:`~napari_srmat.audit.report.sr_file_pixel_size`): the image's
         ``pixel_size_um``; None for pixels that are not square (``square`` False: no one
         size, lengths in px); :attr:`pixel_size_um` (recorded) while the image has no
-        calibration at all.
+        calibration at all. The size is not checked here: :meth:`recalibrate` and the
+        report do (the widget names its layer).
 
         Examples
         --------
@@ -745,11 +746,9 @@ class AuditSession:
         >>> s.pixel_size_followed(None, square=False) is None
         True
         """
-        from ..io import check_pixel_size
-
         if not square:
             return None
-        return self.pixel_size_um if pixel_size_um is None else check_pixel_size(pixel_size_um)
+        return self.pixel_size_um if pixel_size_um is None else pixel_size_um
 
     def verdict_history(self, candidate_id: int) -> list[dict[str, Any]]:
         """The log's verdicts on candidate ``candidate_id``, oldest first (the last one is

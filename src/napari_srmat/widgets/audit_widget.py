@@ -129,7 +129,7 @@ def _told_if_not_saved(what: str):
     try:
         yield
     except OSError as exc:
-        raise WidgetInputError(f"{what} was not saved: {error_message(exc)}") from exc
+        raise WidgetInputError(f"{what} was not saved: {error_message(exc, gui=True)}") from exc
 
 
 def _session_name(image_name: str) -> str:
@@ -565,7 +565,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                     raise
                 from napari.utils.notifications import show_error
 
-                message = f"the session could not be saved to {path}: {error_message(exc)}"
+                message = (f"the session could not be saved to {path}: "
+                           f"{error_message(exc, gui=True)}")
                 show_error(f"napari-srmat: {message}")
                 self.status.setText(message)
                 return
@@ -855,18 +856,26 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         :class:`WidgetInputError`); return the status line's words when it changed, else
         ``""``. Read when the SR layer's calibration changes and before each record (a
         metadata value changed in place emits no event)."""
-        from .layers import audit_pixel_size_on_layer
+        from ..io import PixelSizeError, check_pixel_size
+        from .layers import WidgetInputError, audit_pixel_size_on_layer
 
         s, lay = self.session, self.sr_layer
         if s is None or lay is None or lay not in self.viewer.layers:
             return ""  # without its SR layer the session keeps the size it has
         before = s.pixel_size_um
-        with _told_if_not_saved("the new pixel size (the session keeps its previous one)"):
-            if not s.recalibrate(audit_pixel_size_on_layer(s, lay), save=save):
-                return ""
 
         def size(px):
             return "unknown" if px is None else f"{px:g} {LENGTH_UNIT}"
+
+        try:  # named as the layer, not as recalibrate's keyword (pixel_size_um)
+            px = check_pixel_size(audit_pixel_size_on_layer(s, lay),
+                                  name=f"the SR layer {lay.name!r}'s pixel size")
+        except PixelSizeError as exc:
+            raise WidgetInputError(f"{exc}: calibrate it anew (Calibration); the session "
+                                   f"keeps {size(before)}") from exc
+        with _told_if_not_saved("the new pixel size (the session keeps its previous one)"):
+            if not s.recalibrate(px, save=save):
+                return ""
 
         return (f"the session's pixel size is now {size(s.pixel_size_um)}, the SR layer "
                 f"{lay.name!r}'s (it was {size(before)})")
@@ -879,7 +888,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         try:
             note = self._recalibrate(save=True)
         except (ValueError, OSError) as exc:  # a file changed by another program, ...
-            self.status.setText(error_message(exc))
+            self.status.setText(error_message(exc, gui=True))
             return
         if note:
             self.status.setText(note)
@@ -1029,7 +1038,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         worker.returned.connect(
             lambda maps: self._show_overlay(seq, maps, (cy0, cx0), note))
         worker.errored.connect(lambda exc: self.status.setText(
-            f"boundary overlay: {error_message(exc)}"))
+            f"boundary overlay: {error_message(exc, gui=True)}"))
         self._overlay_worker = worker  # a reference while it runs
         worker.start()
 
