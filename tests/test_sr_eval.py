@@ -382,6 +382,33 @@ def test_cli_too_small_pair_names_the_files(tmp_path, capsys):
     assert "(0, 0)" not in err and err.count("\n") == 1
 
 
+def test_a_worded_refusal_of_sr_eval_names_the_files_in_the_srmat_line(tmp_path, capsys,
+                                                                          monkeypatch):
+    """cli.naming_roles put each role's file into the Python message only: a refusal
+    worded for each caller (errors.worded_error), told by srmat as its cli_message, lost
+    the files ("SR and HR ..." in the srmat line, "SR b.png and HR a.png ..." in Python).
+    Its words for each caller now name them too, as naming_file's do."""
+    from napari_srmat.cli import main
+    from napari_srmat.errors import Option, worded_error
+
+    def refuse(*args, **kwargs):
+        raise worded_error(ValueError, "SR is not 2 x HR: pass {scale}",
+                           scale=Option("scale=2", "--scale 2", "choose 2 in 'Scale'"))
+
+    monkeypatch.setattr(m, "evaluate_sr_pair", refuse)
+    hr = _micrograph()
+    hr_p, sr_p = _png(tmp_path / "hr.png", hr), _png(tmp_path / "sr.png", hr)
+    assert main(["sr", "eval", hr_p, sr_p]) == 2
+    err = capsys.readouterr().err
+    assert err == f"srmat sr eval: error: SR {sr_p} is not 2 x HR {hr_p}: pass --scale 2\n"
+    from napari_srmat.cli import naming_roles
+
+    with pytest.raises(ValueError) as e, naming_roles({"SR": sr_p, "HR": hr_p}):
+        refuse()
+    assert str(e.value) == f"SR {sr_p} is not 2 x HR {hr_p}: pass scale=2"
+    assert e.value.gui_message == f"SR {sr_p} is not 2 x HR {hr_p}: choose 2 in 'Scale'"
+
+
 def test_cli_sr_eval_shape_errors_name_the_files(tmp_path, capsys):
     """The shape errors named "HR"/"SR"/"LR", not the files the user gave."""
     from napari_srmat.cli import main

@@ -522,11 +522,18 @@ def naming_file(path: str | os.PathLike,
         names = {str(path), str(Path(path))}
         if exc.args and isinstance(exc.args[0], str) and not any(
                 name in exc.args[0] for name in names):
-            exc.args = (f"{path}: {exc.args[0]}", *exc.args[1:])
-            for words in ("cli_message", "gui_message"):  # its words for each caller too
-                if getattr(exc, words, None):
-                    setattr(exc, words, f"{path}: {getattr(exc, words)}")
+            _reword(exc, lambda text: f"{path}: {text}")
         raise
+
+
+def _reword(exc: BaseException, rewrite: Callable[[str], str]) -> None:
+    """Rewrite the message of ``exc`` (its first argument, a str) and its words for each
+    caller (``cli_message``, ``gui_message``: :func:`napari_srmat.errors.worded_error`)
+    alike: the one rule of :func:`naming_file` and :func:`naming_roles`."""
+    exc.args = (rewrite(exc.args[0]), *exc.args[1:])
+    for words in ("cli_message", "gui_message"):
+        if getattr(exc, words, None):
+            setattr(exc, words, rewrite(getattr(exc, words)))
 
 
 def input_path_arg(text: str) -> str:
@@ -555,7 +562,8 @@ def naming_roles(roles: Mapping[str, str | os.PathLike | None],
     role (``sr shape (256, 256) is not lr shape (64, 64) x scale 3``, ``HR and SR shapes
     differ``); inside the block, each role of ``roles`` standing as a word (not part of a
     name or path) in such a message gets its file after it
-    (``sr b.png shape ... lr a.png shape ...``).
+    (``sr b.png shape ... lr a.png shape ...``), in its words for each caller too (the
+    flags' line a command tells, ``exc.cli_message``: :func:`_reword`).
 
     The one rule of the commands that pass several images to one library call
     (``srmat audit candidates``, ``srmat sr eval``); the exception keeps its type.
@@ -582,9 +590,9 @@ def naming_roles(roles: Mapping[str, str | os.PathLike | None],
         given = {role: str(path) for role, path in roles.items() if path is not None}
         if given and exc.args and isinstance(exc.args[0], str):
             words = "|".join(re.escape(r) for r in sorted(given, key=len, reverse=True))
-            exc.args = (re.sub(rf"(?<![\w/.-])({words})(?![\w/.-])",
-                               lambda m: f"{m.group(1)} {given[m.group(1)]}", exc.args[0]),
-                        *exc.args[1:])
+            _reword(exc, lambda text: re.sub(rf"(?<![\w/.-])({words})(?![\w/.-])",
+                                             lambda m: f"{m.group(1)} {given[m.group(1)]}",
+                                             text))
         raise
 
 
