@@ -415,6 +415,37 @@ def test_model_threshold_rule_option(tmp_path):
         load_boundary_model(tmp_path / "bad", device="cpu")
 
 
+def test_a_rule_without_calibrated_parameters_is_refused_in_each_callers_words(tmp_path,
+                                                                               capsys):
+    """A Python caller is told the function that fits the parameters, an srmat command
+    the export command and the flags (the refusal told everyone the command before)."""
+    from PIL import Image
+
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.cli import main
+    from napari_srmat.edges.infer import load_boundary_model
+
+    _save_tiny(tmp_path / "ck", threshold=0.5,
+               threshold_rules={"none": {"otsu_scaled": {"c": 1.2}}})
+    with pytest.raises(CheckpointError) as info:
+        load_boundary_model(tmp_path / "ck", device="cpu", tta="d4", threshold_rule="otsu_scaled")
+    msg = str(info.value)
+    assert "with tta='d4'; pass threshold_params, or fit them with " in msg
+    assert "calibrate_thresholds(checkpoint, val_root, rules=('otsu_scaled',))" in msg
+    assert "--" not in msg and "python -m" not in msg
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "a.png")
+    rc = main(["edges", "predict", str(tmp_path / "a.png"), "--out", str(tmp_path / "out"),
+               "--checkpoint", str(tmp_path / "ck"), "--tta", "d4",
+               "--threshold-rule", "otsu_scaled", "--device", "cpu"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and "Traceback" not in err
+    assert err.startswith("srmat edges predict: error: checkpoint ")
+    assert err.endswith("with --tta d4; choose another --threshold-rule, or fit them with "
+                        "python -m napari_srmat.edges.export SRC DST --calibrate VAL_ROOT "
+                        "--threshold-rules otsu_scaled")
+    assert not (tmp_path / "out").exists()
+
+
 def test_export_calibrates_rule_parameters(tmp_path, capsys):
     from PIL import Image
 

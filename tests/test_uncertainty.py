@@ -357,6 +357,32 @@ def test_shipped_checkpoint_has_a_valid_error_model():
         assert e[0, 0] < 0.01 and e.max() > 0.3
 
 
+def test_no_error_model_is_told_in_each_callers_words(tmp_path, capsys):
+    """A Python caller is told the function that fits an error model, srmat edges predict
+    --error-map the export command (the refusal told everyone the command before)."""
+    from PIL import Image
+
+    from napari_srmat.checkpoint import CheckpointError
+    from napari_srmat.cli import main
+    from napari_srmat.edges.infer import load_boundary_model
+
+    ck, _ = _tiny_checkpoint_with_val(tmp_path)
+    model = load_boundary_model(ck, device="cpu", tta="none")
+    with pytest.raises(CheckpointError) as info:
+        model.error_probability(np.zeros((4, 4), np.float32))
+    assert str(info.value).endswith(
+        "has no error model for tta='none'; fit one with "
+        "napari_srmat.edges.export.calibrate_error_model(checkpoint, val_root)")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "a.png")
+    rc = main(["edges", "predict", str(tmp_path / "a.png"), "--out", str(tmp_path / "out"),
+               "--checkpoint", str(ck), "--tta", "none", "--device", "cpu", "--error-map"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and "Traceback" not in err
+    assert err.startswith("srmat edges predict: error: checkpoint ")
+    assert err.endswith("has no error model for --tta none; fit one with python -m "
+                        "napari_srmat.edges.export CHECKPOINT --error-model-only VAL_ROOT")
+
+
 def test_cli_edges_predict_error_map(tmp_path, capsys):
     from PIL import Image
 

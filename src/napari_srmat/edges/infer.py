@@ -18,7 +18,7 @@ from ..checkpoint import (
     read_checkpoint_config,
     resolve_checkpoint_dir,
 )
-from ..errors import worded_error
+from ..errors import Option, worded_error
 from ..jobs import Log, plain_version, run_job
 from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_BATCH_SIZE
 from ._weights import DEFAULT_WEIGHTS, default_checkpoint_path  # noqa: F401 (re-exported)
@@ -41,6 +41,37 @@ __all__ = [
 #: threshold rule of :meth:`BoundaryModel.binarize` ...
 # ... and DEFAULT_TTA (defined in edges.thresholds, beside BoundaryThresholds): the TTA
 # mode of checkpoints whose config does not name one.
+
+
+#: How a checkpoint's error model is fitted, for each caller
+#: (:func:`napari_srmat.errors.worded_error`): the function in Python, the export command
+#: in a shell (no widget fits one).
+FIT_ERROR_MODEL = Option(
+    "napari_srmat.edges.export.calibrate_error_model(checkpoint, val_root)",
+    "python -m napari_srmat.edges.export CHECKPOINT --error-model-only VAL_ROOT")
+
+
+def _fit_rule_option(rule: str) -> Option:
+    """How the parameters of threshold rule ``rule`` are given or fitted, for each caller
+    (:func:`napari_srmat.errors.worded_error`): ``threshold_params`` or the function in
+    Python; another ``--threshold-rule`` or the export command in a shell (no widget
+    chooses a rule).
+
+    Examples
+    --------
+    >>> _fit_rule_option("otsu_scaled").flag.endswith("--threshold-rules otsu_scaled")
+    True
+    """
+    return Option(
+        "pass threshold_params, or fit them with napari_srmat.edges.export."
+        f"calibrate_thresholds(checkpoint, val_root, rules=({rule!r},))",
+        "choose another --threshold-rule, or fit them with python -m "
+        f"napari_srmat.edges.export SRC DST --calibrate VAL_ROOT --threshold-rules {rule}")
+
+
+def _tta_option(mode: str) -> Option:
+    """The TTA mode ``mode`` as each caller gives it (``tta='d4'``, ``--tta d4``)."""
+    return Option(f"tta={mode!r}", f"--tta {mode}")
 
 
 class BoundaryModel:
@@ -129,11 +160,11 @@ class BoundaryModel:
             return dict(self._threshold_params)
         stored = self.thresholds.rule_params(self.tta)
         if self.threshold_rule not in stored:
-            raise CheckpointError(
-                f"checkpoint {self.path} has no calibrated parameters for threshold rule "
-                f"{self.threshold_rule!r} with tta={self.tta!r}; pass threshold_params or "
-                "calibrate them with python -m napari_srmat.edges.export SRC DST --calibrate "
-                f"VAL_ROOT --threshold-rules {self.threshold_rule}")
+            raise worded_error(
+                CheckpointError, "checkpoint {path} has no calibrated parameters for "
+                "threshold rule {rule!r} with {tta}; {fit}", path=self.path,
+                rule=self.threshold_rule, tta=_tta_option(self.tta),
+                fit=_fit_rule_option(self.threshold_rule))
         return stored[self.threshold_rule]
 
     def image_threshold(self, prob) -> float | None:
@@ -192,9 +223,9 @@ class BoundaryModel:
 
         params = self.error_model
         if params is None:
-            raise CheckpointError(
-                f"checkpoint {self.path} has no error model for tta={self.tta!r}; fit one with "
-                "python -m napari_srmat.edges.export SRC DST --calibrate VAL_ROOT --error-model")
+            raise worded_error(CheckpointError, "checkpoint {path} has no error model for "
+                               "{tta}; fit one with {fit}", path=self.path,
+                               tta=_tta_option(self.tta), fit=FIT_ERROR_MODEL)
         p = np.asarray(prob)
         if predicted is None:
             predicted = np.asarray(self.binarize(p), bool)
