@@ -205,8 +205,12 @@ def check_inference_scale(value: Any, *, field: str = "inference_scale") -> floa
 SCALE_TOLERANCE = 0.15
 
 #: ℓ̄ ≈ ACF_TO_INTERCEPT x the lag at which the image autocorrelation halves (median
-#: ratio on tbm/train+val at x0.5-x4, ``studies/grain_size_scale_policy.py``; the
-#: synthetic micrographs, with flatter grains, have 2.1).
+#: ratio on tbm/val and every third tbm/train region at x0.5-x4,
+#: ``studies/grain_size_scale_policy.py``; on all 63 regions the estimate reads a median
+#: 1.07 x the hand-drawn ℓ̄, ``studies/grey_scale_estimate.py``; the synthetic
+#: micrographs, with flatter grains, have 2.1). One factor for colour and grey inputs: a
+#: grey file of a colour micrograph reads a median 0.91 x its estimate (tbm/train); a
+#: grey factor was tried and not adopted (docs/grain_size.md, "Grey images").
 ACF_TO_INTERCEPT = 1.375
 
 #: An input at least this sharp (:func:`estimate_sharpness`) carries detail down to the
@@ -214,7 +218,9 @@ ACF_TO_INTERCEPT = 1.375
 #: read 0.32-0.41 and pass). tbm/train+val regions: 0.375-0.648 as they are,
 #: 0.356-0.499 down-sampled x0.5 (bilinear); up-sampled x2 0.275-0.323, x4 0.26-0.28;
 #: x4 SR outputs (``cnn``, ``onestep``) and SR of x4-down copies 0.26-0.28
-#: (``studies/scale_sharpness_decision.py``).
+#: (``studies/scale_sharpness_decision.py``). Their grey files (luminance) read alike:
+#: 0.370-0.648 as they are, 0.99 x the colour value (median), the native-sharp decision
+#: the same for 398 of 399 train copies at x0.5-x4 (``studies/grey_scale_estimate.py``).
 MIN_NATIVE_SHARPNESS = 0.34
 
 #: Above this the pixel differences are mostly uncorrelated noise (white noise reads 1),
@@ -802,11 +808,16 @@ def estimate_intercept_px(image: Any, *, window: int = ACF_WINDOW) -> float | No
     Grains are patches of nearly constant colour, so the image autocorrelation falls
     with the lag roughly as the chance that a segment of that length stays in one grain
     (slope ``1 / ℓ̄`` at the origin). The lag at which it halves, times
-    :data:`ACF_TO_INTERCEPT`, estimates ℓ̄: on tbm/train+val images resampled x0.5-x4,
-    0.89-1.30 x the hand-drawn ℓ̄ for 80 % of them (median 1.00); on the synthetic
-    micrographs 0.66 x (their dark boundary lines and more regular grains; grey ones
-    0.58 x). It only chooses the model's
-    scale; the reported ℓ̄ comes from the model.
+    :data:`ACF_TO_INTERCEPT`, estimates ℓ̄: on tbm/val and every third tbm/train image
+    resampled x0.5-x4, 0.89-1.30 x the hand-drawn ℓ̄ for 80 % of them (median 1.00; all
+    63 regions 1.07); on the synthetic micrographs 0.66 x (``mean_grain_size_px`` 34 at
+    x0.5-x4; at the training size 0.65 x in colour, 0.60 x grey,
+    ``studies/grey_scale_estimate.py``: their dark boundary lines and more regular
+    grains). A grey file of a colour micrograph (its luminance) reads a
+    median 0.91 x the colour file's estimate (0.69-1.06 for 80 % of the tbm/train regions
+    at x0.5-x4), so the two may be measured at different scales (docs/grain_size.md,
+    "Grey images"). It only chooses the model's scale; the reported ℓ̄ comes from the
+    model.
 
     Parameters
     ----------
@@ -1116,7 +1127,8 @@ class NativeScale:
     image's own pixels (a native-sharp input up to 2x the target is measured there).
     Between :data:`COARSE_INPUT_INTERCEPT_PX` and the reliable range the measurement
     up-samples without a warning, and so this check says nothing: the estimate reads
-    0.65 x ℓ̄ on the synthetic micrographs, whose native RGB images at the training size
+    0.65 x ℓ̄ on the synthetic micrographs at the training size
+    (``studies/grey_scale_estimate.py``), whose native RGB images at the training size
     (ℓ̄ 24-27 px) mostly estimate 15-18 px and are measured right at their own pixels;
     a few (5 of 73) estimate 14.8-15 px and are warned, grey ones about half
     (docs/boundaries.md "Scale of the input", a known limitation). Every
