@@ -199,7 +199,7 @@ def test_nan_pixels_are_told_as_nan_not_as_a_mismatched_pair(pair, which, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.tif", "sr.tif"]
 
 
-def test_scale_must_be_an_integer_and_an_inconsistent_pair_is_named():
+def test_scale_must_be_an_integer_and_an_inconsistent_pair_is_named(tmp_path, capsys):
     """scale=2.5 / "4" / 0 were cast with int() ("sr shape ... is not lr shape ... x scale
     2", a scale the user did not give); an SR that matches its LR nowhere (a mask
     subsampled as "LR") failed with "residual_floor and std_floor must be in (0, 1], got
@@ -214,9 +214,26 @@ def test_scale_must_be_an_integer_and_an_inconsistent_pair_is_named():
     mask[::6] = mask[:, ::6] = True
     with pytest.raises(AuditInputError, match=r"^degrade\(sr\) does not match lr anywhere .*"
                        r"residual_floor='auto'.* is sr the super-resolution of this lr"
-                       r".*\(A fixed floor searches anyway: residual_floor in Python, "
-                       r"--residual-floor in srmat audit candidates\.\)$"):
+                       r".*\(A fixed floor searches anyway: pass residual_floor=F, a number "
+                       r"in \(0, 1\]\.\)$") as info:
         find_candidates(mask[::4, ::4], mask)
+    # srmat audit candidates is told its flag, not the keyword (both were in one line)
+    assert "--" not in str(info.value)
+    assert "floor, --residual-floor auto, is" in info.value.cli_message
+    assert info.value.cli_message.endswith(
+        "(A fixed floor searches anyway: pass --residual-floor F, a number in (0, 1].)")
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    Image.fromarray(mask[::4, ::4]).save(tmp_path / "lr.png")
+    Image.fromarray(mask).save(tmp_path / "sr.png")
+    rc = main(["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+               "--out", str(tmp_path / "a.json")])
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert rc == 2 and err.startswith("srmat audit candidates: error: degrade(sr ")
+    assert "floor, --residual-floor auto, is" in err and "residual_floor" not in err
+    assert err.endswith("pass --residual-floor F, a number in (0, 1].)")
 
 
 @pytest.mark.parametrize("which", ["lr", "sr", "sr_std"])

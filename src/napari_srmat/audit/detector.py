@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..errors import check_number
+from ..errors import Option, check_number, worded_error
 from ..io import all_finite, grey_or_rgb, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 
@@ -81,6 +81,11 @@ __all__ = [
 KINDS = ("new_boundary", "data_inconsistency", "sample_spread")
 #: Rounding slack around [0, 1] allowed in what a ``boundary_fn`` returns.
 BOUNDARY_MAP_SLACK = 1e-4
+#: The estimated data-consistency floor and a fixed one, as each caller gives them
+#: (:func:`napari_srmat.errors.worded_error`); the Audit widget has no control for it
+#: (it searches with the estimate), so its user is told the keyword.
+RESIDUAL_FLOOR_AUTO = Option("residual_floor='auto'", "--residual-floor auto")
+RESIDUAL_FLOOR_FIXED = Option("residual_floor=F", "--residual-floor F")
 
 
 class AuditInputError(ValueError):
@@ -886,12 +891,12 @@ def find_candidates_job(
         residual_floor = estimate_residual_floor(lr, sr, scale, degrade_fn=degrade_fn)
         yield Log(f"audit: residual_floor = {residual_floor:.4f}")
         if residual_floor > 1:  # the options check below would blame the user's option
-            raise AuditInputError(
-                f"degrade(sr) does not match lr anywhere (the estimated data-consistency "
-                f"floor, residual_floor='auto', is {residual_floor:.3g} > 1): is sr the "
-                f"super-resolution of this lr at scale {scale}? (A fixed floor searches "
-                f"anyway: residual_floor in Python, --residual-floor in srmat audit "
-                f"candidates.)")
+            raise worded_error(
+                AuditInputError, "degrade(sr) does not match lr anywhere (the estimated "
+                "data-consistency floor, {auto}, is {floor} > 1): is sr the super-resolution "
+                "of this lr at scale {scale}? (A fixed floor searches anyway: pass {fixed}, "
+                "a number in (0, 1].)", auto=RESIDUAL_FLOOR_AUTO, floor=f"{residual_floor:.3g}",
+                scale=scale, fixed=RESIDUAL_FLOOR_FIXED)
     if not (0 < float(residual_floor) <= 1 and 0 < float(std_floor) <= 1):
         raise AuditInputError(f"residual_floor and std_floor must be in (0, 1] (image units), "
                               f"got {residual_floor} and {std_floor}")
