@@ -296,6 +296,28 @@ def test_lengths_are_written_in_one_unit(tmp_path, capsys):
         assert not re.search(_UM_AS_UNIT, text), text
 
 
+@pytest.mark.parametrize("module", ["calibration_widget", "heyn_widget", "sr_widget"])
+def test_widgets_write_lengths_in_the_one_unit(module):
+    """The Calibration, Heyn and Super-resolution widgets wrote "µm" as a literal in their
+    status lines, labels and messages, outside the one rule of the unit every text output
+    writes (io.LENGTH_UNIT). Their strings (docstrings aside) now write the constant."""
+    import ast
+    from pathlib import Path
+
+    import napari_srmat.widgets as widgets
+    from napari_srmat.io import LENGTH_UNIT
+
+    tree = ast.parse((Path(widgets.__file__).parent / f"{module}.py").read_text("utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    literal = [node.lineno for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str)
+               and LENGTH_UNIT in node.value and id(node) not in docstrings]
+    assert literal == [], f"{module}.py lines {literal} write {LENGTH_UNIT!r} literally"
+
+
 @pytest.mark.parametrize("argv", [
     ["synth", "{out}", "--n", "1", "--size", "64"],
     ["demo", "--out", "{out}"],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButton, QWidget
 
-from ..io import PixelSizeError, check_pixel_size, pixel_size_from_path
+from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
@@ -103,7 +103,7 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     except PixelSizeError as exc:
         raise WidgetInputError(str(exc)) from None
     if px is None:
-        raise WidgetInputError("give a pixel size in µm per pixel")
+        raise WidgetInputError(f"give a pixel size in {LENGTH_UNIT} per pixel")
     # per axis (Y, X): a layer of non-square pixels (0.4 x 0.8) made square stretches its
     # rows and its columns by different factors, and its derived layers with them
     ratios = tuple(px / float(s) for s in layer.scale[-2:])
@@ -144,11 +144,11 @@ class CalibrationWidget(QWidget):
         self.current = QLabel("–")
         self.current.setWordWrap(True)
         self.pixel_size = QLineEdit()
-        self.pixel_size.setPlaceholderText("µm per pixel")
+        self.pixel_size.setPlaceholderText(f"{LENGTH_UNIT} per pixel")
         self.apply_btn = QPushButton("Apply")
         self.shapes_combo = LayerCombo(self.viewer, ("shapes",), allow_none=True)
         self.known_length = QLineEdit()
-        self.known_length.setPlaceholderText("length of the drawn line in µm")
+        self.known_length.setPlaceholderText(f"length of the drawn line in {LENGTH_UNIT}")
         self.line_btn = QPushButton("From line")
         self.derived = QCheckBox("also rescale layers made from it (keeps overlays aligned)")
         self.derived.setChecked(True)
@@ -157,10 +157,10 @@ class CalibrationWidget(QWidget):
         form = QFormLayout(self)
         form.addRow("Layer", self.layer_combo.native)
         form.addRow("Current", self.current)
-        form.addRow("Pixel size (µm/px)", hbox_row(self.pixel_size, self.apply_btn))
+        form.addRow(f"Pixel size ({LENGTH_UNIT}/px)", hbox_row(self.pixel_size, self.apply_btn))
         form.addRow(QLabel("Or draw a line over a scale bar or stage micrometer:"))
         form.addRow("Line (Shapes layer)", self.shapes_combo.native)
-        form.addRow("Known length (µm)", hbox_row(self.known_length, self.line_btn))
+        form.addRow(f"Known length ({LENGTH_UNIT})", hbox_row(self.known_length, self.line_btn))
         form.addRow("", self.derived)
         form.addRow("", self.status)
         self.apply_btn.clicked.connect(
@@ -177,8 +177,9 @@ class CalibrationWidget(QWidget):
             return
         px = layer_pixel_size_um(layer)
         hint = pixel_size_hint(layer)
-        self.current.setText(f"{px:g} µm/px" if px else
-                             "unknown: grain sizes are reported in px only (no µm, no G)"
+        self.current.setText(f"{px:g} {LENGTH_UNIT}/px" if px else
+                             f"unknown: grain sizes are reported in px only (no {LENGTH_UNIT}, "
+                             "no G)"
                              + (f"; {hint}" if hint else ""))
 
     def _typed(self) -> float:
@@ -200,7 +201,7 @@ class CalibrationWidget(QWidget):
         changed = set_layer_pixel_size(self.viewer, layer, pixel_size_um,
                                        derived=self.derived.isChecked())
         self.pixel_size.setText(f"{layer.scale[-1]:g}")
-        self.status.setText(f"{layer.name}: {layer.scale[-1]:g} µm/px"
+        self.status.setText(f"{layer.name}: {layer.scale[-1]:g} {LENGTH_UNIT}/px"
                             + (f" (and {len(changed) - 1} derived layer(s))"
                                if len(changed) > 1 else ""))
         self.show_current()

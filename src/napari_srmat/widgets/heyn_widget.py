@@ -37,6 +37,7 @@ from qtpy.QtWidgets import (
 
 from ..estimates import plan_grain_size
 from ..grainsize import MASK_TAB
+from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
 from ._common import (
@@ -217,7 +218,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.result = None
         self.image_combo = LayerCombo(self.viewer, ("image",), predicate=is_micrograph_layer)
         self.pixel_size = QLineEdit()
-        self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
+        self.pixel_size.setPlaceholderText(f"{LENGTH_UNIT}/px (empty = from layer)")
         self.intercept_label = QLabel("–")
         self.g_label = QLabel("–")
         self.detail_label = QLabel("")
@@ -242,10 +243,10 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
 
         # pixels not square: a typed size would be taken as square, so none is invited
         self.pixel_size.setPlaceholderText(
-            f"{px:g} µm/px (from layer)" if px else
-            "µm/px (pixels not square: ℓ̄ in px)" if layer is not None
+            f"{px:g} {LENGTH_UNIT}/px (from layer)" if px else
+            f"{LENGTH_UNIT}/px (pixels not square: ℓ̄ in px)" if layer is not None
             and layer_non_square(layer) is not None else
-            "µm/px (unknown: type it for µm and G)")
+            f"{LENGTH_UNIT}/px (unknown: type it for {LENGTH_UNIT} and G)")
         hint = "" if px else pixel_size_hint(layer)
         self.pixel_size.setToolTip(f"layer {layer.name!r}: {hint}" if hint else "")
 
@@ -284,7 +285,8 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         d = result.to_dict()
         if d["mean_intercept_um"] is not None:
             self.intercept_label.setText(
-                _with_interval(d["mean_intercept_um"], d["mean_intercept_ci95_um"], " µm"))
+                _with_interval(d["mean_intercept_um"], d["mean_intercept_ci95_um"],
+                               f" {LENGTH_UNIT}"))
         else:
             self.intercept_label.setText(
                 _with_interval(d["mean_intercept_px"], d["mean_intercept_ci95_px"], " px"))
@@ -363,7 +365,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.skeletonize.setToolTip("thin the boundaries to 1 px lines before counting "
                                     "(for thick boundary masks)")
         self.pixel_size = QLineEdit()
-        self.pixel_size.setPlaceholderText("µm/px (empty = from layer)")
+        self.pixel_size.setPlaceholderText(f"{LENGTH_UNIT}/px (empty = from layer)")
         self.corrections_combo = LayerCombo(self.viewer, ("labels",), allow_none=True)
         self.corrections_combo.native.setCurrentIndex(0)
         self.corrections_combo.native.setToolTip(
@@ -462,8 +464,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         layer = self.layer_combo.value
         px = layer_pixel_size_um(layer) if layer is not None else None
         self.pixel_size.setPlaceholderText(
-            f"{px:g} µm/px (from layer)" if px else "µm/px (unknown: type it)"
-        )
+            f"{px:g} {LENGTH_UNIT}/px (from layer)" if px
+            else f"{LENGTH_UNIT}/px (unknown: type it)")
 
     def pixel_size_um(self) -> float | None:
         """Typed pixel size, else the layer's, else None."""
@@ -563,7 +565,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         st = self.measurement.stats
         text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px"
         if st["mean_intercept_um"] is not None:  # the figure a lab reports, when calibrated
-            text += f" = {_fmt(st['mean_intercept_um'])} µm, G {_fmt(st['astm_g'], 3)}"
+            text += (f" = {_fmt(st['mean_intercept_um'])} {LENGTH_UNIT}, "
+                     f"G {_fmt(st['astm_g'], 3)}")
         text += f" from {st['intersection_count']:g} intersections"
         if edits:
             text += " (corrected map: " + "; ".join(edits) + ")"
@@ -576,15 +579,15 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         st = self.measurement.stats
         rows = [
             ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
-            ("mean intercept ℓ̄ (µm)", st["mean_intercept_um"]),
+            (f"mean intercept ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_um"]),
             ("ASTM grain size G", st["astm_g"]),
             ("95% CI of ℓ̄ (px)", st["ci95_px"]),
-            ("95% CI of ℓ̄ (µm)", st["ci95_um"]),
+            (f"95% CI of ℓ̄ ({LENGTH_UNIT})", st["ci95_um"]),
             ("relative accuracy %RA", st["relative_accuracy_pct"]),
             ("intersections", f"{st['intersection_count']:g}"),  # the P of ℓ̄ = ΣL / ΣP
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
-            ("pixel size (µm/px)", st["pixel_size_um"]),
+            (f"pixel size ({LENGTH_UNIT}/px)", st["pixel_size_um"]),
         ]
         self.summary.setRowCount(len(rows))
         for i, (name, value) in enumerate(rows):

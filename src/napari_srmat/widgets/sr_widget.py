@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
 
 from ..checkpoint import CHECKPOINT_CONTROL
 from ..estimates import plan_super_resolution
-from ..io import pixel_size_text
+from ..io import LENGTH_UNIT, pixel_size_text
 from ..outputs import OVERWRITE_CONTROL
 from ..sr import DEFAULT_MODEL
 from ..sr.refsr import REFERENCE_CONTROL
@@ -81,8 +81,9 @@ def _plan_summary(plan) -> str:
     """The status line of a rescan plan: its rectangles, area (mm² at its pixel size),
     time ratio, uncertainty source and warnings."""
     area = ("" if plan.roi_area_mm2 is None else
-            f" ({plan.roi_area_mm2:.4g} mm² at {pixel_size_text(plan.pixel_size_um)} µm "
-            "per LR pixel; each rectangle in µm in the layer's features)")
+            f" ({plan.roi_area_mm2:.4g} mm² at {pixel_size_text(plan.pixel_size_um)} "
+            f"{LENGTH_UNIT} per LR pixel; each rectangle in {LENGTH_UNIT} in the layer's "
+            "features)")
     return (f"rescan plan: {len(plan.rois)} rectangle(s), {plan.roi_fraction:.1%} of the "
             f"area{area}; time {plan.time_ratio:.2f} x a full HR scan "
             f"(uncertainty: {plan.uncertainty_source})"
@@ -194,7 +195,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.plan_btn.clicked.connect(user_action(self.plan_rescan, self.status))
         self.save_plan_btn = QPushButton("Save plan…")
         self.save_plan_btn.setToolTip("save the last rescan plan: CSV (one row per "
-                                      "rectangle, in LR px and µm) or JSON")
+                                      f"rectangle, in LR px and {LENGTH_UNIT}) or JSON")
         self.save_plan_btn.setEnabled(False)  # until there is a plan
         self.save_plan_btn.clicked.connect(user_action(self._save_plan_dialog, self.status))
         plan_row = QHBoxLayout()
