@@ -1379,6 +1379,13 @@ def test_report_pixel_size_says_when_it_overrides_the_sessions(tmp_path, capsys)
     assert main(["audit", "report", str(path), "--out", str(rep), "--pixel-size-um",
                  "0.25", "--no-thumbnails"]) == 0
     assert capsys.readouterr().err == "" and "Note:" not in rep.read_text()
+    # --json lists the warning under 'warnings' (empty without one)
+    assert main(["audit", "report", str(path), "--out", str(rep), "--pixel-size-um",
+                 "0.5", "--no-thumbnails", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [told]
+    assert main(["audit", "report", str(path), "--out", str(rep), "--no-thumbnails",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
 
 
 def test_a_session_moved_with_its_images_finds_them(tmp_path, capsys):
@@ -1812,10 +1819,14 @@ def test_the_report_follows_the_sr_files_calibration_now(tmp_path, capsys, monke
             rc = main()
     finally:
         signal.signal(signal.SIGINT, before)
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert rc == 0 and len(err) == 1
     assert err[0].startswith("srmat audit report: warning: the SR image file ")
     assert "the file's 0.125 µm was used" in err[0]
+    # listed in the JSON's warnings too, as srmat audit candidates --json lists its own
+    out = json.loads(captured.out)
+    assert out["warnings"] == [out["sr_file_note"]] and err[0].endswith(out["sr_file_note"])
     # a file with other pixels is not the audited image: its calibration is not taken
     shutil.rmtree(sr_p)
     write_ome_zarr(255 - sr, sr_p, pixel_size_um=0.125)

@@ -27,6 +27,27 @@ from . import (
 __all__ = ["register"]
 
 
+def _tell(told: list[str], where: str, kind: str, text: str) -> None:
+    """Print ``text`` as one ``where: kind: text`` line and list it in ``told``, the
+    ``--json`` result's ``warnings`` (the lines :func:`told_warnings` collects): the one
+    rule of ``srmat audit candidates`` and ``srmat audit report`` for a calibration note.
+
+    Parameters
+    ----------
+    told : list of str
+        The warnings listed in the JSON, appended to.
+    where : str
+        The command, e.g. ``"srmat audit report"``.
+    kind : str
+        ``"note"`` or ``"warning"``, as the line says it.
+    text : str
+        The note; told on one line.
+    """
+    line = " ".join(text.split())
+    print(f"{where}: {kind}: {line}", file=sys.stderr)
+    told.append(line)
+
+
 def _candidates(args: argparse.Namespace) -> int:
     with told_warnings() as told:  # printed as they come, and listed in the JSON
         return _candidates_told(args, told)
@@ -81,8 +102,7 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
                      else image_data(sr_file, name="sr")[1])
     note = pixel_size_note(sr_file, given=args.pixel_size_um)
     if note:  # listed in the JSON's warnings too, as `srmat register --json` lists its own
-        print(f"srmat audit candidates: note: {note}", file=sys.stderr)
-        told.append(" ".join(note.split()))
+        _tell(told, "srmat audit candidates", "note", note)
     std = pixels(args.sr_std, std_file) if args.sr_std else None
     boundary_fn = None
     threshold = 0.5
@@ -137,6 +157,11 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    with told_warnings() as told:  # printed as they come, and listed in the JSON
+        return _report_told(args, told)
+
+
+def _report_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..audit import AuditSession, write_report
 
     sessions = [AuditSession.load(p) for p in args.audit]
@@ -147,9 +172,9 @@ def _report(args: argparse.Namespace) -> int:
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)
     if res["pixel_size_note"]:  # --pixel-size-um replaced a size the sessions record
-        print(f"srmat audit report: warning: {res['pixel_size_note']}", file=sys.stderr)
-    if args.json:
-        print_json(res)
+        _tell(told, "srmat audit report", "warning", res["pixel_size_note"])
+    if args.json:  # the SR files' calibration (sr_file_note, a warning) listed too
+        print_json({**res, "warnings": list(told)})
     else:
         print(f"report -> {args.out}")
         print(json.dumps(res["pooled"], indent=2))
