@@ -14,6 +14,7 @@ from PIL import Image
 
 from napari_srmat.cli import main as cli_main
 from napari_srmat.io import (
+    GIVE_PIXEL_SIZE,
     ImageReadError,
     OmeZarrStreamWriter,
     StreamMismatchError,
@@ -522,7 +523,42 @@ def test_jpeg_jfif_and_exif_calibrations_that_disagree_give_no_pixel_size(tmp_pa
         if said is None:
             assert texts == [], name
         else:
-            assert len(texts) == 1 and said in texts[0] and "give it" in texts[0], texts
+            assert len(texts) == 1 and said in texts[0] and GIVE_PIXEL_SIZE in texts[0], texts
+
+
+def test_a_missing_pixel_size_is_told_in_words_every_reader_can_act_on(tmp_path):
+    """The notes stored with a file or a rescan plan before anyone knows who reads them
+    listed every caller's option at once ('pixel_size_um= / --pixel-size-um / the Pixel
+    size widget', four copies in the reader; 'a layer scale in µm' in the plan's): each
+    reader got two others' words. They now say the one thing all three call alike,
+    io.GIVE_PIXEL_SIZE ('give the pixel size (µm per pixel)'), from one constant."""
+    from napari_srmat.io import pixel_size_note
+    from napari_srmat.sr.rescan import NO_PIXEL_SIZE_NOTE
+
+    a = np.zeros((32, 40), np.uint8)
+    files = {"dpi": tmp_path / "dpi.png", "range": tmp_path / "range.png",
+             "jfif": tmp_path / "jfif.jpg", "unit": tmp_path / "unit.tif"}
+    Image.fromarray(a).save(files["dpi"], dpi=(300, 300))  # a print resolution
+    Image.fromarray(a).save(files["range"], dpi=(0.0254, 0.0254))  # 1 px per metre
+    _jpeg_with_exif(files["jfif"], {0x011A: 30000.0, 0x011B: 30000.0, 0x0128: 3},
+                    dpi=(50800, 50800))  # JFIF 0.5 µm, EXIF 1/3 µm: which is unknown
+    tifffile.imwrite(files["unit"], a, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"unit": "furlong"})
+    notes = {}
+    for name, p in files.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = read_image(p)
+        assert m.pixel_size_um is None, name
+        told = [str(w.message) for w in caught] + [pixel_size_note(m) or ""]
+        notes[name] = [t for t in told if "pixel size" in t and GIVE_PIXEL_SIZE in t]
+    notes["plan"] = [NO_PIXEL_SIZE_NOTE]
+    assert GIVE_PIXEL_SIZE == "give the pixel size (µm per pixel)"
+    for name, said in notes.items():
+        assert said, name  # each says what to do ...
+        for text in said:  # ... without another caller's words
+            assert not any(w in text for w in ("pixel_size_um=", "--pixel-size-um",
+                                               "widget", "layer scale")), (name, text)
 
 
 def test_a_jfif_density_of_zero_leaves_the_exif_calibration(tmp_path):

@@ -596,10 +596,12 @@ def test_non_square_pixels_of_the_file_give_rectangles_per_axis(half_structured,
 
 
 def test_unknown_pixel_size_gives_no_um_and_says_so(array_plan):
+    from napari_srmat.io import GIVE_PIXEL_SIZE
+
     assert array_plan.rois and array_plan.pixel_size_um is None
     assert array_plan.rois_um is None and array_plan.roi_area_mm2 is None
     assert array_plan.warnings == [NO_PIXEL_SIZE_NOTE]
-    assert "LR pixels only" in NO_PIXEL_SIZE_NOTE and "--pixel-size-um" in NO_PIXEL_SIZE_NOTE
+    assert "LR pixels only" in NO_PIXEL_SIZE_NOTE and GIVE_PIXEL_SIZE in NO_PIXEL_SIZE_NOTE
     d = array_plan.to_dict()
     assert d["pixel_size_um"] is None and d["rois_um"] is None and d["roi_area_mm2"] is None
     assert d["warnings"] == [NO_PIXEL_SIZE_NOTE]

@@ -28,6 +28,7 @@ from ._mask import (
     read_mask,
 )
 from ._pixel import (
+    GIVE_PIXEL_SIZE,
     LENGTH_UNIT,
     SQUARE_PIXEL_TOLERANCE,
     PixelSizeError,
@@ -83,6 +84,7 @@ __all__ = [
     "PixelSizeError",
     "SQUARE_PIXEL_TOLERANCE",
     "LENGTH_UNIT",
+    "GIVE_PIXEL_SIZE",
     "StreamMismatchError",
     "as_bool_mask",
     "check_threshold",

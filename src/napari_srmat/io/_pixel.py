@@ -8,7 +8,8 @@ from typing import Any
 
 __all__ = ["PixelSizeError", "check_pixel_size", "check_pixel_size_yx", "pixel_size_from_line",
            "pixel_size_from_path", "SQUARE_PIXEL_TOLERANCE", "pixels_square",
-           "non_square_message", "pixel_size_yx", "pixel_size_text", "LENGTH_UNIT"]
+           "non_square_message", "pixel_size_yx", "pixel_size_text", "LENGTH_UNIT",
+           "GIVE_PIXEL_SIZE"]
 
 
 class PixelSizeError(ValueError):
@@ -19,6 +20,13 @@ class PixelSizeError(ValueError):
 #: reports): "µm", never "um". JSON keys keep their ``_um`` suffix (users' scripts read
 #: them).
 LENGTH_UNIT = "µm"
+
+#: What a note about a missing pixel size tells its reader to do. Such notes are stored
+#: as text before anyone knows who reads them (a file's read warnings, a rescan plan's
+#: warnings), so they name no caller's option: the option is called the pixel size in
+#: each caller's words (``pixel_size_um=`` in Python, ``--pixel-size-um`` in srmat, the
+#: Pixel size widget and the widgets' "Pixel size" fields), the one word all three know.
+GIVE_PIXEL_SIZE = f"give the pixel size ({LENGTH_UNIT} per pixel)"
 
 
 #: Pixel sizes (µm) outside this range are typing errors, not micrographs (10 pm to

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import check_number
 from ._float import channel_rule_note
 from ._pixel import (
+    GIVE_PIXEL_SIZE,
     LENGTH_UNIT,
     PIXEL_SIZE_RANGE_UM,
     check_pixel_size,
@@ -620,8 +621,8 @@ def _print_resolution_note(image: Any) -> str | None:
     if dpi is None:
         return None
     return (f"no pixel size: the file records {dpi} dpi, a print or screen resolution, not "
-            "the specimen's calibration; give the pixel size (pixel_size_um= / "
-            "--pixel-size-um / the Pixel size widget) for lengths in µm and ASTM G")
+            f"the specimen's calibration; {GIVE_PIXEL_SIZE} for lengths in {LENGTH_UNIT} "
+            "and ASTM G")
 
 
 def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None
@@ -636,9 +637,9 @@ def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None
     for size in (x_um, y_um):
         if size is not None and not lo <= size <= hi:
             meta.setdefault("read_warnings", []).append(
-                f"{path}: the file's pixel size ({size:g} µm) is outside {lo:g}-{hi:g} µm, "
-                "not a micrograph's: it is treated as unknown; give the pixel size "
-                "(pixel_size_um= / --pixel-size-um / the Pixel size widget)")
+                f"{path}: the file's pixel size ({size:g} {LENGTH_UNIT}) is outside "
+                f"{lo:g}-{hi:g} {LENGTH_UNIT}, not a micrograph's: it is treated as unknown; "
+                f"{GIVE_PIXEL_SIZE}")
             return None
     if x_um is not None and y_um is not None and not pixels_square(y_um, x_um):
         meta["pixel_size_yx_um"] = [float(y_um), float(x_um)]
@@ -860,7 +861,7 @@ def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
         meta.setdefault("read_warnings", []).append(
             f"{path}: its JFIF header records {said(jfif, jfif_meta.get('print_resolution_dpi'))}"
             f", its EXIF {said(from_exif, None)}: which is right is unknown, so it has no "
-            "pixel size; give it (pixel_size_um= / --pixel-size-um / the Pixel size widget)")
+            f"pixel size; {GIVE_PIXEL_SIZE}")
         return None, None
     meta.update(jfif_meta)
     return jfif
@@ -1017,8 +1018,7 @@ def _unknown_unit_note(path, unit: str) -> str:
     """The read warning of a pixel size whose length unit is not known (it was dropped
     without a word)."""
     return (f"{path}: the pixel size's unit {unit!r} is not a length unit napari-srmat "
-            "knows: no pixel size (give it: pixel_size_um= / --pixel-size-um / the Pixel "
-            "size widget)")
+            f"knows: no pixel size; {GIVE_PIXEL_SIZE}")
 
 
 def _ome_pixels_of(root, image: int, name: str | None):

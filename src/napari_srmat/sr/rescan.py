@@ -96,6 +96,8 @@ from scipy import ndimage as ndi
 
 from ..errors import Option, check_number, worded_error
 from ..io import (
+    GIVE_PIXEL_SIZE,
+    LENGTH_UNIT,
     Micrograph,
     check_pixel_size_yx,
     given_pixel_size_message,
@@ -935,9 +937,8 @@ def whole_image_focus_note(level: float) -> list[str]:
 #: The plan's warning when the LR pixel size is unknown.
 NO_PIXEL_SIZE_NOTE = (
     "no pixel size of the LR image (from the file or given): the rescan rectangles are "
-    "in LR pixels only "
-    "(rois_um is null); give the pixel size (pixel_size_um= / --pixel-size-um / a layer "
-    "scale in µm) for the rectangles in µm from the image's top-left corner")
+    f"in LR pixels only (rois_um is null); {GIVE_PIXEL_SIZE} for the rectangles in "
+    f"{LENGTH_UNIT} from the image's top-left corner")
 
 
 def plan_pixel_size(lr: Any, pixel_size_um: Any = None
