@@ -1080,6 +1080,42 @@ def test_align_sr_layer_corrects_the_untranslated_sr_file_only(make_napari_viewe
     assert tuple(sr.scale) == (0.25, 0.25)
 
 
+@pytest.mark.parametrize("lr_kwargs", [
+    {},  # an LR file opened without a pixel size: its world unit is its pixel
+    {"scale": (800.0, 800.0), "units": ("nm", "nm")},  # an LR in nanometres
+], ids=["lr_in_pixels", "lr_in_nm"])
+def test_an_sr_layer_moved_onto_its_lr_keeps_its_pixel_size(make_napari_viewer, qtbot,
+                                                            tmp_path, lr_kwargs):
+    """An SR layer in µm (0.2 µm/px) moved onto an LR layer whose world unit is not the
+    µm (align_sr_layer: its pixels, or nm) kept its µm units with the LR's scale / 4: a
+    layer in µm has its scale as pixel size (8eda90b), so it read 0.25 µm (200 µm over the
+    nm LR), and the Audit widget took that as the session's pixel size at the first
+    verdict. Moved, it now takes the LR's units: its place is in the LR's world."""
+    from napari_srmat._napari_io import layer_pixel_size_um
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    lr, sr = _feature_images(tmp_path)
+    viewer = make_napari_viewer()
+    lr_layer = viewer.add_image(lr, name="lr", **lr_kwargs)
+    sr_layer = viewer.add_image(sr, name="sr", scale=(0.2, 0.2),
+                                units=("micrometer", "micrometer"),
+                                metadata={"pixel_size_um": 0.2})
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
+                     new_boundary_length_px=16.0)
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.2),
+                  tmp_path / "a.json")
+    assert tuple(sr_layer.scale) == tuple(s / 4 for s in lr_layer.scale)  # moved
+    assert tuple(sr_layer.units) == tuple(lr_layer.units)
+    assert layer_pixel_size_um(sr_layer) == pytest.approx(0.2)
+    w.decide("hallucinated")
+    assert w.session.pixel_size_um == pytest.approx(0.2)
+    assert AuditSession.load(tmp_path / "a.json").pixel_size_um == pytest.approx(0.2)
+
+
 def test_a_search_records_the_image_files_and_the_sr_model(make_napari_viewer, qtbot,
                                                            tmp_path, monkeypatch):
     """Sessions made in the widget recorded no image paths (reports said "image 1" and

@@ -153,7 +153,9 @@ def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
     before 2026-12-04, another tool's) has its first pixel centred on the LR's first
     pixel: its content sits ``(s - 1)/(2s)`` LR px (1.5 SR px at x4) down and right of
     the LR's; it is moved, as is any SR layer whose extent is farther off (two PNGs,
-    both at scale 1).
+    both at scale 1). A moved SR layer takes the LR's units (last two axes): its scale
+    is then in the LR's world unit (an SR in µm over an LR in pixels keeps its recorded
+    pixel size, :func:`~napari_srmat._napari_io.layer_pixel_size_um`).
 
     Returns
     -------
@@ -175,6 +177,9 @@ def align_sr_layer(lr_layer, sr_layer, factor: float) -> bool:
     if agree(0.5 * float(np.max(np.abs(lr_layer.scale[-2:])))) and not untranslated:
         return False
     scale, translate = sr_world_transform(lr_layer.scale[-2:], lr_layer.translate[-2:], factor)
+    # in the LR's world now: its units too (an SR in µm moved onto an LR in pixels or nm
+    # kept µm with the LR's scale / s, and a layer in µm has its scale as pixel size)
+    sr_layer.units = tuple(sr_layer.units[:-2]) + tuple(lr_layer.units[-2:])
     sr_layer.scale = scale
     sr_layer.translate = translate
     return True
