@@ -296,25 +296,34 @@ def test_lengths_are_written_in_one_unit(tmp_path, capsys):
         assert not re.search(_UM_AS_UNIT, text), text
 
 
-@pytest.mark.parametrize("module", ["calibration_widget", "heyn_widget", "sr_widget"])
-def test_widgets_write_lengths_in_the_one_unit(module):
+@pytest.mark.parametrize("module", [
+    "widgets/calibration_widget", "widgets/heyn_widget", "widgets/sr_widget",
+    "io/_pixel", "io/_read", "io/_write", "sr/registration", "sr/rescan", "studies/demo"])
+def test_messages_write_lengths_in_the_one_unit(module):
     """The Calibration, Heyn and Super-resolution widgets wrote "µm" as a literal in their
     status lines, labels and messages, outside the one rule of the unit every text output
-    writes (io.LENGTH_UNIT). Their strings (docstrings aside) now write the constant."""
+    writes (io.LENGTH_UNIT); so did library messages (the PNG pixel size and origin_um
+    refusals, the line calibration's, the registration's pixel size warning, a rescan
+    plan's note, srmat demo's log line, refusal and report). Their strings (docstrings
+    aside) now write the constant. In the library a bare "µm" is the unit as data (the
+    constant's definition, the readers' unit table, a file format's default unit)."""
     import ast
     from pathlib import Path
 
-    import napari_srmat.widgets as widgets
+    import napari_srmat
     from napari_srmat.io import LENGTH_UNIT
 
-    tree = ast.parse((Path(widgets.__file__).parent / f"{module}.py").read_text("utf-8"))
+    path = Path(napari_srmat.__file__).parent / f"{module}.py"
+    tree = ast.parse(path.read_text("utf-8"))
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
                   and node.body and isinstance(node.body[0], ast.Expr)
                   and isinstance(node.body[0].value, ast.Constant)}
+    bare_is_data = not module.startswith("widgets/")
     literal = [node.lineno for node in ast.walk(tree)
                if isinstance(node, ast.Constant) and isinstance(node.value, str)
-               and LENGTH_UNIT in node.value and id(node) not in docstrings]
+               and LENGTH_UNIT in node.value and id(node) not in docstrings
+               and not (bare_is_data and node.value == LENGTH_UNIT)]
     assert literal == [], f"{module}.py lines {literal} write {LENGTH_UNIT!r} literally"
 
 
@@ -384,3 +393,12 @@ def test_a_console_without_mu_gets_um_not_an_error(tmp_path, encoding, unit):
         said[name] = done.stdout.decode(encoding)
     assert f"pixel size:  0.3 {unit}" in said["info"]
     assert f"pixel size in {unit}" in " ".join(said["help"].split())
+    # a library refusal written with io.LENGTH_UNIT reaches such a console in 'um' too
+    done = subprocess.run([sys.executable, "-m", "napari_srmat", "synth", str(tmp_path / "s"),
+                           "--n", "1", "--size", "64", "--pixel-size-um", "84.6667"],
+                          env=env, capture_output=True, timeout=300)
+    err = " ".join(done.stderr.decode(encoding).split())
+    assert done.returncode == 2 and err.startswith(
+        f"srmat synth: error: --pixel-size-um 84.6667 {unit} cannot be stored in a PNG "
+        "(it is 300 dpi, a print resolution"), err
+    assert f"give a size between 2.4e-4 and 1e4 {unit} that is" in err

@@ -296,7 +296,7 @@ def pixel_size_from_path(vertices: Any, known_length_um: Any) -> float:
     0.25
     """
     if known_length_um is None:
-        raise PixelSizeError("give the known length of the line in µm")
+        raise PixelSizeError(f"give the known length of the line in {LENGTH_UNIT}")
     ok = isinstance(known_length_um, numbers.Real) and not isinstance(known_length_um, bool)
     known = float(known_length_um) if ok else math.nan
     if not (math.isfinite(known) and known > 0):

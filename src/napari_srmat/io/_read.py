@@ -856,7 +856,8 @@ def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
         def said(sizes, dpi) -> str:
             if sizes[0] is None:
                 return f"{dpi} dpi (a print or screen resolution)"
-            return f"{pixel_size_text((sizes[1] or sizes[0], sizes[0]))} µm per pixel"
+            return (f"{pixel_size_text((sizes[1] or sizes[0], sizes[0]))} {LENGTH_UNIT} "
+                    "per pixel")
 
         meta.setdefault("read_warnings", []).append(
             f"{path}: its JFIF header records {said(jfif, jfif_meta.get('print_resolution_dpi'))}"

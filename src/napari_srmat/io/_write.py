@@ -44,7 +44,7 @@ from ..outputs import (
     write_marker,
 )
 from ._float import all_finite
-from ._pixel import check_pixel_size_yx, pixel_size_yx
+from ._pixel import LENGTH_UNIT, check_pixel_size_yx, pixel_size_yx
 from ._read import _spatial_chunks, path_arg
 
 __all__ = [
@@ -116,9 +116,9 @@ def check_png_pixel_size(pixel_size_um: float | None, *, field: str = "pixel_siz
                if _is_print_resolution(dpi) else
                "its pHYs chunk holds whole pixels per metre, up to 2^32 - 1")
         raise ValueError(
-            f"{field} {pixel_size_um:g} µm cannot be stored in a PNG ({why}): give a size "
-            "between 2.4e-4 and 1e4 µm that is not a print resolution (25400 / dpi µm for "
-            "72, 96, 150, 300, 600, ... dpi)")
+            f"{field} {pixel_size_um:g} {LENGTH_UNIT} cannot be stored in a PNG ({why}): "
+            f"give a size between 2.4e-4 and 1e4 {LENGTH_UNIT} that is not a print "
+            f"resolution (25400 / dpi {LENGTH_UNIT} for 72, 96, 150, 300, 600, ... dpi)")
 
 
 def png_bytes(image: np.ndarray, pixel_size_um: float | None = None) -> bytes:
@@ -244,12 +244,12 @@ def _check_origin(origin_um, pixel_size_um) -> tuple[float, float] | None:
     """
     if origin_um is None:
         return None
-    y, x = _yx_pair("origin_um (µm)", origin_um)
+    y, x = _yx_pair(f"origin_um ({LENGTH_UNIT})", origin_um)
     if y == 0 and x == 0:
         return None
     if pixel_size_um is None:
-        raise ValueError("origin_um needs pixel_size_um (both are in µm); without a pixel "
-                         "size give unitless_grid")
+        raise ValueError(f"origin_um needs pixel_size_um (both are in {LENGTH_UNIT}); "
+                         "without a pixel size give unitless_grid")
     return y, x
 
 

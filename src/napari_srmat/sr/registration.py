@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import check_flag, check_number
-from ..io import all_finite
+from ..io import LENGTH_UNIT, all_finite
 from .base import SRError
 
 __all__ = [
@@ -482,8 +482,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             abs(s / (m_px / f_px) - 1) > PIXEL_SIZE_SCALE_TOLERANCE:
         warnings.warn(
             f"the scale found, {s:.4g}, differs from the {m_px / f_px:.4g} the pixel sizes "
-            f"the images record give (moving {m_px:g} µm, fixed {f_px:g} µm): one pixel "
-            "size or the registration is wrong", RegistrationWarning, stacklevel=2)
+            f"the images record give (moving {m_px:g} {LENGTH_UNIT}, fixed {f_px:g} "
+            f"{LENGTH_UNIT}): one pixel size or the registration is wrong",
+            RegistrationWarning, stacklevel=2)
     return Registration(scale=float(s), offset_px=(float(oy), float(ox)), ssim=quality,
                         ncc=float(ncc), moving_shape=tuple(m.shape),
                         fixed_shape=tuple(f.shape))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_bytes, atomic_write_text
-from ..io import png_bytes, to_uint8
+from ..io import LENGTH_UNIT, png_bytes, to_uint8
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
 __all__ = ["run_demo_job", "run_demo"]
@@ -121,7 +121,8 @@ def run_demo_job(
 
     pixel_size_um = check_pixel_size(pixel_size_um)
     if pixel_size_um is None:  # the report is in µm: None failed after the first files
-        raise PixelSizeError("pixel_size_um is required: the demo reports µm and ASTM G")
+        raise PixelSizeError(f"pixel_size_um is required: the demo reports {LENGTH_UNIT} "
+                             "and ASTM G")
     # before the folder is made and the earlier run's files removed (a bad grain size
     # was refused after both)
     check_microstructure_params((size, size), mean_grain_size_px=mean_grain_size_px,
@@ -177,7 +178,7 @@ def run_demo_job(
         done += 1
         yield Log(
             f"Heyn on true boundaries: mean intercept {res.mean_intercept_px:.2f} px "
-            f"= {res.mean_intercept_um:.2f} µm, ASTM G = {res.astm_g:.2f}"
+            f"= {res.mean_intercept_um:.2f} {LENGTH_UNIT}, ASTM G = {res.astm_g:.2f}"
         )
         yield Progress(done, total, "grain size")
 
@@ -265,9 +266,9 @@ def _markdown(report: dict[str, Any]) -> str:
     if syn:
         lines += [
             f"Synthetic micrograph {syn['shape']} (seed {syn['seed']}), "
-            f"pixel size {syn['pixel_size_um']} µm.",
+            f"pixel size {syn['pixel_size_um']} {LENGTH_UNIT}.",
             f"True mean lineal intercept: {syn['true_mean_intercept_px']:.2f} px "
-            f"({syn['true_mean_intercept_um']:.2f} µm).",
+            f"({syn['true_mean_intercept_um']:.2f} {LENGTH_UNIT}).",
             "",
         ]
     g = report.get("grain_size_true_boundaries")
@@ -276,7 +277,8 @@ def _markdown(report: dict[str, Any]) -> str:
             "## Grain size on the true boundaries (Heyn, 50 random lines)",
             "",
             f"- mean lineal intercept: {g['mean_intercept_px']:.2f} px"
-            + (f" = {g['mean_intercept_um']:.2f} µm" if g.get("mean_intercept_um") else ""),
+            + (f" = {g['mean_intercept_um']:.2f} {LENGTH_UNIT}" if g.get("mean_intercept_um")
+               else ""),
             f"- intersections: {g['n_intersections']} over {g['total_length_px']:.0f} px of line",
         ]
         if g.get("astm_g") is not None:
