@@ -173,6 +173,20 @@ def _feature_images(tmp_path):
     return lr, sr
 
 
+def _widget_over_the_feature(viewer, qtbot):
+    """An audit widget over the layers "lr" and "sr" of :func:`_feature_images` and the
+    candidate over its feature (SR box [120, 80, 136, 96], 16 px of new boundary)."""
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("lr")
+    w.sr_combo.setCurrentText("sr")
+    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
+                     new_boundary_length_px=16.0)
+    return w, cand
+
+
 def _box_world_bounds(layer):
     corners = np.asarray([layer.data_to_world(p) for p in np.asarray(layer.data[0])])[:, -2:]
     return corners.min(axis=0), corners.max(axis=0)
@@ -1092,7 +1106,6 @@ def test_an_sr_layer_moved_onto_its_lr_keeps_its_pixel_size(make_napari_viewer, 
     nm LR), and the Audit widget took that as the session's pixel size at the first
     verdict. Moved, it now takes the LR's units: its place is in the LR's world."""
     from napari_srmat._napari_io import layer_pixel_size_um
-    from napari_srmat.widgets.audit_widget import AuditWidget
 
     lr, sr = _feature_images(tmp_path)
     viewer = make_napari_viewer()
@@ -1100,12 +1113,7 @@ def test_an_sr_layer_moved_onto_its_lr_keeps_its_pixel_size(make_napari_viewer, 
     sr_layer = viewer.add_image(sr, name="sr", scale=(0.2, 0.2),
                                 units=("micrometer", "micrometer"),
                                 metadata={"pixel_size_um": 0.2})
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
-    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
-                     new_boundary_length_px=16.0)
+    w, cand = _widget_over_the_feature(viewer, qtbot)
     w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.2),
                   tmp_path / "a.json")
     assert tuple(sr_layer.scale) == tuple(s / 4 for s in lr_layer.scale)  # moved
@@ -1349,7 +1357,6 @@ def _calibrated_session(viewer, qtbot, tmp_path):
     (0.25 µm/px, following the LR's calibration); returns it, both layers and the
     candidate over the feature (SR box [120, 80, 136, 96], 16 px of new boundary), and the
     (LR, SR) images."""
-    from napari_srmat.widgets.audit_widget import AuditWidget
     from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
     from napari_srmat.widgets.layers import add_super_resolution_result
 
@@ -1357,12 +1364,7 @@ def _calibrated_session(viewer, qtbot, tmp_path):
     lr_layer = viewer.add_image(lr, name="lr")
     set_layer_pixel_size(viewer, lr_layer, 1.0)
     sr_layer = add_super_resolution_result(viewer, lr_layer, sr, 4, name="sr")
-    w = AuditWidget(viewer)
-    qtbot.addWidget(w)
-    w.lr_combo.setCurrentText("lr")
-    w.sr_combo.setCurrentText("sr")
-    cand = Candidate(id=1, bbox=[120, 80, 136, 96], score=9.0, kind="new_boundary",
-                     new_boundary_length_px=16.0)
+    w, cand = _widget_over_the_feature(viewer, qtbot)
     return w, lr_layer, sr_layer, cand, (lr, sr)
 
 
