@@ -1883,3 +1883,43 @@ def test_the_summary_and_report_say_which_pixel_size_they_used(tmp_path):
     with pytest.raises(ValueError, match="pixel"):
         s.recalibrate(-1.0)
     assert s.pixel_size_um == 0.125
+
+
+def test_a_session_csv_edited_with_its_header_kept_is_kept_before_it_is_rewritten(tmp_path):
+    """The session CSV edited by the reviewer and saved with the header unchanged (a text
+    editor, LibreOffice, pandas: plain UTF-8, '\\n', ',') was replaced by the next save
+    with no copy (only a header as Excel re-saves it was kept): the edits were lost. A
+    save now keeps the CSV on disk as audit.csv.<digest>.bak whenever it is not the one
+    napari-srmat last wrote (its SHA-256 recorded in the session JSON; for a session
+    saved before that record, the CSV its JSON renders), and says so; an unchanged CSV is
+    kept by no save."""
+    lr, sr, s = _session(tmp_path)
+    path, log = tmp_path / "audit.json", tmp_path / "audit.csv"
+    s.save(path)
+    s.decide("real", candidate_id=1, note="twin")
+    edited = log.read_bytes().replace(b",twin,", b",twin (checked at x1000),")
+    assert edited != log.read_bytes() and edited.startswith(b"source,id,rank,")
+    log.write_bytes(edited)
+    s.decide("hallucinated", candidate_id=2)
+    assert s.kept_csv is not None and s.kept_csv.read_bytes() == edited
+    assert s.kept_csv_note() == ("the CSV log audit.csv had been re-saved by another "
+                                 f"program (a spreadsheet?); it is kept as {s.kept_csv.name}")
+    s.decide("unsure", candidate_id=3)  # nothing edited since: nothing more kept
+    assert s.kept_csv is None
+    assert len(list(tmp_path.glob("audit.csv.*.bak"))) == 1
+
+    def saved_before_the_record():  # the session JSON as saved before the CSV's digest
+        d = json.loads(path.read_text(encoding="utf-8"))
+        d.pop("csv_sha256")
+        path.write_text(json.dumps(d, indent=2), encoding="utf-8")
+        return AuditSession.load(path, lr=lr, sr=sr)
+
+    r = saved_before_the_record()
+    r.decide("real", candidate_id=4)  # its CSV as its JSON renders it: not kept
+    assert r.kept_csv is None and len(list(tmp_path.glob("audit.csv.*.bak"))) == 1
+    r = saved_before_the_record()
+    log.write_bytes(log.read_bytes().replace(b",real,ana,", b",real,bob,", 1))
+    edited = log.read_bytes()
+    r.decide("real", candidate_id=5)
+    assert r.kept_csv is not None and r.kept_csv.read_bytes() == edited
+    assert len(list(tmp_path.glob("audit.csv.*.bak"))) == 2

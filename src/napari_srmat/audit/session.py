@@ -119,11 +119,10 @@ def is_audit_session_file(path) -> bool:
     return isinstance(d, dict) and d.get("schema") == SCHEMA
 
 
-#: The first line of the session CSV as :meth:`AuditSession.to_csv` writes it (and wrote
-#: it before ``earlier_verdicts``): a file that starts otherwise and is still the
-#: session's (:func:`_is_session_csv`) was re-saved by another program.
-_OWN_CSV_STARTS = tuple((",".join(h) + "\n").encode() for h in (CSV_HEADER,
-                                                               _CSV_HEADER_BEFORE_HISTORY))
+#: The session JSON's key recording the SHA-256 of the CSV log saved with it: a CSV that
+#: is not that one when the next save rewrites it was edited or re-saved by another
+#: program and is kept (:meth:`AuditSession.save`)
+CSV_DIGEST_KEY = "csv_sha256"
 
 
 def _is_session_csv(path) -> bool:
@@ -234,6 +233,21 @@ def _keep_replaced(path: Path, raw: bytes) -> Path:
     if not kept.exists():
         atomic_write_bytes(kept, raw)
     return kept
+
+
+def _written_csv_digest(raw: bytes | None) -> str | None:
+    """SHA-256 of the CSV log napari-srmat saved with session JSON ``raw``: the one it
+    records (:data:`CSV_DIGEST_KEY`), else (a session saved before that record) the CSV
+    the session renders; None when ``raw`` is None or no session."""
+    if raw is None:
+        return None
+    try:
+        d = json.loads(raw.decode("utf-8"))
+        if isinstance(d, dict) and isinstance(d.get(CSV_DIGEST_KEY), str):
+            return d[CSV_DIGEST_KEY]
+        return _digest(AuditSession.from_dict(d).to_csv().encode("utf-8"))
+    except (UnicodeDecodeError, ValueError):  # AuditFileError is a ValueError
+        return None
 
 
 def check_session_path(path) -> Path:
@@ -549,7 +563,8 @@ class AuditSession:
     #: (:func:`replaced_session_path`), else None
     kept_replaced: Path | None = field(default=None, init=False, repr=False, compare=False)
     #: Where the last :meth:`save` kept the session's CSV log it replaced when another
-    #: program had re-saved it (a spreadsheet: ``PATH.csv.<digest>.bak``), else None
+    #: program had changed it (an editor, a spreadsheet: ``PATH.csv.<digest>.bak``),
+    #: else None
     kept_csv: Path | None = field(default=None, init=False, repr=False, compare=False)
     #: What :meth:`load` changed in :attr:`images`: one line per image found elsewhere
     #: than its recorded path (moved with the session); empty when nothing moved
@@ -899,10 +914,13 @@ class AuditSession:
         A file this session did not write last (another session's: a new search over a
         reviewed session, a session saved over another) that holds decisions or added
         regions is also kept as :func:`replaced_session_path` (``PATH.<created>.bak``),
-        which no later save replaces; :attr:`kept_replaced` then names it. The CSV log
-        re-saved by another program (a spreadsheet: BOM, CRLF, ``;``; still the
-        session's own) is kept as ``PATH.csv.<digest>.bak`` before it is written anew;
-        :attr:`kept_csv` names it (:meth:`kept_csv_note`).
+        which no later save replaces; :attr:`kept_replaced` then names it. A CSV log that
+        is not the one napari-srmat saved with the JSON at ``path`` (its SHA-256 is
+        recorded in the JSON, :data:`CSV_DIGEST_KEY`; for a JSON saved before that
+        record, the CSV it renders): edited in a text editor or a spreadsheet, re-saved
+        by Excel (BOM, CRLF, ``;``; still the session's own), is kept as
+        ``PATH.csv.<digest>.bak`` before it is written anew; :attr:`kept_csv` names it
+        (:meth:`kept_csv_note`). An unchanged CSV is not copied.
 
         Parameters
         ----------
@@ -932,21 +950,23 @@ class AuditSession:
         modified, self.modified = self.modified, _now()
         try:
             # serialise first: fail before touching
-            text = json.dumps(_with_relative_paths(self.to_dict(), path), indent=2)
             csv_text = self.to_csv()
+            csv_digest = _digest(csv_text.encode("utf-8"))
+            text = json.dumps({**_with_relative_paths(self.to_dict(), path),
+                               CSV_DIGEST_KEY: csv_digest}, indent=2)
         except BaseException:
             self.modified = modified
             raise
         self.kept_replaced = self.kept_csv = None
+        old = path.read_bytes() if path.exists() else None
         if csv_path.exists():
             previous_csv = csv_path.read_bytes()
-            if not previous_csv.startswith(_OWN_CSV_STARTS):
-                # the session's CSV re-saved by another program (a spreadsheet): it may
-                # hold the reviewer's edits, which the CSV written from the session lacks
+            if _digest(previous_csv) not in (_written_csv_digest(old), csv_digest):
+                # not the CSV napari-srmat saved with the session at PATH (edited in a
+                # text editor or a spreadsheet, re-saved by Excel): it may hold the
+                # reviewer's edits, which the CSV written from the session lacks
                 self.kept_csv = _keep_replaced(csv_path, previous_csv)
-        old = None
-        if path.exists():
-            old = path.read_bytes()
+        if old is not None:
             ours = (self._file_digest is not None and self.path is not None
                     and path.absolute() == Path(self.path).absolute()
                     and _digest(old) == self._file_digest)
