@@ -1116,3 +1116,109 @@ def test_a_rescan_plan_follows_its_lr_without_its_rectangles_and_is_dropped_with
     with pytest.raises(WidgetInputError, match="plan a rescan first"):
         w.save_rescan_plan(tmp_path / "plan.csv")
     assert not (tmp_path / "plan.csv").exists()
+
+
+def _status_lines(widget, monkeypatch) -> list[str]:
+    """Every text the widget's status line is given from now on, in order."""
+    lines: list[str] = []
+    set_text = widget.status.setText
+
+    def record(text: str) -> None:
+        lines.append(text)
+        set_text(text)
+
+    monkeypatch.setattr(widget.status, "setText", record)
+    return lines
+
+
+def _stopped_near_the_end(job):
+    """``job`` (a job function taking ``stop=``), asking its token to stop once 80 % of
+    its tiles are done (a chunk's tiles spill into the next: the first chunks are written
+    late): deterministic, in the worker thread."""
+    from napari_srmat.jobs import Progress
+
+    def stopping(*args, stop, **kwargs):
+        gen = job(*args, stop=stop, **kwargs)
+        try:
+            while True:
+                event = next(gen)
+                if isinstance(event, Progress) and 5 * event.done >= 4 * event.total:
+                    stop.request_stop()
+                yield event
+        except StopIteration as end:
+            return end.value
+
+    return stopping
+
+
+def test_a_rerun_into_a_stopped_store_tells_it_resumed(make_napari_viewer, qtbot, tmp_path,
+                                                       monkeypatch):
+    """Run again after a stop, the widget said nothing of the store's state: the job's
+    "resuming …: 1 of 4 chunks already written" and "… is already complete: nothing to
+    do" were dropped (the CLI prints them). Now each is a napari notification and the
+    status line, where the resume stays above the tiles' progress."""
+    import napari_srmat.widgets._worker as worker_mod
+    import napari_srmat.widgets.sr_widget as sr_mod
+
+    viewer, layer = _viewer_with_input(make_napari_viewer, shape=(600, 520))
+    told: list[str] = []
+    monkeypatch.setattr(worker_mod, "show_info", told.append)
+    store, partial = tmp_path / "sr.ome.zarr", tmp_path / "sr.ome.zarr.partial"
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    statuses = _status_lines(w, monkeypatch)
+
+    def run() -> None:
+        told.clear()
+        statuses.clear()
+        w.run()
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+
+    configure(w, layer, model="bicubic", scale="2", device="cpu", tile=128, output=str(store))
+    real = sr_mod.super_resolution_job
+    monkeypatch.setattr(sr_mod, "super_resolution_job", _stopped_near_the_end(real))
+    run()
+    assert w.status.text() == "stopped" and partial.is_dir() and not store.exists()
+    assert not any("resuming" in line for line in told + statuses)
+    monkeypatch.setattr(sr_mod, "super_resolution_job", real)
+    run()  # the same settings: resumed
+    said = f"resuming {partial}: 1 of 4 chunks already written"
+    assert told == [f"napari-srmat: {said}"]
+    assert any(line.startswith(f"{said}\ntiles: ") for line in statuses), statuses
+    assert store.is_dir() and w.status.text() == "done: lr SR x2"
+    run()  # and again: nothing to do
+    said = f"{store} is already complete (same input and parameters): nothing to do"
+    assert told == [f"napari-srmat: {said}"] and said in statuses
+
+
+def test_a_job_warning_is_a_napari_notification_told_once(make_napari_viewer, qtbot,
+                                                          monkeypatch):
+    """A job's warnings (the tiled runner's fall-back to a smaller batch, an evaluation's
+    warnings) never reached the user of a widget: its Log events were dropped. Now a
+    warning is a napari warning notification and the status line, once however often the
+    job repeats it; an info line only goes to the status line."""
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    from napari_srmat.jobs import Log, Progress
+
+    viewer, _layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    oom = "out of memory at batch size 8: retrying with 4"
+
+    def job(stop):
+        yield Log("loading SR model bicubic x2")
+        yield Log(oom, level="warning")
+        yield Progress(1, 4, stage="tiles")
+        yield Log(oom, level="warning")  # the next chunk's runner says it again
+        yield Progress(2, 4, stage="tiles")
+        return None
+
+    before = len(notification_manager.records)
+    statuses = _status_lines(w, monkeypatch)
+    w._start_single_job(job, on_result=lambda _r: None)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    new = [(n.severity, n.message) for n in notification_manager.records[before:]]
+    assert new == [(NotificationSeverity.WARNING, f"napari-srmat: {oom}")]
+    assert statuses[:4] == ["starting…", "loading SR model bicubic x2", f"warning: {oom}",
+                            f"warning: {oom}\ntiles: 1/4"]

@@ -87,7 +87,19 @@ class Progress(Event):
 
 @dataclass(frozen=True)
 class Log(Event):
-    """A human-readable message."""
+    """A human-readable message.
+
+    Parameters
+    ----------
+    message : str
+        One line, as the CLI prints it after ``[level]``.
+    level : str
+        ``"info"`` (what the job is doing: a widget's status line only), ``"notice"``
+        (what the user must know of the outcome: an output resumed or already complete;
+        a widget also shows a napari notification), ``"warning"`` or ``"error"``
+        (napari notifications of that severity; see
+        :func:`napari_srmat.widgets._worker.show_log`).
+    """
 
     message: str
     level: str = "info"

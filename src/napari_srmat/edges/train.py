@@ -573,7 +573,7 @@ def _train_boundaries(config, stop, held):
             # its next best epoch, after hours of training, and one in last/ was lost at
             # the next epoch's end: refused now
             _check_run_checkpoints(out)
-        yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}")
+        yield Log(f"resumed from {out / 'last'} at epoch {start_epoch}", level="notice")
     elif cfg.resume:  # asked to resume, but no ``last``: a new run, said so
         replaces = (" (it replaces the earlier run's checkpoints there)" if earlier_run
                     else "")

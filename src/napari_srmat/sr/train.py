@@ -850,7 +850,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
                 ema.load_state_dict(load_checkpoint(last_dir)[0])
             last_step = _ckpt_step(last_dir)
-        yield Log(f"resumed from {state_dir} at step {step}")
+        yield Log(f"resumed from {state_dir} at step {step}", level="notice")
         if not exact:  # no generator states recorded: new streams from the step
             yield Log(f"{state_dir} records no random-generator state (an older version "
                       "wrote it): the resumed run draws other crops than an uninterrupted "

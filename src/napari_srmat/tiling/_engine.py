@@ -1343,7 +1343,7 @@ def tiled_apply_job(
             if writer is not None:
                 if writer.complete:
                     yield Log(f"{out} is already complete (same input and parameters): "
-                              "nothing to do")
+                              "nothing to do", level="notice")
                     return writer.finalize()
                 left = 1.0 - writer.n_done() / writer.n_blocks
                 # level 0 still to write plus the pyramid (a third of level 0)
@@ -1353,10 +1353,10 @@ def tiled_apply_job(
                     yield Log(f"output {space}")
                 if writer.resumed:
                     yield Log(f"resuming {writer.partial}: {writer.n_done()} of "
-                              f"{writer.n_blocks} chunks already written")
+                              f"{writer.n_blocks} chunks already written", level="notice")
                     for key, value in writer.started_with.items():
                         yield Log(f"{writer.partial} was started with {key} {value}: "
-                                  "recorded as started_with beside this run's")
+                                  "recorded as started_with beside this run's", level="notice")
             else:
                 space = check_free_space(None, out_bytes, what="in-memory result")
                 if out_bytes >= SIZE_LOG_BYTES:

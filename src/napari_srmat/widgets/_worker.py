@@ -3,7 +3,8 @@
 This is the only place where the GUI touches job execution: widgets build a
 generator with a :class:`~napari_srmat.jobs.StopToken`, and :func:`start_job` runs it
 in a worker thread, forwarding every yielded event to ``on_event`` in the main
-thread. Errors become napari notifications.
+thread. Errors become napari notifications, and :func:`show_log` is the one rule of
+how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from napari.qt.threading import GeneratorWorker, thread_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
 from ..errors import error_message, is_user_error
-from ..jobs import EtaEstimator, Event, Progress, Stopped, StopToken, format_duration
+from ..jobs import EtaEstimator, Event, Log, Progress, Stopped, StopToken, format_duration
 
 __all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no", "user_action",
-           "qt_alive"]
+           "qt_alive", "show_log"]
 
 
 class _Failed:
@@ -180,13 +181,48 @@ def user_action(action: Callable[[], Any], status=None) -> Callable[..., None]:
     return slot
 
 
+#: Levels of a job's :class:`~napari_srmat.jobs.Log` that a widget also tells as a napari
+#: notification; the status line shows every level ("info" lines only there).
+NOTIFIED_LOG_LEVELS = ("notice", "warning", "error")
+
+
+def show_log(event: Log, status_label=None) -> None:
+    """Tell a job's :class:`~napari_srmat.jobs.Log` in a widget, as the CLI prints it.
+
+    Every message goes to ``status_label`` (a ``QLabel``, optional), a warning's or an
+    error's after ``warning: `` / ``error: ``; a "notice" (a resumed or already complete
+    output), a "warning" or an "error" (:data:`NOTIFIED_LOG_LEVELS`) is also a napari
+    notification of that severity, which stays in napari's notification list after the
+    status line has moved on. Main thread; nothing is computed.
+    """
+    if status_label is not None:
+        status_label.setText(event.message if event.level in ("info", "notice")
+                             else f"{event.level}: {event.message}")
+    if event.level in NOTIFIED_LOG_LEVELS:
+        notify = {"notice": show_info, "warning": show_warning, "error": show_error}
+        notify[event.level](f"napari-srmat: {event.message}")
+
+
 class ProgressForwarder:
-    """Map job events onto a Qt progress bar (``setMaximum``/``setValue``) and a status label."""
+    """Map job events onto a Qt progress bar (``setMaximum``/``setValue``) and a status label.
+
+    A :class:`~napari_srmat.jobs.Log` is told by :func:`show_log`, once per job (call
+    :meth:`new_job` when one starts); the status line keeps the last message above the
+    progress line (``tiles: 3/16, about 1 min left``) until the next one.
+    """
 
     def __init__(self, progress_bar, status_label=None) -> None:
         self.bar = progress_bar
         self.label = status_label
+        if status_label is not None:  # a job's message (a path) wraps, never widens the dock
+            status_label.setWordWrap(True)
+        self.new_job()
+
+    def new_job(self) -> None:
+        """A job starts: no message of an earlier job is kept or counted as told."""
         self.eta = EtaEstimator()
+        self.note = ""
+        self._told: set[tuple[str, str]] = set()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
@@ -194,9 +230,15 @@ class ProgressForwarder:
             self.bar.setValue(int(event.done))
             left = self.eta.update(event)
             if self.label is not None and event.stage:
-                self.label.setText(f"{event.stage}: {event.done}/{event.total}"
-                                   + ("" if left is None else
-                                      f", about {format_duration(left)} left"))
+                line = (f"{event.stage}: {event.done}/{event.total}"
+                        + ("" if left is None else f", about {format_duration(left)} left"))
+                self.label.setText(f"{self.note}\n{line}" if self.note else line)
+        elif isinstance(event, Log):
+            if (event.level, event.message) in self._told:
+                return  # a runner's warning repeated for another tile or chunk
+            self._told.add((event.level, event.message))
+            show_log(event, self.label)
+            self.note = self.label.text() if self.label is not None else event.message
         elif isinstance(event, Stopped):
             if self.label is not None:
                 self.label.setText("stopped")
@@ -362,6 +404,7 @@ class SingleJobMixin:
         notification's line>`` or ``stopped`` (cancelled before a result).
         """
         self.progress.setValue(0)
+        self._forward.new_job()
         self.status.setText("starting…")
         self.run_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)

@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..jobs import Checkpoint, Event, Log, Metric, StopToken
+from ..jobs import Checkpoint, Event, Metric, StopToken
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ._paths import absolute_output_path, layer_folder
@@ -490,6 +490,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self._reset_plot()
         self._update_table()  # the previous job's metrics are not this job's
         self.progress.setValue(0)
+        self._forward.new_job()  # a message of the previous job is told again
         self.status.setText(f"{spec.kind}: starting…")
         self.stop_btn.setEnabled(True)
         self.worker, self.token = start_job(
@@ -558,8 +559,6 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
             self.checkpoints.append(event.path)
             if self.current is not None:
                 self.current.checkpoints.append(event.path)
-        elif isinstance(event, Log) and event.level in ("warning", "error"):
-            self.status.setText(event.message[:120])
 
     def _update_table(self) -> None:
         rows = sorted(self.metrics.items())
