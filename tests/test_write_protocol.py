@@ -520,6 +520,30 @@ def test_a_sampled_input_hash_is_backed_by_the_modification_time(tmp_path, capsy
     assert rc == 0 and "resuming" in err
 
 
+def test_edges_predict_finishing_a_killed_run_is_not_nothing_to_do(tmp_path, capsys,
+                                                                      monkeypatch):
+    """A run killed while it wrote prob/uncertainty from its complete tiles: the rerun
+    finds the staging's inner store already complete (a notice of that store), writes
+    the outputs and says so; only OUT itself already complete is nothing to do."""
+    import napari_srmat.io as srmat_io
+
+    a = _png(tmp_path / "a.png", 1, 64)
+    out = tmp_path / "pred"
+    args = ["--tile", "64", "--overlap", "16", "--tta", "none", "--device", "cpu"]
+    write = srmat_io.write_ome_zarr
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(srmat_io, "write_ome_zarr", killed)
+    assert _run(["edges", "predict", a, "--out", out, *args], capsys)[0] != 0
+    assert not out.exists() and (tmp_path / "pred.partial").is_dir()
+    monkeypatch.setattr(srmat_io, "write_ome_zarr", write)
+    rc, said, err = _run(["edges", "predict", a, "--out", out, *args, "--json"], capsys)
+    assert rc == 0 and "[notice]" in err and "already complete" in err  # the inner store
+    assert json.loads(said)["nothing_to_do"] is False and (out / "prob.ome.zarr").is_dir()
+
+
 def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):
     a, b = _png(tmp_path / "a.png", 1, 64), _png(tmp_path / "b.png", 2, 64)
     out = tmp_path / "pred"
@@ -530,6 +554,8 @@ def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):
     prob = _pixels(out / "prob.ome.zarr")
     rc, said, err = _run(["edges", "predict", a, "--out", out, *args], capsys)
     assert rc == 0 and "already complete" in err and "nothing written" in err
+    # an outcome, told as a notice (a napari notification in a widget), not [info]
+    assert f"[notice] {out} is already complete" in err
     assert "wrote" not in said  # it printed "wrote ..." although it wrote nothing
     rc, said, _ = _run(["edges", "predict", a, "--out", out, *args, "--json"], capsys)
     assert rc == 0 and json.loads(said)["nothing_to_do"] is True

@@ -40,6 +40,7 @@ __all__ = [
     "Event",
     "Progress",
     "Log",
+    "AlreadyComplete",
     "Metric",
     "Checkpoint",
     "Stopped",
@@ -103,6 +104,36 @@ class Log(Event):
 
     message: str
     level: str = "info"
+
+
+@dataclass(frozen=True)
+class AlreadyComplete(Log):
+    """A notice that the job's output ``path`` was already complete for the same input
+    and settings: nothing was written, the job returns it as it is.
+
+    The outcome is the type and ``path``, never the wording: a caller that must know it
+    (``srmat edges predict``'s ``nothing_to_do``) tests
+    ``isinstance(event, AlreadyComplete) and Path(event.path) == out`` (an inner store a
+    job resumes, e.g. a staging folder's, is another path).
+
+    Parameters
+    ----------
+    message : str
+        The line told, as for :class:`Log`.
+    level : str
+        ``"notice"``.
+    path : str
+        The output that was already complete, as the job was given it.
+
+    Examples
+    --------
+    >>> event = AlreadyComplete("out.zarr is already complete", path="out.zarr")
+    >>> isinstance(event, Log), event.level
+    (True, 'notice')
+    """
+
+    level: str = "notice"
+    path: str = ""
 
 
 @dataclass(frozen=True)

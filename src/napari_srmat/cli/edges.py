@@ -275,7 +275,6 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     import numpy as np
 
     from ..edges.infer import (
-        ALREADY_COMPLETE,
         BOUNDARY_OUTPUTS,
         NATIVE_SCALE_KEY,
         check_boundary_input,
@@ -285,7 +284,7 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..grainsize import NativeScale
     from ..io import ImageReadError, read_image
     from ..io._checked import checked
-    from ..jobs import Log
+    from ..jobs import AlreadyComplete
     from ..outputs import check_not_input, check_output_location, read_marker
     from ..tiling import NonFiniteInputError
 
@@ -308,7 +307,9 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     complete = []
 
     def note(event) -> None:
-        if isinstance(event, Log) and event.message.endswith(ALREADY_COMPLETE):
+        # OUT itself, not the staging's inner store the job resumes (also complete when
+        # a run was killed while writing the outputs from it)
+        if isinstance(event, AlreadyComplete) and Path(event.path) == out:
             complete.append(event)
 
     # found as the input is read: NaN/Inf pixels, a damaged chunk

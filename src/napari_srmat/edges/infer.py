@@ -19,7 +19,7 @@ from ..checkpoint import (
     resolve_checkpoint_dir,
 )
 from ..errors import Option, worded_error
-from ..jobs import Log, plain_version, run_job
+from ..jobs import AlreadyComplete, Log, plain_version, run_job
 from ..tiling._engine import BOUNDARY_OVERLAP, BOUNDARY_TILE, DEFAULT_BATCH_SIZE
 from ._weights import DEFAULT_WEIGHTS, default_checkpoint_path  # noqa: F401 (re-exported)
 from .model import UAEDNet, build_uaed
@@ -719,8 +719,9 @@ def boundary_map_name(image: Any) -> str | None:
     return Path(path).name if marker and marker.get("kind") == "boundaries" else None
 
 
-#: What :func:`predict_boundaries_job` logs (after the output's path) when its output
-#: is already complete for the same input, model and settings: nothing is written.
+#: What :func:`predict_boundaries_job` tells (after the output's path, a
+#: :class:`~napari_srmat.jobs.AlreadyComplete` notice) when its output is already
+#: complete for the same input, model and settings: nothing is written.
 ALREADY_COMPLETE = "is already complete (same input, model and settings): nothing written"
 
 
@@ -1047,7 +1048,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
             diffs = identity_differences(marker.get("identity") if marker else None, identity)
             if not overwrite:
                 if not diffs and marker.get("complete"):
-                    yield Log(f"{out} {ALREADY_COMPLETE}")
+                    yield AlreadyComplete(f"{out} {ALREADY_COMPLETE}", path=str(out))
                     told = yield from _kept_scale_job(out, marker, image, stop, scale_check)
                     return paths if told else None
                 raise made_differently_error(out, diffs)

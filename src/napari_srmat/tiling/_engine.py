@@ -44,7 +44,16 @@ from typing import Any
 import numpy as np
 
 from ..io import all_finite, image_data, read_window
-from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration, run_job
+from ..jobs import (
+    AlreadyComplete,
+    Event,
+    Log,
+    Progress,
+    Stopped,
+    StopToken,
+    format_duration,
+    run_job,
+)
 
 __all__ = [
     "DEFAULT_TILE",
@@ -1342,8 +1351,8 @@ def tiled_apply_job(
         with refused:
             if writer is not None:
                 if writer.complete:
-                    yield Log(f"{out} is already complete (same input and parameters): "
-                              "nothing to do", level="notice")
+                    yield AlreadyComplete(f"{out} is already complete (same input and "
+                                          "parameters): nothing to do", path=str(out))
                     return writer.finalize()
                 left = 1.0 - writer.n_done() / writer.n_blocks
                 # level 0 still to write plus the pyramid (a third of level 0)
