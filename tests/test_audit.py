@@ -1599,7 +1599,7 @@ def test_verdicts_read_back_from_the_session_csv_can_be_given_again(tmp_path):
     assert other.earlier_verdicts("2")[-1].startswith("real (ana, ")
     with pytest.raises(ValueError, match="no candidate with id 9"):
         other.decide("real", candidate_id="9")
-    with pytest.raises(ValueError, match="candidate_id must be an integer, got 'x2'"):
+    with pytest.raises(ValueError, match="candidate_id must be an integer >= 0, got 'x2'"):
         other.decide("real", candidate_id="x2")
 
 
@@ -1613,13 +1613,13 @@ def test_an_id_that_is_not_a_whole_number_is_refused_not_truncated(tmp_path, bad
     s = _session(tmp_path)[2]
     s.add_region([1, 2, 11, 12], save=False)
     s.save(path)
-    with pytest.raises(ValueError, match=r"candidate_id must be an integer, got "):
+    with pytest.raises(ValueError, match=r"candidate_id must be an integer >= 0, got "):
         s.decide("real", candidate_id=bad)
     assert s.decisions == {}
-    with pytest.raises(ValueError, match=r"region_id must be an integer, got "):
+    with pytest.raises(ValueError, match=r"region_id must be an integer >= 0, got "):
         s.remove_region(bad)
     assert len(s.added_regions) == 1
-    with pytest.raises(ValueError, match=r"must be an integer, got "):
+    with pytest.raises(ValueError, match=r"must be an integer >= 0, got "):
         AddedRegion(id=bad, bbox=[0, 0, 1, 1])
     assert s.decide("real", candidate_id=" 2 ").verdict == "real"  # a CSV cell's text
     good = json.loads(path.read_text(encoding="utf-8"))
@@ -1634,7 +1634,7 @@ def test_an_id_that_is_not_a_whole_number_is_refused_not_truncated(tmp_path, bad
             d["added_regions"][0]["id"] = plain
         else:
             d["log"][-1]["candidate"] = plain
-        with pytest.raises(AuditFileError, match="must be an integer, got "):
+        with pytest.raises(AuditFileError, match="must be an integer >= 0, got "):
             AuditSession.from_dict(d, source=edit)
 
 
@@ -1681,11 +1681,17 @@ def test_a_bbox_the_writer_never_writes_is_refused_in_a_session_file(tmp_path, b
     s = _session(tmp_path)[2]
     s.add_region([1, 2, 11, 12], save=False)
     s.save(path)
+    _refused_in_the_file(path, "bbox", box, r"malformed audit session: .*bbox")
+
+
+def _refused_in_the_file(path, key, value, match):
+    """The session saved at ``path`` with ``key`` of its second candidate, then of its
+    added region, set to ``value`` is refused by from_dict (AuditFileError ``match``)."""
     good = json.loads(path.read_text(encoding="utf-8"))
     for edit in ("candidate", "region"):
         d = json.loads(json.dumps(good))
-        (d["candidates"][1] if edit == "candidate" else d["added_regions"][0])["bbox"] = box
-        with pytest.raises(AuditFileError, match=r"malformed audit session: .*bbox"):
+        (d["candidates"][1] if edit == "candidate" else d["added_regions"][0])[key] = value
+        with pytest.raises(AuditFileError, match=match):
             AuditSession.from_dict(d, source=edit)
 
 
@@ -1923,3 +1929,31 @@ def test_a_session_csv_edited_with_its_header_kept_is_kept_before_it_is_rewritte
     r.decide("real", candidate_id=5)
     assert r.kept_csv is not None and r.kept_csv.read_bytes() == edited
     assert len(list(tmp_path.glob("audit.csv.*.bak"))) == 2
+
+
+@pytest.mark.parametrize("bad", [-1, "-1", -3.0])
+def test_a_negative_id_is_refused(tmp_path, bad):
+    """check_id took -1 (or "-1", a CSV cell) for an id, though no file napari-srmat
+    writes has one: a region added as -1 and a file's "id": -1 were accepted. Ids are now
+    whole numbers >= 0 by the same rule and message; a box drawn partly left of or above
+    the image (negative coordinates) is still clipped by add_region."""
+    from napari_srmat.audit.detector import check_id
+
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.add_region([1, 2, 11, 12], save=False)
+    s.save(path)
+    with pytest.raises(ValueError, match=r"^candidate id must be an integer >= 0, got "):
+        check_id(bad, "candidate id")
+    with pytest.raises(ValueError, match=r"^candidate_id must be an integer >= 0, got "):
+        s.decide("real", candidate_id=bad)
+    with pytest.raises(ValueError, match=r"^region_id must be an integer >= 0, got "):
+        s.remove_region(bad)
+    with pytest.raises(ValueError, match=r"^region id must be an integer >= 0, got "):
+        AddedRegion(id=bad, bbox=[0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"^candidate id must be an integer >= 0, got "):
+        Candidate(id=bad, bbox=[0, 0, 1, 1], score=1.0, kind="new_boundary",
+                  new_boundary_length_px=1.0)
+    _refused_in_the_file(path, "id", bad, r"must be an integer >= 0, got ")
+    assert check_id(0, "candidate id") == 0 and check_id("+7") == 7
+    assert s.add_region([-5, -3, 10, 12], save=False).bbox == [0, 0, 10, 12]

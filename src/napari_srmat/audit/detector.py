@@ -93,11 +93,11 @@ class AuditInputError(ValueError):
 
 
 def check_id(value: Any, field: str = "id") -> int:
-    """The one rule for a candidate's or an added region's id (and each coordinate of a
-    box, :func:`bbox_coordinates`), given or read from a file: a whole number
-    (:func:`~napari_srmat.errors.check_number`; ``7.0`` is 7), or its digits as text
-    (``"7"``, a cell of the session CSV). ``7.5``, ``True`` or ``"true"`` are refused
-    (``int()`` read them as 7 and 1: a verdict on another candidate).
+    """The one rule for a candidate's or an added region's id, given or read from a file:
+    a whole number >= 0 (:func:`~napari_srmat.errors.check_number`; ``7.0`` is 7; no
+    file napari-srmat writes has a negative id), or its digits as text (``"7"``, a cell
+    of the session CSV). ``7.5``, ``True``, ``"true"`` or ``-1`` are refused (``int()``
+    read the first three as 7 and 1: a verdict on another candidate).
 
     Examples
     --------
@@ -106,23 +106,29 @@ def check_id(value: Any, field: str = "id") -> int:
     >>> check_id(7.5, "candidate_id")
     Traceback (most recent call last):
     ...
-    ValueError: candidate_id must be an integer, got 7.5
-    >>> check_id("true", "candidate_id")
+    ValueError: candidate_id must be an integer >= 0, got 7.5
+    >>> check_id("-1", "candidate_id")
     Traceback (most recent call last):
     ...
-    ValueError: candidate_id must be an integer, got 'true'
+    ValueError: candidate_id must be an integer >= 0, got -1
     """
-    if isinstance(value, str):
-        if re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
-            return int(value)
-        raise ValueError(f"{field} must be an integer, got {value!r}")
-    return check_number(field, value, integer=True)
+    return _whole_number(value, field, lo=0)
+
+
+def _whole_number(value: Any, field: str, lo: int | None = None) -> int:
+    """``value`` as a whole number (>= ``lo`` when given) read by :func:`check_id`'s
+    rule: a number (``7.0`` is 7) or its digits as text; else
+    :func:`~napari_srmat.errors.check_number`'s ``ValueError`` naming ``field``."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        value = int(value)  # a cell of the session CSV
+    return check_number(field, value, lo=lo, integer=True)
 
 
 def bbox_coordinates(value: Any, field: str = "bbox") -> list[int]:
-    """The four numbers of a box ``[x0, y0, x1, y1]`` (SR pixels), each read by
-    :func:`check_id`'s rule (``7.0`` and ``"7"`` are 7; ``7.5`` or ``True`` are refused:
-    ``int()`` read them as 7 and 1). Their order is :func:`check_bbox`'s.
+    """The four numbers of a box ``[x0, y0, x1, y1]`` (SR pixels), each read as
+    :func:`check_id` reads an id (``7.0`` and ``"7"`` are 7; ``7.5`` or ``True`` are
+    refused: ``int()`` read them as 7 and 1), negative ones too (a box drawn partly
+    outside the image, which ``add_region`` clips). Their order is :func:`check_bbox`'s.
 
     Raises
     ------
@@ -145,7 +151,7 @@ def bbox_coordinates(value: Any, field: str = "bbox") -> list[int]:
     if len(values) != 4:
         raise bad
     try:
-        return [check_id(v, field) for v in values]
+        return [_whole_number(v, field) for v in values]
     except ValueError:
         raise bad from None
 
