@@ -534,3 +534,23 @@ def test_a_refused_training_names_the_widget_s_controls(make_napari_viewer, qtbo
     w.resume.setChecked(True)  # as the message says
     spec = train()
     assert spec.status == "done", spec.result
+
+
+def test_resume_and_overwrite_cannot_both_be_ticked(make_napari_viewer):
+    """Resume and Overwrite could both be ticked, and the training then resumed without a
+    word (resume wins): the user asked to start over and got the old run continued. The
+    two are now exclusive: ticking one unticks the other, and the spec carries one."""
+    w = TrainEvaluateWidget(make_napari_viewer())
+    w.kind.setCurrentText(UAED_TRAIN)
+    w.out.setText("run")
+    w.resume.setChecked(True)
+    w.overwrite.setChecked(True)
+    assert w.overwrite.isChecked() and not w.resume.isChecked()
+    options = w.current_spec().options
+    assert (options["resume"], options["overwrite"]) == (False, True)
+    w.resume.setChecked(True)
+    assert w.resume.isChecked() and not w.overwrite.isChecked()
+    options = w.current_spec().options
+    assert (options["resume"], options["overwrite"]) == (True, False)
+    w.resume.setChecked(False)  # neither: both may be unticked
+    assert not w.resume.isChecked() and not w.overwrite.isChecked()

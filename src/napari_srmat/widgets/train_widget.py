@@ -243,6 +243,9 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.overwrite = QCheckBox(OVERWRITE_CONTROL)
         self.overwrite.setToolTip("training: start over, replacing the run in the output "
                                   "folder")
+        # one or the other: both ticked, the training resumed without a word
+        for box, other in ((self.resume, self.overwrite), (self.overwrite, self.resume)):
+            box.toggled.connect(lambda on, other=other: other.setChecked(False) if on else None)
         self.extra = QLineEdit()
         self.extra.setPlaceholderText('extra options as JSON, e.g. {"steps_per_epoch": 10}')
 
