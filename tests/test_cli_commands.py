@@ -298,13 +298,17 @@ def test_lengths_are_written_in_one_unit(tmp_path, capsys):
 
 @pytest.mark.parametrize("module", [
     "widgets/calibration_widget", "widgets/heyn_widget", "widgets/sr_widget",
-    "io/_pixel", "io/_read", "io/_write", "sr/registration", "sr/rescan", "studies/demo"])
+    "io/_pixel", "io/_read", "io/_write", "sr/registration", "sr/rescan", "studies/demo",
+    "cli/demo", "cli/edges", "cli/rescan", "cli/sr", "cli/synth", "grainsize",
+    "metrics/distributions", "report"])
 def test_messages_write_lengths_in_the_one_unit(module):
     """The Calibration, Heyn and Super-resolution widgets wrote "µm" as a literal in their
     status lines, labels and messages, outside the one rule of the unit every text output
     writes (io.LENGTH_UNIT); so did library messages (the PNG pixel size and origin_um
     refusals, the line calibration's, the registration's pixel size warning, a rescan
-    plan's note, srmat demo's log line, refusal and report). Their strings (docstrings
+    plan's note, srmat demo's log line, refusal and report; srmat's --pixel-size-um help,
+    the grain-size note without a pixel size, the report's labels and scale bar, the
+    distribution plots' axes). Their strings (docstrings
     aside) now write the constant. In the library a bare "µm" is the unit as data (the
     constant's definition, the readers' unit table, a file format's default unit)."""
     import ast

@@ -76,7 +76,7 @@ from typing import Any
 import numpy as np
 
 from .errors import Option, check_number, worded_error
-from .io import MIN_IMAGE_SIDE, check_pixel_size
+from .io import LENGTH_UNIT, MIN_IMAGE_SIDE, check_pixel_size
 from .jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .metrics.heyn import (
     CI95_TAILS,
@@ -1612,8 +1612,8 @@ def _calibration_warnings(model, threshold: float | None) -> list[str]:
 
 #: The warning of a measurement that has no pixel size at all (µm and G are ``None``);
 #: ``srmat grain-size`` and ``srmat heyn`` rows carry it alike.
-NO_PIXEL_SIZE_NOTE = ("no pixel size (from the file or given): ℓ̄ in µm and ASTM G are not "
-                      "reported")
+NO_PIXEL_SIZE_NOTE = (f"no pixel size (from the file or given): ℓ̄ in {LENGTH_UNIT} and ASTM G "
+                      "are not reported")
 
 
 def note_pixel_size(out: GrainSizeResult, note: str | None = None) -> GrainSizeResult:

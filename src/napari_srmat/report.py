@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write_bytes
+from .io import LENGTH_UNIT
 from .outputs import check_output_file
 
 __all__ = [
@@ -230,7 +231,7 @@ def overlay_figure(image: Any = None, *, boundaries: Any = None, intersections: 
         x0, y0 = 0.04 * w, 0.95 * h
         ax.plot([x0, x0 + bar_px], [y0, y0], color="white", lw=4, solid_capstyle="butt")
         ax.plot([x0, x0 + bar_px], [y0, y0], color="black", lw=1.5, solid_capstyle="butt")
-        ax.text(x0 + bar_px / 2, y0 - 0.015 * h, f"{bar_um:g} µm", color="white",
+        ax.text(x0 + bar_px / 2, y0 - 0.015 * h, f"{bar_um:g} {LENGTH_UNIT}", color="white",
                 ha="center", va="bottom", fontsize=9,
                 bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})
     ax.set_xlim(-0.5, w - 0.5)
@@ -245,8 +246,8 @@ def overlay_figure(image: Any = None, *, boundaries: Any = None, intersections: 
 # ----------------------------------------------------------------- builders
 #: Optional specimen-summary entries, shown when the method reports them: (key, label).
 SPECIMEN_SUMMARY_EXTRA = (
-    ("mean_intercept_um", "mean lineal intercept ℓ̄ (µm)"),
-    ("mean_intercept_um_ci95", "ℓ̄, 95 % confidence interval (µm)"),
+    ("mean_intercept_um", f"mean lineal intercept ℓ̄ ({LENGTH_UNIT})"),
+    ("mean_intercept_um_ci95", f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})"),
     ("grains_per_mm2", "grains per mm² N_A"),
     ("grains_per_mm2_ci95", "N_A, 95 % confidence interval"),
 )
@@ -337,8 +338,8 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     s = specimen["summary"]
     fields = specimen["images"]
     px = fields[0].get("pixel_size_um") if fields else None
-    summary = specimen_summary_rows(s) + [("pixel size (µm/px)", px)]
-    headers = ["field", "G", "ℓ̄ (µm)", "ℓ̄ (px)", "grains/mm²", "grains inside",
+    summary = specimen_summary_rows(s) + [(f"pixel size ({LENGTH_UNIT}/px)", px)]
+    headers = ["field", "G", f"ℓ̄ ({LENGTH_UNIT})", "ℓ̄ (px)", "grains/mm²", "grains inside",
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",
             "n_grains_inside", "n_grains_edge", "n_intersections", "anisotropy_index"]
@@ -393,15 +394,15 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
         ("ASTM grain size G", stats.get("astm_g")),
-        ("mean lineal intercept ℓ̄ (µm)", stats.get("mean_intercept_um")),
-        ("ℓ̄, 95 % confidence interval (µm)", stats.get("ci95_um")),
+        (f"mean lineal intercept ℓ̄ ({LENGTH_UNIT})", stats.get("mean_intercept_um")),
+        (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("ci95_um")),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
         ("ℓ̄, 95 % confidence interval (px)", stats.get("ci95_px")),
         ("relative accuracy %RA", stats.get("relative_accuracy_pct")),
         ("intersections", stats.get("intersection_count", stats.get("n_intersections"))),
         ("total line length (px)", stats.get("total_length_px")),
         ("test lines", stats.get("n_lines")),
-        ("pixel size (µm/px)", stats.get("pixel_size_um")),
+        (f"pixel size ({LENGTH_UNIT}/px)", stats.get("pixel_size_um")),
     ]
     rows = [[str(i), f"{length:.1f}", format_value(count)] for i, length, count in per_line]
     rep = GrainSizeReport(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..io import LENGTH_UNIT
 from . import DEVICE_HELP, pixel_size_arg, print_json, run_cli_job, seed_arg
 
 #: Sides (px) of the demo's synthetic micrograph: it is a quick sample, not a benchmark.
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=int, default=4, choices=(2, 4),
                    help="SR magnification (default 4)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=0.5,
-                   help="µm per pixel of the synthetic micrograph (default 0.5)")
+                   help=f"{LENGTH_UNIT} per pixel of the synthetic micrograph (default 0.5)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--stages",

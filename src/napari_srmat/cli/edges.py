@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     RESUME_TRAINING,
@@ -135,8 +136,8 @@ def register(subparsers) -> None:
                     help="micrograph (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
     pr.add_argument("--out", required=True, help="output directory")
     pr.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
-                    help="µm per pixel (overrides the file's), recorded in the maps, as "
-                         "predict_boundaries(pixel_size_um=)")
+                    help=f"{LENGTH_UNIT} per pixel (overrides the file's), recorded in the "
+                         "maps, as predict_boundaries(pixel_size_um=)")
     pr.add_argument("--checkpoint", default=None, help="default: shipped weights")
     pr.add_argument("--tile", type=int_arg(1), default=BOUNDARY_TILE,
                     help="largest tile side in px, context included (default %(default)s; "

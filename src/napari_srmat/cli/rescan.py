@@ -58,16 +58,16 @@ def register(subparsers) -> None:
                     "the SR is least certain (never in featureless areas), and the time "
                     "ratio t_SER/t_HR = r/s^2 + A_roi/A_total. With the LR pixel size (the "
                     "file's unless --pixel-size-um is given) the rectangles are also given "
-                    "in µm from the image's top-left corner; --out writes the plan as CSV or "
-                    "JSON. See docs/rescan.md.")
+                    f"in {LENGTH_UNIT} from the image's top-left corner; --out writes the "
+                    "plan as CSV or JSON. See docs/rescan.md.")
     p.add_argument("lr", help="the low-resolution acquisition (image file or Zarr)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help=f"LR {LENGTH_UNIT} per pixel (overrides the file's) for the "
                    f"rectangles in {LENGTH_UNIT}")
     p.add_argument("--out", default=None, metavar="PLAN",
                    help="write the plan to PLAN.csv (one row per rectangle: rank, LR px, "
-                        "µm, uncertainty, reason, focus) or PLAN.json (what --json prints), "
-                        "atomically")
+                        f"{LENGTH_UNIT}, uncertainty, reason, focus) or PLAN.json (what "
+                        "--json prints), atomically")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out written by srmat plan-rescan (never "
                         "another file)")

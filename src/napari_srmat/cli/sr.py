@@ -19,6 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..io import LENGTH_UNIT
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
@@ -73,8 +74,8 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="image (PNG/JPEG/TIFF/OME-TIFF/Zarr/OME-Zarr)")
     r.add_argument("output", help="output OME-Zarr directory")
     r.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
-                   help="µm per input pixel (overrides the file's); the output records it "
-                        "divided by the scale, as super_resolve(pixel_size_um=)")
+                   help=f"{LENGTH_UNIT} per input pixel (overrides the file's); the output "
+                        "records it divided by the scale, as super_resolve(pixel_size_um=)")
     r.add_argument("--model", default=None,
                    help="registry name (see `srmat sr models`); default: shipped default")
     r.add_argument("--checkpoint", default=None,

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from ..io import LENGTH_UNIT
 from ..synth.generator import MIN_SYNTH_SIDE
 from . import UserError, pixel_size_arg, print_json, seed_arg
 
@@ -33,8 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boundary-width", type=int, default=2,
                    help="boundary width in px, 1-16 (default 2)")
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
-                   help="µm per pixel, recorded in <name>.json with the intercept in µm "
-                        "and in the image, mask and label files (default: none)")
+                   help=f"{LENGTH_UNIT} per pixel, recorded in <name>.json with the "
+                        f"intercept in {LENGTH_UNIT} and in the image, mask and label files "
+                        "(default: none)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--overwrite", action="store_true",
                    help="replace images this command wrote before under the same names")

@@ -482,12 +482,14 @@ def distributions_figure(field: dict, *, title: str = "") -> Any:
     matplotlib.figure.Figure
         Two panels.
     """
+    from ..io import LENGTH_UNIT
+
     fig = _figure((9, 3.4))
     a1, a2 = fig.subplots(1, 2)
     um = field.get("intercepts_um") is not None
     inter = field.get("intercepts_um") if um else field.get("intercepts_px")
     areas = field.get("grain_areas_um2") if um else field.get("grain_areas_px2")
-    histogram_figure(inter or [], xlabel=f"intercept length ({'µm' if um else 'px'})",
+    histogram_figure(inter or [], xlabel=f"intercept length ({LENGTH_UNIT if um else 'px'})",
                      title="intercepts", ax=a1)
     duplex = field.get("duplex") or {}
     mixture = None
@@ -496,7 +498,8 @@ def distributions_figure(field: dict, *, title: str = "") -> Any:
         mixture = {"means": [math.log(c["area"]) for c in comps],
                    "sds": [c["sd_log"] for c in comps],
                    "weights": [c["weight"] for c in comps]}
-    histogram_figure(areas or [], log=True, xlabel=f"grain area ({'µm²' if um else 'px²'})",
+    area_unit = f"{LENGTH_UNIT}²" if um else "px²"
+    histogram_figure(areas or [], log=True, xlabel=f"grain area ({area_unit})",
                      title="grain areas" + (" (bimodal)" if duplex.get("bimodal") else ""),
                      mixture=mixture, ax=a2)
     if title:
