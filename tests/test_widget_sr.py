@@ -1080,18 +1080,11 @@ def test_an_earlier_rescan_plan_kept_by_a_rename_does_not_replace_the_last(
     assert w.rescan_plan.pixel_size_um == 0.5 and w.status.text() == status
 
 
-def test_a_rescan_plan_follows_its_lr_without_its_rectangles_and_is_dropped_with_the_lr(
-        make_napari_viewer, qtbot, tmp_path):
-    """The plan's rectangles (Shapes layer) deleted, then the LR calibrated anew: the
-    widget's plan and status kept the old pixel size (0.8) while Save plan… wrote 0.4. The
-    LR layer deleted: the widget kept the plan and still saved and reported it, for a layer
-    no longer in the viewer. The widget's plan is now read at its LR's calibration, and is
-    dropped (Save plan… off, said in the status) with its LR layer."""
+def _planned_over_an_lr_at_0_8(viewer, qtbot):
+    """``(widget, LR layer, its pixels)``: a 96 x 96 synthetic micrograph shown at 0.8 µm
+    per pixel (its right half flat grey), its rescan plan made by the widget (cnn, x4)."""
     from napari_srmat.synth import generate_microstructure
-    from napari_srmat.widgets._common import WidgetInputError
-    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
 
-    viewer = make_napari_viewer()
     img = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0,
                                   blur=0.0).image.copy()
     img[:, 48:] = 128
@@ -1103,6 +1096,21 @@ def test_a_rescan_plan_follows_its_lr_without_its_rectangles_and_is_dropped_with
     w.plan_rescan()
     qtbot.waitUntil(lambda: w.rescan_layer is not None, timeout=120_000)
     qtbot.waitUntil(w.plan_btn.isEnabled, timeout=10_000)
+    return w, layer, img
+
+
+def test_a_rescan_plan_follows_its_lr_without_its_rectangles_and_is_dropped_with_the_lr(
+        make_napari_viewer, qtbot, tmp_path):
+    """The plan's rectangles (Shapes layer) deleted, then the LR calibrated anew: the
+    widget's plan and status kept the old pixel size (0.8) while Save plan… wrote 0.4. The
+    LR layer deleted: the widget kept the plan and still saved and reported it, for a layer
+    no longer in the viewer. The widget's plan is now read at its LR's calibration, and is
+    dropped (Save plan… off, said in the status) with its LR layer."""
+    from napari_srmat.widgets._common import WidgetInputError
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, layer, _ = _planned_over_an_lr_at_0_8(viewer, qtbot)
     assert w.rescan_plan.pixel_size_um == 0.8
     viewer.layers.remove(w.rescan_layer)
     set_layer_pixel_size(viewer, layer, 0.4)
@@ -1222,3 +1230,36 @@ def test_a_job_warning_is_a_napari_notification_told_once(make_napari_viewer, qt
     assert new == [(NotificationSeverity.WARNING, f"napari-srmat: {oom}")]
     assert statuses[:4] == ["starting…", "loading SR model bicubic x2", f"warning: {oom}",
                             f"warning: {oom}\ntiles: 1/4"]
+
+
+def test_a_rescan_plan_set_on_the_widget_belongs_to_the_lr_it_is_shown_on(
+        make_napari_viewer, qtbot):
+    """w.rescan_plan = plan kept the LR layer of the widget's earlier plan (its µm read at
+    that layer, even once removed), and a dropped plan kept its removed LR layer. A plan
+    set now belongs to the selected LR layer (its µm, rectangles and Save plan… follow
+    it), is refused when no LR layer of its size is selected, and a drop forgets the LR."""
+    from napari_srmat.widgets._common import WidgetInputError
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, lr, img = _planned_over_an_lr_at_0_8(viewer, qtbot)
+    plan = w.rescan_plan
+    viewer.layers.remove(lr)
+    assert w.rescan_plan is None and w._plan_layer is None  # the removed LR forgotten
+    with pytest.raises(WidgetInputError, match="select the LR image layer"):
+        w.rescan_plan = plan  # no LR layer to belong to
+    assert w.rescan_plan is None and not w.save_plan_btn.isEnabled()
+    other = viewer.add_image(img[:64], rgb=True, name="other")
+    configure(w, other)
+    with pytest.raises(WidgetInputError, match=r"96 x 96 px.*'other' is 64 x 96"):
+        w.rescan_plan = plan
+    lr2 = viewer.add_image(img, rgb=True, name="lr2", scale=(0.5, 0.5),
+                           units=("um", "um"), metadata={"pixel_size_um": 0.5})
+    configure(w, lr2)
+    w.rescan_plan = plan
+    assert w.rescan_plan.pixel_size_um == 0.5 and w.rescan_plan.rois == plan.rois
+    assert w.save_plan_btn.isEnabled() and w.rescan_layer in viewer.layers
+    assert w.status.text().startswith("rescan plan:")
+    set_layer_pixel_size(viewer, lr2, 0.25)  # the status follows its LR
+    assert w.rescan_plan.pixel_size_um == 0.25
+    assert "0.25 µm per LR pixel" in w.status.text()

@@ -294,13 +294,22 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         if note := removed_inputs_note(self.viewer, [self._job_layer]):
             self.status.setText(note)
             return
+        self._show_plan(plan, self._job_layer)
+
+    def _show_plan(self, plan, layer) -> None:
+        """Make ``plan`` of LR ``layer`` the widget's: its µm follow the layer's
+        calibration, its rectangles are shown over it, Save plan… saves it; ``None, None``
+        forgets the plan and its LR (Save plan… off)."""
         self._follow_plan_layer(False)  # an earlier plan's LR
-        self._plan, self._plan_layer = plan, self._job_layer
+        self._plan, self._plan_layer = plan, layer
+        self.save_plan_btn.setEnabled(plan is not None)
+        if plan is None:
+            self._plan_px = None
+            return
         self._follow_plan_layer(True)
         plan = self.rescan_plan  # at the LR's pixel size now: calibrated while planned
         self._plan_px = plan.pixel_size_um
-        self.rescan_layer = add_rescan_plan(self.viewer, self._job_layer, plan)
-        self.save_plan_btn.setEnabled(True)
+        self.rescan_layer = add_rescan_plan(self.viewer, layer, plan)
         self.status.setText(_plan_summary(plan))
 
     @property
@@ -308,7 +317,12 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         """The last rescan plan at the pixel size its LR layer has now
         (:func:`~napari_srmat.widgets.layers.rescan_plan_on_layer`: calibrated anew, by
         Calibration or its ``scale``, its µm follow, its rectangles' layer deleted or
-        not); None before a plan and once that LR layer is removed."""
+        not); None before a plan and once that LR layer is removed.
+
+        Set to a plan, it belongs to the selected LR layer (the layer list above), which
+        must be of the plan's ``lr_shape``: shown over it as "Plan rescan" shows its plan
+        (:class:`WidgetInputError` when no such layer is selected); set to None, the plan
+        and its LR layer are forgotten."""
         if self._plan is None:
             return None
         return rescan_plan_on_layer(self._plan, self._plan_layer)
@@ -316,8 +330,20 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     @rescan_plan.setter
     def rescan_plan(self, plan) -> None:
         if plan is None:
-            self._follow_plan_layer(False)
-        self._plan = plan
+            self._show_plan(None, None)
+            return
+        layer = self.layer_combo.value
+        height, width = (int(v) for v in plan.lr_shape[:2])
+        if layer is None:
+            raise WidgetInputError(f"select the LR image layer the rescan plan was made for "
+                                   f"({height} x {width} px)")
+        shape = tuple(int(v) for v in micrograph_data(layer).shape[:2])
+        if shape != (height, width):
+            raise WidgetInputError(
+                f"the rescan plan was made for an LR image of {height} x {width} px; "
+                f"{layer.name!r} is {shape[0]} x {shape[1]} px: select the LR image layer "
+                "it was made for")
+        self._show_plan(plan, layer)
 
     def _follow_plan_layer(self, follow: bool) -> None:
         """(Dis)connect the plan's LR layer's calibration events (the status follows)."""
@@ -345,10 +371,9 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         nothing; Save plan… would save a plan of a layer no longer shown)."""
         if self._closed or self._plan is None or event.value is not self._plan_layer:
             return
-        self.rescan_plan = None
-        self.save_plan_btn.setEnabled(False)
-        self.status.setText(f"rescan plan dropped: its LR layer {self._plan_layer.name!r} "
-                            "was removed")
+        name = self._plan_layer.name
+        self.rescan_plan = None  # forgets the removed LR layer too
+        self.status.setText(f"rescan plan dropped: its LR layer {name!r} was removed")
 
     def save_rescan_plan(self, path: str | os.PathLike) -> Path:
         """Write the last rescan plan to ``path`` (``.csv`` or ``.json``, atomically; see
