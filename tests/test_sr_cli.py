@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -654,3 +655,37 @@ def test_cluster_workers_get_the_exposure_gain():
     np.testing.assert_array_equal(got, model.predict(batch, gain=12.5))
     assert not np.array_equal(got, model.predict(batch))
     np.testing.assert_array_equal(RemoteModel(model)(batch), model.predict(batch))
+
+
+@pytest.mark.parametrize("source", ["file", "given"])
+def test_an_input_pixel_size_too_fine_for_the_sr_output_is_refused_up_front(
+        small_png, tmp_path, capsys, source):
+    """A TIFF calibrated at 1e-05 µm per pixel (the smallest pixel size napari-srmat
+    takes) or a ``--pixel-size-um 2e-05``, both accepted, made ``srmat sr run`` refuse
+    after loading the model, when the store was opened: 'pixel_size_um must be between
+    1e-05 and 100000 micrometres per pixel, got 2.5e-06', a keyword and a value the user
+    never gave, without the file. The output's pixel size (the input's / scale) is now
+    checked before the run (io.check_finer_pixel_size), in words naming the file's (or
+    the given) size and the output's; nothing is written."""
+    import tifffile
+    from PIL import Image
+
+    out = tmp_path / "sr.ome.zarr"
+    if source == "file":
+        src = tmp_path / "fine.tif"
+        tifffile.imwrite(src, np.asarray(Image.open(small_png)), resolution=(1e9, 1e9),
+                         resolutionunit="CENTIMETER")  # 1e-05 µm per pixel
+        argv = ["sr", "run", str(src), str(out), "--model", "bicubic", "--scale", "4"]
+        said = f"{src} records 1e-05 µm per pixel"
+    else:
+        argv = ["sr", "run", str(small_png), str(out), "--model", "bicubic", "--scale", "4",
+                "--pixel-size-um", "2e-05"]
+        said = "the pixel size given, 2e-05 µm,"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the given size differs from none: no matter here
+        assert main(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[")]
+    assert len(err) == 1 and err[0].startswith("srmat sr run: error: ")
+    assert said in err[0] and "x4 output, whose pixel size would be" in err[0]
+    assert "pixel_size_um" not in err[0] and "Traceback" not in err[0]
+    assert not out.exists() and not (tmp_path / "sr.ome.zarr.partial").exists()

@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["PixelSizeError", "check_pixel_size", "check_pixel_size_yx", "pixel_size_from_line",
            "pixel_size_from_path", "SQUARE_PIXEL_TOLERANCE", "pixels_square",
            "non_square_message", "pixel_size_yx", "pixel_size_text", "LENGTH_UNIT",
-           "GIVE_PIXEL_SIZE"]
+           "GIVE_PIXEL_SIZE", "check_finer_pixel_size"]
 
 
 class PixelSizeError(ValueError):
@@ -135,6 +135,55 @@ def finer_grid(scale: Any, origin: Any, factor: float
     s = [float(v) for v in scale]
     return (tuple(v / factor for v in s),
             tuple(float(t) + v * (1.0 / factor - 1.0) / 2.0 for t, v in zip(origin, s)))
+
+
+def check_finer_pixel_size(pixel_size_um: float | tuple[float, float] | None, factor: int,
+                           *, source: str | None = None) -> None:
+    """The one rule for the pixel size of an output ``factor`` times finer than its input
+    (a x4 super-resolved store records ``pixel_size_um / 4``): like every pixel size it
+    must lie in :data:`PIXEL_SIZE_RANGE_UM`, checked before the output is started (the
+    store's writer refused it after the model was loaded, naming ``pixel_size_um`` and a
+    size the user never gave).
+
+    Parameters
+    ----------
+    pixel_size_um : float or (float, float) or None
+        The input's pixel size, already checked (:func:`check_pixel_size_yx`); None:
+        unknown, nothing to check.
+    factor : int
+        How many output pixels one input pixel becomes per axis.
+    source : str, optional
+        The file the size was read from (named in the message); None: given by the
+        caller.
+
+    Raises
+    ------
+    PixelSizeError
+        The output's pixel size lies outside :data:`PIXEL_SIZE_RANGE_UM`.
+
+    Examples
+    --------
+    >>> check_finer_pixel_size(0.5, 4)
+    >>> check_finer_pixel_size(2e-5, 4)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.io._pixel.PixelSizeError: the pixel size given, 2e-05 µm, is too fine ...
+    """
+    if pixel_size_um is None:
+        return
+    given = pixel_size_yx(pixel_size_um)
+    finer = tuple(v / factor for v in given)
+    lo, hi = PIXEL_SIZE_RANGE_UM
+    if all(lo <= v <= hi for v in finer):
+        return
+    what = (f"{source} records {pixel_size_text(given)} {LENGTH_UNIT} per pixel: too fine"
+            if source else
+            f"the pixel size given, {pixel_size_text(given)} {LENGTH_UNIT}, is too fine")
+    fix = "if the file's is wrong" if source else "of the input"
+    raise PixelSizeError(
+        f"{what} for a x{factor} output, whose pixel size would be "
+        f"{pixel_size_text(finer)} {LENGTH_UNIT}, outside the {lo:g}-{hi:g} {LENGTH_UNIT} "
+        f"napari-srmat records; {GIVE_PIXEL_SIZE} {fix}")
 
 
 #: How :func:`non_square_message` begins (the reader's note that a file's pixel size is

@@ -272,7 +272,12 @@ def super_resolve_job(
     """
     from ..device import check_device_name
     from ..errors import check_number
-    from ..io import warn_given_pixel_size
+    from ..io import (
+        Micrograph,
+        check_finer_pixel_size,
+        check_pixel_size_yx,
+        warn_given_pixel_size,
+    )
     from ..jobs import check_stop
     from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
@@ -293,6 +298,12 @@ def super_resolve_job(
     overlap = resolve_overlap(model, overlap, int(tile))
     image, shape, channels = check_sr_input(image, model)
     warn_given_pixel_size(image, pixel_size_um)  # written into the store: told, as a CLI flag
+    if out is not None:  # the store records the input's pixel size / scale: before the run
+        given_px = check_pixel_size_yx(pixel_size_um)
+        from_file = given_px is None and isinstance(image, Micrograph)
+        source = str(image.path or "the image") if from_file else None
+        check_finer_pixel_size(image.store_pixel_size if from_file else given_px,
+                               model.scale, source=source)
     attrs = {  # stored by the writer under the store's attrs["srmat"]
         "operation": "super_resolution",
         "model": model.name,
