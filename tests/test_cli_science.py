@@ -112,6 +112,30 @@ def test_synth_and_demo_files_carry_their_pixel_size(tmp_path, capsys):
     assert read_image(tmp_path / "odd.png").pixel_size_um == pytest.approx(0.3217, rel=1e-6)
 
 
+@pytest.mark.parametrize(("px", "stages", "named"), [
+    ("2e-05", "heyn", "--pixel-size-um 2e-05 µm cannot be stored in a PNG"),
+    ("0.0005", "sr", "the SR image's pixel size (--pixel-size-um / 4) 0.000125 µm cannot"),
+])
+def test_srmat_demo_s_png_pixel_size_refusal_names_the_flag(tmp_path, capsys, px, stages,
+                                                            named):
+    """srmat demo --pixel-size-um 2e-05 (or 0.0005 with the SR stage: 0.000125 µm for the
+    SR PNG) was refused as 'pixel_size_um 2e-05 µm cannot be stored in a PNG' / 'the SR
+    image's pixel size (pixel_size_um / 4) ...': a keyword the command's user never
+    typed. The command now names its flag (errors.worded_error); Python callers of
+    run_demo keep the keyword."""
+    from napari_srmat.studies.demo import run_demo
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--size", "64", "--stages", stages,
+                 "--device", "cpu", "--pixel-size-um", px]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("srmat demo: error: ")
+    assert named in err[0] and "pixel_size_um" not in err[0]
+    assert not out.exists()
+    with pytest.raises(ValueError, match=r"pixel_size_um[ )].*cannot be stored in a PNG"):
+        run_demo(out, size=64, pixel_size_um=float(px), steps=(stages,))
+
+
 def test_demo_refuses_bad_parameters_before_clearing_the_earlier_run(tmp_path):
     """run_demo with a grain size the generator refuses (larger than the micrograph, or
     under 4 px) failed only after it had created the folder and removed the earlier

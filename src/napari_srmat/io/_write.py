@@ -21,7 +21,7 @@ from .._atomic import (
     remove_temp_files,
     swap_into_place,
 )
-from ..errors import check_flag, check_number
+from ..errors import Option, check_flag, check_number, worded_error
 from ..outputs import (
     OutputError,
     OutputLock,
@@ -99,10 +99,19 @@ def png_pixel_size(pixel_size_um: float) -> float | None:
     return 1e6 / per_metre
 
 
-def check_png_pixel_size(pixel_size_um: float | None, *, field: str = "pixel_size_um"
+def check_png_pixel_size(pixel_size_um: float | None, *, field: str | Option = "pixel_size_um"
                          ) -> None:
     """Refuse a pixel size a PNG cannot carry (:func:`png_pixel_size`), in one line naming
     ``field``; None passes.
+
+    Parameters
+    ----------
+    pixel_size_um : float or None
+        The pixel size (µm).
+    field : str or Option
+        What the message calls the size; an :class:`~napari_srmat.errors.Option` names it
+        in each caller's words (:func:`~napari_srmat.errors.worded_error`:
+        ``pixel_size_um`` in Python, ``--pixel-size-um`` in an ``srmat`` command).
 
     Raises
     ------
@@ -115,10 +124,12 @@ def check_png_pixel_size(pixel_size_um: float | None, *, field: str = "pixel_siz
         why = (f"it is {round(dpi)} dpi, a print resolution, read back as no calibration"
                if _is_print_resolution(dpi) else
                "its pHYs chunk holds whole pixels per metre, up to 2^32 - 1")
-        raise ValueError(
-            f"{field} {pixel_size_um:g} {LENGTH_UNIT} cannot be stored in a PNG ({why}): "
-            f"give a size between 2.4e-4 and 1e4 {LENGTH_UNIT} that is not a print "
-            f"resolution (25400 / dpi {LENGTH_UNIT} for 72, 96, 150, 300, 600, ... dpi)")
+        raise worded_error(
+            ValueError,
+            "{field} {size} cannot be stored in a PNG ({why}): give a size between 2.4e-4 "
+            "and 1e4 {unit} that is not a print resolution (25400 / dpi {unit} for 72, 96, "
+            "150, 300, 600, ... dpi)",
+            field=field, size=f"{pixel_size_um:g} {LENGTH_UNIT}", why=why, unit=LENGTH_UNIT)
 
 
 def png_bytes(image: np.ndarray, pixel_size_um: float | None = None) -> bytes:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_bytes, atomic_write_text
+from ..errors import Option
 from ..io import LENGTH_UNIT, png_bytes, to_uint8
 from ..jobs import Event, Log, Progress, Stopped, StopToken, run_job
 
@@ -38,6 +39,8 @@ DEMO_FILES = ("micrograph.png", "true_boundaries.png", "super_resolved.png",
               "boundary_probability.png", "uncertainty.png", "predicted_boundaries.png",
               "report.json", "report.md")
 DEMO_STORE = "super_resolved.zarr"
+#: The micrograph's pixel size as each caller gives it (its refusals name it).
+PIXEL_SIZE = Option("pixel_size_um", "--pixel-size-um")
 
 
 def _clear_earlier_run(out: Path) -> None:
@@ -131,10 +134,11 @@ def run_demo_job(
 
     # every PNG carries its pixel size, the SR one at pixel_size_um / scale: a size no PNG
     # can carry is refused before anything runs (it failed after the SR stage)
-    check_png_pixel_size(pixel_size_um)
+    # in each caller's words: pixel_size_um in Python, --pixel-size-um in srmat demo
+    check_png_pixel_size(pixel_size_um, field=PIXEL_SIZE)
     if "sr" in steps and pixel_size_um is not None:
-        check_png_pixel_size(pixel_size_um / scale, field="the SR image's pixel size "
-                             f"(pixel_size_um / {scale})")
+        check_png_pixel_size(pixel_size_um / scale, field=Option(
+            *(f"the SR image's pixel size ({name} / {scale})" for name in PIXEL_SIZE[:2])))
     if {"sr", "boundaries"} & set(steps):  # before the folder: a bad --device writes nothing
         from ..device import resolve_device
 
