@@ -1957,3 +1957,51 @@ def test_a_negative_id_is_refused(tmp_path, bad):
     _refused_in_the_file(path, "id", bad, r"must be an integer >= 0, got ")
     assert check_id(0, "candidate id") == 0 and check_id("+7") == 7
     assert s.add_region([-5, -3, 10, 12], save=False).bbox == [0, 0, 10, 12]
+
+
+@pytest.mark.parametrize("gone", ["sr", "lr"])
+def test_a_report_of_a_session_whose_image_is_gone_says_so(tmp_path, capsys, monkeypatch,
+                                                          gone):
+    """`srmat audit report` of a session whose SR (or LR) image file was deleted wrote
+    '(thumbnails skipped: images not available)' into the report only: no word on stderr,
+    nothing in --json's warnings, no file named. write_report now warns (a UserWarning
+    naming the file), the command tells it once and lists it in the JSON's warnings; the
+    report's line names the file too."""
+    import signal
+    import sys
+    import warnings
+
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr, sr, _ = _session(tmp_path)
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(sr).save(tmp_path / "sr.png")
+    cands = [Candidate(id=1, bbox=[4, 4, 20, 20], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=40.0)]
+    s = AuditSession.create(tmp_path / "lr.png", tmp_path / "sr.png", cands)
+    s.save(tmp_path / "a.json")
+    (tmp_path / f"{gone}.png").unlink()
+    missing = s.images[gone]["path"]
+    s = AuditSession.load(tmp_path / "a.json")
+    with pytest.warns(UserWarning) as rec:
+        write_report(s, tmp_path / "r.md")
+    assert [str(w.message) for w in rec] == [
+        f"{tmp_path / 'a.json'}: the {gone.upper()} image {missing} is not available: its "
+        "thumbnails are skipped"]
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert f"(thumbnails skipped: the {gone.upper()} image {missing} is not available)" in text
+    # as the console runs it (one-line warnings); its hooks put back
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    monkeypatch.setattr(sys, "argv", ["srmat", "audit", "report", str(tmp_path / "a.json"),
+                                      "--out", str(tmp_path / "c.md"), "--json"])
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        rc = main()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    captured = capsys.readouterr()
+    told = str(rec[0].message)
+    assert rc == 0 and captured.err == f"srmat audit report: warning: {told}\n"
+    assert json.loads(captured.out)["warnings"] == [told]

@@ -282,6 +282,17 @@ def _session_name(session: AuditSession, index: int) -> str:
     return str(session.path) if session.path is not None else f"session {index + 1}"
 
 
+def _images_gone(session: AuditSession) -> str | None:
+    """Which image files the session records are gone (deleted, or moved where
+    :meth:`AuditSession.load` did not find them), naming them: the session's thumbnails
+    cannot be drawn. None when each recorded file is there (or none is recorded)."""
+    gone = [f"{key.upper()} image {path}" for key in ("lr", "sr")
+            if (path := session.images.get(key, {}).get("path")) and not os.path.exists(path)]
+    if not gone:
+        return None
+    return f"the {' and the '.join(gone)} {'are' if len(gone) > 1 else 'is'} not available"
+
+
 def pixel_size_override(sessions: Sequence[AuditSession],
                         pixel_size_um: float | None) -> str | None:
     """The line that says a pixel size given for a report replaces the one sessions
@@ -371,7 +382,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         megapixel, and the report says so.
     images : sequence of (lr, sr), optional
         Image arrays per session for the thumbnails; by default the files recorded in
-        the sessions are read (thumbnails are skipped, with a note, when absent).
+        the sessions are read (when one is gone, its session's thumbnails are skipped: a
+        ``UserWarning`` naming the file, and a note in the report).
     thumbnails : bool
         Write the thumbnails.
     max_thumbnails : int
@@ -489,7 +501,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                     lr, sr = (a if hasattr(a, "shape") else np.asarray(a) for a in images[i])
                 else:
                     lp, sp = s.images["lr"].get("path"), s.images["sr"].get("path")
-                    if lp and sp and os.path.exists(lp) and os.path.exists(sp):
+                    gone = _images_gone(s)
+                    if gone:  # said, not only written into the report
+                        skipped = gone
+                        warnings.warn(f"{_session_name(s, i)}: {gone}: its thumbnails are "
+                                      "skipped", UserWarning, stacklevel=2)
+                    elif lp and sp:
                         lr, sr = _read_image(lp), _read_image(sp)
                 # crops of other pixels (a file replaced since the audit) beside the
                 # verdicts would show what the reviewer never saw
