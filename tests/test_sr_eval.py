@@ -510,3 +510,39 @@ def test_cli_sr_eval_map_named_as_another_format_is_refused(tmp_path, capsys, na
     assert not (tmp_path / name).exists()
     assert main(["sr", "eval", hr_p, hr_p, "--ldl-map", str(tmp_path / "ldl.TIFF")]) == 0
     assert (tmp_path / "ldl.TIFF").is_file()
+
+
+def test_a_scale_contradicting_the_sr_outputs_recorded_one_is_refused(tmp_path, capsys):
+    """`srmat sr eval --scale 3` of an SR store recorded at x4 evaluated it at x3 without a
+    word (border, grid of the LR comparison: every metric wrong). A given scale that
+    contradicts the recorded one is refused in one line naming both (--scale in srmat,
+    scale= in Python); the recorded scale given again, or none given, is used."""
+    import zarr
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import write_ome_zarr
+
+    hr = _micrograph()
+    hr_p = _png(tmp_path / "hr.png", hr)
+    sr_p = tmp_path / "sr.zarr"
+    write_ome_zarr((hr * 255).round().astype(np.uint8), sr_p)
+    zarr.open_group(str(sr_p), mode="a").attrs["srmat"] = {
+        "operation": "super_resolution", "model": "bicubic", "scale": 4}
+    assert main(["sr", "eval", hr_p, str(sr_p), "--scale", "3", "--json"]) == 2
+    said, err = capsys.readouterr()
+    assert said == "" and err == (
+        f"srmat sr eval: error: {sr_p} records a x4 super-resolution: --scale 3 would "
+        "evaluate it at x3, and every metric would be wrong (give --scale 4 or leave "
+        "--scale out)\n")
+    for given in ([], ["--scale", "4"]):
+        assert main(["sr", "eval", hr_p, str(sr_p), *given, "--json"]) == 0
+        res = json.loads(capsys.readouterr().out)
+        assert res["scale"] == 4
+        assert res["scale_source"] == ("--scale" if given else "sr output metadata")
+    with pytest.raises(ValueError, match=r"^sr records a x4 super-resolution: scale=3 "):
+        m.sr_output_scale({"scale": 4}, 3, name="sr")
+    # the tiling's scale of an srmat sr run store whose model scale is not recorded
+    tiled = {"operation": "super_resolution", "tiling": {"scale": 2}}
+    assert m.sr_output_scale(tiled) == 2 and m.sr_output_scale({}, 3) == 3
+    with pytest.raises(ValueError, match=r"x2 super-resolution: scale=4 "):
+        m.sr_output_scale(tiled, 4)

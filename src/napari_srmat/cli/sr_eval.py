@@ -40,7 +40,8 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
                    help="super-resolved image (e.g. the OME-Zarr of `srmat sr run`)")
     e.add_argument("--scale", type=int_arg(1), default=None,
                    help="magnification, also the border cropped (default: the SR output's "
-                        "recorded scale, else the LR's size ratio, else 4)")
+                        "recorded scale, which another is refused for, else the LR's size "
+                        "ratio, else 4)")
     # one option under two names, refused together (the last one given would win)
     lr_image = e.add_mutually_exclusive_group()
     lr_image.add_argument("--lr-image", type=input_path_arg, default=None, metavar="LR",
@@ -116,7 +117,7 @@ def _size(image) -> str:
 
 def _eval(args: argparse.Namespace) -> int:
     from ..io import ImageSizeError
-    from ..metrics.sr import degradation_recipe, evaluate_sr_pair
+    from ..metrics.sr import degradation_recipe, evaluate_sr_pair, sr_output_scale
 
     recipe = None
     if args.degradation is not None:
@@ -135,9 +136,10 @@ def _eval(args: argparse.Namespace) -> int:
     hr, _ = _read(args.hr)
     sr, sr_attrs = _read(args.sr)
     lr = _read(args.lr_image)[0] if args.lr_image else None
-    scale, scale_source = args.scale, "--scale"
-    if scale is None and sr_attrs.get("scale"):
-        scale, scale_source = int(sr_attrs["scale"]), "sr output metadata"
+    # a --scale contradicting the SR output's recorded one is refused (every metric wrong)
+    scale = sr_output_scale(sr_attrs, args.scale, name=args.sr)
+    scale_source = ("--scale" if args.scale is not None else
+                    "sr output metadata" if scale is not None else None)
     if scale is None and lr is not None and lr.shape[0] and sr.shape[0] % lr.shape[0] == 0:
         scale, scale_source = sr.shape[0] // lr.shape[0], "LR size ratio"
         if scale == 1:  # almost surely the HR given as --lr by mistake

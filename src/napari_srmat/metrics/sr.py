@@ -58,6 +58,7 @@ __all__ = [
     "ldl_map_noref",
     "domain_shift",
     "degradation_recipe",
+    "sr_output_scale",
     "evaluate_sr_pair",
 ]
 
@@ -496,6 +497,78 @@ def degradation_recipe(srmat_attrs: Mapping | None) -> dict | None:
         return None
     return {"recipe": dict(recipe),
             "source": f"training degradation of the model checkpoint {ckpt}"}
+
+
+def _recorded_scale(srmat_attrs: Mapping | None) -> int | None:
+    """The magnification an SR output's ``attrs["srmat"]`` records (``srmat sr run``:
+    the model's ``scale``, else its tiling's), or None (none recorded, or not a whole
+    number >= 1)."""
+    if not isinstance(srmat_attrs, Mapping):
+        return None
+    value = srmat_attrs.get("scale")
+    tiling = srmat_attrs.get("tiling")
+    if value is None and srmat_attrs.get("operation") == "super_resolution" and isinstance(
+            tiling, Mapping):
+        value = tiling.get("scale")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if math.isfinite(value) and value >= 1 and value == int(value) else None
+
+
+def sr_output_scale(srmat_attrs: Mapping | None, scale: int | None = None, *,
+                    name: str = "the SR output") -> int | None:
+    """The magnification to evaluate an SR output at: the one its metadata records
+    (``attrs["srmat"]`` of an ``srmat sr run`` store), else ``scale``.
+
+    A given ``scale`` that contradicts the recorded one is refused, not used with a
+    warning (the rule for a given pixel size, :func:`napari_srmat.io.given_pixel_size_message`,
+    warns): the scale is also the border cropped and the grid of the LR comparison, so
+    every metric would be wrong.
+
+    Parameters
+    ----------
+    srmat_attrs : mapping or None
+        The SR output's ``metadata["srmat"]`` (:func:`napari_srmat.io.read_image`).
+    scale : int, optional
+        The scale given (None: the recorded one).
+    name : str
+        The SR output in the message (its path).
+
+    Returns
+    -------
+    int or None
+        The scale; None when none is given or recorded.
+
+    Raises
+    ------
+    ValueError
+        One line naming both scales, worded for each caller
+        (:func:`~napari_srmat.errors.worded_error`: ``scale=3`` in Python, ``--scale 3`` in
+        ``srmat sr eval``).
+
+    Examples
+    --------
+    >>> sr_output_scale({"scale": 4}), sr_output_scale({"scale": 4}, 4), sr_output_scale({}, 2)
+    (4, 4, 2)
+    >>> sr_output_scale({"scale": 4}, 3, name="sr.zarr")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: sr.zarr records a x4 super-resolution: scale=3 would evaluate it at x3, ...
+    """
+    from ..errors import Option, worded_error
+
+    recorded = _recorded_scale(srmat_attrs)
+    if scale is None or recorded is None:
+        return scale if recorded is None else recorded
+    if int(scale) != recorded:
+        raise worded_error(
+            ValueError, "{name} records a x{recorded} super-resolution: {given} would "
+            "evaluate it at x{scale}, and every metric would be wrong (give {fix} or leave "
+            "{option} out)", name=name, recorded=recorded, scale=scale,
+            given=Option(f"scale={scale}", f"--scale {scale}"),
+            fix=Option(f"scale={recorded}", f"--scale {recorded}"),
+            option=Option("scale", "--scale"))
+    return recorded
 
 
 def evaluate_sr_pair(hr: Any, sr: Any, scale: int, *, lr: Any = None,
