@@ -2005,3 +2005,35 @@ def test_a_report_of_a_session_whose_image_is_gone_says_so(tmp_path, capsys, mon
     told = str(rec[0].message)
     assert rc == 0 and captured.err == f"srmat audit report: warning: {told}\n"
     assert json.loads(captured.out)["warnings"] == [told]
+
+
+def test_a_session_path_that_is_missing_or_not_json_is_worded_as_other_file_errors(
+        tmp_path, capsys):
+    """`srmat audit report x.png` told Python's decode error ("cannot read audit session
+    JSON: 'utf-8' codec can't decode byte 0x89 ..."), a missing session "a.json: No such
+    file or directory" (capitalised, unlike the commands' other lines). Both are worded as
+    the other file errors (io.file_not_found, io.cannot_read_message)."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    png = tmp_path / "x.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(png)
+    missing = tmp_path / "gone.json"
+    (tmp_path / "folder.json").mkdir()
+    told = {
+        png: f"{png}: cannot read audit session: not JSON text (an audit session is the "
+             ".json file srmat audit candidates writes)",
+        missing: f"{missing}: audit session not found",
+        tmp_path / "folder.json": f"{tmp_path / 'folder.json'}: cannot read audit session: "
+                                  "is a directory"}
+    for path, line in told.items():
+        with pytest.raises((AuditFileError, FileNotFoundError)) as info:
+            AuditSession.load(path)
+        assert str(info.value) == line
+        assert main(["audit", "report", str(path), "--out", str(tmp_path / "r.md")]) == 2
+        assert capsys.readouterr().err == f"srmat audit report: error: {line}\n"
+    assert isinstance(info.value, AuditFileError)
+    with pytest.raises(FileNotFoundError):  # the type a caller catches is kept
+        AuditSession.load(missing)
+    assert not (tmp_path / "r.md").exists()

@@ -1105,15 +1105,22 @@ class AuditSession:
         FileNotFoundError
             When ``path`` does not exist.
         """
+        from ..io import cannot_read_message, file_not_found
+
         path = Path(path)
-        try:
+        try:  # worded as the commands' other file errors (io.cannot_read_message)
             raw = path.read_bytes()
             text = raw.decode("utf-8")
             d = json.loads(text)
         except FileNotFoundError:
-            raise
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise AuditFileError(f"{path}: cannot read audit session JSON: {exc}") from exc
+            raise file_not_found(path, "audit session") from None
+        except UnicodeDecodeError:  # a PNG given as the session
+            raise AuditFileError(cannot_read_message(
+                path, "audit session", "not JSON text (an audit session is the .json "
+                "file srmat audit candidates writes)")) from None
+        except (OSError, json.JSONDecodeError) as exc:
+            reason = f"not valid JSON ({exc})" if isinstance(exc, ValueError) else exc
+            raise AuditFileError(cannot_read_message(path, "audit session", reason)) from exc
         s = cls.from_dict(d, source=str(path))
         for key, img, given in (("lr", lr, lr_path), ("sr", sr, sr_path)):
             if img is None:

@@ -26,9 +26,9 @@ from ._read import (
     read_image,
 )
 
-__all__ = ["MAX_MASK_GREY_FRACTION", "MaskError", "as_bool_mask", "check_threshold",
-           "micrograph_as_mask_note", "mid_grey_fraction", "open_mask_file", "read_array",
-           "read_mask"]
+__all__ = ["MAX_MASK_GREY_FRACTION", "MaskError", "as_bool_mask", "cannot_read_message",
+           "check_threshold", "file_not_found", "micrograph_as_mask_note",
+           "mid_grey_fraction", "open_mask_file", "read_array", "read_mask"]
 
 
 class MaskError(ValueError):
@@ -183,10 +183,35 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     raise MaskError(f"{name} has unsupported dtype {m.dtype}")
 
 
-def _cannot_read(path, what: str, exc: BaseException) -> str:
+def file_not_found(path: str | os.PathLike, what: str) -> FileNotFoundError:
+    """``PATH: WHAT not found``: the one wording of a missing input file (a mask, an audit
+    session), starting with its path as :func:`cannot_read_message`'s line does.
+
+    Examples
+    --------
+    >>> str(file_not_found("a.json", "audit session"))
+    'a.json: audit session not found'
+    """
+    return FileNotFoundError(f"{path}: {what} not found")
+
+
+def cannot_read_message(path: str | os.PathLike, what: str,
+                        exc: BaseException | str) -> str:
     """``PATH: cannot read WHAT: REASON`` (one line; the reason without the path when it
     starts with it): a file's error starts with its path, as every per-file error of the
-    commands that read several files (``srmat heyn``, ``srmat grain-size``)."""
+    commands that read several files (``srmat heyn``, ``srmat grain-size``, ``srmat audit
+    report``). An OS error's reason is its own (``is a directory``), not Python's
+    ``[Errno 21] ...`` line.
+
+    Examples
+    --------
+    >>> cannot_read_message("a.png", "audit session", "not JSON text")
+    'a.png: cannot read audit session: not JSON text'
+    >>> cannot_read_message("d", "mask", IsADirectoryError(21, "Is a directory", "d"))
+    'd: cannot read mask: is a directory'
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        exc = exc.strerror[:1].lower() + exc.strerror[1:]
     reason = " ".join(str(exc).split()) or type(exc).__name__
     if reason.startswith(f"{path}: "):
         reason = reason[len(f"{path}: "):]
@@ -243,18 +268,18 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
     """
     path = path_arg(path, "open_mask_file", example="mask.png")
     if not path.exists():
-        raise FileNotFoundError(f"{path}: {what} not found")
+        raise file_not_found(path, what)
     if path.suffix.lower() != ".npy":
         try:
             return _stored_samples(read_image(path))
         except ImageReadError as exc:
-            raise ImageReadError(_cannot_read(path, what, exc)) from None
+            raise ImageReadError(cannot_read_message(path, what, exc)) from None
     import dask.array as da
 
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise ImageReadError(_cannot_read(path, what, exc)) from None
+        raise ImageReadError(cannot_read_message(path, what, exc)) from None
     check_file_pixels(path, arr.dtype)
     data = da.from_array(arr, chunks=-1) if arr.ndim else da.from_array(np.asarray(arr))
     axes = {2: "YX", 3: "YXC"}.get(arr.ndim, "")
@@ -309,7 +334,7 @@ def read_array(path: str | os.PathLike, *, what: str = "image",
     try:
         arr = np.asarray(mic.data.compute())
     except (OSError, RuntimeError, ValueError) as exc:  # e.g. a damaged Zarr chunk
-        raise ImageReadError(_cannot_read(path, what, exc)) from None
+        raise ImageReadError(cannot_read_message(path, what, exc)) from None
     _, px = image_data(mic, name=what, intensity=False, channels_first=True)
     if notes is not None and (why := pixel_size_note(mic)) is not None:
         notes.append(why)  # pixels not square, or a print resolution only
