@@ -406,3 +406,31 @@ def test_a_console_without_mu_gets_um_not_an_error(tmp_path, encoding, unit):
         f"srmat synth: error: --pixel-size-um 84.6667 {unit} cannot be stored in a PNG "
         "(it is 300 dpi, a print resolution"), err
     assert f"give a size between 2.4e-4 and 1e4 {unit} that is" in err
+
+
+def test_a_missing_checkpoint_or_file_is_worded_as_other_file_errors(tmp_path, capsys,
+                                                                      monkeypatch):
+    """A missing checkpoint said 'checkpoint not found: PATH' and a raw OS error
+    'PATH: No such file or directory' (capitalised), unlike the commands' other file
+    errors ('PATH: WHAT not found', 'PATH: cannot read WHAT: reason')."""
+    import numpy as np
+    from PIL import Image
+
+    from napari_srmat.edges import infer
+
+    img = tmp_path / "in.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(img)
+    argv = ["edges", "predict", str(img), "--out", str(tmp_path / "b"), "--device", "cpu"]
+    missing = tmp_path / "nothing"
+    assert main([*argv, "--checkpoint", str(missing)]) == 2
+    assert capsys.readouterr().err == (f"srmat edges predict: error: {missing}: "
+                                       "checkpoint not found\n")
+
+    def gone(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "w.bin")
+
+    monkeypatch.setattr(infer, "load_boundary_model", gone)
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ("srmat edges predict: error: w.bin: no such file "
+                                       "or directory\n")
+    assert not (tmp_path / "b").exists()

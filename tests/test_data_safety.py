@@ -835,7 +835,7 @@ def test_silent_misreadings_are_refused(tmp_path, capsys, argv, message):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ([], "folder not found: "),  # no train/ split in --data
+    ([], ": folder not found"),  # no train/ split in --data
     (["--sr-model", "bogus"], "unknown SR model 'bogus'"),
 ])
 def test_sr_vs_original_failing_on_its_data_or_model_leaves_no_folder(tmp_path, capsys,

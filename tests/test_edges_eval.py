@@ -565,7 +565,8 @@ def test_export_command_errors_are_one_line_and_dst_appears_only_when_complete(t
     dst = tmp_path / "exported"
     assert export_main([str(tmp_path / "nothing"), str(dst)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("python -m napari_srmat.edges.export: error: checkpoint not found")
+    assert err == (f"python -m napari_srmat.edges.export: error: {tmp_path / 'nothing'}: "
+                   "checkpoint not found")
     assert "\n" not in err and "Traceback" not in err
     assert export_main([src, str(dst), "--fp16", "--calibrate", str(tmp_path / "no_val")]) == 2
     err = capsys.readouterr().err.strip()

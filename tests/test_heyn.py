@@ -647,7 +647,7 @@ def test_bad_segment_files_are_one_error_naming_the_file(tmp_path, capsys):
                    str(path)])
         err = capsys.readouterr().err
         assert rc == 2 and err == f"srmat heyn: error: {info.value}\n", name
-    with pytest.raises(FileNotFoundError, match="segments file not found"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.json: segments file not found$"):
         load_segments(tmp_path / "missing.json")
 
 

@@ -22,7 +22,7 @@ from ._atomic import (
     atomic_write_text,
     swapped_out_copies,
 )
-from .errors import Option
+from .errors import Option, not_found_message
 
 __all__ = [
     "CheckpointError",
@@ -74,7 +74,7 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
             "convert it to safetensors (model.safetensors + config.json)"
         )
     if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(not_found_message(path, "checkpoint"))
     if path.is_file():
         if path.suffix != ".safetensors":
             raise CheckpointError(f"{path} is not a .safetensors file or checkpoint directory")

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 __all__ = ["check_flag", "check_number", "is_user_error", "error_message", "Option",
-           "worded_error"]
+           "worded_error", "not_found_message", "os_error_reason"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -192,6 +192,31 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, ValueError | FileNotFoundError | FileExistsError | CheckpointError)
 
 
+def not_found_message(path: Any, what: str) -> str:
+    """``PATH: WHAT not found``: the one wording of a missing input (a file, a folder, a
+    checkpoint), starting with its path as every per-file error does.
+
+    Examples
+    --------
+    >>> not_found_message("a.json", "audit session")
+    'a.json: audit session not found'
+    """
+    return f"{path}: {what} not found"
+
+
+def os_error_reason(exc: OSError) -> str:
+    """An OS error's reason in the commands' words: its own, lower-case (``no such file
+    or directory``, ``is a directory``), not Python's ``[Errno 2] ...`` line.
+
+    Examples
+    --------
+    >>> os_error_reason(IsADirectoryError(21, "Is a directory", "d"))
+    'is a directory'
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return reason[:1].lower() + reason[1:]
+
+
 def error_message(exc: BaseException, *, gui: bool = False) -> str:
     """One line describing ``exc`` for the user (no traceback).
 
@@ -204,14 +229,14 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
     Examples
     --------
     >>> error_message(FileNotFoundError(2, "No such file or directory", "a.png"))
-    'a.png: No such file or directory'
+    'a.png: no such file or directory'
     >>> error_message(RuntimeError("bad\\nstate"))
     'internal error: RuntimeError: bad state'
     """
     text = (gui and getattr(exc, "gui_message", None)) or str(exc) or type(exc).__name__
     if isinstance(exc, OSError):
         if exc.filename and exc.strerror:
-            text = f"{exc.filename}: {exc.strerror}"
+            text = f"{exc.filename}: {os_error_reason(exc)}"
         if exc.errno == errno.ENOSPC:
             text += " (disk full: free space and rerun the same command to resume)"
     elif isinstance(exc, MemoryError):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import not_found_message
 from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, to_float01
 
 __all__ = [
@@ -371,7 +372,7 @@ def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
     for d in (images_dir, masks_dir):
         if not d.is_dir():
-            raise BoundaryDataError(f"folder not found: {d}")
+            raise BoundaryDataError(not_found_message(d, "folder"))
     for d in (images_dir, masks_dir):
         stems: dict[str, Path] = {}
         for f in _list_files(d):

@@ -30,7 +30,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import check_flag, worded_error
+from ..errors import check_flag, not_found_message, worded_error
 from ..io import all_finite, as_bool_mask
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, check_stop, run_job
 from ..outputs import (
@@ -451,7 +451,7 @@ def _train_boundaries(config, stop, held):
         if not root.is_dir():
             raise BoundaryDataError(
                 f"data root {root} is a file, not a folder of <split>/images,masks"
-                if root.exists() else f"data root not found: {root}")
+                if root.exists() else not_found_message(root, "data root"))
         if not train:
             pairs = _split_files(root, "train")
             train = load_pairs(pairs)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_flag, check_number
+from ..errors import check_flag, check_number, not_found_message, os_error_reason
 from ._float import all_finite, check_pixel_values, to_float01
 from ._read import (
     ImageReadError,
@@ -192,7 +192,7 @@ def file_not_found(path: str | os.PathLike, what: str) -> FileNotFoundError:
     >>> str(file_not_found("a.json", "audit session"))
     'a.json: audit session not found'
     """
-    return FileNotFoundError(f"{path}: {what} not found")
+    return FileNotFoundError(not_found_message(path, what))
 
 
 def cannot_read_message(path: str | os.PathLike, what: str,
@@ -211,7 +211,7 @@ def cannot_read_message(path: str | os.PathLike, what: str,
     'd: cannot read mask: is a directory'
     """
     if isinstance(exc, OSError) and exc.strerror:
-        exc = exc.strerror[:1].lower() + exc.strerror[1:]
+        exc = os_error_reason(exc)
     reason = " ".join(str(exc).split()) or type(exc).__name__
     if reason.startswith(f"{path}: "):
         reason = reason[len(f"{path}: "):]

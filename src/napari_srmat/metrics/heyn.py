@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import check_flag, check_number
-from ..io import check_pixel_size
+from ..io import check_pixel_size, file_not_found
 
 __all__ = [
     "HeynError",
@@ -437,7 +437,7 @@ def load_segments(path: str | os.PathLike) -> list[np.ndarray]:
     if path.is_dir():
         raise HeynError(f"{path} is a folder, not a segments file (.json or .csv)")
     if not path.is_file():
-        raise FileNotFoundError(f"segments file not found: {path}")
+        raise file_not_found(path, "segments file")
     try:
         return _read_segments(path)
     except UnicodeDecodeError:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import CheckpointError
+from ..errors import not_found_message
 from .base import ScaleError, SRModel, check_inference_steps, check_number
 from .classic import bicubic_upsample
 from .colorfix import color_fix
@@ -36,7 +37,7 @@ _LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, AttributeE
 def _check_pipeline_dir(path: Path, allow_pickle: bool) -> bool:
     """Validate a pipeline directory; return whether every component has safetensors."""
     if not path.is_dir():
-        raise CheckpointError(f"diffusers pipeline directory not found: {path}")
+        raise CheckpointError(not_found_message(path, "diffusers pipeline directory"))
     if not (path / "model_index.json").is_file():
         raise CheckpointError(f"{path} is not a diffusers pipeline (no model_index.json)")
     files = [p for p in path.rglob("*") if p.is_file()]

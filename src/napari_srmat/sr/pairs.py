@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import not_found_message
 from ..io import as_rgb, to_float01
 from .base import SRError
 from .registration import MIN_MATCH_SSIM
@@ -67,7 +68,7 @@ def read_pairs_csv(path: str | os.PathLike) -> list[tuple[Path, Path]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise SRError(f"pairs file not found: {path}")
+        raise SRError(not_found_message(path, "pairs file"))
     rows: list[tuple[Path, Path]] = []
     with path.open(newline="") as fh:
         for k, row in enumerate(csv.reader(fh), start=1):

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Option, worded_error
+from ..errors import Option, not_found_message, worded_error
 from .base import SRError, TorchSRModel, check_number, pixel_loss_fn, to_tensor
 from .classic import bicubic_upsample
 from .cnn import residual_block
@@ -423,7 +423,7 @@ def pick_reference(model: RefSR, image: Any, folder: str | os.PathLike
     d = Path(folder)
     if not d.is_dir():
         raise SRError(f"reference {d} is a file, not a folder of HR micrographs"
-                      if d.exists() else f"reference folder not found: {d}")
+                      if d.exists() else not_found_message(d, "reference folder"))
     files = sorted(f for f in d.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SRError(f"no reference images (PNG/JPEG/TIFF) in {d}")

@@ -38,7 +38,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import Option, check_flag, worded_error
+from ..errors import Option, check_flag, not_found_message, worded_error
 from ..io import (
     IMAGE_SUFFIXES,
     all_finite,
@@ -292,7 +292,7 @@ def load_training_images(sources: list, exclude: list[str] | None = None,
             continue
         p = Path(src)
         if not p.exists():
-            raise SRError(f"training source not found: {p}")
+            raise SRError(not_found_message(p, "training source"))
         if _is_store(p):
             arr = read_image(p).data  # lazy, (H, W[, C]) whatever the store's axis order
             check_size(arr.shape, f"training image {p}")
