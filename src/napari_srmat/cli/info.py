@@ -41,14 +41,29 @@ def _handler(args: argparse.Namespace) -> int:
         + ", ".join("x".join(str(s) for s in shp[:2]) for shp in info["level_shapes"]),
         f"size:        {info['size_bytes'] / 2**20:.1f} MiB uncompressed",
         "pixels:      " + ("not checked (--verify decodes every chunk)" if check is None else
-                           f"all {check['n_blocks']} blocks readable" if check["ok"] else
+                           f"all {check['n_blocks']} blocks readable" if not check["n_bad"] else
                            f"{check['n_bad']} of {check['n_blocks']} blocks UNREADABLE"),
+        *_chunk_lines((check or {}).get("chunks")),
     ]
     for b in (check or {}).get("bad", []):
         lines.append(f"  level {b['level']} rows {b['rows'][0]}:{b['rows'][1]} columns "
                      f"{b['columns'][0]}:{b['columns'][1]}: {b['error']}")
     print("\n".join(lines))
     return 0 if check is None or check["ok"] else 2
+
+
+def _chunk_lines(stored: dict | None) -> list[str]:
+    """The line on the absent chunks of a Zarr store (``verify_image_job``'s count)."""
+    if stored is None:
+        return []
+    n, total = stored["n_missing"], stored["n_chunks"]
+    if not n:
+        return [f"stored:      all {total} chunks present"]
+    if stored["damaged"]:
+        return [f"stored:      {n} of {total} chunks missing: the store is damaged (napari-"
+                "srmat wrote every chunk; a missing one reads as zeros)"]
+    return [f"stored:      {n} of {total} chunks absent (the store does not record that "
+            "every chunk was written: absent chunks may be fill values, read as zeros)"]
 
 
 def _position_lines(meta: dict) -> list[str]:
@@ -78,6 +93,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("file", type=input_path_arg, help="image file or Zarr store")
     p.add_argument("--verify", action="store_true",
-                   help="decode every chunk of every level and report damaged ones (exit 2)")
+                   help="decode every chunk of every level and report damaged ones, and "
+                   "missing chunks of a store napari-srmat completed (exit 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_handler)

@@ -1636,7 +1636,9 @@ def _named_axes(zarr_arr, attrs: dict) -> str | None:
     return "".join(axes)
 
 
-def _read_zarr(path: Path, chunks) -> Micrograph:
+def _zarr_image(path: Path):
+    """The image of a Zarr store: ``(group, multiscales, version)`` of an OME-Zarr, or
+    ``(array, None, None)`` of a plain array (the only one of its group)."""
     import zarr
 
     node = _open_zarr(path)
@@ -1648,15 +1650,21 @@ def _read_zarr(path: Path, chunks) -> Micrograph:
             if ms is not None:
                 node = node["0"]
         if ms is not None:
-            return _read_ome_zarr(path, node, ms, version or "0.4", chunks)
+            return node, ms, version or "0.4"
         arrays = [k for k, v in node.members() if isinstance(v, zarr.Array)]
-        if len(arrays) == 1:
-            node = node[arrays[0]]
-        else:
+        if len(arrays) != 1:
             raise ImageReadError(
                 f"{path}: Zarr group has no OME-NGFF 'multiscales' metadata and "
                 f"{len(arrays)} arrays ({', '.join(arrays[:5]) or 'none'}); open an array inside it"
             )
+        node = node[arrays[0]]
+    return node, None, None
+
+
+def _read_zarr(path: Path, chunks) -> Micrograph:
+    node, ms, version = _zarr_image(path)
+    if ms is not None:
+        return _read_ome_zarr(path, node, ms, version, chunks)
     zarr_arr = node
     attrs = dict(zarr_arr.attrs)
     src_axes = attrs.get("axes") if isinstance(attrs.get("axes"), str) else None
@@ -1820,7 +1828,8 @@ def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop
 
     :func:`image_info` reads metadata only; a damaged chunk (truncated file, failed
     decompression) shows only when its pixels are read. This reads them all, block by
-    block, in bounded memory.
+    block, in bounded memory, and counts the absent chunks of a Zarr store (read as
+    zeros without an error).
 
     Parameters
     ----------
@@ -1840,14 +1849,18 @@ def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop
     -------
     dict or None
         ``{"path", "ok", "n_blocks", "n_bad", "bad": [{"level", "block", "rows",
-        "columns", "error"}, ...]}`` (at most :data:`MAX_REPORTED_BAD_BLOCKS` listed),
-        or None when stopped.
+        "columns", "error"}, ...], "chunks"}`` (at most :data:`MAX_REPORTED_BAD_BLOCKS`
+        listed), or None when stopped. ``chunks`` counts the absent chunks of a Zarr
+        store (:func:`_stored_chunks`; None for other files): ``ok`` is False when a
+        store that napari-srmat completed with every chunk lacks some.
     """
     import itertools
 
     from ..jobs import Progress, Stopped
 
     mg = read_image(path, chunks=block)
+    # listing the store is cheap next to decoding it, and only --verify does it
+    stored = _stored_chunks(Path(mg.path)) if mg.format in ("zarr", "ome-zarr") else None
     grids = []
     for lv, arr in enumerate(mg.levels):
         bounds = [np.cumsum((0, *c)) for c in arr.chunks[:2]]
@@ -1873,8 +1886,39 @@ def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop
                                 "error": f"{type(exc).__name__}: {exc}"})
             done += 1
             yield Progress(done, total, stage="verify")
-    return {"path": str(path), "ok": n_bad == 0, "n_blocks": total, "n_bad": n_bad,
-            "bad": bad}
+    damaged = stored is not None and stored["damaged"]
+    return {"path": str(path), "ok": n_bad == 0 and not damaged, "n_blocks": total,
+            "n_bad": n_bad, "bad": bad, "chunks": stored}
+
+
+def _stored_chunks(path: Path) -> dict:
+    """Count the chunks of each level of a Zarr store that are absent (lists the store).
+
+    Zarr reads an absent chunk as its fill value, so a store whose chunk files were
+    deleted reads as zeros without an error. In a complete store that napari-srmat
+    wrote with every chunk (``attrs["srmat"]`` carries
+    :data:`~napari_srmat.io._write.ALL_CHUNKS_WRITTEN`) an absent chunk is damage;
+    in another store it may be a chunk of fill values Zarr chose not to write.
+
+    Returns
+    -------
+    dict
+        ``{"n_chunks", "n_missing", "levels": [{"level", "n_chunks", "n_missing"}],
+        "all_chunks_written", "damaged"}``.
+    """
+    from ._write import ALL_CHUNKS_WRITTEN
+
+    node, ms, _ = _zarr_image(path)
+    arrays = [node] if ms is None else [_dataset(path, node, ds) for ds in ms["datasets"]]
+    levels = [{"level": lv, "n_chunks": int(a.nchunks),
+               "n_missing": int(a.nchunks) - int(a.nchunks_initialized)}
+              for lv, a in enumerate(arrays)]
+    srmat = node.attrs.get("srmat") if ms is not None else None
+    every = isinstance(srmat, dict) and srmat.get(ALL_CHUNKS_WRITTEN) is True
+    n_missing = sum(lv["n_missing"] for lv in levels)
+    return {"n_chunks": sum(lv["n_chunks"] for lv in levels), "n_missing": n_missing,
+            "levels": levels, "all_chunks_written": every,
+            "damaged": every and n_missing > 0}
 
 
 def read_window(array, ylo: int, yhi: int, xlo: int, xhi: int, *,

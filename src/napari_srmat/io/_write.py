@@ -66,6 +66,15 @@ _MIN_LEVEL_SIDE = 512
 #: levels ``0``, ``1``, ... and the stream's bookkeeping.
 _STORE_ENTRIES = (".zattrs", ".zgroup", ".zmetadata", "zarr.json", _MANIFEST, _DONE_DIR,
                   *(str(level) for level in range(64)))
+#: Zarr array config of every array napari-srmat writes: each chunk is stored, also one
+#: equal to the fill value (Zarr skips those by default and reads them back as zeros),
+#: so in a store we completed an absent chunk is damage (a deleted or lost file), not a
+#: black area. A 1024 x 1024 chunk of zeros costs a few hundred bytes compressed.
+EVERY_CHUNK = {"write_empty_chunks": True}
+#: Key of ``attrs["srmat"]`` that a completed store written with :data:`EVERY_CHUNK`
+#: carries: ``srmat info --verify`` then reports an absent chunk as damage
+#: (:func:`~napari_srmat.io.verify_image_job`); older stores may lack chunks of zeros.
+ALL_CHUNKS_WRITTEN = "all_chunks_written"
 
 
 #: PNG ``pHYs`` holds whole pixels per metre in an unsigned 32-bit field.
@@ -511,7 +520,7 @@ class OmeZarrStreamWriter:
         disk_chunks = self._disk_shape((*self.chunks, self.shape[2] if len(self.shape) == 3 else 1))
         if self.resumed:
             self._group = zarr.open_group(str(self.partial), mode="r+")
-            self.level0 = self._group["0"]
+            self.level0 = self._group["0"].with_config(EVERY_CHUNK)  # not stored
         else:
             # the manifest first (a partial killed during set-up is recognisably ours) and
             # the done folder last (its presence says the store is set up)
@@ -527,6 +536,7 @@ class OmeZarrStreamWriter:
                 dtype=self.dtype,
                 fill_value=0,
                 chunk_key_encoding={"name": "v2", "separator": "/"},
+                config=EVERY_CHUNK,
             )
             (self.partial / _DONE_DIR).mkdir()
 
@@ -707,7 +717,7 @@ class OmeZarrStreamWriter:
                 # the readers' rule: pixel_size_um is the X size, [Y, X] when not square
                 "srmat": {**self.attrs, "pixel_size_um": x0 if px is not None else None,
                           **({"pixel_size_yx_um": [y0, x0]} if isinstance(px, tuple)
-                             else {}), **started},
+                             else {}), **started, ALL_CHUNKS_WRITTEN: True},
             }
         )
         write_marker(self.partial, self.kind, identity=self.identity, complete=True,
@@ -748,7 +758,8 @@ class PartialBlockWriter:
         if self._level0 is None:
             import zarr
 
-            self._level0 = zarr.open_array(str(self.partial / "0"), mode="r+")
+            self._level0 = zarr.open_array(str(self.partial / "0"),
+                                           mode="r+").with_config(EVERY_CHUNK)
         _store_block(self, self._level0, block_index, slices, data)
 
 
@@ -953,6 +964,7 @@ def _build_pyramid(group, axes: str, dtype: np.dtype, n_levels: int, chunks) -> 
             dtype=dtype,
             fill_value=0,
             chunk_key_encoding={"name": "v2", "separator": "/"},
+            config=EVERY_CHUNK,
         )
         da.store(small, arr, lock=False)
         prev = arr
