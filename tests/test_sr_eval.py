@@ -512,14 +512,10 @@ def test_cli_sr_eval_map_named_as_another_format_is_refused(tmp_path, capsys, na
     assert (tmp_path / "ldl.TIFF").is_file()
 
 
-def test_a_scale_contradicting_the_sr_outputs_recorded_one_is_refused(tmp_path, capsys):
-    """`srmat sr eval --scale 3` of an SR store recorded at x4 evaluated it at x3 without a
-    word (border, grid of the LR comparison: every metric wrong). A given scale that
-    contradicts the recorded one is refused in one line naming both (--scale in srmat,
-    scale= in Python); the recorded scale given again, or none given, is used."""
+def _x4_sr_store(tmp_path):
+    """An HR PNG and an SR store of its size whose srmat attrs record a x4 SR run."""
     import zarr
 
-    from napari_srmat.cli import main
     from napari_srmat.io import write_ome_zarr
 
     hr = _micrograph()
@@ -528,6 +524,17 @@ def test_a_scale_contradicting_the_sr_outputs_recorded_one_is_refused(tmp_path, 
     write_ome_zarr((hr * 255).round().astype(np.uint8), sr_p)
     zarr.open_group(str(sr_p), mode="a").attrs["srmat"] = {
         "operation": "super_resolution", "model": "bicubic", "scale": 4}
+    return hr_p, sr_p
+
+
+def test_a_scale_contradicting_the_sr_outputs_recorded_one_is_refused(tmp_path, capsys):
+    """`srmat sr eval --scale 3` of an SR store recorded at x4 evaluated it at x3 without a
+    word (border, grid of the LR comparison: every metric wrong). A given scale that
+    contradicts the recorded one is refused in one line naming both (--scale in srmat,
+    scale= in Python); the recorded scale given again, or none given, is used."""
+    from napari_srmat.cli import main
+
+    hr_p, sr_p = _x4_sr_store(tmp_path)
     assert main(["sr", "eval", hr_p, str(sr_p), "--scale", "3", "--json"]) == 2
     said, err = capsys.readouterr()
     assert said == "" and err == (
@@ -546,3 +553,29 @@ def test_a_scale_contradicting_the_sr_outputs_recorded_one_is_refused(tmp_path, 
     assert m.sr_output_scale(tiled) == 2 and m.sr_output_scale({}, 3) == 3
     with pytest.raises(ValueError, match=r"x2 super-resolution: scale=4 "):
         m.sr_output_scale(tiled, 4)
+
+
+def test_a_contradicting_scale_is_refused_before_any_pixel_is_read(tmp_path, capsys,
+                                                                   monkeypatch):
+    """`srmat sr eval --scale 3` of an SR store recorded at x4 read every HR and SR pixel
+    (a large store: minutes) before refusing from the store's metadata. The SR output is
+    now opened and its scale checked first: only its metadata is read."""
+    import napari_srmat.io as srio
+    from napari_srmat.cli import main
+
+    hr_p, sr_p = _x4_sr_store(tmp_path)
+    opened, read_image = [], srio.read_image
+
+    def opening(path, *args, **kwargs):
+        opened.append(str(path))
+        return read_image(path, *args, **kwargs)
+
+    def no_pixels(*args, **kwargs):
+        raise AssertionError("pixels read")
+
+    monkeypatch.setattr(srio, "read_image", opening)
+    monkeypatch.setattr(srio, "read_window", no_pixels)
+    assert main(["sr", "eval", hr_p, str(sr_p), "--scale", "3"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"srmat sr eval: error: {sr_p} records a x4 super-resolution: --scale 3 ")
+    assert opened == [str(sr_p)]  # the HR (a PNG, read whole when opened) not even opened

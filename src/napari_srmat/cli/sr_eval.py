@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import (
     DeprecatedAlias,
@@ -24,6 +25,11 @@ from . import (
     naming_roles,
     print_json,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..io import Micrograph
 
 __all__ = ["add_eval_parser"]
 
@@ -86,13 +92,23 @@ def _parse_degradation(text: str) -> dict:
     return value
 
 
-def _read(path: str):
-    from ..io import grey_or_rgb, read_image, read_window, to_float01
+def _open(path: str) -> Micrograph:
+    """The image at ``path`` opened (its metadata; a store's pixels not read yet)."""
+    from ..io import read_image
 
+    with naming_file(path):
+        return read_image(path)
+
+
+def _read(path: str, mg: Micrograph | None = None) -> np.ndarray:
+    """The image's pixels as float in [0, 1] (grey or RGB), ``mg`` if already opened."""
+    from ..io import grey_or_rgb, read_window, to_float01
+
+    if mg is None:
+        mg = _open(path)
     with naming_file(path):  # a damaged chunk: ImageReadError naming the file
-        mg = read_image(path)
         pixels = read_window(mg.data, 0, mg.data.shape[0], 0, mg.data.shape[1])
-    return to_float01(grey_or_rgb(pixels)), mg.metadata.get("srmat") or {}
+    return to_float01(grey_or_rgb(pixels))
 
 
 #: The maps of --ldl-map / --noref-map are float TIFFs.
@@ -133,11 +149,14 @@ def _eval(args: argparse.Namespace) -> int:
             with naming_file(flag):  # no --overwrite here
                 check_output_file(p, inputs=inputs, overwrite=None, example="map.tif",
                                   suffixes=MAP_SUFFIXES)
-    hr, _ = _read(args.hr)
-    sr, sr_attrs = _read(args.sr)
-    lr = _read(args.lr_image)[0] if args.lr_image else None
-    # a --scale contradicting the SR output's recorded one is refused (every metric wrong)
+    sr_image = _open(args.sr)
+    sr_attrs = sr_image.metadata.get("srmat") or {}
+    # a --scale contradicting the SR output's recorded one is refused (every metric
+    # wrong), from its metadata, before any pixel is read
     scale = sr_output_scale(sr_attrs, args.scale, name=args.sr)
+    hr = _read(args.hr)
+    sr = _read(args.sr, sr_image)
+    lr = _read(args.lr_image) if args.lr_image else None
     scale_source = ("--scale" if args.scale is not None else
                     "sr output metadata" if scale is not None else None)
     if scale is None and lr is not None and lr.shape[0] and sr.shape[0] % lr.shape[0] == 0:
