@@ -108,3 +108,35 @@ def test_non_zarr_files_have_no_chunk_count(tmp_path, capsys):
     rc, out, _ = _run(["info", tmp_path / "in.png", "--verify"], capsys)
     assert rc == 0 and "stored:" not in out
     assert _finish(verify_image_job(tmp_path / "in.png"))["chunks"] is None
+
+
+def test_a_partial_begun_without_every_chunk_is_not_marked_when_resumed(tmp_path):
+    """Failed before: a store begun by a version that skipped its chunks of zeros and
+    finished after the upgrade was marked as written with every chunk, and `--verify`
+    called it damaged (8 of 16 chunks missing) though every pixel is right."""
+    from napari_srmat.io._write import _MANIFEST, OmeZarrStreamWriter
+
+    img = _image()
+    out = tmp_path / "o.ome.zarr"
+    w = OmeZarrStreamWriter(out, img.shape, img.dtype, chunks=(32, 32), pixel_size_um=0.5)
+    for block in w.iter_blocks():
+        ys, xs = w.block_slices(block)
+        w.write_block(block, None, img[ys, xs])
+    w.close()  # stopped before finalize
+    # as the earlier version left it: no record in the manifest, the chunks of zeros absent
+    manifest = w.partial / _MANIFEST
+    record = json.loads(manifest.read_text())
+    record.pop(ALL_CHUNKS_WRITTEN, None)
+    manifest.write_text(json.dumps(record))
+    for chunk in _chunk_files(w.partial):
+        if not np.asarray(zarr.open_array(str(w.partial / "0"), mode="r")[
+                int(chunk.parent.name) * 32:, int(chunk.name) * 32:][:32, :32]).any():
+            chunk.unlink()
+    assert len(_chunk_files(w.partial)) == 8
+    w = OmeZarrStreamWriter(out, img.shape, img.dtype, chunks=(32, 32), pixel_size_um=0.5)
+    assert w.resumed and w.n_done() == w.n_blocks
+    w.finalize(n_levels=1)
+    report = _finish(verify_image_job(out))
+    assert report["ok"] and report["chunks"]["n_missing"] == 8
+    assert not report["chunks"]["all_chunks_written"]
+    np.testing.assert_array_equal(np.asarray(zarr.open_group(str(out), mode="r")["0"]), img)

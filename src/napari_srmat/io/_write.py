@@ -455,6 +455,9 @@ class OmeZarrStreamWriter:
         self.resumed = False
         self.complete = False
         self.started_with: dict[str, Any] = {}
+        #: whether every chunk of level 0 was written with EVERY_CHUNK (a partial begun
+        #: by an earlier version skipped those of zeros): the store is then marked so
+        self._every_chunk = True
         check_not_input(self.path, inputs)
         check_store_name(self.path)  # a folder "sr.png" (super_resolve(out=...)) opens
         # in no image viewer; and never named like another output's bookkeeping
@@ -513,6 +516,8 @@ class OmeZarrStreamWriter:
                     return
                 self.resumed = True
                 self.started_with = started_with(old, self.identity)
+                # a partial an earlier version began skipped its chunks of zeros
+                self._every_chunk = old.get(ALL_CHUNKS_WRITTEN) is True
             else:
                 check_staging_holds_only_ours(self.partial, _STORE_ENTRIES)
                 shutil.rmtree(self.partial)
@@ -525,7 +530,8 @@ class OmeZarrStreamWriter:
             # the manifest first (a partial killed during set-up is recognisably ours) and
             # the done folder last (its presence says the store is set up)
             self.partial.mkdir(parents=True)
-            manifest = {"creator": "napari-srmat", "identity": self.identity}
+            manifest = {"creator": "napari-srmat", "identity": self.identity,
+                        ALL_CHUNKS_WRITTEN: True}  # every chunk from its first
             atomic_write_text(self.partial / _MANIFEST, json.dumps(manifest, indent=1))
             # mode "a": "w" would delete the manifest of the (new, empty) folder
             self._group = zarr.open_group(str(self.partial), mode="a", zarr_format=2)
@@ -715,9 +721,13 @@ class OmeZarrStreamWriter:
                     }
                 ],
                 # the readers' rule: pixel_size_um is the X size, [Y, X] when not square
-                "srmat": {**self.attrs, "pixel_size_um": x0 if px is not None else None,
+                "srmat": {**{k: v for k, v in self.attrs.items() if k != ALL_CHUNKS_WRITTEN},
+                          "pixel_size_um": x0 if px is not None else None,
                           **({"pixel_size_yx_um": [y0, x0]} if isinstance(px, tuple)
-                             else {}), **started, ALL_CHUNKS_WRITTEN: True},
+                             else {}), **started,
+                          # this store's own record (never a copied input's), and not for
+                          # a partial begun without EVERY_CHUNK (resumed after an upgrade)
+                          **({ALL_CHUNKS_WRITTEN: True} if self._every_chunk else {})},
             }
         )
         write_marker(self.partial, self.kind, identity=self.identity, complete=True,
