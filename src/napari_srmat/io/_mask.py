@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import check_flag, check_number, not_found_message, os_error_reason
 from ._float import all_finite, check_pixel_values, to_float01
 from ._read import (
+    DamagedStoreError,
     ImageReadError,
     Micrograph,
     check_file_pixels,
@@ -272,6 +273,8 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
     if path.suffix.lower() != ".npy":
         try:
             return _stored_samples(read_image(path))
+        except DamagedStoreError:
+            raise  # its one line names the store and what tells more
         except ImageReadError as exc:
             raise ImageReadError(cannot_read_message(path, what, exc)) from None
     import dask.array as da

@@ -33,6 +33,7 @@ from ._pixel import (
 )
 
 __all__ = [
+    "DamagedStoreError",
     "ImageReadError",
     "ImageSizeError",
     "MIN_IMAGE_SIDE",
@@ -108,6 +109,12 @@ _PIL_LIMIT_LOCK = threading.Lock()
 
 class ImageReadError(ValueError):
     """An image file could not be read (missing, truncated, corrupt or unsupported)."""
+
+
+class DamagedStoreError(ImageReadError):
+    """A Zarr store that napari-srmat completed with every chunk written lacks some of
+    level 0: they would read as zeros (e.g. an edge map without its boundaries there).
+    ``srmat info --verify STORE`` counts the missing chunks of every level."""
 
 
 @dataclass
@@ -1661,8 +1668,57 @@ def _zarr_image(path: Path):
     return node, None, None
 
 
-def _read_zarr(path: Path, chunks) -> Micrograph:
+def _all_chunks_written(node, ms: dict | None) -> bool:
+    """Whether a Zarr image (:func:`_zarr_image`) is an OME-Zarr that napari-srmat
+    completed with every chunk written (``attrs["srmat"]`` carries
+    :data:`~napari_srmat.io._write.ALL_CHUNKS_WRITTEN`): an absent chunk is damage."""
+    from ._write import ALL_CHUNKS_WRITTEN
+
+    srmat = node.attrs.get("srmat") if ms is not None else None
+    return isinstance(srmat, dict) and srmat.get(ALL_CHUNKS_WRITTEN) is True
+
+
+def _missing_chunks(array) -> tuple[int, int]:
+    """``(absent, all)`` chunks (shards of a sharded array) of a Zarr array, from one
+    listing of its store: no chunk is read or decoded.
+
+    Zarr's ``nchunks_initialized`` looks each chunk key up in a list (1.8 s for a level
+    of 10 000 chunks on a local disk); this listing into a set takes about 0.2 s.
+    """
+    import itertools
+
+    try:
+        from zarr.core.sync import sync
+    except ImportError:  # Zarr 2: its nchunks_initialized lists the store once
+        return int(array.nchunks) - int(array.nchunks_initialized), int(array.nchunks)
+    grid = [-(-int(n) // int(c)) for n, c in zip(array.shape, array.shards or array.chunks,
+                                                 strict=True)]
+    prefix = f"{array.store_path.path}/" if array.store_path.path else ""
+
+    async def listing() -> set[str]:
+        return {key async for key in array.store_path.store.list_prefix(prefix)}
+
+    stored, key = sync(listing()), array.metadata.encode_chunk_key
+    n_stored = sum(prefix + key(ix) in stored for ix in itertools.product(*map(range, grid)))
+    return math.prod(grid) - n_stored, math.prod(grid)
+
+
+def _refuse_missing_chunks(path: Path, node, ms: dict | None) -> None:
+    """Refuse a store napari-srmat completed with every chunk whose level 0 lacks some
+    (:class:`DamagedStoreError`); any other store is read as it is (one listing of
+    level 0 for a marked store, nothing for others)."""
+    if not _all_chunks_written(node, ms) or not ms.get("datasets"):
+        return
+    n_missing, n_chunks = _missing_chunks(_dataset(path, node, ms["datasets"][0]))
+    if n_missing:
+        raise DamagedStoreError(f"{path} is damaged: {n_missing} of {n_chunks} chunks "
+                                f"missing (srmat info --verify {path} tells more)")
+
+
+def _read_zarr(path: Path, chunks, *, refuse_damaged: bool = True) -> Micrograph:
     node, ms, version = _zarr_image(path)
+    if refuse_damaged:
+        _refuse_missing_chunks(path, node, ms)
     if ms is not None:
         return _read_ome_zarr(path, node, ms, version, chunks)
     zarr_arr = node
@@ -1711,6 +1767,10 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
         If the file is missing, truncated, corrupt or of an unsupported kind, has no
         pixels, or its pixels are not bool, integer or float (a Zarr array of complex
         numbers or text).
+    DamagedStoreError
+        (An ``ImageReadError``.) A Zarr store napari-srmat completed with every chunk
+        written lacks chunks of level 0 (deleted or lost files that would read as
+        zeros); ``srmat info --verify`` tells more.
     TypeError
         ``path`` is not a ``str`` or path-like (e.g. an array: it needs no reading).
 
@@ -1720,12 +1780,19 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     >>> m.data.shape, m.axes, m.pixel_size_um  # doctest: +SKIP
     ((900, 1330, 3), 'YXC', None)
     """
+    return _read_image(path, chunks, refuse_damaged=True)
+
+
+def _read_image(path, chunks, *, refuse_damaged: bool) -> Micrograph:
+    """:func:`read_image`; ``refuse_damaged=False`` reads a damaged store too (absent
+    chunks as zeros), for :func:`image_info` and :func:`verify_image_job`, which tell
+    the damage."""
     path = path_arg(path, "read_image")
     _spatial_chunks(chunks)  # a bad chunks argument fails before the file is read
     fmt = _detect_format(path)
     with warnings.catch_warnings(), _quiet_tifffile():  # the readers' libraries' own
         warnings.simplefilter("ignore")  # warnings and log lines are noise here
-        micrograph = _read_by_format(path, fmt, chunks)
+        micrograph = _read_by_format(path, fmt, chunks, refuse_damaged)
     check_file_pixels(path, micrograph.data.dtype)
     if 0 in micrograph.data.shape[:2]:  # a Zarr array of shape (0, W) was read as an image
         raise ImageReadError(f"{path}: the image has no pixels (shape "
@@ -1735,7 +1802,7 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
     if channels:
         micrograph.metadata.setdefault("read_warnings", []).append(channels)
     for message in micrograph.metadata.get("read_warnings", ()):
-        warnings.warn(message, UserWarning, stacklevel=2)
+        warnings.warn(message, UserWarning, stacklevel=3)  # read_image's caller
     return micrograph
 
 
@@ -1753,7 +1820,7 @@ def _quiet_tifffile():
         log.removeFilter(drop)
 
 
-def _read_by_format(path: Path, fmt: str, chunks) -> Micrograph:
+def _read_by_format(path: Path, fmt: str, chunks, refuse_damaged: bool = True) -> Micrograph:
     if fmt in ("png", "jpeg", "pil"):
         return _read_pil(path, fmt, chunks)
     if fmt == "tiff":
@@ -1761,7 +1828,7 @@ def _read_by_format(path: Path, fmt: str, chunks) -> Micrograph:
     if fmt == "bioio":
         return read_with_bioio(path, chunks=chunks)
     try:
-        return _read_zarr(path, chunks)
+        return _read_zarr(path, chunks, refuse_damaged=refuse_damaged)
     except json.JSONDecodeError as exc:  # damaged metadata (.zarray, .zattrs, zarr.json)
         raise ImageReadError(f"cannot read {path}: its Zarr metadata is not valid JSON "
                              f"({exc})") from None
@@ -1789,9 +1856,9 @@ def image_info(path: str | os.PathLike) -> dict:
     Raises
     ------
     ImageReadError
-        See :func:`read_image`.
+        See :func:`read_image` (a damaged store is described, not refused).
     """
-    m = read_image(path)
+    m = _read_image(path, None, refuse_damaged=False)
     return {
         "path": str(m.path),
         "format": m.format,
@@ -1858,7 +1925,7 @@ def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop
 
     from ..jobs import Progress, Stopped
 
-    mg = read_image(path, chunks=block)
+    mg = _read_image(path, block, refuse_damaged=False)  # a damaged store is counted
     # listing the store is cheap next to decoding it, and only --verify does it
     stored = _stored_chunks(Path(mg.path)) if mg.format in ("zarr", "ome-zarr") else None
     grids = []
@@ -1906,15 +1973,11 @@ def _stored_chunks(path: Path) -> dict:
         ``{"n_chunks", "n_missing", "levels": [{"level", "n_chunks", "n_missing"}],
         "all_chunks_written", "damaged"}``.
     """
-    from ._write import ALL_CHUNKS_WRITTEN
-
     node, ms, _ = _zarr_image(path)
     arrays = [node] if ms is None else [_dataset(path, node, ds) for ds in ms["datasets"]]
-    levels = [{"level": lv, "n_chunks": int(a.nchunks),
-               "n_missing": int(a.nchunks) - int(a.nchunks_initialized)}
-              for lv, a in enumerate(arrays)]
-    srmat = node.attrs.get("srmat") if ms is not None else None
-    every = isinstance(srmat, dict) and srmat.get(ALL_CHUNKS_WRITTEN) is True
+    levels = [{"level": lv, "n_chunks": total, "n_missing": n}
+              for lv, (n, total) in enumerate(map(_missing_chunks, arrays))]
+    every = _all_chunks_written(node, ms)
     n_missing = sum(lv["n_missing"] for lv in levels)
     return {"n_chunks": sum(lv["n_chunks"] for lv in levels), "n_missing": n_missing,
             "levels": levels, "all_chunks_written": every,

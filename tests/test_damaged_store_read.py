@@ -1,0 +1,81 @@
+"""Reading refuses a Zarr store that napari-srmat completed with every chunk but that
+lacks some.
+
+Zarr reads an absent chunk as zeros: an edge map whose chunk files were deleted read
+without an error (boundaries missing, a wrong grain size). Only ``srmat info --verify``
+told; ``read_image`` (so every command) and the napari reader now refuse such a store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from napari_srmat._napari_io import read_micrograph
+from napari_srmat.cli import main
+from napari_srmat.io import DamagedStoreError, ImageReadError, read_image, write_ome_zarr
+from napari_srmat.synth import generate_microstructure
+
+
+def _mask_store(path: Path) -> Path:
+    """A boundary mask (128 x 128 px, chunks of 32 px) as napari-srmat writes it."""
+    ms = generate_microstructure((128, 128), mean_grain_size_px=24, seed=5)
+    return write_ome_zarr(ms.boundaries.astype(np.uint8) * 255, path, pixel_size_um=0.5,
+                          chunks=32, n_levels=2)
+
+
+def _delete_a_chunk(store: Path) -> None:
+    files = sorted(p for p in (store / "0").rglob("*") if p.is_file()
+                   and not p.name.startswith("."))
+    assert len(files) == 16
+    files[5].unlink()
+
+
+def _message(store: Path) -> str:
+    return (f"{store} is damaged: 1 of 16 chunks missing (srmat info --verify {store} "
+            "tells more)")
+
+
+def test_intact_marked_store_reads_as_before(tmp_path, capsys):
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    mg = read_image(store)
+    assert mg.data.shape == (128, 128) and int(mg.data.max()) == 255
+    assert main(["grain-size", str(store), "--mask", "--json"]) == 0
+    capsys.readouterr()
+
+
+def test_store_with_a_deleted_chunk_is_refused(tmp_path, capsys):
+    """Failed before: read_image read the absent chunk as zeros and `srmat grain-size
+    --mask` measured the mask without its boundaries there (exit 0)."""
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    _delete_a_chunk(store)
+    with pytest.raises(DamagedStoreError) as exc:
+        read_image(store)
+    assert str(exc.value) == _message(store)
+    assert isinstance(exc.value, ImageReadError)  # the callers' existing handling holds
+    assert main(["grain-size", str(store), "--mask"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"srmat grain-size: error: {_message(store)}"]
+    # the message's pointer works: info reads the store, --verify tells the damage
+    assert main(["info", str(store), "--verify"]) == 2
+    assert "1 of 20 chunks missing: the store is damaged" in capsys.readouterr().out
+
+
+def test_napari_reader_refuses_a_damaged_store(tmp_path):
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    assert len(read_micrograph(str(store))) == 1
+    _delete_a_chunk(store)
+    with pytest.raises(DamagedStoreError, match="is damaged: 1 of 16 chunks missing"):
+        read_micrograph(str(store))
+
+
+def test_store_without_the_marker_reads_absent_chunks_as_zeros(tmp_path):
+    """A Zarr written elsewhere skips chunks of zeros (Zarr's default): unchanged."""
+    z = zarr.open_array(tmp_path / "plain.zarr", mode="w", shape=(128, 128),
+                        chunks=(32, 32), dtype="uint8", zarr_format=2)
+    z[:, 64:] = 7
+    assert z.nchunks_initialized == 8
+    assert int(np.asarray(read_image(tmp_path / "plain.zarr").data).sum()) == 7 * 128 * 64
