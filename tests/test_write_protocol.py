@@ -1298,3 +1298,58 @@ def test_a_stagings_own_working_files_are_not_taken_for_the_users(tmp_path):
     (staging / "prob.ome.zarr.notes").write_text("mine")
     with pytest.raises(OutputError, match="prob.ome.zarr.notes"):
         check_staging_holds_only_ours(staging, BOUNDARY_OUTPUTS)
+
+
+def test_a_kill_while_a_partial_is_discarded_leaves_it_recognisably_ours(tmp_path,
+                                                                         monkeypatch):
+    """A partial store started with other settings is deleted to start over
+    (``resume=False``, or ``overwrite`` since 0eb9076). A plain ``rmtree`` could delete
+    its manifest (what makes it ours) before its chunks: a kill then left a folder that
+    every later run refused as 'not written by napari-srmat', to be deleted by hand.
+    The manifest now goes last, so a kill at any point leaves a partial a rerun starts
+    over."""
+    import os
+
+    from napari_srmat.io._write import _MANIFEST, OmeZarrStreamWriter
+
+    out = tmp_path / "o.ome.zarr"
+    img = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64) | 1
+    w = OmeZarrStreamWriter(out, img.shape, img.dtype, chunks=(32, 32),
+                            identity={"model": "a"})
+    for block in list(w.iter_blocks())[:3]:
+        ys, xs = w.block_slices(block)
+        w.write_block(block, None, img[ys, xs])
+    w.close()
+    real_unlink = os.unlink
+
+    def killed_after_the_manifest(p, *a, **k):
+        real_unlink(p, *a, **k)
+        if os.fspath(p).endswith(_MANIFEST):
+            raise KeyboardInterrupt  # the process killed right after
+
+    real_scandir = os.scandir
+
+    class ManifestListedFirst:  # a file system's listing order (ext4 hashes names)
+        def __init__(self, *a, **k):
+            with real_scandir(*a, **k) as it:
+                self.entries = sorted(it, key=lambda e: e.name != _MANIFEST)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            pass
+
+        def __iter__(self):
+            return iter(self.entries)
+
+    monkeypatch.setattr(os, "scandir", ManifestListedFirst)
+    monkeypatch.setattr(os, "unlink", killed_after_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        OmeZarrStreamWriter(out, img.shape, img.dtype, chunks=(32, 32),
+                            identity={"model": "b"}, overwrite=True)
+    monkeypatch.undo()
+    w = OmeZarrStreamWriter(out, img.shape, img.dtype, chunks=(32, 32),
+                            identity={"model": "b"}, overwrite=True)
+    assert not w.resumed and w.n_done() == 0
+    w.close()

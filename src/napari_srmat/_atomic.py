@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 __all__ = [
@@ -178,25 +178,41 @@ def swapped_out_copies(path: str | os.PathLike) -> list[Path]:
 _MARKER_FILES = (".srmat_output.json", ".zattrs")
 
 
-def remove_tree_marker_last(path: str | os.PathLike) -> None:
-    """Delete the folder ``path``, its marker files last, ignoring errors: a process
-    killed part-way leaves a folder that the next writer still recognises as ours and
-    removes (a plain ``rmtree`` may delete the marker first and leave debris no one
-    may touch). A symbolic link is removed, never what it points to."""
+def remove_tree_marker_last(path: str | os.PathLike, last: Iterable[str] = ()) -> None:
+    """Delete the folder ``path``, its marker files last (and after them the files named
+    ``last``: what makes a staging folder ours, e.g. its manifest), ignoring errors: a
+    process killed part-way leaves a folder that the next writer still recognises as
+    ours and removes (a plain ``rmtree`` may delete the marker first and leave debris
+    no one may touch). A symbolic link is removed, never what it points to."""
     if os.path.islink(path):
         with contextlib.suppress(OSError):
             os.unlink(path)
         return
+    last = tuple(last)
+    kept = (*(m for m in _MARKER_FILES if m not in last), *last)  # in this order
     with contextlib.suppress(OSError):
         for entry in os.scandir(path):
-            if entry.name in _MARKER_FILES:
+            if entry.name in kept:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
+    for name in kept:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(path, name))
     shutil.rmtree(path, ignore_errors=True)
+
+
+def discard_ours(path: str | os.PathLike, last: Iterable[str] = ()) -> None:
+    """Delete a folder of ours (a staging ``OUT.partial`` that a run starts over) so
+    that a kill part-way leaves it recognisable as ours, for the next run to remove:
+    :func:`remove_tree_marker_last` (its marker files and ``last`` go last); what could
+    not be removed raises its error (as ``shutil.rmtree``)."""
+    remove_tree_marker_last(path, last)
+    if os.path.lexists(path):
+        shutil.rmtree(path)  # what remains: its own error
 
 
 def finish_interrupted_swap(staging: str | os.PathLike, path: str | os.PathLike, kind: str,

@@ -983,6 +983,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
     costs no read of the input: the scale check kept in its marker is told again; one
     made before the check existed is checked then, :func:`_kept_scale_job`)."""
     from .._atomic import (
+        discard_ours,
         finish_interrupted_swap,
         remove_stale_swaps,
         remove_temp_files,
@@ -1070,7 +1071,7 @@ def _predict_to_folder(image, model, out: Path, *, tile, overlap, batch_size, ov
                     # (each output's own .partial / .lock / .old are allowed with it)
                     check_staging_holds_only_ours(staging, (*BOUNDARY_OUTPUTS, ERROR_OUTPUT,
                                                             _STACKED))
-                    shutil.rmtree(staging)
+                    discard_ours(staging)  # its marker last: a kill leaves it ours
                 else:
                     remove_temp_files(staging)  # of writes a kill interrupted
                     moved = started_with(marker, identity)

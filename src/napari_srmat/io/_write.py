@@ -16,6 +16,7 @@ import numpy as np
 
 from .._atomic import (
     atomic_write_text,
+    discard_ours,
     finish_interrupted_swap,
     remove_stale_swaps,
     remove_temp_files,
@@ -520,7 +521,7 @@ class OmeZarrStreamWriter:
                 self._every_chunk = old.get(ALL_CHUNKS_WRITTEN) is True
             else:
                 check_staging_holds_only_ours(self.partial, _STORE_ENTRIES)
-                shutil.rmtree(self.partial)
+                discard_ours(self.partial, last=(_MANIFEST,))  # a kill leaves it ours
         disk_shape = self._disk_shape(self.shape)
         disk_chunks = self._disk_shape((*self.chunks, self.shape[2] if len(self.shape) == 3 else 1))
         if self.resumed:
