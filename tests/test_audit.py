@@ -1931,6 +1931,28 @@ def test_a_session_csv_edited_with_its_header_kept_is_kept_before_it_is_rewritte
     assert len(list(tmp_path.glob("audit.csv.*.bak"))) == 2
 
 
+def test_a_save_killed_between_the_json_and_the_csv_keeps_no_csv_of_ours(tmp_path):
+    """A save writes the session JSON (recording its CSV's digest), then the CSV; a kill
+    between the two left the CSV of the save before beside a JSON recording the new one,
+    and the next save took that CSV of ours for the reviewer's edits: it was kept as
+    audit.csv.<digest>.bak and the user was told another program had re-saved it. The
+    CSV recorded by the save before (PATH.bak) is now ours too; an edit is still kept."""
+    lr, sr, s = _session(tmp_path)
+    path, log = tmp_path / "audit.json", tmp_path / "audit.csv"
+    s.save(path)
+    s.decide("real", candidate_id=1)
+    csv_before = log.read_bytes()
+    s.decide("hallucinated", candidate_id=2)
+    log.write_bytes(csv_before)  # the kill: the JSON is the new save's, the CSV is not
+    s.decide("unsure", candidate_id=3)
+    assert s.kept_csv is None and s.kept_csv_note() is None
+    assert not list(tmp_path.glob("audit.csv.*.bak"))
+    edited = log.read_bytes().replace(b",unsure,", b",unsure (see x1000),")
+    log.write_bytes(edited)
+    s.decide("real", candidate_id=4)
+    assert s.kept_csv is not None and s.kept_csv.read_bytes() == edited
+
+
 @pytest.mark.parametrize("bad", [-1, "-1", -3.0])
 def test_a_negative_id_is_refused(tmp_path, bad):
     """check_id took -1 (or "-1", a CSV cell) for an id, though no file napari-srmat

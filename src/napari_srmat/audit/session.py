@@ -917,8 +917,10 @@ class AuditSession:
         which no later save replaces; :attr:`kept_replaced` then names it. A CSV log that
         is not the one napari-srmat saved with the JSON at ``path`` (its SHA-256 is
         recorded in the JSON, :data:`CSV_DIGEST_KEY`; for a JSON saved before that
-        record, the CSV it renders): edited in a text editor or a spreadsheet, re-saved
-        by Excel (BOM, CRLF, ``;``; still the session's own), is kept as
+        record, the CSV it renders; or the one recorded by the save before, ``PATH.bak``,
+        which a save killed between the JSON and the CSV leaves): edited in a text editor
+        or a spreadsheet, re-saved by Excel (BOM, CRLF, ``;``; still the session's own),
+        is kept as
         ``PATH.csv.<digest>.bak`` before it is written anew; :attr:`kept_csv` names it
         (:meth:`kept_csv_note`). An unchanged CSV is not copied.
 
@@ -961,7 +963,12 @@ class AuditSession:
         old = path.read_bytes() if path.exists() else None
         if csv_path.exists():
             previous_csv = csv_path.read_bytes()
-            if _digest(previous_csv) not in (_written_csv_digest(old), csv_digest):
+            # ours: the CSV recorded by the JSON at PATH, or by the save before it
+            # (PATH.bak: a save killed between the JSON and the CSV left that one)
+            bak = previous_save_path(path)
+            ours = {_written_csv_digest(old), csv_digest,
+                    _written_csv_digest(bak.read_bytes() if bak.exists() else None)}
+            if _digest(previous_csv) not in ours:
                 # not the CSV napari-srmat saved with the session at PATH (edited in a
                 # text editor or a spreadsheet, re-saved by Excel): it may hold the
                 # reviewer's edits, which the CSV written from the session lacks
