@@ -142,8 +142,8 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
     if session.kept_replaced is not None:
         print(f"srmat audit candidates: note: the reviewed session {out} held is kept as "
               f"{session.kept_replaced}", file=sys.stderr)
-    if session.kept_csv_note():
-        print(f"srmat audit candidates: note: {session.kept_csv_note()}", file=sys.stderr)
+    if kept_csv := session.kept_csv_note():
+        print(f"srmat audit candidates: note: {kept_csv}", file=sys.stderr)
     result = cands.to_dict()
     result["session"] = str(out)
     result["warnings"] = list(told)
