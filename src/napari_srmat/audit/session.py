@@ -776,11 +776,14 @@ class AuditSession:
         as ``verdict (reviewer, time)``, oldest first; none when its verdict never changed
         (the same verdict given again, a note edited, is no change). The report's
         "changed; earlier:" and the CSV's ``earlier_verdicts``."""
-        history = self.verdict_history(candidate_id)
-        if len({e["verdict"] for e in history}) < 2:
-            return []
         return [f"{e['verdict']} ({e['reviewer'] or 'n/a'}, {e['timestamp']})"
-                for e in history[:-1]]
+                for e in self._earlier_entries(candidate_id)]
+
+    def _earlier_entries(self, candidate_id: int) -> list[dict[str, Any]]:
+        """The log entries of :meth:`earlier_verdicts` (its one rule: none when the
+        verdict never changed), oldest first."""
+        history = self.verdict_history(candidate_id)
+        return [] if len({e["verdict"] for e in history}) < 2 else history[:-1]
 
     def add_region(self, bbox, *, verdict: str = "hallucinated", note: str = "",
                    length_px: float | None = None, reviewer: str | None = None,
@@ -894,10 +897,10 @@ class AuditSession:
         """The CSV's ``earlier_verdicts`` cell of a candidate (:data:`CSV_HEADER`): the
         verdicts of :meth:`earlier_verdicts` as a JSON list of ``{"verdict", "reviewer",
         "timestamp"}``; empty when the verdict never changed."""
-        if not self.earlier_verdicts(candidate_id):
+        entries = self._earlier_entries(candidate_id)  # one pass over the log
+        if not entries:
             return ""
-        return json.dumps([{k: e[k] for k in _EARLIER_FIELDS}
-                           for e in self.verdict_history(candidate_id)[:-1]],
+        return json.dumps([{k: e[k] for k in _EARLIER_FIELDS} for e in entries],
                           ensure_ascii=False)
 
     def kept_csv_note(self) -> str | None:
