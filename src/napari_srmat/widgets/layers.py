@@ -747,8 +747,6 @@ def rescan_plan_on_layer(plan, layer):
 #: size is read from its scale, units and metadata): by a rescan plan of an LR layer
 #: (:func:`add_rescan_plan`) and the audit session of an SR layer (the Audit widget).
 CALIBRATION_EVENTS = ("scale", "units", "metadata")
-#: :data:`CALIBRATION_EVENTS` of an LR layer after which its rescan plan's µm are read anew.
-RESCAN_CALIBRATION_EVENTS = CALIBRATION_EVENTS
 
 
 def audit_pixel_size_on_layer(session, layer) -> float | None:
@@ -794,7 +792,7 @@ def _show_plan_figures(shapes, plan) -> None:
     shapes.features = features
 
 
-def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", on_recalibrated=None):
+def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     """Show a :class:`~napari_srmat.sr.rescan.RescanPlan` as a Shapes layer on ``layer``.
 
     The rectangles sit on the LR layer's pixels (its scale and translate); the layer's
@@ -805,13 +803,6 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", on_recali
     The µm figures are those of ``layer``'s pixel size now, and follow it while the
     Shapes layer is in the viewer (:func:`rescan_plan_on_layer`): calibrating the LR layer
     (its rectangles are rescaled with it) gives them at the new pixel size.
-
-    Parameters
-    ----------
-    on_recalibrated : callable, optional
-        ``on_recalibrated(plan, shapes)``: called with the plan at the new pixel size and
-        the Shapes layer each time ``layer``'s calibration changes while that layer is
-        shown (a widget's plan and status).
 
     Returns
     -------
@@ -830,7 +821,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", on_recali
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
     shapes = viewer.add_shapes(rects or None, name=name, **kwargs)
-    emitters = [getattr(layer.events, key) for key in RESCAN_CALIBRATION_EVENTS]
+    emitters = [getattr(layer.events, key) for key in CALIBRATION_EVENTS]
 
     def recalibrated(_event=None) -> None:  # a few rectangles: on the GUI thread
         nonlocal plan
@@ -843,8 +834,6 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", on_recali
             return
         plan = now
         _show_plan_figures(shapes, plan)
-        if on_recalibrated is not None:
-            on_recalibrated(plan, shapes)
 
     for emitter in emitters:
         emitter.connect(recalibrated)

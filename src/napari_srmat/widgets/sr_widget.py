@@ -31,7 +31,7 @@ from ._paths import absolute_output_path, layer_file, layer_folder
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
-    RESCAN_CALIBRATION_EVENTS,
+    CALIBRATION_EVENTS,
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
@@ -349,7 +349,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         """(Dis)connect the plan's LR layer's calibration events (the status follows)."""
         if self._plan_layer is None:
             return
-        for key in RESCAN_CALIBRATION_EVENTS:
+        for key in CALIBRATION_EVENTS:
             emitter = getattr(self._plan_layer.events, key)
             emitter.disconnect(self._plan_recalibrated)
             if follow:
