@@ -967,11 +967,13 @@ class AuditSession:
         if csv_path.exists():
             previous_csv = csv_path.read_bytes()
             # ours: the CSV recorded by the JSON at PATH, or by the save before it
-            # (PATH.bak: a save killed between the JSON and the CSV left that one)
+            # (PATH.bak: a save killed between the JSON and the CSV left that one), in
+            # that order: PATH.bak is read and parsed only when the CSV is not PATH's
+            # (a save per verdict finds it at PATH)
             bak = previous_save_path(path)
-            ours = {_written_csv_digest(old), csv_digest,
-                    _written_csv_digest(bak.read_bytes() if bak.exists() else None)}
-            if _digest(previous_csv) not in ours:
+            found = _digest(previous_csv)
+            if found != csv_digest and found != _written_csv_digest(old) and found != (
+                    _written_csv_digest(bak.read_bytes() if bak.exists() else None)):
                 # not the CSV napari-srmat saved with the session at PATH (edited in a
                 # text editor or a spreadsheet, re-saved by Excel): it may hold the
                 # reviewer's edits, which the CSV written from the session lacks
