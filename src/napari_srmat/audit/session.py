@@ -159,9 +159,11 @@ def sr_model_from_metadata(metadata) -> dict[str, Any] | None:
     >>> sr_model_from_metadata({}) is None
     True
     """
+    from ..sr.apply import SR_OUTPUT_KIND
+
     meta = metadata if isinstance(metadata, dict) else {}
     attrs = meta.get("srmat")
-    if (isinstance(attrs, dict) and attrs.get("operation") == "super_resolution"
+    if (isinstance(attrs, dict) and attrs.get("operation") == SR_OUTPUT_KIND
             and isinstance(attrs.get("model"), str)):
         keys = ("scale", "tile", "overlap", "checkpoint", "options", "weights_sha256")
         return {"name": attrs["model"], "settings": {k: attrs[k] for k in keys if k in attrs}}

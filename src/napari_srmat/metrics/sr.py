@@ -503,11 +503,13 @@ def _recorded_scale(srmat_attrs: Mapping | None) -> int | None:
     """The magnification an SR output's ``attrs["srmat"]`` records (``srmat sr run``:
     the model's ``scale``, else its tiling's), or None (none recorded, or not a whole
     number >= 1)."""
+    from ..sr.apply import SR_OUTPUT_KIND
+
     if not isinstance(srmat_attrs, Mapping):
         return None
     value = srmat_attrs.get("scale")
     tiling = srmat_attrs.get("tiling")
-    if value is None and srmat_attrs.get("operation") == "super_resolution" and isinstance(
+    if value is None and srmat_attrs.get("operation") == SR_OUTPUT_KIND and isinstance(
             tiling, Mapping):
         value = tiling.get("scale")
     if isinstance(value, bool) or not isinstance(value, int | float):

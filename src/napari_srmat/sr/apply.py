@@ -305,7 +305,7 @@ def super_resolve_job(
         check_finer_pixel_size(image.store_pixel_size if from_file else given_px,
                                model.scale, source=source)
     attrs = {  # stored by the writer under the store's attrs["srmat"]
-        "operation": "super_resolution",
+        "operation": SR_OUTPUT_KIND,
         "model": model.name,
         "scale": model.scale,
         "tile": int(tile),
