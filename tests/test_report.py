@@ -151,3 +151,29 @@ def test_iso643_index_is_not_labelled_astm():
     e112 = measure_specimen([ms.boundaries, ms.boundaries[::-1]], rule="e112", **kw)
     assert ("ASTM grain size G", e112["summary"]["astm_g"]) in specimen_summary_rows(
         e112["summary"])
+
+
+def test_a_summary_saved_with_the_old_interval_name_reports_its_interval(specimen):
+    """A specimen JSON saved before ℓ̄'s interval was renamed ``mean_intercept_ci95_um``
+    (it was ``mean_intercept_um_ci95``) gives the same report rows, with a
+    DeprecationWarning; a fresh one has the row under the new name, without one."""
+    import json
+    import warnings
+
+    from napari_srmat.report import specimen_summary_rows
+
+    _, spec = specimen
+    label = "ℓ̄, 95 % confidence interval (µm)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        rows = specimen_summary_rows(spec["summary"])
+    interval = dict(rows)[label]
+    assert interval == spec["summary"]["mean_intercept_ci95_um"] and len(interval) == 2
+    saved = json.loads(json.dumps(spec))
+    saved["summary"]["mean_intercept_um_ci95"] = saved["summary"].pop("mean_intercept_ci95_um")
+    with pytest.warns(DeprecationWarning, match="'mean_intercept_um_ci95' is renamed"):
+        assert specimen_summary_rows(saved["summary"]) == rows
+    with pytest.warns(DeprecationWarning, match="'mean_intercept_um_ci95' is renamed"):
+        text = report_html(report_from_specimen(saved, histograms=False))
+    lo, hi = interval
+    assert f"[{lo:.4g}, {hi:.4g}]" in text

@@ -43,6 +43,7 @@ from napari_srmat.metrics.standards import (
     measure_field,
     measure_specimen,
     summarize_fields,
+    upgrade_summary,
 )
 from napari_srmat.synth import generate_microstructure, twin_traces
 
@@ -885,7 +886,7 @@ def test_specimen_intervals_have_no_impossible_ends():
     assert sp["grains_per_mm2_ci95"] == [None, pytest.approx(1470.62, abs=0.01)]
     assert sp["astm_g_ci95"][0] is None
     si = summarize_fields([fld(100.0, "intercept"), fld(300.0, "intercept")])
-    assert si["mean_intercept_um_ci95"] == [pytest.approx(1000 / 1470.62), None]
+    assert si["mean_intercept_ci95_um"] == [pytest.approx(1000 / 1470.62), None]
     assert si["astm_g_ci95"][0] is None
     # an interval inside the positive numbers is kept as it is, [low, high]
     ok = summarize_fields([fld(v, "planimetric") for v in (190.0, 200.0, 210.0)])
@@ -1006,3 +1007,42 @@ def test_a_colour_fields_plan_counts_its_channels(monkeypatch):
     got = measure_field(lazy, pixel_size_um=1.0, n_lines=10)
     want = measure_field(m, pixel_size_um=1.0, n_lines=10)
     assert got["n_grains_inside"] == want["n_grains_inside"] > 50
+
+
+def test_specimen_interval_of_the_intercept_has_the_apis_name_and_the_old_one_warns():
+    """The specimen summary named ℓ̄'s interval ``mean_intercept_um_ci95`` where
+    GrainSizeResult, ``srmat grain-size`` and ``srmat heyn`` say ``mean_intercept_ci95_um``
+    (``<quantity>_ci95_<unit>``, as ``mean_intercept_ci95_px``). The summary now has the
+    API's name only (also in its JSON); the old one is read for one release, with a
+    DeprecationWarning, from a fresh summary and from one saved as JSON."""
+    fields = [{"method": "intercept", "rule": "e112", "pixel_size_um": 1.0,
+               "intersections_per_mm": v, "n_intersections": 80, "warnings": []}
+              for v in (90.0, 100.0, 110.0)]
+    s = summarize_fields(fields)
+    lo, hi = s["mean_intercept_ci95_um"]
+    assert lo < s["mean_intercept_um"] < hi
+    assert s["mean_intercept_um"] == pytest.approx(10.0)
+    saved = json.loads(json.dumps(s))
+    assert "mean_intercept_ci95_um" in saved and "mean_intercept_um_ci95" not in saved
+    assert "mean_intercept_um_ci95" not in list(s)
+    # the old name on a fresh summary: the same value, a DeprecationWarning naming both
+    for read in (lambda: s["mean_intercept_um_ci95"], lambda: s.get("mean_intercept_um_ci95"),
+                 lambda: [lo, hi] if "mean_intercept_um_ci95" in s else None):
+        with pytest.warns(DeprecationWarning, match="'mean_intercept_um_ci95' is renamed "
+                          "'mean_intercept_ci95_um'"):
+            assert read() == [lo, hi]
+    with pytest.raises(KeyError):
+        s["mean_intercept_um_ci96"]
+    # a planimetric summary has no ℓ̄ interval under either name
+    plan = summarize_fields([{**f, "method": "planimetric", "grains_per_mm2": 1000.0}
+                             for f in fields])
+    assert plan.get("mean_intercept_um_ci95") is None
+    assert "mean_intercept_um_ci95" not in plan
+    with pytest.raises(KeyError):
+        plan["mean_intercept_um_ci95"]
+    # a summary saved under the old name (JSON of an earlier release) reads as the new
+    old = {("mean_intercept_um_ci95" if k == "mean_intercept_ci95_um" else k): v
+           for k, v in saved.items()}
+    with pytest.warns(DeprecationWarning, match="renamed 'mean_intercept_ci95_um'"):
+        up = upgrade_summary(old)
+    assert up == saved and "mean_intercept_um_ci95" not in dict(up)

@@ -247,7 +247,7 @@ def overlay_figure(image: Any = None, *, boundaries: Any = None, intersections: 
 #: Optional specimen-summary entries, shown when the method reports them: (key, label).
 SPECIMEN_SUMMARY_EXTRA = (
     ("mean_intercept_um", f"mean lineal intercept ℓ̄ ({LENGTH_UNIT})"),
-    ("mean_intercept_um_ci95", f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})"),
+    ("mean_intercept_ci95_um", f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})"),
     ("grains_per_mm2", "grains per mm² N_A"),
     ("grains_per_mm2_ci95", "N_A, 95 % confidence interval"),
 )
@@ -274,9 +274,14 @@ def grain_size_number_label(standard: Any) -> str:
 def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
     """(label, value) rows of a specimen summary (``measure_specimen(...)["summary"]``).
 
-    The one list behind the grain-size widget's summary table and the report.
+    The one list behind the grain-size widget's summary table and the report. A summary
+    saved with a key's old name (``mean_intercept_um_ci95``,
+    :data:`napari_srmat.metrics.standards.RENAMED_SUMMARY_KEYS`) is read, with a
+    DeprecationWarning.
     """
-    s = summary
+    from .metrics.standards import upgrade_summary
+
+    s = upgrade_summary(summary)
     rows = [
         ("standard", s.get("standard")),
         ("method", s.get("method")),
@@ -312,7 +317,9 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     Parameters
     ----------
     specimen : dict
-        The specimen report (one entry of ``images`` per field).
+        The specimen report (one entry of ``images`` per field); one read back from a
+        JSON file saved before a summary key was renamed is read (with a
+        DeprecationWarning, :func:`specimen_summary_rows`).
     sample : SampleInfo, optional
     image, boundaries, intersections, test_lines
         For the overlay picture (see :func:`overlay_figure`); coordinates in the image's
@@ -333,9 +340,9 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     GrainSizeReport
     """
     from .metrics.distributions import distributions_figure
-    from .metrics.standards import pool_fields
+    from .metrics.standards import pool_fields, upgrade_summary
 
-    s = specimen["summary"]
+    s = upgrade_summary(specimen["summary"])  # a saved summary's old key names
     fields = specimen["images"]
     px = fields[0].get("pixel_size_um") if fields else None
     summary = specimen_summary_rows(s) + [(f"pixel size ({LENGTH_UNIT}/px)", px)]

@@ -70,6 +70,9 @@ __all__ = [
     "measure_specimen",
     "measure_specimen_job",
     "SpecimenMeasurement",
+    "SpecimenSummary",
+    "RENAMED_SUMMARY_KEYS",
+    "upgrade_summary",
     "field_grid",
     "pool_fields",
 ]
@@ -93,6 +96,95 @@ INTERCEPT_STANDARD = (
 #: 1 in² at 100x covers 645.16 mm² / 100² of the specimen: N_A(per in² at 100x) =
 #: N_A(per mm² at 1x) * MM2_PER_IN2_AT_100X.
 MM2_PER_IN2_AT_100X = 645.16 / 100.0**2
+
+#: Specimen-summary keys renamed, old -> new: an interval is ``<quantity>_ci95_<unit>``
+#: everywhere (``mean_intercept_ci95_um`` as :class:`napari_srmat.grainsize.
+#: GrainSizeResult` and ``srmat grain-size``). The old name is still read, with a
+#: DeprecationWarning, until :data:`RENAMED_SUMMARY_KEYS_UNTIL` (:class:`SpecimenSummary`
+#: for a fresh summary, :func:`upgrade_summary` for one saved as JSON).
+RENAMED_SUMMARY_KEYS = {"mean_intercept_um_ci95": "mean_intercept_ci95_um"}
+#: The release that no longer reads the old names of :data:`RENAMED_SUMMARY_KEYS`.
+RENAMED_SUMMARY_KEYS_UNTIL = "0.3.0"
+
+
+def _warn_renamed(old: str, new: str, stacklevel: int) -> None:
+    import warnings
+
+    warnings.warn(f"the specimen summary key {old!r} is renamed {new!r}; the old name is "
+                  f"read until napari-srmat {RENAMED_SUMMARY_KEYS_UNTIL}",
+                  DeprecationWarning, stacklevel=stacklevel + 1)
+
+
+class SpecimenSummary(dict):
+    """A specimen summary (:func:`summarize_fields`): a plain dict (JSON as it is) whose
+    renamed keys (:data:`RENAMED_SUMMARY_KEYS`) are still read by their old name, with a
+    DeprecationWarning; only the new name is stored (and written).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> s = SpecimenSummary(mean_intercept_ci95_um=[9.0, 11.0])
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     s["mean_intercept_um_ci95"], w[0].category.__name__
+    ([9.0, 11.0], 'DeprecationWarning')
+    >>> list(s)
+    ['mean_intercept_ci95_um']
+    """
+
+    def _old(self, key: Any) -> str | None:
+        new = RENAMED_SUMMARY_KEYS.get(key) if isinstance(key, str) else None
+        return new if new is not None and dict.__contains__(self, new) else None
+
+    def __missing__(self, key: Any) -> Any:
+        new = self._old(key)
+        if new is None:
+            raise KeyError(key)
+        _warn_renamed(key, new, 2)
+        return dict.__getitem__(self, new)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """``dict.get``, the old names of renamed keys included (with a warning)."""
+        if not dict.__contains__(self, key) and (new := self._old(key)) is not None:
+            _warn_renamed(key, new, 2)
+            return dict.__getitem__(self, new)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        if (new := self._old(key)) is not None:
+            _warn_renamed(str(key), new, 2)
+            return True
+        return False
+
+
+def upgrade_summary(summary: dict) -> SpecimenSummary:
+    """A specimen summary read back (e.g. the ``"summary"`` of a JSON file saved by
+    ``srmat grain-size --method ... --json`` or :func:`measure_specimen`) with the keys
+    it has by an old name (:data:`RENAMED_SUMMARY_KEYS`) renamed, and a
+    DeprecationWarning naming them; a summary with the new names is returned as it is
+    (as a :class:`SpecimenSummary`).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     s = upgrade_summary({"mean_intercept_um_ci95": [9.0, 11.0], "astm_g": 10.5})
+    >>> sorted(s)
+    ['astm_g', 'mean_intercept_ci95_um']
+    """
+    out = SpecimenSummary()
+    for key, value in summary.items():
+        new = RENAMED_SUMMARY_KEYS.get(key)
+        if new is None:
+            out[key] = value
+            continue
+        if new not in summary:  # a summary holding both: the new name wins
+            out[new] = value
+        _warn_renamed(key, new, 2)
+    return out
 
 
 # ----------------------------------------------------------------- conversions
@@ -506,7 +598,8 @@ def _g_of(method: str, rule: str, value_per_mm: float) -> float | None:
     return float(astm_g_from_grains_per_mm2(value_per_mm))
 
 
-def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> dict:
+def summarize_fields(fields: Sequence[dict], *, method: str | None = None
+                     ) -> SpecimenSummary:
     """E112 statistics of several fields of one specimen.
 
     The field value is ``N_L`` (intersections per mm, P/L with the triple-point rule;
@@ -526,11 +619,13 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
 
     Returns
     -------
-    dict
-        ``method``, ``standard``, ``n_fields``, ``field_quantity``, ``field_values``,
-        ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``, ``astm_g``,
-        ``astm_g_ci95`` (``[low, high]``), ``mean_intercept_um`` or ``grains_per_mm2``
-        with its interval, ``anisotropy_index`` (mean of the fields'), ``duplex`` and
+    SpecimenSummary
+        A dict: ``method``, ``standard``, ``n_fields``, ``field_quantity``,
+        ``field_values``, ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``,
+        ``astm_g``, ``astm_g_ci95`` (``[low, high]``), ``mean_intercept_um`` and
+        ``mean_intercept_ci95_um`` (formerly ``mean_intercept_um_ci95``, still read with a
+        DeprecationWarning: :data:`RENAMED_SUMMARY_KEYS`) or ``grains_per_mm2`` and
+        ``grains_per_mm2_ci95``, ``anisotropy_index`` (mean of the fields'), ``duplex`` and
         ``ala`` of the pooled grain areas, ``advice`` (what E112 suggests doing) and
         ``warnings``.
 
@@ -594,7 +689,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
             out["astm_g_ci95"] = [lo, hi]
         if method == "intercept":
             out["mean_intercept_um"] = 1000.0 / mean
-            out["mean_intercept_um_ci95"] = (
+            out["mean_intercept_ci95_um"] = (
                 [1000.0 / (mean + half), 1000.0 / (mean - half) if mean > half else None]
                 if math.isfinite(half) else None
             )
@@ -644,7 +739,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None) -> di
         )
     out["advice"] = advice
     out["warnings"] = warnings_
-    return _clean(out)
+    return SpecimenSummary(_clean(out))
 
 
 def _pooled_areas(fields: Sequence[dict], has_um: bool) -> tuple[float | None, float | None]:
