@@ -724,13 +724,15 @@ def test_cli_refuses_to_overwrite_and_bad_outputs_in_one_line(half_structured, t
     assert written["rois"] and written["rois_um"] == [[v * 0.5 for v in r]
                                                       for r in written["rois"]]
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left nothing behind
-    # a bad --pixel-size-um: argparse's one line naming the flag, exit 2
-    for bad in ("0", "-1", "nan", "inf", "abc"):
+    # a bad --pixel-size-um (or its name --lr-pixel-size-um): argparse's one line naming
+    # the flag, exit 2
+    for bad, flag in zip(("0", "-1", "nan", "inf", "abc"), ["--pixel-size-um",
+                                                           "--lr-pixel-size-um"] * 3):
         with pytest.raises(SystemExit) as exc:
-            main([*base, "--pixel-size-um", bad])
+            main([*base, flag, bad])
         assert exc.value.code == 2
         err = capsys.readouterr().err
-        assert "argument --pixel-size-um:" in err and err.count("\n") == 1
+        assert "argument --lr-pixel-size-um/--pixel-size-um:" in err and err.count("\n") == 1
 
 
 def test_plan_rescan_refuses_an_lr_too_large_for_memory_before_reading_it(

@@ -57,13 +57,16 @@ def register(subparsers) -> None:
                     "at most BUDGET of the image where the LR is out of focus, then where "
                     "the SR is least certain (never in featureless areas), and the time "
                     "ratio t_SER/t_HR = r/s^2 + A_roi/A_total. With the LR pixel size (the "
-                    "file's unless --pixel-size-um is given) the rectangles are also given "
+                    "file's unless --lr-pixel-size-um is given) the rectangles are also given "
                     f"in {LENGTH_UNIT} from the image's top-left corner; --out writes the "
                     "plan as CSV or JSON. See docs/rescan.md.")
     p.add_argument("lr", help="the low-resolution acquisition (image file or Zarr)")
-    p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
-                   help=f"LR {LENGTH_UNIT} per pixel (overrides the file's) for the "
-                   f"rectangles in {LENGTH_UNIT}")
+    # the one input is the LR: --pixel-size-um (every command's name for its input's
+    # size) is its equal, --lr-pixel-size-um says which image beside srmat audit's SR one
+    p.add_argument("--lr-pixel-size-um", "--pixel-size-um", dest="pixel_size_um",
+                   type=pixel_size_arg, default=None, metavar="PIXEL_SIZE_UM",
+                   help=f"LR pixel size in {LENGTH_UNIT} (default: the LR file's) for the "
+                   f"rectangles in {LENGTH_UNIT}; --pixel-size-um: the same")
     p.add_argument("--out", default=None, metavar="PLAN",
                    help="write the plan to PLAN.csv (one row per rectangle: rank, LR px, "
                         f"{LENGTH_UNIT}, uncertainty, reason, focus) or PLAN.json (what "
