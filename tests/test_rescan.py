@@ -16,6 +16,7 @@ from napari_srmat.sr.rescan import (  # noqa: E402
     FOCUS_THRESHOLD,
     NO_PIXEL_SIZE_NOTE,
     PLAN_CSV_COLUMNS,
+    ROI_ORDER,
     RescanPlan,
     _merge_blocks,
     out_of_focus_blocks,
@@ -1039,3 +1040,30 @@ def test_plan_rescan_docstring_examples_run_on_a_generated_image():
     result = runner.summarize(verbose=False)
     assert result.attempted >= 5 and result.failed == 0, result
     assert seconds < 2.0, seconds
+
+
+def test_a_plans_files_and_layer_say_the_order_of_its_rectangles():
+    """A rescan rectangle is [y0, x0, y1, x1] and an audit box [x0, y0, x1, y1]; the
+    plan's JSON held bare ``rois`` lists (the order only in the docs), so a script or a
+    stage reading it could not tell. The JSON (and the Shapes layer's
+    ``metadata["rescan_plan"]``) now says ``roi_order``, the CSV columns are named by it,
+    and the napari rectangle of a non-square ROI (16 rows x 64 columns, non-square
+    pixels) spans those rows and columns."""
+    import csv
+    import io
+
+    from napari_srmat.widgets.layers import rescan_rectangles
+
+    plan = RescanPlan([[16, 32, 32, 96]], [0.1], 0.125, 0.31, 0.69, 4, 0.25, 1.0, 16,
+                      "flips", "", "cnn", [64, 128], 0.5, pixel_size_um=(0.25, 0.5))
+    d = json.loads(json.dumps(plan.to_dict()))
+    assert d["roi_order"] == list(ROI_ORDER) == ["y0", "x0", "y1", "x1"]
+    roi = dict(zip(d["roi_order"], d["rois"][0]))
+    assert (roi["y1"] - roi["y0"], roi["x1"] - roi["x0"]) == (16, 64)
+    um = dict(zip(d["roi_order"], d["rois_um"][0]))
+    assert um == {k: v * (0.25 if k[0] == "y" else 0.5) for k, v in roi.items()}
+    row = next(csv.DictReader(io.StringIO(rescan_plan_csv(plan))))
+    assert {k: int(row[f"{k}_px"]) for k in ROI_ORDER} == roi
+    assert {k: float(row[f"{k}_um"]) for k in ROI_ORDER} == um
+    (top, left), (bottom, right) = rescan_rectangles(plan)[0]  # napari: (row, column)
+    assert (top, left, bottom, right) == (15.5, 31.5, 31.5, 95.5)

@@ -46,6 +46,7 @@ def register(subparsers) -> None:
         DEFAULT_PLAN_TILE,
         DEFAULT_ROI_PX,
         DEFAULT_SAMPLES,
+        ROI_ORDER,
         UNCERTAINTY_SOURCES,
     )
     from ..tiling import DEFAULT_OVERLAP
@@ -53,7 +54,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "plan-rescan",
         help="scan-enhance-rescan: where to rescan at high resolution after SR",
-        description="Propose rescan rectangles [y0, x0, y1, x1] (LR px, half-open) covering "
+        description=f"Propose rescan rectangles [{', '.join(ROI_ORDER)}] (LR px, half-open; "
+                    "rows first, unlike srmat audit's [x0, y0, x1, y1] boxes) covering "
                     "at most BUDGET of the image where the LR is out of focus, then where "
                     "the SR is least certain (never in featureless areas), and the time "
                     "ratio t_SER/t_HR = r/s^2 + A_roi/A_total. With the LR pixel size (the "
@@ -112,6 +114,7 @@ def _plan(args: argparse.Namespace) -> int:
     from ..sr import load_model
     from ..sr.refsr import use_reference
     from ..sr.rescan import (
+        ROI_ORDER,
         check_plan_inputs,
         check_plan_memory,
         check_rescan_plan_file,
@@ -175,7 +178,7 @@ def _plan(args: argparse.Namespace) -> int:
                                     plan.focus):
             where = "" if um is None else f" = {[float(f'{v:.6g}') for v in um]} {LENGTH_UNIT}"
             focus = "" if f is None else f", focus {f:.2f}"
-            print(f"  [y0, x0, y1, x1] = {r} px{where}  {why}: uncertainty {s:.4g}{focus}")
+            print(f"  [{', '.join(ROI_ORDER)}] = {r} px{where}  {why}: uncertainty {s:.4g}{focus}")
         if written is not None:
             print(f"wrote {written}")
         for note in plan.warnings:

@@ -119,6 +119,7 @@ __all__ = [
     "write_rescan_plan",
     "PLAN_FILE_SUFFIXES",
     "PLAN_CSV_COLUMNS",
+    "ROI_ORDER",
     "RescanPlan",
     "plan_rescan",
     "plan_rescan_job",
@@ -227,11 +228,17 @@ UM_DECIMALS = 6
 UM2_PER_MM2 = 1e6
 #: Suffixes of a rescan plan file: a CSV table of the rectangles, or the plan's JSON.
 PLAN_FILE_SUFFIXES = (".csv", ".json")
+#: Order of the four numbers of a rescan rectangle (:attr:`RescanPlan.rois`,
+#: ``rois_um``): rows first, as numpy indexes and napari data coordinates. NOT the order
+#: of the audit's boxes (``bbox`` ``[x0, y0, x1, y1]``,
+#: :func:`napari_srmat.audit.detector.check_bbox`); both file formats stay as they are,
+#: so the plan's JSON says its order (``roi_order``) and its CSV names its columns by it.
+ROI_ORDER = ("y0", "x0", "y1", "x1")
 #: Columns of the CSV plan (:func:`rescan_plan_csv`): rank 1 is the first rectangle to
 #: rescan; the µm cells are empty when the pixel size is unknown, the focus cell when the
 #: rectangle's blocks have none.
-PLAN_CSV_COLUMNS = ("rank", "y0_px", "x0_px", "y1_px", "x1_px", "y0_um", "x0_um", "y1_um",
-                    "x1_um", "uncertainty", "reason", "focus")
+PLAN_CSV_COLUMNS = ("rank", *(f"{k}_px" for k in ROI_ORDER), *(f"{k}_um" for k in ROI_ORDER),
+                    "uncertainty", "reason", "focus")
 #: Header of the plans written before the columns reason and focus (2026-12-05): still
 #: recognised as a plan (:func:`is_rescan_plan_file`), so --overwrite replaces one.
 _PLAN_CSV_COLUMNS_BEFORE_FOCUS = PLAN_CSV_COLUMNS[:-2]
@@ -398,10 +405,12 @@ class RescanPlan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (without the uncertainty map).
 
-        ``pixel_size_um`` is one number, or ``[Y, X]`` when the pixels are not square;
-        ``rois_um`` and ``roi_area_mm2`` are null when it is unknown.
+        ``roi_order`` names the order of the numbers of ``rois`` and ``rois_um``
+        (:data:`ROI_ORDER`, ``["y0", "x0", "y1", "x1"]``); ``pixel_size_um`` is one
+        number, or ``[Y, X]`` when the pixels are not square; ``rois_um`` and
+        ``roi_area_mm2`` are null when it is unknown.
         """
-        d = asdict(self)
+        d = {"roi_order": list(ROI_ORDER), **asdict(self)}
         d.pop("uncertainty")
         px = self.pixel_size_um
         d["pixel_size_um"] = list(px) if isinstance(px, tuple | list) else px
