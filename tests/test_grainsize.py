@@ -234,7 +234,7 @@ def test_mask_mode_is_heyn_skeletonized():
     r = measure_grain_size(ms.boundaries, mask=True, pixel_size_um=0.5)
     ref = measure_intercepts(ms.boundaries, skeletonize=True)
     assert r.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
-    assert r.n_intercepts == ref.n_intersections and r.inference_scale == 1.0
+    assert r.n_crossings == ref.n_intersections and r.inference_scale == 1.0
     lo, hi = r.mean_intercept_ci95_px
     assert lo < r.mean_intercept_px < hi
     assert r.mean_intercept_ci95_um == pytest.approx((0.5 * lo, 0.5 * hi))
@@ -246,6 +246,27 @@ def test_mask_mode_is_heyn_skeletonized():
     r2 = measure_grain_size(ms.boundaries, mask=True)
     assert r2.mean_intercept_um is None and r2.astm_g is None and r2.astm_g_ci95 is None
     assert any("pixel size" in w for w in r2.warnings)
+
+
+def test_crossings_have_one_name_and_the_old_one_still_reads():
+    """GrainSizeResult called the boundary crossings ``n_intercepts`` while
+    HeynResult.counts(), srmat heyn and the standards' field rows call them
+    ``n_crossings`` and E112's intercept count N ``intercept_count``: a srmat heyn row held
+    ``n_intercepts`` (crossings) beside ``intercept_count`` (N). The result now has
+    ``n_crossings``; ``n_intercepts`` reads and sets it with a DeprecationWarning and stays
+    in the JSON (same value) until 0.3.0."""
+    ms = generate_microstructure((160, 160), mean_grain_size_px=20, seed=5)
+    r = measure_grain_size(ms.boundaries, mask=True)
+    ref = measure_intercepts(ms.boundaries, skeletonize=True)
+    assert r.n_crossings == ref.counts()["n_crossings"] > 0
+    d = r.to_dict()
+    assert d["n_crossings"] == d["n_intercepts"] == r.n_crossings
+    assert "n_crossings" in SCHEMA_KEYS
+    with pytest.warns(DeprecationWarning, match="n_intercepts is renamed n_crossings"):
+        assert r.n_intercepts == r.n_crossings
+    with pytest.warns(DeprecationWarning, match="n_intercepts is renamed n_crossings"):
+        r.n_intercepts = 7
+    assert r.n_crossings == 7 and r.to_dict()["n_intercepts"] == 7
 
 
 def test_mask_mode_degenerate_and_bad_input():
@@ -508,7 +529,7 @@ def test_cli_mask_matches_heyn_schema(tmp_path, capsys):
         for k in SCHEMA_KEYS:
             assert a[k] == pytest.approx(b[k]) if k != "warnings" else a[k] == b[k]
         # srmat heyn keeps its own keys
-        assert b["n_intersections"] == a["n_intercepts"]
+        assert b["n_intersections"] == b["n_crossings"] == a["n_crossings"]
         assert "ci95_half_width_px" in b and "ci95_px" not in b
     # no pixel size: nulls, and both rows say why (heyn's row had no warning)
     gs2 = _run_json(capsys, ["grain-size", paths[0], "--mask", "--json"])

@@ -297,6 +297,7 @@ SCHEMA_KEYS = (
     "mean_intercept_ci95_um",
     "astm_g",
     "astm_g_ci95",
+    "n_crossings",
     "n_intercepts",
     "inference_scale",
     "warnings",
@@ -317,6 +318,15 @@ class GrainSizeError(ValueError):
 
 
 # ------------------------------------------------------------------ results
+def _warn_n_intercepts() -> None:
+    import warnings
+
+    warnings.warn("GrainSizeResult.n_intercepts is renamed n_crossings (the boundary "
+                  "crossings, as every output names them; E112's N is intercept_count); "
+                  "the old name is read until napari-srmat 0.3.0", DeprecationWarning,
+                  stacklevel=3)
+
+
 def _pair(p: Any) -> list | None:
     if p is None:
         return None
@@ -338,8 +348,12 @@ class GrainSizeResult:
         The same in micrometres (``None`` without a pixel size).
     astm_g, astm_g_ci95 : float, (float, float) or None
         ASTM E112 grain size number and its interval (``None`` without a pixel size).
-    n_intercepts : int
-        Boundary crossings counted (at inference scale).
+    n_crossings : int
+        Boundary crossings counted (at inference scale): ``n_crossings`` of
+        :meth:`napari_srmat.metrics.heyn.HeynResult.counts`, as every output names them.
+        ``n_intercepts``, its name until 2026-12-05 (E112's N is ``intercept_count``),
+        still reads it with a DeprecationWarning until 0.3.0, and ``to_dict()`` keeps the
+        key ``n_intercepts`` until then.
     inference_scale : float
         Factor by which the input was resampled before the model (1.0 for masks).
     warnings : list of str
@@ -378,7 +392,7 @@ class GrainSizeResult:
 
     mean_intercept_px: float | None
     mean_intercept_ci95_px: tuple[float, float] | None
-    n_intercepts: int
+    n_crossings: int
     inference_scale: float
     warnings: list = field(default_factory=list)
     pixel_size_um: float | None = None
@@ -399,6 +413,18 @@ class GrainSizeResult:
     probability: np.ndarray | None = field(default=None, repr=False)
     boundaries: np.ndarray | None = field(default=None, repr=False)
 
+    @property
+    def n_intercepts(self) -> int:
+        """Deprecated name of :attr:`n_crossings` (until 0.3.0): the crossings, not E112's
+        N (``intercept_count``)."""
+        _warn_n_intercepts()
+        return self.n_crossings
+
+    @n_intercepts.setter
+    def n_intercepts(self, value: int) -> None:
+        _warn_n_intercepts()
+        self.n_crossings = value
+
     def to_dict(self) -> dict:
         """JSON-friendly dict: the schema of docs/grain_size.md (NaN/inf become None)."""
         return {
@@ -408,7 +434,9 @@ class GrainSizeResult:
             "mean_intercept_ci95_um": _pair(self.mean_intercept_ci95_um),
             "astm_g": finite_or_none(self.astm_g),
             "astm_g_ci95": _pair(self.astm_g_ci95),
-            "n_intercepts": int(self.n_intercepts),
+            "n_crossings": int(self.n_crossings),
+            # the old name of n_crossings, kept in the JSON until 0.3.0 (docs/grain_size.md)
+            "n_intercepts": int(self.n_crossings),
             "inference_scale": float(self.inference_scale),
             "warnings": list(self.warnings),
             "pixel_size_um": finite_or_none(self.pixel_size_um),
@@ -623,7 +651,7 @@ def grain_size_from_heyn(
     out = GrainSizeResult(
         mean_intercept_px=mean,
         mean_intercept_ci95_px=_scaled(interval, k),
-        n_intercepts=int(res.n_intersections),
+        n_crossings=int(res.n_intersections),
         inference_scale=float(inference_scale),
         warnings=warns,
         pixel_size_um=pixel_size_um,
