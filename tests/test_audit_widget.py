@@ -1763,3 +1763,23 @@ def test_an_sr_layer_calibrated_anew_gives_the_audit_its_new_pixel_size(
     assert summarize(saved)["hallucinated_per_mm2"] == pytest.approx(want)
     write_report(saved, tmp_path / "r.md", thumbnails=False)
     assert "Pixel size: 0.125 µm" in (tmp_path / "r.md").read_text(encoding="utf-8")
+
+
+def test_an_sr_layer_calibration_event_reads_the_layer_once(make_napari_viewer, qtbot,
+                                                            tmp_path, monkeypatch):
+    """Each calibration event of the session's SR layer read its metadata, scale and
+    units five times on the GUI thread (the pixel size rule read them again for the size
+    and for whether the pixels are square). It reads them once per event now
+    (layer_pixel_sizes), and the session still follows the new size."""
+    import napari_srmat._napari_io as io_mod
+
+    viewer = make_napari_viewer()
+    w, _, sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), tmp_path / "a.json")
+    reads: list = []
+    parts = io_mod._layer_scale_parts
+    monkeypatch.setattr(io_mod, "_layer_scale_parts",
+                        lambda lay: reads.append(lay) or parts(lay))
+    sr_layer.scale = (0.125, 0.125)
+    assert len(reads) == 1, len(reads)
+    assert w.session.pixel_size_um == 0.125

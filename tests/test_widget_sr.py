@@ -1164,7 +1164,8 @@ def test_a_rerun_into_a_stopped_store_tells_it_resumed(make_napari_viewer, qtbot
     """Run again after a stop, the widget said nothing of the store's state: the job's
     "resuming …: 1 of 4 chunks already written" and "… is already complete: nothing to
     do" were dropped (the CLI prints them). Now each is a napari notification and the
-    status line, where the resume stays above the tiles' progress."""
+    status line, where the resume stays above the tiles' progress. The final status read
+    "done: lr SR x2" as after a fresh run; it says how much was resumed now."""
     import napari_srmat.widgets._worker as worker_mod
     import napari_srmat.widgets.sr_widget as sr_mod
 
@@ -1193,7 +1194,10 @@ def test_a_rerun_into_a_stopped_store_tells_it_resumed(make_napari_viewer, qtbot
     said = f"resuming {partial}: 1 of 4 chunks already written"
     assert told == [f"napari-srmat: {said}"]
     assert any(line.startswith(f"{said}\ntiles: ") for line in statuses), statuses
-    assert store.is_dir() and w.status.text() == "done: lr SR x2"
+    # the end says it too (the notice had moved on with the tiles): the tiles of the
+    # chunk the first run wrote (64 of 72), as the job's Progress.resumed counts them
+    assert store.is_dir() and w.status.text() == (
+        "done (resumed: 64/72 tiles from an earlier run): lr SR x2")
     run()  # and again: nothing to do
     said = f"{store} is already complete (same input and parameters): nothing to do"
     assert told == [f"napari-srmat: {said}"] and said in statuses
@@ -1263,3 +1267,62 @@ def test_a_rescan_plan_set_on_the_widget_belongs_to_the_lr_it_is_shown_on(
     set_layer_pixel_size(viewer, lr2, 0.25)  # the status follows its LR
     assert w.rescan_plan.pixel_size_um == 0.25
     assert "0.25 µm per LR pixel" in w.status.text()
+
+
+def test_one_lr_calibration_event_reads_the_lr_once_and_replans_once(make_napari_viewer,
+                                                                     qtbot, monkeypatch):
+    """One calibration event of a planned LR layer (its ``scale`` set by hand) read the
+    layer's metadata, scale and units ten times (five per reader: the pixel size rule
+    read them again for each of its parts) and recomputed the plan at the new pixel size
+    twice (the widget for its status, add_rescan_plan for its Shapes layer), on the GUI
+    thread. It reads the layer once and recomputes the plan once; the widget, its Shapes
+    layer and Save plan… all give the new size."""
+    import napari_srmat._napari_io as io_mod
+    from napari_srmat.sr.rescan import RescanPlan
+
+    viewer = make_napari_viewer()
+    w, layer, _ = _planned_over_an_lr_at_0_8(viewer, qtbot)
+    reads, replans = [], []
+    parts, at = io_mod._layer_scale_parts, RescanPlan.at_pixel_size
+    monkeypatch.setattr(io_mod, "_layer_scale_parts",
+                        lambda lay: reads.append(lay) or parts(lay))
+    monkeypatch.setattr(RescanPlan, "at_pixel_size",
+                        lambda plan, px: replans.append(px) or at(plan, px))
+    layer.scale = (0.4, 0.4)
+    assert (len(reads), len(replans)) == (1, 1), (len(reads), len(replans))
+    assert w.rescan_layer.metadata["rescan_plan"]["pixel_size_um"] == 0.4
+    assert "'lr' calibrated anew" in w.status.text() and "0.4 µm per LR pixel" in w.status.text()
+    np.testing.assert_allclose(w.rescan_layer.features["x1_um"],
+                               [roi[3] * 0.4 for roi in w.rescan_plan.rois])
+
+
+def test_a_repeated_info_line_is_shown_again_and_a_warning_once_per_job(
+        make_napari_viewer, qtbot, monkeypatch):
+    """The widgets dropped every repeated Log line of a job, info lines too: a job saying
+    "loading model" then "tiling" then "loading model" again (a second pass) left the
+    status line on "tiling" while it loaded. An info line (the status line only) is shown
+    each time now; a notified line (a warning a runner repeats per tile) is still told
+    once per job, and again by the next job."""
+    from napari.utils.notifications import notification_manager
+
+    from napari_srmat.jobs import Log
+
+    viewer, _layer = _viewer_with_input(make_napari_viewer)
+    w = SuperResolutionWidget(viewer)
+    qtbot.addWidget(w)
+    oom = "out of memory at batch size 8: retrying with 4"
+
+    def job(stop):
+        for line in ("pass 1: loading the model", "pass 1: tiles", oom,
+                     "pass 1: loading the model", oom):
+            yield Log(line, level="warning" if line == oom else "info")
+        return None
+
+    statuses = _status_lines(w, monkeypatch)
+    before = len(notification_manager.records)
+    for _ in range(2):
+        w._start_single_job(job, on_result=lambda _r: None)
+        qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+        assert statuses[-1] == "pass 1: loading the model", statuses
+    told = [n.message for n in notification_manager.records[before:]]
+    assert told == [f"napari-srmat: {oom}"] * 2

@@ -12,10 +12,10 @@ import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["get_reader", "read_micrograph", "write_image", "layer_pixel_size_um",
-           "layer_non_square", "display_levels"]
+           "layer_pixel_sizes", "layer_non_square", "display_levels"]
 
 from .io._read import MICROSCOPE_SUFFIXES
 
@@ -226,6 +226,79 @@ def read_micrograph(path: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     return out
 
 
+class LayerPixelSizes(NamedTuple):
+    """A layer's pixel sizes, all read from one look at its ``metadata``, ``scale`` and
+    ``units`` (:func:`layer_pixel_sizes`).
+
+    Attributes
+    ----------
+    size_um : float or None
+        Its one pixel size (:func:`layer_pixel_size_um`).
+    yx_um : (float, float) or None
+        Its ``(Y, X)`` sizes in µm when its pixels are not square
+        (:func:`layer_pixel_size_yx_um`).
+    non_square : (float, float) or None
+        Its ``(Y, X)`` sizes, in µm or not, when its pixels are not square
+        (:func:`layer_non_square`).
+    """
+
+    size_um: float | None
+    yx_um: tuple[float, float] | None
+    non_square: tuple[float, float] | None
+
+    @property
+    def store(self) -> float | tuple[float, float] | None:
+        """What a store written from the layer records (:func:`layer_store_pixel_size`)."""
+        return self.yx_um or self.size_um
+
+
+def layer_pixel_sizes(layer: Any) -> LayerPixelSizes:
+    """The pixel sizes of a layer, reading its ``metadata``, ``scale`` and ``units`` once:
+    the one rule of :func:`layer_pixel_size_um`, :func:`layer_pixel_size_yx_um`,
+    :func:`layer_non_square` and :func:`layer_store_pixel_size` (each is one of its
+    fields). A handler of a layer's calibration event that needs more than one of them
+    reads this once.
+
+    Parameters
+    ----------
+    layer : napari layer or dict
+        As for :func:`layer_pixel_size_um`.
+
+    Returns
+    -------
+    LayerPixelSizes
+
+    Examples
+    --------
+    >>> layer_pixel_sizes({"scale": (0.5, 0.25), "units": ("mm", "mm")})
+    LayerPixelSizes(size_um=None, yx_um=(500.0, 250.0), non_square=(500.0, 250.0))
+    >>> layer_pixel_sizes({"scale": (2.0, 2.0), "metadata": {"pixel_size_um": 0.3}})
+    LayerPixelSizes(size_um=0.3, yx_um=None, non_square=None)
+    """
+    from .io._pixel import pixels_square
+
+    md, scale, units = _layer_scale_parts(layer)
+    md = md or {}
+    shown = _shown_pixel_size_yx(scale, units)
+    pair = shown or md.get("pixel_size_yx_um")
+    if pair is None and scale is not None and len(scale) >= 2:
+        pair = scale[-2:]
+    non_square = None
+    if pair is not None and len(pair) == 2:
+        y, x = (float(v) for v in pair)
+        non_square = None if pixels_square(y, x) else (y, x)
+    if non_square is not None:  # no single size; (Y, X) in µm when shown or recorded
+        recorded = md.get("pixel_size_yx_um")
+        yx = shown if shown is not None else (
+            (float(recorded[0]), float(recorded[1]))
+            if recorded is not None and len(recorded) == 2 else None)
+        return LayerPixelSizes(None, yx, non_square)
+    if shown is not None:
+        return LayerPixelSizes(shown[1], None, None)
+    px = md.get("pixel_size_um")
+    return LayerPixelSizes(float(px) if px else None, None, None)
+
+
 def layer_pixel_size_um(layer: Any) -> float | None:
     """Pixel size in µm of a napari layer: the one rule for layers (widgets and writer).
 
@@ -244,6 +317,7 @@ def layer_pixel_size_um(layer: Any) -> float | None:
 
     None when the layer's pixels are not square (:func:`layer_non_square`): as for files
     (:func:`napari_srmat.io.image_data`), such an image has no single pixel size.
+    (:func:`layer_pixel_sizes` holds the rule, with the other sizes.)
 
     Parameters
     ----------
@@ -255,27 +329,19 @@ def layer_pixel_size_um(layer: Any) -> float | None:
     -------
     float or None
     """
-    if layer_non_square(layer) is not None:
-        return None
-    shown = _shown_pixel_size_yx(layer)
-    if shown is not None:
-        return shown[1]
-    px = (_layer_scale_parts(layer)[0] or {}).get("pixel_size_um")
-    return float(px) if px else None
+    return layer_pixel_sizes(layer).size_um
 
 
-def _shown_pixel_size_yx(layer: Any) -> tuple[float, float] | None:
+def _shown_pixel_size_yx(scale: Any, units: Any) -> tuple[float, float] | None:
     """``(Y, X)`` µm per pixel of a layer whose last unit is a length: its last two
     ``scale`` entries, converted (what napari shows); None without a length unit.
 
     Examples
     --------
-    >>> _shown_pixel_size_yx({"scale": (400.0, 800.0), "units": ("nm", "nm"),
-    ...                       "metadata": {"pixel_size_um": 0.8}})
+    >>> _shown_pixel_size_yx((400.0, 800.0), ("nm", "nm"))
     (0.4, 0.8)
-    >>> _shown_pixel_size_yx({"scale": (0.5, 0.5), "metadata": {"pixel_size_um": 0.8}})
+    >>> _shown_pixel_size_yx((0.5, 0.5), None)
     """
-    _, scale, units = _layer_scale_parts(layer)
     factor = _length_unit_um(units)
     if not factor or scale is None or len(scale) < 2:
         return None
@@ -289,7 +355,7 @@ def layer_non_square(layer: Any) -> tuple[float, float] | None:
     ``metadata["pixel_size_yx_um"]`` (set by the reader for such a file), else the last
     two ``scale`` entries without a unit, when they differ by more than
     :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` (the rule of
-    :func:`layer_pixel_size_um`).
+    :func:`layer_pixel_size_um`, in :func:`layer_pixel_sizes`).
 
     Examples
     --------
@@ -297,16 +363,7 @@ def layer_non_square(layer: Any) -> tuple[float, float] | None:
     (0.5, 0.25)
     >>> layer_non_square({"scale": (0.5, 0.5)})
     """
-    from .io._pixel import pixels_square
-
-    md, scale, _ = _layer_scale_parts(layer)
-    pair = _shown_pixel_size_yx(layer) or (md or {}).get("pixel_size_yx_um")
-    if pair is None and scale is not None and len(scale) >= 2:
-        pair = scale[-2:]
-    if pair is None or len(pair) != 2:
-        return None
-    y, x = (float(v) for v in pair)
-    return None if pixels_square(y, x) else (y, x)
+    return layer_pixel_sizes(layer).non_square
 
 
 def layer_pixel_size_yx_um(layer: Any) -> tuple[float, float] | None:
@@ -324,13 +381,7 @@ def layer_pixel_size_yx_um(layer: Any) -> tuple[float, float] | None:
     >>> layer_pixel_size_yx_um({"scale": (0.5, 0.25)}) is None  # no unit
     True
     """
-    if layer_non_square(layer) is None:
-        return None
-    shown = _shown_pixel_size_yx(layer)
-    if shown is not None:
-        return shown
-    pair = (_layer_scale_parts(layer)[0] or {}).get("pixel_size_yx_um")
-    return (float(pair[0]), float(pair[1])) if pair is not None and len(pair) == 2 else None
+    return layer_pixel_sizes(layer).yx_um
 
 
 def layer_store_pixel_size(layer: Any) -> float | tuple[float, float] | None:
@@ -345,7 +396,7 @@ def layer_store_pixel_size(layer: Any) -> float | tuple[float, float] | None:
     >>> layer_store_pixel_size({"metadata": {"pixel_size_um": 0.3}})
     0.3
     """
-    return layer_pixel_size_yx_um(layer) or layer_pixel_size_um(layer)
+    return layer_pixel_sizes(layer).store
 
 
 def layer_unitless_scale(layer: Any) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .layers import WidgetInputError
+from .layers import WidgetInputError, follow_calibration
 
 __all__ = ["LayerCombo"]
 
@@ -59,10 +59,6 @@ class LayerCombo:
             if lay._type_string in self.kinds and (self.predicate is None or self.predicate(lay))
         ]
 
-    #: Events of the chosen layer after which :meth:`watch` callbacks are called (what
-    #: its pixel size is read from: ``scale``, ``units``, ``metadata``).
-    LAYER_EVENTS = ("scale", "units", "metadata")
-
     def watch(self, callback) -> None:
         """Call ``callback()`` when the choice changes, and when the chosen layer's
         scale, units or metadata change (a calibration): widgets showing its pixel size
@@ -83,12 +79,8 @@ class LayerCombo:
         if layer is self._chosen:
             return
         for old, connect in ((self._chosen, False), (layer, True)):
-            if old is None:
-                continue
-            for name in self.LAYER_EVENTS:
-                emitter = getattr(old.events, name, None)
-                if emitter is not None:
-                    (emitter.connect if connect else emitter.disconnect)(self._layer_edited)
+            if old is not None:  # its calibration events (what its pixel size is read from)
+                follow_calibration(old, self._layer_edited, connect)
         self._chosen = layer
 
     def refresh(self, *_: Any) -> None:

@@ -206,9 +206,13 @@ def show_log(event: Log, status_label=None) -> None:
 class ProgressForwarder:
     """Map job events onto a Qt progress bar (``setMaximum``/``setValue``) and a status label.
 
-    A :class:`~napari_srmat.jobs.Log` is told by :func:`show_log`, once per job (call
-    :meth:`new_job` when one starts); the status line keeps the last message above the
-    progress line (``tiles: 3/16, about 1 min left``) until the next one.
+    A :class:`~napari_srmat.jobs.Log` is told by :func:`show_log`: an "info" line each
+    time (the status line says what the job does now), a notified one
+    (:data:`NOTIFIED_LOG_LEVELS`) once per job (call :meth:`new_job` when one starts), not
+    again for each tile or chunk that repeats it. The status line keeps the last message
+    above the progress line (``tiles: 3/16, about 1 min left``) until the next one. A job
+    that resumes an earlier run's work (a :class:`~napari_srmat.jobs.Progress` with
+    ``resumed``) is noted in :attr:`resumed` (:meth:`resumed_note`).
     """
 
     def __init__(self, progress_bar, status_label=None) -> None:
@@ -223,9 +227,23 @@ class ProgressForwarder:
         self.eta = EtaEstimator()
         self.note = ""
         self._told: set[tuple[str, str]] = set()
+        #: ``(resumed, total, stage)``: the most of a job's units that its progress says
+        #: an earlier run had done (``Progress.resumed``, counted as the job meets them),
+        #: of ``total``; None when it resumed nothing.
+        self.resumed: tuple[int, int, str] | None = None
+
+    def resumed_note(self) -> str:
+        """``" (resumed: 64/72 tiles from an earlier run)"`` for the end of a job that
+        resumed an earlier run's work (:attr:`resumed`), else ``""``."""
+        if self.resumed is None:
+            return ""
+        done, total, stage = self.resumed
+        return f" (resumed: {done}/{total}{f' {stage}' if stage else ''} from an earlier run)"
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
+            if event.resumed and (self.resumed is None or event.resumed > self.resumed[0]):
+                self.resumed = (int(event.resumed), int(event.total), event.stage)
             self.bar.setMaximum(max(int(event.total), 1))
             self.bar.setValue(int(event.done))
             left = self.eta.update(event)
@@ -234,9 +252,10 @@ class ProgressForwarder:
                         + ("" if left is None else f", about {format_duration(left)} left"))
                 self.label.setText(f"{self.note}\n{line}" if self.note else line)
         elif isinstance(event, Log):
-            if (event.level, event.message) in self._told:
+            told = (event.level, event.message)
+            if event.level in NOTIFIED_LOG_LEVELS and told in self._told:
                 return  # a runner's warning repeated for another tile or chunk
-            self._told.add((event.level, event.message))
+            self._told.add(told)
             show_log(event, self.label)
             self.note = self.label.text() if self.label is not None else event.message
         elif isinstance(event, Stopped):

@@ -838,20 +838,14 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         a layer whose data is replaced (the SR widget run again writes its new result
         into the same layer) no longer shows the images the session's candidates and
         checksums are of (:meth:`_check_images_unchanged`)."""
-        from .layers import CALIBRATION_EVENTS
+        from .layers import follow_calibration
 
         for lay in (self.sr_layer, self.lr_up_layer):
-            if lay is None:
-                continue
-            # the SR layer's calibration: the session's pixel size (_on_recalibrated)
-            events = ["data"] + (list(CALIBRATION_EVENTS) if lay is self.sr_layer else [])
-            for key in events:
-                handler = self._on_pixels_changed if key == "data" else self._on_recalibrated
-                emitter = getattr(lay.events, key)
-                if on:
-                    emitter.connect(handler)
-                else:
-                    emitter.disconnect(handler)
+            if lay is not None:
+                (lay.events.data.connect if on else
+                 lay.events.data.disconnect)(self._on_pixels_changed)
+        if self.sr_layer is not None:  # its calibration: the session's pixel size
+            follow_calibration(self.sr_layer, self._on_recalibrated, on)
         self._changed_layer = None
 
     def _recalibrate(self, *, save: bool) -> str:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from .._napari_io import layer_pixel_sizes
 from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_path
-from ._common import LayerCombo, WidgetInputError, layer_pixel_size_um, pixel_size_hint
+from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
 from .layers import is_derived_from
@@ -175,8 +176,9 @@ class CalibrationWidget(QWidget):
         if layer is None:
             self.current.setText("no image layer")
             return
-        px = layer_pixel_size_um(layer)
-        hint = pixel_size_hint(layer)
+        sizes = layer_pixel_sizes(layer)  # the layer read once (a calibration event)
+        px = sizes.size_um
+        hint = pixel_size_hint(layer, sizes)
         self.current.setText(f"{px:g} {LENGTH_UNIT}/px" if px else
                              f"unknown: grain sizes are reported in px only (no {LENGTH_UNIT}, "
                              "no G)"

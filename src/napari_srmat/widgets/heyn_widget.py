@@ -238,16 +238,18 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
 
     def _layer_changed(self, *_) -> None:
         layer = self.image_combo.value
-        px = layer_pixel_size_um(layer) if layer is not None else None
-        from .._napari_io import layer_non_square
+        from .._napari_io import layer_pixel_sizes
 
+        # the layer read once (a calibration event)
+        sizes = layer_pixel_sizes(layer) if layer is not None else None
+        px = sizes.size_um if sizes is not None else None
         # pixels not square: a typed size would be taken as square, so none is invited
         self.pixel_size.setPlaceholderText(
             f"{px:g} {LENGTH_UNIT}/px (from layer)" if px else
-            f"{LENGTH_UNIT}/px (pixels not square: ℓ̄ in px)" if layer is not None
-            and layer_non_square(layer) is not None else
+            f"{LENGTH_UNIT}/px (pixels not square: ℓ̄ in px)" if sizes is not None
+            and sizes.non_square is not None else
             f"{LENGTH_UNIT}/px (unknown: type it for {LENGTH_UNIT} and G)")
-        hint = "" if px else pixel_size_hint(layer)
+        hint = "" if px else pixel_size_hint(layer, sizes)
         self.pixel_size.setToolTip(f"layer {layer.name!r}: {hint}" if hint else "")
 
     def run(self):

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from .._napari_io import (
+    LayerPixelSizes,
     derived_layer_grid,
-    layer_non_square,
     layer_pixel_size_um,
+    layer_pixel_sizes,
     layer_place,
     layer_store_pixel_size,
     layer_unitless_scale,
@@ -72,6 +73,9 @@ __all__ = [
     "add_rescan_plan",
     "rescan_plan_on_layer",
     "rescan_features",
+    "show_plan_figures",
+    "follow_rescan_plan",
+    "follow_calibration",
     "BoundaryMaps",
     "BoundaryLayers",
     "boundaries_job",
@@ -149,8 +153,11 @@ def micrograph_data(layer) -> Any:
                            + hint)
 
 
-def pixel_size_hint(layer) -> str:
+def pixel_size_hint(layer, sizes: LayerPixelSizes | None = None) -> str:
     """Why a layer gives no pixel size, and what to do (``""`` when there is nothing to say).
+
+    ``sizes``: the layer's :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the
+    caller has read them (a calibration event's handler reads the layer once).
 
     * pixels that are not square (:func:`~napari_srmat._napari_io.layer_non_square`):
       the widgets use no pixel size for them, as the library for such files;
@@ -163,12 +170,13 @@ def pixel_size_hint(layer) -> str:
     """
     if layer is None:
         return ""
-    yx = layer_non_square(layer)
+    sizes = layer_pixel_sizes(layer) if sizes is None else sizes
+    yx = sizes.non_square
     if yx is not None:
         return (f"its pixels are not square (Y {yx[0]:g}, X {yx[1]:g} per px): ℓ̄ is given "
                 "in px only, without µm and G, until it is resampled to square pixels")
     dpi = (getattr(layer, "metadata", None) or {}).get("print_resolution_dpi")
-    if dpi is not None and layer_pixel_size_um(layer) is None:
+    if dpi is not None and sizes.size_um is None:
         return (f"its file records {dpi} dpi, a print or screen resolution, not the "
                 "specimen's calibration: type the pixel size or set it in Calibration")
     scale = layer_unitless_scale(layer)
@@ -745,8 +753,22 @@ def rescan_plan_on_layer(plan, layer):
 
 #: Events of a layer after which its pixel size is read anew (a calibration: the pixel
 #: size is read from its scale, units and metadata): by a rescan plan of an LR layer
-#: (:func:`add_rescan_plan`) and the audit session of an SR layer (the Audit widget).
+#: (:func:`add_rescan_plan`), the audit session of an SR layer (the Audit widget) and
+#: the widgets showing a chosen layer's pixel size (``LayerCombo.watch``), each through
+#: :func:`follow_calibration`.
 CALIBRATION_EVENTS = ("scale", "units", "metadata")
+
+
+def follow_calibration(layer, callback, on: bool) -> None:
+    """Connect (``on``) or disconnect ``callback`` to each of ``layer``'s
+    :data:`CALIBRATION_EVENTS`: the one way to follow a layer's pixel size. Connecting a
+    callback twice connects it once; disconnecting one not connected does nothing. A
+    callback is called once per event: one that needs several pixel sizes reads them
+    together (:func:`~napari_srmat._napari_io.layer_pixel_sizes`)."""
+    for key in CALIBRATION_EVENTS:
+        emitter = getattr(layer.events, key, None)
+        if emitter is not None:
+            (emitter.connect if on else emitter.disconnect)(callback)
 
 
 def audit_pixel_size_on_layer(session, layer) -> float | None:
@@ -770,11 +792,11 @@ def audit_pixel_size_on_layer(session, layer) -> float | None:
     >>> audit_pixel_size_on_layer(s, {"metadata": {"pixel_size_yx_um": [0.25, 0.5]}}) is None
     True
     """
-    return session.pixel_size_followed(layer_pixel_size_um(layer),
-                                       square=layer_non_square(layer) is None)
+    sizes = layer_pixel_sizes(layer)  # the layer read once
+    return session.pixel_size_followed(sizes.size_um, square=sizes.non_square is None)
 
 
-def _show_plan_figures(shapes, plan) -> None:
+def show_plan_figures(shapes, plan) -> None:
     """Put ``plan``'s figures into its Shapes layer: ``metadata["rescan_plan"]`` and the
     µm features (:data:`RESCAN_UM_FEATURES`) of each rectangle, found by its ``rank`` (a
     rectangle the user deleted or drew keeps its row as it is)."""
@@ -792,7 +814,7 @@ def _show_plan_figures(shapes, plan) -> None:
     shapes.features = features
 
 
-def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
+def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: bool = True):
     """Show a :class:`~napari_srmat.sr.rescan.RescanPlan` as a Shapes layer on ``layer``.
 
     The rectangles sit on the LR layer's pixels (its scale and translate); the layer's
@@ -801,8 +823,10 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     reason, mean uncertainty and focus, and corners in µm (:func:`rescan_features`).
 
     The µm figures are those of ``layer``'s pixel size now, and follow it while the
-    Shapes layer is in the viewer (:func:`rescan_plan_on_layer`): calibrating the LR layer
-    (its rectangles are rescaled with it) gives them at the new pixel size.
+    Shapes layer is in the viewer (:func:`follow_rescan_plan`): calibrating the LR layer
+    (its rectangles are rescaled with it) gives them at the new pixel size. With
+    ``follow=False`` the caller keeps them (:func:`show_plan_figures`), from the plan it
+    recomputes once per calibration event for itself too (the Super-resolution widget).
 
     Returns
     -------
@@ -821,23 +845,29 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan"):
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
     shapes = viewer.add_shapes(rects or None, name=name, **kwargs)
-    emitters = [getattr(layer.events, key) for key in CALIBRATION_EVENTS]
+    if follow:
+        follow_rescan_plan(viewer, shapes, layer, plan)
+    return shapes
 
-    def recalibrated(_event=None) -> None:  # a few rectangles: on the GUI thread
+
+def follow_rescan_plan(viewer, shapes, layer, plan) -> None:
+    """Keep the µm figures of ``shapes``, the Shapes layer of ``plan`` (as it shows it:
+    :func:`add_rescan_plan`), at the pixel size of its LR ``layer`` while it is in the
+    viewer: at each calibration event of ``layer`` the plan is read at its pixel size
+    (:func:`rescan_plan_on_layer`, once) and shown (:func:`show_plan_figures`) when that
+    changed. A few rectangles: on the GUI thread."""
+    def recalibrated(_event=None) -> None:
         nonlocal plan
         if shapes not in viewer.layers:  # replaced or deleted: it follows nothing more
-            for emitter in emitters:
-                emitter.disconnect(recalibrated)
+            follow_calibration(layer, recalibrated, False)
             return
         now = rescan_plan_on_layer(plan, layer)
         if now.pixel_size_um == plan.pixel_size_um:
             return
         plan = now
-        _show_plan_figures(shapes, plan)
+        show_plan_figures(shapes, plan)
 
-    for emitter in emitters:
-        emitter.connect(recalibrated)
-    return shapes
+    follow_calibration(layer, recalibrated, True)
 
 
 def add_super_resolution(viewer, layer, *, model: str | None = None, scale: int = 4,

@@ -31,10 +31,11 @@ from ._paths import absolute_output_path, layer_file, layer_folder
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
-    CALIBRATION_EVENTS,
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
+    follow_calibration,
+    follow_rescan_plan,
     is_micrograph_layer,
     layer_place,
     layer_store_pixel_size,
@@ -43,6 +44,7 @@ from .layers import (
     removed_inputs_note,
     rescan_plan_job,
     rescan_plan_on_layer,
+    show_plan_figures,
     sr_layer_name,
     store_stamp,
     super_resolution_job,
@@ -117,6 +119,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._plan = None  # the last plan as made; its LR layer:
         self._plan_layer = None
         self._plan_px = None  # the pixel size its status line gives
+        self._plan_shapes = None  # its Shapes layer, whose µm the widget keeps
         napari_viewer.layers.events.removed.connect(self._layer_removed)
         self._closed = False  # shut down (:meth:`shut_down`)
         #: ``ask_store(plan) -> path or None`` for results too large for memory
@@ -309,7 +312,9 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._follow_plan_layer(True)
         plan = self.rescan_plan  # at the LR's pixel size now: calibrated while planned
         self._plan_px = plan.pixel_size_um
-        self.rescan_layer = add_rescan_plan(self.viewer, layer, plan)
+        # its µm follow the LR through this widget: the plan recomputed once per event
+        self.rescan_layer = self._plan_shapes = add_rescan_plan(self.viewer, layer, plan,
+                                                                follow=False)
         self.status.setText(_plan_summary(plan))
 
     @property
@@ -346,23 +351,32 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._show_plan(plan, layer)
 
     def _follow_plan_layer(self, follow: bool) -> None:
-        """(Dis)connect the plan's LR layer's calibration events (the status follows)."""
+        """(Dis)connect the plan's LR layer's calibration events (the status and the
+        plan's Shapes layer follow). Stopped, a Shapes layer of the plan still shown (kept
+        by a rename, or the widget closed) follows its LR alone
+        (:func:`~napari_srmat.widgets.layers.follow_rescan_plan`)."""
         if self._plan_layer is None:
             return
-        for key in CALIBRATION_EVENTS:
-            emitter = getattr(self._plan_layer.events, key)
-            emitter.disconnect(self._plan_recalibrated)
-            if follow:
-                emitter.connect(self._plan_recalibrated)
+        follow_calibration(self._plan_layer, self._plan_recalibrated, follow)
+        shapes, self._plan_shapes = self._plan_shapes, (self._plan_shapes if follow else None)
+        if (not follow and shapes is not None and shapes in self.viewer.layers
+                and self._plan_layer in self.viewer.layers):
+            follow_rescan_plan(self.viewer, shapes, self._plan_layer, self.rescan_plan)
 
     def _plan_recalibrated(self, _event=None) -> None:
-        """The LR layer of the last plan was calibrated anew: the status gives the plan's
-        µm at the new pixel size (the plan, :attr:`rescan_plan`, is read at it; an earlier
-        plan's Shapes layer, renamed, follows its own LR: :func:`add_rescan_plan`)."""
+        """The LR layer of the last plan was calibrated anew: the plan is read at the new
+        pixel size once (:attr:`rescan_plan`), for the status and for its Shapes layer's
+        µm (an earlier plan's Shapes layer, renamed, follows its own LR)."""
+        if self._closed or self._plan is None:
+            return
         plan = self.rescan_plan
-        if self._closed or plan is None or plan.pixel_size_um == self._plan_px:
+        if plan.pixel_size_um == self._plan_px:
             return
         self._plan_px = plan.pixel_size_um
+        if self._plan_shapes is not None and self._plan_shapes in self.viewer.layers:
+            show_plan_figures(self._plan_shapes, plan)
+        else:  # deleted: nothing follows it
+            self._plan_shapes = None
         self.status.setText(f"{self._plan_layer.name!r} calibrated anew: "
                             + _plan_summary(plan))
 
@@ -448,4 +462,6 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         )
         gone = (f"; removed {', '.join(repr(n) for n in dropped)} (it read the replaced "
                 "store)" if dropped else "")
-        self.status.setText(f"done: {self.last_layer.name}{gone}")
+        # a resumed store: said at the end too (the notice has moved on with the tiles)
+        self.status.setText(f"done{self._forward.resumed_note()}: {self.last_layer.name}"
+                            f"{gone}")
