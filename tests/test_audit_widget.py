@@ -1783,3 +1783,40 @@ def test_an_sr_layer_calibration_event_reads_the_layer_once(make_napari_viewer, 
     sr_layer.scale = (0.125, 0.125)
     assert len(reads) == 1, len(reads)
     assert w.session.pixel_size_um == 0.125
+
+
+@pytest.mark.parametrize("sr_shape, words", [
+    ((72, 70), "the SR layer must be the LR layer enlarged by one integer factor"),
+    ((16, 16), "the SR layer is smaller than the LR layer: are they swapped? (the LR layer "
+               "= the low-resolution input, the SR layer = its super-resolved version)")])
+def test_an_lr_and_sr_of_no_integer_scale_are_named_as_the_widget_labels_them(
+        make_napari_viewer, qtbot, tmp_path, sr_shape, words):
+    """Find candidates on an SR layer that is no integer enlargement of the LR layer (or
+    the two swapped) failed with the detector's Python words: 'cannot infer an integer
+    scale from lr (32, 32) and sr (72, 70); sr must be lr enlarged ...', arguments the
+    widget's user never sees. It names the layer lists as the widget labels them now
+    (audit.detector LR_IMAGE / SR_IMAGE, told with error_message(gui=True))."""
+    from qtpy.QtWidgets import QFormLayout
+
+    from napari_srmat.widgets._worker import user_action
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    viewer.add_image(rng.random((32, 32)).astype(np.float32), name="low")
+    viewer.add_image(rng.random(sr_shape).astype(np.float32), name="high")
+    w = AuditWidget(viewer)
+    qtbot.addWidget(w)
+    w.lr_combo.setCurrentText("low")
+    w.sr_combo.setCurrentText("high")
+    w.session_path_edit.setText(str(tmp_path / "a.json"))
+    user_action(w.find_candidates, w.status)()  # the Find candidates button's slot
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=60_000)
+    [form] = w.findChildren(QFormLayout)
+    labels = [form.labelForField(combo).text() for combo in (w.lr_combo, w.sr_combo)]
+    assert w.status.text() == (
+        f"failed: cannot infer an integer scale from the {labels[0]} (32, 32) and the "
+        f"{labels[1]} {sr_shape}; {words}" + ("" if sr_shape[0] < 32 else
+                                              " on both axes: crop or resize one of them"))
+    assert "lr (" not in w.status.text() and "sr must" not in w.status.text()
+    assert not (tmp_path / "a.json").exists()

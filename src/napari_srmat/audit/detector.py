@@ -86,6 +86,12 @@ BOUNDARY_MAP_SLACK = 1e-4
 #: (it searches with the estimate), so its user is told the keyword.
 RESIDUAL_FLOOR_AUTO = Option("residual_floor='auto'", "--residual-floor auto")
 RESIDUAL_FLOOR_FIXED = Option("residual_floor=F", "--residual-floor F")
+#: The Audit widget's labels of its LR and SR layer lists, which its refusals name.
+LR_CONTROL, SR_CONTROL = "LR layer", "SR layer"
+#: The LR and SR images as each caller names them: the arguments ``lr`` / ``sr`` (also
+#: ``srmat audit candidates``'), the widget's layers.
+LR_IMAGE = Option("lr", "lr", f"the {LR_CONTROL}")
+SR_IMAGE = Option("sr", "sr", f"the {SR_CONTROL}")
 
 
 class AuditInputError(ValueError):
@@ -854,12 +860,13 @@ def find_candidates_job(
         raise AuditInputError(f"empty image: lr {tuple(lr.shape)}, sr {tuple(sr.shape)}")
     if scale is None:
         if H % h or W % w or H // h != W // w:
-            raise AuditInputError(
-                f"cannot infer an integer scale from lr {(h, w)} and sr {(H, W)}; "
-                + ("sr is smaller than lr: are they swapped? (lr = the low-resolution input, "
-                   "sr = its super-resolved version)" if H < h and W < w
-                   else "sr must be lr enlarged by one integer factor on both axes: crop "
-                   "or resize one of them"))
+            rule = ("{sr} is smaller than {lr}: are they swapped? ({lr} = the low-resolution "
+                    "input, {sr} = its super-resolved version)" if H < h and W < w else
+                    "{sr} must be {lr} enlarged by one integer factor on both axes: crop or "
+                    "resize one of them")
+            raise worded_error(AuditInputError, "cannot infer an integer scale from {lr} "
+                               "{lr_shape} and {sr} {sr_shape}; " + rule, lr=LR_IMAGE,
+                               sr=SR_IMAGE, lr_shape=(h, w), sr_shape=(H, W))
         scale = H // h
     scale = check_number("scale", scale, lo=1, integer=True, error=AuditInputError)
     if H != h * scale or W != w * scale:

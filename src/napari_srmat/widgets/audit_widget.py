@@ -46,6 +46,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..audit.detector import LR_CONTROL, SR_CONTROL
 from ..audit.session import AuditFileError, AuditSession
 from ..errors import error_message, is_user_error
 from ..io import LENGTH_UNIT
@@ -273,8 +274,8 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.remove_region_btn = QPushButton("Remove last added region")
 
         form = QFormLayout()
-        form.addRow("LR layer", self.lr_combo)
-        form.addRow("SR layer", self.sr_combo)
+        form.addRow(LR_CONTROL, self.lr_combo)  # the labels its refusals name
+        form.addRow(SR_CONTROL, self.sr_combo)
         form.addRow("Reviewer", self.reviewer_edit)
         form.addRow("Session file", self.session_path_edit)
         lay = QVBoxLayout(self)
