@@ -324,8 +324,45 @@ def warn_given_pixel_size(image: Any, given: float | tuple[float, float] | None)
 def _given_size_note(image: Micrograph, given: float | tuple[float, float]) -> str | None:
     """That the ``given`` pixel size differs from the one ``image``'s file records (a
     non-square file's ``(Y, X)`` sizes are named), else None."""
-    recorded = image.pixel_size_um if image.square_pixels else image.pixel_size_yx_um
+    recorded = image.store_pixel_size
     return None if recorded is None else given_pixel_size_message(given, recorded)
+
+
+def input_pixel_size(image: Any, given: Any) -> float | tuple[float, float] | None:
+    """The pixel size of a job's input that its output store records (the one rule of
+    ``super_resolve_job`` and ``tiled_apply_job``): ``given``, else a
+    :class:`Micrograph`'s :attr:`~Micrograph.store_pixel_size`, else None (an array).
+
+    Parameters
+    ----------
+    image : Micrograph or array-like
+        The input.
+    given : float or (float, float), optional
+        The size given by the caller, checked by
+        :func:`~napari_srmat.io.check_pixel_size_yx` (one size, or ``(Y, X)`` sizes).
+
+    Returns
+    -------
+    float or (float, float) or None
+
+    Raises
+    ------
+    PixelSizeError
+        A bad ``given``.
+
+    Examples
+    --------
+    >>> input_pixel_size(Micrograph(np.zeros((4, 4)), pixel_size_um=0.5), None)
+    0.5
+    >>> input_pixel_size(Micrograph(np.zeros((4, 4)), pixel_size_um=0.5), (0.25, 0.5))
+    (0.25, 0.5)
+    >>> input_pixel_size(np.zeros((4, 4)), None) is None
+    True
+    """
+    given = check_pixel_size_yx(given)
+    if given is None and isinstance(image, Micrograph):
+        return image.store_pixel_size
+    return given
 
 
 def check_channels_last(shape: Sequence[int], name: str = "image") -> None:

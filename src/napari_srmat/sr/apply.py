@@ -272,12 +272,8 @@ def super_resolve_job(
     """
     from ..device import check_device_name
     from ..errors import check_number
-    from ..io import (
-        Micrograph,
-        check_finer_pixel_size,
-        check_pixel_size_yx,
-        warn_given_pixel_size,
-    )
+    from ..io import Micrograph, check_finer_pixel_size, warn_given_pixel_size
+    from ..io._read import input_pixel_size
     from ..jobs import check_stop
     from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
@@ -299,11 +295,10 @@ def super_resolve_job(
     image, shape, channels = check_sr_input(image, model)
     warn_given_pixel_size(image, pixel_size_um)  # written into the store: told, as a CLI flag
     if out is not None:  # the store records the input's pixel size / scale: before the run
-        given_px = check_pixel_size_yx(pixel_size_um)
-        from_file = given_px is None and isinstance(image, Micrograph)
+        from_file = pixel_size_um is None and isinstance(image, Micrograph)
         source = str(image.path or "the image") if from_file else None
-        check_finer_pixel_size(image.store_pixel_size if from_file else given_px,
-                               model.scale, source=source)
+        check_finer_pixel_size(input_pixel_size(image, pixel_size_um), model.scale,
+                               source=source)
     attrs = {  # stored by the writer under the store's attrs["srmat"]
         "operation": SR_OUTPUT_KIND,
         "model": model.name,

@@ -1285,14 +1285,16 @@ def tiled_apply_job(
     TilingError
         Bad arguments or ``fn`` returning a wrong shape.
     """
-    from ..io._pixel import check_pixel_size_yx
+    from ..io._read import input_pixel_size
     from ..outputs import check_free_space, discarded_when_refused
 
-    pixel_size_um = check_pixel_size_yx(pixel_size_um)
+    # the input's: given, else the Micrograph's ((Y, X) for pixels that are not square,
+    # which image_data gives no single size), kept per axis in the store
+    pixel_size_um = input_pixel_size(image, pixel_size_um)
     if chunk_fn is not None and (not callable(chunk_fn) or int(chunk_context) < 0):
         raise TilingError("chunk_fn must be callable and chunk_context >= 0")
-    src, geom, runner, co, odt, px = _setup(image, fn, scale, out_channels, tile, overlap,
-                                            batch_size, out_dtype, chunk_size)
+    src, geom, runner, co, odt, _ = _setup(image, fn, scale, out_channels, tile, overlap,
+                                           batch_size, out_dtype, chunk_size)
     from ..errors import Option, check_flag, worded_error
 
     # "no" is truthy: it would run the bare model on the whole image
@@ -1302,9 +1304,6 @@ def tiled_apply_job(
         raise worded_error(TilingError, WHOLE_IMAGE_WITH_SCHEDULER,
                            whole=Option("whole_image=True", "--whole-image"),
                            scheduler=Option("scheduler=", "--scheduler"))
-    if pixel_size_um is None:  # the input's; (Y, X) for a Micrograph whose pixels are
-        # not square (image_data gives it no single size), kept per axis in the store
-        pixel_size_um = image.store_pixel_size if _is_micrograph(image) else px
     out_px = (None if pixel_size_um is None
               else tuple(v / geom.scale for v in pixel_size_um)
               if isinstance(pixel_size_um, tuple) else pixel_size_um / geom.scale)
