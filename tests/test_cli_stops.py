@@ -232,3 +232,50 @@ def test_sr_run_resumes_as_its_ctrl_c_line_says(tmp_path, capsys, ctrl_c_in_jobs
     assert cli.main(argv) == 0
     said = capsys.readouterr().out
     assert said.startswith(f"wrote {out}: ") and "tiles written by an earlier run" in said
+
+
+def test_a_ctrl_c_while_the_cluster_closes_keeps_complete_results(tmp_path, capsys,
+                                                                 monkeypatch):
+    """`srmat grain-size --scheduler local:N` pressed Ctrl-C while its cluster closed,
+    every image already measured: the press held through the close was raised after it,
+    exit 130 and no grain size printed (failed before: rc 130, stdout empty). Nothing was
+    left to stop: the results are printed, exit 0, and a warning says why the press did
+    not interrupt the run."""
+    import os
+    import signal
+    import warnings
+
+    distributed = pytest.importorskip("distributed")
+
+    class PressedAtClose(distributed.LocalCluster):
+        """`local:N`'s cluster, pressed Ctrl-C into as it closes."""
+
+        closed = []
+
+        def close(self, *args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the cluster closes
+            sum(range(1000))  # the handler runs
+            result = super().close(*args, **kwargs)
+            self.closed.append(self.status.name)
+            return result
+
+    monkeypatch.setattr(distributed, "LocalCluster", PressedAtClose)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own
+    try:
+        argv = _argv("grain-size", tmp_path) + ["--scheduler", "local:1"]
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rc = cli.main(argv)
+    except KeyboardInterrupt:  # not to end the test session
+        pytest.fail("the press came out of the command")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.startswith(f"{argv[1]}: ℓ̄ = ") and "interrupted" not in err
+    assert PressedAtClose.closed == ["closed"]
+    from napari_srmat.tiling._distributed import CTRL_C_AT_CLOSE
+
+    assert [str(w.message) for w in caught
+            if "Ctrl-C" in str(w.message)] == [CTRL_C_AT_CLOSE]

@@ -369,7 +369,9 @@ def test_ctrl_c_while_local_workers_close_is_raised_once_they_are_closed(
     raised inside the close: the cluster was left to dask's atexit handler, which
     closed it 10 s later (`srmat grain-size --scheduler local:1`, pressed 0.05-0.25 s
     after its last progress line: exit 130 after 10.2-10.4 s). The press is held until
-    the cluster has closed, then raised: the same one line, at once."""
+    the cluster has closed, then raised when the run had not ended (an error on its way
+    out): the same one line, at once. After a run that ended it is a warning (nothing
+    left to stop: the results are kept)."""
     import os
 
     class ClosedWhilePressed(_FakeCluster):
@@ -391,8 +393,55 @@ def test_ctrl_c_while_local_workers_close_is_raised_once_they_are_closed(
     _FakeCluster.made.clear()
     with pytest.raises(KeyboardInterrupt):
         with _distributed.dask_client("local:2"):
-            pass  # the run ends
+            raise ValueError("a task failed")  # the run does not end
     assert len(_FakeCluster.made) == 1 and _FakeCluster.made[0].closed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        with pytest.warns(UserWarning, match="nothing was left to stop"):
+            with _distributed.dask_client("local:2"):
+                pass  # the run ends
+    except KeyboardInterrupt:  # not to end the test session
+        pytest.fail("the press came out of a run that had ended")
+    assert len(_FakeCluster.made) == 2 and _FakeCluster.made[1].closed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_a_remote_client_closes_is_held_as_a_local_cluster_s(
+        monkeypatch, python_ctrl_c):
+    """The client of a scheduler at an address closed without the hold of `local:N`'s
+    close: a Ctrl-C then was raised inside `Client.close` (failed before: the
+    KeyboardInterrupt came out of a run that had ended, its results lost, the client
+    left open). Now the one rule of both: held until the client has closed, then raised
+    if the run had not ended, else a warning."""
+    import os
+
+    made = []
+
+    class PressedAtClose(distributed.Client):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+        def close(self, *args, **kwargs):
+            if self.status != "closed":  # not again from __del__
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the client closes
+                sum(range(1000))  # the handler runs
+            return super().close(*args, **kwargs)
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        monkeypatch.setattr(distributed, "Client", PressedAtClose)
+        try:
+            with pytest.warns(UserWarning, match="nothing was left to stop"):
+                with _distributed.dask_client(cluster.scheduler_address) as client:
+                    assert client.submit(sum, [1, 2]).result(timeout=60) == 3
+        except KeyboardInterrupt:  # not to end the test session
+            pytest.fail("the press came out of a run that had ended")
+        assert made[0].status == "closed"
+        with pytest.raises(KeyboardInterrupt):
+            with _distributed.dask_client(cluster.scheduler_address):
+                raise ValueError("a task failed")  # the run does not end
+        assert made[1].status == "closed"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

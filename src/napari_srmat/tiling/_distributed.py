@@ -393,6 +393,40 @@ def _ctrl_c_held() -> Iterator[_HeldInterrupt]:
             signal.signal(signal.SIGINT, previous)
 
 
+#: The warning of a Ctrl-C pressed while the cluster closed after a run that had ended
+#: (:func:`_close_holding_ctrl_c`).
+CTRL_C_AT_CLOSE = ("a Ctrl-C came while the dask cluster closed, after the run had "
+                   "ended: nothing was left to stop")
+
+
+def _close_holding_ctrl_c(close: Callable[[], Any], ended: bool) -> None:
+    """``close()`` the client of :func:`dask_client` (and the ``local:N`` cluster it
+    started) with a Ctrl-C held until it has closed (:func:`_ctrl_c_held`); the one rule
+    of every cluster's close.
+
+    Raised inside the close, a press left a ``local:N`` cluster to dask's atexit
+    handler, which closed it 10 s later, and a remote scheduler's client unclosed. A
+    press held meanwhile is raised once it has closed when the run had not ended (an
+    error or a Ctrl-C is on its way out); after a run that had ended (``ended``) nothing
+    is left to stop, and raising it threw away complete results (``srmat grain-size
+    --scheduler``: exit 130 without the grain sizes): it is told as a warning
+    (:data:`CTRL_C_AT_CLOSE`) instead.
+
+    Parameters
+    ----------
+    close : callable
+        Closes the client (and what it started).
+    ended : bool
+        Whether the block that used the client ended without an exception.
+    """
+    with _ctrl_c_held() as ctrl_c:
+        close()
+    if ended and ctrl_c.pressed:
+        warnings.warn(CTRL_C_AT_CLOSE, UserWarning, stacklevel=2)
+        return
+    ctrl_c.deliver()
+
+
 @contextlib.contextmanager
 def dask_client(scheduler) -> Iterator[Any]:
     """A ``distributed.Client`` for ``scheduler``; what it starts it closes.
@@ -421,7 +455,10 @@ def dask_client(scheduler) -> Iterator[Any]:
     Notes
     -----
     A Ctrl-C that a finalizer dropped while the client is open is raised at the job's
-    next look at the cluster, or as the client closes (:func:`_ctrl_c_not_lost`).
+    next look at the cluster, or as the client closes (:func:`_ctrl_c_not_lost`). One
+    pressed while the client (and a ``local:N`` cluster) closes is held until it has
+    closed, then raised, or told as a warning when the block had ended without an
+    exception (:func:`_close_holding_ctrl_c`).
     """
     with _ctrl_c_not_lost(), _open_client(scheduler) as client:
         yield client
@@ -458,15 +495,12 @@ def _open_client(scheduler) -> Iterator[Any]:
             ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
             client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
             client.register_plugin(_quiet_task_errors())
+            ended = False
             try:
                 yield client
+                ended = True
             finally:
-                # a Ctrl-C while the cluster closes is held until it has closed: raised
-                # inside the close, it left the cluster to dask's atexit handler, which
-                # closed it 10 s later
-                with _ctrl_c_held() as ctrl_c:
-                    stack.close()
-                ctrl_c.deliver()
+                _close_holding_ctrl_c(stack.close, ended)
         return
     try:
         client = distributed.Client(text, timeout=SCHEDULER_CONNECT_TIMEOUT,
@@ -477,6 +511,7 @@ def _open_client(scheduler) -> Iterator[Any]:
             f"({' '.join(str(exc).split()) or type(exc).__name__}): start one with "
             "`dask scheduler` (and workers with `dask worker ADDRESS`), or use local:N"
         ) from None
+    ended = False
     try:
         try:
             client.wait_for_workers(1, timeout=SCHEDULER_CONNECT_TIMEOUT)
@@ -486,8 +521,9 @@ def _open_client(scheduler) -> Iterator[Any]:
                 f"{SCHEDULER_CONNECT_TIMEOUT} s): start some with `dask worker {text}`"
             ) from exc
         yield client
+        ended = True
     finally:
-        client.close()
+        _close_holding_ctrl_c(client.close, ended)
 
 
 #: The loggers of a ``local:N`` worker that :func:`_not_told_by_srmat` filters.

@@ -1339,13 +1339,14 @@ def tiled_apply_job(
                 identity={"input": input_identity(image)}, kind=kind,
                 inputs=[_input_path(image)],
             )
-    except BaseException:
-        cluster.close()
+    except BaseException as exc:  # the close is told that the run did not end
+        cluster.__exit__(type(exc), exc, exc.__traceback__)
         raise
     # a partial this run created is not left behind by an error that every rerun repeats
     refused = (contextlib.nullcontext() if writer is None else
                discarded_when_refused(writer.partial,
                                       created=not (writer.resumed or writer.complete)))
+    error: BaseException | None = None  # the cluster's close is told how the run ended
     try:
         with refused:
             if writer is not None:
@@ -1385,12 +1386,18 @@ def tiled_apply_job(
                 return result
             yield Log(f"building pyramid of {out}")
             return writer.finalize(n_levels)
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
         try:
             if writer is not None:
                 writer.close()
         finally:
-            cluster.close()
+            if error is None:
+                cluster.close()
+            else:
+                cluster.__exit__(type(error), error, error.__traceback__)
 
 
 def _input_path(image) -> Path | None:
