@@ -3,8 +3,10 @@
 The figures of docs/safety.md "Missing chunks": the bytes on disk of a 1024 x 1024 chunk
 of zeros as napari-srmat writes it (uint8, uint16, float32: every chunk is written, also
 those equal to the fill value), and the time ``read_image`` takes to open a marked store
-of 10 000 chunks (1600 x 1600 px in 16 px chunks), whose level 0 it lists once, against
-the same store without the mark (not listed) in the same run.
+of 10 000 chunks (1600 x 1600 px in 16 px chunks), whose levels it lists once, against
+the same store without the mark (not listed) in the same run; and, for that level, the
+listing the check makes (``os.scandir``) against Zarr's own ``list_prefix`` (its listing
+until 2026-12-05).
 
 Usage::
 
@@ -49,6 +51,32 @@ def open_seconds(path: Path, repeat: int) -> float:
     return best
 
 
+def listing_seconds(path: Path, repeat: int) -> dict:
+    """Best-of-``repeat`` wall time of listing the chunk keys of level 0 of ``path``: the
+    damaged-store check's walk (``_stored_keys``) and Zarr's ``list_prefix``."""
+    import zarr
+    from zarr.core.sync import sync
+
+    from napari_srmat.io._read import _stored_keys
+
+    store = zarr.open_group(str(path), mode="r")["0"].store_path.store
+
+    async def zarr_listing() -> set[str]:
+        return {key async for key in store.list_prefix("0/")}
+
+    ways = {"check_s": lambda: _stored_keys(store, "0/"), "zarr_list_prefix_s":
+            lambda: sync(zarr_listing())}
+    best = dict.fromkeys(ways, float("inf"))
+    keys = {}
+    for _ in range(repeat):
+        for name, way in ways.items():
+            t0 = time.perf_counter()
+            keys[name] = way()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    assert keys["check_s"] == keys["zarr_list_prefix_s"]  # the same keys
+    return {**best, "ratio": best["zarr_list_prefix_s"] / best["check_s"]}
+
+
 def unmark(path: Path) -> None:
     """Remove the ``all_chunks_written`` mark from a store's ``srmat`` attributes."""
     import zarr
@@ -83,6 +111,7 @@ def main() -> None:
             "n_chunks": 100 * 100,
             "open_marked_s": open_seconds(marked, args.repeat),
             "open_unmarked_s": open_seconds(unmarked, args.repeat),
+            "list_level0": listing_seconds(marked, args.repeat),
             "python": platform.python_version(),
         }
     print(json.dumps(result, indent=2))

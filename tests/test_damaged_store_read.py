@@ -79,3 +79,26 @@ def test_store_without_the_marker_reads_absent_chunks_as_zeros(tmp_path):
     z[:, 64:] = 7
     assert z.nchunks_initialized == 8
     assert int(np.asarray(read_image(tmp_path / "plain.zarr").data).sum()) == 7 * 128 * 64
+
+
+def test_store_with_a_deleted_chunk_of_a_coarser_level_is_refused(tmp_path, capsys):
+    """Failed before: only level 0 was listed, so a store lacking a chunk of level 1 read
+    without an error and napari showed a hole in it when zoomed out (a grey square of
+    zeros); `srmat info --verify` already counted it as damage. Every level of a marked
+    store is now listed on read (one directory walk each)."""
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    files = sorted(p for p in (store / "1").rglob("*") if p.is_file()
+                   and not p.name.startswith("."))
+    assert len(files) == 4
+    files[2].unlink()
+    message = (f"{store} is damaged: 1 of 4 chunks of level 1 missing (srmat info --verify "
+               f"{store} tells more)")
+    with pytest.raises(DamagedStoreError) as exc:
+        read_image(store)
+    assert str(exc.value) == message
+    with pytest.raises(DamagedStoreError, match="1 of 4 chunks of level 1 missing"):
+        read_micrograph(str(store))
+    _delete_a_chunk(store)  # both levels: each named
+    with pytest.raises(DamagedStoreError, match="damaged: 1 of 16 chunks, 1 of 4 chunks of "
+                                                "level 1 missing"):
+        read_image(store)

@@ -140,3 +140,26 @@ def test_a_partial_begun_without_every_chunk_is_not_marked_when_resumed(tmp_path
     assert report["ok"] and report["chunks"]["n_missing"] == 8
     assert not report["chunks"]["all_chunks_written"]
     np.testing.assert_array_equal(np.asarray(zarr.open_group(str(out), mode="r")["0"]), img)
+
+
+def test_verify_opens_the_store_once(tmp_path, monkeypatch):
+    """Failed before: verify_image_job opened the store to read it and again to count
+    its chunks (two opens of its metadata; 2 calls here). Now once, with the same
+    counts."""
+    from napari_srmat.io import _read
+
+    store = write_ome_zarr(_image(), tmp_path / "out.ome.zarr", pixel_size_um=0.5,
+                           chunks=32, n_levels=2)
+    _chunk_files(store, "1")[0].unlink()
+    opened = []
+    real = _read._zarr_image
+
+    def counted(path):
+        opened.append(path)
+        return real(path)
+
+    monkeypatch.setattr(_read, "_zarr_image", counted)
+    report = _finish(verify_image_job(store))
+    assert len(opened) == 1
+    assert not report["ok"] and report["chunks"]["damaged"]
+    assert [lv["n_missing"] for lv in report["chunks"]["levels"]] == [0, 1]
