@@ -1981,6 +1981,26 @@ def test_a_negative_id_is_refused(tmp_path, bad):
     assert s.add_region([-5, -3, 10, 12], save=False).bbox == [0, 0, 10, 12]
 
 
+def _report_as_the_console_runs_it(tmp_path, capsys, monkeypatch):
+    """``srmat audit report a.json --out c.md --json`` in ``tmp_path`` as the console runs
+    it (one-line warnings; its hooks put back): ``(exit status, captured output)``."""
+    import signal
+    import sys
+    import warnings
+
+    from napari_srmat.cli import main
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    monkeypatch.setattr(sys, "argv", ["srmat", "audit", "report", str(tmp_path / "a.json"),
+                                      "--out", str(tmp_path / "c.md"), "--json"])
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        rc = main()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    return rc, capsys.readouterr()
+
+
 @pytest.mark.parametrize("gone", ["sr", "lr"])
 def test_a_report_of_a_session_whose_image_is_gone_says_so(tmp_path, capsys, monkeypatch,
                                                           gone):
@@ -1989,13 +2009,9 @@ def test_a_report_of_a_session_whose_image_is_gone_says_so(tmp_path, capsys, mon
     nothing in --json's warnings, no file named. write_report now warns (a UserWarning
     naming the file), the command tells it once and lists it in the JSON's warnings; the
     report's line names the file too."""
-    import signal
-    import sys
-    import warnings
 
     from PIL import Image
 
-    from napari_srmat.cli import main
 
     lr, sr, _ = _session(tmp_path)
     Image.fromarray(lr).save(tmp_path / "lr.png")
@@ -2014,16 +2030,7 @@ def test_a_report_of_a_session_whose_image_is_gone_says_so(tmp_path, capsys, mon
         "thumbnails are skipped"]
     text = (tmp_path / "r.md").read_text(encoding="utf-8")
     assert f"(thumbnails skipped: the {gone.upper()} image {missing} is not available)" in text
-    # as the console runs it (one-line warnings); its hooks put back
-    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
-    monkeypatch.setattr(sys, "argv", ["srmat", "audit", "report", str(tmp_path / "a.json"),
-                                      "--out", str(tmp_path / "c.md"), "--json"])
-    before = signal.getsignal(signal.SIGINT)
-    try:
-        rc = main()
-    finally:
-        signal.signal(signal.SIGINT, before)
-    captured = capsys.readouterr()
+    rc, captured = _report_as_the_console_runs_it(tmp_path, capsys, monkeypatch)
     told = str(rec[0].message)
     assert rc == 0 and captured.err == f"srmat audit report: warning: {told}\n"
     assert json.loads(captured.out)["warnings"] == [told]
@@ -2059,3 +2066,108 @@ def test_a_session_path_that_is_missing_or_not_json_is_worded_as_other_file_erro
     with pytest.raises(FileNotFoundError):  # the type a caller catches is kept
         AuditSession.load(missing)
     assert not (tmp_path / "r.md").exists()
+
+
+def test_candidates_json_lists_the_kept_session_and_csv_notes_in_its_warnings(tmp_path,
+                                                                            capsys):
+    """`srmat audit candidates --json` over a reviewed session (--overwrite) printed the
+    notes that the review and the re-saved CSV log were kept on stderr only: its JSON's
+    warnings were empty, though the command lists its other notes there. Both are now
+    told once and listed, as the calibration note is."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr = np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(lr).save(tmp_path / "lr.png")
+    Image.fromarray(np.kron(lr, np.ones((4, 4, 1), np.uint8))).save(tmp_path / "sr.png")
+    out = tmp_path / "cli.json"
+    args = ["audit", "candidates", str(tmp_path / "lr.png"), str(tmp_path / "sr.png"),
+            "--out", str(out), "--quiet", "--min-score", "0", "--json"]
+    assert main(args) == 0
+    s = AuditSession.load(out)
+    s.add_region([1, 2, 11, 12])
+    log = out.with_suffix(".csv")
+    log.write_bytes(log.read_bytes().replace(b"\n", b"\r\n"))  # re-saved by a spreadsheet
+    capsys.readouterr()
+    assert main([*args, "--overwrite"]) == 0
+    captured = capsys.readouterr()
+    kept = list(tmp_path.glob("cli.json.*Z.bak"))
+    kept_csv = list(tmp_path.glob("cli.csv.*.bak"))
+    assert len(kept) == 1 and len(kept_csv) == 1
+    told = [f"the reviewed session {out} held is kept as {kept[0]}",
+            f"the CSV log cli.csv had been re-saved by another program (a spreadsheet?); "
+            f"it is kept as {kept_csv[0].name}"]
+    assert json.loads(captured.out)["warnings"] == told
+    assert captured.err == "".join(f"srmat audit candidates: note: {t}\n" for t in told)
+
+
+def test_a_report_of_a_session_made_from_arrays_says_why_it_has_no_thumbnails(
+        tmp_path, capsys, monkeypatch):
+    """A session made from arrays (the notebook API: no LR or SR file recorded) got a
+    report without thumbnails and only '(thumbnails skipped: images not available)' in
+    it: no word in the notebook or on the command line, and no reason. write_report now
+    warns once, in plain words (made from images in memory, no file to draw them from;
+    images= draws them), the report's line says the same, and `srmat audit report` tells
+    it once and lists it in the JSON's warnings."""
+    import warnings
+
+
+    lr, sr, s = _session(tmp_path)
+    with pytest.warns(UserWarning) as rec:
+        write_report(s, tmp_path / "r.md")
+    why = ("the session was made from images in memory and records no LR or SR image "
+           "file to draw them from (in Python, write_report(..., images=[(lr, sr)]) draws "
+           "them)")
+    assert [str(w.message) for w in rec] == [f"session 1: {why}: its thumbnails are skipped"]
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert text.count("thumbnails skipped") == 1 and f"(thumbnails skipped: {why})" in text
+    with warnings.catch_warnings():  # the images given: drawn, nothing to say
+        warnings.simplefilter("error")
+        write_report(s, tmp_path / "r.md", images=[(lr, sr)])
+    assert "![c1]" in (tmp_path / "r.md").read_text(encoding="utf-8")
+    with warnings.catch_warnings():  # no thumbnails asked for: nothing to say either
+        warnings.simplefilter("error")
+        write_report(s, tmp_path / "r.md", thumbnails=False)
+    s.save(tmp_path / "a.json")  # saved, then reported by the command
+    rc, captured = _report_as_the_console_runs_it(tmp_path, capsys, monkeypatch)
+    told = f"{tmp_path / 'a.json'}: {why}: its thumbnails are skipped"
+    assert rc == 0 and captured.err == f"srmat audit report: warning: {told}\n"
+    assert json.loads(captured.out)["warnings"] == [told]
+
+
+@pytest.mark.parametrize("recorded", [0.25, 0.5])
+def test_a_report_reads_and_hashes_each_sr_file_once(tmp_path, monkeypatch, recorded):
+    """write_report read each SR file twice (sr_file_pixel_size for its calibration now,
+    then the thumbnails) and hashed it twice when its calibration differed from the
+    session's (checksum of the audited pixels, then again for the thumbnails). Now the
+    file is read and hashed once and both take it: the same report."""
+    import warnings
+
+    import napari_srmat.audit.report as report_mod
+    import napari_srmat.io as io_mod
+    from napari_srmat.io import write_ome_zarr
+
+    rng = np.random.default_rng(2)
+    lr = rng.integers(0, 255, (24, 24), dtype=np.uint8)
+    write_ome_zarr(lr, tmp_path / "lr.ome.zarr", pixel_size_um=1.0)
+    write_ome_zarr(np.kron(lr, np.ones((4, 4), np.uint8)), tmp_path / "sr.ome.zarr",
+                   pixel_size_um=0.25)
+    cands = [Candidate(id=1, bbox=[4, 4, 20, 20], score=9.0, kind="new_boundary",
+                       new_boundary_length_px=8.0)]
+    s = AuditSession.create(tmp_path / "lr.ome.zarr", tmp_path / "sr.ome.zarr", cands,
+                            pixel_size_um=recorded)
+    reads, hashed = [], []
+    real_read, real_checksum = io_mod.read_image, report_mod.checksum
+    monkeypatch.setattr(io_mod, "read_image",
+                        lambda p, **k: reads.append(Path(p).name) or real_read(p, **k))
+    monkeypatch.setattr(report_mod, "checksum",
+                        lambda a: hashed.append(a.shape) or real_checksum(a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the calibration note (recorded 0.5)
+        res = write_report(s, tmp_path / "r.md")
+    assert sorted(reads) == ["lr.ome.zarr", "sr.ome.zarr"]
+    assert sorted(hashed) == [(24, 24), (96, 96)]
+    assert "![c1]" in (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert res["per_image"][0]["pixel_size_um"] == 0.25
+    assert (res["sr_file_note"] is None) == (recorded == 0.25)

@@ -67,6 +67,7 @@ __all__ = [
     "check_id",
     "bbox_coordinates",
     "check_bbox",
+    "check_bbox_inside",
     "degrade",
     "bicubic_degrade",
     "resolve_degrade",
@@ -179,13 +180,37 @@ def check_bbox(value: Any, field: str = "bbox", shape=None) -> list[int]:
     ValueError: bbox must be [x0, y0, x1, y1] with 0 <= x0 < x1, 0 <= y0 < y1 (SR pixels; x1, y1 exclusive), got [5, 5, 5, 9]
     """  # noqa: E501
     x0, y0, x1, y1 = box = bbox_coordinates(value, field)
-    h, w = (None, None) if shape is None else (int(shape[0]), int(shape[1]))
-    if not (0 <= x0 < x1 and 0 <= y0 < y1) or (w is not None and (x1 > w or y1 > h)):
-        within = "" if w is None else f" <= {w}"
-        raise ValueError(f"{field} must be [x0, y0, x1, y1] with 0 <= x0 < x1{within}, "
-                         f"0 <= y0 < y1{'' if h is None else f' <= {h}'} (SR pixels; x1, y1 "
-                         f"exclusive), got {value!r}")
+    if not (0 <= x0 < x1 and 0 <= y0 < y1):
+        raise _bbox_error(value, field, shape)
+    return box if shape is None else check_bbox_inside(box, field, shape)
+
+
+def check_bbox_inside(box: list[int], field: str, shape) -> list[int]:
+    """``box``, a box :func:`check_bbox` took, checked to lie inside ``shape`` ``(H, W)``
+    with :func:`check_bbox`'s words: a session file's boxes, read before the image size
+    they must fit (each box checked once).
+
+    Examples
+    --------
+    >>> check_bbox_inside([0, 2, 10, 12], "bbox", (12, 10))
+    [0, 2, 10, 12]
+    >>> check_bbox_inside([0, 2, 10, 12], "bbox", (8, 8))
+    Traceback (most recent call last):
+    ...
+    ValueError: bbox must be [x0, y0, x1, y1] with 0 <= x0 < x1 <= 8, 0 <= y0 < y1 <= 8 (SR pixels; x1, y1 exclusive), got [0, 2, 10, 12]
+    """  # noqa: E501
+    if box[2] > int(shape[1]) or box[3] > int(shape[0]):
+        raise _bbox_error(box, field, shape)
     return box
+
+
+def _bbox_error(value: Any, field: str, shape) -> ValueError:
+    """The refusal of a box that is not :func:`check_bbox`'s (order, or ``shape``)."""
+    h, w = (None, None) if shape is None else (int(shape[0]), int(shape[1]))
+    within = "" if w is None else f" <= {w}"
+    return ValueError(f"{field} must be [x0, y0, x1, y1] with 0 <= x0 < x1{within}, "
+                      f"0 <= y0 < y1{'' if h is None else f' <= {h}'} (SR pixels; x1, y1 "
+                      f"exclusive), got {value!r}")
 
 
 @dataclass

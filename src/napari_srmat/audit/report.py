@@ -144,6 +144,56 @@ PIXEL_SIZE_FILE = ("the SR image file's calibration now, which differs from the 
                    "session records")
 
 
+class _SrFile:
+    """The SR image file a session records, as one report reads it: opened
+    (:func:`~napari_srmat.io.read_image`, lazily) and hashed at most once, for
+    :func:`sr_file_pixel_size` (its calibration now, its checksum when that differs) and
+    the thumbnails (its pixels, their checksum), which read and hashed it each before.
+
+    Parameters
+    ----------
+    session : AuditSession
+        Whose ``images["sr"]["path"]`` is read.
+    """
+
+    def __init__(self, session: AuditSession) -> None:
+        self.path: str | None = session.images.get("sr", {}).get("path")
+        self._read = False
+        self._image: Any = None
+        self._error: Exception | None = None
+        self._told: list[warnings.WarningMessage] = []
+        self._digest: str | None = None
+
+    def image(self, *, tell: bool = False):
+        """The file's :class:`~napari_srmat.io.Micrograph`; raises what reading raised.
+        What reading warns (pixels not square, ...) is kept and warned only with
+        ``tell`` (the thumbnails, once): the calibration note says it otherwise."""
+        from ..io import read_image
+
+        if not self._read:
+            self._read = True
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    self._image = read_image(self.path)
+                except Exception as exc:  # noqa: BLE001 - raised to each caller
+                    self._error = exc
+            self._told = list(caught)
+        if tell:
+            for w in self._told:
+                warnings.warn(w.message, w.category, stacklevel=3)
+            self._told = []
+        if self._error is not None:
+            raise self._error
+        return self._image
+
+    def checksum(self) -> str:
+        """:func:`~napari_srmat.audit.session.checksum` of the file's pixels."""
+        if self._digest is None:
+            self._digest = checksum(self.image().data)
+        return self._digest
+
+
 def sr_file_pixel_size(session: AuditSession) -> tuple[float | None, str] | None:
     """``(pixel size, note)`` when the session's SR file is calibrated otherwise now than
     the session records (by more than :data:`~napari_srmat.io.SQUARE_PIXEL_TOLERANCE`;
@@ -155,15 +205,20 @@ def sr_file_pixel_size(session: AuditSession) -> tuple[float | None, str] | None
     unreadable, the same size, no calibration, or other pixels than the audited ones
     (checksum: another image's calibration is not this one's).
     """
-    from ..io import PixelSizeError, check_pixel_size, pixels_square, read_image
+    return _sr_file_pixel_size(session, _SrFile(session))
 
-    path = session.images.get("sr", {}).get("path")
+
+def _sr_file_pixel_size(session: AuditSession,
+                        sr_file: _SrFile) -> tuple[float | None, str] | None:
+    """:func:`sr_file_pixel_size` of the SR file ``sr_file`` (read and hashed once per
+    report: the thumbnails take it on)."""
+    from ..io import PixelSizeError, check_pixel_size, pixels_square
+
+    path = sr_file.path
     if not path or not os.path.exists(path):
         return None
     try:
-        with warnings.catch_warnings():  # what reading tells (pixels not square): the note
-            warnings.simplefilter("ignore")
-            image = read_image(path)
+        image = sr_file.image()
     except Exception:  # noqa: BLE001 - unreadable now: the session's size (thumbnails say)
         return None
     square = image.square_pixels
@@ -176,7 +231,7 @@ def sr_file_pixel_size(session: AuditSession) -> tuple[float | None, str] | None
     if now == before or (None not in (now, before) and pixels_square(now, before)):
         return None
     try:
-        if checksum(image.data) != session.images["sr"].get("sha256"):
+        if sr_file.checksum() != session.images["sr"].get("sha256"):
             return None
     except Exception:  # noqa: BLE001 - as unreadable
         return None
@@ -282,12 +337,13 @@ def _session_name(session: AuditSession, index: int) -> str:
     return str(session.path) if session.path is not None else f"session {index + 1}"
 
 
-def _images_gone(session: AuditSession) -> str | None:
-    """Which image files the session records are gone (deleted, or moved where
-    :meth:`AuditSession.load` did not find them), naming them: the session's thumbnails
-    cannot be drawn. None when each recorded file is there (or none is recorded)."""
-    gone = [f"{key.upper()} image {path}" for key in ("lr", "sr")
-            if (path := session.images.get(key, {}).get("path")) and not os.path.exists(path)]
+def _images_gone(paths: dict[str, str | None]) -> str | None:
+    """Which of a session's recorded image files (``{"lr": path, "sr": path}``) are gone
+    (deleted, or moved where :meth:`AuditSession.load` did not find them), naming them:
+    the session's thumbnails cannot be drawn. None when each recorded file is there (or
+    none is recorded)."""
+    gone = [f"{key.upper()} image {path}" for key, path in paths.items()
+            if path and not os.path.exists(path)]
     if not gone:
         return None
     return f"the {' and the '.join(gone)} {'are' if len(gone) > 1 else 'is'} not available"
@@ -318,6 +374,13 @@ def pixel_size_override(sessions: Sequence[AuditSession],
         return None
     return (f"the given pixel size {pixel_size_um:g} {LENGTH_UNIT} was used, not the one "
             "recorded in " + ", ".join(differ))
+
+
+#: Why a session made from arrays in memory (no LR or SR file recorded) has no
+#: thumbnails, for the report's line and the warning ({} names the images).
+NO_IMAGE_FILES = ("the session was made from images in memory and records no {} image "
+                  "file to draw them from (in Python, write_report(..., images=[(lr, sr)]) "
+                  "draws them)")
 
 
 def _image_names(paths: Sequence[str | None]) -> list[str]:
@@ -382,8 +445,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
         megapixel, and the report says so.
     images : sequence of (lr, sr), optional
         Image arrays per session for the thumbnails; by default the files recorded in
-        the sessions are read (when one is gone, its session's thumbnails are skipped: a
-        ``UserWarning`` naming the file, and a note in the report).
+        the sessions are read, each SR file once (when one is gone, or none is recorded:
+        a session made from arrays, its session's thumbnails are skipped: a
+        ``UserWarning`` naming the file or saying why, and a note in the report).
     thumbnails : bool
         Write the thumbnails.
     max_thumbnails : int
@@ -426,8 +490,9 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     thumb_dir = path.with_name(path.stem + "_thumbs")
     written: set[str] = set()  # thumbnails this report links
     # a given size wins; else each SR file calibrated anew since its session is followed
+    sr_files = [_SrFile(s) for s in sessions]  # each read and hashed once, if at all
     follow = ([None] * len(sessions) if pixel_size_um is not None
-              else [sr_file_pixel_size(s) for s in sessions])
+              else [_sr_file_pixel_size(s, f) for s, f in zip(sessions, sr_files)])
     summaries = [summarize(s, pixel_size_um) if f is None else
                  summarize(s, f[0], pixel_size_from="file") for s, f in zip(sessions, follow)]
     pooled = _pool(summaries)
@@ -501,18 +566,23 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
                     lr, sr = (a if hasattr(a, "shape") else np.asarray(a) for a in images[i])
                 else:
                     lp, sp = s.images["lr"].get("path"), s.images["sr"].get("path")
-                    gone = _images_gone(s)
+                    unknown = " or ".join(k for k, p in (("LR", lp), ("SR", sp)) if not p)
+                    gone = "; ".join(filter(None, [  # a file gone, or none recorded
+                        _images_gone({"lr": lp, "sr": sp}),
+                        unknown and NO_IMAGE_FILES.format(unknown)]))
                     if gone:  # said, not only written into the report
                         skipped = gone
                         warnings.warn(f"{_session_name(s, i)}: {gone}: its thumbnails are "
                                       "skipped", UserWarning, stacklevel=2)
-                    elif lp and sp:
-                        lr, sr = _read_image(lp), _read_image(sp)
+                    else:  # the SR file as sr_file_pixel_size read and hashed it
+                        lr, sr = _read_image(lp), sr_files[i].image(tell=True).data
                 # crops of other pixels (a file replaced since the audit) beside the
                 # verdicts would show what the reviewer never saw
                 changed = [] if lr is None else [
-                    key.upper() for key, arr in (("lr", lr), ("sr", sr))
-                    if checksum(arr) != s.images.get(key, {}).get("sha256")]
+                    key.upper() for key, digest in (
+                        ("lr", checksum(lr)),
+                        ("sr", checksum(sr) if images is not None else sr_files[i].checksum()))
+                    if digest != s.images.get(key, {}).get("sha256")]
                 if changed:
                     skipped = (f"the {' and '.join(changed)} image is not the audited one "
                                "(its checksum differs from the session's)")

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_bytes, atomic_write_text
-from .detector import Candidate, bbox_coordinates, check_bbox, check_id
+from .detector import Candidate, bbox_coordinates, check_bbox, check_bbox_inside, check_id
 
 __all__ = [
     "SCHEMA",
@@ -1057,7 +1057,8 @@ class AuditSession:
             sr_shape = [check_number("sr_shape", v, lo=1, integer=True) for v in sr_shape]
             for what, boxed in (("candidate", cands), ("region", regions)):
                 for b in boxed:  # inside the image, as the detector and add_region write
-                    check_bbox(b.bbox, f"{what} {b.id} bbox", sr_shape)
+                    # (their order and numbers: checked as each was built)
+                    check_bbox_inside(b.bbox, f"{what} {b.id} bbox", sr_shape)
             length = d.get("total_boundary_length_px")
             s = cls(reviewer=str(d.get("reviewer", "")), images=images,
                     scale=check_number("scale", d.get("scale", 1), lo=1, integer=True),

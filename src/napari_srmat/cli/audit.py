@@ -30,7 +30,8 @@ __all__ = ["register"]
 def _tell(told: list[str], where: str, kind: str, text: str) -> None:
     """Print ``text`` as one ``where: kind: text`` line and list it in ``told``, the
     ``--json`` result's ``warnings`` (the lines :func:`told_warnings` collects): the one
-    rule of ``srmat audit candidates`` and ``srmat audit report`` for a calibration note.
+    rule of ``srmat audit candidates`` and ``srmat audit report`` for a calibration note
+    and a file kept (a reviewed session or CSV log the new session replaced).
 
     Parameters
     ----------
@@ -139,11 +140,11 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
             "checkpoint": str(model.path) if model.path else args.uaed,
             "tta": model.tta, "threshold": threshold}
     session.save(out)
-    if session.kept_replaced is not None:
-        print(f"srmat audit candidates: note: the reviewed session {out} held is kept as "
-              f"{session.kept_replaced}", file=sys.stderr)
+    if session.kept_replaced is not None:  # told, and listed in the JSON's warnings
+        _tell(told, "srmat audit candidates", "note", f"the reviewed session {out} held is "
+              f"kept as {session.kept_replaced}")
     if kept_csv := session.kept_csv_note():
-        print(f"srmat audit candidates: note: {kept_csv}", file=sys.stderr)
+        _tell(told, "srmat audit candidates", "note", kept_csv)
     result = cands.to_dict()
     result["session"] = str(out)
     result["warnings"] = list(told)
