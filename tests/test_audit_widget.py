@@ -1820,3 +1820,54 @@ def test_an_lr_and_sr_of_no_integer_scale_are_named_as_the_widget_labels_them(
                                               " on both axes: crop or resize one of them"))
     assert "lr (" not in w.status.text() and "sr must" not in w.status.text()
     assert not (tmp_path / "a.json").exists()
+
+
+def test_a_bad_sr_layer_calibration_refuses_the_search_before_it_runs(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """An SR layer calibrated to a pixel size no session takes (scale 1e-6 µm) let the
+    candidate search run to its end, then failed making the session: 'failed:
+    pixel_size_um must be between 1e-05 and 100000 micrometres per pixel, got 1e-06' (a
+    keyword the widget's user has nowhere to give; no session, the search's minutes
+    lost). It is now refused before the search, naming the layer and what to do. A
+    verdict refused for it says that nothing is recorded until the layer is calibrated
+    anew; calibrating it records the next one (no verdict is lost, none is stuck)."""
+    import napari_srmat.widgets._worker as worker_mod
+    from napari_srmat.audit import detector
+
+    shown: list = []
+    monkeypatch.setattr(worker_mod, "show_error", shown.append)
+    searched: list = []
+
+    def found(*args, stop=None, **kwargs):
+        searched.append(1)
+        return []
+        yield
+
+    monkeypatch.setattr(detector, "find_candidates_job", found)
+    viewer = make_napari_viewer()
+    w, _, sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    w.session_path_edit.setText(str(tmp_path / "b.json"))
+    sr_layer.scale = (1e-6, 1e-6)
+    w.run_btn.click()
+    qtbot.waitUntil(w.run_btn.isEnabled, timeout=30_000)
+    told = ("the SR layer 'sr''s pixel size must be between 1e-05 and 100000 micrometres "
+            "per pixel, got 1e-06: calibrate it anew (Calibration); no search was started")
+    assert w.status.text() == told and shown == [f"napari-srmat: {told}"]
+    assert searched == [] and w.session is None and not (tmp_path / "b.json").exists()
+    # a session shown: its verdicts are refused, saying so, until the layer is calibrated
+    path = tmp_path / "a.json"
+    sr_layer.scale = (0.25, 0.25)
+    w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), path)
+    sr_layer.scale = (1e-6, 1e-6)
+    refused = w.status.text()
+    assert refused.endswith("calibrate it anew (Calibration); until then the session keeps "
+                            "0.25 µm and records no verdict or region")
+    w.note_edit.setText("twin")
+    worker_mod.user_action(lambda: w._action("real"), w.status)()  # the button's slot
+    assert w.status.text() == refused and w.session.decisions == {}
+    assert w.note_edit.text() == "twin"  # kept for the verdict once it can be recorded
+    sr_layer.scale = (0.125, 0.125)
+    worker_mod.user_action(lambda: w._action("real"), w.status)()
+    saved = AuditSession.load(path)
+    assert saved.decisions[1].verdict == "real" and saved.decisions[1].note == "twin"
+    assert saved.pixel_size_um == 0.125

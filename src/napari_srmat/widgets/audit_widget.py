@@ -133,6 +133,20 @@ def _told_if_not_saved(what: str):
         raise WidgetInputError(f"{what} was not saved: {error_message(exc, gui=True)}") from exc
 
 
+def _sr_layer_pixel_size(layer, px, then: str) -> float | None:
+    """``px``, the pixel size of the SR ``layer`` by the audit's rule, checked
+    (:func:`~napari_srmat.io.check_pixel_size`) in the layer's words: a size no session
+    takes (a typing error in its scale) is a :class:`WidgetInputError` naming the layer,
+    saying what to do and ``then`` (what holds until it is done)."""
+    from ..io import PixelSizeError, check_pixel_size
+    from .layers import WidgetInputError
+
+    try:  # named as the layer, not as recalibrate's keyword (pixel_size_um)
+        return check_pixel_size(px, name=f"the SR layer {layer.name!r}'s pixel size")
+    except PixelSizeError as exc:
+        raise WidgetInputError(f"{exc}: calibrate it anew (Calibration); {then}") from exc
+
+
 def _session_name(image_name: str) -> str:
     stem = _safe_name(image_name)
     return f"{stem}_audit.json" if stem else "audit.json"
@@ -536,8 +550,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         from .._napari_io import layer_pixel_size_um
         from ..audit.session import sr_model_from_metadata
 
-        # the SR layer's pixel size (None when unknown or not square: the report is in px)
-        pixel_size_um = layer_pixel_size_um(searched[1])
+        # the SR layer's pixel size (None when unknown or not square: the report is in px),
+        # one no session takes refused now, not once the search has ended
+        pixel_size_um = _sr_layer_pixel_size(searched[1], layer_pixel_size_um(searched[1]),
+                                             "no search was started")
         # the files the layers came from and the SR model the SR image records: reports
         # name the image and draw thumbnails from the files
         lr_path, sr_path = (layer_file(lay) for lay in searched)
@@ -856,8 +872,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         :class:`WidgetInputError`); return the status line's words when it changed, else
         ``""``. Read when the SR layer's calibration changes and before each record (a
         metadata value changed in place emits no event)."""
-        from ..io import PixelSizeError, check_pixel_size
-        from .layers import WidgetInputError, audit_pixel_size_on_layer
+        from .layers import audit_pixel_size_on_layer
 
         s, lay = self.session, self.sr_layer
         if s is None or lay is None or lay not in self.viewer.layers:
@@ -867,12 +882,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         def size(px):
             return "unknown" if px is None else f"{px:g} {LENGTH_UNIT}"
 
-        try:  # named as the layer, not as recalibrate's keyword (pixel_size_um)
-            px = check_pixel_size(audit_pixel_size_on_layer(s, lay),
-                                  name=f"the SR layer {lay.name!r}'s pixel size")
-        except PixelSizeError as exc:
-            raise WidgetInputError(f"{exc}: calibrate it anew (Calibration); the session "
-                                   f"keeps {size(before)}") from exc
+        # until then no verdict or region is recorded: each is saved with the layer's size
+        px = _sr_layer_pixel_size(lay, audit_pixel_size_on_layer(s, lay),
+                                  f"until then the session keeps {size(before)} and records "
+                                  "no verdict or region")
         with _told_if_not_saved("the new pixel size (the session keeps its previous one)"):
             if not s.recalibrate(px, save=save):
                 return ""
