@@ -208,9 +208,10 @@ def register(subparsers) -> None:
     c.add_argument("--sr-model", default=None,
                    help="name of the SR model (recorded; default: the one the SR file "
                    "records, e.g. an srmat sr run store)")
-    c.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
-                   default=None, help=f"SR pixel size in {LENGTH_UNIT} (default: the SR file's; "
-                   "--pixel-size: old name)")
+    c.add_argument("--sr-pixel-size-um", "--pixel-size-um", "--pixel-size", dest="pixel_size_um",
+                   type=pixel_size_arg, default=None, metavar="PIXEL_SIZE_UM",
+                   help=f"SR pixel size in {LENGTH_UNIT} (default: the SR file's; not the "
+                   "LR's); --pixel-size-um, --pixel-size (old name): the same")
     c.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print one JSON object")
@@ -218,8 +219,10 @@ def register(subparsers) -> None:
     r = sub.add_parser("report", help="Markdown report of audit session(s)")
     r.add_argument("audit", nargs="+", help="audit session JSON file(s)")
     r.add_argument("--out", required=True, help="report .md")
-    r.add_argument("--pixel-size-um", "--pixel-size", dest="pixel_size_um", type=pixel_size_arg,
-                   default=None, help=f"SR pixel size in {LENGTH_UNIT} (--pixel-size: old name)")
+    r.add_argument("--sr-pixel-size-um", "--pixel-size-um", "--pixel-size", dest="pixel_size_um",
+                   type=pixel_size_arg, default=None, metavar="PIXEL_SIZE_UM",
+                   help=f"SR pixel size in {LENGTH_UNIT} (default: the one each session "
+                   "records); --pixel-size-um, --pixel-size (old name): the same")
     r.add_argument("--no-thumbnails", action="store_true",
                    help="leave out the PNG thumbnails of the candidates (<stem>_thumbs/)")
     r.add_argument("--json", action="store_true", help="print one JSON object")
