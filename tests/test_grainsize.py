@@ -1117,3 +1117,23 @@ def test_a_micrograph_too_large_for_memory_is_refused_before_it_is_read(
     # with memory for it, measured as before
     monkeypatch.undo()
     assert measure_grain_size(tile, model=model).mean_intercept_px > 0
+
+
+def test_cli_text_line_counts_crossings_by_their_name(tmp_path, capsys):
+    """`srmat grain-size` printed '(95% intervals; 412 intercepts)' where the number was
+    the boundary crossings (E112's P, `n_crossings` in --json); E112's intercept count N
+    is another number (`intercept_count`). The line now names them crossings."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.synth import generate_microstructure
+
+    mask = generate_microstructure((192, 192), mean_grain_size_px=20, seed=4).boundaries
+    path = tmp_path / "m.png"
+    Image.fromarray(mask.astype(np.uint8) * 255).save(path)
+    assert main(["grain-size", "--mask", str(path), "--json"]) == 0
+    n = json.loads(capsys.readouterr().out)["images"][0]["n_crossings"]
+    assert main(["grain-size", "--mask", str(path)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(f"(95% intervals; {n} crossings)"), line
+    assert "intercepts" not in line

@@ -122,7 +122,7 @@ def describe(row: dict) -> str:
         parts.append(_fmt_interval(row["mean_intercept_um"], row["mean_intercept_ci95_um"],
                                    LENGTH_UNIT))
         parts.append("G = " + _fmt_interval(row["astm_g"], row["astm_g_ci95"], ""))
-    tail = f"{row['n_intercepts']} intercepts"
+    tail = f"{row['n_crossings']} crossings"
     if row["mode"] == "image":
         tail += f", inference scale {row['inference_scale']:g}"
     return f"{row['path']}: " + ", ".join(parts) + f" (95% intervals; {tail})"
