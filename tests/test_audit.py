@@ -2171,3 +2171,29 @@ def test_a_report_reads_and_hashes_each_sr_file_once(tmp_path, monkeypatch, reco
     assert "![c1]" in (tmp_path / "r.md").read_text(encoding="utf-8")
     assert res["per_image"][0]["pixel_size_um"] == 0.25
     assert (res["sr_file_note"] is None) == (recorded == 0.25)
+
+
+def test_a_session_file_says_the_order_of_its_boxes(tmp_path):
+    """A session JSON held bare `bbox` lists ([x0, y0, x1, y1]; a rescan plan's are
+    [y0, x0, y1, x1] and say so in `roi_order`): a script reading the file could not tell
+    the order. The file now says it (`bbox_order`), the CSV columns are built from the
+    same constant, a file without it (older) is read as before, and a file that says
+    another order is refused rather than read transposed."""
+    from napari_srmat.audit.detector import BBOX_ORDER
+    from napari_srmat.audit.session import CSV_HEADER
+
+    lr, sr, s = _session(tmp_path)
+    path = tmp_path / "audit.json"
+    s.save(path)
+    d = json.loads(path.read_text())
+    assert d["bbox_order"] == ["x0", "y0", "x1", "y1"] == list(BBOX_ORDER)
+    assert CSV_HEADER[3:7] == BBOX_ORDER
+    boxes = [c["bbox"] for c in d["candidates"]]
+    older = dict(d)
+    del older["bbox_order"]
+    path.write_text(json.dumps(older))
+    assert [c.bbox for c in AuditSession.load(path).candidates] == boxes
+    d["bbox_order"] = ["y0", "x0", "y1", "x1"]
+    path.write_text(json.dumps(d))
+    with pytest.raises(AuditFileError, match="bbox_order must be"):
+        AuditSession.load(path)

@@ -60,6 +60,7 @@ from ..io import all_finite, grey_or_rgb, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 
 __all__ = [
+    "BBOX_ORDER",
     "Candidate",
     "CandidateList",
     "AuditInputError",
@@ -122,6 +123,14 @@ def check_id(value: Any, field: str = "id") -> int:
     return _whole_number(value, field, lo=0)
 
 
+#: The order of a box's numbers (SR pixels, x = column; ``x1``, ``y1`` exclusive), as
+#: the session JSON (``bbox_order``) and CSV (columns) say it. A rescan plan's
+#: rectangles are LR pixels in another order (:data:`napari_srmat.sr.rescan.ROI_ORDER`).
+BBOX_ORDER = ("x0", "y0", "x1", "y1")
+#: :data:`BBOX_ORDER` as the refusals write it.
+_BBOX_WORDS = f"[{', '.join(BBOX_ORDER)}]"
+
+
 def _whole_number(value: Any, field: str, lo: int | None = None) -> int:
     """``value`` as a whole number (>= ``lo`` when given) read by :func:`check_id`'s
     rule: a number (``7.0`` is 7) or its digits as text; else
@@ -151,7 +160,7 @@ def bbox_coordinates(value: Any, field: str = "bbox") -> list[int]:
     ...
     ValueError: region bbox must be [x0, y0, x1, y1] in whole SR pixels, got [0, 0, 7.5, 9]
     """
-    bad = ValueError(f"{field} must be [x0, y0, x1, y1] in whole SR pixels, got {value!r}")
+    bad = ValueError(f"{field} must be {_BBOX_WORDS} in whole SR pixels, got {value!r}")
     if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
         raise bad
     values = list(value)
@@ -208,7 +217,7 @@ def _bbox_error(value: Any, field: str, shape) -> ValueError:
     """The refusal of a box that is not :func:`check_bbox`'s (order, or ``shape``)."""
     h, w = (None, None) if shape is None else (int(shape[0]), int(shape[1]))
     within = "" if w is None else f" <= {w}"
-    return ValueError(f"{field} must be [x0, y0, x1, y1] with 0 <= x0 < x1{within}, "
+    return ValueError(f"{field} must be {_BBOX_WORDS} with 0 <= x0 < x1{within}, "
                       f"0 <= y0 < y1{'' if h is None else f' <= {h}'} (SR pixels; x1, y1 "
                       f"exclusive), got {value!r}")
 

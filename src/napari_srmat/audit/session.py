@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_write_bytes, atomic_write_text
-from .detector import Candidate, bbox_coordinates, check_bbox, check_bbox_inside, check_id
+from .detector import (
+    BBOX_ORDER,
+    Candidate,
+    bbox_coordinates,
+    check_bbox,
+    check_bbox_inside,
+    check_id,
+)
 
 __all__ = [
     "SCHEMA",
@@ -62,7 +69,7 @@ LOG_ACTIONS = ("verdict", "add_region", "remove_region")
 #: ``verdict (reviewer, time)`` joined by ``; ``, which a reviewer name holding ``; ``
 #: made ambiguous); empty when it never changed. :func:`csv_earlier_verdicts` reads
 #: either form.
-CSV_HEADER = ("source", "id", "rank", "x0", "y0", "x1", "y1", "score", "kind",
+CSV_HEADER = ("source", "id", "rank", *BBOX_ORDER, "score", "kind",
               "new_boundary_length_px", "verdict", "reviewer", "note", "timestamp",
               "earlier_verdicts")
 #: The CSV's columns before ``earlier_verdicts``: such a file is still the session's own.
@@ -865,6 +872,8 @@ class AuditSession:
             "images": self.images,
             "scale": self.scale,
             "sr_shape": self.sr_shape,
+            # the order of every bbox below (a rescan plan's is another: roi_order)
+            "bbox_order": list(BBOX_ORDER),
             "pixel_size_um": self.pixel_size_um,
             "sr_model": self.sr_model,
             "detector": self.detector,
@@ -1055,6 +1064,10 @@ class AuditSession:
             if len(sr_shape) != 2:
                 raise ValueError(f"sr_shape must be [height, width], got {sr_shape!r}")
             sr_shape = [check_number("sr_shape", v, lo=1, integer=True) for v in sr_shape]
+            order = d.get("bbox_order", list(BBOX_ORDER))  # files before 2026-12-05: none
+            if order != list(BBOX_ORDER):  # not read in another order than it says
+                raise ValueError(f"bbox_order must be {list(BBOX_ORDER)} (this version "
+                                 f"writes and reads no other), got {order!r}")
             for what, boxed in (("candidate", cands), ("region", regions)):
                 for b in boxed:  # inside the image, as the detector and add_region write
                     # (their order and numbers: checked as each was built)
