@@ -2197,3 +2197,31 @@ def test_a_session_file_says_the_order_of_its_boxes(tmp_path):
     path.write_text(json.dumps(d))
     with pytest.raises(AuditFileError, match="bbox_order must be"):
         AuditSession.load(path)
+
+
+def test_report_json_lists_the_notes_of_images_moved_with_their_session(tmp_path, capsys):
+    """`srmat audit report --json` of a session whose images moved with it printed one
+    'note: ... found at ...' line per image on stderr but listed none in its JSON
+    `warnings` (a batch reading the JSON never saw that the report used other files
+    than the session recorded). Each is now told once and listed, as the
+    candidates command's notes are."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    lr, sr, s0 = _session(tmp_path)
+    a = tmp_path / "a"
+    a.mkdir()
+    Image.fromarray(lr).save(a / "lr.png")
+    Image.fromarray(sr).save(a / "sr.png")
+    s = AuditSession.create(a / "lr.png", a / "sr.png", s0.candidates)
+    s.save(a / "audit.json")
+    a.rename(tmp_path / "b")
+    rc = main(["audit", "report", str(tmp_path / "b" / "audit.json"), "--out",
+               str(tmp_path / "rep"), "--no-thumbnails", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    notes = [ln for ln in err.splitlines() if ln.startswith("srmat audit report: note: ")]
+    assert len(notes) == 2, err
+    warned = json.loads(out)["warnings"]
+    assert len(warned) == 2 and all(w in notes[i] for i, w in enumerate(warned)), warned

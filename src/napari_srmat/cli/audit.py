@@ -31,7 +31,8 @@ def _tell(told: list[str], where: str, kind: str, text: str) -> None:
     """Print ``text`` as one ``where: kind: text`` line and list it in ``told``, the
     ``--json`` result's ``warnings`` (the lines :func:`told_warnings` collects): the one
     rule of ``srmat audit candidates`` and ``srmat audit report`` for a calibration note
-    and a file kept (a reviewed session or CSV log the new session replaced).
+    and a file kept (a reviewed session or CSV log the new session replaced), and an
+    image found moved with its session.
 
     Parameters
     ----------
@@ -168,7 +169,7 @@ def _report_told(args: argparse.Namespace, told: list[str]) -> int:
     sessions = [AuditSession.load(p) for p in args.audit]
     for p, s in zip(args.audit, sessions):  # images moved with their session
         for line in s.relocated:
-            print(f"srmat audit report: note: {p}: {line}", file=sys.stderr)
+            _tell(told, "srmat audit report", "note", f"{p}: {line}")
     # write_report regenerates our own report and never replaces anything else
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)
