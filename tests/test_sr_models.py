@@ -570,3 +570,35 @@ def test_in_channels_of_a_checkpoint_is_its_own_and_refused_clearly_when_differe
     with pytest.raises(CheckpointError, match=r"in_channels differs within it \(config\.json: "
                                               r"1, config\.json 'arch': 3\)"):
         load_model(checkpoint=path)
+
+
+def test_an_rgb_image_on_a_grey_network_is_refused_in_words_a_user_can_act_on(tmp_path,
+                                                                               capsys):
+    """`srmat sr run rgb.png --checkpoint GREY_CNN` said "cnn takes 1 or 1 channel(s)
+    (grey + alpha and RGBA drop their alpha); the image has 3", and predict on an RGB batch
+    "the network takes 1 channel(s) (or 1 grey channel)": the grey network's refusal names
+    what it takes and what to do now, in super_resolve, predict and srmat sr run."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.sr import super_resolve
+
+    grey = tiny("cnn", scale=2, in_channels=1)
+    rgb = (_image(20, 24) * 255).astype(np.uint8)
+    with pytest.raises(ChannelError) as err:
+        super_resolve(rgb, grey)
+    text = str(err.value)
+    assert "1 or 1" not in text and "grey network" in text and "the image has 3" in text
+    assert "convert the image to grey" in text, text
+    with pytest.raises(ChannelError) as err:
+        grey.predict(np.zeros((1, 3, 8, 8), np.float32))
+    assert "1 grey channel" in str(err.value) and "(or 1" not in str(err.value)
+    with pytest.raises(ChannelError, match=r"3 channels \(RGB\) or 1 \(grey\).* has 5"):
+        super_resolve(np.zeros((20, 24, 5), np.uint8), tiny("cnn", scale=2))
+    path = save_model_checkpoint(grey, tmp_path / "grey")
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    rc = main(["sr", "run", str(tmp_path / "rgb.png"), str(tmp_path / "sr.zarr"),
+               "--checkpoint", str(path)])
+    err_text = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err_text.splitlines()) == 1 and "1 or 1" not in err_text, err_text
+    assert "grey network" in err_text and "convert the image to grey" in err_text

@@ -126,12 +126,10 @@ def check_sr_input(image: Any, model: SRModel | None = None
         shape = tuple(int(v) for v in arr.shape)
         channels = 1 if len(shape) == 2 else shape[2]
     if not model.channel_agnostic and channels not in (1, model.in_channels):
-        from .base import ChannelError
+        from .base import channel_refusal
 
-        raise ChannelError(
-            f"{model.name} takes {model.in_channels} or 1 channel(s) (grey + alpha and "
-            f"RGBA drop their alpha); the image has {n_image}"
-        )
+        raise channel_refusal(model.name, model.in_channels, n_image, what="the image",
+                              alpha=True)
     if not isinstance(image, Micrograph):  # a Micrograph keeps its file and pixel size
         image = arr
     return image, shape, channels

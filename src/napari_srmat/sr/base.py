@@ -328,16 +328,50 @@ class SRModel:
             return x, c
         if c == 1 and self.in_channels == 3:
             return x.repeat(1, 3, 1, 1), 1
-        raise ChannelError(
-            f"{self.name}: the network takes {self.in_channels} channel(s) "
-            f"(or 1 grey channel), got a batch with {c} channels"
-        )
+        raise channel_refusal(self.name, self.in_channels, c, what="a batch")
 
     @staticmethod
     def _restore_channels(y, n_in: int):
         if y.shape[1] != n_in and n_in == 1:
             return y.mean(dim=1, keepdim=True)
         return y
+
+
+def channel_refusal(name: str, in_channels: int, got: int, *, what: str,
+                    alpha: bool = False) -> ChannelError:
+    """The refusal of ``got`` channels by a network of ``in_channels`` (the one wording of
+    :meth:`SRModel.predict` and :func:`~napari_srmat.sr.apply.check_sr_input`).
+
+    An RGB network also takes grey (repeated to RGB); a grey network takes grey only: it
+    said "takes 1 or 1 channel(s)", not what to do with an RGB image.
+
+    Parameters
+    ----------
+    name : str
+        The model's registry name.
+    in_channels : int
+        Channels of its network.
+    got : int
+        Channels given.
+    what : str
+        What was given (``"the image"``, ``"a batch"``).
+    alpha : bool
+        Say that grey + alpha and RGBA drop their alpha (images, not batches).
+
+    Returns
+    -------
+    ChannelError
+        To raise.
+    """
+    if in_channels == 1:
+        takes = "is a grey network: it takes 1 grey channel"
+        hint = ("; convert the image to grey, or use RGB weights (a checkpoint of "
+                "in_channels 3)" if got in (3, 4) else "")
+    else:
+        rgb = " (RGB)" if in_channels == 3 else ""
+        takes, hint = f"takes {in_channels} channels{rgb} or 1 (grey)", ""
+    drop = " (grey + alpha and RGBA drop their alpha)" if alpha else ""
+    return ChannelError(f"{name} {takes}{drop}; {what} has {got}{hint}")
 
 
 def _check_scale(scale: Any, supported: tuple[int, ...], name: str) -> int:
