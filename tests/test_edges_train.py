@@ -165,7 +165,11 @@ def test_resume_continues(tmp_path):
                      on_event=events.append)
     assert [h["epoch"] for h in second.history] == [0, 1]
     assert second.history[0] == first.history[0]
-    assert sum(isinstance(e, Progress) for e in events) == 2  # only epoch 1 was run
+    # the first run's epoch told once in steps (Progress.resumed, what a widget's end line
+    # says), then only epoch 1 was run, each step carrying the resumed count
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[0] == Progress(2, 4, "steps", resumed=2)
+    assert [(e.done, e.resumed) for e in progress[1:]] == [(3, 2), (4, 2)]
 
 
 def test_bad_training_input(tmp_path):

@@ -436,8 +436,56 @@ def test_an_enlarged_input_is_warned_in_the_status_a_native_one_is_not(
             assert expected.warning is None and "warning" not in w.status.text()
         else:
             assert expected.warning.startswith("grains look ~")
-            assert w.status.text().startswith("done (") and w.status.text().endswith(
+            assert w.status.text().startswith("done: TTA ") and w.status.text().endswith(
                 f"; warning: {expected.warning}")
     scripted = add_boundary_layers(viewer, viewer.layers["up"], checkpoint=tiny_checkpoint,
                                    device="cpu", tile=64, overlap=16)
     assert scripted.boundaries.metadata["native_scale"]["warning"] == expected.warning
+
+
+def test_a_rerun_after_a_stop_ends_with_the_done_line_of_every_widget(
+        make_napari_viewer, qtbot, tiny_checkpoint, monkeypatch):
+    """Stopped, then run again: the Boundaries widget predicts in memory (no output store),
+    so the rerun computes every tile again (no ``Progress.resumed``) and its end line says
+    no resume. It ended ``done (TTA none; max-F1 threshold 0.370, ...)``, where the SR and
+    Train widgets say ``done: <result>`` and ``done (resumed: ...): <result>``; it is the
+    one done line of every widget now (``ProgressForwarder.done_line``), which would carry
+    a resume the job told."""
+    import napari_srmat.widgets.boundaries_widget as bw
+    from napari_srmat.jobs import Progress
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image((256, 256)), rgb=True, name="scan")
+    w = BoundariesWidget(viewer)
+    qtbot.addWidget(w)
+    configure(w, layer, checkpoint=str(tiny_checkpoint), device="cpu", tile=64, overlap=16)
+    real = bw.boundaries_job
+    tiles: list[Progress] = []
+
+    def job(image, *, stop, **kwargs):  # the real job; the first run stopped after a tile
+        gen = real(image, stop=stop, **kwargs)
+        try:
+            event = next(gen)
+            while True:
+                if isinstance(event, Progress) and event.stage == "tiles":
+                    tiles.append(event)
+                    if first_run and event.done:
+                        stop.request_stop()
+                event = gen.send((yield event))
+        except StopIteration as end:
+            return end.value
+
+    first_run = True
+    monkeypatch.setattr(bw, "boundaries_job", job)
+    w.run()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.status.text() == "stopped" and w.layers is None
+    assert tiles and tiles[-1].done < tiles[-1].total
+    first_run = False
+    tiles.clear()
+    w.run()
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=60_000)
+    assert w.layers is not None and tiles[-1].done == tiles[-1].total
+    assert not any(t.resumed for t in tiles)  # computed again: nothing to tell
+    assert w.status.text().startswith(f"done: TTA none; max-F1 threshold {THRESHOLD:.3f}")
+    assert "resumed" not in w.status.text()

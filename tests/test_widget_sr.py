@@ -1165,7 +1165,8 @@ def test_a_rerun_into_a_stopped_store_tells_it_resumed(make_napari_viewer, qtbot
     "resuming …: 1 of 4 chunks already written" and "… is already complete: nothing to
     do" were dropped (the CLI prints them). Now each is a napari notification and the
     status line, where the resume stays above the tiles' progress. The final status read
-    "done: lr SR x2" as after a fresh run; it says how much was resumed now."""
+    "done: lr SR x2" as after a fresh run; it says how much was resumed now, or that the
+    store was already complete."""
     import napari_srmat.widgets._worker as worker_mod
     import napari_srmat.widgets.sr_widget as sr_mod
 
@@ -1201,6 +1202,8 @@ def test_a_rerun_into_a_stopped_store_tells_it_resumed(make_napari_viewer, qtbot
     run()  # and again: nothing to do
     said = f"{store} is already complete (same input and parameters): nothing to do"
     assert told == [f"napari-srmat: {said}"] and said in statuses
+    # the end says so too (it read 'done: lr SR x2' as after a run that computed it)
+    assert w.status.text() == "done (already complete from an earlier run): lr SR x2"
 
 
 def test_a_job_warning_is_a_napari_notification_told_once(make_napari_viewer, qtbot,

@@ -554,3 +554,38 @@ def test_resume_and_overwrite_cannot_both_be_ticked(make_napari_viewer):
     assert (options["resume"], options["overwrite"]) == (True, False)
     w.resume.setChecked(False)  # neither: both may be unticked
     assert not w.resume.isChecked() and not w.overwrite.isChecked()
+
+
+def test_a_rerun_of_a_stopped_training_tells_it_resumed(make_napari_viewer, qtbot, data_root,
+                                                        tmp_path):
+    """Stopped, then queued again with Resume: the UAED training continued from the epochs
+    its ``last/`` held, but the status ended ``UAED training: done`` as after a fresh run
+    (the job's resume notice had been replaced by the progress lines). It ends as the SR
+    widget's does now, from the job's ``Progress.resumed`` (the steps of the epochs the
+    stopped run trained): ``UAED training: done (resumed: 2/4 steps from an earlier run)``.
+    """
+    import json
+
+    w = TrainEvaluateWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    out = tmp_path / "run"
+    first = _uaed_spec(data_root, out, epochs=50)
+    w.enqueue(first)
+    # step 3 is in epoch 2: epoch 1 ended and was saved in last/
+    qtbot.waitUntil(lambda: w.progress.value() >= 3, timeout=120_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.is_running, timeout=60_000)
+    assert first.status == "stopped" and w.status.text() == "UAED training: stopped"
+    epochs = json.loads((out / "last" / "training_state.json").read_text())["epoch"] + 1
+    rerun = _uaed_spec(data_root, out, epochs=epochs + 1)  # one epoch more (2 steps)
+    rerun.options["resume"] = True
+    w.enqueue(rerun)
+    qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
+    assert rerun.status == "done", rerun.result
+    assert rerun.result.epochs_done == epochs + 1
+    assert w.status.text() == (f"UAED training: done (resumed: {2 * epochs}/{2 * epochs + 2} "
+                               "steps from an earlier run)")
+    # a fresh run into another folder says nothing of a resume
+    w.enqueue(_uaed_spec(data_root, tmp_path / "fresh", epochs=1))
+    qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
+    assert w.status.text() == "UAED training: done"

@@ -379,6 +379,8 @@ def train_boundaries_job(config, *, stop=None):
     Yields
     ------
     Progress, Log, Metric, Checkpoint, Stopped
+        A resumed run's progress carries the steps of the epochs the earlier run trained
+        (``Progress.resumed``), first in one ``Progress(n, total, "steps", resumed=n)``.
 
     Returns
     -------
@@ -588,6 +590,11 @@ def _train_boundaries(config, stop, held):
         yield Log(f"{out / 'last'} holds {start_epoch} epochs, the run asks for "
                   f"{total_epochs}: nothing to train (give more epochs to continue it)",
                   level="warning")
+    # the steps of the epochs an earlier run trained: told once in steps (the unit a
+    # widget's end line names), then carried by every step's Progress
+    resumed_steps = start_epoch * steps_per_epoch if start_epoch < total_epochs else 0
+    if resumed_steps:
+        yield Progress(resumed_steps, total_steps, "steps", resumed=resumed_steps)
     t0 = time.time()
     for epoch in range(start_epoch, total_epochs):
         pretraining = epoch < n_pre
@@ -653,7 +660,8 @@ def _train_boundaries(config, stop, held):
             _ema_update(ema, model, cfg.ema_decay if epoch > 0 or step > 20 else 0.0)
             losses.append(loss_value)
             yield Progress(epoch * steps_per_epoch + step + 1, total_steps,
-                           f"{'pretrain' if pretraining else 'epoch'} {epoch + 1}/{total_epochs}")
+                           f"{'pretrain' if pretraining else 'epoch'} {epoch + 1}/{total_epochs}",
+                           resumed=resumed_steps)
         # the epoch's last step is checked by no loss: NaN weights failed validation with
         # "no boundary (positive) pixels were accumulated"
         check_finite_weights(model, ema, step=(epoch + 1) * steps_per_epoch)

@@ -17,10 +17,31 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
 from ..errors import error_message, is_user_error
-from ..jobs import EtaEstimator, Event, Log, Progress, Stopped, StopToken, format_duration
+from ..jobs import (
+    AlreadyComplete,
+    EtaEstimator,
+    Event,
+    Log,
+    Progress,
+    Stopped,
+    StopToken,
+    format_duration,
+)
 
 __all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no", "user_action",
-           "qt_alive", "show_log"]
+           "qt_alive", "show_log", "failed_line", "DONE", "STOPPED", "FAILED"]
+
+#: The words a widget's status line ends a job with, the same in every widget: ``done``
+#: (:meth:`ProgressForwarder.done_line`, which also says a resumed or already complete
+#: output), ``stopped`` (cancelled before a result) and ``failed: <why>``
+#: (:func:`failed_line`). The Train widget puts its job's kind before them.
+DONE, STOPPED, FAILED = "done", "stopped", "failed"
+
+
+def failed_line(exc: BaseException) -> str:
+    """The status line of a job that raised ``exc``: ``failed: <the notification's line>``
+    (:func:`~napari_srmat.errors.error_message` as a widget words it)."""
+    return f"{FAILED}: {error_message(exc, gui=True)}"
 
 
 class _Failed:
@@ -212,7 +233,9 @@ class ProgressForwarder:
     again for each tile or chunk that repeats it. The status line keeps the last message
     above the progress line (``tiles: 3/16, about 1 min left``) until the next one. A job
     that resumes an earlier run's work (a :class:`~napari_srmat.jobs.Progress` with
-    ``resumed``) is noted in :attr:`resumed` (:meth:`resumed_note`).
+    ``resumed``) is noted in :attr:`resumed`, one whose output was already complete (a
+    :class:`~napari_srmat.jobs.AlreadyComplete`) in :attr:`already_complete`; the end of
+    the job says so (:meth:`resumed_note`, :meth:`done_line`).
     """
 
     def __init__(self, progress_bar, status_label=None) -> None:
@@ -229,21 +252,46 @@ class ProgressForwarder:
         self._told: set[tuple[str, str]] = set()
         #: ``(resumed, total, stage)``: the most of a job's units that its progress says
         #: an earlier run had done (``Progress.resumed``, counted as the job meets them),
-        #: of ``total``; None when it resumed nothing.
+        #: of ``total``, in the units of the first event that said so (its ``stage``:
+        #: ``tiles``, a training's ``steps``); None when it resumed nothing.
         self.resumed: tuple[int, int, str] | None = None
+        #: whether the job told that its output was already complete (nothing computed)
+        self.already_complete = False
 
     def resumed_note(self) -> str:
         """``" (resumed: 64/72 tiles from an earlier run)"`` for the end of a job that
-        resumed an earlier run's work (:attr:`resumed`), else ``""``."""
+        resumed an earlier run's work (:attr:`resumed`), ``" (already complete from an
+        earlier run)"`` for one whose output was (:attr:`already_complete`), else ``""``.
+
+        Examples
+        --------
+        >>> class Bar:  # what the forwarder calls of a QProgressBar
+        ...     def setMaximum(self, n): pass
+        ...     def setValue(self, n): pass
+        >>> forward = ProgressForwarder(Bar())
+        >>> forward(Progress(2, 6, "steps", resumed=2))
+        >>> forward(Progress(3, 6, "epoch 2/3", resumed=2))
+        >>> forward.done_line("model.pt")
+        'done (resumed: 2/6 steps from an earlier run): model.pt'
+        """
+        if self.already_complete:
+            return " (already complete from an earlier run)"
         if self.resumed is None:
             return ""
         done, total, stage = self.resumed
         return f" (resumed: {done}/{total}{f' {stage}' if stage else ''} from an earlier run)"
 
+    def done_line(self, what: str = "") -> str:
+        """The status line of a job that ended with a result: ``done``, what resumed or
+        was already complete (:meth:`resumed_note`), then ``: what`` (the result: a
+        layer's name, the thresholds of a map), when given."""
+        return f"{DONE}{self.resumed_note()}" + (f": {what}" if what else "")
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
             if event.resumed and (self.resumed is None or event.resumed > self.resumed[0]):
-                self.resumed = (int(event.resumed), int(event.total), event.stage)
+                stage = event.stage if self.resumed is None else self.resumed[2]
+                self.resumed = (int(event.resumed), int(event.total), stage)
             self.bar.setMaximum(max(int(event.total), 1))
             self.bar.setValue(int(event.done))
             left = self.eta.update(event)
@@ -252,6 +300,8 @@ class ProgressForwarder:
                         + ("" if left is None else f", about {format_duration(left)} left"))
                 self.label.setText(f"{self.note}\n{line}" if self.note else line)
         elif isinstance(event, Log):
+            if isinstance(event, AlreadyComplete):
+                self.already_complete = True
             told = (event.level, event.message)
             if event.level in NOTIFIED_LOG_LEVELS and told in self._told:
                 return  # a runner's warning repeated for another tile or chunk
@@ -260,7 +310,7 @@ class ProgressForwarder:
             self.note = self.label.text() if self.label is not None else event.message
         elif isinstance(event, Stopped):
             if self.label is not None:
-                self.label.setText("stopped")
+                self.label.setText(STOPPED)
             show_info(f"napari-srmat: {event.message}")
 
 
@@ -419,8 +469,9 @@ class SingleJobMixin:
     ) -> GeneratorWorker:
         """Reset the progress, swap the buttons and start the job; return the worker.
 
-        The status line ends as the job does: ``on_result``'s text, ``failed: <the
-        notification's line>`` or ``stopped`` (cancelled before a result).
+        The status line ends as the job does: ``on_result``'s text (a ``done`` line,
+        :meth:`ProgressForwarder.done_line`), ``failed: <the notification's line>``
+        (:func:`failed_line`) or ``stopped`` (cancelled before a result; :data:`STOPPED`).
         """
         self.progress.setValue(0)
         self._forward.new_job()
@@ -458,7 +509,7 @@ class SingleJobMixin:
 
     def _on_job_error(self, exc: BaseException) -> None:
         self._job_outcome = "error"
-        self.status.setText(f"failed: {error_message(exc, gui=True)}")
+        self.status.setText(failed_line(exc))
 
     def stop(self) -> None:
         """Ask the running job to stop at the next tile."""
@@ -472,4 +523,4 @@ class SingleJobMixin:
         self.cancel_btn.setEnabled(False)
         stopped = self.token is not None and self.token.stop_requested
         if stopped and getattr(self, "_job_outcome", None) is None:
-            self.status.setText("stopped")
+            self.status.setText(STOPPED)

@@ -294,8 +294,8 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
                 else f"operating point {maps.threshold_rule} {maps.threshold:.3f}, ")
         scale = maps.native_scale
         warn = "" if scale is None or not scale.warning else f"; warning: {scale.warning}"
-        self.status.setText(f"done (TTA {maps.tta}; {rule}max-F1 threshold {f1:.3f}{heyn})"
-                            + warn)
+        self.status.setText(self._forward.done_line(
+            f"TTA {maps.tta}; {rule}max-F1 threshold {f1:.3f}{heyn}{warn}"))
 
 
 def _checkpoint_tta(checkpoint) -> str:

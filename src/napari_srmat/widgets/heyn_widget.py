@@ -305,7 +305,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             return
         if layer is not None:
             show_grain_size_overlays(self.viewer, layer, result)
-        self.status.setText("done" if d["mean_intercept_px"] is not None
+        self.status.setText(self._forward.done_line() if d["mean_intercept_px"] is not None
                             else "no grain size reported (see the warning)")
 
 

@@ -463,5 +463,4 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         gone = (f"; removed {', '.join(repr(n) for n in dropped)} (it read the replaced "
                 "store)" if dropped else "")
         # a resumed store: said at the end too (the notice has moved on with the tiles)
-        self.status.setText(f"done{self._forward.resumed_note()}: {self.last_layer.name}"
-                            f"{gone}")
+        self.status.setText(self._forward.done_line(f"{self.last_layer.name}{gone}"))

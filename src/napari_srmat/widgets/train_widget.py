@@ -41,7 +41,16 @@ from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ._paths import absolute_output_path, layer_folder
 from ._qt import LayerCombo
-from ._worker import ProgressForwarder, ShutDownWhenClosedMixin, start_job, user_action
+from ._worker import (
+    DONE,
+    FAILED,
+    STOPPED,
+    ProgressForwarder,
+    ShutDownWhenClosedMixin,
+    failed_line,
+    start_job,
+    user_action,
+)
 from .layers import WidgetInputError, is_micrograph_layer, layer_image_data, micrograph_data
 from .sr_widget import DEVICES, _path_row
 
@@ -477,12 +486,12 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
 
             from ..errors import error_message
 
-            spec.status = "failed"
+            spec.status = FAILED
             spec.result = exc
             self.finished_jobs.append(spec)
             show_error(f"napari-srmat: {error_message(exc, gui=True)}")
             # the why stays in view (the status showed the previous job's outcome)
-            self.status.setText(f"{spec.kind}: failed: {error_message(exc, gui=True)}")
+            self.status.setText(f"{spec.kind}: {failed_line(exc)}")
             self._refresh_queue()
             self._start_next()
             return
@@ -513,13 +522,13 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         spec.result = result
         stopped = (result is None or (isinstance(result, dict) and result.get("stopped"))
                    or getattr(result, "stopped", False))
-        spec.status = "stopped" if stopped or spec.status == "stopping" else "done"
+        spec.status = STOPPED if stopped or spec.status == "stopping" else DONE
         if spec.kind == UAED_EVAL and isinstance(result, dict):
             self._show_eval(result)
 
     def _on_error(self, exc: BaseException) -> None:
         if self.current is not None:
-            self.current.status = "failed"
+            self.current.status = FAILED
             self.current.result = exc
 
     def _on_finished(self) -> None:
@@ -529,14 +538,15 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
                 # Stop, or the token a worker.quit() stopped (start_job)
                 stopped = spec.status == "stopping" or (self.token is not None
                                                         and self.token.stop_requested)
-                spec.status = "stopped" if stopped else "done"
+                spec.status = STOPPED if stopped else DONE
             self.finished_jobs.append(spec)
-            text = f"{spec.kind}: {spec.status}"
-            if spec.status == "failed" and isinstance(spec.result, BaseException):
-                from ..errors import error_message
-
-                text += f": {error_message(spec.result, gui=True)}"  # the why stays in view
-            self.status.setText(text)
+            if spec.status == FAILED and isinstance(spec.result, BaseException):
+                end = failed_line(spec.result)  # the why stays in view
+            elif spec.status == DONE:  # a resumed run says so (Progress.resumed)
+                end = self._forward.done_line()
+            else:
+                end = spec.status
+            self.status.setText(f"{spec.kind}: {end}")
         self.current = None
         self._refresh_queue()
         self._start_next()
