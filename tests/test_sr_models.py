@@ -602,3 +602,37 @@ def test_an_rgb_image_on_a_grey_network_is_refused_in_words_a_user_can_act_on(tm
     err_text = capsys.readouterr().err.strip()
     assert rc == 2 and len(err_text.splitlines()) == 1 and "1 or 1" not in err_text, err_text
     assert "grey network" in err_text and "convert the image to grey" in err_text
+
+
+def test_a_bad_option_given_with_a_checkpoint_is_the_option_s_error_not_the_checkpoint_s(
+        tmp_path, capsys):
+    """`srmat sr run --checkpoint DDPM --sampling-steps 0` said "checkpoint DIR:
+    num_inference_steps must be an integer in [1, 1000], got 0 (model='ddpm', ...,
+    arch={...})", and load_model(checkpoint=DDPM, seed=1.5) raised a CheckpointError:
+    the user's option was blamed on a sound checkpoint, in Python's words in the CLI.
+    Now it is the option's SRError (--sampling-steps in srmat)."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.sr import SRError
+
+    path = save_model_checkpoint(tiny("ddpm", scale=2), tmp_path / "ddpm")
+    for bad, field in ((dict(num_inference_steps=0), "num_inference_steps"),
+                       (dict(seed=1.5), "seed"), (dict(eta=-1), "eta")):
+        with pytest.raises(SRError, match=f"^{field} must be") as err:
+            load_model(checkpoint=path, device="cpu", **bad)
+        assert not isinstance(err.value, CheckpointError)
+    big = json.loads((path / "config.json").read_text())  # the checkpoint's own fault stays
+    big["arch"]["layers_per_block"] = 0
+    (path / "config.json").write_text(json.dumps(big))
+    with pytest.raises(CheckpointError, match="layers_per_block"):
+        load_model(checkpoint=path, device="cpu", num_inference_steps=0)
+    big["arch"]["layers_per_block"] = 1
+    (path / "config.json").write_text(json.dumps(big))
+    Image.fromarray((_image(20, 24) * 255).astype(np.uint8)).save(tmp_path / "lr.png")
+    rc = main(["sr", "run", str(tmp_path / "lr.png"), str(tmp_path / "sr.zarr"),
+               "--checkpoint", str(path), "--sampling-steps", "0"])
+    err_text = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err_text.splitlines()) == 1, err_text
+    assert "--sampling-steps must be an integer in [1, 1000], got 0" in err_text, err_text
+    assert "checkpoint" not in err_text

@@ -220,18 +220,27 @@ def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
         kwargs.update(part)
     in_channels = _checkpoint_in_channels(path, ckpt, config, options.get("in_channels"))
     kwargs.pop("in_channels", None)
+    own = dict(kwargs)  # the checkpoint's own fields, without the caller's options
     kwargs.update({k: v for k, v in options.items() if k != "in_channels"})
     cls = _classes()[ck_name]
 
-    def build(dev: str) -> TorchSRModel:
-        return cls(scale=ck_scale, device=dev, in_channels=in_channels, **kwargs)
+    def build(dev: str, fields: dict[str, Any]) -> TorchSRModel:
+        return cls(scale=ck_scale, device=dev, in_channels=in_channels, **fields)
 
+    describe = (f"model={ck_name!r}, in_channels={in_channels!r}, "
+                f"arch={config.get('arch', {})}")
     # the architecture is checked against the weights file before anything is allocated
-    state = load_checked_weights(
-        ckpt, lambda: build("meta").net,
-        describe=f"model={ck_name!r}, in_channels={in_channels!r}, "
-                 f"arch={config.get('arch', {})}")
-    model = build("cpu")
+    try:
+        state = load_checked_weights(ckpt, lambda: build("meta", kwargs).net,
+                                     describe=describe)
+    except CheckpointError as exc:
+        if not isinstance(exc.__cause__, SRError) or own == kwargs:
+            raise
+        # the caller's option (num_inference_steps=0, seed=1.5) was blamed on a sound
+        # checkpoint: its own error, if the checkpoint's own fields pass the same check
+        load_checked_weights(ckpt, lambda: build("meta", own).net, describe=describe)
+        raise exc.__cause__ from None
+    model = build("cpu", kwargs)
     model.load_state_dict(state)
     model.to(device)
     model.net.eval()
