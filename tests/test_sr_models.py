@@ -13,6 +13,7 @@ from napari_srmat.checkpoint import CheckpointError  # noqa: E402
 from napari_srmat.sr import (  # noqa: E402
     ChannelError,
     ScaleError,
+    SRError,
     UnknownModelError,
     available_models,
     color_fix,
@@ -636,3 +637,21 @@ def test_a_bad_option_given_with_a_checkpoint_is_the_option_s_error_not_the_chec
     assert rc == 2 and len(err_text.splitlines()) == 1, err_text
     assert "--sampling-steps must be an integer in [1, 1000], got 0" in err_text, err_text
     assert "checkpoint" not in err_text
+
+
+def test_an_unknown_color_fix_is_refused_when_the_model_is_loaded(tmp_path):
+    """load_model("onestep", color_fix="magic") (and the same with a checkpoint, or for
+    ddpm / diffusers-local) loaded, and super_resolve failed on the first tile with a
+    ValueError, an OME-Zarr run after its store was started. Now load_model refuses it
+    (SRError naming the methods)."""
+    for name in ("onestep", "ddpm"):
+        with pytest.raises(SRError, match=r"unknown color_fix method 'magic'; use one of"):
+            tiny(name, scale=2, color_fix="magic")
+    path = save_model_checkpoint(tiny("onestep", scale=2), tmp_path / "onestep")
+    with pytest.raises(SRError, match="color_fix") as err:
+        load_model(checkpoint=path, device="cpu", color_fix="magic")
+    assert not isinstance(err.value, CheckpointError)
+    with pytest.raises(SRError, match="color_fix"):  # before looking for the pipeline
+        load_model("diffusers-local", color_fix="magic")
+    for ok in ("wavelet", "adain", "none", None):
+        assert tiny("onestep", scale=2, color_fix=ok).options["color_fix"] == ok

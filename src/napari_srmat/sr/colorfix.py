@@ -12,9 +12,30 @@ keep the SR output's detail and take the low-frequency content from the
 
 from __future__ import annotations
 
-__all__ = ["color_fix", "wavelet_decomposition", "COLOR_FIX_METHODS"]
+__all__ = ["color_fix", "check_color_fix", "wavelet_decomposition", "COLOR_FIX_METHODS"]
 
 COLOR_FIX_METHODS = ("wavelet", "adain", "none")
+
+
+def check_color_fix(method: str | None, *, error: type[ValueError] = ValueError) -> str | None:
+    """Check a colour-fix method (one of :data:`COLOR_FIX_METHODS` or None).
+
+    Parameters
+    ----------
+    method : str or None
+        The method.
+    error : type of ValueError
+        The exception raised (the models' constructors raise ``SRError``, when loaded,
+        not on their first tile).
+
+    Returns
+    -------
+    str or None
+        ``method``.
+    """
+    if method is None or (isinstance(method, str) and method in COLOR_FIX_METHODS):
+        return method
+    raise error(f"unknown color_fix method {method!r}; use one of {COLOR_FIX_METHODS}")
 
 
 def _wavelet_blur(x, radius: int):
@@ -70,4 +91,5 @@ def color_fix(sr, lr_up, method: str | None = "wavelet", levels: int = 5):
         mu_s, sd_s = sr.mean(dims, keepdim=True), sr.std(dims, keepdim=True)
         mu_l, sd_l = lr_up.mean(dims, keepdim=True), lr_up.std(dims, keepdim=True)
         return (sr - mu_s) / (sd_s + 1e-6) * sd_l + mu_l
-    raise ValueError(f"unknown color_fix method {method!r}; use one of {COLOR_FIX_METHODS}")
+    check_color_fix(method)
+    raise AssertionError(method)  # pragma: no cover - every method is handled above

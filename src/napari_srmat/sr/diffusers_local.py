@@ -15,9 +15,9 @@ from typing import Any
 
 from ..checkpoint import CheckpointError
 from ..errors import not_found_message
-from .base import ScaleError, SRModel, check_inference_steps, check_number
+from .base import ScaleError, SRError, SRModel, check_inference_steps, check_number
 from .classic import bicubic_upsample
-from .colorfix import color_fix
+from .colorfix import check_color_fix, color_fix
 from .diffusion import _pad_to_multiple
 
 __all__ = ["DiffusersLocalSR"]
@@ -143,6 +143,7 @@ class DiffusersLocalSR(SRModel):
         noise_level = check_number("noise_level", noise_level, lo=0, integer=True)
         guidance_scale = check_number("guidance_scale", guidance_scale, lo=0)
         seed = check_number("seed", seed, integer=True)
+        check_color_fix(color_fix, error=SRError)
         if path is None:
             raise CheckpointError(
                 "diffusers-local needs the pipeline directory (checkpoint=PATH or path=PATH)"

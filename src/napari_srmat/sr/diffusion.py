@@ -46,7 +46,7 @@ from .base import (
     to_tensor,
 )
 from .classic import bicubic_upsample
-from .colorfix import color_fix
+from .colorfix import check_color_fix, color_fix
 
 __all__ = ["build_unet", "DDPMSR", "OneStepSR", "NOISE_KINDS", "STRUCTURE_NOISE_STRENGTH",
            "STRUCTURE_REGION_AREA", "structure_noise", "structure_regions"]
@@ -204,6 +204,7 @@ class _UNetSR(TorchSRModel):
     supported_scales = (2, 4)
 
     def _common_init(self, scale, device, in_channels, arch, options):
+        check_color_fix(options.get("color_fix"), error=SRError)  # not on the first tile
         TorchSRModel.__init__(self, scale=scale, device=device, in_channels=in_channels)
         self.arch = arch
         self.options = options
