@@ -148,8 +148,11 @@ def test_validation_resume_and_stop(tmp_path, image_dir):
     events = []
     res2 = run_job(train_sr_job(cfg2), quiet=True, on_event=events.append)
     assert res2["step"] == 10
-    steps_seen = [e.done for e in events if isinstance(e, Progress)]
-    assert steps_seen[0] == 7 and steps_seen[-1] == 10
+    progress = [e for e in events if isinstance(e, Progress)]
+    # the resume told as progress (the steps the earlier run trained), every later step
+    # carrying it (the Train widget's 'done (resumed: 6/10 steps ...)'; before: resumed 0)
+    assert [(e.done, e.resumed) for e in progress[:2]] == [(6, 6), (7, 6)]
+    assert progress[-1].done == 10 and {e.resumed for e in progress} == {6}
     assert [h["step"] for h in res2["history"]][:1] == [5]  # history carried over
 
     # a stop request ends cleanly with a loadable checkpoint

@@ -589,3 +589,38 @@ def test_a_rerun_of_a_stopped_training_tells_it_resumed(make_napari_viewer, qtbo
     w.enqueue(_uaed_spec(data_root, tmp_path / "fresh", epochs=1))
     qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
     assert w.status.text() == "UAED training: done"
+
+
+def test_a_resumed_sr_training_tells_it_resumed(make_napari_viewer, qtbot, tmp_path):
+    """Queued again with Resume and more steps, an SR training continued from its
+    ``train_state`` but the status ended ``SR training: done`` as after a fresh run
+    (sr.train yielded no ``Progress.resumed``, which the UAED training's end line reads).
+    It ends ``SR training: done (resumed: 2/4 steps from an earlier run)``."""
+    from napari_srmat.widgets.train_widget import SR_TRAIN
+
+    viewer = make_napari_viewer()
+    img, _ = _pair(np.random.default_rng(5), size=64)
+    viewer.add_image(img, rgb=True, name="micrograph")
+    w = TrainEvaluateWidget(viewer)
+    qtbot.addWidget(w)
+    w.kind.setCurrentText(SR_TRAIN)
+    w.source.setCurrentText("layers")
+    w.image_layer.value = viewer.layers["micrograph"]
+    w.steps.setValue(2)
+    w.batch.setValue(2)
+    w.crop.setValue(32)
+    w.device.setCurrentText("cpu")
+    w.out.setText(str(tmp_path / "sr"))
+    w.extra.setText('{"val_every": 1000, "num_threads": 1}')
+    first = w.current_spec()
+    w.enqueue(first)
+    qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
+    assert first.status == "done", first.result
+    assert w.status.text() == "SR training: done"
+    w.steps.setValue(4)
+    w.resume.setChecked(True)
+    rerun = w.current_spec()
+    w.enqueue(rerun)
+    qtbot.waitUntil(lambda: not w.is_running, timeout=120_000)
+    assert rerun.status == "done", rerun.result
+    assert w.status.text() == "SR training: done (resumed: 2/4 steps from an earlier run)"

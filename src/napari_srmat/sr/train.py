@@ -838,6 +838,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     # the step of the ``last`` checkpoint of this run (a resumed one: the one it continues);
     # None: a ``last`` or ``best`` in OUT is an earlier run's, replaced by this run's own
     last_step = None
+    resumed_steps = 0  # the steps an earlier run trained (Progress.resumed)
     if cfg.resume and state_dir.is_dir():
         step, best, history, warnings, exact = _load_train_state(
             state_dir, model, opt, settings, ema=ema,
@@ -851,6 +852,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 ema.load_state_dict(load_checkpoint(last_dir)[0])
             last_step = _ckpt_step(last_dir)
         yield Log(f"resumed from {state_dir} at step {step}", level="notice")
+        resumed_steps = step
         if not exact:  # no generator states recorded: new streams from the step
             yield Log(f"{state_dir} records no random-generator state (an older version "
                       "wrote it): the resumed run draws other crops than an uninterrupted "
@@ -868,6 +870,9 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
         for folder in (last_dir, best_dir):
             check_replaceable_checkpoint(folder)
+    if resumed_steps:  # told in steps, as the UAED training tells it (the Train
+        # widget's 'done (resumed: 600/1000 steps from an earlier run)')
+        yield Progress(step, cfg.steps, stage="steps", resumed=resumed_steps)
 
     bicubic_val = None
     if val_images:
@@ -957,7 +962,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
         running.append(loss_value)
         last_batch = lr_img[:1]
-        yield Progress(step, cfg.steps, stage=f"train {cfg.model}")
+        yield Progress(step, cfg.steps, stage=f"train {cfg.model}", resumed=resumed_steps)
         if step % cfg.log_every == 0 or step == cfg.steps:
             mean_loss = float(np.mean(running))
             running = []
