@@ -655,3 +655,30 @@ def test_an_unknown_color_fix_is_refused_when_the_model_is_loaded(tmp_path):
         load_model("diffusers-local", color_fix="magic")
     for ok in ("wavelet", "adain", "none", None):
         assert tiny("onestep", scale=2, color_fix=ok).options["color_fix"] == ok
+
+
+@pytest.mark.parametrize("field, wrong, right", [("scale", 4, 2), ("in_channels", 1, 3)])
+def test_a_config_json_naming_another_scale_or_channels_than_its_weights_says_which(
+        tmp_path, capsys, field, wrong, right):
+    """A checkpoint whose config.json says "scale": 4 for x2 weights (or in_channels 1
+    for RGB weights) was refused as "does not match the architecture its config
+    describes (...): 2 shape mismatch(es) (e.g. tail.weight: checkpoint (12, 8, 3, 3) vs
+    config (48, 8, 3, 3))", leaving the user to work out the scale from tensor shapes.
+    The refusal now names the field, the config's value and the weights' one."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    path = save_model_checkpoint(tiny("cnn", scale=2), tmp_path / "ck")
+    cfg = json.loads((path / "config.json").read_text())
+    cfg[field] = wrong
+    (path / "config.json").write_text(json.dumps(cfg))
+    said = (f"config.json says {field} {wrong}, but its weights are those of "
+            f"{field} {right}: correct '{field}' in config.json")
+    with pytest.raises(CheckpointError, match=said):
+        load_model(checkpoint=path, device="cpu")
+    Image.fromarray((_image(20, 24) * 255).astype(np.uint8)).save(tmp_path / "lr.png")
+    rc = main(["sr", "run", str(tmp_path / "lr.png"), str(tmp_path / "sr.zarr"),
+               "--checkpoint", str(path)])
+    err_text = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err_text.splitlines()) == 1 and said in err_text, err_text

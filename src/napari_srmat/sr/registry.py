@@ -187,6 +187,35 @@ def _checkpoint_in_channels(path, ckpt, config: dict, requested: Any) -> Any:
     return stored
 
 
+#: Values of the config.json fields that decide the tensor shapes, tried when its weights
+#: do not match it (:func:`_name_a_wrong_field`).
+_SHAPE_FIELDS = {"scale": (2, 3, 4, 8), "in_channels": (1, 3)}
+
+
+def _name_a_wrong_field(ckpt, cls: type, said: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Raise a :class:`CheckpointError` naming the config.json field (``scale`` or
+    ``in_channels``) whose value is not the one of the weights, where changing that one
+    field alone makes the weights match; return if none does.
+
+    A config saying ``"scale": 4`` for x2 weights was refused by tensor shapes only
+    ("tail.weight: checkpoint (12, 8, 3, 3) vs config (48, 8, 3, 3)").
+    """
+    for field, values in _SHAPE_FIELDS.items():
+        for value in values:
+            if value == said[field] or (field == "scale" and value not in
+                                        cls.supported_scales):
+                continue
+            args = dict(said, **{field: value})
+            try:
+                load_checked_weights(ckpt, lambda a=args: cls(device="meta", **a,
+                                                              **fields).net)
+            except (CheckpointError, SRError):
+                continue
+            raise CheckpointError(
+                f"checkpoint {ckpt}: {CONFIG_NAME} says {field} {said[field]}, but its "
+                f"weights are those of {field} {value}: correct {field!r} in {CONFIG_NAME}")
+
+
 def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
     ckpt, config = read_checkpoint_config(path)
     ck_name = config.get("model")
@@ -234,6 +263,9 @@ def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
         state = load_checked_weights(ckpt, lambda: build("meta", kwargs).net,
                                      describe=describe)
     except CheckpointError as exc:
+        if exc.__cause__ is None:  # tensors that do not match: a wrong scale/in_channels?
+            _name_a_wrong_field(ckpt, cls, {"scale": ck_scale, "in_channels": in_channels},
+                                own)
         if not isinstance(exc.__cause__, SRError) or own == kwargs:
             raise
         # the caller's option (num_inference_steps=0, seed=1.5) was blamed on a sound
