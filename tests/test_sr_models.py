@@ -682,3 +682,26 @@ def test_a_config_json_naming_another_scale_or_channels_than_its_weights_says_wh
                "--checkpoint", str(path)])
     err_text = capsys.readouterr().err.strip()
     assert rc == 2 and len(err_text.splitlines()) == 1 and said in err_text, err_text
+
+
+def test_a_checkpoint_folder_of_pickle_weights_says_they_are_pickles(tmp_path, capsys):
+    """`srmat sr run --checkpoint DIR` on a folder holding config.json and model.pt (a
+    PyTorch pickle) said only "checkpoint DIR has no model.safetensors", as for an
+    empty folder; a .pt file given itself was refused as a pickle. The folder's pickle
+    is now named, with why it is not loaded and what to do."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    path = save_model_checkpoint(tiny("cnn", scale=2), tmp_path / "ck")
+    (path / "model.safetensors").rename(path / "model.pt")
+    said = (f"checkpoint {path} has no model.safetensors: model.pt is a pickle, not "
+            "loaded (pickles can run arbitrary code); convert it to model.safetensors")
+    with pytest.raises(CheckpointError) as err:
+        load_model(checkpoint=path)
+    assert said in str(err.value)
+    Image.fromarray((_image(20, 24) * 255).astype(np.uint8)).save(tmp_path / "lr.png")
+    rc = main(["sr", "run", str(tmp_path / "lr.png"), str(tmp_path / "sr.zarr"),
+               "--checkpoint", str(path)])
+    err_text = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err_text.splitlines()) == 1 and said in err_text, err_text

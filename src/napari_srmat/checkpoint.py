@@ -90,7 +90,11 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
             # the --out folder of a training run holds its checkpoints in best/ and last/
             inside = [str(path / d) for d in ("best", "last")
                       if all((path / d / n).is_file() for n in (WEIGHTS_NAME, CONFIG_NAME))]
+            pickles = sorted(p.name for p in path.iterdir()
+                             if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
             hint = (f"; it is a training folder: use {' or '.join(inside)}" if inside
+                    else f": {pickles[0]} is a pickle, not loaded (pickles can run arbitrary "
+                    f"code); convert it to {WEIGHTS_NAME}" if pickles and name == WEIGHTS_NAME
                     else "")
             raise CheckpointError(f"checkpoint {path} has no {name}{hint}")
     return path
