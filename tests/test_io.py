@@ -1182,3 +1182,24 @@ def test_files_whose_pixels_are_not_numbers_are_a_read_error(tmp_path, capsys, d
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "internal error" not in err and str(path) in err
     assert z.shape == (16, 16)
+
+
+@pytest.mark.parametrize("orientation, turn", [(6, "turned 90° clockwise"),
+                                               (3, "turned 180°")])
+def test_a_tiff_orientation_tag_is_told_as_a_jpeg_exif_orientation(tmp_path, orientation,
+                                                                  turn):
+    """A TIFF whose Orientation tag (274) asks viewers to turn it was read as stored
+    without a word, while the same tag in a JPEG's EXIF is told: the pixels stay as
+    stored (as tifffile, napari and ImageJ read them), and the same warning says so."""
+    a = np.zeros((40, 60), np.uint8)
+    a[:10, :10] = 255
+    p = tmp_path / "turned.tif"
+    tifffile.imwrite(p, a, extratags=[(274, 3, 1, orientation, True)])
+    with pytest.warns(UserWarning, match=rf"turned.tif: its orientation tag \({orientation}\)"
+                                         rf".*{turn}; napari-srmat reads the pixels as stored"):
+        m = read_image(p)
+    assert m.shape == (40, 60) and np.asarray(m.data)[:10, :10].min() == 255
+    tifffile.imwrite(tmp_path / "plain.tif", a, extratags=[(274, 3, 1, 1, True)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_image(tmp_path / "plain.tif")

@@ -949,23 +949,43 @@ _EXIF_TURNS = {2: "mirrored", 3: "turned 180°", 4: "mirrored vertically",
                8: "turned 90° counter-clockwise"}
 
 
-def _exif_orientation_warning(im, path: Path) -> str | None:
-    """A warning when a PNG/JPEG's EXIF orientation asks viewers to turn its pixels.
+def _orientation_warning(orientation: Any, path: Path, tag: str = "EXIF orientation"
+                         ) -> str | None:
+    """The one warning of an orientation (EXIF / TIFF tag 274, :data:`_EXIF_TURNS`) that
+    asks viewers to turn or mirror the stored pixels; None for 1 (as stored) or a value
+    not known.
 
-    The pixels are read as stored, as napari's own reader, scikit-image, imageio and
-    ImageJ read them, so that a boundary mask drawn on the image in those tools lines up
-    with it; the user is told that photo viewers show the image turned.
+    The pixels are read as stored, as napari's own reader, tifffile, scikit-image,
+    imageio and ImageJ read them, so that a boundary mask drawn on the image in those
+    tools lines up with it; the user is told that photo viewers show the image turned.
     """
     try:
-        orientation = int(im.getexif().get(0x0112, 1))
-    except Exception:  # noqa: BLE001 - a damaged EXIF block: nothing to say
+        turn = _EXIF_TURNS.get(int(orientation))
+    except (TypeError, ValueError):
         return None
-    turn = _EXIF_TURNS.get(orientation)
     if turn is None:
         return None
-    return (f"{path.name}: its EXIF orientation ({orientation}) asks photo viewers to show "
+    return (f"{path.name}: its {tag} ({int(orientation)}) asks photo viewers to show "
             f"it {turn}; napari-srmat reads the pixels as stored (as napari, scikit-image "
             "and ImageJ do), so masks drawn on the stored image line up")
+
+
+def _exif_orientation_warning(im, path: Path) -> str | None:
+    """:func:`_orientation_warning` of a PNG/JPEG's EXIF orientation (Pillow image
+    ``im``)."""
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: nothing to say
+        return None
+    return _orientation_warning(orientation, path)
+
+
+def _tiff_orientation_warning(page, path: Path) -> str | None:
+    """:func:`_orientation_warning` of a TIFF page's Orientation tag (274): a TIFF
+    turned by its tag was read as stored without a word, while a JPEG's was told."""
+    tag = page.tags.get("Orientation") if page is not None else None
+    return None if tag is None else _orientation_warning(tag.value, path,
+                                                         "orientation tag")
 
 
 def _open_pil(path: Path):
@@ -1302,6 +1322,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             n_levels = len(series.levels)
             first_page = series.pages[0] if series.pages else None
             colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
+            turned = _tiff_orientation_warning(first_page, path)
             unknown_units: list[str] = []
             resolution: dict = {}
             pixel_size, pixel_size_y, px_source = _tiff_pixel_size(
@@ -1330,6 +1351,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if several:
         meta.setdefault("read_warnings", []).insert(0, several)
+    if turned:
+        meta.setdefault("read_warnings", []).append(turned)
     if colours[0] == "alpha":
         meta["alpha_dropped"] = True
     elif colours[0] is not None:
