@@ -1203,3 +1203,67 @@ def test_a_tiff_orientation_tag_is_told_as_a_jpeg_exif_orientation(tmp_path, ori
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_image(tmp_path / "plain.tif")
+
+
+def _px_source_files(tmp_path, kind: str):
+    """A 0.5 µm/px file of ``kind`` written as another tool writes it."""
+    a = np.zeros((32, 40), np.uint8)
+    p = tmp_path / {"png-phys": "a.png", "jfif": "a.jpg", "exif": "e.jpg",
+                    "tiff-resolution": "a.tif", "imagej": "ij.tif", "ome": "a.ome.tif",
+                    "ome-zarr": "a.ome.zarr", "zarr-attrs": "a.zarr"}[kind]
+    if kind in ("png-phys", "jfif"):
+        Image.fromarray(a).save(p, dpi=(50800, 50800))  # pHYs / JFIF density
+    elif kind == "exif":
+        _jpeg_with_exif(p, {0x011A: 20000, 0x011B: 20000, 0x0128: 3})
+    elif kind == "tiff-resolution":
+        tifffile.imwrite(p, a, resolution=(20000, 20000), resolutionunit="CENTIMETER")
+    elif kind == "imagej":
+        tifffile.imwrite(p, a, imagej=True, resolution=(2, 2), metadata={"unit": "micron"})
+    elif kind == "ome":
+        tifffile.imwrite(p, a, metadata={"axes": "YX", "PhysicalSizeX": 500,
+                                         "PhysicalSizeXUnit": "nm", "PhysicalSizeY": 500,
+                                         "PhysicalSizeYUnit": "nm"})
+    elif kind == "ome-zarr":  # as another NGFF writer lays it out
+        root = zarr.open_group(str(p), mode="w", zarr_format=2)
+        root.create_array("0", data=a)
+        root.attrs["multiscales"] = [{"version": "0.4", "axes": [
+            {"name": ax, "type": "space", "unit": "nanometer"} for ax in "yx"],
+            "datasets": [{"path": "0", "coordinateTransformations": [
+                {"type": "scale", "scale": [500.0, 500.0]}]}]}]
+    else:
+        zarr.save_array(str(p), a, zarr_format=2)
+        zarr.open_array(str(p), mode="r+").attrs["pixel_size_um"] = 0.5
+    return p
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("png-phys", "PNG pHYs chunk"), ("jfif", "JPEG JFIF density"),
+    ("exif", "EXIF resolution tags"), ("tiff-resolution", "TIFF resolution tags"),
+    ("imagej", "ImageJ unit"), ("ome", "OME-XML PhysicalSizeX/Y"),
+    ("ome-zarr", "OME-NGFF scale"), ("zarr-attrs", "Zarr attribute pixel_size_um")])
+def test_every_reader_says_where_the_pixel_size_came_from(tmp_path, capsys, kind, words):
+    """The pixel size's origin was recorded for TIFF only (metadata
+    ``pixel_size_source``): a PNG's pHYs, a JPEG's JFIF or EXIF and an OME-Zarr's scale
+    gave 0.5 µm with no word of where from, and ``srmat info`` said ``0.5 µm`` alone for
+    every file. Now every reader records it and ``srmat info`` names it."""
+    p = _px_source_files(tmp_path, kind)
+    m = read_image(p)
+    assert m.pixel_size_um == pytest.approx(0.5)
+    assert m.metadata["pixel_size_source"] == kind
+    assert cli_main(["info", str(p)]) == 0
+    [line] = [s for s in capsys.readouterr().out.splitlines() if s.startswith("pixel size:")]
+    assert line.startswith("pixel size:  0.5 µm (from the ") and words in line
+    assert cli_main(["info", str(p), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pixel_size_source"] == kind
+
+
+def test_no_pixel_size_has_no_source(tmp_path):
+    """A print resolution (72 dpi pHYs) or none gives no size and no source."""
+    a = np.zeros((32, 40), np.uint8)
+    Image.fromarray(a).save(tmp_path / "a.png", dpi=(72, 72))
+    tifffile.imwrite(tmp_path / "b.tif", a, resolution=(2e9, 2e9), resolutionunit="CENTIMETER")
+    for name in ("a.png", "b.tif"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = read_image(tmp_path / name)
+        assert m.pixel_size_um is None and m.metadata["pixel_size_source"] is None

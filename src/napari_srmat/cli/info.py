@@ -11,6 +11,7 @@ __all__ = ["register"]
 
 def _handler(args: argparse.Namespace) -> int:
     from ..io import LENGTH_UNIT, image_info, verify_image_job
+    from ..io._read import pixel_size_source_text
 
     info = image_info(args.file)  # ImageReadError (a ValueError) -> one line, exit 2
     check = run_cli_job(verify_image_job(args.file), quiet=args.json) if args.verify else None
@@ -21,6 +22,9 @@ def _handler(args: argparse.Namespace) -> int:
         return 0 if check is None or check["ok"] else 2
     px = info["pixel_size_um"]
     pixel_line = f"{px:.6g} {LENGTH_UNIT}" if px is not None else "unknown"
+    source = pixel_size_source_text(info)
+    if px is not None and source:  # where the reader found it (one word list: io)
+        pixel_line += f" (from {source})"
     dpi = info["metadata"].get("print_resolution_dpi")
     if px is None and dpi is not None:  # the reader's rule: no calibration
         pixel_line = f"unknown (the file records {dpi} dpi, a print or screen resolution)"

@@ -670,17 +670,49 @@ def _print_resolution_note(image: Any) -> str | None:
             "and ASTM G")
 
 
-def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None
-                 ) -> float | None:
+#: Where a file's pixel size can come from (``metadata["pixel_size_source"]``, set by
+#: :func:`_pixel_sizes` for every reader) and the words ``srmat info`` says it in.
+PIXEL_SIZE_SOURCES = {
+    "ome": "OME-XML PhysicalSizeX/Y",
+    "imagej": "ImageJ unit and the TIFF resolution tags",
+    "tiff-resolution": "TIFF resolution tags",
+    "png-phys": "PNG pHYs chunk",
+    "jfif": "JPEG JFIF density",
+    "exif": "EXIF resolution tags",
+    "dpi": "file's resolution (dots per inch)",
+    "ome-zarr": "OME-NGFF scale transformations",
+    "zarr-attrs": "Zarr attribute pixel_size_um",
+    "physical_pixel_sizes": "bioio reader's physical pixel sizes",
+}
+
+
+def pixel_size_source_text(meta: dict) -> str | None:
+    """Where a file's pixel size came from, in words (:data:`PIXEL_SIZE_SOURCES`), or
+    None without one.
+
+    Examples
+    --------
+    >>> pixel_size_source_text({"pixel_size_source": "png-phys"})
+    'the PNG pHYs chunk'
+    """
+    source = meta.get("pixel_size_source")
+    return None if source is None else f"the {PIXEL_SIZE_SOURCES.get(source, source)}"
+
+
+def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None,
+                 source: str | None = None) -> float | None:
     """The one rule for a file's X and Y pixel sizes: the X size is ``pixel_size_um``;
     a Y size that differs (pixels not square) is recorded as
     ``meta["pixel_size_yx_um"] = [Y, X]`` and warned about once by :func:`read_image`.
     A size outside :data:`~napari_srmat.io._pixel.PIXEL_SIZE_RANGE_UM` (1 px per metre,
     say) is a broken calibration: unknown, with a warning, instead of a refusal by every
-    measurement later."""
+    measurement later. ``meta["pixel_size_source"]`` is ``source`` (a key of
+    :data:`PIXEL_SIZE_SOURCES`) when a size is kept, else None."""
     lo, hi = PIXEL_SIZE_RANGE_UM
+    meta["pixel_size_source"] = source if x_um is not None else None
     for size in (x_um, y_um):
         if size is not None and not lo <= size <= hi:
+            meta["pixel_size_source"] = None
             meta.setdefault("read_warnings", []).append(
                 f"{path}: the file's pixel size ({size:g} {LENGTH_UNIT}) is outside "
                 f"{lo:g}-{hi:g} {LENGTH_UNIT}, not a micrograph's: it is treated as unknown; "
@@ -845,15 +877,17 @@ def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
     return np.ascontiguousarray(arr), meta
 
 
-def _pil_pixel_size(info: dict, meta: dict) -> tuple[float | None, float | None]:
+def _pil_pixel_size(info: dict, meta: dict, fmt: str
+                    ) -> tuple[float | None, float | None, str]:
     """``(X, Y)`` pixel sizes (µm) of Pillow's ``dpi`` (a PNG's ``pHYs``, a BMP's pixels
     per metre): dots per inch by :func:`_resolution_um` (a JPEG's:
-    :func:`_jpeg_pixel_size`)."""
+    :func:`_jpeg_pixel_size`), and their source (:data:`PIXEL_SIZE_SOURCES`)."""
     dpi = info.get("dpi")
+    source = "png-phys" if fmt == "png" else "dpi"
     try:
-        return _resolution_um(dpi[0], dpi[-1], 2, meta)
+        return (*_resolution_um(dpi[0], dpi[-1], 2, meta), source)
     except (TypeError, IndexError):  # no dpi, or not a pair
-        return None, None
+        return None, None, source
 
 
 #: EXIF tags (of IFD0) of a JPEG's resolution: XResolution, YResolution, ResolutionUnit.
@@ -875,8 +909,9 @@ def _exif_resolution(im) -> tuple[Any, Any, Any] | None:
 
 
 def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
-                     ) -> tuple[float | None, float | None]:
-    """``(X, Y)`` pixel sizes (µm) of a JPEG: its JFIF density when in inches or
+                     ) -> tuple[float | None, float | None, str | None]:
+    """``(X, Y)`` pixel sizes (µm) of a JPEG and their source (``"jfif"`` or ``"exif"``,
+    :data:`PIXEL_SIZE_SOURCES`): its JFIF density when in inches or
     centimetres (and not 0), else its EXIF resolution (:func:`_exif_resolution`), both
     by the rule of :func:`_resolution_um` (Pillow's ``dpi`` read an EXIF resolution
     without a unit as dots per inch, and only its X).
@@ -892,7 +927,7 @@ def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
     # unit 0: an aspect ratio; a density of 0 (which the JFIF spec forbids) records none
     if unit not in (1, 2) or not density or _valid_size(density[0]) is None:
         meta.update(exif_meta)
-        return from_exif
+        return (*from_exif, "exif")
     jfif_meta: dict = {}
     jfif = _resolution_um(density[0], density[-1], {1: 2, 2: 3}[unit], jfif_meta)
     if from_exif[0] is not None and (jfif[0] is None or not (
@@ -908,9 +943,9 @@ def _jpeg_pixel_size(info: dict, exif: tuple | None, path: Path, meta: dict
             f"{path}: its JFIF header records {said(jfif, jfif_meta.get('print_resolution_dpi'))}"
             f", its EXIF {said(from_exif, None)}: which is right is unknown, so it has no "
             f"pixel size; {GIVE_PIXEL_SIZE}")
-        return None, None
+        return None, None, None
     meta.update(jfif_meta)
-    return jfif
+    return (*jfif, "jfif")
 
 
 #: Channels of the PNG colour types (IHDR byte 25) Pillow reads as 8 bits per channel
@@ -1065,7 +1100,7 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     # one rule for every format's dots per inch: print resolutions (scanners write JFIF
     # 150 / 300 dpi, editors PNG 300 dpi) are no calibration
     sizes = (_jpeg_pixel_size(info, exif, path, meta) if fmt == "jpeg"
-             else _pil_pixel_size(info, meta))
+             else _pil_pixel_size(info, meta, fmt_name))
     pixel_size = _pixel_sizes(meta, path, *sizes)
     return Micrograph(
         data=data,
@@ -1334,7 +1369,6 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                 "source_axes": src_axes,
                 "imagej": bool(tif.is_imagej),
                 "bigtiff": bool(tif.is_bigtiff),
-                "pixel_size_source": px_source,
                 "tiff_series": series_index,
                 # a code tifffile does not know is a plain int (its decode fails below)
                 "compression": str(getattr(first_page.compression, "name",
@@ -1346,7 +1380,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     except Exception as exc:  # tifffile raises many types on corrupt input
         raise ImageReadError(f"{path}: cannot read TIFF ({exc or type(exc).__name__})") from None
 
-    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y)
+    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y, px_source)
     for unit in dict.fromkeys(unknown_units) if pixel_size is None else ():
         meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if several:
@@ -1419,8 +1453,7 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
         pixel_size = _valid_size(float(px.X)) if px.X is not None else None
         pixel_size_y = _valid_size(float(px.Y)) if px.Y is not None else None
         meta = {"format": f"bioio ({type(img.reader).__module__.split('.')[0]})",
-                "source_axes": dims.order, "scenes": len(img.scenes),
-                "pixel_size_source": "physical_pixel_sizes" if pixel_size else None}
+                "source_axes": dims.order, "scenes": len(img.scenes)}
     except ImageReadError:
         raise
     except Exception as exc:  # bioio and its plugins raise many types
@@ -1429,7 +1462,7 @@ def read_with_bioio(path: str | os.PathLike, *, chunks=None) -> Micrograph:
                              f"plugin for {path.suffix} is {plugin}") from None
     arr, axes = _normalize_axes(data, axes, str(path))
     arr = arr.rechunk(_chunks_for(arr.shape, chunks, 2 if axes == "YXC" else None))
-    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y)
+    pixel_size = _pixel_sizes(meta, path, pixel_size, pixel_size_y, "physical_pixel_sizes")
     return Micrograph(data=arr, levels=[arr], axes=axes, pixel_size_um=pixel_size,
                       path=path, metadata=meta)
 
@@ -1638,7 +1671,7 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
         "zarr_format": int(getattr(group.metadata, "zarr_format", 2)),
         "name": ms.get("name"),
     }
-    pixel_size = _pixel_sizes(meta, path, sizes["x"], sizes["y"])
+    pixel_size = _pixel_sizes(meta, path, sizes["x"], sizes["y"], "ome-zarr")
     for unit in unknown_units:
         meta.setdefault("read_warnings", []).append(_unknown_unit_note(path, unit))
     if "srmat" in attrs:
@@ -1838,7 +1871,8 @@ def _read_zarr(path: Path, chunks, *, refuse_damaged: bool = True,
     arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
     meta = {"format": "zarr", "source_axes": src_axes,
             "zarr_format": int(getattr(zarr_arr.metadata, "zarr_format", 2))}
-    pixel_size = _pixel_sizes(meta, path, _valid_size(attrs.get("pixel_size_um")), None)
+    pixel_size = _pixel_sizes(meta, path, _valid_size(attrs.get("pixel_size_um")), None,
+                              "zarr-attrs")
     return Micrograph(data=arr, levels=[arr], axes=axes, pixel_size_um=pixel_size, path=path,
                       metadata=meta)
 
@@ -1962,7 +1996,8 @@ def image_info(path: str | os.PathLike) -> dict:
     -------
     dict
         ``path``, ``format``, ``shape``, ``dtype``, ``chunks`` (size of the first
-        chunk along each axis), ``axes``, ``pixel_size_um``, ``n_levels``,
+        chunk along each axis), ``axes``, ``pixel_size_um``, ``pixel_size_source`` (a
+        key of :data:`PIXEL_SIZE_SOURCES`, None without a size), ``n_levels``,
         ``level_shapes``, ``size_bytes`` (uncompressed level 0).
 
     Raises
@@ -1979,6 +2014,7 @@ def image_info(path: str | os.PathLike) -> dict:
         "chunks": _chunk_summary(m.data),
         "axes": m.axes,
         "pixel_size_um": m.pixel_size_um,
+        "pixel_size_source": m.metadata.get("pixel_size_source"),
         "n_levels": m.n_levels,
         "level_shapes": [list(int(s) for s in lv.shape) for lv in m.levels],
         "size_bytes": int(np.prod(m.shape)) * m.dtype.itemsize,
