@@ -20,6 +20,24 @@ def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
                 yield from _commands(sub, (*prefix, name))
 
 
+def _all_commands():
+    """(command words, parser) of every command, those after ``srmat sr`` included (its
+    own parser: ``srmat sr`` hands the rest of the line to it)."""
+    from napari_srmat.cli.sr import build_sr_parser
+
+    yield from _commands(build_parser())
+    yield from _commands(build_sr_parser(), ("sr",))
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """``argv`` of ``srmat`` parsed as the command parses it."""
+    from napari_srmat.cli.sr import build_sr_parser
+
+    if argv[0] == "sr":
+        return build_sr_parser().parse_args(argv[1:])
+    return build_parser().parse_args(argv)
+
+
 def _pixel_size_options():
     return [(" ".join(words), a) for words, p in _commands(build_parser())
             for a in p._actions if a.dest == "pixel_size_um" and a.option_strings]
@@ -63,3 +81,78 @@ def test_every_pixel_size_flag_has_one_metavar_and_unit():
     by_cmd = dict(options)
     assert by_cmd["audit candidates"].help.startswith("SR pixel size")
     assert by_cmd["plan-rescan"].help.startswith("LR pixel size")
+
+
+@pytest.mark.parametrize("argv, new, old, dest, value, why", [
+    (["sr", "train", "--out", "ckpt"], "--init-checkpoint", "--init", "init_checkpoint",
+     "default", "the name srmat edges train and srmat experiment give it"),
+    (["edges", "pretrain", "a.png", "--out", "mim"], "--train-steps", "--steps",
+     "train_steps", "3", "the name srmat sr train gives it"),
+])
+def test_the_training_options_have_one_name_in_every_command(argv, new, old, dest, value,
+                                                             why, capsys):
+    """`srmat sr train --init` is `--init-checkpoint` in `srmat edges train` and `srmat
+    experiment`, and `srmat edges pretrain --steps` is `--train-steps` in `srmat sr
+    train`. Each command now takes the common name; the old one keeps working (same
+    destination, a one-line note naming the new one, hidden from --help) and the two
+    together are refused."""
+    want = int(value) if value.isdigit() else value
+    assert getattr(_parse([*argv, new, value]), dest) == want
+    assert capsys.readouterr().err == ""
+    assert getattr(_parse([*argv, old, value]), dest) == want
+    prog = "srmat " + " ".join(argv[:2])
+    assert capsys.readouterr().err == (f"{prog}: warning: {old} is deprecated here: give "
+                                       f"{new} ({why})\n")
+    with pytest.raises(SystemExit):
+        _parse([*argv, old, value, new, value])
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse([*argv, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"{new} " in shown and f"{old} " not in shown
+
+
+def test_init_checkpoint_has_one_metavar_in_every_command():
+    """`--init-checkpoint` (the weights a training starts from) is spelt, and shows its
+    value, the same way in every srmat command that has it."""
+    options = {" ".join(words): a for words, p in _all_commands()
+               for a in p._actions if a.dest == "init_checkpoint" and a.help != argparse.SUPPRESS}
+    assert set(options) == {"sr train", "edges train", "experiment sr-vs-original"}
+    assert {tuple(a.option_strings) for a in options.values()} == {("--init-checkpoint",)}
+    assert {a.metavar for a in options.values()} == {"CKPT"}
+
+
+@pytest.mark.filterwarnings("ignore:.*pixels are not square")  # reading the maps back
+def test_predict_boundaries_takes_the_pixel_size_per_axis_as_super_resolve(tmp_path):
+    """`pixel_size_um` is one size or `(Y, X)` sizes in `super_resolve` and
+    `plan_rescan`, but `predict_boundaries` refused `(0.25, 0.5)` ('must be a finite
+    positive number'), while the maps of a file with such pixels keep both sizes. It now
+    takes both forms under the same rule (`io.check_pixel_size_yx`): the maps are
+    calibrated per axis, a square pair is one size, a bad pair is refused naming its
+    axis."""
+    import numpy as np
+    import torch
+
+    from napari_srmat.checkpoint import save_checkpoint
+    from napari_srmat.edges.infer import load_boundary_model, predict_boundaries
+    from napari_srmat.edges.model import UAEDNet, default_arch_config
+    from napari_srmat.io import PixelSizeError, read_image
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "ck", UAEDNet("tiny").state_dict(),
+                    {**default_arch_config("tiny"), "threshold": 0.5})
+    model = load_boundary_model(tmp_path / "ck", device="cpu")
+    img = (np.random.default_rng(1).random((64, 48)) * 255).astype(np.uint8)
+    kw = dict(tile=64, overlap=16, previews=False, scale_check=False)
+    for given, yx in [((0.25, 0.5), (0.25, 0.5)), ([0.5, 0.501], (0.501, 0.501))]:
+        out = tmp_path / f"maps_{yx[0]}"
+        for _ in range(2):  # the second call finds the same identity: complete, reused
+            paths = predict_boundaries(img, model, out=out, pixel_size_um=given, **kw)
+        for p in paths:
+            assert read_image(p).pixel_size_yx_um == pytest.approx(yx), given
+    prob, _ = predict_boundaries(img, model, pixel_size_um=(0.25, 0.5), **kw)
+    assert prob.shape == img.shape  # the model runs at the image's own pixels
+    with pytest.raises(PixelSizeError, match=r"pixel_size_um \(Y\) must be a finite"):
+        predict_boundaries(img, model, pixel_size_um=(0.0, 0.5), **kw)
+    with pytest.raises(PixelSizeError, match="one size or a \\(Y, X\\) pair"):
+        predict_boundaries(img, model, pixel_size_um=(0.25, 0.5, 1.0), **kw)

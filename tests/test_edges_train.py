@@ -17,7 +17,15 @@ from napari_srmat.edges.data import (
     to_model_image,
 )
 from napari_srmat.edges.train import BoundaryTrainConfig, train_boundaries, train_boundaries_job
-from napari_srmat.jobs import Checkpoint, Metric, Progress, Stopped, StopToken, run_job
+from napari_srmat.jobs import (
+    AlreadyComplete,
+    Checkpoint,
+    Metric,
+    Progress,
+    Stopped,
+    StopToken,
+    run_job,
+)
 
 torch.set_num_threads(1)
 
@@ -665,6 +673,45 @@ def test_resume_with_fewer_epochs_than_done_says_so(tmp_path):
     assert not any(isinstance(e, Progress) for e in events)
     assert any(isinstance(e, Log) and e.level == "warning" and "nothing to train" in e.message
                for e in events)
+    assert [e.path for e in events if isinstance(e, AlreadyComplete)] == [_cfg(tmp_path)["out"]]
+
+
+def test_a_run_resumed_with_no_more_epochs_is_already_complete(tmp_path, capsys):
+    """A UAED training resumed with as many epochs as it had trained gave a warning and
+    then ended as a new run ends (the Train widget's 'UAED training: done', `srmat edges
+    train --resume`'s usual line). The job now yields AlreadyComplete for its folder (the
+    widget's 'done (already complete from an earlier run)'), and srmat says so and exits
+    0 with the earlier run's checkpoint."""
+    from napari_srmat.cli import main
+
+    root = _write_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    args = ["edges", "train", "--data", str(root), "--encoder", "tiny", "--crop", "32",
+            "--steps-per-epoch", "1", "--threads", "1", "--device", "cpu",
+            "--pretrain-synthetic", "0", "--out", str(run), "--epochs", "1"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "already complete" not in first
+    best = sorted((run / "best").iterdir()), (run / "best" / "model.safetensors").read_bytes()
+    events = []
+    again = run_job(train_boundaries_job(BoundaryTrainConfig(
+        data_root=str(root), out=str(run), encoder="tiny", crop=32, steps_per_epoch=1,
+        num_threads=1, device="cpu", pretrain_synthetic=0, epochs=1, resume=True)),
+        quiet=True, on_event=events.append)
+    told = [e for e in events if isinstance(e, AlreadyComplete)]
+    assert [(e.path, e.level) for e in told] == [(str(run), "notice")]
+    assert told[0].message == (f"{run} is already complete from an earlier run ({run / 'last'} "
+                               "holds 1 epoch, the run asks for 1): nothing to train (give "
+                               "more epochs to continue it)")
+    assert again.epochs_done == 1 and again.best_checkpoint == str(run / "best")
+    assert main([*args, "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert out == first.rstrip("\n") + " (already complete from an earlier run)\n"
+    assert told[0].message in err
+    assert main([*args, "--resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["nothing_to_do"] is True
+    assert (sorted((run / "best").iterdir()),
+            (run / "best" / "model.safetensors").read_bytes()) == best
 
 
 def test_large_validation_images_are_validated_tile_by_tile(monkeypatch):

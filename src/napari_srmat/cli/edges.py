@@ -9,6 +9,7 @@ from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     RESUME_TRAINING,
+    DeprecatedAlias,
     UserError,
     _checked_number_arg,
     check_tile_flags,
@@ -33,6 +34,10 @@ __all__ = ["register"]
 #: :data:`napari_srmat.edges.model.ENCODER_PRESETS`, not imported here: torch)
 ENCODER_HELP = ("encoder preset of the boundary model: tiny, small, efficientnet-b0 or "
                 "efficientnet-b7 (default %(default)s)")
+
+#: metavar of ``--init-checkpoint``, the weights a training starts from, in every
+#: training command (``srmat edges train``, ``srmat sr train``, ``srmat experiment``)
+INIT_CHECKPOINT_METAVAR = "CKPT"
 
 
 def register(subparsers) -> None:
@@ -86,7 +91,7 @@ def register(subparsers) -> None:
     t.add_argument("--input-norm", choices=INPUT_NORMS, default=d.input_norm,
                    help="normalise each image's channels to a fixed mean and spread before "
                         "the model (recorded in the checkpoint; inference does the same)")
-    t.add_argument("--init-checkpoint", default=None, metavar="CKPT",
+    t.add_argument("--init-checkpoint", default=None, metavar=INIT_CHECKPOINT_METAVAR,
                    help="start from these weights (same encoder): 'default' for the shipped "
                         "model (fine-tuning on your own labelled images), a checkpoint "
                         "folder, or the output of `srmat edges pretrain`")
@@ -104,8 +109,13 @@ def register(subparsers) -> None:
     pt.add_argument("images", nargs="+", type=input_path_arg,
                     help="unlabeled micrographs (PNG/JPEG/TIFF/OME-Zarr)")
     pt.add_argument("--out", required=True, help="checkpoint folder to create")
-    pt.add_argument("--steps", type=int_arg(1), default=m.steps,
-                    help="optimiser steps (default %(default)s)")
+    # one option under two names, refused together (the last one given would win)
+    steps = pt.add_mutually_exclusive_group()
+    steps.add_argument("--train-steps", type=int_arg(1), default=m.steps, dest="train_steps",
+                       metavar="N", help="optimiser steps (default %(default)s)")
+    # its old name: --train-steps in srmat sr train
+    steps.add_argument("--steps", type=int_arg(1), dest="train_steps", action=DeprecatedAlias,
+                       new="--train-steps", why="the name srmat sr train gives it")
     pt.add_argument("--batch-size", type=int_arg(1), default=m.batch_size,
                     help="random crops per step (default %(default)s)")
     pt.add_argument("--crop", type=int_arg(1), default=m.crop,
@@ -221,15 +231,21 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device, num_threads=args.threads, photometric_augment=args.augment,
         input_norm=args.input_norm, init_checkpoint=args.init_checkpoint,
     )
-    res = run_cli_job(train_boundaries_job(cfg), resume=RESUME_TRAINING)
+    from ..jobs import AlreadyComplete
+
+    complete = []  # resumed with no more epochs than done: nothing trained (told by the job)
+    res = run_cli_job(train_boundaries_job(cfg), resume=RESUME_TRAINING, on_event=lambda ev:
+                      complete.append(ev) if isinstance(ev, AlreadyComplete) else None)
     report = {"best_checkpoint": res.best_checkpoint, "best_val_ap": res.best_val_ap,
               "threshold": res.threshold, "epochs_done": res.epochs_done,
-              "stopped": res.stopped, "history": res.history}
+              "stopped": res.stopped, "history": res.history,
+              "nothing_to_do": bool(complete)}  # as `srmat edges predict --json`
     if args.json:
         print_json(report)
     else:
         print(f"best val AP {res.best_val_ap:.4f} at threshold {res.threshold:.3f}: "
-              f"{res.best_checkpoint}")
+              f"{res.best_checkpoint}"
+              + (" (already complete from an earlier run)" if complete else ""))
     return 0
 
 
@@ -247,7 +263,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     # refused by read_image and the job
     images = [read_image(path).data for path in args.images]
     cfg = MaskedPretrainConfig(
-        images=images, out=args.out, encoder=args.encoder, steps=args.steps,
+        images=images, out=args.out, encoder=args.encoder, steps=args.train_steps,
         batch_size=args.batch_size, crop=args.crop, patch=args.patch,
         mask_ratio=args.mask_ratio, lr=args.lr, seed=args.seed, device=args.device,
         num_threads=args.threads)
@@ -255,12 +271,12 @@ def _pretrain(args: argparse.Namespace) -> int:
     path = run_cli_job(masked_pretrain_job(cfg), on_event=lambda ev: losses.append(
         ev.values["loss"]) if getattr(ev, "split", None) == "pretrain" else None)
     if args.json:
-        print_json({"checkpoint": path, "steps": args.steps, "images": len(images),
+        print_json({"checkpoint": path, "steps": args.train_steps, "images": len(images),
                     "final_loss": losses[-1] if losses else None})
     else:
         n = len(images)
-        print(f"pretrained on {n} image{'s' if n != 1 else ''} ({args.steps} steps, masked loss "
-              f"{losses[-1]:.3f}): {path}; train from it with "
+        print(f"pretrained on {n} image{'s' if n != 1 else ''} ({args.train_steps} steps, "
+              f"masked loss {losses[-1]:.3f}): {path}; train from it with "
               f"`srmat edges train --init-checkpoint {path}`")
     return 0
 

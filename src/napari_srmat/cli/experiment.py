@@ -18,7 +18,7 @@ from . import (
     run_cli_job,
     seed_arg,
 )
-from .edges import ENCODER_HELP
+from .edges import ENCODER_HELP, INIT_CHECKPOINT_METAVAR
 
 __all__ = ["register"]
 
@@ -69,7 +69,7 @@ def register(subparsers) -> None:
     s.add_argument("--out", default="sr_vs_original",
                    help="folder to write report.json, table.md, pr.png, roc.png and the "
                         "two training runs original/ and sr/ (default %(default)s)")
-    s.add_argument("--init-checkpoint", default=None, metavar="CKPT",
+    s.add_argument("--init-checkpoint", default=None, metavar=INIT_CHECKPOINT_METAVAR,
                    help="start both arms from these UAED weights ('default': shipped)")
     s.add_argument("--json", action="store_true",
                    help="print the report as one JSON object (without per-image rows)")

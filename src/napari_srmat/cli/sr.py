@@ -27,6 +27,7 @@ from . import (
     COMMAND_ATTR,
     DEVICE_HELP,
     RESUME_TRAINING,
+    DeprecatedAlias,
     OneLineErrorParser,
     UserError,
     check_tile_flags,
@@ -44,6 +45,7 @@ from . import (
     seed_arg,
     told_warnings,
 )
+from .edges import INIT_CHECKPOINT_METAVAR
 
 __all__ = ["register", "build_sr_parser"]
 
@@ -161,9 +163,16 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--noise", default=d.noise, choices=("gaussian", "structure"),
                    help="ddpm training noise: gaussian, or structure (each region's noise "
                         "mean follows its HR mean; sampling unchanged)")
-    t.add_argument("--init", default=None, metavar="CHECKPOINT",
-                   help="fine-tune: start from a checkpoint directory of the same model, "
-                        "or 'default' for the shipped weights")
+    # one option under two names, refused together (the last one given would win)
+    init = t.add_mutually_exclusive_group()
+    init.add_argument("--init-checkpoint", default=None, dest="init_checkpoint",
+                      metavar=INIT_CHECKPOINT_METAVAR,
+                      help="fine-tune: start from a checkpoint directory of the same model, "
+                           "or 'default' for the shipped weights")
+    # its old name: --init-checkpoint in srmat edges train and srmat experiment
+    init.add_argument("--init", dest="init_checkpoint", action=DeprecatedAlias,
+                      new="--init-checkpoint",
+                      why="the name srmat edges train and srmat experiment give it")
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true",
                    help="continue from OUT/train_state (the same data and settings)")
@@ -338,7 +347,7 @@ def _train(args: argparse.Namespace) -> int:
         exclude=list(args.exclude), synthetic=args.synthetic, val=args.val,
         steps=args.train_steps, batch_size=args.batch_size, patch=args.patch, lr=args.lr,
         val_every=args.val_every, degradation={"mode": args.degradation},
-        loss=args.loss, init_checkpoint=args.init, noise=args.noise,
+        loss=args.loss, init_checkpoint=args.init_checkpoint, noise=args.noise,
         resume=args.resume, overwrite=args.overwrite, seed=args.seed,
         device=_device(args.device),
         num_threads=args.threads, time_limit_s=args.time_limit,

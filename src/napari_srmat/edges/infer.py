@@ -770,7 +770,7 @@ def predict_boundaries_job(
     out=None,
     overwrite: bool = False,
     resume: bool = True,
-    pixel_size_um: float | None = None,
+    pixel_size_um: float | tuple[float, float] | None = None,
     previews: bool = True,
     error_map: bool = False,
     stop=None,
@@ -815,9 +815,13 @@ def predict_boundaries_job(
         Continue an interrupted ``OUT.partial`` made with the same input, model and
         settings (otherwise refused, naming the difference, or started over with
         ``overwrite``); False starts over.
-    pixel_size_um : float, optional
-        Stored in the OME-Zarr metadata (default: the Micrograph's); checked by
-        :func:`napari_srmat.io.check_pixel_size` even without ``out``.
+    pixel_size_um : float or (float, float), optional
+        µm per pixel of ``image``, one size or ``(Y, X)`` sizes, as ``super_resolve`` and
+        ``plan_rescan`` take it (the rule :func:`napari_srmat.io.check_pixel_size_yx`,
+        checked even without ``out``); stored in the OME-Zarr metadata, per axis when
+        the pixels are not square (default: the Micrograph's, both sizes). The model runs
+        at the image's own pixels either way: the size only calibrates the maps (a grain
+        size measured on maps of non-square pixels is given in px only, docs/io.md).
     previews : bool
         Write the PNG previews (small images only).
     error_map : bool
@@ -851,13 +855,14 @@ def predict_boundaries_job(
     """
     from ..device import check_device_name
     from ..errors import check_flag
-    from ..io import check_pixel_size, warn_given_pixel_size
+    from ..io import check_pixel_size_yx, warn_given_pixel_size
     from ..io._checked import passed
     from ..jobs import check_stop
     from ..outputs import check_out_arg
     from ..tiling import tiled_apply_job
 
-    pixel_size_um = check_pixel_size(pixel_size_um)  # also when no out uses it
+    # (Y, X) as super_resolve takes it (a square pair: one size); also when no out uses it
+    pixel_size_um = check_pixel_size_yx(pixel_size_um)
     # "no" is truthy: error_map="no" returned a third map; "tpu" was accepted unused (as
     # super_resolve, the worker device is checked by name without a scheduler too)
     previews = check_flag("previews", previews)

@@ -32,7 +32,7 @@ from ..device import (
 )
 from ..errors import check_flag, not_found_message, worded_error
 from ..io import all_finite, as_bool_mask
-from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, check_stop, run_job
+from ..jobs import AlreadyComplete, Checkpoint, Log, Metric, Progress, Stopped, check_stop, run_job
 from ..outputs import (
     START_OVER,
     OutputMismatchError,
@@ -378,9 +378,12 @@ def train_boundaries_job(config, *, stop=None):
 
     Yields
     ------
-    Progress, Log, Metric, Checkpoint, Stopped
+    Progress, Log, Metric, Checkpoint, Stopped, AlreadyComplete
         A resumed run's progress carries the steps of the epochs the earlier run trained
         (``Progress.resumed``), first in one ``Progress(n, total, "steps", resumed=n)``.
+        A run resumed with no more epochs than its ``last`` holds trains nothing: it
+        yields :class:`~napari_srmat.jobs.AlreadyComplete` (``path``: ``out``) and returns
+        the earlier run's result.
 
     Returns
     -------
@@ -586,10 +589,14 @@ def _train_boundaries(config, stop, held):
 
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = total_epochs * steps_per_epoch
-    if start_epoch >= total_epochs:  # resumed with as many epochs as done, or fewer
-        yield Log(f"{out / 'last'} holds {start_epoch} epochs, the run asks for "
-                  f"{total_epochs}: nothing to train (give more epochs to continue it)",
-                  level="warning")
+    if start_epoch >= total_epochs:  # resumed with as many epochs as done, or fewer: the
+        # outcome is the type (a widget's 'done (already complete from an earlier run)')
+        yield AlreadyComplete(
+            f"{out} is already complete from an earlier run ({out / 'last'} holds "
+            f"{start_epoch} epoch{'s' if start_epoch != 1 else ''}, the run asks for "
+            f"{total_epochs}): nothing to train "
+            "(give more epochs to continue it)", path=str(cfg.out),
+            level="notice" if start_epoch == total_epochs else "warning")
     # the steps of the epochs an earlier run trained: told once in steps (the unit a
     # widget's end line names), then carried by every step's Progress
     resumed_steps = start_epoch * steps_per_epoch if start_epoch < total_epochs else 0
