@@ -41,9 +41,9 @@ def test_html_report_has_what_a_lab_files(specimen, tmp_path):
                      "ASTM E112", "napari-srmat 0.", "accepted", "pixel size (µm/px)"):
         assert expected in text
     g = spec["summary"]["astm_g"]
-    assert f"{g:.4g}" in text
+    assert f"<td>{g:.1f}</td>" in text  # E112: G to the nearest 0.1
     lo, hi = spec["summary"]["astm_g_ci95"]
-    assert f"[{lo:.4g}, {hi:.4g}]" in text
+    assert f"[{lo:.1f}, {hi:.1f}]" in text
     # one row per field, the overlay (JPEG) and the histograms (PNG) embedded
     assert re.search(r"<td>A</td>", text) and re.search(r"<td>B</td>", text)
     assert text.count("data:image/jpeg;base64,") == 1
@@ -115,7 +115,7 @@ def test_report_tab_writes_both_measurements(make_napari_viewer, qtbot, tmp_path
     qtbot.waitUntil(lambda: panel.run_btn.isEnabled(), timeout=10000)
     text = panel.last_path.read_text()
     assert "S-7" in text and "erased 1 false boundary" in text
-    assert f"{w.specimen.result.report['summary']['astm_g']:.4g}" in text
+    assert f"<td>{w.specimen.result.report['summary']['astm_g']:.1f}</td>" in text
     assert "boundary layer threshold" in text
     # mask-tab measurement -> PDF report
     panel.source.setCurrentText("Boundary mask")
@@ -177,3 +177,42 @@ def test_a_summary_saved_with_the_old_interval_name_reports_its_interval(specime
         text = report_html(report_from_specimen(saved, histograms=False))
     lo, hi = interval
     assert f"[{lo:.4g}, {hi:.4g}]" in text
+
+
+def _square_grid(period: int, side: int = 200) -> np.ndarray:
+    m = np.zeros((side, side), bool)
+    m[:, period // 2::period] = True
+    m[period // 2::period, :] = True
+    return m
+
+
+def test_the_report_gives_g_to_a_tenth_as_e112_asks():
+    """E112 reports the grain size number to the nearest 0.1; the report printed G, its
+    interval and each field's G with four significant digits ('G 11.81', '[11.26,
+    12.26]', field '12.22'), more precision than the method has and than a lab files.
+    The other figures are the API's (ℓ̄, %RA with 4 digits)."""
+    from napari_srmat.report import report_from_heyn, specimen_summary_rows
+
+    # five fields of square grains of 8 ... 12 px at 0.5 µm/px (G about 11.8)
+    periods = (8, 9, 10, 11, 12)
+    spec = measure_specimen([_square_grid(a) for a in periods], pixel_size_um=0.5,
+                            n_lines=7, margin=0, names=[f"square {a} px" for a in periods])
+    s = spec["summary"]
+    text = report_html(report_from_specimen(spec, histograms=False))
+    cells = re.findall(r"<td>([^<]*)</td>", text)
+    g, (lo, hi) = s["astm_g"], s["astm_g_ci95"]
+    assert cells[cells.index("ASTM grain size G") + 1] == f"{g:.1f}"
+    assert f"[{lo:.1f}, {hi:.1f}]" in cells
+    assert f"{g:.4g}" not in text
+    # each field's G to a tenth, the other columns the API's figures
+    for f in spec["images"]:
+        row = cells[cells.index(f["name"]):][:4]
+        assert row[1] == f"{f['astm_g']:.1f}"
+        assert row[2] == f"{f['mean_intercept_um']:.4g}"
+    assert cells[cells.index("relative accuracy %RA") + 1] == (
+        f"{s['relative_accuracy_pct']:.4g}")
+    # the summary rows keep the API's numbers (the widget and JSON read them)
+    assert ("ASTM grain size G", g) in specimen_summary_rows(s)
+    # one Heyn field: G to a tenth too
+    text = report_html(report_from_heyn({"astm_g": 9.8472, "mean_intercept_um": 10.6}))
+    assert "<td>9.8</td>" in text and "9.847" not in text

@@ -45,6 +45,8 @@ from .outputs import check_output_file
 __all__ = [
     "SampleInfo",
     "format_value",
+    "GrainSizeNumber",
+    "G_DECIMALS",
     "GrainSizeReport",
     "REPORT_FORMATS",
     "report_from_specimen",
@@ -139,13 +141,46 @@ class GrainSizeReport:
 
 
 # ----------------------------------------------------------------- formatting
+#: Decimals of a grain size number G in reports and tables: ASTM E112 reports G to the
+#: nearest 0.1 (ISO 643's index alike).
+G_DECIMALS = 1
+
+
+class GrainSizeNumber(float):
+    """A grain size number G (ASTM E112 or ISO 643) that :func:`format_value` shows to
+    :data:`G_DECIMALS` decimals, as E112 reports it; otherwise the float it holds (the
+    API's value, equal to it, JSON as it is).
+
+    Examples
+    --------
+    >>> g = GrainSizeNumber(11.8069)
+    >>> format_value(g), format_value(11.8069), g == 11.8069
+    ('11.8', '11.81', True)
+    """
+
+    __slots__ = ()
+
+
+def _g_number(v: Any) -> Any:
+    """``v`` (a G, or a ``[low, high]`` pair of G) marked as :class:`GrainSizeNumber`;
+    None, and ends that are not numbers, as they are."""
+    if isinstance(v, (list, tuple)):
+        return [_g_number(x) for x in v]
+    if isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, bool):
+        return GrainSizeNumber(v)
+    return v
+
+
 def format_value(v: Any) -> str:
     """One value as report and widget tables show it (``–`` for None/non-finite, 4 digits,
-    ``[low, high]`` for a pair, ``yes``/``no``)."""
+    a :class:`GrainSizeNumber` to :data:`G_DECIMALS` decimals, ``[low, high]`` for a
+    pair, ``yes``/``no``)."""
     if v is None:
         return "–"
     if isinstance(v, bool):
         return "yes" if v else "no"
+    if isinstance(v, GrainSizeNumber):
+        return "–" if not math.isfinite(v) else f"{float(v):.{G_DECIMALS}f}"
     if isinstance(v, (float, np.floating)):
         return "–" if not math.isfinite(float(v)) else f"{float(v):.4g}"
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(
@@ -286,8 +321,8 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
         ("standard", s.get("standard")),
         ("method", s.get("method")),
         ("fields", s.get("n_fields")),
-        (grain_size_number_label(s.get("standard")), s.get("astm_g")),
-        ("G, 95 % confidence interval", s.get("astm_g_ci95")),
+        (grain_size_number_label(s.get("standard")), _g_number(s.get("astm_g"))),
+        ("G, 95 % confidence interval", _g_number(s.get("astm_g_ci95"))),
     ]
     rows += [(label, s[key]) for key, label in SPECIMEN_SUMMARY_EXTRA if key in s]
     rows += [
@@ -350,7 +385,8 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",
             "n_grains_inside", "n_grains_edge", "n_intersections", "anisotropy_index"]
-    rows = [[format_value(f.get(k)) for k in keys] for f in fields]
+    rows = [[format_value(_g_number(f.get(k)) if k == "astm_g" else f.get(k)) for k in keys]
+            for f in fields]
     rep = GrainSizeReport(
         title=title, sample=sample or SampleInfo(), summary=summary,
         tables=[("Fields", headers, rows)],
@@ -400,7 +436,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     """
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
-        ("ASTM grain size G", stats.get("astm_g")),
+        ("ASTM grain size G", _g_number(stats.get("astm_g"))),
         (f"mean lineal intercept ℓ̄ ({LENGTH_UNIT})", stats.get("mean_intercept_um")),
         (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("ci95_um")),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
