@@ -714,6 +714,45 @@ def test_a_run_resumed_with_no_more_epochs_is_already_complete(tmp_path, capsys)
             (run / "best" / "model.safetensors").read_bytes()) == best
 
 
+def test_a_resumed_sr_training_with_no_more_steps_is_already_complete(tmp_path, capsys):
+    """The SR training says it as the UAED training does: resumed with as many steps as
+    it had trained it told the resume as progress (and, with fewer, a done count past
+    its total) and ended 'SR training: done (resumed: 2/2 steps ...)'. It now yields
+    AlreadyComplete for its folder; `srmat sr train --resume` says so, exit 0."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.sr.train import train_sr_job
+
+    image = tmp_path / "small.png"
+    Image.fromarray((np.random.default_rng(0).random((20, 24, 3)) * 255).astype(np.uint8)
+                    ).save(image)
+    run = tmp_path / "sr_run"
+    args = ["sr", "train", "--data", str(image), "--model", "cnn", "--scale", "2",
+            "--train-steps", "2", "--batch-size", "2", "--patch", "16", "--out", str(run),
+            "--threads", "1", "--device", "cpu"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "already complete" not in first
+    cfg = dict(model="cnn", scale=2, data=[str(image)], steps=2, batch_size=2, patch=16,
+               out=str(run), num_threads=1, device="cpu", resume=True)
+    for steps, level in ((2, "notice"), (1, "warning")):
+        events = []
+        res = run_job(train_sr_job(dict(cfg, steps=steps)), quiet=True,
+                      on_event=events.append)
+        told = [e for e in events if isinstance(e, AlreadyComplete)]
+        assert [(e.path, e.level) for e in told] == [(str(run), level)], steps
+        assert told[0].message == (
+            f"{run} is already complete from an earlier run ({run / 'train_state'} holds 2 "
+            f"steps, the run asks for {steps}): nothing to train (give more steps to "
+            "continue it)")
+        assert res["step"] == 2 and not any(isinstance(e, Progress) for e in events)
+    assert main([*args, "--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert out == first.rstrip("\n") + " (already complete from an earlier run)\n"
+    assert f"{run} is already complete from an earlier run" in err
+
+
 def test_large_validation_images_are_validated_tile_by_tile(monkeypatch):
     """Validation ran each image through the network in one pass: a 4 MP image peaked at
     3.4 GB on the CPU, so training on a large image layer (its own validation) ran out of

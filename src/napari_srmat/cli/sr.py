@@ -353,15 +353,21 @@ def _train(args: argparse.Namespace) -> int:
         num_threads=args.threads, time_limit_s=args.time_limit,
         pairs=args.pairs, register_pairs=not args.pairs_aligned,
     )
-    res = run_cli_job(train_sr_job(cfg), resume=RESUME_TRAINING)
+    from ..jobs import AlreadyComplete
+
+    complete = []  # resumed with no more steps than done: nothing trained (told by the job)
+    res = run_cli_job(train_sr_job(cfg), resume=RESUME_TRAINING, on_event=lambda ev:
+                      complete.append(ev) if isinstance(ev, AlreadyComplete) else None)
     history = res.pop("history", [])
     res["final_loss"] = history[-1]["loss"] if history else None
+    res["nothing_to_do"] = bool(complete)  # as `srmat edges train --json`
     if args.json:
         print_json(res)
     else:
         score = (f"val PSNR {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
                  else "nothing validated: the final model")
-        print(f"best checkpoint: {res['best']} ({score})")
+        print(f"best checkpoint: {res['best']} ({score})"
+              + (" (already complete from an earlier run)" if complete else ""))
     return 0
 
 

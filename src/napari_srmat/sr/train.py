@@ -50,6 +50,7 @@ from ..io import (
     to_uint8,
 )
 from ..jobs import (
+    AlreadyComplete,
     Checkpoint,
     Event,
     Log,
@@ -701,7 +702,9 @@ def train_sr_job(config: SRTrainConfig | dict, *, stop: StopToken | None = None
 
     Yields
     ------
-    Progress, Log, Metric, Checkpoint, Stopped
+    Progress, Log, Metric, Checkpoint, Stopped, AlreadyComplete
+        A run resumed with no more steps than its ``train_state`` holds trains nothing:
+        it yields :class:`~napari_srmat.jobs.AlreadyComplete` (``path``: ``out``).
 
     Returns
     -------
@@ -870,7 +873,15 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
 
         for folder in (last_dir, best_dir):
             check_replaceable_checkpoint(folder)
-    if resumed_steps:  # told in steps, as the UAED training tells it (the Train
+    if resumed_steps and step >= cfg.steps:  # resumed with as many steps as done, or
+        # fewer: nothing to train, told as the UAED training tells it (the outcome is the
+        # type: the Train widget's 'done (already complete from an earlier run)')
+        yield AlreadyComplete(
+            f"{out} is already complete from an earlier run ({state_dir} holds {step} "
+            f"step{'s' if step != 1 else ''}, the run asks for {cfg.steps}): nothing to "
+            "train (give more steps to continue it)", path=str(cfg.out),
+            level="notice" if step == cfg.steps else "warning")
+    elif resumed_steps:  # told in steps, as the UAED training tells it (the Train
         # widget's 'done (resumed: 600/1000 steps from an earlier run)')
         yield Progress(step, cfg.steps, stage="steps", resumed=resumed_steps)
 
