@@ -705,3 +705,33 @@ def test_a_checkpoint_folder_of_pickle_weights_says_they_are_pickles(tmp_path, c
                "--checkpoint", str(path)])
     err_text = capsys.readouterr().err.strip()
     assert rc == 2 and len(err_text.splitlines()) == 1 and said in err_text, err_text
+
+
+@pytest.mark.slow
+def test_diffusers_local_loads_without_the_libraries_log_lines(tmp_path, capfd):
+    """Every `srmat sr run --model diffusers-local` printed diffusers' and transformers'
+    log lines on stderr while loading (without accelerate: "Cannot initialize model with
+    low cpu memory usage ... pip install accelerate", 5 lines; "[transformers]
+    `CLIPImageProcessor` requires torchvision ..."), and a pipeline folder lacking its
+    UNet weights gave "An error occurred while trying to fetch ..." before the one error
+    line: 9 lines for one refusal. The libraries' logging is now at CRITICAL while the
+    pipeline loads (restored after)."""
+    import diffusers.utils.logging as dlog
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    path = _tiny_upscale_pipeline(tmp_path / "pipe")
+    capfd.readouterr()
+    before = dlog.get_verbosity()
+    load_model("diffusers-local", checkpoint=path, device="cpu")
+    assert capfd.readouterr().err == ""
+    assert dlog.get_verbosity() == before
+    for w in (path / "unet").glob("*.safetensors"):
+        w.unlink()
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(tmp_path / "lr.png")
+    rc = main(["sr", "run", str(tmp_path / "lr.png"), str(tmp_path / "sr.zarr"),
+               "--model", "diffusers-local", "--checkpoint", str(path)])
+    err = capfd.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert "cannot load diffusers pipeline" in err and "unet" in err, err

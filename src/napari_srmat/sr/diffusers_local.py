@@ -69,26 +69,32 @@ def _check_upscaler(pipe: Any, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _no_load_progress_bars():
+def _quiet_load():
     """Switch off diffusers' and transformers' progress bars ("Loading pipeline
-    components...", "Loading weights") for the ``with`` block only, restoring each
-    library's setting afterwards: they wrote tqdm bars to the CLI's stderr on every load."""
+    components...", "Loading weights") and their log lines below CRITICAL for the ``with``
+    block only, restoring each library's settings afterwards: they wrote tqdm bars, an
+    "install accelerate" hint and a torchvision fallback note to the CLI's stderr on every
+    load, and, for a folder lacking weights, the error "An error occurred while trying to
+    fetch ..." that the load then raises (told as a
+    :class:`~napari_srmat.checkpoint.CheckpointError`)."""
     import importlib
 
-    switched = []
+    restore = []
     for name in ("diffusers.utils.logging", "transformers.utils.logging"):
         try:
             lib = importlib.import_module(name)
         except ImportError:  # transformers is optional to diffusers
             continue
-        if lib.is_progress_bar_enabled():
-            lib.disable_progress_bar()
-            switched.append(lib)
+        restore.append((lib, lib.is_progress_bar_enabled(), lib.get_verbosity()))
+        lib.disable_progress_bar()
+        lib.set_verbosity(lib.CRITICAL)
     try:
         yield
     finally:
-        for lib in switched:
-            lib.enable_progress_bar()
+        for lib, bars, verbosity in restore:
+            lib.set_verbosity(verbosity)
+            if bars:
+                lib.enable_progress_bar()
 
 
 def _pipeline_multiple(pipe: Any) -> int:
@@ -155,7 +161,7 @@ class DiffusersLocalSR(SRModel):
         kwargs: dict[str, Any] = {"local_files_only": True}
         kwargs["use_safetensors"] = True if has_st else None if allow_pickle else True
         try:
-            with _no_load_progress_bars():
+            with _quiet_load():
                 pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs)
         except _LOAD_ERRORS as exc:
             raise CheckpointError(f"cannot load diffusers pipeline from {path}: "
