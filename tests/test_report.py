@@ -216,3 +216,26 @@ def test_the_report_gives_g_to_a_tenth_as_e112_asks():
     # one Heyn field: G to a tenth too
     text = report_html(report_from_heyn({"astm_g": 9.8472, "mean_intercept_um": 10.6}))
     assert "<td>9.8</td>" in text and "9.847" not in text
+
+
+def test_a_one_field_heyn_report_says_its_ra_is_over_test_lines_not_fields():
+    """A one-micrograph Heyn report printed 'relative accuracy %RA 3.1' under 'ASTM E112
+    lineal intercept', without saying that it is the scatter of the test lines of one
+    field: E112's %RA (section 15, t(0.975, n-1) over n fields, 10 % acceptable) is over
+    at least 5 fields chosen at random over the specimen, and a lab read a 3 % from 50
+    lines of one image as E112 precision."""
+    from napari_srmat.metrics.standards import MIN_FIELDS
+    from napari_srmat.report import report_from_heyn
+
+    rep = report_from_heyn({"astm_g": 9.85, "relative_accuracy_pct": 3.1, "n_lines": 50})
+    label = next(k for k, v in rep.summary if v == 3.1)
+    assert "50 test lines of one field" in label, label
+    assert any(f"at least {MIN_FIELDS} fields" in w and "test lines" in w
+               for w in rep.warnings), rep.warnings
+    text = report_html(rep)
+    assert "50 test lines of one field" in text
+    # a specimen's %RA is E112's (over its fields): no such note
+    spec = measure_specimen([_square_grid(a) for a in (8, 10)], pixel_size_um=0.5,
+                            n_lines=5, margin=0)
+    rep = report_from_specimen(spec, histograms=False)
+    assert ("relative accuracy %RA", spec["summary"]["relative_accuracy_pct"]) in rep.summary

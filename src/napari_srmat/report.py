@@ -434,6 +434,10 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     -------
     GrainSizeReport
     """
+    from .metrics.standards import MIN_FIELDS
+
+    n_lines = stats.get("n_lines")
+    lines = f"the {n_lines} test lines" if n_lines else "the test lines"
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
         ("ASTM grain size G", _g_number(stats.get("astm_g"))),
@@ -441,7 +445,8 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("ci95_um")),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
         ("ℓ̄, 95 % confidence interval (px)", stats.get("ci95_px")),
-        ("relative accuracy %RA", stats.get("relative_accuracy_pct")),
+        (f"relative accuracy %RA (scatter of {lines} of one field)",
+         stats.get("relative_accuracy_pct")),
         ("intersections", stats.get("intersection_count", stats.get("n_intersections"))),
         ("total line length (px)", stats.get("total_length_px")),
         ("test lines", stats.get("n_lines")),
@@ -453,7 +458,11 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         tables=[("Test lines", ["line", "length (px)", "intersections"], rows)] if rows else [],
         provenance=_provenance(provenance, method="intercept",
                                pixel_size_um=stats.get("pixel_size_um")),
-        edits=list(edits), audit=audit, warnings=list(stats.get("warnings") or []),
+        edits=list(edits), audit=audit,
+        warnings=[f"one field: the 95 % interval and %RA are the scatter of {lines} of one "
+                  f"micrograph; E112's are over at least {MIN_FIELDS} fields chosen at random "
+                  "over the specimen (measure a specimen of fields for them)"]
+        + list(stats.get("warnings") or []),
     )
     if image is not None or boundaries is not None:
         rep.figures.append(("Micrograph, boundary map, test lines and intercepts",
