@@ -271,6 +271,34 @@ def test_circles_pattern_geometry_and_known_count():
     assert r.total_length_px == pytest.approx(circumference, rel=0.01)
 
 
+def test_three_circles_and_random_lines_on_stripes_match_a_hand_count():
+    """E112 intercept counts by hand on 1 px stripes 10 px apart (columns 5, 15, ...):
+    a circle of radius R crosses each stripe within R of its centre twice and has no
+    ends (no half counts); a straight line crosses each stripe between its ends once and
+    scores ½ for a stripe its end lies on (E112 scoring); ℓ̄ = ΣL / ΣP."""
+    m = np.zeros((200, 200), bool)
+    m[:, 5::10] = True
+    stripes = np.arange(5, 200, 10)
+    r = measure_intercepts(m, pattern="circles", margin=0, triple_points=True)
+    radii = [99.5 * c / 250.0 for c in (250.0, 166.7, 83.3)]
+    hand = [2 * int(np.sum(np.abs(stripes - 99.5) < R)) for R in radii]
+    assert hand == [40, 28, 12]
+    assert r.per_line_intersections.tolist() == hand and r.n_line_end_touches == 0
+    length = sum(float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in r.paths)
+    assert r.mean_intercept_px == pytest.approx(length / 80)
+    assert r.mean_intercept_px == pytest.approx(math.pi * 10 / 2, rel=0.01)  # πa/2
+    r = measure_intercepts(m, pattern="random", n_lines=200, margin=0.05, triple_points=True)
+    hand = []
+    for p in r.paths:
+        c0, c1 = sorted(p[:, 1])
+        inside = np.sum((stripes - 0.5 >= c0) & (stripes + 0.5 <= c1))
+        at_end = np.sum([(s - 0.5 < c < s + 0.5) for s in stripes for c in (c0, c1)])
+        hand.append(inside + 0.5 * at_end)
+    assert r.per_line_intersections.tolist() == hand
+    assert sum(hand) == 2099.5  # some ends do lie on a stripe
+    assert r.mean_intercept_px == pytest.approx(r.total_length_px / sum(hand))
+
+
 def test_closed_loop_run_through_start_counts_once():
     m = np.zeros((101, 101), bool)
     m[50, :] = True  # the circles start at angle 0 -> the point (row c, col c + R) lies on it

@@ -153,6 +153,25 @@ def test_a_grain_wholly_inside_the_field_at_its_corner_counts_one(rule):
     assert r.n_equivalent == 36 + 24 / 2 + 4 / 4  # both rules count a rectangle so
 
 
+def test_a_circular_field_counts_cut_grains_half_and_has_no_corners():
+    """E112 Jeffries on a circle (the standard's 79.8 mm template): N = N_inside +
+    N_intercepted / 2, no corner grains; a circle is measured by excluding its outside.
+    Hand count on 10 px squares and a circle of radius 40 px: 32 whole, 28 cut."""
+    lab = (np.arange(100)[:, None] // 10) * 10 + np.arange(100)[None, :] // 10 + 1
+    yy, xx = np.mgrid[:100, :100]
+    circle = np.hypot(yy - 49.5, xx - 49.5) <= 40
+    whole = sum(bool(circle[lab == g].all()) for g in range(1, 101))
+    cut = sum(bool(circle[lab == g].any()) for g in range(1, 101)) - whole
+    assert (whole, cut) == (32, 28)
+    for rule in ("e112", "iso643"):
+        r = planimetric(labels=lab, exclusion=~circle, pixel_size_um=2.0, rule=rule)
+        assert (r.n_grains_inside, r.n_grains_edge, r.n_grains_corner) == (32, 28, 0)
+        assert r.n_equivalent == 32 + 28 / 2
+        assert r.measured_area_px == circle.sum()
+        # N_A per mm² at 1x: 46 grains over the circle's area at 2 µm/px
+        assert r.grains_per_mm2 == pytest.approx(46 / (circle.sum() * 4e-6))
+
+
 def test_boundary_pixels_are_shared_out_to_the_nearest_grain():
     m = np.zeros((20, 30), bool)
     m[:, 9] = True  # 1 px boundary
