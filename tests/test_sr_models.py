@@ -735,3 +735,45 @@ def test_diffusers_local_loads_without_the_libraries_log_lines(tmp_path, capfd):
     err = capfd.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1, err
     assert "cannot load diffusers pipeline" in err and "unet" in err, err
+
+
+def _tiny_x2_upscale_pipeline(path):
+    """:func:`_tiny_upscale_pipeline` with a VAE of two blocks: a x2 pipeline."""
+    from diffusers import AutoencoderKL, StableDiffusionUpscalePipeline
+
+    x4 = _tiny_upscale_pipeline(path.parent / (path.name + "_x4"))
+    pipe = StableDiffusionUpscalePipeline.from_pretrained(str(x4), local_files_only=True)
+    torch.manual_seed(0)
+    pipe.register_modules(vae=AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4, layers_per_block=1, scaling_factor=0.08333))
+    pipe.save_pretrained(str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_a_x2_diffusers_pipeline_runs_at_its_own_scale_without_scale_given(tmp_path,
+                                                                           capsys):
+    """`srmat sr run --model diffusers-local --checkpoint X2_PIPELINE` (no --scale) was
+    refused: "pipeline DIR magnifies x2, not x4", although a checkpoint of the other
+    models runs at its own scale (--scale: "default 4 / checkpoint's"). A pipeline now
+    runs at its own magnification unless another scale is asked for (then refused as
+    before)."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    path = _tiny_x2_upscale_pipeline(tmp_path / "pipe_x2")
+    m = load_model("diffusers-local", checkpoint=path, device="cpu", num_inference_steps=1)
+    assert m.scale == 2
+    assert m.predict(smooth_batch(1, 3, 13, 10)).shape == (1, 3, 26, 20)
+    with pytest.raises(ScaleError, match="magnifies x2, not x4"):
+        load_model("diffusers-local", checkpoint=path, scale=4, device="cpu")
+    Image.fromarray((_image(13, 17) * 255).astype(np.uint8)).save(tmp_path / "lr.png")
+    rc = main(["sr", "run", str(tmp_path / "lr.png"), str(tmp_path / "sr.zarr"),
+               "--model", "diffusers-local", "--checkpoint", str(path),
+               "--sampling-steps", "1"])
+    assert rc == 0, capsys.readouterr().err
+    assert read_image(tmp_path / "sr.zarr").data.shape == (26, 34, 3)

@@ -15,12 +15,22 @@ from typing import Any
 
 from ..checkpoint import CheckpointError
 from ..errors import not_found_message
-from .base import ScaleError, SRError, SRModel, check_inference_steps, check_number
+from .base import (
+    ScaleError,
+    SRError,
+    SRModel,
+    _check_scale,
+    check_inference_steps,
+    check_number,
+)
 from .classic import bicubic_upsample
 from .colorfix import check_color_fix, color_fix
 from .diffusion import _pad_to_multiple
 
 __all__ = ["DiffusersLocalSR"]
+
+#: Scale of a pipeline whose VAE does not say (``vae_scale_factor``): the SD x4 upscaler's.
+DEFAULT_SCALE = 4
 
 _PICKLE = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 #: Arguments :meth:`DiffusersLocalSR._forward` gives the pipeline (those of
@@ -114,9 +124,10 @@ class DiffusersLocalSR(SRModel):
     ----------
     path : path-like
         Pipeline directory (``save_pretrained`` output with ``model_index.json``).
-    scale : int
+    scale : int, optional
         Must equal the pipeline's magnification (4 for the SD x4 upscaler; the
-        VAE's scale factor).
+        VAE's scale factor). None (the default): the pipeline's (a x2 pipeline was
+        refused, "magnifies x2, not x4", unless ``scale=2`` was given).
     device : str
     prompt : str
         Text prompt (default ``"metallographic image"``).
@@ -139,12 +150,15 @@ class DiffusersLocalSR(SRModel):
     stochastic = True
     has_sampling_steps = True
 
-    def __init__(self, path: str | os.PathLike | None, scale: int = 4, device: str = "cpu",
+    def __init__(self, path: str | os.PathLike | None, scale: int | None = None,
+                 device: str = "cpu",
                  prompt: str = "metallographic image", negative_prompt: str | None = None,
                  num_inference_steps: int = 20, noise_level: int = 20,
                  guidance_scale: float = 1.0, seed: int = 0, color_fix: str = "wavelet",
                  allow_pickle: bool = False, **_: Any) -> None:
-        super().__init__(scale=scale, device=device, in_channels=3)
+        # checked now (a bad value before the pipeline loads); None: the pipeline's, below
+        super().__init__(scale=DEFAULT_SCALE if scale is None else scale, device=device,
+                         in_channels=3)
         num_inference_steps = check_inference_steps(num_inference_steps)
         noise_level = check_number("noise_level", noise_level, lo=0, integer=True)
         guidance_scale = check_number("guidance_scale", guidance_scale, lo=0)
@@ -169,8 +183,10 @@ class DiffusersLocalSR(SRModel):
         _check_upscaler(pipe, path)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(device)
-        vae_factor = int(getattr(pipe, "vae_scale_factor", 4) or 4)
-        if vae_factor != self.scale:
+        vae_factor = int(getattr(pipe, "vae_scale_factor", DEFAULT_SCALE) or DEFAULT_SCALE)
+        if scale is None:
+            self.scale = _check_scale(vae_factor, self.supported_scales, self.name)
+        elif vae_factor != self.scale:
             raise ScaleError(f"pipeline {path} magnifies x{vae_factor}, not x{self.scale}")
         self.checkpoint = str(path)
         self.receptive_field = 16

@@ -343,8 +343,7 @@ def load_model(name: str | None = None, *, checkpoint: str | os.PathLike | None 
         _check_options(name, options)
     if name == "diffusers-local":
         path = checkpoint if checkpoint is not None else options.pop("path", None)
-        return classes[name](path, scale=4 if scale is None else scale, device=device,
-                             **options)
+        return classes[name](path, scale=scale, device=device, **options)  # None: its own
     if checkpoint is not None:
         return _from_checkpoint(checkpoint, name, scale, device, options)
     if name is None:
