@@ -1342,6 +1342,94 @@ def _check_tiff_data_offsets(series, path: Path) -> None:
             raise _tiff_data_error(path, "its strip or tile offsets are missing")
 
 
+class _TiffWindows:
+    """The pixels of one uncompressed, contiguous TIFF image, read window by window at
+    their place in the file; it travels (pickled) as its path and place.
+
+    tifffile's Zarr view of such a file has one chunk: its single strip, which ImageJ
+    and Fiji's stitching write for a whole mosaic. Every Dask chunk then decoded the
+    whole image (a 64x64 window of an 8192x8192 mosaic read 64 MiB, a full pass was
+    quadratic in the area); here a window reads its own bytes only: one read per
+    contiguous run (a row of the window, with all its samples). Each read opens the file
+    (threads share nothing), and a file cut or rewritten shorter since it was opened is
+    an :class:`ImageReadError`, not a crash (a memory map dies of SIGBUS there). Values
+    come in native byte order (a big-endian file's, converted per window).
+    """
+
+    def __init__(self, path: Path, offset: int, shape: tuple, file_dtype: Any):
+        self.path, self.offset = path, int(offset)
+        self.shape = tuple(int(n) for n in shape)
+        self.file_dtype = np.dtype(file_dtype)
+        self.dtype = self.file_dtype.newbyteorder("=")
+        self.ndim = len(self.shape)
+
+    @staticmethod
+    def layout(tif, level_series) -> tuple | None:
+        """``(offset, shape, file dtype)`` of a tifffile series level whose pixels lie
+        contiguous and uncompressed (its ``dataoffset``, as ``tifffile.memmap``
+        decides), else None (compressed, tiled, strips apart, bits packed, ...)."""
+        offset, dtype = level_series.dataoffset, level_series.dtype
+        if offset is None or dtype is None:
+            return None
+        return (int(offset), tuple(level_series.shape),
+                np.dtype(tif.byteorder + np.dtype(dtype).char))
+
+    @classmethod
+    def of(cls, path: Path, layout: tuple | None, like) -> _TiffWindows | None:
+        """The windows of a :meth:`layout`, or None without one, where it does not give
+        what the image's Zarr view ``like`` gives (shape and type), or where the file is
+        shorter than its pixels (truncated: the Zarr view's read error tells it)."""
+        if layout is None:
+            return None
+        offset, shape, file_dtype = layout
+        if (shape != tuple(like.shape)
+                or file_dtype.newbyteorder("=") != np.dtype(like.dtype).newbyteorder("=")):
+            return None
+        if os.path.getsize(path) < offset + math.prod(shape) * file_dtype.itemsize:
+            return None
+        return cls(path, offset, shape, file_dtype)
+
+    def __getitem__(self, index) -> np.ndarray:
+        index = index if isinstance(index, tuple) else (index,)
+        index = index + (slice(None),) * (self.ndim - len(index))
+        box = [sl.indices(n) if isinstance(sl, slice) else None
+               for sl, n in zip(index, self.shape)]
+        if any(b is None or b[2] != 1 for b in box):  # not plain windows: read all, cut
+            return self[tuple(slice(None) for _ in self.shape)][index]
+        lo = [b[0] for b in box]
+        size = [max(0, b[1] - b[0]) for b in box]
+        out = np.empty(size, self.file_dtype)
+        if out.size:
+            self._read_into(out, lo, size)
+        return out.astype(self.dtype, copy=False)
+
+    def _read_into(self, out: np.ndarray, lo: list[int], size: list[int]) -> None:
+        """Fill ``out`` (the window at ``lo`` of ``size``) with one read per contiguous
+        run: the axes after the last one cut short are read whole with it."""
+        import itertools
+
+        item = self.file_dtype.itemsize
+        strides = [math.prod(self.shape[i + 1:]) for i in range(self.ndim)]
+        k = self.ndim  # the axes k.. are read whole
+        while k > 0 and lo[k - 1] == 0 and size[k - 1] == self.shape[k - 1]:
+            k -= 1
+        run_axis = max(k - 1, 0)
+        run = size[run_axis] * strides[run_axis] if self.ndim else 1
+        rows = out.reshape(-1, run)
+        outer = itertools.product(*(range(lo[i], lo[i] + size[i]) for i in range(run_axis)))
+        with open(self.path, "rb") as fh:
+            for row, at in zip(rows, outer):
+                start = sum(a * st for a, st in zip(at, strides)) + lo[run_axis] * strides[
+                    run_axis]
+                fh.seek(self.offset + start * item)
+                if fh.readinto(memoryview(row).cast("B")) != run * item:
+                    raise _tiff_data_error(self.path, "the file is shorter than when it "
+                                           "was opened (cut or rewritten since)")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.offset, self.shape, self.file_dtype)
+
+
 def _read_tiff(path: Path, chunks) -> Micrograph:
     import tifffile
     import zarr
@@ -1355,6 +1443,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             _check_tiff_data_offsets(series, path)
             src_axes = series.axes
             n_levels = len(series.levels)
+            layouts = [_TiffWindows.layout(tif, lv) for lv in series.levels]
             first_page = series.pages[0] if series.pages else None
             colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
             turned = _tiff_orientation_warning(first_page, path)
@@ -1397,12 +1486,15 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         try:
             store = tifffile.imread(path, aszarr=True, series=series_index, level=level)
             zarr_arr = zarr.open_array(store, mode="r")
-            # probe the last block: catches truncated files early
-            if level == 0 and zarr_arr.size:
+            # a map reaches the file's end (a truncated file is not mapped); else probe
+            # the last block: catches truncated files early
+            mapped = _TiffWindows.of(path, layouts[level], zarr_arr)
+            if mapped is None and level == 0 and zarr_arr.size:
                 zarr_arr[tuple(slice(-1, None) for _ in zarr_arr.shape)]
         except Exception as exc:
             raise _tiff_data_error(path, exc or type(exc).__name__) from None
-        arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
+        arr, axes = _lazy_array(zarr_arr if mapped is None else mapped, src_axes,
+                                str(path), chunks)
         shown, axes = _tiff_colours(arr, axes, colours)
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
             meta["white_is_zero_max"] = int(colours[1])  # reader needs to undo it
