@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -239,3 +240,27 @@ def test_a_one_field_heyn_report_says_its_ra_is_over_test_lines_not_fields():
                             n_lines=5, margin=0)
     rep = report_from_specimen(spec, histograms=False)
     assert ("relative accuracy %RA", spec["summary"]["relative_accuracy_pct"]) in rep.summary
+
+
+def test_the_fields_row_says_how_many_fields_the_statistics_use():
+    """A field without a valid value (no crossing) is left out of the statistics: the
+    report said 'fields 5' beside a %RA and an interval made of 4 fields (t(0.975, 3)),
+    so a lab recomputing %RA with n = 5 got another number."""
+    from scipy import stats as st
+
+    from napari_srmat.report import specimen_summary_rows
+
+    fields = [_square_grid(a) for a in (8, 9, 10, 11)] + [np.zeros((200, 200), bool)]
+    spec = measure_specimen(fields, pixel_size_um=0.5, n_lines=7, margin=0)
+    s = spec["summary"]
+    # no crossing: N_L 0, no G, left out with a warning
+    vals = np.array([v for v in s["field_values"] if v])
+    assert vals.size == 4 and s["n_fields"] == 5
+    half = st.t.ppf(0.975, 3) * vals.std(ddof=1) / math.sqrt(4)
+    assert s["relative_accuracy_pct"] == pytest.approx(100 * half / vals.mean())
+    assert dict(specimen_summary_rows(s))["fields"] == "5 (4 in the statistics)"
+    text = report_html(report_from_specimen(spec, histograms=False))
+    assert "<td>fields</td><td>5 (4 in the statistics)</td>" in text
+    # all fields valid: the plain count
+    spec = measure_specimen(fields[:4], pixel_size_um=0.5, n_lines=7, margin=0)
+    assert dict(specimen_summary_rows(spec["summary"]))["fields"] == 4

@@ -306,6 +306,13 @@ def grain_size_number_label(standard: Any) -> str:
     return "ASTM grain size G"
 
 
+def _fields_count(summary: dict) -> Any:
+    """The summary's field count, with the fields its statistics use when fewer (a field
+    without a valid value is left out of the mean, the interval and %RA)."""
+    n, used = summary.get("n_fields"), summary.get("n_fields_in_statistics")
+    return n if used is None or used == n else f"{n} ({used} in the statistics)"
+
+
 def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
     """(label, value) rows of a specimen summary (``measure_specimen(...)["summary"]``).
 
@@ -320,7 +327,7 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
     rows = [
         ("standard", s.get("standard")),
         ("method", s.get("method")),
-        ("fields", s.get("n_fields")),
+        ("fields", _fields_count(s)),
         (grain_size_number_label(s.get("standard")), _g_number(s.get("astm_g"))),
         ("G, 95 % confidence interval", _g_number(s.get("astm_g_ci95"))),
     ]

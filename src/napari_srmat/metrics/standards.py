@@ -620,7 +620,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     Returns
     -------
     SpecimenSummary
-        A dict: ``method``, ``standard``, ``n_fields``, ``field_quantity``,
+        A dict: ``method``, ``standard``, ``n_fields``, ``n_fields_in_statistics`` (the
+        fields with a valid value: the n of the mean, sd, interval and %RA),
+        ``field_quantity``,
         ``field_values``, ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``,
         ``astm_g``, ``astm_g_ci95`` (``[low, high]``), ``mean_intercept_um`` and
         ``mean_intercept_ci95_um`` (formerly ``mean_intercept_um_ci95``, still read with a
@@ -672,6 +674,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         "method": method,
         "standard": standard,
         "n_fields": len(fields),
+        # the n of the statistics (t(0.975, n - 1), %RA): the fields with a valid value
+        "n_fields_in_statistics": len(valid),
         "field_quantity": quantity,
         "field_values": vals,
         "mean": mean,
