@@ -777,3 +777,23 @@ def test_a_x2_diffusers_pipeline_runs_at_its_own_scale_without_scale_given(tmp_p
                "--sampling-steps", "1"])
     assert rc == 0, capsys.readouterr().err
     assert read_image(tmp_path / "sr.zarr").data.shape == (26, 34, 3)
+
+
+@pytest.mark.slow
+def test_a_pipeline_component_config_that_does_not_fit_its_weights_gives_no_library_advice(
+        tmp_path):
+    """A pipeline folder whose unet/config.json says in_channels 3 for weights of 7 was
+    refused with diffusers' advice "You may consider adding `ignore_mismatched_sizes=True`
+    in the model `from_pretrained` method": no option of load_model or srmat, and loading
+    random weights in their place is what must not happen. The refusal now says the
+    component's config.json does not describe its weights."""
+    path = _tiny_upscale_pipeline(tmp_path / "pipe")
+    cfg_path = path / "unet" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["in_channels"] = 3
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError) as err:
+        load_model("diffusers-local", checkpoint=path, device="cpu")
+    text = str(err.value)
+    assert "ignore_mismatched_sizes" not in text and "\n" not in text, text
+    assert "conv_in.weight" in text and "config.json does not describe its weights" in text

@@ -78,6 +78,20 @@ def _check_upscaler(pipe: Any, path: Path) -> None:
             f"StableDiffusionUpscalePipeline (its call takes no {', '.join(missing)})")
 
 
+def _load_error_text(exc: BaseException) -> str:
+    """A diffusers load error on one line, without its advice to pass
+    ``ignore_mismatched_sizes=True`` (no option of :func:`~napari_srmat.sr.load_model`;
+    it would keep random weights): the sentence giving it is replaced by saying that the
+    component's config.json does not describe its weights."""
+    text = " ".join(str(exc).split())
+    cut = text.find("ignore_mismatched_sizes")
+    if cut < 0:
+        return text
+    return (text[:text.rfind(".", 0, cut) + 1] +
+            " The component's config.json does not describe its weights (keep the "
+            "files the pipeline was saved with)")
+
+
 @contextlib.contextmanager
 def _quiet_load():
     """Switch off diffusers' and transformers' progress bars ("Loading pipeline
@@ -179,7 +193,7 @@ class DiffusersLocalSR(SRModel):
                 pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs)
         except _LOAD_ERRORS as exc:
             raise CheckpointError(f"cannot load diffusers pipeline from {path}: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                                  f"{type(exc).__name__}: {_load_error_text(exc)}") from exc
         _check_upscaler(pipe, path)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(device)
