@@ -412,3 +412,40 @@ def test_device_with_mask_is_refused_not_ignored(tmp_path, capsys):
     assert out == "" and err == (
         "srmat grain-size: error: --checkpoint, --tta, --threshold-rule, --inference-scale "
         "and --device are for images (the model), not --mask\n")
+
+
+def test_text_output_gives_g_to_a_tenth_and_the_fields_in_the_statistics(tmp_path, capsys):
+    """`srmat grain-size` text lines printed G with two decimals ('G = 11.81 [11.26,
+    12.26]', a field 'G = 12.22') where E112 reports G to 0.1 (the report does since
+    db7afc9), and 'specimen (3 fields)' beside statistics of the 2 fields that had
+    crossings (an empty field is left out). G is now to a tenth in every text line
+    (`--json` keeps the full value), and the specimen line says how many fields its
+    statistics use."""
+    paths = []
+    for seed in (1, 2):
+        _mask_file(tmp_path / f"f{seed}.png", seed)
+        paths.append(str(tmp_path / f"f{seed}.png"))
+    Image.fromarray(np.zeros((256, 256), np.uint8)).save(tmp_path / "empty.png")
+    args = ["grain-size", *paths, str(tmp_path / "empty.png"), "--mask", "--method",
+            "intercept", "--pixel-size-um", "0.5"]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    for path, field, line in zip(paths, doc["images"], lines):
+        assert line == f"{path}: {field['standard']}: G = {field['astm_g']:.1f}"
+    s = doc["summary"]
+    assert (s["n_fields"], s["n_fields_in_statistics"]) == (3, 2)
+    lo, hi = s["astm_g_ci95"]
+    assert lines[-1].startswith(f"specimen (3 fields, 2 in the statistics): G = "
+                                f"{s['astm_g']:.1f} [{lo:.1f}, {hi:.1f}]"), lines[-1]
+    # the one-image line of the default method, and srmat heyn, the same way
+    assert main(["grain-size", paths[0], "--mask", "--pixel-size-um", "0.5", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["images"][0]
+    assert main(["grain-size", paths[0], "--mask", "--pixel-size-um", "0.5"]) == 0
+    lo, hi = row["astm_g_ci95"]
+    assert f"G = {row['astm_g']:.1f} [{lo:.1f}, {hi:.1f}]" in capsys.readouterr().out
+    assert main(["heyn", paths[0], "--pixel-size-um", "0.5", "--json"]) == 0
+    g = json.loads(capsys.readouterr().out)["astm_g"]
+    assert main(["heyn", paths[0], "--pixel-size-um", "0.5"]) == 0
+    assert f"ASTM G = {g:.1f}" in capsys.readouterr().out

@@ -7,6 +7,7 @@ import functools
 import sys
 
 from ..io import LENGTH_UNIT
+from ..report import G_DECIMALS
 from . import (
     DEVICE_HELP,
     UserError,
@@ -121,7 +122,8 @@ def describe(row: dict) -> str:
     if row["mean_intercept_um"] is not None:
         parts.append(_fmt_interval(row["mean_intercept_um"], row["mean_intercept_ci95_um"],
                                    LENGTH_UNIT))
-        parts.append("G = " + _fmt_interval(row["astm_g"], row["astm_g_ci95"], ""))
+        parts.append("G = " + _fmt_interval(row["astm_g"], row["astm_g_ci95"], "",
+                                            digits=G_DECIMALS))
     tail = f"{row['n_crossings']} crossings"
     if row["mode"] == "image":
         tail += f", inference scale {row['inference_scale']:g}"
@@ -400,14 +402,18 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
         return 0
     for f in fields:
         g = f.get("astm_g")
-        print(f"{f['name']}: {f['standard']}: G = {'n/a' if g is None else f'{g:.2f}'}")
+        print(f"{f['name']}: {f['standard']}: G = "
+              + ("n/a" if g is None else f"{g:.{G_DECIMALS}f}"))
     if summary is None:
         print(f"specimen: not summarised ({len(errors)} of {len(fields) + len(errors)} "
               "fields could not be measured)")
         return 0
     g, ci = summary.get("astm_g"), summary.get("astm_g_ci95")
-    print(f"specimen ({summary['n_fields']} fields): G = {'n/a' if g is None else f'{g:.2f}'}"
-          + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and None not in ci else "")
+    n, used = summary["n_fields"], summary.get("n_fields_in_statistics", summary["n_fields"])
+    print(f"specimen ({n} fields{'' if used == n else f', {used} in the statistics'}): G = "
+          + ("n/a" if g is None else f"{g:.{G_DECIMALS}f}")
+          + (f" [{ci[0]:.{G_DECIMALS}f}, {ci[1]:.{G_DECIMALS}f}]" if ci and None not in ci
+             else "")
           + (f", %RA {summary['relative_accuracy_pct']:.1f}"
              if summary.get("relative_accuracy_pct") is not None else ""))
     _check_specimen_measured(summary)

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from ..report import G_DECIMALS
 from . import (
     UserError,
     check_mask_fits,
@@ -210,7 +211,8 @@ def _run(args: argparse.Namespace) -> int:
             line += (f" ± {out['ci95_half_width_px']:.2f} "
                      f"(95% CI, %RA {out['relative_accuracy_pct']:.1f})")
         if out.get("astm_g") is not None:
-            line += f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, ASTM G = {out['astm_g']:.2f}"
+            line += (f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, "
+                     f"ASTM G = {out['astm_g']:.{G_DECIMALS}f}")
         print(line)
     _check_measured(out, degenerate, args.threshold)
     return 0
