@@ -1351,3 +1351,60 @@ def test_an_uncompressed_tiff_cut_after_it_was_opened_is_a_read_error(tmp_path):
         fh.truncate(os.path.getsize(p) - 64 * 20)
     with pytest.raises(ImageReadError, match=r"a.tif: cannot read TIFF pixel data.*shorter"):
         np.asarray(m.data)
+
+
+def _mosaic_with_empty_border(tmp_path, mode: str):
+    """A stitched mosaic as stitching tools export it: the specimen opaque, the empty
+    border around it transparent (alpha 0) and black underneath."""
+    rgb = np.full((40, 50, 3), 180, np.uint8)
+    alpha = np.full((40, 50), 255, np.uint8)
+    rgb[:, 40:], alpha[:, 40:] = 0, 0  # a transparent, black fifth on the right
+    p = tmp_path / f"mosaic_{mode}.png"
+    if mode == "RGBA":
+        Image.fromarray(np.dstack([rgb, alpha])).save(p)
+    elif mode == "LA":
+        Image.fromarray(np.dstack([rgb[..., 0], alpha]), mode="LA").save(p)
+    elif mode == "P":  # palette with a transparent entry (tRNS)
+        im = Image.fromarray(rgb[..., 0]).convert("P")
+        im.save(p, transparency=0)
+    else:  # 16-bit RGBA
+        imagecodecs = pytest.importorskip("imagecodecs")
+        wide = np.dstack([rgb, alpha]).astype(np.uint16) * 257
+        p.write_bytes(imagecodecs.png_encode(wide))
+    return p
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "RGBA16"])
+def test_transparent_pixels_of_a_png_are_told_when_the_alpha_is_dropped(tmp_path, mode):
+    """The alpha channel was dropped without a word (RGBA: only
+    metadata['alpha_dropped']; grey + alpha: not even that), so the transparent, black
+    border of a stitched mosaic was read, shown and measured as specimen. Now the share
+    of pixels that are not opaque is told (and recorded); the pixels are still read as
+    stored."""
+    p = _mosaic_with_empty_border(tmp_path, mode)
+    with pytest.warns(UserWarning, match=rf"mosaic_{mode}.png: 20% of its pixels are "
+                                         r"transparent.*read as if opaque"):
+        m = read_image(p)
+    assert m.metadata["alpha_dropped"] and m.metadata["transparent_fraction"] == 0.2
+    assert np.asarray(m.data)[:, 45].max() == 0  # as stored
+
+
+def test_an_opaque_alpha_channel_is_dropped_without_a_word(tmp_path):
+    a = np.dstack([np.full((20, 30, 3), 90, np.uint8), np.full((20, 30), 255, np.uint8)])
+    Image.fromarray(a).save(tmp_path / "opaque.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = read_image(tmp_path / "opaque.png")
+    assert m.metadata["alpha_dropped"] and "transparent_fraction" not in m.metadata
+
+
+def test_a_mask_with_a_transparent_background_is_read_without_the_crop_advice(tmp_path):
+    """Annotation tools export a boundary mask as RGBA, the background transparent: that
+    is its background, not an empty mosaic border to crop away."""
+    a = np.zeros((20, 30, 4), np.uint8)
+    a[10, :, :] = 255  # an opaque white boundary line, the rest transparent black
+    Image.fromarray(a).save(tmp_path / "mask.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = read_mask(tmp_path / "mask.png")
+    assert mask.shape == (20, 30) and mask[10].all() and mask.sum() == 30

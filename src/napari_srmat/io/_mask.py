@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from ..errors import check_flag, check_number, not_found_message, os_error_reason
 from ._float import all_finite, check_pixel_values, to_float01
 from ._read import (
+    TRANSPARENT_WORDS,
     DamagedStoreError,
     ImageReadError,
     Micrograph,
@@ -272,7 +274,10 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
         raise file_not_found(path, what)
     if path.suffix.lower() != ".npy":
         try:
-            return _stored_samples(read_image(path))
+            with warnings.catch_warnings():  # a mask's transparent background is its
+                warnings.filterwarnings(  # background: no crop-the-border advice
+                    "ignore", message=f".*{TRANSPARENT_WORDS}", category=UserWarning)
+                return _stored_samples(read_image(path))
         except DamagedStoreError:
             raise  # its one line names the store and what tells more
         except ImageReadError as exc:

@@ -853,11 +853,37 @@ def _detect_format(path: Path) -> str:
 # --------------------------------------------------------------------------- PIL
 
 
+#: The words of the read warning of transparent pixels (:func:`_alpha_dropped`), which a
+#: mask reader filters (a mask's transparent background is its background).
+TRANSPARENT_WORDS = "of its pixels are transparent"
+
+
+def _alpha_dropped(alpha: np.ndarray, name: str, meta: dict) -> None:
+    """The one rule of a PNG's dropped alpha channel (decoded whole, so counting is
+    free; a TIFF's lazy alpha is dropped uncounted): ``meta["alpha_dropped"]``, and
+    when some pixels are not opaque, their share as ``meta["transparent_fraction"]``
+    and a read warning. The transparent, black border of a stitched mosaic was read,
+    shown and measured as specimen without a word."""
+    meta["alpha_dropped"] = True
+    opaque = np.iinfo(alpha.dtype).max if alpha.dtype.kind in "ui" else 1.0
+    share = float(np.count_nonzero(alpha < opaque)) / max(alpha.size, 1)
+    if share:
+        meta["transparent_fraction"] = round(share, 4)
+        meta.setdefault("read_warnings", []).append(
+            f"{name}: {share:.0%} {TRANSPARENT_WORDS} (alpha below opaque); "
+            "the alpha channel is dropped and their stored colour read as if opaque (the "
+            "empty border of a stitched mosaic measures as specimen): crop it away first")
+
+
 def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
     meta: dict = {"mode": im.mode}
     mode = im.mode
+    if mode == "P" and "transparency" in im.info:  # transparent palette entries: alpha
+        im, mode = im.convert("RGBA"), "RGBA"
+    if im.getbands()[-1] in ("A", "a"):
+        _alpha_dropped(np.asarray(im.getchannel(im.getbands()[-1])), name, meta)
     if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        im = im.convert("RGB")
     elif mode in ("1", "LA", "PA"):
         im = im.convert("L")
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
@@ -869,7 +895,6 @@ def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
     arr = np.asarray(im)
     if arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[..., :3]
-        meta["alpha_dropped"] = True
     if arr.dtype == np.int32:  # PIL mode "I" (16-bit PNG on some versions)
         arr = arr.astype(np.uint16) if arr.min() >= 0 and arr.max() < 65536 else arr
     if arr.dtype.byteorder == ">":
@@ -971,8 +996,8 @@ def _png16_to_array(path: Path, mode: str) -> tuple[np.ndarray, dict]:
     arr = np.asarray(imagecodecs.png_decode(path.read_bytes()))
     meta: dict = {"mode": f"{mode} (16 bits per channel)"}
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        _alpha_dropped(arr[..., -1], str(path), meta)
         arr = arr[..., 0] if arr.shape[2] == 2 else arr[..., :3]
-        meta["alpha_dropped"] = True
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return np.ascontiguousarray(arr), meta
