@@ -657,14 +657,16 @@ def test_an_unknown_color_fix_is_refused_when_the_model_is_loaded(tmp_path):
         assert tiny("onestep", scale=2, color_fix=ok).options["color_fix"] == ok
 
 
-@pytest.mark.parametrize("field, wrong, right", [("scale", 4, 2), ("in_channels", 1, 3)])
+@pytest.mark.parametrize("field, wrong, right", [("scale", 4, 2), ("scale", 3, 2),
+                                                 ("in_channels", 1, 3)])
 def test_a_config_json_naming_another_scale_or_channels_than_its_weights_says_which(
         tmp_path, capsys, field, wrong, right):
     """A checkpoint whose config.json says "scale": 4 for x2 weights (or in_channels 1
     for RGB weights) was refused as "does not match the architecture its config
     describes (...): 2 shape mismatch(es) (e.g. tail.weight: checkpoint (12, 8, 3, 3) vs
     config (48, 8, 3, 3))", leaving the user to work out the scale from tensor shapes.
-    The refusal now names the field, the config's value and the weights' one."""
+    The refusal now names the field, the config's value and the weights' one; so does
+    the refusal of a scale the model lacks ("cnn: unsupported scale 3; supported: 2, 4")."""
     from PIL import Image
 
     from napari_srmat.cli import main

@@ -263,7 +263,8 @@ def _from_checkpoint(path, name, scale, device, options) -> TorchSRModel:
         state = load_checked_weights(ckpt, lambda: build("meta", kwargs).net,
                                      describe=describe)
     except CheckpointError as exc:
-        if exc.__cause__ is None:  # tensors that do not match: a wrong scale/in_channels?
+        if exc.__cause__ is None or isinstance(exc.__cause__, ScaleError):
+            # tensors that do not match, or a scale the model lacks: which field is wrong?
             _name_a_wrong_field(ckpt, cls, {"scale": ck_scale, "in_channels": in_channels},
                                 own)
         if not isinstance(exc.__cause__, SRError) or own == kwargs:
