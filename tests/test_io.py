@@ -12,6 +12,7 @@ import tifffile
 import zarr
 from PIL import Image
 
+from napari_srmat._napari_io import read_micrograph
 from napari_srmat.cli import main as cli_main
 from napari_srmat.io import (
     GIVE_PIXEL_SIZE,
@@ -1408,3 +1409,25 @@ def test_a_mask_with_a_transparent_background_is_read_without_the_crop_advice(tm
         warnings.simplefilter("error")
         mask = read_mask(tmp_path / "mask.png")
     assert mask.shape == (20, 30) and mask[10].all() and mask.sum() == 30
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_grey_palette_image_reads_as_grey(tmp_path, rng, suffix):
+    """An 8-bit grey image saved as a palette (indexed) image, as Pillow's convert("P"),
+    GIMP's indexed export and some cameras write it, was read as RGB (three equal
+    channels): srmat info said (H, W, 3) YXC, napari opened it as colour, and
+    super-resolution and boundaries ran their colour path. A palette whose every entry
+    is grey now reads as grey, with the palette's grey values; a colour palette stays
+    RGB."""
+    g = rng.integers(0, 255, (30, 40), np.uint8)
+    p = tmp_path / f"grey_palette{suffix}"
+    Image.fromarray(g).convert("P").save(p)
+    assert Image.open(p).mode == "P"
+    m = read_image(p)
+    assert m.axes == "YX" and m.shape == (30, 40) and m.dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(m.data), g)
+    [(_, kwargs, _)] = read_micrograph(str(p))
+    assert kwargs["rgb"] is False
+    c = tmp_path / f"colour_palette{suffix}"
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), np.uint8)).quantize(8).save(c)
+    assert read_image(c).axes == "YXC"

@@ -875,6 +875,20 @@ def _alpha_dropped(alpha: np.ndarray, name: str, meta: dict) -> None:
             "empty border of a stitched mosaic measures as specimen): crop it away first")
 
 
+def _grey_palette(lut: Any) -> bool:
+    """The one palette rule (PNG, TIFF): a palette whose every entry is grey (R = G = B)
+    is a grey image saved as indexed colours, and reads as grey (the entries' value);
+    any colour entry keeps RGB. ``lut``: ``(n, 3)`` entries.
+
+    Examples
+    --------
+    >>> _grey_palette([[0, 0, 0], [7, 7, 7]]), _grey_palette([[0, 0, 0], [7, 0, 0]])
+    (True, False)
+    """
+    lut = np.asarray(lut).reshape(-1, 3)
+    return bool(lut.size) and bool((lut == lut[:, :1]).all())
+
+
 def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
     meta: dict = {"mode": im.mode}
     mode = im.mode
@@ -882,8 +896,8 @@ def _pil_to_array(im, name: str) -> tuple[np.ndarray, dict]:
         im, mode = im.convert("RGBA"), "RGBA"
     if im.getbands()[-1] in ("A", "a"):
         _alpha_dropped(np.asarray(im.getchannel(im.getbands()[-1])), name, meta)
-    if mode == "P":
-        im = im.convert("RGB")
+    if mode == "P":  # Pillow's grey of a grey entry is its value (weights sum to 1)
+        im = im.convert("L" if _grey_palette(im.getpalette() or []) else "RGB")
     elif mode in ("1", "LA", "PA"):
         im = im.convert("L")
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
@@ -1293,14 +1307,17 @@ def _tiff_colour_rule(page) -> tuple[str | None, Any]:
 
 def _tiff_colours(arr, axes: str, rule: tuple[str | None, Any]):
     """Apply :func:`_tiff_colour_rule`'s conversion to a lazy level: a palette becomes
-    RGB through its colour map, CMYK becomes RGB (``255 - min(255, C + K)``, Pillow's
-    formula), white-is-zero grey is inverted, alpha is dropped (RGBA -> RGB, grey +
-    alpha -> grey, as for PNG)."""
+    RGB through its colour map (grey through a grey one, :func:`_grey_palette`), CMYK
+    becomes RGB (``255 - min(255, C + K)``, Pillow's formula), white-is-zero grey is
+    inverted, alpha is dropped (RGBA -> RGB, grey + alpha -> grey, as for PNG)."""
     import dask.array as da
 
     kind, value = rule
     if kind == "palette" and axes == "YX" and arr.dtype.kind in "ub":
         lut = value
+        if _grey_palette(lut):
+            grey = np.ascontiguousarray(lut[:, 0])
+            return arr.map_blocks(lambda b: grey[b.astype(np.intp)], dtype=grey.dtype), axes
         arr = arr.map_blocks(lambda b: lut[b.astype(np.intp)], dtype=lut.dtype, new_axis=2,
                              chunks=(*arr.chunks, (3,)))
         return arr, "YXC"
