@@ -69,10 +69,10 @@ def test_widget_numbers_equal_library(make_napari_viewer, qtbot, pattern):
     assert w.table.rowCount() == ref.n_lines
     assert int(w.table.item(0, 2).text()) == int(ref.per_line_count[0])
     assert w.summary.item(0, 1).text() == f"{ref.mean_intercept_px:.4g}"
-    # the status line gives the µm figure and G too (it gave px only)
+    # the status line gives the µm figure and G too (it gave px only; G to a tenth)
     assert w.status.text().startswith(
         f"ℓ̄ = {ref.mean_intercept_px:.4g} px = {ref.mean_intercept_px * 0.5:.4g} µm, "
-        f"G {ref.astm_g:.3g} from {ref.n_intersections} intersections"), w.status.text()
+        f"G {ref.astm_g:.1f} from {ref.n_intersections} intersections"), w.status.text()
     from napari_srmat.metrics.standards import has_few_intersections
 
     # with its warnings after the figures (17 circles: fewer than E112's 50 crossings;
@@ -216,7 +216,10 @@ def test_simple_mode_micrograph_to_grain_size(make_napari_viewer, qtbot):
     assert res.astm_g_ci95 == pytest.approx(ref.astm_g_ci95, rel=1e-9)
     lo, hi = res.mean_intercept_ci95_um
     assert panel.intercept_label.text() == f"{res.mean_intercept_um:.4g} µm  [{lo:.4g}, {hi:.4g}]"
-    assert panel.g_label.text().startswith(f"{res.astm_g:.4g}  [")
+    g_lo, g_hi = res.astm_g_ci95  # G to a tenth, as E112 reports it (was 4 digits)
+    assert panel.g_label.text() == f"{res.astm_g:.1f}  [{g_lo:.1f}, {g_hi:.1f}]"
+    # the boundary crossings by their name (was 'N intercepts': E112's N is another count)
+    assert panel.detail_label.text().startswith(f"{res.n_crossings} crossings, ")
     # what was measured is shown over the micrograph: the boundaries at the inference
     # scale, placed over the layer's extent, with the intersections and test lines on them
     bl = viewer.layers["micrograph boundaries (grain size)"]
@@ -348,6 +351,8 @@ def test_a_drawn_lines_tables_give_the_count_l_is_made_of(make_napari_viewer):
     summary = {w.summary.item(i, 0).text(): w.summary.item(i, 1).text()
                for i in range(w.summary.rowCount())}
     assert summary["mean intercept ℓ̄ (px)"] == "20" and summary["intersections"] == "2"
+    # one field: its %RA is the scatter of its test lines (the report's label), not E112's
+    assert "relative accuracy %RA (scatter of the 1 test lines of one field)" in summary
     assert w.table.item(0, 2).text() == "2"
 
 

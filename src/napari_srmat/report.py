@@ -46,6 +46,8 @@ __all__ = [
     "SampleInfo",
     "format_value",
     "GrainSizeNumber",
+    "as_grain_size_number",
+    "format_result_value",
     "G_DECIMALS",
     "GrainSizeReport",
     "REPORT_FORMATS",
@@ -161,14 +163,39 @@ class GrainSizeNumber(float):
     __slots__ = ()
 
 
-def _g_number(v: Any) -> Any:
-    """``v`` (a G, or a ``[low, high]`` pair of G) marked as :class:`GrainSizeNumber`;
-    None, and ends that are not numbers, as they are."""
+def as_grain_size_number(v: Any) -> Any:
+    """``v`` (a G, or a ``[low, high]`` pair of G) marked as :class:`GrainSizeNumber`
+    (shown to :data:`G_DECIMALS` decimals by :func:`format_value`: the rule of the
+    reports, the widgets' tables and status lines); None, and ends that are not
+    numbers, as they are.
+
+    Examples
+    --------
+    >>> format_value(as_grain_size_number([11.26, 12.2649]))
+    '[11.3, 12.3]'
+    """
     if isinstance(v, (list, tuple)):
-        return [_g_number(x) for x in v]
+        return [as_grain_size_number(x) for x in v]
     if isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, bool):
         return GrainSizeNumber(v)
     return v
+
+
+#: Result keys holding a grain size number G or its interval (:func:`format_result_value`).
+G_KEYS = frozenset({"astm_g", "astm_g_ci95"})
+
+
+def format_result_value(key: str, v: Any) -> str:
+    """:func:`format_value` of a result's ``key``: a G (:data:`G_KEYS`) to
+    :data:`G_DECIMALS` decimals, as E112 reports it; the rule of the report's and the
+    widgets' per-field tables.
+
+    Examples
+    --------
+    >>> format_result_value("astm_g", 11.8069), format_result_value("grains_per_mm2", 11.8069)
+    ('11.8', '11.81')
+    """
+    return format_value(as_grain_size_number(v) if key in G_KEYS else v)
 
 
 def format_value(v: Any) -> str:
@@ -328,8 +355,8 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
         ("standard", s.get("standard")),
         ("method", s.get("method")),
         ("fields", _fields_count(s)),
-        (grain_size_number_label(s.get("standard")), _g_number(s.get("astm_g"))),
-        ("G, 95 % confidence interval", _g_number(s.get("astm_g_ci95"))),
+        (grain_size_number_label(s.get("standard")), as_grain_size_number(s.get("astm_g"))),
+        ("G, 95 % confidence interval", as_grain_size_number(s.get("astm_g_ci95"))),
     ]
     rows += [(label, s[key]) for key, label in SPECIMEN_SUMMARY_EXTRA if key in s]
     rows += [
@@ -392,8 +419,7 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
                "grains on edge", "intersections", "anisotropy"]
     keys = ["name", "astm_g", "mean_intercept_um", "mean_intercept_px", "grains_per_mm2",
             "n_grains_inside", "n_grains_edge", "n_intersections", "anisotropy_index"]
-    rows = [[format_value(_g_number(f.get(k)) if k == "astm_g" else f.get(k)) for k in keys]
-            for f in fields]
+    rows = [[format_result_value(k, f.get(k)) for k in keys] for f in fields]
     rep = GrainSizeReport(
         title=title, sample=sample or SampleInfo(), summary=summary,
         tables=[("Fields", headers, rows)],
@@ -447,7 +473,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     lines = f"the {n_lines} test lines" if n_lines else "the test lines"
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
-        ("ASTM grain size G", _g_number(stats.get("astm_g"))),
+        ("ASTM grain size G", as_grain_size_number(stats.get("astm_g"))),
         (f"mean lineal intercept ℓ̄ ({LENGTH_UNIT})", stats.get("mean_intercept_um")),
         (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("ci95_um")),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),

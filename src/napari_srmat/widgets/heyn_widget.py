@@ -40,6 +40,7 @@ from ..grainsize import MASK_TAB
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
+from ..report import G_DECIMALS, format_result_value
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -191,12 +192,12 @@ def _corrections_layer(viewer, boundary_layer, shape: tuple[int, ...]):
                  and is_derived_from(lay, boundary_layer)), None)
 
 
-def _with_interval(value, interval, unit: str = "") -> str:
+def _with_interval(value, interval, unit: str = "", spec: str = ".4g") -> str:
     if value is None:
         return "–"
-    text = f"{value:.4g}{unit}"
+    text = f"{value:{spec}}{unit}"
     if interval is not None:
-        text += f"  [{interval[0]:.4g}, {interval[1]:.4g}]"
+        text += f"  [{interval[0]:{spec}}, {interval[1]:{spec}}]"
     return text
 
 
@@ -292,9 +293,11 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         else:
             self.intercept_label.setText(
                 _with_interval(d["mean_intercept_px"], d["mean_intercept_ci95_px"], " px"))
-        self.g_label.setText(_with_interval(d["astm_g"], d["astm_g_ci95"]))
+        # G to a tenth, as E112 reports it (report.G_DECIMALS)
+        self.g_label.setText(_with_interval(d["astm_g"], d["astm_g_ci95"],
+                                            spec=f".{G_DECIMALS}f"))
         self.detail_label.setText(
-            f"{d['n_intercepts']} intercepts, inference scale {d['inference_scale']:g}")
+            f"{d['n_crossings']} crossings, inference scale {d['inference_scale']:g}")
         layer = getattr(self, "_measured_layer", None)
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
@@ -568,7 +571,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         text = f"ℓ̄ = {_fmt(st['mean_intercept_px'])} px"
         if st["mean_intercept_um"] is not None:  # the figure a lab reports, when calibrated
             text += (f" = {_fmt(st['mean_intercept_um'])} {LENGTH_UNIT}, "
-                     f"G {_fmt(st['astm_g'], 3)}")
+                     f"G {format_result_value('astm_g', st['astm_g'])}")
         text += f" from {st['intersection_count']:g} intersections"
         if edits:
             text += " (corrected map: " + "; ".join(edits) + ")"
@@ -582,10 +585,13 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         rows = [
             ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
             (f"mean intercept ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_um"]),
-            ("ASTM grain size G", st["astm_g"]),
+            ("ASTM grain size G", format_result_value("astm_g", st["astm_g"])),
             ("95% CI of ℓ̄ (px)", st["ci95_px"]),
             (f"95% CI of ℓ̄ ({LENGTH_UNIT})", st["ci95_um"]),
-            ("relative accuracy %RA", st["relative_accuracy_pct"]),
+            # one field: the scatter of its test lines, not E112's %RA over fields (the
+            # report's label, 45a3961)
+            (f"relative accuracy %RA (scatter of the {st['n_lines']} test lines of one "
+             "field)", st["relative_accuracy_pct"]),
             ("intersections", f"{st['intersection_count']:g}"),  # the P of ℓ̄ = ΣL / ΣP
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),

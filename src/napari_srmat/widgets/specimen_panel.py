@@ -44,7 +44,7 @@ from qtpy.QtWidgets import (
 from ..jobs import Log, StopToken
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 from ..metrics.standards import METHODS, field_grid, measure_specimen_job, pool_fields
-from ..report import format_value, specimen_summary_rows
+from ..report import format_result_value, format_value, specimen_summary_rows
 from ._common import (
     LayerCombo,
     WidgetInputError,
@@ -479,7 +479,9 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.json_btn.setEnabled(True)
         self.csv_btn.setEnabled(True)
         s = result.report["summary"]
-        text = (f"G = {format_value(s.get('astm_g'))} from {s['n_fields']} field(s)"
+        n, used = s["n_fields"], s.get("n_fields_in_statistics", s["n_fields"])
+        text = (f"G = {format_result_value('astm_g', s.get('astm_g'))} from {n} field(s)"
+                + ("" if used == n else f" ({used} in the statistics)")
                 + (f"; {s['advice'][0]}" if s.get("advice") else ""))
         # fields deleted while measured: no overlays (above), said first
         self.status.setText(removed_inputs_note(self.viewer, self._job_layers, text))
@@ -503,7 +505,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         for i, f in enumerate(images):
             for j, (_, key) in enumerate(self.FIELD_COLUMNS):
                 v = f.get(key)
-                text = (str(len(v)) if key == "warnings" else format_value(v))
+                text = (str(len(v)) if key == "warnings" else format_result_value(key, v))
                 item = QTableWidgetItem(text)
                 if key == "warnings" and v:
                     item.setToolTip("\n".join(v))
