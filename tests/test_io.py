@@ -1431,3 +1431,33 @@ def test_a_grey_palette_image_reads_as_grey(tmp_path, rng, suffix):
     c = tmp_path / f"colour_palette{suffix}"
     Image.fromarray(rng.integers(0, 255, (30, 40, 3), np.uint8)).quantize(8).save(c)
     assert read_image(c).axes == "YXC"
+
+
+@pytest.mark.parametrize("zarr_format, level", [(2, 0), (3, 1)])
+def test_a_level_array_opened_inside_an_ome_zarr_keeps_its_pixel_size(tmp_path, zarr_format,
+                                                                      level):
+    """Opening a level's folder inside an OME-Zarr (``image.ome.zarr/0``, dragged into
+    napari or given to srmat) read a plain array: no pixel size, without a word. Now the
+    level keeps the scale its image's multiscales give it, and a warning names the
+    image to open for the whole pyramid."""
+    g = np.arange(64 * 80, dtype=np.uint16).reshape(64, 80)
+    store = tmp_path / "other.ome.zarr"
+    root = zarr.open_group(str(store), mode="w", zarr_format=zarr_format)
+    datasets = []
+    for i in range(2):
+        root.create_array(f"s{i}", data=g[::2 ** i, ::2 ** i].copy())
+        datasets.append({"path": f"s{i}", "coordinateTransformations": [
+            {"type": "scale", "scale": [250.0 * 2 ** i, 250.0 * 2 ** i]}]})
+    ms = [{"axes": [{"name": a, "type": "space", "unit": "nanometer"} for a in "yx"],
+           "datasets": datasets}]
+    if zarr_format == 2:
+        root.attrs["multiscales"] = [{"version": "0.4", **ms[0]}]
+    else:
+        root.attrs["ome"] = {"version": "0.5", "multiscales": ms}
+    with pytest.warns(UserWarning, match=rf"s{level}.*level {level} of the OME-Zarr image "
+                                         r".*other.ome.zarr.*open it for"):
+        m = read_image(store / f"s{level}")
+    assert m.shape == (64 // 2 ** level, 80 // 2 ** level) and m.n_levels == 1
+    assert m.pixel_size_um == pytest.approx(0.25 * 2 ** level)
+    assert m.metadata["pixel_size_source"] == "ome-zarr"
+    np.testing.assert_array_equal(np.asarray(m.data), g[::2 ** level, ::2 ** level])

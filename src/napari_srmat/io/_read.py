@@ -1896,6 +1896,34 @@ def _zarr_image(path: Path):
     return node, None, None
 
 
+#: How many folders up from a Zarr array :func:`_image_of_level` looks for the OME-Zarr
+#: image listing it as a level (``image/0``; ``image/scale0/data`` of some writers).
+LEVEL_PARENT_DEPTH = 3
+
+
+def _image_of_level(path: Path) -> tuple | None:
+    """``(group, multiscales with this level alone, version, index, image path)`` when the
+    Zarr array at ``path`` is a level (a ``datasets`` entry) of an OME-Zarr image in a
+    folder above it, else None: the level read on its own keeps its pixel size (a
+    level's folder opened inside ``image.ome.zarr`` gave none, without a word). An
+    unreadable or damaged folder above is no image (the array is read as it is)."""
+    import zarr
+
+    for image_path in list(path.parents)[:LEVEL_PARENT_DEPTH]:
+        if not any((image_path / name).is_file() for name in _ZARR_ROOT_FILES):
+            continue
+        try:
+            group = zarr.open_group(str(image_path), mode="r")
+            ms, version = _multiscales_attrs(image_path, group)
+        except Exception:  # noqa: BLE001 - not a readable group: no image above
+            continue
+        level = path.relative_to(image_path).as_posix()
+        for index, ds in enumerate((ms or {}).get("datasets") or []):
+            if ds["path"].strip("/") == level:
+                return group, {**ms, "datasets": [ds]}, version or "0.4", index, image_path
+    return None
+
+
 def _all_chunks_written(node, ms: dict | None) -> bool:
     """Whether a Zarr image (:func:`_zarr_image`) is an OME-Zarr that napari-srmat
     completed with every chunk written (``attrs["srmat"]`` carries
@@ -1998,6 +2026,15 @@ def _read_zarr(path: Path, chunks, *, refuse_damaged: bool = True,
         _refuse_missing_chunks(path, node, ms)
     if ms is not None:
         return _read_ome_zarr(path, node, ms, version, chunks)
+    image = _image_of_level(path)
+    if image is not None:
+        group, level_ms, level_version, index, image_path = image
+        mic = _read_ome_zarr(path, group, level_ms, level_version, chunks)
+        mic.metadata.setdefault("read_warnings", []).append(
+            f"{path}: level {index} of the OME-Zarr image {image_path}, read as an image "
+            "of its own with that level's pixel size; open it for the whole pyramid "
+            f"({image_path})")
+        return mic
     zarr_arr = node
     attrs = dict(zarr_arr.attrs)
     src_axes = attrs.get("axes") if isinstance(attrs.get("axes"), str) else None
