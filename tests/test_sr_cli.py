@@ -269,6 +269,13 @@ def test_sr_models_lists(capsys):
     names = [m["name"] for m in data["models"]]
     assert {"bicubic", "lanczos", "cnn", "onestep", "ddpm", "diffusers-local"} <= set(names)
     assert data["default"] in names
+    # the factors each model runs at (--scale's help pointed to '2 or 4' only)
+    scales = {m["name"]: m["scales"] for m in data["models"]}
+    assert scales["cnn"] == [2, 4] and scales["bicubic"] == [2, 3, 4, 8]
+    assert main(["sr", "models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "bicubic  x2, x3, x4, x8" in lines
+    assert "cnn (default)  x2, x4; shipped weights: x4" in lines
 
 
 def test_sr_train_then_run_checkpoint(small_png, tmp_path, capsys):

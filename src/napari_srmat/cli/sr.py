@@ -83,7 +83,9 @@ def build_sr_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint", default=None,
                    help="checkpoint directory (or pipeline dir for diffusers-local)")
     r.add_argument("--scale", type=int_arg(1), default=None,
-                   help="2 or 4 (default 4 / checkpoint's)")
+                   help="SR factor, one of the model's (srmat sr models lists them: 2 or "
+                   "4; bicubic, lanczos also 3, 8) (default 4 / the checkpoint's / a "
+                   "diffusers pipeline's own)")
     r.add_argument("--tile", type=int_arg(1), default=DEFAULT_TILE,
                    help=f"largest LR tile incl. context (default {DEFAULT_TILE}; small "
                         "images use a smaller one)")
@@ -379,17 +381,20 @@ def _device(device: str) -> str:
 
 def _models(args: argparse.Namespace) -> int:
     from ..sr import DEFAULT_MODEL, available_models, shipped_weights_dir
+    from ..sr.registry import model_scales
 
     rows = []
     for name in available_models():
-        shipped = [s for s in (2, 4) if shipped_weights_dir(name, s) is not None]
-        rows.append({"name": name, "default": name == DEFAULT_MODEL, "shipped_scales": shipped})
+        scales = list(model_scales(name))
+        shipped = [s for s in scales if shipped_weights_dir(name, s) is not None]
+        rows.append({"name": name, "default": name == DEFAULT_MODEL, "scales": scales,
+                     "shipped_scales": shipped})
     if args.json:
         print_json({"models": rows, "default": DEFAULT_MODEL})
     else:
         for r in rows:
             flag = " (default)" if r["default"] else ""
-            ship = f"  shipped weights: x{', x'.join(map(str, r['shipped_scales']))}" \
+            ship = f"; shipped weights: x{', x'.join(map(str, r['shipped_scales']))}" \
                 if r["shipped_scales"] else ""
-            print(f"{r['name']}{flag}{ship}")
+            print(f"{r['name']}{flag}  x{', x'.join(map(str, r['scales']))}{ship}")
     return 0

@@ -29,6 +29,7 @@ from .base import (
 __all__ = [
     "available_models",
     "check_model_name",
+    "model_scales",
     "load_model",
     "save_model_checkpoint",
     "shipped_weights_dir",
@@ -75,6 +76,18 @@ def available_models() -> list[str]:
         "refsr"]``.
     """
     return list(_classes())
+
+
+def model_scales(name: str) -> tuple[int, ...]:
+    """The SR factors a model of ``name`` (:func:`available_models`) runs at.
+
+    Examples
+    --------
+    >>> model_scales("cnn"), model_scales("bicubic")
+    ((2, 4), (2, 3, 4, 8))
+    """
+    check_model_name(name)
+    return tuple(_classes()[name].supported_scales)
 
 
 def check_model_name(name: str) -> None:
