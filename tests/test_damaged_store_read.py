@@ -102,3 +102,29 @@ def test_store_with_a_deleted_chunk_of_a_coarser_level_is_refused(tmp_path, caps
     with pytest.raises(DamagedStoreError, match="damaged: 1 of 16 chunks, 1 of 4 chunks of "
                                                 "level 1 missing"):
         read_image(store)
+
+
+def test_a_level_of_a_damaged_store_opened_on_its_own_is_refused(tmp_path):
+    """A level's folder opened inside a store (`mask.ome.zarr/1`: read with that level's
+    pixel size since 45a2934) skipped the check of the store's mark: a level lacking a
+    chunk read it as zeros, with a pixel size, where the whole store is refused."""
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    files = sorted(p for p in (store / "1").rglob("*") if p.is_file()
+                   and not p.name.startswith("."))
+    files[2].unlink()
+    with pytest.warns(UserWarning, match="level 0 of the OME-Zarr image"):
+        read_image(store / "0")  # a whole level reads
+    with pytest.raises(DamagedStoreError, match=f"^{store} is damaged: 1 of 4 chunks "):
+        read_image(store / "1")
+
+
+def test_a_link_loop_inside_a_marked_store_does_not_stop_its_read(tmp_path):
+    """The check of a marked store walked links to folders (a13dc8b's os.scandir walk,
+    which Zarr's own listing does not): a link inside a level pointing back at it made
+    the walk descend until the OS refused the path (OSError: too many levels of
+    symbolic links), a traceback instead of the image. Links to folders are not
+    walked, as Zarr's listing does not walk them."""
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    (store / "0" / "loop").symlink_to(store / "0", target_is_directory=True)
+    m = read_image(store)
+    assert m.n_levels == 2

@@ -1014,13 +1014,25 @@ def test_a_local_worker_killed_at_the_close_is_not_told():
         def emit(self, record):
             told.append(record.getMessage())
 
+    dropped: list[str] = []  # what the filter took out: the kill did happen
+    real_filter = _distributed._not_a_kill_at_close
+
+    def counted_filter(record):
+        keep = real_filter(record)
+        if not keep:
+            dropped.append(record.getMessage())
+        return keep
+
     nanny_log = logging.getLogger("distributed.nanny")
     handler = Collect(level=logging.DEBUG)
     nanny_log.addHandler(handler)
     try:
-        with _distributed.dask_client("local:1") as client:
-            client.register_plugin(SlowToStop())
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_distributed, "_not_a_kill_at_close", counted_filter)
+            with _distributed.dask_client("local:1") as client:
+                client.register_plugin(SlowToStop())
     finally:
         nanny_log.removeHandler(handler)
     assert not any("still alive" in line for line in told), told
+    assert len(dropped) == 1 and "still alive" in dropped[0], dropped
     assert not nanny_log.filters  # the filter was ours for the close only

@@ -1270,13 +1270,36 @@ def test_no_pixel_size_has_no_source(tmp_path):
         assert m.pixel_size_um is None and m.metadata["pixel_size_source"] is None
 
 
+def _count_tiff_reads(monkeypatch) -> dict:
+    """``{"bytes": N}``: the pixel bytes read from TIFF files from now on, by tifffile (a
+    strip or tile it decodes) and by the window reader (`_TiffWindows`)."""
+    from napari_srmat.io._read import _TiffWindows
+
+    read = {"bytes": 0}
+    plain_read, plain_read_into = tifffile.FileHandle.read, _TiffWindows._read_into
+
+    def counted(self, *args, **kwargs):
+        data = plain_read(self, *args, **kwargs)
+        read["bytes"] += len(data)
+        return data
+
+    def counted_into(self, out, lo, size):
+        plain_read_into(self, out, lo, size)
+        read["bytes"] += out.nbytes
+
+    monkeypatch.setattr(tifffile.FileHandle, "read", counted)
+    monkeypatch.setattr(_TiffWindows, "_read_into", counted_into)
+    return read
+
+
 def test_a_window_of_an_uncompressed_single_strip_mosaic_reads_only_that_window(
         tmp_path, monkeypatch):
     """ImageJ (and Fiji's stitching) saves a mosaic as one uncompressed strip: every
     Dask chunk of it decoded the whole image (a 64x64 window of an 8192x8192 mosaic read
     64 MiB; a full pass read the image once per chunk: 11x slower at 12000x12000, hours
-    for a gigapixel one). An uncompressed, contiguous TIFF is now memory-mapped: a window
-    reads its own pages only. The file is sparse (64 MiB long, a few kB on disk)."""
+    for a gigapixel one). An uncompressed, contiguous TIFF is now read window by window
+    at its place in the file (`_TiffWindows`). The file is sparse (64 MiB long, a few kB
+    on disk)."""
     import pickle
 
     p = tmp_path / "mosaic.tif"
@@ -1287,15 +1310,7 @@ def test_a_window_of_an_uncompressed_single_strip_mosaic_reads_only_that_window(
     with open(p, "r+b") as fh:
         fh.seek(offset + 100 * 8192 + 200)
         fh.write(b"\x07" * 10)
-    read = {"bytes": 0}
-    plain_read = tifffile.FileHandle.read
-
-    def counted(self, *args, **kwargs):  # how tifffile reads an uncompressed strip
-        data = plain_read(self, *args, **kwargs)
-        read["bytes"] += len(data)
-        return data
-
-    monkeypatch.setattr(tifffile.FileHandle, "read", counted)
+    read = _count_tiff_reads(monkeypatch)
     m = read_image(p, chunks=256)
     assert m.shape == (8192, 8192) and m.pixel_size_um == pytest.approx(0.5)
     read["bytes"] = 0
@@ -1461,3 +1476,34 @@ def test_a_level_array_opened_inside_an_ome_zarr_keeps_its_pixel_size(tmp_path, 
     assert m.pixel_size_um == pytest.approx(0.25 * 2 ** level)
     assert m.metadata["pixel_size_source"] == "ome-zarr"
     np.testing.assert_array_equal(np.asarray(m.data), g[::2 ** level, ::2 ** level])
+
+
+def test_integer_and_stepped_indexes_of_an_uncompressed_tiff_read_their_window(
+        tmp_path, monkeypatch, rng):
+    """Dask asks the reader for `[..., 0]` of a grey + alpha TIFF and `[::k]` for an
+    overview: the window reader read the whole image for each such index (a 256x256
+    chunk of a 2048x2048 grey + alpha file read 8 MiB, a full pass 64x the file). They
+    read the window that holds them now, with numpy's values."""
+    from napari_srmat.io._read import _TiffWindows
+
+    a = rng.integers(0, 255, (512, 512, 2), np.uint8)
+    p = tmp_path / "ga.tif"
+    tifffile.imwrite(p, a, photometric="minisblack", extrasamples=[2])
+    with tifffile.TiffFile(p) as tif:
+        level = tif.series[0]
+        w = _TiffWindows(p, *_TiffWindows.layout(tif, level))
+    read = _count_tiff_reads(monkeypatch)
+    for index in [(slice(0, 64), slice(64, 128), 0), (slice(None, None, 4), slice(3, 300, 7)),
+                  (-1, slice(None), 1), (5,), (slice(10, 10),), (slice(0, 64), 7, -1)]:
+        read["bytes"] = 0
+        np.testing.assert_array_equal(w[index], a[index], err_msg=str(index))
+        window = np.empty(a.shape, bool)
+        window[:] = False
+        window[index] = True  # the bounding window of what was asked
+        rows, cols = np.nonzero(window.any(-1))
+        bound = 0 if rows.size == 0 else (
+            (np.ptp(rows) + 1) * (np.ptp(cols) + 1) * a.shape[-1])
+        assert read["bytes"] <= bound, (index, read["bytes"], bound)
+    with pytest.raises(IndexError):
+        w[512]
+    np.testing.assert_array_equal(w[::-1], a[::-1])  # numpy's rules (the whole image)

@@ -1384,6 +1384,11 @@ def _check_tiff_data_offsets(series, path: Path) -> None:
             raise _tiff_data_error(path, "its strip or tile offsets are missing")
 
 
+#: The most samples per pixel (interleaved: grey + alpha, RGB, RGBA) that
+#: :class:`_TiffWindows` reads whole when a window asks for some of them.
+_TIFF_SAMPLES_READ_WHOLE = 4
+
+
 class _TiffWindows:
     """The pixels of one uncompressed, contiguous TIFF image, read window by window at
     their place in the file; it travels (pickled) as its path and place.
@@ -1413,6 +1418,9 @@ class _TiffWindows:
         offset, dtype = level_series.dataoffset, level_series.dtype
         if offset is None or dtype is None:
             return None
+        if any(getattr(page, "parent", tif) is not tif for page in level_series.pages
+               if page is not None):  # pages in another file of a multi-file OME series
+            return None
         return (int(offset), tuple(level_series.shape),
                 np.dtype(tif.byteorder + np.dtype(dtype).char))
 
@@ -1429,21 +1437,39 @@ class _TiffWindows:
             return None
         if os.path.getsize(path) < offset + math.prod(shape) * file_dtype.itemsize:
             return None
-        return cls(path, offset, shape, file_dtype)
+        return cls(Path(path).resolve(), offset, shape, file_dtype)  # for any worker
 
     def __getitem__(self, index) -> np.ndarray:
+        """The pixels at ``index``: slices (steps too) and integers read the window that
+        holds them only (Dask asks ``[..., 0]`` of a grey + alpha file, ``[::k]`` for
+        an overview); other indexes read the image, then index it."""
         index = index if isinstance(index, tuple) else (index,)
         index = index + (slice(None),) * (self.ndim - len(index))
-        box = [sl.indices(n) if isinstance(sl, slice) else None
-               for sl, n in zip(index, self.shape)]
-        if any(b is None or b[2] != 1 for b in box):  # not plain windows: read all, cut
-            return self[tuple(slice(None) for _ in self.shape)][index]
-        lo = [b[0] for b in box]
-        size = [max(0, b[1] - b[0]) for b in box]
+        lo, size, then = [], [], []
+        for sl, n in zip(index, self.shape):
+            if isinstance(sl, slice) and sl.indices(n)[2] > 0:
+                start, stop, step = sl.indices(n)
+                count = len(range(start, stop, step))
+                lo.append(start)
+                size.append((count - 1) * step + 1 if count else 0)
+                then.append(slice(None, None, step))
+            elif isinstance(sl, int | np.integer) and not isinstance(sl, bool) \
+                    and -n <= sl < n:
+                lo.append(int(sl) % n)
+                size.append(1)
+                then.append(0)
+            else:  # arrays, a reversed step, an index out of range: numpy's own rules
+                return self[tuple(slice(None) for _ in self.shape)][index]
+        if self.ndim and size[-1] < self.shape[-1] <= _TIFF_SAMPLES_READ_WHOLE:
+            # part of the samples of interleaved pixels: read them all (one read per
+            # row of the window, not one per pixel), then pick
+            then[-1] = lo[-1] if then[-1] == 0 else slice(lo[-1], lo[-1] + size[-1],
+                                                          then[-1].step)
+            lo[-1], size[-1] = 0, self.shape[-1]
         out = np.empty(size, self.file_dtype)
         if out.size:
             self._read_into(out, lo, size)
-        return out.astype(self.dtype, copy=False)
+        return out[tuple(then)].astype(self.dtype, copy=False)
 
     def _read_into(self, out: np.ndarray, lo: list[int], size: list[int]) -> None:
         """Fill ``out`` (the window at ``lo`` of ``size``) with one read per contiguous
@@ -1979,7 +2005,9 @@ def _stored_keys(store, prefix: str) -> set[str]:
             except (FileNotFoundError, NotADirectoryError):
                 continue
             for entry in entries:
-                if entry.is_dir():  # links followed, as rglob's is_file does for files
+                if entry.is_dir(follow_symlinks=False):  # as Zarr's rglob (a link to a
+                    # folder is not walked: no loop), files through links counted
+                    # (test_a_link_loop_inside_a_marked_store_does_not_stop_its_read)
                     folders.append((entry.path, f"{key}{entry.name}/"))
                 elif entry.is_file():
                     keys.add(key + entry.name)
@@ -2029,6 +2057,8 @@ def _read_zarr(path: Path, chunks, *, refuse_damaged: bool = True,
     image = _image_of_level(path)
     if image is not None:
         group, level_ms, level_version, index, image_path = image
+        if refuse_damaged:  # the store's mark covers its levels read one by one too
+            _refuse_missing_chunks(image_path, group, level_ms)
         mic = _read_ome_zarr(path, group, level_ms, level_version, chunks)
         mic.metadata.setdefault("read_warnings", []).append(
             f"{path}: level {index} of the OME-Zarr image {image_path}, read as an image "
