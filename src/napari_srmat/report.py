@@ -48,6 +48,7 @@ __all__ = [
     "GrainSizeNumber",
     "as_grain_size_number",
     "format_result_value",
+    "one_field_ra_label",
     "G_DECIMALS",
     "GrainSizeReport",
     "REPORT_FORMATS",
@@ -409,9 +410,9 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     GrainSizeReport
     """
     from .metrics.distributions import distributions_figure
-    from .metrics.standards import pool_fields, upgrade_summary
+    from .metrics.standards import pool_fields
 
-    s = upgrade_summary(specimen["summary"])  # a saved summary's old key names
+    s = specimen["summary"]  # its renamed keys read by specimen_summary_rows
     fields = specimen["images"]
     px = fields[0].get("pixel_size_um") if fields else None
     summary = specimen_summary_rows(s) + [(f"pixel size ({LENGTH_UNIT}/px)", px)]
@@ -442,6 +443,23 @@ def report_from_specimen(specimen: dict, *, sample: SampleInfo | None = None,
     return rep
 
 
+def _test_lines_words(n_lines: int | None) -> str:
+    """``"the 50 test lines"`` (``"the test lines"`` when their number is unknown)."""
+    return f"the {n_lines} test lines" if n_lines else "the test lines"
+
+
+def one_field_ra_label(n_lines: int | None) -> str:
+    """The label of one micrograph's %RA, the report's and the grain-size widget's: the
+    scatter of its test lines, not E112's %RA over fields.
+
+    Examples
+    --------
+    >>> one_field_ra_label(50)
+    'relative accuracy %RA (scatter of the 50 test lines of one field)'
+    """
+    return f"relative accuracy %RA (scatter of {_test_lines_words(n_lines)} of one field)"
+
+
 def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
                      sample: SampleInfo | None = None, image: Any = None,
                      boundaries: Any = None, intersections: Any = None,
@@ -469,8 +487,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     """
     from .metrics.standards import MIN_FIELDS
 
-    n_lines = stats.get("n_lines")
-    lines = f"the {n_lines} test lines" if n_lines else "the test lines"
+    lines = _test_lines_words(stats.get("n_lines"))
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
         ("ASTM grain size G", as_grain_size_number(stats.get("astm_g"))),
@@ -478,8 +495,7 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("ci95_um")),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
         ("ℓ̄, 95 % confidence interval (px)", stats.get("ci95_px")),
-        (f"relative accuracy %RA (scatter of {lines} of one field)",
-         stats.get("relative_accuracy_pct")),
+        (one_field_ra_label(stats.get("n_lines")), stats.get("relative_accuracy_pct")),
         ("intersections", stats.get("intersection_count", stats.get("n_intersections"))),
         ("total line length (px)", stats.get("total_length_px")),
         ("test lines", stats.get("n_lines")),

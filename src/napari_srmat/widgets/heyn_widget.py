@@ -40,7 +40,7 @@ from ..grainsize import MASK_TAB
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
-from ..report import G_DECIMALS, format_result_value
+from ..report import G_DECIMALS, format_result_value, one_field_ra_label
 from ._common import (
     HeynMeasurement,
     LayerCombo,
@@ -588,10 +588,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             ("ASTM grain size G", format_result_value("astm_g", st["astm_g"])),
             ("95% CI of ℓ̄ (px)", st["ci95_px"]),
             (f"95% CI of ℓ̄ ({LENGTH_UNIT})", st["ci95_um"]),
-            # one field: the scatter of its test lines, not E112's %RA over fields (the
-            # report's label, 45a3961)
-            (f"relative accuracy %RA (scatter of the {st['n_lines']} test lines of one "
-             "field)", st["relative_accuracy_pct"]),
+            (one_field_ra_label(st["n_lines"]), st["relative_accuracy_pct"]),
             ("intersections", f"{st['intersection_count']:g}"),  # the P of ℓ̄ = ΣL / ΣP
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
