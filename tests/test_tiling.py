@@ -530,7 +530,7 @@ def test_tile_batches_is_the_one_batching_rule(rng):
         return batch * 2.0
 
     img = rng.random((100, 100)).astype(np.float32)
-    src, geom, runner, co, odt, _ = _setup(img, fn, 1, None, 32, 4, 3, None)
+    src, geom, runner, co, odt = _setup(img, fn, 1, None, 32, 4, 3, None)
     eng = _Engine(src, runner, geom, co, odt)
     tiles = [(j, i) for j in range(geom.ny) for i in range(geom.nx)][:7]
     win = src.read(*eng.window_for([t[0] for t in tiles], [t[1] for t in tiles]))

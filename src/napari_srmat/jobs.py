@@ -41,6 +41,7 @@ __all__ = [
     "Progress",
     "Log",
     "AlreadyComplete",
+    "training_already_complete",
     "Metric",
     "Checkpoint",
     "Stopped",
@@ -134,6 +135,26 @@ class AlreadyComplete(Log):
 
     level: str = "notice"
     path: str = ""
+
+
+def training_already_complete(out: Any, holder: Any, done: int, asked: int,
+                              unit: str) -> AlreadyComplete:
+    """The :class:`AlreadyComplete` of a training resumed with no more units ``unit``
+    (``"epoch"``, ``"step"``) than ``holder`` (its state folder) holds: nothing to train;
+    a notice when it asks for as many, a warning when for fewer. The one wording of the
+    UAED and SR trainings.
+
+    Examples
+    --------
+    >>> e = training_already_complete("run", "run/last", 3, 2, "epoch")
+    >>> e.message, e.level, e.path
+    ('run is already complete from an earlier run (run/last holds 3 epochs, the run asks for 2): nothing to train (give more epochs to continue it)', 'warning', 'run')
+    """  # noqa: E501
+    return AlreadyComplete(
+        f"{out} is already complete from an earlier run ({holder} holds {done} "
+        f"{unit}{'s' if done != 1 else ''}, the run asks for {asked}): nothing to train "
+        f"(give more {unit}s to continue it)", path=str(out),
+        level="notice" if done == asked else "warning")
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
 
 def _three_arm(args: argparse.Namespace) -> int:
     from ..edges import load_boundary_model
+    from ..errors import not_found_message
     from ..io import list_pairs, read_grey_or_rgb_float, read_mask
     from ..outputs import check_figure_file, check_output_file
     from ..studies.three_arm import (
@@ -141,7 +142,7 @@ def _three_arm(args: argparse.Namespace) -> int:
 
     folder = Path(args.folder)
     if not folder.is_dir():
-        raise UserError(f"{folder}: folder not found")
+        raise UserError(not_found_message(folder, "folder"))
     sr_models = [m.strip() for m in args.sr_models.split(",") if m.strip()]
     if not sr_models:
         raise UserError("--sr-models: give at least one SR model")

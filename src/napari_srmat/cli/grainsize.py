@@ -7,7 +7,6 @@ import functools
 import sys
 
 from ..io import LENGTH_UNIT
-from ..report import G_DECIMALS
 from . import (
     DEVICE_HELP,
     UserError,
@@ -113,6 +112,17 @@ def _fmt_interval(v, ci, unit: str, digits: int = 2) -> str:
     return text
 
 
+def format_g(g, ci=None) -> str:
+    """A grain size number G (and its interval, when both ends are known) to
+    :data:`napari_srmat.report.G_DECIMALS` decimals, as E112 reports it; ``n/a`` for
+    none."""
+    from ..report import G_DECIMALS
+
+    if g is None:
+        return "n/a"
+    return _fmt_interval(g, ci if ci and None not in ci else None, "", digits=G_DECIMALS)
+
+
 def describe(row: dict) -> str:
     """One line of text output for a ``to_dict()`` row."""
     if row["mean_intercept_px"] is None:
@@ -122,8 +132,7 @@ def describe(row: dict) -> str:
     if row["mean_intercept_um"] is not None:
         parts.append(_fmt_interval(row["mean_intercept_um"], row["mean_intercept_ci95_um"],
                                    LENGTH_UNIT))
-        parts.append("G = " + _fmt_interval(row["astm_g"], row["astm_g_ci95"], "",
-                                            digits=G_DECIMALS))
+        parts.append("G = " + format_g(row["astm_g"], row["astm_g_ci95"]))
     tail = f"{row['n_crossings']} crossings"
     if row["mode"] == "image":
         tail += f", inference scale {row['inference_scale']:g}"
@@ -402,8 +411,7 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
         return 0
     for f in fields:
         g = f.get("astm_g")
-        print(f"{f['name']}: {f['standard']}: G = "
-              + ("n/a" if g is None else f"{g:.{G_DECIMALS}f}"))
+        print(f"{f['name']}: {f['standard']}: G = {format_g(g)}")
     if summary is None:
         print(f"specimen: not summarised ({len(errors)} of {len(fields) + len(errors)} "
               "fields could not be measured)")
@@ -411,9 +419,7 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
     g, ci = summary.get("astm_g"), summary.get("astm_g_ci95")
     n, used = summary["n_fields"], summary.get("n_fields_in_statistics", summary["n_fields"])
     print(f"specimen ({n} fields{'' if used == n else f', {used} in the statistics'}): G = "
-          + ("n/a" if g is None else f"{g:.{G_DECIMALS}f}")
-          + (f" [{ci[0]:.{G_DECIMALS}f}, {ci[1]:.{G_DECIMALS}f}]" if ci and None not in ci
-             else "")
+          + format_g(g, ci)
           + (f", %RA {summary['relative_accuracy_pct']:.1f}"
              if summary.get("relative_accuracy_pct") is not None else ""))
     _check_specimen_measured(summary)

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 
-from ..report import G_DECIMALS
 from . import (
     UserError,
     check_mask_fits,
@@ -211,8 +210,10 @@ def _run(args: argparse.Namespace) -> int:
             line += (f" ± {out['ci95_half_width_px']:.2f} "
                      f"(95% CI, %RA {out['relative_accuracy_pct']:.1f})")
         if out.get("astm_g") is not None:
+            from .grainsize import format_g
+
             line += (f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, "
-                     f"ASTM G = {out['astm_g']:.{G_DECIMALS}f}")
+                     f"ASTM G = {format_g(out['astm_g'])}")
         print(line)
     _check_measured(out, degenerate, args.threshold)
     return 0

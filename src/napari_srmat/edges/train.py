@@ -32,7 +32,16 @@ from ..device import (
 )
 from ..errors import check_flag, not_found_message, worded_error
 from ..io import all_finite, as_bool_mask
-from ..jobs import AlreadyComplete, Checkpoint, Log, Metric, Progress, Stopped, check_stop, run_job
+from ..jobs import (
+    Checkpoint,
+    Log,
+    Metric,
+    Progress,
+    Stopped,
+    check_stop,
+    run_job,
+    training_already_complete,
+)
 from ..outputs import (
     START_OVER,
     OutputMismatchError,
@@ -591,12 +600,8 @@ def _train_boundaries(config, stop, held):
     total_steps = total_epochs * steps_per_epoch
     if start_epoch >= total_epochs:  # resumed with as many epochs as done, or fewer: the
         # outcome is the type (a widget's 'done (already complete from an earlier run)')
-        yield AlreadyComplete(
-            f"{out} is already complete from an earlier run ({out / 'last'} holds "
-            f"{start_epoch} epoch{'s' if start_epoch != 1 else ''}, the run asks for "
-            f"{total_epochs}): nothing to train "
-            "(give more epochs to continue it)", path=str(cfg.out),
-            level="notice" if start_epoch == total_epochs else "warning")
+        yield training_already_complete(out, out / "last", start_epoch, total_epochs,
+                                        "epoch")
     # the steps of the epochs an earlier run trained: told once in steps (the unit a
     # widget's end line names), then carried by every step's Progress
     resumed_steps = start_epoch * steps_per_epoch if start_epoch < total_epochs else 0

@@ -1513,7 +1513,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             n_levels = len(series.levels)
             layouts = [_TiffWindows.layout(tif, lv) for lv in series.levels]
             first_page = series.pages[0] if series.pages else None
-            colours = _tiff_colour_rule(series.pages[0] if series.pages else None)
+            colours = _tiff_colour_rule(first_page)
             turned = _tiff_orientation_warning(first_page, path)
             unknown_units: list[str] = []
             resolution: dict = {}

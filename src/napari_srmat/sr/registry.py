@@ -200,9 +200,9 @@ def _checkpoint_in_channels(path, ckpt, config: dict, requested: Any) -> Any:
     return stored
 
 
-#: Values of the config.json fields that decide the tensor shapes, tried when its weights
-#: do not match it (:func:`_name_a_wrong_field`).
-_SHAPE_FIELDS = {"scale": (2, 3, 4, 8), "in_channels": (1, 3)}
+#: The input channel counts tried for config.json's ``in_channels`` when its weights do
+#: not match it (:func:`_name_a_wrong_field`; the scales tried are the model's own).
+_CHANNEL_COUNTS = (1, 3)
 
 
 def _name_a_wrong_field(ckpt, cls: type, said: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -213,10 +213,9 @@ def _name_a_wrong_field(ckpt, cls: type, said: dict[str, Any], fields: dict[str,
     A config saying ``"scale": 4`` for x2 weights was refused by tensor shapes only
     ("tail.weight: checkpoint (12, 8, 3, 3) vs config (48, 8, 3, 3)").
     """
-    for field, values in _SHAPE_FIELDS.items():
+    for field, values in (("scale", cls.supported_scales), ("in_channels", _CHANNEL_COUNTS)):
         for value in values:
-            if value == said[field] or (field == "scale" and value not in
-                                        cls.supported_scales):
+            if value == said[field]:
                 continue
             args = dict(said, **{field: value})
             try:

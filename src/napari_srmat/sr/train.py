@@ -50,7 +50,6 @@ from ..io import (
     to_uint8,
 )
 from ..jobs import (
-    AlreadyComplete,
     Checkpoint,
     Event,
     Log,
@@ -60,6 +59,7 @@ from ..jobs import (
     StopToken,
     check_stop,
     run_job,
+    training_already_complete,
 )
 from .base import PIXEL_LOSSES, SRError
 from .degrade import DegradationConfig, bicubic_downsample, degrade
@@ -876,11 +876,7 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     if resumed_steps and step >= cfg.steps:  # resumed with as many steps as done, or
         # fewer: nothing to train, told as the UAED training tells it (the outcome is the
         # type: the Train widget's 'done (already complete from an earlier run)')
-        yield AlreadyComplete(
-            f"{out} is already complete from an earlier run ({state_dir} holds {step} "
-            f"step{'s' if step != 1 else ''}, the run asks for {cfg.steps}): nothing to "
-            "train (give more steps to continue it)", path=str(cfg.out),
-            level="notice" if step == cfg.steps else "warning")
+        yield training_already_complete(out, state_dir, step, cfg.steps, "step")
     elif resumed_steps:  # told in steps, as the UAED training tells it (the Train
         # widget's 'done (resumed: 600/1000 steps from an earlier run)')
         yield Progress(step, cfg.steps, stage="steps", resumed=resumed_steps)

@@ -859,7 +859,7 @@ def tiled_apply_dask(
     import dask
     import dask.array as da
 
-    src, geom, runner, co, odt, _ = _setup(image, fn, scale, out_channels, tile, overlap,
+    src, geom, runner, co, odt = _setup(image, fn, scale, out_channels, tile, overlap,
                                            batch_size, out_dtype, chunk_size)
     arr = src.array
     if not isinstance(arr, da.Array):

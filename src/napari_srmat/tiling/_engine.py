@@ -1089,7 +1089,7 @@ def _setup(image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype,
     scale, tile, overlap, batch_size = _validate(scale, tile, overlap, batch_size)
     if not callable(fn):
         raise TilingError("fn must be callable: float32 (B, C, t, t) -> (B, C_out, t*s, t*s)")
-    arr, px = image_data(image)
+    arr, _ = image_data(image)
     src = _Source(arr)
     co = src.C if out_channels is None else int(out_channels)
     if co < 1:
@@ -1112,7 +1112,7 @@ def _setup(image, fn, scale, out_channels, tile, overlap, batch_size, out_dtype,
     odt = np.dtype(out_dtype) if out_dtype is not None else src.dtype
     runner = _Runner(fn, batch_size=batch_size, tile=tile, overlap=overlap, scale=scale,
                      out_channels=co)
-    return src, geom, runner, co, odt, px
+    return src, geom, runner, co, odt
 
 
 def _out_shape(src: _Source, geom: _Geometry, co: int) -> tuple[int, ...]:
@@ -1293,7 +1293,7 @@ def tiled_apply_job(
     pixel_size_um = input_pixel_size(image, pixel_size_um)
     if chunk_fn is not None and (not callable(chunk_fn) or int(chunk_context) < 0):
         raise TilingError("chunk_fn must be callable and chunk_context >= 0")
-    src, geom, runner, co, odt, _ = _setup(image, fn, scale, out_channels, tile, overlap,
+    src, geom, runner, co, odt = _setup(image, fn, scale, out_channels, tile, overlap,
                                            batch_size, out_dtype, chunk_size)
     from ..errors import Option, check_flag, worded_error
 
