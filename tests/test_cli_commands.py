@@ -169,6 +169,36 @@ def test_tile_rule_is_one_public_helper():
     assert not hasattr(sr, "_check_tile")
 
 
+def test_already_complete_is_noted_by_one_helper():
+    """`srmat edges train`, `srmat edges predict` and `srmat sr train` each collected the
+    job's `jobs.AlreadyComplete` notice with their own list and callback (three copies of
+    one rule, predict's keeping only its OUT). `cli.AlreadyCompleteWatch` is that rule:
+    an `on_event` that notes the notice (of one path, when given) and nothing else."""
+    from napari_srmat.jobs import AlreadyComplete, Log, Progress
+
+    watch = cli.AlreadyCompleteWatch()
+    for event in (Progress(1, 2), Log("resuming", level="notice")):
+        watch(event)
+    assert not watch and watch.events == []
+    done = AlreadyComplete("run is already complete", path="run")
+    watch(done)
+    assert watch and watch.events == [done]
+    only_out = cli.AlreadyCompleteWatch("out")
+    only_out(AlreadyComplete("inner store complete", path="out.partial/prob.ome.zarr"))
+    assert not only_out  # the staging's inner store is not OUT
+    only_out(AlreadyComplete("out is already complete", path="./out"))  # OUT as typed
+    assert len(only_out.events) == 1
+    users = set()
+    for path in sorted(Path(cli.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        if path.name != "__init__.py":
+            assert "AlreadyComplete" not in names, f"{path.name} collects it by hand"
+        if "AlreadyCompleteWatch" in names:
+            users.add(path.stem)
+    assert {"sr", "edges"} <= users
+
+
 def test_info_on_a_truncated_tiff_is_one_line(tmp_path, capsys, caplog):
     """tifffile logged every tag and series it could not parse of a truncated file
     (six lines on stderr) before `srmat info`'s one-line error."""

@@ -34,7 +34,7 @@ from ..errors import error_message, is_user_error
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
            "error_line", "command_error_message", "check_tile_flags", "command_name",
            "missing_action", "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
-           "run_cli_job", "DeprecatedAlias"]
+           "run_cli_job", "DeprecatedAlias", "AlreadyCompleteWatch"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -168,6 +168,57 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     if stops:
         raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
     return result
+
+
+#: What a command's line adds when its job's output was already complete (nothing done).
+ALREADY_COMPLETE_NOTE = " (already complete from an earlier run)"
+
+
+class AlreadyCompleteWatch:
+    """The ``on_event`` of :func:`run_cli_job` that notes whether the job said its output
+    was already complete (:class:`napari_srmat.jobs.AlreadyComplete`: nothing was done),
+    for the command to tell it (``"nothing_to_do"`` with ``--json``, its line ending in
+    :data:`ALREADY_COMPLETE_NOTE`). The one rule of ``srmat edges train``, ``srmat edges
+    predict`` and ``srmat sr train``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        Only the notice of this output (``srmat edges predict``'s OUT, not the inner
+        store of its staging folder that the job resumes, also complete when a run was
+        killed while writing the outputs from it); None: any.
+
+    Attributes
+    ----------
+    events : list of AlreadyComplete
+        The notices noted; the watch is true when there is one.
+
+    Examples
+    --------
+    >>> from napari_srmat.jobs import AlreadyComplete, Log
+    >>> watch = AlreadyCompleteWatch("out")
+    >>> watch(Log("resuming"))
+    >>> watch(AlreadyComplete("complete", path="out.partial/prob.ome.zarr"))
+    >>> bool(watch)
+    False
+    >>> watch(AlreadyComplete("out is already complete", path="./out"))
+    >>> bool(watch)
+    True
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        self.events: list[Any] = []
+
+    def __call__(self, event: Any) -> None:
+        from ..jobs import AlreadyComplete
+
+        if isinstance(event, AlreadyComplete) and (
+                self.path is None or Path(event.path) == self.path):
+            self.events.append(event)
+
+    def __bool__(self) -> bool:
+        return bool(self.events)
 
 
 class DeprecatedAlias(argparse.Action):

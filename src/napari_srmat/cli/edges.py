@@ -7,8 +7,10 @@ from pathlib import Path
 
 from ..io import LENGTH_UNIT
 from . import (
+    ALREADY_COMPLETE_NOTE,
     DEVICE_HELP,
     RESUME_TRAINING,
+    AlreadyCompleteWatch,
     DeprecatedAlias,
     UserError,
     _checked_number_arg,
@@ -231,11 +233,9 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device, num_threads=args.threads, photometric_augment=args.augment,
         input_norm=args.input_norm, init_checkpoint=args.init_checkpoint,
     )
-    from ..jobs import AlreadyComplete
-
-    complete = []  # resumed with no more epochs than done: nothing trained (told by the job)
-    res = run_cli_job(train_boundaries_job(cfg), resume=RESUME_TRAINING, on_event=lambda ev:
-                      complete.append(ev) if isinstance(ev, AlreadyComplete) else None)
+    # resumed with no more epochs than done: nothing trained (told by the job)
+    complete = AlreadyCompleteWatch()
+    res = run_cli_job(train_boundaries_job(cfg), resume=RESUME_TRAINING, on_event=complete)
     report = {"best_checkpoint": res.best_checkpoint, "best_val_ap": res.best_val_ap,
               "threshold": res.threshold, "epochs_done": res.epochs_done,
               "stopped": res.stopped, "history": res.history,
@@ -245,7 +245,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(f"best val AP {res.best_val_ap:.4f} at threshold {res.threshold:.3f}: "
               f"{res.best_checkpoint}"
-              + (" (already complete from an earlier run)" if complete else ""))
+              + (ALREADY_COMPLETE_NOTE if complete else ""))
     return 0
 
 
@@ -301,7 +301,6 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..grainsize import NativeScale
     from ..io import ImageReadError, read_image
     from ..io._checked import checked
-    from ..jobs import AlreadyComplete
     from ..outputs import check_not_input, check_output_location, read_marker
     from ..tiling import NonFiniteInputError
 
@@ -321,14 +320,8 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
         given = checked(check_boundary_input, mic)
     model = load_boundary_model(args.checkpoint, device=args.device, tta=args.tta,
                                 threshold_rule=args.threshold_rule)
-    complete = []
-
-    def note(event) -> None:
-        # OUT itself, not the staging's inner store the job resumes (also complete when
-        # a run was killed while writing the outputs from it)
-        if isinstance(event, AlreadyComplete) and Path(event.path) == out:
-            complete.append(event)
-
+    # OUT itself, not the staging's inner store the job resumes
+    complete = AlreadyCompleteWatch(out)
     # found as the input is read: NaN/Inf pixels, a damaged chunk
     with naming_file(args.image, only=(NonFiniteInputError, ImageReadError)):
         res = run_cli_job(predict_boundaries_job(
@@ -336,7 +329,7 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
             overwrite=args.overwrite, resume=not args.no_resume, error_map=args.error_map,
             scheduler=args.scheduler, worker_device=args.device,
             pixel_size_um=args.pixel_size_um,
-        ), on_event=note, resume=rerun_to_resume(args.no_resume))
+        ), on_event=complete, resume=rerun_to_resume(args.no_resume))
     prob_path, unc_path = res[:2]
     report = {"image": str(args.image), "prob": str(prob_path), "uncertainty": str(unc_path),
               "threshold": model.threshold, "threshold_rule": model.threshold_rule,

@@ -24,9 +24,11 @@ from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from . import (
+    ALREADY_COMPLETE_NOTE,
     COMMAND_ATTR,
     DEVICE_HELP,
     RESUME_TRAINING,
+    AlreadyCompleteWatch,
     DeprecatedAlias,
     OneLineErrorParser,
     UserError,
@@ -355,11 +357,9 @@ def _train(args: argparse.Namespace) -> int:
         num_threads=args.threads, time_limit_s=args.time_limit,
         pairs=args.pairs, register_pairs=not args.pairs_aligned,
     )
-    from ..jobs import AlreadyComplete
-
-    complete = []  # resumed with no more steps than done: nothing trained (told by the job)
-    res = run_cli_job(train_sr_job(cfg), resume=RESUME_TRAINING, on_event=lambda ev:
-                      complete.append(ev) if isinstance(ev, AlreadyComplete) else None)
+    # resumed with no more steps than done: nothing trained (told by the job)
+    complete = AlreadyCompleteWatch()
+    res = run_cli_job(train_sr_job(cfg), resume=RESUME_TRAINING, on_event=complete)
     history = res.pop("history", [])
     res["final_loss"] = history[-1]["loss"] if history else None
     res["nothing_to_do"] = bool(complete)  # as `srmat edges train --json`
@@ -369,7 +369,7 @@ def _train(args: argparse.Namespace) -> int:
         score = (f"val PSNR {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
                  else "nothing validated: the final model")
         print(f"best checkpoint: {res['best']} ({score})"
-              + (" (already complete from an earlier run)" if complete else ""))
+              + (ALREADY_COMPLETE_NOTE if complete else ""))
     return 0
 
 
