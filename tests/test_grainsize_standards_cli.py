@@ -391,10 +391,21 @@ def test_method_that_measures_no_field_fails_as_without_method(tmp_path, capsys,
     else:
         assert "G = n/a" in out
     lines = [line for line in err.splitlines() if not line.startswith("[progress]")]
+    # a field without crossings is N_L = 0, a field value (not left out), but no G
+    assert lines[-1] == ("srmat grain-size: error: no grain size measured: N_L is 0, no "
+                         "test line of the field crosses a boundary (see the warnings)")
+    assert any(line.startswith("srmat grain-size: warning: field(s) ") and
+               "empty.png have no boundary crossing (N_L = 0" in line for line in lines), lines
+    assert not any("left out" in line for line in lines), lines
+    assert all(line.split(": ")[1] in ("warning", "note", "error") for line in lines), lines
+    # a mask that is no boundary map (all boundary) gives no value: no valid N_L
+    Image.fromarray(np.full((128, 128), 255, np.uint8)).save(tmp_path / "full.png")
+    assert main(["grain-size", str(tmp_path / "full.png"), *args[2:], "--method",
+                 "intercept"]) == 2
+    lines = capsys.readouterr().err.splitlines()
     assert lines[-1] == ("srmat grain-size: error: no grain size measured: the field gives "
                          "no valid N_L (see the warnings)")
     assert "srmat grain-size: warning: 1 field(s) without a valid value are left out" in lines
-    assert all(line.split(": ")[1] in ("warning", "note", "error") for line in lines), lines
     # a field that is measured still exits 0
     _mask_file(tmp_path / "m.png", 5)
     assert main(["grain-size", str(tmp_path / "m.png"), "--mask", "--method", "intercept",
@@ -425,7 +436,8 @@ def test_text_output_gives_g_to_a_tenth_and_the_fields_in_the_statistics(tmp_pat
     for seed in (1, 2):
         _mask_file(tmp_path / f"f{seed}.png", seed)
         paths.append(str(tmp_path / f"f{seed}.png"))
-    Image.fromarray(np.zeros((256, 256), np.uint8)).save(tmp_path / "empty.png")
+    # a mask that is all boundary gives no value (an empty one gives N_L = 0, a value)
+    Image.fromarray(np.full((256, 256), 255, np.uint8)).save(tmp_path / "empty.png")
     args = ["grain-size", *paths, str(tmp_path / "empty.png"), "--mask", "--method",
             "intercept", "--pixel-size-um", "0.5"]
     assert main([*args, "--json"]) == 0

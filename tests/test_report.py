@@ -243,18 +243,19 @@ def test_a_one_field_heyn_report_says_its_ra_is_over_test_lines_not_fields():
 
 
 def test_the_fields_row_says_how_many_fields_the_statistics_use():
-    """A field without a valid value (no crossing) is left out of the statistics: the
+    """A field without a valid value (not a boundary map) is left out of the statistics: the
     report said 'fields 5' beside a %RA and an interval made of 4 fields (t(0.975, 3)),
     so a lab recomputing %RA with n = 5 got another number."""
     from scipy import stats as st
 
     from napari_srmat.report import specimen_summary_rows
 
-    fields = [_square_grid(a) for a in (8, 9, 10, 11)] + [np.zeros((200, 200), bool)]
+    fields = [_square_grid(a) for a in (8, 9, 10, 11)] + [np.ones((200, 200), bool)]
     spec = measure_specimen(fields, pixel_size_um=0.5, n_lines=7, margin=0)
     s = spec["summary"]
-    # no crossing: N_L 0, no G, left out with a warning
-    vals = np.array([v for v in s["field_values"] if v])
+    # no boundary map (all boundary): no N_L, no G, left out with a warning (a field
+    # without a crossing is N_L = 0, a field value)
+    vals = np.array([v for v in s["field_values"] if v is not None])
     assert vals.size == 4 and s["n_fields"] == 5
     half = st.t.ppf(0.975, 3) * vals.std(ddof=1) / math.sqrt(4)
     assert s["relative_accuracy_pct"] == pytest.approx(100 * half / vals.mean())

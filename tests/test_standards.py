@@ -913,6 +913,78 @@ def test_specimen_intervals_have_no_impossible_ends():
     assert 0 < lo < 200 < hi and lo + hi == pytest.approx(400)
 
 
+def _nl_field(name, v):
+    return {"method": "intercept", "rule": "e112", "pixel_size_um": 1.0, "name": name,
+            "intersections_per_mm": v, "n_intersections": 80, "warnings": []}
+
+
+def test_a_field_without_crossings_is_a_zero_in_the_statistics():
+    """A field whose test lines crossed no boundary (they lay inside one grain) has
+    N_L = 0, a measurement E112 averages with the others; summarize_fields left it out
+    (``v > 0``), so fields of N_L 0, 10 and 20 per mm read mean 15 (ℓ̄ 66.7 µm, G 4.5)
+    from two fields. By hand, three fields: mean 10, s 10, t(0.975, 2) = 4.303,
+    half-width 4.303 · 10 / √3 = 24.84 per mm, %RA 248.4, ℓ̄ = 1000 / 10 = 100 µm
+    (G = -3.288 - 6.643856 log10(0.1 mm) = 3.356); the N_L interval is [-14.84, 34.84]:
+    its ℓ̄ ends are 1000 / 34.84 = 28.70 µm and, for the impossible N_L ≤ 0, withheld."""
+    s = summarize_fields([_nl_field(n, v) for n, v in zip("abc", (0.0, 10.0, 20.0))])
+    assert s["n_fields"] == s["n_fields_in_statistics"] == 3
+    assert s["mean"] == 10.0 and s["sd"] == pytest.approx(10.0)
+    assert s["ci95_half_width"] == pytest.approx(4.303 * 10 / math.sqrt(3), abs=0.01)
+    assert s["ci95_half_width"] == pytest.approx(24.84, abs=0.01)
+    assert s["relative_accuracy_pct"] == pytest.approx(248.4, abs=0.1)
+    assert s["mean_intercept_um"] == pytest.approx(100.0)
+    assert s["astm_g"] == pytest.approx(3.356, abs=1e-3)
+    assert s["mean_intercept_ci95_um"] == [pytest.approx(28.70, abs=0.01), None]
+    g_hi = -3.288 - 6.643856 * math.log10(28.70e-3)
+    assert s["astm_g_ci95"] == [None, pytest.approx(g_hi, abs=2e-3)]
+    # the field is named, with what to do; it is not "left out"
+    (told,) = [w for w in s["warnings"] if "no boundary crossing" in w]
+    assert told.startswith("field(s) a have no boundary crossing") and "lengthen" in told
+    assert not any("left out" in w for w in s["warnings"])
+    # a field that could not be measured (None, NaN) is still left out
+    s2 = summarize_fields([_nl_field(n, v) for n, v in
+                           zip("abcde", (0.0, 10.0, 20.0, None, math.nan))])
+    assert (s2["n_fields"], s2["n_fields_in_statistics"]) == (5, 3)
+    assert s2["mean"] == 10.0 and s2["astm_g"] == s["astm_g"]
+    assert "2 field(s) without a valid value are left out" in s2["warnings"]
+
+
+def test_fields_all_without_crossings_give_no_grain_size_and_no_error():
+    """Every field N_L = 0: the mean is 0, ℓ̄ infinite: no G, no ℓ̄ and no interval (no
+    division by zero), the zeros counted as fields of the statistics."""
+    s = summarize_fields([_nl_field(n, 0.0) for n in "ab"])
+    assert (s["n_fields_in_statistics"], s["mean"], s["ci95_half_width"]) == (2, 0.0, 0.0)
+    assert s["astm_g"] is None and s["astm_g_ci95"] is None
+    assert s["mean_intercept_um"] is None and s["mean_intercept_ci95_um"] is None
+    assert s["relative_accuracy_pct"] is None
+    # measured: a field inside one grain (no boundary in it) is such a field
+    ms = synth((256, 256), h=20, seed=3).boundaries
+    out = measure_specimen([ms, np.zeros((256, 256), bool)], pixel_size_um=0.5, n_lines=10)
+    assert out["images"][1]["intersections_per_mm"] == 0.0
+    assert out["summary"]["n_fields_in_statistics"] == 2
+    assert out["summary"]["mean"] == pytest.approx(out["images"][0]["intersections_per_mm"] / 2)
+
+
+@pytest.mark.parametrize("rule", ["e112", "iso643", "e1382"])
+def test_a_planimetric_zero_is_no_count_and_stays_out(rule):
+    """Jeffries: a field inside one grain counts 1 under E112 and ISO 643 (the grain
+    holds the four corners, ¼ each), and under E1382 nothing is counted over no area
+    (N_A undefined, None). N_A = 0 is thus no count a rule gives, and a field carrying
+    one is left out as a field without a value."""
+    f = measure_field(np.zeros((200, 200), bool), pixel_size_um=0.5, method="planimetric",
+                      rule=rule, n_lines=7, margin=0)
+    if rule == "e1382":
+        assert f["grains_per_mm2"] is None
+    else:
+        assert f["n_grains_equivalent"] == 1.0 and f["grains_per_mm2"] == pytest.approx(100.0)
+    fields = [{"method": "planimetric", "rule": rule, "pixel_size_um": 1.0,
+               "grains_per_mm2": v, "n_grains_equivalent": 90, "grain_areas_um2": [],
+               "warnings": []} for v in (0.0, 900.0, 1100.0)]
+    s = summarize_fields(fields)
+    assert (s["n_fields_in_statistics"], s["mean"]) == (2, 1000.0)
+    assert "1 field(s) without a valid value are left out" in s["warnings"]
+
+
 def test_field_specimen_and_count_take_a_files_pixel_size(tmp_path):
     """measure_field, measure_specimen and planimetric gave a Micrograph no pixel size
     ("no pixel size", no G) where measure_intercepts, measure_grain_size and the CLI took

@@ -428,22 +428,27 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
 
 def _check_specimen_measured(summary: dict | None) -> None:
     """Refuse (exit 2, after the fields and the summary were printed) a ``--method`` run
-    in which no field gave a value (``summarize_fields``' mean is not finite: no
-    boundary crossed, an empty mask), the rule of :func:`_check_measured` and of
-    ``srmat heyn``: ``G = n/a`` with exit 0 let a script carry on as if the specimen
-    were measured. A withheld summary (``None``: a field could not be read) has its
-    exit code already.
+    that measured no grain size: no field gave a value (``summarize_fields``' mean is
+    not finite: a map that is not a boundary map) or the mean is 0 (no test line of any
+    field crossed a boundary: N_L = 0, an infinite ℓ̄), the rule of
+    :func:`_check_measured` and of ``srmat heyn``: ``G = n/a`` with exit 0 let a script
+    carry on as if the specimen were measured. A withheld summary (``None``: a field
+    could not be read) has its exit code already.
 
     Raises
     ------
     UserError
-        When no field gives a value.
+        When no field gives a value, or every value is 0.
     """
     import math
 
-    if summary is None or (summary["mean"] is not None and math.isfinite(summary["mean"])):
+    mean = None if summary is None else summary["mean"]
+    if summary is None or (mean is not None and math.isfinite(mean) and mean > 0):
         return
-    n = summary["n_fields"]
+    n, quantity = summary["n_fields"], summary["field_quantity"].split(",")[0]
+    if mean is not None and math.isfinite(mean):  # 0: every field measured without a crossing
+        which = "the field" if n == 1 else "any field"
+        raise UserError(f"no grain size measured: {quantity} is 0, no test line of {which} "
+                        "crosses a boundary (see the warnings)")
     which = "the field gives no" if n == 1 else f"none of the {n} fields gives a"
-    quantity = summary["field_quantity"].split(",")[0]
     raise UserError(f"no grain size measured: {which} valid {quantity} (see the warnings)")

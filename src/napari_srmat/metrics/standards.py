@@ -587,6 +587,31 @@ def _measure_field(
 
 
 # --------------------------------------------------------------------- summary
+def _is_field_value(value: Any, method: str) -> bool:
+    """Whether a field's value enters the specimen statistics of :func:`summarize_fields`.
+
+    Intercept method: any finite N_L of 0 or more. A field whose test lines crossed no
+    boundary (they lay inside one grain) measured N_L = 0, and E112 (as ISO 643)
+    averages the field values of N_L whatever they are; leaving the zeros out would
+    move the specimen towards finer grains (higher N_L, smaller ℓ̄, higher G).
+    Planimetric method: a finite N_A above 0. A Jeffries count is never 0 on a measured
+    field: under E112 and ISO 643 a field inside one grain counts that grain's four
+    corners, ¼ each (N_A = 1 / area), and under E1382 a field without a complete grain
+    has no area to divide by (N_A undefined, ``None``); an N_A of 0 is no count.
+    None and NaN (a field that could not be measured) never enter.
+
+    Examples
+    --------
+    >>> _is_field_value(0.0, "intercept"), _is_field_value(0.0, "planimetric")
+    (True, False)
+    >>> _is_field_value(None, "intercept"), _is_field_value(float("nan"), "intercept")
+    (False, False)
+    """
+    if value is None or not math.isfinite(value):
+        return False
+    return value >= 0 if method == "intercept" else value > 0
+
+
 def _g_of(method: str, rule: str, value_per_mm: float) -> float | None:
     """G of a field value: N_L in 1/mm (intercept) or N_A in 1/mm² (planimetric)."""
     if not (value_per_mm and value_per_mm > 0 and math.isfinite(value_per_mm)):
@@ -609,6 +634,16 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     half-width ``t(0.975, n-1) s / sqrt(n)`` and ``%RA = 100 half-width / mean``
     (:func:`napari_srmat.metrics.heyn.confidence_interval`). G and its 95 % interval
     come from the mean and the interval ends.
+
+    Which fields count (:func:`_is_field_value`): intercept, every finite N_L, 0
+    included: a field whose test lines crossed no boundary measured N_L = 0 and is
+    averaged as E112 and ISO 643 average every field's N_L (a warning names it: its
+    test lines are shorter than the grains); planimetric, every finite N_A above 0: a
+    Jeffries count is never 0 on a measured field (a field inside one grain counts 1
+    under E112 and ISO 643; under E1382 it has no complete grain and no N_A), so an N_A
+    of 0 is no count. A field without a value (None, NaN: not measured) is left out,
+    with a warning. An end of the interval at or below 0 grains (or intersections) per
+    unit has no G and no ℓ̄ and is withheld (``None``), as G and ℓ̄ of a mean N_L of 0.
 
     Parameters
     ----------
@@ -665,9 +700,16 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         count_key, count_name = "n_grains_equivalent", "grains"
         standard = STANDARD_OF_RULE.get(rule, rule)
     vals = [f.get(key if has_um else key_px) for f in fields]
-    valid = [v for v in vals if v is not None and math.isfinite(v) and v > 0]
+    valid = [v for v in vals if _is_field_value(v, method)]
     if len(valid) < len(vals):
         warnings_.append(f"{len(vals) - len(valid)} field(s) without a valid value are left out")
+    zero = [i for i, v in enumerate(vals) if method == "intercept" and v == 0]
+    if zero:
+        warnings_.append(
+            f"field(s) {_field_names(fields, zero)} have no boundary crossing (N_L = 0: "
+            "their test lines lay inside one grain); the 0 is a field value of the "
+            "statistics, as E112 averages every field's N_L: lengthen the test lines or "
+            "measure fewer, larger fields")
     mean, half, ra = confidence_interval(valid) if valid else (math.nan, math.nan, math.nan)
     sd = float(np.std(valid, ddof=1)) if len(valid) >= 2 else math.nan
     out: dict[str, Any] = {
@@ -686,16 +728,18 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         "astm_g_ci95": None,
     }
     if has_um and math.isfinite(mean):
+        # a mean N_L of 0 (every field without a crossing) has no G and no ℓ̄ (infinite)
         g = _g_of(method, rule, mean)
         out["astm_g"] = g
-        if math.isfinite(half):
+        if math.isfinite(half) and g is not None:
             lo, hi = _g_of(method, rule, mean - half), _g_of(method, rule, mean + half)
             out["astm_g_ci95"] = [lo, hi]
         if method == "intercept":
-            out["mean_intercept_um"] = 1000.0 / mean
+            out["mean_intercept_um"] = _um_of_per_mm(mean)
+            # the ℓ̄ of an N_L end at or below 0 (infinite) is withheld
             out["mean_intercept_ci95_um"] = (
-                [1000.0 / (mean + half), 1000.0 / (mean - half) if mean > half else None]
-                if math.isfinite(half) else None
+                [_um_of_per_mm(mean + half), _um_of_per_mm(mean - half)]
+                if math.isfinite(half) and g is not None else None
             )
         else:
             out["grains_per_mm2"] = mean
@@ -734,16 +778,27 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     low = [i for i, f in enumerate(fields)
            if f.get(count_key) is not None and f[count_key] < MIN_COUNT_PER_FIELD]
     if low:
-        which = ", ".join(str(fields[i].get("name") or i) for i in low[:5])
-        more = f" and {len(low) - 5} more" if len(low) > 5 else ""
         advice.append(
-            f"field(s) {which}{more} have fewer than {MIN_COUNT_PER_FIELD} {count_name}: "
+            f"field(s) {_field_names(fields, low)} have fewer than {MIN_COUNT_PER_FIELD} "
+            f"{count_name}: "
             + ("use more or longer test lines or a lower magnification" if method == "intercept"
                else "use a larger field or a lower magnification")
         )
     out["advice"] = advice
     out["warnings"] = warnings_
     return SpecimenSummary(_clean(out))
+
+
+def _field_names(fields: Sequence[dict], which: Sequence[int], most: int = 5) -> str:
+    """The names (else indexes) of ``fields[i]`` for ``i`` in ``which``, the first
+    ``most`` of them and how many more."""
+    names = ", ".join(str(fields[i].get("name") or i) for i in which[:most])
+    return names + (f" and {len(which) - most} more" if len(which) > most else "")
+
+
+def _um_of_per_mm(n_l: float) -> float | None:
+    """ℓ̄ in µm of an N_L per mm; None for N_L at or below 0 (no finite ℓ̄)."""
+    return 1000.0 / n_l if n_l > 0 else None
 
 
 def _pooled_areas(fields: Sequence[dict], has_um: bool) -> tuple[float | None, float | None]:
