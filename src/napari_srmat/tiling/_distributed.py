@@ -393,38 +393,102 @@ def _ctrl_c_held() -> Iterator[_HeldInterrupt]:
             signal.signal(signal.SIGINT, previous)
 
 
-#: The warning of a Ctrl-C pressed while the cluster closed after a run that had ended
-#: (:func:`_close_holding_ctrl_c`).
+#: The warning of a Ctrl-C that came as a run closed, after the run had ended
+#: (:func:`_late_ctrl_c`).
 CTRL_C_AT_CLOSE = ("a Ctrl-C came while the dask cluster closed, after the run had "
                    "ended: nothing was left to stop")
+#: The warning of a close that failed after the run had ended (:func:`close_after_run`):
+#: ``what`` and ``error`` are filled in.
+CLOSE_FAILED_AFTER_RUN = "{what} did not close cleanly after the run had ended ({error})"
 
 
-def _close_holding_ctrl_c(close: Callable[[], Any], ended: bool) -> None:
-    """``close()`` the client of :func:`dask_client` (and the ``local:N`` cluster it
-    started) with a Ctrl-C held until it has closed (:func:`_ctrl_c_held`); the one rule
-    of every cluster's close.
+def _late_ctrl_c(pressed: bool, ended: bool, deliver: Callable[[], None]) -> None:
+    """The one rule of a Ctrl-C that is found only as a run closes: one held through a
+    close (:func:`close_after_run`).
+
+    When the run had not ended (an error or a Ctrl-C on its way out) it is raised
+    (``deliver()``): the command's one ``interrupted`` line, exit 130. After a run that
+    had ended nothing is left to stop, and raising it threw away complete results
+    (``srmat grain-size --scheduler``: exit 130 without the grain sizes; an in-memory
+    ``tiled_apply`` result): it is told as a warning (:data:`CTRL_C_AT_CLOSE`) instead.
+
+    Parameters
+    ----------
+    pressed : bool
+        Whether a Ctrl-C was held or dropped.
+    ended : bool
+        Whether the block that used the client ended without an exception.
+    deliver : callable
+        Raises the press (a KeyboardInterrupt).
+    """
+    if not pressed:
+        return
+    if ended:
+        warnings.warn(CTRL_C_AT_CLOSE, UserWarning, stacklevel=3)
+        return
+    deliver()
+
+
+def close_after_run(close: Callable[[], Any], error: BaseException | None,
+                    what: str) -> None:
+    """``close()`` what a run held (a dask client and the ``local:N`` cluster it started,
+    an output's lock) with a Ctrl-C held until it has closed (:func:`_ctrl_c_held`); the
+    one rule of every close at a run's end.
 
     Raised inside the close, a press left a ``local:N`` cluster to dask's atexit
-    handler, which closed it 10 s later, and a remote scheduler's client unclosed. A
-    press held meanwhile is raised once it has closed when the run had not ended (an
-    error or a Ctrl-C is on its way out); after a run that had ended (``ended``) nothing
-    is left to stop, and raising it threw away complete results (``srmat grain-size
-    --scheduler``: exit 130 without the grain sizes): it is told as a warning
-    (:data:`CTRL_C_AT_CLOSE`) instead.
+    handler, which closed it 10 s later, and a remote scheduler's client unclosed; it is
+    raised once closed, or told as a warning after a run that had ended
+    (:func:`_late_ctrl_c`). A close that fails does not replace the run's own error
+    (a Ctrl-C told as an internal error, exit 1 instead of 130): it is added to it as a
+    note. After a run that had ended it is told as a warning
+    (:data:`CLOSE_FAILED_AFTER_RUN`) and the run's results are kept (an in-memory result
+    was lost, a complete store reported as a failure).
 
     Parameters
     ----------
     close : callable
-        Closes the client (and what it started).
-    ended : bool
-        Whether the block that used the client ended without an exception.
+        Closes it.
+    error : BaseException or None
+        The exception on its way out of the run, None when the run ended.
+    what : str
+        What closes, for the messages ("the dask client").
     """
+    failed: Exception | None = None
     with _ctrl_c_held() as ctrl_c:
-        close()
-    if ended and ctrl_c.pressed:
-        warnings.warn(CTRL_C_AT_CLOSE, UserWarning, stacklevel=2)
-        return
-    ctrl_c.deliver()
+        try:
+            close()
+        except Exception as exc:  # a KeyboardInterrupt of a press is held
+            failed = exc
+    if failed is not None:
+        told = " ".join(str(failed).split()) or type(failed).__name__
+        if error is None:
+            warnings.warn(CLOSE_FAILED_AFTER_RUN.format(what=what, error=told),
+                          UserWarning, stacklevel=2)
+        else:
+            error.add_note(f"{what} also failed to close: {told}")
+    _late_ctrl_c(ctrl_c.pressed > 0, error is None, ctrl_c.deliver)
+
+
+@contextlib.contextmanager
+def closed_after_run(close: Callable[[], Any], what: str) -> Iterator[None]:
+    """A block after which ``close()`` runs once, told how the block ended
+    (:func:`close_after_run`).
+
+    Parameters
+    ----------
+    close : callable
+        Closes what the block used.
+    what : str
+        What closes, for the messages.
+    """
+    error: BaseException | None = None
+    try:
+        yield
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        close_after_run(close, error, what)
 
 
 @contextlib.contextmanager
@@ -457,8 +521,9 @@ def dask_client(scheduler) -> Iterator[Any]:
     A Ctrl-C that a finalizer dropped while the client is open is raised at the job's
     next look at the cluster, or as the client closes (:func:`_ctrl_c_not_lost`). One
     pressed while the client (and a ``local:N`` cluster) closes is held until it has
-    closed, then raised, or told as a warning when the block had ended without an
-    exception (:func:`_close_holding_ctrl_c`).
+    closed (:func:`close_after_run`), then raised when the block did not end, or told as
+    a warning when it had ended without an exception (:func:`_late_ctrl_c`); so is a
+    close that fails.
     """
     with _ctrl_c_not_lost(), _open_client(scheduler) as client:
         yield client
@@ -495,13 +560,13 @@ def _open_client(scheduler) -> Iterator[Any]:
             ctrl_c.deliver()  # a Ctrl-C while the workers started stops here: they close
             client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
             client.register_plugin(_quiet_task_errors())
-            ended = False
-            try:
-                yield client
-                ended = True
-            finally:
+
+            def close() -> None:
                 with _kill_at_close_not_told():
-                    _close_holding_ctrl_c(stack.close, ended)
+                    stack.close()
+
+            with closed_after_run(close, "the dask cluster"):
+                yield client
         return
     try:
         client = distributed.Client(text, timeout=SCHEDULER_CONNECT_TIMEOUT,
@@ -512,8 +577,7 @@ def _open_client(scheduler) -> Iterator[Any]:
             f"({' '.join(str(exc).split()) or type(exc).__name__}): start one with "
             "`dask scheduler` (and workers with `dask worker ADDRESS`), or use local:N"
         ) from None
-    ended = False
-    try:
+    with closed_after_run(client.close, "the dask client"):
         try:
             client.wait_for_workers(1, timeout=SCHEDULER_CONNECT_TIMEOUT)
         except (TimeoutError, OSError) as exc:
@@ -522,9 +586,6 @@ def _open_client(scheduler) -> Iterator[Any]:
                 f"{SCHEDULER_CONNECT_TIMEOUT} s): start some with `dask worker {text}`"
             ) from exc
         yield client
-        ended = True
-    finally:
-        _close_holding_ctrl_c(client.close, ended)
 
 
 #: What dask's nanny logs when a ``local:N`` worker has not stopped within its close

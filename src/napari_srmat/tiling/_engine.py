@@ -1311,16 +1311,17 @@ def tiled_apply_job(
     out_bytes = int(np.prod(shape, dtype=np.float64)) * odt.itemsize
     writer = None
     result = None
-    # connect before touching the output (a bad address leaves nothing behind)
-    cluster = contextlib.ExitStack()
-    client = None
-    try:
+    # each close runs once, last opened first, told how the run ended (closed_after_run)
+    with contextlib.ExitStack() as closing:
+        client = None
+        # connect before touching the output (a bad address leaves nothing behind)
         if scheduler is not None:
             from ._distributed import dask_client
 
-            client = cluster.enter_context(dask_client(scheduler))
+            client = closing.enter_context(dask_client(scheduler))
         if out is not None:
             from ..io import OmeZarrStreamWriter
+            from ._distributed import closed_after_run
 
             if not Path(out).exists() and not Path(f"{out}.partial").exists():
                 check_free_space(out, out_bytes * 4 // 3, what=f"output {Path(out).name}")
@@ -1339,65 +1340,47 @@ def tiled_apply_job(
                 identity={"input": input_identity(image)}, kind=kind,
                 inputs=[_input_path(image)],
             )
-    except BaseException as exc:  # the close is told that the run did not end
-        cluster.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    # a partial this run created is not left behind by an error that every rerun repeats
-    refused = (contextlib.nullcontext() if writer is None else
-               discarded_when_refused(writer.partial,
-                                      created=not (writer.resumed or writer.complete)))
-    error: BaseException | None = None  # the cluster's close is told how the run ended
-    try:
-        with refused:
-            if writer is not None:
-                if writer.complete:
-                    yield AlreadyComplete(f"{out} is already complete (same input and "
-                                          "parameters): nothing to do", path=str(out))
-                    return writer.finalize()
-                left = 1.0 - writer.n_done() / writer.n_blocks
-                # level 0 still to write plus the pyramid (a third of level 0)
-                space = check_free_space(out, int(out_bytes * (left + 1 / 3)),
-                                         what=f"output {Path(out).name}")
-                if out_bytes >= SIZE_LOG_BYTES:
-                    yield Log(f"output {space}")
-                if writer.resumed:
-                    yield Log(f"resuming {writer.partial}: {writer.n_done()} of "
-                              f"{writer.n_blocks} chunks already written", level="notice")
-                    for key, value in writer.started_with.items():
-                        yield Log(f"{writer.partial} was started with {key} {value}: "
-                                  "recorded as started_with beside this run's", level="notice")
-            else:
-                space = check_free_space(None, out_bytes, what="in-memory result")
-                if out_bytes >= SIZE_LOG_BYTES:
-                    yield Log(f"result {space}")
-                result = np.zeros(shape, odt)
-            if client is None:
-                result = yield from _run_chunks(src, runner, geom, co, odt, writer, result,
-                                                stop, chunk_fn, chunk_context, whole)
-            else:
-                from ._distributed import run_chunks_distributed
+            closing.enter_context(closed_after_run(writer.close, f"the lock of {out}"))
+            # a partial this run created is not left behind by an error that every
+            # rerun repeats
+            closing.enter_context(discarded_when_refused(
+                writer.partial, created=not (writer.resumed or writer.complete)))
+            if writer.complete:
+                yield AlreadyComplete(f"{out} is already complete (same input and "
+                                      "parameters): nothing to do", path=str(out))
+                return writer.finalize()
+            left = 1.0 - writer.n_done() / writer.n_blocks
+            # level 0 still to write plus the pyramid (a third of level 0)
+            space = check_free_space(out, int(out_bytes * (left + 1 / 3)),
+                                     what=f"output {Path(out).name}")
+            if out_bytes >= SIZE_LOG_BYTES:
+                yield Log(f"output {space}")
+            if writer.resumed:
+                yield Log(f"resuming {writer.partial}: {writer.n_done()} of "
+                          f"{writer.n_blocks} chunks already written", level="notice")
+                for key, value in writer.started_with.items():
+                    yield Log(f"{writer.partial} was started with {key} {value}: "
+                              "recorded as started_with beside this run's", level="notice")
+        else:
+            space = check_free_space(None, out_bytes, what="in-memory result")
+            if out_bytes >= SIZE_LOG_BYTES:
+                yield Log(f"result {space}")
+            result = np.zeros(shape, odt)
+        if client is None:
+            result = yield from _run_chunks(src, runner, geom, co, odt, writer, result,
+                                            stop, chunk_fn, chunk_context, whole)
+        else:
+            from ._distributed import run_chunks_distributed
 
-                yield Log("running the tiles on the dask cluster at "
-                          f"{client.scheduler.address}")
-                result = yield from run_chunks_distributed(client, src, runner, geom, co, odt,
-                                                           writer, result, stop, chunk_fn,
-                                                           chunk_context)
-            if result is None or writer is None:
-                return result
-            yield Log(f"building pyramid of {out}")
-            return writer.finalize(n_levels)
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        try:
-            if writer is not None:
-                writer.close()
-        finally:
-            if error is None:
-                cluster.close()
-            else:
-                cluster.__exit__(type(error), error, error.__traceback__)
+            yield Log("running the tiles on the dask cluster at "
+                      f"{client.scheduler.address}")
+            result = yield from run_chunks_distributed(client, src, runner, geom, co, odt,
+                                                       writer, result, stop, chunk_fn,
+                                                       chunk_context)
+        if result is None or writer is None:
+            return result
+        yield Log(f"building pyramid of {out}")
+        return writer.finalize(n_levels)
 
 
 def _input_path(image) -> Path | None:

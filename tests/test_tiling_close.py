@@ -1,0 +1,167 @@
+"""What ``tiled_apply_job`` and ``dask_client`` do at a run's close: the output's lock and
+the cluster close once each, told how the run ended, and a close that fails or a Ctrl-C
+that comes then neither loses complete results nor hides the run's own error.
+
+The cluster is a stand-in (``distributed.LocalCluster`` / ``Client`` replaced, the tiles
+run by the local engine), so that a failing close or a Ctrl-C can be put at the moment
+under test; the real ``dask_client`` closes it.
+"""
+
+from __future__ import annotations
+
+import signal
+import types
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from napari_srmat.jobs import run_job  # noqa: E402
+from napari_srmat.tiling import _distributed, _engine, tiled_apply, tiled_apply_job  # noqa: E402
+
+KW = dict(scale=2, tile=32, overlap=8, chunk_size=32)
+
+
+def _double(batch: np.ndarray) -> np.ndarray:
+    return np.repeat(np.repeat(batch, 2, -1), 2, -2)
+
+
+@pytest.fixture(scope="module")
+def image():
+    return (np.random.default_rng(0).random((60, 70)) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own Ctrl-C handler during the test, whatever the suite inherited."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+class _Cluster:
+    """A ``local:N`` cluster: counts its closes, and runs ``at_close`` in the close."""
+
+    made: list = []
+    at_close = None
+
+    def __init__(self, **kwargs):
+        self.closes = 0
+        self.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.closes += 1
+        at_close = vars(_Cluster)["at_close"]  # a plain function, not a method
+        if at_close is not None:
+            at_close()
+
+
+class _Client:
+    def __init__(self, cluster, **kwargs):
+        self.scheduler = types.SimpleNamespace(address="inproc://stand-in")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def register_plugin(self, plugin):
+        pass
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    """``local:1`` starts a :class:`_Cluster`; the tiles run in this process. Yields the
+    class (``made``: the clusters started, ``at_close``: set by the test)."""
+    def local_run(client, src, runner, geom, co, odt, writer, result, stop, chunk_fn,
+                  chunk_context):
+        return (yield from _engine._run_chunks(src, runner, geom, co, odt, writer, result,
+                                               stop, chunk_fn, chunk_context))
+
+    monkeypatch.setattr(distributed, "LocalCluster", _Cluster)
+    monkeypatch.setattr(distributed, "Client", _Client)
+    monkeypatch.setattr(_distributed, "run_chunks_distributed", local_run)
+    monkeypatch.setattr(_Cluster, "made", [])
+    monkeypatch.setattr(_Cluster, "at_close", None)
+    return _Cluster
+
+
+def _fail(exc: BaseException):
+    def at_close():
+        raise exc
+    return at_close
+
+
+def test_a_cluster_close_failing_after_an_ended_run_keeps_its_result(cluster, image):
+    """The cluster's close failed (an OSError) after a run had ended: the job raised it
+    and the complete in-memory result was lost (failed before: OSError out of
+    tiled_apply). Now the result is returned, a warning says the close failed, and the
+    cluster was closed once."""
+    cluster.at_close = _fail(OSError("the scheduler went away"))
+    with pytest.warns(UserWarning, match="did not close cleanly.*the scheduler went away"):
+        got = tiled_apply(image, _double, scheduler="local:1", **KW)
+    np.testing.assert_array_equal(got, tiled_apply(image, _double, **KW))
+    assert [c.closes for c in cluster.made] == [1]
+
+
+def test_a_close_failing_after_a_ctrl_c_keeps_the_ctrl_c(cluster, image, tmp_path,
+                                                         monkeypatch):
+    """A Ctrl-C in the tiles, then the output lock's release and the cluster's close
+    failing: the close's error replaced the KeyboardInterrupt (exit 1 and 'internal
+    error' instead of the one 'interrupted' line, exit 130; failed before: OSError). The
+    Ctrl-C goes on, the close failures noted on it; the partial is kept for a resume and
+    each close ran once."""
+    from napari_srmat.io import OmeZarrStreamWriter
+
+    closes = []
+
+    def failing_close(self):
+        closes.append(self)
+        raise OSError("the lock's file system went away")
+
+    def pressed(batch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OmeZarrStreamWriter, "close", failing_close)
+    cluster.at_close = _fail(OSError("the scheduler went away"))
+    out = tmp_path / "o.ome.zarr"
+    with pytest.raises(KeyboardInterrupt) as info:
+        tiled_apply(image, pressed, out=out, scheduler="local:1", **KW)
+    notes = getattr(info.value, "__notes__", [])
+    assert any("lock" in n and "file system went away" in n for n in notes), notes
+    assert any("scheduler went away" in n for n in notes), notes
+    assert len(closes) == 1 and [c.closes for c in cluster.made] == [1]
+    assert (tmp_path / "o.ome.zarr.partial").is_dir() and not out.exists()
+
+
+def test_a_lock_release_failing_after_the_swap_leaves_the_output_complete(
+        cluster, image, tmp_path, monkeypatch):
+    """The output's lock release failing inside finalize, after the store was swapped in:
+    the error is raised (one line from a command), the complete output stays in place,
+    nothing is left half swapped, and the cluster is told the run failed, once."""
+    from napari_srmat.io import OmeZarrStreamWriter, read_image
+
+    release = OmeZarrStreamWriter.close
+    calls = []
+
+    def close_failing_once(self):
+        calls.append(self)
+        if len(calls) == 1:
+            raise OSError("the lock's file system went away")
+        release(self)
+
+    monkeypatch.setattr(OmeZarrStreamWriter, "close", close_failing_once)
+    out = tmp_path / "o.ome.zarr"
+    with pytest.raises(OSError, match="file system went away"):
+        run_job(tiled_apply_job(image, _double, out=out, scheduler="local:1", **KW),
+                quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.ome.zarr"]
+    np.testing.assert_array_equal(np.asarray(read_image(out).data),
+                                  tiled_apply(image, _double, **KW))
+    assert [c.closes for c in cluster.made] == [1]
