@@ -1895,14 +1895,18 @@ def _dataset(path: Path, group, ds: dict):
         ) from None
 
 
-def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Micrograph:
-
+def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks,
+                   arrays: list | None = None) -> Micrograph:
+    """The Micrograph of an OME-Zarr image; ``arrays``: its levels already opened
+    (:func:`_level_arrays`), else opened here."""
     axes_meta = ms.get("axes")
     datasets = ms.get("datasets") or []
     if not datasets:
         raise ImageReadError(f"{path}: OME-Zarr multiscales lists no datasets")
+    if arrays is None:
+        arrays = _level_arrays(path, group, ms)
     if axes_meta is None:  # NGFF <= 0.3: implicit tczyx
-        first = _dataset(path, group, datasets[0])
+        first = arrays[0]
         axes_meta = [{"name": n} for n in "tczyx"[-first.ndim:]]
     names = []
     units: dict[str, str | None] = {}
@@ -1914,8 +1918,7 @@ def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks) -> Microgr
                        for n in names)
     levels = []
     axes = "YX"
-    for ds in datasets:
-        zarr_arr = _dataset(path, group, ds)
+    for zarr_arr in arrays:
         arr, axes = _lazy_array(zarr_arr, src_axes, str(path), chunks)
         levels.append(arr)
     scale = _scale_of(datasets[0].get("coordinateTransformations"))
@@ -2141,19 +2144,21 @@ def _stored_keys(store, prefix: str) -> set[str]:
 
 def _level_arrays(path: Path, node, ms: dict | None) -> list:
     """The Zarr arrays of a Zarr image (:func:`_zarr_image`): every level of an
-    OME-Zarr, or the plain array."""
-    return [node] if ms is None else [_dataset(path, node, ds) for ds in ms["datasets"]]
+    OME-Zarr, or the plain array. Opened once per read: the all-chunks check, the
+    pixels and ``--verify``'s count share them."""
+    return [node] if ms is None else [_dataset(path, node, ds)
+                                      for ds in ms.get("datasets") or []]
 
 
-def _refuse_missing_chunks(path: Path, node, ms: dict | None) -> None:
+def _refuse_missing_chunks(path: Path, node, ms: dict | None, arrays: list) -> None:
     """Refuse a store napari-srmat completed with every chunk that lacks some, in any
     level (:class:`DamagedStoreError`: a damaged level 0 reads as zeros, a damaged
     coarser level shows holes when napari shows the image zoomed out); any other store
     is read as it is (one listing of each level for a marked store, nothing for
-    others)."""
+    others); ``arrays``: its levels (:func:`_level_arrays`)."""
     if not _all_chunks_written(node, ms) or not ms.get("datasets"):
         return
-    stored = _stored_chunks(path, node, ms)
+    stored = _stored_chunks(node, ms, arrays)
     if stored["damaged"]:  # level 0 as "N of M chunks", another as "... of level L"
         said = ", ".join(f"{lv['n_missing']} of {lv['n_chunks']} chunks"
                          + (f" of level {lv['level']}" if lv["level"] else "")
@@ -2163,23 +2168,25 @@ def _refuse_missing_chunks(path: Path, node, ms: dict | None) -> None:
 
 
 def _read_zarr(path: Path, chunks, *, refuse_damaged: bool = True,
-               opened: list[tuple[Any, dict | None]] | None = None) -> Micrograph:
-    """The Micrograph of a Zarr store; ``opened`` (a list) gets ``(node, multiscales)``
-    of :func:`_zarr_image`, for a caller that counts its chunks without opening it
-    again (:func:`verify_image_job`)."""
+               opened: list[tuple[Any, dict | None, list]] | None = None) -> Micrograph:
+    """The Micrograph of a Zarr store; ``opened`` (a list) gets ``(node, multiscales,
+    level arrays)`` of :func:`_zarr_image` and :func:`_level_arrays`, for a caller that
+    counts its chunks without opening it again (:func:`verify_image_job`)."""
     node, ms, version = _zarr_image(path)
+    arrays = _level_arrays(path, node, ms)
     if opened is not None:
-        opened.append((node, ms))
+        opened.append((node, ms, arrays))
     if refuse_damaged:
-        _refuse_missing_chunks(path, node, ms)
+        _refuse_missing_chunks(path, node, ms, arrays)
     if ms is not None:
-        return _read_ome_zarr(path, node, ms, version, chunks)
+        return _read_ome_zarr(path, node, ms, version, chunks, arrays)
     image = _image_of_level(path)
     if image is not None:
         group, level_ms, level_version, index, image_path = image
+        level_arrays = _level_arrays(image_path, group, level_ms)
         if refuse_damaged:  # the store's mark covers its levels read one by one too
-            _refuse_missing_chunks(image_path, group, level_ms)
-        mic = _read_ome_zarr(path, group, level_ms, level_version, chunks)
+            _refuse_missing_chunks(image_path, group, level_ms, level_arrays)
+        mic = _read_ome_zarr(path, group, level_ms, level_version, chunks, level_arrays)
         mic.metadata.setdefault("read_warnings", []).append(
             f"{path}: level {index} of the OME-Zarr image {image_path}, read as an image "
             "of its own with that level's pixel size; open it for the whole pyramid "
@@ -2249,7 +2256,7 @@ def read_image(path: str | os.PathLike, *, chunks: int | tuple | None = None) ->
 
 
 def _read_image(path, chunks, *, refuse_damaged: bool,
-                opened: list[tuple[Any, dict | None]] | None = None) -> Micrograph:
+                opened: list[tuple[Any, dict | None, list]] | None = None) -> Micrograph:
     """:func:`read_image`; ``refuse_damaged=False`` reads a damaged store too (absent
     chunks as zeros), for :func:`image_info` and :func:`verify_image_job`, which tell
     the damage; ``opened``: as :func:`_read_zarr`'s, for a Zarr store."""
@@ -2287,7 +2294,8 @@ def _quiet_tifffile():
 
 
 def _read_by_format(path: Path, fmt: str, chunks, refuse_damaged: bool = True,
-                    opened: list[tuple[Any, dict | None]] | None = None) -> Micrograph:
+                    opened: list[tuple[Any, dict | None, list]] | None = None
+                    ) -> Micrograph:
     if fmt in ("png", "jpeg", "pil"):
         return _read_pil(path, fmt, chunks)
     if fmt == "tiff":
@@ -2394,10 +2402,10 @@ def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop
 
     from ..jobs import Progress, Stopped
 
-    opened: list[tuple[Any, dict | None]] = []  # the store as read, counted below
+    opened: list[tuple[Any, dict | None, list]] = []  # the store as read, counted below
     mg = _read_image(path, block, refuse_damaged=False, opened=opened)  # damage counted
     # listing the store is cheap next to decoding it, and only --verify does it
-    stored = _stored_chunks(Path(mg.path), *opened[0]) if opened else None
+    stored = _stored_chunks(*opened[0]) if opened else None
     grids = []
     for lv, arr in enumerate(mg.levels):
         bounds = [np.cumsum((0, *c)) for c in arr.chunks[:2]]
@@ -2428,7 +2436,7 @@ def verify_image_job(path: str | os.PathLike, *, block: int = VERIFY_BLOCK, stop
             "n_bad": n_bad, "bad": bad, "chunks": stored}
 
 
-def _stored_chunks(path: Path, node, ms: dict | None) -> dict:
+def _stored_chunks(node, ms: dict | None, arrays: list) -> dict:
     """Count the chunks of each level of a Zarr store that are absent (lists the store).
 
     Zarr reads an absent chunk as its fill value, so a store whose chunk files were
@@ -2439,10 +2447,10 @@ def _stored_chunks(path: Path, node, ms: dict | None) -> dict:
 
     Parameters
     ----------
-    path : Path
-        The store (in messages).
     node, ms
         The store as :func:`_zarr_image` opened it.
+    arrays : list
+        Its levels (:func:`_level_arrays`), opened once per read.
 
     Returns
     -------
@@ -2451,7 +2459,7 @@ def _stored_chunks(path: Path, node, ms: dict | None) -> dict:
         "all_chunks_written", "damaged"}``.
     """
     levels = [{"level": lv, "n_chunks": total, "n_missing": n} for lv, (n, total)
-              in enumerate(map(_missing_chunks, _level_arrays(path, node, ms)))]
+              in enumerate(map(_missing_chunks, arrays))]
     every = _all_chunks_written(node, ms)
     n_missing = sum(lv["n_missing"] for lv in levels)
     return {"n_chunks": sum(lv["n_chunks"] for lv in levels), "n_missing": n_missing,
