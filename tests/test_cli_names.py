@@ -88,6 +88,10 @@ def test_every_pixel_size_flag_has_one_metavar_and_unit():
      "default", "the name srmat edges train and srmat experiment give it"),
     (["edges", "pretrain", "a.png", "--out", "mim"], "--train-steps", "--steps",
      "train_steps", "3", "the name srmat sr train gives it"),
+    *[(argv, "--learning-rate", "--lr", "lr", "0.5", "elsewhere lr is the low-resolution image")
+      for argv in (["sr", "train", "--out", "ckpt"], ["edges", "train", "--data", "d"],
+                   ["edges", "pretrain", "a.png", "--out", "mim"],
+                   ["experiment", "sr-vs-original"])],
 ])
 def test_the_training_options_have_one_name_in_every_command(argv, new, old, dest, value,
                                                              why, capsys):
@@ -95,8 +99,9 @@ def test_the_training_options_have_one_name_in_every_command(argv, new, old, des
     experiment`, and `srmat edges pretrain --steps` is `--train-steps` in `srmat sr
     train`. Each command now takes the common name; the old one keeps working (same
     destination, a one-line note naming the new one, hidden from --help) and the two
-    together are refused."""
-    want = int(value) if value.isdigit() else value
+    together are refused. `--lr`, the learning rate of the training commands beside the
+    LR (low-resolution) images of every other, is `--learning-rate`."""
+    want = int(value) if value.isdigit() else float(value) if value[0].isdigit() else value
     assert getattr(_parse([*argv, new, value]), dest) == want
     assert capsys.readouterr().err == ""
     assert getattr(_parse([*argv, old, value]), dest) == want
@@ -120,6 +125,23 @@ def test_init_checkpoint_has_one_metavar_in_every_command():
     assert set(options) == {"sr train", "edges train", "experiment sr-vs-original"}
     assert {tuple(a.option_strings) for a in options.values()} == {("--init-checkpoint",)}
     assert {a.metavar for a in options.values()} == {"CKPT"}
+
+
+def test_the_learning_rate_has_one_name_in_every_command():
+    """The learning rate is `--learning-rate RATE` in every training command (`--lr` was
+    read as the LR image by a metallurgist: `srmat sr eval --lr-image`, `srmat audit
+    candidates LR SR`); no command shows `--lr`."""
+    options = {" ".join(words): a for words, p in _all_commands()
+               for a in p._actions if a.dest == "lr" and a.option_strings  # not LR images
+               and a.help != argparse.SUPPRESS}
+    assert set(options) == {"sr train", "edges train", "edges pretrain",
+                            "experiment sr-vs-original"}
+    assert {tuple(a.option_strings) for a in options.values()} == {("--learning-rate",)}
+    assert {a.metavar for a in options.values()} == {"RATE"}
+    shown = [" ".join(words) for words, p in _all_commands()
+             if any("--lr" in a.option_strings for a in p._actions
+                    if a.help != argparse.SUPPRESS)]
+    assert shown == []
 
 
 @pytest.mark.filterwarnings("ignore:.*pixels are not square")  # reading the maps back

@@ -34,7 +34,8 @@ from ..errors import error_message, is_user_error
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
            "error_line", "command_error_message", "check_tile_flags", "command_name",
            "missing_action", "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
-           "run_cli_job", "DeprecatedAlias", "AlreadyCompleteWatch"]
+           "run_cli_job", "DeprecatedAlias", "AlreadyCompleteWatch",
+           "add_renamed_option"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -249,6 +250,74 @@ class DeprecatedAlias(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def add_renamed_option(parser: Any, new: str, old: str, *, why: str = "",
+                       **kwargs: Any) -> argparse.Action:
+    """Add option ``new`` and its old name ``old``: one option under two names, the old
+    one hidden from ``--help`` and told with a one-line note on stderr
+    (:class:`DeprecatedAlias`), the two refused together (the last one given would win).
+    The one rule of srmat's renamed options (``--init`` -> ``--init-checkpoint``,
+    ``--lr`` -> ``--learning-rate``, ...).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser or argument group
+        Where the option goes.
+    new, old : str
+        The option's name and its old name.
+    why : str
+        Why it was renamed, in the note (e.g. what else the old name means).
+    **kwargs
+        ``add_argument``'s, of ``new``; the old name takes its ``type``, ``choices`` and
+        ``dest``.
+
+    Returns
+    -------
+    argparse.Action
+        The action of ``new``.
+
+    Examples
+    --------
+    >>> parser = OneLineErrorParser(prog="srmat x")
+    >>> _ = add_renamed_option(parser, "--train-steps", "--steps", type=int, default=1)
+    >>> parser.parse_args(["--steps", "3"]).train_steps  # and the note on stderr
+    3
+    >>> "--steps" in parser.format_help()
+    False
+    """
+    group = parser.add_mutually_exclusive_group()
+    action = group.add_argument(new, **kwargs)
+    same = {k: kwargs[k] for k in ("type", "choices") if k in kwargs}
+    group.add_argument(old, dest=action.dest, action=DeprecatedAlias, new=new, why=why,
+                       **same)
+    return action
+
+
+#: Why ``--lr`` became ``--learning-rate`` (the note of the old name).
+LR_RENAMED_WHY = "elsewhere lr is the low-resolution image"
+
+
+def add_learning_rate(parser: Any, default: float, help: str) -> argparse.Action:
+    """Add ``--learning-rate`` (its old name ``--lr``, :func:`add_renamed_option`) to a
+    training command; ``args.lr``, as the configs' ``lr=``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser.
+    default : float
+        The command's default (its config's).
+    help : str
+        The ``--help`` text.
+
+    Returns
+    -------
+    argparse.Action
+    """
+    return add_renamed_option(parser, "--learning-rate", "--lr", why=LR_RENAMED_WHY,
+                              type=lr_arg, default=default, dest="lr", metavar="RATE",
+                              help=help)
+
+
 def pixel_size_arg(text: str) -> float:
     """argparse ``type=`` of pixel-size flags: a finite positive number (one rule, see
     :func:`napari_srmat.io.check_pixel_size`); argparse reports the flag on failure."""
@@ -333,7 +402,7 @@ def threshold_arg(text: str) -> float:
 
 
 def lr_arg(text: str) -> float:
-    """argparse ``type=`` of ``--lr`` flags: the rule of
+    """argparse ``type=`` of ``--learning-rate`` flags: the rule of
     :func:`napari_srmat.device.check_learning_rate` (a finite number >= 0), reported with
     the flag."""
     from ..device import check_learning_rate

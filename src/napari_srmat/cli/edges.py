@@ -11,13 +11,13 @@ from . import (
     DEVICE_HELP,
     RESUME_TRAINING,
     AlreadyCompleteWatch,
-    DeprecatedAlias,
     UserError,
     _checked_number_arg,
+    add_learning_rate,
+    add_renamed_option,
     check_tile_flags,
     input_path_arg,
     int_arg,
-    lr_arg,
     missing_action,
     naming_file,
     pixel_size_arg,
@@ -69,9 +69,8 @@ def register(subparsers) -> None:
     t.add_argument("--overwrite", action="store_true",
                    help="start over in an OUT that holds an earlier run (its checkpoints are "
                         "replaced once the first epoch is saved)")
-    t.add_argument("--lr", type=lr_arg, default=d.lr,
-                   help="AdamW learning rate, cosine-decayed towards 5%% of it over the epochs "
-                        "(default %(default)s; 1e-3 suits short CPU runs)")
+    add_learning_rate(t, d.lr, "AdamW learning rate, cosine-decayed towards 5%% of it over "
+                               "the epochs (default %(default)s; 1e-3 suits short CPU runs)")
     t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size,
                    help="training crops per optimiser step (default %(default)s)")
     t.add_argument("--crop", type=int_arg(MIN_TRAIN_CROP), default=d.crop,
@@ -111,13 +110,10 @@ def register(subparsers) -> None:
     pt.add_argument("images", nargs="+", type=input_path_arg,
                     help="unlabeled micrographs (PNG/JPEG/TIFF/OME-Zarr)")
     pt.add_argument("--out", required=True, help="checkpoint folder to create")
-    # one option under two names, refused together (the last one given would win)
-    steps = pt.add_mutually_exclusive_group()
-    steps.add_argument("--train-steps", type=int_arg(1), default=m.steps, dest="train_steps",
-                       metavar="N", help="optimiser steps (default %(default)s)")
-    # its old name: --train-steps in srmat sr train
-    steps.add_argument("--steps", type=int_arg(1), dest="train_steps", action=DeprecatedAlias,
-                       new="--train-steps", why="the name srmat sr train gives it")
+    # its old name --steps: --train-steps in srmat sr train
+    add_renamed_option(pt, "--train-steps", "--steps", why="the name srmat sr train gives it",
+                       type=int_arg(1), default=m.steps, dest="train_steps", metavar="N",
+                       help="optimiser steps (default %(default)s)")
     pt.add_argument("--batch-size", type=int_arg(1), default=m.batch_size,
                     help="random crops per step (default %(default)s)")
     pt.add_argument("--crop", type=int_arg(1), default=m.crop,
@@ -130,9 +126,8 @@ def register(subparsers) -> None:
                     help="fraction of the squares of each crop hidden, between 0 and 1 "
                          "(default %(default)s)")
     pt.add_argument("--encoder", default=m.encoder, help=ENCODER_HELP)
-    pt.add_argument("--lr", type=lr_arg, default=m.lr,
-                    help="AdamW learning rate, cosine-decayed towards 5%% of it over the steps "
-                         "(default %(default)s)")
+    add_learning_rate(pt, m.lr, "AdamW learning rate, cosine-decayed towards 5%% of it over "
+                                "the steps (default %(default)s)")
     pt.add_argument("--seed", type=seed_arg, default=m.seed,
                     help="random seed of the crops, the hidden squares and the initial "
                          "weights (default %(default)s)")

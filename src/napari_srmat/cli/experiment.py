@@ -10,8 +10,8 @@ from ..studies.three_arm import SR_OF_NATIVE_MODEL, THREE_ARM_SCALE, THREE_ARM_S
 from . import (
     DEVICE_HELP,
     UserError,
+    add_learning_rate,
     int_arg,
-    lr_arg,
     missing_action,
     naming_file,
     print_json,
@@ -46,8 +46,7 @@ def register(subparsers) -> None:
                    help="centre-crop each LR image to this side in px before upscaling "
                         "(cheaper; default: whole images)")
     s.add_argument("--encoder", default="tiny", help=ENCODER_HELP)
-    s.add_argument("--lr", type=lr_arg, default=1e-3,
-                   help="AdamW learning rate of both trainings (default %(default)s)")
+    add_learning_rate(s, 1e-3, "AdamW learning rate of both trainings (default %(default)s)")
     s.add_argument("--train-crop", type=int_arg(MIN_TRAIN_CROP), default=128,
                    help=f"side of the random training crops in upscaled px "
                         f"(default %(default)s, at least {MIN_TRAIN_CROP})")

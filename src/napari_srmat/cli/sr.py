@@ -29,15 +29,15 @@ from . import (
     DEVICE_HELP,
     RESUME_TRAINING,
     AlreadyCompleteWatch,
-    DeprecatedAlias,
     OneLineErrorParser,
     UserError,
+    add_learning_rate,
+    add_renamed_option,
     check_tile_flags,
     command_name,
     float_arg,
     input_path_arg,
     int_arg,
-    lr_arg,
     missing_action,
     naming_file,
     pixel_size_arg,
@@ -154,8 +154,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--patch", type=int_arg(1), default=d.patch,
                    help="HR crop size in px, a multiple of 4 x --scale (default %(default)s); "
                         "every --data image must be at least this large")
-    t.add_argument("--lr", type=lr_arg, default=d.lr,
-                   help="learning rate (default %(default)s)")
+    add_learning_rate(t, d.lr, "learning rate (default %(default)s)")
     t.add_argument("--val-every", type=int_arg(1), default=d.val_every,
                    help="validate (and save last/) every N steps when there are validation "
                         "images (default %(default)s)")
@@ -167,16 +166,12 @@ def build_sr_parser() -> argparse.ArgumentParser:
     t.add_argument("--noise", default=d.noise, choices=("gaussian", "structure"),
                    help="ddpm training noise: gaussian, or structure (each region's noise "
                         "mean follows its HR mean; sampling unchanged)")
-    # one option under two names, refused together (the last one given would win)
-    init = t.add_mutually_exclusive_group()
-    init.add_argument("--init-checkpoint", default=None, dest="init_checkpoint",
-                      metavar=INIT_CHECKPOINT_METAVAR,
-                      help="fine-tune: start from a checkpoint directory of the same model, "
-                           "or 'default' for the shipped weights")
-    # its old name: --init-checkpoint in srmat edges train and srmat experiment
-    init.add_argument("--init", dest="init_checkpoint", action=DeprecatedAlias,
-                      new="--init-checkpoint",
-                      why="the name srmat edges train and srmat experiment give it")
+    # its old name --init: --init-checkpoint in srmat edges train and srmat experiment
+    add_renamed_option(t, "--init-checkpoint", "--init",
+                       why="the name srmat edges train and srmat experiment give it",
+                       default=None, dest="init_checkpoint", metavar=INIT_CHECKPOINT_METAVAR,
+                       help="fine-tune: start from a checkpoint directory of the same model, "
+                            "or 'default' for the shipped weights")
     t.add_argument("--out", required=True, help="checkpoint directory (best/, last/)")
     t.add_argument("--resume", action="store_true",
                    help="continue from OUT/train_state (the same data and settings)")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import (
-    DeprecatedAlias,
     UserError,
+    add_renamed_option,
     command_name,
     input_path_arg,
     int_arg,
@@ -48,15 +48,12 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
                    help="magnification, also the border cropped (default: the SR output's "
                         "recorded scale, which another is refused for, else the LR's size "
                         "ratio, else 4)")
-    # one option under two names, refused together (the last one given would win)
-    lr_image = e.add_mutually_exclusive_group()
-    lr_image.add_argument("--lr-image", type=input_path_arg, default=None, metavar="LR",
-                          help="the LR input the SR image was made from (default: HR "
-                               "degraded by antialiased bicubic downsampling)")
-    # its old name: --lr is the learning rate of the training commands
-    lr_image.add_argument("--lr", type=input_path_arg, dest="lr_image",
-                          action=DeprecatedAlias, new="--lr-image",
-                          why="--lr is the learning rate of the training commands")
+    # its old name --lr: the learning rate of the training commands (--learning-rate)
+    add_renamed_option(e, "--lr-image", "--lr",
+                       why="--lr is the learning rate of the training commands",
+                       type=input_path_arg, default=None, metavar="LR",
+                       help="the LR input the SR image was made from (default: HR "
+                            "degraded by antialiased bicubic downsampling)")
     e.add_argument("--degradation", default=None, metavar="RECIPE",
                    help="how the LR input was made: bicubic, classical, realesrgan or a "
                         "JSON object (default: what the SR output's metadata records)")
