@@ -2092,10 +2092,6 @@ def _missing_chunks(array) -> tuple[int, int]:
     """
     import itertools
 
-    try:
-        from zarr.core.sync import sync  # noqa: F401  (Zarr 3)
-    except ImportError:  # Zarr 2: its nchunks_initialized lists the store once
-        return int(array.nchunks) - int(array.nchunks_initialized), int(array.nchunks)
     grid = [-(-int(n) // int(c)) for n, c in zip(array.shape, array.shards or array.chunks,
                                                  strict=True)]
     prefix = f"{array.store_path.path}/" if array.store_path.path else ""
