@@ -9,8 +9,10 @@ under test; the real ``dask_client`` closes it.
 
 from __future__ import annotations
 
+import gc
 import signal
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -165,3 +167,74 @@ def test_a_lock_release_failing_after_the_swap_leaves_the_output_complete(
     np.testing.assert_array_equal(np.asarray(read_image(out).data),
                                   tiled_apply(image, _double, **KW))
     assert [c.closes for c in cluster.made] == [1]
+
+
+class _DroppedCtrlC:
+    """A finalizer a Ctrl-C lands in: Python prints and drops its KeyboardInterrupt
+    (``sys.unraisablehook``), as in distributed's ``Future.__del__``."""
+
+    def __del__(self):
+        raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_a_finalizer_dropped_after_the_run_ended_keeps_its_result(
+        cluster, image, python_ctrl_c):
+    """A Ctrl-C dropped by a finalizer after the run's last look at the cluster was
+    raised once the client closed: exit 130 and the complete result thrown away
+    (failed before: KeyboardInterrupt out of tiled_apply), where a press held through the
+    cluster's close is a warning (CTRL_C_AT_CLOSE). One rule for both now: the result is
+    returned with the warning."""
+    def fn(batch):
+        _DroppedCtrlC()  # dropped at once: its __del__ runs here
+        gc.collect()
+        return _double(batch)
+
+    try:
+        with pytest.warns(UserWarning, match="nothing was left to stop"):
+            got = tiled_apply(image, fn, scheduler="local:1", **KW)
+    except KeyboardInterrupt:  # not to end the test session
+        pytest.fail("the press came out of a run that had ended")
+    np.testing.assert_array_equal(got, tiled_apply(image, _double, **KW))
+    assert [c.closes for c in cluster.made] == [1]
+
+
+def test_a_ctrl_c_a_finalizer_dropped_in_a_failed_run_goes_on_as_the_error(
+        cluster, python_ctrl_c):
+    """After a run that did not end the dropped press changes nothing: the run's error
+    goes on, and no warning says the Ctrl-C came too late."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="a task failed"):
+            with _distributed.dask_client("local:1"):
+                _DroppedCtrlC()
+                raise ValueError("a task failed")
+    assert [c.closes for c in cluster.made] == [1]
+
+
+def test_a_ctrl_c_while_the_output_lock_is_released_after_the_run_keeps_the_store(
+        image, tmp_path, monkeypatch, python_ctrl_c):
+    """A Ctrl-C while the output's lock was released at the end of a local run that had
+    written and swapped in its store came out of the job (failed before:
+    KeyboardInterrupt; a command said 'interrupted', exit 130, over a complete store).
+    It is held through the close and told as the warning of a Ctrl-C at the close."""
+    from napari_srmat.io import OmeZarrStreamWriter, read_image
+
+    release, pressed = OmeZarrStreamWriter.close, []
+
+    def close_pressed(self):
+        if not pressed:
+            pressed.append(True)
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C while the lock is released
+        release(self)
+
+    monkeypatch.setattr(OmeZarrStreamWriter, "close", close_pressed)
+    out = tmp_path / "o.ome.zarr"
+    job = tiled_apply_job(image, _double, out=out, **KW)
+    try:
+        with pytest.warns(UserWarning, match="nothing was left to stop"):
+            assert run_job(job, quiet=True) == out
+    except KeyboardInterrupt:  # not to end the test session
+        pytest.fail("the press came out of a run that had ended")
+    assert pressed and sorted(p.name for p in tmp_path.iterdir()) == ["o.ome.zarr"]
+    np.testing.assert_array_equal(np.asarray(read_image(out).data),
+                                  tiled_apply(image, _double, **KW))

@@ -268,7 +268,8 @@ class _LostCtrlC:
 @contextlib.contextmanager
 def _ctrl_c_not_lost() -> Iterator[None]:
     """Keep a Ctrl-C that a finalizer dropped while the block runs (:class:`_LostCtrlC`)
-    and raise it at the block's end if the job has not raised it before. Only in the main
+    and, if the job has not raised it before, tell it as a warning at the end of a block
+    that ended (:func:`_late_ctrl_c`; an error on its way out goes on). Only in the main
     thread (the one a Ctrl-C reaches): elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -280,7 +281,7 @@ def _ctrl_c_not_lost() -> Iterator[None]:
     finally:
         if sys.unraisablehook is kept:
             sys.unraisablehook = kept.previous
-    kept.raise_lost()
+    _late_ctrl_c(kept.lost > 0, True, kept.raise_lost)
 
 
 # --------------------------------------------------------------------------- client
@@ -395,8 +396,8 @@ def _ctrl_c_held() -> Iterator[_HeldInterrupt]:
 
 #: The warning of a Ctrl-C that came as a run closed, after the run had ended
 #: (:func:`_late_ctrl_c`).
-CTRL_C_AT_CLOSE = ("a Ctrl-C came while the dask cluster closed, after the run had "
-                   "ended: nothing was left to stop")
+CTRL_C_AT_CLOSE = ("a Ctrl-C came as the run closed (the dask cluster, the output's "
+                   "lock), after it had ended: nothing was left to stop")
 #: The warning of a close that failed after the run had ended (:func:`close_after_run`):
 #: ``what`` and ``error`` are filled in.
 CLOSE_FAILED_AFTER_RUN = "{what} did not close cleanly after the run had ended ({error})"
@@ -404,7 +405,8 @@ CLOSE_FAILED_AFTER_RUN = "{what} did not close cleanly after the run had ended (
 
 def _late_ctrl_c(pressed: bool, ended: bool, deliver: Callable[[], None]) -> None:
     """The one rule of a Ctrl-C that is found only as a run closes: one held through a
-    close (:func:`close_after_run`).
+    close (:func:`close_after_run`), or one a finalizer dropped while the client was open
+    (:func:`_ctrl_c_not_lost`).
 
     When the run had not ended (an error or a Ctrl-C on its way out) it is raised
     (``deliver()``): the command's one ``interrupted`` line, exit 130. After a run that
@@ -521,9 +523,9 @@ def dask_client(scheduler) -> Iterator[Any]:
     A Ctrl-C that a finalizer dropped while the client is open is raised at the job's
     next look at the cluster, or as the client closes (:func:`_ctrl_c_not_lost`). One
     pressed while the client (and a ``local:N`` cluster) closes is held until it has
-    closed (:func:`close_after_run`), then raised when the block did not end, or told as
-    a warning when it had ended without an exception (:func:`_late_ctrl_c`); so is a
-    close that fails.
+    closed (:func:`close_after_run`). Either is raised when the block did not end, and
+    told as a warning when it had ended without an exception (:func:`_late_ctrl_c`);
+    so is a close that fails.
     """
     with _ctrl_c_not_lost(), _open_client(scheduler) as client:
         yield client

@@ -1380,7 +1380,17 @@ def tiled_apply_job(
         if result is None or writer is None:
             return result
         yield Log(f"building pyramid of {out}")
-        return writer.finalize(n_levels)
+        try:
+            return writer.finalize(n_levels)
+        except KeyboardInterrupt:
+            # a Ctrl-C after the swap (as finalize releases the lock): the store is
+            # complete and in place, the run had ended (the rule of a Ctrl-C at the close)
+            if writer.partial.exists() or not writer.path.exists():
+                raise
+        from ._distributed import _late_ctrl_c
+
+        _late_ctrl_c(True, True, writer.close)
+        return writer.path
 
 
 def _input_path(image) -> Path | None:
