@@ -262,6 +262,7 @@ def test_png_16bit_colour_keeps_16_bits(tmp_path, rng):
         read_image(cut)
 
 
+@pytest.mark.filterwarnings("ignore:.*of its pixels are transparent")
 def test_tiff_alpha_is_dropped_as_for_png(tmp_path, rng):
     """An RGBA or grey + alpha TIFF kept its alpha (4 or 2 channels: napari drew the
     micrograph transparent, or as two layers) where the same PNG is read as RGB / grey."""
@@ -301,9 +302,11 @@ def test_channels_that_are_not_grey_or_rgb_are_told_once(tmp_path, rng):
         read_image(five)
     rgb = tmp_path / "rgb.tif"
     tifffile.imwrite(rgb, _rgb(rng, 30, 40), photometric="rgb")
-    marked = tmp_path / "grey_alpha.tif"  # a marked alpha is dropped: nothing to tell
-    tifffile.imwrite(marked, rng.integers(0, 255, (30, 40, 2), dtype=np.uint8),
-                     photometric="minisblack", extrasamples=["unassalpha"])
+    marked = tmp_path / "grey_alpha.tif"  # a marked, opaque alpha is dropped: nothing
+    grey_alpha = rng.integers(0, 255, (30, 40, 2), dtype=np.uint8)  # to tell
+    grey_alpha[..., 1] = 255
+    tifffile.imwrite(marked, grey_alpha, photometric="minisblack",
+                     extrasamples=["unassalpha"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_image(rgb).shape == (30, 40, 3)
@@ -1403,6 +1406,30 @@ def test_transparent_pixels_of_a_png_are_told_when_the_alpha_is_dropped(tmp_path
         m = read_image(p)
     assert m.metadata["alpha_dropped"] and m.metadata["transparent_fraction"] == 0.2
     assert np.asarray(m.data)[:, 45].max() == 0  # as stored
+
+
+@pytest.mark.parametrize("layout", ["RGBA", "LA", "RGBA16-tiled-zlib"])
+def test_transparent_pixels_of_a_tiff_are_told_as_for_a_png(tmp_path, layout):
+    """A TIFF's alpha channel was dropped with only metadata['alpha_dropped'] (the PNG's
+    transparent share was told): the transparent, black border of a stitched mosaic saved
+    as TIFF was measured as specimen without a word. The same rule (_alpha_dropped) now
+    tells it for TIFF too."""
+    rgba = np.asarray(Image.open(_mosaic_with_empty_border(tmp_path, "RGBA")))
+    p = tmp_path / f"mosaic_{layout}.tif"
+    if layout == "RGBA":
+        tifffile.imwrite(p, rgba, photometric="rgb", extrasamples=["unassalpha"])
+    elif layout == "LA":
+        tifffile.imwrite(p, rgba[..., [0, 3]], photometric="minisblack",
+                         extrasamples=["assocalpha"])
+    else:
+        tifffile.imwrite(p, rgba.astype(np.uint16) * 257, photometric="rgb",
+                         extrasamples=["unassalpha"], tile=(16, 16), compression="zlib")
+    with pytest.warns(UserWarning, match=rf"mosaic_{layout}.tif: 20% of its pixels are "
+                                         r"transparent.*read as if opaque"):
+        m = read_image(p)
+    assert m.metadata["alpha_dropped"] and m.metadata["transparent_fraction"] == 0.2
+    assert np.asarray(m.data)[:, 45].max() == 0  # as stored
+    assert m.shape[:2] == (40, 50) and m.shape[2:] in ((), (3,))
 
 
 def test_an_opaque_alpha_channel_is_dropped_without_a_word(tmp_path):

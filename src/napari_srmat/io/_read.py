@@ -859,11 +859,11 @@ TRANSPARENT_WORDS = "of its pixels are transparent"
 
 
 def _alpha_dropped(alpha: np.ndarray, name: str, meta: dict) -> None:
-    """The one rule of a PNG's dropped alpha channel (decoded whole, so counting is
-    free; a TIFF's lazy alpha is dropped uncounted): ``meta["alpha_dropped"]``, and
-    when some pixels are not opaque, their share as ``meta["transparent_fraction"]``
-    and a read warning. The transparent, black border of a stitched mosaic was read,
-    shown and measured as specimen without a word."""
+    """The one rule of a dropped alpha channel (PNG: decoded whole, so counting is free;
+    TIFF: :func:`_tiff_alpha_sample`): ``meta["alpha_dropped"]``, and when some pixels
+    are not opaque, their share as ``meta["transparent_fraction"]`` and a read warning.
+    The transparent, black border of a stitched mosaic was read, shown and measured as
+    specimen without a word."""
     meta["alpha_dropped"] = True
     opaque = np.iinfo(alpha.dtype).max if alpha.dtype.kind in "ui" else 1.0
     share = float(np.count_nonzero(alpha < opaque)) / max(alpha.size, 1)
@@ -1337,6 +1337,25 @@ def _tiff_colours(arr, axes: str, rule: tuple[str | None, Any]):
     return arr, axes
 
 
+#: The most alpha values a TIFF's transparent share is counted from at open
+#: (:func:`_tiff_alpha_sample`): those of its smallest level, every k-th row and column
+#: when it has more pixels than this.
+ALPHA_COUNT_PIXELS = 1 << 22
+
+
+def _tiff_alpha_sample(raw, path: Path) -> np.ndarray:
+    """The alpha values of a TIFF level (lazy, channels last, alpha last) that
+    :func:`_alpha_dropped` counts: at most about :data:`ALPHA_COUNT_PIXELS` of them, every
+    k-th row and column (a share to the percent; a compressed file without a pyramid is
+    decoded once for it)."""
+    h, w = (int(n) for n in raw.shape[:2])
+    step = max(1, math.ceil(math.sqrt(h * w / ALPHA_COUNT_PIXELS)))
+    try:
+        return np.asarray(raw[::step, ::step, -1].compute())
+    except Exception as exc:  # noqa: BLE001 - codecs raise many types
+        raise _tiff_data_error(path, exc or type(exc).__name__) from None
+
+
 def _yx_pixels(series) -> int:
     """Pixels of one plane of a tifffile series (its Y and X axes)."""
     axes = series.axes.upper()
@@ -1659,9 +1678,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         meta.setdefault("read_warnings", []).insert(0, several)
     if turned:
         meta.setdefault("read_warnings", []).append(turned)
-    if colours[0] == "alpha":
-        meta["alpha_dropped"] = True
-    elif colours[0] is not None:
+    if colours[0] not in (None, "alpha"):
         meta["photometric"] = colours[0]  # converted as Pillow converts it
     levels = []
     axes = "YX"
@@ -1686,6 +1703,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         shown, axes = _tiff_colours(arr, axes, colours)
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
             meta["white_is_zero_max"] = int(colours[1])  # reader needs to undo it
+        if colours[0] == "alpha" and level == n_levels - 1:  # the smallest level's
+            _alpha_dropped(_tiff_alpha_sample(arr, path), str(path), meta)
         levels.append(shown)
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
