@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import warnings
 
 import numpy as np
@@ -260,6 +262,41 @@ def test_png_16bit_colour_keeps_16_bits(tmp_path, rng):
     cut.write_bytes(p.read_bytes()[:200])
     with pytest.raises(ImageReadError, match="cut16.png: cannot decode PNG image"):
         read_image(cut)
+
+
+def _png_with_phys(path, a, x: int, y: int, unit: int):
+    """A PNG of ``a`` with a pHYs chunk (``x``, ``y`` pixels per unit, ``unit`` 0: none,
+    an aspect ratio; 1: metre) right after its header (Pillow writes unit 1 only)."""
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="png")
+    png = buf.getvalue()
+    body = b"pHYs" + struct.pack(">IIB", x, y, unit)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    path.write_bytes(png[:33] + chunk + png[33:])  # signature (8) + IHDR (25)
+    return path
+
+
+def test_a_png_aspect_ratio_of_pixels_that_are_not_square_is_told(tmp_path, rng):
+    """A PNG whose pHYs has no unit (0: an aspect ratio only) and different X and Y
+    values says its pixels are not square: it was read as square without a word. Now
+    one warning says so in words (no pixel size either way); an even aspect (the usual
+    1:1) says nothing."""
+    a = rng.integers(0, 255, (20, 30), np.uint8)
+    p = _png_with_phys(tmp_path / "aspect.png", a, 2000, 1000, 0)
+    with pytest.warns(UserWarning) as caught:
+        m = read_image(p)
+    said = [str(w.message) for w in caught if "aspect.png" in str(w.message)]
+    assert len(said) == 1, said
+    assert re.search(r"aspect.png: .*pixels are not square: each is 2 times as high as "
+                     r"wide.*no length unit", said[0]), said[0]
+    assert m.pixel_size_um is None and "\n" not in said[0]
+    even = _png_with_phys(tmp_path / "even.png", a, 1, 1, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(even).pixel_size_um is None
 
 
 @pytest.mark.filterwarnings("ignore:.*of its pixels are transparent")

@@ -929,6 +929,34 @@ def _pil_pixel_size(info: dict, meta: dict, fmt: str
         return None, None, source
 
 
+def _aspect_only_note(aspect: Any, path: Path) -> str | None:
+    """The read warning of a PNG ``pHYs`` chunk without a unit (0: Pillow's ``aspect``,
+    pixels per unit along X and Y) whose X and Y differ beyond
+    :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`: the pixels are not square,
+    and there is no length to give a pixel size; None for an even (the usual 1:1), bad or
+    absent one. Such a file was read as square without a word.
+
+    Examples
+    --------
+    >>> _aspect_only_note((2000, 1000), Path("a.png"))[:60]
+    'a.png: its PNG pHYs chunk says its pixels are not square: ea'
+    >>> _aspect_only_note((1, 1), Path("a.png")) is None
+    True
+    """
+    try:
+        x, y = (_valid_size(v) for v in aspect)
+    except (TypeError, ValueError):
+        return None
+    if x is None or y is None or pixels_square(1.0 / y, 1.0 / x):
+        return None
+    ratio, shape = (x / y, "high as wide") if x > y else (y / x, "wide as high")
+    return (f"{path}: its PNG pHYs chunk says its pixels are not square: each is "
+            f"{ratio:.3g} times as {shape} ({x:g} and {y:g} pixels per unit along X and Y, "
+            "with no length unit, so no pixel size); napari-srmat reads them as square, so "
+            "lengths across the two directions do not compare: resample the image to "
+            "square pixels first")
+
+
 #: EXIF tags (of IFD0) of a JPEG's resolution: XResolution, YResolution, ResolutionUnit.
 _EXIF_RESOLUTION_TAGS = (0x011A, 0x011B, 0x0128)
 
@@ -1136,6 +1164,8 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     meta.update({"format": fmt_name, "dpi": info.get("dpi")})
     if turned:
         meta.setdefault("read_warnings", []).append(turned)
+    if fmt_name == "png" and (aspect := _aspect_only_note(info.get("aspect"), path)):
+        meta.setdefault("read_warnings", []).append(aspect)
     # one rule for every format's dots per inch: print resolutions (scanners write JFIF
     # 150 / 300 dpi, editors PNG 300 dpi) are no calibration
     sizes = (_jpeg_pixel_size(info, exif, path, meta) if fmt == "jpeg"
