@@ -449,7 +449,7 @@ def test_text_output_gives_g_to_a_tenth_and_the_fields_in_the_statistics(tmp_pat
     s = doc["summary"]
     assert (s["n_fields"], s["n_fields_in_statistics"]) == (3, 2)
     lo, hi = s["astm_g_ci95"]
-    assert lines[-1].startswith(f"specimen (3 fields, 2 in the statistics): G = "
+    assert lines[-1].startswith(f"specimen of 3 fields (2 in the statistics): G = "
                                 f"{s['astm_g']:.1f} [{lo:.1f}, {hi:.1f}]"), lines[-1]
     # the one-image line of the default method, and srmat heyn, the same way
     assert main(["grain-size", paths[0], "--mask", "--pixel-size-um", "0.5", "--json"]) == 0

@@ -259,9 +259,10 @@ def test_the_fields_row_says_how_many_fields_the_statistics_use():
     assert vals.size == 4 and s["n_fields"] == 5
     half = st.t.ppf(0.975, 3) * vals.std(ddof=1) / math.sqrt(4)
     assert s["relative_accuracy_pct"] == pytest.approx(100 * half / vals.mean())
-    assert dict(specimen_summary_rows(s))["fields"] == "5 (4 in the statistics)"
+    # worded as srmat grain-size and the widget word it (specimen_fields_text)
+    assert dict(specimen_summary_rows(s))["fields"] == "5 fields (4 in the statistics)"
     text = report_html(report_from_specimen(spec, histograms=False))
-    assert "<td>fields</td><td>5 (4 in the statistics)</td>" in text
+    assert "<td>fields</td><td>5 fields (4 in the statistics)</td>" in text
     # all fields valid: the plain count
     spec = measure_specimen(fields[:4], pixel_size_um=0.5, n_lines=7, margin=0)
-    assert dict(specimen_summary_rows(spec["summary"]))["fields"] == 4
+    assert dict(specimen_summary_rows(spec["summary"]))["fields"] == "4 fields"

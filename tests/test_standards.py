@@ -985,6 +985,19 @@ def test_a_planimetric_zero_is_no_count_and_stays_out(rule):
     assert "1 field(s) without a valid value are left out" in s["warnings"]
 
 
+@pytest.mark.parametrize("n, used, text", [
+    (1, 1, "1 field"), (4, 4, "4 fields"), (5, 4, "5 fields (4 in the statistics)"),
+    (2, 0, "2 fields (0 in the statistics)"), (3, None, "3 fields")])
+def test_the_fields_of_a_specimen_are_worded_once(n, used, text):
+    """'N fields (M in the statistics)' was worded three ways: the report's row '5 (4 in
+    the statistics)', srmat grain-size's 'specimen (3 fields, 2 in the statistics)' and
+    the widget's 'from 3 field(s) (2 in the statistics)'. One function words it; a
+    summary saved before n_fields_in_statistics (None) reads as all fields."""
+    from napari_srmat.metrics.standards import specimen_fields_text
+
+    assert specimen_fields_text({"n_fields": n, "n_fields_in_statistics": used}) == text
+
+
 def test_field_specimen_and_count_take_a_files_pixel_size(tmp_path):
     """measure_field, measure_specimen and planimetric gave a Micrograph no pixel size
     ("no pixel size", no G) where measure_intercepts, measure_grain_size and the CLI took

@@ -46,6 +46,24 @@ def _measure(qtbot, panel):
     return panel.result
 
 
+def test_the_status_says_how_many_fields_the_statistics_use(make_napari_viewer, qtbot):
+    """The status line words the fields as the report's row and srmat grain-size's line
+    do (one function, specimen_fields_text): a field that is not a boundary map (all
+    boundary) is left out, so '... from 2 fields (1 in the statistics)', where it read
+    'from 2 field(s) (1 in the statistics)'."""
+    viewer = make_napari_viewer()
+    viewer.add_labels(_micro(1).boundaries.astype(np.uint8), name="f1")
+    viewer.add_labels(np.ones((192, 192), np.uint8), name="full")
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.specimen
+    panel.select_fields(["f1", "full"])
+    s = _measure(qtbot, panel).report["summary"]
+    assert (s["n_fields"], s["n_fields_in_statistics"]) == (2, 1)
+    assert " from 2 fields (1 in the statistics); " in panel.status.text()
+    assert dict(panel.summary_rows())["fields"] == "2 fields (1 in the statistics)"
+
+
 def test_two_layers_planimetric_equal_library(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     a, b = _micro(1), _micro(2)
@@ -88,7 +106,10 @@ def test_two_layers_planimetric_equal_library(make_napari_viewer, qtbot):
     assert panel.table.item(1, 0).text() == "f2"
     # G to a tenth, as E112 reports it and the report shows it (was 4 digits)
     assert panel.table.item(0, 1).text() == f"{ref['images'][0]['astm_g']:.1f}"
-    assert panel.status.text().startswith(f"G = {ref['summary']['astm_g']:.1f} from 2 field(s)")
+    # the fields worded as the report and srmat grain-size word them (was "2 field(s)")
+    assert panel.status.text().startswith(f"G = {ref['summary']['astm_g']:.1f} from 2 fields")
+    assert not panel.status.text().startswith(
+        f"G = {ref['summary']['astm_g']:.1f} from 2 field(s)")
     labels = [panel.summary.item(i, 0).text() for i in range(panel.summary.rowCount())]
     assert "grains per mm² N_A" in labels and "relative accuracy %RA" in labels
     # histograms: one per field and a pooled one, shown as a picture

@@ -334,13 +334,6 @@ def grain_size_number_label(standard: Any) -> str:
     return "ASTM grain size G"
 
 
-def _fields_count(summary: dict) -> Any:
-    """The summary's field count, with the fields its statistics use when fewer (a field
-    without a valid value is left out of the mean, the interval and %RA)."""
-    n, used = summary.get("n_fields"), summary.get("n_fields_in_statistics")
-    return n if used is None or used == n else f"{n} ({used} in the statistics)"
-
-
 def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
     """(label, value) rows of a specimen summary (``measure_specimen(...)["summary"]``).
 
@@ -349,13 +342,13 @@ def specimen_summary_rows(summary: dict) -> list[tuple[str, Any]]:
     :data:`napari_srmat.metrics.standards.RENAMED_SUMMARY_KEYS`) is read, with a
     DeprecationWarning.
     """
-    from .metrics.standards import upgrade_summary
+    from .metrics.standards import specimen_fields_text, upgrade_summary
 
     s = upgrade_summary(summary)
     rows = [
         ("standard", s.get("standard")),
         ("method", s.get("method")),
-        ("fields", _fields_count(s)),
+        ("fields", specimen_fields_text(s)),
         (grain_size_number_label(s.get("standard")), as_grain_size_number(s.get("astm_g"))),
         ("G, 95 % confidence interval", as_grain_size_number(s.get("astm_g_ci95"))),
     ]

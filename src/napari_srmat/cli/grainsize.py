@@ -395,7 +395,7 @@ def _standard_field(args, mic, res, twins_path, exclusion_path, name: str) -> di
 def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
     """Print the fields and the specimen summary; the summary is withheld (``null``) when
     a field could not be measured: a specimen figure must not silently leave one out."""
-    from ..metrics.standards import summarize_fields
+    from ..metrics.standards import specimen_fields_text, summarize_fields
 
     summary = None
     if not errors:
@@ -417,9 +417,7 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
               "fields could not be measured)")
         return 0
     g, ci = summary.get("astm_g"), summary.get("astm_g_ci95")
-    n, used = summary["n_fields"], summary.get("n_fields_in_statistics", summary["n_fields"])
-    print(f"specimen ({n} fields{'' if used == n else f', {used} in the statistics'}): G = "
-          + format_g(g, ci)
+    print(f"specimen of {specimen_fields_text(summary)}: G = " + format_g(g, ci)
           + (f", %RA {summary['relative_accuracy_pct']:.1f}"
              if summary.get("relative_accuracy_pct") is not None else ""))
     _check_specimen_measured(summary)

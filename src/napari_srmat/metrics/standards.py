@@ -73,6 +73,7 @@ __all__ = [
     "SpecimenSummary",
     "RENAMED_SUMMARY_KEYS",
     "upgrade_summary",
+    "specimen_fields_text",
     "field_grid",
     "pool_fields",
 ]
@@ -610,6 +611,27 @@ def _is_field_value(value: Any, method: str) -> bool:
     if value is None or not math.isfinite(value):
         return False
     return value >= 0 if method == "intercept" else value > 0
+
+
+def specimen_fields_text(summary: dict) -> str:
+    """How many fields a specimen summary (:func:`summarize_fields`) has, and how many
+    of them its statistics use when fewer: ``"5 fields (4 in the statistics)"``.
+
+    The one wording of the report's "fields" row
+    (:func:`napari_srmat.report.specimen_summary_rows`), ``srmat grain-size --method``'s
+    specimen line and the grain-size widget's status. A summary without
+    ``n_fields_in_statistics`` (saved before it was added) reads as all fields.
+
+    Examples
+    --------
+    >>> specimen_fields_text({"n_fields": 5, "n_fields_in_statistics": 4})
+    '5 fields (4 in the statistics)'
+    >>> specimen_fields_text({"n_fields": 1, "n_fields_in_statistics": 1})
+    '1 field'
+    """
+    n, used = summary.get("n_fields"), summary.get("n_fields_in_statistics")
+    text = f"{n} field{'' if n == 1 else 's'}"
+    return text if used is None or used == n else f"{text} ({used} in the statistics)"
 
 
 def _g_of(method: str, rule: str, value_per_mm: float) -> float | None:

@@ -43,7 +43,13 @@ from qtpy.QtWidgets import (
 
 from ..jobs import Log, StopToken
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
-from ..metrics.standards import METHODS, field_grid, measure_specimen_job, pool_fields
+from ..metrics.standards import (
+    METHODS,
+    field_grid,
+    measure_specimen_job,
+    pool_fields,
+    specimen_fields_text,
+)
 from ..report import format_result_value, format_value, specimen_summary_rows
 from ._common import (
     LayerCombo,
@@ -479,9 +485,8 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         self.json_btn.setEnabled(True)
         self.csv_btn.setEnabled(True)
         s = result.report["summary"]
-        n, used = s["n_fields"], s.get("n_fields_in_statistics", s["n_fields"])
-        text = (f"G = {format_result_value('astm_g', s.get('astm_g'))} from {n} field(s)"
-                + ("" if used == n else f" ({used} in the statistics)")
+        text = (f"G = {format_result_value('astm_g', s.get('astm_g'))} from "
+                + specimen_fields_text(s)
                 + (f"; {s['advice'][0]}" if s.get("advice") else ""))
         # fields deleted while measured: no overlays (above), said first
         self.status.setText(removed_inputs_note(self.viewer, self._job_layers, text))
