@@ -182,14 +182,19 @@ def test_tiff_squeezes_singletons_and_rejects_stacks(tmp_path, rng):
     assert read_image(p).shape == (40, 50)
     p = tmp_path / "stack.ome.tif"
     tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8), ome=True, metadata={"axes": "ZYX"})
-    with pytest.raises(ImageReadError, match=r"a stack of 5 focal planes \(Z\), not one image"):
+    with pytest.raises(ImageReadError, match=r"a stack of 5 focal planes, not one image"):
         read_image(p)
-    # a plain multi-page TIFF: tifffile's axis "Q" was the whole message ("Q=5")
+    # a plain multi-page TIFF: tifffile's axis "Q" was the whole message ("Q=5"), then
+    # "5 pages (Q)" and "singleton T/Z": letters a metallurgist does not read
     p = tmp_path / "pages.tif"
     tifffile.imwrite(p, np.zeros((5, 40, 50), np.uint8))
-    with pytest.raises(ImageReadError, match=r"pages.tif: a stack of 5 pages \(Q\), not one "
-                                             r"image; .* save the image to measure as a file"):
+    with pytest.raises(ImageReadError, match=r"pages.tif: a stack of 5 pages, not one "
+                                             r"image; .* save the image to measure as a file"
+                       ) as refused:
         read_image(p)
+    said = str(refused.value)
+    assert not re.search(r"\b[A-Z]\b|[A-Z]/[A-Z]", said.split(": ", 1)[1]), said
+    assert "one time point and one focal plane" in said and "\n" not in said
 
 
 

@@ -783,9 +783,13 @@ def _lazy_array(zarr_arr, src_axes: str, name: str, chunks):
     return _normalize_axes(da.from_array(zarr_arr, chunks=src_chunks), src_axes, name)
 
 
-#: What an extra axis of a stack holds (tifffile's axis letters), for messages.
+#: What an extra axis of a stack holds, in words (tifffile's axis letters, which
+#: messages do not show; "Q", tifffile's and the OME-Zarr reader's axis of no known kind,
+#: is a plain multi-page file's pages).
 _AXIS_WORDS = {"T": "time points", "Z": "focal planes", "C": "channels",
-               "Q": "pages", "I": "pages", "R": "tiles", "S": "samples"}
+               "Q": "pages", "I": "pages", "R": "tiles", "M": "mosaic tiles",
+               "S": "samples", "A": "angles", "P": "phases", "E": "wavelengths",
+               "H": "lifetime bins", "L": "exposures", "V": "events"}
 
 
 def _normalize_axes(arr, axes: str, name: str):
@@ -808,12 +812,12 @@ def _normalize_axes(arr, axes: str, name: str):
         axes = "".join(axes[i] for i in keep)
     extra = [a for a in axes if a not in "YX"]
     if len(extra) > 1 or (extra and extra[0] != "C"):
-        held = ", ".join(f"{arr.shape[i]} {_AXIS_WORDS.get(a, 'planes')} ({a})"
-                         for i, a in enumerate(axes) if a not in "YX")
+        held = " by ".join(f"{arr.shape[i]} {_AXIS_WORDS.get(a, 'planes')}"
+                           for i, a in enumerate(axes) if a not in "YX")
         raise ImageReadError(
-            f"{name}: a stack of {held}, not one image; only 2-D grey or colour images "
-            "(optionally with singleton T/Z) are supported: save the image to measure "
-            "as a file of its own"
+            f"{name}: a stack of {held}, not one image; napari-srmat reads one grey or "
+            "colour image per file (one time point and one focal plane): save the image "
+            "to measure as a file of its own"
         )
     order = [axes.index("Y"), axes.index("X")] + ([axes.index("C")] if extra else [])
     if order != list(range(arr.ndim)):
