@@ -187,8 +187,11 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
 
 
 def file_not_found(path: str | os.PathLike, what: str) -> FileNotFoundError:
-    """``PATH: WHAT not found``: the one wording of a missing input file (a mask, an audit
-    session), starting with its path as :func:`cannot_read_message`'s line does.
+    """The ``FileNotFoundError`` of a missing input file (a mask, an audit session, a
+    segments file): its message is :func:`~napari_srmat.errors.not_found_message`'s, the
+    one wording of a missing input (``PATH: WHAT not found``), kept there; this is only
+    its exception, for the readers whose callers catch ``FileNotFoundError``
+    (``io.file_not_found`` is public: ``metrics.heyn`` and ``audit.session`` use it).
 
     Examples
     --------
