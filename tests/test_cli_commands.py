@@ -362,7 +362,7 @@ def test_messages_write_lengths_in_the_one_unit(module):
 
 
 @pytest.mark.parametrize("argv", [
-    ["synth", "{out}", "--n", "1", "--size", "64"],
+    ["synth", "{out}", "--n", "1", "--size-px", "64"],
     ["demo", "--out", "{out}"],
     ["edges", "predict", "{img}", "--out", "{out}", "--device", "cpu"],
     ["edges", "pretrain", "{img}", "--out", "{out}", "--device", "cpu"],
@@ -398,7 +398,7 @@ def test_an_output_folder_named_like_an_image_is_refused(tmp_path, capsys, argv,
 
 def test_an_output_folder_may_be_named_zarr(tmp_path, capsys):
     """.zarr names a folder format: an output folder so named is written."""
-    assert main(["synth", str(tmp_path / "s.zarr"), "--n", "1", "--size", "64"]) == 0
+    assert main(["synth", str(tmp_path / "s.zarr"), "--n", "1", "--size-px", "64"]) == 0
     assert (tmp_path / "s.zarr").is_dir()
 
 
@@ -429,7 +429,7 @@ def test_a_console_without_mu_gets_um_not_an_error(tmp_path, encoding, unit):
     assert f"pixel size in {unit}" in " ".join(said["help"].split())
     # a library refusal written with io.LENGTH_UNIT reaches such a console in 'um' too
     done = subprocess.run([sys.executable, "-m", "napari_srmat", "synth", str(tmp_path / "s"),
-                           "--n", "1", "--size", "64", "--pixel-size-um", "84.6667"],
+                           "--n", "1", "--size-px", "64", "--pixel-size-um", "84.6667"],
                           env=env, capture_output=True, timeout=300)
     err = " ".join(done.stderr.decode(encoding).split())
     assert done.returncode == 2 and err.startswith(

@@ -101,13 +101,22 @@ def test_the_training_options_have_one_name_in_every_command(argv, new, old, des
     destination, a one-line note naming the new one, hidden from --help) and the two
     together are refused. `--lr`, the learning rate of the training commands beside the
     LR (low-resolution) images of every other, is `--learning-rate`."""
+    _check_renamed_option(argv, new, old, dest, value, why, capsys)
+
+
+def _check_renamed_option(argv, new, old, dest, value, why, capsys):
+    """Option ``new`` of the command ``argv`` gives ``dest`` silently; its old name
+    ``old`` gives it with the one-line note (``why``); the two together are refused; only
+    ``new`` is in --help."""
+    from napari_srmat.cli import command_name
+
     want = int(value) if value.isdigit() else float(value) if value[0].isdigit() else value
     assert getattr(_parse([*argv, new, value]), dest) == want
     assert capsys.readouterr().err == ""
-    assert getattr(_parse([*argv, old, value]), dest) == want
-    prog = "srmat " + " ".join(argv[:2])
-    assert capsys.readouterr().err == (f"{prog}: warning: {old} is deprecated here: give "
-                                       f"{new} ({why})\n")
+    parsed = _parse([*argv, old, value])
+    assert getattr(parsed, dest) == want
+    assert capsys.readouterr().err == (f"{command_name(parsed)}: warning: {old} is "
+                                       f"deprecated here: give {new} ({why})\n")
     with pytest.raises(SystemExit):
         _parse([*argv, old, value, new, value])
     assert "not allowed with argument" in capsys.readouterr().err
@@ -125,6 +134,23 @@ def test_init_checkpoint_has_one_metavar_in_every_command():
     assert set(options) == {"sr train", "edges train", "experiment sr-vs-original"}
     assert {tuple(a.option_strings) for a in options.values()} == {("--init-checkpoint",)}
     assert {a.metavar for a in options.values()} == {"CKPT"}
+
+
+@pytest.mark.parametrize("argv, new, old, dest, value", [
+    (["synth", "out"], "--size-px", "--size", "size_px", "64"),
+    (["synth", "out"], "--grain-size-px", "--grain-size", "grain_size_px", "12.5"),
+    (["audit", "candidates", "lr.tif", "sr.zarr", "--out", "a.json"], "--tolerance-px",
+     "--tolerance", "tolerance_px", "2.5"),
+    (["plan-rescan", "lr.tif"], "--roi-size-px", "--roi-size", "roi_px", "16"),
+])
+def test_lengths_in_px_are_named_px(argv, new, old, dest, value, capsys):
+    """CLI lengths in pixels had no `-px` where Python has `_px` (`srmat synth --size /
+    --grain-size`: `mean_grain_size_px`; `srmat audit candidates --tolerance`:
+    `tolerance_px`; `srmat plan-rescan --roi-size`: `roi_px`). Each is now `...-px` in
+    --help; the old name keeps working with the one-line note of a renamed option, and
+    the two together are refused."""
+    _check_renamed_option(argv, new, old, dest, value,
+                          "lengths in px end in -px, as _px in Python", capsys)
 
 
 def test_the_learning_rate_has_one_name_in_every_command():

@@ -23,7 +23,8 @@ def run_json(capsys, argv):
 def synth_dir(tmp_path, capsys):
     out = tmp_path / "syn"
     data = run_json(
-        capsys, ["synth", str(out), "--size", "128", "--grain-size", "16", "--n", "2", "--json"]
+        capsys, ["synth", str(out), "--size-px", "128", "--grain-size-px", "16", "--n", "2",
+                 "--json"]
     )
     assert data["n"] == 2
     return out, data
@@ -62,7 +63,7 @@ def test_a_pixel_size_no_png_can_carry_is_refused_before_anything_is_written(px,
 
     assert png_pixel_size(px) is None
     out = tmp_path / "syn"
-    assert main(["synth", str(out), "--size", "32", "--pixel-size-um", f"{px:g}"]) == 2
+    assert main(["synth", str(out), "--size-px", "32", "--pixel-size-um", f"{px:g}"]) == 2
     err = capsys.readouterr().err
     assert "cannot be stored in a PNG" in err and err.count("\n") == 1
     assert not out.exists()
@@ -85,7 +86,7 @@ def test_synth_and_demo_files_carry_their_pixel_size(tmp_path, capsys):
     from napari_srmat.studies.demo import run_demo
 
     out = tmp_path / "syn"
-    data = run_json(capsys, ["synth", str(out), "--size", "128", "--grain-size", "16",
+    data = run_json(capsys, ["synth", str(out), "--size-px", "128", "--grain-size-px", "16",
                              "--pixel-size-um", "0.5", "--json"])
     item = data["images"][0]
     files = item["files"]
@@ -98,7 +99,7 @@ def test_synth_and_demo_files_carry_their_pixel_size(tmp_path, capsys):
     assert row["mean_intercept_ci95_um"][0] < item["mean_intercept_um"] \
         < row["mean_intercept_ci95_um"][1]
     # without the flag: no pHYs, as before
-    run_json(capsys, ["synth", str(tmp_path / "plain"), "--size", "32", "--grain-size", "8",
+    run_json(capsys, ["synth", str(tmp_path / "plain"), "--size-px", "32", "--grain-size-px", "8",
                       "--json"])
     assert read_image(tmp_path / "plain" / "synth_0000_image.png").pixel_size_um is None
     # the demo's PNGs

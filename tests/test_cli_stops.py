@@ -78,7 +78,7 @@ def _argv(name, tmp_path):
         return ["sr", "train", "--data", img, "--model", "cnn", "--scale", "2",
                 "--train-steps", "2", "--patch", "16", "--out", out, "--device", "cpu"]
     if name == "plan-rescan":
-        return ["plan-rescan", img, "--model", "bicubic", "--roi-size", "16",
+        return ["plan-rescan", img, "--model", "bicubic", "--roi-size-px", "16",
                 "--device", "cpu"]
     if name == "grain-size":
         return ["grain-size", str(_pairs(tmp_path / "d") / "masks" / "r0.png"), "--mask"]

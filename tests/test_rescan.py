@@ -246,7 +246,7 @@ def test_cli_plan_rescan(half_structured, tmp_path, capsys):
     path = tmp_path / "lr.png"
     Image.fromarray(half_structured).save(path)
     rc = main(["plan-rescan", str(path), "--scale", "4", "--budget", "0.2", "--dwell-ratio",
-               "0.5", "--roi-size", str(ROI), "--device", "cpu", "--json"])
+               "0.5", "--roi-size-px", str(ROI), "--device", "cpu", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["uncertainty_source"] == "flips" and out["model"] == "cnn"
@@ -264,7 +264,7 @@ def test_cli_plan_rescan(half_structured, tmp_path, capsys):
     assert exc.value.code == 2
     assert main(["plan-rescan", str(path), "--model", "bicubic", "--source", "samples"]) == 2
     assert "deterministic" in capsys.readouterr().err
-    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size", str(ROI)]) == 0
+    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", str(ROI)]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("0 rescan rectangle(s)")
     assert "srmat plan-rescan: warning: bicubic's SR does not change under flips" in captured.err
@@ -281,7 +281,7 @@ def test_cli_plan_rescan_with_refsr_takes_a_reference_folder(half_structured, tm
     Image.fromarray(half_structured).save(path)
     ckpt, refs = tiny_refsr_and_references(tmp_path)
     base = ["plan-rescan", str(path), "--model", "refsr", "--checkpoint", str(ckpt),
-            "--scale", "2", "--roi-size", str(ROI), "--device", "cpu"]
+            "--scale", "2", "--roi-size-px", str(ROI), "--device", "cpu"]
     assert main(base) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "srmat plan-rescan: error: refsr needs --reference DIR (HR micrographs of the same "
@@ -367,7 +367,7 @@ def test_cli_tile_and_overlap_name_the_flags_of_plan_rescan(half_structured, tmp
 
     path = tmp_path / "lr.png"
     Image.fromarray(half_structured).save(path)
-    base = ["plan-rescan", str(path), "--roi-size", str(ROI)]
+    base = ["plan-rescan", str(path), "--roi-size-px", str(ROI)]
     calls = []
     real = rescan.plan_rescan_job
 
@@ -429,14 +429,14 @@ def test_cli_says_whether_the_plan_pays_off_and_names_bad_counts(half_structured
 
     path = tmp_path / "lr.png"
     Image.fromarray(half_structured).save(path)
-    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size", str(ROI)]
+    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", str(ROI)]
     assert main([*base, "--dwell-ratio", "20"]) == 0
     out = capsys.readouterr().out
     assert "time_ratio 1.250, does NOT pay off: 25.0% longer than a full HR scan" in out
     assert main(base) == 0
     assert "time_ratio 0.062, saves 93.8% of a full HR scan's time" in capsys.readouterr().out
     for flag, value, rule in (("--samples", "1", ">= 2"), ("--samples", "0", ">= 2"),
-                              ("--roi-size", "2", ">= 4")):
+                              ("--roi-size-px", "2", ">= 4")):
         with pytest.raises(SystemExit) as exc:
             main([*base, flag, value])
         assert exc.value.code == 2
@@ -459,7 +459,7 @@ def test_cli_checks_the_image_before_loading_the_model(half_structured, tmp_path
     monkeypatch.setattr(sr, "load_model", lambda *a, **k: loads.append(a) or pytest.fail(
         "the model was loaded before the image was checked"))
     side = max(half_structured.shape[:2])
-    assert main(["plan-rescan", str(path), "--roi-size", str(side + 1)]) == 2
+    assert main(["plan-rescan", str(path), "--roi-size-px", str(side + 1)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"srmat plan-rescan: error: {path}: ROI block size")
     assert err.count("\n") == 1
@@ -494,7 +494,7 @@ def test_cli_names_the_lr_file_with_nan_pixels(tmp_path, capsys):
     lr[10, 10] = np.nan
     path = tmp_path / "lr nän.tif"
     tifffile.imwrite(path, lr)
-    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size", "16",
+    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", "16",
                  "--json"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -521,7 +521,7 @@ def test_a_budget_that_cannot_hold_one_block_is_refused(half_structured, tmp_pat
     assert main(["plan-rescan", str(tmp_path / "lr.png"), "--model", "bicubic"]) == 2
     err = capsys.readouterr().err
     assert "cannot hold one 32 x 32 px block" in err and err.count("\n") == 1
-    assert err.endswith("make the blocks smaller (--roi-size)\n")  # not also the keyword
+    assert err.endswith("make the blocks smaller (--roi-size-px)\n")  # not also the keyword
     assert f"error: {tmp_path / 'lr.png'}: budget" in err  # the file, in the flag's words too
 
 
@@ -642,7 +642,7 @@ def _csv_rows(path):
 def test_cli_writes_the_plan_as_csv_and_json(half_structured, tmp_path, capsys):
     _tiff(tmp_path / "lr.tif", half_structured, (20000, 20000))  # 0.5 µm per pixel
     lr = str(tmp_path / "lr.tif")
-    base = ["plan-rescan", lr, "--budget", "0.3", "--roi-size", str(ROI), "--device", "cpu"]
+    base = ["plan-rescan", lr, "--budget", "0.3", "--roi-size-px", str(ROI), "--device", "cpu"]
     # JSON: the same object as --json prints, the file's pixel size
     assert main([*base, "--json", "--out", str(tmp_path / "plan.json")]) == 0
     captured = capsys.readouterr()
@@ -689,7 +689,7 @@ def test_cli_refuses_to_overwrite_and_bad_outputs_in_one_line(half_structured, t
 
     path = tmp_path / "lr.png"
     Image.fromarray(half_structured).save(path)
-    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size", str(ROI)]
+    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", str(ROI)]
     plan_csv = tmp_path / "plan.csv"
     assert main([*base, "--out", str(plan_csv)]) == 0
     capsys.readouterr()
@@ -914,7 +914,7 @@ def test_a_plan_csv_written_before_the_reason_column_is_still_a_plan(half_struct
     old = tmp_path / "plan.csv"
     old.write_text("rank,y0_px,x0_px,y1_px,x1_px,y0_um,x0_um,y1_um,x1_um,uncertainty\n"
                    "1,0,0,16,16,,,,,0.01\n", encoding="utf-8")
-    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size", str(ROI)]
+    base = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", str(ROI)]
     assert main([*base, "--out", str(old), "--overwrite"]) == 0
     assert old.read_text(encoding="utf-8").splitlines() == [",".join(PLAN_CSV_COLUMNS)]
     capsys.readouterr()

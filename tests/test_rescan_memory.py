@@ -78,6 +78,6 @@ def test_the_cli_names_the_file_refused_at_the_models_scale(tmp_path, monkeypatc
     path = tmp_path / "lr.png"
     Image.fromarray(lr).save(path)
     _smallest_memory_accepted(lr, 2, monkeypatch)  # enough at x2, not at x4
-    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size", "16"]) == 2
+    assert main(["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", "16"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{path}: plan_rescan needs" in err[0], err

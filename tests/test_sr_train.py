@@ -406,7 +406,7 @@ def test_a_synth_folder_trains_on_its_micrographs_only(tmp_path):
     from napari_srmat.jobs import Log, Metric
 
     synth = tmp_path / "trdata"
-    assert main(["synth", str(synth), "--size", "64", "--n", "2"]) == 0
+    assert main(["synth", str(synth), "--size-px", "64", "--n", "2"]) == 0
     images = load_training_images([str(synth)])
     assert len(images) == 2
     micrograph = np.asarray(Image.open(synth / "synth_0000_image.png").convert("RGB"))

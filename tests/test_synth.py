@@ -128,10 +128,10 @@ def test_python_and_srmat_synth_share_one_least_side(tmp_path, capsys):
         with pytest.raises(SynthError, match="at least 8 px"):
             lazy_microstructure(shape, mean_grain_size_px=4)
     assert generate_microstructure((8, 8), mean_grain_size_px=4).image.shape == (8, 8, 3)
-    assert main(["synth", str(tmp_path / "s"), "--size", "8", "--grain-size", "4"]) == 0
+    assert main(["synth", str(tmp_path / "s"), "--size-px", "8", "--grain-size-px", "4"]) == 0
     capsys.readouterr()
-    assert main(["synth", str(tmp_path / "t"), "--size", "7", "--grain-size", "4"]) == 2
-    assert capsys.readouterr().err == "srmat synth: error: --size must be at least 8 px, got 7\n"
+    assert main(["synth", str(tmp_path / "t"), "--size-px", "7", "--grain-size-px", "4"]) == 2
+    assert capsys.readouterr().err == "srmat synth: error: --size-px must be at least 8 px, got 7\n"
     assert not (tmp_path / "t").exists()
 
 

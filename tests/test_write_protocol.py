@@ -126,7 +126,7 @@ def test_overwrite_never_replaces_another_command_s_output_or_a_user_s_file_in_i
 
 def test_synth_never_writes_over_a_user_s_file_nor_silently_over_its_own(tmp_path, capsys):
     out = tmp_path / "synth"
-    base = ["synth", out, "--size", "32", "--grain-size", "8"]
+    base = ["synth", out, "--size-px", "32", "--grain-size-px", "8"]
     assert _run(base, capsys)[0] == 0
     first = _tree(out)
     (out / "synth_0001_image.png").write_bytes(b"the user's own picture")
@@ -140,7 +140,7 @@ def test_synth_never_writes_over_a_user_s_file_nor_silently_over_its_own(tmp_pat
     assert json.loads((out / MARKER_NAME).read_text())["complete"] is True
     assert {"synth_0001_image.png", "synth_0001.json"} <= set(_tree(out))
     for size in ("1e9", "inf", "33"):  # a grain larger than the image is refused
-        rc, _, err = _run(["synth", tmp_path / f"big{size}", "--size", "32", "--grain-size",
+        rc, _, err = _run(["synth", tmp_path / f"big{size}", "--size-px", "32", "--grain-size-px",
                            size], capsys)
         assert rc == 2 and "at most the image's larger side" in err and _one_error_line(err)
 
@@ -156,17 +156,17 @@ def test_synth_refuses_a_set_the_disk_cannot_hold_before_making_its_folder(
     real = shutil.disk_usage
     monkeypatch.setattr(shutil, "disk_usage",
                         lambda p: real(p)._replace(free=3 * 4 * 64 * 64 - 1))
-    rc, _, err = _run(["synth", out, "--size", "64", "--grain-size", "16", "--n", "3"],
+    rc, _, err = _run(["synth", out, "--size-px", "64", "--grain-size-px", "16", "--n", "3"],
                       capsys)
     assert rc == 2 and "free on" in err and _one_error_line(err) and not out.exists()
     monkeypatch.setattr(shutil, "disk_usage", real)
-    rc, _, err = _run(["synth", out, "--size", "32", "--grain-size", "8", "--n",
+    rc, _, err = _run(["synth", out, "--size-px", "32", "--grain-size-px", "8", "--n",
                        str(10**11)], capsys)
     assert rc == 2 and "--n 100000000000" in err and _one_error_line(err)
     assert not out.exists()
     # a --size far too large was told "use a larger mean_grain_size_px" (no such flag)
-    rc, _, err = _run(["synth", out, "--size", str(10**9)], capsys)
-    assert rc == 2 and f"--size {10**9} needs" in err and _one_error_line(err)
+    rc, _, err = _run(["synth", out, "--size-px", str(10**9)], capsys)
+    assert rc == 2 and f"--size-px {10**9} needs" in err and _one_error_line(err)
     assert "mean_grain_size_px" not in err and not out.exists()
 
 
@@ -178,7 +178,7 @@ def test_synth_interrupted_part_way_finishes_on_the_same_command(tmp_path, capsy
     import napari_srmat.io as srmat_io
 
     out = tmp_path / "synth"
-    base = ["synth", out, "--size", "32", "--grain-size", "8", "--n", "2"]
+    base = ["synth", out, "--size-px", "32", "--grain-size-px", "8", "--n", "2"]
     real, calls = srmat_io.png_bytes, []
 
     def interrupted_at_the_second_file(*a, **k):
@@ -205,7 +205,7 @@ def test_synth_interrupted_part_way_finishes_on_the_same_command(tmp_path, capsy
 
 
 @pytest.mark.parametrize("flag, value", [
-    ("--grain-size", "0"), ("--grain-size", "1000"), ("--size-spread", "-3"),
+    ("--grain-size-px", "0"), ("--grain-size-px", "1000"), ("--size-spread", "-3"),
     ("--missing-boundary-fraction", "2"), ("--boundary-width", "-1"),
 ])
 def test_synth_bad_parameter_creates_nothing_and_names_the_flag(tmp_path, capsys, flag, value):
@@ -213,7 +213,7 @@ def test_synth_bad_parameter_creates_nothing_and_names_the_flag(tmp_path, capsys
     (with its marker), and the error named the library's parameter (mean_grain_size_px)
     instead of the flag the user typed."""
     out = tmp_path / "new"
-    rc, _, err = _run(["synth", out, "--size", "128", flag, value], capsys)
+    rc, _, err = _run(["synth", out, "--size-px", "128", flag, value], capsys)
     assert rc == 2 and _one_error_line(err)
     assert err.startswith(f"srmat synth: error: {flag} must be "), err
     assert not out.exists()
@@ -229,12 +229,12 @@ def test_synth_size_that_does_not_fit_in_memory_creates_nothing(tmp_path, capsys
 
     monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 2 * 2**30)
     out = tmp_path / "new"
-    rc, _, err = _run(["synth", out, "--size", "30000"], capsys)
+    rc, _, err = _run(["synth", out, "--size-px", "30000"], capsys)
     assert rc == 2 and _one_error_line(err)
-    assert err.startswith("srmat synth: error: --size 30000 needs "), err
-    assert "generate_microstructure" not in err and "smaller --size" in err
+    assert err.startswith("srmat synth: error: --size-px 30000 needs "), err
+    assert "generate_microstructure" not in err and "smaller --size-px" in err
     assert not out.exists()
-    assert _run(["synth", out, "--size", "64", "--grain-size", "8"], capsys)[0] == 0
+    assert _run(["synth", out, "--size-px", "64", "--grain-size-px", "8"], capsys)[0] == 0
 
 
 @pytest.mark.parametrize("command", ["sr", "edges"])
@@ -732,7 +732,7 @@ def test_os_errors_are_one_line_and_keep_the_partial(tmp_path, capsys, monkeypat
     assert rc == 2 and "not writable" in err
 
 
-@pytest.mark.parametrize("argv", [["synth", "--size", "32", "--grain-size", "8"],
+@pytest.mark.parametrize("argv", [["synth", "--size-px", "32", "--grain-size-px", "8"],
                                   ["demo", "--stages", "heyn", "--size", "64", "--out"]])
 def test_existing_folder_output_that_is_not_writable_is_named(tmp_path, capsys,
                                                               monkeypatch, argv):

@@ -295,6 +295,9 @@ def add_renamed_option(parser: Any, new: str, old: str, *, why: str = "",
 #: Why ``--lr`` became ``--learning-rate`` (the note of the old name).
 LR_RENAMED_WHY = "elsewhere lr is the low-resolution image"
 
+#: Why a length in pixels got its ``-px`` name (``--roi-size`` -> ``--roi-size-px``).
+PX_RENAMED_WHY = "lengths in px end in -px, as _px in Python"
+
 
 def add_learning_rate(parser: Any, default: float, help: str) -> argparse.Action:
     """Add ``--learning-rate`` (its old name ``--lr``, :func:`add_renamed_option`) to a

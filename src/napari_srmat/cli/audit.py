@@ -11,7 +11,9 @@ from pathlib import Path
 from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
+    PX_RENAMED_WHY,
     UserError,
+    add_renamed_option,
     float_arg,
     input_path_arg,
     int_arg,
@@ -127,7 +129,7 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
     with naming_roles(roles, only=(AuditInputError,)):
         cands = run_cli_job(find_candidates_job(
             lr, sr, scale=args.scale, boundary_fn=boundary_fn, sr_std=std,
-            tolerance_px=args.tolerance, tile=args.tile, min_score=args.min_score,
+            tolerance_px=args.tolerance_px, tile=args.tile, min_score=args.min_score,
             boundary_threshold=threshold,
             residual_floor=args.residual_floor),
             quiet=args.quiet)
@@ -195,8 +197,9 @@ def register(subparsers) -> None:
                    help="SR factor (default: from shapes)")
     c.add_argument("--sr-std", type=input_path_arg, default=None,
                    help="per-pixel std over diffusion samples")
-    c.add_argument("--tolerance", type=float_arg(0), default=4.0,
-                   help="boundary tolerance (SR px)")
+    add_renamed_option(c, "--tolerance-px", "--tolerance", why=PX_RENAMED_WHY,
+                       type=float_arg(0), default=4.0, metavar="PX",
+                       help="boundary tolerance in SR px (default %(default)s)")
     c.add_argument("--tile", type=int_arg(16), default=512, help="tile size (SR px, >= 16)")
     c.add_argument("--min-score", type=float_arg(), default=10.0, help="drop candidates below")
     c.add_argument("--residual-floor", type=_residual_floor, default="auto",

@@ -8,6 +8,8 @@ import sys
 from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
+    PX_RENAMED_WHY,
+    add_renamed_option,
     check_tile_flags,
     int_arg,
     naming_file,
@@ -91,8 +93,9 @@ def register(subparsers) -> None:
                         "auto picks by model")
     p.add_argument("--samples", type=int_arg(2), default=DEFAULT_SAMPLES,
                    help=f"samples for --source samples (default {DEFAULT_SAMPLES})")
-    p.add_argument("--roi-size", type=int_arg(4), default=DEFAULT_ROI_PX, dest="roi_px",
-                   metavar="PX", help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
+    add_renamed_option(p, "--roi-size-px", "--roi-size", why=PX_RENAMED_WHY, type=int_arg(4),
+                       default=DEFAULT_ROI_PX, dest="roi_px", metavar="PX",
+                       help=f"candidate block side in LR px (default {DEFAULT_ROI_PX})")
     p.add_argument("--tile", type=int_arg(1), default=DEFAULT_PLAN_TILE, metavar="PX",
                    help=f"largest LR tile of the SR runs, context included (LR px, default "
                         f"{DEFAULT_PLAN_TILE}); larger than 2 x the overlap")

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..io import LENGTH_UNIT
 from ..synth.generator import MIN_SYNTH_SIDE
-from . import UserError, pixel_size_arg, print_json, seed_arg
+from . import PX_RENAMED_WHY, UserError, add_renamed_option, pixel_size_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,9 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(int32 grain ids) and <name>.json (true mean lineal intercept and parameters).",
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created if needed)")
-    p.add_argument("--size", type=int, default=512,
-                   help=f"image side in px, at least {MIN_SYNTH_SIDE} (default 512)")
-    p.add_argument("--grain-size", type=float, default=32.0, help="mean grain size in px")
+    add_renamed_option(p, "--size-px", "--size", why=PX_RENAMED_WHY, type=int, default=512,
+                       metavar="PX",
+                       help=f"image side in px, at least {MIN_SYNTH_SIDE} (default 512)")
+    add_renamed_option(p, "--grain-size-px", "--grain-size", why=PX_RENAMED_WHY, type=float,
+                       default=32.0, metavar="PX",
+                       help="mean grain size in px (default 32), mean_grain_size_px of "
+                            "generate_microstructure")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the first image")
     p.add_argument("--n", type=int, default=1, help="number of images (seeds seed..seed+n-1)")
     p.add_argument("--size-spread", type=float, default=0.3,
@@ -51,8 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..outputs import prepare_output_dir, write_marker
     from ..synth import generate_microstructure
 
-    if args.size < MIN_SYNTH_SIDE:  # generate_microstructure's minimum
-        raise UserError(f"--size must be at least {MIN_SYNTH_SIDE} px, got {args.size}")
+    if args.size_px < MIN_SYNTH_SIDE:  # generate_microstructure's minimum
+        raise UserError(f"--size-px must be at least {MIN_SYNTH_SIDE} px, got {args.size_px}")
     if args.n < 1:
         raise UserError("--n must be at least 1")
     _check_params(args)  # before the folder is created
@@ -68,7 +72,8 @@ def _run(args: argparse.Namespace) -> int:
     items = []
     for i in range(args.n):
         seed = args.seed + i
-        ms = generate_microstructure((args.size, args.size), seed=seed, **_params(args))
+        ms = generate_microstructure((args.size_px, args.size_px), seed=seed,
+                                     **_params(args))
         name = f"synth_{seed:04d}"
         files = {"image": f"{name}_image.png", "mask": f"{name}_mask.png",
                  "labels": f"{name}_labels.tif"}
@@ -107,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
 
 #: generate_microstructure's parameter of each rendering flag (the flag named in errors)
 _FLAGS = {
-    "mean_grain_size_px": "--grain-size",
+    "mean_grain_size_px": "--grain-size-px",
     "size_spread": "--size-spread",
     "missing_boundary_fraction": "--missing-boundary-fraction",
     "boundary_width": "--boundary-width",
@@ -121,7 +126,7 @@ def _params(args: argparse.Namespace) -> dict:
 
 
 def _check_params(args: argparse.Namespace) -> None:
-    """Refuse rendering parameters out of range, and a --size whose rendering does not fit
+    """Refuse rendering parameters out of range, and a --size-px whose rendering does not fit
     in memory, before anything is created, naming the flag (the library's rules,
     :func:`napari_srmat.synth.check_microstructure_params` and
     :func:`napari_srmat.estimates.check_in_memory`)."""
@@ -130,13 +135,14 @@ def _check_params(args: argparse.Namespace) -> None:
 
     # the renderer's memory rule (generate_microstructure), told with the flag: it was
     # told after the folder was created, naming the library function and its lazy twin.
-    # First: a --size far too large was told "use a larger mean_grain_size_px" (the
+    # First: a --size-px far too large was told "use a larger mean_grain_size_px" (the
     # int32 label limit of the parameter rule)
-    check_in_memory(plan_microstructure((args.size, args.size)), f"--size {args.size}",
-                    advice="give a smaller --size (each image is rendered whole in memory)",
+    side = args.size_px
+    check_in_memory(plan_microstructure((side, side)), f"--size-px {side}",
+                    advice="give a smaller --size-px (each image is rendered whole in memory)",
                     error=UserError)
     try:
-        check_microstructure_params((args.size, args.size), **_params(args))
+        check_microstructure_params((side, side), **_params(args))
     except SynthError as exc:
         message = str(exc)
         for name, flag in _FLAGS.items():
@@ -147,7 +153,7 @@ def _check_params(args: argparse.Namespace) -> None:
     # --n 100000000000 went on checking names for ever, after creating the folder)
     from ..outputs import check_free_space
 
-    check_free_space(args.out_dir, args.n * _LABEL_TIFF_BYTES_PER_PX * args.size**2,
+    check_free_space(args.out_dir, args.n * _LABEL_TIFF_BYTES_PER_PX * side**2,
                      what=f"set of --n {args.n} images (their int32 label TIFFs alone)")
 
 

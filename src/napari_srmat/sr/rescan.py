@@ -156,9 +156,9 @@ UNCERTAINTY_SOURCES = {
 }
 #: Side of the candidate blocks (LR pixels).
 DEFAULT_ROI_PX = 32
-#: The block side as a message names it: ``roi_px`` in Python, ``--roi-size`` in ``srmat
-#: sr rescan`` (:func:`napari_srmat.errors.worded_error`; no widget has the control).
-ROI_SIZE = Option("roi_px", "--roi-size")
+#: The block side as a message names it: ``roi_px`` in Python, ``--roi-size-px`` in ``srmat
+#: plan-rescan`` (:func:`napari_srmat.errors.worded_error`; no widget has the control).
+ROI_SIZE = Option("roi_px", "--roi-size-px")
 #: Default largest fraction of the image to rescan.
 DEFAULT_BUDGET = 0.1
 #: Default LR dwell time per pixel / HR dwell time per pixel.
