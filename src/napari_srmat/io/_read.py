@@ -1718,7 +1718,9 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     axes = "YX"
     for level in range(n_levels):
         try:
-            store = tifffile.imread(path, aszarr=True, series=series_index, level=level)
+            with tifffile.TiffFile(path) as level_tif:  # closed here: the store's reads
+                store = level_tif.aszarr(  # open it and close it after each chunk (its
+                    series=series_index, level=level, _openfiles=0)  # file cache's size)
             zarr_arr = zarr.open_array(store, mode="r")
             # a map reaches the file's end (a truncated file is not mapped); else probe
             # the last block: catches truncated files early
