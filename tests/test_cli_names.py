@@ -88,6 +88,8 @@ def test_every_pixel_size_flag_has_one_metavar_and_unit():
      "default", "the name srmat edges train and srmat experiment give it"),
     (["edges", "pretrain", "a.png", "--out", "mim"], "--train-steps", "--steps",
      "train_steps", "3", "the name srmat sr train gives it"),
+    (["sr", "train", "--out", "ckpt"], "--train-steps", "--steps", "train_steps", "3",
+     "the name srmat edges pretrain gives it"),
     *[(argv, "--learning-rate", "--lr", "lr", "0.5", "elsewhere lr is the low-resolution image")
       for argv in (["sr", "train", "--out", "ckpt"], ["edges", "train", "--data", "d"],
                    ["edges", "pretrain", "a.png", "--out", "mim"],

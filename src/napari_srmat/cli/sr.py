@@ -144,11 +144,11 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help="SR model to train (default %(default)s)")
     t.add_argument("--scale", type=int, default=d.scale, choices=(2, 4),
                    help="upscaling factor (default %(default)s)")
-    t.add_argument("--train-steps", type=int_arg(1), default=d.steps, dest="train_steps",
-                   metavar="N", help=f"optimiser steps (default {d.steps})")
-    # old name of --train-steps
-    t.add_argument("--steps", type=int_arg(1), dest="train_steps", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    # its old name --steps: --train-steps in srmat edges pretrain
+    add_renamed_option(t, "--train-steps", "--steps",
+                       why="the name srmat edges pretrain gives it", type=int_arg(1),
+                       default=d.steps, dest="train_steps", metavar="N",
+                       help=f"optimiser steps (default {d.steps})")
     t.add_argument("--batch-size", type=int_arg(1), default=d.batch_size,
                    help="HR crops per optimiser step (default %(default)s)")
     t.add_argument("--patch", type=int_arg(1), default=d.patch,
