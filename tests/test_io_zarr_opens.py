@@ -9,6 +9,7 @@ import pytest
 import zarr
 
 from napari_srmat.io import read_image, verify_image_job, write_ome_zarr
+from napari_srmat.jobs import run_job
 
 
 def _count_level_opens(monkeypatch) -> Counter:
@@ -22,14 +23,6 @@ def _count_level_opens(monkeypatch) -> Counter:
 
     monkeypatch.setattr(zarr.Group, "__getitem__", counted)
     return opens
-
-
-def _finish(job):
-    try:
-        while True:
-            next(job)
-    except StopIteration as stop:
-        return stop.value
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def test_a_marked_store_opens_each_level_once(marked, monkeypatch):
     assert m.n_levels == 3
     assert dict(opens) == {"0": 1, "1": 1, "2": 1}
     opens.clear()
-    report = _finish(verify_image_job(marked))
+    report = run_job(verify_image_job(marked), quiet=True)
     assert report["ok"] and report["chunks"]["n_chunks"] == 16 + 4 + 1
     assert dict(opens) == {"0": 1, "1": 1, "2": 1}
 
