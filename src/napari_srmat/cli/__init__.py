@@ -967,12 +967,59 @@ def _command(argv: Sequence[str] | None) -> int:
         print(f"{where()}: interrupted "
               f"({exc if isinstance(exc, Interrupted) else CTRL_C_NO_RESUME})",
               file=sys.stderr)
+        _tell_notes(where(), exc)
         return EXIT_INTERRUPTED
     except Exception as exc:  # every error is one line (tracebacks with --debug)
         if args.debug:
             raise
         print(error_line(where(), exc), file=sys.stderr)
+        _tell_notes(where(), exc)
         return 2 if is_user_error(exc) else 1
+
+
+def warning_line(where: str, message: str) -> str:
+    """The one line of a warning: ``srmat CMD: warning: message`` (its runs of
+    whitespace, newlines included, as single spaces).
+
+    Examples
+    --------
+    >>> warning_line("srmat sr run", "the dask cluster  also failed to close")
+    'srmat sr run: warning: the dask cluster also failed to close'
+    """
+    return f"{where}: warning: {' '.join(str(message).split())}"
+
+
+def error_notes(exc: BaseException) -> list[str]:
+    """The notes added to ``exc`` (``exc.add_note``: e.g. a close that failed as the run
+    stopped, :func:`napari_srmat.tiling._distributed.close_after_run`) and to the errors
+    it was raised from (``raise ... from``: the Ctrl-C of an :class:`Interrupted`), each
+    once, innermost last.
+
+    Examples
+    --------
+    >>> inner = KeyboardInterrupt()
+    >>> inner.add_note("the dask cluster also failed to close: gone")
+    >>> try:
+    ...     raise Interrupted("kept") from inner
+    ... except Interrupted as exc:
+    ...     error_notes(exc)
+    ['the dask cluster also failed to close: gone']
+    """
+    notes: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        notes += [n for n in getattr(exc, "__notes__", ()) if n not in notes]
+        exc = exc.__cause__
+    return notes
+
+
+def _tell_notes(where: str, exc: BaseException) -> None:
+    """Print the notes of a command's error (:func:`error_notes`) after its one line, a
+    warning line each: without them a close that failed as the run stopped was told only
+    with ``--debug``'s traceback."""
+    for note in error_notes(exc):
+        print(warning_line(where, note), file=sys.stderr)
 
 
 def error_line(where: str, exc: BaseException) -> str:
@@ -1126,8 +1173,7 @@ def _one_line_warnings(where: str | Callable[[], str]) -> None:
 
     def show(message, category, filename, lineno, file=None, line=None):
         name = where() if callable(where) else where
-        print(f"{name}: warning: {' '.join(str(message).split())}",
-              file=sys.stderr if file is None else file)
+        print(warning_line(name, message), file=sys.stderr if file is None else file)
 
     warnings.showwarning = show
 
