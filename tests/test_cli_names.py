@@ -128,6 +128,21 @@ def _check_renamed_option(argv, new, old, dest, value, why, capsys):
     assert f"{new} " in shown and f"{old} " not in shown
 
 
+@pytest.mark.parametrize("argv, new, old, dest, value, why", [
+    (["sr", "run", "a.png", "o.zarr"], "--sampling-steps", "--steps", "sampling_steps", "20",
+     "the steps of a diffusion model's sampling; a training's are --train-steps"),
+    (["demo"], "--stages", "--steps", "stages", "heyn",
+     "the stages of the demo to run; a training's steps are --train-steps"),
+])
+def test_the_old_steps_of_sampling_and_of_the_demo_are_told(argv, new, old, dest, value,
+                                                             why, capsys):
+    """`srmat sr run --steps` (now `--sampling-steps`) and `srmat demo --steps` (now
+    `--stages`) were still taken silently, while the other renames (`srmat sr train
+    --steps`, `--lr`, ...) tell the one-line note naming the new name (failed before:
+    no note on stderr)."""
+    _check_renamed_option(argv, new, old, dest, value, why, capsys)
+
+
 def test_init_checkpoint_has_one_metavar_in_every_command():
     """`--init-checkpoint` (the weights a training starts from) is spelt, and shows its
     value, the same way in every srmat command that has it."""

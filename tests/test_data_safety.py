@@ -371,7 +371,7 @@ def test_predict_boundaries_refuses_bad_pixel_sizes_without_out(px):
     ["heyn", "{mask}", "--pixel-size-um", "nan"],
     ["synth", "{out}", "--size-px", "32", "--pixel-size-um", "inf"],
     ["demo", "--out", "{out}", "--stages", "heyn", "--pixel-size-um", "inf"],
-    ["demo", "--out", "{out}", "--steps", "heyn", "--pixel-size-um", "-2"],
+    ["demo", "--out", "{out}", "--stages", "heyn", "--pixel-size-um", "-2"],
     ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "inf"],
     ["audit", "report", "{mask}", "--out", "{out}/r.md", "--pixel-size", "0"],
 ])

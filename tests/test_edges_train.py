@@ -221,8 +221,8 @@ def test_cli_train_json(tmp_path, capsys):
 
     root = _write_dataset(tmp_path / "data")
     rc = main(["edges", "train", "--data", str(root), "--epochs", "1", "--encoder", "tiny",
-               "--crop", "32", "--steps-per-epoch", "1", "--lr", "1e-3", "--threads", "1",
-               "--device", "cpu", "--out", str(tmp_path / "run"), "--json"])
+               "--crop", "32", "--steps-per-epoch", "1", "--learning-rate", "1e-3",
+               "--threads", "1", "--device", "cpu", "--out", str(tmp_path / "run"), "--json"])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["epochs_done"] == 1 and not report["stopped"]

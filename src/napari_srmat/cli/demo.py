@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..io import LENGTH_UNIT
-from . import DEVICE_HELP, pixel_size_arg, print_json, run_cli_job, seed_arg
+from . import (
+    DEVICE_HELP,
+    add_renamed_option,
+    pixel_size_arg,
+    print_json,
+    run_cli_job,
+    seed_arg,
+)
 
 #: Sides (px) of the demo's synthetic micrograph: it is a quick sample, not a benchmark.
 DEMO_MIN_SIZE, DEMO_MAX_SIZE = 32, 4096
@@ -28,13 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=0.5,
                    help=f"{LENGTH_UNIT} per pixel of the synthetic micrograph (default 0.5)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument(
-        "--stages",
-        default="heyn,sr,boundaries",
-        help="comma-separated subset of heyn,sr,boundaries (the stages to run)",
-    )
-    # old name of --stages (issue 17: --steps meant three different things)
-    p.add_argument("--steps", dest="stages", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    # its old name --steps (issue 17: --steps meant three different things)
+    add_renamed_option(p, "--stages", "--steps",
+                       why="the stages of the demo to run; a training's steps are "
+                           "--train-steps",
+                       default="heyn,sr,boundaries",
+                       help="comma-separated subset of heyn,sr,boundaries (the stages to run)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_run)
 

@@ -98,11 +98,12 @@ def build_sr_parser() -> argparse.ArgumentParser:
                    help=f"tiles per forward pass (default {DEFAULT_BATCH_SIZE}; lower it if "
                         "memory runs out)")
     r.add_argument("--device", default="auto", help=DEVICE_HELP)
-    r.add_argument("--sampling-steps", type=int, default=None, dest="sampling_steps",
-                   metavar="N", help="sampling (denoising) steps of diffusion models")
-    # old name of --sampling-steps (issue 17: --steps meant three different things)
-    r.add_argument("--steps", type=int, dest="sampling_steps", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    # its old name --steps (issue 17: --steps meant three different things)
+    add_renamed_option(r, "--sampling-steps", "--steps",
+                       why="the steps of a diffusion model's sampling; a training's are "
+                           "--train-steps",
+                       type=int, default=None, dest="sampling_steps", metavar="N",
+                       help="sampling (denoising) steps of diffusion models")
     r.add_argument("--no-color-fix", action="store_true",
                    help="disable the wavelet colour fix of generative models")
     r.add_argument("--overwrite", action="store_true",
