@@ -208,8 +208,9 @@ def test_csv_export_warnings_read_back_whole(tmp_path):
     rows = list(csv.reader(export_csv(tmp_path / "h.csv", meas).read_text().splitlines()))
     assert [r[1:] for r in rows if r[0] == "# warnings"] == [[w] for w in warnings]
     # the interval's ends stay one cell; the table above loads as before
-    ci = [r[1] for r in rows if r[0] == "# ci95_px"]
-    assert [float(v) for v in ci[0].split(";")] == pytest.approx(list(meas.stats["ci95_px"]))
+    ci = [r[1] for r in rows if r[0] == "# mean_intercept_ci95_px"]
+    assert [float(v) for v in ci[0].split(";")] == pytest.approx(
+        list(meas.stats["mean_intercept_ci95_px"]))
     assert rows[0] == ["line", "length_px", "count"] and len(rows[1]) == 3
 
 

@@ -428,13 +428,45 @@ def test_ci95_names_pair_and_half_width():
     half, mean = res.ci95_half_width_px, res.mean_intercept_px
     assert st["ci95_half_width_px"] == half and np.isfinite(half)
     assert st["ci95_half_width_um"] == pytest.approx(half * 0.5)
-    lo, hi = st["ci95_px"]
+    lo, hi = st["mean_intercept_ci95_px"]
     assert lo < mean < hi
-    assert st["ci95_um"] == pytest.approx((lo * 0.5, hi * 0.5))
+    assert st["mean_intercept_ci95_um"] == pytest.approx((lo * 0.5, hi * 0.5))
+
+
+def test_the_heyn_widgets_interval_has_the_grain_size_schemas_name():
+    """The Heyn widget's statistics called ℓ̄'s interval ``ci95_px`` / ``ci95_um`` where
+    the grain-size schema (``srmat heyn``, ``srmat grain-size``, GrainSizeResult) says
+    ``mean_intercept_ci95_px`` / ``_um`` for the same pair. The statistics (and so their
+    JSON and CSV exports) now use the schema's names only; a file saved with the old
+    ones still makes its report, with a DeprecationWarning naming them."""
+    import warnings
+
+    from napari_srmat.report import report_from_heyn
+    from napari_srmat.widgets.layers import heyn_statistics
+
+    m = np.zeros((100, 100), bool)
+    m[:, 3::10] = True
+    m[3::10, :] = True
+    st = heyn_statistics(measure_intercepts(m, pattern="grid", n_lines=6, pixel_size_um=0.5))
+    assert "ci95_px" not in st and "ci95_um" not in st
+    label_px, label_um = "ℓ̄, 95 % confidence interval (px)", "ℓ̄, 95 % confidence interval (µm)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = dict(report_from_heyn(st).summary)
+    assert rows[label_px] == st["mean_intercept_ci95_px"]
+    assert rows[label_um] == st["mean_intercept_ci95_um"]
+    saved = {("ci95_" + k.rsplit("_", 1)[1] if k.startswith("mean_intercept_ci95") else k): v
+             for k, v in json.loads(json.dumps(st)).items()}
+    assert "ci95_px" in saved and "mean_intercept_ci95_px" not in saved
+    with pytest.warns(DeprecationWarning, match="'ci95_px' is renamed 'mean_intercept_ci95_px'"):
+        old = dict(report_from_heyn(saved).summary)
+    assert old[label_px] == pytest.approx(list(st["mean_intercept_ci95_px"]))
+    assert old[label_um] == pytest.approx(list(st["mean_intercept_ci95_um"]))
 
 
 def test_the_widgets_interval_is_srmat_heyns_for_the_same_mask():
-    """The Heyn widget's ``ci95_px`` pair and warnings are those of ``srmat heyn``'s row
+    """The Heyn widget's ``mean_intercept_ci95_px`` pair and warnings are those of
+    ``srmat heyn``'s row
     (``grain_size_from_heyn``): it was ℓ̄ ± the E112 half-width, whose low end is below
     zero once %RA exceeds 100 (4 crossings on 3 scattered lines)."""
     from napari_srmat.grainsize import grain_size_from_heyn
@@ -448,15 +480,17 @@ def test_the_widgets_interval_is_srmat_heyns_for_the_same_mask():
                                  pixel_size_um=0.5)
         row = grain_size_from_heyn(res, pixel_size_um=0.5)
         st = heyn_statistics(res)
-        assert st["ci95_px"] == pytest.approx(row.mean_intercept_ci95_px)
-        assert st["ci95_um"] == pytest.approx(row.mean_intercept_ci95_um)
+        assert st["mean_intercept_ci95_px"] == pytest.approx(row.mean_intercept_ci95_px)
+        assert st["mean_intercept_ci95_um"] == pytest.approx(row.mean_intercept_ci95_um)
         assert st["warnings"] == row.warnings
-        assert 0 < st["ci95_px"][0] < res.mean_intercept_px < st["ci95_px"][1]
+        lo, hi = st["mean_intercept_ci95_px"]
+        assert 0 < lo < res.mean_intercept_px < hi
     few = measure_intercepts(m, pattern="random", n_lines=3, seed=2, pixel_size_um=0.5)
     assert few.relative_accuracy_pct > 50 and few.intersection_count < 50
     st = heyn_statistics(few)
     assert any("intersections: E112 asks" in w for w in st["warnings"])
-    assert st["ci95_px"][1] - few.mean_intercept_px > few.mean_intercept_px - st["ci95_px"][0]
+    lo, hi = st["mean_intercept_ci95_px"]
+    assert hi - few.mean_intercept_px > few.mean_intercept_px - lo
 
 
 # ------------------------------------------------------------------- exclusions

@@ -465,8 +465,11 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     Parameters
     ----------
     stats : dict
-        ``mean_intercept_px``, ``mean_intercept_um``, ``astm_g``, ``ci95_px``,
-        ``ci95_um`` (``[low, high]`` pairs), ``relative_accuracy_pct``,
+        ``mean_intercept_px``, ``mean_intercept_um``, ``astm_g``,
+        ``mean_intercept_ci95_px``, ``mean_intercept_ci95_um`` (``[low, high]`` pairs;
+        a file saved with their old names ``ci95_px`` / ``ci95_um`` is read, with a
+        DeprecationWarning: :func:`napari_srmat.metrics.standards.upgrade_heyn_statistics`),
+        ``relative_accuracy_pct``,
         ``intersection_count`` (P of ℓ̄ = ΣL / ΣP; else ``n_intersections``),
         ``total_length_px``, ``n_lines``, ``pixel_size_um``, ``warnings`` (the widget's statistics).
     per_line : sequence of (line, length_px, count)
@@ -478,16 +481,17 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     -------
     GrainSizeReport
     """
-    from .metrics.standards import MIN_FIELDS
+    from .metrics.standards import MIN_FIELDS, upgrade_heyn_statistics
 
+    stats = upgrade_heyn_statistics(stats)
     lines = _test_lines_words(stats.get("n_lines"))
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
         ("ASTM grain size G", as_grain_size_number(stats.get("astm_g"))),
         (f"mean lineal intercept ℓ̄ ({LENGTH_UNIT})", stats.get("mean_intercept_um")),
-        (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("ci95_um")),
+        (f"ℓ̄, 95 % confidence interval ({LENGTH_UNIT})", stats.get("mean_intercept_ci95_um")),
         ("mean lineal intercept ℓ̄ (px)", stats.get("mean_intercept_px")),
-        ("ℓ̄, 95 % confidence interval (px)", stats.get("ci95_px")),
+        ("ℓ̄, 95 % confidence interval (px)", stats.get("mean_intercept_ci95_px")),
         (one_field_ra_label(stats.get("n_lines")), stats.get("relative_accuracy_pct")),
         ("intersections", stats.get("intersection_count", stats.get("n_intersections"))),
         ("total line length (px)", stats.get("total_length_px")),

@@ -73,6 +73,8 @@ __all__ = [
     "SpecimenSummary",
     "RENAMED_SUMMARY_KEYS",
     "upgrade_summary",
+    "RENAMED_HEYN_STATISTICS_KEYS",
+    "upgrade_heyn_statistics",
     "specimen_fields_text",
     "field_grid",
     "pool_fields",
@@ -104,16 +106,41 @@ MM2_PER_IN2_AT_100X = 645.16 / 100.0**2
 #: DeprecationWarning, until :data:`RENAMED_SUMMARY_KEYS_UNTIL` (:class:`SpecimenSummary`
 #: for a fresh summary, :func:`upgrade_summary` for one saved as JSON).
 RENAMED_SUMMARY_KEYS = {"mean_intercept_um_ci95": "mean_intercept_ci95_um"}
-#: The release that no longer reads the old names of :data:`RENAMED_SUMMARY_KEYS`.
+#: The release that no longer reads the old names of :data:`RENAMED_SUMMARY_KEYS` (and
+#: of :data:`RENAMED_HEYN_STATISTICS_KEYS`).
 RENAMED_SUMMARY_KEYS_UNTIL = "0.3.0"
 
+#: The Heyn widget's statistics keys renamed, old -> new
+#: (:func:`napari_srmat.widgets.layers.heyn_statistics`, its JSON and CSV exports):
+#: ℓ̄'s interval has the grain-size schema's name. A file saved with the old name is
+#: read by :func:`napari_srmat.report.report_from_heyn` (:func:`upgrade_heyn_statistics`),
+#: with a DeprecationWarning, until :data:`RENAMED_SUMMARY_KEYS_UNTIL`.
+RENAMED_HEYN_STATISTICS_KEYS = {"ci95_px": "mean_intercept_ci95_px",
+                                "ci95_um": "mean_intercept_ci95_um"}
 
-def _warn_renamed(old: str, new: str, stacklevel: int) -> None:
+
+def _warn_renamed(old: str, new: str, stacklevel: int, what: str = "specimen summary"
+                  ) -> None:
     import warnings
 
-    warnings.warn(f"the specimen summary key {old!r} is renamed {new!r}; the old name is "
+    warnings.warn(f"the {what} key {old!r} is renamed {new!r}; the old name is "
                   f"read until napari-srmat {RENAMED_SUMMARY_KEYS_UNTIL}",
                   DeprecationWarning, stacklevel=stacklevel + 1)
+
+
+def _upgrade_keys(d: dict, renamed: dict, what: str, stacklevel: int) -> dict:
+    """``d`` with the keys it has by an old name (``renamed``: old -> new) renamed (the
+    new name wins where both are there), a DeprecationWarning per old name."""
+    out = {}
+    for key, value in d.items():
+        new = renamed.get(key)
+        if new is None:
+            out[key] = value
+            continue
+        if new not in d:
+            out[new] = value
+        _warn_renamed(key, new, stacklevel + 1, what)
+    return out
 
 
 class SpecimenSummary(dict):
@@ -176,16 +203,24 @@ def upgrade_summary(summary: dict) -> SpecimenSummary:
     >>> sorted(s)
     ['astm_g', 'mean_intercept_ci95_um']
     """
-    out = SpecimenSummary()
-    for key, value in summary.items():
-        new = RENAMED_SUMMARY_KEYS.get(key)
-        if new is None:
-            out[key] = value
-            continue
-        if new not in summary:  # a summary holding both: the new name wins
-            out[new] = value
-        _warn_renamed(key, new, 2)
-    return out
+    return SpecimenSummary(_upgrade_keys(summary, RENAMED_SUMMARY_KEYS, "specimen summary",
+                                         2))
+
+
+def upgrade_heyn_statistics(stats: dict) -> dict:
+    """The Heyn widget's statistics read back (its JSON export, or a dict saved before
+    :data:`RENAMED_HEYN_STATISTICS_KEYS`) with the old names renamed, and a
+    DeprecationWarning naming them; the new name wins where both are there.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     upgrade_heyn_statistics({"ci95_px": [9.0, 11.0], "n_lines": 20})
+    {'mean_intercept_ci95_px': [9.0, 11.0], 'n_lines': 20}
+    """
+    return _upgrade_keys(stats, RENAMED_HEYN_STATISTICS_KEYS, "Heyn statistics", 2)
 
 
 # ----------------------------------------------------------------- conversions

@@ -586,8 +586,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
             (f"mean intercept ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_um"]),
             ("ASTM grain size G", format_result_value("astm_g", st["astm_g"])),
-            ("95% CI of ℓ̄ (px)", st["ci95_px"]),
-            (f"95% CI of ℓ̄ ({LENGTH_UNIT})", st["ci95_um"]),
+            ("95% CI of ℓ̄ (px)", st["mean_intercept_ci95_px"]),
+            (f"95% CI of ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_ci95_um"]),
             (one_field_ra_label(st["n_lines"]), st["relative_accuracy_pct"]),
             ("intersections", f"{st['intersection_count']:g}"),  # the P of ℓ̄ = ΣL / ΣP
             ("total line length (px)", st["total_length_px"]),

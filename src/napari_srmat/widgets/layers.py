@@ -1262,10 +1262,12 @@ def heyn_statistics(result) -> dict:
     1/2), the ASTM E112 grain size number, the
     half-width of the 95 % confidence interval of ℓ̄ (``ci95_half_width_px`` /
     ``ci95_half_width_um``, Student t on the per-line intersection densities) and the
-    relative accuracy ``%RA`` (E112 section 15). The ``[low, high]`` pair ``ci95_px``
-    (and ``ci95_um``, NaN without a pixel size) is the interval ``srmat heyn`` and
-    ``srmat grain-size --mask`` give the same mask (``mean_intercept_ci95_px``,
-    :func:`napari_srmat.grainsize.grain_size_from_heyn`), with its warnings (few
+    relative accuracy ``%RA`` (E112 section 15). The ``[low, high]`` pair
+    ``mean_intercept_ci95_px`` (and ``mean_intercept_ci95_um``, NaN without a pixel
+    size; ``ci95_px`` / ``ci95_um`` until 2026-12-05:
+    :data:`napari_srmat.metrics.standards.RENAMED_HEYN_STATISTICS_KEYS`) is the interval,
+    under the same name, that ``srmat heyn`` and ``srmat grain-size --mask`` give the
+    same mask (:func:`napari_srmat.grainsize.grain_size_from_heyn`), with its warnings (few
     intersections, an interval withheld): asymmetric with few intersections (until
     2026-12-05 ``ℓ̄ ± half-width``, whose low end went below zero once %RA exceeded
     100). ``ci95_*`` is always a pair, ``ci95_half_width_*`` always a half-width.
@@ -1289,18 +1291,18 @@ def heyn_statistics(result) -> dict:
         "astm_g": None if result.astm_g is None else float(result.astm_g),
         "ci95_half_width_px": half,
         "ci95_half_width_um": half * px if px else math.nan,
-        "ci95_px": (math.nan, math.nan),
+        "mean_intercept_ci95_px": (math.nan, math.nan),
         "relative_accuracy_pct": float(result.relative_accuracy_pct),
         "pixel_size_um": None if px is None else float(px),
     }
     # the interval and warnings of `srmat heyn`'s row for the same mask (one rule)
     shared = grain_size_from_heyn(result, pixel_size_um=px)
     d["warnings"] = list(shared.warnings)
-    d["ci95_um"] = (math.nan, math.nan)
+    d["mean_intercept_ci95_um"] = (math.nan, math.nan)
     if shared.mean_intercept_ci95_px is not None:
-        d["ci95_px"] = tuple(float(v) for v in shared.mean_intercept_ci95_px)
+        d["mean_intercept_ci95_px"] = tuple(float(v) for v in shared.mean_intercept_ci95_px)
     if shared.mean_intercept_ci95_um is not None:
-        d["ci95_um"] = tuple(float(v) for v in shared.mean_intercept_ci95_um)
+        d["mean_intercept_ci95_um"] = tuple(float(v) for v in shared.mean_intercept_ci95_um)
     return d
 
 
