@@ -2225,3 +2225,43 @@ def test_report_json_lists_the_notes_of_images_moved_with_their_session(tmp_path
     assert len(notes) == 2, err
     warned = json.loads(out)["warnings"]
     assert len(warned) == 2 and all(w in notes[i] for i, w in enumerate(warned)), warned
+
+
+def test_a_report_says_the_pixel_size_of_the_search_when_the_session_was_recalibrated(
+        tmp_path, capsys, monkeypatch):
+    """A session recalibrated after its candidate search (the Audit widget follows its SR
+    layer: recalibrate 0.25 -> 0.125 µm) reported in the new size, right, but the search's
+    size was overwritten and nothing said the µm values are not those of the search. The
+    session now keeps the size of its search (search_pixel_size_um; older files: none),
+    and the report, summarize and srmat audit report --json say so when the size used
+    differs from it (boxes are SR px: only µm and mm² values change)."""
+    from napari_srmat.audit import summarize
+    from napari_srmat.audit.report import search_pixel_size_note
+
+    lr, sr, s = _session(tmp_path)
+    s = AuditSession.create(lr, sr, s.candidates, pixel_size_um=0.25)
+    assert s.search_pixel_size_um == 0.25
+    s.save(tmp_path / "a.json")
+    s.decide("hallucinated")
+    s.recalibrate(0.125)
+    s = AuditSession.load(tmp_path / "a.json")
+    assert (s.pixel_size_um, s.search_pixel_size_um) == (0.125, 0.25)
+    sm = summarize(s)
+    assert (sm["pixel_size_um"], sm["search_pixel_size_um"]) == (0.125, 0.25)
+    want = (f"{tmp_path / 'a.json'}: its candidate search ran at 0.25 µm per SR pixel; its "
+            "boxes and lengths are in SR pixels, so only the µm and mm² values use the "
+            "0.125 µm of this report")
+    assert search_pixel_size_note([s], [0.125]) == want
+    with pytest.warns(UserWarning, match="candidate search ran at 0.25"):
+        res = write_report(s, tmp_path / "r.md", thumbnails=False)
+    assert res["search_pixel_size_note"] == want
+    assert want in (tmp_path / "r.md").read_text(encoding="utf-8")
+    rc, out = _report_as_the_console_runs_it(tmp_path, capsys, monkeypatch)
+    assert rc == 0 and want in json.loads(out.out)["warnings"]
+    # the size of the search used (given for the report): nothing to say
+    assert search_pixel_size_note([s], [0.25]) is None
+    # a file written before the search's size was kept: unknown, nothing said
+    d = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    del d["search_pixel_size_um"]
+    old = AuditSession.from_dict(d)
+    assert old.search_pixel_size_um is None and search_pixel_size_note([old], [0.125]) is None

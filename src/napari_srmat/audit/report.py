@@ -22,7 +22,8 @@ from ..outputs import check_output_file, prepare_output_dir
 from .detector import _channels_last, upscale_bicubic
 from .session import VERDICTS, AuditSession, checksum
 
-__all__ = ["summarize", "write_report", "pixel_size_override", "sr_file_pixel_size"]
+__all__ = ["summarize", "write_report", "pixel_size_override", "search_pixel_size_note",
+           "sr_file_pixel_size"]
 
 
 def _read_image(path):
@@ -61,7 +62,9 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         ``pixel_size_um`` and ``pixel_size_from`` (``"given"``: ``pixel_size_um`` here;
         ``"file"``: the SR file's now; ``"session"``: the session's, recorded at its
         candidate search or the SR layer's last calibration in the Audit widget; None:
-        unknown), ``hallucinated_length_px``,
+        unknown), ``search_pixel_size_um`` (the session's at its candidate search, None
+        when unknown: :attr:`~napari_srmat.audit.AuditSession.search_pixel_size_um`),
+        ``hallucinated_length_px``,
         ``area_px``, ``hallucinated_px_per_megapixel``, ``hallucinated_per_mm2`` (mm of
         boundary per mm^2; only when the pixel size is known), ``hallucinated_fraction`` of
         all boundary
@@ -115,6 +118,7 @@ def summarize(session: AuditSession, pixel_size_um: float | None = None, *,
         "total_boundary_length_px": session.total_boundary_length_px,
         "pixel_size_um": px,
         "pixel_size_from": None if px is None else pixel_size_from,
+        "search_pixel_size_um": session.search_pixel_size_um,
         "length_from_bbox_estimate": est,
     }
     if not known:
@@ -376,6 +380,40 @@ def pixel_size_override(sessions: Sequence[AuditSession],
             "recorded in " + ", ".join(differ))
 
 
+def search_pixel_size_note(sessions: Sequence[AuditSession],
+                           used: Sequence[float | None]) -> str | None:
+    """The line that says a session's report measures in another SR pixel size than its
+    candidate search ran at (``used[i]`` for ``sessions[i]``; by more than
+    :data:`~napari_srmat.io.SQUARE_PIXEL_TOLERANCE`), for sessions recalibrated since
+    their search (the Audit widget follows the SR layer: ``pixel_size_um`` is no longer
+    ``search_pixel_size_um``); None when none is. A session still at its search's size is
+    left out: the notes of a given size or of the SR file's (:func:`pixel_size_override`,
+    :func:`sr_file_pixel_size`) name that size as the one it records.
+
+    Examples
+    --------
+    >>> s = AuditSession(pixel_size_um=0.125, search_pixel_size_um=0.25)
+    >>> search_pixel_size_note([s], [0.125])
+    'session 1: its candidate search ran at 0.25 µm per SR pixel; its boxes and lengths \
+are in SR pixels, so only the µm and mm² values use the 0.125 µm of this report'
+    >>> search_pixel_size_note([s], [0.25]) is None
+    True
+    """
+    from ..io import pixels_square
+
+    said = []
+    for i, (s, px) in enumerate(zip(sessions, used)):
+        was = s.search_pixel_size_um
+        if None in (was, px, s.pixel_size_um) or pixels_square(was, px) or \
+                pixels_square(was, s.pixel_size_um):
+            continue
+        said.append(f"{_session_name(s, i)}: its candidate search ran at {was:g} "
+                    f"{LENGTH_UNIT} per SR pixel; its boxes and lengths are in SR pixels, so "
+                    f"only the {LENGTH_UNIT} and mm² values use the {px:g} {LENGTH_UNIT} of "
+                    "this report")
+    return "; ".join(said) or None
+
+
 #: Why a session made from arrays in memory (no LR or SR file recorded) has no
 #: thumbnails, for the report's line and the warning ({} names the images).
 NO_IMAGE_FILES = ("the session was made from images in memory and records no {} image "
@@ -457,10 +495,12 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     -------
     dict
         ``{"per_image": [...], "pooled": {...}, "report": path, "pixel_size_note":
-        ..., "sr_file_note": ...}``: the notes are :func:`pixel_size_override`'s line
-        (None when the given pixel size agrees with the sessions') and the SR files'
-        calibrated anew (:func:`sr_file_pixel_size`, joined by "; "; None when none is),
-        which the report also gives.
+        ..., "sr_file_note": ..., "search_pixel_size_note": ...}``: the notes are
+        :func:`pixel_size_override`'s line (None when the given pixel size agrees with
+        the sessions'), the SR files' calibrated anew (:func:`sr_file_pixel_size`, joined
+        by "; "; None when none is) and the sessions measured in another size than their
+        search's (:func:`search_pixel_size_note`, a ``UserWarning`` too), which the
+        report also gives.
     """
     from ..io import check_pixel_size
 
@@ -499,9 +539,11 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     per_mm2 = "hallucinated_per_mm2" in pooled
     override = pixel_size_override(sessions, pixel_size_um)
     file_note = "; ".join(f[1] for f in follow if f is not None) or None
-    if file_note:
-        warnings.warn(file_note, UserWarning, stacklevel=2)
-    note = override or file_note
+    search_note = search_pixel_size_note(sessions, [sm["pixel_size_um"] for sm in summaries])
+    for told in (file_note, search_note):
+        if told:
+            warnings.warn(told, UserWarning, stacklevel=2)
+    note = "; ".join(filter(None, [override or file_note, search_note]))
     said = f" Note: {note}." if note else ""
     lines = [REPORT_TITLE, ""]
     if per_mm2:
@@ -620,7 +662,8 @@ def write_report(session_or_sessions: AuditSession | Sequence[AuditSession], pat
     atomic_write_text(path, "\n".join(lines) + "\n")
     _remove_unlinked_thumbnails(thumb_dir, written)
     return {"per_image": summaries, "pooled": pooled, "report": str(path),
-            "pixel_size_note": override, "sr_file_note": file_note}
+            "pixel_size_note": override, "sr_file_note": file_note,
+            "search_pixel_size_note": search_note}
 
 
 def _remove_unlinked_thumbnails(thumb_dir: Path, written: set[str]) -> None:

@@ -534,7 +534,13 @@ class AuditSession:
     sr_shape : list of int
         ``[H, W]`` of the SR image.
     pixel_size_um : float or None
-        SR pixel size.
+        SR pixel size the session measures in: its search's, or the SR image's
+        calibration since (:meth:`recalibrate`).
+    search_pixel_size_um : float or None
+        SR pixel size at the candidate search (:meth:`create`), which
+        :meth:`recalibrate` does not change: the report says so when it measures in
+        another (:func:`~napari_srmat.audit.report.search_pixel_size_note`). None when
+        unknown (none then, or a file saved before 2026-12-05, which did not keep it).
     log : list of dict
         The append-only record of the review, oldest first: every verdict
         (``{"action": "verdict", "candidate": id, "verdict", "reviewer", "note",
@@ -560,6 +566,7 @@ class AuditSession:
     total_boundary_length_px: float | None = None
     sr_shape: list[int] = field(default_factory=list)
     pixel_size_um: float | None = None
+    search_pixel_size_um: float | None = None
     created: str = field(default_factory=_now)
     modified: str = field(default_factory=_now)
     log: list[dict[str, Any]] = field(default_factory=list)
@@ -632,7 +639,8 @@ class AuditSession:
                    detector=dict(getattr(candidates, "params", {}) or {}),
                    total_boundary_length_px=getattr(candidates, "total_boundary_length_px",
                                                     None),
-                   sr_shape=list(sr_shape), pixel_size_um=pixel_size_um)
+                   sr_shape=list(sr_shape), pixel_size_um=pixel_size_um,
+                   search_pixel_size_um=pixel_size_um)
 
     # --------------------------------------------------------------- reviewing
     @property
@@ -729,7 +737,8 @@ class AuditSession:
         """Take the SR pixel size the image has now (calibrated anew since the search:
         the Audit widget follows its SR layer), and save it to :attr:`path` (when set and
         ``save``); a failed save keeps the previous size. The candidates are in SR pixels:
-        only :attr:`pixel_size_um`, read by the report's µm and mm², changes.
+        only :attr:`pixel_size_um`, read by the report's µm and mm², changes
+        (:attr:`search_pixel_size_um` keeps the search's, which the report names).
 
         Returns
         -------
@@ -875,6 +884,8 @@ class AuditSession:
             # the order of every bbox below (a rescan plan's is another: roi_order)
             "bbox_order": list(BBOX_ORDER),
             "pixel_size_um": self.pixel_size_um,
+            # the size at the candidate search: pixel_size_um follows the SR image since
+            "search_pixel_size_um": self.search_pixel_size_um,
             "sr_model": self.sr_model,
             "detector": self.detector,
             "total_boundary_length_px": self.total_boundary_length_px,
@@ -1084,6 +1095,8 @@ class AuditSession:
                         "total_boundary_length_px", length, lo=0),
                     sr_shape=sr_shape,
                     pixel_size_um=check_pixel_size(d.get("pixel_size_um")),
+                    # absent in files before 2026-12-05: unknown
+                    search_pixel_size_um=check_pixel_size(d.get("search_pixel_size_um")),
                     created=str(d.get("created", _now())),
                     modified=str(d.get("modified", _now())))
             if ver == 1:  # current verdicts only: the log starts from them
