@@ -238,3 +238,39 @@ def test_a_ctrl_c_while_the_output_lock_is_released_after_the_run_keeps_the_stor
     assert pressed and sorted(p.name for p in tmp_path.iterdir()) == ["o.ome.zarr"]
     np.testing.assert_array_equal(np.asarray(read_image(out).data),
                                   tiled_apply(image, _double, **KW))
+
+
+@pytest.mark.parametrize("to_store", [False, True])
+def test_a_ctrl_c_held_at_the_close_and_one_a_finalizer_dropped_are_told_once(
+        cluster, image, tmp_path, monkeypatch, python_ctrl_c, to_store):
+    """A Ctrl-C a finalizer dropped during the run and one pressed while the cluster
+    closed (and, to a store, one as its lock was released), after the run had ended:
+    each was told, identical CTRL_C_AT_CLOSE warnings (failed before: 2 == 1, 4 == 1).
+    It is told once a run; the result is kept and the cluster closed once."""
+    from napari_srmat.io import OmeZarrStreamWriter, read_image
+
+    def fn(batch):
+        _DroppedCtrlC()
+        gc.collect()
+        return _double(batch)
+
+    def pressed(close):
+        def close_pressed(*args):
+            signal.raise_signal(signal.SIGINT)  # held through the close
+            return close(*args)
+        return close_pressed
+
+    cluster.at_close = pressed(lambda: None)
+    monkeypatch.setattr(OmeZarrStreamWriter, "close", pressed(OmeZarrStreamWriter.close))
+    out = tmp_path / "o.ome.zarr" if to_store else None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = tiled_apply(image, fn, scheduler="local:1", out=out, **KW)
+    except KeyboardInterrupt:  # not to end the test session
+        pytest.fail("the press came out of a run that had ended")
+    told = [str(w.message) for w in caught if "Ctrl-C" in str(w.message)]
+    assert told == [_distributed.CTRL_C_AT_CLOSE]
+    got = np.asarray(read_image(out).data) if to_store else got
+    np.testing.assert_array_equal(got, tiled_apply(image, _double, **KW))
+    assert [c.closes for c in cluster.made] == [1]

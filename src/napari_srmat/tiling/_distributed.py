@@ -36,6 +36,7 @@ worker writes into a partial store that nobody holds.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import re
 import sys
@@ -426,9 +427,50 @@ def _late_ctrl_c(pressed: bool, ended: bool, deliver: Callable[[], None]) -> Non
     if not pressed:
         return
     if ended:
-        warnings.warn(CTRL_C_AT_CLOSE, UserWarning, stacklevel=3)
+        told = _CTRL_C_AT_CLOSE_TOLD.get()
+        if told is None or not told[0]:  # once a run (_ClosesTellCtrlCOnce)
+            if told is not None:
+                told[0] = True
+            warnings.warn(CTRL_C_AT_CLOSE, UserWarning, stacklevel=3)
         return
     deliver()
+
+
+#: Whether the run closing now has told :data:`CTRL_C_AT_CLOSE` (a one-item list), None
+#: when no run is closing (:class:`_ClosesTellCtrlCOnce`).
+_CTRL_C_AT_CLOSE_TOLD: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "srmat_ctrl_c_at_close_told", default=None)
+
+
+class _ClosesTellCtrlCOnce(contextlib.AbstractContextManager):
+    """An ExitStack (what a run closes) whose closes tell :data:`CTRL_C_AT_CLOSE` once
+    (:func:`_late_ctrl_c`), however many of them found a press: one held through the
+    cluster's close and one a finalizer dropped each said it, two identical warnings.
+
+    Set only while it closes (``__exit__`` runs through without a ``yield``), so a
+    run's generator left suspended, never closed, leaves nothing set behind; closes
+    inside another one's are the same run's.
+
+    Parameters
+    ----------
+    closing : contextlib.ExitStack
+        What the run closes.
+    """
+
+    def __init__(self, closing: contextlib.ExitStack) -> None:
+        self.closing = closing
+
+    def __enter__(self) -> contextlib.ExitStack:
+        return self.closing.__enter__()
+
+    def __exit__(self, *exc: Any) -> bool:
+        if _CTRL_C_AT_CLOSE_TOLD.get() is not None:  # an outer run's close
+            return self.closing.__exit__(*exc)
+        token = _CTRL_C_AT_CLOSE_TOLD.set([False])
+        try:
+            return self.closing.__exit__(*exc)
+        finally:
+            _CTRL_C_AT_CLOSE_TOLD.reset(token)
 
 
 def close_after_run(close: Callable[[], Any], error: BaseException | None,
@@ -527,8 +569,9 @@ def dask_client(scheduler) -> Iterator[Any]:
     told as a warning when it had ended without an exception (:func:`_late_ctrl_c`);
     so is a close that fails.
     """
-    with _ctrl_c_not_lost(), _open_client(scheduler) as client:
-        yield client
+    with _ClosesTellCtrlCOnce(contextlib.ExitStack()) as closing:
+        closing.enter_context(_ctrl_c_not_lost())
+        yield closing.enter_context(_open_client(scheduler))
 
 
 @contextlib.contextmanager

@@ -1312,7 +1312,9 @@ def tiled_apply_job(
     writer = None
     result = None
     # each close runs once, last opened first, told how the run ended (closed_after_run)
-    with contextlib.ExitStack() as closing:
+    from ._distributed import _ClosesTellCtrlCOnce
+
+    with _ClosesTellCtrlCOnce(contextlib.ExitStack()) as closing:  # a late Ctrl-C: once
         client = None
         # connect before touching the output (a bad address leaves nothing behind)
         if scheduler is not None:
@@ -1389,7 +1391,8 @@ def tiled_apply_job(
                 raise
         from ._distributed import _late_ctrl_c
 
-        _late_ctrl_c(True, True, writer.close)
+        # told as the run closes: once, with any press the closes find
+        closing.callback(_late_ctrl_c, True, True, writer.close)
         return writer.path
 
 
