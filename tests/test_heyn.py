@@ -124,6 +124,38 @@ def test_a_drawn_line_scores_a_touched_boundary_half_as_e112_asks():
     assert grid.per_line_intersections[0] - e112.per_line_intersections[0] == 1.0
 
 
+def test_a_line_lying_along_a_boundary_is_one_intersection_as_e112_asks():
+    """E112 scores a line tangent to a boundary as one intersection, and each end that
+    touches a boundary as 1/2. A drawn line lying along a boundary from end to end (one
+    run holding both its ends) scored 1/2 once: a 25 px line on a boundary read ℓ̄ = 50
+    px; it is 1 (1/2 per touched end, the tangent's 1), ℓ̄ = 25 px. By hand, on one
+    horizontal boundary (row 20) between two grains."""
+    m = np.zeros((40, 40), bool)
+    m[20, :] = True
+    along = measure_intercepts(m, pattern="segments", segments=[[[20, 5], [20, 30]]])
+    assert along.n_intersections == 1 and along.total_length_px == pytest.approx(25)
+    assert along.intersection_count == pytest.approx(1)
+    assert along.n_line_end_touches == 0  # scored as the tangent, not as a touched end
+    assert along.intercept_count == 0  # no grain is crossed
+    assert along.mean_intercept_px == pytest.approx(25)
+    # E112's scoring of the generated patterns follows the same rule: margin 0 puts the
+    # vertical grid line on column 0 of a mask whose column 0 is a boundary
+    v = np.zeros((41, 41), bool)
+    v[:, [0, 20, 40]] = True
+    grid = measure_intercepts(v, pattern="grid", n_lines=1, margin=0, triple_points=True)
+    # horizontal line (row 20): ends on columns 0 and 40 (1/2 each), column 20 crossed (1);
+    # vertical line (column 20): lies along that boundary from end to end (1)
+    assert grid.per_line_intersections.tolist() == [2.0, 1.0]
+    # pinned, unchanged: the line that runs onto the boundary and along it to its end
+    # touches it with one end (1/2); the one that runs along it and leaves it on the same
+    # side is a tangent in the middle of the line (1)
+    onto = measure_intercepts(m, pattern="segments", segments=[[[10, 5], [20, 5], [20, 30]]])
+    assert onto.intersection_count == pytest.approx(0.5) and onto.n_line_end_touches == 1
+    tangent = measure_intercepts(m, pattern="segments",
+                                 segments=[[[10, 5], [20, 5], [20, 30], [10, 30]]])
+    assert tangent.intersection_count == pytest.approx(1)
+
+
 def test_a_drawn_lines_table_export_and_report_give_the_count_l_is_made_of(tmp_path):
     """The grain-size widget's mask tab with drawn lines: ℓ̄ = ΣL / ΣP scores a boundary
     touched by a line's end 1/2, but its per-line table, CSV/JSON export and report gave

@@ -622,8 +622,10 @@ class HeynResult:
         Crossings found at a junction of three or more grains, away from line ends (0
         unless ``triple_points=True``).
     n_line_end_touches : int
-        Boundaries touched by a line end, scored 0.5 (0 unless ``triple_points=True`` or
-        ``pattern="segments"``, :func:`scores_line_ends`):
+        Boundaries touched by one end of a line, scored 0.5 (0 unless
+        ``triple_points=True`` or ``pattern="segments"``, :func:`scores_line_ends`; a
+        line lying along a boundary from end to end scores 1/2 per end, 1, and is not
+        counted here):
         ``intersection_count = n_intersections + 0.5 n_triple_points - 0.5
         n_line_end_touches``.
     triple_points : bool
@@ -902,6 +904,7 @@ class _Trace(NamedTuple):
     run_path: np.ndarray  # path of each run
     run_triple: np.ndarray  # whether each run is at a triple point (all False if not asked)
     run_at_end: np.ndarray  # whether each run holds an open line's (or piece's) end pixel
+    run_along: np.ndarray  # whether each run holds both ends: the line lies along it
     intercepts: np.ndarray  # E112 intercept count N per path (float)
     intercept_lengths: np.ndarray  # lengths of the complete intercepts (px)
     intercept_path: np.ndarray  # path of each complete intercept
@@ -955,7 +958,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     path_est = np.bincount(seg_path, weights=est, minlength=n_all)
     counts = np.zeros(n_all, np.int64)
     intercepts = np.zeros(n_all)
-    inters, run_paths, run_r, run_c, run_len, run_end = [], [], [], [], [], []
+    inters, run_paths, run_r, run_c, run_len, run_end, run_along = [], [], [], [], [], [], []
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
@@ -1028,8 +1031,10 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
         run_c.append(c_)
         run_len.append(e0 - s0 + 1)
         # a run holding a line end: the end touches that boundary (E112: half a crossing)
-        run_end.append(~piece_closed[run_piece] & (
-            (s0 == piece_offs[run_piece]) | (e0 == piece_offs[run_piece + 1] - 1)))
+        at_start = ~piece_closed[run_piece] & (s0 == piece_offs[run_piece])
+        at_stop = ~piece_closed[run_piece] & (e0 == piece_offs[run_piece + 1] - 1)
+        run_end.append(at_start | at_stop)
+        run_along.append(at_start & at_stop)  # the whole line (piece) lies on it
         # intercepts: complete ones between consecutive crossings, half ones at line ends
         piece_len = blen[piece_path]
         if s0.size:
@@ -1078,8 +1083,8 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
 
         triple = triple_point_runs(m, cat(run_r, np.int64), cat(run_c, np.int64),
                                    cat(run_len, np.int64))
-    return _Trace(counts, lengths, inter, rp, triple, cat(run_end, bool), intercepts,
-                  cat(il_all, float), cat(ip_all, np.int64), in_image)
+    return _Trace(counts, lengths, inter, rp, triple, cat(run_end, bool), cat(run_along, bool),
+                  intercepts, cat(il_all, float), cat(ip_all, np.int64), in_image)
 
 
 def _as_mask(mask: Any) -> np.ndarray:
@@ -1249,7 +1254,8 @@ def measure_intercepts(
         counts 1.5 (:func:`napari_srmat.metrics.grainmap.triple_point_runs`) and a
         boundary that a line's end touches (the end pixel lies on it) counts 0.5
         (E112: a line end is not an intersection unless it touches a boundary, when it
-        scores half; a line drawn from one boundary to the next has P = 1, not 2); ℓ̄ is
+        scores half; a line drawn from one boundary to the next has P = 1, not 2; a
+        line lying along a boundary from end to end, E112's tangent, counts 1); ℓ̄ is
         then ``ΣL / ΣP`` with these counts. Off by default (ℓ̄ = ΣL / number of
         crossings, every boundary run counting 1: the protocol of the TBM benchmark),
         except that drawn lines (``pattern="segments"``) always score a touched end
@@ -1337,9 +1343,11 @@ def measure_intercepts(
                         triple_points=triple_points)
     counts, lengths, inter = tr.counts, tr.lengths, tr.intersections
     # E112's scoring (triple_points): 1.5 at a triple point, 0.5 at a line end (which
-    # wins); run_triple is all False without it. Drawn lines always score their ends so
-    at_end = tr.run_at_end & scores_line_ends(pattern, triple_points)
-    is_triple = tr.run_triple & ~at_end
+    # wins); run_triple is all False without it. Drawn lines always score their ends so.
+    # A run holding both ends of a line (the line lies along the boundary) scores 1/2
+    # per end, 1: E112's tangent
+    at_end = tr.run_at_end & ~tr.run_along & scores_line_ends(pattern, triple_points)
+    is_triple = tr.run_triple & ~tr.run_at_end
     p_line = counts + np.bincount(tr.run_path, weights=0.5 * is_triple - 0.5 * at_end,
                                   minlength=len(paths))
     n_tot = int(counts.sum())
