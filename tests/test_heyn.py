@@ -124,6 +124,24 @@ def test_a_drawn_line_scores_a_touched_boundary_half_as_e112_asks():
     assert grid.per_line_intersections[0] - e112.per_line_intersections[0] == 1.0
 
 
+def test_random_lines_count_a_touched_end_one_unless_scored_by_e112():
+    """Pinned on purpose (docs/heyn.md, counting rules): the default run count of the
+    generated patterns (the TBM benchmark protocol) counts a boundary that a random
+    line's end lies on as 1, where E112 scores it 1/2; ``triple_points=True`` scores it
+    1/2. The ends on a boundary are found here from the geometry alone: the end pixel
+    of a line (its end point rounded) on a stripe column."""
+    m = stripes((200, 200), 10)  # vertical one-pixel boundaries on columns 0, 10, ...
+    runs = measure_intercepts(m, pattern="random", n_lines=400, seed=7)
+    e112 = measure_intercepts(m, pattern="random", n_lines=400, seed=7, triple_points=True)
+    ends = np.floor(np.concatenate([p[[0, -1]] for p in runs.paths]) + 0.5).astype(int)
+    on_boundary = int(m[ends[:, 0], ends[:, 1]].sum())
+    assert on_boundary > 10  # about 1 end in 10 lies on a stripe
+    assert runs.n_line_end_touches == 0
+    assert runs.intersection_count == runs.n_intersections  # every run 1, ends too
+    assert e112.n_line_end_touches == on_boundary and e112.n_triple_points == 0
+    assert e112.intersection_count == runs.n_intersections - 0.5 * on_boundary
+
+
 def test_a_line_lying_along_a_boundary_is_one_intersection_as_e112_asks():
     """E112 scores a line tangent to a boundary as one intersection, and each end that
     touches a boundary as 1/2. A drawn line lying along a boundary from end to end (one
