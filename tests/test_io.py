@@ -284,24 +284,62 @@ def _png_with_phys(path, a, x: int, y: int, unit: int):
     return path
 
 
-def test_a_png_aspect_ratio_of_pixels_that_are_not_square_is_told(tmp_path, rng):
-    """A PNG whose pHYs has no unit (0: an aspect ratio only) and different X and Y
-    values says its pixels are not square: it was read as square without a word. Now
-    one warning says so in words (no pixel size either way); an even aspect (the usual
-    1:1) says nothing."""
+def _jfif_unit_0(path):
+    """Set the JFIF APP0 density unit of the JPEG at ``path`` to 0 (an aspect ratio only:
+    Pillow writes a unit only with ``dpi``); its X and Y densities are kept."""
+    data = bytearray(path.read_bytes())
+    data[data.index(b"JFIF\x00") + 7] = 0  # units, then X and Y density (2 bytes each)
+    path.write_bytes(bytes(data))
+    with Image.open(path) as im:  # what the reader sees: no unit, an aspect ratio
+        assert im.info["jfif_unit"] == 0
+    return path
+
+
+def _jpeg_with_jfif_aspect(path, a, x: int, y: int, unit: int):
+    """A JPEG of ``a`` whose JFIF density is ``x``, ``y`` pixels per unit, ``unit`` 0
+    (none, an aspect ratio; the signature of :func:`_png_with_phys`)."""
+    assert unit == 0
+    Image.fromarray(a).save(path, format="jpeg", dpi=(x, y))
+    return _jfif_unit_0(path)
+
+
+@pytest.mark.parametrize("suffix, make, record", [
+    ("png", _png_with_phys, "PNG pHYs chunk"),
+    ("jpg", _jpeg_with_jfif_aspect, "JPEG JFIF header")])
+def test_an_aspect_ratio_of_pixels_that_are_not_square_is_told(tmp_path, rng, suffix,
+                                                                make, record):
+    """A PNG whose pHYs, or JPEG whose JFIF density, has no unit (0: an aspect ratio only)
+    and different X and Y values says its pixels are not square: it was read as square
+    without a word (the PNG until f575501). Now one warning says so in words, naming the
+    record (no pixel size either way); an even aspect (the usual 1:1) says nothing."""
     a = rng.integers(0, 255, (20, 30), np.uint8)
-    p = _png_with_phys(tmp_path / "aspect.png", a, 2000, 1000, 0)
+    p = make(tmp_path / f"aspect.{suffix}", a, 2000, 1000, 0)
     with pytest.warns(UserWarning) as caught:
         m = read_image(p)
-    said = [str(w.message) for w in caught if "aspect.png" in str(w.message)]
+    said = [str(w.message) for w in caught if f"aspect.{suffix}" in str(w.message)]
     assert len(said) == 1, said
-    assert re.search(r"aspect.png: .*pixels are not square: each is 2 times as high as "
-                     r"wide.*no length unit", said[0]), said[0]
+    assert re.search(rf"aspect.{suffix}: its {record} says its pixels are not square: "
+                     r"each is 2 times as high as wide.*no length unit", said[0]), said[0]
     assert m.pixel_size_um is None and "\n" not in said[0]
-    even = _png_with_phys(tmp_path / "even.png", a, 1, 1, 0)
+    even = make(tmp_path / f"even.{suffix}", a, 1, 1, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_image(even).pixel_size_um is None
+
+
+def test_a_jfif_aspect_ratio_that_the_exif_sizes_have_says_nothing_more(tmp_path):
+    """A JFIF aspect ratio (unit 0) of 2:1 beside an EXIF calibration of 0.5 x 0.25 µm
+    pixels (the same aspect, per-axis sizes that the reader keeps, with their own
+    warning) needs no second word about the JFIF header."""
+    x, y, unit = 0x011A, 0x011B, 0x0128
+    p = tmp_path / "exif.jpg"
+    _jpeg_with_exif(p, {x: 20000.0, y: 40000.0, unit: 3}, dpi=(1, 2))
+    _jfif_unit_0(p)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_image(p).metadata["pixel_size_yx_um"] == pytest.approx([0.25, 0.5])
+    assert [w for w in caught if "pixels are not square" in str(w.message)]
+    assert not [w for w in caught if "JFIF" in str(w.message)]
 
 
 @pytest.mark.filterwarnings("ignore:.*of its pixels are transparent")

@@ -933,28 +933,45 @@ def _pil_pixel_size(info: dict, meta: dict, fmt: str
         return None, None, source
 
 
-def _aspect_only_note(aspect: Any, path: Path) -> str | None:
-    """The read warning of a PNG ``pHYs`` chunk without a unit (0: Pillow's ``aspect``,
-    pixels per unit along X and Y) whose X and Y differ beyond
+#: Where Pillow puts a density without a unit (an aspect ratio only: pixels per unit
+#: along X and Y) of each format that records one, and what the read warning calls it.
+_ASPECT_ONLY = {"png": ("aspect", None, "PNG pHYs chunk"),
+                "jpeg": ("jfif_density", "jfif_unit", "JPEG JFIF header")}
+
+
+def _aspect_only_note(info: dict, fmt: str, path: Path,
+                      sizes_um: tuple[float | None, float | None] = (None, None)
+                      ) -> str | None:
+    """The read warning of a density without a unit (an aspect ratio only, pixels per unit
+    along X and Y: a PNG ``pHYs`` chunk or JPEG JFIF header of unit 0, where Pillow's
+    ``info`` has it, :data:`_ASPECT_ONLY`) whose X and Y differ beyond
     :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE`: the pixels are not square,
     and there is no length to give a pixel size; None for an even (the usual 1:1), bad or
-    absent one. Such a file was read as square without a word.
+    absent one, or where the pixel sizes read (``sizes_um``, X and Y: a JPEG's EXIF) have
+    that aspect already. Such a file was read as square without a word.
 
     Examples
     --------
-    >>> _aspect_only_note((2000, 1000), Path("a.png"))[:60]
+    >>> _aspect_only_note({"aspect": (2000, 1000)}, "png", Path("a.png"))[:60]
     'a.png: its PNG pHYs chunk says its pixels are not square: ea'
-    >>> _aspect_only_note((1, 1), Path("a.png")) is None
+    >>> _aspect_only_note({"jfif_unit": 0, "jfif_density": (2, 1)}, "jpeg", Path("a.jpg"))[:61]
+    'a.jpg: its JPEG JFIF header says its pixels are not square: e'
+    >>> _aspect_only_note({"aspect": (1, 1)}, "png", Path("a.png")) is None
     True
     """
+    key, unit_key, record = _ASPECT_ONLY.get(fmt, (None, None, ""))
+    if key is None or (unit_key is not None and info.get(unit_key) != 0):
+        return None
     try:
-        x, y = (_valid_size(v) for v in aspect)
+        x, y = (_valid_size(v) for v in info.get(key))
     except (TypeError, ValueError):
         return None
     if x is None or y is None or pixels_square(1.0 / y, 1.0 / x):
         return None
+    if None not in sizes_um and pixels_square(sizes_um[0] * x, sizes_um[1] * y):
+        return None
     ratio, shape = (x / y, "high as wide") if x > y else (y / x, "wide as high")
-    return (f"{path}: its PNG pHYs chunk says its pixels are not square: each is "
+    return (f"{path}: its {record} says its pixels are not square: each is "
             f"{ratio:.3g} times as {shape} ({x:g} and {y:g} pixels per unit along X and Y, "
             "with no length unit, so no pixel size); napari-srmat reads them as square, so "
             "lengths across the two directions do not compare: resample the image to "
@@ -1168,12 +1185,12 @@ def _read_pil(path: Path, fmt: str, chunks) -> Micrograph:
     meta.update({"format": fmt_name, "dpi": info.get("dpi")})
     if turned:
         meta.setdefault("read_warnings", []).append(turned)
-    if fmt_name == "png" and (aspect := _aspect_only_note(info.get("aspect"), path)):
-        meta.setdefault("read_warnings", []).append(aspect)
     # one rule for every format's dots per inch: print resolutions (scanners write JFIF
     # 150 / 300 dpi, editors PNG 300 dpi) are no calibration
     sizes = (_jpeg_pixel_size(info, exif, path, meta) if fmt == "jpeg"
              else _pil_pixel_size(info, meta, fmt_name))
+    if aspect := _aspect_only_note(info, fmt_name, path, sizes[:2]):
+        meta.setdefault("read_warnings", []).append(aspect)
     pixel_size = _pixel_sizes(meta, path, *sizes)
     return Micrograph(
         data=data,
