@@ -21,28 +21,25 @@ from _common import save, tbm_pairs
 PATTERNS = {"random": 50 * 2, "grid": 100 * 2}  # line ends per region
 
 
-def main() -> None:
-    from napari_srmat.io import read_mask
+def _ends(mask, pattern: str) -> dict | None:
+    """One region and pattern: the ends on a boundary, the crossings, the ℓ̄ change."""
     from napari_srmat.metrics.heyn import measure_intercepts
 
-    rows = []
-    for split, _image, mask_path in tbm_pairs():
-        mask = read_mask(mask_path)
-        row = {"split": split, "mask": mask_path.name}
-        for pattern in PATTERNS:
-            runs = measure_intercepts(mask, pattern=pattern, skeletonize=True)
-            e112 = measure_intercepts(mask, pattern=pattern, skeletonize=True,
-                                      triple_points=True)
-            if runs.mean_intercept_px is None:
-                row[pattern] = None
-                continue
-            half = runs.n_intersections - 0.5 * e112.n_line_end_touches
-            row[pattern] = {
-                "end_touches": e112.n_line_end_touches,
-                "crossings": runs.n_intersections,
-                "change_pct": 100 * (runs.total_length_px / half / runs.mean_intercept_px - 1),
-            }
-        rows.append(row)
+    runs, e112 = (measure_intercepts(mask, pattern=pattern, skeletonize=True,
+                                     triple_points=scored) for scored in (False, True))
+    if runs.mean_intercept_px is None:
+        return None
+    half = runs.n_intersections - 0.5 * e112.n_line_end_touches
+    return {"end_touches": e112.n_line_end_touches, "crossings": runs.n_intersections,
+            "change_pct": 100 * (runs.total_length_px / half / runs.mean_intercept_px - 1)}
+
+
+def main() -> None:
+    from napari_srmat.io import read_mask
+
+    rows = [{"split": split, "mask": path.name,
+             **{p: _ends(read_mask(path), p) for p in PATTERNS}}
+            for split, _image, path in tbm_pairs()]
     summary = {"n_regions": len(rows)}
     for pattern, n_ends in PATTERNS.items():
         ok = [r[pattern] for r in rows if r[pattern] is not None]
