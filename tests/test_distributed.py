@@ -1036,3 +1036,116 @@ def test_a_local_worker_killed_at_the_close_is_not_told():
     assert not any("still alive" in line for line in told), told
     assert len(dropped) == 1 and "still alive" in dropped[0], dropped
     assert not nanny_log.filters  # the filter was ours for the close only
+
+
+def _slow_bicubic(batch):
+    """bicubic x4, slowly on the workers: tasks are still running when a Ctrl-C comes."""
+    import time
+
+    try:
+        distributed.get_worker()
+        time.sleep(0.4)
+    except ValueError:  # not on a worker: the references and reruns run at full speed
+        pass
+    return load_model("bicubic", scale=4).predict(batch)
+
+
+def _pressed_in(call):
+    """``call`` with a Ctrl-C (a real SIGINT) pressed at its start; the press's
+    KeyboardInterrupt lands in the 2 s the call then takes. Returns the wrapper and the
+    start times of the pressed calls."""
+    import time
+
+    started = []
+
+    def pressed(*args, **kwargs):
+        started.append(time.monotonic())
+        signal.raise_signal(signal.SIGINT)
+        for _ in range(200):  # the call, under way (a KeyboardInterrupt lands here)
+            time.sleep(0.01)
+        return call(*args, **kwargs)
+
+    return pressed, started
+
+
+def _resumes_to(image, out, ref):
+    """The partial a Ctrl-C left at ``out`` is resumed by a rerun to the full output."""
+    path, events = _events(tiled_apply_job(image, _slow_bicubic, out_channels=3, out=out,
+                                           **KW))
+    assert any("resuming" in getattr(e, "message", "") for e in events)
+    np.testing.assert_array_equal(read_image(path).data.compute(), ref)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["the workers' threads", "the stop event", "the model"])
+def test_a_ctrl_c_in_a_run_s_first_calls_to_the_cluster_follows_the_rule(
+        client, image, tmp_path, monkeypatch, python_ctrl_c, where):
+    """The once-per-run calls of run_chunks_distributed (the workers' thread count, the
+    stop event, the submit of the model) ran before its `try` and outside the Ctrl-C rule
+    of every other blocking client call (_ctrl_c_after_call): a press there was raised
+    at once, before the client's loop had started the call (dask's tornado traceback).
+    Now it comes no sooner than CALL_START_SECONDS after the call began (failed before:
+    raised at once); it ends the run as one KeyboardInterrupt, the partial kept and
+    resumed by a rerun."""
+    import time
+
+    if where == "the workers' threads":
+        pressed, started = _pressed_in(_distributed._n_threads)
+        monkeypatch.setattr(_distributed, "_n_threads", pressed)
+    elif where == "the stop event":
+        pressed, started = _pressed_in(distributed.Event)
+        monkeypatch.setattr(distributed, "Event", pressed)
+    else:
+        submit = client.submit
+        pressed, started = _pressed_in(submit)
+        monkeypatch.setattr(client, "submit", lambda fn, *a, key="", **kw: (
+            pressed if key.startswith("srmat-fn-") else submit)(fn, *a, key=key, **kw))
+    out = tmp_path / "o.ome.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        run_job(tiled_apply_job(image, _slow_bicubic, out_channels=3, out=out,
+                                scheduler=client, **KW), quiet=True)
+    raised = time.monotonic()
+    assert len(started) == 1
+    assert raised - started[0] >= 0.9 * _distributed.CALL_START_SECONDS
+    assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
+    assert not (tmp_path / "o.ome.zarr.lock").exists()
+    monkeypatch.undo()
+    _resumes_to(image, out, tiled_apply(image, _slow_bicubic, out_channels=3, **KW))
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_while_the_running_tasks_return_still_cancels_them(
+        client, image, tmp_path, monkeypatch, python_ctrl_c):
+    """A Ctrl-C mid-run, then a second one while the starting process waited for the
+    running tasks to return (distributed.wait(pending, SCHEDULER_STOP_TIMEOUT)): the
+    second skipped client.cancel(pending), leaving the tasks queued on the cluster
+    (failed before: cancel never called). Now they are cancelled; one KeyboardInterrupt
+    ends the run, the partial kept and resumed by a rerun."""
+    wait, cancel, cancelled = distributed.wait, client.cancel, []
+
+    def wait_pressed(futures, timeout=None, **kwargs):
+        if timeout == _distributed.SCHEDULER_STOP_TIMEOUT:
+            raise KeyboardInterrupt  # the second Ctrl-C, as the wait began
+        return wait(futures, timeout=timeout, **kwargs)
+
+    def cancel_noted(futures, *args, **kwargs):
+        cancelled.extend(futures)
+        return cancel(futures, *args, **kwargs)
+
+    def pressed_mid_run(gen):
+        for event in gen:
+            yield event
+            if isinstance(event, Progress) and event.done > 0:
+                gen.throw(KeyboardInterrupt())  # the first Ctrl-C
+
+    monkeypatch.setattr(distributed, "wait", wait_pressed)
+    monkeypatch.setattr(client, "cancel", cancel_noted)
+    out = tmp_path / "o.ome.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        run_job(pressed_mid_run(tiled_apply_job(
+            image, _slow_bicubic, out_channels=3, out=out, scheduler=client, **KW)),
+            quiet=True)
+    assert cancelled and all(f.status == "cancelled" for f in cancelled)
+    assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
+    monkeypatch.undo()
+    _resumes_to(image, out, tiled_apply(image, _slow_bicubic, out_channels=3, **KW))

@@ -202,6 +202,15 @@ def _torn_by_ctrl_c(exc: BaseException) -> bool:
     return False
 
 
+def _client_call(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, a blocking call into the dask client, with a Ctrl-C
+    meanwhile raised as :func:`_ctrl_c_after_call` says (the one rule of every such
+    call: one made without it printed dask's tornado traceback above the command's
+    ``interrupted`` line)."""
+    with _ctrl_c_after_call():
+        return call(*args, **kwargs)
+
+
 def _poll(client, futures: list) -> set:
     """The futures among ``futures`` that are finished, waiting up to
     :data:`POLL_SECONDS` for the first (empty when none finished meanwhile); a Ctrl-C
@@ -1035,7 +1044,7 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     shape_info, params = _task_info(src, geom, runner, co, odt)
     token = uuid.uuid4().hex[:12]
     stop_name = f"srmat-stop-{token}"
-    event = distributed.Event(stop_name, client=client)
+    event = None  # the cluster-wide stop, made in the `try` (a Ctrl-C there as anywhere)
     cstop = _ClusterStop(stop_name)
     bw = None if writer is None else writer.block_writer()
     sources = _plan(geom)
@@ -1057,15 +1066,6 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     dependents = {kk: sum(1 for k in todo if kk in sources[k]) for kk in need_owned}
     resumed = done  # tiles of chunks an earlier run wrote (skipped)
     yield Progress(done, total, stage="tiles", resumed=resumed)
-    # a task, not scattered data: the scheduler keeps how to make it, so it is made again
-    # when every worker holding it has died (scattered, it was lost for good and the
-    # run failed with "FuturesCancelledError ... already forgotten")
-    with warnings.catch_warnings():  # a large in-memory network travels with its task
-        # once (by design: it is what makes it again); dask warns about any graph > 10 MB
-        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-        fn_future = client.submit(_identity, runner.fn if chunk_fn is None else chunk_fn,
-                                  pure=False, priority=1, key=f"srmat-fn-{token}")
-    window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
     spill_futures: dict = {}
     inflight: dict = {}  # assemble future -> chunk
     extra: set = set()  # owned futures of finished chunks (only their spills needed)
@@ -1075,6 +1075,19 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
     rerun = ("" if writer is None else f": the chunks written are kept in {writer.partial}, "
              "rerun the same command to resume")
     try:
+        # the run's first calls to the cluster, each under the Ctrl-C rule of every call
+        event = _client_call(distributed.Event, stop_name, client=client)
+        # a task, not scattered data: the scheduler keeps how to make it, so it is made
+        # again when every worker holding it has died (scattered, it was lost for good and
+        # the run failed with "FuturesCancelledError ... already forgotten")
+        with warnings.catch_warnings():  # a large in-memory network travels with its
+            # task once (by design: what makes it again); dask warns of any graph > 10 MB
+            warnings.filterwarnings("ignore", message="Sending large graph",
+                                    category=UserWarning)
+            fn_future = _client_call(
+                client.submit, _identity, runner.fn if chunk_fn is None else chunk_fn,
+                pure=False, priority=1, key=f"srmat-fn-{token}")
+        window = CHUNKS_IN_FLIGHT_PER_THREAD * _client_call(_n_threads, client)
         while queue or inflight:
             while queue and len(inflight) + len(extra) < window:
                 if stop is not None and stop.stop_requested:
@@ -1146,13 +1159,17 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
         return True if writer is not None else result
     finally:
         pending = [f for f in (*inflight, *extra) if not f.done()]
-        if pending:
+        if pending:  # (the event was made: tasks were submitted after it)
             # tell running tasks to return without writing, then wait for them: the
-            # lock is released only when no worker can write into the partial store
-            event.set()
-            with contextlib.suppress(Exception), client.as_current():
-                distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
-            client.cancel(pending)
+            # lock is released only when no worker can write into the partial store; a
+            # second Ctrl-C meanwhile stops the wait, not the cancel of what is queued
+            try:
+                _client_call(event.set)
+                with _ctrl_c_after_call(), contextlib.suppress(Exception), \
+                        client.as_current():
+                    distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
+            finally:
+                _client_call(client.cancel, pending)
         spill_futures.clear()
         inflight.clear()
         extra.clear()
