@@ -297,7 +297,7 @@ def test_session_bad_verdict_and_ids(tmp_path):
 
 
 @pytest.mark.parametrize("key, value, told", [
-    ("decisions", [1], "'list' object has no attribute 'items'"),
+    ("decisions", [1], "decisions must be an object of candidate id: verdict, got list"),
     ("total_boundary_length_px", "x", "total_boundary_length_px must be a number >= 0"),
     ("scale", -3, "scale must be an integer >= 1, got -3"),
     ("sr_shape", "x", "sr_shape must be [height, width]"),
@@ -2265,3 +2265,57 @@ def test_a_report_says_the_pixel_size_of_the_search_when_the_session_was_recalib
     del d["search_pixel_size_um"]
     old = AuditSession.from_dict(d)
     assert old.search_pixel_size_um is None and search_pixel_size_note([old], [0.125]) is None
+
+
+@pytest.mark.parametrize("edit, value, what", [
+    (("log", 0, "candidate"), 7.5, "log entry 1: candidate id must be an integer >= 0, "
+                                   "got 7.5"),
+    (("log", 2, "candidate"), "true", "log entry 3: candidate id must be an integer >= 0, "
+                                      "got 'true'"),
+    (("candidates", 1, "score"), True, "candidate 2: score must be a number, got True"),
+    (("candidates", 0, "new_boundary_length_px"), "12",
+     "candidate 1: new_boundary_length_px must be a number >= 0, got '12'"),
+    (("candidates", 0, "n_pixels"), 7.5, "candidate 1: n_pixels must be an integer >= 0, "
+                                         "got 7.5"),
+    (("added_regions", 0, "length_px"), True, "added region 1: region length_px must be a "
+                                              "number >= 0, got True"),
+    (("log_rebuilt",), "false", "log_rebuilt must be true or false, got 'false'"),
+])
+def test_a_hand_edited_value_is_refused_naming_the_file_line_and_value(tmp_path, edit,
+                                                                       value, what):
+    """A session file edited by hand: a candidate's score or length true (read as 1.0),
+    "12" (read as 12), n_pixels 7.5 (read as 7), an added region's length_px true (1 px
+    of hallucinated boundary) or log_rebuilt "false" (read as true) were taken without a
+    word; a bad id in the log was refused without saying where in the file. Each is now
+    refused in one line naming the file, the line of the entry and the value; the file
+    is not touched."""
+    path = tmp_path / "audit.json"
+    s = _session(tmp_path)[2]
+    s.save(path)
+    s.decide("real", candidate_id=1)
+    s.add_region([1, 2, 11, 12], length_px=15.0)
+    s.decide("unsure", candidate_id=2)
+    d = json.loads(path.read_text(encoding="utf-8"))
+    *keys, last = edit
+    target = d
+    for k in keys:
+        target = target[k]
+    if edit[0] == "added_regions":  # the region as added in the log too: the same value
+        next(e for e in d["log"] if e["action"] == "add_region")[last] = value
+    target[last] = value
+    text = json.dumps(d, indent=2)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AuditFileError) as info:
+        AuditSession.load(path)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.endswith(f"malformed audit session: {what}")
+    if len(edit) > 1:  # an entry of a list: its line in the file, where the value is
+        line = int(msg.split(", line ")[1].split(":")[0])
+        entry = text.splitlines()[line - 1:]
+        assert msg.startswith(f"{path}, line {line}: ") and entry[0].strip() == "{"
+        block = "\n".join(entry[:next(i for i, t in enumerate(entry) if t.strip()
+                                        in ("}", "},"))])
+        assert f'"{last}": {json.dumps(value)}' in block
+    else:
+        assert msg.startswith(f"{path}: ")
+    assert path.read_text(encoding="utf-8") == text  # never touched

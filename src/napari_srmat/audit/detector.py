@@ -280,16 +280,18 @@ class Candidate:
             kind = str(d.get("kind", "new_boundary"))
             if kind not in KINDS:
                 raise ValueError(f"unknown kind {kind!r}")
+            # numbers as written: true, "12" or 7.5 pixels are refused, not read as
+            # 1.0, 12 or 7 (a file edited by hand)
             return cls(
                 id=d["id"],  # both read by the rules of __post_init__
                 bbox=d["bbox"],
-                score=float(d["score"]),
+                score=check_number("score", d["score"]),
                 kind=kind,
-                new_boundary_length_px=float(d.get("new_boundary_length_px", 0.0)),
-                mean_residual=float(d.get("mean_residual", 0.0)),
-                mean_support_deficit=float(d.get("mean_support_deficit", 0.0)),
-                mean_spread=float(d.get("mean_spread", 0.0)),
-                n_pixels=int(d.get("n_pixels", 0)),
+                new_boundary_length_px=check_number(
+                    "new_boundary_length_px", d.get("new_boundary_length_px", 0.0), lo=0),
+                **{k: check_number(k, d.get(k, 0.0)) for k in
+                   ("mean_residual", "mean_support_deficit", "mean_spread")},
+                n_pixels=_whole_number(d.get("n_pixels", 0), "n_pixels", lo=0),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed candidate record {d!r}: {exc}") from exc

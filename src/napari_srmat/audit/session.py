@@ -414,6 +414,10 @@ class AddedRegion:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         self.id = check_id(self.id, "region id")
         self.bbox = check_bbox(self.bbox, "region bbox")
+        if self.length_px is not None:  # true or "12" is refused, not 1 or 12 px
+            from ..errors import check_number
+
+            self.length_px = check_number("region length_px", self.length_px, lo=0)
 
     @property
     def estimated_length_px(self) -> float:
@@ -469,8 +473,54 @@ def _rebuilt_log(decisions: dict[int, Decision],
     return sorted(entries, key=lambda e: e["timestamp"])
 
 
+class _Entry:
+    """The entry of a session file :meth:`AuditSession.from_dict` is reading (``"log
+    entry", 3`` and the entry itself), for its refusal to say where in the file it is."""
+
+    def __init__(self) -> None:
+        self.what: str | None = None
+        self.number = 0
+        self.value: Any = None
+
+    def each(self, items, what: str):
+        """``items`` (a list of the file), each marked as read while it is (1-based)."""
+        if not isinstance(items, list):
+            raise ValueError(f"{what}s must be a list, got {type(items).__name__}")
+        for self.number, self.value in enumerate(items, 1):
+            self.what = what
+            yield self.value
+        self.what = None
+
+    def words(self) -> str:
+        """``"log entry 3: "`` while an entry is read, else ``""``."""
+        return "" if self.what is None else f"{self.what} {self.number}: "
+
+
+def _decode_located(text: str) -> tuple[Any, dict[int, int]]:
+    """JSON ``text`` decoded, with the line (1-based) each of its objects starts on, by
+    ``id()`` of the object: where a refused entry of a session edited by hand is. Pure
+    Python (the C scanner tells no positions): read only when a file is refused."""
+    import bisect
+    from json import scanner
+
+    breaks = [i for i, ch in enumerate(text) if ch == "\n"]
+    lines: dict[int, int] = {}
+    decoder = json.JSONDecoder()
+    parse = decoder.parse_object
+
+    def parse_object(s_and_end, *args):
+        obj, end = parse(s_and_end, *args)
+        lines[id(obj)] = bisect.bisect_left(breaks, s_and_end[1] - 1) + 1
+        return obj, end
+
+    decoder.parse_object = parse_object
+    decoder.scan_once = scanner.py_make_scanner(decoder)
+    return decoder.decode(text), lines  # the objects live in the result: ids stay theirs
+
+
 def _checked_log(log, decisions: dict[int, Decision],
-                 regions: list[AddedRegion]) -> list[dict[str, Any]]:
+                 regions: list[AddedRegion], entry: _Entry | None = None
+                 ) -> list[dict[str, Any]]:
     """``log`` as read, checked against the current state it must lead to: the latest
     verdict per candidate is :attr:`AuditSession.decisions`' own, and the regions added
     and not removed are the added regions (``ValueError`` otherwise). Returned with its
@@ -481,7 +531,7 @@ def _checked_log(log, decisions: dict[int, Decision],
     latest: dict[int, dict[str, Any]] = {}
     kept: dict[int, dict[str, Any]] = {}
     read = []
-    for e in log:
+    for e in (entry or _Entry()).each(log, "log entry"):
         action = e.get("action") if isinstance(e, dict) else None
         if action not in LOG_ACTIONS:
             raise ValueError(f"log entry {e!r}: action must be one of {LOG_ACTIONS}")
@@ -1046,8 +1096,12 @@ class AuditSession:
         return path
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, source: str = "<dict>") -> AuditSession:
-        """Build a session from its JSON dictionary; :class:`AuditFileError` when invalid."""
+    def from_dict(cls, d: dict[str, Any], *, source: str = "<dict>",
+                  _lines: dict[int, int] | None = None) -> AuditSession:
+        """Build a session from its JSON dictionary; :class:`AuditFileError` when invalid,
+        in one line naming ``source``, the entry (``log entry 3: ``) and the value
+        refused (``_lines``: the line of each of ``d``'s objects by ``id()``,
+        :func:`_decode_located`, adds the entry's line: :meth:`load`)."""
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise AuditFileError(f"{source}: not an audit session file (schema != {SCHEMA!r})")
         ver = d.get("schema_version")
@@ -1058,11 +1112,17 @@ class AuditSession:
         from ..errors import check_number
         from ..io import check_pixel_size
 
+        entry = _Entry()
         try:
-            cands = [Candidate.from_dict(c) for c in d["candidates"]]
-            decisions = {check_id(k, "decision id"): Decision(**v)
-                         for k, v in d.get("decisions", {}).items()}
-            regions = [AddedRegion(**r) for r in d.get("added_regions", [])]
+            cands = [Candidate.from_dict(c) for c in entry.each(d["candidates"], "candidate")]
+            marked = d.get("decisions", {})
+            if not isinstance(marked, dict):
+                raise ValueError("decisions must be an object of candidate id: verdict, "
+                                 f"got {type(marked).__name__}")
+            decisions = {check_id(k, "decision id"): Decision(**v) for v, k in
+                         zip(entry.each(list(marked.values()), "decision"), marked)}
+            regions = [AddedRegion(**r)
+                       for r in entry.each(d.get("added_regions", []), "added region")]
             images = d["images"]
             for key in ("lr", "sr"):
                 if not str(images[key]["sha256"]).startswith("sha256:"):
@@ -1079,10 +1139,13 @@ class AuditSession:
             if order != list(BBOX_ORDER):  # not read in another order than it says
                 raise ValueError(f"bbox_order must be {list(BBOX_ORDER)} (this version "
                                  f"writes and reads no other), got {order!r}")
-            for what, boxed in (("candidate", cands), ("region", regions)):
-                for b in boxed:  # inside the image, as the detector and add_region write
-                    # (their order and numbers: checked as each was built)
-                    check_bbox_inside(b.bbox, f"{what} {b.id} bbox", sr_shape)
+            for what, key, boxed in (("candidate", "candidates", cands),
+                                     ("added region", "added_regions", regions)):
+                # inside the image, as the detector and add_region write (their order
+                # and numbers: checked as each was built); each() first: its end says
+                # no entry is read any more
+                for _, b in zip(entry.each(d.get(key, []), what), boxed):
+                    check_bbox_inside(b.bbox, f"{what.split()[-1]} {b.id} bbox", sr_shape)
             length = d.get("total_boundary_length_px")
             s = cls(reviewer=str(d.get("reviewer", "")), images=images,
                     scale=check_number("scale", d.get("scale", 1), lo=1, integer=True),
@@ -1103,10 +1166,16 @@ class AuditSession:
                 s.log = _rebuilt_log(decisions, regions)
                 s.log_rebuilt = bool(s.log)
             else:
-                s.log = _checked_log(d["log"], decisions, regions)
-                s.log_rebuilt = bool(d.get("log_rebuilt", False))
+                s.log = _checked_log(d["log"], decisions, regions, entry)
+                s.log_rebuilt = d.get("log_rebuilt", False)
+                if not isinstance(s.log_rebuilt, bool):  # "false" is no false
+                    raise ValueError(f"log_rebuilt must be true or false, got "
+                                     f"{s.log_rebuilt!r}")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise AuditFileError(f"{source}: malformed audit session: {exc}") from exc
+            line = None if entry.what is None else (_lines or {}).get(id(entry.value))
+            where = "" if line is None else f", line {line}"
+            raise AuditFileError(f"{source}{where}: malformed audit session: "
+                                 f"{entry.words()}{exc}") from exc
         ids = {c.id for c in cands}
         if len(ids) != len(cands):
             raise AuditFileError(f"{source}: duplicate candidate ids")
@@ -1162,7 +1231,13 @@ class AuditSession:
         except (OSError, json.JSONDecodeError) as exc:
             reason = f"not valid JSON ({exc})" if isinstance(exc, ValueError) else exc
             raise AuditFileError(cannot_read_message(path, "audit session", reason)) from exc
-        s = cls.from_dict(d, source=str(path))
+        try:
+            s = cls.from_dict(d, source=str(path))
+        except AuditFileError:
+            # refused: read again, telling where each entry lies, to name its line
+            located, lines = _decode_located(text)
+            cls.from_dict(located, source=str(path), _lines=lines)
+            raise
         for key, img, given in (("lr", lr, lr_path), ("sr", sr, sr_path)):
             if img is None:
                 continue
