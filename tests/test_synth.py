@@ -92,6 +92,31 @@ def test_lazy_chunks_consistent_and_equal_to_eager():
     assert a.mean_intercept_px() == pytest.approx(eager.mean_intercept_px)
 
 
+def test_the_lazy_mean_intercept_is_computed_once(monkeypatch):
+    """``LazyMicrostructure.mean_intercept_px()`` streams every label chunk (about 11 s
+    for 8192² px, 1.5 min for the 24000² mosaic), which is why it is a call where
+    ``Microstructure.mean_intercept_px`` (computed at creation) is a value; it computed
+    it again at every call. Now the value is kept with the labels it was computed from,
+    and computed again only when they are replaced."""
+    from napari_srmat.synth import generator
+
+    computed = []
+
+    def counting(labels):
+        computed.append(labels)
+        return true_mean_intercept(labels)
+
+    eager = generate_microstructure((96, 80), seed=3, mean_grain_size_px=16)
+    monkeypatch.setattr(generator, "true_mean_intercept", counting)
+    lz = lazy_microstructure((96, 80), chunks=40, seed=3, mean_grain_size_px=16)
+    first = lz.mean_intercept_px()
+    assert lz.mean_intercept_px() == first and len(computed) == 1
+    assert first == pytest.approx(eager.mean_intercept_px)
+    lz.labels = lz.labels[:48]  # other labels: their own value
+    assert lz.mean_intercept_px() == pytest.approx(true_mean_intercept(eager.labels[:48]))
+    assert len(computed) == 2
+
+
 def test_huge_lazy_is_cheap_to_create_and_slice():
     lz = lazy_microstructure((24000, 24000), chunks=1024, seed=0)
     assert lz.image.shape == (24000, 24000, 3)
