@@ -1068,6 +1068,15 @@ def _pressed_in(call):
     return pressed, started
 
 
+def _pressed_mid_run(gen):
+    """``gen``'s events, with a Ctrl-C (its KeyboardInterrupt) thrown into it once a
+    first item is done: the first press, while tasks still run."""
+    for event in gen:
+        yield event
+        if isinstance(event, Progress) and event.done > 0:
+            gen.throw(KeyboardInterrupt())
+
+
 def _resumes_to(image, out, ref):
     """The partial a Ctrl-C left at ``out`` is resumed by a rerun to the full output."""
     path, events = _events(tiled_apply_job(image, _slow_bicubic, out_channels=3, out=out,
@@ -1132,20 +1141,87 @@ def test_a_second_ctrl_c_while_the_running_tasks_return_still_cancels_them(
         cancelled.extend(futures)
         return cancel(futures, *args, **kwargs)
 
-    def pressed_mid_run(gen):
-        for event in gen:
-            yield event
-            if isinstance(event, Progress) and event.done > 0:
-                gen.throw(KeyboardInterrupt())  # the first Ctrl-C
-
     monkeypatch.setattr(distributed, "wait", wait_pressed)
     monkeypatch.setattr(client, "cancel", cancel_noted)
     out = tmp_path / "o.ome.zarr"
     with pytest.raises(KeyboardInterrupt):
-        run_job(pressed_mid_run(tiled_apply_job(
+        run_job(_pressed_mid_run(tiled_apply_job(
             image, _slow_bicubic, out_channels=3, out=out, scheduler=client, **KW)),
             quiet=True)
     assert cancelled and all(f.status == "cancelled" for f in cancelled)
     assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
     monkeypatch.undo()
     _resumes_to(image, out, tiled_apply(image, _slow_bicubic, out_channels=3, **KW))
+
+
+def _slow_square(x):
+    """``x * x``, slowly on the workers: tasks are still running when a Ctrl-C comes."""
+    import time
+
+    time.sleep(0.4)
+    return x * x
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_in_a_map_job_s_first_call_to_the_cluster_follows_the_rule(
+        client, monkeypatch, python_ctrl_c):
+    """map_job (srmat grain-size --scheduler) asked the workers' thread count before its
+    `try` and outside the Ctrl-C rule of every other blocking client call
+    (_ctrl_c_after_call): a press there was raised at once, before the client's loop had
+    started the call (dask's tornado traceback). Now it comes no sooner than
+    CALL_START_SECONDS after the call began: one KeyboardInterrupt, nothing left on the
+    cluster (the job runs again to every result)."""
+    import time
+
+    from napari_srmat.tiling._distributed import map_job
+
+    pressed, started = _pressed_in(_distributed._n_threads)
+    monkeypatch.setattr(_distributed, "_n_threads", pressed)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(map_job(_square, list(range(7)), client), quiet=True)
+    raised = time.monotonic()
+    assert len(started) == 1
+    assert raised - started[0] >= 0.9 * _distributed.CALL_START_SECONDS
+    monkeypatch.undo()
+    assert _events(map_job(_square, list(range(7)), client))[0] == [x * x for x in range(7)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
+def test_a_second_ctrl_c_while_a_map_job_cancels_its_tasks_follows_the_rule(
+        client, monkeypatch, python_ctrl_c):
+    """A Ctrl-C mid-job, then a second one while map_job cancelled its queued and running
+    tasks (its final client.cancel, outside the Ctrl-C rule): the second was raised at
+    once and cancelled the cancel, leaving the tasks on the cluster. Now it comes no
+    sooner than CALL_START_SECONDS after the cancel began, and the tasks are cancelled;
+    one KeyboardInterrupt ends the job. (The client's loop takes 0.1 s to cancel here, a
+    busy loop; the press comes 10 ms into the call.)"""
+    import asyncio
+    import os
+    import threading
+    import time
+
+    from napari_srmat.tiling._distributed import map_job
+
+    cancel, slow_cancel, cancelled, began = client.cancel, client._cancel, [], []
+
+    async def busy_cancel(*args, **kwargs):
+        await asyncio.sleep(0.1)
+        return await slow_cancel(*args, **kwargs)
+
+    def cancel_pressed(futures, *args, **kwargs):
+        cancelled.extend(futures)
+        began.append(time.monotonic())
+        threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return cancel(futures, *args, **kwargs)
+
+    monkeypatch.setattr(client, "_cancel", busy_cancel)
+    monkeypatch.setattr(client, "cancel", cancel_pressed)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(_pressed_mid_run(map_job(_slow_square, list(range(12)), client)),
+                quiet=True)
+    raised = time.monotonic()
+    assert len(began) == 1 and raised - began[0] >= 0.9 * _distributed.CALL_START_SECONDS
+    assert cancelled and all(f.status == "cancelled" for f in cancelled)
+    monkeypatch.undo()
+    assert _events(map_job(_square, list(range(7)), client))[0] == [x * x for x in range(7)]

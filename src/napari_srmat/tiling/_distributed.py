@@ -1212,13 +1212,13 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
 
     results: list = [None] * len(items)
     with dask_client(scheduler) as client:
-        window = CHUNKS_IN_FLIGHT_PER_THREAD * _n_threads(client)
         token = uuid.uuid4().hex[:12]
         queue = list(range(len(items)))
         inflight: dict = {}
         done = 0
         yield Progress(0, len(items), stage=stage)
-        try:
+        try:  # the job's once-per-run calls too under the Ctrl-C rule (_client_call)
+            window = CHUNKS_IN_FLIGHT_PER_THREAD * _client_call(_n_threads, client)
             while queue or inflight:
                 while queue and len(inflight) < window:
                     i = queue.pop(0)
@@ -1233,8 +1233,8 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
                     yield Progress(done, len(items), stage=stage)
             return results
         finally:
-            if inflight:
-                client.cancel(list(inflight))
+            if inflight:  # a second Ctrl-C during the cancel comes by the rule too
+                _client_call(client.cancel, list(inflight))
 
 
 # --------------------------------------------------------------------------- models on workers
