@@ -1195,8 +1195,8 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
     scheduler : str or distributed.Client
         As in :func:`dask_client`.
     stop : StopToken, optional
-        Checked while waiting; queued tasks are cancelled and the job yields
-        :class:`Stopped` after the running ones returned.
+        Checked while waiting; the tasks not yet returned are cancelled (running ones
+        are not waited for: they write nothing) and the job yields :class:`Stopped`.
 
     Yields
     ------
