@@ -1126,6 +1126,42 @@ def test_a_rescan_plan_follows_its_lr_without_its_rectangles_and_is_dropped_with
     assert not (tmp_path / "plan.csv").exists()
 
 
+def test_a_rescan_plans_rectangles_stay_on_their_lr_when_its_scale_is_set_by_hand(
+        make_napari_viewer, qtbot):
+    """The LR layer's ``scale`` set by hand (not by Calibration, which moves the layers
+    made from it too) gave the plan's µm at the new size while its rectangles stayed at
+    the old scale: at 0.8 -> 0.4 µm/px they covered twice the image, and the next
+    Calibration stretched them from there. The rectangles are LR pixels: their Shapes
+    layer keeps the LR's place (scale, translate, units), by hand or by Calibration,
+    from the widget and after it is closed, as the µm follow its calibration."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+
+    viewer = make_napari_viewer()
+    w, layer, _ = _planned_over_an_lr_at_0_8(viewer, qtbot)
+    shapes = w.rescan_layer
+    y0, x0, y1, x1 = w.rescan_plan.rois[0]
+    corners = np.array([[y0 - 0.5, x0 - 0.5], [y1 - 0.5, x1 - 0.5]])  # its pixels' edges
+
+    def on_the_lr(px: float) -> None:
+        for corner in corners:
+            np.testing.assert_allclose(shapes.data_to_world(corner),
+                                       layer.data_to_world(corner))
+        assert tuple(shapes.scale) == tuple(layer.scale) == (px, px)
+        assert shapes.units == layer.units
+        np.testing.assert_allclose(shapes.features["x1_um"].iloc[0], x1 * px)
+
+    layer.scale = (0.4, 0.4)  # by hand
+    assert w.rescan_plan.pixel_size_um == 0.4
+    on_the_lr(0.4)
+    layer.translate = (10.0, 5.0)
+    on_the_lr(0.4)
+    set_layer_pixel_size(viewer, layer, 0.2)  # Calibration: it moves its layers too
+    on_the_lr(0.2)
+    w.close()  # its Shapes layer still follows its LR
+    layer.scale = (0.3, 0.3)
+    on_the_lr(0.3)
+
+
 def _status_lines(widget, monkeypatch) -> list[str]:
     """Every text the widget's status line is given from now on, in order."""
     lines: list[str] = []

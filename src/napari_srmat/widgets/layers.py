@@ -76,6 +76,7 @@ __all__ = [
     "show_plan_figures",
     "follow_rescan_plan",
     "follow_calibration",
+    "keep_on_layer",
     "BoundaryMaps",
     "BoundaryLayers",
     "boundaries_job",
@@ -759,13 +760,20 @@ def rescan_plan_on_layer(plan, layer):
 CALIBRATION_EVENTS = ("scale", "units", "metadata")
 
 
-def follow_calibration(layer, callback, on: bool) -> None:
+#: Events of a layer after which a layer drawn over its pixels is put at its place anew
+#: (:func:`overlay_geometry`, :func:`keep_on_layer`).
+GEOMETRY_EVENTS = ("scale", "translate", "units")
+
+
+def follow_calibration(layer, callback, on: bool,
+                       events: tuple[str, ...] = CALIBRATION_EVENTS) -> None:
     """Connect (``on``) or disconnect ``callback`` to each of ``layer``'s
-    :data:`CALIBRATION_EVENTS`: the one way to follow a layer's pixel size. Connecting a
-    callback twice connects it once; disconnecting one not connected does nothing. A
-    callback is called once per event: one that needs several pixel sizes reads them
-    together (:func:`~napari_srmat._napari_io.layer_pixel_sizes`)."""
-    for key in CALIBRATION_EVENTS:
+    :data:`CALIBRATION_EVENTS` (or ``events``, e.g. :data:`GEOMETRY_EVENTS`): the one way
+    to follow a layer's pixel size. Connecting a callback twice connects it once;
+    disconnecting one not connected does nothing. A callback is called once per event:
+    one that needs several pixel sizes reads them together
+    (:func:`~napari_srmat._napari_io.layer_pixel_sizes`)."""
+    for key in events:
         emitter = getattr(layer.events, key, None)
         if emitter is not None:
             (emitter.connect if on else emitter.disconnect)(callback)
@@ -814,6 +822,27 @@ def show_plan_figures(shapes, plan) -> None:
     shapes.features = features
 
 
+def keep_on_layer(viewer, overlay, layer) -> None:
+    """Keep ``overlay``, a 2-D layer drawn over ``layer``'s pixels (a rescan plan's
+    rectangles), at ``layer``'s place (:func:`overlay_geometry`) while it is in the
+    viewer: ``layer``'s scale, translate or units set (:data:`GEOMETRY_EVENTS`; by hand or
+    by Calibration) moves it, and its own set otherwise (Calibration stretching the layers
+    made from ``layer`` after ``layer`` itself, a script) puts it back. Without it a scale
+    set by hand left the rectangles at the old scale while their µm followed."""
+    def place(_event=None) -> None:
+        if overlay not in viewer.layers:  # replaced or deleted: nothing to keep
+            for lay in (layer, overlay):
+                follow_calibration(lay, place, False, GEOMETRY_EVENTS)
+            return
+        now = overlay_geometry(overlay)
+        for key, value in overlay_geometry(layer).items():
+            if now.get(key) != value:  # its own event then finds it in place
+                setattr(overlay, key, value)
+
+    for lay in (layer, overlay):
+        follow_calibration(lay, place, True, GEOMETRY_EVENTS)
+
+
 def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: bool = True):
     """Show a :class:`~napari_srmat.sr.rescan.RescanPlan` as a Shapes layer on ``layer``.
 
@@ -824,7 +853,8 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: b
 
     The µm figures are those of ``layer``'s pixel size now, and follow it while the
     Shapes layer is in the viewer (:func:`follow_rescan_plan`): calibrating the LR layer
-    (its rectangles are rescaled with it) gives them at the new pixel size. With
+    gives them at the new pixel size. Its rectangles keep the LR's place
+    (:func:`keep_on_layer`), its scale set by hand or by Calibration. With
     ``follow=False`` the caller keeps them (:func:`show_plan_figures`), from the plan it
     recomputes once per calibration event for itself too (the Super-resolution widget).
 
@@ -845,6 +875,7 @@ def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: b
     if (own := _own_layer(viewer, name)) is not None:
         viewer.layers.remove(own)
     shapes = viewer.add_shapes(rects or None, name=name, **kwargs)
+    keep_on_layer(viewer, shapes, layer)
     if follow:
         follow_rescan_plan(viewer, shapes, layer, plan)
     return shapes
