@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,18 @@ def test_bad_shapes(shapes):
         find_candidates(a, b)
     with pytest.raises(ValueError):
         find_candidates(np.zeros((32, 32)), np.zeros((128, 128)), scale=3)
+
+
+@pytest.mark.parametrize("which", ["lr", "sr"])
+@pytest.mark.parametrize("shape", [(64,), ()])
+def test_an_image_that_is_not_2d_is_named_not_an_index_error(which, shape):
+    """A 1-D or 0-D lr/sr (a row or a number out of a notebook) failed in the memory
+    check with Python's 'IndexError: tuple index out of range' (bad-input sweep)."""
+    images = {"lr": np.zeros((32, 32), np.uint8), "sr": np.zeros((64, 64), np.uint8)}
+    images[which] = np.zeros(shape, np.uint8)
+    with pytest.raises(AuditInputError, match=rf"^{which} must be \(H, W\) or \(H, W, C\), "
+                       rf"got shape {re.escape(str(shape))}$"):
+        find_candidates(images["lr"], images["sr"])
 
 
 def test_swapped_lr_and_sr_are_named_as_such():

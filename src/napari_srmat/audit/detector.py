@@ -779,8 +779,8 @@ def check_audit_memory(lr, sr, sr_std=None) -> None:
         return a if hasattr(a, "shape") and hasattr(a, "dtype") else None
 
     lr, sr = lazy(lr), lazy(sr)
-    if lr is None or sr is None:
-        return
+    if lr is None or sr is None or any(len(a.shape) not in (2, 3) for a in (lr, sr)):
+        return  # the shape rule (_as_array_2d3d) names it; a 1-D sr had no sr_shape[1]
     std = None if sr_std is None else lazy(sr_std)
     plan = plan_audit(lr.shape, sr.shape, lr.dtype, sr.dtype,
                       std_shape=None if std is None else std.shape,
