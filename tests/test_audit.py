@@ -168,6 +168,17 @@ def test_an_image_that_is_not_2d_is_named_not_an_index_error(which, shape):
         find_candidates(images["lr"], images["sr"])
 
 
+def test_an_lr_image_smaller_than_any_model_input_is_refused():
+    """A 1 x 1 or 4 x 4 px lr (a wrong crop) was audited at scale 96 or 24 without a word
+    and gave no candidates; super_resolve refuses such an input (io.check_image_side)."""
+    sr = np.zeros((96, 96), np.uint8)
+    for side in (1, 4):
+        with pytest.raises(ValueError, match=rf"^lr is {side} x {side} px, smaller than the "
+                           r"smallest image side napari-srmat takes \(8 px\)$"):
+            find_candidates(np.zeros((side, side), np.uint8), sr)
+    assert find_candidates(np.zeros((8, 8), np.uint8), sr).scale == 12
+
+
 def test_swapped_lr_and_sr_are_named_as_such():
     with pytest.raises(AuditInputError, match="sr is smaller than lr: are they swapped"):
         find_candidates(np.zeros((128, 128), np.uint8), np.zeros((32, 32), np.uint8))

@@ -883,6 +883,7 @@ def find_candidates_job(
     CandidateList or None
         Candidates sorted by score (descending); ``None`` when stopped.
     """
+    from ..io import check_image_side
     from ..jobs import check_stop
 
     stop = check_stop(stop)
@@ -894,6 +895,8 @@ def find_candidates_job(
     H, W = int(sr.shape[0]), int(sr.shape[1])
     if h == 0 or w == 0 or H == 0 or W == 0:
         raise AuditInputError(f"empty image: lr {tuple(lr.shape)}, sr {tuple(sr.shape)}")
+    # an lr that super_resolve refuses has no SR (1 x 1 px was audited at scale 96)
+    check_image_side(lr.shape, name="lr")
     if scale is None:
         if H % h or W % w or H // h != W // w:
             rule = ("{sr} is smaller than {lr}: are they swapped? ({lr} = the low-resolution "
