@@ -446,6 +446,31 @@ def test_pixel_size_gives_um_and_g():
     assert json.loads(json.dumps(d))["astm_g"] == pytest.approx(r.astm_g)
 
 
+def test_a_y_x_pixel_size_is_refused_in_words_that_name_the_pair():
+    """measure_intercepts / measure_grain_size take one pixel size; a (Y, X) pair (what
+    super_resolve, predict_boundaries and write_ome_zarr take) was refused as 'must be a
+    finite positive number, got (0.5, 0.5)', naming neither the pair nor square pixels
+    (bad-input sweep). Now the message says which one size to give, or that the pixels
+    are not square (io.check_pixel_size_yx's rule); a bad entry is named as before."""
+    from napari_srmat.grainsize import measure_grain_size
+    from napari_srmat.io import PixelSizeError
+
+    m = stripes((200, 200), 10)
+    square = r"^pixel_size_um takes one size here, got the pair \(0\.5, 0\.5\): give 0\.5$"
+    with pytest.raises(PixelSizeError, match=square):
+        measure_intercepts(m, pixel_size_um=(0.5, 0.5))
+    with pytest.raises(PixelSizeError, match=square.replace(r"\(", r"\[").replace(r"\)", r"\]")):
+        measure_grain_size(m, mask=True, pixel_size_um=[0.5, 0.5])
+    msg = (r"^pixel_size_um \(Y, X\) = \(0\.5, 0\.25\) µm is not square: this takes one "
+           r"size, for square pixels; resample the image to square pixels first$")
+    with pytest.raises(PixelSizeError, match=msg):
+        measure_intercepts(m, pixel_size_um=(0.5, 0.25))
+    with pytest.raises(PixelSizeError, match=msg):
+        measure_grain_size(m, mask=True, pixel_size_um=(0.5, 0.25))
+    with pytest.raises(PixelSizeError, match=r"pixel_size_um \(X\) must be a finite"):
+        measure_intercepts(m, pixel_size_um=(0.5, -1))
+
+
 def test_confidence_interval_student_t():
     vals = [1.0, 2.0, 3.0, 4.0]
     mean, half, ra = confidence_interval(vals)

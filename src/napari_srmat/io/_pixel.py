@@ -110,7 +110,7 @@ def pixel_size_yx(value: float | tuple[float, float] | None) -> tuple[float, flo
     """
     if value is None:
         return None
-    if isinstance(value, tuple | list) or (hasattr(value, "ndim") and value.ndim):
+    if _is_pair(value):
         return float(value[0]), float(value[1])
     return float(value), float(value)
 
@@ -220,7 +220,9 @@ def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None
     Parameters
     ----------
     value : float or None
-        The pixel size; ``None`` means unknown and is returned unchanged.
+        The pixel size; ``None`` means unknown and is returned unchanged. A ``(Y, X)``
+        pair is refused, in words that say whether it is square
+        (:func:`check_pixel_size_yx`'s rule) and, if it is, which one size to give.
     name : str
         Name used in the message (e.g. the CLI flag).
 
@@ -236,6 +238,26 @@ def check_pixel_size(value: Any, *, name: str = "pixel_size_um") -> float | None
     """
     if value is None:
         return None
+    if _is_pair(value):  # a (Y, X) pair, as the writers and the models take it: refused
+        # by name (callers keep the value given, so it is not turned into one size here)
+        v = check_pixel_size_yx(value, name=name)
+        if isinstance(v, tuple):
+            raise PixelSizeError(
+                f"{name} (Y, X) = ({v[0]:g}, {v[1]:g}) {LENGTH_UNIT} is not square: this "
+                "takes one size, for square pixels; resample the image to square pixels "
+                "first")
+        raise PixelSizeError(f"{name} takes one size here, got the pair {value!r}: give "
+                             f"{v:g}")
+    return _one_size(value, name)
+
+
+def _is_pair(value: Any) -> bool:
+    """A sequence given as a pixel size (a list, tuple or array with an axis)."""
+    return isinstance(value, tuple | list) or bool(getattr(value, "ndim", 0))
+
+
+def _one_size(value: Any, name: str) -> float:
+    """One pixel size: a finite number > 0 within :data:`PIXEL_SIZE_RANGE_UM`."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     v = float(value) if ok else math.nan
     if not (math.isfinite(v) and v > 0):
@@ -272,13 +294,15 @@ def check_pixel_size_yx(value: Any, *, name: str = "pixel_size_um"
     >>> check_pixel_size_yx(0.5)
     0.5
     """
-    if isinstance(value, tuple | list) or (hasattr(value, "ndim") and value.ndim):
+    if value is None:
+        return None
+    if _is_pair(value):
         if len(value) != 2:
             raise PixelSizeError(f"{name} must be one size or a (Y, X) pair, got {value!r}")
-        y = check_pixel_size(value[0], name=f"{name} (Y)")
-        x = check_pixel_size(value[1], name=f"{name} (X)")
+        y = _one_size(value[0], f"{name} (Y)")
+        x = _one_size(value[1], f"{name} (X)")
         return x if pixels_square(y, x) else (y, x)
-    return check_pixel_size(value, name=name)
+    return _one_size(value, name)
 
 
 def pixel_size_from_line(start: Any, end: Any, known_length_um: Any) -> float:
