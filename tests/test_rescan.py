@@ -206,6 +206,25 @@ def test_merge_blocks_covers_exactly_the_chosen_blocks():
     np.testing.assert_array_equal(_raster(rects, shape), expect)
 
 
+@pytest.mark.parametrize("kw, match", [
+    ({"n_samples": -1}, r"^n_samples must be an integer >= 2, got -1$"),
+    ({"n_samples": 2.5}, r"^n_samples must be an integer >= 2, got 2\.5$"),
+    ({"source": "tta"}, r"^unknown uncertainty source 'tta'; one of auto, flips, samples$"),
+])
+def test_uncertainty_options_are_checked_before_the_model_is_loaded(half_structured, kw,
+                                                                     match):
+    """n_samples=-1 or 2.5 was ignored without a word for a deterministic model (the flips
+    source) and checked only after the model was loaded and the LR read for a stochastic
+    one; a bad source also waited for the model (bad-input sweep). Both are now refused
+    first: before the unknown model name is."""
+    from napari_srmat.sr import SRError
+
+    with pytest.raises(SRError, match=match):
+        plan_rescan(half_structured, "bicubic", **kw)
+    with pytest.raises(SRError, match=match):
+        plan_rescan(half_structured, "no-such-model", **kw)
+
+
 def test_stop_and_bad_options(half_structured):
     from napari_srmat.sr import SRError
 

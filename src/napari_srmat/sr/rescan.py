@@ -700,6 +700,23 @@ def _one_of(job: Generator[Event, None, Any], k: int, runs: int, stage: str
         yield event
 
 
+def check_uncertainty_options(source: Any, n_samples: Any) -> tuple[str, int]:
+    """The uncertainty ``source`` (``"auto"`` or one of :data:`UNCERTAINTY_SOURCES`) and
+    ``n_samples`` (an integer >= 2, whatever the source: ignored by ``"flips"``, but a
+    -1 or 2.5 is no setting), checked before any model is loaded or pixel read.
+
+    Raises
+    ------
+    SRError
+        One line naming the option and what is allowed.
+    """
+    if not isinstance(source, str) or (source != "auto" and source not in UNCERTAINTY_SOURCES):
+        raise SRError(f"unknown uncertainty source {source!r}; one of "
+                      f"{', '.join(['auto', *UNCERTAINTY_SOURCES])}")
+    # n_samples=2.5 was cast to 2 (the sample spread needs at least 2)
+    return source, check_number("n_samples", n_samples, lo=2, integer=True, error=SRError)
+
+
 def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
                        n_samples: int = DEFAULT_SAMPLES, tile: int = DEFAULT_PLAN_TILE,
                        overlap: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
@@ -731,18 +748,14 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
     """
     from .apply import super_resolve_job
 
+    source, n_samples = check_uncertainty_options(source, n_samples)
     if source == "auto":
         source = "samples" if model.stochastic else "flips"
-    if source not in UNCERTAINTY_SOURCES:
-        raise SRError(f"unknown uncertainty source {source!r}; one of "
-                      f"{', '.join(UNCERTAINTY_SOURCES)}")
     if source == "samples" and not model.stochastic:
         raise SRError(f"{model.name!r} is deterministic: its samples do not differ; "
                       "use source 'flips'")
     lr = np.asarray(lr)
-    # n_samples=2.5 was cast to 2 (the sample spread needs at least 2)
-    runs = len(_FLIPS) if source == "flips" else check_number(
-        "n_samples", n_samples, lo=2, integer=True, error=SRError)
+    runs = len(_FLIPS) if source == "flips" else n_samples
     total = mean = m2 = None
     seed0 = model.options.get("seed", 0)
     # one exposure gain for every run: a flipped copy of a large LR is sampled on other
@@ -1132,6 +1145,7 @@ def plan_rescan_job(
     from .registry import load_model
 
     stop = check_stop(stop)
+    source, n_samples = check_uncertainty_options(source, n_samples)
     pixel_size_um, pixel_notes = plan_pixel_size(lr, pixel_size_um)
     lr, budget, dwell_ratio, roi_px, scale = check_plan_inputs(lr, budget, dwell_ratio,
                                                                roi_px, scale)
