@@ -261,6 +261,14 @@ def test_checkpoint_refuses_pickles(tmp_path, name):
         load_checkpoint(path)
 
 
+def test_a_missing_pickle_path_is_told_missing_not_unsafe(tmp_path):
+    """A checkpoint path that does not exist but ends in .ckpt / .pt (a typo in a
+    notebook) was refused as 'pickle checkpoints can run arbitrary code; convert it',
+    a file that is not there (bad-input sweep of predict_boundaries(model=...))."""
+    with pytest.raises(CheckpointError, match=r"^.*nope\.ckpt: checkpoint not found$"):
+        load_checkpoint(tmp_path / "nope.ckpt")
+
+
 def test_checkpoint_missing_and_incomplete(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "nope")

@@ -68,13 +68,13 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
         name than ``model.safetensors``, or lacks the two files.
     """
     path = Path(path)
+    if not path.exists():  # first: a missing x.ckpt is not a pickle to convert
+        raise CheckpointError(not_found_message(path, "checkpoint"))
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise CheckpointError(
             f"refusing to load {path}: pickle checkpoints can run arbitrary code; "
             "convert it to safetensors (model.safetensors + config.json)"
         )
-    if not path.exists():
-        raise CheckpointError(not_found_message(path, "checkpoint"))
     if path.is_file():
         if path.suffix != ".safetensors":
             raise CheckpointError(f"{path} is not a .safetensors file or checkpoint directory")
