@@ -321,7 +321,6 @@ def test_predict_boundaries_follows_the_rgb_rule():
     """Grey + alpha ``(H, W, 2)`` was refused by the tiled boundary prediction ("expected
     1, 3 or 4 channels") although the model image rule takes it as grey."""
     from napari_srmat.edges import load_boundary_model, predict_boundaries
-    from napari_srmat.edges.data import BoundaryDataError
 
     model = load_boundary_model()
     rng = np.random.default_rng(2)
@@ -333,8 +332,8 @@ def test_predict_boundaries_follows_the_rgb_rule():
     rgb = np.dstack([grey, grey[::-1], grey[:, ::-1]])
     got = predict_boundaries(np.dstack([rgb, alpha]), model)[0]
     assert np.array_equal(got, predict_boundaries(rgb, model)[0])
-    with pytest.raises(BoundaryDataError, match="1 to 4 channels, got 5"):
-        predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)
+    with pytest.raises(ValueError, match=r"^image has 5 channels \(shape \(8, 8, 5\)\)"):
+        predict_boundaries(np.zeros((8, 8, 5), np.uint8), model)  # the image-input rule
 
 
 def test_predict_boundaries_refuses_an_empty_image():
@@ -356,7 +355,7 @@ def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
 
     import napari_srmat as srmat
     from napari_srmat.io import Micrograph
-    from napari_srmat.sr import ChannelError, load_model
+    from napari_srmat.sr import load_model
     from napari_srmat.sr.cnn import CNNSR
 
     model = load_model()
@@ -382,8 +381,8 @@ def test_super_resolve_and_plan_rescan_follow_the_channel_rule(tmp_path):
         plan = srmat.plan_rescan(image, small, roi_px=8, budget=0.25)
         assert np.array_equal(plan.uncertainty,
                               srmat.plan_rescan(same, small, roi_px=8, budget=0.25).uncertainty)
-    with pytest.raises(ChannelError, match="the image has 5"):
-        srmat.super_resolve(np.dstack([rgba, grey]), model)
+    with pytest.raises(ValueError, match=r"^image has 5 channels \(shape \(16, 24, 5\)\)"):
+        srmat.super_resolve(np.dstack([rgba, grey]), model)  # the image-input rule
 
 
 @pytest.mark.filterwarnings("ignore:no shipped weights")
@@ -652,7 +651,7 @@ def test_channel_first_images_are_refused_naming_the_argument(tmp_path):
 
     rgb = np.zeros((64, 64, 3), np.uint8)
     chw = np.moveaxis(rgb, -1, 0)
-    for grey_a in ((64, 64), (64, 64, 1), (64, 64, 4), (2, 3, 4), (5, 64, 64)):
+    for grey_a in ((64, 64), (64, 64, 1), (64, 64, 4), (2, 3, 4)):
         image_data(np.zeros(grey_a, np.uint8))  # not channel-first: accepted
     with pytest.raises(ValueError, match=r"image has shape \(3, 64, 64\), channels first"):
         measure_grain_size(chw)
@@ -665,6 +664,58 @@ def test_channel_first_images_are_refused_naming_the_argument(tmp_path):
     assert read_image(tmp_path / "d.ome.zarr").shape == (64, 64, 3)
     with pytest.raises(ValueError, match=r"boundary mask has shape \(3, 64, 64\)"):
         measure_intercepts(np.zeros((3, 64, 64), bool))
+
+
+def test_stacks_and_arrays_of_many_channels_are_refused_naming_the_argument(tmp_path):
+    """A (10, H, W) stack passed as an image: measure_grain_size measured a 10 x W strip
+    (ℓ̄ 14.8 px, no warning), super_resolve returned (20, 2H, 2W) and write_ome_zarr wrote
+    W channels; a (5, H, W) stack was "5 x 96 px, too small". An (H, W, 7) array was cut
+    to 3 channels by measure_grain_size and register_images and refused by
+    predict_boundaries naming no argument. The image-input rule refuses both, naming the
+    argument, from the shape only (a Dask array is not computed)."""
+    import dask.array as da
+
+    import napari_srmat as srmat
+    from napari_srmat.edges import load_boundary_model
+
+    img = np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)
+    stack = np.stack([img] * 10)
+    said = (r"image is a stack of 10 planes of 96 x 96 px \(shape \(10, 96, 96\)\), not "
+            r"one grey or colour image: pass one plane, e.g. image\[0\]")
+    with pytest.raises(ValueError, match=said):
+        srmat.measure_grain_size(stack, pixel_size_um=0.5)
+    with pytest.raises(ValueError, match=said):
+        srmat.super_resolve(stack, "bicubic")
+    with pytest.raises(ValueError, match=r"^moving is a stack of 5 planes .*moving\[0\]$"):
+        srmat.register_images(stack[:5], img)
+    with pytest.raises(ValueError, match=r"^fixed is a stack of 5 planes"):
+        srmat.register_images(img, stack[:5])
+    with pytest.raises(ValueError, match=r"^data is a stack of 10 planes"):
+        write_ome_zarr(stack, tmp_path / "s.ome.zarr")
+    assert not (tmp_path / "s.ome.zarr").exists()
+
+    def unread(block):
+        raise AssertionError("a pixel was read")
+
+    lazy = da.zeros((10, 96, 96), np.uint8, chunks=48).map_blocks(unread, dtype=np.uint8)
+    with pytest.raises(ValueError, match=said):
+        srmat.measure_grain_size(lazy, pixel_size_um=0.5)
+
+    seven = np.stack([img] * 7, -1)
+    said = (r"^image has 7 channels \(shape \(96, 96, 7\)\), not one grey or colour image "
+            r"\(at most 4: grey, grey \+ alpha, RGB, RGBA\): pass the channels to use, "
+            r"e.g. image\[\.\.\., :3\]$")
+    with pytest.raises(ValueError, match=said):
+        srmat.measure_grain_size(seven, pixel_size_um=0.5)
+    with pytest.raises(ValueError, match=said):
+        srmat.predict_boundaries(seven, load_boundary_model())
+    with pytest.raises(ValueError, match=said.replace("^image", "^lr").replace("e.g. image",
+                                                                            "e.g. lr")):
+        srmat.plan_rescan(seven, "bicubic")
+    with pytest.raises(ValueError, match=r"^moving has 7 channels"):
+        srmat.register_images(seven, img)
+    for shape in ((96, 96, 4), (2, 3, 4), (4, 5, 4)):  # one image, at most 4 channels
+        assert image_data(np.zeros(shape, np.uint8))[0].shape == shape
 
 
 def test_non_square_pixels_give_no_single_pixel_size(tmp_path):

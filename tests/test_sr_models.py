@@ -582,6 +582,7 @@ def test_an_rgb_image_on_a_grey_network_is_refused_in_words_a_user_can_act_on(tm
     from PIL import Image
 
     from napari_srmat.cli import main
+    from napari_srmat.io import Micrograph
     from napari_srmat.sr import super_resolve
 
     grey = tiny("cnn", scale=2, in_channels=1)
@@ -594,8 +595,9 @@ def test_an_rgb_image_on_a_grey_network_is_refused_in_words_a_user_can_act_on(tm
     with pytest.raises(ChannelError) as err:
         grey.predict(np.zeros((1, 3, 8, 8), np.float32))
     assert "1 grey channel" in str(err.value) and "(or 1" not in str(err.value)
+    five = Micrograph(np.zeros((20, 24, 5), np.uint8), axes="YXC")  # a 5-channel file's
     with pytest.raises(ChannelError, match=r"3 channels \(RGB\) or 1 \(grey\).* has 5"):
-        super_resolve(np.zeros((20, 24, 5), np.uint8), tiny("cnn", scale=2))
+        super_resolve(five, tiny("cnn", scale=2))  # (an array: the image-input rule's)
     path = save_model_checkpoint(grey, tmp_path / "grey")
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
     rc = main(["sr", "run", str(tmp_path / "rgb.png"), str(tmp_path / "sr.zarr"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import not_found_message
-from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, to_float01
+from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, check_channels_last, to_float01
 
 __all__ = [
     "BoundaryDataError",
@@ -70,25 +70,27 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
-def check_model_image_shape(shape: tuple[int, ...]) -> None:
+def check_model_image_shape(shape: tuple[int, ...], name: str = "image") -> None:
     """Refuse a shape :func:`to_model_image` cannot take (checked without reading any
     pixel): ``(H, W)`` or ``(H, W, C)`` with 1 to 4 channels (grey, grey + alpha, RGB,
-    RGBA); more channels are refused, as they usually mean a wrong axis order. An empty
-    image (a side of 0 px) is refused too.
+    RGBA). More channels, a channel-first array or a stack of planes are refused by the
+    image-input rule (:func:`napari_srmat.io.check_channels_last`, a ValueError naming
+    ``name``). An empty image (a side of 0 px, no channel) is refused too.
 
     Raises
     ------
     BoundaryDataError
-        Another number of dimensions or channels, or an empty image.
+        Another number of dimensions, or an empty image.
+    ValueError
+        A 3-D array that is not one image (:func:`~napari_srmat.io.check_channels_last`).
     """
     shape = tuple(shape)
     if len(shape) not in (2, 3):
         raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {shape}")
-    if min(shape[:2]) < 1:
+    check_channels_last(shape, name)
+    if min(shape) < 1:
         raise BoundaryDataError(f"the image is empty (shape {shape}): give an image of at "
-                                "least 1 x 1 px")
-    if len(shape) == 3 and shape[2] not in (1, 2, 3, 4):
-        raise BoundaryDataError(f"expected 1 to 4 channels, got {shape[2]}")
+                                "least 1 x 1 px and 1 channel")
 
 
 def channel_stats(image, *, max_pixels: int = STATS_MAX_PIXELS) -> tuple[np.ndarray, np.ndarray]:

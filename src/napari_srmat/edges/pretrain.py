@@ -100,7 +100,7 @@ def _checked_image(i: int, image: Any, crop: int) -> Any:
     shape = tuple(image.shape)
     try:
         check_model_image_shape(shape)
-    except BoundaryDataError as exc:
+    except ValueError as exc:  # BoundaryDataError, or the image-input rule's
         raise BoundaryDataError(f"image {i}: {exc}") from None
     if min(shape[:2]) < crop:
         raise ValueError(f"image {i} ({shape[0]}x{shape[1]}) is smaller than the crop "

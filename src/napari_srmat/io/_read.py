@@ -237,11 +237,13 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
     Pixels are bool, integer or float: complex, object, string and other dtypes are
     refused. The pixel size is None except for a Micrograph with square pixels: one
     whose file gives different Y and X sizes (:attr:`Micrograph.square_pixels`) has no
-    single pixel size, so lengths in µm are not derived from it. Channels are last: a 3-D
-    array whose last axis is longer than 4 and whose first is at most 4, such as
-    ``(3, H, W)`` from a channel-first reader, is refused (:func:`check_channels_last`;
-    the channel rule would read it as a 3-row image). Other dimensions are not checked
-    (callers check the ones they need).
+    single pixel size, so lengths in µm are not derived from it. Channels are last, at
+    most 4: a 3-D array whose last axis is longer than 4 (``(3, H, W)`` from a
+    channel-first reader, a stack of planes ``(N, H, W)``, ``(H, W, 7)``) is refused
+    (:func:`check_channels_last`; the channel rule would read it as a 3-row image, a strip
+    or 3 of its channels); a Micrograph with axes ``"YXC"`` follows its reader's rule
+    instead (more than 4 channels: a warning, channels 0-2 used). Other dimensions are not
+    checked (callers check the ones they need).
 
     Parameters
     ----------
@@ -267,7 +269,8 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
         None, a file path (read it with :func:`read_image` first) or something that is
         not numeric pixels (an array of complex, object or string dtype, ...).
     ValueError
-        Ragged nested lists, integer lists outside 0-65535, or a channel-first array.
+        Ragged nested lists, integer lists outside 0-65535, or an array that is not one
+        image (channels first, a stack, more than 4 channels).
 
     Examples
     --------
@@ -276,7 +279,8 @@ def image_data(image: Any, *, name: str = "image", intensity: bool = True,
     ('uint8', None)
     """
     arr, px = _image_data(image, name, intensity)
-    if not channels_first:
+    # a Micrograph read as YXC has its reader's channel rule (more than 4: warned, 0-2 used)
+    if not channels_first and not (isinstance(image, Micrograph) and image.axes == "YXC"):
         check_channels_last(arr.shape, name)
     return arr, px
 
@@ -367,11 +371,17 @@ def input_pixel_size(image: Any, given: Any) -> float | tuple[float, float] | No
 
 
 def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
-    """ValueError for a channel-first shape: 3-D, last axis > 4 and first axis <= 4.
+    """The one rule for the axes of an image given in memory (shape only, nothing read):
+    ``(H, W)`` or ``(H, W, C)`` with at most 4 channels; a 3-D array whose last axis is
+    longer than 4 is not one image, and a ValueError names ``name`` and what it is.
 
-    Every image argument is ``(H, W)`` or ``(H, W, C)`` with at most 4 channels; a
-    ``(C, H, W)`` array (tifffile, bioio, PyTorch) would otherwise be read as ``C`` rows
-    of ``W`` channels.
+    * first axis at most 4: channels first, ``(C, H, W)`` (tifffile, bioio, PyTorch);
+    * first axis at most the last: a stack of planes ``(N, H, W)`` (a Z or time series);
+    * else ``(H, W, C)`` with more than 4 channels (a spectral image, a wrong axis).
+
+    Each would otherwise be read as an image of other sides or cut to 3 channels (a stack
+    as ``N`` rows of ``W`` channels: a measured strip). Files get the readers' own stack
+    rule (:func:`read_image`).
 
     Examples
     --------
@@ -380,11 +390,29 @@ def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
     Traceback (most recent call last):
     ...
     ValueError: lr has shape (3, 512, 512), channels first: ...moveaxis(lr, 0, -1)
-    """
+    >>> check_channels_last((10, 96, 96))
+    Traceback (most recent call last):
+    ...
+    ValueError: image is a stack of 10 planes of 96 x 96 px (shape (10, 96, 96)), not one grey or colour image: pass one plane, e.g. image[0]
+    >>> check_channels_last((96, 96, 7))
+    Traceback (most recent call last):
+    ...
+    ValueError: image has 7 channels (shape (96, 96, 7)), not one grey or colour image (at most 4: grey, grey + alpha, RGB, RGBA): pass the channels to use, e.g. image[..., :3]
+    """  # noqa: E501
     shape = tuple(int(v) for v in shape)
-    if len(shape) == 3 and shape[2] > 4 and shape[0] <= 4:
+    if len(shape) != 3 or shape[2] <= 4:
+        return
+    if shape[0] <= 4:
         raise ValueError(f"{name} has shape {shape}, channels first: images are (H, W) or "
                          f"(H, W, C) with C <= 4; pass numpy.moveaxis({name}, 0, -1)")
+    one = "not one grey or colour image"
+    if shape[0] <= shape[2]:
+        raise ValueError(f"{name} is a stack of {shape[0]} planes of {shape[1]} x "
+                         f"{shape[2]} px (shape {shape}), {one}: pass one plane, e.g. "
+                         f"{name}[0]")
+    raise ValueError(f"{name} has {shape[2]} channels (shape {shape}), {one} (at most 4: "
+                     f"grey, grey + alpha, RGB, RGBA): pass the channels to use, e.g. "
+                     f"{name}[..., :3]")
 
 
 #: Smallest side (px) of an image given to a model (``super_resolve``,
