@@ -325,6 +325,39 @@ def test_check_pixel_size_is_the_one_rule(px):
     assert check_pixel_size(None) is None and check_pixel_size(np.float32(0.25)) == 0.25
 
 
+def test_a_0d_array_is_taken_as_its_number(tmp_path):
+    """A pixel size given as a 0-d array (np.array(0.5): a loaded .npy, a reduction) was
+    refused as 'pixel_size_um must be a finite positive number (micrometres per pixel),
+    got array(0.5)' by measure_grain_size, super_resolve, predict_boundaries,
+    plan_rescan and write_ome_zarr; now it is its number there and in check_number."""
+    from napari_srmat.errors import check_number
+    from napari_srmat.io import (
+        PixelSizeError,
+        check_pixel_size,
+        check_pixel_size_yx,
+        read_image,
+        write_ome_zarr,
+    )
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    got = check_pixel_size(np.array(0.5))
+    assert got == 0.5 and type(got) is float
+    assert check_pixel_size_yx(np.array(0.5)) == 0.5
+    assert check_pixel_size_yx((np.array(0.25), np.float32(0.5))) == (0.25, 0.5)
+    got = check_number("n_lines", np.array(3), lo=1, integer=True)
+    assert got == 3 and type(got) is int
+    for bad in (np.array(True), np.array(np.nan), np.array(-1.0)):
+        with pytest.raises(PixelSizeError, match=r"got array\("):
+            check_pixel_size(bad)
+    m = np.zeros((40, 40), bool)
+    m[:, 5::10] = True
+    assert (measure_intercepts(m, pixel_size_um=np.array(0.5)).mean_intercept_um
+            == measure_intercepts(m, pixel_size_um=0.5).mean_intercept_um)
+    write_ome_zarr(np.zeros((8, 8), np.uint8), tmp_path / "a.zarr",
+                   pixel_size_um=np.array(0.5))
+    assert read_image(tmp_path / "a.zarr").pixel_size_um == 0.5
+
+
 @pytest.mark.parametrize("px", BAD_PIXEL_SIZES)
 def test_library_entries_refuse_bad_pixel_sizes(tmp_path, px):
     from napari_srmat.audit import AuditSession, summarize

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-__all__ = ["check_flag", "check_number", "is_user_error", "error_message", "Option",
+__all__ = ["as_scalar", "check_flag", "check_number", "is_user_error", "error_message", "Option",
            "worded_error", "not_found_message", "os_error_reason"]
 
 E = TypeVar("E", bound=BaseException)
@@ -22,6 +22,25 @@ def _bound(b: float) -> str:
     return str(int(b)) if float(b).is_integer() and abs(b) < 2**53 else f"{b:g}"
 
 
+def as_scalar(value: Any) -> Any:
+    """A 0-d array (``np.array(0.5)``: a loaded ``.npy``, a reduction kept as an array, a
+    0-d tensor) as its Python number, else ``value`` as it is: the one rule by which the
+    number rules (:func:`check_number`, the pixel-size rule) take such a value.
+
+    Examples
+    --------
+    >>> as_scalar(np.array(0.5)), as_scalar(np.array([0.5]))
+    (0.5, array([0.5]))
+    """
+    item = getattr(value, "item", None)
+    if getattr(value, "ndim", None) == 0 and callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError, RuntimeError):  # not readable as one number
+            return value
+    return value
+
+
 def check_number(field: str | Option, value: Any, *, lo: float | None = None,
                  hi: float | None = None,
                  integer: bool = False, lo_open: bool = False, hi_open: bool = False,
@@ -29,7 +48,8 @@ def check_number(field: str | Option, value: Any, *, lo: float | None = None,
     """The one rule for a numeric option or argument; return it as ``int``/``float``.
 
     Bools, strings, None, NaN and infinities are refused; an integral float (``10.0``)
-    is accepted where an integer is required.
+    is accepted where an integer is required, a 0-d array as its number
+    (:func:`as_scalar`).
 
     Parameters
     ----------
@@ -71,6 +91,7 @@ def check_number(field: str | Option, value: Any, *, lo: float | None = None,
     rule = f" must be {kind}{rng}, got {value!r}"
     bad = (worded_error(error, "{field}{rule}", field=field, rule=rule)
            if isinstance(field, Option) else error(f"{field}{rule}"))
+    value = as_scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise bad
     v = float(value)

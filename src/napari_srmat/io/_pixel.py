@@ -6,6 +6,8 @@ import math
 import numbers
 from typing import Any
 
+from ..errors import as_scalar
+
 __all__ = ["PixelSizeError", "check_pixel_size", "check_pixel_size_yx", "pixel_size_from_line",
            "pixel_size_from_path", "SQUARE_PIXEL_TOLERANCE", "pixels_square",
            "non_square_message", "pixel_size_yx", "pixel_size_text", "LENGTH_UNIT",
@@ -257,9 +259,11 @@ def _is_pair(value: Any) -> bool:
 
 
 def _one_size(value: Any, name: str) -> float:
-    """One pixel size: a finite number > 0 within :data:`PIXEL_SIZE_RANGE_UM`."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    v = float(value) if ok else math.nan
+    """One pixel size: a finite number > 0 within :data:`PIXEL_SIZE_RANGE_UM` (a 0-d
+    array as its number, :func:`~napari_srmat.errors.as_scalar`)."""
+    number = as_scalar(value)
+    ok = isinstance(number, numbers.Real) and not isinstance(number, bool)
+    v = float(number) if ok else math.nan
     if not (math.isfinite(v) and v > 0):
         raise PixelSizeError(
             f"{name} must be a finite positive number (micrometres per pixel), got {value!r}"
