@@ -764,8 +764,8 @@ def test_save_figure_png_checks_just_before_writing(tmp_path):
     (["register", "{image}", "{image}", "--scale", "0.01"],
      "scale must be a number in [0.0625, 16]"),
     (["plan-rescan", "{image}", "--roi-size-px", "100000"], "larger than the image"),
-    (["heyn", "{mask}", "--seed", "-1"], "argument --seed: a seed is an integer >= 0"),
-    (["synth", "{mask}.d", "--seed", "x"], "argument --seed: a seed is an integer >= 0"),
+    (["heyn", "{mask}", "--seed", "-1"], "argument --seed: seed must be an integer >= 0"),
+    (["synth", "{mask}.d", "--seed", "x"], "argument --seed: seed must be an integer >= 0"),
     (["grain-size", "{image}", "--bogus"], "unrecognized arguments: --bogus (see `srmat "
                                            "grain-size --help`)"),
 ])

@@ -183,7 +183,7 @@ def test_whole_numbers_are_not_truncated():
     with pytest.raises(SynthError, match=r"^boundary_width must be in 1..16, got 2.5$"):
         generate_microstructure((64, 64), boundary_width=2.5, **kw)
     for seed in (1.5, None, "3"):
-        with pytest.raises(SynthError, match=r"^seed must be an integer, got "):
+        with pytest.raises(SynthError, match=r"^seed must be an integer >= 0, got "):
             generate_microstructure((64, 64), seed=seed, **kw)
     a = generate_microstructure((64.0, np.int64(64)), seed=3.0, boundary_width=2.0, **kw)
     assert a.image.shape[:2] == (64, 64)
@@ -254,3 +254,22 @@ def test_a_chunk_of_a_wide_mosaic_costs_what_a_chunk_costs():
     big, big_peak = peak(wide)
     assert np.array_equal(small, big)
     assert big_peak < 4 * small_peak + 2**20, (small_peak, big_peak)
+
+
+def test_a_seed_is_an_integer_at_least_0_everywhere():
+    """generate_microstructure took seed=-1 (and lazy_microstructure, and the SR models'
+    sampling seed) while measure_intercepts and the --seed flags refused it: one rule
+    (errors.check_seed) now refuses it everywhere, in the same words."""
+    from napari_srmat.metrics.heyn import HeynError, measure_intercepts
+    from napari_srmat.synth import lazy_microstructure
+
+    said = r"^seed must be an integer >= 0, got -1$"
+    with pytest.raises(SynthError, match=said):
+        generate_microstructure((64, 64), mean_grain_size_px=12, seed=-1)
+    with pytest.raises(SynthError, match=said):
+        lazy_microstructure((64, 64), chunks=32, mean_grain_size_px=12, seed=-1)
+    m = np.zeros((40, 40), bool)
+    m[:, 5::10] = True
+    with pytest.raises(HeynError, match=said):
+        measure_intercepts(m, pattern="random", n_lines=5, seed=-1)
+    assert generate_microstructure((64, 64), mean_grain_size_px=12, seed=0).image.shape[0] == 64

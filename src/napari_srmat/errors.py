@@ -10,8 +10,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-__all__ = ["as_scalar", "check_flag", "check_number", "is_user_error", "error_message", "Option",
-           "worded_error", "not_found_message", "os_error_reason"]
+__all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_error",
+           "error_message", "Option", "worded_error", "not_found_message", "os_error_reason"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -107,6 +107,22 @@ def check_number(field: str | Option, value: Any, *, lo: float | None = None,
     if hi is not None and (v >= hi if hi_open else v > hi):
         raise bad
     return v
+
+
+def check_seed(value: Any, *, error: type[ValueError] = ValueError) -> int:
+    """The one rule for a random seed: an integer >= 0 (NumPy's ``SeedSequence`` rule),
+    for every function and ``--seed`` flag that takes one.
+
+    Examples
+    --------
+    >>> check_seed(3.0)
+    3
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be an integer >= 0, got -1
+    """
+    return check_number("seed", value, lo=0, integer=True, error=error)
 
 
 def check_flag(field: str, value: Any, *, error: type[ValueError] = ValueError) -> bool:

@@ -592,15 +592,19 @@ def missing_action(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
 
 
 def seed_arg(text: str) -> int:
-    """argparse ``type=`` of ``--seed`` flags: an integer >= 0 (numpy's rule), so that the
-    error names the flag."""
+    """argparse ``type=`` of ``--seed`` flags: the seed rule
+    (:func:`napari_srmat.errors.check_seed`, an integer >= 0), so that the error names the
+    flag."""
+    from ..errors import check_seed
+
     try:
-        value = int(text)
+        value: Any = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed is an integer >= 0, got {value}")
-    return value
+        value = text
+    try:
+        return check_seed(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @contextlib.contextmanager

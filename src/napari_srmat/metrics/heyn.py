@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import check_flag, check_number
+from ..errors import check_flag, check_number, check_seed
 from ..io import check_pixel_size, file_not_found
 
 __all__ = [
@@ -361,7 +361,7 @@ def make_pattern(
         return paths, np.zeros(len(paths), bool)
     if pattern == "random":
         if seed is not None:  # None: a fresh, unreproducible draw
-            seed = check_number("seed", seed, lo=0, integer=True, error=HeynError)
+            seed = check_seed(seed, error=HeynError)
         rng = np.random.default_rng(seed)
         p = np.column_stack([rng.uniform(r0, r1, n_lines), rng.uniform(c0, c1, n_lines)])
         theta = rng.uniform(0.0, np.pi, n_lines)

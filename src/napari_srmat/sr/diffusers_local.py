@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import CheckpointError
-from ..errors import not_found_message
+from ..errors import check_seed, not_found_message
 from .base import (
     ScaleError,
     SRError,
@@ -176,7 +176,7 @@ class DiffusersLocalSR(SRModel):
         num_inference_steps = check_inference_steps(num_inference_steps)
         noise_level = check_number("noise_level", noise_level, lo=0, integer=True)
         guidance_scale = check_number("guidance_scale", guidance_scale, lo=0)
-        seed = check_number("seed", seed, integer=True)
+        seed = check_seed(seed, error=SRError)
         check_color_fix(color_fix, error=SRError)
         if path is None:
             raise CheckpointError(

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import worded_error
+from ..errors import check_seed, worded_error
 from .base import (
     SAMPLING_STEPS,
     SRError,
@@ -260,7 +260,7 @@ class DDPMSR(_UNetSR):
                                "({max_n})", steps=SAMPLING_STEPS, n=steps,
                                max_n=arch["num_train_timesteps"])
         options = {"num_inference_steps": steps,
-                   "seed": check_number("seed", seed, integer=True),
+                   "seed": check_seed(seed, error=SRError),
                    "color_fix": color_fix, "eta": check_number("eta", eta, lo=0, hi=1)}
         self._common_init(scale, device, in_channels, arch, options)
         self.net = build_unet(2 * self.in_channels, self.in_channels,
@@ -399,7 +399,7 @@ class OneStepSR(_UNetSR):
             t_star=check_number("t_star", t_star, lo=0, hi=MAX_TRAIN_TIMESTEPS, integer=True),
             noise_std=check_number("noise_std", noise_std, lo=0),
             res_scale=check_number("res_scale", res_scale, lo=0, lo_open=True))
-        options = {"seed": check_number("seed", seed, integer=True), "color_fix": color_fix}
+        options = {"seed": check_seed(seed, error=SRError), "color_fix": color_fix}
         self._common_init(scale, device, in_channels, arch, options)
         self.net = build_unet(self.in_channels, self.in_channels, arch["block_out_channels"],
                               arch["layers_per_block"], arch["norm_num_groups"]).to(device)

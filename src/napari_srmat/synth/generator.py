@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_flag, check_number
+from ..errors import check_flag, check_number, check_seed
 from ..io._read import MIN_IMAGE_SIDE
 
 __all__ = [
@@ -186,7 +186,7 @@ def _make_params(
         check_number("boundary_width", boundary_width, lo=1, hi=16, integer=True)
     except ValueError:
         raise SynthError(f"boundary_width must be in 1..16, got {boundary_width}") from None
-    seed = check_number("seed", seed, integer=True, error=SynthError)
+    seed = check_seed(seed, error=SynthError)
     return _Params(
         shape=shape,
         h=h,
