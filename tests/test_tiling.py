@@ -544,3 +544,23 @@ def test_tile_batches_is_the_one_batching_rule(rng):
     stop.request_stop()
     assert next(batches) == (None, None)
     assert list(batches) == [] and calls == [tiles[:3]]
+
+
+def test_a_tile_not_larger_than_twice_the_overlap_is_told_in_one_wording():
+    """super_resolve and plan_rescan said 'tile (8) must be larger than 2 * overlap (64)',
+    predict_boundaries and tiled_apply 'tile must be larger than 2*overlap (tile=8,
+    overlap=4)': one rule (tiling.check_tile_overlap) now words it once, with the least
+    tile to give."""
+    import napari_srmat as srmat
+    from napari_srmat.edges import load_boundary_model
+
+    img = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    said = r"^tile 8 must be larger than 2 x overlap 4 \(give tile=9 or more\)$"
+    with pytest.raises(ValueError, match=said):
+        srmat.super_resolve(img, "bicubic", tile=8, overlap=4)
+    with pytest.raises(ValueError, match=said):
+        srmat.plan_rescan(img, "bicubic", tile=8, overlap=4, budget=1.0, roi_px=8)
+    with pytest.raises(ValueError, match=said):
+        srmat.predict_boundaries(img, load_boundary_model(), tile=8, overlap=4)
+    with pytest.raises(ValueError, match=said):
+        tiled_apply(img.astype(np.float32), lambda b: b, tile=8, overlap=4)

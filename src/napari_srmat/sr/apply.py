@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import Option, worded_error
 from ..jobs import Event, Log, StopToken, plain_version, run_job
-from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE, check_tile_overlap
 from .base import ScaleError, SRError, SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "check_sr_input",
@@ -55,8 +55,7 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
             stacklevel=3,
         )
         overlap = need
-    if tile <= 2 * overlap:
-        raise ValueError(f"tile ({tile}) must be larger than 2 * overlap ({2 * overlap})")
+    check_tile_overlap(tile, overlap, error=ValueError)
     return overlap
 
 

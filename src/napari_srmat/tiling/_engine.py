@@ -61,6 +61,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "BATCH_OUTPUT_BUDGET",
     "TilingError",
+    "check_tile_overlap",
     "effective_tile",
     "effective_batch_size",
     "tiled_apply_job",
@@ -1067,6 +1068,33 @@ def _drive(gen: Generator) -> Any:
 # --------------------------------------------------------------------------- setup
 
 
+def check_tile_overlap(tile: int, overlap: int, *,
+                       error: type[ValueError] = TilingError) -> None:
+    """The one rule for a tile and its overlap (``super_resolve``, ``plan_rescan``,
+    ``predict_boundaries``, ``tiled_apply``): the tile is larger than twice the overlap,
+    else no pixel of it is its own. (``srmat`` commands word it with their flags,
+    :func:`napari_srmat.cli.check_tile_flags`.)
+
+    Parameters
+    ----------
+    tile, overlap : int
+        The tile side and the overlap used, in input px.
+    error : type of ValueError
+        The exception raised.
+
+    Examples
+    --------
+    >>> check_tile_overlap(9, 4)
+    >>> check_tile_overlap(8, 4)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.tiling._engine.TilingError: tile 8 must be larger than 2 x overlap 4 (give tile=9 or more)
+    """  # noqa: E501
+    if tile <= 2 * overlap:
+        raise error(f"tile {tile} must be larger than 2 x overlap {overlap} "
+                    f"(give tile={2 * overlap + 1} or more)")
+
+
 def _validate(scale, tile, overlap, batch_size) -> tuple[int, int, int, int]:
     if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
         raise TilingError(f"scale must be a positive integer, got {scale!r}")
@@ -1075,10 +1103,7 @@ def _validate(scale, tile, overlap, batch_size) -> tuple[int, int, int, int]:
             raise TilingError(f"{name} must be an integer, got {v!r}")
     if overlap < 0:
         raise TilingError(f"overlap must be >= 0, got {overlap}")
-    if tile <= 2 * overlap:
-        raise TilingError(
-            f"tile must be larger than 2*overlap (tile={tile}, overlap={overlap})"
-        )
+    check_tile_overlap(tile, overlap)
     if batch_size < 1:
         raise TilingError(f"batch_size must be >= 1, got {batch_size}")
     return int(scale), int(tile), int(overlap), int(batch_size)
