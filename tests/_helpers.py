@@ -132,3 +132,34 @@ def count_zarr_reads(monkeypatch) -> list:
 
     monkeypatch.setattr(zarr.Array, "__getitem__", counted)
     return reads
+
+
+def assert_on_layer(derived, source, factor: float = 1.0) -> None:
+    """Assert that ``derived`` (a layer made from ``source`` at ``factor``: 4 for a x4 SR
+    result, 1 for a map or overlay on its pixels) lies where ``source`` is now: its
+    pixels' outer edges on ``source``'s, its scale ``source``'s / ``factor`` and the same
+    units (last two axes)."""
+    edges = np.array([[-0.5, -0.5], [7.5, 5.5]])  # a few source pixels' outer edges
+    for corner in edges:
+        np.testing.assert_allclose(
+            np.asarray(derived.data_to_world((corner + 0.5) * factor - 0.5))[-2:],
+            np.asarray(source.data_to_world(corner))[-2:], atol=1e-9,
+            err_msg=f"{derived.name} is not on {source.name}")
+    np.testing.assert_allclose(derived.scale[-2:], np.asarray(source.scale[-2:]) / factor)
+    assert [str(u) for u in derived.units[-2:]] == [str(u) for u in source.units[-2:]]
+
+
+def measured_scan(viewer, qtbot):
+    """A boundary Labels layer "scan" (a 96 px microstructure) measured by a
+    GrainSizeWidget (waited for); returns the layer and the widget."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    ms = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0)
+    scan = viewer.add_labels(ms.boundaries.astype(np.uint8), name="scan")
+    g = GrainSizeWidget(viewer)
+    qtbot.addWidget(g)
+    g.layer_combo.value = scan
+    g.run()
+    qtbot.waitUntil(lambda: g.measurement is not None, timeout=30_000)
+    return scan, g

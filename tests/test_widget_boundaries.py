@@ -489,3 +489,36 @@ def test_a_rerun_after_a_stop_ends_with_the_done_line_of_every_widget(
     assert not any(t.resumed for t in tiles)  # computed again: nothing to tell
     assert w.status.text().startswith(f"done: TTA none; max-F1 threshold {THRESHOLD:.3f}")
     assert "resumed" not in w.status.text()
+
+
+def test_boundary_maps_stay_on_their_image_when_it_is_placed_by_hand(make_napari_viewer):
+    """The image's ``scale`` or ``translate`` set by hand (not Calibration) left its
+    boundary probability, uncertainty, boundaries and error maps at the old place: at
+    1 -> 0.5 µm/px they covered twice the image. They now keep its place, snap back when
+    one is moved alone, and are free once the image is gone."""
+    from _helpers import assert_on_layer
+
+    from napari_srmat.widgets.layers import BoundaryMaps, add_boundary_result
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(_image(), name="scan")
+    zeros = np.zeros(image.data.shape[:2], np.float32)
+    maps = add_boundary_result(viewer, image, BoundaryMaps(prob=zeros, uncertainty=zeros,
+                                                           threshold=0.5))
+    made = [maps.probability, maps.uncertainty, maps.boundaries]
+    image.scale, image.units = (0.5, 0.5), ("micrometer", "micrometer")  # by hand
+    image.translate = (3.0, -2.0)
+    for lay in made:
+        assert_on_layer(lay, image)
+    maps.uncertainty.scale = (2.0, 2.0)  # moved alone: back on the image
+    assert_on_layer(maps.uncertainty, image)
+    # a second run writes into the same layers: still on the image, linked once
+    again = add_boundary_result(viewer, image, BoundaryMaps(prob=zeros, uncertainty=zeros,
+                                                            threshold=0.5))
+    assert again.probability is maps.probability
+    image.scale = (0.25, 0.25)
+    for lay in made:
+        assert_on_layer(lay, image)
+    viewer.layers.remove(image)
+    maps.boundaries.scale = (1.0, 1.0)
+    np.testing.assert_allclose(maps.boundaries.scale, (1.0, 1.0))

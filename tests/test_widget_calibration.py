@@ -383,17 +383,10 @@ def test_a_renamed_layer_keeps_its_overlays_when_calibrated(make_napari_viewer, 
     image's size at 0.5 µm/px), since the link was the name. And a new layer given the
     old name, calibrated, rescaled the first layer's overlays. The link is the layer
     itself now."""
-    from napari_srmat.synth import generate_microstructure
-    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+    from _helpers import measured_scan
 
     viewer = make_napari_viewer()
-    ms = generate_microstructure((96, 96), mean_grain_size_px=12, seed=0)
-    scan = viewer.add_labels(ms.boundaries.astype(np.uint8), name="scan")
-    g = GrainSizeWidget(viewer)
-    qtbot.addWidget(g)
-    g.layer_combo.value = scan
-    g.run()
-    qtbot.waitUntil(lambda: g.measurement is not None, timeout=30_000)
+    scan, g = measured_scan(viewer, qtbot)
     corrections = g.add_corrections_layer()
     overlays = [g.measurement.points_layer, g.measurement.lines_layer, corrections]
     scan.name = "sample A-17"

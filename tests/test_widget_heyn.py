@@ -1143,3 +1143,45 @@ def test_a_micrograph_removed_while_the_simple_tab_measures_it_is_told(make_napa
     assert panel.status.text() == input_removed_note(layer)
     assert len(viewer.layers) == 0, [lay.name for lay in viewer.layers]
     assert panel.intercept_label.text() != "–"
+
+
+def test_heyn_overlays_stay_on_their_layer_when_it_is_placed_by_hand(make_napari_viewer,
+                                                                     qtbot):
+    """The boundary layer's ``scale`` or ``translate`` set by hand (not Calibration) left
+    its intersections, test lines and corrections at the old place: at 1 -> 0.5 µm/px
+    the points lay off the boundaries they were counted on. The grain-size boundaries of
+    an image (at the inference scale) stayed behind too. Each now keeps the place of the
+    layer it was made from, at its factor, and snaps back when moved alone."""
+    from types import SimpleNamespace
+
+    from _helpers import assert_on_layer, measured_scan
+
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import measure_heyn, show_grain_size_overlays
+
+    viewer = make_napari_viewer()
+    scan, g = measured_scan(viewer, qtbot)
+    overlays = [g.measurement.points_layer, g.measurement.lines_layer,
+                g.add_corrections_layer()]
+    scan.scale, scan.units = (0.5, 0.5), ("micrometer", "micrometer")  # by hand
+    scan.translate = (4.0, 2.0)
+    for lay in overlays:
+        assert_on_layer(lay, scan)
+    overlays[0].translate = (0.0, 0.0)  # moved alone: back on its layer
+    assert_on_layer(overlays[0], scan)
+    # the Simple tab's overlays: boundaries at the inference scale (x0.5), points on them
+    image = viewer.add_image(np.zeros((48, 48), np.uint8), name="image")
+    mask = scan.data.astype(bool)
+    result = SimpleNamespace(boundaries=mask, heyn=measure_heyn(mask), inference_scale=2.0)
+    meas = show_grain_size_overlays(viewer, image, result)
+    boundaries = viewer.layers["image boundaries (grain size)"]
+    image.scale = (0.8, 0.8)
+    image.translate = (1.0, 3.0)
+    assert_on_layer(boundaries, image, 2.0)
+    assert_on_layer(meas.points_layer, boundaries)
+    # calibrating the boundaries calibrates the image (x2), which they follow
+    changed = set_layer_pixel_size(viewer, boundaries, 0.1)
+    assert changed[0] is image and any(c is boundaries for c in changed)
+    np.testing.assert_allclose(image.scale, (0.2, 0.2))
+    assert_on_layer(boundaries, image, 2.0)
+    assert_on_layer(meas.points_layer, boundaries)

@@ -279,6 +279,17 @@ def test_specimen_export_never_replaces_a_file_it_did_not_write(make_napari_view
     assert panel.export_csv(panel.export_csv(tmp_path / "s.csv")).is_file()
 
 
+def _specimen_run_on_a_field(viewer, qtbot):
+    """A boundary field layer "gb" and a grain-size widget whose specimen run on it was
+    started (its result comes through the event loop); returns both."""
+    gb = viewer.add_labels(_micro(5).boundaries.astype(np.uint8), name="gb",
+                           metadata={"kind": "boundaries", "threshold": 0.4})
+    widget = GrainSizeWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.specimen.select_fields([gb])
+    widget.specimen.run()
+    return gb, widget
+
 def test_a_field_renamed_while_measured_keeps_its_overlays(make_napari_viewer, qtbot,
                                                           tmp_path):
     """A field layer renamed while the specimen job ran got overlays under its old name
@@ -289,14 +300,8 @@ def test_a_field_renamed_while_measured_keeps_its_overlays(make_napari_viewer, q
     from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
 
     viewer = make_napari_viewer()
-    ms = _micro(5)
-    gb = viewer.add_labels(ms.boundaries.astype(np.uint8), name="gb",
-                           metadata={"kind": "boundaries", "threshold": 0.4})
-    widget = GrainSizeWidget(viewer)
-    qtbot.addWidget(widget)
+    gb, widget = _specimen_run_on_a_field(viewer, qtbot)
     panel = widget.specimen
-    panel.select_fields([gb])
-    panel.run()
     gb.name = "field 1"  # before the result arrives (it comes through the event loop)
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
     assert "gb grain area" not in viewer.layers and "gb intercepts" not in viewer.layers
@@ -631,3 +636,22 @@ def test_a_field_removed_while_the_specimen_tab_measures_it_is_told(make_napari_
     assert sorted(lay.name for lay in viewer.layers) == ["f2", "f2 grain area",
                                                          "f2 intercepts"]
     assert panel.table.rowCount() == 2
+
+
+def test_a_fields_overlays_stay_on_it_when_it_is_placed_by_hand(make_napari_viewer, qtbot):
+    """A field layer's ``scale`` or ``translate`` set by hand (not Calibration) left its
+    grain-area map and intercept points at the old place. They now keep its place and
+    snap back when moved alone."""
+    from _helpers import assert_on_layer
+
+    viewer = make_napari_viewer()
+    gb, widget = _specimen_run_on_a_field(viewer, qtbot)
+    panel = widget.specimen
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
+    areas, pts = viewer.layers["gb grain area"], viewer.layers["gb intercepts"]
+    gb.scale, gb.units = (0.5, 0.5), ("micrometer", "micrometer")  # by hand
+    gb.translate = (-3.0, 6.0)
+    areas.scale = (2.0, 2.0)  # moved alone: back on its field
+    for lay in (areas, pts):
+        assert_on_layer(lay, gb)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)

@@ -21,7 +21,7 @@ from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
-from .layers import is_derived_from
+from .layers import is_derived_from, kept_on
 
 __all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UNIT"]
 
@@ -75,6 +75,15 @@ def _recorded_sizes(metadata, scale) -> dict:
     return meta
 
 
+def _record_followed_size(layer) -> None:
+    """``layer``'s metadata in µm at its scale now (:func:`_in_um`; its recorded pixel
+    sizes, if it records any: :func:`_recorded_sizes`), after it followed a calibration."""
+    meta = _in_um(layer.metadata)
+    if meta.get("pixel_size_um") or meta.get("pixel_size_yx_um"):
+        meta = _recorded_sizes(meta, layer.scale)
+    layer.metadata = meta
+
+
 def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool = True,
                          scale_bar: bool = True) -> list:
     """Set ``layer``'s pixel size (µm/px) everywhere the plugin reads it.
@@ -94,10 +103,15 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     scale_bar : bool
         Show napari's scale bar in µm.
 
+    A layer kept on the layer it was made from (an SR result, a boundary map:
+    :func:`~napari_srmat.widgets.layers.keep_on_layer`) has that layer's place at its
+    factor: calibrating it calibrates that layer at ``pixel_size_um`` times the factor
+    (an x4 SR layer at 0.1 µm/px: its LR at 0.4), which it follows.
+
     Returns
     -------
     list
-        The layers changed (``layer`` first).
+        The layers changed (``layer`` first; its source first for a kept layer).
     """
     try:
         px = check_pixel_size(pixel_size_um, name="pixel size")
@@ -105,6 +119,15 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
         raise WidgetInputError(str(exc)) from None
     if px is None:
         raise WidgetInputError(f"give a pixel size in {LENGTH_UNIT} per pixel")
+    kept = kept_on(viewer, layer)
+    if kept is not None:  # its place is its source's: set there, it follows
+        source, factor = kept
+        changed = set_layer_pixel_size(viewer, source, px * factor, derived=derived,
+                                       scale_bar=scale_bar)
+        if not any(c is layer for c in changed):
+            _record_followed_size(layer)
+            changed.append(layer)
+        return changed
     # per axis (Y, X): a layer of non-square pixels (0.4 x 0.8) made square stretches its
     # rows and its columns by different factors, and its derived layers with them
     ratios = tuple(px / float(s) for s in layer.scale[-2:])
@@ -119,10 +142,7 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
         lay.scale = _stretched(lay.scale, ratios)
         lay.translate = _stretched(lay.translate, ratios)
         lay.units = (UM_UNIT,) * lay.ndim
-        meta = _in_um(lay.metadata)
-        if meta.get("pixel_size_um") or meta.get("pixel_size_yx_um"):
-            meta = _recorded_sizes(meta, lay.scale)
-        lay.metadata = meta
+        _record_followed_size(lay)
         changed.append(lay)
     if scale_bar:
         viewer.canvas.overlays.scale_bar.visible = True  # unit: from the layers' units

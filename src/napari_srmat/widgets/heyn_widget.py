@@ -68,6 +68,7 @@ from .layers import (
     file_pyramid,
     is_derived_from,
     is_micrograph_layer,
+    keep_on_layer,
     micrograph_data,
     overlay_geometry,
     removed_inputs_note,
@@ -547,6 +548,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             corr = self.viewer.add_labels(
                 np.zeros(shape, np.uint8), name=name, opacity=0.8, **overlay_geometry(layer),
                 metadata={"kind": "boundary corrections", **source_metadata(layer)})
+            keep_on_layer(self.viewer, corr, layer)  # painted over its pixels
         corr.selected_label = ADD_BOUNDARY
         corr.brush_size = max(2, int(round(max(shape) / 300)))
         corr.mode = "paint"

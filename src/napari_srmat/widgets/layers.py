@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ __all__ = [
     "follow_rescan_plan",
     "follow_calibration",
     "keep_on_layer",
+    "kept_on",
     "BoundaryMaps",
     "BoundaryLayers",
     "boundaries_job",
@@ -225,18 +227,14 @@ def show_colorbar(layer, position: str) -> None:
     bar.visible = True
 
 
-def _units_kwargs(layer) -> dict:
-    units = getattr(layer, "units", None)
-    return {"units": tuple(str(u) for u in units)} if units is not None else {}
-
-
 def _units_kwargs_2d(layer) -> dict:
-    """:func:`_units_kwargs` of the last two axes (for 2-D layers drawn over ``layer``)."""
+    """``units`` of ``layer``'s last two axes, as strings (for 2-D layers drawn over
+    ``layer``), or nothing for a layer without units."""
     units = getattr(layer, "units", None)
     return {"units": tuple(str(u) for u in units[-2:])} if units is not None else {}
 
 
-def overlay_geometry(layer) -> dict[str, Any]:
+def overlay_geometry(layer, factor: float = 1.0) -> dict[str, Any]:
     """``scale``, ``translate`` and ``units`` (last two axes) of a 2-D layer drawn over
     ``layer``, read from ``layer`` as it is now: a result drawn when its job ends takes
     the place of the layer then (calibrated while the job ran: its new pixel size), not
@@ -246,14 +244,20 @@ def overlay_geometry(layer) -> dict[str, Any]:
     ----------
     layer : napari layer
         The layer drawn over.
+    factor : float
+        How many of the drawn layer's pixels span one of ``layer``'s (per axis): 1 for a
+        map or overlay on its pixels, 4 for a x4 SR result; its grid covers the same
+        area (:func:`sr_world_transform`).
 
     Returns
     -------
     dict
         Keyword arguments of ``viewer.add_*``.
     """
-    return dict(scale=tuple(layer.scale[-2:]), translate=tuple(layer.translate[-2:]),
-                **_units_kwargs_2d(layer))
+    scale, translate = tuple(layer.scale[-2:]), tuple(layer.translate[-2:])
+    if factor != 1:
+        scale, translate = sr_world_transform(scale, translate, factor)
+    return dict(scale=scale, translate=translate, **_units_kwargs_2d(layer))
 
 
 #: ``metadata`` key of the layers napari-srmat adds; its value is the name the layer was
@@ -664,24 +668,18 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
         data = levels if multiscale else levels[0]
     level0 = data[0] if multiscale else data
     rgb = level0.ndim == 3 and level0.shape[-1] in (3, 4)
-    ndim_sp = 2
-    scale, translate = sr_world_transform(
-        layer.scale[-ndim_sp:], layer.translate[-ndim_sp:], factor
-    )
+    geo = overlay_geometry(layer, factor)  # the same area, pixels 1/factor the size
     px = layer_pixel_size_um(layer)
     meta = {
         "sr_factor": int(factor),
         "sr_model": model_name,
         **source_metadata(layer),
         "pixel_size_um": px / factor if px else None,
-        **derived_layer_grid(layer, scale, translate),
+        **derived_layer_grid(layer, geo["scale"], geo["translate"]),
     }
     if isinstance(result, (str, os.PathLike)):
         meta["path"] = str(result)
-    kwargs: dict[str, Any] = dict(
-        rgb=rgb, scale=scale, translate=translate, metadata=meta, multiscale=multiscale,
-        **_units_kwargs(layer),
-    )
+    kwargs: dict[str, Any] = dict(rgb=rgb, metadata=meta, multiscale=multiscale, **geo)
     if np.issubdtype(level0.dtype, np.floating):
         kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
     return _upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data, **kwargs)
@@ -822,25 +820,58 @@ def show_plan_figures(shapes, plan) -> None:
     shapes.features = features
 
 
-def keep_on_layer(viewer, overlay, layer) -> None:
-    """Keep ``overlay``, a 2-D layer drawn over ``layer``'s pixels (a rescan plan's
-    rectangles), at ``layer``'s place (:func:`overlay_geometry`) while it is in the
-    viewer: ``layer``'s scale, translate or units set (:data:`GEOMETRY_EVENTS`; by hand or
-    by Calibration) moves it, and its own set otherwise (Calibration stretching the layers
-    made from ``layer`` after ``layer`` itself, a script) puts it back. Without it a scale
-    set by hand left the rectangles at the old scale while their µm followed."""
+#: The layers kept on the layer they were made from (:func:`keep_on_layer`): each
+#: derived layer's source, factor and handler (weak: a deleted layer drops out).
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def keep_on_layer(viewer, overlay, layer, factor: float = 1.0) -> None:
+    """Keep ``overlay``, a 2-D layer made from ``layer`` (its rescan plan's rectangles,
+    boundary maps, Heyn intersections and test lines...), at ``layer``'s place
+    (:func:`overlay_geometry` at ``factor``: 2 for boundaries found at inference scale 2,
+    which cover the same area) while both are in the viewer: the one rule of a derived
+    layer's place.
+
+    ``layer``'s scale, translate or units set (:data:`GEOMETRY_EVENTS`; by hand or by
+    Calibration) moves ``overlay``; ``overlay``'s own set otherwise (by hand, a script,
+    Calibration stretching the layers made from ``layer`` after ``layer`` itself) puts
+    it back: it shows ``layer``'s pixels, and elsewhere would show them at the wrong
+    place (a copy, Layer > Duplicate, is placed freely). A layer kept anew (a result
+    written into the same layer) drops its old link. Its handlers only set attributes
+    (the GUI thread computes nothing); :func:`kept_on` gives the link.
+    """
+    _unkeep(overlay)
+
     def place(_event=None) -> None:
-        if overlay not in viewer.layers:  # replaced or deleted: nothing to keep
-            for lay in (layer, overlay):
-                follow_calibration(lay, place, False, GEOMETRY_EVENTS)
+        if overlay not in viewer.layers or layer not in viewer.layers:
+            _unkeep(overlay)  # replaced or deleted: nothing to keep
             return
         now = overlay_geometry(overlay)
-        for key, value in overlay_geometry(layer).items():
+        for key, value in overlay_geometry(layer, factor).items():
             if now.get(key) != value:  # its own event then finds it in place
                 setattr(overlay, key, value)
 
+    _KEPT[overlay] = (layer, float(factor), place)
     for lay in (layer, overlay):
         follow_calibration(lay, place, True, GEOMETRY_EVENTS)
+
+
+def _unkeep(overlay) -> None:
+    """End :func:`keep_on_layer`'s link of ``overlay`` (if any)."""
+    kept = _KEPT.pop(overlay, None)
+    if kept is not None:
+        for lay in (kept[0], overlay):
+            follow_calibration(lay, kept[2], False, GEOMETRY_EVENTS)
+
+
+def kept_on(viewer, overlay) -> tuple[Any, float] | None:
+    """The layer ``overlay`` is kept on (:func:`keep_on_layer`) and its factor, while
+    both are in ``viewer``; else None. Calibrating ``overlay`` is calibrating that layer
+    (at its pixel size times the factor), as its place follows it."""
+    kept = _KEPT.get(overlay)
+    if kept is None or overlay not in viewer.layers or kept[0] not in viewer.layers:
+        return None
+    return kept[0], kept[1]
 
 
 def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: bool = True):
@@ -1099,6 +1130,9 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                                   visible=False, contrast_limits=(0.0, 1.0),
                                   metadata=dict(meta, kind="error probability"), **geo)
         show_colorbar(err_layer, "bottom_left")
+    for made in (prob, unc, bnd, err_layer):
+        if made is not None:
+            keep_on_layer(viewer, made, layer)
     return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd, error=err_layer)
 
 
@@ -1467,6 +1501,9 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     lines = segments if segments is not None else _result_lines(result)
     meas.lines_layer = show_test_lines(viewer, f"{boundary_layer.name} test lines", lines,
                                        width=max(1.0, 0.002 * max(shape)), **geo)
+    for made in (meas.points_layer, meas.lines_layer):
+        if made is not None:
+            keep_on_layer(viewer, made, boundary_layer)
     return meas
 
 
@@ -1478,14 +1515,14 @@ def show_grain_size_overlays(viewer, image_layer, result) -> HeynMeasurement | N
     the result has no map (a mask, or a figure withheld before the model ran)."""
     if result.boundaries is None or result.heyn is None:
         return None
-    scale, translate = sr_world_transform(image_layer.scale[-2:], image_layer.translate[-2:],
-                                          float(result.inference_scale or 1.0))
+    factor = float(result.inference_scale or 1.0)
+    geo = overlay_geometry(image_layer, factor)
     boundaries = _upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
-        np.asarray(result.boundaries, dtype=np.uint8), opacity=0.7, scale=scale,
-        translate=translate, metadata={**source_metadata(image_layer),
-                                       **derived_layer_grid(image_layer, scale, translate)},
-        **_units_kwargs_2d(image_layer))
+        np.asarray(result.boundaries, dtype=np.uint8), opacity=0.7,
+        metadata={**source_metadata(image_layer),
+                  **derived_layer_grid(image_layer, geo["scale"], geo["translate"])}, **geo)
+    keep_on_layer(viewer, boundaries, image_layer, factor)
     return show_heyn_measurement(viewer, boundaries, result.heyn,
                                  source={"inference_scale": result.inference_scale})
 

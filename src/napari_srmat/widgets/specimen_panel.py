@@ -66,6 +66,7 @@ from .export import write_export, write_summary_rows
 from .layers import (
     DrawnShapes,
     drawn_shapes,
+    keep_on_layer,
     overlay_geometry,
     removed_inputs_note,
     source_metadata,
@@ -472,10 +473,12 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                           ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
             show_colorbar(area_layer, "bottom_left")
             pts = result.intersections[src.name]
-            _upsert_layer(self.viewer, f"{name} intercepts", "points", pts,
-                          face_color="yellow", border_color="black",
-                          size=max(3.0, 0.008 * max(areas.shape)),
-                          metadata=source_metadata(layer, "source"), **geo)
+            pts_layer = _upsert_layer(self.viewer, f"{name} intercepts", "points", pts,
+                                      face_color="yellow", border_color="black",
+                                      size=max(3.0, 0.008 * max(areas.shape)),
+                                      metadata=source_metadata(layer, "source"), **geo)
+            for made in (area_layer, pts_layer):
+                keep_on_layer(self.viewer, made, layer)
         self._fill_tables()
         self.histogram_choice.blockSignals(True)
         self.histogram_choice.clear()
