@@ -279,3 +279,15 @@ def test_huge_dask_inputs_are_refused_before_anything_is_read(monkeypatch):
     with pytest.raises(RegistrationError, match=r"register_images needs "
                        r"1\.8 TiB of memory, more than 50% of the 64\.0 GiB available"):
         register_images(_unreadable((100000, 100000)), _unreadable((200000, 200000)))
+
+
+def test_a_one_value_scale_range_fixes_the_scale(fixed):
+    """scale_range=(1, 1) searched scale 1 only, but the sub-pixel refinement still fitted
+    the scale and returned 0.82 (outside the range given) for a pair whose true scale is
+    2; a one-value range now holds the scale, as fit_scale=False does."""
+    moving = _acquire(fixed, 2, (40, 30), (0.0, 0.0), size=200)
+    for value in (1, 2):
+        reg = register_images(moving, fixed, scale_range=(value, value))
+        assert reg.scale == value
+    reg = register_images(moving, fixed, scale_range=(2, 2))
+    np.testing.assert_allclose(reg.offset_px, (40, 30), atol=0.1)

@@ -299,7 +299,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     fit_scale : bool
         Estimate the scale (True) or take ``scale`` as exact (False).
     scale_range : tuple of float
-        ``(min, max)`` scale searched when ``scale`` is None.
+        ``(min, max)`` scale searched when ``scale`` is None; ``(s, s)`` holds the scale
+        at ``s``.
     refine : bool
         Run the sub-pixel SSIM refinement (step 3 of the module docstring).
 
@@ -374,6 +375,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             raise bad from None
         if lo > hi:
             raise bad
+    # a one-value range (scale_range=(1, 1)) holds the scale, as fit_scale=False does: the
+    # refinement fitted it anyway (0.82 for (1, 1), outside the range given)
+    fit_scale = fit_scale and lo < hi
     # coarse level: MOVING at most COARSE_MAX_PX per side, FIXED shrunk alike
     k = max(1.0, max(m.shape) / COARSE_MAX_PX)
     mk = _resize(m, 1.0 / k)[0] if k > 1 else m
