@@ -244,6 +244,9 @@ def test_training_run_dir_resolves_to_best(tmp_path):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_boundary_model(tmp_path / "nope", device="cpu")
+    with pytest.raises(CheckpointError, match="not found"):  # a typo, not a pickle
+        load_boundary_model(tmp_path / "weights.pth", device="cpu")
+    (tmp_path / "weights.pth").write_bytes(b"not loaded")
     with pytest.raises(CheckpointError, match="pickle"):
         load_boundary_model(tmp_path / "weights.pth", device="cpu")
 
