@@ -845,6 +845,30 @@ def test_chunks_and_write_arguments_are_checked_up_front(tmp_path):
     assert read_image(p).shape == (16, 16, 3)
 
 
+def test_chunks_must_fit_the_datas_axes(tmp_path):
+    """write_ome_zarr(grey, chunks=(16, 16, 16)) and the stream writer's chunks=(16, 16, 16)
+    for (H, W) data were taken silently (the third entry ignored), as was a third entry
+    of 0 or 2.5 for (H, W, C) data. A third entry is for data with channels only."""
+    grey = np.zeros((32, 32), np.uint8)
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    for data, bad in ((grey, (16, 16, 16)), (grey, (16, 16, 1)), (rgb, (16, 16, 3, 1))):
+        with pytest.raises(ValueError, match=r"^chunks must give at most \d sizes .* for "
+                           r"data of shape \(32, 32(, 3)?\), got \(16, 16, \d+(, 1)?\)$"):
+            write_ome_zarr(data, tmp_path / "c.ome.zarr", chunks=bad)
+        with pytest.raises(ValueError, match=r"^chunks must give at most"):
+            OmeZarrStreamWriter(tmp_path / "w.ome.zarr", data.shape, data.dtype, chunks=bad)
+    for bad in ((16, 16, 0), (16, 16, 2.5)):
+        with pytest.raises(ValueError, match=r"^chunks must be a positive integer or a tuple"):
+            write_ome_zarr(rgb, tmp_path / "c.ome.zarr", chunks=bad)
+        with pytest.raises(ValueError, match=r"^chunks must be a positive integer or a tuple"):
+            OmeZarrStreamWriter(tmp_path / "w.ome.zarr", rgb.shape, rgb.dtype, chunks=bad)
+    assert not list(tmp_path.glob("*.zarr*"))
+    p = write_ome_zarr(rgb, tmp_path / "rgb.ome.zarr", chunks=(16, 8, 3))
+    assert zarr.open_group(str(p), mode="r")["0"].chunks == (3, 16, 8)
+    p = write_ome_zarr(grey, tmp_path / "grey.ome.zarr", chunks=(8, 16))
+    assert zarr.open_group(str(p), mode="r")["0"].chunks == (8, 16)
+
+
 def test_ome_zarr_roundtrip(tmp_path, rng):
     a = _rgb(rng, 1100, 1300)
     p = write_ome_zarr(a, tmp_path / "a.ome.zarr", pixel_size_um=0.5, chunks=512)

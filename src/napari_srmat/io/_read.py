@@ -753,14 +753,20 @@ def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None,
     return x_um
 
 
-def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK) -> tuple[int, int]:
+def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK,
+                    shape: Sequence[int] | None = None) -> tuple[int, int]:
     """``(cy, cx)`` from ``chunks`` (None = ``default``, int or tuple): the one rule of a
     ``chunks`` argument (readers and writers).
+
+    With the data's ``shape`` (a writer), a tuple has at most one entry per axis: a
+    third one only for ``(H, W, C)`` data (checked, then unused: the channel axis is one
+    chunk).
 
     Raises
     ------
     ValueError
-        Not a positive integer or a non-empty tuple of them (``"auto"``, ``1.5``, ``0``).
+        Not a positive integer or a non-empty tuple of them (``"auto"``, ``1.5``, ``0``),
+        or more entries than ``shape`` has axes.
     """
     if chunks is None:
         chunks = default
@@ -773,10 +779,14 @@ def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK) -> tuple[int, int]:
     if not items:
         raise bad
     try:
-        sizes = [check_number("chunks", c, lo=1, integer=True) for c in items[:2]]
+        sizes = [check_number("chunks", c, lo=1, integer=True) for c in items]
     except ValueError:
         raise bad from None
-    return (sizes[0], sizes[-1])
+    if shape is not None and len(sizes) > max(2, len(shape)):
+        most = "3 sizes (cy, cx, c)" if len(shape) == 3 else "2 sizes (cy, cx)"
+        raise ValueError(f"chunks must give at most {most} for data of shape "
+                         f"{tuple(int(s) for s in shape)}, got {chunks!r}")
+    return (sizes[0], sizes[min(1, len(sizes) - 1)])
 
 
 def _chunks_for(shape: tuple[int, ...], chunks, channel_axis: int | None) -> tuple:

@@ -319,9 +319,9 @@ class OmeZarrStreamWriter:
         ``(H, W)`` or ``(H, W, C)`` (channels-last, as everywhere in napari-srmat).
     dtype : dtype-like
         Pixel type.
-    chunks : tuple of int
-        Spatial chunk size ``(cy, cx)`` (a third entry, if given, is ignored: the
-        channel axis is one chunk). Blocks are indexed on this grid.
+    chunks : int or tuple of int
+        Spatial chunk size ``(cy, cx)``; ``(H, W, C)`` data may add a third entry, which
+        is not used (the channel axis is one chunk). Blocks are indexed on this grid.
     axes : {"YX", "YXC"}, optional
         Defaults from ``len(shape)``.
     pixel_size_um : float or (float, float), optional
@@ -406,7 +406,7 @@ class OmeZarrStreamWriter:
         shape: Sequence[int],
         dtype,
         *,
-        chunks: Sequence[int],
+        chunks: int | Sequence[int],
         axes: str | None = None,
         pixel_size_um: float | tuple[float, float] | None = None,
         origin_um: Sequence[float] | None = None,
@@ -430,9 +430,7 @@ class OmeZarrStreamWriter:
                             "(float16, float32 or float64): convert them first, e.g. "
                             "data.astype(numpy.float64)")
         self.axes = _norm_axes(axes, len(self.shape))
-        chunks = tuple(int(c) for c in chunks)
-        if len(chunks) < 2 or any(c <= 0 for c in chunks[:2]):
-            raise ValueError(f"chunks must give two positive spatial sizes, got {chunks}")
+        chunks = _spatial_chunks(chunks, shape=self.shape)
         self.chunks = (min(chunks[0], self.shape[0]), min(chunks[1], self.shape[1]))
         self.pixel_size_um = check_pixel_size_yx(pixel_size_um)
         self.origin_um = _check_origin(origin_um, self.pixel_size_um)
@@ -1056,7 +1054,8 @@ def write_ome_zarr(
         Pyramid levels (default: 2x mean downsampling until the smallest side <= 512); at
         most the number of halvings to 1 x 1 px plus one.
     chunks : int or tuple, optional
-        Spatial chunk size on disk (default 1024).
+        Spatial chunk size on disk (default 1024): ``(cy, cx)``, or ``(cy, cx, c)`` for
+        data with channels (the channel axis stays one chunk).
     overwrite : bool
         Replace an existing store (the old one stays until the new one is complete).
     stop : StopToken, optional
@@ -1090,8 +1089,9 @@ def write_ome_zarr(
     pixel_size_um = check_pixel_size_yx(pixel_size_um)
     if n_levels is not None:  # checked before the blocks are written, not after
         n_levels = check_number("n_levels", n_levels, lo=1, integer=True)
-    chunks = _spatial_chunks(chunks, 1024)
+    _spatial_chunks(chunks)  # a bad chunks argument fails before the data is looked at
     arr, axes, pixel = _as_yx_c(data, axes)
+    chunks = _spatial_chunks(chunks, 1024, shape=arr.shape)
     if n_levels is not None:  # n_levels=100 wrote 94 copies of a 1 x 1 level
         most = 1 + (max(arr.shape[:2]) - 1).bit_length()  # halvings until 1 x 1 px
         if n_levels > most:
