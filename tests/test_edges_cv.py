@@ -84,6 +84,13 @@ def test_scan_folds_errors():
         scan_folds(_paths({"1": 5, "2": 5}), n_folds=1)
     with pytest.raises(CVError, match="twice"):
         scan_folds(["1-0-0.png", "1-0-0.png", "2-0-0.png"], n_folds=2)
+    # numpy's 'expected non-negative integer' / 'SeedSequence expects int or sequence of
+    # ints' before: the one seed rule (errors.check_seed)
+    for seed in (-1, 2.5, "1"):
+        with pytest.raises(CVError, match=rf"^seed must be an integer >= 0, got {seed!r}$"):
+            scan_folds(_paths({"1": 5, "2": 5}), n_folds=2, seed=seed)
+    assert scan_folds(_paths({"1": 5, "2": 5}), seed=3.0, n_folds=2) == scan_folds(
+        _paths({"1": 5, "2": 5}), seed=3, n_folds=2)
 
 
 @pytest.mark.realdata

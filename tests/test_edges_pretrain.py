@@ -125,7 +125,11 @@ def test_pretraining_refuses_bad_input_and_writes_nothing(tmp_path):
                        ({"crop": 30, "patch": 8}, "multiple"), ({"encoder": "huge"}, "encoder"),
                        ({"crop": 32, "patch": 32}, "single patch"),
                        ({"lr": float("inf"), "crop": 32, "patch": 8}, "learning rate"),
-                       ({"num_threads": -1, "crop": 32, "patch": 8}, "threads")]:
+                       ({"num_threads": -1, "crop": 32, "patch": 8}, "threads"),
+                       ({"seed": -1, "crop": 32, "patch": 8}, r"^seed must be an integer >= "
+                        r"0, got -1$"),
+                       ({"seed": 2.5, "crop": 32, "patch": 8}, r"^seed must be an integer >= "
+                        r"0, got 2.5$")]:
         with pytest.raises(ValueError, match=match):
             jobs.run_job(masked_pretrain_job({"images": _images(1), "out": str(tmp_path / "c"),
                                               **bad}))

@@ -202,7 +202,10 @@ def test_bad_training_input(tmp_path):
                        ({"pretrain_epochs": -1}, "pretrain_epochs"),
                        ({"steps_per_epoch": 0}, "steps_per_epoch"),
                        ({"lr": float("inf")}, "learning rate"),
-                       ({"num_threads": -1}, "num_threads")]:
+                       ({"num_threads": -1}, "num_threads"),
+                       # numpy's 'expected non-negative integer' after the data were read
+                       ({"seed": -1}, r"^seed must be an integer >= 0, got -1$"),
+                       ({"seed": 2.5}, r"^seed must be an integer >= 0, got 2.5$")]:
         with pytest.raises(ValueError, match=match):
             train_boundaries(_cfg(tmp_path, **bad))
     # a folder of the user's is refused before the data are read

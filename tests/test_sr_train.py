@@ -259,7 +259,9 @@ def test_bad_training_config(tmp_path, image_dir):
                        ({"time_limit_s": -1.0}, "time_limit_s"),
                        ({"time_limit_s": float("nan")}, "time_limit_s"),
                        ({"lr": float("inf")}, "learning rate"), ({"lr": -1e-3}, "learning rate"),
-                       ({"num_threads": -1}, "num_threads")]:
+                       ({"num_threads": -1}, "num_threads"),
+                       ({"seed": -1}, r"^seed must be an integer >= 0, got -1$"),
+                       ({"seed": 2.5}, r"^seed must be an integer >= 0, got 2.5$")]:
         with pytest.raises((SRError, ValueError), match=match):
             run_job(train_sr_job(_cfg(tmp_path, image_dir, out=str(tmp_path / "bad"), **bad)),
                     quiet=True)

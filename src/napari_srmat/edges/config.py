@@ -136,7 +136,8 @@ class MaskedPretrainConfig:
     lr, weight_decay : float
         AdamW settings (cosine decay to 5 % of ``lr``).
     seed : int
-        Crops, masks and initial weights.
+        Crops, masks and initial weights: an integer >= 0
+        (:func:`napari_srmat.errors.check_seed`).
     num_threads : int, optional
         ``torch.set_num_threads`` for the run.
     device : str

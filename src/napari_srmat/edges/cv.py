@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import check_seed
+
 __all__ = ["CVError", "scan_id", "scan_folds", "fold_splits"]
 
 PathLike = str | os.PathLike
@@ -75,7 +77,8 @@ def scan_folds(paths: Sequence[PathLike], n_folds: int = 5, seed: int = 0, *,
     n_folds : int
         Number of folds, 2 <= n_folds <= number of scans.
     seed : int
-        Seed of the tie-breaking order between scans of equal size.
+        Seed of the tie-breaking order between scans of equal size (an integer >= 0:
+        :func:`napari_srmat.errors.check_seed`).
     pattern : str, optional
         Passed to :func:`scan_id`.
 
@@ -88,7 +91,8 @@ def scan_folds(paths: Sequence[PathLike], n_folds: int = 5, seed: int = 0, *,
     Raises
     ------
     CVError
-        Too few scans for the folds, a duplicated path, or fewer than 2 folds.
+        Too few scans for the folds, a duplicated path, fewer than 2 folds, or a ``seed``
+        that is not an integer >= 0.
     """
     paths = list(paths)
     n_folds = int(n_folds)
@@ -104,7 +108,7 @@ def scan_folds(paths: Sequence[PathLike], n_folds: int = 5, seed: int = 0, *,
     if len(scans) < n_folds:
         raise CVError(f"{len(scans)} scan(s) cannot fill {n_folds} folds (a scan is never "
                       "split between folds)")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed, error=CVError))
     tiebreak = {s: int(r) for s, r in zip(scans, rng.permutation(len(scans)))}
     order = sorted(scans, key=lambda s: (-len(by_scan[s]), tiebreak[s]))
     sizes = [0] * n_folds

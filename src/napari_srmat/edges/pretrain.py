@@ -28,6 +28,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
+from ..errors import check_seed
 from ..jobs import Checkpoint, Log, Metric, Progress, Stopped, check_stop
 from .config import MaskedPretrainConfig
 from .model import ENCODER_PRESETS, build_uaed, default_arch_config
@@ -203,12 +204,13 @@ def masked_pretrain_job(config: MaskedPretrainConfig | dict, *, stop=None):
     arch = default_arch_config(cfg.encoder)
     images = [_checked_image(i, img, cfg.crop) for i, img in enumerate(cfg.images)]
     check_learning_rate(cfg.lr)
+    seed = check_seed(cfg.seed)  # 3.0 -> 3: numpy wants an int
     set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     model = build_uaed(arch).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(seed)
     no_label = np.zeros((cfg.crop, cfg.crop), bool)  # the crop function wants a mask
     yield Log(f"masked pretraining on {len(images)} images, {cfg.steps} steps")
     t0 = time.time()

@@ -30,7 +30,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import check_flag, not_found_message, worded_error
+from ..errors import check_flag, check_seed, not_found_message, worded_error
 from ..io import all_finite, as_bool_mask
 from ..jobs import (
     Checkpoint,
@@ -440,6 +440,7 @@ def _train_boundaries(config, stop, held):
     check_learning_rate(cfg.lr)
     check_flag("resume", cfg.resume)  # "no" is truthy: it would resume
     check_flag("overwrite", cfg.overwrite)
+    cfg = replace(cfg, seed=check_seed(cfg.seed))  # 3.0 -> 3: numpy wants an int
     set_cpu_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     use_amp = bool(cfg.amp and device.startswith("cuda"))

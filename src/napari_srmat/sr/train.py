@@ -38,7 +38,7 @@ from ..device import (
     resolve_device,
     set_cpu_threads,
 )
-from ..errors import Option, check_flag, not_found_message, worded_error
+from ..errors import Option, check_flag, check_seed, not_found_message, worded_error
 from ..io import (
     IMAGE_SUFFIXES,
     all_finite,
@@ -117,6 +117,8 @@ class SRTrainConfig:
         or ``best``): without it (and without ``resume``) such a run is refused, so a
         trained model is never replaced by mistake.
     seed : int
+        Patches, noise and initial weights: an integer >= 0
+        (:func:`napari_srmat.errors.check_seed`).
     device : str
         ``"auto"`` (default: CUDA, then MPS, else CPU), ``"cpu"``, ``"cuda[:N]"``,
         ``"mps"``: the rule of :func:`napari_srmat.device.resolve_device`, as for
@@ -198,6 +200,7 @@ class SRTrainConfig:
             raise SRError(f"can only train {TRAINABLE_MODELS}, not {self.model!r}")
         check_flag("resume", self.resume, error=SRError)  # "no" is truthy: it would resume
         check_flag("overwrite", self.overwrite, error=SRError)
+        self.seed = check_seed(self.seed, error=SRError)  # 3.0 -> 3: numpy wants an int
         if self.scale not in (2, 4):
             raise SRError(f"scale must be 2 or 4, got {self.scale}")
         if self.patch < self.scale * 4 or self.patch % (self.scale * 4):
