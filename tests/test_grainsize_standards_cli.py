@@ -391,13 +391,27 @@ def test_method_that_measures_no_field_fails_as_without_method(tmp_path, capsys,
     else:
         assert "G = n/a" in out
     lines = [line for line in err.splitlines() if not line.startswith("[progress]")]
-    # a field without crossings is N_L = 0, a field value (not left out), but no G
+    # a field without any boundary pixel is not measured (blank, or one grain): no N_L
+    assert lines[-1] == ("srmat grain-size: error: no grain size measured: the field gives "
+                         "no valid N_L (see the warnings)")
+    assert any(line.startswith("srmat grain-size: warning: field(s) ") and
+               line.endswith("empty.png have no boundary at all: not segmented, or one grain "
+                             "covers the whole field; left out of the statistics")
+               for line in lines), lines
+    assert all(line.split(": ")[1] in ("warning", "note", "error") for line in lines), lines
+    # boundary pixels no test line crosses: N_L = 0, a field value (not left out), no G
+    ring = np.zeros((128, 128), np.uint8)
+    ring[1:6, 1:6] = 255
+    ring[2:5, 2:5] = 0
+    Image.fromarray(ring).save(tmp_path / "ring.png")
+    assert main(["grain-size", str(tmp_path / "ring.png"), *args[2:], "--method",
+                 "intercept"]) == 2
+    lines = capsys.readouterr().err.splitlines()
     assert lines[-1] == ("srmat grain-size: error: no grain size measured: N_L is 0, no "
                          "test line of the field crosses a boundary (see the warnings)")
     assert any(line.startswith("srmat grain-size: warning: field(s) ") and
-               "empty.png have no boundary crossing (N_L = 0" in line for line in lines), lines
+               "ring.png have no boundary crossing (N_L = 0" in line for line in lines), lines
     assert not any("left out" in line for line in lines), lines
-    assert all(line.split(": ")[1] in ("warning", "note", "error") for line in lines), lines
     # a mask that is no boundary map (all boundary) gives no value: no valid N_L
     Image.fromarray(np.full((128, 128), 255, np.uint8)).save(tmp_path / "full.png")
     assert main(["grain-size", str(tmp_path / "full.png"), *args[2:], "--method",

@@ -991,12 +991,52 @@ def test_fields_all_without_crossings_give_no_grain_size_and_no_error():
     assert s["astm_g"] is None and s["astm_g_ci95"] is None
     assert s["mean_intercept_um"] is None and s["mean_intercept_ci95_um"] is None
     assert s["relative_accuracy_pct"] is None
-    # measured: a field inside one grain (no boundary in it) is such a field
+    # measured: a field with a boundary no test line crosses is such a field
     ms = synth((256, 256), h=20, seed=3).boundaries
-    out = measure_specimen([ms, np.zeros((256, 256), bool)], pixel_size_um=0.5, n_lines=10)
+    out = measure_specimen([ms, _uncrossed((256, 256))], pixel_size_um=0.5, n_lines=10)
     assert out["images"][1]["intersections_per_mm"] == 0.0
     assert out["summary"]["n_fields_in_statistics"] == 2
     assert out["summary"]["mean"] == pytest.approx(out["images"][0]["intersections_per_mm"] / 2)
+
+
+def _uncrossed(shape):
+    """A mask whose only boundary, a small ring in the corner, no test line crosses."""
+    m = np.zeros(shape, bool)
+    m[1:6, 1:6] = True
+    m[2:5, 2:5] = False
+    return m
+
+
+@pytest.mark.parametrize("method", ["intercept", "planimetric"])
+def test_a_field_without_any_boundary_is_not_measured(method):
+    """An all-zero mask (a failed prediction, a wrong threshold, a blank or inverted
+    file) read N_L = 0 and, since 5c8c873, entered the statistics as a field of no
+    crossing: with two 20 px grids it read G 8.74 from 3 fields (9.91 from the 2 real
+    ones). A field with no boundary pixel cannot be told from one grain covering the
+    field, so it is not measured (None) and named with both readings; a field with
+    boundary pixels that no test line crosses is still N_L = 0, a field value."""
+    grid = np.zeros((200, 200), bool)
+    grid[:, ::20] = grid[::20, :] = True
+    blank = measure_field(np.zeros((200, 200), bool), pixel_size_um=0.5, method=method,
+                          name="blank")
+    key = "intersections_per_mm" if method == "intercept" else "grains_per_mm2"
+    assert blank[key] is None and blank["n_boundary_px"] == 0 and blank["astm_g"] is None
+    assert any(w.startswith("no boundary at all: not segmented, or one grain covers the "
+                            "whole field") for w in blank["warnings"]), blank["warnings"]
+    g = measure_field(grid, pixel_size_um=0.5, method=method)
+    s = summarize_fields([blank, g, g])
+    assert (s["n_fields"], s["n_fields_in_statistics"]) == (3, 2)
+    assert s["astm_g"] == pytest.approx(summarize_fields([g, g])["astm_g"])
+    assert ("field(s) blank have no boundary at all: not segmented, or one grain covers "
+            "the whole field; left out of the statistics") in s["warnings"], s["warnings"]
+    assert not any("without a valid value" in w for w in s["warnings"]), s["warnings"]
+    # a label map of one grain has no boundary either
+    one = measure_field(labels=np.ones((200, 200), int), pixel_size_um=0.5, method=method)
+    assert one[key] is None and one["n_boundary_px"] == 0
+    if method == "intercept":  # boundary pixels, no crossing: N_L = 0 counts
+        u = measure_field(_uncrossed((200, 200)), pixel_size_um=0.5, name="u")
+        assert u[key] == 0.0 and u["n_boundary_px"] == 16
+        assert summarize_fields([u, g, g])["n_fields_in_statistics"] == 3
 
 
 @pytest.mark.parametrize("rule", ["e112", "iso643", "e1382"])
@@ -1005,8 +1045,9 @@ def test_a_planimetric_zero_is_no_count_and_stays_out(rule):
     holds the four corners, ¼ each), and under E1382 nothing is counted over no area
     (N_A undefined, None). N_A = 0 is thus no count a rule gives, and a field carrying
     one is left out as a field without a value."""
-    f = measure_field(np.zeros((200, 200), bool), pixel_size_um=0.5, method="planimetric",
-                      rule=rule, n_lines=7, margin=0)
+    # one grain over the field (a boundary speck in it, below min_grain_px)
+    f = measure_field(_uncrossed((200, 200)), pixel_size_um=0.5, method="planimetric",
+                      rule=rule, n_lines=7, margin=0, min_grain_px=10)
     if rule == "e1382":
         assert f["grains_per_mm2"] is None
     else:

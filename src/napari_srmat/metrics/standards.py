@@ -518,15 +518,21 @@ def _measure_field(
     twins_excluded = None if twins is None else bool(exclude_twins)
     px = pixel_size_um
     warnings_ = ([] if note is None else [note]) + [f"intercept: {w}" for w in hr.warnings]
+    n_boundary_px = int(np.count_nonzero(mask))
+    measured = _is_measured_field(hr.degenerate, n_boundary_px)
     if hr.degenerate:
         # not a boundary map: no grain count either (it would count specks)
         warnings_.append("planimetric: not a boundary map, no grain count is reported")
-        pr.grains_per_px2 = pr.grains_per_mm2 = pr.astm_g = pr.mean_grain_area_um2 = None
+    elif not n_boundary_px:
+        warnings_.append(f"{NO_BOUNDARY_NOTE}: the field is not measured (no N_L, no grain "
+                         "count)")
     else:
         warnings_ += [f"planimetric: {w}" for w in pr.warnings]
+    if not measured:
+        pr.grains_per_px2 = pr.grains_per_mm2 = pr.astm_g = pr.mean_grain_area_um2 = None
     l_px = hr.total_length_px
     p = hr.intersection_count
-    n_l_px = p / l_px if l_px > 0 and not hr.degenerate else None
+    n_l_px = p / l_px if l_px > 0 and measured else None
     if hr.mean_intercept_px is not None and has_few_intersections(p):
         warnings_.append(f"intercept: {few_intersections_note(p)}")
     by_dir = hr.mean_intercept_by_direction_px
@@ -549,6 +555,9 @@ def _measure_field(
         "mean_intercept_by_direction_px": by_dir,
         "anisotropy_index": hr.anisotropy_index,
         "excluded_line_length_px": hr.excluded_length_px,
+        # 0: not measured (not segmented, or one grain covers the field), see
+        # _is_measured_field
+        "n_boundary_px": n_boundary_px,
         # planimetric
         "rule": pr.rule,
         "n_grains_inside": pr.n_grains_inside,
@@ -620,6 +629,30 @@ def _measure_field(
         )
     out["warnings"] = warnings_
     return _clean(out), grains, hr
+
+
+NO_BOUNDARY_NOTE = ("no boundary at all: not segmented, or one grain covers the whole "
+                    "field")
+
+
+def _is_measured_field(degenerate: bool, n_boundary_px: int) -> bool:
+    """Whether a field's mask gives a field value (N_L, N_A) at all.
+
+    Not when it is no boundary map (``degenerate``: too many boundary pixels) or has no
+    boundary pixel at all: an all-zero mask is a failed or blank segmentation (a wrong
+    threshold, an inverted file) as much as a field inside one grain, and the two cannot
+    be told apart, so neither gives a value (``None``, left out of the statistics with a
+    warning). A field with boundary pixels that no test line crosses is measured: N_L =
+    0, a field value (:func:`_is_field_value`).
+
+    Examples
+    --------
+    >>> _is_measured_field(False, 120), _is_measured_field(False, 0)
+    (True, False)
+    >>> _is_measured_field(True, 120)
+    False
+    """
+    return not degenerate and n_boundary_px > 0
 
 
 # --------------------------------------------------------------------- summary
@@ -699,8 +732,10 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     Jeffries count is never 0 on a measured field (a field inside one grain counts 1
     under E112 and ISO 643; under E1382 it has no complete grain and no N_A), so an N_A
     of 0 is no count. A field without a value (None, NaN: not measured) is left out,
-    with a warning. An end of the interval at or below 0 grains (or intersections) per
-    unit has no G and no ℓ̄ and is withheld (``None``), as G and ℓ̄ of a mean N_L of 0.
+    with a warning; a field without any boundary pixel (``n_boundary_px`` 0, see
+    :func:`_is_measured_field`) is not measured and named. An end of the interval at
+    or below 0 grains (or intersections) per unit has no G and no ℓ̄ and is withheld
+    (``None``), as G and ℓ̄ of a mean N_L of 0.
 
     Parameters
     ----------
@@ -758,8 +793,15 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         standard = STANDARD_OF_RULE.get(rule, rule)
     vals = [f.get(key if has_um else key_px) for f in fields]
     valid = [v for v in vals if _is_field_value(v, method)]
-    if len(valid) < len(vals):
-        warnings_.append(f"{len(vals) - len(valid)} field(s) without a valid value are left out")
+    # a field without a boundary pixel is named, with both readings (measure_field)
+    blank = [i for i, f in enumerate(fields)
+             if f.get("n_boundary_px") == 0 and not _is_field_value(vals[i], method)]
+    if blank:
+        warnings_.append(f"field(s) {_field_names(fields, blank)} have {NO_BOUNDARY_NOTE}; "
+                         "left out of the statistics")
+    if len(valid) + len(blank) < len(vals):
+        warnings_.append(f"{len(vals) - len(valid) - len(blank)} field(s) without a valid "
+                         "value are left out")
     zero = [i for i, v in enumerate(vals) if method == "intercept" and v == 0]
     if zero:
         warnings_.append(
