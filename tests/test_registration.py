@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,11 @@ from scipy import ndimage as ndi
 
 from napari_srmat.cli import main
 from napari_srmat.io import to_float01, to_uint8
-from napari_srmat.sr.registration import RegistrationError, register_images
+from napari_srmat.sr.registration import (
+    RegistrationError,
+    RegistrationWarning,
+    register_images,
+)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +181,7 @@ def test_a_scale_at_the_limit_of_the_search_is_flagged(fixed, tmp_path):
     from napari_srmat.sr.registration import RegistrationWarning
 
     lr = cv2.resize(fixed, (96, 96), interpolation=cv2.INTER_AREA)
-    with pytest.warns(RegistrationWarning, match="beyond the upper limit.*moving = the low-res"):
+    with pytest.warns(RegistrationWarning, match="near the upper limit.*moving = the low-res"):
         register_images(fixed, lr)
     with pytest.warns(RegistrationWarning, match="lower limit"):
         register_images(lr, fixed, scale=4.6)
@@ -291,3 +296,22 @@ def test_a_one_value_scale_range_fixes_the_scale(fixed):
         assert reg.scale == value
     reg = register_images(moving, fixed, scale_range=(2, 2))
     np.testing.assert_allclose(reg.offset_px, (40, 30), atol=0.1)
+
+
+def test_the_refined_scale_stays_in_the_range_searched(fixed):
+    """The sub-pixel refinement fitted the scale freely: a x2 pair registered with
+    scale_range=(1.5, 1.98) or (2.01, 2.5) returned scale 2.0, outside the range given, as
+    did (1.9, 1.995) without the refinement (the scale of 384 px searched at 1.995 is that
+    of the 192 px it rounds to). It now stays at the limit, with the warning that the best
+    match lies there."""
+    moving = _acquire(fixed, 2, (40, 30), (0.0, 0.0), size=200)
+    for lo, hi, edge, refine in ((1.5, 1.98, "upper", True), (2.01, 2.5, "lower", True),
+                                 (1.9, 1.995, "upper", False)):
+        with pytest.warns(RegistrationWarning, match=rf"^the scale found, .* {edge} limit "
+                          rf"of the scales searched \({lo:g}-{hi:g};"):
+            reg = register_images(moving, fixed, scale_range=(lo, hi), refine=refine)
+        assert reg.scale == (hi if edge == "upper" else lo)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a range around the true scale: no word
+        reg = register_images(moving, fixed, scale_range=(1.5, 2.5))
+    assert reg.scale == pytest.approx(2.0, abs=0.005)

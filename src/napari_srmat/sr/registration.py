@@ -299,8 +299,8 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     fit_scale : bool
         Estimate the scale (True) or take ``scale`` as exact (False).
     scale_range : tuple of float
-        ``(min, max)`` scale searched when ``scale`` is None; ``(s, s)`` holds the scale
-        at ``s``.
+        ``(min, max)`` scale searched when ``scale`` is None (the scale found, refined
+        too, is never outside it); ``(s, s)`` holds the scale at ``s``.
     refine : bool
         Run the sub-pixel SSIM refinement (step 3 of the module docstring).
 
@@ -414,8 +414,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         best = max(best, _search(mk, fk, fine) or best, key=lambda b: b[0])
     ncc, s, oy, ox = best
     oy, ox = oy * k, ox * k  # fk px -> f px (the scale is shared by both levels)
-    if lo == hi:
-        s = lo
+    # the exact scale of a searched size rounded to whole pixels may lie just outside
+    # the range (2.0 for (1.9, 1.995): 384 px / 1.995 -> 192 px); a one-value range holds it
+    s = min(hi, max(lo, s))
     box = _overlap_box(m.shape, f.shape, s, (oy, ox))
     if box[1] - box[0] < MIN_OVERLAP_PX // 2 or box[3] - box[2] < MIN_OVERLAP_PX // 2:
         raise RegistrationError("cannot register: the images barely overlap"
@@ -445,8 +446,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         base = s
 
         def unpack(p: np.ndarray) -> tuple[float, tuple[float, float]]:
-            # offsets in MOVING px (well conditioned), the scale as a log factor
-            sc = base * math.exp(p[2]) if fit_scale else base
+            # offsets in MOVING px (well conditioned), the scale as a log factor, kept in
+            # the range searched (it drifted out: 2.0 for (1.5, 1.98) on a x2 pair)
+            sc = min(hi, max(lo, base * math.exp(p[2]))) if fit_scale else base
             return sc, (oy + p[0] * base, ox + p[1] * base)
 
         def cost(p: np.ndarray) -> float:
@@ -463,11 +465,12 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             quality = float(-res.fun)
     import warnings
 
+    at_limit = at_limit or (lo != hi and s in (lo, hi))  # refined onto a limit
     if at_limit:
-        edge = "upper" if best[1] > math.sqrt(lo * hi) else "lower"
+        edge = "upper" if s > math.sqrt(lo * hi) else "lower"
         warnings.warn(
-            f"the scale found, {s:.4g}, is at or beyond the {edge} limit of the scales "
-            f"searched ({lo:.3g}-{hi:.3g}; match ssim {quality:.2f}): the correlation had no "
+            f"the scale found, {s:.4g}, is at or near the {edge} limit of the scales "
+            f"searched ({lo:.4g}-{hi:.4g}; match ssim {quality:.2f}): the correlation had no "
             "maximum inside them; check the order (moving = the low-resolution image, fixed = "
             "the high-resolution one) or give the approximate scale",
             RegistrationWarning, stacklevel=2)
