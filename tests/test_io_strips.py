@@ -3,6 +3,8 @@ with deflate or LZW): read lazily without decoding the strip once per chunk."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import tifffile
@@ -11,7 +13,8 @@ from napari_srmat.io import _read, read_image
 
 
 def _count_tiff_reads(monkeypatch) -> dict:
-    """``{"bytes": N}``: the bytes tifffile reads from TIFF files from now on."""
+    """``{"bytes": N}``: the bytes read from TIFF files from now on (by tifffile, and
+    by the window reader of uncompressed ones)."""
     read = {"bytes": 0}
     plain_read = tifffile.FileHandle.read
 
@@ -20,7 +23,13 @@ def _count_tiff_reads(monkeypatch) -> dict:
         read["bytes"] += len(data)
         return data
 
+    def counted_window(self, out, *args, **kwargs):  # uncompressed: read in place
+        read["bytes"] += out.nbytes
+        return plain_window(self, out, *args, **kwargs)
+
+    plain_window = _read._TiffWindows._read_into
     monkeypatch.setattr(tifffile.FileHandle, "read", counted)
+    monkeypatch.setattr(_read._TiffWindows, "_read_into", counted_window)
     return read
 
 
@@ -131,3 +140,55 @@ def test_a_lazy_tiff_holds_its_file_open_only_while_reading(tmp_path, rng):
         assert _open_handles(p) == 0
     finally:
         gc.enable()
+
+
+def _rgba_mosaic(shape=(512, 640), border=128):
+    """A stitched RGBA mosaic: noise (compresses badly, as a micrograph), its right
+    ``border`` columns transparent and black."""
+    rgba = np.random.default_rng(1).integers(0, 255, (*shape, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[:, -border:] = 0
+    return rgba
+
+
+@pytest.mark.parametrize("layout", ["tiled", "strips", "uncompressed"])
+def test_opening_a_large_rgba_tiff_reads_a_bounded_part_of_it(tmp_path, monkeypatch,
+                                                             layout):
+    """Counting the transparent share of an RGBA TIFF without a pyramid read every
+    k-th row and column of alpha, which decodes every tile or strip: a tiled zlib
+    8000x8000 RGBA mosaic (210 MiB) read 218 MiB at open (26 MiB as RGB), where the
+    open used to be lazy. The share is now counted from tiles or strips spread over the
+    image, at most ALPHA_COUNT_PIXELS of them, and told as sampled."""
+    rgba = _rgba_mosaic()
+    p = tmp_path / f"{layout}.tif"
+    kwargs = ({"tile": (32, 32), "compression": "zlib"} if layout == "tiled" else
+              {"rowsperstrip": 8, "compression": "zlib"} if layout == "strips" else {})
+    tifffile.imwrite(p, rgba, photometric="rgb", extrasamples=["unassalpha"], **kwargs)
+    monkeypatch.setattr(_read, "ALPHA_COUNT_PIXELS", rgba[..., 0].size // 16)
+    read = _count_tiff_reads(monkeypatch)
+    with pytest.warns(UserWarning) as told:
+        m = read_image(p)
+    assert read["bytes"] < rgba.nbytes / 8, f"{read['bytes']} bytes read of {rgba.nbytes}"
+    assert re.search(r"about \d+% of its pixels are transparent \(sampled, .*read as if "
+                     "opaque", str(told[0].message))
+    assert m.metadata["transparent_fraction"] == pytest.approx(0.2, abs=0.05)
+    assert m.shape == (512, 640, 3)
+    np.testing.assert_array_equal(np.asarray(m.data), rgba[..., :3])
+
+
+def test_the_alpha_of_a_large_one_strip_tiff_is_counted_from_its_one_decode(
+        tmp_path, monkeypatch):
+    """A compressed RGBA level stored as one strip is decoded whole by any read (the
+    open's probe does): its transparent share is counted whole from that decode, the
+    strip not read again."""
+    rgba = _rgba_mosaic()
+    p = _strip_tiff(tmp_path / "one.tif", rgba, photometric="rgb",
+                    extrasamples=["unassalpha"])
+    monkeypatch.setattr(_read, "ALPHA_COUNT_PIXELS", rgba[..., 0].size // 16)
+    strip = tifffile.TiffFile(p).pages[0].databytecounts[0]
+    read = _count_tiff_reads(monkeypatch)
+    with pytest.warns(UserWarning, match=r"one.tif: 20% of its pixels are transparent"):
+        m = read_image(p, chunks=128)
+    np.testing.assert_array_equal(np.asarray(m.data), rgba[..., :3])
+    assert read["bytes"] < 1.5 * strip
+    assert m.metadata["transparent_fraction"] == 0.2

@@ -900,19 +900,22 @@ def _detect_format(path: Path) -> str:
 TRANSPARENT_WORDS = "of its pixels are transparent"
 
 
-def _alpha_dropped(alpha: np.ndarray, name: str, meta: dict) -> None:
+def _alpha_dropped(alpha: np.ndarray, name: str, meta: dict, *,
+                   sampled: bool = False) -> None:
     """The one rule of a dropped alpha channel (PNG: decoded whole, so counting is free;
     TIFF: :func:`_tiff_alpha_sample`): ``meta["alpha_dropped"]``, and when some pixels
     are not opaque, their share as ``meta["transparent_fraction"]`` and a read warning.
     The transparent, black border of a stitched mosaic was read, shown and measured as
-    specimen without a word."""
+    specimen without a word. ``sampled``: ``alpha`` is a sample of the image's alpha
+    (the share is told as about so much)."""
     meta["alpha_dropped"] = True
     opaque = np.iinfo(alpha.dtype).max if alpha.dtype.kind in "ui" else 1.0
     share = float(np.count_nonzero(alpha < opaque)) / max(alpha.size, 1)
     if share:
         meta["transparent_fraction"] = round(share, 4)
+        about, how = ("about ", "sampled, ") if sampled else ("", "")
         meta.setdefault("read_warnings", []).append(
-            f"{name}: {share:.0%} {TRANSPARENT_WORDS} (alpha below opaque); "
+            f"{name}: {about}{share:.0%} {TRANSPARENT_WORDS} ({how}alpha below opaque); "
             "the alpha channel is dropped and their stored colour read as if opaque (the "
             "empty border of a stitched mosaic measures as specimen): crop it away first")
 
@@ -1427,22 +1430,71 @@ def _tiff_colours(arr, axes: str, rule: tuple[str | None, Any]):
 
 
 #: The most alpha values a TIFF's transparent share is counted from at open
-#: (:func:`_tiff_alpha_sample`): those of its smallest level, every k-th row and column
-#: when it has more pixels than this.
+#: (:func:`_tiff_alpha_sample`): a level of at most this many pixels (the smallest level
+#: of a pyramid) is counted whole; a larger one from whole tiles, strips or rows spread
+#: evenly over it, this many pixels of them at most (64 tiles of 256 x 256 px, 7 % of an
+#: 8000 x 8000 mosaic), so the open reads a bounded part of the file.
 ALPHA_COUNT_PIXELS = 1 << 22
 
 
-def _tiff_alpha_sample(raw, path: Path) -> np.ndarray:
-    """The alpha values of a TIFF level (lazy, channels last, alpha last) that
-    :func:`_alpha_dropped` counts: at most about :data:`ALPHA_COUNT_PIXELS` of them, every
-    k-th row and column (a share to the percent; a compressed file without a pyramid is
-    decoded once for it)."""
-    h, w = (int(n) for n in raw.shape[:2])
-    step = max(1, math.ceil(math.sqrt(h * w / ALPHA_COUNT_PIXELS)))
+def _spread(n: int, k: int) -> list[int]:
+    """``k`` of ``range(n)`` spread evenly (the centres of ``k`` equal bands).
+
+    Examples
+    --------
+    >>> _spread(10, 3), _spread(4, 9)
+    ([1, 5, 8], [0, 1, 2, 3])
+    """
+    k = max(1, min(k, n))
+    return [(2 * i + 1) * n // (2 * k) for i in range(k)]
+
+
+def _tiff_alpha_sample(source, src_axes: str, path: Path, block: tuple[int, int]
+                       ) -> tuple[np.ndarray, bool]:
+    """The alpha values of a TIFF level that :func:`_alpha_dropped` counts, and whether
+    they are a sample: the whole level when it has at most :data:`ALPHA_COUNT_PIXELS`
+    pixels or is one block (a compressed level stored as one strip: the open's probe
+    decoded it already, kept for its chunks up to :data:`DECODED_STRIP_CACHE_BYTES`),
+    else whole ``block`` s (the file's tiles or strips, ``(by, bx)``: reading part of
+    one decodes it whole) spread over it, at most that many pixels of them. ``source``: the
+    level as stored (its Zarr view or :class:`_TiffWindows`, axes ``src_axes``, the alpha
+    the last sample), read directly: a Dask slice of it read whole chunks."""
+    axes = src_axes.upper()
+    y, x = axes.index("Y"), axes.index("X")
+    h, w = int(source.shape[y]), int(source.shape[x])
+    by, bx = (max(1, min(int(b), n)) for b, n in zip(block, (h, w)))
+    budget = ALPHA_COUNT_PIXELS // (by * bx)
+
+    def alpha(rows: slice, cols: slice) -> np.ndarray:
+        index = [0 if n == 1 else -1 for n in source.shape]
+        index[y], index[x] = rows, cols
+        return np.ravel(source[tuple(index)])
+
     try:
-        return np.asarray(raw[::step, ::step, -1].compute())
+        if h * w <= ALPHA_COUNT_PIXELS or budget < 1:
+            return alpha(slice(None), slice(None)), False
+        ny, nx = -(-h // by), -(-w // bx)
+        gy = min(ny, budget, max(1, round(math.sqrt(budget * ny / nx))))
+        values = [alpha(slice(r * by, (r + 1) * by), slice(c * bx, (c + 1) * bx))
+                  for r in _spread(ny, gy) for c in _spread(nx, budget // gy)]
+    except ImageReadError:
+        raise  # told once (a one-strip level's decode tells it)
     except Exception as exc:  # noqa: BLE001 - codecs raise many types
         raise _tiff_data_error(path, exc or type(exc).__name__) from None
+    return np.concatenate(values), True
+
+
+def _yx_block(zarr_arr, src_axes: str, mapped: Any) -> tuple[int, int]:
+    """The ``(rows, columns)`` a TIFF level is stored in (one tile or strip, read
+    whole); one row for a level read in place (:class:`_TiffWindows`: rows are read
+    alone)."""
+    axes = src_axes.upper()
+    if len(axes) != len(zarr_arr.shape) or "Y" not in axes or "X" not in axes:
+        return tuple(zarr_arr.shape[-2:])
+    w = int(zarr_arr.shape[axes.index("X")])
+    if isinstance(mapped, _TiffWindows):
+        return 1, w
+    return int(zarr_arr.chunks[axes.index("Y")]), int(zarr_arr.chunks[axes.index("X")])
 
 
 def _yx_pixels(series) -> int:
@@ -1795,7 +1847,10 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
             meta["white_is_zero_max"] = int(colours[1])  # reader needs to undo it
         if colours[0] == "alpha" and level == n_levels - 1:  # the smallest level's
-            _alpha_dropped(_tiff_alpha_sample(arr, path), str(path), meta)
+            alpha, sampled = _tiff_alpha_sample(
+                zarr_arr if mapped is None else mapped, src_axes, path,
+                _yx_block(zarr_arr, src_axes, mapped))
+            _alpha_dropped(alpha, str(path), meta, sampled=sampled)
         levels.append(shown)
     return Micrograph(
         data=levels[0], levels=levels, axes=axes, pixel_size_um=pixel_size, path=path,
