@@ -192,3 +192,32 @@ def test_the_alpha_of_a_large_one_strip_tiff_is_counted_from_its_one_decode(
     np.testing.assert_array_equal(np.asarray(m.data), rgba[..., :3])
     assert read["bytes"] < 1.5 * strip
     assert m.metadata["transparent_fraction"] == 0.2
+
+
+def test_a_failed_decode_leaves_no_lock_behind(tmp_path):
+    """A decode that raised (a corrupt or cut strip) left its one-at-a-time lock in the
+    cache for ever (one per failed file and change); it is dropped now, and the next read
+    decodes again."""
+    strips = _read._DecodedStrips()
+    key = (str(tmp_path / "cut.tif"), 0, 0, 100, 1)
+
+    def cut():
+        raise _read.ImageReadError("cannot read TIFF pixel data")
+
+    with pytest.raises(_read.ImageReadError):
+        strips.get(key, cut)
+    assert strips._decoding == {}
+    np.testing.assert_array_equal(strips.get(key, lambda: np.ones(3)), np.ones(3))
+    assert strips._decoding == {}
+
+
+def test_a_rewritten_file_drops_its_old_decoded_strip(tmp_path, rng):
+    """A file rewritten since it was read kept its old decoded strip in the cache (up to
+    DECODED_STRIP_CACHE_BYTES of them) until the cap evicted it: it is dropped when the
+    file's new pixels are decoded."""
+    a = rng.integers(0, 255, (64, 64), np.uint8)
+    p = _strip_tiff(tmp_path / "a.tif", a)
+    np.testing.assert_array_equal(np.asarray(read_image(p, chunks=32).data), a)
+    _strip_tiff(p, a[::-1].copy(), compression="lzw")
+    np.testing.assert_array_equal(np.asarray(read_image(p, chunks=32).data), a[::-1])
+    assert len(_read._DECODED_STRIPS._kept) == 1 and _read._DECODED_STRIPS.nbytes == a.nbytes

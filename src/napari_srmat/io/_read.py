@@ -1689,18 +1689,30 @@ class _DecodedStrips:
                 return self._kept[key]
             return None
 
+    def _drop_stale(self, key: tuple) -> None:
+        """Drop the kept pixels of ``key`` 's file as it was before (another size or
+        time of change: rewritten since); call holding ``self._lock``."""
+        for old in [k for k in self._kept if k[0] == key[0] and k[-2:] != key[-2:]]:
+            self.nbytes -= self._kept.pop(old).nbytes
+
     def get(self, key: tuple, decode) -> np.ndarray:
-        """The pixels of ``key``, kept or ``decode()`` d (and kept when they fit)."""
+        """The pixels of ``key`` (``(path, ..., size, time of change)``), kept or
+        ``decode()`` d (and kept when they fit; the file's older pixels dropped)."""
         if (arr := self._kept_array(key)) is not None:
             return arr
         with self._lock:
+            self._drop_stale(key)
             one_at_a_time = self._decoding.setdefault(key, threading.Lock())
         with one_at_a_time:
             if (arr := self._kept_array(key)) is not None:
                 return arr
-            arr = decode()
+            try:
+                arr = decode()
+            finally:  # failed too: the next read decodes again
+                with self._lock:
+                    self._decoding.pop(key, None)
             with self._lock:
-                self._decoding.pop(key, None)
+                self._drop_stale(key)
                 cap = DECODED_STRIP_CACHE_BYTES
                 if arr.nbytes <= cap:
                     while self._kept and self.nbytes + arr.nbytes > cap:
