@@ -1638,3 +1638,27 @@ def test_integer_and_stepped_indexes_of_an_uncompressed_tiff_read_their_window(
     with pytest.raises(IndexError):
         w[512]
     np.testing.assert_array_equal(w[::-1], a[::-1])  # numpy's rules (the whole image)
+
+
+def test_a_cut_smallest_level_is_told_once(tmp_path):
+    """The transparent-share count of an RGBA pyramid wrapped any error, the one-strip
+    reader's own ImageReadError too: a cut smallest level read 'cannot read TIFF pixel
+    data, file truncated or corrupt (...: cannot read TIFF pixel data, file truncated or
+    corrupt (...))'. It is told once now, as the level reader tells it."""
+    rgba = np.random.default_rng(1).integers(0, 255, (256, 256, 4), np.uint8)
+    p = tmp_path / "pyramid.tif"
+    with tifffile.TiffWriter(p) as tif:
+        tif.write(rgba, photometric="rgb", extrasamples=["unassalpha"], tile=(64, 64),
+                  compression="zlib", subifds=1)
+        tif.write(rgba[::2, ::2], photometric="rgb", extrasamples=["unassalpha"],
+                  rowsperstrip=128, compression="zlib", subfiletype=1)  # one strip
+    with tifffile.TiffFile(p) as tif:
+        strip = tif.series[0].levels[1].pages[0]
+        end = strip.dataoffsets[0] + strip.databytecounts[0]
+    assert end == os.path.getsize(p)  # the smallest level's strip is written last
+    with open(p, "r+b") as fh:
+        fh.truncate(end - strip.databytecounts[0] // 2)
+    with pytest.raises(ImageReadError) as told:
+        read_image(p, chunks=32)
+    assert str(told.value).count("cannot read TIFF pixel data") == 1, told.value
+    assert str(told.value).startswith(f"{p}: cannot read TIFF pixel data")
