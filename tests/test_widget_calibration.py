@@ -441,3 +441,42 @@ def test_a_scale_set_by_hand_is_the_pixel_size_every_widget_reads(make_napari_vi
     layer.units = ("nm", "nm")
     assert layer_pixel_size_um(layer) is None
     assert cal.current.text().startswith("unknown")
+
+
+def test_a_kept_layer_and_its_source_are_freed_when_deleted(make_napari_viewer):
+    """keep_on_layer's link holds neither layer: a derived layer (a 1000² probability
+    map) deleted from the viewer, or the layer it was made from, is freed at once, not
+    kept for the session by the link's handler (connected to both layers' events)."""
+    import gc
+    import weakref
+
+    from napari_srmat.widgets.layers import keep_on_layer, kept_on
+
+    viewer = make_napari_viewer()
+    src = viewer.add_image(np.zeros((64, 64), np.float32), name="scan")
+    overlay = viewer.add_image(np.zeros((1000, 1000), np.float32), name="scan probability")
+    keep_on_layer(viewer, overlay, src)
+    src.scale = (0.5, 0.5)  # the link works
+    np.testing.assert_allclose(overlay.scale, (0.5, 0.5))
+    assert kept_on(viewer, overlay) == (src, 1.0)
+    gone = weakref.ref(overlay)
+    viewer.layers.remove(overlay)
+    del overlay
+    gc.collect()
+    assert gone() is None  # no scale event on the source needed to let it go
+
+    overlay = viewer.add_image(np.zeros((1000, 1000), np.float32), name="scan probability")
+    keep_on_layer(viewer, overlay, src)
+    gone = weakref.ref(src)
+    viewer.layers.remove(src)
+    del src
+    gc.collect()
+    assert gone() is None
+    assert kept_on(viewer, overlay) is None
+    overlay.scale = (2, 2)  # set freely now: nothing to keep it on
+    np.testing.assert_allclose(overlay.scale, (2, 2))
+    gone = weakref.ref(overlay)
+    viewer.layers.remove(overlay)
+    del overlay
+    gc.collect()
+    assert gone() is None

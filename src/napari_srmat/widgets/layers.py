@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import weakref
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -821,8 +821,65 @@ def show_plan_figures(shapes, plan) -> None:
 
 
 #: The layers kept on the layer they were made from (:func:`keep_on_layer`): each
-#: derived layer's source, factor and handler (weak: a deleted layer drops out).
+#: derived layer's :class:`_Keeper` (weak: a deleted layer drops out, and the keeper
+#: holds no layer).
 _KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _weak(obj) -> Callable[[], Any]:
+    """A weak reference to ``obj``; a strong one (same call) to an object that takes
+    none (a test's stand-in viewer)."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
+class _Keeper:
+    """:func:`keep_on_layer`'s link of a derived layer to its source, holding the
+    viewer and both layers weakly: its :meth:`place` is connected to both layers'
+    events as a bound method, which napari's emitters hold weakly (a closure they hold
+    strongly), and :data:`_KEPT` holds it only while the derived layer lives. So a
+    layer deleted from the viewer is freed at once, with the link."""
+
+    def __init__(self, viewer, overlay, layer, factor: float) -> None:
+        self._viewer = _weak(viewer)
+        self._overlay = weakref.ref(overlay)
+        self._layer = weakref.ref(layer)
+        self.factor = float(factor)
+
+    def layers(self, viewer) -> tuple[Any, Any] | None:
+        """The derived layer and its source while both live and are in ``viewer``."""
+        overlay, layer = self._overlay(), self._layer()
+        if (viewer is None or overlay is None or layer is None
+                or overlay not in viewer.layers or layer not in viewer.layers):
+            return None
+        return overlay, layer
+
+    def place(self, _event=None) -> None:
+        """Put the derived layer at its source's place; unlink if either is gone."""
+        both = self.layers(self._viewer())
+        if both is None:
+            self.unlink()  # replaced or deleted: nothing to keep
+            return
+        overlay, layer = both
+        now = overlay_geometry(overlay)
+        for key, value in overlay_geometry(layer, self.factor).items():
+            if now.get(key) != value:  # its own event then finds it in place
+                setattr(overlay, key, value)
+
+    def follow(self, on: bool) -> None:
+        """Connect (``on``) or disconnect :meth:`place` to the live layers' events."""
+        for lay in (self._layer(), self._overlay()):
+            if lay is not None:
+                follow_calibration(lay, self.place, on, GEOMETRY_EVENTS)
+
+    def unlink(self) -> None:
+        """End the link: disconnected, and out of :data:`_KEPT`."""
+        self.follow(False)
+        overlay = self._overlay()
+        if overlay is not None and _KEPT.get(overlay) is self:
+            del _KEPT[overlay]
 
 
 def keep_on_layer(viewer, overlay, layer, factor: float = 1.0) -> None:
@@ -838,30 +895,20 @@ def keep_on_layer(viewer, overlay, layer, factor: float = 1.0) -> None:
     it back: it shows ``layer``'s pixels, and elsewhere would show them at the wrong
     place (a copy, Layer > Duplicate, is placed freely). A layer kept anew (a result
     written into the same layer) drops its old link. Its handlers only set attributes
-    (the GUI thread computes nothing); :func:`kept_on` gives the link.
+    (the GUI thread computes nothing); :func:`kept_on` gives the link. The link holds
+    neither layer nor the viewer (:class:`_Keeper`): either layer deleted is freed.
     """
     _unkeep(overlay)
-
-    def place(_event=None) -> None:
-        if overlay not in viewer.layers or layer not in viewer.layers:
-            _unkeep(overlay)  # replaced or deleted: nothing to keep
-            return
-        now = overlay_geometry(overlay)
-        for key, value in overlay_geometry(layer, factor).items():
-            if now.get(key) != value:  # its own event then finds it in place
-                setattr(overlay, key, value)
-
-    _KEPT[overlay] = (layer, float(factor), place)
-    for lay in (layer, overlay):
-        follow_calibration(lay, place, True, GEOMETRY_EVENTS)
+    keeper = _Keeper(viewer, overlay, layer, factor)
+    _KEPT[overlay] = keeper
+    keeper.follow(True)
 
 
 def _unkeep(overlay) -> None:
     """End :func:`keep_on_layer`'s link of ``overlay`` (if any)."""
-    kept = _KEPT.pop(overlay, None)
+    kept = _KEPT.get(overlay)
     if kept is not None:
-        for lay in (kept[0], overlay):
-            follow_calibration(lay, kept[2], False, GEOMETRY_EVENTS)
+        kept.unlink()
 
 
 def kept_on(viewer, overlay) -> tuple[Any, float] | None:
@@ -869,9 +916,8 @@ def kept_on(viewer, overlay) -> tuple[Any, float] | None:
     both are in ``viewer``; else None. Calibrating ``overlay`` is calibrating that layer
     (at its pixel size times the factor), as its place follows it."""
     kept = _KEPT.get(overlay)
-    if kept is None or overlay not in viewer.layers or kept[0] not in viewer.layers:
-        return None
-    return kept[0], kept[1]
+    both = None if kept is None else kept.layers(viewer)
+    return None if both is None else (both[1], kept.factor)
 
 
 def add_rescan_plan(viewer, layer, plan, *, name: str = "rescan plan", follow: bool = True):
