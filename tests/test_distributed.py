@@ -7,6 +7,7 @@ local engine's pixels (bit for bit) and the local CLI's JSON.
 
 from __future__ import annotations
 
+import re
 import signal
 
 import numpy as np
@@ -1150,6 +1151,47 @@ def test_a_second_ctrl_c_while_the_running_tasks_return_still_cancels_them(
             quiet=True)
     assert cancelled and all(f.status == "cancelled" for f in cancelled)
     assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
+    monkeypatch.undo()
+    _resumes_to(image, out, tiled_apply(image, _slow_bicubic, out_channels=3, **KW))
+
+
+@pytest.mark.parametrize("closed_by_run", [False, True])
+def test_tasks_a_second_ctrl_c_leaves_running_are_told(
+        client, image, tmp_path, monkeypatch, python_ctrl_c, closed_by_run):
+    """A second Ctrl-C skips the wait for the running tasks, and client.cancel does not
+    stop a running task: the lock of o.ome.zarr.partial was released while a task on a
+    cluster the run does not close (an address, a client passed in) could still write
+    into it, without a word (failed before: no note on the KeyboardInterrupt). Now the
+    interrupt carries the note (the command's warning line): how many, why, the partial,
+    and that only a rerun that starts the store over must wait. A local:N cluster is
+    closed with its workers by the run: nothing to tell."""
+    from napari_srmat.cli import error_notes
+
+    wait = distributed.wait
+
+    def wait_pressed(futures, timeout=None, **kwargs):
+        if timeout == _distributed.SCHEDULER_STOP_TIMEOUT:
+            raise KeyboardInterrupt  # the second Ctrl-C, as the wait began
+        return wait(futures, timeout=timeout, **kwargs)
+
+    monkeypatch.setattr(distributed, "wait", wait_pressed)
+    if closed_by_run:  # as the run of "local:N" is told (the module's cluster serves)
+        monkeypatch.setattr(_distributed, "workers_end_with_run", lambda scheduler: True)
+    out = tmp_path / "o.ome.zarr"
+    with pytest.raises(KeyboardInterrupt) as info:
+        run_job(_pressed_mid_run(tiled_apply_job(
+            image, _slow_bicubic, out_channels=3, out=out, scheduler=client, **KW)),
+            quiet=True)
+    told = [n for n in error_notes(info.value) if "still running on the dask cluster" in n]
+    if closed_by_run:
+        assert told == []
+    else:
+        (note,) = told
+        assert re.match(r"\d+ task\(s\) were still running on the dask cluster when the "
+                        r"run stopped waiting for them \(a second Ctrl-C\) and released "
+                        "the lock of ", note), note
+        assert f"{tmp_path / 'o.ome.zarr.partial'}: they may still write into it" in note
+        assert "--overwrite" in note
     monkeypatch.undo()
     _resumes_to(image, out, tiled_apply(image, _slow_bicubic, out_channels=3, **KW))
 

@@ -82,7 +82,7 @@ def cluster(monkeypatch):
     """``local:1`` starts a :class:`_Cluster`; the tiles run in this process. Yields the
     class (``made``: the clusters started, ``at_close``: set by the test)."""
     def local_run(client, src, runner, geom, co, odt, writer, result, stop, chunk_fn,
-                  chunk_context):
+                  chunk_context, workers_end_with_run=False):
         return (yield from _engine._run_chunks(src, runner, geom, co, odt, writer, result,
                                                stop, chunk_fn, chunk_context))
 

@@ -85,6 +85,14 @@ SCHEDULER_CONNECT_TIMEOUT = 10
 #: Seconds the starting process waits, after a stop or an error, for the tasks that are
 #: running on the cluster to return before it releases the output lock anyway.
 SCHEDULER_STOP_TIMEOUT = 300
+#: What a run that stopped tells of the tasks still running on a cluster it does not
+#: close (:func:`_tell_tasks_left_running`): ``n``, ``why`` and ``partial`` filled in.
+TASKS_LEFT_RUNNING = (
+    "{n} task(s) were still running on the dask cluster when the run stopped waiting for "
+    "them ({why}) and released the lock of {partial}: they may still write into it. A "
+    "rerun that resumes is safe (a chunk is written whole, then recorded); wait for them "
+    "to end (the dask dashboard) before one that starts it over (--overwrite, other "
+    "settings), which could receive their chunks")
 #: Seconds between two looks at the stop token while waiting for the cluster.
 POLL_SECONDS = 0.2
 #: Output chunks in flight per worker thread (bounds memory: a chunk's pieces live on
@@ -722,6 +730,19 @@ _ADDRESS = re.compile(r"inproc://\S+|(?:(?:tcp|tls|ucx|ws|wss)://)?"
                       r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):\d{1,5}")
 
 
+def workers_end_with_run(scheduler: Any) -> bool:
+    """Whether a run given ``scheduler`` ends the workers its tasks run on: only a
+    ``"local:N"`` it starts and closes; a scheduler at an address, or a client passed in,
+    keeps its workers (and their running tasks) after the run.
+
+    Examples
+    --------
+    >>> workers_end_with_run("local:2"), workers_end_with_run("tcp://host:8786")
+    (True, False)
+    """
+    return isinstance(scheduler, str) and check_scheduler(scheduler)[1] is not None
+
+
 def check_scheduler(scheduler: str) -> tuple[str, int | None]:
     """Check the form of a scheduler string (no connection is made).
 
@@ -1025,9 +1046,14 @@ def _read_raw(src: _Source, wb) -> np.ndarray | None:
 
 def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometry, co: int,
                            odt: np.dtype, writer, result, stop: StopToken | None,
-                           chunk_fn=None, chunk_context: int = 0
+                           chunk_fn=None, chunk_context: int = 0,
+                           workers_end_with_run: bool = False
                            ) -> Generator[Event, None, Any]:
     """Cluster counterpart of ``_engine._run_chunks`` (same arguments and result).
+
+    ``workers_end_with_run``: the run closes the cluster, its workers with it
+    (:func:`workers_end_with_run`); else tasks the run stopped waiting for are told
+    (:func:`_tell_tasks_left_running`).
 
     Submits the owned/assemble tasks of every chunk ``writer`` does not have yet
     (row-major, at most :data:`CHUNKS_IN_FLIGHT_PER_THREAD` chunks per worker thread
@@ -1163,16 +1189,56 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
             # tell running tasks to return without writing, then wait for them: the
             # lock is released only when no worker can write into the partial store; a
             # second Ctrl-C meanwhile stops the wait, not the cancel of what is queued
+            # (cancel does not stop a running task), and what still runs is told
+            waited, left = False, pending
             try:
-                _client_call(event.set)
-                with _ctrl_c_after_call(), contextlib.suppress(Exception), \
-                        client.as_current():
-                    distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
+                try:
+                    _client_call(event.set)
+                    with _ctrl_c_after_call(), contextlib.suppress(Exception), \
+                            client.as_current():
+                        distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
+                    waited = True
+                finally:
+                    left = [f for f in pending if not f.done()]
+                    _client_call(client.cancel, pending)
             finally:
-                _client_call(client.cancel, pending)
+                if left and writer is not None and not workers_end_with_run:
+                    _tell_tasks_left_running(
+                        len(left), writer.partial,
+                        f"after {SCHEDULER_STOP_TIMEOUT} s" if waited else "a second Ctrl-C")
         spill_futures.clear()
         inflight.clear()
         extra.clear()
+
+
+def _tell_tasks_left_running(n: int, partial, why: str) -> None:
+    """Tell that ``n`` tasks still ran on a cluster the run does not close (a scheduler
+    at an address, a client passed in) when the run stopped waiting for them (``why``)
+    and released the output's lock (:data:`TASKS_LEFT_RUNNING`).
+
+    ``client.cancel`` does not stop a running task: one that had not yet seen the stop
+    event may still write its chunk into ``partial``. A rerun that resumes only gets a
+    chunk it would write itself (written whole, then recorded done), but one that
+    starts the store over deletes and remakes it, and a late chunk of the old run's
+    settings could land in it as done. (A ``local:N`` cluster is closed, its workers
+    ended, before the command returns.) Added as a note to the exception on its way out
+    (the command's warning line after its ``interrupted`` line), else a warning.
+
+    Parameters
+    ----------
+    n : int
+        Tasks that had not returned.
+    partial : path-like
+        The partial store they write into.
+    why : str
+        What stopped the wait ("a second Ctrl-C", "after 300 s").
+    """
+    note = TASKS_LEFT_RUNNING.format(n=n, why=why, partial=partial)
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (KeyboardInterrupt, Exception)):
+        exc.add_note(note)
+    else:  # stopped on request (no exception), or the job closed (GeneratorExit)
+        warnings.warn(note, UserWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- many files

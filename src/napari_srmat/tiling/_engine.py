@@ -1397,13 +1397,13 @@ def tiled_apply_job(
             result = yield from _run_chunks(src, runner, geom, co, odt, writer, result,
                                             stop, chunk_fn, chunk_context, whole)
         else:
-            from ._distributed import run_chunks_distributed
+            from ._distributed import run_chunks_distributed, workers_end_with_run
 
             yield Log("running the tiles on the dask cluster at "
                       f"{client.scheduler.address}")
-            result = yield from run_chunks_distributed(client, src, runner, geom, co, odt,
-                                                       writer, result, stop, chunk_fn,
-                                                       chunk_context)
+            result = yield from run_chunks_distributed(
+                client, src, runner, geom, co, odt, writer, result, stop, chunk_fn,
+                chunk_context, workers_end_with_run=workers_end_with_run(scheduler))
         if result is None or writer is None:
             return result
         yield Log(f"building pyramid of {out}")
@@ -1416,9 +1416,15 @@ def tiled_apply_job(
                 raise
         from ._distributed import _late_ctrl_c
 
-        # told as the run closes: once, with any press the closes find
-        closing.callback(_late_ctrl_c, True, True, writer.close)
+        # told as the run closes: once, with any press the closes find (the run ended:
+        # never delivered, but what would deliver it raises the press)
+        closing.callback(_late_ctrl_c, True, True, _raise_ctrl_c)
         return writer.path
+
+
+def _raise_ctrl_c() -> None:
+    """Raise a Ctrl-C's KeyboardInterrupt (the ``deliver`` of a press found at a close)."""
+    raise KeyboardInterrupt
 
 
 def _input_path(image) -> Path | None:
