@@ -61,6 +61,21 @@ def test_perfect_sr_gives_near_zero_candidates(pair):
     assert cands.total_boundary_length_px > 100  # the boundary map did see boundaries
 
 
+def test_inject_false_boundaries_takes_the_one_seed_rule():
+    """seed=-1 failed with numpy's 'expected non-negative integer', 2.5 and 3.0 with
+    'SeedSequence expects int or sequence of ints': the one seed rule
+    (errors.check_seed), 3.0 used as 3."""
+    img = np.full((64, 64), 200, np.uint8)
+    for seed in (-1, 2.5, "1"):
+        with pytest.raises(AuditInputError,
+                           match=rf"^seed must be an integer >= 0, got {re.escape(repr(seed))}$"):
+            inject_false_boundaries(img, n_lines=2, seed=seed)
+    a, la = inject_false_boundaries(img, n_lines=2, seed=3.0)
+    b, lb = inject_false_boundaries(img, n_lines=2, seed=3)
+    assert np.array_equal(a, b) and [ln.bbox for ln in la] == [ln.bbox for ln in lb]
+    assert len(la) == 2
+
+
 def test_injected_lines_are_top_ranked(pair):
     lr, hr, bnd = pair
     sr, lines = inject_false_boundaries(hr, bnd, n_lines=4, seed=5, min_distance_px=6)

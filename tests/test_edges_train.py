@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,19 @@ def test_synthetic_samples_have_thick_boundaries():
     s = synthetic_samples(1, (64, 64), seed=3, boundary_width=4)[0]
     assert s.image.shape == (3, 64, 64) and s.mask.dtype == bool
     assert 0.05 < s.mask.mean() < 0.6
+
+
+def test_synthetic_samples_take_the_one_seed_rule():
+    """seed=-1 failed with numpy's 'expected non-negative integer', 2.5 and 3.0 with
+    'SeedSequence expects int or sequence of ints': the one seed rule
+    (errors.check_seed), 3.0 used as 3."""
+    for seed in (-1, 2.5, "1"):
+        with pytest.raises(BoundaryDataError,
+                           match=rf"^seed must be an integer >= 0, got {re.escape(repr(seed))}$"):
+            synthetic_samples(1, (32, 32), seed=seed)
+    a, b = synthetic_samples(1, (32, 32), seed=3.0)[0], synthetic_samples(1, (32, 32), seed=3)[0]
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+    assert a.name == b.name == "synthetic-3"
 
 
 def test_training_events_and_checkpoint(tmp_path):

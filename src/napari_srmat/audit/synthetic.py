@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..errors import check_seed
+from .detector import AuditInputError
+
 __all__ = ["InjectedLine", "inject_false_boundaries", "bbox_overlap", "recall_at"]
 
 
@@ -60,7 +63,7 @@ def inject_false_boundaries(
     min_distance_px : float
         Clearance to GT boundaries, the image border and other lines.
     seed : int
-        Random seed.
+        Random seed: an integer >= 0 (:func:`napari_srmat.errors.check_seed`).
     max_tries : int
         Placement attempts in all.
 
@@ -68,10 +71,15 @@ def inject_false_boundaries(
     -------
     image, lines
         Copy of the image (same dtype) with the lines and the list of :class:`InjectedLine`.
+
+    Raises
+    ------
+    AuditInputError
+        A ``seed`` that is not an integer >= 0.
     """
+    rng = np.random.default_rng(check_seed(seed, error=AuditInputError))
     img = np.asarray(image)
     H, W = img.shape[:2]
-    rng = np.random.default_rng(seed)
     free = np.ones((H, W), bool)
     if boundary_mask is not None:
         free &= np.asarray(boundary_mask)[:H, :W] == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import not_found_message
+from ..errors import check_seed, not_found_message
 from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, check_channels_last, to_float01
 
 __all__ = [
@@ -465,12 +465,19 @@ def synthetic_samples(
     around ``mean_grain_size_px`` and the boundary darkening is random (real
     polarized-light boundaries are mostly colour changes, not dark lines). The exact
     boundaries are skeletonised and dilated to ``boundary_width`` so the targets look
-    like the 3-5 px wide real masks.
+    like the 3-5 px wide real masks. ``seed`` is an integer >= 0
+    (:func:`napari_srmat.errors.check_seed`); image ``i`` is drawn with ``seed + i``.
+
+    Raises
+    ------
+    BoundaryDataError
+        A ``seed`` that is not an integer >= 0.
     """
     from skimage.morphology import skeletonize
 
     from ..synth import generate_microstructure
 
+    seed = check_seed(seed, error=BoundaryDataError)
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
