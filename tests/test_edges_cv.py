@@ -80,8 +80,14 @@ def test_fold_splits():
 def test_scan_folds_errors():
     with pytest.raises(CVError, match="cannot fill"):
         scan_folds(_paths({"1": 5, "2": 5}), n_folds=3)
-    with pytest.raises(CVError, match="at least 2"):
-        scan_folds(_paths({"1": 5, "2": 5}), n_folds=1)
+    # n_folds=2.7 was cast with int() (2 folds) and "3" taken: the one integer rule
+    # (errors.check_number) naming n_folds
+    for n_folds in (1, 2.7, "3", True):
+        with pytest.raises(CVError,
+                           match=rf"^n_folds must be an integer >= 2, got {n_folds!r}$"):
+            scan_folds(_paths({"1": 5, "2": 5, "3": 5}), n_folds=n_folds)
+    assert scan_folds(_paths({"1": 5, "2": 5}), n_folds=2.0) == scan_folds(
+        _paths({"1": 5, "2": 5}), n_folds=2)
     with pytest.raises(CVError, match="twice"):
         scan_folds(["1-0-0.png", "1-0-0.png", "2-0-0.png"], n_folds=2)
     # numpy's 'expected non-negative integer' / 'SeedSequence expects int or sequence of

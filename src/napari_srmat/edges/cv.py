@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import check_seed
+from ..errors import check_number, check_seed
 
 __all__ = ["CVError", "scan_id", "scan_folds", "fold_splits"]
 
@@ -75,7 +75,8 @@ def scan_folds(paths: Sequence[PathLike], n_folds: int = 5, seed: int = 0, *,
     paths : sequence of path-like
         Image paths (file names give the scan, see :func:`scan_id`).
     n_folds : int
-        Number of folds, 2 <= n_folds <= number of scans.
+        Number of folds, an integer, 2 <= n_folds <= number of scans
+        (:func:`napari_srmat.errors.check_number`: ``2.0`` is 2, ``2.7`` is refused).
     seed : int
         Seed of the tie-breaking order between scans of equal size (an integer >= 0:
         :func:`napari_srmat.errors.check_seed`).
@@ -91,13 +92,11 @@ def scan_folds(paths: Sequence[PathLike], n_folds: int = 5, seed: int = 0, *,
     Raises
     ------
     CVError
-        Too few scans for the folds, a duplicated path, fewer than 2 folds, or a ``seed``
-        that is not an integer >= 0.
+        Too few scans for the folds, a duplicated path, an ``n_folds`` that is not an
+        integer >= 2, or a ``seed`` that is not an integer >= 0.
     """
     paths = list(paths)
-    n_folds = int(n_folds)
-    if n_folds < 2:
-        raise CVError(f"need at least 2 folds, got {n_folds}")
+    n_folds = check_number("n_folds", n_folds, lo=2, integer=True, error=CVError)
     keys = [os.fspath(p) for p in paths]
     if len(set(keys)) != len(keys):
         raise CVError("a path is given twice")
