@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from napari_srmat.io import write_ome_zarr
 from napari_srmat.synth import (
     SynthError,
     generate_microstructure,
@@ -160,15 +161,26 @@ def test_python_and_srmat_synth_share_one_least_side(tmp_path, capsys):
     assert not (tmp_path / "t").exists()
 
 
-@pytest.mark.parametrize("chunks", [2.5, (2.5, 8), "a", (8, 8, 3), (8,), True, None])
-def test_lazy_chunks_that_are_not_two_whole_sides_are_refused_by_name(chunks):
+@pytest.mark.parametrize("chunks", [2.5, (2.5, 8), "a", (8, 8, 3), (), 0, True])
+def test_lazy_chunks_take_the_one_chunks_rule(chunks, tmp_path):
     """chunks=2.5 failed with "'float' object is not iterable" and "a" with int()'s
     message, neither naming chunks; (2.5, 8) rendered 2-px chunks and (8, 8, 3) dropped
-    its third entry."""
-    with pytest.raises(SynthError, match=r"^chunks must be a positive int or \(int, int\)"):
+    its third entry. Then its own wording ('chunks must be a positive int or (int, int)'):
+    now the one chunks rule of the readers and writers (io._read._spatial_chunks), word
+    for word as write_ome_zarr tells it for data of the same shape; (8,) is (8, 8) and
+    None the default, as there."""
+    with pytest.raises(ValueError, match=r"^chunks must ") as told:
+        write_ome_zarr(np.zeros((64, 64), np.uint8), tmp_path / "c.ome.zarr", chunks=chunks)
+    with pytest.raises(SynthError) as synth_told:
         lazy_microstructure((64, 64), chunks=chunks, mean_grain_size_px=16)
-    assert lazy_microstructure((64, 64), chunks=np.int64(40), mean_grain_size_px=16
+    assert str(synth_told.value) == str(told.value)
+    assert not (tmp_path / "c.ome.zarr").exists()
+    kw = dict(mean_grain_size_px=16)
+    assert lazy_microstructure((64, 64), chunks=np.int64(40), **kw
                                ).labels.chunks == ((40, 24), (40, 24))
+    assert lazy_microstructure((64, 64), chunks=(40,), **kw).labels.chunks == ((40, 24),) * 2
+    assert lazy_microstructure((2048, 64), chunks=None, **kw).labels.chunks == (
+        (1024, 1024), (64,))
 
 
 def test_whole_numbers_are_not_truncated():

@@ -754,9 +754,10 @@ def _pixel_sizes(meta: dict, path: Path, x_um: float | None, y_um: float | None,
 
 
 def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK,
-                    shape: Sequence[int] | None = None) -> tuple[int, int]:
+                    shape: Sequence[int] | None = None, *,
+                    error: type[ValueError] = ValueError) -> tuple[int, int]:
     """``(cy, cx)`` from ``chunks`` (None = ``default``, int or tuple): the one rule of a
-    ``chunks`` argument (readers and writers).
+    ``chunks`` argument (readers, writers, the lazy synthetic generator).
 
     With the data's ``shape`` (a writer), a tuple has at most one entry per axis: a
     third one only for ``(H, W, C)`` data (checked, then unused: the channel axis is one
@@ -765,8 +766,8 @@ def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK,
     Raises
     ------
     ValueError
-        Not a positive integer or a non-empty tuple of them (``"auto"``, ``1.5``, ``0``),
-        or more entries than ``shape`` has axes.
+        ``error``: not a positive integer or a non-empty tuple of them (``"auto"``,
+        ``1.5``, ``0``), or more entries than ``shape`` has axes.
     """
     if chunks is None:
         chunks = default
@@ -774,8 +775,8 @@ def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK,
         items = tuple(chunks)
     else:
         items = (chunks,)
-    bad = ValueError(f"chunks must be a positive integer or a tuple of them (pixels per "
-                     f"chunk along y and x), got {chunks!r}")
+    bad = error(f"chunks must be a positive integer or a tuple of them (pixels per "
+                f"chunk along y and x), got {chunks!r}")
     if not items:
         raise bad
     try:
@@ -784,8 +785,8 @@ def _spatial_chunks(chunks, default: int = DEFAULT_CHUNK,
         raise bad from None
     if shape is not None and len(sizes) > max(2, len(shape)):
         most = "3 sizes (cy, cx, c)" if len(shape) == 3 else "2 sizes (cy, cx)"
-        raise ValueError(f"chunks must give at most {most} for data of shape "
-                         f"{tuple(int(s) for s in shape)}, got {chunks!r}")
+        raise error(f"chunks must give at most {most} for data of shape "
+                    f"{tuple(int(s) for s in shape)}, got {chunks!r}")
     return (sizes[0], sizes[min(1, len(sizes) - 1)])
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_flag, check_number, check_seed
-from ..io._read import MIN_IMAGE_SIDE
+from ..io._read import MIN_IMAGE_SIDE, _spatial_chunks
 
 __all__ = [
     "MIN_SYNTH_SIDE",
@@ -60,6 +60,7 @@ _MAX_CURVATURE = 0.2
 _SCRATCH_CELL = 256
 _INCLUSION_CELL = 64
 _STRIP_ELEMENTS = 262_144  # pixels per strip of the label search (cache-friendly)
+_LAZY_CHUNK = 1024  # px per side of a lazy_microstructure chunk unless told (chunks=None)
 
 
 #: Smallest side (px) of a synthetic image, in Python (``shape``) and in ``srmat synth``
@@ -870,7 +871,7 @@ def _params_from(shape, kw) -> _Params:
 def lazy_microstructure(
     shape: tuple[int, int],
     *,
-    chunks: int | tuple[int, int] = (1024, 1024),
+    chunks: int | tuple[int, int] | None = (_LAZY_CHUNK, _LAZY_CHUNK),
     seed: int = _RENDER_DEFAULTS["seed"],
     mean_grain_size_px: float = _RENDER_DEFAULTS["mean_grain_size_px"],
     size_spread: float = _RENDER_DEFAULTS["size_spread"],
@@ -898,8 +899,10 @@ def lazy_microstructure(
     ----------
     shape : (int, int)
         Full image size, each side at least :data:`MIN_SYNTH_SIDE` (8) px.
-    chunks : int or (int, int)
-        Chunk size of the Dask arrays.
+    chunks : int or (int, int), optional
+        Chunk size (px) of the Dask arrays: the one ``chunks`` rule of the readers and
+        writers (whole pixels >= 1, one size per axis, ``(c,)`` is ``(c, c)``; None:
+        1024).
     seed, mean_grain_size_px, ... :
         As in :func:`generate_microstructure`.
 
@@ -911,16 +914,8 @@ def lazy_microstructure(
 
     kw = _synth_kwargs(locals())
     p = _params_from(shape, kw)
-    # whole numbers of pixels: 2.5 failed unnamed ("'float' object is not iterable"),
-    # (2.5, 3) was cast with int() and a third entry dropped
-    sides = (chunks, chunks) if isinstance(chunks, numbers.Real) else chunks
-    try:
-        sides = tuple(check_number("chunks", c, lo=1, integer=True) for c in sides)
-    except (TypeError, ValueError):
-        sides = ()
-    if len(sides) != 2:
-        raise SynthError(f"chunks must be a positive int or (int, int), got {chunks!r}")
-    chunks = sides
+    # the one chunks rule of the readers and writers: whole pixels, one size per axis
+    chunks = _spatial_chunks(chunks, _LAZY_CHUNK, shape=p.shape, error=SynthError)
     H, W = p.shape
     norm = da.core.normalize_chunks(chunks, (H, W))
     ro = np.concatenate([[0], np.cumsum(norm[0])])
