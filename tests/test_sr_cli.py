@@ -260,6 +260,10 @@ def test_sr_errors(small_png, tmp_path, capsys):
     assert "unknown SR model" in capsys.readouterr().err
     assert main(["sr", str(small_png), str(tmp_path / "o.zarr"),
                  "--checkpoint", str(tmp_path / "w.pt")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err  # a typo, not a pickle
+    (tmp_path / "w.pt").write_bytes(b"not loaded")
+    assert main(["sr", str(small_png), str(tmp_path / "o.zarr"),
+                 "--checkpoint", str(tmp_path / "w.pt")]) == 2
     assert "pickle" in capsys.readouterr().err
 
 

@@ -129,7 +129,7 @@ def test_small_image_and_overlap_zero(rng):
 
 def test_argument_validation(rng):
     img = rng.random((40, 40)).astype(np.float32)
-    with pytest.raises(TilingError, match="larger than 2\\*overlap"):
+    with pytest.raises(TilingError, match="larger than 2 x overlap"):
         tiled_apply(img, lambda b: b, tile=64, overlap=32)
     with pytest.raises(TilingError, match="scale must be a positive integer"):
         tiled_apply(img, lambda b: b, scale=1.5)

@@ -74,20 +74,23 @@ def check_model_image_shape(shape: tuple[int, ...], name: str = "image") -> None
     """Refuse a shape :func:`to_model_image` cannot take (checked without reading any
     pixel): ``(H, W)`` or ``(H, W, C)`` with 1 to 4 channels (grey, grey + alpha, RGB,
     RGBA). More channels, a channel-first array or a stack of planes are refused by the
-    image-input rule (:func:`napari_srmat.io.check_channels_last`, a ValueError naming
+    image-input rule (:func:`napari_srmat.io.check_channels_last`, its message naming
     ``name``). An empty image (a side of 0 px, no channel) is refused too.
 
     Raises
     ------
     BoundaryDataError
-        Another number of dimensions, or an empty image.
-    ValueError
-        A 3-D array that is not one image (:func:`~napari_srmat.io.check_channels_last`).
+        Another number of dimensions, an empty image, or a 3-D array that is not one
+        image (the message of :func:`~napari_srmat.io.check_channels_last`; a
+        BoundaryDataError is a ValueError).
     """
     shape = tuple(shape)
     if len(shape) not in (2, 3):
         raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {shape}")
-    check_channels_last(shape, name)
+    try:
+        check_channels_last(shape, name)
+    except ValueError as exc:  # the edges layer's error type, as before the shared rule
+        raise BoundaryDataError(str(exc)) from None
     if min(shape) < 1:
         raise BoundaryDataError(f"the image is empty (shape {shape}): give an image of at "
                                 "least 1 x 1 px and 1 channel")
