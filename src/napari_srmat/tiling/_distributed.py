@@ -299,7 +299,8 @@ def _ctrl_c_not_lost() -> Iterator[None]:
     finally:
         if sys.unraisablehook is kept:
             sys.unraisablehook = kept.previous
-    _late_ctrl_c(kept.lost > 0, True, kept.raise_lost)
+    if kept.lost:  # the block ended (an error on its way out skips this line)
+        tell_late_ctrl_c()
 
 
 # --------------------------------------------------------------------------- client
@@ -423,8 +424,9 @@ CLOSE_FAILED_AFTER_RUN = "{what} did not close cleanly after the run had ended (
 
 def _late_ctrl_c(pressed: bool, ended: bool, deliver: Callable[[], None]) -> None:
     """The one rule of a Ctrl-C that is found only as a run closes: one held through a
-    close (:func:`close_after_run`), or one a finalizer dropped while the client was open
-    (:func:`_ctrl_c_not_lost`).
+    close (:func:`close_after_run`); one a finalizer dropped while the client was open
+    (:func:`_ctrl_c_not_lost`) and one found as an ended run's store closes (the tiling
+    engine) are told by its ended half, :func:`tell_late_ctrl_c`.
 
     When the run had not ended (an error or a Ctrl-C on its way out) it is raised
     (``deliver()``): the command's one ``interrupted`` line, exit 130. After a run that
@@ -444,13 +446,19 @@ def _late_ctrl_c(pressed: bool, ended: bool, deliver: Callable[[], None]) -> Non
     if not pressed:
         return
     if ended:
-        told = _CTRL_C_AT_CLOSE_TOLD.get()
-        if told is None or not told[0]:  # once a run (_ClosesTellCtrlCOnce)
-            if told is not None:
-                told[0] = True
-            warnings.warn(CTRL_C_AT_CLOSE, UserWarning, stacklevel=3)
+        tell_late_ctrl_c(stacklevel=4)
         return
     deliver()
+
+
+def tell_late_ctrl_c(*, stacklevel: int = 3) -> None:
+    """Tell a Ctrl-C found at the close of a run that had ended (:data:`CTRL_C_AT_CLOSE`),
+    once a run (:class:`_ClosesTellCtrlCOnce`); the ended half of :func:`_late_ctrl_c`."""
+    told = _CTRL_C_AT_CLOSE_TOLD.get()
+    if told is None or not told[0]:
+        if told is not None:
+            told[0] = True
+        warnings.warn(CTRL_C_AT_CLOSE, UserWarning, stacklevel=stacklevel)
 
 
 #: Whether the run closing now has told :data:`CTRL_C_AT_CLOSE` (a one-item list), None

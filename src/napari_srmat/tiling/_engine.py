@@ -1414,17 +1414,11 @@ def tiled_apply_job(
             # complete and in place, the run had ended (the rule of a Ctrl-C at the close)
             if writer.partial.exists() or not writer.path.exists():
                 raise
-        from ._distributed import _late_ctrl_c
+        from ._distributed import tell_late_ctrl_c
 
-        # told as the run closes: once, with any press the closes find (the run ended:
-        # never delivered, but what would deliver it raises the press)
-        closing.callback(_late_ctrl_c, True, True, _raise_ctrl_c)
+        # told as the run closes: once, with any press the closes find (the run ended)
+        closing.callback(tell_late_ctrl_c)
         return writer.path
-
-
-def _raise_ctrl_c() -> None:
-    """Raise a Ctrl-C's KeyboardInterrupt (the ``deliver`` of a press found at a close)."""
-    raise KeyboardInterrupt
 
 
 def _input_path(image) -> Path | None:
