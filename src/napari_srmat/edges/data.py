@@ -87,10 +87,7 @@ def check_model_image_shape(shape: tuple[int, ...], name: str = "image") -> None
     shape = tuple(shape)
     if len(shape) not in (2, 3):
         raise BoundaryDataError(f"expected an (H, W) or (H, W, C) image, got shape {shape}")
-    try:
-        check_channels_last(shape, name)
-    except ValueError as exc:  # the edges layer's error type, as before the shared rule
-        raise BoundaryDataError(str(exc)) from None
+    check_channels_last(shape, name, error=BoundaryDataError)
     if min(shape) < 1:
         raise BoundaryDataError(f"the image is empty (shape {shape}): give an image of at "
                                 "least 1 x 1 px and 1 channel")

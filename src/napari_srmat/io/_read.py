@@ -370,10 +370,12 @@ def input_pixel_size(image: Any, given: Any) -> float | tuple[float, float] | No
     return given
 
 
-def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
+def check_channels_last(shape: Sequence[int], name: str = "image", *,
+                        error: type[ValueError] = ValueError) -> None:
     """The one rule for the axes of an image given in memory (shape only, nothing read):
     ``(H, W)`` or ``(H, W, C)`` with at most 4 channels; a 3-D array whose last axis is
-    longer than 4 is not one image, and a ValueError names ``name`` and what it is.
+    longer than 4 is not one image, and a ValueError (``error``, a subclass of it: a
+    layer's own error type) names ``name`` and what it is.
 
     * first axis at most 4: channels first, ``(C, H, W)`` (tifffile, bioio, PyTorch);
     * first axis at most the last: a stack of planes ``(N, H, W)`` (a Z or time series);
@@ -403,16 +405,16 @@ def check_channels_last(shape: Sequence[int], name: str = "image") -> None:
     if len(shape) != 3 or shape[2] <= 4:
         return
     if shape[0] <= 4:
-        raise ValueError(f"{name} has shape {shape}, channels first: images are (H, W) or "
-                         f"(H, W, C) with C <= 4; pass numpy.moveaxis({name}, 0, -1)")
+        raise error(f"{name} has shape {shape}, channels first: images are (H, W) or "
+                    f"(H, W, C) with C <= 4; pass numpy.moveaxis({name}, 0, -1)")
     one = "not one grey or colour image"
     if shape[0] <= shape[2]:
-        raise ValueError(f"{name} is a stack of {shape[0]} planes of {shape[1]} x "
-                         f"{shape[2]} px (shape {shape}), {one}: pass one plane, e.g. "
-                         f"{name}[0]")
-    raise ValueError(f"{name} has {shape[2]} channels (shape {shape}), {one} (at most 4: "
-                     f"grey, grey + alpha, RGB, RGBA): pass the channels to use, e.g. "
-                     f"{name}[..., :3]")
+        raise error(f"{name} is a stack of {shape[0]} planes of {shape[1]} x "
+                    f"{shape[2]} px (shape {shape}), {one}: pass one plane, e.g. "
+                    f"{name}[0]")
+    raise error(f"{name} has {shape[2]} channels (shape {shape}), {one} (at most 4: "
+                f"grey, grey + alpha, RGB, RGBA): pass the channels to use, e.g. "
+                f"{name}[..., :3]")
 
 
 #: Smallest side (px) of an image given to a model (``super_resolve``,
