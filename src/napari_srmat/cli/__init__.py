@@ -245,8 +245,8 @@ class DeprecatedAlias(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         why = f" ({self.why})" if self.why else ""
-        print(f"{parser.prog}: warning: {option_string} is deprecated here: give "
-              f"{self.new}{why}", file=sys.stderr)
+        print(warning_line(parser.prog, f"{option_string} is deprecated here: give "
+                           f"{self.new}{why}"), file=sys.stderr)
         setattr(namespace, self.dest, values)
 
 

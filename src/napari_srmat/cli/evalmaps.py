@@ -16,6 +16,7 @@ from . import (
     run_cli_job,
     seed_arg,
     threshold_arg,
+    warning_line,
 )
 
 _EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
@@ -159,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
                                       overwrite=args.overwrite))
     if args.json:  # (without --json, run_job has printed them as [warning] lines)
         for w in res["warnings"]:
-            print(f"srmat eval-maps: warning: {w}", file=sys.stderr)
+            print(warning_line("srmat eval-maps", w), file=sys.stderr)
     if args.json:
         print_json(res)
         return 0

@@ -24,6 +24,7 @@ from . import (
     seed_arg,
     threshold_arg,
     threshold_rule_arg,
+    warning_line,
 )
 
 
@@ -190,7 +191,7 @@ def _run(args: argparse.Namespace) -> int:
             continue
         rows.append(row)
         for w in warnings:
-            print(f"srmat grain-size: warning: {path}: {w}", file=sys.stderr)
+            print(warning_line("srmat grain-size", f"{path}: {w}"), file=sys.stderr)
         if field is not None:
             fields.append(field)
     # images that could not be measured do not cost the others their results: the good

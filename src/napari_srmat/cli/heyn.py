@@ -20,6 +20,7 @@ from . import (
     print_json,
     seed_arg,
     threshold_arg,
+    warning_line,
 )
 
 
@@ -194,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         out["astm_g"] = astm_grain_size_number(um / 1000.0)
     out["per_image"] = per_image
     for w in warnings:
-        print(f"srmat heyn: warning: {w}", file=sys.stderr)
+        print(warning_line("srmat heyn", w), file=sys.stderr)
     if args.json:
         print_json(out)
         _check_measured(out, degenerate, args.threshold)

@@ -16,6 +16,7 @@ from . import (
     pixel_size_arg,
     print_json,
     run_cli_job,
+    warning_line,
 )
 
 __all__ = ["register"]
@@ -185,6 +186,6 @@ def _plan(args: argparse.Namespace) -> int:
         if written is not None:
             print(f"wrote {written}")
         for note in plan.warnings:
-            print(f"srmat plan-rescan: warning: {note}", file=sys.stderr)
+            print(warning_line("srmat plan-rescan", note), file=sys.stderr)
     return 0
 

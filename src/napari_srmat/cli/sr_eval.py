@@ -24,6 +24,7 @@ from . import (
     naming_file,
     naming_roles,
     print_json,
+    warning_line,
 )
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ def _eval(args: argparse.Namespace) -> int:
         summary["psnr_y"], summary["identical"] = None, True
     warning = result["domain_shift"]["warning"]
     if warning:
-        print(f"{command_name(args)}: warning: {warning}", file=sys.stderr)
+        print(warning_line(command_name(args), warning), file=sys.stderr)
     if args.json:
         print_json(summary)
     else:
