@@ -36,6 +36,7 @@ from .heyn import (
     HEYN_N_LINES,
     HEYN_SEED,
     HeynError,
+    _names,
     astm_grain_size_number,
     confidence_interval,
     finite_or_none,
@@ -888,11 +889,10 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     return SpecimenSummary(_clean(out))
 
 
-def _field_names(fields: Sequence[dict], which: Sequence[int], most: int = 5) -> str:
-    """The names (else indexes) of ``fields[i]`` for ``i`` in ``which``, the first
-    ``most`` of them and how many more."""
-    names = ", ".join(str(fields[i].get("name") or i) for i in which[:most])
-    return names + (f" and {len(which) - most} more" if len(which) > most else "")
+def _field_names(fields: Sequence[dict], which: Sequence[int]) -> str:
+    """The names (else indexes) of ``fields[i]`` for ``i`` in ``which``, the first five
+    of them and how many more (:func:`napari_srmat.metrics.heyn._names`)."""
+    return _names([str(fields[i].get("name") or i) for i in which])
 
 
 def _um_of_per_mm(n_l: float) -> float | None:
