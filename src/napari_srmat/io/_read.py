@@ -1849,22 +1849,20 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             mapped = _TiffWindows.of(path, layouts[level], zarr_arr)
             if mapped is None and layouts[level] is None:  # compressed, one strip
                 mapped = _WholeStrip.of(path, series_index, level, zarr_arr, chunks)
+            source = zarr_arr if mapped is None else mapped  # what the pixels are read from
             if not isinstance(mapped, _TiffWindows) and level == 0 and zarr_arr.size:
-                (zarr_arr if mapped is None else mapped)[
-                    tuple(slice(-1, None) for _ in zarr_arr.shape)]
+                source[tuple(slice(-1, None) for _ in zarr_arr.shape)]
         except ImageReadError:
             raise
         except Exception as exc:
             raise _tiff_data_error(path, exc or type(exc).__name__) from None
-        arr, axes = _lazy_array(zarr_arr if mapped is None else mapped, src_axes,
-                                str(path), chunks)
+        arr, axes = _lazy_array(source, src_axes, str(path), chunks)
         shown, axes = _tiff_colours(arr, axes, colours)
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
             meta["white_is_zero_max"] = int(colours[1])  # reader needs to undo it
         if colours[0] == "alpha" and level == n_levels - 1:  # the smallest level's
-            alpha, sampled = _tiff_alpha_sample(
-                zarr_arr if mapped is None else mapped, src_axes, path,
-                _yx_block(zarr_arr, src_axes, mapped))
+            alpha, sampled = _tiff_alpha_sample(source, src_axes, path,
+                                                _yx_block(zarr_arr, src_axes, mapped))
             _alpha_dropped(alpha, str(path), meta, sampled=sampled)
         levels.append(shown)
     return Micrograph(
@@ -2076,15 +2074,13 @@ def _dataset(path: Path, group, ds: dict):
 
 
 def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks,
-                   arrays: list | None = None) -> Micrograph:
-    """The Micrograph of an OME-Zarr image; ``arrays``: its levels already opened
-    (:func:`_level_arrays`), else opened here."""
+                   arrays: list) -> Micrograph:
+    """The Micrograph of an OME-Zarr image; ``arrays``: its levels, opened once
+    (:func:`_level_arrays`)."""
     axes_meta = ms.get("axes")
     datasets = ms.get("datasets") or []
     if not datasets:
         raise ImageReadError(f"{path}: OME-Zarr multiscales lists no datasets")
-    if arrays is None:
-        arrays = _level_arrays(path, group, ms)
     if axes_meta is None:  # NGFF <= 0.3: implicit tczyx
         first = arrays[0]
         axes_meta = [{"name": n} for n in "tczyx"[-first.ndim:]]
