@@ -139,9 +139,10 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     layer.units = (UM_UNIT,) * ndim
     layer.metadata = _recorded_sizes(layer.metadata, layer.scale)
     for lay in others:
-        lay.scale = _stretched(lay.scale, ratios)
-        lay.translate = _stretched(lay.translate, ratios)
-        lay.units = (UM_UNIT,) * lay.ndim
+        if kept_on(viewer, lay) is None:  # a kept layer was placed by its keeper already
+            lay.scale = _stretched(lay.scale, ratios)
+            lay.translate = _stretched(lay.translate, ratios)
+            lay.units = (UM_UNIT,) * lay.ndim
         _record_followed_size(lay)
         changed.append(lay)
     if scale_bar:
