@@ -169,6 +169,34 @@ def test_tile_rule_is_one_public_helper():
     assert not hasattr(sr, "_check_tile")
 
 
+def test_the_tile_rule_is_the_tiling_check_worded_with_flags():
+    """`cli.check_tile_flags` compared `--tile` with twice the overlap itself and wrote its
+    own copy of `tiling.check_tile_overlap`'s message: two rules for one check. It now
+    names the flags and the overlap used, and the tiling check decides and words it: the
+    sentence is written in one source file."""
+    import napari_srmat
+    from napari_srmat import tiling
+
+    def says_it(path: Path) -> bool:  # in code, not in a docstring's examples
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = {id(node.body[0].value) for node in ast.walk(tree)
+                if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
+                and node.body and isinstance(node.body[0], ast.Expr)}
+        return any(isinstance(node, ast.Constant) and isinstance(node.value, str)
+                   and "must be larger than 2 x" in node.value and id(node) not in docs
+                   for node in ast.walk(tree))
+
+    src = Path(napari_srmat.__file__).parent
+    holders = sorted(str(p.relative_to(src)) for p in src.rglob("*.py") if says_it(p))
+    assert holders == ["tiling/_engine.py"]
+    with pytest.raises(cli.UserError, match=r"^--tile 8 must be larger than 2 x --overlap 4 "
+                                             r"\(give --tile 9 or more\)$"):
+        cli.check_tile_flags(8, 4)
+    with pytest.raises(tiling.TilingError, match=r"^tile 8 must be larger than 2 x overlap 4 "
+                                                 r"\(give tile=9 or more\)$"):
+        tiling.check_tile_overlap(8, 4)
+
+
 def test_already_complete_is_noted_by_one_helper():
     """`srmat edges train`, `srmat edges predict` and `srmat sr train` each collected the
     job's `jobs.AlreadyComplete` notice with their own list and callback (three copies of

@@ -498,9 +498,10 @@ def check_tile_flags(tile: int, overlap: int | None, receptive_field: int = 0) -
     """Refuse ``--tile`` not larger than twice the overlap used, naming the flags.
 
     The overlap used is ``--overlap`` raised to the model's receptive field (the rule of
-    :func:`napari_srmat.sr.apply.resolve_overlap` and of the tiling engine); the library's
-    own message names its parameters (``tile (8) must be larger than 2 * overlap (64)``),
-    which a command without those names would not explain. The one rule of the commands
+    :func:`napari_srmat.sr.apply.resolve_overlap` and of the tiling engine). The check is
+    the tiling's (:func:`napari_srmat.tiling.check_tile_overlap`); this names the flags
+    and the overlap used in it, which the library's message names by its parameters
+    (``tile=``, ``overlap``) that a command does not have. The one rule of the commands
     with ``--tile`` and ``--overlap`` (``srmat sr run``, ``srmat edges predict``,
     ``srmat plan-rescan``), checked before a model is loaded and, with its receptive
     field, after.
@@ -532,22 +533,18 @@ def check_tile_flags(tile: int, overlap: int | None, receptive_field: int = 0) -
     ...
     napari_srmat.cli.UserError: --tile 8 must be larger than 2 x the default --overlap of 32 px (give --tile 65 or more)
     """  # noqa: E501
-    if overlap is None:
-        from ..tiling import DEFAULT_OVERLAP
+    from ..tiling import DEFAULT_OVERLAP, check_tile_overlap
 
-        given, default = DEFAULT_OVERLAP, True
-    else:
-        given, default = overlap, False
+    given = DEFAULT_OVERLAP if overlap is None else overlap
     used = max(given, receptive_field)
-    if tile <= 2 * used:
-        if used != given:
-            why = f"the model's receptive field {used} px, the least overlap it needs"
-        elif default:
-            why = f"the default --overlap of {used} px"
-        else:
-            why = f"--overlap {overlap}"
-        raise UserError(f"--tile {tile} must be larger than 2 x {why} "
-                        f"(give --tile {2 * used + 1} or more)")
+    if used != given:
+        why = f"the model's receptive field {used} px, the least overlap it needs"
+    elif overlap is None:
+        why = f"the default --overlap of {used} px"
+    else:
+        why = f"--overlap {overlap}"
+    check_tile_overlap(tile, used, error=UserError, tile_words=("--tile {}", "--tile {}"),
+                       overlap_words=why)
 
 
 def threshold_rule_arg(parser: argparse.ArgumentParser) -> None:

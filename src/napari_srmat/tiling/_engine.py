@@ -1069,11 +1069,13 @@ def _drive(gen: Generator) -> Any:
 
 
 def check_tile_overlap(tile: int, overlap: int, *,
-                       error: type[ValueError] = TilingError) -> None:
+                       error: type[ValueError] = TilingError,
+                       tile_words: tuple[str, str] = ("tile {}", "tile={}"),
+                       overlap_words: str | None = None) -> None:
     """The one rule for a tile and its overlap (``super_resolve``, ``plan_rescan``,
-    ``predict_boundaries``, ``tiled_apply``): the tile is larger than twice the overlap,
-    else no pixel of it is its own. (``srmat`` commands word it with their flags,
-    :func:`napari_srmat.cli.check_tile_flags`.)
+    ``predict_boundaries``, ``tiled_apply``, and the ``srmat`` commands through
+    :func:`napari_srmat.cli.check_tile_flags`, which words it with their flags): the
+    tile is larger than twice the overlap, else no pixel of it is its own.
 
     Parameters
     ----------
@@ -1081,6 +1083,13 @@ def check_tile_overlap(tile: int, overlap: int, *,
         The tile side and the overlap used, in input px.
     error : type of ValueError
         The exception raised.
+    tile_words : (str, str)
+        How the message names the tile given and the least tile to give, each with a
+        ``{}`` for the number: ``("tile {}", "tile={}")`` for Python callers,
+        ``("--tile {}", "--tile {}")`` for a command.
+    overlap_words : str, optional
+        How the message names the overlap used (default ``"overlap N"``; a command
+        names its flag, its default or the model's receptive field).
 
     Examples
     --------
@@ -1091,8 +1100,9 @@ def check_tile_overlap(tile: int, overlap: int, *,
     napari_srmat.tiling._engine.TilingError: tile 8 must be larger than 2 x overlap 4 (give tile=9 or more)
     """  # noqa: E501
     if tile <= 2 * overlap:
-        raise error(f"tile {tile} must be larger than 2 x overlap {overlap} "
-                    f"(give tile={2 * overlap + 1} or more)")
+        named = f"overlap {overlap}" if overlap_words is None else overlap_words
+        raise error(f"{tile_words[0].format(tile)} must be larger than 2 x {named} "
+                    f"(give {tile_words[1].format(2 * overlap + 1)} or more)")
 
 
 def _validate(scale, tile, overlap, batch_size) -> tuple[int, int, int, int]:
