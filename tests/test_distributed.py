@@ -1155,6 +1155,35 @@ def test_a_second_ctrl_c_while_the_running_tasks_return_still_cancels_them(
     _resumes_to(image, out, tiled_apply(image, _slow_bicubic, out_channels=3, **KW))
 
 
+@pytest.mark.slow
+def test_a_second_ctrl_c_while_the_stop_is_set_still_tells_the_tasks(
+        client, image, tmp_path, monkeypatch, python_ctrl_c):
+    """A Ctrl-C mid-run, then a second one while the starting process set the cluster-wide
+    stop event (the tasks' signal to return without writing): its KeyboardInterrupt
+    landed inside event.set, which never reached the scheduler, and the running tasks
+    were not told to stop (failed before: the event was never set). Now the press is
+    held until the event is set, then ends the wait as a second Ctrl-C does: one
+    KeyboardInterrupt, the tasks told, the partial kept and resumed by a rerun."""
+    set_event, names = distributed.Event.set, []
+
+    def set_noted(self):
+        set_event(self)
+        names.append(self.name)
+
+    pressed, started = _pressed_in(set_noted)
+    monkeypatch.setattr(distributed.Event, "set", pressed)
+    out = tmp_path / "o.ome.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        run_job(_pressed_mid_run(tiled_apply_job(
+            image, _slow_bicubic, out_channels=3, out=out, scheduler=client, **KW)),
+            quiet=True)
+    monkeypatch.undo()
+    assert len(started) == 1 and len(names) == 1
+    assert distributed.Event(names[0], client=client).is_set()
+    assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
+    _resumes_to(image, out, tiled_apply(image, _slow_bicubic, out_channels=3, **KW))
+
+
 @pytest.mark.parametrize("closed_by_run", [False, True])
 def test_tasks_a_second_ctrl_c_leaves_running_are_told(
         client, image, tmp_path, monkeypatch, python_ctrl_c, closed_by_run):

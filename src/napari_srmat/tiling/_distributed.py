@@ -1201,7 +1201,7 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
             waited, left = False, pending
             try:
                 try:
-                    _client_call(event.set)
+                    _set_stop(event)
                     with _ctrl_c_after_call(), contextlib.suppress(Exception), \
                             client.as_current():
                         distributed.wait(pending, timeout=SCHEDULER_STOP_TIMEOUT)
@@ -1217,6 +1217,22 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
         spill_futures.clear()
         inflight.clear()
         extra.clear()
+
+
+def _set_stop(event) -> None:
+    """Set the cluster-wide stop ``event`` (the running tasks' signal to return without
+    writing), with a Ctrl-C meanwhile held until it is set (:func:`_ctrl_c_held`) and
+    raised after: a second press that landed inside ``event.set`` left it unset, and
+    the tasks untold. Raised after, it ends the wait for the tasks as any second Ctrl-C.
+
+    Parameters
+    ----------
+    event : distributed.Event
+        The run's stop event.
+    """
+    with _ctrl_c_held() as ctrl_c:
+        event.set()
+    ctrl_c.deliver()
 
 
 def _tell_tasks_left_running(n: int, partial, why: str) -> None:
