@@ -962,17 +962,15 @@ def _drawn_lines_with_counts(counts, width=200):
 def test_few_intersections_get_an_exact_asymmetric_interval():
     """With few intersections the line-sampling term was ±r on a log scale: 20 crossings
     on 10 lines of scattered density gave ℓ̄ x [0.47, 2.1] where the density's own
-    Student-t interval, inverted to ℓ̄ = 1 / d, is ℓ̄ x [0.57, 4.1]; two lines that agree
-    (identical densities) gave a sampling term of 0, an interval of the pixel term alone.
-    Below E112's 50 intersections the interval is now the inverted t interval, widened to
-    the exact Poisson interval of the count; an interval without an upper end is
-    withheld with a warning. From 50 on nothing changes."""
-    from scipy.stats import chi2, t
+    Student-t interval, inverted to ℓ̄ = 1 / d, is ℓ̄ x [0.57, 4.1]. It is that inverted
+    interval (at every count since 2026-12-07, without the Poisson floor it had below 50
+    intersections); an interval without an upper end is withheld with a warning. Two
+    lines that agree by chance (identical densities) have r = 0: the interval is the
+    pixel term alone, and the few-intersections warning says the count is small."""
+    from scipy.stats import t
 
     from napari_srmat.grainsize import PIXEL_RESOLUTION_PX, grain_size_from_heyn
-
-    def poisson_factors(p):  # ℓ̄ x [P / mu_hi, P / mu_lo], exact (Garwood)
-        return p / (chi2.ppf(0.975, 2 * p + 2) / 2), p / (chi2.ppf(0.025, 2 * p) / 2)
+    from napari_srmat.metrics.standards import few_intersections_note
 
     def measured(counts):
         mask, segs = _drawn_lines_with_counts(counts)
@@ -990,29 +988,46 @@ def test_few_intersections_get_an_exact_asymmetric_interval():
     ell = res.mean_intercept_px
     assert hi / ell == pytest.approx(math.exp(math.hypot(-math.log(1 - rel), pix)))
     assert lo / ell == pytest.approx(math.exp(-math.hypot(math.log(1 + rel), pix)))
-    assert hi / ell > 1 / (1 - rel) > max(poisson_factors(20)[1], math.exp(rel))
-    # identical densities: the count's Poisson interval, not the pixel term alone
+    assert hi / ell > 1 / (1 - rel) > math.exp(rel)
+    # identical densities: the pixel term alone, and the warning
     res, r = measured([1, 1])
     lo, hi = r.mean_intercept_ci95_px
     ell = res.mean_intercept_px
-    p_lo, p_hi = poisson_factors(2)
     pix = PIXEL_RESOLUTION_PX / ell
     assert res.ci95_half_width_px == 0.0
-    assert lo / ell == pytest.approx(math.exp(-math.hypot(math.log(1 / p_lo), pix)))
-    assert hi / ell == pytest.approx(math.exp(math.hypot(math.log(p_hi), pix)))
+    assert (lo / ell, hi / ell) == pytest.approx((math.exp(-pix), math.exp(pix)))
+    assert few_intersections_note(2) in r.warnings
     # the density interval reaches 0: no upper end, no interval, a warning saying so
     res, r = measured([0] * 8 + [4, 4])
     assert res.relative_accuracy_pct > 100
     assert r.mean_intercept_ci95_px is None and r.mean_intercept_px is not None
     assert any("no upper end" in w for w in r.warnings)
     assert r.to_dict()["mean_intercept_ci95_px"] is None
-    # 50 intersections or more: the ±r term as before
-    res, r = measured([5] * 9 + [6])
-    rel = res.relative_accuracy_pct / 100
-    lo, hi = r.mean_intercept_ci95_px
-    ell = res.mean_intercept_px
-    half = math.hypot(rel, PIXEL_RESOLUTION_PX / ell)
-    assert (lo / ell, hi / ell) == pytest.approx((math.exp(-half), math.exp(half)))
+
+
+def test_the_sampling_interval_does_not_step_at_50_intersections():
+    """The line-sampling term of ℓ̄'s 95 % interval switched at E112's 50 intersections:
+    below, the inverted density interval widened to the count's Poisson interval; from
+    50 on ``ℓ̄ exp(±r)``. Two fields of ten drawn lines with nearly the same scatter of
+    per-line densities, 49 and 50 crossings, read ℓ̄ x [0.76, 1.35] and [0.93, 1.07].
+    The term is now the density's t interval inverted, ``ℓ̄ [1/(1+r), 1/(1-r)]``, at
+    every count, without the Poisson floor (which covered 100 % of synthetic fields
+    while 1.25 x wider than needed: studies/heyn_interval_coverage.py)."""
+    from napari_srmat.grainsize import PIXEL_RESOLUTION_PX, grain_size_from_heyn
+
+    widths = []
+    for counts in ([5] * 7 + [4, 4, 6], [5] * 8 + [4, 6]):
+        mask, segs = _drawn_lines_with_counts(counts)
+        res = measure_intercepts(mask, pattern="segments", segments=segs)
+        assert res.intersection_count == sum(counts)
+        r = res.relative_accuracy_pct / 100
+        ell = res.mean_intercept_px
+        pix = PIXEL_RESOLUTION_PX / ell
+        lo, hi = grain_size_from_heyn(res).mean_intercept_ci95_px
+        assert lo / ell == pytest.approx(math.exp(-math.hypot(math.log1p(r), pix)))
+        assert hi / ell == pytest.approx(math.exp(math.hypot(-math.log1p(-r), pix)))
+        widths.append(hi / lo)
+    assert widths[0] == pytest.approx(widths[1], rel=0.05)  # 49 and 50: alike
 
 
 def test_grain_size_plan_bounds_the_memory_of_an_up_scaled_run(model, monkeypatch):

@@ -142,19 +142,6 @@ def test_random_lines_count_a_touched_end_one_unless_scored_by_e112():
     assert e112.intersection_count == runs.n_intersections - 0.5 * on_boundary
 
 
-def test_the_sampling_interval_steps_at_50_intersections():
-    """Pinned, not endorsed (docs/heyn.md, counting rules): the line-sampling term of ℓ̄'s
-    95 % interval switches at E112's 50 intersections from the inverted t interval
-    widened to the count's Poisson interval to exp(±r), so one more crossing narrows
-    it abruptly. A continuous rule must update that paragraph."""
-    from napari_srmat.grainsize import sampling_log_terms
-
-    below, at = sampling_log_terms(0.1, 49.0), sampling_log_terms(0.1, 50.0)
-    assert [round(math.exp(-below[0]), 3), round(math.exp(below[1]), 3)] == [0.756, 1.352]
-    assert [round(math.exp(-at[0]), 3), round(math.exp(at[1]), 3)] == [0.905, 1.105]
-    assert sampling_log_terms(0.0, 50.0) == (0.0, 0.0)
-
-
 def test_a_line_lying_along_a_boundary_is_one_intersection_as_e112_asks():
     """E112 scores a line tangent to a boundary as one intersection, and each end that
     touches a boundary as 1/2. A drawn line lying along a boundary from end to end (one

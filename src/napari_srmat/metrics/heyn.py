@@ -103,8 +103,7 @@ HEYN_SEED = 1234
 HEYN_MARGIN = 0.05
 
 #: The two tail probabilities of the package's one confidence level, a two-sided 95 %
-#: interval (ASTM E112 section 15): :func:`t_quantile_95` and the exact Poisson term of
-#: :func:`napari_srmat.grainsize.sampling_log_terms`.
+#: interval (ASTM E112 section 15): :func:`t_quantile_95`.
 CI95_TAILS = (0.025, 0.975)
 
 #: Patterns whose line ends are scored by E112 whatever ``triple_points`` says: a boundary

@@ -228,8 +228,9 @@ def upgrade_heyn_statistics(stats: dict) -> dict:
 def has_few_intersections(count: float) -> bool:
     """Whether a field's intersection count P is below E112's :data:`MIN_COUNT_PER_FIELD`:
     the one rule of the few-intersections warning (:func:`few_intersections_note`, in
-    :func:`measure_field` and :func:`napari_srmat.grainsize.grain_size_from_heyn`) and of
-    the exact sampling term of :func:`napari_srmat.grainsize.intercept_interval`.
+    :func:`measure_field` and :func:`napari_srmat.grainsize.grain_size_from_heyn`). The
+    interval of ℓ̄ does not depend on it (one rule at every count:
+    :func:`napari_srmat.grainsize.sampling_log_terms`).
 
     Examples
     --------

@@ -1,0 +1,150 @@
+"""Does the line-sampling term of ℓ̄'s 95 % interval cover, at every intersection count?
+
+:func:`napari_srmat.grainsize.sampling_log_terms` turns the Student-t half-width ``r`` of
+the per-line intersection densities (and the count P) into ℓ̄'s interval. Rules compared,
+each on the same fields:
+
+* ``step_at_50``: the rule until 2026-12-07: below E112's 50 intersections the inverted
+  density interval ``ℓ̄ [1/(1+r), 1/(1-r)]`` widened to the exact Poisson interval of P,
+  from 50 on ``ℓ̄ exp(±r)``;
+* ``symmetric``: ``ℓ̄ exp(±r)`` at every count;
+* ``inverted``: ``ℓ̄ [1/(1+r), 1/(1-r)]`` at every count;
+* ``inverted_poisson``: the same widened to the Poisson interval of P at every count;
+* ``package``: what :func:`sampling_log_terms` does now.
+
+Data: synthetic micrographs (``napari_srmat.synth.generate_microstructure``, 384 x 384,
+grain spacing 20 and 40 px, three seeds each), their exact boundary masks thinned as
+``srmat grain-size --mask`` thins them. A field is one draw of ``n_lines`` random lines
+(5 % margin, 2 to 40 lines, 150 seeds each: P from about 10 to 700). The truth the
+sampling term must cover is the ℓ̄ the same measurement reads on the same mask with
+4000 random lines (line sampling is all this term is about). Coverage (%) and the
+median width ``hi / lo`` per band of P and per number of lines, and the share of
+intervals without an upper end.
+The package's whole mask-mode interval (sampling with the pixel term,
+:func:`napari_srmat.grainsize.intercept_interval`) is also checked against the
+generator's exact ℓ̄ (``mean_intercept_px``), which adds the thinned mask's own bias.
+Quoted in docs/heyn.md ("Counting rules against the standards").
+
+    PYTHONPATH=src python studies/heyn_interval_coverage.py   # ~1 CPU-min
+
+Writes studies/results/heyn_interval_coverage.json.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from _common import save
+
+SHAPE = (384, 384)
+SPACINGS = (20, 40)
+STRUCTURE_SEEDS = (0, 1, 2)
+N_LINES = (2, 3, 5, 8, 12, 20, 40)
+TRIALS = 150
+REFERENCE_LINES = 4000
+BANDS = ((0, 25), (25, 50), (50, 100), (100, 200), (200, math.inf))
+RULES = ("step_at_50", "symmetric", "inverted", "inverted_poisson", "package")
+
+
+def _poisson(p: float) -> tuple[float, float]:
+    """``ln(P / μ_lo)`` style log half-widths of the exact (Garwood) Poisson interval."""
+    from scipy.special import gammaincinv
+
+    if p <= 0:
+        return math.inf, math.inf
+    mu_lo = float(gammaincinv(p, 0.025))
+    mu_hi = float(gammaincinv(p + 1.0, 0.975))
+    return math.log(mu_hi / p), (math.log(p / mu_lo) if mu_lo > 0 else math.inf)
+
+
+def _inverted(r: float) -> tuple[float, float]:
+    return math.log1p(r), (-math.log1p(-r) if r < 1 else math.inf)
+
+
+def _terms(rule: str, r: float, p: float) -> tuple[float, float]:
+    """(low, high) log half-widths of one rule."""
+    from napari_srmat.grainsize import sampling_log_terms
+
+    if rule == "package":
+        return sampling_log_terms(r)
+    if rule == "symmetric" or (rule == "step_at_50" and p >= 50):
+        return r, r
+    lo, hi = _inverted(r)
+    if rule == "inverted":
+        return lo, hi
+    plo, phi = _poisson(p)
+    return max(lo, plo), max(hi, phi)
+
+
+def _fields(mask: np.ndarray, reference: float, truth: float) -> list[dict]:
+    from napari_srmat.grainsize import intercept_interval
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    out = []
+    for n in N_LINES:
+        for trial in range(TRIALS):
+            res = measure_intercepts(mask, pattern="random", n_lines=n, seed=1000 + trial)
+            ell, p = res.mean_intercept_px, res.intersection_count
+            if ell is None or not math.isfinite(res.relative_accuracy_pct):
+                continue
+            r = res.relative_accuracy_pct / 100
+            row = {"n_lines": n, "count": p, "r": r}
+            for rule in RULES:
+                lo, hi = _terms(rule, r, p)
+                row[rule] = (ell * math.exp(-lo), ell * math.exp(hi), reference)
+            whole, _ = intercept_interval(ell, sampling_half_px=res.ci95_half_width_px)
+            row["whole_vs_truth"] = (*whole, truth)
+            out.append(row)
+    return out
+
+
+def _summary(rows: list[dict], key: str) -> dict:
+    """Coverage (%), median width hi/lo (finite ones) and % without an upper end."""
+    def one(sel):
+        ivs = [r[key] for r in sel]
+        cover = [lo <= t <= hi for lo, hi, t in ivs]
+        width = [hi / lo for lo, hi, _ in ivs if math.isfinite(hi)]
+        return {"n": len(sel), "coverage_pct": round(100 * float(np.mean(cover)), 1),
+                "median_width": round(float(np.median(width)), 3) if width else None,
+                "no_upper_end_pct": round(100 * (1 - len(width) / len(sel)), 1)}
+
+    out = {"all": one(rows)}
+    for a, b in BANDS:
+        sel = [r for r in rows if a <= r["count"] < b]
+        if sel:
+            out[f"P {a}-{b}"] = one(sel)
+    for n in N_LINES:
+        out[f"{n} lines"] = one([r for r in rows if r["n_lines"] == n])
+    return out
+
+
+def main() -> None:
+    from napari_srmat.metrics.heyn import _skeletonize, measure_intercepts
+    from napari_srmat.synth import generate_microstructure
+
+    rows = []
+    structures = []
+    for h in SPACINGS:
+        for s in STRUCTURE_SEEDS:
+            ms = generate_microstructure(SHAPE, mean_grain_size_px=h, seed=s, rgb=False)
+            mask = _skeletonize(np.asarray(ms.boundaries, bool))
+            ref = measure_intercepts(mask, pattern="random", n_lines=REFERENCE_LINES, seed=99)
+            structures.append({"spacing_px": h, "seed": s,
+                               "true_mean_intercept_px": round(ms.mean_intercept_px, 3),
+                               "reference_mean_intercept_px": round(ref.mean_intercept_px, 3)})
+            rows += _fields(mask, ref.mean_intercept_px, ms.mean_intercept_px)
+    summary = {key: _summary(rows, key) for key in (*RULES, "whole_vs_truth")}
+    summary["fields_with_r_0"] = sum(r["r"] == 0 for r in rows)
+    for key in (*RULES, "whole_vs_truth"):
+        print(key, summary[key]["all"], {k: (v["coverage_pct"], v["median_width"])
+                                         for k, v in summary[key].items() if k != "all"})
+    save("heyn_interval_coverage", {"structures": structures, "n_fields": len(rows),
+                                    "summary": summary})
+
+
+if __name__ == "__main__":
+    from _common import no_options
+
+    no_options(__doc__)
+    main()
