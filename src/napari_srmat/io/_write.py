@@ -651,7 +651,7 @@ class OmeZarrStreamWriter:
             shutil.rmtree(self.partial, ignore_errors=True)
         self.close()
 
-    def finalize(self, n_levels: int | None = None) -> Path:
+    def finalize(self, n_levels: int | None = None, *, close: bool = True) -> Path:
         """Build the pyramid, write the metadata and move the store to ``PATH``.
 
         Parameters
@@ -659,6 +659,11 @@ class OmeZarrStreamWriter:
         n_levels : int, optional
             Pyramid levels including level 0 (default: halve until the smallest
             side is <= 512).
+        close : bool
+            Release the lock once the store is in place (:meth:`close`). False: the
+            caller releases it, when nothing else can write into the store any more
+            (the tiled engine: after its dask cluster has closed, through the close
+            rule of its run).
 
         Returns
         -------
@@ -671,7 +676,8 @@ class OmeZarrStreamWriter:
             If some blocks were never written.
         """
         if self.complete:
-            self.close()
+            if close:
+                self.close()
             return self.path
         missing = self.n_blocks - self.n_done()
         if missing:
@@ -735,7 +741,8 @@ class OmeZarrStreamWriter:
         # partial that a rerun only moves into place)
         _drop_bookkeeping(self.partial)
         swap_into_place(self.partial, self.path)
-        self.close()
+        if close:
+            self.close()
         return self.path
 
 

@@ -1350,6 +1350,9 @@ def tiled_apply_job(
     from ._distributed import _ClosesTellCtrlCOnce
 
     with _ClosesTellCtrlCOnce(contextlib.ExitStack()) as closing:  # a late Ctrl-C: once
+        # the output's closes (its lock's release), entered first to run last: after the
+        # cluster has closed, whose workers may write into OUT.partial until then
+        output_closing = closing.enter_context(contextlib.ExitStack())
         client = None
         # connect before touching the output (a bad address leaves nothing behind)
         if scheduler is not None:
@@ -1377,15 +1380,15 @@ def tiled_apply_job(
                 identity={"input": input_identity(image)}, kind=kind,
                 inputs=[_input_path(image)],
             )
-            closing.enter_context(closed_after_run(writer.close, f"the lock of {out}"))
+            output_closing.enter_context(closed_after_run(writer.close, f"the lock of {out}"))
             # a partial this run created is not left behind by an error that every
             # rerun repeats
-            closing.enter_context(discarded_when_refused(
+            output_closing.enter_context(discarded_when_refused(
                 writer.partial, created=not (writer.resumed or writer.complete)))
             if writer.complete:
                 yield AlreadyComplete(f"{out} is already complete (same input and "
                                       "parameters): nothing to do", path=str(out))
-                return writer.finalize()
+                return writer.finalize(close=False)  # released as the run closes
             left = 1.0 - writer.n_done() / writer.n_blocks
             # level 0 still to write plus the pyramid (a third of level 0)
             space = check_free_space(out, int(out_bytes * (left + 1 / 3)),
@@ -1417,11 +1420,11 @@ def tiled_apply_job(
         if result is None or writer is None:
             return result
         yield Log(f"building pyramid of {out}")
-        try:
-            return writer.finalize(n_levels)
+        try:  # the lock is released as the run closes, after the cluster
+            return writer.finalize(n_levels, close=False)
         except KeyboardInterrupt:
-            # a Ctrl-C after the swap (as finalize releases the lock): the store is
-            # complete and in place, the run had ended (the rule of a Ctrl-C at the close)
+            # a Ctrl-C after the swap: the store is complete and in place, the run had
+            # ended (the rule of a Ctrl-C at the close)
             if writer.partial.exists() or not writer.path.exists():
                 raise
         from ._distributed import tell_late_ctrl_c
