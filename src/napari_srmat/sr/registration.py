@@ -376,13 +376,14 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
         if lo > hi:
             raise bad
     # a one-value range (scale_range=(1, 1)) holds the scale, as fit_scale=False does: the
-    # refinement fitted it anyway (0.82 for (1, 1), outside the range given)
+    # refinement fitted it anyway (0.82 for (1, 1), outside the range given). From here
+    # fit_scale also says whether a range of scales is searched (lo < hi, else lo == hi)
     fit_scale = fit_scale and lo < hi
     # coarse level: MOVING at most COARSE_MAX_PX per side, FIXED shrunk alike
     k = max(1.0, max(m.shape) / COARSE_MAX_PX)
     mk = _resize(m, 1.0 / k)[0] if k > 1 else m
     fk = _resize(f, 1.0 / k)[0] if k > 1 else f
-    if lo == hi:
+    if not fit_scale:
         grid = np.array([lo])
     else:
         n = max(2, int(math.ceil(math.log(hi / lo) / math.log(COARSE_STEP))) + 1)
@@ -405,9 +406,9 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     # the correlation peaked on the first or last scale searched: not a maximum, the true
     # scale is probably outside the range (e.g. MOVING and FIXED swapped gave 7.995 for
     # 0.25, with an offset of -2398 px, and nothing said so)
-    at_limit = lo != hi and not (lo * math.sqrt(COARSE_STEP) < best[1]
-                                 < hi / math.sqrt(COARSE_STEP))
-    if lo != hi:
+    at_limit = fit_scale and not (lo * math.sqrt(COARSE_STEP) < best[1]
+                                  < hi / math.sqrt(COARSE_STEP))
+    if fit_scale:
         s0 = best[1]
         fine = np.geomspace(max(lo, s0 / COARSE_STEP), min(hi, s0 * COARSE_STEP),
                             2 * int(math.ceil(math.log(COARSE_STEP) / math.log(FINE_STEP))) + 1)
@@ -465,7 +466,7 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             quality = float(-res.fun)
     import warnings
 
-    at_limit = at_limit or (lo != hi and s in (lo, hi))  # refined onto a limit
+    at_limit = at_limit or (fit_scale and s in (lo, hi))  # refined onto a limit
     if at_limit:
         edge = "upper" if s > math.sqrt(lo * hi) else "lower"
         warnings.warn(
