@@ -142,6 +142,29 @@ def test_random_lines_count_a_touched_end_one_unless_scored_by_e112():
     assert e112.intersection_count == runs.n_intersections - 0.5 * on_boundary
 
 
+def test_a_line_wholly_inside_one_grain_has_no_intercept():
+    """E112's intercept count N scores a segment at a line's end that penetrates a grain
+    1/2, so a line with c crossings and both ends inside grains has N = (c - 1) + 1/2 +
+    1/2 = c = P. A line that crosses no boundary (wholly inside one grain) read N = 1/2
+    while its P is 0: fields of grains larger than the lines had N > P. It is N = 0, as
+    (c - 1) + 1/2 + 1/2 gives at c = 0 and as P. By hand: one grain between two
+    boundaries 30 px apart, lines drawn inside it, and the same as a random pattern."""
+    m = np.zeros((40, 61), bool)
+    m[:, [10, 40]] = True
+    inside = measure_intercepts(m, pattern="segments", segments=[[[20, 15], [20, 35]],
+                                                                 [[5, 20], [30, 20]]])
+    assert inside.n_intersections == 0 and inside.intersection_count == 0
+    assert inside.per_line_intercepts.tolist() == [0.0, 0.0]
+    assert inside.intercept_count == 0
+    # with one crossing the end segments still count 1/2 each: N = P = 1
+    across = measure_intercepts(m, pattern="segments", segments=[[[20, 15], [20, 45]]])
+    assert across.intercept_count == across.intersection_count == 1
+    # the generated patterns: every line without a crossing has N = 0
+    rnd = measure_intercepts(stripes((200, 200), 60), pattern="random", n_lines=200, seed=3)
+    empty = rnd.per_line_count == 0
+    assert empty.any() and (rnd.per_line_intercepts[empty] == 0).all()
+
+
 def test_a_line_lying_along_a_boundary_is_one_intersection_as_e112_asks():
     """E112 scores a line tangent to a boundary as one intersection, and each end that
     touches a boundary as 1/2. A drawn line lying along a boundary from end to end (one

@@ -358,12 +358,12 @@ def test_intercept_counts_half_at_line_ends_and_lengths():
     ], float)
     r = measure_intercepts(m, pattern="segments", segments=segs)
     assert r.per_line_count.tolist() == [10, 10, 0]
-    # 9 complete intercepts + 2 halves; 9 complete; one partial segment
-    assert r.per_line_intercepts.tolist() == [10.0, 9.0, 0.5]
-    assert r.intercept_count == 19.5
+    # 9 complete intercepts + 2 halves; 9 complete; none (no crossing, P = 0: N = 0)
+    assert r.per_line_intercepts.tolist() == [10.0, 9.0, 0.0]
+    assert r.intercept_count == 19.0
     assert len(r.intercepts_px) == 18 and np.allclose(r.intercepts_px, 10.0)
     d = r.to_dict(arrays=True)
-    assert d["intercept_count"] == 19.5 and len(d["intercepts_px"]) == 18
+    assert d["intercept_count"] == 19.0 and len(d["intercepts_px"]) == 18
     # closed circles: every segment is complete, N = P
     c = measure_intercepts(m, pattern="circles", margin=0)
     assert np.array_equal(c.per_line_intercepts, c.per_line_count)

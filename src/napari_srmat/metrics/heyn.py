@@ -614,7 +614,9 @@ class HeynResult:
         end 0.5 (:func:`scores_line_ends`); otherwise equal to ``per_line_count``.
     per_line_intercepts : ndarray of float
         E112 intercept count N of each line: grain segments between two crossings count
-        1, a segment ending at a line end (inside a grain) counts 1/2.
+        1, a segment between a crossing and a line end (inside a grain) counts 1/2; a
+        line that crosses no boundary (wholly inside one grain) has N = 0, as its P (so
+        N = P for a line whose ends lie inside grains).
     intersection_count, intercept_count : float
         ΣP and ΣN over all lines.
     n_triple_points : int
@@ -1062,11 +1064,12 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
         last_px = np.maximum(piece_offs[1:] - 1, 0)
         start_half = nonempty & ~piece_closed & (c > 0) & ~vb[first_px] if vb.size else nonempty
         end_half = nonempty & ~piece_closed & (c > 0) & ~vb[last_px] if vb.size else nonempty
+        # E112's N: c - 1 whole intercepts and 1/2 per end inside a grain; a piece
+        # without a crossing (wholly inside one grain) has none, as its P is 0
         n_piece = np.where(
             piece_closed,
             c.astype(float),
-            np.maximum(c - 1, 0) + 0.5 * (start_half.astype(float) + end_half)
-            + 0.5 * (nonempty & (c == 0)),
+            np.maximum(c - 1, 0) + 0.5 * (start_half.astype(float) + end_half),
         )
         intercepts[start:stop] = np.bincount(piece_path, weights=n_piece, minlength=nb)
         start = stop
