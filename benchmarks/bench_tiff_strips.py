@@ -36,7 +36,7 @@ def timed(path: Path, repeat: int) -> dict:
 
     best = {"open_s": float("inf"), "pass_s": float("inf")}
     for _ in range(repeat):
-        _read._clear_decoded_strips()
+        _read.clear_decoded_strip_cache()
         t0 = time.perf_counter()
         m = read_image(path)
         t1 = time.perf_counter()

@@ -40,9 +40,9 @@ def rng():
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    _read._clear_decoded_strips()
+    _read.clear_decoded_strip_cache()
     yield
-    _read._clear_decoded_strips()
+    _read.clear_decoded_strip_cache()
 
 
 def _strip_tiff(path, a, compression="zlib", **kwargs):
@@ -84,8 +84,9 @@ def test_the_cache_keeps_within_its_cap_and_sees_a_rewritten_file(tmp_path, rng,
     a, b = (rng.integers(0, 255, (64, 64), np.uint8) for _ in range(2))
     monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes + 10)
     pa, pb = _strip_tiff(tmp_path / "a.tif", a), _strip_tiff(tmp_path / "b.tif", b)
-    np.testing.assert_array_equal(np.asarray(read_image(pa, chunks=32).data), a)
-    np.testing.assert_array_equal(np.asarray(read_image(pb, chunks=32).data), b)
+    ma, mb = read_image(pa, chunks=32), read_image(pb, chunks=32)  # held: kept while read
+    np.testing.assert_array_equal(np.asarray(ma.data), a)
+    np.testing.assert_array_equal(np.asarray(mb.data), b)
     assert _read._DECODED_STRIPS.nbytes == b.nbytes
     _strip_tiff(pb, a[:, ::-1].copy())
     np.testing.assert_array_equal(np.asarray(read_image(pb, chunks=32).data), a[:, ::-1])
@@ -100,7 +101,7 @@ def test_a_cached_strip_image_travels_as_its_path(tmp_path, rng):
     m = read_image(_strip_tiff(tmp_path / "m.tif", a), chunks=128)
     blob = pickle.dumps(m.data)
     assert len(blob) < a.nbytes // 4
-    _read._clear_decoded_strips()
+    _read.clear_decoded_strip_cache()
     np.testing.assert_array_equal(np.asarray(pickle.loads(blob)), a)
 
 
@@ -217,7 +218,31 @@ def test_a_rewritten_file_drops_its_old_decoded_strip(tmp_path, rng):
     file's new pixels are decoded."""
     a = rng.integers(0, 255, (64, 64), np.uint8)
     p = _strip_tiff(tmp_path / "a.tif", a)
-    np.testing.assert_array_equal(np.asarray(read_image(p, chunks=32).data), a)
+    old = read_image(p, chunks=32)  # held: its strip is kept while it is read
+    np.testing.assert_array_equal(np.asarray(old.data), a)
     _strip_tiff(p, a[::-1].copy(), compression="lzw")
-    np.testing.assert_array_equal(np.asarray(read_image(p, chunks=32).data), a[::-1])
+    new = read_image(p, chunks=32)
+    np.testing.assert_array_equal(np.asarray(new.data), a[::-1])
     assert len(_read._DECODED_STRIPS._kept) == 1 and _read._DECODED_STRIPS.nbytes == a.nbytes
+
+
+def test_the_decoded_strip_cache_is_cleared_on_request_and_with_its_images(tmp_path, rng):
+    """The decoded strips (up to DECODED_STRIP_CACHE_BYTES, 1 GiB) stayed in memory
+    after every image reading them was dropped (a layer removed), with no public way to
+    free them: io.clear_decoded_strip_cache() frees them, and a file's strips go when
+    the last lazy image reading it is freed."""
+    import gc
+
+    from napari_srmat import io
+
+    a, b = (rng.integers(0, 255, (64, 64), np.uint8) for _ in range(2))
+    ma = read_image(_strip_tiff(tmp_path / "a.tif", a), chunks=32)
+    mb = read_image(_strip_tiff(tmp_path / "b.tif", b), chunks=32)
+    np.asarray(ma.data), np.asarray(mb.data)
+    assert _read._DECODED_STRIPS.nbytes == a.nbytes + b.nbytes
+    del ma
+    gc.collect()
+    assert _read._DECODED_STRIPS.nbytes == b.nbytes  # b's image still reads it
+    io.clear_decoded_strip_cache()
+    assert _read._DECODED_STRIPS.nbytes == 0
+    np.testing.assert_array_equal(np.asarray(mb.data), b)  # decoded anew

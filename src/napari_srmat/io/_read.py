@@ -1665,42 +1665,76 @@ class _TiffWindows:
 #: (:class:`_WholeStrip`), all files together. A compressed image level whose pixels are
 #: one strip or tile of tifffile's Zarr view (ImageJ and Fiji save a whole mosaic so,
 #: deflate or LZW) and whose decoded size is at most this is decoded once, and its pixels
-#: kept for its chunks (the least recently read level dropped first); a larger one is
-#: decoded by every chunk that reads it, as before: memory stays bounded (one decoded
-#: strip per chunk being read) and a full pass is slow (convert it to a tiled TIFF or
-#: OME-Zarr).
+#: kept for its chunks (the least recently read level dropped first; a file's pixels are
+#: dropped too when the last lazy image reading it is freed, and all of them by
+#: :func:`clear_decoded_strip_cache`); a larger one is decoded by every chunk that reads
+#: it, as before: memory stays bounded (one decoded strip per chunk being read) and a full
+#: pass is slow (convert it to a tiled TIFF or OME-Zarr).
 DECODED_STRIP_CACHE_BYTES = 1 << 30
-
 
 class _DecodedStrips:
     """The decoded pixels of :class:`_WholeStrip` levels, at most
     :data:`DECODED_STRIP_CACHE_BYTES` together, the least recently read dropped first.
-    A level is decoded by one thread at a time (chunks read together wait for it)."""
+    A level is decoded by one thread at a time (chunks read together wait for it). A
+    level's entries are dropped when the last reader of it (:class:`_OneStrip`) in this
+    process is freed."""
 
     def __init__(self) -> None:
-        from collections import OrderedDict
+        from collections import Counter, OrderedDict, deque
 
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._decoding: dict[tuple, threading.Lock] = {}
+        self._users: Counter = Counter()
+        self._released: deque = deque()  # readers freed, told when the lock is free
         self.nbytes = 0
 
     def _kept_array(self, key: tuple) -> np.ndarray | None:
         with self._lock:
+            self._drop_released()
             if key in self._kept:
                 self._kept.move_to_end(key)
                 return self._kept[key]
             return None
 
+    def _drop(self, keys: list) -> None:
+        """Drop the entries of ``keys``; call holding ``self._lock``."""
+        for old in keys:
+            self.nbytes -= self._kept.pop(old).nbytes
+
     def _drop_stale(self, key: tuple) -> None:
         """Drop the kept pixels of ``key`` 's file as it was before (another size or
         time of change: rewritten since); call holding ``self._lock``."""
-        for old in [k for k in self._kept if k[0] == key[0] and k[-2:] != key[-2:]]:
-            self.nbytes -= self._kept.pop(old).nbytes
+        self._drop([k for k in self._kept if k[0] == key[0] and k[-2:] != key[-2:]])
+
+    def _drop_released(self) -> None:
+        """Drop the entries of levels whose last reader was freed; call holding
+        ``self._lock``."""
+        while self._released:
+            level = self._released.popleft()
+            self._users[level] -= 1
+            if self._users[level] <= 0:
+                del self._users[level]
+                self._drop([k for k in self._kept if k[:3] == level])
+
+    def hold(self, level: tuple) -> None:
+        """Count a reader of ``level`` (``(path, series, level)``)."""
+        with self._lock:
+            self._users[level] += 1
+
+    def release(self, level: tuple) -> None:
+        """A reader of ``level`` was freed (a finalizer: it may run in a garbage
+        collection inside this object's lock, so it only queues it there)."""
+        self._released.append(level)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop_released()
+            finally:
+                self._lock.release()
 
     def get(self, key: tuple, decode) -> np.ndarray:
-        """The pixels of ``key`` (``(path, ..., size, time of change)``), kept or
-        ``decode()`` d (and kept when they fit; the file's older pixels dropped)."""
+        """The pixels of ``key`` (``(path, series, level, size, time of change)``), kept
+        or ``decode()`` d (and kept when they fit; the file's older pixels dropped)."""
         if (arr := self._kept_array(key)) is not None:
             return arr
         with self._lock:
@@ -1733,24 +1767,51 @@ class _DecodedStrips:
 _DECODED_STRIPS = _DecodedStrips()
 
 
-def _clear_decoded_strips() -> None:
-    """Drop every decoded strip kept (:data:`DECODED_STRIP_CACHE_BYTES`)."""
+def clear_decoded_strip_cache() -> None:
+    """Free the decoded pixels kept for compressed one-strip TIFFs (ImageJ and Fiji
+    mosaics: up to :data:`DECODED_STRIP_CACHE_BYTES`, 1 GiB, all files together).
+
+    A file's entries go by themselves when the last lazy image reading it is freed (its
+    layer removed, its :class:`Micrograph` dropped); this frees them while images still
+    read them (they decode again at their next read).
+    """
     _DECODED_STRIPS.clear()
 
 
-class _WholeStrip:
-    """One level of a compressed TIFF whose pixels are one strip (or tile) of tifffile's
-    Zarr view, read through :data:`_DECODED_STRIPS`: decoded once for all its chunks
-    (a full pass of a 12000x12000 deflate mosaic decoded it 37 times, 21 s), again
-    only when dropped from the cache or when the file changed (its size or time of
-    change). Opens the file per decode and closes it; it travels (pickled) as its path
-    and place."""
+class _OneStrip:
+    """A level of a TIFF whose pixels are one compressed strip, read through
+    :data:`_DECODED_STRIPS` (a reader counted there while it lives); it travels
+    (pickled) as its path and place."""
 
     def __init__(self, path: Path, series: int, level: int, shape: tuple, dtype: Any):
         self.path, self.series, self.level = Path(path), int(series), int(level)
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype).newbyteorder("=")
         self.ndim = len(self.shape)
+        import weakref
+
+        name = (str(self.path), self.series, self.level)
+        _DECODED_STRIPS.hold(name)
+        weakref.finalize(self, _DECODED_STRIPS.release, name)
+
+    def _key(self) -> tuple:
+        """The cache key of the level as the file is now (its size, time of change)."""
+        try:
+            stat = os.stat(self.path)
+        except OSError as exc:
+            raise _tiff_data_error(self.path, exc.strerror or exc) from None
+        return (str(self.path), self.series, self.level, stat.st_size, stat.st_mtime_ns)
+
+    def __reduce__(self):
+        return type(self), (self.path, self.series, self.level, self.shape, self.dtype)
+
+
+class _WholeStrip(_OneStrip):
+    """One level of a compressed TIFF whose pixels are one strip (or tile) of tifffile's
+    Zarr view, read through :data:`_DECODED_STRIPS`: decoded once for all its chunks
+    (a full pass of a 12000x12000 deflate mosaic decoded it 37 times, 21 s), again
+    only when dropped from the cache or when the file changed (its size or time of
+    change). Opens the file per decode and closes it."""
 
     @classmethod
     def of(cls, path: Path, series: int, level: int, like, chunks) -> _WholeStrip | None:
@@ -1776,16 +1837,8 @@ class _WholeStrip:
         return arr.astype(self.dtype, copy=False)
 
     def __getitem__(self, index) -> np.ndarray:
-        try:
-            stat = os.stat(self.path)
-        except OSError as exc:
-            raise _tiff_data_error(self.path, exc.strerror or exc) from None
-        key = (str(self.path), self.series, self.level, stat.st_size, stat.st_mtime_ns)
-        return np.array(_DECODED_STRIPS.get(key, self._decode)[index])  # a copy: the
-        # kept pixels are shared by every chunk
-
-    def __reduce__(self):
-        return type(self), (self.path, self.series, self.level, self.shape, self.dtype)
+        return np.array(_DECODED_STRIPS.get(self._key(), self._decode)[index])  # a copy:
+        # the kept pixels are shared by every chunk
 
 
 def _read_tiff(path: Path, chunks) -> Micrograph:
