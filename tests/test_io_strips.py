@@ -27,9 +27,16 @@ def _count_tiff_reads(monkeypatch) -> dict:
         read["bytes"] += out.nbytes
         return plain_window(self, out, *args, **kwargs)
 
+    def counted_input(fh, size):  # deflate strips over the cache: read as they inflate
+        data = plain_input(fh, size)
+        read["bytes"] += len(data)
+        return data
+
     plain_window = _read._TiffWindows._read_into
+    plain_input = _read._InflatedStrip._read_input
     monkeypatch.setattr(tifffile.FileHandle, "read", counted)
     monkeypatch.setattr(_read._TiffWindows, "_read_into", counted_window)
+    monkeypatch.setattr(_read._InflatedStrip, "_read_input", staticmethod(counted_input))
     return read
 
 
@@ -224,6 +231,79 @@ def test_a_rewritten_file_drops_its_old_decoded_strip(tmp_path, rng):
     new = read_image(p, chunks=32)
     np.testing.assert_array_equal(np.asarray(new.data), a[::-1])
     assert len(_read._DECODED_STRIPS._kept) == 1 and _read._DECODED_STRIPS.nbytes == a.nbytes
+
+
+def _over_the_cache(monkeypatch, resume_bytes: int = 1 << 12) -> None:
+    """Lower the decoded-strip cache below every test image (a strip over it is
+    streamed), and the streamed decode's resume spacing and reads to test sizes."""
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1000)
+    monkeypatch.setattr(_read, "INFLATE_RESUME_BYTES", resume_bytes)
+    monkeypatch.setattr(_read, "_INFLATE_IN_BYTES", 1 << 12)
+    monkeypatch.setattr(_read, "_INFLATE_OUT_BYTES", 1 << 13)
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgb-predictor", "uint16-big-endian"])
+def test_a_deflate_strip_over_the_cache_is_not_decoded_whole_per_chunk(
+        tmp_path, rng, monkeypatch, kind):
+    """A deflate one-strip mosaic larger than DECODED_STRIP_CACHE_BYTES was decoded whole
+    by every Dask chunk (a full pass: chunks x strip): each chunk now inflates the strip
+    only from the nearest point an earlier read left (INFLATE_RESUME_BYTES apart) to its
+    last row, and gives the same pixels: a full pass reads about the strip once per
+    column of chunks (bound: twice that), not once per chunk."""
+    shape = {"grey": (512, 640), "rgb-predictor": (384, 320, 3),
+             "uint16-big-endian": (384, 320)}[kind]
+    dtype = np.uint16 if kind.startswith("uint16") else np.uint8
+    a = (rng.integers(0, 255, shape, np.uint8) if len(shape) == 3 else
+         (rng.integers(0, 40, shape) + np.arange(shape[1]) % 200).astype(dtype))
+    kwargs = {"predictor": True, "photometric": "rgb"} if kind == "rgb-predictor" else (
+        {"byteorder": ">"} if kind == "uint16-big-endian" else {})
+    p = _strip_tiff(tmp_path / f"{kind}.tif", a, **kwargs)
+    strip = tifffile.TiffFile(p).pages[0].databytecounts[0]
+    _over_the_cache(monkeypatch)
+    read = _count_tiff_reads(monkeypatch)
+    m = read_image(p, chunks=64)
+    n_chunks = m.data.npartitions
+    np.testing.assert_array_equal(np.asarray(m.data), a)
+    assert _read._DECODED_STRIPS.nbytes == 0  # not kept: over the cache
+    columns = len(m.data.chunks[1])
+    assert read["bytes"] < 2 * columns * strip, (
+        f"{read['bytes']} bytes read for a {strip}-byte strip, {n_chunks} chunks")
+
+
+def test_a_chunk_of_a_deflate_strip_over_the_cache_holds_no_whole_strip(
+        tmp_path, rng, monkeypatch):
+    """Reading one chunk of a deflate strip over the cache decoded the whole strip into
+    memory (the Zarr view's one chunk): the chunk's rows are now kept as they stream,
+    the rows before it dropped, so a read holds its chunk and a bounded buffer."""
+    import tracemalloc
+
+    a = rng.integers(0, 255, (1024, 1024), np.uint8)
+    p = _strip_tiff(tmp_path / "big.tif", a)
+    _over_the_cache(monkeypatch, resume_bytes=1 << 30)  # no resume point: from the start
+    m = read_image(p, chunks=128)
+    tracemalloc.start()
+    try:
+        got = m.data[-128:, -128:].compute(scheduler="synchronous")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, a[-128:, -128:])
+    assert peak < a.nbytes / 4, f"peak {peak} bytes for a {a.nbytes}-byte strip"
+
+
+def test_a_cut_deflate_strip_over_the_cache_is_told_at_open(tmp_path, rng, monkeypatch):
+    """A deflate strip over the cache cut short (a truncated copy) is refused at open in
+    the one words of unreadable TIFF pixel data, not read as zeros."""
+    a = rng.integers(0, 255, (256, 256), np.uint8)
+    p = _strip_tiff(tmp_path / "cut.tif", a)
+    page = tifffile.TiffFile(p).pages[0]
+    offset, count = page.dataoffsets[0], page.databytecounts[0]
+    data = bytearray(p.read_bytes())
+    data[offset + count // 2:offset + count] = bytes(count - count // 2)  # zeroed tail
+    p.write_bytes(bytes(data))
+    _over_the_cache(monkeypatch)
+    with pytest.raises(_read.ImageReadError, match="cannot read TIFF pixel data"):
+        read_image(p, chunks=64)
 
 
 def test_the_decoded_strip_cache_is_cleared_on_request_and_with_its_images(tmp_path, rng):

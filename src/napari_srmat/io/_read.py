@@ -1667,17 +1667,29 @@ class _TiffWindows:
 #: deflate or LZW) and whose decoded size is at most this is decoded once, and its pixels
 #: kept for its chunks (the least recently read level dropped first; a file's pixels are
 #: dropped too when the last lazy image reading it is freed, and all of them by
-#: :func:`clear_decoded_strip_cache`); a larger one is decoded by every chunk that reads
-#: it, as before: memory stays bounded (one decoded strip per chunk being read) and a full
-#: pass is slow (convert it to a tiled TIFF or OME-Zarr).
+#: :func:`clear_decoded_strip_cache`). A larger deflate strip is inflated by each chunk
+#: from the nearest resume point to the chunk's last row (:class:`_InflatedStrip`); a
+#: larger one of another codec (LZW, ...) is decoded whole by every chunk that reads it:
+#: memory stays bounded (one decoded strip per chunk being read) and a full pass is slow
+#: (convert it to a tiled TIFF or OME-Zarr).
 DECODED_STRIP_CACHE_BYTES = 1 << 30
+
+#: Decoded bytes between the points a deflate strip over the cache
+#: (:class:`_InflatedStrip`) is inflated again from: a read passing one keeps the
+#: inflater's state there (its 32 KiB window and the compressed bytes read but not used:
+#: about 100 KiB, not counted in the cap; 50 of them for a 1.6 GB strip), so a chunk
+#: inflates at most this much before its first row.
+INFLATE_RESUME_BYTES = 32 << 20
+_INFLATE_IN_BYTES = 1 << 16  # compressed bytes read at a time (bounds a resume point)
+_INFLATE_OUT_BYTES = 4 << 20  # decoded bytes inflated at a time (whole rows, at least one)
+
 
 class _DecodedStrips:
     """The decoded pixels of :class:`_WholeStrip` levels, at most
-    :data:`DECODED_STRIP_CACHE_BYTES` together, the least recently read dropped first.
-    A level is decoded by one thread at a time (chunks read together wait for it). A
-    level's entries are dropped when the last reader of it (:class:`_OneStrip`) in this
-    process is freed."""
+    :data:`DECODED_STRIP_CACHE_BYTES` together, the least recently read dropped first,
+    and the resume points of :class:`_InflatedStrip` levels. A level is decoded by one
+    thread at a time (chunks read together wait for it). A level's entries are dropped
+    when the last reader of it (:class:`_OneStrip`) in this process is freed."""
 
     def __init__(self) -> None:
         from collections import Counter, OrderedDict, deque
@@ -1685,6 +1697,7 @@ class _DecodedStrips:
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._decoding: dict[tuple, threading.Lock] = {}
+        self._points: dict[tuple, dict[int, tuple]] = {}
         self._users: Counter = Counter()
         self._released: deque = deque()  # readers freed, told when the lock is free
         self.nbytes = 0
@@ -1700,12 +1713,15 @@ class _DecodedStrips:
     def _drop(self, keys: list) -> None:
         """Drop the entries of ``keys``; call holding ``self._lock``."""
         for old in keys:
-            self.nbytes -= self._kept.pop(old).nbytes
+            if old in self._kept:
+                self.nbytes -= self._kept.pop(old).nbytes
+            self._points.pop(old, None)
 
     def _drop_stale(self, key: tuple) -> None:
         """Drop the kept pixels of ``key`` 's file as it was before (another size or
         time of change: rewritten since); call holding ``self._lock``."""
-        self._drop([k for k in self._kept if k[0] == key[0] and k[-2:] != key[-2:]])
+        self._drop([k for k in (*self._kept, *self._points)
+                    if k[0] == key[0] and k[-2:] != key[-2:]])
 
     def _drop_released(self) -> None:
         """Drop the entries of levels whose last reader was freed; call holding
@@ -1715,7 +1731,7 @@ class _DecodedStrips:
             self._users[level] -= 1
             if self._users[level] <= 0:
                 del self._users[level]
-                self._drop([k for k in self._kept if k[:3] == level])
+                self._drop([k for k in (*self._kept, *self._points) if k[:3] == level])
 
     def hold(self, level: tuple) -> None:
         """Count a reader of ``level`` (``(path, series, level)``)."""
@@ -1758,9 +1774,32 @@ class _DecodedStrips:
                     self.nbytes += arr.nbytes
         return arr
 
+    def resume_point(self, key: tuple, before: int) -> tuple[int, tuple] | None:
+        """The last resume point of ``key`` at or before decoded byte ``before``:
+        ``(decoded bytes, (compressed position, unread input, inflater))``, the inflater
+        a copy to go on with; None without one."""
+        with self._lock:
+            self._drop_released()
+            self._drop_stale(key)
+            points = self._points.get(key, {})
+            at = max((p for p in points if p <= before), default=None)
+            if at is None:
+                return None
+            pos, tail, inflater = points[at]
+            return at, (pos, tail, inflater.copy())
+
+    def keep_point(self, key: tuple, at: int, point: tuple) -> None:
+        """Keep ``point`` (as :meth:`resume_point` gives it; the inflater copied) at
+        decoded byte ``at`` of ``key``."""
+        pos, tail, inflater = point
+        with self._lock:
+            self._points.setdefault(key, {}).setdefault(at, (pos, bytes(tail),
+                                                             inflater.copy()))
+
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._points.clear()
             self.nbytes = 0
 
 
@@ -1769,7 +1808,8 @@ _DECODED_STRIPS = _DecodedStrips()
 
 def clear_decoded_strip_cache() -> None:
     """Free the decoded pixels kept for compressed one-strip TIFFs (ImageJ and Fiji
-    mosaics: up to :data:`DECODED_STRIP_CACHE_BYTES`, 1 GiB, all files together).
+    mosaics: up to :data:`DECODED_STRIP_CACHE_BYTES`, 1 GiB, all files together) and the
+    resume points of larger deflate strips.
 
     A file's entries go by themselves when the last lazy image reading it is freed (its
     layer removed, its :class:`Micrograph` dropped); this frees them while images still
@@ -1783,11 +1823,13 @@ class _OneStrip:
     :data:`_DECODED_STRIPS` (a reader counted there while it lives); it travels
     (pickled) as its path and place."""
 
-    def __init__(self, path: Path, series: int, level: int, shape: tuple, dtype: Any):
+    def __init__(self, path: Path, series: int, level: int, shape: tuple, dtype: Any,
+                 *place: Any):
         self.path, self.series, self.level = Path(path), int(series), int(level)
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype).newbyteorder("=")
         self.ndim = len(self.shape)
+        self._place = place
         import weakref
 
         name = (str(self.path), self.series, self.level)
@@ -1803,7 +1845,8 @@ class _OneStrip:
         return (str(self.path), self.series, self.level, stat.st_size, stat.st_mtime_ns)
 
     def __reduce__(self):
-        return type(self), (self.path, self.series, self.level, self.shape, self.dtype)
+        return type(self), (self.path, self.series, self.level, self.shape, self.dtype,
+                            *self._place)
 
 
 class _WholeStrip(_OneStrip):
@@ -1841,6 +1884,147 @@ class _WholeStrip(_OneStrip):
         # the kept pixels are shared by every chunk
 
 
+#: TIFF compression codes of a zlib (deflate) stream: Adobe deflate and the old code.
+_DEFLATE_CODES = (8, 32946)
+
+
+class _InflatedStrip(_OneStrip):
+    """One level of a TIFF stored as one deflate strip larger than the decoded-strip
+    cache (a stitched mosaic over :data:`DECODED_STRIP_CACHE_BYTES`), read row by row as
+    the strip inflates: a read inflates from the last resume point before its first row
+    (:data:`INFLATE_RESUME_BYTES` apart, kept as reads pass them) to its last row, keeps
+    the rows (and columns, samples) it asks for and drops the others as they stream.
+    Memory: the window read and :data:`_INFLATE_OUT_BYTES` of rows. Before, every chunk
+    decoded the whole strip into memory (a full pass: chunks x strip). Opens the file per
+    read; a file changed since it was opened is an :class:`ImageReadError`.
+
+    ``place``: ``(offset, byte count, file dtype, predictor, (rows, columns, samples),
+    (size, time of change) of the file)`` of the strip (:meth:`layout`, the file as
+    opened); its rows are ``shape[-2:]`` or ``shape[-3:]`` (samples interleaved) after
+    axes of one."""
+
+    @staticmethod
+    def layout(level_series) -> tuple | None:
+        """The place of a tifffile series level stored as one deflate strip of whole
+        bytes per sample (one page, samples interleaved, no predictor or the horizontal
+        one of integers), else None."""
+        pages = level_series.pages
+        page = pages[0] if len(pages) == 1 else None
+        if page is None or getattr(page, "is_tiled", True) or len(page.dataoffsets) != 1:
+            return None
+        dtype, spp = getattr(page, "dtype", None), int(page.samplesperpixel)
+        if (int(page.compression) not in _DEFLATE_CODES or dtype is None
+                or int(page.fillorder) != 1 or int(page.bitspersample) != 8 * dtype.itemsize
+                or int(page.predictor) not in (1, 2)
+                or (int(page.predictor) == 2 and dtype.kind not in "iu")
+                or (spp > 1 and int(page.planarconfig) != 1)
+                or int(page.rowsperstrip) < int(page.imagelength)):
+            return None
+        return (int(page.dataoffsets[0]), int(page.databytecounts[0]),
+                page.parent.byteorder + dtype.char, int(page.predictor),
+                (int(page.imagelength), int(page.imagewidth), spp))
+
+    @classmethod
+    def of(cls, path: Path, series: int, level: int, layout: tuple | None, like
+           ) -> _InflatedStrip | None:
+        """The level read so when it has a :meth:`layout` whose rows are those of the
+        Zarr view ``like`` and whose bytes the file holds (a cut one: the view tells
+        it), else None."""
+        if layout is None:
+            return None
+        offset, count, file_dtype, predictor, (h, w, spp) = layout
+        rows = (h, w) if spp == 1 else (h, w, spp)
+        lead = tuple(like.shape)[:like.ndim - len(rows)]
+        if (tuple(like.shape)[len(lead):] != rows or any(n != 1 for n in lead)
+                or np.dtype(file_dtype).newbyteorder("=") != np.dtype(like.dtype)
+                .newbyteorder("=")):
+            return None
+        stat = os.stat(path)
+        if stat.st_size < offset + count:
+            return None
+        return cls(Path(path).resolve(), series, level, like.shape, like.dtype, offset,
+                   count, file_dtype, predictor, (h, w, spp),
+                   (stat.st_size, stat.st_mtime_ns))
+
+    @staticmethod
+    def _read_input(fh, size: int) -> bytes:
+        """The next ``size`` compressed bytes of ``fh`` (counted by the tests)."""
+        return fh.read(size)
+
+    def __getitem__(self, index) -> np.ndarray:
+        """The pixels at ``index`` (integers, slices, integer arrays; an Ellipsis):
+        only its rows are kept as the strip inflates, up to its last one."""
+        index = index if isinstance(index, tuple) else (index,)
+        if Ellipsis in index:
+            at = index.index(Ellipsis)
+            index = (*index[:at], *(slice(None),) * (self.ndim - len(index) + 1),
+                     *index[at + 1:])
+        index = index + (slice(None),) * (self.ndim - len(index))
+        spp = self._place[4][2]
+        y = self.ndim - (2 if spp == 1 else 3)  # the rows' axis
+        rows = np.arange(self.shape[y])[index[y]]  # 0-d for an integer
+        wanted = np.unique(rows)
+        within = (index[y + 1], index[y + 2] if spp > 1 else 0)  # of a row (W, samples)
+        picked = np.empty((0, self.shape[y + 1], spp), self.dtype)[(slice(None), *within)]
+        out = np.empty((len(wanted), *picked.shape[1:]), self.dtype)
+        if len(wanted):
+            self._inflate_rows(wanted, out, within)
+        got = out if np.array_equal(wanted, np.atleast_1d(rows)) else out[
+            np.searchsorted(wanted, np.atleast_1d(rows))]
+        got = got[0] if rows.ndim == 0 else got
+        return got.reshape((1,) * y + got.shape)[index[:y] + (Ellipsis,)]
+
+    def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple) -> None:
+        """Fill ``out`` with the rows ``wanted`` (sorted, unique), each at ``within``
+        (``(columns, samples)``), inflating the strip from the last resume point before
+        the first."""
+        import zlib
+
+        offset, count, file_dtype, predictor, (h, w, spp), opened = self._place
+        key = self._key()
+        if key[-2:] != tuple(opened):
+            raise _tiff_data_error(self.path, "the file changed since it was opened")
+        file_dtype = np.dtype(file_dtype)
+        row = w * spp * file_dtype.itemsize
+        step = max(1, INFLATE_RESUME_BYTES // row) * row  # resume points: whole rows
+        stop = (int(wanted[-1]) + 1) * row
+        piece = max(1, _INFLATE_OUT_BYTES // row) * row
+        found = _DECODED_STRIPS.resume_point(key, int(wanted[0]) * row)
+        done, (pos, tail, inflater) = found or (0, (offset, b"", zlib.decompressobj()))
+        end, n_out = offset + count, 0
+        try:
+            with open(self.path, "rb") as fh:
+                while done < stop:
+                    want = min(piece, stop - done, step - done % step)
+                    buf = bytearray()
+                    while len(buf) < want:
+                        if not tail:
+                            fh.seek(pos)
+                            tail = self._read_input(fh, min(_INFLATE_IN_BYTES, end - pos))
+                            if not tail:
+                                raise ValueError("the strip ends before its pixels do")
+                            pos += len(tail)
+                        buf += inflater.decompress(tail, want - len(buf))
+                        tail = inflater.unconsumed_tail
+                        if inflater.eof and len(buf) < want:
+                            raise ValueError("the deflate stream ends before its pixels")
+                    first = done // row
+                    take = wanted[(wanted >= first) & (wanted < first + want // row)]
+                    if len(take):
+                        block = np.frombuffer(buf, file_dtype).reshape(-1, w, spp)
+                        if predictor == 2:  # horizontal differencing, per row and sample
+                            block = np.cumsum(block, axis=1, dtype=self.dtype)
+                        out[n_out:n_out + len(take)] = block[(take - first, *within)]
+                        n_out += len(take)
+                    done += want
+                    if done % step == 0:
+                        _DECODED_STRIPS.keep_point(key, done, (pos, tail, inflater))
+        except OSError as exc:
+            raise _tiff_data_error(self.path, exc.strerror or exc) from None
+        except (ValueError, zlib.error) as exc:
+            raise _tiff_data_error(self.path, exc) from None
+
+
 def _read_tiff(path: Path, chunks) -> Micrograph:
     import tifffile
     import zarr
@@ -1855,6 +2039,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             src_axes = series.axes
             n_levels = len(series.levels)
             layouts = [_TiffWindows.layout(tif, lv) for lv in series.levels]
+            strips = [_InflatedStrip.layout(lv) for lv in series.levels]
             first_page = series.pages[0] if series.pages else None
             colours = _tiff_colour_rule(first_page)
             turned = _tiff_orientation_warning(first_page, path)
@@ -1901,7 +2086,9 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             # the last block: catches truncated files early
             mapped = _TiffWindows.of(path, layouts[level], zarr_arr)
             if mapped is None and layouts[level] is None:  # compressed, one strip
-                mapped = _WholeStrip.of(path, series_index, level, zarr_arr, chunks)
+                mapped = (_WholeStrip.of(path, series_index, level, zarr_arr, chunks)
+                          or _InflatedStrip.of(path, series_index, level, strips[level],
+                                               zarr_arr))
             source = zarr_arr if mapped is None else mapped  # what the pixels are read from
             if not isinstance(mapped, _TiffWindows) and level == 0 and zarr_arr.size:
                 source[tuple(slice(-1, None) for _ in zarr_arr.shape)]
