@@ -291,6 +291,26 @@ def test_a_chunk_of_a_deflate_strip_over_the_cache_holds_no_whole_strip(
     assert peak < a.nbytes / 4, f"peak {peak} bytes for a {a.nbytes}-byte strip"
 
 
+def test_an_rgba_strip_over_the_cache_is_decoded_once_at_open(tmp_path, monkeypatch):
+    """A single-level RGBA deflate strip over the cache was decoded twice at open (the
+    probe, then the transparent-share count read it whole again, holding the whole
+    strip): the count's one pass now stands for the probe, and reads a sample."""
+    rgba = _rgba_mosaic()
+    p = _strip_tiff(tmp_path / "one.tif", rgba, photometric="rgb",
+                    extrasamples=["unassalpha"])
+    strip = tifffile.TiffFile(p).pages[0].databytecounts[0]
+    _over_the_cache(monkeypatch)
+    monkeypatch.setattr(_read, "ALPHA_COUNT_PIXELS", rgba[..., 0].size // 16)
+    read = _count_tiff_reads(monkeypatch)
+    with pytest.warns(UserWarning) as told:
+        m = read_image(p, chunks=128)
+    assert read["bytes"] < 1.5 * strip, f"{read['bytes']} bytes read at open of {strip}"
+    assert re.search(r"about 20% of its pixels are transparent \(sampled",
+                     str(told[0].message))
+    assert m.metadata["transparent_fraction"] == pytest.approx(0.2, abs=0.02)
+    np.testing.assert_array_equal(np.asarray(m.data), rgba[..., :3])
+
+
 def test_a_cut_deflate_strip_over_the_cache_is_told_at_open(tmp_path, rng, monkeypatch):
     """A deflate strip over the cache cut short (a truncated copy) is refused at open in
     the one words of unreadable TIFF pixel data, not read as zeros."""

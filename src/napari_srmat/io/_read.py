@@ -1452,19 +1452,29 @@ def _spread(n: int, k: int) -> list[int]:
     return [(2 * i + 1) * n // (2 * k) for i in range(k)]
 
 
-def _tiff_alpha_sample(source, src_axes: str, path: Path, block: tuple[int, int]
-                       ) -> tuple[np.ndarray, bool]:
+def _tiff_alpha_sample(source, src_axes: str, path: Path) -> tuple[np.ndarray, bool]:
     """The alpha values of a TIFF level that :func:`_alpha_dropped` counts, and whether
     they are a sample: the whole level when it has at most :data:`ALPHA_COUNT_PIXELS`
     pixels or is one block (a compressed level stored as one strip: the open's probe
-    decoded it already, kept for its chunks up to :data:`DECODED_STRIP_CACHE_BYTES`),
-    else whole ``block`` s (the file's tiles or strips, ``(by, bx)``: reading part of
-    one decodes it whole) spread over it, at most that many pixels of them. ``source``: the
-    level as stored (its Zarr view or :class:`_TiffWindows`, axes ``src_axes``, the alpha
-    the last sample), read directly: a Dask slice of it read whole chunks."""
+    decoded it already, kept for its chunks up to :data:`DECODED_STRIP_CACHE_BYTES`);
+    of a deflate strip over that (:class:`_InflatedStrip`), every k-th row (the last
+    among them) and column, at most that many pixels, in the one pass that stands for the
+    open's probe; else whole blocks (the file's tiles or strips; single rows of a level
+    read in place, :class:`_TiffWindows`: reading part of a block decodes it whole)
+    spread over it, at most that many pixels of them. ``source``: the level as stored
+    (its Zarr view, :class:`_TiffWindows` or :class:`_InflatedStrip`, axes ``src_axes``,
+    the alpha the last sample), read directly: a Dask slice of it read whole chunks."""
     axes = src_axes.upper()
     y, x = axes.index("Y"), axes.index("X")
     h, w = int(source.shape[y]), int(source.shape[x])
+    if isinstance(source, _TiffWindows | _InflatedStrip):  # rows read alone
+        block = (1, w)
+    elif isinstance(source, _WholeStrip):  # one strip
+        block = (h, w)
+    elif len(axes) == len(source.shape):
+        block = (int(source.chunks[y]), int(source.chunks[x]))
+    else:
+        block = tuple(source.shape[-2:])
     by, bx = (max(1, min(int(b), n)) for b, n in zip(block, (h, w)))
     budget = ALPHA_COUNT_PIXELS // (by * bx)
 
@@ -1474,6 +1484,9 @@ def _tiff_alpha_sample(source, src_axes: str, path: Path, block: tuple[int, int]
         return np.ravel(source[tuple(index)])
 
     try:
+        if isinstance(source, _InflatedStrip):
+            k = max(1, math.ceil(math.sqrt(h * w / ALPHA_COUNT_PIXELS)))
+            return alpha(slice((h - 1) % k, None, k), slice(k // 2, None, k)), k > 1
         if h * w <= ALPHA_COUNT_PIXELS or budget < 1:
             return alpha(slice(None), slice(None)), False
         ny, nx = -(-h // by), -(-w // bx)
@@ -1485,19 +1498,6 @@ def _tiff_alpha_sample(source, src_axes: str, path: Path, block: tuple[int, int]
     except Exception as exc:  # noqa: BLE001 - codecs raise many types
         raise _tiff_data_error(path, exc or type(exc).__name__) from None
     return np.concatenate(values), True
-
-
-def _yx_block(zarr_arr, src_axes: str, mapped: Any) -> tuple[int, int]:
-    """The ``(rows, columns)`` a TIFF level is stored in (one tile or strip, read
-    whole); one row for a level read in place (:class:`_TiffWindows`: rows are read
-    alone)."""
-    axes = src_axes.upper()
-    if len(axes) != len(zarr_arr.shape) or "Y" not in axes or "X" not in axes:
-        return tuple(zarr_arr.shape[-2:])
-    w = int(zarr_arr.shape[axes.index("X")])
-    if isinstance(mapped, _TiffWindows):
-        return 1, w
-    return int(zarr_arr.chunks[axes.index("Y")]), int(zarr_arr.chunks[axes.index("X")])
 
 
 def _yx_pixels(series) -> int:
@@ -2090,7 +2090,10 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
                           or _InflatedStrip.of(path, series_index, level, strips[level],
                                                zarr_arr))
             source = zarr_arr if mapped is None else mapped  # what the pixels are read from
-            if not isinstance(mapped, _TiffWindows) and level == 0 and zarr_arr.size:
+            counts_alpha = colours[0] == "alpha" and level == n_levels - 1
+            if (not isinstance(mapped, _TiffWindows) and level == 0 and zarr_arr.size
+                    and not (counts_alpha and isinstance(mapped, _InflatedStrip))):
+                # (an inflated strip's alpha count reads it to its end: that is its probe)
                 source[tuple(slice(-1, None) for _ in zarr_arr.shape)]
         except ImageReadError:
             raise
@@ -2100,9 +2103,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
         shown, axes = _tiff_colours(arr, axes, colours)
         if colours[0] == "miniswhite" and shown is not arr:  # inverted: what a mask
             meta["white_is_zero_max"] = int(colours[1])  # reader needs to undo it
-        if colours[0] == "alpha" and level == n_levels - 1:  # the smallest level's
-            alpha, sampled = _tiff_alpha_sample(source, src_axes, path,
-                                                _yx_block(zarr_arr, src_axes, mapped))
+        if counts_alpha:  # the smallest level's
+            alpha, sampled = _tiff_alpha_sample(source, src_axes, path)
             _alpha_dropped(alpha, str(path), meta, sampled=sampled)
         levels.append(shown)
     return Micrograph(
