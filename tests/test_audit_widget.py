@@ -1394,6 +1394,47 @@ def test_audit_boxes_keep_the_um_and_follow_a_calibration(make_napari_viewer, tm
                                atol=1e-9)
 
 
+@pytest.mark.parametrize("set_by_hand", ["lr", "sr"])
+def test_audit_boxes_and_pixel_size_follow_a_scale_set_by_hand_on_either_layer(
+        make_napari_viewer, tmp_path, qtbot, set_by_hand):
+    """The SR layer followed its LR through Calibration only, and the candidate boxes and
+    boundary overlays only through Calibration too: the LR's scale set by hand (1 -> 0.5
+    µm/px) left the SR layer at 0.25 µm/px (the session kept 0.25), the boxes at their old
+    place (the box's first corner at 20 µm where its SR pixels now lie at 10). The SR layer
+    is now kept on its LR both ways, and the boxes and overlays on the SR layer: a scale
+    set by hand on the LR or on the SR layer moves the other, the boxes and overlays stay
+    on their candidate, and the session's pixel size is the SR layer's (read from the SR
+    layer once per event: no loop)."""
+    from _helpers import assert_on_layer
+
+    viewer = make_napari_viewer()
+    w, lr_layer, sr_layer, cand, images = _calibrated_session(viewer, qtbot, tmp_path)
+    path = tmp_path / "a.json"
+    w.set_session(AuditSession.create(*images, [cand], pixel_size_um=0.25), path)
+    w.overlay_check.setChecked(True)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    corner = w._overlay_corner
+    if set_by_hand == "lr":
+        lr_layer.scale = (0.5, 0.5)
+        lr_layer.translate = (3.0, -1.0)
+    else:
+        sr_layer.scale = (0.125, 0.125)
+    np.testing.assert_allclose(lr_layer.scale, (0.5, 0.5))
+    assert_on_layer(sr_layer, lr_layer, 4)
+    assert w.session.pixel_size_um == 0.125
+    assert AuditSession.load(path).pixel_size_um == 0.125
+    lo, hi = _box_world_bounds(w.boxes_layer)
+    np.testing.assert_allclose(lo, np.asarray(sr_layer.data_to_world((79.5, 119.5)))[-2:],
+                               atol=1e-9)
+    np.testing.assert_allclose(hi, np.asarray(sr_layer.data_to_world((95.5, 135.5)))[-2:],
+                               atol=1e-9)
+    for lay in w.overlay_layers.values():
+        np.testing.assert_allclose(lay.scale[-2:], sr_layer.scale[-2:])
+        np.testing.assert_allclose(np.asarray(lay.data_to_world((0.0, 0.0)))[-2:],
+                                   np.asarray(sr_layer.data_to_world(corner))[-2:],
+                                   atol=1e-9)
+
+
 def _shown_with_overlays(viewer, qtbot, tmp_path, lr, sr, layer_names):
     """An audit widget showing a session of one candidate over the feature of
     :func:`_feature_images` (SR box [120, 80, 136, 96]) on the layers ``layer_names``

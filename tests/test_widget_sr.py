@@ -49,14 +49,21 @@ def _viewer_with_input(make_napari_viewer, shape=(48, 40)):
     return viewer, layer
 
 
-def test_widget_adds_aligned_sr_layer(make_napari_viewer, qtbot):
-    viewer, layer = _viewer_with_input(make_napari_viewer)
+def _sr_x2(viewer, layer, qtbot):
+    """The x2 bicubic SR layer of ``layer`` made by a new SR widget (Run, waited for
+    until its job has ended)."""
     w = SuperResolutionWidget(viewer)
     qtbot.addWidget(w)
     configure(w, layer, model="bicubic", scale="2", tile=32, overlap=8, device="cpu")
     w.run()
     qtbot.waitUntil(lambda: w.last_layer is not None, timeout=60_000)
-    sr = w.last_layer
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    return w.last_layer
+
+
+def test_widget_adds_aligned_sr_layer(make_napari_viewer, qtbot):
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    sr = _sr_x2(viewer, layer, qtbot)
     assert sr.data.shape == (96, 80, 3)
     np.testing.assert_allclose(sr.scale, (0.4, 0.4))
     lo_in, hi_in = _world_box(layer, (48, 40))
@@ -68,7 +75,6 @@ def test_widget_adds_aligned_sr_layer(make_napari_viewer, qtbot):
     down = np.asarray(sr.data, float).reshape(48, 2, 40, 2, 3).mean((1, 3))
     ref = np.asarray(layer.data, float) / 255.0
     assert np.abs(down - ref)[4:-4, 4:-4].mean() < 0.1
-    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
 
 
 def test_scripted_sr_to_ome_zarr_matches_world_extent(make_napari_viewer, tmp_path):
@@ -1365,3 +1371,31 @@ def test_a_repeated_info_line_is_shown_again_and_a_warning_once_per_job(
         assert statuses[-1] == "pass 1: loading the model", statuses
     told = [n.message for n in notification_manager.records[before:]]
     assert told == [f"napari-srmat: {oom}"] * 2
+
+
+def test_an_sr_layer_stays_on_its_lr_placed_by_hand_and_places_it_when_set_by_hand(
+        make_napari_viewer, qtbot):
+    """The SR widget's result followed its LR only through Calibration: the LR's scale
+    set by hand (layer controls, console: 0.8 -> 0.5 µm/px) left the x2 SR layer at 0.4
+    µm/px, its last pixel edge at 21.5 µm where the LR's is at 27.75, and read at the
+    old pixel size. It is now kept on its LR (keep_on_layer, factor 2) both ways: the
+    LR's place set by hand moves it, its own scale set by hand (the Audit widget's SR
+    calibration) places the LR at 2x, so the two never part."""
+    from _helpers import assert_on_layer
+
+    from napari_srmat.widgets.layers import layer_pixel_size_um
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    layer.units = ("micrometer", "micrometer")
+    sr = _sr_x2(viewer, layer, qtbot)
+    layer.scale = (0.5, 0.5)  # by hand
+    layer.translate = (1.0, -2.0)
+    assert_on_layer(sr, layer, 2)
+    assert layer_pixel_size_um(sr) == pytest.approx(0.25)
+    sr.scale = (0.3, 0.3)  # the SR layer's own, by hand: its LR follows at x2
+    np.testing.assert_allclose(layer.scale, (0.6, 0.6))
+    assert_on_layer(sr, layer, 2)
+    sr.translate = (4.0, 4.0)
+    assert_on_layer(sr, layer, 2)
+    assert layer_pixel_size_um(layer) == pytest.approx(0.6)
+

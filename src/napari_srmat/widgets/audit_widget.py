@@ -60,6 +60,7 @@ from ._worker import (
     qt_alive,
     user_action,
 )
+from .layers import keep_on_layer, kept_on
 
 __all__ = ["AuditWidget", "KEYS", "default_session_path"]
 
@@ -762,7 +763,10 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._watch_pixels(False)
         self.sr_layer = self._layer(sr_name)
         self.lr_up_layer = self._layer(lr_name) if lr_name != sr_name else None
-        if self.lr_up_layer is not None and self.sr_layer is not None:
+        if (self.lr_up_layer is not None and self.sr_layer is not None
+                and kept_on(self.viewer, self.sr_layer) is None):
+            # an SR result kept on its LR (keep_on_layer) is placed by it: moved, it
+            # would move that LR
             align_sr_layer(self.lr_up_layer, self.sr_layer, s.scale)
         # followed once placed: placing it is no calibration of the user's (a loaded
         # session is not saved by it)
@@ -786,12 +790,15 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
     def _place_on_sr_grid(self, layer, corner=(0.0, 0.0)) -> None:
         """Put ``layer`` (the candidate boxes, a boundary overlay whose first pixel is SR
         pixel ``corner``) on the SR grid (:meth:`_sr_transform`), with the units of, and a
-        link to, the layer that grid is read from (:meth:`_over_sr`)."""
-        scale, _ = self._sr_transform()
+        link to, the layer that grid is read from (:meth:`_over_sr`), and keep it there
+        (:func:`~napari_srmat.widgets.layers.keep_on_layer`: that layer's scale set by
+        hand or by Calibration moves it): on the SR layer's pixels, or on the LR layer's
+        at the session's scale while the SR layer is not in the viewer."""
+        grid = self._grid_layer()
         for key, value in self._over_sr(dict(layer.metadata or {})).items():
             setattr(layer, key, value)
-        layer.scale = scale
-        layer.translate = tuple(self._sr_to_world(corner))
+        keep_on_layer(self.viewer, layer, grid,
+                      1.0 if grid is self.sr_layer else self.session.scale, corner=corner)
 
     def _on_layer_removed(self, event) -> None:
         """The session's LR or SR layer removed while it is reviewed: the boundary

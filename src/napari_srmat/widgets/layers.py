@@ -652,6 +652,9 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     Returns
     -------
     napari.layers.Image
+        Kept on ``layer`` both ways (:func:`keep_on_layer`, ``two_way``): ``layer``'s
+        scale or translate set by hand (or by Calibration) moves it, and its own, set by
+        hand, places ``layer`` at ``factor`` times its scale.
     """
     multiscale = False
     data = result
@@ -682,7 +685,11 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     kwargs: dict[str, Any] = dict(rgb=rgb, metadata=meta, multiscale=multiscale, **geo)
     if np.issubdtype(level0.dtype, np.floating):
         kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
-    return _upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data, **kwargs)
+    added = _upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data,
+                          **kwargs)
+    # on its input both ways: either's place set by hand places the other
+    keep_on_layer(viewer, added, layer, factor, two_way=True)
+    return added
 
 
 def sr_layer_name(layer, factor: int) -> str:
@@ -835,6 +842,29 @@ def _weak(obj) -> Callable[[], Any]:
         return lambda: obj
 
 
+def _placed(geometry: dict[str, Any], corner: Sequence[float]) -> dict[str, Any]:
+    """``geometry`` (:func:`overlay_geometry`) of a layer whose pixel ``(0, 0)`` is pixel
+    ``corner`` of that grid (a crop drawn over it)."""
+    if not any(corner):
+        return geometry
+    scale, translate = geometry["scale"], geometry["translate"]
+    return dict(geometry, translate=tuple(float(t) + float(s) * float(c)
+                                          for t, s, c in zip(translate, scale, corner)))
+
+
+def _differs(now, value) -> bool:
+    """Whether a layer's ``scale`` / ``translate`` / ``units`` ``now`` differs from the
+    ``value`` it would be set to: numbers beyond rounding (a place computed there and back,
+    x 4 then / 4, may differ in its last bit: set again it would emit again), units as
+    text."""
+    if len(now) != len(value):
+        return True
+    if all(isinstance(v, (int, float, np.number)) for v in (*now, *value)):
+        return not np.allclose(np.asarray(now, float), np.asarray(value, float),
+                               rtol=1e-12, atol=0.0)
+    return [str(v) for v in now] != [str(v) for v in value]
+
+
 class _Keeper:
     """:func:`keep_on_layer`'s link of a derived layer to its source, holding the
     viewer and both layers weakly: its :meth:`place` is connected to both layers'
@@ -842,11 +872,15 @@ class _Keeper:
     strongly), and :data:`_KEPT` holds it only while the derived layer lives. So a
     layer deleted from the viewer is freed at once, with the link."""
 
-    def __init__(self, viewer, overlay, layer, factor: float) -> None:
+    def __init__(self, viewer, overlay, layer, factor: float,
+                 corner: Sequence[float] = (0.0, 0.0), two_way: bool = False) -> None:
         self._viewer = _weak(viewer)
         self._overlay = weakref.ref(overlay)
         self._layer = weakref.ref(layer)
         self.factor = float(factor)
+        self.corner = tuple(float(c) for c in corner)
+        self.two_way = bool(two_way)
+        self._placing = False  # set while it places: the events of its own sets
 
     def layers(self, viewer) -> tuple[Any, Any] | None:
         """The derived layer and its source while both live and are in ``viewer``."""
@@ -856,17 +890,26 @@ class _Keeper:
             return None
         return overlay, layer
 
-    def place(self, _event=None) -> None:
-        """Put the derived layer at its source's place; unlink if either is gone."""
+    def place(self, event=None) -> None:
+        """Put the derived layer at its source's place, or (:attr:`two_way`, the derived
+        layer's own place set) the source where the derived layer now is; unlink if
+        either is gone. The events of its own sets are not followed: no loop."""
+        if self._placing:
+            return
         both = self.layers(self._viewer())
         if both is None:
             self.unlink()  # replaced or deleted: nothing to keep
             return
         overlay, layer = both
-        now = overlay_geometry(overlay)
-        for key, value in overlay_geometry(layer, self.factor).items():
-            if now.get(key) != value:  # its own event then finds it in place
-                setattr(overlay, key, value)
+        self._placing = True
+        try:
+            if self.two_way and getattr(event, "source", None) is overlay:
+                # the source at the place its derived layer was given (the inverse grid)
+                geo = overlay_geometry(overlay, 1.0 / self.factor)
+                _set_place(layer, _placed(geo, tuple(-c / self.factor for c in self.corner)))
+            _set_place(overlay, _placed(overlay_geometry(layer, self.factor), self.corner))
+        finally:
+            self._placing = False
 
     def follow(self, on: bool) -> None:
         """Connect (``on``) or disconnect :meth:`place` to the live layers' events."""
@@ -882,26 +925,43 @@ class _Keeper:
             del _KEPT[overlay]
 
 
-def keep_on_layer(viewer, overlay, layer, factor: float = 1.0) -> None:
+def _set_place(layer, geometry: dict[str, Any]) -> None:
+    """Set ``layer``'s ``scale`` / ``translate`` / ``units`` (last two axes) that differ
+    from ``geometry`` (:func:`overlay_geometry`); an equal one is not set (each set emits:
+    its followers would place again)."""
+    for key, value in geometry.items():
+        now = tuple(getattr(layer, key))
+        if _differs(now[-len(value):], value):
+            setattr(layer, key, now[:-len(value)] + tuple(value))
+
+
+def keep_on_layer(viewer, overlay, layer, factor: float = 1.0, *,
+                  corner: Sequence[float] = (0.0, 0.0), two_way: bool = False) -> None:
     """Keep ``overlay``, a 2-D layer made from ``layer`` (its rescan plan's rectangles,
-    boundary maps, Heyn intersections and test lines...), at ``layer``'s place
-    (:func:`overlay_geometry` at ``factor``: 2 for boundaries found at inference scale 2,
-    which cover the same area) while both are in the viewer: the one rule of a derived
-    layer's place.
+    boundary maps, Heyn intersections and test lines, its SR result...), at ``layer``'s
+    place (:func:`overlay_geometry` at ``factor``: 2 for boundaries found at inference
+    scale 2, 4 for a x4 SR result, which cover the same area; its pixel ``(0, 0)`` on
+    pixel ``corner`` of that grid: a crop) while both are in the viewer: the one rule of
+    a derived layer's place. It is put there now.
 
     ``layer``'s scale, translate or units set (:data:`GEOMETRY_EVENTS`; by hand or by
     Calibration) moves ``overlay``; ``overlay``'s own set otherwise (by hand, a script,
     Calibration stretching the layers made from ``layer`` after ``layer`` itself) puts
     it back: it shows ``layer``'s pixels, and elsewhere would show them at the wrong
-    place (a copy, Layer > Duplicate, is placed freely). A layer kept anew (a result
+    place (a copy, Layer > Duplicate, is placed freely). With ``two_way`` (an SR
+    result: a micrograph calibrated or placed for itself, whose scale the Audit widget
+    reads as its calibration) ``overlay``'s own set places ``layer`` instead, at
+    ``factor`` times its scale, so the two never part. A layer kept anew (a result
     written into the same layer) drops its old link. Its handlers only set attributes
-    (the GUI thread computes nothing); :func:`kept_on` gives the link. The link holds
-    neither layer nor the viewer (:class:`_Keeper`): either layer deleted is freed.
+    (the GUI thread computes nothing), never on the events of their own sets (no loop);
+    :func:`kept_on` gives the link. The link holds neither layer nor the viewer
+    (:class:`_Keeper`): either layer deleted is freed.
     """
     _unkeep(overlay)
-    keeper = _Keeper(viewer, overlay, layer, factor)
+    keeper = _Keeper(viewer, overlay, layer, factor, corner, two_way)
     _KEPT[overlay] = keeper
     keeper.follow(True)
+    keeper.place()
 
 
 def _unkeep(overlay) -> None:
