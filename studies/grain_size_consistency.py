@@ -64,6 +64,10 @@ def part_a(model, quick: bool) -> dict:
     out["coverage_field_truth"] = float(np.mean(
         [r["ci_um"] is not None and r["ci_um"][0] <= r["truth_box_um"] <= r["ci_um"][1]
          for r in rows]))
+    out["rel_error_q10_50_90_all_scales"] = q(
+        [r["um"] / r["truth_um"] - 1 for r in rows if r["um"] is not None])
+    out["rel_half_width_q10_50_90"] = q(
+        [(r["ci_um"][1] - r["ci_um"][0]) / 2 / r["um"] for r in rows if r["ci_um"] is not None])
     out["warned_outside_reliable_range"] = sum(
         any("reliable range" in w for w in r["warnings"]) for r in rows)
     return out
