@@ -315,3 +315,109 @@ def test_the_output_lock_is_held_until_the_local_cluster_has_closed(
             got.release()
     assert second == ["refused"] and [c.closes for c in cluster.made] == [1]
     OutputLock(out).acquire().release()  # free after the run
+
+
+def _stored(out) -> np.ndarray:
+    from napari_srmat.io import read_image
+
+    return np.asarray(read_image(out).data)
+
+
+@pytest.mark.parametrize("at", ["between_the_renames", "after_the_swap"])
+def test_a_ctrl_c_in_the_swap_completes_it_and_is_told_once(
+        image, tmp_path, monkeypatch, python_ctrl_c, at):
+    """A Ctrl-C as the finished OUT.partial was swapped onto OUT: between the swap's two
+    renames (OUT replaced, --overwrite) it came out of the run with OUT renamed aside
+    and the new store still in OUT.partial (failed before: KeyboardInterrupt, no OUT);
+    after the last rename the engine guessed from the paths on disk that the swap was
+    done. The swap now runs whole, the press held until it is done and told once as a
+    Ctrl-C at the close of a run that had ended: the new output is in place, nothing
+    else is left."""
+    import os
+
+    from napari_srmat import _atomic
+
+    out = tmp_path / "o.ome.zarr"
+    if at == "between_the_renames":  # an earlier output, from another input
+        tiled_apply(image[::-1].copy(), _double, out=out, **KW)
+    replace, pressed = os.replace, []
+
+    def replace_pressed(src, dst, **kwargs):
+        replace(src, dst, **kwargs)
+        first = _atomic.SWAPPED_OUT.match(os.path.basename(dst))
+        last = os.path.basename(src) == "o.ome.zarr.partial"
+        if not pressed and (first if at == "between_the_renames" else last):
+            pressed.append(dst)
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(_atomic.os, "replace", replace_pressed)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = tiled_apply(image, _double, out=out, overwrite=True, **KW)
+    except KeyboardInterrupt:  # not to end the test session
+        pytest.fail(f"the press came out of the swap ({sorted(os.listdir(tmp_path))})")
+    monkeypatch.undo()
+    assert pressed and got == out
+    assert [str(w.message) for w in caught if "Ctrl-C" in str(w.message)] == [
+        _distributed.CTRL_C_AT_CLOSE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.ome.zarr"]
+    np.testing.assert_array_equal(_stored(out), tiled_apply(image, _double, **KW))
+
+
+@pytest.mark.parametrize("error", [OSError("no space left on device"), KeyboardInterrupt()])
+def test_a_failure_before_the_swap_leaves_the_partial_resumable_and_out_untouched(
+        image, tmp_path, monkeypatch, error):
+    """An error or a Ctrl-C while the pyramid was built (before the swap): OUT keeps the
+    earlier output, OUT.partial holds every chunk and the lock is free; a rerun resumes
+    it (no chunk computed again) and swaps it in."""
+    from napari_srmat.io import _write
+    from napari_srmat.outputs import OutputLock
+
+    out = tmp_path / "o.ome.zarr"
+    old = tiled_apply(image[::-1].copy(), _double, out=out, **KW)
+    before = _stored(old)
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(_write, "_build_pyramid", failing)
+    with pytest.raises(type(error)):
+        tiled_apply(image, _double, out=out, overwrite=True, **KW)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(_stored(out), before)
+    assert (tmp_path / "o.ome.zarr.partial").is_dir()
+    OutputLock(out).acquire().release()
+    calls = []
+
+    def counted(batch):
+        calls.append(batch.shape[0])
+        return _double(batch)
+
+    events = []
+    assert run_job(tiled_apply_job(image, counted, out=out, overwrite=True, **KW),
+                   quiet=True, on_event=events.append) == out
+    assert calls == [] and any("resuming" in getattr(e, "message", "") for e in events)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.ome.zarr"]
+    np.testing.assert_array_equal(_stored(out), tiled_apply(image, _double, **KW))
+
+
+def test_the_stream_writer_swaps_in_only_a_finished_store(tmp_path):
+    """swap_in (the step the engine runs with a Ctrl-C held) moves only what finish
+    finished: an unfinished partial is refused and OUT left absent; after finish it is
+    moved, the lock still held until close."""
+    from napari_srmat.io import OmeZarrStreamWriter
+    from napari_srmat.outputs import OutputLock, OutputLockedError
+
+    out = tmp_path / "o.ome.zarr"
+    w = OmeZarrStreamWriter(out, (8, 8), np.uint8, chunks=8)
+    w.write_block((0, 0), None, np.ones((8, 8), np.uint8))
+    with pytest.raises(RuntimeError, match="not finished"):
+        w.swap_in()
+    assert not out.exists() and (tmp_path / "o.ome.zarr.partial").is_dir()
+    w.finish(1)
+    assert w.swap_in() == out and w.complete and out.is_dir()
+    with pytest.raises(OutputLockedError):
+        OutputLock(out).acquire()
+    w.close()
+    OutputLock(out).acquire().release()

@@ -651,19 +651,14 @@ class OmeZarrStreamWriter:
             shutil.rmtree(self.partial, ignore_errors=True)
         self.close()
 
-    def finalize(self, n_levels: int | None = None, *, close: bool = True) -> Path:
-        """Build the pyramid, write the metadata and move the store to ``PATH``.
+    def finalize(self, n_levels: int | None = None) -> Path:
+        """Build the pyramid, write the metadata, move the store to ``PATH`` and release
+        the lock: :meth:`finish`, :meth:`swap_in`, :meth:`close`.
 
         Parameters
         ----------
         n_levels : int, optional
-            Pyramid levels including level 0 (default: halve until the smallest
-            side is <= 512).
-        close : bool
-            Release the lock once the store is in place (:meth:`close`). False: the
-            caller releases it, when nothing else can write into the store any more
-            (the tiled engine: after its dask cluster has closed, through the close
-            rule of its run).
+            As :meth:`finish`.
 
         Returns
         -------
@@ -673,12 +668,32 @@ class OmeZarrStreamWriter:
         Raises
         ------
         RuntimeError
+            As :meth:`finish` (a block never written).
+        """
+        self.finish(n_levels)
+        self.swap_in()
+        self.close()
+        return self.path
+
+    def finish(self, n_levels: int | None = None) -> None:
+        """Build the pyramid and write the metadata and the complete marker in
+        ``PATH.partial``; ``PATH`` is not touched. An error or a kill meanwhile leaves
+        the partial for a rerun to resume; once this returns, the partial is finished
+        (:meth:`swap_in` moves it into place, and so does a rerun after a kill).
+
+        Parameters
+        ----------
+        n_levels : int, optional
+            Pyramid levels including level 0 (default: halve until the smallest
+            side is <= 512).
+
+        Raises
+        ------
+        RuntimeError
             If some blocks were never written.
         """
         if self.complete:
-            if close:
-                self.close()
-            return self.path
+            return
         missing = self.n_blocks - self.n_done()
         if missing:
             raise RuntimeError(
@@ -740,9 +755,20 @@ class OmeZarrStreamWriter:
         # the finished store never carries the bookkeeping (a kill from here on leaves a
         # partial that a rerun only moves into place)
         _drop_bookkeeping(self.partial)
-        swap_into_place(self.partial, self.path)
-        if close:
-            self.close()
+
+    def swap_in(self) -> Path:
+        """Move the store :meth:`finish` finished from ``PATH.partial`` onto ``PATH``
+        (replacing an earlier output; :func:`~napari_srmat._atomic.swap_into_place`);
+        :attr:`complete` from then on; returns ``PATH``. The lock stays held
+        (:meth:`close`). Raises RuntimeError, moving nothing, for a partial store that
+        :meth:`finish` has not finished.
+        """
+        if not self.complete:
+            if (self.partial / _MANIFEST).exists():  # finish drops it at its end
+                raise RuntimeError(f"{self.partial} is not finished (finish() first); "
+                                   "not moved into place")
+            swap_into_place(self.partial, self.path)
+            self.complete = True
         return self.path
 
 

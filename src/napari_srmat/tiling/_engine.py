@@ -1388,7 +1388,7 @@ def tiled_apply_job(
             if writer.complete:
                 yield AlreadyComplete(f"{out} is already complete (same input and "
                                       "parameters): nothing to do", path=str(out))
-                return writer.finalize(close=False)  # released as the run closes
+                return writer.path  # its lock released as the run closes
             left = 1.0 - writer.n_done() / writer.n_blocks
             # level 0 still to write plus the pyramid (a third of level 0)
             space = check_free_space(out, int(out_bytes * (left + 1 / 3)),
@@ -1420,17 +1420,14 @@ def tiled_apply_job(
         if result is None or writer is None:
             return result
         yield Log(f"building pyramid of {out}")
-        try:  # the lock is released as the run closes, after the cluster
-            return writer.finalize(n_levels, close=False)
-        except KeyboardInterrupt:
-            # a Ctrl-C after the swap: the store is complete and in place, the run had
-            # ended (the rule of a Ctrl-C at the close)
-            if writer.partial.exists() or not writer.path.exists():
-                raise
-        from ._distributed import tell_late_ctrl_c
+        # an error or a Ctrl-C here leaves OUT.partial for a rerun, OUT untouched
+        writer.finish(n_levels)
+        from ._distributed import _ctrl_c_held, tell_late_ctrl_c
 
-        # told as the run closes: once, with any press the closes find (the run ended)
-        closing.callback(tell_late_ctrl_c)
+        with _ctrl_c_held() as ctrl_c:  # the swap runs whole: a press waits for its end
+            writer.swap_in()
+        if ctrl_c.pressed:  # the run had ended: told as it closes, once (the lock's
+            closing.callback(tell_late_ctrl_c)  # release after the cluster's close)
         return writer.path
 
 
