@@ -21,6 +21,10 @@ never opened.
 Writes ``results/three_arm_oof.json`` (per run: the table, per-fold per-image errors of
 every arm, paired per-fold differences against HR and against bicubic SR(LR); every
 row) and ``../docs/images/three_arm_oof.png`` (all runs' regions together).
+
+``--shipped-only`` measures only the shipped weights (no fold models needed) and replaces
+``shipped_in_sample`` of the existing ``results/<name>.json``, keeping its runs as they
+were measured; the block records its own date and command line (``measured``, ``argv``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import paired_with_means, save, tbm_pairs
+from _common import RESULTS, paired_with_means, save, tbm_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = ROOT / "docs" / "images" / "three_arm_oof.png"
@@ -139,9 +143,28 @@ def coarse_model_term(runs: dict) -> dict:
         "leave_one_scan_out_upper_end_holds": int(sum(held))}
 
 
+def update_shipped(path: Path, argv=None) -> int:
+    """Measure the shipped weights again and replace ``shipped_in_sample`` of ``path``,
+    keeping the rest of the file (its runs need their fold models)."""
+    if not path.is_file():
+        raise SystemExit(f"three_arm_oof: error: {path} does not exist (run with --run first)")
+    payload = json.loads(path.read_text())
+    t0 = time.time()
+    shipped = measure_shipped()
+    payload["shipped_in_sample"] = {
+        "measured": time.strftime("%Y-%m-%d %H:%M"),
+        "argv": sys.argv[1:] if argv is None else list(argv),
+        "seconds": round(time.time() - t0, 1), **shipped}
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    tmp.replace(path)
+    print(f"wrote {path} (shipped_in_sample only)", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", action="append", required=True, metavar="LABEL=WORK:JSON",
+    ap.add_argument("--run", action="append", default=[], metavar="LABEL=WORK:JSON",
                     help="a repetition: its cv_uaed work folder and benchmark JSON (or a "
                          "number: one otsu_scaled c for every fold)")
     ap.add_argument("--shipped", action="store_true",
@@ -150,10 +173,19 @@ def main(argv=None) -> int:
     ap.add_argument("--sr-lr-at-scale-1", action="store_true",
                     help="a diagnostic: the SR(LR) arms once more at inference scale 1 "
                          "(their own pixels, here the native ones)")
+    ap.add_argument("--shipped-only", action="store_true",
+                    help="only the shipped weights: replace shipped_in_sample of the "
+                         "existing results/<name>.json, keeping its runs")
     ap.add_argument("--no-figure", action="store_true")
     ap.add_argument("--name", default="three_arm_oof",
                     help="results/<name>.json (another name for a confirmation run)")
     args = ap.parse_args(argv)
+    if args.shipped_only:
+        if args.run or args.sr_lr_at_scale_1:
+            ap.error("--shipped-only takes no --run or --sr-lr-at-scale-1")
+        return update_shipped(RESULTS / f"{args.name}.json", argv)
+    if not args.run:
+        ap.error("give at least one --run (or --shipped-only)")
 
     from napari_srmat.studies.three_arm import merge_three_arm, plot_three_arm
 
