@@ -1811,18 +1811,24 @@ def test_an_sr_layer_calibration_event_reads_the_layer_once(make_napari_viewer, 
     """Each calibration event of the session's SR layer read its metadata, scale and
     units five times on the GUI thread (the pixel size rule read them again for the size
     and for whether the pixels are square). It reads them once per event now
-    (layer_pixel_sizes), and the session still follows the new size."""
+    (layer_pixel_sizes), and the session still follows the new size. (The scale set
+    places its LR, kept both ways, whose new pixel size the SR layer then records: a
+    second event, read once too; the LR is read once, for that record.)"""
     import napari_srmat._napari_io as io_mod
+    from napari_srmat.widgets.layers import follow_calibration
 
     viewer = make_napari_viewer()
-    w, _, sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
+    w, lr_layer, sr_layer, cand, (lr, sr) = _calibrated_session(viewer, qtbot, tmp_path)
     w.set_session(AuditSession.create(lr, sr, [cand], pixel_size_um=0.25), tmp_path / "a.json")
     reads: list = []
     parts = io_mod._layer_scale_parts
     monkeypatch.setattr(io_mod, "_layer_scale_parts",
                         lambda lay: reads.append(lay) or parts(lay))
+    events: list = []
+    follow_calibration(sr_layer, events.append, True)
     sr_layer.scale = (0.125, 0.125)
-    assert len(reads) == 1, len(reads)
+    assert [lay is sr_layer for lay in reads].count(True) == len(events) == 2, (reads, events)
+    assert [lay is lr_layer for lay in reads].count(True) == 1, reads
     assert w.session.pixel_size_um == 0.125
 
 

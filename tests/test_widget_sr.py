@@ -1399,3 +1399,48 @@ def test_an_sr_layer_stays_on_its_lr_placed_by_hand_and_places_it_when_set_by_ha
     assert_on_layer(sr, layer, 2)
     assert layer_pixel_size_um(layer) == pytest.approx(0.6)
 
+
+@pytest.mark.parametrize("how", ["scale in µm", "metadata without unit", "unit-less grid"])
+def test_derived_layers_record_the_pixel_size_and_grid_of_their_input_now(
+        make_napari_viewer, how):
+    """The SR layer and boundary maps recorded their input's pixel size (and unit-less
+    grid) when made, and only Calibration wrote them anew: after the LR's scale set by
+    hand (0.8 -> 0.5 µm/px) the x2 SR layer's metadata still said 0.4 µm/px (shown in
+    napari's layer info and saved with it) where it shows 0.25; an LR without a unit
+    given a new metadata["pixel_size_um"] (0.8 -> 0.5) left the SR layer *read* at 0.4;
+    an LR without a pixel size placed by hand at scale 2 left the SR's unitless_grid at
+    scale 0.5 where it lies at 1. They now follow their input (keep_on_layer): the
+    record is the input's pixel size / factor and the grid the layer's place."""
+    from napari_srmat.widgets.layers import (
+        BoundaryMaps,
+        add_boundary_result,
+        add_super_resolution_result,
+        layer_pixel_size_um,
+    )
+
+    viewer, layer = _viewer_with_input(make_napari_viewer)
+    if how == "scale in µm":
+        layer.units = ("micrometer", "micrometer")
+    elif how == "unit-less grid":
+        layer.metadata = {}
+        layer.scale = (1.0, 1.0)
+    sr = add_super_resolution_result(viewer, layer, np.zeros((96, 80, 3), np.uint8), 2)
+    zeros = np.zeros((48, 40), np.float32)
+    prob = add_boundary_result(viewer, layer, BoundaryMaps(prob=zeros, uncertainty=zeros,
+                                                           threshold=0.5)).probability
+    if how == "scale in µm":
+        layer.scale = (0.5, 0.5)  # by hand
+        assert (sr.metadata["pixel_size_um"], prob.metadata["pixel_size_um"]) == (
+            pytest.approx(0.25), pytest.approx(0.5))
+        assert layer_pixel_size_um(sr) == pytest.approx(0.25)
+    elif how == "metadata without unit":
+        layer.metadata = {**layer.metadata, "pixel_size_um": 0.5}
+        assert layer_pixel_size_um(sr) == pytest.approx(0.25)
+        assert layer_pixel_size_um(prob) == pytest.approx(0.5)
+    else:
+        layer.scale = (2.0, 2.0)  # by hand, no unit: a grid, not a pixel size
+        for lay in (sr, prob):
+            grid = lay.metadata["unitless_grid"]
+            np.testing.assert_allclose(grid["scale"], lay.scale[-2:])
+            np.testing.assert_allclose(grid["origin"], lay.translate[-2:])
+            assert layer_pixel_size_um(lay) is None

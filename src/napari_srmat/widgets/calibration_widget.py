@@ -21,7 +21,7 @@ from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
-from .layers import is_derived_from, kept_on
+from .layers import is_derived_from, kept_on, recorded_pixel_sizes
 
 __all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UNIT"]
 
@@ -60,19 +60,10 @@ def _in_um(metadata) -> dict:
 
 
 def _recorded_sizes(metadata, scale) -> dict:
-    """``metadata`` with the pixel sizes a layer at ``scale`` (µm) records: ``pixel_size_um``
-    the X size and, for pixels that are not square, ``pixel_size_yx_um`` (as the reader
-    sets them); a stale per-axis pair would win over the new scale
-    (:func:`napari_srmat._napari_io.layer_non_square`); no ``unitless_grid``
-    (:func:`_in_um`)."""
-    from ..io._pixel import pixels_square
-
-    meta = dict(_in_um(metadata), pixel_size_um=float(scale[-1]))
-    meta.pop("pixel_size_yx_um", None)
-    y, x = (float(v) for v in scale[-2:])
-    if not pixels_square(y, x):
-        meta["pixel_size_yx_um"] = [y, x]
-    return meta
+    """``metadata`` with the pixel sizes a layer at ``scale`` (µm) records
+    (:func:`~napari_srmat.widgets.layers.recorded_pixel_sizes`, the rule) and no
+    ``unitless_grid`` (:func:`_in_um`)."""
+    return recorded_pixel_sizes(_in_um(metadata), tuple(float(v) for v in scale[-2:]))
 
 
 def _record_followed_size(layer) -> None:
@@ -124,8 +115,7 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
         source, factor = kept
         changed = set_layer_pixel_size(viewer, source, px * factor, derived=derived,
                                        scale_bar=scale_bar)
-        if not any(c is layer for c in changed):
-            _record_followed_size(layer)
+        if not any(c is layer for c in changed):  # its records: by its keeper
             changed.append(layer)
         return changed
     # per axis (Y, X): a layer of non-square pixels (0.4 x 0.8) made square stretches its
@@ -139,11 +129,11 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     layer.units = (UM_UNIT,) * ndim
     layer.metadata = _recorded_sizes(layer.metadata, layer.scale)
     for lay in others:
-        if kept_on(viewer, lay) is None:  # a kept layer was placed by its keeper already
-            lay.scale = _stretched(lay.scale, ratios)
+        if kept_on(viewer, lay) is None:  # a kept layer was placed, and its pixel size
+            lay.scale = _stretched(lay.scale, ratios)  # recorded, by its keeper already
             lay.translate = _stretched(lay.translate, ratios)
             lay.units = (UM_UNIT,) * lay.ndim
-        _record_followed_size(lay)
+            _record_followed_size(lay)
         changed.append(lay)
     if scale_bar:
         viewer.canvas.overlays.scale_bar.visible = True  # unit: from the layers' units

@@ -631,6 +631,76 @@ def remove_layers_reading(viewer, path: str | os.PathLike, *, keep: str | None =
     return [lyr.name for lyr in stale]
 
 
+def recorded_pixel_sizes(metadata, size: float | tuple[float, float] | None) -> dict:
+    """``metadata`` with the pixel sizes a layer of pixel size ``size`` (µm: one size,
+    ``(Y, X)`` sizes, or None: unknown) records, as the reader sets them:
+    ``pixel_size_um`` (the X size) and, for pixels that are not square,
+    ``pixel_size_yx_um`` (a stale pair would win over a new square size:
+    :func:`~napari_srmat._napari_io.layer_pixel_sizes`). The one writer of these entries
+    for the widgets (Calibration, derived layers).
+
+    Examples
+    --------
+    >>> recorded_pixel_sizes({"pixel_size_yx_um": [0.2, 0.4], "kind": "x"}, 0.1)
+    {'kind': 'x', 'pixel_size_um': 0.1}
+    >>> recorded_pixel_sizes({}, (0.2, 0.4))
+    {'pixel_size_um': 0.4, 'pixel_size_yx_um': [0.2, 0.4]}
+    """
+    from ..io import pixel_size_yx
+    from ..io._pixel import pixels_square
+
+    meta = dict(metadata or {})
+    meta.pop("pixel_size_yx_um", None)
+    if size is None:
+        meta["pixel_size_um"] = None
+        return meta
+    y, x = (float(v) for v in pixel_size_yx(size))
+    meta["pixel_size_um"] = x
+    if not pixels_square(y, x):
+        meta["pixel_size_yx_um"] = [y, x]
+    return meta
+
+
+def derived_records(metadata, source, factor: float, scale: Sequence[float],
+                    translate: Sequence[float]) -> dict:
+    """``metadata`` of a layer made from layer ``source`` at ``factor`` (4: its x4 SR
+    result; 1: a map of its pixels) and placed at ``scale`` / ``translate`` (last two
+    axes), with what it records of its pixels as ``source`` is now: the pixel size
+    ``source``'s / ``factor`` (:func:`recorded_pixel_sizes`; None when unknown) and, when
+    ``source`` has none, its ``unitless_grid`` (:func:`~napari_srmat._napari_io.
+    derived_layer_grid`: none for the identity grid, or one no store can record, e.g.
+    a flipped scale). The one rule of these records, when the layer is made and each
+    time its source's place or calibration changes (:func:`keep_on_layer`): written
+    once, they went stale after a scale set by hand.
+
+    Examples
+    --------
+    >>> derived_records({"kind": "x"}, {"metadata": {"pixel_size_um": 0.8}}, 4,
+    ...                 (0.25, 0.25), (-0.375, -0.375))
+    {'kind': 'x', 'pixel_size_um': 0.2}
+    >>> derived_records({}, {"scale": (2.0, 2.0)}, 4, (0.5, 0.5), (-0.75, -0.75))
+    {'pixel_size_um': None, 'unitless_grid': {'scale': (0.5, 0.5), 'origin': (-0.75, -0.75)}}
+    """
+    store = layer_store_pixel_size(source)
+    if isinstance(store, (tuple, list)):
+        store = tuple(float(v) / factor for v in store)
+    elif store is not None:
+        store = float(store) / factor
+    meta = recorded_pixel_sizes(metadata, store)
+    meta.pop("unitless_grid", None)
+    if store is None:
+        try:
+            meta.update(derived_layer_grid(source, tuple(scale), tuple(translate)))
+        except ValueError:  # a place a store cannot record (a flipped or zero scale)
+            pass
+    return meta
+
+
+#: ``metadata`` entries of a derived layer that :func:`derived_records` writes: a layer
+#: kept on its source (:func:`keep_on_layer`) holding any of them has them written anew.
+DERIVED_RECORDS = ("pixel_size_um", "pixel_size_yx_um", "unitless_grid")
+
+
 def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str | None = None,
                                 model_name: str | None = None):
     """Add an SR result as an image layer aligned with ``layer`` in world coordinates.
@@ -672,14 +742,9 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     level0 = data[0] if multiscale else data
     rgb = level0.ndim == 3 and level0.shape[-1] in (3, 4)
     geo = overlay_geometry(layer, factor)  # the same area, pixels 1/factor the size
-    px = layer_pixel_size_um(layer)
-    meta = {
-        "sr_factor": int(factor),
-        "sr_model": model_name,
-        **source_metadata(layer),
-        "pixel_size_um": px / factor if px else None,
-        **derived_layer_grid(layer, geo["scale"], geo["translate"]),
-    }
+    meta = derived_records({"sr_factor": int(factor), "sr_model": model_name,
+                            **source_metadata(layer)},
+                           layer, factor, geo["scale"], geo["translate"])
     if isinstance(result, (str, os.PathLike)):
         meta["path"] = str(result)
     kwargs: dict[str, Any] = dict(rgb=rgb, metadata=meta, multiscale=multiscale, **geo)
@@ -768,6 +833,12 @@ CALIBRATION_EVENTS = ("scale", "units", "metadata")
 #: Events of a layer after which a layer drawn over its pixels is put at its place anew
 #: (:func:`overlay_geometry`, :func:`keep_on_layer`).
 GEOMETRY_EVENTS = ("scale", "translate", "units")
+
+
+#: Events of a layer after which the layers kept on it (:func:`keep_on_layer`) are put at
+#: its place and record its pixel size anew (:func:`derived_records`): a new
+#: ``metadata["pixel_size_um"]`` of a layer without a length unit is its calibration.
+KEEPER_SOURCE_EVENTS = tuple(dict.fromkeys(GEOMETRY_EVENTS + CALIBRATION_EVENTS))
 
 
 def follow_calibration(layer, callback, on: bool,
@@ -908,14 +979,29 @@ class _Keeper:
                 geo = overlay_geometry(overlay, 1.0 / self.factor)
                 _set_place(layer, _placed(geo, tuple(-c / self.factor for c in self.corner)))
             _set_place(overlay, _placed(overlay_geometry(layer, self.factor), self.corner))
+            self._record(overlay, layer)
         finally:
             self._placing = False
 
+    def _record(self, overlay, layer) -> None:
+        """Write the derived layer's :data:`DERIVED_RECORDS`, if it holds any, anew from
+        its source (:func:`derived_records`); equal ones are not set (no event)."""
+        meta = dict(overlay.metadata or {})
+        if not any(key in meta for key in DERIVED_RECORDS):
+            return
+        now = derived_records(meta, layer, self.factor, overlay.scale[-2:],
+                              overlay.translate[-2:])
+        if now != meta:
+            overlay.metadata = now
+
     def follow(self, on: bool) -> None:
-        """Connect (``on``) or disconnect :meth:`place` to the live layers' events."""
-        for lay in (self._layer(), self._overlay()):
+        """Connect (``on``) or disconnect :meth:`place` to the live layers' events: the
+        source's place and calibration (:data:`KEEPER_SOURCE_EVENTS`), the derived
+        layer's place."""
+        for lay, events in ((self._layer(), KEEPER_SOURCE_EVENTS),
+                            (self._overlay(), GEOMETRY_EVENTS)):
             if lay is not None:
-                follow_calibration(lay, self.place, on, GEOMETRY_EVENTS)
+                follow_calibration(lay, self.place, on, events)
 
     def unlink(self) -> None:
         """End the link: disconnected, and out of :data:`_KEPT`."""
@@ -1206,10 +1292,9 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     thr = maps.threshold if threshold is None else float(threshold)
     n_prob, n_unc, n_bnd = _names(layer.name)
     geo = overlay_geometry(layer)
-    px = layer_pixel_size_um(layer)
-    meta = {**source_metadata(layer), "pixel_size_um": px, "threshold": thr,
-            "model_threshold": maps.threshold, "skeletonize": skeletonize,
-            **derived_layer_grid(layer, geo["scale"], geo["translate"])}
+    meta = derived_records({**source_metadata(layer), "threshold": thr,
+                            "model_threshold": maps.threshold, "skeletonize": skeletonize},
+                           layer, 1.0, geo["scale"], geo["translate"])
     if maps.native_scale is not None:
         meta["native_scale"] = maps.native_scale.to_dict()
     prob = _upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
@@ -1626,8 +1711,8 @@ def show_grain_size_overlays(viewer, image_layer, result) -> HeynMeasurement | N
     boundaries = _upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
         np.asarray(result.boundaries, dtype=np.uint8), opacity=0.7,
-        metadata={**source_metadata(image_layer),
-                  **derived_layer_grid(image_layer, geo["scale"], geo["translate"])}, **geo)
+        metadata=derived_records(source_metadata(image_layer), image_layer, factor,
+                                 geo["scale"], geo["translate"]), **geo)
     keep_on_layer(viewer, boundaries, image_layer, factor)
     return show_heyn_measurement(viewer, boundaries, result.heyn,
                                  source={"inference_scale": result.inference_scale})
