@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from napari_srmat.metrics.heyn import _bridged, _merge_runs, _supercover
+from napari_srmat.metrics.heyn import _bridged, _merge_runs, _supercover, _third_grain
 
 
 def _raster_segments(a: np.ndarray, b: np.ndarray):
@@ -99,7 +99,9 @@ def _count_runs(
     non-boundary pixels are one run when their facing end pixels are 8-connected
     through the boundary with at most one pixel in between: the digital line only
     zig-zagged along the staircase of the same boundary (without this, a tilted line
-    crossing a shallow one-pixel boundary is counted several times). Axis-parallel
+    crossing a shallow one-pixel boundary is counted several times), unless the pixel
+    between them lies in a third grain (``_third_grain``: the line cut a grain's corner
+    at a triple point, two crossings). Axis-parallel
     paths have no such aliasing and are counted as they are. On a closed path a run
     through the first and last pixel counts once.
 
@@ -131,6 +133,15 @@ def _count_runs(
         if tilted is not None:
             cand &= tilted[run_pid[1:]]
         merge = cand & _bridged(mask, rows[e], cols[e], rows[s2], cols[s2])
+        # not across the corner of a third grain: the pixels before, between and after
+        k = np.flatnonzero(merge)
+        b_i, a_i = starts[k] - 1, ends[k + 1] + 1
+        b_ok = (b_i >= 0) & (pid[np.maximum(b_i, 0)] == run_pid[k])
+        a_ok = (a_i < m) & (pid[np.minimum(a_i, m - 1)] == run_pid[k])
+        b_i, a_i = np.maximum(b_i, 0), np.minimum(a_i, m - 1)
+        merge[k] &= ~_third_grain(mask, (rows[e[k] + 1], cols[e[k] + 1]),
+                                  (np.where(b_ok, rows[b_i], -1), cols[b_i]),
+                                  (np.where(a_ok, rows[a_i], -1), cols[a_i]))
         starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     if np.any(closed):

@@ -1008,3 +1008,36 @@ def test_srmat_heyn_pooled_carries_every_count_key_summed(tmp_path, capsys):
         assert out[key] == sum(r[key] for r in out["per_image"]), key
     assert out["n_line_end_touches"] > 0 and out["intercept_count"] > 0
     assert out["n_intersections"] == out["n_crossings"]
+
+
+def _y_junction(n: int = 21) -> np.ndarray:
+    """Three grains meeting at (10, 10) on a one-pixel skeleton: A above a horizontal
+    boundary, C below it, B to the right between two diagonal boundaries."""
+    m = np.zeros((n, n), bool)
+    m[10, :11] = True
+    for k in range(1, n - 10):
+        m[10 - k, 10 + k] = True
+        m[10 + k, 10 + k] = True
+    return m
+
+
+def test_a_tilted_line_through_a_grains_corner_crosses_two_boundaries():
+    # Just right of the junction a line down column 11 crosses A|B at (9, 11), one
+    # pixel of grain B at (10, 11) and B|C at (11, 11): two boundaries. The zig-zag
+    # bridge (two runs two pixels apart, 8-connected through (10, 10)) joined them into
+    # one crossing on tilted lines only, so the same line read 2 drawn vertical and 1
+    # tilted by 1/50 px per px: random lines lost crossings at every triple point.
+    m = _y_junction()
+    assert measure_intercepts(m, pattern="segments",
+                              segments=[[[0, 11], [20, 11]]]).n_intersections == 2
+    tilted = measure_intercepts(m, pattern="segments", segments=[[[0, 10.8], [20, 11.2]]])
+    assert tilted.n_intersections == 2
+    # E112 scoring: two plain crossings (2), not two triple points (3) nor one (1.5)
+    e112 = measure_intercepts(m, pattern="segments", segments=[[[0, 10.8], [20, 11.2]]],
+                              triple_points=True)
+    assert (e112.intersection_count, e112.n_triple_points) == (2, 0)
+    # the oracle counts the same
+    rows = np.arange(21)
+    counts, *_ = _count_runs(m, rows, np.full(21, 11), np.zeros(21, np.int64), 1,
+                             np.array([False]), tilted=np.array([True]))
+    assert counts.tolist() == [2]

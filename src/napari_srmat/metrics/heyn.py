@@ -560,6 +560,48 @@ def _bridged(mask, er, ec, sr, sc):
     return joined
 
 
+#: Radius (px) of the window in which :func:`_third_grain` follows the grains around
+#: the pixel between two runs (a zig-zag's runs are a few pixels long).
+GRAIN_WINDOW_RADIUS = 4
+
+
+def _third_grain(mask, gap, before, after, radius: int = GRAIN_WINDOW_RADIUS):
+    """Whether the pixel between two runs lies in a third grain (no zig-zag to bridge).
+
+    ``gap``, ``before`` and ``after`` are ``(rows, cols)``: the first background pixel
+    between the runs, the path's pixel before the first run and the one after the
+    second (row -1: none, the path ends there). Grains are the 4-connected background
+    regions of the ``(2 radius + 1)``² window centred on ``gap``. A digital line that
+    zig-zags along one boundary steps into a grain on one side of it (that of
+    ``before`` or ``after``); one that passes a triple point just inside the corner of
+    the third grain crosses two boundaries, and ``gap`` lies in neither grain. When
+    ``before`` or ``after`` is outside the window it cannot tell: False.
+    """
+    from scipy import ndimage as ndi
+
+    H, W = mask.shape
+    gr, gc = gap
+    k = gr.size
+    off = np.arange(-radius, radius + 1)
+    rr = np.broadcast_to(gr[:, None, None] + off[None, :, None], (k, off.size, off.size))
+    cc = np.broadcast_to(gc[:, None, None] + off[None, None, :], rr.shape)
+    inside = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+    win = np.ones(rr.shape, bool)  # outside the image: no grain
+    win[inside] = mask[rr[inside], cc[inside]]
+    structure = np.zeros((3, 3, 3), bool)
+    structure[1] = ndi.generate_binary_structure(2, 1)  # 4-connected, window by window
+    grains, _ = ndi.label(~win, structure=structure)
+    idx = np.arange(k)
+    own = grains[idx, radius, radius]
+    other = np.ones(k, bool)
+    for r, c in (before, after):
+        dr, dc = r - gr + radius, c - gc + radius
+        seen = (r >= 0) & (dr >= 0) & (dr < off.size) & (dc >= 0) & (dc < off.size)
+        other &= seen
+        other[seen] &= grains[idx[seen], dr[seen], dc[seen]] != own[seen]
+    return other
+
+
 def _merge_runs(starts, ends, run_pid, merge):
     """Join run ``i + 1`` to run ``i`` where ``merge[i]`` (starts/ends stay aligned)."""
     if merge.any():
@@ -846,9 +888,11 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
     """Run counting on flat indices with path offsets (the reference is ``_count_runs``
     in ``tests/_heyn_oracle.py``).
 
-    Returns ``counts`` per path, run ``starts`` and ``ends`` (indices into ``flat``) and
+    Returns ``counts`` per path, run ``starts`` and ``ends`` (indices into ``flat``),
     ``wrap_end``: for a run that continues through the first pixel of a closed path, the
-    end index of its continuation there (-1 for every other run).
+    end index of its continuation there (-1 for every other run), and ``split``: whether
+    a run was kept apart from a neighbouring run across the corner of a third grain
+    (:func:`_third_grain`; the two are plain crossings, not triple points).
     """
     W = m.shape[1]
     n_paths = len(path_offs) - 1
@@ -856,7 +900,7 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
     n = v.size
     if n == 0:
         z = np.zeros(0, np.int64)
-        return np.zeros(n_paths, np.int64), z, z, z
+        return np.zeros(n_paths, np.int64), z, z, z, np.zeros(0, bool)
     rise = np.empty(n, bool)
     rise[0] = v[0]
     np.greater(v[1:], v[:-1], out=rise[1:])
@@ -871,6 +915,7 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
     starts = np.flatnonzero(rise)
     ends = np.flatnonzero(fall)
     run_pid = np.searchsorted(path_offs, starts, side="right") - 1
+    split = np.zeros(starts.size, bool)
     if starts.size > 1:
         e, s2 = ends[:-1], starts[1:]
         cand = (run_pid[1:] == run_pid[:-1]) & (s2 - e <= 3) & tilted[run_pid[1:]]
@@ -880,6 +925,21 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
             sr_, sc_ = np.divmod(flat[s2[idx]], W)
             merge = np.zeros(cand.size, bool)
             merge[idx] = _bridged(m, er, ec, sr_, sc_)
+            idx = idx[merge[idx]]
+            if idx.size:  # not across the corner of a third grain
+                pid = run_pid[idx]
+                b_i, a_i = starts[idx] - 1, ends[idx + 1] + 1
+                b_rc = np.divmod(flat[np.maximum(b_i, 0)], W)
+                a_rc = np.divmod(flat[np.minimum(a_i, n - 1)], W)
+                third = _third_grain(
+                    m, np.divmod(flat[e[idx] + 1], W),
+                    (np.where(b_i >= path_offs[pid], b_rc[0], -1), b_rc[1]),
+                    (np.where(a_i < path_offs[pid + 1], a_rc[0], -1), a_rc[1]))
+                merge[idx[third]] = False
+                split[idx[third]] = True
+                split[idx[third] + 1] = True
+            group = np.concatenate([[0], np.cumsum(~merge)])  # merged run of each run
+            split = np.bincount(group, weights=split) > 0
             starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     wrap_end = np.full(starts.size, -1, np.int64)
@@ -890,10 +950,10 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
             counts[pid_ne[wrap]] -= 1
             keep = ~np.isin(starts, ps[wrap])
             first_ends = ends[~keep]  # the dropped first runs, in path order
-            starts, ends = starts[keep], ends[keep]
+            starts, ends, split = starts[keep], ends[keep], split[keep]
             wrap_end = np.full(starts.size, -1, np.int64)
             wrap_end[np.searchsorted(ends, pe[wrap])] = first_ends
-    return counts, starts, ends, wrap_end
+    return counts, starts, ends, wrap_end, split
 
 
 class _Trace(NamedTuple):
@@ -960,6 +1020,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
     counts = np.zeros(n_all, np.int64)
     intercepts = np.zeros(n_all)
     inters, run_paths, run_r, run_c, run_len, run_end, run_along = [], [], [], [], [], [], []
+    run_split = []
     il_all, ip_all = [], []
     mflat = m.ravel()
     meas_flat = None if measured is None else measured.ravel()
@@ -1020,7 +1081,8 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
             return pos_of(orig[i]) + wrap_shift[i]
 
         tl = tilted[start:stop][piece_path]
-        c, s0, e0, wrap_end = _runs_flat(m, flat2, piece_offs, piece_closed, tl)
+        c, s0, e0, wrap_end, split = _runs_flat(m, flat2, piece_offs, piece_closed, tl)
+        run_split.append(split)
         n_pieces = len(piece_offs) - 1
         counts[start:stop] = np.bincount(piece_path, weights=c, minlength=nb).astype(np.int64)
         mid = (s0 + e0) // 2
@@ -1084,7 +1146,7 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
         from .grainmap import triple_point_runs
 
         triple = triple_point_runs(m, cat(run_r, np.int64), cat(run_c, np.int64),
-                                   cat(run_len, np.int64))
+                                   cat(run_len, np.int64)) & ~cat(run_split, bool)
     return _Trace(counts, lengths, inter, rp, triple, cat(run_end, bool), cat(run_along, bool),
                   intercepts, cat(il_all, float), cat(ip_all, np.int64), in_image)
 
