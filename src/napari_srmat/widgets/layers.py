@@ -78,6 +78,7 @@ __all__ = [
     "follow_rescan_plan",
     "follow_calibration",
     "keep_on_layer",
+    "keep_all_on_layer",
     "kept_on",
     "BoundaryMaps",
     "BoundaryLayers",
@@ -1050,6 +1051,15 @@ def keep_on_layer(viewer, overlay, layer, factor: float = 1.0, *,
     keeper.place()
 
 
+def keep_all_on_layer(viewer, overlays, layer, factor: float = 1.0) -> None:
+    """:func:`keep_on_layer` for each of ``overlays``, the layers a result added over
+    ``layer`` (its maps, its intersections and test lines); None (a layer not added:
+    no error model, no test lines) is skipped."""
+    for made in overlays:
+        if made is not None:
+            keep_on_layer(viewer, made, layer, factor)
+
+
 def _unkeep(overlay) -> None:
     """End :func:`keep_on_layer`'s link of ``overlay`` (if any)."""
     kept = _KEPT.get(overlay)
@@ -1321,9 +1331,7 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                                   visible=False, contrast_limits=(0.0, 1.0),
                                   metadata=dict(meta, kind="error probability"), **geo)
         show_colorbar(err_layer, "bottom_left")
-    for made in (prob, unc, bnd, err_layer):
-        if made is not None:
-            keep_on_layer(viewer, made, layer)
+    keep_all_on_layer(viewer, (prob, unc, bnd, err_layer), layer)
     return BoundaryLayers(probability=prob, uncertainty=unc, boundaries=bnd, error=err_layer)
 
 
@@ -1692,9 +1700,7 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     lines = segments if segments is not None else _result_lines(result)
     meas.lines_layer = show_test_lines(viewer, f"{boundary_layer.name} test lines", lines,
                                        width=max(1.0, 0.002 * max(shape)), **geo)
-    for made in (meas.points_layer, meas.lines_layer):
-        if made is not None:
-            keep_on_layer(viewer, made, boundary_layer)
+    keep_all_on_layer(viewer, (meas.points_layer, meas.lines_layer), boundary_layer)
     return meas
 
 

@@ -66,7 +66,7 @@ from .export import write_export, write_summary_rows
 from .layers import (
     DrawnShapes,
     drawn_shapes,
-    keep_on_layer,
+    keep_all_on_layer,
     overlay_geometry,
     removed_inputs_note,
     source_metadata,
@@ -477,8 +477,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                                       face_color="yellow", border_color="black",
                                       size=max(3.0, 0.008 * max(areas.shape)),
                                       metadata=source_metadata(layer, "source"), **geo)
-            for made in (area_layer, pts_layer):
-                keep_on_layer(self.viewer, made, layer)
+            keep_all_on_layer(self.viewer, (area_layer, pts_layer), layer)
         self._fill_tables()
         self.histogram_choice.blockSignals(True)
         self.histogram_choice.clear()
