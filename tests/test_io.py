@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from _ctrl_c import SWAP_MOMENTS, ctrl_c_in_swap, python_ctrl_c  # noqa: F401
 from PIL import Image
 
 from napari_srmat._napari_io import read_micrograph
@@ -910,6 +911,57 @@ def test_write_ome_zarr_dask_and_cancel(tmp_path):
     assert not (tmp_path / "c.ome.zarr").exists()
     assert not (tmp_path / "c.ome.zarr.partial").exists()
 
+
+@pytest.mark.usefixtures("python_ctrl_c")
+@pytest.mark.parametrize("at", SWAP_MOMENTS)
+def test_a_ctrl_c_in_write_ome_zarr_s_swap_completes_it_and_goes_on(tmp_path, monkeypatch,
+                                                                     at):
+    """A Ctrl-C as write_ome_zarr swapped its finished store onto an earlier output
+    (overwrite): between the swap's two renames the new store was deleted on the way
+    out and the earlier one left hidden as .OUT.*.old (failed before: only
+    .o.ome.zarr.*.old left, no output at OUT). The swap now runs whole with the press
+    held, then the press goes on (the KeyboardInterrupt it is) over the complete new
+    output, nothing else left and the lock free."""
+    from napari_srmat.outputs import OutputLock
+
+    out = tmp_path / "o.ome.zarr"
+    new = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
+    write_ome_zarr(new[::-1], out, chunks=16)
+    with ctrl_c_in_swap(monkeypatch, out, at) as pressed, pytest.raises(KeyboardInterrupt):
+        write_ome_zarr(new, out, chunks=16, overwrite=True)
+    assert pressed and sorted(os.listdir(tmp_path)) == ["o.ome.zarr"]
+    np.testing.assert_array_equal(np.asarray(read_image(out).data), new)
+    OutputLock(out).acquire().release()
+
+
+
+def test_a_swap_failing_part_way_in_write_ome_zarr_keeps_the_finished_store(
+        tmp_path, monkeypatch):
+    """write_ome_zarr's swap failing after the earlier output was renamed aside (an
+    OSError at the second rename): the finished new store was deleted on the way out
+    (failed before: OUT.partial gone, only .o.ome.zarr.*.old left, which the next writer
+    deletes). The finished store is kept, and the next writer of OUT moves it into
+    place."""
+    from napari_srmat import _atomic
+
+    out = tmp_path / "o.ome.zarr"
+    new = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
+    write_ome_zarr(new[::-1], out, chunks=16)
+    replace = os.replace
+
+    def second_rename_fails(src, dst, **kwargs):
+        if os.path.basename(src) == "o.ome.zarr.partial":
+            raise OSError("the disk went away")
+        replace(src, dst, **kwargs)
+
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="went away"):
+        patch.setattr(_atomic.os, "replace", second_rename_fails)
+        write_ome_zarr(new, out, chunks=16, overwrite=True)
+    assert (tmp_path / "o.ome.zarr.partial").is_dir() and not out.exists()
+    with OmeZarrStreamWriter(out, new.shape, new.dtype, chunks=16) as w:
+        assert w.complete
+    assert sorted(os.listdir(tmp_path)) == ["o.ome.zarr"]
+    np.testing.assert_array_equal(np.asarray(read_image(out).data), new)
 
 def test_ome_zarr_v05_zarr3(tmp_path, rng):
     a = (rng.random((3, 64, 80)) * 255).astype(np.uint8)

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _ctrl_c import SWAP_MOMENTS, ctrl_c_in_swap, python_ctrl_c  # noqa: F401
 
 distributed = pytest.importorskip("distributed")
 
@@ -32,15 +33,6 @@ def _double(batch: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def image():
     return (np.random.default_rng(0).random((60, 70)) * 255).astype(np.uint8)
-
-
-@pytest.fixture
-def python_ctrl_c():
-    """Python's own Ctrl-C handler during the test, whatever the suite inherited."""
-    before = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
 
 
 class _Cluster:
@@ -183,8 +175,8 @@ class _DroppedCtrlC:
         raise KeyboardInterrupt
 
 
-def test_a_ctrl_c_a_finalizer_dropped_after_the_run_ended_keeps_its_result(
-        cluster, image, python_ctrl_c):
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_a_finalizer_dropped_after_the_run_ended_keeps_its_result(cluster, image):
     """A Ctrl-C dropped by a finalizer after the run's last look at the cluster was
     raised once the client closed: exit 130 and the complete result thrown away
     (failed before: KeyboardInterrupt out of tiled_apply), where a press held through the
@@ -204,8 +196,8 @@ def test_a_ctrl_c_a_finalizer_dropped_after_the_run_ended_keeps_its_result(
     assert [c.closes for c in cluster.made] == [1]
 
 
-def test_a_ctrl_c_a_finalizer_dropped_in_a_failed_run_goes_on_as_the_error(
-        cluster, python_ctrl_c):
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_a_finalizer_dropped_in_a_failed_run_goes_on_as_the_error(cluster):
     """After a run that did not end the dropped press changes nothing: the run's error
     goes on, and no warning says the Ctrl-C came too late."""
     with warnings.catch_warnings():
@@ -217,8 +209,9 @@ def test_a_ctrl_c_a_finalizer_dropped_in_a_failed_run_goes_on_as_the_error(
     assert [c.closes for c in cluster.made] == [1]
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_a_ctrl_c_while_the_output_lock_is_released_after_the_run_keeps_the_store(
-        image, tmp_path, monkeypatch, python_ctrl_c):
+        image, tmp_path, monkeypatch):
     """A Ctrl-C while the output's lock was released at the end of a local run that had
     written and swapped in its store came out of the job (failed before:
     KeyboardInterrupt; a command said 'interrupted', exit 130, over a complete store).
@@ -246,9 +239,10 @@ def test_a_ctrl_c_while_the_output_lock_is_released_after_the_run_keeps_the_stor
                                   tiled_apply(image, _double, **KW))
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 @pytest.mark.parametrize("to_store", [False, True])
 def test_a_ctrl_c_held_at_the_close_and_one_a_finalizer_dropped_are_told_once(
-        cluster, image, tmp_path, monkeypatch, python_ctrl_c, to_store):
+        cluster, image, tmp_path, monkeypatch, to_store):
     """A Ctrl-C a finalizer dropped during the run and one pressed while the cluster
     closed (and, to a store, one as its lock was released), after the run had ended:
     each was told, identical CTRL_C_AT_CLOSE warnings (failed before: 2 == 1, 4 == 1).
@@ -323,9 +317,10 @@ def _stored(out) -> np.ndarray:
     return np.asarray(read_image(out).data)
 
 
-@pytest.mark.parametrize("at", ["between_the_renames", "after_the_swap"])
-def test_a_ctrl_c_in_the_swap_completes_it_and_is_told_once(
-        image, tmp_path, monkeypatch, python_ctrl_c, at):
+@pytest.mark.usefixtures("python_ctrl_c")
+@pytest.mark.parametrize("at", SWAP_MOMENTS)
+def test_a_ctrl_c_in_the_swap_completes_it_and_is_told_once(image, tmp_path, monkeypatch,
+                                                            at):
     """A Ctrl-C as the finished OUT.partial was swapped onto OUT: between the swap's two
     renames (OUT replaced, --overwrite) it came out of the run with OUT renamed aside
     and the new store still in OUT.partial (failed before: KeyboardInterrupt, no OUT);
@@ -335,29 +330,16 @@ def test_a_ctrl_c_in_the_swap_completes_it_and_is_told_once(
     else is left."""
     import os
 
-    from napari_srmat import _atomic
-
     out = tmp_path / "o.ome.zarr"
     if at == "between_the_renames":  # an earlier output, from another input
         tiled_apply(image[::-1].copy(), _double, out=out, **KW)
-    replace, pressed = os.replace, []
-
-    def replace_pressed(src, dst, **kwargs):
-        replace(src, dst, **kwargs)
-        first = _atomic.SWAPPED_OUT.match(os.path.basename(dst))
-        last = os.path.basename(src) == "o.ome.zarr.partial"
-        if not pressed and (first if at == "between_the_renames" else last):
-            pressed.append(dst)
-            signal.raise_signal(signal.SIGINT)
-
-    monkeypatch.setattr(_atomic.os, "replace", replace_pressed)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, \
+                ctrl_c_in_swap(monkeypatch, out, at) as pressed:
             warnings.simplefilter("always")
             got = tiled_apply(image, _double, out=out, overwrite=True, **KW)
     except KeyboardInterrupt:  # not to end the test session
         pytest.fail(f"the press came out of the swap ({sorted(os.listdir(tmp_path))})")
-    monkeypatch.undo()
     assert pressed and got == out
     assert [str(w.message) for w in caught if "Ctrl-C" in str(w.message)] == [
         _distributed.CTRL_C_AT_CLOSE]

@@ -8,6 +8,7 @@ import glob
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ __all__ = [
     "atomic_path",
     "atomic_directory",
     "swap_into_place",
+    "ctrl_c_held",
+    "HeldInterrupt",
     "remove_temp_files",
     "remove_tree_marker_last",
 ]
@@ -156,6 +159,58 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
         os.replace(staging, path)
     _fsync_dir(path.parent)
     return path
+
+
+class HeldInterrupt:
+    """The Ctrl-C presses held back while a block runs whole (the SIGINT handler then,
+    see :func:`ctrl_c_held`)."""
+
+    def __init__(self) -> None:
+        self.pressed = 0
+
+    def __call__(self, signum, frame) -> None:
+        self.pressed += 1
+
+    def deliver(self) -> None:
+        """Deliver a held Ctrl-C now, to the SIGINT handler that was there before
+        (Python's: a KeyboardInterrupt here; an ignored SIGINT stays ignored)."""
+        if self.pressed:
+            import signal
+
+            self.pressed = 0
+            signal.raise_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[HeldInterrupt]:
+    """Count the Ctrl-C presses while the block runs instead of raising them
+    (:class:`HeldInterrupt`, whose ``deliver()`` the caller calls once it can be
+    stopped); the SIGINT handler before is back at the block's end. The one rule of a
+    step that must run whole: an output's swap into place (a press between the two
+    renames of :func:`swap_into_place` left the earlier output renamed aside and the
+    new one unmoved: nothing at the output's path), a run's closes. Only in the main
+    thread, where SIGINT has a handler set from Python; elsewhere nothing changes and
+    nothing is held.
+
+    Yields
+    ------
+    HeldInterrupt
+        The presses held.
+    """
+    import signal
+
+    held = HeldInterrupt()
+    previous = (signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
+                if threading.current_thread() is threading.main_thread() else None)
+    installed = False
+    try:  # a press pending at the swap raises here, with nothing left swapped
+        if previous is not None:
+            signal.signal(signal.SIGINT, held)
+            installed = True
+        yield held
+    finally:
+        if installed:  # a press still pending reaches `held` first
+            signal.signal(signal.SIGINT, previous)
 
 
 #: The name :func:`swap_into_place` gives the earlier ``NAME`` it renames aside:

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from .._atomic import (
+    HeldInterrupt,
     atomic_write_text,
+    ctrl_c_held,
     discard_ours,
     finish_interrupted_swap,
     remove_stale_swaps,
@@ -453,6 +455,7 @@ class OmeZarrStreamWriter:
         })
         self.resumed = False
         self.complete = False
+        self._finished = False  # finish() has run: PATH.partial is the finished store
         self.started_with: dict[str, Any] = {}
         #: whether every chunk of level 0 was written with EVERY_CHUNK (a partial begun
         #: by an earlier version skipped those of zeros): the store is then marked so
@@ -646,14 +649,19 @@ class OmeZarrStreamWriter:
                                   self.dtype, self.axes, self.chunks, self.grid)
 
     def abort(self) -> None:
-        """Delete ``PATH.partial`` (nothing is left behind) and release the lock."""
-        if not self.complete:
+        """Delete an unfinished ``PATH.partial`` (nothing is left behind) and release the
+        lock. A store :meth:`finish` finished is kept: a swap that failed part-way may
+        have renamed the earlier output aside, and the next writer of ``PATH`` moves the
+        finished store into place (:meth:`_finish_interrupted_swap`)."""
+        if not self.complete and not self._finished:
             shutil.rmtree(self.partial, ignore_errors=True)
         self.close()
 
     def finalize(self, n_levels: int | None = None) -> Path:
         """Build the pyramid, write the metadata, move the store to ``PATH`` and release
-        the lock: :meth:`finish`, :meth:`swap_in`, :meth:`close`.
+        the lock: :meth:`finish`, :meth:`swap_in_whole`, :meth:`close`. A Ctrl-C during
+        the swap is held until the store is in place and the lock released, then raised
+        (the output is complete).
 
         Parameters
         ----------
@@ -669,10 +677,15 @@ class OmeZarrStreamWriter:
         ------
         RuntimeError
             As :meth:`finish` (a block never written).
+        KeyboardInterrupt
+            A Ctrl-C held through the swap, with ``PATH`` complete.
         """
         self.finish(n_levels)
-        self.swap_in()
-        self.close()
+        try:
+            ctrl_c = self.swap_in_whole()
+        finally:
+            self.close()
+        ctrl_c.deliver()
         return self.path
 
     def finish(self, n_levels: int | None = None) -> None:
@@ -755,6 +768,7 @@ class OmeZarrStreamWriter:
         # the finished store never carries the bookkeeping (a kill from here on leaves a
         # partial that a rerun only moves into place)
         _drop_bookkeeping(self.partial)
+        self._finished = True
 
     def swap_in(self) -> Path:
         """Move the store :meth:`finish` finished from ``PATH.partial`` onto ``PATH``
@@ -770,6 +784,23 @@ class OmeZarrStreamWriter:
             swap_into_place(self.partial, self.path)
             self.complete = True
         return self.path
+
+    def swap_in_whole(self) -> HeldInterrupt:
+        """:meth:`swap_in` with a Ctrl-C held until it is done
+        (:func:`~napari_srmat._atomic.ctrl_c_held`): a press between the swap's two
+        renames (replacing an earlier output) left the earlier output renamed aside and
+        the new store in ``PATH.partial``, nothing at ``PATH``. The one way a finished
+        store is moved into place (the tiled engine, :meth:`finalize`).
+
+        Returns
+        -------
+        HeldInterrupt
+            The presses held (``pressed``): the caller tells them (``deliver()`` raises
+            them as the KeyboardInterrupt they are).
+        """
+        with ctrl_c_held() as ctrl_c:
+            self.swap_in()
+        return ctrl_c
 
 
 class PartialBlockWriter:

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import HeldInterrupt as _HeldInterrupt
+from .._atomic import ctrl_c_held as _ctrl_c_held
 from ..io import read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration
 from ._engine import (
@@ -306,26 +308,6 @@ def _ctrl_c_not_lost() -> Iterator[None]:
 # --------------------------------------------------------------------------- client
 
 
-class _HeldInterrupt:
-    """The Ctrl-C presses held back while ``local:N`` workers start (the SIGINT handler
-    of the starting process then, see :func:`_workers_ignore_sigint`)."""
-
-    def __init__(self) -> None:
-        self.pressed = 0
-
-    def __call__(self, signum, frame) -> None:
-        self.pressed += 1
-
-    def deliver(self) -> None:
-        """Deliver a held Ctrl-C now, to the SIGINT handler that was there before
-        (Python's: a KeyboardInterrupt here; an ignored SIGINT stays ignored)."""
-        if self.pressed:
-            import signal
-
-            self.pressed = 0
-            signal.raise_signal(signal.SIGINT)
-
-
 @contextlib.contextmanager
 def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
     """Start ``local:N`` worker processes deaf to Ctrl-C, and hold a Ctrl-C pressed
@@ -382,35 +364,6 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
     finally:
         if patched:
             util.spawnv_passfds = spawn
-
-
-@contextlib.contextmanager
-def _ctrl_c_held() -> Iterator[_HeldInterrupt]:
-    """Count the Ctrl-C presses while the block runs instead of raising them
-    (:class:`_HeldInterrupt`, whose ``deliver()`` the caller calls once it can be
-    stopped); the SIGINT handler before is back at the block's end. Only in the main
-    thread, where SIGINT has a handler set from Python; elsewhere nothing changes and
-    nothing is held.
-
-    Yields
-    ------
-    _HeldInterrupt
-        The presses held.
-    """
-    import signal
-
-    held = _HeldInterrupt()
-    previous = (signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
-                if threading.current_thread() is threading.main_thread() else None)
-    installed = False
-    try:  # a press pending at the swap raises here, with nothing left swapped
-        if previous is not None:
-            signal.signal(signal.SIGINT, held)
-            installed = True
-        yield held
-    finally:
-        if installed:  # a press still pending reaches `held` first
-            signal.signal(signal.SIGINT, previous)
 
 
 #: The warning of a Ctrl-C that came as a run closed, after the run had ended

@@ -1422,12 +1422,12 @@ def tiled_apply_job(
         yield Log(f"building pyramid of {out}")
         # an error or a Ctrl-C here leaves OUT.partial for a rerun, OUT untouched
         writer.finish(n_levels)
-        from ._distributed import _ctrl_c_held, tell_late_ctrl_c
+        from ._distributed import tell_late_ctrl_c
 
-        with _ctrl_c_held() as ctrl_c:  # the swap runs whole: a press waits for its end
-            writer.swap_in()
-        if ctrl_c.pressed:  # the run had ended: told as it closes, once (the lock's
-            closing.callback(tell_late_ctrl_c)  # release after the cluster's close)
+        # the swap runs whole: a press waits for its end; the run had ended then: told as
+        # it closes, once (the lock's release after the cluster's close)
+        if writer.swap_in_whole().pressed:
+            closing.callback(tell_late_ctrl_c)
         return writer.path
 
 
