@@ -10,6 +10,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,74 @@ GT_LINES = 500
 #: ``benchmarks/cv_uaed.py`` (seed 0): cross-fitted, 1.4-1.425 in every fold of
 #: benchmarks/cv_uaed.json.
 FOLD_MODELS_C = 1.4
+
+
+@contextmanager
+def bridge_across_third_grains() -> Iterator[None]:
+    """Heyn's zig-zag bridge as it was before aeb8d59, inside the block.
+
+    Two runs of a tilted test line two pixels apart are joined even across the corner of
+    a third grain (``metrics.heyn._third_grain`` answers False everywhere): the counting
+    of every pattern and scoring as it was then.
+    """
+    import napari_srmat.metrics.heyn as heyn
+
+    third_grain = heyn._third_grain
+    heyn._third_grain = lambda mask, gap, *_: np.zeros(gap[0].size, bool)
+    try:
+        yield
+    finally:
+        heyn._third_grain = third_grain
+
+
+#: Step (px) at which :func:`continuous_crossings` reads the generator's structure.
+CONTINUOUS_STEP_PX = 0.1
+
+
+def _synth_params(ms):
+    """The generator's parameters of a ``generate_microstructure`` result."""
+    from napari_srmat.synth.generator import _make_params
+
+    k = dict(ms.params)
+    return _make_params(tuple(k["shape"]), k["mean_grain_size_px"], k["seed"],
+                        k["size_spread"], k["curvature"], k["boundary_width"],
+                        k["missing_boundary_fraction"], k["texture"], k["scratches"],
+                        k["noise"], k["blur"], k["inclusions"], k["boundary_darkness"])
+
+
+def _continuous_labels(pts: np.ndarray, p) -> np.ndarray:
+    """Grain of float points (N, 2) on the generator's continuous power diagram."""
+    from napari_srmat.synth.generator import _seeds
+
+    y, x = pts[:, 0], pts[:, 1]
+    cy, cx = np.floor(y / p.h).astype(np.int64), np.floor(x / p.h).astype(np.int64)
+    best = np.full(y.size, np.inf)
+    lab = np.zeros(y.size, np.int64)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            sy, sx, w, a, label = _seeds(cy + dy, cx + dx, p)
+            d = (1 + a.astype(float)) * ((y - sy) ** 2 + (x - sx) ** 2) - w
+            win = d < best
+            best[win], lab[win] = d[win], label[win]
+    return lab
+
+
+def continuous_crossings(ms, paths) -> tuple[float, int]:
+    """(total length px, grain changes) along straight test lines on the *continuous*
+    structure of a ``generate_microstructure`` result ``ms`` (its power diagram read every
+    :data:`CONTINUOUS_STEP_PX` along each line from its first to its last path point):
+    the isotropic ℓ̄ of the structure along those lines is length / changes, free of the
+    pixel grid and of the rows/columns definition of ``mean_intercept_px``."""
+    p = _synth_params(ms)
+    length, count = 0.0, 0
+    for path in paths:
+        a, b = np.asarray(path[0], float), np.asarray(path[-1], float)
+        ln = float(np.hypot(*(b - a)))
+        t = np.linspace(0.0, 1.0, max(2, int(ln / CONTINUOUS_STEP_PX)))
+        lab = _continuous_labels(a + t[:, None] * (b - a), p)
+        length += ln
+        count += int((lab[1:] != lab[:-1]).sum())
+    return length, count
 
 
 def no_options(doc: str | None) -> None:

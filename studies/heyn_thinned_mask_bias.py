@@ -10,7 +10,7 @@ generator's ``mean_intercept_px``. Two terms are separated here, on the same lin
   (its power diagram evaluated every 0.1 px along each line), ``continuous`` below;
 * the measurement: ``runs`` is ``measure_intercepts(skeleton)`` (default run count),
   ``e112`` the same with E112 scoring (``triple_points=True``: 1½ at a triple point),
-  each with the zig-zag bridge as it is and as it was until 2026-12-07 (``*_bridge_all``:
+  each with the zig-zag bridge as it is and as it was until aeb8d59 (``*_bridge_all``:
   runs two pixels apart joined even across the corner of a third grain).
 
 Grain sizes 10, 20, 40 and 80 px, boundary widths 1-3 px (thinned), three seeds each
@@ -26,61 +26,27 @@ Writes studies/results/heyn_thinned_mask_bias.json.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
-from _common import save
+from _common import (
+    CONTINUOUS_STEP_PX,
+    bridge_across_third_grains,
+    continuous_crossings,
+    save,
+)
 
 SIZES = (10, 20, 40, 80)
 WIDTHS = (1, 2, 3)
 SEEDS = (0, 1, 2)
 N_LINES = 200
 LINE_SEED = 5
-STEP_PX = 0.1
-
-
-def _params(ms):
-    from napari_srmat.synth.generator import _make_params
-
-    k = dict(ms.params)
-    return _make_params(tuple(k["shape"]), k["mean_grain_size_px"], k["seed"],
-                        k["size_spread"], k["curvature"], k["boundary_width"],
-                        k["missing_boundary_fraction"], k["texture"], k["scratches"],
-                        k["noise"], k["blur"], k["inclusions"], k["boundary_darkness"])
-
-
-def _continuous_labels(pts: np.ndarray, p) -> np.ndarray:
-    """Grain of float points (N, 2) on the generator's continuous power diagram."""
-    from napari_srmat.synth.generator import _seeds
-
-    y, x = pts[:, 0], pts[:, 1]
-    cy, cx = np.floor(y / p.h).astype(np.int64), np.floor(x / p.h).astype(np.int64)
-    best = np.full(y.size, np.inf)
-    lab = np.zeros(y.size, np.int64)
-    for dy in range(-2, 3):
-        for dx in range(-2, 3):
-            sy, sx, w, a, label = _seeds(cy + dy, cx + dx, p)
-            d = (1 + a.astype(float)) * ((y - sy) ** 2 + (x - sx) ** 2) - w
-            win = d < best
-            best[win], lab[win] = d[win], label[win]
-    return lab
-
-
-def _continuous_count(paths, p) -> tuple[float, int]:
-    length, count = 0.0, 0
-    for q in paths:
-        a, b = np.asarray(q[0], float), np.asarray(q[-1], float)
-        ln = float(np.hypot(*(b - a)))
-        t = np.linspace(0.0, 1.0, max(2, int(ln / STEP_PX)))
-        lab = _continuous_labels(a + t[:, None] * (b - a), p)
-        length += ln
-        count += int((lab[1:] != lab[:-1]).sum())
-    return length, count
 
 
 def main() -> None:
     import napari_srmat.metrics.heyn as heyn
     from napari_srmat.synth import generate_microstructure
 
-    third_grain = heyn._third_grain
     rows = []
     for h in SIZES:
         side = max(512, 12 * h)
@@ -93,18 +59,14 @@ def main() -> None:
                 row = {"grain_px": h, "seed": s, "width_px": w,
                        "exact_px": ms.mean_intercept_px}
                 for bridge_all in (False, True):
-                    heyn._third_grain = ((lambda m, g, *_: np.zeros(g[0].size, bool))
-                                         if bridge_all else third_grain)
-                    try:
+                    with bridge_across_third_grains() if bridge_all else nullcontext():
                         for key, tp in (("runs", False), ("e112", True)):
                             r = heyn.measure_intercepts(sk, n_lines=N_LINES, seed=LINE_SEED,
                                                         triple_points=tp)
                             row[key + ("_bridge_all" if bridge_all else "")] = (
                                 r.intersection_count)
-                    finally:
-                        heyn._third_grain = third_grain
                 if truth is None:
-                    truth = _continuous_count(r.paths, _params(ms))
+                    truth = continuous_crossings(ms, r.paths)
                 row["length_px"], row["continuous"] = truth
                 rows.append(row)
                 print(row, flush=True)
@@ -124,7 +86,7 @@ def main() -> None:
             summary[f"{h} px, width {w}"] = out
             print(h, w, out)
     save("heyn_thinned_mask_bias", {"sizes_px": SIZES, "widths_px": WIDTHS, "seeds": SEEDS,
-                                    "n_lines": N_LINES, "step_px": STEP_PX,
+                                    "n_lines": N_LINES, "step_px": CONTINUOUS_STEP_PX,
                                     "summary": summary, "rows": rows})
 
 

@@ -1,4 +1,4 @@
-"""How far can the 2026-12-07 line-sampling rule move the recorded intervals of runs that
+"""How far can the line-sampling rule of 0a6b0a2 move the recorded intervals of runs that
 cannot be re-measured? A bound, from the result files alone.
 
 Commit 0a6b0a2 made the line-sampling term of ℓ̄'s 95 % interval ``ℓ̄ [1 / (1 + r),
