@@ -346,3 +346,72 @@ def test_the_decoded_strip_cache_is_cleared_on_request_and_with_its_images(tmp_p
     io.clear_decoded_strip_cache()
     assert _read._DECODED_STRIPS.nbytes == 0
     np.testing.assert_array_equal(np.asarray(mb.data), b)  # decoded anew
+
+
+#: Index forms the lazy TIFF readers are asked (by Dask: slices and integers; by any
+#: caller: what numpy takes), compared with numpy's result on the pixels.
+_NUMPY_INDEXES = [
+    (slice(None), [1, 2, 3]), (slice(0, 3), [1, 2, 3]), ([4, 2], [1, 2]),
+    ([4, 2, 4], slice(5, 1, -2)), (slice(None, None, -3), 7, [2, 0]), (0, slice(None), [1, 2]),
+    (slice(3, 9), [[1, 2], [0, 49]]), ([-1, 0], -1), (Ellipsis, [2, 0]), (Ellipsis, 1),
+    (np.arange(64) % 3 == 0, slice(None), 1), (slice(None), np.arange(50) % 7 == 0),
+    ((np.arange(64)[:, None] + np.arange(50)) % 5 == 0,), (None, slice(2, 6), [3]),
+    ([], slice(None)), (slice(10, 10),), (np.int64(5), np.array(3)), ([[63]], [[0]], [[2]]),
+]
+
+
+def _index_id(index) -> str:
+    """A short test id of an index (a boolean array as ``mask<shape>``)."""
+    return ",".join(
+        "mask" + "x".join(map(str, i.shape)) if isinstance(i, np.ndarray) and i.dtype.kind == "b"
+        else "..." if i is Ellipsis else str(i).replace(" ", "") for i in index)
+
+
+@pytest.fixture
+def strip_readers(tmp_path, rng, monkeypatch):
+    """``{name: (reader, pixels)}``: the lazy readers of one 64x50 RGB TIFF stored as
+    one deflate strip over the cache (streamed), as one under it, and uncompressed."""
+    a = rng.integers(0, 255, (64, 50, 3), np.uint8)
+    deflate = _strip_tiff(tmp_path / "d.tif", a, photometric="rgb")
+    plain = _strip_tiff(tmp_path / "p.tif", a, compression=None, photometric="rgb")
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 0)
+    with tifffile.TiffFile(deflate) as tif:
+        level = tif.series[0].levels[0]
+        inflated = _read._InflatedStrip.of(deflate, 0, 0, _read._InflatedStrip.layout(level),
+                                           level)
+        whole = _read._WholeStrip(deflate, 0, 0, level.shape, level.dtype)
+    with tifffile.TiffFile(plain) as tif:
+        windows = _read._TiffWindows(plain, *_read._TiffWindows.layout(tif, tif.series[0]))
+    assert inflated is not None
+    return {"inflated": inflated, "whole": whole, "windows": windows}, a
+
+
+@pytest.mark.parametrize("reader", ["inflated", "whole", "windows"])
+@pytest.mark.parametrize("index", _NUMPY_INDEXES, ids=_index_id)
+def test_the_lazy_tiff_readers_give_numpy_s_result_for_any_index(strip_readers, reader,
+                                                                  index):
+    """The streamed deflate strip (_InflatedStrip) combined a row array and a column
+    array pairwise: ``s[:, [1, 2, 3]]`` raised IndexError, ``s[0:3, [1, 2, 3]]`` gave
+    other pixels, ``s[[4, 2], [1, 2]]`` another shape; the uncompressed window reader
+    (_TiffWindows) took an Ellipsis for one axis (``w[..., 1]``: shape (64, 3), not
+    (64, 50)). Each lazy TIFF reader gives numpy's result now (Dask asks slices and
+    integers only)."""
+    readers, a = strip_readers
+    got = readers[reader][index]
+    want = a[index]
+    assert got.shape == want.shape, (index, got.shape, want.shape)
+    np.testing.assert_array_equal(got, want, err_msg=str(index))
+
+
+@pytest.mark.parametrize("reader", ["inflated", "windows"])
+@pytest.mark.parametrize("index", [(64,), (slice(None), [50]), (0, 0, 0, 0), (1.5,),
+                                   (Ellipsis, Ellipsis), (np.ones(63, bool),)],
+                         ids=_index_id)
+def test_the_lazy_tiff_readers_refuse_what_numpy_refuses(strip_readers, reader, index):
+    """An index numpy refuses (out of range, too many, a float, two Ellipses, a mask
+    of another shape) is an IndexError, as numpy says it."""
+    readers, a = strip_readers
+    with pytest.raises(IndexError):
+        a[index]
+    with pytest.raises(IndexError):
+        readers[reader][index]

@@ -1552,6 +1552,96 @@ def _check_tiff_data_offsets(series, path: Path) -> None:
 _TIFF_SAMPLES_READ_WHOLE = 4
 
 
+_INDEX_KINDS = ("only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "
+                "and integer or boolean arrays are valid indices")
+
+
+def _outer_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
+    """Split a numpy ``index`` of an array of ``shape`` into ``(take, then)``: per axis,
+    the positions it needs (``take``: a slice of positive step, or a sorted 1-D array of
+    unique positions), and the index of that outer window that gives numpy's result
+    (``window[then] == full[index]``: each integer stays an integer, each integer
+    array an array of the same shape, each slice a full or reversed slice, so numpy
+    places and broadcasts them as in ``full[index]``). The one indexing rule of the lazy
+    readers that read a window (:class:`_TiffWindows`, :class:`_InflatedStrip`); an
+    index numpy refuses is an IndexError.
+
+    >>> _outer_index((slice(None, None, -2), [4, 1, 4]), (5, 6))
+    ((slice(0, 5, 2), array([1, 4])), (slice(None, None, -1), array([1, 0, 1])))
+    >>> a = np.arange(30).reshape(5, 6)
+    >>> index = ([4, 2], 1)
+    >>> take, then = _outer_index(index, a.shape)
+    >>> np.array_equal(a[take[0]][:, take[1]][then], a[index])
+    True
+    """
+    items = [np.asarray(i) if isinstance(i, list | tuple) else i for i in (
+        index if isinstance(index, tuple) else (index,))]
+
+    def is_mask(i: Any) -> bool:
+        return isinstance(i, np.ndarray) and i.dtype == bool and i.ndim > 0
+
+    def axes_of(i: Any) -> int:  # the axes an item indexes
+        if i is None or i is Ellipsis or isinstance(i, bool | np.bool_) or (
+                isinstance(i, np.ndarray) and i.dtype == bool and i.ndim == 0):
+            return 0
+        return i.ndim if is_mask(i) else 1
+
+    if sum(i is Ellipsis for i in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(axes_of(i) for i in items)
+    if used > len(shape):
+        raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, "
+                         f"but {used} were indexed")
+    at = next((k for k, i in enumerate(items) if i is Ellipsis), len(items))
+    items[at:at + 1] = [slice(None)] * (len(shape) - used)
+    take: list = []
+    then: list = []
+    for i in items:
+        if axes_of(i) == 0:  # None, a boolean scalar: an axis of the result only
+            then.append(i)
+            continue
+        axis, n = len(take), shape[len(take)]
+        if isinstance(i, slice):
+            r = range(*i.indices(n))
+            then.append(slice(None) if r.step > 0 else slice(None, None, -1))
+            r = r if r.step > 0 else r[::-1]
+            take.append(slice(r.start, r[-1] + 1, r.step) if r else slice(0, 0, 1))
+            continue
+        if is_mask(i):
+            if i.shape != tuple(shape[axis:axis + i.ndim]):
+                raise IndexError(f"boolean index of shape {i.shape} does not match the "
+                                 f"array's axes {tuple(shape[axis:axis + i.ndim])}")
+            arrays = np.nonzero(i)
+        elif isinstance(i, np.ndarray) and (i.dtype.kind in "iu" or i.size == 0):
+            arrays = (i.astype(np.intp),)
+        elif isinstance(i, int | np.integer) and not isinstance(i, bool):
+            arrays = (np.asarray(i, np.intp),)
+        else:
+            raise IndexError(_INDEX_KINDS)
+        for a, n in zip(arrays, shape[axis:]):
+            if a.size and not (-n <= a.min() and a.max() < n):
+                bad = a.min() if a.min() < -n else a.max()
+                raise IndexError(f"index {bad} is out of bounds for axis {len(take)} with "
+                                 f"size {n}")
+            a = np.where(a < 0, a + n, a)
+            if a.ndim == 0:  # an integer: a window of one
+                take.append(slice(int(a), int(a) + 1, 1))
+                then.append(0)
+            else:
+                take.append(np.unique(a))
+                then.append(np.searchsorted(take[-1], a))
+    return tuple(take), tuple(then)
+
+
+def _take_outer(arr: np.ndarray, take: Sequence) -> np.ndarray:
+    """``arr`` at the positions ``take`` (slices or 1-D arrays) of its first axes, each
+    axis on its own (an outer product: ``arr[take[0]][:, take[1]]...``)."""
+    for axis, t in enumerate(take):
+        if not (isinstance(t, slice) and t == slice(None)):
+            arr = arr[(slice(None),) * axis + (t,)]
+    return arr
+
+
 class _TiffWindows:
     """The pixels of one uncompressed, contiguous TIFF image, read window by window at
     their place in the file; it travels (pickled) as its path and place.
@@ -1603,36 +1693,31 @@ class _TiffWindows:
         return cls(Path(path).resolve(), offset, shape, file_dtype)  # for any worker
 
     def __getitem__(self, index) -> np.ndarray:
-        """The pixels at ``index``: slices (steps too) and integers read the window that
-        holds them only (Dask asks ``[..., 0]`` of a grey + alpha file, ``[::k]`` for
-        an overview); other indexes read the image, then index it."""
-        index = index if isinstance(index, tuple) else (index,)
-        index = index + (slice(None),) * (self.ndim - len(index))
-        lo, size, then = [], [], []
-        for sl, n in zip(index, self.shape):
-            if isinstance(sl, slice) and sl.indices(n)[2] > 0:
-                start, stop, step = sl.indices(n)
-                count = len(range(start, stop, step))
-                lo.append(start)
-                size.append((count - 1) * step + 1 if count else 0)
-                then.append(slice(None, None, step))
-            elif isinstance(sl, int | np.integer) and not isinstance(sl, bool) \
-                    and -n <= sl < n:
-                lo.append(int(sl) % n)
-                size.append(1)
-                then.append(0)
-            else:  # arrays, a reversed step, an index out of range: numpy's own rules
-                return self[tuple(slice(None) for _ in self.shape)][index]
+        """The pixels at ``index``, numpy's result for any numpy index
+        (:func:`_outer_index`): reads the window from the first to the last position
+        it asks on each axis only (Dask asks ``[..., 0]`` of a grey + alpha file,
+        ``[::k]`` for an overview), then picks from it."""
+        take, then = _outer_index(index, self.shape)
+        lo, size, pick = [], [], []
+        for t in take:
+            if isinstance(t, slice):
+                count = len(range(t.start, t.stop, t.step))
+                lo.append(t.start)
+                size.append((count - 1) * t.step + 1 if count else 0)
+                pick.append(slice(None, None, t.step))
+            else:
+                lo.append(int(t[0]) if len(t) else 0)
+                size.append(int(t[-1]) - lo[-1] + 1 if len(t) else 0)
+                pick.append(t - lo[-1])
         if self.ndim and size[-1] < self.shape[-1] <= _TIFF_SAMPLES_READ_WHOLE:
             # part of the samples of interleaved pixels: read them all (one read per
             # row of the window, not one per pixel), then pick
-            then[-1] = lo[-1] if then[-1] == 0 else slice(lo[-1], lo[-1] + size[-1],
-                                                          then[-1].step)
+            pick[-1] = take[-1]
             lo[-1], size[-1] = 0, self.shape[-1]
         out = np.empty(size, self.file_dtype)
         if out.size:
             self._read_into(out, lo, size)
-        return out[tuple(then)].astype(self.dtype, copy=False)
+        return _take_outer(out, pick)[then].astype(self.dtype, copy=False)
 
     def _read_into(self, out: np.ndarray, lo: list[int], size: list[int]) -> None:
         """Fill ``out`` (the window at ``lo`` of ``size``) with one read per contiguous
@@ -1952,32 +2037,25 @@ class _InflatedStrip(_OneStrip):
         return fh.read(size)
 
     def __getitem__(self, index) -> np.ndarray:
-        """The pixels at ``index`` (integers, slices, integer arrays; an Ellipsis):
-        only its rows are kept as the strip inflates, up to its last one."""
-        index = index if isinstance(index, tuple) else (index,)
-        if Ellipsis in index:
-            at = index.index(Ellipsis)
-            index = (*index[:at], *(slice(None),) * (self.ndim - len(index) + 1),
-                     *index[at + 1:])
-        index = index + (slice(None),) * (self.ndim - len(index))
-        spp = self._place[4][2]
-        y = self.ndim - (2 if spp == 1 else 3)  # the rows' axis
-        rows = np.arange(self.shape[y])[index[y]]  # 0-d for an integer
-        wanted = np.unique(rows)
-        within = (index[y + 1], index[y + 2] if spp > 1 else 0)  # of a row (W, samples)
-        picked = np.empty((0, self.shape[y + 1], spp), self.dtype)[(slice(None), *within)]
-        out = np.empty((len(wanted), *picked.shape[1:]), self.dtype)
-        if len(wanted):
-            self._inflate_rows(wanted, out, within)
-        got = out if np.array_equal(wanted, np.atleast_1d(rows)) else out[
-            np.searchsorted(wanted, np.atleast_1d(rows))]
-        got = got[0] if rows.ndim == 0 else got
-        return got.reshape((1,) * y + got.shape)[index[:y] + (Ellipsis,)]
+        """The pixels at ``index``, numpy's result for any numpy index
+        (:func:`_outer_index`): only the rows it asks are kept as the strip inflates, up
+        to the last of them, each at the columns and samples it asks (all the positions
+        an axis asks, with those of the others: for integer arrays on several axes,
+        more than the result holds)."""
+        take, then = _outer_index(index, self.shape)
+        y = self.ndim - (2 if self._place[4][2] == 1 else 3)  # the rows' axis
+        size = tuple(len(range(n)[t]) if isinstance(t, slice) else len(t)
+                     for t, n in zip(take, self.shape))
+        out = np.empty(size[y:], self.dtype)
+        if math.prod(size):
+            self._inflate_rows(np.arange(self.shape[y])[take[y]], out, take[y + 1:])
+        return _take_outer(out.reshape((1,) * y + out.shape), take[:y])[then]
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple) -> None:
         """Fill ``out`` with the rows ``wanted`` (sorted, unique), each at ``within``
-        (``(columns, samples)``), inflating the strip from the last resume point before
-        the first."""
+        (the columns and samples to keep: slices or sorted arrays, as
+        :func:`_outer_index` gives them), inflating the strip from the last resume point
+        before the first."""
         import zlib
 
         offset, count, file_dtype, predictor, (h, w, spp), opened = self._place
@@ -2011,10 +2089,12 @@ class _InflatedStrip(_OneStrip):
                     first = done // row
                     take = wanted[(wanted >= first) & (wanted < first + want // row)]
                     if len(take):
-                        block = np.frombuffer(buf, file_dtype).reshape(-1, w, spp)
+                        block = np.frombuffer(buf, file_dtype).reshape(
+                            (-1, w) if spp == 1 else (-1, w, spp))
                         if predictor == 2:  # horizontal differencing, per row and sample
                             block = np.cumsum(block, axis=1, dtype=self.dtype)
-                        out[n_out:n_out + len(take)] = block[(take - first, *within)]
+                        out[n_out:n_out + len(take)] = _take_outer(
+                            block[take - first], (slice(None), *within))
                         n_out += len(take)
                     done += want
                     if done % step == 0:
