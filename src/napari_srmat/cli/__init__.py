@@ -497,8 +497,9 @@ def float_arg(minimum: float | None = None, *, above: bool = False) -> Callable[
 def check_tile_flags(tile: int, overlap: int | None, receptive_field: int = 0) -> None:
     """Refuse ``--tile`` not larger than twice the overlap used, naming the flags.
 
-    The overlap used is ``--overlap`` raised to the model's receptive field (the rule of
-    :func:`napari_srmat.sr.apply.resolve_overlap` and of the tiling engine). The check is
+    The overlap used is ``--overlap`` raised to the model's receptive field
+    (:func:`napari_srmat.tiling.overlap_used`, the rule of
+    :func:`napari_srmat.sr.apply.resolve_overlap` too). The check is
     the tiling's (:func:`napari_srmat.tiling.check_tile_overlap`); this names the flags
     and the overlap used in it, which the library's message names by its parameters
     (``tile=``, ``overlap``) that a command does not have. The one rule of the commands
@@ -533,11 +534,10 @@ def check_tile_flags(tile: int, overlap: int | None, receptive_field: int = 0) -
     ...
     napari_srmat.cli.UserError: --tile 8 must be larger than 2 x the default --overlap of 32 px (give --tile 65 or more)
     """  # noqa: E501
-    from ..tiling import DEFAULT_OVERLAP, check_tile_overlap
+    from ..tiling import check_tile_overlap, overlap_used
 
-    given = DEFAULT_OVERLAP if overlap is None else overlap
-    used = max(given, receptive_field)
-    if used != given:
+    used = overlap_used(overlap, receptive_field)
+    if used != overlap_used(overlap):  # raised to the receptive field
         why = f"the model's receptive field {used} px, the least overlap it needs"
     elif overlap is None:
         why = f"the default --overlap of {used} px"

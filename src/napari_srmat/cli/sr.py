@@ -22,7 +22,7 @@ from pathlib import Path
 from ..io import LENGTH_UNIT
 from ..sr.base import PIXEL_LOSSES
 from ..sr.registry import TRAINABLE_MODELS
-from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE, overlap_used
 from . import (
     ALREADY_COMPLETE_NOTE,
     COMMAND_ATTR,
@@ -293,7 +293,7 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
         # store's tiling attrs), and the one asked for
         "tile": used.get("tile", args.tile),
         "tile_requested": args.tile,
-        "overlap": used.get("overlap", max(args.overlap, model.receptive_field)),
+        "overlap": used.get("overlap", overlap_used(args.overlap, model.receptive_field)),
         "input_shape": list(in_shape),
         "output_shape": list(out_shape),
         "seconds": seconds,

@@ -14,7 +14,13 @@ import numpy as np
 
 from ..errors import Option, worded_error
 from ..jobs import Event, Log, StopToken, plain_version, run_job
-from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE, check_tile_overlap
+from ..tiling import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE,
+    check_tile_overlap,
+    overlap_used,
+)
 from .base import ScaleError, SRError, SRModel
 
 __all__ = ["super_resolve_job", "super_resolve", "resolve_overlap", "check_sr_input",
@@ -30,7 +36,8 @@ IN_MEMORY_DTYPE = np.float32
 
 
 def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
-    """Overlap to use: at least ``model.receptive_field`` (enlarged with a warning).
+    """Overlap to use: :func:`napari_srmat.tiling.overlap_used` (``overlap``, None: the
+    default, raised to ``model.receptive_field``; a given one raised with a warning).
 
     Raises
     ------
@@ -42,21 +49,20 @@ def resolve_overlap(model: SRModel, overlap: int | None, tile: int) -> int:
     need = int(model.receptive_field)
     # whole pixels: tile=1.5 was cast to 1 and overlap=nan failed inside int()
     tile = check_number("tile", tile, integer=True, error=SRError)
-    if overlap is None:
-        overlap = max(DEFAULT_OVERLAP, need)
-    overlap = check_number("overlap", overlap, integer=True, error=SRError)
-    if overlap < 0:
-        raise ValueError(f"overlap must be >= 0 px, got {overlap}")
-    if overlap < need:
+    if overlap is not None:
+        overlap = check_number("overlap", overlap, integer=True, error=SRError)
+        if overlap < 0:
+            raise ValueError(f"overlap must be >= 0 px, got {overlap}")
+    used = overlap_used(overlap, need)
+    if overlap is not None and used != overlap:
         warnings.warn(
-            f"overlap {overlap} < receptive field {need} of {model.name!r}: enlarged to {need} "
+            f"overlap {overlap} < receptive field {need} of {model.name!r}: enlarged to {used} "
             "so that tiles do not show seams",
             UserWarning,
             stacklevel=3,
         )
-        overlap = need
-    check_tile_overlap(tile, overlap, error=ValueError)
-    return overlap
+    check_tile_overlap(tile, used, error=ValueError)
+    return used
 
 
 def check_sr_input(image: Any, model: SRModel | None = None

@@ -20,6 +20,7 @@ from ._engine import (
     effective_tile,
     input_identity,
     is_out_of_memory,
+    overlap_used,
     tiled_apply,
     tiled_apply_job,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "effective_tile",
     "input_identity",
     "is_out_of_memory",
+    "overlap_used",
     "tiled_apply",
     "tiled_apply_dask",
     "tiled_apply_job",

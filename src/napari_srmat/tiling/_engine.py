@@ -62,6 +62,7 @@ __all__ = [
     "BATCH_OUTPUT_BUDGET",
     "TilingError",
     "check_tile_overlap",
+    "overlap_used",
     "effective_tile",
     "effective_batch_size",
     "tiled_apply_job",
@@ -1103,6 +1104,29 @@ def check_tile_overlap(tile: int, overlap: int, *,
         named = f"overlap {overlap}" if overlap_words is None else overlap_words
         raise error(f"{tile_words[0].format(tile)} must be larger than 2 x {named} "
                     f"(give {tile_words[1].format(2 * overlap + 1)} or more)")
+
+
+def overlap_used(overlap: int | None, receptive_field: int = 0) -> int:
+    """The overlap a tiled run of a model uses: the one given (None: the default,
+    :data:`DEFAULT_OVERLAP`) raised to the model's receptive field, the least that shows
+    no seams. The one rule of :func:`napari_srmat.sr.apply.resolve_overlap` (which
+    warns when it raises a given overlap) and of the ``srmat`` commands' check of
+    ``--tile`` (:func:`napari_srmat.cli.check_tile_flags`).
+
+    Parameters
+    ----------
+    overlap : int or None
+        The overlap given, in input px (checked by the caller); None: not given.
+    receptive_field : int
+        The model's receptive field in input px (0: none known, as before a model is
+        loaded).
+
+    Examples
+    --------
+    >>> overlap_used(None), overlap_used(None, 40), overlap_used(8, 2), overlap_used(8, 12)
+    (32, 40, 8, 12)
+    """
+    return max(DEFAULT_OVERLAP if overlap is None else int(overlap), int(receptive_field))
 
 
 def _validate(scale, tile, overlap, batch_size) -> tuple[int, int, int, int]:
