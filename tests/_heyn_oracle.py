@@ -8,7 +8,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from napari_srmat.metrics.heyn import _bridged, _merge_runs, _supercover, _third_grain
+from napari_srmat.metrics.heyn import (
+    GRAIN_WINDOW_RADIUS,
+    _bridged,
+    _merge_runs,
+    _supercover,
+)
 
 
 def _raster_segments(a: np.ndarray, b: np.ndarray):
@@ -84,6 +89,36 @@ def rasterize_paths(
     return ri[keep], ci[keep], pid[keep]
 
 
+def _in_third_grain(mask: np.ndarray, gap, before, after) -> bool:
+    """The third-grain rule from its definition, one pair of runs at a time.
+
+    ``gap``, ``before``, ``after``: ``(row, col)`` of the first pixel between the two
+    runs and of the path's pixels before the first and after the second (None: the
+    path ends there, the rule does not apply). Flood-fills the 4-connected background
+    around ``gap`` inside the square window of radius ``GRAIN_WINDOW_RADIUS`` centred on
+    it; the runs are kept apart when neither ``before`` nor ``after`` is reached. When
+    either lies outside the window, the rule does not apply.
+    """
+    if before is None or after is None:
+        return False
+    reach = GRAIN_WINDOW_RADIUS
+    if any(max(abs(p[0] - gap[0]), abs(p[1] - gap[1])) > reach for p in (before, after)):
+        return False
+    h, w = mask.shape
+    r0, r1 = max(gap[0] - reach, 0), min(gap[0] + reach, h - 1)
+    c0, c1 = max(gap[1] - reach, 0), min(gap[1] + reach, w - 1)
+    seen = {tuple(gap)}
+    todo = [tuple(gap)]
+    while todo:
+        r, c = todo.pop()
+        for q in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if (q not in seen and r0 <= q[0] <= r1 and c0 <= q[1] <= c1
+                    and not mask[q]):
+                seen.add(q)
+                todo.append(q)
+    return tuple(before) not in seen and tuple(after) not in seen
+
+
 def _count_runs(
     mask: np.ndarray,
     rows: np.ndarray,
@@ -100,8 +135,8 @@ def _count_runs(
     through the boundary with at most one pixel in between: the digital line only
     zig-zagged along the staircase of the same boundary (without this, a tilted line
     crossing a shallow one-pixel boundary is counted several times), unless the pixel
-    between them lies in a third grain (``_third_grain``: the line cut a grain's corner
-    at a triple point, two crossings). Axis-parallel
+    between them lies in a third grain (:func:`_in_third_grain`: the line cut a grain's
+    corner at a triple point, two crossings). Axis-parallel
     paths have no such aliasing and are counted as they are. On a closed path a run
     through the first and last pixel counts once.
 
@@ -134,14 +169,11 @@ def _count_runs(
             cand &= tilted[run_pid[1:]]
         merge = cand & _bridged(mask, rows[e], cols[e], rows[s2], cols[s2])
         # not across the corner of a third grain: the pixels before, between and after
-        k = np.flatnonzero(merge)
-        b_i, a_i = starts[k] - 1, ends[k + 1] + 1
-        b_ok = (b_i >= 0) & (pid[np.maximum(b_i, 0)] == run_pid[k])
-        a_ok = (a_i < m) & (pid[np.minimum(a_i, m - 1)] == run_pid[k])
-        b_i, a_i = np.maximum(b_i, 0), np.minimum(a_i, m - 1)
-        merge[k] &= ~_third_grain(mask, (rows[e[k] + 1], cols[e[k] + 1]),
-                                  (np.where(b_ok, rows[b_i], -1), cols[b_i]),
-                                  (np.where(a_ok, rows[a_i], -1), cols[a_i]))
+        for k in np.flatnonzero(merge):
+            b, a = starts[k] - 1, ends[k + 1] + 1
+            rc = [(int(rows[i]), int(cols[i])) if 0 <= i < m and pid[i] == run_pid[k]
+                  else None for i in (b, e[k] + 1, a)]
+            merge[k] = not _in_third_grain(mask, rc[1], rc[0], rc[2])
         starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     if np.any(closed):

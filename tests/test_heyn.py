@@ -643,11 +643,17 @@ def test_fast_engine_matches_reference_rasterizer():
     polys = [rng.uniform(-30, 230, (rng.integers(2, 6), 2)) for _ in range(60)]
     cases.append((polys, np.zeros(len(polys), bool)))
     for paths, closed in cases:
-        tilted = np.array([bool(np.all(np.diff(p, axis=0) != 0, axis=1).any()) for p in paths])
-        ri, ci, pid = rasterize_paths(paths, m.shape)
-        ref = _count_runs(m, ri, ci, pid, len(paths), closed, tilted)[0]
-        fast = H._measure_paths(m, paths, closed, tilted)[0]
-        assert np.array_equal(ref, fast)
+        _assert_fast_engine_counts_as_the_reference(m, paths, closed)
+
+
+def _assert_fast_engine_counts_as_the_reference(m, paths, closed):
+    import napari_srmat.metrics.heyn as H
+
+    tilted = np.array([bool(np.all(np.diff(p, axis=0) != 0, axis=1).any()) for p in paths])
+    ri, ci, pid = rasterize_paths(paths, m.shape)
+    ref = _count_runs(m, ri, ci, pid, len(paths), closed, tilted)[0]
+    fast = H._measure_paths(m, paths, closed, tilted)[0]
+    assert np.array_equal(ref, fast)
 
 
 def test_degenerate_is_a_json_bool_in_every_result_and_repr_is_short():
@@ -1041,3 +1047,20 @@ def test_a_tilted_line_through_a_grains_corner_crosses_two_boundaries():
     counts, *_ = _count_runs(m, rows, np.full(21, 11), np.zeros(21, np.int64), 1,
                              np.array([False]), tilted=np.array([True]))
     assert counts.tolist() == [2]
+
+
+@pytest.mark.parametrize("width", [2, 3])
+def test_fast_engine_matches_reference_on_thick_boundaries_and_shallow_lines(width):
+    """Runs along 2-3 px boundaries are long: the third-grain rule looks farther."""
+    from napari_srmat.synth import generate_microstructure
+
+    m = generate_microstructure((200, 200), mean_grain_size_px=14, seed=2,
+                                boundary_width=width).boundaries
+    rng = np.random.default_rng(1)
+    # nearly along rows (slope up to 0.15), either way, and the same along columns
+    step = rng.choice([-220.0, 220.0], 40)[:, None] * np.c_[rng.uniform(-0.15, 0.15, 40),
+                                                             np.ones(40)]
+    start = rng.uniform(-10, 210, (40, 2))
+    paths = [np.array([a, a + d]) for a, d in zip(start, step)]
+    paths += [p[:, ::-1] for p in paths]
+    _assert_fast_engine_counts_as_the_reference(m, paths, np.zeros(len(paths), bool))
