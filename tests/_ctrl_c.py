@@ -1,5 +1,6 @@
-"""A Ctrl-C at a chosen moment of an output's swap into place (shared by the writer and
-the tiled engine tests). No test in here."""
+"""A Ctrl-C at a chosen moment of an output's swap into place, or its second rename
+failing (shared by the writer, atomic_directory and tiled engine tests). No test in
+here."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ SWAP_MOMENTS = ("between_the_renames", "after_the_swap")
 
 @pytest.fixture
 def python_ctrl_c():
-    """Python's own Ctrl-C handler during the test, whatever the suite inherited."""
+    """Python's own Ctrl-C handler during the test, whatever the suite inherited: a suite
+    started in the background (``nohup``, ``cmd &`` in a script) runs with SIGINT
+    ignored, and its children inherit the ignore."""
     before = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
@@ -27,9 +30,10 @@ def python_ctrl_c():
 
 @contextlib.contextmanager
 def ctrl_c_in_swap(monkeypatch, out: Path, at: str) -> Iterator[list]:
-    """Press Ctrl-C (a real SIGINT) once as ``OUT.partial`` is swapped onto ``out``, at
-    ``at`` (:data:`SWAP_MOMENTS`); yields the list the press is recorded in. The renames
-    are real; the patch is undone at the block's end."""
+    """Press Ctrl-C (a real SIGINT) once as a staging folder (``OUT.partial``, or the
+    ``.OUT.<8 hex>.partial`` of :func:`napari_srmat._atomic.atomic_directory`) is swapped
+    onto ``out``, at ``at`` (:data:`SWAP_MOMENTS`); yields the list the press is recorded
+    in. The renames are real; the patch is undone at the block's end."""
     from napari_srmat import _atomic
 
     assert at in SWAP_MOMENTS, at
@@ -37,8 +41,11 @@ def ctrl_c_in_swap(monkeypatch, out: Path, at: str) -> Iterator[list]:
 
     def replace_pressed(src, dst, **kwargs):
         replace(src, dst, **kwargs)
-        first = _atomic.SWAPPED_OUT.match(os.path.basename(dst))
-        last = os.path.basename(src) == out.name + ".partial"
+        aside = _atomic.SWAPPED_OUT.match(os.path.basename(dst))
+        here = os.path.dirname(os.path.abspath(dst)) == os.path.dirname(os.path.abspath(out))
+        first = here and aside is not None and aside["of"] == out.name
+        # the staging (not an earlier OUT put back) onto OUT
+        last = _onto(out, src, dst)
         if not pressed and (first if at == "between_the_renames" else last):
             pressed.append(dst)
             signal.raise_signal(signal.SIGINT)
@@ -46,3 +53,31 @@ def ctrl_c_in_swap(monkeypatch, out: Path, at: str) -> Iterator[list]:
     with monkeypatch.context() as patch:
         patch.setattr(_atomic.os, "replace", replace_pressed)
         yield pressed
+
+
+def _onto(out: Path, src, dst) -> bool:
+    """Whether the rename ``src -> dst`` is a staging folder's onto ``out`` (not an
+    earlier ``out`` put back)."""
+    from napari_srmat import _atomic
+
+    return (os.path.abspath(dst) == os.path.abspath(out)
+            and not _atomic.SWAPPED_OUT.match(os.path.basename(src)))
+
+
+@contextlib.contextmanager
+def second_rename_fails(monkeypatch, out: Path) -> Iterator[None]:
+    """Make the swap's rename of its staging folder onto ``out`` raise OSError ('the disk
+    went away'), after the earlier ``out`` was renamed aside; other renames are real. The
+    block must raise that error; the patch is undone at its end."""
+    from napari_srmat import _atomic
+
+    replace = os.replace
+
+    def failing(src, dst, **kwargs):
+        if _onto(out, src, dst):
+            raise OSError("the disk went away")
+        replace(src, dst, **kwargs)
+
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="went away"):
+        patch.setattr(_atomic.os, "replace", failing)
+        yield

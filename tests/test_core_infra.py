@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _ctrl_c import (  # noqa: F401
+    SWAP_MOMENTS,
+    ctrl_c_in_swap,
+    python_ctrl_c,
+    second_rename_fails,
+)
 
 from napari_srmat import jobs
 from napari_srmat._atomic import (
@@ -215,6 +222,109 @@ def test_atomic_directory_refuses_existing_without_overwrite(tmp_path):
     with atomic_directory(target, overwrite=True) as tmp:
         (tmp / "x").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["x"]
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+@pytest.mark.parametrize("at", SWAP_MOMENTS)
+def test_a_ctrl_c_in_atomic_directory_s_swap_completes_it(tmp_path, monkeypatch, at):
+    """A Ctrl-C as atomic_directory (save_checkpoint, the edge export, a training run's
+    ``last``) swapped a new folder onto an earlier one: between the two renames the new
+    folder was deleted on the way out and the earlier one left hidden as
+    ``.NAME.<8 hex>.old``, which nothing cleans up or puts back (the user's previous
+    checkpoint seemed gone); after the last rename the ``.old`` copy stayed beside it.
+    The swap now runs whole with the press held, then the press goes on over the new
+    folder, nothing else left."""
+    target = tmp_path / "ck"
+    target.mkdir()
+    (target / "w").write_text("old")
+    with ctrl_c_in_swap(monkeypatch, target, at) as pressed, \
+            pytest.raises(KeyboardInterrupt), atomic_directory(target, overwrite=True) as tmp:
+        (tmp / "w").write_text("new")
+    assert pressed and sorted(os.listdir(tmp_path)) == ["ck"]
+    assert (target / "w").read_text() == "new"
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_earlier_checkpoint_an_interrupted_swap_left_aside_is_put_back(tmp_path,
+                                                                          overwrite):
+    """``ck`` missing and its earlier version aside as ``.ck.<8 hex>.old`` (a swap that a
+    Ctrl-C interrupted before 2026-12-05, a kill, a failing second rename): the next
+    save wrote a new ``ck`` and left the earlier one hidden for ever (failed before: no
+    warning, ``.ck.0a1b2c3d.old`` still there; without overwrite the save was not even
+    refused). The earlier checkpoint is put back first, and said: then refused without
+    overwrite, replaced with it."""
+    net = torch.nn.Conv2d(3, 4, 3)
+    ckpt = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv"})
+    before = (ckpt / "config.json").read_text()
+    ckpt.rename(tmp_path / ".ck.0a1b2c3d.old")
+    with pytest.warns(UserWarning, match=r"\.ck\.0a1b2c3d\.old .*back in place"):
+        if overwrite:
+            save_checkpoint(ckpt, net.state_dict(), {"model": "conv2"}, overwrite=True)
+        else:
+            with pytest.raises(FileExistsError, match="already exists"):
+                save_checkpoint(ckpt, net.state_dict(), {"model": "conv2"}, overwrite=False)
+    assert sorted(os.listdir(tmp_path)) == ["ck"]
+    assert ('"conv2"' in (ckpt / "config.json").read_text()) is overwrite
+    if not overwrite:
+        assert (ckpt / "config.json").read_text() == before
+
+
+def test_a_folder_of_yours_named_like_a_copy_left_aside_is_never_moved(tmp_path):
+    """A folder ``.ck.<8 hex>.old`` that is no checkpoint (a file of yours in it) beside
+    a missing ``ck`` is not taken for an earlier checkpoint: it stays where it is,
+    whole, and the save writes ``ck`` (putting it back would have had the overwrite
+    delete it)."""
+    import warnings
+
+    yours = tmp_path / ".ck.0a1b2c3d.old"
+    yours.mkdir()
+    (yours / "notes.txt").write_text("mine")
+    net = torch.nn.Conv2d(3, 4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv"}, overwrite=True)
+        with atomic_directory(tmp_path / "d", overwrite=True) as tmp:  # no `ours`: none
+            (tmp / "w").write_text("new")
+    assert sorted(os.listdir(tmp_path)) == [".ck.0a1b2c3d.old", "ck", "d"]
+    assert os.listdir(yours) == ["notes.txt"] and (yours / "notes.txt").read_text() == "mine"
+
+
+def test_two_earlier_checkpoints_left_aside_are_told_and_kept(tmp_path):
+    """Two earlier checkpoints aside as ``.ck.<8 hex>.old`` and no ``ck``: which is the
+    earlier output cannot be told, so neither is moved or deleted; the save is refused
+    in one line naming them."""
+    import shutil
+
+    from napari_srmat.outputs import OutputError
+
+    net = torch.nn.Conv2d(3, 4, 3)
+    ckpt = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv"})
+    shutil.copytree(ckpt, tmp_path / ".ck.9f8e7d6c.old")
+    ckpt.rename(tmp_path / ".ck.0a1b2c3d.old")
+    with pytest.raises(OutputError, match=r"2 earlier versions.*\.ck\.0a1b2c3d\.old") as info:
+        save_checkpoint(ckpt, net.state_dict(), {"model": "conv2"}, overwrite=True)
+    assert "\n" not in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == [".ck.0a1b2c3d.old", ".ck.9f8e7d6c.old"]
+
+
+def test_a_swap_failing_part_way_in_atomic_directory_puts_the_earlier_folder_back(
+        tmp_path, monkeypatch):
+    """atomic_directory's swap failing after the earlier folder was renamed aside (an
+    OSError at the second rename): the new folder was deleted and the earlier one left
+    hidden as ``.NAME.<8 hex>.old``, ``NAME`` missing. The earlier folder is back at
+    ``NAME``, said, and the error raised; a folder of yours so named that was there
+    before is not the one put back, and stays."""
+
+    target = tmp_path / "ck"
+    target.mkdir()
+    (target / "w").write_text("old")
+    (tmp_path / ".ck.00000000.old").mkdir()
+    with second_rename_fails(monkeypatch, target), \
+            pytest.warns(UserWarning, match="back in place"):
+        with atomic_directory(target, overwrite=True) as tmp:
+            (tmp / "w").write_text("new")
+    assert sorted(os.listdir(tmp_path)) == [".ck.00000000.old", "ck"]
+    assert (target / "w").read_text() == "old"
 
 
 def test_an_existing_checkpoint_is_refused_in_the_caller_s_words(tmp_path):

@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
-from _ctrl_c import SWAP_MOMENTS, ctrl_c_in_swap, python_ctrl_c  # noqa: F401
+from _ctrl_c import (  # noqa: F401
+    SWAP_MOMENTS,
+    ctrl_c_in_swap,
+    python_ctrl_c,
+    second_rename_fails,
+)
 from PIL import Image
 
 from napari_srmat._napari_io import read_micrograph
@@ -942,26 +947,78 @@ def test_a_swap_failing_part_way_in_write_ome_zarr_keeps_the_finished_store(
     (failed before: OUT.partial gone, only .o.ome.zarr.*.old left, which the next writer
     deletes). The finished store is kept, and the next writer of OUT moves it into
     place."""
-    from napari_srmat import _atomic
 
     out = tmp_path / "o.ome.zarr"
     new = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
     write_ome_zarr(new[::-1], out, chunks=16)
-    replace = os.replace
-
-    def second_rename_fails(src, dst, **kwargs):
-        if os.path.basename(src) == "o.ome.zarr.partial":
-            raise OSError("the disk went away")
-        replace(src, dst, **kwargs)
-
-    with monkeypatch.context() as patch, pytest.raises(OSError, match="went away"):
-        patch.setattr(_atomic.os, "replace", second_rename_fails)
+    with second_rename_fails(monkeypatch, out):
         write_ome_zarr(new, out, chunks=16, overwrite=True)
     assert (tmp_path / "o.ome.zarr.partial").is_dir() and not out.exists()
     with OmeZarrStreamWriter(out, new.shape, new.dtype, chunks=16) as w:
         assert w.complete
     assert sorted(os.listdir(tmp_path)) == ["o.ome.zarr"]
     np.testing.assert_array_equal(np.asarray(read_image(out).data), new)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("left", ["finished_store_in_partial", "earlier_store_aside_only"])
+def test_write_ome_zarr_after_an_interrupted_swap_completes_or_undoes_it_first(
+        tmp_path, monkeypatch, left, overwrite):
+    """write_ome_zarr onto an OUT a replacement left half swapped: the finished new
+    store in OUT.partial and the earlier one aside as .OUT.*.old (a second rename that
+    failed), or the earlier one aside only (what a Ctrl-C there left before c92ea37).
+    Before, the writer finished the swap (or deleted the .old copy, the only one) and
+    then, without overwrite, wrote into a store it had not set up (failed before:
+    AttributeError 'level0', a traceback; or the earlier store deleted and OUT written
+    anew, with overwrite too without a word). Now the swap is finished, or the earlier store put back (said in a warning),
+    then without overwrite the usual one-line refusal (OUT exists), with it OUT
+    replaced as asked."""
+    from napari_srmat.outputs import OutputExistsError
+
+    out = tmp_path / "o.ome.zarr"
+    new = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
+    write_ome_zarr(new[::-1], out, chunks=16)
+    if left == "finished_store_in_partial":
+        with second_rename_fails(monkeypatch, out):
+            write_ome_zarr(new, out, chunks=16, overwrite=True)
+        kept = new
+    else:
+        out.rename(tmp_path / ".o.ome.zarr.0a1b2c3d.old")
+        kept = new[::-1]
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        if overwrite:
+            write_ome_zarr(new * 0 + 7, out, chunks=16, overwrite=True)
+            kept = new * 0 + 7
+        else:
+            with pytest.raises(OutputExistsError, match="already exists") as info:
+                write_ome_zarr(new * 0 + 7, out, chunks=16)
+            assert "\n" not in str(info.value)
+    assert (left == "earlier_store_aside_only") == any("back in place" in str(w.message)
+                                                       for w in told)
+    assert sorted(os.listdir(tmp_path)) == ["o.ome.zarr"]
+    np.testing.assert_array_equal(np.asarray(read_image(out).data), kept)
+
+
+def test_two_earlier_stores_left_aside_are_told_and_kept(tmp_path):
+    """Two earlier stores of ours aside as .OUT.<8 hex>.old and no OUT: the next writer
+    deleted both (failed before: no error, both gone). Which is the earlier OUT cannot
+    be told: neither is moved or deleted, and the write is refused in one line naming
+    them."""
+    import shutil
+
+    from napari_srmat.outputs import OutputError
+
+    out = tmp_path / "o.ome.zarr"
+    write_ome_zarr(np.ones((40, 50), np.uint16), out, chunks=16)
+    shutil.copytree(out, tmp_path / ".o.ome.zarr.9f8e7d6c.old")
+    out.rename(tmp_path / ".o.ome.zarr.0a1b2c3d.old")
+    with pytest.raises(OutputError, match=r"2 earlier versions.*0a1b2c3d.*9f8e7d6c") as info:
+        write_ome_zarr(np.zeros((40, 50), np.uint16), out, chunks=16, overwrite=True)
+    assert "\n" not in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == [".o.ome.zarr.0a1b2c3d.old",
+                                            ".o.ome.zarr.9f8e7d6c.old"]
+
 
 def test_ome_zarr_v05_zarr3(tmp_path, rng):
     a = (rng.random((3, 64, 80)) * 255).astype(np.uint8)

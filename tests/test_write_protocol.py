@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from _ctrl_c import SWAP_MOMENTS, ctrl_c_in_swap, python_ctrl_c  # noqa: F401
 from PIL import Image
 
 from napari_srmat.cli import main
@@ -542,6 +543,30 @@ def test_edges_predict_finishing_a_killed_run_is_not_nothing_to_do(tmp_path, cap
     rc, said, err = _run(["edges", "predict", a, "--out", out, *args, "--json"], capsys)
     assert rc == 0 and "[notice]" in err and "already complete" in err  # the inner store
     assert json.loads(said)["nothing_to_do"] is False and (out / "prob.ome.zarr").is_dir()
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+@pytest.mark.parametrize("at", SWAP_MOMENTS)
+def test_a_ctrl_c_in_edges_predict_s_swap_completes_it(tmp_path, capsys, monkeypatch, at):
+    """``srmat edges predict b --out e --overwrite`` over an earlier ``e``, a Ctrl-C as the
+    finished folder was swapped in: between the two renames ``e`` was left missing (the
+    earlier one aside as ``.e.*.old``, the new one in ``e.partial``) until a rerun;
+    after the last rename the ``.old`` copy stayed beside it. The swap now runs whole
+    with the press held: the press ends the command (one line, no traceback) over the
+    complete new ``e``, nothing else left, and a rerun has nothing to do."""
+    a, b = _png(tmp_path / "a.png", 1, 64), _png(tmp_path / "b.png", 2, 64)
+    out = tmp_path / "e"
+    args = ["--tile", "64", "--overlap", "16", "--tta", "none", "--device", "cpu"]
+    assert _run(["edges", "predict", a, "--out", out, *args], capsys)[0] == 0
+    with ctrl_c_in_swap(monkeypatch, out, at) as pressed:
+        rc, _, err = _run(["edges", "predict", b, "--out", out, *args, "--overwrite"],
+                          capsys)
+    assert pressed and rc != 0 and _one_error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "e"]
+    kept = _pixels(out / "prob.ome.zarr")
+    rc, _, err = _run(["edges", "predict", b, "--out", out, *args], capsys)
+    assert rc == 0 and "already complete" in err
+    np.testing.assert_array_equal(_pixels(out / "prob.ome.zarr"), kept)
 
 
 def test_edges_predict_identity_resume_and_rerun(tmp_path, capsys):

@@ -10,7 +10,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "atomic_path",
     "atomic_directory",
     "swap_into_place",
+    "put_back_swapped_out",
     "ctrl_c_held",
     "HeldInterrupt",
     "remove_temp_files",
@@ -107,7 +108,8 @@ STAGING_DIRECTORY = re.compile(r"^\.(?P<of>.+)\.[0-9a-f]{8}\.partial$")
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
+                     ours: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Yield a temporary directory; move it onto ``path`` when the block succeeds.
 
     Parameters
@@ -118,15 +120,25 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
         Replace an existing ``path``. If False and ``path`` exists, raise
         :class:`~napari_srmat.outputs.OutputExistsError` (a ``FileExistsError``; the
         refusal of :func:`~napari_srmat.outputs.exists_error`) before anything is written.
+    ours : callable, optional
+        Whether a folder is what the caller writes at ``path`` (e.g.
+        :func:`napari_srmat.checkpoint.is_checkpoint_folder`): with ``path`` missing, such
+        an earlier ``path`` an interrupted replacement left aside is put back first
+        (:func:`put_back_swapped_out`), then refused without ``overwrite`` or replaced.
+        Without it, only the copy this call renamed aside is put back (a swap failing
+        part-way).
     """
     from .errors import check_flag
     from .outputs import exists_error
 
     overwrite = check_flag("overwrite", overwrite)
     path = Path(path)
+    if ours is not None:
+        put_back_swapped_out(path, ours=ours)
     if path.exists() and not overwrite:
         raise exists_error(path, holds="already exists")
     path.parent.mkdir(parents=True, exist_ok=True)
+    before = set(swapped_out_copies(path))
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")  # STAGING_DIRECTORY
     tmp.mkdir()
     try:
@@ -134,6 +146,8 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
         swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        # a swap failing part-way: the earlier path, which this call renamed aside, back
+        put_back_swapped_out(path, ours=lambda old: old not in before)
         raise
 
 
@@ -144,20 +158,41 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
     after the new one is in place: a kill in between leaves ``staging`` complete (a
     rerun finishes the swap) and the ``.old`` copy (removed by the next writer, which
     recognises it by its marker: the marker files are deleted last).
+    The swap runs whole: a Ctrl-C meanwhile is held (:func:`ctrl_c_held`) and raised
+    once the new ``path`` is in place and the old copy deleted (a press between the
+    two renames left the earlier output aside and the new one unmoved, and its caller
+    then deleted the staging or left it: nothing at ``path``).
     Callers check beforehand that ``path`` may be replaced
     (:func:`napari_srmat.outputs.check_replaceable`).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        A Ctrl-C held through the swap (to the SIGINT handler before it: a caller
+        holding Ctrl-C itself counts it), with ``path`` complete.
+    OSError
+        A rename failing; after the first, ``path`` is missing, the earlier one aside
+        and ``staging`` complete (:func:`finish_interrupted_swap`,
+        :func:`put_back_swapped_out`).
     """
     staging, path = Path(staging), Path(path)
     if path.is_symlink():  # callers refuse it first (check_replaceable); never through it
         raise FileExistsError(f"{path} is a symbolic link; it will not be replaced")
-    if path.exists():
-        old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")  # SWAPPED_OUT
-        os.replace(path, old)
-        os.replace(staging, path)
-        remove_tree_marker_last(old)
-    else:
-        os.replace(staging, path)
-    _fsync_dir(path.parent)
+    with ctrl_c_held() as ctrl_c:
+        if path.exists():
+            old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")  # SWAPPED_OUT
+            os.replace(path, old)
+            os.replace(staging, path)
+            remove_tree_marker_last(old)
+        else:
+            os.replace(staging, path)
+        _fsync_dir(path.parent)
+    ctrl_c.deliver()
     return path
 
 
@@ -304,12 +339,71 @@ def finish_interrupted_swap(staging: str | os.PathLike, path: str | os.PathLike,
     return True
 
 
+def put_back_swapped_out(path: str | os.PathLike, *, ours: Callable[[Path], bool]
+                         ) -> Path | None:
+    """Put back the earlier ``path`` that a replacement interrupted between the two
+    renames of :func:`swap_into_place` left aside (``path`` missing, the earlier one a
+    folder ``.NAME.<8 hex>.old``, no new one moved in), and say so (a ``UserWarning``:
+    one ``srmat CMD: warning:`` line in the CLI). The one rule of a copy that may be
+    the only one left: never deleted, never left hidden (until 2026-12-05 a Ctrl-C
+    could interrupt the swap and the next writer deleted the copy; a kill or a failing
+    second rename still may leave one). Run it after :func:`finish_interrupted_swap`
+    where a finished new one may wait in a staging folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The output.
+    ours : callable
+        Whether a copy is ours (e.g. :func:`napari_srmat.outputs.is_ours`): nothing
+        else is moved, a copy of someone else's stays where it is.
+
+    Returns
+    -------
+    Path or None
+        ``path`` when a copy was put back.
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputError
+        Several such copies of ours: which is the earlier ``path`` cannot be told; none
+        is moved.
+    """
+    import warnings
+
+    from .outputs import OutputError
+
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        return None
+    copies = sorted(old for old in swapped_out_copies(path)
+                    if not old.is_symlink() and old.is_dir() and ours(old))
+    if len(copies) > 1:
+        raise OutputError(
+            f"{path} is missing and {len(copies)} earlier versions of it are left aside by "
+            f"interrupted replacements ({', '.join(c.name for c in copies)}): move the one "
+            f"to keep back to {path.name}")
+    if not copies:
+        return None
+    os.replace(copies[0], path)
+    _fsync_dir(path.parent)
+    warnings.warn(f"{path} was missing: its earlier version, left aside as {copies[0].name} "
+                  "by an interrupted replacement, is back in place", UserWarning,
+                  stacklevel=3)
+    return path
+
+
 def remove_stale_swaps(path: str | os.PathLike) -> None:
     """Delete our own ``.NAME.*.old`` copies that a run killed while replacing ``path``
-    left (:func:`swap_into_place`). A symbolic link there (an earlier version renamed a
-    linked output aside) is left alone: it is the user's, and what it points to too."""
+    left (:func:`swap_into_place`), once ``path`` is there; with ``path`` missing, the
+    copy is the earlier output and is put back (:func:`put_back_swapped_out`). A
+    symbolic link there (an earlier version renamed a linked output aside) is left
+    alone: it is the user's, and what it points to too."""
     from .outputs import is_ours
 
+    put_back_swapped_out(path, ours=is_ours)
+    if not Path(path).exists():
+        return
     for old in swapped_out_copies(path):
         if not old.is_symlink() and is_ours(old):
             remove_tree_marker_last(old)

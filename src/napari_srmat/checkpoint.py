@@ -28,6 +28,7 @@ __all__ = [
     "CheckpointError",
     "save_checkpoint",
     "check_replaceable_checkpoint",
+    "is_checkpoint_folder",
     "remove_interrupted_checkpoint_writes",
     "load_checkpoint",
     "read_checkpoint_config",
@@ -200,6 +201,29 @@ def remove_interrupted_checkpoint_writes(folder: str | os.PathLike,
     return removed
 
 
+def _not_checkpoint_entries(folder: Path, state_files: tuple[str, ...] = ()) -> list[str]:
+    """The entries of ``folder`` that are not a checkpoint's files (sorted names)."""
+    # by name and kind: a subfolder called config.json is not a checkpoint's file
+    return sorted(e.name for e in folder.iterdir() if not e.is_file()
+                  or e.name not in (WEIGHTS_NAME, CONFIG_NAME, *FOLDER_METADATA_FILES,
+                                    *state_files))
+
+
+def is_checkpoint_folder(path: str | os.PathLike, *,
+                         state_files: tuple[str, ...] = ()) -> bool:
+    """Whether ``path`` is a checkpoint folder as napari-srmat writes one: a folder (not
+    a link) holding :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` and nothing else but
+    ``state_files`` and file browsers' :data:`FOLDER_METADATA_FILES` (what
+    :func:`check_replaceable_checkpoint` lets be replaced). The earlier checkpoint an
+    interrupted replacement left aside is put back only when it is one
+    (:func:`napari_srmat._atomic.atomic_directory`'s ``ours``)."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return False
+    return ((path / WEIGHTS_NAME).is_file() and (path / CONFIG_NAME).is_file()
+            and not _not_checkpoint_entries(path, state_files))
+
+
 def check_replaceable_checkpoint(path: str | os.PathLike, *,
                                  state_files: tuple[str, ...] = ()) -> None:
     """Refuse to replace ``path`` with a checkpoint unless it is one: a folder holding
@@ -234,10 +258,7 @@ def check_replaceable_checkpoint(path: str | os.PathLike, *,
     if not path.is_dir():
         raise OutputExistsError(f"{path} is a file, not a checkpoint folder; it will not be "
                                 "replaced: choose another folder")
-    # by name and kind: a subfolder called config.json is not a checkpoint's file
-    foreign = sorted(e.name for e in path.iterdir() if not e.is_file()
-                     or e.name not in (WEIGHTS_NAME, CONFIG_NAME, *FOLDER_METADATA_FILES,
-                                       *state_files))
+    foreign = _not_checkpoint_entries(path, state_files)
     if foreign:
         raise OutputExistsError(
             f"{path} is not a checkpoint folder (it holds {', '.join(foreign[:3])}"
@@ -288,7 +309,7 @@ def save_checkpoint(
     if overwrite:
         check_replaceable_checkpoint(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    with atomic_directory(path, overwrite=overwrite) as tmp:
+    with atomic_directory(path, overwrite=overwrite, ours=is_checkpoint_folder) as tmp:
         write_safetensors(tmp / WEIGHTS_NAME, tensors, metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
     return Path(path)

@@ -273,7 +273,7 @@ def _run(p: argparse.ArgumentParser, a: argparse.Namespace) -> int:
         _calibrate(out, a)
     else:
         from .._atomic import atomic_directory
-        from ..checkpoint import check_replaceable_checkpoint
+        from ..checkpoint import check_replaceable_checkpoint, is_checkpoint_folder
         from ..outputs import check_folder_name, check_not_reserved
 
         check_not_reserved(out)  # every output's rule: DST.partial is another's staging
@@ -281,7 +281,7 @@ def _run(p: argparse.ArgumentParser, a: argparse.Namespace) -> int:
         check_replaceable_checkpoint(out)  # refused before the calibration runs
         # DST appears complete, calibrated, or not at all: a calibration that failed
         # (or was interrupted) left an uncalibrated checkpoint there
-        with atomic_directory(out, overwrite=True) as staging:
+        with atomic_directory(out, overwrite=True, ours=is_checkpoint_folder) as staging:
             export_checkpoint(a.src, staging, fp16=a.fp16)
             _calibrate(staging, a)
     print(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import re
@@ -18,6 +19,7 @@ from ..checkpoint import (
     TRAINING_STATE_FILES,
     CheckpointError,
     check_replaceable_checkpoint,
+    is_checkpoint_folder,
     load_checkpoint,
     remove_interrupted_checkpoint_writes,
     save_checkpoint,
@@ -725,7 +727,8 @@ def _train_boundaries(config, stop, held):
         # replaced whole: a file put there since the start is refused (the earlier
         # state stays, resumable), not deleted
         check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
-        with atomic_directory(out / "last", overwrite=True) as tmp:
+        with atomic_directory(out / "last", overwrite=True, ours=functools.partial(
+                is_checkpoint_folder, state_files=TRAINING_STATE_FILES)) as tmp:
             save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
             for name in ("model.safetensors", "config.json"):
                 shutil.move(str(tmp / "ckpt" / name), str(tmp / name))

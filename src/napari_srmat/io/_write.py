@@ -1122,6 +1122,10 @@ def write_ome_zarr(
         data with channels (the channel axis stays one chunk).
     overwrite : bool
         Replace an existing store (the old one stays until the new one is complete).
+        A replacement an interruption left half done (``path`` missing) is first
+        completed (its finished store moved into place) or undone (the earlier store,
+        aside as ``.NAME.<8 hex>.old``, put back with a warning); then that store is
+        replaced, or without ``overwrite`` refused.
     stop : StopToken, optional
         Checked between blocks; when set, the partial store is deleted and
         :class:`napari_srmat.jobs.JobCancelled` is raised.
@@ -1130,6 +1134,14 @@ def write_ome_zarr(
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    napari_srmat.outputs.OutputExistsError
+        ``path`` exists (also once put back or completed as above) and ``overwrite`` is
+        False.
+    KeyboardInterrupt
+        A Ctrl-C during the swap into place, raised once ``path`` is complete.
 
     Examples
     --------
@@ -1178,6 +1190,11 @@ def write_ome_zarr(
         resume=False,
         overwrite=overwrite,
     )
+    if writer.complete:  # without overwrite, OUT appeared as the writer opened: the
+        # replacement an interruption left half swapped was finished, or the earlier store
+        # put back (with overwrite it is then replaced, as asked): not written over
+        writer.close()
+        raise exists_error(path, holds="already exists")
     try:
         blocks = list(writer.iter_blocks())
         group = max(1, os.cpu_count() or 1)
