@@ -16,6 +16,8 @@ import pytest
 distributed = pytest.importorskip("distributed")
 torch = pytest.importorskip("torch")
 
+import _ctrl_c  # noqa: E402
+
 from napari_srmat.cli import main  # noqa: E402
 from napari_srmat.io import read_image  # noqa: E402
 from napari_srmat.jobs import Progress, Stopped, StopToken, run_job  # noqa: E402
@@ -28,6 +30,9 @@ from napari_srmat.tiling import (  # noqa: E402
     tiled_apply_dask,
     tiled_apply_job,
 )
+
+#: the shared fixture (tests/_ctrl_c.py), taken by name as the tests' argument
+python_ctrl_c = _ctrl_c.python_ctrl_c
 
 # small multi-chunk geometry: 4 x 5 chunks of 64 output px, tiles straddling chunks
 KW = dict(scale=4, tile=64, overlap=24, chunk_size=64, batch_size=3)
@@ -196,17 +201,6 @@ def test_task_error_on_local_workers_prints_no_worker_traceback(image, capfd):
                                 **KW), quiet=True)
     err = capfd.readouterr().err
     assert "Compute Failed" not in err and "Traceback" not in err, err
-
-
-@pytest.fixture
-def python_ctrl_c():
-    """Python's own Ctrl-C handler during the test, whatever the suite inherited: a suite
-    started in the background (`nohup`, `cmd &` in a script) runs with SIGINT ignored,
-    and its children inherit the ignore."""
-    before = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
 
 
 def _spawn_and_press_ctrl_c() -> int:
