@@ -10,6 +10,7 @@ import numpy as np
 
 from napari_srmat.metrics.heyn import (
     GRAIN_WINDOW_RADIUS,
+    MAX_GRAIN_WINDOW_RADIUS,
     _bridged,
     _merge_runs,
     _supercover,
@@ -95,14 +96,16 @@ def _in_third_grain(mask: np.ndarray, gap, before, after) -> bool:
     ``gap``, ``before``, ``after``: ``(row, col)`` of the first pixel between the two
     runs and of the path's pixels before the first and after the second (None: the
     path ends there, the rule does not apply). Flood-fills the 4-connected background
-    around ``gap`` inside the square window of radius ``GRAIN_WINDOW_RADIUS`` centred on
-    it; the runs are kept apart when neither ``before`` nor ``after`` is reached. When
-    either lies outside the window, the rule does not apply.
+    around ``gap`` inside the square window centred on it that reaches
+    ``GRAIN_WINDOW_RADIUS`` px, or ``before`` and ``after`` where they are farther (up
+    to ``MAX_GRAIN_WINDOW_RADIUS``, else the rule does not apply); the runs are kept
+    apart when neither ``before`` nor ``after`` is reached.
     """
     if before is None or after is None:
         return False
-    reach = GRAIN_WINDOW_RADIUS
-    if any(max(abs(p[0] - gap[0]), abs(p[1] - gap[1])) > reach for p in (before, after)):
+    reach = max(GRAIN_WINDOW_RADIUS, *(max(abs(p[0] - gap[0]), abs(p[1] - gap[1]))
+                                       for p in (before, after)))
+    if reach > MAX_GRAIN_WINDOW_RADIUS:
         return False
     h, w = mask.shape
     r0, r1 = max(gap[0] - reach, 0), min(gap[0] + reach, h - 1)

@@ -1049,6 +1049,24 @@ def test_a_tilted_line_through_a_grains_corner_crosses_two_boundaries():
     assert counts.tolist() == [2]
 
 
+def test_a_shallow_line_along_a_boundary_into_a_junction_crosses_two_boundaries():
+    # The line from (9, 0) to (12.5, 24) leaves grain A at (9, 3), runs along the A|C
+    # boundary for 8 px to the junction (10, 10), steps into C's corner at (11, 10),
+    # crosses the C|B boundary at (11, 11) into B at (11, 12): two boundaries. The
+    # third-grain rule looked for the grains of (9, 3) and (11, 12) in the 9 x 9 window
+    # around (11, 10) only, and (9, 3) is 7 px away: it could not tell and joined the
+    # two runs, 1 crossing. The window now reaches the pixels before and after.
+    m = _y_junction(25)
+    seg = [[[9.0, 0.0], [12.5, 24.0]]]
+    assert measure_intercepts(m, pattern="segments", segments=seg).n_intersections == 2
+    e112 = measure_intercepts(m, pattern="segments", segments=seg, triple_points=True)
+    assert (e112.intersection_count, e112.n_triple_points) == (2, 0)
+    rows, cols, pid = rasterize_paths([np.array(seg[0])], m.shape)
+    counts, *_ = _count_runs(m, rows, cols, pid, 1, np.array([False]),
+                             tilted=np.array([True]))
+    assert counts.tolist() == [2]
+
+
 @pytest.mark.parametrize("width", [2, 3])
 def test_fast_engine_matches_reference_on_thick_boundaries_and_shallow_lines(width):
     """Runs along 2-3 px boundaries are long: the third-grain rule looks farther."""

@@ -560,34 +560,26 @@ def _bridged(mask, er, ec, sr, sc):
     return joined
 
 
-#: Radius (px) of the window in which :func:`_third_grain` follows the grains around
+#: Least radius (px) of the window in which :func:`_third_grain` follows the grains around
 #: the pixel between two runs (a zig-zag's runs are a few pixels long).
 GRAIN_WINDOW_RADIUS = 4
+#: Largest radius (px) of that window: two runs whose pixel before or after lies farther
+#: from the pixel between them (a line lying along a boundary that long) are joined
+#: without the rule: 1 pair in 43 639 on 1-3 px synthetic boundaries, 2.6 % beyond 16 px.
+MAX_GRAIN_WINDOW_RADIUS = 64
 
 
-def _third_grain(mask, gap, before, after, radius: int = GRAIN_WINDOW_RADIUS):
-    """Whether the pixel between two runs lies in a third grain (no zig-zag to bridge).
-
-    ``gap``, ``before`` and ``after`` are ``(rows, cols)``: the first background pixel
-    between the runs, the path's pixel before the first run and the one after the
-    second (row -1: none, the path ends there). Grains are the 4-connected background
-    regions of the ``(2 radius + 1)``² window centred on ``gap``. A digital line that
-    zig-zags along one boundary steps into a grain on one side of it (that of
-    ``before`` or ``after``); one that passes a triple point just inside the corner of
-    the third grain crosses two boundaries, and ``gap`` lies in neither grain. When
-    ``before`` or ``after`` is outside the window it cannot tell: False.
-    """
+def _window_grains(mask, gr, gc, before, after, radius: int):
+    """:func:`_third_grain` for windows of one ``radius`` (every pixel is inside)."""
     from scipy import ndimage as ndi
 
     H, W = mask.shape
-    gr, gc = gap
     k = gr.size
     off = np.arange(-radius, radius + 1)
-    rr = np.broadcast_to(gr[:, None, None] + off[None, :, None], (k, off.size, off.size))
-    cc = np.broadcast_to(gc[:, None, None] + off[None, None, :], rr.shape)
-    inside = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
-    win = np.ones(rr.shape, bool)  # outside the image: no grain
-    win[inside] = mask[rr[inside], cc[inside]]
+    rr = gr[:, None, None] + off[None, :, None]
+    cc = gc[:, None, None] + off[None, None, :]
+    win = mask[np.clip(rr, 0, H - 1), np.clip(cc, 0, W - 1)]
+    win |= (rr < 0) | (rr >= H) | (cc < 0) | (cc >= W)  # outside the image: no grain
     structure = np.zeros((3, 3, 3), bool)
     structure[1] = ndi.generate_binary_structure(2, 1)  # 4-connected, window by window
     grains, _ = ndi.label(~win, structure=structure)
@@ -595,10 +587,40 @@ def _third_grain(mask, gap, before, after, radius: int = GRAIN_WINDOW_RADIUS):
     own = grains[idx, radius, radius]
     other = np.ones(k, bool)
     for r, c in (before, after):
-        dr, dc = r - gr + radius, c - gc + radius
-        seen = (r >= 0) & (dr >= 0) & (dr < off.size) & (dc >= 0) & (dc < off.size)
+        seen = r >= 0
         other &= seen
-        other[seen] &= grains[idx[seen], dr[seen], dc[seen]] != own[seen]
+        i = idx[seen]
+        other[i] &= grains[i, r[i] - gr[i] + radius, c[i] - gc[i] + radius] != own[i]
+    return other
+
+
+def _third_grain(mask, gap, before, after):
+    """Whether the pixel between two runs lies in a third grain (no zig-zag to bridge).
+
+    ``gap``, ``before`` and ``after`` are ``(rows, cols)``: the first background pixel
+    between the runs, the path's pixel before the first run and the one after the
+    second (row -1: none, the path ends there: False). Grains are the 4-connected
+    background regions of the square window centred on ``gap`` whose radius is
+    :data:`GRAIN_WINDOW_RADIUS`, or the Chebyshev distance from ``gap`` to ``before`` or
+    ``after`` where that is larger (the runs are longer): the window holds all three.
+    A digital line that zig-zags along one boundary steps into a grain on one side of
+    it (that of ``before`` or ``after``); one that passes a triple point just inside
+    the corner of the third grain crosses two boundaries, and ``gap`` lies in neither
+    grain. Local, not the whole mask's grains: a gap in a boundary far away does not
+    join them. Beyond :data:`MAX_GRAIN_WINDOW_RADIUS`: False.
+    """
+    gr, gc = gap
+    reach = np.full(gr.size, GRAIN_WINDOW_RADIUS, np.int64)
+    for r, c in (before, after):
+        far = np.maximum(np.abs(r - gr), np.abs(c - gc))
+        reach = np.where(r >= 0, np.maximum(reach, far), reach)
+    other = np.zeros(gr.size, bool)
+    for radius in np.unique(reach[reach <= MAX_GRAIN_WINDOW_RADIUS]):
+        same = np.flatnonzero(reach == radius)
+        per_batch = max(1, _BATCH_PIXELS // (2 * int(radius) + 1) ** 2)
+        for i in np.array_split(same, -(-same.size // per_batch)):
+            other[i] = _window_grains(mask, gr[i], gc[i], (before[0][i], before[1][i]),
+                                      (after[0][i], after[1][i]), int(radius))
     return other
 
 
