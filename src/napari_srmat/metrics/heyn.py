@@ -576,10 +576,16 @@ def _window_grains(mask, gr, gc, before, after, radius: int):
     H, W = mask.shape
     k = gr.size
     off = np.arange(-radius, radius + 1)
-    rr = gr[:, None, None] + off[None, :, None]
-    cc = gc[:, None, None] + off[None, None, :]
-    win = mask[np.clip(rr, 0, H - 1), np.clip(cc, 0, W - 1)]
-    win |= (rr < 0) | (rr >= H) | (cc < 0) | (cc >= W)  # outside the image: no grain
+    edge = (gr < radius) | (gr >= H - radius) | (gc < radius) | (gc >= W - radius)
+    win = np.empty((k, off.size, off.size), bool)
+    inner = np.flatnonzero(~edge)  # whole windows: copied row by row from a view
+    windows = np.lib.stride_tricks.sliding_window_view(mask, (off.size, off.size))
+    win[inner] = windows[gr[inner] - radius, gc[inner] - radius]
+    if edge.any():
+        rr = gr[edge, None, None] + off[None, :, None]
+        cc = gc[edge, None, None] + off[None, None, :]
+        win[edge] = ((rr < 0) | (rr >= H) | (cc < 0) | (cc >= W)  # outside: no grain
+                     | mask[np.clip(rr, 0, H - 1), np.clip(cc, 0, W - 1)])
     structure = np.zeros((3, 3, 3), bool)
     structure[1] = ndi.generate_binary_structure(2, 1)  # 4-connected, window by window
     grains, _ = ndi.label(~win, structure=structure)
