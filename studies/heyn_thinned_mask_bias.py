@@ -11,9 +11,16 @@ generator's ``mean_intercept_px``. Two terms are separated here, on the same lin
 * the measurement: ``runs`` is ``measure_intercepts(skeleton)`` (default run count),
   ``e112`` the same with E112 scoring (``triple_points=True``: 1½ at a triple point),
   each with the zig-zag bridge as it is and as it was until aeb8d59 (``*_bridge_all``:
-  runs two pixels apart joined even across the corner of a third grain).
+  runs two pixels apart joined even across the corner of a third grain);
+  ``runs_window_9x9`` the run count with the third-grain rule as aeb8d59 had it (grains
+  of the 9 x 9 window only: runs whose pixel before or after is farther are joined;
+  ``MAX_GRAIN_WINDOW_RADIUS`` set to ``GRAIN_WINDOW_RADIUS``, the same counts);
+* the same run counts on the mask not thinned (``runs_unthinned``,
+  ``runs_unthinned_window_9x9``: the default of ``measure_intercepts``; on 2-3 px
+  boundaries a line runs along a boundary for several pixels before a junction).
 
-Grain sizes 10, 20, 40 and 80 px, boundary widths 1-3 px (thinned), three seeds each
+Grain sizes 10, 20, 40 and 80 px, boundary widths 1-3 px (thinned but for the
+``runs_unthinned*`` counts), three seeds each
 (512² images, 12 grain sizes for 80 px), 200 random lines (5 % margin, seed 5).
 Reported: ``(measured ℓ̄ / continuous ℓ̄ - 1)`` in % pooled over seeds, and
 ``mean_intercept_px / continuous - 1``. Image-edge pixels (d): the margin keeps test lines
@@ -26,7 +33,8 @@ Writes studies/results/heyn_thinned_mask_bias.json.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from _common import (
@@ -41,6 +49,21 @@ WIDTHS = (1, 2, 3)
 SEEDS = (0, 1, 2)
 N_LINES = 200
 LINE_SEED = 5
+
+
+@contextmanager
+def window_9x9() -> Iterator[None]:
+    """The third-grain rule as aeb8d59 had it, inside the block: the grains of the 9 x 9
+    window around the pixel between the runs, the rule not applied when the pixel before
+    or after is outside it."""
+    import napari_srmat.metrics.heyn as heyn
+
+    largest = heyn.MAX_GRAIN_WINDOW_RADIUS
+    heyn.MAX_GRAIN_WINDOW_RADIUS = heyn.GRAIN_WINDOW_RADIUS
+    try:
+        yield
+    finally:
+        heyn.MAX_GRAIN_WINDOW_RADIUS = largest
 
 
 def main() -> None:
@@ -65,12 +88,20 @@ def main() -> None:
                                                         triple_points=tp)
                             row[key + ("_bridge_all" if bridge_all else "")] = (
                                 r.intersection_count)
+                boundaries = np.asarray(ms.boundaries, bool)
+                for key, m, window in (("runs_window_9x9", sk, window_9x9()),
+                                       ("runs_unthinned", boundaries, nullcontext()),
+                                       ("runs_unthinned_window_9x9", boundaries, window_9x9())):
+                    with window:
+                        row[key] = heyn.measure_intercepts(m, n_lines=N_LINES,
+                                                           seed=LINE_SEED).intersection_count
                 if truth is None:
                     truth = continuous_crossings(ms, r.paths)
                 row["length_px"], row["continuous"] = truth
                 rows.append(row)
                 print(row, flush=True)
-    keys = ("runs", "e112", "runs_bridge_all", "e112_bridge_all")
+    keys = ("runs", "e112", "runs_bridge_all", "e112_bridge_all", "runs_window_9x9",
+            "runs_unthinned", "runs_unthinned_window_9x9")
     summary = {}
     for h in SIZES:
         for w in WIDTHS:
