@@ -14,7 +14,8 @@ The truth is the ℓ̄ of the hand-drawn mask at native scale (thinned, 500 rand
   input is too coarse (``MIN_INPUT_INTERCEPT_PX``: the smallest bin edge from which every
   bin's median ``e(u) - e(1)`` is within ``MAX_MEDIAN_DEGRADATION``);
 * ``MODEL_LOG_ERROR_95``: 2.5 % and 97.5 % quantiles of e over the inputs that are not
-  too coarse;
+  too coarse (``summary.model_log_error_95``, shipped rounded to three decimals; the
+  lower end is also ``COARSE_MODEL_LOG_ERROR_95``'s);
 * coverage of the 95 % interval (50 lines) of the true ℓ̄: with the quantiles from all
   images (in-sample), leave-one-scan-out (quantiles from the other scans: the honest
   figure), and without the model term. The model was trained on tbm/train, so its
@@ -22,13 +23,17 @@ The truth is the ℓ̄ of the hand-drawn mask at native scale (thinned, 500 rand
 
     OMP_NUM_THREADS=1 python studies/grain_size_calibration.py [--quick]
 
+(about 3 CPU-min: 157 s user; 11.6 min wall on a loaded 2-core machine, 2026-12-05;
+``--analyze`` seconds).
+
 Since native-sharp inputs keep their scale (``scale_sharpness_decision.py``), the u = 1
 reference of 21 regions is measured at the native scale while their resampled copies are
 measured at the autocorrelation-chosen one, so ``e(u) - e(1)`` also holds the model's
 size prior: the bin rule then reads 20 px, from one bin of 10 inputs (15-20 px, median
-+0.069; 8-10, 10-12, 12-15 px: +0.044, +0.028, +0.022). A limit of 20 px would refuse
-native micrographs with fine grains (tbm regions at x1: ℓ̄ 20.5-39 px; whole scans
-with estimates of 17-18 px, ``scan_32`` and ``scan_23``), so the shipped limit stays
++0.063; 8-10, 10-12, 12-15 px: +0.042, +0.040, +0.003; counted with the third-grain
+rule of aeb8d59). A limit of 20 px would refuse native micrographs with fine grains
+(tbm regions at x1: ℓ̄ 19.7-38 px; whole scans with estimates of 17-18 px,
+``scan_32`` and ``scan_23``), so the shipped limit stays
 8 px (``--too-coarse-px``, default ``MIN_INPUT_INTERCEPT_PX``) and both are recorded.
 
 Writes studies/results/grain_size_calibration.json.

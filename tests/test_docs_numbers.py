@@ -9,6 +9,7 @@ the bicubic, lanczos and cnn speeds of an older run than bench_sr_models.json.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -121,6 +122,26 @@ def test_too_coarse_paragraph_is_grain_size_calibration_json():
 
     assert summary["min_input_intercept_px"] == MIN_INPUT_INTERCEPT_PX  # the stated limit
     assert f"`MIN_INPUT_INTERCEPT_PX` = {MIN_INPUT_INTERCEPT_PX:g} px" in text
+
+
+def test_model_log_error_95_is_grain_size_calibration_json():
+    # Was: the package shipped (-0.347, +0.235), counted before the third-grain rule of
+    # Heyn counting (aeb8d59), while the file re-measured with it has (-0.354, +0.223)
+    from napari_srmat.grainsize import COARSE_MODEL_LOG_ERROR_95, MODEL_LOG_ERROR_95
+
+    text = " ".join(_page("grain_size.md").split())
+    band = _result("studies/results/grain_size_calibration.json")["summary"]["model_log_error_95"]
+    assert MODEL_LOG_ERROR_95 == tuple(round(v, 3) for v in band)
+    assert COARSE_MODEL_LOG_ERROR_95[0] == MODEL_LOG_ERROR_95[0]  # only the upper end raised
+    lo, hi = MODEL_LOG_ERROR_95
+    assert f"`MODEL_LOG_ERROR_95` = (−{-lo:.3f}, +{hi:.3f})" in text
+    m = re.search(r"the interval is about ℓ̄ × \[(\S+), (\S+)\] before the other terms "
+                  r"\(coarse inputs: ℓ̄ × \[(\S+), (\S+)\]", text)
+    assert m, "the model term's sentence is not where the test looks"
+    ends = (math.exp(-hi), math.exp(-lo), math.exp(-COARSE_MODEL_LOG_ERROR_95[1]),
+            math.exp(-lo))
+    for quoted, value in zip(m.groups(), ends, strict=True):
+        assert _quotes(quoted.rstrip(","), value), (quoted, value)
 
 
 def test_standards_speed_is_bench_standards_json():

@@ -963,7 +963,7 @@ def test_few_intersections_get_an_exact_asymmetric_interval():
     """With few intersections the line-sampling term was ±r on a log scale: 20 crossings
     on 10 lines of scattered density gave ℓ̄ x [0.47, 2.1] where the density's own
     Student-t interval, inverted to ℓ̄ = 1 / d, is ℓ̄ x [0.57, 4.1]. It is that inverted
-    interval (at every count since 2026-12-07, without the Poisson floor it had below 50
+    interval (at every count since 0a6b0a2, without the Poisson floor it had below 50
     intersections); an interval without an upper end is withheld with a warning. Two
     lines that agree by chance (identical densities) have r = 0: the interval is the
     pixel term alone, and the few-intersections warning says the count is small."""

@@ -165,13 +165,6 @@ MIN_INPUT_INTERCEPT_PX = 8.0
 #: docs/boundaries.md "The three-arm experiment out of fold").
 COARSE_INPUT_INTERCEPT_PX = 15.0
 
-#: The model term of the 95 % interval for such coarse inputs: the calibrated term with
-#: its upper end (ℓ̄ too long: boundaries missed) raised to the 97.5 % quantile of
-#: ``ln(ℓ̄ / ℓ̄_true)`` of the measured ×4-reduced tbm/train+val regions out of fold
-#: (39 measurements, two repetitions; all 39 too long, median +0.26). Leave one scan
-#: out, that upper end alone holds 35 of the 39 (``studies/three_arm_oof.py``).
-COARSE_MODEL_LOG_ERROR_95 = (-0.347, 0.625)
-
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
 #: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
 MAX_INFERENCE_SCALE = 3.25
@@ -274,8 +267,16 @@ PIXEL_RESOLUTION_PX = 1.0
 #: whose input ℓ̄ is at least :data:`MIN_INPUT_INTERCEPT_PX`
 #: (``studies/grain_size_calibration.py``): the model's share of the 95 % interval
 #: (with the former ``global`` / ``d4``: (-0.240, +0.320); before native-sharp inputs
-#: kept their scale: (-0.347, +0.238)).
-MODEL_LOG_ERROR_95 = (-0.347, 0.235)
+#: kept their scale: (-0.347, +0.238); counted before the third-grain rule of Heyn
+#: counting, aeb8d59: (-0.347, +0.235)).
+MODEL_LOG_ERROR_95 = (-0.354, 0.223)
+#: The model term of the 95 % interval for coarse inputs (:data:`COARSE_INPUT_INTERCEPT_PX`):
+#: the calibrated term with its upper end (ℓ̄ too long: boundaries missed) raised to the
+#: 97.5 % quantile of ``ln(ℓ̄ / ℓ̄_true)`` of the measured ×4-reduced tbm/train+val
+#: regions out of fold (39 measurements, two repetitions; all 39 too long, median +0.26).
+#: Leave one scan out, that upper end alone holds 35 of the 39
+#: (``studies/three_arm_oof.py``).
+COARSE_MODEL_LOG_ERROR_95 = (MODEL_LOG_ERROR_95[0], 0.625)
 #: The operating point (threshold rule, TTA) :data:`MODEL_LOG_ERROR_95` was measured
 #: with: the default of :mod:`napari_srmat.edges.infer` (``DEFAULT_THRESHOLD_RULE``,
 #: ``DEFAULT_TTA``); another one gets a warning that the interval is indicative only.
@@ -460,7 +461,7 @@ def sampling_log_terms(relative_half: float) -> tuple[float, float]:
     / 100). The term is that interval of the density inverted, which ℓ̄ = 1 / d makes
     asymmetric: ``ℓ̄ [1 / (1 + r), 1 / (1 - r)]``, at every intersection count (an
     infinite upper end once the density interval reaches 0, ``r >= 1``). It is one rule
-    at every count: until 2026-12-07 it was ``±r`` from E112's 50 intersections on and,
+    at every count: until 0a6b0a2 it was ``±r`` from E112's 50 intersections on and,
     below, this interval widened to the exact Poisson interval of the count, so one more
     crossing narrowed it abruptly. No Poisson floor: on synthetic micrographs (2-40
     random lines, 10-700 crossings) this interval covers the ℓ̄ of many lines 93-96 % of
