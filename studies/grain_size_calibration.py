@@ -24,7 +24,8 @@ The truth is the ℓ̄ of the hand-drawn mask at native scale (thinned, 500 rand
     OMP_NUM_THREADS=1 python studies/grain_size_calibration.py [--quick]
 
 (about 3 CPU-min: 157 s user; 11.6 min wall on a loaded 2-core machine, 2026-12-05;
-``--analyze`` seconds).
+``--analyze`` seconds). Each row records its 50-line count P and n, which the
+interval's counting-resolution term needs.
 
 Since native-sharp inputs keep their scale (``scale_sharpness_decision.py``), the u = 1
 reference of 21 regions is measured at the native scale while their resampled copies are
@@ -71,7 +72,8 @@ def interval(row: dict, log_error: tuple[float, float] | None):
         rng = (mean * math.exp(-hi), mean * math.exp(-lo))
     half = row["sampling_half_px"]
     ci, _ = intercept_interval(mean, sampling_half_px=math.nan if half is None else half,
-                               model_range_px=rng)
+                               intersection_count=row["intersection_count"],
+                               n_lines=row["n_lines"], model_range_px=rng)
     k = 1.0 / row["inference_scale"] / row["u"]  # inference px -> input px -> µm
     return None if ci is None else [ci[0] * k, ci[1] * k]
 
@@ -161,7 +163,9 @@ def main() -> int:
                          "inference_scale": s, "um": r.mean_intercept_um,
                          "inference_px": r.inference_intercept_px,
                          "log_error": None if val is None else math.log(val / (gt * u)),
-                         "sampling_half_px": _finite(r.heyn.ci95_half_width_px)})
+                         "sampling_half_px": _finite(r.heyn.ci95_half_width_px),
+                         "intersection_count": float(r.heyn.intersection_count),
+                         "n_lines": int(r.heyn.n_lines)})
         errs = [None if r["log_error"] is None else round(r["log_error"], 2)
                 for r in rows[-len(INPUT_SCALES):]]
         print(f"[{k + 1}/{len(pairs)}] {split}/{img_path.name} gt {gt:.1f} px, log errors "

@@ -10,7 +10,12 @@ each on the same fields:
 * ``symmetric``: ``ℓ̄ exp(±r)`` at every count;
 * ``inverted``: ``ℓ̄ [1/(1+r), 1/(1-r)]`` at every count;
 * ``inverted_poisson``: the same widened to the Poisson interval of P at every count;
-* ``package``: what :func:`sampling_log_terms` does now.
+* ``counting_normal``: ``inverted`` with the counting-resolution term of ``package``
+  at 1.96 instead of Student's t;
+* ``package``: what :func:`sampling_log_terms` does now: ``inverted`` of
+  ``sqrt(r² + c²)``, ``c = t(0.975, n - 1) sqrt(n / 12) / P`` for n lines (each line's
+  count is an integer, read to ±½: a uniform error of variance 1/12 per line), so that
+  lines whose counts agree by chance (``r = 0``) still get a term.
 
 Data: synthetic micrographs (``napari_srmat.synth.generate_microstructure``, 384 x 384,
 grain spacing 20 and 40 px, three seeds each), their exact boundary masks thinned as
@@ -20,6 +25,13 @@ sampling term must cover is the ℓ̄ the same measurement reads on the same mas
 4000 random lines (line sampling is all this term is about). Coverage (%) and the
 median width ``hi / lo`` per band of P and per number of lines, and the share of
 intervals without an upper end.
+The package's ``grid`` pattern (``grid``: n horizontal and n vertical lines, n = 2 to
+20) is checked alike on fields cut from the same six masks: ``GRID_CROPS`` squares of
+128 and 256 px at random places per mask (P from about 5 to 900), its truth the ℓ̄ of
+a grid line through every pixel row and column of the same field. Its lines all have
+the same length and parallel lines a few pixels apart see the same grains, so the
+between-line scatter alone can miss (``r = 0`` when all counts agree: recorded as
+``fields_with_r_0``).
 The package's whole mask-mode interval (sampling with the pixel term,
 :func:`napari_srmat.grainsize.intercept_interval`) is also checked against the
 structure's isotropic ℓ̄ (``whole_vs_isotropic``), which adds the thinned mask's own
@@ -32,7 +44,7 @@ structure).
 Quoted in docs/heyn.md ("Counting rules against the standards") and docs/grain_size.md
 ("The 95 % interval").
 
-    PYTHONPATH=src python studies/heyn_interval_coverage.py   # ~5 CPU-min
+    PYTHONPATH=src python studies/heyn_interval_coverage.py   # ~6 CPU-min
 
 Writes studies/results/heyn_interval_coverage.json.
 """
@@ -52,7 +64,12 @@ TRIALS = 150
 REFERENCE_LINES = 4000
 ISOTROPIC_LINES = 1000
 BANDS = ((0, 25), (25, 50), (50, 100), (100, 200), (200, math.inf))
-RULES = ("step_at_50", "symmetric", "inverted", "inverted_poisson", "package")
+GRID_N_LINES = (2, 3, 5, 8, 12, 20)
+GRID_SIDES = (128, 256)
+GRID_CROPS = 80
+GRID_SEED = 7
+RULES = ("step_at_50", "symmetric", "inverted", "inverted_poisson", "counting_normal",
+         "package")
 
 
 def _poisson(p: float) -> tuple[float, float]:
@@ -70,12 +87,14 @@ def _inverted(r: float) -> tuple[float, float]:
     return math.log1p(r), (-math.log1p(-r) if r < 1 else math.inf)
 
 
-def _terms(rule: str, r: float, p: float) -> tuple[float, float]:
-    """(low, high) log half-widths of one rule."""
+def _terms(rule: str, r: float, p: float, n: int) -> tuple[float, float]:
+    """(low, high) log half-widths of one rule (``n`` lines, count ``p``)."""
     from napari_srmat.grainsize import sampling_log_terms
 
     if rule == "package":
-        return sampling_log_terms(r)
+        return sampling_log_terms(r, count=p, n_lines=n)
+    if rule == "counting_normal":
+        return _inverted(math.hypot(r, 1.96 * math.sqrt(n / 12) / p))
     if rule == "symmetric" or (rule == "step_at_50" and p >= 50):
         return r, r
     lo, hi = _inverted(r)
@@ -83,6 +102,19 @@ def _terms(rule: str, r: float, p: float) -> tuple[float, float]:
         return lo, hi
     plo, phi = _poisson(p)
     return max(lo, plo), max(hi, phi)
+
+
+def _row(res, n: int, reference: float) -> dict | None:
+    """One field's intervals by every rule (``None`` without an interval)."""
+    ell, p = res.mean_intercept_px, res.intersection_count
+    if ell is None or not math.isfinite(res.relative_accuracy_pct):
+        return None
+    r = res.relative_accuracy_pct / 100
+    row = {"n_lines": n, "count": p, "r": r}
+    for rule in RULES:
+        lo, hi = _terms(rule, r, p, res.n_lines)
+        row[rule] = (ell * math.exp(-lo), ell * math.exp(hi), reference)
+    return row
 
 
 def _fields(mask: np.ndarray, reference: float, truth: float) -> list[dict]:
@@ -93,21 +125,38 @@ def _fields(mask: np.ndarray, reference: float, truth: float) -> list[dict]:
     for n in N_LINES:
         for trial in range(TRIALS):
             res = measure_intercepts(mask, pattern="random", n_lines=n, seed=1000 + trial)
-            ell, p = res.mean_intercept_px, res.intersection_count
-            if ell is None or not math.isfinite(res.relative_accuracy_pct):
+            row = _row(res, n, reference)
+            if row is None:
                 continue
-            r = res.relative_accuracy_pct / 100
-            row = {"n_lines": n, "count": p, "r": r}
-            for rule in RULES:
-                lo, hi = _terms(rule, r, p)
-                row[rule] = (ell * math.exp(-lo), ell * math.exp(hi), reference)
-            whole, _ = intercept_interval(ell, sampling_half_px=res.ci95_half_width_px)
+            whole, _ = intercept_interval(
+                res.mean_intercept_px, sampling_half_px=res.ci95_half_width_px,
+                intersection_count=res.intersection_count, n_lines=res.n_lines)
             row["whole_vs_isotropic"] = (*whole, truth)
             out.append(row)
     return out
 
 
-def _summary(rows: list[dict], key: str) -> dict:
+def _grid_fields(mask: np.ndarray, rng: np.random.Generator) -> list[dict]:
+    """Grid fields: squares cut at random places, n + n grid lines each, against a grid
+    line through every pixel row and column of the same square."""
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    out = []
+    for side in GRID_SIDES:
+        for _ in range(GRID_CROPS):
+            y, x = (int(v) for v in rng.integers(0, mask.shape[0] - side + 1, 2))
+            field = mask[y:y + side, x:x + side]
+            dense = measure_intercepts(field, pattern="grid", n_lines=side).mean_intercept_px
+            if dense is None:
+                continue
+            for n in GRID_N_LINES:
+                row = _row(measure_intercepts(field, pattern="grid", n_lines=n), n, dense)
+                if row is not None:
+                    out.append({**row, "side": side})
+    return out
+
+
+def _summary(rows: list[dict], key: str, n_lines=N_LINES, per: str = "lines") -> dict:
     """Coverage (%), median width hi/lo (finite ones) and % without an upper end."""
     def one(sel):
         ivs = [r[key] for r in sel]
@@ -122,8 +171,8 @@ def _summary(rows: list[dict], key: str) -> dict:
         sel = [r for r in rows if a <= r["count"] < b]
         if sel:
             out[f"P {a}-{b}"] = one(sel)
-    for n in N_LINES:
-        out[f"{n} lines"] = one([r for r in rows if r["n_lines"] == n])
+    for n in n_lines:
+        out[f"{n} {per}"] = one([r for r in rows if r["n_lines"] == n])
     return out
 
 
@@ -132,7 +181,9 @@ def main() -> None:
     from napari_srmat.synth import generate_microstructure
 
     rows = []
+    grid = []
     structures = []
+    rng = np.random.default_rng(GRID_SEED)
     for h in SPACINGS:
         for s in STRUCTURE_SEEDS:
             ms = generate_microstructure(SHAPE, mean_grain_size_px=h, seed=s, rgb=False)
@@ -146,13 +197,22 @@ def main() -> None:
                                "isotropic_mean_intercept_px": round(length / changes, 3),
                                "reference_mean_intercept_px": round(ref.mean_intercept_px, 3)})
             rows += _fields(mask, ref.mean_intercept_px, length / changes)
+            grid += _grid_fields(mask, rng)
     summary = {key: _summary(rows, key) for key in (*RULES, "whole_vs_isotropic")}
     summary["fields_with_r_0"] = sum(r["r"] == 0 for r in rows)
-    for key in (*RULES, "whole_vs_isotropic"):
-        print(key, summary[key]["all"], {k: (v["coverage_pct"], v["median_width"])
-                                         for k, v in summary[key].items() if k != "all"})
+    grid_summary = {key: _summary(grid, key, GRID_N_LINES, "per axis") for key in RULES}
+    grid_summary["fields_with_r_0"] = {
+        "all": sum(r["r"] == 0 for r in grid),
+        **{f"{n} per axis": sum(r["r"] == 0 for r in grid if r["n_lines"] == n)
+           for n in GRID_N_LINES}}
+    for name, summ in (("random", summary), ("grid", grid_summary)):
+        for key in RULES + (("whole_vs_isotropic",) if name == "random" else ()):
+            print(name, key, summ[key]["all"], {k: (v["coverage_pct"], v["median_width"])
+                                                for k, v in summ[key].items() if k != "all"})
+        print(name, "fields with r = 0:", summ["fields_with_r_0"])
     save("heyn_interval_coverage", {"structures": structures, "n_fields": len(rows),
-                                    "summary": summary})
+                                    "summary": summary, "n_grid_fields": len(grid),
+                                    "grid_summary": grid_summary})
 
 
 if __name__ == "__main__":

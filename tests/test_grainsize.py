@@ -53,15 +53,21 @@ def _box_truth(labels: np.ndarray, margin: float = 0.05) -> float:
 
 # ------------------------------------------------------------------ pieces
 def test_interval_terms_and_g_order():
-    (lo, hi), terms = intercept_interval(25.0, sampling_half_px=1.0, model_range_px=(23, 28))
+    counts = {"intersection_count": 400, "n_lines": 50}
+    (lo, hi), terms = intercept_interval(25.0, sampling_half_px=1.0, model_range_px=(23, 28),
+                                         **counts)
     assert lo < 25 < hi
     assert terms["model_low"] == pytest.approx(math.log(25 / 23))
     # a band entirely below ℓ̄ adds nothing above it
-    (lo2, hi2), t2 = intercept_interval(25.0, sampling_half_px=1.0, model_range_px=(20, 24))
+    (lo2, hi2), t2 = intercept_interval(25.0, sampling_half_px=1.0, model_range_px=(20, 24),
+                                        **counts)
     assert t2["model_high"] == 0 and hi2 < hi and lo2 < lo
     # an unmeasurable band end gives no interval
-    assert intercept_interval(25.0, sampling_half_px=1.0, model_range_px=(None, 28))[0] is None
-    assert intercept_interval(25.0, sampling_half_px=math.nan)[0] is None
+    assert intercept_interval(25.0, sampling_half_px=1.0, model_range_px=(None, 28),
+                              **counts)[0] is None
+    assert intercept_interval(25.0, sampling_half_px=math.nan, **counts)[0] is None
+    assert intercept_interval(25.0, sampling_half_px=1.0, intersection_count=400,
+                              n_lines=1)[0] is None  # one line: no scatter, no interval
 
 
 def test_choose_scale_and_resample():
@@ -964,9 +970,11 @@ def test_few_intersections_get_an_exact_asymmetric_interval():
     on 10 lines of scattered density gave ℓ̄ x [0.47, 2.1] where the density's own
     Student-t interval, inverted to ℓ̄ = 1 / d, is ℓ̄ x [0.57, 4.1]. It is that inverted
     interval (at every count since 0a6b0a2, without the Poisson floor it had below 50
-    intersections); an interval without an upper end is withheld with a warning. Two
-    lines that agree by chance (identical densities) have r = 0: the interval is the
-    pixel term alone, and the few-intersections warning says the count is small."""
+    intersections), with the resolution of the integer counts in quadrature
+    (``t sqrt(n / 12) / P``); an interval without an upper end is withheld with a
+    warning. Two lines that agree by chance (identical densities, r = 0) had the pixel
+    term alone; their counts' resolution now leaves no upper end, and the
+    few-intersections warning says the count is small."""
     from scipy.stats import t
 
     from napari_srmat.grainsize import PIXEL_RESOLUTION_PX, grain_size_from_heyn
@@ -983,19 +991,19 @@ def test_few_intersections_get_an_exact_asymmetric_interval():
     res, r = measured(counts)
     d = np.array(counts) / res.per_line_length_px
     rel = t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size) / d.mean()
+    rel = math.hypot(rel, t.ppf(0.975, d.size - 1) * math.sqrt(d.size / 12) / sum(counts))
     pix = PIXEL_RESOLUTION_PX / res.mean_intercept_px
     lo, hi = r.mean_intercept_ci95_px
     ell = res.mean_intercept_px
     assert hi / ell == pytest.approx(math.exp(math.hypot(-math.log(1 - rel), pix)))
     assert lo / ell == pytest.approx(math.exp(-math.hypot(math.log(1 + rel), pix)))
     assert hi / ell > 1 / (1 - rel) > math.exp(rel)
-    # identical densities: the pixel term alone, and the warning
+    # identical densities: the counts' resolution (t(1) sqrt(2 / 12) / 2 = 2.6) leaves
+    # no upper end; the warnings say so and that the count is small
     res, r = measured([1, 1])
-    lo, hi = r.mean_intercept_ci95_px
-    ell = res.mean_intercept_px
-    pix = PIXEL_RESOLUTION_PX / ell
     assert res.ci95_half_width_px == 0.0
-    assert (lo / ell, hi / ell) == pytest.approx((math.exp(-pix), math.exp(pix)))
+    assert r.uncertainty["counting"] == pytest.approx(t.ppf(0.975, 1) * math.sqrt(2 / 12) / 2)
+    assert r.mean_intercept_ci95_px is None and any("no upper end" in w for w in r.warnings)
     assert few_intersections_note(2) in r.warnings
     # the density interval reaches 0: no upper end, no interval, a warning saying so
     res, r = measured([0] * 8 + [4, 4])
@@ -1003,6 +1011,32 @@ def test_few_intersections_get_an_exact_asymmetric_interval():
     assert r.mean_intercept_ci95_px is None and r.mean_intercept_px is not None
     assert any("no upper end" in w for w in r.warnings)
     assert r.to_dict()["mean_intercept_ci95_px"] is None
+
+
+def test_a_grid_whose_lines_count_alike_gets_a_counting_term():
+    """The grid pattern's lines on a square field all have the same length, so with few
+    crossings their counts often agree: a 400² mask with boundaries every 100 px, 2 + 2
+    grid lines, 3 crossings on every line (P = 12) had r = 0 and an interval of the pixel
+    term alone, ℓ̄ x [0.99, 1.01]. On synthetic fields such grids covered the ℓ̄ of a dense
+    grid 88.7 % of the time with P < 25 (studies/heyn_interval_coverage.py). The counts'
+    resolution, t(3) sqrt(4 / 12) / 12 = 0.153, now gives ℓ̄ x [0.87, 1.18]."""
+    from scipy.stats import t
+
+    from napari_srmat.grainsize import PIXEL_RESOLUTION_PX, grain_size_from_heyn
+
+    mask = np.zeros((400, 400), bool)
+    mask[::100, :] = True
+    mask[:, ::100] = True
+    res = measure_intercepts(mask, pattern="grid", n_lines=2)
+    assert res.per_line_intersections.tolist() == [3] * 4 and res.ci95_half_width_px == 0
+    r = grain_size_from_heyn(res)
+    lo, hi = (v / r.mean_intercept_px for v in r.mean_intercept_ci95_px)
+    assert lo < 0.88 and hi > 1.17, (lo, hi)
+    c = t.ppf(0.975, 3) * math.sqrt(4 / 12) / 12
+    assert r.uncertainty["counting"] == pytest.approx(c)
+    pix = PIXEL_RESOLUTION_PX / r.mean_intercept_px
+    assert lo == pytest.approx(math.exp(-math.hypot(math.log1p(c), pix)))
+    assert hi == pytest.approx(math.exp(math.hypot(-math.log1p(-c), pix)))
 
 
 def test_the_sampling_interval_does_not_step_at_50_intersections():
@@ -1013,6 +1047,8 @@ def test_the_sampling_interval_does_not_step_at_50_intersections():
     The term is now the density's t interval inverted, ``ℓ̄ [1/(1+r), 1/(1-r)]``, at
     every count, without the Poisson floor (which covered 100 % of synthetic fields
     while 1.25 x wider than needed: studies/heyn_interval_coverage.py)."""
+    from scipy.stats import t
+
     from napari_srmat.grainsize import PIXEL_RESOLUTION_PX, grain_size_from_heyn
 
     widths = []
@@ -1020,7 +1056,8 @@ def test_the_sampling_interval_does_not_step_at_50_intersections():
         mask, segs = _drawn_lines_with_counts(counts)
         res = measure_intercepts(mask, pattern="segments", segments=segs)
         assert res.intersection_count == sum(counts)
-        r = res.relative_accuracy_pct / 100
+        r = math.hypot(res.relative_accuracy_pct / 100,  # with the counts' resolution
+                       t.ppf(0.975, 9) * math.sqrt(10 / 12) / sum(counts))
         ell = res.mean_intercept_px
         pix = PIXEL_RESOLUTION_PX / ell
         lo, hi = grain_size_from_heyn(res).mean_intercept_ci95_px
