@@ -1813,7 +1813,8 @@ def test_an_sr_layer_calibration_event_reads_the_layer_once(make_napari_viewer, 
     and for whether the pixels are square). It reads them once per event now
     (layer_pixel_sizes), and the session still follows the new size. (The scale set
     places its LR, kept both ways, whose new pixel size the SR layer then records: a
-    second event, read once too; the LR is read once, for that record.)"""
+    second event, read once too; the LR is read twice, for that record and for its own
+    record of its new size, keep_own_records: its translate set reads nothing.)"""
     import napari_srmat._napari_io as io_mod
     from napari_srmat.widgets.layers import follow_calibration
 
@@ -1828,7 +1829,8 @@ def test_an_sr_layer_calibration_event_reads_the_layer_once(make_napari_viewer, 
     follow_calibration(sr_layer, events.append, True)
     sr_layer.scale = (0.125, 0.125)
     assert [lay is sr_layer for lay in reads].count(True) == len(events) == 2, (reads, events)
-    assert [lay is lr_layer for lay in reads].count(True) == 1, reads
+    assert [lay is lr_layer for lay in reads].count(True) == 2, reads
+    assert lr_layer.metadata["pixel_size_um"] == pytest.approx(0.5)  # recorded as shown
     assert w.session.pixel_size_um == 0.125
 
 

@@ -618,3 +618,151 @@ def test_layer_names_drop_the_ome_ending():
     assert [_layer_name(p) for p in ("a/scan.ome.zarr", "scan.ome.tif", "scan.png",
                                      "b/.ome.zarr", "x.OME.TIFF")] == [
         "scan", "scan", "scan", ".ome", "x"]
+
+
+def _store_with_records(tmp_path, case: str) -> str:
+    """A file whose reader records a pixel size in µm (with a µm origin), ``(Y, X)``
+    sizes, or a unit-less grid (an SR store of an image without a pixel size)."""
+    from napari_srmat.io import write_ome_zarr
+
+    img = np.zeros((40, 30), np.uint8)
+    if case == "non-square":
+        return str(_non_square_tiff(tmp_path)[0])
+    if case == "unit-less grid":
+        return str(write_ome_zarr(img, tmp_path / "sr.ome.zarr", unitless_grid={
+            "scale": [0.25, 0.25], "origin": [-0.375, -0.375]}))
+    return str(write_ome_zarr(img, tmp_path / "scan.ome.zarr", pixel_size_um=0.8,
+                              origin_um=(3.0, -2.0)))
+
+
+def _grid(meta: dict) -> list[float]:
+    """A recorded ``unitless_grid`` as ``[scale Y, X, origin Y, X]``."""
+    grid = meta["unitless_grid"]
+    return [float(v) for v in (*grid["scale"], *grid["origin"])]
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("case", ["µm", "non-square", "unit-less grid"])
+def test_a_read_layers_records_follow_its_scale_set_by_hand(make_napari_viewer, tmp_path,
+                                                            case):
+    """The reader records a layer's pixel size (``pixel_size_um``, ``pixel_size_yx_um``)
+    and place (``origin_um``, ``unitless_grid``) in its metadata; its scale or translate
+    set by hand (layer controls, console) left them as read, so the metadata shown said
+    0.8 µm/px where the layer showed (and every widget read) 0.5. The displayed scale is
+    the truth: with a napari-srmat widget open the records follow it (a scale set before
+    the widget opened, at its opening), by the rule of derived layers' records. They are
+    written without a second calibration event (metadata): its followers read the layer
+    once per scale set, not twice."""
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+    from napari_srmat.widgets.layers import follow_calibration
+
+    viewer = make_napari_viewer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the non-square file's note
+        [layer] = viewer.open(_store_with_records(tmp_path, case), plugin=PLUGIN)
+    units = tuple(layer.units)
+    layer.scale = (0.6, 0.6)  # before any widget: recorded when one opens
+    CalibrationWidget(viewer)
+    meta = layer.metadata
+    if case == "unit-less grid":
+        assert meta["pixel_size_um"] is None
+        assert _grid(meta) == pytest.approx([0.6, 0.6, -0.375, -0.375])
+    else:
+        assert meta["pixel_size_um"] == pytest.approx(0.6)
+        assert "pixel_size_yx_um" not in meta  # square now
+    # set by hand with the widget open
+    events: list = []
+    follow_calibration(layer, events.append, True)
+    layer.scale = (0.5, 0.25)
+    assert [e.type for e in events] == ["scale"]
+    layer.translate = (1.0, -1.0)
+    meta = layer.metadata
+    if case == "unit-less grid":
+        assert meta["pixel_size_um"] is None and tuple(layer.units) == units
+        assert _grid(meta) == pytest.approx([0.5, 0.25, 1.0, -1.0])
+        assert layer_unitless_scale(layer) is None  # a grid, not a pixel-size hint
+    else:
+        assert meta["pixel_size_um"] == pytest.approx(0.25)
+        assert meta["pixel_size_yx_um"] == pytest.approx([0.5, 0.25])
+        assert layer_pixel_size_um(layer) is None  # not square: no single size
+    if case == "µm":
+        assert meta["origin_um"] == pytest.approx((1.0, -1.0))
+    layer.scale = (0.5, 0.5)
+    assert layer.metadata["pixel_size_um"] == (None if case == "unit-less grid" else 0.5)
+    assert "pixel_size_yx_um" not in layer.metadata
+
+
+@pytest.mark.gui
+def test_a_scale_typed_on_a_layer_read_without_a_pixel_size_stays_a_hint(make_napari_viewer,
+                                                                        tmp_path):
+    """A file without a pixel size reads as a layer recording ``pixel_size_um: None``; a
+    scale typed on it without a unit (``layer.scale = (0.5, 0.5)``) may be a pixel size,
+    which the widgets hint at. Its records following the scale must not make it a grid
+    (``unitless_grid``: an SR store's place, never hinted), which hid the hint."""
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+    from napari_srmat.widgets.layers import pixel_size_hint
+
+    PIL.fromarray(np.zeros((40, 30), np.uint8)).save(tmp_path / "scan.png")
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(tmp_path / "scan.png"), plugin=PLUGIN)
+    cal = CalibrationWidget(viewer)
+    layer.scale = (0.5, 0.5)
+    layer.translate = (2.0, 3.0)
+    assert "unitless_grid" not in layer.metadata and layer.metadata["pixel_size_um"] is None
+    assert layer_unitless_scale(layer) == 0.5
+    assert "its scale 0.5 has no length unit" in pixel_size_hint(layer)
+    assert "its scale 0.5 has no length unit" in cal.current.text()
+
+
+@pytest.mark.gui
+def test_records_are_kept_once_however_many_widgets_open_and_hold_no_layer(
+        make_napari_viewer, tmp_path, monkeypatch):
+    """Each napari-srmat widget calls keep_own_records: with three open, a layer's scale
+    set (one there before them, one added after) is recorded once, not once per widget;
+    and its handlers hold no layer: a read layer deleted is freed at once."""
+    import gc
+    import weakref
+
+    import napari_srmat.widgets.layers as layers_mod
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+
+    viewer = make_napari_viewer()
+    path = _store_with_records(tmp_path, "µm")
+    [before] = viewer.open(path, plugin=PLUGIN)
+    CalibrationWidget(viewer)
+    CalibrationWidget(viewer)
+    AuditWidget(viewer)
+    [after] = viewer.open(path, plugin=PLUGIN)
+    recorded: list = []
+    own = layers_mod.own_records
+    monkeypatch.setattr(layers_mod, "own_records",
+                        lambda lay: recorded.append(lay) or own(lay))
+    for layer in (before, after):
+        layer.scale = (0.5, 0.5)
+        assert layer.metadata["pixel_size_um"] == pytest.approx(0.5)
+    assert recorded == [before, after], recorded
+    recorded.clear()
+    gone = weakref.ref(after)
+    viewer.layers.remove(after)
+    del after, layer
+    gc.collect()
+    assert gone() is None
+
+
+@pytest.mark.gui
+def test_records_follow_on_a_layer_holding_an_array_in_its_metadata(make_napari_viewer):
+    """A script's layer recording a pixel size beside an array (a profile, a lookup
+    table) in its metadata: comparing its records asked the array for one truth value,
+    and its scale set raised (ValueError) once a widget had opened."""
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+
+    viewer = make_napari_viewer()
+    profile = np.arange(5.0)
+    layer = viewer.add_image(np.zeros((40, 30), np.uint8), scale=(0.8, 0.8),
+                             units=("micrometer", "micrometer"),
+                             metadata={"pixel_size_um": 0.8, "profile": profile})
+    CalibrationWidget(viewer)
+    layer.scale = (0.5, 0.5)
+    assert layer.metadata["pixel_size_um"] == pytest.approx(0.5)
+    assert layer.metadata["profile"] is profile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .layers import WidgetInputError, follow_calibration
+from .layers import WidgetInputError, follow_calibration, keep_own_records
 
 __all__ = ["LayerCombo"]
 
@@ -48,6 +48,7 @@ class LayerCombo:
         viewer.layers.events.inserted.connect(self._watch_name)
         for layer in viewer.layers:
             layer.events.name.connect(self.refresh)
+        keep_own_records(viewer)  # layers' records follow their scale while a widget is open
         self.refresh()
 
     def _watch_name(self, event) -> None:

@@ -60,7 +60,7 @@ from ._worker import (
     qt_alive,
     user_action,
 )
-from .layers import keep_on_layer, kept_on
+from .layers import keep_on_layer, keep_own_records, kept_on
 
 __all__ = ["AuditWidget", "KEYS", "default_session_path"]
 
@@ -352,6 +352,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             lambda e: e.value.events.name.connect(self._refresh_layers))
         for layer in self.viewer.layers:
             layer.events.name.connect(self._refresh_layers)
+        keep_own_records(self.viewer)  # records follow a scale set by hand (LayerCombo's)
         self._refresh_layers()
 
     # ----------------------------------------------------------------- layers

@@ -24,6 +24,7 @@ import math
 import os
 import weakref
 from collections.abc import Callable, Generator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,8 @@ __all__ = [
     "follow_calibration",
     "keep_on_layer",
     "keep_all_on_layer",
+    "keep_own_records",
+    "own_records",
     "kept_on",
     "BoundaryMaps",
     "BoundaryLayers",
@@ -990,10 +993,8 @@ class _Keeper:
         meta = dict(overlay.metadata or {})
         if not any(key in meta for key in DERIVED_RECORDS):
             return
-        now = derived_records(meta, layer, self.factor, overlay.scale[-2:],
-                              overlay.translate[-2:])
-        if now != meta:
-            overlay.metadata = now
+        _set_records(overlay, derived_records(meta, layer, self.factor, overlay.scale[-2:],
+                                              overlay.translate[-2:]))
 
     def follow(self, on: bool) -> None:
         """Connect (``on``) or disconnect :meth:`place` to the live layers' events: the
@@ -1010,6 +1011,143 @@ class _Keeper:
         overlay = self._overlay()
         if overlay is not None and _KEPT.get(overlay) is self:
             del _KEPT[overlay]
+
+
+def _records_differ(now, value) -> bool:
+    """Whether ``metadata`` records ``now`` differ from ``value``: numbers beyond rounding
+    (:func:`_differs`), lists and tuples alike (the reader's lists, the rule's tuples); an
+    entry the rule left as it was (the same object: an array a script put there) is not
+    compared, one that cannot be (arrays changed) differs."""
+    if now is value:
+        return False
+    if isinstance(now, dict) and isinstance(value, dict):
+        return now.keys() != value.keys() or any(_records_differ(now[k], value[k])
+                                                 for k in now)
+    if isinstance(now, (list, tuple)) and isinstance(value, (list, tuple)):
+        return len(now) != len(value) or any(_records_differ(a, b)
+                                             for a, b in zip(now, value))
+    if isinstance(now, (int, float, np.number)) and isinstance(value, (int, float,
+                                                                      np.number)):
+        return _differs((now,), (value,))
+    try:
+        return bool(now != value)
+    except (TypeError, ValueError):  # arrays: no single truth value
+        return True
+
+
+def _set_records(layer, meta: dict, *, quiet: bool = False) -> None:
+    """Set ``layer.metadata`` to ``meta`` unless it records the same (no event); ``quiet``:
+    without its ``metadata`` event (records that change no pixel size the layer gives:
+    :func:`_record_own_layer`)."""
+    if not _records_differ(dict(layer.metadata or {}), meta):
+        return
+    with layer.events.metadata.blocker() if quiet else nullcontext():
+        layer.metadata = meta
+
+
+#: ``metadata`` entries by which a layer records its own pixel size and place as a store
+#: would (:func:`own_records`): the reader's (``pixel_size_um``, ``pixel_size_yx_um``,
+#: ``unitless_grid``, ``origin_um``), Calibration's, a derived layer's.
+OWN_RECORDS = (*DERIVED_RECORDS, "origin_um")
+
+
+def own_records(layer) -> dict:
+    """``layer``'s ``metadata`` with what it records of its own pixels as it shows them
+    now: the pixel size of :func:`derived_records` (``layer`` its own source at factor
+    1: the one rule) and, when it records one, its ``unitless_grid`` (a store's grid, e.g.
+    an SR output's over its input's pixels) and ``origin_um``
+    (:func:`~napari_srmat._napari_io.layer_place`). The displayed scale is the truth
+    (:func:`layer_pixel_size_um` reads it): the records follow it, never the reverse. A
+    layer recording no grid gets none: its scale without a length unit stays what the
+    widgets hint may be a pixel size (:func:`pixel_size_hint`), e.g. ``layer.scale =
+    (0.5, 0.5)`` typed on an image read without one.
+
+    Examples
+    --------
+    >>> own_records({"scale": (0.5, 0.5), "translate": (1.0, 2.0),
+    ...              "units": ("micrometer", "micrometer"),
+    ...              "metadata": {"pixel_size_um": 0.8, "origin_um": [3.0, -2.0]}})
+    {'pixel_size_um': 0.5, 'origin_um': (1.0, 2.0)}
+    >>> own_records({"scale": (0.5, 0.5), "metadata": {"pixel_size_um": None}})
+    {'pixel_size_um': None}
+    >>> own_records({"scale": (0.5, 0.5), "translate": (1.0, 2.0), "metadata": {
+    ...     "pixel_size_um": None, "unitless_grid": {"scale": [0.25, 0.25],
+    ...                                              "origin": [0.0, 0.0]}}})
+    {'pixel_size_um': None, 'unitless_grid': {'scale': (0.5, 0.5), 'origin': (1.0, 2.0)}}
+    """
+    def part(key, default=None):
+        value = layer.get(key) if isinstance(layer, dict) else getattr(layer, key)
+        return default if value is None else value
+
+    scale = tuple(part("scale", (1.0, 1.0)))[-2:]
+    translate = tuple(part("translate", (0.0, 0.0)))[-2:]
+    meta = derived_records(part("metadata"), layer, 1.0, scale, translate)
+    if "unitless_grid" not in (part("metadata") or {}):
+        meta.pop("unitless_grid", None)  # a unit-less scale typed by hand: a hint
+    if "origin_um" in meta:
+        origin = layer_place({"scale": scale, "translate": translate, "units": part("units"),
+                              "metadata": meta}).get("origin_um")
+        if origin is None:
+            del meta["origin_um"]
+        else:
+            meta["origin_um"] = origin
+    return meta
+
+
+#: ``metadata`` entries of :data:`OWN_RECORDS` that record a layer's place: the only ones
+#: a ``translate`` set changes (a layer recording its pixel size only is not read then).
+PLACE_RECORDS = ("unitless_grid", "origin_um")
+
+
+def _record_own(event) -> None:
+    """:func:`_record_own_layer` of the layer whose scale, translate or units were set."""
+    layer = getattr(event, "source", None)
+    if getattr(event, "type", None) == "translate" and not any(
+            key in (getattr(layer, "metadata", None) or {}) for key in PLACE_RECORDS):
+        return
+    _record_own_layer(layer)
+
+
+def _record_own_layer(layer) -> None:
+    """Write ``layer``'s records (:func:`own_records`) if it holds any and is not kept
+    on another layer (its keeper records it from that layer), without a ``metadata``
+    event: they change no pixel size the layer gives (a scale in a length unit wins over
+    them; without one they are its calibration, written back as they were), and the
+    ``scale`` / ``translate`` / ``units`` event they follow told its followers already
+    (a second calibration event had them read the layer and re-plan a rescan again).
+    Reads attributes only: no computing on the GUI thread."""
+    meta = getattr(layer, "metadata", None) or {}
+    if not any(key in meta for key in OWN_RECORDS):
+        return
+    keeper = _KEPT.get(layer)
+    if keeper is not None and keeper.layers(keeper._viewer()) is not None:
+        return
+    _set_records(layer, own_records(layer), quiet=True)
+
+
+def _follow_own(layer) -> None:
+    """Record ``layer``'s pixels as it shows them now and at each of its
+    :data:`GEOMETRY_EVENTS` (:func:`_record_own`)."""
+    follow_calibration(layer, _record_own, True, GEOMETRY_EVENTS)
+    _record_own_layer(layer)
+
+
+def _follow_inserted(event) -> None:
+    _follow_own(event.value)
+
+
+def keep_own_records(viewer) -> None:
+    """Keep the records of every layer of ``viewer``, now and added later, on what it
+    shows (:func:`own_records`): a scale or translate set by hand (layer controls,
+    console) left a read layer's ``metadata["pixel_size_um"]`` (shown in the console,
+    copied with the layer) at the file's where the layer shows, and every widget reads,
+    another. Each napari-srmat widget calls it (``LayerCombo``, the Audit widget): the
+    records follow from the first one opened on, for the viewer's life (its handlers are
+    module functions: they hold no layer). Calling it again adds nothing (napari connects
+    a callback once)."""
+    viewer.layers.events.inserted.connect(_follow_inserted)
+    for layer in viewer.layers:
+        _follow_own(layer)
 
 
 def _set_place(layer, geometry: dict[str, Any]) -> None:
