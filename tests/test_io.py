@@ -939,6 +939,34 @@ def test_a_ctrl_c_in_write_ome_zarr_s_swap_completes_it_and_goes_on(tmp_path, mo
     OutputLock(out).acquire().release()
 
 
+@pytest.mark.parametrize("gone", ["deleted", "moved_away"])
+def test_the_stream_writer_swaps_in_only_a_partial_still_there_and_finished(tmp_path, gone):
+    """A finished OUT.partial deleted or moved away before swap_in: swap_in checked only
+    that no manifest was there (finish() drops it), so it renamed the earlier OUT aside
+    and then failed at the second rename, nothing at OUT (failed before: OSError, OUT
+    missing, the earlier store aside). One rule now tells a finished store (the
+    `finished` property, also abort's): swap_in refuses, OUT untouched."""
+    import shutil
+
+    out = tmp_path / "o.ome.zarr"
+    earlier = np.arange(16 * 16, dtype=np.uint16).reshape(16, 16)
+    write_ome_zarr(earlier, out, chunks=16)
+    w = OmeZarrStreamWriter(out, (16, 16), np.uint16, chunks=16, overwrite=True)
+    w.write_block((0, 0), None, earlier[::-1].copy())
+    w.finish(1)
+    if gone == "deleted":
+        shutil.rmtree(w.partial)
+    else:
+        w.partial.rename(tmp_path / "elsewhere")
+    with pytest.raises(RuntimeError, match="not finished .* moved away or deleted"):
+        w.swap_in()
+    assert not w.finished
+    w.abort()
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["o.ome.zarr"] + (["elsewhere"] if gone == "moved_away" else []))
+    np.testing.assert_array_equal(np.asarray(read_image(out).data), earlier)
+
+
 
 def test_a_swap_failing_part_way_in_write_ome_zarr_keeps_the_finished_store(
         tmp_path, monkeypatch):
@@ -970,9 +998,9 @@ def test_write_ome_zarr_after_an_interrupted_swap_completes_or_undoes_it_first(
     Before, the writer finished the swap (or deleted the .old copy, the only one) and
     then, without overwrite, wrote into a store it had not set up (failed before:
     AttributeError 'level0', a traceback; or the earlier store deleted and OUT written
-    anew, with overwrite too without a word). Now the swap is finished, or the earlier store put back (said in a warning),
-    then without overwrite the usual one-line refusal (OUT exists), with it OUT
-    replaced as asked."""
+    anew, with overwrite too without a word). Now the swap is finished, or the earlier
+    store put back (said in a warning), then without overwrite the usual one-line
+    refusal (OUT exists), with it OUT replaced as asked."""
     from napari_srmat.outputs import OutputExistsError
 
     out = tmp_path / "o.ome.zarr"

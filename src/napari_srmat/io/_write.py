@@ -455,7 +455,6 @@ class OmeZarrStreamWriter:
         })
         self.resumed = False
         self.complete = False
-        self._finished = False  # finish() has run: PATH.partial is the finished store
         self.started_with: dict[str, Any] = {}
         #: whether every chunk of level 0 was written with EVERY_CHUNK (a partial begun
         #: by an earlier version skipped those of zeros): the store is then marked so
@@ -493,8 +492,7 @@ class OmeZarrStreamWriter:
         if self.partial.exists():
             old = self._read_manifest()
             marker = read_marker(self.partial)
-            # finalize drops the manifest after the complete marker, just before the swap
-            finished = old is None and marker is not None and bool(marker.get("complete"))
+            finished = _finished_marker(self.partial) is not None
             if finished:
                 old = {"identity": marker.get("identity")}
             elif old is None and marker is None:
@@ -648,12 +646,24 @@ class OmeZarrStreamWriter:
         return PartialBlockWriter(self.path.absolute(), self.partial.absolute(), self.shape,
                                   self.dtype, self.axes, self.chunks, self.grid)
 
+    @property
+    def finished(self) -> bool:
+        """Whether ``PATH.partial`` holds the finished store of this writer's identity,
+        waiting to be moved into place: :meth:`finish` ran (in this run or in one killed
+        before its swap), so it holds the complete marker and no manifest. The one rule
+        of :meth:`abort` (such a store is kept) and :meth:`swap_in` (only such a store is
+        moved into place); read from the disk, so a partial moved away or deleted since is
+        not finished."""
+        marker = _finished_marker(self.partial)
+        return marker is not None and marker.get("kind") == self.kind and not \
+            identity_differences(marker.get("identity"), self.identity)
+
     def abort(self) -> None:
         """Delete an unfinished ``PATH.partial`` (nothing is left behind) and release the
-        lock. A store :meth:`finish` finished is kept: a swap that failed part-way may
-        have renamed the earlier output aside, and the next writer of ``PATH`` moves the
+        lock. A :attr:`finished` store is kept: a swap that failed part-way may have
+        renamed the earlier output aside, and the next writer of ``PATH`` moves the
         finished store into place (:meth:`_finish_interrupted_swap`)."""
-        if not self.complete and not self._finished:
+        if not self.complete and not self.finished:
             shutil.rmtree(self.partial, ignore_errors=True)
         self.close()
 
@@ -768,19 +778,25 @@ class OmeZarrStreamWriter:
         # the finished store never carries the bookkeeping (a kill from here on leaves a
         # partial that a rerun only moves into place)
         _drop_bookkeeping(self.partial)
-        self._finished = True
 
     def swap_in(self) -> Path:
-        """Move the store :meth:`finish` finished from ``PATH.partial`` onto ``PATH``
-        (replacing an earlier output; :func:`~napari_srmat._atomic.swap_into_place`);
+        """Move the :attr:`finished` store from ``PATH.partial`` onto ``PATH`` (replacing
+        an earlier output; :func:`~napari_srmat._atomic.swap_into_place`);
         :attr:`complete` from then on; returns ``PATH``. The lock stays held
-        (:meth:`close`). Raises RuntimeError, moving nothing, for a partial store that
-        :meth:`finish` has not finished.
+        (:meth:`close`).
+
+        Raises
+        ------
+        RuntimeError
+            ``PATH.partial`` is not :attr:`finished` (:meth:`finish` not run, or the
+            folder moved away or deleted since): nothing is moved, ``PATH`` untouched
+            (a missing partial renamed the earlier output aside and then failed: nothing
+            at ``PATH``).
         """
         if not self.complete:
-            if (self.partial / _MANIFEST).exists():  # finish drops it at its end
-                raise RuntimeError(f"{self.partial} is not finished (finish() first); "
-                                   "not moved into place")
+            if not self.finished:
+                raise RuntimeError(f"{self.partial} is not finished (finish() first) or was "
+                                   f"moved away or deleted; {self.path} is not touched")
             swap_into_place(self.partial, self.path)
             self.complete = True
         return self.path
@@ -861,6 +877,16 @@ def _store_block(w, level0, block_index, slices, data) -> None:
 def _creation_debris_only(path: Path) -> bool:
     """Nothing but the temporary file of our manifest or marker in ``path``."""
     return only_creation_debris(path, (_MANIFEST,))
+
+
+def _finished_marker(partial: Path) -> dict | None:
+    """The complete marker of a finished store in ``partial`` (:meth:`OmeZarrStreamWriter.finish`
+    writes it, then drops the manifest); None for a partial still being written, or a
+    missing one."""
+    if partial.is_symlink() or not partial.is_dir() or (partial / _MANIFEST).exists():
+        return None
+    marker = read_marker(partial)
+    return marker if marker and marker.get("complete") else None
 
 
 def _drop_bookkeeping(path: Path) -> None:
