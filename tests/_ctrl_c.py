@@ -1,6 +1,6 @@
-"""A Ctrl-C at a chosen moment of an output's swap into place, or its second rename
-failing (shared by the writer, atomic_directory and tiled engine tests). No test in
-here."""
+"""A Ctrl-C at a chosen moment of an output's swap into place or of the deletion of the
+earlier output it replaced, or its second rename failing (shared by the writer,
+atomic_directory and tiled engine tests). No test in here."""
 
 from __future__ import annotations
 
@@ -81,3 +81,28 @@ def second_rename_fails(monkeypatch, out: Path) -> Iterator[None]:
     with monkeypatch.context() as patch, pytest.raises(OSError, match="went away"):
         patch.setattr(_atomic.os, "replace", failing)
         yield
+
+
+@contextlib.contextmanager
+def ctrl_c_in_deletion(monkeypatch) -> Iterator[list]:
+    """Press Ctrl-C (a real SIGINT) as the deletion of the earlier folder a swap put aside
+    begins (a large SR store takes minutes), and record in the yielded list whether the
+    KeyboardInterrupt came before the deletion finished (``["began"]``) or only after it
+    (``["began", "deleted"]``: the press was held). The deletion itself is real; the
+    patch is undone at the block's end."""
+    from napari_srmat import _atomic
+    from napari_srmat.io import _write
+
+    delete, steps = _atomic.remove_tree_marker_last, []
+
+    def pressed(path, last=()):
+        steps.append("began")
+        signal.raise_signal(signal.SIGINT)
+        delete(path, last)
+        steps.append("deleted")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_atomic, "remove_tree_marker_last", pressed)
+        # the writer's own name for it (none before it deleted outside the swap)
+        patch.setattr(_write, "remove_tree_marker_last", pressed, raising=False)
+        yield steps

@@ -12,6 +12,7 @@ import pytest
 import torch
 from _ctrl_c import (  # noqa: F401
     SWAP_MOMENTS,
+    ctrl_c_in_deletion,
     ctrl_c_in_swap,
     python_ctrl_c,
     second_rename_fails,
@@ -237,11 +238,117 @@ def test_a_ctrl_c_in_atomic_directory_s_swap_completes_it(tmp_path, monkeypatch,
     target = tmp_path / "ck"
     target.mkdir()
     (target / "w").write_text("old")
+    from napari_srmat._atomic import SWAPPED_OUT
+
     with ctrl_c_in_swap(monkeypatch, target, at) as pressed, \
             pytest.raises(KeyboardInterrupt), atomic_directory(target, overwrite=True) as tmp:
         (tmp / "w").write_text("new")
-    assert pressed and sorted(os.listdir(tmp_path)) == ["ck"]
-    assert (target / "w").read_text() == "new"
+    assert pressed and (target / "w").read_text() == "new"
+    # the press is raised before the earlier folder's deletion, which may take minutes:
+    # it is left aside whole, for the next write (its `ours`) to remove
+    aside = sorted(set(os.listdir(tmp_path)) - {"ck"})
+    assert len(aside) == 1 and SWAPPED_OUT.match(aside[0])
+    assert (tmp_path / aside[0] / "w").read_text() == "old"
+    with atomic_directory(target, overwrite=True, ours=lambda p: (p / "w").is_file()) as tmp:
+        (tmp / "w").write_text("newer")
+    assert sorted(os.listdir(tmp_path)) == ["ck"]
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_while_an_earlier_checkpoint_is_deleted_stops_at_once(tmp_path,
+                                                                       monkeypatch):
+    """A Ctrl-C while a replaced checkpoint's earlier version was deleted (a large SR
+    store: minutes) waited for the deletion's end: it ran inside the swap's Ctrl-C hold
+    (failed before: steps 'began', 'deleted', the KeyboardInterrupt only after). Only
+    the two renames hold Ctrl-C now: the press stops the deletion at once, the new
+    checkpoint in place, and the earlier one left aside is removed by the next save."""
+    from napari_srmat.checkpoint import is_checkpoint_folder
+
+    net = torch.nn.Conv2d(3, 4, 3)
+    ckpt = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv"})
+    with ctrl_c_in_deletion(monkeypatch) as steps, pytest.raises(KeyboardInterrupt):
+        save_checkpoint(ckpt, net.state_dict(), {"model": "conv2"}, overwrite=True)
+    assert steps == ["began"]
+    assert '"conv2"' in (ckpt / "config.json").read_text()
+    left = [p for p in tmp_path.iterdir() if p.name != "ck"]
+    assert len(left) == 1 and is_checkpoint_folder(left[0])
+    save_checkpoint(ckpt, net.state_dict(), {"model": "conv3"}, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["ck"]
+    assert '"conv3"' in (ckpt / "config.json").read_text()
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_deletion_a_ctrl_c_stopped_part_way_leaves_a_copy_still_recognised(
+        tmp_path, monkeypatch):
+    """The earlier folder's deletion stopped by a Ctrl-C after its first file: what is
+    left still holds the files ``last`` names (deleted last), so the next write that
+    recognises its copies by them (``ours``) removes it; without ``last`` a stopped
+    deletion could leave debris no one recognises. (Failed before: the press was held
+    and the deletion ran to its end; atomic_directory took no ``last``.)"""
+    import signal
+
+    from napari_srmat import _atomic
+
+    def ours(p):
+        return (p / "w").is_file()
+
+    target = tmp_path / "d"
+    target.mkdir()
+    for name in ("a", "b", "w"):
+        (target / name).write_text("old")
+    unlink, unlinked = os.unlink, []
+
+    def pressed(path, *args, **kwargs):
+        unlink(path, *args, **kwargs)
+        unlinked.append(os.path.basename(path))
+        if len(unlinked) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_atomic.os, "unlink", pressed)
+        with pytest.raises(KeyboardInterrupt), \
+                atomic_directory(target, overwrite=True, ours=ours, last=("w",)) as tmp:
+            (tmp / "w").write_text("new")
+    assert len(unlinked) == 1 and unlinked[0] != "w"
+    left = [p for p in tmp_path.iterdir() if p.name != "d"]
+    assert len(left) == 1 and ours(left[0])
+    with atomic_directory(target, overwrite=True, ours=ours, last=("w",)) as tmp:
+        (tmp / "w").write_text("newer")
+    assert sorted(os.listdir(tmp_path)) == ["d"] and (target / "w").read_text() == "newer"
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_held_through_a_swap_whose_rename_fails_is_raised(tmp_path, monkeypatch):
+    """A Ctrl-C held through a swap's renames, then the second rename failing (OSError):
+    the press was dropped, only the OSError raised (a run asked to stop went on as a
+    failure, exit 1, and a caller holding Ctrl-C itself never heard of it; failed
+    before: OSError, no KeyboardInterrupt). The press is raised, the error its cause;
+    the earlier folder is back in place as for the error alone."""
+    import signal
+
+    from napari_srmat import _atomic
+
+    target = tmp_path / "ck"
+    target.mkdir()
+    (target / "w").write_text("old")
+    replace = os.replace
+
+    def failing(src, dst, **kwargs):
+        # the staging onto ck (not the earlier ck put back)
+        if (os.path.abspath(dst) == os.path.abspath(target)
+                and not _atomic.SWAPPED_OUT.match(os.path.basename(src))):
+            signal.raise_signal(signal.SIGINT)
+            raise OSError("the disk went away")
+        replace(src, dst, **kwargs)
+
+    with monkeypatch.context() as patch, \
+            pytest.warns(UserWarning, match="back in place"), \
+            pytest.raises(KeyboardInterrupt) as raised:
+        patch.setattr(_atomic.os, "replace", failing)
+        with atomic_directory(target, overwrite=True) as tmp:
+            (tmp / "w").write_text("new")
+    assert isinstance(raised.value.__cause__, OSError)
+    assert sorted(os.listdir(tmp_path)) == ["ck"] and (target / "w").read_text() == "old"
 
 
 @pytest.mark.parametrize("overwrite", [False, True])

@@ -360,7 +360,7 @@ def test_killed_just_before_the_swap_is_only_moved_into_place(tmp_path, monkeypa
     def killed(*a, **k):
         raise Killed
 
-    monkeypatch.setattr(write, "swap_into_place", killed)
+    monkeypatch.setattr(write, "swap_renames", killed)  # the swap's first step
     with pytest.raises(Killed):
         w.finalize()
     monkeypatch.undo()

@@ -14,6 +14,7 @@ import tifffile
 import zarr
 from _ctrl_c import (  # noqa: F401
     SWAP_MOMENTS,
+    ctrl_c_in_deletion,
     ctrl_c_in_swap,
     python_ctrl_c,
     second_rename_fails,
@@ -926,7 +927,8 @@ def test_a_ctrl_c_in_write_ome_zarr_s_swap_completes_it_and_goes_on(tmp_path, mo
     out and the earlier one left hidden as .OUT.*.old (failed before: only
     .o.ome.zarr.*.old left, no output at OUT). The swap now runs whole with the press
     held, then the press goes on (the KeyboardInterrupt it is) over the complete new
-    output, nothing else left and the lock free."""
+    output, the lock free; the earlier store, left aside before its deletion (minutes
+    for a large one), goes with the next writer."""
     from napari_srmat.outputs import OutputLock
 
     out = tmp_path / "o.ome.zarr"
@@ -934,9 +936,45 @@ def test_a_ctrl_c_in_write_ome_zarr_s_swap_completes_it_and_goes_on(tmp_path, mo
     write_ome_zarr(new[::-1], out, chunks=16)
     with ctrl_c_in_swap(monkeypatch, out, at) as pressed, pytest.raises(KeyboardInterrupt):
         write_ome_zarr(new, out, chunks=16, overwrite=True)
-    assert pressed and sorted(os.listdir(tmp_path)) == ["o.ome.zarr"]
+    assert pressed
     np.testing.assert_array_equal(np.asarray(read_image(out).data), new)
     OutputLock(out).acquire().release()
+    _the_earlier_store_left_aside_goes_with_the_next_writer(out, new)
+
+
+def _the_earlier_store_left_aside_goes_with_the_next_writer(out, new):
+    """A press stopped write_ome_zarr before the earlier store's deletion (which may take
+    minutes): it is left aside as our ``.OUT.<8 hex>.old``, and the next writer of OUT
+    removes it."""
+    from napari_srmat._atomic import SWAPPED_OUT
+
+    aside = sorted(set(os.listdir(out.parent)) - {out.name})
+    assert len(aside) == 1 and SWAPPED_OUT.match(aside[0]), aside
+    with OmeZarrStreamWriter(out, new.shape, new.dtype, chunks=16) as w:
+        assert w.complete
+    assert sorted(os.listdir(out.parent)) == [out.name]
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_while_write_ome_zarr_deletes_the_earlier_store_stops_at_once(
+        tmp_path, monkeypatch):
+    """A Ctrl-C while write_ome_zarr(overwrite=True) deleted the earlier store it had
+    replaced waited for the deletion's end (minutes for a large SR store: it ran inside
+    the swap's Ctrl-C hold; failed before: steps 'began', 'deleted', the KeyboardInterrupt
+    only after). Only the swap's two renames hold Ctrl-C now: the press stops the
+    deletion at once over the complete new store, the lock free, and the next writer
+    removes what is left."""
+    from napari_srmat.outputs import OutputLock
+
+    out = tmp_path / "o.ome.zarr"
+    new = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
+    write_ome_zarr(new[::-1], out, chunks=16)
+    with ctrl_c_in_deletion(monkeypatch) as steps, pytest.raises(KeyboardInterrupt):
+        write_ome_zarr(new, out, chunks=16, overwrite=True)
+    assert steps == ["began"]
+    np.testing.assert_array_equal(np.asarray(read_image(out).data), new)
+    OutputLock(out).acquire().release()
+    _the_earlier_store_left_aside_goes_with_the_next_writer(out, new)
 
 
 @pytest.mark.parametrize("gone", ["deleted", "moved_away"])

@@ -16,7 +16,12 @@ import warnings
 
 import numpy as np
 import pytest
-from _ctrl_c import SWAP_MOMENTS, ctrl_c_in_swap, python_ctrl_c  # noqa: F401
+from _ctrl_c import (  # noqa: F401
+    SWAP_MOMENTS,
+    ctrl_c_in_deletion,
+    ctrl_c_in_swap,
+    python_ctrl_c,
+)
 
 distributed = pytest.importorskip("distributed")
 
@@ -326,8 +331,9 @@ def test_a_ctrl_c_in_the_swap_completes_it_and_is_told_once(image, tmp_path, mon
     and the new store still in OUT.partial (failed before: KeyboardInterrupt, no OUT);
     after the last rename the engine guessed from the paths on disk that the swap was
     done. The swap now runs whole, the press held until it is done and told once as a
-    Ctrl-C at the close of a run that had ended: the new output is in place, nothing
-    else is left."""
+    Ctrl-C at the close of a run that had ended: the new output is in place; an earlier
+    output, left aside before its deletion (minutes for a large one), goes with the next
+    run into OUT."""
     import os
 
     out = tmp_path / "o.ome.zarr"
@@ -343,8 +349,45 @@ def test_a_ctrl_c_in_the_swap_completes_it_and_is_told_once(image, tmp_path, mon
     assert pressed and got == out
     assert [str(w.message) for w in caught if "Ctrl-C" in str(w.message)] == [
         _distributed.CTRL_C_AT_CLOSE]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.ome.zarr"]
     np.testing.assert_array_equal(_stored(out), tiled_apply(image, _double, **KW))
+    _the_earlier_output_left_aside_goes_with_the_next_run(
+        image, out, left=at == "between_the_renames")
+
+
+def _the_earlier_output_left_aside_goes_with_the_next_run(image, out, left: bool) -> None:
+    """Whether an earlier output is ``left`` aside as our ``.OUT.<8 hex>.old`` beside the
+    complete OUT; a rerun (OUT already complete) removes it."""
+    from napari_srmat._atomic import SWAPPED_OUT
+
+    aside = sorted(p.name for p in out.parent.iterdir() if p != out)
+    assert len(aside) == left and all(SWAPPED_OUT.match(a) for a in aside), aside
+    assert tiled_apply(image, _double, out=out, **KW) == out
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+def test_a_ctrl_c_while_the_earlier_output_is_deleted_stops_it_and_is_told_once(
+        image, tmp_path, monkeypatch):
+    """A Ctrl-C while the run deleted the earlier OUT it had replaced (--overwrite)
+    waited for the deletion's end: minutes for a large SR store, every press held (it
+    ran inside the swap's Ctrl-C hold; failed before: steps 'began', 'deleted'). Only the
+    swap's two renames hold Ctrl-C now: the press stops the deletion at once and is told
+    once as a Ctrl-C at the close of a run that had ended, the new output in place; the
+    next run into OUT removes what is left of the earlier one."""
+    out = tmp_path / "o.ome.zarr"
+    tiled_apply(image[::-1].copy(), _double, out=out, **KW)
+    try:
+        with warnings.catch_warnings(record=True) as caught, \
+                ctrl_c_in_deletion(monkeypatch) as steps:
+            warnings.simplefilter("always")
+            got = tiled_apply(image, _double, out=out, overwrite=True, **KW)
+    except KeyboardInterrupt:  # not to end the test session
+        pytest.fail("the press came out of the run, whose output was complete")
+    assert steps == ["began"] and got == out
+    assert [str(w.message) for w in caught if "Ctrl-C" in str(w.message)] == [
+        _distributed.CTRL_C_AT_CLOSE]
+    np.testing.assert_array_equal(_stored(out), tiled_apply(image, _double, **KW))
+    _the_earlier_output_left_aside_goes_with_the_next_run(image, out, left=True)
 
 
 @pytest.mark.parametrize("error", [OSError("no space left on device"), KeyboardInterrupt()])

@@ -553,7 +553,9 @@ def test_a_ctrl_c_in_edges_predict_s_swap_completes_it(tmp_path, capsys, monkeyp
     earlier one aside as ``.e.*.old``, the new one in ``e.partial``) until a rerun;
     after the last rename the ``.old`` copy stayed beside it. The swap now runs whole
     with the press held: the press ends the command (one line, no traceback) over the
-    complete new ``e``, nothing else left, and a rerun has nothing to do."""
+    complete new ``e``, before the earlier ``e`` is deleted (minutes for large maps): it
+    stays aside as ``.e.<8 hex>.old`` until the rerun, which removes it and has nothing
+    else to do."""
     a, b = _png(tmp_path / "a.png", 1, 64), _png(tmp_path / "b.png", 2, 64)
     out = tmp_path / "e"
     args = ["--tile", "64", "--overlap", "16", "--tta", "none", "--device", "cpu"]
@@ -561,11 +563,15 @@ def test_a_ctrl_c_in_edges_predict_s_swap_completes_it(tmp_path, capsys, monkeyp
     with ctrl_c_in_swap(monkeypatch, out, at) as pressed:
         rc, _, err = _run(["edges", "predict", b, "--out", out, *args, "--overwrite"],
                           capsys)
+    from napari_srmat._atomic import SWAPPED_OUT
+
     assert pressed and rc != 0 and _one_error_line(err)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "e"]
+    aside = sorted({p.name for p in tmp_path.iterdir()} - {"a.png", "b.png", "e"})
+    assert len(aside) == 1 and SWAPPED_OUT.match(aside[0]), aside
     kept = _pixels(out / "prob.ome.zarr")
     rc, _, err = _run(["edges", "predict", b, "--out", out, *args], capsys)
     assert rc == 0 and "already complete" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "e"]
     np.testing.assert_array_equal(_pixels(out / "prob.ome.zarr"), kept)
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "atomic_path",
     "atomic_directory",
     "swap_into_place",
+    "swap_renames",
     "put_back_swapped_out",
     "ctrl_c_held",
     "HeldInterrupt",
@@ -109,7 +110,8 @@ STAGING_DIRECTORY = re.compile(r"^\.(?P<of>.+)\.[0-9a-f]{8}\.partial$")
 
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
-                     ours: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+                     ours: Callable[[Path], bool] | None = None,
+                     last: Iterable[str] = ()) -> Iterator[Path]:
     """Yield a temporary directory; move it onto ``path`` when the block succeeds.
 
     Parameters
@@ -124,17 +126,24 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
         Whether a folder is what the caller writes at ``path`` (e.g.
         :func:`napari_srmat.checkpoint.is_checkpoint_folder`): with ``path`` missing, such
         an earlier ``path`` an interrupted replacement left aside is put back first
-        (:func:`put_back_swapped_out`), then refused without ``overwrite`` or replaced.
-        Without it, only the copy this call renamed aside is put back (a swap failing
-        part-way).
+        (:func:`put_back_swapped_out`), then refused without ``overwrite`` or replaced;
+        with ``path`` there, such copies left aside by replacements that completed (a
+        Ctrl-C stopped the deletion of the earlier copy) are deleted
+        (:func:`remove_stale_swaps`). Without it, only the copy this call renamed aside
+        is put back (a swap failing part-way).
+    last : iterable of str
+        The files of an earlier ``path`` deleted last when it is replaced
+        (:func:`swap_into_place`), besides the marker files: what ``ours`` recognises it
+        by, so that a copy whose deletion was stopped part-way is still removed later.
     """
     from .errors import check_flag
     from .outputs import exists_error
 
     overwrite = check_flag("overwrite", overwrite)
     path = Path(path)
+    last = tuple(last)
     if ours is not None:
-        put_back_swapped_out(path, ours=ours)
+        remove_stale_swaps(path, ours=ours, last=last)
     if path.exists() and not overwrite:
         raise exists_error(path, holds="already exists")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +152,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
     tmp.mkdir()
     try:
         yield tmp
-        swap_into_place(tmp, path)
+        swap_into_place(tmp, path, last=last)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         # a swap failing part-way: the earlier path, which this call renamed aside, back
@@ -151,19 +160,29 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
         raise
 
 
-def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path:
+def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike, *,
+                    last: Iterable[str] = ()) -> Path:
     """Rename a complete ``staging`` directory onto ``path``, replacing it if present.
 
     The old ``path`` is first renamed to a hidden ``.NAME.*.old`` sibling and deleted
-    after the new one is in place: a kill in between leaves ``staging`` complete (a
-    rerun finishes the swap) and the ``.old`` copy (removed by the next writer, which
-    recognises it by its marker: the marker files are deleted last).
-    The swap runs whole: a Ctrl-C meanwhile is held (:func:`ctrl_c_held`) and raised
-    once the new ``path`` is in place and the old copy deleted (a press between the
-    two renames left the earlier output aside and the new one unmoved, and its caller
-    then deleted the staging or left it: nothing at ``path``).
+    after the new one is in place (:func:`swap_renames`, then
+    :func:`remove_tree_marker_last` with ``last``): a kill in between leaves ``staging``
+    complete (a rerun finishes the swap) and the ``.old`` copy (removed by the next
+    writer, which recognises it by its marker: the marker files are deleted last).
+    Only the two renames hold Ctrl-C; the deletion, which takes minutes for a large
+    store, does not: a press then stops it at once, ``path`` complete, and what is left
+    of the copy is removed by the next writer (a press held through the renames is
+    raised before the deletion, for the same reason).
     Callers check beforehand that ``path`` may be replaced
     (:func:`napari_srmat.outputs.check_replaceable`).
+
+    Parameters
+    ----------
+    staging, path : path-like
+        The complete new folder and where it goes.
+    last : iterable of str
+        Files of the earlier ``path`` to delete last, after the marker files (what else
+        recognises it, e.g. a checkpoint's weights and config).
 
     Returns
     -------
@@ -173,27 +192,53 @@ def swap_into_place(staging: str | os.PathLike, path: str | os.PathLike) -> Path
     Raises
     ------
     KeyboardInterrupt
-        A Ctrl-C held through the swap (to the SIGINT handler before it: a caller
-        holding Ctrl-C itself counts it), with ``path`` complete.
+        A Ctrl-C held through the renames or pressed during the deletion, with ``path``
+        complete.
+    OSError
+        A rename failing (:func:`swap_renames`).
+    """
+    old = swap_renames(staging, path)
+    if old is not None:
+        remove_tree_marker_last(old, last)
+    return Path(path)
+
+
+def swap_renames(staging: str | os.PathLike, path: str | os.PathLike) -> Path | None:
+    """The two renames of :func:`swap_into_place`, whole: an earlier ``path`` renamed
+    aside to ``.NAME.<8 hex>.old`` (:data:`SWAPPED_OUT`), then ``staging`` onto ``path``,
+    and the folder synced, with a Ctrl-C meanwhile held (:func:`ctrl_c_held`) and
+    delivered after (a press between the two renames left the earlier output aside and
+    the new one unmoved, and its caller then deleted the staging or left it: nothing at
+    ``path``). The copy aside is the caller's to delete, outside any hold.
+
+    Returns
+    -------
+    Path or None
+        The earlier ``path`` renamed aside; None when there was none.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        A Ctrl-C held through the renames (to the SIGINT handler before them: a caller
+        holding Ctrl-C itself counts it), with ``path`` complete and the copy aside.
     OSError
         A rename failing; after the first, ``path`` is missing, the earlier one aside
         and ``staging`` complete (:func:`finish_interrupted_swap`,
-        :func:`put_back_swapped_out`).
+        :func:`put_back_swapped_out`). With a Ctrl-C held meanwhile, the press is raised
+        instead, this error its cause (:func:`ctrl_c_held`).
     """
     staging, path = Path(staging), Path(path)
     if path.is_symlink():  # callers refuse it first (check_replaceable); never through it
         raise FileExistsError(f"{path} is a symbolic link; it will not be replaced")
+    old = None
     with ctrl_c_held() as ctrl_c:
         if path.exists():
             old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")  # SWAPPED_OUT
             os.replace(path, old)
-            os.replace(staging, path)
-            remove_tree_marker_last(old)
-        else:
-            os.replace(staging, path)
+        os.replace(staging, path)
         _fsync_dir(path.parent)
     ctrl_c.deliver()
-    return path
+    return old
 
 
 class HeldInterrupt:
@@ -221,11 +266,16 @@ def ctrl_c_held() -> Iterator[HeldInterrupt]:
     """Count the Ctrl-C presses while the block runs instead of raising them
     (:class:`HeldInterrupt`, whose ``deliver()`` the caller calls once it can be
     stopped); the SIGINT handler before is back at the block's end. The one rule of a
-    step that must run whole: an output's swap into place (a press between the two
-    renames of :func:`swap_into_place` left the earlier output renamed aside and the
-    new one unmoved: nothing at the output's path), a run's closes. Only in the main
+    step that must run whole: an output's swap into place (its two renames: a press
+    between them left the earlier output renamed aside and the new one unmoved: nothing
+    at the output's path, :func:`swap_renames`), a run's closes. Only in the main
     thread, where SIGINT has a handler set from Python; elsewhere nothing changes and
     nothing is held.
+
+    A block that fails (an OSError of a rename) does not drop a press held meanwhile:
+    it is delivered as the error leaves the block, to the handler before (Python's: a
+    KeyboardInterrupt raised instead, the error its cause; an enclosing hold counts it
+    and the error goes on).
 
     Yields
     ------
@@ -238,14 +288,28 @@ def ctrl_c_held() -> Iterator[HeldInterrupt]:
     previous = (signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
                 if threading.current_thread() is threading.main_thread() else None)
     installed = False
+
+    def restore() -> None:
+        nonlocal installed
+        if installed:  # a press still pending reaches `held` first
+            signal.signal(signal.SIGINT, previous)
+            installed = False
+
     try:  # a press pending at the swap raises here, with nothing left swapped
         if previous is not None:
             signal.signal(signal.SIGINT, held)
             installed = True
         yield held
+    except Exception as error:  # (a KeyboardInterrupt or SystemExit goes on as it is)
+        restore()
+        if held.pressed:
+            try:
+                held.deliver()
+            except KeyboardInterrupt as interrupt:
+                raise interrupt from error
+        raise
     finally:
-        if installed:  # a press still pending reaches `held` first
-            signal.signal(signal.SIGINT, previous)
+        restore()
 
 
 #: The name :func:`swap_into_place` gives the earlier ``NAME`` it renames aside:
@@ -393,20 +457,26 @@ def put_back_swapped_out(path: str | os.PathLike, *, ours: Callable[[Path], bool
     return path
 
 
-def remove_stale_swaps(path: str | os.PathLike) -> None:
+def remove_stale_swaps(path: str | os.PathLike, *,
+                       ours: Callable[[Path], bool] | None = None,
+                       last: Iterable[str] = ()) -> None:
     """Delete our own ``.NAME.*.old`` copies that a run killed while replacing ``path``
-    left (:func:`swap_into_place`), once ``path`` is there; with ``path`` missing, the
-    copy is the earlier output and is put back (:func:`put_back_swapped_out`). A
-    symbolic link there (an earlier version renamed a linked output aside) is left
-    alone: it is the user's, and what it points to too."""
-    from .outputs import is_ours
+    left (:func:`swap_into_place`), or whose deletion a Ctrl-C stopped, once ``path`` is
+    there (their marker files, then ``last``, deleted last again); with ``path``
+    missing, the copy is the earlier output and is put back
+    (:func:`put_back_swapped_out`). ``ours`` tells a copy of ours (default
+    :func:`napari_srmat.outputs.is_ours`, the outputs' marker). A symbolic link there
+    (an earlier version renamed a linked output aside) is left alone: it is the user's,
+    and what it points to too."""
+    if ours is None:
+        from .outputs import is_ours as ours
 
-    put_back_swapped_out(path, ours=is_ours)
+    put_back_swapped_out(path, ours=ours)
     if not Path(path).exists():
         return
     for old in swapped_out_copies(path):
-        if not old.is_symlink() and is_ours(old):
-            remove_tree_marker_last(old)
+        if not old.is_symlink() and old.is_dir() and ours(old):
+            remove_tree_marker_last(old, last)
 
 
 #: Temporary files of interrupted atomic writes: ``.NAME.<8 hex>.tmp[.SUFFIX]`` of

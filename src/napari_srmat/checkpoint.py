@@ -137,6 +137,11 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
 FOLDER_METADATA_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 
+#: The files that make a folder a checkpoint (:func:`is_checkpoint_folder`): deleted last
+#: from an earlier checkpoint replaced (``atomic_directory(last=...)``), so that one whose
+#: deletion a Ctrl-C stopped is still recognised, and removed by the next write.
+CHECKPOINT_FILES = (WEIGHTS_NAME, CONFIG_NAME)
+
 #: Files of a training run's resumable state beside its checkpoint's (``RUN/last``).
 TRAINING_STATE_FILES = ("ema.safetensors", "optimizer.safetensors", "training_state.json")
 
@@ -309,7 +314,8 @@ def save_checkpoint(
     if overwrite:
         check_replaceable_checkpoint(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    with atomic_directory(path, overwrite=overwrite, ours=is_checkpoint_folder) as tmp:
+    with atomic_directory(path, overwrite=overwrite, ours=is_checkpoint_folder,
+                          last=CHECKPOINT_FILES) as tmp:
         write_safetensors(tmp / WEIGHTS_NAME, tensors, metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
     return Path(path)

@@ -22,7 +22,9 @@ from .._atomic import (
     finish_interrupted_swap,
     remove_stale_swaps,
     remove_temp_files,
+    remove_tree_marker_last,
     swap_into_place,
+    swap_renames,
 )
 from ..errors import Option, check_flag, check_number, worded_error
 from ..outputs import (
@@ -455,6 +457,7 @@ class OmeZarrStreamWriter:
         })
         self.resumed = False
         self.complete = False
+        self._replaced: Path | None = None  # the earlier PATH swap_in put aside
         self.started_with: dict[str, Any] = {}
         #: whether every chunk of level 0 was written with EVERY_CHUNK (a partial begun
         #: by an earlier version skipped those of zeros): the store is then marked so
@@ -669,9 +672,11 @@ class OmeZarrStreamWriter:
 
     def finalize(self, n_levels: int | None = None) -> Path:
         """Build the pyramid, write the metadata, move the store to ``PATH`` and release
-        the lock: :meth:`finish`, :meth:`swap_in_whole`, :meth:`close`. A Ctrl-C during
-        the swap is held until the store is in place and the lock released, then raised
-        (the output is complete).
+        the lock: :meth:`finish`, :meth:`swap_in_whole`, :meth:`remove_replaced`,
+        :meth:`close`. A Ctrl-C during the swap's renames is held until the store is in
+        place and the lock released, then raised (the output is complete; the earlier
+        output, left aside, is deleted by the next writer of ``PATH``); one during the
+        deletion of the earlier output stops it at once (the same).
 
         Parameters
         ----------
@@ -693,6 +698,8 @@ class OmeZarrStreamWriter:
         self.finish(n_levels)
         try:
             ctrl_c = self.swap_in_whole()
+            if not ctrl_c.pressed:  # asked to stop: no deletion that takes minutes first
+                self.remove_replaced()
         finally:
             self.close()
         ctrl_c.deliver()
@@ -780,9 +787,11 @@ class OmeZarrStreamWriter:
         _drop_bookkeeping(self.partial)
 
     def swap_in(self) -> Path:
-        """Move the :attr:`finished` store from ``PATH.partial`` onto ``PATH`` (replacing
-        an earlier output; :func:`~napari_srmat._atomic.swap_into_place`);
-        :attr:`complete` from then on; returns ``PATH``. The lock stays held
+        """Move the :attr:`finished` store from ``PATH.partial`` onto ``PATH`` (the two
+        renames of :func:`~napari_srmat._atomic.swap_renames`); :attr:`complete` from then
+        on; returns ``PATH``. An earlier output replaced stays aside as
+        ``.PATH.<8 hex>.old`` until :meth:`remove_replaced` (or the next writer of
+        ``PATH``) deletes it: not while a Ctrl-C is held. The lock stays held
         (:meth:`close`).
 
         Raises
@@ -797,9 +806,18 @@ class OmeZarrStreamWriter:
             if not self.finished:
                 raise RuntimeError(f"{self.partial} is not finished (finish() first) or was "
                                    f"moved away or deleted; {self.path} is not touched")
-            swap_into_place(self.partial, self.path)
+            self._replaced = swap_renames(self.partial, self.path)
             self.complete = True
         return self.path
+
+    def remove_replaced(self) -> None:
+        """Delete the earlier output :meth:`swap_in` put aside, if any, its marker files
+        last. Not under a Ctrl-C hold: a press stops it at once (a KeyboardInterrupt),
+        and the next writer of ``PATH`` removes what is left
+        (:func:`~napari_srmat._atomic.remove_stale_swaps`)."""
+        old, self._replaced = self._replaced, None
+        if old is not None:
+            remove_tree_marker_last(old)
 
     def swap_in_whole(self) -> HeldInterrupt:
         """:meth:`swap_in` with a Ctrl-C held until it is done

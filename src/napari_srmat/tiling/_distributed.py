@@ -368,9 +368,10 @@ def _workers_ignore_sigint() -> Iterator[_HeldInterrupt]:
 
 #: The warning of a Ctrl-C that came as a run closed, after the run had ended
 #: (:func:`_late_ctrl_c`).
-CTRL_C_AT_CLOSE = ("a Ctrl-C came as the run closed (the output's swap into place, the "
-                   "dask cluster, the output's lock), after it had ended: nothing was "
-                   "left to stop")
+CTRL_C_AT_CLOSE = ("a Ctrl-C came as the run closed (the output's swap into place or "
+                   "the deletion of the earlier output it replaced, which the next run "
+                   "finishes; the dask cluster, the output's lock), after it had ended: "
+                   "nothing was left to stop")
 #: The warning of a close that failed after the run had ended (:func:`close_after_run`):
 #: ``what`` and ``error`` are filled in.
 CLOSE_FAILED_AFTER_RUN = "{what} did not close cleanly after the run had ended ({error})"

@@ -1448,10 +1448,17 @@ def tiled_apply_job(
         writer.finish(n_levels)
         from ._distributed import tell_late_ctrl_c
 
-        # the swap runs whole: a press waits for its end; the run had ended then: told as
-        # it closes, once (the lock's release after the cluster's close)
+        # the swap's renames run whole: a press waits for their end; the run had ended
+        # then: told as it closes, once (the lock's release after the cluster's close),
+        # and the earlier output replaced is left aside for the next writer to delete; a
+        # press during its deletion stops it, told the same
         if writer.swap_in_whole().pressed:
             closing.callback(tell_late_ctrl_c)
+        else:
+            try:
+                writer.remove_replaced()
+            except KeyboardInterrupt:
+                closing.callback(tell_late_ctrl_c)
         return writer.path
 
 
