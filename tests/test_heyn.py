@@ -1082,3 +1082,45 @@ def test_fast_engine_matches_reference_on_thick_boundaries_and_shallow_lines(wid
     paths = [np.array([a, a + d]) for a, d in zip(start, step)]
     paths += [p[:, ::-1] for p in paths]
     _assert_fast_engine_counts_as_the_reference(m, paths, np.zeros(len(paths), bool))
+
+
+def test_a_mask_narrower_than_the_third_grain_window_is_measured():
+    # Since the window reaches the pixels before and after the runs (radius up to
+    # MAX_GRAIN_WINDOW_RADIUS), a mask shorter or narrower than the window raised
+    # "ValueError: window shape cannot be larger than input array shape": this line
+    # along a 2 px boundary (runs 40 px long) on an 8 x 130 mask.
+    m = np.zeros((8, 130), bool)
+    m[3:5, :] = True
+    m[3, 40] = False
+    seg = [[[2.0, 0.0], [5.0, 120.0]]]
+    assert measure_intercepts(m, pattern="segments", segments=seg).n_intersections == 1
+    assert measure_intercepts(m.T, pattern="segments",
+                              segments=[[[0.0, 2.0], [120.0, 5.0]]]).n_intersections == 1
+    rows, cols, pid = rasterize_paths([np.array(seg[0])], m.shape)
+    counts, *_ = _count_runs(m, rows, cols, pid, 1, np.array([False]),
+                             tilted=np.array([True]))
+    assert counts.tolist() == [1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_engine_matches_reference_on_small_and_narrow_masks(seed):
+    """Strips a few pixels to a few dozen high (or wide), shallow 1-3 px boundaries with
+    gaps and shallow lines: long runs, windows larger than the mask on one side."""
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        h, w = int(rng.integers(3, 40)), int(rng.integers(60, 300))
+        m = np.zeros((h, w), bool)
+        for _ in range(int(rng.integers(1, 4))):
+            r0, slope = rng.uniform(0, h), rng.uniform(-0.05, 0.05)
+            rows = np.floor(r0 + slope * np.arange(w)).astype(int)
+            for k in range(int(rng.integers(1, 4))):
+                ok = (rows + k >= 0) & (rows + k < h)
+                m[rows[ok] + k, np.flatnonzero(ok)] = True
+        m[rng.integers(0, h, 3), rng.integers(0, w, 3)] = False
+        n = 30
+        a = np.c_[rng.uniform(-2, h + 2, n), rng.uniform(-5, w * 0.3, n)]
+        b = np.c_[rng.uniform(-2, h + 2, n), rng.uniform(w * 0.7, w + 5, n)]
+        paths = [np.array([p, q]) for p, q in zip(a, b)]
+        for mm, pp in ((m, paths), (m.T, [p[:, ::-1] for p in paths])):
+            _assert_fast_engine_counts_as_the_reference(mm, pp, np.zeros(n, bool))
+            measure_intercepts(mm, pattern="random", n_lines=50, seed=seed)

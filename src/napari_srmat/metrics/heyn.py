@@ -579,8 +579,9 @@ def _window_grains(mask, gr, gc, before, after, radius: int):
     edge = (gr < radius) | (gr >= H - radius) | (gc < radius) | (gc >= W - radius)
     win = np.empty((k, off.size, off.size), bool)
     inner = np.flatnonzero(~edge)  # whole windows: copied row by row from a view
-    windows = np.lib.stride_tricks.sliding_window_view(mask, (off.size, off.size))
-    win[inner] = windows[gr[inner] - radius, gc[inner] - radius]
+    if inner.size:  # some window fits: the mask is at least 2 radius + 1 both ways
+        windows = np.lib.stride_tricks.sliding_window_view(mask, (off.size, off.size))
+        win[inner] = windows[gr[inner] - radius, gc[inner] - radius]
     if edge.any():
         rr = gr[edge, None, None] + off[None, :, None]
         cc = gc[edge, None, None] + off[None, None, :]
