@@ -401,6 +401,37 @@ def test_ctrl_c_while_local_workers_close_is_raised_once_they_are_closed(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_second_ctrl_c_while_the_stop_signal_hangs_is_raised_at_once(python_ctrl_c):
+    """Every Ctrl-C was held while the cluster-wide stop event was set, and
+    ``Event.set`` waits as long as a scheduler reached but hung does not answer: no press
+    got through, only a kill ended the run (failed before: both presses held, the
+    'hung' set went on to its end, one KeyboardInterrupt after). The first press is
+    still held (the event set, then raised); a second one is raised at once, out of
+    the hung call."""
+    steps = []
+
+    class HungEvent:
+        def set(self):
+            signal.raise_signal(signal.SIGINT)  # a first press: held
+            steps.append("first press held")
+            signal.raise_signal(signal.SIGINT)  # a second: the way out
+            steps.append("second press held")  # the hung wait went on
+
+    with pytest.raises(KeyboardInterrupt):
+        _distributed._set_stop(HungEvent())
+    assert steps == ["first press held"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    class AnsweringEvent:
+        def set(self):
+            signal.raise_signal(signal.SIGINT)
+            steps.append("set")
+
+    with pytest.raises(KeyboardInterrupt):  # one press: held until set, raised after
+        _distributed._set_stop(AnsweringEvent())
+    assert steps[1:] == ["set"]
+
+
 def test_ctrl_c_while_a_remote_client_closes_is_held_as_a_local_cluster_s(
         monkeypatch, python_ctrl_c):
     """The client of a scheduler at an address closed without the hold of `local:N`'s

@@ -243,13 +243,25 @@ def swap_renames(staging: str | os.PathLike, path: str | os.PathLike) -> Path | 
 
 class HeldInterrupt:
     """The Ctrl-C presses held back while a block runs whole (the SIGINT handler then,
-    see :func:`ctrl_c_held`)."""
+    see :func:`ctrl_c_held`).
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    most : int, optional
+        How many presses are held at the most: one more is raised at once (a
+        KeyboardInterrupt, the held ones with it), the way out of a block that hangs.
+        None: every press is held.
+    """
+
+    def __init__(self, most: int | None = None) -> None:
         self.pressed = 0
+        self.most = most
 
     def __call__(self, signum, frame) -> None:
         self.pressed += 1
+        if self.most is not None and self.pressed > self.most:
+            self.pressed = 0  # raised now, all of them: none left to deliver
+            raise KeyboardInterrupt
 
     def deliver(self) -> None:
         """Deliver a held Ctrl-C now, to the SIGINT handler that was there before
@@ -262,7 +274,7 @@ class HeldInterrupt:
 
 
 @contextlib.contextmanager
-def ctrl_c_held() -> Iterator[HeldInterrupt]:
+def ctrl_c_held(most: int | None = None) -> Iterator[HeldInterrupt]:
     """Count the Ctrl-C presses while the block runs instead of raising them
     (:class:`HeldInterrupt`, whose ``deliver()`` the caller calls once it can be
     stopped); the SIGINT handler before is back at the block's end. The one rule of a
@@ -277,6 +289,13 @@ def ctrl_c_held() -> Iterator[HeldInterrupt]:
     KeyboardInterrupt raised instead, the error its cause; an enclosing hold counts it
     and the error goes on).
 
+    Parameters
+    ----------
+    most : int, optional
+        Presses held at the most; one more is raised at once (:class:`HeldInterrupt`):
+        for a step that may hang (a stop signal sent to a scheduler that stopped
+        answering). None: all are held.
+
     Yields
     ------
     HeldInterrupt
@@ -284,7 +303,7 @@ def ctrl_c_held() -> Iterator[HeldInterrupt]:
     """
     import signal
 
-    held = HeldInterrupt()
+    held = HeldInterrupt(most)
     previous = (signal.getsignal(signal.SIGINT)  # None: not set from Python, left alone
                 if threading.current_thread() is threading.main_thread() else None)
     installed = False

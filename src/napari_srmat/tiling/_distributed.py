@@ -1174,18 +1174,26 @@ def run_chunks_distributed(client, src: _Source, runner: _Runner, geom: _Geometr
         extra.clear()
 
 
+#: Ctrl-C presses held while the stop event is set (:func:`_set_stop`): one more is
+#: raised at once, the way out of a scheduler that stopped answering.
+STOP_SIGNAL_HOLDS_PRESSES = 1
+
+
 def _set_stop(event) -> None:
     """Set the cluster-wide stop ``event`` (the running tasks' signal to return without
     writing), with a Ctrl-C meanwhile held until it is set (:func:`_ctrl_c_held`) and
     raised after: a second press that landed inside ``event.set`` left it unset, and
     the tasks untold. Raised after, it ends the wait for the tasks as any second Ctrl-C.
+    Only :data:`STOP_SIGNAL_HOLDS_PRESSES` press is held: ``event.set`` waits as long as
+    a scheduler reached but hung does not answer, and every press waited with it (only
+    a kill ended the run); a further press is raised at once, the tasks maybe untold.
 
     Parameters
     ----------
     event : distributed.Event
         The run's stop event.
     """
-    with _ctrl_c_held() as ctrl_c:
+    with _ctrl_c_held(STOP_SIGNAL_HOLDS_PRESSES) as ctrl_c:
         event.set()
     ctrl_c.deliver()
 
