@@ -194,6 +194,28 @@ def test_resume_continues(tmp_path):
     assert [(e.done, e.resumed) for e in progress[1:]] == [(3, 2), (4, 2)]
 
 
+def test_a_resume_puts_back_a_last_an_interrupted_swap_left_aside(tmp_path):
+    """RUN/last missing and its earlier version aside as ``.last.<8 hex>.old`` (a kill
+    between the two renames of its replacement, a failing second rename): resume=True
+    took the folder for a run without state (failed before: refused as an earlier run's
+    folder, 'cannot be resumed', its state hidden; with overwrite it would have started
+    over). The copy is put back at the run's start, told as a warning, and the run
+    resumes from it."""
+    from napari_srmat.jobs import Log
+
+    first = train_boundaries(_cfg(tmp_path, epochs=1))
+    out = tmp_path / "run"
+    (out / "last").rename(out / ".last.0a1b2c3d.old")
+    events = []
+    second = run_job(train_boundaries_job(_cfg(tmp_path, epochs=2, resume=True)), quiet=True,
+                     on_event=events.append)
+    assert [h["epoch"] for h in second.history] == [0, 1]
+    assert second.history[0] == first.history[0]
+    warned = [e.message for e in events if isinstance(e, Log) and e.level == "warning"]
+    assert any(".last.0a1b2c3d.old" in m and "back in place" in m for m in warned), warned
+    assert not (out / ".last.0a1b2c3d.old").exists() and (out / "last").is_dir()
+
+
 def test_bad_training_input(tmp_path):
     with pytest.raises(BoundaryDataError, match="not found"):
         train_boundaries(BoundaryTrainConfig(data_root=str(tmp_path / "missing")))

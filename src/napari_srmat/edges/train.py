@@ -16,6 +16,7 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import (
+    CHECKPOINT_FILES,
     TRAINING_STATE_FILES,
     CheckpointError,
     check_replaceable_checkpoint,
@@ -408,6 +409,31 @@ def train_boundaries_job(config, *, stop=None):
     return (yield from holding(_train_boundaries, config, stop))
 
 
+#: Whether a folder is a training run's ``last`` (its checkpoint and resumable state).
+_is_last_folder = functools.partial(is_checkpoint_folder, state_files=TRAINING_STATE_FILES)
+
+
+def _put_back_last(out: Path):
+    """Put back ``OUT/last`` that a replacement interrupted between its two renames (a
+    kill, a failing second rename) left aside as ``.last.<8 hex>.old`` with ``last``
+    missing (:func:`~napari_srmat._atomic.put_back_swapped_out`), at the run's start and
+    told as a warning (a job's ``Log``): a resumed run then started over from epoch 0, or
+    was refused as an earlier run's folder, its state hidden. Only a folder that is a
+    ``last`` (:func:`_is_last_folder`) is moved; several such copies are refused in one
+    line."""
+    import warnings
+
+    from .._atomic import put_back_swapped_out
+
+    if not out.is_dir():
+        return
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        put_back_swapped_out(out / "last", ours=_is_last_folder)
+    for warning in told:
+        yield Log(str(warning.message), level="warning")
+
+
 def _train_boundaries(config, stop, held):
     """The body of :func:`train_boundaries_job`; ``held`` holds the run folder's lock."""
     import torch
@@ -450,6 +476,7 @@ def _train_boundaries(config, stop, held):
     if cfg.out:  # refused now, created once the data have loaded
         check_output_dir(cfg.out, "boundary_training", inputs=[cfg.data_root])
         lock = lock_run_folder(held, cfg.out)  # one run per folder
+        yield from _put_back_last(Path(cfg.out))
         resumable = (Path(cfg.out) / "last").is_dir()
         if not (cfg.resume and resumable):  # resume into an empty folder: a new run
             check_no_earlier_run(cfg.out, _earlier_run(Path(cfg.out)),
@@ -727,8 +754,8 @@ def _train_boundaries(config, stop, held):
         # replaced whole: a file put there since the start is refused (the earlier
         # state stays, resumable), not deleted
         check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
-        with atomic_directory(out / "last", overwrite=True, ours=functools.partial(
-                is_checkpoint_folder, state_files=TRAINING_STATE_FILES)) as tmp:
+        with atomic_directory(out / "last", overwrite=True, ours=_is_last_folder,
+                              last=CHECKPOINT_FILES) as tmp:
             save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
             for name in ("model.safetensors", "config.json"):
                 shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
