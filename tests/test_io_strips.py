@@ -3,6 +3,7 @@ with deflate or LZW): read lazily without decoding the strip once per chunk."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -357,6 +358,11 @@ _NUMPY_INDEXES = [
     (np.arange(64) % 3 == 0, slice(None), 1), (slice(None), np.arange(50) % 7 == 0),
     ((np.arange(64)[:, None] + np.arange(50)) % 5 == 0,), (None, slice(2, 6), [3]),
     ([], slice(None)), (slice(10, 10),), (np.int64(5), np.array(3)), ([[63]], [[0]], [[2]]),
+    # an Ellipsis parts the arrays around it, even over no axis: their axes come first
+    (slice(None), [0, 1], Ellipsis, 0), (None, slice(2, 5), [0, 1], Ellipsis, [2, 0]),
+    ([3, 1], slice(None), Ellipsis, [[0], [2]]), ([1, 2], Ellipsis, [0, 1]),
+    # numpy checks no bound where the arrays pick nothing; a mask's empty axis is any axis
+    ([], [99]), ([[5]], [], 7 - 8), (np.zeros((0, 50), bool),), (False, [99], 0),
 ]
 
 
@@ -405,7 +411,8 @@ def test_the_lazy_tiff_readers_give_numpy_s_result_for_any_index(strip_readers, 
 
 @pytest.mark.parametrize("reader", ["inflated", "windows"])
 @pytest.mark.parametrize("index", [(64,), (slice(None), [50]), (0, 0, 0, 0), (1.5,),
-                                   (Ellipsis, Ellipsis), (np.ones(63, bool),)],
+                                   (Ellipsis, Ellipsis), (np.ones(63, bool),), (2**70,),
+                                   ([], 99), ([0, 1], [99]), (np.zeros((2, 0), bool),)],
                          ids=_index_id)
 def test_the_lazy_tiff_readers_refuse_what_numpy_refuses(strip_readers, reader, index):
     """An index numpy refuses (out of range, too many, a float, two Ellipses, a mask
@@ -415,3 +422,69 @@ def test_the_lazy_tiff_readers_refuse_what_numpy_refuses(strip_readers, reader, 
         a[index]
     with pytest.raises(IndexError):
         readers[reader][index]
+
+
+def _random_index(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple:
+    """One to four items of any kind numpy takes (and a few it refuses), drawn for
+    the axes of ``shape``."""
+    items = []
+    for j in range(int(rng.integers(1, 5))):
+        n = shape[min(j, len(shape) - 1)] if shape else 0
+        kind = int(rng.integers(0, 11))
+        items.append(
+            int(rng.integers(-n - 1, n + 1)) if kind == 0
+            else slice(*(None if rng.random() < 0.3 else int(rng.integers(-n - 2, n + 3))
+                         for _ in range(2)), [None, 1, 2, 3, -1, -2][rng.integers(0, 6)])
+            if kind == 1
+            else rng.integers(-n - 1, n + 1, int(rng.integers(0, 4))).tolist() if kind == 2
+            else rng.integers(-n - 1, n + 1, [(2, 1), (1, 2), (0,)][rng.integers(0, 3)])
+            if kind == 3
+            else rng.random(n) < 0.5 if kind == 4
+            else rng.random((n, 2)) < 0.5 if kind == 5
+            else None if kind == 6
+            else Ellipsis if kind == 7
+            else np.int64(rng.integers(-n - 1, n + 1)) if kind == 8
+            else [True, False, np.array(True), np.array(1)][rng.integers(0, 4)] if kind == 9
+            else [2**70, -(2**70), np.uint8(1)][rng.integers(0, 3)])
+    return tuple(items)
+
+
+def _same_as_numpy(get, a: np.ndarray, index: tuple) -> None:
+    """``get(index)`` is ``a[index]`` (shape and values), or both raise IndexError."""
+    try:
+        want = a[index]
+    except IndexError:
+        with pytest.raises(IndexError):
+            get(index)
+        return
+    got = get(index)
+    assert got.shape == want.shape, (index, got.shape, want.shape)
+    np.testing.assert_array_equal(got, want, err_msg=str(index))
+
+
+def test_outer_index_gives_numpy_s_result_for_random_indexes():
+    """Seeded random indexes of arrays of 1-4 axes of 0-4 positions: the window
+    ``_outer_index`` asks, indexed by its ``then``, is numpy's result. An Ellipsis over
+    no axis became slices, so ``a[:, [0, 1], ..., 0]`` of a 5x6x3 array gave (5, 2)
+    where numpy gives (2, 5); 2**70 raised OverflowError; an array out of bounds picking
+    nothing (``[], [99]``) and a mask with an axis of length 0 raised IndexError."""
+    rng = np.random.default_rng(7)
+    for _ in range(600):
+        shape = tuple(int(n) for n in rng.integers(0, 5, int(rng.integers(1, 5))))
+        a = np.arange(math.prod(shape)).reshape(shape)
+
+        def get(index, a=a):
+            take, then = _read._outer_index(index, a.shape)
+            return _read._take_outer(a, take)[then]
+
+        _same_as_numpy(get, a, _random_index(rng, shape))
+
+
+@pytest.mark.parametrize("reader", ["inflated", "whole", "windows"])
+def test_the_lazy_tiff_readers_give_numpy_s_result_for_random_indexes(strip_readers,
+                                                                      reader):
+    """The readers' window arithmetic on seeded random indexes of a 64x50x3 image."""
+    readers, a = strip_readers
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        _same_as_numpy(readers[reader].__getitem__, a, _random_index(rng, a.shape))

@@ -1562,12 +1562,15 @@ def _outer_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
     unique positions), and the index of that outer window that gives numpy's result
     (``window[then] == full[index]``: each integer stays an integer, each integer
     array an array of the same shape, each slice a full or reversed slice, so numpy
-    places and broadcasts them as in ``full[index]``). The one indexing rule of the lazy
-    readers that read a window (:class:`_TiffWindows`, :class:`_InflatedStrip`); an
-    index numpy refuses is an IndexError.
+    places and broadcasts them as in ``full[index]``; an Ellipsis stays where it was, as
+    it parts the integer arrays around it). The one indexing rule of the lazy readers
+    that read a window (:class:`_TiffWindows`, :class:`_InflatedStrip`); an index numpy
+    refuses is an IndexError.
 
     >>> _outer_index((slice(None, None, -2), [4, 1, 4]), (5, 6))
     ((slice(0, 5, 2), array([1, 4])), (slice(None, None, -1), array([1, 0, 1])))
+    >>> _outer_index((slice(None), [0, 1], ..., 0), (5, 6, 3))[1]
+    (slice(None, None, None), array([0, 1]), Ellipsis, 0)
     >>> a = np.arange(30).reshape(5, 6)
     >>> index = ([4, 2], 1)
     >>> take, then = _outer_index(index, a.shape)
@@ -1592,11 +1595,19 @@ def _outer_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
     if used > len(shape):
         raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, "
                          f"but {used} were indexed")
-    at = next((k for k, i in enumerate(items) if i is Ellipsis), len(items))
-    items[at:at + 1] = [slice(None)] * (len(shape) - used)
     take: list = []
     then: list = []
+    late = ""  # an integer array out of bounds: an error unless nothing is picked
+
+    def full(count: int) -> None:  # ``count`` axes taken whole
+        take.extend(slice(0, n, 1) for n in shape[len(take):len(take) + count])
+
     for i in items:
+        if i is Ellipsis:  # the Ellipsis stays in ``then`` where it was: it parts the
+            # integer arrays around it (even over no axis), as in ``full[index]``
+            full(len(shape) - used)
+            then.append(Ellipsis)
+            continue
         if axes_of(i) == 0:  # None, a boolean scalar: an axis of the result only
             then.append(i)
             continue
@@ -1608,21 +1619,31 @@ def _outer_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
             take.append(slice(r.start, r[-1] + 1, r.step) if r else slice(0, 0, 1))
             continue
         if is_mask(i):
-            if i.shape != tuple(shape[axis:axis + i.ndim]):
+            if any(b not in (0, n) for b, n in zip(i.shape, shape[axis:])):  # numpy
+                # lets a mask's axis of length 0 stand for any axis (it picks nothing)
                 raise IndexError(f"boolean index of shape {i.shape} does not match the "
                                  f"array's axes {tuple(shape[axis:axis + i.ndim])}")
             arrays = np.nonzero(i)
         elif isinstance(i, np.ndarray) and (i.dtype.kind in "iu" or i.size == 0):
             arrays = (i.astype(np.intp),)
         elif isinstance(i, int | np.integer) and not isinstance(i, bool):
-            arrays = (np.asarray(i, np.intp),)
+            try:
+                arrays = (np.asarray(i, np.intp),)
+            except OverflowError:  # beyond the index type (2**70): numpy refuses it
+                raise IndexError(_INDEX_KINDS) from None
         else:
             raise IndexError(_INDEX_KINDS)
         for a, n in zip(arrays, shape[axis:]):
             if a.size and not (-n <= a.min() and a.max() < n):
                 bad = a.min() if a.min() < -n else a.max()
-                raise IndexError(f"index {bad} is out of bounds for axis {len(take)} with "
+                out_of_bounds = (f"index {bad} is out of bounds for axis {len(take)} with "
                                  f"size {n}")
+                if a.ndim == 0:
+                    raise IndexError(out_of_bounds)
+                a, late = np.zeros(a.shape, np.intp), late or out_of_bounds
+                take.append(np.zeros(0, np.intp))  # none read: right if none is picked
+                then.append(a)
+                continue
             a = np.where(a < 0, a + n, a)
             if a.ndim == 0:  # an integer: a window of one
                 take.append(slice(int(a), int(a) + 1, 1))
@@ -1630,6 +1651,16 @@ def _outer_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
             else:
                 take.append(np.unique(a))
                 then.append(np.searchsorted(take[-1], a))
+    full(len(shape) - len(take))  # the axes after the last item (no Ellipsis)
+    if late:  # numpy checks an array's bounds only where the arrays pick any position
+        try:
+            picked = math.prod(np.broadcast_shapes(*(  # a boolean scalar: 1 or 0 picks
+                (int(t),) if np.asarray(t).dtype == bool else np.shape(t) for t in then
+                if isinstance(t, np.ndarray | bool | np.bool_))))
+        except ValueError as e:
+            raise IndexError(f"shape mismatch: {e}") from None
+        if picked:
+            raise IndexError(late)
     return tuple(take), tuple(then)
 
 
