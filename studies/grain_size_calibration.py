@@ -23,19 +23,19 @@ The truth is the ℓ̄ of the hand-drawn mask at native scale (thinned, 500 rand
 
     OMP_NUM_THREADS=1 python studies/grain_size_calibration.py [--quick]
 
-(about 3 CPU-min: 157 s user; 11.6 min wall on a loaded 2-core machine, 2026-12-05;
+(about 3 CPU-min: 157 s user; 7 to 11.6 min wall on a loaded 2-core machine, 2026-12-05;
 ``--analyze`` seconds). Each row records its 50-line count P and n, which the
 interval's counting-resolution term needs.
 
 Since native-sharp inputs keep their scale (``scale_sharpness_decision.py``), the u = 1
 reference of 21 regions is measured at the native scale while their resampled copies are
 measured at the autocorrelation-chosen one, so ``e(u) - e(1)`` also holds the model's
-size prior: the bin rule then reads 20 px, from one bin of 10 inputs (15-20 px, median
-+0.063; 8-10, 10-12, 12-15 px: +0.042, +0.040, +0.003; counted with the third-grain
-rule of aeb8d59). A limit of 20 px would refuse native micrographs with fine grains
-(tbm regions at x1: ℓ̄ 19.7-38 px; whole scans with estimates of 17-18 px,
-``scan_32`` and ``scan_23``), so the shipped limit stays
-8 px (``--too-coarse-px``, default ``MIN_INPUT_INTERCEPT_PX``) and both are recorded.
+size prior: the bin rule then reads 20 px, from one bin of 11 inputs (15-20 px, median
++0.053; 8-10, 10-12, 12-15 px: +0.037, +0.042, +0.004; counted with the third-grain
+rule of aeb8d59 and its window of 3930fb9). A limit of 20 px would refuse native
+micrographs with fine grains (tbm regions at x1: ℓ̄ 19.7-38 px; whole scans with
+estimates of 17-18 px, ``scan_32`` and ``scan_23``), so the shipped limit stays 8 px
+(``--too-coarse-px``, default ``MIN_INPUT_INTERCEPT_PX``) and both are recorded.
 
 Writes studies/results/grain_size_calibration.json.
 """

@@ -271,8 +271,9 @@ PIXEL_RESOLUTION_PX = 1.0
 #: (``studies/grain_size_calibration.py``): the model's share of the 95 % interval
 #: (with the former ``global`` / ``d4``: (-0.240, +0.320); before native-sharp inputs
 #: kept their scale: (-0.347, +0.238); counted before the third-grain rule of Heyn
-#: counting, aeb8d59: (-0.347, +0.235)).
-MODEL_LOG_ERROR_95 = (-0.354, 0.223)
+#: counting, aeb8d59: (-0.347, +0.235); before its window reached the pixels before and
+#: after long runs, 3930fb9: (-0.354, +0.223)).
+MODEL_LOG_ERROR_95 = (-0.355, 0.221)
 #: The model term of the 95 % interval for coarse inputs (:data:`COARSE_INPUT_INTERCEPT_PX`):
 #: the calibrated term with its upper end (ℓ̄ too long: boundaries missed) raised to the
 #: 97.5 % quantile of ``ln(ℓ̄ / ℓ̄_true)`` of the measured ×4-reduced tbm/train+val
