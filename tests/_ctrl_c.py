@@ -106,3 +106,25 @@ def ctrl_c_in_deletion(monkeypatch) -> Iterator[list]:
         # the writer's own name for it (none before it deleted outside the swap)
         patch.setattr(_write, "remove_tree_marker_last", pressed, raising=False)
         yield steps
+
+
+@contextlib.contextmanager
+def ctrl_c_after_unlinks(monkeypatch, files: int) -> Iterator[list]:
+    """Press Ctrl-C (a real SIGINT) once :mod:`napari_srmat._atomic` has deleted ``files``
+    files (the deletion of the earlier folder a swap put aside, stopped part-way); yields
+    the list of the names deleted, in order. A file that is not there is not counted
+    (its unlink raises as it would). The deletions are real; the patch is undone at the
+    block's end."""
+    from napari_srmat import _atomic
+
+    unlink, unlinked = os.unlink, []
+
+    def pressed(path, *args, **kwargs):
+        unlink(path, *args, **kwargs)
+        unlinked.append(os.path.basename(path))
+        if len(unlinked) == files:
+            signal.raise_signal(signal.SIGINT)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_atomic.os, "unlink", pressed)
+        yield unlinked

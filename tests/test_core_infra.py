@@ -12,6 +12,7 @@ import pytest
 import torch
 from _ctrl_c import (  # noqa: F401
     SWAP_MOMENTS,
+    ctrl_c_after_unlinks,
     ctrl_c_in_deletion,
     ctrl_c_in_swap,
     python_ctrl_c,
@@ -285,10 +286,6 @@ def test_a_deletion_a_ctrl_c_stopped_part_way_leaves_a_copy_still_recognised(
     recognises its copies by them (``ours``) removes it; without ``last`` a stopped
     deletion could leave debris no one recognises. (Failed before: the press was held
     and the deletion ran to its end; atomic_directory took no ``last``.)"""
-    import signal
-
-    from napari_srmat import _atomic
-
     def ours(p):
         return (p / "w").is_file()
 
@@ -296,25 +293,139 @@ def test_a_deletion_a_ctrl_c_stopped_part_way_leaves_a_copy_still_recognised(
     target.mkdir()
     for name in ("a", "b", "w"):
         (target / name).write_text("old")
-    unlink, unlinked = os.unlink, []
-
-    def pressed(path, *args, **kwargs):
-        unlink(path, *args, **kwargs)
-        unlinked.append(os.path.basename(path))
-        if len(unlinked) == 1:
-            signal.raise_signal(signal.SIGINT)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(_atomic.os, "unlink", pressed)
-        with pytest.raises(KeyboardInterrupt), \
-                atomic_directory(target, overwrite=True, ours=ours, last=("w",)) as tmp:
-            (tmp / "w").write_text("new")
+    with ctrl_c_after_unlinks(monkeypatch, 1) as unlinked, pytest.raises(KeyboardInterrupt), \
+            atomic_directory(target, overwrite=True, ours=ours, last=("w",)) as tmp:
+        (tmp / "w").write_text("new")
     assert len(unlinked) == 1 and unlinked[0] != "w"
     left = [p for p in tmp_path.iterdir() if p.name != "d"]
     assert len(left) == 1 and ours(left[0])
     with atomic_directory(target, overwrite=True, ours=ours, last=("w",)) as tmp:
         (tmp / "w").write_text("newer")
     assert sorted(os.listdir(tmp_path)) == ["d"] and (target / "w").read_text() == "newer"
+
+
+#: Folders a checkpoint write may replace that hold less than a whole checkpoint.
+_HALF_CHECKPOINTS = {"empty": (), "config only": ("config.json",),
+                     "weights only": ("model.safetensors",), "finder only": (".DS_Store",)}
+
+
+def test_what_a_checkpoint_write_replaces_is_what_it_recognises_as_its_own(tmp_path):
+    """Two rules told what a checkpoint folder is: check_replaceable_checkpoint let an
+    empty folder, or one with only the weights or only the config, be replaced, but
+    is_checkpoint_folder (``ours``: what a copy left aside is put back or removed by)
+    wanted both files (failed before: True != False for 'empty', 'config only', ...).
+    One rule now, with or without a training run's state files."""
+    from napari_srmat.checkpoint import (
+        TRAINING_STATE_FILES,
+        check_replaceable_checkpoint,
+        is_checkpoint_folder,
+    )
+    from napari_srmat.outputs import OutputExistsError
+
+    holds = {**_HALF_CHECKPOINTS, "whole": ("model.safetensors", "config.json"),
+             "whole, finder": ("model.safetensors", "config.json", ".DS_Store"),
+             "state only": ("training_state.json",), "notes": ("notes.txt",),
+             "whole, notes": ("model.safetensors", "config.json", "notes.txt")}
+    folders = []
+    for name, files in holds.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for file in files:
+            (folder / file).write_text("x")
+        folders.append(folder)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "config.json").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "whole", target_is_directory=True)
+    folders += [tmp_path / "sub", tmp_path / "file", tmp_path / "link"]
+    for state_files in ((), TRAINING_STATE_FILES):
+        for folder in folders:
+            try:
+                check_replaceable_checkpoint(folder, state_files=state_files)
+                replaceable = True
+            except OutputExistsError:
+                replaceable = False
+            assert is_checkpoint_folder(folder, state_files=state_files) is replaceable, (
+                folder.name, state_files)
+    assert not is_checkpoint_folder(tmp_path / "missing")
+    assert not is_checkpoint_folder(tmp_path / "state only")
+    assert is_checkpoint_folder(tmp_path / "state only", state_files=TRAINING_STATE_FILES)
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+@pytest.mark.parametrize("holds", _HALF_CHECKPOINTS)
+def test_a_half_checkpoint_folder_replaced_is_never_left_hidden(tmp_path, monkeypatch,
+                                                                holds):
+    """Replacing a folder that holds less than a checkpoint (allowed: empty, only the
+    config, ...): a Ctrl-C between the swap's renames left its copy aside as
+    ``.ck.<8 hex>.old``, and the next save neither removed it (``ck`` there) nor, after a
+    kill between the renames (``ck`` missing), put it back or said a word: it stayed
+    hidden for good (failed before: the copy still there, no warning). Now the next save
+    removes it, or puts it back with a warning, then refuses or replaces it; a second
+    rename failing puts it back at once (as before)."""
+    import shutil
+    import warnings
+
+    net = torch.nn.Conv2d(3, 4, 3)
+    ck = tmp_path / "ck"
+
+    def half() -> None:
+        ck.mkdir()
+        for name in _HALF_CHECKPOINTS[holds]:
+            (ck / name).write_text("yours")
+
+    def kept() -> bool:
+        return (sorted(os.listdir(tmp_path)) == ["ck"]
+                and sorted(os.listdir(ck)) == sorted(_HALF_CHECKPOINTS[holds])
+                and all((ck / n).read_text() == "yours" for n in os.listdir(ck)))
+
+    half()  # a Ctrl-C between the renames: the save completes, the copy aside
+    with ctrl_c_in_swap(monkeypatch, ck, "between_the_renames") as pressed, \
+            pytest.raises(KeyboardInterrupt):
+        save_checkpoint(ck, net.state_dict(), {"model": "conv"}, overwrite=True)
+    assert pressed and len(os.listdir(tmp_path)) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_checkpoint(ck, net.state_dict(), {"model": "conv2"}, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["ck"]
+    shutil.rmtree(ck)
+    half()  # killed between the renames: ck missing, the copy aside
+    ck.rename(tmp_path / ".ck.0a1b2c3d.old")
+    with pytest.warns(UserWarning, match=r"\.ck\.0a1b2c3d\.old .*back in place"), \
+            pytest.raises(FileExistsError, match="already exists"):
+        save_checkpoint(ck, net.state_dict(), {"model": "conv"}, overwrite=False)
+    assert kept()
+    ck.rename(tmp_path / ".ck.0a1b2c3d.old")
+    with pytest.warns(UserWarning, match=r"\.ck\.0a1b2c3d\.old .*back in place"):
+        save_checkpoint(ck, net.state_dict(), {"model": "conv3"}, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["ck"]
+    assert '"conv3"' in (ck / "config.json").read_text()
+    shutil.rmtree(ck)
+    half()  # the second rename failing
+    with second_rename_fails(monkeypatch, ck), \
+            pytest.warns(UserWarning, match="back in place"):
+        save_checkpoint(ck, net.state_dict(), {"model": "conv"}, overwrite=True)
+    assert kept()
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
+@pytest.mark.parametrize("files_deleted", [1, 2])
+def test_a_checkpoint_whose_deletion_a_ctrl_c_stopped_is_removed_by_the_next_save(
+        tmp_path, monkeypatch, files_deleted):
+    """The earlier checkpoint's deletion stopped by a Ctrl-C after its weights (deleted
+    before its config, ``last``) or after both files: what was left aside (the config
+    alone, or an empty folder) was no checkpoint folder to is_checkpoint_folder, so the
+    next save left it for good (failed before: ``.ck.<8 hex>.old`` still there). It is
+    one now (the rule of what a save may replace), and the next save removes it."""
+    net = torch.nn.Conv2d(3, 4, 3)
+    ck = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv"})
+    with ctrl_c_after_unlinks(monkeypatch, files_deleted) as unlinked, \
+            pytest.raises(KeyboardInterrupt):
+        save_checkpoint(ck, net.state_dict(), {"model": "conv2"}, overwrite=True)
+    assert unlinked == ["model.safetensors", "config.json"][:files_deleted]
+    assert len(os.listdir(tmp_path)) == 2 and '"conv2"' in (ck / "config.json").read_text()
+    save_checkpoint(ck, net.state_dict(), {"model": "conv3"}, overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["ck"]
 
 
 @pytest.mark.usefixtures("python_ctrl_c")

@@ -6,12 +6,14 @@ loading a pickle from an untrusted path can execute arbitrary code.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import functools
 import json
 import os
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ __all__ = [
     "CheckpointError",
     "save_checkpoint",
     "check_replaceable_checkpoint",
+    "checkpoint_directory",
     "is_checkpoint_folder",
     "remove_interrupted_checkpoint_writes",
     "load_checkpoint",
@@ -137,9 +140,10 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
 FOLDER_METADATA_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 
-#: The files that make a folder a checkpoint (:func:`is_checkpoint_folder`): deleted last
-#: from an earlier checkpoint replaced (``atomic_directory(last=...)``), so that one whose
-#: deletion a Ctrl-C stopped is still recognised, and removed by the next write.
+#: A checkpoint's own files: deleted last from an earlier checkpoint replaced
+#: (``atomic_directory(last=...)``, :func:`checkpoint_directory`), after its state and
+#: file-browser files (what is left of one whose deletion a Ctrl-C stopped is a checkpoint
+#: folder all the same, :func:`is_checkpoint_folder`, and removed by the next write).
 CHECKPOINT_FILES = (WEIGHTS_NAME, CONFIG_NAME)
 
 #: Files of a training run's resumable state beside its checkpoint's (``RUN/last``).
@@ -214,27 +218,54 @@ def _not_checkpoint_entries(folder: Path, state_files: tuple[str, ...] = ()) -> 
                                     *state_files))
 
 
+def _not_replaceable(path: Path, state_files: tuple[str, ...]) -> str | None:
+    """Why a checkpoint write may not replace ``path`` (a one-line refusal), or None
+    when it may: ``path`` missing, or a folder (not a link) holding nothing but a
+    checkpoint's files. The one rule of :func:`is_checkpoint_folder` and
+    :func:`check_replaceable_checkpoint`."""
+    if path.is_symlink():  # refused here, not once the export (and calibration) ran
+        return (f"{path} is a symbolic link; it will not be replaced: choose another "
+                "folder")
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return (f"{path} is a file, not a checkpoint folder; it will not be replaced: "
+                "choose another folder")
+    foreign = _not_checkpoint_entries(path, state_files)
+    if foreign:
+        return (f"{path} is not a checkpoint folder (it holds {', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); it will not be replaced: choose "
+                "another folder")
+    return None
+
+
 def is_checkpoint_folder(path: str | os.PathLike, *,
                          state_files: tuple[str, ...] = ()) -> bool:
-    """Whether ``path`` is a checkpoint folder as napari-srmat writes one: a folder (not
-    a link) holding :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` and nothing else but
-    ``state_files`` and file browsers' :data:`FOLDER_METADATA_FILES` (what
-    :func:`check_replaceable_checkpoint` lets be replaced). The earlier checkpoint an
-    interrupted replacement left aside is put back only when it is one
-    (:func:`napari_srmat._atomic.atomic_directory`'s ``ours``)."""
+    """Whether ``path`` is a checkpoint folder of napari-srmat's writes: a folder (not a
+    link) holding nothing but :data:`WEIGHTS_NAME`, :data:`CONFIG_NAME`, ``state_files``
+    and file browsers' :data:`FOLDER_METADATA_FILES`, all or some of them, or none.
+
+    The one rule of what a checkpoint write owns: what it may replace
+    (:func:`check_replaceable_checkpoint`), and so the earlier folder it recognises as
+    its own once left aside as ``.NAME.<8 hex>.old`` (``atomic_directory``'s ``ours``):
+    put back where ``NAME`` is missing (a kill between the swap's renames), removed
+    where ``NAME`` is there (a Ctrl-C stopped its deletion part-way, any of its files
+    gone). Until 2026-12-05 only a folder holding both files was recognised, so the
+    copy of an empty or half checkpoint folder that was replaced stayed hidden for good,
+    unsaid. Not a test of a checkpoint to load: :func:`resolve_checkpoint_dir`.
+    """
     path = Path(path)
-    if path.is_symlink() or not path.is_dir():
-        return False
-    return ((path / WEIGHTS_NAME).is_file() and (path / CONFIG_NAME).is_file()
-            and not _not_checkpoint_entries(path, state_files))
+    return (path.is_dir() and not path.is_symlink()
+            and _not_replaceable(path, tuple(state_files)) is None)
 
 
 def check_replaceable_checkpoint(path: str | os.PathLike, *,
                                  state_files: tuple[str, ...] = ()) -> None:
-    """Refuse to replace ``path`` with a checkpoint unless it is one: a folder holding
-    only :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` (or nothing; file browsers'
-    :data:`FOLDER_METADATA_FILES` aside), and ``state_files`` where a training run's
-    resumable state is kept beside them (:data:`TRAINING_STATE_FILES`).
+    """Refuse to replace ``path`` with a checkpoint unless it is missing or a checkpoint
+    folder (:func:`is_checkpoint_folder`, the same rule): a folder holding only
+    :data:`WEIGHTS_NAME` and :data:`CONFIG_NAME` (or some or none of them; file
+    browsers' :data:`FOLDER_METADATA_FILES` aside), and ``state_files`` where a training
+    run's resumable state is kept beside them (:data:`TRAINING_STATE_FILES`).
 
     Replacing a folder deletes it whole: ``python -m napari_srmat.edges.export SRC DST``
     into a folder of the user's (or a training run's folder) deleted everything in it.
@@ -254,21 +285,49 @@ def check_replaceable_checkpoint(path: str | os.PathLike, *,
     """
     from .outputs import OutputExistsError
 
-    path = Path(path)
-    if path.is_symlink():  # refused here, not once the export (and calibration) ran
-        raise OutputExistsError(f"{path} is a symbolic link; it will not be replaced: choose "
-                                "another folder")
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise OutputExistsError(f"{path} is a file, not a checkpoint folder; it will not be "
-                                "replaced: choose another folder")
-    foreign = _not_checkpoint_entries(path, state_files)
-    if foreign:
-        raise OutputExistsError(
-            f"{path} is not a checkpoint folder (it holds {', '.join(foreign[:3])}"
-            f"{', ...' if len(foreign) > 3 else ''}); it will not be replaced: choose "
-            "another folder")
+    refusal = _not_replaceable(Path(path), tuple(state_files))
+    if refusal is not None:
+        raise OutputExistsError(refusal)
+
+
+@contextlib.contextmanager
+def checkpoint_directory(path: str | os.PathLike, *, overwrite: bool = True,
+                         state_files: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a staging folder that becomes the checkpoint folder ``path`` when the block
+    succeeds: the one write of a checkpoint folder (:func:`save_checkpoint`, ``python -m
+    napari_srmat.edges.export SRC DST``).
+
+    ``path`` is checked first (:func:`napari_srmat.outputs.check_folder_name`, and
+    :func:`check_replaceable_checkpoint` with ``overwrite``), then written by
+    :func:`napari_srmat._atomic.atomic_directory` with ``ours`` the rule that allowed the
+    replacement (:func:`is_checkpoint_folder`) and :data:`CHECKPOINT_FILES` deleted last
+    from the earlier folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint folder.
+    overwrite : bool
+        Replace an existing checkpoint folder (anything else is refused).
+    state_files : tuple of str
+        Other file names the folder may hold (:data:`TRAINING_STATE_FILES`).
+
+    Yields
+    ------
+    Path
+        The staging folder to write the checkpoint's files into.
+    """
+    from .outputs import check_folder_name
+
+    state_files = tuple(state_files)
+    check_folder_name(path)
+    if overwrite:
+        check_replaceable_checkpoint(path, state_files=state_files)
+    with atomic_directory(path, overwrite=overwrite,
+                          ours=functools.partial(is_checkpoint_folder,
+                                                 state_files=state_files),
+                          last=CHECKPOINT_FILES) as staging:
+        yield staging
 
 
 def save_checkpoint(
@@ -306,16 +365,10 @@ def save_checkpoint(
         ``path`` is named like an image file (``model.png``: the rule of every output
         folder, :func:`napari_srmat.outputs.check_folder_name`).
     """
-    from .outputs import check_folder_name
-
     if "model" not in config:
         raise CheckpointError("config must name the model type under 'model'")
-    check_folder_name(path)
-    if overwrite:
-        check_replaceable_checkpoint(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    with atomic_directory(path, overwrite=overwrite, ours=is_checkpoint_folder,
-                          last=CHECKPOINT_FILES) as tmp:
+    with checkpoint_directory(path, overwrite=overwrite) as tmp:
         write_safetensors(tmp / WEIGHTS_NAME, tensors, metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
     return Path(path)

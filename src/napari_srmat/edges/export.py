@@ -272,16 +272,16 @@ def _run(p: argparse.ArgumentParser, a: argparse.Namespace) -> int:
     if in_place:
         _calibrate(out, a)
     else:
-        from .._atomic import atomic_directory
-        from ..checkpoint import check_replaceable_checkpoint, is_checkpoint_folder
-        from ..outputs import check_folder_name, check_not_reserved
+        from ..checkpoint import checkpoint_directory
+        from ..outputs import check_not_reserved
 
         check_not_reserved(out)  # every output's rule: DST.partial is another's staging
-        check_folder_name(out)  # DST.png: its staging's name would pass save_checkpoint's
-        check_replaceable_checkpoint(out)  # refused before the calibration runs
         # DST appears complete, calibrated, or not at all: a calibration that failed
-        # (or was interrupted) left an uncalibrated checkpoint there
-        with atomic_directory(out, overwrite=True, ours=is_checkpoint_folder) as staging:
+        # (or was interrupted) left an uncalibrated checkpoint there. Written as every
+        # checkpoint folder is (its name and what it replaces checked before the
+        # calibration runs; an earlier DST whose deletion a Ctrl-C stopped part-way is
+        # still a checkpoint folder, removed by the next export)
+        with checkpoint_directory(out) as staging:
             export_checkpoint(a.src, staging, fp16=a.fp16)
             _calibrate(staging, a)
     print(out)
