@@ -991,7 +991,9 @@ def test_few_intersections_get_an_exact_asymmetric_interval():
     res, r = measured(counts)
     d = np.array(counts) / res.per_line_length_px
     rel = t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size) / d.mean()
-    rel = math.hypot(rel, t.ppf(0.975, d.size - 1) * math.sqrt(d.size / 12) / sum(counts))
+    c = t.ppf(0.975, d.size - 1) * math.sqrt(d.size / 12) / sum(counts)
+    assert rel > c  # the scatter is above the counts' resolution: r itself
+    rel = max(rel, c)
     pix = PIXEL_RESOLUTION_PX / res.mean_intercept_px
     lo, hi = r.mean_intercept_ci95_px
     ell = res.mean_intercept_px
@@ -1039,6 +1041,34 @@ def test_a_grid_whose_lines_count_alike_gets_a_counting_term():
     assert hi == pytest.approx(math.exp(math.hypot(-math.log1p(-c), pix)))
 
 
+def test_the_counting_resolution_is_a_floor_under_the_lines_scatter_not_added_to_it():
+    """295d30c added the counts' resolution c = t sqrt(n / 12) / P to the lines'
+    scatter r in quadrature, sqrt(r² + c²); but for r > 0 the per-line densities already
+    carry their counts' quantisation, so it was counted twice: random-line coverage
+    below P 25 went 94.7 -> 99.4 % (studies/heyn_interval_coverage.py). c is now a floor,
+    max(r, c): ten drawn lines counting 5 (nine) and 6, r = 0.044 just above c = 0.041,
+    read r' = 0.060 before (the sampling term ln(1 + r') 0.058, now ln(1 + r) 0.043); a
+    scatter below c, r = 0.01 on a 2 + 2 grid counting 12, read sqrt(r² + c²), now c."""
+    from scipy.stats import t
+
+    from napari_srmat.grainsize import grain_size_from_heyn, sampling_log_terms
+
+    counts = [5] * 9 + [6]
+    mask, segs = _drawn_lines_with_counts(counts)
+    res = measure_intercepts(mask, pattern="segments", segments=segs)
+    assert res.per_line_intersections.tolist() == counts
+    r = res.relative_accuracy_pct / 100
+    c = t.ppf(0.975, 9) * math.sqrt(10 / 12) / sum(counts)
+    assert c < r < 1.2 * c
+    u = grain_size_from_heyn(res).uncertainty
+    assert u["counting"] == pytest.approx(c)
+    assert u["sampling_low"] == pytest.approx(math.log1p(r))
+    assert u["sampling_high"] == pytest.approx(-math.log1p(-r))
+    c4 = t.ppf(0.975, 3) * math.sqrt(4 / 12) / 12
+    assert sampling_log_terms(0.01, count=12, n_lines=4) == pytest.approx(
+        (math.log1p(c4), -math.log1p(-c4)))
+
+
 def test_the_sampling_interval_does_not_step_at_50_intersections():
     """The line-sampling term of ℓ̄'s 95 % interval switched at E112's 50 intersections:
     below, the inverted density interval widened to the count's Poisson interval; from
@@ -1056,8 +1086,8 @@ def test_the_sampling_interval_does_not_step_at_50_intersections():
         mask, segs = _drawn_lines_with_counts(counts)
         res = measure_intercepts(mask, pattern="segments", segments=segs)
         assert res.intersection_count == sum(counts)
-        r = math.hypot(res.relative_accuracy_pct / 100,  # with the counts' resolution
-                       t.ppf(0.975, 9) * math.sqrt(10 / 12) / sum(counts))
+        r = max(res.relative_accuracy_pct / 100,  # floored at the counts' resolution
+                t.ppf(0.975, 9) * math.sqrt(10 / 12) / sum(counts))
         ell = res.mean_intercept_px
         pix = PIXEL_RESOLUTION_PX / ell
         lo, hi = grain_size_from_heyn(res).mean_intercept_ci95_px
