@@ -475,3 +475,43 @@ def test_text_output_gives_g_to_a_tenth_and_the_fields_in_the_statistics(tmp_pat
     g = json.loads(capsys.readouterr().out)["astm_g"]
     assert main(["heyn", paths[0], "--pixel-size-um", "0.5"]) == 0
     assert f"ASTM G = {g:.1f}" in capsys.readouterr().out
+
+
+def _grid_mask_file(path):
+    """A 400² mask with boundaries every 100 px: a 2 + 2 grid counts 3 on every line."""
+    mask = np.zeros((400, 400), np.uint8)
+    mask[::100, :] = 1
+    mask[:, ::100] = 1
+    np.save(path, mask)
+    return str(path)
+
+
+def test_a_specimen_of_fields_that_agree_gets_the_counting_floor(tmp_path, capsys):
+    """summarize_fields gave fields whose values agree a zero-width interval: three
+    copies of one field (N_L alike) read G = x [x, x] and ℓ̄ [y, y]. The fields' integer
+    counts are known to ±½ each, so the interval's half-width is now floored at
+    c = t(n-1) sqrt(n / 12) / P of the n fields counting P in all, the one rule of the
+    line-sampling term (metrics.standards.floored_relative_half); E112's %RA of the
+    scatter stays 0."""
+    from scipy.stats import t
+
+    from napari_srmat.metrics.standards import summarize_fields
+
+    path = _grid_mask_file(tmp_path / "grid.npy")
+    args = ["grain-size", path, path, path, "--mask", "--method", "intercept",
+            "--pattern", "grid", "--lines", "2", "--pixel-size-um", "0.5", "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    p = sum(f["n_intersections"] for f in doc["images"])
+    c = t.ppf(0.975, 2) * np.sqrt(3 / 12) / p
+    s = doc["summary"]
+    assert s["relative_accuracy_pct"] == 0.0
+    assert s["ci95_half_width"] == pytest.approx(c * s["mean"])
+    lo, hi = s["mean_intercept_ci95_um"]
+    assert lo == pytest.approx(s["mean_intercept_um"] / (1 + c))
+    assert hi == pytest.approx(s["mean_intercept_um"] / (1 - c))
+    g_lo, g_hi = s["astm_g_ci95"]
+    assert g_lo < s["astm_g"] - 0.1 and g_hi > s["astm_g"] + 0.1
+    # the floor is the package's one rule: the same summary from the fields themselves
+    again = summarize_fields(doc["images"])
+    assert again["ci95_half_width"] == pytest.approx(s["ci95_half_width"])

@@ -803,6 +803,27 @@ def _g_of(method: str, rule: str, value_per_mm: float) -> float | None:
     return float(astm_g_from_grains_per_mm2(value_per_mm))
 
 
+def _specimen_half(mean: float, half: float, ra: float, counts: list) -> float:
+    """The half-width of a specimen's 95 % interval of the mean field value: the fields'
+    Student-t scatter, floored at the resolution of their counts
+    (:func:`floored_relative_half` of ``n`` fields counting ``P`` in all), so that fields
+    whose values agree by chance do not read a zero-width interval. ``half`` as it is
+    where the floor is not known: no relative scatter (a mean of 0, one field) or a field
+    without its count.
+
+    Examples
+    --------
+    >>> round(_specimen_half(0.1, 0.0, 0.0, [40, 40, 40]), 5)   # t(2) sqrt(3/12)/120 x 0.1
+    0.00179
+    >>> round(_specimen_half(0.1, 0.02, 20.0, [40, 30, 50]), 5)   # the scatter is above
+    0.02
+    """
+    known = all(isinstance(c, (int, float, np.number)) and math.isfinite(c) for c in counts)
+    r = (floored_relative_half(ra / 100.0, count=float(sum(counts)), n_lines=len(counts))
+         if counts and known else math.nan)
+    return mean * r if math.isfinite(r) else half
+
+
 def summarize_fields(fields: Sequence[dict], *, method: str | None = None
                      ) -> SpecimenSummary:
     """E112 statistics of several fields of one specimen.
@@ -812,7 +833,12 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     ``N_A`` (grains per mm²) for the planimetric one; without a pixel size the same per
     pixel. From the field values: mean, standard deviation ``s``, 95 % confidence
     half-width ``t(0.975, n-1) s / sqrt(n)`` and ``%RA = 100 half-width / mean``
-    (:func:`napari_srmat.metrics.heyn.confidence_interval`). G and its 95 % interval
+    (:func:`napari_srmat.metrics.heyn.confidence_interval`). The interval's half-width
+    (``ci95_half_width``) is that of the scatter floored at the resolution of the
+    fields' integer counts (:func:`floored_relative_half`: ``max(r, c)``,
+    ``c = t(0.975, n-1) sqrt(n / 12) / P`` for n fields counting P intersections or
+    grains in all), so that fields whose values agree do not read a zero-width interval;
+    ``relative_accuracy_pct`` stays E112's %RA of the scatter. G and its 95 % interval
     come from the mean and the interval ends.
 
     Which fields count (:func:`_is_field_value`): intercept, every finite N_L, 0
@@ -900,6 +926,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
             "statistics, as E112 averages every field's N_L: lengthen the test lines or "
             "measure fewer, larger fields")
     mean, half, ra = confidence_interval(valid) if valid else (math.nan, math.nan, math.nan)
+    half = _specimen_half(mean, half, ra, [f.get(count_key) for f, v in zip(fields, vals)
+                                           if _is_field_value(v, method)])
     sd = float(np.std(valid, ddof=1)) if len(valid) >= 2 else math.nan
     out: dict[str, Any] = {
         "method": method,
