@@ -486,6 +486,29 @@ def _grid_mask_file(path):
     return str(path)
 
 
+def test_srmat_heyn_text_prints_the_interval_its_json_reports(tmp_path, capsys):
+    """`srmat heyn`'s text line printed the pooled line-sampling half-width alone: on a
+    400² mask with boundaries every 100 px and a 2 + 2 grid (all four lines count 3, so
+    the lines' scatter is 0) it printed '± 0.00 (95% CI, %RA 0.0)' while its JSON's
+    per_image mean_intercept_ci95_px was the whole interval (counting floor and pixel
+    term), about ℓ̄ x [0.87, 1.18]. The pooled JSON now has mean_intercept_ci95_px (one
+    image: that image's interval; several: the images' scatter floored at their counts'
+    resolution, metrics.standards.floored_relative_half) and the text prints it."""
+    path = _grid_mask_file(tmp_path / "grid.npy")
+    for paths in ([path], [path, path]):
+        args = ["heyn", *paths, "--pattern", "grid", "--lines", "2"]
+        assert main([*args, "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        lo, hi = doc["mean_intercept_ci95_px"]
+        assert doc["relative_accuracy_pct"] == 0.0 and lo < 0.88 * doc["mean_intercept_px"]
+        if len(paths) == 1:
+            assert [lo, hi] == doc["per_image"][0]["mean_intercept_ci95_px"]
+        assert main(args) == 0
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert line == (f"pooled: mean intercept {doc['mean_intercept_px']:.2f} px, 95% CI "
+                        f"[{lo:.2f}, {hi:.2f}] px (scatter %RA 0.0)"), line
+
+
 def test_a_specimen_of_fields_that_agree_gets_the_counting_floor(tmp_path, capsys):
     """summarize_fields gave fields whose values agree a zero-width interval: three
     copies of one field (N_L alike) read G = x [x, x] and ℓ̄ [y, y]. The fields' integer

@@ -66,6 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
     from ..io import open_mask_file, read_array, read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
+    from ..metrics.standards import floored_relative_half
 
     if args.pattern == "segments" and not args.segments:
         raise UserError("--pattern segments needs --segments FILE.json|csv")
@@ -171,9 +172,18 @@ def _run(args: argparse.Namespace) -> int:
         out["fields_mean_n_l_per_px"] = mean_nl
         out["ci95_half_width_px"] = pooled * ra / 100.0 if math.isfinite(ra) else None
         out["relative_accuracy_pct"] = ra if math.isfinite(ra) else None
+        # the interval: the images' scatter floored at their counts' resolution (one rule
+        # with the specimen of srmat grain-size --method: images that agree by chance
+        # would read a zero-width interval)
+        count = sum(r["intersection_count"] for r in per_image if r["total_length_px"])
+        r = floored_relative_half(ra / 100.0, count=count, n_lines=len(nl))
+        out["mean_intercept_ci95_px"] = (
+            [pooled * (1.0 - r), pooled * (1.0 + r)] if math.isfinite(r) else None)
     else:
         out["ci95_half_width_px"] = per_image[0]["ci95_half_width_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
+        # the image's whole interval (line sampling, counting, pixel: grain_size_from_heyn)
+        out["mean_intercept_ci95_px"] = per_image[0]["mean_intercept_ci95_px"]
     # one pixel size for all: equal within the library's tolerance (io.pixels_square, the
     # rule of given_pixel_size_message), so that one calibration read from a PNG's pHYs
     # (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two
@@ -207,9 +217,11 @@ def _run(args: argparse.Namespace) -> int:
               f"{r['n_lines']} lines)")
     if out["mean_intercept_px"] is not None:
         line = f"pooled: mean intercept {out['mean_intercept_px']:.2f} px"
-        if out.get("ci95_half_width_px") is not None:
-            line += (f" ± {out['ci95_half_width_px']:.2f} "
-                     f"(95% CI, %RA {out['relative_accuracy_pct']:.1f})")
+        if out.get("mean_intercept_ci95_px") is not None:
+            line += f", 95% CI {_interval_text(out['mean_intercept_ci95_px'])} px"
+            if out.get("relative_accuracy_pct") is not None:
+                # the scatter of the lines (one image) or of the images alone
+                line += f" (scatter %RA {out['relative_accuracy_pct']:.1f})"
         if out.get("astm_g") is not None:
             from .grainsize import format_g
 
@@ -218,6 +230,21 @@ def _run(args: argparse.Namespace) -> int:
         print(line)
     _check_measured(out, degenerate, args.threshold)
     return 0
+
+
+def _interval_text(interval: list) -> str:
+    """``[low, high]`` to two decimals, as ``--json``'s ``mean_intercept_ci95_px``
+    (an end that is unknown or unbounded: ``None`` / ``inf`` read as ``∞``).
+
+    Examples
+    --------
+    >>> _interval_text([103.78, 141.371])
+    '[103.78, 141.37]'
+    >>> _interval_text([12.5, None])
+    '[12.50, ∞]'
+    """
+    return "[" + ", ".join("∞" if v is None or not math.isfinite(v) else f"{v:.2f}"
+                           for v in interval) + "]"
 
 
 def _check_measured(out: dict, degenerate: list[str], threshold: float | None) -> None:
