@@ -651,8 +651,8 @@ def test_a_read_layers_records_follow_its_scale_set_by_hand(make_napari_viewer, 
     0.8 µm/px where the layer showed (and every widget read) 0.5. The displayed scale is
     the truth: with a napari-srmat widget open the records follow it (a scale set before
     the widget opened, at its opening), by the rule of derived layers' records. They are
-    written without a second calibration event (metadata): its followers read the layer
-    once per scale set, not twice."""
+    written with their metadata event, after the scale event: a listener of the layer's
+    calibration is told of them (the widgets' followers act once: CalibrationSeen)."""
     from napari_srmat.widgets.calibration_widget import CalibrationWidget
     from napari_srmat.widgets.layers import follow_calibration
 
@@ -674,7 +674,7 @@ def test_a_read_layers_records_follow_its_scale_set_by_hand(make_napari_viewer, 
     events: list = []
     follow_calibration(layer, events.append, True)
     layer.scale = (0.5, 0.25)
-    assert [e.type for e in events] == ["scale"]
+    assert sorted(e.type for e in events) == ["metadata", "scale"]
     layer.translate = (1.0, -1.0)
     meta = layer.metadata
     if case == "unit-less grid":
@@ -766,3 +766,34 @@ def test_records_follow_on_a_layer_holding_an_array_in_its_metadata(make_napari_
     layer.scale = (0.5, 0.5)
     assert layer.metadata["pixel_size_um"] == pytest.approx(0.5)
     assert layer.metadata["profile"] is profile
+
+
+@pytest.mark.gui
+def test_the_new_records_are_told_to_listeners_of_either_order(make_napari_viewer, tmp_path):
+    """A read layer's records are written at its scale set once a widget is open, but
+    were written with the metadata event blocked: a listener of the layer's calibration
+    (follow_calibration, or a metadata listener: another plugin, a script) was never told
+    of the new records, and one connected before the widget opened (napari calls a
+    layer's scale listeners in the order they were connected) read the file's 0.8 at its
+    one event, while the layer showed 0.5. The records' own metadata event tells them
+    now: each listener's last call reads 0.5, whenever it was connected (one connected
+    after the widget is told of the records during the scale event, before it)."""
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+    from napari_srmat.widgets.layers import follow_calibration
+
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(_store_with_records(tmp_path, "µm"), plugin=PLUGIN)
+    seen: dict[str, list] = {"before": [], "after": [], "metadata": []}
+
+    def listener(key):
+        return lambda event: seen[key].append((event.type, layer.metadata["pixel_size_um"]))
+
+    follow_calibration(layer, listener("before"), True)
+    CalibrationWidget(viewer)
+    follow_calibration(layer, listener("after"), True)
+    layer.events.metadata.connect(listener("metadata"))
+    layer.scale = (0.5, 0.5)
+    assert seen["metadata"] == [("metadata", pytest.approx(0.5))], seen
+    assert seen["before"] == [("scale", 0.8), ("metadata", pytest.approx(0.5))], seen
+    assert seen["after"] == [("metadata", pytest.approx(0.5)),
+                             ("scale", pytest.approx(0.5))], seen

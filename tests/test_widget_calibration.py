@@ -480,3 +480,26 @@ def test_a_kept_layer_and_its_source_are_freed_when_deleted(make_napari_viewer):
     del overlay
     gc.collect()
     assert gone() is None
+
+
+def test_a_scale_set_by_hand_is_told_to_the_widgets_once(make_napari_viewer):
+    """A scale set by hand on a layer recording its pixel size comes as two calibration
+    events (its scale, then the metadata of the layer's records of it): a widget watching
+    the chosen layer (Calibration's Current, the grain-size tabs' pixel size) is told once
+    per change (CalibrationSeen), and still told of each change, a unit-less scale's too
+    (the hint names the scale)."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((40, 30), np.float32), name="scan", scale=(0.8, 0.8),
+                             units=("micrometer", "micrometer"),
+                             metadata={"pixel_size_um": 0.8})
+    w = CalibrationWidget(viewer)
+    told: list = []
+    w.layer_combo.watch(lambda: told.append(layer_pixel_size_um(layer)))
+    layer.scale = (0.5, 0.5)
+    assert told == [pytest.approx(0.5)] and layer.metadata["pixel_size_um"] == 0.5
+    assert w.current.text().startswith("0.5 µm/px")
+    plain = viewer.add_image(np.zeros((40, 30), np.float32), name="plain")
+    w.layer_combo.value = plain
+    for scale in (0.5, 0.6):
+        plain.scale = (scale, scale)
+        assert f"its scale {scale:g} has no length unit" in w.current.text()

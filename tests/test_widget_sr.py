@@ -1321,9 +1321,10 @@ def test_one_lr_calibration_event_reads_the_lr_once_and_replans_once(make_napari
     read them again for each of its parts) and recomputed the plan at the new pixel size
     twice (the widget for its status, add_rescan_plan for its Shapes layer), on the GUI
     thread. It reads the layer once and recomputes the plan once; the widget, its Shapes
-    layer and Save plan… all give the new size. (A second read is the layer's record of
-    its new size, keep_own_records: written without a second calibration event, which
-    would read and re-plan again.)"""
+    layer and Save plan… all give the new size. (The layer's record of its new size,
+    keep_own_records, is a read and a second calibration event, its metadata: the widget
+    reads the layer at it and, its pixel size unchanged, does not re-plan
+    (CalibrationSeen): three reads, one re-plan.)"""
     import napari_srmat._napari_io as io_mod
     from napari_srmat.sr.rescan import RescanPlan
 
@@ -1336,7 +1337,7 @@ def test_one_lr_calibration_event_reads_the_lr_once_and_replans_once(make_napari
     monkeypatch.setattr(RescanPlan, "at_pixel_size",
                         lambda plan, px: replans.append(px) or at(plan, px))
     layer.scale = (0.4, 0.4)
-    assert (len(reads), len(replans)) == (2, 1), (len(reads), len(replans))
+    assert (len(reads), len(replans)) == (3, 1), (len(reads), len(replans))
     assert layer.metadata["pixel_size_um"] == pytest.approx(0.4)  # recorded as shown
     assert w.rescan_layer.metadata["rescan_plan"]["pixel_size_um"] == 0.4
     assert "'lr' calibrated anew" in w.status.text() and "0.4 µm per LR pixel" in w.status.text()

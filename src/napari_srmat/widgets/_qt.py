@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .layers import WidgetInputError, follow_calibration, keep_own_records
+from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_own_records
 
 __all__ = ["LayerCombo"]
 
@@ -40,6 +40,7 @@ class LayerCombo:
         self.native = QComboBox()
         self._chosen = None  # the layer object chosen (names change on rename)
         self._watchers: list = []
+        self._seen = CalibrationSeen()  # the chosen layer's calibration last told
         self.native.currentTextChanged.connect(self._remember)
         for ev in ("inserted", "removed", "moved", "changed"):
             emitter = getattr(viewer.layers.events, ev, None)
@@ -68,6 +69,10 @@ class LayerCombo:
         self.native.currentTextChanged.connect(lambda *_: callback())
 
     def _layer_edited(self, *_: Any) -> None:
+        # one change told by several events (a scale set, then the layer's records of
+        # it) is told to the watchers once
+        if not self._watchers or self._seen.news(self._chosen) is None:
+            return
         for callback in self._watchers:
             callback()
 
@@ -83,6 +88,7 @@ class LayerCombo:
             if old is not None:  # its calibration events (what its pixel size is read from)
                 follow_calibration(old, self._layer_edited, connect)
         self._chosen = layer
+        self._seen = CalibrationSeen()  # a change while not chosen is news
 
     def refresh(self, *_: Any) -> None:
         """Re-list the layers, keeping the chosen layer (by identity, so a renamed layer

@@ -28,6 +28,7 @@ import contextlib
 import re
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import QTimer
@@ -60,7 +61,10 @@ from ._worker import (
     qt_alive,
     user_action,
 )
-from .layers import keep_on_layer, keep_own_records, kept_on
+from .layers import CalibrationSeen, keep_on_layer, keep_own_records, kept_on
+
+if TYPE_CHECKING:
+    from .._napari_io import LayerPixelSizes
 
 __all__ = ["AuditWidget", "KEYS", "default_session_path"]
 
@@ -266,6 +270,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             "file, else in your home folder. A bare file name goes into that folder.")
         self._path_is_default = True
         self._shut = False
+        self._sr_seen = CalibrationSeen()  # the SR layer's calibration last followed
         self._key_handlers: dict = {}
         self.run_btn = QPushButton("Find candidates")
         self.cancel_btn = QPushButton("Stop")
@@ -865,6 +870,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         checksums are of (:meth:`_check_images_unchanged`)."""
         from .layers import follow_calibration
 
+        self._sr_seen = CalibrationSeen()  # a change while not followed is news
         for lay in (self.sr_layer, self.lr_up_layer):
             if lay is not None:
                 (lay.events.data.connect if on else
@@ -873,13 +879,15 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             follow_calibration(self.sr_layer, self._on_recalibrated, on)
         self._changed_layer = None
 
-    def _recalibrate(self, *, save: bool) -> str:
+    def _recalibrate(self, *, save: bool, sizes: LayerPixelSizes | None = None) -> str:
         """Give the session the pixel size its SR layer has now
         (:func:`~napari_srmat.widgets.layers.audit_pixel_size_on_layer`, the rule), saved
         with it when ``save`` (a failed save keeps the previous size and is told as a
         :class:`WidgetInputError`); return the status line's words when it changed, else
         ``""``. Read when the SR layer's calibration changes and before each record (a
-        metadata value changed in place emits no event)."""
+        metadata value changed in place emits no event). ``sizes``: the SR layer's
+        :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the caller has read them
+        (a calibration event's handler reads the layer once)."""
         from .layers import audit_pixel_size_on_layer
 
         s, lay = self.session, self.sr_layer
@@ -891,7 +899,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return "unknown" if px is None else f"{px:g} {LENGTH_UNIT}"
 
         # until then no verdict or region is recorded: each is saved with the layer's size
-        px = _sr_layer_pixel_size(lay, audit_pixel_size_on_layer(s, lay),
+        px = _sr_layer_pixel_size(lay, audit_pixel_size_on_layer(s, lay, sizes),
                                   f"until then the session keeps {size(before)} and records "
                                   "no verdict or region")
         with _told_if_not_saved("the new pixel size (the session keeps its previous one)"):
@@ -906,8 +914,11 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         size follows it, and is saved (:meth:`_recalibrate`)."""
         if self._shut or self.session is None or self._changed_layer is not None:
             return
+        sizes = self._sr_seen.news(self.sr_layer)
+        if sizes is None:  # the same change told again (the layer's records of it)
+            return
         try:
-            note = self._recalibrate(save=True)
+            note = self._recalibrate(save=True, sizes=sizes)
         except (ValueError, OSError) as exc:  # a file changed by another program, ...
             self.status.setText(error_message(exc, gui=True))
             return

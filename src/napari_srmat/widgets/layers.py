@@ -24,7 +24,6 @@ import math
 import os
 import weakref
 from collections.abc import Callable, Generator, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +77,7 @@ __all__ = [
     "show_plan_figures",
     "follow_rescan_plan",
     "follow_calibration",
+    "CalibrationSeen",
     "keep_on_layer",
     "keep_all_on_layer",
     "keep_own_records",
@@ -815,15 +815,17 @@ def rescan_features(plan) -> dict[str, np.ndarray]:
             **{key: um[:, k] for k, key in enumerate(RESCAN_UM_FEATURES)}}
 
 
-def rescan_plan_on_layer(plan, layer):
+def rescan_plan_on_layer(plan, layer, sizes: LayerPixelSizes | None = None):
     """``plan`` at the pixel size its LR ``layer`` has now
     (:meth:`~napari_srmat.sr.rescan.RescanPlan.at_pixel_size` of
     :func:`layer_store_pixel_size`): the rule of a plan's µm figures, as
     :func:`overlay_geometry` is of its rectangles' place. A plan is made in LR pixels;
     the LR layer calibrated anew (Calibration, or its ``scale``) after the plan was made,
     or while it was made, gives its rectangles in µm at the calibration they are shown
-    at, not the one of Run."""
-    return plan.at_pixel_size(layer_store_pixel_size(layer))
+    at, not the one of Run. ``sizes``: the layer's
+    :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the caller has read them (a
+    calibration event's handler reads the layer once)."""
+    return plan.at_pixel_size((layer_pixel_sizes(layer) if sizes is None else sizes).store)
 
 
 #: Events of a layer after which its pixel size is read anew (a calibration: the pixel
@@ -852,14 +854,48 @@ def follow_calibration(layer, callback, on: bool,
     to follow a layer's pixel size. Connecting a callback twice connects it once;
     disconnecting one not connected does nothing. A callback is called once per event:
     one that needs several pixel sizes reads them together
-    (:func:`~napari_srmat._napari_io.layer_pixel_sizes`)."""
+    (:func:`~napari_srmat._napari_io.layer_pixel_sizes`). One change may come as several
+    events: a scale set by hand and the ``metadata`` event of the layer's records of it
+    (:func:`keep_own_records`), which napari delivers before or after the ``scale`` event
+    by the order the callbacks were connected; at the later one everything is written. A
+    callback that acts on a change skips the events that change nothing it reads
+    (:class:`CalibrationSeen`)."""
     for key in events:
         emitter = getattr(layer.events, key, None)
         if emitter is not None:
             (emitter.connect if on else emitter.disconnect)(callback)
 
 
-def audit_pixel_size_on_layer(session, layer) -> float | None:
+class CalibrationSeen:
+    """What a follower of a layer's calibration (:func:`follow_calibration`) last acted
+    on: the one rule by which it reacts once to one change. A scale set by hand is told
+    by its ``scale`` event and by the ``metadata`` event of the layer's records of it
+    (:func:`keep_own_records`), which change no pixel size the layer gives: a follower
+    re-planning a rescan or re-saving a session at each event would do it twice. A
+    follower makes a new one whenever it starts following a layer (a change made while
+    it did not follow is news). Holds the layer weakly."""
+
+    def __init__(self) -> None:
+        self._layer: Callable[[], Any] = lambda: None
+        self._seen: tuple | None = None
+
+    def news(self, layer) -> LayerPixelSizes | None:
+        """``layer``'s pixel sizes (:func:`~napari_srmat._napari_io.layer_pixel_sizes`,
+        the layer read once) when they, or the ``scale`` and ``units`` they are read from
+        (a unit-less scale is hinted at: :func:`pixel_size_hint`), differ from those last
+        seen on it, which they now are; None when nothing changed (the event is skipped).
+        Reads attributes only: for a handler on the GUI thread."""
+        sizes = layer_pixel_sizes(layer)
+        now = (sizes, tuple(layer.scale[-2:]),
+               tuple(str(u) for u in (getattr(layer, "units", None) or ())[-2:]))
+        if self._layer() is layer and now == self._seen:
+            return None
+        self._layer, self._seen = _weak(layer), now
+        return sizes
+
+
+def audit_pixel_size_on_layer(session, layer,
+                              sizes: LayerPixelSizes | None = None) -> float | None:
     """The SR pixel size an audit ``session`` measures in while its SR ``layer`` is shown:
     the layer's now (:func:`layer_pixel_size_um`), as :func:`rescan_plan_on_layer` is for a
     plan: an SR layer calibrated anew (Calibration, its ``scale`` or metadata) after the
@@ -868,6 +904,8 @@ def audit_pixel_size_on_layer(session, layer) -> float | None:
     size while the layer has no calibration at all (an image opened without one, under a
     session given its size by ``srmat audit candidates --pixel-size-um``): the rule of
     :meth:`~napari_srmat.audit.AuditSession.pixel_size_followed`, a report's for the SR file.
+    ``sizes``: the layer's :func:`~napari_srmat._napari_io.layer_pixel_sizes` when the
+    caller has read them.
 
     Examples
     --------
@@ -880,7 +918,7 @@ def audit_pixel_size_on_layer(session, layer) -> float | None:
     >>> audit_pixel_size_on_layer(s, {"metadata": {"pixel_size_yx_um": [0.25, 0.5]}}) is None
     True
     """
-    sizes = layer_pixel_sizes(layer)  # the layer read once
+    sizes = layer_pixel_sizes(layer) if sizes is None else sizes  # the layer read once
     return session.pixel_size_followed(sizes.size_um, square=sizes.non_square is None)
 
 
@@ -1035,13 +1073,11 @@ def _records_differ(now, value) -> bool:
         return True
 
 
-def _set_records(layer, meta: dict, *, quiet: bool = False) -> None:
-    """Set ``layer.metadata`` to ``meta`` unless it records the same (no event); ``quiet``:
-    without its ``metadata`` event (records that change no pixel size the layer gives:
-    :func:`_record_own_layer`)."""
-    if not _records_differ(dict(layer.metadata or {}), meta):
-        return
-    with layer.events.metadata.blocker() if quiet else nullcontext():
+def _set_records(layer, meta: dict) -> None:
+    """Set ``layer.metadata`` to ``meta`` unless it records the same (no event). Its
+    ``metadata`` event tells whoever reads the records; the widgets' calibration
+    followers skip it when it changes no pixel size (:class:`CalibrationSeen`)."""
+    if _records_differ(dict(layer.metadata or {}), meta):
         layer.metadata = meta
 
 
@@ -1110,19 +1146,21 @@ def _record_own(event) -> None:
 
 def _record_own_layer(layer) -> None:
     """Write ``layer``'s records (:func:`own_records`) if it holds any and is not kept
-    on another layer (its keeper records it from that layer), without a ``metadata``
-    event: they change no pixel size the layer gives (a scale in a length unit wins over
-    them; without one they are its calibration, written back as they were), and the
-    ``scale`` / ``translate`` / ``units`` event they follow told its followers already
-    (a second calibration event had them read the layer and re-plan a rescan again).
-    Reads attributes only: no computing on the GUI thread."""
+    on another layer (its keeper records it from that layer), with their ``metadata``
+    event: a listener of the layer's ``scale`` may run before this one (napari calls
+    them in the order they were connected: one connected before the first widget opened
+    reads the records as they were), and one following the records is told so. They
+    change no pixel size the layer gives (a scale in a length unit wins over them;
+    without one they are its calibration, written back as they were): the widgets'
+    followers skip that event (:class:`CalibrationSeen`). Reads attributes only: no
+    computing on the GUI thread."""
     meta = getattr(layer, "metadata", None) or {}
     if not any(key in meta for key in OWN_RECORDS):
         return
     keeper = _KEPT.get(layer)
     if keeper is not None and keeper.layers(keeper._viewer()) is not None:
         return
-    _set_records(layer, own_records(layer), quiet=True)
+    _set_records(layer, own_records(layer))
 
 
 def _follow_own(layer) -> None:
@@ -1258,12 +1296,17 @@ def follow_rescan_plan(viewer, shapes, layer, plan) -> None:
     viewer: at each calibration event of ``layer`` the plan is read at its pixel size
     (:func:`rescan_plan_on_layer`, once) and shown (:func:`show_plan_figures`) when that
     changed. A few rectangles: on the GUI thread."""
+    seen = CalibrationSeen()
+
     def recalibrated(_event=None) -> None:
         nonlocal plan
         if shapes not in viewer.layers:  # replaced or deleted: it follows nothing more
             follow_calibration(layer, recalibrated, False)
             return
-        now = rescan_plan_on_layer(plan, layer)
+        sizes = seen.news(layer)
+        if sizes is None:  # the same change told again (its records)
+            return
+        now = rescan_plan_on_layer(plan, layer, sizes)
         if now.pixel_size_um == plan.pixel_size_um:
             return
         plan = now

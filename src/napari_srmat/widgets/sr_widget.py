@@ -31,6 +31,7 @@ from ._paths import absolute_output_path, layer_file, layer_folder
 from ._qt import LayerCombo
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
+    CalibrationSeen,
     WidgetInputError,
     add_rescan_plan,
     add_super_resolution_result,
@@ -119,6 +120,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self._plan = None  # the last plan as made; its LR layer:
         self._plan_layer = None
         self._plan_px = None  # the pixel size its status line gives
+        self._plan_seen = CalibrationSeen()  # its LR's calibration last followed
         self._plan_shapes = None  # its Shapes layer, whose µm the widget keeps
         napari_viewer.layers.events.removed.connect(self._layer_removed)
         self._closed = False  # shut down (:meth:`shut_down`)
@@ -357,6 +359,7 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         (:func:`~napari_srmat.widgets.layers.follow_rescan_plan`)."""
         if self._plan_layer is None:
             return
+        self._plan_seen = CalibrationSeen()  # a change while not followed is news
         follow_calibration(self._plan_layer, self._plan_recalibrated, follow)
         shapes, self._plan_shapes = self._plan_shapes, (self._plan_shapes if follow else None)
         if (not follow and shapes is not None and shapes in self.viewer.layers
@@ -369,7 +372,10 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         µm (an earlier plan's Shapes layer, renamed, follows its own LR)."""
         if self._closed or self._plan is None:
             return
-        plan = self.rescan_plan
+        sizes = self._plan_seen.news(self._plan_layer)
+        if sizes is None:  # the same change told again (the LR's records of it)
+            return
+        plan = rescan_plan_on_layer(self._plan, self._plan_layer, sizes)
         if plan.pixel_size_um == self._plan_px:
             return
         self._plan_px = plan.pixel_size_um
