@@ -11,7 +11,8 @@ questions about the shipped measurement can be answered without any:
    native regions get a scale warning they should not need.
 2. **Do the arms agree with the native region?** ℓ̄ of every arm over ℓ̄ of HR (the native
    region is the reference, not the truth: on tbm it is itself 10-14 % off per image), and
-   how often HR's ℓ̄ lies inside the arm's 95 % interval.
+   how often HR's ℓ̄ lies inside the arm's 95 % interval, and that interval's half-width
+   (``half_width_pct_q10_50_90``: (high - low) / 2 / ℓ̄, as grain_size_calibration.py's).
 3. **Is it the same on the labelled scans?** The same label-free figures for the shipped
    model on the 63 tbm/train + val regions (``shipped_in_sample`` of
    ``studies/results/three_arm_oof.json``; train regions are in-sample for the shipped
@@ -25,7 +26,8 @@ scans (13, 24, 28) are never decoded.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python studies/unseen_scans_arms.py
 
-Writes studies/results/unseen_scans_arms.json (≈ 10 CPU-min).
+Writes studies/results/unseen_scans_arms.json (8-12 CPU-min; 21 min wall on a loaded
+2-core machine).
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ def label_free_summary(rows: list[dict[str, dict]]) -> dict[str, dict]:
         measured = [(m, h) for m, h in zip(ms, hr) if m["l_px"] is not None and h is not None]
         ratios = [m["l_px"] / h for m, h in measured]
         inside = [m["ci95_px"][0] <= h <= m["ci95_px"][1] for m, h in measured]
+        # (high - low) / 2 / ℓ̄, %, as grain_size_calibration.py's rel_half_width_median
+        half = [100 * (m["ci95_px"][1] - m["ci95_px"][0]) / 2 / m["l_px"] for m, _ in measured
+                if m["ci95_px"] is not None and m["ci95_px"][1] is not None]
         scale_warned = [any(is_scale_warning(w) for w in m["warnings"]) for m in ms]
         out[arm] = {
             "n": len(ms),
@@ -87,6 +92,7 @@ def label_free_summary(rows: list[dict[str, dict]]) -> dict[str, dict]:
                 float(np.mean(np.abs(np.log(ratios)))), 4),
             "hr_inside_interval_pct": None if not inside else round(
                 100 * float(np.mean(inside)), 1),
+            "half_width_pct_q10_50_90": q(half) if half else None,
         }
     return out
 
@@ -225,7 +231,8 @@ def _summarise(scans: list[str], names: list[str], rows: list[dict], seconds: fl
             print(f"  {arm:34s} n {v['n']:3d} refused {v['n_refused']:3d} warned "
                   f"{v['n_measured_with_scale_warning']:3d} unwarned "
                   f"{v['n_measured_without_scale_warning']:3d} ratio {v['ratio_to_hr_q10_50_90']} "
-                  f"HR in CI {v['hr_inside_interval_pct']}", file=sys.stderr)
+                  f"HR in CI {v['hr_inside_interval_pct']} half-width % "
+                  f"{v['half_width_pct_q10_50_90']}", file=sys.stderr)
     for group, dis in payload["disagreements"].items():
         print(f"\n{group}: {dis['n']} of {dis['n_regions']} regions where SR(LR) and HR "
               f"disagree; HR closer to the truth in {dis.get('n_hr_closer', '-')}, mean abs. "
