@@ -477,11 +477,12 @@ def test_text_output_gives_g_to_a_tenth_and_the_fields_in_the_statistics(tmp_pat
     assert f"ASTM G = {g:.1f}" in capsys.readouterr().out
 
 
-def _grid_mask_file(path):
-    """A 400² mask with boundaries every 100 px: a 2 + 2 grid counts 3 on every line."""
+def _grid_mask_file(path, step=100):
+    """A 400² mask with boundaries every ``step`` px (100: a 2 + 2 grid counts 3 on every
+    line)."""
     mask = np.zeros((400, 400), np.uint8)
-    mask[::100, :] = 1
-    mask[:, ::100] = 1
+    mask[::step, :] = 1
+    mask[:, ::step] = 1
     np.save(path, mask)
     return str(path)
 
@@ -507,6 +508,41 @@ def test_srmat_heyn_text_prints_the_interval_its_json_reports(tmp_path, capsys):
         line = capsys.readouterr().out.strip().splitlines()[-1]
         assert line == (f"pooled: mean intercept {doc['mean_intercept_px']:.2f} px, 95% CI "
                         f"[{lo:.2f}, {hi:.2f}] px (scatter %RA 0.0)"), line
+
+
+def test_srmat_heyn_pooled_interval_is_the_inverted_interval_of_n_l(tmp_path, capsys):
+    """`srmat heyn`'s pooled interval of several images was ℓ̄ x [1 - r', 1 + r'], r' the
+    relative half-width of the images' N_L: an interval of N_L = 1 / ℓ̄ taken as one of
+    ℓ̄, so two images at very different N_L read a negative lower end (N_L 0.01 and 0.02
+    per px: [-215.7, 349.0] px). It is now the interval of N_L inverted,
+    ℓ̄ x [1 / (1 + r'), 1 / (1 - r')] (unbounded above for r' >= 1), the rule of each
+    image's line-sampling term (grainsize.sampling_log_terms) and of summarize_fields."""
+    from napari_srmat.metrics.standards import floored_relative_half
+
+    paths = [_grid_mask_file(tmp_path / "a.npy", 100), _grid_mask_file(tmp_path / "b.npy", 25)]
+    args = ["heyn", *paths, "--pattern", "grid", "--lines", "2"]
+    assert main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    nl = [r["intersection_count"] / r["total_length_px"] for r in doc["per_image"]]
+    assert max(nl) > 3 * min(nl)
+    r = floored_relative_half(doc["relative_accuracy_pct"] / 100.0,
+                              count=sum(x["intersection_count"] for x in doc["per_image"]),
+                              n_lines=2)
+    mean = doc["mean_intercept_px"]
+    lo, hi = doc["mean_intercept_ci95_px"]
+    assert r >= 1 and 0 < lo < mean
+    assert lo == pytest.approx(mean / (1 + r)) and hi is None
+    assert main(args) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"95% CI [{lo:.2f}, ∞] px" in line, line
+    # below r' = 1 both ends: the two copies of one mask (the counting floor alone)
+    assert main(["heyn", paths[0], paths[0], "--pattern", "grid", "--lines", "2",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    r = floored_relative_half(0.0, count=2 * doc["per_image"][0]["intersection_count"],
+                              n_lines=2)
+    mean = doc["mean_intercept_px"]
+    assert doc["mean_intercept_ci95_px"] == pytest.approx([mean / (1 + r), mean / (1 - r)])
 
 
 def test_a_specimen_of_fields_that_agree_gets_the_counting_floor(tmp_path, capsys):

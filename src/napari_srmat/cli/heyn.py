@@ -63,10 +63,14 @@ def _finite(rows: list[dict]) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
+    from ..grainsize import (
+        SCHEMA_KEYS,
+        grain_size_from_heyn,
+        note_pixel_size,
+        sampling_log_terms,
+    )
     from ..io import open_mask_file, read_array, read_mask
     from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
-    from ..metrics.standards import floored_relative_half
 
     if args.pattern == "segments" and not args.segments:
         raise UserError("--pattern segments needs --segments FILE.json|csv")
@@ -174,11 +178,13 @@ def _run(args: argparse.Namespace) -> int:
         out["relative_accuracy_pct"] = ra if math.isfinite(ra) else None
         # the interval: the images' scatter floored at their counts' resolution (one rule
         # with the specimen of srmat grain-size --method: images that agree by chance
-        # would read a zero-width interval)
+        # would read a zero-width interval), an interval of N_L inverted for ℓ̄ = 1 / N_L
+        # (ℓ̄ [1 / (1 + r'), 1 / (1 - r')], unbounded above for r' >= 1): the rule of
+        # each image's line-sampling term
         count = sum(r["intersection_count"] for r in per_image if r["total_length_px"])
-        r = floored_relative_half(ra / 100.0, count=count, n_lines=len(nl))
+        lo, hi = sampling_log_terms(ra / 100.0, count=count, n_lines=len(nl))
         out["mean_intercept_ci95_px"] = (
-            [pooled * (1.0 - r), pooled * (1.0 + r)] if math.isfinite(r) else None)
+            [pooled * math.exp(-lo), pooled * math.exp(hi)] if math.isfinite(lo) else None)
     else:
         out["ci95_half_width_px"] = per_image[0]["ci95_half_width_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
