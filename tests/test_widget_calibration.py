@@ -503,3 +503,31 @@ def test_a_scale_set_by_hand_is_told_to_the_widgets_once(make_napari_viewer):
     for scale in (0.5, 0.6):
         plain.scale = (scale, scale)
         assert f"its scale {scale:g} has no length unit" in w.current.text()
+
+
+@pytest.mark.parametrize("metadata, before, after", [
+    ({"print_resolution_dpi": 300}, "its file records 300 dpi", ""),
+    ({"unitless_grid": {"scale": [0.5, 0.5], "origin": [0.0, 0.0]}}, "",
+     "its scale 0.5 has no length unit"),
+], ids=["print resolution dropped", "unit-less grid dropped"])
+def test_a_metadata_change_that_only_changes_the_hint_is_told(make_napari_viewer, metadata,
+                                                              before, after):
+    """The widgets skipped a calibration event that changed neither the layer's pixel
+    sizes nor its scale and units (CalibrationSeen), but the hint they show also reads
+    its metadata: a unit-less layer recording 300 dpi whose ``metadata`` was replaced
+    without it kept "its file records 300 dpi" in Calibration's Current and the grain-size
+    tab's tooltip (a unit-less grid dropped: no hint of the scale). What the hint reads of
+    the metadata is now part of what a follower last acted on."""
+    from napari_srmat.widgets.heyn_widget import SimpleGrainSizePanel
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((20, 20), np.float32), name="scan", scale=(0.4, 0.4),
+                             metadata=dict(metadata))
+    w = CalibrationWidget(viewer)
+    simple = SimpleGrainSizePanel(viewer)
+    layer.scale = (0.5, 0.5)  # by hand: the followers act on it
+    for shown in (w.current.text(), simple.pixel_size.toolTip()):
+        assert before in shown and (not after or after not in shown), shown
+    layer.metadata = {}  # the scale and units as they were
+    for shown in (w.current.text(), simple.pixel_size.toolTip()):
+        assert after in shown and (not before or before not in shown), shown

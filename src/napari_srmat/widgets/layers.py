@@ -182,7 +182,7 @@ def pixel_size_hint(layer, sizes: LayerPixelSizes | None = None) -> str:
     if yx is not None:
         return (f"its pixels are not square (Y {yx[0]:g}, X {yx[1]:g} per px): ℓ̄ is given "
                 "in px only, without µm and G, until it is resampled to square pixels")
-    dpi = (getattr(layer, "metadata", None) or {}).get("print_resolution_dpi")
+    dpi, _grid = _hint_metadata(layer)
     if dpi is not None and sizes.size_um is None:
         return (f"its file records {dpi} dpi, a print or screen resolution, not the "
                 "specimen's calibration: type the pixel size or set it in Calibration")
@@ -191,6 +191,27 @@ def pixel_size_hint(layer, sizes: LayerPixelSizes | None = None) -> str:
         return ""
     return (f"its scale {scale:g} has no length unit; if that is µm/px, type it or set the "
             "pixel size in Calibration")
+
+
+def _hint_metadata(layer) -> tuple[Any, bool]:
+    """What :func:`pixel_size_hint` reads of ``layer``'s ``metadata`` besides its pixel
+    sizes (:func:`~napari_srmat._napari_io.layer_pixel_sizes`), ``scale`` and ``units``:
+    the print resolution it names (``print_resolution_dpi``) and whether the layer
+    records a store's grid (``unitless_grid``: then its unit-less scale is that grid, not
+    hinted at as a pixel size, :func:`layer_unitless_scale`). A follower showing the hint
+    acts when they change (:class:`CalibrationSeen`); a grid's records following its scale
+    change neither.
+
+    Examples
+    --------
+    >>> _hint_metadata({"metadata": {"print_resolution_dpi": 300}})
+    (300, False)
+    >>> _hint_metadata({"scale": (0.5, 0.5)})
+    (None, False)
+    """
+    md = (layer.get("metadata") if isinstance(layer, dict)
+          else getattr(layer, "metadata", None)) or {}
+    return md.get("print_resolution_dpi"), "unitless_grid" in md
 
 
 def common_pixel_size_um(layers) -> float | None:
@@ -881,13 +902,15 @@ class CalibrationSeen:
 
     def news(self, layer) -> LayerPixelSizes | None:
         """``layer``'s pixel sizes (:func:`~napari_srmat._napari_io.layer_pixel_sizes`,
-        the layer read once) when they, or the ``scale`` and ``units`` they are read from
-        (a unit-less scale is hinted at: :func:`pixel_size_hint`), differ from those last
-        seen on it, which they now are; None when nothing changed (the event is skipped).
-        Reads attributes only: for a handler on the GUI thread."""
+        the layer read once) when what the followers show differs from what was last seen
+        on it, which it now is: those sizes and everything else :func:`pixel_size_hint`
+        reads (the ``scale`` and ``units``, a unit-less scale being hinted at, and
+        :func:`_hint_metadata`); None when nothing changed (the event is skipped). Reads
+        attributes only: for a handler on the GUI thread."""
         sizes = layer_pixel_sizes(layer)
         now = (sizes, tuple(layer.scale[-2:]),
-               tuple(str(u) for u in (getattr(layer, "units", None) or ())[-2:]))
+               tuple(str(u) for u in (getattr(layer, "units", None) or ())[-2:]),
+               _hint_metadata(layer))
         if self._layer() is layer and now == self._seen:
             return None
         self._layer, self._seen = _weak(layer), now
