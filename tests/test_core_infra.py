@@ -312,8 +312,8 @@ _HALF_CHECKPOINTS = {"empty": (), "config only": ("config.json",),
 def test_what_a_checkpoint_write_replaces_is_what_it_recognises_as_its_own(tmp_path):
     """Two rules told what a checkpoint folder is: check_replaceable_checkpoint let an
     empty folder, or one with only the weights or only the config, be replaced, but
-    is_checkpoint_folder (``ours``: what a copy left aside is put back or removed by)
-    wanted both files (failed before: True != False for 'empty', 'config only', ...).
+    is_checkpoint_folder (then ``ours``: what a copy left aside was put back or removed
+    by) wanted both files (failed before: True != False for 'empty', 'config only', ...).
     One rule now, with or without a training run's state files."""
     from napari_srmat.checkpoint import (
         TRAINING_STATE_FILES,
@@ -354,20 +354,22 @@ def test_what_a_checkpoint_write_replaces_is_what_it_recognises_as_its_own(tmp_p
 
 @pytest.mark.usefixtures("python_ctrl_c")
 @pytest.mark.parametrize("holds", _HALF_CHECKPOINTS)
-def test_a_half_checkpoint_folder_replaced_is_never_left_hidden(tmp_path, monkeypatch,
-                                                                holds):
+def test_a_half_checkpoint_folder_replaced_leaves_no_file_hidden(tmp_path, monkeypatch,
+                                                                 holds):
     """Replacing a folder that holds less than a checkpoint (allowed: empty, only the
     config, ...): a Ctrl-C between the swap's renames left its copy aside as
-    ``.ck.<8 hex>.old``, and the next save neither removed it (``ck`` there) nor, after a
-    kill between the renames (``ck`` missing), put it back or said a word: it stayed
-    hidden for good (failed before: the copy still there, no warning). Now the next save
-    removes it, or puts it back with a warning, then refuses or replaces it; a second
-    rename failing puts it back at once (as before)."""
+    ``.ck.<8 hex>.old``, and the next save never removed it (``ck`` there). Now the next
+    save removes a copy holding a checkpoint's file (is_checkpoint_copy); an empty one
+    (or a file browser's file alone) proves nothing and is left as it is. With ``ck``
+    missing (a kill between the renames) no such copy is put back (only a whole
+    checkpoint is): the save writes ``ck``, the next one removes the copy as above; a
+    second rename failing puts the copy this save moved back at once (as before)."""
     import shutil
     import warnings
 
     net = torch.nn.Conv2d(3, 4, 3)
     ck = tmp_path / "ck"
+    removed = holds in ("config only", "weights only")  # holds a checkpoint's file
 
     def half() -> None:
         ck.mkdir()
@@ -379,27 +381,32 @@ def test_a_half_checkpoint_folder_replaced_is_never_left_hidden(tmp_path, monkey
                 and sorted(os.listdir(ck)) == sorted(_HALF_CHECKPOINTS[holds])
                 and all((ck / n).read_text() == "yours" for n in os.listdir(ck)))
 
+    def left() -> list[str]:
+        return sorted(set(os.listdir(tmp_path)) - {"ck"})
+
     half()  # a Ctrl-C between the renames: the save completes, the copy aside
     with ctrl_c_in_swap(monkeypatch, ck, "between_the_renames") as pressed, \
             pytest.raises(KeyboardInterrupt):
         save_checkpoint(ck, net.state_dict(), {"model": "conv"}, overwrite=True)
-    assert pressed and len(os.listdir(tmp_path)) == 2
+    assert pressed and len(left()) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         save_checkpoint(ck, net.state_dict(), {"model": "conv2"}, overwrite=True)
-    assert sorted(os.listdir(tmp_path)) == ["ck"]
+    assert len(left()) == (0 if removed else 1)
+    for name in left():
+        shutil.rmtree(tmp_path / name)
     shutil.rmtree(ck)
-    half()  # killed between the renames: ck missing, the copy aside
+    half()  # killed between the renames: ck missing, the copy aside, never put back
     ck.rename(tmp_path / ".ck.0a1b2c3d.old")
-    with pytest.warns(UserWarning, match=r"\.ck\.0a1b2c3d\.old .*back in place"), \
-            pytest.raises(FileExistsError, match="already exists"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         save_checkpoint(ck, net.state_dict(), {"model": "conv"}, overwrite=False)
-    assert kept()
-    ck.rename(tmp_path / ".ck.0a1b2c3d.old")
-    with pytest.warns(UserWarning, match=r"\.ck\.0a1b2c3d\.old .*back in place"):
+        assert left() == [".ck.0a1b2c3d.old"]
         save_checkpoint(ck, net.state_dict(), {"model": "conv3"}, overwrite=True)
-    assert sorted(os.listdir(tmp_path)) == ["ck"]
+    assert left() == ([] if removed else [".ck.0a1b2c3d.old"])
     assert '"conv3"' in (ck / "config.json").read_text()
+    for name in left():
+        shutil.rmtree(tmp_path / name)
     shutil.rmtree(ck)
     half()  # the second rename failing
     with second_rename_fails(monkeypatch, ck), \
@@ -410,13 +417,14 @@ def test_a_half_checkpoint_folder_replaced_is_never_left_hidden(tmp_path, monkey
 
 @pytest.mark.usefixtures("python_ctrl_c")
 @pytest.mark.parametrize("files_deleted", [1, 2])
-def test_a_checkpoint_whose_deletion_a_ctrl_c_stopped_is_removed_by_the_next_save(
+def test_a_checkpoint_whose_deletion_a_ctrl_c_stopped_leaves_no_file_after_a_save(
         tmp_path, monkeypatch, files_deleted):
     """The earlier checkpoint's deletion stopped by a Ctrl-C after its weights (deleted
     before its config, ``last``) or after both files: what was left aside (the config
-    alone, or an empty folder) was no checkpoint folder to is_checkpoint_folder, so the
-    next save left it for good (failed before: ``.ck.<8 hex>.old`` still there). It is
-    one now (the rule of what a save may replace), and the next save removes it."""
+    alone, or an empty folder) was recognised by nothing, so the next save left it for
+    good (failed before: ``.ck.<8 hex>.old`` still there). The config alone is a copy of
+    ours (is_checkpoint_copy) and the next save removes it; an empty folder proves
+    nothing and is left as it is, never put back (it holds nothing to lose)."""
     net = torch.nn.Conv2d(3, 4, 3)
     ck = save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "conv"})
     with ctrl_c_after_unlinks(monkeypatch, files_deleted) as unlinked, \
@@ -425,7 +433,9 @@ def test_a_checkpoint_whose_deletion_a_ctrl_c_stopped_is_removed_by_the_next_sav
     assert unlinked == ["model.safetensors", "config.json"][:files_deleted]
     assert len(os.listdir(tmp_path)) == 2 and '"conv2"' in (ck / "config.json").read_text()
     save_checkpoint(ck, net.state_dict(), {"model": "conv3"}, overwrite=True)
-    assert sorted(os.listdir(tmp_path)) == ["ck"]
+    left = sorted(set(os.listdir(tmp_path)) - {"ck"})
+    assert len(left) == files_deleted - 1
+    assert all(os.listdir(tmp_path / name) == [] for name in left)
 
 
 @pytest.mark.usefixtures("python_ctrl_c")
@@ -729,3 +739,50 @@ def test_the_device_guess_without_torch(monkeypatch):
     assert device._gpu_may_exist()  # build unknown: the driver counts
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert not device._gpu_may_exist()
+
+
+#: Copies aside as ``.ck.<8 hex>.old`` with ``ck`` missing that are no whole checkpoint:
+#: never put back (a save refused, a load failing on them), never deleted unless they
+#: hold a checkpoint's file (an empty one proves nothing).
+_NOT_WHOLE_COPIES = {"empty": (), "finder only": (".DS_Store",),
+                     "config only": ("config.json",)}
+
+
+@pytest.mark.parametrize("holds", _NOT_WHOLE_COPIES)
+def test_a_copy_aside_that_is_no_whole_checkpoint_is_never_put_back(tmp_path, holds):
+    """``ck`` missing and a folder ``.ck.0a1b2c3d.old`` holding less than a checkpoint
+    (an empty folder of yours, what a stopped deletion left): save_checkpoint(ck,
+    overwrite=False) moved it to ``ck``, warned 'back in place', then refused 'already
+    exists', on every rerun (failed before: FileExistsError). Only a whole checkpoint is
+    put back now; this save writes ``ck`` and leaves the copy as it is, unsaid."""
+    import warnings
+
+    copy = tmp_path / ".ck.0a1b2c3d.old"
+    copy.mkdir()
+    for name in _NOT_WHOLE_COPIES[holds]:
+        (copy / name).write_text('{"model": "conv"}')
+    net = torch.nn.Conv2d(3, 4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_checkpoint(tmp_path / "ck", net.state_dict(), {"model": "new"}, overwrite=False)
+    assert '"new"' in (tmp_path / "ck" / "config.json").read_text()
+    assert sorted(os.listdir(copy)) == sorted(_NOT_WHOLE_COPIES[holds])
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_refused_save_touches_no_copy_aside(tmp_path, overwrite):
+    """``ck`` a folder of yours (notes.txt) and ``.ck.deadbeef.old`` holding only a
+    config.json: save_checkpoint(ck, overwrite=False) deleted the copy, then refused
+    (failed before: the copy gone). A save that is refused now touches nothing."""
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / "notes.txt").write_text("mine")
+    copy = tmp_path / ".ck.deadbeef.old"
+    copy.mkdir()
+    (copy / "config.json").write_text("{}")
+    net = torch.nn.Conv2d(3, 4, 3)
+    with pytest.raises(FileExistsError):
+        save_checkpoint(ck, net.state_dict(), {"model": "conv"}, overwrite=overwrite)
+    assert sorted(os.listdir(tmp_path)) == [".ck.deadbeef.old", "ck"]
+    assert os.listdir(ck) == ["notes.txt"] and os.listdir(copy) == ["config.json"]
+    assert (copy / "config.json").read_text() == "{}"

@@ -15,7 +15,7 @@ from napari_srmat.edges.export import main as export_main
 
 @pytest.mark.usefixtures("python_ctrl_c")
 @pytest.mark.parametrize("files_deleted", [1, 2])
-def test_an_export_whose_earlier_dst_deletion_a_ctrl_c_stopped_leaves_nothing_behind(
+def test_an_export_whose_earlier_dst_deletion_a_ctrl_c_stopped_leaves_no_file_behind(
         tmp_path, monkeypatch, capsys, files_deleted):
     """``export SRC DST`` replacing an earlier DST, its deletion stopped by a Ctrl-C
     after one file or both: the export passed atomic_directory no ``last``, the files
@@ -23,8 +23,8 @@ def test_an_export_whose_earlier_dst_deletion_a_ctrl_c_stopped_leaves_nothing_be
     folder) was recognised by nothing, so the next export left ``.DST.<8 hex>.old`` for
     good (failed before: it was still there). The export now writes DST as every
     checkpoint is written (checkpoint.checkpoint_directory: the weights, then the
-    config deleted last, and what is left still a checkpoint folder), and the next
-    export removes it."""
+    config deleted last, and what is left, the config, a copy of ours), and the next
+    export removes it; an empty folder (both files gone) proves nothing and is left."""
     src = save_checkpoint(tmp_path / "ck", torch.nn.Conv2d(3, 4, 3).state_dict(),
                           {"model": "conv"})
     dst = tmp_path / "dst"
@@ -36,6 +36,8 @@ def test_an_export_whose_earlier_dst_deletion_a_ctrl_c_stopped_leaves_nothing_be
     assert '"float16"' in (dst / "config.json").read_text()  # the new DST in place
     assert len(os.listdir(tmp_path)) == 3
     assert export_main([str(src), str(dst)]) == 0
-    assert sorted(os.listdir(tmp_path)) == ["ck", "dst"]
+    left = sorted(set(os.listdir(tmp_path)) - {"ck", "dst"})
+    assert len(left) == files_deleted - 1
+    assert all(os.listdir(tmp_path / name) == [] for name in left)
     assert '"float16"' not in (dst / "config.json").read_text()
     assert capsys.readouterr().err == ""

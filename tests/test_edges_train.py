@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -214,6 +215,34 @@ def test_a_resume_puts_back_a_last_an_interrupted_swap_left_aside(tmp_path):
     warned = [e.message for e in events if isinstance(e, Log) and e.level == "warning"]
     assert any(".last.0a1b2c3d.old" in m and "back in place" in m for m in warned), warned
     assert not (out / ".last.0a1b2c3d.old").exists() and (out / "last").is_dir()
+
+
+
+@pytest.mark.parametrize("keeps", [(), ("config.json",), ("model.safetensors", "config.json")])
+def test_a_last_copy_that_is_not_whole_is_never_put_back(tmp_path, keeps):
+    """RUN/last missing (removed by you) and ``.last.<8 hex>.old`` holding less than a
+    whole ``last`` (what a stopped deletion left: the config alone, or nothing; or no
+    training state): it was put back as ``last`` and resume=True then failed in
+    load_checkpoint ('no model.safetensors'), where without it the run started anew
+    (failed before: CheckpointError). Only a whole ``last`` (weights, config and
+    training state) is put back; this run starts over and leaves the copy as it is."""
+    from napari_srmat.jobs import Log
+
+    train_boundaries(_cfg(tmp_path, epochs=1))
+    out = tmp_path / "run"
+    copy = out / ".last.0a1b2c3d.old"
+    (out / "last").rename(copy)
+    for entry in copy.iterdir():
+        if entry.name not in keeps:
+            entry.unlink()
+    events = []
+    second = run_job(train_boundaries_job(_cfg(tmp_path, epochs=1, resume=True,
+                                               overwrite=True)),
+                     quiet=True, on_event=events.append)
+    assert [h["epoch"] for h in second.history] == [0]
+    assert not any("back in place" in e.message for e in events if isinstance(e, Log))
+    assert (out / "last" / "training_state.json").is_file()
+    assert sorted(os.listdir(copy)) == sorted(keeps)  # removed by a later write of last
 
 
 def test_bad_training_input(tmp_path):

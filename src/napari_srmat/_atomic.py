@@ -111,6 +111,7 @@ STAGING_DIRECTORY = re.compile(r"^\.(?P<of>.+)\.[0-9a-f]{8}\.partial$")
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
                      ours: Callable[[Path], bool] | None = None,
+                     whole: Callable[[Path], bool] | None = None,
                      last: Iterable[str] = ()) -> Iterator[Path]:
     """Yield a temporary directory; move it onto ``path`` when the block succeeds.
 
@@ -123,14 +124,18 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
         :class:`~napari_srmat.outputs.OutputExistsError` (a ``FileExistsError``; the
         refusal of :func:`~napari_srmat.outputs.exists_error`) before anything is written.
     ours : callable, optional
-        Whether a folder is what the caller writes at ``path`` (e.g.
-        :func:`napari_srmat.checkpoint.is_checkpoint_folder`): with ``path`` missing, such
-        an earlier ``path`` an interrupted replacement left aside is put back first
-        (:func:`put_back_swapped_out`), then refused without ``overwrite`` or replaced;
-        with ``path`` there, such copies left aside by replacements that completed (a
-        Ctrl-C stopped the deletion of the earlier copy) are deleted
-        (:func:`remove_stale_swaps`). Without it, only the copy this call renamed aside
-        is put back (a swap failing part-way).
+        Whether a copy left aside as ``.NAME.<8 hex>.old`` is provably an earlier
+        ``path`` of the caller's writes (e.g.
+        :func:`napari_srmat.checkpoint.is_checkpoint_copy`): with ``path`` there, such
+        copies left by replacements that completed (a Ctrl-C stopped the deletion of the
+        earlier copy) are deleted (:func:`remove_stale_swaps`).
+        Without it, only the copy this call renamed aside is put back (a swap failing
+        part-way). Nothing is touched when the write is refused (``path`` there without
+        ``overwrite``): a refused write used to delete such copies first.
+    whole : callable, optional
+        Whether such a copy is a whole earlier ``path`` (default ``ours``): with ``path``
+        missing, it is put back first (:func:`put_back_swapped_out`), then refused
+        without ``overwrite`` or replaced; any other copy stays where it is.
     last : iterable of str
         The files of an earlier ``path`` deleted last when it is replaced
         (:func:`swap_into_place`), besides the marker files: what ``ours`` recognises it
@@ -142,8 +147,8 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False, *,
     overwrite = check_flag("overwrite", overwrite)
     path = Path(path)
     last = tuple(last)
-    if ours is not None:
-        remove_stale_swaps(path, ours=ours, last=last)
+    if ours is not None and (overwrite or not path.exists()):  # a refusal touches nothing
+        remove_stale_swaps(path, ours=ours, whole=whole, last=last)
     if path.exists() and not overwrite:
         raise exists_error(path, holds="already exists")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -478,19 +483,21 @@ def put_back_swapped_out(path: str | os.PathLike, *, ours: Callable[[Path], bool
 
 def remove_stale_swaps(path: str | os.PathLike, *,
                        ours: Callable[[Path], bool] | None = None,
+                       whole: Callable[[Path], bool] | None = None,
                        last: Iterable[str] = ()) -> None:
     """Delete our own ``.NAME.*.old`` copies that a run killed while replacing ``path``
     left (:func:`swap_into_place`), or whose deletion a Ctrl-C stopped, once ``path`` is
     there (their marker files, then ``last``, deleted last again); with ``path``
     missing, the copy is the earlier output and is put back
-    (:func:`put_back_swapped_out`). ``ours`` tells a copy of ours (default
-    :func:`napari_srmat.outputs.is_ours`, the outputs' marker). A symbolic link there
+    (:func:`put_back_swapped_out`) if ``whole`` says it is one (default ``ours``).
+    ``ours`` tells a copy of ours (default :func:`napari_srmat.outputs.is_ours`, the
+    outputs' marker). A symbolic link there
     (an earlier version renamed a linked output aside) is left alone: it is the user's,
     and what it points to too."""
     if ours is None:
         from .outputs import is_ours as ours
 
-    put_back_swapped_out(path, ours=ours)
+    put_back_swapped_out(path, ours=ours if whole is None else whole)
     if not Path(path).exists():
         return
     for old in swapped_out_copies(path):

@@ -32,6 +32,7 @@ __all__ = [
     "check_replaceable_checkpoint",
     "checkpoint_directory",
     "is_checkpoint_folder",
+    "is_checkpoint_copy",
     "remove_interrupted_checkpoint_writes",
     "load_checkpoint",
     "read_checkpoint_config",
@@ -245,18 +246,55 @@ def is_checkpoint_folder(path: str | os.PathLike, *,
     link) holding nothing but :data:`WEIGHTS_NAME`, :data:`CONFIG_NAME`, ``state_files``
     and file browsers' :data:`FOLDER_METADATA_FILES`, all or some of them, or none.
 
-    The one rule of what a checkpoint write owns: what it may replace
-    (:func:`check_replaceable_checkpoint`), and so the earlier folder it recognises as
-    its own once left aside as ``.NAME.<8 hex>.old`` (``atomic_directory``'s ``ours``):
-    put back where ``NAME`` is missing (a kill between the swap's renames), removed
-    where ``NAME`` is there (a Ctrl-C stopped its deletion part-way, any of its files
-    gone). Until 2026-12-05 only a folder holding both files was recognised, so the
-    copy of an empty or half checkpoint folder that was replaced stayed hidden for good,
-    unsaid. Not a test of a checkpoint to load: :func:`resolve_checkpoint_dir`.
+    The one rule of what a checkpoint write may replace
+    (:func:`check_replaceable_checkpoint`); its copy left aside as ``.NAME.<8 hex>.old``
+    is recognised by the narrower :func:`is_checkpoint_copy`. Not a test of a checkpoint
+    to load: :func:`resolve_checkpoint_dir`.
     """
     path = Path(path)
     return (path.is_dir() and not path.is_symlink()
             and _not_replaceable(path, tuple(state_files)) is None)
+
+
+def is_checkpoint_copy(path: str | os.PathLike, *, state_files: tuple[str, ...] = (),
+                       whole: bool = False) -> bool:
+    """Whether ``path``, a folder left aside as ``.NAME.<8 hex>.old`` by the replacement
+    of a checkpoint folder ``NAME`` (``atomic_directory``'s ``ours`` and ``whole``), is
+    provably an earlier checkpoint: a checkpoint folder (:func:`is_checkpoint_folder`)
+    holding at least one of :data:`CHECKPOINT_FILES` (deleted last, so what a Ctrl-C
+    stopping the copy's deletion leaves still holds the config), removed once ``NAME``
+    is there; with ``whole``, holding all of them and ``state_files``: the only copy put
+    back where ``NAME`` is missing (a kill between the swap's renames).
+
+    An empty folder (or one with only a file browser's or state files) proves nothing:
+    it is neither put back nor removed, left as it is (it holds nothing to lose). Until
+    2026-12-05 any checkpoint folder, an empty one too, was put back and removed: an
+    empty ``.ck.<8 hex>.old`` beside a missing ``ck`` became ``ck`` and the save was
+    refused ('already exists') at every rerun; a config alone put back as a training
+    run's ``last`` failed its resume ('no model.safetensors').
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> copy = Path(tempfile.mkdtemp())
+    >>> is_checkpoint_copy(copy), is_checkpoint_folder(copy)
+    (False, True)
+    >>> _ = (copy / CONFIG_NAME).write_text("{}")
+    >>> is_checkpoint_copy(copy), is_checkpoint_copy(copy, whole=True)
+    (True, False)
+    >>> _ = (copy / WEIGHTS_NAME).write_bytes(b"")
+    >>> is_checkpoint_copy(copy, whole=True)
+    True
+    >>> shutil.rmtree(copy)
+    """
+    path = Path(path)
+    state_files = tuple(state_files)
+    if not is_checkpoint_folder(path, state_files=state_files):
+        return False
+    held = [(path / name).is_file() for name in CHECKPOINT_FILES]
+    if whole:
+        return all(held) and all((path / name).is_file() for name in state_files)
+    return any(held)
 
 
 def check_replaceable_checkpoint(path: str | os.PathLike, *,
@@ -299,9 +337,9 @@ def checkpoint_directory(path: str | os.PathLike, *, overwrite: bool = True,
 
     ``path`` is checked first (:func:`napari_srmat.outputs.check_folder_name`, and
     :func:`check_replaceable_checkpoint` with ``overwrite``), then written by
-    :func:`napari_srmat._atomic.atomic_directory` with ``ours`` the rule that allowed the
-    replacement (:func:`is_checkpoint_folder`) and :data:`CHECKPOINT_FILES` deleted last
-    from the earlier folder.
+    :func:`napari_srmat._atomic.atomic_directory` with its copies left aside recognised by
+    :func:`is_checkpoint_copy` (``ours``; ``whole``: what is put back) and
+    :data:`CHECKPOINT_FILES` deleted last from the earlier folder.
 
     Parameters
     ----------
@@ -324,8 +362,9 @@ def checkpoint_directory(path: str | os.PathLike, *, overwrite: bool = True,
     if overwrite:
         check_replaceable_checkpoint(path, state_files=state_files)
     with atomic_directory(path, overwrite=overwrite,
-                          ours=functools.partial(is_checkpoint_folder,
-                                                 state_files=state_files),
+                          ours=functools.partial(is_checkpoint_copy, state_files=state_files),
+                          whole=functools.partial(is_checkpoint_copy, state_files=state_files,
+                                                  whole=True),
                           last=CHECKPOINT_FILES) as staging:
         yield staging
 

@@ -20,7 +20,7 @@ from ..checkpoint import (
     TRAINING_STATE_FILES,
     CheckpointError,
     check_replaceable_checkpoint,
-    is_checkpoint_folder,
+    is_checkpoint_copy,
     load_checkpoint,
     remove_interrupted_checkpoint_writes,
     save_checkpoint,
@@ -409,8 +409,12 @@ def train_boundaries_job(config, *, stop=None):
     return (yield from holding(_train_boundaries, config, stop))
 
 
-#: Whether a folder is a training run's ``last`` (its checkpoint and resumable state).
-_is_last_folder = functools.partial(is_checkpoint_folder, state_files=TRAINING_STATE_FILES)
+#: Whether a copy of ``last`` left aside is provably one (removed once ``last`` is there).
+_is_last_copy = functools.partial(is_checkpoint_copy, state_files=TRAINING_STATE_FILES)
+#: Whether such a copy is a whole ``last`` (weights, config and training state): the only
+#: one put back (:func:`_put_back_last`).
+_is_whole_last = functools.partial(is_checkpoint_copy, state_files=TRAINING_STATE_FILES,
+                                   whole=True)
 
 
 def _put_back_last(out: Path):
@@ -418,9 +422,11 @@ def _put_back_last(out: Path):
     kill, a failing second rename) left aside as ``.last.<8 hex>.old`` with ``last``
     missing (:func:`~napari_srmat._atomic.put_back_swapped_out`), at the run's start and
     told as a warning (a job's ``Log``): a resumed run then started over from epoch 0, or
-    was refused as an earlier run's folder, its state hidden. Only a folder that is a
-    ``last`` (:func:`_is_last_folder`) is moved; several such copies are refused in one
-    line."""
+    was refused as an earlier run's folder, its state hidden. Only a whole ``last``
+    (:func:`_is_whole_last`) is moved: until 2026-12-05 what a stopped deletion left
+    (the config alone, an empty folder) was put back too, once you had removed ``last``,
+    and ``resume`` then failed ('no model.safetensors') instead of starting anew.
+    Several such copies are refused in one line."""
     import warnings
 
     from .._atomic import put_back_swapped_out
@@ -429,7 +435,7 @@ def _put_back_last(out: Path):
         return
     with warnings.catch_warnings(record=True) as told:
         warnings.simplefilter("always")
-        put_back_swapped_out(out / "last", ours=_is_last_folder)
+        put_back_swapped_out(out / "last", ours=_is_whole_last)
     for warning in told:
         yield Log(str(warning.message), level="warning")
 
@@ -754,8 +760,8 @@ def _train_boundaries(config, stop, held):
         # replaced whole: a file put there since the start is refused (the earlier
         # state stays, resumable), not deleted
         check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
-        with atomic_directory(out / "last", overwrite=True, ours=_is_last_folder,
-                              last=CHECKPOINT_FILES) as tmp:
+        with atomic_directory(out / "last", overwrite=True, ours=_is_last_copy,
+                              whole=_is_whole_last, last=CHECKPOINT_FILES) as tmp:
             save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
             for name in ("model.safetensors", "config.json"):
                 shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
