@@ -16,7 +16,6 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from ..checkpoint import (
-    CHECKPOINT_FILES,
     TRAINING_STATE_FILES,
     CheckpointError,
     check_replaceable_checkpoint,
@@ -409,10 +408,8 @@ def train_boundaries_job(config, *, stop=None):
     return (yield from holding(_train_boundaries, config, stop))
 
 
-#: Whether a copy of ``last`` left aside is provably one (removed once ``last`` is there).
-_is_last_copy = functools.partial(is_checkpoint_copy, state_files=TRAINING_STATE_FILES)
-#: Whether such a copy is a whole ``last`` (weights, config and training state): the only
-#: one put back (:func:`_put_back_last`).
+#: Whether a copy of ``last`` left aside as ``.last.<8 hex>.old`` is a whole one (weights,
+#: config and training state): the only one put back (:func:`_put_back_last`).
 _is_whole_last = functools.partial(is_checkpoint_copy, state_files=TRAINING_STATE_FILES,
                                    whole=True)
 
@@ -753,15 +750,12 @@ def _train_boundaries(config, stop, held):
                 save_checkpoint(out / "best", ema_state, ckpt_config)
                 yield Checkpoint(str(out / "best"), step=epoch, score=vm["ap"])
         # resumable state
-        from .._atomic import atomic_directory
-        from ..checkpoint import write_safetensors
+        from ..checkpoint import checkpoint_directory, write_safetensors
 
         otensors, oshapes = _optimizer_state_tensors(opt)
-        # replaced whole: a file put there since the start is refused (the earlier
-        # state stays, resumable), not deleted
-        check_replaceable_checkpoint(out / "last", state_files=TRAINING_STATE_FILES)
-        with atomic_directory(out / "last", overwrite=True, ours=_is_last_copy,
-                              whole=_is_whole_last, last=CHECKPOINT_FILES) as tmp:
+        # replaced whole, as every checkpoint folder is written: a file put there since
+        # the start is refused (the earlier state stays, resumable), not deleted
+        with checkpoint_directory(out / "last", state_files=TRAINING_STATE_FILES) as tmp:
             save_checkpoint(tmp / "ckpt", model.state_dict(), ckpt_config)
             for name in ("model.safetensors", "config.json"):
                 shutil.move(str(tmp / "ckpt" / name), str(tmp / name))
