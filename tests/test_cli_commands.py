@@ -122,6 +122,59 @@ def test_warnings_interrupts_and_internal_errors_name_the_full_command(
     assert len(err) == 2 and err[1].startswith(f"{command}: internal error")
 
 
+def _disk_full_then_ctrl_c():
+    """A Ctrl-C held while an output was swapped in, as the disk filled up: a
+    KeyboardInterrupt raised while handling an OSError(ENOSPC)."""
+    import errno
+
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device", "out.tif")
+    except OSError:
+        raise KeyboardInterrupt  # noqa: B904 (Ctrl-C comes while handling it)
+
+
+def _ctrl_c_held_through_a_failed_swap():
+    """A Ctrl-C held through a swap's renames that then failed: the press is raised with
+    the error as its cause (``_atomic``'s ``raise interrupt from error``)."""
+    import errno
+
+    raise KeyboardInterrupt() from OSError(errno.ENOSPC, "No space left on device",
+                                           "out.tif")
+
+
+def _stopped_during_disk_full():
+    """An :class:`cli.Interrupted` (a command that resumes) raised from that Ctrl-C."""
+    try:
+        _disk_full_then_ctrl_c()
+    except KeyboardInterrupt as exc:
+        raise cli.Interrupted(f"{cli.CTRL_C_KEPT}; {cli.RERUN_TO_RESUME}") from exc
+
+
+DISK_FULL = ("during an error: out.tif: no space left on device (disk full: free space "
+             "and rerun the same command to resume)")
+
+
+@pytest.mark.parametrize("raiser, said", [
+    (_disk_full_then_ctrl_c, cli.CTRL_C_NO_RESUME),
+    (_ctrl_c_held_through_a_failed_swap, cli.CTRL_C_NO_RESUME),
+    (_stopped_during_disk_full, f"{cli.CTRL_C_KEPT}; {cli.RERUN_TO_RESUME}"),
+])
+def test_a_ctrl_c_during_a_disk_full_tells_the_disk_full(monkeypatch, capsys, raiser, said):
+    """A KeyboardInterrupt whose __context__ (or its Interrupted's __cause__'s) is an
+    OSError, e.g. the disk filled up while a Ctrl-C was held around a swap, was told as
+    just `interrupted (...)`: the user never learnt the disk was full (failed before:
+    the line ended at the parenthesis). The one line names it now; exit 130."""
+    from napari_srmat.cli import heyn
+
+    def fake(args):
+        raiser()
+
+    monkeypatch.setattr(heyn, "_run", fake)
+    assert main(["heyn", "m.png"]) == cli.EXIT_INTERRUPTED
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"srmat heyn: interrupted ({said}) {DISK_FULL}\n"
+
+
 def test_command_name_of_parsed_arguments():
     parser = cli.build_parser()
     assert cli.command_name(parser.parse_args(["heyn", "m.png"])) == "srmat heyn"

@@ -11,7 +11,8 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_error",
-           "error_message", "Option", "worded_error", "not_found_message", "os_error_reason"]
+           "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
+           "os_error_behind"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -252,6 +253,44 @@ def os_error_reason(exc: OSError) -> str:
     """
     reason = exc.strerror or str(exc) or type(exc).__name__
     return reason[:1].lower() + reason[1:]
+
+
+def os_error_behind(exc: BaseException) -> OSError | None:
+    """The OS error that ``exc`` was raised from or while handling (the chain Python's
+    traceback shows: ``__cause__``, else ``__context__`` unless suppressed), nearest
+    first: the disk full behind a Ctrl-C held while an output was swapped in, which
+    the line of the interrupt would otherwise hide.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error told (a KeyboardInterrupt, an ``Interrupted``).
+
+    Returns
+    -------
+    OSError or None
+        None when no OS error is in the chain.
+
+    Examples
+    --------
+    >>> try:
+    ...     try:
+    ...         raise OSError(28, "No space left on device", "out.tif")
+    ...     except OSError:
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt as ctrl_c:
+    ...     os_error_behind(ctrl_c).filename
+    'out.tif'
+    """
+    seen: set[int] = {id(exc)}
+    behind = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    while behind is not None and id(behind) not in seen:
+        if isinstance(behind, OSError):
+            return behind
+        seen.add(id(behind))
+        behind = behind.__cause__ or (
+            None if behind.__suppress_context__ else behind.__context__)
+    return None
 
 
 def error_message(exc: BaseException, *, gui: bool = False) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import error_message, is_user_error
+from ..errors import error_message, is_user_error, os_error_behind
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
            "error_line", "command_error_message", "check_tile_flags", "command_name",
@@ -965,9 +965,7 @@ def _command(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C, or a job stopped on request (Interrupted)
         if args.debug:
             raise
-        print(f"{where()}: interrupted "
-              f"({exc if isinstance(exc, Interrupted) else CTRL_C_NO_RESUME})",
-              file=sys.stderr)
+        print(interrupted_line(where(), exc), file=sys.stderr)
         _tell_notes(where(), exc)
         return EXIT_INTERRUPTED
     except Exception as exc:  # every error is one line (tracebacks with --debug)
@@ -976,6 +974,45 @@ def _command(argv: Sequence[str] | None) -> int:
         print(error_line(where(), exc), file=sys.stderr)
         _tell_notes(where(), exc)
         return 2 if is_user_error(exc) else 1
+
+
+#: How the line of an interrupt names the OS error it came during (:func:`interrupted_line`).
+INTERRUPTED_DURING = "during an error"
+
+
+def interrupted_line(where: str, exc: KeyboardInterrupt) -> str:
+    """The one line of a command stopped by a Ctrl-C or a stop on request:
+    ``srmat CMD: interrupted (what was kept)``, and the OS error it came during, if any
+    (:func:`napari_srmat.errors.os_error_behind`: a disk full while the Ctrl-C was held
+    around a swap), which the user would otherwise never learn.
+
+    Parameters
+    ----------
+    where : str
+        The command, e.g. ``"srmat sr run"``.
+    exc : KeyboardInterrupt
+        The interrupt (an :class:`Interrupted` says what was kept).
+
+    Returns
+    -------
+    str
+        One line.
+
+    Examples
+    --------
+    >>> ctrl_c = KeyboardInterrupt()  # held through a swap whose rename then failed
+    >>> ctrl_c.__cause__ = OSError(28, "No space left on device", "out.tif")
+    >>> interrupted_line("srmat heyn", ctrl_c)  # doctest: +NORMALIZE_WHITESPACE
+    'srmat heyn: interrupted (a partial output, if any, is kept for a rerun) during an
+     error: out.tif: no space left on device (disk full: free space and rerun the same
+     command to resume)'
+    """
+    line = (f"{where}: interrupted "
+            f"({exc if isinstance(exc, Interrupted) else CTRL_C_NO_RESUME})")
+    behind = os_error_behind(exc)
+    if behind is not None:
+        line += f" {INTERRUPTED_DURING}: {error_message(behind)}"
+    return " ".join(line.split())
 
 
 def warning_line(where: str, message: str) -> str:
