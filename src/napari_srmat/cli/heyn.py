@@ -26,7 +26,13 @@ from . import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..io import LENGTH_UNIT
-    from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+    from ..metrics.heyn import (
+        CROSSINGS_SCORING,
+        HEYN_MARGIN,
+        HEYN_N_LINES,
+        HEYN_SCORINGS,
+        HEYN_SEED,
+    )
 
     p = sub.add_parser(
         "heyn",
@@ -35,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "NPY, Zarr/OME-Zarr, the rule of napari_srmat.io.as_bool_mask), count "
         "boundary crossings and report the mean lineal intercept per image and pooled over "
         "all images; with a pixel size (the file's own, or --pixel-size-um) also in "
-        "micrometres and as ASTM grain size G.",
+        "micrometres and as ASTM grain size G. --scoring e112 scores the count P by ASTM "
+        "E112 instead (1.5 at a triple point, 0.5 where a line's end touches a boundary).",
     )
     p.add_argument("masks", nargs="+", metavar="MASK", type=input_path_arg,
                    help="boundary mask images")
@@ -49,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
                    help=f"margin fraction (default {HEYN_MARGIN})")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
+    p.add_argument("--scoring", choices=HEYN_SCORINGS, default=CROSSINGS_SCORING,
+                   help="how the intersection count P is scored: crossings (every boundary "
+                        "crossed counts 1, the benchmark protocol; a drawn line's end on a "
+                        "boundary 0.5) or e112 (ASTM E112: 1.5 at a triple point, 0.5 at a "
+                        "line end on a boundary) (default %(default)s)")
     p.add_argument("--threshold", type=threshold_arg, default=None,
                    help="binarize probability maps (e.g. prob.ome.zarr of `srmat edges "
                    "predict`) at this level in [0, 1]; masks need none")
@@ -70,7 +82,12 @@ def _run(args: argparse.Namespace) -> int:
         sampling_log_terms,
     )
     from ..io import open_mask_file, read_array, read_mask
-    from ..metrics.heyn import astm_grain_size_number, confidence_interval, measure_intercepts
+    from ..metrics.heyn import (
+        E112_SCORING,
+        astm_grain_size_number,
+        confidence_interval,
+        measure_intercepts,
+    )
 
     if args.pattern == "segments" and not args.segments:
         raise UserError("--pattern segments needs --segments FILE.json|csv")
@@ -83,7 +100,8 @@ def _run(args: argparse.Namespace) -> int:
         segments = load_segments(args.segments)
     per_image = []
     # ΣL, the crossings and the count P ℓ̄ is made of (a drawn line's end on a boundary
-    # scores 1/2: metrics.heyn.scores_line_ends), pooled as each row's ℓ̄ = L / P
+    # scores 1/2: metrics.heyn.scores_line_ends; --scoring e112 every pattern's, and 3/2
+    # at a triple point), pooled as each row's ℓ̄ = L / P
     total_l = 0.0
     counts: dict = {}  # HeynResult.counts() summed over the images
     degenerate = []
@@ -116,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
                 margin=args.margin,
                 skeletonize=args.skeletonize,
                 pixel_size_um=px,
+                triple_points=args.scoring == E112_SCORING,
             )
         pixel_sizes.append(px)
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
@@ -152,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
     valid = math.isfinite(pooled)
     out = {
         "pattern": args.pattern,
+        "scoring": args.scoring,  # of P, ℓ̄ = ΣL / ΣP, N_L, the interval and G
         "n_images": len(per_image),
         "mean_intercept_px": pooled if valid else None,
         "n_intersections": counts["n_crossings"],  # the crossings, as each image's row
@@ -180,7 +200,9 @@ def _run(args: argparse.Namespace) -> int:
         # with the specimen of srmat grain-size --method: images that agree by chance
         # would read a zero-width interval), an interval of N_L inverted for ℓ̄ = 1 / N_L
         # (ℓ̄ [1 / (1 + r'), 1 / (1 - r')], unbounded above for r' >= 1): the rule of
-        # each image's line-sampling term
+        # each image's line-sampling term. With --scoring e112 P holds halves; the floor
+        # keeps the resolution of one event (±1/2, variance 1/12): a 1/2 or 3/2 is the
+        # score of one end or junction, which is there or not (docs/heyn.md)
         count = sum(r["intersection_count"] for r in per_image if r["total_length_px"])
         lo, hi = sampling_log_terms(ra / 100.0, count=count, n_lines=len(nl))
         out["mean_intercept_ci95_px"] = (
@@ -233,6 +255,8 @@ def _run(args: argparse.Namespace) -> int:
 
             line += (f"; {out['mean_intercept_um']:.2f} {LENGTH_UNIT}, "
                      f"ASTM G = {format_g(out['astm_g'])}")
+        if args.scoring == E112_SCORING:  # the default's line is as it always was
+            line += "; P scored by ASTM E112 (1.5 at triple points, 0.5 at line ends)"
         print(line)
     _check_measured(out, degenerate, args.threshold)
     return 0

@@ -73,6 +73,10 @@ __all__ = [
     "CI95_TAILS",
     "scores_line_ends",
     "LINE_END_SCORED_PATTERNS",
+    "CROSSINGS_SCORING",
+    "E112_SCORING",
+    "HEYN_SCORINGS",
+    "scoring_name",
     "compare_intercepts",
     "summarize_heyn_rows",
     "MIN_MASK_SIDE",
@@ -109,6 +113,17 @@ CI95_TAILS = (0.025, 0.975)
 #: Patterns whose line ends are scored by E112 whatever ``triple_points`` says: a boundary
 #: touched by an end counts 1/2 (:func:`scores_line_ends`).
 LINE_END_SCORED_PATTERNS = ("segments",)
+
+#: How the lab measurement on masks (``srmat heyn --scoring``, the Heyn widget's mask tab)
+#: scores the intersection count P, named in their outputs (``"scoring"``):
+#: every boundary run a line crosses counts 1 (``triple_points=False``, the TBM benchmark
+#: protocol; a drawn line's touched end is 1/2 still, :func:`scores_line_ends`) ...
+CROSSINGS_SCORING = "crossings"
+#: ... or ASTM E112's scoring (``triple_points=True``): 1 1/2 at a triple point, 1/2
+#: where a line's end touches a boundary.
+E112_SCORING = "e112"
+#: The scorings, by ``triple_points`` (False, True): :func:`scoring_name`.
+HEYN_SCORINGS = (CROSSINGS_SCORING, E112_SCORING)
 
 #: Circumferences of the E112 Abrams three-circle pattern (mm): three concentric, equally
 #: spaced circles of 500 mm in all (diameters 79.58, 53.05 and 26.53 mm); radii are
@@ -179,6 +194,19 @@ def scores_line_ends(pattern: str, triple_points: bool) -> bool:
     (True, False)
     """
     return bool(triple_points) or pattern in LINE_END_SCORED_PATTERNS
+
+
+def scoring_name(triple_points: bool) -> str:
+    """The name of the scoring a ``triple_points`` flag of :func:`measure_intercepts`
+    gives (:data:`HEYN_SCORINGS`), the ``"scoring"`` of ``srmat heyn``'s JSON and of the
+    Heyn widget's statistics.
+
+    Examples
+    --------
+    >>> scoring_name(False), scoring_name(True)
+    ('crossings', 'e112')
+    """
+    return HEYN_SCORINGS[bool(triple_points)]
 
 
 def t_quantile_95(dof: int) -> float:
