@@ -751,6 +751,44 @@ def test_records_are_kept_once_however_many_widgets_open_and_hold_no_layer(
 
 
 @pytest.mark.gui
+def test_closed_widgets_are_freed_and_records_follow_after_all_closed(make_napari_viewer,
+                                                                      tmp_path):
+    """A layer's records follow its scale from the first widget opened on, for the
+    viewer's life, every widget closed too: they are the layer's, as its scale is. But a
+    closed widget must not be held by what it connected: the Audit widget connected a
+    lambda to the viewer's layer insertions, which napari holds strongly, so a closed
+    Audit widget lived (and re-listed layers at each one added) for the viewer's life.
+    Each closed widget is freed now, and a scale set after all are closed, after the
+    viewer is closed too, raises nothing and is recorded."""
+    import gc
+    import weakref
+
+    from napari_srmat.widgets.audit_widget import AuditWidget
+    from napari_srmat.widgets.boundaries_widget import BoundariesWidget
+    from napari_srmat.widgets.calibration_widget import CalibrationWidget
+    from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+
+    viewer = make_napari_viewer()
+    path = _store_with_records(tmp_path, "µm")
+    [layer] = viewer.open(path, plugin=PLUGIN)
+    closed = {}
+    for kind in (CalibrationWidget, SuperResolutionWidget, AuditWidget, BoundariesWidget):
+        widget = kind(viewer)
+        closed[kind.__name__] = weakref.ref(widget)
+        widget.close()
+        del widget
+    [added] = viewer.open(path, plugin=PLUGIN)  # a layer added after they closed
+    gc.collect()
+    assert [name for name, ref in closed.items() if ref() is not None] == []
+    for lay in (layer, added):
+        lay.scale = (0.5, 0.5)
+        assert lay.metadata["pixel_size_um"] == pytest.approx(0.5)
+    viewer.close()
+    layer.scale = (0.25, 0.25)
+    assert layer.metadata["pixel_size_um"] == pytest.approx(0.25)
+
+
+@pytest.mark.gui
 def test_records_follow_on_a_layer_holding_an_array_in_its_metadata(make_napari_viewer):
     """A script's layer recording a pixel size beside an array (a profile, a lookup
     table) in its metadata: comparing its records asked the array for one truth value,
@@ -773,27 +811,56 @@ def test_the_new_records_are_told_to_listeners_of_either_order(make_napari_viewe
     """A read layer's records are written at its scale set once a widget is open, but
     were written with the metadata event blocked: a listener of the layer's calibration
     (follow_calibration, or a metadata listener: another plugin, a script) was never told
-    of the new records, and one connected before the widget opened (napari calls a
-    layer's scale listeners in the order they were connected) read the file's 0.8 at its
-    one event, while the layer showed 0.5. The records' own metadata event tells them
-    now: each listener's last call reads 0.5, whenever it was connected (one connected
-    after the widget is told of the records during the scale event, before it)."""
+    of the new records. Then they were written after the scale event's listeners
+    connected before the widget opened (napari calls a layer's listeners in the order
+    they were connected): a script's or notebook's ``layer.events.scale`` callback read
+    the file's 0.8 µm/px and origin while the layer showed 0.5. The records are written
+    first now, however early a listener was connected: each reads 0.5 at every event
+    (the metadata event, during the scale event, first)."""
     from napari_srmat.widgets.calibration_widget import CalibrationWidget
     from napari_srmat.widgets.layers import follow_calibration
 
     viewer = make_napari_viewer()
     [layer] = viewer.open(_store_with_records(tmp_path, "µm"), plugin=PLUGIN)
-    seen: dict[str, list] = {"before": [], "after": [], "metadata": []}
+    seen: dict[str, list] = {"before": [], "after": [], "metadata": [], "script": []}
 
     def listener(key):
         return lambda event: seen[key].append((event.type, layer.metadata["pixel_size_um"]))
 
+    layer.events.scale.connect(listener("script"))  # a notebook's, before any widget
+    layer.events.translate.connect(
+        lambda event: seen["script"].append((event.type, layer.metadata["origin_um"])))
     follow_calibration(layer, listener("before"), True)
     CalibrationWidget(viewer)
     follow_calibration(layer, listener("after"), True)
     layer.events.metadata.connect(listener("metadata"))
     layer.scale = (0.5, 0.5)
-    assert seen["metadata"] == [("metadata", pytest.approx(0.5))], seen
-    assert seen["before"] == [("scale", 0.8), ("metadata", pytest.approx(0.5))], seen
-    assert seen["after"] == [("metadata", pytest.approx(0.5)),
-                             ("scale", pytest.approx(0.5))], seen
+    layer.translate = (1.0, -1.0)
+    new = pytest.approx(0.5)
+    assert seen["script"] == [("scale", new), ("translate", pytest.approx((1.0, -1.0)))], seen
+    for key in ("before", "after"):
+        # the translate's metadata event: the origin recorded anew
+        assert seen[key] == [("metadata", new), ("scale", new), ("metadata", new)], (
+            key, seen)
+    assert seen["metadata"] == [("metadata", new)] * 2, seen
+
+
+@pytest.mark.gui
+def test_a_derived_layers_scale_listener_reads_its_new_records(make_napari_viewer):
+    """A layer kept on the layer it was made from (an SR result, a boundary map:
+    keep_on_layer) records its pixel size anew when its source's scale is set, but its
+    keeper wrote the records after moving it: a listener of the derived layer's own
+    ``scale`` read its old records (0.2 µm/px at the x4 SR layer of an LR set to 0.4).
+    They are written at the derived layer's scale event, before its listeners."""
+    from napari_srmat.widgets.layers import keep_on_layer
+
+    viewer = make_napari_viewer()
+    um = ("micrometer", "micrometer")
+    lr = viewer.add_image(np.zeros((10, 10), np.uint8), scale=(0.8, 0.8), units=um)
+    sr = viewer.add_image(np.zeros((40, 40), np.uint8), metadata={"pixel_size_um": 0.2})
+    keep_on_layer(viewer, sr, lr, 4.0)
+    seen: list = []
+    sr.events.scale.connect(lambda event: seen.append(
+        (tuple(sr.scale), sr.metadata["pixel_size_um"])))
+    lr.scale = (0.4, 0.4)
+    assert seen == [(pytest.approx((0.1, 0.1)), pytest.approx(0.1))], seen

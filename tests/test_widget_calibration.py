@@ -531,3 +531,37 @@ def test_a_metadata_change_that_only_changes_the_hint_is_told(make_napari_viewer
     layer.metadata = {}  # the scale and units as they were
     for shown in (w.current.text(), simple.pixel_size.toolTip()):
         assert after in shown and (not before or before not in shown), shown
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("widget", [False, True], ids=["no widget", "widget open"])
+@pytest.mark.parametrize("metadata", [{}, {"pixel_size_um": 0.8, "kind": "x"}],
+                         ids=["no records", "read records"])
+def test_a_pixel_size_set_writes_the_layers_records_once(make_napari_viewer, widget,
+                                                         metadata):
+    """set_layer_pixel_size wrote a layer's records twice, equal: once at its scale
+    event (its records follow its scale while a widget is open, keep_own_records) and
+    again unasked, so a listener of its metadata (a widget re-reading its calibration, a
+    script) was told twice. Once now, whether a widget is open or not, and the same
+    records; the layers made from it too."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import keep_on_layer, source_metadata
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((20, 20), np.uint8), scale=(0.8, 0.8),
+                             units=("micrometer", "micrometer"), metadata=dict(metadata))
+    made = viewer.add_labels(np.zeros((20, 20), np.uint8), scale=(0.8, 0.8),
+                             units=("micrometer", "micrometer"), metadata={
+                                 "pixel_size_um": 0.8, **source_metadata(layer)})
+    kept = viewer.add_image(np.zeros((80, 80), np.uint8), metadata={"pixel_size_um": 0.2})
+    keep_on_layer(viewer, kept, layer, 4.0)
+    if widget:
+        CalibrationWidget(viewer)
+    told: dict = {lay.name: [] for lay in (layer, made, kept)}
+    for lay in (layer, made, kept):
+        lay.events.metadata.connect(
+            lambda event, lay=lay: told[lay.name].append(dict(lay.metadata)))
+    set_layer_pixel_size(viewer, layer, 0.4)
+    assert told[layer.name] == [{**metadata, "pixel_size_um": pytest.approx(0.4)}], told
+    assert [m["pixel_size_um"] for m in told[made.name]] == [pytest.approx(0.4)], told
+    assert [m["pixel_size_um"] for m in told[kept.name]] == [pytest.approx(0.1)], told

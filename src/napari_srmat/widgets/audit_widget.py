@@ -353,8 +353,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         # a renamed layer stays chosen under its new name
-        self.viewer.layers.events.inserted.connect(
-            lambda e: e.value.events.name.connect(self._refresh_layers))
+        self.viewer.layers.events.inserted.connect(self._watch_name)
         for layer in self.viewer.layers:
             layer.events.name.connect(self._refresh_layers)
         keep_own_records(self.viewer)  # records follow a scale set by hand (LayerCombo's)
@@ -371,6 +370,12 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
         return [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Image)
                 and is_micrograph_layer(lay)]
+
+    def _watch_name(self, event) -> None:
+        """Re-list the layers when the inserted one is renamed (it stays chosen). A bound
+        method, which napari holds weakly: a closed widget is freed (a lambda held it for
+        the viewer's life)."""
+        event.value.events.name.connect(self._refresh_layers)
 
     def _refresh_layers(self, *_) -> None:
         layers = self._image_layers()

@@ -21,7 +21,7 @@ from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
-from .layers import is_derived_from, kept_on, recorded_pixel_sizes
+from .layers import _set_records, is_derived_from, kept_on, recorded_pixel_sizes
 
 __all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UNIT"]
 
@@ -68,11 +68,13 @@ def _recorded_sizes(metadata, scale) -> dict:
 
 def _record_followed_size(layer) -> None:
     """``layer``'s metadata in µm at its scale now (:func:`_in_um`; its recorded pixel
-    sizes, if it records any: :func:`_recorded_sizes`), after it followed a calibration."""
+    sizes, if it records any: :func:`_recorded_sizes`), after it followed a calibration;
+    not written again when the layer's records already say so (written at its scale
+    event: :func:`~napari_srmat.widgets.layers.keep_own_records`)."""
     meta = _in_um(layer.metadata)
     if meta.get("pixel_size_um") or meta.get("pixel_size_yx_um"):
         meta = _recorded_sizes(meta, layer.scale)
-    layer.metadata = meta
+    _set_records(layer, meta)
 
 
 def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool = True,
@@ -98,6 +100,11 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     :func:`~napari_srmat.widgets.layers.keep_on_layer`) has that layer's place at its
     factor: calibrating it calibrates that layer at ``pixel_size_um`` times the factor
     (an x4 SR layer at 0.1 µm/px: its LR at 0.4), which it follows.
+
+    Its records are written once (one ``metadata`` event), at its ``scale`` event when
+    they follow it (:func:`~napari_srmat.widgets.layers.keep_own_records`), else here;
+    a record of its place (``origin_um``, ``unitless_grid``) is written again at each
+    event that moves it.
 
     Returns
     -------
@@ -127,7 +134,8 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     layer.scale = tuple(layer.scale[:-2]) + (px, px)
     layer.translate = _stretched(layer.translate, ratios)
     layer.units = (UM_UNIT,) * ndim
-    layer.metadata = _recorded_sizes(layer.metadata, layer.scale)
+    # once: a layer whose records follow its scale (keep_own_records) wrote them already
+    _set_records(layer, _recorded_sizes(layer.metadata, layer.scale))
     for lay in others:
         if kept_on(viewer, lay) is None:  # a kept layer was placed, and its pixel size
             lay.scale = _stretched(lay.scale, ratios)  # recorded, by its keeper already

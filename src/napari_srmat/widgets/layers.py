@@ -869,7 +869,8 @@ KEEPER_SOURCE_EVENTS = tuple(dict.fromkeys(GEOMETRY_EVENTS + CALIBRATION_EVENTS)
 
 
 def follow_calibration(layer, callback, on: bool,
-                       events: tuple[str, ...] = CALIBRATION_EVENTS) -> None:
+                       events: tuple[str, ...] = CALIBRATION_EVENTS, *,
+                       first: bool = False) -> None:
     """Connect (``on``) or disconnect ``callback`` to each of ``layer``'s
     :data:`CALIBRATION_EVENTS` (or ``events``, e.g. :data:`GEOMETRY_EVENTS`): the one way
     to follow a layer's pixel size. Connecting a callback twice connects it once;
@@ -877,21 +878,28 @@ def follow_calibration(layer, callback, on: bool,
     one that needs several pixel sizes reads them together
     (:func:`~napari_srmat._napari_io.layer_pixel_sizes`). One change may come as several
     events: a scale set by hand and the ``metadata`` event of the layer's records of it
-    (:func:`keep_own_records`), which napari delivers before or after the ``scale`` event
-    by the order the callbacks were connected; at the later one everything is written. A
-    callback that acts on a change skips the events that change nothing it reads
-    (:class:`CalibrationSeen`)."""
+    (:func:`keep_own_records`), which are written first, before napari calls the
+    ``scale`` event's other listeners, however early they were connected: every listener
+    reads the new records at either event. A callback that acts on a change skips the
+    events that change nothing it reads (:class:`CalibrationSeen`). ``first``: called
+    before the listeners connected so far (napari's ``position="first"``, after napari's
+    own): the one use is the handlers that write a layer's records from its place."""
     for key in events:
         emitter = getattr(layer.events, key, None)
-        if emitter is not None:
-            (emitter.connect if on else emitter.disconnect)(callback)
+        if emitter is None:
+            continue
+        if on:
+            emitter.connect(callback, position="first" if first else "last")
+        else:
+            emitter.disconnect(callback)
 
 
 class CalibrationSeen:
     """What a follower of a layer's calibration (:func:`follow_calibration`) last acted
     on: the one rule by which it reacts once to one change. A scale set by hand is told
     by its ``scale`` event and by the ``metadata`` event of the layer's records of it
-    (:func:`keep_own_records`), which change no pixel size the layer gives: a follower
+    (:func:`keep_own_records`, during the ``scale`` event: the layer reads the same at
+    both), which change no pixel size the layer gives: a follower
     re-planning a rescan or re-saving a session at each event would do it twice. A
     follower makes a new one whenever it starts following a layer (a change made while
     it did not follow is news). Holds the layer weakly."""
@@ -1029,8 +1037,15 @@ class _Keeper:
     def place(self, event=None) -> None:
         """Put the derived layer at its source's place, or (:attr:`two_way`, the derived
         layer's own place set) the source where the derived layer now is; unlink if
-        either is gone. The events of its own sets are not followed: no loop."""
+        either is gone. The events of its own sets are not followed (no loop), but the
+        derived layer's records are written at each of its own (:meth:`_record`; this
+        handler runs first: :meth:`follow`), so its other listeners read records of the
+        place it shows."""
         if self._placing:
+            if getattr(event, "source", None) is self._overlay():
+                both = self.layers(self._viewer())
+                if both is not None:
+                    self._record(*both)
             return
         both = self.layers(self._viewer())
         if both is None:
@@ -1060,11 +1075,12 @@ class _Keeper:
     def follow(self, on: bool) -> None:
         """Connect (``on``) or disconnect :meth:`place` to the live layers' events: the
         source's place and calibration (:data:`KEEPER_SOURCE_EVENTS`), the derived
-        layer's place."""
-        for lay, events in ((self._layer(), KEEPER_SOURCE_EVENTS),
-                            (self._overlay(), GEOMETRY_EVENTS)):
+        layer's place, before its listeners connected earlier (its records are written
+        there: :meth:`place`)."""
+        for lay, events, first in ((self._layer(), KEEPER_SOURCE_EVENTS, False),
+                                   (self._overlay(), GEOMETRY_EVENTS, True)):
             if lay is not None:
-                follow_calibration(lay, self.place, on, events)
+                follow_calibration(lay, self.place, on, events, first=first)
 
     def unlink(self) -> None:
         """End the link: disconnected, and out of :data:`_KEPT`."""
@@ -1170,13 +1186,13 @@ def _record_own(event) -> None:
 def _record_own_layer(layer) -> None:
     """Write ``layer``'s records (:func:`own_records`) if it holds any and is not kept
     on another layer (its keeper records it from that layer), with their ``metadata``
-    event: a listener of the layer's ``scale`` may run before this one (napari calls
-    them in the order they were connected: one connected before the first widget opened
-    reads the records as they were), and one following the records is told so. They
-    change no pixel size the layer gives (a scale in a length unit wins over them;
-    without one they are its calibration, written back as they were): the widgets'
-    followers skip that event (:class:`CalibrationSeen`). Reads attributes only: no
-    computing on the GUI thread."""
+    event. Called first at the layer's ``scale`` / ``translate`` / ``units`` event
+    (:func:`_follow_own`), before the listeners connected earlier (a script's, a
+    notebook's, another plugin's, connected before the first widget opened): each reads
+    records of the place the layer shows. They change no pixel size the layer gives (a
+    scale in a length unit wins over them; without one they are its calibration, written
+    back as they were): the widgets' followers skip that event (:class:`CalibrationSeen`).
+    Reads attributes only: no computing on the GUI thread (0.1-0.3 ms a call)."""
     meta = getattr(layer, "metadata", None) or {}
     if not any(key in meta for key in OWN_RECORDS):
         return
@@ -1188,8 +1204,9 @@ def _record_own_layer(layer) -> None:
 
 def _follow_own(layer) -> None:
     """Record ``layer``'s pixels as it shows them now and at each of its
-    :data:`GEOMETRY_EVENTS` (:func:`_record_own`)."""
-    follow_calibration(layer, _record_own, True, GEOMETRY_EVENTS)
+    :data:`GEOMETRY_EVENTS` (:func:`_record_own`), before that event's other listeners,
+    those connected earlier too."""
+    follow_calibration(layer, _record_own, True, GEOMETRY_EVENTS, first=True)
     _record_own_layer(layer)
 
 
@@ -1203,9 +1220,12 @@ def keep_own_records(viewer) -> None:
     console) left a read layer's ``metadata["pixel_size_um"]`` (shown in the console,
     copied with the layer) at the file's where the layer shows, and every widget reads,
     another. Each napari-srmat widget calls it (``LayerCombo``, the Audit widget): the
-    records follow from the first one opened on, for the viewer's life (its handlers are
-    module functions: they hold no layer). Calling it again adds nothing (napari connects
-    a callback once)."""
+    records follow from the first one opened on, for the viewer's life, every widget
+    closed too (they are the layer's, as its scale is; its handlers are module functions:
+    they hold no layer, widget or viewer, and a closed widget is freed). They are written
+    first at each event (:func:`_record_own_layer`): every listener of the layer's
+    ``scale`` reads the new records. Calling it again adds nothing (napari connects a
+    callback once)."""
     viewer.layers.events.inserted.connect(_follow_inserted)
     for layer in viewer.layers:
         _follow_own(layer)
@@ -1739,8 +1759,12 @@ def heyn_statistics(result) -> dict:
     intersections, an interval withheld): asymmetric with few intersections (until
     2026-12-05 ``ℓ̄ ± half-width``, whose low end went below zero once %RA exceeded
     100). ``ci95_*`` is always a pair, ``ci95_half_width_*`` always a half-width.
+    ``scoring`` names how P was scored (``"crossings"``, or ``"e112"`` with
+    ``triple_points``: :func:`napari_srmat.metrics.heyn.scoring_name`), as ``srmat heyn``'s
+    JSON does, so an export says which scoring made its numbers.
     """
     from ..grainsize import grain_size_from_heyn
+    from ..metrics.heyn import scoring_name
 
     # None (no valid measurement: see result.warnings) is shown as empty, never as a number
     mean = math.nan if result.mean_intercept_px is None else float(result.mean_intercept_px)
@@ -1752,6 +1776,7 @@ def heyn_statistics(result) -> dict:
         # n_crossings and intersection_count (P, the count ℓ̄ = ΣL / P is made of: a drawn
         # line's end on a boundary 1/2), ...: the keys of every output (HeynResult.counts)
         **result.counts(),
+        "scoring": scoring_name(result.triple_points),
         "total_length_px": float(result.total_length_px),
         "mean_intercept_px": mean,
         "mean_intercept_um": (None if result.mean_intercept_um is None
@@ -1790,11 +1815,12 @@ def _pattern_name(pattern: str) -> str:
 def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HEYN_N_LINES,
                  seed: int = HEYN_SEED, skeletonize: bool = False,
                  pixel_size_um: float | None = None, segments=None,
-                 margin: float = HEYN_MARGIN):
+                 margin: float = HEYN_MARGIN, triple_points: bool = False):
     """Call :func:`napari_srmat.metrics.heyn.measure_intercepts` with the widget's options.
 
     ``pattern="segments"`` measures on the given ``segments`` (lines drawn in a Shapes
-    layer); ``"shapes"`` is accepted as its old name.
+    layer); ``"shapes"`` is accepted as its old name. ``triple_points=True`` scores P by
+    ASTM E112 (the mask tab's E112 checkbox, ``srmat heyn --scoring e112``).
     """
     from ..metrics.heyn import measure_intercepts
 
@@ -1805,7 +1831,7 @@ def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HE
     return measure_intercepts(mask, pattern=pattern, n_lines=n_lines, seed=seed,
                               segments=segments if pattern == "segments" else None,
                               margin=margin, skeletonize=skeletonize,
-                              pixel_size_um=pixel_size_um)
+                              pixel_size_um=pixel_size_um, triple_points=triple_points)
 
 
 def _result_lines(result) -> list[np.ndarray]:
