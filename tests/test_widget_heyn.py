@@ -1185,3 +1185,45 @@ def test_heyn_overlays_stay_on_their_layer_when_it_is_placed_by_hand(make_napari
     np.testing.assert_allclose(image.scale, (0.2, 0.2))
     assert_on_layer(boundaries, image, 2.0)
     assert_on_layer(meas.points_layer, boundaries)
+
+
+def test_the_e112_checkbox_scores_p_by_e112_and_the_export_says_so(make_napari_viewer, qtbot,
+                                                                     tmp_path):
+    """The mask tab counted crossings only (each 1): a lab reporting by E112 could not get
+    E112's P from it. Its E112 checkbox scores P as ``srmat heyn --scoring e112`` (1½ at a
+    triple point, ½ at a line end on a boundary; the library's triple_points=True), the
+    statistics, status and exports say which scoring made the numbers, and the Points
+    layer still shows the crossings."""
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=3)
+    mask[:, [0, -1]] = True  # the grid's line ends lie on boundaries
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb")
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(12)
+    assert not w.e112_scoring.isChecked() and w.e112_scoring.toolTip()
+    runs = _run(qtbot, w)
+    assert runs.stats["scoring"] == "crossings" and runs.source["scoring"] == "crossings"
+    w.e112_scoring.setChecked(True)
+    w.measurement = None
+    e112 = _run(qtbot, w)
+    ref = heyn.measure_intercepts(mask, pattern="grid", n_lines=12, triple_points=True)
+    assert ref.n_triple_points > 0 and ref.n_line_end_touches > 0
+    assert e112.result.intersection_count == ref.intersection_count
+    assert e112.result.intersection_count != runs.result.intersection_count
+    assert e112.result.mean_intercept_px == pytest.approx(ref.mean_intercept_px, rel=1e-12)
+    assert e112.stats["scoring"] == "e112" and e112.source["scoring"] == "e112"
+    assert "(E112 scoring)" in w.status.text()
+    summary = {w.summary.item(i, 0).text(): w.summary.item(i, 1).text()
+               for i in range(w.summary.rowCount())}
+    assert summary["scoring of intersections"] == "e112"
+    assert summary["intersections"] == f"{ref.intersection_count:g}"
+    # the intercepts shown as points are the crossings, as without the checkbox
+    assert len(viewer.layers["gb intersections"].data) == ref.n_intersections
+    assert ref.n_intersections == runs.result.n_intersections
+    d = json.loads(w.export_json(tmp_path / "h.json").read_text())
+    assert d["scoring"] == "e112" and d["source"]["scoring"] == "e112"
+    assert d["intersection_count"] == ref.intersection_count
+    rows = list(csv.reader(w.export_csv(tmp_path / "h.csv").read_text().splitlines()))
+    assert ["# scoring", "e112"] in rows

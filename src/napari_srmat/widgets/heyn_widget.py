@@ -39,7 +39,7 @@ from ..estimates import plan_grain_size
 from ..grainsize import MASK_TAB
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
-from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
+from ..metrics.heyn import E112_SCORING, HEYN_N_LINES, HEYN_SEED, scoring_name
 from ..report import G_DECIMALS, format_result_value, one_field_ra_label
 from ._common import (
     HeynMeasurement,
@@ -370,6 +370,11 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.skeletonize = QCheckBox("skeletonize mask first")
         self.skeletonize.setToolTip("thin the boundaries to 1 px lines before counting "
                                     "(for thick boundary masks)")
+        self.e112_scoring = QCheckBox("score by E112 (triple points 1½, line ends ½)")
+        self.e112_scoring.setToolTip(
+            "count the intersections P as ASTM E112 scores them: 1½ where a line passes a "
+            "triple point, ½ where a line's end touches a boundary; off, every boundary "
+            "crossed counts 1 (the benchmark protocol; a drawn line's end ½ still)")
         self.pixel_size = QLineEdit()
         self.pixel_size.setPlaceholderText(f"{LENGTH_UNIT}/px (empty = from layer)")
         self.corrections_combo = LayerCombo(self.viewer, ("labels",), allow_none=True)
@@ -410,6 +415,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         form.addRow("Number of lines", self.n_lines)
         form.addRow("Seed", self.seed)
         form.addRow("", self.skeletonize)
+        form.addRow("", self.e112_scoring)
         form.addRow("Pixel size", self.pixel_size)
         form.addRow("Corrections", hbox_row(self.corrections_combo.native,
                                             self.new_corrections_btn))
@@ -488,6 +494,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             "n_lines": self.n_lines.value(),
             "seed": self.seed.value(),
             "skeletonize": self.skeletonize.isChecked(),
+            # how P is scored (srmat heyn --scoring): in the export's source and the report
+            "scoring": scoring_name(self.e112_scoring.isChecked()),
             "pixel_size_um": self.pixel_size_um(),
             "threshold": None if self.use_layer_threshold.isChecked() else self.threshold.value(),
         }
@@ -523,6 +531,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.summary.setRowCount(0)
         self.table.setRowCount(0)
         kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
+        kwargs["triple_points"] = opts["scoring"] == E112_SCORING
         return self._start_single_job(
             lambda stop: corrected_heyn_job(source, opts["threshold"], edits, stop=stop,
                                             segments=segments, pixel_size_um=px, **kwargs),
@@ -575,6 +584,8 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             text += (f" = {_fmt(st['mean_intercept_um'])} {LENGTH_UNIT}, "
                      f"G {format_result_value('astm_g', st['astm_g'])}")
         text += f" from {st['intersection_count']:g} intersections"
+        if st["scoring"] == E112_SCORING:
+            text += " (E112 scoring)"
         if edits:
             text += " (corrected map: " + "; ".join(edits) + ")"
         if st["warnings"]:  # after the figures, which stay readable (an E112 advice)
@@ -592,6 +603,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             (f"95% CI of ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_ci95_um"]),
             (one_field_ra_label(st["n_lines"]), st["relative_accuracy_pct"]),
             ("intersections", f"{st['intersection_count']:g}"),  # the P of ℓ̄ = ΣL / ΣP
+            ("scoring of intersections", st["scoring"]),
             ("total line length (px)", st["total_length_px"]),
             ("lines", st["n_lines"]),
             (f"pixel size ({LENGTH_UNIT}/px)", st["pixel_size_um"]),
