@@ -286,7 +286,10 @@ def floored_relative_half(relative_half: float, *, count: float, n_lines: int) -
     95.6 / 95.6 / 96.4 % for P < 25 / 25-50 / 50-100 / 100-200 / >= 200 (the sum
     99.4 / 97.8 / 96.2 / 96.0 / 96.6 %) and the ``grid`` pattern 92.1 / 95.0 / 97.2 /
     97.5 / 97.2 % (the sum 92.8 / 96.3 / 97.7 / 98.1 / 97.6 %; without ``c`` 88.7 %
-    below P 25).
+    below P 25). Pooling ``r`` with a count model of P for few lines was measured and
+    not adopted (studies/few_lines_interval.py: it gives two random lines a finite
+    interval but widens isotropic structures and under-covers anisotropic ones;
+    docs/grain_size.md "The 95 % interval").
 
     Parameters
     ----------
