@@ -254,3 +254,57 @@ def test_example_report_is_what_the_library_writes_today():
         assert table in committed, table
     for warning in report.warnings:
         assert warning in committed, warning
+
+
+def test_few_lines_interval_paragraph_is_few_lines_interval_json():
+    # The negative result of studies/few_lines_interval.py (362e177) quotes ~30 numbers
+    # of its JSON in docs/grain_size.md: each is the file's, rounded as printed
+    text = " ".join(_page("grain_size.md").split())
+    study = _result("studies/results/few_lines_interval.json")
+    sel, conf = study["selection"], study["confirmation"]
+    assert not conf["adopted"] and sel["chosen"] == "moderated(phi=0.3, nu0=1)"
+    m = re.search(r"(\S+) rules of \(r, P, n\) alone.* chosen on (\S+) fields of one set of "
+                  r"seeds and confirmed on (\S+) fields of fresh ones", text)
+    assert m, "the study's sentence is not where the test looks"
+    assert int(m.group(1)) == len(sel["candidates"]) - 1  # all but today
+    assert int(m.group(2)) == sel["n_fields"] and int(m.group(3)) == conf["n_fields"]
+
+    def pair(regime, cells, table=conf):
+        """today → the chosen rule: coverage, then the median width where quoted."""
+        now, new = table["today"][regime], table["chosen_table"][regime]
+        keys = ("coverage_pct", "median_width")[:len(cells) // 2]
+        for key, (a, b) in zip(keys, zip(cells[::2], cells[1::2], strict=True),
+                               strict=True):
+            for cell, value in ((a, now[key]), (b, new[key])):
+                assert (cell == "∞" and value == math.inf) or _quotes(cell, value), (
+                    regime, key, cell, value)
+
+    a = r"(\S+) → (\S+)"
+    m = re.search(rf"random lines {a} % with 2 lines \(median width hi / lo {a}:.*?\), "
+                  rf"{a} % with 3 \({a}\), {a} % with 5 \({a}\), {a} and {a} % with 10 "
+                  rf"and 50; the grid {a} % with 2 \+ 2 \({a}\); the circles {a} % \({a}\)",
+                  text)
+    assert m, "the confirmation numbers are not where the test looks"
+    g = m.groups()
+    pair("random n=2", g[0:4])
+    pair("random n=3", g[4:8])
+    pair("random n=5", g[8:12])
+    pair("random n=10", g[12:14])
+    pair("random n=50", g[14:16])
+    pair("grid n=2", g[16:20])
+    pair("circles n=3", g[20:24])
+    m = re.search(rf"random lines {a} \({a} %\) and the grid {a} \({a} %\): .*"
+                  rf"\(isotropic, 3 random lines {a} %\) .*\(anisotropic, 3 and 5 lines "
+                  rf"{a} % and {a} % on the selection seeds\)", text)
+    assert m, "the isotropic / anisotropic numbers are not where the test looks"
+    g = m.groups()
+    for regime, (w0, w1, c0, c1) in (("random isotropic", g[0:4]),
+                                     ("grid isotropic", g[4:8])):
+        pair(regime, (c0, c1, w0, w1))
+    pair("random isotropic n=3", g[8:10])
+    pair("random anisotropic n=3", g[10:12], sel)
+    pair("random anisotropic n=5", g[12:14], sel)
+    m = re.search(r"today's grid below P 25 covers (\S+) % \(isotropic 2 \+ 2 lines (\S+) %\)",
+                  text)
+    assert m and _quotes(m.group(1), conf["today"]["grid P 0-25"]["coverage_pct"])
+    assert _quotes(m.group(2), conf["today"]["grid isotropic n=2"]["coverage_pct"])
