@@ -128,3 +128,71 @@ def test_a_link_loop_inside_a_marked_store_does_not_stop_its_read(tmp_path):
     (store / "0" / "loop").symlink_to(store / "0", target_is_directory=True)
     m = read_image(store)
     assert m.n_levels == 2
+
+
+def _edit_level0(store: Path, edit) -> None:
+    """Rewrite level 0's ``.zarray`` as ``edit(metadata)``."""
+    import json
+
+    meta_path = store / "0" / ".zarray"
+    meta_path.write_text(json.dumps(edit(json.loads(meta_path.read_text()))))
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda m: [], "unsupported operand"),  # a list, not an object
+    (lambda m: {**m, "dtype": "<c16"}, "Invalid type: 0"),  # fill value 0 of complex
+    (lambda m: {**m, "shape": [-5, 128]}, "non-negative"),
+    (lambda m: {**m, "compressor": {"id": "bogus"}}, "codec not available"),
+    (lambda m: {**m, "dtype": "|O"}, "No Zarr data type"),
+])
+def test_a_level_whose_zarr_metadata_zarr_cannot_parse_is_one_read_error(
+        tmp_path, capsys, edit, said):
+    """A level's .zarray that Zarr's parsers refuse (a JSON list, a fill value its dtype
+    cannot hold, a negative shape, an unknown codec, an object dtype) came out of
+    read_image as Zarr's own TypeError/ValueError: `srmat heyn`/`sr run`/`info` said
+    'internal error: TypeError: ...' (exit 1) or named neither the store nor the array,
+    and the napari reader raised it as such. Now one ImageReadError (exit 2) naming both."""
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    _edit_level0(store, edit)
+    with pytest.raises(ImageReadError, match=f"^{store}: array '0' is not a readable Zarr "
+                       "array") as exc:
+        read_image(store)
+    assert said in str(exc.value)
+    with pytest.raises(ImageReadError):
+        read_micrograph(str(store))
+    capsys.readouterr()
+    assert main(["info", str(store)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"srmat info: error: {store}: array '0'")
+
+
+@pytest.mark.parametrize("verify", [[], ["--verify"]])
+def test_a_chunk_shape_with_a_side_of_0_is_refused(tmp_path, capsys, verify):
+    """A .zarray with chunks [0, 0]: Zarr opens it, and `srmat heyn`/`sr run`/`info
+    --verify` said 'internal error: ZeroDivisionError' (exit 1) as they counted or read
+    its chunks. Now one read error (exit 2)."""
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    _edit_level0(store, lambda m: {**m, "chunks": [0, 0]})
+    line = f"{store}: damaged Zarr metadata: the chunk shape (0, 0) has a side below 1"
+    with pytest.raises(ImageReadError, match="has a side below 1"):
+        read_image(store)
+    capsys.readouterr()
+    assert main(["info", str(store), *verify]) == 2
+    assert capsys.readouterr().err == f"srmat info: error: {line}\n"
+
+
+def test_a_huge_declared_shape_of_a_marked_store_is_refused_at_once(tmp_path, capsys):
+    """A marked store whose level 0 declares 10^9 x 10^9 px (a damaged .zarray): the
+    count of its missing chunks walked all 10^15 chunk keys of its grid (chunks of 32
+    px; `srmat heyn`, `sr run`, `info --verify` ran for hours; failed before: killed by
+    a 60 s timeout).
+    It is counted from the files when the grid holds more chunks than the level has
+    files: refused as damaged at once."""
+    import time
+
+    store = _mask_store(tmp_path / "mask.ome.zarr")
+    _edit_level0(store, lambda m: {**m, "shape": [10**9, 10**9]})
+    start = time.perf_counter()
+    with pytest.raises(DamagedStoreError, match="976562499999984 of 976562500000000 chunks"):
+        read_image(store)
+    assert time.perf_counter() - start < 10

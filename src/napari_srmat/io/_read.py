@@ -11,7 +11,7 @@ import re
 import threading
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -2417,13 +2417,36 @@ def _origin_um(names: list[str], units: dict, ds_transforms, ms_transforms,
 
 
 def _dataset(path: Path, group, ds: dict):
-    """The array of one ``multiscales`` dataset, refused when the store lacks it."""
+    """The array of one ``multiscales`` dataset, refused when the store lacks it or its
+    array metadata is damaged (:func:`_unreadable_array`)."""
     try:
         return group[ds["path"]]
     except KeyError:
         raise ImageReadError(
             f"{path}: OME-Zarr dataset {ds['path']!r} is missing (incomplete store?)"
         ) from None
+    except json.JSONDecodeError:  # told by _read_by_format: "... not valid JSON"
+        raise
+    except Exception as exc:  # noqa: BLE001 - Zarr's parsers raise many types
+        raise _unreadable_array(path, ds["path"], exc) from None
+
+
+def _unreadable_array(path: Path, level: Any, exc: BaseException) -> ImageReadError:
+    """The one error of a Zarr array whose metadata Zarr cannot parse (a ``.zarray`` that
+    is a list, a fill value its dtype cannot hold, a negative shape, an unknown codec, a
+    ``..`` path): Zarr's own error, which named neither the store nor the array (an
+    internal error for a TypeError)."""
+    return ImageReadError(f"{path}: array {str(level)!r} is not a readable Zarr array "
+                          f"({exc or type(exc).__name__})")
+
+
+def _check_chunk_grid(path: Path, array) -> None:
+    """Refuse a Zarr array whose chunk (or shard) shape has a side below 1: Zarr opens it,
+    and every read of its pixels or count of its chunks divided by zero."""
+    chunks = tuple(int(c) for c in (array.shards or array.chunks))
+    if any(c < 1 for c in chunks):
+        raise ImageReadError(f"{path}: damaged Zarr metadata: the chunk shape {chunks} "
+                             "has a side below 1")
 
 
 def _read_ome_zarr(path: Path, group, ms: dict, version: str, chunks,
@@ -2625,8 +2648,21 @@ def _missing_chunks(array) -> tuple[int, int]:
                                                  strict=True)]
     prefix = f"{array.store_path.path}/" if array.store_path.path else ""
     stored, key = _stored_keys(array.store_path.store, prefix), array.metadata.encode_chunk_key
-    n_stored = sum(prefix + key(ix) in stored for ix in itertools.product(*map(range, grid)))
+    if math.prod(grid) <= len(stored):
+        n_stored = sum(prefix + key(ix) in stored for ix in itertools.product(*map(range, grid)))
+    else:  # more chunks than files (a shape of 10^9 x 10^9 px): look up the files instead
+        n_stored = sum(_is_chunk_key(k[len(prefix):], grid, key) for k in stored
+                       if k.startswith(prefix))
     return math.prod(grid) - n_stored, math.prod(grid)
+
+
+def _is_chunk_key(name: str, grid: Sequence[int], key: Callable[[tuple], str]) -> bool:
+    """Whether ``name`` (a file of a level, from its folder) is the key ``key`` gives a
+    chunk of ``grid`` (its numbers, in the grid, encoded back to ``name``): the count of
+    :func:`_missing_chunks` by the files when the grid has more chunks than files."""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", name))
+    return (len(numbers) == len(grid) and all(n < g for n, g in zip(numbers, grid))
+            and key(numbers) == name)
 
 
 def _stored_keys(store, prefix: str) -> set[str]:
@@ -2671,8 +2707,11 @@ def _level_arrays(path: Path, node, ms: dict | None) -> list:
     """The Zarr arrays of a Zarr image (:func:`_zarr_image`): every level of an
     OME-Zarr, or the plain array. Opened once per read: the all-chunks check, the
     pixels and ``--verify``'s count share them."""
-    return [node] if ms is None else [_dataset(path, node, ds)
-                                      for ds in ms.get("datasets") or []]
+    arrays = [node] if ms is None else [_dataset(path, node, ds)
+                                        for ds in ms.get("datasets") or []]
+    for array in arrays:
+        _check_chunk_grid(path, array)
+    return arrays
 
 
 def _refuse_missing_chunks(path: Path, node, ms: dict | None, arrays: list) -> None:
