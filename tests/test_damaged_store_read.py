@@ -196,3 +196,62 @@ def test_a_huge_declared_shape_of_a_marked_store_is_refused_at_once(tmp_path, ca
     with pytest.raises(DamagedStoreError, match="976562499999984 of 976562500000000 chunks"):
         read_image(store)
     assert time.perf_counter() - start < 10
+
+
+def _truncated_blosc_store(path: Path, zarr_format: int) -> Path:
+    """A 512 x 512 px Zarr store of noise (which Blosc stores uncompressed), one chunk,
+    Blosc-compressed, its chunk file cut to 20 bytes as an interrupted copy leaves it."""
+    rng = np.random.default_rng(0)
+    if zarr_format == 2:
+        store = write_ome_zarr(rng.integers(0, 256, (512, 512), dtype=np.uint8), path,
+                               chunks=512, n_levels=1)
+    else:
+        z = zarr.create_array(path, shape=(512, 512), chunks=(512, 512), dtype="uint8",
+                              zarr_format=3, compressors=zarr.codecs.BloscCodec(cname="lz4"))
+        z[:] = rng.integers(0, 256, (512, 512), dtype=np.uint8)
+        store = path
+    chunks = [p for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")
+              and p.name != "zarr.json"]
+    assert len(chunks) == 1 and chunks[0].stat().st_size > 512 * 512
+    chunks[0].write_bytes(chunks[0].read_bytes()[:20])
+    return store
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_a_truncated_blosc_chunk_is_a_read_error_not_a_crash(tmp_path, zarr_format):
+    """Blosc trusts the size a chunk's header declares: a chunk file cut short whose data
+    Blosc had stored uncompressed (noise, float maps) was decoded from the memory past
+    its 20 bytes, without an error: `srmat sr run` of a 1100 x 1100 px store died of a
+    segmentation fault (exit -11), `read_image(...).data` gave garbage, and napari
+    would have closed. Failed before: the read in a child process printed pixels (exit
+    0) or died (-11). Now every Blosc chunk's frame is checked first
+    (io._codecs.guard_blosc): the codecs' RuntimeError, told as a damaged chunk."""
+    import subprocess
+    import sys
+
+    store = _truncated_blosc_store(tmp_path / "noise.zarr", zarr_format)
+    code = ("import sys\nfrom napari_srmat.io import read_image\n"
+            "try:\n    print(int(read_image(sys.argv[1]).data.compute().sum()))\n"
+            "except RuntimeError as exc:\n    print('refused:', exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == ("refused: error during blosc decompression: truncated chunk "
+                           f"(20 of {512 * 512 + 16} bytes)\n")
+
+
+def test_sr_run_tells_a_truncated_blosc_chunk_in_one_line(tmp_path):
+    """The command's view of the same chunk: one line naming the file, exit 2 (it was
+    exit -11, a segmentation fault, for the 1100 x 1100 px store of the hunt)."""
+    import subprocess
+    import sys
+
+    store = _truncated_blosc_store(tmp_path / "noise.zarr", 2)
+    done = subprocess.run([sys.executable, "-m", "napari_srmat", "sr", "run", str(store),
+                           str(tmp_path / "sr.zarr"), "--model", "bicubic", "--scale", "2"],
+                          capture_output=True, text=True, timeout=300)
+    err = [line for line in done.stderr.splitlines() if not line.startswith("[")]
+    assert done.returncode == 2 and len(err) == 1, done.stderr[-2000:]
+    assert err[0].startswith(f"srmat sr run: error: {store}: cannot read input pixels")
+    assert "truncated chunk" in err[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "sr.zarr").exists()

@@ -2303,6 +2303,9 @@ def _check_finished(path: Path) -> None:
 def _open_zarr(path: Path):
     import zarr
 
+    from ._codecs import guard_blosc
+
+    guard_blosc()  # a truncated Blosc chunk: an error, not what lay past its bytes
     _check_finished(path)
     if path.is_dir() and not any((path / name).is_file() for name in _ZARR_ROOT_FILES):
         raise ImageReadError(
