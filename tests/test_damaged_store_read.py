@@ -255,3 +255,20 @@ def test_sr_run_tells_a_truncated_blosc_chunk_in_one_line(tmp_path):
     assert err[0].startswith(f"srmat sr run: error: {store}: cannot read input pixels")
     assert "truncated chunk" in err[0] and "Traceback" not in done.stderr
     assert not (tmp_path / "sr.zarr").exists()
+
+
+def test_a_writer_decodes_blosc_chunks_checked_without_a_read_before(tmp_path):
+    """A process that writes a store before it reads any (`srmat sr run` of a PNG, which
+    resumes its OUT.partial and builds the pyramid from level 0's chunks) decoded them
+    with numcodecs' own Blosc: a chunk cut short by a kill read as garbage. Failed
+    before: the codec a fresh process got after a write was numcodecs.Blosc."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, numcodecs\n"
+            "from napari_srmat.io import write_ome_zarr\n"
+            "write_ome_zarr(np.zeros((16, 16), np.uint8), sys.argv[1])\n"
+            "print(type(numcodecs.get_codec({'id': 'blosc'})).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "w.zarr")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout == "CheckedBlosc\n", done.stderr[-2000:]

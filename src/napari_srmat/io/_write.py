@@ -475,6 +475,9 @@ class OmeZarrStreamWriter:
     def _open(self, resume: bool) -> None:
         import zarr
 
+        from ._codecs import guard_blosc
+
+        guard_blosc()  # a resumed partial's chunk cut short by a kill: an error, not garbage
         self._finish_interrupted_swap()
         remove_stale_swaps(self.path)  # our own .PATH.*.old left by a kill while swapping
         if self.path.exists() or self.path.is_symlink():
