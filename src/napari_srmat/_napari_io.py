@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -278,9 +279,10 @@ def layer_pixel_sizes(layer: Any) -> LayerPixelSizes:
     from .io._pixel import pixels_square
 
     md, scale, units = _layer_scale_parts(layer)
-    md = md or {}
     shown = _shown_pixel_size_yx(scale, units)
-    pair = shown or md.get("pixel_size_yx_um")
+    size, recorded = (None, None) if shown is not None else (
+        layer_recorded_pixel_sizes(layer))
+    pair = shown or recorded
     if pair is None and scale is not None and len(scale) >= 2:
         pair = scale[-2:]
     non_square = None
@@ -288,15 +290,123 @@ def layer_pixel_sizes(layer: Any) -> LayerPixelSizes:
         y, x = (float(v) for v in pair)
         non_square = None if pixels_square(y, x) else (y, x)
     if non_square is not None:  # no single size; (Y, X) in µm when shown or recorded
-        recorded = md.get("pixel_size_yx_um")
-        yx = shown if shown is not None else (
-            (float(recorded[0]), float(recorded[1]))
-            if recorded is not None and len(recorded) == 2 else None)
-        return LayerPixelSizes(None, yx, non_square)
+        return LayerPixelSizes(None, shown if shown is not None else recorded, non_square)
     if shown is not None:
         return LayerPixelSizes(shown[1], None, None)
-    px = md.get("pixel_size_um")
-    return LayerPixelSizes(float(px) if px else None, None, None)
+    return LayerPixelSizes(size, None, None)
+
+
+#: ``metadata`` entries by which a layer records its pixel size (the reader's, a
+#: script's ``viewer.add_image(img, metadata=...)``, Calibration's): one size (the X
+#: size) and, for pixels that are not square, the ``(Y, X)`` sizes.
+PIXEL_SIZE_RECORDS = ("pixel_size_um", "pixel_size_yx_um")
+
+#: Layers told that a record of theirs is no pixel size (:func:`_tell_unreadable`), with
+#: the records they were told of: each is said once, not at every event that reads it.
+_TOLD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def layer_recorded_pixel_sizes(layer: Any) -> tuple[float | None, tuple[float, float] | None]:
+    """What a layer's ``metadata`` records of its pixel size, read by the one rule for a
+    pixel size given per axis (:func:`napari_srmat.io.check_pixel_size_yx`, as the readers
+    take a file's X and Y sizes): ``(size, yx)``, its one size (µm) or None, and its
+    recorded ``(Y, X)`` sizes or None. ``pixel_size_um`` is one size, or a ``(Y, X)``
+    pair: square within :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` it is its X
+    size (``(0.5, 0.5)`` is 0.5), else the sizes of pixels that are not square, as
+    ``pixel_size_yx_um`` (which wins) records them. A record that is no pixel size (a
+    word, a dict, NaN, 0, a negative number, a size outside
+    :data:`~napari_srmat.io._pixel.PIXEL_SIZE_RANGE_UM`) is unknown, and said once
+    (:func:`_tell_unreadable`): a script's typo gives no µm figures, never an error in
+    napari's events (the layer's scale set, a widget opened) nor a size used.
+
+    Parameters
+    ----------
+    layer : napari layer or dict
+        As for :func:`layer_pixel_size_um`.
+
+    Returns
+    -------
+    (float or None, (float, float) or None)
+
+    Examples
+    --------
+    >>> layer_recorded_pixel_sizes({"metadata": {"pixel_size_um": (0.5, 0.5)}})
+    (0.5, None)
+    >>> layer_recorded_pixel_sizes({"metadata": {"pixel_size_um": [0.25, 0.5]}})
+    (None, (0.25, 0.5))
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     layer_recorded_pixel_sizes({"name": "m", "metadata": {"pixel_size_um": "0.5 um"}})
+    (None, None)
+    """
+    from .io._pixel import pixel_size_yx
+
+    md = _layer_scale_parts(layer)[0]
+    read, unreadable = _read_records(md)
+    for key, error in unreadable.items():
+        _tell_unreadable(layer, key, md[key], error)
+    size, yx = read["pixel_size_um"], read["pixel_size_yx_um"]
+    yx = pixel_size_yx(yx) if yx is not None else (
+        size if isinstance(size, tuple) else None)
+    return (None if isinstance(size, tuple) else size), yx
+
+
+def _read_records(metadata: Mapping | None
+                  ) -> tuple[dict[str, float | tuple[float, float] | None],
+                             dict[str, Exception]]:
+    """Each of :data:`PIXEL_SIZE_RECORDS` in ``metadata`` read by
+    :func:`napari_srmat.io.check_pixel_size_yx` (None: not recorded, or no pixel size),
+    and the error of each that is no pixel size."""
+    from .io._pixel import PixelSizeError, check_pixel_size_yx
+
+    md = metadata or {}
+    read: dict[str, float | tuple[float, float] | None] = {}
+    unreadable: dict[str, Exception] = {}
+    for key in PIXEL_SIZE_RECORDS:
+        try:
+            read[key] = check_pixel_size_yx(md.get(key), name=f"metadata[{key!r}]")
+        except PixelSizeError as error:
+            read[key], unreadable[key] = None, error
+    return read, unreadable
+
+
+def unreadable_pixel_size_records(metadata: Mapping | None) -> dict[str, Any]:
+    """The entries of ``metadata`` (a layer's) that record no pixel size
+    (:func:`layer_recorded_pixel_sizes`: unknown), as they are: what a writer of the
+    layer's records keeps rather than overwrite the user's value with None
+    (:func:`napari_srmat.widgets.layers.own_records`).
+
+    Examples
+    --------
+    >>> unreadable_pixel_size_records({"pixel_size_um": "0.5 um", "kind": "x"})
+    {'pixel_size_um': '0.5 um'}
+    >>> unreadable_pixel_size_records({"pixel_size_um": (0.5, 0.5)})
+    {}
+    """
+    return {key: (metadata or {})[key] for key in _read_records(metadata)[1]}
+
+
+def _tell_unreadable(layer: Any, key: str, value: Any, error: Exception) -> None:
+    """Warn (a notification in napari) that ``layer``'s ``metadata[key]`` holds ``value``,
+    no pixel size (``error`` says why), so its pixel size is unknown: once for a napari
+    layer and value (each read would say it again: every event, every widget), at each
+    read of a layer given as its attributes (a writer's)."""
+    from .io._pixel import GIVE_PIXEL_SIZE
+
+    record = (key, repr(value))
+    if not isinstance(layer, Mapping):
+        try:
+            told = _TOLD.setdefault(layer, set())
+        except TypeError:  # a layer that cannot be held weakly: said each time
+            told = set()
+        if record in told:
+            return
+        told.add(record)
+    name = layer.get("name") if isinstance(layer, Mapping) else getattr(layer, "name", None)
+    where = f"layer {name!r}: " if name else ""
+    warnings.warn(f"{where}{error}; its pixel size is treated as unknown: {GIVE_PIXEL_SIZE}",
+                  UserWarning, stacklevel=3)
 
 
 def layer_pixel_size_um(layer: Any) -> float | None:
@@ -310,7 +420,8 @@ def layer_pixel_size_um(layer: Any) -> float | None:
     every widget reads, and its ``scale`` / ``units`` events tell them (an in-place edit
     of ``metadata`` tells nothing). A layer without a length unit has
     ``metadata["pixel_size_um"]`` (a script's ``viewer.add_image(img,
-    metadata=...)``), otherwise None (unknown). A ``scale`` without a length unit is
+    metadata=...)``, read by :func:`layer_recorded_pixel_sizes`: a record that is no pixel
+    size is unknown, and said once), otherwise None (unknown). A ``scale`` without a length unit is
     *not* taken as a pixel size: its unit is unknown (napari's default unit is "pixel"),
     and a guessed pixel size would flow into written files and grain-size numbers
     (:func:`layer_unitless_scale` gives it, for a hint).
@@ -417,8 +528,8 @@ def layer_unitless_scale(layer: Any) -> float | None:
     """
     md, scale, units = _layer_scale_parts(layer)
     md = md or {}
-    if (md.get("pixel_size_um") or "unitless_grid" in md or _length_unit_um(units)
-            or scale is None):
+    if (_length_unit_um(units) or "unitless_grid" in md or scale is None
+            or layer_recorded_pixel_sizes(layer) != (None, None)):
         return None
     if len(scale) == 0 or float(scale[-1]) == 1.0:
         return None

@@ -38,6 +38,7 @@ from .._napari_io import (
     layer_place,
     layer_store_pixel_size,
     layer_unitless_scale,
+    unreadable_pixel_size_records,
 )
 from ..jobs import Event, Log, Progress, StopToken, run_job
 from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
@@ -1133,6 +1134,9 @@ def own_records(layer) -> dict:
     an SR output's over its input's pixels) and ``origin_um``
     (:func:`~napari_srmat._napari_io.layer_place`). The displayed scale is the truth
     (:func:`layer_pixel_size_um` reads it): the records follow it, never the reverse. A
+    record that is no pixel size (a script's ``metadata={"pixel_size_um": "0.5 um"}``:
+    unknown, :func:`~napari_srmat._napari_io.layer_recorded_pixel_sizes`) is kept as
+    typed while the layer has no size: never overwritten with None. A
     layer recording no grid gets none: its scale without a length unit stays what the
     widgets hint may be a pixel size (:func:`pixel_size_hint`), e.g. ``layer.scale =
     (0.5, 0.5)`` typed on an image read without one.
@@ -1145,6 +1149,8 @@ def own_records(layer) -> dict:
     {'pixel_size_um': 0.5, 'origin_um': (1.0, 2.0)}
     >>> own_records({"scale": (0.5, 0.5), "metadata": {"pixel_size_um": None}})
     {'pixel_size_um': None}
+    >>> own_records({"scale": (0.5, 0.5), "metadata": {"pixel_size_um": "0.5 um"}})
+    {'pixel_size_um': '0.5 um'}
     >>> own_records({"scale": (0.5, 0.5), "translate": (1.0, 2.0), "metadata": {
     ...     "pixel_size_um": None, "unitless_grid": {"scale": [0.25, 0.25],
     ...                                              "origin": [0.0, 0.0]}}})
@@ -1157,6 +1163,8 @@ def own_records(layer) -> dict:
     scale = tuple(part("scale", (1.0, 1.0)))[-2:]
     translate = tuple(part("translate", (0.0, 0.0)))[-2:]
     meta = derived_records(part("metadata"), layer, 1.0, scale, translate)
+    if meta.get("pixel_size_um") is None:  # a record that is no pixel size stays as typed
+        meta.update(unreadable_pixel_size_records(part("metadata")))
     if "unitless_grid" not in (part("metadata") or {}):
         meta.pop("unitless_grid", None)  # a unit-less scale typed by hand: a hint
     if "origin_um" in meta:
