@@ -74,7 +74,7 @@ look at the selection fields, before any confirmation field was seen.
     PYTHONPATH=src python studies/few_lines_interval.py   # ~3 CPU-min
 
 Writes studies/results/few_lines_interval.json. Quoted in docs/grain_size.md ("The
-95 % interval") and docs/heyn.md.
+95 % interval"; pinned by tests/test_docs_numbers.py).
 """
 
 from __future__ import annotations
