@@ -320,6 +320,32 @@ def test_cli_image_of_misread_values_is_refused_naming_the_file(tmp_path, microg
     assert captured.out == "" and len(err) == 1 and f"error: {bad}: image is an int64" in err[0]
 
 
+@pytest.mark.parametrize("damage", ["a second file of one stem", "a folder named as an image"])
+def test_cli_pairs_by_stem_as_training_and_evaluation_do(tmp_path, micrographs, capsys,
+                                                          damage):
+    """images/r0.png and images/r0.tif beside masks/r0.png: `srmat experiment three-arm`
+    (io.list_pairs) measured r0.png and ignored r0.tif without a word, where `srmat edges
+    train/eval` refuse two files of one stem; a folder images/r0.png was skipped, r0
+    left out of the table (exit 0 both; failed before). One rule now
+    (io.images_by_stem): the same one-line refusal, exit 2."""
+    import tifffile
+
+    root = _folder(tmp_path, micrographs)
+    if damage == "a folder named as an image":
+        (root / "images" / "r0.png").unlink()
+        (root / "images" / "r0.png").mkdir()
+        said = f"error: {root / 'images' / 'r0.png'} is a folder, not an image file"
+    else:
+        tifffile.imwrite(root / "images" / "r0.tif", np.asarray(micrographs[0][1]))
+        said = (f"error: {root / 'images'}: two files with stem 'r0' (r0.png, r0.tif): "
+                "images and masks pair by stem; keep one")
+    assert main(["experiment", "three-arm", str(root), "--sr-models", "bicubic",
+                 "--sr-of-native", "none", "--json"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 1 and said in err[0]
+
+
 @pytest.mark.parametrize("flags", [["--sr-models", "bicubic,bogus"],
                                    ["--sr-models", "bicubic", "--sr-of-native", "bogus"]])
 def test_cli_unknown_sr_model_is_refused_before_any_load(tmp_path, micrographs, capsys,
@@ -363,3 +389,19 @@ def test_library_report_never_replaces_a_file_of_the_users(result, tmp_path):
     with pytest.raises(OutputError, match="exists"):  # an earlier report: with overwrite
         write_three_arm_report(result, report)
     assert is_three_arm_report(write_three_arm_report(result, report, overwrite=True))
+
+
+def test_hidden_files_are_no_images_for_training_and_evaluation(tmp_path, micrographs):
+    """macOS leaves ._r0.png beside r0.png on a copied drive: `srmat edges train/eval`
+    (edges.data.list_image_mask_pairs) listed it as an image and refused the data set
+    ('1 image(s) ... have no mask: ._r0.png'; failed before), where list_pairs skipped
+    it. One rule (io.images_by_stem): skipped by both."""
+    from napari_srmat.edges.data import list_image_mask_pairs
+    from napari_srmat.io import list_pairs
+
+    root = _folder(tmp_path, micrographs)
+    (root / "images" / "._r0.png").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble
+    expected = list_pairs(root.parent, root.name)
+    assert list_image_mask_pairs(root / "images", root / "masks") == expected
+    assert [p.name for p, _ in expected] == sorted(
+        p.name for p in (root / "images").iterdir() if not p.name.startswith("."))

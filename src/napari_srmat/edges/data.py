@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import check_seed, not_found_message
-from ..io import IMAGE_SUFFIXES, all_finite, as_rgb, check_channels_last, to_float01
+from ..io import all_finite, as_rgb, check_channels_last, images_by_stem, to_float01
 
 __all__ = [
     "BoundaryDataError",
@@ -358,9 +358,6 @@ def _read_mask(path: Path) -> np.ndarray:
     return read_mask(path)
 
 
-def _list_files(d: Path) -> list[Path]:
-    return sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
 
 def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list[tuple[Path, Path]]:
     """Pair images and masks by file stem.
@@ -368,22 +365,15 @@ def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list
     Raises
     ------
     BoundaryDataError
-        If a folder is missing, empty, holds two files of one stem, or an image has
-        no mask.
+        If a folder is missing, empty, holds two files of one stem
+        (:func:`napari_srmat.io.images_by_stem`), or an image has no mask.
     """
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
     for d in (images_dir, masks_dir):
         if not d.is_dir():
             raise BoundaryDataError(not_found_message(d, "folder"))
-    for d in (images_dir, masks_dir):
-        stems: dict[str, Path] = {}
-        for f in _list_files(d):
-            if f.stem in stems:
-                raise BoundaryDataError(f"{d}: two files with stem {f.stem!r} ({stems[f.stem].name}"
-                                        f", {f.name}): images and masks pair by stem; keep one")
-            stems[f.stem] = f
-    masks = {p.stem: p for p in _list_files(masks_dir)}
-    images = _list_files(images_dir)
+    images = list(images_by_stem(images_dir, BoundaryDataError).values())
+    masks = images_by_stem(masks_dir, BoundaryDataError)
     if not images:
         raise BoundaryDataError(f"no images in {images_dir}")
     missing = [p.name for p in images if p.stem not in masks]

@@ -4,7 +4,7 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 :class:`OmeZarrStreamWriter` (resumable, atomic).
 """
 
-from ._data import IMAGE_SUFFIXES, list_pairs, read_grey_or_rgb_float
+from ._data import IMAGE_SUFFIXES, images_by_stem, list_pairs, read_grey_or_rgb_float
 from ._float import (
     all_finite,
     as_rgb,
@@ -125,6 +125,7 @@ __all__ = [
     "image_data",
     "image_info",
     "list_pairs",
+    "images_by_stem",
     "open_mask_file",
     "read_array",
     "read_grey_or_rgb_float",

@@ -10,10 +10,49 @@ import numpy as np
 from ._float import check_pixel_values, grey_or_rgb, to_float01
 from ._read import ImageReadError, read_image
 
-__all__ = ["read_grey_or_rgb_float", "list_pairs", "IMAGE_SUFFIXES"]
+__all__ = ["read_grey_or_rgb_float", "list_pairs", "IMAGE_SUFFIXES", "images_by_stem"]
 
 #: File suffixes treated as images by :func:`list_pairs`.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def images_by_stem(folder: str | os.PathLike,
+                   error: type[ValueError] = ImageReadError) -> dict[str, Path]:
+    """The images of ``folder`` by file stem: the one rule by which images and masks pair
+    (:func:`list_pairs`, :func:`napari_srmat.edges.data.list_image_mask_pairs`).
+
+    Every entry whose name ends in one of :data:`IMAGE_SUFFIXES` counts, hidden ones
+    (``.DS_Store``, macOS's ``._scan.png``) excepted; a folder so named is listed too, for
+    its read to say what it is. Two entries of one stem (``a0.png`` and ``a0.tif``) are
+    refused: one of them would be measured in the other's place.
+
+    Parameters
+    ----------
+    folder : path-like
+        An existing folder.
+    error : type of ValueError
+        The error raised (each caller's own).
+
+    Returns
+    -------
+    dict of str to Path
+        Sorted by name.
+
+    Raises
+    ------
+    ValueError
+        ``error``: two entries of one stem.
+    """
+    d = Path(folder)
+    out: dict[str, Path] = {}
+    for p in sorted(d.iterdir()):
+        if p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
+            continue
+        if p.stem in out:
+            raise error(f"{d}: two files with stem {p.stem!r} ({out[p.stem].name}, "
+                        f"{p.name}): images and masks pair by stem; keep one")
+        out[p.stem] = p
+    return out
 
 
 def read_grey_or_rgb_float(path: str | os.PathLike) -> np.ndarray:
@@ -63,7 +102,8 @@ def list_pairs(root: str | os.PathLike, split: str) -> list[tuple[Path, Path]]:
     Raises
     ------
     ImageReadError
-        If the folders are missing, empty, or an image has no mask.
+        If the folders are missing, empty, hold two images of one stem
+        (:func:`images_by_stem`), or an image has no mask.
     """
     base = Path(root) / split
     img_dir, mask_dir = base / "images", base / "masks"
@@ -72,14 +112,7 @@ def list_pairs(root: str | os.PathLike, split: str) -> list[tuple[Path, Path]]:
         raise ImageReadError(f"{' and '.join(missing)} not found: {base} must hold the "
                              "folders images/ and masks/ (pairs matched by file stem)")
 
-    def _images(d: Path) -> dict[str, Path]:
-        out: dict[str, Path] = {}
-        for p in sorted(d.iterdir()):
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
-                out.setdefault(p.stem, p)
-        return out
-
-    images, masks = _images(img_dir), _images(mask_dir)
+    images, masks = images_by_stem(img_dir), images_by_stem(mask_dir)
     if not images:
         raise ImageReadError(f"{img_dir}: no images found")
     missing = [s for s in images if s not in masks]
