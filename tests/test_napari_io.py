@@ -757,22 +757,21 @@ def test_closed_widgets_are_freed_and_records_follow_after_all_closed(make_napar
     viewer's life, every widget closed too: they are the layer's, as its scale is. But a
     closed widget must not be held by what it connected: the Audit widget connected a
     lambda to the viewer's layer insertions, which napari holds strongly, so a closed
-    Audit widget lived (and re-listed layers at each one added) for the viewer's life.
-    Each closed widget is freed now, and a scale set after all are closed, after the
-    viewer is closed too, raises nothing and is recorded."""
+    Audit widget lived (and re-listed layers at each one added) for the viewer's life;
+    the grain-size widget too (its Report panel held it, its Specimen panel connected a
+    lambda). Each closed widget of the manifest is freed now
+    (tests/test_widget_lifetime.py: their panels, their jobs), and a scale set after all
+    are closed, after the viewer is closed too, raises nothing and is recorded."""
     import gc
     import weakref
 
-    from napari_srmat.widgets.audit_widget import AuditWidget
-    from napari_srmat.widgets.boundaries_widget import BoundariesWidget
-    from napari_srmat.widgets.calibration_widget import CalibrationWidget
-    from napari_srmat.widgets.sr_widget import SuperResolutionWidget
+    from napari_srmat.widgets.workbench import WORKBENCH_TABS, WorkbenchWidget
 
     viewer = make_napari_viewer()
     path = _store_with_records(tmp_path, "µm")
     [layer] = viewer.open(path, plugin=PLUGIN)
     closed = {}
-    for kind in (CalibrationWidget, SuperResolutionWidget, AuditWidget, BoundariesWidget):
+    for kind in (WorkbenchWidget, *(cls for _title, _attr, cls in WORKBENCH_TABS)):
         widget = kind(viewer)
         closed[kind.__name__] = weakref.ref(widget)
         widget.close()

@@ -162,18 +162,37 @@ def start_job(
                 _yielded(_Failed(exc))
         if worker.abort_requested:  # quit: a stop, whose result, if any, never came
             token.request_stop()
-        if on_finished is not None and not _gone():
-            on_finished()
+        try:
+            if on_finished is not None and not _gone():
+                on_finished()
+        finally:
+            _release()
+
+    def _owner_deleted(*_: Any) -> None:
+        token.request_stop()
+
+    def _release() -> None:
+        # the ended worker, still the widget's ``worker``, must not hold the widget: Qt
+        # holds these slots (and through them the widget's callbacks) by references the
+        # garbage collector does not see, so a closed widget lived for the session. Nor
+        # may a slot outlive the job on the widget's ``destroyed``: called as the
+        # collector deletes the widget, with its closure already cleared, it crashed. (A
+        # widget deleted already has no connection left; its signal is not touched.)
+        for signal, slot in connections:
+            signal.disconnect(slot)
+        if owner is not None and qt_alive(owner):
+            owner.destroyed.disconnect(_owner_deleted)
 
     worker = _run()
     # a job's exception never reaches the worker's own ``errored`` relay (napari would
     # show it a second time, with its type name): it arrives as a _Failed event
-    worker.yielded.connect(_yielded)
-    worker.returned.connect(_returned)
-    worker.finished.connect(_finished)
+    connections = ((worker.yielded, _yielded), (worker.returned, _returned),
+                   (worker.finished, _finished))
+    for signal, slot in connections:
+        signal.connect(slot)
     if owner is not None:
         # stop at the next tile when the widget is deleted, before any event arrives
-        owner.destroyed.connect(lambda *_: token.request_stop())
+        owner.destroyed.connect(_owner_deleted)
     worker.start()
     return worker, token
 

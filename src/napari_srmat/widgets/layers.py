@@ -1346,12 +1346,17 @@ def follow_rescan_plan(viewer, shapes, layer, plan) -> None:
     :func:`add_rescan_plan`), at the pixel size of its LR ``layer`` while it is in the
     viewer: at each calibration event of ``layer`` the plan is read at its pixel size
     (:func:`rescan_plan_on_layer`, once) and shown (:func:`show_plan_figures`) when that
-    changed. A few rectangles: on the GUI thread."""
+    changed. A few rectangles: on the GUI thread. The follower, held by ``layer``'s
+    events, holds neither ``shapes`` nor the viewer (as :func:`keep_on_layer`'s link): a
+    deleted plan layer is freed, and the follower disconnects at the next event."""
     seen = CalibrationSeen()
+    shapes_ref, viewer_ref = _weak(shapes), _weak(viewer)
 
     def recalibrated(_event=None) -> None:
         nonlocal plan
-        if shapes not in viewer.layers:  # replaced or deleted: it follows nothing more
+        shapes, viewer = shapes_ref(), viewer_ref()
+        if shapes is None or viewer is None or shapes not in viewer.layers:
+            # replaced or deleted: it follows nothing more
             follow_calibration(layer, recalibrated, False)
             return
         sizes = seen.news(layer)

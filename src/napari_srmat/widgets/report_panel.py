@@ -9,6 +9,7 @@ drawn there, not on the GUI thread).
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import fields as dc_fields
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class ReportPanel(SingleJobMixin, QWidget):
     def __init__(self, napari_viewer, grain_widget) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.grain = grain_widget
+        self._grain = weakref.ref(grain_widget)
         self.worker = None
         self.token = None
         self.last_path: Path | None = None
@@ -101,6 +102,14 @@ class ReportPanel(SingleJobMixin, QWidget):
         self.run_btn.setText("Export report…")
         self.run_btn.clicked.disconnect()
         self.run_btn.clicked.connect(user_action(self._export_dialog, self.status))
+
+    @property
+    def grain(self):
+        """The grain-size widget whose measurements are reported. Held weakly: the panel
+        is its child, which Qt's parent keeps alive by a reference the garbage collector
+        does not see, so a strong one back made a cycle never collected (a closed
+        grain-size widget lived for the session)."""
+        return self._grain()
 
     def sample(self) -> SampleInfo:
         """The sample metadata typed in the form."""

@@ -312,8 +312,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             user_action(lambda: self._export_dialog("csv"), self.status))
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
-        self.viewer.layers.events.inserted.connect(
-            lambda e: e.value.events.name.connect(self.refresh_fields))
+        self.viewer.layers.events.inserted.connect(self._watch_name)
         for layer in self.viewer.layers:
             layer.events.name.connect(self.refresh_fields)
         self.refresh_fields()
@@ -353,6 +352,12 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         return [lay for lay in self.viewer.layers
                 if lay._type_string in ("labels", "image") and _is_2d(lay)
                 and (lay.metadata or {}).get(ROLE_KEY) != GRAIN_AREA_ROLE]
+
+    def _watch_name(self, event) -> None:
+        """Re-list the fields when the inserted layer is renamed. A bound method, which
+        napari holds weakly: a closed panel is freed (a lambda held it, and the grain-size
+        widget around it, for the viewer's life)."""
+        event.value.events.name.connect(self.refresh_fields)
 
     def refresh_fields(self, *_: Any) -> None:
         """Re-list the boundary layers, keeping the selection (by layer, so a renamed

@@ -1,0 +1,169 @@
+"""A closed dock widget is freed: nothing it connected, nor a job it ran, keeps it alive."""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+from importlib.resources import files
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+npe2 = pytest.importorskip("npe2")
+
+from napari_srmat.jobs import Progress  # noqa: E402
+from napari_srmat.widgets import train_widget  # noqa: E402
+from napari_srmat.widgets._worker import SingleJobMixin  # noqa: E402
+from napari_srmat.widgets.heyn_widget import GrainSizeWidget  # noqa: E402
+from napari_srmat.widgets.workbench import WORKBENCH_TABS, WorkbenchWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+#: The manifest's dock widgets (napari.yaml), the workbench first.
+DOCK_WIDGETS = (WorkbenchWidget, *(cls for _title, _attr, cls in WORKBENCH_TABS))
+#: The panels a dock widget holds: the workbench's tabs, the grain-size widget's tabs.
+PANELS = {WorkbenchWidget: tuple(attr for _title, attr, _cls in WORKBENCH_TABS),
+          GrainSizeWidget: ("simple", "specimen", "report")}
+#: How long a test job runs when nothing stops it (s): far longer than a stop takes.
+JOB_CAP_S = 20.0
+
+
+def _parts(widget) -> list:
+    """``widget`` and every panel it holds, theirs too."""
+    parts = [widget]
+    for attr in PANELS.get(type(widget), ()):
+        parts += _parts(getattr(widget, attr))
+    return parts
+
+
+def _alive(refs: dict, qtbot) -> list[str]:
+    """The names of ``refs`` whose object is still alive once Qt has deleted what it was
+    asked to (deleteLater: a removed dock, a disconnected slot) and the garbage collector
+    has run."""
+    for _ in range(3):
+        qtbot.wait(10)
+        gc.collect()
+    return [name for name, ref in refs.items() if ref() is not None]
+
+
+def _refs(widget) -> dict:
+    return {f"{type(part).__name__}#{i}": weakref.ref(part)
+            for i, part in enumerate(_parts(widget))}
+
+
+def test_every_dock_widget_of_the_manifest_is_tested_here():
+    manifest = npe2.PluginManifest.from_file(str(files("napari_srmat") / "napari.yaml"))
+    widgets = {c.python_name.rsplit(":", 1)[1] for c in manifest.contributions.commands
+               if c.python_name and "widgets." in c.python_name}
+    assert widgets == {cls.__name__ for cls in DOCK_WIDGETS}
+
+
+@pytest.mark.parametrize("how", ["closed", "dock removed"])
+@pytest.mark.parametrize("kind", DOCK_WIDGETS, ids=lambda cls: cls.__name__)
+def test_a_closed_dock_widget_and_its_panels_are_freed(make_napari_viewer, qtbot, kind,
+                                                       how):
+    """A closed grain-size widget lived for the session (and with it its Simple, Specimen
+    and Report tabs, and the workbench's Grain size tab): its Report panel held it
+    strongly, a cycle through Qt's parent (which holds a child by a reference the garbage
+    collector does not see) never collected; its Specimen panel connected a lambda to the
+    viewer's layer insertions, which napari holds strongly. Every dock widget of the
+    manifest and every panel in it is freed now, closed or its dock removed, layers
+    added after."""
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((40, 30), np.uint8), name="image")
+    viewer.add_labels(np.zeros((40, 30), np.uint8), name="labels")
+    widget = kind(viewer)
+    refs = _refs(widget)
+    if how == "closed":
+        widget.close()
+    else:
+        viewer.window.add_dock_widget(widget, name=kind.__name__)
+        qtbot.wait(10)
+        viewer.window.remove_dock_widget(widget)
+    del widget
+    viewer.add_image(np.zeros((40, 30), np.uint8), name="added after")
+    assert _alive(refs, qtbot) == []
+
+
+def _until_stopped(stopped: dict, key: str):
+    """A job that runs until it is told to stop; ``stopped[key]`` says it was told."""
+
+    def job(stop):
+        deadline = time.monotonic() + JOB_CAP_S
+        while not stop and time.monotonic() < deadline:
+            yield Progress(0, 1, stage="waiting")
+            time.sleep(0.01)
+        stopped[key] = bool(stop)
+
+    return job
+
+
+def _start_jobs(widget, stopped: dict, tmp_path, monkeypatch) -> int:
+    """Start a job in every panel of ``widget`` that runs one; return how many."""
+    n = 0
+    for i, part in enumerate(_parts(widget)):
+        key = f"{type(part).__name__}#{i}"
+        if isinstance(part, train_widget.TrainEvaluateWidget):
+            job = _until_stopped(stopped, key)
+            monkeypatch.setattr(train_widget, "make_job", lambda spec, job=job: job)
+            part.enqueue(train_widget.JobSpec(train_widget.SR_TRAIN,
+                                              {"data": str(tmp_path), "out": str(tmp_path)}))
+        elif isinstance(part, SingleJobMixin):
+            part._start_single_job(_until_stopped(stopped, key), on_result=lambda _: None)
+        else:
+            continue
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("kind", [cls for cls in DOCK_WIDGETS
+                                  if cls.__name__ != "CalibrationWidget"],
+                         ids=lambda cls: cls.__name__)
+def test_a_widget_closed_while_its_jobs_run_stops_them_and_is_freed(
+        make_napari_viewer, qtbot, tmp_path, monkeypatch, kind):
+    """A widget closed while a job ran told the job to stop, but lived on for the session
+    once the job had ended: the worker, still its ``worker``, held its callbacks by Qt
+    connections the garbage collector does not see (start_job). Each job of the closed
+    widget (every tab's) is told to stop, and the widget is freed once they ended."""
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((40, 30), np.uint8), name="image")
+    widget = kind(viewer)
+    stopped: dict[str, bool] = {}
+    n = _start_jobs(widget, stopped, tmp_path, monkeypatch)
+    assert n >= 1
+    qtbot.wait(50)
+    refs = _refs(widget)
+    widget.close()
+    del widget
+    qtbot.waitUntil(lambda: len(stopped) == n, timeout=int(JOB_CAP_S * 1000 * 1.5))
+    assert all(stopped.values()), stopped  # told to stop, not run out
+    assert _alive(refs, qtbot) == []
+
+
+def test_a_deleted_rescan_plan_layer_is_freed(make_napari_viewer, qtbot):
+    """The rescan plan's follower (follow_rescan_plan), connected to its LR layer's
+    calibration events, held the plan's Shapes layer and the viewer strongly until that
+    layer's next calibration event: a deleted plan layer stayed alive. It holds neither
+    now; the LR's next calibration disconnects it, raising nothing."""
+    from napari_srmat.sr.rescan import RescanPlan
+    from napari_srmat.widgets.layers import CALIBRATION_EVENTS, add_rescan_plan
+
+    viewer = make_napari_viewer()
+    lr = viewer.add_image(np.zeros((128, 128), np.float32), name="lr")
+    plan = RescanPlan([[0, 32, 32, 96]], [0.1], 0.25, 0.31, 0.69, 4, 0.25, 1.0, 32,
+                      "flips", "", "cnn", [128, 128], 0.5)
+
+    def followers() -> list[str]:
+        return [key for key in CALIBRATION_EVENTS for cb in getattr(lr.events, key).callbacks
+                if getattr(cb, "__qualname__", "").startswith("follow_rescan_plan.")]
+
+    shapes = add_rescan_plan(viewer, lr, plan)
+    assert followers() == list(CALIBRATION_EVENTS)
+    ref = weakref.ref(shapes)
+    viewer.layers.remove(shapes)
+    del shapes
+    assert _alive({"rescan plan": ref}, qtbot) == []
+    lr.scale = (0.5, 0.5)  # its next calibration: the follower lets go
+    assert followers() == []
