@@ -1227,3 +1227,37 @@ def test_the_e112_checkbox_scores_p_by_e112_and_the_export_says_so(make_napari_v
     assert d["intersection_count"] == ref.intersection_count
     rows = list(csv.reader(w.export_csv(tmp_path / "h.csv").read_text().splitlines()))
     assert ["# scoring", "e112"] in rows
+
+
+def test_add_heyn_measurement_scores_by_e112_as_the_widget_when_asked(make_napari_viewer,
+                                                                      qtbot):
+    """add_heyn_measurement, the widget's scripting counterpart, counted crossings only:
+    a script could not get the P that the widget's 'score by E112' checkbox and ``srmat
+    heyn --scoring e112`` give. Its ``scoring`` takes the same names ("crossings", the
+    default, or "e112"; metrics.heyn.scoring_triple_points, the one rule), gives the
+    widget's numbers and says which scoring made them; another name is refused in one
+    line before anything is measured."""
+    viewer = make_napari_viewer()
+    mask = _voronoi_mask(seed=3)
+    mask[:, [0, -1]] = True  # the grid's line ends lie on boundaries
+    layer = viewer.add_labels(mask.astype(np.uint8), name="gb")
+    ref = heyn.measure_intercepts(mask, pattern="grid", n_lines=12, triple_points=True)
+    crossings = add_heyn_measurement(viewer, layer, pattern="grid", n_lines=12)
+    assert crossings.stats["scoring"] == crossings.source["scoring"] == "crossings"
+    e112 = add_heyn_measurement(viewer, layer, pattern="grid", n_lines=12, scoring="e112")
+    assert e112.result.intersection_count == ref.intersection_count
+    assert e112.result.intersection_count != crossings.result.intersection_count
+    assert e112.stats["scoring"] == e112.source["scoring"] == "e112"
+    assert len(e112.points_layer.data) == ref.n_intersections  # the crossings shown
+    w = GrainSizeWidget(viewer)
+    w.layer_combo.value = layer
+    w.pattern.setCurrentText("grid")
+    w.n_lines.setValue(12)
+    w.e112_scoring.setChecked(True)
+    widget = _run(qtbot, w)
+    assert widget.result.intersection_count == e112.result.intersection_count
+    assert widget.stats["mean_intercept_px"] == e112.stats["mean_intercept_px"]
+    n_layers = len(viewer.layers)
+    with pytest.raises(ValueError, match=r"^scoring 'astm': use one of crossings, e112$"):
+        add_heyn_measurement(viewer, layer, scoring="astm")
+    assert len(viewer.layers) == n_layers

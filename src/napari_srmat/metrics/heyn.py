@@ -77,6 +77,7 @@ __all__ = [
     "E112_SCORING",
     "HEYN_SCORINGS",
     "scoring_name",
+    "scoring_triple_points",
     "compare_intercepts",
     "summarize_heyn_rows",
     "MIN_MASK_SIDE",
@@ -207,6 +208,38 @@ def scoring_name(triple_points: bool) -> str:
     ('crossings', 'e112')
     """
     return HEYN_SCORINGS[bool(triple_points)]
+
+
+def scoring_triple_points(scoring: str) -> bool:
+    """The ``triple_points`` flag of :func:`measure_intercepts` that a scoring name
+    (:data:`HEYN_SCORINGS`: ``srmat heyn --scoring``, the Heyn widget's and
+    ``add_heyn_measurement``'s ``scoring``) stands for: the inverse of
+    :func:`scoring_name`.
+
+    Parameters
+    ----------
+    scoring : str
+        ``"crossings"`` (every boundary crossed counts 1) or ``"e112"`` (ASTM E112's
+        scoring: 1 1/2 at a triple point, 1/2 where a line's end touches a boundary).
+
+    Returns
+    -------
+    bool
+        True for E112's scoring.
+
+    Raises
+    ------
+    ValueError
+        Any other name (the message lists the scorings).
+
+    Examples
+    --------
+    >>> scoring_triple_points("crossings"), scoring_triple_points("e112")
+    (False, True)
+    """
+    if scoring not in HEYN_SCORINGS:
+        raise ValueError(f"scoring {scoring!r}: use one of {', '.join(HEYN_SCORINGS)}")
+    return scoring == E112_SCORING
 
 
 def t_quantile_95(dof: int) -> float:

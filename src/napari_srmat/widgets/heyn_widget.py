@@ -39,7 +39,13 @@ from ..estimates import plan_grain_size
 from ..grainsize import MASK_TAB
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
-from ..metrics.heyn import E112_SCORING, HEYN_N_LINES, HEYN_SEED, scoring_name
+from ..metrics.heyn import (
+    E112_SCORING,
+    HEYN_N_LINES,
+    HEYN_SEED,
+    scoring_name,
+    scoring_triple_points,
+)
 from ..report import G_DECIMALS, format_result_value, one_field_ra_label
 from ._common import (
     HeynMeasurement,
@@ -531,7 +537,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.summary.setRowCount(0)
         self.table.setRowCount(0)
         kwargs = {k: opts[k] for k in ("pattern", "n_lines", "seed", "skeletonize")}
-        kwargs["triple_points"] = opts["scoring"] == E112_SCORING
+        kwargs["triple_points"] = scoring_triple_points(opts["scoring"])
         return self._start_single_job(
             lambda stop: corrected_heyn_job(source, opts["threshold"], edits, stop=stop,
                                             segments=segments, pixel_size_um=px, **kwargs),

@@ -41,7 +41,13 @@ from .._napari_io import (
     unreadable_pixel_size_records,
 )
 from ..jobs import Event, Log, Progress, StopToken, run_job
-from ..metrics.heyn import HEYN_MARGIN, HEYN_N_LINES, HEYN_SEED
+from ..metrics.heyn import (
+    CROSSINGS_SCORING,
+    HEYN_MARGIN,
+    HEYN_N_LINES,
+    HEYN_SEED,
+    scoring_triple_points,
+)
 from ..tiling import (
     BOUNDARY_OVERLAP,
     BOUNDARY_TILE,
@@ -1971,7 +1977,8 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
                          n_lines: int = HEYN_N_LINES, seed: int = HEYN_SEED,
                          skeletonize: bool = False,
                          pixel_size_um: float | None = None, threshold: float | None = None,
-                         shapes_layer=None, margin: float = HEYN_MARGIN) -> HeynMeasurement:
+                         shapes_layer=None, margin: float = HEYN_MARGIN,
+                         scoring: str = CROSSINGS_SCORING) -> HeynMeasurement:
     """Measure Heyn lineal intercepts on a boundary layer and show the result.
 
     Parameters
@@ -1990,18 +1997,27 @@ def add_heyn_measurement(viewer, boundary_layer, *, pattern: str = "random",
         For probability maps.
     shapes_layer : napari.layers.Shapes, optional
         User-drawn test lines (converted to the boundary layer's data coordinates).
+    scoring : {"crossings", "e112"}
+        How the intersections P are scored, as ``srmat heyn --scoring`` and the widget's
+        *score by E112* checkbox (:func:`~napari_srmat.metrics.heyn.scoring_triple_points`):
+        ``"crossings"`` (default) counts every boundary crossed 1; ``"e112"`` scores by
+        ASTM E112 (1 1/2 at a triple point, 1/2 where a line's end touches a boundary).
+        The statistics' and the source's ``"scoring"`` say which; the intersections
+        (Points) layer shows the crossings either way. Another name raises ValueError.
 
     Returns
     -------
     HeynMeasurement
         With the intersections (Points) and test lines (Shapes) layers it added.
     """
+    triple_points = scoring_triple_points(scoring)
     mask, segments, px = prepare_heyn(boundary_layer, pattern=pattern, threshold=threshold,
                                       shapes_layer=shapes_layer, pixel_size_um=pixel_size_um)
     result = measure_heyn(mask, pattern=pattern, n_lines=n_lines, seed=seed,
                           skeletonize=skeletonize, pixel_size_um=px, segments=segments,
-                          margin=margin)
+                          margin=margin, triple_points=triple_points)
     source = {"pattern": pattern, "n_lines": n_lines, "seed": seed,
-              "skeletonize": skeletonize, "threshold": threshold, "margin": margin}
+              "skeletonize": skeletonize, "scoring": scoring, "threshold": threshold,
+              "margin": margin}
     return show_heyn_measurement(viewer, boundary_layer, result, segments=segments,
                                  source=source)
