@@ -87,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         astm_grain_size_number,
         confidence_interval,
         measure_intercepts,
+        scoring_triple_points,
     )
 
     if args.pattern == "segments" and not args.segments:
@@ -134,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
                 margin=args.margin,
                 skeletonize=args.skeletonize,
                 pixel_size_um=px,
-                triple_points=args.scoring == E112_SCORING,
+                triple_points=scoring_triple_points(args.scoring),
             )
         pixel_sizes.append(px)
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
