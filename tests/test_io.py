@@ -1467,6 +1467,27 @@ def test_files_whose_pixels_are_not_numbers_are_a_read_error(tmp_path, capsys, d
     assert z.shape == (16, 16)
 
 
+@pytest.mark.parametrize("shape", [(), (50,), (1, 2, 40, 40)])
+@pytest.mark.parametrize("command", [["heyn"], ["grain-size", "--mask"]])
+def test_a_npy_mask_that_is_no_image_array_is_one_read_error(tmp_path, capsys, shape,
+                                                             command):
+    """A .npy mask of 0 or 1 dimension (a saved scalar, a profile) reached the memory
+    plan of `srmat heyn`, which indexed its rows: 'internal error: IndexError: tuple
+    index out of range' (exit 1; failed before), and each command worded the other
+    shapes its own way. The one rule is open_mask_file's: 'PATH: a boundary mask is an
+    (H, W) or (H, W, C) array, got shape ()', exit 2."""
+    from napari_srmat.io import read_mask
+
+    path = tmp_path / "m.npy"
+    np.save(path, np.zeros(shape, bool))
+    with pytest.raises(ImageReadError, match=re.escape(f"{path}: a mask is an (H, W) or "
+                                                       f"(H, W, C) array, got shape {shape}")):
+        read_mask(path)
+    assert cli_main([*command, str(path)]) == 2
+    assert capsys.readouterr().err == (f"srmat {command[0]}: error: {path}: a boundary mask "
+                                       f"is an (H, W) or (H, W, C) array, got shape {shape}\n")
+
+
 @pytest.mark.parametrize("orientation, turn", [(6, "turned 90° clockwise"),
                                                (3, "turned 180°")])
 def test_a_tiff_orientation_tag_is_told_as_a_jpeg_exif_orientation(tmp_path, orientation,

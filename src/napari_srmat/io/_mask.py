@@ -245,6 +245,11 @@ def _stored_samples(mic: Micrograph) -> Micrograph:
     return dataclasses.replace(mic, data=levels[0], levels=levels, metadata=metadata)
 
 
+#: The dimensions of a ``.npy`` mask :func:`open_mask_file` takes: ``(H, W)`` and
+#: ``(H, W, C)`` (channels first is told by the mask rule, with the axis to move).
+NPY_MASK_NDIM = (2, 3)
+
+
 def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph:
     """Open a mask (or probability-map) file lazily: the one rule for which files hold
     masks, used by :func:`read_array` / :func:`read_mask` (``srmat heyn``,
@@ -270,7 +275,7 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
     FileNotFoundError
         If ``path`` does not exist.
     ImageReadError
-        If the file cannot be decoded.
+        If the file cannot be decoded, or a ``.npy`` array is not 2-D or 3-D.
     """
     path = path_arg(path, "open_mask_file", example="mask.png")
     if not path.exists():
@@ -292,8 +297,11 @@ def open_mask_file(path: str | os.PathLike, *, what: str = "mask") -> Micrograph
     except (OSError, ValueError) as exc:
         raise ImageReadError(cannot_read_message(path, what, exc)) from None
     check_file_pixels(path, arr.dtype)
-    data = da.from_array(arr, chunks=-1) if arr.ndim else da.from_array(np.asarray(arr))
-    axes = {2: "YX", 3: "YXC"}.get(arr.ndim, "")
+    if arr.ndim not in NPY_MASK_NDIM:  # a 0-d or 1-d array failed in the memory plan
+        raise ImageReadError(f"{path}: a {what} is an (H, W) or (H, W, C) array, got "
+                             f"shape {arr.shape}")
+    data = da.from_array(arr, chunks=-1)
+    axes = {2: "YX", 3: "YXC"}[arr.ndim]
     return Micrograph(data=data, levels=[data], axes=axes, path=path,
                       metadata={"format": "npy"})
 
