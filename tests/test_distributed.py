@@ -760,6 +760,33 @@ def test_cli_bad_scheduler_is_one_line(small_png, tmp_path, capsys, monkeypatch)
     assert main(["grain-size", str(small_png), "--mask", "--scheduler", "local:0"]) == 2
     assert "local:N" in capsys.readouterr().err
 
+def test_local_n_beyond_the_machine_is_refused_before_any_worker_starts(
+        small_png, capsys, monkeypatch):
+    """`--scheduler local:100000` (a typo for local:10) started worker processes, each a
+    Python of its own, until the machine ran out of memory: `srmat grain-size --mask`
+    was still starting them when killed at 120 s. At most LOCAL_WORKERS_PER_CPU (4) per
+    CPU now: one line, exit 2, no cluster (failed before: check_scheduler took
+    'local:9' on 2 CPUs, and the command started a LocalCluster)."""
+    import os
+
+    distributed = pytest.importorskip("distributed")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a LocalCluster was started")
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    assert _distributed.check_scheduler("local:8") == ("local:8", 8)
+    with pytest.raises(SchedulerError, match="^local:9 would start 9 worker processes: at "
+                       r"most 4 per CPU here \(8 for 2 CPUs\); give local:2$"):
+        _distributed.check_scheduler("local:9")
+    capsys.readouterr()
+    assert main(["grain-size", str(small_png), "--mask", "--scheduler", "local:100000"]) == 2
+    assert capsys.readouterr().err == (
+        "srmat grain-size: error: local:100000 would start 100000 worker processes: at "
+        "most 4 per CPU here (8 for 2 CPUs); give local:2\n")
+
+
 def _square(x):
     return x * x
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import os
 import re
 import sys
 import threading
@@ -102,6 +103,10 @@ POLL_SECONDS = 0.2
 CHUNKS_IN_FLIGHT_PER_THREAD = 2
 #: Prefix of ``local:N`` (start a LocalCluster of N single-thread worker processes).
 LOCAL_PREFIX = "local:"
+
+#: Most ``local:N`` worker processes per CPU of this machine (:func:`local_worker_limit`):
+#: each is a Python of its own, single-threaded; more only cost memory.
+LOCAL_WORKERS_PER_CPU = 4
 #: Variables of dask's ``distributed.nanny.pre-spawn-environ`` left out for ``local:N``
 #: workers. dask sets ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's dynamic
 #: mmap threshold: every large torch buffer is then a fresh mmap and the cnn's tiles run
@@ -706,6 +711,12 @@ def workers_end_with_run(scheduler: Any) -> bool:
     return isinstance(scheduler, str) and check_scheduler(scheduler)[1] is not None
 
 
+def local_worker_limit() -> int:
+    """The most worker processes ``local:N`` starts on this machine:
+    :data:`LOCAL_WORKERS_PER_CPU` per CPU (``os.cpu_count``)."""
+    return LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
 def check_scheduler(scheduler: str) -> tuple[str, int | None]:
     """Check the form of a scheduler string (no connection is made).
 
@@ -717,8 +728,8 @@ def check_scheduler(scheduler: str) -> tuple[str, int | None]:
     Raises
     ------
     SchedulerError
-        Empty, not a string, ``local:`` without a positive integer, or an address
-        without a port.
+        Empty, not a string, ``local:`` without a positive integer or with more workers
+        than :func:`local_worker_limit`, or an address without a port.
     """
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise SchedulerError(f"scheduler must be an address like tcp://host:8786 or "
@@ -728,6 +739,11 @@ def check_scheduler(scheduler: str) -> tuple[str, int | None]:
         n = text[len(LOCAL_PREFIX):]
         if not n.isdigit() or int(n) < 1:
             raise SchedulerError(f"local:N needs a positive number of workers, got {text!r}")
+        if int(n) > local_worker_limit():  # local:100000 spawned Pythons until memory ran out
+            raise SchedulerError(
+                f"{text} would start {int(n)} worker processes: at most "
+                f"{LOCAL_WORKERS_PER_CPU} per CPU here ({local_worker_limit()} for "
+                f"{os.cpu_count() or 1} CPUs); give local:{os.cpu_count() or 1}")
         return text, int(n)
     if not _ADDRESS.fullmatch(text):
         raise SchedulerError(f"scheduler must be an address with its port, like "
