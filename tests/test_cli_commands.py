@@ -545,3 +545,51 @@ def test_a_missing_checkpoint_or_file_is_worded_as_other_file_errors(tmp_path, c
     assert capsys.readouterr().err == ("srmat edges predict: error: w.bin: no such file "
                                        "or directory\n")
     assert not (tmp_path / "b").exists()
+
+
+def _labelled_root(root: Path) -> Path:
+    """ROOT/{train,val}/{images,masks} with one synthetic 64 px pair each."""
+    import numpy as np
+    from PIL import Image
+
+    from napari_srmat.synth import generate_microstructure
+
+    for split in ("train", "val"):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "masks").mkdir()
+        ms = generate_microstructure((64, 64), mean_grain_size_px=16, seed=1)
+        Image.fromarray(ms.image).save(root / split / "images" / "a.png")
+        Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(
+            root / split / "masks" / "a.png")
+    return root
+
+
+@pytest.mark.parametrize("command, flag", [("sr train", "--synthetic"),
+                                           ("edges train", "--pretrain-synthetic")])
+def test_a_synthetic_set_larger_than_memory_is_refused_before_it_is_made(
+        tmp_path, capsys, monkeypatch, command, flag):
+    """`srmat sr train --synthetic 1000000000` (417 TiB of 256 px micrographs) and
+    `srmat edges train --pretrain-synthetic 1000000000` generated every image into
+    memory before training: still generating at 300 s, memory growing, until the
+    machine ran out. The one memory rule (estimates.check_in_memory, with
+    plan_synthetic_set) now refuses it first: one line, exit 2, no run folder. Here with
+    8 MiB of memory, in which each image fits but 50 of 256 px (sr) or 200 of 64 px
+    (edges) do not (failed before: the run trained, exit 0)."""
+    import napari_srmat.estimates as estimates
+
+    monkeypatch.setattr(estimates, "available_memory_bytes", lambda: 8 * 2**20)
+    out = tmp_path / "run"
+    if command == "sr train":
+        argv = ["sr", "train", "--synthetic", "50", "--train-steps", "1", "--patch", "32",
+                "--batch-size", "1", "--device", "cpu", "--out", str(out)]
+    else:
+        argv = ["edges", "train", "--data", str(_labelled_root(tmp_path / "data")),
+                "--epochs", "1", "--steps-per-epoch", "1", "--crop", "32", "--batch-size",
+                "1", "--device", "cpu", "--pretrain-epochs", "1", flag, "200", "--out",
+                str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    errors = [line for line in err if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"srmat {command}: error: {flag} needs ") and "of memory, more than 50%" in errors[0]
+    assert not out.exists() or not any(out.iterdir())

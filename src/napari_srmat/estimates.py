@@ -32,6 +32,7 @@ __all__ = [
     "plan_boundaries",
     "plan_grain_size",
     "plan_mask_measurement",
+    "plan_synthetic_set",
     "plan_registration",
     "plan_microstructure",
     "check_in_memory",
@@ -510,6 +511,35 @@ def plan_microstructure(shape, *, rgb: bool = True) -> JobPlan:
     grey = 0 if rgb else KEPT_BYTES_PER_PX + GREY_BYTES_PER_PX
     return JobPlan("synthetic micrograph", int(h * w * max(RENDER_BYTES_PER_PX, grey)),
                    None, False)
+
+
+def plan_synthetic_set(n: int, shape, bytes_per_px: int) -> JobPlan:
+    """Estimate a training set of ``n`` synthetic micrographs held in memory together
+    (``srmat sr train --synthetic N``, ``srmat edges train --pretrain-synthetic N``):
+    ``n`` images of ``shape`` at ``bytes_per_px`` as the trainer keeps them. No time is
+    estimated.
+
+    Parameters
+    ----------
+    n : int
+        How many.
+    shape : tuple
+        ``(H, W)`` of each.
+    bytes_per_px : int
+        What the trainer keeps per pixel (e.g. uint8 RGB and int32 labels: 7).
+
+    Returns
+    -------
+    JobPlan
+
+    Examples
+    --------
+    >>> round(plan_synthetic_set(10**9, (256, 256), 7).output_bytes / 2**40)
+    417
+    """
+    h, w = int(shape[0]), int(shape[1])
+    return JobPlan(f"{n} synthetic micrographs", int(n) * h * w * int(bytes_per_px), None,
+                   False)
 
 
 def check_in_memory(plan: JobPlan, func: str, *, advice: str,

@@ -33,6 +33,7 @@ from ..device import (
     set_cpu_threads,
 )
 from ..errors import check_flag, check_seed, not_found_message, worded_error
+from ..estimates import check_in_memory, plan_synthetic_set
 from ..io import all_finite, as_bool_mask
 from ..jobs import (
     Checkpoint,
@@ -124,6 +125,10 @@ def _samples_from_arrays(images, masks, what: str) -> list[BoundarySample]:
         out.append(BoundarySample(img, mm, f"{what}-{i}"))
     return out
 
+
+#: What a synthetic pretraining sample keeps per pixel (a ``BoundarySample``): a float32
+#: ``(3, H, W)`` image and a bool mask.
+SYNTHETIC_BYTES_PER_PX = 3 * 4 + 1
 
 #: Settings a resumed run may change: how long it runs, where, how fast, how many
 #: checkpoints it keeps (``init_checkpoint``: resume takes precedence over it).
@@ -526,6 +531,9 @@ def _train_boundaries(config, stop, held):
     synth = []
     if cfg.pretrain_synthetic > 0 and cfg.pretrain_epochs > 0:
         h, w = train[0].image.shape[1:]
+        check_in_memory(plan_synthetic_set(cfg.pretrain_synthetic, (h, w),
+                                           SYNTHETIC_BYTES_PER_PX), "--pretrain-synthetic",
+                        advice="give fewer synthetic images", error=BoundaryDataError)
         synth = synthetic_samples(
             cfg.pretrain_synthetic, (h, w), seed=cfg.seed + 10_000,
             mean_grain_size_px=cfg.synthetic_grain_size_px,

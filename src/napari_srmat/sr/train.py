@@ -39,6 +39,7 @@ from ..device import (
     set_cpu_threads,
 )
 from ..errors import Option, check_flag, check_seed, not_found_message, worded_error
+from ..estimates import check_in_memory, plan_synthetic_set
 from ..io import (
     IMAGE_SUFFIXES,
     all_finite,
@@ -362,6 +363,10 @@ def _source_identity(src, exclude=(), limit: int | None = None) -> dict:
     if p.is_dir() and not _is_store(p):
         return files_fingerprint(p, _folder_images(p, exclude)[:limit])
     return path_fingerprint(p)
+
+
+#: What a synthetic training micrograph keeps per pixel: uint8 RGB and int32 grain labels.
+SYNTHETIC_BYTES_PER_PX = 3 + 4
 
 
 def _synthetic_images(n: int, size: int, seed: int, *, with_labels: bool = False):
@@ -758,8 +763,12 @@ def _train_sr(config: SRTrainConfig | dict, stop: StopToken | None,
     images = load_training_images(cfg.data, cfg.exclude, patch=cfg.patch) if cfg.data else []
     labels: list = [None] * len(images)
     # at least a patch: a smaller image's crops would be mostly reflect padding
-    synth, synth_labels = _synthetic_images(cfg.synthetic, max(cfg.synthetic_size, cfg.patch),
-                                            cfg.seed, with_labels=True)
+    synth_side = max(cfg.synthetic_size, cfg.patch)
+    check_in_memory(plan_synthetic_set(cfg.synthetic, (synth_side, synth_side),
+                                       SYNTHETIC_BYTES_PER_PX), "--synthetic",
+                    advice="give fewer synthetic micrographs", error=SRError)
+    synth, synth_labels = _synthetic_images(cfg.synthetic, synth_side, cfg.seed,
+                                            with_labels=True)
     images += synth
     pair_sampler = None
     structure = cfg.noise == "structure"
