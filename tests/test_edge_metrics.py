@@ -302,3 +302,14 @@ def test_validation_maps_of_misread_values_are_refused_naming_the_file(tmp_path,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "0..255" in err
     assert str(tmp_path / "val" / "prob" / "a.tif") in err
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 5), (5, 0), (0, 0, 1)])
+def test_an_empty_probability_map_is_refused_by_binarize_boundaries(shape):
+    """Found by a bad-input hunt: a 0 x 0 map gave back an empty mask without a word
+    (nothing binarized, nothing said). The map's check (its shape) refuses it."""
+    with pytest.raises(EdgeMetricsError) as info:
+        binarize_boundaries(np.zeros(shape, np.float32), 0.5)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "no pixels" in message and str(shape) in message

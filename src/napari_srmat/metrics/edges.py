@@ -389,7 +389,7 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     Raises
     ------
     EdgeMetricsError
-        Not 2-D, a threshold outside [0, 1], NaN/Inf values, ``skeletonize`` not
+        Not 2-D, no pixels (a side of 0 px), a threshold outside [0, 1], NaN/Inf values, ``skeletonize`` not
         True or False, or a map too large to hold in memory
         (:func:`napari_srmat.estimates.plan_mask_measurement`; checked from its shape
         and dtype before any pixel is read).
@@ -417,6 +417,8 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     # checked before any pixel is read (a 4-D Dask array was computed first)
     if not (len(prob.shape) == 2 or (len(prob.shape) == 3 and prob.shape[-1] == 1)):
         raise EdgeMetricsError(f"probability map must be 2-D, got shape {tuple(prob.shape)}")
+    if 0 in prob.shape:  # a 0 x 0 map gave back an empty mask without a word
+        raise EdgeMetricsError(f"probability map has no pixels (shape {tuple(prob.shape)})")
     threshold = check_number("threshold", threshold, lo=0.0, hi=1.0, error=EdgeMetricsError)
     skeletonize = check_flag("skeletonize", skeletonize, error=EdgeMetricsError)  # "no"
     from ..estimates import check_in_memory, plan_mask_measurement
