@@ -389,8 +389,8 @@ def binarize_boundaries(prob: Any, threshold: float, skeletonize: bool = True) -
     Raises
     ------
     EdgeMetricsError
-        Not 2-D, no pixels (a side of 0 px), a threshold outside [0, 1], NaN/Inf values, ``skeletonize`` not
-        True or False, or a map too large to hold in memory
+        Not 2-D, no pixels (a side of 0 px), a threshold outside [0, 1], NaN/Inf values,
+        ``skeletonize`` not True or False, or a map too large to hold in memory
         (:func:`napari_srmat.estimates.plan_mask_measurement`; checked from its shape
         and dtype before any pixel is read).
     TypeError
