@@ -167,3 +167,35 @@ def test_a_deleted_rescan_plan_layer_is_freed(make_napari_viewer, qtbot):
     assert _alive({"rescan plan": ref}, qtbot) == []
     lr.scale = (0.5, 0.5)  # its next calibration: the follower lets go
     assert followers() == []
+
+
+def test_an_audit_widget_that_showed_a_boundary_overlay_is_freed(make_napari_viewer,
+                                                                  qtbot, tmp_path):
+    """The Audit widget's boundary overlay runs in a worker (kept as ``_overlay_worker``,
+    and in napari's task list) whose ``returned`` / ``errored`` slots were lambdas holding
+    the widget: Qt holds a slot by a reference the garbage collector does not see, so a
+    closed Audit widget that had shown an overlay lived for the session. The slots hold
+    it weakly now; the overlay is still shown while it is open."""
+    from napari_srmat.audit.detector import Candidate
+    from napari_srmat.audit.session import AuditSession
+    from napari_srmat.widgets.audit_widget import AuditWidget
+
+    viewer = make_napari_viewer()
+    lr = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    sr = np.kron(lr, np.ones((4, 4), np.uint8))
+    viewer.add_image(lr, name="lr")
+    viewer.add_image(sr, name="sr")
+    widget = AuditWidget(viewer)
+    widget.lr_combo.setCurrentText("lr")
+    widget.sr_combo.setCurrentText("sr")
+    cands = [Candidate(id=1, bbox=[10, 20, 30, 40], score=50.0, kind="new_boundary",
+                       new_boundary_length_px=12.0)]
+    widget.set_session(AuditSession.create(lr, sr, cands), tmp_path / "audit.json")
+    widget.overlay_check.setChecked(True)
+    qtbot.waitUntil(lambda: "LR-up boundaries" in viewer.layers, timeout=30_000)
+    worker = widget._overlay_worker
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    refs = {"AuditWidget": weakref.ref(widget)}
+    widget.close()
+    del widget
+    assert _alive(refs, qtbot) == []

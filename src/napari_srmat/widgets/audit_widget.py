@@ -1072,10 +1072,23 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         seq = self._overlay_seq
         settings, note = overlay_rule(s.detector)
         worker = create_worker(_overlay_maps, sr, lr, sc, (cy0, cy1, cx0, cx1), settings)
-        worker.returned.connect(
-            lambda maps: self._show_overlay(seq, maps, (cy0, cx0), note))
-        worker.errored.connect(lambda exc: self.status.setText(
-            f"boundary overlay: {error_message(exc, gui=True)}"))
+        # the slots hold the widget weakly: Qt holds them by references the garbage
+        # collector does not see, and the worker (its ``_overlay_worker``, napari's
+        # task list) outlives the job, so a slot holding it kept a closed widget alive
+        me = weakref.ref(self)
+
+        def shown(maps) -> None:
+            widget = me()
+            if widget is not None and qt_alive(widget):
+                widget._show_overlay(seq, maps, (cy0, cx0), note)
+
+        def failed(exc: BaseException) -> None:
+            widget = me()
+            if widget is not None and qt_alive(widget):
+                widget.status.setText(f"boundary overlay: {error_message(exc, gui=True)}")
+
+        worker.returned.connect(shown)
+        worker.errored.connect(failed)
         self._overlay_worker = worker  # a reference while it runs
         worker.start()
 
