@@ -1858,3 +1858,31 @@ def test_a_cut_smallest_level_is_told_once(tmp_path):
         read_image(p, chunks=32)
     assert str(told.value).count("cannot read TIFF pixel data") == 1, told.value
     assert str(told.value).startswith(f"{p}: cannot read TIFF pixel data")
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+@pytest.mark.parametrize("command", [["heyn"], ["grain-size", "--mask"]])
+def test_signed_integer_noise_is_not_a_mask(tmp_path, capsys, dtype, command):
+    """Found by a bad-input hunt: random int8 / int32 noise saved as a mask was read as
+    one (values > 0 boundary: ~49 % of the pixels, just under the 50 % refusal line) and
+    `srmat heyn` reported a grain size, exit 0. A mask is 0 and non-zero (or labels >= 0):
+    the one mask rule refuses negative values, '... is not a mask: it holds negative
+    values', one line, exit 2. A signed mask without negative values is still a mask."""
+    from napari_srmat.io import MaskError, as_bool_mask
+
+    info = np.iinfo(dtype)
+    noise = np.random.default_rng(0).integers(max(info.min, -128), min(info.max, 127),
+                                              (64, 64), endpoint=True).astype(dtype)
+    with pytest.raises(MaskError, match=r"^boundary mask is not a mask: it holds negative "
+                       r"values \(down to -128\)"):
+        as_bool_mask(noise, name="boundary mask")
+    with pytest.raises(MaskError, match="negative"):
+        as_bool_mask(noise, threshold=0.5)
+    path = tmp_path / "noise.npy"
+    np.save(path, noise)
+    assert cli_main([*command, str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()  # grain-size: a progress line before it
+    assert err[-1].startswith(f"srmat {command[0]}: error: {path}: ")
+    assert "negative values" in err[-1] and "Traceback" not in "".join(err)
+    ok = np.clip(noise, 0, None)  # signed, no negative value
+    assert (as_bool_mask(ok) == (ok > 0)).all()

@@ -180,8 +180,10 @@ def test_integer_lists_of_labels_keep_their_labels():
     """The bit-depth rule of integer lists made a label-map list uint8, which the mask
     rule reads as 0/255 (> 127): labels 2..127 became background, without an error."""
     assert image_data([[0, 1, 2, 3]], intensity=False)[0].dtype == np.int_
-    assert as_bool_mask([[0, 1, 2, 3], [0, 0, 5, -1]]).tolist() == [
+    assert as_bool_mask([[0, 1, 2, 3], [0, 0, 5, 0]]).tolist() == [
         [False, True, True, True], [False, False, True, False]]  # labels > 0
+    with pytest.raises(MaskError, match="not a mask: it holds negative values"):
+        as_bool_mask([[0, 1, 2, 3], [0, 0, 5, -1]])  # not read as background since 2026-12
     lab = np.zeros((64, 64), np.int64)
     lab[::8] = 3
     lab[:, ::8] = 7
@@ -197,11 +199,12 @@ def test_threshold_leaves_label_maps_to_the_mask_rule():
     lab = np.zeros((8, 8), np.int32)
     lab[2] = 5
     lab[:, 3] = 7
-    lab[0, 0] = -2  # an "ignore" label: not a boundary (labels > 0)
     expected = lab > 0
     for dtype in (np.int32, np.int64, np.int16, np.uint32):
-        m = np.clip(lab, 0, None).astype(dtype) if dtype == np.uint32 else lab.astype(dtype)
-        assert (as_bool_mask(m, threshold=0.5) == expected).all(), dtype
+        assert (as_bool_mask(lab.astype(dtype), threshold=0.5) == expected).all(), dtype
+    lab[0, 0] = -2  # an "ignore" label: refused (it was measured as grain interior)
+    with pytest.raises(MaskError, match="negative values"):
+        as_bool_mask(lab, threshold=0.5)
     prob8 = np.array([[0, 100, 200]], np.uint8)
     assert as_bool_mask(prob8, threshold=0.5).tolist() == [[False, False, True]]
     assert as_bool_mask(prob8, threshold=0.3).tolist() == [[False, True, True]]

@@ -87,6 +87,11 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     * **integers**: non-zero, except ``uint8`` masks whose maximum is above 1, which are
       0/255 masks binarized ``> 127`` (robust to JPEG/anti-aliasing noise). So 0/1 and
       0/255 ``uint8``, 0/1 and 0/65535 ``uint16`` and label maps (label > 0) all work.
+      A signed integer array holding a negative value is not a mask and is refused
+      (:class:`MaskError` "... is not a mask: it holds negative values"): random signed
+      noise would be ~49 % "boundary", just under the 50 % line of
+      :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION`, and an "ignore" label
+      (-1) would be measured as grain interior; leave regions out with an exclusion mask.
     * **floats**: a float array whose values are all exactly 0 or 1 is a mask stored as
       float (non-zero). Any other float array is a *probability map* and needs an
       explicit ``threshold`` (True where ``value >= threshold``); without one it is
@@ -124,8 +129,8 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     ------
     MaskError
         If the mask is not 2-D (after the channel rule), has the wrong shape, has NaN or
-        Inf values, is a float map without a threshold, or the threshold is not in
-        [0, 1].
+        Inf values, negative integers, is a float map without a threshold, or the
+        threshold is not in [0, 1].
 
     Examples
     --------
@@ -156,6 +161,10 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     if not all_finite(m):  # NaN compares False: it would silently be "no boundary"
         raise MaskError(f"{name} has NaN or Inf values: replace them first (e.g. "
                         "numpy.nan_to_num)")
+    if m.dtype.kind == "i" and (low := m.min(initial=0)) < 0:  # signed noise, -1 labels
+        raise MaskError(f"{name} is not a mask: it holds negative values (down to {low}); "
+                        "a mask is 0 and non-zero (boundary) or labels >= 0 (leave regions "
+                        "out with an exclusion mask)")
     if threshold is not None:
         t = check_threshold(threshold, field=f"threshold for the {name}")
         # probability maps: floats, and 8/16-bit maps beyond 0/1 (label maps, signed or
