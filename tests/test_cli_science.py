@@ -460,3 +460,35 @@ def test_a_demo_stopped_while_super_resolving_reruns_with_other_settings(tmp_pat
     assert main(["demo", "--out", str(out), "--stages", "heyn,sr", "--size", "64"]) == 0
     assert json.loads((out / "report.json").read_text())["super_resolution"]["scale"] == 4
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("folder, second, hidden", [
+    ("prob", "img0.tif", False),  # a second map of one stem: .npy and .tif
+    ("prob", "img0.ome.zarr", False),  # an (OME-)Zarr store of the stem of a .npy
+    ("masks", "img0.npy", True),  # a second mask of one stem; ._img0.png is macOS's
+])
+def test_eval_maps_pairs_by_the_one_stem_rule(tmp_path, capsys, folder, second, hidden):
+    """`srmat eval-maps` paired maps and masks by a rule of its own (cli/evalmaps._list),
+    where training, edges eval and three-arm use io.images_by_stem: two files of one stem
+    were refused as 'DIR: two files with stem 'img0'' (which two?), and macOS's hidden
+    ._img0.png counted as a mask. One rule now, naming both files in one line, exit 2;
+    hidden files are skipped."""
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 2)
+    if hidden:  # skipped by the one rule: no "two files" refusal of its own
+        (tmp_path / "masks" / "._img1.png").write_bytes(b"\x00\x05")
+        res = run_json(capsys, _eval_maps_argv(tmp_path, "--lines", "20", "--json"))
+        assert res["n_images"] == 2
+    d = tmp_path / folder
+    if second.endswith(".zarr"):
+        import zarr
+
+        zarr.open_array(str(d / second), mode="w", shape=(96, 96), dtype="f4")
+    else:
+        (d / second).write_bytes((d / ("img0.npy" if folder == "prob" else "img0.png"))
+                                 .read_bytes())
+    assert main(_eval_maps_argv(tmp_path, "--json")) == 2
+    out, err = capsys.readouterr()
+    first = "img0.npy" if folder == "prob" else "img0.png"
+    names = ", ".join(sorted([first, second]))
+    assert out == "" and err == (f"srmat eval-maps: error: {d}: two files with stem 'img0' "
+                                 f"({names}): images and masks pair by stem; keep one\n")

@@ -19,8 +19,6 @@ from . import (
     warning_line,
 )
 
-_EXTS = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..metrics.heyn import HEYN_N_LINES, HEYN_SEED
@@ -56,25 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _list(folder: str) -> dict[str, Path]:
+    """The maps or masks of ``folder`` by stem: the one pairing rule of images and masks,
+    :func:`napari_srmat.io.images_by_stem`, for :data:`napari_srmat.io.MAP_SUFFIXES`."""
+    from ..io import MAP_SUFFIXES, images_by_stem
+
     d = Path(folder)
     if not d.is_dir():
         raise UserError(f"not a folder: {d}")
-    files = {}
-    for f in sorted(d.iterdir()):
-        if f.name.startswith("."):
-            continue
-        if f.is_file() and f.suffix.lower() in _EXTS:
-            stem = f.stem
-        elif f.is_dir() and f.name.lower().endswith(".zarr"):  # (OME-)Zarr stores
-            stem = f.name[: -len(".ome.zarr")] if f.name.lower().endswith(".ome.zarr") \
-                else f.name[: -len(".zarr")]
-        else:
-            continue
-        if stem in files:
-            raise UserError(f"{d}: two files with stem {stem!r}")
-        files[stem] = f
+    files = images_by_stem(d, suffixes=MAP_SUFFIXES)
     if not files:
-        raise UserError(f"{d}: no images ({', '.join(_EXTS)}, .zarr)")
+        raise UserError(f"{d}: no images ({', '.join(MAP_SUFFIXES)})")
     return files
 
 

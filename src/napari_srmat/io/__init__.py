@@ -4,7 +4,13 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 :class:`OmeZarrStreamWriter` (resumable, atomic).
 """
 
-from ._data import IMAGE_SUFFIXES, images_by_stem, list_pairs, read_grey_or_rgb_float
+from ._data import (
+    IMAGE_SUFFIXES,
+    MAP_SUFFIXES,
+    images_by_stem,
+    list_pairs,
+    read_grey_or_rgb_float,
+)
 from ._float import (
     all_finite,
     as_rgb,
@@ -79,6 +85,7 @@ from ._write import (
 __all__ = [
     "DEFAULT_CHUNK",
     "IMAGE_SUFFIXES",
+    "MAP_SUFFIXES",
     "MICROSCOPE_SUFFIXES",
     "DamagedStoreError",
     "ImageReadError",

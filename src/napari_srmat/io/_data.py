@@ -10,21 +10,32 @@ import numpy as np
 from ._float import check_pixel_values, grey_or_rgb, to_float01
 from ._read import ImageReadError, read_image
 
-__all__ = ["read_grey_or_rgb_float", "list_pairs", "IMAGE_SUFFIXES", "images_by_stem"]
+__all__ = ["read_grey_or_rgb_float", "list_pairs", "IMAGE_SUFFIXES", "MAP_SUFFIXES",
+           "images_by_stem"]
 
 #: File suffixes treated as images by :func:`list_pairs`.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
+#: Suffixes of the probability maps and masks ``srmat eval-maps`` pairs by stem: the
+#: images', NumPy arrays and (OME-)Zarr stores (``prob.ome.zarr`` has the stem ``prob``).
+MAP_SUFFIXES = IMAGE_SUFFIXES + (".npy", ".zarr")
+
+#: The double suffix of an OME-Zarr store, dropped whole from its stem.
+_OME_ZARR = ".ome.zarr"
+
 
 def images_by_stem(folder: str | os.PathLike,
-                   error: type[ValueError] = ImageReadError) -> dict[str, Path]:
+                   error: type[ValueError] = ImageReadError,
+                   suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> dict[str, Path]:
     """The images of ``folder`` by file stem: the one rule by which images and masks pair
-    (:func:`list_pairs`, :func:`napari_srmat.edges.data.list_image_mask_pairs`).
+    (:func:`list_pairs`, :func:`napari_srmat.edges.data.list_image_mask_pairs`, and with
+    :data:`MAP_SUFFIXES` ``srmat eval-maps``).
 
-    Every entry whose name ends in one of :data:`IMAGE_SUFFIXES` counts, hidden ones
+    Every entry whose name ends in one of ``suffixes`` counts, hidden ones
     (``.DS_Store``, macOS's ``._scan.png``) excepted; a folder so named is listed too, for
-    its read to say what it is. Two entries of one stem (``a0.png`` and ``a0.tif``) are
-    refused: one of them would be measured in the other's place.
+    its read to say what it is. The stem is the name without its suffix (``a0.ome.zarr``:
+    ``a0``). Two entries of one stem (``a0.png`` and ``a0.tif``) are refused: one of them
+    would be measured in the other's place.
 
     Parameters
     ----------
@@ -32,6 +43,8 @@ def images_by_stem(folder: str | os.PathLike,
         An existing folder.
     error : type of ValueError
         The error raised (each caller's own).
+    suffixes : tuple of str
+        Lower-case suffixes that count (default :data:`IMAGE_SUFFIXES`).
 
     Returns
     -------
@@ -46,12 +59,13 @@ def images_by_stem(folder: str | os.PathLike,
     d = Path(folder)
     out: dict[str, Path] = {}
     for p in sorted(d.iterdir()):
-        if p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
+        if p.suffix.lower() not in suffixes or p.name.startswith("."):
             continue
-        if p.stem in out:
-            raise error(f"{d}: two files with stem {p.stem!r} ({out[p.stem].name}, "
+        stem = p.name[:-len(_OME_ZARR)] if p.name.lower().endswith(_OME_ZARR) else p.stem
+        if stem in out:
+            raise error(f"{d}: two files with stem {stem!r} ({out[stem].name}, "
                         f"{p.name}): images and masks pair by stem; keep one")
-        out[p.stem] = p
+        out[stem] = p
     return out
 
 
