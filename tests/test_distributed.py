@@ -775,6 +775,7 @@ def test_local_n_beyond_the_machine_is_refused_before_any_worker_starts(
         raise AssertionError("a LocalCluster was started")
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
     assert _distributed.check_scheduler("local:8") == ("local:8", 8)
     with pytest.raises(SchedulerError, match="^local:9 would start 9 worker processes: at "
@@ -785,6 +786,24 @@ def test_local_n_beyond_the_machine_is_refused_before_any_worker_starts(
     assert capsys.readouterr().err == (
         "srmat grain-size: error: local:100000 would start 100000 worker processes: at "
         "most 4 per CPU here (8 for 2 CPUs); give local:2\n")
+
+
+def test_local_n_counts_the_cpus_this_process_may_use(monkeypatch):
+    """The local:N bound counted os.cpu_count(), every CPU of the node, where the package's
+    time estimates (estimates.usable_cpus) count those this process may run on: a batch
+    job given 2 of a node's 64 CPUs (SLURM, taskset, a container's cpuset) could start
+    local:256, 128 Pythons a CPU. It counts the CPUs it may use now (failed before:
+    local:9 taken with 2 of 64 CPUs usable)."""
+    import os
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert _distributed.check_scheduler("local:8") == ("local:8", 8)
+    with pytest.raises(SchedulerError, match="^local:9 would start 9 worker processes: at "
+                       r"most 4 per CPU here \(8 for 2 CPUs\); give local:2$"):
+        _distributed.check_scheduler("local:9")
 
 
 def _square(x):

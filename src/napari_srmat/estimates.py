@@ -36,6 +36,7 @@ __all__ = [
     "plan_registration",
     "plan_microstructure",
     "check_in_memory",
+    "usable_cpus",
     "MASK_WORK_BYTES_PER_PX",
     "RENDER_BYTES_PER_PX",
     "MASK_CONVERT_BYTES_PER_PX",
@@ -123,7 +124,21 @@ class JobPlan:
         return f"{self.what}: result {format_bytes(self.output_bytes)}, {where}; {time}."
 
 
-def _cores() -> int:
+def usable_cpus() -> int:
+    """The CPUs this process may run on: those of its affinity (a batch job's share of a
+    node under SLURM, ``taskset``, a container's cpuset), else ``os.cpu_count()``; at
+    least 1. The one count of this machine's CPUs (time estimates, the ``local:N``
+    bound of :func:`napari_srmat.tiling._distributed.check_scheduler`).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> usable_cpus() >= 1
+    True
+    """
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
 
@@ -136,7 +151,7 @@ def _cpu_seconds(megapixels: float, mpx_per_s: float | None, device: str) -> flo
 
         if auto_device_if_known() != "cpu":
             return None
-    speedup = min(_cores(), 16) / REFERENCE_CORES
+    speedup = min(usable_cpus(), 16) / REFERENCE_CORES
     return megapixels / (mpx_per_s * max(speedup, 0.5))
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-import os
 import re
 import sys
 import threading
@@ -713,8 +712,12 @@ def workers_end_with_run(scheduler: Any) -> bool:
 
 def local_worker_limit() -> int:
     """The most worker processes ``local:N`` starts on this machine:
-    :data:`LOCAL_WORKERS_PER_CPU` per CPU (``os.cpu_count``)."""
-    return LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
+    :data:`LOCAL_WORKERS_PER_CPU` per CPU this process may use
+    (:func:`napari_srmat.estimates.usable_cpus`: a batch job's share of a node, not the
+    node's every CPU)."""
+    from ..estimates import usable_cpus
+
+    return LOCAL_WORKERS_PER_CPU * usable_cpus()
 
 
 def check_scheduler(scheduler: str) -> tuple[str, int | None]:
@@ -740,10 +743,12 @@ def check_scheduler(scheduler: str) -> tuple[str, int | None]:
         if not n.isdigit() or int(n) < 1:
             raise SchedulerError(f"local:N needs a positive number of workers, got {text!r}")
         if int(n) > local_worker_limit():  # local:100000 spawned Pythons until memory ran out
+            from ..estimates import usable_cpus
+
             raise SchedulerError(
                 f"{text} would start {int(n)} worker processes: at most "
                 f"{LOCAL_WORKERS_PER_CPU} per CPU here ({local_worker_limit()} for "
-                f"{os.cpu_count() or 1} CPUs); give local:{os.cpu_count() or 1}")
+                f"{usable_cpus()} CPUs); give local:{usable_cpus()}")
         return text, int(n)
     if not _ADDRESS.fullmatch(text):
         raise SchedulerError(f"scheduler must be an address with its port, like "
