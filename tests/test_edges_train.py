@@ -436,7 +436,7 @@ def test_training_masks_without_boundaries_and_no_validation(tmp_path):
     # a GUI user training on one image layer with an empty mask layer: the message
     # names the training masks, not "validation masks" they never gave
     imgs, masks = _arrays(1)
-    with pytest.raises(BoundaryDataError, match="the training .* masks .* no boundary"):
+    with pytest.raises(BoundaryDataError, match="the training masks .* no boundary"):
         train_boundaries(dict(train_images=imgs, train_masks=[np.zeros_like(masks[0])],
                               out=str(tmp_path / "run"), epochs=1, crop=32, device="cpu"))
 
@@ -993,3 +993,65 @@ def test_a_run_folder_takes_one_run_and_a_killed_checkpoint_write_is_cleaned(tmp
     mine.write_text("mine")
     train_boundaries(_cfg(tmp_path, epochs=2, resume=True))
     assert not any(k.exists() for k in killed) and mine.read_text() == "mine"
+
+
+def test_training_masks_without_any_boundary_are_refused_naming_their_folder(tmp_path,
+                                                                             capsys):
+    """Found by a bad-input hunt: `srmat edges train` on a data set whose training masks
+    are all blank (a failed or inverted export) trained without a word whenever val/ had
+    boundaries (only the validation masks were checked): a model that learns 'no
+    boundary anywhere'. Refused now before the run folder is made, naming the folder,
+    one line, exit 2."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+
+    root = _write_dataset(tmp_path / "data")
+    masks = root / "train" / "masks"
+    for m in masks.iterdir():
+        Image.fromarray(np.zeros((40, 40), np.uint8)).save(m)
+    with pytest.raises(BoundaryDataError, match=re.escape(
+            f"the training masks in {masks} (3: im0, im1, im2) have no boundary pixels")):
+        train_boundaries(dict(data_root=str(root), out=str(tmp_path / "lib"), epochs=1,
+                              encoder="tiny", crop=32, steps_per_epoch=1, device="cpu"))
+    out = tmp_path / "run"
+    argv = ["edges", "train", "--data", str(root), "--epochs", "1", "--encoder", "tiny",
+            "--crop", "32", "--steps-per-epoch", "1", "--threads", "1", "--device", "cpu",
+            "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"srmat edges train: error: the training masks in {masks} (3: im0, im1, im2) have "
+        "no boundary pixels, so there is nothing to train on")
+    assert not out.exists()
+
+
+def test_each_blank_or_all_boundary_training_mask_is_told(tmp_path, capsys):
+    """A training mask with no boundary pixel (a blank export, or a single-grain field)
+    or with more than MAX_BOUNDARY_FRACTION boundary (an inverted one) was trained on
+    without a word; each is named in a warning now, and the run goes on (the set has
+    boundaries)."""
+    from PIL import Image
+
+    from napari_srmat.cli import main
+    from napari_srmat.metrics.heyn import MAX_BOUNDARY_FRACTION
+
+    root = _write_dataset(tmp_path / "data")
+    masks = root / "train" / "masks"
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(masks / "im0.png")
+    inverted = 255 - np.asarray(Image.open(masks / "im2.png"))
+    Image.fromarray(inverted).save(masks / "im2.png")
+    share = np.count_nonzero(inverted) / inverted.size
+    assert share > MAX_BOUNDARY_FRACTION
+    argv = ["edges", "train", "--data", str(root), "--epochs", "1", "--encoder", "tiny",
+            "--crop", "32", "--steps-per-epoch", "1", "--threads", "1", "--device", "cpu",
+            "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    warned = [w for w in capsys.readouterr().err.splitlines() if "warning" in w]
+    assert (f"[warning] training mask {masks / 'im0.png'} has no "
+            "boundary pixel: a blank or inverted export? (a field of one grain trains "
+            "as all background)") in warned
+    assert (f"[warning] training mask {masks / 'im2.png'} is "
+            f"{100 * share:.0f}% boundary (more than 50%): it is not a boundary map "
+            "(inverted?)") in warned
+    assert not [w for w in warned if "im1.png" in w]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ __all__ = [
     "check_model_image_shape",
     "load_split",
     "check_has_boundaries",
+    "mask_content_warnings",
     "synthetic_samples",
     "dilate_boundaries",
     "random_crop_augment",
@@ -402,31 +404,87 @@ def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
     return out
 
 
-def check_has_boundaries(samples: list[BoundarySample], what: str) -> None:
-    """Refuse masks with no boundary or no background pixel at all (AP, ROC-AUC and the
-    max-F1 threshold are undefined on them), before any training or prediction.
+#: Why masks without boundary or background pixels are refused, by default: what a
+#: validation or test split is for.
+UNDEFINED_SCORES = "AP, ROC-AUC and the max-F1 threshold are undefined"
+
+
+def check_has_boundaries(samples: list[BoundarySample], what: str, *,
+                         folder: str | Path | None = None,
+                         consequence: str = UNDEFINED_SCORES) -> None:
+    """Refuse a split whose masks have no boundary or no background pixel at all (AP,
+    ROC-AUC and the max-F1 threshold are undefined on them; a training set of them has
+    nothing to teach), before any training or prediction.
 
     Parameters
     ----------
     samples : list of BoundarySample
         The image/mask pairs of one split.
     what : str
-        The split, for the message (``"validation"``, ``"test"``).
+        The split, for the message (``"training"``, ``"validation"``, ``"test"``).
+    folder : path-like, optional
+        The folder the masks were read from, named in the message.
+    consequence : str
+        Why it cannot be used (default :data:`UNDEFINED_SCORES`).
 
     Raises
     ------
     BoundaryDataError
-        Naming the split and its first images.
+        Naming the split, its folder and its first images.
     """
     n_pos = sum(int(np.count_nonzero(s.mask)) for s in samples)
     n_all = sum(int(s.mask.size) for s in samples)
     if samples and (n_pos == 0 or n_pos == n_all):
         kind = "no boundary" if n_pos == 0 else "only boundary (no background)"
         names = ", ".join(s.name for s in samples[:3]) + (", ..." if len(samples) > 3 else "")
+        where = f" in {folder}" if folder is not None else ""
         raise BoundaryDataError(
-            f"the {what} masks ({len(samples)}: {names}) have {kind} pixels, so AP, ROC-AUC "
-            "and the max-F1 threshold are undefined: check that the masks mark the "
-            "boundaries (non-zero) and give images that show some")
+            f"the {what} masks{where} ({len(samples)}: {names}) have {kind} pixels, so "
+            f"{consequence}: check that the masks mark the boundaries (non-zero) and give "
+            "images that show some")
+
+
+def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) -> list[str]:
+    """A warning line for each mask of a data set that is not a boundary map as it
+    stands: no boundary pixel (more likely a blank or inverted export than a field of
+    one grain) or more than :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION` of
+    its pixels boundary (the line beyond which ``measure_intercepts`` reports no grain
+    size).
+
+    Parameters
+    ----------
+    masks : iterable of (str, ndarray of bool)
+        Each mask with the name to tell (its file, or its place in a list).
+    what : str
+        The split, for the message (``"training"``).
+
+    Returns
+    -------
+    list of str
+        One line per such mask, in order.
+
+    Examples
+    --------
+    >>> blank, inverted = np.zeros((4, 4), bool), np.ones((4, 4), bool)
+    >>> for line in mask_content_warnings([("a.png", blank), ("b.png", inverted)],
+    ...                                   "training"):
+    ...     print(line.split(":")[0])
+    training mask a.png has no boundary pixel
+    training mask b.png is 100% boundary (more than 50%)
+    """
+    from ..metrics.heyn import MAX_BOUNDARY_FRACTION
+
+    out = []
+    for name, mask in masks:
+        share = np.count_nonzero(mask) / max(1, mask.size)
+        if share == 0:
+            out.append(f"{what} mask {name} has no boundary pixel: a blank or inverted "
+                       "export? (a field of one grain trains as all background)")
+        elif share > MAX_BOUNDARY_FRACTION:
+            out.append(f"{what} mask {name} is {100 * share:.0f}% boundary (more than "
+                       f"{100 * MAX_BOUNDARY_FRACTION:.0f}%): it is not a boundary map "
+                       "(inverted?)")
+    return out
 
 
 def load_split(root: str | Path, split: str) -> list[BoundarySample]:

@@ -67,6 +67,7 @@ from .data import (
     check_has_boundaries,
     list_image_mask_pairs,
     load_pairs,
+    mask_content_warnings,
     normalize_channels,
     parse_photometric,
     photometric_augment,
@@ -498,6 +499,9 @@ def _train_boundaries(config, stop, held):
     data = {"train": _arrays_identity(train) if train else None,
             "val": _arrays_identity(val) if val else None}
     train_dir = None  # where the training images were read from, for messages
+    train_masks_dir = None  # and their masks
+    # each mask's name in warnings: its file, or its place in the list ("train-0")
+    mask_names = {"train": [s.name for s in train], "val": [s.name for s in val]}
     if cfg.data_root is not None:
         root = Path(cfg.data_root)
         if not root.is_dir():
@@ -509,12 +513,22 @@ def _train_boundaries(config, stop, held):
             train = load_pairs(pairs)
             data["train"] = _files_identity(root, pairs)
             train_dir = root / "train" / "images"
+            train_masks_dir = root / "train" / "masks"
+            mask_names["train"] = [str(mp) for _, mp in pairs]
         if not val and (root / "val").is_dir():
             pairs = _split_files(root, "val")
             val = load_pairs(pairs)
             data["val"] = _files_identity(root, pairs)
+            mask_names["val"] = [str(mp) for _, mp in pairs]
     if not train:
         raise BoundaryDataError("no training data: give data_root or train_images/train_masks")
+    # a set of blank (or all-boundary) masks trained a model of 'no boundary' without a word
+    check_has_boundaries(train, "training", folder=train_masks_dir,
+                         consequence="there is nothing to train on")
+    for split, samples, what in (("train", train, "training"), ("val", val, "validation")):
+        for line in mask_content_warnings(zip(mask_names[split], (t.mask for t in samples)),
+                                          what):
+            yield Log(line, level="warning")
     training_record = _training_record(cfg, data)
     if cfg.crop is not None:  # the crops would be smaller than asked (or zoomed up)
         from ..io import check_image_side
@@ -525,9 +539,9 @@ def _train_boundaries(config, stop, held):
             what="the training crop")
     if not val:
         yield Log("no validation data: validating on the training images", level="warning")
-        val = train
-    check_has_boundaries(val, "validation" if val is not train
-                         else "training (no validation data: also validated on)")
+        val = train  # whose masks are checked above
+    else:
+        check_has_boundaries(val, "validation")
     synth = []
     if cfg.pretrain_synthetic > 0 and cfg.pretrain_epochs > 0:
         h, w = train[0].image.shape[1:]
