@@ -58,6 +58,8 @@ def _synth_params(ms):
     from napari_srmat.synth.generator import _make_params
 
     k = dict(ms.params)
+    if k.get("seed_layout", "lattice") != "lattice":  # _continuous_labels: 5 x 5 cells
+        raise ValueError("the continuous structure is read for seed_layout='lattice' only")
     return _make_params(tuple(k["shape"]), k["mean_grain_size_px"], k["seed"],
                         k["size_spread"], k["curvature"], k["boundary_width"],
                         k["missing_boundary_fraction"], k["texture"], k["scratches"],

@@ -208,6 +208,39 @@ def test_boundaries_test_and_train_means_are_the_result_files():
     assert len(train) == 57 and _quotes(m.group(2), sum(train) / len(train))
 
 
+def test_seed_layout_paragraph_is_seed_layout_rows_json():
+    # docs/heyn.md "Seed layout" quotes studies/seed_layout_rows.py (the generator's
+    # lattice order and the Poisson layout without it) and grid_interval_aliasing's Voronoi
+    text = " ".join(_page("heyn.md").split())
+    study = _result("studies/results/seed_layout_rows.json")
+    conf = study["confirmation"]
+    n = r"(\S+)"
+    m = re.search(rf"phase y mod h by {n} to {n} % .* structures ([0-9-]+)\).* on the same maps "
+                  rf"a row varies {n} to {n} %, as on the hard-core Voronoi maps of that "
+                  rf"study \({n} to {n} %", text)
+    assert m, "the row phase numbers are not where the test looks"
+    assert m.group(3) == "{}-{}".format(conf["structures"][0], conf["structures"][-1])
+    voronoi = _result("studies/results/grid_interval_aliasing.json")["confirmation"]
+    for (lo, hi), rows in (((m.group(1), m.group(2)), conf["lattice"]),
+                           ((m.group(4), m.group(5)), conf["poisson"]),
+                           ((m.group(6), m.group(7)), {k: {"rows": v} for k, v in voronoi[
+                               "row_phase_amplitude"].items() if k.startswith("voronoi")})):
+        values = [100 * v["rows"] for v in rows.values()]
+        assert float(lo) == pytest.approx(min(values), abs=0.05), lo
+        assert float(hi) == pytest.approx(max(values), abs=0.05), hi
+    ell = study["intercept_over_h"]
+    m = re.search(rf"ℓ̄ is {n} h plain .* {n} h at the default `size_spread` and {n} h at 1 "
+                  rf"\(lattice {n}, {n} and {n} h; .* the Poisson ones {n}-{n} h apart at "
+                  rf"the default, the lattice ones {n}-{n} h\)", text)
+    assert m, "the intercepts are not where the test looks"
+    g = m.groups()
+    keys = [f"{lay} spread {s}" for lay in ("poisson", "lattice") for s in (0.0, 0.3, 1.0)]
+    assert [float(v) for v in g[:6]] == [ell[k]["mean"] for k in keys]
+    for (lo, hi), key in (((g[6], g[7]), "poisson spread 0.3"),
+                          ((g[8], g[9]), "lattice spread 0.3")):
+        assert (float(lo), float(hi)) == (min(ell[key]["maps"]), max(ell[key]["maps"]))
+
+
 def test_synthetic_anisotropy_paragraph_is_synth_anisotropy_json():
     text = " ".join(_page("heyn.md").split())
     summary = _result("studies/results/synth_anisotropy.json")["summary"]

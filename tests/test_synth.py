@@ -285,3 +285,141 @@ def test_a_seed_is_an_integer_at_least_0_everywhere():
     with pytest.raises(HeynError, match=said):
         measure_intercepts(m, pattern="random", n_lines=5, seed=-1)
     assert generate_microstructure((64, 64), mean_grain_size_px=12, seed=0).image.shape[0] == 64
+
+
+# ------------------------------------------------------------ seed layouts
+#: sha256 (first 16 hex) of labels, boundaries and image of a few default-layout
+#: renderings as they were before seed_layout existed (52ef791): the lattice layout,
+#: and with it sample data, tests and documented numbers, must not move.
+_LATTICE_HASHES = [
+    ((96, 128), {"mean_grain_size_px": 16, "seed": 3}, "f150d426c4d324e2"),
+    ((120, 100), {"mean_grain_size_px": 12, "seed": 7, "size_spread": 1.0, "curvature": 0.2,
+                  "missing_boundary_fraction": 0.3, "rgb": False, "boundary_width": 3},
+     "f68cbd870ac918da"),
+]
+
+
+def _digest(ms) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (ms.image, ms.boundaries, ms.labels):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _brute_force_labels(shape, **kw) -> np.ndarray:
+    """Nearest seed (the generator's score) of every pixel among *all* seeds of the
+    Poisson layout that can reach the image, in one array: no window, no fallback."""
+    from napari_srmat.synth import generator as g
+
+    p = g._params_from(shape, {**g._RENDER_DEFAULTS, "seed_layout": "poisson", **kw})
+    H, W = shape
+    r = g._POISSON_REACH
+    cy = np.arange(-r, -(-H // p.h) + r)[:, None, None]
+    cx = np.arange(-r, -(-W // p.h) + r)[None, :, None]
+    slot = np.arange(g._POISSON_MAX_SEEDS)[None, None, :]
+    sy, sx, w, a, lab, present = g._poisson_seeds(cy, cx, slot, p)
+    sy, sx, w, a, lab = (v[present] for v in (sy, sx, w, a, lab))
+    Y = np.arange(H, dtype=np.float32)[:, None, None]
+    X = np.arange(W, dtype=np.float32)[None, :, None]
+    f = 1 + a
+    return lab[np.argmin((f * (Y - sy) ** 2 - w) + f * (X - sx) ** 2, axis=2)]
+
+
+@pytest.mark.parametrize("shape, kw, digest", _LATTICE_HASHES)
+def test_the_lattice_layout_is_the_default_and_renders_as_before(shape, kw, digest):
+    default = generate_microstructure(shape, **kw)
+    lattice = generate_microstructure(shape, seed_layout="lattice", **kw)
+    assert _digest(default) == _digest(lattice) == digest
+    assert default.params["seed_layout"] == "lattice"
+
+
+@pytest.mark.parametrize("kw", [{}, {"size_spread": 1.0, "curvature": 0.2},
+                                {"size_spread": 0.0, "curvature": 0.0}],
+                         ids=["defaults", "widest_weights", "plain_voronoi"])
+@pytest.mark.parametrize("window", ["shipped", "every_pixel_falls_back"])
+def test_the_poisson_layout_is_the_exact_nearest_seed(kw, window, monkeypatch):
+    """Each pixel's grain is the seed of least score among all seeds, whatever the
+    window: with a window of no cell around the pixel's own, its bound (-1.5·h²·spread)
+    is below every score, no pixel is decided by it and each goes through the wider
+    search."""
+    from napari_srmat.synth import generator as g
+
+    shape = (96, 80) if window == "shipped" else (40, 36)  # the wide search is slow
+    searched = []
+    if window == "every_pixel_falls_back":
+        monkeypatch.setattr(g, "_POISSON_WINDOW", 0)
+        points = g._poisson_points
+        monkeypatch.setattr(g, "_poisson_points", lambda ys, *a: (
+            searched.append(ys.size), points(ys, *a))[1])
+    ms = generate_microstructure(shape, mean_grain_size_px=12, seed=4,
+                                 seed_layout="poisson", **kw)
+    assert np.array_equal(ms.labels, _brute_force_labels(shape, mean_grain_size_px=12,
+                                                         seed=4, **kw))
+    if window == "every_pixel_falls_back":  # every pixel of the padded label search
+        assert sum(searched) >= shape[0] * shape[1]
+
+
+def test_poisson_tiles_strips_and_lazy_chunks_agree_with_the_whole_image(monkeypatch):
+    from napari_srmat.synth import generator as g
+
+    shape, kw = (150, 130), dict(mean_grain_size_px=14, seed=6, seed_layout="poisson")
+    whole = generate_microstructure(shape, **kw)
+    assert np.array_equal(whole.labels, _brute_force_labels(shape, mean_grain_size_px=14,
+                                                            seed=6))
+    for chunks in (17, (64, 41), 150):
+        lz = lazy_microstructure(shape, chunks=chunks, **kw)
+        for name in ("labels", "boundaries", "image"):
+            assert np.array_equal(getattr(lz, name).compute(), getattr(whole, name)), name
+        assert lz.mean_intercept_px() == whole.mean_intercept_px
+    p = g._params_from(shape, {**g._RENDER_DEFAULTS, **kw})
+    tiled = g._render_tiled(p, tile=37)  # threads, tiles of 37 px
+    for got, want in zip(tiled, (whole.labels, whole.boundaries, whole.image)):
+        assert np.array_equal(got, want)
+    monkeypatch.setattr(g, "_STRIP_ELEMENTS", 1)  # one cell row per strip
+    assert np.array_equal(g._labels_region_strips(0, 150, 0, 130, p), whole.labels)
+
+
+def test_poisson_ground_truth_is_exact_and_one_seed_per_h2():
+    from napari_srmat.synth import generator as g
+
+    ms = generate_microstructure((200, 180), mean_grain_size_px=10, seed=2,
+                                 seed_layout="poisson", size_spread=1.0)
+    assert ms.mean_intercept_px == true_mean_intercept(ms.labels)
+    assert ms.n_grains == np.unique(ms.labels).size
+    change = ms.labels[:, 1:] != ms.labels[:, :-1]
+    assert np.all(ms.boundaries[:, :-1][change] | ms.boundaries[:, 1:][change])
+    p = g._params_from((64, 64), {**g._RENDER_DEFAULTS, "seed_layout": "poisson"})
+    n = g._poisson_counts(np.arange(1000)[:, None], np.arange(1000)[None, :], p)
+    assert n.mean() == pytest.approx(1.0, abs=0.004)  # 10^6 cells: sd 0.001
+    assert n.var() == pytest.approx(1.0, abs=0.01)  # Poisson: variance = mean
+
+
+def test_an_unknown_seed_layout_is_refused_everywhere(tmp_path, capsys):
+    import json
+
+    from napari_srmat.cli import main
+    from napari_srmat.synth import SEED_LAYOUTS, check_microstructure_params
+
+    assert SEED_LAYOUTS == ("lattice", "poisson")
+    message = r"^seed_layout must be one of lattice, poisson, got 'hexagonal'$"
+    for make in (generate_microstructure, lazy_microstructure):
+        with pytest.raises(SynthError, match=message):
+            make((64, 64), seed_layout="hexagonal")
+    with pytest.raises(SynthError, match=message):
+        check_microstructure_params((64, 64), seed_layout="hexagonal")
+    check_microstructure_params((64, 64), seed_layout="poisson")
+    assert main(["synth", str(tmp_path / "s"), "--size-px", "64", "--grain-size-px", "8",
+                 "--seed-layout", "poisson"]) == 0
+    capsys.readouterr()
+    info = json.loads((tmp_path / "s" / "synth_0000.json").read_text())
+    assert info["params"]["seed_layout"] == "poisson"
+    assert info["n_grains"] == generate_microstructure(
+        (64, 64), mean_grain_size_px=8, seed_layout="poisson").n_grains
+    with pytest.raises(SystemExit) as exit_:
+        main(["synth", str(tmp_path / "t"), "--seed-layout", "hexagonal"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--seed-layout: invalid choice: 'hexagonal'" in err
+    assert "Traceback" not in err and not (tmp_path / "t").exists()

@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from ..io import LENGTH_UNIT
-from ..synth.generator import MIN_SYNTH_SIDE
+from ..synth.generator import MIN_SYNTH_SIDE, SEED_LAYOUTS
 from . import PX_RENAMED_WHY, UserError, add_renamed_option, pixel_size_arg, print_json, seed_arg
 
 
@@ -32,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=1, help="number of images (seeds seed..seed+n-1)")
     p.add_argument("--size-spread", type=float, default=0.3,
                    help="grain-size spread in [0, 1] (0 = nearly equal grains; default 0.3)")
+    p.add_argument("--seed-layout", choices=SEED_LAYOUTS, default=SEED_LAYOUTS[0],
+                   help="where grains grow from: one seed jittered in each cell of a grid of "
+                        "the grain size (lattice, the default; test lines spaced near a "
+                        "multiple of it alias with its order) or a Poisson point process of "
+                        "the same density (poisson, no lattice)")
     p.add_argument("--missing-boundary-fraction", type=float, default=0.0,
                    help="fraction in [0, 1] of boundaries drawn faint in the image (they stay "
                         "in the mask; default 0)")
@@ -114,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
 _FLAGS = {
     "mean_grain_size_px": "--grain-size-px",
     "size_spread": "--size-spread",
+    "seed_layout": "--seed-layout",
     "missing_boundary_fraction": "--missing-boundary-fraction",
     "boundary_width": "--boundary-width",
     "pixel_size_um": "--pixel-size-um",

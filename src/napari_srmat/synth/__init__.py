@@ -4,11 +4,13 @@
 :class:`Microstructure`) and :func:`lazy_microstructure` the same structure as Dask
 arrays computed chunk by chunk, so that arbitrarily large mosaics (24000 x 24000 and
 more) can be browsed in napari. Both are built on the same point-wise definition, so
-a region is identical whatever the chunking.
+a region is identical whatever the chunking. Seeds lie on a jittered lattice by default
+or, with ``seed_layout="poisson"``, form a Poisson point process (no lattice order).
 """
 
 from .generator import (
     MIN_SYNTH_SIDE,
+    SEED_LAYOUTS,
     LazyMicrostructure,
     Microstructure,
     SynthError,
@@ -21,6 +23,7 @@ from .generator import (
 
 __all__ = [
     "MIN_SYNTH_SIDE",
+    "SEED_LAYOUTS",
     "Microstructure",
     "LazyMicrostructure",
     "SynthError",
