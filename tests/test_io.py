@@ -1881,8 +1881,31 @@ def test_signed_integer_noise_is_not_a_mask(tmp_path, capsys, dtype, command):
     path = tmp_path / "noise.npy"
     np.save(path, noise)
     assert cli_main([*command, str(path)]) == 2
-    err = capsys.readouterr().err.splitlines()  # grain-size: a progress line before it
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()  # one line (test below)
     assert err[-1].startswith(f"srmat {command[0]}: error: {path}: ")
     assert "negative values" in err[-1] and "Traceback" not in "".join(err)
     ok = np.clip(noise, 0, None)  # signed, no negative value
     assert (as_bool_mask(ok) == (ok > 0)).all()
+
+
+@pytest.mark.parametrize("content", ["probability map", "negative int8"])
+@pytest.mark.parametrize("command", [["heyn"], ["grain-size", "--mask"]])
+def test_a_mask_the_mask_rule_refuses_is_told_in_one_line(tmp_path, capsys, content,
+                                                           command):
+    """`srmat grain-size --mask` applied the mask rule inside its job, after the job's
+    first progress event: a float probability map or a mask with negative values
+    printed '[progress] intercepts: 0% (0/1)' and then the error. The rule now runs
+    before the first progress event: the output is the error line alone, as `srmat
+    heyn`'s."""
+    rng = np.random.default_rng(1)
+    mask = (rng.random((64, 64)).astype(np.float32) if content == "probability map"
+            else rng.integers(-128, 127, (64, 64)).astype(np.int8))
+    path = tmp_path / "mask.npy"
+    np.save(path, mask)
+    assert cli_main([*command, str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"srmat {command[0]}: error: {path}: boundary mask is ")

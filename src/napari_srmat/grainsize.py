@@ -1520,14 +1520,14 @@ def measure_grain_size_job(
                                               to_float=threshold is not None),
                         "measure_grain_size", advice="measure fields or crops of it",
                         error=GrainSizeError)
-        yield Progress(0, 1, stage="intercepts")
         from .io import read_window
+        from .metrics.heyn import _as_mask
 
-        m = read_window(arr, 0, arr.shape[0], 0, arr.shape[1])
-        if threshold is not None:  # a probability map given as the mask
-            from .io import as_bool_mask
-
-            m = as_bool_mask(m, threshold=threshold, name="boundary mask")
+        # the mask rule (a probability map given as the mask binarised at threshold)
+        # before the first progress event: a mask it refuses is one error line, not a
+        # "[progress] intercepts: 0%" line and then the error
+        m = _as_mask(read_window(arr, 0, arr.shape[0], 0, arr.shape[1]), threshold)
+        yield Progress(0, 1, stage="intercepts")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")
         out = grain_size_from_heyn(res, pixel_size_um=px, mode="mask")

@@ -1241,13 +1241,13 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
                   intercepts, cat(il_all, float), cat(ip_all, np.int64), in_image)
 
 
-def _as_mask(mask: Any) -> np.ndarray:
-    """The boundary mask as bool (the rule of :func:`napari_srmat.io.as_bool_mask`),
-    HeynError on bad input."""
+def _as_mask(mask: Any, threshold: float | None = None) -> np.ndarray:
+    """The boundary mask as bool (the rule of :func:`napari_srmat.io.as_bool_mask`, a
+    probability map binarised at ``threshold``), HeynError on bad input."""
     from ..io import MaskError, as_bool_mask
 
     try:
-        m = as_bool_mask(mask, name="boundary mask")
+        m = as_bool_mask(mask, threshold=threshold, name="boundary mask")
     except MaskError as exc:
         raise HeynError(str(exc)) from None
     if m.size == 0:
