@@ -261,6 +261,16 @@ def os_error_behind(exc: BaseException) -> OSError | None:
     first: the disk full behind a Ctrl-C held while an output was swapped in, which
     the line of the interrupt would otherwise hide.
 
+    Limit: an OS error in ``__context__`` is named whether or not its handler would have
+    dealt with it. Python sets ``__context__`` to the exception being handled whenever
+    another is raised inside an ``except`` (or ``finally``) block, so a Ctrl-C that lands
+    in a fallback that handles the error (``except FileNotFoundError:`` reading another
+    file instead) and one that lands in a cleanup that would have re-raised it (a disk
+    full) leave the same chain: nothing in the exceptions tells the two apart. Only a
+    ``__cause__`` (``raise ... from error``, ``_atomic``'s held Ctrl-C) says that the
+    error stands. The context is kept, so that a real error is not hidden; the line that
+    names it (``during an error``) may then name one that was being handled.
+
     Parameters
     ----------
     exc : BaseException

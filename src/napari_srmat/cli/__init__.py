@@ -984,7 +984,10 @@ def interrupted_line(where: str, exc: KeyboardInterrupt) -> str:
     """The one line of a command stopped by a Ctrl-C or a stop on request:
     ``srmat CMD: interrupted (what was kept)``, and the OS error it came during, if any
     (:func:`napari_srmat.errors.os_error_behind`: a disk full while the Ctrl-C was held
-    around a swap), which the user would otherwise never learn.
+    around a swap), which the user would otherwise never learn. A Ctrl-C inside an
+    ``except OSError`` block that was handling the error names it too: the exceptions
+    cannot tell a handled error from one that stands (the limit told in
+    :func:`~napari_srmat.errors.os_error_behind`).
 
     Parameters
     ----------
