@@ -46,7 +46,19 @@ confirmation seeds (structures 10-13) were run; each is checked on both:
   the realistic regime covers < 94 % on both kinds (one field's lines cannot see the
   scatter between fields).
 
-    PYTHONPATH=src python studies/grid_interval_aliasing.py   # ~4 CPU-min
+Part ``controlled``, third kind, added after 9fcef21 gave the generator
+``seed_layout="poisson"`` (``poisson``: ``generate_microstructure(...,
+seed_layout="poisson")``, a Poisson number of seeds of mean 1 in each cell of the h grid,
+uniform in the cell: a stationary Poisson process, no lattice; rows vary 3.0-12.9 % with
+their phase, studies/seed_layout_rows.py), on the confirmation seeds only (``POISSON_ON``),
+after the two kinds above so that their crops and numbers stay as they were. Expectation,
+written before the poisson maps were run (``expectation_poisson``; not one of H1-H4):
+
+* E (poisson is like the Voronoi maps): its ``package`` fields that are aliased and those
+  that are not cover within 1.5 points of each other (``H1_NONE``), and the quick E112
+  check (``REGIME``) covers the square's ℓ̄ >= 95 % (``POISSON_REGIME``).
+
+    PYTHONPATH=src python studies/grid_interval_aliasing.py   # ~3.5 CPU-min
 
 Writes studies/results/grid_interval_aliasing.json. Quoted in docs/grain_size.md ("The
 95 % interval"; pinned by tests/test_docs_numbers.py).
@@ -73,6 +85,10 @@ ALIAS_TOLERANCE = 0.15
 REGIME = {"k": (2, 5), "P": (10, 25)}
 LOW_P = 25
 H1_GAP, H1_NONE, H2_ALL, H2_EACH, H3_GAP, H4_BELOW = 3.0, 1.5, 94.5, 93.5, 3.0, 94.0
+KINDS = ("lattice", "voronoi")
+#: Seed sets that also run the generator's Poisson layout (after ``KINDS``).
+POISSON_ON = ("confirmation",)
+POISSON_REGIME = 95.0
 
 
 def _voronoi(h: int, seed: int) -> np.ndarray:
@@ -103,7 +119,9 @@ def _structure(kind: str, h: int, seed: int) -> np.ndarray:
 
     if kind == "voronoi":
         return _voronoi(h, seed)
-    ms = generate_microstructure((MAP, MAP), mean_grain_size_px=h, seed=seed, rgb=False)
+    layout = {"poisson": {"seed_layout": "poisson"}}.get(kind, {})
+    ms = generate_microstructure((MAP, MAP), mean_grain_size_px=h, seed=seed, rgb=False,
+                                 **layout)
     return _skeletonize(np.asarray(ms.boundaries, bool))
 
 
@@ -161,12 +179,12 @@ def _spacing_ratio(side: int, k: int, place: str, h: int) -> float:
     return box / (k - 1 if place in ("package", "random") else k) / h
 
 
-def controlled(seeds: dict) -> tuple[list[dict], dict]:
+def controlled(seeds: dict, kinds: tuple[str, ...] = KINDS) -> tuple[list[dict], dict]:
     from napari_srmat.metrics.heyn import measure_intercepts
 
     rows, phase = [], {}
     rng = np.random.default_rng(seeds["crops"])
-    for kind in ("lattice", "voronoi"):
+    for kind in kinds:
         for h in SPACINGS:
             for s in seeds["structures"]:
                 mask = _structure(kind, h, s)
@@ -220,9 +238,9 @@ def _selection_by_p(rows: list[dict], key: Callable) -> dict:
             "their_fields_P_lt_25": _cov([r for d in hi for r in d if r["P"] < LOW_P])}
 
 
-def summarize(rows: list[dict]) -> dict:
+def summarize(rows: list[dict], kinds: tuple[str, ...] = KINDS) -> dict:
     out: dict = {}
-    for kind in ("lattice", "voronoi"):
+    for kind in kinds:
         ks = [r for r in rows if r["kind"] == kind]
         o: dict = {}
         for place in PLACEMENTS:
@@ -272,6 +290,15 @@ def hypotheses(s: dict) -> dict:
                             for k in ("lattice", "voronoi"))}}
 
 
+def expectation_poisson(s: dict) -> dict:
+    """Whether the Poisson layout behaves like the Voronoi maps (the docstring's E)."""
+    v = s["poisson"]["package"]
+    gap = round(v["not_aliased"]["coverage_pct"] - v["aliased"]["coverage_pct"], 1)
+    return {"gap": gap, "regime_field": v["regime_field"]["coverage_pct"],
+            "holds": abs(gap) < H1_NONE
+            and v["regime_field"]["coverage_pct"] >= POISSON_REGIME}
+
+
 def reproduce() -> dict:
     """Both studies' grid fields (their code, their seeds) and their P < 25 band."""
     import few_lines_interval as fl
@@ -319,12 +346,16 @@ def main() -> None:
     out: dict = {"reproduce": reproduce()}
     print(out["reproduce"])
     for name, seeds in SEEDS.items():
-        rows, phase = controlled(seeds)
-        s = summarize(rows)
+        kinds = KINDS + ("poisson",) * (name in POISSON_ON)
+        rows, phase = controlled(seeds, kinds)
+        s = summarize(rows, kinds)
         out[name] = {"seeds": seeds, "row_phase_amplitude": phase, "summary": s,
                      "hypotheses": hypotheses(s)}
+        if "poisson" in kinds:
+            out[name]["expectation_poisson"] = expectation_poisson(s)
+            print(name, "expectation_poisson", out[name]["expectation_poisson"])
         print(name, phase)
-        for kind in ("lattice", "voronoi"):
+        for kind in kinds:
             for place in PLACEMENTS:
                 v = s[kind][place]
                 print(name, kind, place, {k: v[k]["coverage_pct"] for k in

@@ -408,6 +408,33 @@ def test_grid_interval_aliasing_paragraph_is_its_json():
                                     vor["regime_k5_map"], lat["regime_k5_map"]), strict=True):
         assert _quotes(cell, value["coverage_pct"]), (cell, value)
 
+
+def test_grid_interval_aliasing_poisson_sentence_is_its_json():
+    # The same study's third kind, the generator's seed_layout="poisson" (9fcef21), on its
+    # confirmation seeds: docs/grain_size.md quotes its numbers and its expectation
+    text = " ".join(_page("grain_size.md").split())
+    conf = _result("studies/results/grid_interval_aliasing.json")["confirmation"]
+    poi, vor = conf["summary"]["poisson"], conf["summary"]["voronoi"]["package"]
+    pkg, rnd = poi["package"], poi["random"]
+    assert conf["expectation_poisson"]["holds"]
+    n = r"(\S+)"
+    m = re.search(
+        rf"the expectation holds: rows vary {n}-{n} % with their phase, aliased package grids "
+        rf"cover {n} % and the others {n} %, random line positions {n} and {n} %; the quick "
+        rf"E112 check covers the square's ℓ̄ {n} % \(2 \+ 2 lines {n} %, the Voronoi maps' "
+        rf"{n} %; 3 \+ 3 {n} %, 4 \+ 4 {n} %, 5 \+ 5 {n} %\) and the whole map's {n} % "
+        rf"\(5 \+ 5 lines {n} %\)", text)
+    assert m, "the Poisson layout numbers are not where the test looks"
+    g = m.groups()
+    amp = [100 * v for k, v in conf["row_phase_amplitude"].items() if k.startswith("poisson")]
+    assert _quotes(g[0], min(amp)) and _quotes(g[1], max(amp))
+    quoted = (pkg["aliased"], pkg["not_aliased"], rnd["aliased"], rnd["not_aliased"],
+              pkg["regime_field"], pkg["regime_k2_field"], vor["regime_k2_field"],
+              *(pkg[f"regime_k{k}_field"] for k in (3, 4, 5)), pkg["regime_map"],
+              pkg["regime_k5_map"])
+    for cell, value in zip(g[2:], quoted, strict=True):
+        assert _quotes(cell, value["coverage_pct"]), (cell, value)
+
 def test_e112_scoring_paragraph_is_heyn_line_ends_json():
     # docs/heyn.md's "Scoring: crossings or E112" (8cbe8bc, 8224fa6) quoted srmat heyn
     # runs that no committed script made; studies/heyn_line_ends.py writes them now
