@@ -1055,3 +1055,29 @@ def test_each_blank_or_all_boundary_training_mask_is_told(tmp_path, capsys):
             f"{100 * share:.0f}% boundary (more than 50%): it is not a boundary map "
             "(inverted?)") in warned
     assert not [w for w in warned if "im1.png" in w]
+
+
+def test_many_blank_or_all_boundary_masks_are_named_up_to_a_few_then_counted():
+    """Found in review of 0c96950: a warning named every blank or all-boundary mask, so a
+    tile set of a coarse-grained specimen (hundreds of tiles inside one grain, legitimate
+    "no boundary here" examples) printed one line per tile, and the training widget, whose
+    distinct warnings are each a napari notification, raised hundreds of them. Now the
+    first MASK_WARNINGS_NAMED of each kind are named and the rest counted in one line."""
+    from napari_srmat.edges.data import MASK_WARNINGS_NAMED, mask_content_warnings
+
+    n = MASK_WARNINGS_NAMED
+    blank, full = np.zeros((8, 8), bool), np.ones((8, 8), bool)
+    edge = np.zeros((8, 8), bool)
+    edge[3] = True
+    masks = ([(f"b{i}.png", blank) for i in range(n + 7)] + [("ok.png", edge)]
+             + [(f"f{i}.png", full) for i in range(n + 2)])
+    lines = mask_content_warnings(masks, "training")
+    assert len(lines) == 2 * n + 2
+    assert [s.split()[2] for s in lines[:n]] == [f"b{i}.png" for i in range(n)]
+    assert [s.split()[2] for s in lines[n:2 * n]] == [f"f{i}.png" for i in range(n)]
+    assert lines[2 * n:] == [
+        f"7 more training masks have no boundary pixel (the first {n} are named above)",
+        f"2 more training masks are more than 50% boundary (the first {n} are named above)"]
+    # a few of each are all named, with no count line (the warnings of 0c96950 unchanged)
+    few = mask_content_warnings(masks[:n] + masks[-n:], "training")
+    assert len(few) == 2 * n and not [s for s in few if "more training masks" in s]

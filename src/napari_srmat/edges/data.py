@@ -444,12 +444,20 @@ def check_has_boundaries(samples: list[BoundarySample], what: str, *,
             "images that show some")
 
 
+#: Masks of each kind (no boundary pixel; mostly boundary) that
+#: :func:`mask_content_warnings` names one by one; the rest are counted in one line (a
+#: tile set of a coarse-grained specimen can hold hundreds of tiles inside one grain, and
+#: each distinct warning is a napari notification in the widgets).
+MASK_WARNINGS_NAMED = 5
+
+
 def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) -> list[str]:
     """A warning line for each mask of a data set that is not a boundary map as it
     stands: no boundary pixel (more likely a blank or inverted export than a field of
     one grain) or more than :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION` of
     its pixels boundary (the line beyond which ``measure_intercepts`` reports no grain
-    size).
+    size). The first :data:`MASK_WARNINGS_NAMED` of each kind are named; any more are
+    counted in one line per kind, after them.
 
     Parameters
     ----------
@@ -461,7 +469,7 @@ def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) ->
     Returns
     -------
     list of str
-        One line per such mask, in order.
+        One line per named mask, in order, then a count line per kind with more.
 
     Examples
     --------
@@ -474,16 +482,28 @@ def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) ->
     """
     from ..metrics.heyn import MAX_BOUNDARY_FRACTION
 
+    limit = f"{100 * MAX_BOUNDARY_FRACTION:.0f}%"
     out = []
+    told = {"blank": 0, "full": 0}
     for name, mask in masks:
         share = np.count_nonzero(mask) / max(1, mask.size)
-        if share == 0:
+        kind = "blank" if share == 0 else "full" if share > MAX_BOUNDARY_FRACTION else None
+        if kind is None:
+            continue
+        told[kind] += 1
+        if told[kind] > MASK_WARNINGS_NAMED:
+            continue
+        if kind == "blank":
             out.append(f"{what} mask {name} has no boundary pixel: a blank or inverted "
                        "export? (a field of one grain trains as all background)")
-        elif share > MAX_BOUNDARY_FRACTION:
+        else:
             out.append(f"{what} mask {name} is {100 * share:.0f}% boundary (more than "
-                       f"{100 * MAX_BOUNDARY_FRACTION:.0f}%): it is not a boundary map "
-                       "(inverted?)")
+                       f"{limit}): it is not a boundary map (inverted?)")
+    for kind, said in (("blank", "have no boundary pixel"),
+                       ("full", f"are more than {limit} boundary")):
+        if (more := told[kind] - MASK_WARNINGS_NAMED) > 0:
+            out.append(f"{more} more {what} masks {said} (the first "
+                       f"{MASK_WARNINGS_NAMED} are named above)")
     return out
 
 
