@@ -184,6 +184,8 @@ def test_integer_lists_of_labels_keep_their_labels():
         [False, True, True, True], [False, False, True, False]]  # labels > 0
     with pytest.raises(MaskError, match="not a mask: it holds negative values"):
         as_bool_mask([[0, 1, 2, 3], [0, 0, 5, -1]])  # not read as background since 2026-12
+    with pytest.raises(MaskError, match=r"watershed marks boundaries -1: save labels == -1"):
+        as_bool_mask(np.array([[1, -1, 2], [1, -1, 2]], np.int32))  # cv2.watershed's output
     lab = np.zeros((64, 64), np.int64)
     lab[::8] = 3
     lab[:, ::8] = 7

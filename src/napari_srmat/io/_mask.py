@@ -164,7 +164,8 @@ def as_bool_mask(mask: Any, *, threshold: float | None = None, name: str = "mask
     if m.dtype.kind == "i" and (low := m.min(initial=0)) < 0:  # signed noise, -1 labels
         raise MaskError(f"{name} is not a mask: it holds negative values (down to {low}); "
                         "a mask is 0 and non-zero (boundary) or labels >= 0 (leave regions "
-                        "out with an exclusion mask)")
+                        "out with an exclusion mask; OpenCV's watershed marks boundaries "
+                        "-1: save labels == -1 as the mask)")
     if threshold is not None:
         t = check_threshold(threshold, field=f"threshold for the {name}")
         # probability maps: floats, and 8/16-bit maps beyond 0/1 (label maps, signed or
