@@ -93,8 +93,12 @@ _POISSON_WINDOW = 2
 #: nearest seed (labels leave room for seeds this far outside the image).
 _POISSON_REACH = 8
 #: Cells beyond the image whose seeds have labels of their own in the ``"poisson"`` layout:
-#: the reach, plus a region's padding for the blur and the boundary window (at most 39 px,
-#: 10 cells of the least h).
+#: twice the reach, so a padding pixel up to one reach outside the image (the blur's and
+#: boundary window's padding) finds its seed with a label of its own. Pixels inside the
+#: image and the boundary window's few pixels around it are exact whatever the padding; a
+#: padding pixel farther out (a strong blur at the least h: 3 blur + 1 px beyond 8 cells)
+#: whose nearest seed lay beyond this margin would take another seed's label, and so its
+#: colour, in the blurred edge only.
 _POISSON_LABEL_MARGIN = 2 * _POISSON_REACH
 #: P(N <= k), k = 0 .. _POISSON_MAX_SEEDS - 1, of a Poisson count of mean 1.
 _POISSON_CDF = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(_POISSON_MAX_SEEDS)])
