@@ -360,7 +360,6 @@ def _read_mask(path: Path) -> np.ndarray:
     return read_mask(path)
 
 
-
 def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list[tuple[Path, Path]]:
     """Pair images and masks by file stem.
 
