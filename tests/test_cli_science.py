@@ -492,3 +492,19 @@ def test_eval_maps_pairs_by_the_one_stem_rule(tmp_path, capsys, folder, second, 
     names = ", ".join(sorted([first, second]))
     assert out == "" and err == (f"srmat eval-maps: error: {d}: two files with stem 'img0' "
                                  f"({names}): images and masks pair by stem; keep one\n")
+
+
+def test_eval_maps_job_warnings_are_the_commands_warning_lines(tmp_path, capsys):
+    """A job's warning was printed ``[warning] message`` (run_job's line), every other
+    warning of a command ``srmat CMD: warning: message`` (with ``--json`` eval-maps
+    printed the same warning in that form): one rule now, with and without ``--json``."""
+    _write_maps(tmp_path / "prob", tmp_path / "masks", 2)
+    np.save(tmp_path / "prob" / "img1.npy", np.zeros((96, 96), np.float32))  # no boundary
+    told = []
+    for extra in ([], ["--json"]):
+        assert main(_eval_maps_argv(tmp_path, "--lines", "20", *extra)) == 0
+        err = capsys.readouterr().err.splitlines()
+        told.append([line for line in err if "warning" in line])
+    assert told[0] == told[1] and len(told[0]) == 1
+    assert told[0][0].startswith("srmat eval-maps: warning: no test line crosses a predicted "
+                                 "boundary in img1")

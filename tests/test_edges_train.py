@@ -1048,10 +1048,10 @@ def test_each_blank_or_all_boundary_training_mask_is_told(tmp_path, capsys):
             "--out", str(tmp_path / "run")]
     assert main(argv) == 0
     warned = [w for w in capsys.readouterr().err.splitlines() if "warning" in w]
-    assert (f"[warning] training mask {masks / 'im0.png'} has no "
+    assert (f"srmat edges train: warning: training mask {masks / 'im0.png'} has no "
             "boundary pixel: a blank or inverted export? (a field of one grain trains "
             "as all background)") in warned
-    assert (f"[warning] training mask {masks / 'im2.png'} is "
+    assert (f"srmat edges train: warning: training mask {masks / 'im2.png'} is "
             f"{100 * share:.0f}% boundary (more than 50%): it is not a boundary map "
             "(inverted?)") in warned
     assert not [w for w in warned if "im1.png" in w]

@@ -367,7 +367,8 @@ def test_sr_train_resume_with_nothing_to_resume_says_it_starts_a_new_run(small_p
             "--device", "cpu", "--resume", "--json"]
     assert main([*args, "--train-steps", "2"]) == 0
     captured = capsys.readouterr()
-    line = f"[warning] nothing to resume at {ckpt} (no train_state): starting a new run"
+    line = (f"srmat sr train: warning: nothing to resume at {ckpt} (no train_state): "
+            "starting a new run")
     assert line in captured.err.splitlines()
     assert json.loads(captured.out)["step"] == 2
     assert main([*args, "--train-steps", "3"]) == 0

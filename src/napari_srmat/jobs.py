@@ -94,7 +94,8 @@ class Log(Event):
     Parameters
     ----------
     message : str
-        One line, as the CLI prints it after ``[level]``.
+        One line, as the CLI prints it after ``[level]`` (a warning's after the
+        command's ``srmat CMD: warning:``, :func:`napari_srmat.cli.run_cli_job`).
     level : str
         ``"info"`` (what the job is doing: a widget's status line only), ``"notice"``
         (what the user must know of the outcome: an output resumed or already complete;
@@ -270,6 +271,7 @@ def run_job(
     raise_on_stop: bool = False,
     stream=None,
     show_stopped: bool = True,
+    warning_line: Callable[[str], str] | None = None,
 ) -> T:
     """Drive a job generator to completion and return its result.
 
@@ -292,6 +294,10 @@ def run_job(
         Print a :class:`Stopped` event's ``[stopped]`` line (unless ``quiet``); False
         where the caller tells the stop itself (``srmat``'s one ``interrupted`` line,
         :func:`napari_srmat.cli.run_cli_job`).
+    warning_line : callable, optional
+        The line of a warning :class:`Log` from its message (``srmat``'s one-line
+        warning rule, ``srmat CMD: warning: message``: :func:`napari_srmat.cli.run_cli_job`);
+        None: ``[warning] message``, as the other levels' ``[level] message``.
 
     Returns
     -------
@@ -337,7 +343,9 @@ def run_job(
                 bar.n = event.done
                 bar.refresh()
                 continue
-            if isinstance(event, Log):
+            if isinstance(event, Log) and event.level == "warning" and warning_line:
+                line = warning_line(event.message)
+            elif isinstance(event, Log):
                 line = f"[{event.level}] {event.message}"
             elif isinstance(event, Metric):
                 vals = ", ".join(f"{k}={v:.4g}" for k, v in event.values.items())

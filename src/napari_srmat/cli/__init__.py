@@ -26,6 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +119,20 @@ class Interrupted(KeyboardInterrupt):
     """
 
 
+#: What gives the command :func:`main` runs (:func:`command_name`, read when needed: ``srmat
+#: sr`` names its action once it parses it), for the lines told on its behalf (a job's
+#: warnings, :func:`run_cli_job`); ``"srmat"`` outside :func:`main`.
+_RUNNING_COMMAND: ContextVar[Callable[[], str]] = ContextVar("srmat_command",
+                                                             default=lambda: "srmat")
+
+
 def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
                 on_event: Callable[[Any], None] | None = None) -> Any:
     """Drive a job generator for a command (:func:`napari_srmat.jobs.run_job`, progress
     on stderr) and return its result; the one rule of a job that stops before completion.
+    The job's warnings are the command's warning lines (:func:`warning_line`,
+    ``srmat CMD: warning: message``), as every other warning of a command; its other
+    messages ``[info] ...``, ``[notice] ...``.
 
     Parameters
     ----------
@@ -161,7 +172,9 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
 
     try:
         # the stop is told once, by main's "interrupted (MESSAGE)" line
-        result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False)
+        where = _RUNNING_COMMAND.get()
+        result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
+                         warning_line=lambda message: warning_line(where(), message))
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
         if resume is None or isinstance(exc, Interrupted):
             raise
@@ -956,6 +969,7 @@ def _command(argv: Sequence[str] | None) -> int:
     if argv is None and not args.debug:  # the console: warnings on one line, no source
         _one_line_warnings(where)
         _quiet_pending_task_debris()
+    running = _RUNNING_COMMAND.set(where)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
@@ -974,6 +988,8 @@ def _command(argv: Sequence[str] | None) -> int:
         print(error_line(where(), exc), file=sys.stderr)
         _tell_notes(where(), exc)
         return 2 if is_user_error(exc) else 1
+    finally:
+        _RUNNING_COMMAND.reset(running)
 
 
 #: How the line of an interrupt names the OS error it came during (:func:`interrupted_line`).

@@ -10,6 +10,7 @@ from . import (
     PATTERN_HELP,
     UserError,
     checked_integer_arg,
+    command_name,
     lines_arg,
     naming_file,
     print_json,
@@ -147,9 +148,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot,
                                       overwrite=args.overwrite))
-    if args.json:  # (without --json, run_job has printed them as [warning] lines)
+    if args.json:  # the same lines run_cli_job prints without --json (quiet here)
         for w in res["warnings"]:
-            print(warning_line("srmat eval-maps", w), file=sys.stderr)
+            print(warning_line(command_name(args), w), file=sys.stderr)
     if args.json:
         print_json(res)
         return 0
