@@ -806,6 +806,28 @@ def test_local_n_counts_the_cpus_this_process_may_use(monkeypatch):
         _distributed.check_scheduler("local:9")
 
 
+def test_local_n_refusal_counts_the_cpus_once(monkeypatch):
+    """The refusal of local:N read the usable CPUs four times (the limit twice, the CPUs
+    twice): an affinity that changed meanwhile (a batch system resizing the job) gave a
+    line that disagrees with the check, local:9 refused on 2 CPUs (limit 8) as '(12 for 3
+    CPUs); give local:3'. One reading now (failed before: that line)."""
+    import os
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    readings = []
+
+    def affinity(pid):
+        readings.append(pid)
+        return set(range(2 if len(readings) == 1 else 3))
+
+    monkeypatch.setattr(os, "sched_getaffinity", affinity)
+    with pytest.raises(SchedulerError, match="^local:9 would start 9 worker processes: at "
+                       r"most 4 per CPU here \(8 for 2 CPUs\); give local:2$"):
+        _distributed.check_scheduler("local:9")
+    assert len(readings) == 1
+
+
 def _square(x):
     return x * x
 

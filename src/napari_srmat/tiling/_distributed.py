@@ -742,13 +742,13 @@ def check_scheduler(scheduler: str) -> tuple[str, int | None]:
         n = text[len(LOCAL_PREFIX):]
         if not n.isdigit() or int(n) < 1:
             raise SchedulerError(f"local:N needs a positive number of workers, got {text!r}")
-        if int(n) > local_worker_limit():  # local:100000 spawned Pythons until memory ran out
-            from ..estimates import usable_cpus
-
+        limit = local_worker_limit()  # read once: the line's numbers agree
+        if int(n) > limit:  # local:100000 spawned Pythons until memory ran out
+            cpus = limit // LOCAL_WORKERS_PER_CPU
             raise SchedulerError(
                 f"{text} would start {int(n)} worker processes: at most "
-                f"{LOCAL_WORKERS_PER_CPU} per CPU here ({local_worker_limit()} for "
-                f"{usable_cpus()} CPUs); give local:{usable_cpus()}")
+                f"{LOCAL_WORKERS_PER_CPU} per CPU here ({limit} for {cpus} CPUs); "
+                f"give local:{cpus}")
         return text, int(n)
     if not _ADDRESS.fullmatch(text):
         raise SchedulerError(f"scheduler must be an address with its port, like "
