@@ -13,6 +13,7 @@ import torch
 
 from napari_srmat.edges.data import (
     BoundaryDataError,
+    BoundarySample,
     dilate_boundaries,
     random_crop_augment,
     synthetic_samples,
@@ -828,7 +829,6 @@ def test_large_validation_images_are_validated_tile_by_tile(monkeypatch):
     by tile, as evaluate_boundaries predicts; the scores stay those of the whole image."""
     import napari_srmat.edges.evaluate as evaluate
     import napari_srmat.tiling as tiling
-    from napari_srmat.edges.data import BoundarySample
     from napari_srmat.edges.model import build_uaed, default_arch_config
     from napari_srmat.edges.train import validate
 
@@ -868,7 +868,6 @@ def test_a_diverged_model_on_a_large_validation_image_is_told_so(monkeypatch):
     tiles', not that the training diverged (as for a smaller image)."""
     import napari_srmat.edges.evaluate as evaluate
     import napari_srmat.tiling as tiling
-    from napari_srmat.edges.data import BoundarySample
     from napari_srmat.edges.model import build_uaed, default_arch_config
     from napari_srmat.edges.train import validate
 
@@ -1069,8 +1068,10 @@ def test_many_blank_or_all_boundary_masks_are_named_up_to_a_few_then_counted():
     blank, full = np.zeros((8, 8), bool), np.ones((8, 8), bool)
     edge = np.zeros((8, 8), bool)
     edge[3] = True
-    masks = ([(f"b{i}.png", blank) for i in range(n + 7)] + [("ok.png", edge)]
-             + [(f"f{i}.png", full) for i in range(n + 2)])
+    image = np.zeros((3, 8, 8), np.float32)
+    masks = ([BoundarySample(image, blank, f"b{i}.png") for i in range(n + 7)]
+             + [BoundarySample(image, edge, "ok.png")]
+             + [BoundarySample(image, full, f"f{i}.png") for i in range(n + 2)])
     lines = mask_content_warnings(masks, "training")
     assert len(lines) == 2 * n + 2
     assert [s.split()[2] for s in lines[:n]] == [f"b{i}.png" for i in range(n)]
@@ -1081,3 +1082,29 @@ def test_many_blank_or_all_boundary_masks_are_named_up_to_a_few_then_counted():
     # a few of each are all named, with no count line (the warnings of 0c96950 unchanged)
     few = mask_content_warnings(masks[:n] + masks[-n:], "training")
     assert len(few) == 2 * n and not [s for s in few if "more training masks" in s]
+
+
+def test_training_masks_boundary_pixels_are_counted_once(monkeypatch):
+    """check_has_boundaries and mask_content_warnings each counted every mask's boundary
+    pixels (two passes over each training and validation mask); one count now, shared
+    (BoundarySample.boundary_pixels), with the same refusal and warnings (failed before:
+    6 counts of 3 masks)."""
+    from napari_srmat.edges.data import check_has_boundaries, mask_content_warnings
+
+    image = np.zeros((3, 8, 8), np.float32)
+    edge = np.zeros((8, 8), bool)
+    edge[3] = True
+    samples = [BoundarySample(image, m.copy(), f"m{i}.png")
+               for i, m in enumerate((edge, np.zeros((8, 8), bool), np.ones((8, 8), bool)))]
+    counted = []
+    count_nonzero = np.count_nonzero
+
+    def counting(a, *args, **kwargs):
+        counted.append(a.shape)
+        return count_nonzero(a, *args, **kwargs)
+
+    monkeypatch.setattr(np, "count_nonzero", counting)
+    check_has_boundaries(samples, "training")
+    lines = mask_content_warnings(samples, "training")
+    assert len(counted) == 3
+    assert [s.split()[2] for s in lines] == ["m1.png", "m2.png"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,12 @@ class BoundarySample:
     image: np.ndarray
     mask: np.ndarray
     name: str = ""
+
+    @cached_property
+    def boundary_pixels(self) -> int:
+        """The mask's boundary (True) pixels, counted once for the checks that read it
+        (:func:`check_has_boundaries`, :func:`mask_content_warnings`)."""
+        return int(np.count_nonzero(self.mask))
 
 
 def to_model_image(image: np.ndarray) -> np.ndarray:
@@ -431,7 +438,7 @@ def check_has_boundaries(samples: list[BoundarySample], what: str, *,
     BoundaryDataError
         Naming the split, its folder and its first images.
     """
-    n_pos = sum(int(np.count_nonzero(s.mask)) for s in samples)
+    n_pos = sum(s.boundary_pixels for s in samples)
     n_all = sum(int(s.mask.size) for s in samples)
     if samples and (n_pos == 0 or n_pos == n_all):
         kind = "no boundary" if n_pos == 0 else "only boundary (no background)"
@@ -450,7 +457,8 @@ def check_has_boundaries(samples: list[BoundarySample], what: str, *,
 MASK_WARNINGS_NAMED = 5
 
 
-def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) -> list[str]:
+def mask_content_warnings(samples: Sequence[BoundarySample], what: str,
+                          names: Sequence[str] | None = None) -> list[str]:
     """A warning line for each mask of a data set that is not a boundary map as it
     stands: no boundary pixel (more likely a blank or inverted export than a field of
     one grain) or more than :data:`~napari_srmat.metrics.heyn.MAX_BOUNDARY_FRACTION` of
@@ -460,10 +468,14 @@ def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) ->
 
     Parameters
     ----------
-    masks : iterable of (str, ndarray of bool)
-        Each mask with the name to tell (its file, or its place in a list).
+    samples : sequence of BoundarySample
+        The image/mask pairs of one split (their masks' boundary pixels counted once,
+        :attr:`BoundarySample.boundary_pixels`).
     what : str
         The split, for the message (``"training"``).
+    names : sequence of str, optional
+        The name to tell of each mask (its file); default the samples' names (their
+        place in a list: ``train-0``).
 
     Returns
     -------
@@ -472,9 +484,11 @@ def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) ->
 
     Examples
     --------
-    >>> blank, inverted = np.zeros((4, 4), bool), np.ones((4, 4), bool)
-    >>> for line in mask_content_warnings([("a.png", blank), ("b.png", inverted)],
-    ...                                   "training"):
+    >>> image = np.zeros((3, 4, 4), np.float32)
+    >>> blank = BoundarySample(image, np.zeros((4, 4), bool))
+    >>> inverted = BoundarySample(image, np.ones((4, 4), bool))
+    >>> for line in mask_content_warnings([blank, inverted], "training",
+    ...                                   names=["a.png", "b.png"]):
     ...     print(line.split(":")[0])
     training mask a.png has no boundary pixel
     training mask b.png is 100% boundary (more than 50%)
@@ -484,8 +498,9 @@ def mask_content_warnings(masks: Iterable[tuple[str, np.ndarray]], what: str) ->
     limit = f"{100 * MAX_BOUNDARY_FRACTION:.0f}%"
     out = []
     told = {"blank": 0, "full": 0}
-    for name, mask in masks:
-        share = np.count_nonzero(mask) / max(1, mask.size)
+    names = [s.name for s in samples] if names is None else names
+    for name, sample in zip(names, samples, strict=True):
+        share = sample.boundary_pixels / max(1, sample.mask.size)
         kind = "blank" if share == 0 else "full" if share > MAX_BOUNDARY_FRACTION else None
         if kind is None:
             continue

@@ -526,8 +526,7 @@ def _train_boundaries(config, stop, held):
     check_has_boundaries(train, "training", folder=train_masks_dir,
                          consequence="there is nothing to train on")
     for split, samples, what in (("train", train, "training"), ("val", val, "validation")):
-        for line in mask_content_warnings(zip(mask_names[split], (t.mask for t in samples)),
-                                          what):
+        for line in mask_content_warnings(samples, what, names=mask_names[split]):
             yield Log(line, level="warning")
     training_record = _training_record(cfg, data)
     if cfg.crop is not None:  # the crops would be smaller than asked (or zoomed up)
