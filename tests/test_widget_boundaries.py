@@ -522,3 +522,30 @@ def test_boundary_maps_stay_on_their_image_when_it_is_placed_by_hand(make_napari
     viewer.layers.remove(image)
     maps.boundaries.scale = (1.0, 1.0)
     np.testing.assert_allclose(maps.boundaries.scale, (1.0, 1.0))
+
+
+def test_maps_the_slider_thresholded_are_freed_after_a_new_prediction(
+        make_napari_viewer, qtbot, tiny_checkpoint):
+    """Each slider move thresholds the maps in a napari worker, and napari keeps every
+    worker it made for the viewer's session, with the arguments it was given: the
+    probability and uncertainty maps of every earlier prediction the slider had touched
+    lived for the session (two float32 images each). A threshold worker holds its maps
+    only while it runs now (``function_worker``)."""
+    import gc
+    import weakref
+    from dataclasses import replace
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_image(), rgb=True, name="scan")
+    w = _predicted(viewer, layer, qtbot, tiny_checkpoint)
+    qtbot.waitUntil(lambda: w.run_btn.isEnabled(), timeout=10_000)
+    old = weakref.ref(w.maps)
+    w.set_threshold(0.6)
+    qtbot.waitUntil(lambda: not w.threshold_pending, timeout=10_000)
+    new = replace(w.maps, prob=np.ones_like(np.asarray(w.maps.prob)), threshold=0.6)
+    w._on_result((new, np.ones(np.shape(new.prob), bool), True, None))
+    del new
+    for _ in range(3):
+        qtbot.wait(10)
+        gc.collect()
+    assert old() is None

@@ -199,3 +199,54 @@ def test_an_audit_widget_that_showed_a_boundary_overlay_is_freed(make_napari_vie
     widget.close()
     del widget
     assert _alive(refs, qtbot) == []
+
+
+class _Inputs:
+    """What a widget's job closure holds (its images), weakly referable."""
+
+
+@pytest.mark.parametrize("how", ["returned", "quit"])
+def test_a_finished_jobs_inputs_are_freed(make_napari_viewer, qtbot, how):
+    """napari keeps every worker it made for the viewer's session (its task list holds
+    each worker's ``quit``), and the worker held start_job's thread function, whose
+    closure held the job's ``make_generator``: the images a widget's job closed over
+    (a super-resolution input, a Heyn source) lived for the session, after the job had
+    ended and their layers were deleted. They are freed once the job ends, returned or
+    quit; napari's list still grows by one small worker per job."""
+    from napari_srmat.widgets._worker import start_job
+
+    make_napari_viewer()  # napari registers a worker with the current viewer's window
+    inputs = _Inputs()
+    ref = weakref.ref(inputs)
+    ended: list[bool] = []
+
+    def job(stop, held):
+        for k in range(3):
+            yield Progress(k, 3, stage="tiles")
+        return k
+
+    worker, _ = start_job(lambda stop, held=inputs: job(stop, held),
+                          on_finished=lambda: ended.append(True))
+    if how == "quit":
+        worker.quit()
+    qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
+    del worker, inputs
+    assert _alive({"job inputs": ref}, qtbot) == []
+
+
+def test_a_function_workers_arguments_are_freed_once_it_returned(make_napari_viewer, qtbot):
+    """The same for a widget's one-call worker (the Audit overlay's crops of the LR and SR
+    images, a threshold slider's maps): napari's worker kept its arguments for the
+    session; ``function_worker`` holds them until the call only."""
+    from napari_srmat.widgets._worker import function_worker
+
+    make_napari_viewer()
+    inputs = _Inputs()
+    ref = weakref.ref(inputs)
+    worker = function_worker(lambda held, n: n + 1, inputs, n=1)
+    got: list[int] = []
+    worker.returned.connect(got.append)
+    worker.start()
+    qtbot.waitUntil(lambda: got == [2], timeout=10_000)
+    del worker, inputs
+    assert _alive({"arguments": ref}, qtbot) == []

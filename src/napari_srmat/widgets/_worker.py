@@ -9,10 +9,11 @@ how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator
 from typing import Any
 
-from napari.qt.threading import GeneratorWorker, thread_worker
+from napari.qt.threading import FunctionWorker, GeneratorWorker, create_worker, thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
@@ -28,8 +29,9 @@ from ..jobs import (
     format_duration,
 )
 
-__all__ = ["start_job", "ProgressForwarder", "SingleJobMixin", "ask_yes_no", "user_action",
-           "qt_alive", "show_log", "failed_line", "DONE", "STOPPED", "FAILED"]
+__all__ = ["start_job", "function_worker", "ProgressForwarder", "SingleJobMixin",
+           "ask_yes_no", "user_action", "qt_alive", "show_log", "failed_line", "DONE",
+           "STOPPED", "FAILED"]
 
 #: The words a widget's status line ends a job with, the same in every widget: ``done``
 #: (:meth:`ProgressForwarder.done_line`, which also says a resumed or already complete
@@ -110,11 +112,15 @@ def start_job(
     """
     token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
     jobs: list[Generator[Event, Any, Any]] = []
+    # napari keeps every worker it made for the session, and with it this function (its
+    # status slots' partials; function_worker): taken out of its list once called, the
+    # job's inputs (the images its closure holds) go when it ends
+    pending = [make_generator]
 
     @thread_worker(start_thread=False)
     def _run():
         try:
-            jobs.append(make_generator(token))
+            jobs.append(pending.pop()(token))
             result = yield from jobs[0]
         except Exception as exc:  # told once, on the main thread (below)
             yield _Failed(exc)
@@ -160,6 +166,8 @@ def start_job(
                 job.close()
             except Exception as exc:
                 _yielded(_Failed(exc))
+        jobs.clear()
+        pending.clear()  # a job quit before it began
         if worker.abort_requested:  # quit: a stop, whose result, if any, never came
             token.request_stop()
         try:
@@ -195,6 +203,25 @@ def start_job(
         owner.destroyed.connect(_owner_deleted)
     worker.start()
     return worker, token
+
+
+def function_worker(func: Callable[..., Any], *args: Any, **kwargs: Any) -> FunctionWorker:
+    """napari's worker of ``func(*args, **kwargs)``, not started, holding the arguments
+    only until the call.
+
+    napari keeps every worker it made for the viewer's session (its task list holds
+    each one's ``quit``), and a worker keeps what it was given: the maps a threshold
+    slider's worker thresholded, the images of an overlay, lived on after the widget had
+    moved on to new ones. Connect ``returned`` / ``errored`` and call ``start()``.
+    """
+    held = [(args, kwargs)]
+
+    @functools.wraps(func)  # napari names the task after the function
+    def call() -> Any:
+        call_args, call_kwargs = held.pop()
+        return func(*call_args, **call_kwargs)
+
+    return create_worker(call, _start_thread=False)
 
 
 def user_action(action: Callable[[], Any], status=None) -> Callable[..., None]:

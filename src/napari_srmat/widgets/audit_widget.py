@@ -58,6 +58,7 @@ from ._worker import (
     ShutDownWhenClosedMixin,
     SingleJobMixin,
     ask_yes_no,
+    function_worker,
     qt_alive,
     user_action,
 )
@@ -1059,8 +1060,6 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             self.status.setText("boundary overlay: the LR or SR layer of this session was "
                                 "removed from the viewer")
             return
-        from napari.qt.threading import create_worker
-
         sr = self.sr_layer.data[0] if self.sr_layer.multiscale else self.sr_layer.data
         lr = self.lr_up_layer.data[0] if self.lr_up_layer.multiscale else self.lr_up_layer.data
         sc = s.scale
@@ -1071,7 +1070,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         cy1, cx1 = min(sr.shape[0], y1 + pad), min(sr.shape[1], x1 + pad)
         seq = self._overlay_seq
         settings, note = overlay_rule(s.detector)
-        worker = create_worker(_overlay_maps, sr, lr, sc, (cy0, cy1, cx0, cx1), settings)
+        worker = function_worker(_overlay_maps, sr, lr, sc, (cy0, cy1, cx0, cx1), settings)
         # the slots hold the widget weakly: Qt holds them by references the garbage
         # collector does not see, and the worker (its ``_overlay_worker``, napari's
         # task list) outlives the job, so a slot holding it kept a closed widget alive

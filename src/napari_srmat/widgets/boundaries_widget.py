@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from napari.qt.threading import thread_worker
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -22,7 +21,7 @@ from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
 from ._qt import LayerCombo
-from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by
+from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, function_worker
 from .layers import (
     OWN_LAYER_KEY,
     BoundaryLayers,
@@ -48,8 +47,7 @@ TTA_CHOICES = {"checkpoint default": None, "none (fast)": "none",
                "8 flips/rotations (8x slower)": "d4"}
 
 
-@thread_worker(start_thread=False)
-def _threshold_worker(maps, threshold: float, skeletonize: bool):
+def _thresholded(maps, threshold: float, skeletonize: bool):
     """Threshold (and thin) the map off the GUI thread, and its error map at that threshold.
 
     Returns (maps, threshold, skel, mask, error map or None): the maps thresholded, so
@@ -176,7 +174,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return None
         skel = self.skeletonize.isChecked()
         self._requested = (float(threshold), skel)
-        worker = _threshold_worker(self.maps, float(threshold), skel)
+        worker = function_worker(_thresholded, self.maps, float(threshold), skel)
         worker.returned.connect(self._show_mask)
         worker.start()
         return worker
