@@ -25,11 +25,13 @@ from napari_srmat._napari_io import read_micrograph
 from napari_srmat.cli import main as cli_main
 from napari_srmat.io import (
     GIVE_PIXEL_SIZE,
+    MAP_SUFFIXES,
     ImageReadError,
     OmeZarrStreamWriter,
     StreamMismatchError,
     default_n_levels,
     image_info,
+    images_by_stem,
     list_pairs,
     read_grey_or_rgb_float,
     read_image,
@@ -1219,6 +1221,36 @@ def test_list_pairs_and_mask(tmp_path, rng):
         list_pairs(tmp_path, "train")
     with pytest.raises(ImageReadError, match="not found"):
         list_pairs(tmp_path, "val")
+
+
+@pytest.mark.parametrize("image, mask", [("s1.ome.tif", "s1.png"), ("s1.ome.tiff", "s1.tif"),
+                                         ("s1.ome.tif", "s1.ome.tif")])
+def test_an_ome_tiff_pairs_by_the_stem_of_an_ome_zarr(tmp_path, rng, image, mask):
+    """The stem of s1.ome.zarr was s1 and that of s1.ome.tif s1.ome: an OME-TIFF scan
+    paired neither with its mask s1.png (training, edges eval, three-arm: 'no mask for
+    image(s) s1.ome') nor with an s1.ome.zarr map. One stem rule now (io.image_stem: the
+    name less its suffix and an .ome before it), also the sample's name in reports."""
+    from napari_srmat.edges.data import list_image_mask_pairs, load_pairs
+
+    for folder in ("images", "masks"):
+        (tmp_path / "train" / folder).mkdir(parents=True)
+    tifffile.imwrite(tmp_path / "train" / "images" / image, _rgb(rng, 16, 16))
+    m = np.zeros((16, 16), np.uint8)
+    m[4:6] = 255
+    if mask.endswith(".tif"):
+        tifffile.imwrite(tmp_path / "train" / "masks" / mask, m)
+    else:
+        Image.fromarray(m).save(tmp_path / "train" / "masks" / mask)
+    pairs = [(p.name, q.name) for p, q in list_pairs(tmp_path, "train")]
+    assert pairs == [(image, mask)]
+    root = tmp_path / "train"
+    found = list_image_mask_pairs(root / "images", root / "masks")
+    assert [(p.name, q.name) for p, q in found] == pairs
+    assert [s.name for s in load_pairs(found)] == ["s1"]
+    # a map store of srmat edges predict pairs with the OME-TIFF (srmat eval-maps' rule)
+    write_ome_zarr(m, tmp_path / "s1.ome.zarr")
+    maps = images_by_stem(tmp_path, suffixes=MAP_SUFFIXES)
+    assert list(maps) == ["s1"] and list(images_by_stem(root / "images")) == ["s1"]
 
 
 def test_cli_info(tmp_path, rng, capsys):

@@ -133,9 +133,10 @@ def get_reader(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Callabl
 
 def _layer_name(path: str | os.PathLike) -> str:
     """A layer's name from its file: the name without its endings (``scan.ome.zarr``,
-    ``scan.ome.tif`` and ``scan.png`` all give ``scan``)."""
-    stem = Path(path).stem
-    return stem[:-len(".ome")] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
+    ``scan.ome.tif`` and ``scan.png`` all give ``scan``: :func:`napari_srmat.io.image_stem`)."""
+    from .io import image_stem
+
+    return image_stem(path)
 
 
 def _units_um() -> tuple[str, str]:

@@ -906,13 +906,14 @@ def check_store_name(out: str | os.PathLike) -> None:
 def _named_like_an_image(out: str | os.PathLike) -> tuple[str, Path] | None:
     """``(KIND, the name without it)`` of a path ending in one of
     :data:`IMAGE_FILE_SUFFIXES` (``scan.ome.tif`` -> ``("TIF", scan)``); None else."""
+    from .io import image_stem
+
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_FILE_SUFFIXES:
         return None
-    stem = path.stem  # scan.ome.tif -> scan, not scan.ome.ome.zarr
-    stem = stem[:-4] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
-    return suffix[1:].upper(), path.with_name(stem)
+    # scan.ome.tif -> scan, not scan.ome.ome.zarr
+    return suffix[1:].upper(), path.with_name(image_stem(path))
 
 
 def check_folder_name(out: str | os.PathLike) -> None:

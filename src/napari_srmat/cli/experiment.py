@@ -129,7 +129,7 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
 def _three_arm(args: argparse.Namespace) -> int:
     from ..edges import load_boundary_model
     from ..errors import not_found_message
-    from ..io import list_pairs, read_grey_or_rgb_float, read_mask
+    from ..io import image_stem, list_pairs, read_grey_or_rgb_float, read_mask
     from ..outputs import check_figure_file, check_output_file
     from ..studies.three_arm import (
         REPORT_KIND,
@@ -166,7 +166,7 @@ def _three_arm(args: argparse.Namespace) -> int:
     model = load_boundary_model(args.checkpoint, device=args.device)
     images = [read_grey_or_rgb_float(p) for p, _ in pairs]
     masks = [read_mask(m) for _, m in pairs]
-    result = run_cli_job(three_arm_job(images, masks, names=[p.stem for p, _ in pairs],
+    result = run_cli_job(three_arm_job(images, masks, names=[image_stem(p) for p, _ in pairs],
                                    model=model, sr_models=sr_models,
                                    sr_of_native=sr_of_native, device=args.device),
                          quiet=args.json)

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import check_seed, not_found_message
-from ..io import all_finite, as_rgb, check_channels_last, images_by_stem, to_float01
+from ..io import (
+    all_finite,
+    as_rgb,
+    check_channels_last,
+    image_stem,
+    images_by_stem,
+    to_float01,
+)
 
 __all__ = [
     "BoundaryDataError",
@@ -380,17 +387,17 @@ def list_image_mask_pairs(images_dir: str | Path, masks_dir: str | Path) -> list
     for d in (images_dir, masks_dir):
         if not d.is_dir():
             raise BoundaryDataError(not_found_message(d, "folder"))
-    images = list(images_by_stem(images_dir, BoundaryDataError).values())
+    images = images_by_stem(images_dir, BoundaryDataError)
     masks = images_by_stem(masks_dir, BoundaryDataError)
     if not images:
         raise BoundaryDataError(f"no images in {images_dir}")
-    missing = [p.name for p in images if p.stem not in masks]
+    missing = [p.name for stem, p in images.items() if stem not in masks]
     if missing:
         raise BoundaryDataError(
             f"{len(missing)} image(s) in {images_dir} have no mask in {masks_dir}: "
             f"{', '.join(missing[:5])}"
         )
-    return [(p, masks[p.stem]) for p in images]
+    return [(p, masks[stem]) for stem, p in images.items()]
 
 
 def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
@@ -406,7 +413,7 @@ def load_pairs(pairs: list[tuple[Path, Path]]) -> list[BoundarySample]:
             raise BoundaryDataError(
                 f"mask {mp} is {m.shape} but image {ip} is {img.shape[1:]}"
             )
-        out.append(BoundarySample(img, m, ip.stem))
+        out.append(BoundarySample(img, m, image_stem(ip)))
     return out
 
 

@@ -7,6 +7,7 @@ Everything that may be large is a Dask array; outputs stream into OME-Zarr throu
 from ._data import (
     IMAGE_SUFFIXES,
     MAP_SUFFIXES,
+    image_stem,
     images_by_stem,
     list_pairs,
     read_grey_or_rgb_float,
@@ -133,6 +134,7 @@ __all__ = [
     "image_info",
     "list_pairs",
     "images_by_stem",
+    "image_stem",
     "open_mask_file",
     "read_array",
     "read_grey_or_rgb_float",

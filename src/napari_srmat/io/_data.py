@@ -11,7 +11,7 @@ from ._float import check_pixel_values, grey_or_rgb, to_float01
 from ._read import ImageReadError, read_image
 
 __all__ = ["read_grey_or_rgb_float", "list_pairs", "IMAGE_SUFFIXES", "MAP_SUFFIXES",
-           "images_by_stem"]
+           "images_by_stem", "image_stem"]
 
 #: File suffixes treated as images by :func:`list_pairs`.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -20,8 +20,37 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: images', NumPy arrays and (OME-)Zarr stores (``prob.ome.zarr`` has the stem ``prob``).
 MAP_SUFFIXES = IMAGE_SUFFIXES + (".npy", ".zarr")
 
-#: The double suffix of an OME-Zarr store, dropped whole from its stem.
-_OME_ZARR = ".ome.zarr"
+#: The inner suffix of an OME file (``scan.ome.tif``, ``scan.ome.zarr``), dropped with the
+#: outer one from its stem (:func:`image_stem`).
+OME_INNER_SUFFIX = ".ome"
+
+
+def image_stem(path: str | os.PathLike) -> str:
+    """The stem of an image file or store: its name without its suffix and an ``.ome``
+    before it. The one rule of the package's stems: images and masks pair by it
+    (:func:`images_by_stem`), a layer read by napari is named by it, and an output named
+    like an image is told the ``.ome.zarr`` name it stands for.
+
+    Parameters
+    ----------
+    path : path-like
+        A file or store.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> [image_stem(n) for n in ("s1.ome.zarr", "s1.ome.tif", "s1.OME.TIFF", "s1.png")]
+    ['s1', 's1', 's1', 's1']
+    >>> image_stem("scan.v2.tif"), image_stem(".ome.tif")
+    ('scan.v2', '.ome')
+    """
+    stem = Path(path).stem
+    inner = len(OME_INNER_SUFFIX)
+    return stem[:-inner] if stem.lower().endswith(OME_INNER_SUFFIX) and len(stem) > inner \
+        else stem
 
 
 def images_by_stem(folder: str | os.PathLike,
@@ -33,9 +62,10 @@ def images_by_stem(folder: str | os.PathLike,
 
     Every entry whose name ends in one of ``suffixes`` counts, hidden ones
     (``.DS_Store``, macOS's ``._scan.png``) excepted; a folder so named is listed too, for
-    its read to say what it is. The stem is the name without its suffix (``a0.ome.zarr``:
-    ``a0``). Two entries of one stem (``a0.png`` and ``a0.tif``) are refused: one of them
-    would be measured in the other's place.
+    its read to say what it is. The stem is :func:`image_stem`'s, the name without its
+    suffix and an ``.ome`` before it (``a0.ome.zarr``, ``a0.ome.tif``: ``a0``). Two
+    entries of one stem (``a0.png`` and ``a0.tif``, or ``a0.ome.tif``) are refused: one of
+    them would be measured in the other's place.
 
     Parameters
     ----------
@@ -61,7 +91,7 @@ def images_by_stem(folder: str | os.PathLike,
     for p in sorted(d.iterdir()):
         if p.suffix.lower() not in suffixes or p.name.startswith("."):
             continue
-        stem = p.name[:-len(_OME_ZARR)] if p.name.lower().endswith(_OME_ZARR) else p.stem
+        stem = image_stem(p)
         if stem in out:
             raise error(f"{d}: two files with stem {stem!r} ({out[stem].name}, "
                         f"{p.name}): images and masks pair by stem; keep one")
