@@ -530,7 +530,7 @@ def test_maps_the_slider_thresholded_are_freed_after_a_new_prediction(
     worker it made for the viewer's session, with the arguments it was given: the
     probability and uncertainty maps of every earlier prediction the slider had touched
     lived for the session (two float32 images each). A threshold worker holds its maps
-    only while it runs now (``function_worker``)."""
+    only while it runs now (``start_function``)."""
     import gc
     import weakref
     from dataclasses import replace

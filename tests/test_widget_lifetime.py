@@ -237,16 +237,14 @@ def test_a_finished_jobs_inputs_are_freed(make_napari_viewer, qtbot, how):
 def test_a_function_workers_arguments_are_freed_once_it_returned(make_napari_viewer, qtbot):
     """The same for a widget's one-call worker (the Audit overlay's crops of the LR and SR
     images, a threshold slider's maps): napari's worker kept its arguments for the
-    session; ``function_worker`` holds them until the call only."""
-    from napari_srmat.widgets._worker import function_worker
+    session; ``start_function`` holds them until the call only."""
+    from napari_srmat.widgets._worker import start_function
 
     make_napari_viewer()
     inputs = _Inputs()
     ref = weakref.ref(inputs)
-    worker = function_worker(lambda held, n: n + 1, inputs, n=1)
     got: list[int] = []
-    worker.returned.connect(got.append)
-    worker.start()
+    worker = start_function(lambda held, n: n + 1, (inputs, 1), on_returned=got.append)
     qtbot.waitUntil(lambda: got == [2], timeout=10_000)
     del worker, inputs
     assert _alive({"arguments": ref}, qtbot) == []

@@ -10,10 +10,17 @@ how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
-from napari.qt.threading import FunctionWorker, GeneratorWorker, create_worker, thread_worker
+from napari.qt.threading import (
+    FunctionWorker,
+    GeneratorWorker,
+    WorkerBase,
+    create_worker,
+    thread_worker,
+)
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
@@ -29,7 +36,7 @@ from ..jobs import (
     format_duration,
 )
 
-__all__ = ["start_job", "function_worker", "ProgressForwarder", "SingleJobMixin",
+__all__ = ["start_job", "start_function", "ProgressForwarder", "SingleJobMixin",
            "ask_yes_no", "user_action", "qt_alive", "show_log", "failed_line", "DONE",
            "STOPPED", "FAILED"]
 
@@ -73,6 +80,37 @@ def qt_alive(widget) -> bool:
     return True
 
 
+class _WarningsKept:
+    """The process's warnings state (``warnings.showwarning``, the filters) as it was
+    before the first of the running workers began, put back when the last has ended.
+
+    superqt's worker swaps both for the time it runs, in a ``catch_warnings`` that
+    restores what it saw when it began: two overlapping workers, the first ending first,
+    left the first's swap installed (its showwarning sending every later warning to that
+    finished worker). Main thread: :func:`start_job` and :func:`start_function` count
+    their workers in before starting them; a worker's ``finished`` comes after its own
+    restore.
+    """
+
+    running = 0
+    saved: warnings.catch_warnings | None = None
+
+    @classmethod
+    def started(cls, worker: WorkerBase) -> None:
+        if cls.running == 0:
+            cls.saved = warnings.catch_warnings()
+            cls.saved.__enter__()
+        cls.running += 1
+        worker.finished.connect(cls.ended)
+
+    @classmethod
+    def ended(cls) -> None:
+        cls.running -= 1
+        if cls.running == 0 and cls.saved is not None:
+            cls.saved.__exit__(None, None, None)
+            cls.saved = None
+
+
 def start_job(
     make_generator: Callable[[StopToken], Generator[Event, Any, Any]],
     *,
@@ -113,7 +151,7 @@ def start_job(
     token = token if token is not None else StopToken()  # a StopToken is falsy until stopped
     jobs: list[Generator[Event, Any, Any]] = []
     # napari keeps every worker it made for the session, and with it this function (its
-    # status slots' partials; function_worker): taken out of its list once called, the
+    # status slots' partials; start_function): taken out of its list once called, the
     # job's inputs (the images its closure holds) go when it ends
     pending = [make_generator]
 
@@ -201,27 +239,42 @@ def start_job(
     if owner is not None:
         # stop at the next tile when the widget is deleted, before any event arrives
         owner.destroyed.connect(_owner_deleted)
+    _WarningsKept.started(worker)
     worker.start()
     return worker, token
 
 
-def function_worker(func: Callable[..., Any], *args: Any, **kwargs: Any) -> FunctionWorker:
-    """napari's worker of ``func(*args, **kwargs)``, not started, holding the arguments
-    only until the call.
+def start_function(
+    func: Callable[..., Any],
+    args: tuple = (),
+    *,
+    on_returned: Callable[[Any], None] | None = None,
+    on_errored: Callable[[BaseException], None] | None = None,
+) -> FunctionWorker:
+    """Start ``func(*args)`` in napari's worker thread; the worker holds ``args`` only
+    until the call.
 
     napari keeps every worker it made for the viewer's session (its task list holds
     each one's ``quit``), and a worker keeps what it was given: the maps a threshold
     slider's worker thresholded, the images of an overlay, lived on after the widget had
-    moved on to new ones. Connect ``returned`` / ``errored`` and call ``start()``.
+    moved on to new ones. ``on_returned`` / ``on_errored`` are connected to the worker's
+    ``returned`` / ``errored`` before it starts (an error also reaches napari's
+    notifications). Main thread.
     """
-    held = [(args, kwargs)]
+    held = [args]
 
     @functools.wraps(func)  # napari names the task after the function
     def call() -> Any:
-        call_args, call_kwargs = held.pop()
-        return func(*call_args, **call_kwargs)
+        return func(*held.pop())
 
-    return create_worker(call, _start_thread=False)
+    worker = create_worker(call, _start_thread=False)
+    if on_returned is not None:
+        worker.returned.connect(on_returned)
+    if on_errored is not None:
+        worker.errored.connect(on_errored)
+    _WarningsKept.started(worker)
+    worker.start()
+    return worker
 
 
 def user_action(action: Callable[[], Any], status=None) -> Callable[..., None]:

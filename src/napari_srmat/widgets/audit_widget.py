@@ -58,8 +58,8 @@ from ._worker import (
     ShutDownWhenClosedMixin,
     SingleJobMixin,
     ask_yes_no,
-    function_worker,
     qt_alive,
+    start_function,
     user_action,
 )
 from .layers import CalibrationSeen, keep_on_layer, keep_own_records, kept_on
@@ -1070,7 +1070,6 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         cy1, cx1 = min(sr.shape[0], y1 + pad), min(sr.shape[1], x1 + pad)
         seq = self._overlay_seq
         settings, note = overlay_rule(s.detector)
-        worker = function_worker(_overlay_maps, sr, lr, sc, (cy0, cy1, cx0, cx1), settings)
         # the slots hold the widget weakly: Qt holds them by references the garbage
         # collector does not see, and the worker (its ``_overlay_worker``, napari's
         # task list) outlives the job, so a slot holding it kept a closed widget alive
@@ -1086,10 +1085,9 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             if widget is not None and qt_alive(widget):
                 widget.status.setText(f"boundary overlay: {error_message(exc, gui=True)}")
 
-        worker.returned.connect(shown)
-        worker.errored.connect(failed)
-        self._overlay_worker = worker  # a reference while it runs
-        worker.start()
+        self._overlay_worker = start_function(  # a reference while it runs
+            _overlay_maps, (sr, lr, sc, (cy0, cy1, cx0, cx1), settings),
+            on_returned=shown, on_errored=failed)
 
     def _hide_overlays(self) -> None:
         for lay in self.overlay_layers.values():

@@ -21,7 +21,7 @@ from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
 from ._qt import LayerCombo
-from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, function_worker
+from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, start_function
 from .layers import (
     OWN_LAYER_KEY,
     BoundaryLayers,
@@ -174,10 +174,8 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             return None
         skel = self.skeletonize.isChecked()
         self._requested = (float(threshold), skel)
-        worker = function_worker(_thresholded, self.maps, float(threshold), skel)
-        worker.returned.connect(self._show_mask)
-        worker.start()
-        return worker
+        return start_function(_thresholded, (self.maps, float(threshold), skel),
+                              on_returned=self._show_mask)
 
     def _slider_target(self):
         """The ``boundaries`` layer the slider writes into, or None (the reason in the
