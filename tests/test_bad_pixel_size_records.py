@@ -132,3 +132,41 @@ def test_a_pair_that_is_not_square_gives_the_sizes_of_pixels_that_are_not(
     assert w.pixel_size_um() is None
     assert layer.metadata["pixel_size_yx_um"] == [0.25, 0.5]  # recorded as the reader does
     assert [str(x.message) for x in caught if "pixel_size" in str(x.message)] == []
+
+
+def test_the_warning_points_at_the_callers_line_and_a_write_says_it_once(tmp_path):
+    """The warning pointed at napari-srmat's own read (``_napari_io.py``) whatever the
+    caller, and napari's writer, given the layer's attributes, said it three times (its
+    store size, its squareness, its place: three reads). It names the caller's line now,
+    and a write reads the records once."""
+    from napari_srmat._napari_io import write_image
+
+    attributes = {"name": "m", "metadata": {"pixel_size_um": "0.5 um"}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert layer_pixel_size_um(attributes) is None
+        write_image(str(tmp_path / "m.zarr"), np.zeros((8, 8), np.uint8), attributes)
+    said = [w for w in caught if "treated as unknown" in str(w.message)]
+    assert [w.filename for w in said] == [__file__, __file__], [
+        (w.filename, w.lineno) for w in said]
+
+
+@pytest.mark.parametrize("records", [{"pixel_size_yx_um": [0.5, 0.5]},
+                                     {"pixel_size_yx_um": (0.5, 0.5), "pixel_size_um": 0.4},
+                                     {"pixel_size_yx_um": [0.5, 0.5], "pixel_size_um": "?"}],
+                         ids=["alone", "beside another size", "beside no size"])
+def test_a_square_per_axis_record_is_its_pixel_size(make_napari_viewer, records):
+    """A layer recording its size only as a square ``pixel_size_yx_um`` pair (a script's
+    ``metadata``) read as unknown, though ``pixel_size_um`` holding the same pair was
+    0.5 µm: the one rule (a square pair is its X size; ``pixel_size_yx_um``, which the
+    widgets write beside ``pixel_size_um`` for pixels that are not square only, wins)."""
+    from napari_srmat._napari_io import layer_pixel_sizes
+
+    assert layer_pixel_size_um({"metadata": records}) == 0.5
+    viewer = make_napari_viewer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unreadable neighbour's warning
+        layer = viewer.add_image(np.zeros((16, 16), np.float32), name="m", metadata=records)
+        w = GrainSizeWidget(viewer)
+        assert layer_pixel_sizes(layer) == (0.5, None, None)
+        assert w.pixel_size_um() == 0.5

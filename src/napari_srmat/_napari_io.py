@@ -9,6 +9,7 @@ as an OME-Zarr pyramid through :func:`napari_srmat.io.write_ome_zarr`.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -310,15 +311,19 @@ _TOLD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def layer_recorded_pixel_sizes(layer: Any) -> tuple[float | None, tuple[float, float] | None]:
     """What a layer's ``metadata`` records of its pixel size, read by the one rule for a
     pixel size given per axis (:func:`napari_srmat.io.check_pixel_size_yx`, as the readers
-    take a file's X and Y sizes): ``(size, yx)``, its one size (µm) or None, and its
-    recorded ``(Y, X)`` sizes or None. ``pixel_size_um`` is one size, or a ``(Y, X)``
-    pair: square within :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` it is its X
-    size (``(0.5, 0.5)`` is 0.5), else the sizes of pixels that are not square, as
-    ``pixel_size_yx_um`` (which wins) records them. A record that is no pixel size (a
-    word, a dict, NaN, 0, a negative number, a size outside
-    :data:`~napari_srmat.io._pixel.PIXEL_SIZE_RANGE_UM`) is unknown, and said once
-    (:func:`_tell_unreadable`): a script's typo gives no µm figures, never an error in
-    napari's events (the layer's scale set, a widget opened) nor a size used.
+    take a file's X and Y sizes): ``(size, yx)``, its one size (µm) or None, and, for
+    pixels that are not square, their recorded ``(Y, X)`` sizes or None (one of the two
+    is None). Each of :data:`PIXEL_SIZE_RECORDS` is one size or a ``(Y, X)`` pair: square
+    within :data:`~napari_srmat.io._pixel.SQUARE_PIXEL_TOLERANCE` it is its X size
+    (``(0.5, 0.5)`` is 0.5), else the sizes of pixels that are not square.
+    ``pixel_size_yx_um``, when it reads, wins (the widgets write it beside its X size as
+    ``pixel_size_um``, for pixels that are not square only:
+    :func:`napari_srmat.widgets.layers.recorded_pixel_sizes`; a script's square one is
+    that size). A record that is no pixel size (a word, a dict, NaN, 0, a negative
+    number, a size outside :data:`~napari_srmat.io._pixel.PIXEL_SIZE_RANGE_UM`) is
+    unknown, and said (:func:`_tell_unreadable`): a script's typo gives no µm figures,
+    never an error in napari's events (the layer's scale set, a widget opened) nor a
+    size used.
 
     Parameters
     ----------
@@ -335,22 +340,22 @@ def layer_recorded_pixel_sizes(layer: Any) -> tuple[float | None, tuple[float, f
     (0.5, None)
     >>> layer_recorded_pixel_sizes({"metadata": {"pixel_size_um": [0.25, 0.5]}})
     (None, (0.25, 0.5))
+    >>> layer_recorded_pixel_sizes({"metadata": {"pixel_size_yx_um": [0.5, 0.5]}})
+    (0.5, None)
     >>> import warnings
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     layer_recorded_pixel_sizes({"name": "m", "metadata": {"pixel_size_um": "0.5 um"}})
     (None, None)
     """
-    from .io._pixel import pixel_size_yx
-
     md = _layer_scale_parts(layer)[0]
     read, unreadable = _read_records(md)
     for key, error in unreadable.items():
         _tell_unreadable(layer, key, md[key], error)
-    size, yx = read["pixel_size_um"], read["pixel_size_yx_um"]
-    yx = pixel_size_yx(yx) if yx is not None else (
-        size if isinstance(size, tuple) else None)
-    return (None if isinstance(size, tuple) else size), yx
+    recorded = read["pixel_size_yx_um"]
+    if recorded is None:
+        recorded = read["pixel_size_um"]
+    return (None, recorded) if isinstance(recorded, tuple) else (recorded, None)
 
 
 def _read_records(metadata: Mapping | None
@@ -392,7 +397,9 @@ def _tell_unreadable(layer: Any, key: str, value: Any, error: Exception) -> None
     """Warn (a notification in napari) that ``layer``'s ``metadata[key]`` holds ``value``,
     no pixel size (``error`` says why), so its pixel size is unknown: once for a napari
     layer and value (each read would say it again: every event, every widget), at each
-    read of a layer given as its attributes (a writer's)."""
+    read of a layer given as its attributes (:func:`write_image` reads them once). The
+    warning points at the first caller outside napari-srmat (:func:`_caller_stacklevel`:
+    a script's line, napari's event), not at the package's own reads."""
     from .io._pixel import GIVE_PIXEL_SIZE
 
     record = (key, repr(value))
@@ -407,7 +414,22 @@ def _tell_unreadable(layer: Any, key: str, value: Any, error: Exception) -> None
     name = layer.get("name") if isinstance(layer, Mapping) else getattr(layer, "name", None)
     where = f"layer {name!r}: " if name else ""
     warnings.warn(f"{where}{error}; its pixel size is treated as unknown: {GIVE_PIXEL_SIZE}",
-                  UserWarning, stacklevel=3)
+                  UserWarning, stacklevel=_caller_stacklevel())
+
+
+#: The folder of the package's modules: frames there are not a warning's caller.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the function calling this one that
+    names the first frame outside napari-srmat (what Python 3.12's ``warn(...,
+    skip_file_prefixes=...)`` does): the package's own reads of a layer are one call
+    deep or five. The outermost frame when every frame is the package's."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def layer_pixel_size_um(layer: Any) -> float | None:
@@ -675,8 +697,9 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
             f"napari-srmat writes 2-D grey or RGB images only; got a layer of shape "
             f"{tuple(data.shape)} (rgb={meta.get('rgb')})"
         )
-    pixel_size = layer_store_pixel_size(meta)  # per axis for pixels that are not square
-    non_square = layer_non_square(meta)
+    sizes = layer_pixel_sizes(meta)  # read once: a record that is no size is said once
+    pixel_size = sizes.store  # per axis for pixels that are not square
+    non_square = sizes.non_square
     if non_square is not None and pixel_size is None:
         raise ValueError(
             f"the layer's pixels are not square (scale Y {non_square[0]:.6g}, X "
@@ -686,5 +709,5 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     if not str(path).lower().endswith(".zarr"):  # as napari matched it: "scan.ZARR" too
         path = f"{path}.zarr"
     written = write_ome_zarr(data, path, pixel_size_um=pixel_size, axes=axes, overwrite=True,
-                             **layer_place(meta))
+                             **_layer_place(meta, pixel_size))
     return [str(written)]
