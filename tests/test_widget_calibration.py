@@ -565,3 +565,38 @@ def test_a_pixel_size_set_writes_the_layers_records_once(make_napari_viewer, wid
     assert told[layer.name] == [{**metadata, "pixel_size_um": pytest.approx(0.4)}], told
     assert [m["pixel_size_um"] for m in told[made.name]] == [pytest.approx(0.4)], told
     assert [m["pixel_size_um"] for m in told[kept.name]] == [pytest.approx(0.1)], told
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("widget", [False, True], ids=["no widget", "widget open"])
+def test_a_unitless_grid_layer_given_a_pixel_size_is_told_once(make_napari_viewer, widget):
+    """A layer recording a unit-less grid (a store's, or one a widget made from a layer
+    without a pixel size) given a pixel size while a widget was open got three
+    ``metadata`` events: its records follow each of its scale, translate and units sets
+    (keep_own_records), and the first two rewrote the grid at a half-set place before the
+    third dropped it. Its records are written once now, as they end; a layer made from
+    it too."""
+    from napari_srmat.widgets.calibration_widget import set_layer_pixel_size
+    from napari_srmat.widgets.layers import source_metadata
+
+    viewer = make_napari_viewer()
+    grid = {"scale": [0.5, 0.5], "origin": [2.0, -1.0]}
+    layer = viewer.add_image(np.zeros((20, 20), np.uint8), name="scan", scale=(0.5, 0.5),
+                             translate=(2.0, -1.0),
+                             metadata={"pixel_size_um": None, "unitless_grid": grid})
+    made = viewer.add_labels(np.zeros((20, 20), np.uint8), name="made", scale=(0.5, 0.5),
+                             translate=(2.0, -1.0), metadata={
+                                 "pixel_size_um": None, "unitless_grid": dict(grid),
+                                 **source_metadata(layer)})
+    if widget:
+        CalibrationWidget(viewer)
+    told: dict = {lay.name: [] for lay in (layer, made)}
+    for lay in (layer, made):
+        lay.events.metadata.connect(
+            lambda event, lay=lay: told[lay.name].append(dict(lay.metadata)))
+    set_layer_pixel_size(viewer, layer, 0.8)
+    assert len(told["scan"]) == 1 and len(told["made"]) == 1, told
+    for lay in (layer, made):
+        assert told[lay.name][0] == dict(lay.metadata)
+        assert "unitless_grid" not in lay.metadata
+        assert lay.metadata["pixel_size_um"] == pytest.approx(0.8)

@@ -21,7 +21,7 @@ from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
 from ._worker import user_action
-from .layers import _set_records, is_derived_from, kept_on, recorded_pixel_sizes
+from .layers import is_derived_from, kept_on, place_with_records
 
 __all__ = ["CalibrationWidget", "set_layer_pixel_size", "derived_layers", "UM_UNIT"]
 
@@ -50,33 +50,6 @@ def _stretched(values, ratios) -> tuple:
     return tuple(values[:-2]) + tuple(v * r for v, r in zip(values[-2:], ratios))
 
 
-def _in_um(metadata) -> dict:
-    """``metadata`` of a layer now in µm, without ``unitless_grid`` (its place on a grid
-    without a pixel size: a store's, or one a widget made from a layer without one,
-    :func:`napari_srmat._napari_io.derived_layer_grid`), which would be stale."""
-    meta = dict(metadata or {})
-    meta.pop("unitless_grid", None)
-    return meta
-
-
-def _recorded_sizes(metadata, scale) -> dict:
-    """``metadata`` with the pixel sizes a layer at ``scale`` (µm) records
-    (:func:`~napari_srmat.widgets.layers.recorded_pixel_sizes`, the rule) and no
-    ``unitless_grid`` (:func:`_in_um`)."""
-    return recorded_pixel_sizes(_in_um(metadata), tuple(float(v) for v in scale[-2:]))
-
-
-def _record_followed_size(layer) -> None:
-    """``layer``'s metadata in µm at its scale now (:func:`_in_um`; its recorded pixel
-    sizes, if it records any: :func:`_recorded_sizes`), after it followed a calibration;
-    not written again when the layer's records already say so (written at its scale
-    event: :func:`~napari_srmat.widgets.layers.keep_own_records`)."""
-    meta = _in_um(layer.metadata)
-    if meta.get("pixel_size_um") or meta.get("pixel_size_yx_um"):
-        meta = _recorded_sizes(meta, layer.scale)
-    _set_records(layer, meta)
-
-
 def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool = True,
                          scale_bar: bool = True) -> list:
     """Set ``layer``'s pixel size (µm/px) everywhere the plugin reads it.
@@ -101,10 +74,10 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     factor: calibrating it calibrates that layer at ``pixel_size_um`` times the factor
     (an x4 SR layer at 0.1 µm/px: its LR at 0.4), which it follows.
 
-    Its records are written once (one ``metadata`` event), at its ``scale`` event when
-    they follow it (:func:`~napari_srmat.widgets.layers.keep_own_records`), else here;
-    a record of its place (``origin_um``, ``unitless_grid``) is written again at each
-    event that moves it.
+    Its records, and those of each layer derived from it that holds any, are written
+    once (one ``metadata`` event), as they end, before its ``scale`` / ``translate`` /
+    ``units`` are set (:func:`~napari_srmat.widgets.layers.place_with_records`): every
+    listener of those reads where it ends.
 
     Returns
     -------
@@ -130,18 +103,15 @@ def set_layer_pixel_size(viewer, layer, pixel_size_um: float, *, derived: bool =
     ratios = tuple(px / float(s) for s in layer.scale[-2:])
     changed = [layer]
     others = derived_layers(viewer, layer) if derived else []
-    ndim = layer.ndim
-    layer.scale = tuple(layer.scale[:-2]) + (px, px)
-    layer.translate = _stretched(layer.translate, ratios)
-    layer.units = (UM_UNIT,) * ndim
-    # once: a layer whose records follow its scale (keep_own_records) wrote them already
-    _set_records(layer, _recorded_sizes(layer.metadata, layer.scale))
+    # its records written once, as they end (no unitless_grid: a grid in µm now)
+    place_with_records(layer, tuple(layer.scale[:-2]) + (px, px),
+                       _stretched(layer.translate, ratios), (UM_UNIT,) * layer.ndim,
+                       record=True)
     for lay in others:
         if kept_on(viewer, lay) is None:  # a kept layer was placed, and its pixel size
-            lay.scale = _stretched(lay.scale, ratios)  # recorded, by its keeper already
-            lay.translate = _stretched(lay.translate, ratios)
-            lay.units = (UM_UNIT,) * lay.ndim
-            _record_followed_size(lay)
+            # recorded, by its keeper already
+            place_with_records(lay, _stretched(lay.scale, ratios),
+                               _stretched(lay.translate, ratios), (UM_UNIT,) * lay.ndim)
         changed.append(lay)
     if scale_bar:
         viewer.canvas.overlays.scale_bar.visible = True  # unit: from the layers' units

@@ -1188,9 +1188,38 @@ def own_records(layer) -> dict:
 PLACE_RECORDS = ("unitless_grid", "origin_um")
 
 
+#: Layers being placed with their records written first (:func:`place_with_records`):
+#: their records do not follow each of the sets (a half-set place).
+_PLACING: weakref.WeakSet = weakref.WeakSet()
+
+
+def place_with_records(layer, scale: Sequence[float], translate: Sequence[float],
+                       units: Sequence[str], *, record: bool = False) -> None:
+    """Set ``layer``'s ``scale``, ``translate`` and ``units`` (every axis) with its
+    records as they end (:func:`own_records` of that place) written first, once: one
+    ``metadata`` event, and every listener of the three sets reads the records of where
+    the layer ends. Its records follow each set otherwise (:func:`keep_own_records`):
+    a layer recording a unit-less grid given a pixel size got three ``metadata`` events,
+    two with the grid rewritten at a half-set place. Written when the layer holds any of
+    :data:`OWN_RECORDS` (the rule of :func:`keep_own_records`), or with ``record``."""
+    metadata = dict(layer.metadata or {})
+    if record or any(key in metadata for key in OWN_RECORDS):
+        _set_records(layer, own_records({"scale": tuple(scale), "translate": tuple(translate),
+                                         "units": tuple(units), "metadata": metadata}))
+    _PLACING.add(layer)
+    try:
+        layer.scale = scale
+        layer.translate = translate
+        layer.units = units
+    finally:
+        _PLACING.discard(layer)
+
+
 def _record_own(event) -> None:
     """:func:`_record_own_layer` of the layer whose scale, translate or units were set."""
     layer = getattr(event, "source", None)
+    if layer in _PLACING:
+        return
     if getattr(event, "type", None) == "translate" and not any(
             key in (getattr(layer, "metadata", None) or {}) for key in PLACE_RECORDS):
         return
