@@ -248,3 +248,35 @@ def test_a_function_workers_arguments_are_freed_once_it_returned(make_napari_vie
     qtbot.waitUntil(lambda: got == [2], timeout=10_000)
     del worker, inputs
     assert _alive({"arguments": ref}, qtbot) == []
+
+
+def test_the_layer_name_follower_holds_no_widget_and_lets_go_of_the_viewer(
+        make_napari_viewer, qtbot):
+    """LayerCombo, the Specimen panel and the Audit widget each had a ``_watch_name``
+    twin (connect the inserted layer's name event to their re-listing); one helper now,
+    follow_layer_names: a layer there and one added later, renamed, re-list; the widget
+    is freed when closed, and the viewer's insertions drop the follower at the next
+    insertion after that."""
+    from napari_srmat.widgets._qt import follow_layer_names
+
+    class Lister:
+        def __init__(self) -> None:
+            self.told: list[str] = []
+
+        def refresh(self, event=None) -> None:
+            self.told.append(event.source.name)
+
+    viewer = make_napari_viewer()
+    first = viewer.add_image(np.zeros((4, 4)), name="first")
+    before = len(viewer.layers.events.inserted.callbacks)
+    lister = Lister()
+    follow_layer_names(viewer, lister.refresh)
+    later = viewer.add_image(np.zeros((4, 4)), name="later")
+    first.name, later.name = "first renamed", "later renamed"
+    assert lister.told == ["first renamed", "later renamed"]
+    ref = weakref.ref(lister)
+    del lister
+    assert _alive({"lister": ref}, qtbot) == []
+    viewer.add_image(np.zeros((4, 4)), name="after")
+    later.name = "again"  # nothing to tell, nothing raised
+    assert len(viewer.layers.events.inserted.callbacks) == before

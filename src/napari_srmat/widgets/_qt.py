@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_own_records
 
-__all__ = ["LayerCombo"]
+__all__ = ["LayerCombo", "follow_layer_names"]
+
+
+def follow_layer_names(viewer, refresh: Callable[..., Any]) -> None:
+    """Call ``refresh`` (a widget's bound method, held weakly) when a layer of
+    ``viewer``, there now or added later, is renamed: a widget's layer list keeps the
+    chosen layer under its new name. The one rule of the widgets that list layers.
+
+    Nothing here holds the widget: napari holds a bound method weakly, and the follower
+    of the viewer's insertions, a function it holds strongly, holds ``refresh`` by a
+    weak reference and disconnects itself at the first insertion after the widget was
+    freed (a lambda or a closure holding the widget kept a closed one, and the dock
+    around it, for the viewer's life).
+    """
+    method = weakref.WeakMethod(refresh)
+
+    def inserted(event) -> None:
+        live = method()
+        if live is None:
+            event.source.events.inserted.disconnect(inserted)
+            return
+        event.value.events.name.connect(live)
+
+    viewer.layers.events.inserted.connect(inserted)
+    for layer in viewer.layers:
+        layer.events.name.connect(refresh)
 
 
 class LayerCombo:
@@ -46,14 +73,9 @@ class LayerCombo:
             emitter = getattr(viewer.layers.events, ev, None)
             if emitter is not None:
                 emitter.connect(self.refresh)
-        viewer.layers.events.inserted.connect(self._watch_name)
-        for layer in viewer.layers:
-            layer.events.name.connect(self.refresh)
+        follow_layer_names(viewer, self.refresh)
         keep_own_records(viewer)  # layers' records follow their scale while a widget is open
         self.refresh()
-
-    def _watch_name(self, event) -> None:
-        event.value.events.name.connect(self.refresh)
 
     def _layers(self):
         return [

@@ -53,6 +53,7 @@ from ..errors import error_message, is_user_error
 from ..io import LENGTH_UNIT
 from ._common import sr_world_transform
 from ._paths import layer_file, writable_folder
+from ._qt import follow_layer_names
 from ._worker import (
     ProgressForwarder,
     ShutDownWhenClosedMixin,
@@ -354,9 +355,7 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         # a renamed layer stays chosen under its new name
-        self.viewer.layers.events.inserted.connect(self._watch_name)
-        for layer in self.viewer.layers:
-            layer.events.name.connect(self._refresh_layers)
+        follow_layer_names(self.viewer, self._refresh_layers)
         keep_own_records(self.viewer)  # records follow a scale set by hand (LayerCombo's)
         self._refresh_layers()
 
@@ -371,12 +370,6 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
         return [lay for lay in self.viewer.layers if isinstance(lay, napari.layers.Image)
                 and is_micrograph_layer(lay)]
-
-    def _watch_name(self, event) -> None:
-        """Re-list the layers when the inserted one is renamed (it stays chosen). A bound
-        method, which napari holds weakly: a closed widget is freed (a lambda held it for
-        the viewer's life)."""
-        event.value.events.name.connect(self._refresh_layers)
 
     def _refresh_layers(self, *_) -> None:
         layers = self._image_layers()

@@ -60,6 +60,7 @@ from ._common import (
     show_colorbar,
 )
 from ._layout import hbox_row
+from ._qt import follow_layer_names
 from ._snapshot import LayerSnapshot, as_mask, check_mask_fits, frozen, snapshot
 from ._worker import SingleJobMixin, user_action
 from .export import write_export, write_summary_rows
@@ -312,9 +313,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             user_action(lambda: self._export_dialog("csv"), self.status))
         for ev in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, ev).connect(self.refresh_fields)
-        self.viewer.layers.events.inserted.connect(self._watch_name)
-        for layer in self.viewer.layers:
-            layer.events.name.connect(self.refresh_fields)
+        follow_layer_names(self.viewer, self.refresh_fields)  # a renamed field stays chosen
         self.refresh_fields()
 
     #: Per-field table: (header, key of the field dict).
@@ -352,12 +351,6 @@ class SpecimenPanel(SingleJobMixin, QWidget):
         return [lay for lay in self.viewer.layers
                 if lay._type_string in ("labels", "image") and _is_2d(lay)
                 and (lay.metadata or {}).get(ROLE_KEY) != GRAIN_AREA_ROLE]
-
-    def _watch_name(self, event) -> None:
-        """Re-list the fields when the inserted layer is renamed. A bound method, which
-        napari holds weakly: a closed panel is freed (a lambda held it, and the grain-size
-        widget around it, for the viewer's life)."""
-        event.value.events.name.connect(self.refresh_fields)
 
     def refresh_fields(self, *_: Any) -> None:
         """Re-list the boundary layers, keeping the selection (by layer, so a renamed
