@@ -18,8 +18,24 @@ pytestmark = pytest.mark.gui
 WAIT_MS = 10_000
 
 
+@pytest.fixture
+def two_free_threads():
+    """Room for two more workers in Qt's global thread pool, whatever the machine's
+    CPU count (the pool's default size) and whatever workers are still running: in a
+    pool of one the second job began only after the first's gate had timed out, so the
+    jobs never overlapped and the test passed without testing anything."""
+    from qtpy.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    size = pool.maxThreadCount()
+    pool.setMaxThreadCount(max(size, pool.activeThreadCount() + 2))
+    yield
+    pool.setMaxThreadCount(size)
+
+
 @pytest.mark.parametrize("second", ["job", "function"])
-def test_two_overlapping_jobs_leave_the_warnings_state_as_they_found_it(qtbot, second):
+def test_two_overlapping_jobs_leave_the_warnings_state_as_they_found_it(
+        qtbot, second, two_free_threads):
     """superqt's worker swaps ``warnings.showwarning`` (and the filters, with an
     'always' entry) for the time it runs, in a ``catch_warnings`` that restores what it
     saw when it began: with two jobs overlapping, the first to start ending first, the
@@ -30,10 +46,12 @@ def test_two_overlapping_jobs_leave_the_warnings_state_as_they_found_it(qtbot, s
     gates = {"first": threading.Event(), "second": threading.Event()}
     began: set[str] = set()
     ended: list[str] = []
+    timed_out: list[str] = []
 
     def wait(name: str) -> None:
         began.add(name)
-        gates[name].wait(WAIT_MS / 1000)
+        if not gates[name].wait(WAIT_MS / 1000):
+            timed_out.append(name)  # the jobs did not overlap as the test needs
 
     def job(stop, name):
         wait(name)
@@ -51,5 +69,6 @@ def test_two_overlapping_jobs_leave_the_warnings_state_as_they_found_it(qtbot, s
     qtbot.waitUntil(lambda: ended == ["first"], timeout=WAIT_MS)
     gates["second"].set()
     qtbot.waitUntil(lambda: ended == ["first", "second"], timeout=WAIT_MS)
+    assert timed_out == []
     assert warnings.showwarning is shown
     assert warnings.filters == filters
