@@ -271,17 +271,22 @@ def test_a_deflate_strip_over_the_cache_is_not_decoded_whole_per_chunk(
         f"{read['bytes']} bytes read for a {strip}-byte strip, {n_chunks} chunks")
 
 
+@pytest.mark.parametrize("compression", ["zlib", "lzw"])
 def test_a_chunk_of_a_deflate_strip_over_the_cache_holds_no_whole_strip(
-        tmp_path, rng, monkeypatch):
-    """Reading one chunk of a deflate strip over the cache decoded the whole strip into
-    memory (the Zarr view's one chunk): the chunk's rows are now kept as they stream,
-    the rows before it dropped, so a read holds its chunk and a bounded buffer."""
+        tmp_path, rng, monkeypatch, compression):
+    """Reading one chunk of a deflate (or LZW) strip over the cache decoded the whole
+    strip into memory (the Zarr view's one chunk): the chunk's rows are now kept as they
+    stream, the rows before it dropped, so a read holds its chunk and a bounded buffer
+    (LZW: decoded in pieces from Clear code to Clear code; peak 2.4 MB before for this
+    1 MiB strip)."""
     import tracemalloc
 
     a = rng.integers(0, 255, (1024, 1024), np.uint8)
-    p = _strip_tiff(tmp_path / "big.tif", a)
+    p = _strip_tiff(tmp_path / "big.tif", a, compression)
     _over_the_cache(monkeypatch, resume_bytes=1 << 30)  # no resume point: from the start
     m = read_image(p, chunks=128)
+    m.data[:128, :128].compute(scheduler="synchronous")  # Dask's first-compute setup
+    _read.clear_decoded_strip_cache()
     tracemalloc.start()
     try:
         got = m.data[-128:, -128:].compute(scheduler="synchronous")
@@ -312,11 +317,13 @@ def test_an_rgba_strip_over_the_cache_is_decoded_once_at_open(tmp_path, monkeypa
     np.testing.assert_array_equal(np.asarray(m.data), rgba[..., :3])
 
 
-def test_a_cut_deflate_strip_over_the_cache_is_told_at_open(tmp_path, rng, monkeypatch):
-    """A deflate strip over the cache cut short (a truncated copy) is refused at open in
-    the one words of unreadable TIFF pixel data, not read as zeros."""
+@pytest.mark.parametrize("compression", ["zlib", "lzw"])
+def test_a_cut_deflate_strip_over_the_cache_is_told_at_open(tmp_path, rng, monkeypatch,
+                                                           compression):
+    """A deflate (or LZW) strip over the cache cut short (a truncated copy) is refused
+    at open in the one words of unreadable TIFF pixel data, not read as zeros."""
     a = rng.integers(0, 255, (256, 256), np.uint8)
-    p = _strip_tiff(tmp_path / "cut.tif", a)
+    p = _strip_tiff(tmp_path / "cut.tif", a, compression)
     page = tifffile.TiffFile(p).pages[0]
     offset, count = page.dataoffsets[0], page.databytecounts[0]
     data = bytearray(p.read_bytes())
@@ -376,9 +383,11 @@ def _index_id(index) -> str:
 @pytest.fixture
 def strip_readers(tmp_path, rng, monkeypatch):
     """``{name: (reader, pixels)}``: the lazy readers of one 64x50 RGB TIFF stored as
-    one deflate strip over the cache (streamed), as one under it, and uncompressed."""
+    one deflate strip over the cache (streamed), one LZW strip over it (streamed), as
+    one under it, and uncompressed."""
     a = rng.integers(0, 255, (64, 50, 3), np.uint8)
     deflate = _strip_tiff(tmp_path / "d.tif", a, photometric="rgb")
+    lzw = _strip_tiff(tmp_path / "l.tif", a, "lzw", photometric="rgb")
     plain = _strip_tiff(tmp_path / "p.tif", a, compression=None, photometric="rgb")
     monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 0)
     with tifffile.TiffFile(deflate) as tif:
@@ -386,13 +395,16 @@ def strip_readers(tmp_path, rng, monkeypatch):
         inflated = _read._InflatedStrip.of(deflate, 0, 0, _read._InflatedStrip.layout(level),
                                            level)
         whole = _read._WholeStrip(deflate, 0, 0, level.shape, level.dtype)
+    with tifffile.TiffFile(lzw) as tif:
+        level = tif.series[0].levels[0]
+        decoded = _read._LzwStrip.of(lzw, 0, 0, _read._LzwStrip.layout(level), level)
     with tifffile.TiffFile(plain) as tif:
         windows = _read._TiffWindows(plain, *_read._TiffWindows.layout(tif, tif.series[0]))
-    assert inflated is not None
-    return {"inflated": inflated, "whole": whole, "windows": windows}, a
+    assert inflated is not None and decoded is not None
+    return {"inflated": inflated, "lzw": decoded, "whole": whole, "windows": windows}, a
 
 
-@pytest.mark.parametrize("reader", ["inflated", "whole", "windows"])
+@pytest.mark.parametrize("reader", ["inflated", "lzw", "whole", "windows"])
 @pytest.mark.parametrize("index", _NUMPY_INDEXES, ids=_index_id)
 def test_the_lazy_tiff_readers_give_numpy_s_result_for_any_index(strip_readers, reader,
                                                                   index):
@@ -409,7 +421,7 @@ def test_the_lazy_tiff_readers_give_numpy_s_result_for_any_index(strip_readers, 
     np.testing.assert_array_equal(got, want, err_msg=str(index))
 
 
-@pytest.mark.parametrize("reader", ["inflated", "windows"])
+@pytest.mark.parametrize("reader", ["inflated", "lzw", "windows"])
 @pytest.mark.parametrize("index", [(64,), (slice(None), [50]), (0, 0, 0, 0), (1.5,),
                                    (Ellipsis, Ellipsis), (np.ones(63, bool),), (2**70,),
                                    ([], 99), ([0, 1], [99]), (np.zeros((2, 0), bool),)],
@@ -480,7 +492,7 @@ def test_outer_index_gives_numpy_s_result_for_random_indexes():
         _same_as_numpy(get, a, _random_index(rng, shape))
 
 
-@pytest.mark.parametrize("reader", ["inflated", "whole", "windows"])
+@pytest.mark.parametrize("reader", ["inflated", "lzw", "whole", "windows"])
 def test_the_lazy_tiff_readers_give_numpy_s_result_for_random_indexes(strip_readers,
                                                                       reader):
     """The readers' window arithmetic on seeded random indexes of a 64x50x3 image."""
@@ -488,3 +500,229 @@ def test_the_lazy_tiff_readers_give_numpy_s_result_for_random_indexes(strip_read
     rng = np.random.default_rng(11)
     for _ in range(150):
         _same_as_numpy(readers[reader].__getitem__, a, _random_index(rng, a.shape))
+
+
+def _lzw_decodes(monkeypatch) -> dict:
+    """``{"calls": N, "bytes": M}``: the LZW decodes (tifffile's and the streamed
+    reader's) from now on, and the bytes they gave."""
+    import imagecodecs
+
+    seen = {"calls": 0, "bytes": 0}
+    plain = imagecodecs.lzw_decode
+
+    def counted(*args, **kwargs):
+        out = plain(*args, **kwargs)
+        seen["calls"] += 1
+        seen["bytes"] += len(out)
+        return out
+
+    monkeypatch.setattr(imagecodecs, "lzw_decode", counted)
+    monkeypatch.setitem(tifffile.TIFF.DECOMPRESSORS._codecs, 5, counted)
+    return seen
+
+
+def _lzw_image(shape, dtype=np.uint8, seed=0) -> np.ndarray:
+    """Noise over a ramp (compresses as a micrograph does: about 1.3 bytes per pixel)."""
+    rng = np.random.default_rng(seed)
+    ramp = np.arange(shape[1]) % 200
+    ramp = ramp[:, None] if len(shape) == 3 else ramp
+    return (rng.integers(0, 40, shape) + ramp).astype(dtype)
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgb-predictor", "uint16-big-endian"])
+def test_an_lzw_strip_over_the_cache_is_not_decoded_whole_per_chunk(tmp_path, monkeypatch,
+                                                                     kind):
+    """An LZW one-strip mosaic larger than DECODED_STRIP_CACHE_BYTES was decoded whole
+    by every Dask chunk (a 512x640 grey strip, 40 chunks of 64: 40 whole decodes, each
+    holding the whole strip): each chunk now decodes the strip from the Clear code an
+    earlier read left (INFLATE_RESUME_BYTES apart) to its last row, in pieces from Clear
+    code to Clear code, and gives tifffile's pixels: a full pass decodes about the strip
+    once per column of chunks (bound: twice that)."""
+    shape = {"grey": (512, 640), "rgb-predictor": (384, 320, 3),
+             "uint16-big-endian": (384, 320)}[kind]
+    a = _lzw_image(shape, np.uint16 if kind.startswith("uint16") else np.uint8)
+    kwargs = {"predictor": True, "photometric": "rgb"} if kind == "rgb-predictor" else (
+        {"byteorder": ">"} if kind == "uint16-big-endian" else {})
+    p = _strip_tiff(tmp_path / f"{kind}.tif", a, "lzw", **kwargs)
+    _over_the_cache(monkeypatch)
+    decodes = _lzw_decodes(monkeypatch)
+    m = read_image(p, chunks=64)
+    decodes.update(calls=0, bytes=0)
+    got = np.asarray(m.data)
+    np.testing.assert_array_equal(got, tifffile.imread(p))
+    np.testing.assert_array_equal(got, a)
+    assert _read._DECODED_STRIPS.nbytes == 0  # not kept: over the cache
+    columns = len(m.data.chunks[1])
+    assert decodes["bytes"] < 2 * columns * a.nbytes, (
+        f"{decodes['bytes']} bytes decoded for a {a.nbytes}-byte image, "
+        f"{m.data.npartitions} chunks")
+    import pickle
+
+    _read.clear_decoded_strip_cache()  # travels as its path and place, reads the same
+    np.testing.assert_array_equal(np.asarray(pickle.loads(pickle.dumps(m.data))), a)
+
+
+def _early_clear_lzw(parts: list[bytes]) -> bytes:
+    """One LZW stream of ``parts`` with a Clear code where each ends (not only where
+    the table is full, as libtiff's encoder does when the ratio drops): each part
+    encoded alone, its end code turned into a Clear of the same width."""
+    import imagecodecs
+
+    bits, n = 0, 0
+    for k, part in enumerate(parts):
+        enc = imagecodecs.lzw_encode(part)
+        ends, _ = _read._lzw_segment_ends(enc, 9, 1 << 20)
+        at, width, _ = ends[-1]
+        body = (int.from_bytes(enc, "big") >> (len(enc) * 8 - at)) & ((1 << (at - 9)) - 1)
+        code = _read._LZW_EOI if k == len(parts) - 1 else _read._LZW_CLEAR
+        bits = (((bits << (at - 9)) | body) << width) | code
+        n += at - 9 + width
+    bits, n = (_read._LZW_CLEAR << n) | bits, n + 9
+    return (bits << (-n % 8)).to_bytes((n + 7) // 8, "big")
+
+
+def test_an_lzw_strip_with_early_clear_codes_reads_as_tifffile_reads_it(tmp_path,
+                                                                       monkeypatch):
+    """Clear codes before the table is full (libtiff's encoder writes one when the
+    compression ratio drops) start new pieces as the full-table ones do; the pixels
+    are tifffile's."""
+    import imagecodecs
+
+    a = _lzw_image((300, 257))
+    flat = a.tobytes()
+    cuts = [0, 1000, 1001, 5000, 22222, 50000, len(flat)]
+    stream = _early_clear_lzw([flat[i:j] for i, j in zip(cuts, cuts[1:])])
+    assert imagecodecs.lzw_decode(stream) == flat
+    p = _strip_tiff(tmp_path / "early.tif", a, "lzw")
+    page = tifffile.TiffFile(p).pages[0]
+    offset = page.dataoffsets[0]
+    data = bytearray(p.read_bytes())
+    if len(stream) > page.databytecounts[0]:
+        pytest.skip("the stream is longer than tifffile's")
+    data[offset:offset + len(stream)] = stream
+    data[offset + len(stream):offset + page.databytecounts[0]] = bytes(
+        page.databytecounts[0] - len(stream))
+    p.write_bytes(bytes(data))
+    np.testing.assert_array_equal(tifffile.imread(p), a)
+    _over_the_cache(monkeypatch)
+    np.testing.assert_array_equal(np.asarray(read_image(p, chunks=64).data), a)
+
+
+@pytest.mark.parametrize("compression", ["zlib", "lzw"])
+def test_a_planar_one_strip_per_plane_tiff_is_decoded_once(tmp_path, monkeypatch,
+                                                          compression):
+    """An RGB mosaic saved with its samples planar (one compressed strip per plane, as
+    tifffile's planarconfig='separate' and some stitchers write it) was decoded whole,
+    all three planes, by every Dask chunk even under DECODED_STRIP_CACHE_BYTES (a
+    512x512 image, 16 chunks of 128: 48 plane decodes): its planes are now decoded once
+    and kept for its chunks, as a one-strip image is."""
+    rgb = _lzw_image((512, 512, 3))
+    p = tmp_path / "planar.tif"
+    tifffile.imwrite(p, np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate",
+                     compression=compression, rowsperstrip=512)
+    assert len(tifffile.TiffFile(p).pages[0].dataoffsets) == 3
+    code = {"zlib": 8, "lzw": 5}[compression]
+    calls = {"n": 0}
+    plain = tifffile.TIFF.DECOMPRESSORS[code]
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return plain(*args, **kwargs)
+
+    monkeypatch.setitem(tifffile.TIFF.DECOMPRESSORS._codecs, code, counted)
+    m = read_image(p, chunks=128)
+    got = np.asarray(m.data)
+    np.testing.assert_array_equal(got, rgb)
+    assert calls["n"] <= 2 * 3, f"{calls['n']} plane decodes for 3 planes, 16 chunks"
+
+
+@pytest.mark.parametrize("compression", ["zlib", "lzw"])
+def test_a_planar_tiff_over_the_cache_streams_the_planes_a_chunk_asks(tmp_path,
+                                                                     monkeypatch,
+                                                                     compression):
+    """A planar one-strip-per-plane RGB mosaic over DECODED_STRIP_CACHE_BYTES was
+    decoded whole, all planes, by every Dask chunk (a 384x320 image, 30 chunks of 64:
+    90 plane decodes, each chunk holding the whole image): each plane is now streamed as
+    a one-strip image is (from its own resume points to the chunk's last row), and the
+    pixels are tifffile's, for Dask's chunks and for any numpy index."""
+    rgb = _lzw_image((384, 320, 3))
+    p = tmp_path / "planar.tif"
+    tifffile.imwrite(p, np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate",
+                     compression=compression, rowsperstrip=384, predictor=True)
+    _over_the_cache(monkeypatch)
+    read = _count_tiff_reads(monkeypatch)
+    m = read_image(p, chunks=64)
+    read["bytes"] = 0
+    np.testing.assert_array_equal(np.asarray(m.data), rgb)
+    assert _read._DECODED_STRIPS.nbytes == 0
+    strips = sum(tifffile.TiffFile(p).pages[0].databytecounts)
+    columns = len(m.data.chunks[1])
+    assert read["bytes"] < 2 * columns * strips, (
+        f"{read['bytes']} bytes read for {strips} bytes of strips, "
+        f"{m.data.npartitions} chunks")
+    with tifffile.TiffFile(p) as tif:
+        level = tif.series[0].levels[0]
+        reader = _read._streamed_strip(level)
+        assert reader is not None
+        planes = reader[0].of(p, 0, 0, reader[1], level)
+    want = np.moveaxis(rgb, -1, 0)
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        _same_as_numpy(planes.__getitem__, want, _random_index(rng, want.shape))
+
+
+def test_a_strip_over_the_cache_decoded_whole_per_chunk_is_told(tmp_path, monkeypatch):
+    """A one-strip level over the cache that no streamed reader takes (here LZW with
+    the floating-point predictor) was decoded whole by every chunk without a word: the
+    open now warns, naming the codec and what to do; the pixels are the same."""
+    a = np.random.default_rng(2).random((256, 200)).astype(np.float32)
+    p = _strip_tiff(tmp_path / "float.tif", a, "lzw", predictor=3)
+    _over_the_cache(monkeypatch)
+    with pytest.warns(UserWarning, match=r"float.tif: its pixels are stored as LZW strips "
+                      r"of \d+ MiB decoded, over the decoded-strip cache .*every chunk read "
+                      r"decodes a whole strip .*tiled TIFF or OME-Zarr"):
+        m = read_image(p, chunks=64)
+    np.testing.assert_array_equal(np.asarray(m.data), a)
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", 1 << 30)  # under: no word
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_image(p, chunks=64)
+
+
+@pytest.mark.parametrize("compression", ["zlib", "lzw"])
+def test_a_full_pass_over_a_streamed_strip_decodes_it_about_once(tmp_path, monkeypatch,
+                                                                 compression):
+    """A strip over the cache was streamed once per chunk from the resume point before
+    the chunk's rows: a full pass decoded it about once per column of chunks (10 here).
+    The band of whole rows a chunk decodes is now kept (when it is at most a
+    _BAND_SHARE th of the cache) for the other chunks of its band: about once."""
+    a = _lzw_image((512, 640))
+    p = _strip_tiff(tmp_path / "band.tif", a, compression)
+    strip = tifffile.TiffFile(p).pages[0].databytecounts[0]
+    _over_the_cache(monkeypatch)
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes - 1)
+    read = _count_tiff_reads(monkeypatch)
+    m = read_image(p, chunks=64)
+    read["bytes"] = 0
+    np.testing.assert_array_equal(np.asarray(m.data), a)
+    assert 0 < _read._DECODED_STRIPS.nbytes < a.nbytes  # bands, not the whole strip
+    assert read["bytes"] < 2 * strip, f"{read['bytes']} bytes read for a {strip}-byte strip"
+
+
+def test_an_lzw_stream_whose_codes_cannot_be_split_is_decoded_whole(tmp_path,
+                                                                   monkeypatch):
+    """A stream with no Clear code where TIFF's table is full (here: the scan told it
+    cannot split the codes) is decoded from its resume point to its end in one piece,
+    with tifffile's pixels, not read again and again."""
+    a = _lzw_image((256, 256))
+    p = _strip_tiff(tmp_path / "whole.tif", a, "lzw")
+    _over_the_cache(monkeypatch)
+    plain = _read._lzw_segment_ends
+    monkeypatch.setattr(_read, "_lzw_segment_ends",
+                        lambda data, start, most: (plain(data, start, most)[0][:1], True))
+    decodes = _lzw_decodes(monkeypatch)
+    m = read_image(p, chunks=64)
+    np.testing.assert_array_equal(np.asarray(m.data), a)
+    assert decodes["calls"] <= 2 * (m.data.npartitions + 1)

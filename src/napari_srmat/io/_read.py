@@ -1778,25 +1778,33 @@ class _TiffWindows:
 
 
 #: The most decoded bytes kept for compressed TIFFs read through one strip
-#: (:class:`_WholeStrip`), all files together. A compressed image level whose pixels are
-#: one strip or tile of tifffile's Zarr view (ImageJ and Fiji save a whole mosaic so,
-#: deflate or LZW) and whose decoded size is at most this is decoded once, and its pixels
-#: kept for its chunks (the least recently read level dropped first; a file's pixels are
-#: dropped too when the last lazy image reading it is freed, and all of them by
-#: :func:`clear_decoded_strip_cache`). A larger deflate strip is inflated by each chunk
-#: from the nearest resume point to the chunk's last row (:class:`_InflatedStrip`); a
-#: larger one of another codec (LZW, ...) is decoded whole by every chunk that reads it:
-#: memory stays bounded (one decoded strip per chunk being read) and a full pass is slow
-#: (convert it to a tiled TIFF or OME-Zarr).
+#: (:class:`_WholeStrip`, and bands of rows of larger ones), all files together. A
+#: compressed image level whose pixels are one strip or tile of tifffile's Zarr view, or
+#: one per sample plane (ImageJ and Fiji save a whole mosaic so, deflate or LZW) and
+#: whose decoded size is at most this is decoded once, and its pixels kept for its
+#: chunks (the least recently read level dropped first; a file's pixels are dropped too
+#: when the last lazy image reading it is freed, and all of them by
+#: :func:`clear_decoded_strip_cache`). A larger deflate or LZW strip is decoded by each
+#: chunk from the nearest resume point to the chunk's last row (:class:`_InflatedStrip`,
+#: :class:`_LzwStrip`; planes apart), the band of rows kept here for its other chunks
+#: when it is at most a :data:`_BAND_SHARE` th of this; a larger one of another kind
+#: (the floating-point predictor, PackBits, ...) is decoded whole by every chunk that
+#: reads it, and the open warns (:func:`_whole_strip_note`): memory stays bounded (one
+#: decoded strip per chunk being read) and a full pass is slow (convert it to a tiled
+#: TIFF or OME-Zarr).
 DECODED_STRIP_CACHE_BYTES = 1 << 30
 
-#: Decoded bytes between the points a deflate strip over the cache
-#: (:class:`_InflatedStrip`) is inflated again from: a read passing one keeps the
-#: inflater's state there (its 32 KiB window and the compressed bytes read but not used:
-#: about 100 KiB, not counted in the cap; 50 of them for a 1.6 GB strip), so a chunk
-#: inflates at most this much before its first row.
+#: Decoded bytes between the points a deflate or LZW strip over the cache
+#: (:class:`_InflatedStrip`, :class:`_LzwStrip`) is decoded again from: a read passing
+#: one keeps the inflater's state there (its 32 KiB window and the compressed bytes
+#: read but not used: about 100 KiB, not counted in the cap; 50 of them for a 1.6 GB
+#: strip; LZW's: the bit after a Clear code), so a chunk decodes at most this much
+#: before its first row.
 INFLATE_RESUME_BYTES = 32 << 20
 _INFLATE_IN_BYTES = 1 << 16  # compressed bytes read at a time (bounds a resume point)
+#: A band of whole rows of a streamed strip (:class:`_InflatedStrip`) read for a chunk is
+#: kept for the band's other chunks when it is at most this fraction of the cache.
+_BAND_SHARE = 4
 _INFLATE_OUT_BYTES = 4 << 20  # decoded bytes inflated at a time (whole rows, at least one)
 
 
@@ -1902,15 +1910,16 @@ class _DecodedStrips:
             if at is None:
                 return None
             pos, tail, inflater = points[at]
-            return at, (pos, tail, inflater.copy())
+            return at, (pos, tail, inflater if inflater is None else inflater.copy())
 
     def keep_point(self, key: tuple, at: int, point: tuple) -> None:
         """Keep ``point`` (as :meth:`resume_point` gives it; the inflater copied) at
-        decoded byte ``at`` of ``key``."""
+        decoded byte ``at`` of ``key`` (an LZW strip's point: its bit position, no
+        inflater)."""
         pos, tail, inflater = point
         with self._lock:
-            self._points.setdefault(key, {}).setdefault(at, (pos, bytes(tail),
-                                                             inflater.copy()))
+            self._points.setdefault(key, {}).setdefault(
+                at, (pos, bytes(tail), inflater if inflater is None else inflater.copy()))
 
     def clear(self) -> None:
         with self._lock:
@@ -1975,9 +1984,12 @@ class _WholeStrip(_OneStrip):
     @classmethod
     def of(cls, path: Path, series: int, level: int, like, chunks) -> _WholeStrip | None:
         """The level read through the cache when the Zarr view ``like`` has one chunk
-        that several Dask ``chunks`` would each decode, and it fits the cache; else
-        None."""
-        if like.nchunks != 1 or like.nbytes > DECODED_STRIP_CACHE_BYTES:
+        (or one per sample plane: samples stored planar, each plane one strip, which
+        every Dask chunk decoded all of) that several Dask ``chunks`` would each decode,
+        and it fits the cache; else None."""
+        planes = (like.ndim == 3 and like.shape[0] <= _TIFF_SAMPLES_READ_WHOLE
+                  and tuple(like.chunks) == (1, *like.shape[1:]))
+        if (like.nchunks != 1 and not planes) or like.nbytes > DECODED_STRIP_CACHE_BYTES:
             return None
         cy, cx = _spatial_chunks(chunks)
         if math.prod(like.shape) <= cy * cx:  # one Dask chunk at most: nothing to share
@@ -2014,29 +2026,34 @@ class _InflatedStrip(_OneStrip):
     decoded the whole strip into memory (a full pass: chunks x strip). Opens the file per
     read; a file changed since it was opened is an :class:`ImageReadError`.
 
-    ``place``: ``(offset, byte count, file dtype, predictor, (rows, columns, samples),
+    ``place``: ``(offsets, byte counts, file dtype, predictor, (rows, columns, samples),
     (size, time of change) of the file)`` of the strip (:meth:`layout`, the file as
-    opened); its rows are ``shape[-2:]`` or ``shape[-3:]`` (samples interleaved) after
-    axes of one."""
+    opened; one offset and count, or one per sample plane: samples planar, each plane
+    a strip of its own, streamed alone); its rows are ``shape[-2:]`` or ``shape[-3:]``
+    (samples interleaved, or planar: ``(samples, rows, columns)``) after axes of one."""
 
-    @staticmethod
-    def layout(level_series) -> tuple | None:
+    _CODES: tuple[int, ...] = _DEFLATE_CODES  # the TIFF compressions read so
+
+    @classmethod
+    def layout(cls, level_series) -> tuple | None:
         """The place of a tifffile series level stored as one deflate strip of whole
-        bytes per sample (one page, samples interleaved, no predictor or the horizontal
-        one of integers), else None."""
+        bytes per sample (one page, samples interleaved, or planar with one strip per
+        plane; no predictor or the horizontal one of integers), else None."""
         pages = level_series.pages
         page = pages[0] if len(pages) == 1 else None
-        if page is None or getattr(page, "is_tiled", True) or len(page.dataoffsets) != 1:
+        if page is None or getattr(page, "is_tiled", True):
             return None
         dtype, spp = getattr(page, "dtype", None), int(page.samplesperpixel)
-        if (int(page.compression) not in _DEFLATE_CODES or dtype is None
+        planes = spp if spp > 1 and int(page.planarconfig) != 1 else 1
+        if (int(page.compression) not in cls._CODES or dtype is None
+                or len(page.dataoffsets) != planes
                 or int(page.fillorder) != 1 or int(page.bitspersample) != 8 * dtype.itemsize
                 or int(page.predictor) not in (1, 2)
                 or (int(page.predictor) == 2 and dtype.kind not in "iu")
-                or (spp > 1 and int(page.planarconfig) != 1)
                 or int(page.rowsperstrip) < int(page.imagelength)):
             return None
-        return (int(page.dataoffsets[0]), int(page.databytecounts[0]),
+        return (tuple(int(n) for n in page.dataoffsets),
+                tuple(int(n) for n in page.databytecounts),
                 page.parent.byteorder + dtype.char, int(page.predictor),
                 (int(page.imagelength), int(page.imagewidth), spp))
 
@@ -2048,18 +2065,18 @@ class _InflatedStrip(_OneStrip):
         it), else None."""
         if layout is None:
             return None
-        offset, count, file_dtype, predictor, (h, w, spp) = layout
-        rows = (h, w) if spp == 1 else (h, w, spp)
+        offsets, counts, file_dtype, predictor, (h, w, spp) = layout
+        rows = (h, w) if spp == 1 else (spp, h, w) if len(offsets) > 1 else (h, w, spp)
         lead = tuple(like.shape)[:like.ndim - len(rows)]
         if (tuple(like.shape)[len(lead):] != rows or any(n != 1 for n in lead)
                 or np.dtype(file_dtype).newbyteorder("=") != np.dtype(like.dtype)
                 .newbyteorder("=")):
             return None
         stat = os.stat(path)
-        if stat.st_size < offset + count:
+        if stat.st_size < max(o + c for o, c in zip(offsets, counts)):
             return None
-        return cls(Path(path).resolve(), series, level, like.shape, like.dtype, offset,
-                   count, file_dtype, predictor, (h, w, spp),
+        return cls(Path(path).resolve(), series, level, like.shape, like.dtype, offsets,
+                   counts, file_dtype, predictor, (h, w, spp),
                    (stat.st_size, stat.st_mtime_ns))
 
     @staticmethod
@@ -2074,25 +2091,68 @@ class _InflatedStrip(_OneStrip):
         an axis asks, with those of the others: for integer arrays on several axes,
         more than the result holds)."""
         take, then = _outer_index(index, self.shape)
-        y = self.ndim - (2 if self._place[4][2] == 1 else 3)  # the rows' axis
+        planar = len(self._place[0]) > 1
+        y = self.ndim - (2 if self._place[4][2] == 1 or planar else 3)  # the rows' axis
         size = tuple(len(range(n)[t]) if isinstance(t, slice) else len(t)
                      for t, n in zip(take, self.shape))
-        out = np.empty(size[y:], self.dtype)
+        first = y - planar  # the planes' axis, or the rows'
+        out = np.empty(size[first:], self.dtype)
         if math.prod(size):
-            self._inflate_rows(np.arange(self.shape[y])[take[y]], out, take[y + 1:])
-        return _take_outer(out.reshape((1,) * y + out.shape), take[:y])[then]
+            rows = np.arange(self.shape[y])[take[y]]
+            if planar:
+                for k, plane in enumerate(np.arange(self.shape[first])[take[first]]):
+                    self._band_rows(rows, out[k], take[y + 1:], int(plane))
+            else:
+                self._band_rows(rows, out, take[y + 1:])
+        return _take_outer(out.reshape((1,) * first + out.shape), take[:first])[then]
 
-    def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple) -> None:
-        """Fill ``out`` with the rows ``wanted`` (sorted, unique), each at ``within``
-        (the columns and samples to keep: slices or sorted arrays, as
-        :func:`_outer_index` gives them), inflating the strip from the last resume point
-        before the first."""
-        import zlib
+    def _band_rows(self, rows: np.ndarray, out: np.ndarray, within: tuple,
+                   plane: int = 0) -> None:
+        """Fill ``out`` as :meth:`_inflate_rows` does, through the band of whole rows
+        from the first of ``rows`` to the last, kept in :data:`_DECODED_STRIPS` for the
+        other chunks of that band (Dask reads a band's chunks one after another: a full
+        pass then decodes the strip about once, not once per column of chunks) when
+        ``rows`` are a run of several rows (a Dask chunk's) and their band is at most
+        a :data:`_BAND_SHARE` th of the cache; else the rows alone."""
+        _, _, _, _, (h, w, spp), _ = self._place
+        row = (w,) if spp == 1 or len(self._place[0]) > 1 else (w, spp)
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        if (len(rows) < 2 or hi - lo != len(rows)  # one row (a probe), or rows apart
+                or (hi - lo) * math.prod(row) * self.dtype.itemsize
+                > DECODED_STRIP_CACHE_BYTES // _BAND_SHARE):
+            self._inflate_rows(rows, out, within, plane)
+            return
+        key = self._key()
 
-        offset, count, file_dtype, predictor, (h, w, spp), opened = self._place
+        def decode() -> np.ndarray:
+            band = np.empty((hi - lo, *row), self.dtype)
+            self._inflate_rows(np.arange(lo, hi), band, (slice(None),) * len(row), plane)
+            return band
+
+        band = _DECODED_STRIPS.get((*key[:3], ("rows", plane, lo, hi), *key[3:]), decode)
+        out[...] = _take_outer(band[rows - lo], (slice(None), *within))
+
+    def _strip(self, plane: int) -> tuple[int, int, int, tuple]:
+        """``(offset, byte count, samples per row, cache key)`` of the strip of
+        ``plane`` (0 unless samples are planar); the file checked unchanged."""
+        offsets, counts, _, _, (_, _, spp), opened = self._place
         key = self._key()
         if key[-2:] != tuple(opened):
             raise _tiff_data_error(self.path, "the file changed since it was opened")
+        planar = len(offsets) > 1
+        return (offsets[plane], counts[plane], 1 if planar else spp,
+                (*key[:3], plane, *key[3:]) if planar else key)
+
+    def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
+                      plane: int = 0) -> None:
+        """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane`` (samples
+        planar; else 0), each at ``within`` (the columns and samples to keep: slices or
+        sorted arrays, as :func:`_outer_index` gives them), inflating the strip from the
+        last resume point before the first."""
+        import zlib
+
+        _, _, file_dtype, predictor, (h, w, _), _ = self._place
+        offset, count, spp, key = self._strip(plane)
         file_dtype = np.dtype(file_dtype)
         row = w * spp * file_dtype.itemsize
         step = max(1, INFLATE_RESUME_BYTES // row) * row  # resume points: whole rows
@@ -2136,6 +2196,196 @@ class _InflatedStrip(_OneStrip):
             raise _tiff_data_error(self.path, exc) from None
 
 
+#: TIFF compression code of LZW, and its Clear and end-of-information codes.
+_LZW_COMPRESSION = 5
+_LZW_CLEAR, _LZW_EOI = 256, 257
+#: Bit widths of the codes after a Clear code, as TIFF's LZW grows them ("early change":
+#: 9 bits up to table size 510, then 10, 11, 12); the table is full (4096 entries) after
+#: the last, which must be a Clear.
+_LZW_WIDTHS = np.array([9 if n < 511 else 10 if n < 1023 else 11 if n < 2047 else 12
+                        for n in range(257, 4097)], np.int64)
+_LZW_STARTS = np.concatenate([[0], np.cumsum(_LZW_WIDTHS)[:-1]])  # bit offsets
+_LZW_SEGMENT_BYTES = int(_LZW_WIDTHS.sum()) // 8 + 2  # the most a segment spans
+_LZW_MOST_SEGMENTS = 4096  # decoded together at most (about 22 MiB compressed)
+# per bit phase of a segment's start (0-7): each code's byte (from the start's byte),
+# its right shift in the 24-bit big-endian word there, and the bit after it
+_LZW_AT = np.array([(p + _LZW_STARTS) >> 3 for p in range(8)])
+_LZW_SHIFT = np.array([24 - ((p + _LZW_STARTS) & 7) - _LZW_WIDTHS for p in range(8)])
+_LZW_END = np.array([p + _LZW_STARTS + _LZW_WIDTHS for p in range(8)])
+_LZW_MASK = (1 << _LZW_WIDTHS) - 1
+
+
+def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
+    """The Clear or end-of-information codes closing up to ``most`` segments of an LZW
+    stream from bit ``start`` of ``data``, a fresh code table there:
+    ``[(bit position, width, is the end), ...]``, and whether the scan found a segment
+    of no end code where ``data`` holds all of it (not an LZW stream the way TIFF
+    writers write it: its codes cannot be split without decoding them)."""
+    nbits = len(data) * 8
+    raw = np.frombuffer(data + b"\0\0", np.uint8)
+    ends: list = []
+    while len(ends) < most:
+        base, phase = start >> 3, start & 7
+        n = int(np.searchsorted(_LZW_END[phase], nbits - 8 * base, "right"))
+        b = raw[base:base + _LZW_SEGMENT_BYTES + 2].astype(np.int32)
+        words = b[:-2] << 16  # the 24 bits from each byte of the segment on
+        words |= b[1:-1] << 8
+        words |= b[2:]
+        codes = (words[_LZW_AT[phase, :n]] >> _LZW_SHIFT[phase, :n]) & _LZW_MASK[:n]
+        hit = (codes | 1) == _LZW_EOI
+        i = int(hit.argmax()) if n else 0
+        if not n or not hit[i]:
+            return ends, n == len(_LZW_WIDTHS)
+        ends.append((start + int(_LZW_STARTS[i]), int(_LZW_WIDTHS[i]),
+                     int(codes[i]) == _LZW_EOI))
+        if ends[-1][2]:
+            break
+        start = ends[-1][0] + ends[-1][1]
+    return ends, False
+
+
+def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytes:
+    """Bits ``start`` to ``stop`` of ``data`` as an LZW stream of their own: a Clear
+    code (9 bits: the table there is fresh) before them, an end-of-information code of
+    ``end_width`` bits after them (none for 0: the strip's own end), byte-aligned."""
+    first, last = start >> 3, (stop + 7) >> 3
+    n = stop - start
+    bits = (int.from_bytes(data[first:last], "big") >> ((last << 3) - stop)) & ((1 << n) - 1)
+    bits |= _LZW_CLEAR << n
+    n += 9
+    if end_width:
+        bits, n = (bits << end_width) | _LZW_EOI, n + end_width
+    return (bits << (-n % 8)).to_bytes((n + 7) // 8, "big")
+
+
+class _LzwStrip(_InflatedStrip):
+    """One level of a TIFF stored as one LZW strip larger than the decoded-strip cache,
+    read as :class:`_InflatedStrip` reads a deflate one: decoded from the last resume
+    point before a read's first row to its last row, keeping only the rows (columns,
+    samples) it asks. LZW starts a fresh code table at each Clear code (TIFF writers
+    write one every 3839 codes, when the table is full): the strip is decoded from
+    Clear code to Clear code in pieces of about :data:`_INFLATE_OUT_BYTES` (the codes'
+    places found from their widths, which depend on their count since the last Clear
+    only), and a resume point is the bit after a Clear code (kept every
+    :data:`INFLATE_RESUME_BYTES` of decoded data). Before, every chunk decoded the
+    whole strip into memory (a full pass: chunks x strip). A stream whose codes cannot
+    be split so is decoded whole from the last resume point."""
+
+    _CODES = (_LZW_COMPRESSION,)
+
+    def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
+                      plane: int = 0) -> None:
+        """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane``, each at
+        ``within``, decoding the strip from the last resume point before the first."""
+        import imagecodecs
+
+        _, _, file_dtype, predictor, (h, w, _), _ = self._place
+        offset, count, spp, key = self._strip(plane)
+        file_dtype = np.dtype(file_dtype)
+        row = w * spp * file_dtype.itemsize
+        stop = (int(wanted[-1]) + 1) * row
+        found = _DECODED_STRIPS.resume_point(key, int(wanted[0]) * row)
+        done, bit = (found[0], found[1][0]) if found else (0, None)
+        kept_at = done
+        held, n_out, segments = b"", 0, 1  # segments decoded together: 1, then as
+        # many as give about _INFLATE_OUT_BYTES
+        try:
+            with open(self.path, "rb") as fh:
+                if bit is None:  # the stream's first code: a Clear (9 bits), or none
+                    fh.seek(offset)
+                    head = int.from_bytes(self._read_input(fh, 2).ljust(2, b"\0"), "big")
+                    bit = 9 if head >> 7 == _LZW_CLEAR else 0
+                while done < stop:
+                    fh.seek(offset + (bit >> 3))
+                    size = min(segments * _LZW_SEGMENT_BYTES, offset + count - fh.tell())
+                    data = self._read_input(fh, size)
+                    ends, stuck = _lzw_segment_ends(data, bit & 7, segments)
+                    last = not ends or ends[-1][2]
+                    if stuck:  # not split: decoded whole to its end
+                        data += self._read_input(fh, offset + count - fh.tell())
+                        ends, last = [], True
+                    if ends:
+                        at, width, _ = ends[-1]
+                        piece = _lzw_piece(data, bit & 7, at, width)
+                    else:
+                        piece = _lzw_piece(data, bit & 7, len(data) * 8, 0)
+                    decoded = imagecodecs.lzw_decode(piece)
+                    del piece
+                    if ends:
+                        bit += at - (bit & 7) + width
+                        segments = int(min(_LZW_MOST_SEGMENTS, max(
+                            1, _INFLATE_OUT_BYTES * len(ends) // max(1, len(decoded)))))
+                    held, n_out = self._keep_rows(held, done, decoded, (w, spp), wanted,
+                                                  out, within, n_out)
+                    done += len(decoded)
+                    if last:
+                        break
+                    if done // INFLATE_RESUME_BYTES > kept_at // INFLATE_RESUME_BYTES:
+                        _DECODED_STRIPS.keep_point(key, done, (bit, b"", None))
+                        kept_at = done
+            if done < stop:
+                raise ValueError("the strip ends before its pixels do")
+        except OSError as exc:
+            raise _tiff_data_error(self.path, exc.strerror or exc) from None
+        except (ValueError, imagecodecs.ImcdError) as exc:
+            raise _tiff_data_error(self.path, exc) from None
+
+    def _keep_rows(self, held: bytes, done: int, decoded: bytes, row_shape: tuple,
+                   wanted: np.ndarray, out: np.ndarray, within: tuple, n_out: int
+                   ) -> tuple[bytes, int]:
+        """Put the rows ``wanted`` (of ``row_shape``: columns, samples) that
+        ``decoded`` (the strip's bytes from ``done`` on) completes into ``out`` from its
+        row ``n_out`` on; ``held``: the decoded bytes of the row ``done`` falls in,
+        before ``done``. Returns the new ``held`` and ``n_out``."""
+        file_dtype, predictor = np.dtype(self._place[2]), self._place[3]
+        w, spp = row_shape
+        row = w * spp * file_dtype.itemsize
+        start = done - len(held)  # where held + decoded starts: a row's start, or a
+        lead = -start % row  # resume point inside a row (its head not kept: dropped)
+        data = memoryview(held + decoded if held else decoded)[lead:]
+        first, n = (start + lead) // row, len(data) // row
+        take = wanted[(wanted >= first) & (wanted < first + n)]
+        if len(take):
+            block = np.frombuffer(data, file_dtype, n * row // file_dtype.itemsize).reshape(
+                (n, w) if spp == 1 else (n, w, spp))
+            if predictor == 2:  # horizontal differencing, per row and sample
+                block = np.cumsum(block[take[0] - first:take[-1] - first + 1], axis=1,
+                                  dtype=self.dtype)
+                take_in = take - take[0]
+            else:
+                take_in = take - first
+            out[n_out:n_out + len(take)] = _take_outer(block[take_in], (slice(None), *within))
+            n_out += len(take)
+        return bytes(data[n * row:]), n_out
+
+
+
+def _streamed_strip(level_series) -> tuple[type[_InflatedStrip], tuple] | None:
+    """The reader (deflate or LZW) and place of a tifffile series level stored as one
+    strip that can be decoded row by row (:meth:`_InflatedStrip.layout`), else None."""
+    for reader in (_InflatedStrip, _LzwStrip):
+        if (place := reader.layout(level_series)) is not None:
+            return reader, place
+    return None
+
+
+def _whole_strip_note(path: Path, like, compression: str | None, chunks) -> str | None:
+    """The warning for a TIFF level read through tifffile's Zarr view ``like`` whose
+    stored strips or tiles are larger than :data:`DECODED_STRIP_CACHE_BYTES` and hold
+    several Dask ``chunks`` (what no streamed reader takes: LZW or deflate with the
+    floating-point predictor, bits packed, PackBits, JPEG, ...): every chunk decodes a
+    whole one, so a full pass decodes the image about once per chunk; else None."""
+    stored = math.prod(like.chunks) * np.dtype(like.dtype).itemsize
+    cy, cx = _spatial_chunks(chunks)
+    if stored <= DECODED_STRIP_CACHE_BYTES or math.prod(like.chunks) <= cy * cx:
+        return None
+    return (f"{path}: its pixels are stored as {compression or 'compressed'} strips of "
+            f"{stored / 2**20:.0f} MiB decoded, over the decoded-strip cache "
+            f"({DECODED_STRIP_CACHE_BYTES / 2**20:.0f} MiB), that cannot be read in "
+            "part: every chunk read decodes a whole strip (slow, and memory for one "
+            "strip per chunk read at once); save it as a tiled TIFF or OME-Zarr "
+            "(napari_srmat.io.write_ome_zarr) to read it fast")
+
 def _read_tiff(path: Path, chunks) -> Micrograph:
     import tifffile
     import zarr
@@ -2150,7 +2400,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             src_axes = series.axes
             n_levels = len(series.levels)
             layouts = [_TiffWindows.layout(tif, lv) for lv in series.levels]
-            strips = [_InflatedStrip.layout(lv) for lv in series.levels]
+            strips = [_streamed_strip(lv) for lv in series.levels]
             first_page = series.pages[0] if series.pages else None
             colours = _tiff_colour_rule(first_page)
             turned = _tiff_orientation_warning(first_page, path)
@@ -2198,9 +2448,12 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             mapped = _TiffWindows.of(path, layouts[level], zarr_arr)
             if mapped is None and layouts[level] is None:  # compressed, one strip
                 mapped = (_WholeStrip.of(path, series_index, level, zarr_arr, chunks)
-                          or _InflatedStrip.of(path, series_index, level, strips[level],
-                                               zarr_arr))
+                          or (strips[level] and strips[level][0].of(
+                              path, series_index, level, strips[level][1], zarr_arr)))
             source = zarr_arr if mapped is None else mapped  # what the pixels are read from
+            if mapped is None and level == 0 and (note := _whole_strip_note(
+                    path, zarr_arr, meta["compression"], chunks)):
+                meta.setdefault("read_warnings", []).append(note)
             counts_alpha = colours[0] == "alpha" and level == n_levels - 1
             if (not isinstance(mapped, _TiffWindows) and level == 0 and zarr_arr.size
                     and not (counts_alpha and isinstance(mapped, _InflatedStrip))):
