@@ -97,6 +97,7 @@ class _WarningsKept:
 
     @classmethod
     def started(cls, worker: WorkerBase) -> None:
+        """Count ``worker`` in (before its ``start()``): the state is saved at the first."""
         if cls.running == 0:
             cls.saved = warnings.catch_warnings()
             cls.saved.__enter__()
@@ -105,6 +106,7 @@ class _WarningsKept:
 
     @classmethod
     def ended(cls) -> None:
+        """A counted worker's ``finished``: the state saved is put back at the last."""
         cls.running -= 1
         if cls.running == 0 and cls.saved is not None:
             cls.saved.__exit__(None, None, None)
@@ -257,9 +259,22 @@ def start_function(
     napari keeps every worker it made for the viewer's session (its task list holds
     each one's ``quit``), and a worker keeps what it was given: the maps a threshold
     slider's worker thresholded, the images of an overlay, lived on after the widget had
-    moved on to new ones. ``on_returned`` / ``on_errored`` are connected to the worker's
-    ``returned`` / ``errored`` before it starts (an error also reaches napari's
-    notifications). Main thread.
+    moved on to new ones. Main thread.
+
+    Parameters
+    ----------
+    func : callable
+        Called as ``func(*args)`` in the worker thread.
+    args : tuple
+        Its arguments, dropped by the worker once the call began.
+    on_returned, on_errored : callable, optional
+        Main-thread callbacks of ``func``'s return value and of its exception (which
+        also reaches napari's notifications), connected before the worker starts.
+
+    Returns
+    -------
+    FunctionWorker
+        The started worker, counted in by :class:`_WarningsKept` as :func:`start_job`'s.
     """
     held = [args]
 
