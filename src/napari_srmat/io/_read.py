@@ -2209,10 +2209,12 @@ _LZW_SEGMENT_BYTES = int(_LZW_WIDTHS.sum()) // 8 + 2  # the most a segment spans
 _LZW_MOST_SEGMENTS = 4096  # decoded together at most (about 22 MiB compressed)
 # per bit phase of a segment's start (0-7): each code's byte (from the start's byte),
 # its right shift in the 24-bit big-endian word there, and the bit after it
-_LZW_AT = np.array([(p + _LZW_STARTS) >> 3 for p in range(8)])
-_LZW_SHIFT = np.array([24 - ((p + _LZW_STARTS) & 7) - _LZW_WIDTHS for p in range(8)])
+# (32-bit: the scan's arrays stay small)
+_LZW_AT = np.array([(p + _LZW_STARTS) >> 3 for p in range(8)], np.int32)
+_LZW_SHIFT = np.array([24 - ((p + _LZW_STARTS) & 7) - _LZW_WIDTHS for p in range(8)],
+                      np.int32)
 _LZW_END = np.array([p + _LZW_STARTS + _LZW_WIDTHS for p in range(8)])
-_LZW_MASK = (1 << _LZW_WIDTHS) - 1
+_LZW_MASK = ((1 << _LZW_WIDTHS) - 1).astype(np.int32)
 
 
 def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
@@ -2231,7 +2233,10 @@ def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
         words = b[:-2] << 16  # the 24 bits from each byte of the segment on
         words |= b[1:-1] << 8
         words |= b[2:]
-        codes = (words[_LZW_AT[phase, :n]] >> _LZW_SHIFT[phase, :n]) & _LZW_MASK[:n]
+        codes = words[_LZW_AT[phase, :n]]
+        codes >>= _LZW_SHIFT[phase, :n]
+        codes &= _LZW_MASK[:n]
+        del words, b
         hit = (codes | 1) == _LZW_EOI
         i = int(hit.argmax()) if n else 0
         if not n or not hit[i]:
@@ -2287,8 +2292,7 @@ class _LzwStrip(_InflatedStrip):
         found = _DECODED_STRIPS.resume_point(key, int(wanted[0]) * row)
         done, bit = (found[0], found[1][0]) if found else (0, None)
         kept_at = done
-        held, n_out, segments = b"", 0, 1  # segments decoded together: 1, then as
-        # many as give about _INFLATE_OUT_BYTES
+        held, n_out, per_segment = b"", 0, 0  # decoded bytes a segment gave (0: none yet)
         try:
             with open(self.path, "rb") as fh:
                 if bit is None:  # the stream's first code: a Clear (9 bits), or none
@@ -2296,6 +2300,13 @@ class _LzwStrip(_InflatedStrip):
                     head = int.from_bytes(self._read_input(fh, 2).ljust(2, b"\0"), "big")
                     bit = 9 if head >> 7 == _LZW_CLEAR else 0
                 while done < stop:
+                    # segments decoded together: as many as give about _INFLATE_OUT_BYTES,
+                    # up to the next resume point or the last row wanted (a piece ends
+                    # after a whole segment, so just past it)
+                    target = min(_INFLATE_OUT_BYTES, stop - done,
+                                 INFLATE_RESUME_BYTES - done % INFLATE_RESUME_BYTES)
+                    segments = int(min(_LZW_MOST_SEGMENTS, max(
+                        1, -(-target // per_segment) if per_segment else 1)))
                     fh.seek(offset + (bit >> 3))
                     size = min(segments * _LZW_SEGMENT_BYTES, offset + count - fh.tell())
                     data = self._read_input(fh, size)
@@ -2313,8 +2324,7 @@ class _LzwStrip(_InflatedStrip):
                     del piece
                     if ends:
                         bit += at - (bit & 7) + width
-                        segments = int(min(_LZW_MOST_SEGMENTS, max(
-                            1, _INFLATE_OUT_BYTES * len(ends) // max(1, len(decoded)))))
+                        per_segment = max(1, len(decoded) // len(ends))
                     held, n_out = self._keep_rows(held, done, decoded, (w, spp), wanted,
                                                   out, within, n_out)
                     done += len(decoded)
