@@ -726,3 +726,51 @@ def test_an_lzw_stream_whose_codes_cannot_be_split_is_decoded_whole(tmp_path,
     m = read_image(p, chunks=64)
     np.testing.assert_array_equal(np.asarray(m.data), a)
     assert decodes["calls"] <= 2 * (m.data.npartitions + 1)
+
+
+def _literal_lzw(data: bytes, segment: int, lsb: bool = False, eoi: bool = True) -> bytes:
+    """An LZW stream of ``data`` as literal codes alone (valid: no table entry is used),
+    a Clear code every ``segment`` codes, each code as wide as a decoder reads it there:
+    TIFF's (most significant bit first, "early change") or old-style LZW's (least
+    significant bit first, one code later); an end code unless not ``eoi``."""
+    grow = (255, 767, 1791) if lsb else (254, 766, 1790)  # code index of each new width
+    codes = [(_read._LZW_CLEAR, 9)]
+    for start in range(0, len(data), segment):
+        part = data[start:start + segment]
+        codes += [(c, 9 + sum(k >= g for g in grow)) for k, c in enumerate(part)]
+        end = _read._LZW_CLEAR if start + segment < len(data) else _read._LZW_EOI
+        if end == _read._LZW_CLEAR or eoi:
+            codes.append((end, 9 + sum(len(part) >= g for g in grow)))
+    bits, n = 0, 0
+    for code, width in codes:
+        bits, n = (bits | code << n, n + width) if lsb else (bits << width | code, n + width)
+    if lsb:
+        return bits.to_bytes((n + 7) // 8, "little")
+    return (bits << (-n % 8)).to_bytes((n + 7) // 8, "big")
+
+
+def _lzw_stream_tiff(path, a: np.ndarray, stream: bytes):
+    """A one-strip TIFF of ``a`` 's shape whose strip is the LZW ``stream``."""
+    tifffile.imwrite(path, iter([stream]), shape=a.shape, dtype=a.dtype, compression=5,
+                     rowsperstrip=a.shape[0])
+    return path
+
+
+def test_a_corrupt_lzw_strip_over_the_cache_tells_the_codec_s_error(tmp_path, monkeypatch):
+    """A code the table does not hold yet was an AttributeError (the except clause named
+    imagecodecs.ImcdError, which imagecodecs does not export) told as 'module
+    'imagecodecs' has no attribute 'ImcdError''; it is the codec's error now."""
+    a = _lzw_image((5, 251))
+    stream = bytearray(_literal_lzw(a.tobytes(), 250))
+    stream[400] = 0xFF  # codes 511+ where the table holds about 300
+    p = _lzw_stream_tiff(tmp_path / "bad.tif", a, bytes(stream))
+    _over_the_cache(monkeypatch)
+    with pytest.raises(_read.ImageReadError, match=r"bad.tif: cannot read TIFF pixel data"
+                       r".*LZW_CORRUPT"):
+        read_image(p, chunks=2)
+    with tifffile.TiffFile(p) as tif:
+        level = tif.series[0].levels[0]
+        reader, place = _read._streamed_strip(level)
+        strip = reader.of(p, 0, 0, place, level)
+    with pytest.raises(_read.ImageReadError, match="LZW_CORRUPT"):
+        strip[:2]

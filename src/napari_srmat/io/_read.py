@@ -2337,7 +2337,7 @@ class _LzwStrip(_InflatedStrip):
                 raise ValueError("the strip ends before its pixels do")
         except OSError as exc:
             raise _tiff_data_error(self.path, exc.strerror or exc) from None
-        except (ValueError, imagecodecs.ImcdError) as exc:
+        except (ValueError, imagecodecs.LzwError) as exc:
             raise _tiff_data_error(self.path, exc) from None
 
     def _keep_rows(self, held: bytes, done: int, decoded: bytes, row_shape: tuple,
