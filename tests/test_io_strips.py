@@ -756,6 +756,22 @@ def _lzw_stream_tiff(path, a: np.ndarray, stream: bytes):
     return path
 
 
+def test_an_old_style_lzw_strip_over_the_cache_reads_as_tifffile_reads_it(tmp_path,
+                                                                         monkeypatch):
+    """Old-style LZW (codes least significant bit first, as early libtiff versions
+    wrote them: a strip beginning 0x00 then an odd byte) was scanned for Clear codes as TIFF's
+    LZW and failed ('cannot read TIFF pixel data ...'); tifffile (imagecodecs) reads it:
+    it is now read by tifffile, not streamed, and the open says each chunk decodes it
+    whole."""
+    a = _lzw_image((5, 251))
+    p = _lzw_stream_tiff(tmp_path / "old.tif", a, _literal_lzw(a.tobytes(), 250, lsb=True))
+    np.testing.assert_array_equal(tifffile.imread(p), a)
+    _over_the_cache(monkeypatch)
+    with pytest.warns(UserWarning, match="old.tif: its pixels are stored as LZW strips"):
+        m = read_image(p, chunks=2)
+    np.testing.assert_array_equal(np.asarray(m.data), a)
+
+
 def test_a_corrupt_lzw_strip_over_the_cache_tells_the_codec_s_error(tmp_path, monkeypatch):
     """A code the table does not hold yet was an AttributeError (the except clause named
     imagecodecs.ImcdError, which imagecodecs does not export) told as 'module

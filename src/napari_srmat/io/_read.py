@@ -2263,6 +2263,19 @@ def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytes:
     return (bits << (-n % 8)).to_bytes((n + 7) // 8, "big")
 
 
+def _lzw_old_style(path: Path, offsets: tuple) -> bool:
+    """Whether a strip at ``offsets`` of ``path`` is old-style LZW (as early libtiff
+    versions wrote it: codes least significant bit first, widths changed a code later),
+    told as imagecodecs tells it: its first byte 0, its second odd (a Clear code so)."""
+    with open(path, "rb") as fh:
+        for offset in offsets:
+            fh.seek(offset)
+            head = fh.read(2)
+            if len(head) == 2 and head[0] == 0 and head[1] & 1:
+                return True
+    return False
+
+
 class _LzwStrip(_InflatedStrip):
     """One level of a TIFF stored as one LZW strip larger than the decoded-strip cache,
     read as :class:`_InflatedStrip` reads a deflate one: decoded from the last resume
@@ -2277,6 +2290,15 @@ class _LzwStrip(_InflatedStrip):
     be split so is decoded whole from the last resume point."""
 
     _CODES = (_LZW_COMPRESSION,)
+
+    @classmethod
+    def of(cls, path: Path, series: int, level: int, layout: tuple | None, like
+           ) -> _LzwStrip | None:
+        """As :meth:`_InflatedStrip.of`, and None for old-style LZW (its codes least
+        significant bit first: :func:`_lzw_old_style`), which tifffile reads."""
+        if layout is not None and _lzw_old_style(path, layout[0]):
+            return None
+        return super().of(path, series, level, layout, like)
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
                       plane: int = 0) -> None:
@@ -2383,8 +2405,9 @@ def _whole_strip_note(path: Path, like, compression: str | None, chunks) -> str 
     """The warning for a TIFF level read through tifffile's Zarr view ``like`` whose
     stored strips or tiles are larger than :data:`DECODED_STRIP_CACHE_BYTES` and hold
     several Dask ``chunks`` (what no streamed reader takes: LZW or deflate with the
-    floating-point predictor, bits packed, PackBits, JPEG, ...): every chunk decodes a
-    whole one, so a full pass decodes the image about once per chunk; else None."""
+    floating-point predictor, old-style LZW, bits packed, PackBits, JPEG, ...): every
+    chunk decodes a whole one, so a full pass decodes the image about once per chunk;
+    else None."""
     stored = math.prod(like.chunks) * np.dtype(like.dtype).itemsize
     cy, cx = _spatial_chunks(chunks)
     if stored <= DECODED_STRIP_CACHE_BYTES or math.prod(like.chunks) <= cy * cx:
