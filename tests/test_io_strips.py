@@ -772,6 +772,21 @@ def test_an_old_style_lzw_strip_over_the_cache_reads_as_tifffile_reads_it(tmp_pa
     np.testing.assert_array_equal(np.asarray(m.data), a)
 
 
+def test_an_lzw_strip_without_an_end_code_reads_its_last_code(tmp_path, monkeypatch):
+    """A strip with no end-of-information code (some writers stop at the last code) had
+    its last piece decoded to the end of the bytes: re-aligned, its last code spanned
+    three bytes ending in the last one, and imagecodecs dropped that byte's bits (the
+    last pixel read 254 for 255). The piece now ends with an end code after its last
+    whole code."""
+    a = _lzw_image((4, 255))  # 4 segments of 255 codes: the last 10 bits wide
+    a[-1, -1] = 255
+    p = _lzw_stream_tiff(tmp_path / "no-end.tif", a,
+                         _literal_lzw(a.tobytes(), 255, eoi=False))
+    np.testing.assert_array_equal(tifffile.imread(p), a)
+    _over_the_cache(monkeypatch)
+    np.testing.assert_array_equal(np.asarray(read_image(p, chunks=2).data), a)
+
+
 def test_a_corrupt_lzw_strip_over_the_cache_tells_the_codec_s_error(tmp_path, monkeypatch):
     """A code the table does not hold yet was an AttributeError (the except clause named
     imagecodecs.ImcdError, which imagecodecs does not export) told as 'module

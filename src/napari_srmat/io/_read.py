@@ -2249,6 +2249,17 @@ def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
     return ends, False
 
 
+def _lzw_last_codes(data: bytes, start: int) -> tuple[int, int]:
+    """``(bit after the last whole code, width of the code after it)`` of the codes of
+    ``data`` from bit ``start`` on, a fresh code table there (a stream's last segment,
+    with no end code): where :func:`_lzw_piece` puts the end code. Decoded to the end
+    of the bytes, such a piece re-aligned could end in a code spanning three bytes, the
+    last of them the buffer's, whose bits imagecodecs drops (a wrong last pixel)."""
+    n = int(np.searchsorted(_LZW_END[start & 7], len(data) * 8, "right"))
+    return (int(_LZW_END[start & 7, n - 1]) if n else start,
+            int(_LZW_WIDTHS[min(n, len(_LZW_WIDTHS) - 1)]))
+
+
 def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytes:
     """Bits ``start`` to ``stop`` of ``data`` as an LZW stream of their own: a Clear
     code (9 bits: the table there is fresh) before them, an end-of-information code of
@@ -2340,8 +2351,10 @@ class _LzwStrip(_InflatedStrip):
                     if ends:
                         at, width, _ = ends[-1]
                         piece = _lzw_piece(data, bit & 7, at, width)
-                    else:
+                    elif stuck:
                         piece = _lzw_piece(data, bit & 7, len(data) * 8, 0)
+                    else:  # the stream's last codes, no end code: one after them
+                        piece = _lzw_piece(data, bit & 7, *_lzw_last_codes(data, bit & 7))
                     decoded = imagecodecs.lzw_decode(piece)
                     del piece
                     if ends:
