@@ -88,6 +88,7 @@ from .metrics.heyn import (
     measure_intercepts,
 )
 from .metrics.standards import (
+    FIELD_SCOPE,
     counting_half,
     few_intersections_note,
     floored_relative_half,
@@ -307,12 +308,15 @@ SCHEMA_KEYS = (
     "n_crossings",
     "n_intercepts",
     "inference_scale",
+    "interval_scope",
     "warnings",
 )
 
 
 #: The grain-size widget's tab that measures a boundary mask, as labelled.
 MASK_TAB = "Boundary mask"
+#: The grain-size widget's tab that measures several fields of a specimen, as labelled.
+SPECIMEN_TAB = "Specimen (E112)"
 #: How a caller measures a boundary mask, as a message names it
 #: (:func:`napari_srmat.errors.worded_error`).
 MASK = Option("mask=True", "--mask", f"use the '{MASK_TAB}' tab")
@@ -365,6 +369,10 @@ class GrainSizeResult:
         Factor by which the input was resampled before the model (1.0 for masks).
     warnings : list of str
         Why figures are withheld or doubtful.
+    interval_scope : str
+        ``"field"`` (read-only): the interval is this image's (field's), not the
+        specimen's; ``srmat grain-size`` and ``srmat heyn`` tell it when one field is all
+        that was measured (:func:`~napari_srmat.metrics.standards.one_field_note`).
     pixel_size_um : float or None
     mode : {"image", "mask"}
     estimated_intercept_px : float or None
@@ -421,6 +429,14 @@ class GrainSizeResult:
     boundaries: np.ndarray | None = field(default=None, repr=False)
 
     @property
+    def interval_scope(self) -> str:
+        """What the 95 % interval is an interval of: always this field's ℓ̄
+        (:data:`~napari_srmat.metrics.standards.FIELD_SCOPE`, ``"field"``: one image's
+        test lines, pixels and model), never the specimen's, which needs several fields
+        (:func:`~napari_srmat.metrics.standards.summarize_fields`; docs/grain_size.md)."""
+        return FIELD_SCOPE
+
+    @property
     def n_intercepts(self) -> int:
         """Deprecated name of :attr:`n_crossings` (until 0.3.0): the crossings, not E112's
         N (``intercept_count``)."""
@@ -445,6 +461,7 @@ class GrainSizeResult:
             # the old name of n_crossings, kept in the JSON until 0.3.0 (docs/grain_size.md)
             "n_intercepts": int(self.n_crossings),
             "inference_scale": float(self.inference_scale),
+            "interval_scope": self.interval_scope,
             "warnings": list(self.warnings),
             "pixel_size_um": finite_or_none(self.pixel_size_um),
             "mode": self.mode,

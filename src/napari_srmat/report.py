@@ -481,10 +481,13 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
     -------
     GrainSizeReport
     """
-    from .metrics.standards import MIN_FIELDS, upgrade_heyn_statistics
+    from .grainsize import SPECIMEN_TAB
+    from .metrics.standards import one_field_note, upgrade_heyn_statistics
 
     stats = upgrade_heyn_statistics(stats)
     lines = _test_lines_words(stats.get("n_lines"))
+    # how a specimen is measured: the widget (whose mask tab made this report) or the CLI
+    how = f"the grain-size widget's {SPECIMEN_TAB!r} tab, or srmat grain-size --method"
     summary = [
         ("standard", "ASTM E112 lineal intercept (Heyn)"),
         ("ASTM grain size G", as_grain_size_number(stats.get("astm_g"))),
@@ -505,9 +508,8 @@ def report_from_heyn(stats: dict, *, per_line: Sequence[tuple] = (),
         provenance=_provenance(provenance, method="intercept",
                                pixel_size_um=stats.get("pixel_size_um")),
         edits=list(edits), audit=audit,
-        warnings=[f"one field: the 95 % interval and %RA are the scatter of {lines} of one "
-                  f"micrograph; E112's are over at least {MIN_FIELDS} fields chosen at random "
-                  "over the specimen (measure a specimen of fields for them)"]
+        warnings=[f"{one_field_note(how)}; its %RA is the scatter of {lines}, E112's the "
+                  "scatter between the fields"]
         + list(stats.get("warnings") or []),
     )
     if image is not None or boundaries is not None:

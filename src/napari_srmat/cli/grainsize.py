@@ -199,6 +199,7 @@ def _run(args: argparse.Namespace) -> int:
     rc = 0 if not errors else 1 if internal else 2
     if args.method:
         return _print_specimen(args, fields, errors) or rc
+    _note_one_field(items, rows)
     if args.json:
         settings = {"mask": bool(args.mask), "pattern": args.pattern, "lines": args.lines,
                     "seed": args.seed, "margin": args.margin}
@@ -215,6 +216,23 @@ def _run(args: argparse.Namespace) -> int:
         print(describe(row))
     _check_measured(rows, rc)
     return rc
+
+
+#: How ``srmat grain-size`` measures a specimen
+#: (:func:`napari_srmat.metrics.standards.one_field_note`).
+ONE_FIELD_HOW = "srmat grain-size --method intercept with an image of each field"
+
+
+def _note_one_field(items: list, rows: list[dict]) -> None:
+    """Tell (one ``note:`` line on stderr) that the interval of the one image measured,
+    without ``--method``'s specimen summary, is that field's, not the specimen's: the
+    rule of :func:`napari_srmat.metrics.standards.one_field_note`; its JSON row says it
+    as ``interval_scope`` ``"field"``. Several images are not told: each row is a field
+    and ``--method`` is how they become a specimen (docs/grain_size.md)."""
+    from ..metrics.standards import one_field_note
+
+    if len(items) == 1 and rows and rows[0]["mean_intercept_px"] is not None:
+        print(f"srmat grain-size: note: {one_field_note(ONE_FIELD_HOW)}", file=sys.stderr)
 
 
 def _check_measured(rows: list[dict], rc: int) -> None:

@@ -70,6 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+#: How ``srmat heyn`` measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
+ONE_FIELD_HOW = "give srmat heyn a mask of each field"
+
+
 def _finite(rows: list[dict]) -> list[float]:
     return [r["mean_intercept_px"] for r in rows if r["mean_intercept_px"] is not None]
 
@@ -89,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         measure_intercepts,
         scoring_triple_points,
     )
+    from ..metrics.standards import FIELD_SCOPE, interval_scope, one_field_note
 
     if args.pattern == "segments" and not args.segments:
         raise UserError("--pattern segments needs --segments FILE.json|csv")
@@ -185,6 +190,8 @@ def _run(args: argparse.Namespace) -> int:
             else None
         ),
         "skeletonize": bool(args.skeletonize),
+        # its interval: one mask's (the field's) or the masks' scatter (the specimen's)
+        "interval_scope": interval_scope(len(per_image)),
         "warnings": warnings,
     }
     # field-to-field statistics (ASTM E112: one field = one image), on N_L = P / L
@@ -235,6 +242,8 @@ def _run(args: argparse.Namespace) -> int:
     out["per_image"] = per_image
     for w in warnings:
         print(warning_line("srmat heyn", w), file=sys.stderr)
+    if out["interval_scope"] == FIELD_SCOPE and valid:  # no specimen figure: said once
+        print(f"srmat heyn: note: {one_field_note(ONE_FIELD_HOW)}", file=sys.stderr)
     if args.json:
         print_json(out)
         _check_measured(out, degenerate, args.threshold)

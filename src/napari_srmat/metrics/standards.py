@@ -64,6 +64,11 @@ __all__ = [
     "counting_half",
     "floored_relative_half",
     "MIN_FIELDS",
+    "FIELD_SCOPE",
+    "SPECIMEN_SCOPE",
+    "ONE_FIELD_SPECIMEN_COVERAGE_PCT",
+    "interval_scope",
+    "one_field_note",
     "INTERCEPT_STANDARD",
     "MM2_PER_IN2_AT_100X",
     "grain_size_conversions",
@@ -94,6 +99,70 @@ MIN_COUNT_PER_FIELD = 50
 
 #: E112: measure at least five fields, chosen at random over the specimen.
 MIN_FIELDS = 5
+
+#: ``interval_scope`` of a 95 % interval, the JSON key that says what it is an interval of
+#: (:func:`interval_scope`): one field's ℓ̄ (an image or region: its test lines' sampling
+#: floored at their counts' resolution, the pixel term and, for a micrograph, the model's),
+#: or the specimen's (the scatter between several fields, E112's statistics).
+FIELD_SCOPE = "field"
+#: See :data:`FIELD_SCOPE`.
+SPECIMEN_SCOPE = "specimen"
+
+#: How often (%) one field's 95 % interval held the *whole map's* ℓ̄ on synthetic 768²
+#: maps (``studies/grid_interval_aliasing.py`` confirmation seeds, the quick E112 check:
+#: the package's grid of 2-5 lines per axis on 128-256 px squares, 10 <= P < 25): lowest
+#: and highest of the three structure kinds (Poisson layout 90.3, the generator's lattice
+#: 91.4, Voronoi maps 93.1; 78.6-87.5 with 5 + 5 lines), where the same intervals held the
+#: square's own ℓ̄ 94.9-97.1 %: a field's test lines cannot see the scatter between
+#: fields (docs/grain_size.md "The 95 % interval").
+ONE_FIELD_SPECIMEN_COVERAGE_PCT = (90.3, 93.1)
+
+
+def interval_scope(n_fields: int) -> str:
+    """What a 95 % interval made of ``n_fields`` fields is an interval of: one field's
+    ℓ̄ (:data:`FIELD_SCOPE`) or, from two fields on (their scatter), the specimen's
+    (:data:`SPECIMEN_SCOPE`).
+
+    The one rule of the ``interval_scope`` key (``srmat heyn``'s pooled result, every
+    per-image row of ``srmat heyn`` and ``srmat grain-size``, a specimen summary).
+
+    Examples
+    --------
+    >>> interval_scope(1), interval_scope(5)
+    ('field', 'specimen')
+    """
+    return FIELD_SCOPE if n_fields < 2 else SPECIMEN_SCOPE
+
+
+def one_field_note(how: str = "measure_specimen or summarize_fields") -> str:
+    """The line told where one field is measured and no specimen summary goes with it
+    (``srmat heyn`` of one mask, ``srmat grain-size`` of one image, the grain-size
+    widget's *Simple* tab and one-field report): its interval is the field's, not the
+    specimen's.
+
+    Parameters
+    ----------
+    how : str
+        How the caller measures several fields and summarises them (a command, a tab).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(one_field_note("srmat heyn with several masks"))  # doctest: +NORMALIZE_WHITESPACE
+    one field: its 95 % interval is this field's ℓ̄, not the specimen's (on synthetic
+    maps it held the specimen's only 90-93 % of the time); for the specimen measure at
+    least 5 fields chosen at random (ASTM E112) and summarise them (srmat heyn with
+    several masks)
+    """
+    lo, hi = (f"{v:.0f}" for v in ONE_FIELD_SPECIMEN_COVERAGE_PCT)
+    # why (a field's test lines cannot see the scatter between fields): docs/grain_size.md
+    return ("one field: its 95 % interval is this field's ℓ̄, not the specimen's (on "
+            f"synthetic maps it held the specimen's only {lo}-{hi} % of the time); for the "
+            f"specimen measure at least {MIN_FIELDS} fields chosen at random (ASTM E112) and "
+            f"summarise them ({how})")
 
 INTERCEPT_STANDARD = (
     "ASTM E112 lineal intercept (Heyn): intersections P per unit length, a crossing at a "
@@ -866,7 +935,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     Returns
     -------
     SpecimenSummary
-        A dict: ``method``, ``standard``, ``n_fields``, ``n_fields_in_statistics`` (the
+        A dict: ``method``, ``standard``, ``interval_scope`` (:data:`SPECIMEN_SCOPE`: its
+        interval is over the fields), ``n_fields``, ``n_fields_in_statistics`` (the
         fields with a valid value: the n of the mean, sd, interval and %RA),
         ``field_quantity``,
         ``field_values``, ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``,
@@ -935,6 +1005,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     out: dict[str, Any] = {
         "method": method,
         "standard": standard,
+        # its interval is over fields (none with one): the specimen's
+        "interval_scope": SPECIMEN_SCOPE,
         "n_fields": len(fields),
         # the n of the statistics (t(0.975, n - 1), %RA): the fields with a valid value
         "n_fields_in_statistics": len(valid),

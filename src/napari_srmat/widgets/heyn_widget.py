@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..estimates import plan_grain_size
-from ..grainsize import MASK_TAB
+from ..grainsize import MASK_TAB, SPECIMEN_TAB
 from ..io import LENGTH_UNIT
 from ..metrics.edits import ADD_BOUNDARY, ERASE_BOUNDARY
 from ..metrics.heyn import (
@@ -46,6 +46,7 @@ from ..metrics.heyn import (
     scoring_name,
     scoring_triple_points,
 )
+from ..metrics.standards import one_field_note
 from ..report import G_DECIMALS, format_result_value, one_field_ra_label
 from ._common import (
     HeynMeasurement,
@@ -88,6 +89,9 @@ __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_
            "corrected_heyn_job"]
 
 PATTERNS = WIDGET_PATTERNS
+
+#: How the widget measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
+ONE_FIELD_HOW = f"the '{SPECIMEN_TAB}' tab"
 
 
 def _is_2d(layer) -> bool:
@@ -232,6 +236,9 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         self.detail_label = QLabel("")
         self.warning_label = QLabel("")
         self.warning_label.setWordWrap(True)
+        # what the intervals are of (one field), told under each result
+        self.scope_label = QLabel("")
+        self.scope_label.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Micrograph", self.image_combo.native)
         form.addRow("Pixel size", self.pixel_size)
@@ -239,6 +246,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         form.addRow("ASTM G (95% interval)", self.g_label)
         form.addRow("", self.detail_label)
         form.addRow("", self.warning_label)
+        form.addRow("", self.scope_label)
         self._add_job_controls(form)
         self.run_btn.setText("Measure grain size")
         self.image_combo.watch(self._layer_changed)
@@ -282,6 +290,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             label.setText("–")
         self.detail_label.setText("")
         self.warning_label.setText("")
+        self.scope_label.setText("")
         self._measured_layer = layer
         return self._start_single_job(
             lambda stop: simple_grain_size_job(data, pixel_size_um=px, divide_by=divisor,
@@ -309,6 +318,9 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
                                                               if hint else [])))
+        # one micrograph: its intervals are the field's (interval_scope "field")
+        self.scope_label.setText(one_field_note(ONE_FIELD_HOW)
+                                 if d["mean_intercept_px"] is not None else "")
         if note := removed_inputs_note(self.viewer, [layer]):
             # its overlays would lie over nothing; the numbers, of the image read, stay
             self.status.setText(note)
@@ -442,7 +454,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         self.tabs.addTab(self.simple, "Simple")
         self.tabs.addTab(self.mask_tab, MASK_TAB)  # the tab its refusals name
         self.specimen_tab = vertical_scroll(self.specimen)
-        self.tabs.addTab(self.specimen_tab, "Specimen (E112)")
+        self.tabs.addTab(self.specimen_tab, SPECIMEN_TAB)
         self.report = ReportPanel(napari_viewer, self)
         self.tabs.addTab(self.report, "Report")
         QVBoxLayout(self).addWidget(self.tabs)
@@ -605,8 +617,9 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
             ("mean intercept ℓ̄ (px)", st["mean_intercept_px"]),
             (f"mean intercept ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_um"]),
             ("ASTM grain size G", format_result_value("astm_g", st["astm_g"])),
-            ("95% CI of ℓ̄ (px)", st["mean_intercept_ci95_px"]),
-            (f"95% CI of ℓ̄ ({LENGTH_UNIT})", st["mean_intercept_ci95_um"]),
+            # one layer is one field: its interval is the field's (interval_scope "field")
+            ("95% CI of ℓ̄ (px), this field", st["mean_intercept_ci95_px"]),
+            (f"95% CI of ℓ̄ ({LENGTH_UNIT}), this field", st["mean_intercept_ci95_um"]),
             (one_field_ra_label(st["n_lines"]), st["relative_accuracy_pct"]),
             ("intersections", f"{st['intersection_count']:g}"),  # the P of ℓ̄ = ΣL / ΣP
             ("scoring of intersections", st["scoring"]),

@@ -1,0 +1,158 @@
+"""One field is not the specimen: what a 95 % interval is an interval of (``interval_scope``)
+and the one-field note of ``srmat heyn``, ``srmat grain-size`` and the grain-size widget.
+
+Before: nothing told a user who measured one image that its interval is that field's
+(its test lines, pixels and model) and not the specimen's, which a single field's
+interval held only 90-93 % of the time on synthetic maps
+(``studies/grid_interval_aliasing.py``), against 95-97 % for the field's own ℓ̄.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_srmat.cli import main
+from napari_srmat.grainsize import SCHEMA_KEYS, measure_grain_size
+from napari_srmat.metrics.standards import (
+    FIELD_SCOPE,
+    MIN_FIELDS,
+    ONE_FIELD_SPECIMEN_COVERAGE_PCT,
+    SPECIMEN_SCOPE,
+    interval_scope,
+    measure_specimen,
+    one_field_note,
+)
+from napari_srmat.synth import generate_microstructure
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTE_START = "one field: its 95 % interval is this field's"
+
+
+def _masks(tmp_path, seeds=(1, 2)) -> list[str]:
+    paths = []
+    for seed in seeds:
+        ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=seed)
+        p = tmp_path / f"m{seed}.png"
+        Image.fromarray(ms.boundaries.astype(np.uint8) * 255).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def _run(capsys, argv) -> tuple[dict, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out), captured.err
+
+
+def _notes(err: str, command: str) -> list[str]:
+    return [line for line in err.splitlines()
+            if line.startswith(f"{command}: note: {NOTE_START}")]
+
+
+def test_the_note_and_the_scope_rule():
+    assert interval_scope(1) == FIELD_SCOPE == "field"
+    assert interval_scope(2) == interval_scope(MIN_FIELDS) == SPECIMEN_SCOPE == "specimen"
+    note = one_field_note("the way")
+    assert note.startswith(NOTE_START) and note.endswith("(the way)")
+    assert f"at least {MIN_FIELDS} fields" in note and "90-93 %" in note
+
+
+def test_the_notes_numbers_are_the_studys_json():
+    # the whole map's coverage of one field's interval, lowest and highest of the three
+    # structure kinds, is what studies/grid_interval_aliasing.py measured
+    conf = json.loads((ROOT / "studies/results/grid_interval_aliasing.json").read_text())
+    maps = [kind["package"]["regime_map"]["coverage_pct"]
+            for kind in conf["confirmation"]["summary"].values()]
+    assert ONE_FIELD_SPECIMEN_COVERAGE_PCT == (min(maps), max(maps))
+
+
+def test_library_results_say_whose_interval_they_give():
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=1)
+    res = measure_grain_size(ms.boundaries, mask=True, pixel_size_um=0.5)
+    assert res.interval_scope == FIELD_SCOPE
+    assert "interval_scope" in SCHEMA_KEYS and res.to_dict()["interval_scope"] == "field"
+    # the library tells no warning of it: a caller measuring fields of a specimen would
+    # get one per field
+    assert not any(NOTE_START in w for w in res.warnings)
+    spec = measure_specimen([ms.boundaries, ms.boundaries[::-1]], pixel_size_um=0.5)
+    assert spec["summary"]["interval_scope"] == SPECIMEN_SCOPE
+
+
+def test_srmat_heyn_tells_one_mask_is_a_field_and_several_a_specimen(tmp_path, capsys):
+    paths = _masks(tmp_path)
+    one, err = _run(capsys, ["heyn", paths[0], "--skeletonize", "--pixel-size-um", "0.5",
+                             "--json"])
+    assert one["interval_scope"] == "field" and one["per_image"][0]["interval_scope"] == "field"
+    assert one["mean_intercept_ci95_px"] == one["per_image"][0]["mean_intercept_ci95_px"]
+    notes = _notes(err, "srmat heyn")
+    assert len(notes) == 1 and notes[0].endswith("(give srmat heyn a mask of each field)")
+    # not in the JSON's warnings (a batch of one-image runs would read each as doubtful)
+    assert not any(NOTE_START in w for w in one["warnings"])
+    two, err = _run(capsys, ["heyn", *paths, "--skeletonize", "--pixel-size-um", "0.5",
+                             "--json"])
+    assert two["interval_scope"] == "specimen"
+    assert [r["interval_scope"] for r in two["per_image"]] == ["field", "field"]
+    assert _notes(err, "srmat heyn") == []
+    # the text output tells it too
+    assert main(["heyn", paths[0]]) == 0
+    assert len(_notes(capsys.readouterr().err, "srmat heyn")) == 1
+
+
+def test_srmat_grain_size_tells_one_image_without_a_specimen_summary(tmp_path, capsys):
+    paths = _masks(tmp_path)
+    one, err = _run(capsys, ["grain-size", paths[0], "--mask", "--json"])
+    assert one["images"][0]["interval_scope"] == "field"
+    notes = _notes(err, "srmat grain-size")
+    assert len(notes) == 1 and "srmat grain-size --method intercept" in notes[0]
+    # docs/grain_size.md "One field is not the specimen" shows this very line
+    assert notes[0] in (ROOT / "docs/grain_size.md").read_text().splitlines()
+    # several images: each row is a field, nothing said per image
+    two, err = _run(capsys, ["grain-size", *paths, "--mask", "--json"])
+    assert [r["interval_scope"] for r in two["images"]] == ["field", "field"]
+    assert _notes(err, "srmat grain-size") == []
+    # --method: the specimen summary's interval is over fields; one field is told by its
+    # E112 advice ("one field gives no confidence interval"), not by the note as well
+    spec, err = _run(capsys, ["grain-size", *paths, "--mask", "--method", "intercept",
+                              "--json"])
+    assert spec["summary"]["interval_scope"] == "specimen" and not _notes(err, "srmat grain-size")
+    spec, err = _run(capsys, ["grain-size", paths[0], "--mask", "--method", "intercept",
+                              "--json"])
+    assert spec["summary"]["interval_scope"] == "specimen"
+    assert not _notes(err, "srmat grain-size") and "one field gives no confidence" in err
+
+
+@pytest.mark.gui
+def test_the_simple_tab_tells_its_interval_is_the_fields(make_napari_viewer, qtbot):
+    pytest.importorskip("napari")
+    from napari_srmat.grainsize import SPECIMEN_TAB
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    viewer = make_napari_viewer()
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    layer = viewer.add_image(ms.image, name="micrograph", rgb=True,
+                             metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = layer
+    assert panel.scope_label.text() == ""
+    panel.run()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    text = panel.scope_label.text()
+    assert text.startswith(NOTE_START) and f"'{SPECIMEN_TAB}' tab" in text, text
+    assert SPECIMEN_TAB in [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    assert not any(NOTE_START in m for m in panel.result.warnings)
+    # the mask tab measures one layer, one field: its interval rows say so
+    from napari_srmat.widgets.layers import add_heyn_measurement
+
+    gb = viewer.add_labels(ms.boundaries.astype(np.uint8), name="gb")
+    w.measurement = add_heyn_measurement(viewer, gb, pixel_size_um=0.5)
+    w._fill_tables()
+    names = [w.summary.item(i, 0).text() for i in range(w.summary.rowCount())]
+    assert "95% CI of ℓ̄ (px), this field" in names and "95% CI of ℓ̄ (µm), this field" in names
