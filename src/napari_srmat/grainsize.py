@@ -1538,12 +1538,12 @@ def measure_grain_size_job(
                         "measure_grain_size", advice="measure fields or crops of it",
                         error=GrainSizeError)
         from .io import read_window
-        from .metrics.heyn import _as_mask
+        from .metrics.heyn import as_boundary_mask
 
         # the mask rule (a probability map given as the mask binarised at threshold)
         # before the first progress event: a mask it refuses is one error line, not a
         # "[progress] intercepts: 0%" line and then the error
-        m = _as_mask(read_window(arr, 0, arr.shape[0], 0, arr.shape[1]), threshold)
+        m = as_boundary_mask(read_window(arr, 0, arr.shape[0], 0, arr.shape[1]), threshold)
         yield Progress(0, 1, stage="intercepts")
         res = measure_intercepts(m, **heyn_kw)
         yield Progress(1, 1, stage="intercepts")

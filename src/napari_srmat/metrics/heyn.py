@@ -82,6 +82,7 @@ __all__ = [
     "summarize_heyn_rows",
     "MIN_MASK_SIDE",
     "MAX_BOUNDARY_FRACTION",
+    "as_boundary_mask",
     "DIRECTION_TOLERANCE_DEG",
     "directional_intercepts",
 ]
@@ -1241,9 +1242,33 @@ def _measure_paths(m: np.ndarray, paths, closed, tilted, *, measured=None,
                   intercepts, cat(il_all, float), cat(ip_all, np.int64), in_image)
 
 
-def _as_mask(mask: Any, threshold: float | None = None) -> np.ndarray:
-    """The boundary mask as bool (the rule of :func:`napari_srmat.io.as_bool_mask`, a
-    probability map binarised at ``threshold``), HeynError on bad input."""
+def as_boundary_mask(mask: Any, threshold: float | None = None) -> np.ndarray:
+    """The boundary mask that :func:`measure_intercepts` measures, as bool: the mask rule
+    of :func:`napari_srmat.io.as_bool_mask` (a probability map binarised at
+    ``threshold``), refused as a :class:`HeynError`, an empty mask too.
+
+    Parameters
+    ----------
+    mask : array-like
+        A boundary mask (bool, 0/1, 0/255 ...) or, with ``threshold``, a probability map.
+    threshold : float, optional
+        Binarise at this value (``>=``), as :func:`~napari_srmat.io.as_bool_mask`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool, True on boundary pixels.
+
+    Raises
+    ------
+    HeynError
+        What :func:`~napari_srmat.io.as_bool_mask` refuses, or a mask without pixels.
+
+    Examples
+    --------
+    >>> as_boundary_mask(np.array([[0, 255], [255, 0]], np.uint8)).tolist()
+    [[False, True], [True, False]]
+    """
     from ..io import MaskError, as_bool_mask
 
     try:
@@ -1451,7 +1476,7 @@ def measure_intercepts(
     if not isinstance(mask, np.ndarray) and np.dtype(mask.dtype) == np.uint8:
         # read once (Dask, Zarr): the mask rule and the mid-grey check both read it
         mask = np.asarray(mask.compute() if hasattr(mask, "compute") else mask)
-    m = _as_mask(mask)
+    m = as_boundary_mask(mask)
     if min(m.shape) < MIN_MASK_SIDE:
         raise HeynError(
             f"mask of {m.shape[0]} x {m.shape[1]} px is too small to lay test lines on: it "
