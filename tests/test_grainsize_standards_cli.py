@@ -93,6 +93,20 @@ def test_method_with_a_bad_field_withholds_the_specimen_summary(tmp_path, capsys
     assert "specimen: not summarised (1 of 2 fields could not be measured)" in out
 
 
+def test_method_with_only_failed_images_prints_only_their_errors(tmp_path, capsys):
+    """`--mask --method` on a mask that cannot be read printed its one-line error and then
+    'specimen: not summarised (1 of 1 fields could not be measured)' on stdout, where a run
+    without --method whose every image fails prints its errors only: the same now (exit 2,
+    stdout empty); with a measured field the line still says what was left out (above)."""
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    assert main(["grain-size", str(bad), "--mask", "--method", "intercept"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
+        f"srmat grain-size: error: {bad}: cannot read boundary mask: unsupported or corrupt "
+        "image file (suffix '.png', not a PNG, JPEG, TIFF or Zarr store)"]
+
+
 def test_method_reads_masks_by_the_mask_rule(tmp_path, capsys):
     """`--mask --method` took every nonzero pixel as boundary, not the mask rule of
     `io.as_bool_mask` (0/255 masks: > 127) that `--mask` alone and `srmat heyn` use: a

@@ -431,9 +431,10 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
     for f in fields:
         g = f.get("astm_g")
         print(f"{f['name']}: {f['standard']}: G = {format_g(g)}")
-    if summary is None:
-        print(f"specimen: not summarised ({len(errors)} of {len(fields) + len(errors)} "
-              "fields could not be measured)")
+    if summary is None:  # withheld; no field measured: the errors' lines are all there is
+        if fields:
+            print(f"specimen: not summarised ({len(errors)} of {len(fields) + len(errors)} "
+                  "fields could not be measured)")
         return 0
     g, ci = summary.get("astm_g"), summary.get("astm_g_ci95")
     print(f"specimen of {specimen_fields_text(summary)}: G = " + format_g(g, ci)
