@@ -95,6 +95,22 @@ def test_sampler_and_sources(image_dir, tmp_path):
         load_training_images([str(tmp_path / "empty")])
 
 
+def test_exclude_leaves_out_an_ome_tiff_by_either_stem(tmp_path):
+    """``--exclude s13`` leaves out ``s13.ome.tif`` (the package's stem drops ``.ome``);
+    the plain stem ``s13.ome`` still does too (runs started before keep theirs)."""
+    import tifffile
+
+    for name in ("s13.ome.tif", "s14.ome.tif", "s15.png"):
+        if name.endswith(".tif"):
+            tifffile.imwrite(tmp_path / name, _texture(32, 32, 1))
+        else:
+            from PIL import Image
+            Image.fromarray(_texture(32, 32, 2)).save(tmp_path / name)
+    assert len(load_training_images([str(tmp_path)])) == 3
+    for exclude in (["s13"], ["s13.ome"]):
+        assert len(load_training_images([str(tmp_path)], exclude=exclude)) == 2, exclude
+
+
 # ----------------------------------------------------------------- training
 def _fixed_loss(model, image_dir):
     from napari_srmat.sr.degrade import bicubic_downsample

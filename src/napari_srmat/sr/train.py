@@ -90,7 +90,8 @@ class SRTrainConfig:
         Image folders, image files, Zarr stores, or in-memory arrays (napari layer
         data; recorded as ``"<array (H, W, C)>"`` in the checkpoint).
     exclude : list of str
-        File-name stems to leave out (e.g. held-out test scans).
+        File-name stems to leave out (e.g. held-out test scans); ``s13`` also leaves
+        out ``s13.ome.tif`` (:func:`~napari_srmat.io.image_stem`).
     synthetic : int
         Number of synthetic micrographs (``synthetic_size`` px, at least ``patch``) to
         add.
@@ -335,11 +336,19 @@ def _synthetic_set_companions(folder: Path) -> set[str]:
 def _folder_images(folder: Path, exclude: set[str] | list[str] = ()) -> list[Path]:
     """The images of ``folder`` that are training images (non-recursive, sorted): PNG /
     JPEG / TIFF files, less the ``exclude`` stems and, in a folder made by ``srmat
-    synth``, the boundary masks and grain labels written beside each micrograph."""
+    synth``, the boundary masks and grain labels written beside each micrograph.
+
+    A file is left out when ``exclude`` names its stem as the package reads it
+    (:func:`~napari_srmat.io.image_stem`: ``s13.ome.tif`` is ``s13``) or its plain
+    ``Path.stem`` (``s13.ome``, as earlier versions matched): leaving out more is the
+    safe side for held-out scans."""
+    from ..io import image_stem
+
     companions = _synthetic_set_companions(folder)
+    excluded = set(exclude)
     return sorted(f for f in folder.iterdir()
-                  if f.suffix.lower() in IMAGE_SUFFIXES and f.stem not in set(exclude)
-                  and f.name not in companions)
+                  if f.suffix.lower() in IMAGE_SUFFIXES and f.name not in companions
+                  and not {f.stem, image_stem(f)} & excluded)
 
 
 def _is_store(path: Path) -> bool:
