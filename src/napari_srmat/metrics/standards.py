@@ -67,6 +67,8 @@ __all__ = [
     "FIELD_SCOPE",
     "SPECIMEN_SCOPE",
     "ONE_FIELD_SPECIMEN_COVERAGE_PCT",
+    "ONE_FIELD_SPECIMEN_COVERAGE_5_LINES_PCT",
+    "ONE_FIELD_COVERAGE_COUNTS",
     "interval_scope",
     "one_field_note",
     "INTERCEPT_STANDARD",
@@ -116,6 +118,14 @@ SPECIMEN_SCOPE = "specimen"
 #: square's own ℓ̄ 94.9-97.1 %: a field's test lines cannot see the scatter between
 #: fields (docs/grain_size.md "The 95 % interval").
 ONE_FIELD_SPECIMEN_COVERAGE_PCT = (90.3, 93.1)
+#: The same with 5 + 5 grid lines (lowest and highest of the three kinds: Poisson layout
+#: 78.6, the generator's lattice 87.0, Voronoi maps 87.5): more test lines narrow a
+#: field's interval, not the scatter between fields, so a field of many lines (``srmat
+#: heyn``'s default is 50 random lines) holds the specimen's ℓ̄ less often still.
+ONE_FIELD_SPECIMEN_COVERAGE_5_LINES_PCT = (78.6, 87.5)
+#: The intersections P of the fields of :data:`ONE_FIELD_SPECIMEN_COVERAGE_PCT` (the
+#: study's quick E112 check, ``10 <= P < 25``).
+ONE_FIELD_COVERAGE_COUNTS = (10, 25)
 
 
 def interval_scope(n_fields: int) -> str:
@@ -153,16 +163,21 @@ def one_field_note(how: str = "measure_specimen or summarize_fields") -> str:
     --------
     >>> print(one_field_note("srmat heyn with several masks"))  # doctest: +NORMALIZE_WHITESPACE
     one field: its 95 % interval is this field's ℓ̄, not the specimen's (on synthetic
-    maps it held the specimen's only 90-93 % of the time); for the specimen measure at
-    least 5 fields chosen at random (ASTM E112) and summarise them (srmat heyn with
-    several masks)
+    maps one field's interval of 10-25 intersections held the specimen's only 90-93 % of
+    the time, and less with more test lines: 79-88 % with 5 + 5 grid lines); for the
+    specimen measure at least 5 fields chosen at random (ASTM E112) and summarise them
+    (srmat heyn with several masks)
     """
     lo, hi = (f"{v:.0f}" for v in ONE_FIELD_SPECIMEN_COVERAGE_PCT)
-    # why (a field's test lines cannot see the scatter between fields): docs/grain_size.md
+    lo5, hi5 = (f"{v:.0f}" for v in ONE_FIELD_SPECIMEN_COVERAGE_5_LINES_PCT)
+    p_lo, p_hi = ONE_FIELD_COVERAGE_COUNTS
+    # why (a field's test lines cannot see the scatter between fields): docs/grain_size.md;
+    # the study's fields had few crossings, and more lines cover the specimen less
     return ("one field: its 95 % interval is this field's ℓ̄, not the specimen's (on "
-            f"synthetic maps it held the specimen's only {lo}-{hi} % of the time); for the "
-            f"specimen measure at least {MIN_FIELDS} fields chosen at random (ASTM E112) and "
-            f"summarise them ({how})")
+            f"synthetic maps one field's interval of {p_lo}-{p_hi} intersections held the "
+            f"specimen's only {lo}-{hi} % of the time, and less with more test lines: "
+            f"{lo5}-{hi5} % with 5 + 5 grid lines); for the specimen measure at least {MIN_FIELDS} "
+            f"fields chosen at random (ASTM E112) and summarise them ({how})")
 
 INTERCEPT_STANDARD = (
     "ASTM E112 lineal intercept (Heyn): intersections P per unit length, a crossing at a "
