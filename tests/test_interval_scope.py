@@ -25,6 +25,7 @@ from napari_srmat.metrics.standards import (
     ONE_FIELD_SPECIMEN_COVERAGE_5_LINES_PCT,
     ONE_FIELD_SPECIMEN_COVERAGE_PCT,
     SPECIMEN_SCOPE,
+    few_fields_advice,
     interval_scope,
     measure_specimen,
     one_field_note,
@@ -175,3 +176,26 @@ def test_the_simple_tab_tells_its_interval_is_the_fields(make_napari_viewer, qtb
     w._fill_tables()
     names = [w.summary.item(i, 0).text() for i in range(w.summary.rowCount())]
     assert "95% CI of ℓ̄ (px), this field" in names and "95% CI of ℓ̄ (µm), this field" in names
+
+
+def test_srmat_heyn_of_two_to_four_masks_gives_e112s_advice_on_fields(tmp_path, capsys):
+    # before: srmat heyn of 2-4 masks gave the fields' (specimen's) interval with no word
+    # that E112 asks for at least 5 fields, which srmat grain-size --method said of the
+    # same masks; now both say it by one rule (few_fields_advice), as a note on stderr
+    paths = _masks(tmp_path, seeds=range(1, MIN_FIELDS + 1))
+    few = paths[:2]
+    out, err = _run(capsys, ["heyn", *few, "--skeletonize", "--json"])
+    assert out["interval_scope"] == "specimen" and out["mean_intercept_ci95_px"] is not None
+    advice = few_fields_advice(2)
+    assert advice.startswith("only 2 fields: E112 asks for at least 5")
+    assert [ln for ln in err.splitlines() if "note:" in ln] == [f"srmat heyn: note: {advice}"]
+    assert not any(advice in w for w in out["warnings"])  # the JSON is as it was
+    spec, err_spec = _run(capsys, ["grain-size", *few, "--mask",
+                                   "--method", "intercept", "--json"])
+    assert advice in spec["summary"]["advice"]
+    assert f"srmat grain-size: note: {advice}" in err_spec.splitlines()
+    # the text output too; from five masks on nothing is said
+    assert main(["heyn", *paths[:4]]) == 0
+    assert f"srmat heyn: note: {few_fields_advice(4)}" in capsys.readouterr().err.splitlines()
+    out, err = _run(capsys, ["heyn", *paths, "--json"])
+    assert few_fields_advice(MIN_FIELDS) is None and "note:" not in err

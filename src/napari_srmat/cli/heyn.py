@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         measure_intercepts,
         scoring_triple_points,
     )
-    from ..metrics.standards import FIELD_SCOPE, interval_scope, one_field_note
+    from ..metrics.standards import few_fields_advice, interval_scope, one_field_note
 
     if args.pattern == "segments" and not args.segments:
         raise UserError("--pattern segments needs --segments FILE.json|csv")
@@ -213,9 +213,12 @@ def _run(args: argparse.Namespace) -> int:
         # score of one end or junction, which is there or not (docs/heyn.md)
         count = sum(r["intersection_count"] for r in per_image if r["total_length_px"])
         lo, hi = sampling_log_terms(ra / 100.0, count=count, n_lines=len(nl))
+        # E112's advice on the fields' number (two to four), as a specimen summary's
+        scope_notes = [a for a in (few_fields_advice(len(nl)),) if a and valid]
         out["mean_intercept_ci95_px"] = (
             [pooled * math.exp(-lo), pooled * math.exp(hi)] if math.isfinite(lo) else None)
     else:
+        scope_notes = [one_field_note(ONE_FIELD_HOW)] if valid else []  # no specimen figure
         out["ci95_half_width_px"] = per_image[0]["ci95_half_width_px"]
         out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
         # the image's whole interval (line sampling, counting, pixel: grain_size_from_heyn)
@@ -242,8 +245,8 @@ def _run(args: argparse.Namespace) -> int:
     out["per_image"] = per_image
     for w in warnings:
         print(warning_line("srmat heyn", w), file=sys.stderr)
-    if out["interval_scope"] == FIELD_SCOPE and valid:  # no specimen figure: said once
-        print(f"srmat heyn: note: {one_field_note(ONE_FIELD_HOW)}", file=sys.stderr)
+    for scope_note in scope_notes:  # what the pooled interval is (not) worth, once
+        print(f"srmat heyn: note: {scope_note}", file=sys.stderr)
     if args.json:
         print_json(out)
         _check_measured(out, degenerate, args.threshold)

@@ -71,6 +71,7 @@ __all__ = [
     "ONE_FIELD_COVERAGE_COUNTS",
     "interval_scope",
     "one_field_note",
+    "few_fields_advice",
     "INTERCEPT_STANDARD",
     "MM2_PER_IN2_AT_100X",
     "grain_size_conversions",
@@ -178,6 +179,39 @@ def one_field_note(how: str = "measure_specimen or summarize_fields") -> str:
             f"specimen's only {lo}-{hi} % of the time, and less with more test lines: "
             f"{lo5}-{hi5} % with 5 + 5 grid lines); for the specimen measure at least {MIN_FIELDS} "
             f"fields chosen at random (ASTM E112) and summarise them ({how})")
+
+def few_fields_advice(n_fields: int) -> str | None:
+    """E112's advice on how many fields a specimen figure is over: none from
+    :data:`MIN_FIELDS` fields on.
+
+    The one rule and wording of :func:`summarize_fields`' ``advice`` (``srmat grain-size
+    --method``, the grain-size widget's *Specimen (E112)* tab) and of ``srmat heyn``'s
+    note on several masks.
+
+    Parameters
+    ----------
+    n_fields : int
+        The fields the specimen's statistics are over (those with a valid value).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> few_fields_advice(3)
+    'only 3 fields: E112 asks for at least 5 fields chosen at random over the specimen'
+    >>> few_fields_advice(MIN_FIELDS) is None
+    True
+    """
+    if n_fields < 2:
+        return ("one field gives no confidence interval: measure at least "
+                f"{MIN_FIELDS} fields chosen at random over the specimen")
+    if n_fields < MIN_FIELDS:
+        return (f"only {n_fields} fields: E112 asks for at least {MIN_FIELDS} fields chosen "
+                "at random over the specimen")
+    return None
+
 
 INTERCEPT_STANDARD = (
     "ASTM E112 lineal intercept (Heyn): intersections P per unit length, a crossing at a "
@@ -1068,14 +1102,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     if out["duplex"].get("warning"):
         warnings_.append(out["duplex"]["warning"])
     # E112 advice
-    advice: list[str] = []
     n = len(valid)
-    if n < 2:
-        advice.append("one field gives no confidence interval: measure at least "
-                      f"{MIN_FIELDS} fields chosen at random over the specimen")
-    elif n < MIN_FIELDS:
-        advice.append(f"only {n} fields: E112 asks for at least {MIN_FIELDS} fields chosen at "
-                      "random over the specimen")
+    advice: list[str] = [a for a in (few_fields_advice(n),) if a]
     if math.isfinite(ra) and ra > RA_LIMIT_PCT:
         need = _fields_needed(n, ra)
         advice.append(
