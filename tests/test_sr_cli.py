@@ -701,3 +701,27 @@ def test_an_input_pixel_size_too_fine_for_the_sr_output_is_refused_up_front(
     assert said in err[0] and "x4 output, whose pixel size would be" in err[0]
     assert "pixel_size_um" not in err[0] and "Traceback" not in err[0]
     assert not out.exists() and not (tmp_path / "sr.ome.zarr.partial").exists()
+
+
+def test_sr_run_json_lists_the_jobs_warnings_it_printed(small_png, tmp_path, capsys,
+                                                        monkeypatch):
+    """Since c231453 a job's warning (the tiled runner's out-of-memory fall-back) is
+    printed as ``srmat sr run: warning: ...``, the line of every warning ``--json`` lists
+    in ``warnings`` ("the lines also printed as ..."), but only Python warnings were
+    listed: the line was on stderr and missing from the JSON. Now listed too."""
+    import napari_srmat.sr as sr
+    from napari_srmat.jobs import Log
+
+    fallback = "out of memory at batch size 8: retrying with 4"
+    real = sr.super_resolve_job
+
+    def job(*args, **kwargs):
+        yield Log(fallback, level="warning")
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(sr, "super_resolve_job", job)
+    assert main(["sr", "run", str(small_png), str(tmp_path / "o.zarr"), "--model",
+                 "bicubic", "--tile", "16", "--overlap", "4", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"srmat sr run: warning: {fallback}" in err.splitlines()
+    assert json.loads(out)["warnings"] == [fallback]

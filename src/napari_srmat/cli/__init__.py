@@ -124,6 +124,9 @@ class Interrupted(KeyboardInterrupt):
 #: warnings, :func:`run_cli_job`); ``"srmat"`` outside :func:`main`.
 _RUNNING_COMMAND: ContextVar[Callable[[], str]] = ContextVar("srmat_command",
                                                              default=lambda: "srmat")
+#: The list of the innermost :func:`told_warnings` block, if any: a job's warning lines
+#: (:func:`run_cli_job`) are listed in it as Python warnings are.
+_TOLD: ContextVar[list[str] | None] = ContextVar("srmat_told", default=None)
 
 
 def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
@@ -131,8 +134,9 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     """Drive a job generator for a command (:func:`napari_srmat.jobs.run_job`, progress
     on stderr) and return its result; the one rule of a job that stops before completion.
     The job's warnings are the command's warning lines (:func:`warning_line`,
-    ``srmat CMD: warning: message``), as every other warning of a command; its other
-    messages ``[info] ...``, ``[notice] ...``.
+    ``srmat CMD: warning: message``), as every other warning of a command, and listed
+    with them in a :func:`told_warnings` block (a ``--json`` result's ``warnings``); its
+    other messages ``[info] ...``, ``[notice] ...``.
 
     Parameters
     ----------
@@ -172,9 +176,15 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
 
     try:
         # the stop is told once, by main's "interrupted (MESSAGE)" line
-        where = _RUNNING_COMMAND.get()
+        where, told = _RUNNING_COMMAND.get(), _TOLD.get()
+
+        def job_warning(message: str) -> str:  # printed, so listed as told (--json)
+            if told is not None:
+                told.append(" ".join(str(message).split()))
+            return warning_line(where(), message)
+
         result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
-                         warning_line=lambda message: warning_line(where(), message))
+                         warning_line=job_warning)
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
         if resume is None or isinstance(exc, Interrupted):
             raise
@@ -736,7 +746,8 @@ def naming_roles(roles: Mapping[str, str | os.PathLike | None],
 @contextlib.contextmanager
 def told_warnings() -> Iterator[list[str]]:
     """Collect the one-line text of every warning printed inside the block (they are still
-    printed as ``srmat CMD: warning: ...``), for a ``--json`` result's ``warnings`` key."""
+    printed as ``srmat CMD: warning: ...``), for a ``--json`` result's ``warnings`` key:
+    Python warnings and the warnings of a job it runs (:func:`run_cli_job`)."""
     import warnings
 
     told: list[str] = []
@@ -747,9 +758,11 @@ def told_warnings() -> Iterator[list[str]]:
         shown(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
+    listing = _TOLD.set(told)
     try:
         yield told
     finally:
+        _TOLD.reset(listing)
         warnings.showwarning = shown
 
 
