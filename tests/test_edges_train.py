@@ -1108,3 +1108,21 @@ def test_training_masks_boundary_pixels_are_counted_once(monkeypatch):
     lines = mask_content_warnings(samples, "training")
     assert len(counted) == 3
     assert [s.split()[2] for s in lines] == ["m1.png", "m2.png"]
+
+
+def test_a_samples_boundary_count_follows_a_new_mask():
+    """BoundarySample.boundary_pixels is cached (7a74a3c): a sample given another mask
+    after a check had counted it kept the old count, so a blank mask replaced by a
+    boundary map was still warned 'has no boundary pixel' (failed before: that line)."""
+    from napari_srmat.edges.data import check_has_boundaries, mask_content_warnings
+
+    image = np.zeros((3, 8, 8), np.float32)
+    edge = np.zeros((8, 8), bool)
+    edge[3] = True
+    blank, other = (BoundarySample(image, np.zeros((8, 8), bool), n) for n in ("a", "b"))
+    other.mask = edge
+    check_has_boundaries([blank, other], "training")
+    assert blank.boundary_pixels == 0
+    blank.mask = edge.copy()
+    assert blank.boundary_pixels == 8
+    assert mask_content_warnings([blank, other], "training") == []

@@ -69,8 +69,14 @@ class BoundarySample:
     @cached_property
     def boundary_pixels(self) -> int:
         """The mask's boundary (True) pixels, counted once for the checks that read it
-        (:func:`check_has_boundaries`, :func:`mask_content_warnings`)."""
+        (:func:`check_has_boundaries`, :func:`mask_content_warnings`); counted again when
+        ``mask`` is set to another array (not when the array is changed in place)."""
         return int(np.count_nonzero(self.mask))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "mask":  # a new mask: the count of the old one no longer holds
+            self.__dict__.pop("boundary_pixels", None)
+        super().__setattr__(name, value)
 
 
 def to_model_image(image: np.ndarray) -> np.ndarray:
