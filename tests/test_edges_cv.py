@@ -109,3 +109,17 @@ def test_scan_folds_on_real_names(shared_data):
     scans = [{scan_id(p) for p in f} for f in folds]
     assert all(a.isdisjoint(b) for i, a in enumerate(scans) for b in scans[i + 1:])
     assert np.ptp([len(f) for f in folds]) <= 2
+
+
+def test_scan_id_reads_the_stem_images_pair_by():
+    """scan_id searched Path.stem, which keeps an OME-TIFF's .ome (s7.ome.tif: s7.ome)
+    where images and masks pair by io.image_stem (46f2b0e: s7): a pattern anchored at
+    the stem's end refused the OME-TIFF (failed before: CVError 'does not match'), and
+    the default gave s7.ome, another scan than the same scan's s7.png in another
+    folder, so leave-scan-out could put one scan in two folds."""
+    pattern = r"^(\w+?)_r\d+$"
+    assert scan_id("scanA_r3.ome.tif", pattern=pattern) == "scanA"
+    assert scan_id("a/s7.ome.tif") == scan_id("b/s7.png") == "s7"
+    folds = scan_folds(["a/s7.ome.tif", "b/s7.png", "a/s8.png", "b/s9.png"], 2)
+    assert sorted(map(len, folds)) == [2, 2]
+    assert ["a/s7.ome.tif", "b/s7.png"] in folds

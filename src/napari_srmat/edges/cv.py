@@ -39,8 +39,10 @@ def scan_id(path: PathLike, *, pattern: str | None = None) -> str:
         ``SCAN-Y-X.png`` (the scan number first, then the region's offset).
     pattern : str, optional
         Regular expression whose first group (or whole match) is the scan id,
-        searched in the file stem. Default: everything before the first ``-``
-        (the whole stem when there is none, i.e. every such image is its own scan).
+        searched in the file stem (:func:`napari_srmat.io.image_stem`, the stem images
+        and masks pair by: ``s13.ome.tif`` is ``s13``). Default: everything before the
+        first ``-`` (the whole stem when there is none, i.e. every such image is its
+        own scan).
 
     Returns
     -------
@@ -48,10 +50,12 @@ def scan_id(path: PathLike, *, pattern: str | None = None) -> str:
 
     Examples
     --------
-    >>> scan_id("data/train/images/14-0-512.png")
-    '14'
+    >>> scan_id("data/train/images/14-0-512.png"), scan_id("s13.ome.tif")
+    ('14', 's13')
     """
-    stem = Path(path).stem
+    from ..io import image_stem
+
+    stem = image_stem(path)
     if pattern is None:
         return stem.split("-", 1)[0]
     m = re.search(pattern, stem)
