@@ -1059,6 +1059,19 @@ def warning_line(where: str, message: str) -> str:
     return f"{where}: warning: {' '.join(str(message).split())}"
 
 
+def note_line(where: str, message: str) -> str:
+    """The one line of a note (what the user should know of a result that is not a
+    warning, e.g. E112's advice on fields): ``srmat CMD: note: message``, whitespace as
+    :func:`warning_line`'s.
+
+    Examples
+    --------
+    >>> note_line("srmat heyn", "only 2 fields:   E112 asks for at least 5")
+    'srmat heyn: note: only 2 fields: E112 asks for at least 5'
+    """
+    return f"{where}: note: {' '.join(str(message).split())}"
+
+
 def error_notes(exc: BaseException) -> list[str]:
     """The notes added to ``exc`` (``exc.add_note``: e.g. a close that failed as the run
     stopped, :func:`napari_srmat.tiling._distributed.close_after_run`) and to the errors

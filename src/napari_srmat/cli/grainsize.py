@@ -17,6 +17,7 @@ from . import (
     lines_arg,
     margin_arg,
     naming_file,
+    note_line,
     notes_of_reading,
     pixel_size_arg,
     print_json,
@@ -232,7 +233,7 @@ def _note_one_field(items: list, rows: list[dict]) -> None:
     from ..metrics.standards import one_field_note
 
     if len(items) == 1 and rows and rows[0]["mean_intercept_px"] is not None:
-        print(f"srmat grain-size: note: {one_field_note(ONE_FIELD_HOW)}", file=sys.stderr)
+        print(note_line("srmat grain-size", one_field_note(ONE_FIELD_HOW)), file=sys.stderr)
 
 
 def _check_measured(rows: list[dict], rc: int) -> None:
@@ -421,9 +422,9 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
         summary = summarize_fields(fields, method=args.method)
         # one line each, as every command's (`srmat CMD: warning: ...`); E112's advice
         # is a note
-        for key, tag in (("warnings", "warning"), ("advice", "note")):
+        for key, line in (("warnings", warning_line), ("advice", note_line)):
             for w in summary.get(key, []):
-                print(f"srmat grain-size: {tag}: {w}", file=sys.stderr)
+                print(line("srmat grain-size", w), file=sys.stderr)
     if args.json:
         print_json({"images": fields, "errors": errors, "summary": summary})
         _check_specimen_measured(summary)

@@ -15,6 +15,7 @@ from . import (
     lines_arg,
     margin_arg,
     naming_file,
+    note_line,
     notes_of_reading,
     pixel_size_arg,
     print_json,
@@ -246,7 +247,7 @@ def _run(args: argparse.Namespace) -> int:
     for w in warnings:
         print(warning_line("srmat heyn", w), file=sys.stderr)
     for scope_note in scope_notes:  # what the pooled interval is (not) worth, once
-        print(f"srmat heyn: note: {scope_note}", file=sys.stderr)
+        print(note_line("srmat heyn", scope_note), file=sys.stderr)
     if args.json:
         print_json(out)
         _check_measured(out, degenerate, args.threshold)
