@@ -639,6 +639,9 @@ def test_default_session_file_is_beside_the_sr_image(make_napari_viewer, qtbot, 
     sr_out = viewer.add_image(sr, name="sr out",
                               metadata={"path": str(scans / "run1.ome.zarr")})
     assert default_session_path(sr_out) == scans / "run1_audit.json"
+    sr_out.metadata["path"] = str(scans / "run2.OME.TIF")  # io.image_stem's rule
+    assert default_session_path(sr_out) == scans / "run2_audit.json"
+    sr_out.metadata["path"] = str(scans / "run1.ome.zarr")
     lr_file = viewer.add_image(lr, name="scan", metadata={"path": str(scans / "scan.png")})
     assert default_session_path(viewer.layers["sr x4"], lr_file) == scans / "scan_audit.json"
 

@@ -50,7 +50,7 @@ from qtpy.QtWidgets import (
 from ..audit.detector import LR_CONTROL, SR_CONTROL
 from ..audit.session import AuditFileError, AuditSession
 from ..errors import error_message, is_user_error
-from ..io import LENGTH_UNIT
+from ..io import LENGTH_UNIT, image_stem
 from ._common import sr_world_transform
 from ._paths import layer_file, writable_folder
 from ._qt import follow_layer_names
@@ -86,10 +86,6 @@ _KEY_TAKERS: list[weakref.ref] = []
 #: (:meth:`AuditWidget._sr_transform`).
 _NO_GRID = "no LR or SR layer of this audit session is in the viewer"
 
-#: Endings stripped from an image file name to name its session file.
-_IMAGE_ENDINGS = (".ome.zarr", ".ome.tiff", ".ome.tif", ".zarr")
-
-
 def default_session_path(sr_layer=None, lr_layer=None) -> Path:
     """Where a new audit session goes unless the user names a file: an absolute path.
 
@@ -102,14 +98,7 @@ def default_session_path(sr_layer=None, lr_layer=None) -> Path:
         f = layer_file(layer)
         if f is None or not writable_folder(f.parent):
             continue
-        name = f.name
-        for ending in _IMAGE_ENDINGS:
-            if name.lower().endswith(ending):
-                name = name[:-len(ending)]
-                break
-        else:
-            name = Path(name).stem
-        return f.parent / _session_name(name)
+        return f.parent / _session_name(image_stem(f))
     return Path.home().absolute() / _session_name(sr_layer.name if sr_layer is not None else "")
 
 
