@@ -435,6 +435,34 @@ def test_grid_interval_aliasing_poisson_sentence_is_its_json():
     for cell, value in zip(g[2:], quoted, strict=True):
         assert _quotes(cell, value["coverage_pct"]), (cell, value)
 
+
+def test_default_field_specimen_sentence_is_its_json():
+    # docs/grain_size.md "One field is not the specimen" quotes
+    # studies/default_field_specimen.py: how often the default one-field interval (50
+    # random lines) held the whole map's l-bar, by kind and by square side
+    text = " ".join(_page("grain_size.md").split())
+    s = _result("studies/results/default_field_specimen.json")["summary"]
+    n = r"(\S+)"
+    m = re.search(
+        rf"map\) {n} % of the time \(n = {n}\): the generator's lattice {n} %, Voronoi maps "
+        rf"{n} %, Poisson layout {n} % \(n = {n} each; .*?128² squares {n}-{n} %, 256² "
+        rf"squares {n}-{n} %\. Against the map's rows-and-columns ℓ̄ {n}-{n} %; "
+        rf"`--skeletonize` reads the same ℓ̄ on {n} %", text)
+    assert m, "the default measurement's numbers are not where the test looks"
+    g = m.groups()
+    kinds = ("lattice", "poisson", "voronoi")
+    assert _quotes(g[0], s["all"]["map"]["coverage_pct"]) and int(g[1]) == s["all"]["map"]["n"]
+    for cell, kind in zip(g[2:5], ("lattice", "voronoi", "poisson"), strict=True):
+        assert _quotes(cell, s[kind]["all"]["map"]["coverage_pct"]), (cell, kind)
+    assert {int(g[5])} == {s[k]["all"]["map"]["n"] for k in kinds}
+    for i, key in ((6, "side128"), (8, "side256")):
+        cov = [s[k][key]["map"]["coverage_pct"] for k in kinds]
+        assert _quotes(g[i], min(cov)) and _quotes(g[i + 1], max(cov)), key
+    grid = [s[k]["all"]["map_grid"]["coverage_pct"] for k in kinds]
+    assert _quotes(g[10], min(grid)) and _quotes(g[11], max(grid))
+    assert _quotes(g[12], s["all"]["skeletonize_same_pct"])
+
+
 def test_e112_scoring_paragraph_is_heyn_line_ends_json():
     # docs/heyn.md's "Scoring: crossings or E112" (8cbe8bc, 8224fa6) quoted srmat heyn
     # runs that no committed script made; studies/heyn_line_ends.py writes them now
