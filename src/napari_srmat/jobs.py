@@ -271,7 +271,7 @@ def run_job(
     raise_on_stop: bool = False,
     stream=None,
     show_stopped: bool = True,
-    warning_line: Callable[[str], str] | None = None,
+    warning_line: Callable[[str], str | None] | None = None,
 ) -> T:
     """Drive a job generator to completion and return its result.
 
@@ -296,7 +296,8 @@ def run_job(
         :func:`napari_srmat.cli.run_cli_job`).
     warning_line : callable, optional
         The line of a warning :class:`Log` from its message (``srmat``'s one-line
-        warning rule, ``srmat CMD: warning: message``: :func:`napari_srmat.cli.run_cli_job`);
+        warning rule, ``srmat CMD: warning: message``: :func:`napari_srmat.cli.run_cli_job`),
+        or None from it where the caller tells the warning itself (nothing printed here);
         None: ``[warning] message``, as the other levels' ``[level] message``.
 
     Returns
@@ -345,6 +346,8 @@ def run_job(
                 continue
             if isinstance(event, Log) and event.level == "warning" and warning_line:
                 line = warning_line(event.message)
+                if line is None:  # the caller tells it
+                    continue
             elif isinstance(event, Log):
                 line = f"[{event.level}] {event.message}"
             elif isinstance(event, Metric):

@@ -130,12 +130,17 @@ _TOLD: ContextVar[list[str] | None] = ContextVar("srmat_told", default=None)
 
 
 def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
-                on_event: Callable[[Any], None] | None = None) -> Any:
+                on_event: Callable[[Any], None] | None = None,
+                warnings: list[str] | None = None) -> Any:
     """Drive a job generator for a command (:func:`napari_srmat.jobs.run_job`, progress
-    on stderr) and return its result; the one rule of a job that stops before completion.
-    The job's warnings are the command's warning lines (:func:`warning_line`,
-    ``srmat CMD: warning: message``), as every other warning of a command, and listed
-    with them in a :func:`told_warnings` block (a ``--json`` result's ``warnings``); its
+    on stderr) and return its result; the one rule of a job that stops before completion,
+    and of a job's warnings (a warning :class:`napari_srmat.jobs.Log`: the tiled runner's
+    out-of-memory fall-backs, a distributed run's messages, ...), told once in every mode:
+    into ``warnings`` where the command's result has its own list (the command prints and
+    lists them with the result's other warnings); else printed as they come as the
+    command's warning lines (:func:`warning_line`, ``srmat CMD: warning: message``; with
+    ``quiet`` too: it silences progress and other messages only) and listed with them in
+    a :func:`told_warnings` block (a ``--json`` result's top-level ``warnings``). Its
     other messages ``[info] ...``, ``[notice] ...``.
 
     Parameters
@@ -146,9 +151,14 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         How the command resumes what the stopped or interrupted (Ctrl-C) job kept (e.g.
         :data:`RERUN_TO_RESUME`); None for a command that does not resume.
     quiet : bool
-        No progress (``--json`` of some commands).
+        No progress nor ``[info]`` lines (``--json`` of some commands); warnings are
+        still told.
     on_event : callable, optional
         Called with every event, as ``run_job``'s.
+    warnings : list of str, optional
+        The result's warnings, which the command tells (``srmat grain-size``'s image
+        rows, ``srmat plan-rescan``'s plan): the job's warnings are appended to it (one
+        line each) instead of being printed here.
 
     Returns
     -------
@@ -164,25 +174,34 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     KeyboardInterrupt
         A Ctrl-C during the job of a command that does not resume.
     """
-    from ..jobs import Stopped, run_job
+    from ..jobs import Log, Stopped, run_job
 
     stops: list[Stopped] = []
+    where, told = _RUNNING_COMMAND.get(), _TOLD.get()
+
+    def job_warning(message: str) -> str | None:
+        """Tell a job's warning once: into ``warnings``, or its printed line (None: not
+        printed here), listed as told (``--json``)."""
+        text = " ".join(str(message).split())
+        if warnings is not None:
+            warnings.append(text)
+            return None
+        if told is not None:
+            told.append(text)
+        return warning_line(where(), text)
 
     def note(event: Any) -> None:
         if isinstance(event, Stopped):
             stops.append(event)
+        if quiet and isinstance(event, Log) and event.level == "warning":
+            line = job_warning(event.message)  # run_job shows nothing when quiet
+            if line is not None:
+                print(line, file=sys.stderr)
         if on_event is not None:
             on_event(event)
 
     try:
         # the stop is told once, by main's "interrupted (MESSAGE)" line
-        where, told = _RUNNING_COMMAND.get(), _TOLD.get()
-
-        def job_warning(message: str) -> str:  # printed, so listed as told (--json)
-            if told is not None:
-                told.append(" ".join(str(message).split()))
-            return warning_line(where(), message)
-
         result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
                          warning_line=job_warning)
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can

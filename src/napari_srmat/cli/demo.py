@@ -12,6 +12,7 @@ from . import (
     print_json,
     run_cli_job,
     seed_arg,
+    told_warnings,
 )
 
 #: Sides (px) of the demo's synthetic micrograph: it is a quick sample, not a benchmark.
@@ -57,20 +58,13 @@ def _run(args: argparse.Namespace) -> int:
     if not DEMO_MIN_SIZE <= args.size <= DEMO_MAX_SIZE:
         raise ValueError(f"--size must be between {DEMO_MIN_SIZE} and {DEMO_MAX_SIZE} px "
                          f"(the demo is a small sample), got {args.size}")
-    report = run_cli_job(
-        run_demo_job(
-            args.out,
-            size=args.size,
-            seed=args.seed,
-            scale=args.scale,
-            pixel_size_um=args.pixel_size_um,
-            device=args.device,
-            steps=steps,
-        ),
-        quiet=args.json,
-    )
+    with told_warnings() as told:  # the run's warnings: printed, and listed in the JSON
+        report = run_cli_job(run_demo_job(
+            args.out, size=args.size, seed=args.seed, scale=args.scale,
+            pixel_size_um=args.pixel_size_um, device=args.device, steps=steps,
+        ), quiet=args.json)
     if args.json:
-        print_json(report)
+        print_json({**report, "warnings": told})
     else:
         print(f"demo written to {report['output_dir']} (open report.md)")
     return 0

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from . import (
     PATTERN_HELP,
     UserError,
     checked_integer_arg,
-    command_name,
     lines_arg,
     naming_file,
     print_json,
     run_cli_job,
     seed_arg,
     threshold_arg,
-    warning_line,
 )
 
 
@@ -148,9 +145,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot,
                                       overwrite=args.overwrite))
-    if args.json:  # the same lines run_cli_job prints without --json (quiet here)
-        for w in res["warnings"]:
-            print(warning_line(command_name(args), w), file=sys.stderr)
     if args.json:
         print_json(res)
         return 0

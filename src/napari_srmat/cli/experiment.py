@@ -17,6 +17,7 @@ from . import (
     print_json,
     run_cli_job,
     seed_arg,
+    told_warnings,
 )
 from .edges import ENCODER_HELP, INIT_CHECKPOINT_METAVAR
 
@@ -166,10 +167,11 @@ def _three_arm(args: argparse.Namespace) -> int:
     model = load_boundary_model(args.checkpoint, device=args.device)
     images = [read_grey_or_rgb_float(p) for p, _ in pairs]
     masks = [read_mask(m) for _, m in pairs]
-    result = run_cli_job(three_arm_job(images, masks, names=[image_stem(p) for p, _ in pairs],
-                                   model=model, sr_models=sr_models,
-                                   sr_of_native=sr_of_native, device=args.device),
-                         quiet=args.json)
+    with told_warnings() as told:  # the run's warnings: printed, and listed in the JSON
+        result = run_cli_job(three_arm_job(
+            images, masks, names=[image_stem(p) for p, _ in pairs], model=model,
+            sr_models=sr_models, sr_of_native=sr_of_native, device=args.device),
+            quiet=args.json)
     if args.report is not None:
         write_three_arm_report(result, args.report, overwrite=args.overwrite, inputs=inputs,
                                folder=str(folder),
@@ -181,7 +183,7 @@ def _three_arm(args: argparse.Namespace) -> int:
                        f"({len(pairs)} images)", overwrite=args.overwrite)
     table = result.table()
     if args.json:
-        print_json({"images": len(pairs), "arms": table})
+        print_json({"images": len(pairs), "arms": table, "warnings": told})
     else:
         print(format_three_arm_table(table))
     return 0

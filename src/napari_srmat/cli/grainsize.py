@@ -281,16 +281,20 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
             check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
                             twins=twins_path is not None,
                             exclusion=exclusion_path is not None, field=True)
+        told: list[str] = []  # the run's warnings (the tiled runner's fall-backs): the row's
         res = run_cli_job(measure_grain_size_job(
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
             inference_scale=args.inference_scale, threshold=args.threshold,
-        ), quiet=args.json or args.scheduler is not None)
+        ), quiet=args.json or args.scheduler is not None, warnings=told)
         # what reading the file told, in the image's row (once: a non-square note is there)
         res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
+        res.warnings.extend([w for w in dict.fromkeys(told) if w not in res.warnings])
         field = None
         if args.method:
             field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
+            field["warnings"] += [w for w in dict.fromkeys(told)
+                                  if w not in field["warnings"]]  # its map's run
             field["path"] = str(path)  # as every image row of the command has
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
 

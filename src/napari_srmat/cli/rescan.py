@@ -147,14 +147,16 @@ def _plan(args: argparse.Namespace) -> int:
     check_tile_flags(args.tile, args.overlap, int(model.receptive_field))
     reference = use_reference(model, lr, args.reference, option="--reference DIR")
     # found as the SR runs read the tiles: NaN/Inf pixels, a damaged chunk (which file)
+    told: list[str] = []  # the SR runs' warnings (the tiled runner's fall-backs): the plan's
     with naming_file(args.lr, only=(NonFiniteInputError, ImageReadError)):
         plan = run_cli_job(
             plan_rescan_job(lr, model, scale=args.scale, budget=args.budget,
                             dwell_ratio=args.dwell_ratio, source=args.source,
                             n_samples=args.samples, roi_px=args.roi_px, tile=args.tile,
                             overlap=args.overlap, pixel_size_um=pixel_size),
-            quiet=args.json)
+            quiet=args.json, warnings=told)
     plan.warnings[:0] = pixel_notes  # the plan was given the array and the size
+    plan.warnings.extend([w for w in dict.fromkeys(told) if w not in plan.warnings])
     result = {"input": str(args.lr), **plan.to_dict()}
     if reference is not None:  # as `srmat sr run --reference` reports it
         result["reference"] = reference["reference"]

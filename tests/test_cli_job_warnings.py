@@ -1,0 +1,111 @@
+"""A job's warnings (the tiled runner's out-of-memory fall-back, ...) reach the user of
+every ``srmat`` command once, in every mode: on stderr as the command's warning line, and
+in its ``--json`` ``warnings`` (the image row's, the plan's, or the top-level one): the
+one rule of :func:`napari_srmat.cli.run_cli_job`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from napari_srmat.cli import main
+from napari_srmat.jobs import Log
+
+#: What the tiled runner says when it falls back to a smaller batch.
+FALLBACK = "out of memory at batch size 8: retrying with 4"
+
+
+def _warning_first(monkeypatch, module, name: str) -> None:
+    """Make ``module.name`` (a job) yield the fall-back warning before its own events."""
+    real = getattr(module, name)
+
+    def job(*args, **kwargs):
+        yield Log(FALLBACK, level="warning")
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(module, name, job)
+
+
+def _told(text: str) -> list[str]:
+    return [line for line in text.splitlines() if FALLBACK in line]
+
+
+@pytest.fixture
+def mask_png(tmp_path):
+    from PIL import Image
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[::8, :] = mask[:, ::8] = 255
+    path = tmp_path / "m.png"
+    Image.fromarray(mask).save(path)
+    return path
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_grain_size_tells_the_runs_warning_once_in_the_images_row(mask_png, capsys,
+                                                                  monkeypatch, json_flag):
+    """``srmat grain-size --json`` ran its job quietly: the fall-back was neither on
+    stderr nor in the JSON. Now it is in the image's ``warnings`` and printed once, as
+    the row's other warnings (``srmat grain-size: warning: PATH: ...``), with and without
+    ``--json``."""
+    import napari_srmat.grainsize as gs
+
+    _warning_first(monkeypatch, gs, "measure_grain_size_job")
+    argv = ["grain-size", str(mask_png), "--mask"] + (["--json"] if json_flag else [])
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert _told(err) == [f"srmat grain-size: warning: {mask_png}: {FALLBACK}"]
+    if json_flag:
+        assert json.loads(out)["images"][0]["warnings"].count(FALLBACK) == 1
+    else:
+        assert FALLBACK not in out
+
+
+def test_grain_size_method_lists_the_runs_warning_in_the_field(mask_png, capsys,
+                                                               monkeypatch):
+    """With ``--method`` the JSON's images are the standards' fields: the fall-back is in
+    the field's ``warnings``, once."""
+    import napari_srmat.grainsize as gs
+
+    _warning_first(monkeypatch, gs, "measure_grain_size_job")
+    assert main(["grain-size", str(mask_png), "--mask", "--method", "intercept",
+                 "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert len(_told(err)) == 1
+    assert json.loads(out)["images"][0]["warnings"].count(FALLBACK) == 1
+
+
+def test_demo_json_lists_the_runs_warning(tmp_path, capsys, monkeypatch):
+    """``srmat demo --json`` ran its job quietly: the fall-back was lost. Now printed once
+    and in the top-level ``warnings``."""
+    import napari_srmat.studies.demo as demo
+
+    _warning_first(monkeypatch, demo, "run_demo_job")
+    assert main(["demo", "--out", str(tmp_path / "d"), "--stages", "heyn", "--size", "128",
+                 "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert _told(err) == [f"srmat demo: warning: {FALLBACK}"]
+    assert json.loads(out)["warnings"] == [FALLBACK]
+
+
+def test_plan_rescan_json_lists_the_runs_warning_in_the_plan(tmp_path, capsys,
+                                                             monkeypatch):
+    """``srmat plan-rescan --json`` ran its job quietly: the SR runs' fall-back was lost.
+    Now in the plan's ``warnings`` (as its other warnings: printed without ``--json``)."""
+    from PIL import Image
+
+    import napari_srmat.sr.rescan as rescan
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "lr.png"
+    Image.fromarray(rng.integers(0, 255, (48, 48), dtype=np.uint8)).save(path)
+    _warning_first(monkeypatch, rescan, "plan_rescan_job")
+    argv = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", "8"]
+    assert main([*argv, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert _told(err) == []  # the plan's warnings are its JSON's with --json
+    assert json.loads(out)["warnings"].count(FALLBACK) == 1
+    assert main(argv) == 0
+    assert _told(capsys.readouterr().err) == [f"srmat plan-rescan: warning: {FALLBACK}"]
