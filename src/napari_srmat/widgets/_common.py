@@ -8,6 +8,5 @@ from ._qt import LayerCombo
 from .export import export_csv, export_json
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers_all
-from .layers import _result_lines, _upsert_layer  # noqa: F401  (report/specimen panels)
 
 __all__ = [*_layers_all, "LayerCombo", "export_csv", "export_json"]

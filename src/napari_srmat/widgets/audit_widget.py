@@ -962,12 +962,12 @@ class AuditWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         napari drop the viewer's µm, the scale bar's) and a link to it, so that a
         calibration that rescales that layer rescales this one too
         (:func:`~napari_srmat.widgets.layers.is_derived_from`)."""
-        from .layers import _units_kwargs_2d, source_metadata
+        from .layers import overlay_units, source_metadata
 
         lay = self._grid_layer()
         if lay is None:
             return {"metadata": dict(metadata or {})}
-        return {**_units_kwargs_2d(lay),
+        return {**overlay_units(lay),
                 "metadata": {**(metadata or {}), **source_metadata(lay)}}
 
     def _sr_to_world(self, yx) -> np.ndarray:

@@ -259,7 +259,7 @@ def show_colorbar(layer, position: str) -> None:
     bar.visible = True
 
 
-def _units_kwargs_2d(layer) -> dict:
+def overlay_units(layer) -> dict:
     """``units`` of ``layer``'s last two axes, as strings (for 2-D layers drawn over
     ``layer``), or nothing for a layer without units."""
     units = getattr(layer, "units", None)
@@ -289,7 +289,7 @@ def overlay_geometry(layer, factor: float = 1.0) -> dict[str, Any]:
     scale, translate = tuple(layer.scale[-2:]), tuple(layer.translate[-2:])
     if factor != 1:
         scale, translate = sr_world_transform(scale, translate, factor)
-    return dict(scale=scale, translate=translate, **_units_kwargs_2d(layer))
+    return dict(scale=scale, translate=translate, **overlay_units(layer))
 
 
 #: ``metadata`` key of the layers napari-srmat adds; its value is the name the layer was
@@ -396,7 +396,7 @@ def _same_image_form(layer, data, kwargs: dict) -> bool:
     return "rgb" not in kwargs or bool(kwargs["rgb"]) == bool(layer.rgb)
 
 
-def _upsert_layer(viewer, name: str, kind: str, data, **kwargs):
+def upsert_layer(viewer, name: str, kind: str, data, **kwargs):
     """Replace the data of our layer ``name`` if it exists (same type; for images also the
     same multiscale form, rgb and dtype), else add a new layer (marked as ours,
     :data:`OWN_LAYER_KEY`), in place of an old one of another form.
@@ -782,7 +782,7 @@ def add_super_resolution_result(viewer, layer, result, factor: int, *, name: str
     kwargs: dict[str, Any] = dict(rgb=rgb, metadata=meta, multiscale=multiscale, **geo)
     if np.issubdtype(level0.dtype, np.floating):
         kwargs["contrast_limits"] = _float_result_contrast_limits(layer)
-    added = _upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data,
+    added = upsert_layer(viewer, name or sr_layer_name(layer, factor), "image", data,
                           **kwargs)
     # on its input both ways: either's place set by hand places the other
     keep_on_layer(viewer, added, layer, factor, two_way=True)
@@ -1579,12 +1579,12 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
                            layer, 1.0, geo["scale"], geo["translate"])
     if maps.native_scale is not None:
         meta["native_scale"] = maps.native_scale.to_dict()
-    prob = _upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
+    prob = upsert_layer(viewer, n_prob, "image", maps.prob, colormap="magma",
                          blending="additive", contrast_limits=(0.0, 1.0),
                          metadata=dict(meta, kind="boundary probability"), **geo)
     unc_arr = maps.uncertainty
     hi = float(np.nanmax(np.asarray(unc_arr))) if np.asarray(unc_arr).size else 1.0
-    unc = _upsert_layer(viewer, n_unc, "image", unc_arr, colormap="viridis",
+    unc = upsert_layer(viewer, n_unc, "image", unc_arr, colormap="viridis",
                         blending="additive", opacity=0.6, visible=False,
                         contrast_limits=(0.0, hi if hi > 0 else 1.0),
                         metadata=dict(meta, kind="uncertainty"), **geo)
@@ -1592,13 +1592,13 @@ def add_boundary_result(viewer, layer, maps: BoundaryMaps, *, threshold: float |
     show_colorbar(unc, "top_left")
     if boundaries is None:
         boundaries = threshold_boundaries(maps.prob, thr, skeletonize=skeletonize)
-    bnd = _upsert_layer(viewer, n_bnd, "labels", boundaries,
+    bnd = upsert_layer(viewer, n_bnd, "labels", boundaries,
                         metadata=dict(meta, kind="boundaries"), **geo)
     err_layer = None
     if maps.error_model is not None:
         if error is None:
             error = maps.error_map(thr)
-        err_layer = _upsert_layer(viewer, f"{layer.name} error probability", "image", error,
+        err_layer = upsert_layer(viewer, f"{layer.name} error probability", "image", error,
                                   colormap="inferno", blending="additive", opacity=0.7,
                                   visible=False, contrast_limits=(0.0, 1.0),
                                   metadata=dict(meta, kind="error probability"), **geo)
@@ -1882,7 +1882,7 @@ def measure_heyn(mask: np.ndarray, *, pattern: str = "random", n_lines: int = HE
                               pixel_size_um=pixel_size_um, triple_points=triple_points)
 
 
-def _result_lines(result) -> list[np.ndarray]:
+def result_lines(result) -> list[np.ndarray]:
     """The test lines of a ``HeynResult`` as float ``(K, 2)`` arrays (row, col)."""
     return [np.asarray(seg, dtype=float) for seg in result.paths]
 
@@ -1945,7 +1945,7 @@ def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
         return None
     if kind == "vectors":
         data = np.stack([np.stack([seg[0], seg[1] - seg[0]]) for seg in lines])
-        return _upsert_layer(viewer, name, "vectors", data, edge_color="cyan",
+        return upsert_layer(viewer, name, "vectors", data, edge_color="cyan",
                              edge_width=width, vector_style="line", length=1.0, opacity=0.7,
                              **geo)
     if (own := _own_layer(viewer, name)) is not None:
@@ -1971,11 +1971,11 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     geo = dict(overlay_geometry(boundary_layer), metadata=source_metadata(boundary_layer))
     shape = layer_image_data(boundary_layer).shape
     pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
-    meas.points_layer = _upsert_layer(
+    meas.points_layer = upsert_layer(
         viewer, f"{boundary_layer.name} intersections", "points", pts,
         face_color="yellow", border_color="black", size=max(3.0, 0.008 * max(shape)), **geo,
     )
-    lines = segments if segments is not None else _result_lines(result)
+    lines = segments if segments is not None else result_lines(result)
     meas.lines_layer = show_test_lines(viewer, f"{boundary_layer.name} test lines", lines,
                                        width=max(1.0, 0.002 * max(shape)), **geo)
     keep_all_on_layer(viewer, (meas.points_layer, meas.lines_layer), boundary_layer)
@@ -1992,7 +1992,7 @@ def show_grain_size_overlays(viewer, image_layer, result) -> HeynMeasurement | N
         return None
     factor = float(result.inference_scale or 1.0)
     geo = overlay_geometry(image_layer, factor)
-    boundaries = _upsert_layer(
+    boundaries = upsert_layer(
         viewer, f"{image_layer.name} boundaries (grain size)", "labels",
         np.asarray(result.boundaries, dtype=np.uint8), opacity=0.7,
         metadata=derived_records(source_metadata(image_layer), image_layer, factor,

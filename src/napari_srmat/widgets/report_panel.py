@@ -19,10 +19,10 @@ from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QLineEdit, QWidg
 
 from ..jobs import Log, Progress
 from ..report import SampleInfo, report_from_heyn, report_from_specimen, write_report
-from ._common import LayerCombo, WidgetInputError, _result_lines
+from ._common import LayerCombo, WidgetInputError
 from ._snapshot import as_mask, snapshot
 from ._worker import SingleJobMixin, user_action
-from .layers import is_micrograph_layer
+from .layers import is_micrograph_layer, result_lines
 
 __all__ = ["ReportPanel", "REPORT_SOURCES", "layer_provenance"]
 
@@ -159,7 +159,7 @@ class ReportPanel(SingleJobMixin, QWidget):
         mask = self.grain.measured_mask
         provenance = dict(layer_provenance(layer), **{
             f"test lines {k}": v for k, v in opts.items() if k not in ("pixel_size_um", "edits")})
-        lines = segments if segments is not None else _result_lines(meas.result)
+        lines = segments if segments is not None else result_lines(meas.result)
         stats = dict(meas.stats)
         rows = meas.table_rows()
         edits = _layer_edits(layer) + list(opts.get("edits") or [])

@@ -54,7 +54,6 @@ from ..report import format_result_value, format_value, specimen_summary_rows
 from ._common import (
     LayerCombo,
     WidgetInputError,
-    _upsert_layer,
     common_pixel_size_um,
     layer_image_data,
     show_colorbar,
@@ -71,6 +70,7 @@ from .layers import (
     overlay_geometry,
     removed_inputs_note,
     source_metadata,
+    upsert_layer,
 )
 
 __all__ = ["SpecimenPanel", "SpecimenResult", "specimen_job", "SPECIMEN_PATTERNS",
@@ -462,7 +462,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
             # named after the field layer as it is called now (renamed while the job ran:
             # the overlays still follow its calibration, which finds them by its identity)
             name = layer.name
-            area_layer = _upsert_layer(
+            area_layer = upsert_layer(
                 self.viewer, f"{name} grain area", "image", areas, colormap="turbo",
                 opacity=0.6, blending="translucent",
                 contrast_limits=result.area_limits[src.name],
@@ -471,7 +471,7 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                           ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
             show_colorbar(area_layer, "bottom_left")
             pts = result.intersections[src.name]
-            pts_layer = _upsert_layer(self.viewer, f"{name} intercepts", "points", pts,
+            pts_layer = upsert_layer(self.viewer, f"{name} intercepts", "points", pts,
                                       face_color="yellow", border_color="black",
                                       size=max(3.0, 0.008 * max(areas.shape)),
                                       metadata=source_metadata(layer, "source"), **geo)
