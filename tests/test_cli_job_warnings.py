@@ -109,3 +109,27 @@ def test_plan_rescan_json_lists_the_runs_warning_in_the_plan(tmp_path, capsys,
     assert json.loads(out)["warnings"].count(FALLBACK) == 1
     assert main(argv) == 0
     assert _told(capsys.readouterr().err) == [f"srmat plan-rescan: warning: {FALLBACK}"]
+
+
+def test_three_arm_json_lists_the_runs_warning(tmp_path, capsys, monkeypatch):
+    """``srmat experiment three-arm --json`` ran its job quietly: the fall-back of its
+    model runs was lost. Now printed once and in the top-level ``warnings``."""
+    from PIL import Image
+
+    import napari_srmat.studies.three_arm as three_arm
+
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    mask = np.zeros((64, 64), np.uint8)
+    mask[::16], mask[:, ::16] = 255, 255
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        root / "images" / "r0.png")
+    Image.fromarray(mask).save(root / "masks" / "r0.png")
+    _warning_first(monkeypatch, three_arm, "three_arm_job")
+    assert main(["experiment", "three-arm", str(root), "--sr-models", "bicubic",
+                 "--sr-of-native", "none", "--device", "cpu", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert _told(err) == [f"srmat experiment three-arm: warning: {FALLBACK}"]
+    assert json.loads(out)["warnings"] == [FALLBACK]
