@@ -133,3 +133,72 @@ def test_three_arm_json_lists_the_runs_warning(tmp_path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert _told(err) == [f"srmat experiment three-arm: warning: {FALLBACK}"]
     assert json.loads(out)["warnings"] == [FALLBACK]
+
+
+def _warning_then_error(monkeypatch, module, name: str) -> None:
+    """Make ``module.name`` (a job) yield the fall-back warning and then fail, as a run
+    whose smaller batch failed too."""
+
+    def job(*args, **kwargs):
+        yield Log(FALLBACK, level="warning")
+        raise ValueError("the map could not be measured")
+
+    monkeypatch.setattr(module, name, job)
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_grain_size_tells_the_runs_warning_before_the_images_error(mask_png, capsys,
+                                                                   monkeypatch, json_flag):
+    """A run that warned and then failed has no row to carry its warning: since 7f2878d
+    the warning went into the row's list and was lost with it (only the error line was
+    printed). It is printed once, before the image's error line."""
+    import napari_srmat.grainsize as gs
+
+    _warning_then_error(monkeypatch, gs, "measure_grain_size_job")
+    argv = ["grain-size", str(mask_png), "--mask"] + (["--json"] if json_flag else [])
+    assert main(argv) != 0
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert _told(err) == [f"srmat grain-size: warning: {FALLBACK}"]
+    error = [i for i, line in enumerate(lines) if "could not be measured" in line]
+    assert error and lines.index(_told(err)[0]) < error[0]
+    assert FALLBACK not in out
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_plan_rescan_tells_the_runs_warning_before_its_error(tmp_path, capsys,
+                                                            monkeypatch, json_flag):
+    """As grain-size's: the plan's warning list was lost with the plan when its run
+    failed after warning."""
+    from PIL import Image
+
+    import napari_srmat.sr.rescan as rescan
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "lr.png"
+    Image.fromarray(rng.integers(0, 255, (48, 48), dtype=np.uint8)).save(path)
+    _warning_then_error(monkeypatch, rescan, "plan_rescan_job")
+    argv = ["plan-rescan", str(path), "--model", "bicubic", "--roi-size-px", "8"]
+    assert main(argv + (["--json"] if json_flag else [])) != 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _told(err) == [f"srmat plan-rescan: warning: {FALLBACK}"]
+    assert "could not be measured" in err.splitlines()[-1]
+
+
+def test_grain_size_tells_the_runs_warning_before_a_ctrl_c(mask_png, capsys, monkeypatch):
+    """A Ctrl-C after the run warned: the warning, held for the image's row, was lost with
+    it; it is printed once before the interrupted line (exit 130)."""
+    import napari_srmat.grainsize as gs
+    from napari_srmat import cli
+
+    def job(*args, **kwargs):
+        yield Log(FALLBACK, level="warning")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gs, "measure_grain_size_job", job)
+    assert main(["grain-size", str(mask_png), "--mask", "--json"]) == cli.EXIT_INTERRUPTED
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _told(err) == [f"srmat grain-size: warning: {FALLBACK}"]
+    assert err.splitlines()[-1].startswith("srmat grain-size: interrupted (")

@@ -158,7 +158,9 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     warnings : list of str, optional
         The result's warnings, which the command tells (``srmat grain-size``'s image
         rows, ``srmat plan-rescan``'s plan): the job's warnings are appended to it (one
-        line each) instead of being printed here.
+        line each) instead of being printed here; printed here (before the error or
+        interrupted line) where the job fails or stops, as the result that would carry
+        them is not made.
 
     Returns
     -------
@@ -200,15 +202,29 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         if on_event is not None:
             on_event(event)
 
+    kept = 0 if warnings is None else len(warnings)
+
+    def tell_kept() -> None:
+        """The job ends without a result to carry ``warnings``' new lines: print them
+        (once, before the command's error or interrupted line)."""
+        if warnings is not None:
+            for text in warnings[kept:]:
+                print(warning_line(where(), text), file=sys.stderr)
+
     try:
         # the stop is told once, by main's "interrupted (MESSAGE)" line
         result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
                          warning_line=job_warning)
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
+        tell_kept()
         if resume is None or isinstance(exc, Interrupted):
             raise
         raise Interrupted(f"{CTRL_C_KEPT}; {resume}") from exc
+    except BaseException:
+        tell_kept()
+        raise
     if stops:
+        tell_kept()
         raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
     return result
 
