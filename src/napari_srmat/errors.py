@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_error",
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
-           "os_error_behind"]
+           "os_error_behind", "one_line"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -330,4 +330,17 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
                 "OME-Zarr store)")
     elif not is_user_error(exc):
         text = f"internal error: {type(exc).__name__}: {text}"
-    return " ".join(text.split())
+    return one_line(text)
+
+
+def one_line(message: object) -> str:
+    """A message as one line: its runs of whitespace, newlines included, as single
+    spaces (every one-line message: an error's (:func:`error_message`), the CLI's warning
+    and note lines, a ``--json`` result's ``warnings``).
+
+    Examples
+    --------
+    >>> one_line("a\\n  b ")
+    'a b'
+    """
+    return " ".join(str(message).split())

@@ -30,7 +30,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ..errors import error_message, is_user_error, os_error_behind
+from ..errors import error_message, is_user_error, one_line, os_error_behind
 
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
            "error_line", "command_error_message", "check_tile_flags", "command_name",
@@ -184,7 +184,7 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     def job_warning(message: str) -> str | None:
         """Tell a job's warning once: into ``warnings``, or its printed line (None: not
         printed here), listed as told (``--json``)."""
-        text = " ".join(str(message).split())
+        text = one_line(message)
         if warnings is not None:
             warnings.append(text)
             return None
@@ -789,7 +789,7 @@ def told_warnings() -> Iterator[list[str]]:
     shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        told.append(" ".join(str(message).split()))
+        told.append(one_line(message))
         shown(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
@@ -928,7 +928,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def fail(self, prog: str, message: str):
         """Exit 2 with the one line ``PROG: error: MESSAGE (see `PROG --help`)``."""
-        self.exit(2, f"{prog}: error: {' '.join(message.split())} "
+        self.exit(2, f"{prog}: error: {one_line(message)} "
                      f"(see `{prog} --help`)\n")
 
     def parse_args(self, args=None, namespace=None):
@@ -1079,7 +1079,7 @@ def interrupted_line(where: str, exc: KeyboardInterrupt) -> str:
     behind = os_error_behind(exc)
     if behind is not None:
         line += f" {INTERRUPTED_DURING}: {error_message(behind)}"
-    return " ".join(line.split())
+    return one_line(line)
 
 
 def warning_line(where: str, message: str) -> str:
@@ -1091,7 +1091,7 @@ def warning_line(where: str, message: str) -> str:
     >>> warning_line("srmat sr run", "the dask cluster  also failed to close")
     'srmat sr run: warning: the dask cluster also failed to close'
     """
-    return f"{where}: warning: {' '.join(str(message).split())}"
+    return f"{where}: warning: {one_line(message)}"
 
 
 def note_line(where: str, message: str) -> str:
@@ -1104,7 +1104,7 @@ def note_line(where: str, message: str) -> str:
     >>> note_line("srmat heyn", "only 2 fields:   E112 asks for at least 5")
     'srmat heyn: note: only 2 fields: E112 asks for at least 5'
     """
-    return f"{where}: note: {' '.join(str(message).split())}"
+    return f"{where}: note: {one_line(message)}"
 
 
 def error_notes(exc: BaseException) -> list[str]:
@@ -1183,7 +1183,7 @@ def command_error_message(exc: BaseException) -> str:
     'plan.csv exists (pass --overwrite to replace it)'
     """
     if getattr(exc, "cli_message", None):  # the flag for the keyword a Python caller passes
-        return " ".join(exc.cli_message.split())
+        return one_line(exc.cli_message)
     return error_message(exc)
 
 

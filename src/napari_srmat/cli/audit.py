@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..errors import one_line
 from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
@@ -20,10 +21,12 @@ from . import (
     missing_action,
     naming_file,
     naming_roles,
+    note_line,
     pixel_size_arg,
     print_json,
     run_cli_job,
     told_warnings,
+    warning_line,
 )
 
 __all__ = ["register"]
@@ -47,9 +50,9 @@ def _tell(told: list[str], where: str, kind: str, text: str) -> None:
     text : str
         The note; told on one line.
     """
-    line = " ".join(text.split())
-    print(f"{where}: {kind}: {line}", file=sys.stderr)
-    told.append(line)
+    line = {"note": note_line, "warning": warning_line}[kind]
+    print(line(where, text), file=sys.stderr)
+    told.append(one_line(text))
 
 
 def _candidates(args: argparse.Namespace) -> int:

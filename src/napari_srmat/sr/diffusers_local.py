@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import CheckpointError
-from ..errors import check_seed, not_found_message
+from ..errors import check_seed, not_found_message, one_line
 from .base import (
     ScaleError,
     SRError,
@@ -83,7 +83,7 @@ def _load_error_text(exc: BaseException) -> str:
     ``ignore_mismatched_sizes=True`` (no option of :func:`~napari_srmat.sr.load_model`;
     it would keep random weights): the sentence giving it is replaced by saying that the
     component's config.json does not describe its weights."""
-    text = " ".join(str(exc).split())
+    text = one_line(exc)
     cut = text.find("ignore_mismatched_sizes")
     if cut < 0:
         return text

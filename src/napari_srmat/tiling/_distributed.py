@@ -51,6 +51,7 @@ import numpy as np
 
 from .._atomic import HeldInterrupt as _HeldInterrupt
 from .._atomic import ctrl_c_held as _ctrl_c_held
+from ..errors import one_line
 from ..io import read_window
 from ..jobs import Event, Log, Progress, Stopped, StopToken, format_duration
 from ._engine import (
@@ -488,7 +489,7 @@ def close_after_run(close: Callable[[], Any], error: BaseException | None,
         except Exception as exc:  # a KeyboardInterrupt of a press is held
             failed = exc
     if failed is not None:
-        told = " ".join(str(failed).split()) or type(failed).__name__
+        told = one_line(failed) or type(failed).__name__
         if error is None:
             warnings.warn(CLOSE_FAILED_AFTER_RUN.format(what=what, error=told),
                           UserWarning, stacklevel=2)
@@ -603,7 +604,7 @@ def _open_client(scheduler) -> Iterator[Any]:
     except (OSError, ValueError, TypeError) as exc:
         raise SchedulerError(
             f"cannot connect to the dask scheduler at {text!r} "
-            f"({' '.join(str(exc).split()) or type(exc).__name__}): start one with "
+            f"({one_line(exc) or type(exc).__name__}): start one with "
             "`dask scheduler` (and workers with `dask worker ADDRESS`), or use local:N"
         ) from None
     with closed_after_run(client.close, "the dask client"):
