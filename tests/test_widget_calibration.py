@@ -204,6 +204,15 @@ def test_clicked_bad_input_is_a_notification_not_an_exception(make_napari_viewer
     w.line_btn.click()
     assert len(shown) == 2 and "draw a line" in shown[-1]
     assert layer_pixel_size_um(img) is None
+    # the typed field's one rule (widgets._qt.typed_pixel_size), as the Heyn and Specimen
+    # fields read theirs: an empty field asks for a size, a size that is none is refused
+    w.pixel_size.setText("  ")
+    w.apply_btn.click()
+    assert w.status.text() == "give a pixel size in µm per pixel"
+    w.pixel_size.setText("inf")
+    w.apply_btn.click()
+    assert "pixel size" in w.status.text() and "not a number" not in w.status.text()
+    assert layer_pixel_size_um(img) is None
 
 
 def test_grain_size_tabs_show_the_pixel_size_just_calibrated(make_napari_viewer):

@@ -6,9 +6,70 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+
 from .layers import CalibrationSeen, WidgetInputError, follow_calibration, keep_own_records
 
-__all__ = ["LayerCombo", "follow_layer_names"]
+__all__ = ["LayerCombo", "follow_layer_names", "path_row", "typed_pixel_size"]
+
+
+def typed_pixel_size(text: str) -> float | None:
+    """The pixel size (µm per pixel) typed in a widget's field: the one rule of the
+    Heyn, Specimen and Calibration widgets' pixel-size fields.
+
+    Parameters
+    ----------
+    text : str
+        The field's text.
+
+    Returns
+    -------
+    float or None
+        None when the field is empty (the layer's own pixel size, or none, applies),
+        else the size, checked by :func:`napari_srmat.io.check_pixel_size`.
+
+    Raises
+    ------
+    WidgetInputError
+        The text is not a number or not a pixel size (the status line's message).
+    """
+    from ..io import check_pixel_size
+
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise WidgetInputError(f"pixel size {text!r} is not a number") from None
+    try:
+        return check_pixel_size(value, name="pixel size")
+    except ValueError as exc:
+        raise WidgetInputError(str(exc)) from None
+
+
+def path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
+    """``edit`` with a "…" button beside it that browses for a folder (``directory``)
+    or an OME-Zarr store to write, titled ``title``, and types the choice into ``edit``:
+    the path fields of the SR and Boundaries widgets."""
+    row = QWidget()
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(edit)
+    btn = QPushButton("…")
+    btn.setMaximumWidth(28)
+
+    def _browse() -> None:
+        if directory:
+            path = QFileDialog.getExistingDirectory(row, title)
+        else:
+            path, _ = QFileDialog.getSaveFileName(row, title, filter="OME-Zarr (*.zarr)")
+        if path:
+            edit.setText(path)
+
+    btn.clicked.connect(_browse)
+    lay.addWidget(btn)
+    return row
 
 
 def follow_layer_names(viewer, refresh: Callable[..., Any]) -> None:

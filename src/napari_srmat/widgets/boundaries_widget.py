@@ -20,7 +20,7 @@ from ..checkpoint import CHECKPOINT_CONTROL
 from ..estimates import plan_boundaries
 from ..tiling import BOUNDARY_OVERLAP, BOUNDARY_TILE
 from ._layout import hbox_row
-from ._qt import LayerCombo
+from ._qt import LayerCombo, path_row
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, start_function
 from .layers import (
     OWN_LAYER_KEY,
@@ -34,7 +34,7 @@ from .layers import (
     removed_inputs_note,
     threshold_boundaries,
 )
-from .sr_widget import DEVICES, _path_row
+from .sr_widget import DEVICES
 
 __all__ = ["BoundariesWidget"]
 
@@ -114,7 +114,7 @@ class BoundariesWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
-        form.addRow(CHECKPOINT_CONTROL, _path_row(self.checkpoint, "UAED checkpoint directory"))
+        form.addRow(CHECKPOINT_CONTROL, path_row(self.checkpoint, "UAED checkpoint directory"))
         form.addRow("Device", self.device)
         form.addRow("Tile (px)", self.tile)
         form.addRow("Overlap (px)", self.overlap)

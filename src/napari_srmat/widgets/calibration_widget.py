@@ -20,6 +20,7 @@ from .._napari_io import layer_pixel_sizes
 from ..io import LENGTH_UNIT, PixelSizeError, check_pixel_size, pixel_size_from_path
 from ._common import LayerCombo, WidgetInputError, pixel_size_hint
 from ._layout import hbox_row
+from ._qt import typed_pixel_size
 from ._worker import user_action
 from .layers import is_derived_from, kept_on, place_with_records
 
@@ -173,12 +174,8 @@ class CalibrationWidget(QWidget):
                              "no G)"
                              + (f"; {hint}" if hint else ""))
 
-    def _typed(self) -> float:
-        text = self.pixel_size.text().strip()
-        try:
-            return float(text)
-        except ValueError:
-            raise WidgetInputError(f"pixel size {text!r} is not a number") from None
+    def _typed(self) -> float | None:
+        return typed_pixel_size(self.pixel_size.text())
 
     def _layer(self):
         layer = self.layer_combo.value

@@ -62,6 +62,7 @@ from ._common import (
     show_heyn_measurement,
 )
 from ._layout import hbox_row, vertical_scroll
+from ._qt import typed_pixel_size
 from ._snapshot import as_mask, check_mask_fits, frozen, painted_data, snapshot
 from ._worker import (
     ProgressForwarder,
@@ -106,23 +107,6 @@ def _fmt(v, digits: int = 4) -> str:
     if isinstance(v, float):
         return "–" if math.isnan(v) else ("∞" if math.isinf(v) else f"{v:.{digits}g}")
     return str(v)
-
-
-def _typed_pixel_size(text: str) -> float | None:
-    """The pixel size typed in a field (None when empty); WidgetInputError when invalid."""
-    text = text.strip()
-    if not text:
-        return None
-    from ..io import check_pixel_size
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise WidgetInputError(f"pixel size {text!r} is not a number") from None
-    try:
-        return check_pixel_size(value, name="pixel size")
-    except ValueError as exc:
-        raise WidgetInputError(str(exc)) from None
 
 
 def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=None,
@@ -274,7 +258,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         layer = self.image_combo.value
         if layer is None:
             raise WidgetInputError("select a micrograph (an image layer)")
-        px = _typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
+        px = typed_pixel_size(self.pixel_size.text()) or layer_pixel_size_um(layer)
         data = micrograph_data(layer)
         # the job reads the whole micrograph: a lazy mosaic would fill the memory
         if not self.confirm_plan(plan_grain_size(data.shape), does_not_fit=(
@@ -499,7 +483,7 @@ class GrainSizeWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
 
     def pixel_size_um(self) -> float | None:
         """Typed pixel size, else the layer's, else None."""
-        typed = _typed_pixel_size(self.pixel_size.text())
+        typed = typed_pixel_size(self.pixel_size.text())
         if typed is not None:
             return typed
         layer = self.layer_combo.value

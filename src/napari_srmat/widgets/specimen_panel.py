@@ -400,9 +400,9 @@ class SpecimenPanel(SingleJobMixin, QWidget):
     def pixel_size_um(self, layers=None) -> float | None:
         """Typed pixel size, else the field layers' common one
         (:func:`~napari_srmat.widgets.layers.common_pixel_size_um`), else None."""
-        from .heyn_widget import _typed_pixel_size
+        from ._qt import typed_pixel_size
 
-        typed = _typed_pixel_size(self.pixel_size.text())
+        typed = typed_pixel_size(self.pixel_size.text())
         if typed is not None:
             return typed
         if layers is None:

@@ -28,7 +28,7 @@ from ..sr.refsr import REFERENCE_CONTROL
 from ..sr.rescan import DEFAULT_BUDGET, DEFAULT_DWELL_RATIO, write_rescan_plan
 from ..tiling import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE
 from ._paths import absolute_output_path, layer_file, layer_folder
-from ._qt import LayerCombo
+from ._qt import LayerCombo, path_row
 from ._worker import ShutDownWhenClosedMixin, SingleJobMixin, divided_by, user_action
 from .layers import (
     CalibrationSeen,
@@ -57,27 +57,6 @@ DEFAULT_ENTRY = f"(default: {DEFAULT_MODEL})"
 __all__ = ["SuperResolutionWidget"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-def _path_row(edit: QLineEdit, title: str, directory: bool = True) -> QWidget:
-    row = QWidget()
-    lay = QHBoxLayout(row)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.addWidget(edit)
-    btn = QPushButton("…")
-    btn.setMaximumWidth(28)
-
-    def _browse() -> None:
-        if directory:
-            path = QFileDialog.getExistingDirectory(row, title)
-        else:
-            path, _ = QFileDialog.getSaveFileName(row, title, filter="OME-Zarr (*.zarr)")
-        if path:
-            edit.setText(path)
-
-    btn.clicked.connect(_browse)
-    lay.addWidget(btn)
-    return row
 
 
 def _plan_summary(plan) -> str:
@@ -166,15 +145,15 @@ class SuperResolutionWidget(ShutDownWhenClosedMixin, SingleJobMixin, QWidget):
         form = QFormLayout()
         form.addRow("Input layer", self.layer_combo.native)
         form.addRow("Model", self.model)
-        form.addRow(CHECKPOINT_CONTROL, _path_row(self.checkpoint, "Checkpoint directory"))
+        form.addRow(CHECKPOINT_CONTROL, path_row(self.checkpoint, "Checkpoint directory"))
         form.addRow(REFERENCE_CONTROL,  # the labels their refusals name
-                    _path_row(self.reference, "Reference micrographs folder"))
+                    path_row(self.reference, "Reference micrographs folder"))
         form.addRow("Scale", self.scale)
         form.addRow("Tile (LR px)", self.tile)
         form.addRow("Overlap (LR px)", self.overlap)
         form.addRow("Batch size", self.batch)
         form.addRow("Device", self.device)
-        form.addRow("Output store", _path_row(self.output, "Output OME-Zarr", directory=False))
+        form.addRow("Output store", path_row(self.output, "Output OME-Zarr", directory=False))
         self.overwrite = QCheckBox(OVERWRITE_CONTROL)  # the label its refusal names
         self.overwrite.setToolTip("an SR store made with other settings is replaced (never a "
                                   "folder napari-srmat did not write); off: such a store is "

@@ -40,7 +40,7 @@ from ..jobs import Checkpoint, Event, Metric, StopToken
 from ..outputs import OUTPUT_FOLDER_CONTROL, OVERWRITE_CONTROL, RESUME_CONTROL
 from ..sr.registry import TRAINABLE_MODELS
 from ._paths import absolute_output_path, layer_folder
-from ._qt import LayerCombo
+from ._qt import LayerCombo, path_row
 from ._worker import (
     DONE,
     FAILED,
@@ -52,7 +52,7 @@ from ._worker import (
     user_action,
 )
 from .layers import WidgetInputError, is_micrograph_layer, layer_image_data, micrograph_data
-from .sr_widget import DEVICES, _path_row
+from .sr_widget import DEVICES
 
 __all__ = ["TrainEvaluateWidget", "JobSpec", "JOB_KINDS", "make_job"]
 
@@ -289,7 +289,7 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.form = QFormLayout()
         self.form.addRow("Job", self.kind)
         self.form.addRow("Data from", self.source)
-        self.form.addRow("Data folder", _path_row(self.data, "Data folder"))
+        self.form.addRow("Data folder", path_row(self.data, "Data folder"))
         self.form.addRow("Image layer", self.image_layer.native)
         self.form.addRow("Mask layer", self.mask_layer.native)
         self.form.addRow("Model / encoder", self.model)
@@ -301,8 +301,8 @@ class TrainEvaluateWidget(ShutDownWhenClosedMixin, QWidget):
         self.form.addRow(self.crop_label, self.crop)
         self.form.addRow("SR scale", self.scale)
         self.form.addRow("Device", self.device)
-        self.form.addRow("Checkpoint", _path_row(self.checkpoint, "Checkpoint"))
-        self.form.addRow(OUTPUT_FOLDER_CONTROL, _path_row(self.out, OUTPUT_FOLDER_CONTROL))
+        self.form.addRow("Checkpoint", path_row(self.checkpoint, "Checkpoint"))
+        self.form.addRow(OUTPUT_FOLDER_CONTROL, path_row(self.out, OUTPUT_FOLDER_CONTROL))
         runs = QHBoxLayout()
         runs.addWidget(self.resume)
         runs.addWidget(self.overwrite)
