@@ -2143,6 +2143,34 @@ class _InflatedStrip(_OneStrip):
         return (offsets[plane], counts[plane], 1 if planar else spp,
                 (*key[:3], plane, *key[3:]) if planar else key)
 
+    def _keep_rows(self, held: bytes, done: int, decoded: bytes, row_shape: tuple,
+                   wanted: np.ndarray, out: np.ndarray, within: tuple, n_out: int
+                   ) -> tuple[bytes, int]:
+        """Put the rows ``wanted`` (of ``row_shape``: columns, samples) that
+        ``decoded`` (the strip's bytes from ``done`` on) completes into ``out`` from its
+        row ``n_out`` on; ``held``: the decoded bytes of the row ``done`` falls in,
+        before ``done``. Returns the new ``held`` and ``n_out``."""
+        file_dtype, predictor = np.dtype(self._place[2]), self._place[3]
+        w, spp = row_shape
+        row = w * spp * file_dtype.itemsize
+        start = done - len(held)  # where held + decoded starts: a row's start, or a
+        lead = -start % row  # resume point inside a row (its head not kept: dropped)
+        data = memoryview(held + decoded if held else decoded)[lead:]
+        first, n = (start + lead) // row, len(data) // row
+        take = wanted[(wanted >= first) & (wanted < first + n)]
+        if len(take):
+            block = np.frombuffer(data, file_dtype, n * row // file_dtype.itemsize).reshape(
+                (n, w) if spp == 1 else (n, w, spp))
+            if predictor == 2:  # horizontal differencing, per row and sample
+                block = np.cumsum(block[take[0] - first:take[-1] - first + 1], axis=1,
+                                  dtype=self.dtype)
+                take_in = take - take[0]
+            else:
+                take_in = take - first
+            out[n_out:n_out + len(take)] = _take_outer(block[take_in], (slice(None), *within))
+            n_out += len(take)
+        return bytes(data[n * row:]), n_out
+
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
                       plane: int = 0) -> None:
         """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane`` (samples
@@ -2151,7 +2179,7 @@ class _InflatedStrip(_OneStrip):
         last resume point before the first."""
         import zlib
 
-        _, _, file_dtype, predictor, (h, w, _), _ = self._place
+        _, _, file_dtype, _, (_, w, _), _ = self._place
         offset, count, spp, key = self._strip(plane)
         file_dtype = np.dtype(file_dtype)
         row = w * spp * file_dtype.itemsize
@@ -2177,16 +2205,8 @@ class _InflatedStrip(_OneStrip):
                         tail = inflater.unconsumed_tail
                         if inflater.eof and len(buf) < want:
                             raise ValueError("the deflate stream ends before its pixels")
-                    first = done // row
-                    take = wanted[(wanted >= first) & (wanted < first + want // row)]
-                    if len(take):
-                        block = np.frombuffer(buf, file_dtype).reshape(
-                            (-1, w) if spp == 1 else (-1, w, spp))
-                        if predictor == 2:  # horizontal differencing, per row and sample
-                            block = np.cumsum(block, axis=1, dtype=self.dtype)
-                        out[n_out:n_out + len(take)] = _take_outer(
-                            block[take - first], (slice(None), *within))
-                        n_out += len(take)
+                    _, n_out = self._keep_rows(b"", done, buf, (w, spp), wanted, out,
+                                               within, n_out)  # whole rows: none held
                     done += want
                     if done % step == 0:
                         _DECODED_STRIPS.keep_point(key, done, (pos, tail, inflater))
@@ -2317,7 +2337,7 @@ class _LzwStrip(_InflatedStrip):
         ``within``, decoding the strip from the last resume point before the first."""
         import imagecodecs
 
-        _, _, file_dtype, predictor, (h, w, _), _ = self._place
+        _, _, file_dtype, _, (_, w, _), _ = self._place
         offset, count, spp, key = self._strip(plane)
         file_dtype = np.dtype(file_dtype)
         row = w * spp * file_dtype.itemsize
@@ -2374,35 +2394,6 @@ class _LzwStrip(_InflatedStrip):
             raise _tiff_data_error(self.path, exc.strerror or exc) from None
         except (ValueError, imagecodecs.LzwError) as exc:
             raise _tiff_data_error(self.path, exc) from None
-
-    def _keep_rows(self, held: bytes, done: int, decoded: bytes, row_shape: tuple,
-                   wanted: np.ndarray, out: np.ndarray, within: tuple, n_out: int
-                   ) -> tuple[bytes, int]:
-        """Put the rows ``wanted`` (of ``row_shape``: columns, samples) that
-        ``decoded`` (the strip's bytes from ``done`` on) completes into ``out`` from its
-        row ``n_out`` on; ``held``: the decoded bytes of the row ``done`` falls in,
-        before ``done``. Returns the new ``held`` and ``n_out``."""
-        file_dtype, predictor = np.dtype(self._place[2]), self._place[3]
-        w, spp = row_shape
-        row = w * spp * file_dtype.itemsize
-        start = done - len(held)  # where held + decoded starts: a row's start, or a
-        lead = -start % row  # resume point inside a row (its head not kept: dropped)
-        data = memoryview(held + decoded if held else decoded)[lead:]
-        first, n = (start + lead) // row, len(data) // row
-        take = wanted[(wanted >= first) & (wanted < first + n)]
-        if len(take):
-            block = np.frombuffer(data, file_dtype, n * row // file_dtype.itemsize).reshape(
-                (n, w) if spp == 1 else (n, w, spp))
-            if predictor == 2:  # horizontal differencing, per row and sample
-                block = np.cumsum(block[take[0] - first:take[-1] - first + 1], axis=1,
-                                  dtype=self.dtype)
-                take_in = take - take[0]
-            else:
-                take_in = take - first
-            out[n_out:n_out + len(take)] = _take_outer(block[take_in], (slice(None), *within))
-            n_out += len(take)
-        return bytes(data[n * row:]), n_out
-
 
 
 def _streamed_strip(level_series) -> tuple[type[_InflatedStrip], tuple] | None:
