@@ -163,3 +163,20 @@ def measured_scan(viewer, qtbot):
     g.run()
     qtbot.waitUntil(lambda: g.measurement is not None, timeout=30_000)
     return scan, g
+
+
+def simple_tab_on_micrograph(viewer, qtbot):
+    """A 128 px RGB microstructure "micrograph" (0.5 µm pixels recorded) chosen in the
+    Simple tab of a new GrainSizeWidget (not run); returns the microstructure, the
+    layer, the widget and the tab."""
+    from napari_srmat.synth import generate_microstructure
+    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
+
+    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
+    layer = viewer.add_image(ms.image, name="micrograph", rgb=True,
+                             metadata={"pixel_size_um": 0.5})
+    w = GrainSizeWidget(viewer)
+    qtbot.addWidget(w)
+    panel = w.simple
+    panel.image_combo.value = layer
+    return ms, layer, w, panel

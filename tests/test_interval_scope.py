@@ -170,17 +170,12 @@ def test_srmat_grain_size_tells_one_image_without_a_specimen_summary(tmp_path, c
 @pytest.mark.gui
 def test_the_simple_tab_tells_its_interval_is_the_fields(make_napari_viewer, qtbot):
     pytest.importorskip("napari")
+    from _helpers import simple_tab_on_micrograph
+
     from napari_srmat.grainsize import SPECIMEN_TAB
-    from napari_srmat.widgets.heyn_widget import GrainSizeWidget
 
     viewer = make_napari_viewer()
-    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
-    layer = viewer.add_image(ms.image, name="micrograph", rgb=True,
-                             metadata={"pixel_size_um": 0.5})
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
-    panel = w.simple
-    panel.image_combo.value = layer
+    ms, _, w, panel = simple_tab_on_micrograph(viewer, qtbot)
     assert panel.scope_label.text() == ""
     panel.run()
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)

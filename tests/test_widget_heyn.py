@@ -1125,17 +1125,12 @@ def test_a_micrograph_removed_while_the_simple_tab_measures_it_is_told(make_napa
     (its overlays were silently skipped), where the SR and Boundaries widgets say the
     input layer was removed (input_removed_note). It says so now and adds no layer; the
     numbers of the image it read stay shown, as the mask and specimen tabs keep theirs."""
-    from napari_srmat.synth import generate_microstructure
+    from _helpers import simple_tab_on_micrograph
+
     from napari_srmat.widgets.layers import input_removed_note
 
     viewer = make_napari_viewer()
-    ms = generate_microstructure((128, 128), mean_grain_size_px=32, seed=5)
-    layer = viewer.add_image(ms.image, name="micrograph", rgb=True,
-                             metadata={"pixel_size_um": 0.5})
-    w = GrainSizeWidget(viewer)
-    qtbot.addWidget(w)
-    panel = w.simple
-    panel.image_combo.value = layer
+    _, layer, _, panel = simple_tab_on_micrograph(viewer, qtbot)
     panel.run()
     viewer.layers.remove(layer)  # before the result: it is delivered on the GUI thread
     qtbot.waitUntil(panel.run_btn.isEnabled, timeout=120_000)
