@@ -297,12 +297,28 @@ def _labels_region(r0: int, r1: int, c0: int, c1: int, p: _Params) -> np.ndarray
     """int32 labels of global pixels ``[r0, r1) x [c0, c1)`` (may extend outside)."""
     if p.seed_layout == "poisson":
         return _poisson_labels_region(r0, r1, c0, c1, p)
-    h = p.h
-    cy0, cy1, cx0, cx1 = _cell_window(r0, r1, c0, c1, h)
-    ny, nx = cy1 - cy0 + 1, cx1 - cx0 + 1
+    cy0, cy1, cx0, cx1 = _cell_window(r0, r1, c0, c1, p.h)
     cy = np.arange(cy0 - 2, cy1 + 3)[:, None]
     cx = np.arange(cx0 - 2, cx1 + 3)[None, :]
-    sy, sx, w, a, lab = _seeds(cy, cx, p)
+    seeds = tuple(v[..., None] for v in _seeds(cy, cx, p))  # one seed a cell
+    return _window_winners((r0, r1, c0, c1), (cy0, cy1, cx0, cx1), 2, seeds, p.h)[0]
+
+
+def _window_winners(region: tuple, cells: tuple, reach: int, seeds: tuple, h: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The label and score of each pixel's best seed among those of the cells within
+    ``reach`` of its own (the one search of both layouts).
+
+    ``region``: global pixels ``(r0, r1, c0, c1)``; ``cells``: ``(cy0, cy1, cx0, cx1)``
+    of :func:`_cell_window`; ``seeds``: row, col, power weight, multiplicative weight
+    (float32) and label (int32) of the seeds of cells ``cy0 - reach .. cy1 + reach`` x
+    ``cx0 - reach .. cx1 + reach``, one axis of slots last (an absent seed weighted
+    -inf: it scores +inf). Returns the int32 labels and float32 scores of the region."""
+    r0, r1, c0, c1 = region
+    cy0, cy1, cx0, cx1 = cells
+    sy, sx, w, a, lab = seeds
+    ny, nx, slots = cy1 - cy0 + 1, cx1 - cx0 + 1, lab.shape[-1]
+    side = 2 * reach + 1
     ys = (np.arange(cy0, cy1 + 1)[:, None] * h + np.arange(h)[None, :]).astype(np.float32)
     xs = (np.arange(cx0, cx1 + 1)[:, None] * h + np.arange(h)[None, :]).astype(np.float32)
     Y = ys[:, :, None, None]  # (ny, h, 1, 1)
@@ -311,31 +327,35 @@ def _labels_region(r0: int, r1: int, c0: int, c1: int, p: _Params) -> np.ndarray
     best = np.empty(shape, np.float32)
     d = np.empty(shape, np.float32)
     better = np.empty(shape, bool)
-    which = np.zeros(shape, np.uint8)
+    which = np.zeros(shape, np.uint8 if side * side * slots <= 256 else np.uint16)
     k = 0
-    for dy in range(-2, 3):
-        for dx in range(-2, 3):
-            sl = (slice(2 + dy, 2 + dy + ny), slice(2 + dx, 2 + dx + nx))
-            f = (1 + a[sl])[:, None, :, None]
-            # (1 + a) |x - s|^2 - w, split into a row part and a column part
-            part_y = f * (Y - sy[sl][:, None, :, None]) ** 2 - w[sl][:, None, :, None]
-            part_x = f * (X - sx[sl][:, None, :, None]) ** 2
-            if k == 0:
-                np.add(part_y, part_x, out=best)
-            else:
-                np.add(part_y, part_x, out=d)
-                np.less(d, best, out=better)
-                np.minimum(best, d, out=best)
-                np.copyto(which, np.uint8(k), where=better)
-            k += 1
-    # label of the winning offset k = (dy + 2) * 5 + (dx + 2)
-    kdy = (which // 5).astype(np.int64)
-    kdx = (which % 5).astype(np.int64)
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            for s in range(slots):
+                sl = (slice(reach + dy, reach + dy + ny), slice(reach + dx, reach + dx + nx),
+                      s)
+                f = (1 + a[sl])[:, None, :, None]
+                # (1 + a) |x - s|^2 - w, split into a row part and a column part
+                part_y = f * (Y - sy[sl][:, None, :, None]) ** 2 - w[sl][:, None, :, None]
+                part_x = f * (X - sx[sl][:, None, :, None]) ** 2
+                if k == 0:
+                    np.add(part_y, part_x, out=best)
+                else:
+                    np.add(part_y, part_x, out=d)
+                    np.less(d, best, out=better)
+                    np.minimum(best, d, out=best)
+                    np.copyto(which, which.dtype.type(k), where=better)
+                k += 1
+    # the winner k = ((dy + reach) * side + (dx + reach)) * slots + s
+    cell, s = np.divmod(which.astype(np.int64), slots)
+    kdy, kdx = np.divmod(cell, side)
     iy = np.arange(ny)[:, None, None, None]
     ix = np.arange(nx)[None, None, :, None]
-    full = lab[iy + kdy, ix + kdx].reshape(ny * h, nx * h)
+    full = lab[iy + kdy, ix + kdx, s].reshape(ny * h, nx * h)
     oy, ox = r0 - cy0 * h, c0 - cx0 * h
-    return np.ascontiguousarray(full[oy : oy + (r1 - r0), ox : ox + (c1 - c0)])
+    inside = (slice(oy, oy + (r1 - r0)), slice(ox, ox + (c1 - c0)))
+    return (np.ascontiguousarray(full[inside]),
+            best.reshape(ny * h, nx * h)[inside])
 
 
 def _poisson_counts(cy: np.ndarray, cx: np.ndarray, p: _Params) -> np.ndarray:
@@ -400,45 +420,15 @@ def _poisson_labels_region(r0: int, r1: int, c0: int, c1: int, p: _Params) -> np
     """:func:`_labels_region` of the ``"poisson"`` layout: the cells within
     :data:`_POISSON_WINDOW` of each pixel's own, the rare undecided pixels again from
     those within :data:`_POISSON_REACH` (both depend on the global coordinates only)."""
-    h, R = p.h, _POISSON_WINDOW
-    cy0, cy1, cx0, cx1 = _cell_window(r0, r1, c0, c1, h)
-    ny, nx = cy1 - cy0 + 1, cx1 - cx0 + 1
+    R = _POISSON_WINDOW
+    cy0, cy1, cx0, cx1 = _cell_window(r0, r1, c0, c1, p.h)
     cy = np.arange(cy0 - R, cy1 + R + 1)[:, None, None]
     cx = np.arange(cx0 - R, cx1 + R + 1)[None, :, None]
     slots = max(int(_poisson_counts(cy[..., 0], cx[..., 0], p).max()), 1)
     sy, sx, w, a, lab, present = _poisson_seeds(cy, cx, np.arange(slots)[None, None, :], p)
     w = np.where(present, w, np.float32(-np.inf))  # an absent seed scores +inf
-    ys = (np.arange(cy0, cy1 + 1)[:, None] * h + np.arange(h)[None, :]).astype(np.float32)
-    xs = (np.arange(cx0, cx1 + 1)[:, None] * h + np.arange(h)[None, :]).astype(np.float32)
-    Y = ys[:, :, None, None]  # (ny, h, 1, 1)
-    X = xs[None, None, :, :]  # (1, 1, nx, h)
-    shape = (ny, h, nx, h)
-    best = np.full(shape, np.inf, np.float32)
-    d = np.empty(shape, np.float32)
-    better = np.empty(shape, bool)
-    which = np.zeros(shape, np.uint16)
-    k = 0
-    for dy in range(-R, R + 1):
-        for dx in range(-R, R + 1):
-            for s in range(slots):
-                sl = (slice(R + dy, R + dy + ny), slice(R + dx, R + dx + nx), s)
-                f = (1 + a[sl])[:, None, :, None]
-                part_y = f * (Y - sy[sl][:, None, :, None]) ** 2 - w[sl][:, None, :, None]
-                part_x = f * (X - sx[sl][:, None, :, None]) ** 2
-                np.add(part_y, part_x, out=d)
-                np.less(d, best, out=better)
-                np.minimum(best, d, out=best)
-                np.copyto(which, np.uint16(k), where=better)
-                k += 1
-    # the winner k = ((dy + R) * (2R + 1) + (dx + R)) * slots + s
-    cell, s = np.divmod(which.astype(np.int64), slots)
-    kdy, kdx = np.divmod(cell, 2 * R + 1)
-    iy = np.arange(ny)[:, None, None, None]
-    ix = np.arange(nx)[None, None, :, None]
-    full = lab[iy + kdy, ix + kdx, s].reshape(ny * h, nx * h)
-    oy, ox = r0 - cy0 * h, c0 - cx0 * h
-    full = np.ascontiguousarray(full[oy : oy + (r1 - r0), ox : ox + (c1 - c0)])
-    best = best.reshape(ny * h, nx * h)[oy : oy + (r1 - r0), ox : ox + (c1 - c0)]
+    full, best = _window_winners((r0, r1, c0, c1), (cy0, cy1, cx0, cx1), R,
+                                 (sy, sx, w, a, lab), p.h)
     far = np.nonzero(~(best < _poisson_bound(R, p)))
     if far[0].size:
         full[far] = _poisson_points(far[0] + r0, far[1] + c0, _POISSON_REACH, p)
