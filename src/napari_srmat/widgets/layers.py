@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1188,6 +1188,12 @@ def own_records(layer) -> dict:
 PLACE_RECORDS = ("unitless_grid", "origin_um")
 
 
+def _holds(metadata: Mapping | None, keys: Sequence[str]) -> bool:
+    """Whether a layer's ``metadata`` (None: none) holds any of ``keys``: the one rule of
+    which layers' records follow their place (:data:`OWN_RECORDS`, :data:`PLACE_RECORDS`)."""
+    return any(key in (metadata or {}) for key in keys)
+
+
 #: Layers being placed with their records written first (:func:`place_with_records`):
 #: their records do not follow each of the sets (a half-set place).
 _PLACING: weakref.WeakSet = weakref.WeakSet()
@@ -1203,7 +1209,7 @@ def place_with_records(layer, scale: Sequence[float], translate: Sequence[float]
     two with the grid rewritten at a half-set place. Written when the layer holds any of
     :data:`OWN_RECORDS` (the rule of :func:`keep_own_records`), or with ``record``."""
     metadata = dict(layer.metadata or {})
-    if record or any(key in metadata for key in OWN_RECORDS):
+    if record or _holds(metadata, OWN_RECORDS):
         _set_records(layer, own_records({"scale": tuple(scale), "translate": tuple(translate),
                                          "units": tuple(units), "metadata": metadata}))
     _PLACING.add(layer)
@@ -1220,8 +1226,8 @@ def _record_own(event) -> None:
     layer = getattr(event, "source", None)
     if layer in _PLACING:
         return
-    if getattr(event, "type", None) == "translate" and not any(
-            key in (getattr(layer, "metadata", None) or {}) for key in PLACE_RECORDS):
+    if getattr(event, "type", None) == "translate" and not _holds(
+            getattr(layer, "metadata", None), PLACE_RECORDS):
         return
     _record_own_layer(layer)
 
@@ -1236,8 +1242,7 @@ def _record_own_layer(layer) -> None:
     scale in a length unit wins over them; without one they are its calibration, written
     back as they were): the widgets' followers skip that event (:class:`CalibrationSeen`).
     Reads attributes only: no computing on the GUI thread (0.1-0.3 ms a call)."""
-    meta = getattr(layer, "metadata", None) or {}
-    if not any(key in meta for key in OWN_RECORDS):
+    if not _holds(getattr(layer, "metadata", None), OWN_RECORDS):
         return
     keeper = _KEPT.get(layer)
     if keeper is not None and keeper.layers(keeper._viewer()) is not None:
