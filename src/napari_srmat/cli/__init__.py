@@ -35,7 +35,7 @@ from ..errors import error_message, is_user_error, one_line, os_error_behind
 __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", "naming_file",
            "error_line", "command_error_message", "check_tile_flags", "command_name",
            "missing_action", "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
-           "run_cli_job", "DeprecatedAlias", "AlreadyCompleteWatch",
+           "run_cli_job", "add_new_lines", "DeprecatedAlias", "AlreadyCompleteWatch",
            "add_renamed_option"]
 
 #: Modules in this package that contribute subcommands, in help order.
@@ -776,6 +776,20 @@ def naming_roles(roles: Mapping[str, str | os.PathLike | None],
                                              lambda m: f"{m.group(1)} {given[m.group(1)]}",
                                              text))
         raise
+
+
+def add_new_lines(lines: list[str], new: Sequence[str]) -> None:
+    """Append to ``lines`` each of ``new`` it does not hold yet, in order, once: a job's
+    warnings (:func:`run_cli_job`'s ``warnings``) added to the result that carries them.
+
+    Examples
+    --------
+    >>> lines = ["a", "b"]
+    >>> add_new_lines(lines, ["b", "c", "c"])
+    >>> lines
+    ['a', 'b', 'c']
+    """
+    lines.extend([line for line in dict.fromkeys(new) if line not in lines])
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     UserError,
+    add_new_lines,
     check_mask_fits,
     command_error_message,
     error_line,
@@ -289,12 +290,11 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
         ), quiet=args.json or args.scheduler is not None, warnings=told)
         # what reading the file told, in the image's row (once: a non-square note is there)
         res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
-        res.warnings.extend([w for w in dict.fromkeys(told) if w not in res.warnings])
+        add_new_lines(res.warnings, told)
         field = None
         if args.method:
             field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
-            field["warnings"] += [w for w in dict.fromkeys(told)
-                                  if w not in field["warnings"]]  # its map's run
+            add_new_lines(field["warnings"], told)  # its map's run
             field["path"] = str(path)  # as every image row of the command has
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
 

@@ -9,6 +9,7 @@ from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     PX_RENAMED_WHY,
+    add_new_lines,
     add_renamed_option,
     check_tile_flags,
     int_arg,
@@ -156,7 +157,7 @@ def _plan(args: argparse.Namespace) -> int:
                             overlap=args.overlap, pixel_size_um=pixel_size),
             quiet=args.json, warnings=told)
     plan.warnings[:0] = pixel_notes  # the plan was given the array and the size
-    plan.warnings.extend([w for w in dict.fromkeys(told) if w not in plan.warnings])
+    add_new_lines(plan.warnings, told)
     result = {"input": str(args.lr), **plan.to_dict()}
     if reference is not None:  # as `srmat sr run --reference` reports it
         result["reference"] = reference["reference"]
