@@ -175,6 +175,86 @@ def test_a_ctrl_c_during_a_disk_full_tells_the_disk_full(monkeypatch, capsys, ra
     assert out == "" and err == f"srmat heyn: interrupted ({said}) {DISK_FULL}\n"
 
 
+def _ctrl_c_while_handling(error: OSError):
+    """A Ctrl-C that lands in the ``except`` block handling ``error`` (its
+    ``__context__``)."""
+    try:
+        raise error
+    except OSError:
+        raise KeyboardInterrupt  # noqa: B904 (Ctrl-C comes while handling it)
+
+
+def _ctrl_c_in_a_fallback_behind_a_value_error():
+    """A Ctrl-C in the handler of a ValueError raised while a missing file was being
+    handled (a fallback reading another file instead): the file is two links down."""
+    try:
+        try:
+            raise FileNotFoundError(2, "No such file or directory", "config.json")
+        except FileNotFoundError:
+            raise ValueError("no config: the defaults are used")  # noqa: B904
+    except ValueError:
+        raise KeyboardInterrupt  # noqa: B904
+
+
+@pytest.mark.parametrize("raiser", [
+    lambda: _ctrl_c_while_handling(FileNotFoundError(2, "No such file or directory",
+                                                     "config.json")),
+    lambda: _ctrl_c_while_handling(FileExistsError(17, "File exists", "out.partial")),
+    lambda: _ctrl_c_while_handling(BlockingIOError(11, "Resource temporarily unavailable",
+                                                   "out.lock")),
+    lambda: _ctrl_c_while_handling(InterruptedError(4, "Interrupted system call")),
+    _ctrl_c_in_a_fallback_behind_a_value_error,
+], ids=["missing file handled", "existing file handled", "busy lock handled",
+        "EINTR of the Ctrl-C itself", "two links down"])
+def test_a_ctrl_c_while_an_answer_of_the_os_was_handled_names_no_error(monkeypatch, capsys,
+                                                                       raiser):
+    """Any OSError in the chain was named as the error the interrupt came during: a
+    Ctrl-C landing in a fallback that handles a missing file (or a lock taken by another
+    run, or the EINTR of the press itself) said `interrupted (...) during an error:
+    config.json: no such file or directory`, though nothing had failed (failed before:
+    the line went on after the parenthesis). Such errors, reached as the context being
+    handled, are answers the code deals with, not failures: the line ends there."""
+    from napari_srmat.cli import heyn
+
+    monkeypatch.setattr(heyn, "_run", lambda args: raiser())
+    assert main(["heyn", "m.png"]) == cli.EXIT_INTERRUPTED
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"srmat heyn: interrupted ({cli.CTRL_C_NO_RESUME})\n"
+
+
+@pytest.mark.parametrize("error, said", [
+    (BrokenPipeError(32, "Broken pipe"), "broken pipe"),
+    (OSError(5, "Input/output error", "in.tif"), "in.tif: input/output error"),
+])
+def test_a_ctrl_c_while_a_failure_of_the_system_was_handled_names_it(monkeypatch, capsys,
+                                                                     error, said):
+    """A failure of the system in the context (a pipe whose reader went, a disk that
+    fails) stays named, as the disk full is."""
+    from napari_srmat.cli import heyn
+
+    monkeypatch.setattr(heyn, "_run", lambda args: _ctrl_c_while_handling(error))
+    assert main(["heyn", "m.png"]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err.startswith(f"srmat heyn: interrupted ({cli.CTRL_C_NO_RESUME}) "
+                          f"during an error: {said}")
+
+
+def test_a_ctrl_c_raised_from_a_missing_file_names_it(monkeypatch, capsys):
+    """Raised *from* the error (``_atomic``'s held Ctrl-C through a swap whose partial
+    went away) the error stands, whatever its kind: named."""
+    from napari_srmat.cli import heyn
+
+    def fake(args):
+        raise KeyboardInterrupt() from FileNotFoundError(
+            2, "No such file or directory", "out.partial")
+
+    monkeypatch.setattr(heyn, "_run", fake)
+    assert main(["heyn", "m.png"]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err.startswith(
+        f"srmat heyn: interrupted ({cli.CTRL_C_NO_RESUME}) during an error: out.partial: "
+        "no such file or directory")
+
+
 def test_command_name_of_parsed_arguments():
     parser = cli.build_parser()
     assert cli.command_name(parser.parse_args(["heyn", "m.png"])) == "srmat heyn"

@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_error",
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
-           "os_error_behind", "one_line"]
+           "os_error_behind", "one_line", "ANSWER_OS_ERRORS"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -255,21 +255,40 @@ def os_error_reason(exc: OSError) -> str:
     return reason[:1].lower() + reason[1:]
 
 
+#: OS errors that code handles as an answer, not a failure: about a path (not there,
+#: already there, a folder or not), a lock or pipe that is busy, a process gone, and the
+#: EINTR of a signal (a Ctrl-C's own). Reached as the error being handled (a
+#: ``__context__``), such an error is one a fallback was dealing with, not one the
+#: interrupt came during (:func:`os_error_behind`).
+ANSWER_OS_ERRORS: tuple[type[OSError], ...] = (
+    FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+    BlockingIOError, ChildProcessError, ProcessLookupError, InterruptedError)
+
+
 def os_error_behind(exc: BaseException) -> OSError | None:
     """The OS error that ``exc`` was raised from or while handling (the chain Python's
     traceback shows: ``__cause__``, else ``__context__`` unless suppressed), nearest
     first: the disk full behind a Ctrl-C held while an output was swapped in, which
     the line of the interrupt would otherwise hide.
 
-    Limit: an OS error in ``__context__`` is named whether or not its handler would have
-    dealt with it. Python sets ``__context__`` to the exception being handled whenever
-    another is raised inside an ``except`` (or ``finally``) block, so a Ctrl-C that lands
-    in a fallback that handles the error (``except FileNotFoundError:`` reading another
-    file instead) and one that lands in a cleanup that would have re-raised it (a disk
-    full) leave the same chain: nothing in the exceptions tells the two apart. Only a
-    ``__cause__`` (``raise ... from error``, ``_atomic``'s held Ctrl-C) says that the
-    error stands. The context is kept, so that a real error is not hidden; the line that
-    names it (``during an error``) may then name one that was being handled.
+    An error raised *from* (``__cause__``: ``raise ... from error``, ``_atomic``'s held
+    Ctrl-C) stands, whatever its kind. An error only being handled (``__context__``) is
+    named when it is a failure of the system (a disk full, an I/O error, a broken pipe),
+    not when it is one of :data:`ANSWER_OS_ERRORS`: code handles a missing file or a
+    busy lock as an answer (a fallback reading another file, a lock taken by another
+    run), and the EINTR of the press itself is no failure; the chain behind such an
+    error is not searched either (it was older still). Until 2026-12-06 any OS error
+    anywhere in the chain was named: a Ctrl-C in such a fallback said ``during an error:
+    config.json: no such file or directory`` of a run in which nothing had failed.
+
+    Limit: a failure of the system in ``__context__`` is named whether or not its
+    handler would have dealt with it. Python sets ``__context__`` to the exception being
+    handled whenever another is raised inside an ``except`` (or ``finally``) block, so a
+    Ctrl-C that lands in a handler that recovers from an I/O error and one that lands in
+    a cleanup that would have re-raised it (a disk full) leave the same chain: nothing in
+    the exceptions tells the two apart. The context is kept, so that a real failure is
+    not hidden; the line that names it (``during an error``) may then name one that was
+    being handled.
 
     Parameters
     ----------
@@ -279,7 +298,7 @@ def os_error_behind(exc: BaseException) -> OSError | None:
     Returns
     -------
     OSError or None
-        None when no OS error is in the chain.
+        None when no such OS error is in the chain.
 
     Examples
     --------
@@ -291,16 +310,25 @@ def os_error_behind(exc: BaseException) -> OSError | None:
     ... except KeyboardInterrupt as ctrl_c:
     ...     os_error_behind(ctrl_c).filename
     'out.tif'
+    >>> try:
+    ...     try:
+    ...         raise FileNotFoundError(2, "No such file or directory", "config.json")
+    ...     except FileNotFoundError:  # a fallback: the defaults are used
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt as ctrl_c:
+    ...     print(os_error_behind(ctrl_c))
+    None
     """
     seen: set[int] = {id(exc)}
-    behind = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-    while behind is not None and id(behind) not in seen:
+    while True:
+        explicit = exc.__cause__ is not None
+        behind = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if behind is None or id(behind) in seen:
+            return None
         if isinstance(behind, OSError):
-            return behind
+            return None if not explicit and isinstance(behind, ANSWER_OS_ERRORS) else behind
         seen.add(id(behind))
-        behind = behind.__cause__ or (
-            None if behind.__suppress_context__ else behind.__context__)
-    return None
+        exc = behind
 
 
 def error_message(exc: BaseException, *, gui: bool = False) -> str:
@@ -323,6 +351,8 @@ def error_message(exc: BaseException, *, gui: bool = False) -> str:
     if isinstance(exc, OSError):
         if exc.filename and exc.strerror:
             text = f"{exc.filename}: {os_error_reason(exc)}"
+        elif exc.strerror:  # its reason, not Python's "[Errno 32] Broken pipe"
+            text = os_error_reason(exc)
         if exc.errno == errno.ENOSPC:
             text += " (disk full: free space and rerun the same command to resume)"
     elif isinstance(exc, MemoryError):

@@ -1062,9 +1062,11 @@ def interrupted_line(where: str, exc: KeyboardInterrupt) -> str:
     """The one line of a command stopped by a Ctrl-C or a stop on request:
     ``srmat CMD: interrupted (what was kept)``, and the OS error it came during, if any
     (:func:`napari_srmat.errors.os_error_behind`: a disk full while the Ctrl-C was held
-    around a swap), which the user would otherwise never learn. A Ctrl-C inside an
-    ``except OSError`` block that was handling the error names it too: the exceptions
-    cannot tell a handled error from one that stands (the limit told in
+    around a swap), which the user would otherwise never learn. Not a missing file, a
+    busy lock or the like that code was handling as an answer when the Ctrl-C came
+    (:data:`~napari_srmat.errors.ANSWER_OS_ERRORS`); a failure of the system (a disk
+    full) that a handler was recovering from is named too: the exceptions cannot tell
+    it from one that stands (the limit told in
     :func:`~napari_srmat.errors.os_error_behind`).
 
     Parameters
