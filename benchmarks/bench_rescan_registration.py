@@ -115,7 +115,8 @@ def registration_study(n_seeds: int) -> list[dict]:
 def planner_study(budgets, region: int) -> list[dict]:
     from scipy.stats import spearmanr
 
-    from napari_srmat.audit.detector import _luminance, bicubic_degrade
+    from napari_srmat.audit.detector import bicubic_degrade
+    from napari_srmat.channels import luminance
     from napari_srmat.sr import load_model, super_resolve
     from napari_srmat.sr.rescan import plan_rescan, structure_map
 
@@ -129,7 +130,7 @@ def planner_study(budgets, region: int) -> list[dict]:
         hr = img[:region, :region]
         lr = bicubic_degrade(hr, 4)
         sr = super_resolve(lr, model, tile=256)
-        err = np.abs(_luminance(sr) - _luminance(hr))
+        err = np.abs(luminance(sr) - luminance(hr))
         h, w = lr.shape[:2]
         err_lr = err.reshape(h, 4, w, 4).mean(axis=(1, 3))
         for budget in budgets:
@@ -153,7 +154,7 @@ def planner_study(budgets, region: int) -> list[dict]:
             # oracle (most true SR error: the best any plan could do)
             k = int(round(plan.roi_fraction * h * w / roi**2))
             err_b = blocks(err_lr)
-            grad_b = blocks(ndi.gaussian_gradient_magnitude(_luminance(lr), 1.0))
+            grad_b = blocks(ndi.gaussian_gradient_magnitude(luminance(lr), 1.0))
 
             def share_of(rank, k=k, err_b=err_b):
                 top = np.argsort(-rank.ravel(), kind="stable")[:k]

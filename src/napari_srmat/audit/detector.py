@@ -55,8 +55,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..channels import float_channels_last, luminance
 from ..errors import Option, check_number, worded_error
-from ..io import all_finite, grey_or_rgb, to_float01
+from ..io import all_finite, to_float01
 from ..jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 
 __all__ = [
@@ -338,14 +339,8 @@ class CandidateList(list):
 
 
 def _channels_last(a: np.ndarray) -> np.ndarray:
-    """Return ``(H, W, C)`` float32, ``C`` 1 or 3 (the io channel rule: alpha dropped)."""
-    a = np.asarray(a)
-    if a.ndim not in (2, 3):
-        raise AuditInputError(f"expected an (H, W) or (H, W, C) image, got shape {a.shape}")
-    a = to_float01(grey_or_rgb(a))
-    if a.ndim == 2:
-        a = a[..., None]
-    return a
+    """:func:`~napari_srmat.channels.float_channels_last` with the audit's error type."""
+    return float_channels_last(a, error=AuditInputError)
 
 
 def _degraded(degrade_fn: Callable, sr_t: np.ndarray, scale: int,
@@ -388,13 +383,6 @@ def _boundary_map(boundary_fn: Callable, image: np.ndarray) -> np.ndarray:
         raise AuditInputError(f"boundary_fn must return boundary strengths in [0, 1], got "
                               f"values in {lo:g}..{hi:g}")
     return b
-
-
-def _luminance(a: np.ndarray) -> np.ndarray:
-    """Luminance of an ``(H, W, C)`` float image."""
-    if a.shape[2] == 3:
-        return (0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]).astype(np.float32)
-    return a.mean(axis=2).astype(np.float32)
 
 
 def degrade(image: np.ndarray, scale: int, *, blur_sigma: float | None = None) -> np.ndarray:
@@ -526,7 +514,7 @@ def default_boundary_map(image: np.ndarray) -> np.ndarray:
     from skimage.filters import sato
 
     img = _channels_last(image)
-    lum = _luminance(img)
+    lum = luminance(img)
     ridge = sato(lum, sigmas=(1.0, 2.0), black_ridges=True, mode="reflect")
     grad = np.max(
         np.stack([ndi.gaussian_gradient_magnitude(img[..., k], 1.5, mode="reflect")
@@ -615,8 +603,8 @@ def _tile_maps(lr: np.ndarray, sr: np.ndarray, std: np.ndarray | None, p: _Param
     deg, lr_f = deg[:h, :w], lr_f[:h, :w]
     resid = _residual_rms(lr_f, deg, 1, lambda x, _s: x)
     # LR gradient support: energy the SR structure implies vs energy present in the LR
-    e_exp = _grad_energy(_luminance(deg))
-    e_lr = _grad_energy(_luminance(lr_f))
+    e_exp = _grad_energy(luminance(deg))
+    e_lr = _grad_energy(luminance(lr_f))
     u_lr = np.clip((e_exp - e_lr) / (e_exp + p.support_energy_floor), 0.0, 1.0)
     H, W = sr.shape[:2]
     resid_up = upscale_bicubic(resid, s)[:H, :W]

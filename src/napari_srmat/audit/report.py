@@ -17,9 +17,10 @@ from urllib.parse import quote
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_text
+from ..channels import float_channels_last
 from ..io import LENGTH_UNIT, pixel_size_text
 from ..outputs import check_output_file, prepare_output_dir
-from .detector import _channels_last, upscale_bicubic
+from .detector import AuditInputError, upscale_bicubic
 from .session import VERDICTS, AuditSession, checksum
 
 __all__ = ["summarize", "write_report", "pixel_size_override", "search_pixel_size_note",
@@ -297,12 +298,13 @@ def _thumb_crops(lr, sr, scale: int, bbox) -> tuple[np.ndarray, np.ndarray, tupl
     pad = max(8, (max(x1 - x0, y1 - y0)) // 2)
     cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
     cx1, cy1 = min(W, x1 + pad), min(H, y1 + pad)
-    sr_c = _channels_last(read_window(sr, cy0, cy1, cx0, cx1))
+    sr_c = float_channels_last(read_window(sr, cy0, cy1, cx0, cx1), error=AuditInputError)
     h, w = lr.shape[:2]
     m = _UPSCALE_MARGIN_LR
     ly0, lx0 = max(0, cy0 // scale - m), max(0, cx0 // scale - m)
     ly1, lx1 = min(h, -(-cy1 // scale) + m), min(w, -(-cx1 // scale) + m)
-    up = _channels_last(upscale_bicubic(read_window(lr, ly0, ly1, lx0, lx1), scale))
+    up = float_channels_last(upscale_bicubic(read_window(lr, ly0, ly1, lx0, lx1), scale),
+                             error=AuditInputError)
     lr_c = up[cy0 - ly0 * scale:cy1 - ly0 * scale, cx0 - lx0 * scale:cx1 - lx0 * scale]
     if lr_c.shape[2] != sr_c.shape[2]:
         lr_c, sr_c = lr_c.mean(2, keepdims=True), sr_c.mean(2, keepdims=True)

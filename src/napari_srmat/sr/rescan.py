@@ -445,9 +445,11 @@ def rescan_time_ratio(roi_fraction: float, scale: float, dwell_ratio: float = 1.
 
 
 def _luminance(img: np.ndarray) -> np.ndarray:
-    from ..audit.detector import _channels_last, _luminance
+    """``(H, W)`` float32 luminance in [0, 1] of an ``(H, W)`` or ``(H, W, C)`` image."""
+    from ..audit.detector import AuditInputError
+    from ..channels import float_channels_last, luminance
 
-    return _luminance(_channels_last(img))
+    return luminance(float_channels_last(img, error=AuditInputError))
 
 
 def structure_map(lr: np.ndarray, gain: float = 1.0) -> tuple[np.ndarray, float]:

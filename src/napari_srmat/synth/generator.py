@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from ..channels import LUMA_WEIGHTS
 from ..errors import check_flag, check_number, check_seed
 from ..io._read import MIN_IMAGE_SIDE, _spatial_chunks
 
@@ -1017,7 +1018,9 @@ def check_microstructure_params(shape: tuple[int, int] = (512, 512), **kwargs: A
 
 
 def _to_grey(img: np.ndarray) -> np.ndarray:
-    g = img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
+    """8-bit luminance of an RGB image (weights :data:`~napari_srmat.channels.LUMA_WEIGHTS`)."""
+    wr, wg, wb = LUMA_WEIGHTS
+    g = img[..., 0] * wr + img[..., 1] * wg + img[..., 2] * wb
     return np.clip(np.rint(g), 0, 255).astype(np.uint8)
 
 
