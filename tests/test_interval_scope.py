@@ -32,6 +32,7 @@ from napari_srmat.metrics.standards import (
     interval_scope,
     measure_specimen,
     one_field_note,
+    summarize_fields,
 )
 from napari_srmat.synth import generate_microstructure
 
@@ -163,7 +164,8 @@ def test_srmat_grain_size_tells_one_image_without_a_specimen_summary(tmp_path, c
     assert spec["summary"]["interval_scope"] == "specimen" and not _notes(err, "srmat grain-size")
     spec, err = _run(capsys, ["grain-size", paths[0], "--mask", "--method", "intercept",
                               "--json"])
-    assert spec["summary"]["interval_scope"] == "specimen"
+    # a summary of one field has no interval over fields: its figure is the field's
+    assert spec["summary"]["interval_scope"] == "field"
     assert not _notes(err, "srmat grain-size") and "one field gives no confidence" in err
 
 
@@ -214,3 +216,49 @@ def test_srmat_heyn_of_two_to_four_masks_gives_e112s_advice_on_fields(tmp_path, 
     assert f"srmat heyn: note: {few_fields_advice(4)}" in capsys.readouterr().err.splitlines()
     out, err = _run(capsys, ["heyn", *paths, "--json"])
     assert few_fields_advice(MIN_FIELDS) is None and "note:" not in err
+
+
+def _intercept_field(name: str, n_l_per_mm: float | None, n_boundary_px: int = 500) -> dict:
+    """A :func:`measure_field`-like intercept row of ``n_l_per_mm`` (None: no value)."""
+    return {"name": name, "method": "intercept", "rule": "e112", "pixel_size_um": 1.0,
+            "intersections_per_mm": n_l_per_mm, "n_intersections": 120,
+            "n_boundary_px": n_boundary_px, "grain_areas_um2": [], "warnings": []}
+
+
+def test_a_summary_of_one_field_is_a_field_figure():
+    # E112: the specimen's figure is over several fields; a summary with one field in its
+    # statistics has no interval over fields and its figure is that field's. Before, every
+    # summary said interval_scope "specimen", one field's too (no interval at all then).
+    one = summarize_fields([_intercept_field("a", 40.0)])
+    assert one["n_fields_in_statistics"] == 1 and one["interval_scope"] == FIELD_SCOPE
+    assert one["mean_intercept_ci95_um"] is None
+    # two fields, one of them blank (no boundary pixel, left out): one field in the
+    # statistics, a field figure too
+    blank = summarize_fields([_intercept_field("a", 40.0), _intercept_field("b", None, 0)])
+    assert blank["n_fields_in_statistics"] == 1 and blank["interval_scope"] == FIELD_SCOPE
+    two = summarize_fields([_intercept_field("a", 40.0), _intercept_field("b", 44.0)])
+    assert two["interval_scope"] == SPECIMEN_SCOPE
+    # the scope is the rule's, of the fields in the statistics
+    for s in (one, blank, two):
+        assert s["interval_scope"] == interval_scope(s["n_fields_in_statistics"])
+
+
+def test_srmat_heyn_pools_only_masks_that_are_measured_fields(tmp_path, capsys):
+    # a mask without a boundary pixel (a blank segmentation, a wrong threshold) is no
+    # measured field (the rule of summarize_fields, is_measured_field): beside one real
+    # mask it neither makes the pooled result a specimen's nor lengthens the pooled ℓ̄ by
+    # its uncrossed test lines. Before: interval_scope "specimen", an interval over the
+    # two masks' N_L (one of them 0), and the pooled ℓ̄ about twice the real mask's.
+    real = _masks(tmp_path, seeds=(1,))[0]
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((160, 160), np.uint8)).save(empty)
+    one, _ = _run(capsys, ["heyn", real, "--json"])
+    out, err = _run(capsys, ["heyn", real, str(empty), "--json"])
+    assert out["n_images"] == 2 and out["interval_scope"] == FIELD_SCOPE
+    assert out["mean_intercept_px"] == pytest.approx(one["mean_intercept_px"])
+    assert out["mean_intercept_ci95_px"] == one["mean_intercept_ci95_px"]
+    assert out["total_length_px"] == pytest.approx(one["total_length_px"])
+    assert out["per_image"][1]["n_boundary_px"] == 0
+    assert any(str(empty) in w and "left out of the pooled figures" in w
+               for w in out["warnings"])
+    assert len(_notes(err, "srmat heyn")) == 1  # one field: the one-field note

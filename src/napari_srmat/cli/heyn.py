@@ -71,6 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+#: The keys of one field's interval, its row's, that a pooling of one field reports.
+FIELD_INTERVAL_KEYS = ("ci95_half_width_px", "relative_accuracy_pct", "mean_intercept_ci95_px")
+
 #: How ``srmat heyn`` measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = "give srmat heyn a mask of each field"
 
@@ -94,7 +97,13 @@ def _run(args: argparse.Namespace) -> int:
         measure_intercepts,
         scoring_triple_points,
     )
-    from ..metrics.standards import few_fields_advice, interval_scope, one_field_note
+    from ..metrics.standards import (
+        NO_BOUNDARY_NOTE,
+        few_fields_advice,
+        interval_scope,
+        is_measured_field,
+        one_field_note,
+    )
 
     if args.pattern == "segments" and not args.segments:
         raise UserError("--pattern segments needs --segments FILE.json|csv")
@@ -110,9 +119,12 @@ def _run(args: argparse.Namespace) -> int:
     # scores 1/2: metrics.heyn.scores_line_ends; --scoring e112 every pattern's, and 3/2
     # at a triple point), pooled as each row's ℓ̄ = L / P
     total_l = 0.0
-    counts: dict = {}  # HeynResult.counts() summed over the images
-    degenerate = []
-    pixel_sizes = []
+    # HeynResult.counts() summed over the images (all 0 on a mask without boundary)
+    counts: dict = {}
+    degenerate: list[str] = []
+    blank: list[str] = []  # masks without a boundary pixel: no field
+    fields: list[dict] = []  # the rows of the pooled figures
+    pixel_sizes: list[float | None] = []  # the fields'
     for path in args.masks:
         with naming_file(path):  # which of the masks an error is about
             notes: list[str] = []  # why the file's pixel size is withheld, if it is
@@ -143,7 +155,6 @@ def _run(args: argparse.Namespace) -> int:
                 pixel_size_um=px,
                 triple_points=scoring_triple_points(args.scoring),
             )
-        pixel_sizes.append(px)
         # the per-image schema of `srmat grain-size --mask` (same measurement), after the
         # keys srmat heyn always had (kept for existing users)
         note = None  # why µm and G are null (the file's reason), or a given size differs
@@ -161,12 +172,20 @@ def _run(args: argparse.Namespace) -> int:
         shared = gs.to_dict()
         row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
         per_image.append(row)
-        total_l += res.total_length_px
         for key, value in res.counts().items():
             counts[key] = counts.get(key, 0) + value
         if res.degenerate:
             degenerate.append(str(path))
+        elif not is_measured_field(res.degenerate, res.n_boundary_px):
+            # no boundary pixel: no field (summarize_fields' rule), left out of the pooled
+            # ΣL, which its uncrossed lines would lengthen, and of the fields' number
+            blank.append(str(path))
+            continue
+        fields.append(row)
+        pixel_sizes.append(px)
+        total_l += res.total_length_px
     warnings = [f"{r['path']}: {w}" for r in per_image for w in r["warnings"]]
+    warnings += [f"{p}: {NO_BOUNDARY_NOTE}: left out of the pooled figures" for p in blank]
     if degenerate:
         # a mask that is not a boundary map would make the pooled figures look valid
         warnings.append(f"pooled figures withheld: {len(degenerate)} mask(s) are not boundary "
@@ -184,23 +203,20 @@ def _run(args: argparse.Namespace) -> int:
         "n_intersections": counts["n_crossings"],  # the crossings, as each image's row
         **counts,  # the keys that mean the same in every output, summed
         "total_length_px": total_l,
-        "n_lines": sum(r["n_lines"] for r in per_image),
+        "n_lines": sum(r["n_lines"] for r in fields),
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
         "image_mean_intercept_px": (
             float(np.mean(finite)) if (finite := _finite(per_image)) and not degenerate
             else None
         ),
         "skeletonize": bool(args.skeletonize),
-        # its interval: one mask's (the field's) or the masks' scatter (the specimen's)
-        "interval_scope": interval_scope(len(per_image)),
+        # its interval: one field's or the fields' scatter (the specimen's)
+        "interval_scope": interval_scope(len(fields)),
         "warnings": warnings,
     }
     # field-to-field statistics (ASTM E112: one field = one image), on N_L = P / L
-    if len(per_image) >= 2:
-        nl = [
-            r["intersection_count"] / r["total_length_px"] for r in per_image
-            if r["total_length_px"]
-        ]
+    if len(fields) >= 2:
+        nl = [r["intersection_count"] / r["total_length_px"] for r in fields]
         mean_nl, half, ra = confidence_interval(nl) if valid else (None, math.nan, math.nan)
         out["fields_mean_n_l_per_px"] = mean_nl
         out["ci95_half_width_px"] = pooled * ra / 100.0 if math.isfinite(ra) else None
@@ -212,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         # each image's line-sampling term. With --scoring e112 P holds halves; the floor
         # keeps the resolution of one event (±1/2, variance 1/12): a 1/2 or 3/2 is the
         # score of one end or junction, which is there or not (docs/heyn.md)
-        count = sum(r["intersection_count"] for r in per_image if r["total_length_px"])
+        count = sum(r["intersection_count"] for r in fields)
         lo, hi = sampling_log_terms(ra / 100.0, count=count, n_lines=len(nl))
         # E112's advice on the fields' number (two to four), as a specimen summary's
         scope_notes = [a for a in (few_fields_advice(len(nl)),) if a and valid]
@@ -220,16 +236,15 @@ def _run(args: argparse.Namespace) -> int:
             [pooled * math.exp(-lo), pooled * math.exp(hi)] if math.isfinite(lo) else None)
     else:
         scope_notes = [one_field_note(ONE_FIELD_HOW)] if valid else []  # no specimen figure
-        out["ci95_half_width_px"] = per_image[0]["ci95_half_width_px"]
-        out["relative_accuracy_pct"] = per_image[0]["relative_accuracy_pct"]
-        # the image's whole interval (line sampling, counting, pixel: grain_size_from_heyn)
-        out["mean_intercept_ci95_px"] = per_image[0]["mean_intercept_ci95_px"]
+        # the field's whole interval (line sampling, counting, pixel: grain_size_from_heyn)
+        one = fields[0] if fields else dict.fromkeys(FIELD_INTERVAL_KEYS)
+        out.update({k: one[k] for k in FIELD_INTERVAL_KEYS})
     # one pixel size for all: equal within the library's tolerance (io.pixels_square, the
     # rule of given_pixel_size_message), so that one calibration read from a PNG's pHYs
     # (whole pixels per metre) and from a TIFF or OME-Zarr is not taken for two
     from ..io import LENGTH_UNIT, pixels_square
 
-    first = pixel_sizes[0]
+    first = pixel_sizes[0] if pixel_sizes else None  # the fields' (none: no figure)
     same = first is not None and all(p is not None and pixels_square(p, first)
                                      for p in pixel_sizes)
     pooled_px = first if same else None

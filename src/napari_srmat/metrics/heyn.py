@@ -741,6 +741,10 @@ class HeynResult:
     degenerate : bool
         True when the mask is not a boundary map (e.g. more than
         :data:`MAX_BOUNDARY_FRACTION` of its pixels are boundary): no figure is reported.
+    n_boundary_px : int or None
+        Boundary pixels of the mask measured (twins merged or added, before thinning);
+        0: an all-zero mask, no measured field
+        (:func:`napari_srmat.metrics.standards.is_measured_field`). None where unknown.
     per_line_intersections : ndarray of float
         E112 intersection count P of each line: every crossing counts 1, a crossing at a
         triple point 1.5 (with ``triple_points=True``) and a boundary touched by a line
@@ -805,6 +809,7 @@ class HeynResult:
     paths: list = field(default_factory=list, repr=False)
     warnings: list = field(default_factory=list)
     degenerate: bool = False
+    n_boundary_px: int | None = None
     per_line_intersections: np.ndarray | None = field(default=None, repr=False)
     per_line_intercepts: np.ndarray | None = field(default=None, repr=False)
     intersection_count: float = 0.0
@@ -880,6 +885,7 @@ class HeynResult:
             "pattern": self.pattern,
             "warnings": list(self.warnings),
             "degenerate": bool(self.degenerate),
+            "n_boundary_px": self.n_boundary_px,
             **self.counts(),
             "triple_points": bool(self.triple_points),
             "n_complete_intercepts": int(len(self.intercepts_px)),
@@ -1512,6 +1518,7 @@ def measure_intercepts(
         measured = ~as_bool_mask(exclusion, name="exclusion mask", shape=m.shape)
         if not measured.any():
             raise HeynError("the exclusion mask covers the whole image: nothing is measured")
+    n_boundary_px = int(np.count_nonzero(m))  # measure_field's, before any thinning
     if skeletonize:
         m = _skeletonize(m)
     paths, closed = make_pattern(
@@ -1573,6 +1580,7 @@ def measure_intercepts(
         paths=paths,
         warnings=warnings_,
         degenerate=degenerate,
+        n_boundary_px=n_boundary_px,
         per_line_intersections=p_line,
         per_line_intercepts=tr.intercepts,
         intersection_count=p_tot,

@@ -71,6 +71,7 @@ __all__ = [
     "ONE_FIELD_SPECIMEN_COVERAGE_DEFAULT_PCT",
     "ONE_FIELD_COVERAGE_COUNTS",
     "interval_scope",
+    "is_measured_field",
     "one_field_note",
     "few_fields_advice",
     "INTERCEPT_STANDARD",
@@ -143,6 +144,21 @@ def interval_scope(n_fields: int) -> str:
 
     The one rule of the ``interval_scope`` key (``srmat heyn``'s pooled result, every
     per-image row of ``srmat heyn`` and ``srmat grain-size``, a specimen summary).
+    ``n_fields`` counts the fields the figure is made of, those in the statistics: a
+    field that is not measured (:func:`is_measured_field`) or has no valid value
+    (:func:`summarize_fields`) is none of them, so a summary or pooling with one
+    field left is that field's figure (E112: a specimen's figure is over several
+    fields).
+
+    Parameters
+    ----------
+    n_fields : int
+        The fields in the statistics.
+
+    Returns
+    -------
+    str
+        :data:`FIELD_SCOPE` or :data:`SPECIMEN_SCOPE`.
 
     Examples
     --------
@@ -735,8 +751,8 @@ def _measure_field(
     twins_excluded = None if twins is None else bool(exclude_twins)
     px = pixel_size_um
     warnings_ = ([] if note is None else [note]) + [f"intercept: {w}" for w in hr.warnings]
-    n_boundary_px = int(np.count_nonzero(mask))
-    measured = _is_measured_field(hr.degenerate, n_boundary_px)
+    n_boundary_px = hr.n_boundary_px
+    measured = is_measured_field(hr.degenerate, n_boundary_px)
     if hr.degenerate:
         # not a boundary map: no grain count either (it would count specks)
         warnings_.append("planimetric: not a boundary map, no grain count is reported")
@@ -773,7 +789,7 @@ def _measure_field(
         "anisotropy_index": hr.anisotropy_index,
         "excluded_line_length_px": hr.excluded_length_px,
         # 0: not measured (not segmented, or one grain covers the field), see
-        # _is_measured_field
+        # is_measured_field
         "n_boundary_px": n_boundary_px,
         # planimetric
         "rule": pr.rule,
@@ -852,7 +868,7 @@ NO_BOUNDARY_NOTE = ("no boundary at all: not segmented, or one grain covers the 
                     "field")
 
 
-def _is_measured_field(degenerate: bool, n_boundary_px: int) -> bool:
+def is_measured_field(degenerate: bool, n_boundary_px: int) -> bool:
     """Whether a field's mask gives a field value (N_L, N_A) at all.
 
     Not when it is no boundary map (``degenerate``: too many boundary pixels) or has no
@@ -864,9 +880,9 @@ def _is_measured_field(degenerate: bool, n_boundary_px: int) -> bool:
 
     Examples
     --------
-    >>> _is_measured_field(False, 120), _is_measured_field(False, 0)
+    >>> is_measured_field(False, 120), is_measured_field(False, 0)
     (True, False)
-    >>> _is_measured_field(True, 120)
+    >>> is_measured_field(True, 120)
     False
     """
     return not degenerate and n_boundary_px > 0
@@ -976,7 +992,7 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     under E112 and ISO 643; under E1382 it has no complete grain and no N_A), so an N_A
     of 0 is no count. A field without a value (None, NaN: not measured) is left out,
     with a warning; a field without any boundary pixel (``n_boundary_px`` 0, see
-    :func:`_is_measured_field`) is not measured and named. An end of the interval at
+    :func:`is_measured_field`) is not measured and named. An end of the interval at
     or below 0 grains (or intersections) per unit has no G and no ℓ̄ and is withheld
     (``None``), as G and ℓ̄ of a mean N_L of 0.
 
@@ -990,8 +1006,10 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     Returns
     -------
     SpecimenSummary
-        A dict: ``method``, ``standard``, ``interval_scope`` (:data:`SPECIMEN_SCOPE`: its
-        interval is over the fields), ``n_fields``, ``n_fields_in_statistics`` (the
+        A dict: ``method``, ``standard``, ``interval_scope`` (:func:`interval_scope` of
+        ``n_fields_in_statistics``: :data:`SPECIMEN_SCOPE` from two fields on, whose
+        interval is over the fields; :data:`FIELD_SCOPE` for one, whose figure is that
+        field's and has no interval), ``n_fields``, ``n_fields_in_statistics`` (the
         fields with a valid value: the n of the mean, sd, interval and %RA),
         ``field_quantity``,
         ``field_values``, ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``,
@@ -1060,8 +1078,9 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     out: dict[str, Any] = {
         "method": method,
         "standard": standard,
-        # its interval is over fields (none with one): the specimen's
-        "interval_scope": SPECIMEN_SCOPE,
+        # the specimen's from two fields in the statistics on; one field's figure (no
+        # interval over fields) is that field's
+        "interval_scope": interval_scope(len(valid)),
         "n_fields": len(fields),
         # the n of the statistics (t(0.975, n - 1), %RA): the fields with a valid value
         "n_fields_in_statistics": len(valid),
