@@ -202,3 +202,29 @@ def test_grain_size_tells_the_runs_warning_before_a_ctrl_c(mask_png, capsys, mon
     assert out == ""
     assert _told(err) == [f"srmat grain-size: warning: {FALLBACK}"]
     assert err.splitlines()[-1].startswith("srmat grain-size: interrupted (")
+
+
+#: An error event of a job that goes on (``Log(level="error")``).
+JOB_ERROR = "tile 3 could not be read: it is left empty"
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_a_jobs_error_event_is_the_commands_error_line(mask_png, capsys, monkeypatch,
+                                                       json_flag):
+    """A job's ``[error]`` event (:class:`napari_srmat.jobs.Log` of level ``"error"``)
+    was printed in the old form, ``[error] message``, and not at all with ``--json``
+    (quiet): since c231453 a job's warnings are the command's lines. Now it is the
+    command's error line, ``srmat CMD: error: message``, once, in every mode."""
+    import napari_srmat.io as io
+
+    def job(path):
+        yield Log(f"{JOB_ERROR}\n(the rest was read)", level="error")
+        return {"ok": True, "n_blocks": 1, "n_bad": 0, "bad": []}
+
+    monkeypatch.setattr(io, "verify_image_job", job)
+    argv = ["info", str(mask_png), "--verify"] + (["--json"] if json_flag else [])
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    told = [line for line in err.splitlines() if JOB_ERROR in line]
+    assert told == [f"srmat info: error: {JOB_ERROR} (the rest was read)"]
+    assert JOB_ERROR not in out

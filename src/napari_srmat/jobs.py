@@ -32,7 +32,7 @@ import inspect
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -94,8 +94,9 @@ class Log(Event):
     Parameters
     ----------
     message : str
-        One line, as the CLI prints it after ``[level]`` (a warning's after the
-        command's ``srmat CMD: warning:``, :func:`napari_srmat.cli.run_cli_job`).
+        One line, as the CLI prints it after ``[level]`` (a warning's and an error's
+        after the command's ``srmat CMD: warning:`` / ``srmat CMD: error:``,
+        :func:`napari_srmat.cli.run_cli_job`).
     level : str
         ``"info"`` (what the job is doing: a widget's status line only), ``"notice"``
         (what the user must know of the outcome: an output resumed or already complete;
@@ -271,7 +272,7 @@ def run_job(
     raise_on_stop: bool = False,
     stream=None,
     show_stopped: bool = True,
-    warning_line: Callable[[str], str | None] | None = None,
+    level_lines: Mapping[str, Callable[[str], str | None]] | None = None,
 ) -> T:
     """Drive a job generator to completion and return its result.
 
@@ -294,11 +295,12 @@ def run_job(
         Print a :class:`Stopped` event's ``[stopped]`` line (unless ``quiet``); False
         where the caller tells the stop itself (``srmat``'s one ``interrupted`` line,
         :func:`napari_srmat.cli.run_cli_job`).
-    warning_line : callable, optional
-        The line of a warning :class:`Log` from its message (``srmat``'s one-line
-        warning rule, ``srmat CMD: warning: message``: :func:`napari_srmat.cli.run_cli_job`),
-        or None from it where the caller tells the warning itself (nothing printed here);
-        None: ``[warning] message``, as the other levels' ``[level] message``.
+    level_lines : mapping of str to callable, optional
+        How the :class:`Log` events of some levels are written, by level: the line from
+        the message (``srmat``'s one-line rule, ``srmat CMD: warning: message`` and
+        ``srmat CMD: error: message``: :func:`napari_srmat.cli.run_cli_job`), or None
+        where the caller tells the message itself (nothing printed here). Other levels
+        (all, without it): ``[level] message``.
 
     Returns
     -------
@@ -344,8 +346,8 @@ def run_job(
                 bar.n = event.done
                 bar.refresh()
                 continue
-            if isinstance(event, Log) and event.level == "warning" and warning_line:
-                line = warning_line(event.message)
+            if isinstance(event, Log) and event.level in (level_lines or {}):
+                line = level_lines[event.level](event.message)
                 if line is None:  # the caller tells it
                     continue
             elif isinstance(event, Log):

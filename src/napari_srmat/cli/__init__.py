@@ -140,8 +140,10 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     lists them with the result's other warnings); else printed as they come as the
     command's warning lines (:func:`warning_line`, ``srmat CMD: warning: message``; with
     ``quiet`` too: it silences progress and other messages only) and listed with them in
-    a :func:`told_warnings` block (a ``--json`` result's top-level ``warnings``). Its
-    other messages ``[info] ...``, ``[notice] ...``.
+    a :func:`told_warnings` block (a ``--json`` result's top-level ``warnings``). An
+    error event (of a job that goes on after it) is the command's error line
+    (``srmat CMD: error: message``), in every mode too. Its other
+    messages ``[info] ...``, ``[notice] ...``.
 
     Parameters
     ----------
@@ -192,11 +194,19 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
             told.append(text)
         return warning_line(where(), text)
 
+    def job_error(message: str) -> str:
+        """The line of a job's error event (the job goes on)."""
+        return message_line(where(), "error", message)
+
+    # the levels told as the command's own lines in every mode (what the user must not
+    # miss); the others are progress, silenced by quiet
+    lines = {"warning": job_warning, "error": job_error}
+
     def note(event: Any) -> None:
         if isinstance(event, Stopped):
             stops.append(event)
-        if quiet and isinstance(event, Log) and event.level == "warning":
-            line = job_warning(event.message)  # run_job shows nothing when quiet
+        if quiet and isinstance(event, Log) and event.level in lines:
+            line = lines[event.level](event.message)  # run_job shows nothing when quiet
             if line is not None:
                 print(line, file=sys.stderr)
         if on_event is not None:
@@ -214,7 +224,7 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     try:
         # the stop is told once, by main's "interrupted (MESSAGE)" line
         result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
-                         warning_line=job_warning)
+                         level_lines=lines)
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
         tell_kept()
         if resume is None or isinstance(exc, Interrupted):
@@ -1107,7 +1117,21 @@ def warning_line(where: str, message: str) -> str:
     >>> warning_line("srmat sr run", "the dask cluster  also failed to close")
     'srmat sr run: warning: the dask cluster also failed to close'
     """
-    return f"{where}: warning: {one_line(message)}"
+    return message_line(where, "warning", message)
+
+
+def message_line(where: str, kind: str, message: str) -> str:
+    """The one line of a command's message of a kind (``warning``, ``note``, ``error``):
+    ``srmat CMD: KIND: message``, its runs of whitespace, newlines included, as single
+    spaces; the one form of :func:`warning_line`, :func:`note_line` and a job's error
+    events (:func:`run_cli_job`).
+
+    Examples
+    --------
+    >>> message_line("srmat info", "error", "tile 3 unreadable:\\n left empty")
+    'srmat info: error: tile 3 unreadable: left empty'
+    """
+    return f"{where}: {kind}: {one_line(message)}"
 
 
 def note_line(where: str, message: str) -> str:
@@ -1120,7 +1144,7 @@ def note_line(where: str, message: str) -> str:
     >>> note_line("srmat heyn", "only 2 fields:   E112 asks for at least 5")
     'srmat heyn: note: only 2 fields: E112 asks for at least 5'
     """
-    return f"{where}: note: {one_line(message)}"
+    return message_line(where, "note", message)
 
 
 def error_notes(exc: BaseException) -> list[str]:
