@@ -101,6 +101,137 @@ def continuous_crossings(ms, paths) -> tuple[float, int]:
     return length, count
 
 
+#: Side (px) of the square synthetic maps of the grid-interval studies
+#: (``grid_interval_aliasing.py``, ``default_field_specimen.py``, ``seed_layout_rows.py``).
+INTERVAL_MAP_PX = 768
+#: Least distance between the random seeds of :func:`voronoi_boundaries`, in seed spacings.
+VORONOI_HARD_CORE = 0.6
+#: Seed offset of the Voronoi maps' random generator (apart from the generator's seeds).
+VORONOI_SEED_OFFSET = 10_000
+
+
+def thinned_boundaries(shape: tuple[int, int], h: float, seed: int, **kwargs) -> np.ndarray:
+    """The generator's boundary mask of a grey map, thinned as ``srmat grain-size --mask``
+    thins it.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)`` of the map.
+    h : float
+        Seed spacing (``mean_grain_size_px``) of ``generate_microstructure``.
+    seed : int
+        Its seed.
+    **kwargs
+        Its other parameters (e.g. ``seed_layout="poisson"``).
+
+    Returns
+    -------
+    ndarray of bool
+        ``(H, W)`` one-pixel boundaries.
+
+    Examples
+    --------
+    >>> thinned_boundaries((64, 64), 16, 0).shape
+    (64, 64)
+    """
+    from napari_srmat.metrics.heyn import _skeletonize
+    from napari_srmat.synth import generate_microstructure
+
+    ms = generate_microstructure(shape, mean_grain_size_px=h, seed=seed, rgb=False, **kwargs)
+    return _skeletonize(np.asarray(ms.boundaries, bool))
+
+
+def voronoi_boundaries(h: float, seed: int, side: int = INTERVAL_MAP_PX) -> np.ndarray:
+    """Boundaries (thinned) of a ``side``² Voronoi map of hard-core random seeds, no
+    lattice: ``side² / h²`` seeds at least ``VORONOI_HARD_CORE * h`` apart (random
+    sequential adsorption).
+
+    Parameters
+    ----------
+    h : float
+        Mean seed spacing (px).
+    seed : int
+        Structure seed (the generator's is ``VORONOI_SEED_OFFSET + seed``).
+    side : int
+        Side (px) of the square map.
+
+    Returns
+    -------
+    ndarray of bool
+        ``(side, side)`` one-pixel boundaries.
+
+    Examples
+    --------
+    >>> voronoi_boundaries(16, 0, side=64).shape
+    (64, 64)
+    """
+    from scipy.spatial import cKDTree
+
+    from napari_srmat.metrics.heyn import _skeletonize
+
+    rng = np.random.default_rng(VORONOI_SEED_OFFSET + seed)
+    n, dmin = int(round(side * side / h ** 2)), VORONOI_HARD_CORE * h
+    pts, m = np.empty((n, 2)), 0
+    while m < n:  # random sequential adsorption
+        p = rng.uniform(0, side, 2)
+        if m == 0 or np.min(np.hypot(*(pts[:m] - p).T)) >= dmin:
+            pts[m], m = p, m + 1
+    yy, xx = np.mgrid[0:side, 0:side]
+    lab = cKDTree(pts).query(np.column_stack([yy.ravel(), xx.ravel()]))[1]
+    lab = lab.reshape(side, side)
+    b = np.zeros((side, side), bool)
+    b[:, :-1] |= lab[:, :-1] != lab[:, 1:]
+    b[:-1, :] |= lab[:-1, :] != lab[1:, :]
+    return _skeletonize(b)
+
+
+def interval_structure(kind: str, h: float, seed: int, side: int = INTERVAL_MAP_PX
+                       ) -> np.ndarray:
+    """Thinned boundaries of a ``side``² map of one structure kind of the grid-interval
+    studies: ``"lattice"`` (the generator's default layout), ``"poisson"`` (its
+    ``seed_layout="poisson"``) or ``"voronoi"`` (:func:`voronoi_boundaries`).
+
+    Parameters
+    ----------
+    kind : str
+        ``"lattice"``, ``"poisson"`` or ``"voronoi"``.
+    h, seed, side : float, int, int
+        Seed spacing (px), structure seed and map side (px), as
+        :func:`voronoi_boundaries` takes them.
+
+    Returns
+    -------
+    ndarray of bool
+        The ``(side, side)`` thinned boundaries.
+
+    Examples
+    --------
+    >>> interval_structure("poisson", 16, 0, side=64).shape
+    (64, 64)
+    """
+    if kind == "voronoi":
+        return voronoi_boundaries(h, seed, side)
+    layout = {"poisson": {"seed_layout": "poisson"}}.get(kind, {})
+    return thinned_boundaries((side, side), h, seed, **layout)
+
+
+def coverage(rows: list[dict], truth: str = "field") -> dict:
+    """How many ``rows`` and the % of them whose interval holds ``truth`` (a bool field
+    of each row; ``None`` for no rows).
+
+    Examples
+    --------
+    >>> coverage([{"field": True}, {"field": False}])
+    {'n': 2, 'coverage_pct': 50.0}
+    >>> coverage([], "map")
+    {'n': 0, 'coverage_pct': None}
+    """
+    return {"n": len(rows),
+            "coverage_pct": round(100 * float(np.mean([r[truth] for r in rows])), 1)
+            if rows else None}
+
+
 def no_options(doc: str | None) -> None:
     """The command line of a study that takes no options: ``--help`` prints what it does
     and exits, any argument is refused (``--help`` used to start the study and overwrite

@@ -8,7 +8,7 @@ mask, ``srmat grain-size --mask`` of one image and ``measure_intercepts`` do by 
 interval the CLI reports (``grain_size_from_heyn``: line sampling floored at the counts'
 resolution, plus the 1 px pixel term), P in the hundreds.
 
-Here: that study's 768² maps (its builder ``_structure``, its confirmation seeds,
+Here: that study's 768² maps (its builder ``interval_structure``, its confirmation seeds,
 structures 10-13) of its three kinds (the generator's lattice, ``seed_layout="poisson"``,
 hard-core Voronoi maps), h in its ``SPACINGS``; on each, ``CROPS`` squares of each of its
 ``SIDES`` (128, 256 px) at random places (own seed ``CROP_SEED``, not the study's
@@ -45,8 +45,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _common import save
-from grid_interval_aliasing import CROPS, MAP, SEEDS, SIDES, SPACINGS, _cov, _structure
+from _common import coverage, interval_structure, save
+from grid_interval_aliasing import CROPS, MAP, SEEDS, SIDES, SPACINGS
 
 KINDS = ("lattice", "poisson", "voronoi")
 STRUCTURES = SEEDS["confirmation"]["structures"]
@@ -70,7 +70,7 @@ def fields() -> list[dict]:
     for kind in KINDS:
         for h in SPACINGS:
             for s in STRUCTURES:
-                mask = _structure(kind, h, s)
+                mask = interval_structure(kind, h, s, MAP)
                 truth = {
                     "map": measure_intercepts(mask, pattern="random", n_lines=TRUTH_LINES,
                                               seed=TRUTH_SEED).mean_intercept_px,
@@ -102,7 +102,7 @@ def fields() -> list[dict]:
 def _block(rows: list[dict]) -> dict:
     ok = [r for r in rows if r["interval"]]
     return {"fields": len(rows), "without_interval": len(rows) - len(ok),
-            **{truth: _cov(ok, truth) for truth in TRUTHS},
+            **{truth: coverage(ok, truth) for truth in TRUTHS},
             "median_P": float(np.median([r["P"] for r in rows])) if rows else None,
             "median_half_width_log": round(float(np.median([r["half_log"] for r in ok])), 4)
             if ok else None,

@@ -83,7 +83,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from _common import save
+from _common import save, thinned_boundaries
 from scipy.special import stdtrit
 
 SIDE = 512
@@ -156,8 +156,7 @@ def _structure(h: int, kind: str, seed: int) -> np.ndarray:
     from napari_srmat.synth import generate_microstructure
 
     if kind == "isotropic":
-        ms = generate_microstructure((SIDE, SIDE), mean_grain_size_px=h, seed=seed, rgb=False)
-        return _skeletonize(np.asarray(ms.boundaries, bool))
+        return thinned_boundaries((SIDE, SIDE), h, seed)
     ms = generate_microstructure((SIDE, SIDE // STRETCH), mean_grain_size_px=h, seed=seed,
                                  rgb=False)
     return _skeletonize(np.repeat(np.asarray(ms.boundaries, bool), STRETCH, axis=1))

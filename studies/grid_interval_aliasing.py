@@ -70,9 +70,9 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from _common import save
+from _common import INTERVAL_MAP_PX, coverage, interval_structure, save, thinned_boundaries
 
-MAP = 768
+MAP = INTERVAL_MAP_PX
 SPACINGS = (20, 28, 40, 56, 80)
 SIDES = (128, 256)
 KS = (2, 3, 4, 5)
@@ -80,7 +80,6 @@ CROPS = 40
 PLACEMENTS = ("package", "centred", "random_phase", "random")
 SEEDS = {"exploration": {"structures": (0, 1, 2, 3), "crops": 1},
          "confirmation": {"structures": (10, 11, 12, 13), "crops": 2}}
-HARD_CORE = 0.6
 ALIAS_TOLERANCE = 0.15
 REGIME = {"k": (2, 5), "P": (10, 25)}
 LOW_P = 25
@@ -89,40 +88,6 @@ KINDS = ("lattice", "voronoi")
 #: Seed sets that also run the generator's Poisson layout (after ``KINDS``).
 POISSON_ON = ("confirmation",)
 POISSON_REGIME = 95.0
-
-
-def _voronoi(h: int, seed: int) -> np.ndarray:
-    """Boundaries (thinned) of a Voronoi map of hard-core random seeds, no lattice."""
-    from scipy.spatial import cKDTree
-
-    from napari_srmat.metrics.heyn import _skeletonize
-
-    rng = np.random.default_rng(10_000 + seed)
-    n, dmin = int(round(MAP * MAP / h ** 2)), HARD_CORE * h
-    pts, m = np.empty((n, 2)), 0
-    while m < n:  # random sequential adsorption
-        p = rng.uniform(0, MAP, 2)
-        if m == 0 or np.min(np.hypot(*(pts[:m] - p).T)) >= dmin:
-            pts[m], m = p, m + 1
-    yy, xx = np.mgrid[0:MAP, 0:MAP]
-    lab = cKDTree(pts).query(np.column_stack([yy.ravel(), xx.ravel()]))[1]
-    lab = lab.reshape(MAP, MAP)
-    b = np.zeros((MAP, MAP), bool)
-    b[:, :-1] |= lab[:, :-1] != lab[:, 1:]
-    b[:-1, :] |= lab[:-1, :] != lab[1:, :]
-    return _skeletonize(b)
-
-
-def _structure(kind: str, h: int, seed: int) -> np.ndarray:
-    from napari_srmat.metrics.heyn import _skeletonize
-    from napari_srmat.synth import generate_microstructure
-
-    if kind == "voronoi":
-        return _voronoi(h, seed)
-    layout = {"poisson": {"seed_layout": "poisson"}}.get(kind, {})
-    ms = generate_microstructure((MAP, MAP), mean_grain_size_px=h, seed=seed, rgb=False,
-                                 **layout)
-    return _skeletonize(np.asarray(ms.boundaries, bool))
 
 
 def _positions(a0: float, a1: float, k: int, place: str, rng) -> np.ndarray:
@@ -187,7 +152,7 @@ def controlled(seeds: dict, kinds: tuple[str, ...] = KINDS) -> tuple[list[dict],
     for kind in kinds:
         for h in SPACINGS:
             for s in seeds["structures"]:
-                mask = _structure(kind, h, s)
+                mask = interval_structure(kind, h, s)
                 phase.setdefault(f"{kind} h{h}", []).append(row_phase_amplitude(mask, h))
                 whole = measure_intercepts(mask, pattern="grid", n_lines=MAP).mean_intercept_px
                 for side in SIDES:
@@ -217,12 +182,6 @@ def controlled(seeds: dict, kinds: tuple[str, ...] = KINDS) -> tuple[list[dict],
     return rows, {k: round(float(np.mean(v)), 3) for k, v in phase.items()}
 
 
-def _cov(rows: list[dict], truth: str = "field") -> dict:
-    return {"n": len(rows),
-            "coverage_pct": round(100 * float(np.mean([r[truth] for r in rows])), 1)
-            if rows else None}
-
-
 def _regime(r: dict) -> bool:
     return (REGIME["k"][0] <= r["k"] <= REGIME["k"][1]
             and REGIME["P"][0] <= r["P"] < REGIME["P"][1])
@@ -234,8 +193,8 @@ def _selection_by_p(rows: list[dict], key: Callable) -> dict:
     for r in rows:
         designs.setdefault(key(r), []).append(r)
     hi = [d for d in designs.values() if np.median([r["P"] for r in d]) >= LOW_P]
-    return {"designs_median_P_ge_25_all": _cov([r for d in hi for r in d]),
-            "their_fields_P_lt_25": _cov([r for d in hi for r in d if r["P"] < LOW_P])}
+    return {"designs_median_P_ge_25_all": coverage([r for d in hi for r in d]),
+            "their_fields_P_lt_25": coverage([r for d in hi for r in d if r["P"] < LOW_P])}
 
 
 def summarize(rows: list[dict], kinds: tuple[str, ...] = KINDS) -> dict:
@@ -246,20 +205,20 @@ def summarize(rows: list[dict], kinds: tuple[str, ...] = KINDS) -> dict:
         for place in PLACEMENTS:
             x = [r for r in ks if r["place"] == place]
             reg = [r for r in x if _regime(r)]
-            o[place] = {"all": _cov(x),
-                        "aliased": _cov([r for r in x if r["aliased"]]),
-                        "not_aliased": _cov([r for r in x if not r["aliased"]]),
-                        "regime_field": _cov(reg), "regime_map": _cov(reg, "map"),
-                        "regime_field_dof_per_axis": _cov(reg, "field_dof_per_axis"),
-                        **{f"regime_k{k}_field": _cov([r for r in reg if r["k"] == k])
+            o[place] = {"all": coverage(x),
+                        "aliased": coverage([r for r in x if r["aliased"]]),
+                        "not_aliased": coverage([r for r in x if not r["aliased"]]),
+                        "regime_field": coverage(reg), "regime_map": coverage(reg, "map"),
+                        "regime_field_dof_per_axis": coverage(reg, "field_dof_per_axis"),
+                        **{f"regime_k{k}_field": coverage([r for r in reg if r["k"] == k])
                            for k in KS},
-                        **{f"regime_k{k}_map": _cov([r for r in reg if r["k"] == k], "map")
+                        **{f"regime_k{k}_map": coverage([r for r in reg if r["k"] == k], "map")
                            for k in KS}}
         pk = [r for r in ks if r["place"] == "package"]
         o["selection_by_P"] = _selection_by_p(pk, lambda r: (r["h"], r["side"], r["k"]))
         o["package_by_design"] = {
             f"h{h} side{side} k{k}": {
-                **_cov(d := [r for r in pk if (r["h"], r["side"], r["k"]) == (h, side, k)]),
+                **coverage(d := [r for r in pk if (r["h"], r["side"], r["k"]) == (h, side, k)]),
                 "median_P": float(np.median([r["P"] for r in d])),
                 "aliased": bool(d[0]["aliased"])}
             for h in SPACINGS for side in SIDES for k in KS}
@@ -304,15 +263,11 @@ def reproduce() -> dict:
     import few_lines_interval as fl
     import heyn_interval_coverage as hc
 
-    from napari_srmat.metrics.heyn import _skeletonize
-    from napari_srmat.synth import generate_microstructure
-
     rng = np.random.default_rng(hc.GRID_SEED)
     heyn = []
     for h in hc.SPACINGS:
         for s in hc.STRUCTURE_SEEDS:
-            ms = generate_microstructure(hc.SHAPE, mean_grain_size_px=h, seed=s, rgb=False)
-            for r in hc._grid_fields(_skeletonize(np.asarray(ms.boundaries, bool)), rng):
+            for r in hc._grid_fields(thinned_boundaries(hc.SHAPE, h, s), rng):
                 lo, hi, t = r["package"]
                 heyn.append({"kind": "isotropic", "h": h, "side": r["side"],
                              "k": r["n_lines"], "P": r["count"], "field": lo <= t <= hi})
@@ -327,14 +282,14 @@ def reproduce() -> dict:
         low = [r for r in rows if r["P"] < LOW_P]
         iso = [r for r in low if r["kind"] == "isotropic"]
         out[name] = {
-            "P_lt_25": _cov(low),
-            **{f"P_lt_25 {kind}": _cov([r for r in low if r["kind"] == kind])
+            "P_lt_25": coverage(low),
+            **{f"P_lt_25 {kind}": coverage([r for r in low if r["kind"] == kind])
                for kind in sorted({r["kind"] for r in low})},
-            **{f"P_lt_25 isotropic k{k}": _cov([r for r in iso if r["k"] == k])
+            **{f"P_lt_25 isotropic k{k}": coverage([r for r in iso if r["k"] == k])
                for k in sorted({r["k"] for r in iso})},
-            **{f"P_lt_25 isotropic h{h}": _cov([r for r in iso if r["h"] == h])
+            **{f"P_lt_25 isotropic h{h}": coverage([r for r in iso if r["h"] == h])
                for h in sorted({r["h"] for r in iso})},
-            **{f"isotropic k{k} all P": _cov([r for r in rows if r["kind"] == "isotropic"
+            **{f"isotropic k{k} all P": coverage([r for r in rows if r["kind"] == "isotropic"
                                                and r["k"] == k]) for k in (2, 3, 5)},
             "selection_by_P isotropic": _selection_by_p(
                 [r for r in rows if r["kind"] == "isotropic"],

@@ -16,7 +16,7 @@ layout on ``INTERCEPT_MAPS`` 1024² maps of 32 px grains at ``size_spread`` 0, 0
 from __future__ import annotations
 
 import numpy as np
-from _common import no_options, save
+from _common import no_options, save, thinned_boundaries
 from grid_interval_aliasing import MAP, SEEDS, SPACINGS, row_phase_amplitude
 
 INTERCEPT_MAPS = 4
@@ -25,16 +25,11 @@ SPREADS = (0.0, 0.3, 1.0)
 
 def phase_amplitudes(layout: str, structures) -> dict:
     """Mean row and column phase amplitude over ``structures``, by h."""
-    from napari_srmat.metrics.heyn import _skeletonize
-    from napari_srmat.synth import generate_microstructure
-
     out = {}
     for h in SPACINGS:
         rows, cols = [], []
         for s in structures:
-            ms = generate_microstructure((MAP, MAP), mean_grain_size_px=h, seed=s, rgb=False,
-                                         seed_layout=layout)
-            mask = _skeletonize(np.asarray(ms.boundaries, bool))
+            mask = thinned_boundaries((MAP, MAP), h, s, seed_layout=layout)
             rows.append(row_phase_amplitude(mask, h))
             cols.append(row_phase_amplitude(mask.T, h))
         out[f"h{h}"] = {"rows": round(float(np.mean(rows)), 3),
