@@ -19,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SRMAT_DATA", ROOT.parent / "shared" / "data")) / "tbm"
 RESULTS = Path(__file__).resolve().parent / "results"
+BENCHMARKS = ROOT / "benchmarks"
 SPLITS = ("train", "val")  # never "test"
 
 #: Heyn settings of every study: the defaults of ``srmat grain-size`` with more lines
@@ -230,6 +231,42 @@ def coverage(rows: list[dict], truth: str = "field") -> dict:
     return {"n": len(rows),
             "coverage_pct": round(100 * float(np.mean([r[truth] for r in rows])), 1)
             if rows else None}
+
+
+def inference_scale_suffix(variant: str, tag: str | None = None) -> str:
+    """Suffix of ``grain_size_c_inference_scale.py``'s result (and cache) names for the
+    fold models of ``variant`` in the repetition ``tag``: none for ``plain`` in the first
+    repetition.
+
+    Examples
+    --------
+    >>> inference_scale_suffix("plain"), inference_scale_suffix("gpu_aug", "s1")
+    ('', '_gpu_aug_s1')
+    """
+    return ("" if variant == "plain" else f"_{variant}") + (f"_{tag}" if tag else "")
+
+
+def inference_scale_path(variant: str, tag: str | None = None) -> Path:
+    """``studies/results/grain_size_c_inference_scale[_VARIANT][_TAG].json``.
+
+    Examples
+    --------
+    >>> inference_scale_path("long").name
+    'grain_size_c_inference_scale_long.json'
+    """
+    return RESULTS / f"grain_size_c_inference_scale{inference_scale_suffix(variant, tag)}.json"
+
+
+def inference_scale_result(variant: str, tag: str | None = None) -> dict:
+    """The result of ``grain_size_c_inference_scale.py`` for ``variant`` and ``tag``
+    (:func:`inference_scale_path`)."""
+    return json.loads(inference_scale_path(variant, tag).read_text())
+
+
+def benchmark_result(file: str, variant: str, tta: str = "none") -> dict:
+    """The results of one variant and TTA mode in a ``benchmarks/cv_uaed.py`` report
+    ``benchmarks/FILE``."""
+    return json.loads((BENCHMARKS / file).read_text())["results"][f"{variant}/{tta}"]
 
 
 def no_options(doc: str | None) -> None:

@@ -33,9 +33,7 @@ Writes studies/results/epochs_decision.json.
 
 from __future__ import annotations
 
-import json
-
-from _common import RESULTS
+from _common import inference_scale_result
 from input_norm_decision import one_repetition_main
 
 CANDIDATE = "long"
@@ -45,8 +43,7 @@ def bias_diagnostics(variant: str) -> dict:
     """Not part of the rule: the signed error of the unresampled inputs (u = 1; 10th,
     50th, 90th percentile, c fitted on all native regions) and the size prior (slope of
     ln ℓ̄ model on ln ℓ̄ true across the native regions; 1 = no prior) of a variant."""
-    name = "" if variant == "plain" else f"_{variant}"
-    m = json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
+    m = inference_scale_result(variant)
     return {"signed_error_u1_p10_p50_p90_pct": m["signed_error_at_native_fit_pct"]["u1"],
             "size_prior": m["size_prior"]}
 

@@ -55,9 +55,15 @@ import argparse
 import json
 import sys
 
-from _common import RESULTS, better_by_more_than_one_std, save
+from _common import (
+    BENCHMARKS,
+    benchmark_result,
+    better_by_more_than_one_std,
+    inference_scale_path,
+    inference_scale_result,
+    save,
+)
 from _common import paired_with_means as _paired
-from gpu_budget_decision import BENCHMARKS, _bench, _study
 
 CANDIDATE = "gpu_aug_big"
 #: Per repetition (its tag in the study result names): the benchmark JSON of the ``plain``
@@ -73,15 +79,14 @@ OPERATING_POINT = ("otsu_scaled", "none")
 
 
 def _policies(variant: str, tag: str) -> tuple[list, list]:
-    pol = _study(variant, tag)["scale_policies"]
+    pol = inference_scale_result(variant, tag)["scale_policies"]
     return pol["native_reference"]["per_fold"], pol["current"]["all"]["per_fold"]
 
 
 def missing_inputs() -> list[str]:
     """The candidate's result files not made yet (the lease and the CPU stages above)."""
     files = [BENCHMARKS / f for _, f, _ in REPETITIONS.values()]
-    files += [RESULTS / f"grain_size_c_inference_scale_{CANDIDATE}{'_' + t if t else ''}.json"
-              for t in REPETITIONS]
+    files += [inference_scale_path(CANDIDATE, t) for t in REPETITIONS]
     return [str(f) for f in files if not f.is_file()]
 
 
@@ -96,7 +101,7 @@ def report() -> dict:
             meas[i].extend(m)
             if is_fresh:
                 fresh[i].extend(n)
-        res = _bench(cand_file, CANDIDATE)
+        res = benchmark_result(cand_file, CANDIDATE)
         rule = res["rules"][OPERATING_POINT[0]]
         diag[f"{CANDIDATE}{'_' + tag if tag else ''}"] = {
             "benchmark_otsu_scaled_per_image_pct": rule["per_image_pct"]["mean"],
@@ -104,7 +109,7 @@ def report() -> dict:
             "per_scan_bias_pct": rule["per_scan_bias_pct"],
             "ap": res["ap"]["mean"], "roc_auc": res["roc_auc"]["mean"]}
         if plain_file is not None:
-            aps[0].extend(_bench(plain_file, "plain")["ap"]["per_fold"])
+            aps[0].extend(benchmark_result(plain_file, "plain")["ap"]["per_fold"])
             aps[1].extend(res["ap"]["per_fold"])
     earlier, files = EARLIER
     versus = ([], [])

@@ -40,12 +40,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from _common import RESULTS, better_by_more_than_one_std, save
+from _common import (
+    benchmark_result,
+    better_by_more_than_one_std,
+    inference_scale_result,
+    save,
+)
 from _common import paired_with_means as _paired
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 CANDIDATES = ("gpu_long", "gpu_aug")
 #: Per repetition: its tag in the study result names, the plain benchmark JSON holding
 #: the plain fold models' out-of-fold AP, and the candidates' benchmark JSON.
@@ -55,15 +58,6 @@ MAX_AP_LOSS = 0.01
 OPERATING_POINT = ("otsu_scaled", "none")
 
 
-def _study(variant: str, tag: str) -> dict:
-    name = ("" if variant == "plain" else f"_{variant}") + (f"_{tag}" if tag else "")
-    return json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
-
-
-def _bench(file: str, variant: str) -> dict:
-    return json.loads((BENCHMARKS / file).read_text())["results"][f"{variant}/none"]
-
-
 def candidate_report(candidate: str) -> dict:
     """Paired per-fold differences candidate − plain over the folds of both repetitions,
     the checks of the rule, and the diagnostics outside it."""
@@ -71,10 +65,10 @@ def candidate_report(candidate: str) -> dict:
     diag: dict = {}
     for tag, (plain_file, gpu_file) in REPETITIONS.items():
         for i, (variant, file) in enumerate((("plain", plain_file), (candidate, gpu_file))):
-            pol = _study(variant, tag)["scale_policies"]
+            pol = inference_scale_result(variant, tag)["scale_policies"]
             native[i].extend(pol["native_reference"]["per_fold"])
             meas[i].extend(pol["current"]["all"]["per_fold"])
-            res = _bench(file, variant)
+            res = benchmark_result(file, variant)
             aps[i].extend(res["ap"]["per_fold"])
             rule = res["rules"][OPERATING_POINT[0]]
             bench_err[i].extend(rule["per_image_pct"]["per_fold"])

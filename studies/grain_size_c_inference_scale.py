@@ -43,7 +43,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, FOLD_MODELS_C, HEYN, gt_intercept, q, save, scan_of, spearman
+from _common import (
+    DATA,
+    FOLD_MODELS_C,
+    HEYN,
+    gt_intercept,
+    inference_scale_suffix,
+    q,
+    save,
+    scan_of,
+    spearman,
+)
 
 C_GRID = tuple(round(0.8 + 0.05 * i, 2) for i in range(21))  # 0.80 ... 1.80
 INPUT_SCALES = (0.5, 1.0, 2.0)
@@ -336,8 +346,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     folds = json.loads((args.work / "folds.json").read_text())
-    suffix = ("" if args.variant == "plain" else f"_{args.variant}") + (
-        f"_{args.tag}" if args.tag else "")
+    suffix = inference_scale_suffix(args.variant, args.tag)
     cache = args.cache or args.work / f"c_inference_scale{suffix}.json"
     records = json.loads(cache.read_text()) if cache.is_file() else []
     done = {r["name"] for r in records}

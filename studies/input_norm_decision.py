@@ -35,7 +35,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import DATA, RESULTS, better_by_more_than_one_std, save
+from _common import DATA, better_by_more_than_one_std, inference_scale_result, save
 from _common import paired_with_means as _paired
 
 OPERATING_POINT = ("otsu_scaled", "none")
@@ -70,8 +70,7 @@ def paired_native_measurement_ap(works: list[Path], tags: list[str],
     native, meas, aps = ([], []), ([], []), ([], [])
     for work, tag in zip(works, tags):
         for i, variant in enumerate(("plain", candidate)):
-            name = ("" if variant == "plain" else f"_{variant}") + (f"_{tag}" if tag else "")
-            m = json.loads((RESULTS / f"grain_size_c_inference_scale{name}.json").read_text())
+            m = inference_scale_result(variant, tag)
             pol = m["scale_policies"]
             native[i].extend(pol["native_reference"]["per_fold"])
             meas[i].extend(pol["current"]["all"]["per_fold"])
