@@ -122,7 +122,7 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
     """
     from .registration import (
         RegistrationWarning,
-        _overlap_box,
+        overlap_box,
         register_images,
         resample_fixed,
     )
@@ -146,7 +146,7 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
         s_est, offset = reg.scale, reg.offset_px
     else:
         s_est, offset = float(scale), (0.0, 0.0)
-    i0, i1, j0, j1 = _overlap_box(lr.shape[:2], hr.shape[:2], s_est, offset, margin=0)
+    i0, i1, j0, j1 = overlap_box(lr.shape[:2], hr.shape[:2], s_est, offset, margin=0)
     # whole LR pixels only: the HR footprint of LR pixel i must lie inside HR
     while i1 > i0 and offset[0] + i1 * s_est > hr.shape[0] + 1e-6:
         i1 -= 1

@@ -33,6 +33,7 @@ the overlap must be at least ``MIN_OVERLAP_PX`` MOVING pixels per side.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ __all__ = [
     "Registration",
     "RegistrationError",
     "RegistrationWarning",
+    "overlap_box",
     "register_images",
     "resample_fixed",
     "SCALE_RANGE",
@@ -255,8 +257,37 @@ def resample_fixed(fixed: np.ndarray, shape: tuple[int, int], scale: float,
                     axis=-1).astype(np.float32)
 
 
-def _overlap_box(mshape, fshape, scale, offset, margin: int = 2):
-    """MOVING pixels whose centres fall inside FIXED (minus a margin): (i0, i1, j0, j1)."""
+def overlap_box(mshape: Sequence[int], fshape: Sequence[int], scale: float,
+                offset: Sequence[float], margin: int = 2) -> list[int]:
+    """The MOVING pixels whose centres fall inside FIXED, less ``margin`` px on each side.
+
+    MOVING pixel ``(i, j)`` lies at FIXED ``offset + ((i, j) + 0.5) * scale - 0.5`` (the
+    module's pixel-centre convention, :attr:`Registration.offset_px`).
+
+    Parameters
+    ----------
+    mshape, fshape : sequence of int
+        ``(H, W, ...)`` of MOVING and of FIXED.
+    scale : float
+        FIXED px per MOVING px.
+    offset : sequence of float
+        ``(oy, ox)``: FIXED position of MOVING's pixel-centre origin.
+    margin : int
+        MOVING px dropped inside each edge of the overlap.
+
+    Returns
+    -------
+    list of int
+        ``[i0, i1, j0, j1]``: MOVING rows ``i0:i1`` and columns ``j0:j1``; empty ranges
+        (``i1 <= i0``) when the images do not overlap.
+
+    Examples
+    --------
+    >>> overlap_box((10, 10), (40, 40), 4.0, (0.0, 0.0), margin=0)
+    [0, 10, 0, 10]
+    >>> overlap_box((10, 10), (40, 40), 4.0, (8.0, 0.0), margin=1)
+    [0, 7, 1, 9]
+    """
     box = []
     for n, nf, o in zip(mshape, fshape, offset):
         lo = math.ceil((0.5 - o) / scale - 0.5) + margin
@@ -418,7 +449,7 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
     # the exact scale of a searched size rounded to whole pixels may lie just outside
     # the range (2.0 for (1.9, 1.995): 384 px / 1.995 -> 192 px); a one-value range holds it
     s = min(hi, max(lo, s))
-    box = _overlap_box(m.shape, f.shape, s, (oy, ox))
+    box = overlap_box(m.shape, f.shape, s, (oy, ox))
     if box[1] - box[0] < MIN_OVERLAP_PX // 2 or box[3] - box[2] < MIN_OVERLAP_PX // 2:
         raise RegistrationError("cannot register: the images barely overlap"
                                 + _swapped_hint(m.shape, f.shape, lo))
