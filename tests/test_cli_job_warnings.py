@@ -151,7 +151,8 @@ def test_grain_size_tells_the_runs_warning_before_the_images_error(mask_png, cap
                                                                    monkeypatch, json_flag):
     """A run that warned and then failed has no row to carry its warning: since 7f2878d
     the warning went into the row's list and was lost with it (only the error line was
-    printed). It is printed once, before the image's error line."""
+    printed). It is printed once, before the image's error line, naming the image as
+    the error line does."""
     import napari_srmat.grainsize as gs
 
     _warning_then_error(monkeypatch, gs, "measure_grain_size_job")
@@ -159,10 +160,94 @@ def test_grain_size_tells_the_runs_warning_before_the_images_error(mask_png, cap
     assert main(argv) != 0
     out, err = capsys.readouterr()
     lines = err.splitlines()
-    assert _told(err) == [f"srmat grain-size: warning: {FALLBACK}"]
+    assert _told(err) == [f"srmat grain-size: warning: {mask_png}: {FALLBACK}"]
     error = [i for i, line in enumerate(lines) if "could not be measured" in line]
     assert error and lines.index(_told(err)[0]) < error[0]
     assert FALLBACK not in out
+
+
+def _second_image_warns_then_fails(monkeypatch, good) -> None:
+    """Make ``measure_grain_size_job`` warn on every image, and fail after warning on all
+    but ``good``."""
+    import napari_srmat.grainsize as gs
+
+    real = gs.measure_grain_size_job
+
+    def job(mic, *args, **kwargs):
+        yield Log(FALLBACK, level="warning")
+        if str(mic.path) != str(good):
+            raise ValueError("the map could not be measured")
+        return (yield from real(mic, *args, **kwargs))
+
+    monkeypatch.setattr(gs, "measure_grain_size_job", job)
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_grain_size_names_the_image_in_the_warnings_of_a_failed_one(mask_png, tmp_path,
+                                                                   capsys, monkeypatch,
+                                                                   json_flag):
+    """Of several images, the one that warned and then failed had its warning printed
+    as `srmat grain-size: warning: out of memory ...`, naming no image, while its error
+    line and the warnings of the measured ones name theirs: with 20 images, which one
+    the warning was about could not be told. It names the image now, as the others'."""
+    import shutil
+
+    bad = tmp_path / "bad.png"
+    shutil.copy(mask_png, bad)
+    _second_image_warns_then_fails(monkeypatch, good=mask_png)
+    argv = ["grain-size", str(mask_png), str(bad), "--mask"] + (
+        ["--json"] if json_flag else [])
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    # the failed image's at once, as its error line; the measured one's with its result
+    assert _told("\n".join(lines)) == [f"srmat grain-size: warning: {bad}: {FALLBACK}",
+                                       f"srmat grain-size: warning: {mask_png}: {FALLBACK}"]
+    error = lines.index(f"srmat grain-size: error: {bad}: the map could not be measured")
+    assert lines.index(f"srmat grain-size: warning: {bad}: {FALLBACK}") == error - 1
+
+
+def _map_job_in_process(monkeypatch, worker_stderr: list[str]) -> None:
+    """Make ``srmat grain-size --scheduler`` run its tasks in this process, as a worker
+    would (its stderr collected in ``worker_stderr``, not the command's)."""
+    import contextlib
+    import io
+
+    import napari_srmat.tiling._distributed as dist
+
+    def map_job(fn, items, scheduler, **kwargs):
+        results = []
+        for item in items:
+            with contextlib.redirect_stderr(io.StringIO()) as stream:
+                results.append(fn(item))
+            worker_stderr.append(stream.getvalue())
+        return results
+        yield  # a job generator
+
+    monkeypatch.setattr(dist, "map_job", map_job)
+
+
+def test_grain_size_on_a_cluster_tells_a_failed_images_warning_on_the_client(
+        mask_png, tmp_path, capsys, monkeypatch):
+    """With ``--scheduler`` an image whose run warned and then failed printed its warning
+    on the worker's stderr (as `srmat: warning: ...`, outside the command that sets the
+    name), not the user's: only the error line came back. The task returns it with its
+    error now; the client prints it, naming the image, before the error line."""
+    import shutil
+
+    bad = tmp_path / "bad.png"
+    shutil.copy(mask_png, bad)
+    _second_image_warns_then_fails(monkeypatch, good=mask_png)
+    worker_stderr: list[str] = []
+    _map_job_in_process(monkeypatch, worker_stderr)
+    assert main(["grain-size", str(mask_png), str(bad), "--mask", "--scheduler",
+                 "local:1"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert worker_stderr == ["", ""]
+    # in the order of the images, as the results come back
+    assert _told("\n".join(lines)) == [f"srmat grain-size: warning: {mask_png}: {FALLBACK}",
+                                       f"srmat grain-size: warning: {bad}: {FALLBACK}"]
+    error = lines.index(f"srmat grain-size: error: {bad}: the map could not be measured")
+    assert lines.index(f"srmat grain-size: warning: {bad}: {FALLBACK}") == error - 1
 
 
 @pytest.mark.parametrize("json_flag", [True, False])
@@ -200,7 +285,7 @@ def test_grain_size_tells_the_runs_warning_before_a_ctrl_c(mask_png, capsys, mon
     assert main(["grain-size", str(mask_png), "--mask", "--json"]) == cli.EXIT_INTERRUPTED
     out, err = capsys.readouterr()
     assert out == ""
-    assert _told(err) == [f"srmat grain-size: warning: {FALLBACK}"]
+    assert _told(err) == [f"srmat grain-size: warning: {mask_png}: {FALLBACK}"]
     assert err.splitlines()[-1].startswith("srmat grain-size: interrupted (")
 
 

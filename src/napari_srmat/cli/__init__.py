@@ -131,7 +131,8 @@ _TOLD: ContextVar[list[str] | None] = ContextVar("srmat_told", default=None)
 
 def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
                 on_event: Callable[[Any], None] | None = None,
-                warnings: list[str] | None = None) -> Any:
+                warnings: list[str] | None = None,
+                about: str | os.PathLike | None = None) -> Any:
     """Drive a job generator for a command (:func:`napari_srmat.jobs.run_job`, progress
     on stderr) and return its result; the one rule of a job that stops before completion,
     and of a job's warnings (a warning :class:`napari_srmat.jobs.Log`: the tiled runner's
@@ -160,9 +161,15 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
     warnings : list of str, optional
         The result's warnings, which the command tells (``srmat grain-size``'s image
         rows, ``srmat plan-rescan``'s plan): the job's warnings are appended to it (one
-        line each) instead of being printed here; printed here (before the error or
-        interrupted line) where the job fails or stops, as the result that would carry
-        them is not made.
+        line each) instead of being printed here. Where the job fails or stops, the
+        result that would carry them is not made: its error carries them
+        (:func:`carried_warnings`), told before its line by whoever tells it (``srmat``'s
+        own line; ``srmat grain-size``'s line of one image, also from a cluster's
+        worker, which returns them with its error).
+    about : str or os.PathLike, optional
+        The input the job is about, one of several (``srmat grain-size``'s image): the
+        lines told here and those its error carries name it (:func:`about_file`,
+        ``srmat CMD: warning: PATH: message``), as the result's rows do.
 
     Returns
     -------
@@ -190,9 +197,13 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         if warnings is not None:
             warnings.append(text)
             return None
+        text = named(text)
         if told is not None:
             told.append(text)
         return warning_line(where(), text)
+
+    def named(text: str) -> str:
+        return text if about is None else about_file(about, text)
 
     def job_error(message: str) -> str:
         """The line of a job's error event (the job goes on)."""
@@ -214,29 +225,99 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
 
     kept = 0 if warnings is None else len(warnings)
 
-    def tell_kept() -> None:
-        """The job ends without a result to carry ``warnings``' new lines: print them
-        (once, before the command's error or interrupted line)."""
+    def kept_by(exc: BaseException) -> BaseException:
+        """The job ends without a result to carry ``warnings``' new lines: ``exc``, its
+        error (or interrupt), carries them (once, told before its line)."""
         if warnings is not None:
-            for text in warnings[kept:]:
-                print(warning_line(where(), text), file=sys.stderr)
+            carry_warnings(exc, [named(text) for text in warnings[kept:]])
+        return exc
 
     try:
         # the stop is told once, by main's "interrupted (MESSAGE)" line
         result = run_job(gen, quiet=quiet, on_event=note, show_stopped=False,
                          level_lines=lines)
     except KeyboardInterrupt as exc:  # a Ctrl-C: the line says how to resume, if it can
-        tell_kept()
+        kept_by(exc)
         if resume is None or isinstance(exc, Interrupted):
             raise
         raise Interrupted(f"{CTRL_C_KEPT}; {resume}") from exc
-    except BaseException:
-        tell_kept()
+    except BaseException as exc:
+        kept_by(exc)
         raise
     if stops:
-        tell_kept()
-        raise Interrupted("; ".join(filter(None, (stops[-1].message, resume))))
+        raise kept_by(Interrupted("; ".join(filter(None, (stops[-1].message, resume)))))
     return result
+
+
+#: The attribute of an error (or interrupt) that carries the warnings its job told and no
+#: result carries (:func:`run_cli_job`'s ``warnings``), for whoever tells the error to
+#: tell them first (:func:`carried_warnings`).
+CARRIED_WARNINGS_ATTR = "srmat_carried_warnings"
+
+
+def carry_warnings(exc: BaseException, lines: Sequence[str]) -> None:
+    """Let ``exc`` carry ``lines`` (warnings, one line each) after those it carries.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error of a job whose result would have carried them.
+    lines : sequence of str
+        The warnings' text, without ``srmat CMD: warning:``.
+    """
+    setattr(exc, CARRIED_WARNINGS_ATTR,
+            [*getattr(exc, CARRIED_WARNINGS_ATTR, ()), *lines])
+
+
+def carried_warnings(exc: BaseException) -> list[str]:
+    """The warnings ``exc`` and the errors it was raised from carry (:func:`carry_warnings`:
+    a job that warned and then failed or stopped), each once, innermost last: what the
+    one line of the error is to follow (:func:`main`; ``srmat grain-size``'s line of one
+    image).
+
+    Examples
+    --------
+    >>> ctrl_c = KeyboardInterrupt()
+    >>> carry_warnings(ctrl_c, ["out of memory at batch size 8: retrying with 4"])
+    >>> try:
+    ...     raise Interrupted("kept") from ctrl_c
+    ... except Interrupted as exc:
+    ...     carried_warnings(exc)
+    ['out of memory at batch size 8: retrying with 4']
+    """
+    return _lines_raised_from(exc, CARRIED_WARNINGS_ATTR)
+
+
+def _lines_raised_from(exc: BaseException, attr: str) -> list[str]:
+    """The lines of attribute ``attr`` (a list of str) of ``exc`` and of the errors it was
+    raised from (``raise ... from``), each once, innermost last: the one walk of
+    :func:`carried_warnings` and :func:`error_notes`."""
+    lines: list[str] = []
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        add_new_lines(lines, getattr(link, attr, ()))
+        link = link.__cause__
+    return lines
+
+
+def about_file(path: str | os.PathLike, text: str) -> str:
+    """``text`` about one of several input files, naming it: ``PATH: text``, unless it
+    names the file already (as given, or as pathlib writes it: ``./a.png`` is ``a.png``).
+    The one rule of an error (:func:`naming_file`) and a warning about one file
+    (``srmat grain-size``'s image).
+
+    Examples
+    --------
+    >>> about_file("./a.png", "mask is too small")
+    './a.png: mask is too small'
+    >>> about_file("./a.png", "a.png: no such file or directory")
+    'a.png: no such file or directory'
+    """
+    if any(name in text for name in {str(path), str(Path(path))}):
+        return text
+    return f"{path}: {text}"
 
 
 #: What a command's line adds when its job's output was already complete (nothing done).
@@ -710,11 +791,10 @@ def naming_file(path: str | os.PathLike,
     try:
         yield
     except only as exc:
-        # named already as given or as pathlib writes it ("./a.png" is "a.png")
-        names = {str(path), str(Path(path))}
-        if exc.args and isinstance(exc.args[0], str) and not any(
-                name in exc.args[0] for name in names):
-            _reword(exc, lambda text: f"{path}: {text}")
+        if exc.args and isinstance(exc.args[0], str):
+            text = exc.args[0]
+            if about_file(path, text) != text:  # not named already
+                _reword(exc, lambda text: f"{path}: {text}")
         raise
 
 
@@ -1049,12 +1129,14 @@ def _command(argv: Sequence[str] | None) -> int:
             raise
         return 141  # the reader of stdout is gone (`| head`): quietly, like other tools
     except KeyboardInterrupt as exc:  # Ctrl-C, or a job stopped on request (Interrupted)
+        tell_carried_warnings(where(), exc)
         if args.debug:
             raise
         print(interrupted_line(where(), exc), file=sys.stderr)
         _tell_notes(where(), exc)
         return EXIT_INTERRUPTED
     except Exception as exc:  # every error is one line (tracebacks with --debug)
+        tell_carried_warnings(where(), exc)
         if args.debug:
             raise
         print(error_line(where(), exc), file=sys.stderr)
@@ -1163,13 +1245,15 @@ def error_notes(exc: BaseException) -> list[str]:
     ...     error_notes(exc)
     ['the dask cluster also failed to close: gone']
     """
-    notes: list[str] = []
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        notes += [n for n in getattr(exc, "__notes__", ()) if n not in notes]
-        exc = exc.__cause__
-    return notes
+    return _lines_raised_from(exc, "__notes__")
+
+
+def tell_carried_warnings(where: str, exc: BaseException) -> None:
+    """Print the warnings ``exc`` carries (:func:`carried_warnings`: its job warned and
+    then failed or stopped), a warning line each: before the line of the error or the
+    interrupt, as they came before it."""
+    for text in carried_warnings(exc):
+        print(warning_line(where, text), file=sys.stderr)
 
 
 def _tell_notes(where: str, exc: BaseException) -> None:

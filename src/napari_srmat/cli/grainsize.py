@@ -10,7 +10,9 @@ from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     UserError,
+    about_file,
     add_new_lines,
+    carried_warnings,
     check_mask_fits,
     command_error_message,
     error_line,
@@ -187,13 +189,13 @@ def _run(args: argparse.Namespace) -> int:
         if error is not None:
             line, message, user = error
             if args.scheduler is not None:  # told as they happen without a cluster
-                print(line, file=sys.stderr)
+                _tell_failure(warnings, line)
             errors.append({"path": str(path), "error": message})
             internal = internal or not user
             continue
         rows.append(row)
         for w in warnings:
-            print(warning_line("srmat grain-size", f"{path}: {w}"), file=sys.stderr)
+            print(warning_line("srmat grain-size", about_file(path, w)), file=sys.stderr)
         if field is not None:
             fields.append(field)
     # images that could not be measured do not cost the others their results: the good
@@ -287,7 +289,7 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
             mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
             pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
             inference_scale=args.inference_scale, threshold=args.threshold,
-        ), quiet=args.json or args.scheduler is not None, warnings=told)
+        ), quiet=args.json or args.scheduler is not None, warnings=told, about=path)
         # what reading the file told, in the image's row (once: a non-square note is there)
         res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
         add_new_lines(res.warnings, told)
@@ -301,12 +303,15 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
 
 def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     """:func:`_measure_one`, with an error of this image returned instead of raised:
-    ``(row, warnings, field, None)`` or ``(None, [], None, (line, message, user))``: the
-    line printed (:func:`napari_srmat.cli.error_line`), the message and whether the error
-    is the user's.
+    ``(row, warnings, field, None)`` or ``(None, warnings, None, (line, message, user))``:
+    the warnings its run told before it failed (:func:`napari_srmat.cli.carried_warnings`,
+    naming the image), the line printed (:func:`napari_srmat.cli.error_line`), the
+    message and whether the error is the user's.
 
-    Without a cluster the error is printed at once (one line naming the image), so that
-    the user sees it while the other images are measured. ``--debug`` raises it.
+    Without a cluster the warnings and the error are printed at once (one line each,
+    naming the image), so that the user sees them while the other images are measured;
+    on a cluster's worker they are returned, for the client to print (the worker's
+    stderr is not the user's). ``--debug`` raises the error.
     """
     from ..errors import is_user_error
 
@@ -315,10 +320,17 @@ def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
-        line = error_line("srmat grain-size", exc)
+        line, told = error_line("srmat grain-size", exc), carried_warnings(exc)
         if args.scheduler is None:
-            print(line, file=sys.stderr)
-        return None, [], None, (line, command_error_message(exc), is_user_error(exc))
+            _tell_failure(told, line)
+        return None, told, None, (line, command_error_message(exc), is_user_error(exc))
+
+
+def _tell_failure(warnings: list[str], line: str) -> None:
+    """Print the warnings of an image that could not be measured, then its error line."""
+    for w in warnings:
+        print(warning_line("srmat grain-size", w), file=sys.stderr)
+    print(line, file=sys.stderr)
 
 
 def _measure_remote(args, key, item) -> tuple:
