@@ -20,7 +20,7 @@ programs write), and the synthetic micrographs (RGB and ``rgb=False``, defaults,
 
 Measured per copy, at the estimator's first level (every image here is <= ACF_WINDOW):
 the half-length ``h`` (``grainsize._acf_half_length``), the sharpness
-(``grainsize._window_sharpness``), and the scale ``choose_inference_scale`` picks.
+(``grainsize.window_sharpness``), and the scale ``choose_inference_scale`` picks.
 "Before" uses ``ACF_TO_INTERCEPT`` for every copy; "after" applies the candidate fix
 analytically; "library" is what ``automatic_inference_scale`` returns
 (``library_grey_est_over_fixed``: 1 / k while the package has no grey factor, 1 with it).
@@ -95,10 +95,10 @@ def _as_file(rgb8: np.ndarray, mode: str) -> np.ndarray:
 def _copy(img: np.ndarray) -> dict:
     """Half-length, sharpness and colourfulness of one float copy."""
     from napari_srmat.edges.data import colourfulness, to_model_image
-    from napari_srmat.grainsize import _acf_half_length, _float_image, _window_sharpness
+    from napari_srmat.grainsize import _acf_half_length, _float_image, window_sharpness
 
     a = _float_image(img)
-    return {"h": _acf_half_length(a), "sharp": _window_sharpness(a),
+    return {"h": _acf_half_length(a), "sharp": window_sharpness(a),
             "colourful": colourfulness(to_model_image(a)), "shape": a.shape[:2]}
 
 

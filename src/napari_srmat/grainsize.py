@@ -103,6 +103,7 @@ __all__ = [
     "measure_grain_size_job",
     "estimate_intercept_px",
     "estimate_sharpness",
+    "window_sharpness",
     "choose_inference_scale",
     "automatic_inference_scale",
     "resample",
@@ -1052,11 +1053,35 @@ def estimate_sharpness(image: Any, *, window: int = ACF_WINDOW) -> float | None:
     >>> estimate_sharpness(resample(img, 4)) < MIN_NATIVE_SHARPNESS
     True
     """
-    return _window_sharpness(_central_window(_image_array(image), window))
+    return window_sharpness(_central_window(_image_array(image), window))
 
 
-def _window_sharpness(a: np.ndarray) -> float | None:
-    """:func:`estimate_sharpness` of a window already read."""
+def window_sharpness(a: np.ndarray) -> float | None:
+    """:func:`estimate_sharpness` of a whole array already in memory: ``D(1) / D(2)``.
+
+    The one sharpness rule, for callers that choose their own windows (the rescan
+    planner's focus of each block, ``napari_srmat.sr.rescan``).
+
+    Parameters
+    ----------
+    a : ndarray
+        ``(H, W)`` or ``(H, W, C)`` (channels averaged), any real dtype; values as given.
+
+    Returns
+    -------
+    float or None
+        ``None`` for an array under 3 px on a side or whose pixels 2 apart never differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(window_sharpness(np.random.default_rng(0).random((64, 64))), 1)  # noise
+    1.0
+    >>> round(window_sharpness(np.add.outer(np.arange(8.0), np.arange(8.0))), 2)  # a ramp
+    0.25
+    >>> window_sharpness(np.ones((8, 8))) is None
+    True
+    """
     if a.ndim == 3:
         a = a.mean(axis=2)
     if min(a.shape) < 3:
@@ -1116,7 +1141,7 @@ def _automatic_scale(arr: Any, stop: StopToken | None = None
     estimate = _intercept_estimate(arr, ACF_WINDOW, first=window, stop=stop)
     if stop is not None and stop.stop_requested:
         return None
-    sharpness = _window_sharpness(window)
+    sharpness = window_sharpness(window)
     note = None
     if too_few_grains(arr.shape, estimate):
         note, estimate = _not_enough_image(arr.shape, estimate), None

@@ -570,11 +570,11 @@ def _block_focus(lum: np.ndarray, roi_px: int, structured: np.ndarray
     """:func:`block_focus`, and the sharp level it is relative to (the
     :data:`FOCUS_LEVEL_QUANTILE` quantile of the structured blocks' sharpness; NaN when
     none has one)."""
-    from ..grainsize import _window_sharpness
+    from ..grainsize import window_sharpness
 
     sharpness = np.full(structured.shape, np.nan)
     for j, i in zip(*np.nonzero(structured)):
-        s = _window_sharpness(lum[j * roi_px:(j + 1) * roi_px, i * roi_px:(i + 1) * roi_px])
+        s = window_sharpness(lum[j * roi_px:(j + 1) * roi_px, i * roi_px:(i + 1) * roi_px])
         if s is not None:
             sharpness[j, i] = s
     known = sharpness[np.isfinite(sharpness)]
