@@ -504,3 +504,54 @@ def test_standards_e112_p_over_crossings_is_heyn_line_ends_json():
                                             val["as_drawn"]["min"], val["as_drawn"]["max"]),
                            strict=True):
         assert _quotes(cell, value), (cell, value)
+
+
+def test_lattice_rows_and_columns_paragraph_is_lattice_line_orientation_json():
+    # docs/grain_size.md "Rows and columns are not random lines on the lattice" quotes
+    # studies/lattice_line_orientation.py and default_field_specimen.py's square coverage
+    text = " ".join(_page("grain_size.md").split())
+    study = _result("studies/results/lattice_line_orientation.json")
+    lat, poi = study["summary"]["lattice"], study["summary"]["poisson"]
+    cov = _result("studies/results/default_field_specimen.json")["summary"]
+    n = r"([0-9.]+)"
+    m = re.search(rf"failed on the generator's lattice alone: {n} % \(Poisson layout {n} %, "
+                  rf"Voronoi maps {n} %\)\. .* reads ℓ̄ {n} % longer than 5000 random lines "
+                  rf"on the lattice \(ratio {n}, 95 % interval {n}-{n} over (\d+) maps, .* "
+                  rf"and {n} % on the Poisson layout \({n}\)", text)
+    assert m, "the measured ratios are not where the test looks"
+    g = [float(v) for v in m.groups()]
+    assert g[:3] == [cov[k]["all"]["square"]["coverage_pct"]
+                     for k in ("lattice", "poisson", "voronoi")]
+    ratio = lat["measured_ratio"]
+    assert g[3] == pytest.approx(100 * (ratio["mean"] - 1), abs=0.05)
+    assert g[4:7] == pytest.approx([ratio["mean"], *ratio["ci95"]], abs=5e-4)
+    assert g[7] == ratio["n"]
+    assert g[8] == pytest.approx(100 * (poi["measured_ratio"]["mean"] - 1), abs=0.05)
+    assert g[9] == pytest.approx(poi["measured_ratio"]["mean"], abs=5e-4)
+    m = re.search(rf"\({n} % and {n} % of the boundary length in the 15° bins from 0° and "
+                  rf"from 90°, where a flat rose has {n} %; Poisson layout {n} and {n} %\) and "
+                  rf"predicts a ratio of {n} \(Poisson layout {n}\): {n} % of the lattice's "
+                  rf"measured ln ratio\. The rest, \+{n} % on the lattice \(95 % interval "
+                  rf"{n}-{n} %\) and \+{n} % on the Poisson layout", text)
+    assert m, "the rose's prediction is not where the test looks"
+    g = [float(v) for v in m.groups()]
+    bins = len(lat["rose"])
+    assert g[:5] == pytest.approx([100 * lat["rose"][0], 100 * lat["rose"][bins // 2],
+                                   100 / bins, 100 * poi["rose"][0],
+                                   100 * poi["rose"][bins // 2]], abs=0.05)
+    assert g[5:7] == pytest.approx([lat["predicted_ratio"]["mean"],
+                                    poi["predicted_ratio"]["mean"]], abs=5e-4)
+    share = study["expectations"]["E2"]["share_of_log_ratio_predicted"]
+    assert g[7] == pytest.approx(100 * share, abs=0.5)
+    assert g[8:11] == pytest.approx([100 * lat["log_diff"]["mean"],
+                                     *(100 * v for v in lat["log_diff"]["ci95"])], abs=0.05)
+    assert g[11] == pytest.approx(100 * poi["log_diff"]["mean"], abs=0.05)
+    checks = study["method_check"]
+    m = re.search(rf"rows and columns read ℓ̄ {n} % short of the exact value and random "
+                  rf"lines {n}-{n} % short", text)
+    assert m, "the counting check is not where the test looks"
+    grid = [100 * (1 - c["counting"]["grid_over_exact"]) for c in checks]
+    rnd = [100 * (1 - c["counting"]["random_over_exact"]) for c in checks]
+    assert all(float(m.group(1)) == pytest.approx(v, abs=0.05) for v in grid)
+    assert float(m.group(2)) == pytest.approx(min(rnd), abs=0.05)
+    assert float(m.group(3)) == pytest.approx(max(rnd), abs=0.05)
