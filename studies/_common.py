@@ -269,6 +269,17 @@ def benchmark_result(file: str, variant: str, tta: str = "none") -> dict:
     return json.loads((BENCHMARKS / file).read_text())["results"][f"{variant}/{tta}"]
 
 
+def load_fold_model(work: Path, k: int, variant: str = "plain"):
+    """The final EMA boundary model of fold ``k`` of ``variant`` in a
+    ``benchmarks/cv_uaed.py`` run folder ``work`` (``WORK/VARIANT/fold-K/run``);
+    ``benchmarks/`` is put on ``sys.path`` for ``cv_uaed``."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    from cv_uaed import load_final_ema
+
+    return load_final_ema(work / variant / f"fold-{k}" / "run")
+
+
 def no_options(doc: str | None) -> None:
     """The command line of a study that takes no options: ``--help`` prints what it does
     and exits, any argument is refused (``--help`` used to start the study and overwrite

@@ -47,7 +47,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, fold_models_args, paired_with_means, save
+from _common import DATA, fold_models_args, load_fold_model, paired_with_means, save
 
 EXPLORE_ALPHAS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: The blend tested by the decision, fixed from the seed-8 exploration before any seed-9
@@ -95,14 +95,11 @@ def fold_maps(work: Path, folds, samples, alpha: float) -> dict:
     """Out-of-fold maps of every region (TTA none), adapted with ``alpha``."""
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from cv_uaed import load_final_ema
-
     torch.set_num_threads(1)
     by_name = {s.name: s for s in samples}
     probs = {}
     for k, names in enumerate(folds):
-        model = load_final_ema(work / "plain" / f"fold-{k}" / "run")
+        model = load_fold_model(work, k)
         if alpha > 0:
             net = adapted_net(model.net, alpha)
             model._inference_net = lambda net=net: net  # the blended, unfolded copy

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, FOLD_MODELS_C, HEYN, gt_intercept, save
+from _common import DATA, FOLD_MODELS_C, HEYN, gt_intercept, load_fold_model, save
 
 TILES = (256, 512)
 OVERLAP = 32
@@ -55,9 +55,6 @@ def main(argv=None) -> int:
     from napari_srmat.io import read_image, read_mask, to_float01
     from napari_srmat.metrics.edges import EdgeHistogram
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from cv_uaed import load_final_ema
-
     torch.set_num_threads(1)
     folds = json.loads((args.work / "folds.json").read_text())
     paths = {p.stem: p for split in ("train", "val")
@@ -70,7 +67,7 @@ def main(argv=None) -> int:
     seconds = {w: 0.0 for w in ways}
     t_start = time.time()
     for k, names in enumerate(folds):
-        model = load_final_ema(args.work / "plain" / f"fold-{k}" / "run")
+        model = load_fold_model(args.work, k)
         for name in names:
             path = paths[name]
             mask = read_mask(path.parent.parent / "masks" / path.name)

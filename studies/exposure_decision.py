@@ -32,7 +32,6 @@ Writes studies/results/exposure_decision.json.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from _common import (
     DATA,
     better_by_more_than_one_std,
     fold_models_args,
+    load_fold_model,
     paired_with_means,
     save,
 )
@@ -55,14 +55,11 @@ def fold_maps(work: Path, folds, samples, normalise: bool) -> tuple[dict, dict]:
 
     from napari_srmat.edges.data import EXPOSURE_TARGET, bright_level
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from cv_uaed import load_final_ema
-
     torch.set_num_threads(1)
     by_name = {s.name: s for s in samples}
     probs, levels = {}, {}
     for k, names in enumerate(folds):
-        model = load_final_ema(work / "plain" / f"fold-{k}" / "run")
+        model = load_fold_model(work, k)
         for name in names:
             image = by_name[name].image
             levels[name] = bright_level(image)

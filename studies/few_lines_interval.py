@@ -219,7 +219,8 @@ def fields(seeds: dict) -> tuple[list[dict], dict]:
     return rows, skipped
 
 
-def _arrays(rows: list[dict]) -> dict[str, np.ndarray]:
+def as_columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """The rows (dicts with the same keys) as one array per key."""
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -320,7 +321,7 @@ def adopt(new: dict, old: dict) -> tuple[bool, list[str]]:
 def main() -> None:
     out: dict = {}
     rows, skipped = fields(SEEDS["selection"])
-    a = _arrays(rows)
+    a = as_columns(rows)
     chosen, report = select(a)
     rules = candidates()
     sel = regimes(a) | bands(a) | breakdown(a)
@@ -330,7 +331,7 @@ def main() -> None:
                         "today": table(a, today, sel), "chosen_table": table(a, rules[chosen], sel)}
     print("chosen on selection:", chosen, report[chosen])
     rows, skipped = fields(SEEDS["confirmation"])
-    a = _arrays(rows)
+    a = as_columns(rows)
     sel = regimes(a) | bands(a) | breakdown(a)
     old, new = table(a, today, sel), table(a, rules[chosen], sel)
     ok, fails = adopt({k: new[k] for k in regimes(a)}, {k: old[k] for k in regimes(a)})

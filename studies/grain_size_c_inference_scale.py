@@ -49,6 +49,7 @@ from _common import (
     HEYN,
     gt_intercept,
     inference_scale_suffix,
+    load_fold_model,
     q,
     save,
     scan_of,
@@ -62,14 +63,7 @@ LINES = 200
 TWO_PASS_C = FOLD_MODELS_C
 
 
-def _load_fold_model(work: Path, k: int, variant: str):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from cv_uaed import load_final_ema
-
-    return load_final_ema(work / variant / f"fold-{k}" / "run")
-
-
-def _intercepts_by_c(prob: np.ndarray) -> list[float | None]:
+def intercepts_by_c(prob: np.ndarray) -> list[float | None]:
     """ℓ̄ (px at the map's scale) of c x Otsu for every c of the grid."""
     from napari_srmat.edges.thresholds import _otsu
     from napari_srmat.metrics.heyn import measure_intercepts
@@ -139,7 +133,7 @@ def measure_inputs(model, image: np.ndarray, truth_px: float) -> list[dict]:
                 prob = np.asarray(predict_boundaries(x, model, tile=MODEL_TILE,
                                                      overlap=MODEL_OVERLAP)[0], np.float32)
                 by_scale[f"{s:g}"] = [None if v is None else v / (u * s)
-                                      for v in _intercepts_by_c(prob)]
+                                      for v in intercepts_by_c(prob)]
             return by_scale[f"{s:g}"]
 
         for s in sorted(set(policies.values())):
@@ -362,7 +356,7 @@ def main(argv=None) -> int:
         if not (meta.is_file() and json.loads(meta.read_text()).get("done")):
             unfinished.append(k)  # still training: its weights are not the final ones
             continue
-        model = _load_fold_model(args.work, k, args.variant)
+        model = load_fold_model(args.work, k, args.variant)
         for name in todo:
             img_path = paths[name]
             mask = read_mask(img_path.parent.parent / "masks" / img_path.name)

@@ -24,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 from _common import DATA, gt_intercept, q, save, tbm_pairs
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+from napari_srmat.channels import LUMA_WEIGHTS
+
+LUMA = np.array(LUMA_WEIGHTS, np.float32)
 BRIGHT_FIELD_SEEDS = (1, 2, 3, 4, 5)
 UNSPLIT_SCANS = [f"scan_{n}.jpg" for n in range(32, 43)] + [f"extra_{n}.jpg"
                                                              for n in range(10)]

@@ -12,8 +12,8 @@ neither), as the ACF calibration of ``studies/grain_size_scale.py`` used them: r
 by 0.5, 0.7, 1, 1.4, 2, 2.8 and 4 (``grainsize.resample``, bilinear, anti-aliased when
 shrinking). Grey = the file a metallurgist saves: the 8-bit RGB region converted by PIL
 (``Image.convert("L")``, ITU-R 601 luma ``(299 R + 587 G + 114 B) / 1000``, rounded; the
-project has no RGB-to-grey rule of its own for files, and ``synth._to_grey`` and
-``audit.detector._luminance`` use the same weights), read as the io layer reads a grey
+project has no RGB-to-grey rule of its own for files; its computations' luminance uses
+the same weights, ``channels.LUMA_WEIGHTS``), read as the io layer reads a grey
 PNG, then resampled. Also the same grey as an RGB file of three equal channels (what many
 programs write), and the synthetic micrographs (RGB and ``rgb=False``, defaults, seeds
 0-9, 256 px; report only).

@@ -6,7 +6,7 @@ max(r, c)``: :func:`napari_srmat.metrics.standards.floored_relative_half` throug
 :func:`napari_srmat.grainsize.sampling_log_terms`, used here as the package uses it).
 
 Part ``reproduce``: both studies' grid fields, re-run with their own code (heyn's
-``_grid_fields``, few_lines' ``fields`` on its confirmation seeds), their P < 25 band
+``grid_fields``, few_lines' ``fields`` on its confirmation seeds), their P < 25 band
 broken down by structure kind, lines per axis and grain spacing, and, per design (spacing,
 crop side, lines per axis; few_lines records no side, so its two sides are one design),
 the fields of P < 25 from designs whose median P is >= 25 against all fields of those
@@ -267,12 +267,12 @@ def reproduce() -> dict:
     heyn = []
     for h in hc.SPACINGS:
         for s in hc.STRUCTURE_SEEDS:
-            for r in hc._grid_fields(thinned_boundaries(hc.SHAPE, h, s), rng):
+            for r in hc.grid_fields(thinned_boundaries(hc.SHAPE, h, s), rng):
                 lo, hi, t = r["package"]
                 heyn.append({"kind": "isotropic", "h": h, "side": r["side"],
                              "k": r["n_lines"], "P": r["count"], "field": lo <= t <= hi})
     fields, _ = fl.fields(fl.SEEDS["confirmation"])
-    a = fl._arrays(fields)
+    a = fl.as_columns(fields)
     cov, _ = fl.evaluate(a, fl.today)
     few = [{"kind": str(a["kind"][i]), "h": int(a["h"][i]), "k": int(a["n_lines"][i]),
             "P": float(a["count"][i]), "field": bool(cov[i]), "side": 0}

@@ -149,7 +149,7 @@ def _fields(mask: np.ndarray, reference: float, truth: float) -> list[dict]:
     return out
 
 
-def _grid_fields(mask: np.ndarray, rng: np.random.Generator) -> list[dict]:
+def grid_fields(mask: np.ndarray, rng: np.random.Generator) -> list[dict]:
     """Grid fields: squares cut at random places, n + n grid lines each, against a grid
     line through every pixel row and column of the same square."""
     from napari_srmat.metrics.heyn import measure_intercepts
@@ -210,7 +210,7 @@ def main() -> None:
                                "isotropic_mean_intercept_px": round(length / changes, 3),
                                "reference_mean_intercept_px": round(ref.mean_intercept_px, 3)})
             rows += _fields(mask, ref.mean_intercept_px, length / changes)
-            grid += _grid_fields(mask, rng)
+            grid += grid_fields(mask, rng)
     summary = {key: _summary(rows, key) for key in (*RULES, "whole_vs_isotropic")}
     summary["fields_with_r_0"] = sum(r["r"] == 0 for r in rows)
     grid_summary = {key: _summary(grid, key, GRID_N_LINES, "per axis") for key in RULES}

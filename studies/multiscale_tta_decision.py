@@ -39,9 +39,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, better_by_more_than_one_std, gt_intercept, save, scan_of
+from _common import DATA, better_by_more_than_one_std, gt_intercept, load_fold_model, save, scan_of
 from _common import paired_with_means as _paired
-from grain_size_c_inference_scale import C_GRID, _intercepts_by_c, _load_fold_model
+from grain_size_c_inference_scale import C_GRID, intercepts_by_c
 
 #: Relative scales of the multi-scale mode (RCF's evaluation scales).
 SCALES = (0.5, 1.0, 1.5)
@@ -86,7 +86,7 @@ def measure_repetition(work: Path) -> list[dict]:
         todo = [n for n in names if n not in done]
         if not todo:
             continue
-        model = _load_fold_model(work, k, "plain")
+        model = load_fold_model(work, k)
         for name in todo:
             path = paths[name]
             mask = read_mask(path.parent.parent / "masks" / path.name)
@@ -99,7 +99,7 @@ def measure_repetition(work: Path) -> list[dict]:
             for mode, prob in maps.items():
                 hist = EdgeHistogram()
                 hist.update(prob, mask)
-                rec[mode] = {"px_by_c": _intercepts_by_c(prob),
+                rec[mode] = {"px_by_c": intercepts_by_c(prob),
                              "hist_pos": hist.pos.tolist(), "hist_neg": hist.neg.tolist()}
             records.append(rec)
             tmp = cache.with_suffix(".partial")

@@ -168,7 +168,7 @@ def measure_run(label: str, work: Path, report: str) -> dict:
     """One repetition: the estimate-scale reading of every candidate region by its fold
     model."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from three_arm_oof import _report, fold_models
+    from three_arm_oof import fold_models, report_or_c
 
     from napari_srmat.io import read_grey_or_rgb_float
 
@@ -176,7 +176,7 @@ def measure_run(label: str, work: Path, report: str) -> dict:
     index = {n: i for i, n in enumerate(data["names"])}
     paths = {Path(img).stem: img for _, img, _ in tbm_pairs()}
     alts: list[dict | None] = [None] * len(data["names"])
-    for _, names, _, model in fold_models(work, _report(report)):
+    for _, names, _, model in fold_models(work, report_or_c(report)):
         for n in names:
             s = estimate_scale(data["rows"][index[n]])
             if s is None:

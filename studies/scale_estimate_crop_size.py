@@ -50,7 +50,9 @@ def _crops(img: np.ndarray, side: int):
         yield img[y:y + side, x:x + side]
 
 
-def _check(img):
+def estimate_and_warning(img) -> tuple[float | None, bool]:
+    """The autocorrelation estimate of ℓ̄ of ``img`` and whether the native-scale check
+    warns on it."""
     from napari_srmat.grainsize import NativeScale, _automatic_scale, estimate_intercept_px
 
     est = estimate_intercept_px(img)
@@ -59,13 +61,13 @@ def _check(img):
 
 
 def _crop_rows(img: np.ndarray, true_px: float, kind: str) -> list[dict]:
-    full, full_warned = _check(img)
+    full, full_warned = estimate_and_warning(img)
     rows = []
     for side in SIDES:
         if side >= min(img.shape[:2]):
             break
         for crop in _crops(img, side):
-            est, warned = _check(crop)
+            est, warned = estimate_and_warning(crop)
             ratio = est / full
             rows.append({"kind": kind, "side": side, "true_grains": side / true_px,
                          "est_grains": side / est, "ratio": ratio,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 from _common import no_options, save, tbm_pairs
-from scale_estimate_crop_size import OFF_FACTOR, _check
+from scale_estimate_crop_size import OFF_FACTOR, estimate_and_warning
 
 SIDES = {"tbm": (32, 48, 64, 96, 128), "tbm_x4_up": (128, 192, 256, 384, 512)}
 PLACES = (0.0, 0.5, 1.0)
@@ -32,7 +32,7 @@ PLACES = (0.0, 0.5, 1.0)
 def _rows(img: np.ndarray, kind: str) -> list[dict]:
     from napari_srmat.grainsize import MIN_JUDGED_GRAINS, judged_side
 
-    full, full_warned = _check(img)
+    full, full_warned = estimate_and_warning(img)
     n = img.shape[0]
     rows = []
     for side in SIDES[kind]:
@@ -40,7 +40,7 @@ def _rows(img: np.ndarray, kind: str) -> list[dict]:
             o = round((n - side) * f)
             for shape, crop in (("strip", img[o:o + side]), ("strip", img[:, o:o + side]),
                                 ("square", img[o:o + side, o:o + side])):
-                est, warned = _check(crop)
+                est, warned = estimate_and_warning(crop)
                 if est is None:
                     continue
                 ratio = est / full

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, ROOT, save
+from _common import DATA, ROOT, load_fold_model, save
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -93,7 +93,7 @@ def identical_scans() -> list[list[str]]:
 
 def judge(out_root: Path, work: str, variant: str, samples: dict, scans: dict) -> dict:
     """Per rule: out-of-fold per-image error on PNG regions and on their JPEG scan crops."""
-    from cv_uaed import _oof_maps, load_final_ema
+    from cv_uaed import _oof_maps
 
     from napari_srmat.edges.thresholds import InterceptTable
 
@@ -104,7 +104,7 @@ def judge(out_root: Path, work: str, variant: str, samples: dict, scans: dict) -
     png, _ = _oof_maps(folder, variant, folds, "none")
     jpg = {}
     for k, fold in enumerate(folds):
-        model = load_final_ema(folder / variant / f"fold-{k}" / "run")
+        model = load_fold_model(folder, k, variant)
         for n in fold:
             x = scan_crop(scans, n).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
             jpg[n] = model.predict(x, gain=1.0)[0][0, 0]  # crops: as stored, no gain

@@ -53,6 +53,7 @@ from _common import (
     SPLITS,
     better_by_more_than_one_std,
     gt_intercept,
+    load_fold_model,
     paired_with_means,
     save,
     scan_of,
@@ -110,9 +111,6 @@ def provenance_scale(image: np.ndarray, factor: int) -> float:
 
 def measure_run(work: Path, cache: Path, inputs: dict) -> list[dict]:
     """Both policies on both arms for every region, by its out-of-fold model."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from cv_uaed import load_final_ema
-
     from napari_srmat.edges.infer import BoundaryModel
     from napari_srmat.grainsize import measure_grain_size
     from napari_srmat.io import read_mask
@@ -122,7 +120,7 @@ def measure_run(work: Path, cache: Path, inputs: dict) -> list[dict]:
     folds = json.loads((work / "folds.json").read_text())
     rows = []
     for k, names in enumerate(folds):
-        base = load_final_ema(work / "plain" / f"fold-{k}" / "run")
+        base = load_fold_model(work, k)
         model = BoundaryModel(base.net, base.config, tta="none", threshold_rule="otsu_scaled",
                               threshold_params={"c": c_of[k]})
         for name in names:

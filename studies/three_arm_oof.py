@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, paired_with_means, save, tbm_pairs
+from _common import RESULTS, load_fold_model, paired_with_means, save, tbm_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = ROOT / "docs" / "images" / "three_arm_oof.png"
@@ -47,9 +47,6 @@ VARIANT = "plain"
 def fold_models(work: Path, report: Path | float):
     """The fold models of one cv_uaed run at their cross-fitted ``otsu_scaled`` c (read
     from the run's benchmark JSON), or at one given c for every fold."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from cv_uaed import load_final_ema
-
     from napari_srmat.edges.infer import BoundaryModel
 
     folds = json.loads((work / "folds.json").read_text())
@@ -59,13 +56,15 @@ def fold_models(work: Path, report: Path | float):
         rules = json.loads(report.read_text())["results"][f"{VARIANT}/none"]["rules"]
         params = rules["otsu_scaled"]["params_per_fold"]
     for k, names in enumerate(folds):
-        base = load_final_ema(work / VARIANT / f"fold-{k}" / "run")
+        base = load_fold_model(work, k, VARIANT)
         yield k, names, params[k]["c"], BoundaryModel(
             base.net, base.config, tta="none", threshold_rule="otsu_scaled",
             threshold_params={"c": params[k]["c"]})
 
 
-def _report(text: str) -> Path | float:
+def report_or_c(text: str) -> Path | float:
+    """A ``--run`` value's second part: one c for every fold (a number) or the path of
+    the run's benchmark JSON (its cross-fitted c per fold)."""
     try:
         return float(text)
     except ValueError:
@@ -195,7 +194,7 @@ def main(argv=None) -> int:
              for label, rest in (spec.split("=", 1) for spec in args.run)]
     for label, work, report in specs:
         print(f"run {label}", file=sys.stderr)
-        result, fold_of, c_of = measure_run(Path(work), _report(report))
+        result, fold_of, c_of = measure_run(Path(work), report_or_c(report))
         merged.append(result)
         folds = per_fold(result, fold_of)
         hr = folds["HR (native region)"]
@@ -217,7 +216,7 @@ def main(argv=None) -> int:
     if args.sr_lr_at_scale_1:
         for label, work, report in specs:
             print(f"run {label}, SR(LR) at inference scale 1", file=sys.stderr)
-            result, fold_of, _ = measure_run(Path(work), _report(report), sr_of_native=None,
+            result, fold_of, _ = measure_run(Path(work), report_or_c(report), sr_of_native=None,
                                              sr_lr_inference_scale=1.0)
             folds = per_fold(result, fold_of)
             hr = folds["HR (native region)"]

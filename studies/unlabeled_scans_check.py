@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, FOLD_MODELS_C, HEYN, ROOT, q, save, spearman
+from _common import DATA, FOLD_MODELS_C, HEYN, ROOT, load_fold_model, q, save, spearman
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -82,7 +82,7 @@ def model_intercept(model, rgb: np.ndarray) -> float | None:
 
 
 def main(argv=None) -> int:
-    from cv_uaed import file_digest, load_final_ema, unlabeled_scans
+    from cv_uaed import file_digest, unlabeled_scans
     from scan_crops_domain import TEST_SCANS
 
     from napari_srmat.edges import load_boundary_model
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     folds = json.loads((args.work / "folds.json").read_text())
     fold_of = {scan_id(n): k for k, names in enumerate(folds) for n in names}
     shipped = load_boundary_model(device="cpu")
-    models = [load_final_ema(args.work / args.variant / f"fold-{k}" / "run")
+    models = [load_fold_model(args.work, k, args.variant)
               for k in range(len(folds))]
     scans_dir = DATA.parent / "scans"
     labelled = sorted(fold_of, key=int)

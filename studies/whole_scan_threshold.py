@@ -45,7 +45,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import DATA, ROOT, better_by_more_than_one_std, paired_with_means, save
+from _common import (
+    DATA,
+    ROOT,
+    better_by_more_than_one_std,
+    load_fold_model,
+    paired_with_means,
+    save,
+)
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -99,7 +106,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from cv_uaed import list_images, load_final_ema
+    from cv_uaed import list_images
     from scan_crops_domain import load_scan, scan_crop
 
     from napari_srmat.edges import predict_boundaries
@@ -115,7 +122,7 @@ def main(argv=None) -> int:
     maps = {arm: {} for arm in ARMS[:2]}
     scan_otsu, scan_maps = {}, {}
     for k, fold in enumerate(folds):
-        model = load_final_ema(work / "plain" / f"fold-{k}" / "run")
+        model = load_fold_model(work, k)
         for scan in sorted({n.split("-")[0] for n in fold}):
             prob, _ = predict_boundaries(load_scan(scans, scan)[..., :3], model)
             prob = np.asarray(prob, np.float32)
