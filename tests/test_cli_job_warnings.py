@@ -313,3 +313,63 @@ def test_a_jobs_error_event_is_the_commands_error_line(mask_png, capsys, monkeyp
     told = [line for line in err.splitlines() if JOB_ERROR in line]
     assert told == [f"srmat info: error: {JOB_ERROR} (the rest was read)"]
     assert JOB_ERROR not in out
+
+
+def _job_warning_then(monkeypatch, module: str, name: str, result) -> None:
+    """Make ``module.name`` (a job) yield the fall-back warning and return ``result``."""
+    import importlib
+
+    def job(*args, **kwargs):
+        yield Log(FALLBACK, level="warning")
+        return result
+
+    monkeypatch.setattr(importlib.import_module(module), name, job)
+
+
+def _trained_boundaries():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(best_checkpoint="run/best", best_val_ap=0.5, threshold=0.5,
+                           epochs_done=1, stopped=False, history=[])
+
+
+#: The commands whose ``--json`` runs their job with its progress (not quietly): the
+#: argv (``{png}``, ``{dir}`` and ``{out}`` filled in), the job and what it returns.
+NOT_QUIET_JSON = {
+    "sr train": (["sr", "train", "--synthetic", "1", "--out", "{out}"],
+                 "napari_srmat.sr.train", "train_sr_job",
+                 lambda: {"best": "run/best", "best_psnr": None, "history": []}),
+    "edges train": (["edges", "train", "--data", "{dir}", "--out", "{out}"],
+                    "napari_srmat.edges.train", "train_boundaries_job", _trained_boundaries),
+    "edges pretrain": (["edges", "pretrain", "{png}", "--out", "{out}"],
+                       "napari_srmat.edges.pretrain", "masked_pretrain_job",
+                       lambda: "pretrained"),
+    "edges eval": (["edges", "eval", "--images", "{dir}", "--masks", "{dir}"],
+                   "napari_srmat.edges.evaluate", "evaluate_boundaries_job",
+                   lambda: {"ap": 0.5, "warnings": ["the Heyn figure is withheld"]}),
+    "experiment sr-vs-original": (
+        ["experiment", "sr-vs-original", "--data", "{dir}"],
+        "napari_srmat.studies.sr_vs_original", "run_sr_vs_original_job",
+        lambda: {"original": {"per_image": []}, "sr": {"per_image": []}, "table": ""}),
+    "info": (["info", "{png}", "--verify"], "napari_srmat.io", "verify_image_job",
+             lambda: {"ok": True, "n_blocks": 1, "n_bad": 0, "bad": []}),
+}
+
+
+@pytest.mark.parametrize("command", list(NOT_QUIET_JSON))
+def test_json_commands_list_the_runs_warning_at_the_top(command, mask_png, tmp_path,
+                                                        capsys, monkeypatch):
+    """``srmat sr train``, ``edges train``, ``edges pretrain``, ``edges eval``,
+    ``experiment sr-vs-original`` and ``info --verify`` with ``--json`` printed their
+    job's warnings on stderr but listed them in the JSON only where their result
+    happened to (``edges eval``'s own Heyn warnings: not the job's fall-back), unlike
+    ``srmat demo`` or ``sr run``. Now each lists them in its top-level ``warnings``,
+    after the result's own, once (the one rule, ``cli.print_json_result``)."""
+    argv, module, name, result = NOT_QUIET_JSON[command]
+    own = result().get("warnings", []) if isinstance(result(), dict) else []
+    _job_warning_then(monkeypatch, module, name, result())
+    fill = {"png": str(mask_png), "dir": str(tmp_path), "out": str(tmp_path / "out")}
+    assert main([a.format(**fill) for a in argv] + ["--json"]) == 0
+    out, err = capsys.readouterr()
+    assert _told(err) == [f"srmat {command}: warning: {FALLBACK}"]
+    assert json.loads(out)["warnings"] == [*own, FALLBACK]

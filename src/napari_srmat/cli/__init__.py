@@ -36,7 +36,7 @@ __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", 
            "error_line", "command_error_message", "check_tile_flags", "command_name",
            "missing_action", "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
            "run_cli_job", "add_new_lines", "DeprecatedAlias", "AlreadyCompleteWatch",
-           "add_renamed_option"]
+           "add_renamed_option", "print_json_result"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -905,6 +905,39 @@ def told_warnings() -> Iterator[list[str]]:
         warnings.showwarning = shown
 
 
+def print_json_result(result: Mapping[str, Any]) -> None:
+    """Print a command's ``--json`` object (:func:`print_json`) with the warnings told
+    while the command ran in its top-level ``warnings``: its job's (:func:`run_cli_job`,
+    printed as they came, ``--json`` or not) and Python's (``srmat CMD: warning: ...``),
+    after the result's own ``warnings`` if it has some (``srmat edges eval``'s Heyn
+    figures), each once. The one rule of the commands whose result has no warnings of
+    its own per image or plan (``srmat grain-size``'s rows and ``srmat plan-rescan``'s
+    plan carry theirs: :func:`run_cli_job`'s ``warnings``); :func:`main` collects what is
+    told (:func:`told_warnings`) around every command.
+
+    Parameters
+    ----------
+    result : mapping
+        The command's JSON object.
+
+    Examples
+    --------
+    >>> with told_warnings():
+    ...     import warnings; warnings.warn("the scale  is a guess")
+    ...     print_json_result({"ap": 0.5, "warnings": ["AP from 1 image"]})
+    {
+      "ap": 0.5,
+      "warnings": [
+        "AP from 1 image",
+        "the scale is a guess"
+      ]
+    }
+    """
+    lines = list(result.get("warnings") or [])
+    add_new_lines(lines, _TOLD.get() or [])
+    print_json({**result, "warnings": lines})
+
+
 def check_mask_fits(mask: Any, func: str, **plan: bool) -> None:
     """Refuse a mask file whose measurement does not fit in memory, before any pixel is
     read: the rule of the library's whole-array functions
@@ -1123,7 +1156,8 @@ def _command(argv: Sequence[str] | None) -> int:
         _quiet_pending_task_debris()
     running = _RUNNING_COMMAND.set(where)
     try:
-        return int(args.func(args) or 0)
+        with told_warnings():  # for a --json result's warnings (print_json_result)
+            return int(args.func(args) or 0)
     except BrokenPipeError:
         if args.debug or not _stdout_closed():
             raise

@@ -9,10 +9,9 @@ from . import (
     DEVICE_HELP,
     add_renamed_option,
     pixel_size_arg,
-    print_json,
+    print_json_result,
     run_cli_job,
     seed_arg,
-    told_warnings,
 )
 
 #: Sides (px) of the demo's synthetic micrograph: it is a quick sample, not a benchmark.
@@ -58,13 +57,12 @@ def _run(args: argparse.Namespace) -> int:
     if not DEMO_MIN_SIZE <= args.size <= DEMO_MAX_SIZE:
         raise ValueError(f"--size must be between {DEMO_MIN_SIZE} and {DEMO_MAX_SIZE} px "
                          f"(the demo is a small sample), got {args.size}")
-    with told_warnings() as told:  # the run's warnings: printed, and listed in the JSON
-        report = run_cli_job(run_demo_job(
-            args.out, size=args.size, seed=args.seed, scale=args.scale,
-            pixel_size_um=args.pixel_size_um, device=args.device, steps=steps,
-        ), quiet=args.json)
-    if args.json:
-        print_json({**report, "warnings": told})
+    report = run_cli_job(run_demo_job(
+        args.out, size=args.size, seed=args.seed, scale=args.scale,
+        pixel_size_um=args.pixel_size_um, device=args.device, steps=steps,
+    ), quiet=args.json)
+    if args.json:  # the run's warnings: printed, and listed
+        print_json_result(report)
     else:
         print(f"demo written to {report['output_dir']} (open report.md)")
     return 0

@@ -21,13 +21,12 @@ from . import (
     missing_action,
     naming_file,
     pixel_size_arg,
-    print_json,
+    print_json_result,
     rerun_to_resume,
     run_cli_job,
     seed_arg,
     threshold_arg,
     threshold_rule_arg,
-    told_warnings,
 )
 
 __all__ = ["register"]
@@ -236,7 +235,7 @@ def _train(args: argparse.Namespace) -> int:
               "stopped": res.stopped, "history": res.history,
               "nothing_to_do": bool(complete)}  # as `srmat edges predict --json`
     if args.json:
-        print_json(report)
+        print_json_result(report)
     else:
         print(f"best val AP {res.best_val_ap:.4f} at threshold {res.threshold:.3f}: "
               f"{res.best_checkpoint}"
@@ -266,8 +265,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     path = run_cli_job(masked_pretrain_job(cfg), on_event=lambda ev: losses.append(
         ev.values["loss"]) if getattr(ev, "split", None) == "pretrain" else None)
     if args.json:
-        print_json({"checkpoint": path, "steps": args.train_steps, "images": len(images),
-                    "final_loss": losses[-1] if losses else None})
+        print_json_result({"checkpoint": path, "steps": args.train_steps,
+                           "images": len(images),
+                           "final_loss": losses[-1] if losses else None})
     else:
         n = len(images)
         print(f"pretrained on {n} image{'s' if n != 1 else ''} ({args.train_steps} steps, "
@@ -277,11 +277,6 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    with told_warnings() as told:  # printed as they come, and listed in the JSON
-        return _predict_told(args, told)
-
-
-def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     import dataclasses
 
     import numpy as np
@@ -344,9 +339,8 @@ def _predict_told(args: argparse.Namespace, told: list[str]) -> int:
     scale = (read_marker(out) or {}).get(NATIVE_SCALE_KEY) or {}
     report.update({f.name: scale.get(f.name) for f in dataclasses.fields(NativeScale)
                    if f.name != "warning"})
-    report["warnings"] = list(told)  # as `srmat sr run --json`
-    if args.json:
-        print_json(report)
+    if args.json:  # the warnings printed as they came, listed (as `srmat sr run --json`)
+        print_json_result(report)
     elif not complete:  # (the job said it was complete: nothing was written)
         print(f"wrote {prob_path} and {unc_path}")
     return 0
@@ -364,7 +358,7 @@ def _eval(args: argparse.Namespace) -> int:
         device=args.device,
     ))
     if args.json:
-        print_json(report)
+        print_json_result(report)
     else:
         keys = ("ap", "roc_auc", "f1", "threshold", "heyn_pred_px", "heyn_gt_px",
                 "heyn_error_pct", "heyn_grid_error_pct")

@@ -11,7 +11,7 @@ from . import (
     checked_integer_arg,
     lines_arg,
     naming_file,
-    print_json,
+    print_json_result,
     run_cli_job,
     seed_arg,
     threshold_arg,
@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
         res["plot"] = str(plot_pr_roc({Path(args.prob).name or "maps": hist}, args.plot,
                                       overwrite=args.overwrite))
     if args.json:
-        print_json(res)
+        print_json_result(res)  # its job's warnings, and those told
         return 0
     # no ROC-AUC where the masks have no background pixel (None in the JSON)
     auc = "n/a (no background pixels)" if res["roc_auc"] is None else f"{res['roc_auc']:.4f}"

@@ -14,10 +14,9 @@ from . import (
     int_arg,
     missing_action,
     naming_file,
-    print_json,
+    print_json_result,
     run_cli_job,
     seed_arg,
-    told_warnings,
 )
 from .edges import ENCODER_HELP, INIT_CHECKPOINT_METAVAR
 
@@ -121,7 +120,7 @@ def _sr_vs_original(args: argparse.Namespace) -> int:
         report = {k: v for k, v in report.items()}
         for arm in ("original", "sr"):
             report[arm] = {k: v for k, v in report[arm].items() if k != "per_image"}
-        print_json(report)
+        print_json_result(report)
     else:
         print(report["table"])
     return 0
@@ -167,11 +166,10 @@ def _three_arm(args: argparse.Namespace) -> int:
     model = load_boundary_model(args.checkpoint, device=args.device)
     images = [read_grey_or_rgb_float(p) for p, _ in pairs]
     masks = [read_mask(m) for _, m in pairs]
-    with told_warnings() as told:  # the run's warnings: printed, and listed in the JSON
-        result = run_cli_job(three_arm_job(
-            images, masks, names=[image_stem(p) for p, _ in pairs], model=model,
-            sr_models=sr_models, sr_of_native=sr_of_native, device=args.device),
-            quiet=args.json)
+    result = run_cli_job(three_arm_job(
+        images, masks, names=[image_stem(p) for p, _ in pairs], model=model,
+        sr_models=sr_models, sr_of_native=sr_of_native, device=args.device),
+        quiet=args.json)
     if args.report is not None:
         write_three_arm_report(result, args.report, overwrite=args.overwrite, inputs=inputs,
                                folder=str(folder),
@@ -183,7 +181,7 @@ def _three_arm(args: argparse.Namespace) -> int:
                        f"({len(pairs)} images)", overwrite=args.overwrite)
     table = result.table()
     if args.json:
-        print_json({"images": len(pairs), "arms": table, "warnings": told})
+        print_json_result({"images": len(pairs), "arms": table})  # and the warnings
     else:
         print(format_three_arm_table(table))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import input_path_arg, print_json, run_cli_job
+from . import input_path_arg, print_json_result, run_cli_job
 
 __all__ = ["register"]
 
@@ -18,7 +18,7 @@ def _handler(args: argparse.Namespace) -> int:
     if check is not None:
         info["verify"] = check
     if args.json:
-        print_json(info)
+        print_json_result(info)
         return 0 if check is None or check["ok"] else 2
     px = info["pixel_size_um"]
     pixel_line = f"{px:.6g} {LENGTH_UNIT}" if px is not None else "unknown"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import _checked_number_arg, print_json, told_warnings
+from . import _checked_number_arg, print_json_result
 
 __all__ = ["register"]
 
@@ -36,11 +36,8 @@ def _register(args: argparse.Namespace) -> int:
     # Micrographs: the pixel sizes the files record are checked against the scale found
     moving, fixed = read_image(args.moving), read_image(args.fixed)
     try:
-        # its warnings (a poor match, a scale the pixel sizes contradict) are printed as
-        # they come and listed in the JSON, as `srmat sr run --json` lists its own
-        with told_warnings() as told:
-            reg = register_images(moving, fixed, scale=args.scale,
-                                  fit_scale=not args.fixed_scale)
+        reg = register_images(moving, fixed, scale=args.scale,
+                              fit_scale=not args.fixed_scale)
     # "the moving image ...": which file (registration errors, the float rule's ValueError)
     except (RegistrationError, ImageReadError, ValueError) as exc:
         message = str(exc)
@@ -48,10 +45,11 @@ def _register(args: argparse.Namespace) -> int:
             message = message.replace(f"the {role} image ", f"the {role} image {path} ", 1)
         exc.args = (message, *exc.args[1:])
         raise
-    result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict(),
-              "warnings": list(told)}
+    result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict()}
     if args.json:
-        print_json(result)
+        # its warnings (a poor match, a scale the pixel sizes contradict) are printed as
+        # they come and listed, as `srmat sr run --json` lists its own
+        print_json_result(result)
     else:
         oy, ox = reg.offset_px
         print(f"scale {reg.scale:.4f} (FIXED px per MOVING px), offset_px "

@@ -42,10 +42,10 @@ from . import (
     naming_file,
     pixel_size_arg,
     print_json,
+    print_json_result,
     rerun_to_resume,
     run_cli_job,
     seed_arg,
-    told_warnings,
 )
 from .edges import INIT_CHECKPOINT_METAVAR
 
@@ -215,11 +215,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    with told_warnings() as told:  # printed as they come, and listed in the JSON
-        return _run_told(args, told)
-
-
-def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..io import ImageReadError, check_replaceable_store, read_image
     from ..io._checked import checked
     from ..jobs import Progress
@@ -313,9 +308,8 @@ def _run_told(args: argparse.Namespace, told: list[str]) -> int:
     if reference is not None:
         summary["reference"] = reference["reference"]
         summary["reference_similarity"] = reference["similarity"]
-    summary["warnings"] = list(told)
-    if args.json:
-        print_json(summary)
+    if args.json:  # the warnings printed as they came, listed
+        print_json_result(summary)
     elif not computed:
         print(f"{result} was already complete (same input and settings): nothing left to "
               "do")
@@ -360,7 +354,7 @@ def _train(args: argparse.Namespace) -> int:
     res["final_loss"] = history[-1]["loss"] if history else None
     res["nothing_to_do"] = bool(complete)  # as `srmat edges train --json`
     if args.json:
-        print_json(res)
+        print_json_result(res)
     else:
         score = (f"val PSNR {res['best_psnr']:.2f} dB" if res["best_psnr"] is not None
                  else "nothing validated: the final model")
