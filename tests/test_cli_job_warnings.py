@@ -373,3 +373,25 @@ def test_json_commands_list_the_runs_warning_at_the_top(command, mask_png, tmp_p
     out, err = capsys.readouterr()
     assert _told(err) == [f"srmat {command}: warning: {FALLBACK}"]
     assert json.loads(out)["warnings"] == [*own, FALLBACK]
+
+
+def test_grain_size_method_tells_the_runs_warning_before_the_fields_error(
+        mask_png, capsys, monkeypatch):
+    """With ``--method`` the run that warned could succeed and the standards' field then
+    fail: the warning, in the row lost with it, was told nowhere (only the error line).
+    Its error carries it now: printed once, naming the image, before the error line."""
+    import napari_srmat.grainsize as gs
+    from napari_srmat.cli import grainsize
+
+    _warning_first(monkeypatch, gs, "measure_grain_size_job")
+
+    def field(*args, **kwargs):
+        raise ValueError("the field could not be measured")
+
+    monkeypatch.setattr(grainsize, "_standard_field", field)
+    assert main(["grain-size", str(mask_png), "--mask", "--method", "intercept"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    warning = f"srmat grain-size: warning: {mask_png}: {FALLBACK}"
+    assert _told("\n".join(lines)) == [warning]
+    assert lines.index(warning) + 1 == lines.index(
+        f"srmat grain-size: error: {mask_png}: the field could not be measured")

@@ -256,7 +256,8 @@ CARRIED_WARNINGS_ATTR = "srmat_carried_warnings"
 
 
 def carry_warnings(exc: BaseException, lines: Sequence[str]) -> None:
-    """Let ``exc`` carry ``lines`` (warnings, one line each) after those it carries.
+    """Let ``exc`` carry ``lines`` (warnings, one line each) after those it and the errors
+    it was raised from carry, each once (:func:`carried_warnings`).
 
     Parameters
     ----------
@@ -265,8 +266,9 @@ def carry_warnings(exc: BaseException, lines: Sequence[str]) -> None:
     lines : sequence of str
         The warnings' text, without ``srmat CMD: warning:``.
     """
-    setattr(exc, CARRIED_WARNINGS_ATTR,
-            [*getattr(exc, CARRIED_WARNINGS_ATTR, ()), *lines])
+    carried = carried_warnings(exc)
+    setattr(exc, CARRIED_WARNINGS_ATTR, [*getattr(exc, CARRIED_WARNINGS_ATTR, ()),
+                                         *(line for line in lines if line not in carried)])
 
 
 def carried_warnings(exc: BaseException) -> list[str]:

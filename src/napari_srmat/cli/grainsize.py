@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import sys
+from collections.abc import Iterator
 
 from ..io import LENGTH_UNIT
 from . import (
@@ -13,6 +15,7 @@ from . import (
     about_file,
     add_new_lines,
     carried_warnings,
+    carry_warnings,
     check_mask_fits,
     command_error_message,
     error_line,
@@ -280,25 +283,41 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
                               ) as read_notes:
             # a mask file is read by the rule of srmat heyn (.npy too)
             mic = open_mask_file(path, what="boundary mask") if args.mask else read_image(path)
-        if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
-            check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
-                            twins=twins_path is not None,
-                            exclusion=exclusion_path is not None, field=True)
         told: list[str] = []  # the run's warnings (the tiled runner's fall-backs): the row's
-        res = run_cli_job(measure_grain_size_job(
-            mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
-            pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
-            inference_scale=args.inference_scale, threshold=args.threshold,
-        ), quiet=args.json or args.scheduler is not None, warnings=told, about=path)
-        # what reading the file told, in the image's row (once: a non-square note is there)
-        res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
-        add_new_lines(res.warnings, told)
-        field = None
-        if args.method:
-            field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
-            add_new_lines(field["warnings"], told)  # its map's run
-            field["path"] = str(path)  # as every image row of the command has
+        with _carried_if_failed(path, read_notes, told):
+            if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
+                check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
+                                twins=twins_path is not None,
+                                exclusion=exclusion_path is not None, field=True)
+            res = run_cli_job(measure_grain_size_job(
+                mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
+                pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
+                inference_scale=args.inference_scale, threshold=args.threshold,
+            ), quiet=args.json or args.scheduler is not None, warnings=told, about=path)
+            # what reading the file told, in the image's row (once: a non-square note is
+            # there)
+            res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
+            add_new_lines(res.warnings, told)
+            field = None
+            if args.method:
+                field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
+                add_new_lines(field["warnings"], told)  # its map's run
+                field["path"] = str(path)  # as every image row of the command has
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
+
+
+@contextlib.contextmanager
+def _carried_if_failed(path, *told: list[str]) -> Iterator[None]:
+    """Let an error (or interrupt) of the block carry the warnings about image ``path``
+    in the lists ``told`` (what reading it and its run told, filled as the block goes),
+    named (:func:`napari_srmat.cli.about_file`): the row that would carry them is not
+    made, also when the run succeeded and its standards field then failed; the image's
+    error line comes after them (:func:`_measure_or_error`)."""
+    try:
+        yield
+    except BaseException as exc:
+        carry_warnings(exc, [about_file(path, w) for lines in told for w in lines])
+        raise
 
 
 def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
