@@ -924,8 +924,11 @@ def print_json_result(result: Mapping[str, Any]) -> None:
 
     Examples
     --------
+    >>> from napari_srmat.jobs import Log
+    >>> def job():  # a run that warns (its line goes to stderr)
+    ...     yield Log("the scale  is a guess", level="warning")
     >>> with told_warnings():
-    ...     import warnings; warnings.warn("the scale  is a guess")
+    ...     run_cli_job(job(), quiet=True)
     ...     print_json_result({"ap": 0.5, "warnings": ["AP from 1 image"]})
     {
       "ap": 0.5,
