@@ -805,3 +805,151 @@ def test_a_corrupt_lzw_strip_over_the_cache_tells_the_codec_s_error(tmp_path, mo
         strip = reader.of(p, 0, 0, place, level)
     with pytest.raises(_read.ImageReadError, match="LZW_CORRUPT"):
         strip[:2]
+
+
+def _random_clear_stream(rng, size: int) -> tuple[bytes, bytes]:
+    """``(data, stream)``: ``size`` random bytes (noise over a ramp, with runs) and an
+    LZW stream of them with Clear codes at random places (each segment's first code
+    at a random bit phase), its end code the stream's."""
+    data = (rng.integers(0, 24, size) + np.arange(size) % 97).astype(np.uint8)
+    data[rng.integers(0, size, size // 50)] = 0
+    cuts = np.unique(np.concatenate([[0, size], rng.integers(1, size, 12)]))
+    return data.tobytes(), _early_clear_lzw([data[i:j].tobytes()
+                                             for i, j in zip(cuts, cuts[1:])])
+
+
+def test_lzw_pieces_keep_their_bits_in_place_and_decode_as_the_whole_stream():
+    """A piece of an LZW stream (from the bit after a Clear code to the next Clear, or
+    to the stream's end without an end code) was the codes shifted bit by bit through a
+    Python integer as large as the piece (most of a streamed strip's cost over the
+    codec's whole decode); it is now the stream's bytes copied, its bits in place behind
+    as many Clear codes as its first bit's phase, and decodes as the whole stream does
+    there: random data, Clear codes at random places (all eight phases)."""
+    import imagecodecs
+
+    rng = np.random.default_rng(5)
+    phases = set()
+    for size in (2, 300, 9000, 60000):
+        for _ in range(4):
+            data, stream = _random_clear_stream(rng, size)
+            assert imagecodecs.lzw_decode(stream) == data
+            bit, done = 9, 0
+            while True:
+                ends, _ = _read._lzw_segment_ends(stream, bit, 1)
+                at, width, is_end = ends[0]
+                phases.add(bit & 7)
+                piece = _read._lzw_piece(stream, bit, at, width)
+                body = len(_read._LZW_HEADS[bit & 7])
+                assert piece[body + 1:body + (at >> 3) - (bit >> 3)] == stream[
+                    (bit >> 3) + 1:at >> 3]  # the bytes themselves, not shifted
+                got = imagecodecs.lzw_decode(piece)
+                assert got == data[done:done + len(got)]
+                tail = imagecodecs.lzw_decode(_read._lzw_piece(stream, bit,
+                                                               len(stream) * 8, 0))
+                assert tail == data[done:]  # to the end: as the whole stream ends
+                done += len(got)
+                if is_end:
+                    break
+                bit = at + width
+            assert done == len(data)
+    assert phases == set(range(8))
+
+
+def test_an_lzw_strip_without_an_end_code_streams_as_tifffile_reads_it(tmp_path,
+                                                                     monkeypatch):
+    """Strips without an end code, their last code at any bit phase, read over the cache
+    (their last piece decoded to the strip's end) give tifffile's pixels."""
+    for k, width in enumerate((249, 250, 251, 253)):
+        a = _lzw_image((6, width), seed=k)
+        p = _lzw_stream_tiff(tmp_path / f"no-end-{k}.tif", a,
+                             _literal_lzw(a.tobytes(), 251 + k, eoi=False))
+        np.testing.assert_array_equal(tifffile.imread(p), a)
+        with monkeypatch.context() as patch:
+            _over_the_cache(patch, resume_bytes=width)
+            np.testing.assert_array_equal(np.asarray(read_image(p, chunks=2).data), a)
+            _read.clear_decoded_strip_cache()
+
+
+def test_a_read_of_an_lzw_strip_s_last_rows_decodes_the_rest_in_one_piece(tmp_path,
+                                                                          monkeypatch):
+    """A read of the last rows of an LZW strip over the cache streamed them from its
+    resume point in pieces from Clear code to Clear code, each found by a scan of the
+    codes (about LZW_STREAM_COST times the codec's decode of the rest in one piece):
+    read by few chunks, the strip was slower than decoded whole per chunk (1024², 16
+    chunks: 0.11 -> 0.38 s). A read whose wanted rows cost more streamed than the rest
+    of the strip decoded whole (and the rest fits the cache, or a Dask chunk) now
+    decodes the rest in one piece (a level of one chunk: whole, its probe at open too);
+    a read of the first rows still streams, and the pixels are tifffile's."""
+    a = _lzw_image((512, 640))
+    p = _strip_tiff(tmp_path / "rest.tif", a, "lzw")
+    _over_the_cache(monkeypatch)
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes - 1)
+    m = read_image(p, chunks=(64, 640))  # the probe streams the strip, keeps points
+    decodes = _lzw_decodes(monkeypatch)
+    np.testing.assert_array_equal(m.data[-64:].compute(scheduler="synchronous"),
+                                  a[-64:])
+    assert decodes["calls"] == 1, decodes
+    decodes.update(calls=0)
+    np.testing.assert_array_equal(m.data[64:128].compute(scheduler="synchronous"),
+                                  a[64:128])
+    assert decodes["calls"] > 1  # far from the end: streamed
+    _read.clear_decoded_strip_cache()
+    decodes.update(calls=0)
+    one = read_image(p, chunks=a.shape)  # one chunk: its probe holds the strip anyway
+    np.testing.assert_array_equal(one.data.compute(scheduler="synchronous"), a)
+    assert decodes["calls"] == 2, decodes  # the probe at open, the chunk: one piece each
+    assert not _read._lzw_rest_whole(10, _read.DECODED_STRIP_CACHE_BYTES + 1)
+
+
+def test_an_lzw_read_between_known_resume_points_scans_no_codes(tmp_path, monkeypatch):
+    """Every read of an LZW strip over the cache scanned the codes for Clear codes from
+    its resume point to its last row, though the probe at open had passed them all
+    (about as costly as the decode: a full pass cost about 3x tifffile's decode of the
+    strip): from a kept resume point to the next the codes are now decoded in one piece
+    without a scan, the codec told the size, and give tifffile's pixels."""
+    a = _lzw_image((512, 640))
+    p = _strip_tiff(tmp_path / "points.tif", a, "lzw")
+    _over_the_cache(monkeypatch)
+    m = read_image(p, chunks=(64, 640))  # the probe streams the strip, keeps points
+    scans = {"calls": 0}
+    plain = _read._lzw_segment_ends
+
+    def counted(*args):
+        scans["calls"] += 1
+        return plain(*args)
+
+    monkeypatch.setattr(_read, "_lzw_segment_ends", counted)
+    np.testing.assert_array_equal(m.data[64:128].compute(scheduler="synchronous"),
+                                  a[64:128])
+    np.testing.assert_array_equal(m.data[100:300, 7:9].compute(scheduler="synchronous"),
+                                  a[100:300, 7:9])
+    assert scans["calls"] == 0
+
+
+def test_an_lzw_piece_larger_than_its_guessed_size_is_decoded_whole(tmp_path,
+                                                                    monkeypatch):
+    """The codec is told a piece's size, guessed from the pieces before it (told too
+    little, it stops there): a run of zeros after noise (a segment decoding to 100x
+    the ones before) is decoded again untold and gives tifffile's pixels."""
+    a = _lzw_image((512, 640))
+    a[200:] = 0
+    p = _strip_tiff(tmp_path / "zeros.tif", a, "lzw")
+    _over_the_cache(monkeypatch)
+    np.testing.assert_array_equal(tifffile.imread(p), a)
+    np.testing.assert_array_equal(np.asarray(read_image(p, chunks=64).data), a)
+    _read.clear_decoded_strip_cache()
+    monkeypatch.setattr(_read, "_INFLATE_OUT_BYTES", 1 << 16)
+    with tifffile.TiffFile(p) as tif:
+        level = tif.series[0].levels[0]
+        strip = _read._LzwStrip.of(p, 0, 0, _read._LzwStrip.layout(level), level, 64)
+    told = []
+    plain = _read._lzw_decoded
+
+    def traced(piece, size, *, to_end):
+        decoded = plain(piece, size, to_end=to_end)
+        told.append((size, len(decoded), to_end))
+        return decoded
+
+    monkeypatch.setattr(_read, "_lzw_decoded", traced)
+    np.testing.assert_array_equal(strip[150:260], a[150:260])
+    assert any(0 < size < n and not to_end for size, n, to_end in told), told

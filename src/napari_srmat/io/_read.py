@@ -1912,6 +1912,14 @@ class _DecodedStrips:
             pos, tail, inflater = points[at]
             return at, (pos, tail, inflater if inflater is None else inflater.copy())
 
+    def next_point(self, key: tuple, after: int) -> tuple[int, int] | None:
+        """The first resume point of ``key`` past decoded byte ``after`` as an LZW
+        strip keeps it: ``(decoded bytes, bit position)``; None without one."""
+        with self._lock:
+            points = self._points.get(key, {})
+            at = min((p for p in points if p > after), default=None)
+            return None if at is None else (at, points[at][0])
+
     def keep_point(self, key: tuple, at: int, point: tuple) -> None:
         """Keep ``point`` (as :meth:`resume_point` gives it; the inflater copied) at
         decoded byte ``at`` of ``key`` (an LZW strip's point: its bit position, no
@@ -2027,9 +2035,10 @@ class _InflatedStrip(_OneStrip):
     read; a file changed since it was opened is an :class:`ImageReadError`.
 
     ``place``: ``(offsets, byte counts, file dtype, predictor, (rows, columns, samples),
-    (size, time of change) of the file)`` of the strip (:meth:`layout`, the file as
-    opened; one offset and count, or one per sample plane: samples planar, each plane
-    a strip of its own, streamed alone); its rows are ``shape[-2:]`` or ``shape[-3:]``
+    (size, time of change) of the file, bytes of a Dask chunk)`` of the strip
+    (:meth:`layout`, the file as opened; one offset and count, or one per sample plane:
+    samples planar, each plane a strip of its own, streamed alone; the chunk's bytes:
+    what a chunk read holds anyway); its rows are ``shape[-2:]`` or ``shape[-3:]``
     (samples interleaved, or planar: ``(samples, rows, columns)``) after axes of one."""
 
     _CODES: tuple[int, ...] = _DEFLATE_CODES  # the TIFF compressions read so
@@ -2058,11 +2067,12 @@ class _InflatedStrip(_OneStrip):
                 (int(page.imagelength), int(page.imagewidth), spp))
 
     @classmethod
-    def of(cls, path: Path, series: int, level: int, layout: tuple | None, like
-           ) -> _InflatedStrip | None:
+    def of(cls, path: Path, series: int, level: int, layout: tuple | None, like,
+           chunks: Any = None) -> _InflatedStrip | None:
         """The level read so when it has a :meth:`layout` whose rows are those of the
         Zarr view ``like`` and whose bytes the file holds (a cut one: the view tells
-        it), else None."""
+        it), else None; ``chunks``: the Dask chunks it is read by (as
+        :func:`_spatial_chunks` takes them)."""
         if layout is None:
             return None
         offsets, counts, file_dtype, predictor, (h, w, spp) = layout
@@ -2075,9 +2085,11 @@ class _InflatedStrip(_OneStrip):
         stat = os.stat(path)
         if stat.st_size < max(o + c for o, c in zip(offsets, counts)):
             return None
+        cy, cx = _spatial_chunks(chunks)
+        chunk_bytes = min(cy, h) * min(cx, w) * spp * np.dtype(like.dtype).itemsize
         return cls(Path(path).resolve(), series, level, like.shape, like.dtype, offsets,
                    counts, file_dtype, predictor, (h, w, spp),
-                   (stat.st_size, stat.st_mtime_ns))
+                   (stat.st_size, stat.st_mtime_ns), chunk_bytes)
 
     @staticmethod
     def _read_input(fh, size: int) -> bytes:
@@ -2114,7 +2126,7 @@ class _InflatedStrip(_OneStrip):
         pass then decodes the strip about once, not once per column of chunks) when
         ``rows`` are a run of several rows (a Dask chunk's) and their band is at most
         a :data:`_BAND_SHARE` th of the cache; else the rows alone."""
-        _, _, _, _, (h, w, spp), _ = self._place
+        _, _, _, _, (h, w, spp), _, _ = self._place
         row = (w,) if spp == 1 or len(self._place[0]) > 1 else (w, spp)
         lo, hi = int(rows[0]), int(rows[-1]) + 1
         if (len(rows) < 2 or hi - lo != len(rows)  # one row (a probe), or rows apart
@@ -2135,7 +2147,7 @@ class _InflatedStrip(_OneStrip):
     def _strip(self, plane: int) -> tuple[int, int, int, tuple]:
         """``(offset, byte count, samples per row, cache key)`` of the strip of
         ``plane`` (0 unless samples are planar); the file checked unchanged."""
-        offsets, counts, _, _, (_, _, spp), opened = self._place
+        offsets, counts, _, _, (_, _, spp), opened, _ = self._place
         key = self._key()
         if key[-2:] != tuple(opened):
             raise _tiff_data_error(self.path, "the file changed since it was opened")
@@ -2167,6 +2179,8 @@ class _InflatedStrip(_OneStrip):
                 take_in = take - take[0]
             else:
                 take_in = take - first
+            if take_in[-1] - take_in[0] + 1 == len(take_in):  # a run of rows: a view
+                take_in = slice(int(take_in[0]), int(take_in[-1]) + 1)
             out[n_out:n_out + len(take)] = _take_outer(block[take_in], (slice(None), *within))
             n_out += len(take)
         return bytes(data[n * row:]), n_out
@@ -2179,7 +2193,7 @@ class _InflatedStrip(_OneStrip):
         last resume point before the first."""
         import zlib
 
-        _, _, file_dtype, _, (_, w, _), _ = self._place
+        _, _, file_dtype, _, (_, w, _), _, _ = self._place
         offset, count, spp, key = self._strip(plane)
         file_dtype = np.dtype(file_dtype)
         row = w * spp * file_dtype.itemsize
@@ -2226,6 +2240,7 @@ _LZW_WIDTHS = np.array([9 if n < 511 else 10 if n < 1023 else 11 if n < 2047 els
                         for n in range(257, 4097)], np.int64)
 _LZW_STARTS = np.concatenate([[0], np.cumsum(_LZW_WIDTHS)[:-1]])  # bit offsets
 _LZW_SEGMENT_BYTES = int(_LZW_WIDTHS.sum()) // 8 + 2  # the most a segment spans
+_LZW_FRESH_WIDTH = int(_LZW_WIDTHS[0])  # a code's width after a Clear code
 _LZW_MOST_SEGMENTS = 4096  # decoded together at most (about 22 MiB compressed)
 # per bit phase of a segment's start (0-7): each code's byte (from the start's byte),
 # its right shift in the 24-bit big-endian word there, and the bit after it
@@ -2269,29 +2284,103 @@ def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
     return ends, False
 
 
-def _lzw_last_codes(data: bytes, start: int) -> tuple[int, int]:
-    """``(bit after the last whole code, width of the code after it)`` of the codes of
-    ``data`` from bit ``start`` on, a fresh code table there (a stream's last segment,
-    with no end code): where :func:`_lzw_piece` puts the end code. Decoded to the end
-    of the bytes, such a piece re-aligned could end in a code spanning three bytes, the
-    last of them the buffer's, whose bits imagecodecs drops (a wrong last pixel)."""
-    n = int(np.searchsorted(_LZW_END[start & 7], len(data) * 8, "right"))
-    return (int(_LZW_END[start & 7, n - 1]) if n else start,
-            int(_LZW_WIDTHS[min(n, len(_LZW_WIDTHS) - 1)]))
+def _lzw_clears(count: int) -> bytes:
+    """The whole bytes of ``count`` 9-bit Clear codes, most significant bit first (the
+    bits of a last partial byte: the last Clear's low bits, zeros, left out)."""
+    n = 9 * count
+    bits = sum(_LZW_CLEAR << (9 * k) for k in range(count))
+    return (bits << (-n % 8)).to_bytes((n + 7) // 8, "big")[:n // 8]
 
 
-def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytes:
-    """Bits ``start`` to ``stop`` of ``data`` as an LZW stream of their own: a Clear
-    code (9 bits: the table there is fresh) before them, an end-of-information code of
-    ``end_width`` bits after them (none for 0: the strip's own end), byte-aligned."""
-    first, last = start >> 3, (stop + 7) >> 3
-    n = stop - start
-    bits = (int.from_bytes(data[first:last], "big") >> ((last << 3) - stop)) & ((1 << n) - 1)
-    bits |= _LZW_CLEAR << n
-    n += 9
+#: Per bit phase ``r`` (0-7) of a piece's first code: the bytes of Clear codes put
+#: before its byte, ``r`` of them (8 for 0: 9 bytes) so that the last one ends ``r``
+#: bits into it and the piece's bits keep their place in their bytes (no bit shift).
+_LZW_HEADS = tuple(_lzw_clears(r or 8) for r in range(8))
+
+
+def _lzw_put_code(buf: bytearray, at: int, code: int, width: int) -> None:
+    """Write ``code`` as ``width`` bits (most significant first) at bit ``at`` of
+    ``buf``, over the bits there, ``buf`` grown to hold it."""
+    first, last = at >> 3, (at + width + 7) >> 3
+    buf.extend(bytes(max(0, last - len(buf))))
+    shift = (last << 3) - at - width
+    span = int.from_bytes(buf[first:last], "big")
+    span &= ~(((1 << width) - 1) << shift)
+    buf[first:last] = (span | code << shift).to_bytes(last - first, "big")
+
+
+def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytearray:
+    """Bits ``start`` to ``stop`` of ``data`` as an LZW stream of their own: Clear
+    codes (9 bits: the table there is fresh) before them, an end-of-information code of
+    ``end_width`` bits after them (none for 0: to the end of ``data``, the strip's own
+    end, decoded as the codec decodes a whole strip's end).
+
+    The bits keep their place in their bytes (:data:`_LZW_HEADS`: as many Clear codes
+    before them as their first bit's phase), so the piece is ``data`` 's bytes copied,
+    not re-aligned bit by bit (an LZW strip streamed cost about 4x the codec's whole
+    decode of it before, much of it in the shift of a Python integer as large as the
+    piece)."""
+    head = _LZW_HEADS[start & 7]
+    piece = bytearray(head)
+    piece += memoryview(data)[start >> 3:(stop + 7) >> 3]  # one copy
+    if len(piece) > len(head):
+        piece[len(head)] &= 0xFF >> (start & 7)  # the bits before start: the Clears'
     if end_width:
-        bits, n = (bits << end_width) | _LZW_EOI, n + end_width
-    return (bits << (-n % 8)).to_bytes((n + 7) // 8, "big")
+        _lzw_put_code(piece, (len(head) << 3) + (start & 7) + stop - start, _LZW_EOI,
+                      end_width)
+    return piece
+
+
+#: A piece of an LZW strip (:class:`_LzwStrip`) is guessed to decode to at most this
+#: many times the bytes per segment the read's earlier pieces gave (see
+#: :func:`_lzw_decoded`).
+_LZW_GUESS_SLACK = 2
+
+
+def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool) -> bytes:
+    """The codec's decode of an LZW ``piece`` (:func:`_lzw_piece`), told its size (the
+    codec then skips the pass that counts it: about 1.5x faster; untold, a streamed
+    strip paid that pass on every piece). ``to_end``: the piece runs to the strip's
+    end, ``size`` the bytes its rows hold (more are dropped, as tifffile decodes a
+    strip to its size); else ``size`` is a guess (0: none), and a piece that fills it
+    may hold more: decoded again untold."""
+    import imagecodecs
+
+    if size:
+        decoded = imagecodecs.lzw_decode(piece, out=size)
+        if to_end or len(decoded) < size:
+            return decoded
+    return imagecodecs.lzw_decode(piece)
+
+
+#: What streaming a byte of an LZW strip (:class:`_LzwStrip`) past its last known
+#: resume point costs (its Clear codes found by a scan of the codes, then decoded from
+#: one to the next), in bytes of the codec's decode told its size (tifffile's decode of
+#: a whole strip): measured 2.1-2.2 (``benchmarks/bench_tiff_strips_lzw.py``, 2048² and
+#: 4096² grey noise over a ramp, 2 shared CPUs; 3.1-3.3 before pieces kept their bytes
+#: and the codec was told their size). From a known resume point to the next no scan
+#: is needed: 1.1-1.2. See :func:`_lzw_rest_whole`.
+LZW_STREAM_COST = 2.0
+
+
+def _lzw_rest_whole(wanted: int, rest: int, held: int = 0) -> bool:
+    """Whether a read of an LZW strip over the cache takes the ``rest`` of the strip
+    (decoded bytes from its resume point to the strip's end) in one piece, its codes
+    read whole and decoded up to the read's last row (no scan, no resume point kept),
+    rather than streaming the ``wanted`` bytes (from its resume point to its last row)
+    piece by piece: when the rest is at most :data:`LZW_STREAM_COST` times them (what
+    streaming them costs, in bytes decoded in one piece) and fits what a read may
+    hold: :data:`DECODED_STRIP_CACHE_BYTES` (as :class:`_WholeStrip` decodes a strip
+    under it), or the ``held`` bytes of a Dask chunk of the level (a chunk read holds
+    them anyway: a level of one chunk is read in one piece, its probe at open too).
+
+    A strip over the cache read by few chunks was slower streamed than decoded whole by
+    each chunk as before 2026-12-06 (1024², 16 chunks: 0.11 -> 0.38 s); with this rule,
+    byte-aligned pieces told their size and no scan between known resume points, a full
+    pass of 1, 4 and 16 chunks of a 4096² strip takes 0.9-1.1, 0.6-0.8 and 0.3-0.4
+    times as long as then (2.7, 1.8 and 1.0 times before these; two runs,
+    ``benchmarks/bench_tiff_strips_lzw.py``)."""
+    return rest <= max(DECODED_STRIP_CACHE_BYTES, held) and wanted * LZW_STREAM_COST >= rest
 
 
 def _lzw_old_style(path: Path, offsets: tuple) -> bool:
@@ -2316,20 +2405,59 @@ class _LzwStrip(_InflatedStrip):
     Clear code to Clear code in pieces of about :data:`_INFLATE_OUT_BYTES` (the codes'
     places found from their widths, which depend on their count since the last Clear
     only), and a resume point is the bit after a Clear code (kept every
-    :data:`INFLATE_RESUME_BYTES` of decoded data). Before, every chunk decoded the
-    whole strip into memory (a full pass: chunks x strip). A stream whose codes cannot
-    be split so is decoded whole from the last resume point."""
+    :data:`INFLATE_RESUME_BYTES` of decoded data). From a resume point to the next one
+    already kept (the probe at open keeps them all), the codes are decoded in one piece
+    without a scan (at most :data:`INFLATE_RESUME_BYTES` at once), the codec told the
+    size, stopping at the read's last row. A read near the strip's end takes the rest
+    in one piece when that costs less (:func:`_lzw_rest_whole`). Before, every chunk
+    decoded the whole strip into memory (a full pass: chunks x strip). A stream whose
+    codes cannot be split so is decoded whole from the last resume point."""
 
     _CODES = (_LZW_COMPRESSION,)
 
     @classmethod
-    def of(cls, path: Path, series: int, level: int, layout: tuple | None, like
-           ) -> _LzwStrip | None:
+    def of(cls, path: Path, series: int, level: int, layout: tuple | None, like,
+           chunks: Any = None) -> _LzwStrip | None:
         """As :meth:`_InflatedStrip.of`, and None for old-style LZW (its codes least
         significant bit first: :func:`_lzw_old_style`), which tifffile reads."""
         if layout is not None and _lzw_old_style(path, layout[0]):
             return None
-        return super().of(path, series, level, layout, like)
+        return super().of(path, series, level, layout, like, chunks)
+
+    def _scanned_piece(self, fh, end: int, bit: int, target: int, per_segment: int,
+                       rest: int, whole: bool) -> tuple[bytes, int, list, bool, int]:
+        """Decode the codes of the strip in ``fh`` (its end at byte ``end``) from ``bit``
+        (after a Clear code, or the stream's start) to the Clear code closing the
+        segments that give about ``target`` bytes (``per_segment`` a segment, 0: not
+        known yet), found by a scan of the codes; all of them to the strip's end when
+        ``whole`` (or when the scan cannot split them), decoded up to ``target``
+        bytes, the ``rest`` of the strip's bytes at most. Returns ``(decoded bytes, the
+        bit after the closing Clear, the segment ends, whether the strip's end was
+        reached, bytes per segment)``."""
+        segments = int(min(_LZW_MOST_SEGMENTS, max(
+            1, -(-target // per_segment) if per_segment else 1)))
+        if whole and bit == _LZW_FRESH_WIDTH:  # from the stream's first code, a Clear:
+            fh.seek(fh.tell() - 1)  # the strip's own bytes (not copied into a piece)
+            return (_lzw_decoded(self._read_input(fh, end - fh.tell()), min(target, rest),
+                                 to_end=True), bit, [], True, per_segment)
+        if whole:
+            data, ends, last = self._read_input(fh, end - fh.tell()), [], True
+        else:
+            data = self._read_input(fh, min(segments * _LZW_SEGMENT_BYTES, end - fh.tell()))
+            ends, stuck = _lzw_segment_ends(data, bit & 7, segments)
+            last = stuck or not ends or ends[-1][2]
+            if stuck:  # not split: decoded whole to its end
+                data += self._read_input(fh, end - fh.tell())
+                ends = []
+        if not ends:  # to the strip's end (its last codes, or the rest whole)
+            decoded = _lzw_decoded(_lzw_piece(data, bit & 7, len(data) * 8, 0),
+                                   min(target, rest) if whole else rest, to_end=True)
+            return decoded, bit, ends, last, per_segment
+        at, width, _ = ends[-1]
+        decoded = _lzw_decoded(_lzw_piece(data, bit & 7, at, width), min(
+            rest, _LZW_GUESS_SLACK * per_segment * len(ends)), to_end=False)
+        return (decoded, bit + at - (bit & 7) + width, ends, last,
+                max(1, len(decoded) // len(ends)))
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
                       plane: int = 0) -> None:
@@ -2337,7 +2465,7 @@ class _LzwStrip(_InflatedStrip):
         ``within``, decoding the strip from the last resume point before the first."""
         import imagecodecs
 
-        _, _, file_dtype, _, (_, w, _), _ = self._place
+        _, _, file_dtype, _, (h, w, _), _, chunk_bytes = self._place
         offset, count, spp, key = self._strip(plane)
         file_dtype = np.dtype(file_dtype)
         row = w * spp * file_dtype.itemsize
@@ -2346,6 +2474,7 @@ class _LzwStrip(_InflatedStrip):
         done, bit = (found[0], found[1][0]) if found else (0, None)
         kept_at = done
         held, n_out, per_segment = b"", 0, 0  # decoded bytes a segment gave (0: none yet)
+        whole = _lzw_rest_whole(stop - done, h * row - done, chunk_bytes)  # once, here
         try:
             with open(self.path, "rb") as fh:
                 if bit is None:  # the stream's first code: a Clear (9 bits), or none
@@ -2353,39 +2482,29 @@ class _LzwStrip(_InflatedStrip):
                     head = int.from_bytes(self._read_input(fh, 2).ljust(2, b"\0"), "big")
                     bit = 9 if head >> 7 == _LZW_CLEAR else 0
                 while done < stop:
-                    # segments decoded together: as many as give about _INFLATE_OUT_BYTES,
-                    # up to the next resume point or the last row wanted (a piece ends
-                    # after a whole segment, so just past it)
-                    target = min(_INFLATE_OUT_BYTES, stop - done,
-                                 INFLATE_RESUME_BYTES - done % INFLATE_RESUME_BYTES)
-                    segments = int(min(_LZW_MOST_SEGMENTS, max(
-                        1, -(-target // per_segment) if per_segment else 1)))
                     fh.seek(offset + (bit >> 3))
-                    size = min(segments * _LZW_SEGMENT_BYTES, offset + count - fh.tell())
-                    data = self._read_input(fh, size)
-                    ends, stuck = _lzw_segment_ends(data, bit & 7, segments)
-                    last = not ends or ends[-1][2]
-                    if stuck:  # not split: decoded whole to its end
-                        data += self._read_input(fh, offset + count - fh.tell())
-                        ends, last = [], True
-                    if ends:
-                        at, width, _ = ends[-1]
-                        piece = _lzw_piece(data, bit & 7, at, width)
-                    elif stuck:
-                        piece = _lzw_piece(data, bit & 7, len(data) * 8, 0)
-                    else:  # the stream's last codes, no end code: one after them
-                        piece = _lzw_piece(data, bit & 7, *_lzw_last_codes(data, bit & 7))
-                    decoded = imagecodecs.lzw_decode(piece)
-                    del piece
-                    if ends:
-                        bit += at - (bit & 7) + width
-                        per_segment = max(1, len(decoded) // len(ends))
+                    ahead = None if whole else _DECODED_STRIPS.next_point(key, done)
+                    if ahead is not None:  # the codes to a known point: no scan
+                        data = self._read_input(fh, ((ahead[1] + 7) >> 3) - (bit >> 3))
+                        size = min(ahead[0], stop) - done  # the codec stops there
+                        decoded = _lzw_decoded(_lzw_piece(  # an end code after its Clear
+                            data, bit & 7, ahead[1] - (bit & ~7), _LZW_FRESH_WIDTH),
+                            size, to_end=True)
+                        if len(decoded) < size:
+                            raise ValueError("the strip ends before its pixels do")
+                        bit, ends, last = ahead[1], [], False
+                    else:
+                        decoded, bit, ends, last, per_segment = self._scanned_piece(
+                            fh, offset + count, bit, stop - done if whole else min(
+                                _INFLATE_OUT_BYTES, stop - done, INFLATE_RESUME_BYTES
+                                - done % INFLATE_RESUME_BYTES), per_segment,
+                            h * row - done, whole)
                     held, n_out = self._keep_rows(held, done, decoded, (w, spp), wanted,
                                                   out, within, n_out)
                     done += len(decoded)
                     if last:
                         break
-                    if done // INFLATE_RESUME_BYTES > kept_at // INFLATE_RESUME_BYTES:
+                    if ends and done // INFLATE_RESUME_BYTES > kept_at // INFLATE_RESUME_BYTES:
                         _DECODED_STRIPS.keep_point(key, done, (bit, b"", None))
                         kept_at = done
             if done < stop:
@@ -2486,7 +2605,8 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
             if mapped is None and layouts[level] is None:  # compressed, one strip
                 mapped = (_WholeStrip.of(path, series_index, level, zarr_arr, chunks)
                           or (strips[level] and strips[level][0].of(
-                              path, series_index, level, strips[level][1], zarr_arr)))
+                              path, series_index, level, strips[level][1], zarr_arr,
+                              chunks)))
             source = zarr_arr if mapped is None else mapped  # what the pixels are read from
             if mapped is None and level == 0 and (note := _whole_strip_note(
                     path, zarr_arr, meta["compression"], chunks)):
