@@ -393,5 +393,32 @@ def test_grain_size_method_tells_the_runs_warning_before_the_fields_error(
     lines = capsys.readouterr().err.splitlines()
     warning = f"srmat grain-size: warning: {mask_png}: {FALLBACK}"
     assert _told("\n".join(lines)) == [warning]
-    assert lines.index(warning) + 1 == lines.index(
+    # before the error line (with the row's own: the mask's missing pixel size)
+    assert lines.index(warning) < lines.index(
         f"srmat grain-size: error: {mask_png}: the field could not be measured")
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_grain_size_method_tells_the_rows_own_warnings_before_the_fields_error(
+        tmp_path, capsys, json_flag):
+    """The row's own warnings (of the measurement's result, not job events: no test line
+    crosses a boundary of an empty mask; no pixel size) were lost when the standards'
+    field then failed (a twin mask of another shape): only the error line was printed.
+    They are told once each, naming the image, before its error line."""
+    from PIL import Image
+
+    blank, twins = tmp_path / "blank.png", tmp_path / "twins.png"
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(blank)
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(twins)
+    argv = ["grain-size", str(blank), "--mask", "--method", "intercept",
+            "--twins", str(twins)] + (["--json"] if json_flag else [])
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    if json_flag:
+        json.loads(out)  # stdout is the JSON only
+    lines = [line for line in err.splitlines() if not line.startswith("[")]
+    error = next(i for i, line in enumerate(lines) if ": error: " in line)
+    told = [line for line in lines if ": warning: " in line]
+    assert any("no test line crosses a boundary" in line for line in told), lines
+    assert len(told) == len(set(told)) and all(f": warning: {blank}: " in w for w in told)
+    assert all(lines.index(w) < error for w in told)

@@ -284,7 +284,8 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
             # a mask file is read by the rule of srmat heyn (.npy too)
             mic = open_mask_file(path, what="boundary mask") if args.mask else read_image(path)
         told: list[str] = []  # the run's warnings (the tiled runner's fall-backs): the row's
-        with _carried_if_failed(path, read_notes, told):
+        row: list[str] = []  # the row's own (its result's), once the run has made it
+        with _carried_if_failed(path, read_notes, told, row):
             if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
                 check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
                                 twins=twins_path is not None,
@@ -298,6 +299,7 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
             # there)
             res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
             add_new_lines(res.warnings, told)
+            row += res.warnings  # told if the field then fails
             field = None
             if args.method:
                 field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
@@ -310,13 +312,15 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
 def _carried_if_failed(path, *told: list[str]) -> Iterator[None]:
     """Let an error (or interrupt) of the block carry the warnings about image ``path``
     in the lists ``told`` (what reading it and its run told, filled as the block goes),
-    named (:func:`napari_srmat.cli.about_file`): the row that would carry them is not
-    made, also when the run succeeded and its standards field then failed; the image's
-    error line comes after them (:func:`_measure_or_error`)."""
+    named (:func:`napari_srmat.cli.about_file`), each once: the row that would carry them
+    is not made, also when the run succeeded and its standards field then failed (the
+    row's own warnings too: an empty mask's 'no test line crosses a boundary'); the
+    image's error line comes after them (:func:`_measure_or_error`)."""
     try:
         yield
     except BaseException as exc:
-        carry_warnings(exc, [about_file(path, w) for lines in told for w in lines])
+        carry_warnings(exc, list(dict.fromkeys(
+            about_file(path, w) for lines in told for w in lines)))
         raise
 
 
