@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from napari_srmat.cli import main
@@ -262,3 +263,37 @@ def test_srmat_heyn_pools_only_masks_that_are_measured_fields(tmp_path, capsys):
     assert any(str(empty) in w and "left out of the pooled figures" in w
                for w in out["warnings"])
     assert len(_notes(err, "srmat heyn")) == 1  # one field: the one-field note
+
+
+def test_a_field_left_out_does_not_withhold_the_others_pixel_size(tmp_path, capsys):
+    # the pixel-size rule of a summary is over the fields in its statistics, as srmat
+    # heyn's pooled pixel size: a blank mask (no boundary pixel, left out) read from a
+    # file without a calibration beside calibrated fields withheld the specimen's G and
+    # warned "the fields have different pixel sizes" (srmat heyn gave G of the same masks)
+    blank = {**_intercept_field("c", None, 0), "pixel_size_um": None,
+             "intersections_per_px": None}
+    a, b = ({**_intercept_field(n, v), "intersections_per_px": v / 1000.0}
+            for n, v in (("a", 40.0), ("b", 44.0)))  # 1 µm pixels: both readings
+    s = summarize_fields([a, b, blank])
+    assert s["n_fields_in_statistics"] == 2 and s["astm_g"] is not None
+    assert s["field_quantity"] == "N_L, intersections per mm"
+    assert not any("pixel size" in w for w in s["warnings"]), s["warnings"]
+    # the fields in the statistics still have to agree
+    s = summarize_fields([a, {**b, "pixel_size_um": 2.0}, blank])
+    assert "the fields have different pixel sizes" in s["warnings"]
+    # the same masks through both commands: both give G
+    paths = []
+    for seed in (1, 2):
+        ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=seed)
+        p = tmp_path / f"m{seed}.tif"
+        tifffile.imwrite(p, ms.boundaries.astype(np.uint8) * 255, resolution=(2e4, 2e4),
+                         resolutionunit="CENTIMETER")
+        paths.append(str(p))
+    empty = tmp_path / "empty.png"  # no pHYs: no pixel size
+    Image.fromarray(np.zeros((160, 160), np.uint8)).save(empty)
+    heyn, _ = _run(capsys, ["heyn", *paths, str(empty), "--json"])
+    spec, err = _run(capsys, ["grain-size", *paths, str(empty), "--mask", "--method",
+                              "intercept", "--json"])
+    assert heyn["pixel_size_um"] == pytest.approx(0.5) and heyn["astm_g"] is not None
+    assert spec["summary"]["astm_g"] is not None, err
+    assert "different pixel sizes" not in err

@@ -1035,7 +1035,14 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     method = method or fields[0].get("method", "intercept")
     _method_check(method)
     rule = fields[0].get("rule", "e112")
-    px_sizes = [f.get("pixel_size_um") for f in fields]
+    key, key_px = (("intersections_per_mm", "intersections_per_px") if method == "intercept"
+                   else ("grains_per_mm2", "grains_per_px2"))
+    # the pixel sizes of the fields in the statistics (a value in either unit), as srmat
+    # heyn's pooled one: a field left out (no boundary pixel, not a boundary map) without
+    # a calibration does not withhold the others' G
+    counted = [f for f in fields
+               if any(_is_field_value(f.get(k), method) for k in (key, key_px))]
+    px_sizes = [f.get("pixel_size_um") for f in counted or fields]
     has_um = None not in px_sizes
     warnings_: list[str] = []
     # one calibration read from a PNG's pHYs (whole pixels per metre) and from a TIFF
@@ -1044,12 +1051,10 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
             has_um and not all(pixels_square(p, px_sizes[0]) for p in px_sizes)):
         warnings_.append("the fields have different pixel sizes")
     if method == "intercept":
-        key, key_px = "intersections_per_mm", "intersections_per_px"
         quantity = "N_L, intersections per mm" if has_um else "N_L, intersections per px"
         count_key, count_name = "n_intersections", "intersections"
         standard = INTERCEPT_STANDARD
     else:
-        key, key_px = "grains_per_mm2", "grains_per_px2"
         quantity = "N_A, grains per mm²" if has_um else "N_A, grains per px²"
         count_key, count_name = "n_grains_equivalent", "grains"
         standard = STANDARD_OF_RULE.get(rule, rule)
