@@ -297,3 +297,18 @@ def test_a_field_left_out_does_not_withhold_the_others_pixel_size(tmp_path, caps
     assert heyn["pixel_size_um"] == pytest.approx(0.5) and heyn["astm_g"] is not None
     assert spec["summary"]["astm_g"] is not None, err
     assert "different pixel sizes" not in err
+
+
+def test_the_public_field_rules_have_numpydoc_sections():
+    # is_measured_field became public (bcd1e28) with a summary and examples only: help()
+    # showed neither what its arguments are nor what it returns
+    import inspect
+
+    from napari_srmat.jobs import _section
+    from napari_srmat.metrics import standards
+
+    for name in ("interval_scope", "is_measured_field", "one_field_note",
+                 "few_fields_advice"):
+        doc = inspect.getdoc(getattr(standards, name))
+        for title in ("Parameters", "Returns", "Examples"):
+            assert _section(doc, title) is not None, f"{name}: no {title} section"

@@ -876,7 +876,20 @@ def is_measured_field(degenerate: bool, n_boundary_px: int) -> bool:
     threshold, an inverted file) as much as a field inside one grain, and the two cannot
     be told apart, so neither gives a value (``None``, left out of the statistics with a
     warning). A field with boundary pixels that no test line crosses is measured: N_L =
-    0, a field value (:func:`_is_field_value`).
+    0, a field value.
+
+    Parameters
+    ----------
+    degenerate : bool
+        The mask is no boundary map (``HeynResult.degenerate``).
+    n_boundary_px : int
+        Boundary pixels of the mask measured (``HeynResult.n_boundary_px``, a
+        :func:`measure_field` row's ``n_boundary_px``).
+
+    Returns
+    -------
+    bool
+        True when the field gives a field value.
 
     Examples
     --------
