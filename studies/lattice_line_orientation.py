@@ -22,8 +22,7 @@ to the axes, below 1 where they lean to the diagonals.
 
 Here: the maps of ``default_field_specimen.py`` (768², h in 20, 28, 40, 56, 80 px,
 structures 10-13, the generator's lattice and its ``seed_layout="poisson"`` as the
-isotropic control, built as there: ``generate_microstructure`` and skimage's
-``skeletonize``). On each map the measured ratio: ``measure_intercepts`` with its
+isotropic control, built as there: ``_common.interval_structure``). On each map the measured ratio: ``measure_intercepts`` with its
 ``grid`` of every row and column (``n_lines = 768``) over ``random`` with 5000 lines
 (seed 7), the two truths of that study; and the predicted ratio from the map's rose of
 normals, read from the thinned mask itself: at each boundary pixel away from junctions
@@ -68,9 +67,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _common import save
+from _common import INTERVAL_MAP_PX, interval_structure, save
 
-MAP = 768  # default_field_specimen.py's maps (grid_interval_aliasing.MAP)
+MAP = INTERVAL_MAP_PX  # default_field_specimen.py's maps
 SPACINGS = (20, 28, 40, 56, 80)
 STRUCTURES = (10, 11, 12, 13)
 KINDS = ("lattice", "poisson")
@@ -95,18 +94,6 @@ E2_SHARE = 0.75
 E2_POISSON_ABS = 0.01
 E3_G = 0.02
 E3_RATIO = 0.02
-
-
-def structure(kind: str, h: int, seed: int) -> np.ndarray:
-    """The thinned boundaries of one map, as ``default_field_specimen.py`` builds them."""
-    from skimage.morphology import skeletonize
-
-    from napari_srmat.synth import generate_microstructure
-
-    layout = {"poisson": {"seed_layout": "poisson"}}.get(kind, {})
-    ms = generate_microstructure((MAP, MAP), mean_grain_size_px=h, seed=seed, rgb=False,
-                                 **layout)
-    return skeletonize(np.asarray(ms.boundaries, bool))
 
 
 def parallel_lines(alpha_deg: float, spacing: int = CHECK_SPACING_PX) -> np.ndarray:
@@ -300,7 +287,8 @@ def main() -> None:
     for kind in KINDS:
         for h in SPACINGS:
             for seed in STRUCTURES:
-                r = {"kind": kind, "h": h, "structure": seed, **measure(structure(kind, h, seed))}
+                r = {"kind": kind, "h": h, "structure": seed,
+                     **measure(interval_structure(kind, h, seed))}
                 rows.append(r)
                 print(kind, h, seed, "measured", round(r["measured_ratio"], 4), "predicted",
                       round(r["predicted_ratio"], 4), "d", round(r["log_diff"], 4),
