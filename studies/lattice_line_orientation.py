@@ -22,7 +22,8 @@ to the axes, below 1 where they lean to the diagonals.
 
 Here: the maps of ``default_field_specimen.py`` (768², h in 20, 28, 40, 56, 80 px,
 structures 10-13, the generator's lattice and its ``seed_layout="poisson"`` as the
-isotropic control, built as there: ``_common.interval_structure``). On each map the measured ratio: ``measure_intercepts`` with its
+isotropic control, built as there: ``_common.interval_structure``). On each map the
+measured ratio: ``measure_intercepts`` with its
 ``grid`` of every row and column (``n_lines = 768``) over ``random`` with 5000 lines
 (seed 7), the two truths of that study; and the predicted ratio from the map's rose of
 normals, read from the thinned mask itself: at each boundary pixel away from junctions
