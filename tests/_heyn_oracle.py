@@ -11,6 +11,7 @@ import numpy as np
 from napari_srmat.metrics.heyn import (
     GRAIN_WINDOW_RADIUS,
     MAX_GRAIN_WINDOW_RADIUS,
+    MAX_HUG_GAP_PX,
     _bridged,
     _merge_runs,
     _supercover,
@@ -122,6 +123,76 @@ def _in_third_grain(mask: np.ndarray, gap, before, after) -> bool:
     return tuple(before) not in seen and tuple(after) not in seen
 
 
+def _window_grain(mask: np.ndarray, seed, box) -> set:
+    """The 4-connected background pixels of ``box`` (r0, r1, c0, c1, inclusive) that
+    ``seed`` reaches."""
+    r0, r1, c0, c1 = box
+    seen = {tuple(seed)}
+    todo = [tuple(seed)]
+    while todo:
+        r, c = todo.pop()
+        for q in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if q not in seen and r0 <= q[0] <= r1 and c0 <= q[1] <= c1 and not mask[q]:
+                seen.add(q)
+                todo.append(q)
+    return seen
+
+
+def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.ndarray:
+    """The passage rule from its definition, passage by passage: consecutive runs of a
+    tilted path whose pixels between them all have a boundary 8-neighbour (at most
+    ``MAX_HUG_GAP_PX`` of them) are one passage; a run of it that leads into a grain
+    of the passage's window not visited before is a crossing of its own, the first such
+    run takes the runs before it, the others join the run before them."""
+    h, w = mask.shape
+    m = rows.size
+
+    def near(i):
+        r, c = int(rows[i]), int(cols[i])
+        return any(mask[r + dr, c + dc] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+                   if (dr or dc) and 0 <= r + dr < h and 0 <= c + dc < w)
+
+    n = starts.size
+    link = [bool(run_pid[k] == run_pid[k + 1] and (tilted is None or tilted[run_pid[k]])
+                 and starts[k + 1] - ends[k] - 1 <= MAX_HUG_GAP_PX
+                 and all(near(i) for i in range(ends[k] + 1, starts[k + 1])))
+            for k in range(n - 1)]
+    merge = np.zeros(max(n - 1, 0), bool)
+    k = 0
+    while k < n - 1:
+        if not link[k]:
+            k += 1
+            continue
+        f = k
+        while k < n - 1 and link[k]:
+            k += 1
+        last = k  # runs f..last form a passage
+        on_path = [i if 0 <= i < m and pid[i] == run_pid[f] else None
+                   for i in [starts[f] - 1] + [ends[j] + 1 for j in range(f, last + 1)]]
+        centre = (starts[f] + ends[last]) // 2
+        cr, cc = int(rows[centre]), int(cols[centre])
+        reach = max([GRAIN_WINDOW_RADIUS] + [max(abs(int(rows[i]) - cr), abs(int(cols[i]) - cc))
+                                             for i in on_path if i is not None])
+        if reach > MAX_GRAIN_WINDOW_RADIUS:
+            continue
+        box = (max(cr - reach, 0), min(cr + reach, h - 1), max(cc - reach, 0),
+               min(cc + reach, w - 1))
+        grains = []  # the grains visited so far
+        new = []
+        for j, i in enumerate(on_path):
+            px = None if i is None else (int(rows[i]), int(cols[i]))
+            fresh = px is None or not any(px in g for g in grains)
+            if px is not None and fresh:
+                grains.append(_window_grain(mask, px, box))
+            if j:
+                new.append(fresh)
+        crossed = False
+        for j in range(1, last - f + 1):  # run f + j joins run f + j - 1
+            crossed |= new[j - 1]
+            merge[f + j - 1] = not new[j] or not crossed
+    return merge
+
+
 def _count_runs(
     mask: np.ndarray,
     rows: np.ndarray,
@@ -177,6 +248,8 @@ def _count_runs(
             rc = [(int(rows[i]), int(cols[i])) if 0 <= i < m and pid[i] == run_pid[k]
                   else None for i in (b, e[k] + 1, a)]
             merge[k] = not _in_third_grain(mask, rc[1], rc[0], rc[2])
+        starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
+        merge = _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted)
         starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     if np.any(closed):

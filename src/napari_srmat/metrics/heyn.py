@@ -4,7 +4,9 @@ A set of test lines (a *pattern*) is laid over a boundary mask. Each line is
 rasterized into an ordered, 4-connected sequence of pixels (a "supercover" path: a
 4-connected path cannot slip through an 8-connected one-pixel boundary), and every
 run of consecutive boundary pixels along it counts as **one** intersection, so a
-boundary drawn 5 px wide is counted once. The mean lineal intercept is the pooled
+boundary drawn 5 px wide is counted once; on a tilted line the runs of one passage along
+a boundary (a zig-zag across its staircase, :func:`_passage_merges`) are one crossing,
+unless the line cut the corner of a third grain. The mean lineal intercept is the pooled
 ratio ``ℓ̄ = ΣL / ΣP`` of total test-line length to the intersection count P (the
 number of intersections, a drawn line's end on a boundary scoring 1/2:
 :func:`scores_line_ends`).
@@ -631,8 +633,10 @@ GRAIN_WINDOW_RADIUS = 4
 MAX_GRAIN_WINDOW_RADIUS = 64
 
 
-def _window_grains(mask, gr, gc, before, after, radius: int):
-    """:func:`_third_grain` for windows of one ``radius`` (every pixel is inside)."""
+def _window_labels(mask, gr, gc, radius: int) -> np.ndarray:
+    """4-connected background grains of the square windows of ``radius`` centred on
+    ``(gr, gc)``, one window a pixel: a ``(k, 2 radius + 1, 2 radius + 1)`` label stack,
+    0 on boundary pixels and outside the mask (labels unique over the stack)."""
     from scipy import ndimage as ndi
 
     H, W = mask.shape
@@ -652,9 +656,15 @@ def _window_grains(mask, gr, gc, before, after, radius: int):
     structure = np.zeros((3, 3, 3), bool)
     structure[1] = ndi.generate_binary_structure(2, 1)  # 4-connected, window by window
     grains, _ = ndi.label(~win, structure=structure)
-    idx = np.arange(k)
+    return grains
+
+
+def _window_grains(mask, gr, gc, before, after, radius: int):
+    """:func:`_third_grain` for windows of one ``radius`` (every pixel is inside)."""
+    grains = _window_labels(mask, gr, gc, radius)
+    idx = np.arange(gr.size)
     own = grains[idx, radius, radius]
-    other = np.ones(k, bool)
+    other = np.ones(gr.size, bool)
     for r, c in (before, after):
         seen = r >= 0
         other &= seen
@@ -702,6 +712,130 @@ def _merge_runs(starts, ends, run_pid, merge):
         keep_e[:-1] = ~merge
         starts, ends, run_pid = starts[keep_s], ends[keep_e], run_pid[keep_s]
     return starts, ends, run_pid
+
+
+#: Longest stretch (px of the line's path) between two runs of a passage along one
+#: boundary (:func:`_passage_merges`): a digital line at a few degrees to a digital
+#: boundary weaves across it with stretches of up to about 1 / tan(angle) px between its
+#: runs (23 px measured at 0.3°); the window that tells the grains apart reaches no
+#: farther either.
+MAX_HUG_GAP_PX = MAX_GRAIN_WINDOW_RADIUS
+
+
+def _near_boundary(mask, r, c):
+    """Whether each pixel ``(r, c)`` has a boundary pixel among its 8 neighbours."""
+    H, W = mask.shape
+    near = np.zeros(r.size, bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                rr, cc = r + dr, c + dc
+                ok = np.flatnonzero((rr >= 0) & (rr < H) & (cc >= 0) & (cc < W))
+                near[ok] |= mask[rr[ok], cc[ok]]
+    return near
+
+
+def _hugging_gaps(mask, flat, e, s2):
+    """Whether every pixel of the path between run ends ``e`` and run starts ``s2``
+    (indices into ``flat``) has a boundary pixel among its 8 neighbours."""
+    W = mask.shape[1]
+    # the middle pixel first: most stretches between runs leave the boundary there
+    hug = _near_boundary(mask, *np.divmod(flat[(e + s2) // 2], W))
+    i = np.flatnonzero(hug)
+    g = s2[i] - e[i] - 1
+    pix = np.repeat(e[i] + 1, g) + (np.arange(int(g.sum())) - np.repeat(np.cumsum(g) - g, g))
+    near = _near_boundary(mask, *np.divmod(flat[pix], W))
+    far = np.bincount(np.repeat(np.arange(g.size), g), weights=~near, minlength=g.size)
+    hug[i] = far == 0
+    return hug
+
+
+def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
+    """Which consecutive runs (``merge[i]``: run ``i + 1`` joins run ``i``) are one passage
+    of a tilted line along one boundary.
+
+    A digital line at a small angle to a digital boundary weaves across it: its
+    4-connected path steps from one grain into the other and back several times while
+    the continuous line crosses the boundary once. A *passage* is a chain of runs of
+    one tilted path whose pixels between runs all have a boundary pixel among their 8
+    neighbours (the path hugs the boundary) and are at most :data:`MAX_HUG_GAP_PX` long.
+    Along it the path visits grains (4-connected background of the square window
+    centred on the passage that holds the path's pixels before, between and after its
+    runs; :func:`_window_labels`): a run is a crossing of its own when it leads into a
+    grain the passage has not visited yet, and the passage counts at least one
+    crossing (E112's tangent). So a weave ``A|B|A|B`` is one crossing, a touch before a
+    crossing ``A|A|B`` one, and a line cutting a third grain's corner ``A|C|B`` two (the
+    third-grain rule, :func:`_third_grain`). A passage whose window would reach beyond
+    :data:`MAX_GRAIN_WINDOW_RADIUS` is left as it is.
+    """
+    W = mask.shape[1]
+    n_runs = starts.size
+    merge = np.zeros(max(n_runs - 1, 0), bool)
+    if n_runs < 2:
+        return merge
+    e, s2 = ends[:-1], starts[1:]
+    link = ((run_pid[1:] == run_pid[:-1]) & tilted[run_pid[1:]]
+            & (s2 - e - 1 <= MAX_HUG_GAP_PX))
+    idx = np.flatnonzero(link)
+    if idx.size:
+        link[idx] = _hugging_gaps(mask, flat, e[idx], s2[idx])
+    if not link.any():
+        return merge
+    # passages: maximal chains of linked runs (first run f, last run l)
+    chain = np.concatenate([[0], np.cumsum(~link)])  # passage of each run
+    size = np.bincount(chain)
+    first = np.searchsorted(chain, np.arange(size.size))
+    keep = np.flatnonzero(size >= 2)
+    f, n_in = first[keep], size[keep]
+    last = f + n_in - 1
+    pid = run_pid[f]
+    p_lo, p_hi = path_offs[pid], path_offs[pid + 1]
+    # the grain points of each passage: the pixel before its first run, then the pixel
+    # after each run (-1: the path ends there, a grain not seen before)
+    n_pts = n_in + 1
+    pt_chain = np.repeat(np.arange(keep.size), n_pts)
+    pos = np.arange(int(n_pts.sum())) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+    run_of_pt = f[pt_chain] + pos - 1  # the run each point follows (-1 + f: before)
+    pt_idx = np.where(pos == 0, starts[f][pt_chain] - 1,
+                      ends[np.maximum(run_of_pt, 0)] + 1)
+    pt_ok = (pt_idx >= p_lo[pt_chain]) & (pt_idx < p_hi[pt_chain])
+    pr, pc = np.divmod(flat[np.clip(pt_idx, 0, flat.size - 1)], W)
+    centre = (starts[f] + ends[last]) // 2
+    cr, cc = np.divmod(flat[centre], W)
+    far = np.where(pt_ok, np.maximum(np.abs(pr - cr[pt_chain]), np.abs(pc - cc[pt_chain])), 0)
+    reach = np.maximum(GRAIN_WINDOW_RADIUS,
+                       np.maximum.reduceat(far, np.cumsum(n_pts) - n_pts))
+    label = np.full(pt_chain.size, -1, np.int64)
+    for radius in np.unique(reach[reach <= MAX_GRAIN_WINDOW_RADIUS]):
+        same = np.flatnonzero(reach == radius)
+        per_batch = max(1, _BATCH_PIXELS // (2 * int(radius) + 1) ** 2)
+        for i in np.array_split(same, -(-same.size // per_batch)):
+            grains = _window_labels(mask, cr[i], cc[i], int(radius))
+            slot = np.full(keep.size, -1, np.int64)
+            slot[i] = np.arange(i.size)
+            q = np.flatnonzero((slot[pt_chain] >= 0) & pt_ok)
+            k = slot[pt_chain[q]]
+            label[q] = grains[k, pr[q] - cr[pt_chain[q]] + radius,
+                              pc[q] - cc[pt_chain[q]] + radius]
+    done = reach[pt_chain] <= MAX_GRAIN_WINDOW_RADIUS
+    # a point leads into a new grain unless an earlier point of its passage has its grain
+    key = pt_chain.astype(np.int64) * (int(label.max()) + 2) + label
+    _, first_seen = np.unique(key, return_index=True)
+    new = np.ones(pt_chain.size, bool)
+    new[label >= 0] = False
+    new[first_seen[label[first_seen] >= 0]] = True
+    new[pos == 0] = False  # the grain before the passage is where it comes from
+    # runs 2..n of a passage join the run before unless they lead into a new grain, but
+    # runs before its first new grain join it (a touch before the crossing)
+    run_new = new[pos > 0]
+    run_chain = pt_chain[pos > 0]
+    run_idx = run_of_pt[pos > 0]
+    n_new_before = np.cumsum(run_new) - run_new
+    n_new_before -= np.repeat(n_new_before[np.cumsum(n_in) - n_in], n_in)
+    joins = ((~run_new) | (n_new_before == 0)) & (run_idx > f[run_chain])
+    joins &= done[pos > 0]
+    merge[run_idx[joins] - 1] = True
+    return merge
 
 
 # ---------------------------------------------------------------- measurement
@@ -989,7 +1123,9 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
     ``wrap_end``: for a run that continues through the first pixel of a closed path, the
     end index of its continuation there (-1 for every other run), and ``split``: whether
     a run was kept apart from a neighbouring run across the corner of a third grain
-    (:func:`_third_grain`; the two are plain crossings, not triple points).
+    (:func:`_third_grain`; the two are plain crossings, not triple points). The runs of
+    one passage of a tilted line along a boundary are then joined
+    (:func:`_passage_merges`).
     """
     W = m.shape[1]
     n_paths = len(path_offs) - 1
@@ -1036,6 +1172,11 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
                 split[idx[third]] = True
                 split[idx[third] + 1] = True
             group = np.concatenate([[0], np.cumsum(~merge)])  # merged run of each run
+            split = np.bincount(group, weights=split) > 0
+            starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
+        merge = _passage_merges(m, flat, path_offs, starts, ends, run_pid, tilted)
+        if merge.any():  # the runs of one passage along a boundary
+            group = np.concatenate([[0], np.cumsum(~merge)])
             split = np.bincount(group, weights=split) > 0
             starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
