@@ -422,3 +422,29 @@ def test_grain_size_method_tells_the_rows_own_warnings_before_the_fields_error(
     assert any("no test line crosses a boundary" in line for line in told), lines
     assert len(told) == len(set(told)) and all(f": warning: {blank}: " in w for w in told)
     assert all(lines.index(w) < error for w in told)
+
+
+
+def test_json_lists_a_python_warning_again_in_a_second_main_call(mask_png, capsys,
+                                                                  monkeypatch):
+    """A Python warning is shown once per place per process by default: a second
+    ``main()`` in the same process (a notebook, a test) that warned the same told it
+    nowhere, and its ``--json`` listed no ``warnings``. Each command tells its own."""
+    import warnings
+
+    from napari_srmat.cli import info, print_json_result
+
+    def handler(args):  # a command that warns (from one place) and prints its JSON
+        warnings.warn("the pixel size is a guess", UserWarning, stacklevel=1)
+        print_json_result({"file": str(args.file)})
+        return 0
+
+    monkeypatch.setattr(info, "_handler", handler)
+    shown: list[str] = []  # printed (not left to pytest's summary)
+    monkeypatch.setattr(warnings, "showwarning", lambda message, *a, **k: shown.append(
+        str(message)))
+    for i in range(1, 3):
+        assert main(["info", str(mask_png), "--json"]) == 0
+        assert shown == ["the pixel size is a guess"] * i
+        assert json.loads(capsys.readouterr().out)["warnings"] == [
+            "the pixel size is a guess"]

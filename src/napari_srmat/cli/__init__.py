@@ -888,9 +888,17 @@ def add_new_lines(lines: list[str], new: Sequence[str]) -> None:
 def told_warnings() -> Iterator[list[str]]:
     """Collect the one-line text of every warning printed inside the block (they are still
     printed as ``srmat CMD: warning: ...``), for a ``--json`` result's ``warnings`` key:
-    Python warnings and the warnings of a job it runs (:func:`run_cli_job`)."""
+    Python warnings and the warnings of a job it runs (:func:`run_cli_job`).
+
+    A Python warning is shown once per place in a process by default: the block starts
+    with none shown yet (the filters unchanged), so that a second command in the same
+    process (:func:`main` called again, in a notebook or a test) tells and lists the
+    warnings it gives too. Until 2026-12-06 it told them nowhere.
+    """
     import warnings
 
+    with warnings.catch_warnings():  # entering and leaving forget the places shown
+        pass
     told: list[str] = []
     shown = warnings.showwarning
 
