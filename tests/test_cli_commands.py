@@ -196,6 +196,18 @@ def _ctrl_c_in_a_fallback_behind_a_value_error():
         raise KeyboardInterrupt  # noqa: B904
 
 
+def _ctrl_c_in_a_fallback_for_an_error_raised_from_a_missing_file():
+    """A Ctrl-C in the handler of a ValueError raised *from* a missing file (``raise ...
+    from``): the ValueError is being handled, and so is the file behind it."""
+    try:
+        try:
+            raise FileNotFoundError(2, "No such file or directory", "config.json")
+        except FileNotFoundError as exc:
+            raise ValueError("no config: the defaults are used") from exc
+    except ValueError:
+        raise KeyboardInterrupt  # noqa: B904
+
+
 @pytest.mark.parametrize("raiser", [
     lambda: _ctrl_c_while_handling(FileNotFoundError(2, "No such file or directory",
                                                      "config.json")),
@@ -204,8 +216,9 @@ def _ctrl_c_in_a_fallback_behind_a_value_error():
                                                    "out.lock")),
     lambda: _ctrl_c_while_handling(InterruptedError(4, "Interrupted system call")),
     _ctrl_c_in_a_fallback_behind_a_value_error,
+    _ctrl_c_in_a_fallback_for_an_error_raised_from_a_missing_file,
 ], ids=["missing file handled", "existing file handled", "busy lock handled",
-        "EINTR of the Ctrl-C itself", "two links down"])
+        "EINTR of the Ctrl-C itself", "two links down", "handled error from a missing file"])
 def test_a_ctrl_c_while_an_answer_of_the_os_was_handled_names_no_error(monkeypatch, capsys,
                                                                        raiser):
     """Any OSError in the chain was named as the error the interrupt came during: a

@@ -277,7 +277,9 @@ def os_error_behind(exc: BaseException) -> OSError | None:
     not when it is one of :data:`ANSWER_OS_ERRORS`: code handles a missing file or a
     busy lock as an answer (a fallback reading another file, a lock taken by another
     run), and the EINTR of the press itself is no failure; the chain behind such an
-    error is not searched either (it was older still). Until 2026-12-06 any OS error
+    error is not searched either (it was older still). One behind an error being handled
+    is being handled too, also where that error was raised from it (a ValueError ``from``
+    a missing file, handled by a fallback). Until 2026-12-06 any OS error
     anywhere in the chain was named: a Ctrl-C in such a fallback said ``during an error:
     config.json: no such file or directory`` of a run in which nothing had failed.
 
@@ -320,13 +322,14 @@ def os_error_behind(exc: BaseException) -> OSError | None:
     None
     """
     seen: set[int] = {id(exc)}
+    handled = False  # a context link was crossed: all behind it was being handled
     while True:
-        explicit = exc.__cause__ is not None
+        handled = handled or exc.__cause__ is None
         behind = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
         if behind is None or id(behind) in seen:
             return None
         if isinstance(behind, OSError):
-            return None if not explicit and isinstance(behind, ANSWER_OS_ERRORS) else behind
+            return None if handled and isinstance(behind, ANSWER_OS_ERRORS) else behind
         seen.add(id(behind))
         exc = behind
 
