@@ -448,3 +448,24 @@ def test_json_lists_a_python_warning_again_in_a_second_main_call(mask_png, capsy
         assert shown == ["the pixel size is a guess"] * i
         assert json.loads(capsys.readouterr().out)["warnings"] == [
             "the pixel size is a guess"]
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_grain_size_names_the_image_in_a_jobs_error_event(mask_png, capsys, monkeypatch,
+                                                          json_flag):
+    """``run_cli_job(about=PATH)`` names the image in the lines it tells: its warnings
+    did, a job's error event did not (``srmat grain-size: error: tile 3 ...``, of which of
+    20 images?). It is ``srmat grain-size: error: PATH: ...`` now, as the image's error."""
+    import napari_srmat.grainsize as gs
+
+    real = gs.measure_grain_size_job
+
+    def job(*args, **kwargs):
+        yield Log(JOB_ERROR, level="error")
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(gs, "measure_grain_size_job", job)
+    argv = ["grain-size", str(mask_png), "--mask"] + (["--json"] if json_flag else [])
+    assert main(argv) == 0
+    told = [line for line in capsys.readouterr().err.splitlines() if JOB_ERROR in line]
+    assert told == [f"srmat grain-size: error: {mask_png}: {JOB_ERROR}"]

@@ -206,8 +206,8 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         return text if about is None else about_file(about, text)
 
     def job_error(message: str) -> str:
-        """The line of a job's error event (the job goes on)."""
-        return message_line(where(), "error", message)
+        """The line of a job's error event (the job goes on), naming ``about``."""
+        return message_line(where(), "error", named(message))
 
     # the levels told as the command's own lines in every mode (what the user must not
     # miss); the others are progress, silenced by quiet
