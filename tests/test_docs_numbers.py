@@ -590,3 +590,38 @@ def test_lattice_rows_and_columns_paragraph_is_lattice_line_orientation_json():
     assert all(float(m.group(1)) == pytest.approx(v, abs=0.05) for v in grid)
     assert float(m.group(2)) == pytest.approx(min(rnd), abs=0.05)
     assert float(m.group(3)) == pytest.approx(max(rnd), abs=0.05)
+
+
+def test_tilted_line_counting_figures_are_heyn_tilted_line_counting_json():
+    # docs/heyn.md "Counting details" (the passage rule) and docs/grain_size.md's lattice
+    # paragraph quote studies/heyn_tilted_line_counting.py
+    study = _result("studies/results/heyn_tilted_line_counting.json")
+    rows = [r for r in study["parallel"]["rows"] if 5 <= r["alpha_deg"] <= 40]
+    short = {arm: [100 * (1 - r[arm]["random_over_exact"]) for r in rows] for arm in ("off", "on")}
+    e112 = [100 * (r["on"]["random_e112_over_exact"] - 1) for r in rows]
+    n = r"([0-9.]+)"
+    for page in ("heyn.md", "grain_size.md"):
+        text = " ".join(_page(page).split())
+        m = re.search(rf"random lines read ℓ̄ {n} to {n} % short of the exact (?:ℓ̄ of the same "
+                      rf"lines before and {n} to {n} % short now|value \({n} to {n} % before\))",
+                      text)
+        assert m, f"{page}: the parallel lines' figures are not where the test looks"
+        g = [float(v) for v in m.groups() if v is not None]
+        now, before = (g[2:], g[:2]) if page == "heyn.md" else (g[:2], g[2:])
+        assert now == pytest.approx([min(short["on"]), max(short["on"])], abs=0.05)
+        assert before == pytest.approx([min(short["off"]), max(short["off"])], abs=0.05)
+    text = " ".join(_page("heyn.md").split())
+    m = re.search(r"E112's scoring, a touched line end ½: (\S+) to (\S+) %\)", text)
+    assert m and [float(v.replace("−", "-")) for v in m.groups()] == pytest.approx(
+        [min(e112), max(e112)], abs=0.05)
+    thin = study["thinned"]["summary"]
+    m = re.search(r"the run count's bias becomes (\S+) / (\S+) / (\S+) / (\S+) % at 10 / 20 / "
+                  r"40 / 80 px grains \((\S+) / (\S+) / (\S+) / (\S+) % before\), E112's "
+                  r"scoring (\S+) / (\S+) / (\S+) / (\S+) % \((\S+) / (\S+) / (\S+) / (\S+) %\)",
+                  text)
+    assert m, "the thinned masks' figures are not where the test looks"
+    g = [float(v.replace("−", "-")) for v in m.groups()]
+    want = [thin[f"{h} px"][f"{k}_bias_pct"] for k in ("runs_on", "runs_off", "e112_on",
+                                                       "e112_off") for h in (10, 20, 40, 80)]
+    assert g == pytest.approx(want, abs=0.05)
+    assert all(study["expectations"][e]["holds"] is False for e in ("E1", "E2", "E3", "E4"))
