@@ -137,7 +137,8 @@ def streamed_off(planar_too: bool = False):
     ``planar_too`` a planar level not kept in the cache either."""
     from napari_srmat.io import _read
 
-    streamed, whole, share = _read._streamed_strip, _read._WholeStrip.of, _read._BAND_SHARE
+    streamed, whole = _read._streamed_strip, _read._WholeStrip.of
+    banded = _read._InflatedStrip._band_rows
 
     def deflate_only(level_series):
         found = streamed(level_series)
@@ -148,7 +149,7 @@ def streamed_off(planar_too: bool = False):
         return whole(path, series, level, like, chunks) if like.nchunks == 1 else None
 
     _read._streamed_strip = deflate_only
-    _read._BAND_SHARE = 1 << 62  # no band kept
+    _read._InflatedStrip._band_rows = _read._InflatedStrip._inflate_rows  # no band kept
     if planar_too:
         _read._WholeStrip.of = one_chunk_only
     try:
@@ -156,7 +157,7 @@ def streamed_off(planar_too: bool = False):
     finally:
         _read._streamed_strip = streamed
         _read._WholeStrip.of = whole
-        _read._BAND_SHARE = share
+        _read._InflatedStrip._band_rows = banded
 
 
 if __name__ == "__main__":

@@ -75,14 +75,14 @@ def test_a_full_pass_of_a_compressed_single_strip_tiff_decodes_the_strip_once(
 
 
 def test_a_strip_larger_than_the_cache_is_not_kept(tmp_path, rng, monkeypatch):
-    """Above DECODED_STRIP_CACHE_BYTES the decoded strip is not kept (memory stays bounded,
-    each chunk decodes it as before), and the pixels are the same."""
+    """Above DECODED_STRIP_CACHE_BYTES the decoded strip is not kept (memory stays bounded:
+    bands of its rows at most, within the cap), and the pixels are the same."""
     a = rng.integers(0, 255, (128, 128), np.uint8)
     p = _strip_tiff(tmp_path / "big.tif", a)
     monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes - 1)
     m = read_image(p, chunks=64)
     np.testing.assert_array_equal(np.asarray(m.data), a)
-    assert _read._DECODED_STRIPS.nbytes == 0
+    assert _read._DECODED_STRIPS.nbytes <= a.nbytes // 2  # one band of 64 rows
 
 
 def test_the_cache_keeps_within_its_cap_and_sees_a_rewritten_file(tmp_path, rng,
@@ -953,3 +953,36 @@ def test_an_lzw_piece_larger_than_its_guessed_size_is_decoded_whole(tmp_path,
     monkeypatch.setattr(_read, "_lzw_decoded", traced)
     np.testing.assert_array_equal(strip[150:260], a[150:260])
     assert any(0 < size < n and not to_end for size, n, to_end in told), told
+
+
+@pytest.mark.parametrize("compression", ["zlib", "lzw"])
+def test_a_band_over_a_quarter_of_the_cache_is_kept_where_it_fits(tmp_path, monkeypatch,
+                                                                  compression):
+    """A band of rows over a _BAND_SHARE th of the cache was decoded by every chunk of it
+    (here 2 bands of half the strip, 5 chunks each: about 5 strips decoded in a pass):
+    it is now kept for its other chunks when it fits beside what the cache holds, in
+    place of the plane's earlier bands (about one strip decoded); where it does not fit,
+    it is not kept and drops nothing else."""
+    a = _lzw_image((512, 640))
+    p = _strip_tiff(tmp_path / "wide.tif", a, compression)
+    _over_the_cache(monkeypatch, resume_bytes=a.nbytes // 32)
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes - 1)
+    decoded = {"bytes": 0}
+    plain = _read._InflatedStrip._keep_rows
+
+    def counted(self, held, done, data, *args):
+        decoded["bytes"] += len(data)
+        return plain(self, held, done, data, *args)
+
+    monkeypatch.setattr(_read._InflatedStrip, "_keep_rows", counted)
+    m = read_image(p, chunks=(256, 128))
+    decoded["bytes"] = 0
+    np.testing.assert_array_equal(m.data.compute(scheduler="synchronous"), a)
+    assert decoded["bytes"] < 1.5 * a.nbytes, decoded
+    assert 0 < _read._DECODED_STRIPS.nbytes <= a.nbytes // 2  # the last band alone
+
+    _read.clear_decoded_strip_cache()
+    other = ("other.tif", 0, 0, 1, 1)
+    _read._DECODED_STRIPS.get(other, lambda: np.zeros(a.nbytes // 2 + 1, np.uint8))
+    np.testing.assert_array_equal(m.data.compute(scheduler="synchronous"), a)
+    assert _read._DECODED_STRIPS.nbytes == a.nbytes // 2 + 1  # no band beside it

@@ -1787,7 +1787,8 @@ class _TiffWindows:
 #: :func:`clear_decoded_strip_cache`). A larger deflate or LZW strip is decoded by each
 #: chunk from the nearest resume point to the chunk's last row (:class:`_InflatedStrip`,
 #: :class:`_LzwStrip`; planes apart), the band of rows kept here for its other chunks
-#: when it is at most a :data:`_BAND_SHARE` th of this; a larger one of another kind
+#: when it is at most a :data:`_BAND_SHARE` th of this (a larger band when it fits
+#: beside what is kept, in place of its plane's earlier bands); a larger one of another kind
 #: (the floating-point predictor, PackBits, ...) is decoded whole by every chunk that
 #: reads it, and the open warns (:func:`_whole_strip_note`): memory stays bounded (one
 #: decoded strip per chunk being read) and a full pass is slow (convert it to a tiled
@@ -1803,7 +1804,10 @@ DECODED_STRIP_CACHE_BYTES = 1 << 30
 INFLATE_RESUME_BYTES = 32 << 20
 _INFLATE_IN_BYTES = 1 << 16  # compressed bytes read at a time (bounds a resume point)
 #: A band of whole rows of a streamed strip (:class:`_InflatedStrip`) read for a chunk is
-#: kept for the band's other chunks when it is at most this fraction of the cache.
+#: kept for the band's other chunks when it is at most this fraction of the cache (as
+#: pixels are kept: the least recently read dropped first); a larger one only when it
+#: fits beside what the cache holds, in place of its plane's earlier bands
+#: (:meth:`_DecodedStrips.room_for_band`).
 _BAND_SHARE = 4
 _INFLATE_OUT_BYTES = 4 << 20  # decoded bytes inflated at a time (whole rows, at least one)
 
@@ -1872,9 +1876,12 @@ class _DecodedStrips:
             finally:
                 self._lock.release()
 
-    def get(self, key: tuple, decode) -> np.ndarray:
+    def get(self, key: tuple, decode, *, alone: bool = False) -> np.ndarray:
         """The pixels of ``key`` (``(path, series, level, size, time of change)``), kept
-        or ``decode()`` d (and kept when they fit; the file's older pixels dropped)."""
+        or ``decode()`` d (and kept when they fit; the file's older pixels dropped).
+        ``alone``: a band of rows over a :data:`_BAND_SHARE` th of the cache, kept in
+        place of its plane's other bands and only beside what the cache holds (nothing
+        else dropped for it)."""
         if (arr := self._kept_array(key)) is not None:
             return arr
         with self._lock:
@@ -1891,12 +1898,32 @@ class _DecodedStrips:
             with self._lock:
                 self._drop_stale(key)
                 cap = DECODED_STRIP_CACHE_BYTES
-                if arr.nbytes <= cap:
+                if alone:
+                    self._drop(self._plane_bands(key))
+                    if self.nbytes + arr.nbytes <= cap:
+                        self._kept[key] = arr
+                        self.nbytes += arr.nbytes
+                elif arr.nbytes <= cap:
                     while self._kept and self.nbytes + arr.nbytes > cap:
                         self.nbytes -= self._kept.popitem(last=False)[1].nbytes
                     self._kept[key] = arr
                     self.nbytes += arr.nbytes
         return arr
+
+    def _plane_bands(self, key: tuple) -> list:
+        """The keys of the kept bands of rows of ``key`` 's level and plane (``key``
+        too: ``(path, series, level, ("rows", plane, first, stop), ...)``); call
+        holding ``self._lock``."""
+        return [k for k in self._kept if k[:3] == key[:3]
+                and isinstance(k[3], tuple) and k[3][:2] == key[3][:2]]
+
+    def room_for_band(self, key: tuple, nbytes: int) -> bool:
+        """Whether a band of rows ``key`` of ``nbytes`` is kept, or fits the cache in
+        place of its plane's other kept bands (Dask has read their chunks: it reads a
+        band's chunks one after another), beside all else it holds."""
+        with self._lock:
+            others = sum(self._kept[k].nbytes for k in self._plane_bands(key))
+            return self.nbytes - others + nbytes <= DECODED_STRIP_CACHE_BYTES
 
     def resume_point(self, key: tuple, before: int) -> tuple[int, tuple] | None:
         """The last resume point of ``key`` at or before decoded byte ``before``:
@@ -2125,23 +2152,28 @@ class _InflatedStrip(_OneStrip):
         other chunks of that band (Dask reads a band's chunks one after another: a full
         pass then decodes the strip about once, not once per column of chunks) when
         ``rows`` are a run of several rows (a Dask chunk's) and their band is at most
-        a :data:`_BAND_SHARE` th of the cache; else the rows alone."""
+        a :data:`_BAND_SHARE` th of the cache, or fits beside what it holds in place of
+        the plane's earlier bands (before 2026-12-06 a larger band was decoded by each
+        chunk of it: a pass of 16 chunks of a 4096² LZW strip, bands a quarter of it,
+        decoded it 4 times); else the rows alone."""
         _, _, _, _, (h, w, spp), _, _ = self._place
         row = (w,) if spp == 1 or len(self._place[0]) > 1 else (w, spp)
         lo, hi = int(rows[0]), int(rows[-1]) + 1
+        key = self._key()
+        band_key = (*key[:3], ("rows", plane, lo, hi), *key[3:])
+        nbytes = (hi - lo) * math.prod(row) * self.dtype.itemsize
+        large = nbytes > DECODED_STRIP_CACHE_BYTES // _BAND_SHARE
         if (len(rows) < 2 or hi - lo != len(rows)  # one row (a probe), or rows apart
-                or (hi - lo) * math.prod(row) * self.dtype.itemsize
-                > DECODED_STRIP_CACHE_BYTES // _BAND_SHARE):
+                or (large and not _DECODED_STRIPS.room_for_band(band_key, nbytes))):
             self._inflate_rows(rows, out, within, plane)
             return
-        key = self._key()
 
         def decode() -> np.ndarray:
             band = np.empty((hi - lo, *row), self.dtype)
             self._inflate_rows(np.arange(lo, hi), band, (slice(None),) * len(row), plane)
             return band
 
-        band = _DECODED_STRIPS.get((*key[:3], ("rows", plane, lo, hi), *key[3:]), decode)
+        band = _DECODED_STRIPS.get(band_key, decode, alone=large)
         out[...] = _take_outer(band[rows - lo], (slice(None), *within))
 
     def _strip(self, plane: int) -> tuple[int, int, int, tuple]:
