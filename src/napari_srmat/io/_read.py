@@ -2388,7 +2388,7 @@ def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool) -> bytes:
 #: What streaming a byte of an LZW strip (:class:`_LzwStrip`) past its last known
 #: resume point costs (its Clear codes found by a scan of the codes, then decoded from
 #: one to the next), in bytes of the codec's decode told its size (tifffile's decode of
-#: a whole strip): measured 2.1-2.2 (``benchmarks/bench_tiff_strips_lzw.py``, 2048² and
+#: a whole strip): measured 2.0-2.3 (``benchmarks/bench_tiff_strips_lzw.py``, 2048² and
 #: 4096² grey noise over a ramp, 2 shared CPUs; 3.1-3.3 before pieces kept their bytes
 #: and the codec was told their size). From a known resume point to the next no scan
 #: is needed: 1.1-1.2. See :func:`_lzw_rest_whole`.
@@ -2408,10 +2408,11 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0) -> bool:
 
     A strip over the cache read by few chunks was slower streamed than decoded whole by
     each chunk as before 2026-12-06 (1024², 16 chunks: 0.11 -> 0.38 s); with this rule,
-    byte-aligned pieces told their size and no scan between known resume points, a full
-    pass of 1, 4 and 16 chunks of a 4096² strip takes 0.9-1.1, 0.6-0.8 and 0.3-0.4
-    times as long as then (2.7, 1.8 and 1.0 times before these; two runs,
-    ``benchmarks/bench_tiff_strips_lzw.py``)."""
+    byte-aligned pieces told their size and no scan between known resume points (and
+    bands over a quarter of the cache kept where they fit), a full pass of 1, 4 and 16
+    chunks of a 4096² strip takes 0.96, 0.65 and 0.27 times as long as then (2.7, 1.8
+    and 1.0 times before these; ``benchmarks/bench_tiff_strips_lzw.json``; runs on 2
+    shared CPUs vary, up to 2x on the 16-chunk pass)."""
     return rest <= max(DECODED_STRIP_CACHE_BYTES, held) and wanted * LZW_STREAM_COST >= rest
 
 
