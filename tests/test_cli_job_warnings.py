@@ -163,7 +163,10 @@ def test_grain_size_tells_the_runs_warning_before_the_images_error(mask_png, cap
     assert _told(err) == [f"srmat grain-size: warning: {mask_png}: {FALLBACK}"]
     error = [i for i, line in enumerate(lines) if "could not be measured" in line]
     assert error and lines.index(_told(err)[0]) < error[0]
-    assert FALLBACK not in out
+    if json_flag:  # in the image's error entry, once
+        assert json.loads(out)["errors"][0]["warnings"] == [FALLBACK]
+    else:
+        assert FALLBACK not in out
 
 
 def _second_image_warns_then_fails(monkeypatch, good) -> None:
@@ -199,9 +202,9 @@ def test_grain_size_names_the_image_in_the_warnings_of_a_failed_one(mask_png, tm
         ["--json"] if json_flag else [])
     assert main(argv) == 2
     lines = capsys.readouterr().err.splitlines()
-    # the failed image's at once, as its error line; the measured one's with its result
-    assert _told("\n".join(lines)) == [f"srmat grain-size: warning: {bad}: {FALLBACK}",
-                                       f"srmat grain-size: warning: {mask_png}: {FALLBACK}"]
+    # each image's lines in the images' order, as each finished
+    assert _told("\n".join(lines)) == [f"srmat grain-size: warning: {mask_png}: {FALLBACK}",
+                                       f"srmat grain-size: warning: {bad}: {FALLBACK}"]
     error = lines.index(f"srmat grain-size: error: {bad}: the map could not be measured")
     assert lines.index(f"srmat grain-size: warning: {bad}: {FALLBACK}") == error - 1
 
@@ -469,3 +472,118 @@ def test_grain_size_names_the_image_in_a_jobs_error_event(mask_png, capsys, monk
     assert main(argv) == 0
     told = [line for line in capsys.readouterr().err.splitlines() if JOB_ERROR in line]
     assert told == [f"srmat grain-size: error: {mask_png}: {JOB_ERROR}"]
+
+
+def _warns_then(monkeypatch, outcome: dict, seen: list[str], capsys) -> None:
+    """Make ``measure_grain_size_job`` warn on every image, then do what ``outcome``
+    says of its path ("fail", "ctrl-c"; measured otherwise), noting in ``seen`` what was
+    on stderr when each image's run began."""
+    import napari_srmat.grainsize as gs
+
+    real = gs.measure_grain_size_job
+
+    def job(mic, *args, **kwargs):
+        seen.append(capsys.readouterr().err)
+        yield Log(FALLBACK, level="warning")
+        if outcome.get(str(mic.path)) == "fail":
+            raise ValueError("the map could not be measured")
+        if outcome.get(str(mic.path)) == "ctrl-c":
+            raise KeyboardInterrupt
+        return (yield from real(mic, *args, **kwargs))
+
+    monkeypatch.setattr(gs, "measure_grain_size_job", job)
+
+
+def _images(mask_png, tmp_path, n: int) -> list:
+    import shutil
+
+    paths = [mask_png]
+    for i in range(1, n):
+        paths.append(tmp_path / f"m{i}.png")
+        shutil.copy(mask_png, paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_grain_size_tells_each_images_lines_in_order_as_it_finishes(mask_png, tmp_path,
+                                                                   capsys, monkeypatch,
+                                                                   json_flag):
+    """``srmat grain-size A B C`` printed a failed image's lines at once but the measured
+    images' warnings after all were done: B's error came before A's warning, and the
+    user watching the run saw nothing of A until the end. Each image's lines now come
+    in the images' order as it finishes (A's warning before B's run begins), and stdout
+    is the JSON only."""
+    a, b, c = _images(mask_png, tmp_path, 3)
+    seen: list[str] = []
+    _warns_then(monkeypatch, {str(b): "fail"}, seen, capsys)
+    argv = ["grain-size", str(a), str(b), str(c), "--mask"] + (
+        ["--json"] if json_flag else [])
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    a_warning = f"srmat grain-size: warning: {a}: {FALLBACK}"
+    assert seen[0] == "" and _told(seen[1]) == [a_warning]
+    b_lines = [f"srmat grain-size: warning: {b}: {FALLBACK}",
+               f"srmat grain-size: error: {b}: the map could not be measured"]
+    assert [line for line in seen[2].splitlines() if f"{b}: " in line][-2:] == b_lines
+    assert _told(err) == [f"srmat grain-size: warning: {c}: {FALLBACK}"]
+    if json_flag:
+        assert [row["path"] for row in json.loads(out)["images"]] == [str(a), str(c)]
+
+
+def test_grain_size_json_lists_a_failed_images_warnings_in_its_error(mask_png, tmp_path,
+                                                                     capsys, monkeypatch):
+    """A failed image's warnings were printed on stderr but not in ``--json``'s
+    ``errors`` entry (``{"path", "error"}``), where a script reads what went wrong: they
+    are its ``warnings`` now, without the path (the entry's), as an image row's."""
+    a, b = _images(mask_png, tmp_path, 2)
+    _warns_then(monkeypatch, {str(b): "fail"}, [], capsys)
+    assert main(["grain-size", str(a), str(b), "--mask", "--json"]) == 2
+    errors = json.loads(capsys.readouterr().out)["errors"]
+    assert errors == [{"path": str(b), "error": f"{b}: the map could not be measured",
+                       "warnings": [FALLBACK]}]
+
+
+def test_grain_size_tells_the_measured_images_warnings_before_a_ctrl_c(mask_png, tmp_path,
+                                                                       capsys, monkeypatch):
+    """A Ctrl-C during a later image lost the warnings of the images already measured
+    (held for the report at the end): only the interrupted image's was told. Each
+    measured image's are told as it finishes, before the interrupted line."""
+    from napari_srmat import cli
+
+    a, b = _images(mask_png, tmp_path, 2)
+    seen: list[str] = []  # stderr as each run began
+    _warns_then(monkeypatch, {str(b): "ctrl-c"}, seen, capsys)
+    assert main(["grain-size", str(a), str(b), "--mask", "--json"]) == cli.EXIT_INTERRUPTED
+    out, err = capsys.readouterr()
+    err = "".join(seen) + err
+    assert out == ""
+    assert _told(err) == [f"srmat grain-size: warning: {a}: {FALLBACK}",
+                          f"srmat grain-size: warning: {b}: {FALLBACK}"]
+    assert err.splitlines()[-1].startswith("srmat grain-size: interrupted (")
+
+
+def test_grain_size_on_a_cluster_tells_each_images_lines_as_they_return(
+        mask_png, tmp_path, capsys, monkeypatch):
+    """With ``--scheduler`` every image's lines came at the end of the whole run. They
+    are told as the results come back (``map_job``'s ``on_result``), in the images'
+    order: the second image's, back first, waits for the first's."""
+    import napari_srmat.tiling._distributed as dist
+
+    a, b = _images(mask_png, tmp_path, 2)
+    _warns_then(monkeypatch, {}, [], capsys)
+    told_when: list[str] = []
+
+    def map_job(fn, items, scheduler, *, on_result=None, **kwargs):
+        results = [fn(item) for item in items]
+        capsys.readouterr()  # what the tasks printed is the workers' (none)
+        for i in (1, 0):  # the second task's result comes back first
+            on_result(i, results[i])
+            told_when.append(capsys.readouterr().err)
+        return results
+        yield  # a job generator
+
+    monkeypatch.setattr(dist, "map_job", map_job)
+    assert main(["grain-size", str(a), str(b), "--mask", "--scheduler", "local:1"]) == 0
+    assert told_when[0] == ""
+    assert _told(told_when[1]) == [f"srmat grain-size: warning: {a}: {FALLBACK}",
+                                   f"srmat grain-size: warning: {b}: {FALLBACK}"]

@@ -172,8 +172,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.mask and args.scheduler is None:
         model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     items = list(zip(args.images, twins, exclusions))
+    told = _ImageLines([path for path, _, _ in items])
     if args.scheduler is None:
-        results = [_measure_or_error(args, model, *item) for item in items]
+        for i, item in enumerate(items):
+            told(i, _measure_or_error(args, model, *item))
     else:
         from ..tiling._distributed import check_scheduler, map_job
 
@@ -184,21 +186,21 @@ def _run(args: argparse.Namespace) -> int:
 
             key = path_fingerprint(args.checkpoint)["sha256"]  # workers rebuild on a change
         results = run_cli_job(map_job(functools.partial(_measure_remote, args, key), items,
-                                      args.scheduler), quiet=args.json)
+                                      args.scheduler, on_result=told), quiet=args.json)
+        for i, result in enumerate(results):  # a map_job that did not stream them
+            if i not in told.results:
+                told(i, result)
         if not args.mask:
             model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     rows, fields, errors, internal = [], [], [], False
-    for (path, _, _), (row, warnings, field, error) in zip(items, results):
+    for (path, _, _), (row, warnings, field, error) in zip(items, told.ordered()):
         if error is not None:
-            line, message, user = error
-            if args.scheduler is not None:  # told as they happen without a cluster
-                _tell_failure(warnings, line)
-            errors.append({"path": str(path), "error": message})
+            _, message, user = error
+            errors.append({"path": str(path), "error": message,
+                           "warnings": [_row_text(path, w) for w in warnings]})
             internal = internal or not user
             continue
         rows.append(row)
-        for w in warnings:
-            print(warning_line("srmat grain-size", about_file(path, w)), file=sys.stderr)
         if field is not None:
             fields.append(field)
     # images that could not be measured do not cost the others their results: the good
@@ -331,10 +333,9 @@ def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     naming the image), the line printed (:func:`napari_srmat.cli.error_line`), the
     message and whether the error is the user's.
 
-    Without a cluster the warnings and the error are printed at once (one line each,
-    naming the image), so that the user sees them while the other images are measured;
-    on a cluster's worker they are returned, for the client to print (the worker's
-    stderr is not the user's). ``--debug`` raises the error.
+    Nothing is printed here: the command tells each image's lines as it finishes, in
+    the images' order (:class:`_ImageLines`), also from a cluster's worker, whose stderr
+    is not the user's. ``--debug`` raises the error.
     """
     from ..errors import is_user_error
 
@@ -343,17 +344,59 @@ def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
-        line, told = error_line("srmat grain-size", exc), carried_warnings(exc)
-        if args.scheduler is None:
-            _tell_failure(told, line)
-        return None, told, None, (line, command_error_message(exc), is_user_error(exc))
+        line = error_line("srmat grain-size", exc)
+        return (None, carried_warnings(exc), None,
+                (line, command_error_message(exc), is_user_error(exc)))
 
 
-def _tell_failure(warnings: list[str], line: str) -> None:
-    """Print the warnings of an image that could not be measured, then its error line."""
+class _ImageLines:
+    """Tell each image's lines (its warnings, named, then its error line if it failed)
+    in the order of the images as each finishes: an image's lines once it and every
+    image before it have finished, so that a later image's error never comes before an
+    earlier image's warnings, and a Ctrl-C during a later image leaves the lines of
+    those measured told. The one rule of ``srmat grain-size``'s stderr, with or without
+    a cluster (``map_job``'s ``on_result``), ``--json`` or not (stdout holds the JSON
+    only).
+
+    Parameters
+    ----------
+    paths : list
+        The images, in the command's order.
+    """
+
+    def __init__(self, paths: list) -> None:
+        self.paths = paths
+        self.results: dict[int, tuple] = {}  # by image index, as they finished
+        self.next = 0  # the first image not told yet
+
+    def __call__(self, index: int, result: tuple) -> None:
+        """Image ``index`` finished with ``result`` (:func:`_measure_or_error`'s)."""
+        self.results[index] = result
+        while self.next in self.results:
+            _tell_image(self.paths[self.next], self.results[self.next])
+            self.next += 1
+
+    def ordered(self) -> list[tuple]:
+        """Every image's result, in the images' order."""
+        return [self.results[i] for i in range(len(self.paths))]
+
+
+def _tell_image(path, result: tuple) -> None:
+    """Print the lines of one image's ``result`` (:func:`_measure_or_error`'s) on stderr:
+    its warnings, named (a failed image's are named already: its error carried them),
+    then its error line if it failed."""
+    _, warnings, _, error = result
     for w in warnings:
-        print(warning_line("srmat grain-size", w), file=sys.stderr)
-    print(line, file=sys.stderr)
+        print(warning_line("srmat grain-size", about_file(path, w)), file=sys.stderr)
+    if error is not None:
+        print(error[0], file=sys.stderr)
+
+
+def _row_text(path, text: str) -> str:
+    """A warning named by its image (:func:`napari_srmat.cli.about_file`) as an image's
+    JSON entry lists it, the path being the entry's: ``PATH: text`` as ``text``."""
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 def _measure_remote(args, key, item) -> tuple:

@@ -1254,7 +1254,9 @@ def _tell_tasks_left_running(n: int, partial, why: str) -> None:
 
 
 def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken | None = None,
-            stage: str = "files") -> Generator[Event, None, list | None]:
+            stage: str = "files",
+            on_result: Callable[[int, Any], None] | None = None,
+            ) -> Generator[Event, None, list | None]:
     """Run ``fn(item)`` for every item as one task on a cluster (job generator).
 
     For work over many files (``srmat grain-size --scheduler``): each item (e.g. a path
@@ -1272,6 +1274,12 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
     stop : StopToken, optional
         Checked while waiting; the tasks not yet returned are cancelled (running ones
         are not waited for: they write nothing) and the job yields :class:`Stopped`.
+    stage : str
+        The progress stage's name.
+    on_result : callable, optional
+        Called on the client as ``on_result(index, fn(items[index]))`` when each task's
+        result arrives (in the order they finish), so that a command can tell an item's
+        outcome before all are done (``srmat grain-size``'s lines of each image).
 
     Yields
     ------
@@ -1303,7 +1311,10 @@ def map_job(fn: Callable[..., Any], items: list, scheduler, *, stop: StopToken |
                     yield Stopped(f"stopped after {done} of {len(items)} {stage}")
                     return None
                 for fut in _poll(client, list(inflight)):
-                    results[inflight.pop(fut)] = _result(fut)
+                    i = inflight.pop(fut)
+                    results[i] = _result(fut)
+                    if on_result is not None:
+                        on_result(i, results[i])
                     done += 1
                     yield Progress(done, len(items), stage=stage)
             return results
