@@ -587,3 +587,56 @@ def test_grain_size_on_a_cluster_tells_each_images_lines_as_they_return(
     assert told_when[0] == ""
     assert _told(told_when[1]) == [f"srmat grain-size: warning: {a}: {FALLBACK}",
                                    f"srmat grain-size: warning: {b}: {FALLBACK}"]
+
+
+def _mask_pngs(tmp_path, n: int, bad: int) -> list:
+    """``n`` boundary masks (PNG); the one at index ``bad`` is not an image."""
+    from PIL import Image
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[::8, :] = mask[:, ::8] = 255
+    paths = []
+    for i in range(n):
+        paths.append(tmp_path / f"mask{i}.png")
+        if i == bad:
+            paths[-1].write_bytes(b"not a png")
+        else:
+            Image.fromarray(mask).save(paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_heyn_reports_the_measured_masks_and_withholds_the_pool_when_one_fails(
+        tmp_path, capsys, json_flag):
+    """``srmat heyn A B C`` with B unreadable failed the whole command (no JSON, A's and
+    C's rows lost), while ``srmat grain-size`` goes on with the others. One rule now
+    (cli.failed_input): the measured masks' rows are reported, B is listed in
+    ``errors`` with its line told in the masks' order, the pooled figures (a pool of
+    fewer masks than given is another specimen's) are withheld, exit 2."""
+    a, b, c = _mask_pngs(tmp_path, 3, bad=1)
+    assert main(["heyn", str(a), str(b), str(c)] + (["--json"] if json_flag else [])) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    error = next(i for i, line in enumerate(lines) if line.startswith("srmat heyn: error: "))
+    assert str(b) in lines[error]
+    # A's warnings (no pixel size) before B's error, C's after it
+    assert any(f"warning: {a}: " in line for line in lines[:error])
+    assert all(f"{c}: " not in line for line in lines[:error])
+    if json_flag:
+        result = json.loads(out)
+        assert [row["path"] for row in result["per_image"]] == [str(a), str(c)]
+        assert [e["path"] for e in result["errors"]] == [str(b)]
+        assert result["mean_intercept_px"] is None and result["astm_g"] is None
+        assert result["image_mean_intercept_px"] is None
+    else:
+        assert out.splitlines()[-1] == "pooled: withheld (1 of 3 masks could not be measured)"
+        assert out.startswith(f"{a}: ")
+
+
+def test_heyn_json_lists_no_errors_when_every_mask_is_measured(tmp_path, capsys):
+    """The ``errors`` key is there, empty, when every mask was measured (as
+    ``srmat grain-size``'s)."""
+    a, b = _mask_pngs(tmp_path, 2, bad=-1)
+    assert main(["heyn", str(a), str(b), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["errors"] == [] and result["mean_intercept_px"] is not None

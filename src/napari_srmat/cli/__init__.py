@@ -322,6 +322,103 @@ def about_file(path: str | os.PathLike, text: str) -> str:
     return f"{path}: {text}"
 
 
+def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str]) -> dict:
+    """The ``--json`` entry (under ``errors``) of one of several inputs that could not be
+    read or measured: ``{"path", "error", "warnings"}``, its warnings without the path
+    (the entry's), as an input's row lists them.
+
+    The one rule of several inputs (``srmat grain-size``'s images, ``srmat heyn``'s
+    masks): an input that fails costs the others nothing. Its warnings and error line
+    are told in the inputs' order as it fails, each measured input's row is reported,
+    the failed one is listed in ``errors`` and the exit code says that not all were
+    measured (:func:`failed_inputs_exit_code`); a figure pooled over the inputs (``srmat
+    heyn``'s pooled ℓ̄, ``srmat grain-size --method``'s specimen summary) is withheld
+    (null), since a smaller pool than the one given would be another specimen's figure
+    without saying so.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input.
+    message : str
+        Its error (:func:`command_error_message`).
+    warnings : sequence of str
+        What its run told before it failed, named (:func:`about_file`) or not.
+
+    Returns
+    -------
+    dict
+        The entry.
+
+    Examples
+    --------
+    >>> failed_input("b.png", "b.png: too small", ["b.png: no pixel size"])
+    {'path': 'b.png', 'error': 'b.png: too small', 'warnings': ['no pixel size']}
+    """
+    prefix = f"{path}: "
+    return {"path": str(path), "error": message,
+            "warnings": [w[len(prefix):] if w.startswith(prefix) else w for w in warnings]}
+
+
+def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException) -> dict:
+    """Tell that input ``path``, one of several, failed with ``exc`` (the warnings it
+    carries, :func:`carried_warnings`, named, then its error line, on stderr) and return
+    its ``--json`` entry (:func:`failed_input`).
+
+    Parameters
+    ----------
+    where : str
+        The command, e.g. ``"srmat heyn"``.
+    path : str or os.PathLike
+        The input.
+    exc : BaseException
+        Its error.
+
+    Returns
+    -------
+    dict
+        ``{"path", "error", "warnings"}``.
+    """
+    warnings = [about_file(path, w) for w in carried_warnings(exc)]
+    for text in warnings:
+        print(warning_line(where, text), file=sys.stderr)
+    print(error_line(where, exc), file=sys.stderr)
+    return failed_input(path, command_error_message(exc), warnings)
+
+
+def failed_inputs_exit_code(user_errors: Sequence[bool]) -> int:
+    """The exit code of a command of several inputs some of which failed
+    (:func:`failed_input`'s rule): 0 when none did, 2 when every error was the user's
+    input, else 1.
+
+    Parameters
+    ----------
+    user_errors : sequence of bool
+        Whether each failed input's error was the user's
+        (:func:`napari_srmat.errors.is_user_error`).
+
+    Examples
+    --------
+    >>> [failed_inputs_exit_code(e) for e in ([], [True], [True, False])]
+    [0, 2, 1]
+    """
+    if not user_errors:
+        return 0
+    return 2 if all(user_errors) else 1
+
+
+def not_measured_text(n_failed: int, n_inputs: int, inputs: str) -> str:
+    """How a withheld pooled figure's line says why (:func:`failed_input`'s rule):
+    ``K of N INPUTS could not be measured``.
+
+    Examples
+    --------
+    >>> not_measured_text(1, 3, "masks")
+    '1 of 3 masks could not be measured'
+    """
+    return f"{n_failed} of {n_inputs} {inputs} could not be measured"
+
+
 #: What a command's line adds when its job's output was already complete (nothing done).
 ALREADY_COMPLETE_NOTE = " (already complete from an earlier run)"
 

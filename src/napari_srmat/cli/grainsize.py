@@ -19,10 +19,13 @@ from . import (
     check_mask_fits,
     command_error_message,
     error_line,
+    failed_input,
+    failed_inputs_exit_code,
     input_path_arg,
     lines_arg,
     margin_arg,
     naming_file,
+    not_measured_text,
     note_line,
     notes_of_reading,
     pixel_size_arg,
@@ -192,20 +195,19 @@ def _run(args: argparse.Namespace) -> int:
                 told(i, result)
         if not args.mask:
             model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
-    rows, fields, errors, internal = [], [], [], False
+    rows, fields, errors, user_errors = [], [], [], []
     for (path, _, _), (row, warnings, field, error) in zip(items, told.ordered()):
         if error is not None:
             _, message, user = error
-            errors.append({"path": str(path), "error": message,
-                           "warnings": [_row_text(path, w) for w in warnings]})
-            internal = internal or not user
+            errors.append(failed_input(path, message, warnings))
+            user_errors.append(user)
             continue
         rows.append(row)
         if field is not None:
             fields.append(field)
     # images that could not be measured do not cost the others their results: the good
     # ones are reported and the exit code says that not all were measured
-    rc = 0 if not errors else 1 if internal else 2
+    rc = failed_inputs_exit_code(user_errors)
     if args.method:
         return _print_specimen(args, fields, errors) or rc
     _note_one_field(items, rows)
@@ -392,13 +394,6 @@ def _tell_image(path, result: tuple) -> None:
         print(error[0], file=sys.stderr)
 
 
-def _row_text(path, text: str) -> str:
-    """A warning named by its image (:func:`napari_srmat.cli.about_file`) as an image's
-    JSON entry lists it, the path being the entry's: ``PATH: text`` as ``text``."""
-    prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
-
-
 def _measure_remote(args, key, item) -> tuple:
     """:func:`_measure_one` on a dask worker (files at the same paths there)."""
     model = None
@@ -516,8 +511,8 @@ def _print_specimen(args, fields: list[dict], errors: list[dict]) -> int:
         print(f"{f['name']}: {f['standard']}: G = {format_g(g)}")
     if summary is None:  # withheld; no field measured: the errors' lines are all there is
         if fields:
-            print(f"specimen: not summarised ({len(errors)} of {len(fields) + len(errors)} "
-                  "fields could not be measured)")
+            print("specimen: not summarised "
+                  f"({not_measured_text(len(errors), len(fields) + len(errors), 'fields')})")
         return 0
     g, ci = summary.get("astm_g"), summary.get("astm_g_ci95")
     print(f"specimen of {specimen_fields_text(summary)}: G = " + format_g(g, ci)

@@ -11,15 +11,18 @@ import numpy as np
 from . import (
     UserError,
     check_mask_fits,
+    failed_inputs_exit_code,
     input_path_arg,
     lines_arg,
     margin_arg,
     naming_file,
+    not_measured_text,
     note_line,
     notes_of_reading,
     pixel_size_arg,
     print_json,
     seed_arg,
+    tell_failed_input,
     threshold_arg,
     warning_line,
 )
@@ -83,20 +86,9 @@ def _finite(rows: list[dict]) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..grainsize import (
-        SCHEMA_KEYS,
-        grain_size_from_heyn,
-        note_pixel_size,
-        sampling_log_terms,
-    )
-    from ..io import open_mask_file, read_array, read_mask
-    from ..metrics.heyn import (
-        E112_SCORING,
-        astm_grain_size_number,
-        confidence_interval,
-        measure_intercepts,
-        scoring_triple_points,
-    )
+    from ..errors import is_user_error
+    from ..grainsize import sampling_log_terms
+    from ..metrics.heyn import E112_SCORING, astm_grain_size_number, confidence_interval
     from ..metrics.standards import (
         NO_BOUNDARY_NOTE,
         few_fields_advice,
@@ -122,56 +114,22 @@ def _run(args: argparse.Namespace) -> int:
     # HeynResult.counts() summed over the images (all 0 on a mask without boundary)
     counts: dict = {}
     degenerate: list[str] = []
-    blank: list[str] = []  # masks without a boundary pixel: no field
     fields: list[dict] = []  # the rows of the pooled figures
     pixel_sizes: list[float | None] = []  # the fields'
+    errors: list[dict] = []  # the masks that could not be read or measured
+    user_errors: list[bool] = []
+    warnings: list[str] = []  # each mask's, told as it is measured; then the pooled ones
     for path in args.masks:
-        with naming_file(path):  # which of the masks an error is about
-            notes: list[str] = []  # why the file's pixel size is withheld, if it is
-            with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
-                                  ) as read_notes:  # kept for the row (--json)
-                # opened (a PNG or TIFF decoded) once: checked, then read from it
-                mic = open_mask_file(path, what="boundary mask")
-                # read whole below: too large for memory is refused before any pixel is
-                # read, by measure_intercepts' rule (which sees only the array it is given)
-                check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
-                if args.threshold is None:  # the mask rule, and its warnings, in the result
-                    mask, file_px = read_array(mic, what="boundary mask",
-                                               return_pixel_size=True, notes=notes)
-                else:
-                    mask, file_px = read_mask(mic, threshold=args.threshold,
-                                              name="boundary mask", return_pixel_size=True,
-                                              notes=notes)
-            # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
-            px = args.pixel_size_um if args.pixel_size_um is not None else file_px
-            res = measure_intercepts(
-                mask,
-                pattern=args.pattern,
-                n_lines=args.lines,
-                seed=args.seed,
-                segments=segments,
-                margin=args.margin,
-                skeletonize=args.skeletonize,
-                pixel_size_um=px,
-                triple_points=scoring_triple_points(args.scoring),
-            )
-        # the per-image schema of `srmat grain-size --mask` (same measurement), after the
-        # keys srmat heyn always had (kept for existing users)
-        note = None  # why µm and G are null (the file's reason), or a given size differs
-        if px is None:
-            note = "; ".join(notes) or None
-        elif args.pixel_size_um is not None and (file_px is not None or notes):
-            # the file's size (Y, X sizes of non-square pixels) differs from the given one
-            from ..io import pixel_size_note
-
-            note = pixel_size_note(mic, given=args.pixel_size_um)
-        gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
-        # what reading the file told, first (once: a non-square note is there too)
-        gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]
-        res.warnings = list(gs.warnings)
-        shared = gs.to_dict()
-        row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
+        try:
+            row, res, px = _measure_mask(args, path, segments)
+        except Exception as exc:  # one mask's: the others are measured (the pooled
+            if getattr(args, "debug", False):  # figures withheld below)
+                raise
+            errors.append(tell_failed_input("srmat heyn", path, exc))
+            user_errors.append(is_user_error(exc))
+            continue
         per_image.append(row)
+        mask_warnings = [f"{path}: {w}" for w in row["warnings"]]
         for key, value in res.counts().items():
             counts[key] = counts.get(key, 0) + value
         if res.degenerate:
@@ -179,17 +137,21 @@ def _run(args: argparse.Namespace) -> int:
         elif not is_measured_field(res.degenerate, res.n_boundary_px):
             # no boundary pixel: no field (summarize_fields' rule), left out of the pooled
             # ΣL, which its uncrossed lines would lengthen, and of the fields' number
-            blank.append(str(path))
-            continue
-        fields.append(row)
-        pixel_sizes.append(px)
-        total_l += res.total_length_px
-    warnings = [f"{r['path']}: {w}" for r in per_image for w in r["warnings"]]
-    warnings += [f"{p}: {NO_BOUNDARY_NOTE}: left out of the pooled figures" for p in blank]
+            mask_warnings.append(f"{path}: {NO_BOUNDARY_NOTE}: left out of the pooled figures")
+        else:
+            fields.append(row)
+            pixel_sizes.append(px)
+            total_l += res.total_length_px
+        for w in mask_warnings:  # told as each mask is measured, before a later one's error
+            print(warning_line("srmat heyn", w), file=sys.stderr)
+        warnings += mask_warnings
+    pooled_warnings: list[str] = []
     if degenerate:
         # a mask that is not a boundary map would make the pooled figures look valid
-        warnings.append(f"pooled figures withheld: {len(degenerate)} mask(s) are not boundary "
-                        "maps")
+        pooled_warnings.append(f"pooled figures withheld: {len(degenerate)} mask(s) are not "
+                               "boundary maps")
+        pooled = math.nan
+    elif errors or not counts:  # a smaller pool than given would be another specimen's
         pooled = math.nan
     else:
         pooled = (total_l / counts["intersection_count"] if counts["n_crossings"]
@@ -200,19 +162,20 @@ def _run(args: argparse.Namespace) -> int:
         "scoring": args.scoring,  # of P, ℓ̄ = ΣL / ΣP, N_L, the interval and G
         "n_images": len(per_image),
         "mean_intercept_px": pooled if valid else None,
-        "n_intersections": counts["n_crossings"],  # the crossings, as each image's row
+        "n_intersections": counts.get("n_crossings", 0),  # the crossings, as each row
         **counts,  # the keys that mean the same in every output, summed
         "total_length_px": total_l,
         "n_lines": sum(r["n_lines"] for r in fields),
         # mean over images of each image's ℓ̄ (the TBM protocol's per-set number)
         "image_mean_intercept_px": (
-            float(np.mean(finite)) if (finite := _finite(per_image)) and not degenerate
-            else None
+            float(np.mean(finite))
+            if (finite := _finite(per_image)) and not (degenerate or errors) else None
         ),
         "skeletonize": bool(args.skeletonize),
         # its interval: one field's or the fields' scatter (the specimen's)
         "interval_scope": interval_scope(len(fields)),
         "warnings": warnings,
+        "errors": errors,  # [{path, error, warnings}]: the masks not measured
     }
     # field-to-field statistics (ASTM E112: one field = one image), on N_L = P / L
     if len(fields) >= 2:
@@ -249,8 +212,8 @@ def _run(args: argparse.Namespace) -> int:
                                      for p in pixel_sizes)
     pooled_px = first if same else None
     if pooled_px is None and any(p is not None for p in pixel_sizes):
-        warnings.append("the masks have different or unknown pixel sizes: pooled "
-                        f"{LENGTH_UNIT} and G withheld (give --pixel-size-um)")
+        pooled_warnings.append("the masks have different or unknown pixel sizes: pooled "
+                               f"{LENGTH_UNIT} and G withheld (give --pixel-size-um)")
     # the µm keys are always there, null without one pixel size (as srmat grain-size)
     out["pixel_size_um"] = pooled_px
     out["mean_intercept_um"] = out["astm_g"] = None
@@ -259,14 +222,17 @@ def _run(args: argparse.Namespace) -> int:
         out["mean_intercept_um"] = um
         out["astm_g"] = astm_grain_size_number(um / 1000.0)
     out["per_image"] = per_image
-    for w in warnings:
+    warnings += pooled_warnings
+    for w in pooled_warnings:
         print(warning_line("srmat heyn", w), file=sys.stderr)
     for scope_note in scope_notes:  # what the pooled interval is (not) worth, once
         print(note_line("srmat heyn", scope_note), file=sys.stderr)
+    rc = failed_inputs_exit_code(user_errors)
     if args.json:
         print_json(out)
-        _check_measured(out, degenerate, args.threshold)
-        return 0
+        if not rc:
+            _check_measured(out, degenerate, args.threshold)
+        return rc
     for r in per_image:
         mi = r["mean_intercept_px"]
         txt = f"{mi:.2f} px" if mi is not None else "no valid mean intercept"
@@ -287,8 +253,65 @@ def _run(args: argparse.Namespace) -> int:
         if args.scoring == E112_SCORING:  # the default's line is as it always was
             line += "; P scored by ASTM E112 (1.5 at triple points, 0.5 at line ends)"
         print(line)
-    _check_measured(out, degenerate, args.threshold)
-    return 0
+    elif errors and per_image:  # withheld; no mask measured: the errors' lines are all
+        print(f"pooled: withheld ({not_measured_text(len(errors), len(args.masks), 'masks')})")
+    if not rc:
+        _check_measured(out, degenerate, args.threshold)
+    return rc
+
+
+def _measure_mask(args: argparse.Namespace, path: str, segments) -> tuple:
+    """Read and measure one mask: ``(row, HeynResult, pixel size or None)``, its row the
+    per-image schema of ``srmat grain-size --mask`` after the keys ``srmat heyn`` always
+    had. An error names the mask (:func:`napari_srmat.cli.naming_file`)."""
+    from ..grainsize import SCHEMA_KEYS, grain_size_from_heyn, note_pixel_size
+    from ..io import open_mask_file, read_array, read_mask
+    from ..metrics.heyn import measure_intercepts, scoring_triple_points
+
+    with naming_file(path):  # which of the masks an error is about
+        notes: list[str] = []  # why the file's pixel size is withheld, if it is
+        with notes_of_reading(path, pixel_size_given=args.pixel_size_um is not None
+                              ) as read_notes:  # kept for the row (--json)
+            # opened (a PNG or TIFF decoded) once: checked, then read from it
+            mic = open_mask_file(path, what="boundary mask")
+            # read whole below: too large for memory is refused before any pixel is
+            # read, by measure_intercepts' rule (which sees only the array it is given)
+            check_mask_fits(mic, "measure_intercepts", to_float=args.threshold is not None)
+            if args.threshold is None:  # the mask rule, and its warnings, in the result
+                mask, file_px = read_array(mic, what="boundary mask",
+                                           return_pixel_size=True, notes=notes)
+            else:
+                mask, file_px = read_mask(mic, threshold=args.threshold,
+                                          name="boundary mask", return_pixel_size=True,
+                                          notes=notes)
+        # --pixel-size-um wins; else the file's own (OME-Zarr/TIFF/PNG metadata)
+        px = args.pixel_size_um if args.pixel_size_um is not None else file_px
+        res = measure_intercepts(
+            mask,
+            pattern=args.pattern,
+            n_lines=args.lines,
+            seed=args.seed,
+            segments=segments,
+            margin=args.margin,
+            skeletonize=args.skeletonize,
+            pixel_size_um=px,
+            triple_points=scoring_triple_points(args.scoring),
+        )
+    note = None  # why µm and G are null (the file's reason), or a given size differs
+    if px is None:
+        note = "; ".join(notes) or None
+    elif args.pixel_size_um is not None and (file_px is not None or notes):
+        # the file's size (Y, X sizes of non-square pixels) differs from the given one
+        from ..io import pixel_size_note
+
+        note = pixel_size_note(mic, given=args.pixel_size_um)
+    gs = note_pixel_size(grain_size_from_heyn(res, pixel_size_um=px), note)
+    # what reading the file told, first (once: a non-square note is there too)
+    gs.warnings[:0] = [n for n in read_notes if n not in gs.warnings]
+    res.warnings = list(gs.warnings)
+    shared = gs.to_dict()
+    row = {"path": str(path), **res.to_dict(), **{k: shared[k] for k in SCHEMA_KEYS}}
+    return row, res, px
 
 
 def _interval_text(interval: list) -> str:
