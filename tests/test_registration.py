@@ -315,3 +315,18 @@ def test_the_refined_scale_stays_in_the_range_searched(fixed):
         warnings.simplefilter("error")  # a range around the true scale: no word
         reg = register_images(moving, fixed, scale_range=(1.5, 2.5))
     assert reg.scale == pytest.approx(2.0, abs=0.005)
+
+
+def test_a_poor_match_line_shows_numbers_that_agree_with_its_verdict(monkeypatch):
+    """An SSIM of 0.2998, below the 0.3 of a match, was warned as 'poor match (ssim 0.30
+    < 0.3)': the numbers shown said the opposite of the verdict. The value is shown with
+    the decimals its comparison needs (errors.compared_text)."""
+    from napari_srmat.sr import registration
+    from napari_srmat.sr.registration import RegistrationWarning
+
+    rng = np.random.default_rng(0)
+    hr = rng.random((128, 128))
+    monkeypatch.setattr(registration, "_ssim", lambda a, b: 0.2998)
+    with pytest.warns(RegistrationWarning, match=r"poor match \(ssim 0\.2998 < 0\.3\)"):
+        register_images(hr[::4, ::4], hr, scale=4, fit_scale=False)
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import math
 import numbers
+import operator
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -12,7 +13,8 @@ import numpy as np
 
 __all__ = ["as_scalar", "check_flag", "check_number", "check_seed", "is_user_error",
            "error_message", "Option", "worded_error", "not_found_message", "os_error_reason",
-           "os_error_behind", "one_line", "ANSWER_OS_ERRORS"]
+           "os_error_behind", "one_line", "ANSWER_OS_ERRORS", "compared_value",
+           "compared_text"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -377,3 +379,63 @@ def one_line(message: object) -> str:
     'a b'
     """
     return " ".join(str(message).split())
+
+
+#: The comparisons :func:`compared_value` words, by their sign.
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+#: The most decimals :func:`compared_value` adds before it shows the value in full.
+MAX_COMPARED_DECIMALS = 6
+
+
+def compared_value(value: float, relation: str, limit: float, *, decimals: int = 2) -> str:
+    """``value`` as a message that compares it with ``limit`` shows it: to ``decimals``
+    decimals, or to as many more as it takes for the number shown to stand in
+    ``relation`` to the limit shown (``:g``), so that the line agrees with its verdict:
+    an SSIM of 0.2998 below 0.3 read 'ssim 0.30 < 0.3'. The one rule of such threshold
+    lines (:func:`compared_text`).
+
+    Parameters
+    ----------
+    value : float
+        The value measured, which stands in ``relation`` to ``limit``.
+    relation : str
+        ``"<"``, ``"<="``, ``">"`` or ``">="`` (:data:`COMPARISONS`).
+    limit : float
+        The threshold.
+    decimals : int
+        The decimals shown when they suffice.
+
+    Returns
+    -------
+    str
+        The value's text (its full ``repr`` when :data:`MAX_COMPARED_DECIMALS` do not
+        suffice, or it does not stand in ``relation`` at all).
+
+    Examples
+    --------
+    >>> compared_value(0.2998, "<", 0.3), compared_value(0.26, "<", 0.3)
+    ('0.2998', '0.26')
+    >>> compared_value(10.04, ">", 10, decimals=1)
+    '10.04'
+    """
+    holds = COMPARISONS[relation]
+    shown_limit = float(f"{limit:g}")
+    for digits in range(decimals, max(decimals, MAX_COMPARED_DECIMALS) + 1):
+        text = f"{value:.{digits}f}"
+        if holds(float(text), shown_limit):
+            return text
+    return repr(float(value))
+
+
+def compared_text(value: float, relation: str, limit: float, *, decimals: int = 2) -> str:
+    """``VALUE RELATION LIMIT`` (``0.2998 < 0.3``), the value as :func:`compared_value`
+    shows it and the limit as ``:g``.
+
+    Examples
+    --------
+    >>> compared_text(0.2998, "<", 0.3)
+    '0.2998 < 0.3'
+    """
+    return f"{compared_value(value, relation, limit, decimals=decimals)} {relation} {limit:g}"

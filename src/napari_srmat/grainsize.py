@@ -75,7 +75,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Option, check_number, worded_error
+from .errors import Option, check_number, compared_value, worded_error
 from .io import LENGTH_UNIT, MIN_IMAGE_SIDE, check_pixel_size
 from .jobs import Event, Log, Progress, Stopped, StopToken, plain_version, run_job
 from .metrics.heyn import (
@@ -1273,16 +1273,17 @@ class NativeScale:
         if not (is_coarse(estimate_px) or (estimate_px is not None and estimate_px > hi
                                            and scale != 1.0)):
             return cls(estimate_px, sharpness, scale)
-        seen = _estimate_seen(estimate_px)
         measure = ("measure grain size with srmat grain-size / the grain-size widget's "
                    f"Simple tab, which runs the model at ×{scale:g}")
         if estimate_px < MIN_INPUT_INTERCEPT_PX:
             text = _too_coarse_by_estimate(estimate_px)
         elif is_coarse(estimate_px):
+            seen = _estimate_seen(estimate_px, "<", COARSE_INPUT_INTERCEPT_PX)
             text = (f"{seen}, < {COARSE_INPUT_INTERCEPT_PX:g} px): at these pixels the "
                     "boundary model misses boundaries (ℓ̄ measured on its map reads too "
                     f"long); super-resolve first (srmat sr run), or {measure}")
         else:
+            seen = _estimate_seen(estimate_px, ">", hi)
             text = (f"{seen}), above the {lo:g}-{hi:g} px the boundary model is reliable "
                     "at: at these pixels it finds boundaries inside grains (ℓ̄ measured on "
                     f"its map reads too short); {measure}, where it is reliable")
@@ -1754,16 +1755,21 @@ def is_scale_warning(message: str) -> bool:
     return message.startswith(SCALE_WARNING_PREFIXES)
 
 
-def _estimate_seen(estimate_px: float) -> str:
+def _estimate_seen(estimate_px: float, relation: str, limit: float) -> str:
     """How a scale warning about the autocorrelation estimate begins (one of
-    :data:`SCALE_WARNING_PREFIXES`), left open for what follows in its parentheses."""
-    return f"grains look ~{estimate_px:.0f} px across in this image (autocorrelation estimate"
+    :data:`SCALE_WARNING_PREFIXES`), left open for what follows in its parentheses: the
+    estimate in whole px, or to the decimals that show it ``relation`` ``limit`` (the
+    rule of :func:`napari_srmat.errors.compared_value`: 14.6 px read '~15 px ..., < 15
+    px')."""
+    shown = compared_value(estimate_px, relation, limit, decimals=0)
+    return f"grains look ~{shown} px across in this image (autocorrelation estimate"
 
 
 def _too_coarse_by_estimate(estimate_px: float) -> str:
     """The warning for an estimate below :data:`MIN_INPUT_INTERCEPT_PX`: the measurement's
     (no intercepts to tell it otherwise) and the boundary maps' (:class:`NativeScale`)."""
-    return (f"{_estimate_seen(estimate_px)}, < {MIN_INPUT_INTERCEPT_PX:g} px): too coarse to "
+    seen = _estimate_seen(estimate_px, "<", MIN_INPUT_INTERCEPT_PX)
+    return (f"{seen}, < {MIN_INPUT_INTERCEPT_PX:g} px): too coarse to "
             "measure; super-resolve first (srmat sr run)")
 
 
@@ -1783,19 +1789,23 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
             advice = (": the input is native-sharp and was measured at its own scale, where "
                       "the model reads large grains short; compare with inference_scale="
                       f"{by_estimate:g} (the estimate's)")
-        out.warnings.append(f"ℓ̄ at inference scale is {inf:.1f} px, outside the model's "
+        limit = lo if inf < lo else hi
+        shown = compared_value(inf, "<" if inf < lo else ">", limit, decimals=1)
+        out.warnings.append(f"ℓ̄ at inference scale is {shown} px, outside the model's "
                             f"reliable range {lo:g}-{hi:g} px" + advice)
     grains = out.mean_intercept_px
     est = out.estimated_intercept_px
     if grains is not None and grains >= MIN_INPUT_INTERCEPT_PX and is_coarse(est):
         out.warnings.append(
-            f"grains are only ~{est:.0f} px across in this image (autocorrelation estimate, "
+            f"grains are only ~{compared_value(est, '<', COARSE_INPUT_INTERCEPT_PX, decimals=0)}"
+            " px across in this image (autocorrelation estimate, "
             f"< {COARSE_INPUT_INTERCEPT_PX:g} px): it was measured enlarged "
             f"×{out.inference_scale:.3g}, where the model misses boundaries (ℓ̄ reads too "
             "long), so the interval reaches further below ℓ̄; super-resolve (srmat sr run) "
             "or image at a higher magnification for a tighter figure")
     if grains is not None and grains < MIN_INPUT_INTERCEPT_PX:
-        msg = (f"grains are ~{grains:.0f} px across in this image (ℓ̄ < "
+        shown = compared_value(grains, "<", MIN_INPUT_INTERCEPT_PX, decimals=0)
+        msg = (f"grains are ~{shown} px across in this image (ℓ̄ < "
                f"{MIN_INPUT_INTERCEPT_PX:g} px): too coarse to measure; super-resolve first "
                "(srmat sr run)")
         if auto:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import not_found_message
+from ..errors import compared_text, not_found_message
 from ..io import as_rgb, to_float01
 from .base import SRError
 from .registration import MIN_MATCH_SSIM
@@ -141,8 +141,8 @@ def align_pair(lr, hr, scale: int, *, register: bool = True,
             raise SRError(f"{name}: registered scale {reg.scale:.3f} is not the training "
                           f"scale {scale}")
         if reg.ssim < PAIR_MIN_SSIM:
-            raise SRError(f"{name}: registration SSIM {reg.ssim:.2f} < {PAIR_MIN_SSIM}: "
-                          "not the same area?")
+            raise SRError(f"{name}: registration SSIM "
+                          f"{compared_text(reg.ssim, '<', PAIR_MIN_SSIM)}: not the same area?")
         s_est, offset = reg.scale, reg.offset_px
     else:
         s_est, offset = float(scale), (0.0, 0.0)

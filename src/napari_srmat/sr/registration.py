@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..errors import check_flag, check_number
+from ..errors import check_flag, check_number, compared_text
 from ..io import LENGTH_UNIT, all_finite
 from .base import SRError
 
@@ -508,9 +508,10 @@ def register_images(moving: Any, fixed: Any, *, scale: float | None = None,
             RegistrationWarning, stacklevel=2)
     elif quality < MIN_MATCH_SSIM:  # a scale and offset printed as if they were found
         warnings.warn(
-            f"poor match (ssim {quality:.2f} < {MIN_MATCH_SSIM}): the images may not show the "
-            "same area, or are given the other way round (moving = the low-resolution image, "
-            "fixed = the high-resolution one); the scale and offset are not to be trusted",
+            f"poor match (ssim {compared_text(quality, '<', MIN_MATCH_SSIM)}): the images may "
+            "not show the same area, or are given the other way round (moving = the "
+            "low-resolution image, fixed = the high-resolution one); the scale and offset are "
+            "not to be trusted",
             RegistrationWarning, stacklevel=2)
     elif swapped is not None:
         warnings.warn(

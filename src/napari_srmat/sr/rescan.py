@@ -94,7 +94,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..errors import Option, check_number, worded_error
+from ..errors import Option, check_number, compared_value, worded_error
 from ..io import (
     GIVE_PIXEL_SIZE,
     LENGTH_UNIT,
@@ -950,7 +950,8 @@ def whole_image_focus_note(level: float) -> list[str]:
     """
     if not level < WHOLE_IMAGE_SHARPNESS:  # in focus, or NaN: nothing measured
         return []
-    return [f"{WHOLE_IMAGE_FOCUS_LEAD} (sharpness {level:.2f}, below {WHOLE_IMAGE_SHARPNESS:g}; "
+    shown = compared_value(level, "<", WHOLE_IMAGE_SHARPNESS)
+    return [f"{WHOLE_IMAGE_FOCUS_LEAD} (sharpness {shown}, below {WHOLE_IMAGE_SHARPNESS:g}; "
             f"LRs in focus measured read higher, {SMOOTH_SHARPNESS:g} is a smooth image): the "
             "focus term compares parts of the image with each other and cannot see a defocus "
             "everywhere, and the SR is worst there; check the focus before trusting this "
