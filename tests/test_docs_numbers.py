@@ -463,6 +463,53 @@ def test_default_field_specimen_sentence_is_its_json():
     assert _quotes(g[12], s["all"]["skeletonize_same_pct"])
 
 
+def test_image_field_specimen_paragraph_is_its_json():
+    # docs/grain_size.md "A micrograph's interval (image mode)" quotes
+    # studies/image_field_specimen.py: how often srmat grain-size IMAGE's one-field
+    # interval held the whole map's l-bar, against mask mode on the same squares
+    text = " ".join(_page("grain_size.md").split())
+    study = _result("studies/results/image_field_specimen.json")
+    s, e = study["summary"], study["expectations"]
+    n = r"(\S+)"
+    m = re.search(
+        rf"held the whole map's ℓ̄ {n} % of the time \(n = {n}\): the generator's lattice "
+        rf"{n} %, Poisson layout {n} % \(n = {n} each\), where mask mode on the same "
+        rf"squares held it {n} % and {n} %\. Its median half-width is ln {n} \(mask mode "
+        rf"ln {n}\), and .*? standard deviation of {n} \(mask mode {n}\)\. .*? only {n} % "
+        rf"\(lattice\) and {n} % \(Poisson layout\) of the time, .*? read ℓ̄ {n} % short "
+        rf"\(median ln\(field / map\) {n} and {n}\) .*? From a seed spacing of {n} px on it "
+        rf"held it {n}-{n} %\. Against the square's own ℓ̄: {n} % \(lattice\) and {n} % "
+        rf"\(Poisson layout\)\. .*? a half-width {n}-{n} times mask mode's", text)
+    assert m, "the image-mode numbers are not where the test looks"
+    g = list(m.groups())
+    kinds, fine = study["kinds"], f"h{min(study['spacings'])}"
+    assert kinds == ["lattice", "poisson"]
+    img = {k: s[k]["all"]["same_fields"]["image"] for k in kinds}
+    msk = {k: s[k]["all"]["same_fields"]["mask"] for k in kinds}
+    quoted = [s["all"]["image"]["map"]["coverage_pct"], s["all"]["image"]["map"]["n"],
+              *(img[k]["map"]["coverage_pct"] for k in kinds), img["lattice"]["map"]["n"],
+              *(msk[k]["map"]["coverage_pct"] for k in kinds),
+              s["all"]["image"]["median_half_width_log"],
+              s["all"]["mask"]["median_half_width_log"],
+              s["all"]["image"]["sd_log_field_over_map"],
+              s["all"]["mask"]["sd_log_field_over_map"],
+              *(s[k][fine]["image"]["map"]["coverage_pct"] for k in kinds)]
+    logs = [s[k][fine]["image"]["median_log_field_over_map"] for k in kinds]
+    coarse = [s[k][f"h{h}"]["image"]["map"]["coverage_pct"] for k in kinds
+              for h in study["spacings"][1:]]
+    quoted += [100 * (1 - math.exp(sum(logs) / len(logs))), *logs, study["spacings"][1],
+               min(coarse), max(coarse),
+               *(s[k]["all"]["image"]["square"]["coverage_pct"] for k in kinds),
+               min(e["E4"]["half_width_ratio"].values()),
+               max(e["E4"]["half_width_ratio"].values())]
+    for cell, value in zip(g, quoted, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    assert img["lattice"]["map"]["n"] == img["poisson"]["map"]["n"]
+    # what the paragraph says failed and held
+    assert not e["E1"]["holds"] and not e["E2"]["holds"]
+    assert e["E4"]["holds"] and e["E5"]["holds"]
+
+
 def test_e112_scoring_paragraph_is_heyn_line_ends_json():
     # docs/heyn.md's "Scoring: crossings or E112" (8cbe8bc, 8224fa6) quoted srmat heyn
     # runs that no committed script made; studies/heyn_line_ends.py writes them now

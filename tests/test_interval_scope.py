@@ -25,8 +25,12 @@ from napari_srmat.metrics.standards import (
     FIELD_SCOPE,
     MIN_FIELDS,
     ONE_FIELD_COVERAGE_COUNTS,
+    ONE_FIELD_IMAGE_FINE_INTERCEPT_PX,
+    ONE_FIELD_IMAGE_FINE_SHORT_PCT,
     ONE_FIELD_SPECIMEN_COVERAGE_5_LINES_PCT,
     ONE_FIELD_SPECIMEN_COVERAGE_DEFAULT_PCT,
+    ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT,
+    ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT,
     ONE_FIELD_SPECIMEN_COVERAGE_PCT,
     SPECIMEN_SCOPE,
     few_fields_advice,
@@ -114,6 +118,56 @@ def test_the_note_gives_the_default_measurements_coverage():
     assert "5 + 5" not in note
 
 
+MASK_WORDS = "with the default"  # the mask-mode note's figures (random lines, P)
+IMAGE_WORDS = "on synthetic micrographs"
+
+
+def _image_note_figures() -> dict:
+    """The image-mode note's figures as studies/image_field_specimen.py measured them."""
+    study = json.loads((ROOT / "studies/results/image_field_specimen.json").read_text())
+    s, fine = study["summary"], f"h{min(study['spacings'])}"
+    kinds = study["kinds"]
+    cov = [s[k]["all"]["image"]["map"]["coverage_pct"] for k in kinds]
+    fine_cov = [s[k][fine]["image"]["map"]["coverage_pct"] for k in kinds]
+    short = {round(100 * (1 - np.exp(s[k][fine]["image"]["median_log_field_over_map"])))
+             for k in kinds}
+    fine_px = {round(generate_microstructure(
+        (study["sides"][-1],) * 2, mean_grain_size_px=min(study["spacings"]),
+        seed=study["structures"][0], seed_layout=k).mean_intercept_px) for k in kinds}
+    return {"all": (min(cov), max(cov)), "fine": (min(fine_cov), max(fine_cov)),
+            "short": short, "fine_px": fine_px}
+
+
+def test_the_note_gives_the_image_modes_coverage():
+    # srmat grain-size IMAGE of one micrograph printed the mask-mode figures (69-89 %
+    # with 50 random lines, 90-93 % with 10-25 intersections) for its image-mode
+    # interval, which is 3.4-3.8 times wider (the model's term) and whose ℓ̄ is the
+    # model's: studies/image_field_specimen.py measured it at 88.0-88.5 % of the whole
+    # map's ℓ̄ (lattice 88.0, Poisson layout 88.5; n = 400 each), 52.5-62.5 % at the
+    # finest grains (ℓ̄ about 17 px, read 30 % short). Before: TypeError, one_field_note
+    # took no mode.
+    got = _image_note_figures()
+    assert ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT == got["all"]
+    assert ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT == got["fine"]
+    assert got["short"] == {ONE_FIELD_IMAGE_FINE_SHORT_PCT}
+    assert got["fine_px"] == {ONE_FIELD_IMAGE_FINE_INTERCEPT_PX}
+    note = one_field_note("the way", mode="image")
+    lo, hi = (f"{v:.0f}" for v in ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT)
+    f_lo, f_hi = (f"{v:.0f}" for v in ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT)
+    assert note.startswith(NOTE_START) and note.endswith("(the way)")
+    held = lo if lo == hi else f"{lo}-{hi}"  # 88.0 and 88.5 both read 88
+    assert f"{IMAGE_WORDS} one field's interval held the specimen's {held} % of the time, " \
+        f"only {f_lo}-{f_hi} % with grains of " \
+        f"ℓ̄ about {ONE_FIELD_IMAGE_FINE_INTERCEPT_PX} px, which the model read " \
+        f"{ONE_FIELD_IMAGE_FINE_SHORT_PCT} % short" in note
+    assert MASK_WORDS not in note and "69-89" not in note
+    # the mask mode's note is the mask study's, as before
+    assert one_field_note("the way", mode="mask") == one_field_note("the way")
+    assert IMAGE_WORDS not in one_field_note("the way")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        one_field_note("the way", mode="images")
+
+
 def test_library_results_say_whose_interval_they_give():
     ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=1)
     res = measure_grain_size(ms.boundaries, mask=True, pixel_size_um=0.5)
@@ -152,6 +206,7 @@ def test_srmat_grain_size_tells_one_image_without_a_specimen_summary(tmp_path, c
     assert one["images"][0]["interval_scope"] == "field"
     notes = _notes(err, "srmat grain-size")
     assert len(notes) == 1 and "srmat grain-size --method intercept" in notes[0]
+    assert MASK_WORDS in notes[0] and IMAGE_WORDS not in notes[0]  # a mask's figures
     # docs/grain_size.md "One field is not the specimen" shows this very line
     assert notes[0] in (ROOT / "docs/grain_size.md").read_text().splitlines()
     # several images: each row is a field, nothing said per image
@@ -170,6 +225,23 @@ def test_srmat_grain_size_tells_one_image_without_a_specimen_summary(tmp_path, c
     assert not _notes(err, "srmat grain-size") and "one field gives no confidence" in err
 
 
+def test_srmat_grain_size_of_one_micrograph_gives_the_image_modes_figures(tmp_path, capsys):
+    # srmat grain-size IMAGE (the model, image mode) told the mask-mode figures (69-89 %
+    # with the default 50 random lines) of an interval it does not report: its own is
+    # wider by the model's term (studies/image_field_specimen.py: 88 % of the time).
+    # Before: the note said "on synthetic maps ... only 69-89 % ... random lines".
+    ms = generate_microstructure((192, 192), mean_grain_size_px=32, seed=3)
+    path = tmp_path / "micrograph.png"
+    Image.fromarray(ms.image).save(path)
+    one, err = _run(capsys, ["grain-size", str(path), "--json"])
+    assert one["images"][0]["mode"] == "image" and one["images"][0]["interval_scope"] == "field"
+    notes = _notes(err, "srmat grain-size")
+    assert len(notes) == 1 and IMAGE_WORDS in notes[0] and MASK_WORDS not in notes[0]
+    assert notes[0].endswith("(srmat grain-size --method intercept with an image of each field)")
+    # docs/grain_size.md "One field is not the specimen" shows this very line
+    assert notes[0] in (ROOT / "docs/grain_size.md").read_text().splitlines()
+
+
 @pytest.mark.gui
 def test_the_simple_tab_tells_its_interval_is_the_fields(make_napari_viewer, qtbot):
     pytest.importorskip("napari")
@@ -184,6 +256,7 @@ def test_the_simple_tab_tells_its_interval_is_the_fields(make_napari_viewer, qtb
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
     text = panel.scope_label.text()
     assert text.startswith(NOTE_START) and f"'{SPECIMEN_TAB}' tab" in text, text
+    assert IMAGE_WORDS in text and MASK_WORDS not in text, text  # a micrograph's figures
     assert SPECIMEN_TAB in [w.tabs.tabText(i) for i in range(w.tabs.count())]
     assert not any(NOTE_START in m for m in panel.result.warnings)
     # the mask tab measures one layer, one field: its interval rows say so

@@ -238,12 +238,15 @@ def _note_one_field(items: list, rows: list[dict]) -> None:
     """Tell (one ``note:`` line on stderr) that the interval of the one image measured,
     without ``--method``'s specimen summary, is that field's, not the specimen's: the
     rule of :func:`napari_srmat.metrics.standards.one_field_note`; its JSON row says it
-    as ``interval_scope`` ``"field"``. Several images are not told: each row is a field
-    and ``--method`` is how they become a specimen (docs/grain_size.md)."""
+    as ``interval_scope`` ``"field"``. The note's figures are those of the row's mode (a
+    micrograph's interval, with the model's term, or a mask's). Several images are not
+    told: each row is a field and ``--method`` is how they become a specimen
+    (docs/grain_size.md)."""
     from ..metrics.standards import one_field_note
 
     if len(items) == 1 and rows and rows[0]["mean_intercept_px"] is not None:
-        print(note_line("srmat grain-size", one_field_note(ONE_FIELD_HOW)), file=sys.stderr)
+        print(note_line("srmat grain-size", one_field_note(ONE_FIELD_HOW, mode=rows[0]["mode"])),
+              file=sys.stderr)
 
 
 def _check_measured(rows: list[dict], rc: int) -> None:

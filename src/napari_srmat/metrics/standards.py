@@ -70,6 +70,11 @@ __all__ = [
     "ONE_FIELD_SPECIMEN_COVERAGE_5_LINES_PCT",
     "ONE_FIELD_SPECIMEN_COVERAGE_DEFAULT_PCT",
     "ONE_FIELD_COVERAGE_COUNTS",
+    "ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT",
+    "ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT",
+    "ONE_FIELD_IMAGE_FINE_INTERCEPT_PX",
+    "ONE_FIELD_IMAGE_FINE_SHORT_PCT",
+    "ONE_FIELD_NOTE_MODES",
     "interval_scope",
     "is_measured_field",
     "one_field_note",
@@ -135,6 +140,26 @@ ONE_FIELD_SPECIMEN_COVERAGE_DEFAULT_PCT = (68.7, 88.9)
 #: The intersections P of the fields of :data:`ONE_FIELD_SPECIMEN_COVERAGE_PCT` (the
 #: study's quick E112 check, ``10 <= P < 25``).
 ONE_FIELD_COVERAGE_COUNTS = (10, 25)
+#: The same for one micrograph measured in image mode (``srmat grain-size IMAGE`` and
+#: ``measure_grain_size`` with the shipped model and their defaults: the interval with the
+#: model's term, 3.4-3.8 times the mask-mode half-width) against the whole map's true ℓ̄
+#: (``studies/image_field_specimen.py``: 128-256 px squares of the generator's 768²
+#: micrographs, seed spacings 20-80 px, 400 a kind): lowest and highest of the two kinds
+#: the generator renders (the generator's lattice 88.0, Poisson layout 88.5; mask mode on
+#: the same squares 89.8 and 66.5).
+ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT = (88.0, 88.5)
+#: The same at that study's finest grains (seed spacing 20 px, ℓ̄ about
+#: :data:`ONE_FIELD_IMAGE_FINE_INTERCEPT_PX`): lattice 52.5, Poisson layout 62.5; 92.5-100
+#: at the coarser spacings.
+ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT = (52.5, 62.5)
+#: ℓ̄ (px, rounded) of the finest grains of :data:`ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT`.
+ONE_FIELD_IMAGE_FINE_INTERCEPT_PX = 17
+#: How much (%, median over fields, both kinds) image mode read ℓ̄ short of the whole map's
+#: at those finest grains (enlarged to the model's working scale by the automatic scale).
+ONE_FIELD_IMAGE_FINE_SHORT_PCT = 30
+#: What :func:`one_field_note` is told of: a boundary mask's interval or a micrograph's
+#: (``GrainSizeResult.mode``).
+ONE_FIELD_NOTE_MODES = ("mask", "image")
 
 
 def interval_scope(n_fields: int) -> str:
@@ -168,20 +193,39 @@ def interval_scope(n_fields: int) -> str:
     return FIELD_SCOPE if n_fields < 2 else SPECIMEN_SCOPE
 
 
-def one_field_note(how: str = "measure_specimen or summarize_fields") -> str:
+def _pct_range(pair: tuple[float, float]) -> str:
+    """``"lo-hi"`` of two percentages to the unit, one number where they read the same."""
+    lo, hi = (f"{v:.0f}" for v in pair)
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def one_field_note(how: str = "measure_specimen or summarize_fields", mode: str = "mask"
+                   ) -> str:
     """The line told where one field is measured and no specimen summary goes with it
     (``srmat heyn`` of one mask, ``srmat grain-size`` of one image, the grain-size
     widget's *Simple* tab and one-field report): its interval is the field's, not the
-    specimen's.
+    specimen's, and how often such an interval held the specimen's ℓ̄ on synthetic maps,
+    measured for ``mode``'s interval.
 
     Parameters
     ----------
     how : str
         How the caller measures several fields and summarises them (a command, a tab).
+    mode : {"mask", "image"}
+        The measured field's mode (``GrainSizeResult.mode``, :data:`ONE_FIELD_NOTE_MODES`):
+        a boundary mask's interval (:data:`ONE_FIELD_SPECIMEN_COVERAGE_DEFAULT_PCT`,
+        :data:`ONE_FIELD_SPECIMEN_COVERAGE_PCT`) or a micrograph's, wider by the model's
+        term (:data:`ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT`,
+        :data:`ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT`).
 
     Returns
     -------
     str
+
+    Raises
+    ------
+    ValueError
+        ``mode`` not one of :data:`ONE_FIELD_NOTE_MODES`.
 
     Examples
     --------
@@ -191,16 +235,34 @@ def one_field_note(how: str = "measure_specimen or summarize_fields") -> str:
     default 50 random lines, 90-93 % with 10-25 intersections); for the specimen measure
     at least 5 fields chosen at random (ASTM E112) and summarise them (srmat heyn with
     several masks)
+    >>> print(one_field_note("several images", mode="image"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    one field: its 95 % interval is this field's ℓ̄, not the specimen's (on synthetic
+    micrographs one field's interval held the specimen's 88 % of the time, only 52-62 %
+    with grains of ℓ̄ about 17 px, which the model read 30 % short); for the specimen
+    measure at least 5 fields chosen at random (ASTM E112) and summarise them (several
+    images)
     """
-    lo, hi = (f"{v:.0f}" for v in ONE_FIELD_SPECIMEN_COVERAGE_DEFAULT_PCT)
-    few_lo, few_hi = (f"{v:.0f}" for v in ONE_FIELD_SPECIMEN_COVERAGE_PCT)
-    p_lo, p_hi = ONE_FIELD_COVERAGE_COUNTS
+    if mode not in ONE_FIELD_NOTE_MODES:
+        raise ValueError(f"mode must be one of {ONE_FIELD_NOTE_MODES}, not {mode!r}")
+    if mode == "image":
+        held = (f"on synthetic micrographs one field's interval held the specimen's "
+                f"{_pct_range(ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT)} % of the time, only "
+                f"{_pct_range(ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT)} % with grains of "
+                f"ℓ̄ about {ONE_FIELD_IMAGE_FINE_INTERCEPT_PX} px, which the model read "
+                f"{ONE_FIELD_IMAGE_FINE_SHORT_PCT} % short")
+    else:
+        p_lo, p_hi = ONE_FIELD_COVERAGE_COUNTS
+        held = (f"on synthetic maps one field's interval held the specimen's only "
+                f"{_pct_range(ONE_FIELD_SPECIMEN_COVERAGE_DEFAULT_PCT)} % of the time with "
+                f"the default {HEYN_N_LINES} random lines, "
+                f"{_pct_range(ONE_FIELD_SPECIMEN_COVERAGE_PCT)} % with {p_lo}-{p_hi} "
+                "intersections")
     # why (a field's test lines cannot see the scatter between fields): docs/grain_size.md
-    return ("one field: its 95 % interval is this field's ℓ̄, not the specimen's (on "
-            f"synthetic maps one field's interval held the specimen's only {lo}-{hi} % of "
-            f"the time with the default {HEYN_N_LINES} random lines, {few_lo}-{few_hi} % "
-            f"with {p_lo}-{p_hi} intersections); for the specimen measure at least "
-            f"{MIN_FIELDS} fields chosen at random (ASTM E112) and summarise them ({how})")
+    return (f"one field: its 95 % interval is this field's ℓ̄, not the specimen's ({held}); "
+            f"for the specimen measure at least {MIN_FIELDS} fields chosen at random "
+            f"(ASTM E112) and summarise them ({how})")
+
 
 def few_fields_advice(n_fields: int) -> str | None:
     """E112's advice on how many fields a specimen figure is over: none from

@@ -302,8 +302,9 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
         hint = pixel_size_hint(layer) if d["mean_intercept_um"] is None else ""
         self.warning_label.setText("; ".join(d["warnings"] + ([f"layer {layer.name!r}: {hint}"]
                                                               if hint else [])))
-        # one micrograph: its intervals are the field's (interval_scope "field")
-        self.scope_label.setText(one_field_note(ONE_FIELD_HOW)
+        # one micrograph: its intervals are the field's (interval_scope "field"), told
+        # what such an interval of its mode held on synthetic maps
+        self.scope_label.setText(one_field_note(ONE_FIELD_HOW, mode=d["mode"])
                                  if d["mean_intercept_px"] is not None else "")
         if note := removed_inputs_note(self.viewer, [layer]):
             # its overlays would lie over nothing; the numbers, of the image read, stay
