@@ -990,3 +990,39 @@ def test_a_band_over_a_quarter_of_the_cache_is_kept_where_it_fits(tmp_path, monk
     _read._DECODED_STRIPS.get(other, lambda: np.zeros(a.nbytes // 2 + 1, np.uint8))
     np.testing.assert_array_equal(m.data.compute(scheduler="synchronous"), a)
     assert _read._DECODED_STRIPS.nbytes == a.nbytes // 2 + 1  # no band beside it
+
+
+def test_chunks_of_an_lzw_band_not_kept_do_not_each_decode_the_rest_of_the_strip(
+        tmp_path, monkeypatch):
+    """A chunk of a band of rows that is not kept (over a quarter of the cache, no room
+    beside what it holds) took the rest of the strip in one piece when it was at most
+    LZW_STREAM_COST times what the chunk wants and fitted the cache (_lzw_rest_whole):
+    every chunk of the last bands read at once then held the rest's codes and decoded
+    rows (a 2048² strip, cap just under it, 8 chunks of its last 512 rows in 8 threads:
+    3.6 strips at once, 0.9 streamed). Such a read decodes one piece of at most a
+    resume step or its own chunk's bytes at once; the pixels stay tifffile's."""
+    import imagecodecs
+
+    a = _lzw_image((512, 512))
+    p = _strip_tiff(tmp_path / "rest.tif", a, "lzw")
+    cap = a.nbytes - 1
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", cap)
+    monkeypatch.setattr(_read, "INFLATE_RESUME_BYTES", cap // 32)
+    monkeypatch.setattr(_read, "_INFLATE_OUT_BYTES", cap // 256)
+    m = read_image(p, chunks=(192, 64))  # bands of 192 rows: 0.375 of the cache
+    _read._DECODED_STRIPS.get(("other file", 0, 0, 0, 0),  # no room for such a band
+                              lambda: np.zeros(cap - cap // 4, np.uint8))
+    sizes: list[int] = []
+    plain = imagecodecs.lzw_decode
+
+    def counted(data, *args, out=None, **kwargs):
+        got = plain(data, *args, out=out, **kwargs)
+        sizes.append(len(got))
+        return got
+
+    monkeypatch.setattr(imagecodecs, "lzw_decode", counted)
+    for x in range(0, 512, 64):
+        np.testing.assert_array_equal(np.asarray(m.data[384:, x:x + 64]), a[384:, x:x + 64])
+    most = max(_read.INFLATE_RESUME_BYTES, 192 * 64)
+    assert max(sizes) <= most, f"a piece of {max(sizes)} bytes decoded (bound {most})"
+    assert _read._DECODED_STRIPS.nbytes <= cap

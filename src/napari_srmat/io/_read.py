@@ -2170,7 +2170,8 @@ class _InflatedStrip(_OneStrip):
 
         def decode() -> np.ndarray:
             band = np.empty((hi - lo, *row), self.dtype)
-            self._inflate_rows(np.arange(lo, hi), band, (slice(None),) * len(row), plane)
+            self._inflate_rows(np.arange(lo, hi), band, (slice(None),) * len(row), plane,
+                               kept=True)
             return band
 
         band = _DECODED_STRIPS.get(band_key, decode, alone=large)
@@ -2218,11 +2219,12 @@ class _InflatedStrip(_OneStrip):
         return bytes(data[n * row:]), n_out
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
-                      plane: int = 0) -> None:
+                      plane: int = 0, *, kept: bool = False) -> None:
         """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane`` (samples
         planar; else 0), each at ``within`` (the columns and samples to keep: slices or
         sorted arrays, as :func:`_outer_index` gives them), inflating the strip from the
-        last resume point before the first."""
+        last resume point before the first. ``kept``: ``out`` is a band of rows decoded
+        once for its chunks and kept (:meth:`_band_rows`), not a chunk's own rows."""
         import zlib
 
         _, _, file_dtype, _, (_, w, _), _, _ = self._place
@@ -2395,16 +2397,22 @@ def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool) -> bytes:
 LZW_STREAM_COST = 2.0
 
 
-def _lzw_rest_whole(wanted: int, rest: int, held: int = 0) -> bool:
+def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False) -> bool:
     """Whether a read of an LZW strip over the cache takes the ``rest`` of the strip
     (decoded bytes from its resume point to the strip's end) in one piece, its codes
     read whole and decoded up to the read's last row (no scan, no resume point kept),
     rather than streaming the ``wanted`` bytes (from its resume point to its last row)
     piece by piece: when the rest is at most :data:`LZW_STREAM_COST` times them (what
     streaming them costs, in bytes decoded in one piece) and fits what a read may
-    hold: :data:`DECODED_STRIP_CACHE_BYTES` (as :class:`_WholeStrip` decodes a strip
-    under it), or the ``held`` bytes of a Dask chunk of the level (a chunk read holds
-    them anyway: a level of one chunk is read in one piece, its probe at open too).
+    hold: the ``held`` bytes of a Dask chunk of the level (a chunk read holds them
+    anyway: a level of one chunk is read in one piece, its probe at open too), or, for
+    a band of rows decoded once for its chunks and ``kept`` (one thread decodes it, the
+    others wait: :meth:`_InflatedStrip._band_rows`), :data:`DECODED_STRIP_CACHE_BYTES`
+    (as :class:`_WholeStrip` decodes a strip under it). A chunk's own rows (its band
+    not kept: no room for it in the cache, or rows apart) take the rest in one piece
+    only within ``held``: every chunk of the last bands read at once held the rest's
+    codes and rows before 2026-12-06 (a 2048² strip, cap just under it, 8 chunks of its
+    last 512 rows in 8 threads: 3.6 strips at once; 0.9 streamed).
 
     A strip over the cache read by few chunks was slower streamed than decoded whole by
     each chunk as before 2026-12-06 (1024², 16 chunks: 0.11 -> 0.38 s); with this rule,
@@ -2413,7 +2421,8 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0) -> bool:
     chunks of a 4096² strip takes 0.96, 0.65 and 0.27 times as long as then (2.7, 1.8
     and 1.0 times before these; ``benchmarks/bench_tiff_strips_lzw.json``; runs on 2
     shared CPUs vary, up to 2x on the 16-chunk pass)."""
-    return rest <= max(DECODED_STRIP_CACHE_BYTES, held) and wanted * LZW_STREAM_COST >= rest
+    fits = max(DECODED_STRIP_CACHE_BYTES, held) if kept else held
+    return rest <= fits and wanted * LZW_STREAM_COST >= rest
 
 
 def _lzw_old_style(path: Path, offsets: tuple) -> bool:
@@ -2493,9 +2502,10 @@ class _LzwStrip(_InflatedStrip):
                 max(1, len(decoded) // len(ends)))
 
     def _inflate_rows(self, wanted: np.ndarray, out: np.ndarray, within: tuple,
-                      plane: int = 0) -> None:
+                      plane: int = 0, *, kept: bool = False) -> None:
         """Fill ``out`` with the rows ``wanted`` (sorted, unique) of ``plane``, each at
-        ``within``, decoding the strip from the last resume point before the first."""
+        ``within``, decoding the strip from the last resume point before the first
+        (``kept``: a band of rows kept for its chunks, :func:`_lzw_rest_whole`)."""
         import imagecodecs
 
         _, _, file_dtype, _, (h, w, _), _, chunk_bytes = self._place
@@ -2507,7 +2517,8 @@ class _LzwStrip(_InflatedStrip):
         done, bit = (found[0], found[1][0]) if found else (0, None)
         kept_at = done
         held, n_out, per_segment = b"", 0, 0  # decoded bytes a segment gave (0: none yet)
-        whole = _lzw_rest_whole(stop - done, h * row - done, chunk_bytes)  # once, here
+        whole = _lzw_rest_whole(stop - done, h * row - done, chunk_bytes,  # once, here
+                                kept=kept)
         try:
             with open(self.path, "rb") as fh:
                 if bit is None:  # the stream's first code: a Clear (9 bits), or none
