@@ -238,16 +238,18 @@ def one_field_note(how: str = "measure_specimen or summarize_fields", mode: str 
     >>> print(one_field_note("several images", mode="image"))
     ... # doctest: +NORMALIZE_WHITESPACE
     one field: its 95 % interval is this field's ℓ̄, not the specimen's (on synthetic
-    micrographs one field's interval held the specimen's 88 % of the time, only 52-62 %
-    with grains of ℓ̄ about 17 px, which the model read 30 % short); for the specimen
-    measure at least 5 fields chosen at random (ASTM E112) and summarise them (several
-    images)
+    micrographs one field's interval held the specimen's 88 % of the time with the shipped
+    model and its defaults, only 52-62 % with grains of ℓ̄ about 17 px, which the model
+    read 30 % short); for the specimen measure at least 5 fields chosen at random (ASTM
+    E112) and summarise them (several images)
     """
     if mode not in ONE_FIELD_NOTE_MODES:
         raise ValueError(f"mode must be one of {ONE_FIELD_NOTE_MODES}, not {mode!r}")
     if mode == "image":
         held = (f"on synthetic micrographs one field's interval held the specimen's "
-                f"{_pct_range(ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT)} % of the time, only "
+                f"{_pct_range(ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_PCT)} % of the time with "
+                # the study's settings, as the mask note's are the default lines
+                "the shipped model and its defaults, only "
                 f"{_pct_range(ONE_FIELD_SPECIMEN_COVERAGE_IMAGE_FINE_PCT)} % with grains of "
                 f"ℓ̄ about {ONE_FIELD_IMAGE_FINE_INTERCEPT_PX} px, which the model read "
                 f"{ONE_FIELD_IMAGE_FINE_SHORT_PCT} % short")
