@@ -991,25 +991,27 @@ def told_warnings() -> Iterator[list[str]]:
     with none shown yet (the filters unchanged), so that a second command in the same
     process (:func:`main` called again, in a notebook or a test) tells and lists the
     warnings it gives too. Until 2026-12-06 it told them nowhere.
+
+    Python warnings are collected by the one counted, locked rule of the process's
+    warnings state that the widgets' jobs follow too
+    (:func:`napari_srmat._warnings_state.collecting`): those of this thread only, and
+    the state as it was before is put back once the block and every overlapping holder
+    (a widget's job, a command in another thread) have ended; until 2026-12-06 the one
+    that ended first could leave the other's swap installed. Its limit (a widget's
+    running worker takes the process's Python warnings) is told there.
     """
     import warnings
 
+    from .._warnings_state import collecting
+
     with warnings.catch_warnings():  # entering and leaving forget the places shown
         pass
-    told: list[str] = []
-    shown = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        told.append(one_line(message))
-        shown(message, category, filename, lineno, file, line)
-
-    warnings.showwarning = show
-    listing = _TOLD.set(told)
-    try:
-        yield told
-    finally:
-        _TOLD.reset(listing)
-        warnings.showwarning = shown
+    with collecting(one_line) as told:
+        listing = _TOLD.set(told)
+        try:
+            yield told
+        finally:
+            _TOLD.reset(listing)
 
 
 def print_json_result(result: Mapping[str, Any]) -> None:

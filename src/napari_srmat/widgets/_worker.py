@@ -10,7 +10,6 @@ how a widget tells a job's :class:`~napari_srmat.jobs.Log` messages.
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -24,6 +23,7 @@ from napari.qt.threading import (
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLayout, QProgressBar, QPushButton, QVBoxLayout
 
+from .._warnings_state import hold, release
 from ..errors import error_message, is_user_error
 from ..jobs import (
     AlreadyComplete,
@@ -80,37 +80,21 @@ def qt_alive(widget) -> bool:
     return True
 
 
-class _WarningsKept:
-    """The process's warnings state (``warnings.showwarning``, the filters) as it was
-    before the first of the running workers began, put back when the last has ended.
+def _hold_warnings(worker: WorkerBase) -> None:
+    """Count ``worker`` (before its ``start()``) among the holders of the process's
+    warnings state (:func:`napari_srmat._warnings_state.hold`), released at its
+    ``finished``.
 
-    superqt's worker swaps both for the time it runs, in a ``catch_warnings`` that
-    restores what it saw when it began: two overlapping workers, the first ending first,
-    left the first's swap installed (its showwarning sending every later warning to that
-    finished worker). Main thread: :func:`start_job` and :func:`start_function` count
-    their workers in before starting them; a worker's ``finished`` comes after its own
-    restore.
+    superqt's worker swaps ``warnings.showwarning`` and the filters for the time it
+    runs, in a ``catch_warnings`` that restores what it saw when it began: two
+    overlapping workers (or a worker and an ``srmat`` command run from the console), the
+    first ending first, left the first's swap installed. The state as it was before the
+    first holder is put back when the last has ended, one counted, locked rule with the
+    commands' (:func:`napari_srmat.cli.told_warnings`). A worker's ``finished`` comes
+    after its own restore.
     """
-
-    running = 0
-    saved: warnings.catch_warnings | None = None
-
-    @classmethod
-    def started(cls, worker: WorkerBase) -> None:
-        """Count ``worker`` in (before its ``start()``): the state is saved at the first."""
-        if cls.running == 0:
-            cls.saved = warnings.catch_warnings()
-            cls.saved.__enter__()
-        cls.running += 1
-        worker.finished.connect(cls.ended)
-
-    @classmethod
-    def ended(cls) -> None:
-        """A counted worker's ``finished``: the state saved is put back at the last."""
-        cls.running -= 1
-        if cls.running == 0 and cls.saved is not None:
-            cls.saved.__exit__(None, None, None)
-            cls.saved = None
+    hold(filters=True)
+    worker.finished.connect(release)
 
 
 def start_job(
@@ -241,7 +225,7 @@ def start_job(
     if owner is not None:
         # stop at the next tile when the widget is deleted, before any event arrives
         owner.destroyed.connect(_owner_deleted)
-    _WarningsKept.started(worker)
+    _hold_warnings(worker)
     worker.start()
     return worker, token
 
@@ -274,7 +258,7 @@ def start_function(
     Returns
     -------
     FunctionWorker
-        The started worker, counted in by :class:`_WarningsKept` as :func:`start_job`'s.
+        The started worker, counted in by :func:`_hold_warnings` as :func:`start_job`'s.
     """
     held = [args]
 
@@ -287,7 +271,7 @@ def start_function(
         worker.returned.connect(on_returned)
     if on_errored is not None:
         worker.errored.connect(on_errored)
-    _WarningsKept.started(worker)
+    _hold_warnings(worker)
     worker.start()
     return worker
 

@@ -1,0 +1,152 @@
+"""The process's warnings state (``warnings.showwarning`` and the filters), shared by
+whoever swaps it for a while: ``srmat``'s commands, which collect the Python warnings
+they print for a ``--json`` result (:func:`napari_srmat.cli.told_warnings`), and the
+widgets' jobs, whose superqt worker swaps both for the time it runs
+(:mod:`napari_srmat.widgets._worker`).
+
+Python 3.11's warnings state is one for the process, and each of them swapped it and
+put back what it had seen when it began. Overlapping (a command run from napari's
+console while a widget's job runs, two commands in two threads, two jobs), the one that
+ended first had its swap put back by the other: a finished worker's relay, or a
+command's collector appending to a list nobody read, stayed installed for the session.
+
+One counted, locked rule now (:func:`hold` / :func:`release`): the state as it was
+before the first holder began is put back when the last has ended, whatever the order
+they end in. A known limit, of Python's one state: while a widget's worker runs,
+superqt's relay takes every warning of the process (shown as a napari notification):
+a command run from the console then does not list such a Python warning in its
+``--json`` ``warnings`` (a job's warnings, :func:`napari_srmat.cli.run_cli_job`, are
+not Python warnings and are listed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["hold", "release", "held", "collecting"]
+
+#: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here.
+_LOCK = threading.Lock()
+
+
+class _State:
+    """How many hold the warnings state, the state saved at the first, and whether a
+    holder of this period asked for the filters to be put back too."""
+
+    holders = 0
+    saved: warnings.catch_warnings | None = None
+    filters = False
+
+
+_state = _State()
+
+#: The lists of the :func:`collecting` blocks the current context is inside: a warning is
+#: collected by the blocks of the thread (context) that gave it, not by another's.
+_COLLECTING: ContextVar[tuple[list[str], ...]] = ContextVar("srmat_collecting", default=())
+
+
+def hold(*, filters: bool = False) -> None:
+    """Count a holder of the warnings state in: the first saves it (``showwarning`` and
+    the filters), to be put back by the last :func:`release`. Any thread.
+
+    Parameters
+    ----------
+    filters : bool
+        Whether the holder changes the filters, which are then put back too (superqt's
+        worker adds an 'always' one). Without, the filters added meanwhile stay: a
+        command that first imports a library (torch, dask) keeps the filters its import
+        set, which an import does once per process.
+    """
+    with _LOCK:
+        if _state.holders == 0:
+            _state.saved = warnings.catch_warnings()
+            _state.saved.__enter__()
+            _state.filters = False
+        _state.holders += 1
+        _state.filters = _state.filters or filters
+
+
+def release() -> None:
+    """Count a holder out: the last puts back the state saved by the first
+    :func:`hold` (the filters only if a holder asked). Any thread; once per
+    :func:`hold`."""
+    with _LOCK:
+        if _state.holders == 0:  # a release without its hold changes nothing
+            return
+        _state.holders -= 1
+        if _state.holders == 0 and _state.saved is not None:
+            now = None if _state.filters else list(warnings.filters)
+            _state.saved.__exit__(None, None, None)
+            _state.saved = None
+            if now is not None:
+                warnings.filters[:] = now
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """:func:`hold` for the time of the block."""
+    hold()
+    try:
+        yield
+    finally:
+        release()
+
+
+@contextlib.contextmanager
+def collecting(text: Callable[[Any], str] = str) -> Iterator[list[str]]:
+    """Collect the Python warnings shown inside the block, by this thread (context),
+    as ``text(message)``; they are still shown as before. The state is held for the
+    block (:func:`hold`): its swap of ``warnings.showwarning`` is undone at its end if
+    it is still installed, else by the last holder's :func:`release`; a collector left
+    in another's chain after its block collects nothing.
+
+    Parameters
+    ----------
+    text : callable
+        The text kept of a warning's message (e.g. one line of it).
+
+    Yields
+    ------
+    list of str
+        The texts, filled as the warnings are shown.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("always")
+    ...     warnings.showwarning = lambda *a, **k: None  # shown nowhere in this example
+    ...     with collecting() as told:
+    ...         warnings.warn("the scale is a guess")
+    >>> told
+    ['the scale is a guess']
+    """
+    told: list[str] = []
+
+    def mine() -> bool:
+        return any(lines is told for lines in _COLLECTING.get())
+
+    hold()
+    with _LOCK:
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if mine():
+                told.append(text(message))
+            shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+    token = _COLLECTING.set((*_COLLECTING.get(), told))
+    try:
+        yield told
+    finally:
+        _COLLECTING.reset(token)
+        with _LOCK:
+            if warnings.showwarning is show:
+                warnings.showwarning = shown
+        release()

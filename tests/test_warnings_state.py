@@ -1,0 +1,153 @@
+"""The process's warnings state is held by one counted, locked rule
+(:mod:`napari_srmat._warnings_state`) by ``srmat``'s commands
+(:func:`napari_srmat.cli.told_warnings`) and the widgets' jobs: overlapping holders,
+in any order and any thread, leave it as it was before the first began, and a
+command lists the warnings of its own thread only."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+
+from napari_srmat import _warnings_state
+from napari_srmat.cli import told_warnings
+
+#: How long a thread of these tests waits for its turn (s).
+WAIT_S = 10.0
+
+
+@pytest.fixture
+def quiet_warnings(monkeypatch):
+    """Warnings shown nowhere (not left to pytest), every one shown ('always')."""
+    monkeypatch.setattr(warnings, "showwarning", lambda *args, **kwargs: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        yield warnings.showwarning
+
+
+def _in_turns(steps: dict[str, list], order: list[tuple[str, int]]) -> dict[str, list]:
+    """Run each name's steps (callables) in its own thread, step ``i`` of ``name`` only
+    after the one before it in ``order``; returns what each step returned, by name."""
+    turns = [threading.Event() for _ in order]
+    done: dict[str, list] = {name: [] for name in steps}
+    failed: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            for i, step in enumerate(steps[name]):
+                k = order.index((name, i))
+                if k and not turns[k - 1].wait(WAIT_S):
+                    raise TimeoutError(f"{name} step {i}: its turn did not come")
+                done[name].append(step())
+                turns[k].set()
+        except BaseException as exc:  # told by the test
+            failed.append(exc)
+            for turn in turns:
+                turn.set()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in steps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S * len(order))
+    assert not failed, failed
+    return done
+
+
+def _command(name: str) -> list:
+    """The steps of a command in a thread: enter :func:`told_warnings`, warn, leave."""
+    block = told_warnings()
+    return [block.__enter__,
+            lambda: warnings.warn(f"{name} warns", UserWarning, stacklevel=1),
+            lambda: block.__exit__(None, None, None)]
+
+
+def test_two_commands_in_two_threads_leave_no_collector_installed(quiet_warnings):
+    """``main()`` in two threads (a notebook's, the napari console's while another
+    runs): the first ended first and put back the state it had seen, then the second
+    put back the first's collector, which stayed installed for the session (and the
+    first listed the second's warning as its own). The state is as before both now,
+    and each lists its own warning only."""
+    done = _in_turns({"a": _command("a"), "b": _command("b")},
+                     [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)])
+    assert warnings.showwarning is quiet_warnings
+    assert done["a"][0] == ["a warns"] and done["b"][0] == ["b warns"]
+
+
+def _worker(relay: list[str]) -> list:
+    """The steps of a widget's worker: counted in (the widgets' rule), superqt's swap
+    for its run (a relay of every warning), its restore, counted out."""
+    swap = warnings.catch_warnings()
+
+    def start() -> None:
+        _warnings_state.hold(filters=True)
+        swap.__enter__()
+        warnings.showwarning = lambda message, *args, **kwargs: relay.append(str(message))
+
+    def end() -> None:
+        swap.__exit__(None, None, None)
+        _warnings_state.release()
+
+    return [start, end]
+
+
+@pytest.mark.parametrize("order", [
+    [("worker", 0), ("cli", 0), ("cli", 1), ("worker", 1), ("cli", 2)],
+    [("cli", 0), ("worker", 0), ("cli", 1), ("cli", 2), ("worker", 1)],
+    [("worker", 0), ("cli", 0), ("cli", 1), ("cli", 2), ("worker", 1)],
+    [("cli", 0), ("worker", 0), ("cli", 1), ("worker", 1), ("cli", 2)],
+], ids=["worker ends first", "command ends first", "command inside", "worker inside"])
+def test_a_command_beside_a_widgets_job_leaves_the_state_as_it_was(quiet_warnings, order):
+    """A command run from napari's console while a widget's job runs, in every order:
+    nothing of either is left installed once both have ended."""
+    relay: list[str] = []
+    _in_turns({"cli": _command("cli"), "worker": _worker(relay)}, order)
+    assert warnings.showwarning is quiet_warnings
+    assert _warnings_state._state.holders == 0
+
+
+def test_many_overlapping_commands_and_jobs_leave_the_state_as_it_was(quiet_warnings):
+    """Eight commands and four jobs in threads, overlapping as they come: the state is
+    as before them all, and every command listed exactly its own warnings."""
+    import random
+
+    rng = random.Random(0)
+    listed: dict[str, list[str]] = {}
+
+    def command(name: str) -> None:
+        with told_warnings() as told:
+            for i in range(20):
+                warnings.warn(f"{name} {i}", UserWarning, stacklevel=1)
+                if rng.random() < 0.3:
+                    threading.Event().wait(0.001)
+        listed[name] = list(told)
+
+    def job() -> None:
+        start, end = _worker([])
+        start()
+        threading.Event().wait(0.005)
+        end()
+
+    threads = [threading.Thread(target=command, args=(f"c{i}",)) for i in range(8)]
+    threads += [threading.Thread(target=job) for _ in range(4)]
+    rng.shuffle(threads)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S)
+    assert warnings.showwarning is quiet_warnings
+    assert _warnings_state._state.holders == 0
+    for name, told in listed.items():  # a job's relay may take some: none of another's
+        assert all(text.startswith(f"{name} ") for text in told), (name, told)
+
+
+def test_a_command_keeps_the_filters_a_first_import_set(quiet_warnings):
+    """A command that imports a library for the first time keeps the filters its
+    import set (once per process): only a holder that changes them (a widget's worker)
+    has them put back."""
+    rule = ("ignore", None, UserWarning, None, 0)
+    with told_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)  # as an import does
+    assert rule in warnings.filters
