@@ -141,7 +141,8 @@ def _window_grain(mask: np.ndarray, seed, box) -> set:
 def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.ndarray:
     """The passage rule from its definition, passage by passage: consecutive runs of a
     tilted path whose pixels between them all have a boundary 8-neighbour (at most
-    ``MAX_HUG_GAP_PX`` of them) are one passage; a run of it that leads into a grain
+    ``MAX_HUG_GAP_PX`` of them), joined by the boundary pixels on or next to the path
+    between them, are one passage; a run of it that leads into a grain
     of the passage's window not visited before is a crossing of its own, the first such
     run takes the runs before it, the others join the run before them."""
     h, w = mask.shape
@@ -152,10 +153,29 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
         return any(mask[r + dr, c + dc] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
                    if (dr or dc) and 0 <= r + dr < h and 0 <= c + dc < w)
 
+    def one_boundary(k):
+        # the boundary pixels on or 8-adjacent to the path from run k's end to run
+        # k + 1's start join the two, 8-connected
+        near_px = {(int(rows[i]) + dr, int(cols[i]) + dc)
+                   for i in range(ends[k], starts[k + 1] + 1)
+                   for dr in (-1, 0, 1) for dc in (-1, 0, 1)}
+        near_px = {q for q in near_px if 0 <= q[0] < h and 0 <= q[1] < w and mask[q]}
+        goal = (int(rows[starts[k + 1]]), int(cols[starts[k + 1]]))
+        todo = [(int(rows[ends[k]]), int(cols[ends[k]]))]
+        seen = set(todo)
+        while todo:
+            r, c = todo.pop()
+            for q in ((r + dr, c + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)):
+                if q in near_px and q not in seen:
+                    seen.add(q)
+                    todo.append(q)
+        return goal in seen
+
     n = starts.size
     link = [bool(run_pid[k] == run_pid[k + 1] and (tilted is None or tilted[run_pid[k]])
                  and starts[k + 1] - ends[k] - 1 <= MAX_HUG_GAP_PX
-                 and all(near(i) for i in range(ends[k] + 1, starts[k + 1])))
+                 and all(near(i) for i in range(ends[k] + 1, starts[k + 1]))
+                 and one_boundary(k))
             for k in range(n - 1)]
     merge = np.zeros(max(n - 1, 0), bool)
     k = 0

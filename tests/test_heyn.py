@@ -1184,3 +1184,39 @@ def test_fast_engine_matches_reference_on_lines_along_boundaries():
         d = np.c_[np.sin(th), np.cos(th)] * rng.uniform(20, 90, 40)[:, None]
         paths = [np.array([a - b, a + b]) for a, b in zip(c, d)]
         _assert_fast_engine_counts_as_the_reference(m, paths, np.zeros(len(paths), bool))
+
+
+@pytest.mark.parametrize("alpha", [20.0, 60.0])
+def test_lines_across_lamellae_ending_inside_a_grain_count_every_lamella(alpha):
+    # A band of thin lamellae 3 px apart that end inside one grain (a twin stack,
+    # laths): the sides of every lamella are one grain of the passage rule's window,
+    # and every pixel between two lamellae is next to one, so the passage rule of
+    # dacffc6 read a line along the band as one passage visiting no new grain: 1
+    # crossing per line where it crossed 7-40 lamellae. Crossings of two boundaries in
+    # turn are not one passage: the lamellae count as they do where they do not end.
+    full = _digital_parallel_lines(200, alpha, 3.0)
+    band = np.zeros_like(full)
+    band[88:112, 30:170] = full[88:112, 30:170]
+    rng = np.random.default_rng(2)
+    th = np.radians(rng.choice([-1, 1], 20) * rng.uniform(1, 8, 20))
+    c = np.c_[rng.uniform(99, 101, 20), rng.uniform(95, 105, 20)]
+    d = np.c_[np.sin(th), np.cos(th)] * 50.0
+    segs = [[a - b, a + b] for a, b in zip(c, d)]
+    in_band = measure_intercepts(band, pattern="segments", segments=segs)
+    across = measure_intercepts(full, pattern="segments", segments=segs)
+    assert in_band.per_line_count.tolist() == across.per_line_count.tolist()
+    assert across.per_line_count.min() >= 7
+
+
+def test_fast_engine_matches_reference_on_lamellae_ending_inside_a_grain():
+    """Passages across free-ending lamellae: the fast rule equals its definition."""
+    rng = np.random.default_rng(6)
+    for alpha in (20.0, 60.0):
+        full = _digital_parallel_lines(120, alpha, 3.0 + alpha / 60)
+        m = np.zeros_like(full)
+        m[45:75, 20:100] = full[45:75, 20:100]
+        th = np.radians(rng.uniform(-10, 10, 30))
+        c = np.c_[rng.uniform(50, 70, 30), rng.uniform(40, 80, 30)]
+        d = np.c_[np.sin(th), np.cos(th)] * rng.uniform(10, 40, 30)[:, None]
+        paths = [np.array([a - b, a + b]) for a, b in zip(c, d)]
+        _assert_fast_engine_counts_as_the_reference(m, paths, np.zeros(len(paths), bool))

@@ -750,6 +750,53 @@ def _hugging_gaps(mask, flat, e, s2):
     return hug
 
 
+def _one_boundary(mask: np.ndarray, flat: np.ndarray, e: np.ndarray,
+                  s2: np.ndarray) -> np.ndarray:
+    """Whether the run end ``e`` and the next run start ``s2`` (indices into ``flat``)
+    lie on one boundary along the path: the boundary pixels 8-adjacent to (or on) the
+    path's pixels from ``e`` to ``s2`` join them, 8-connected.
+
+    A weave touches one boundary again and again: the staircase it hugs joins its
+    touches. Two different boundaries that the line crosses in turn (the free-ending
+    lamellae of one grain, two sides of a sliver) are not joined so near the line,
+    even when every pixel between them is next to one of them.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    H, W = mask.shape
+    g = s2 - e + 1  # path pixels from e to s2, both ends included
+    link = np.repeat(np.arange(g.size), g)
+    pix = flat[np.repeat(e, g) + (np.arange(int(g.sum())) - np.repeat(np.cumsum(g) - g, g))]
+    pr, pc = np.divmod(pix, W)
+    keys = []
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            rr, cc = pr + dr, pc + dc
+            ok = np.flatnonzero((rr >= 0) & (rr < H) & (cc >= 0) & (cc < W))
+            ok = ok[mask[rr[ok], cc[ok]]]
+            keys.append(link[ok] * (H * W) + rr[ok] * W + cc[ok])
+    node = np.sort(np.concatenate(keys))  # (link, boundary pixel) pairs, once each
+    node = node[np.concatenate([[True], node[1:] != node[:-1]])]
+    nl, npx = np.divmod(node, H * W)
+    nr, nc = np.divmod(npx, W)
+    src, dst = [], []
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each 8-neighbour pair once
+        rr, cc = nr + dr, nc + dc
+        ok = (rr < H) & (cc >= 0) & (cc < W)
+        key = nl * (H * W) + rr * W + cc
+        at = np.minimum(np.searchsorted(node, key), node.size - 1)
+        hit = np.flatnonzero(ok & (node[at] == key))
+        src.append(hit)
+        dst.append(at[hit])
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(src.size, np.int8), (src, dst)), shape=(node.size,) * 2)
+    _, comp = connected_components(graph, directed=False)
+    ends_ = np.searchsorted(node, np.arange(g.size) * (H * W) + flat[e])
+    starts_ = np.searchsorted(node, np.arange(g.size) * (H * W) + flat[s2])
+    return comp[ends_] == comp[starts_]
+
+
 def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     """Which consecutive runs (``merge[i]``: run ``i + 1`` joins run ``i``) are one passage
     of a tilted line along one boundary.
@@ -758,7 +805,10 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     4-connected path steps from one grain into the other and back several times while
     the continuous line crosses the boundary once. A *passage* is a chain of runs of
     one tilted path whose pixels between runs all have a boundary pixel among their 8
-    neighbours (the path hugs the boundary) and are at most :data:`MAX_HUG_GAP_PX` long.
+    neighbours (the path hugs the boundary), are at most :data:`MAX_HUG_GAP_PX` long,
+    and whose consecutive runs lie on one boundary along the path
+    (:func:`_one_boundary`): crossings of two boundaries in turn (lamellae ending
+    inside one grain, whose sides are one grain of the window) stay apart.
     Along it the path visits grains (4-connected background of the square window
     centred on the passage that holds the path's pixels before, between and after its
     runs; :func:`_window_labels`): a run is a crossing of its own when it leads into a
@@ -779,6 +829,13 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     idx = np.flatnonzero(link)
     if idx.size:
         link[idx] = _hugging_gaps(mask, flat, e[idx], s2[idx])
+        idx = idx[link[idx]]
+    if idx.size:  # the touches of one boundary, not crossings of two in turn
+        er, ec = np.divmod(flat[e[idx]], W)
+        sr, sc = np.divmod(flat[s2[idx]], W)
+        idx = idx[np.maximum(np.abs(er - sr), np.abs(ec - sc)) > 1]  # else 8-adjacent
+        if idx.size:
+            link[idx] = _one_boundary(mask, flat, e[idx], s2[idx])
     if not link.any():
         return merge
     # passages: maximal chains of linked runs (first run f, last run l)
