@@ -60,6 +60,7 @@ __all__ = [
     "ISO643_M_CONSTANT",
     "LOG2_10",
     "MIN_GRAINS_PER_FIELD",
+    "per_field_count_ask",
     "astm_g_from_grains_per_mm2",
     "grains_per_mm2_from_astm_g",
     "iso643_g_from_grains_per_mm2",
@@ -78,7 +79,9 @@ E112_NA_CONSTANT = 2.954
 #: ISO 643: G = LOG2_10 * log10(m / mm^-2) - ISO643_M_CONSTANT.
 ISO643_M_CONSTANT = 3.0
 
-#: Fewer grains than this in a field give a poor count (E112's advice for a field).
+#: E112's advice for one field: count about this many grains (or intersections, by the
+#: intercept method) or more; fewer give a poor count. The one number of the per-field
+#: advice (:data:`napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD` is this one).
 MIN_GRAINS_PER_FIELD = 50
 
 RULES = ("e112", "iso643", "e1382")
@@ -93,6 +96,25 @@ STANDARD_OF_RULE = {
     "iso643": "ISO 643 planimetric: inside + edge/2 + corner/4",
     "e1382": "ASTM E1382 planimetric: edge grains excluded, area of counted grains",
 }
+
+
+def per_field_count_ask() -> str:
+    """What E112 asks of one field's count, in the one wording of every line that tells a
+    field it counted too few (:data:`MIN_GRAINS_PER_FIELD`): :func:`planimetric`'s
+    warning, :func:`napari_srmat.metrics.standards.few_intersections_note` and the
+    specimen advice of :func:`napari_srmat.metrics.standards.summarize_fields`. The
+    standard is cited without a clause (docs/standards.md).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> per_field_count_ask()
+    'E112 asks for about 50 or more per field'
+    """
+    return f"E112 asks for about {MIN_GRAINS_PER_FIELD} or more per field"
 
 
 class PlanimetricError(ValueError):
@@ -518,8 +540,9 @@ def planimetric(
         warnings_.append("no grain counted in the measured area: no grain size is reported")
     elif n_eq < MIN_GRAINS_PER_FIELD:
         warnings_.append(
-            f"only {n_eq:g} grains counted (fewer than {MIN_GRAINS_PER_FIELD}): the count is "
-            "coarse; use a larger field or a lower magnification"
+            # a count is a multiple of 1/4, shown in full (:g)
+            f"only {n_eq:g} grains counted: {per_field_count_ask()}; the count is coarse: "
+            "use a larger field or a lower magnification"
         )
     res = PlanimetricResult(
         rule=rule,

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_number
+from ..errors import check_number, compared_value
 from ..io import pixels_square
 from ..jobs import Event, Progress, Stopped, StopToken, run_job
-from .distributions import ala_grains, duplex_test
+from .distributions import ALA_MIN_G_DIFFERENCE, ala_grains, duplex_test
 from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
 from .heyn import (
     HEYN_MARGIN,
@@ -45,12 +45,14 @@ from .heyn import (
     t_quantile_95,
 )
 from .planimetric import (
+    MIN_GRAINS_PER_FIELD,
     STANDARD_OF_RULE,
     astm_g_from_grains_per_mm2,
     field_pixel_size,
     grain_map,
     grains_per_mm2_from_astm_g,
     iso643_g_from_grains_per_mm2,
+    per_field_count_ask,
     planimetric,
 )
 
@@ -58,6 +60,7 @@ __all__ = [
     "METHODS",
     "RA_LIMIT_PCT",
     "MIN_COUNT_PER_FIELD",
+    "COUNT_KEYS",
     "has_few_intersections",
     "few_intersections_note",
     "COUNT_READING_VARIANCE",
@@ -104,8 +107,16 @@ METHODS = ("intercept", "planimetric")
 #: E112: a relative accuracy up to 10 % is usually acceptable.
 RA_LIMIT_PCT = 10.0
 
-#: E112: aim for about 50 intersections (or grains) per field or more.
-MIN_COUNT_PER_FIELD = 50
+#: E112: aim for about 50 intersections (or grains) per field or more (the planimetric
+#: count's number, one for both methods; the words: ``per_field_count_ask``).
+MIN_COUNT_PER_FIELD = MIN_GRAINS_PER_FIELD
+
+#: The count keys that mean the same in every JSON output (``HeynResult.counts()``: a
+#: :func:`measure_field` row, ``srmat heyn``'s rows and pooled result, the Heyn widget's
+#: export; docs/standards.md): the one list of them, so that an output in which nothing
+#: was counted (``srmat heyn`` when every mask fails) carries them too, ``null``.
+COUNT_KEYS = ("n_crossings", "intersection_count", "intercept_count", "n_triple_points",
+              "n_line_end_touches")
 
 #: E112: measure at least five fields, chosen at random over the specimen.
 MIN_FIELDS = 5
@@ -287,17 +298,26 @@ def few_fields_advice(n_fields: int) -> str | None:
     --------
     >>> few_fields_advice(3)
     'only 3 fields: E112 asks for at least 5 fields chosen at random over the specimen'
+    >>> print(few_fields_advice(1))  # doctest: +NORMALIZE_WHITESPACE
+    one field gives no confidence interval: E112 asks for at least 5 fields chosen at
+    random over the specimen
     >>> few_fields_advice(MIN_FIELDS) is None
     True
     """
-    if n_fields < 2:
-        return ("one field gives no confidence interval: measure at least "
-                f"{MIN_FIELDS} fields chosen at random over the specimen")
-    if n_fields < MIN_FIELDS:
-        return (f"only {n_fields} fields: E112 asks for at least {MIN_FIELDS} fields chosen "
-                "at random over the specimen")
-    return None
+    if n_fields >= MIN_FIELDS:
+        return None
+    # the standard cited without a clause, as everywhere in the package (docs/standards.md)
+    ask = f"E112 asks for at least {MIN_FIELDS} fields chosen at random over the specimen"
+    return (f"one field gives no confidence interval: {ask}" if n_fields < 2
+            else f"only {n_fields} fields: {ask}")
 
+
+#: What to change where a field counts fewer than :data:`MIN_COUNT_PER_FIELD`, by method:
+#: the remedy of :func:`few_intersections_note` and :func:`summarize_fields`' advice.
+FEW_COUNTS_REMEDY = {
+    "intercept": "use more or longer test lines, a larger field or a lower magnification",
+    "planimetric": "use a larger field or a lower magnification",
+}
 
 INTERCEPT_STANDARD = (
     "ASTM E112 lineal intercept (Heyn): intersections P per unit length, a crossing at a "
@@ -544,9 +564,9 @@ def few_intersections_note(count: float) -> str:
     >>> few_intersections_note(31.5).split(":")[0]
     'only 31.5 intersections'
     """
-    return (f"only {count:g} intersections: E112 asks for about {MIN_COUNT_PER_FIELD} or more "
-            "per field; use more or longer test lines, a larger field or a lower "
-            "magnification")
+    # a count is a multiple of 1/2 (E112's scoring), shown in full (:g)
+    return (f"only {count:g} intersections: {per_field_count_ask()}; "
+            f"{FEW_COUNTS_REMEDY['intercept']}")
 
 
 #: G values :func:`grain_size_conversions` converts: far beyond any grain (G 50 is a mean
@@ -920,7 +940,8 @@ def _measure_field(
         )
     elif ala["duplex_suspected"] and not duplex.get("bimodal"):
         warnings_.append(
-            f"{ala['n_coarse']} coarse grain(s) (at least 8x the mean grain area) cover "
+            f"{ala['n_coarse']} coarse grain(s) (at least "
+            f"{2 ** ALA_MIN_G_DIFFERENCE:g}x the mean grain area) cover "
             f"{100 * ala['coarse_area_fraction']:.0f}% of the area: too few to form a mode of "
             "the distribution, but by area a duplex grain size (ASTM E1181) is likely"
         )
@@ -1213,18 +1234,19 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
     advice: list[str] = [a for a in (few_fields_advice(n),) if a]
     if math.isfinite(ra) and ra > RA_LIMIT_PCT:
         need = _fields_needed(n, ra)
+        # the %RA shown stands above the limit shown (errors.compared_value): 10.04 read
+        # '10.0% is above 10%'
         advice.append(
-            f"relative accuracy {ra:.1f}% is above {RA_LIMIT_PCT:g}%: measure more fields "
-            f"(about {need} fields in all would bring it to {RA_LIMIT_PCT:g}%)"
+            f"relative accuracy {compared_value(ra, '>', RA_LIMIT_PCT, decimals=1)}% is above "
+            f"the {RA_LIMIT_PCT:g}% E112 regards as acceptable: measure more fields (about "
+            f"{need} fields in all would bring it to {RA_LIMIT_PCT:g}%)"
         )
     low = [i for i, f in enumerate(fields)
            if f.get(count_key) is not None and f[count_key] < MIN_COUNT_PER_FIELD]
     if low:
         advice.append(
             f"field(s) {_field_names(fields, low)} have fewer than {MIN_COUNT_PER_FIELD} "
-            f"{count_name}: "
-            + ("use more or longer test lines or a lower magnification" if method == "intercept"
-               else "use a larger field or a lower magnification")
+            f"{count_name}: {per_field_count_ask()}; {FEW_COUNTS_REMEDY[method]}"
         )
     out["advice"] = advice
     out["warnings"] = warnings_
