@@ -90,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..grainsize import sampling_log_terms
     from ..metrics.heyn import E112_SCORING, astm_grain_size_number, confidence_interval
     from ..metrics.standards import (
+        COUNT_KEYS,
         NO_BOUNDARY_NOTE,
         few_fields_advice,
         interval_scope,
@@ -157,12 +158,15 @@ def _run(args: argparse.Namespace) -> int:
         pooled = (total_l / counts["intersection_count"] if counts["n_crossings"]
                   else math.nan)
     valid = math.isfinite(pooled)
+    if not per_image:  # nothing counted (every mask failed): the same keys, null
+        counts = dict.fromkeys(COUNT_KEYS)
     out = {
         "pattern": args.pattern,
         "scoring": args.scoring,  # of P, ℓ̄ = ΣL / ΣP, N_L, the interval and G
-        "n_images": len(per_image),
+        "n_images": len(args.masks),  # the masks given ("K of N masks" of the errors)
+        "n_measured": len(per_image),  # those measured: per_image's rows
         "mean_intercept_px": pooled if valid else None,
-        "n_intersections": counts.get("n_crossings", 0),  # the crossings, as each row
+        "n_intersections": counts["n_crossings"],  # the crossings, as each row
         **counts,  # the keys that mean the same in every output, summed
         "total_length_px": total_l,
         "n_lines": sum(r["n_lines"] for r in fields),

@@ -1,0 +1,73 @@
+"""``srmat heyn --json`` has one schema whatever was measured: the pooled count keys
+(:data:`napari_srmat.metrics.standards.COUNT_KEYS`) are there when every mask fails
+(``null``), and ``n_images`` / ``n_measured`` say how many masks were given and
+measured."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from napari_srmat.cli import main
+from napari_srmat.metrics.standards import COUNT_KEYS
+
+
+def _masks(tmp_path, good: int, bad: int) -> list[str]:
+    """``good`` boundary masks (PNG, a 8 px grid) then ``bad`` files that are no image."""
+    from PIL import Image
+
+    tmp_path.mkdir(exist_ok=True)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[::8, :] = mask[:, ::8] = 255
+    paths = []
+    for i in range(good + bad):
+        path = tmp_path / f"mask{i}.png"
+        if i < good:
+            Image.fromarray(mask).save(path)
+        else:
+            path.write_bytes(b"not a png")
+        paths.append(str(path))
+    return paths
+
+
+def _heyn_json(paths: list[str], capsys) -> tuple[int, dict]:
+    rc = main(["heyn", *paths, "--json"])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def test_count_keys_are_a_heyn_results_counts():
+    """The one key list is what ``HeynResult.counts()`` gives every output."""
+    from napari_srmat.metrics.heyn import measure_intercepts
+
+    mask = np.zeros((64, 64), bool)
+    mask[:, ::8] = True
+    assert tuple(measure_intercepts(mask).counts()) == COUNT_KEYS
+
+
+@pytest.mark.parametrize("bad", [1, 2])
+def test_an_all_failed_heyn_json_has_the_count_keys_of_a_measured_one(tmp_path, capsys, bad):
+    """Every mask failing left out ``intersection_count``, ``n_crossings`` and the other
+    pooled counts that a measured run has, so a script reading them broke: the keys are
+    there, ``null`` (nothing was counted), as ``n_intersections``."""
+    rc_ok, ok = _heyn_json(_masks(tmp_path / "ok", 1, 0), capsys)
+    rc, failed = _heyn_json(_masks(tmp_path, 0, bad), capsys)
+    assert rc_ok == 0 and rc == 2
+    assert set(ok) - set(failed) <= {"fields_mean_n_l_per_px"}  # an interval of 2+ fields
+    assert all(failed[k] is None for k in (*COUNT_KEYS, "n_intersections"))
+    assert all(ok[k] is not None for k in COUNT_KEYS)
+    assert failed["n_images"] == bad and failed["n_measured"] == 0
+    assert failed["per_image"] == [] and len(failed["errors"]) == bad
+
+
+def test_n_images_counts_the_masks_given_and_n_measured_those_measured(tmp_path, capsys):
+    """``n_images`` counted the masks measured (the rows) since a mask that fails no
+    longer ends the run; the docs' 'each image is one field' and the error line's 'K of
+    N masks' count those given. ``n_images`` is the masks given, ``n_measured`` the rows."""
+    rc, out = _heyn_json(_masks(tmp_path, 2, 1), capsys)
+    assert rc == 2
+    assert out["n_images"] == 3 and out["n_measured"] == len(out["per_image"]) == 2
+    assert all(out[k] is not None for k in COUNT_KEYS)  # the measured masks' sums
+    rc, out = _heyn_json(_masks(tmp_path / "all", 2, 0), capsys)
+    assert rc == 0 and out["n_images"] == out["n_measured"] == 2
