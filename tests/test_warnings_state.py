@@ -151,3 +151,30 @@ def test_a_command_keeps_the_filters_a_first_import_set(quiet_warnings):
     with told_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)  # as an import does
     assert rule in warnings.filters
+
+
+def test_a_command_leaves_no_other_threads_recording_installed():
+    """A ``catch_warnings(record=True)`` block of another thread (a reader's, an audit's,
+    :mod:`napari_srmat.edges.train`'s in a job) that began before a command and ended
+    during it: the command's end put back the state of the first hold, that block's
+    ``log.append`` as ``warnings._showwarnmsg_impl`` included, and every later warning
+    of the session went into that finished block's list, shown nowhere. No holder swaps
+    it: the one the block put back stays."""
+    impl = warnings._showwarnmsg_impl
+    entered, leave, left = threading.Event(), threading.Event(), threading.Event()
+
+    def recording() -> None:
+        with warnings.catch_warnings(record=True):
+            entered.set()
+            leave.wait(WAIT_S)
+        left.set()
+
+    thread = threading.Thread(target=recording)
+    thread.start()
+    assert entered.wait(WAIT_S)
+    with told_warnings():
+        leave.set()
+        assert left.wait(WAIT_S)
+    thread.join(WAIT_S)
+    assert warnings._showwarnmsg_impl is impl
+    assert _warnings_state._state.holders == 0

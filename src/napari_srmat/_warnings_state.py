@@ -73,18 +73,24 @@ def hold(*, filters: bool = False) -> None:
 
 def release() -> None:
     """Count a holder out: the last puts back the state saved by the first
-    :func:`hold` (the filters only if a holder asked). Any thread; once per
-    :func:`hold`."""
+    :func:`hold` (the filters only if a holder asked; never ``record=True``'s recorder,
+    which no holder swaps). Any thread; once per :func:`hold`."""
     with _LOCK:
         if _state.holders == 0:  # a release without its hold changes nothing
             return
         _state.holders -= 1
         if _state.holders == 0 and _state.saved is not None:
             now = None if _state.filters else list(warnings.filters)
+            # no holder swaps it: a catch_warnings(record=True) block of another thread
+            # that began before the first hold puts back its own (its list's append
+            # left installed swallowed every later warning of the session)
+            recording = getattr(warnings, "_showwarnmsg_impl", None)
             _state.saved.__exit__(None, None, None)
             _state.saved = None
             if now is not None:
                 warnings.filters[:] = now
+            if recording is not None:
+                warnings._showwarnmsg_impl = recording
 
 
 @contextlib.contextmanager
