@@ -42,6 +42,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..jobs import Log, StopToken
+from ..metrics.heyn import HEYN_N_LINES
 from ..metrics.planimetric import RULES as PLANIMETRIC_RULES
 from ..metrics.standards import (
     METHODS,
@@ -82,8 +83,10 @@ SPECIMEN_PATTERNS = ("grid", "random", "circles")
 #: Name of the histogram entry that pools every field.
 POOLED_FIELD = "all fields (pooled)"
 
-#: Default number of test lines per field (E112 asks for >= 50 intersections a field).
-DEFAULT_N_LINES = 50
+#: Default number of test lines per field: the library's (``measure_field``'s and the
+#: commands'), whose one-field coverage the notes cite. How many intersections a field
+#: should count is another number (``metrics.planimetric.per_field_count_ask``).
+DEFAULT_N_LINES = HEYN_N_LINES
 
 #: Resolution and size (inches) of the histogram pictures: narrow enough for a dock.
 HISTOGRAM_DPI = 80
