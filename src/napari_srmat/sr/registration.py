@@ -148,7 +148,7 @@ def _lum(arr: Any, name: str) -> np.ndarray:
     # 8-bit values in an int64 array read as ~1e-17; "the moving image ..." names the file
     # in srmat register
     check_pixel_values(arr, name=f"the {name} image")
-    return luminance(float_channels_last(arr)).astype(np.float32)
+    return luminance(float_channels_last(arr))
 
 
 def _resize(img: np.ndarray, factor: float) -> tuple[np.ndarray, tuple[float, float]]:
