@@ -1172,7 +1172,8 @@ def test_boundary_overlay_shows_the_rule_the_search_used(make_napari_viewer, qtb
     tolerance band, whatever the search used (a boundary_threshold of its own, UAED),
     so it did not show what made a pixel "new boundary". It now applies the session's
     settings through the detector's own rule, and says so when it cannot (UAED)."""
-    from napari_srmat.audit.detector import _channels_last, boundary_evidence, upscale_bicubic
+    from napari_srmat.audit.detector import boundary_evidence, upscale_bicubic
+    from napari_srmat.channels import float_channels_last
 
     viewer = make_napari_viewer()
     w, _ = _session_widget(viewer, qtbot, tmp_path)
@@ -1184,9 +1185,10 @@ def test_boundary_overlay_shows_the_rule_the_search_used(make_napari_viewer, qtb
     sr_lay, lr_lay = viewer.layers["SR boundaries"], viewer.layers["LR-up boundaries"]
     (y0, x0), (h, w_) = np.round(np.asarray(sr_lay.translate) / 0.25 + 1.5).astype(int), \
         sr_lay.data.shape
-    sr = _channels_last(viewer.layers["sr"].data[y0:y0 + h, x0:x0 + w_])
+    sr = float_channels_last(viewer.layers["sr"].data[y0:y0 + h, x0:x0 + w_])
     lr = viewer.layers["lr"].data[y0 // 4:-(-(y0 + h) // 4), x0 // 4:-(-(x0 + w_) // 4)]
-    want = boundary_evidence(sr, _channels_last(upscale_bicubic(lr, 4))[:h, :w_], **settings)
+    want = boundary_evidence(sr, float_channels_last(upscale_bicubic(lr, 4))[:h, :w_],
+                             **settings)
     np.testing.assert_array_equal(sr_lay.data, want[0])
     np.testing.assert_array_equal(lr_lay.data, want[1])
     # a search with UAED: the overlay cannot redraw that map, and its name says so

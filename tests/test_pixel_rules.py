@@ -296,7 +296,7 @@ def test_rgb_rule():
 
 def test_rgb_converters_follow_the_rgb_rule():
     """Every module that needs three channels turns grey, grey + alpha and RGBA alike."""
-    from napari_srmat.audit.detector import _channels_last
+    from napari_srmat.channels import float_channels_last
     from napari_srmat.edges.data import to_model_image
     from napari_srmat.sr.pairs import _rgb
     from napari_srmat.sr.refsr import _hr_rgb
@@ -317,7 +317,7 @@ def test_rgb_converters_follow_the_rgb_rule():
         assert np.array_equal(_hr_rgb(image), want), name
         assert np.array_equal(_to_uint8_rgb(image), want_u8), name
         assert np.array_equal(_rgb_uint8(image, name), want_u8), name
-        got = _channels_last(image)  # audit keeps grey as one channel
+        got = float_channels_last(image)  # the audit's: grey kept as one channel
         assert np.array_equal(got, want[..., :1] if image.ndim == 2 or image.shape[2] == 2
                               else want), name
 
@@ -530,14 +530,14 @@ def test_pixel_values_outside_the_central_window_are_refused(tmp_path):
 
 def test_converters_follow_the_float_rule():
     """The model, audit and metric inputs use the same conversion."""
-    from napari_srmat.audit.detector import _channels_last
+    from napari_srmat.channels import float_channels_last
     from napari_srmat.edges.data import to_model_image
     from napari_srmat.metrics.edges import EdgeHistogram
 
     u16 = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
     ref = to_float01(u16)
     assert np.array_equal(to_model_image(u16)[0], ref)
-    assert np.array_equal(_channels_last(u16)[..., 0], ref)
+    assert np.array_equal(float_channels_last(u16)[..., 0], ref)
     h = EdgeHistogram(16)
     assert np.array_equal(h.bin_index(u16), h.bin_index(ref.astype(np.float64)))
 
