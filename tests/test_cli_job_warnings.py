@@ -217,12 +217,13 @@ def _map_job_in_process(monkeypatch, worker_stderr: list[str]) -> None:
 
     import napari_srmat.tiling._distributed as dist
 
-    def map_job(fn, items, scheduler, **kwargs):
+    def map_job(fn, items, scheduler, *, on_result, **kwargs):
         results = []
-        for item in items:
+        for i, item in enumerate(items):
             with contextlib.redirect_stderr(io.StringIO()) as stream:
                 results.append(fn(item))
             worker_stderr.append(stream.getvalue())
+            on_result(i, results[-1])  # on the client, as map_job tells each result
         return results
         yield  # a job generator
 

@@ -188,11 +188,9 @@ def _run(args: argparse.Namespace) -> int:
             from ..outputs import path_fingerprint
 
             key = path_fingerprint(args.checkpoint)["sha256"]  # workers rebuild on a change
-        results = run_cli_job(map_job(functools.partial(_measure_remote, args, key), items,
-                                      args.scheduler, on_result=told), quiet=args.json)
-        for i, result in enumerate(results):  # a map_job that did not stream them
-            if i not in told.results:
-                told(i, result)
+        # each result is told as it comes back (on_result); all have come once it returns
+        run_cli_job(map_job(functools.partial(_measure_remote, args, key), items,
+                            args.scheduler, on_result=told), quiet=args.json)
         if not args.mask:
             model = _boundary_model(args.checkpoint, args.device, args.tta, args.threshold_rule)
     rows, fields, errors, user_errors = [], [], [], []
