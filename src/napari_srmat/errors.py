@@ -433,6 +433,15 @@ def compared_text(value: float, relation: str, limit: float, *, decimals: int = 
     """``VALUE RELATION LIMIT`` (``0.2998 < 0.3``), the value as :func:`compared_value`
     shows it and the limit as ``:g``.
 
+    Parameters
+    ----------
+    value, relation, limit, decimals
+        As :func:`compared_value`'s.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> compared_text(0.2998, "<", 0.3)

@@ -277,6 +277,16 @@ def carried_warnings(exc: BaseException) -> list[str]:
     one line of the error is to follow (:func:`main`; ``srmat grain-size``'s line of one
     image).
 
+    Parameters
+    ----------
+    exc : BaseException
+        The error (or interrupt) told.
+
+    Returns
+    -------
+    list of str
+        The warnings' text, without ``srmat CMD: warning:``; empty when none is carried.
+
     Examples
     --------
     >>> ctrl_c = KeyboardInterrupt()
@@ -309,6 +319,18 @@ def about_file(path: str | os.PathLike, text: str) -> str:
     names the file already (as given, or as pathlib writes it: ``./a.png`` is ``a.png``).
     The one rule of an error (:func:`naming_file`) and a warning about one file
     (``srmat grain-size``'s image).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input file.
+    text : str
+        The message about it.
+
+    Returns
+    -------
+    str
+        ``text``, named.
 
     Examples
     --------
@@ -397,6 +419,11 @@ def failed_inputs_exit_code(user_errors: Sequence[bool]) -> int:
         Whether each failed input's error was the user's
         (:func:`napari_srmat.errors.is_user_error`).
 
+    Returns
+    -------
+    int
+        The exit code.
+
     Examples
     --------
     >>> [failed_inputs_exit_code(e) for e in ([], [True], [True, False])]
@@ -410,6 +437,19 @@ def failed_inputs_exit_code(user_errors: Sequence[bool]) -> int:
 def not_measured_text(n_failed: int, n_inputs: int, inputs: str) -> str:
     """How a withheld pooled figure's line says why (:func:`failed_input`'s rule):
     ``K of N INPUTS could not be measured``.
+
+    Parameters
+    ----------
+    n_failed : int
+        The inputs that failed.
+    n_inputs : int
+        The inputs given.
+    inputs : str
+        What they are, plural (``"masks"``, ``"fields"``).
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -1354,6 +1394,19 @@ def message_line(where: str, kind: str, message: str) -> str:
     spaces; the one form of :func:`warning_line`, :func:`note_line` and a job's error
     events (:func:`run_cli_job`).
 
+    Parameters
+    ----------
+    where : str
+        The command, e.g. ``"srmat heyn"``.
+    kind : str
+        The message's kind: ``"warning"``, ``"note"`` or ``"error"``.
+    message : str
+        Its text, perhaps over several lines.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> message_line("srmat info", "error", "tile 3 unreadable:\\n left empty")
@@ -1397,7 +1450,15 @@ def error_notes(exc: BaseException) -> list[str]:
 def tell_carried_warnings(where: str, exc: BaseException) -> None:
     """Print the warnings ``exc`` carries (:func:`carried_warnings`: its job warned and
     then failed or stopped), a warning line each: before the line of the error or the
-    interrupt, as they came before it."""
+    interrupt, as they came before it.
+
+    Parameters
+    ----------
+    where : str
+        The command, e.g. ``"srmat heyn"``.
+    exc : BaseException
+        The error (or interrupt) about to be told.
+    """
     for text in carried_warnings(exc):
         print(warning_line(where, text), file=sys.stderr)
 
