@@ -60,6 +60,7 @@ __all__ = [
     "ISO643_M_CONSTANT",
     "LOG2_10",
     "MIN_GRAINS_PER_FIELD",
+    "FEW_GRAINS_REMEDY",
     "per_field_count_ask",
     "astm_g_from_grains_per_mm2",
     "grains_per_mm2_from_astm_g",
@@ -83,6 +84,11 @@ ISO643_M_CONSTANT = 3.0
 #: intercept method) or more; fewer give a poor count. The one number of the per-field
 #: advice (:data:`napari_srmat.metrics.standards.MIN_COUNT_PER_FIELD` is this one).
 MIN_GRAINS_PER_FIELD = 50
+
+#: What to change where a field counts fewer grains than :data:`MIN_GRAINS_PER_FIELD`:
+#: :func:`planimetric`'s warning and the planimetric advice of
+#: :func:`napari_srmat.metrics.standards.summarize_fields`.
+FEW_GRAINS_REMEDY = "use a larger field or a lower magnification"
 
 RULES = ("e112", "iso643", "e1382")
 
@@ -542,7 +548,7 @@ def planimetric(
         warnings_.append(
             # a count is a multiple of 1/4, shown in full (:g)
             f"only {n_eq:g} grains counted: {per_field_count_ask()}; the count is coarse: "
-            "use a larger field or a lower magnification"
+            + FEW_GRAINS_REMEDY
         )
     res = PlanimetricResult(
         rule=rule,

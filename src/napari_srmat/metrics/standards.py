@@ -45,6 +45,7 @@ from .heyn import (
     t_quantile_95,
 )
 from .planimetric import (
+    FEW_GRAINS_REMEDY,
     MIN_GRAINS_PER_FIELD,
     STANDARD_OF_RULE,
     astm_g_from_grains_per_mm2,
@@ -316,7 +317,7 @@ def few_fields_advice(n_fields: int) -> str | None:
 #: the remedy of :func:`few_intersections_note` and :func:`summarize_fields`' advice.
 FEW_COUNTS_REMEDY = {
     "intercept": "use more or longer test lines, a larger field or a lower magnification",
-    "planimetric": "use a larger field or a lower magnification",
+    "planimetric": FEW_GRAINS_REMEDY,
 }
 
 INTERCEPT_STANDARD = (
