@@ -9,9 +9,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from napari_srmat.metrics.heyn import (
+    BOUNDARY_DIRECTION_RADIUS_PX,
     GRAIN_WINDOW_RADIUS,
     MAX_GRAIN_WINDOW_RADIUS,
     MAX_HUG_GAP_PX,
+    PASSAGE_MAX_ANGLE_DEG,
+    PATH_DIRECTION_HALF_PX,
+    RETURN_CROSSES,
     _bridged,
     _merge_runs,
     _supercover,
@@ -138,13 +142,38 @@ def _window_grain(mask: np.ndarray, seed, box) -> set:
     return seen
 
 
+def _along_boundary(mask, rows, cols, pid, i) -> bool:
+    """Whether the path runs along the boundary at its pixel ``i``: the angle between
+    the chord of the path from ``PATH_DIRECTION_HALF_PX`` pixels before ``i`` to as many
+    after (within its path) and the principal axis of the boundary pixels in the window
+    of ``BOUNDARY_DIRECTION_RADIUS_PX`` around it is at most ``PASSAGE_MAX_ANGLE_DEG``."""
+    if PASSAGE_MAX_ANGLE_DEG is None:
+        return True
+    same = np.flatnonzero(pid == pid[i])
+    a = max(i - PATH_DIRECTION_HALF_PX, int(same[0]))
+    b = min(i + PATH_DIRECTION_HALF_PX, int(same[-1]))
+    u = np.array([rows[b] - rows[a], cols[b] - cols[a]], float)
+    u /= max(float(np.hypot(*u)), 1e-9)
+    k = BOUNDARY_DIRECTION_RADIUS_PX
+    pts = np.array([(dr, dc) for dr in range(-k, k + 1) for dc in range(-k, k + 1)
+                    if 0 <= rows[i] + dr < mask.shape[0] and 0 <= cols[i] + dc < mask.shape[1]
+                    and mask[rows[i] + dr, cols[i] + dc]], float).reshape(-1, 2)
+    cov = np.cov(pts.T, bias=True) if len(pts) > 1 else np.zeros((2, 2))
+    # principal axis: the angle phi from the row axis that maximises the variance
+    phi = 0.5 * np.arctan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1])
+    return abs(np.cos(phi) * u[1] - np.sin(phi) * u[0]) <= np.sin(np.radians(PASSAGE_MAX_ANGLE_DEG))
+
+
 def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.ndarray:
     """The passage rule from its definition, passage by passage: consecutive runs of a
     tilted path whose pixels between them all have a boundary 8-neighbour (at most
-    ``MAX_HUG_GAP_PX`` of them), joined by the boundary pixels on or next to the path
+    ``MAX_HUG_GAP_PX`` of them), along which the path runs along the boundary at both
+    touches (:func:`_along_boundary`), joined by the boundary pixels on or next to the path
     between them, are one passage; a run of it that leads into a grain
     of the passage's window not visited before is a crossing of its own, the first such
-    run takes the runs before it, the others join the run before them."""
+    run takes the runs before it, the others join the run before them, except the last
+    run of a passage that visited a new grain and ends in the grain it came from
+    (``RETURN_CROSSES``: it crossed back)."""
     h, w = mask.shape
     m = rows.size
 
@@ -175,6 +204,8 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
     link = [bool(run_pid[k] == run_pid[k + 1] and (tilted is None or tilted[run_pid[k]])
                  and starts[k + 1] - ends[k] - 1 <= MAX_HUG_GAP_PX
                  and all(near(i) for i in range(ends[k] + 1, starts[k + 1]))
+                 and _along_boundary(mask, rows, cols, pid, ends[k])
+                 and _along_boundary(mask, rows, cols, pid, starts[k + 1])
                  and one_boundary(k))
             for k in range(n - 1)]
     merge = np.zeros(max(n - 1, 0), bool)
@@ -206,10 +237,13 @@ def _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted) -> np.n
                 grains.append(_window_grain(mask, px, box))
             if j:
                 new.append(fresh)
+        start, end = on_path[0], on_path[-1]
+        back = (RETURN_CROSSES and start is not None and end is not None and any(new)
+                and (int(rows[end]), int(cols[end])) in grains[0])
         crossed = False
         for j in range(1, last - f + 1):  # run f + j joins run f + j - 1
             crossed |= new[j - 1]
-            merge[f + j - 1] = not new[j] or not crossed
+            merge[f + j - 1] = (not new[j] or not crossed) and not (back and j == last - f)
     return merge
 
 

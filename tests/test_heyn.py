@@ -1220,3 +1220,67 @@ def test_fast_engine_matches_reference_on_lamellae_ending_inside_a_grain():
         d = np.c_[np.sin(th), np.cos(th)] * rng.uniform(10, 40, 30)[:, None]
         paths = [np.array([a - b, a + b]) for a, b in zip(c, d)]
         _assert_fast_engine_counts_as_the_reference(m, paths, np.zeros(len(paths), bool))
+
+
+def _sine_boundary(amplitude: float, wavelength: float, side: tuple[int, int] = (100, 200)
+                   ) -> np.ndarray:
+    """A thinned one-pixel boundary between the grains above and below
+    ``y = side[0] / 2 + amplitude sin(2 pi x / wavelength)``: the pixels whose 2 x 2
+    window (down and right) holds both grains, as the synthetic generator draws a 1 px
+    boundary, so the boundary lies half a pixel up and left of the continuous one."""
+    from napari_srmat.metrics.heyn import _skeletonize
+
+    yy, xx = np.mgrid[0:side[0] + 1, 0:side[1] + 1].astype(float)
+    below = yy > side[0] / 2 + amplitude * np.sin(2 * np.pi * xx / wavelength)
+    win = np.lib.stride_tricks.sliding_window_view(below, (2, 2))
+    return _skeletonize(win.any(axis=(2, 3)) & ~win.all(axis=(2, 3)))
+
+
+def _sine_crossings(amplitude: float, wavelength: float, seg, side_rows: int = 100) -> int:
+    """Crossings of the straight segment ``seg`` with the drawn continuous boundary of
+    :func:`_sine_boundary` (half a pixel up and left), sampled every 0.01 px."""
+    a, b = np.asarray(seg, float)
+    t = np.linspace(0.0, 1.0, int(np.hypot(*(b - a)) / 0.01))
+    y, x = (a + t[:, None] * (b - a)).T + 0.5
+    below = y > side_rows / 2 + amplitude * np.sin(2 * np.pi * x / wavelength)
+    return int((below[1:] != below[:-1]).sum())
+
+
+# A line along a boundary that wiggles about it 1.2-1.5 px every 12-16 px: every pixel of
+# its path is next to the boundary, so dacffc6's passage rule read the whole line as one
+# passage that visits the grains above and below: each grain counted once, 11 of 22
+# crossings. The boundary crosses the line at 25-35 deg there (a weave arises at < 20 deg).
+@pytest.mark.parametrize("amplitude, wavelength", [(1.5, 16.0), (1.2, 12.0)])
+def test_a_line_along_a_wiggly_boundary_counts_every_crossing(amplitude, wavelength):
+    m = _sine_boundary(amplitude, wavelength)
+    segs = [[[49.8, 10.0], [49.3, 190.0]], [[49.25, 12.0], [49.85, 188.0]]]
+    r = measure_intercepts(m, pattern="segments", segments=segs)
+    truth = [_sine_crossings(amplitude, wavelength, s) for s in segs]
+    assert min(truth) >= 20
+    assert np.abs(r.per_line_count - truth).max() <= 1
+
+
+def test_a_line_that_clips_a_grain_and_comes_back_counts_two_crossings():
+    # A line 1.3 px from the mean of a boundary that wiggles 1.5 px every 24 px clips the
+    # grain below at each crest (enters it and comes back) and crosses the boundary at
+    # < 20 deg: one passage a crest, which visits the grain below (1 crossing) and
+    # returns to the grain above, which it had seen: dacffc6 read 8 where it crosses 15.
+    m = _sine_boundary(1.5, 24.0)
+    segs = [[[50.0, 10.0], [49.5, 190.0]], [[49.45, 12.0], [50.05, 188.0]]]
+    r = measure_intercepts(m, pattern="segments", segments=segs)
+    truth = [_sine_crossings(1.5, 24.0, s) for s in segs]
+    assert min(truth) >= 14
+    assert np.abs(r.per_line_count - truth).max() <= 1
+
+
+def test_fast_engine_matches_reference_on_wiggly_boundaries():
+    """Passages along wiggly boundaries (the angle and return conditions): the fast rule
+    equals its definition."""
+    rng = np.random.default_rng(8)
+    for amplitude, wavelength in ((1.5, 16.0), (1.5, 24.0), (0.8, 10.0)):
+        m = _sine_boundary(amplitude, wavelength)
+        th = np.radians(rng.uniform(-12, 12, 30))
+        c = np.c_[rng.uniform(46, 53, 30), rng.uniform(60, 140, 30)]
+        d = np.c_[np.sin(th), np.cos(th)] * rng.uniform(15, 55, 30)[:, None]
+        paths = [np.array([a - b, a + b]) for a, b in zip(c, d)]
+        _assert_fast_engine_counts_as_the_reference(m, paths, np.zeros(len(paths), bool))

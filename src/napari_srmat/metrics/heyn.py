@@ -720,6 +720,56 @@ def _merge_runs(starts, ends, run_pid, merge):
 #: runs (23 px measured at 0.3°); the window that tells the grains apart reaches no
 #: farther either.
 MAX_HUG_GAP_PX = MAX_GRAIN_WINDOW_RADIUS
+#: Whether a passage along a boundary that crossed into another grain and comes back to
+#: the grain it came from counts its crossing back (:func:`_passage_merges`; False: as
+#: dacffc6-6fe6690 counted).
+RETURN_CROSSES = True
+#: Largest angle (degrees) between a test line and the boundary at both touches for two
+#: runs to be one passage (a weave only arises along a boundary: 1.05 runs a crossing
+#: at 10-20 deg, 1.00 beyond, studies/heyn_tilted_line_counting.py); a wiggly boundary
+#: crossed at a larger angle counts each crossing. None: any angle (dacffc6-6fe6690).
+PASSAGE_MAX_ANGLE_DEG: float | None = 20.0
+#: Radius (px) of the square window whose boundary pixels give the boundary's direction
+#: at a touch (their principal axis, :func:`_boundary_sin`).
+BOUNDARY_DIRECTION_RADIUS_PX = 3
+#: The path's direction at a touch is the chord from this many path pixels before it to
+#: as many after (within the path; :func:`_touch_sin`).
+PATH_DIRECTION_HALF_PX = 8
+
+
+def _boundary_sin(mask: np.ndarray, r: np.ndarray, c: np.ndarray, ur: np.ndarray,
+                  uc: np.ndarray) -> np.ndarray:
+    """|sin| of the angle between the unit directions ``(ur, uc)`` and the principal axis
+    of the boundary pixels of ``mask`` in the window of
+    :data:`BOUNDARY_DIRECTION_RADIUS_PX` around each ``(r, c)``."""
+    H, W = mask.shape
+    off = np.arange(-BOUNDARY_DIRECTION_RADIUS_PX, BOUNDARY_DIRECTION_RADIUS_PX + 1)
+    dr, dc = (a.ravel() for a in np.meshgrid(off, off, indexing="ij"))
+    rr, cc = r[:, None] + dr, c[:, None] + dc
+    inside = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+    on = inside & mask[np.clip(rr, 0, H - 1), np.clip(cc, 0, W - 1)]
+    n = np.maximum(on.sum(1), 1)
+    mr, mc = (on * dr).sum(1) / n, (on * dc).sum(1) / n
+    srr = (on * dr * dr).sum(1) / n - mr * mr
+    scc = (on * dc * dc).sum(1) / n - mc * mc
+    src = (on * dr * dc).sum(1) / n - mr * mc
+    phi = 0.5 * np.arctan2(2 * src, srr - scc)  # from the row axis (isotropic: the row axis)
+    return np.abs(np.cos(phi) * uc - np.sin(phi) * ur)
+
+
+def _touch_sin(mask: np.ndarray, flat: np.ndarray, touch: np.ndarray, lo: np.ndarray,
+               hi: np.ndarray) -> np.ndarray:
+    """|sin| of the angle between the path and the boundary at path pixels ``touch``
+    (indices into ``flat``; the path's pixels are ``lo`` to ``hi - 1``): the path's
+    direction is the chord over :data:`PATH_DIRECTION_HALF_PX` pixels either side, the
+    boundary's the principal axis of its pixels around the touch (:func:`_boundary_sin`).
+    """
+    W = mask.shape[1]
+    ar, ac = np.divmod(flat[np.maximum(touch - PATH_DIRECTION_HALF_PX, lo)], W)
+    br, bc = np.divmod(flat[np.minimum(touch + PATH_DIRECTION_HALF_PX, hi - 1)], W)
+    norm = np.maximum(np.hypot(br - ar, bc - ac), 1e-9)
+    r, c = np.divmod(flat[touch], W)
+    return _boundary_sin(mask, r, c, (br - ar) / norm, (bc - ac) / norm)
 
 
 def _near_boundary(mask, r, c):
@@ -830,6 +880,14 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     if idx.size:
         link[idx] = _hugging_gaps(mask, flat, e[idx], s2[idx])
         idx = idx[link[idx]]
+    if idx.size and PASSAGE_MAX_ANGLE_DEG is not None:  # the line runs along the boundary
+        along = np.ones(idx.size, bool)
+        lim = np.sin(np.radians(PASSAGE_MAX_ANGLE_DEG))
+        pid = run_pid[idx]
+        for touch in (e[idx], s2[idx]):
+            along &= _touch_sin(mask, flat, touch, path_offs[pid], path_offs[pid + 1]) <= lim
+        link[idx[~along]] = False
+        idx = idx[along]
     if idx.size:  # the touches of one boundary, not crossings of two in turn
         er, ec = np.divmod(flat[e[idx]], W)
         sr, sc = np.divmod(flat[s2[idx]], W)
@@ -891,6 +949,14 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     n_new_before -= np.repeat(n_new_before[np.cumsum(n_in) - n_in], n_in)
     joins = ((~run_new) | (n_new_before == 0)) & (run_idx > f[run_chain])
     joins &= done[pos > 0]
+    # a passage that crossed into another grain and comes back to the grain it came from
+    # crossed out of it again: its last run is a crossing of its own (RETURN_CROSSES)
+    start_pt = np.cumsum(n_pts) - n_pts
+    end_pt = start_pt + n_in
+    back = ((label[start_pt] >= 0) & (label[end_pt] == label[start_pt])
+            & (np.bincount(pt_chain, weights=new, minlength=keep.size) > 0))
+    if RETURN_CROSSES:
+        joins &= ~(back[run_chain] & (run_idx == last[run_chain]))
     merge[run_idx[joins] - 1] = True
     return merge
 
