@@ -13,7 +13,10 @@
 
   A new block is tested unless its author marks it; there is no list in this file.
 * Every ``srmat ...`` command line shown (fenced blocks and inline code) names
-  subcommands and ``--flags`` the parser has.
+  subcommands and ``--flags`` the parser has, by their current names (an old name of
+  ``cli.add_renamed_option`` only where the text says "(now ``--new``)").
+* Every relative link names a file of the repository and, for a page, one of its
+  sections.
 * Every dotted ``napari_srmat.x.y`` name in the docs resolves (a name followed by ``→``
   is an old name in a list of moves).
 
@@ -331,6 +334,68 @@ def test_dotted_names_in_docs_resolve():
                 line = text.count("\n", 0, m.start()) + 1
                 missing.append(f"{page.relative_to(ROOT)}:{line}: {m.group(0)} ({exc})")
     assert not missing, "\n".join(missing)
+
+
+# --- links -------------------------------------------------------------------------------
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+def _prose_lines(text: str) -> list[str]:
+    """The page's lines with those of fenced blocks blanked (their ``#`` is no heading)."""
+    fenced = {k for _lang, start, body in _fences(text)
+              for k in range(start, start + len(body) + 2)}
+    return ["" if k in fenced else ln for k, ln in enumerate(text.splitlines())]
+
+
+def _anchors(page: Path) -> set[str]:
+    """The ``#fragment`` names GitHub gives the page's headings (lower case, punctuation
+    other than ``-`` and ``_`` dropped, spaces to ``-``; a repeated one gets ``-1``, ...),
+    and any ``<a id=...>`` / ``<a name=...>``."""
+    out, seen = set(), {}
+    for ln in _prose_lines(page.read_text(encoding="utf-8")):
+        out.update(re.findall(r'<a (?:id|name)="([^"]+)"', ln))
+        m = HEADING.match(ln)
+        if m:
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-")
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+def _broken_links(page: Path, root: Path = ROOT) -> list[str]:
+    problems = []
+    for k, ln in enumerate(_prose_lines(page.read_text(encoding="utf-8")), 1):
+        for target in LINK.findall(ln):
+            if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+                continue
+            path, _, fragment = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                problems.append(f"{page.relative_to(root)}:{k}: no file {target}")
+            elif fragment and linked.suffix == ".md" and fragment not in _anchors(linked):
+                problems.append(f"{page.relative_to(root)}:{k}: no section {target}")
+    return problems
+
+
+def test_links_in_docs_resolve():
+    # every relative link of README.md and docs/ names a file of the repository (a page,
+    # a script, a study, a benchmark's JSON) and, for a page, one of its sections
+    problems = [p for page in PAGES for p in _broken_links(page)]
+    assert not problems, "\n".join(problems)
+
+
+def test_link_check_sees_a_missing_file_and_section(tmp_path):
+    (tmp_path / "other.md").write_text("# Other page\n\n## The E112 table (`srmat heyn`)\n"
+                                       "## The E112 table (`srmat heyn`)\n", encoding="utf-8")
+    page = tmp_path / "page.md"
+    page.write_text("[a](other.md#the-e112-table-srmat-heyn) [b](other.md#the-e112-table-"
+                    "srmat-heyn-1) [c](other.md#gone) [d](missing.py) [e](https://x.org/y)\n"
+                    "```\n[f](in-a-fence.md)\n```\n", encoding="utf-8")
+    assert _broken_links(page, tmp_path) == ["page.md:1: no section other.md#gone",
+                                             "page.md:1: no file missing.py"]
 
 
 def test_marker_parsing(tmp_path):
