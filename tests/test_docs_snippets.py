@@ -303,6 +303,27 @@ def test_srmat_commands_in_docs_use_no_old_option_names():
     assert not problems, "\n".join(problems)
 
 
+def test_the_readme_s_demo_command_writes_what_the_readme_names(tmp_path, monkeypatch, capsys):
+    # README's first command, `srmat demo --out srmat-demo`, run as shown (smaller: --size
+    # 128); what the README says it writes is there: `srmat-demo/report.md`, the PNGs, the
+    # x4 super-resolution as OME-Zarr, the boundary probability and uncertainty maps
+    from napari_srmat.cli import main
+    from napari_srmat.io import read_image
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"^.*&& (srmat demo[^\n`]*)$", readme, re.M).group(1).split()
+    monkeypatch.chdir(tmp_path)
+    assert main([*shown[1:], "--size", "128"]) == 0
+    out = tmp_path / shown[shown.index("--out") + 1]
+    named = re.findall(rf"`{out.name}/([^`]+)`", readme)
+    assert "report.md" in named and all((out / n).exists() for n in named), named
+    pngs = {f.stem for f in out.glob("*.png")}
+    assert {"micrograph", "boundary_probability", "uncertainty"} <= pngs, pngs
+    (store,) = out.glob("*.zarr")
+    assert read_image(store).data.shape[:2] == (4 * 128, 4 * 128)  # "×4 super-resolution"
+    assert f"written to {out}" in capsys.readouterr().out
+
+
 # --- dotted names ---------------------------------------------------------------------------
 
 DOTTED = re.compile(r"napari_srmat(?:\.[A-Za-z_]\w*)+")
