@@ -205,18 +205,14 @@ def _command_lines(page: Path):
             yield prose.count("\n", 0, m.start()) + 1, span
 
 
-def _check_command(cmd: str, root: argparse.ArgumentParser, sr_parser) -> list[str]:
-    m = SRMAT.search(cmd.split(" #")[0])
-    if not m:
-        return []
-    words = m.group(1).split()
+def _parser_of(words: list[str], root: argparse.ArgumentParser, sr_parser):
+    """The (sub)parser that ``srmat WORDS...`` reaches and its command path (``None`` and
+    the path for an unknown subcommand)."""
     parser, path = root, ["srmat"]
-    if words and words[0].endswith(":"):  # a message: `srmat sr: error: ...`
-        return []
     subs = _subcommands(parser)
     if words and not words[0].startswith("-"):
         if words[0] not in subs:
-            return [f"no subcommand {words[0]!r}"]
+            return None, path
         parser, path = subs[words[0]], [*path, words[0]]
         if words[0] == "sr":  # `srmat sr` has its own parser; `srmat sr IN OUT` is `run`
             acts = _subcommands(sr_parser)
@@ -226,6 +222,19 @@ def _check_command(cmd: str, root: argparse.ArgumentParser, sr_parser) -> list[s
             acts = _subcommands(parser)
             if acts and len(words) > 1 and words[1] in acts:
                 parser, path = acts[words[1]], [*path, words[1]]
+    return parser, path
+
+
+def _check_command(cmd: str, root: argparse.ArgumentParser, sr_parser) -> list[str]:
+    m = SRMAT.search(cmd.split(" #")[0])
+    if not m:
+        return []
+    words = m.group(1).split()
+    if words and words[0].endswith(":"):  # a message: `srmat sr: error: ...`
+        return []
+    parser, path = _parser_of(words, root, sr_parser)
+    if parser is None:
+        return [f"no subcommand {words[0]!r}"]
     known = _options(parser)
     problems = [f"{' '.join(path)} has no {flag}" for flag in FLAG.findall(m.group(1))
                 if flag not in known]
@@ -264,19 +273,6 @@ def test_srmat_commands_in_docs_use_existing_subcommands_and_flags():
     assert not problems, "\n".join(problems)
 
 
-def _parser_of(words: list[str], root: argparse.ArgumentParser, sr_parser):
-    """The (sub)parser that ``srmat WORDS...`` reaches, as :func:`_check_command` walks it
-    (``None`` for an unknown subcommand)."""
-    subs = _subcommands(root)
-    if not words or words[0].startswith("-") or words[0] not in subs:
-        return None if words and not words[0].startswith("-") else root
-    parser = subs[words[0]]
-    acts = _subcommands(sr_parser if words[0] == "sr" else parser)
-    if words[0] == "sr":
-        return acts[words[1] if len(words) > 1 and words[1] in acts else "run"]
-    return acts[words[1]] if acts and len(words) > 1 and words[1] in acts else parser
-
-
 def test_srmat_commands_in_docs_use_no_old_option_names():
     # an old name (cli.add_renamed_option) still works but prints a deprecation note: a
     # command shown to be typed gives the new name; a sentence that tells the rename shows
@@ -292,7 +288,7 @@ def test_srmat_commands_in_docs_use_no_old_option_names():
         flat = " ".join(page.read_text(encoding="utf-8").split())
         for line, cmd in _command_lines(page):
             m = SRMAT.search(cmd.split(" #")[0])
-            parser = m and _parser_of(m.group(1).split(), root, sr_parser)
+            parser = m and _parser_of(m.group(1).split(), root, sr_parser)[0]
             if parser is None:
                 continue
             old = {o: a.new for a in parser._actions if isinstance(a, DeprecatedAlias)
