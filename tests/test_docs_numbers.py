@@ -672,3 +672,38 @@ def test_tilted_line_counting_figures_are_heyn_tilted_line_counting_json():
                                                        "e112_off") for h in (10, 20, 40, 80)]
     assert g == pytest.approx(want, abs=0.05)
     assert all(study["expectations"][e]["holds"] is False for e in ("E1", "E2", "E3", "E4"))
+
+
+def test_passage_angle_paragraph_is_its_studies_json():
+    # docs/heyn.md "Counting details" (b3988b1): the passage rule against an exact
+    # continuous truth (studies/heyn_wiggly_boundaries.py) and on the tbm masks
+    # (studies/heyn_passage_tbm.py)
+    text = " ".join(_page("heyn.md").split())
+    wig = _result("studies/results/heyn_wiggly_boundaries.json")
+    by = wig["summary"]["by_structure"]
+    n = r"([+−-]?\d+\.\d+)"
+    three = rf"{n} / {n} / {n} %"
+    m = re.search(rf"now: straight Voronoi {three}, weighted Voronoi \(arcs\) {three}, "
+                  rf"boundaries wiggling A = 1 px about their Voronoi place \(wavelength "
+                  rf"24 px\) {three}, A = 2 px {three}, A = 3 px {three}; at a wavelength "
+                  rf"of 8 px the wiggle is beyond the pixel count \(A = 1 px {three}\)", text)
+    assert m, "passage angle paragraph not found"
+    names = ("straight", "curved", "wiggle A1 λ24", "wiggle A2 λ24", "wiggle A3 λ24",
+             "wiggle A1 λ8")
+    want = [by[k][f"e112_{arm}_bias_pct"] for k in names for arm in ("old", "new", "current")]
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    worse = wig["expectations"]["decision_realistic_wiggle"]["A2 λ24"]
+    m = re.search(rf"\(A = 2 px: \|bias\| {n} points\)", text)
+    assert m and _quotes(m.group(1), worse["abs_new_minus_abs_old_points"])
+    tbm = _result("studies/results/heyn_passage_tbm.json")["summary"]
+    m = re.search(rf"ℓ̄ is now {n} % \({n} to {n} %\) above the count before dacffc6 on "
+                  rf"tbm/val, where 6fe6690 read {n} % \({n} to {n} %\), and {n} % on "
+                  rf"tbm/train \(6fe6690 {n} %\)", text)
+    assert m, "tbm sentence not found"
+    val, train = tbm["val"], tbm["train"]
+    cur, new = val["runs_current_vs_old_pct"], val["runs_new_vs_old_pct"]
+    want = [cur["mean"], cur["min"], cur["max"], new["mean"], new["min"], new["max"],
+            train["runs_current_vs_old_pct"]["mean"], train["runs_new_vs_old_pct"]["mean"]]
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)

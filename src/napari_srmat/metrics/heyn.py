@@ -856,17 +856,22 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     the continuous line crosses the boundary once. A *passage* is a chain of runs of
     one tilted path whose pixels between runs all have a boundary pixel among their 8
     neighbours (the path hugs the boundary), are at most :data:`MAX_HUG_GAP_PX` long,
-    and whose consecutive runs lie on one boundary along the path
-    (:func:`_one_boundary`): crossings of two boundaries in turn (lamellae ending
-    inside one grain, whose sides are one grain of the window) stay apart.
+    where the path runs along the boundary at both touches (at most
+    :data:`PASSAGE_MAX_ANGLE_DEG` between them, :func:`_touch_sin`: a wiggly boundary
+    crossed at a larger angle is crossed each time), and whose consecutive runs lie on
+    one boundary along the path (:func:`_one_boundary`): crossings of two boundaries in
+    turn (lamellae ending inside one grain, whose sides are one grain of the window)
+    stay apart.
     Along it the path visits grains (4-connected background of the square window
     centred on the passage that holds the path's pixels before, between and after its
     runs; :func:`_window_labels`): a run is a crossing of its own when it leads into a
     grain the passage has not visited yet, and the passage counts at least one
     crossing (E112's tangent). So a weave ``A|B|A|B`` is one crossing, a touch before a
     crossing ``A|A|B`` one, and a line cutting a third grain's corner ``A|C|B`` two (the
-    third-grain rule, :func:`_third_grain`). A passage whose window would reach beyond
-    :data:`MAX_GRAIN_WINDOW_RADIUS` is left as it is.
+    third-grain rule, :func:`_third_grain`). A passage that visited a new grain and ends
+    in the grain it came from crossed back: its last run is a crossing of its own
+    (:data:`RETURN_CROSSES`), so a line clipping a grain ``A|B|A`` counts two. A passage
+    whose window would reach beyond :data:`MAX_GRAIN_WINDOW_RADIUS` is left as it is.
     """
     W = mask.shape[1]
     n_runs = starts.size
