@@ -320,6 +320,16 @@ def test_the_readme_s_demo_command_writes_what_the_readme_names(tmp_path, monkey
     assert f"written to {out}" in capsys.readouterr().out
 
 
+def test_the_readme_names_the_python_the_package_requires():
+    # the set-up's `python3 -m venv` fails in pip on an older Python; the README says
+    # which (it did not), from pyproject.toml's requires-python
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    least = pyproject["project"]["requires-python"].removeprefix(">=")
+    assert f"Python {least} or newer" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
 # --- dotted names ---------------------------------------------------------------------------
 
 DOTTED = re.compile(r"napari_srmat(?:\.[A-Za-z_]\w*)+")
