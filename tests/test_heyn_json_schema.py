@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from napari_srmat.cli import main
+from napari_srmat.cli.heyn import FIELD_INTERVAL_KEYS
 from napari_srmat.metrics.standards import COUNT_KEYS
 
 
@@ -71,3 +72,21 @@ def test_n_images_counts_the_masks_given_and_n_measured_those_measured(tmp_path,
     assert all(out[k] is not None for k in COUNT_KEYS)  # the measured masks' sums
     rc, out = _heyn_json(_masks(tmp_path / "all", 2, 0), capsys)
     assert rc == 0 and out["n_images"] == out["n_measured"] == 2
+
+
+@pytest.mark.parametrize("other", ["unreadable", "not a boundary map"])
+def test_one_field_beside_a_withheld_pool_has_no_interval(tmp_path, capsys, other):
+    """One measured mask beside one that failed (or is not a boundary map) withholds the
+    pooled ℓ̄, and its interval with it (docs/heyn.md: 'the pooled figures (ℓ̄, its
+    interval, µm, G, ...) are then withheld'); the pooled ``ci95_half_width_px``,
+    ``relative_accuracy_pct`` and ``mean_intercept_ci95_px`` were the one field's, an
+    interval of a withheld ℓ̄, where two measured masks beside a failed one read null."""
+    from PIL import Image
+
+    good, bad = _masks(tmp_path, 1, 1)
+    if other == "not a boundary map":
+        Image.fromarray(np.full((64, 64), 255, np.uint8)).save(bad)
+    rc, out = _heyn_json([good, bad], capsys)
+    assert rc != 0 and out["mean_intercept_px"] is None
+    assert out["per_image"][0]["mean_intercept_ci95_px"] is not None  # the row keeps its own
+    assert all(out[k] is None for k in FIELD_INTERVAL_KEYS)

@@ -204,7 +204,9 @@ def _run(args: argparse.Namespace) -> int:
     else:
         scope_notes = [one_field_note(ONE_FIELD_HOW)] if valid else []  # no specimen figure
         # the field's whole interval (line sampling, counting, pixel: grain_size_from_heyn)
-        one = fields[0] if fields else dict.fromkeys(FIELD_INTERVAL_KEYS)
+        # none where the pooled figure is withheld (a mask failed or is not a boundary map):
+        # an interval of a withheld ℓ̄ would be read as the pool's
+        one = fields[0] if fields and valid else dict.fromkeys(FIELD_INTERVAL_KEYS)
         out.update({k: one[k] for k in FIELD_INTERVAL_KEYS})
     # one pixel size for all: equal within the library's tolerance (io.pixels_square, the
     # rule of given_pixel_size_message), so that one calibration read from a PNG's pHYs
