@@ -55,7 +55,7 @@ def test_an_all_failed_heyn_json_has_the_count_keys_of_a_measured_one(tmp_path, 
     rc_ok, ok = _heyn_json(_masks(tmp_path / "ok", 1, 0), capsys)
     rc, failed = _heyn_json(_masks(tmp_path, 0, bad), capsys)
     assert rc_ok == 0 and rc == 2
-    assert set(ok) - set(failed) <= {"fields_mean_n_l_per_px"}  # an interval of 2+ fields
+    assert set(ok) == set(failed)
     assert all(failed[k] is None for k in (*COUNT_KEYS, "n_intersections"))
     assert all(ok[k] is not None for k in COUNT_KEYS)
     assert failed["n_images"] == bad and failed["n_measured"] == 0
@@ -90,3 +90,15 @@ def test_one_field_beside_a_withheld_pool_has_no_interval(tmp_path, capsys, othe
     assert rc != 0 and out["mean_intercept_px"] is None
     assert out["per_image"][0]["mean_intercept_ci95_px"] is not None  # the row keeps its own
     assert all(out[k] is None for k in FIELD_INTERVAL_KEYS)
+
+
+def test_the_pooled_keys_are_the_same_whatever_was_measured(tmp_path, capsys):
+    """``fields_mean_n_l_per_px`` was there with two or more fields only, so the pooled
+    keys of one mask (or of every mask failing) were another set than two masks'; it is
+    ``null`` where there is no mean over fields."""
+    keys = {}
+    for good, bad in [(0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]:
+        _rc, out = _heyn_json(_masks(tmp_path / f"{good}{bad}", good, bad), capsys)
+        keys[good, bad] = set(out)
+    assert all(k == keys[2, 0] for k in keys.values()), {
+        gb: sorted(k ^ keys[2, 0]) for gb, k in keys.items()}

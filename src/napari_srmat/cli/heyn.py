@@ -203,6 +203,7 @@ def _run(args: argparse.Namespace) -> int:
             [pooled * math.exp(-lo), pooled * math.exp(hi)] if math.isfinite(lo) else None)
     else:
         scope_notes = [one_field_note(ONE_FIELD_HOW)] if valid else []  # no specimen figure
+        out["fields_mean_n_l_per_px"] = None  # no mean over fields: the key of 2+, null
         # the field's whole interval (line sampling, counting, pixel: grain_size_from_heyn)
         # none where the pooled figure is withheld (a mask failed or is not a boundary map):
         # an interval of a withheld ℓ̄ would be read as the pool's
