@@ -36,7 +36,7 @@ __all__ = ["main", "UserError", "print_json", "build_parser", "pixel_size_arg", 
            "error_line", "command_error_message", "check_tile_flags", "command_name",
            "missing_action", "input_path_arg", "naming_roles", "EXIT_INTERRUPTED", "Interrupted",
            "run_cli_job", "add_new_lines", "DeprecatedAlias", "AlreadyCompleteWatch",
-           "add_renamed_option", "print_json_result"]
+           "add_renamed_option", "print_json_result", "tell_listed"]
 
 #: Modules in this package that contribute subcommands, in help order.
 SUBCOMMAND_MODULES = (
@@ -316,9 +316,11 @@ def _lines_raised_from(exc: BaseException, attr: str) -> list[str]:
 
 def about_file(path: str | os.PathLike, text: str) -> str:
     """``text`` about one of several input files, naming it: ``PATH: text``, unless it
-    names the file already (as given, or as pathlib writes it: ``./a.png`` is ``a.png``).
-    The one rule of an error (:func:`naming_file`) and a warning about one file
-    (``srmat grain-size``'s image).
+    names the file already (:func:`named_first`: its first words are the path, as given
+    or as pathlib writes it: ``./a.png`` is ``a.png``). The one rule of an error
+    (:func:`naming_file`) and a warning about one file (``srmat grain-size``'s image,
+    ``srmat heyn``'s mask). Until 2026-12-06 the path anywhere in the text named it: a
+    warning about the mask file ``mask`` that said "the mask's pixels" was told unnamed.
 
     Parameters
     ----------
@@ -338,10 +340,49 @@ def about_file(path: str | os.PathLike, text: str) -> str:
     './a.png: mask is too small'
     >>> about_file("./a.png", "a.png: no such file or directory")
     'a.png: no such file or directory'
+    >>> about_file("grains", "no grains found")
+    'grains: no grains found'
     """
-    if any(name in text for name in {str(path), str(Path(path))}):
+    if named_first(path, text):
         return text
     return f"{path}: {text}"
+
+
+def named_first(path: str | os.PathLike, text: str) -> str:
+    """The path that ``text`` starts with, as the subject of its words, naming input file
+    ``path``: as given or as pathlib writes it, followed by ``:`` or a space (``a.png:
+    too small``, ``a.png is damaged``, the library's forms); ``""`` when it names the
+    file elsewhere or not at all (the rule of :func:`about_file`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input file.
+    text : str
+        A message, perhaps about it.
+
+    Returns
+    -------
+    str
+        The path as ``text`` writes it, or ``""``.
+
+    Examples
+    --------
+    >>> named_first("./a.png", "a.png is damaged")
+    'a.png'
+    >>> named_first("a.png", "cannot read a.png")
+    ''
+    >>> named_first("a", "a.png: too small")
+    ''
+    """
+    for name in dict.fromkeys((str(path), str(Path(path)))):
+        if text.startswith(name) and text[len(name):len(name) + 1] in FILE_NAME_ENDS:
+            return name
+    return ""
+
+
+#: What follows a path that a message starts with, naming its file (:func:`named_first`).
+FILE_NAME_ENDS = (":", " ")
 
 
 def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str]) -> dict:
@@ -377,9 +418,15 @@ def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str])
     >>> failed_input("b.png", "b.png: too small", ["b.png: no pixel size"])
     {'path': 'b.png', 'error': 'b.png: too small', 'warnings': ['no pixel size']}
     """
-    prefix = f"{path}: "
     return {"path": str(path), "error": message,
-            "warnings": [w[len(prefix):] if w.startswith(prefix) else w for w in warnings]}
+            "warnings": [_unnamed(path, w) for w in warnings]}
+
+
+def _unnamed(path: str | os.PathLike, text: str) -> str:
+    """``text`` without the ``PATH: `` in front that names ``path`` (:func:`about_file`
+    put it, or the library wrote it so), for a list under the path's own entry."""
+    prefix = f"{named_first(path, text)}: "
+    return text[len(prefix):] if prefix != ": " and text.startswith(prefix) else text
 
 
 def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException) -> dict:
@@ -1088,6 +1135,41 @@ def print_json_result(result: Mapping[str, Any]) -> None:
     lines = list(result.get("warnings") or [])
     add_new_lines(lines, _TOLD.get() or [])
     print_json({**result, "warnings": lines})
+
+
+def tell_listed(kind: str, text: str) -> None:
+    """Tell the running command's ``kind`` line (``srmat CMD: note: text``,
+    :func:`message_line`) on stderr and list ``text`` as told, so that a ``--json``
+    result (:func:`print_json_result`) lists it in its top-level ``warnings`` in the
+    order told, with the Python and job warnings. The one way a command adds a line of
+    its own there (``srmat audit``'s calibration notes and files kept).
+
+    Parameters
+    ----------
+    kind : str
+        ``"note"`` or ``"warning"``, as the line says it.
+    text : str
+        The message; told and listed on one line.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with told_warnings(), contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     tell_listed("note", "the file  records no pixel size")
+    ...     print_json_result({"n": 1})
+    {
+      "n": 1,
+      "warnings": [
+        "the file records no pixel size"
+      ]
+    }
+    >>> err.getvalue()
+    'srmat: note: the file records no pixel size\\n'
+    """
+    print(message_line(_RUNNING_COMMAND.get()(), kind, text), file=sys.stderr)
+    told = _TOLD.get()
+    if told is not None:
+        told.append(one_line(text))
 
 
 def check_mask_fits(mask: Any, func: str, **plan: bool) -> None:

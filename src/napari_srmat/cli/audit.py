@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
-from ..errors import one_line
 from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     PX_RENAMED_WHY,
     UserError,
+    about_file,
     add_renamed_option,
     float_arg,
     input_path_arg,
@@ -21,46 +20,16 @@ from . import (
     missing_action,
     naming_file,
     naming_roles,
-    note_line,
     pixel_size_arg,
-    print_json,
+    print_json_result,
     run_cli_job,
-    told_warnings,
-    warning_line,
+    tell_listed,
 )
 
 __all__ = ["register"]
 
 
-def _tell(told: list[str], where: str, kind: str, text: str) -> None:
-    """Print ``text`` as one ``where: kind: text`` line and list it in ``told``, the
-    ``--json`` result's ``warnings`` (the lines :func:`told_warnings` collects): the one
-    rule of ``srmat audit candidates`` and ``srmat audit report`` for a calibration note
-    and a file kept (a reviewed session or CSV log the new session replaced), and an
-    image found moved with its session.
-
-    Parameters
-    ----------
-    told : list of str
-        The warnings listed in the JSON, appended to.
-    where : str
-        The command, e.g. ``"srmat audit report"``.
-    kind : str
-        ``"note"`` or ``"warning"``, as the line says it.
-    text : str
-        The note; told on one line.
-    """
-    line = {"note": note_line, "warning": warning_line}[kind]
-    print(line(where, text), file=sys.stderr)
-    told.append(one_line(text))
-
-
 def _candidates(args: argparse.Namespace) -> int:
-    with told_warnings() as told:  # printed as they come, and listed in the JSON
-        return _candidates_told(args, told)
-
-
-def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..audit import AuditSession, find_candidates_job
     from ..audit.detector import AuditInputError, check_audit_memory
     from ..audit.session import (
@@ -109,7 +78,7 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
                      else image_data(sr_file, name="sr")[1])
     note = pixel_size_note(sr_file, given=args.pixel_size_um)
     if note:  # listed in the JSON's warnings too, as `srmat register --json` lists its own
-        _tell(told, "srmat audit candidates", "note", note)
+        tell_listed("note", note)
     std = pixels(args.sr_std, std_file) if args.sr_std else None
     boundary_fn = None
     threshold = 0.5
@@ -147,15 +116,14 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
             "tta": model.tta, "threshold": threshold}
     session.save(out)
     if session.kept_replaced is not None:  # told, and listed in the JSON's warnings
-        _tell(told, "srmat audit candidates", "note", f"the reviewed session {out} held is "
-              f"kept as {session.kept_replaced}")
+        tell_listed("note", f"the reviewed session {out} held is kept as "
+                    f"{session.kept_replaced}")
     if kept_csv := session.kept_csv_note():
-        _tell(told, "srmat audit candidates", "note", kept_csv)
+        tell_listed("note", kept_csv)
     result = cands.to_dict()
     result["session"] = str(out)
-    result["warnings"] = list(told)
-    if args.json:
-        print_json(result)
+    if args.json:  # with the notes and warnings told, in order
+        print_json_result(result)
     else:
         print(f"{len(cands)} candidate(s) -> {out}")
         for c in cands[:10]:
@@ -164,24 +132,19 @@ def _candidates_told(args: argparse.Namespace, told: list[str]) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    with told_warnings() as told:  # printed as they come, and listed in the JSON
-        return _report_told(args, told)
-
-
-def _report_told(args: argparse.Namespace, told: list[str]) -> int:
     from ..audit import AuditSession, write_report
 
     sessions = [AuditSession.load(p) for p in args.audit]
     for p, s in zip(args.audit, sessions):  # images moved with their session
         for line in s.relocated:
-            _tell(told, "srmat audit report", "note", f"{p}: {line}")
+            tell_listed("note", about_file(p, line))
     # write_report regenerates our own report and never replaces anything else
     res = write_report(sessions, args.out, pixel_size_um=args.pixel_size_um,
                        thumbnails=not args.no_thumbnails)
     if res["pixel_size_note"]:  # --pixel-size-um replaced a size the sessions record
-        _tell(told, "srmat audit report", "warning", res["pixel_size_note"])
+        tell_listed("warning", res["pixel_size_note"])
     if args.json:  # the SR files' calibration (sr_file_note, a warning) listed too
-        print_json({**res, "warnings": list(told)})
+        print_json_result(res)
     else:
         print(f"report -> {args.out}")
         print(json.dumps(res["pooled"], indent=2))

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import (
     UserError,
+    about_file,
     check_mask_fits,
     failed_inputs_exit_code,
     input_path_arg,
@@ -130,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
             user_errors.append(is_user_error(exc))
             continue
         per_image.append(row)
-        mask_warnings = [f"{path}: {w}" for w in row["warnings"]]
+        mask_warnings = [about_file(path, w) for w in row["warnings"]]
         for key, value in res.counts().items():
             counts[key] = counts.get(key, 0) + value
         if res.degenerate:
@@ -138,7 +139,8 @@ def _run(args: argparse.Namespace) -> int:
         elif not is_measured_field(res.degenerate, res.n_boundary_px):
             # no boundary pixel: no field (summarize_fields' rule), left out of the pooled
             # ΣL, which its uncrossed lines would lengthen, and of the fields' number
-            mask_warnings.append(f"{path}: {NO_BOUNDARY_NOTE}: left out of the pooled figures")
+            mask_warnings.append(about_file(
+                path, f"{NO_BOUNDARY_NOTE}: left out of the pooled figures"))
         else:
             fields.append(row)
             pixel_sizes.append(px)

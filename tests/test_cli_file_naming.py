@@ -1,0 +1,75 @@
+"""Which input file a message is about: the one rule of :func:`napari_srmat.cli.about_file`
+(a message names its file when it starts with ``PATH: ``), followed by ``srmat heyn``'s
+masks and ``srmat grain-size``'s images alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_srmat.cli import about_file, failed_input, main, named_first, naming_file
+
+#: What a mask whose pixels are all boundary is told (it names no file).
+NOT_A_MAP = "100% of the mask's pixels are boundary"
+
+
+@pytest.mark.parametrize("path", ["mask", "grains", "m"])
+def test_a_path_inside_the_words_does_not_name_the_file(path):
+    """``about_file("mask", "... the mask's pixels ...")`` returned the text unnamed: the
+    path anywhere in it counted as naming the file. Now only the path as the text's first
+    words does (``PATH: ...``, ``PATH is ...``)."""
+    text = f"too few grains: {NOT_A_MAP} of the mask"
+    assert about_file(path, text) == f"{path}: {text}"
+    for named in (f"{path}: {text}", f"{path} is damaged"):
+        assert about_file(path, named) == named
+        assert about_file(f"./{path}", named) == named
+
+
+def test_an_error_naming_the_file_elsewhere_is_named_in_front():
+    """``naming_file``'s rule is :func:`about_file`'s: an error that names the file only
+    inside its words gets ``PATH: `` in front too."""
+    with pytest.raises(ValueError, match=r"^mask: the mask is empty$"):
+        with naming_file("mask"):
+            raise ValueError("the mask is empty")
+
+
+def test_a_failed_inputs_warnings_lose_the_prefix_as_pathlib_writes_it():
+    """``failed_input`` drops the ``PATH: `` that names the file (:func:`named_first`),
+    also in the pathlib form of ``./a.png`` (it kept ``a.png: `` before), and only that."""
+    warnings = ["a.png: no pixel size", "a.png is damaged", "x"]
+    entry = failed_input("./a.png", "a.png: too small", warnings)
+    assert entry["warnings"] == ["no pixel size", "a.png is damaged", "x"]
+    assert named_first("a.png", "cannot read a.png: damaged") == ""
+
+
+@pytest.fixture
+def masks(tmp_path, monkeypatch):
+    """A mask ``mask`` (no suffix: the word is in its warning) whose pixels are all
+    boundary, and a grid mask ``grid.png``, in the working folder."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save("mask", format="PNG")
+    grid = np.zeros((64, 64), np.uint8)
+    grid[::8, :] = grid[:, ::8] = 255
+    Image.fromarray(grid).save("grid.png")
+    return ["mask", "grid.png"]
+
+
+def _warnings(err: str, command: str) -> list[str]:
+    prefix = f"srmat {command}: warning: "
+    return [line[len(prefix):] for line in err.splitlines() if line.startswith(prefix)]
+
+
+def test_heyn_and_grain_size_name_each_masks_warnings_alike(masks, capsys):
+    """``srmat grain-size mask --mask`` told ``100% of the mask's pixels are boundary``
+    without naming ``mask`` (its name is a word of the warning); ``srmat heyn`` named it
+    by its own hand-written rule. Now both name every warning of a mask by
+    :func:`about_file`, the same lines."""
+    main(["heyn", *masks, "--lines", "20"])
+    heyn = _warnings(capsys.readouterr().err, "heyn")
+    main(["grain-size", *masks, "--mask", "--lines", "20"])
+    grain_size = _warnings(capsys.readouterr().err, "grain-size")
+    assert any(w.startswith(f"mask: {NOT_A_MAP}") for w in grain_size), grain_size
+    assert all(w.startswith(tuple(f"{m}: " for m in masks)) for w in grain_size)
+    assert set(grain_size) <= set(heyn)
