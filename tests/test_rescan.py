@@ -904,7 +904,8 @@ def test_a_particle_alone_in_a_featureless_area_is_not_out_of_focus():
     particle's window is the only structured one of its neighbourhood, so the median of
     the neighbourhood was its own focus and the plan's rank 1 was the particle, 'out of
     focus'. An area out of focus needs two structured windows out of focus now."""
-    from napari_srmat.sr.rescan import _luminance, plan_focus
+    from napari_srmat.channels import image_luminance
+    from napari_srmat.sr.rescan import plan_focus
     from napari_srmat.synth import generate_microstructure
 
     hr = generate_microstructure((512, 1024), mean_grain_size_px=24, seed=1).image
@@ -913,7 +914,7 @@ def test_a_particle_alone_in_a_featureless_area_is_not_out_of_focus():
     hr[:, 512:] = (170 - 110 * np.exp(-((yy - 416) ** 2 + (xx - 960) ** 2) / 128))[..., None]
     lr = np.clip(np.rint(hr.reshape(128, 4, 256, 4, 3).mean(axis=(1, 3))), 0, 255)
     lr = lr.astype(np.uint8)
-    focus, out_of_focus = plan_focus(_luminance(lr), structure_map(lr)[0], ROI)
+    focus, out_of_focus = plan_focus(image_luminance(lr), structure_map(lr)[0], ROI)
     # the particle (LR 104, 240) has structure and reads as smooth as a blurred area
     assert focus[104 // ROI, 240 // ROI] < FOCUS_THRESHOLD
     assert np.isnan(focus[:, 128 // ROI:]).sum() > 0.9 * focus[:, 128 // ROI:].size
@@ -948,17 +949,17 @@ def test_the_plan_computes_the_lr_luminance_and_block_structure_once(half_struct
 
     before = plan_rescan(half_structured, "bicubic", budget=0.5, roi_px=ROI)
     lum_calls, grid_calls = [], []
-    luminance, has_structure = rescan._luminance, rescan.has_structure
+    luminance, has_structure = rescan.image_luminance, rescan.has_structure
 
-    def counted_luminance(img):
+    def counted_luminance(img, **kwargs):
         lum_calls.append(np.shape(img)[:2])
-        return luminance(img)
+        return luminance(img, **kwargs)
 
     def counted_has_structure(structured, roi_px):
         grid_calls.append(roi_px)
         return has_structure(structured, roi_px)
 
-    monkeypatch.setattr(rescan, "_luminance", counted_luminance)
+    monkeypatch.setattr(rescan, "image_luminance", counted_luminance)
     monkeypatch.setattr(rescan, "has_structure", counted_has_structure)
     plan = plan_rescan(half_structured, "bicubic", budget=0.5, roi_px=ROI)
     assert lum_calls.count(half_structured.shape[:2]) == 1
@@ -1086,3 +1087,17 @@ def test_a_plans_files_and_layer_say_the_order_of_its_rectangles():
     assert {k: float(row[f"{k}_um"]) for k in ROI_ORDER} == um
     (top, left), (bottom, right) = rescan_rectangles(plan)[0]  # napari: (row, column)
     assert (top, left, bottom, right) == (15.5, 31.5, 31.5, 95.5)
+
+
+def test_an_image_that_is_not_2d_or_3d_is_the_planners_error():
+    """``structure_map`` of a 1-D or 4-D array raised the audit's ``AuditInputError``
+    (the rescan planner borrowed the audit's error type for its luminance); it raises the
+    planner's own ``SRError`` now, with the same message naming the shape."""
+    from napari_srmat.audit.detector import AuditInputError
+    from napari_srmat.sr.base import SRError
+
+    for shape in ((16,), (2, 16, 16, 3)):
+        with pytest.raises(SRError, match=r"expected an \(H, W\) or \(H, W, C\) image, "
+                           rf"got shape \({shape[0]},") as exc:
+            structure_map(np.zeros(shape, np.uint8))
+        assert not isinstance(exc.value, AuditInputError)

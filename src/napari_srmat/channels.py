@@ -2,9 +2,11 @@
 
 One place for how an image given as ``(H, W)`` or ``(H, W, C)`` becomes the
 ``(H, W, C)`` float32 array the audit, the rescan planner and the registration compute
-on (:func:`float_channels_last`: the io channel rule, then the io float rule), and for
+on (:func:`float_channels_last`: the io channel rule, then the io float rule), for
 how such an array becomes one grey plane (:func:`luminance`, ITU-R BT.601 weights
-:data:`LUMA_WEIGHTS`, the weights the synthetic generator's grey images use too).
+:data:`LUMA_WEIGHTS`, the weights the synthetic generator's grey images use too), and
+for the two in turn (:func:`image_luminance`: an image's luminance in [0, 1], as the
+rescan planner and the registration compute on it).
 
 The SR metrics' Y channel (:func:`napari_srmat.metrics.rgb_to_y`, MATLAB's
 ``rgb2ycbcr`` with its offset and 219/255 range) is another rule and stays there.
@@ -18,7 +20,7 @@ import numpy as np
 
 from .io import grey_or_rgb, to_float01
 
-__all__ = ["LUMA_WEIGHTS", "float_channels_last", "luminance"]
+__all__ = ["LUMA_WEIGHTS", "float_channels_last", "image_luminance", "luminance"]
 
 #: ITU-R BT.601 luma weights of R, G, B (sum 1): the luminance of a colour image.
 LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
@@ -105,3 +107,41 @@ def luminance(image: np.ndarray) -> np.ndarray:
         return (wr * image[..., 0] + wg * image[..., 1] + wb * image[..., 2]
                 ).astype(np.float32)
     return image.mean(axis=2).astype(np.float32)
+
+
+def image_luminance(image: Any, *, error: type[ValueError] = ValueError) -> np.ndarray:
+    """Luminance in [0, 1] of an ``(H, W)`` or ``(H, W, C)`` image, as float32 ``(H, W)``:
+    :func:`float_channels_last` then :func:`luminance`, the one rule of the modules that
+    compute on an image's luminance alone (the rescan planner, the registration), each
+    with its own error type.
+
+    Parameters
+    ----------
+    image : array-like
+        ``(H, W)`` or ``(H, W, C)`` image, any dtype.
+    error : type of ValueError
+        Raised for an array that is neither (:func:`float_channels_last`'s ``error``).
+
+    Returns
+    -------
+    ndarray of float32
+        ``(H, W)``.
+
+    Raises
+    ------
+    ValueError
+        ``error``, as :func:`float_channels_last` raises it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> white_black = np.array([[[255, 255, 255], [0, 0, 0]]], np.uint8)
+    >>> image_luminance(white_black).round(3).tolist()
+    [[1.0, 0.0]]
+    >>> from napari_srmat.sr.base import SRError  # the rescan planner's type
+    >>> image_luminance(np.zeros(5), error=SRError)
+    Traceback (most recent call last):
+    ...
+    napari_srmat.sr.base.SRError: expected an (H, W) or (H, W, C) image, got shape (5,)
+    """
+    return luminance(float_channels_last(image, error=error))

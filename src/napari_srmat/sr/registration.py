@@ -133,7 +133,7 @@ class Registration:
 def _lum(arr: Any, name: str) -> np.ndarray:
     """Luminance in [0, 1] of an image's array (as :func:`~napari_srmat.io.image_data`
     gives it: perhaps lazy)."""
-    from ..channels import float_channels_last, luminance
+    from ..channels import image_luminance
     from ..io import ImageReadError, check_pixel_values, read_window
 
     if not isinstance(arr, np.ndarray) and len(np.shape(arr)) >= 2:  # lazy: a damaged
@@ -148,7 +148,7 @@ def _lum(arr: Any, name: str) -> np.ndarray:
     # 8-bit values in an int64 array read as ~1e-17; "the moving image ..." names the file
     # in srmat register
     check_pixel_values(arr, name=f"the {name} image")
-    return luminance(float_channels_last(arr))
+    return image_luminance(arr, error=RegistrationError)
 
 
 def _resize(img: np.ndarray, factor: float) -> tuple[np.ndarray, tuple[float, float]]:

@@ -94,6 +94,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..channels import image_luminance
 from ..errors import Option, check_number, compared_value, worded_error
 from ..io import (
     GIVE_PIXEL_SIZE,
@@ -444,14 +445,6 @@ def rescan_time_ratio(roi_fraction: float, scale: float, dwell_ratio: float = 1.
     return float(dwell_ratio) / float(scale) ** 2 + float(roi_fraction)
 
 
-def _luminance(img: np.ndarray) -> np.ndarray:
-    """``(H, W)`` float32 luminance in [0, 1] of an ``(H, W)`` or ``(H, W, C)`` image."""
-    from ..audit.detector import AuditInputError
-    from ..channels import float_channels_last, luminance
-
-    return luminance(float_channels_last(img, error=AuditInputError))
-
-
 def structure_map(lr: np.ndarray, gain: float = 1.0) -> tuple[np.ndarray, float]:
     """Boolean map of LR pixels with structure, and the threshold used.
 
@@ -470,7 +463,7 @@ def structure_map(lr: np.ndarray, gain: float = 1.0) -> tuple[np.ndarray, float]
     threshold : float
         ``max(FEATURELESS_GRADIENT, NOISE_FACTOR * noise sigma)``.
     """
-    return _structure_of_luminance(_luminance(lr), gain)
+    return _structure_of_luminance(image_luminance(lr, error=SRError), gain)
 
 
 def _structure_of_luminance(lum: np.ndarray, gain: float) -> tuple[np.ndarray, float]:
@@ -783,7 +776,7 @@ def sr_uncertainty_job(lr: np.ndarray, model, *, source: str = "auto",
                 k, runs, f"SR {k + 1}/{runs} ({source})")
             if sr is None:  # stopped: the tiling engine has said so (Stopped)
                 return None
-            lum = _luminance(np.asarray(sr))
+            lum = image_luminance(np.asarray(sr), error=SRError)
             del sr  # not held through the next run (rescan_memory_plan counts one)
             if source == "flips" and _FLIPS[k]:
                 lum = np.flip(lum, _FLIPS[k])
@@ -1177,7 +1170,7 @@ def plan_rescan_job(
     # is 1 for interpolations); the spread is on the LR's scale whatever the SR gain was.
     # The boundary model's whole-image rule, uncapped (its one sample of the image)
     gain = image_exposure_gain(lr)
-    lum = _luminance(lr)  # of the structure and the focus
+    lum = image_luminance(lr, error=SRError)  # of the structure and the focus
     structured, _thr = _structure_of_luminance(lum, gain)
     h, w = lr.shape[:2]
     valid = _block_sums(np.ones((h, w), bool), roi_px)
