@@ -40,6 +40,7 @@ import numpy as np
 from _common import DATA, no_options, save
 from PIL import Image
 
+from napari_srmat.channels import image_luminance as _luminance
 from napari_srmat.sr import load_model, super_resolve
 from napari_srmat.sr.rescan import (
     FOCUS_THRESHOLD,
@@ -49,7 +50,6 @@ from napari_srmat.sr.rescan import (
     REASON_UNCERTAINTY,
     _block_sums,
     _choose_blocks,
-    _luminance,
     _select_blocks,
     block_focus,
     has_structure,

@@ -37,10 +37,10 @@ import numpy as np
 from _common import DATA, no_options, save
 from PIL import Image
 
+from napari_srmat.channels import image_luminance as _luminance
 from napari_srmat.sr.rescan import (
     FOCUS_WINDOW_PX,
     _block_focus,
-    _luminance,
     has_structure,
     structure_map,
 )
