@@ -63,3 +63,25 @@ def test_the_fields_advice_names_e112_and_its_number(n):
     assert f"E112 asks for at least {MIN_FIELDS} fields chosen at random" in \
         few_fields_advice(n)
     assert few_fields_advice(MIN_FIELDS) is None
+
+
+@pytest.mark.parametrize("mode", standards.ONE_FIELD_NOTE_MODES)
+def test_the_one_field_note_asks_for_fields_in_the_advice_s_words(mode):
+    """One field's note said 'measure at least 5 fields chosen at random (ASTM E112)', a
+    third wording of E112's fields beside few_fields_advice's 'E112 asks for at least 5
+    fields chosen at random over the specimen': both now say ``fields_ask()``."""
+    ask = standards.fields_ask()
+    assert ask == f"E112 asks for at least {MIN_FIELDS} fields chosen at random over the specimen"
+    assert ask in standards.one_field_note("the way", mode=mode)
+    assert ask in few_fields_advice(1) and ask in few_fields_advice(MIN_FIELDS - 1)
+
+
+def test_the_per_field_count_is_one_number_for_intersections_and_grains():
+    """E112 asks for about 50 a field of both methods' counts (intersections P of the
+    intercept method, grains of the planimetric): ``MIN_COUNT_PER_FIELD`` is that number,
+    ``planimetric.MIN_GRAINS_PER_FIELD`` its name in the module that cannot import
+    standards, and the one wording (``per_field_count_ask``) gives it (docs/standards.md)."""
+    from napari_srmat.metrics.planimetric import MIN_GRAINS_PER_FIELD
+
+    assert MIN_COUNT_PER_FIELD == MIN_GRAINS_PER_FIELD == 50
+    assert f"about {MIN_COUNT_PER_FIELD} or more per field" in per_field_count_ask()

@@ -82,6 +82,7 @@ __all__ = [
     "interval_scope",
     "is_measured_field",
     "one_field_note",
+    "fields_ask",
     "few_fields_advice",
     "INTERCEPT_STANDARD",
     "MM2_PER_IN2_AT_100X",
@@ -244,16 +245,16 @@ def one_field_note(how: str = "measure_specimen or summarize_fields", mode: str 
     >>> print(one_field_note("srmat heyn with several masks"))  # doctest: +NORMALIZE_WHITESPACE
     one field: its 95 % interval is this field's ℓ̄, not the specimen's (on synthetic
     maps one field's interval held the specimen's only 69-89 % of the time with the
-    default 50 random lines, 90-93 % with 10-25 intersections); for the specimen measure
-    at least 5 fields chosen at random (ASTM E112) and summarise them (srmat heyn with
-    several masks)
+    default 50 random lines, 90-93 % with 10-25 intersections); E112 asks for at least 5
+    fields chosen at random over the specimen: measure them and summarise them (srmat
+    heyn with several masks)
     >>> print(one_field_note("several images", mode="image"))
     ... # doctest: +NORMALIZE_WHITESPACE
     one field: its 95 % interval is this field's ℓ̄, not the specimen's (on synthetic
     micrographs one field's interval held the specimen's 88 % of the time with the shipped
     model and its defaults, only 52-62 % with grains of ℓ̄ about 17 px, which the model
-    read 30 % short); for the specimen measure at least 5 fields chosen at random (ASTM
-    E112) and summarise them (several images)
+    read 30 % short); E112 asks for at least 5 fields chosen at random over the
+    specimen: measure them and summarise them (several images)
     """
     if mode not in ONE_FIELD_NOTE_MODES:
         raise ValueError(f"mode must be one of {ONE_FIELD_NOTE_MODES}, not {mode!r}")
@@ -274,8 +275,24 @@ def one_field_note(how: str = "measure_specimen or summarize_fields", mode: str 
                 "intersections")
     # why (a field's test lines cannot see the scatter between fields): docs/grain_size.md
     return (f"one field: its 95 % interval is this field's ℓ̄, not the specimen's ({held}); "
-            f"for the specimen measure at least {MIN_FIELDS} fields chosen at random "
-            f"(ASTM E112) and summarise them ({how})")
+            f"{fields_ask()}: measure them and summarise them ({how})")
+
+
+def fields_ask() -> str:
+    """What E112 asks of a specimen's fields, in the one wording of every line that tells
+    of their number (:data:`MIN_FIELDS`): :func:`few_fields_advice` and
+    :func:`one_field_note`. The standard is cited without a clause (docs/standards.md).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> fields_ask()
+    'E112 asks for at least 5 fields chosen at random over the specimen'
+    """
+    return f"E112 asks for at least {MIN_FIELDS} fields chosen at random over the specimen"
 
 
 def few_fields_advice(n_fields: int) -> str | None:
@@ -307,8 +324,7 @@ def few_fields_advice(n_fields: int) -> str | None:
     """
     if n_fields >= MIN_FIELDS:
         return None
-    # the standard cited without a clause, as everywhere in the package (docs/standards.md)
-    ask = f"E112 asks for at least {MIN_FIELDS} fields chosen at random over the specimen"
+    ask = fields_ask()
     return (f"one field gives no confidence interval: {ask}" if n_fields < 2
             else f"only {n_fields} fields: {ask}")
 
