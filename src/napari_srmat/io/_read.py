@@ -1806,8 +1806,8 @@ _INFLATE_IN_BYTES = 1 << 16  # compressed bytes read at a time (bounds a resume 
 #: A band of whole rows of a streamed strip (:class:`_InflatedStrip`) read for a chunk is
 #: kept for the band's other chunks when it is at most this fraction of the cache (as
 #: pixels are kept: the least recently read dropped first); a larger one only when it
-#: fits beside what the cache holds, in place of its plane's earlier bands
-#: (:meth:`_DecodedStrips.room_for_band`).
+#: fits beside what the cache holds, in place of its plane's earlier bands; room for a
+#: band is reserved in the cap while it is decoded (:meth:`_DecodedStrips._reserve`).
 _BAND_SHARE = 4
 _INFLATE_OUT_BYTES = 4 << 20  # decoded bytes inflated at a time (whole rows, at least one)
 
@@ -1829,6 +1829,7 @@ class _DecodedStrips:
         self._users: Counter = Counter()
         self._released: deque = deque()  # readers freed, told when the lock is free
         self.nbytes = 0
+        self._reserved = 0  # bytes of bands being decoded (:meth:`_reserve`)
 
     def _kept_array(self, key: tuple) -> np.ndarray | None:
         with self._lock:
@@ -1876,10 +1877,17 @@ class _DecodedStrips:
             finally:
                 self._lock.release()
 
-    def get(self, key: tuple, decode, *, alone: bool = False) -> np.ndarray:
+    def get(self, key: tuple, decode, *, band: int = 0,
+            alone: bool = False) -> np.ndarray | None:
         """The pixels of ``key`` (``(path, series, level, size, time of change)``), kept
-        or ``decode()`` d (and kept when they fit; the file's older pixels dropped).
-        ``alone``: a band of rows over a :data:`_BAND_SHARE` th of the cache, kept in
+        or ``decode()`` d (and kept when they fit; the file's older pixels dropped); one
+        decode of ``key`` at a time (the others wait for it).
+
+        ``band``: the bytes of a band of rows (:meth:`_InflatedStrip._band_rows`), room
+        for which is reserved in the cap before it is decoded (:meth:`_reserve`), so
+        that what is kept and what is being decoded stay within
+        :data:`DECODED_STRIP_CACHE_BYTES` together; None (nothing decoded) when there is
+        no room. ``alone``: a band over a :data:`_BAND_SHARE` th of the cache, kept in
         place of its plane's other bands and only beside what the cache holds (nothing
         else dropped for it)."""
         if (arr := self._kept_array(key)) is not None:
@@ -1890,25 +1898,57 @@ class _DecodedStrips:
         with one_at_a_time:
             if (arr := self._kept_array(key)) is not None:
                 return arr
+            if band and not self._reserve(key, band, alone):
+                return None
             try:
                 arr = decode()
-            finally:  # failed too: the next read decodes again
+            except BaseException:  # the next read decodes again
                 with self._lock:
+                    self._reserved -= band
                     self._decoding.pop(key, None)
+                raise
             with self._lock:
+                self._reserved -= band
                 self._drop_stale(key)
-                cap = DECODED_STRIP_CACHE_BYTES
+                cap = DECODED_STRIP_CACHE_BYTES - self._reserved
                 if alone:
                     self._drop(self._plane_bands(key))
                     if self.nbytes + arr.nbytes <= cap:
-                        self._kept[key] = arr
-                        self.nbytes += arr.nbytes
-                elif arr.nbytes <= cap:
-                    while self._kept and self.nbytes + arr.nbytes > cap:
+                        self._keep(key, arr)
+                elif arr.nbytes <= DECODED_STRIP_CACHE_BYTES:  # bands in flight: after
+                    while self._kept and self.nbytes + arr.nbytes > cap:  # them, if so
                         self.nbytes -= self._kept.popitem(last=False)[1].nbytes
-                    self._kept[key] = arr
-                    self.nbytes += arr.nbytes
+                    self._keep(key, arr)
+                self._decoding.pop(key, None)  # kept first: a later read finds it
         return arr
+
+    def _keep(self, key: tuple, arr: np.ndarray) -> None:
+        """Keep ``arr`` as ``key`` 's pixels; call holding ``self._lock``."""
+        self._kept[key] = arr
+        self.nbytes += arr.nbytes
+
+    def _reserve(self, key: tuple, nbytes: int, alone: bool) -> bool:
+        """Reserve ``nbytes`` of the cap for band ``key`` being decoded: when what is
+        kept, the bands being decoded and it fit :data:`DECODED_STRIP_CACHE_BYTES`, the
+        plane's other kept bands dropped for it (Dask has read their chunks: it reads a
+        band's chunks one after another) and, unless ``alone``, the least recently read
+        pixels. Before 2026-12-06 the room was looked at but not taken: every thread of
+        a threaded pass decoded a large band at once (a 2048² LZW strip, cap just under
+        it, 8 threads: 3.5-5.8x the cap at its peak)."""
+        cap = DECODED_STRIP_CACHE_BYTES
+        with self._lock:
+            if self._reserved + nbytes > cap:
+                return False
+            if alone:
+                bands = self._plane_bands(key)
+                others = sum(self._kept[k].nbytes for k in bands)
+                if self.nbytes - others + self._reserved + nbytes > cap:
+                    return False
+                self._drop(bands)
+            while self._kept and self.nbytes + self._reserved + nbytes > cap:
+                self.nbytes -= self._kept.popitem(last=False)[1].nbytes
+            self._reserved += nbytes
+            return True
 
     def _plane_bands(self, key: tuple) -> list:
         """The keys of the kept bands of rows of ``key`` 's level and plane (``key``
@@ -1916,14 +1956,6 @@ class _DecodedStrips:
         holding ``self._lock``."""
         return [k for k in self._kept if k[:3] == key[:3]
                 and isinstance(k[3], tuple) and k[3][:2] == key[3][:2]]
-
-    def room_for_band(self, key: tuple, nbytes: int) -> bool:
-        """Whether a band of rows ``key`` of ``nbytes`` is kept, or fits the cache in
-        place of its plane's other kept bands (Dask has read their chunks: it reads a
-        band's chunks one after another), beside all else it holds."""
-        with self._lock:
-            others = sum(self._kept[k].nbytes for k in self._plane_bands(key))
-            return self.nbytes - others + nbytes <= DECODED_STRIP_CACHE_BYTES
 
     def resume_point(self, key: tuple, before: int) -> tuple[int, tuple] | None:
         """The last resume point of ``key`` at or before decoded byte ``before``:
@@ -2159,23 +2191,24 @@ class _InflatedStrip(_OneStrip):
         _, _, _, _, (h, w, spp), _, _ = self._place
         row = (w,) if spp == 1 or len(self._place[0]) > 1 else (w, spp)
         lo, hi = int(rows[0]), int(rows[-1]) + 1
-        key = self._key()
-        band_key = (*key[:3], ("rows", plane, lo, hi), *key[3:])
-        nbytes = (hi - lo) * math.prod(row) * self.dtype.itemsize
-        large = nbytes > DECODED_STRIP_CACHE_BYTES // _BAND_SHARE
-        if (len(rows) < 2 or hi - lo != len(rows)  # one row (a probe), or rows apart
-                or (large and not _DECODED_STRIPS.room_for_band(band_key, nbytes))):
+        if len(rows) < 2 or hi - lo != len(rows):  # one row (a probe), or rows apart
             self._inflate_rows(rows, out, within, plane)
             return
+        key = self._key()
+        nbytes = (hi - lo) * math.prod(row) * self.dtype.itemsize
 
         def decode() -> np.ndarray:
             band = np.empty((hi - lo, *row), self.dtype)
-            self._inflate_rows(np.arange(lo, hi), band, (slice(None),) * len(row), plane,
-                               kept=True)
+            self._inflate_rows(rows, band, (slice(None),) * len(row), plane, kept=True)
             return band
 
-        band = _DECODED_STRIPS.get(band_key, decode, alone=large)
-        out[...] = _take_outer(band[rows - lo], (slice(None), *within))
+        band = _DECODED_STRIPS.get((*key[:3], ("rows", plane, lo, hi), *key[3:]), decode,
+                                   band=nbytes,
+                                   alone=nbytes > DECODED_STRIP_CACHE_BYTES // _BAND_SHARE)
+        if band is None:  # no room in the cache: the chunk's own rows
+            self._inflate_rows(rows, out, within, plane)
+        else:  # the band is the rows: no copy of it (a copy per chunk before 2026-12-06)
+            out[...] = _take_outer(band, (slice(None), *within))
 
     def _strip(self, plane: int) -> tuple[int, int, int, tuple]:
         """``(offset, byte count, samples per row, cache key)`` of the strip of
@@ -2194,7 +2227,20 @@ class _InflatedStrip(_OneStrip):
         """Put the rows ``wanted`` (of ``row_shape``: columns, samples) that
         ``decoded`` (the strip's bytes from ``done`` on) completes into ``out`` from its
         row ``n_out`` on; ``held``: the decoded bytes of the row ``done`` falls in,
-        before ``done``. Returns the new ``held`` and ``n_out``."""
+        before ``done``. Returns the new ``held`` and ``n_out``. ``held`` is joined to
+        the bytes that complete its row only (before 2026-12-06 to all of ``decoded``:
+        a copy of a whole piece, up to a band of rows, per piece)."""
+        row = math.prod(row_shape) * np.dtype(self._place[2]).itemsize
+        if held and len(decoded) > (ends_row := -done % row):
+            held, n_out = self._put_rows(held, done, decoded[:ends_row], row_shape,
+                                         wanted, out, within, n_out)
+            done, decoded = done + ends_row, memoryview(decoded)[ends_row:]
+        return self._put_rows(held, done, decoded, row_shape, wanted, out, within, n_out)
+
+    def _put_rows(self, held: bytes, done: int, decoded: bytes | memoryview,
+                  row_shape: tuple, wanted: np.ndarray, out: np.ndarray, within: tuple,
+                  n_out: int) -> tuple[bytes, int]:
+        """:meth:`_keep_rows`, ``held + decoded`` joined."""
         file_dtype, predictor = np.dtype(self._place[2]), self._place[3]
         w, spp = row_shape
         row = w * spp * file_dtype.itemsize
@@ -2404,7 +2450,9 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False
     rather than streaming the ``wanted`` bytes (from its resume point to its last row)
     piece by piece: when the rest is at most :data:`LZW_STREAM_COST` times them (what
     streaming them costs, in bytes decoded in one piece) and fits what a read may
-    hold: the ``held`` bytes of a Dask chunk of the level (a chunk read holds them
+    hold (past the last resume point known only: to a known point the codes are decoded
+    a resume step at a time, no scan; a kept band took the rest in one piece beside it,
+    memory): the ``held`` bytes of a Dask chunk of the level (a chunk read holds them
     anyway: a level of one chunk is read in one piece, its probe at open too), or, for
     a band of rows decoded once for its chunks and ``kept`` (one thread decodes it, the
     others wait: :meth:`_InflatedStrip._band_rows`), :data:`DECODED_STRIP_CACHE_BYTES`
@@ -2418,11 +2466,46 @@ def _lzw_rest_whole(wanted: int, rest: int, held: int = 0, *, kept: bool = False
     each chunk as before 2026-12-06 (1024², 16 chunks: 0.11 -> 0.38 s); with this rule,
     byte-aligned pieces told their size and no scan between known resume points (and
     bands over a quarter of the cache kept where they fit), a full pass of 1, 4 and 16
-    chunks of a 4096² strip takes 0.96, 0.65 and 0.27 times as long as then (2.7, 1.8
+    chunks of a 4096² strip takes 0.89, 0.63 and 0.25 times as long as then (2.7, 1.8
     and 1.0 times before these; ``benchmarks/bench_tiff_strips_lzw.json``; runs on 2
     shared CPUs vary, up to 2x on the 16-chunk pass)."""
     fits = max(DECODED_STRIP_CACHE_BYTES, held) if kept else held
     return rest <= fits and wanted * LZW_STREAM_COST >= rest
+
+
+#: An LZW strip whose first segments (from Clear code to Clear code, at most
+#: :data:`_LZW_DENSE_SEGMENTS` of them within :data:`_LZW_DENSE_PROBE_BYTES`) hold fewer
+#: codes than this on average is not streamed (:func:`_lzw_dense`): its Clear codes are
+#: found by a scan that costs about the same per segment whatever its length (TIFF
+#: writers clear when the table is full: about 3800 codes), so a stream clearing every
+#: few codes took seconds to open and a pass far longer (a Clear every 2 codes, 512²:
+#: 5-8 s to open, 17 s a pass, 8 ms for tifffile; at gigapixel size hours). It is read
+#: as tifffile reads it: decoded whole (kept when it fits the cache; else by each chunk,
+#: and the open says so).
+_LZW_DENSE_CODES = 128
+_LZW_DENSE_SEGMENTS = 16
+_LZW_DENSE_PROBE_BYTES = 1 << 16
+
+
+def _lzw_dense(path: Path, offsets: tuple, counts: tuple) -> bool:
+    """Whether an LZW strip at ``offsets`` (``counts`` bytes each) of ``path`` clears
+    its code table so often that streaming it costs more than decoding it whole: its
+    first segments hold fewer than :data:`_LZW_DENSE_CODES` codes on average."""
+    with open(path, "rb") as fh:
+        for offset, count in zip(offsets, counts):
+            fh.seek(offset)
+            data = fh.read(min(count, _LZW_DENSE_PROBE_BYTES))
+            head = int.from_bytes(data[:2].ljust(2, b"\0"), "big")
+            start = _LZW_FRESH_WIDTH if head >> 7 == _LZW_CLEAR else 0
+            ends, _ = _lzw_segment_ends(data, start, _LZW_DENSE_SEGMENTS)
+            cleared = [at for at, _, last in ends if not last]  # a last one may be short
+            if not cleared:
+                continue
+            # the codes' bits, less the Clear codes' (9-bit codes below 254 a segment)
+            bits = cleared[-1] - start - _LZW_FRESH_WIDTH * (len(cleared) - 1)
+            if bits < _LZW_DENSE_CODES * len(cleared) * _LZW_FRESH_WIDTH:
+                return True
+    return False
 
 
 def _lzw_old_style(path: Path, offsets: tuple) -> bool:
@@ -2461,8 +2544,10 @@ class _LzwStrip(_InflatedStrip):
     def of(cls, path: Path, series: int, level: int, layout: tuple | None, like,
            chunks: Any = None) -> _LzwStrip | None:
         """As :meth:`_InflatedStrip.of`, and None for old-style LZW (its codes least
-        significant bit first: :func:`_lzw_old_style`), which tifffile reads."""
-        if layout is not None and _lzw_old_style(path, layout[0]):
+        significant bit first: :func:`_lzw_old_style`) and for a strip clearing its code
+        table every few codes (:func:`_lzw_dense`), which tifffile reads."""
+        if layout is not None and (_lzw_old_style(path, layout[0])
+                                   or _lzw_dense(path, layout[0], layout[1])):
             return None
         return super().of(path, series, level, layout, like, chunks)
 
@@ -2527,8 +2612,11 @@ class _LzwStrip(_InflatedStrip):
                     bit = 9 if head >> 7 == _LZW_CLEAR else 0
                 while done < stop:
                     fh.seek(offset + (bit >> 3))
-                    ahead = None if whole else _DECODED_STRIPS.next_point(key, done)
-                    if ahead is not None:  # the codes to a known point: no scan
+                    # the codes to a known point: no scan, at most a resume step at once
+                    # (the rest in one piece only past the last known point: before
+                    # 2026-12-06 a kept band read the rest's codes and rows in one piece)
+                    ahead = _DECODED_STRIPS.next_point(key, done)
+                    if ahead is not None:
                         data = self._read_input(fh, ((ahead[1] + 7) >> 3) - (bit >> 3))
                         size = min(ahead[0], stop) - done  # the codec stops there
                         decoded = _lzw_decoded(_lzw_piece(  # an end code after its Clear
