@@ -55,11 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="test lines laid over the boundaries: random lines, a grid (rows "
                         "and columns), circles or your own (--segments) (default %(default)s)")
     p.add_argument("--lines", type=lines_arg, default=HEYN_N_LINES,
-                   help="random lines / grid lines per axis")
-    p.add_argument("--seed", type=seed_arg, default=HEYN_SEED, help="seed of the random pattern")
+                   help="random lines / grid lines per axis (default %(default)s)")
+    p.add_argument("--seed", type=seed_arg, default=HEYN_SEED,
+                   help="seed of the random pattern (default %(default)s)")
     p.add_argument("--segments", default=None, help="JSON or CSV test lines (pattern segments)")
     p.add_argument("--margin", type=margin_arg, default=HEYN_MARGIN,
-                   help=f"margin fraction (default {HEYN_MARGIN})")
+                   help="margin fraction (default %(default)s)")
     p.add_argument("--skeletonize", action="store_true", help="thin masks to 1 px first")
     p.add_argument("--scoring", choices=HEYN_SCORINGS, default=CROSSINGS_SCORING,
                    help="how the intersection count P is scored: crossings (every boundary "
