@@ -17,12 +17,12 @@ NOT_A_MAP = "100% of the mask's pixels are boundary"
 def test_a_path_inside_the_words_does_not_name_the_file(path):
     """``about_file("mask", "... the mask's pixels ...")`` returned the text unnamed: the
     path anywhere in it counted as naming the file. Now only the path as the text's first
-    words does (``PATH: ...``, ``PATH is ...``)."""
+    words does (``PATH: ...``; ``PATH.png is ...`` for a name with a suffix)."""
     text = f"too few grains: {NOT_A_MAP} of the mask"
     assert about_file(path, text) == f"{path}: {text}"
-    for named in (f"{path}: {text}", f"{path} is damaged"):
-        assert about_file(path, named) == named
-        assert about_file(f"./{path}", named) == named
+    for given, named in ((path, f"{path}: {text}"), (f"{path}.png", f"{path}.png is damaged")):
+        assert about_file(given, named) == named
+        assert about_file(f"./{given}", named) == named
 
 
 def test_an_error_naming_the_file_elsewhere_is_named_in_front():
@@ -73,3 +73,33 @@ def test_heyn_and_grain_size_name_each_masks_warnings_alike(masks, capsys):
     assert any(w.startswith(f"mask: {NOT_A_MAP}") for w in grain_size), grain_size
     assert all(w.startswith(tuple(f"{m}: " for m in masks)) for w in grain_size)
     assert set(grain_size) <= set(heyn)
+
+
+@pytest.mark.parametrize("path", ["no", "./no", "image"])
+def test_a_bare_name_that_is_the_messages_first_word_still_names_the_file(path):
+    """A mask file ``no`` with no boundary was told "no boundary at all: ..." unnamed
+    (``srmat heyn no a`` and ``srmat grain-size --mask``): "no" followed by a space was
+    taken for ``PATH is ...``. The space form names only a name that reads as a path (a
+    suffix or a folder); a bare word needs ``PATH: ``."""
+    for text in ("no boundary at all: one grain covers the field",
+                 "image is too coarse for the model"):
+        assert about_file(path, text) == f"{path}: {text}"
+    assert about_file(path, f"{path}: damaged") == f"{path}: damaged"
+    for named in ("no.png is damaged", "d d/x y.png is damaged", "../d/no is damaged"):
+        assert about_file(named.removesuffix(" is damaged"), named) == named
+
+
+def test_heyn_names_the_warnings_of_a_mask_named_as_their_first_word(tmp_path,
+                                                                     monkeypatch, capsys):
+    """``srmat heyn no grid.png`` told the empty mask ``no``'s three warnings unnamed."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save("no", format="PNG")
+    grid = np.zeros((64, 64), np.uint8)
+    grid[::8, :] = grid[:, ::8] = 255
+    Image.fromarray(grid).save("grid.png")
+    main(["heyn", "no", "grid.png", "--lines", "20"])
+    told = _warnings(capsys.readouterr().err, "heyn")
+    mask_lines = [w for w in told if not w.startswith("grid.png: ")]
+    assert mask_lines and all(w.startswith("no: ") for w in mask_lines), told

@@ -350,9 +350,12 @@ def about_file(path: str | os.PathLike, text: str) -> str:
 
 def named_first(path: str | os.PathLike, text: str) -> str:
     """The path that ``text`` starts with, as the subject of its words, naming input file
-    ``path``: as given or as pathlib writes it, followed by ``:`` or a space (``a.png:
-    too small``, ``a.png is damaged``, the library's forms); ``""`` when it names the
-    file elsewhere or not at all (the rule of :func:`about_file`).
+    ``path``: as given or as pathlib writes it, followed by ``:`` (``a.png: too small``)
+    or, for a name with a suffix or a folder, a space (``a.png is damaged``), the
+    library's forms; ``""`` when it names the file elsewhere or not at all (the rule of
+    :func:`about_file`). A bare name followed by a space is a word of the message: the
+    empty mask ``no``'s "no boundary at all" names no file (until 2026-12-06 it was taken
+    as named, and told unnamed).
 
     Parameters
     ----------
@@ -374,15 +377,23 @@ def named_first(path: str | os.PathLike, text: str) -> str:
     ''
     >>> named_first("a", "a.png: too small")
     ''
+    >>> named_first("no", "no boundary at all")
+    ''
     """
     for name in dict.fromkeys((str(path), str(Path(path)))):
-        if text.startswith(name) and text[len(name):len(name) + 1] in FILE_NAME_ENDS:
+        if not text.startswith(name):
+            continue
+        end = text[len(name):len(name) + 1]
+        if end == NAME_END or (end == PATH_NAME_END
+                               and (Path(name).suffix or len(Path(name).parts) > 1)):
             return name
     return ""
 
 
-#: What follows a path that a message starts with, naming its file (:func:`named_first`).
-FILE_NAME_ENDS = (":", " ")
+#: What follows a path that a message starts with, naming its file (:func:`named_first`):
+#: ``PATH: ...``; and ``PATH is ...`` where the name has a suffix or a folder.
+NAME_END = ":"
+PATH_NAME_END = " "
 
 
 def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str]) -> dict:
