@@ -146,7 +146,8 @@ def _along_boundary(mask, rows, cols, pid, i) -> bool:
     """Whether the path runs along the boundary at its pixel ``i``: the angle between
     the chord of the path from ``PATH_DIRECTION_HALF_PX`` pixels before ``i`` to as many
     after (within its path) and the principal axis of the boundary pixels in the window
-    of ``BOUNDARY_DIRECTION_RADIUS_PX`` around it is at most ``PASSAGE_MAX_ANGLE_DEG``."""
+    of ``BOUNDARY_DIRECTION_RADIUS_PX`` around it that are 8-connected to it within the
+    window (the touched boundary's own pixels) is at most ``PASSAGE_MAX_ANGLE_DEG``."""
     if PASSAGE_MAX_ANGLE_DEG is None:
         return True
     same = np.flatnonzero(pid == pid[i])
@@ -155,9 +156,18 @@ def _along_boundary(mask, rows, cols, pid, i) -> bool:
     u = np.array([rows[b] - rows[a], cols[b] - cols[a]], float)
     u /= max(float(np.hypot(*u)), 1e-9)
     k = BOUNDARY_DIRECTION_RADIUS_PX
-    pts = np.array([(dr, dc) for dr in range(-k, k + 1) for dc in range(-k, k + 1)
-                    if 0 <= rows[i] + dr < mask.shape[0] and 0 <= cols[i] + dc < mask.shape[1]
-                    and mask[rows[i] + dr, cols[i] + dc]], float).reshape(-1, 2)
+    on = {(dr, dc) for dr in range(-k, k + 1) for dc in range(-k, k + 1)
+          if 0 <= rows[i] + dr < mask.shape[0] and 0 <= cols[i] + dc < mask.shape[1]
+          and mask[rows[i] + dr, cols[i] + dc]}
+    todo = [(0, 0)]
+    seen = {(0, 0)}
+    while todo:  # flood the window's boundary pixels from the touch, 8-connected
+        r, c = todo.pop()
+        for q in ((r + dr, c + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)):
+            if q in on and q not in seen:
+                seen.add(q)
+                todo.append(q)
+    pts = np.array(sorted(seen if (0, 0) in on else on), float).reshape(-1, 2)
     cov = np.cov(pts.T, bias=True) if len(pts) > 1 else np.zeros((2, 2))
     # principal axis: the angle phi from the row axis that maximises the variance
     phi = 0.5 * np.arctan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1])

@@ -741,13 +741,26 @@ def _boundary_sin(mask: np.ndarray, r: np.ndarray, c: np.ndarray, ur: np.ndarray
                   uc: np.ndarray) -> np.ndarray:
     """|sin| of the angle between the unit directions ``(ur, uc)`` and the principal axis
     of the boundary pixels of ``mask`` in the window of
-    :data:`BOUNDARY_DIRECTION_RADIUS_PX` around each ``(r, c)``."""
+    :data:`BOUNDARY_DIRECTION_RADIUS_PX` around each ``(r, c)`` that are 8-connected
+    within the window to the boundary pixel ``(r, c)``: the touched boundary's own
+    pixels (the neighbouring lamellae of a twin stack, 2-3 px apart, are other
+    boundaries and would turn the axis across them)."""
+    from scipy import ndimage as ndi
+
     H, W = mask.shape
-    off = np.arange(-BOUNDARY_DIRECTION_RADIUS_PX, BOUNDARY_DIRECTION_RADIUS_PX + 1)
+    k = BOUNDARY_DIRECTION_RADIUS_PX
+    off = np.arange(-k, k + 1)
     dr, dc = (a.ravel() for a in np.meshgrid(off, off, indexing="ij"))
     rr, cc = r[:, None] + dr, c[:, None] + dc
     inside = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
     on = inside & mask[np.clip(rr, 0, H - 1), np.clip(cc, 0, W - 1)]
+    if on.size:  # the touched boundary: 8-connected to the centre, window by window
+        structure = np.zeros((3, 3, 3), bool)
+        structure[1] = True
+        lab, _ = ndi.label(on.reshape(-1, off.size, off.size), structure=structure)
+        lab = lab.reshape(on.shape)
+        centre = lab[:, lab.shape[1] // 2]
+        on &= (lab == centre[:, None]) | (centre[:, None] == 0)
     n = np.maximum(on.sum(1), 1)
     mr, mc = (on * dr).sum(1) / n, (on * dc).sum(1) / n
     srr = (on * dr * dr).sum(1) / n - mr * mr
