@@ -78,3 +78,29 @@ def test_report_json_lists_its_warning_once(pair, tmp_path, capsys):
     assert listed and len(listed) == len(set(listed)), listed
     for line in listed:
         assert line in " ".join(captured.err.split())
+
+
+def test_report_prints_lines_not_json_without_json(tmp_path, capsys):
+    """`srmat audit report` without --json printed the pooled summary as a JSON object
+    (undocumented; every other command prints lines and JSON only with --json). It prints
+    the pooled verdicts and hallucinated boundary as lines; --json is unchanged."""
+    from napari_srmat.audit import AuditSession, Candidate
+
+    cands = [Candidate(id=i + 1, bbox=[i, i, i + 10, i + 8], score=100.0 - i,
+                       kind="new_boundary", new_boundary_length_px=10.0 + i) for i in range(3)]
+    s = AuditSession.create(np.zeros((16, 16), np.uint8), np.zeros((64, 64), np.uint8), cands,
+                            reviewer="ana", pixel_size_um=SR_PIXEL_SIZE_UM)
+    s.total_boundary_length_px = 1000.0
+    s.decide("hallucinated", save=False)
+    path = s.save(tmp_path / "audit.json")
+    argv = ["audit", "report", str(path), "--out", str(tmp_path / "r.md"), "--no-thumbnails"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        f"report -> {tmp_path / 'r.md'}",
+        "pooled over 1 image: candidates 0 real, 1 hallucinated, 0 unsure, 2 unreviewed; "
+        "reviewer-added regions 0 real, 0 hallucinated, 0 unsure",
+        f"hallucinated boundary: 10 px, {10 / (64 * 64 * SR_PIXEL_SIZE_UM * 1e-3):.4g} mm "
+        "per mm^2, 1.00% of the boundary length"], out
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pooled"]["n_images"] == 1

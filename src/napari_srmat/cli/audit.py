@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from . import (
     tell_listed,
 )
 
-__all__ = ["register"]
+__all__ = ["register", "pooled_lines"]
 
 
 def _candidates(args: argparse.Namespace) -> int:
@@ -147,8 +146,66 @@ def _report(args: argparse.Namespace) -> int:
         print_json_result(res)
     else:
         print(f"report -> {args.out}")
-        print(json.dumps(res["pooled"], indent=2))
+        for line in pooled_lines(res["pooled"]):
+            print(line)
     return 0
+
+
+#: How a figure the pooled summary does not know reads (the report's ``n/a``).
+UNKNOWN_TEXT = "n/a"
+
+
+def pooled_lines(pooled: dict) -> list[str]:
+    """The lines ``srmat audit report`` prints of the pooled summary without ``--json``
+    (which prints it whole): the verdicts, the reviewer's regions and the hallucinated
+    boundary, in the words and units of the report's pooled row.
+
+    Parameters
+    ----------
+    pooled : dict
+        ``write_report(...)["pooled"]``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> pooled = {"n_images": 2, "counts": {"real": 3, "hallucinated": 1, "unsure": 0,
+    ...           "unreviewed": 4}, "added_regions": {"real": 0, "hallucinated": 1,
+    ...           "unsure": 0}, "hallucinated_length_px": 25.0, "area_px": 8192.0,
+    ...           "hallucinated_px_per_megapixel": 3051.76, "hallucinated_fraction": 0.0125}
+    >>> for line in pooled_lines(pooled):
+    ...     print(line)
+    pooled over 2 images: candidates 3 real, 1 hallucinated, 0 unsure, 4 unreviewed; reviewer-added regions 0 real, 1 hallucinated, 0 unsure
+    hallucinated boundary: 25 px, 3052 px per megapixel, 1.25% of the boundary length
+    """  # noqa: E501
+    from ..audit.session import VERDICTS
+
+    def tally(counts: dict, keys: tuple[str, ...]) -> str:
+        return ", ".join(f"{counts[k]} {k}" for k in keys)
+
+    n = pooled["n_images"]
+    length = pooled["hallucinated_length_px"]  # None: candidates, none reviewed yet
+    if length is None:
+        boundary = f"{UNKNOWN_TEXT} (no verdict or region yet)"
+    else:
+        # per mm^2 with one known pixel size, as the report's column; else per megapixel
+        dens = UNKNOWN_TEXT
+        for key, unit in (("hallucinated_per_mm2", "mm per mm^2"),
+                          ("hallucinated_px_per_megapixel", "px per megapixel")):
+            if key in pooled:
+                if pooled[key] is not None:
+                    dens = f"{pooled[key]:.4g} {unit}"
+                break
+        frac = pooled.get("hallucinated_fraction")
+        share = (f"{100 * frac:.2f}% of the boundary length" if frac is not None
+                 else f"fraction of the boundary length {UNKNOWN_TEXT}")
+        boundary = f"{length:.0f} px, {dens}, {share}"
+    return [f"pooled over {n} image{'s' if n != 1 else ''}: candidates "
+            f"{tally(pooled['counts'], (*VERDICTS, 'unreviewed'))}; reviewer-added regions "
+            f"{tally(pooled['added_regions'], VERDICTS)}",
+            f"hallucinated boundary: {boundary}"]
 
 
 def register(subparsers) -> None:
