@@ -1,7 +1,11 @@
-"""What ``srmat heyn`` tells besides its figures: its ``--help`` and the line of a Ctrl-C."""
+"""What ``srmat heyn`` tells besides its figures: its ``--help``, the line of a Ctrl-C and
+the docs of its JSON keys."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from napari_srmat.cli import main
@@ -23,3 +27,23 @@ def test_the_help_shows_each_defaults_number(capsys, flag, default):
     start = text.index(f" {flag} {flag[2:].upper().replace('-', '_')} ")  # its option row
     told = text[start:text.index(" --", start + len(flag))]
     assert f"(default {default})" in told, told
+
+
+def test_docs_heyn_names_every_pooled_json_key(tmp_path, capsys):
+    """docs/heyn.md did not name the pooled `fields_mean_n_l_per_px` (written since
+    fea9004), nor `pattern` and `skeletonize`: every key of the pooled `--json` object is
+    in its text."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[::8, :] = mask[:, ::8] = 255
+    paths = [str(tmp_path / f"m{i}.png") for i in range(2)]
+    for path in paths:
+        Image.fromarray(mask).save(path)
+    assert main(["heyn", *paths, "--json"]) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    doc = (Path(__file__).parents[1] / "docs/heyn.md").read_text(encoding="utf-8")
+    missing = [key for key in pooled if f"`{key}`" not in doc]
+    assert not missing, f"docs/heyn.md does not name the pooled keys {missing}"
