@@ -47,3 +47,24 @@ def test_docs_heyn_names_every_pooled_json_key(tmp_path, capsys):
     doc = (Path(__file__).parents[1] / "docs/heyn.md").read_text(encoding="utf-8")
     missing = [key for key in pooled if f"`{key}`" not in doc]
     assert not missing, f"docs/heyn.md does not name the pooled keys {missing}"
+
+
+def test_a_ctrl_c_says_heyn_writes_no_file(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C of `srmat heyn` told 'a partial output, if any, is kept for a rerun',
+    though heyn writes no file and does not resume: its parser says it writes none
+    (cli.WRITES_OUTPUT), and the line says so; exit 130 as before."""
+    from PIL import Image
+
+    from napari_srmat.cli import CTRL_C_NO_OUTPUT, CTRL_C_NO_RESUME, EXIT_INTERRUPTED
+    from napari_srmat.cli import heyn as heyn_cli
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    path = tmp_path / "m.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(path)
+    monkeypatch.setattr(heyn_cli, "_measure_mask", ctrl_c)
+    assert main(["heyn", str(path)]) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err == f"srmat heyn: interrupted ({CTRL_C_NO_OUTPUT})\n", err
+    assert CTRL_C_NO_RESUME not in err

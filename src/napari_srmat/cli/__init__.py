@@ -108,6 +108,15 @@ CTRL_C_KEPT = "a partial output, if any, is kept"
 #: What the line of a Ctrl-C says in a command that does not resume.
 CTRL_C_NO_RESUME = f"{CTRL_C_KEPT} for a rerun"
 
+#: What the line of a Ctrl-C says in a command that writes no file (``srmat heyn``): no
+#: partial output to keep or resume.
+CTRL_C_NO_OUTPUT = "it writes no file: rerun the command"
+
+#: The parser default by which a command says whether it writes output files, which a
+#: Ctrl-C can leave partial: ``p.set_defaults(**{WRITES_OUTPUT: False})`` for one that
+#: writes none; unset, a command writes some (:func:`interrupted_line`).
+WRITES_OUTPUT = "writes_output"
+
 
 class Interrupted(KeyboardInterrupt):
     """A command's job stopped before completion on request, or by a Ctrl-C in a command
@@ -1411,7 +1420,8 @@ def _command(argv: Sequence[str] | None) -> int:
         tell_carried_warnings(where(), exc)
         if args.debug:
             raise
-        print(interrupted_line(where(), exc), file=sys.stderr)
+        print(interrupted_line(where(), exc, writes_output=getattr(args, WRITES_OUTPUT, True)),
+              file=sys.stderr)
         _tell_notes(where(), exc)
         return EXIT_INTERRUPTED
     except Exception as exc:  # every error is one line (tracebacks with --debug)
@@ -1429,7 +1439,8 @@ def _command(argv: Sequence[str] | None) -> int:
 INTERRUPTED_DURING = "during an error"
 
 
-def interrupted_line(where: str, exc: KeyboardInterrupt) -> str:
+def interrupted_line(where: str, exc: KeyboardInterrupt, *, writes_output: bool = True
+                     ) -> str:
     """The one line of a command stopped by a Ctrl-C or a stop on request:
     ``srmat CMD: interrupted (what was kept)``, and the OS error it came during, if any
     (:func:`napari_srmat.errors.os_error_behind`: a disk full while the Ctrl-C was held
@@ -1446,6 +1457,10 @@ def interrupted_line(where: str, exc: KeyboardInterrupt) -> str:
         The command, e.g. ``"srmat sr run"``.
     exc : KeyboardInterrupt
         The interrupt (an :class:`Interrupted` says what was kept).
+    writes_output : bool, optional
+        Whether the command writes output files (its parser's :data:`WRITES_OUTPUT`): a
+        Ctrl-C of one that writes none says so (:data:`CTRL_C_NO_OUTPUT`), not that a
+        partial output is kept (:data:`CTRL_C_NO_RESUME`).
 
     Returns
     -------
@@ -1460,9 +1475,11 @@ def interrupted_line(where: str, exc: KeyboardInterrupt) -> str:
     'srmat heyn: interrupted (a partial output, if any, is kept for a rerun) during an
      error: out.tif: no space left on device (disk full: free space and rerun the same
      command to resume)'
+    >>> interrupted_line("srmat heyn", KeyboardInterrupt(), writes_output=False)
+    'srmat heyn: interrupted (it writes no file: rerun the command)'
     """
-    line = (f"{where}: interrupted "
-            f"({exc if isinstance(exc, Interrupted) else CTRL_C_NO_RESUME})")
+    kept = CTRL_C_NO_RESUME if writes_output else CTRL_C_NO_OUTPUT
+    line = f"{where}: interrupted ({exc if isinstance(exc, Interrupted) else kept})"
     behind = os_error_behind(exc)
     if behind is not None:
         line += f" {INTERRUPTED_DURING}: {error_message(behind)}"

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from . import (
+    WRITES_OUTPUT,
     UserError,
     about_file,
     check_mask_fits,
@@ -73,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-size-um", type=pixel_size_arg, default=None,
                    help=f"pixel size in {LENGTH_UNIT} (default: from each file's metadata, if any)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, **{WRITES_OUTPUT: False})  # a Ctrl-C leaves no file
 
 
 #: The keys of one field's interval, its row's, that a pooling of one field reports.
