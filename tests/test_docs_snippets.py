@@ -307,7 +307,10 @@ def test_the_readme_s_demo_command_writes_what_the_readme_names(tmp_path, monkey
     from napari_srmat.io import read_image
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = re.search(r"^.*&& (srmat demo[^\n`]*)$", readme, re.M).group(1).split()
+    line = re.search(r"^.*&& (srmat demo[^\n`]*)$", readme, re.M)
+    assert line, "README.md has no set-up line ending in '&& srmat demo --out DIR'"
+    shown = line.group(1).split()
+    assert "--out" in shown[:-1], f"README.md's demo command names no --out DIR: {shown}"
     monkeypatch.chdir(tmp_path)
     assert main([*shown[1:], "--size", "128"]) == 0
     out = tmp_path / shown[shown.index("--out") + 1]
@@ -320,14 +323,56 @@ def test_the_readme_s_demo_command_writes_what_the_readme_names(tmp_path, monkey
     assert f"written to {out}" in capsys.readouterr().out
 
 
+#: One clause of a ``requires-python`` specifier: its operator and version.
+PYTHON_CLAUSE = re.compile(r"^\s*(>=|<=|<|~=)\s*(\d+(?:\.\d+)*)\s*$")
+
+
+def _readme_python_words(requires: str) -> str:
+    """What README.md says of the Python that ``requires-python`` (``">=3.11"``,
+    ``">=3.11,<3.14"``, ``"~=3.11"``) asks for: ``"Python 3.11 or newer"``, or with an
+    upper bound ``"Python 3.11 to 3.13"``. A clause it cannot read fails the test, saying
+    which."""
+    least = newest = None
+    for clause in requires.split(","):
+        m = PYTHON_CLAUSE.match(clause)
+        if not m:
+            pytest.fail(f"pyproject.toml's requires-python {requires!r}: cannot read "
+                        f"{clause.strip()!r} (>=, <, <= or ~= and a version)")
+        op, version = m.groups()
+        if op in (">=", "~="):
+            least = version
+        elif op == "<=":
+            newest = version
+        else:  # "<3.14": 3.13 is the newest; "<4" or "<4.0" says no minor to name
+            major, _, minor = version.partition(".")
+            if not minor.split(".")[0].strip("0"):
+                pytest.fail(f"requires-python {requires!r}: name the newest Python in "
+                            f"README.md by hand for {clause.strip()!r}")
+            newest = f"{major}.{int(minor.split('.')[0]) - 1}"
+    if least is None:
+        pytest.fail(f"pyproject.toml's requires-python {requires!r} has no lower bound "
+                    "(>=) for README.md to name")
+    return f"Python {least} or newer" if newest is None else f"Python {least} to {newest}"
+
+
+@pytest.mark.parametrize("requires, words", [
+    (">=3.11", "Python 3.11 or newer"), (" >= 3.11 , < 3.14", "Python 3.11 to 3.13"),
+    (">=3.11,<=3.13", "Python 3.11 to 3.13"), ("~=3.12", "Python 3.12 or newer")])
+def test_readme_python_words_read_requires_python_ranges(requires, words):
+    # ">=3.11,<3.14" was read as least "3.11,<3.14" (a failure with an empty message)
+    assert _readme_python_words(requires) == words
+
+
 def test_the_readme_names_the_python_the_package_requires():
     # the set-up's `python3 -m venv` fails in pip on an older Python; the README says
     # which (it did not), from pyproject.toml's requires-python
     import tomllib
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    least = pyproject["project"]["requires-python"].removeprefix(">=")
-    assert f"Python {least} or newer" in (ROOT / "README.md").read_text(encoding="utf-8")
+    requires = pyproject["project"]["requires-python"]
+    words = _readme_python_words(requires)
+    assert words in (ROOT / "README.md").read_text(encoding="utf-8"), (
+        f"README.md does not say {words!r} (pyproject.toml's requires-python {requires!r})")
 
 
 # --- dotted names ---------------------------------------------------------------------------
