@@ -312,9 +312,10 @@ def _count_runs(
             rc = [(int(rows[i]), int(cols[i])) if 0 <= i < m and pid[i] == run_pid[k]
                   else None for i in (b, e[k] + 1, a)]
             merge[k] = not _in_third_grain(mask, rc[1], rc[0], rc[2])
-        starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
+        no_split = np.zeros(starts.size, bool)  # the reference does not classify runs
+        starts, ends, run_pid, no_split = _merge_runs(starts, ends, run_pid, merge, no_split)
         merge = _passage_joins(mask, rows, cols, pid, starts, ends, run_pid, tilted)
-        starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
+        starts, ends, run_pid, _ = _merge_runs(starts, ends, run_pid, merge, no_split)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     if np.any(closed):
         first_idx = np.flatnonzero(new_path)

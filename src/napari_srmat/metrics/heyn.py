@@ -45,7 +45,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -703,15 +703,24 @@ def _third_grain(mask, gap, before, after):
     return other
 
 
-def _merge_runs(starts, ends, run_pid, merge):
-    """Join run ``i + 1`` to run ``i`` where ``merge[i]`` (starts/ends stay aligned)."""
+def _ranges(first: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """The index ranges ``first[i]`` to ``first[i] + size[i] - 1``, concatenated."""
+    before = np.cumsum(size) - size  # the sizes of the ranges before each one
+    return np.repeat(first - before, size) + np.arange(int(size.sum()))
+
+
+def _merge_runs(starts, ends, run_pid, merge, split):
+    """Join run ``i + 1`` to run ``i`` where ``merge[i]`` (starts/ends stay aligned); a
+    joined run is ``split`` where one of its runs was."""
     if merge.any():
+        group = np.concatenate([[0], np.cumsum(~merge)])  # joined run of each run
+        split = np.bincount(group, weights=split) > 0
         keep_s = np.ones(starts.size, bool)
         keep_s[1:] = ~merge
         keep_e = np.ones(ends.size, bool)
         keep_e[:-1] = ~merge
         starts, ends, run_pid = starts[keep_s], ends[keep_e], run_pid[keep_s]
-    return starts, ends, run_pid
+    return starts, ends, run_pid, split
 
 
 #: Longest stretch (px of the line's path) between two runs of a passage along one
@@ -785,16 +794,26 @@ def _touch_sin(mask: np.ndarray, flat: np.ndarray, touch: np.ndarray, lo: np.nda
     return _boundary_sin(mask, r, c, (br - ar) / norm, (bc - ac) / norm)
 
 
-def _near_boundary(mask, r, c):
-    """Whether each pixel ``(r, c)`` has a boundary pixel among its 8 neighbours."""
+def _boundary_neighbours(mask: np.ndarray, r: np.ndarray, c: np.ndarray,
+                         centre: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For each of the 8 neighbour offsets (and the pixel itself with ``centre``): the
+    indices ``i`` of the pixels ``(r, c)`` whose neighbour there is a boundary pixel of
+    ``mask`` (inside it), and that neighbour's flat index."""
     H, W = mask.shape
-    near = np.zeros(r.size, bool)
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
-            if dr or dc:
+            if dr or dc or centre:
                 rr, cc = r + dr, c + dc
                 ok = np.flatnonzero((rr >= 0) & (rr < H) & (cc >= 0) & (cc < W))
-                near[ok] |= mask[rr[ok], cc[ok]]
+                ok = ok[mask[rr[ok], cc[ok]]]
+                yield ok, rr[ok] * W + cc[ok]
+
+
+def _near_boundary(mask, r, c):
+    """Whether each pixel ``(r, c)`` has a boundary pixel among its 8 neighbours."""
+    near = np.zeros(r.size, bool)
+    for i, _ in _boundary_neighbours(mask, r, c):
+        near[i] = True
     return near
 
 
@@ -806,7 +825,7 @@ def _hugging_gaps(mask, flat, e, s2):
     hug = _near_boundary(mask, *np.divmod(flat[(e + s2) // 2], W))
     i = np.flatnonzero(hug)
     g = s2[i] - e[i] - 1
-    pix = np.repeat(e[i] + 1, g) + (np.arange(int(g.sum())) - np.repeat(np.cumsum(g) - g, g))
+    pix = _ranges(e[i] + 1, g)
     near = _near_boundary(mask, *np.divmod(flat[pix], W))
     far = np.bincount(np.repeat(np.arange(g.size), g), weights=~near, minlength=g.size)
     hug[i] = far == 0
@@ -830,15 +849,9 @@ def _one_boundary(mask: np.ndarray, flat: np.ndarray, e: np.ndarray,
     H, W = mask.shape
     g = s2 - e + 1  # path pixels from e to s2, both ends included
     link = np.repeat(np.arange(g.size), g)
-    pix = flat[np.repeat(e, g) + (np.arange(int(g.sum())) - np.repeat(np.cumsum(g) - g, g))]
+    pix = flat[_ranges(e, g)]
     pr, pc = np.divmod(pix, W)
-    keys = []
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            rr, cc = pr + dr, pc + dc
-            ok = np.flatnonzero((rr >= 0) & (rr < H) & (cc >= 0) & (cc < W))
-            ok = ok[mask[rr[ok], cc[ok]]]
-            keys.append(link[ok] * (H * W) + rr[ok] * W + cc[ok])
+    keys = [link[i] * (H * W) + q for i, q in _boundary_neighbours(mask, pr, pc, centre=True)]
     node = np.sort(np.concatenate(keys))  # (link, boundary pixel) pairs, once each
     node = node[np.concatenate([[True], node[1:] != node[:-1]])]
     nl, npx = np.divmod(node, H * W)
@@ -927,7 +940,7 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
     # after each run (-1: the path ends there, a grain not seen before)
     n_pts = n_in + 1
     pt_chain = np.repeat(np.arange(keep.size), n_pts)
-    pos = np.arange(int(n_pts.sum())) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+    pos = _ranges(np.zeros_like(n_pts), n_pts)
     run_of_pt = f[pt_chain] + pos - 1  # the run each point follows (-1 + f: before)
     pt_idx = np.where(pos == 0, starts[f][pt_chain] - 1,
                       ends[np.maximum(run_of_pt, 0)] + 1)
@@ -1312,14 +1325,10 @@ def _runs_flat(m, flat, path_offs, closed, tilted):
                 merge[idx[third]] = False
                 split[idx[third]] = True
                 split[idx[third] + 1] = True
-            group = np.concatenate([[0], np.cumsum(~merge)])  # merged run of each run
-            split = np.bincount(group, weights=split) > 0
-            starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
+            starts, ends, run_pid, split = _merge_runs(starts, ends, run_pid, merge, split)
         merge = _passage_merges(m, flat, path_offs, starts, ends, run_pid, tilted)
-        if merge.any():  # the runs of one passage along a boundary
-            group = np.concatenate([[0], np.cumsum(~merge)])
-            split = np.bincount(group, weights=split) > 0
-            starts, ends, run_pid = _merge_runs(starts, ends, run_pid, merge)
+        # the runs of one passage along a boundary
+        starts, ends, run_pid, split = _merge_runs(starts, ends, run_pid, merge, split)
     counts = np.bincount(run_pid, minlength=n_paths).astype(np.int64)
     wrap_end = np.full(starts.size, -1, np.int64)
     if np.any(closed):
