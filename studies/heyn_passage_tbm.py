@@ -11,9 +11,9 @@ crossing back of a passage that returns to the grain it came from (``RETURN_CROS
 Here every mask of tbm/val and tbm/train (never tbm/test) is measured by the boundary
 benchmark's protocol (``edges.thresholds.HEYN_KW``: random lines, skeletonized), run count
 and E112 scoring, with ``metrics.heyn`` at ``dacffc6^`` (``old``), at 6fe6690 (``new``)
-and as in the working tree (``current``; loaded as in heyn_wiggly_boundaries.py), on the
-same lines. Reported per split: each mask's ℓ̄ change against ``old`` in % (mean, range),
-and the crossings per mask.
+and as in the working tree (``current``; loaded as in heyn_wiggly_boundaries.py; the
+JSON's ``arms`` names its HEAD commit), on the same lines. Reported per split: each
+mask's ℓ̄ change against ``old`` in % (mean, range), and the crossings per mask.
 
 Expectation (written before the first run): ``current`` moves tbm/val's protocol ℓ̄ by
 less than half of ``new``'s +3.8 % (``EXPECTED_SHARE_OF_SHIFT``), since on synthetic
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 from _common import SPLITS, save, tbm_pairs
-from heyn_wiggly_boundaries import ARM_REVISIONS, module_at
+from heyn_wiggly_boundaries import ARM_REVISIONS, module_at, working_tree
 
 #: Expectation: ``current``'s mean tbm/val shift below this share of ``new``'s.
 EXPECTED_SHARE_OF_SHIFT = 0.5
@@ -80,7 +80,7 @@ def main() -> None:
         < EXPECTED_SHARE_OF_SHIFT * val["runs_new_vs_old_pct"]["mean"])}
     print(summary, expectation)
     save("heyn_passage_tbm", {"protocol": HEYN_KW, "arms": {**ARM_REVISIONS,
-                                                           "current": "working tree"},
+                                                           "current": working_tree()},
                               "expectation": expectation, "summary": summary, "rows": rows})
 
 

@@ -32,9 +32,10 @@ the number of label changes of the continuous structure sampled every ``STEP_PX`
 it (``TRUTH_CHECK_STEP_PX`` checks that it has converged). Counted with the module as it
 was at ``dacffc6^`` (``old``) and at 6fe6690 (``new``, the passage rule as shipped), both
 loaded from ``git show``, on the same lines (and the working tree's, ``current``, where it
-differs from ``new``). Reported per structure, grain size, width:
-``(truth ΣP / measured ΣP − 1)`` in %, i.e. the measured ℓ̄'s bias against the truth's on
-the same ΣL, for E112's P (``e112``) and the run count (``runs``), pooled over ``SEEDS``.
+differs from ``new``; the JSON's ``arms`` names its HEAD commit). Reported per structure,
+grain size, width: ``(truth ΣP / measured ΣP − 1)`` in %, i.e. the measured ℓ̄'s bias
+against the truth's on the same ΣL, for E112's P (``e112``) and the run count
+(``runs``), pooled over ``SEEDS``.
 
 Expectations (written before the first run; ``E1``..``E4`` in the JSON):
 
@@ -209,6 +210,17 @@ def module_at(arm: str, rev: str) -> tuple[ModuleType, str]:
     return mod, src
 
 
+def working_tree() -> str:
+    """What the ``current`` arm counted: the working tree at its ``HEAD`` commit (and
+    whether its ``metrics/heyn.py`` differed from that commit's), so that a result file
+    names the rule it measured after the rule has changed again."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short=7", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", HEYN_PATH]).returncode
+    return f"working tree at {head}" + (f" ({HEYN_PATH} modified)" if dirty else "")
+
+
 def arms() -> dict[str, ModuleType]:
     """The modules counted, by arm (``ARM_REVISIONS``, and ``current`` where it differs)."""
     import napari_srmat.metrics.heyn as current
@@ -336,7 +348,7 @@ def main() -> None:
         "side_px": SIDE_PX, "sizes_px": SIZES_PX, "widths_px": WIDTHS_PX, "seeds": SEEDS,
         "amplitudes_px": AMPLITUDES_PX, "wavelengths_px": WAVELENGTHS_PX,
         "step_px": STEP_PX, "truth_convergence": convergence,
-        "arms": {arm: ARM_REVISIONS.get(arm, "working tree") for arm in mods},
+        "arms": {arm: ARM_REVISIONS.get(arm, working_tree()) for arm in mods},
         "expectations": checks, "summary": summary, "rows": rows})
 
 
