@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from napari_srmat import cli
-from napari_srmat.cli import CTRL_C_NO_OUTPUT, CTRL_C_NO_RESUME, main
+from napari_srmat.cli import CTRL_C_NO_RESUME, main
 
 
 def _exit_line(capsys, argv):
@@ -115,7 +115,7 @@ def test_warnings_interrupts_and_internal_errors_name_the_full_command(
     assert console(argv) == 130
     err = capsys.readouterr().err.splitlines()
     # what was kept: srmat heyn writes no file (its parser's cli.WRITES_OUTPUT)
-    kept = CTRL_C_NO_OUTPUT if module == "heyn" else CTRL_C_NO_RESUME
+    kept = HEYN_KEPT if module == "heyn" else CTRL_C_NO_RESUME
     assert err == [f"{command}: warning: a warning on two lines",
                    f"{command}: interrupted ({kept})"]
     outcome["raise"] = RuntimeError("boom")
@@ -152,13 +152,16 @@ def _stopped_during_disk_full():
         raise cli.Interrupted(f"{cli.CTRL_C_KEPT}; {cli.RERUN_TO_RESUME}") from exc
 
 
+#: What srmat heyn's Ctrl-C line says was kept: it writes no file (cli.WRITES_OUTPUT).
+HEYN_KEPT = cli.CTRL_C_NO_OUTPUT
+
 DISK_FULL = ("during an error: out.tif: no space left on device (disk full: free space "
              "and rerun the same command to resume)")
 
 
 @pytest.mark.parametrize("raiser, said", [
-    (_disk_full_then_ctrl_c, cli.CTRL_C_NO_RESUME),
-    (_ctrl_c_held_through_a_failed_swap, cli.CTRL_C_NO_RESUME),
+    (_disk_full_then_ctrl_c, HEYN_KEPT),
+    (_ctrl_c_held_through_a_failed_swap, HEYN_KEPT),
     (_stopped_during_disk_full, f"{cli.CTRL_C_KEPT}; {cli.RERUN_TO_RESUME}"),
 ])
 def test_a_ctrl_c_during_a_disk_full_tells_the_disk_full(monkeypatch, capsys, raiser, said):
@@ -234,7 +237,7 @@ def test_a_ctrl_c_while_an_answer_of_the_os_was_handled_names_no_error(monkeypat
     monkeypatch.setattr(heyn, "_run", lambda args: raiser())
     assert main(["heyn", "m.png"]) == cli.EXIT_INTERRUPTED
     out, err = capsys.readouterr()
-    assert out == "" and err == f"srmat heyn: interrupted ({cli.CTRL_C_NO_RESUME})\n"
+    assert out == "" and err == f"srmat heyn: interrupted ({HEYN_KEPT})\n"
 
 
 @pytest.mark.parametrize("error, said", [
@@ -250,7 +253,7 @@ def test_a_ctrl_c_while_a_failure_of_the_system_was_handled_names_it(monkeypatch
     monkeypatch.setattr(heyn, "_run", lambda args: _ctrl_c_while_handling(error))
     assert main(["heyn", "m.png"]) == cli.EXIT_INTERRUPTED
     err = capsys.readouterr().err
-    assert err.startswith(f"srmat heyn: interrupted ({cli.CTRL_C_NO_RESUME}) "
+    assert err.startswith(f"srmat heyn: interrupted ({HEYN_KEPT}) "
                           f"during an error: {said}")
 
 
@@ -266,7 +269,7 @@ def test_a_ctrl_c_raised_from_a_missing_file_names_it(monkeypatch, capsys):
     monkeypatch.setattr(heyn, "_run", fake)
     assert main(["heyn", "m.png"]) == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err.startswith(
-        f"srmat heyn: interrupted ({cli.CTRL_C_NO_RESUME}) during an error: out.partial: "
+        f"srmat heyn: interrupted ({HEYN_KEPT}) during an error: out.partial: "
         "no such file or directory")
 
 
