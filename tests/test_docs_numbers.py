@@ -675,7 +675,7 @@ def test_tilted_line_counting_figures_are_heyn_tilted_line_counting_json():
 
 
 def test_passage_angle_paragraph_is_its_studies_json():
-    # docs/heyn.md "Counting details" (b3988b1): the passage rule against an exact
+    # docs/heyn.md "Counting details" (b3988b1, c057d9e): the passage rule against an exact
     # continuous truth (studies/heyn_wiggly_boundaries.py) and on the tbm masks
     # (studies/heyn_passage_tbm.py)
     text = " ".join(_page("heyn.md").split())
@@ -705,5 +705,21 @@ def test_passage_angle_paragraph_is_its_studies_json():
     cur, new = val["runs_current_vs_old_pct"], val["runs_new_vs_old_pct"]
     want = [cur["mean"], cur["min"], cur["max"], new["mean"], new["min"], new["max"],
             train["runs_current_vs_old_pct"]["mean"], train["runs_new_vs_old_pct"]["mean"]]
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+
+
+def test_boundaries_passage_paragraph_is_heyn_passage_tbm_json():
+    # docs/boundaries.md: how the passage rule moves tbm/val's protocol ℓ̄ (the rule now,
+    # and 6fe6690's first form), from studies/heyn_passage_tbm.py
+    text = " ".join(_page("boundaries.md").split())
+    n = r"([+−-]?\d+\.\d+)"
+    m = re.search(rf"lengthens the protocol's ℓ̄ by {n} to {n} % \(mean {n} %; its first "
+                  rf"form, 6fe6690, merged real crossings of wiggly boundaries and "
+                  rf"lengthened it by {n} to {n} %, mean {n} %", text)
+    assert m, "passage paragraph of boundaries.md not found"
+    val = _result("studies/results/heyn_passage_tbm.json")["summary"]["val"]
+    cur, new = val["runs_current_vs_old_pct"], val["runs_new_vs_old_pct"]
+    want = [cur["min"], cur["max"], cur["mean"], new["min"], new["max"], new["mean"]]
     for cell, value in zip(m.groups(), want, strict=True):
         assert _quotes(cell, value), (cell, value)
