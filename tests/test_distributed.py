@@ -684,7 +684,7 @@ def test_ctrl_c_inside_a_lock_wait_of_a_client_call_is_the_user_s_ctrl_c(
     the user's Ctrl-C: one 'interrupted' line, exit 130, the partial output kept."""
     from PIL import Image
 
-    from napari_srmat.cli import CTRL_C_NO_RESUME
+    from napari_srmat.cli import CTRL_C_NO_OUTPUT
     from napari_srmat.synth import generate_microstructure
 
     mask = generate_microstructure((64, 64), mean_grain_size_px=12, seed=1).boundaries
@@ -698,7 +698,7 @@ def test_ctrl_c_inside_a_lock_wait_of_a_client_call_is_the_user_s_ctrl_c(
     assert ctrl_c_inside_a_lock_wait, "no press was made"
     told = [ln for ln in err.splitlines() if not ln.startswith("[progress]")]
     assert (code, out, told) == (
-        130, "", [f"srmat grain-size: interrupted ({CTRL_C_NO_RESUME})"]), err
+        130, "", [f"srmat grain-size: interrupted ({CTRL_C_NO_OUTPUT})"]), err
     # a tiled run with an output: the chunks written are kept, as for any Ctrl-C
     ctrl_c_inside_a_lock_wait.clear()
     model = load_model("bicubic", scale=4)
@@ -987,7 +987,7 @@ def test_ctrl_c_of_a_local_cluster_run_is_one_line(tmp_path):
 
     from PIL import Image
 
-    from napari_srmat.cli import CTRL_C_NO_RESUME
+    from napari_srmat.cli import CTRL_C_NO_OUTPUT
     from napari_srmat.synth import generate_microstructure
 
     mask = generate_microstructure((256, 256), mean_grain_size_px=16, seed=1).boundaries
@@ -1012,7 +1012,7 @@ def test_ctrl_c_of_a_local_cluster_run_is_one_line(tmp_path):
         proc.kill()
     told = [ln for ln in err.splitlines() if not ln.startswith("[progress]")]
     assert proc.returncode == 130 and out == ""
-    assert told == [f"srmat grain-size: interrupted ({CTRL_C_NO_RESUME})"], err
+    assert told == [f"srmat grain-size: interrupted ({CTRL_C_NO_OUTPUT})"], err
 
 
 #: The child of test_ctrl_c_at_the_exit_of_a_cluster_run_keeps_its_results: srmat (the

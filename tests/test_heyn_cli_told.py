@@ -68,3 +68,32 @@ def test_a_ctrl_c_says_heyn_writes_no_file(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err == f"srmat heyn: interrupted ({CTRL_C_NO_OUTPUT})\n", err
     assert CTRL_C_NO_RESUME not in err
+
+
+@pytest.mark.parametrize(("command", "module", "handler"), [
+    ("grain-size", "grainsize", "_run"),
+    ("info", "info", "_handler"),
+    ("register", "registration", "_register"),
+])
+def test_a_ctrl_c_of_a_command_that_writes_no_file_says_so(
+        command, module, handler, tmp_path, capsys, monkeypatch):
+    """`srmat grain-size`, `srmat info` and `srmat register` write no file either, yet
+    their Ctrl-C told 'a partial output, if any, is kept for a rerun': their parsers now
+    say they write none (cli.WRITES_OUTPUT), as heyn's does."""
+    import importlib
+
+    from PIL import Image
+
+    from napari_srmat.cli import CTRL_C_NO_OUTPUT, EXIT_INTERRUPTED
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    path = tmp_path / "m.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(path)
+    monkeypatch.setattr(importlib.import_module(f"napari_srmat.cli.{module}"), handler,
+                        ctrl_c)
+    argv = [command, str(path)] + ([str(path)] if command == "register" else [])
+    assert main(argv) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err == f"srmat {command}: interrupted ({CTRL_C_NO_OUTPUT})\n", err

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
+    WRITES_OUTPUT,
     UserError,
     about_file,
     add_new_lines,
@@ -113,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "address (tcp://host:8786) or local:N; the images must be readable by "
                         "the workers at the same paths (docs/distributed.md)")
     p.add_argument("--json", action="store_true", help='print one JSON object {"images": [...]}')
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, **{WRITES_OUTPUT: False})  # a Ctrl-C leaves no file
 
 
 def _fmt_interval(v, ci, unit: str, digits: int = 2) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import input_path_arg, print_json_result, run_cli_job
+from . import WRITES_OUTPUT, input_path_arg, print_json_result, run_cli_job
 
 __all__ = ["register"]
 
@@ -100,4 +100,4 @@ def register(subparsers) -> None:
                    help="decode every chunk of every level and report damaged ones, and "
                    "missing chunks of a store napari-srmat completed (exit 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_handler)
+    p.set_defaults(func=_handler, **{WRITES_OUTPUT: False})  # a Ctrl-C leaves no file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import _checked_number_arg, print_json_result
+from . import WRITES_OUTPUT, _checked_number_arg, print_json_result
 
 __all__ = ["register"]
 
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--fixed-scale", action="store_true", dest="fixed_scale",
                    help="take --scale as exact; find only the offset")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_register)
+    p.set_defaults(func=_register, **{WRITES_OUTPUT: False})  # a Ctrl-C leaves no file
 
 
 def _register(args: argparse.Namespace) -> int:
