@@ -1092,6 +1092,41 @@ def test_a_threaded_pass_of_an_lzw_strip_over_the_cache_stays_near_the_cap(
     assert peak <= 2 * cap, f"peak {peak / cap:.2f}x the cap"
 
 
+def test_a_band_that_finds_no_room_leaves_no_lock_behind(tmp_path, monkeypatch):
+    """A band of rows that found no room in the cache (its chunks streamed their own
+    rows) left its decode lock in the cache's table for good: one per band read, for
+    every file read in a session. Here 8 threads read the chunks of one band over the
+    cache, and a decode that fails: the table is empty after, nothing is reserved."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = _lzw_image((256, 512))
+    p = _strip_tiff(tmp_path / "room.tif", a, "lzw")
+    _cap_just_under(monkeypatch, a)
+    m = read_image(p, chunks=(128, 64))
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes // 4)  # no band fits
+    strips = _read._DECODED_STRIPS
+
+    def chunk(j):
+        return np.asarray(m.data.blocks[1, j].compute(scheduler="synchronous"))
+
+    with ThreadPoolExecutor(8) as ex:
+        got = list(ex.map(chunk, range(8)))
+    np.testing.assert_array_equal(np.concatenate(got, axis=1), a[128:])
+    assert not strips._decoding and strips._reserved == 0, strips._decoding
+    monkeypatch.setattr(_read, "DECODED_STRIP_CACHE_BYTES", a.nbytes)  # bands fit
+    plain = _read._LzwStrip._inflate_rows
+
+    def failing(self, *args, kept=False, **kwargs):
+        if kept:
+            raise RuntimeError("a failed decode")
+        return plain(self, *args, kept=kept, **kwargs)
+
+    monkeypatch.setattr(_read._LzwStrip, "_inflate_rows", failing)
+    with ThreadPoolExecutor(8) as ex, pytest.raises(RuntimeError, match="a failed"):
+        list(ex.map(chunk, range(8)))
+    assert not strips._decoding and strips._reserved == 0, strips._decoding
+
+
 def _dense_lzw(data: bytes, segment: int) -> bytes:
     """As _literal_lzw, for segments of under 254 codes (all 9 bits wide: packed by
     numpy, fast for large streams): a Clear code, then ``segment`` literal codes, ...,

@@ -1824,7 +1824,7 @@ class _DecodedStrips:
 
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._decoding: dict[tuple, threading.Lock] = {}
+        self._decoding: dict[tuple, list] = {}  # key: [its lock, its reads]
         self._points: dict[tuple, dict[int, tuple]] = {}
         self._users: Counter = Counter()
         self._released: deque = deque()  # readers freed, told when the lock is free
@@ -1894,7 +1894,19 @@ class _DecodedStrips:
             return arr
         with self._lock:
             self._drop_stale(key)
-            one_at_a_time = self._decoding.setdefault(key, threading.Lock())
+            entry = self._decoding.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1  # the reads of ``key`` using its lock
+        try:
+            return self._decode_once(key, decode, entry[0], band, alone)
+        finally:  # the lock goes with its last read (before 2026-12-06 a band that
+            with self._lock:  # found no room left its lock behind: one per band read)
+                entry[1] -= 1
+                if not entry[1] and self._decoding.get(key) is entry:
+                    del self._decoding[key]
+
+    def _decode_once(self, key: tuple, decode, one_at_a_time: threading.Lock,
+                     band: int, alone: bool) -> np.ndarray | None:
+        """:meth:`get` 's decode of ``key``, holding ``one_at_a_time`` (its lock)."""
         with one_at_a_time:
             if (arr := self._kept_array(key)) is not None:
                 return arr
@@ -1905,7 +1917,6 @@ class _DecodedStrips:
             except BaseException:  # the next read decodes again
                 with self._lock:
                     self._reserved -= band
-                    self._decoding.pop(key, None)
                 raise
             with self._lock:
                 self._reserved -= band
@@ -1919,7 +1930,6 @@ class _DecodedStrips:
                     while self._kept and self.nbytes + arr.nbytes > cap:  # them, if so
                         self.nbytes -= self._kept.popitem(last=False)[1].nbytes
                     self._keep(key, arr)
-                self._decoding.pop(key, None)  # kept first: a later read finds it
         return arr
 
     def _keep(self, key: tuple, arr: np.ndarray) -> None:
