@@ -33,6 +33,22 @@ def test_an_error_naming_the_file_elsewhere_is_named_in_front():
             raise ValueError("the mask is empty")
 
 
+def test_naming_file_names_each_wording_by_about_files_rule():
+    """``naming_file`` wrote its own ``f"{path}: {text}"`` on each wording of an error
+    (its message, ``cli_message``, ``gui_message``): a command's words that named the
+    file already (``a.png: ...`` where the message said ``the mask ...``) read
+    ``./a.png: a.png: ...``. It now calls :func:`about_file`, the one rule, on each."""
+    exc = ValueError("the mask is empty")
+    exc.cli_message = "a.png: the mask is empty (give --threshold)"
+    exc.gui_message = "the mask is empty"
+    with pytest.raises(ValueError) as info:
+        with naming_file("./a.png"):
+            raise exc
+    assert info.value.args[0] == "./a.png: the mask is empty"
+    assert info.value.cli_message == "a.png: the mask is empty (give --threshold)"
+    assert info.value.gui_message == "./a.png: the mask is empty"
+
+
 def test_a_failed_inputs_warnings_lose_the_prefix_as_pathlib_writes_it():
     """``failed_input`` drops the ``PATH: `` that names the file (:func:`named_first`),
     also in the pathlib form of ``./a.png`` (it kept ``a.png: `` before), and only that."""

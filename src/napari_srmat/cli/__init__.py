@@ -1000,7 +1000,7 @@ def naming_file(path: str | os.PathLike,
         if exc.args and isinstance(exc.args[0], str):
             text = exc.args[0]
             if about_file(path, text) != text:  # not named already
-                _reword(exc, lambda text: f"{path}: {text}")
+                _reword(exc, lambda text: about_file(path, text))
         raise
 
 
