@@ -588,3 +588,27 @@ def test_a_specimen_of_fields_that_agree_gets_the_counting_floor(tmp_path, capsy
     # the floor is the package's one rule: the same summary from the fields themselves
     again = summarize_fields(doc["images"])
     assert again["ci95_half_width"] == pytest.approx(s["ci95_half_width"])
+
+
+def test_srmat_heyn_pooled_half_width_is_the_floored_interval_s(tmp_path, capsys):
+    """`srmat heyn --json` of two copies of one mask (the images' N_L agree: scatter 0)
+    gave `ci95_half_width_px` 0.0, the bare scatter's, next to the non-zero pair
+    `mean_intercept_ci95_px` floored at the counts' resolution: two keys of one interval
+    that disagreed. The half-width is now the interval's, ℓ̄ r' with r' = max(r, c)
+    (metrics.standards.floored_relative_half), the half-width the pair inverts
+    (ℓ̄ [1 / (1 + r'), 1 / (1 - r')]) and summarize_fields' `ci95_half_width` over the same
+    fields; `relative_accuracy_pct` stays E112's %RA of the scatter, as summarize_fields'."""
+    from napari_srmat.metrics.standards import summarize_fields
+
+    path = _grid_mask_file(tmp_path / "grid.npy")
+    assert main(["heyn", path, path, "--pattern", "grid", "--lines", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    mean, half = doc["mean_intercept_px"], doc["ci95_half_width_px"]
+    assert half > 0 and doc["relative_accuracy_pct"] == 0.0
+    assert doc["mean_intercept_ci95_px"] == pytest.approx(
+        [mean / (1 + half / mean), mean / (1 - half / mean)])
+    summary = summarize_fields([
+        {"intersections_per_px": r["intersection_count"] / r["total_length_px"],
+         "n_intersections": r["intersection_count"]} for r in doc["per_image"]])
+    assert half / mean == pytest.approx(summary["ci95_half_width"] / summary["mean"])
+    assert doc["relative_accuracy_pct"] == summary["relative_accuracy_pct"]

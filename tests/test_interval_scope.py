@@ -389,3 +389,18 @@ def test_the_public_field_rules_have_numpydoc_sections():
         doc = inspect.getdoc(getattr(standards, name))
         for title in ("Parameters", "Returns", "Examples"):
             assert _section(doc, title) is not None, f"{name}: no {title} section"
+
+
+def test_srmat_heyn_withheld_pooled_figure_has_no_interval_scope(tmp_path, capsys):
+    """`srmat heyn --json` of masks that all failed (or where one failed: the pooled
+    figures withheld) said `interval_scope` "field" next to a null ℓ̄ and interval: the
+    scope of a figure it withholds. It is now null like the figure (interval_scope(0))."""
+    assert interval_scope(0) is None
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    good = _masks(tmp_path, seeds=(1,))[0]
+    for argv in ([str(bad)], [str(bad), good]):
+        assert main(["heyn", *argv, "--skeletonize", "--json"]) != 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["mean_intercept_px"] is None and out["mean_intercept_ci95_px"] is None
+        assert out["interval_scope"] is None

@@ -96,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         COUNT_KEYS,
         NO_BOUNDARY_NOTE,
         few_fields_advice,
+        floored_relative_half,
         interval_scope,
         is_measured_field,
         one_field_note,
@@ -180,8 +181,9 @@ def _run(args: argparse.Namespace) -> int:
             if (finite := _finite(per_image)) and not (degenerate or errors) else None
         ),
         "skeletonize": bool(args.skeletonize),
-        # its interval: one field's or the fields' scatter (the specimen's)
-        "interval_scope": interval_scope(len(fields)),
+        # its interval: one field's or the fields' scatter (the specimen's); none where
+        # the pooled figure is withheld (no field, a mask failed or is not a boundary map)
+        "interval_scope": interval_scope(len(fields) if valid else 0),
         "warnings": warnings,
         "errors": errors,  # [{path, error, warnings}]: the masks not measured
     }
@@ -190,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
         nl = [r["intersection_count"] / r["total_length_px"] for r in fields]
         mean_nl, half, ra = confidence_interval(nl) if valid else (None, math.nan, math.nan)
         out["fields_mean_n_l_per_px"] = mean_nl
-        out["ci95_half_width_px"] = pooled * ra / 100.0 if math.isfinite(ra) else None
+        # E112's %RA of the images' scatter (as summarize_fields' relative_accuracy_pct)
         out["relative_accuracy_pct"] = ra if math.isfinite(ra) else None
         # the interval: the images' scatter floored at their counts' resolution (one rule
         # with the specimen of srmat grain-size --method: images that agree by chance
@@ -201,6 +203,11 @@ def _run(args: argparse.Namespace) -> int:
         # score of one end or junction, which is there or not (docs/heyn.md)
         count = sum(r["intersection_count"] for r in fields)
         lo, hi = sampling_log_terms(ra / 100.0, count=count, n_lines=len(nl))
+        # the half-width is the interval's, floored as its ends (summarize_fields'
+        # ci95_half_width): ℓ̄ r', whose inversion the pair is, ℓ̄ [1 / (1 + r'), 1 / (1 - r')]
+        r_floored = floored_relative_half(ra / 100.0, count=count, n_lines=len(nl))
+        out["ci95_half_width_px"] = (pooled * r_floored if math.isfinite(r_floored)
+                                     else None)
         # E112's advice on the fields' number (two to four), as a specimen summary's
         scope_notes = [a for a in (few_fields_advice(len(nl)),) if a and valid]
         out["mean_intercept_ci95_px"] = (

@@ -175,10 +175,12 @@ ONE_FIELD_IMAGE_FINE_SHORT_PCT = 30
 ONE_FIELD_NOTE_MODES = ("mask", "image")
 
 
-def interval_scope(n_fields: int) -> str:
+def interval_scope(n_fields: int) -> str | None:
     """What a 95 % interval made of ``n_fields`` fields is an interval of: one field's
     ℓ̄ (:data:`FIELD_SCOPE`) or, from two fields on (their scatter), the specimen's
-    (:data:`SPECIMEN_SCOPE`).
+    (:data:`SPECIMEN_SCOPE`); ``None`` for no field, where the figure and its interval
+    are withheld (``null`` like them in the JSON: until 2026-12-06 ``srmat heyn`` of
+    masks that all failed said ``"field"``).
 
     The one rule of the ``interval_scope`` key (``srmat heyn``'s pooled result, every
     per-image row of ``srmat heyn`` and ``srmat grain-size``, a specimen summary).
@@ -195,14 +197,16 @@ def interval_scope(n_fields: int) -> str:
 
     Returns
     -------
-    str
-        :data:`FIELD_SCOPE` or :data:`SPECIMEN_SCOPE`.
+    str or None
+        :data:`FIELD_SCOPE`, :data:`SPECIMEN_SCOPE`, or ``None`` for no field.
 
     Examples
     --------
-    >>> interval_scope(1), interval_scope(5)
-    ('field', 'specimen')
+    >>> interval_scope(1), interval_scope(5), interval_scope(0)
+    ('field', 'specimen', None)
     """
+    if n_fields < 1:
+        return None
     return FIELD_SCOPE if n_fields < 2 else SPECIMEN_SCOPE
 
 
@@ -1124,7 +1128,8 @@ def summarize_fields(fields: Sequence[dict], *, method: str | None = None
         A dict: ``method``, ``standard``, ``interval_scope`` (:func:`interval_scope` of
         ``n_fields_in_statistics``: :data:`SPECIMEN_SCOPE` from two fields on, whose
         interval is over the fields; :data:`FIELD_SCOPE` for one, whose figure is that
-        field's and has no interval), ``n_fields``, ``n_fields_in_statistics`` (the
+        field's and has no interval; ``None`` for none), ``n_fields``,
+        ``n_fields_in_statistics`` (the
         fields with a valid value: the n of the mean, sd, interval and %RA),
         ``field_quantity``,
         ``field_values``, ``mean``, ``sd``, ``ci95_half_width``, ``relative_accuracy_pct``,
