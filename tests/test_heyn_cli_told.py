@@ -97,3 +97,19 @@ def test_a_ctrl_c_of_a_command_that_writes_no_file_says_so(
     assert main(argv) == EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert err == f"srmat {command}: interrupted ({CTRL_C_NO_OUTPUT})\n", err
+
+
+def test_a_ctrl_c_of_srmat_sr_models_says_it_writes_no_file(capsys, monkeypatch):
+    """`srmat sr models` only lists the models, yet its Ctrl-C told 'a partial output, if
+    any, is kept for a rerun': an action of `srmat sr` is parsed by its own parser, whose
+    cli.WRITES_OUTPUT main never saw; `srmat sr` now passes it on."""
+    from napari_srmat.cli import CTRL_C_NO_OUTPUT, EXIT_INTERRUPTED
+    from napari_srmat.cli import sr as sr_cli
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sr_cli, "_models", ctrl_c)
+    assert main(["sr", "models"]) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err == f"srmat sr models: interrupted ({CTRL_C_NO_OUTPUT})\n", err

@@ -28,6 +28,7 @@ from . import (
     COMMAND_ATTR,
     DEVICE_HELP,
     RESUME_TRAINING,
+    WRITES_OUTPUT,
     AlreadyCompleteWatch,
     OneLineErrorParser,
     UserError,
@@ -190,7 +191,7 @@ def build_sr_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the SR models")
     m.add_argument("--json", action="store_true", help="print one JSON object")
-    m.set_defaults(func=_models)
+    m.set_defaults(func=_models, **{WRITES_OUTPUT: False})  # a Ctrl-C leaves no file
 
     from .sr_eval import add_eval_parser
 
@@ -211,6 +212,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     inner.command = "sr"
     # errors, warnings and interrupts of the action are told by `srmat sr ACTION`
     setattr(args, COMMAND_ATTR, command_name(inner))
+    # whether the action writes files: main reads it from these args, not the action's
+    setattr(args, WRITES_OUTPUT, getattr(inner, WRITES_OUTPUT, True))
     return int(inner.func(inner) or 0)
 
 
