@@ -1471,8 +1471,8 @@ def interrupted_line(where: str, exc: KeyboardInterrupt, *, writes_output: bool 
     --------
     >>> ctrl_c = KeyboardInterrupt()  # held through a swap whose rename then failed
     >>> ctrl_c.__cause__ = OSError(28, "No space left on device", "out.tif")
-    >>> interrupted_line("srmat heyn", ctrl_c)  # doctest: +NORMALIZE_WHITESPACE
-    'srmat heyn: interrupted (a partial output, if any, is kept for a rerun) during an
+    >>> interrupted_line("srmat demo", ctrl_c)  # doctest: +NORMALIZE_WHITESPACE
+    'srmat demo: interrupted (a partial output, if any, is kept for a rerun) during an
      error: out.tif: no space left on device (disk full: free space and rerun the same
      command to resume)'
     >>> interrupted_line("srmat heyn", KeyboardInterrupt(), writes_output=False)
