@@ -114,8 +114,9 @@ def test_warnings_interrupts_and_internal_errors_name_the_full_command(
     outcome["raise"] = KeyboardInterrupt()
     assert console(argv) == 130
     err = capsys.readouterr().err.splitlines()
-    # what was kept: srmat heyn and srmat sr models write no file (cli.WRITES_OUTPUT)
-    kept = HEYN_KEPT if module in ("heyn", "sr") else CTRL_C_NO_RESUME
+    # what was kept: srmat heyn, srmat sr models and srmat edges eval without --out write
+    # no file (cli.WRITES_OUTPUT)
+    kept = HEYN_KEPT if module in ("heyn", "sr", "edges") else CTRL_C_NO_RESUME
     assert err == [f"{command}: warning: a warning on two lines",
                    f"{command}: interrupted ({kept})"]
     outcome["raise"] = RuntimeError("boom")

@@ -201,7 +201,7 @@ def ctrl_c_in_jobs(monkeypatch):
 
 
 #: The commands of this test that write no file (their parsers' cli.WRITES_OUTPUT).
-WRITES_NO_FILE = {"grain-size"}
+WRITES_NO_FILE = {"grain-size", "plan-rescan"}  # plan-rescan: no --out
 
 
 @pytest.mark.parametrize("name", ["sr run", "sr train", "edges predict", "edges train",

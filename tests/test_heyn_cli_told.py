@@ -113,3 +113,36 @@ def test_a_ctrl_c_of_srmat_sr_models_says_it_writes_no_file(capsys, monkeypatch)
     assert main(["sr", "models"]) == EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert err == f"srmat sr models: interrupted ({CTRL_C_NO_OUTPUT})\n", err
+
+
+#: Commands that write a file only when an output option is given: (argv without it,
+#: the option and its value, the module and handler a Ctrl-C is raised in).
+OPTIONAL_OUTPUT_COMMANDS = [
+    (["eval-maps", "--prob", "P", "--masks", "M"], ["--plot", "c.png"], "evalmaps", "_run"),
+    (["edges", "eval", "--images", "I", "--masks", "M"], ["--out", "o"], "edges", "_eval"),
+    (["plan-rescan", "a.png"], ["--out", "plan"], "rescan", "_plan"),
+    (["sr", "eval", "hr.png", "sr.png"], ["--ldl-map", "l.tif"], "sr_eval", "_eval"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option", "module", "handler"), OPTIONAL_OUTPUT_COMMANDS)
+def test_a_ctrl_c_says_a_file_is_kept_only_when_an_output_option_was_given(
+        argv, option, module, handler, capsys, monkeypatch):
+    """`srmat eval-maps`, `edges eval`, `plan-rescan` and `sr eval` write a file only with
+    their output option; without it their Ctrl-C hedged 'a partial output, if any, is
+    kept for a rerun'. Their parsers name the options (cli.WRITES_OUTPUT), so the line
+    says 'it writes no file' without them and keeps the hedge with them."""
+    import importlib
+
+    from napari_srmat.cli import CTRL_C_NO_OUTPUT, CTRL_C_NO_RESUME, EXIT_INTERRUPTED
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(f"napari_srmat.cli.{module}"), handler,
+                        ctrl_c)
+    name = " ".join(argv[:2] if argv[0] in ("edges", "sr") else argv[:1])
+    for extra, said in (([], CTRL_C_NO_OUTPUT), (option, CTRL_C_NO_RESUME)):
+        assert main(argv + extra) == EXIT_INTERRUPTED
+        err = capsys.readouterr().err
+        assert err == f"srmat {name}: interrupted ({said})\n", (extra, err)

@@ -114,8 +114,39 @@ CTRL_C_NO_OUTPUT = "it writes no file: rerun the command"
 
 #: The parser default by which a command says whether it writes output files, which a
 #: Ctrl-C can leave partial: ``p.set_defaults(**{WRITES_OUTPUT: False})`` for one that
-#: writes none; unset, a command writes some (:func:`interrupted_line`).
+#: writes none, a tuple of option names (``("plot",)``) for one that writes only when one
+#: of them is given; unset, a command writes some (:func:`writes_output`,
+#: :func:`interrupted_line`).
 WRITES_OUTPUT = "writes_output"
+
+
+def writes_output(args: argparse.Namespace) -> bool:
+    """Whether the parsed command writes output files (its parser's :data:`WRITES_OUTPUT`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command's parsed arguments.
+
+    Returns
+    -------
+    bool
+        False where the parser says it writes none, or names output options of which
+        none was given; True otherwise (also where it says nothing).
+
+    Examples
+    --------
+    >>> writes_output(argparse.Namespace(**{WRITES_OUTPUT: ("plot",), "plot": None}))
+    False
+    >>> writes_output(argparse.Namespace(**{WRITES_OUTPUT: ("plot",), "plot": "c.png"}))
+    True
+    >>> writes_output(argparse.Namespace())
+    True
+    """
+    said = getattr(args, WRITES_OUTPUT, True)
+    if isinstance(said, tuple):
+        return any(getattr(args, option, None) for option in said)
+    return bool(said)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -1420,7 +1451,7 @@ def _command(argv: Sequence[str] | None) -> int:
         tell_carried_warnings(where(), exc)
         if args.debug:
             raise
-        print(interrupted_line(where(), exc, writes_output=getattr(args, WRITES_OUTPUT, True)),
+        print(interrupted_line(where(), exc, writes_output=writes_output(args)),
               file=sys.stderr)
         _tell_notes(where(), exc)
         return EXIT_INTERRUPTED

@@ -10,6 +10,7 @@ from . import (
     ALREADY_COMPLETE_NOTE,
     DEVICE_HELP,
     RESUME_TRAINING,
+    WRITES_OUTPUT,
     AlreadyCompleteWatch,
     UserError,
     _checked_number_arg,
@@ -196,7 +197,7 @@ def register(subparsers) -> None:
                         "per_image_sobel.csv), pr.png and roc.png (default: none written)")
     e.add_argument("--json", action="store_true",
                    help="print the report as one JSON object")
-    e.set_defaults(func=_eval)
+    e.set_defaults(func=_eval, **{WRITES_OUTPUT: ("out",)})  # files only with --out
 
     p.set_defaults(func=missing_action(p))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import (
     PATTERN_HELP,
+    WRITES_OUTPUT,
     UserError,
     checked_integer_arg,
     lines_arg,
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a --plot that napari-srmat wrote before")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, **{WRITES_OUTPUT: ("plot",)})  # a file only with --plot
 
 
 def _list(folder: str) -> dict[str, Path]:

@@ -9,6 +9,7 @@ from ..io import LENGTH_UNIT
 from . import (
     DEVICE_HELP,
     PX_RENAMED_WHY,
+    WRITES_OUTPUT,
     add_new_lines,
     add_renamed_option,
     check_tile_flags,
@@ -110,7 +111,7 @@ def register(subparsers) -> None:
                    help="refsr: folder of HR reference micrographs of the same material (at "
                         "the output pixel size); the closest one by texture embedding is used")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
-    p.set_defaults(func=_plan)
+    p.set_defaults(func=_plan, **{WRITES_OUTPUT: ("out",)})  # a file only with --out
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -47,6 +47,7 @@ from . import (
     rerun_to_resume,
     run_cli_job,
     seed_arg,
+    writes_output,
 )
 from .edges import INIT_CHECKPOINT_METAVAR
 
@@ -213,7 +214,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     # errors, warnings and interrupts of the action are told by `srmat sr ACTION`
     setattr(args, COMMAND_ATTR, command_name(inner))
     # whether the action writes files: main reads it from these args, not the action's
-    setattr(args, WRITES_OUTPUT, getattr(inner, WRITES_OUTPUT, True))
+    setattr(args, WRITES_OUTPUT, writes_output(inner))
     return int(inner.func(inner) or 0)
 
 

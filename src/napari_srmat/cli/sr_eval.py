@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import (
+    WRITES_OUTPUT,
     UserError,
     add_renamed_option,
     command_name,
@@ -63,7 +64,7 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     e.add_argument("--noref-map", default=None, metavar="OUT.tif",
                    help="write the no-reference LDL map (SR degraded vs LR; float32 TIFF)")
     e.add_argument("--json", action="store_true", help="print one JSON object to stdout")
-    e.set_defaults(func=_eval)
+    e.set_defaults(func=_eval, **{WRITES_OUTPUT: ("ldl_map", "noref_map")})  # maps only when asked
     return e
 
 
