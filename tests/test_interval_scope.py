@@ -404,3 +404,17 @@ def test_srmat_heyn_withheld_pooled_figure_has_no_interval_scope(tmp_path, capsy
         out = json.loads(capsys.readouterr().out)
         assert out["mean_intercept_px"] is None and out["mean_intercept_ci95_px"] is None
         assert out["interval_scope"] is None
+
+
+def test_a_grain_size_row_whose_figure_is_withheld_has_no_interval_scope():
+    """An image whose ℓ̄ is withheld (an empty mask: no test line crosses a boundary) said
+    interval_scope "field" though it gives no figure and no interval; the rule
+    (interval_scope(0)) makes it null like them, as srmat heyn's withheld pool is."""
+    result = measure_grain_size(np.zeros((64, 64), bool), mask=True)
+    assert result.warnings  # it says why
+    assert result.mean_intercept_px is None and result.mean_intercept_ci95_px is None
+    assert result.interval_scope is None
+    assert result.to_dict()["interval_scope"] is None
+    ms = generate_microstructure((160, 160), mean_grain_size_px=24, seed=1)
+    shown = measure_grain_size(ms.boundaries, mask=True)
+    assert shown.mean_intercept_px is not None and shown.interval_scope == "field"

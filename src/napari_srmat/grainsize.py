@@ -88,11 +88,11 @@ from .metrics.heyn import (
     measure_intercepts,
 )
 from .metrics.standards import (
-    FIELD_SCOPE,
     counting_half,
     few_intersections_note,
     floored_relative_half,
     has_few_intersections,
+    interval_scope,
 )
 from .tiling._engine import BOUNDARY_TILE
 
@@ -430,12 +430,14 @@ class GrainSizeResult:
     boundaries: np.ndarray | None = field(default=None, repr=False)
 
     @property
-    def interval_scope(self) -> str:
-        """What the 95 % interval is an interval of: always this field's ℓ̄
+    def interval_scope(self) -> str | None:
+        """What the 95 % interval is an interval of: this field's ℓ̄
         (:data:`~napari_srmat.metrics.standards.FIELD_SCOPE`, ``"field"``: one image's
         test lines, pixels and model), never the specimen's, which needs several fields
-        (:func:`~napari_srmat.metrics.standards.summarize_fields`; docs/grain_size.md)."""
-        return FIELD_SCOPE
+        (:func:`~napari_srmat.metrics.standards.summarize_fields`; docs/grain_size.md);
+        ``None`` where ℓ̄ is withheld (no figure, no interval: the rule
+        :func:`~napari_srmat.metrics.standards.interval_scope` of no field)."""
+        return interval_scope(0 if self.mean_intercept_px is None else 1)
 
     @property
     def n_intercepts(self) -> int:
