@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["hold", "release", "held", "collecting"]
+__all__ = ["hold", "release", "collecting"]
 
 #: Guards :data:`_state` and every swap of ``warnings.showwarning`` made here.
 _LOCK = threading.Lock()
@@ -91,16 +91,6 @@ def release() -> None:
                 warnings.filters[:] = now
             if recording is not None:
                 warnings._showwarnmsg_impl = recording
-
-
-@contextlib.contextmanager
-def held() -> Iterator[None]:
-    """:func:`hold` for the time of the block."""
-    hold()
-    try:
-        yield
-    finally:
-        release()
 
 
 @contextlib.contextmanager
