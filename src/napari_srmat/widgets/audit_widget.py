@@ -1301,14 +1301,15 @@ def _overlay_maps(sr, lr, scale: int, box, settings: dict | None = None
     = (y0, y1, x0, x1), by the detector's rule (:func:`~napari_srmat.audit.detector.
     boundary_evidence`, ``settings`` from :func:`overlay_rule`); worker thread: reads the
     crops and computes the maps."""
-    from ..audit.detector import boundary_evidence, upscale_bicubic
+    from ..audit.detector import AuditInputError, boundary_evidence, upscale_bicubic
     from ..channels import float_channels_last
     from ..io import read_window
 
     cy0, cy1, cx0, cx1 = box
-    sr_c = float_channels_last(read_window(sr, cy0, cy1, cx0, cx1))
+    sr_c = float_channels_last(read_window(sr, cy0, cy1, cx0, cx1), error=AuditInputError)
     lr_c = read_window(lr, cy0 // scale, -(-cy1 // scale), cx0 // scale, -(-cx1 // scale))
-    lr_up = float_channels_last(upscale_bicubic(lr_c, scale))[:sr_c.shape[0], :sr_c.shape[1]]
+    lr_up = float_channels_last(upscale_bicubic(lr_c, scale),
+                                error=AuditInputError)[:sr_c.shape[0], :sr_c.shape[1]]
     b_sr, b_lr = boundary_evidence(sr_c, lr_up, **(settings or {}))
     return b_sr.astype(np.float32), b_lr.astype(np.float32)
 
