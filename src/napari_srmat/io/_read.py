@@ -1927,8 +1927,7 @@ class _DecodedStrips:
                     if self.nbytes + arr.nbytes <= cap:
                         self._keep(key, arr)
                 elif arr.nbytes <= DECODED_STRIP_CACHE_BYTES:  # bands in flight: after
-                    while self._kept and self.nbytes + arr.nbytes > cap:  # them, if so
-                        self.nbytes -= self._kept.popitem(last=False)[1].nbytes
+                    self._make_room(arr.nbytes)  # them, if so
                     self._keep(key, arr)
         return arr
 
@@ -1955,10 +1954,16 @@ class _DecodedStrips:
                 if self.nbytes - others + self._reserved + nbytes > cap:
                     return False
                 self._drop(bands)
-            while self._kept and self.nbytes + self._reserved + nbytes > cap:
-                self.nbytes -= self._kept.popitem(last=False)[1].nbytes
+            self._make_room(nbytes)
             self._reserved += nbytes
             return True
+
+    def _make_room(self, nbytes: int) -> None:
+        """Drop the least recently read pixels until ``nbytes`` more fit beside what is
+        kept and the bands being decoded within :data:`DECODED_STRIP_CACHE_BYTES`; call
+        holding ``self._lock``."""
+        while self._kept and self.nbytes + self._reserved + nbytes > DECODED_STRIP_CACHE_BYTES:
+            self.nbytes -= self._kept.popitem(last=False)[1].nbytes
 
     def _plane_bands(self, key: tuple) -> list:
         """The keys of the kept bands of rows of ``key`` 's level and plane (``key``
