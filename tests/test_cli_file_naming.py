@@ -1,6 +1,7 @@
 """Which input file a message is about: the one rule of :func:`napari_srmat.cli.about_file`
 (a message names its file when it starts with ``PATH: ``), followed by ``srmat heyn``'s
-masks and ``srmat grain-size``'s images alike."""
+masks and ``srmat grain-size``'s images alike; and the files named by role in ``srmat
+register``'s errors (:func:`napari_srmat.cli.naming_roles`)."""
 
 from __future__ import annotations
 
@@ -49,12 +50,13 @@ def test_naming_file_names_each_wording_by_about_files_rule():
     assert info.value.gui_message == "./a.png: the mask is empty"
 
 
-def test_a_failed_inputs_warnings_lose_the_prefix_as_pathlib_writes_it():
-    """``failed_input`` drops the ``PATH: `` that names the file (:func:`named_first`),
-    also in the pathlib form of ``./a.png`` (it kept ``a.png: `` before), and only that."""
-    warnings = ["a.png: no pixel size", "a.png is damaged", "x"]
+def test_a_failed_inputs_warnings_are_listed_as_its_callers_give_them():
+    """``failed_input`` stripped the ``PATH: `` that its callers had just put in front
+    (by :func:`named_first`); they give it the lines unnamed now (those their stderr
+    names), and it lists them as given, as an input's row lists its own."""
+    warnings = ["no pixel size", "a.png is damaged", "x"]
     entry = failed_input("./a.png", "a.png: too small", warnings)
-    assert entry["warnings"] == ["no pixel size", "a.png is damaged", "x"]
+    assert entry == {"path": "./a.png", "error": "a.png: too small", "warnings": warnings}
     assert named_first("a.png", "cannot read a.png: damaged") == ""
 
 
@@ -119,3 +121,21 @@ def test_heyn_names_the_warnings_of_a_mask_named_as_their_first_word(tmp_path,
     told = _warnings(capsys.readouterr().err, "heyn")
     mask_lines = [w for w in told if not w.startswith("grid.png: ")]
     assert mask_lines and all(w.startswith("no: ") for w in mask_lines), told
+
+
+def test_register_names_a_file_whose_name_holds_the_other_role(tmp_path, capsys):
+    """``srmat register`` named its files by a string replace of each role in turn: a
+    moving image named ``the fixed image m.png`` (uniform) had the fixed file's path put
+    inside its own name (``.../the fixed image HR m.png is uniform``). The roles are
+    named by :func:`napari_srmat.cli.naming_roles` now, one pass over the message."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    moving = tmp_path / "the fixed image m.png"
+    fixed = tmp_path / "hr.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(moving)
+    Image.fromarray(rng.integers(0, 255, (96, 96), dtype=np.uint8)).save(fixed)
+    assert main(["register", str(moving), str(fixed)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"srmat register: error: the moving image {moving} is uniform: "
+                   "nothing to register\n")

@@ -6,11 +6,12 @@ one rule of :func:`napari_srmat.cli.run_cli_job`."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 
-from napari_srmat.cli import main
+from napari_srmat.cli import EXIT_INTERRUPTED, carry_warnings, main
 from napari_srmat.jobs import Log
 
 #: What the tiled runner says when it falls back to a smaller batch.
@@ -641,3 +642,103 @@ def test_heyn_json_lists_no_errors_when_every_mask_is_measured(tmp_path, capsys)
     assert main(["heyn", str(a), str(b), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["errors"] == [] and result["mean_intercept_px"] is not None
+
+
+#: What reading the file tells (a read warning names the file: ``PATH: ...``).
+READ_NOTE = "the TIFF holds 2 images: the first is read"
+#: The error of a job that warned first.
+MAP_ERROR = "the map could not be measured"
+
+
+def _read_note_then_job(monkeypatch, outcome: str) -> None:
+    """Make reading a mask warn :data:`READ_NOTE` (as ``PATH: ...``, as the readers do)
+    and its job warn :data:`FALLBACK`, then do ``outcome``: "measured", "fails"
+    (:data:`MAP_ERROR`) or "ctrl-c"."""
+    import napari_srmat.grainsize as gs
+    import napari_srmat.io as io
+
+    real_open, real_job = io.open_mask_file, gs.measure_grain_size_job
+
+    def open_mask_file(path, *args, **kwargs):
+        warnings.warn(f"{path}: {READ_NOTE}", UserWarning, stacklevel=2)
+        return real_open(path, *args, **kwargs)
+
+    def job(*args, **kwargs):
+        yield Log(FALLBACK, level="warning")
+        if outcome == "fails":
+            raise ValueError(MAP_ERROR)
+        if outcome == "ctrl-c":
+            raise KeyboardInterrupt
+        return (yield from real_job(*args, **kwargs))
+
+    monkeypatch.setattr(io, "open_mask_file", open_mask_file)
+    monkeypatch.setattr(gs, "measure_grain_size_job", job)
+
+
+@pytest.mark.parametrize("json_flag", [False, True])
+@pytest.mark.parametrize("outcome", ["measured", "fails", "ctrl-c"])
+def test_grain_size_tells_an_images_read_notes_before_its_jobs_warnings(
+        mask_png, capsys, monkeypatch, outcome, json_flag):
+    """An image whose job warned and then failed (or was interrupted) told its job's
+    warning before what reading the file had told, on stderr and in its ``--json``
+    ``errors`` entry, while a measured image's row tells them as they came: the read
+    note first. Every outcome tells them in the order they came now, each once."""
+    _read_note_then_job(monkeypatch, outcome)
+    argv = ["grain-size", str(mask_png), "--mask"] + (["--json"] if json_flag else [])
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    told = [line for line in err.splitlines() if READ_NOTE in line or FALLBACK in line]
+    assert told == [f"srmat grain-size: warning: {mask_png}: {READ_NOTE}",
+                    f"srmat grain-size: warning: {mask_png}: {FALLBACK}"], err
+    last = err.splitlines()[-1]
+    if outcome == "measured":
+        assert rc == 0
+        if json_flag:
+            row_warnings = json.loads(out)["images"][0]["warnings"]
+            assert [w for w in row_warnings if w in (READ_NOTE, FALLBACK)] == [
+                READ_NOTE, FALLBACK]
+    elif outcome == "fails":
+        assert rc == 2 and last == f"srmat grain-size: error: {mask_png}: {MAP_ERROR}"
+        if json_flag:
+            assert json.loads(out)["errors"] == [{
+                "path": str(mask_png), "error": f"{mask_png}: {MAP_ERROR}",
+                "warnings": [READ_NOTE, FALLBACK]}]
+    else:
+        assert rc == EXIT_INTERRUPTED and out == ""
+        assert last.startswith("srmat grain-size: interrupted (")
+
+
+def test_heyn_tells_a_failed_masks_carried_warnings_named_and_lists_them_unnamed(
+        tmp_path, mask_png, capsys, monkeypatch):
+    """A mask whose measurement failed carrying warnings (:func:`carry_warnings`): they
+    are told named, before its error line, and listed without the path in its ``--json``
+    ``errors`` entry (the JSON of before, now without stripping a path it had just
+    added)."""
+    import shutil
+
+    import napari_srmat.metrics.heyn as heyn
+
+    bad = tmp_path / "bad.png"
+    shutil.copy(mask_png, bad)
+    real = heyn.measure_intercepts
+
+    def measure(mask, *args, **kwargs):
+        if not mask.any():
+            return real(mask, *args, **kwargs)
+        if measure.calls:
+            exc = ValueError(MAP_ERROR)
+            carry_warnings(exc, [FALLBACK])
+            raise exc
+        measure.calls += 1
+        return real(mask, *args, **kwargs)
+
+    measure.calls = 0
+    monkeypatch.setattr(heyn, "measure_intercepts", measure)
+    assert main(["heyn", str(mask_png), str(bad), "--lines", "20", "--json"]) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    error = lines.index(f"srmat heyn: error: {bad}: {MAP_ERROR}")
+    assert lines[error - 1] == f"srmat heyn: warning: {bad}: {FALLBACK}"
+    assert sum(FALLBACK in line for line in lines) == 1
+    assert json.loads(out)["errors"] == [
+        {"path": str(bad), "error": f"{bad}: {MAP_ERROR}", "warnings": [FALLBACK]}]

@@ -200,12 +200,14 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         Called with every event, as ``run_job``'s.
     warnings : list of str, optional
         The result's warnings, which the command tells (``srmat grain-size``'s image
-        rows, ``srmat plan-rescan``'s plan): the job's warnings are appended to it (one
-        line each) instead of being printed here. Where the job fails or stops, the
-        result that would carry them is not made: its error carries them
+        rows, ``srmat plan-rescan``'s plan), perhaps holding some already (what reading
+        the image told): the job's warnings are appended to it (one line each) instead of
+        being printed here. Where the job fails or stops, the result that would carry
+        them is not made: its error carries the list, all of it, in order
         (:func:`carried_warnings`), told before its line by whoever tells it (``srmat``'s
-        own line; ``srmat grain-size``'s line of one image, also from a cluster's
-        worker, which returns them with its error).
+        own line). Until 2026-12-06 it carried the job's lines only, and ``srmat
+        grain-size`` carried its read notes again after them: a failed image told them
+        after its job's warnings, a measured one before.
     about : str or os.PathLike, optional
         The input the job is about, one of several (``srmat grain-size``'s image): the
         lines told here and those its error carries name it (:func:`about_file`,
@@ -263,13 +265,11 @@ def run_cli_job(gen: Any, *, resume: str | None = None, quiet: bool = False,
         if on_event is not None:
             on_event(event)
 
-    kept = 0 if warnings is None else len(warnings)
-
     def kept_by(exc: BaseException) -> BaseException:
-        """The job ends without a result to carry ``warnings``' new lines: ``exc``, its
-        error (or interrupt), carries them (once, told before its line)."""
+        """The job ends without a result to carry ``warnings``: ``exc``, its error (or
+        interrupt), carries them (once, told before its line)."""
         if warnings is not None:
-            carry_warnings(exc, [named(text) for text in warnings[kept:]])
+            carry_warnings(exc, [named(text) for text in warnings])
         return exc
 
     try:
@@ -308,7 +308,8 @@ def carry_warnings(exc: BaseException, lines: Sequence[str]) -> None:
     """
     carried = carried_warnings(exc)
     setattr(exc, CARRIED_WARNINGS_ATTR, [*getattr(exc, CARRIED_WARNINGS_ATTR, ()),
-                                         *(line for line in lines if line not in carried)])
+                                         *(line for line in dict.fromkeys(lines)
+                                           if line not in carried)])
 
 
 def carried_warnings(exc: BaseException) -> list[str]:
@@ -438,8 +439,8 @@ PATH_NAME_END = " "
 
 def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str]) -> dict:
     """The ``--json`` entry (under ``errors``) of one of several inputs that could not be
-    read or measured: ``{"path", "error", "warnings"}``, its warnings without the path
-    (the entry's), as an input's row lists them.
+    read or measured: ``{"path", "error", "warnings"}``, its warnings as given: without
+    the path (the entry's), as an input's row lists them.
 
     The one rule of several inputs (``srmat grain-size``'s images, ``srmat heyn``'s
     masks): an input that fails costs the others nothing. Its warnings and error line
@@ -457,7 +458,9 @@ def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str])
     message : str
         Its error (:func:`command_error_message`).
     warnings : sequence of str
-        What its run told before it failed, named (:func:`about_file`) or not.
+        What its run told before it failed, as told, not named (the lines its stderr
+        names by :func:`about_file`). Until 2026-12-06 they were given named and the
+        name was stripped again here.
 
     Returns
     -------
@@ -466,24 +469,16 @@ def failed_input(path: str | os.PathLike, message: str, warnings: Sequence[str])
 
     Examples
     --------
-    >>> failed_input("b.png", "b.png: too small", ["b.png: no pixel size"])
+    >>> failed_input("b.png", "b.png: too small", ["no pixel size"])
     {'path': 'b.png', 'error': 'b.png: too small', 'warnings': ['no pixel size']}
     """
-    return {"path": str(path), "error": message,
-            "warnings": [_unnamed(path, w) for w in warnings]}
-
-
-def _unnamed(path: str | os.PathLike, text: str) -> str:
-    """``text`` without the ``PATH: `` in front that names ``path`` (:func:`about_file`
-    put it, or the library wrote it so), for a list under the path's own entry."""
-    prefix = f"{named_first(path, text)}: "
-    return text[len(prefix):] if prefix != ": " and text.startswith(prefix) else text
+    return {"path": str(path), "error": message, "warnings": list(warnings)}
 
 
 def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException) -> dict:
     """Tell that input ``path``, one of several, failed with ``exc`` (the warnings it
-    carries, :func:`carried_warnings`, named, then its error line, on stderr) and return
-    its ``--json`` entry (:func:`failed_input`).
+    carries, :func:`tell_carried_warnings`, named, then its error line, on stderr) and
+    return its ``--json`` entry (:func:`failed_input`).
 
     Parameters
     ----------
@@ -499,11 +494,9 @@ def tell_failed_input(where: str, path: str | os.PathLike, exc: BaseException) -
     dict
         ``{"path", "error", "warnings"}``.
     """
-    warnings = [about_file(path, w) for w in carried_warnings(exc)]
-    for text in warnings:
-        print(warning_line(where, text), file=sys.stderr)
+    tell_carried_warnings(where, exc, about=path)
     print(error_line(where, exc), file=sys.stderr)
-    return failed_input(path, command_error_message(exc), warnings)
+    return failed_input(path, command_error_message(exc), carried_warnings(exc))
 
 
 def failed_inputs_exit_code(user_errors: Sequence[bool]) -> int:
@@ -1588,7 +1581,8 @@ def error_notes(exc: BaseException) -> list[str]:
     return _lines_raised_from(exc, "__notes__")
 
 
-def tell_carried_warnings(where: str, exc: BaseException) -> None:
+def tell_carried_warnings(where: str, exc: BaseException, *,
+                          about: str | os.PathLike | None = None) -> None:
     """Print the warnings ``exc`` carries (:func:`carried_warnings`: its job warned and
     then failed or stopped), a warning line each: before the line of the error or the
     interrupt, as they came before it.
@@ -1599,9 +1593,13 @@ def tell_carried_warnings(where: str, exc: BaseException) -> None:
         The command, e.g. ``"srmat heyn"``.
     exc : BaseException
         The error (or interrupt) about to be told.
+    about : str or os.PathLike, optional
+        The input, one of several, they are about: each line names it
+        (:func:`about_file`), as :func:`tell_failed_input` tells them.
     """
     for text in carried_warnings(exc):
-        print(warning_line(where, text), file=sys.stderr)
+        print(warning_line(where, text if about is None else about_file(about, text)),
+              file=sys.stderr)
 
 
 def _tell_notes(where: str, exc: BaseException) -> None:

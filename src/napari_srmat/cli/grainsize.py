@@ -15,7 +15,6 @@ from . import (
     UserError,
     about_file,
     add_new_lines,
-    carried_warnings,
     carry_warnings,
     check_mask_fits,
     command_error_message,
@@ -279,8 +278,17 @@ def _worker_model(checkpoint, device, tta, threshold_rule, key):
     return _boundary_model(checkpoint, device, tta, threshold_rule)
 
 
-def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
-    """Measure one image: ``(row, warnings, standards field or None)``."""
+def _measure_one(args, model, path, twins_path, exclusion_path, told: list[str]) -> tuple:
+    """Measure one image: ``(row, warnings, standards field or None)``.
+
+    ``told`` is filled, as the image's run goes, with what it told, not named (the
+    image's lines): what reading the file told, then its job's warnings (the tiled
+    runner's fall-backs), then, once the run made the row, the row's list; what
+    :func:`_measure_or_error` tells of an image that fails. An interrupt carries them,
+    named (:func:`napari_srmat.cli.carried_warnings`), for ``srmat``'s own line: the
+    job's error carries the list (:func:`napari_srmat.cli.run_cli_job`), the blocks
+    before and after it :func:`_carried_if_failed`, each once, in the order told.
+    """
     from ..grainsize import measure_grain_size_job
     from ..io import open_mask_file, read_image
 
@@ -289,53 +297,55 @@ def _measure_one(args, model, path, twins_path, exclusion_path) -> tuple:
                               ) as read_notes:
             # a mask file is read by the rule of srmat heyn (.npy too)
             mic = open_mask_file(path, what="boundary mask") if args.mask else read_image(path)
-        told: list[str] = []  # the run's warnings (the tiled runner's fall-backs): the row's
-        row: list[str] = []  # the row's own (its result's), once the run has made it
-        with _carried_if_failed(path, read_notes, told, row):
+        told += read_notes
+        with _carried_if_failed(path, told):
             if args.mask and args.method:  # the field needs more than ℓ̄: refused before it
                 check_mask_fits(mic, "measure_field", to_float=args.threshold is not None,
                                 twins=twins_path is not None,
                                 exclusion=exclusion_path is not None, field=True)
-            res = run_cli_job(measure_grain_size_job(
-                mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
-                pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
-                inference_scale=args.inference_scale, threshold=args.threshold,
-            ), quiet=args.json or args.scheduler is not None, warnings=told, about=path)
-            # what reading the file told, in the image's row (once: a non-square note is
-            # there)
-            res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
-            add_new_lines(res.warnings, told)
-            row += res.warnings  # told if the field then fails
-            field = None
+        res = run_cli_job(measure_grain_size_job(
+            mic, pixel_size_um=args.pixel_size_um, model=model, mask=args.mask,
+            pattern=args.pattern, n_lines=args.lines, seed=args.seed, margin=args.margin,
+            inference_scale=args.inference_scale, threshold=args.threshold,
+        ), quiet=args.json or args.scheduler is not None, warnings=told, about=path)
+        job_warnings = told[len(read_notes):]  # its run's
+        # what reading the file told, in the image's row (once: a non-square note is
+        # there)
+        res.warnings[:0] = [n for n in read_notes if n not in res.warnings]
+        add_new_lines(res.warnings, job_warnings)
+        told[:] = res.warnings  # told if the field then fails
+        field = None
+        with _carried_if_failed(path, told):
             if args.method:
                 field = _standard_field(args, mic, res, twins_path, exclusion_path, str(path))
-                add_new_lines(field["warnings"], told)  # its map's run
+                add_new_lines(field["warnings"], job_warnings)  # its map's run
                 field["path"] = str(path)  # as every image row of the command has
     return {"path": str(path), **res.to_dict()}, list(res.warnings), field
 
 
 @contextlib.contextmanager
-def _carried_if_failed(path, *told: list[str]) -> Iterator[None]:
+def _carried_if_failed(path, told: list[str]) -> Iterator[None]:
     """Let an error (or interrupt) of the block carry the warnings about image ``path``
-    in the lists ``told`` (what reading it and its run told, filled as the block goes),
-    named (:func:`napari_srmat.cli.about_file`), each once: the row that would carry them
-    is not made, also when the run succeeded and its standards field then failed (the
-    row's own warnings too: an empty mask's 'no test line crosses a boundary'); the
-    image's error line comes after them (:func:`_measure_or_error`)."""
+    told so far (``told``: what reading it told; once its run succeeded, the row's own
+    too, an empty mask's 'no test line crosses a boundary'), named
+    (:func:`napari_srmat.cli.about_file`): the row that would carry them is not made,
+    also when the run succeeded and its standards field then failed. The blocks around
+    the image's job; the job's error carries them itself
+    (:func:`napari_srmat.cli.run_cli_job`)."""
     try:
         yield
     except BaseException as exc:
-        carry_warnings(exc, list(dict.fromkeys(
-            about_file(path, w) for lines in told for w in lines)))
+        carry_warnings(exc, [about_file(path, w) for w in told])
         raise
 
 
 def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     """:func:`_measure_one`, with an error of this image returned instead of raised:
     ``(row, warnings, field, None)`` or ``(None, warnings, None, (line, message, user))``:
-    the warnings its run told before it failed (:func:`napari_srmat.cli.carried_warnings`,
-    naming the image), the line printed (:func:`napari_srmat.cli.error_line`), the
-    message and whether the error is the user's.
+    the warnings its run told before it failed (not named: :func:`_tell_image` names
+    them, the ``--json`` entry lists them as they are), the line printed
+    (:func:`napari_srmat.cli.error_line`), the message and whether the error is the
+    user's.
 
     Nothing is printed here: the command tells each image's lines as it finishes, in
     the images' order (:class:`_ImageLines`), also from a cluster's worker, whose stderr
@@ -343,13 +353,14 @@ def _measure_or_error(args, model, path, twins_path, exclusion_path) -> tuple:
     """
     from ..errors import is_user_error
 
+    told: list[str] = []
     try:
-        return (*_measure_one(args, model, path, twins_path, exclusion_path), None)
+        return (*_measure_one(args, model, path, twins_path, exclusion_path, told), None)
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
         line = error_line("srmat grain-size", exc)
-        return (None, carried_warnings(exc), None,
+        return (None, list(dict.fromkeys(told)), None,
                 (line, command_error_message(exc), is_user_error(exc)))
 
 
@@ -387,8 +398,7 @@ class _ImageLines:
 
 def _tell_image(path, result: tuple) -> None:
     """Print the lines of one image's ``result`` (:func:`_measure_or_error`'s) on stderr:
-    its warnings, named (a failed image's are named already: its error carried them),
-    then its error line if it failed."""
+    its warnings, named, then its error line if it failed."""
     _, warnings, _, error = result
     for w in warnings:
         print(warning_line("srmat grain-size", about_file(path, w)), file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import WRITES_OUTPUT, _checked_number_arg, print_json_result
+from . import WRITES_OUTPUT, _checked_number_arg, naming_roles, print_json_result
 
 __all__ = ["register"]
 
@@ -27,24 +27,21 @@ def register(subparsers) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from ..io import ImageReadError, read_image
-    from ..sr.registration import RegistrationError, register_images
+    from ..io import read_image
+    from ..sr.registration import register_images
     from . import UserError
 
     if args.fixed_scale and args.scale is None:
         raise UserError("--fixed-scale needs --scale")
     # Micrographs: the pixel sizes the files record are checked against the scale found
     moving, fixed = read_image(args.moving), read_image(args.fixed)
-    try:
+    # "the moving image ...": which file (registration errors, the float rule's
+    # ValueError), the rule of the commands that pass several images to one call
+    roles = {f"the {role} image": path for role, path in (("moving", args.moving),
+                                                          ("fixed", args.fixed))}
+    with naming_roles(roles):  # ValueErrors: RegistrationError, ImageReadError too
         reg = register_images(moving, fixed, scale=args.scale,
                               fit_scale=not args.fixed_scale)
-    # "the moving image ...": which file (registration errors, the float rule's ValueError)
-    except (RegistrationError, ImageReadError, ValueError) as exc:
-        message = str(exc)
-        for role, path in (("moving", args.moving), ("fixed", args.fixed)):
-            message = message.replace(f"the {role} image ", f"the {role} image {path} ", 1)
-        exc.args = (message, *exc.args[1:])
-        raise
     result = {"moving": str(args.moving), "fixed": str(args.fixed), **reg.to_dict()}
     if args.json:
         # its warnings (a poor match, a scale the pixel sizes contradict) are printed as
