@@ -951,8 +951,8 @@ def test_an_lzw_piece_larger_than_its_guessed_size_is_decoded_whole(tmp_path,
     told = []
     plain = _read._lzw_decoded
 
-    def traced(piece, size, *, to_end):
-        decoded = plain(piece, size, to_end=to_end)
+    def traced(piece, size, *, to_end, **kwargs):
+        decoded = plain(piece, size, to_end=to_end, **kwargs)
         told.append((size, len(decoded), to_end))
         return decoded
 

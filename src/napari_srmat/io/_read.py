@@ -2347,12 +2347,25 @@ _LZW_END = np.array([p + _LZW_STARTS + _LZW_WIDTHS for p in range(8)])
 _LZW_MASK = ((1 << _LZW_WIDTHS) - 1).astype(np.int32)
 
 
+#: The first code after a Clear code (or at a stream's start) must be one the fresh table
+#: holds: a byte (below 256), or a Clear or end code. One of 258 or more names an entry not
+#: made yet, which imagecodecs' LZW decoder (2026.3.6) then reads from whatever memory its
+#: table held: a corrupt strip's stray pointer, the process killed by a segmentation fault
+#: (a napari session closed, unsaved work lost) or garbage pixels. :func:`_lzw_check` and
+#: the scan of :func:`_lzw_segment_ends` refuse such a stream before it is decoded.
+_LZW_FIRST_ENTRY = 258
+_LZW_UNDEFINED_AFTER_CLEAR = ("an LZW code right after a Clear code names a table entry "
+                              "not made yet")
+
+
 def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
     """The Clear or end-of-information codes closing up to ``most`` segments of an LZW
     stream from bit ``start`` of ``data``, a fresh code table there:
     ``[(bit position, width, is the end), ...]``, and whether the scan found a segment
     of no end code where ``data`` holds all of it (not an LZW stream the way TIFF
-    writers write it: its codes cannot be split without decoding them)."""
+    writers write it: its codes cannot be split without decoding them). Raises
+    ValueError for a segment whose first code the table does not hold yet
+    (:data:`_LZW_FIRST_ENTRY`)."""
     nbits = len(data) * 8
     raw = np.frombuffer(data + b"\0\0", np.uint8)
     ends: list = []
@@ -2367,6 +2380,8 @@ def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
         codes >>= _LZW_SHIFT[phase, :n]
         codes &= _LZW_MASK[:n]
         del words, b
+        if n and codes[0] >= _LZW_FIRST_ENTRY:
+            raise ValueError(_LZW_UNDEFINED_AFTER_CLEAR)
         hit = (codes | 1) == _LZW_EOI
         i = int(hit.argmax()) if n else 0
         if not n or not hit[i]:
@@ -2377,6 +2392,105 @@ def _lzw_segment_ends(data: bytes, start: int, most: int) -> tuple[list, bool]:
             break
         start = ends[-1][0] + ends[-1][1]
     return ends, False
+
+
+#: Codes the codec reads past a segment of :data:`_LZW_WIDTHS` codes with no Clear code
+#: (12 bits each, its table growing to 5120 entries, then refused): a Clear code among
+#: them starts a segment the codec decodes, checked as any (:func:`_lzw_check`).
+_LZW_PAST_FULL_CODES = 5120 - 4096
+#: A segment of fewer codes than this is all 9-bit codes (the table short of 511
+#: entries): a run of them is checked at once (:func:`_lzw_short_segments`), not one
+#: scan per segment (a stream clearing every few codes took seconds so).
+_LZW_NINE_BIT_CODES = int((_LZW_WIDTHS == _LZW_FRESH_WIDTH).sum())
+_LZW_SHORT_RUN_CODES = (1 << 9, 1 << 16)  # 9-bit codes read at once: first, at most
+
+
+def _lzw_codes_at(raw: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """The ``width``-bit codes (at most 17 bits, most significant bit first) at bit
+    positions ``at`` of ``raw`` (a stream's bytes and two zero bytes after them)."""
+    b = at >> 3
+    words = (raw[b].astype(np.int32) << 16) | (raw[b + 1].astype(np.int32) << 8) | raw[b + 2]
+    return (words >> (24 - width - (at & 7))) & ((1 << width) - 1)
+
+
+def _lzw_short_segments(data: bytes, start: int) -> tuple[int, bool]:
+    """Check the segments of 9-bit codes only (shorter than
+    :data:`_LZW_NINE_BIT_CODES`) of an LZW stream from bit ``start`` of ``data`` (a
+    fresh table there), their codes read in runs (:data:`_LZW_SHORT_RUN_CODES`: a short
+    first one, a stream of long segments pays little; doubled while all are short).
+    Returns the bit where the first longer segment starts, and whether the stream's
+    end (its end code, or its last whole code) was reached. Raises ValueError as
+    :func:`_lzw_check`."""
+    nbits = len(data) * 8
+    raw = np.frombuffer(data + b"\0\0", np.uint8)
+    run = _LZW_SHORT_RUN_CODES[0]
+    while True:
+        n = min(run, (nbits - start) // _LZW_FRESH_WIDTH)
+        if n <= 0:
+            return start, True
+        codes = _lzw_codes_at(raw, start + _LZW_FRESH_WIDTH * np.arange(n),
+                              _LZW_FRESH_WIDTH)
+        hits = np.flatnonzero((codes | 1) == _LZW_EOI)
+        firsts = np.concatenate([[0], hits[:-1] + 1])  # each segment's first code
+        long = np.flatnonzero(hits - firsts >= _LZW_NINE_BIT_CODES)
+        last = int(long[0]) if long.size else hits.size  # the segments read whole
+        ended = np.flatnonzero(codes[hits[:last]] == _LZW_EOI)
+        last = int(ended[0]) + 1 if ended.size else last  # none read past the end
+        first = firsts[:last][firsts[:last] < hits[:last]]
+        if (codes[first] >= _LZW_FIRST_ENTRY).any():
+            raise ValueError(_LZW_UNDEFINED_AFTER_CLEAR)
+        if ended.size:
+            return nbits, True
+        if last < hits.size or not hits.size:  # a longer segment, or none closed
+            return start + _LZW_FRESH_WIDTH * int(firsts[last] if hits.size else 0), False
+        start += _LZW_FRESH_WIDTH * (int(hits[-1]) + 1)
+        run = min(2 * run, _LZW_SHORT_RUN_CODES[1])
+
+
+def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
+    """Refuse an LZW stream (TIFF's, most significant bit first; ``data`` from bit
+    ``start``, a fresh table there) that imagecodecs' decoder cannot decode safely:
+    the first code after a Clear code one the table does not hold yet
+    (:data:`_LZW_FIRST_ENTRY`). Every segment, from Clear code to Clear code, is
+    scanned as the codec reads it (:func:`_lzw_segment_ends`; runs of short ones at
+    once, :func:`_lzw_short_segments`): about as long as the codec's decode of it.
+
+    An old-style stream (codes least significant bit first, told as the codec tells it:
+    its first byte 0, its second odd) is not checked.
+
+    Raises
+    ------
+    ValueError
+        The stream names a table entry not made yet.
+    """
+    if len(data) >= 2 and data[0] == 0 and data[1] & 1:
+        return
+    nbits, most, short = len(data) * 8, 1, True  # short: a run of short segments first
+    total = int(_LZW_END[0, -1])  # bits of a full segment from its first code
+    data = bytes(data)
+    while start + _LZW_FRESH_WIDTH <= nbits:
+        if short:
+            start, ended = _lzw_short_segments(data, start)
+            if ended:
+                return
+        ends, stuck = _lzw_segment_ends(data, start, most)
+        if stuck:  # the codec reads on: 12-bit codes, a Clear among them starts anew
+            width = int(_LZW_WIDTHS[-1])
+            full = ends[-1][0] + ends[-1][1] if ends else start  # the stuck segment
+            at = full + total + width * np.arange(_LZW_PAST_FULL_CODES)
+            at = at[at + width <= nbits]
+            codes = _lzw_codes_at(np.frombuffer(data + b"\0\0", np.uint8), at, width)
+            hit = np.flatnonzero((codes | 1) == _LZW_EOI)
+            if not hit.size or codes[hit[0]] == _LZW_EOI:
+                return
+            start, short = int(at[hit[0]]) + width, False
+            continue
+        if not ends or ends[-1][2]:
+            return
+        lengths = np.diff([start] + [at + width for at, width, _ in ends])
+        short = bool((lengths < _LZW_NINE_BIT_CODES * _LZW_FRESH_WIDTH).any())
+        most = 1 if short else min(2 * most, _LZW_MOST_SEGMENTS)
+        start = ends[-1][0] + ends[-1][1]
 
 
 def _lzw_clears(count: int) -> bytes:
@@ -2432,20 +2546,48 @@ def _lzw_piece(data: bytes, start: int, stop: int, end_width: int) -> bytearray:
 _LZW_GUESS_SLACK = 2
 
 
-def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool) -> bytes:
+def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool,
+                 scanned: bool = False) -> bytes:
     """The codec's decode of an LZW ``piece`` (:func:`_lzw_piece`), told its size (the
     codec then skips the pass that counts it: about 1.5x faster; untold, a streamed
     strip paid that pass on every piece). ``to_end``: the piece runs to the strip's
     end, ``size`` the bytes its rows hold (more are dropped, as tifffile decodes a
     strip to its size); else ``size`` is a guess (0: none), and a piece that fills it
-    may hold more: decoded again untold."""
+    may hold more: decoded again untold. A piece not ``scanned`` (its codes read by
+    :func:`_lzw_segment_ends`, here or by the read that kept its resume points) is
+    checked first (:func:`_lzw_check`)."""
     import imagecodecs
 
+    if not scanned:
+        _lzw_check(piece)
     if size:
         decoded = imagecodecs.lzw_decode(piece, out=size)
         if to_end or len(decoded) < size:
             return decoded
     return imagecodecs.lzw_decode(piece)
+
+
+def _lzw_decode_checked(data: Any, out: Any = None, **kwargs: Any) -> Any:
+    """imagecodecs' LZW decode of a strip or tile as tifffile asks it (``out``: its size
+    or buffer), the stream checked first (:func:`_lzw_check`): a damaged one is refused
+    with a ValueError, not handed to the codec (:data:`_LZW_FIRST_ENTRY`)."""
+    import imagecodecs
+
+    _lzw_check(data if isinstance(data, bytes) else bytes(data))
+    return imagecodecs.lzw_decode(data, out=out, **kwargs)
+
+
+def _guard_tifffile_lzw() -> None:
+    """Make tifffile decode LZW strips and tiles through :func:`_lzw_decode_checked`:
+    its decoder for LZW replaced in its cache of decoders where it is imagecodecs' own
+    (or none yet); one put there by anyone else is left. Called before a TIFF is opened
+    (:func:`_read_tiff`); more calls are harmless."""
+    import tifffile
+
+    decoders = tifffile.TIFF.DECOMPRESSORS._codecs  # what tifffile looks up per decode
+    held = decoders.get(_LZW_COMPRESSION)
+    if held is None or getattr(held, "__module__", "").startswith("imagecodecs"):
+        decoders[_LZW_COMPRESSION] = _lzw_decode_checked
 
 
 #: What streaming a byte of an LZW strip (:class:`_LzwStrip`) past its last known
@@ -2597,7 +2739,7 @@ class _LzwStrip(_InflatedStrip):
             return decoded, bit, ends, last, per_segment
         at, width, _ = ends[-1]
         decoded = _lzw_decoded(_lzw_piece(data, bit & 7, at, width), min(
-            rest, _LZW_GUESS_SLACK * per_segment * len(ends)), to_end=False)
+            rest, _LZW_GUESS_SLACK * per_segment * len(ends)), to_end=False, scanned=True)
         return (decoded, bit + at - (bit & 7) + width, ends, last,
                 max(1, len(decoded) // len(ends)))
 
@@ -2636,7 +2778,7 @@ class _LzwStrip(_InflatedStrip):
                         size = min(ahead[0], stop) - done  # the codec stops there
                         decoded = _lzw_decoded(_lzw_piece(  # an end code after its Clear
                             data, bit & 7, ahead[1] - (bit & ~7), _LZW_FRESH_WIDTH),
-                            size, to_end=True)
+                            size, to_end=True, scanned=True)
                         if len(decoded) < size:
                             raise ValueError("the strip ends before its pixels do")
                         bit, ends, last = ahead[1], [], False
@@ -2693,6 +2835,7 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     import tifffile
     import zarr
 
+    _guard_tifffile_lzw()  # a damaged LZW strip: an error, not a segmentation fault
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
