@@ -1175,3 +1175,32 @@ def test_an_lzw_strip_clearing_every_few_codes_is_read_whole(tmp_path, monkeypat
     assert scans["n"] == 1 and streamed["reads"] == 0, (scans, streamed)
     np.testing.assert_array_equal(np.asarray(read_image(sparse, chunks=64).data), a)
     assert streamed["reads"] > 0  # streamed
+
+
+def test_an_lzw_strip_s_head_is_read_once_at_open(tmp_path, monkeypatch):
+    """The open of an LZW strip read its first bytes twice, opening the file each time
+    (the old-style test, then the dense one): once now, and a plain, an old-style and a
+    dense strip are told apart as before (streamed, read by tifffile, by tifffile)."""
+    import builtins
+
+    a = _lzw_image((64, 250))
+    paths = {"plain": _strip_tiff(tmp_path / "plain.tif", a, "lzw"),
+             "old-style": _lzw_stream_tiff(tmp_path / "old.tif", a,
+                                           _literal_lzw(a.tobytes(), 250, lsb=True)),
+             "dense": _lzw_stream_tiff(tmp_path / "dense.tif", a, _dense_lzw(a.tobytes(), 2))}
+    opened = []
+
+    def counted_open(file, *args, **kwargs):
+        opened.append(file)
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(_read._InflatedStrip, "of", classmethod(lambda cls, *a, **k: "streamed"))
+    monkeypatch.setattr(_read, "open", counted_open, raising=False)
+    for kind, p in paths.items():
+        with tifffile.TiffFile(p) as tif:
+            level = tif.series[0].levels[0]
+            layout = _read._LzwStrip.layout(level)
+            opened.clear()
+            got = _read._LzwStrip.of(p, 0, 0, layout, level, 64)
+        assert (got == "streamed") == (kind == "plain"), kind
+        assert opened == [p], (kind, opened)

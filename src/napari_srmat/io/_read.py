@@ -2644,38 +2644,42 @@ _LZW_DENSE_SEGMENTS = 16
 _LZW_DENSE_PROBE_BYTES = 1 << 16
 
 
-def _lzw_dense(path: Path, offsets: tuple, counts: tuple) -> bool:
-    """Whether an LZW strip at ``offsets`` (``counts`` bytes each) of ``path`` clears
-    its code table so often that streaming it costs more than decoding it whole: its
-    first segments hold fewer than :data:`_LZW_DENSE_CODES` codes on average."""
+def _lzw_heads(path: Path, offsets: tuple, counts: tuple) -> list[bytes]:
+    """The first bytes of each LZW strip at ``offsets`` (``counts`` bytes each) of
+    ``path``, up to :data:`_LZW_DENSE_PROBE_BYTES`: read once at open for
+    :func:`_lzw_old_style` and :func:`_lzw_dense` (each read them before)."""
     with open(path, "rb") as fh:
+        heads = []
         for offset, count in zip(offsets, counts):
             fh.seek(offset)
-            data = fh.read(min(count, _LZW_DENSE_PROBE_BYTES))
-            head = int.from_bytes(data[:2].ljust(2, b"\0"), "big")
-            start = _LZW_FRESH_WIDTH if head >> 7 == _LZW_CLEAR else 0
-            ends, _ = _lzw_segment_ends(data, start, _LZW_DENSE_SEGMENTS)
-            cleared = [at for at, _, last in ends if not last]  # a last one may be short
-            if not cleared:
-                continue
-            # the codes' bits, less the Clear codes' (9-bit codes below 254 a segment)
-            bits = cleared[-1] - start - _LZW_FRESH_WIDTH * (len(cleared) - 1)
-            if bits < _LZW_DENSE_CODES * len(cleared) * _LZW_FRESH_WIDTH:
-                return True
+            heads.append(fh.read(min(count, _LZW_DENSE_PROBE_BYTES)))
+    return heads
+
+
+def _lzw_dense(heads: list[bytes]) -> bool:
+    """Whether an LZW strip of these ``heads`` (:func:`_lzw_heads`) clears its code
+    table so often that streaming it costs more than decoding it whole: its first
+    segments hold fewer than :data:`_LZW_DENSE_CODES` codes on average."""
+    for data in heads:
+        head = int.from_bytes(data[:2].ljust(2, b"\0"), "big")
+        start = _LZW_FRESH_WIDTH if head >> 7 == _LZW_CLEAR else 0
+        ends, _ = _lzw_segment_ends(data, start, _LZW_DENSE_SEGMENTS)
+        cleared = [at for at, _, last in ends if not last]  # a last one may be short
+        if not cleared:
+            continue
+        # the codes' bits, less the Clear codes' (9-bit codes below 254 a segment)
+        bits = cleared[-1] - start - _LZW_FRESH_WIDTH * (len(cleared) - 1)
+        if bits < _LZW_DENSE_CODES * len(cleared) * _LZW_FRESH_WIDTH:
+            return True
     return False
 
 
-def _lzw_old_style(path: Path, offsets: tuple) -> bool:
-    """Whether a strip at ``offsets`` of ``path`` is old-style LZW (as early libtiff
-    versions wrote it: codes least significant bit first, widths changed a code later),
-    told as imagecodecs tells it: its first byte 0, its second odd (a Clear code so)."""
-    with open(path, "rb") as fh:
-        for offset in offsets:
-            fh.seek(offset)
-            head = fh.read(2)
-            if len(head) == 2 and head[0] == 0 and head[1] & 1:
-                return True
-    return False
+def _lzw_old_style(heads: list[bytes]) -> bool:
+    """Whether a strip of these ``heads`` (:func:`_lzw_heads`) is old-style LZW (as
+    early libtiff versions wrote it: codes least significant bit first, widths changed
+    a code later), told as imagecodecs tells it: its first byte 0, its second odd (a
+    Clear code so)."""
+    return any(len(head) >= 2 and head[0] == 0 and head[1] & 1 for head in heads)
 
 
 class _LzwStrip(_InflatedStrip):
@@ -2703,8 +2707,8 @@ class _LzwStrip(_InflatedStrip):
         """As :meth:`_InflatedStrip.of`, and None for old-style LZW (its codes least
         significant bit first: :func:`_lzw_old_style`) and for a strip clearing its code
         table every few codes (:func:`_lzw_dense`), which tifffile reads."""
-        if layout is not None and (_lzw_old_style(path, layout[0])
-                                   or _lzw_dense(path, layout[0], layout[1])):
+        heads = _lzw_heads(path, layout[0], layout[1]) if layout is not None else []
+        if _lzw_old_style(heads) or _lzw_dense(heads):
             return None
         return super().of(path, series, level, layout, like, chunks)
 
