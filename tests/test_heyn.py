@@ -1138,6 +1138,19 @@ def _digital_parallel_lines(side: int, alpha_deg: float, spacing: float,
     return np.mod(s + width / 2, spacing) < width
 
 
+def _lines_near(centre: float, alpha_deg: float, deltas_deg, half_length: float) -> list:
+    """Test lines at ``alpha_deg + delta`` through three points within half a pixel of
+    ``(centre, centre)``, one a delta and point, ``half_length`` px each way."""
+    segs = []
+    for delta in deltas_deg:
+        th = math.radians(alpha_deg + delta)
+        d = np.array([math.sin(th), math.cos(th)]) * half_length
+        for shift in (-0.4, 0.0, 0.3):
+            c = np.array([centre + shift, centre - shift / 2])
+            segs.append([c - d, c + d])
+    return segs
+
+
 @pytest.mark.parametrize("alpha", [10.0, 25.0, 40.0])
 def test_a_line_at_a_few_degrees_to_a_boundary_crosses_it_once(alpha):
     # A digital test line at 1-3° to a digital boundary weaves across its staircase:
@@ -1146,13 +1159,7 @@ def test_a_line_at_a_few_degrees_to_a_boundary_crosses_it_once(alpha):
     # (at 10°: 1421 runs for 34 crossings on 300 lines at 0.3°, 1771 for 385 at 3°).
     # The touches of one passage along a boundary are now one crossing.
     m = _digital_parallel_lines(201, alpha, 400.0, through=(100.0, 100.0))
-    segs = []
-    for delta in (1.0, 2.0, 3.0, -1.5, -2.5):
-        th = math.radians(alpha + delta)
-        d = np.array([math.sin(th), math.cos(th)]) * 70.0
-        for shift in (-0.4, 0.0, 0.3):
-            c = np.array([100.0 + shift, 100.0 - shift / 2])
-            segs.append([c - d, c + d])
+    segs = _lines_near(100.0, alpha, (1.0, 2.0, 3.0, -1.5, -2.5), 70.0)
     r = measure_intercepts(m, pattern="segments", segments=segs)
     assert r.per_line_count.tolist() == [1] * len(segs)
 

@@ -629,8 +629,12 @@ def _bridged(mask, er, ec, sr, sc):
 GRAIN_WINDOW_RADIUS = 4
 #: Largest radius (px) of that window: two runs whose pixel before or after lies farther
 #: from the pixel between them (a line lying along a boundary that long) are joined
-#: without the rule: 1 pair in 43 639 on 1-3 px synthetic boundaries, 2.6 % beyond 16 px.
-MAX_GRAIN_WINDOW_RADIUS = 64
+#: without the rule: 1 pair in 43 639 on 1-3 px synthetic boundaries beyond 64 px, 2.6 %
+#: beyond 16 px. A passage along a boundary (:func:`_passage_merges`) reaches as far: a
+#: line within half a degree of a boundary weaves across it every 1 / tan(angle) px,
+#: 115 px at 0.5°, and its touches counted again beyond 64 px (2-46 times the exact
+#: count at 0.25-0.5°, studies/heyn_long_passages.py).
+MAX_GRAIN_WINDOW_RADIUS = 256
 
 
 def _window_labels(mask, gr, gc, radius: int) -> np.ndarray:
@@ -726,8 +730,7 @@ def _merge_runs(starts, ends, run_pid, merge, split):
 #: Longest stretch (px of the line's path) between two runs of a passage along one
 #: boundary (:func:`_passage_merges`): a digital line at a few degrees to a digital
 #: boundary weaves across it with stretches of up to about 1 / tan(angle) px between its
-#: runs (23 px measured at 0.3°); the window that tells the grains apart reaches no
-#: farther either.
+#: runs; the window that tells the grains apart reaches no farther either.
 MAX_HUG_GAP_PX = MAX_GRAIN_WINDOW_RADIUS
 #: Whether a passage along a boundary that crossed into another grain and comes back to
 #: the grain it came from counts its crossing back (:func:`_passage_merges`; False: as
