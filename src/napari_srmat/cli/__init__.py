@@ -315,8 +315,8 @@ def carry_warnings(exc: BaseException, lines: Sequence[str]) -> None:
 def carried_warnings(exc: BaseException) -> list[str]:
     """The warnings ``exc`` and the errors it was raised from carry (:func:`carry_warnings`:
     a job that warned and then failed or stopped), each once, innermost last: what the
-    one line of the error is to follow (:func:`main`; ``srmat grain-size``'s line of one
-    image).
+    one line of the error is to follow (:func:`main`; :func:`tell_failed_input`, ``srmat
+    heyn``'s line of one mask).
 
     Parameters
     ----------
