@@ -100,7 +100,7 @@ def test_two_layers_planimetric_equal_library(make_napari_viewer, qtbot):
     assert [panel.fields_list.item(i).text() for i in range(panel.fields_list.count())] \
         == ["f1", "f2"]
     # intersections as points (one per crossing of the intercept measurement)
-    assert len(viewer.layers["f2 intercepts"].data) == ref["images"][1]["n_crossings"]
+    assert len(viewer.layers["f2 intersections (specimen)"].data) == ref["images"][1]["n_crossings"]
     # tables
     assert panel.table.rowCount() == 2
     assert panel.table.item(1, 0).text() == "f2"
@@ -304,8 +304,10 @@ def test_a_field_renamed_while_measured_keeps_its_overlays(make_napari_viewer, q
     panel = widget.specimen
     gb.name = "field 1"  # before the result arrives (it comes through the event loop)
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
-    assert "gb grain area" not in viewer.layers and "gb intercepts" not in viewer.layers
-    areas, pts = viewer.layers["field 1 grain area"], viewer.layers["field 1 intercepts"]
+    assert "gb grain area" not in viewer.layers
+    assert "gb intersections (specimen)" not in viewer.layers
+    areas = viewer.layers["field 1 grain area"]
+    pts = viewer.layers["field 1 intersections (specimen)"]
     set_layer_pixel_size(viewer, gb, 0.5)
     assert tuple(areas.scale[-2:]) == tuple(pts.scale[-2:]) == (0.5, 0.5)
     qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
@@ -603,7 +605,7 @@ def test_a_field_calibrated_while_measured_gets_its_overlays_on_it(make_napari_v
     panel.run()
     set_layer_pixel_size(viewer, layer, PX)  # before the result: it comes on the GUI thread
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
-    areas, pts = viewer.layers["f1 grain area"], viewer.layers["f1 intercepts"]
+    areas, pts = viewer.layers["f1 grain area"], viewer.layers["f1 intersections (specimen)"]
     for lay in (areas, pts):
         np.testing.assert_allclose(lay.scale[-2:], layer.scale[-2:], err_msg=lay.name)
         np.testing.assert_allclose(lay.translate[-2:], layer.translate[-2:], err_msg=lay.name)
@@ -634,7 +636,7 @@ def test_a_field_removed_while_the_specimen_tab_measures_it_is_told(make_napari_
     assert input_removed_note(first) in panel.status.text()
     assert "G = " in panel.status.text() and "'f2'" not in panel.status.text()
     assert sorted(lay.name for lay in viewer.layers) == ["f2", "f2 grain area",
-                                                         "f2 intercepts"]
+                                                         "f2 intersections (specimen)"]
     assert panel.table.rowCount() == 2
 
 
@@ -648,7 +650,7 @@ def test_a_fields_overlays_stay_on_it_when_it_is_placed_by_hand(make_napari_view
     gb, widget = _specimen_run_on_a_field(viewer, qtbot)
     panel = widget.specimen
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
-    areas, pts = viewer.layers["gb grain area"], viewer.layers["gb intercepts"]
+    areas, pts = viewer.layers["gb grain area"], viewer.layers["gb intersections (specimen)"]
     gb.scale, gb.units = (0.5, 0.5), ("micrometer", "micrometer")  # by hand
     gb.translate = (-3.0, 6.0)
     areas.scale = (2.0, 2.0)  # moved alone: back on its field

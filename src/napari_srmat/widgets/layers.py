@@ -71,6 +71,7 @@ __all__ = [
     "pixel_size_hint",
     "common_pixel_size_um",
     "show_colorbar",
+    "intersections_layer_name",
     "show_test_lines",
     "sr_world_transform",
     "super_resolution_job",
@@ -1961,6 +1962,28 @@ def show_test_lines(viewer, name: str, lines, *, width: float = 1.0, **geo):
                              name=name, opacity=0.7, **geo)
 
 
+#: What a tab other than *Boundary mask* adds to the name of its crossings layer
+#: (:func:`intersections_layer_name`), keyed by the tab.
+INTERSECTIONS_OF = {"specimen": " (specimen)"}
+
+
+def intersections_layer_name(layer_name: str, tab: str | None = None) -> str:
+    """Name of the Points layer of the test lines' crossings on boundary layer ``layer_name``.
+
+    Every tab calls them *intersections* (the P of ℓ̄ = ΣL / ΣP; an intercept is the
+    segment between two of them). The *Boundary mask* and *Simple* tabs (``tab`` None)
+    show theirs beside their test lines; another tab (``"specimen"``) adds its own words
+    (:data:`INTERSECTIONS_OF`), so that its crossings never replace those of a test-line
+    layer they do not lie on.
+
+    Examples
+    --------
+    >>> intersections_layer_name("gb"), intersections_layer_name("gb", "specimen")
+    ('gb intersections', 'gb intersections (specimen)')
+    """
+    return f"{layer_name} intersections" + ("" if tab is None else INTERSECTIONS_OF[tab])
+
+
 def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
                           source: dict | None = None) -> HeynMeasurement:
     """Wrap a ``HeynResult`` with statistics and add intersections + test lines layers.
@@ -1977,7 +2000,7 @@ def show_heyn_measurement(viewer, boundary_layer, result, *, segments=None,
     shape = layer_image_data(boundary_layer).shape
     pts = np.asarray(result.intersections, dtype=float).reshape(-1, 2)
     meas.points_layer = upsert_layer(
-        viewer, f"{boundary_layer.name} intersections", "points", pts,
+        viewer, intersections_layer_name(boundary_layer.name), "points", pts,
         face_color="yellow", border_color="black", size=max(3.0, 0.008 * max(shape)), **geo,
     )
     lines = segments if segments is not None else result_lines(result)

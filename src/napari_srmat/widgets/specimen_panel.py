@@ -67,6 +67,7 @@ from .export import write_export, write_summary_rows
 from .layers import (
     DrawnShapes,
     drawn_shapes,
+    intersections_layer_name,
     keep_all_on_layer,
     overlay_geometry,
     removed_inputs_note,
@@ -229,8 +230,10 @@ class SpecimenPanel(SingleJobMixin, QWidget):
     one field, or ``rows x cols`` fields with *Grid*. ``run()`` measures them in a
     worker and returns it; then ``result`` holds the :class:`SpecimenResult`, the
     viewer shows ``"<layer> grain area"`` (grains coloured by area) and ``"<layer>
-    intercepts"`` (intersections), and the tables show each field and the E112 summary
-    (mean, 95 % CI, %RA, advice). ``export_json(path)`` saves the report.
+    intersections (specimen)"`` (the crossings, named by
+    :func:`~napari_srmat.widgets.layers.intersections_layer_name`), and the tables show
+    each field and the E112 summary (mean, 95 % CI, %RA, advice). ``export_json(path)``
+    saves the report.
     """
 
     def __init__(self, napari_viewer) -> None:
@@ -474,10 +477,11 @@ class SpecimenPanel(SingleJobMixin, QWidget):
                           ROLE_KEY: GRAIN_AREA_ROLE}, **geo)
             show_colorbar(area_layer, "bottom_left")
             pts = result.intersections[src.name]
-            pts_layer = upsert_layer(self.viewer, f"{name} intercepts", "points", pts,
-                                      face_color="yellow", border_color="black",
-                                      size=max(3.0, 0.008 * max(areas.shape)),
-                                      metadata=source_metadata(layer, "source"), **geo)
+            # the crossings, called as the other tabs call theirs (it was "intercepts")
+            pts_layer = upsert_layer(self.viewer, intersections_layer_name(name, "specimen"),
+                                     "points", pts, face_color="yellow", border_color="black",
+                                     size=max(3.0, 0.008 * max(areas.shape)),
+                                     metadata=source_metadata(layer, "source"), **geo)
             keep_all_on_layer(self.viewer, (area_layer, pts_layer), layer)
         self._fill_tables()
         self.histogram_choice.blockSignals(True)
