@@ -61,6 +61,11 @@ beyond the tolerance outnumbered the doubles, so 2-D figures were added, see
 * E5: D brings A's median at ×2.7 above -0.15 and moves C's median ln error by less
   than 0.05 on each reduction.
 
+Added in review (after the run; no expectation, nothing decided by them): the model's
+mean probability on the true line's centre and beside it (:func:`ridge_profile`: two
+parallel ridges read a ratio below 1), the autocorrelation estimate over the truth, and
+C by split (the shipped model was trained on tbm/train: only tbm/val is out of sample).
+
 Decision rule, fixed before the first run: a change of the scale factor or a two-sided widening
 of the coarse-input interval ships only if C (tbm train/val) supports it; a short reading
 found on synthetic micrographs alone is documented as a measured negative result
@@ -180,11 +185,14 @@ def _measured(image: np.ndarray, labels_or_mask: np.ndarray, truth_px: float, mo
     pred = _thin(r.boundaries)
     d = decompose(pred, true, tolerance(s))
     ell = r.mean_intercept_px
+    est = r.estimated_intercept_px
     merged = merged_intercept_px(r.boundaries, s)
-    return {"factor": s, "auto": factor is None, "estimate_px": r.estimated_intercept_px,
+    return {"factor": s, "auto": factor is None, "estimate_px": est,
+            "estimate_over_truth": None if est is None else round(est / truth_px, 4),
             "ell_px": ell, "log_error": None if ell is None else math.log(ell / truth_px),
             "log_error_merged": None if merged is None else math.log(merged / truth_px),
-            **pixel_figures(pred, true, s), **{k: d[k] for k in d},
+            **pixel_figures(pred, true, s), **ridge_profile(r.probability, true, s),
+            **{k: d[k] for k in d},
             **{f"{k}_per_true": round(d[k] / d["true"], 4)
                for k in ("double", "far", "missed")}}
 
@@ -206,6 +214,27 @@ def pixel_figures(pred: np.ndarray, true: np.ndarray, factor: float) -> dict:
             "beyond_frac": round(float((dist > tol).mean()), 4),
             "ends_per_1000px": round(1000 * ends[0] / pred.sum(), 2),
             "true_ends_per_1000px": round(1000 * ends[1] / true.sum(), 2)}
+
+
+#: Distances (input px) from the true line's centre of :func:`ridge_profile`: its centre,
+#: and where an enlarged 2-px dark line's sides lie (about one input pixel out).
+RIDGE_CENTRE_INPUT_PX = 0.5
+RIDGE_SIDE_INPUT_PX = (0.75, 1.5)
+
+
+def ridge_profile(probability: np.ndarray, true: np.ndarray, factor: float) -> dict:
+    """The model's mean boundary probability on the true line's centre (within
+    :data:`RIDGE_CENTRE_INPUT_PX` input px of the thinned truth) and beside it (between
+    :data:`RIDGE_SIDE_INPUT_PX`), and their ratio: one ridge on the line reads a ratio
+    above 1, two parallel ridges on its sides below 1 (added in review, after the run)."""
+    from scipy import ndimage as ndi
+
+    dist = ndi.distance_transform_edt(~true) / factor
+    lo, hi = RIDGE_SIDE_INPUT_PX
+    centre = float(probability[dist <= RIDGE_CENTRE_INPUT_PX].mean())
+    side = float(probability[(dist >= lo) & (dist <= hi)].mean())
+    return {"centre_prob": round(centre, 4), "side_prob": round(side, 4),
+            "centre_over_side": round(centre / side, 4)}
 
 
 #: Radius of the candidate merge (part D), in input pixels: boundary pixels closer than
@@ -307,7 +336,8 @@ def _median(rows: list[dict], key: str) -> float | None:
 def _summary(rows: list[dict]) -> dict:
     keys = ("log_error", "log_error_merged", "double_per_true", "far_per_true",
             "missed_per_true", "length_ratio", "off_centre_frac", "beyond_frac",
-            "ends_per_1000px", "true_ends_per_1000px")
+            "ends_per_1000px", "true_ends_per_1000px", "centre_prob", "side_prob",
+            "centre_over_side", "estimate_over_truth")
     return {"n": len(rows), **{f"median_{k}": _median(rows, k) for k in keys},
             "median_factor": _median(rows, "factor")}
 
@@ -371,8 +401,12 @@ def main() -> None:
                                           and r["darkness"] == d and r["factor"] == f])
          for w, d in B_RENDERINGS for f in B_FACTORS}
     c = {f"u{u:g}": _summary([r for r in c_rows if r["u"] == u]) for u in C_REDUCTIONS}
+    # the shipped model was trained on tbm/train: only tbm/val is out of sample
+    c_by_split = {f"u{u:g}_{sp}": _summary([r for r in c_rows if r["u"] == u
+                                             and r["split"] == sp])
+                  for u in C_REDUCTIONS for sp in ("train", "val")}
     out = {"side": SIDE, "factors": list(FACTORS), "spacings": list(SPACINGS),
-           "structures": list(A_STRUCTURES), "a": a, "b": b, "c": c,
+           "structures": list(A_STRUCTURES), "a": a, "b": b, "c": c, "c_by_split": c_by_split,
            "calibration_by_factor": calibration_by_factor(),
            "expectations": expectations(a, b, c),
            "cpu_s": round(time.process_time() - t0, 1),
