@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from napari_srmat.cli import main
 from napari_srmat.grainsize import (
+    COARSE_DIRECTION_NOTE,
     COARSE_INPUT_INTERCEPT_PX,
     COARSE_MODEL_LOG_ERROR_95,
     INFERENCE_SCALE_LIMIT,
@@ -459,6 +460,10 @@ def test_coarse_image_is_measured_with_a_warning(model):
     assert coarse.mean_intercept_px is not None and coarse.inference_scale > 2
     notes = [w for w in coarse.warnings if w.startswith("grains are only")]
     assert len(notes) == 1 and is_scale_warning(notes[0]) and "super-resolve" in notes[0]
+    # the direction of the error is told with the data it was measured on: long on the
+    # tbm micrographs, short on dark etched boundary lines (studies/image_enlargement_short)
+    assert COARSE_DIRECTION_NOTE in notes[0]
+    assert "read too long" in notes[0] and "read ℓ̄ short" in notes[0]
     # the interval reaches further below ℓ̄ (the model misses boundaries at this scale)
     assert coarse.uncertainty["model_low"] == pytest.approx(COARSE_MODEL_LOG_ERROR_95[1])
     low, high = coarse.mean_intercept_ci95_px

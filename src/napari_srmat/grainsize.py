@@ -174,6 +174,16 @@ MIN_INPUT_INTERCEPT_PX = 8.0
 #: docs/boundaries.md "The three-arm experiment out of fold").
 COARSE_INPUT_INTERCEPT_PX = 15.0
 
+#: What a coarse input's warnings say about the direction of the model's error there. The
+#: direction is measured, and differs with how boundaries look: the tbm polarized-light
+#: regions reduced ×4 all read ℓ̄ long (boundaries missed; :data:`COARSE_INPUT_INTERCEPT_PX`),
+#: synthetic micrographs with dark etched boundary lines enlarged ×2 or more read it 24-41 %
+#: short (both sides of a line drawn; ``studies/image_enlargement_short.py``,
+#: docs/grain_size.md).
+COARSE_DIRECTION_NOTE = ("on the tbm polarized-light micrographs the model missed boundaries "
+                         "at such pixels (ℓ̄ read too long), on images with dark etched "
+                         "boundary lines it read ℓ̄ short")
+
 #: Largest up-sampling applied before the model (interpolation adds no detail; chosen
 #: before the studies as 26 / 8 and kept: the too-coarse limit was measured with it).
 MAX_INFERENCE_SCALE = 3.25
@@ -1281,9 +1291,9 @@ class NativeScale:
             text = _too_coarse_by_estimate(estimate_px)
         elif is_coarse(estimate_px):
             seen = _estimate_seen(estimate_px, "<", COARSE_INPUT_INTERCEPT_PX)
-            text = (f"{seen}, < {COARSE_INPUT_INTERCEPT_PX:g} px): at these pixels the "
-                    "boundary model misses boundaries (ℓ̄ measured on its map reads too "
-                    f"long); super-resolve first (srmat sr run), or {measure}")
+            text = (f"{seen}, < {COARSE_INPUT_INTERCEPT_PX:g} px): "
+                    f"{COARSE_DIRECTION_NOTE}; super-resolve first (srmat sr run), or "
+                    f"{measure}")
         else:
             seen = _estimate_seen(estimate_px, ">", hi)
             text = (f"{seen}), above the {lo:g}-{hi:g} px the boundary model is reliable "
@@ -1802,9 +1812,9 @@ def _check_scale(out: GrainSizeResult, auto: bool) -> None:
             f"grains are only ~{compared_value(est, '<', COARSE_INPUT_INTERCEPT_PX, decimals=0)}"
             " px across in this image (autocorrelation estimate, "
             f"< {COARSE_INPUT_INTERCEPT_PX:g} px): it was measured enlarged "
-            f"×{out.inference_scale:.3g}, where the model misses boundaries (ℓ̄ reads too "
-            "long), so the interval reaches further below ℓ̄; super-resolve (srmat sr run) "
-            "or image at a higher magnification for a tighter figure")
+            f"×{out.inference_scale:.3g} ({COARSE_DIRECTION_NOTE}), so the interval "
+            "reaches further below ℓ̄; super-resolve (srmat sr run) or image at a higher "
+            "magnification for a tighter figure")
     if grains is not None and grains < MIN_INPUT_INTERCEPT_PX:
         shown = compared_value(grains, "<", MIN_INPUT_INTERCEPT_PX, decimals=0)
         msg = (f"grains are ~{shown} px across in this image (ℓ̄ < "
