@@ -671,7 +671,26 @@ def test_tilted_line_counting_figures_are_heyn_tilted_line_counting_json():
     want = [thin[f"{h} px"][f"{k}_bias_pct"] for k in ("runs_on", "runs_off", "e112_on",
                                                        "e112_off") for h in (10, 20, 40, 80)]
     assert g == pytest.approx(want, abs=0.05)
-    assert all(study["expectations"][e]["holds"] is False for e in ("E1", "E2", "E3", "E4"))
+    # the third-grain bullet quotes the same E112 / run-count figures with the rule
+    m = re.search(r"with the passage rule below, rerun at 81c763f, (\S+) / (\S+) / (\S+) / "
+                  r"(\S+) %, the run count (\S+) / (\S+) / (\S+) / (\S+) %\)", text)
+    assert m, "the third-grain bullet's passage-rule figures are not where the test looks"
+    assert [float(v.replace("−", "-")) for v in m.groups()] == pytest.approx(
+        want[8:12] + want[:4], abs=0.05)
+    runs = {arm: {h: sum(r[f"runs_{arm}"] for r in study["thinned"]["rows"]
+                         if r["grain_px"] == h) for h in (10, 20, 40, 80)} for arm in ("on", "off")}
+    pooled = [100 * (1 - runs["on"][h] / runs["off"][h]) for h in runs["on"]]
+    m = re.search(rf"the rule joins {n}-{n} % of the runs", text)
+    assert m and [float(v) for v in m.groups()] == pytest.approx(
+        [min(pooled), max(pooled)], abs=0.05)
+    exp = study["expectations"]
+    assert [exp[e]["holds"] for e in ("E1", "E2", "E3", "E4")] == [False, False, True, False]
+    m = re.search(rf"E3 .{{0,120}}?and holds since the window reaches 256 px; E4 .{{0,100}}? "
+                  rf"by \+{n} / \+{n} points at 40 / 80 px", text)
+    assert m, "E3 / E4 are not where the test looks"
+    assert [float(v) for v in m.groups()] == pytest.approx(
+        [exp["E4"]["change_points"][h] for h in ("40", "80")], abs=0.005)
+    assert exp["E4"]["change_points"]["20"] < 1 <= exp["E4"]["change_points"]["40"]
 
 
 def test_passage_angle_paragraph_is_its_studies_json():
