@@ -742,3 +742,64 @@ def test_boundaries_passage_paragraph_is_heyn_passage_tbm_json():
     want = [cur["min"], cur["max"], cur["mean"], new["min"], new["max"], new["mean"]]
     for cell, value in zip(m.groups(), want, strict=True):
         assert _quotes(cell, value), (cell, value)
+
+
+def test_long_passages_paragraph_is_its_studies_json():
+    # docs/heyn.md "A passage within a degree of a boundary" (81c763f): the 64 -> 256 px
+    # window, from studies/heyn_long_passages.py and the tilted-line rerun
+    text = " ".join(_page("heyn.md").split())
+    res = _result("studies/results/heyn_long_passages.json")["results"]
+    n = r"([+−-]?\d+\.\d+)"
+    three = rf"{n} / {n} / {n}"
+    m = re.search(rf"runs / exact at δ = 0\.25° went from {three} to {three} \(α = 10 / 25 / "
+                  rf"40°\), at 0\.5° from {three} to {three}, and at 1-3° it is the same "
+                  rf"\({n}-{n};", text)
+    assert m, "the long passages' ratios are not where the test looks"
+    want = [res[arm]["ratios"][f"alpha {a}, delta {d}"] for d in ("0.25", "0.5")
+            for arm in ("before", "current") for a in (10, 25, 40)]
+    wide = [k for k in res["current"]["ratios"] if not k.endswith(("0.25", "0.5"))]
+    want += [min(res["current"]["ratios"][k] for k in wide),
+             max(res["current"]["ratios"][k] for k in wide)]
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    assert all(res["before"]["ratios"][k] == pytest.approx(res["current"]["ratios"][k], abs=0.02)
+               for k in wide)  # "the same"
+    m = re.search(rf"CPU time of 1000 random lines: 3000² thinned synthetic mask {n} → {n} s, "
+                  rf"3000² 20 % noise {n} → {n} s, the 512² parallel lines at 10° {n} → {n} s",
+                  text)
+    assert m, "the long passages' CPU times are not where the test looks"
+    keys = ("thinned 3000²", "noise 3000²", "parallel lines 512², 10°")
+    want = [res[arm]["cpu_s"][k] for k in keys for arm in ("before", "current")]
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    tilted = _result("studies/results/heyn_tilted_line_counting.json")
+    small = tilted["parallel"]["by_delta"]["on"][0]
+    m = re.search(rf"the count per unit length at δ < 2° {n} → {n} \(E112's {n} → {n}\)", text)
+    assert m and _quotes(m.group(2), small["count_ratio"]), m and m.groups()
+    assert _quotes(m.group(4), small["count_ratio_e112"])
+
+
+def test_junction_grazing_paragraph_is_its_studies_json():
+    # docs/heyn.md "E112's 1½ beside a junction" (ae16b19), from
+    # studies/heyn_junction_grazing.py: the shipped count (before) and the candidate rule
+    text = " ".join(_page("heyn.md").split())
+    res = _result("studies/results/heyn_junction_grazing.json")["results"]
+    n = r"([+−-]?\d+\.\d+)"
+    m = re.search(rf"E112's count over the truth is {n} at d < 0\.5 px, {n} at 0\.5-1, {n} at "
+                  rf"1-1\.5, {n} at 1\.5-2, {n} at 2-2\.5 and {n}-{n} beyond \(the run count "
+                  rf"{n}, {n}, {n}, {n}, {n}, then", text)
+    assert m, "the junction bins are not where the test looks"
+    bins = res["before"]["windows_by_distance"]
+    near = ("0-0.5", "0.5-1", "1-1.5", "1.5-2", "2-2.5")
+    far = [bins[b]["e112_over_truth"] for b in ("2.5-3", "3-4", "4-inf")]
+    want = ([bins[b]["e112_over_truth"] for b in near] + [min(far), max(far)]
+            + [bins[b]["runs_over_truth"] for b in near])
+    for cell, value in zip(m.groups(), want, strict=True):
+        assert _quotes(cell, value), (cell, value)
+    m = re.search(rf"whole lines read P {n} % over the truth", text)
+    assert m and _quotes(m.group(1), 100 * (res["before"]["whole_lines"]["e112_over_truth"] - 1))
+    cand = res["current"]
+    m = re.search(rf"but left d < 0\.5 px at {n}, so whole lines moved to {n} %", text)
+    assert m, "the candidate's figures are not where the test looks"
+    assert _quotes(m.group(1), cand["windows_by_distance"]["0-0.5"]["e112_over_truth"])
+    assert _quotes(m.group(2), 100 * (cand["whole_lines"]["e112_over_truth"] - 1))
