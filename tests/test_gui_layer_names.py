@@ -48,3 +48,31 @@ def test_specimen_crossings_are_intersections_beside_the_mask_tabs(make_napari_v
     assert len(specimen.data) == panel.result.report["images"][0]["n_crossings"]
     # the mask tab's crossings still lie on its test lines
     np.testing.assert_array_equal(viewer.layers["gb intersections"].data, mask_points)
+
+
+def test_simple_tabs_boundaries_remeasure_to_its_intercept(make_napari_viewer, qtbot):
+    """The Simple tab showed its binarised boundary map as '<image> boundaries (grain
+    size)', while its ℓ̄ was counted on that map thinned to 1 px lines. Taken to the
+    Boundary mask tab (to correct it, say) with the default options, the layer read
+    another ℓ̄: on the sample micrograph at 0.5 µm/px 14.28 µm (G 9.0) against the Simple
+    tab's 12.86 µm (G 9.3). The layer holds the thinned map now: the same ℓ̄ again."""
+    from _helpers import simple_tab_on_micrograph
+
+    viewer = make_napari_viewer()
+    _, layer, w, panel = simple_tab_on_micrograph(viewer, qtbot)
+    panel.run_btn.click()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=30_000)
+    qtbot.waitUntil(panel.run_btn.isEnabled, timeout=10_000)
+    simple = panel.result.heyn
+    shown = viewer.layers[f"{layer.name} boundaries (grain size)"]
+    assert len(viewer.layers[intersections_layer_name(shown.name)].data) \
+        == simple.n_intersections
+    w.layer_combo.value = shown
+    assert not w.skeletonize.isChecked()  # the mask tab's default
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.measurement is not None, timeout=20_000)
+    again = w.measurement.result
+    assert again.n_intersections == simple.n_intersections
+    assert again.mean_intercept_px == pytest.approx(simple.mean_intercept_px, rel=1e-12)
+    assert w.measurement.stats["mean_intercept_um"] == pytest.approx(
+        panel.result.mean_intercept_um, rel=1e-12)

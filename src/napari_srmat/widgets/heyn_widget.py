@@ -82,14 +82,18 @@ from .layers import (
     removed_inputs_note,
     show_grain_size_overlays,
     source_metadata,
+    threshold_boundaries,
 )
 from .report_panel import ReportPanel
 from .specimen_panel import SpecimenPanel
 
 __all__ = ["GrainSizeWidget", "SimpleGrainSizePanel", "PATTERNS", "simple_grain_size_job",
-           "corrected_heyn_job"]
+           "corrected_heyn_job", "counted_boundaries"]
 
 PATTERNS = WIDGET_PATTERNS
+
+#: Threshold that keeps every boundary pixel of a binarised map (its True pixels, 1.0).
+BINARY_MAP_THRESHOLD = 0.5
 
 #: How the widget measures a specimen (:func:`napari_srmat.metrics.standards.one_field_note`).
 ONE_FIELD_HOW = f"the '{SPECIMEN_TAB}' tab"
@@ -119,6 +123,9 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     image; the result's warnings say so. ``levels`` (the layer's own pyramid,
     :func:`~napari_srmat.widgets.layers.file_pyramid`, level 0 being ``image``) are
     measured as the API measures a file's pyramid (not with ``divide_by``: level 0 only).
+    Returns ``(GrainSizeResult, the map its test lines counted)``
+    (:func:`counted_boundaries`, thinned here rather than on the GUI thread), or None
+    when stopped.
     """
     from ..edges import load_boundary_model
     from ..grainsize import measure_grain_size_job
@@ -137,10 +144,24 @@ def simple_grain_size_job(image, *, pixel_size_um=None, divide_by=None, levels=N
     model = load_boundary_model()
     result = yield from measure_grain_size_job(image, pixel_size_um=pixel_size_um, model=model,
                                                stop=stop)
-    if result is not None and divide_by:
+    if result is None:  # stopped
+        return None
+    if divide_by:
         result.warnings.append(f"pixel values divided by {divide_by} (a float image in "
                                f"0..{divide_by}, as confirmed)")
-    return result
+    return result, counted_boundaries(result)
+
+
+def counted_boundaries(result) -> np.ndarray | None:
+    """The boundary map a :class:`~napari_srmat.grainsize.GrainSizeResult`'s test lines
+    counted: its binarised map thinned to 1 px lines, as
+    :func:`~napari_srmat.grainsize.measure_grain_size` thins it before laying them
+    (``skeletonize=True``); None when it has no map. Shown as the Simple tab's boundaries
+    layer, it gives the same ℓ̄ again in the *Boundary mask* tab or ``srmat heyn``.
+    """
+    if result.boundaries is None:
+        return None
+    return threshold_boundaries(result.boundaries, BINARY_MAP_THRESHOLD, skeletonize=True)
 
 
 def corrected_heyn_job(source, threshold, edits, *, stop=None, **options):
@@ -281,9 +302,10 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
                                                levels=file_pyramid(layer), stop=stop),
             on_result=self._on_result)
 
-    def _on_result(self, result) -> None:
-        if result is None:
+    def _on_result(self, out) -> None:
+        if out is None:
             return
+        result, counted = out
         self.result = result
         d = result.to_dict()
         if d["mean_intercept_um"] is not None:
@@ -311,7 +333,7 @@ class SimpleGrainSizePanel(SingleJobMixin, QWidget):
             self.status.setText(note)
             return
         if layer is not None:
-            show_grain_size_overlays(self.viewer, layer, result)
+            show_grain_size_overlays(self.viewer, layer, result, boundaries=counted)
         self.status.setText(self._forward.done_line() if d["mean_intercept_px"] is not None
                             else "no grain size reported (see the warning)")
 
