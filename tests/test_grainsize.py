@@ -1008,7 +1008,7 @@ def test_few_intersections_get_an_exact_asymmetric_interval():
     # identical densities: the counts' resolution (t(1) sqrt(2 / 12) / 2 = 2.6) leaves
     # no upper end; the warnings say so and that the count is small
     res, r = measured([1, 1])
-    assert res.ci95_half_width_px == 0.0
+    assert res.relative_accuracy_pct == 0.0  # the scatter's (the half-width is floored)
     assert r.uncertainty["counting"] == pytest.approx(t.ppf(0.975, 1) * math.sqrt(2 / 12) / 2)
     assert r.mean_intercept_ci95_px is None and any("no upper end" in w for w in r.warnings)
     assert few_intersections_note(2) in r.warnings
@@ -1035,7 +1035,7 @@ def test_a_grid_whose_lines_count_alike_gets_a_counting_term():
     mask[::100, :] = True
     mask[:, ::100] = True
     res = measure_intercepts(mask, pattern="grid", n_lines=2)
-    assert res.per_line_intersections.tolist() == [3] * 4 and res.ci95_half_width_px == 0
+    assert res.per_line_intersections.tolist() == [3] * 4 and res.relative_accuracy_pct == 0
     r = grain_size_from_heyn(res)
     lo, hi = (v / r.mean_intercept_px for v in r.mean_intercept_ci95_px)
     assert lo < 0.88 and hi > 1.17, (lo, hi)

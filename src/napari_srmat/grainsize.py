@@ -578,7 +578,8 @@ def intercept_interval(
         ℓ̄ at the scale where crossings were counted.
     sampling_half_px : float
         Half-width of the line-sampling 95 % interval (Student t), same pixels
-        (``HeynResult.ci95_half_width_px``: ``ℓ̄ r``).
+        (``ℓ̄ r``, ``r`` = ``HeynResult.relative_accuracy_pct`` / 100; its floored
+        ``ℓ̄ r'``, ``HeynResult.ci95_half_width_px``, gives the same interval).
     intersection_count : float
         The lines' intersection count P (``HeynResult.intersection_count``).
     n_lines : int
@@ -686,8 +687,10 @@ def grain_size_from_heyn(
     terms: dict = {}
     k = 1.0 / float(inference_scale)
     if mean_inf is not None:
+        # the lines' scatter, ℓ̄ r (the terms' ``sampling``); intercept_interval floors
+        # it as HeynResult.ci95_half_width_px is floored
         interval, terms = intercept_interval(
-            mean_inf, sampling_half_px=res.ci95_half_width_px,
+            mean_inf, sampling_half_px=mean_inf * res.relative_accuracy_pct / 100.0,
             intersection_count=res.intersection_count, n_lines=res.n_lines,
             model_range_px=model_range_px)
         if interval is None:

@@ -1017,10 +1017,19 @@ class HeynResult:
     intersections : ndarray (N, 2)
         ``(row, col)`` of each intersection (middle of the boundary run).
     ci95_half_width_px : float
-        Half-width of the 95% confidence interval of ℓ̄ (propagated from the per-line
-        intersection densities ``N_i / L_i``, Student t); NaN with fewer than 2 lines.
+        Half-width of the line-sampling 95% interval of ℓ̄: ``ℓ̄ r'`` with ``r`` the
+        Student-t relative half-width of the per-line intersection densities
+        ``P_i / L_i`` (``relative_accuracy_pct`` / 100) floored at their counts'
+        resolution, ``r' = max(r, c)``
+        (:func:`napari_srmat.metrics.standards.floored_relative_half`), the half-width
+        whose inversion, ``ℓ̄ [1 / (1 + r'), 1 / (1 - r')]``, is the sampling term of the
+        ``[low, high]`` pair (``mean_intercept_ci95_px`` of
+        :func:`napari_srmat.grainsize.grain_size_from_heyn`, which adds the pixel and
+        model terms in quadrature). NaN with fewer than 2 lines. Until 2026-12-06 it was
+        the unfloored ``ℓ̄ r``: 0 where the lines' counts agreed, next to a non-zero pair.
     relative_accuracy_pct : float
-        ASTM E112 %RA = 100 · half-width / mean of the per-line ``N_i / L_i``.
+        ASTM E112 %RA = 100 · half-width / mean of the per-line ``P_i / L_i``: the
+        scatter's, not floored (E112's figure; ``ci95_half_width_px`` is the floored one).
     mean_intercept_um, astm_g : float or None
         With ``pixel_size_um``: ℓ̄ in micrometres and the ASTM E112 grain size number
         (None without a valid ℓ̄).
@@ -1850,7 +1859,13 @@ def measure_intercepts(
         confidence_interval(p_line[ok] / lengths[ok])
         if ok.sum() and mean is not None else (0, math.nan, math.nan)
     )
-    ci95 = mean * ra / 100.0 if mean is not None and math.isfinite(ra) else math.nan
+    # the half-width of the interval the row's pair inverts: the scatter floored at the
+    # counts' resolution (metrics.standards.floored_relative_half, the one rule), of the
+    # count and lines grain_size_from_heyn floors the pair's sampling term at
+    from .standards import floored_relative_half
+
+    r_floored = floored_relative_half(ra / 100.0, count=p_tot, n_lines=len(paths))
+    ci95 = mean * r_floored if mean is not None and math.isfinite(r_floored) else math.nan
     if pattern == "grid":
         angles = np.array([0.0] * (len(paths) // 2) + [90.0] * (len(paths) // 2))
     elif pattern == "segments":

@@ -1,0 +1,63 @@
+"""``HeynResult.ci95_half_width_px`` is the half-width of the interval its row's
+``[low, high]`` pair is made of: the lines' scatter floored at their counts' resolution
+(:func:`napari_srmat.metrics.standards.floored_relative_half`, the one rule)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from napari_srmat.grainsize import grain_size_from_heyn
+from napari_srmat.metrics.heyn import measure_intercepts
+from napari_srmat.metrics.standards import counting_half
+
+
+def _grid_400():
+    """A 400² mask with boundaries every 100 px: 2 + 2 grid lines count 3 each (r = 0)."""
+    mask = np.zeros((400, 400), bool)
+    mask[::100, :] = True
+    mask[:, ::100] = True
+    return mask
+
+
+def test_a_row_whose_lines_agree_has_the_half_width_of_its_floored_pair():
+    """Lines whose counts agree (r = 0) gave ``ci95_half_width_px`` 0.0 (the bare
+    scatter's) next to a non-zero ``mean_intercept_ci95_px`` pair floored at the counts'
+    resolution c = t(3) sqrt(4 / 12) / 12 = 0.153: a row of ``srmat heyn`` or
+    ``srmat grain-size --mask`` whose two figures of one interval disagreed. The
+    half-width is now ℓ̄ c, whose inversion is the pair's sampling term;
+    ``relative_accuracy_pct`` stays E112's %RA of the scatter, 0."""
+    res = measure_intercepts(_grid_400(), pattern="grid", n_lines=2)
+    assert res.per_line_intersections.tolist() == [3] * 4
+    c = counting_half(12, 4)
+    mean, half = res.mean_intercept_px, res.ci95_half_width_px
+    assert half == pytest.approx(mean * c) and half > 0
+    assert res.relative_accuracy_pct == 0.0
+    r = grain_size_from_heyn(res)
+    assert r.uncertainty["sampling_low"] == pytest.approx(math.log1p(half / mean))
+    assert r.uncertainty["sampling_high"] == pytest.approx(-math.log1p(-half / mean))
+    assert r.uncertainty["sampling"] == 0.0  # the terms' sampling stays the scatter's
+    row = res.to_dict()
+    assert row["ci95_half_width_px"] == pytest.approx(mean * c)
+    assert row["relative_accuracy_pct"] == 0.0
+
+
+def test_a_scatter_above_the_floor_is_the_half_width_itself():
+    """Where the lines' scatter is above the counts' resolution the half-width is the
+    scatter's, ℓ̄ %RA / 100, as before."""
+    rng = np.random.default_rng(3)
+    mask = np.zeros((600, 600), bool)
+    mask[:, np.sort(rng.choice(np.arange(5, 595), 40, replace=False))] = True
+    mask[np.sort(rng.choice(np.arange(5, 595), 25, replace=False)), :] = True
+    res = measure_intercepts(mask, pattern="random", n_lines=20, seed=1)
+    r = res.relative_accuracy_pct / 100
+    assert r > counting_half(res.intersection_count, res.n_lines)
+    assert res.ci95_half_width_px == pytest.approx(res.mean_intercept_px * r)
+
+
+def test_one_line_has_no_half_width():
+    res = measure_intercepts(_grid_400(), pattern="segments",
+                             segments=[[[50, 10], [50, 390]]])
+    assert res.mean_intercept_px is not None and math.isnan(res.ci95_half_width_px)
