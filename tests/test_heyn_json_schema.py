@@ -47,6 +47,17 @@ def test_count_keys_are_a_heyn_results_counts():
     assert tuple(measure_intercepts(mask).counts()) == COUNT_KEYS
 
 
+def test_count_keys_are_defined_once_with_the_counts():
+    """``metrics.standards.COUNT_KEYS`` was a second copy of ``HeynResult.counts()``'s
+    keys, kept in step by the test above only. The one definition is now
+    ``metrics.heyn.COUNT_KEYS``, the keys ``counts()`` is made of; ``standards`` imports
+    it (the public name unchanged)."""
+    from napari_srmat.metrics import heyn, standards
+
+    assert standards.COUNT_KEYS is heyn.COUNT_KEYS
+    assert "COUNT_KEYS" in heyn.__all__ and "COUNT_KEYS" in standards.__all__
+
+
 @pytest.mark.parametrize("bad", [1, 2])
 def test_an_all_failed_heyn_json_has_the_count_keys_of_a_measured_one(tmp_path, capsys, bad):
     """Every mask failing left out ``intersection_count``, ``n_crossings`` and the other

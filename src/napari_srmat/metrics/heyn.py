@@ -56,6 +56,7 @@ from ..errors import check_flag, check_number, check_seed
 from ..io import check_pixel_size, file_not_found
 
 __all__ = [
+    "COUNT_KEYS",
     "HeynError",
     "HeynResult",
     "PATTERNS",
@@ -996,6 +997,16 @@ def _passage_merges(mask, flat, path_offs, starts, ends, run_pid, tilted):
 
 
 # ---------------------------------------------------------------- measurement
+#: The count keys that mean the same in every JSON output (:meth:`HeynResult.counts`: a
+#: :func:`napari_srmat.metrics.standards.measure_field` row, ``srmat heyn``'s rows and
+#: pooled result, the Heyn widget's export; docs/standards.md): the one list of them, in
+#: the order ``counts()`` gives them, so that an output in which nothing was counted
+#: (``srmat heyn`` when every mask fails) carries them too, ``null``. Also importable as
+#: ``napari_srmat.metrics.standards.COUNT_KEYS``.
+COUNT_KEYS = ("n_crossings", "intersection_count", "intercept_count", "n_triple_points",
+              "n_line_end_touches")
+
+
 @dataclass
 class HeynResult:
     """Result of a Heyn lineal-intercept measurement.
@@ -1158,13 +1169,10 @@ class HeynResult:
         >>> c["n_crossings"], c["intersection_count"], c["n_line_end_touches"]
         (3, 2.0, 2)
         """
-        return {
-            "n_crossings": int(self.n_intersections),
-            "intersection_count": float(self.intersection_count),
-            "intercept_count": float(self.intercept_count),
-            "n_triple_points": int(self.n_triple_points),
-            "n_line_end_touches": int(self.n_line_end_touches),
-        }
+        values = (int(self.n_intersections), float(self.intersection_count),
+                  float(self.intercept_count), int(self.n_triple_points),
+                  int(self.n_line_end_touches))
+        return dict(zip(COUNT_KEYS, values, strict=True))
 
     def to_dict(self, *, arrays: bool = False) -> dict:
         """JSON-friendly summary (missing, ``inf`` or NaN figures become ``None``).

@@ -32,6 +32,7 @@ from ..jobs import Event, Progress, Stopped, StopToken, run_job
 from .distributions import ALA_MIN_G_DIFFERENCE, ala_grains, duplex_test
 from .grainmap import MIN_GRAIN_PX, boundaries_from_labels
 from .heyn import (
+    COUNT_KEYS,  # defined with HeynResult.counts(), kept importable here
     HEYN_MARGIN,
     HEYN_N_LINES,
     HEYN_SEED,
@@ -112,13 +113,6 @@ RA_LIMIT_PCT = 10.0
 #: E112: aim for about 50 intersections (or grains) per field or more (the planimetric
 #: count's number, one for both methods; the words: ``per_field_count_ask``).
 MIN_COUNT_PER_FIELD = MIN_GRAINS_PER_FIELD
-
-#: The count keys that mean the same in every JSON output (``HeynResult.counts()``: a
-#: :func:`measure_field` row, ``srmat heyn``'s rows and pooled result, the Heyn widget's
-#: export; docs/standards.md): the one list of them, so that an output in which nothing
-#: was counted (``srmat heyn`` when every mask fails) carries them too, ``null``.
-COUNT_KEYS = ("n_crossings", "intersection_count", "intercept_count", "n_triple_points",
-              "n_line_end_touches")
 
 #: E112: measure at least five fields, chosen at random over the specimen.
 MIN_FIELDS = 5
