@@ -1528,9 +1528,39 @@ def _largest_tiff_series(series: Sequence, path: Path) -> tuple[int, str | None]
 
 
 def _tiff_data_error(path: Path, why: Any) -> ImageReadError:
-    """The one message of a TIFF whose pixel data cannot be read."""
+    """The one message of a TIFF whose pixel data cannot be read (one line: ``why``'s
+    line breaks made spaces)."""
+    why = " ".join(str(why).split())
     return ImageReadError(f"{path}: cannot read TIFF pixel data, file truncated or corrupt "
                           f"({why})")
+
+
+class _TiffChunks:
+    """tifffile's Zarr view of a TIFF level whose read errors are the file's one
+    :class:`ImageReadError` (:func:`_tiff_data_error`): a damaged strip or tile read
+    by a lazy pass (napari's, ``srmat``'s) raised tifffile's and the codecs' own errors
+    (TiffFileError, ImcdError, ValueError), no file named (a traceback in napari),
+    until 2026-12-06. An index out of range stays an IndexError (the caller's)."""
+
+    def __init__(self, array: Any, path: Path):
+        self._array, self.path = array, path
+        self.shape, self.dtype, self.chunks = array.shape, array.dtype, array.chunks
+        self.ndim, self.size, self.nchunks = array.ndim, array.size, array.nchunks
+        self.nbytes = array.nbytes
+        import uuid
+
+        self._token = uuid.uuid4().hex  # one view, one dask name (as a Zarr view's)
+
+    def __dask_tokenize__(self) -> tuple:
+        return type(self).__name__, self._token
+
+    def __getitem__(self, index: Any) -> Any:
+        try:
+            return self._array[index]
+        except (IndexError, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - tifffile and every codec: many types
+            raise _tiff_data_error(self.path, exc or type(exc).__name__) from None
 
 
 def _check_tiff_data_offsets(series, path: Path) -> None:
@@ -2082,7 +2112,9 @@ class _WholeStrip(_OneStrip):
         import tifffile
 
         try:
-            arr = tifffile.imread(self.path, series=self.series, level=self.level)
+            with tifffile.TiffFile(self.path) as tif:
+                _check_lzw_decodes(tif.series[self.series].levels[self.level])
+                arr = tif.asarray(series=self.series, level=self.level)
         except Exception as exc:  # noqa: BLE001 - codecs raise many types
             raise _tiff_data_error(self.path, exc or type(exc).__name__) from None
         if tuple(arr.shape) != self.shape:
@@ -2456,7 +2488,8 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
     once, :func:`_lzw_short_segments`): about as long as the codec's decode of it.
 
     An old-style stream (codes least significant bit first, told as the codec tells it:
-    its first byte 0, its second odd) is not checked.
+    its first byte 0, its second odd) is checked by the same rule as the codec reads
+    it (:func:`_lzw_old_check`).
 
     Raises
     ------
@@ -2464,6 +2497,7 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
         The stream names a table entry not made yet.
     """
     if len(data) >= 2 and data[0] == 0 and data[1] & 1:
+        _lzw_old_check(bytes(data))
         return
     nbits, most, short = len(data) * 8, 1, True  # short: a run of short segments first
     total = int(_LZW_END[0, -1])  # bits of a full segment from its first code
@@ -2491,6 +2525,48 @@ def _lzw_check(data: bytes | bytearray, start: int = 0) -> None:
         short = bool((lengths < _LZW_NINE_BIT_CODES * _LZW_FRESH_WIDTH).any())
         most = 1 if short else min(2 * most, _LZW_MOST_SEGMENTS)
         start = ends[-1][0] + ends[-1][1]
+
+
+#: Bit widths of the codes after a Clear code of old-style LZW (codes least significant
+#: bit first, as early libtiff versions wrote them), as imagecodecs reads them: each
+#: width one code later than TIFF's (9 bits while the table holds under 512 entries,
+#: then 10, 11, 12; measured: streams of 3000-4200 codes a segment decode only so), up
+#: to the 5120 entries after which the codec refuses the stream.
+_LZW_OLD_WIDTHS = np.array([9 if n < 512 else 10 if n < 1024 else 11 if n < 2048 else 12
+                            for n in range(257, 5120)], np.int64)
+_LZW_OLD_STARTS = np.concatenate([[0], np.cumsum(_LZW_OLD_WIDTHS)[:-1]])
+_LZW_OLD_MASK = ((1 << _LZW_OLD_WIDTHS) - 1).astype(np.int32)
+_LZW_OLD_SPAN = int(_LZW_OLD_WIDTHS.sum()) // 8 + 3  # bytes a segment's codes span
+
+
+def _lzw_old_check(data: bytes) -> None:
+    """:func:`_lzw_check` of an old-style LZW stream (codes least significant bit
+    first, :data:`_LZW_OLD_WIDTHS`): every segment's first code read where the codec
+    reads it (one scan of a segment's codes at a time: a stream clearing every few
+    codes costs about 30 us a segment; old-style strips are rare).
+
+    Raises
+    ------
+    ValueError
+        A segment's first code names a table entry not made yet
+        (:data:`_LZW_FIRST_ENTRY`): imagecodecs' decoder crashes on it as on TIFF's.
+    """
+    nbits = len(data) * 8
+    raw = np.frombuffer(data + b"\0" * _LZW_OLD_SPAN, np.uint8)
+    start = 0
+    while start + _LZW_FRESH_WIDTH <= nbits:
+        base = start >> 3
+        at = (start & 7) + _LZW_OLD_STARTS
+        n = int(np.searchsorted(at + _LZW_OLD_WIDTHS, nbits - 8 * base, "right"))
+        b = raw[base:base + _LZW_OLD_SPAN].astype(np.int32)
+        i = at[:n] >> 3
+        codes = ((b[i] | b[i + 1] << 8 | b[i + 2] << 16) >> (at[:n] & 7)) & _LZW_OLD_MASK[:n]
+        if codes[0] >= _LZW_FIRST_ENTRY:
+            raise ValueError(_LZW_UNDEFINED_AFTER_CLEAR)
+        hit = np.flatnonzero((codes | 1) == _LZW_EOI)
+        if not hit.size or codes[hit[0]] == _LZW_EOI:  # its end, or the codec refuses it
+            return
+        start = 8 * base + int(at[hit[0]] + _LZW_OLD_WIDTHS[hit[0]])
 
 
 def _lzw_clears(count: int) -> bytes:
@@ -2567,27 +2643,40 @@ def _lzw_decoded(piece: bytes | bytearray, size: int, *, to_end: bool,
     return imagecodecs.lzw_decode(piece)
 
 
-def _lzw_decode_checked(data: Any, out: Any = None, **kwargs: Any) -> Any:
-    """imagecodecs' LZW decode of a strip or tile as tifffile asks it (``out``: its size
-    or buffer), the stream checked first (:func:`_lzw_check`): a damaged one is refused
-    with a ValueError, not handed to the codec (:data:`_LZW_FIRST_ENTRY`)."""
+def _check_lzw_decodes(level) -> None:
+    """Make the decode of every LZW strip or tile of tifffile's series ``level`` (of a
+    TiffFile napari_srmat opened) check its stream first (:func:`_lzw_check`, the
+    bytes as the codec gets them: bit-reversed ones, FillOrder 2, reversed back): a
+    damaged one is refused with a ValueError, never handed to imagecodecs
+    (:data:`_LZW_FIRST_ENTRY`). Only this file's decoders are wrapped (tifffile keeps
+    one per page structure and file: the page's ``decode``, shared through its file's
+    decoder cache with every page of the series): tifffile's process-wide table of
+    decoders and any TiffFile opened by other code are left alone (from 764af41 to this
+    the table itself was swapped: every LZW TIFF any library in the process read after
+    one of ours was checked, at about twice its decode's time). Called right after a
+    level is opened, before any of it is decoded (:func:`_read_tiff`, the workers'
+    :meth:`_WholeStrip._decode`: the check travels with the reader, not the process);
+    more calls are harmless."""
     import imagecodecs
 
-    _lzw_check(data if isinstance(data, bytes) else bytes(data))
-    return imagecodecs.lzw_decode(data, out=out, **kwargs)
+    pages = list(level) if level.is_multifile else [level.keyframe]  # others: its files
+    for page in pages:
+        keyframe = getattr(page, "keyframe", None)
+        if keyframe is None or keyframe.compression != _LZW_COMPRESSION:
+            continue
+        decode = keyframe.decode  # tifffile's (built and kept on first use)
+        if getattr(decode, "lzw_checked", False):
+            continue
+        reversed_bits = keyframe.fillorder == 2
 
+        def checked(data, index, /, *, _decode=decode, _reversed=reversed_bits, **kwargs):
+            if data is not None:
+                _lzw_check(imagecodecs.bitorder_decode(data) if _reversed else data)
+            return _decode(data, index, **kwargs)
 
-def _guard_tifffile_lzw() -> None:
-    """Make tifffile decode LZW strips and tiles through :func:`_lzw_decode_checked`:
-    its decoder for LZW replaced in its cache of decoders where it is imagecodecs' own
-    (or none yet); one put there by anyone else is left. Called before a TIFF is opened
-    (:func:`_read_tiff`); more calls are harmless."""
-    import tifffile
-
-    decoders = tifffile.TIFF.DECOMPRESSORS._codecs  # what tifffile looks up per decode
-    held = decoders.get(_LZW_COMPRESSION)
-    if held is None or getattr(held, "__module__", "").startswith("imagecodecs"):
-        decoders[_LZW_COMPRESSION] = _lzw_decode_checked
+        checked.lzw_checked = True  # type: ignore[attr-defined]
+        keyframe.__dict__["decode"] = checked  # the page's (a cached property) and its
+        keyframe.parent.root._decoders[keyframe.hash] = checked  # file's, for the others
 
 
 #: What streaming a byte of an LZW strip (:class:`_LzwStrip`) past its last known
@@ -2839,7 +2928,6 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     import tifffile
     import zarr
 
-    _guard_tifffile_lzw()  # a damaged LZW strip: an error, not a segmentation fault
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
@@ -2890,9 +2978,10 @@ def _read_tiff(path: Path, chunks) -> Micrograph:
     for level in range(n_levels):
         try:
             with tifffile.TiffFile(path) as level_tif:  # closed here: the store's reads
+                _check_lzw_decodes(level_tif.series[series_index].levels[level])
                 store = level_tif.aszarr(  # open it and close it after each chunk (its
                     series=series_index, level=level, _openfiles=0)  # file cache's size)
-            zarr_arr = zarr.open_array(store, mode="r")
+            zarr_arr = _TiffChunks(zarr.open_array(store, mode="r"), path)
             # a map reaches the file's end (a truncated file is not mapped); else probe
             # the last block: catches truncated files early
             mapped = _TiffWindows.of(path, layouts[level], zarr_arr)
