@@ -1803,7 +1803,9 @@ def measure_intercepts(
     from ..io import micrograph_as_mask_note
 
     warnings_: list[str] = [n for n in (pixel_note, micrograph_as_mask_note(mask)) if n]
-    fraction = np.count_nonzero(m) / m.size
+    # boundary pixels counted once: again below only where twins change the mask
+    n_boundary_px = int(np.count_nonzero(m))
+    fraction = n_boundary_px / m.size
     degenerate = bool(fraction > MAX_BOUNDARY_FRACTION)  # not numpy's bool: JSON rows
     if degenerate:
         warnings_.append(
@@ -1822,6 +1824,7 @@ def measure_intercepts(
         else:
             m = m | t
         twins_excluded = bool(exclude_twins)
+        n_boundary_px = int(np.count_nonzero(m))  # twins merged or added
     measured = None
     if exclusion is not None:
         from ..io import as_bool_mask
@@ -1829,7 +1832,6 @@ def measure_intercepts(
         measured = ~as_bool_mask(exclusion, name="exclusion mask", shape=m.shape)
         if not measured.any():
             raise HeynError("the exclusion mask covers the whole image: nothing is measured")
-    n_boundary_px = int(np.count_nonzero(m))  # measure_field's, before any thinning
     if skeletonize:
         m = _skeletonize(m)
     paths, closed = make_pattern(
